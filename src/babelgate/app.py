@@ -1,0 +1,223 @@
+"""create_app(config): the ASGI app. Builds the runtime from a config, routes requests, renders errors.
+
+The runtime (providers, routing, keys) is one immutable object; a reload builds a new one and
+swaps a reference, so requests in flight finish on the runtime they started with. The app
+needs no lifespan to work (it may be mounted inside another app, whose lifespan we never see):
+the upstream client is created on first use and the model catalog fills on demand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+
+from babelgate.config.load import load_config
+from babelgate.config.models import Config
+from babelgate.config.reload import install_reload_signal
+from babelgate.errors import GatewayError, MethodNotAllowed, NotFound
+from babelgate.exchange import ClientGone, Exchange, Receive, Scope, Send
+from babelgate.frontends.health import health
+from babelgate.frontends.metrics import metrics
+from babelgate.frontends.models import list_models, retrieve_model
+from babelgate.frontends.openai_errors import encode_error
+from babelgate.governance.gateway_keys import GatewayKeys
+from babelgate.hooks import Hook
+from babelgate.http import UpstreamClient
+from babelgate.observability.metrics import Metrics
+from babelgate.pipeline import chat_completions
+from babelgate.providers import PROVIDER_TYPES, build_provider
+from babelgate.providers.base import Provider
+from babelgate.routing.catalog import ModelCatalog
+from babelgate.routing.registry import ModelRegistry
+
+log = logging.getLogger("babelgate")
+
+try:
+    VERSION = version("babelgate")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    VERSION = "0.0.0"
+
+Handler = Callable[["Runtime", Exchange], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    handler: Handler
+    name: str
+    public: bool = False  # reachable without a gateway key
+
+
+# Paths without the optional `/v1` prefix; both spellings reach the same route.
+ROUTES: dict[str, Route] = {
+    "/chat/completions": Route("POST", chat_completions, "chat.completions"),
+    "/models": Route("GET", list_models, "models"),
+    "/health": Route("GET", health, "health", public=True),
+    "/metrics": Route("GET", metrics, "metrics"),
+}
+MODEL_PREFIX = "/models/"
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Everything a request needs that a config decides."""
+
+    config: Config
+    providers: dict[str, Provider]
+    registry: ModelRegistry
+    catalog: ModelCatalog
+    keys: GatewayKeys
+    hooks: tuple[Hook, ...]
+    typed_hooks: tuple[Hook, ...]
+    metrics: Metrics
+    max_body_bytes: int
+    version: str
+    created: int
+    started_monotonic: float
+
+
+class Gateway:
+    """The ASGI application returned by `create_app`."""
+
+    def __init__(self, config: Config, *, hooks: Iterable[Hook] = (),
+                 reload: Callable[[], Config] | None = None) -> None:
+        self.reload_config = reload
+        self.client = UpstreamClient()
+        self.metrics = Metrics()
+        self.hooks = tuple(hooks)
+        self.created = int(time.time())
+        self.started_monotonic = time.monotonic()
+        self.runtime = self.build_runtime(config)
+
+    def build_runtime(self, config: Config) -> Runtime:
+        """Raises ValueError (with the key path) when providers or aliases do not fit together."""
+        providers: dict[str, Provider] = {}
+        for name, provider_config in config.providers.items():
+            try:
+                providers[name] = build_provider(name, provider_config, config.server, self.client)
+            except ValueError as exc:
+                raise ValueError(f"providers.{name}: {exc}") from None
+        try:
+            registry = ModelRegistry(config, providers)
+        except ValueError as exc:
+            alias = getattr(exc, "alias", "")
+            raise ValueError(f"aliases.{alias}: {exc}") from None
+        ttls = {name: p.models_cache_ttl for name, p in config.providers.items()}
+        return Runtime(
+            config=config, providers=providers, registry=registry, catalog=ModelCatalog(providers, ttls),
+            keys=GatewayKeys(config.server.api_keys), hooks=self.hooks,
+            typed_hooks=tuple(h for h in self.hooks if h.needs_typed_request), metrics=self.metrics,
+            max_body_bytes=config.server.max_body_bytes, version=VERSION, created=self.created,
+            started_monotonic=self.started_monotonic,
+        )
+
+    def swap(self, config: Config) -> None:
+        """Serve `config` from now on; requests in flight keep the runtime they started with."""
+        old = self.runtime
+        self.runtime = self.build_runtime(config)
+        self.runtime.catalog.start()
+        asyncio.get_running_loop().create_task(old.catalog.close())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1000})
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        runtime = self.runtime
+        path = _route_path(scope)
+        if path.startswith("/v1/"):
+            path = path[3:]
+        route = ROUTES.get(path)
+        exchange = Exchange(scope, receive, send, route.name if route else "")
+        try:
+            if route is None:
+                if path.startswith(MODEL_PREFIX) and len(path) > len(MODEL_PREFIX):
+                    exchange.route = "models.retrieve"
+                    _check_method(scope, "GET")
+                    exchange.key_id = runtime.keys.authenticate(exchange.header(b"authorization"))
+                    await retrieve_model(runtime, exchange, path[len(MODEL_PREFIX):])
+                    return
+                raise NotFound(method=scope["method"], path=scope["path"])
+            _check_method(scope, route.method)
+            if not route.public:
+                exchange.key_id = runtime.keys.authenticate(exchange.header(b"authorization"))
+            await route.handler(runtime, exchange)
+        except GatewayError as error:
+            exchange.error_code = error.code or error.type
+            if not exchange.response_started:
+                await exchange.respond(error.status, encode_error(error, exchange.language), headers=error.headers())
+        except ClientGone:
+            exchange.status = 499
+        except asyncio.CancelledError:
+            if not exchange.disconnected:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            exchange.status = 499
+        except Exception:
+            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            exchange.error_code = "internal_error"
+            if not exchange.response_started:
+                await exchange.respond(500, encode_error(GatewayError(), exchange.language))
+        finally:
+            self._account(runtime, exchange)
+
+    def _account(self, runtime: Runtime, exchange: Exchange) -> None:
+        usage = exchange.notes.usage if exchange.notes is not None else None
+        self.metrics.record(
+            exchange.route or "unknown", exchange.provider, exchange.model, exchange.status or 500,
+            exchange.elapsed(), error_code=exchange.error_code,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+        )
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.runtime.catalog.start()
+                if self.reload_config is not None:
+                    install_reload_signal(self.reload_config, self.swap)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.runtime.catalog.close()
+                await self.client.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _check_method(scope: Scope, allowed: str) -> None:
+    method = scope["method"]
+    if method != allowed and not (allowed == "GET" and method == "HEAD"):
+        raise MethodNotAllowed(method=method, path=scope["path"])
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below the mount point (Starlette's `Mount` keeps the full path in `path`)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root):] or "/"
+    return path
+
+
+def create_app(config: Config | None = None, *, hooks: Iterable[Hook] = (),
+               reload: Callable[[], Config] | None = None) -> Gateway:
+    """The gateway as an ASGI app; with no config, one built from the environment alone.
+
+    `reload`, when given, is called on SIGHUP (while the app's lifespan runs) for a new config.
+    """
+    if config is None:
+        config = load_config(None, os.environ, available_types=PROVIDER_TYPES)
+    return Gateway(config, hooks=hooks, reload=reload)

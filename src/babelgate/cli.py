@@ -1,0 +1,121 @@
+"""`babelgate serve` and `babelgate check-config`."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from babelgate.app import Gateway, create_app
+from babelgate.config.load import ConfigError, load_config
+from babelgate.config.models import Config
+from babelgate.observability.logging import Scrubber, configure_logging
+from babelgate.providers import PROVIDER_TYPES
+
+CONFIG_ENV = "BABELGATE_CONFIG"
+log = logging.getLogger("babelgate")
+
+
+def _load(path: str | None) -> Config:
+    return load_config(path, os.environ, available_types=PROVIDER_TYPES)
+
+
+def _checked(path: str | None) -> Gateway:
+    """A gateway for the config at `path`, or ConfigError naming what does not fit."""
+    config = _load(path)
+    try:
+        return create_app(config)
+    except ValueError as exc:
+        where, _, problem = str(exc).partition(": ")
+        raise ConfigError(path or "<environment>", [(where, problem)]) from None
+
+
+def worker_app() -> Gateway:
+    """The uvicorn factory for `serve` (also each worker process's entry with --workers > 1)."""
+    path = os.environ.get(CONFIG_ENV) or None
+    gateway = _checked(path)
+    secrets = [key for provider in gateway.runtime.config.providers.values() for key in provider.api_keys]
+    configure_logging(gateway.runtime.config.server.log_level, Scrubber(secrets))
+    return create_app(gateway.runtime.config, reload=lambda: _load(path))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.config:
+        os.environ[CONFIG_ENV] = os.path.abspath(args.config)
+    try:
+        gateway = _checked(os.environ.get(CONFIG_ENV) or None)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    server = gateway.runtime.config.server
+    host = args.host or server.host
+    port = args.port if args.port is not None else server.port
+    if not _is_loopback(host) and not gateway.runtime.keys.enabled and not args.allow_unauthenticated:
+        print(f"refusing to listen on {host} without gateway keys: set BABELGATE_API_KEYS (or server.api_keys), "
+              "or pass --allow-unauthenticated", file=sys.stderr)
+        return 2
+    log_level = args.log_level or server.log_level
+    os.environ.setdefault("BABELGATE_LOG_LEVEL", log_level)
+    uvicorn.run(
+        "babelgate.cli:worker_app", factory=True, host=host, port=port, workers=args.workers,
+        log_level=log_level, access_log=args.access_log, loop="uvloop", http="httptools",
+        lifespan="on", log_config=None, server_header=False,
+    )
+    return 0
+
+
+def check_config(args: argparse.Namespace) -> int:
+    try:
+        gateway = _checked(args.file)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    runtime = gateway.runtime
+    print(f"{args.file}: OK")
+    print(f"providers: {', '.join(f'{n} ({p.type})' for n, p in runtime.providers.items()) or 'none'}")
+    rows = runtime.registry.table()
+    if rows:
+        width = max(len(name) for name, _, _ in rows)
+        print("models:")
+        for name, provider, model in rows:
+            print(f"  {name:<{width}}  →  {provider}: {model}")
+    print("prefixes: " + ", ".join(f"{name}/<model>" for name in runtime.providers))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="babelgate", description="OpenAI-compatible LLM API gateway")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("serve", help="run the gateway")
+    run.add_argument("--config", help="YAML config file (default: $BABELGATE_CONFIG, else the environment alone)")
+    run.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    run.add_argument("--port", type=int, help="port (default 8080)")
+    run.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    run.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
+    run.add_argument("--access-log", action="store_true", help="log every request (costs CPU)")
+    run.add_argument("--allow-unauthenticated", action="store_true",
+                     help="allow a non-loopback address without gateway keys")
+    run.set_defaults(func=serve)
+    check = commands.add_parser("check-config", help="validate a config and print the model table")
+    check.add_argument("file")
+    check.set_defaults(func=check_config)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Build a `Config` from a YAML file and the environment, with errors that name file, key and problem.
+
+Environment conventions follow each official SDK (OPENAI_API_KEY + OPENAI_BASE_URL with `/v1`,
+ANTHROPIC_BASE_URL without, …). A provider found in the environment is added unless the file
+defines one of the same name; the file wins.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+from pydantic import ValidationError
+
+from babelgate.config.models import Config
+
+log = logging.getLogger("babelgate.config")
+
+ENV_PREFIX: Final = "env:"
+
+
+class ConfigError(Exception):
+    """A configuration problem: where (file and key path) and what."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {path or '<top>'}: {problem}" for path, problem in problems))
+
+
+@dataclass(frozen=True, slots=True)
+class EnvProvider:
+    name: str
+    type: str
+    base_url_var: str
+    default_base_url: str
+    key_var: str | None = None
+    url_suffix: str = ""
+    profile: str | None = None
+    connect_timeout: float | None = None
+
+
+ENV_PROVIDERS: Final = (
+    EnvProvider("openai", "openai", "OPENAI_BASE_URL", "https://api.openai.com/v1", "OPENAI_API_KEY"),
+    EnvProvider("anthropic", "anthropic", "ANTHROPIC_BASE_URL", "https://api.anthropic.com",
+                "ANTHROPIC_API_KEY"),
+    EnvProvider("gemini", "gemini", "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com",
+                "GEMINI_API_KEY"),
+    EnvProvider("mistral", "mistral", "MISTRAL_BASE_URL", "https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
+    # Ollama needs no key, so it is always on; a short connect timeout keeps its absence cheap.
+    EnvProvider("ollama", "openai", "OLLAMA_BASE_URL", "http://127.0.0.1:11434", None, url_suffix="/v1",
+                profile="ollama", connect_timeout=2.0),
+)
+
+
+def load_config(
+    path: str | Path | None,
+    environ: Mapping[str, str],
+    *,
+    available_types: Collection[str],
+) -> Config:
+    """The file (if any) merged with the environment, validated."""
+    source = str(path) if path is not None else "<environment>"
+    raw: dict[str, Any] = _read_yaml(Path(path)) if path is not None else {}
+    problems: list[tuple[str, str]] = []
+    _resolve_secrets(raw, environ, problems)
+    server = raw.setdefault("server", {}) if isinstance(raw.get("server", {}), dict) else None
+    providers = raw.setdefault("providers", {}) if isinstance(raw.get("providers", {}), dict) else None
+    if server is not None:
+        _merge_server_env(server, environ, problems)
+    if providers is not None and (server is None or server.get("providers_from_env", True)):
+        _merge_env_providers(providers, environ, available_types)
+    if providers is not None:
+        for name, provider in providers.items():
+            kind = provider.get("type", "openai") if isinstance(provider, dict) else None
+            if kind is not None and kind not in available_types:
+                problems.append((f"providers.{name}.type",
+                                 f"unknown provider type {kind!r} (available: {', '.join(sorted(available_types))})"))
+    if problems:
+        raise ConfigError(source, problems)
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(source, [_describe(error) for error in exc.errors()]) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [("", f"cannot read the file: {exc.strerror}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(str(path), [(where, f"invalid YAML: {problem}")]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), [("", "the file must hold a mapping at the top level")])
+    return data
+
+
+def _resolve_secrets(raw: dict[str, Any], environ: Mapping[str, str], problems: list[tuple[str, str]]) -> None:
+    """Replace `env:VAR` references by their values; keys must be references, never literals."""
+    server = raw.get("server")
+    if isinstance(server, dict) and "api_keys" in server:
+        server["api_keys"] = _resolve_keys(server["api_keys"], "server.api_keys", environ, problems)
+    providers = raw.get("providers")
+    if not isinstance(providers, dict):
+        return
+    for name, provider in providers.items():
+        if not isinstance(provider, dict):
+            continue
+        for field in ("api_key", "api_keys"):
+            if field in provider:
+                provider[field] = _resolve_keys(provider[field], f"providers.{name}.{field}", environ, problems)
+        headers = provider.get("headers")
+        if isinstance(headers, dict):
+            for header, value in headers.items():
+                if isinstance(value, str) and value.startswith(ENV_PREFIX):
+                    headers[header] = _env_value(value, f"providers.{name}.headers.{header}", environ, problems)
+
+
+def _resolve_keys(value: Any, path: str, environ: Mapping[str, str], problems: list[tuple[str, str]]) -> Any:
+    single = not isinstance(value, list)
+    items = [value] if single else value
+    resolved: list[Any] = []
+    for index, item in enumerate(items):
+        where = path if single else f"{path}[{index}]"
+        if not isinstance(item, str) or not item.startswith(ENV_PREFIX):
+            problems.append((where, "must be an 'env:VAR_NAME' reference, so that the secret stays out of the file"))
+            continue
+        resolved.append(_env_value(item, where, environ, problems))
+    return resolved[0] if single and resolved else resolved
+
+
+def _env_value(reference: str, path: str, environ: Mapping[str, str], problems: list[tuple[str, str]]) -> str:
+    variable = reference[len(ENV_PREFIX):]
+    value = environ.get(variable)
+    if not value:
+        problems.append((path, f"environment variable {variable} is not set"))
+        return ""
+    return value
+
+
+def _merge_server_env(server: dict[str, Any], environ: Mapping[str, str], problems: list[tuple[str, str]]) -> None:
+    keys = [key.strip() for key in environ.get("BABELGATE_API_KEYS", "").split(",") if key.strip()]
+    if keys:
+        server["api_keys"] = [*server.get("api_keys", ()), *keys]
+    timeout = environ.get("BABELGATE_UPSTREAM_TIMEOUT")
+    if timeout and "default_timeout" not in server:
+        try:
+            server["default_timeout"] = float(timeout)
+        except ValueError:
+            problems.append(("BABELGATE_UPSTREAM_TIMEOUT", f"not a number of seconds: {timeout!r}"))
+
+
+def _merge_env_providers(
+    providers: dict[str, Any], environ: Mapping[str, str], available_types: Collection[str]
+) -> None:
+    for spec in ENV_PROVIDERS:
+        if spec.name in providers:
+            continue
+        key = environ.get(spec.key_var) if spec.key_var else None
+        if spec.key_var and not key:
+            continue
+        if spec.type not in available_types:
+            log.warning("%s is set, but provider type %r is not available in this version; skipped",
+                        spec.key_var, spec.type)
+            continue
+        base_url = (environ.get(spec.base_url_var) or spec.default_base_url).rstrip("/")
+        if spec.url_suffix and not base_url.endswith(spec.url_suffix):
+            base_url += spec.url_suffix
+        entry: dict[str, Any] = {"type": spec.type, "base_url": base_url, "api_keys": [key] if key else []}
+        if spec.profile:
+            entry["profile"] = spec.profile
+        if spec.connect_timeout:
+            entry["connect_timeout"] = spec.connect_timeout
+        providers[spec.name] = entry
+
+
+def _describe(error: Any) -> tuple[str, str]:
+    path = ""
+    for part in error.get("loc", ()):
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    message = str(error.get("msg", "invalid"))
+    message = message.removeprefix("Value error, ")
+    if not path and ": " in message and message.split(": ", 1)[0].count(".") >= 1:
+        # Cross-field checks name their own path in the message.
+        path, message = message.split(": ", 1)
+    return path, message

@@ -1,0 +1,94 @@
+"""The validated configuration: what a YAML file or the environment resolves to.
+
+Secrets here are already resolved values: the YAML loader insists on `env:VAR` references so that
+keys stay out of files, while an embedding app may build a `Config` in code with values it holds.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEFAULT_MAX_BODY_BYTES: Final = 32 * 1024 * 1024
+PROVIDER_NAME = re.compile(r"^[a-zA-Z0-9_.-]+$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderConfig(_Strict):
+    type: str = "openai"
+    base_url: str | None = None
+    api_keys: tuple[str, ...] = ()
+    timeout: float | None = Field(default=None, gt=0, description="first byte and between chunks")
+    connect_timeout: float | None = Field(default=None, gt=0)
+    total_timeout: float | None = Field(default=None, gt=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+    profile: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    list_models: bool = True
+    models_cache_ttl: float = Field(default=600.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_key(cls, data: Any) -> Any:
+        # `api_key: X` is accepted as a shorthand for `api_keys: [X]`.
+        if isinstance(data, dict) and "api_key" in data:
+            data = dict(data)
+            key = data.pop("api_key")
+            data["api_keys"] = [key, *data.get("api_keys", ())]
+        return data
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class ModelConfig(_Strict):
+    provider: str
+    model: str = Field(min_length=1, description="the upstream's name for the model")
+    defaults: dict[str, Any] = Field(default_factory=dict, description="set when the client did not")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="always set")
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    api_keys: tuple[str, ...] = ()
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    default_timeout: float | None = Field(default=None, gt=0)
+    providers_from_env: bool = True
+    log_level: str = "info"
+
+
+class Config(_Strict):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    aliases: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("providers")
+    @classmethod
+    def _provider_names(cls, value: dict[str, ProviderConfig]) -> dict[str, ProviderConfig]:
+        for name in value:
+            if not PROVIDER_NAME.match(name):
+                raise ValueError(f"provider name {name!r} may only hold letters, digits, '_', '.', '-'")
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        for name, model in self.models.items():
+            if model.provider not in self.providers:
+                raise ValueError(
+                    f"models.{name}.provider: unknown provider {model.provider!r}"
+                    f" (configured: {', '.join(sorted(self.providers)) or 'none'})"
+                )
+        return self

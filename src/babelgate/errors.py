@@ -1,0 +1,163 @@
+"""The one error tree of the gateway. Errors are raised, never returned; frontends render them.
+
+    GatewayError                      status, type, code, param, message_key, retryable, retry_after
+    ├── InvalidRequest                400 invalid_request_error
+    │   ├── RequestTooLarge           413 request_too_large
+    │   └── UnsupportedCapability     400 unsupported_capability (a provider cannot do this)
+    ├── AuthenticationFailed          401 invalid_api_key (gateway key missing or wrong)
+    ├── NotFound                      404 (unknown route)
+    │   └── ModelNotFound             404 model_not_found
+    ├── MethodNotAllowed              405
+    └── UpstreamError                 502 upstream_error (base of every failure of an upstream)
+        ├── UpstreamRejected          the upstream's own 4xx, relayed with its message
+        ├── UpstreamAuthFailed        401/403 upstream_authentication_error (our key was rejected)
+        ├── UpstreamRateLimited       429 rate_limit_exceeded, retryable, Retry-After kept
+        ├── UpstreamUnavailable       503 upstream_unavailable, retryable
+        ├── UpstreamTimeout           504 upstream_timeout, retryable
+        ├── UpstreamConnectionFailed  502 upstream_connection_error, retryable
+        └── UpstreamProtocolError     502 upstream_protocol_error (malformed body or stream)
+
+A message is a key into `locales/*.json` plus parameters, so it is rendered in the client's
+language; an upstream's own message (already scrubbed of secrets) travels as `raw_message`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class GatewayError(Exception):
+    status: ClassVar[int] = 500
+    type: ClassVar[str] = "server_error"
+    default_code: ClassVar[str | None] = None
+    default_key: ClassVar[str] = "internal_error"
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message_key: str | None = None,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        raw_message: str | None = None,
+        retry_after: float | None = None,
+        status: int | None = None,
+        error_type: str | None = None,
+        **params: Any,
+    ) -> None:
+        self.message_key = message_key or self.default_key
+        self.param = param
+        self.code = code if code is not None else self.default_code
+        self.raw_message = raw_message
+        self.retry_after = retry_after
+        self.params = params
+        # Instances may refine the class defaults (an upstream's exact 4xx status and type).
+        if status is not None:
+            self.status = status  # type: ignore[misc]
+        if error_type is not None:
+            self.type = error_type  # type: ignore[misc]
+        super().__init__(raw_message or self.message_key)
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        if self.retry_after is None:
+            return []
+        return [(b"retry-after", str(max(0, round(self.retry_after))).encode())]
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    type = "invalid_request_error"
+    default_key = "invalid_request"
+
+
+class RequestTooLarge(InvalidRequest):
+    status = 413
+    default_code = "request_too_large"
+    default_key = "request_too_large"
+
+
+class UnsupportedCapability(InvalidRequest):
+    default_code = "unsupported_capability"
+    default_key = "unsupported_capability"
+
+
+class AuthenticationFailed(GatewayError):
+    status = 401
+    type = "authentication_error"
+    default_code = "invalid_api_key"
+    default_key = "invalid_api_key"
+
+
+class NotFound(GatewayError):
+    status = 404
+    type = "not_found_error"
+    default_code = "not_found"
+    default_key = "route_not_found"
+
+
+class ModelNotFound(NotFound):
+    default_code = "model_not_found"
+    default_key = "model_not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    type = "invalid_request_error"
+    default_code = "method_not_allowed"
+    default_key = "method_not_allowed"
+
+
+class UpstreamError(GatewayError):
+    status = 502
+    type = "server_error"
+    default_code: ClassVar[str | None] = "upstream_error"
+    default_key = "upstream_error"
+
+
+class UpstreamRejected(UpstreamError):
+    status = 400
+    type = "invalid_request_error"
+    default_code: ClassVar[str | None] = None
+    default_key = "upstream_rejected"
+
+
+class UpstreamAuthFailed(UpstreamError):
+    status = 401
+    type = "authentication_error"
+    default_code = "upstream_authentication_error"
+    default_key = "upstream_auth_failed"
+
+
+class UpstreamRateLimited(UpstreamError):
+    status = 429
+    type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+    default_key = "upstream_rate_limited"
+    retryable = True
+
+
+class UpstreamUnavailable(UpstreamError):
+    status = 503
+    type = "server_error"
+    default_code = "upstream_unavailable"
+    default_key = "upstream_unavailable"
+    retryable = True
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    type = "timeout"
+    default_code = "upstream_timeout"
+    default_key = "upstream_timeout"
+    retryable = True
+
+
+class UpstreamConnectionFailed(UpstreamError):
+    default_code = "upstream_connection_error"
+    default_key = "upstream_connection_failed"
+    retryable = True
+
+
+class UpstreamProtocolError(UpstreamError):
+    default_code = "upstream_protocol_error"
+    default_key = "upstream_protocol_error"

@@ -1,0 +1,153 @@
+"""One client exchange over ASGI: headers, a size-bounded body, JSON answers, and streams that stop
+the moment the client goes away."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Final
+
+import orjson
+
+from babelgate.errors import GatewayError, InvalidRequest, RequestTooLarge
+from babelgate.i18n import choose_language
+from babelgate.observability.request_id import request_id
+from babelgate.providers.base import CallNotes
+
+Scope = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[dict[str, Any]], Any]
+Headers = list[tuple[bytes, bytes]]
+
+JSON_TYPE: Final = (b"content-type", b"application/json")
+
+
+class ClientGone(Exception):
+    """The client disconnected before its answer was complete."""
+
+
+class Exchange:
+    __slots__ = ("disconnected", "error_code", "headers_out", "key_id", "model", "notes", "provider", "receive",
+                 "request_id", "response_started", "route", "scope", "send", "started", "status")
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send, route: str = "") -> None:
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.started = time.perf_counter()
+        self.request_id = request_id(self.header(b"x-request-id"))
+        self.status = 0
+        self.response_started = False
+        self.disconnected = False
+        self.headers_out: Headers = []
+        self.route = route
+        # What accounting needs, filled in as the request is handled.
+        self.provider = ""
+        self.model = ""
+        self.key_id: str | None = None
+        self.error_code = ""
+        self.notes: CallNotes | None = None
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def header(self, name: bytes) -> bytes | None:
+        for key, value in self.scope["headers"]:
+            if key == name:
+                return value  # type: ignore[no-any-return]
+        return None
+
+    @property
+    def language(self) -> str:
+        value = self.header(b"accept-language")
+        return choose_language(value.decode("latin-1") if value else None)
+
+    async def read_body(self, limit: int) -> bytes:
+        """The whole body, refused with 413 as soon as it is known to pass `limit`."""
+        declared = self.header(b"content-length")
+        if declared is not None:
+            try:
+                size = int(declared)
+            except ValueError:
+                raise InvalidRequest("invalid_value", param="content-length", detail="not a number") from None
+            if size > limit:
+                raise RequestTooLarge(limit=limit)
+        parts: list[bytes] = []
+        received = 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                self.disconnected = True
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            if chunk:
+                received += len(chunk)
+                if received > limit:
+                    raise RequestTooLarge(limit=limit)
+                parts.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _start(self, status: int, content_type: tuple[bytes, bytes], extra: Headers) -> dict[str, Any]:
+        self.status = status
+        self.response_started = True
+        return {"type": "http.response.start", "status": status,
+                "headers": [content_type, (b"x-request-id", self.request_id), *self.headers_out, *extra]}
+
+    async def respond(self, status: int, body: bytes, *, content_type: tuple[bytes, bytes] = JSON_TYPE,
+                      headers: Headers | None = None) -> None:
+        start = self._start(status, content_type, headers or [])
+        start["headers"].append((b"content-length", str(len(body)).encode()))
+        await self.send(start)
+        await self.send({"type": "http.response.body", "body": body})
+
+    async def respond_json(self, status: int, payload: Any) -> None:
+        await self.respond(status, orjson.dumps(payload))
+
+    async def stream(self, first: bytes, rest: AsyncIterator[bytes], *, content_type: tuple[bytes, bytes],
+                     headers: Headers, on_error: Callable[[GatewayError], bytes]) -> GatewayError | None:
+        """Send `first`, then `rest` as it comes. A GatewayError from `rest` ends the stream with
+        `on_error`'s event; a client disconnect cancels `rest` at once (closing the upstream).
+        Returns the error that ended the stream, if any."""
+        await self.send(self._start(200, content_type, headers))
+        task = asyncio.current_task()
+        assert task is not None
+        watcher = asyncio.create_task(self._watch_disconnect(task))
+        try:
+            await self.send({"type": "http.response.body", "body": first, "more_body": True})
+            async for piece in rest:
+                await self.send({"type": "http.response.body", "body": piece, "more_body": True})
+            await self.send({"type": "http.response.body", "body": b""})
+            return None
+        except GatewayError as error:
+            await self.send({"type": "http.response.body", "body": on_error(error)})
+            return error
+        except asyncio.CancelledError:
+            if not self.disconnected:
+                raise
+            task.uncancel()
+            raise ClientGone() from None
+        except OSError:  # the server noticed the disconnect first, while we were sending
+            self.disconnected = True
+            raise ClientGone() from None
+        finally:
+            watcher.cancel()
+            await _close(rest)
+
+    async def _watch_disconnect(self, task: asyncio.Task[Any]) -> None:
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                self.disconnected = True
+                task.cancel()
+                return
+
+
+async def _close(iterator: AsyncIterator[bytes]) -> None:
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()

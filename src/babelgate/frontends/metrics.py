@@ -1,0 +1,15 @@
+"""`GET /metrics` in the Prometheus text format."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from babelgate.exchange import Exchange
+from babelgate.observability.metrics import CONTENT_TYPE
+
+if TYPE_CHECKING:
+    from babelgate.app import Runtime
+
+
+async def metrics(runtime: Runtime, exchange: Exchange) -> None:
+    await exchange.respond(200, runtime.metrics.render(), content_type=(b"content-type", CONTENT_TYPE))

@@ -1,0 +1,283 @@
+"""Validation of an OpenAI Chat Completions body, on the parsed JSON, before any upstream call.
+
+It checks what the gateway must understand to route and translate (DECISIONS 9): model,
+messages and their parts, tools, tool_choice, response_format, the types of the fields it reads
+and the ranges of sampling numbers. Errors name the exact path (`messages[2].content[0].image_url`).
+Fields it only passes through are the upstream's to judge.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from babelgate.errors import InvalidRequest
+
+TOOL_NAME: Final = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+ROLES: Final = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+# Part types each role may send (OAI ChatCompletionRequest*MessageContentPart unions).
+PART_TYPES: Final[dict[str, frozenset[str]]] = {
+    "system": frozenset({"text"}),
+    "developer": frozenset({"text"}),
+    "user": frozenset({"text", "image_url", "input_audio", "file"}),
+    "assistant": frozenset({"text", "refusal"}),
+    "tool": frozenset({"text"}),
+    "function": frozenset({"text"}),
+}
+# name → (low, high) inclusive, per OAI CreateChatCompletionRequest.
+NUMBER_RANGES: Final[dict[str, tuple[float, float]]] = {
+    "temperature": (0, 2),
+    "top_p": (0, 1),
+    "presence_penalty": (-2, 2),
+    "frequency_penalty": (-2, 2),
+}
+INTEGER_RANGES: Final[dict[str, tuple[int, int]]] = {
+    "n": (1, 128),
+    "max_tokens": (1, 2**31 - 1),
+    "max_completion_tokens": (1, 2**31 - 1),
+    "top_logprobs": (0, 20),
+}
+BOOLEANS: Final = ("stream", "logprobs", "parallel_tool_calls", "store")
+
+
+def validate_chat_body(body: dict[str, Any]) -> None:
+    model = body.get("model")
+    if model is None:
+        raise InvalidRequest("missing_field", param="model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("wrong_type", param="model", expected="a non-empty string")
+    messages = body.get("messages")
+    if messages is None:
+        raise InvalidRequest("missing_field", param="messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("empty_messages", param="messages")
+    for index, message in enumerate(messages):
+        _message(message, f"messages[{index}]")
+    for name in BOOLEANS:
+        value = body.get(name)
+        if value is not None and not isinstance(value, bool):
+            raise InvalidRequest("wrong_type", param=name, expected="a boolean")
+    for name, (low, high) in NUMBER_RANGES.items():
+        value = body.get(name)
+        if value is not None:
+            _number(value, name, low, high, integer=False)
+    for name, (ilow, ihigh) in INTEGER_RANGES.items():
+        value = body.get(name)
+        if value is not None:
+            _number(value, name, ilow, ihigh, integer=True)
+    seed = body.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise InvalidRequest("wrong_type", param="seed", expected="an integer")
+    _stop(body.get("stop"))
+    _stream_options(body.get("stream_options"))
+    tools = body.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list):
+            raise InvalidRequest("wrong_type", param="tools", expected="an array")
+        for index, tool in enumerate(tools):
+            _tool(tool, f"tools[{index}]")
+    _tool_choice(body.get("tool_choice"))
+    _response_format(body.get("response_format"))
+    for name in ("user", "reasoning_effort"):
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidRequest("wrong_type", param=name, expected="a string")
+    metadata = body.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidRequest("wrong_type", param="metadata", expected="an object")
+
+
+def _object(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidRequest("wrong_type", param=path, expected="an object")
+    return value
+
+
+def _string(container: dict[str, Any], key: str, path: str, *, required: bool = True) -> None:
+    value = container.get(key)
+    if value is None:
+        if required:
+            raise InvalidRequest("missing_field", param=f"{path}.{key}")
+        return
+    if not isinstance(value, str):
+        raise InvalidRequest("wrong_type", param=f"{path}.{key}", expected="a string")
+
+
+def _number(value: Any, path: str, low: float, high: float, *, integer: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        raise InvalidRequest("wrong_type", param=path, expected="an integer" if integer else "a number")
+    if not low <= value <= high:
+        raise InvalidRequest("out_of_range", param=path, expected=f"a value from {low} to {high}")
+
+
+def _message(message: Any, path: str) -> None:
+    message = _object(message, path)
+    role = message.get("role")
+    if role is None:
+        raise InvalidRequest("missing_field", param=f"{path}.role")
+    if role not in ROLES:
+        raise InvalidRequest("invalid_value", param=f"{path}.role",
+                             detail=f"{role!r} is not one of {', '.join(sorted(ROLES))}")
+    content = message.get("content")
+    if content is None:
+        # Assistant turns may carry only tool calls (or nothing the upstream would mind).
+        if role != "assistant":
+            raise InvalidRequest("missing_field", param=f"{path}.content")
+    elif isinstance(content, list):
+        allowed = PART_TYPES[role]
+        for index, part in enumerate(content):
+            _part(part, f"{path}.content[{index}]", allowed)
+    elif not isinstance(content, str):
+        raise InvalidRequest("wrong_type", param=f"{path}.content", expected="a string or an array of parts")
+    _string(message, "name", path, required=False)
+    if role == "tool":
+        _string(message, "tool_call_id", path)
+    tool_calls = message.get("tool_calls")
+    if tool_calls is not None:
+        if role != "assistant":
+            raise InvalidRequest("invalid_value", param=f"{path}.tool_calls",
+                                 detail="only assistant messages have tool calls")
+        if not isinstance(tool_calls, list):
+            raise InvalidRequest("wrong_type", param=f"{path}.tool_calls", expected="an array")
+        for index, call in enumerate(tool_calls):
+            _tool_call(call, f"{path}.tool_calls[{index}]")
+
+
+def _part(part: Any, path: str, allowed: frozenset[str]) -> None:
+    part = _object(part, path)
+    kind = part.get("type")
+    if kind is None:
+        raise InvalidRequest("missing_field", param=f"{path}.type")
+    if kind not in allowed:
+        raise InvalidRequest("invalid_value", param=f"{path}.type",
+                             detail=f"{kind!r} is not allowed here (allowed: {', '.join(sorted(allowed))})")
+    if kind == "text":
+        _string(part, "text", path)
+    elif kind == "refusal":
+        _string(part, "refusal", path)
+    elif kind == "image_url":
+        image = part.get("image_url")
+        if image is None:
+            raise InvalidRequest("missing_field", param=f"{path}.image_url")
+        image = _object(image, f"{path}.image_url")
+        _string(image, "url", f"{path}.image_url")
+        if not image["url"].startswith(("http://", "https://", "data:")):
+            raise InvalidRequest("invalid_value", param=f"{path}.image_url.url",
+                                 detail="expected an http(s) URL or a data: URI")
+        detail = image.get("detail")
+        if detail is not None and detail not in ("auto", "low", "high"):
+            raise InvalidRequest("invalid_value", param=f"{path}.image_url.detail", detail="expected auto, low or high")
+    elif kind == "input_audio":
+        audio = _object(part.get("input_audio"), f"{path}.input_audio")
+        _string(audio, "data", f"{path}.input_audio")
+        _string(audio, "format", f"{path}.input_audio")
+    elif kind == "file":
+        file = _object(part.get("file"), f"{path}.file")
+        for key in ("file_data", "file_id", "filename"):
+            _string(file, key, f"{path}.file", required=False)
+        if "file_data" not in file and "file_id" not in file:
+            raise InvalidRequest("missing_field", param=f"{path}.file.file_data")
+
+
+def _tool_call(call: Any, path: str) -> None:
+    call = _object(call, path)
+    _string(call, "id", path)
+    kind = call.get("type", "function")
+    if kind == "function":
+        function = _object(call.get("function"), f"{path}.function")
+        _string(function, "name", f"{path}.function")
+        _string(function, "arguments", f"{path}.function")
+    elif kind == "custom":
+        custom = _object(call.get("custom"), f"{path}.custom")
+        _string(custom, "name", f"{path}.custom")
+        _string(custom, "input", f"{path}.custom")
+    else:
+        raise InvalidRequest("invalid_value", param=f"{path}.type", detail="expected 'function' or 'custom'")
+
+
+def _tool(tool: Any, path: str) -> None:
+    tool = _object(tool, path)
+    kind = tool.get("type")
+    if kind not in ("function", "custom"):
+        raise InvalidRequest("invalid_value", param=f"{path}.type", detail="expected 'function' or 'custom'")
+    spec = _object(tool.get(kind), f"{path}.{kind}")
+    name = spec.get("name")
+    if not isinstance(name, str) or not TOOL_NAME.match(name):
+        raise InvalidRequest("invalid_tool_name", param=f"{path}.{kind}.name")
+    _string(spec, "description", f"{path}.{kind}", required=False)
+    if kind == "function":
+        parameters = spec.get("parameters")
+        if parameters is not None:
+            _json_schema_object(parameters, f"{path}.function.parameters")
+        strict = spec.get("strict")
+        if strict is not None and not isinstance(strict, bool):
+            raise InvalidRequest("wrong_type", param=f"{path}.function.strict", expected="a boolean")
+
+
+def _json_schema_object(schema: Any, path: str) -> None:
+    schema = _object(schema, path)
+    kind = schema.get("type")
+    if kind is not None and kind != "object":
+        raise InvalidRequest("invalid_value", param=f"{path}.type",
+                             detail="a tool's parameters must be a JSON Schema of type 'object'")
+    properties = schema.get("properties")
+    if properties is not None and not isinstance(properties, dict):
+        raise InvalidRequest("wrong_type", param=f"{path}.properties", expected="an object")
+
+
+def _tool_choice(choice: Any) -> None:
+    if choice is None:
+        return
+    if isinstance(choice, str):
+        if choice not in ("none", "auto", "required"):
+            raise InvalidRequest("invalid_value", param="tool_choice",
+                                 detail="expected none, auto, required or an object")
+        return
+    choice = _object(choice, "tool_choice")
+    kind = choice.get("type")
+    if kind in ("function", "custom"):
+        spec = _object(choice.get(kind), f"tool_choice.{kind}")
+        _string(spec, "name", f"tool_choice.{kind}")
+    elif kind != "allowed_tools":
+        raise InvalidRequest("invalid_value", param="tool_choice.type",
+                             detail="expected function, custom or allowed_tools")
+
+
+def _response_format(fmt: Any) -> None:
+    if fmt is None:
+        return
+    fmt = _object(fmt, "response_format")
+    kind = fmt.get("type")
+    if kind not in ("text", "json_object", "json_schema"):
+        raise InvalidRequest("invalid_value", param="response_format.type",
+                             detail="expected text, json_object or json_schema")
+    if kind == "json_schema":
+        spec = fmt.get("json_schema")
+        if spec is None:
+            raise InvalidRequest("missing_field", param="response_format.json_schema")
+        spec = _object(spec, "response_format.json_schema")
+        name = spec.get("name")
+        if name is None:
+            raise InvalidRequest("missing_field", param="response_format.json_schema.name")
+        if not isinstance(name, str) or not TOOL_NAME.match(name):
+            raise InvalidRequest("invalid_tool_name", param="response_format.json_schema.name")
+        schema = spec.get("schema")
+        if schema is None:
+            raise InvalidRequest("missing_field", param="response_format.json_schema.schema")
+        _object(schema, "response_format.json_schema.schema")
+
+
+def _stop(stop: Any) -> None:
+    if stop is None or isinstance(stop, str):
+        return
+    if not isinstance(stop, list) or not all(isinstance(item, str) for item in stop):
+        raise InvalidRequest("wrong_type", param="stop", expected="a string or an array of strings")
+
+
+def _stream_options(options: Any) -> None:
+    if options is None:
+        return
+    options = _object(options, "stream_options")
+    include = options.get("include_usage")
+    if include is not None and not isinstance(include, bool):
+        raise InvalidRequest("wrong_type", param="stream_options.include_usage", expected="a boolean")

@@ -1,0 +1,1 @@
+"""Metrics, logging with secrets scrubbed, and request ids."""

@@ -1,0 +1,132 @@
+"""One chat request's journey, top to bottom: body → validation → model → hooks → provider → answer.
+
+Two roads lead through the provider. The fast path (OpenAI-compatible provider, no hook that
+needs the typed request) forwards the validated JSON with `model` rewritten and relays bytes;
+the typed path decodes into `ChatRequest` and encodes canonical answers back. Both end in the
+same accounting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from babelgate.errors import InvalidRequest
+from babelgate.exchange import Exchange
+from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder, decode_request, encode_response
+from babelgate.frontends.openai_errors import encode_stream_error
+from babelgate.frontends.openai_validation import validate_chat_body
+from babelgate.hooks import Completion, RequestContext
+from babelgate.providers.base import CallNotes
+from babelgate.routing.registry import Deployment
+from babelgate.schema.chat import ChatRequest
+from babelgate.schema.chunks import ChatChunk
+from babelgate.streaming import SSE_HEADERS
+
+if TYPE_CHECKING:
+    from babelgate.app import Runtime
+
+ADJUSTED_HEADER = b"x-babelgate-adjusted-params"
+_SSE_TYPE = SSE_HEADERS[0]
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest("invalid_json", detail=str(exc).split(":")[0]) from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("body_not_object")
+    return body
+
+
+async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
+    body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
+    validate_chat_body(body)
+    deployment = runtime.registry.resolve(body["model"])
+    provider = deployment.provider
+    exchange.provider, exchange.model = provider.name, deployment.public_name
+    stream = body.get("stream") is True
+    context = _context(exchange, deployment, stream) if runtime.hooks else None
+    for hook in runtime.hooks:
+        await hook.on_request(context)  # type: ignore[arg-type]
+    notes = exchange.notes = CallNotes()
+    if provider.capabilities.openai_passthrough and not runtime.typed_hooks:
+        deployment.apply_to_body(body)
+        if stream:
+            await _send_stream(exchange, provider.forward_stream(body, deployment.model, notes), notes)
+        else:
+            answer = await provider.forward_chat(body, deployment.model, notes)
+            await exchange.respond(200, answer, headers=_adjusted(notes))
+    else:
+        request = decode_request(body)
+        deployment.apply_to_request(request)
+        for hook in runtime.typed_hooks:
+            request = await hook.transform_request(context, request)  # type: ignore[arg-type]
+        await _typed(exchange, deployment, request, notes)
+    if context is not None:
+        completion = Completion(exchange.status, exchange.elapsed(), notes.usage, notes.finish_reason,
+                                exchange.error_code or None)
+        for hook in runtime.hooks:
+            await hook.on_complete(context, completion)
+
+
+async def _typed(exchange: Exchange, deployment: Deployment, request: ChatRequest, notes: CallNotes) -> None:
+    provider = deployment.provider
+    if not request.stream:
+        response = await provider.chat(request, deployment.model, notes)
+        await exchange.respond(200, orjson.dumps(encode_response(response)), headers=_adjusted(notes))
+        return
+    encoder = OpenAIChatStreamEncoder(include_usage=request.include_usage)
+    await _send_stream(exchange, _encoded(provider.stream(request, deployment.model, notes), encoder), notes)
+
+
+async def _encoded(chunks: AsyncIterator[ChatChunk], encoder: OpenAIChatStreamEncoder) -> AsyncIterator[bytes]:
+    last: ChatChunk | None = None
+    async with contextlib.aclosing(chunks):  # type: ignore[type-var]
+        async for chunk in chunks:
+            last = chunk
+            data = encoder.encode(chunk)
+            if data:
+                yield data
+    yield encoder.finish(last)
+
+
+async def _send_stream(exchange: Exchange, frames: AsyncIterator[bytes], notes: CallNotes) -> None:
+    """Wait for the first frame before committing to 200, so that errors before the first byte
+    are ordinary HTTP errors (which the router may still retry) rather than stream events."""
+    try:
+        first = await anext(frames)
+    except StopAsyncIteration:
+        first = b""
+    except BaseException:
+        await frames.aclose()  # type: ignore[attr-defined]
+        raise
+    language = exchange.language
+    error = await exchange.stream(first, frames, content_type=_SSE_TYPE, headers=[*SSE_HEADERS[1:], *_adjusted(notes)],
+                                  on_error=lambda e: encode_stream_error(e, language))
+    if error is not None:
+        exchange.error_code = error.code or error.type
+
+
+def _adjusted(notes: CallNotes) -> list[tuple[bytes, bytes]]:
+    if not notes.adjusted:
+        return []
+    return [(ADJUSTED_HEADER, ";".join(notes.adjusted).encode())]
+
+
+def _context(exchange: Exchange, deployment: Deployment, stream: bool) -> RequestContext:
+    return RequestContext(
+        request_id=exchange.request_id.decode(),
+        route=exchange.route,
+        model=deployment.public_name,
+        provider=deployment.provider.name,
+        upstream_model=deployment.model,
+        stream=stream,
+        key_id=exchange.key_id,
+        headers={k.decode("latin-1"): v.decode("latin-1") for k, v in exchange.scope["headers"]},
+    )
+

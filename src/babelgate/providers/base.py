@@ -1,0 +1,76 @@
+"""The Provider protocol every upstream family implements, and the values it exchanges."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from babelgate.config.models import ProviderConfig, ServerConfig
+from babelgate.http import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Timeouts
+from babelgate.schema.chat import ChatRequest, ChatResponse, Usage
+from babelgate.schema.chunks import ChatChunk
+from babelgate.schema.models import ModelInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a provider can do, declared up front so the gateway refuses the rest before any call."""
+
+    chat: bool = True
+    streaming: bool = True
+    tools: bool = True
+    vision: bool = True
+    embeddings: bool = False
+    images: bool = False
+    list_models: bool = False
+    # Accepts the OpenAI Chat Completions JSON as it is: the fast path forwards bytes.
+    openai_passthrough: bool = False
+
+
+@dataclass(slots=True)
+class CallNotes:
+    """What one upstream call reports besides its answer, filled in by the provider as it goes.
+
+    `adjusted` lists parameters the gateway renamed, dropped or clamped (sent to the client in
+    `x-babelgate-adjusted-params`); usage and finish reason feed accounting; `completed` says a
+    stream reached its proper end.
+    """
+
+    adjusted: list[str] = field(default_factory=list)
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    completed: bool = False
+
+
+class Provider(Protocol):
+    name: str
+    type: str
+    capabilities: Capabilities
+
+    secrets: tuple[str, ...]
+
+    async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse: ...
+
+    def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
+        """Chunks as they come; the upstream call happens on the first iteration."""
+        ...
+
+    async def list_models(self) -> list[ModelInfo]: ...
+
+    async def forward_chat(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        """Fast path (only with `openai_passthrough`): the upstream's exact body bytes."""
+        ...
+
+    def forward_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        """Fast path, streaming: the upstream's SSE frames, relayed as they come."""
+        ...
+
+
+def provider_timeouts(config: ProviderConfig, server: ServerConfig) -> Timeouts:
+    default = server.default_timeout
+    return Timeouts(
+        connect=config.connect_timeout or default or DEFAULT_CONNECT_TIMEOUT,
+        read=config.timeout or default or DEFAULT_TIMEOUT,
+        total=config.total_timeout,
+    )

@@ -1,0 +1,87 @@
+"""Quirks of OpenAI-compatible servers, as data: dict-level edits of the request body.
+
+A profile holds rules matched by upstream model name (fnmatch patterns). A rule renames, drops
+or sets defaults on top-level fields; every edit is reported so the client sees it in the
+`x-babelgate-adjusted-params` header. These edits are the only work the fast path does on a
+body besides rewriting `model`, and they never touch the stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any, Final
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRule:
+    models: tuple[str, ...]
+    rename: Mapping[str, str] = field(default_factory=dict)
+    drop: tuple[str, ...] = ()
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    def matches(self, model: str) -> bool:
+        return any(fnmatchcase(model, pattern) for pattern in self.models)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    rules: tuple[ModelRule, ...] = ()
+    _by_model: dict[str, tuple[ModelRule, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    def rules_for(self, model: str) -> tuple[ModelRule, ...]:
+        cached = self._by_model.get(model)
+        if cached is None:
+            cached = tuple(rule for rule in self.rules if rule.matches(model))
+            if len(self._by_model) < 4096:
+                self._by_model[model] = cached
+        return cached
+
+    def apply(self, body: dict[str, Any], model: str, adjusted: list[str]) -> None:
+        """Edit `body` in place for `model`, appending a note per edit to `adjusted`."""
+        for rule in self.rules_for(model):
+            for old, new in rule.rename.items():
+                if old in body and new not in body:
+                    body[new] = body.pop(old)
+                    adjusted.append(f"{old}=renamed:{new}")
+            for name in rule.drop:
+                if name in body:
+                    del body[name]
+                    adjusted.append(f"{name}=dropped")
+            for name, value in rule.defaults.items():
+                body.setdefault(name, value)
+
+    def extended(self, extra: ModelRule | None) -> Profile:
+        return self if extra is None else Profile(self.name, (*self.rules, extra))
+
+
+# OpenAI's reasoning models refuse `max_tokens` ("Use 'max_completion_tokens' instead").
+_OPENAI_REASONING: Final = ModelRule(
+    models=("o1*", "o3*", "o4*", "gpt-5*"), rename={"max_tokens": "max_completion_tokens"}
+)
+
+PROFILES: Final[dict[str, Profile]] = {
+    "openai": Profile("openai", (_OPENAI_REASONING,)),
+    # Ollama's /v1 accepts the OpenAI body as is, stream_options included.
+    "ollama": Profile("ollama"),
+    "vllm": Profile("vllm"),
+    # Servers built on older OpenAI-compatible layers reject `stream_options` outright.
+    "no-stream-options": Profile("no-stream-options", (ModelRule(models=("*",), drop=("stream_options",)),)),
+    "generic": Profile("generic"),
+}
+
+
+def select_profile(name: str | None, base_url: str, options: Mapping[str, Any]) -> Profile:
+    """The named profile, else one guessed from the host, plus rules from the provider's options."""
+    if name is None:
+        name = "openai" if "api.openai.com" in base_url else "generic"
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r} (known: {', '.join(sorted(PROFILES))})")
+    drop = tuple(options.get("drop_params", ()))
+    rename = dict(options.get("rename_params", {}))
+    defaults = dict(options.get("default_params", {}))
+    extra = ModelRule(models=("*",), rename=rename, drop=drop, defaults=defaults) if (
+        drop or rename or defaults) else None
+    return PROFILES[name].extended(extra)

@@ -1,0 +1,124 @@
+"""Thin I/O for OpenAI-compatible upstreams: URL, auth headers, sending, and handing bodies over."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+
+from babelgate.config.models import ProviderConfig, ServerConfig
+from babelgate.errors import UpstreamProtocolError
+from babelgate.http import UpstreamClient, iter_body, read_body
+from babelgate.observability.logging import Scrubber
+from babelgate.providers.base import CallNotes, Capabilities, provider_timeouts
+from babelgate.providers.openai import translate, wire
+from babelgate.providers.openai.errors import map_error
+from babelgate.providers.openai.profiles import select_profile
+from babelgate.providers.openai.relay import relay_frames
+from babelgate.providers.openai.stream import OpenAIStreamTranslator, stream_error
+from babelgate.routing.key_pool import KeyPool
+from babelgate.schema.chat import ChatRequest, ChatResponse
+from babelgate.schema.chunks import ChatChunk
+from babelgate.schema.models import ModelInfo
+from babelgate.streaming import SSEDecoder
+
+
+class OpenAIProvider:
+    type = "openai"
+    capabilities = Capabilities(list_models=True, openai_passthrough=True)
+
+    def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
+        self.name = name
+        self.base_url = config.base_url or wire.DEFAULT_BASE_URL
+        self.list_models_enabled = config.list_models
+        self.secrets = config.api_keys
+        self._chat_url = self.base_url + wire.CHAT_PATH
+        self._models_url = self.base_url + wire.MODELS_PATH
+        self._client = client
+        self._timeouts = provider_timeouts(config, server)
+        self._profile = select_profile(config.profile, self.base_url, config.options)
+        self._scrub = Scrubber(config.api_keys)
+        common = {"Content-Type": "application/json", **config.headers}
+        # Header dicts are built once per key; a request only picks one.
+        self._headers = KeyPool(
+            [{**common, "Authorization": f"Bearer {key}"} for key in config.api_keys] or [common]
+        )
+
+    async def _post(self, body: dict[str, Any], model: str, notes: CallNotes) -> aiohttp.ClientResponse:
+        body["model"] = model
+        self._profile.apply(body, model, notes.adjusted)
+        response = await self._client.send(
+            "POST", self._chat_url, provider=self.name, headers=self._headers.take(),
+            body=orjson.dumps(body), timeouts=self._timeouts,
+        )
+        if response.status >= 400:
+            raw = await read_body(response, self.name)
+            raise map_error(response.status, raw, response.headers, provider=self.name, scrub=self._scrub)
+        return response
+
+    async def _json_body(self, response: aiohttp.ClientResponse) -> tuple[bytes, dict[str, Any]]:
+        raw = await read_body(response, self.name)
+        try:
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise UpstreamProtocolError(provider=self.name, detail="the body is not JSON") from None
+        if not isinstance(parsed, dict):
+            raise UpstreamProtocolError(provider=self.name, detail="the body is not a JSON object")
+        if "error" in parsed and "choices" not in parsed:
+            raise stream_error(parsed, self.name, self._scrub)
+        return raw, parsed
+
+    async def forward_chat(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        raw, parsed = await self._json_body(await self._post(body, model, notes))
+        if not isinstance(parsed.get("choices"), list):
+            raise UpstreamProtocolError(provider=self.name, detail="the body has no choices")
+        notes.usage = translate.usage_from_wire(parsed.get("usage"))
+        return raw
+
+    async def forward_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        response = await self._post(body, model, notes)
+        async for frames in relay_frames(response, provider=self.name, notes=notes, scrub=self._scrub):
+            yield frames
+
+    async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
+        _, parsed = await self._json_body(await self._post(translate.to_wire(request, model), model, notes))
+        response = translate.from_wire(parsed)
+        notes.usage = response.usage
+        return response
+
+    async def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
+        response = await self._post(translate.to_wire(request, model), model, notes)
+        decoder = SSEDecoder()
+        translator = OpenAIStreamTranslator(self.name, self._scrub)
+        async for chunk in iter_body(response, self.name):
+            for event in decoder.feed(chunk):
+                for canonical in translator.feed(event):
+                    if canonical.usage is not None:
+                        notes.usage = canonical.usage
+                    yield canonical
+                if translator.done:
+                    notes.completed = True
+                    notes.finish_reason = translator.finish_reason
+                    return
+        notes.finish_reason = translator.finish_reason
+        if translator.finish_reason is None:
+            raise UpstreamProtocolError("stream_interrupted", provider=self.name)
+        notes.completed = True
+
+    async def list_models(self) -> list[ModelInfo]:
+        response = await self._client.send(
+            "GET", self._models_url, provider=self.name, headers=self._headers.take(), body=None,
+            timeouts=self._timeouts,
+        )
+        if response.status >= 400:
+            raw = await read_body(response, self.name)
+            raise map_error(response.status, raw, response.headers, provider=self.name, scrub=self._scrub)
+        _, parsed = await self._json_body(response)
+        models = []
+        for entry in parsed.get("data") or ():
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                models.append(ModelInfo(id=entry["id"], owned_by=str(entry.get("owned_by") or self.name),
+                                        created=int(entry.get("created") or 0)))
+        return models

@@ -1,0 +1,79 @@
+"""The fast path's stream relay: the upstream's SSE frames go to the client as they are.
+
+Per frame the relay only searches bytes: for `[DONE]`, an error payload, a non-null `usage`
+(parsed once, from the final usage chunk) and a finish reason. No frame is decoded otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import orjson
+
+from babelgate.errors import UpstreamProtocolError
+from babelgate.http import iter_body
+from babelgate.providers.base import CallNotes
+from babelgate.providers.openai.stream import stream_error
+from babelgate.providers.openai.translate import usage_from_wire
+from babelgate.streaming import SSEDecoder, frame_data
+
+_FINISH = b'"finish_reason"'
+_USAGE = b'"usage"'
+
+
+async def relay_frames(
+    response: aiohttp.ClientResponse, *, provider: str, notes: CallNotes, scrub: Callable[[str], str]
+) -> AsyncIterator[bytes]:
+    decoder = SSEDecoder()
+    async for chunk in iter_body(response, provider):
+        frames = decoder.feed_frames(chunk)
+        if not frames:
+            continue
+        out: list[bytes] = []
+        for frame in frames:
+            data = frame_data(frame)
+            if data is None:  # comment or keep-alive: relay, it keeps proxies' idle timers happy
+                out.append(frame)
+                continue
+            if data == b"[DONE]":
+                notes.completed = True
+                out.append(frame)
+                yield b"".join(out)
+                return
+            if b'"error"' in data[:16]:
+                if out:
+                    yield b"".join(out)
+                raise stream_error(_parse(data, provider), provider, scrub)
+            _inspect(data, notes, provider)
+            out.append(frame)
+        yield b"".join(out)
+    if notes.finish_reason is not None:
+        # Some compatible servers end after the finish reason without `[DONE]`: end it properly.
+        notes.completed = True
+        yield b"data: [DONE]\n\n"
+        return
+    raise UpstreamProtocolError("stream_interrupted", provider=provider)
+
+
+def _inspect(data: bytes, notes: CallNotes, provider: str) -> None:
+    position = data.find(_FINISH)
+    if position >= 0:
+        rest = data[position + len(_FINISH):position + len(_FINISH) + 40].lstrip(b": ")
+        if rest.startswith(b'"'):
+            notes.finish_reason = rest[1:rest.find(b'"', 1)].decode()
+    position = data.find(_USAGE)
+    if position >= 0 and not data[position + len(_USAGE):position + len(_USAGE) + 8].lstrip(b": ").startswith(b"null"):
+        usage = usage_from_wire(_parse(data, provider).get("usage"))
+        if usage is not None:
+            notes.usage = usage
+
+
+def _parse(data: bytes, provider: str) -> dict[str, object]:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamProtocolError(provider=provider, detail="a stream event is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise UpstreamProtocolError(provider=provider, detail="a stream event is not an object")
+    return parsed

@@ -1,0 +1,211 @@
+"""Canonical chat ↔ OpenAI Chat Completions wire JSON (pure functions, no I/O).
+
+`to_wire` writes fields in the spec's order and puts `extra` back untouched; `from_wire` reads
+what OpenAI-compatible servers answer, including `reasoning_content` (DeepSeek, vLLM, Ollama).
+"""
+
+from __future__ import annotations
+
+from typing import Any, assert_never
+
+from babelgate.schema.chat import (
+    JSON,
+    AssistantMessage,
+    AudioPart,
+    ChatRequest,
+    ChatResponse,
+    Choice,
+    ContentPart,
+    FilePart,
+    ImagePart,
+    Message,
+    NamedToolChoice,
+    RefusalPart,
+    TextPart,
+    Tool,
+    ToolCall,
+    Usage,
+)
+
+_FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})
+
+
+def to_wire(request: ChatRequest, model: str) -> JSON:
+    body: JSON = {"model": model, "messages": [_message_to_wire(m) for m in request.messages]}
+    if request.tools is not None:
+        body["tools"] = [_tool_to_wire(tool) for tool in request.tools]
+    if request.tool_choice is not None:
+        choice = request.tool_choice
+        body["tool_choice"] = (
+            {"type": choice.type, choice.type: {"name": choice.name}}
+            if isinstance(choice, NamedToolChoice) else choice
+        )
+    if request.parallel_tool_calls is not None:
+        body["parallel_tool_calls"] = request.parallel_tool_calls
+    if request.response_format is not None:
+        rf = request.response_format
+        fmt: JSON = {"type": rf.type}
+        if rf.type == "json_schema":
+            schema: JSON = {"name": rf.name}
+            if rf.description is not None:
+                schema["description"] = rf.description
+            schema["schema"] = rf.schema
+            if rf.strict is not None:
+                schema["strict"] = rf.strict
+            fmt["json_schema"] = schema
+        body["response_format"] = fmt
+    for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty", "n", "seed",
+                 "reasoning_effort", "user", "metadata"):
+        value = getattr(request, name)
+        if value is not None:
+            body[name] = value
+    if request.stop is not None:
+        body["stop"] = request.stop
+    if request.max_tokens is not None:
+        body[request.max_tokens_field] = request.max_tokens
+    if request.stream:
+        body["stream"] = True
+        if request.include_usage:
+            body["stream_options"] = {"include_usage": True}
+    for key, value in request.extra.items():
+        body.setdefault(key, value)
+    return body
+
+
+def _message_to_wire(message: Message) -> JSON:
+    wire: JSON = {"role": message.role}
+    content = message.content
+    if isinstance(content, list):
+        wire["content"] = [_part_to_wire(part) for part in content]
+    elif content is not None or message.role == "assistant":
+        wire["content"] = content
+    if message.name is not None:
+        wire["name"] = message.name
+    if message.tool_calls:
+        wire["tool_calls"] = [tool_call_to_wire(call) for call in message.tool_calls]
+    if message.tool_call_id is not None:
+        wire["tool_call_id"] = message.tool_call_id
+    if message.reasoning_content is not None:
+        wire["reasoning_content"] = message.reasoning_content
+    wire.update(message.extra)
+    return wire
+
+
+def _part_to_wire(part: ContentPart) -> JSON:
+    match part:
+        case TextPart(text=text):
+            wire: JSON = {"type": "text", "text": text}
+        case ImagePart(url=url, detail=detail):
+            image: JSON = {"url": url}
+            if detail is not None:
+                image["detail"] = detail
+            wire = {"type": "image_url", "image_url": image}
+        case AudioPart(data=data, format=fmt):
+            wire = {"type": "input_audio", "input_audio": {"data": data, "format": fmt}}
+        case FilePart(file_data=file_data, file_id=file_id, filename=filename):
+            file: JSON = {}
+            for key, value in (("file_data", file_data), ("file_id", file_id), ("filename", filename)):
+                if value is not None:
+                    file[key] = value
+            wire = {"type": "file", "file": file}
+        case RefusalPart(refusal=refusal):
+            wire = {"type": "refusal", "refusal": refusal}
+        case _:
+            assert_never(part)
+    wire.update(part.extra)
+    return wire
+
+
+def tool_call_to_wire(call: ToolCall) -> JSON:
+    wire: JSON = {"id": call.id, "type": call.type}
+    if call.type == "custom":
+        wire["custom"] = {"name": call.name, "input": call.arguments}
+    else:
+        wire["function"] = {"name": call.name, "arguments": call.arguments}
+    wire.update(call.extra)
+    return wire
+
+
+def _tool_to_wire(tool: Tool) -> JSON:
+    spec: JSON = {"name": tool.name}
+    if tool.description is not None:
+        spec["description"] = tool.description
+    if tool.parameters is not None:
+        spec["parameters"] = tool.parameters
+    if tool.strict is not None:
+        spec["strict"] = tool.strict
+    spec.update(tool.extra)
+    return {"type": tool.type, tool.type: spec}
+
+
+def from_wire(body: JSON) -> ChatResponse:
+    choices = [_choice_from_wire(choice) for choice in body.get("choices") or ()]
+    known = {"id", "object", "created", "model", "choices", "usage", "system_fingerprint"}
+    return ChatResponse(
+        id=str(body.get("id", "")),
+        created=int(body.get("created") or 0),
+        model=str(body.get("model", "")),
+        choices=choices,
+        usage=usage_from_wire(body.get("usage")),
+        system_fingerprint=body.get("system_fingerprint"),
+        extra={k: v for k, v in body.items() if k not in known},
+    )
+
+
+def _choice_from_wire(choice: JSON) -> Choice:
+    wire = choice.get("message") or {}
+    message = AssistantMessage(
+        content=wire.get("content"),
+        tool_calls=[tool_call_from_wire(call) for call in wire["tool_calls"]] if wire.get("tool_calls") else None,
+        reasoning_content=wire.get("reasoning_content") or wire.get("reasoning"),
+        refusal=wire.get("refusal"),
+        images=wire.get("images"),
+        audio=wire.get("audio"),
+        extra={k: v for k, v in wire.items() if k not in _MESSAGE_FIELDS},
+    )
+    return Choice(
+        index=int(choice.get("index", 0)),
+        message=message,
+        finish_reason=finish_reason_from_wire(choice.get("finish_reason")),
+        logprobs=choice.get("logprobs"),
+    )
+
+
+_MESSAGE_FIELDS = frozenset(
+    {"role", "content", "tool_calls", "reasoning_content", "reasoning", "refusal", "images", "audio"}
+)
+
+
+def finish_reason_from_wire(value: Any) -> Any:
+    """OpenAI's own values pass; compatible servers' extras (e.g. vLLM's "abort") become "stop"."""
+    if value is None or value in _FINISH_REASONS:
+        return value
+    return "stop"
+
+
+def tool_call_from_wire(call: JSON) -> ToolCall:
+    kind = call.get("type") or "function"
+    spec = call.get(kind) or {}
+    arguments = spec.get("input" if kind == "custom" else "arguments", "")
+    return ToolCall(id=str(call.get("id", "")), name=str(spec.get("name", "")),
+                    arguments=arguments if isinstance(arguments, str) else "", type=kind)
+
+
+def usage_from_wire(usage: Any) -> Usage | None:
+    if not isinstance(usage, dict):
+        return None
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    completion_details = usage.get("completion_tokens_details") or {}
+    prompt = int(usage.get("prompt_tokens") or 0)
+    completion = int(usage.get("completion_tokens") or 0)
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=int(usage.get("total_tokens") or prompt + completion),
+        cached_tokens=prompt_details.get("cached_tokens"),
+        cache_write_tokens=prompt_details.get("cache_write_tokens"),
+        reasoning_tokens=completion_details.get("reasoning_tokens"),
+        # The detail objects travel whole, so fields we do not model (audio_tokens…) survive.
+        extra={key: usage[key] for key in ("prompt_tokens_details", "completion_tokens_details")
+               if isinstance(usage.get(key), dict)},
+    )

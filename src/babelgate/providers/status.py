@@ -1,0 +1,77 @@
+"""Upstream HTTP failures → gateway errors: the one status table every provider shares.
+
+Each provider's `errors.map_error` extracts the upstream's message and error type from its own
+body format and calls `error_for_status`; the status decides the class, never the message text.
+"""
+
+from __future__ import annotations
+
+from email.utils import parsedate_to_datetime
+from time import time
+
+from multidict import CIMultiDictProxy
+
+from babelgate.errors import (
+    GatewayError,
+    UpstreamAuthFailed,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+# 4xx statuses the client gets as they are (422 becomes 400: OpenAI clients know no 422).
+_RELAYED_STATUS = {400: 400, 404: 404, 409: 409, 413: 413, 422: 400}
+_REJECTED_TYPE = {404: "not_found_error", 409: "conflict", 413: "invalid_request_error"}
+
+
+def error_for_status(
+    status: int,
+    *,
+    provider: str,
+    message: str | None,
+    error_type: str | None = None,
+    code: str | None = None,
+    param: str | None = None,
+    retry_after: float | None = None,
+) -> GatewayError:
+    if status in (401, 403):
+        # Never relay the upstream's words here: they may quote part of our key.
+        return UpstreamAuthFailed(provider=provider, status=status,
+                                  error_type="authentication_error" if status == 401 else "permission_error")
+    if status == 429:
+        return UpstreamRateLimited(provider=provider, retry_after=retry_after, raw_message=message,
+                                   code=code if code in ("insufficient_quota", "rate_limit_exceeded") else None)
+    if status == 408 or status == 504:
+        return UpstreamTimeout(provider=provider, phase=f"HTTP {status}")
+    if status in (503, 529):
+        return UpstreamUnavailable(provider=provider, retry_after=retry_after)
+    if 400 <= status < 500:
+        relayed = _RELAYED_STATUS.get(status, status)
+        return UpstreamRejected(
+            provider=provider, status=relayed, raw_message=message or None, code=code, param=param,
+            error_type=_REJECTED_TYPE.get(relayed) if relayed != 400 else "invalid_request_error",
+        )
+    return UpstreamError(provider=provider, upstream_status=status)
+
+
+def parse_retry_after(headers: CIMultiDictProxy[str]) -> float | None:
+    """Seconds to wait, from `retry-after-ms`, `retry-after` seconds, or an HTTP date."""
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        try:
+            return float(milliseconds) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,128 @@
+"""Public model names → deployments (provider + upstream model + parameter defaults).
+
+Order: a configured model, then an alias (resolved again), then a `provider/model` prefix, then
+a model family (`gpt-*` → the provider named "openai", …). Results are cached per name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any, Final
+
+from babelgate.config.models import Config
+from babelgate.errors import ModelNotFound
+from babelgate.providers.base import Provider
+from babelgate.schema.chat import ChatRequest
+
+# Bare model names by family → the provider of that name.
+FAMILIES: Final = (
+    (("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*"), "openai"),
+    (("claude-*",), "anthropic"),
+    (("gemini-*",), "gemini"),
+    (("mistral-*", "ministral-*", "codestral-*", "pixtral-*", "magistral-*", "devstral-*"), "mistral"),
+)
+_MAX_ALIAS_DEPTH: Final = 8
+_CACHE_LIMIT: Final = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    public_name: str
+    provider: Provider
+    model: str
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    def apply_to_body(self, body: dict[str, Any]) -> None:
+        for name, value in self.defaults.items():
+            body.setdefault(name, value)
+        body.update(self.overrides)
+
+    def apply_to_request(self, request: ChatRequest) -> None:
+        for name, value in self.defaults.items():
+            if getattr(request, name, None) is None and name not in request.extra:
+                _set(request, name, value)
+        for name, value in self.overrides.items():
+            _set(request, name, value)
+
+
+def _set(request: ChatRequest, name: str, value: Any) -> None:
+    if name in ChatRequest.__dataclass_fields__ and name not in ("model", "messages", "extra"):
+        setattr(request, name, value)
+    else:
+        request.extra[name] = value
+
+
+class AliasError(ValueError):
+    def __init__(self, alias: str, problem: str) -> None:
+        self.alias = alias
+        super().__init__(problem)
+
+
+class ModelRegistry:
+    def __init__(self, config: Config, providers: Mapping[str, Provider]) -> None:
+        self.providers = dict(providers)
+        self._aliases = dict(config.aliases)
+        self._configured = {
+            name: Deployment(name, self.providers[model.provider], model.model, model.defaults, model.overrides)
+            for name, model in config.models.items()
+            if model.provider in self.providers
+        }
+        self._cache: dict[str, Deployment] = {}
+        for alias in self._aliases:
+            try:
+                self.resolve(alias)
+            except ModelNotFound as exc:
+                raise AliasError(alias, f"target {self._aliases[alias]!r} does not resolve: "
+                                        f"{exc.params.get('reason', 'unknown model')}") from None
+
+    @property
+    def aliases(self) -> Mapping[str, str]:
+        return self._aliases
+
+    @property
+    def configured(self) -> Mapping[str, Deployment]:
+        return self._configured
+
+    def resolve(self, name: str) -> Deployment:
+        deployment = self._cache.get(name)
+        if deployment is None:
+            deployment = self._resolve(name, name, 0)
+            if len(self._cache) < _CACHE_LIMIT:
+                self._cache[name] = deployment
+        return deployment
+
+    def _resolve(self, public: str, name: str, depth: int) -> Deployment:
+        configured = self._configured.get(name)
+        if configured is not None:
+            return configured if public == name else _renamed(configured, public)
+        target = self._aliases.get(name)
+        if target is not None:
+            if depth >= _MAX_ALIAS_DEPTH or target == name:
+                raise self._not_found(public, reason="aliases form a cycle")
+            return self._resolve(public, target, depth + 1)
+        prefix, slash, rest = name.partition("/")
+        if slash and rest and prefix in self.providers:
+            return Deployment(public, self.providers[prefix], rest)
+        for patterns, provider_name in FAMILIES:
+            if provider_name in self.providers and any(fnmatchcase(name, p) for p in patterns):
+                return Deployment(public, self.providers[provider_name], name)
+        raise self._not_found(public)
+
+    def _not_found(self, model: str, *, reason: str = "unknown model") -> ModelNotFound:
+        return ModelNotFound(model=model, providers=", ".join(sorted(self.providers)) or "none",
+                             reason=reason, param="model")
+
+    def table(self) -> list[tuple[str, str, str]]:
+        """(public name, provider, upstream model) for every configured model and alias."""
+        rows = [(name, d.provider.name, d.model) for name, d in self._configured.items()]
+        for alias in self._aliases:
+            deployment = self.resolve(alias)
+            rows.append((alias, deployment.provider.name, deployment.model))
+        return rows
+
+
+def _renamed(deployment: Deployment, public: str) -> Deployment:
+    return Deployment(public, deployment.provider, deployment.model, deployment.defaults, deployment.overrides)

@@ -1,0 +1,1 @@
+"""Canonical types shared by every frontend and provider (imports nothing else from babelgate)."""

@@ -1,0 +1,127 @@
+"""The only place that knows stream framing: SSE in (decoder) and SSE / NDJSON out (encoders).
+
+`SSEDecoder` is I/O-free: bytes go in as they arrive, complete frames or events come out. A frame
+is kept as the upstream's exact bytes so that the OpenAI fast path can relay it untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+SSE_DONE: Final = b"data: [DONE]\n\n"
+SSE_HEADERS: Final = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+@dataclass(slots=True)
+class SSEEvent:
+    data: str
+    event: str | None = None
+    id: str | None = None
+
+
+class SSEDecoder:
+    """Splits an SSE byte stream into frames (raw bytes ending in a blank line) or events."""
+
+    __slots__ = ("_buffer", "_pending_cr")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._pending_cr = False
+
+    def feed_frames(self, chunk: bytes) -> list[bytes]:
+        """Complete frames, each normalised to LF line endings and ending in b"\\n\\n"."""
+        if self._pending_cr:
+            chunk = b"\r" + chunk
+            self._pending_cr = False
+        if b"\r" in chunk:
+            # A CR at the very end may be the first half of a CRLF: hold it for the next read.
+            if chunk.endswith(b"\r"):
+                chunk = chunk[:-1]
+                self._pending_cr = True
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        self._buffer += chunk
+        return self._split()
+
+    def _split(self) -> list[bytes]:
+        buffer = self._buffer
+        end = buffer.find(b"\n\n")
+        if end < 0:
+            return []
+        frames: list[bytes] = []
+        start = 0
+        while end >= 0:
+            frames.append(buffer[start : end + 2])
+            start = end + 2
+            end = buffer.find(b"\n\n", start)
+        self._buffer = buffer[start:]
+        return frames
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        """Complete events with data; comment-only frames (keep-alives) are left out."""
+        events = []
+        for frame in self.feed_frames(chunk):
+            event = parse_frame(frame)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def close(self) -> list[SSEEvent]:
+        """What is left when the stream ends: a last frame with no blank line after it."""
+        rest = self._buffer.rstrip(b"\n")
+        self._buffer = b""
+        self._pending_cr = False
+        if not rest:
+            return []
+        event = parse_frame(rest + b"\n\n")
+        return [event] if event is not None else []
+
+    @property
+    def pending(self) -> bytes:
+        return self._buffer
+
+
+def parse_frame(frame: bytes) -> SSEEvent | None:
+    data: list[str] = []
+    event_name: str | None = None
+    event_id: str | None = None
+    for raw_line in frame.decode("utf-8", "replace").split("\n"):
+        if not raw_line or raw_line.startswith(":"):
+            continue
+        name, _, value = raw_line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            data.append(value)
+        elif name == "event":
+            event_name = value
+        elif name == "id":
+            event_id = value
+    if not data and event_name is None:
+        return None
+    return SSEEvent(data="\n".join(data), event=event_name, id=event_id)
+
+
+def frame_data(frame: bytes) -> bytes | None:
+    """The data of a single-`data:`-line frame, the shape OpenAI-compatible servers send."""
+    if frame.startswith(b"data:") and frame.count(b"\n") == 2:
+        return frame[5:-2].lstrip(b" ")
+    event = parse_frame(frame)
+    return event.data.encode() if event is not None else None
+
+
+def encode_sse_json(payload: Any) -> bytes:
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+def encode_sse_event(event: str, payload: Any) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+def encode_ndjson(payload: Any) -> bytes:
+    return orjson.dumps(payload) + b"\n"

@@ -1,0 +1,85 @@
+"""Shared fixtures: a background loop with the fake OpenAI upstream, and gateways built per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from babelgate import Hook, create_app
+from babelgate.config import load_config
+from babelgate.providers import PROVIDER_TYPES
+from tests.fakes.openai_upstream import FakeOpenAI
+from tests.fakes.servers import LoopThread, RunningApp
+
+UPSTREAM_KEY = "sk-test-UPSTREAM-secret-0123456789"
+CLOSED_PORT_URL = "http://127.0.0.1:9"  # discard port: nothing listens, connections are refused
+
+
+@pytest.fixture(scope="session")
+def loop_thread() -> Iterator[LoopThread]:
+    thread = LoopThread()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture(scope="session")
+def _upstream(loop_thread: LoopThread) -> Iterator[FakeOpenAI]:
+    fake = FakeOpenAI()
+    loop_thread.run(fake.start())
+    yield fake
+    loop_thread.run(fake.stop())
+
+
+@pytest.fixture
+def upstream(_upstream: FakeOpenAI) -> FakeOpenAI:
+    _upstream.reset()
+    return _upstream
+
+
+def base_env(upstream: FakeOpenAI) -> dict[str, str]:
+    return {"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": upstream.base_url,
+            "OLLAMA_BASE_URL": CLOSED_PORT_URL}
+
+
+GatewayFactory = Callable[..., RunningApp]
+
+
+@pytest.fixture
+def make_gateway(loop_thread: LoopThread, upstream: FakeOpenAI, tmp_path: Any) -> Iterator[GatewayFactory]:
+    started: list[RunningApp] = []
+
+    def factory(yaml_text: str | None = None, *, env: dict[str, str] | None = None,
+                hooks: tuple[Hook, ...] = ()) -> RunningApp:
+        path = None
+        if yaml_text is not None:
+            path = tmp_path / f"config{len(started)}.yaml"
+            path.write_text(yaml_text)
+        environ = {**base_env(upstream), **(env or {})}
+        config = load_config(path, environ, available_types=PROVIDER_TYPES)
+        running = RunningApp(create_app(config, hooks=hooks))
+        loop_thread.run(running.start())
+        started.append(running)
+        return running
+
+    yield factory
+    for running in started:
+        loop_thread.run(running.stop())
+
+
+@pytest.fixture
+def gateway(make_gateway: GatewayFactory) -> RunningApp:
+    return make_gateway()
+
+
+@pytest.fixture
+def client(gateway: RunningApp) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0, timeout=10) as c:
+        yield c
+
+
+def services_required() -> bool:
+    return os.environ.get("BABELGATE_REQUIRE_SERVICES") == "1"

@@ -1,0 +1,201 @@
+"""A fake OpenAI-compatible upstream on 127.0.0.1, scriptable per test.
+
+It answers in OpenAI's wire format (the shapes of `openai.types.chat.ChatCompletion` and
+`ChatCompletionChunk`; `tests/fakes/test_openai_upstream.py` checks that with the SDK's own
+types), records what it received, and can be told to fail: an error status with a body and
+headers, a slow first byte, a stream that stalls or breaks mid-way, garbage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+
+def completion(
+    text: str | None = "Hello!",
+    *,
+    model: str = "gpt-4o-mini",
+    tool_calls: list[dict[str, Any]] | None = None,
+    finish_reason: str | None = None,
+    usage: dict[str, Any] | None = None,
+    **message_fields: Any,
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None, **message_fields}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    return {
+        "id": "chatcmpl-fake123",
+        "object": "chat.completion",
+        "created": 1_700_000_000,
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": message,
+            "logprobs": None,
+            "finish_reason": finish_reason or ("tool_calls" if tool_calls else "stop"),
+        }],
+        "usage": usage or {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12,
+                           "prompt_tokens_details": {"cached_tokens": 0},
+                           "completion_tokens_details": {"reasoning_tokens": 0}},
+        "system_fingerprint": "fp_fake",
+    }
+
+
+def tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def chunk(delta: dict[str, Any], *, finish_reason: str | None = None, model: str = "gpt-4o-mini",
+          usage: bool = False) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "id": "chatcmpl-fake123", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+        "system_fingerprint": "fp_fake",
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+    }
+    if usage:
+        payload["usage"] = None
+    return payload
+
+
+def usage_chunk(prompt: int = 9, completion_tokens: int = 3, model: str = "gpt-4o-mini") -> dict[str, Any]:
+    return {"id": "chatcmpl-fake123", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+            "choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion_tokens,
+                                     "total_tokens": prompt + completion_tokens}}
+
+
+def text_stream(pieces: list[str], *, include_usage: bool = False) -> list[dict[str, Any]]:
+    events = [chunk({"role": "assistant", "content": ""}, usage=include_usage)]
+    events += [chunk({"content": piece}, usage=include_usage) for piece in pieces]
+    events.append(chunk({}, finish_reason="stop", usage=include_usage))
+    if include_usage:
+        events.append(usage_chunk())
+    return events
+
+
+def tool_call_stream(calls: list[tuple[str, str, list[str]]]) -> list[dict[str, Any]]:
+    """Streamed tool calls as OpenAI sends them: id/name on the first fragment of each call."""
+    events = [chunk({"role": "assistant", "content": None})]
+    for index, (call_id, name, fragments) in enumerate(calls):
+        events.append(chunk({"tool_calls": [{"index": index, "id": call_id, "type": "function",
+                                             "function": {"name": name, "arguments": ""}}]}))
+        for fragment in fragments:
+            events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}))
+    events.append(chunk({}, finish_reason="tool_calls"))
+    return events
+
+
+@dataclass
+class Reply:
+    """One scripted answer. `stream` events are dicts (sent as JSON) or raw bytes (sent as is)."""
+
+    status: int = 200
+    json: Any = None
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: list[dict[str, Any] | bytes] | None = None
+    done: bool = True  # send `data: [DONE]` after the stream
+    first_byte_delay: float = 0.0
+    chunk_delay: float = 0.0
+    drop_after: int | None = None  # close the connection after this many stream events
+    stall_after: int | None = None  # stop sending (but keep the connection) after this many events
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Any
+
+
+class FakeOpenAI:
+    def __init__(self) -> None:
+        self.replies: deque[Reply] = deque()
+        self.received: list[Received] = []
+        self.models: list[dict[str, Any]] = [
+            {"id": "gpt-4o-mini", "object": "model", "created": 1_700_000_000, "owned_by": "system"},
+            {"id": "gpt-4o", "object": "model", "created": 1_700_000_000, "owned_by": "system"},
+        ]
+        self.models_status = 200
+        self.stream_closed_at: float | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def script(self, *replies: Reply) -> None:
+        self.replies.extend(replies)
+
+    def reset(self) -> None:
+        self.replies.clear()
+        self.received.clear()
+        self.stream_closed_at = None
+        self.models_status = 200
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _models(self, request: web.Request) -> web.Response:
+        self.received.append(Received(request.method, request.path, dict(request.headers), None))
+        if self.models_status != 200:
+            return web.json_response({"error": {"message": "nope", "type": "server_error"}},
+                                     status=self.models_status)
+        return web.json_response({"object": "list", "data": self.models})
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.received.append(Received(request.method, request.path, dict(request.headers), body))
+        reply = self.replies.popleft() if self.replies else self._default(body)
+        if reply.first_byte_delay:
+            await asyncio.sleep(reply.first_byte_delay)
+        if reply.stream is None:
+            data = reply.body if reply.body is not None else orjson.dumps(reply.json)
+            return web.Response(status=reply.status, body=data, headers=reply.headers,
+                                content_type="application/json" if reply.body is None else None)
+        response = web.StreamResponse(status=reply.status, headers={"Content-Type": "text/event-stream",
+                                                                   **reply.headers})
+        await response.prepare(request)
+        try:
+            for index, event in enumerate(reply.stream):
+                if reply.drop_after is not None and index >= reply.drop_after:
+                    request.transport.close()  # type: ignore[union-attr]
+                    return response
+                if reply.stall_after is not None and index >= reply.stall_after:
+                    await asyncio.sleep(3600)
+                frame = event if isinstance(event, bytes) else b"data: " + orjson.dumps(event) + b"\n\n"
+                await response.write(frame)
+                if reply.chunk_delay:
+                    await asyncio.sleep(reply.chunk_delay)
+            if reply.done:
+                await response.write(b"data: [DONE]\n\n")
+            await response.write_eof()
+        except (ConnectionResetError, ConnectionError, asyncio.CancelledError):
+            self.stream_closed_at = time.monotonic()
+            raise
+        return response
+
+    def _default(self, body: dict[str, Any]) -> Reply:
+        if body.get("stream"):
+            include = bool((body.get("stream_options") or {}).get("include_usage"))
+            return Reply(stream=text_stream(["Hel", "lo", "!"], include_usage=include))  # type: ignore[arg-type]
+        return Reply(json=completion("Hello!", model=body.get("model", "gpt-4o-mini")))
