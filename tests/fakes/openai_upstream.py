@@ -145,7 +145,7 @@ class FakeOpenAI:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -181,7 +181,8 @@ class FakeOpenAI:
                     request.transport.close()  # type: ignore[union-attr]
                     return response
                 if reply.stall_after is not None and index >= reply.stall_after:
-                    await asyncio.sleep(3600)
+                    await self._until_closed(request)
+                    return response
                 frame = event if isinstance(event, bytes) else b"data: " + orjson.dumps(event) + b"\n\n"
                 await response.write(frame)
                 if reply.chunk_delay:
@@ -193,6 +194,14 @@ class FakeOpenAI:
             self.stream_closed_at = time.monotonic()
             raise
         return response
+
+    async def _until_closed(self, request: web.Request) -> None:
+        """Send nothing more, for as long as the gateway keeps the connection (bounded)."""
+        for _ in range(600):
+            if request.transport is None or request.transport.is_closing():
+                self.stream_closed_at = time.monotonic()
+                return
+            await asyncio.sleep(0.05)
 
     def _default(self, body: dict[str, Any]) -> Reply:
         if body.get("stream"):

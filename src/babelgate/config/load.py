@@ -45,7 +45,8 @@ class EnvProvider:
 
 
 ENV_PROVIDERS: Final = (
-    EnvProvider("openai", "openai", "OPENAI_BASE_URL", "https://api.openai.com/v1", "OPENAI_API_KEY"),
+    EnvProvider("openai", "openai", "OPENAI_BASE_URL", "https://api.openai.com/v1", "OPENAI_API_KEY",
+                profile="openai"),
     EnvProvider("anthropic", "anthropic", "ANTHROPIC_BASE_URL", "https://api.anthropic.com",
                 "ANTHROPIC_API_KEY"),
     EnvProvider("gemini", "gemini", "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com",

@@ -1,0 +1,317 @@
+"""A fast fake OpenAI-compatible upstream for the benchmark: fixed answers, no model, no I/O besides the socket.
+
+It serves `POST /v1/chat/completions` (a fixed `chat.completion`, or for `"stream": true` a stream of
+N `chat.completion.chunk` SSE frames and `data: [DONE]`) and `GET /v1/models`. It is a raw asyncio
+Protocol with a minimal HTTP/1.1 parser and precomputed responses, so that it costs as little CPU as
+possible: the benchmark measures the gateway, and this process shares a core with the load generator.
+
+Run: `python bench/fake_upstream.py --port 0 --chunks 50 --chunk-delay-ms 1`; it prints `READY <port>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import signal
+import sys
+from dataclasses import dataclass
+from typing import Any, Final, cast
+
+MODEL: Final = "gpt-4o-mini-2024-07-18"
+CREATED: Final = 1_732_000_000
+COMPLETION_ID: Final = "chatcmpl-AbCdEfGhIjKlMnOpQrStUvWxYz012"
+FINGERPRINT: Final = "fp_0ba0d124f1"
+MAX_HEAD: Final = 64 * 1024
+MAX_BODY: Final = 8 * 1024 * 1024
+
+# A byte search instead of a JSON parse: the gateway (orjson) writes no spaces, Python's json does.
+_STREAM_TRUE: Final = re.compile(rb'"stream"\s*:\s*true')
+_INCLUDE_USAGE: Final = re.compile(rb'"include_usage"\s*:\s*true')
+
+ANSWER: Final = (
+    "A load balancer spreads incoming requests across several servers so that no single one is "
+    "overwhelmed. It checks which servers are healthy, sends each request to one of them (round robin, "
+    "least connections or a hash of the client), and takes failed servers out of rotation until they "
+    "recover. This improves throughput, latency under load and availability."
+)
+USAGE: Final = {
+    "prompt_tokens": 42, "completion_tokens": 71, "total_tokens": 113,
+    "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+    "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0,
+                                  "rejected_prediction_tokens": 0},
+}
+# Headers a real OpenAI answer carries; a gateway that looks at them pays for it here too.
+UPSTREAM_HEADERS: Final = (
+    b"openai-organization: org-bench\r\n"
+    b"openai-processing-ms: 312\r\n"
+    b"openai-version: 2020-10-01\r\n"
+    b"x-ratelimit-limit-requests: 30000\r\n"
+    b"x-ratelimit-limit-tokens: 150000000\r\n"
+    b"x-ratelimit-remaining-requests: 29999\r\n"
+    b"x-ratelimit-remaining-tokens: 149999950\r\n"
+    b"x-ratelimit-reset-requests: 2ms\r\n"
+    b"x-ratelimit-reset-tokens: 0s\r\n"
+    b"x-request-id: req_7f3c2b1a0e9d8c7b6a5f4e3d2c1b0a99\r\n"
+)
+
+
+def token(index: int) -> str:
+    """The content of stream chunk `index`; the load generator checks order against it."""
+    return f" w{index}"
+
+
+def completion_body() -> bytes:
+    body = {
+        "id": COMPLETION_ID, "object": "chat.completion", "created": CREATED, "model": MODEL,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": ANSWER, "refusal": None, "annotations": []},
+            "logprobs": None, "finish_reason": "stop",
+        }],
+        "usage": USAGE, "service_tier": "default", "system_fingerprint": FINGERPRINT,
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def chunk_payloads(chunks: int, include_usage: bool) -> list[dict[str, Any]]:
+    """The stream's events: a role+content chunk, content chunks, the finish chunk (N in all), maybe usage."""
+    def chunk(delta: dict[str, Any], finish: str | None, choices: bool = True) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "id": COMPLETION_ID, "object": "chat.completion.chunk", "created": CREATED, "model": MODEL,
+            "service_tier": "default", "system_fingerprint": FINGERPRINT,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}] if choices else [],
+        }
+        if include_usage:
+            event["usage"] = None
+        return event
+
+    events = [chunk({"role": "assistant", "content": token(0), "refusal": None}, None)]
+    events += [chunk({"content": token(index)}, None) for index in range(1, chunks - 1)]
+    events.append(chunk({}, "stop"))
+    if include_usage:
+        final = chunk({}, None, choices=False)
+        final["usage"] = USAGE
+        events.append(final)
+    return events
+
+
+def sse_frames(chunks: int, include_usage: bool) -> list[bytes]:
+    """Each event as one HTTP chunk holding one SSE frame, then `[DONE]` and the terminating chunk."""
+    frames = [b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
+              for event in chunk_payloads(chunks, include_usage)]
+    frames.append(b"data: [DONE]\n\n")
+    encoded = [b"%x\r\n%s\r\n" % (len(frame), frame) for frame in frames]
+    encoded.append(b"0\r\n\r\n")
+    return encoded
+
+
+def plain_response(status: bytes, body: bytes, keep_alive: bool) -> bytes:
+    connection = b"keep-alive" if keep_alive else b"close"
+    return (b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n" + UPSTREAM_HEADERS
+            + b"content-length: %d\r\nconnection: %s\r\n\r\n" % (len(body), connection) + body)
+
+
+STREAM_HEAD: Final = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
+                      b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n" + UPSTREAM_HEADERS)
+
+
+@dataclass(frozen=True, slots=True)
+class Answers:
+    """Every response prebuilt once, so serving one is a dict lookup and a write."""
+
+    completion: dict[bool, bytes]
+    models: dict[bool, bytes]
+    not_found: dict[bool, bytes]
+    stream: dict[bool, list[bytes]]  # by include_usage
+    chunk_delay: float
+
+    @classmethod
+    def build(cls, chunks: int, chunk_delay: float) -> Answers:
+        models = json.dumps({"object": "list", "data": [
+            {"id": name, "object": "model", "created": CREATED, "owned_by": "system"}
+            for name in ("gpt-4o-mini", "gpt-4o", MODEL)
+        ]}).encode()
+        missing = json.dumps({"error": {"message": "not found", "type": "invalid_request_error",
+                                        "param": None, "code": "not_found"}}).encode()
+        return cls(
+            completion={ka: plain_response(b"200 OK", completion_body(), ka) for ka in (True, False)},
+            models={ka: plain_response(b"200 OK", models, ka) for ka in (True, False)},
+            not_found={ka: plain_response(b"404 Not Found", missing, ka) for ka in (True, False)},
+            stream={usage: sse_frames(chunks, usage) for usage in (True, False)},
+            chunk_delay=chunk_delay,
+        )
+
+
+@dataclass(slots=True)
+class Request:
+    method: bytes
+    path: bytes
+    body: bytes
+    keep_alive: bool
+
+
+def parse_request(buffer: bytearray) -> tuple[Request, int] | None:
+    """One complete request at the start of `buffer` and its length in bytes, or None if more is needed."""
+    end = buffer.find(b"\r\n\r\n")
+    if end < 0:
+        if len(buffer) > MAX_HEAD:
+            raise ValueError("request head too large")
+        return None
+    lines = bytes(buffer[:end]).split(b"\r\n")
+    method, path, version = lines[0].split(b" ", 2)
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    keep_alive = headers.get(b"connection", b"").lower() != b"close" and version == b"HTTP/1.1"
+    start = end + 4
+    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+        decoded = decode_chunked(buffer, start)
+        if decoded is None:
+            return None
+        body, consumed = decoded
+        return Request(method, path, body, keep_alive), consumed
+    length = int(headers.get(b"content-length", b"0"))
+    if length > MAX_BODY:
+        raise ValueError("request body too large")
+    if len(buffer) < start + length:
+        return None
+    return Request(method, path, bytes(buffer[start:start + length]), keep_alive), start + length
+
+
+def decode_chunked(buffer: bytearray, start: int) -> tuple[bytes, int] | None:
+    """A chunked body starting at `start`: (body, end offset), or None while incomplete. Trailers unsupported."""
+    parts: list[bytes] = []
+    position = start
+    while True:
+        line_end = buffer.find(b"\r\n", position)
+        if line_end < 0:
+            return None
+        size = int(bytes(buffer[position:line_end]).split(b";")[0], 16)
+        if size == 0:
+            if len(buffer) < line_end + 4:
+                return None
+            return b"".join(parts), line_end + 4
+        data_start = line_end + 2
+        if len(buffer) < data_start + size + 2:
+            return None
+        parts.append(bytes(buffer[data_start:data_start + size]))
+        position = data_start + size + 2
+
+
+class UpstreamProtocol(asyncio.Protocol):
+    """One client connection: requests are answered in order; a delayed stream holds back the next one."""
+
+    def __init__(self, answers: Answers) -> None:
+        self.answers = answers
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.streaming: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but have the same methods.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.streaming is not None:
+            self.streaming.cancel()
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self.process()
+
+    def process(self) -> None:
+        while self.transport is not None and self.streaming is None:
+            try:
+                parsed = parse_request(self.buffer)
+            except ValueError:
+                self.transport.write(self.answers.not_found[False])
+                self.transport.close()
+                return
+            if parsed is None:
+                return
+            request, consumed = parsed
+            del self.buffer[:consumed]
+            self.respond(request)
+
+    def respond(self, request: Request) -> None:
+        assert self.transport is not None
+        answers, keep_alive = self.answers, request.keep_alive
+        if request.method == b"POST" and request.path.startswith(b"/v1/chat/completions"):
+            if _STREAM_TRUE.search(request.body):
+                frames = answers.stream[_INCLUDE_USAGE.search(request.body) is not None]
+                self.start_stream(frames, keep_alive)
+                return
+            self.transport.write(answers.completion[keep_alive])
+        elif request.method == b"GET" and request.path.startswith(b"/v1/models"):
+            self.transport.write(answers.models[keep_alive])
+        else:
+            self.transport.write(answers.not_found[keep_alive])
+        if not keep_alive:
+            self.transport.close()
+
+    def start_stream(self, frames: list[bytes], keep_alive: bool) -> None:
+        assert self.transport is not None
+        head = STREAM_HEAD + (b"connection: keep-alive\r\n\r\n" if keep_alive else b"connection: close\r\n\r\n")
+        if self.answers.chunk_delay <= 0:
+            # No delay: the whole stream in one write, the cheapest case for everyone.
+            self.transport.write(head + b"".join(frames))
+            if not keep_alive:
+                self.transport.close()
+            return
+        self.transport.write(head)
+        self.streaming = asyncio.get_running_loop().create_task(self.trickle(frames, keep_alive))
+
+    async def trickle(self, frames: list[bytes], keep_alive: bool) -> None:
+        """Write the frames one by one with a pause between, as a model producing tokens would."""
+        try:
+            for frame in frames:
+                if self.transport is None or self.transport.is_closing():
+                    return
+                self.transport.write(frame)
+                await asyncio.sleep(self.answers.chunk_delay)
+        finally:
+            self.streaming = None
+        if not keep_alive and self.transport is not None:
+            self.transport.close()
+            return
+        self.process()  # a request that arrived during the stream (pipelining) is answered now
+
+
+async def serve(host: str, port: int, answers: Answers) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: UpstreamProtocol(answers), host, port, backlog=1024,
+                                      reuse_address=True)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    bound = server.sockets[0].getsockname()[1]
+    print(f"READY {bound}", flush=True)
+    async with server:
+        await stop.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed as READY <port>)")
+    parser.add_argument("--chunks", type=int, default=50, help="chunks per stream, the finish chunk included")
+    parser.add_argument("--chunk-delay-ms", type=float, default=0.0, help="pause between stream chunks")
+    args = parser.parse_args()
+    if args.chunks < 2:
+        parser.error("--chunks must be at least 2 (a content chunk and the finish chunk)")
+    answers = Answers.build(args.chunks, args.chunk_delay_ms / 1000)
+    try:
+        import uvloop
+    except ImportError:  # plain asyncio works, only slower
+        asyncio.run(serve(args.host, args.port, answers))
+    else:
+        uvloop.run(serve(args.host, args.port, answers))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

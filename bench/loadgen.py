@@ -1,0 +1,353 @@
+"""Generate load against one target URL and measure it from the client side.
+
+Two engines: `wrk` (with a Lua POST script) for plain chat completions when it is installed, and an
+asyncio + aiohttp client (one keep-alive connection per concurrent worker) for everything else,
+including streams, where every chunk is checked. Each run reports requests, errors, latency
+percentiles and, when given a CPU clock for the gateway, the gateway's CPU seconds over the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp
+import orjson
+
+from fake_upstream import ANSWER, token
+
+CpuClock = Callable[[], float]
+REQUEST_TIMEOUT: Final = aiohttp.ClientTimeout(total=60)
+MAX_ERROR_SAMPLES: Final = 5
+ERROR_BACKOFF: Final = 0.01  # a failing target (refused connection) must not turn a worker into a busy loop
+
+# A realistic small request: a system prompt, one user turn, a couple of parameters.
+CHAT_REQUEST: Final[dict[str, Any]] = {
+    "model": "gpt-4o-mini",
+    "messages": [
+        {"role": "system", "content": "You are a concise assistant for a team of backend engineers."},
+        {"role": "user", "content": "Explain in three sentences what a load balancer does and why it helps."},
+    ],
+    "temperature": 0.2,
+    "max_tokens": 256,
+}
+
+
+def request_body(stream: bool) -> bytes:
+    return orjson.dumps({**CHAT_REQUEST, "stream": True} if stream else CHAT_REQUEST)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str  # "gateway" or "direct"
+    url: str  # the full chat completions URL
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
+
+
+@dataclass(slots=True)
+class RunStats:
+    """One measurement: one target, one kind, one concurrency, one time window."""
+
+    target: str
+    kind: str  # "chat" or "stream"
+    concurrency: int
+    engine: str
+    requests: int = 0
+    errors: int = 0
+    elapsed_s: float = 0.0
+    p50_s: float | None = None
+    p99_s: float | None = None
+    ttfc_p50_s: float | None = None  # streams: time to the first chunk
+    gateway_cpu_s: float | None = None  # gateway process CPU (user + system) over the window
+    error_samples: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def cpu_per_request_s(self) -> float | None:
+        if self.gateway_cpu_s is None or self.requests == 0:
+            return None
+        return self.gateway_cpu_s / self.requests
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target, "kind": self.kind, "concurrency": self.concurrency, "engine": self.engine,
+            "requests": self.requests, "errors": self.errors, "elapsed_s": self.elapsed_s, "rate": self.rate,
+            "p50_s": self.p50_s, "p99_s": self.p99_s, "ttfc_p50_s": self.ttfc_p50_s,
+            "gateway_cpu_s": self.gateway_cpu_s, "cpu_per_request_s": self.cpu_per_request_s,
+            "error_samples": self.error_samples,
+        }
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (no interpolation), None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What the workers of one run collect."""
+
+    latencies: list[float] = field(default_factory=list)
+    first_chunks: list[float] = field(default_factory=list)
+    errors: int = 0
+    samples: list[str] = field(default_factory=list)
+
+    def fail(self, reason: str) -> None:
+        self.errors += 1
+        if len(self.samples) < MAX_ERROR_SAMPLES:
+            self.samples.append(reason)
+
+
+# --- one request ------------------------------------------------------------------------------------------
+
+
+async def chat_once(session: aiohttp.ClientSession, target: Target, body: bytes) -> str | None:
+    """Send one chat completion; None if it succeeded, else what went wrong."""
+    async with session.post(target.url, data=body, headers=target.headers) as response:
+        data = await response.read()
+    if response.status != 200:
+        return f"HTTP {response.status}: {data[:300]!r}"
+    # A byte check, not a parse: the load generator's CPU is shared with the upstream.
+    if b'"chat.completion"' not in data or b'"finish_reason":"stop"' not in data:
+        return f"unexpected body: {data[:300]!r}"
+    return None
+
+
+def check_chunk(payload: bytes, index: int, chunks: int) -> str | None:
+    """Whether event `index` of a stream is the one the fake upstream sends at that place."""
+    if index >= chunks:
+        return f"unexpected extra chunk {index}: {payload[:200]!r}"
+    try:
+        event = orjson.loads(payload)
+        choice = event["choices"][0]
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+        return f"chunk {index} is not a chat.completion.chunk: {payload[:200]!r}"
+    if event.get("object") != "chat.completion.chunk":
+        return f"chunk {index} has object {event.get('object')!r}"
+    if index == chunks - 1:
+        return None if choice.get("finish_reason") == "stop" else f"last chunk has no finish_reason stop: {choice}"
+    content = (choice.get("delta") or {}).get("content")
+    if content != token(index) or choice.get("finish_reason") is not None:
+        return f"chunk {index} out of order: content {content!r}, expected {token(index)!r}"
+    return None
+
+
+async def stream_once(
+    session: aiohttp.ClientSession, target: Target, body: bytes, chunks: int, started: float
+) -> tuple[float | None, str | None]:
+    """Read one stream to the end, checking every chunk: (time of its first chunk, problem or None)."""
+    first: float | None = None
+    received = 0
+    done = False
+    async with session.post(target.url, data=body, headers=target.headers) as response:
+        if response.status != 200:
+            return None, f"HTTP {response.status}: {(await response.read())[:300]!r}"
+        async for line in response.content:  # SSE lines; blank separators are skipped below
+            if not line.startswith(b"data:"):
+                continue
+            if first is None:
+                first = time.perf_counter() - started
+            payload = line[5:].strip()
+            if done:
+                return first, "data after [DONE]"
+            if payload == b"[DONE]":
+                done = True
+                continue
+            problem = check_chunk(payload, received, chunks)
+            if problem is not None:
+                return first, problem
+            received += 1
+    if not done:
+        return first, f"stream ended without [DONE] after {received} chunks"
+    if received != chunks:
+        return first, f"{received} chunks, expected {chunks}"
+    return first, None
+
+
+# --- Python engine ----------------------------------------------------------------------------------------
+
+
+def _sessions(concurrency: int) -> list[aiohttp.ClientSession]:
+    # One session with a one-connection pool per worker: exactly `concurrency` keep-alive connections.
+    return [
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1), timeout=REQUEST_TIMEOUT,
+                              auto_decompress=False)
+        for _ in range(concurrency)
+    ]
+
+
+async def _chat_worker(session: aiohttp.ClientSession, target: Target, body: bytes, deadline: float,
+                       tally: _Tally) -> None:
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        try:
+            problem = await chat_once(session, target, body)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        if problem is None:
+            tally.latencies.append(time.perf_counter() - started)
+        else:
+            tally.fail(problem)
+            await asyncio.sleep(ERROR_BACKOFF)
+
+
+async def _stream_worker(session: aiohttp.ClientSession, target: Target, body: bytes, chunks: int,
+                         deadline: float, tally: _Tally) -> None:
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        try:
+            first, problem = await stream_once(session, target, body, chunks, started)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            first, problem = None, f"{type(exc).__name__}: {exc}"
+        if problem is None and first is not None:
+            tally.latencies.append(time.perf_counter() - started)
+            tally.first_chunks.append(first)
+        else:
+            tally.fail(problem or "no chunk")
+            await asyncio.sleep(ERROR_BACKOFF)
+
+
+async def run_python(target: Target, *, stream: bool, concurrency: int, duration: float, chunks: int,
+                     cpu: CpuClock | None) -> RunStats:
+    """Closed-loop load: `concurrency` workers, each sending its next request when the last one ended."""
+    body = request_body(stream)
+    sessions = _sessions(concurrency)
+    tally = _Tally()
+    stats = RunStats(target.name, "stream" if stream else "chat", concurrency, "python")
+    try:
+        # One untimed request per worker first, so connection set-up is outside the measured window.
+        await asyncio.gather(*(_warm_one(s, target, body, stream, chunks) for s in sessions))
+        cpu_start = cpu() if cpu else None
+        started = time.perf_counter()
+        deadline = started + duration
+        await asyncio.gather(*(
+            _stream_worker(s, target, body, chunks, deadline, tally) if stream
+            else _chat_worker(s, target, body, deadline, tally)
+            for s in sessions
+        ))
+        stats.elapsed_s = time.perf_counter() - started
+        if cpu and cpu_start is not None:
+            stats.gateway_cpu_s = cpu() - cpu_start
+    finally:
+        await asyncio.gather(*(s.close() for s in sessions))
+    stats.requests, stats.errors, stats.error_samples = len(tally.latencies), tally.errors, tally.samples
+    stats.p50_s, stats.p99_s = percentile(tally.latencies, 50), percentile(tally.latencies, 99)
+    stats.ttfc_p50_s = percentile(tally.first_chunks, 50)
+    return stats
+
+
+async def _warm_one(session: aiohttp.ClientSession, target: Target, body: bytes, stream: bool, chunks: int) -> None:
+    """One request on the worker's connection; its failures show up again in the measured run."""
+    try:
+        if stream:
+            await stream_once(session, target, body, chunks, time.perf_counter())
+        else:
+            await chat_once(session, target, body)
+    except (aiohttp.ClientError, TimeoutError):
+        pass
+
+
+# --- wrk engine -------------------------------------------------------------------------------------------
+
+# wrk prints its own report; this `done` hook adds one JSON line that we parse instead.
+_WRK_SCRIPT: Final = """\
+wrk.method = "POST"
+wrk.body = [==[{body}]==]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {api_key}"
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {{"requests":%d,"duration_us":%d,"errors":%d,"status_errors":%d,"p50_us":%.1f,"p99_us":%.1f}}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout + e.status, e.status,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+async def run_wrk(target: Target, *, concurrency: int, duration: float, cpu: CpuClock | None,
+                  pin: Sequence[str]) -> RunStats:
+    """Plain chat completions with wrk: one thread, `concurrency` keep-alive connections, whole seconds."""
+    stats = RunStats(target.name, "chat", concurrency, "wrk")
+    seconds = max(1, round(duration))  # wrk takes whole seconds
+    with tempfile.TemporaryDirectory(prefix="babelgate-bench-") as folder:
+        script = Path(folder) / "post.lua"
+        script.write_text(_WRK_SCRIPT.format(body=request_body(False).decode(), api_key=target.api_key))
+        argv = [*pin, "wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "30s", "-s", str(script),
+                target.url]
+        cpu_start = cpu() if cpu else None
+        process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
+                                                       stderr=asyncio.subprocess.PIPE)
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), timeout=seconds + 30)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        if cpu and cpu_start is not None:
+            stats.gateway_cpu_s = cpu() - cpu_start
+    report = _wrk_report(out.decode(errors="replace"))
+    if process.returncode != 0 or report is None:
+        stats.errors = 1
+        stats.error_samples = [f"wrk exited {process.returncode}: {err.decode(errors='replace')[-500:]}"]
+        return stats
+    stats.requests = int(report["requests"]) - int(report["status_errors"])
+    stats.errors = int(report["errors"])
+    stats.elapsed_s = float(report["duration_us"]) / 1e6
+    stats.p50_s, stats.p99_s = float(report["p50_us"]) / 1e6, float(report["p99_us"]) / 1e6
+    if stats.errors:
+        stats.error_samples = [f"wrk counted {stats.errors} errors ({report['status_errors']} non-2xx answers)"]
+    return stats
+
+
+def _wrk_report(output: str) -> dict[str, Any] | None:
+    for line in output.splitlines():
+        if line.startswith("BENCH_JSON "):
+            parsed: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
+            return parsed
+    return None
+
+
+# --- correctness check before measuring ------------------------------------------------------------------
+
+
+async def preflight(target: Target, chunks: int) -> list[str]:
+    """One chat completion (its content compared with the upstream's) and one checked stream."""
+    problems: list[str] = []
+    async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
+        try:
+            async with session.post(target.url, data=request_body(False), headers=target.headers) as response:
+                data = await response.read()
+            if response.status != 200:
+                problems.append(f"{target.name} chat: HTTP {response.status}: {data[:500]!r}")
+            elif orjson.loads(data)["choices"][0]["message"]["content"] != ANSWER:
+                problems.append(f"{target.name} chat: the content differs from the upstream's: {data[:500]!r}")
+            _, problem = await stream_once(session, target, request_body(True), chunks, time.perf_counter())
+            if problem is not None:
+                problems.append(f"{target.name} stream: {problem}")
+        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError, KeyError, IndexError) as exc:
+            problems.append(f"{target.name}: {type(exc).__name__}: {exc}")
+    return problems

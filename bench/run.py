@@ -1,0 +1,541 @@
+"""`make bench`: measure the gateway's cost against a fake upstream, and report it next to a direct call.
+
+It starts the fake upstream and the gateway on loopback, pins them (gateway alone on CPU 1; the load
+generator, i.e. this process or wrk, and the upstream on CPU 0), then alternates gateway and direct
+runs at each concurrency, reading the gateway's CPU time from /proc around every gateway run. It
+prints tables, writes bench/results/latest.json, and stops every process it started, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import json
+import os
+import platform
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import IO, Any, Final, TypeVar
+
+from loadgen import CpuClock, RunStats, Target, preflight, run_python, run_wrk, wrk_available
+
+BENCH_DIR: Final = Path(__file__).resolve().parent
+ROOT: Final = BENCH_DIR.parent
+RESULTS: Final = BENCH_DIR / "results"
+GATEWAY_KEY: Final = "bench-key"
+UPSTREAM_KEY: Final = "sk-bench"
+LOOPBACK: Final = "127.0.0.1"
+STARTUP_TIMEOUT: Final = 30.0
+STOP_GRACE: Final = 5.0
+# The bar from the performance issue (OpenAI fast path, one worker).
+BAR_CPU_US_AT_16: Final = 300.0
+BAR_ADDED_P50_MS_AT_1: Final = 1.0
+# Environment variables that would add providers or change the gateway's config behind our back.
+FOREIGN_ENV_PREFIXES: Final = ("OPENAI_", "ANTHROPIC_", "GEMINI_", "MISTRAL_", "OLLAMA_", "BABELGATE_")
+
+T = TypeVar("T")
+
+
+class BenchError(Exception):
+    """The benchmark cannot go on; the message says why (and quotes the gateway's log when it is at fault)."""
+
+
+# --- options ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    duration: float
+    reps: int
+    concurrency: tuple[int, ...]
+    stream_concurrency: tuple[int, ...]
+    chunks: int
+    chunk_delay_ms: float
+    engine: str  # "wrk" or "python", for plain chat runs; streams always use python
+    output: Path
+
+
+def _levels(text: str) -> tuple[int, ...]:
+    try:
+        levels = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text!r}") from None
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError("concurrency levels must be positive integers")
+    return levels
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
+    parser = argparse.ArgumentParser(description="Benchmark babelgate against a fake upstream.")
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per measured run (default 4)")
+    parser.add_argument("--reps", type=int, default=3, help="gateway/direct pairs per level (default 3)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 s runs, 1 repetition")
+    parser.add_argument("--concurrency", type=_levels, default=(1, 16, 64), help="chat levels (default 1,16,64)")
+    parser.add_argument("--stream-concurrency", type=_levels, default=(1, 16), help="stream levels (default 1,16)")
+    parser.add_argument("--chunks", type=int, default=50, help="chunks per stream, finish chunk included (50)")
+    parser.add_argument("--chunk-delay", type=float, default=1.0, dest="chunk_delay_ms",
+                        help="ms between stream chunks at the upstream (default 1; 0 sends a stream in one write)")
+    parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto",
+                        help="engine for plain chat runs (auto: wrk if on PATH)")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
+    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args(argv)
+    if args.chunks < 2:
+        parser.error("--chunks must be at least 2")
+    if args.loadgen == "wrk" and not wrk_available():
+        parser.error("--loadgen wrk: wrk is not on PATH")
+    engine = "wrk" if args.loadgen == "wrk" or (args.loadgen == "auto" and wrk_available()) else "python"
+    duration, reps = (1.0, 1) if args.quick else (args.duration, args.reps)
+    if duration <= 0 or reps < 1:
+        parser.error("--duration must be positive and --reps at least 1")
+    plan = Plan(duration, reps, args.concurrency, args.stream_concurrency, args.chunks, args.chunk_delay_ms, engine,
+                args.output)
+    return plan, not args.no_pin
+
+
+# --- processes --------------------------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: have the kernel send SIGTERM if this script dies without cleaning up."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+class Children:
+    """The processes this script started; `stop_all` ends them (and only them), gently, then surely."""
+
+    def __init__(self) -> None:
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, argv: Sequence[str], *, env: dict[str, str] | None = None, stdout: int | IO[bytes],
+              stderr: int | IO[bytes]) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                                   start_new_session=True, preexec_fn=_die_with_parent)
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        for process in self.processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@dataclass(frozen=True, slots=True)
+class Pinning:
+    """CPU placement: the gateway alone on one core, everything else on the other."""
+
+    enabled: bool
+    note: str
+    gateway_cpu: int = 1
+    load_cpu: int = 0
+
+    @classmethod
+    def detect(cls, wanted: bool) -> Pinning:
+        if not wanted:
+            return cls(False, "disabled by --no-pin")
+        if shutil.which("taskset") is None:
+            return cls(False, "taskset not found; processes not pinned")
+        if not {0, 1} <= os.sched_getaffinity(0):
+            return cls(False, "CPUs 0 and 1 are not both available; processes not pinned")
+        return cls(True, "gateway on CPU 1; load generator and upstream on CPU 0")
+
+    def prefix(self, cpu: int) -> list[str]:
+        return ["taskset", "-c", str(cpu)] if self.enabled else []
+
+    def pin_self(self) -> None:
+        """This process is the Python load generator (and wrk's parent), so it goes with the upstream."""
+        if self.enabled:
+            os.sched_setaffinity(0, {self.load_cpu})
+
+
+def free_port() -> int:
+    # Bind-then-close has a small race, acceptable on loopback for a bench: the gateway fails loudly if lost.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(text[-lines:]) or "(empty log)"
+
+
+def start_upstream(children: Children, pin: Pinning, plan: Plan) -> int:
+    """Start the fake upstream and return the port it printed."""
+    log = RESULTS / "upstream.log"
+    argv = [*pin.prefix(pin.load_cpu), sys.executable, str(BENCH_DIR / "fake_upstream.py"), "--host", LOOPBACK,
+            "--port", "0", "--chunks", str(plan.chunks), "--chunk-delay-ms", str(plan.chunk_delay_ms)]
+    with log.open("wb") as stderr:
+        process = children.start(argv, stdout=subprocess.PIPE, stderr=stderr)
+    assert process.stdout is not None
+    readable, _, _ = select.select([process.stdout], [], [], STARTUP_TIMEOUT)
+    line = process.stdout.readline().decode() if readable else ""
+    if not line.startswith("READY "):
+        raise BenchError(f"the fake upstream did not start:\n{log_tail(log)}")
+    return int(line.split()[1])
+
+
+def gateway_env(upstream_port: int) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith(FOREIGN_ENV_PREFIXES)}
+    env.update({
+        "OPENAI_API_KEY": UPSTREAM_KEY,
+        "OPENAI_BASE_URL": f"http://{LOOPBACK}:{upstream_port}/v1",
+        # Port 9 (discard) is closed: the always-on Ollama provider fails fast instead of finding a real one.
+        "OLLAMA_BASE_URL": f"http://{LOOPBACK}:9",
+        "BABELGATE_API_KEYS": GATEWAY_KEY,
+    })
+    return env
+
+
+def gateway_command() -> list[str]:
+    script = Path(sys.executable).parent / "babelgate"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "babelgate.cli"]
+
+
+def start_gateway(children: Children, pin: Pinning, upstream_port: int) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    argv = [*pin.prefix(pin.gateway_cpu), *gateway_command(), "serve", "--host", LOOPBACK, "--port", str(port),
+            "--log-level", "warning"]
+    with (RESULTS / "gateway.log").open("wb") as log:
+        process = children.start(argv, env=gateway_env(upstream_port), stdout=log, stderr=subprocess.STDOUT)
+    wait_healthy(process, port)
+    return process, port
+
+
+def wait_healthy(process: subprocess.Popen[bytes], port: int) -> None:
+    """Poll GET /health until the gateway answers at all, or fail with its log."""
+    # An empty ProxyHandler: an http_proxy in the environment must not capture loopback requests.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"the gateway exited with code {process.returncode}:\n"
+                             f"{log_tail(RESULTS / 'gateway.log')}")
+        try:
+            with opener.open(f"http://{LOOPBACK}:{port}/health", timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return  # any HTTP answer means it is serving
+        except OSError:
+            time.sleep(0.1)
+    raise BenchError(f"the gateway did not answer within {STARTUP_TIMEOUT:.0f} s:\n"
+                     f"{log_tail(RESULTS / 'gateway.log')}")
+
+
+# --- /proc ------------------------------------------------------------------------------------------------
+
+
+def cpu_clock(pid: int) -> CpuClock:
+    """CPU seconds (user + system, all threads) the process has used so far, from /proc/PID/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    path = f"/proc/{pid}/stat"
+
+    def read() -> float:
+        with open(path, "rb") as stat:
+            data = stat.read()
+        # Fields after the parenthesised name (which may hold spaces); utime and stime are fields 14 and 15.
+        fields = data[data.rindex(b")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    return read
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmHWM (peak resident set) and VmRSS from /proc/PID/status, in KiB."""
+    found: dict[str, int] = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name in ("VmHWM", "VmRSS"):
+                found[name] = int(value.split()[0])
+    return found
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), model)
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=5, check=False).stdout.strip() or None
+    except OSError:
+        commit = None
+    return {
+        "nproc": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
+        "kernel": platform.release(), "loadavg_at_start": os.getloadavg(),
+        "babelgate_version": metadata.version("babelgate"), "git_commit": commit,
+    }
+
+
+# --- measurement ------------------------------------------------------------------------------------------
+
+
+def progress(run: RunStats, rep: int, reps: int) -> None:
+    cpu = run.cpu_per_request_s
+    text = (f"  {run.kind:6} c={run.concurrency:<3} {rep + 1}/{reps} {run.target:7}: {run.rate:8.1f}/s  "
+            f"p50 {_ms(run.p50_s)} ms  p99 {_ms(run.p99_s)} ms")
+    if cpu is not None:
+        text += f"  gateway CPU {cpu * 1e6:7.1f} µs/{'request' if run.kind == 'chat' else 'stream'}"
+    if run.errors:
+        text += f"  ERRORS {run.errors}"
+    print(text, file=sys.stderr, flush=True)
+
+
+async def one_run(plan: Plan, target: Target, stream: bool, concurrency: int, cpu: CpuClock | None,
+                  pin: Pinning) -> RunStats:
+    if not stream and plan.engine == "wrk":
+        return await run_wrk(target, concurrency=concurrency, duration=plan.duration, cpu=cpu,
+                             pin=pin.prefix(pin.load_cpu))
+    return await run_python(target, stream=stream, concurrency=concurrency, duration=plan.duration,
+                            chunks=plan.chunks, cpu=cpu)
+
+
+async def measure(plan: Plan, gateway: Target, direct: Target, cpu: CpuClock, pin: Pinning) -> list[RunStats]:
+    """Check both paths answer correctly, warm the gateway up, then alternate gateway and direct runs."""
+    problems = [*await preflight(gateway, plan.chunks), *await preflight(direct, plan.chunks)]
+    if problems:
+        raise BenchError("the answers are wrong, nothing measured:\n  " + "\n  ".join(problems)
+                         + f"\ngateway log:\n{log_tail(RESULTS / 'gateway.log')}")
+    await run_python(gateway, stream=False, concurrency=16, duration=min(plan.duration, 1.0), chunks=plan.chunks,
+                     cpu=None)
+    await run_python(gateway, stream=True, concurrency=4, duration=min(plan.duration, 0.5), chunks=plan.chunks,
+                     cpu=None)
+    runs: list[RunStats] = []
+    for stream, levels in ((False, plan.concurrency), (True, plan.stream_concurrency)):
+        for concurrency in levels:
+            for rep in range(plan.reps):
+                # Interleaved pairs, so that slow drift of a shared machine hits both sides alike.
+                for target in (gateway, direct):
+                    run = await one_run(plan, target, stream, concurrency, cpu if target is gateway else None, pin)
+                    progress(run, rep, plan.reps)
+                    runs.append(run)
+    return runs
+
+
+# --- summary and report -----------------------------------------------------------------------------------
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    present = [value for value in values if value is not None]
+    return statistics.median(present) if present else None
+
+
+def _ms(seconds: float | None) -> str:
+    return f"{seconds * 1e3:7.2f}" if seconds is not None else "      -"
+
+
+def _side(runs: Sequence[RunStats]) -> dict[str, Any]:
+    return {
+        "rate": _median([r.rate for r in runs]),
+        "p50_s": _median([r.p50_s for r in runs]),
+        "p99_s": _median([r.p99_s for r in runs]),
+        "ttfc_p50_s": _median([r.ttfc_p50_s for r in runs]),
+        "cpu_per_request_s": _median([r.cpu_per_request_s for r in runs]),
+        "requests": sum(r.requests for r in runs),
+        "errors": sum(r.errors for r in runs),
+    }
+
+
+def _added(pairs: Sequence[tuple[RunStats, RunStats]], attribute: str) -> float | None:
+    """Median over the interleaved pairs of (gateway - direct), which cancels drift better than medians apart."""
+    differences = []
+    for gateway, direct in pairs:
+        mine, theirs = getattr(gateway, attribute), getattr(direct, attribute)
+        if mine is not None and theirs is not None:
+            differences.append(mine - theirs)
+    return _median(differences)
+
+
+def summarize(runs: Sequence[RunStats]) -> list[dict[str, Any]]:
+    rows = []
+    keys = list(dict.fromkeys((run.kind, run.concurrency) for run in runs))
+    for kind, concurrency in keys:
+        group = [run for run in runs if (run.kind, run.concurrency) == (kind, concurrency)]
+        gateway = [run for run in group if run.target == "gateway"]
+        direct = [run for run in group if run.target == "direct"]
+        pairs = list(zip(gateway, direct, strict=False))
+        rows.append({
+            "kind": kind, "concurrency": concurrency, "gateway": _side(gateway), "direct": _side(direct),
+            "added_p50_s": _added(pairs, "p50_s"), "added_ttfc_p50_s": _added(pairs, "ttfc_p50_s"),
+        })
+    return rows
+
+
+def _us(seconds: float | None) -> str:
+    return f"{seconds * 1e6:8.1f}" if seconds is not None else "       -"
+
+
+def _rate(value: float | None) -> str:
+    return f"{value:8.1f}" if value is not None else "       -"
+
+
+def chat_table(rows: Sequence[dict[str, Any]]) -> list[str]:
+    lines = ["conc | gateway req/s  p50 ms  p99 ms  CPU µs/req | direct req/s  p50 ms  p99 ms | added p50 ms | errors",
+             "-----+--------------------------------------------+------------------------------+--------------+-------"]
+    for row in rows:
+        gw, di = row["gateway"], row["direct"]
+        lines.append(
+            f"{row['concurrency']:4} | {_rate(gw['rate']):>13} {_ms(gw['p50_s'])} {_ms(gw['p99_s'])} "
+            f"{_us(gw['cpu_per_request_s']):>11} | {_rate(di['rate']):>12} {_ms(di['p50_s'])} {_ms(di['p99_s'])} | "
+            f"{_ms(row['added_p50_s']):>12} | {gw['errors'] + di['errors']:6}")
+    return lines
+
+
+def stream_table(rows: Sequence[dict[str, Any]], chunks: int) -> list[str]:
+    lines = ["conc | gateway str/s  TTFC p50  total p50  CPU µs/stream  µs/chunk | direct str/s  TTFC p50  total p50 "
+             "| added TTFC  added total | bad",
+             "-----+-----------------------------------------------------------+-----------------------------------"
+             "+-------------------------+----"]
+    for row in rows:
+        gw, di = row["gateway"], row["direct"]
+        cpu = gw["cpu_per_request_s"]
+        lines.append(
+            f"{row['concurrency']:4} | {_rate(gw['rate']):>13} {_ms(gw['ttfc_p50_s']):>9} {_ms(gw['p50_s']):>10} "
+            f"{_us(cpu):>14} {_us(cpu / chunks if cpu is not None else None):>9} | {_rate(di['rate']):>12} "
+            f"{_ms(di['ttfc_p50_s']):>9} {_ms(di['p50_s']):>10} | {_ms(row['added_ttfc_p50_s']):>10} "
+            f"{_ms(row['added_p50_s']):>12} | {gw['errors'] + di['errors']:3}")
+    return lines
+
+
+def verdict(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The issue's bar, where the runs cover it: CPU per request at c=16, added p50 at c=1."""
+    by_level = {row["concurrency"]: row for row in rows if row["kind"] == "chat"}
+    result: dict[str, Any] = {}
+    if 16 in by_level and by_level[16]["gateway"]["cpu_per_request_s"] is not None:
+        value = by_level[16]["gateway"]["cpu_per_request_s"] * 1e6
+        result["cpu_us_per_request_c16"] = {"value": value, "limit": BAR_CPU_US_AT_16,
+                                            "met": value <= BAR_CPU_US_AT_16}
+    if 1 in by_level and by_level[1]["added_p50_s"] is not None:
+        value = by_level[1]["added_p50_s"] * 1e3
+        result["added_p50_ms_c1"] = {"value": value, "limit": BAR_ADDED_P50_MS_AT_1,
+                                     "met": value <= BAR_ADDED_P50_MS_AT_1}
+    return result
+
+
+def report(plan: Plan, rows: Sequence[dict[str, Any]], runs: Sequence[RunStats], memory: dict[str, int],
+           bar: dict[str, Any], pin: Pinning) -> str:
+    chat = [row for row in rows if row["kind"] == "chat"]
+    streams = [row for row in rows if row["kind"] == "stream"]
+    out = [f"babelgate bench — median of {plan.reps} interleaved gateway/direct pair(s), {plan.duration:g} s each; "
+           f"chat load by {plan.engine}, streams by python; {pin.note}", ""]
+    if chat:
+        out += ["Chat completions (non-streaming)", *chat_table(chat), ""]
+    if streams:
+        title = f"Streams ({plan.chunks} chunks, {plan.chunk_delay_ms:g} ms apart at the upstream; every chunk checked)"
+        out += [title, *stream_table(streams, plan.chunks), ""]
+    if memory:
+        out.append(f"Gateway memory: peak RSS (VmHWM) {memory.get('VmHWM', 0) / 1024:.1f} MiB, "
+                   f"RSS at the end {memory.get('VmRSS', 0) / 1024:.1f} MiB")
+    names = {"cpu_us_per_request_c16": ("gateway CPU per request at c=16", "µs"),
+             "added_p50_ms_c1": ("added p50 latency at c=1", "ms")}
+    for key, check in bar.items():
+        label, unit = names[key]
+        out.append(f"Bar: {label}: {check['value']:.3g} {unit} (limit {check['limit']:g} {unit}) → "
+                   f"{'MET' if check['met'] else 'NOT MET'}")
+    failures = [run for run in runs if run.errors]
+    for run in failures[:5]:
+        out.append(f"errors in {run.kind} c={run.concurrency} {run.target}: {run.errors}; "
+                   + "; ".join(run.error_samples[:2]))
+    return "\n".join(out)
+
+
+def write_json(plan: Plan, pin: Pinning, info: dict[str, Any], runs: Sequence[RunStats],
+               rows: Sequence[dict[str, Any]], memory: dict[str, int], bar: dict[str, Any], wall: float) -> None:
+    plan.output.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "started_at": info.pop("started_at"), "wall_s": wall, "machine": info,
+        "plan": {"duration_s": plan.duration, "reps": plan.reps, "concurrency": plan.concurrency,
+                 "stream_concurrency": plan.stream_concurrency, "chunks": plan.chunks,
+                 "chunk_delay_ms": plan.chunk_delay_ms, "chat_engine": plan.engine, "stream_engine": "python"},
+        "pinning": {"enabled": pin.enabled, "note": pin.note},
+        "summary": rows, "gateway_memory_kib": memory, "bar": bar,
+        "runs": [run.as_dict() for run in runs],
+    }
+    plan.output.write_text(json.dumps(document, indent=2) + "\n")
+
+
+# --- main -------------------------------------------------------------------------------------------------
+
+
+def run_loop(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine on uvloop when installed (it is, with the gateway), so the client costs less."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(factory())
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(factory())
+
+
+def bench(plan: Plan, pin_wanted: bool, children: Children) -> int:
+    started = time.monotonic()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    info = {**machine(), "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    pin = Pinning.detect(pin_wanted)
+    print(f"bench: {pin.note}; chat load by {plan.engine}", file=sys.stderr, flush=True)
+    upstream_port = start_upstream(children, pin, plan)
+    gateway_process, gateway_port = start_gateway(children, pin, upstream_port)
+    pin.pin_self()
+    chat_path = "/v1/chat/completions"
+    gateway = Target("gateway", f"http://{LOOPBACK}:{gateway_port}{chat_path}", GATEWAY_KEY)
+    direct = Target("direct", f"http://{LOOPBACK}:{upstream_port}{chat_path}", UPSTREAM_KEY)
+    runs = run_loop(lambda: measure(plan, gateway, direct, cpu_clock(gateway_process.pid), pin))
+    if gateway_process.poll() is not None:
+        raise BenchError(f"the gateway died during the run:\n{log_tail(RESULTS / 'gateway.log')}")
+    memory = memory_kib(gateway_process.pid)
+    rows = summarize(runs)
+    bar = verdict(rows)
+    print(report(plan, rows, runs, memory, bar, pin))
+    write_json(plan, pin, info, runs, rows, memory, bar, time.monotonic() - started)
+    print(f"\nwrote {plan.output} ({time.monotonic() - started:.0f} s)")
+    return 1 if any(run.errors for run in runs) else 0
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally that stops the children
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    plan, pin_wanted = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    children = Children()
+    try:
+        return bench(plan, pin_wanted, children)
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        children.stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""The fast path's per-frame byte search (providers/openai/relay.py `_inspect`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from babelgate.errors import UpstreamProtocolError
+from babelgate.providers.base import CallNotes
+from babelgate.providers.openai.relay import _inspect
+from babelgate.schema.chat import Usage
+
+
+def inspect(*frames: bytes) -> CallNotes:
+    notes = CallNotes()
+    for data in frames:
+        _inspect(data, notes, "openai")
+    return notes
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b'{"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}', "stop"),
+        (b'{"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}', "length"),
+        (b'{"choices":[{"finish_reason" : "tool_calls"}]}', "tool_calls"),
+        (b'{"choices":[{"finish_reason":   "content_filter"}]}', "content_filter"),
+        (b'{"choices":[{"delta":{"content":"x"},"finish_reason":null}]}', None),
+        (b'{"choices":[{"delta":{"content":"x"}}]}', None),
+        # A quoted key inside content is escaped on the wire, so it is not mistaken for the real one.
+        (b'{"choices":[{"delta":{"content":"say \\"finish_reason\\": \\"stop\\""},"finish_reason":null}]}', None),
+    ],
+)
+def test_finish_reason_detection(data: bytes, reason: str | None) -> None:
+    notes = inspect(data)
+    assert notes.finish_reason == reason
+    assert notes.usage is None
+
+
+def test_finish_reason_is_kept_when_later_chunks_have_none() -> None:
+    notes = inspect(b'{"choices":[{"finish_reason":"stop"}]}', b'{"choices":[],"usage":null}')
+    assert notes.finish_reason == "stop"
+
+
+@pytest.mark.parametrize("data", [b'{"usage":null, not json', b'{"usage": null, not json', b'{"usage" : null ,'])
+def test_null_usage_is_not_parsed(data: bytes) -> None:
+    notes = inspect(data)  # would raise UpstreamProtocolError if it were parsed
+    assert notes.usage is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"id":"c","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12}}',
+        b'{"id": "c", "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}}',
+        b'{"usage" :  {"prompt_tokens":9,"completion_tokens":3}}',
+    ],
+)
+def test_non_null_usage_is_parsed(data: bytes) -> None:
+    assert inspect(data).usage == Usage(9, 3, 12)
+
+
+def test_usage_details_are_parsed() -> None:
+    data = (b'{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12,'
+            b'"prompt_tokens_details":{"cached_tokens":5},"completion_tokens_details":{"reasoning_tokens":2}}}')
+    usage = inspect(data).usage
+    assert usage is not None
+    assert (usage.cached_tokens, usage.reasoning_tokens) == (5, 2)
+
+
+def test_finish_reason_and_usage_in_the_same_chunk() -> None:
+    data = b'{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2}}'
+    notes = inspect(data)
+    assert notes.finish_reason == "stop"
+    assert notes.usage == Usage(1, 2, 3)
+
+
+def test_usage_is_not_cleared_by_a_later_null() -> None:
+    notes = inspect(b'{"usage":{"prompt_tokens":1,"completion_tokens":2}}', b'{"usage":null}')
+    assert notes.usage == Usage(1, 2, 3)
+
+
+def test_non_null_usage_in_a_frame_that_is_not_json_raises() -> None:
+    with pytest.raises(UpstreamProtocolError) as caught:
+        inspect(b'{"usage":{"prompt_tokens":1} garbage')
+    assert caught.value.params == {"provider": "openai", "detail": "a stream event is not JSON"}
+
+
+def test_inspect_leaves_adjusted_and_completed_alone() -> None:
+    notes = inspect(b'{"choices":[{"finish_reason":"stop"}],"usage":{"prompt_tokens":1}}')
+    assert notes.adjusted == []
+    assert notes.completed is False
