@@ -26,7 +26,7 @@ from babelgate.frontends.metrics import metrics
 from babelgate.frontends.models import list_models, retrieve_model
 from babelgate.frontends.openai_errors import encode_error
 from babelgate.governance.gateway_keys import GatewayKeys
-from babelgate.hooks import Hook
+from babelgate.hooks import Completion, Hook
 from babelgate.http import UpstreamClient
 from babelgate.observability.metrics import Metrics
 from babelgate.pipeline import chat_completions
@@ -123,6 +123,12 @@ class Gateway:
         self.runtime.catalog.start()
         asyncio.get_running_loop().create_task(old.catalog.close())
 
+    async def aclose(self) -> None:
+        """Release the upstream connection pool and background tasks. The gateway's own lifespan
+        does this; an app that mounts the gateway calls it from its own shutdown."""
+        await self.runtime.catalog.close()
+        await self.client.close()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
@@ -172,6 +178,8 @@ class Gateway:
                 await exchange.respond(500, encode_error(GatewayError(), exchange.language))
         finally:
             self._account(runtime, exchange)
+        if exchange.context is not None:
+            await _complete(runtime, exchange)
 
     def _account(self, runtime: Runtime, exchange: Exchange) -> None:
         usage = exchange.notes.usage if exchange.notes is not None else None
@@ -191,10 +199,21 @@ class Gateway:
                     install_reload_signal(self.reload_config, self.swap)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.runtime.catalog.close()
-                await self.client.close()
+                await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+async def _complete(runtime: Runtime, exchange: Exchange) -> None:
+    """Hooks' `on_complete`, after the answer is out; a failing hook never affects the client."""
+    notes = exchange.notes
+    completion = Completion(exchange.status or 500, exchange.elapsed(), notes.usage if notes else None,
+                            notes.finish_reason if notes else None, exchange.error_code or None)
+    for hook in runtime.hooks:
+        try:
+            await hook.on_complete(exchange.context, completion)  # type: ignore[arg-type]
+        except Exception:
+            log.exception("hook %s failed in on_complete", type(hook).__name__)
 
 
 def _check_method(scope: Scope, allowed: str) -> None:

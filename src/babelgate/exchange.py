@@ -12,6 +12,7 @@ from typing import Any, Final
 import orjson
 
 from babelgate.errors import GatewayError, InvalidRequest, RequestTooLarge
+from babelgate.hooks import RequestContext
 from babelgate.i18n import choose_language
 from babelgate.observability.request_id import request_id
 from babelgate.providers.base import CallNotes
@@ -29,8 +30,8 @@ class ClientGone(Exception):
 
 
 class Exchange:
-    __slots__ = ("disconnected", "error_code", "headers_out", "key_id", "model", "notes", "provider", "receive",
-                 "request_id", "response_started", "route", "scope", "send", "started", "status")
+    __slots__ = ("context", "disconnected", "error_code", "headers_out", "key_id", "model", "notes", "provider",
+                 "receive", "request_id", "response_started", "route", "scope", "send", "started", "status")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send, route: str = "") -> None:
         self.scope = scope
@@ -49,6 +50,7 @@ class Exchange:
         self.key_id: str | None = None
         self.error_code = ""
         self.notes: CallNotes | None = None
+        self.context: RequestContext | None = None  # set when hooks are installed
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started

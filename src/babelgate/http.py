@@ -8,7 +8,7 @@ we never see) works the same as one served on its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -94,7 +94,7 @@ async def read_body(response: aiohttp.ClientResponse, provider: str) -> bytes:
         raise transport_error(exc, provider, phase="body") from None
 
 
-async def iter_body(response: aiohttp.ClientResponse, provider: str) -> AsyncIterator[bytes]:
+async def iter_body(response: aiohttp.ClientResponse, provider: str) -> AsyncGenerator[bytes, None]:
     """The body's bytes as they arrive; the connection is closed if the reader stops early."""
     try:
         content = response.content
@@ -113,6 +113,19 @@ async def iter_body(response: aiohttp.ClientResponse, provider: str) -> AsyncIte
             response.close()
         else:
             response.release()
+
+
+async def drain(response: aiohttp.ClientResponse, *, seconds: float = 1.0, max_bytes: int = 65536) -> None:
+    """Read what little follows a stream's logical end (the chunked terminator), so the
+    connection goes back to the pool instead of being closed; give up quickly if more comes."""
+    content = response.content
+    received = 0
+    try:
+        async with asyncio.timeout(seconds):
+            while not content.at_eof() and received <= max_bytes:
+                received += len(await content.readany())
+    except (TimeoutError, aiohttp.ClientError, OSError):
+        pass
 
 
 def transport_error(exc: BaseException, provider: str, *, phase: str) -> GatewayError:

@@ -19,7 +19,7 @@ from babelgate.exchange import Exchange
 from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder, decode_request, encode_response
 from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import validate_chat_body
-from babelgate.hooks import Completion, RequestContext
+from babelgate.hooks import RequestContext
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest
@@ -50,7 +50,7 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
     provider = deployment.provider
     exchange.provider, exchange.model = provider.name, deployment.public_name
     stream = body.get("stream") is True
-    context = _context(exchange, deployment, stream) if runtime.hooks else None
+    context = exchange.context = _context(exchange, deployment, stream) if runtime.hooks else None
     for hook in runtime.hooks:
         await hook.on_request(context)  # type: ignore[arg-type]
     notes = exchange.notes = CallNotes()
@@ -67,11 +67,6 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
         for hook in runtime.typed_hooks:
             request = await hook.transform_request(context, request)  # type: ignore[arg-type]
         await _typed(exchange, deployment, request, notes)
-    if context is not None:
-        completion = Completion(exchange.status, exchange.elapsed(), notes.usage, notes.finish_reason,
-                                exchange.error_code or None)
-        for hook in runtime.hooks:
-            await hook.on_complete(context, completion)
 
 
 async def _typed(exchange: Exchange, deployment: Deployment, request: ChatRequest, notes: CallNotes) -> None:

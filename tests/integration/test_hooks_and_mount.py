@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import fastapi
 import httpx
 import openai
@@ -11,6 +14,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
 from babelgate import Hook, create_app
+from babelgate.app import Gateway
 from babelgate.config import load_config
 from babelgate.errors import InvalidRequest
 from babelgate.hooks import Completion, RequestContext
@@ -58,6 +62,8 @@ def test_hooks_see_requests_and_completions_on_the_fast_path(make_gateway: Gatew
         with pytest.raises(openai.BadRequestError):
             client.chat.completions.create(model="gpt-forbidden", messages=USER)  # type: ignore[arg-type]
     assert len(upstream.received) == 2  # one model listing, one chat: the refused call never left
+    _wait_for(lambda: len(hook.completions) == 2)
+    assert hook.completions[1][1].error_code == "invalid_request_error"
     context, completion = hook.completions[0]
     assert (context.provider, context.upstream_model, completion.status) == ("openai", "gpt-4o", 200)
     assert completion.usage is not None and completion.usage.total_tokens == 12
@@ -72,6 +78,7 @@ def test_transform_hook_goes_through_the_typed_path(typed_client: tuple[openai.O
     sent = upstream.received[-1].json
     assert sent["messages"] == [{"role": "system", "content": "Be kind."}, *USER]
     assert sent["custom"] == [1]
+    _wait_for(lambda: bool(hook.completions))
     assert hook.completions[-1][1].usage is not None
 
 
@@ -105,9 +112,15 @@ def test_typed_path_stream_drop_raises(typed_client: tuple[openai.OpenAI, AddSys
             pass
 
 
-def _mounted(loop_thread: LoopThread, upstream: FakeOpenAI, outer_factory: str) -> RunningApp:
-    config = load_config(None, base_env(upstream), available_types=PROVIDER_TYPES)
-    gateway = create_app(config)
+def _wait_for(condition: Callable[[], bool]) -> None:
+    """`on_complete` runs after the answer went out, so the client may see the answer first."""
+    deadline = time.monotonic() + 5
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert condition()
+
+
+def _mounted(loop_thread: LoopThread, gateway: Gateway, outer_factory: str) -> RunningApp:
     if outer_factory == "starlette":
         outer = Starlette(routes=[Route("/", lambda request: PlainTextResponse("home")),
                                   Mount("/llm", app=gateway)])
@@ -122,7 +135,8 @@ def _mounted(loop_thread: LoopThread, upstream: FakeOpenAI, outer_factory: str) 
 
 @pytest.mark.parametrize("outer", ["starlette", "fastapi"])
 def test_gateway_mounted_under_a_prefix(loop_thread: LoopThread, upstream: FakeOpenAI, outer: str) -> None:
-    running = _mounted(loop_thread, upstream, outer)
+    gateway = create_app(load_config(None, base_env(upstream), available_types=PROVIDER_TYPES))
+    running = _mounted(loop_thread, gateway, outer)
     try:
         assert httpx.get(running.url + "/", timeout=10).status_code == 200
         with openai.OpenAI(base_url=running.url + "/llm/v1", api_key="x", max_retries=0) as client:
@@ -131,3 +145,4 @@ def test_gateway_mounted_under_a_prefix(loop_thread: LoopThread, upstream: FakeO
         assert httpx.get(running.url + "/llm/health", timeout=10).json()["status"] == "ok"
     finally:
         loop_thread.run(running.stop())
+        loop_thread.run(gateway.aclose())  # the outer app's lifespan never reaches a mounted app

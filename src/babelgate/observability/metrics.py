@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 CONTENT_TYPE: Final = b"text/plain; version=0.0.4; charset=utf-8"
 _FLUSH_AT: Final = 2048
@@ -26,7 +26,6 @@ class Metrics:
                                  ("route", "provider", "model"), buckets=_BUCKETS, registry=self.registry)
         self.tokens = Counter("babelgate_tokens", "Tokens reported by upstreams",
                               ("provider", "model", "kind"), registry=self.registry)
-        self.in_flight = Gauge("babelgate_requests_in_flight", "Requests being handled", registry=self.registry)
         self._pending: deque[Observation] = deque()
 
     def record(self, route: str, provider: str, model: str, status: int, seconds: float, *,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,7 +11,7 @@ import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import UpstreamClient, iter_body, read_body
+from babelgate.http import UpstreamClient, drain, iter_body, read_body
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, Capabilities, provider_timeouts
 from babelgate.providers.openai import translate, wire
@@ -92,16 +93,18 @@ class OpenAIProvider:
         response = await self._post(translate.to_wire(request, model), model, notes)
         decoder = SSEDecoder()
         translator = OpenAIStreamTranslator(self.name, self._scrub)
-        async for chunk in iter_body(response, self.name):
-            for event in decoder.feed(chunk):
-                for canonical in translator.feed(event):
-                    if canonical.usage is not None:
-                        notes.usage = canonical.usage
-                    yield canonical
-                if translator.done:
-                    notes.completed = True
-                    notes.finish_reason = translator.finish_reason
-                    return
+        async with contextlib.aclosing(iter_body(response, self.name)) as body:
+            async for chunk in body:
+                for event in decoder.feed(chunk):
+                    for canonical in translator.feed(event):
+                        if canonical.usage is not None:
+                            notes.usage = canonical.usage
+                        yield canonical
+                    if translator.done:
+                        notes.completed = True
+                        notes.finish_reason = translator.finish_reason
+                        await drain(response)
+                        return
         notes.finish_reason = translator.finish_reason
         if translator.finish_reason is None:
             raise UpstreamProtocolError("stream_interrupted", provider=self.name)

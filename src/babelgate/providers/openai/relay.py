@@ -6,13 +6,14 @@ Per frame the relay only searches bytes: for `[DONE]`, an error payload, a non-n
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import orjson
 
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import iter_body
+from babelgate.http import drain, iter_body
 from babelgate.providers.base import CallNotes
 from babelgate.providers.openai.stream import stream_error
 from babelgate.providers.openai.translate import usage_from_wire
@@ -26,28 +27,30 @@ async def relay_frames(
     response: aiohttp.ClientResponse, *, provider: str, notes: CallNotes, scrub: Callable[[str], str]
 ) -> AsyncIterator[bytes]:
     decoder = SSEDecoder()
-    async for chunk in iter_body(response, provider):
-        frames = decoder.feed_frames(chunk)
-        if not frames:
-            continue
-        out: list[bytes] = []
-        for frame in frames:
-            data = frame_data(frame)
-            if data is None:  # comment or keep-alive: relay, it keeps proxies' idle timers happy
-                out.append(frame)
+    async with contextlib.aclosing(iter_body(response, provider)) as body:
+        async for chunk in body:
+            frames = decoder.feed_frames(chunk)
+            if not frames:
                 continue
-            if data == b"[DONE]":
-                notes.completed = True
-                out.append(frame)
-                yield b"".join(out)
-                return
-            if b'"error"' in data[:16]:
-                if out:
+            out: list[bytes] = []
+            for frame in frames:
+                data = frame_data(frame)
+                if data is None:  # comment or keep-alive: relay, it keeps proxies' idle timers happy
+                    out.append(frame)
+                    continue
+                if data == b"[DONE]":
+                    notes.completed = True
+                    out.append(frame)
                     yield b"".join(out)
-                raise stream_error(_parse(data, provider), provider, scrub)
-            _inspect(data, notes, provider)
-            out.append(frame)
-        yield b"".join(out)
+                    await drain(response)
+                    return
+                if b'"error"' in data[:16]:
+                    if out:
+                        yield b"".join(out)
+                    raise stream_error(_parse(data, provider), provider, scrub)
+                _inspect(data, notes, provider)
+                out.append(frame)
+            yield b"".join(out)
     if notes.finish_reason is not None:
         # Some compatible servers end after the finish reason without `[DONE]`: end it properly.
         notes.completed = True
