@@ -162,7 +162,7 @@ class Gateway:
             exchange.error_code = error.code or error.type
             if not exchange.response_started:
                 await exchange.respond(error.status, encode_error(error, exchange.language), headers=error.headers())
-        except ClientGone:
+        except (ClientGone, OSError):  # the client left (uvicorn raises an OSError on send); nothing reaches it
             exchange.status = 499
         except asyncio.CancelledError:
             if not exchange.disconnected:
