@@ -29,7 +29,7 @@ def choose_language(accept_language: str | None) -> str:
     for position, item in enumerate(accept_language.split(",")):
         tag, _, weight_text = item.strip().partition(";")
         weight = 1.0
-        if weight_text.strip().startswith("q="):
+        if weight_text.strip().lower().startswith("q="):
             try:
                 weight = float(weight_text.strip()[2:])
             except ValueError:
@@ -49,7 +49,7 @@ def render_message(error: GatewayError, language: str = DEFAULT) -> str:
         text = error.message_key
     else:
         try:
-            text = template.format(**error.params)
+            text = template.format_map({"param": error.param, **error.params})
         except (KeyError, IndexError, ValueError):
             text = template
     return text

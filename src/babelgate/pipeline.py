@@ -18,7 +18,7 @@ from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
 from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder, decode_request, encode_response
 from babelgate.frontends.openai_errors import encode_stream_error
-from babelgate.frontends.openai_validation import validate_chat_body
+from babelgate.frontends.openai_validation import require_model, validate_chat_body
 from babelgate.hooks import RequestContext
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
@@ -45,8 +45,11 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
 
 async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
     body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
+    deployment = runtime.registry.resolve(require_model(body))
+    # The model's configured parameters go in before validation, so a bad default is caught too,
+    # and both roads below see the same body.
+    deployment.apply_to_body(body)
     validate_chat_body(body)
-    deployment = runtime.registry.resolve(body["model"])
     provider = deployment.provider
     exchange.provider, exchange.model = provider.name, deployment.public_name
     stream = body.get("stream") is True
@@ -55,7 +58,6 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
         await hook.on_request(context)  # type: ignore[arg-type]
     notes = exchange.notes = CallNotes()
     if provider.capabilities.openai_passthrough and not runtime.typed_hooks:
-        deployment.apply_to_body(body)
         if stream:
             await _send_stream(exchange, provider.forward_stream(body, deployment.model, notes), notes)
         else:
@@ -63,7 +65,6 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
             await exchange.respond(200, answer, headers=_adjusted(notes))
     else:
         request = decode_request(body)
-        deployment.apply_to_request(request)
         for hook in runtime.typed_hooks:
             request = await hook.transform_request(context, request)  # type: ignore[arg-type]
         await _typed(exchange, deployment, request, notes)

@@ -111,8 +111,6 @@ def test_rules_for_is_cached_per_model() -> None:
     assert len(profile.rules_for("b")) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: drop_params given as a string (YAML `drop_params: stream_options`) is "
-                                       "split into characters, so the parameter is not dropped and no error is raised")
 def test_drop_params_as_a_single_string_is_refused_or_dropped_whole() -> None:
     try:
         profile = select_profile("generic", "http://x", {"drop_params": "stream_options"})

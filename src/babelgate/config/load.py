@@ -129,17 +129,20 @@ def _resolve_secrets(raw: dict[str, Any], environ: Mapping[str, str], problems: 
                     headers[header] = _env_value(value, f"providers.{name}.headers.{header}", environ, problems)
 
 
-def _resolve_keys(value: Any, path: str, environ: Mapping[str, str], problems: list[tuple[str, str]]) -> Any:
+def _resolve_keys(
+    value: Any, path: str, environ: Mapping[str, str], problems: list[tuple[str, str]]
+) -> list[str]:
+    """Always a list, whether the file gave one reference or several."""
     single = not isinstance(value, list)
     items = [value] if single else value
-    resolved: list[Any] = []
+    resolved: list[str] = []
     for index, item in enumerate(items):
         where = path if single else f"{path}[{index}]"
         if not isinstance(item, str) or not item.startswith(ENV_PREFIX):
             problems.append((where, "must be an 'env:VAR_NAME' reference, so that the secret stays out of the file"))
             continue
         resolved.append(_env_value(item, where, environ, problems))
-    return resolved[0] if single and resolved else resolved
+    return resolved
 
 
 def _env_value(reference: str, path: str, environ: Mapping[str, str], problems: list[tuple[str, str]]) -> str:
@@ -154,7 +157,8 @@ def _env_value(reference: str, path: str, environ: Mapping[str, str], problems: 
 def _merge_server_env(server: dict[str, Any], environ: Mapping[str, str], problems: list[tuple[str, str]]) -> None:
     keys = [key.strip() for key in environ.get("BABELGATE_API_KEYS", "").split(",") if key.strip()]
     if keys:
-        server["api_keys"] = [*server.get("api_keys", ()), *keys]
+        configured = server.get("api_keys", ())
+        server["api_keys"] = [*([configured] if isinstance(configured, str) else configured), *keys]
     timeout = environ.get("BABELGATE_UPSTREAM_TIMEOUT")
     if timeout and "default_timeout" not in server:
         try:

@@ -38,8 +38,7 @@ class ProviderConfig(_Strict):
         # `api_key: X` is accepted as a shorthand for `api_keys: [X]`.
         if isinstance(data, dict) and "api_key" in data:
             data = dict(data)
-            key = data.pop("api_key")
-            data["api_keys"] = [key, *data.get("api_keys", ())]
+            data["api_keys"] = [*_as_list(data.pop("api_key")), *_as_list(data.get("api_keys", ()))]
         return data
 
     @field_validator("base_url")
@@ -50,6 +49,11 @@ class ProviderConfig(_Strict):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+
+def _as_list(value: Any) -> list[Any]:
+    """One value or several: a lone string must never be spread into its characters."""
+    return [value] if isinstance(value, str) else list(value)
 
 
 class ModelConfig(_Strict):
@@ -67,6 +71,11 @@ class ServerConfig(_Strict):
     default_timeout: float | None = Field(default=None, gt=0)
     providers_from_env: bool = True
     log_level: str = "info"
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _keys_list(cls, value: Any) -> Any:
+        return _as_list(value) if isinstance(value, str | list | tuple) else value
 
 
 class Config(_Strict):

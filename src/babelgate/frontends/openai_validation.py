@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from babelgate.errors import InvalidRequest
 
-TOOL_NAME: Final = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+TOOL_NAME: Final = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # used with fullmatch
 ROLES: Final = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 # Part types each role may send (OAI ChatCompletionRequest*MessageContentPart unions).
 PART_TYPES: Final[dict[str, frozenset[str]]] = {
@@ -40,12 +40,17 @@ INTEGER_RANGES: Final[dict[str, tuple[int, int]]] = {
 BOOLEANS: Final = ("stream", "logprobs", "parallel_tool_calls", "store")
 
 
-def validate_chat_body(body: dict[str, Any]) -> None:
+def require_model(body: dict[str, Any]) -> str:
     model = body.get("model")
     if model is None:
         raise InvalidRequest("missing_field", param="model")
     if not isinstance(model, str) or not model:
         raise InvalidRequest("wrong_type", param="model", expected="a non-empty string")
+    return model
+
+
+def validate_chat_body(body: dict[str, Any]) -> None:
+    require_model(body)
     messages = body.get("messages")
     if messages is None:
         raise InvalidRequest("missing_field", param="messages")
@@ -202,7 +207,7 @@ def _tool(tool: Any, path: str) -> None:
         raise InvalidRequest("invalid_value", param=f"{path}.type", detail="expected 'function' or 'custom'")
     spec = _object(tool.get(kind), f"{path}.{kind}")
     name = spec.get("name")
-    if not isinstance(name, str) or not TOOL_NAME.match(name):
+    if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
         raise InvalidRequest("invalid_tool_name", param=f"{path}.{kind}.name")
     _string(spec, "description", f"{path}.{kind}", required=False)
     if kind == "function":
@@ -259,7 +264,7 @@ def _response_format(fmt: Any) -> None:
         name = spec.get("name")
         if name is None:
             raise InvalidRequest("missing_field", param="response_format.json_schema.name")
-        if not isinstance(name, str) or not TOOL_NAME.match(name):
+        if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
             raise InvalidRequest("invalid_tool_name", param="response_format.json_schema.name")
         schema = spec.get("schema")
         if schema is None:

@@ -14,7 +14,6 @@ from typing import Any, Final
 from babelgate.config.models import Config
 from babelgate.errors import ModelNotFound
 from babelgate.providers.base import Provider
-from babelgate.schema.chat import ChatRequest
 
 # Bare model names by family → the provider of that name.
 FAMILIES: Final = (
@@ -36,23 +35,19 @@ class Deployment:
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def apply_to_body(self, body: dict[str, Any]) -> None:
+        """Defaults fill what the client left out; overrides always win. `max_tokens` and
+        `max_completion_tokens` are one setting under two names: the client's name is kept."""
         for name, value in self.defaults.items():
+            if name in _TOKEN_FIELDS and any(field in body for field in _TOKEN_FIELDS):
+                continue
             body.setdefault(name, value)
-        body.update(self.overrides)
-
-    def apply_to_request(self, request: ChatRequest) -> None:
-        for name, value in self.defaults.items():
-            if getattr(request, name, None) is None and name not in request.extra:
-                _set(request, name, value)
         for name, value in self.overrides.items():
-            _set(request, name, value)
+            if name in _TOKEN_FIELDS:
+                name = next((field for field in _TOKEN_FIELDS if field in body), name)
+            body[name] = value
 
 
-def _set(request: ChatRequest, name: str, value: Any) -> None:
-    if name in ChatRequest.__dataclass_fields__ and name not in ("model", "messages", "extra"):
-        setattr(request, name, value)
-    else:
-        request.extra[name] = value
+_TOKEN_FIELDS: Final = ("max_tokens", "max_completion_tokens")
 
 
 class AliasError(ValueError):
@@ -101,7 +96,7 @@ class ModelRegistry:
         target = self._aliases.get(name)
         if target is not None:
             if depth >= _MAX_ALIAS_DEPTH or target == name:
-                raise self._not_found(public, reason="aliases form a cycle")
+                raise self._not_found(public, reason=f"aliases form a cycle or a chain longer than {_MAX_ALIAS_DEPTH}")
             return self._resolve(public, target, depth + 1)
         prefix, slash, rest = name.partition("/")
         if slash and rest and prefix in self.providers:

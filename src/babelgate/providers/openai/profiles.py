@@ -1,9 +1,10 @@
 """Quirks of OpenAI-compatible servers, as data: dict-level edits of the request body.
 
 A profile holds rules matched by upstream model name (fnmatch patterns). A rule renames, drops
-or sets defaults on top-level fields; every edit is reported so the client sees it in the
-`x-babelgate-adjusted-params` header. These edits are the only work the fast path does on a
-body besides rewriting `model`, and they never touch the stream.
+or sets defaults on top-level fields; renames and drops are reported so the client sees them in
+the `x-babelgate-adjusted-params` header (a default only fills a field the client left out).
+These edits are the only work the fast path does on a body besides rewriting `model`, and they
+never touch the stream.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ def select_profile(name: str | None, base_url: str, options: Mapping[str, Any]) 
         name = "openai" if "api.openai.com" in base_url else "generic"
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r} (known: {', '.join(sorted(PROFILES))})")
-    drop = tuple(options.get("drop_params", ()))
+    drop_option = options.get("drop_params", ())
+    drop = (drop_option,) if isinstance(drop_option, str) else tuple(drop_option)
     rename = dict(options.get("rename_params", {}))
     defaults = dict(options.get("default_params", {}))
     extra = ModelRule(models=("*",), rename=rename, drop=drop, defaults=defaults) if (

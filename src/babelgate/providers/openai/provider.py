@@ -85,7 +85,10 @@ class OpenAIProvider:
 
     async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
         _, parsed = await self._json_body(await self._post(translate.to_wire(request, model), model, notes))
-        response = translate.from_wire(parsed)
+        try:
+            response = translate.from_wire(parsed)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            raise UpstreamProtocolError(provider=self.name, detail="the body has the wrong shape") from None
         notes.usage = response.usage
         return response
 

@@ -39,7 +39,10 @@ class OpenAIStreamTranslator:
             raise UpstreamProtocolError(provider=self.provider, detail="a stream event is not an object")
         if "error" in payload:
             raise stream_error(payload, self.provider, self.scrub)
-        return [self._chunk(payload)]
+        try:
+            return [self._chunk(payload)]
+        except (AttributeError, TypeError, ValueError, KeyError):
+            raise UpstreamProtocolError(provider=self.provider, detail="a stream event has the wrong shape") from None
 
     def _chunk(self, payload: JSON) -> ChatChunk:
         choices = []

@@ -66,7 +66,7 @@ def to_wire(request: ChatRequest, model: str) -> JSON:
     if request.stream:
         body["stream"] = True
         if request.include_usage:
-            body["stream_options"] = {"include_usage": True}
+            body["stream_options"] = {**request.extra.get("stream_options", {}), "include_usage": True}
     for key, value in request.extra.items():
         body.setdefault(key, value)
     return body

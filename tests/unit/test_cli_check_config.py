@@ -1,0 +1,162 @@
+"""`babelgate check-config FILE` (cli.py): exit code, the model table, and errors naming file, key and problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from babelgate.cli import main
+
+ENV_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "GEMINI_API_KEY",
+            "GEMINI_BASE_URL", "MISTRAL_API_KEY", "MISTRAL_BASE_URL", "OLLAMA_BASE_URL", "BABELGATE_API_KEYS",
+            "BABELGATE_UPSTREAM_TIMEOUT", "BABELGATE_CONFIG")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def check(path: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["check-config", path])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+GOOD = """\
+server:
+  api_keys: [env:GATEWAY_KEY]
+providers:
+  local:
+    base_url: http://127.0.0.1:8000/v1
+    api_key: env:LOCAL_KEY
+models:
+  fast: {provider: local, model: "qwen2.5:7b"}
+aliases:
+  default: fast
+  gpt: openai/gpt-4o
+"""
+
+
+def test_good_config_prints_the_model_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GATEWAY_KEY", "gk")
+    monkeypatch.setenv("LOCAL_KEY", "lk")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    path = write(tmp_path, GOOD)
+    code, out, err = check(path, capsys)
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        f"{path}: OK",
+        "providers: local (openai), openai (openai), ollama (openai)",
+        "models:",
+        "  fast     →  local: qwen2.5:7b",
+        "  default  →  local: qwen2.5:7b",
+        "  gpt      →  openai: gpt-4o",
+        "prefixes: local/<model>, openai/<model>, ollama/<model>",
+    ]
+
+
+def test_minimal_config_has_no_model_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "server:\n  port: 8081\n")
+    code, out, _ = check(path, capsys)
+    assert code == 0
+    assert out.splitlines() == [f"{path}: OK", "providers: ollama (openai)", "prefixes: ollama/<model>"]
+
+
+def test_missing_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("LOCAL_KEY", "lk")
+    path = write(tmp_path, GOOD)
+    code, out, err = check(path, capsys)
+    assert (code, out) == (1, "")
+    assert err == f"{path}: server.api_keys[0]: environment variable GATEWAY_KEY is not set\n"
+
+
+def test_literal_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "providers:\n  local:\n    api_key: sk-abc\n")
+    code, _, err = check(path, capsys)
+    assert code == 1
+    assert err == (f"{path}: providers.local.api_key: must be an 'env:VAR_NAME' reference, "
+                   "so that the secret stays out of the file\n")
+
+
+def test_yaml_syntax_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "providers:\n  local:\n    base_url: \"http://h\n")
+    code, _, err = check(path, capsys)
+    assert code == 1
+    assert err.startswith(f"{path}: line 4, column 1: invalid YAML: ")
+
+
+def test_unknown_provider_type(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "providers:\n  g:\n    type: gemini\n")
+    code, _, err = check(path, capsys)
+    assert code == 1
+    assert err == f"{path}: providers.g.type: unknown provider type 'gemini' (available: openai)\n"
+
+
+def test_unknown_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "providers:\n  local:\n    base_url: http://h/v1\n    profile: lmstudio\n")
+    code, _, err = check(path, capsys)
+    assert code == 1
+    assert err == (f"{path}: providers.local: unknown profile 'lmstudio' "
+                   "(known: generic, no-stream-options, ollama, openai, vllm)\n")
+
+
+def test_model_with_unknown_provider(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "models:\n  fast: {provider: local, model: m}\n")
+    code, _, err = check(path, capsys)
+    assert code == 1
+    assert err == f"{path}: models.fast.provider: unknown provider 'local' (configured: ollama)\n"
+
+
+def test_alias_to_an_unknown_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "aliases:\n  smart: claude-sonnet-4\n")
+    code, _, err = check(path, capsys)
+    assert code == 1
+    assert err == f"{path}: aliases.smart: target 'claude-sonnet-4' does not resolve: unknown model\n"
+
+
+def test_alias_cycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "aliases:\n  a: b\n  b: a\n")
+    code, _, err = check(path, capsys)
+    assert code == 1
+    assert err == f"{path}: aliases.a: target 'b' does not resolve: aliases form a cycle or a chain longer than 8\n"
+
+
+def test_bad_env_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("BABELGATE_UPSTREAM_TIMEOUT", "ten")
+    path = write(tmp_path, "")
+    code, _, err = check(path, capsys)
+    assert code == 1
+    assert err == f"{path}: BABELGATE_UPSTREAM_TIMEOUT: not a number of seconds: 'ten'\n"
+
+
+def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(tmp_path / "absent.yaml")
+    code, _, err = check(path, capsys)
+    assert code == 1
+    assert err == f"{path}: <top>: cannot read the file: No such file or directory\n"
+
+
+def test_env_provider_appears_in_the_listing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("OLLAMA_BASE_URL", "http://gpu:11434")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+    code, out, _ = check(write(tmp_path, "aliases:\n  mini: gpt-4o-mini\n"), capsys)
+    assert code == 0
+    assert "  mini  →  openai: gpt-4o-mini" in out.splitlines()
+
+
+def test_check_config_requires_a_file(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["check-config"])
+    assert caught.value.code == 2
+    assert "the following arguments are required: file" in capsys.readouterr().err
