@@ -348,3 +348,10 @@ def test_usage_from_wire_cache_write_tokens() -> None:
                              "prompt_tokens_details": {"cached_tokens": 2, "cache_write_tokens": 8}})
     assert usage is not None
     assert (usage.cached_tokens, usage.cache_write_tokens, usage.reasoning_tokens) == (2, 8, None)
+
+
+def test_tool_call_arguments_sent_as_an_object_become_json_text() -> None:
+    from babelgate.providers.openai.translate import tool_call_from_wire
+
+    call = tool_call_from_wire({"id": "c1", "type": "function", "function": {"name": "f", "arguments": {"a": 1}}})
+    assert call.arguments == '{"a":1}'

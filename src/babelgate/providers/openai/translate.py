@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, assert_never
 
+import orjson
+
 from babelgate.schema.chat import (
     JSON,
     AssistantMessage,
@@ -187,8 +189,10 @@ def tool_call_from_wire(call: JSON) -> ToolCall:
     kind = call.get("type") or "function"
     spec = call.get(kind) or {}
     arguments = spec.get("input" if kind == "custom" else "arguments", "")
-    return ToolCall(id=str(call.get("id", "")), name=str(spec.get("name", "")),
-                    arguments=arguments if isinstance(arguments, str) else "", type=kind)
+    if not isinstance(arguments, str):
+        # Some compatible servers send arguments as an object; OpenAI clients expect JSON text.
+        arguments = orjson.dumps(arguments).decode() if arguments is not None else ""
+    return ToolCall(id=str(call.get("id", "")), name=str(spec.get("name", "")), arguments=arguments, type=kind)
 
 
 def usage_from_wire(usage: Any) -> Usage | None:
