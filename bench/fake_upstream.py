@@ -98,12 +98,12 @@ def chunk_payloads(chunks: int, include_usage: bool) -> list[dict[str, Any]]:
 
 
 def sse_frames(chunks: int, include_usage: bool) -> list[bytes]:
-    """Each event as one HTTP chunk holding one SSE frame, then `[DONE]` and the terminating chunk."""
+    """Each event as one HTTP chunk holding one SSE frame, then `[DONE]` with the terminating chunk."""
     frames = [b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
               for event in chunk_payloads(chunks, include_usage)]
     frames.append(b"data: [DONE]\n\n")
     encoded = [b"%x\r\n%s\r\n" % (len(frame), frame) for frame in frames]
-    encoded.append(b"0\r\n\r\n")
+    encoded[-1] += b"0\r\n\r\n"  # the body ends with [DONE], not one delay later
     return encoded
 
 
@@ -268,11 +268,12 @@ class UpstreamProtocol(asyncio.Protocol):
     async def trickle(self, frames: list[bytes], keep_alive: bool) -> None:
         """Write the frames one by one with a pause between, as a model producing tokens would."""
         try:
-            for frame in frames:
+            for index, frame in enumerate(frames):
+                if index:  # between frames only: a pause after the last would delay the next request
+                    await asyncio.sleep(self.answers.chunk_delay)
                 if self.transport is None or self.transport.is_closing():
                     return
                 self.transport.write(frame)
-                await asyncio.sleep(self.answers.chunk_delay)
         finally:
             self.streaming = None
         if not keep_alive and self.transport is not None:
@@ -290,8 +291,9 @@ async def serve(host: str, port: int, answers: Answers) -> None:
         loop.add_signal_handler(sig, stop.set)
     bound = server.sockets[0].getsockname()[1]
     print(f"READY {bound}", flush=True)
-    async with server:
-        await stop.wait()
+    await stop.wait()
+    # No wait_closed(): it can wait for idle keep-alive connections, and a stop must not hang.
+    server.close()
 
 
 def main() -> int:

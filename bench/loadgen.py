@@ -9,9 +9,12 @@ percentiles and, when given a CPU clock for the gateway, the gateway's CPU secon
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import json
 import math
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -71,6 +74,8 @@ class RunStats:
     p99_s: float | None = None
     ttfc_p50_s: float | None = None  # streams: time to the first chunk
     gateway_cpu_s: float | None = None  # gateway process CPU (user + system) over the window
+    # Share of the gateway's core used by anything but the gateway meanwhile: the noise of a shared machine.
+    gateway_core_other_load: float | None = None
     error_samples: list[str] = field(default_factory=list)
 
     @property
@@ -89,6 +94,7 @@ class RunStats:
             "requests": self.requests, "errors": self.errors, "elapsed_s": self.elapsed_s, "rate": self.rate,
             "p50_s": self.p50_s, "p99_s": self.p99_s, "ttfc_p50_s": self.ttfc_p50_s,
             "gateway_cpu_s": self.gateway_cpu_s, "cpu_per_request_s": self.cpu_per_request_s,
+            "gateway_core_other_load": self.gateway_core_other_load,
             "error_samples": self.error_samples,
         }
 
@@ -284,6 +290,12 @@ end
 """
 
 
+def die_with_parent() -> None:
+    """In a child before exec: have the kernel send SIGTERM if the bench dies without cleaning up."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
@@ -300,7 +312,7 @@ async def run_wrk(target: Target, *, concurrency: int, duration: float, cpu: Cpu
                 target.url]
         cpu_start = cpu() if cpu else None
         process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
-                                                       stderr=asyncio.subprocess.PIPE)
+                                                       stderr=asyncio.subprocess.PIPE, preexec_fn=die_with_parent)
         try:
             out, err = await asyncio.wait_for(process.communicate(), timeout=seconds + 30)
         finally:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
 import platform
@@ -32,7 +31,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, Final, TypeVar
 
-from loadgen import CpuClock, RunStats, Target, preflight, run_python, run_wrk, wrk_available
+from loadgen import CpuClock, RunStats, Target, die_with_parent, preflight, run_python, run_wrk, wrk_available
 
 BENCH_DIR: Final = Path(__file__).resolve().parent
 ROOT: Final = BENCH_DIR.parent
@@ -111,12 +110,6 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
 # --- processes --------------------------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: have the kernel send SIGTERM if this script dies without cleaning up."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-
-
 class Children:
     """The processes this script started; `stop_all` ends them (and only them), gently, then surely."""
 
@@ -126,7 +119,7 @@ class Children:
     def start(self, argv: Sequence[str], *, env: dict[str, str] | None = None, stdout: int | IO[bytes],
               stderr: int | IO[bytes]) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                                   start_new_session=True, preexec_fn=_die_with_parent)
+                                   start_new_session=True, preexec_fn=die_with_parent)
         self.processes.append(process)
         return process
 
@@ -266,6 +259,41 @@ def cpu_clock(pid: int) -> CpuClock:
     return read
 
 
+def core_busy_clock(cpu: int) -> Callable[[], float]:
+    """Busy seconds of one CPU so far (everything but idle and iowait), from /proc/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    prefix = f"cpu{cpu} ".encode()
+
+    def read() -> float:
+        with open("/proc/stat", "rb") as stat:
+            line = next(line for line in stat if line.startswith(prefix))
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in line.split()[1:9])
+        return (user + nice + system + irq + softirq + steal) / ticks
+
+    return read
+
+
+@dataclass(frozen=True, slots=True)
+class Meters:
+    """The gateway's CPU clock and, when it is pinned, the busy clock of its core."""
+
+    gateway_cpu: CpuClock
+    core_busy: Callable[[], float] | None
+
+    def snapshot(self) -> tuple[float, float, float] | None:
+        if self.core_busy is None:
+            return None
+        return time.monotonic(), self.core_busy(), self.gateway_cpu()
+
+    def other_load(self, before: tuple[float, float, float] | None) -> float | None:
+        """Fraction of the core's time used by other processes since `before`."""
+        after = self.snapshot()
+        if before is None or after is None or after[0] <= before[0]:
+            return None
+        busy, mine = after[1] - before[1], after[2] - before[2]
+        return max(0.0, busy - mine) / (after[0] - before[0])
+
+
 def memory_kib(pid: int) -> dict[str, int]:
     """VmHWM (peak resident set) and VmRSS from /proc/PID/status, in KiB."""
     found: dict[str, int] = {}
@@ -316,7 +344,7 @@ async def one_run(plan: Plan, target: Target, stream: bool, concurrency: int, cp
                             chunks=plan.chunks, cpu=cpu)
 
 
-async def measure(plan: Plan, gateway: Target, direct: Target, cpu: CpuClock, pin: Pinning) -> list[RunStats]:
+async def measure(plan: Plan, gateway: Target, direct: Target, meters: Meters, pin: Pinning) -> list[RunStats]:
     """Check both paths answer correctly, warm the gateway up, then alternate gateway and direct runs."""
     problems = [*await preflight(gateway, plan.chunks), *await preflight(direct, plan.chunks)]
     if problems:
@@ -332,7 +360,10 @@ async def measure(plan: Plan, gateway: Target, direct: Target, cpu: CpuClock, pi
             for rep in range(plan.reps):
                 # Interleaved pairs, so that slow drift of a shared machine hits both sides alike.
                 for target in (gateway, direct):
-                    run = await one_run(plan, target, stream, concurrency, cpu if target is gateway else None, pin)
+                    before = meters.snapshot()
+                    cpu = meters.gateway_cpu if target is gateway else None
+                    run = await one_run(plan, target, stream, concurrency, cpu, pin)
+                    run.gateway_core_other_load = meters.other_load(before)
                     progress(run, rep, plan.reps)
                     runs.append(run)
     return runs
@@ -458,6 +489,11 @@ def report(plan: Plan, rows: Sequence[dict[str, Any]], runs: Sequence[RunStats],
         label, unit = names[key]
         out.append(f"Bar: {label}: {check['value']:.3g} {unit} (limit {check['limit']:g} {unit}) → "
                    f"{'MET' if check['met'] else 'NOT MET'}")
+    noise = [run.gateway_core_other_load for run in runs
+             if run.target == "gateway" and run.gateway_core_other_load is not None]
+    if noise:
+        out.append(f"Noise: other processes used CPU {pin.gateway_cpu} for {statistics.median(noise):.0%} (median) "
+                   f"and up to {max(noise):.0%} of the time during the gateway runs")
     failures = [run for run in runs if run.errors]
     for run in failures[:5]:
         out.append(f"errors in {run.kind} c={run.concurrency} {run.target}: {run.errors}; "
@@ -505,7 +541,8 @@ def bench(plan: Plan, pin_wanted: bool, children: Children) -> int:
     chat_path = "/v1/chat/completions"
     gateway = Target("gateway", f"http://{LOOPBACK}:{gateway_port}{chat_path}", GATEWAY_KEY)
     direct = Target("direct", f"http://{LOOPBACK}:{upstream_port}{chat_path}", UPSTREAM_KEY)
-    runs = run_loop(lambda: measure(plan, gateway, direct, cpu_clock(gateway_process.pid), pin))
+    meters = Meters(cpu_clock(gateway_process.pid), core_busy_clock(pin.gateway_cpu) if pin.enabled else None)
+    runs = run_loop(lambda: measure(plan, gateway, direct, meters, pin))
     if gateway_process.poll() is not None:
         raise BenchError(f"the gateway died during the run:\n{log_tail(RESULTS / 'gateway.log')}")
     memory = memory_kib(gateway_process.pid)

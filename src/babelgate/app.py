@@ -29,6 +29,7 @@ from babelgate.governance.gateway_keys import GatewayKeys
 from babelgate.hooks import Completion, Hook
 from babelgate.http import UpstreamClient
 from babelgate.observability.metrics import Metrics
+from babelgate.observability.request_id import RequestIds
 from babelgate.pipeline import chat_completions
 from babelgate.providers import PROVIDER_TYPES, build_provider
 from babelgate.providers.base import Provider
@@ -89,6 +90,7 @@ class Gateway:
         self.reload_config = reload
         self.client = UpstreamClient()
         self.metrics = Metrics()
+        self.request_ids = RequestIds()
         self.hooks = tuple(hooks)
         self.created = int(time.time())
         self.started_monotonic = time.monotonic()
@@ -144,7 +146,7 @@ class Gateway:
         if path.startswith("/v1/"):
             path = path[3:]
         route = ROUTES.get(path)
-        exchange = Exchange(scope, receive, send, route.name if route else "")
+        exchange = Exchange(scope, receive, send, self.request_ids, route.name if route else "")
         try:
             if route is None:
                 if path.startswith(MODEL_PREFIX) and len(path) > len(MODEL_PREFIX):

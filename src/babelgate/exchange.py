@@ -14,7 +14,7 @@ import orjson
 from babelgate.errors import GatewayError, InvalidRequest, RequestTooLarge
 from babelgate.hooks import RequestContext
 from babelgate.i18n import choose_language
-from babelgate.observability.request_id import request_id
+from babelgate.observability.request_id import RequestIds
 from babelgate.providers.base import CallNotes
 
 Scope = dict[str, Any]
@@ -33,12 +33,12 @@ class Exchange:
     __slots__ = ("context", "disconnected", "error_code", "headers_out", "key_id", "model", "notes", "provider",
                  "receive", "request_id", "response_started", "route", "scope", "send", "started", "status")
 
-    def __init__(self, scope: Scope, receive: Receive, send: Send, route: str = "") -> None:
+    def __init__(self, scope: Scope, receive: Receive, send: Send, ids: RequestIds, route: str = "") -> None:
         self.scope = scope
         self.receive = receive
         self.send = send
         self.started = time.perf_counter()
-        self.request_id = request_id(self.header(b"x-request-id"))
+        self.request_id = ids(self.header(b"x-request-id"))
         self.status = 0
         self.response_started = False
         self.disconnected = False

@@ -120,3 +120,15 @@ def test_serve_runs_on_embedded_defaults_with_no_configuration() -> None:
     finally:
         process.terminate()
         process.communicate(timeout=10)
+
+
+def test_log_level_flag_reaches_babelgate_loggers() -> None:
+    port = _free_port()
+    process = _serve(["--port", str(port), "--log-level", "warning"], _env())
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", process)
+        httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=5)  # logs at info that ollama is unreachable
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0].decode()
+    assert " INFO " not in output

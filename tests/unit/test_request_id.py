@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from babelgate.observability.request_id import request_id
+from babelgate.observability.request_id import RequestIds
+
+request_id = RequestIds()
 
 
 @pytest.mark.parametrize("value", [b"abc-123", b"req_1.2:3", b"x" * 128])
