@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 import orjson
 
+# The OpenAI wire shape of a tool call is the same in requests and answers: one encoder serves both.
+from babelgate.providers.openai.translate import tool_call_to_wire
 from babelgate.schema.chat import (
     JSON,
     AudioPart,
@@ -145,7 +147,7 @@ def encode_response(response: ChatResponse) -> JSON:
         if message.refusal is not None:
             wire["refusal"] = message.refusal
         if message.tool_calls:
-            wire["tool_calls"] = [_tool_call_out(call) for call in message.tool_calls]
+            wire["tool_calls"] = [tool_call_to_wire(call) for call in message.tool_calls]
         if message.reasoning_content is not None:
             wire["reasoning_content"] = message.reasoning_content
         if message.audio is not None:
@@ -164,12 +166,6 @@ def encode_response(response: ChatResponse) -> JSON:
     for key, value in response.extra.items():
         body.setdefault(key, value)
     return body
-
-
-def _tool_call_out(call: ToolCall) -> JSON:
-    if call.type == "custom":
-        return {"id": call.id, "type": "custom", "custom": {"name": call.name, "input": call.arguments}}
-    return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
 
 
 def encode_usage(usage: Usage) -> JSON:
