@@ -40,14 +40,17 @@ def worker_app() -> Gateway:
     path = os.environ.get(CONFIG_ENV) or None
     gateway = _checked(path)
     config = gateway.runtime.config
-    secrets = [key for provider in config.providers.values() for key in provider.api_keys]
-    configure_logging(os.environ.get(LOG_LEVEL_ENV) or config.server.log_level, Scrubber(secrets))
+    configure_logging(os.environ.get(LOG_LEVEL_ENV) or config.server.log_level, Scrubber(_secrets(config)))
     app = create_app(config, reload=lambda: _load(path))
     # Everything built so far lives as long as the process: keep it out of the collector's full
     # passes, which otherwise pause the loop for ~17 ms every few thousand requests.
     gc.collect()
     gc.freeze()
     return app
+
+
+def _secrets(config: Config) -> list[str]:
+    return [key for provider in config.providers.values() for key in provider.api_keys]
 
 
 def _is_loopback(host: str) -> bool:
@@ -78,6 +81,8 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     log_level = args.log_level or os.environ.get(LOG_LEVEL_ENV) or server.log_level
     os.environ[LOG_LEVEL_ENV] = log_level
+    # The supervisor of several workers logs too; each worker sets the same up again.
+    configure_logging(log_level, Scrubber(_secrets(gateway.runtime.config)))
     uvicorn.run(
         "babelgate.cli:worker_app", factory=True, host=host, port=port, workers=args.workers,
         log_level=log_level, access_log=args.access_log, loop="uvloop", http="httptools",

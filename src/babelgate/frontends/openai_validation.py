@@ -120,7 +120,7 @@ def _message(message: Any, path: str) -> None:
     role = message.get("role")
     if role is None:
         raise InvalidRequest("missing_field", param=f"{path}.role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise InvalidRequest("invalid_value", param=f"{path}.role",
                              detail=f"{role!r} is not one of {', '.join(sorted(ROLES))}")
     content = message.get("content")
@@ -153,7 +153,7 @@ def _part(part: Any, path: str, allowed: frozenset[str]) -> None:
     kind = part.get("type")
     if kind is None:
         raise InvalidRequest("missing_field", param=f"{path}.type")
-    if kind not in allowed:
+    if not isinstance(kind, str) or kind not in allowed:
         raise InvalidRequest("invalid_value", param=f"{path}.type",
                              detail=f"{kind!r} is not allowed here (allowed: {', '.join(sorted(allowed))})")
     if kind == "text":
