@@ -35,9 +35,10 @@ def _upstream(loop_thread: LoopThread) -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture
-def upstream(_upstream: FakeOpenAI) -> FakeOpenAI:
+def upstream(_upstream: FakeOpenAI) -> Iterator[FakeOpenAI]:
     _upstream.reset()
-    return _upstream
+    yield _upstream
+    assert _upstream.spec_violations == [], "the gateway sent requests the OpenAI spec refuses"
 
 
 def base_env(upstream: FakeOpenAI) -> dict[str, str]:

@@ -17,6 +17,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.fakes.openai_spec import spec_violations
+
 
 def completion(
     text: str | None = "Hello!",
@@ -119,6 +121,8 @@ class FakeOpenAI:
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
         self.received: list[Received] = []
+        # What the gateway sent that the official spec would refuse; the tests' fixture fails on any.
+        self.spec_violations: list[str] = []
         self.models: list[dict[str, Any]] = [
             {"id": "gpt-4o-mini", "object": "model", "created": 1_700_000_000, "owned_by": "system"},
             {"id": "gpt-4o", "object": "model", "created": 1_700_000_000, "owned_by": "system"},
@@ -138,6 +142,7 @@ class FakeOpenAI:
     def reset(self) -> None:
         self.replies.clear()
         self.received.clear()
+        self.spec_violations.clear()
         self.stream_closed_at = None
         self.models_status = 200
 
@@ -165,6 +170,7 @@ class FakeOpenAI:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.received.append(Received(request.method, request.path, dict(request.headers), body))
+        self.spec_violations += spec_violations(body)
         reply = self.replies.popleft() if self.replies else self._default(body)
         if reply.first_byte_delay:
             await asyncio.sleep(reply.first_byte_delay)
