@@ -162,6 +162,10 @@ class Gateway:
             await route.handler(runtime, exchange)
         except GatewayError as error:
             exchange.error_code = error.code or error.type
+            if error.status >= 500 or exchange.response_started:
+                log.warning("%s %s: %s %s (provider %s, model %s, request %s)", scope["method"], scope["path"],
+                            error.status, exchange.error_code, exchange.provider or "-", exchange.model or "-",
+                            exchange.request_id.decode())
             if not exchange.response_started:
                 await exchange.respond(error.status, encode_error(error, exchange.language), headers=error.headers())
         except (ClientGone, OSError):  # the client left (uvicorn raises an OSError on send); nothing reaches it

@@ -9,6 +9,7 @@ same accounting.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from babelgate.streaming import SSE_HEADERS
 if TYPE_CHECKING:
     from babelgate.app import Runtime
 
+log = logging.getLogger("babelgate.pipeline")
 ADJUSTED_HEADER = b"x-babelgate-adjusted-params"
 _SSE_TYPE = SSE_HEADERS[0]
 
@@ -111,7 +113,9 @@ async def _send_stream(exchange: Exchange, frames: AsyncIterator[bytes], notes: 
 def _adjusted(notes: CallNotes) -> list[tuple[bytes, bytes]]:
     if not notes.adjusted:
         return []
-    return [(ADJUSTED_HEADER, ";".join(notes.adjusted).encode())]
+    value = ";".join(notes.adjusted)
+    log.debug("parameters adjusted for the upstream: %s", value)
+    return [(ADJUSTED_HEADER, value.encode())]
 
 
 def _context(exchange: Exchange, deployment: Deployment, stream: bool) -> RequestContext:
