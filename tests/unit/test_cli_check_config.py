@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 from babelgate.cli import main
+from babelgate.providers import PROVIDER_TYPES
+
+AVAILABLE = ", ".join(sorted(PROVIDER_TYPES))
 
 ENV_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "GEMINI_API_KEY",
             "GEMINI_BASE_URL", "MISTRAL_API_KEY", "MISTRAL_BASE_URL", "OLLAMA_BASE_URL", "BABELGATE_API_KEYS",
@@ -96,10 +99,10 @@ def test_yaml_syntax_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_unknown_provider_type(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, "providers:\n  g:\n    type: gemini\n")
+    path = write(tmp_path, "providers:\n  g:\n    type: bedrock\n")
     code, _, err = check(path, capsys)
     assert code == 1
-    assert err == f"{path}: providers.g.type: unknown provider type 'gemini' (available: openai)\n"
+    assert err == f"{path}: providers.g.type: unknown provider type 'bedrock' (available: {AVAILABLE})\n"
 
 
 def test_unknown_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

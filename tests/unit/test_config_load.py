@@ -10,6 +10,8 @@ import pytest
 from babelgate.config import Config, ConfigError, ProviderConfig, ServerConfig, load_config
 from babelgate.providers import PROVIDER_TYPES
 
+AVAILABLE = ", ".join(sorted(PROVIDER_TYPES))
+
 TYPES = frozenset(PROVIDER_TYPES)
 
 
@@ -76,11 +78,11 @@ def test_ollama_base_url_gets_v1(value: str, expected: str) -> None:
 def test_provider_types_that_are_not_available_are_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="babelgate.config"):
         config = load({"ANTHROPIC_API_KEY": "sk-ant-x", "GEMINI_API_KEY": "g", "MISTRAL_API_KEY": "m"})
-    assert set(config.providers) == {"ollama"}
+    assert set(config.providers) == {"anthropic", "ollama"}
+    assert config.providers["anthropic"].base_url == "https://api.anthropic.com"
     assert [record.getMessage() for record in caplog.records] == [
         f"{var} is set, but provider type {kind!r} is not available in this version; skipped"
-        for var, kind in (("ANTHROPIC_API_KEY", "anthropic"), ("GEMINI_API_KEY", "gemini"),
-                          ("MISTRAL_API_KEY", "mistral"))
+        for var, kind in (("GEMINI_API_KEY", "gemini"), ("MISTRAL_API_KEY", "mistral"))
     ]
 
 
@@ -194,13 +196,13 @@ def test_every_problem_is_listed_one_per_line(tmp_path: Path) -> None:
         f"{source(tmp_path)}: server.api_keys[0]: must be an 'env:VAR_NAME' reference, "
         "so that the secret stays out of the file",
         f"{source(tmp_path)}: providers.a.api_key: environment variable NOPE is not set",
-        f"{source(tmp_path)}: providers.b.type: unknown provider type 'grpc' (available: openai)",
+        f"{source(tmp_path)}: providers.b.type: unknown provider type 'grpc' (available: {AVAILABLE})",
     ]
 
 
 def test_unknown_provider_type(tmp_path: Path) -> None:
-    assert problem({}, "providers:\n  claude:\n    type: anthropic\n", tmp_path) == (
-        f"{source(tmp_path)}: providers.claude.type: unknown provider type 'anthropic' (available: openai)")
+    assert problem({}, "providers:\n  bedrock:\n    type: bedrock\n", tmp_path) == (
+        f"{source(tmp_path)}: providers.bedrock.type: unknown provider type 'bedrock' (available: {AVAILABLE})")
 
 
 def test_model_referencing_an_unknown_provider(tmp_path: Path) -> None:

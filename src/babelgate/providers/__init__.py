@@ -7,6 +7,7 @@ from typing import Final
 
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.http import UpstreamClient
+from babelgate.providers.anthropic.provider import AnthropicProvider
 from babelgate.providers.base import Provider
 from babelgate.providers.openai.provider import OpenAIProvider
 
@@ -14,6 +15,7 @@ ProviderFactory = Callable[[str, ProviderConfig, ServerConfig, UpstreamClient], 
 
 PROVIDER_TYPES: Final[dict[str, ProviderFactory]] = {
     "openai": OpenAIProvider,
+    "anthropic": AnthropicProvider,
 }
 
 

@@ -11,7 +11,7 @@ import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import UpstreamClient, drain, iter_body, read_body
+from babelgate.http import UpstreamClient, drain, iter_body
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, Capabilities, provider_timeouts
 from babelgate.providers.openai import translate, wire
@@ -19,6 +19,7 @@ from babelgate.providers.openai.errors import map_error
 from babelgate.providers.openai.profiles import select_profile
 from babelgate.providers.openai.relay import relay_frames
 from babelgate.providers.openai.stream import OpenAIStreamTranslator, stream_error
+from babelgate.providers.transport import read_json_object, send_checked
 from babelgate.routing.key_pool import KeyPool
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
@@ -50,23 +51,13 @@ class OpenAIProvider:
     async def _post(self, body: dict[str, Any], model: str, notes: CallNotes) -> aiohttp.ClientResponse:
         body["model"] = model
         self._profile.apply(body, model, notes.adjusted)
-        response = await self._client.send(
-            "POST", self._chat_url, provider=self.name, headers=self._headers.take(),
-            body=orjson.dumps(body), timeouts=self._timeouts,
+        return await send_checked(
+            self._client, "POST", self._chat_url, provider=self.name, headers=self._headers.take(),
+            body=orjson.dumps(body), timeouts=self._timeouts, map_error=map_error, scrub=self._scrub,
         )
-        if response.status >= 400:
-            raw = await read_body(response, self.name)
-            raise map_error(response.status, raw, response.headers, provider=self.name, scrub=self._scrub)
-        return response
 
     async def _json_body(self, response: aiohttp.ClientResponse) -> tuple[bytes, dict[str, Any]]:
-        raw = await read_body(response, self.name)
-        try:
-            parsed = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise UpstreamProtocolError(provider=self.name, detail="the body is not JSON") from None
-        if not isinstance(parsed, dict):
-            raise UpstreamProtocolError(provider=self.name, detail="the body is not a JSON object")
+        raw, parsed = await read_json_object(response, self.name)
         if "error" in parsed and "choices" not in parsed:
             raise stream_error(parsed, self.name, self._scrub)
         return raw, parsed
@@ -114,13 +105,10 @@ class OpenAIProvider:
         notes.completed = True
 
     async def list_models(self) -> list[ModelInfo]:
-        response = await self._client.send(
-            "GET", self._models_url, provider=self.name, headers=self._headers.take(), body=None,
-            timeouts=self._timeouts,
+        response = await send_checked(
+            self._client, "GET", self._models_url, provider=self.name, headers=self._headers.take(), body=None,
+            timeouts=self._timeouts, map_error=map_error, scrub=self._scrub,
         )
-        if response.status >= 400:
-            raw = await read_body(response, self.name)
-            raise map_error(response.status, raw, response.headers, provider=self.name, scrub=self._scrub)
         _, parsed = await self._json_body(response)
         models = []
         for entry in parsed.get("data") or ():

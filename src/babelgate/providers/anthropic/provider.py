@@ -1,0 +1,151 @@
+"""Thin I/O for Anthropic: URL, auth and version headers, sending, and handing bodies over."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from babelgate.config.models import ProviderConfig, ServerConfig
+from babelgate.errors import UpstreamProtocolError
+from babelgate.http import UpstreamClient, drain, iter_body
+from babelgate.observability.logging import Scrubber
+from babelgate.providers.anthropic import wire
+from babelgate.providers.anthropic.errors import error_from_body, map_error
+from babelgate.providers.anthropic.profiles import build_profiles
+from babelgate.providers.anthropic.replay import ThinkingReplay
+from babelgate.providers.anthropic.stream import AnthropicStreamTranslator
+from babelgate.providers.anthropic.translate import WireRequest, from_wire, to_wire
+from babelgate.providers.base import CallNotes, Capabilities, provider_timeouts
+from babelgate.providers.transport import read_json_object, send_checked
+from babelgate.routing.key_pool import KeyPool
+from babelgate.schema.chat import ChatRequest, ChatResponse
+from babelgate.schema.chunks import ChatChunk
+from babelgate.schema.models import ModelInfo
+from babelgate.streaming import SSEDecoder
+
+
+class AnthropicProvider:
+    type = "anthropic"
+    capabilities = Capabilities(list_models=True)
+
+    def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
+        self.name = name
+        self.secrets = config.api_keys
+        self.list_models_enabled = config.list_models
+        base_url = config.base_url or wire.DEFAULT_BASE_URL
+        self._messages_url = base_url + wire.MESSAGES_PATH
+        self._models_url = base_url + wire.MODELS_PATH
+        self._client = client
+        self._timeouts = provider_timeouts(config, server)
+        self._scrub = Scrubber(config.api_keys)
+        self._profiles = build_profiles(config.options)
+        self._beta = tuple(config.options.get("beta", ()))
+        self._replay = ThinkingReplay()
+        common = {"content-type": "application/json",
+                  "anthropic-version": str(config.options.get("version", wire.DEFAULT_VERSION)), **config.headers}
+        # `x-api-key` is the long-standing auth; `options.auth: bearer` for proxies that want OAuth style.
+        bearer = config.options.get("auth") == "bearer"
+        self._headers = KeyPool(
+            [{**common, **({"authorization": f"Bearer {key}"} if bearer else {"x-api-key": key})}
+             for key in config.api_keys] or [common]
+        )
+
+    def _prepare(self, request: ChatRequest, model: str, notes: CallNotes) -> WireRequest:
+        profile = self._profiles.for_model(model)
+        return to_wire(self._with_thinking_replayed(request, notes), model, profile, notes.adjusted)
+
+    def _with_thinking_replayed(self, request: ChatRequest, notes: CallNotes) -> ChatRequest:
+        """Claude refuses a tool-loop continuation with thinking on unless the last assistant turn
+        starts with its signed thinking: re-attach it from memory, or else leave thinking off."""
+        if request.reasoning_effort in (None, "none"):
+            return request
+        position = next((i for i in range(len(request.messages) - 1, -1, -1)
+                         if request.messages[i].role == "assistant"), None)
+        if position is None:
+            return request
+        last = request.messages[position]
+        if not last.tool_calls or last.extra.get(wire.REASONING_DETAILS):
+            return request
+        details = self._replay.recall([call.id for call in last.tool_calls])
+        if details is None:
+            notes.adjusted.append("reasoning_effort=dropped")
+            return dataclasses.replace(request, reasoning_effort=None)
+        messages = list(request.messages)
+        messages[position] = dataclasses.replace(last, extra={**last.extra, wire.REASONING_DETAILS: details})
+        return dataclasses.replace(request, messages=messages)
+
+    def _request_headers(self, model: str) -> dict[str, str]:
+        headers = self._headers.take()
+        beta = self._beta + self._profiles.for_model(model).beta
+        return {**headers, "anthropic-beta": ",".join(beta)} if beta else headers
+
+    async def _post(self, body: dict[str, Any], model: str) -> Any:
+        return await send_checked(
+            self._client, "POST", self._messages_url, provider=self.name, headers=self._request_headers(model),
+            body=orjson.dumps(body), timeouts=self._timeouts, map_error=map_error, scrub=self._scrub,
+        )
+
+    async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
+        prepared = self._prepare(request, model, notes)
+        _, parsed = await read_json_object(await self._post(prepared.body, model), self.name)
+        if parsed.get("type") == "error":
+            raise error_from_body(parsed, provider=self.name, scrub=self._scrub)
+        try:
+            response = from_wire(parsed, created=int(time.time()), json_tool=prepared.json_tool)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            raise UpstreamProtocolError(provider=self.name, detail="the body has the wrong shape") from None
+        message = response.choices[0].message
+        if message.tool_calls:
+            self._replay.remember([call.id for call in message.tool_calls],
+                                  message.extra.get(wire.REASONING_DETAILS) or [])
+        notes.usage, notes.finish_reason = response.usage, response.choices[0].finish_reason
+        return response
+
+    async def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
+        prepared = self._prepare(request, model, notes)
+        response = await self._post(prepared.body, model)
+        decoder = SSEDecoder()
+        translator = AnthropicStreamTranslator(self.name, created=int(time.time()), json_tool=prepared.json_tool,
+                                               scrub=self._scrub)
+        async with contextlib.aclosing(iter_body(response, self.name)) as body:
+            async for chunk in body:
+                for event in decoder.feed(chunk):
+                    for canonical in translator.feed(event):
+                        yield canonical
+                    if translator.done:
+                        break
+                if translator.done:
+                    notes.usage, notes.finish_reason, notes.completed = (translator.usage(),
+                                                                         translator.finish_reason, True)
+                    self._replay.remember(translator.tool_call_ids, translator.thinking_details)
+                    await drain(response)
+                    return
+        raise UpstreamProtocolError("stream_interrupted", provider=self.name)
+
+    async def list_models(self) -> list[ModelInfo]:
+        response = await send_checked(
+            self._client, "GET", self._models_url, provider=self.name, headers=self._headers.take(), body=None,
+            timeouts=self._timeouts, map_error=map_error, scrub=self._scrub,
+        )
+        _, parsed = await read_json_object(response, self.name)
+        return [ModelInfo(id=entry["id"], owned_by="anthropic", created=_epoch(entry.get("created_at")))
+                for entry in parsed.get("data") or () if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
+
+    async def forward_chat(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        raise NotImplementedError("Anthropic has no OpenAI pass-through; capabilities say so")
+
+    def forward_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        raise NotImplementedError("Anthropic has no OpenAI pass-through; capabilities say so")
+
+
+def _epoch(timestamp: Any) -> int:
+    try:
+        return int(datetime.fromisoformat(str(timestamp).replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return 0
