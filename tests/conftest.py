@@ -12,10 +12,12 @@ import pytest
 from babelgate import Hook, create_app
 from babelgate.config import load_config
 from babelgate.providers import PROVIDER_TYPES
+from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.servers import LoopThread, RunningApp
 
 UPSTREAM_KEY = "sk-test-UPSTREAM-secret-0123456789"
+ANTHROPIC_KEY = "sk-ant-test-UPSTREAM-secret-987654321"
 CLOSED_PORT_URL = "http://127.0.0.1:9"  # discard port: nothing listens, connections are refused
 
 
@@ -39,6 +41,21 @@ def upstream(_upstream: FakeOpenAI) -> Iterator[FakeOpenAI]:
     _upstream.reset()
     yield _upstream
     assert _upstream.spec_violations == [], "the gateway sent requests the OpenAI spec refuses"
+
+
+@pytest.fixture(scope="session")
+def _anthropic(loop_thread: LoopThread) -> Iterator[FakeAnthropic]:
+    fake = FakeAnthropic()
+    loop_thread.run(fake.start())
+    yield fake
+    loop_thread.run(fake.stop())
+
+
+@pytest.fixture
+def anthropic_upstream(_anthropic: FakeAnthropic) -> Iterator[FakeAnthropic]:
+    _anthropic.reset()
+    yield _anthropic
+    assert _anthropic.violations == [], "the gateway sent requests the Anthropic API refuses"
 
 
 def base_env(upstream: FakeOpenAI) -> dict[str, str]:

@@ -35,18 +35,24 @@ class ProfileRule:
 
 
 _NEWEST = ModelProfile(max_tokens=16384, sampling="none", thinking="adaptive")
+
+
+def _family(*versions: str) -> tuple[str, ...]:
+    """Patterns anchored on the family name, so that a date suffix never matches a version."""
+    return tuple(f"claude-{family}-{version}*" for version in versions for family in ("opus", "sonnet", "haiku"))
+
+
 BUILTIN_RULES: Final = (
     ProfileRule(("claude-3-haiku*",), ModelProfile(max_tokens=4096, sampling="both", structured_output="tool",
                                                    thinking="none")),
     ProfileRule(("claude-3-5-*", "claude-3-opus*", "claude-3-sonnet*"),
                 ModelProfile(max_tokens=8192, sampling="both", structured_output="tool", thinking="none")),
     ProfileRule(("claude-3-7-*",), ModelProfile(max_tokens=16384, sampling="both", structured_output="tool")),
-    ProfileRule(("claude-opus-4-7*", "claude-opus-4-8*", "claude-*-5", "claude-*-5-*", "claude-mythos*",
-                 "claude-fable*"), _NEWEST),
-    ProfileRule(("claude-*-4-6*",), ModelProfile(max_tokens=16384, sampling="one", thinking="adaptive")),
-    ProfileRule(("claude-*-4-5*",), ModelProfile(max_tokens=16384, sampling="one")),
+    ProfileRule(("claude-opus-4-7*", "claude-opus-4-8*", *_family("5"), "claude-mythos*", "claude-fable*"), _NEWEST),
+    ProfileRule(_family("4-6"), ModelProfile(max_tokens=16384, sampling="one", thinking="adaptive")),
+    ProfileRule(_family("4-5"), ModelProfile(max_tokens=16384, sampling="one")),
     ProfileRule(("claude-opus-4-1*",), ModelProfile(max_tokens=16384, sampling="both")),
-    ProfileRule(("claude-sonnet-4*", "claude-opus-4*", "claude-*-4-2025*"),
+    ProfileRule(("claude-sonnet-4*", "claude-opus-4*"),
                 ModelProfile(max_tokens=16384, sampling="both", structured_output="tool")),
 )
 DEFAULT_PROFILE: Final = ModelProfile(max_tokens=16384)
