@@ -97,7 +97,8 @@ def assert_sdk_accepts(body: JSON) -> None:
 
 
 def test_the_sdk_check_catches_unknown_keys_and_bad_literals() -> None:
-    ok = {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}]}]}
+    ok: JSON = {"model": MODEL, "max_tokens": 5,
+                "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}]}]}
     assert_sdk_accepts(ok)
     stray = copy.deepcopy(ok)
     stray["messages"][0]["content"][0]["stray"] = 1
@@ -210,8 +211,6 @@ def test_a_refusal_part_of_an_assistant_turn_becomes_text() -> None:
                                    "content": [{"type": "text", "text": "I can't help with that."}]}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an empty refusal part becomes an empty text block, which Anthropic "
-                                       "rejects (empty text parts are dropped, refusal parts are not)")
 def test_an_empty_refusal_part_is_dropped_like_empty_text() -> None:
     body, _ = wire_body(chat([
         {"role": "user", "content": "Hi"},
@@ -435,8 +434,6 @@ def test_user_becomes_metadata_user_id_and_stream_is_sent() -> None:
     assert_sdk_accepts(body)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: safety_identifier (OpenAI's successor of `user`) is dropped instead of "
-                                       "becoming metadata.user_id (TRANSLATION.md §2.2)")
 def test_safety_identifier_becomes_metadata_user_id() -> None:
     body, adjusted = wire_body(chat(safety_identifier="sid-7"))
     assert body.get("metadata") == {"user_id": "sid-7"}
@@ -455,8 +452,9 @@ def test_what_would_change_the_answer_shape_is_refused(fields: JSON, param: str,
 
 
 def test_parameters_without_an_equivalent_are_dropped_and_listed() -> None:
-    body, adjusted = wire_body(chat(seed=7, presence_penalty=0.5, frequency_penalty=0.2, n=1, logit_bias={"50256": -100},
-                                    foo="bar", logprobs=False, nothing=None, metadata={"k": "v"}))
+    body, adjusted = wire_body(chat(seed=7, presence_penalty=0.5, frequency_penalty=0.2, n=1,
+                                    logit_bias={"50256": -100}, foo="bar", logprobs=False, nothing=None,
+                                    metadata={"k": "v"}))
     assert body == {"model": MODEL, "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
                     "max_tokens": 4096}
     assert adjusted == ["logit_bias=dropped", "foo=dropped", "logprobs=dropped", "seed=dropped",
@@ -674,8 +672,6 @@ def test_thinking_gives_way_to_the_forced_json_tool() -> None:
     assert adjusted == ["reasoning_effort=dropped"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: adaptive thinking keeps temperature/top_p; the API answers 400 "
-                                       "'temperature may only be set to 1 when thinking is enabled or in adaptive mode'")
 def test_adaptive_thinking_drops_the_sampling_parameters_too() -> None:
     profile = ModelProfile(max_tokens=16384, sampling="one", thinking="adaptive")  # the claude-*-4-6 row
     body, adjusted = wire_body(chat(reasoning_effort="high", temperature=0.5), profile)

@@ -12,15 +12,7 @@ from typing import Any, Final
 import orjson
 from multidict import CIMultiDictProxy
 
-from babelgate.errors import (
-    GatewayError,
-    UpstreamAuthFailed,
-    UpstreamError,
-    UpstreamRateLimited,
-    UpstreamRejected,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from babelgate.errors import GatewayError, UpstreamError
 from babelgate.providers.status import error_for_status, parse_retry_after
 
 # The status each error type stands for, for errors that arrive inside a stream.
@@ -60,17 +52,10 @@ def error_from_body(payload: dict[str, Any], *, provider: str, scrub: Callable[[
     message = error.get("message")  # type: ignore[union-attr]
     text = scrub(message) if isinstance(message, str) else None
     status = _TYPE_STATUS.get(kind, 500)
-    if status == 429:
-        return UpstreamRateLimited(provider=provider, raw_message=text)
-    if status == 529:
-        return UpstreamUnavailable(provider=provider)
-    if status == 504:
-        return UpstreamTimeout(provider=provider, phase="stream")
-    if status in (401, 403):
-        return UpstreamAuthFailed(provider=provider)
-    if status < 500:
-        return UpstreamRejected(provider=provider, raw_message=text, status=status)
-    return UpstreamError(provider=provider, upstream_status=status, raw_message=text)
+    if status >= 500 and status not in (503, 504, 529):
+        # An api_error mid-stream: keep the upstream's words, which say what went wrong.
+        return UpstreamError(provider=provider, upstream_status=status, raw_message=text)
+    return error_for_status(status, provider=provider, message=text, error_type=kind)
 
 
 def _error_object(body: bytes) -> dict[str, Any]:

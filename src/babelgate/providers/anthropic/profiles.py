@@ -103,10 +103,17 @@ def build_profiles(options: Mapping[str, Any]) -> ModelProfiles:
             raise ValueError(f"options.models.{pattern}: unknown field(s) {', '.join(sorted(unknown))}")
         values: dict[str, Any] = {}
         for name, value in fields.items():
+            where = f"options.models.{pattern}.{name}"
             allowed = _ALLOWED.get(name)
             if allowed is not None and value not in allowed:
-                raise ValueError(f"options.models.{pattern}.{name}: expected one of {', '.join(map(str, allowed))}")
-            values[name] = (value,) if name == "beta" and isinstance(value, str) else (
-                tuple(value) if name == "beta" else value)
+                raise ValueError(f"{where}: expected one of {', '.join(map(str, allowed))}")
+            if name == "max_tokens" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{where}: expected a positive whole number")
+            if name == "beta":
+                value = [value] if isinstance(value, str) else value
+                if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                    raise ValueError(f"{where}: expected a string or a list of strings")
+                value = tuple(value)
+            values[name] = value
         rules.append(ProfileRule((str(pattern),), replace(builtin.for_model(str(pattern)), **values)))
     return ModelProfiles((*rules, *BUILTIN_RULES))

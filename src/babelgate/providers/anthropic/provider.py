@@ -45,7 +45,8 @@ class AnthropicProvider:
         self._timeouts = provider_timeouts(config, server)
         self._scrub = Scrubber(config.api_keys)
         self._profiles = build_profiles(config.options)
-        self._beta = tuple(config.options.get("beta", ()))
+        beta = config.options.get("beta", ())
+        self._beta = (beta,) if isinstance(beta, str) else tuple(beta)
         self._replay = ThinkingReplay()
         common = {"content-type": "application/json",
                   "anthropic-version": str(config.options.get("version", wire.DEFAULT_VERSION)), **config.headers}

@@ -83,7 +83,8 @@ class AnthropicStreamTranslator:
             usage = payload.get("usage") or {}
             self.output_tokens = int(usage.get("output_tokens") or self.output_tokens)
             # Newer API versions repeat input and cache counts here; the latest figures win.
-            self.input_usage = {**self.input_usage, **{k: v for k, v in usage.items() if k != "output_tokens"}}
+            self.input_usage = {**self.input_usage,
+                                **{k: v for k, v in usage.items() if k != "output_tokens" and v is not None}}
             stop = (payload.get("delta") or {}).get("stop_reason")
             self.finish_reason = finish_reason(stop, has_tool_calls=self.tool_calls > 0)
             return [self._chunk(Delta(), finish=self.finish_reason)]
@@ -120,9 +121,9 @@ class AnthropicStreamTranslator:
     def _block_delta(self, block: _Block, delta: JSON) -> list[ChatChunk]:
         kind = delta.get("type")
         if kind == "text_delta":
-            return [self._chunk(Delta(content=delta["text"]))]
+            return [self._chunk(Delta(content=_text(delta["text"])))]
         if kind == "input_json_delta":
-            fragment = delta.get("partial_json", "")
+            fragment = _text(delta.get("partial_json", ""))
             if not fragment:
                 return []
             if block.kind == "json_output":
@@ -130,10 +131,11 @@ class AnthropicStreamTranslator:
             call = ToolCallDelta(index=block.tool_index if block.tool_index is not None else 0, arguments=fragment)
             return [self._chunk(Delta(tool_calls=[call]))]
         if kind == "thinking_delta":
-            block.thinking.append(delta["thinking"])
-            return [self._chunk(Delta(reasoning_content=delta["thinking"]))]
+            thinking = _text(delta["thinking"])
+            block.thinking.append(thinking)
+            return [self._chunk(Delta(reasoning_content=thinking))]
         if kind == "signature_delta":
-            block.signature += delta["signature"]
+            block.signature += _text(delta["signature"])
         return []  # citations_delta and newer delta kinds carry nothing OpenAI clients read
 
     def _block_stop(self, block: _Block) -> list[ChatChunk]:
@@ -153,3 +155,9 @@ class AnthropicStreamTranslator:
 
     def usage(self) -> Usage | None:
         return usage_from_wire({**self.input_usage, "output_tokens": self.output_tokens})
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("a stream delta carries no text")  # mapped to UpstreamProtocolError by `feed`
+    return value

@@ -69,8 +69,9 @@ def to_wire(request: ChatRequest, model: str, profile: ModelProfile, adjusted: l
     if choice is not None:
         body["tool_choice"] = choice
     _thinking(request, profile, body, max_tokens, forced_tool=forces_tool_use(choice), adjusted=adjusted)
-    if request.user:
-        body["metadata"] = {"user_id": request.user}
+    user = request.user or request.extra.get("safety_identifier")
+    if user:
+        body["metadata"] = {"user_id": user}
     if request.stream:
         body["stream"] = True
     _extra_fields(request, body, adjusted)
@@ -126,6 +127,7 @@ def _thinking(request: ChatRequest, profile: ModelProfile, body: JSON, max_token
                                  detail=f"expected one of {', '.join(ADAPTIVE_EFFORTS)}")
         body["thinking"] = {"type": "adaptive"}
         body.setdefault("output_config", {})["effort"] = ADAPTIVE_EFFORTS[effort]
+        _drop_sampling_for_thinking(body, adjusted)
         return
     if effort not in THINKING_BUDGETS:
         raise InvalidRequest("invalid_value", param="reasoning_effort",
@@ -139,7 +141,12 @@ def _thinking(request: ChatRequest, profile: ModelProfile, body: JSON, max_token
                                  expected="more than 1024 tokens when reasoning_effort is set for Claude")
         adjusted.append(f"reasoning_effort=clamped:budget_tokens={budget}")
     body["thinking"] = {"type": "enabled", "budget_tokens": budget}
-    # Extended thinking refuses sampling parameters other than the defaults.
+    _drop_sampling_for_thinking(body, adjusted)
+
+
+def _drop_sampling_for_thinking(body: JSON, adjusted: list[str]) -> None:
+    """Thinking (manual or adaptive) refuses sampling parameters other than their defaults:
+    "temperature may only be set to 1 when thinking is enabled or in adaptive mode"."""
     for name in ("temperature", "top_p"):
         if body.pop(name, None) is not None:
             adjusted.append(f"{name}=dropped")
@@ -150,11 +157,13 @@ def _extra_fields(request: ChatRequest, body: JSON, adjusted: list[str]) -> None
         if name in NATIVE_FIELDS:
             if name == "service_tier" and value not in ("auto", "standard_only"):
                 adjusted.append("service_tier=dropped")
+            elif name == "top_k" and "thinking" in body:
+                adjusted.append("top_k=dropped")  # thinking refuses it too
             elif name == "output_config" and isinstance(value, dict):
                 body["output_config"] = {**value, **body.get("output_config", {})}
             else:
                 body.setdefault(name, value)
-        elif value is not None and name not in ("stream_options",):
+        elif value is not None and name not in ("stream_options", "safety_identifier"):
             adjusted.append(f"{name}=dropped")
     for name in ("seed", "presence_penalty", "frequency_penalty"):
         if getattr(request, name) is not None:

@@ -46,10 +46,12 @@ def system_and_turns(messages: list[Message]) -> tuple[list[JSON], list[JSON]]:
                 _append(turns, "assistant", _assistant_blocks(message, path))
             case _:
                 assert_never(role)
-    return system, [turn for turn in turns if turn["content"]]
+    return system, turns
 
 
 def _append(turns: list[JSON], role: str, blocks: list[JSON]) -> None:
+    if not blocks:
+        return  # an empty turn must not keep two turns of the other role apart
     if turns and turns[-1]["role"] == role:
         merged = turns[-1]["content"] + blocks
         # Tool results must open the user turn that answers the tool calls.
@@ -79,6 +81,8 @@ def _part(part: ContentPart, path: str) -> JSON | None:
                 return None  # Anthropic refuses empty text blocks; an empty part carries nothing
             block: JSON = {"type": "text", "text": text}
         case RefusalPart(refusal=refusal):
+            if not refusal.strip():
+                return None
             block = {"type": "text", "text": refusal}
         case ImagePart(url=url):
             block = {"type": "image", "source": _image_source(url, path)}

@@ -9,7 +9,6 @@ from babelgate.providers.anthropic.wire import JSON_TOOL_NAME
 from babelgate.schema.chat import JSON, NamedToolChoice, ResponseFormat, Tool, ToolChoice
 
 PROVIDER = "anthropic"
-EMPTY_SCHEMA: Final = {"type": "object", "properties": {}}
 JSON_OBJECT_INSTRUCTION: Final = "Respond with a single valid JSON object and nothing else."
 
 # JSON Schema keywords Anthropic's structured outputs do not support (structured-outputs docs):
@@ -28,7 +27,7 @@ def tools_to_wire(tools: list[Tool]) -> list[JSON]:
         entry: JSON = {"name": tool.name}
         if tool.description:
             entry["description"] = tool.description
-        entry["input_schema"] = tool.parameters if tool.parameters else EMPTY_SCHEMA
+        entry["input_schema"] = tool.parameters if tool.parameters else _empty_schema()
         if tool.strict is not None:
             entry["strict"] = tool.strict
         if "cache_control" in tool.extra:
@@ -60,6 +59,10 @@ def tool_choice_to_wire(choice: ToolChoice | None, parallel: bool | None) -> JSO
     return wire
 
 
+def _empty_schema() -> JSON:
+    return {"type": "object", "properties": {}}  # a fresh dict: bodies may be edited later
+
+
 def forces_tool_use(choice: JSON | None) -> bool:
     return choice is not None and choice["type"] in ("any", "tool")
 
@@ -68,7 +71,7 @@ def json_tool(response_format: ResponseFormat) -> JSON:
     """The forced single tool that carries structured output on models without native support."""
     return {"name": JSON_TOOL_NAME,
             "description": response_format.description or "Return the answer as this tool's input.",
-            "input_schema": response_format.schema or EMPTY_SCHEMA}
+            "input_schema": response_format.schema or _empty_schema()}
 
 
 def native_schema(schema: Any, adjusted: list[str]) -> Any:
