@@ -313,3 +313,24 @@ def test_models_are_listed_with_the_provider_prefix(claude_gateway: RunningApp) 
 def _tool(name: str) -> dict[str, object]:
     return {"type": "function", "function": {"name": name, "description": f"{name} tool", "parameters": {
         "type": "object", "properties": {"city": {"type": "string"}}}}}
+
+
+def test_beta_headers_version_and_model_profiles_from_config(make_gateway: GatewayFactory,
+                                                             anthropic_upstream: FakeAnthropic) -> None:
+    gateway = make_gateway(f"""
+providers:
+  claude:
+    type: anthropic
+    base_url: {anthropic_upstream.base_url}
+    api_key: env:ANTHROPIC_API_KEY
+    options:
+      beta: [prompt-caching-2024-07-31]
+      models:
+        "claude-sonnet-4-6*": {{max_tokens: 1234, beta: context-1m-2025-08-07}}
+""", env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY})
+    response = httpx.post(gateway.url + "/v1/chat/completions", json={"model": "claude/claude-sonnet-4-6",
+                                                                      "messages": USER}, timeout=10)
+    assert response.status_code == 200
+    request = next(r for r in anthropic_upstream.received if r.path == "/v1/messages")
+    assert request.headers["anthropic-beta"] == "prompt-caching-2024-07-31,context-1m-2025-08-07"
+    assert request.json["max_tokens"] == 1234
