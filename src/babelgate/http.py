@@ -8,7 +8,7 @@ we never see) works the same as one served on its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -48,6 +48,11 @@ class UpstreamClient:
     def __init__(self, *, max_connections: int = 1000) -> None:
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Run `closer` when the client closes (for helpers with pools of their own)."""
+        self._closers.append(closer)
 
     def _get_session(self) -> aiohttp.ClientSession:
         session = self._session
@@ -84,6 +89,8 @@ class UpstreamClient:
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+        for closer in self._closers:
+            await closer()
 
 
 async def read_body(response: aiohttp.ClientResponse, provider: str) -> bytes:

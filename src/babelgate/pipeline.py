@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from babelgate import tool_ids
 from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
 from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder, decode_request, encode_response
@@ -46,7 +47,8 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
 
 
 async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
-    body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
+    raw = await exchange.read_body(runtime.max_body_bytes)
+    body = parse_json_object(raw)
     deployment = runtime.registry.resolve(require_model(body))
     # The model's configured parameters go in before validation, so a bad default is caught too,
     # and both roads below see the same body.
@@ -59,7 +61,11 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
     for hook in runtime.hooks:
         await hook.on_request(context)  # type: ignore[arg-type]
     notes = exchange.notes = CallNotes()
+    # Signed tool-call ids (tool_ids.py) reach only the provider that issued them.
+    foreign_signatures = not provider.capabilities.signed_tool_ids and tool_ids.MARK_BYTES in raw
     if provider.capabilities.openai_passthrough and not runtime.typed_hooks:
+        if foreign_signatures:
+            tool_ids.strip_body(body)
         if stream:
             await _send_stream(exchange, provider.forward_stream(body, deployment.model, notes), notes)
         else:
@@ -67,6 +73,8 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
             await exchange.respond(200, answer, headers=_adjusted(notes))
     else:
         request = decode_request(body)
+        if foreign_signatures:
+            request = tool_ids.strip_request(request)
         for hook in runtime.typed_hooks:
             request = await hook.transform_request(context, request)  # type: ignore[arg-type]
         await _typed(exchange, deployment, request, notes)

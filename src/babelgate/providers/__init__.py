@@ -9,6 +9,7 @@ from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.http import UpstreamClient
 from babelgate.providers.anthropic.provider import AnthropicProvider
 from babelgate.providers.base import Provider
+from babelgate.providers.gemini.provider import GeminiProvider
 from babelgate.providers.openai.provider import OpenAIProvider
 
 ProviderFactory = Callable[[str, ProviderConfig, ServerConfig, UpstreamClient], Provider]
@@ -16,6 +17,7 @@ ProviderFactory = Callable[[str, ProviderConfig, ServerConfig, UpstreamClient], 
 PROVIDER_TYPES: Final[dict[str, ProviderFactory]] = {
     "openai": OpenAIProvider,
     "anthropic": AnthropicProvider,
+    "gemini": GeminiProvider,
 }
 
 

@@ -26,6 +26,9 @@ class Capabilities:
     list_models: bool = False
     # Accepts the OpenAI Chat Completions JSON as it is: the fast path forwards bytes.
     openai_passthrough: bool = False
+    # Issues tool-call ids that carry a signature (see tool_ids.py) and reads them back; every
+    # other provider gets plain ids.
+    signed_tool_ids: bool = False
 
 
 @dataclass(slots=True)

@@ -1,0 +1,161 @@
+"""Thin I/O for Gemini: URLs, the `x-goog-api-key` header, remote media inlining, sending."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from babelgate.config.models import ProviderConfig, ServerConfig
+from babelgate.errors import UpstreamProtocolError
+from babelgate.http import UpstreamClient, iter_body
+from babelgate.observability.logging import Scrubber
+from babelgate.providers.base import CallNotes, Capabilities, provider_timeouts
+from babelgate.providers.gemini import wire
+from babelgate.providers.gemini.errors import error_from_object, map_error, stream_error_status
+from babelgate.providers.gemini.profiles import build_profiles
+from babelgate.providers.gemini.stream import GeminiStreamTranslator
+from babelgate.providers.gemini.translate import from_wire, to_wire
+from babelgate.providers.gemini.translate_parts import InlineMedia
+from babelgate.providers.media import MediaFetcher, MediaPolicy
+from babelgate.providers.transport import read_json_object, send_checked
+from babelgate.routing.key_pool import KeyPool
+from babelgate.schema.chat import ChatRequest, ChatResponse, ImagePart
+from babelgate.schema.chunks import ChatChunk
+from babelgate.schema.models import ModelInfo
+from babelgate.streaming import SSEDecoder, parse_frame
+
+
+class GeminiProvider:
+    type = "gemini"
+    capabilities = Capabilities(list_models=True, signed_tool_ids=True)
+
+    def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
+        self.name = name
+        self.secrets = config.api_keys
+        self.list_models_enabled = config.list_models
+        self._base = (config.base_url or wire.DEFAULT_BASE_URL) + f"/{wire.API_VERSION}/models/"
+        self._models_url = (config.base_url or wire.DEFAULT_BASE_URL) + wire.MODELS_PATH
+        self._client = client
+        self._timeouts = provider_timeouts(config, server)
+        self._scrub = Scrubber(config.api_keys)
+        self._profiles = build_profiles(config.options)
+        self._media_policy = _media_policy(config.options.get("media") or {})
+        self._media: MediaFetcher | None = None
+        common = {"content-type": "application/json", **config.headers}
+        self._headers = KeyPool([{**common, "x-goog-api-key": key} for key in config.api_keys] or [common])
+
+    def _url(self, model: str, method: str) -> str:
+        return f"{self._base}{quote(model, safe='-._')}:{method}"
+
+    async def _body(self, request: ChatRequest, model: str, notes: CallNotes) -> bytes:
+        profile = self._profiles.for_model(model)
+        inline = await self._inline_media(request) if profile.inline_remote_media else {}
+        return orjson.dumps(to_wire(request, profile, notes.adjusted, inline=inline))
+
+    async def _inline_media(self, request: ChatRequest) -> dict[str, InlineMedia]:
+        """Fetch http(s) images through the safe fetcher, for upstreams that cannot fetch them."""
+        urls = {part.url: f"messages[{i}].content[{j}].image_url"
+                for i, message in enumerate(request.messages) if isinstance(message.content, list)
+                for j, part in enumerate(message.content)
+                if isinstance(part, ImagePart) and part.url.startswith(("https://", "http://"))}
+        if not urls:
+            return {}
+        if self._media is None:
+            self._media = MediaFetcher(self._media_policy)
+            self._client.on_close(self._media.close)
+        fetched = await asyncio.gather(*(self._media.fetch(url, param=param) for url, param in urls.items()))
+        return {url: InlineMedia(media.mime_type, base64.b64encode(media.data).decode())
+                for url, media in zip(urls, fetched, strict=True)}
+
+    async def _post(self, url: str, body: bytes) -> Any:
+        return await send_checked(self._client, "POST", url, provider=self.name, headers=self._headers.take(),
+                                  body=body, timeouts=self._timeouts, map_error=map_error, scrub=self._scrub)
+
+    async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
+        response = await self._post(self._url(model, "generateContent"), await self._body(request, model, notes))
+        _, parsed = await read_json_object(response, self.name)
+        try:
+            answer = from_wire(parsed, created=int(time.time()), model=model)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            raise UpstreamProtocolError(provider=self.name, detail="the body has the wrong shape") from None
+        notes.usage, notes.finish_reason = answer.usage, answer.choices[0].finish_reason
+        return answer
+
+    async def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
+        body = await self._body(request, model, notes)
+        response = await self._post(self._url(model, "streamGenerateContent") + "?alt=sse", body)
+        decoder = SSEDecoder()
+        translator = GeminiStreamTranslator(self.name, created=int(time.time()), model=model, scrub=self._scrub)
+        async with contextlib.aclosing(iter_body(response, self.name)) as chunks:
+            async for chunk in chunks:
+                for frame in decoder.feed_frames(chunk):
+                    for canonical in self._frame(frame, translator):
+                        yield canonical
+        rest = decoder.close()
+        for event in rest:
+            for canonical in translator.feed(event):
+                yield canonical
+        for canonical in translator.finish():
+            notes.usage = canonical.usage
+            yield canonical
+        notes.finish_reason, notes.completed = translator.finish_reason, True
+
+    def _frame(self, frame: bytes, translator: GeminiStreamTranslator) -> list[ChatChunk]:
+        event = parse_frame(frame)
+        if event is not None:
+            return translator.feed(event)
+        text = frame.strip()
+        if text.startswith((b"{", b"[")):
+            # "Errors after the stream began may come as raw JSON without `data:`" (GEM _api_client.py).
+            try:
+                parsed = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                raise UpstreamProtocolError(provider=self.name, detail="a stream event is not JSON") from None
+            error = (parsed[0] if isinstance(parsed, list) and parsed else parsed) or {}
+            if isinstance(error, dict) and isinstance(error.get("error"), dict):
+                raise error_from_object(error["error"], stream_error_status(error["error"]), provider=self.name,
+                                        scrub=self._scrub)
+            return translator.feed_json(text)
+        return []
+
+    async def list_models(self) -> list[ModelInfo]:
+        response = await send_checked(self._client, "GET", self._models_url, provider=self.name,
+                                      headers=self._headers.take(), body=None, timeouts=self._timeouts,
+                                      map_error=map_error, scrub=self._scrub)
+        _, parsed = await read_json_object(response, self.name)
+        models = []
+        for entry in parsed.get("models") or ():
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                continue
+            if "generateContent" not in (entry.get("supportedGenerationMethods") or ("generateContent",)):
+                continue
+            models.append(ModelInfo(id=entry["name"].removeprefix("models/"), owned_by="google"))
+        return models
+
+    async def forward_chat(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        raise NotImplementedError("Gemini has no OpenAI pass-through; capabilities say so")
+
+    def forward_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        raise NotImplementedError("Gemini has no OpenAI pass-through; capabilities say so")
+
+
+def _media_policy(options: Any) -> MediaPolicy:
+    if not isinstance(options, dict):
+        raise ValueError("options.media must be a mapping")
+    known = set(MediaPolicy.__dataclass_fields__)
+    unknown = set(options) - known
+    if unknown:
+        raise ValueError(f"options.media: unknown field(s) {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = dict(options)
+    if "allowed_types" in values:
+        values["allowed_types"] = tuple(values["allowed_types"])
+    if "allow_private_hosts" in values:
+        values["allow_private_hosts"] = frozenset(values["allow_private_hosts"])
+    return MediaPolicy(**values)

@@ -1,0 +1,214 @@
+"""Canonical chat ↔ Gemini generateContent (pure functions; TRANSLATION.md §3.2 to 3.3).
+
+`to_wire` reports every parameter it dropped in `adjusted`; what cannot be sent without changing
+the answer is a GatewayError. `from_wire` turns a GenerateContentResponse into the canonical one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from babelgate import tool_ids
+from babelgate.errors import InvalidRequest, UnsupportedCapability
+from babelgate.providers.gemini.profiles import THINKING_BUDGETS, THINKING_LEVELS, ModelProfile
+from babelgate.providers.gemini.translate_parts import InlineMedia, system_and_contents
+from babelgate.providers.gemini.wire import FINISH_REASONS, MINTED_ID_PREFIX, NATIVE_FIELDS
+from babelgate.schema.chat import (
+    JSON,
+    AssistantMessage,
+    ChatRequest,
+    ChatResponse,
+    Choice,
+    NamedToolChoice,
+    ToolCall,
+    ToolChoice,
+    Usage,
+)
+
+PROVIDER = "gemini"
+
+
+def to_wire(request: ChatRequest, profile: ModelProfile, adjusted: list[str], *,
+            inline: Mapping[str, InlineMedia]) -> JSON:
+    system, contents = system_and_contents(request.messages, inline=inline)
+    body: JSON = {"contents": contents}
+    if system is not None:
+        body["systemInstruction"] = system
+    if request.tools:
+        body["tools"] = [{"functionDeclarations": [_declaration(tool, i) for i, tool in enumerate(request.tools)]}]
+    tool_config = _tool_config(request.tool_choice)
+    if tool_config is not None:
+        body["toolConfig"] = tool_config
+    if request.parallel_tool_calls is not None:
+        adjusted.append("parallel_tool_calls=dropped")
+    if profile.safety_settings:
+        body["safetySettings"] = [dict(setting) for setting in profile.safety_settings]
+    config = _generation_config(request, profile, adjusted)
+    if config:
+        body["generationConfig"] = config
+    for name, value in request.extra.items():
+        if name in NATIVE_FIELDS:
+            body[name] = value
+        elif value is not None and name not in ("stream_options", "logprobs", "top_logprobs"):
+            adjusted.append(f"{name}=dropped")
+    for name in ("user", "metadata"):
+        if getattr(request, name):
+            adjusted.append(f"{name}=dropped")
+    return body
+
+
+def _declaration(tool: Any, index: int) -> JSON:
+    if tool.type != "function":
+        raise UnsupportedCapability(provider=PROVIDER, capability=f"{tool.type} tools", param=f"tools[{index}]")
+    declaration: JSON = {"name": tool.name}
+    if tool.description:
+        declaration["description"] = tool.description
+    if tool.parameters:
+        # Full JSON Schema, which Gemini takes as is here (not the proto `parameters` subset).
+        declaration["parametersJsonSchema"] = tool.parameters
+    return declaration
+
+
+def _tool_config(choice: ToolChoice | None) -> JSON | None:
+    if choice is None:
+        return None
+    if isinstance(choice, NamedToolChoice):
+        if choice.type != "function":
+            raise UnsupportedCapability(provider=PROVIDER, capability="custom tools", param="tool_choice")
+        return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [choice.name]}}
+    modes = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
+    if not isinstance(choice, str) or choice not in modes:
+        raise UnsupportedCapability(provider=PROVIDER, capability="this tool_choice", param="tool_choice")
+    return {"functionCallingConfig": {"mode": modes[choice]}}
+
+
+def _generation_config(request: ChatRequest, profile: ModelProfile, adjusted: list[str]) -> JSON:
+    config: JSON = {}
+    for name, wire_name in (("temperature", "temperature"), ("top_p", "topP"), ("seed", "seed")):
+        value = getattr(request, name)
+        if value is not None:
+            config[wire_name] = value
+    if request.max_tokens is not None:
+        config["maxOutputTokens"] = request.max_tokens
+    if request.stop:
+        config["stopSequences"] = request.stop
+    if request.n is not None and request.n != 1:
+        if not profile.multiple_candidates:
+            raise UnsupportedCapability(provider=PROVIDER, capability="n > 1 on this model", param="n")
+        config["candidateCount"] = request.n
+    for name, wire_name in (("presence_penalty", "presencePenalty"), ("frequency_penalty", "frequencyPenalty")):
+        value = getattr(request, name)
+        if value is None:
+            continue
+        if profile.penalties:
+            config[wire_name] = value
+        elif value != 0:
+            adjusted.append(f"{name}=dropped")  # Gemini 2.5+ refuses them (DECISIONS 4)
+    if request.extra.get("logprobs") is True:
+        config["responseLogprobs"] = True
+        if isinstance(request.extra.get("top_logprobs"), int):
+            config["logprobs"] = request.extra["top_logprobs"]
+    rf = request.response_format
+    if rf is not None and rf.type in ("json_object", "json_schema"):
+        config["responseMimeType"] = "application/json"
+        if rf.type == "json_schema" and rf.schema is not None:
+            config["responseJsonSchema"] = rf.schema
+    thinking = _thinking(request.reasoning_effort, profile, adjusted)
+    if thinking is not None:
+        config["thinkingConfig"] = thinking
+    return config
+
+
+def _thinking(effort: str | None, profile: ModelProfile, adjusted: list[str]) -> JSON | None:
+    if effort is None:
+        return None
+    if profile.thinking == "none":
+        adjusted.append("reasoning_effort=dropped")
+        return None
+    if effort == "none":
+        # Gemini 2.5 turns thinking off with a zero budget; Gemini 3 always thinks a little.
+        return {"thinkingBudget": 0} if profile.thinking == "budget" else {"thinkingLevel": "MINIMAL"}
+    table: Mapping[str, Any] = THINKING_LEVELS if profile.thinking == "level" else THINKING_BUDGETS
+    if effort not in table:
+        raise InvalidRequest("invalid_value", param="reasoning_effort",
+                             detail=f"expected none or one of {', '.join(table)}")
+    key = "thinkingLevel" if profile.thinking == "level" else "thinkingBudget"
+    return {key: table[effort], "includeThoughts": True}
+
+
+def from_wire(body: JSON, *, created: int, model: str) -> ChatResponse:
+    response_id = str(body.get("responseId", ""))
+    choices = [_choice(candidate, position, response_id)
+               for position, candidate in enumerate(body.get("candidates") or ())]
+    if not choices:
+        # The prompt itself was blocked (promptFeedback.blockReason): an empty, filtered answer.
+        choices = [Choice(index=0, message=AssistantMessage(content=None), finish_reason="content_filter")]
+    return ChatResponse(id=response_id, created=created, model=str(body.get("modelVersion") or model),
+                        choices=choices, usage=usage_from_wire(body.get("usageMetadata")))
+
+
+def _choice(candidate: JSON, position: int, response_id: str) -> Choice:
+    index = int(candidate.get("index", position))
+    texts: list[str] = []
+    thoughts: list[str] = []
+    calls: list[ToolCall] = []
+    images: list[JSON] = []
+    other: list[JSON] = []
+    for part in (candidate.get("content") or {}).get("parts") or ():
+        if "text" in part:
+            (thoughts if part.get("thought") else texts).append(part["text"])
+        elif "functionCall" in part:
+            calls.append(tool_call(part, response_id, index, len(calls)))
+        elif "inlineData" in part and str(part["inlineData"].get("mimeType", "")).startswith("image/"):
+            images.append(image_entry(part["inlineData"]))
+        elif not part.get("thought"):
+            other.append(part)  # code execution and newer part kinds: kept, not lost
+    extra: JSON = {"gemini_parts": other} if other else {}
+    message = AssistantMessage(content="".join(texts) if texts else None, tool_calls=calls or None,
+                               reasoning_content="".join(thoughts) if thoughts else None,
+                               images=images or None, extra=extra)
+    return Choice(index=index, message=message,
+                  finish_reason=finish_reason(candidate.get("finishReason"), has_tool_calls=bool(calls)))  # type: ignore[arg-type]
+
+
+def tool_call(part: JSON, response_id: str, candidate: int, position: int) -> ToolCall:
+    call = part["functionCall"]
+    name = str(call["name"])
+    call_id = call.get("id") or minted_id(response_id, candidate, position, name)
+    return ToolCall(id=tool_ids.join(str(call_id), part.get("thoughtSignature")), name=name,
+                    arguments=orjson.dumps(call.get("args") or {}).decode())
+
+
+def minted_id(response_id: str, candidate: int, position: int, name: str) -> str:
+    """A stable id for a call Gemini gave none; never sent back upstream (DECISIONS 7)."""
+    digest = hashlib.sha256(f"{response_id}|{candidate}|{position}|{name}".encode()).hexdigest()[:20]
+    return f"{MINTED_ID_PREFIX}{digest}"
+
+
+def image_entry(blob: JSON) -> JSON:
+    """An image the model made, as OpenRouter's `message.images` entry with a data URL."""
+    return {"type": "image_url", "image_url": {"url": f"data:{blob.get('mimeType')};base64,{blob.get('data', '')}"}}
+
+
+def finish_reason(reason: Any, *, has_tool_calls: bool) -> str | None:
+    if reason is None:
+        return None
+    finish = FINISH_REASONS.get(str(reason), "stop")
+    # Gemini says STOP for a turn that called functions.
+    return "tool_calls" if finish == "stop" and has_tool_calls else finish
+
+
+def usage_from_wire(usage: Any) -> Usage | None:
+    """Thoughts are outside candidatesTokenCount; OpenAI counts reasoning inside completion tokens."""
+    if not isinstance(usage, dict):
+        return None
+    prompt = int(usage.get("promptTokenCount") or 0) + int(usage.get("toolUsePromptTokenCount") or 0)
+    thoughts = int(usage.get("thoughtsTokenCount") or 0)
+    completion = int(usage.get("candidatesTokenCount") or 0) + thoughts
+    return Usage(prompt_tokens=prompt, completion_tokens=completion,
+                 total_tokens=int(usage.get("totalTokenCount") or prompt + completion),
+                 cached_tokens=int(usage.get("cachedContentTokenCount") or 0), reasoning_tokens=thoughts)

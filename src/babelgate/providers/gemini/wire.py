@@ -1,0 +1,45 @@
+"""Gemini wire constants and mappings (GEM = the `google-genai` SDK: types.py, models.py)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+DEFAULT_BASE_URL: Final = "https://generativelanguage.googleapis.com"
+API_VERSION: Final = "v1beta"
+MODELS_PATH: Final = "/v1beta/models?pageSize=1000"
+
+# GEM FinishReason → OpenAI finish_reason ("STOP" becomes "tool_calls" when the turn calls tools).
+FINISH_REASONS: Final[dict[str, str]] = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+    "IMAGE_PROHIBITED_CONTENT": "content_filter",
+    "IMAGE_RECITATION": "content_filter",
+    "LANGUAGE": "stop",
+    "OTHER": "stop",
+    "MALFORMED_FUNCTION_CALL": "stop",
+    "UNEXPECTED_TOOL_CALL": "stop",
+    "TOO_MANY_TOOL_CALLS": "stop",
+    "MISSING_THOUGHT_SIGNATURE": "stop",
+    "NO_IMAGE": "stop",
+    "IMAGE_OTHER": "stop",
+    "FINISH_REASON_UNSPECIFIED": "stop",
+}
+
+# OpenAI input_audio formats → MIME types.
+AUDIO_MIME_TYPES: Final[dict[str, str]] = {
+    "wav": "audio/wav", "mp3": "audio/mp3", "flac": "audio/flac", "aac": "audio/aac", "ogg": "audio/ogg",
+    "opus": "audio/ogg", "pcm16": "audio/pcm", "webm": "audio/webm", "m4a": "audio/mp4",
+}
+
+# Ids the gateway mints when Gemini (2.5 and older) returns function calls without one; they
+# are never sent upstream (DECISIONS 7).
+MINTED_ID_PREFIX: Final = "call_bg"
+
+# Top-level request fields a client may pass through the OpenAI body's extra fields.
+NATIVE_FIELDS: Final = frozenset({"safetySettings", "cachedContent", "labels", "toolConfig"})

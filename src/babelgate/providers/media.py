@@ -1,0 +1,346 @@
+"""Fetches the image and file URLs a client put in a request, for providers that need the bytes inline.
+
+The URL is the client's, but the connection comes from the gateway's network, so a careless fetch
+would let any client read the cloud metadata service or internal hosts (SSRF). Every hop is
+therefore checked before anything is sent:
+
+* scheme: https only (http when `MediaPolicy.allow_http`); no credentials in the URL;
+* host: an IP literal must be spelled canonically and be a public address; a name is resolved
+  once, by the session's own resolver, and refused if ANY address it yields is not public; the
+  connection then goes to exactly the addresses that were checked (no second lookup, so DNS
+  rebinding cannot swap them);
+* redirects are followed by hand, each new URL checked again, at most `max_redirects`;
+* the answer: a 2xx status, an allowed Content-Type, at most `max_bytes` (the body is abandoned
+  as soon as it passes the limit), all within `timeout` seconds.
+
+What the client caused is an `InvalidRequest` naming the request field (`param`); what the media
+host failed at is an `Upstream*` error with provider "media".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import socket
+from collections.abc import AsyncIterable, Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
+
+from babelgate.errors import (
+    InvalidRequest,
+    UpstreamConnectionFailed,
+    UpstreamError,
+    UpstreamTimeout,
+)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+PROVIDER: Final = "media"  # the provider name in Upstream* errors
+USER_AGENT: Final = "babelgate-media-fetcher"
+REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
+# Identity, so that a small compressed body cannot unpack past the size cap inside one chunk
+# (aiohttp still decodes a server that compresses anyway, so the bytes stay right).
+REQUEST_HEADERS: Final = {"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity"}
+MIME_TYPE: Final = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
+
+_SHARED_ADDRESS_SPACE: Final = ipaddress.IPv4Network("100.64.0.0/10")  # RFC 6598, carrier-grade NAT
+_NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the low 32 bits are an IPv4 address
+_NAT64_LOCAL: Final = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: local-use, never public
+
+
+def _in(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Callable[[IPAddress], bool]:
+    return lambda address: address.version == network.version and address in network
+
+
+# Checked in order; the first match names the refusal. `is_global` alone is not enough: on the
+# Python versions we support it calls multicast, 6to4 and NAT64 addresses global.
+_NOT_PUBLIC: Final[tuple[tuple[Callable[[IPAddress], bool], str], ...]] = (
+    (lambda a: a.is_unspecified, "unspecified"),
+    (lambda a: a.is_loopback, "loopback"),
+    (lambda a: a.is_link_local, "link-local"),
+    (lambda a: a.is_multicast, "multicast"),
+    (_in(_SHARED_ADDRESS_SPACE), "shared (carrier-grade NAT)"),
+    (_in(_NAT64_LOCAL), "local NAT64"),
+    (lambda a: isinstance(a, ipaddress.IPv6Address) and a.is_site_local, "site-local"),
+    (lambda a: a.is_private, "private"),
+    (lambda a: a.is_reserved, "reserved"),
+    (lambda a: not a.is_global, "non-public"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaPolicy:
+    """What the fetcher may reach and accept; one per fetcher, read once.
+
+    `allow_private_hosts` lists exact IP addresses (not names, not networks) that are reachable
+    although they are not public: for tests (the loopback test server) and for operators who must
+    reach one internal media host. Every other non-public address stays refused, so a redirect
+    from an allowed host into, say, 169.254.169.254 is still refused. `allow_private` switches the
+    address check off entirely and is meant for tests only.
+    """
+
+    allow_http: bool = False
+    allow_private: bool = False
+    max_bytes: int = 20 * 1024 * 1024
+    timeout: float = 10.0
+    max_redirects: int = 3
+    allowed_types: tuple[str, ...] = ("image/", "application/pdf", "audio/", "video/", "text/")
+    allow_private_hosts: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if self.max_bytes < 1 or self.timeout <= 0 or self.max_redirects < 0:
+            raise ValueError("max_bytes and timeout must be positive, max_redirects not negative")
+        # Normalised, so "::1" and "0:0::1" name the same allowed host.
+        hosts = frozenset(str(ipaddress.ip_address(host)) for host in self.allow_private_hosts)
+        object.__setattr__(self, "allow_private_hosts", hosts)
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    mime_type: str
+    data: bytes
+
+
+class _Refused(Exception):
+    """A check failed for a reason the client caused; `fetch` turns it into an InvalidRequest."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class MediaFetcher:
+    """Fetches media URLs with its own session: no cookies, no proxies from the environment."""
+
+    def __init__(self, policy: MediaPolicy = MediaPolicy(), *, resolver: AbstractResolver | None = None) -> None:
+        """`resolver` does the name lookups under the check: the system's unless given (tests give a fake)."""
+        self._policy = policy
+        self._lookup = resolver
+        self._session: aiohttp.ClientSession | None = None
+        self._resolver: CheckingResolver | None = None
+
+    async def fetch(self, url: str, *, param: str) -> Media:
+        """The body and media type behind `url`; `param` is the request field that held it."""
+        try:
+            async with asyncio.timeout(self._policy.timeout):
+                return await self._follow(_parse_url(url))
+        except _Refused as refused:
+            raise InvalidRequest("invalid_value", param=param, detail=refused.detail) from None
+        except TimeoutError:  # before OSError: TimeoutError is one
+            raise UpstreamTimeout(provider=PROVIDER, phase="media fetch") from None
+        except aiohttp.InvalidURL:
+            raise InvalidRequest("invalid_value", param=param, detail="the media URL is not valid") from None
+        except (aiohttp.ClientError, OSError):
+            raise UpstreamConnectionFailed(provider=PROVIDER) from None
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        if self._resolver is not None:
+            await self._resolver.close()  # a connector only closes resolvers it created itself
+        self._session = self._resolver = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        session = self._session
+        if session is None or session.closed:
+            self._resolver = CheckingResolver(self._policy, self._lookup or aiohttp.ThreadedResolver())
+            # No DNS cache: every new connection resolves, and so is checked, afresh.
+            connector = aiohttp.TCPConnector(resolver=self._resolver, use_dns_cache=False, limit=100)
+            session = aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=False,
+                timeout=aiohttp.ClientTimeout(total=None),  # asyncio.timeout in fetch() bounds it all
+            )
+            self._session = session
+        return session
+
+    async def _follow(self, url: URL) -> Media:
+        for _hop in range(self._policy.max_redirects + 1):
+            check_url(url, self._policy)
+            async with self._get_session().get(url, headers=REQUEST_HEADERS, allow_redirects=False) as response:
+                location = _redirect_location(response)
+                if location is None:
+                    return await _read_media(response, self._policy)
+            url = _join(url, location)
+        raise _Refused(f"the media URL redirects more than {self._policy.max_redirects} times")
+
+
+class CheckingResolver(AbstractResolver):
+    """Resolves with the system resolver and refuses the name if any address is not public.
+
+    aiohttp connects to exactly the addresses returned here, so the address checked is the
+    address connected to.
+    """
+
+    def __init__(self, policy: MediaPolicy, resolver: AbstractResolver) -> None:
+        self._policy = policy
+        self._resolver = resolver
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._resolver.resolve(host, port, family)
+        for result in results:
+            check_address(_parse_resolved(result["host"]), self._policy)
+        return results
+
+    async def close(self) -> None:
+        await self._resolver.close()
+
+
+def check_url(url: URL, policy: MediaPolicy) -> None:
+    """Refuse a URL by its scheme, credentials or literal address, before any lookup or connection."""
+    if url.scheme == "http" and not policy.allow_http:
+        raise _Refused("plain http URLs are not fetched; use https")
+    if url.scheme not in ("http", "https"):
+        raise _Refused("only http and https URLs are fetched" if policy.allow_http else "only https URLs are fetched")
+    if url.user is not None or url.password is not None:
+        raise _Refused("media URLs must not carry credentials")
+    if not url.host or not url.raw_host:
+        raise _Refused("the media URL has no host")
+    # aiohttp connects by the raw (still percent-encoded) host; both spellings must pass.
+    for host in {url.host, url.raw_host}:
+        address = literal_address(host)
+        if address is not None:
+            check_address(address, policy)
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The address an IP-literal host names; None for a name.
+
+    aiohttp connects to an IP literal without asking the resolver, so literals are checked here.
+    Only canonical spellings pass: the OS also reads `2130706433`, `0177.0.0.1`, `127.1` and
+    `0x7f.1` as 127.0.0.1, and a spelling our parser and the OS read differently must not reach it.
+    """
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    bare = host.rstrip(".")
+    if ":" in bare or (bare.isascii() and bare.replace(".", "").isdigit()) or _inet_aton_reads(bare):
+        raise _Refused("the media URL's host is not a canonically written IP address or host name")
+    return None
+
+
+def _inet_aton_reads(host: str) -> bool:
+    try:
+        socket.inet_aton(host)
+    except (OSError, ValueError):  # ValueError: embedded NUL
+        return False
+    return True
+
+
+def check_address(address: IPAddress, policy: MediaPolicy) -> None:
+    """Refuse an address that is not public, judging the IPv4 address inside an IPv6 one as well."""
+    if policy.allow_private or str(address) in policy.allow_private_hosts:
+        return
+    for view in _views(address):
+        for is_kind, kind in _NOT_PUBLIC:
+            if is_kind(view):
+                raise _Refused(f"the media URL's host is a {kind} address, which the gateway does not fetch from")
+
+
+def _views(address: IPAddress) -> tuple[IPAddress, ...]:
+    """The address and every IPv4 address it carries (and so routes to)."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return (address,)
+    # These two ARE their IPv4 address: ::ffff:a.b.c.d on a dual-stack socket, 64:ff9b::a.b.c.d through
+    # the NAT64 gateway of an IPv6-only network (where DNS64 hands out such addresses for every name).
+    if address.ipv4_mapped is not None:
+        return (address.ipv4_mapped,)
+    if address in _NAT64:
+        return (ipaddress.IPv4Address(int(address) & 0xFFFFFFFF),)
+    embedded: list[IPAddress] = []
+    if address.sixtofour is not None:
+        embedded.append(address.sixtofour)
+    if address.teredo is not None:
+        embedded.extend(address.teredo)
+    return (address, *embedded)
+
+
+def _parse_resolved(host: str) -> IPAddress:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        raise _Refused("the media URL's host resolved to an address the gateway cannot check") from None
+
+
+def _parse_url(url: str) -> URL:
+    try:
+        return URL(url)
+    except (ValueError, TypeError):
+        raise _Refused("the media URL is not valid") from None
+
+
+def _join(url: URL, location: str) -> URL:
+    try:
+        return url.join(URL(location))
+    except (ValueError, TypeError):
+        raise _Refused("the media host redirected to an invalid URL") from None
+
+
+def _redirect_location(response: aiohttp.ClientResponse) -> str | None:
+    if response.status not in REDIRECT_STATUSES:
+        return None
+    location = response.headers.get("Location")
+    if not location:
+        raise _Refused(f"the media host answered HTTP {response.status} without a Location")
+    return location
+
+
+async def _read_media(response: aiohttp.ClientResponse, policy: MediaPolicy) -> Media:
+    try:
+        _check_status(response.status)
+        mime_type = check_content_type(response.headers.get("Content-Type"), policy)
+        if response.content_length is not None and response.content_length > policy.max_bytes:
+            raise _Refused(_too_large(policy))
+        data = await read_capped(response.content.iter_any(), policy.max_bytes)
+        if data is None:
+            raise _Refused(_too_large(policy))
+    except BaseException:
+        response.close()  # drop the connection instead of reading the rest of an unwanted body
+        raise
+    return Media(mime_type=mime_type, data=data)
+
+
+def _check_status(status: int) -> None:
+    if 200 <= status < 300:
+        return
+    if 400 <= status < 500:
+        raise _Refused(f"the media host answered HTTP {status}")
+    if status >= 500:
+        raise UpstreamError(provider=PROVIDER, upstream_status=status)
+    raise _Refused(f"the media host answered HTTP {status} instead of the media")
+
+
+def check_content_type(header: str | None, policy: MediaPolicy) -> str:
+    """The media type without parameters, if the policy accepts it."""
+    mime_type = (header or "").split(";", 1)[0].strip().lower()
+    if not mime_type:
+        raise _Refused("the media host sent no Content-Type")
+    if not MIME_TYPE.fullmatch(mime_type):
+        raise _Refused("the media host sent an invalid Content-Type")
+    if not any(mime_type.startswith(allowed) if allowed.endswith("/") else mime_type == allowed
+               for allowed in policy.allowed_types):
+        raise _Refused(f"media of type {mime_type} is not accepted")
+    return mime_type
+
+
+async def read_capped(chunks: AsyncIterable[bytes], limit: int) -> bytes | None:
+    """The whole body, or None as soon as it passes `limit`: at most one chunk past it is held."""
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _too_large(policy: MediaPolicy) -> str:
+    return f"the media is larger than the gateway's limit of {policy.max_bytes} bytes"
