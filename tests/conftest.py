@@ -13,11 +13,13 @@ from babelgate import Hook, create_app
 from babelgate.config import load_config
 from babelgate.providers import PROVIDER_TYPES
 from tests.fakes.anthropic_upstream import FakeAnthropic
+from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.servers import LoopThread, RunningApp
 
 UPSTREAM_KEY = "sk-test-UPSTREAM-secret-0123456789"
 ANTHROPIC_KEY = "sk-ant-test-UPSTREAM-secret-987654321"
+GEMINI_KEY = "AIzaTestUPSTREAMsecret0123456789abcdef"
 CLOSED_PORT_URL = "http://127.0.0.1:9"  # discard port: nothing listens, connections are refused
 
 
@@ -56,6 +58,21 @@ def anthropic_upstream(_anthropic: FakeAnthropic) -> Iterator[FakeAnthropic]:
     _anthropic.reset()
     yield _anthropic
     assert _anthropic.violations == [], "the gateway sent requests the Anthropic API refuses"
+
+
+@pytest.fixture(scope="session")
+def _gemini(loop_thread: LoopThread) -> Iterator[FakeGemini]:
+    fake = FakeGemini()
+    loop_thread.run(fake.start())
+    yield fake
+    loop_thread.run(fake.stop())
+
+
+@pytest.fixture
+def gemini_upstream(_gemini: FakeGemini) -> Iterator[FakeGemini]:
+    _gemini.reset()
+    yield _gemini
+    assert _gemini.violations == [], "the gateway sent requests the Gemini API refuses"
 
 
 def base_env(upstream: FakeOpenAI) -> dict[str, str]:

@@ -76,7 +76,8 @@ class GeminiStreamTranslator:
                                        finish_reason="content_filter"))
         for position, candidate in enumerate(candidates):
             choices += self._candidate(candidate, position)
-        return [self._wrap(choices)] if choices else []
+        # One choice per chunk: OpenAI clients read a chunk's deltas by choice index, once each.
+        return [self._wrap([choice]) for choice in choices]
 
     def _candidate(self, candidate: JSON, position: int) -> list[ChunkChoice]:
         index = int(candidate.get("index", position))
