@@ -25,7 +25,7 @@ def map_error(
         parsed = None
     error = _error_object(parsed)
     if error is None:
-        text = body.decode("utf-8", "replace").strip()[:500] if body else None
+        text = body.decode("utf-8", "replace").strip()[:500] if body and parsed is None else None
         return error_for_status(status, provider=provider, message=scrub(text) if text else None)
     return error_from_object(error, status, provider=provider, scrub=scrub,
                              retry_after=parse_retry_after(headers) if headers is not None else None)
@@ -36,6 +36,8 @@ def error_from_object(error: dict[str, Any], status: int, *, provider: str, scru
     """Also for an error object that arrives inside a stream, whose own `code` is the status."""
     if _api_key_invalid(error):
         return UpstreamAuthFailed(provider=provider)
+    if retry_after is None:
+        retry_after = _retry_delay(error)
     message = error.get("message")
     return error_for_status(status, provider=provider, message=scrub(message) if isinstance(message, str) else None,
                             error_type=str(error.get("status") or ""), retry_after=retry_after)
@@ -52,6 +54,18 @@ def _error_object(parsed: Any) -> dict[str, Any] | None:
         parsed = parsed[0]
     if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
         return parsed["error"]  # type: ignore[no-any-return]
+    return None
+
+
+def _retry_delay(error: dict[str, Any]) -> float | None:
+    """Google puts its retry hint in a RetryInfo detail (`"retryDelay": "12s"`), not a header."""
+    for detail in error.get("details") or ():
+        delay = detail.get("retryDelay") if isinstance(detail, dict) else None
+        if isinstance(delay, str) and delay.endswith("s"):
+            try:
+                return float(delay[:-1])
+            except ValueError:
+                return None
     return None
 
 

@@ -40,9 +40,10 @@ DEFAULT_PROFILE: Final = ModelProfile(thinking="level")
 
 # reasoning_effort → Gemini 3 thinkingLevel, or a Gemini 2.5 thinkingBudget (tokens).
 THINKING_LEVELS: Final[dict[str, str]] = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH",
-                                          "xhigh": "HIGH"}
-THINKING_BUDGETS: Final[dict[str, int]] = {"minimal": 512, "low": 1024, "medium": 8192, "high": 24576,
-                                           "xhigh": 32768}
+                                          "xhigh": "XHIGH"}
+# 24576 is Gemini 2.5 Flash's largest budget; Pro takes up to 32768.
+THINKING_BUDGETS: Final[dict[str, int]] = {"minimal": 512, "low": 1024, "medium": 8192, "high": 16384,
+                                           "xhigh": 24576}
 
 _ALLOWED: Final[dict[str, tuple[Any, ...]]] = {
     "thinking": ("level", "budget", "none"),
@@ -96,7 +97,7 @@ def _fields(source: Any, where: str, keys: tuple[str, ...] | None = None) -> dic
             raise ValueError(f"{where}.{name}: unknown field")
         value = source[name]
         allowed = _ALLOWED.get(name)
-        if allowed is not None and value not in allowed:
+        if allowed is not None and (value not in allowed or (True in allowed and not isinstance(value, bool))):
             raise ValueError(f"{where}.{name}: expected one of {', '.join(map(str, allowed))}")
         if name == "safety_settings":
             if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):

@@ -153,9 +153,21 @@ def _media_policy(options: Any) -> MediaPolicy:
     unknown = set(options) - known
     if unknown:
         raise ValueError(f"options.media: unknown field(s) {', '.join(sorted(unknown))}")
-    values: dict[str, Any] = dict(options)
-    if "allowed_types" in values:
-        values["allowed_types"] = tuple(values["allowed_types"])
-    if "allow_private_hosts" in values:
-        values["allow_private_hosts"] = frozenset(values["allow_private_hosts"])
+    values: dict[str, Any] = {}
+    for name, value in options.items():
+        where = f"options.media.{name}"
+        if name in ("allow_http", "allow_private"):
+            if not isinstance(value, bool):
+                raise ValueError(f"{where}: expected true or false")
+        elif name in ("max_bytes", "max_redirects"):  # MediaPolicy checks the ranges itself
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{where}: expected a whole number")
+        elif name == "timeout":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{where}: expected a number of seconds")
+        elif not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ValueError(f"{where}: expected a list of strings")
+        else:
+            value = tuple(value) if name == "allowed_types" else frozenset(value)
+        values[name] = value
     return MediaPolicy(**values)

@@ -110,9 +110,11 @@ class GeminiStreamTranslator:
                                   type="function")
             state.tool_calls += 1
             return Delta(tool_calls=[delta])
+        if part.get("thought"):
+            return None  # a thought's draft image or signature-only part: nothing a client shows
         if "inlineData" in part and str(part["inlineData"].get("mimeType", "")).startswith("image/"):
             return Delta(extra={"images": [image_entry(part["inlineData"])]})
-        return None
+        return Delta(extra={"gemini_parts": [part]})  # code execution and newer kinds: kept, as in from_wire
 
     def _wrap(self, choices: list[ChunkChoice]) -> ChatChunk:
         return ChatChunk(id=self.response_id, created=self.created, model=self.model, choices=choices)

@@ -131,7 +131,10 @@ def _thinking(effort: str | None, profile: ModelProfile, adjusted: list[str]) ->
         return None
     if effort == "none":
         # Gemini 2.5 turns thinking off with a zero budget; Gemini 3 always thinks a little.
-        return {"thinkingBudget": 0} if profile.thinking == "budget" else {"thinkingLevel": "MINIMAL"}
+        if profile.thinking == "budget":
+            return {"thinkingBudget": 0}
+        adjusted.append("reasoning_effort=clamped:minimal")
+        return {"thinkingLevel": "MINIMAL"}
     table: Mapping[str, Any] = THINKING_LEVELS if profile.thinking == "level" else THINKING_BUDGETS
     if effort not in table:
         raise InvalidRequest("invalid_value", param="reasoning_effort",
@@ -163,9 +166,11 @@ def _choice(candidate: JSON, position: int, response_id: str) -> Choice:
             (thoughts if part.get("thought") else texts).append(part["text"])
         elif "functionCall" in part:
             calls.append(tool_call(part, response_id, index, len(calls)))
+        elif part.get("thought"):
+            continue  # draft images of image models' thinking are not the answer
         elif "inlineData" in part and str(part["inlineData"].get("mimeType", "")).startswith("image/"):
             images.append(image_entry(part["inlineData"]))
-        elif not part.get("thought"):
+        else:
             other.append(part)  # code execution and newer part kinds: kept, not lost
     extra: JSON = {"gemini_parts": other} if other else {}
     message = AssistantMessage(content="".join(texts) if texts else None, tool_calls=calls or None,

@@ -12,6 +12,7 @@ MODELS_PATH: Final = "/v1beta/models?pageSize=1000"
 FINISH_REASONS: Final[dict[str, str]] = {
     "STOP": "stop",
     "MAX_TOKENS": "length",
+    "CONTINUATION": "length",  # "reached the per-request token limit"
     "SAFETY": "content_filter",
     "RECITATION": "content_filter",
     "BLOCKLIST": "content_filter",
