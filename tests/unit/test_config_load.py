@@ -75,14 +75,21 @@ def test_ollama_base_url_gets_v1(value: str, expected: str) -> None:
     assert load({"OLLAMA_BASE_URL": value}).providers["ollama"].base_url == expected
 
 
-def test_provider_types_that_are_not_available_are_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="babelgate.config"):
-        config = load({"ANTHROPIC_API_KEY": "sk-ant-x", "GEMINI_API_KEY": "g", "MISTRAL_API_KEY": "m"})
-    assert set(config.providers) == {"anthropic", "gemini", "ollama"}
+def test_every_provider_in_the_environment_is_enabled() -> None:
+    config = load({"ANTHROPIC_API_KEY": "sk-ant-x", "GEMINI_API_KEY": "g", "MISTRAL_API_KEY": "m"})
+    assert set(config.providers) == {"anthropic", "gemini", "mistral", "ollama"}
     assert config.providers["anthropic"].base_url == "https://api.anthropic.com"
     assert config.providers["gemini"].base_url == "https://generativelanguage.googleapis.com"
+    assert config.providers["mistral"].base_url == "https://api.mistral.ai"
+
+
+def test_provider_types_that_are_not_available_are_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="babelgate.config"):
+        config = load({"ANTHROPIC_API_KEY": "sk-ant-x", "MISTRAL_API_KEY": "m"}, types=frozenset({"openai"}))
+    assert set(config.providers) == {"ollama"}
     assert [record.getMessage() for record in caplog.records] == [
-        "MISTRAL_API_KEY is set, but provider type 'mistral' is not available in this version; skipped"]
+        f"{var} is set, but provider type {kind!r} is not available in this version; skipped"
+        for var, kind in (("ANTHROPIC_API_KEY", "anthropic"), ("MISTRAL_API_KEY", "mistral"))]
 
 
 def test_babelgate_api_keys_are_comma_separated_and_trimmed() -> None:

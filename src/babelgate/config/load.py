@@ -51,7 +51,7 @@ ENV_PROVIDERS: Final = (
                 "ANTHROPIC_API_KEY"),
     EnvProvider("gemini", "gemini", "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com",
                 "GEMINI_API_KEY"),
-    EnvProvider("mistral", "mistral", "MISTRAL_BASE_URL", "https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
+    EnvProvider("mistral", "mistral", "MISTRAL_BASE_URL", "https://api.mistral.ai", "MISTRAL_API_KEY"),
     # Ollama needs no key, so it is always on; a short connect timeout keeps its absence cheap.
     EnvProvider("ollama", "openai", "OLLAMA_BASE_URL", "http://127.0.0.1:11434", None, url_suffix="/v1",
                 profile="ollama", connect_timeout=2.0),

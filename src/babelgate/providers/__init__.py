@@ -10,6 +10,7 @@ from babelgate.http import UpstreamClient
 from babelgate.providers.anthropic.provider import AnthropicProvider
 from babelgate.providers.base import Provider
 from babelgate.providers.gemini.provider import GeminiProvider
+from babelgate.providers.mistral.provider import MistralProvider
 from babelgate.providers.openai.provider import OpenAIProvider
 
 ProviderFactory = Callable[[str, ProviderConfig, ServerConfig, UpstreamClient], Provider]
@@ -18,6 +19,7 @@ PROVIDER_TYPES: Final[dict[str, ProviderFactory]] = {
     "openai": OpenAIProvider,
     "anthropic": AnthropicProvider,
     "gemini": GeminiProvider,
+    "mistral": MistralProvider,
 }
 
 

@@ -39,6 +39,10 @@ class OpenAIStreamTranslator:
             raise UpstreamProtocolError(provider=self.provider, detail="a stream event is not an object")
         if "error" in payload:
             raise stream_error(payload, self.provider, self.scrub)
+        return self.feed_payload(payload)
+
+    def feed_payload(self, payload: JSON) -> list[ChatChunk]:
+        """One parsed chunk object (for OpenAI-like upstreams that normalise their chunks first)."""
         try:
             return [self._chunk(payload)]
         except (AttributeError, TypeError, ValueError, KeyError):

@@ -1,0 +1,1 @@
+"""Mistral's chat completions API: OpenAI-like, but not OpenAI (translated, never passed through)."""

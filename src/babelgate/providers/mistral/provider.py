@@ -1,0 +1,96 @@
+"""Thin I/O for Mistral: URL, Bearer auth, sending, and handing bodies to the translators."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from babelgate.config.models import ProviderConfig, ServerConfig
+from babelgate.errors import UpstreamProtocolError
+from babelgate.http import UpstreamClient, drain, iter_body
+from babelgate.observability.logging import Scrubber
+from babelgate.providers.base import CallNotes, Capabilities, provider_timeouts
+from babelgate.providers.mistral import wire
+from babelgate.providers.mistral.errors import map_error
+from babelgate.providers.mistral.stream import MistralStreamTranslator
+from babelgate.providers.mistral.translate import from_wire, to_wire
+from babelgate.providers.openai.stream import stream_error
+from babelgate.providers.transport import read_json_object, send_checked
+from babelgate.routing.key_pool import KeyPool
+from babelgate.schema.chat import ChatRequest, ChatResponse
+from babelgate.schema.chunks import ChatChunk
+from babelgate.schema.models import ModelInfo
+from babelgate.streaming import SSEDecoder
+
+
+class MistralProvider:
+    type = "mistral"
+    capabilities = Capabilities(list_models=True)
+
+    def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
+        self.name = name
+        self.secrets = config.api_keys
+        self.list_models_enabled = config.list_models
+        base = (config.base_url or wire.DEFAULT_BASE_URL).removesuffix("/v1")
+        self._chat_url = base + wire.CHAT_PATH
+        self._models_url = base + wire.MODELS_PATH
+        self._client = client
+        self._timeouts = provider_timeouts(config, server)
+        self._scrub = Scrubber(config.api_keys)
+        common = {"content-type": "application/json", **config.headers}
+        self._headers = KeyPool([{**common, "authorization": f"Bearer {key}"} for key in config.api_keys] or [common])
+
+    async def _post(self, request: ChatRequest, model: str, notes: CallNotes) -> Any:
+        body = to_wire(request, model, notes.adjusted)
+        return await send_checked(self._client, "POST", self._chat_url, provider=self.name,
+                                  headers=self._headers.take(), body=orjson.dumps(body), timeouts=self._timeouts,
+                                  map_error=map_error, scrub=self._scrub)
+
+    async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
+        _, parsed = await read_json_object(await self._post(request, model, notes), self.name)
+        if "error" in parsed or parsed.get("object") == "error":
+            raise stream_error({"error": parsed.get("error", parsed)}, self.name, self._scrub)
+        try:
+            response = from_wire(parsed)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            raise UpstreamProtocolError(provider=self.name, detail="the body has the wrong shape") from None
+        notes.usage = response.usage
+        notes.finish_reason = response.choices[0].finish_reason if response.choices else None
+        return response
+
+    async def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
+        response = await self._post(request, model, notes)
+        decoder = SSEDecoder()
+        translator = MistralStreamTranslator(self.name, self._scrub)
+        async with contextlib.aclosing(iter_body(response, self.name)) as body:
+            async for chunk in body:
+                for event in decoder.feed(chunk):
+                    for canonical in translator.feed(event):
+                        if canonical.usage is not None:
+                            notes.usage = canonical.usage
+                        yield canonical
+                    if translator.done:
+                        notes.finish_reason, notes.completed = translator.finish_reason, True
+                        await drain(response)
+                        return
+        if translator.finish_reason is None:
+            raise UpstreamProtocolError("stream_interrupted", provider=self.name)
+        notes.finish_reason, notes.completed = translator.finish_reason, True
+
+    async def list_models(self) -> list[ModelInfo]:
+        response = await send_checked(self._client, "GET", self._models_url, provider=self.name,
+                                      headers=self._headers.take(), body=None, timeouts=self._timeouts,
+                                      map_error=map_error, scrub=self._scrub)
+        _, parsed = await read_json_object(response, self.name)
+        return [ModelInfo(id=entry["id"], owned_by=str(entry.get("owned_by") or "mistralai"),
+                          created=int(entry.get("created") or 0))
+                for entry in parsed.get("data") or () if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
+
+    async def forward_chat(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        raise NotImplementedError("Mistral is translated, never passed through; capabilities say so")
+
+    def forward_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        raise NotImplementedError("Mistral is translated, never passed through; capabilities say so")

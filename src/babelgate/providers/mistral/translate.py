@@ -1,0 +1,143 @@
+"""Canonical chat ↔ Mistral chat completions (pure; TRANSLATION.md §4).
+
+Mistral's wire is OpenAI's with differences, so the OpenAI translators do the common part and the
+functions here make the differences: field renames, forbidden fields, 9-character tool-call ids,
+content parts, role order; and on the way back, content given as chunks, arguments given as
+objects, `model_length`, and the `error` finish reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Final
+
+import orjson
+
+from babelgate.errors import InvalidRequest, UpstreamError
+from babelgate.providers.mistral.wire import BRIDGE_TEXT, FINISH_REASONS, REQUEST_FIELDS, TOOL_CALL_ID
+from babelgate.providers.openai import translate as openai_translate
+from babelgate.schema.chat import JSON, ChatRequest, ChatResponse
+
+PROVIDER = "mistral"
+_BASE62: Final = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Fields whose name differs, and OpenAI's value names Mistral spells otherwise.
+_RENAMES: Final = {"seed": "random_seed", "max_completion_tokens": "max_tokens"}
+
+
+def mistral_tool_id(call_id: str) -> str:
+    """Mistral's own ids pass unchanged; any other id becomes 9 base62 characters from its hash,
+    the same on the assistant's call and on the tool result, so no state is kept (DECISIONS 6)."""
+    if TOOL_CALL_ID.fullmatch(call_id):
+        return call_id
+    number = int.from_bytes(hashlib.sha256(call_id.encode()).digest()[:8], "big")
+    digits = []
+    for _ in range(9):
+        number, digit = divmod(number, 62)
+        digits.append(_BASE62[digit])
+    return "".join(digits)
+
+
+def to_wire(request: ChatRequest, model: str, adjusted: list[str]) -> JSON:
+    body = openai_translate.to_wire(request, model)
+    if request.temperature is not None and request.temperature > 1.5:
+        raise InvalidRequest("out_of_range", param="temperature", expected="a value from 0 to 1.5 for Mistral")
+    for old, new in _RENAMES.items():
+        if old in body:
+            body[new] = body.pop(old)
+    if body.get("tool_choice") == "required":
+        body["tool_choice"] = "any"
+    body["messages"] = _messages(body["messages"], adjusted)
+    for name in [name for name in body if name not in REQUEST_FIELDS]:
+        del body[name]
+        if name != "stream_options":  # usage always comes on Mistral's last chunk
+            adjusted.append(f"{name}=dropped")
+    return body
+
+
+def _messages(messages: list[JSON], adjusted: list[str]) -> list[JSON]:
+    shaped: list[JSON] = []
+    for message in messages:
+        role = message["role"]
+        if role == "user" and shaped and shaped[-1]["role"] == "tool":
+            shaped.append({"role": "assistant", "content": BRIDGE_TEXT})
+            if "messages=bridged" not in adjusted:
+                adjusted.append("messages=bridged")
+        shaped.append(_message(message))
+    if shaped and shaped[-1]["role"] == "assistant":
+        # An assistant turn last is a continuation; Mistral wants it marked as a prefix.
+        shaped[-1]["prefix"] = True
+    return shaped
+
+
+def _message(message: JSON) -> JSON:
+    out = {key: value for key, value in message.items() if key != "reasoning_content"}
+    if isinstance(out.get("content"), list):
+        out["content"] = [_part(part) for part in out["content"]]
+    if out.get("tool_calls"):
+        out["tool_calls"] = [{**call, "id": mistral_tool_id(call["id"])} for call in out["tool_calls"]]
+    if out.get("tool_call_id"):
+        out["tool_call_id"] = mistral_tool_id(out["tool_call_id"])
+    return out
+
+
+def _part(part: JSON) -> JSON:
+    kind = part.get("type")
+    if kind == "input_audio":
+        return {"type": "input_audio", "input_audio": part["input_audio"]["data"]}
+    if kind == "file":
+        file = part["file"]
+        if file.get("file_data"):
+            data = file["file_data"]
+            url = data if data.startswith("data:") else f"data:application/pdf;base64,{data}"
+            return {"type": "document_url", "document_url": url}
+        return {"type": "file", "file_id": file["file_id"]}
+    return part  # text, refusal-as-text and image_url ({url, detail}) are spelled the same
+
+
+def normalize(payload: JSON, *, stream: bool) -> JSON:
+    """A Mistral response or chunk in OpenAI's shape, so the OpenAI translators can read it."""
+    for choice in payload.get("choices") or ():
+        message = choice.get("delta" if stream else "message") or {}
+        content = message.get("content")
+        if isinstance(content, list):
+            text, reasoning = _split_chunks(content)
+            message["content"] = text
+            if reasoning:
+                message["reasoning_content"] = reasoning
+        for call in message.get("tool_calls") or ():
+            function = call.get("function") or {}
+            if function.get("arguments") is not None and not isinstance(function["arguments"], str):
+                function["arguments"] = orjson.dumps(function["arguments"]).decode()
+            if call.get("id") in (None, "", "null"):
+                call.pop("id", None)
+        reason = choice.get("finish_reason")
+        if reason == "error":
+            raise UpstreamError(provider=PROVIDER, upstream_status=200,
+                                raw_message="Mistral ended the answer with finish_reason 'error'.")
+        if reason is not None:
+            choice["finish_reason"] = FINISH_REASONS.get(reason, "stop")
+    return payload
+
+
+def _split_chunks(chunks: list[Any]) -> tuple[str | None, str | None]:
+    """Reasoning models send content as chunks: text, and thinking holding text chunks of its own."""
+    text: list[str] = []
+    thinking: list[str] = []
+    for chunk in chunks:
+        if not isinstance(chunk, dict):
+            continue
+        if chunk.get("type") == "text":
+            text.append(str(chunk.get("text", "")))
+        elif chunk.get("type") == "thinking":
+            thinking += [str(inner.get("text", "")) for inner in chunk.get("thinking") or ()
+                         if isinstance(inner, dict)]
+    return ("".join(text) if text else None), ("".join(thinking) if thinking else None)
+
+
+def from_wire(body: JSON) -> ChatResponse:
+    response = openai_translate.from_wire(normalize(body, stream=False))
+    for index, choice in enumerate(response.choices):
+        for position, call in enumerate(choice.message.tool_calls or ()):
+            if not call.id:  # the schema's default id is the string "null": mint a valid one
+                call.id = mistral_tool_id(f"{response.id}:{index}:{position}")
+    return response
