@@ -150,6 +150,7 @@ class FakeOpenAI:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/api/tags", self._tags)  # Ollama's native listing
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -166,6 +167,12 @@ class FakeOpenAI:
             return web.json_response({"error": {"message": "nope", "type": "server_error"}},
                                      status=self.models_status)
         return web.json_response({"object": "list", "data": self.models})
+
+    async def _tags(self, request: web.Request) -> web.Response:
+        self.received.append(Received(request.method, request.path, dict(request.headers), None))
+        return web.json_response({"models": [
+            {"name": "llama3.2:latest", "model": "llama3.2:latest", "modified_at": "2025-01-01T00:00:00Z",
+             "size": 2019393189, "digest": "a80c4f17acd5", "details": {"family": "llama"}}]})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

@@ -8,6 +8,7 @@ import pytest
 
 from babelgate.cli import main
 from babelgate.providers import PROVIDER_TYPES
+from babelgate.providers.openai.profiles import PROFILES
 
 AVAILABLE = ", ".join(sorted(PROVIDER_TYPES))
 
@@ -110,7 +111,7 @@ def test_unknown_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     code, _, err = check(path, capsys)
     assert code == 1
     assert err == (f"{path}: providers.local: unknown profile 'lmstudio' "
-                   "(known: generic, no-stream-options, ollama, openai, vllm)\n")
+                   f"(known: {', '.join(sorted(PROFILES))})\n")
 
 
 def test_model_with_unknown_provider(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -35,7 +35,8 @@ def source(tmp_path: Path) -> str:
     return str(tmp_path / "babelgate.yaml")
 
 
-OLLAMA = ProviderConfig(type="openai", base_url="http://127.0.0.1:11434/v1", profile="ollama", connect_timeout=2.0)
+OLLAMA = ProviderConfig(type="openai", base_url="http://127.0.0.1:11434/v1", profile="ollama", connect_timeout=2.0,
+                        options={"models_endpoint": "ollama_tags"})
 
 
 def test_empty_environment_gives_only_ollama() -> None:

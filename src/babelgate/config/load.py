@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from babelgate.config.models import Config
+from babelgate.config.presets import PRESETS
 
 log = logging.getLogger("babelgate.config")
 
@@ -68,6 +69,7 @@ def load_config(
     source = str(path) if path is not None else "<environment>"
     raw: dict[str, Any] = _read_yaml(Path(path)) if path is not None else {}
     problems: list[tuple[str, str]] = []
+    _apply_presets(raw, environ, problems)
     _resolve_secrets(raw, environ, problems)
     server = raw.setdefault("server", {}) if isinstance(raw.get("server", {}), dict) else None
     providers = raw.setdefault("providers", {}) if isinstance(raw.get("providers", {}), dict) else None
@@ -106,6 +108,32 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(str(path), [("", "the file must hold a mapping at the top level")])
     return data
+
+
+def _apply_presets(raw: dict[str, Any], environ: Mapping[str, str], problems: list[tuple[str, str]]) -> None:
+    """`preset: NAME` fills type, base URL, key reference, profile and model listing; the
+    provider's own keys win. A preset's key variable that is not set means no key (local servers)."""
+    providers = raw.get("providers")
+    if not isinstance(providers, dict):
+        return
+    for name, provider in providers.items():
+        if not isinstance(provider, dict) or "preset" not in provider:
+            continue
+        preset_name = provider.pop("preset")
+        preset = PRESETS.get(preset_name) if isinstance(preset_name, str) else None
+        if preset is None:
+            problems.append((f"providers.{name}.preset",
+                             f"unknown preset {preset_name!r} (known: {', '.join(sorted(PRESETS))})"))
+            continue
+        provider.setdefault("type", "openai")
+        provider.setdefault("base_url", preset.base_url)
+        provider.setdefault("profile", preset.profile)
+        if "api_key" not in provider and "api_keys" not in provider and preset.key_env and environ.get(preset.key_env):
+            provider["api_keys"] = [f"{ENV_PREFIX}{preset.key_env}"]
+        if preset.models_endpoint != "openai":
+            options = provider.setdefault("options", {})
+            if isinstance(options, dict):
+                options.setdefault("models_endpoint", preset.models_endpoint)
 
 
 def _resolve_secrets(raw: dict[str, Any], environ: Mapping[str, str], problems: list[tuple[str, str]]) -> None:
@@ -188,6 +216,9 @@ def _merge_env_providers(
             entry["profile"] = spec.profile
         if spec.connect_timeout:
             entry["connect_timeout"] = spec.connect_timeout
+        preset = PRESETS.get(spec.name)
+        if preset is not None and preset.models_endpoint != "openai":
+            entry["options"] = {"models_endpoint": preset.models_endpoint}
         providers[spec.name] = entry
 
 

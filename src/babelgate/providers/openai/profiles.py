@@ -63,11 +63,28 @@ _OPENAI_REASONING: Final = ModelRule(
     models=("o1*", "o3*", "o4*", "gpt-5*"), rename={"max_tokens": "max_completion_tokens"}
 )
 
+# DeepSeek: "temperature, top_p, presence_penalty, frequency_penalty … will not trigger an error
+# but will also have no effect" on deepseek-reasoner; dropping them says so to the client.
+_DEEPSEEK_REASONER: Final = ModelRule(
+    models=("deepseek-reasoner*",), drop=("temperature", "top_p", "presence_penalty", "frequency_penalty")
+)
+# xAI: reasoning models refuse presencePenalty and frequencyPenalty; grok-4 also reasoning_effort.
+_XAI_REASONING: Final = (
+    ModelRule(models=("grok-4*", "grok-3-mini*"), drop=("presence_penalty", "frequency_penalty")),
+    ModelRule(models=("grok-4*",), drop=("reasoning_effort",)),
+)
+
 PROFILES: Final[dict[str, Profile]] = {
     "openai": Profile("openai", (_OPENAI_REASONING,)),
-    # Ollama's /v1 accepts the OpenAI body as is, stream_options included.
+    # Ollama's /v1 accepts the OpenAI body as is: its decoder ignores fields it does not know, and
+    # current versions honour stream_options.include_usage, so nothing is dropped.
     "ollama": Profile("ollama"),
     "vllm": Profile("vllm"),
+    "llamacpp": Profile("llamacpp"),
+    "deepseek": Profile("deepseek", (_DEEPSEEK_REASONER,)),
+    "qwen": Profile("qwen"),
+    "groq": Profile("groq"),
+    "xai": Profile("xai", _XAI_REASONING),
     # Servers built on older OpenAI-compatible layers reject `stream_options` outright.
     "no-stream-options": Profile("no-stream-options", (ModelRule(models=("*",), drop=("stream_options",)),)),
     "generic": Profile("generic"),

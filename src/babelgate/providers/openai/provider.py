@@ -37,7 +37,10 @@ class OpenAIProvider:
         self.list_models_enabled = config.list_models
         self.secrets = config.api_keys
         self._chat_url = self.base_url + wire.CHAT_PATH
-        self._models_url = self.base_url + wire.MODELS_PATH
+        # Ollama lists its models at /api/tags (its native API), beside the /v1 root.
+        self._ollama_tags = config.options.get("models_endpoint") == "ollama_tags"
+        self._models_url = (self.base_url.removesuffix("/v1") + "/api/tags" if self._ollama_tags
+                            else self.base_url + wire.MODELS_PATH)
         self._client = client
         self._timeouts = provider_timeouts(config, server)
         self._profile = select_profile(config.profile, self.base_url, config.options)
@@ -109,7 +112,10 @@ class OpenAIProvider:
             self._client, "GET", self._models_url, provider=self.name, headers=self._headers.take(), body=None,
             timeouts=self._timeouts, map_error=map_error, scrub=self._scrub,
         )
-        _, parsed = await self._json_body(response)
+        _, parsed = await read_json_object(response, self.name)
+        if self._ollama_tags:
+            return [ModelInfo(id=entry["name"], owned_by=self.name) for entry in parsed.get("models") or ()
+                    if isinstance(entry, dict) and isinstance(entry.get("name"), str)]
         models = []
         for entry in parsed.get("data") or ():
             if isinstance(entry, dict) and isinstance(entry.get("id"), str):
