@@ -17,12 +17,18 @@ from babelgate.schema.models import ModelInfo
 class Capabilities:
     """What a provider can do, declared up front so the gateway refuses the rest before any call."""
 
-    chat: bool = True
+    # What `docs/providers.md`'s feature matrix is generated from (providers/matrix.py).
+    text: bool = True
     streaming: bool = True
     tools: bool = True
-    vision: bool = True
+    streamed_tools: bool = True
+    structured_output: bool = True
+    images_in: bool = True
+    images_out: bool = False
+    audio_in: bool = False
+    reasoning: bool = True
     embeddings: bool = False
-    images: bool = False
+    image_generation: bool = False
     list_models: bool = False
     # Accepts the OpenAI Chat Completions JSON as it is: the fast path forwards bytes.
     openai_passthrough: bool = False

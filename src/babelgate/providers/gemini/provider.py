@@ -34,7 +34,7 @@ from babelgate.streaming import SSEDecoder, parse_frame
 
 class GeminiProvider:
     type = "gemini"
-    capabilities = Capabilities(list_models=True, signed_tool_ids=True)
+    capabilities = Capabilities(images_out=True, audio_in=True, list_models=True, signed_tool_ids=True)
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name

@@ -28,7 +28,7 @@ from babelgate.streaming import SSEDecoder
 
 class MistralProvider:
     type = "mistral"
-    capabilities = Capabilities(list_models=True)
+    capabilities = Capabilities(audio_in=True, list_models=True)
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name

@@ -29,7 +29,8 @@ from babelgate.streaming import SSEDecoder
 
 class OpenAIProvider:
     type = "openai"
-    capabilities = Capabilities(list_models=True, openai_passthrough=True)
+    # Everything the upstream can do passes through; compatible servers decide per model.
+    capabilities = Capabilities(images_out=True, audio_in=True, list_models=True, openai_passthrough=True)
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name
