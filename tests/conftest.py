@@ -14,12 +14,14 @@ from babelgate.config import load_config
 from babelgate.providers import PROVIDER_TYPES
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.gemini_upstream import FakeGemini
+from tests.fakes.mistral_upstream import FakeMistral
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.servers import LoopThread, RunningApp
 
 UPSTREAM_KEY = "sk-test-UPSTREAM-secret-0123456789"
 ANTHROPIC_KEY = "sk-ant-test-UPSTREAM-secret-987654321"
 GEMINI_KEY = "AIzaTestUPSTREAMsecret0123456789abcdef"
+MISTRAL_KEY = "mistral-test-UPSTREAM-secret-5555"
 CLOSED_PORT_URL = "http://127.0.0.1:9"  # discard port: nothing listens, connections are refused
 
 
@@ -73,6 +75,21 @@ def gemini_upstream(_gemini: FakeGemini) -> Iterator[FakeGemini]:
     _gemini.reset()
     yield _gemini
     assert _gemini.violations == [], "the gateway sent requests the Gemini API refuses"
+
+
+@pytest.fixture(scope="session")
+def _mistral(loop_thread: LoopThread) -> Iterator[FakeMistral]:
+    fake = FakeMistral()
+    loop_thread.run(fake.start())
+    yield fake
+    loop_thread.run(fake.stop())
+
+
+@pytest.fixture
+def mistral_upstream(_mistral: FakeMistral) -> Iterator[FakeMistral]:
+    _mistral.reset()
+    yield _mistral
+    assert _mistral.violations == [], "the gateway sent requests the Mistral API refuses"
 
 
 def base_env(upstream: FakeOpenAI) -> dict[str, str]:
