@@ -305,3 +305,9 @@ def test_reasoning_effort_becomes_a_thinking_level(gemini: openai.OpenAI, gemini
 def _tool(name: str) -> dict[str, object]:
     return {"type": "function", "function": {"name": name, "description": f"{name} tool", "parameters": {
         "type": "object", "properties": {"city": {"type": "string"}}}}}
+
+
+def test_models_are_listed_with_the_provider_prefix(gemini_gateway: RunningApp) -> None:
+    ids = [m["id"] for m in httpx.get(gemini_gateway.url + "/v1/models", timeout=10).json()["data"]]
+    assert any(i.startswith("gemini/gemini-") for i in ids)
+    assert not any(i.startswith("gemini/models/") for i in ids)

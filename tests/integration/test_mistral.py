@@ -197,3 +197,8 @@ def test_mid_stream_drop_raises_in_the_sdk(mistral: openai.OpenAI, mistral_upstr
 def _tool(name: str) -> dict[str, object]:
     return {"type": "function", "function": {"name": name, "description": f"{name} tool", "parameters": {
         "type": "object", "properties": {"city": {"type": "string"}}}}}
+
+
+def test_models_are_listed_with_the_provider_prefix(mistral_gateway: RunningApp) -> None:
+    ids = [m["id"] for m in httpx.get(mistral_gateway.url + "/v1/models", timeout=10).json()["data"]]
+    assert any(i.startswith("mistral/") for i in ids)
