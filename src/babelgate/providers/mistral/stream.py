@@ -21,7 +21,7 @@ class MistralStreamTranslator:
         self.provider = provider
         self.scrub = scrub
         self._openai = OpenAIStreamTranslator(provider, scrub)
-        self._started_calls: set[tuple[int, int]] = set()  # (choice index, tool-call index)
+        self._calls: dict[int, _ChoiceCalls] = {}  # by choice index
 
     @property
     def done(self) -> bool:
@@ -49,15 +49,39 @@ class MistralStreamTranslator:
         return self._openai.feed_payload(payload)
 
     def _first_delta_only(self, payload: JSON) -> None:
+        """Give each call an OpenAI index of its own, and id/name on its first delta only.
+        Mistral may omit `index` (the SDK defaults it to 0) while sending each call whole in its
+        own chunk, so a new id starts a new call; a fragment without an id continues one."""
         for choice in payload.get("choices") or ():
-            for position, call in enumerate((choice.get("delta") or {}).get("tool_calls") or ()):
-                key = (int(choice.get("index", 0)), int(call.get("index", position)))
-                call.setdefault("index", key[1])
-                if key in self._started_calls:
-                    call.pop("id", None)
-                    call.pop("type", None)
-                    (call.get("function") or {}).pop("name", None)
+            choice_index = int(choice.get("index", 0))
+            state = self._calls.setdefault(choice_index, _ChoiceCalls())
+            for call in (choice.get("delta") or {}).get("tool_calls") or ():
+                call_id = call.get("id") if call.get("id") not in ("", "null") else None
+                upstream_index = call.get("index")
+                if upstream_index is not None and type(upstream_index) is not int:
+                    raise TypeError("a tool call's index is not a number")  # mapped to a protocol error
+                known = state.by_id.get(call_id) if call_id else state.by_index.get(upstream_index, state.last)
+                if known is None:
+                    known = state.last = len(state.by_id)
+                    call_id = call_id or mistral_tool_id(f"{payload.get('id', '')}:{choice_index}:{known}")
+                    state.by_id[call_id] = known
+                    if upstream_index is not None:
+                        state.by_index[upstream_index] = known
+                    call.update(id=call_id, index=known)
                     continue
-                self._started_calls.add(key)
-                if not call.get("id"):
-                    call["id"] = mistral_tool_id(f"{payload.get('id', '')}:{key[0]}:{key[1]}")
+                state.last = known
+                call["index"] = known
+                call.pop("id", None)
+                call.pop("type", None)
+                (call.get("function") or {}).pop("name", None)
+
+
+class _ChoiceCalls:
+    """The tool calls of one choice: OpenAI index by Mistral id and by Mistral index."""
+
+    __slots__ = ("by_id", "by_index", "last")
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, int] = {}
+        self.by_index: dict[int, int] = {}
+        self.last: int | None = None
