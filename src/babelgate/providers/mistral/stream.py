@@ -60,7 +60,13 @@ class MistralStreamTranslator:
                 upstream_index = call.get("index")
                 if upstream_index is not None and type(upstream_index) is not int:
                     raise TypeError("a tool call's index is not a number")  # mapped to a protocol error
-                known = state.by_id.get(call_id) if call_id else state.by_index.get(upstream_index, state.last)
+                known: int | None
+                if call_id:
+                    known = state.by_id.get(call_id)
+                elif upstream_index is not None and upstream_index in state.by_index:
+                    known = state.by_index[upstream_index]
+                else:
+                    known = state.last
                 if known is None:
                     known = state.last = len(state.by_id)
                     call_id = call_id or mistral_tool_id(f"{payload.get('id', '')}:{choice_index}:{known}")
