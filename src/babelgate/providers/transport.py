@@ -38,6 +38,17 @@ async def send_checked(
     return response
 
 
+def event_object(data: str | bytes, provider: str) -> dict[str, Any]:
+    """One stream event's JSON object; anything else is the upstream's protocol error."""
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamProtocolError(provider=provider, detail="a stream event is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise UpstreamProtocolError(provider=provider, detail="a stream event is not an object")
+    return parsed
+
+
 async def read_json_object(response: aiohttp.ClientResponse, provider: str) -> tuple[bytes, dict[str, Any]]:
     """The body as bytes and as a parsed object; anything else is the upstream's protocol error."""
     raw = await read_body(response, provider)

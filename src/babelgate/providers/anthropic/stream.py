@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import orjson
-
 from babelgate.errors import GatewayError, UpstreamProtocolError
 from babelgate.providers.anthropic.errors import error_from_body
 from babelgate.providers.anthropic.translate import finish_reason, usage_from_wire
 from babelgate.providers.anthropic.translate_messages import reasoning_details
 from babelgate.providers.anthropic.wire import REASONING_DETAILS
+from babelgate.providers.transport import event_object
 from babelgate.schema.chat import JSON, Usage
 from babelgate.schema.chunks import ChatChunk, ChunkChoice, Delta, ToolCallDelta
 from babelgate.streaming import SSEEvent
@@ -53,12 +52,7 @@ class AnthropicStreamTranslator:
         self.done = False
 
     def feed(self, event: SSEEvent) -> list[ChatChunk]:
-        try:
-            payload = orjson.loads(event.data)
-        except orjson.JSONDecodeError:
-            raise UpstreamProtocolError(provider=self.provider, detail="a stream event is not JSON") from None
-        if not isinstance(payload, dict):
-            raise UpstreamProtocolError(provider=self.provider, detail="a stream event is not an object")
+        payload = event_object(event.data, self.provider)
         try:
             return self._event(payload)
         except GatewayError:

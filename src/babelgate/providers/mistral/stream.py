@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import orjson
-
 from babelgate.errors import UpstreamProtocolError
 from babelgate.providers.mistral.translate import mistral_tool_id, normalize
 from babelgate.providers.openai.stream import OpenAIStreamTranslator, stream_error
+from babelgate.providers.transport import event_object
 from babelgate.schema.chat import JSON
 from babelgate.schema.chunks import ChatChunk
 from babelgate.streaming import SSEEvent
@@ -34,12 +33,7 @@ class MistralStreamTranslator:
     def feed(self, event: SSEEvent) -> list[ChatChunk]:
         if event.data == "[DONE]":
             return self._openai.feed(event)
-        try:
-            payload = orjson.loads(event.data)
-        except orjson.JSONDecodeError:
-            raise UpstreamProtocolError(provider=self.provider, detail="a stream event is not JSON") from None
-        if not isinstance(payload, dict):
-            raise UpstreamProtocolError(provider=self.provider, detail="a stream event is not an object")
+        payload = event_object(event.data, self.provider)
         if "error" in payload or payload.get("object") == "error":
             raise stream_error({"error": payload.get("error", payload)}, self.provider, self.scrub)
         try:

@@ -10,13 +10,13 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import aiohttp
-import orjson
 
 from babelgate.errors import UpstreamProtocolError
 from babelgate.http import drain, iter_body
 from babelgate.providers.base import CallNotes
 from babelgate.providers.openai.stream import stream_error
 from babelgate.providers.openai.translate import usage_from_wire
+from babelgate.providers.transport import event_object
 from babelgate.streaming import SSEDecoder, frame_data
 
 _FINISH = b'"finish_reason"'
@@ -47,7 +47,7 @@ async def relay_frames(
                 if b'"error"' in data[:16]:
                     if out:
                         yield b"".join(out)
-                    raise stream_error(_parse(data, provider), provider, scrub)
+                    raise stream_error(event_object(data, provider), provider, scrub)
                 _inspect(data, notes, provider)
                 out.append(frame)
             yield b"".join(out)
@@ -67,16 +67,6 @@ def _inspect(data: bytes, notes: CallNotes, provider: str) -> None:
             notes.finish_reason = rest[1:rest.find(b'"', 1)].decode()
     position = data.find(_USAGE)
     if position >= 0 and not data[position + len(_USAGE):position + len(_USAGE) + 8].lstrip(b": ").startswith(b"null"):
-        usage = usage_from_wire(_parse(data, provider).get("usage"))
+        usage = usage_from_wire(event_object(data, provider).get("usage"))
         if usage is not None:
             notes.usage = usage
-
-
-def _parse(data: bytes, provider: str) -> dict[str, object]:
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        raise UpstreamProtocolError(provider=provider, detail="a stream event is not JSON") from None
-    if not isinstance(parsed, dict):
-        raise UpstreamProtocolError(provider=provider, detail="a stream event is not an object")
-    return parsed

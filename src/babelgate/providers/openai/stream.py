@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import orjson
-
 from babelgate.errors import UpstreamError, UpstreamProtocolError
 from babelgate.providers.openai.errors import error_fields_from
 from babelgate.providers.openai.translate import finish_reason_from_wire, usage_from_wire
+from babelgate.providers.transport import event_object
 from babelgate.schema.chat import JSON
 from babelgate.schema.chunks import ChatChunk, ChunkChoice, Delta, ToolCallDelta
 from babelgate.streaming import SSEEvent
@@ -31,12 +30,7 @@ class OpenAIStreamTranslator:
         if event.data == "[DONE]":
             self.done = True
             return []
-        try:
-            payload = orjson.loads(event.data)
-        except orjson.JSONDecodeError:
-            raise UpstreamProtocolError(provider=self.provider, detail="a stream event is not JSON") from None
-        if not isinstance(payload, dict):
-            raise UpstreamProtocolError(provider=self.provider, detail="a stream event is not an object")
+        payload = event_object(event.data, self.provider)
         if "error" in payload:
             raise stream_error(payload, self.provider, self.scrub)
         return self.feed_payload(payload)
