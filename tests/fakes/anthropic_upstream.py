@@ -19,7 +19,6 @@ import asyncio
 import base64
 import binascii
 import re
-import time
 import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
@@ -32,7 +31,7 @@ from aiohttp import web
 from anthropic.types.message_create_params import MessageCreateParamsNonStreaming, MessageCreateParamsStreaming
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from tests.fakes.openai_upstream import Received, Reply
+from tests.fakes.scripted import Received, Reply, ScriptedStreams
 
 __all__ = [
     "ANTHROPIC_VERSIONS",
@@ -644,7 +643,7 @@ def _request_id() -> str:
     return f"req_011Fake{uuid.uuid4().hex[:16]}"
 
 
-class FakeAnthropic:
+class FakeAnthropic(ScriptedStreams):
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
         self.received: list[Received] = []
@@ -764,33 +763,8 @@ class FakeAnthropic:
             data = reply.body if reply.body is not None else orjson.dumps(reply.json)
             return web.Response(status=reply.status, body=data, headers=headers,
                                 content_type="application/json" if reply.body is None else None)
-        response = web.StreamResponse(status=reply.status, headers={"Content-Type": "text/event-stream",
-                                                                   "Cache-Control": "no-cache", **headers})
-        await response.prepare(request)
-        try:
-            for index, event in enumerate(reply.stream):
-                if reply.drop_after is not None and index >= reply.drop_after:
-                    request.transport.close()  # type: ignore[union-attr]
-                    return response
-                if reply.stall_after is not None and index >= reply.stall_after:
-                    await self._until_closed(request)
-                    return response
-                await response.write(event if isinstance(event, bytes) else sse_frame(event))
-                if reply.chunk_delay:
-                    await asyncio.sleep(reply.chunk_delay)
-            await response.write_eof()
-        except (ConnectionResetError, ConnectionError, asyncio.CancelledError):
-            self.stream_closed_at = time.monotonic()
-            raise
-        return response
-
-    async def _until_closed(self, request: web.Request) -> None:
-        """Send nothing more, for as long as the client keeps the connection (bounded)."""
-        for _ in range(600):
-            if request.transport is None or request.transport.is_closing():
-                self.stream_closed_at = time.monotonic()
-                return
-            await asyncio.sleep(0.05)
+        return await self.write_stream(request, reply, frame=sse_frame, headers={
+            "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "request-id": headers["request-id"]})
 
     def _default(self, body: dict[str, Any]) -> Reply:
         model = body.get("model", DEFAULT_MODEL)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import re
-import time
 import types as pytypes
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -38,7 +37,7 @@ from google.genai import _common
 from google.genai import types as gt
 from pydantic import BaseModel, ValidationError
 
-from tests.fakes.openai_upstream import Received, Reply
+from tests.fakes.scripted import Received, Reply, ScriptedStreams
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -753,7 +752,7 @@ def _error_response(code: int, message: str, *, status: str | None = None, reaso
     return web.Response(status=code, body=orjson.dumps(payload), content_type="application/json", charset="UTF-8")
 
 
-class FakeGemini:
+class FakeGemini(ScriptedStreams):
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
         self.received: list[Received] = []
@@ -922,33 +921,7 @@ class FakeGemini:
 
     async def _stream(self, request: web.Request, reply: Reply) -> web.StreamResponse:
         # `reply.done` is ignored: Gemini streams end when the connection does, never with [DONE].
-        response = web.StreamResponse(status=reply.status, headers={"Content-Type": "text/event-stream",
-                                                                   **reply.headers})
-        await response.prepare(request)
-        try:
-            for index, event in enumerate(reply.stream or []):
-                if reply.drop_after is not None and index >= reply.drop_after:
-                    request.transport.close()  # type: ignore[union-attr]
-                    return response
-                if reply.stall_after is not None and index >= reply.stall_after:
-                    await self._until_closed(request)
-                    return response
-                await response.write(event if isinstance(event, bytes) else sse_frame(event))
-                if reply.chunk_delay:
-                    await asyncio.sleep(reply.chunk_delay)
-            await response.write_eof()
-        except (ConnectionResetError, ConnectionError, asyncio.CancelledError):
-            self.stream_closed_at = time.monotonic()
-            raise
-        return response
-
-    async def _until_closed(self, request: web.Request) -> None:
-        """Send nothing more, for as long as the client keeps the connection (bounded)."""
-        for _ in range(600):
-            if request.transport is None or request.transport.is_closing():
-                self.stream_closed_at = time.monotonic()
-                return
-            await asyncio.sleep(0.05)
+        return await self.write_stream(request, reply, frame=sse_frame, headers={"Content-Type": "text/event-stream"})
 
     def _default(self, model: str, streaming: bool) -> Reply:
         if streaming:

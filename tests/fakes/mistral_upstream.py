@@ -28,7 +28,6 @@ import asyncio
 import heapq
 import os
 import re
-import time
 import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -59,7 +58,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from tests.fakes.openai_upstream import Received, Reply
+from tests.fakes.scripted import Received, Reply, ScriptedStreams
 
 __all__ = [
     "COMPLETION_ID",
@@ -680,7 +679,7 @@ def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -
                         headers={"mistral-correlation-id": str(uuid.uuid4()), **(headers or {})})
 
 
-class FakeMistral:
+class FakeMistral(ScriptedStreams):
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
         self.received: list[Received] = []
@@ -787,36 +786,9 @@ class FakeMistral:
         return await self._stream(request, reply)
 
     async def _stream(self, request: web.Request, reply: Reply) -> web.StreamResponse:
-        response = web.StreamResponse(status=reply.status, headers={
+        return await self.write_stream(request, reply, frame=sse_frame, done_frame=b"data: [DONE]\n\n", headers={
             "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache",
-            "mistral-correlation-id": str(uuid.uuid4()), **reply.headers})
-        await response.prepare(request)
-        try:
-            for index, event in enumerate(reply.stream or []):
-                if reply.drop_after is not None and index >= reply.drop_after:
-                    request.transport.close()  # type: ignore[union-attr]
-                    return response
-                if reply.stall_after is not None and index >= reply.stall_after:
-                    await self._until_closed(request)
-                    return response
-                await response.write(event if isinstance(event, bytes) else sse_frame(event))
-                if reply.chunk_delay:
-                    await asyncio.sleep(reply.chunk_delay)
-            if reply.done:
-                await response.write(b"data: [DONE]\n\n")
-            await response.write_eof()
-        except (ConnectionResetError, ConnectionError, asyncio.CancelledError):
-            self.stream_closed_at = time.monotonic()
-            raise
-        return response
-
-    async def _until_closed(self, request: web.Request) -> None:
-        """Send nothing more, for as long as the client keeps the connection (bounded)."""
-        for _ in range(600):
-            if request.transport is None or request.transport.is_closing():
-                self.stream_closed_at = time.monotonic()
-                return
-            await asyncio.sleep(0.05)
+            "mistral-correlation-id": str(uuid.uuid4())})
 
     def _default(self, body: dict[str, Any]) -> Reply:
         model = body.get("model", DEFAULT_MODEL)

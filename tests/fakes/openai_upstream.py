@@ -9,15 +9,14 @@ headers, a slow first byte, a stream that stalls or breaks mid-way, garbage.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from tests.fakes.openai_spec import spec_violations
+from tests.fakes.scripted import Received, Reply, ScriptedStreams
 
 
 def completion(
@@ -93,31 +92,7 @@ def tool_call_stream(calls: list[tuple[str, str, list[str]]]) -> list[dict[str, 
     return events
 
 
-@dataclass
-class Reply:
-    """One scripted answer. `stream` events are dicts (sent as JSON) or raw bytes (sent as is)."""
-
-    status: int = 200
-    json: Any = None
-    body: bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    stream: list[dict[str, Any] | bytes] | None = None
-    done: bool = True  # send `data: [DONE]` after the stream
-    first_byte_delay: float = 0.0
-    chunk_delay: float = 0.0
-    drop_after: int | None = None  # close the connection after this many stream events
-    stall_after: int | None = None  # stop sending (but keep the connection) after this many events
-
-
-@dataclass
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]
-    json: Any
-
-
-class FakeOpenAI:
+class FakeOpenAI(ScriptedStreams):
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
         self.received: list[Received] = []
@@ -185,36 +160,8 @@ class FakeOpenAI:
             data = reply.body if reply.body is not None else orjson.dumps(reply.json)
             return web.Response(status=reply.status, body=data, headers=reply.headers,
                                 content_type="application/json" if reply.body is None else None)
-        response = web.StreamResponse(status=reply.status, headers={"Content-Type": "text/event-stream",
-                                                                   **reply.headers})
-        await response.prepare(request)
-        try:
-            for index, event in enumerate(reply.stream):
-                if reply.drop_after is not None and index >= reply.drop_after:
-                    request.transport.close()  # type: ignore[union-attr]
-                    return response
-                if reply.stall_after is not None and index >= reply.stall_after:
-                    await self._until_closed(request)
-                    return response
-                frame = event if isinstance(event, bytes) else b"data: " + orjson.dumps(event) + b"\n\n"
-                await response.write(frame)
-                if reply.chunk_delay:
-                    await asyncio.sleep(reply.chunk_delay)
-            if reply.done:
-                await response.write(b"data: [DONE]\n\n")
-            await response.write_eof()
-        except (ConnectionResetError, ConnectionError, asyncio.CancelledError):
-            self.stream_closed_at = time.monotonic()
-            raise
-        return response
-
-    async def _until_closed(self, request: web.Request) -> None:
-        """Send nothing more, for as long as the gateway keeps the connection (bounded)."""
-        for _ in range(600):
-            if request.transport is None or request.transport.is_closing():
-                self.stream_closed_at = time.monotonic()
-                return
-            await asyncio.sleep(0.05)
+        return await self.write_stream(request, reply, frame=lambda event: b"data: " + orjson.dumps(event) + b"\n\n",
+                                       headers={"Content-Type": "text/event-stream"}, done_frame=b"data: [DONE]\n\n")
 
     def _default(self, body: dict[str, Any]) -> Reply:
         if body.get("stream"):

@@ -1,0 +1,73 @@
+"""What every fake upstream does the same way: play a scripted stream, and fail it on request
+(drop the connection, stall, pause between events), noting when the gateway hung up."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Reply:
+    """One scripted answer. `stream` events are dicts (sent as JSON) or raw bytes (sent as is)."""
+
+    status: int = 200
+    json: Any = None
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: list[dict[str, Any] | bytes] | None = None
+    done: bool = True  # send `data: [DONE]` after the stream
+    first_byte_delay: float = 0.0
+    chunk_delay: float = 0.0
+    drop_after: int | None = None  # close the connection after this many stream events
+    stall_after: int | None = None  # stop sending (but keep the connection) after this many events
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Any
+
+
+class ScriptedStreams:
+    stream_closed_at: float | None = None
+
+    async def write_stream(self, request: web.Request, reply: Reply, *, frame: Callable[[dict[str, Any]], bytes],
+                           headers: Mapping[str, str], done_frame: bytes | None = None) -> web.StreamResponse:
+        """`reply.stream` framed by `frame` (bytes go out as they are), then `done_frame` if the
+        reply wants one; `drop_after` closes the connection, `stall_after` goes quiet."""
+        response = web.StreamResponse(status=reply.status, headers={**headers, **reply.headers})
+        await response.prepare(request)
+        try:
+            for index, event in enumerate(reply.stream or ()):
+                if reply.drop_after is not None and index >= reply.drop_after:
+                    request.transport.close()  # type: ignore[union-attr]
+                    return response
+                if reply.stall_after is not None and index >= reply.stall_after:
+                    await self.until_closed(request)
+                    return response
+                await response.write(event if isinstance(event, bytes) else frame(event))
+                if reply.chunk_delay:
+                    await asyncio.sleep(reply.chunk_delay)
+            if done_frame is not None and reply.done:
+                await response.write(done_frame)
+            await response.write_eof()
+        except (ConnectionResetError, ConnectionError, asyncio.CancelledError):
+            self.stream_closed_at = time.monotonic()
+            raise
+        return response
+
+    async def until_closed(self, request: web.Request) -> None:
+        """Send nothing more, for as long as the gateway keeps the connection (bounded)."""
+        for _ in range(600):
+            if request.transport is None or request.transport.is_closing():
+                self.stream_closed_at = time.monotonic()
+                return
+            await asyncio.sleep(0.05)
