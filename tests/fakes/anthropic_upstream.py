@@ -672,8 +672,6 @@ class FakeAnthropic(ScriptedStreams):
         """Same name as on `FakeOpenAI`, so a fixture can check either fake alike."""
         return self.violations
 
-    def script(self, *replies: Reply) -> None:
-        self.replies.extend(replies)
 
     def reset(self) -> None:
         self.replies.clear()
@@ -691,15 +689,8 @@ class FakeAnthropic(ScriptedStreams):
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_get("/v1/models", self._list_models)
         app.router.add_get("/v1/models/{model_id}", self._get_model)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        await self.serve(app)
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     def _error(self, status: int, error_type: str, text: str) -> web.Response:
         request_id = _request_id()

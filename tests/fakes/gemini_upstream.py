@@ -790,8 +790,6 @@ class FakeGemini(ScriptedStreams):
         """Same name as on `FakeOpenAI`, so a fixture can check any fake alike."""
         return self.violations
 
-    def script(self, *replies: Reply) -> None:
-        self.replies.extend(replies)
 
     def reset(self) -> None:
         self.replies.clear()
@@ -814,15 +812,8 @@ class FakeGemini(ScriptedStreams):
         app.router.add_post(r"/{version:v1beta|v1}/models/{model:[^/:]+}:{method}", self._generate)
         app.router.add_get(r"/{version:v1beta|v1}/models", self._list_models)
         app.router.add_get(r"/{version:v1beta|v1}/models/{model:[^/:]+}", self._get_model)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        await self.serve(app)
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     def _refuse(self, problems: list[str], code: int = 400, **error: Any) -> web.Response:
         self.violations += problems

@@ -709,8 +709,6 @@ class FakeMistral(ScriptedStreams):
         """Same name as on `FakeOpenAI`, so a fixture can check any fake alike."""
         return self.violations
 
-    def script(self, *replies: Reply) -> None:
-        self.replies.extend(replies)
 
     def reset(self) -> None:
         self.replies.clear()
@@ -725,15 +723,8 @@ class FakeMistral(ScriptedStreams):
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._list_models)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        await self.serve(app)
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     def _unauthorized(self, problem: str) -> web.Response:
         self.violations.append(problem)

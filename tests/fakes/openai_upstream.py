@@ -111,8 +111,6 @@ class FakeOpenAI(ScriptedStreams):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def script(self, *replies: Reply) -> None:
-        self.replies.extend(replies)
 
     def reset(self) -> None:
         self.replies.clear()
@@ -126,15 +124,8 @@ class FakeOpenAI(ScriptedStreams):
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/api/tags", self._tags)  # Ollama's native listing
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        await self.serve(app)
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _models(self, request: web.Request) -> web.Response:
         self.received.append(Received(request.method, request.path, dict(request.headers), None))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +38,27 @@ class Received:
 
 
 class ScriptedStreams:
+    """Base of the fake upstreams: a loopback server, a queue of scripted replies, stream playing."""
+
     stream_closed_at: float | None = None
+    replies: deque[Reply]
+    port: int = 0
+    _runner: web.AppRunner | None = None
+
+    def script(self, *replies: Reply) -> None:
+        self.replies.extend(replies)
+
+    async def serve(self, app: web.Application) -> None:
+        """Serve `app` on 127.0.0.1 and a free port (`self.port`)."""
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
 
     async def write_stream(self, request: web.Request, reply: Reply, *, frame: Callable[[dict[str, Any]], bytes],
                            headers: Mapping[str, str], done_frame: bytes | None = None) -> web.StreamResponse:
