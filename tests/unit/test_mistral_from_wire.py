@@ -145,3 +145,12 @@ def test_normalize_stream_delta() -> None:
         "content": "t", "reasoning_content": "r",
         "tool_calls": [{"function": {"name": "f", "arguments": '{"a":[1,2]}'}, "index": 0}]},
         "finish_reason": "length"}]}
+
+
+def test_mistrals_prefix_flag_does_not_reach_the_client() -> None:
+    from babelgate.providers.mistral.translate import from_wire as mistral_from_wire
+
+    body = {"id": "a", "object": "chat.completion", "created": 1, "model": "m", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "Hi", "prefix": False, "tool_calls": None},
+         "finish_reason": "stop"}]}
+    assert "prefix" not in mistral_from_wire(body).choices[0].message.extra

@@ -98,6 +98,7 @@ def normalize(payload: JSON, *, stream: bool) -> JSON:
     """A Mistral response or chunk in OpenAI's shape, so the OpenAI translators can read it."""
     for choice in payload.get("choices") or ():
         message = choice.get("delta" if stream else "message") or {}
+        message.pop("prefix", None)  # Mistral's continuation flag means nothing to OpenAI clients
         content = message.get("content")
         if isinstance(content, list):
             text, reasoning = _split_chunks(content)
