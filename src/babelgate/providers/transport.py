@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
 import aiohttp
@@ -10,7 +11,10 @@ import orjson
 from multidict import CIMultiDictProxy
 
 from babelgate.errors import GatewayError, UpstreamProtocolError
-from babelgate.http import Timeouts, UpstreamClient, read_body
+from babelgate.http import Timeouts, UpstreamClient, drain, iter_body, read_body
+from babelgate.providers.base import CallNotes
+from babelgate.schema.chunks import ChatChunk
+from babelgate.streaming import SSEDecoder, SSEEvent
 
 
 class ErrorMapper(Protocol):
@@ -36,6 +40,43 @@ async def send_checked(
         raw = await read_body(response, provider)
         raise map_error(response.status, raw, response.headers, provider=provider, scrub=scrub)
     return response
+
+
+class EventTranslator(Protocol):
+    """A provider's stream translator: SSE events in, canonical chunks out, `done` at its end marker."""
+
+    @property
+    def done(self) -> bool: ...
+
+    @property
+    def finish_reason(self) -> str | None: ...
+
+    def feed(self, event: SSEEvent) -> list[ChatChunk]: ...
+
+
+async def translate_sse(
+    response: aiohttp.ClientResponse, translator: EventTranslator, notes: CallNotes, *, provider: str,
+    end_marker_required: bool = False,
+) -> AsyncIterator[ChatChunk]:
+    """An upstream SSE body through `translator`, filling `notes` (usage, finish, completed).
+    After the end marker the rest of the body is drained so the connection is reused. A body that
+    ends without the marker is complete only if a finish reason came (and the marker is optional)."""
+    decoder = SSEDecoder()
+    async with contextlib.aclosing(iter_body(response, provider)) as body:
+        async for chunk in body:
+            for event in decoder.feed(chunk):
+                for canonical in translator.feed(event):
+                    if canonical.usage is not None:
+                        notes.usage = canonical.usage
+                    yield canonical
+                if translator.done:
+                    notes.finish_reason, notes.completed = translator.finish_reason, True
+                    await drain(response)
+                    return
+    notes.finish_reason = translator.finish_reason
+    if end_marker_required or translator.finish_reason is None:
+        raise UpstreamProtocolError("stream_interrupted", provider=provider)
+    notes.completed = True
 
 
 def event_object(data: str | bytes, provider: str) -> dict[str, Any]:

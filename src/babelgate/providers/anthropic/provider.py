@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator
@@ -13,7 +12,7 @@ import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import UpstreamClient, drain, iter_body
+from babelgate.http import UpstreamClient
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.anthropic import wire
 from babelgate.providers.anthropic.errors import error_from_body, map_error
@@ -22,12 +21,11 @@ from babelgate.providers.anthropic.replay import ThinkingReplay
 from babelgate.providers.anthropic.stream import AnthropicStreamTranslator
 from babelgate.providers.anthropic.translate import WireRequest, from_wire, to_wire
 from babelgate.providers.base import CallNotes, Capabilities, provider_timeouts
-from babelgate.providers.transport import read_json_object, send_checked
+from babelgate.providers.transport import read_json_object, send_checked, translate_sse
 from babelgate.routing.key_pool import KeyPool
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.models import ModelInfo
-from babelgate.streaming import SSEDecoder
 
 
 class AnthropicProvider:
@@ -111,23 +109,13 @@ class AnthropicProvider:
     async def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
         prepared = self._prepare(request, model, notes)
         response = await self._post(prepared.body, model)
-        decoder = SSEDecoder()
         translator = AnthropicStreamTranslator(self.name, created=int(time.time()), json_tool=prepared.json_tool,
                                                scrub=self._scrub)
-        async with contextlib.aclosing(iter_body(response, self.name)) as body:
-            async for chunk in body:
-                for event in decoder.feed(chunk):
-                    for canonical in translator.feed(event):
-                        yield canonical
-                    if translator.done:
-                        break
-                if translator.done:
-                    notes.usage, notes.finish_reason, notes.completed = (translator.usage(),
-                                                                         translator.finish_reason, True)
-                    self._replay.remember(translator.tool_call_ids, translator.thinking_details)
-                    await drain(response)
-                    return
-        raise UpstreamProtocolError("stream_interrupted", provider=self.name)
+        # Anthropic always ends with message_stop; a stream without it was cut off.
+        async for canonical in translate_sse(response, translator, notes, provider=self.name,
+                                             end_marker_required=True):
+            yield canonical
+        self._replay.remember(translator.tool_call_ids, translator.thinking_details)
 
     async def list_models(self) -> list[ModelInfo]:
         response = await send_checked(

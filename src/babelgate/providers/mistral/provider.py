@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,7 +9,7 @@ import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import UpstreamClient, drain, iter_body
+from babelgate.http import UpstreamClient
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, Capabilities, provider_timeouts
 from babelgate.providers.mistral import wire
@@ -18,12 +17,11 @@ from babelgate.providers.mistral.errors import map_error
 from babelgate.providers.mistral.stream import MistralStreamTranslator
 from babelgate.providers.mistral.translate import from_wire, to_wire
 from babelgate.providers.openai.stream import stream_error
-from babelgate.providers.transport import read_json_object, send_checked
+from babelgate.providers.transport import read_json_object, send_checked, translate_sse
 from babelgate.routing.key_pool import KeyPool
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.models import ModelInfo
-from babelgate.streaming import SSEDecoder
 
 
 class MistralProvider:
@@ -63,22 +61,9 @@ class MistralProvider:
 
     async def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
         response = await self._post(request, model, notes)
-        decoder = SSEDecoder()
         translator = MistralStreamTranslator(self.name, self._scrub)
-        async with contextlib.aclosing(iter_body(response, self.name)) as body:
-            async for chunk in body:
-                for event in decoder.feed(chunk):
-                    for canonical in translator.feed(event):
-                        if canonical.usage is not None:
-                            notes.usage = canonical.usage
-                        yield canonical
-                    if translator.done:
-                        notes.finish_reason, notes.completed = translator.finish_reason, True
-                        await drain(response)
-                        return
-        if translator.finish_reason is None:
-            raise UpstreamProtocolError("stream_interrupted", provider=self.name)
-        notes.finish_reason, notes.completed = translator.finish_reason, True
+        async for canonical in translate_sse(response, translator, notes, provider=self.name):
+            yield canonical
 
     async def list_models(self) -> list[ModelInfo]:
         response = await send_checked(self._client, "GET", self._models_url, provider=self.name,

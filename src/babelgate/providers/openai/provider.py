@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,7 +10,7 @@ import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import UpstreamClient, drain, iter_body
+from babelgate.http import UpstreamClient
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, Capabilities, provider_timeouts
 from babelgate.providers.openai import translate, wire
@@ -19,12 +18,11 @@ from babelgate.providers.openai.errors import map_error
 from babelgate.providers.openai.profiles import select_profile
 from babelgate.providers.openai.relay import relay_frames
 from babelgate.providers.openai.stream import OpenAIStreamTranslator, stream_error
-from babelgate.providers.transport import read_json_object, send_checked
+from babelgate.providers.transport import read_json_object, send_checked, translate_sse
 from babelgate.routing.key_pool import KeyPool
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.models import ModelInfo
-from babelgate.streaming import SSEDecoder
 
 
 class OpenAIProvider:
@@ -89,24 +87,9 @@ class OpenAIProvider:
 
     async def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
         response = await self._post(translate.to_wire(request, model), model, notes)
-        decoder = SSEDecoder()
         translator = OpenAIStreamTranslator(self.name, self._scrub)
-        async with contextlib.aclosing(iter_body(response, self.name)) as body:
-            async for chunk in body:
-                for event in decoder.feed(chunk):
-                    for canonical in translator.feed(event):
-                        if canonical.usage is not None:
-                            notes.usage = canonical.usage
-                        yield canonical
-                    if translator.done:
-                        notes.completed = True
-                        notes.finish_reason = translator.finish_reason
-                        await drain(response)
-                        return
-        notes.finish_reason = translator.finish_reason
-        if translator.finish_reason is None:
-            raise UpstreamProtocolError("stream_interrupted", provider=self.name)
-        notes.completed = True
+        async for canonical in translate_sse(response, translator, notes, provider=self.name):
+            yield canonical
 
     async def list_models(self) -> list[ModelInfo]:
         response = await send_checked(
