@@ -663,9 +663,6 @@ class FakeAnthropic(ScriptedStreams):
         return [model_info("claude-sonnet-4-5", "Claude Sonnet 4.5", "2025-09-29T00:00:00Z"),
                 model_info("claude-haiku-4-5", "Claude Haiku 4.5", "2025-10-15T00:00:00Z")]
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"  # no /v1: Anthropic clients add it to each path
 
     @property
     def spec_violations(self) -> list[str]:

@@ -781,9 +781,6 @@ class FakeGemini(ScriptedStreams):
                            output_token_limit=1, methods=("embedContent", "countTextTokens", "countTokens",
                                                           "asyncBatchEmbedContent"), thinking=None)]
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"  # no version: clients add /v1beta (the SDK: /v1) themselves
 
     @property
     def spec_violations(self) -> list[str]:

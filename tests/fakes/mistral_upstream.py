@@ -700,9 +700,6 @@ class FakeMistral(ScriptedStreams):
                 model_card("magistral-medium-latest", reasoning=True, default_model_temperature=0.7),
                 model_card("codestral-latest", completion_fim=True, max_context_length=256_000)]
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"  # no /v1: clients (and the SDK) put it in each path
 
     @property
     def spec_violations(self) -> list[str]:

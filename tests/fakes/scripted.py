@@ -45,6 +45,11 @@ class ScriptedStreams:
     port: int = 0
     _runner: web.AppRunner | None = None
 
+    @property
+    def base_url(self) -> str:
+        """The server's root; clients add their API's version path themselves."""
+        return f"http://127.0.0.1:{self.port}"
+
     def script(self, *replies: Reply) -> None:
         self.replies.extend(replies)
 
