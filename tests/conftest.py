@@ -94,7 +94,7 @@ def mistral_upstream(_mistral: FakeMistral) -> Iterator[FakeMistral]:
 
 def base_env(upstream: FakeOpenAI) -> dict[str, str]:
     return {"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": upstream.base_url,
-            "OLLAMA_BASE_URL": CLOSED_PORT_URL}
+            "OLLAMA_BASE_URL": CLOSED_PORT_URL, "BABELGATE_STORE_URL": "memory"}
 
 
 GatewayFactory = Callable[..., RunningApp]

@@ -12,9 +12,10 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from babelgate.config.load import load_config
 from babelgate.config.models import Config
@@ -25,6 +26,9 @@ from babelgate.frontends.health import health
 from babelgate.frontends.metrics import metrics
 from babelgate.frontends.models import list_models, retrieve_model
 from babelgate.frontends.openai_errors import encode_error
+from babelgate.frontends.responses.compact import compact_response
+from babelgate.frontends.responses.routes import create_response, response_resource
+from babelgate.frontends.responses.websocket import ResponsesSocket
 from babelgate.governance.gateway_keys import GatewayKeys
 from babelgate.hooks import Completion, Hook
 from babelgate.http import UpstreamClient
@@ -34,7 +38,8 @@ from babelgate.pipeline import chat_completions
 from babelgate.providers import PROVIDER_TYPES, build_provider
 from babelgate.providers.base import Provider
 from babelgate.routing.catalog import ModelCatalog
-from babelgate.routing.registry import ModelRegistry
+from babelgate.routing.registry import ModelRegistry, RegistryError
+from babelgate.store import CachedStore, ResponseStore, open_store
 
 log = logging.getLogger("babelgate")
 
@@ -54,14 +59,29 @@ class Route:
     public: bool = False  # reachable without a gateway key
 
 
+PrefixHandler = Callable[["Runtime", Exchange, str], Awaitable[None]]
+
+
+async def _retrieve_model(runtime: Runtime, exchange: Exchange, model: str) -> None:
+    _check_method(exchange.scope, "GET")
+    await retrieve_model(runtime, exchange, model)
+
+
 # Paths without the optional `/v1` prefix; both spellings reach the same route.
 ROUTES: dict[str, Route] = {
     "/chat/completions": Route("POST", chat_completions, "chat.completions"),
+    "/responses": Route("POST", create_response, "responses.create"),
+    "/responses/compact": Route("POST", compact_response, "responses.compact"),
     "/models": Route("GET", list_models, "models"),
     "/health": Route("GET", health, "health", public=True),
     "/metrics": Route("GET", metrics, "metrics"),
 }
-MODEL_PREFIX = "/models/"
+# Routes with an id in the path: prefix → (route name, handler taking the rest of the path).
+PREFIX_ROUTES: tuple[tuple[str, str, PrefixHandler], ...] = (
+    ("/models/", "models.retrieve", _retrieve_model),
+    ("/responses/", "responses.retrieve", response_resource),
+)
+WEBSOCKET_PATHS = frozenset({"/responses", "/v1/responses"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +96,7 @@ class Runtime:
     hooks: tuple[Hook, ...]
     typed_hooks: tuple[Hook, ...]
     metrics: Metrics
+    response_store: ResponseStore
     max_body_bytes: int
     version: str
     created: int
@@ -94,6 +115,9 @@ class Gateway:
         self.hooks = tuple(hooks)
         self.created = int(time.time())
         self.started_monotonic = time.monotonic()
+        self._background: set[asyncio.Task[None]] = set()
+        self.store_url = config.store.url
+        self.response_store = _open_store(config.store.url)
         self.runtime = self.build_runtime(config)
 
     def build_runtime(self, config: Config) -> Runtime:
@@ -106,14 +130,14 @@ class Gateway:
                 raise ValueError(f"providers.{name}: {exc}") from None
         try:
             registry = ModelRegistry(config, providers)
-        except ValueError as exc:
-            alias = getattr(exc, "alias", "")
-            raise ValueError(f"aliases.{alias}: {exc}") from None
+        except RegistryError as exc:
+            raise ValueError(f"{exc.path}: {exc}") from None
         ttls = {name: p.models_cache_ttl for name, p in config.providers.items()}
         return Runtime(
             config=config, providers=providers, registry=registry, catalog=ModelCatalog(providers, ttls),
             keys=GatewayKeys(config.server.api_keys), hooks=self.hooks,
             typed_hooks=tuple(h for h in self.hooks if h.needs_typed_request), metrics=self.metrics,
+            response_store=self.response_store,
             max_body_bytes=config.server.max_body_bytes, version=VERSION, created=self.created,
             started_monotonic=self.started_monotonic,
         )
@@ -121,14 +145,25 @@ class Gateway:
     def swap(self, config: Config) -> None:
         """Serve `config` from now on; requests in flight keep the runtime they started with."""
         old = self.runtime
+        old_store = self.response_store
+        if config.store.url != self.store_url:
+            self.store_url, self.response_store = config.store.url, _open_store(config.store.url)
         self.runtime = self.build_runtime(config)
         self.runtime.catalog.start()
-        asyncio.get_running_loop().create_task(old.catalog.close())
+        self._in_background(old.catalog.close())
+        if old_store is not self.response_store:
+            self._in_background(old_store.close())
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)  # a task nobody references may be collected before it ends
+        task.add_done_callback(self._background.discard)
 
     async def aclose(self) -> None:
         """Release the upstream connection pool and background tasks. The gateway's own lifespan
         does this; an app that mounts the gateway calls it from its own shutdown."""
         await self.runtime.catalog.close()
+        await self.response_store.close()
         await self.client.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -138,7 +173,10 @@ class Gateway:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
-            await send({"type": "websocket.close", "code": 1000})
+            if _route_path(scope) in WEBSOCKET_PATHS:
+                await ResponsesSocket(self.runtime, scope, receive, send, self.request_ids).run()
+            else:
+                await send({"type": "websocket.close", "code": 1000})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         runtime = self.runtime
@@ -149,12 +187,12 @@ class Gateway:
         exchange = Exchange(scope, receive, send, self.request_ids, route.name if route else "")
         try:
             if route is None:
-                if path.startswith(MODEL_PREFIX) and len(path) > len(MODEL_PREFIX):
-                    exchange.route = "models.retrieve"
-                    _check_method(scope, "GET")
-                    exchange.key_id = runtime.keys.authenticate(exchange.header(b"authorization"))
-                    await retrieve_model(runtime, exchange, path[len(MODEL_PREFIX):])
-                    return
+                for prefix, name, handler in PREFIX_ROUTES:
+                    if path.startswith(prefix) and len(path) > len(prefix):
+                        exchange.route = name
+                        exchange.key_id = runtime.keys.authenticate(exchange.header(b"authorization"))
+                        await handler(runtime, exchange, path[len(prefix):])
+                        return
                 raise NotFound(method=scope["method"], path=scope["path"])
             _check_method(scope, route.method)
             if not route.public:
@@ -220,6 +258,11 @@ async def _complete(runtime: Runtime, exchange: Exchange) -> None:
             await hook.on_complete(exchange.context, completion)  # type: ignore[arg-type]
         except Exception:
             log.exception("hook %s failed in on_complete", type(hook).__name__)
+
+
+def _open_store(url: str) -> CachedStore:
+    """The store opens lazily: nothing touches a file or a server before the first response."""
+    return CachedStore(open_store(url))
 
 
 def _check_method(scope: Scope, allowed: str) -> None:

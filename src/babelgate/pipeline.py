@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from babelgate import tool_ids
-from babelgate.errors import InvalidRequest
+from babelgate.errors import GatewayError, InvalidRequest
 from babelgate.exchange import Exchange
 from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder, decode_request, encode_response
 from babelgate.frontends.openai_errors import encode_stream_error
@@ -57,7 +57,7 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
     provider = deployment.provider
     exchange.provider, exchange.model = provider.name, deployment.public_name
     stream = body.get("stream") is True
-    context = exchange.context = _context(exchange, deployment, stream) if runtime.hooks else None
+    context = exchange.context = request_context(exchange, deployment, stream) if runtime.hooks else None
     for hook in runtime.hooks:
         await hook.on_request(context)  # type: ignore[arg-type]
     notes = exchange.notes = CallNotes()
@@ -67,7 +67,7 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
         if foreign_signatures:
             tool_ids.strip_body(body)
         if stream:
-            await _send_stream(exchange, provider.forward_stream(body, deployment.model, notes), notes)
+            await send_stream(exchange, provider.forward_stream(body, deployment.model, notes), notes)
         else:
             answer = await provider.forward_chat(body, deployment.model, notes)
             await exchange.respond(200, answer, headers=_adjusted(notes))
@@ -87,7 +87,7 @@ async def _typed(exchange: Exchange, deployment: Deployment, request: ChatReques
         await exchange.respond(200, orjson.dumps(encode_response(response)), headers=_adjusted(notes))
         return
     encoder = OpenAIChatStreamEncoder(include_usage=request.include_usage)
-    await _send_stream(exchange, _encoded(provider.stream(request, deployment.model, notes), encoder), notes)
+    await send_stream(exchange, _encoded(provider.stream(request, deployment.model, notes), encoder), notes)
 
 
 async def _encoded(chunks: AsyncIterator[ChatChunk], encoder: OpenAIChatStreamEncoder) -> AsyncIterator[bytes]:
@@ -101,7 +101,8 @@ async def _encoded(chunks: AsyncIterator[ChatChunk], encoder: OpenAIChatStreamEn
     yield encoder.finish(last)
 
 
-async def _send_stream(exchange: Exchange, frames: AsyncIterator[bytes], notes: CallNotes) -> None:
+async def send_stream(exchange: Exchange, frames: AsyncIterator[bytes], notes: CallNotes, *,
+                      on_error: Callable[[GatewayError, str], bytes] = encode_stream_error) -> None:
     """Wait for the first frame before committing to 200, so that errors before the first byte
     are ordinary HTTP errors (which the router may still retry) rather than stream events."""
     try:
@@ -113,7 +114,7 @@ async def _send_stream(exchange: Exchange, frames: AsyncIterator[bytes], notes: 
         raise
     language = exchange.language
     error = await exchange.stream(first, frames, content_type=_SSE_TYPE, headers=[*SSE_HEADERS[1:], *_adjusted(notes)],
-                                  on_error=lambda e: encode_stream_error(e, language))
+                                  on_error=lambda e: on_error(e, language))
     if error is not None:
         exchange.error_code = error.code or error.type
 
@@ -126,7 +127,7 @@ def _adjusted(notes: CallNotes) -> list[tuple[bytes, bytes]]:
     return [(ADJUSTED_HEADER, value.encode())]
 
 
-def _context(exchange: Exchange, deployment: Deployment, stream: bool) -> RequestContext:
+def request_context(exchange: Exchange, deployment: Deployment, stream: bool) -> RequestContext:
     return RequestContext(
         request_id=exchange.request_id.decode(),
         route=exchange.route,

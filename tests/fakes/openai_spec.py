@@ -1,12 +1,20 @@
-"""Checks request bodies against the official OpenAI OpenAPI spec (`CreateChatCompletionRequest`).
+"""Checks bodies against the public API specs in the team's shared folder.
 
-The spec lives in the team's shared folder beside the repository (`../shared/specs/`, or
-`$BABELGATE_SPECS_DIR`); where it is absent (a user's machine) the check is skipped, and CI, which
-always has it, runs it on every request the fake upstream receives.
+The specs live beside the repository (`../shared/specs/`, or `$BABELGATE_SPECS_DIR`); where a spec is absent
+(a user's machine) its checks are skipped, and CI, which always has it, runs them. `spec_violations` checks
+request bodies against OpenAI's `CreateChatCompletionRequest` on every request the fake upstream receives.
+
+The generic part serves every spec file of that folder (`openai-openapi.yaml`, `openresponses-openapi.json`):
+`spec_document` parses a file once per process, `schema_validator` builds a Draft 2020-12 validator for one of
+its component schemas once, and `schema_violations` lists what is wrong with a body, descending into the
+`oneOf`/`anyOf` branch the body meant (the one its `type` names) rather than only saying "not valid under any
+of the given schemas".
 """
 
 from __future__ import annotations
 
+import heapq
+import json
 import os
 from functools import cache
 from pathlib import Path
@@ -14,33 +22,133 @@ from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
+from jsonschema.exceptions import ValidationError, relevance
+from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 SPEC_NAME = "openai-openapi.yaml"
 
 
-def spec_path() -> Path | None:
-    candidates = [Path(os.environ["BABELGATE_SPECS_DIR"]) / SPEC_NAME] if "BABELGATE_SPECS_DIR" in os.environ else []
-    candidates.append(Path(__file__).resolve().parents[3] / "shared" / "specs" / SPEC_NAME)
+def spec_path(name: str = SPEC_NAME) -> Path | None:
+    """Where the spec file `name` is, or None when it is not on this machine."""
+    candidates = [Path(os.environ["BABELGATE_SPECS_DIR"]) / name] if "BABELGATE_SPECS_DIR" in os.environ else []
+    candidates.append(Path(__file__).resolve().parents[3] / "shared" / "specs" / name)
     return next((path for path in candidates if path.is_file()), None)
 
 
 @cache
-def _validator(schema_name: str) -> Draft202012Validator | None:
-    path = spec_path()
+def spec_document(name: str = SPEC_NAME) -> dict[str, Any] | None:
+    """The parsed spec (JSON or YAML), once per process; None without the file."""
+    path = spec_path(name)
     if path is None:
         return None
-    document = yaml.load(path.read_text("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    uri = "urn:openai-openapi"
-    registry: Registry[Any] = Registry().with_resource(uri, Resource(contents=document, specification=DRAFT202012))
-    return Draft202012Validator({"$ref": f"{uri}#/components/schemas/{schema_name}"}, registry=registry)
+    text = path.read_text("utf-8")
+    if path.suffix == ".json":
+        document: dict[str, Any] = json.loads(text)
+    else:
+        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return document
+
+
+def _uri(name: str) -> str:
+    return f"urn:spec:{name}"
+
+
+@cache
+def _registry(name: str) -> Registry[Any] | None:
+    document = spec_document(name)
+    if document is None:
+        return None
+    registry: Registry[Any] = Registry().with_resource(_uri(name), DRAFT202012.create_resource(document))
+    return registry
+
+
+def component(schema_name: str, spec: str = SPEC_NAME) -> dict[str, Any] | None:
+    """The raw component schema `schema_name` of `spec` (None without the spec or the schema)."""
+    document = spec_document(spec)
+    if document is None:
+        return None
+    schema: dict[str, Any] | None = document.get("components", {}).get("schemas", {}).get(schema_name)
+    return schema
+
+
+@cache
+def schema_validator(schema_name: str, spec: str = SPEC_NAME) -> Draft202012Validator | None:
+    """A validator for the component schema `schema_name` of `spec`, built once; None without the spec.
+    An unknown schema name is a KeyError (a typo in a test helper, not a skip)."""
+    registry = _registry(spec)
+    if registry is None:
+        return None
+    if component(schema_name, spec) is None:
+        raise KeyError(f"{spec} has no component schema {schema_name!r}")
+    return Draft202012Validator({"$ref": f"{_uri(spec)}#/components/schemas/{schema_name}"}, registry=registry)
+
+
+def _is_null_branch(errors: list[ValidationError]) -> bool:
+    """The `null` branch of a nullable field (`anyOf: [{...}, {type: null}]`) only says "is not of type 'null'"."""
+    return len(errors) == 1 and errors[0].validator == "type" and errors[0].validator_value == "null"
+
+
+def _wrong_kind(errors: list[ValidationError]) -> bool:
+    """The branch is for another kind of object: the instance's own `type` tag (the discriminator of every
+    union in these specs) is not the one this branch accepts."""
+    return any(list(error.relative_path) == ["type"] and error.validator in ("enum", "const") for error in errors)
+
+
+def explain(error: ValidationError) -> list[ValidationError]:
+    """The specific errors behind a failed `oneOf`/`anyOf`: all of the branch the instance meant (named by its
+    `type` tag, else the only non-null branch, else the most relevant one), recursively; the union error
+    itself when no branch stands out (e.g. an unknown `type`)."""
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return [error]
+    branches: dict[int, list[ValidationError]] = {}
+    for item in error.context:
+        branches.setdefault(int(item.relative_schema_path[0]), []).append(item)
+    candidates = [errors for errors in branches.values() if not _is_null_branch(errors)]
+    meant = [errors for errors in candidates if not _wrong_kind(errors)]
+    if len(meant) > 1:
+        best = heapq.nsmallest(2, meant, key=lambda errors: min(map(relevance, errors)))
+        if min(map(relevance, best[0])) == min(map(relevance, best[1])):
+            return [error]
+        meant = best[:1]
+    if not meant:
+        return [error]
+    return [specific for item in meant[0] for specific in explain(item)]
+
+
+def _where(error: ValidationError) -> str:
+    return "/".join(map(str, error.absolute_path)) or "<body>"
+
+
+def _message(error: ValidationError) -> str:
+    """jsonschema's message, except that a failed union names the instance by its `type` tag instead of
+    printing all of it."""
+    if error.validator in ("oneOf", "anyOf"):
+        instance = error.instance
+        what = (f"object of type {instance['type']!r}" if isinstance(instance, dict) and "type" in instance
+                else repr(instance)[:80])
+        return f"{what} matches none of the {len(error.validator_value)} {error.validator} alternatives"
+    return str(error.message)[:300]
+
+
+def schema_violations(body: Any, schema_name: str, spec: str = SPEC_NAME) -> list[str]:
+    """`<path>: <message>` for each thing `body` gets wrong against `schema_name` of `spec` (explained, see
+    `explain`); empty when it matches, or when the spec is not on this machine."""
+    validator = schema_validator(schema_name, spec)
+    if validator is None:
+        return []
+    out: list[str] = []
+    for error in validator.iter_errors(body):
+        for specific in explain(error):
+            line = f"{_where(specific)}: {_message(specific)}"
+            if line not in out:
+                out.append(line)
+    return out
 
 
 def spec_violations(body: Any, schema_name: str = "CreateChatCompletionRequest") -> list[str]:
-    """Empty when the body matches the spec (or the spec is not available here)."""
-    validator = _validator(schema_name)
+    """Empty when the body matches the OpenAI spec (or the spec is not available here)."""
+    validator = schema_validator(schema_name, SPEC_NAME)
     if validator is None:
         return []
-    return [f"{'/'.join(map(str, error.absolute_path)) or '<body>'}: {error.message[:300]}"
-            for error in validator.iter_errors(body)]
+    return [f"{_where(error)}: {error.message[:300]}" for error in validator.iter_errors(body)]

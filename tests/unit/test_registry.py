@@ -15,7 +15,7 @@ from babelgate.providers import build_provider
 from babelgate.providers.base import Provider
 from babelgate.providers.openai.profiles import select_profile
 from babelgate.providers.openai.translate import to_wire
-from babelgate.routing.registry import AliasError, Deployment, ModelRegistry
+from babelgate.routing.registry import Deployment, ModelRegistry, RegistryError
 
 
 def providers(*names: str) -> dict[str, Provider]:
@@ -68,23 +68,24 @@ def test_configured_model_wins_over_an_alias_of_the_same_name() -> None:
 
 @pytest.mark.parametrize("aliases", [{"a": "b", "b": "a"}, {"a": "a"}, {"a": "b", "b": "c", "c": "a"}])
 def test_alias_cycle_is_reported_at_construction(aliases: dict[str, str]) -> None:
-    with pytest.raises(AliasError) as caught:
+    with pytest.raises(RegistryError) as caught:
         registry(aliases=aliases)
-    assert caught.value.alias == "a"
+    assert caught.value.path == "aliases.a"
     assert str(caught.value) == (
         f"target {aliases['a']!r} does not resolve: aliases form a cycle or a chain longer than 8")
 
 
 def test_alias_to_an_unknown_model_is_reported_at_construction() -> None:
-    with pytest.raises(AliasError) as caught:
+    with pytest.raises(RegistryError) as caught:
         registry(("local",), aliases={"smart": "gpt-4o"})
-    assert (caught.value.alias, str(caught.value)) == ("smart", "target 'gpt-4o' does not resolve: unknown model")
+    assert caught.value.path == "aliases.smart"
+    assert str(caught.value) == "target 'gpt-4o' does not resolve: unknown model"
 
 
 def test_alias_chain_of_eight_resolves_and_a_longer_one_is_refused() -> None:
     aliases = {f"a{i}": f"a{i + 1}" for i in range(7)} | {"a7": "local/m"}
     assert registry(aliases=aliases).resolve("a0").model == "m"
-    with pytest.raises(AliasError):
+    with pytest.raises(RegistryError):
         registry(aliases={f"a{i}": f"a{i + 1}" for i in range(8)} | {"a8": "local/m"})
 
 

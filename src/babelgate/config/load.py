@@ -75,6 +75,7 @@ def load_config(
     providers = raw.setdefault("providers", {}) if isinstance(raw.get("providers", {}), dict) else None
     if server is not None:
         _merge_server_env(server, environ, problems)
+    _merge_store_env(raw, environ, problems)
     if providers is not None and (server is None or server.get("providers_from_env", True)):
         _merge_env_providers(providers, environ, available_types)
     if providers is not None:
@@ -193,6 +194,16 @@ def _merge_server_env(server: dict[str, Any], environ: Mapping[str, str], proble
             server["default_timeout"] = float(timeout)
         except ValueError:
             problems.append(("BABELGATE_UPSTREAM_TIMEOUT", f"not a number of seconds: {timeout!r}"))
+
+
+def _merge_store_env(raw: dict[str, Any], environ: Mapping[str, str], problems: list[tuple[str, str]]) -> None:
+    """`store.url` may be an `env:VAR` reference (a database URL can hold a password);
+    BABELGATE_STORE_URL sets it when the file does not."""
+    store = raw.get("store")
+    if store is None and environ.get("BABELGATE_STORE_URL"):
+        raw["store"] = {"url": environ["BABELGATE_STORE_URL"]}
+    elif isinstance(store, dict) and isinstance(store.get("url"), str) and store["url"].startswith(ENV_PREFIX):
+        store["url"] = _env_value(store["url"], "store.url", environ, problems)
 
 
 def _merge_env_providers(

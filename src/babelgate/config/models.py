@@ -6,13 +6,16 @@ keys stay out of files, while an embedding app may build a `Config` in code with
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_MAX_BODY_BYTES: Final = 32 * 1024 * 1024
 PROVIDER_NAME = re.compile(r"^[a-zA-Z0-9_.-]+$")
+STORE_SCHEMES: Final = ("sqlite:", "postgresql://", "postgres://")
 
 
 class _Strict(BaseModel):
@@ -61,6 +64,9 @@ class ModelConfig(_Strict):
     model: str = Field(min_length=1, description="the upstream's name for the model")
     defaults: dict[str, Any] = Field(default_factory=dict, description="set when the client did not")
     overrides: dict[str, Any] = Field(default_factory=dict, description="always set")
+    # `/v1/responses` requests for this model go to the upstream's own Responses API unchanged
+    # (built-in tools work); only providers that have one accept it.
+    native_responses: bool = False
 
 
 class ServerConfig(_Strict):
@@ -78,8 +84,34 @@ class ServerConfig(_Strict):
         return _as_list(value) if isinstance(value, str | list | tuple) else value
 
 
+def default_store_url() -> str:
+    """SQLite under the user's state directory (XDG), so a restart finds earlier responses."""
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return f"sqlite:{Path(state) / 'babelgate' / 'babelgate.db'}"
+
+
+class StoreConfig(_Strict):
+    """Where shared state lives: `memory`, `sqlite:PATH` or `postgresql://…`."""
+
+    url: str = Field(default_factory=default_store_url)
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if value not in ("memory", "memory:") and not value.startswith(STORE_SCHEMES):
+            raise ValueError("expected 'memory', 'sqlite:PATH', or a 'postgresql://' URL")
+        return value
+
+
+class ResponsesConfig(_Strict):
+    retention: float = Field(default=30 * 24 * 3600.0, ge=0,
+                             description="seconds a stored response is kept; 0 keeps it until deleted")
+
+
 class Config(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     aliases: dict[str, str] = Field(default_factory=dict)

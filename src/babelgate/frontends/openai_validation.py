@@ -65,11 +65,11 @@ def validate_chat_body(body: dict[str, Any]) -> None:
     for name, (low, high) in NUMBER_RANGES.items():
         value = body.get(name)
         if value is not None:
-            _number(value, name, low, high, integer=False)
+            expect_number(value, name, low, high, integer=False)
     for name, (ilow, ihigh) in INTEGER_RANGES.items():
         value = body.get(name)
         if value is not None:
-            _number(value, name, ilow, ihigh, integer=True)
+            expect_number(value, name, ilow, ihigh, integer=True)
     seed = body.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise InvalidRequest("wrong_type", param="seed", expected="an integer")
@@ -92,7 +92,7 @@ def validate_chat_body(body: dict[str, Any]) -> None:
         raise InvalidRequest("wrong_type", param="metadata", expected="an object")
 
 
-def _object(value: Any, path: str) -> dict[str, Any]:
+def expect_object(value: Any, path: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidRequest("wrong_type", param=path, expected="an object")
     return value
@@ -108,7 +108,7 @@ def _string(container: dict[str, Any], key: str, path: str, *, required: bool = 
         raise InvalidRequest("wrong_type", param=f"{path}.{key}", expected="a string")
 
 
-def _number(value: Any, path: str, low: float, high: float, *, integer: bool) -> None:
+def expect_number(value: Any, path: str, low: float, high: float, *, integer: bool) -> None:
     if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
         raise InvalidRequest("wrong_type", param=path, expected="an integer" if integer else "a number")
     if not low <= value <= high:
@@ -116,7 +116,7 @@ def _number(value: Any, path: str, low: float, high: float, *, integer: bool) ->
 
 
 def _message(message: Any, path: str) -> None:
-    message = _object(message, path)
+    message = expect_object(message, path)
     role = message.get("role")
     if role is None:
         raise InvalidRequest("missing_field", param=f"{path}.role")
@@ -149,7 +149,7 @@ def _message(message: Any, path: str) -> None:
 
 
 def _part(part: Any, path: str, allowed: frozenset[str]) -> None:
-    part = _object(part, path)
+    part = expect_object(part, path)
     kind = part.get("type")
     if kind is None:
         raise InvalidRequest("missing_field", param=f"{path}.type")
@@ -164,7 +164,7 @@ def _part(part: Any, path: str, allowed: frozenset[str]) -> None:
         image = part.get("image_url")
         if image is None:
             raise InvalidRequest("missing_field", param=f"{path}.image_url")
-        image = _object(image, f"{path}.image_url")
+        image = expect_object(image, f"{path}.image_url")
         _string(image, "url", f"{path}.image_url")
         if not image["url"].startswith(("http://", "https://", "data:")):
             raise InvalidRequest("invalid_value", param=f"{path}.image_url.url",
@@ -173,11 +173,11 @@ def _part(part: Any, path: str, allowed: frozenset[str]) -> None:
         if detail is not None and detail not in ("auto", "low", "high"):
             raise InvalidRequest("invalid_value", param=f"{path}.image_url.detail", detail="expected auto, low or high")
     elif kind == "input_audio":
-        audio = _object(part.get("input_audio"), f"{path}.input_audio")
+        audio = expect_object(part.get("input_audio"), f"{path}.input_audio")
         _string(audio, "data", f"{path}.input_audio")
         _string(audio, "format", f"{path}.input_audio")
     elif kind == "file":
-        file = _object(part.get("file"), f"{path}.file")
+        file = expect_object(part.get("file"), f"{path}.file")
         for key in ("file_data", "file_id", "filename"):
             _string(file, key, f"{path}.file", required=False)
         if "file_data" not in file and "file_id" not in file:
@@ -185,15 +185,15 @@ def _part(part: Any, path: str, allowed: frozenset[str]) -> None:
 
 
 def _tool_call(call: Any, path: str) -> None:
-    call = _object(call, path)
+    call = expect_object(call, path)
     _string(call, "id", path)
     kind = call.get("type", "function")
     if kind == "function":
-        function = _object(call.get("function"), f"{path}.function")
+        function = expect_object(call.get("function"), f"{path}.function")
         _string(function, "name", f"{path}.function")
         _string(function, "arguments", f"{path}.function")
     elif kind == "custom":
-        custom = _object(call.get("custom"), f"{path}.custom")
+        custom = expect_object(call.get("custom"), f"{path}.custom")
         _string(custom, "name", f"{path}.custom")
         _string(custom, "input", f"{path}.custom")
     else:
@@ -201,11 +201,11 @@ def _tool_call(call: Any, path: str) -> None:
 
 
 def _tool(tool: Any, path: str) -> None:
-    tool = _object(tool, path)
+    tool = expect_object(tool, path)
     kind = tool.get("type")
     if kind not in ("function", "custom"):
         raise InvalidRequest("invalid_value", param=f"{path}.type", detail="expected 'function' or 'custom'")
-    spec = _object(tool.get(kind), f"{path}.{kind}")
+    spec = expect_object(tool.get(kind), f"{path}.{kind}")
     name = spec.get("name")
     if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
         raise InvalidRequest("invalid_tool_name", param=f"{path}.{kind}.name")
@@ -220,7 +220,7 @@ def _tool(tool: Any, path: str) -> None:
 
 
 def _json_schema_object(schema: Any, path: str) -> None:
-    schema = _object(schema, path)
+    schema = expect_object(schema, path)
     kind = schema.get("type")
     if kind is not None and kind != "object":
         raise InvalidRequest("invalid_value", param=f"{path}.type",
@@ -238,10 +238,10 @@ def _tool_choice(choice: Any) -> None:
             raise InvalidRequest("invalid_value", param="tool_choice",
                                  detail="expected none, auto, required or an object")
         return
-    choice = _object(choice, "tool_choice")
+    choice = expect_object(choice, "tool_choice")
     kind = choice.get("type")
     if kind in ("function", "custom"):
-        spec = _object(choice.get(kind), f"tool_choice.{kind}")
+        spec = expect_object(choice.get(kind), f"tool_choice.{kind}")
         _string(spec, "name", f"tool_choice.{kind}")
     elif kind != "allowed_tools":
         raise InvalidRequest("invalid_value", param="tool_choice.type",
@@ -251,7 +251,7 @@ def _tool_choice(choice: Any) -> None:
 def _response_format(fmt: Any) -> None:
     if fmt is None:
         return
-    fmt = _object(fmt, "response_format")
+    fmt = expect_object(fmt, "response_format")
     kind = fmt.get("type")
     if kind not in ("text", "json_object", "json_schema"):
         raise InvalidRequest("invalid_value", param="response_format.type",
@@ -260,7 +260,7 @@ def _response_format(fmt: Any) -> None:
         spec = fmt.get("json_schema")
         if spec is None:
             raise InvalidRequest("missing_field", param="response_format.json_schema")
-        spec = _object(spec, "response_format.json_schema")
+        spec = expect_object(spec, "response_format.json_schema")
         name = spec.get("name")
         if name is None:
             raise InvalidRequest("missing_field", param="response_format.json_schema.name")
@@ -269,7 +269,7 @@ def _response_format(fmt: Any) -> None:
         schema = spec.get("schema")
         if schema is None:
             raise InvalidRequest("missing_field", param="response_format.json_schema.schema")
-        _object(schema, "response_format.json_schema.schema")
+        expect_object(schema, "response_format.json_schema.schema")
 
 
 def _stop(stop: Any) -> None:
@@ -282,7 +282,7 @@ def _stop(stop: Any) -> None:
 def _stream_options(options: Any) -> None:
     if options is None:
         return
-    options = _object(options, "stream_options")
+    options = expect_object(options, "stream_options")
     include = options.get("include_usage")
     if include is not None and not isinstance(include, bool):
         raise InvalidRequest("wrong_type", param="stream_options.include_usage", expected="a boolean")

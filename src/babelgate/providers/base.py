@@ -32,6 +32,8 @@ class Capabilities:
     list_models: bool = False
     # Accepts the OpenAI Chat Completions JSON as it is: the fast path forwards bytes.
     openai_passthrough: bool = False
+    # Serves OpenAI's Responses API itself: models may opt into `native_responses`.
+    native_responses: bool = False
     # Issues tool-call ids that carry a signature (see tool_ids.py) and reads them back; every
     # other provider gets plain ids.
     signed_tool_ids: bool = False
@@ -74,6 +76,32 @@ class Provider(Protocol):
     def forward_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
         """Fast path, streaming: the upstream's SSE frames, relayed as they come."""
         ...
+
+    async def forward_responses(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        """Only with `native_responses`: a Responses API body, relayed to the upstream's own."""
+        ...
+
+    def forward_responses_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        """Only with `native_responses`: the upstream's Responses SSE frames, relayed as they come."""
+        ...
+
+
+class Translated:
+    """Base of the providers that are always translated: the pass-through methods of the Provider
+    protocol exist (so every provider has one shape) but are never called, as their capabilities
+    say (`openai_passthrough` and `native_responses` are false)."""
+
+    async def forward_chat(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        raise NotImplementedError(f"{type(self).__name__} is translated, never passed through")
+
+    def forward_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        raise NotImplementedError(f"{type(self).__name__} is translated, never passed through")
+
+    async def forward_responses(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        raise NotImplementedError(f"{type(self).__name__} has no native Responses API")
+
+    def forward_responses_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        raise NotImplementedError(f"{type(self).__name__} has no native Responses API")
 
 
 def provider_timeouts(config: ProviderConfig, server: ServerConfig) -> Timeouts:

@@ -7,7 +7,7 @@ a model family (`gpt-*` → the provider named "openai", …). Results are cache
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any, Final
 
@@ -33,6 +33,7 @@ class Deployment:
     model: str
     defaults: Mapping[str, Any] = field(default_factory=dict)
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    native_responses: bool = False  # `/v1/responses` goes to the upstream's own Responses API
 
     def apply_to_body(self, body: dict[str, Any]) -> None:
         """Defaults fill what the client left out; overrides always win. `max_tokens` and
@@ -50,9 +51,11 @@ class Deployment:
 _TOKEN_FIELDS: Final = ("max_tokens", "max_completion_tokens")
 
 
-class AliasError(ValueError):
-    def __init__(self, alias: str, problem: str) -> None:
-        self.alias = alias
+class RegistryError(ValueError):
+    """Models, aliases and providers that do not fit together; `path` is the config key."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
         super().__init__(problem)
 
 
@@ -61,16 +64,21 @@ class ModelRegistry:
         self.providers = dict(providers)
         self._aliases = dict(config.aliases)
         self._configured = {
-            name: Deployment(name, self.providers[model.provider], model.model, model.defaults, model.overrides)
+            name: Deployment(name, self.providers[model.provider], model.model, model.defaults, model.overrides,
+                             model.native_responses)
             for name, model in config.models.items()
             if model.provider in self.providers
         }
+        for name, deployment in self._configured.items():
+            if deployment.native_responses and not deployment.provider.capabilities.native_responses:
+                raise RegistryError(f"models.{name}.native_responses",
+                                    f"provider {deployment.provider.name!r} has no native Responses API")
         self._cache: dict[str, Deployment] = {}
         for alias in self._aliases:
             try:
                 self.resolve(alias)
             except ModelNotFound as exc:
-                raise AliasError(alias, f"target {self._aliases[alias]!r} does not resolve: "
+                raise RegistryError(f"aliases.{alias}", f"target {self._aliases[alias]!r} does not resolve: "
                                         f"{exc.params.get('reason', 'unknown model')}") from None
 
     @property
@@ -120,4 +128,4 @@ class ModelRegistry:
 
 
 def _renamed(deployment: Deployment, public: str) -> Deployment:
-    return Deployment(public, deployment.provider, deployment.model, deployment.defaults, deployment.overrides)
+    return replace(deployment, public_name=public)

@@ -20,7 +20,7 @@ from babelgate.providers.anthropic.profiles import build_profiles
 from babelgate.providers.anthropic.replay import ThinkingReplay
 from babelgate.providers.anthropic.stream import AnthropicStreamTranslator
 from babelgate.providers.anthropic.translate import WireRequest, from_wire, to_wire
-from babelgate.providers.base import CallNotes, Capabilities, provider_timeouts
+from babelgate.providers.base import CallNotes, Capabilities, Translated, provider_timeouts
 from babelgate.providers.transport import read_json_object, send_checked, translate_sse
 from babelgate.routing.key_pool import KeyPool
 from babelgate.schema.chat import ChatRequest, ChatResponse
@@ -28,7 +28,7 @@ from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.models import ModelInfo
 
 
-class AnthropicProvider:
+class AnthropicProvider(Translated):
     type = "anthropic"
     capabilities = Capabilities(list_models=True)
 
@@ -125,12 +125,6 @@ class AnthropicProvider:
         _, parsed = await read_json_object(response, self.name)
         return [ModelInfo(id=entry["id"], owned_by="anthropic", created=_epoch(entry.get("created_at")))
                 for entry in parsed.get("data") or () if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
-
-    async def forward_chat(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
-        raise NotImplementedError("Anthropic has no OpenAI pass-through; capabilities say so")
-
-    def forward_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
-        raise NotImplementedError("Anthropic has no OpenAI pass-through; capabilities say so")
 
 
 def _epoch(timestamp: Any) -> int:

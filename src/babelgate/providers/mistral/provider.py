@@ -11,7 +11,7 @@ from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
 from babelgate.http import UpstreamClient
 from babelgate.observability.logging import Scrubber
-from babelgate.providers.base import CallNotes, Capabilities, provider_timeouts
+from babelgate.providers.base import CallNotes, Capabilities, Translated, provider_timeouts
 from babelgate.providers.mistral import wire
 from babelgate.providers.mistral.errors import map_error
 from babelgate.providers.mistral.stream import MistralStreamTranslator
@@ -24,7 +24,7 @@ from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.models import ModelInfo
 
 
-class MistralProvider:
+class MistralProvider(Translated):
     type = "mistral"
     capabilities = Capabilities(audio_in=True, list_models=True)
 
@@ -74,8 +74,3 @@ class MistralProvider:
                           created=int(entry.get("created") or 0))
                 for entry in parsed.get("data") or () if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
 
-    async def forward_chat(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
-        raise NotImplementedError("Mistral is translated, never passed through; capabilities say so")
-
-    def forward_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
-        raise NotImplementedError("Mistral is translated, never passed through; capabilities say so")

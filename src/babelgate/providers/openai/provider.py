@@ -16,7 +16,7 @@ from babelgate.providers.base import CallNotes, Capabilities, provider_timeouts
 from babelgate.providers.openai import translate, wire
 from babelgate.providers.openai.errors import map_error
 from babelgate.providers.openai.profiles import select_profile
-from babelgate.providers.openai.relay import relay_frames
+from babelgate.providers.openai.relay import relay_frames, relay_response_events, responses_usage
 from babelgate.providers.openai.stream import OpenAIStreamTranslator, stream_error
 from babelgate.providers.transport import read_json_object, send_checked, translate_sse
 from babelgate.routing.key_pool import KeyPool
@@ -28,7 +28,8 @@ from babelgate.schema.models import ModelInfo
 class OpenAIProvider:
     type = "openai"
     # Everything the upstream can do passes through; compatible servers decide per model.
-    capabilities = Capabilities(images_out=True, audio_in=True, list_models=True, openai_passthrough=True)
+    capabilities = Capabilities(images_out=True, audio_in=True, list_models=True, openai_passthrough=True,
+                                native_responses=True)
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name
@@ -36,6 +37,7 @@ class OpenAIProvider:
         self.list_models_enabled = config.list_models
         self.secrets = config.api_keys
         self._chat_url = self.base_url + wire.CHAT_PATH
+        self._responses_url = self.base_url + wire.RESPONSES_PATH
         # Ollama lists its models at /api/tags (its native API), beside the /v1 root.
         self._ollama_tags = config.options.get("models_endpoint") == "ollama_tags"
         self._models_url = (self.base_url.removesuffix("/v1") + "/api/tags" if self._ollama_tags
@@ -50,11 +52,13 @@ class OpenAIProvider:
             [{**common, "Authorization": f"Bearer {key}"} for key in config.api_keys] or [common]
         )
 
-    async def _post(self, body: dict[str, Any], model: str, notes: CallNotes) -> aiohttp.ClientResponse:
+    async def _post(self, body: dict[str, Any], model: str, notes: CallNotes, *, url: str | None = None,
+                    profile: bool = True) -> aiohttp.ClientResponse:
         body["model"] = model
-        self._profile.apply(body, model, notes.adjusted)
+        if profile:
+            self._profile.apply(body, model, notes.adjusted)
         return await send_checked(
-            self._client, "POST", self._chat_url, provider=self.name, headers=self._headers.take(),
+            self._client, "POST", url or self._chat_url, provider=self.name, headers=self._headers.take(),
             body=orjson.dumps(body), timeouts=self._timeouts, map_error=map_error, scrub=self._scrub,
         )
 
@@ -74,6 +78,20 @@ class OpenAIProvider:
     async def forward_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
         response = await self._post(body, model, notes)
         async for frames in relay_frames(response, provider=self.name, notes=notes, scrub=self._scrub):
+            yield frames
+
+    async def forward_responses(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        """The upstream's own Responses API (models with `native_responses`): body relayed as is.
+        Chat quirk profiles do not apply: the Responses API has its own names."""
+        response = await self._post(body, model, notes, url=self._responses_url, profile=False)
+        raw, parsed = await read_json_object(response, self.name)
+        notes.usage = responses_usage(parsed.get("usage"))
+        return raw
+
+    async def forward_responses_stream(self, body: dict[str, Any], model: str, notes: CallNotes
+                                       ) -> AsyncIterator[bytes]:
+        response = await self._post(body, model, notes, url=self._responses_url, profile=False)
+        async for frames in relay_response_events(response, provider=self.name, notes=notes):
             yield frames
 
     async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:

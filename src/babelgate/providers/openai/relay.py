@@ -1,7 +1,8 @@
-"""The fast path's stream relay: the upstream's SSE frames go to the client as they are.
+"""The fast path's stream relays: the upstream's SSE frames go to the client as they are.
 
-Per frame the relay only searches bytes: for `[DONE]`, an error payload, a non-null `usage`
-(parsed once, from the final usage chunk) and a finish reason. No frame is decoded otherwise.
+Per frame a relay only searches bytes: for the end marker, an error payload, and the final
+event that carries usage (parsed once). No frame is decoded otherwise. One relay serves Chat
+Completions streams, the other OpenAI's own Responses API streams (`native_responses`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from babelgate.providers.base import CallNotes
 from babelgate.providers.openai.stream import stream_error
 from babelgate.providers.openai.translate import usage_from_wire
 from babelgate.providers.transport import event_object
+from babelgate.schema.chat import Usage
 from babelgate.streaming import SSEDecoder, frame_data
 
 _FINISH = b'"finish_reason"'
@@ -70,3 +72,37 @@ def _inspect(data: bytes, notes: CallNotes, provider: str) -> None:
         usage = usage_from_wire(event_object(data, provider).get("usage"))
         if usage is not None:
             notes.usage = usage
+
+
+_TERMINAL = (b'"type":"response.completed"', b'"type":"response.incomplete"', b'"type":"response.failed"')
+
+
+async def relay_response_events(response: aiohttp.ClientResponse, *, provider: str, notes: CallNotes
+                                ) -> AsyncIterator[bytes]:
+    """A Responses API stream ends with its terminal `response.*` event (and maybe `[DONE]`);
+    an upstream `error` event is relayed as it is, in the format the client already speaks."""
+    decoder = SSEDecoder()
+    async with contextlib.aclosing(iter_body(response, provider)) as body:
+        async for chunk in body:
+            frames = decoder.feed_frames(chunk)
+            if not frames:
+                continue
+            for frame in frames:
+                if any(marker in frame for marker in _TERMINAL):
+                    notes.completed = True
+                    data = frame_data(frame)
+                    terminal = event_object(data, provider) if data is not None else {}
+                    notes.usage = responses_usage((terminal.get("response") or {}).get("usage"))
+            yield b"".join(frames)
+    if not notes.completed:
+        raise UpstreamProtocolError("stream_interrupted", provider=provider)
+
+
+def responses_usage(usage: object) -> Usage | None:
+    """Responses API usage → canonical usage."""
+    if not isinstance(usage, dict):
+        return None
+    prompt, completion = int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
+    return Usage(prompt, completion, int(usage.get("total_tokens") or prompt + completion),
+                 cached_tokens=(usage.get("input_tokens_details") or {}).get("cached_tokens"),
+                 reasoning_tokens=(usage.get("output_tokens_details") or {}).get("reasoning_tokens"))

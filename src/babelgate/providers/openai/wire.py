@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Final, NotRequired, TypedDict
 
 CHAT_PATH: Final = "/chat/completions"
+RESPONSES_PATH: Final = "/responses"
 MODELS_PATH: Final = "/models"
 DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 

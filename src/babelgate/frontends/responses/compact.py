@@ -1,0 +1,59 @@
+"""`POST /v1/responses/compact`: the conversation (input items and/or `previous_response_id`)
+shrinks to the user's own messages plus one opaque compaction item, whose summary the model
+itself writes (compaction.py). Works the same on every provider."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import orjson
+
+from babelgate.exchange import Exchange
+from babelgate.frontends.openai_chat import decode_request
+from babelgate.frontends.openai_validation import require_model, validate_chat_body
+from babelgate.frontends.responses import wire
+from babelgate.frontends.responses.compaction import SUMMARY_PROMPT, compacted_output
+from babelgate.frontends.responses.translate import chat_messages, normalize_input
+from babelgate.frontends.responses.turn import previous_not_found
+from babelgate.frontends.responses.validate import validate_input
+from babelgate.frontends.responses.wire import JSON
+from babelgate.pipeline import parse_json_object
+from babelgate.providers.base import CallNotes
+from babelgate.schema.chat import Usage
+
+if TYPE_CHECKING:
+    from babelgate.app import Runtime
+
+
+async def compact_response(runtime: Runtime, exchange: Exchange) -> None:
+    body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
+    require_model(body)
+    validate_input(body.get("input"))
+    deployment = runtime.registry.resolve(body["model"])
+    exchange.provider, exchange.model = deployment.provider.name, deployment.public_name
+    conversation: list[JSON] = []
+    previous_id = body.get("previous_response_id")
+    if previous_id:
+        previous = await runtime.response_store.get(str(previous_id))
+        if previous is None:
+            raise previous_not_found(str(previous_id))
+        conversation = [*previous.conversation, *previous.response.get("output", ())]
+    items = [*conversation, *normalize_input(body.get("input"))]
+    messages = chat_messages(items)
+    if isinstance(body.get("instructions"), str):
+        messages.insert(0, {"role": "system", "content": body["instructions"]})
+    chat: JSON = {"model": body["model"], "messages": [*messages, {"role": "user", "content": SUMMARY_PROMPT}]}
+    deployment.apply_to_body(chat)
+    validate_chat_body(chat)
+    notes = exchange.notes = CallNotes()
+    answer = await deployment.provider.chat(decode_request(chat), deployment.model, notes)
+    summary = (answer.choices[0].message.content or "") if answer.choices else ""
+    resource = {
+        "id": wire.new_id(wire.RESPONSE_PREFIX),
+        "object": "response.compaction",
+        "output": compacted_output(items, summary),
+        "created_at": int(time.time()),
+        "usage": wire.usage_to_wire(answer.usage or Usage()),
+    }
+    await exchange.respond(200, orjson.dumps(resource))

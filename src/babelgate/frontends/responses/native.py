@@ -1,0 +1,35 @@
+"""The native road: a model with `native_responses` sends the client's Responses request to its
+upstream's own Responses API unchanged (only `model` rewritten), so built-in tools, stored
+conversations and every field OpenAI knows keep working; answers are relayed as they come.
+Such responses live at the upstream: the gateway's store does not keep them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from babelgate.errors import GatewayError
+from babelgate.exchange import Exchange
+from babelgate.frontends.openai_errors import error_object
+from babelgate.frontends.responses.wire import JSON
+from babelgate.pipeline import send_stream
+from babelgate.providers.base import CallNotes
+from babelgate.routing.registry import Deployment
+from babelgate.streaming import encode_sse_event
+
+if TYPE_CHECKING:
+    from babelgate.app import Runtime
+
+
+async def relay(runtime: Runtime, exchange: Exchange, body: JSON, deployment: Deployment, stream: bool) -> None:
+    provider = deployment.provider
+    notes = exchange.notes = CallNotes()
+    if stream:
+        frames = provider.forward_responses_stream(body, deployment.model, notes)
+        await send_stream(exchange, frames, notes, on_error=encode_error_event)
+    else:
+        await exchange.respond(200, await provider.forward_responses(body, deployment.model, notes))
+
+
+def encode_error_event(error: GatewayError, language: str) -> bytes:
+    """A failure after a relayed stream began (no `response.failed` of ours can follow it)."""
+    return encode_sse_event("error", {"type": "error", "sequence_number": 0, "error": error_object(error, language)})

@@ -1,0 +1,119 @@
+"""HTTP routes of the Responses API: create (JSON or SSE), retrieve, delete, list input items,
+and compact. The WebSocket mode on the same path lives in websocket.py."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from babelgate.errors import InvalidRequest, MethodNotAllowed, NotFound
+from babelgate.exchange import Exchange
+from babelgate.frontends.responses import native, turn
+from babelgate.frontends.responses.validate import validate_create_body
+from babelgate.frontends.responses.wire import JSON
+from babelgate.pipeline import parse_json_object, request_context, send_stream
+from babelgate.routing.registry import Deployment
+from babelgate.streaming import SSE_DONE, encode_sse_event
+
+if TYPE_CHECKING:
+    from babelgate.app import Runtime
+
+INPUT_ITEMS = "/input_items"
+
+
+async def create_response(runtime: Runtime, exchange: Exchange) -> None:
+    body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
+    validate_create_body(body)
+    deployment = runtime.registry.resolve(body["model"])
+    exchange.provider, exchange.model = deployment.provider.name, deployment.public_name
+    stream = body.get("stream") is True
+    if deployment.native_responses:
+        await native.relay(runtime, exchange, body, deployment, stream)
+        return
+
+    def make_context(deployment: Deployment, stream: bool) -> Any:
+        return request_context(exchange, deployment, stream) if runtime.hooks else None
+
+    current = await turn.prepare(runtime, body, deployment, runtime.response_store.get, language=exchange.language,
+                                 make_context=make_context, stream=stream)
+    exchange.notes, exchange.context = current.notes, current.context
+    if stream:
+        await send_stream(exchange, _sse(runtime, current), current.notes, on_error=native.encode_error_event)
+        if current.error is not None:
+            exchange.error_code = current.error.code or current.error.type
+        return
+    resource = await turn.answer(current)
+    await _remember(runtime, current)
+    await exchange.respond(200, orjson.dumps(resource))
+
+
+async def _sse(runtime: Runtime, current: turn.Turn) -> AsyncIterator[bytes]:
+    async for batch in turn.events(current):
+        yield b"".join(encode_sse_event(event["type"], event) for event in batch)
+    await _remember(runtime, current)
+    yield SSE_DONE
+
+
+async def _remember(runtime: Runtime, current: turn.Turn) -> None:
+    if current.store and current.final is not None:
+        await runtime.response_store.put(current.record())
+
+
+async def response_resource(runtime: Runtime, exchange: Exchange, rest: str) -> None:
+    """`/responses/{id}` (GET, DELETE) and `/responses/{id}/input_items` (GET)."""
+    method = exchange.scope["method"]
+    listing = rest.endswith(INPUT_ITEMS)
+    response_id = rest[: -len(INPUT_ITEMS)] if listing else rest
+    if "/" in response_id or not response_id:
+        raise NotFound(method=method, path=exchange.scope["path"])
+    exchange.route = "responses.input_items" if listing else "responses.retrieve"
+    if method not in (("GET", "HEAD") if listing else ("GET", "HEAD", "DELETE")):
+        raise MethodNotAllowed(method=method, path=exchange.scope["path"])
+    store = runtime.response_store
+    if method == "DELETE":
+        exchange.route = "responses.delete"
+        if not await store.delete(response_id):
+            raise _not_found(response_id)
+        await exchange.respond_json(200, {"id": response_id, "object": "response.deleted", "deleted": True})
+        return
+    record = await store.get(response_id)
+    if record is None:
+        raise _not_found(response_id)
+    if listing:
+        await exchange.respond_json(200, _item_page(record.input_items, _query(exchange)))
+    else:
+        await exchange.respond_json(200, record.response)
+
+
+def _not_found(response_id: str) -> NotFound:
+    return NotFound("response_not_found", code="response_not_found", param="response_id",
+                    error_type="invalid_request_error", response_id=response_id)
+
+
+def _query(exchange: Exchange) -> dict[str, str]:
+    raw = exchange.scope.get("query_string", b"").decode("latin-1")
+    return {key: values[-1] for key, values in parse_qs(raw).items()}
+
+
+def _item_page(items: list[JSON], query: dict[str, str]) -> JSON:
+    """OpenAI's cursor list: `order` (desc by default), `after` an item id, `limit` 1 to 100."""
+    try:
+        limit = int(query.get("limit", "20"))
+    except ValueError:
+        raise InvalidRequest("wrong_type", param="limit", expected="an integer") from None
+    if not 1 <= limit <= 100:
+        raise InvalidRequest("out_of_range", param="limit", expected="a value from 1 to 100")
+    order = query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise InvalidRequest("invalid_value", param="order", detail="expected asc or desc")
+    ordered = items if order == "asc" else items[::-1]
+    after = query.get("after")
+    if after is not None:
+        ids = [item.get("id") for item in ordered]
+        ordered = ordered[ids.index(after) + 1:] if after in ids else []
+    page = ordered[:limit]
+    return {"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None, "has_more": len(ordered) > limit}

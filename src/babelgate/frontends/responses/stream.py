@@ -1,0 +1,212 @@
+"""Canonical chat chunks → the Responses semantic event sequence, by a small state machine.
+
+Items open as their first delta arrives and close when another kind of output starts or the
+stream ends: reasoning (as a summary), the assistant message (text and refusal parts), and one
+function_call item per tool call (parallel calls stay open together, keyed by chunk index).
+Every event carries `sequence_number`; the order is the one Open Responses specifies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from babelgate.frontends.responses import wire
+from babelgate.frontends.responses.resource import ResponseShell
+from babelgate.frontends.responses.translate import outcome
+from babelgate.frontends.responses.wire import JSON
+from babelgate.schema.chat import Usage
+from babelgate.schema.chunks import ChatChunk, Delta, ToolCallDelta
+
+
+@dataclass(slots=True)
+class _Part:
+    kind: str  # "output_text" or "refusal"
+    text: str = ""
+
+
+@dataclass(slots=True)
+class _Message:
+    id: str
+    index: int
+    parts: list[_Part] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Reasoning:
+    id: str
+    index: int
+    text: str = ""
+
+
+@dataclass(slots=True)
+class _Call:
+    id: str
+    index: int
+    call_id: str
+    name: str
+    arguments: str = ""
+
+
+class ResponsesStreamEncoder:
+    def __init__(self, shell: ResponseShell) -> None:
+        self.shell = shell
+        self.sequence = 0
+        self.output: list[JSON] = []  # closed items; they close in output_index order (see _close_all)
+        self.message: _Message | None = None
+        self.reasoning: _Reasoning | None = None
+        self.calls: dict[int, _Call] = {}
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self.final: JSON | None = None  # the terminal resource, once sent
+
+    # -- the sequence ---------------------------------------------------------------------------
+
+    def start(self) -> list[JSON]:
+        snapshot = self.shell.resource("in_progress")
+        return [self._event("response.created", response=snapshot),
+                self._event("response.in_progress", response=snapshot)]
+
+    def feed(self, chunk: ChatChunk) -> list[JSON]:
+        events: list[JSON] = []
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        for choice in chunk.choices:
+            if choice.index != 0:
+                continue
+            self._delta(choice.delta, events)
+            if choice.finish_reason is not None:
+                self.finish_reason = choice.finish_reason
+        return events
+
+    def finish(self) -> list[JSON]:
+        events: list[JSON] = []
+        self._close_all(events)
+        status, details = outcome(self.finish_reason)
+        self.final = self.shell.resource(status, self.output, usage=wire.usage_to_wire(self.usage),
+                                         incomplete_details=details)
+        events.append(self._event(f"response.{status}", response=self.final))
+        return events
+
+    def fail(self, error: JSON) -> list[JSON]:
+        """After output began, an upstream failure: an `error` event, then `response.failed`
+        (items opened so far are not closed: they never completed)."""
+        self.final = self.shell.resource("failed", self.output, usage=wire.usage_to_wire(self.usage),
+                                         error={"code": error.get("code") or error["type"],
+                                                "message": error["message"]})
+        return [self._event("error", error=error), self._event("response.failed", response=self.final)]
+
+    # -- deltas ---------------------------------------------------------------------------------
+
+    def _delta(self, delta: Delta, events: list[JSON]) -> None:
+        if delta.reasoning_content:
+            self._reasoning_delta(delta.reasoning_content, events)
+        if delta.content:
+            self._part_delta("output_text", delta.content, events)
+        if delta.refusal:
+            self._part_delta("refusal", delta.refusal, events)
+        for call in delta.tool_calls or ():
+            self._call_delta(call, events)
+
+    def _reasoning_delta(self, text: str, events: list[JSON]) -> None:
+        if self.reasoning is None:
+            self._close_all(events)
+            item = self.reasoning = _Reasoning(wire.new_id(wire.REASONING_PREFIX), self._next_index())
+            events.append(self._event("response.output_item.added", output_index=item.index,
+                                      item=wire.reasoning_item(item.id, None)))
+            events.append(self._event("response.reasoning_summary_part.added", item_id=item.id,
+                                      output_index=item.index, summary_index=0, part=wire.summary_part("")))
+        item = self.reasoning
+        item.text += text
+        events.append(self._event("response.reasoning_summary_text.delta", item_id=item.id, output_index=item.index,
+                                  summary_index=0, delta=text))
+
+    def _part_delta(self, kind: str, text: str, events: list[JSON]) -> None:
+        if self.message is None:
+            self._close_all(events)
+            self.message = _Message(wire.new_id(wire.MESSAGE_PREFIX), self._next_index())
+            events.append(self._event("response.output_item.added", output_index=self.message.index,
+                                      item=wire.message_item(self.message.id, [], "in_progress")))
+        message = self.message
+        if not message.parts or message.parts[-1].kind != kind:
+            message.parts.append(_Part(kind))
+            events.append(self._event("response.content_part.added", **self._part_place(message),
+                                      part=_part_wire(_Part(kind))))
+        part = message.parts[-1]
+        part.text += text
+        name = "response.output_text.delta" if kind == "output_text" else "response.refusal.delta"
+        extra: JSON = {"logprobs": []} if kind == "output_text" else {}
+        events.append(self._event(name, **self._part_place(message), delta=text, **extra))
+
+    def _call_delta(self, delta: ToolCallDelta, events: list[JSON]) -> None:
+        call = self.calls.get(delta.index)
+        if call is None:
+            if self.message is not None or self.reasoning is not None:
+                self._close_all(events)
+            call = self.calls[delta.index] = _Call(wire.new_id(wire.FUNCTION_CALL_PREFIX), self._next_index(),
+                                                   delta.id or wire.new_id("call_"), delta.name or "")
+            item = wire.function_call_item(call.id, call.call_id, call.name, "", "in_progress")
+            events.append(self._event("response.output_item.added", output_index=call.index, item=item))
+        if delta.arguments:
+            call.arguments += delta.arguments
+            events.append(self._event("response.function_call_arguments.delta", item_id=call.id,
+                                      output_index=call.index, delta=delta.arguments))
+
+    # -- closing items --------------------------------------------------------------------------
+
+    def _close_all(self, events: list[JSON]) -> None:
+        if self.reasoning is not None:
+            self._close_reasoning(self.reasoning, events)
+            self.reasoning = None
+        if self.message is not None:
+            self._close_message(self.message, events)
+            self.message = None
+        for call in self.calls.values():
+            self._close_call(call, events)
+        self.calls.clear()
+
+    def _close_reasoning(self, item: _Reasoning, events: list[JSON]) -> None:
+        place = {"item_id": item.id, "output_index": item.index, "summary_index": 0}
+        events.append(self._event("response.reasoning_summary_text.done", **place, text=item.text))
+        events.append(self._event("response.reasoning_summary_part.done", **place, part=wire.summary_part(item.text)))
+        self._done(item.index, wire.reasoning_item(item.id, item.text), events)
+
+    def _close_message(self, message: _Message, events: list[JSON]) -> None:
+        for content_index, part in enumerate(message.parts):
+            place = {"item_id": message.id, "output_index": message.index, "content_index": content_index}
+            if part.kind == "output_text":
+                events.append(self._event("response.output_text.done", **place, text=part.text, logprobs=[]))
+            else:
+                events.append(self._event("response.refusal.done", **place, refusal=part.text))
+            events.append(self._event("response.content_part.done", **place, part=_part_wire(part)))
+        content = [_part_wire(part) for part in message.parts]
+        self._done(message.index, wire.message_item(message.id, content, "completed"), events)
+
+    def _close_call(self, call: _Call, events: list[JSON]) -> None:
+        events.append(self._event("response.function_call_arguments.done", item_id=call.id, output_index=call.index,
+                                  name=call.name, arguments=call.arguments))
+        item = wire.function_call_item(call.id, call.call_id, call.name, call.arguments, "completed")
+        self._done(call.index, item, events)
+
+    def _done(self, index: int, item: JSON, events: list[JSON]) -> None:
+        self.output.append(item)
+        events.append(self._event("response.output_item.done", output_index=index, item=item))
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _next_index(self) -> int:
+        open_items = (self.message is not None) + (self.reasoning is not None) + len(self.calls)
+        return len(self.output) + open_items
+
+    @staticmethod
+    def _part_place(message: _Message) -> JSON:
+        return {"item_id": message.id, "output_index": message.index, "content_index": len(message.parts) - 1}
+
+    def _event(self, kind: str, **fields: Any) -> JSON:
+        event = {"type": kind, "sequence_number": self.sequence, **fields}
+        self.sequence += 1
+        return event
+
+
+def _part_wire(part: _Part) -> JSON:
+    return wire.text_part(part.text) if part.kind == "output_text" else wire.refusal_part(part.text)

@@ -1,0 +1,195 @@
+"""Responses ⇄ chat: a create body and its conversation fold onto an OpenAI chat body, and a
+canonical chat answer folds back into output items and a response resource.
+
+The request side produces chat *JSON*, not the canonical types, so that the chat road's model
+defaults, validation and decoding apply unchanged; pure functions, golden-tested.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from babelgate.errors import InvalidRequest
+from babelgate.frontends.responses import wire
+from babelgate.frontends.responses.compaction import read_compaction
+from babelgate.frontends.responses.wire import JSON
+from babelgate.schema.chat import ChatResponse
+
+# Responses fields that keep their name and meaning on a chat request.
+_SAME_FIELDS = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "parallel_tool_calls",
+                "user", "safety_identifier", "prompt_cache_key", "service_tier")
+_IMAGE_DETAIL_DEFAULT = "auto"
+
+
+def normalize_input(value: Any) -> list[JSON]:
+    """The request's input as items, each with an id (what `GET …/input_items` lists)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": value}]}]
+    items = []
+    for item in value:
+        kind = item.get("type", "message")
+        normalized = {"id": wire.new_id(wire.ITEM_PREFIXES[kind]), "type": kind, **item}
+        if kind == "message":
+            normalized.setdefault("status", "completed")
+            if isinstance(normalized.get("content"), str):
+                part_type = "output_text" if normalized["role"] == "assistant" else "input_text"
+                normalized["content"] = [{"type": part_type, "text": normalized["content"]}]
+        items.append(normalized)
+    return items
+
+
+def chat_body(body: JSON, conversation: list[JSON], items: list[JSON]) -> JSON:
+    """The chat request for `body`, continuing `conversation` (earlier turns' items) with `items`.
+
+    `instructions` apply to this turn only, as OpenAI defines them: they are never stored in the
+    conversation."""
+    messages: list[JSON] = []
+    if body.get("instructions"):
+        messages.append({"role": "system", "content": body["instructions"]})
+    _check_tool_outputs(conversation, items)
+    messages.extend(chat_messages(conversation))
+    messages.extend(chat_messages(items))
+    if not messages:
+        raise InvalidRequest("empty_input", param="input")
+    chat: JSON = {"model": body["model"], "messages": messages}
+    for name in _SAME_FIELDS:
+        if body.get(name) is not None:
+            chat[name] = body[name]
+    if body.get("max_output_tokens") is not None:
+        chat["max_tokens"] = body["max_output_tokens"]
+    effort = (body.get("reasoning") or {}).get("effort")
+    if effort is not None:
+        chat["reasoning_effort"] = effort
+    text = body.get("text") or {}
+    if text.get("format") is not None:
+        chat["response_format"] = _response_format(text["format"])
+    if text.get("verbosity") is not None:
+        chat["verbosity"] = text["verbosity"]
+    if body.get("tools"):
+        chat["tools"] = [_tool(tool) for tool in body["tools"]]
+    if body.get("tool_choice") is not None:
+        chat["tool_choice"] = _tool_choice(body["tool_choice"])
+    return chat
+
+
+def chat_messages(items: list[JSON]) -> list[JSON]:
+    messages: list[JSON] = []
+    for item in items:
+        kind = item.get("type", "message")
+        if kind == "message":
+            messages.append(_message(item))
+        elif kind == "function_call":
+            call = {"id": item["call_id"], "type": "function",
+                    "function": {"name": item["name"], "arguments": item["arguments"]}}
+            # Adjacent calls (and the text before them) are one assistant turn in chat.
+            last = messages[-1] if messages else None
+            if last is not None and last["role"] == "assistant":
+                last.setdefault("tool_calls", []).append(call)
+            else:
+                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+        elif kind == "function_call_output":
+            messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": _tool_output(item)})
+        elif kind == "compaction":
+            messages.append({"role": "system", "content": read_compaction(item["encrypted_content"])})
+        # Reasoning items are not replayed: the providers that need reasoning state back carry it
+        # in their signed tool-call ids (tool_ids.py).
+    return messages
+
+
+def _message(item: JSON) -> JSON:
+    role, content = item["role"], item["content"]
+    if isinstance(content, str):
+        return {"role": role, "content": content}
+    if role == "assistant":
+        text = "".join(part.get("text", "") for part in content if part["type"] != "refusal")
+        refusal = "".join(part["refusal"] for part in content if part["type"] == "refusal")
+        message: JSON = {"role": "assistant", "content": text or None}
+        if refusal:
+            message["refusal"] = refusal
+        return message
+    return {"role": role, "content": [_part(part) for part in content]}
+
+
+def _part(part: JSON) -> JSON:
+    kind = part["type"]
+    if kind in ("input_text", "output_text"):
+        return {"type": "text", "text": part["text"]}
+    if kind == "input_image":
+        return {"type": "image_url", "image_url": {"url": part["image_url"],
+                                                   "detail": part.get("detail") or _IMAGE_DETAIL_DEFAULT}}
+    file = {name: part[name] for name in ("file_data", "file_id", "filename") if part.get(name) is not None}
+    return {"type": "file", "file": file}
+
+
+def _tool_output(item: JSON) -> str | list[JSON]:
+    output = item["output"]
+    if isinstance(output, str):
+        return output
+    if all(part["type"] == "input_text" for part in output):
+        return "".join(part["text"] for part in output)
+    return [_part(part) for part in output]
+
+
+def _check_tool_outputs(conversation: list[JSON], items: list[JSON]) -> None:
+    """Every function_call_output must answer a function_call of the conversation: every provider
+    refuses an orphan, and saying so here names the item."""
+    calls = {item["call_id"] for item in (*conversation, *items) if item.get("type") == "function_call"}
+    for index, item in enumerate(items):
+        if item.get("type") == "function_call_output" and item["call_id"] not in calls:
+            raise InvalidRequest("unmatched_tool_output", param=f"input[{index}].call_id", call_id=item["call_id"])
+
+
+def _tool(tool: JSON) -> JSON:
+    function = {name: tool[name] for name in ("name", "description", "parameters", "strict")
+                if tool.get(name) is not None}
+    return {"type": "function", "function": function}
+
+
+def _tool_choice(choice: Any) -> Any:
+    if isinstance(choice, str):
+        return choice
+    if choice["type"] == "function":
+        return {"type": "function", "function": {"name": choice["name"]}}
+    tools = [{"type": "function", "function": {"name": tool["name"]}} for tool in choice["tools"]]
+    return {"type": "allowed_tools", "allowed_tools": {"mode": choice.get("mode", "auto"), "tools": tools}}
+
+
+def _response_format(fmt: JSON) -> JSON:
+    if fmt["type"] != "json_schema":
+        return {"type": fmt["type"]}
+    spec = {name: fmt[name] for name in ("name", "schema", "strict", "description") if fmt.get(name) is not None}
+    return {"type": "json_schema", "json_schema": spec}
+
+
+# -- answers -----------------------------------------------------------------------------------
+
+def output_items(response: ChatResponse) -> list[JSON]:
+    """Reasoning, then the message, then the calls: the order the model produced them in."""
+    message = response.choices[0].message if response.choices else None
+    if message is None:
+        return []
+    items: list[JSON] = []
+    if message.reasoning_content:
+        items.append(wire.reasoning_item(wire.new_id(wire.REASONING_PREFIX), message.reasoning_content))
+    content = []
+    if message.content:
+        content.append(wire.text_part(message.content))
+    if message.refusal:
+        content.append(wire.refusal_part(message.refusal))
+    if content:
+        items.append(wire.message_item(wire.new_id(wire.MESSAGE_PREFIX), content, "completed"))
+    for call in message.tool_calls or ():
+        items.append(wire.function_call_item(wire.new_id(wire.FUNCTION_CALL_PREFIX), call.id, call.name,
+                                             call.arguments, "completed"))
+    return items
+
+
+def outcome(finish_reason: str | None) -> tuple[str, JSON | None]:
+    """Status and incomplete_details for a chat finish reason."""
+    if finish_reason == "length":
+        return "incomplete", {"reason": "max_output_tokens"}
+    if finish_reason == "content_filter":
+        return "incomplete", {"reason": "content_filter"}
+    return "completed", None

@@ -1,0 +1,140 @@
+"""One response, whichever transport carries it: prepare (validate, continue the conversation,
+fold onto a chat request), run (one answer or the event stream), and remember.
+
+HTTP and WebSocket differ only in how they send events and where they look up earlier
+responses (a WebSocket connection also remembers its own `store: false` responses).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from babelgate import tool_ids
+from babelgate.errors import GatewayError, NotFound
+from babelgate.frontends.openai_chat import decode_request
+from babelgate.frontends.openai_errors import error_object
+from babelgate.frontends.openai_validation import validate_chat_body
+from babelgate.frontends.responses import wire
+from babelgate.frontends.responses.resource import ResponseShell
+from babelgate.frontends.responses.stream import ResponsesStreamEncoder
+from babelgate.frontends.responses.translate import chat_body, normalize_input, outcome, output_items
+from babelgate.frontends.responses.validate import validate_translatable
+from babelgate.frontends.responses.wire import JSON
+from babelgate.hooks import RequestContext
+from babelgate.providers.base import CallNotes
+from babelgate.routing.registry import Deployment
+from babelgate.schema.chat import ChatRequest
+from babelgate.store import StoredResponse
+
+if TYPE_CHECKING:
+    from babelgate.app import Runtime
+
+Lookup = Callable[[str], Awaitable[StoredResponse | None]]
+ContextFactory = Callable[[Deployment, bool], RequestContext | None]
+
+
+@dataclass(slots=True)
+class Turn:
+    runtime: Runtime
+    deployment: Deployment
+    body: JSON
+    request: ChatRequest
+    shell: ResponseShell
+    input_items: list[JSON]
+    conversation: list[JSON]  # the items before this turn's input
+    store: bool
+    language: str
+    notes: CallNotes
+    context: RequestContext | None = None
+    final: JSON | None = None  # the terminal resource
+    error: GatewayError | None = None  # what ended a stream after it began
+
+    def record(self) -> StoredResponse:
+        assert self.final is not None
+        retention = self.runtime.config.responses.retention
+        return StoredResponse(
+            id=self.shell.id, created_at=self.shell.created_at,
+            expires_at=int(time.time() + retention) if retention else None,
+            response=self.final, input_items=self.input_items,
+            conversation=[*self.conversation, *self.input_items],
+        )
+
+
+def previous_not_found(response_id: str) -> NotFound:
+    return NotFound("previous_response_not_found", code="previous_response_not_found", param="previous_response_id",
+                    error_type="invalid_request_error", response_id=response_id)
+
+
+async def prepare(runtime: Runtime, body: JSON, deployment: Deployment, lookup: Lookup, *, language: str,
+                  make_context: ContextFactory, stream: bool) -> Turn:
+    """`body` already passed `validate_create_body`; `deployment` is its model's."""
+    validate_translatable(body)
+    conversation: list[JSON] = []
+    previous_id = body.get("previous_response_id")
+    if previous_id:
+        previous = await lookup(previous_id)
+        if previous is None:
+            raise previous_not_found(previous_id)
+        conversation = [*previous.conversation, *previous.response.get("output", ())]
+    items = normalize_input(body.get("input"))
+    chat = chat_body(body, conversation, items)
+    # The model's configured parameters apply in chat terms, exactly as on /chat/completions.
+    deployment.apply_to_body(chat)
+    validate_chat_body(chat)
+    request = decode_request(chat)
+    request.stream = request.include_usage = stream
+    if not deployment.provider.capabilities.signed_tool_ids:
+        request = tool_ids.strip_request(request)
+    context = make_context(deployment, stream)
+    if context is not None:
+        for hook in runtime.hooks:
+            await hook.on_request(context)
+        for hook in runtime.typed_hooks:
+            request = await hook.transform_request(context, request)
+    store = body.get("store") is not False
+    shell = ResponseShell.for_request(wire.new_id(wire.RESPONSE_PREFIX), deployment.public_name, body, store=store)
+    return Turn(runtime, deployment, body, request, shell, items, conversation, store, language, CallNotes(),
+                context)
+
+
+async def answer(turn: Turn) -> JSON:
+    """The whole response at once (HTTP without `stream`)."""
+    provider = turn.deployment.provider
+    response = await provider.chat(turn.request, turn.deployment.model, turn.notes)
+    finish = response.choices[0].finish_reason if response.choices else None
+    turn.notes.finish_reason = finish
+    status, details = outcome(finish)
+    turn.final = turn.shell.resource(status, output_items(response), usage=wire.usage_to_wire(response.usage),
+                                     incomplete_details=details)
+    return turn.final
+
+
+async def events(turn: Turn) -> AsyncIterator[list[JSON]]:
+    """The event sequence, in batches (the events one upstream chunk made). An upstream failure
+    before the first chunk is raised (the caller answers it as an ordinary error); after it, it
+    ends the sequence with `error` and `response.failed`, and is kept in `turn.error`."""
+    provider = turn.deployment.provider
+    chunks = provider.stream(turn.request, turn.deployment.model, turn.notes)
+    encoder = ResponsesStreamEncoder(turn.shell)
+    async with contextlib.aclosing(chunks):  # type: ignore[type-var]
+        first = await anext(chunks, None)
+        batch = encoder.start()
+        if first is not None:
+            batch.extend(encoder.feed(first))
+        yield batch
+        try:
+            async for chunk in chunks:
+                batch = encoder.feed(chunk)
+                if batch:
+                    yield batch
+        except GatewayError as error:
+            turn.error = error
+            batch = encoder.fail(error_object(error, turn.language))
+        else:
+            batch = encoder.finish()
+    turn.final = encoder.final
+    yield batch

@@ -1,0 +1,232 @@
+"""Validation of a Responses create body before anything is translated (DECISIONS 9).
+
+It checks what the gateway reads to fold the request onto a chat request: `input` and its items,
+tools, tool_choice, `text.format` and the types and ranges of the fields it maps. Errors name the
+exact path (`input[2].content[0].image_url`). Built-in tools and features the gateway does not
+translate are refused here by name, except on the native OpenAI road, which passes them on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from babelgate.errors import InvalidRequest
+from babelgate.frontends.openai_validation import TOOL_NAME, expect_number, expect_object, require_model
+
+JSON = dict[str, Any]
+
+ROLES: Final = frozenset({"user", "assistant", "system", "developer"})
+INPUT_PARTS: Final = frozenset({"input_text", "input_image", "input_file"})
+ASSISTANT_PARTS: Final = frozenset({"output_text", "refusal", "input_text"})
+ITEM_TYPES: Final = frozenset({"message", "function_call", "function_call_output", "reasoning", "compaction"})
+NUMBERS: Final[dict[str, tuple[float, float]]] = {
+    "temperature": (0, 2), "top_p": (0, 1), "presence_penalty": (-2, 2), "frequency_penalty": (-2, 2),
+}
+INTEGERS: Final[dict[str, tuple[int, int]]] = {
+    "max_output_tokens": (1, 2**31 - 1), "top_logprobs": (0, 20), "max_tool_calls": (1, 2**31 - 1),
+}
+BOOLEANS: Final = ("stream", "store", "parallel_tool_calls", "background")
+STRINGS: Final = ("instructions", "previous_response_id", "user", "safety_identifier", "prompt_cache_key",
+                  "service_tier", "truncation")
+# Request fields that need server features the gateway does not have on a translated road.
+UNSUPPORTED: Final = ("conversation", "prompt", "context_management")
+
+
+def validate_create_body(body: JSON, *, websocket: bool = False) -> None:
+    """A create body (HTTP) or the body of a WebSocket `response.create` event."""
+    require_model(body)
+    for name in BOOLEANS:
+        _boolean(body.get(name), name)
+    for name in STRINGS:
+        _string(body.get(name), name)
+    if websocket:
+        for name in ("stream", "stream_options", "background"):
+            if name in body:
+                raise InvalidRequest("invalid_value", param=name, detail="is not sent over WebSocket")
+    for name, (low, high) in NUMBERS.items():
+        if body.get(name) is not None:
+            expect_number(body[name], name, low, high, integer=False)
+    for name, (ilow, ihigh) in INTEGERS.items():
+        if body.get(name) is not None:
+            expect_number(body[name], name, ilow, ihigh, integer=True)
+    metadata = body.get("metadata")
+    if metadata is not None:
+        metadata = expect_object(metadata, "metadata")
+        for key, value in metadata.items():
+            _string(value, f"metadata.{key}")
+    reasoning = body.get("reasoning")
+    if reasoning is not None:
+        reasoning = expect_object(reasoning, "reasoning")
+        _string(reasoning.get("effort"), "reasoning.effort")
+    text = body.get("text")
+    if text is not None:
+        _text_format(expect_object(text, "text").get("format"))
+    validate_input(body.get("input"))
+
+
+def validate_translatable(body: JSON) -> None:
+    """What only the translated road refuses: the native OpenAI road passes these to OpenAI."""
+    for name in UNSUPPORTED:
+        if body.get(name) is not None:
+            raise InvalidRequest("responses_unsupported", param=name, feature=name)
+    if body.get("background") is True:
+        raise InvalidRequest("responses_unsupported", param="background", feature="background mode")
+    if body.get("top_logprobs"):
+        raise InvalidRequest("responses_unsupported", param="top_logprobs", feature="top_logprobs")
+    tools = body.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list):
+            raise InvalidRequest("wrong_type", param="tools", expected="an array")
+        for index, tool in enumerate(tools):
+            _tool(tool, f"tools[{index}]")
+    _tool_choice(body.get("tool_choice"))
+
+
+def validate_input(value: Any) -> None:
+    if value is None or isinstance(value, str):
+        return
+    if not isinstance(value, list):
+        raise InvalidRequest("wrong_type", param="input", expected="a string or an array of items")
+    for index, item in enumerate(value):
+        validate_item(item, f"input[{index}]")
+
+
+def validate_item(item: Any, path: str) -> None:
+    item = expect_object(item, path)
+    kind = item.get("type", "message" if "role" in item else None)
+    if kind == "item_reference":
+        raise InvalidRequest("responses_unsupported", param=f"{path}.type", feature="item_reference")
+    if kind not in ITEM_TYPES:
+        raise InvalidRequest("invalid_value", param=f"{path}.type", detail=_one_of(ITEM_TYPES))
+    if kind == "message":
+        _message(item, path)
+    elif kind == "function_call":
+        for name in ("call_id", "name", "arguments"):
+            _required_string(item, name, path)
+    elif kind == "function_call_output":
+        _required_string(item, "call_id", path)
+        output = item.get("output")
+        if isinstance(output, list):
+            for index, part in enumerate(output):
+                _part(part, f"{path}.output[{index}]", INPUT_PARTS)
+        elif not isinstance(output, str):
+            raise InvalidRequest("wrong_type", param=f"{path}.output", expected="a string or an array of parts")
+    elif kind == "compaction":
+        _required_string(item, "encrypted_content", path)
+
+
+def _message(item: JSON, path: str) -> None:
+    role = item.get("role")
+    if role not in ROLES:
+        raise InvalidRequest("invalid_value", param=f"{path}.role", detail=_one_of(ROLES))
+    content = item.get("content")
+    if isinstance(content, str):
+        return
+    if not isinstance(content, list):
+        raise InvalidRequest("wrong_type", param=f"{path}.content", expected="a string or an array of parts")
+    allowed = ASSISTANT_PARTS if role == "assistant" else INPUT_PARTS
+    for index, part in enumerate(content):
+        _part(part, f"{path}.content[{index}]", allowed)
+
+
+def _part(part: Any, path: str, allowed: frozenset[str]) -> None:
+    part = expect_object(part, path)
+    kind = part.get("type")
+    if kind not in allowed:
+        raise InvalidRequest("invalid_value", param=f"{path}.type", detail=_one_of(allowed))
+    if kind in ("input_text", "output_text"):
+        _required_string(part, "text", path)
+    elif kind == "refusal":
+        _required_string(part, "refusal", path)
+    elif kind == "input_image":
+        if part.get("image_url") is None:
+            if part.get("file_id") is not None:
+                raise InvalidRequest("responses_unsupported", param=f"{path}.file_id", feature="file ids")
+            raise InvalidRequest("missing_field", param=f"{path}.image_url")
+        _string(part.get("image_url"), f"{path}.image_url")
+        _string(part.get("detail"), f"{path}.detail")
+    elif kind == "input_file":
+        if part.get("file_url") is not None:
+            raise InvalidRequest("responses_unsupported", param=f"{path}.file_url", feature="file URLs")
+        if part.get("file_data") is None and part.get("file_id") is None:
+            raise InvalidRequest("missing_field", param=f"{path}.file_data")
+        for name in ("file_data", "file_id", "filename"):
+            _string(part.get(name), f"{path}.{name}")
+
+
+def _tool(tool: Any, path: str) -> None:
+    tool = expect_object(tool, path)
+    kind = tool.get("type")
+    if kind != "function":
+        raise InvalidRequest("responses_builtin_tool", param=f"{path}.type", tool=str(kind))
+    name = tool.get("name")
+    if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
+        raise InvalidRequest("invalid_tool_name", param=f"{path}.name")
+    _string(tool.get("description"), f"{path}.description")
+    _boolean(tool.get("strict"), f"{path}.strict")
+    parameters = tool.get("parameters")
+    if parameters is not None:
+        expect_object(parameters, f"{path}.parameters")
+
+
+def _tool_choice(choice: Any) -> None:
+    if choice is None:
+        return
+    if isinstance(choice, str):
+        if choice not in ("none", "auto", "required"):
+            raise InvalidRequest("invalid_value", param="tool_choice",
+                                 detail="expected none, auto, required or an object")
+        return
+    choice = expect_object(choice, "tool_choice")
+    kind = choice.get("type")
+    if kind == "function":
+        _required_string(choice, "name", "tool_choice")
+    elif kind == "allowed_tools":
+        tools = choice.get("tools")
+        if not isinstance(tools, list):
+            raise InvalidRequest("wrong_type", param="tool_choice.tools", expected="an array")
+        for index, tool in enumerate(tools):
+            _required_string(expect_object(tool, f"tool_choice.tools[{index}]"), "name", f"tool_choice.tools[{index}]")
+    else:
+        raise InvalidRequest("responses_builtin_tool", param="tool_choice.type", tool=str(kind))
+
+
+def _text_format(fmt: Any) -> None:
+    if fmt is None:
+        return
+    fmt = expect_object(fmt, "text.format")
+    kind = fmt.get("type")
+    if kind not in ("text", "json_object", "json_schema"):
+        raise InvalidRequest("invalid_value", param="text.format.type",
+                             detail="expected text, json_object or json_schema")
+    if kind == "json_schema":
+        name = fmt.get("name")
+        if name is None:
+            raise InvalidRequest("missing_field", param="text.format.name")
+        if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
+            raise InvalidRequest("invalid_tool_name", param="text.format.name")
+        if fmt.get("schema") is None:
+            raise InvalidRequest("missing_field", param="text.format.schema")
+        expect_object(fmt["schema"], "text.format.schema")
+        _boolean(fmt.get("strict"), "text.format.strict")
+
+
+
+def _string(value: Any, path: str) -> None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidRequest("wrong_type", param=path, expected="a string")
+
+
+def _required_string(container: JSON, key: str, path: str) -> None:
+    if container.get(key) is None:
+        raise InvalidRequest("missing_field", param=f"{path}.{key}")
+    _string(container[key], f"{path}.{key}")
+
+
+def _boolean(value: Any, path: str) -> None:
+    if value is not None and not isinstance(value, bool):
+        raise InvalidRequest("wrong_type", param=path, expected="a boolean")
+
+
+def _one_of(names: frozenset[str]) -> str:
+    return f"expected one of {', '.join(sorted(names))}"

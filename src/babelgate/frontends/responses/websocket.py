@@ -1,0 +1,216 @@
+"""WebSocket mode on `/v1/responses`: the client sends `response.create` events (a create body
+without `stream`), the server answers each with the same events an SSE stream carries.
+
+Responses run one after another per lane (`stream_id`; one default lane), lanes run side by
+side, and every event of a lane's response echoes its `stream_id`. The connection remembers the
+responses it produced, `store: false` ones included, so `previous_response_id` continues them on
+this connection only; a continuation that fails evicts the response it continued, as OpenAI's
+WebSocket mode does. Failures before a response starts are `error` events with an HTTP-style
+`status`; the connection stays open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+from babelgate.errors import AuthenticationFailed, GatewayError, InvalidRequest, RequestTooLarge
+from babelgate.exchange import Receive, Scope, Send
+from babelgate.frontends.openai_errors import error_object
+from babelgate.frontends.responses import turn
+from babelgate.frontends.responses.validate import validate_create_body
+from babelgate.frontends.responses.wire import JSON
+from babelgate.hooks import RequestContext
+from babelgate.i18n import choose_language
+from babelgate.providers.base import CallNotes
+from babelgate.routing.registry import Deployment
+from babelgate.store import StoredResponse
+
+if TYPE_CHECKING:
+    from babelgate.app import Runtime
+    from babelgate.observability.request_id import RequestIds
+
+log = logging.getLogger("babelgate.responses.websocket")
+CONNECTION_MEMORY: Final = 64  # responses a connection remembers for `store: false` continuations
+POLICY_VIOLATION: Final = 1008
+
+
+class ResponsesSocket:
+    def __init__(self, runtime: Runtime, scope: Scope, receive: Receive, send: Send, ids: RequestIds) -> None:
+        self.runtime = runtime
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.ids = ids
+        self.headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        self.language = choose_language(self.headers.get("accept-language"))
+        self.key_id: str | None = None
+        self.remembered: OrderedDict[str, StoredResponse] = OrderedDict()
+        self.lanes: dict[str, asyncio.Queue[JSON | None]] = {}
+        self.workers: set[asyncio.Task[None]] = set()
+        self.send_lock = asyncio.Lock()
+
+    async def run(self) -> None:
+        message = await self.receive()
+        if message["type"] != "websocket.connect":
+            return
+        await self.send({"type": "websocket.accept"})
+        try:
+            self.key_id = self.runtime.keys.authenticate(self.headers.get("authorization", "").encode() or None)
+        except AuthenticationFailed as error:
+            await self._error(error)
+            await self.send({"type": "websocket.close", "code": POLICY_VIOLATION})
+            return
+        try:
+            await self._read_loop()
+        finally:
+            for worker in self.workers:
+                worker.cancel()
+            for worker in list(self.workers):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await worker
+
+    async def _read_loop(self) -> None:
+        limit = self.runtime.max_body_bytes
+        while True:
+            message = await self.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("text") or message.get("bytes") or b""
+            try:
+                if len(data) > limit:
+                    raise RequestTooLarge(limit=limit)
+                event = _parse(data)
+            except GatewayError as error:
+                await self._error(error)
+                continue
+            lane = event.get("stream_id") or ""
+            queue = self.lanes.get(lane)
+            if queue is None:
+                queue = self.lanes[lane] = asyncio.Queue()
+                worker = asyncio.create_task(self._lane(queue))
+                self.workers.add(worker)
+                worker.add_done_callback(self.workers.discard)
+            queue.put_nowait(event)
+
+    async def _lane(self, queue: asyncio.Queue[JSON | None]) -> None:
+        while True:
+            event = await queue.get()
+            if event is None:
+                return
+            started = time.perf_counter()
+            outcome = _Outcome()
+            try:
+                await self._respond(event, outcome)
+            except OSError:  # the client left while we were sending: the read loop ends the connection
+                return
+            except Exception:
+                log.exception("unexpected error in a WebSocket response")
+                outcome.status, outcome.error_code = 500, "internal_error"
+                with contextlib.suppress(OSError):
+                    await self._error(GatewayError(), event.get("stream_id"))
+            finally:
+                self._account(outcome, time.perf_counter() - started)
+
+    def _account(self, outcome: _Outcome, elapsed: float) -> None:
+        usage = outcome.notes.usage if outcome.notes is not None else None
+        self.runtime.metrics.record("responses.websocket", outcome.provider, outcome.model, outcome.status, elapsed,
+                                    error_code=outcome.error_code, prompt_tokens=usage.prompt_tokens if usage else 0,
+                                    completion_tokens=usage.completion_tokens if usage else 0)
+
+    async def _respond(self, event: JSON, outcome: _Outcome) -> None:
+        lane = event.pop("stream_id", None)
+        body = {key: value for key, value in event.items() if key != "type"}
+        previous_id = body.get("previous_response_id")
+        current: turn.Turn | None = None
+        try:
+            validate_create_body(body, websocket=True)
+            deployment = self.runtime.registry.resolve(body["model"])
+            outcome.provider, outcome.model = deployment.provider.name, deployment.public_name
+            if deployment.native_responses:
+                raise InvalidRequest("responses_unsupported", param="model", feature="WebSocket mode on a native model")
+            current = await turn.prepare(self.runtime, body, deployment, self._lookup, language=self.language,
+                                         make_context=self._context, stream=True)
+            outcome.notes = current.notes
+            async for batch in turn.events(current):
+                for item in batch:
+                    await self._send({**item, "stream_id": lane} if lane is not None else item)
+        except GatewayError as error:
+            if previous_id:
+                self.remembered.pop(previous_id, None)
+            outcome.status, outcome.error_code = error.status, error.code or error.type
+            await self._error(error, lane)
+            return
+        assert current is not None
+        if current.error is not None:
+            outcome.status, outcome.error_code = current.error.status, current.error.code or current.error.type
+            if previous_id:
+                self.remembered.pop(previous_id, None)
+        if current.final is not None:
+            record = current.record()
+            self._remember(record)
+            if current.store:
+                await self.runtime.response_store.put(record)
+
+    async def _lookup(self, response_id: str) -> StoredResponse | None:
+        record = self.remembered.get(response_id)
+        if record is not None:
+            return record
+        return await self.runtime.response_store.get(response_id)
+
+    def _remember(self, record: StoredResponse) -> None:
+        self.remembered[record.id] = record
+        while len(self.remembered) > CONNECTION_MEMORY:
+            self.remembered.popitem(last=False)
+
+    def _context(self, deployment: Deployment, stream: bool) -> RequestContext | None:
+        if not self.runtime.hooks:
+            return None
+        return RequestContext(request_id=self.ids(None).decode(), route="responses.websocket",
+                              model=deployment.public_name, provider=deployment.provider.name,
+                              upstream_model=deployment.model, stream=stream, key_id=self.key_id,
+                              headers=self.headers)
+
+    async def _error(self, error: GatewayError, lane: Any = None) -> None:
+        event: JSON = {"type": "error", "status": error.status, "error": error_object(error, self.language)}
+        if lane is not None:
+            event["stream_id"] = lane
+        await self._send(event)
+
+    async def _send(self, event: JSON) -> None:
+        async with self.send_lock:
+            await self.send({"type": "websocket.send", "text": orjson.dumps(event).decode()})
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What accounting needs from one response on the socket."""
+
+    provider: str = ""
+    model: str = ""
+    status: int = 200
+    error_code: str = ""
+    notes: CallNotes | None = None
+
+
+def _parse(data: str | bytes) -> JSON:
+    try:
+        event = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest("invalid_json", detail=str(exc).split(":")[0]) from None
+    if not isinstance(event, dict):
+        raise InvalidRequest("body_not_object")
+    kind = event.get("type")
+    if kind != "response.create":
+        raise InvalidRequest("unknown_event_type", param="type", code="unknown_event_type", event_type=str(kind))
+    lane = event.get("stream_id")
+    if lane is not None and not isinstance(lane, str):
+        raise InvalidRequest("wrong_type", param="stream_id", expected="a string")
+    return event

@@ -1,0 +1,75 @@
+"""Shapes of the Responses wire format that several modules build: ids, output items, usage."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Final
+
+from babelgate.schema.chat import Usage
+
+JSON = dict[str, Any]
+
+# Item id prefixes as OpenAI issues them; clients only treat ids as opaque strings.
+RESPONSE_PREFIX: Final = "resp_"
+MESSAGE_PREFIX: Final = "msg_"
+FUNCTION_CALL_PREFIX: Final = "fc_"
+FUNCTION_OUTPUT_PREFIX: Final = "fco_"
+REASONING_PREFIX: Final = "rs_"
+COMPACTION_PREFIX: Final = "cmp_"
+ITEM_PREFIXES: Final = {
+    "message": MESSAGE_PREFIX,
+    "function_call": FUNCTION_CALL_PREFIX,
+    "function_call_output": FUNCTION_OUTPUT_PREFIX,
+    "reasoning": REASONING_PREFIX,
+    "compaction": COMPACTION_PREFIX,
+}
+
+
+def new_id(prefix: str) -> str:
+    return prefix + secrets.token_hex(16)
+
+
+def text_part(text: str) -> JSON:
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+
+def refusal_part(refusal: str) -> JSON:
+    return {"type": "refusal", "refusal": refusal}
+
+
+def message_item(item_id: str, content: list[JSON], status: str) -> JSON:
+    return {"id": item_id, "type": "message", "status": status, "role": "assistant", "content": content}
+
+
+def function_call_item(item_id: str, call_id: str, name: str, arguments: str, status: str) -> JSON:
+    return {"id": item_id, "type": "function_call", "status": status, "call_id": call_id, "name": name,
+            "arguments": arguments}
+
+
+def reasoning_item(item_id: str, summary: str | None) -> JSON:
+    # Reasoning travels as a summary: the one reasoning shape both OpenAI and Open Responses stream.
+    parts = [] if summary is None else [summary_part(summary)]
+    return {"id": item_id, "type": "reasoning", "summary": parts}
+
+
+def summary_part(text: str) -> JSON:
+    return {"type": "summary_text", "text": text}
+
+
+def usage_to_wire(usage: Usage | None) -> JSON | None:
+    if usage is None:
+        return None
+    return {
+        "input_tokens": usage.prompt_tokens,
+        "input_tokens_details": {"cached_tokens": usage.cached_tokens or 0,
+                                 "cache_write_tokens": usage.cache_write_tokens or 0},
+        "output_tokens": usage.completion_tokens,
+        "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
+        "total_tokens": usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
+    }
+
+
+def output_text(output: list[JSON]) -> str:
+    """The SDKs' `output_text` convenience: every output_text part of every message, joined."""
+    return "".join(part.get("text", "") for item in output if item.get("type") == "message"
+                   for part in item.get("content", ()) if part.get("type") == "output_text")

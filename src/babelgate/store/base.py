@@ -1,0 +1,74 @@
+"""The stored-response record, the interface every store implements, and the one codec for its blob.
+
+SQLite and PostgreSQL keep the same four columns (id, created_at, expires_at, body); `encode_body`
+and `decode_record` are the only code that knows what `body` holds, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """One Responses-API response, kept so that a later request can name it as `previous_response_id`.
+
+    Stores and caches hand out the very object they were given (the memory store and every cache
+    hit), so a record's dicts and lists must be treated as read-only once it has been `put`.
+    """
+
+    id: str
+    created_at: int  # unix seconds
+    expires_at: int | None  # unix seconds; None = kept until deleted
+    response: dict[str, Any]  # the Responses API resource as returned to the client
+    input_items: list[dict[str, Any]]  # this request's input items, for GET /responses/{id}/input_items
+    conversation: list[dict[str, Any]]  # everything before this response's output, as Responses input items
+
+
+class ResponseStore(Protocol):
+    """Where stored responses live. A record is expired once `expires_at <= now`; expired records are
+    invisible to `get` and `delete` at once and leave storage when `purge_expired` runs."""
+
+    async def put(self, record: StoredResponse) -> None:
+        """Insert the record, replacing any earlier one with the same id."""
+
+    async def get(self, response_id: str) -> StoredResponse | None:
+        """The record, or None when it is absent or expired."""
+
+    async def delete(self, response_id: str) -> bool:
+        """Remove the record; True when it existed and had not expired."""
+
+    async def purge_expired(self) -> int:
+        """Remove every expired record from storage; returns how many went."""
+
+    async def close(self) -> None:
+        """Release connections and threads; the store is not used afterwards."""
+
+
+def now_seconds(clock: Clock) -> int:
+    """The clock in whole seconds, rounded down: for integer `expires_at`, `expires_at <= floor(now)`
+    holds exactly when `expires_at <= now`, so SQL comparisons on integer columns agree with Python's."""
+    return math.floor(clock())
+
+
+def is_expired(expires_at: int | None, now: int) -> bool:
+    return expires_at is not None and expires_at <= now
+
+
+def encode_body(record: StoredResponse) -> bytes:
+    return orjson.dumps({"response": record.response, "input_items": record.input_items,
+                         "conversation": record.conversation})
+
+
+def decode_record(response_id: str, created_at: int, expires_at: int | None, body: bytes) -> StoredResponse:
+    fields = orjson.loads(body)
+    return StoredResponse(id=response_id, created_at=created_at, expires_at=expires_at,
+                          response=fields["response"], input_items=fields["input_items"],
+                          conversation=fields["conversation"])

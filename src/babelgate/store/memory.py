@@ -1,0 +1,51 @@
+"""Stored responses in a dict, for tests and for gateways that need no state across restarts.
+
+Bounded by `max_entries` with least-recently-used eviction, so an ephemeral gateway that serves
+many conversations does not grow without limit; it forgets the oldest instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+from babelgate.store.base import Clock, StoredResponse, is_expired, now_seconds
+
+
+class MemoryResponseStore:
+    def __init__(self, *, max_entries: int = 10_000, clock: Clock = time.time) -> None:
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be at least 1, got {max_entries}")
+        self._max_entries = max_entries
+        self._clock = clock
+        self._records: OrderedDict[str, StoredResponse] = OrderedDict()
+
+    async def put(self, record: StoredResponse) -> None:
+        self._records[record.id] = record
+        self._records.move_to_end(record.id)
+        while len(self._records) > self._max_entries:
+            self._records.popitem(last=False)
+
+    async def get(self, response_id: str) -> StoredResponse | None:
+        record = self._records.get(response_id)
+        if record is None:
+            return None
+        if is_expired(record.expires_at, now_seconds(self._clock)):
+            del self._records[response_id]
+            return None
+        self._records.move_to_end(response_id)
+        return record
+
+    async def delete(self, response_id: str) -> bool:
+        record = self._records.pop(response_id, None)
+        return record is not None and not is_expired(record.expires_at, now_seconds(self._clock))
+
+    async def purge_expired(self) -> int:
+        now = now_seconds(self._clock)
+        expired = [key for key, record in self._records.items() if is_expired(record.expires_at, now)]
+        for key in expired:
+            del self._records[key]
+        return len(expired)
+
+    async def close(self) -> None:
+        self._records.clear()

@@ -1,0 +1,40 @@
+"""Turns the configured store URL into a response store; the caller wraps it in a `CachedStore`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Final
+
+from babelgate.store.base import Clock, ResponseStore
+from babelgate.store.memory import MemoryResponseStore
+from babelgate.store.postgres import PostgresResponseStore
+from babelgate.store.sqlite import SQLiteResponseStore
+
+ACCEPTED_FORMS: Final = ("memory", "sqlite:///absolute/path.db", "sqlite:relative/path.db", "sqlite:~/path.db",
+                         "postgresql://user@host/db", "postgres://user@host/db")
+
+
+def open_store(url: str, *, clock: Clock = time.time) -> ResponseStore:
+    if url in ("memory", "memory:"):
+        return MemoryResponseStore(clock=clock)
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresResponseStore(url, clock=clock)
+    if url.startswith("sqlite:"):
+        return SQLiteResponseStore(_sqlite_path(url), clock=clock)
+    # Only the scheme goes into the message: a mistyped PostgreSQL URL may carry a password.
+    raise ValueError(f"unsupported response store URL (scheme {url.partition(':')[0]!r});"
+                     f" use one of: {', '.join(ACCEPTED_FORMS)}")
+
+
+def _sqlite_path(url: str) -> Path:
+    rest = url.removeprefix("sqlite:")
+    if rest.startswith("//"):
+        # URL form: the authority must be empty, so "sqlite:///x" names the absolute path "/x".
+        rest = rest.removeprefix("//")
+        if not rest.startswith("/"):
+            raise ValueError(f"a sqlite:// URL takes no host; write sqlite:///absolute/path.db or"
+                             f" sqlite:relative/path.db, got {url!r}")
+    if not rest:
+        raise ValueError("a sqlite: store URL needs a file path, e.g. sqlite:///var/lib/babelgate/state.db")
+    return Path(rest).expanduser()

@@ -1,0 +1,99 @@
+"""Stored responses in PostgreSQL, so that gateways on several machines share one conversation state.
+
+The pool and the table are created on first use, not at construction, so a gateway starts (and
+answers requests that store nothing) while the database is still coming up. The table name is
+spliced into SQL, which cannot take it as a parameter, hence the strict identifier check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import Any, Final
+
+import asyncpg
+
+from babelgate.store.base import Clock, StoredResponse, decode_record, encode_body, is_expired, now_seconds
+
+# Unquoted identifiers only, and short enough that "<table>_expires_at" stays within Postgres's 63 bytes
+# (longer names are silently truncated, and two tables could then fight over one index name).
+_TABLE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,51}")
+_POOL_MIN: Final = 1
+_POOL_MAX: Final = 10
+
+
+class PostgresResponseStore:
+    def __init__(self, dsn: str, *, table: str = "babelgate_responses", clock: Clock = time.time) -> None:
+        if not _TABLE_NAME.fullmatch(table):
+            raise ValueError(f"table must be a plain SQL identifier of at most 52 characters, got {table!r}")
+        self._dsn = dsn
+        self._table = table
+        self._clock = clock
+        self._pool: Any = None
+        self._pool_lock = asyncio.Lock()
+        self._closed = False
+
+    async def put(self, record: StoredResponse) -> None:
+        pool = await self._ready_pool()
+        await pool.execute(
+            f"INSERT INTO {self._table} (id, created_at, expires_at, body) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (id) DO UPDATE SET created_at = EXCLUDED.created_at,"
+            " expires_at = EXCLUDED.expires_at, body = EXCLUDED.body",
+            record.id, record.created_at, record.expires_at, encode_body(record))
+
+    async def get(self, response_id: str) -> StoredResponse | None:
+        pool = await self._ready_pool()
+        row = await pool.fetchrow(
+            f"SELECT created_at, expires_at, body FROM {self._table}"
+            " WHERE id = $1 AND (expires_at IS NULL OR expires_at > $2)",
+            response_id, now_seconds(self._clock))
+        if row is None:
+            return None
+        return decode_record(response_id, row["created_at"], row["expires_at"], row["body"])
+
+    async def delete(self, response_id: str) -> bool:
+        pool = await self._ready_pool()
+        # An expired row goes too, but counts as absent, as it would for `get`.
+        row = await pool.fetchrow(f"DELETE FROM {self._table} WHERE id = $1 RETURNING expires_at", response_id)
+        return row is not None and not is_expired(row["expires_at"], now_seconds(self._clock))
+
+    async def purge_expired(self) -> int:
+        pool = await self._ready_pool()
+        status: str = await pool.execute(f"DELETE FROM {self._table} WHERE expires_at <= $1",
+                                         now_seconds(self._clock))
+        return int(status.rsplit(" ", 1)[-1])  # the command tag: "DELETE <count>"
+
+    async def close(self) -> None:
+        async with self._pool_lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def _ready_pool(self) -> Any:
+        if self._pool is not None:
+            return self._pool
+        async with self._pool_lock:
+            if self._closed:
+                raise RuntimeError("the PostgreSQL response store is closed")
+            if self._pool is None:
+                pool = await asyncpg.create_pool(self._dsn, min_size=_POOL_MIN, max_size=_POOL_MAX)
+                try:
+                    await self._create_table(pool)
+                except BaseException:
+                    await pool.close()
+                    raise
+                self._pool = pool
+        return self._pool
+
+    async def _create_table(self, pool: Any) -> None:
+        async with pool.acquire() as connection, connection.transaction():
+            # CREATE ... IF NOT EXISTS is not safe against itself: two gateways starting together can
+            # both pass the check and one then fails on a duplicate catalog row. The lock orders them.
+            await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self._table)
+            await connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._table} ("
+                " id TEXT PRIMARY KEY, created_at BIGINT NOT NULL, expires_at BIGINT, body BYTEA NOT NULL)")
+            await connection.execute(
+                f"CREATE INDEX IF NOT EXISTS {self._table}_expires_at ON {self._table} (expires_at)")

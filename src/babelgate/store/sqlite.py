@@ -1,0 +1,118 @@
+"""Stored responses in an SQLite file: the embedded default, which survives gateway restarts.
+
+`sqlite3` blocks, so every call runs on one worker thread that owns the one connection; the event
+loop only awaits. One thread also serialises the calls, which is what a single SQLite writer wants.
+Nothing is opened at construction: the file, its directories and the table appear on first use, so
+configuring a path that is never used leaves no trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from babelgate.store.base import Clock, StoredResponse, decode_record, encode_body, is_expired, now_seconds
+
+_T = TypeVar("_T")
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS babelgate_responses ("
+    " id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, expires_at INTEGER, body BLOB NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS babelgate_responses_expires_at ON babelgate_responses (expires_at)",
+)
+# Several gateway processes may share one file; wait for a writer's lock instead of failing at once.
+_BUSY_TIMEOUT_SECONDS = 10.0
+
+
+class SQLiteResponseStore:
+    def __init__(self, path: str | os.PathLike[str], *, clock: Clock = time.time) -> None:
+        self._path = Path(path)
+        self._clock = clock
+        self._executor: ThreadPoolExecutor | None = None
+        self._connection: sqlite3.Connection | None = None  # touched only on the executor's thread
+        self._closed = False
+
+    async def put(self, record: StoredResponse) -> None:
+        await self._call(lambda db: _put(db, record))
+
+    async def get(self, response_id: str) -> StoredResponse | None:
+        now = now_seconds(self._clock)
+        return await self._call(lambda db: _get(db, response_id, now))
+
+    async def delete(self, response_id: str) -> bool:
+        now = now_seconds(self._clock)
+        return await self._call(lambda db: _delete(db, response_id, now))
+
+    async def purge_expired(self) -> int:
+        now = now_seconds(self._clock)
+        return await self._call(lambda db: _purge(db, now))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
+        # The worker is idle once `_disconnect` returned, so it exits on its own; waiting would block the loop.
+        executor.shutdown(wait=False)
+
+    async def _call(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
+        if self._closed:
+            raise RuntimeError("the SQLite response store is closed")
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="babelgate-sqlite")
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, lambda: operation(self._connect()))
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            # Autocommit: every statement below is a transaction of its own. check_same_thread is off
+            # because the single-worker executor already confines the connection to one thread at a time.
+            connection = sqlite3.connect(self._path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                                         check_same_thread=False)
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")  # readers in other processes never wait on us
+                connection.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; only a power cut loses the tail
+                for statement in _SCHEMA:
+                    connection.execute(statement)
+            except BaseException:
+                connection.close()
+                raise
+            self._connection = connection
+        return self._connection
+
+    def _disconnect(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _put(db: sqlite3.Connection, record: StoredResponse) -> None:
+    db.execute("INSERT OR REPLACE INTO babelgate_responses (id, created_at, expires_at, body) VALUES (?, ?, ?, ?)",
+               (record.id, record.created_at, record.expires_at, encode_body(record)))
+
+
+def _get(db: sqlite3.Connection, response_id: str, now: int) -> StoredResponse | None:
+    row = db.execute("SELECT created_at, expires_at, body FROM babelgate_responses"
+                     " WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)", (response_id, now)).fetchone()
+    return None if row is None else decode_record(response_id, row[0], row[1], row[2])
+
+
+def _delete(db: sqlite3.Connection, response_id: str, now: int) -> bool:
+    # An expired row goes too, but counts as absent, as it would for `get`. fetchall, not fetchone:
+    # sqlite3 finishes a RETURNING statement (and its implicit transaction) only once every row is read.
+    rows = db.execute("DELETE FROM babelgate_responses WHERE id = ? RETURNING expires_at", (response_id,)).fetchall()
+    return bool(rows) and not is_expired(rows[0][0], now)
+
+
+def _purge(db: sqlite3.Connection, now: int) -> int:
+    return db.execute("DELETE FROM babelgate_responses WHERE expires_at <= ?", (now,)).rowcount

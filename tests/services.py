@@ -1,0 +1,71 @@
+"""Fixtures for tests that need a real service on this machine (today: PostgreSQL).
+
+When the service is unreachable its tests skip, unless BABELGATE_REQUIRE_SERVICES=1 (as in CI),
+where a missing service is a failure rather than a silently thinner run. Import the fixtures
+into a test module to use them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Coroutine, Iterator
+from typing import Any, NoReturn, TypeVar
+
+import asyncpg
+import pytest
+
+from tests.conftest import services_required
+
+POSTGRES_DSN_ENV = "BABELGATE_TEST_POSTGRES_DSN"
+DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+_T = TypeVar("_T")
+
+
+def unavailable(reason: str) -> NoReturn:
+    if services_required():
+        pytest.fail(f"{reason} (BABELGATE_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+def run_aside(coroutine: Coroutine[Any, Any, _T]) -> _T:
+    """Run a coroutine on a private loop, so sync fixtures can talk to a service without disturbing
+    (or needing) the test's own event loop; asyncio.run would unset the loop pytest-asyncio installed."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+
+
+async def _probe(dsn: str) -> None:
+    connection = await asyncpg.connect(dsn, timeout=3)
+    await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> str:
+    dsn = os.environ.get(POSTGRES_DSN_ENV, DEFAULT_POSTGRES_DSN)
+    try:
+        run_aside(_probe(dsn))
+    except Exception as exc:
+        unavailable(f"PostgreSQL is unreachable ({type(exc).__name__}: {exc}); set {POSTGRES_DSN_ENV} to point at one")
+    return dsn
+
+
+async def _drop_table(dsn: str, table: str) -> None:
+    connection = await asyncpg.connect(dsn, timeout=10)
+    try:
+        await connection.execute(f"DROP TABLE IF EXISTS {table}")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def postgres_table(postgres_dsn: str) -> Iterator[str]:
+    """A table name no other test (or parallel run) uses; the table is dropped afterwards."""
+    table = f"babelgate_test_{uuid.uuid4().hex[:16]}"
+    yield table
+    run_aside(_drop_table(postgres_dsn, table))

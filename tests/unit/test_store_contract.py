@@ -1,0 +1,174 @@
+"""One behaviour for every response store: memory, SQLite and PostgreSQL pass the same tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from babelgate.store import ResponseStore, StoredResponse
+from babelgate.store.memory import MemoryResponseStore
+from babelgate.store.postgres import PostgresResponseStore
+from babelgate.store.sqlite import SQLiteResponseStore
+from tests.services import postgres_dsn, postgres_table  # noqa: F401  (fixtures: pytest looks them up here)
+
+T0 = 1_700_000_000
+
+
+class FakeClock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+Backend = Callable[[FakeClock], ResponseStore]
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """Builds stores of one kind; stores built twice share their data, like a gateway restart would."""
+    match request.param:
+        case "memory":
+            return lambda clock: MemoryResponseStore(clock=clock)
+        case "sqlite":
+            return lambda clock: SQLiteResponseStore(tmp_path / "state" / "responses.db", clock=clock)
+        case "postgres":
+            dsn: str = request.getfixturevalue("postgres_dsn")
+            table: str = request.getfixturevalue("postgres_table")
+            return lambda clock: PostgresResponseStore(dsn, table=table, clock=clock)
+    raise AssertionError(request.param)
+
+
+@pytest.fixture
+async def open_store(backend: Backend) -> AsyncIterator[Callable[[FakeClock], ResponseStore]]:
+    opened: list[ResponseStore] = []
+
+    def factory(clock: FakeClock) -> ResponseStore:
+        opened.append(backend(clock))
+        return opened[-1]
+
+    yield factory
+    for store in opened:
+        await store.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(open_store: Callable[[FakeClock], ResponseStore], clock: FakeClock) -> ResponseStore:
+    return open_store(clock)
+
+
+def record(response_id: str = "resp_1", *, expires_at: int | None = None, text: str = "hello",
+           **overrides: Any) -> StoredResponse:
+    fields: dict[str, Any] = {
+        "id": response_id,
+        "created_at": T0,
+        "expires_at": expires_at,
+        "response": {"id": response_id, "object": "response", "status": "completed",
+                     "output": [{"type": "message", "role": "assistant",
+                                 "content": [{"type": "output_text", "text": text}]}],
+                     "usage": {"input_tokens": 3, "output_tokens": 1}, "temperature": 0.5, "metadata": None},
+        "input_items": [{"id": "msg_1", "type": "message", "role": "user",
+                         "content": [{"type": "input_text", "text": "hi"}]}],
+        "conversation": [{"type": "message", "role": "user", "content": "hi"}],
+    }
+    fields.update(overrides)
+    return StoredResponse(**fields)
+
+
+async def test_get_returns_the_record_that_was_put(store: ResponseStore) -> None:
+    await store.put(record())
+    assert await store.get("resp_1") == record()
+
+
+async def test_get_of_an_unknown_id_is_none(store: ResponseStore) -> None:
+    await store.put(record())
+    assert await store.get("resp_other") is None
+
+
+async def test_put_replaces_the_record_with_the_same_id(store: ResponseStore) -> None:
+    await store.put(record(text="first"))
+    await store.put(record(text="second", expires_at=T0 + 60))
+    assert await store.get("resp_1") == record(text="second", expires_at=T0 + 60)
+
+
+async def test_delete_reports_whether_the_record_existed(store: ResponseStore) -> None:
+    await store.put(record("resp_1"))
+    await store.put(record("resp_2"))
+    assert await store.delete("resp_1") is True
+    assert await store.get("resp_1") is None
+    assert await store.delete("resp_1") is False
+    assert await store.delete("resp_never") is False
+    assert await store.get("resp_2") == record("resp_2")
+
+
+async def test_record_expires_when_the_clock_reaches_expires_at(store: ResponseStore, clock: FakeClock) -> None:
+    await store.put(record(expires_at=T0 + 10))
+    clock.now = T0 + 9.999
+    assert await store.get("resp_1") == record(expires_at=T0 + 10)
+    clock.now = T0 + 10
+    assert await store.get("resp_1") is None
+
+
+async def test_record_without_expires_at_is_kept(store: ResponseStore, clock: FakeClock) -> None:
+    await store.put(record())
+    clock.now = T0 + 10 * 365 * 86400
+    assert await store.purge_expired() == 0
+    assert await store.get("resp_1") == record()
+
+
+async def test_delete_of_an_expired_record_reports_false(store: ResponseStore, clock: FakeClock) -> None:
+    await store.put(record(expires_at=T0 + 10))
+    clock.now = T0 + 11
+    assert await store.delete("resp_1") is False
+    clock.now = T0
+    assert await store.get("resp_1") is None  # it went all the same
+
+
+async def test_purge_removes_only_expired_records(store: ResponseStore, clock: FakeClock) -> None:
+    await store.put(record("resp_old", expires_at=T0 + 5))
+    await store.put(record("resp_older", expires_at=T0 + 1))
+    await store.put(record("resp_fresh", expires_at=T0 + 100))
+    await store.put(record("resp_kept"))
+    clock.now = T0 + 5
+    assert await store.purge_expired() == 2
+    assert await store.purge_expired() == 0
+    clock.now = T0  # purged records do not come back when the clock does
+    assert await store.get("resp_old") is None
+    assert await store.get("resp_older") is None
+    assert await store.get("resp_fresh") == record("resp_fresh", expires_at=T0 + 100)
+    assert await store.get("resp_kept") == record("resp_kept")
+
+
+async def test_unicode_and_large_payloads_round_trip(store: ResponseStore) -> None:
+    text = "héllo wörld — 你好 — مرحبا — 🦜🧪 — \u0000 nul — \u2028 line sep — \"quotes\" \\ backslash"
+    big = [{"type": "message", "role": "user", "content": f"{i}: " + "ça va? 🙂 " * 200} for i in range(2_000)]
+    original = record("resp_ünïcode_🦜", text=text, conversation=big,
+                      input_items=[{"id": "item_🙂", "type": "message", "role": "user", "content": text}])
+    await store.put(original)
+    assert await store.get("resp_ünïcode_🦜") == original
+
+
+async def test_concurrent_puts_all_land(store: ResponseStore) -> None:
+    originals = [record(f"resp_{i}", text=f"answer {i}") for i in range(100)]
+    await asyncio.gather(*(store.put(r) for r in originals))
+    assert await asyncio.gather(*(store.get(r.id) for r in originals)) == originals
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+async def test_records_survive_a_new_store_on_the_same_storage(
+        open_store: Callable[[FakeClock], ResponseStore], clock: FakeClock) -> None:
+    first = open_store(clock)
+    await first.put(record(expires_at=T0 + 60))
+    await first.close()
+    second = open_store(clock)
+    assert await second.get("resp_1") == record(expires_at=T0 + 60)
