@@ -122,6 +122,7 @@ class FakeOpenAI(ScriptedStreams):
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/responses", self._responses)  # OpenAI's own Responses API (native road)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/api/tags", self._tags)  # Ollama's native listing
         await self.serve(app)
@@ -153,6 +154,18 @@ class FakeOpenAI(ScriptedStreams):
                                 content_type="application/json" if reply.body is None else None)
         return await self.write_stream(request, reply, frame=lambda event: b"data: " + orjson.dumps(event) + b"\n\n",
                                        headers={"Content-Type": "text/event-stream"}, done_frame=b"data: [DONE]\n\n")
+
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
+        """Replies must be scripted: the native road relays whatever OpenAI says, byte for byte."""
+        body = await request.json()
+        self.received.append(Received(request.method, request.path, dict(request.headers), body))
+        self.spec_violations += spec_violations(body, "CreateResponse")
+        reply = self.replies.popleft()
+        if reply.stream is None:
+            return web.Response(status=reply.status, body=orjson.dumps(reply.json), content_type="application/json")
+        return await self.write_stream(
+            request, reply, headers={"Content-Type": "text/event-stream"},
+            frame=lambda event: b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n")
 
     def _default(self, body: dict[str, Any]) -> Reply:
         if body.get("stream"):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from babelgate.errors import GatewayError
 from babelgate.exchange import Exchange
 from babelgate.frontends.openai_errors import error_object
-from babelgate.frontends.responses.wire import JSON
+from babelgate.frontends.responses.wire import JSON, error_event
 from babelgate.pipeline import send_stream
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
@@ -32,4 +32,4 @@ async def relay(runtime: Runtime, exchange: Exchange, body: JSON, deployment: De
 
 def encode_error_event(error: GatewayError, language: str) -> bytes:
     """A failure after a relayed stream began (no `response.failed` of ours can follow it)."""
-    return encode_sse_event("error", {"type": "error", "sequence_number": 0, "error": error_object(error, language)})
+    return encode_sse_event("error", error_event(0, error_object(error, language)))

@@ -52,7 +52,7 @@ def echo_settings(body: JSON, *, store: bool) -> JSON:
     return {
         "previous_response_id": body.get("previous_response_id"),
         "instructions": body.get("instructions"),
-        "tools": body.get("tools") or [],
+        "tools": [wire.function_tool(tool) for tool in body.get("tools") or ()],
         "tool_choice": body.get("tool_choice") or "auto",
         "truncation": body.get("truncation") or "disabled",
         "parallel_tool_calls": _given(body, "parallel_tool_calls", True),

@@ -88,13 +88,14 @@ class ResponsesStreamEncoder:
         events.append(self._event(f"response.{status}", response=self.final))
         return events
 
-    def fail(self, error: JSON) -> list[JSON]:
+    def fail(self, status: int, error: JSON) -> list[JSON]:
         """After output began, an upstream failure: an `error` event, then `response.failed`
         (items opened so far are not closed: they never completed)."""
         self.final = self.shell.resource("failed", self.output, usage=wire.usage_to_wire(self.usage),
-                                         error={"code": error.get("code") or error["type"],
-                                                "message": error["message"]})
-        return [self._event("error", error=error), self._event("response.failed", response=self.final)]
+                                         error=wire.response_error(status, error["message"]))
+        event = wire.error_event(self.sequence, error)
+        self.sequence += 1
+        return [event, self._event("response.failed", response=self.final)]
 
     # -- deltas ---------------------------------------------------------------------------------
 

@@ -133,7 +133,7 @@ async def events(turn: Turn) -> AsyncIterator[list[JSON]]:
                     yield batch
         except GatewayError as error:
             turn.error = error
-            batch = encoder.fail(error_object(error, turn.language))
+            batch = encoder.fail(error.status, error_object(error, turn.language))
         else:
             batch = encoder.finish()
     turn.final = encoder.final

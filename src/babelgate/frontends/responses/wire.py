@@ -69,6 +69,26 @@ def usage_to_wire(usage: Usage | None) -> JSON | None:
     }
 
 
+def function_tool(tool: JSON) -> JSON:
+    """A function tool as a resource echoes it: Open Responses wants every key, null when unset."""
+    return {"type": "function", "name": tool["name"], "description": tool.get("description"),
+            "parameters": tool.get("parameters"), "strict": tool.get("strict")}
+
+
+def response_error(status: int, message: str) -> JSON:
+    """`response.error`: OpenAI types its `code` as a closed set, so the gateway's precise code
+    stays on the `error` event and the resource carries the nearest member of that set."""
+    code = "rate_limit_exceeded" if status == 429 else "invalid_prompt" if 400 <= status < 500 else "server_error"
+    return {"code": code, "message": message}
+
+
+def error_event(sequence_number: int, error: JSON) -> JSON:
+    """The stream's `error` event in both shapes at once: Open Responses nests the error object,
+    OpenAI's SDK reads code, message and param at the top."""
+    return {"type": "error", "sequence_number": sequence_number, "code": error.get("code"),
+            "message": error["message"], "param": error.get("param"), "error": error}
+
+
 def output_text(output: list[JSON]) -> str:
     """The SDKs' `output_text` convenience: every output_text part of every message, joined."""
     return "".join(part.get("text", "") for item in output if item.get("type") == "message"
