@@ -179,7 +179,9 @@ class ResponsesSocket:
                               headers=self.headers)
 
     async def _error(self, error: GatewayError, lane: Any = None) -> None:
-        event: JSON = {"type": "error", "status": error.status, "error": error_object(error, self.language)}
+        payload = error_object(error, self.language)
+        payload["code"] = payload["code"] or error.type  # Open Responses requires a code here
+        event: JSON = {"type": "error", "status": error.status, "error": payload}
         if lane is not None:
             event["stream_id"] = lane
         await self._send(event)
