@@ -39,7 +39,7 @@ from babelgate.providers import PROVIDER_TYPES, build_provider
 from babelgate.providers.base import Provider
 from babelgate.routing.catalog import ModelCatalog
 from babelgate.routing.registry import ModelRegistry, RegistryError
-from babelgate.store import CachedStore, ResponseStore, open_store
+from babelgate.store import ResponseStore, open_cached_store
 
 log = logging.getLogger("babelgate")
 
@@ -117,7 +117,7 @@ class Gateway:
         self.started_monotonic = time.monotonic()
         self._background: set[asyncio.Task[None]] = set()
         self.store_url = config.store.url
-        self.response_store = _open_store(config.store.url)
+        self.response_store = open_cached_store(config.store.url)
         self.runtime = self.build_runtime(config)
 
     def build_runtime(self, config: Config) -> Runtime:
@@ -147,7 +147,7 @@ class Gateway:
         old = self.runtime
         old_store = self.response_store
         if config.store.url != self.store_url:
-            self.store_url, self.response_store = config.store.url, _open_store(config.store.url)
+            self.store_url, self.response_store = config.store.url, open_cached_store(config.store.url)
         self.runtime = self.build_runtime(config)
         self.runtime.catalog.start()
         self._in_background(old.catalog.close())
@@ -258,11 +258,6 @@ async def _complete(runtime: Runtime, exchange: Exchange) -> None:
             await hook.on_complete(exchange.context, completion)  # type: ignore[arg-type]
         except Exception:
             log.exception("hook %s failed in on_complete", type(hook).__name__)
-
-
-def _open_store(url: str) -> CachedStore:
-    """The store opens lazily: nothing touches a file or a server before the first response."""
-    return CachedStore(open_store(url))
 
 
 def _check_method(scope: Scope, allowed: str) -> None:

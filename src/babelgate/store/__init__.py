@@ -2,6 +2,6 @@
 
 from babelgate.store.base import ResponseStore, StoredResponse
 from babelgate.store.cached import CachedStore
-from babelgate.store.open import open_store
+from babelgate.store.open import open_cached_store, open_store
 
-__all__ = ["CachedStore", "ResponseStore", "StoredResponse", "open_store"]
+__all__ = ["CachedStore", "ResponseStore", "StoredResponse", "open_cached_store", "open_store"]

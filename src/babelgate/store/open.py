@@ -1,4 +1,4 @@
-"""Turns the configured store URL into a response store; the caller wraps it in a `CachedStore`."""
+"""Turns the configured store URL into a response store, and into the cached store the gateway uses."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Final
 
 from babelgate.store.base import Clock, ResponseStore
+from babelgate.store.cached import CachedStore
 from babelgate.store.memory import MemoryResponseStore
 from babelgate.store.postgres import PostgresResponseStore
 from babelgate.store.sqlite import SQLiteResponseStore
@@ -25,6 +26,14 @@ def open_store(url: str, *, clock: Clock = time.time) -> ResponseStore:
     # Only the scheme goes into the message: a mistyped PostgreSQL URL may carry a password.
     raise ValueError(f"unsupported response store URL (scheme {url.partition(':')[0]!r});"
                      f" use one of: {', '.join(ACCEPTED_FORMS)}")
+
+
+def open_cached_store(url: str, *, clock: Clock = time.time) -> CachedStore:
+    """The store behind a write-behind cache. A store several gateways share (PostgreSQL) is cached
+    only while a write is pending: another instance may replace or delete a record at any time, so
+    a read must reach the database. A store only this process uses keeps a cache of recent records."""
+    shared = url.startswith(("postgresql://", "postgres://"))
+    return CachedStore(open_store(url, clock=clock), capacity=0 if shared else 1024, clock=clock)
 
 
 def _sqlite_path(url: str) -> Path:
