@@ -1,5 +1,6 @@
 """A first measure of the translated paths: gateway CPU per request for a short chat with two tools,
-sent to Anthropic, Gemini and Mistral through `babelgate serve`, one request at a time.
+sent to Anthropic, Gemini and Mistral through `babelgate serve`, one request at a time, both on
+`/v1/chat/completions` and on `/v1/responses` (stored, in an SQLite file, as by default).
 
 The upstreams are the test suite's fakes (which also validate every request, so they are slow:
 only the gateway's own CPU counts here). Issue 9 replaces this with fast per-provider fakes inside
@@ -14,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from tests.fakes.servers import LoopThread  # noqa: E402
 MODELS = {"anthropic": "claude-sonnet-4-6", "gemini": "gemini-2.5-flash", "mistral": "mistral-small-latest"}
 TOOLS = [{"type": "function", "function": {"name": name, "description": "d", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}}}} for name in ("get_weather", "get_time")]
+FLAT_TOOLS = [{"type": "function", **tool["function"]} for tool in TOOLS]  # the Responses API's tool shape
 
 
 def cpu_seconds(pid: int) -> float:
@@ -53,6 +56,8 @@ def main() -> int:
         loop.run(fake.start())
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL", "_API_KEYS"))}
     env["OLLAMA_BASE_URL"] = "http://127.0.0.1:9"
+    store = tempfile.TemporaryDirectory()
+    env["BABELGATE_STORE_URL"] = f"sqlite:{store.name}/babelgate.db"
     for name, fake in fakes.items():
         env[f"{name.upper()}_API_KEY"], env[f"{name.upper()}_BASE_URL"] = "bench-key", fake.base_url
     port = free_port()
@@ -69,24 +74,30 @@ def main() -> int:
                 time.sleep(0.1)
         with httpx.Client(base_url=base, timeout=10) as client:
             for provider, model in MODELS.items():
-                body = {"model": model, "tools": TOOLS, "messages": [
-                    {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}]}
-                for _ in range(50):
-                    client.post("/v1/chat/completions", json=body)
-                start_cpu, start = cpu_seconds(gateway.pid), time.perf_counter()
-                for _ in range(args.requests):
-                    response = client.post("/v1/chat/completions", json=body)
-                    response.raise_for_status()
-                cpu = (cpu_seconds(gateway.pid) - start_cpu) / args.requests
-                wall = (time.perf_counter() - start) / args.requests
-                print(f"{provider:<10} {model:<22} gateway CPU {cpu * 1e6:6.0f} µs/request   "
-                      f"wall {wall * 1e3:5.2f} ms/request (c=1)")
+                routes = {
+                    "/v1/chat/completions": {"model": model, "tools": TOOLS, "messages": [
+                        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}]},
+                    "/v1/responses": {"model": model, "tools": FLAT_TOOLS, "instructions": "Be brief.",
+                                      "input": "Weather in Paris?"},
+                }
+                for route, body in routes.items():
+                    for _ in range(50):
+                        client.post(route, json=body)
+                    start_cpu, start = cpu_seconds(gateway.pid), time.perf_counter()
+                    for _ in range(args.requests):
+                        response = client.post(route, json=body)
+                        response.raise_for_status()
+                    cpu = (cpu_seconds(gateway.pid) - start_cpu) / args.requests
+                    wall = (time.perf_counter() - start) / args.requests
+                    print(f"{provider:<10} {model:<22} {route:<21} gateway CPU {cpu * 1e6:6.0f} µs/request   "
+                          f"wall {wall * 1e3:5.2f} ms/request (c=1)")
     finally:
         gateway.terminate()
         gateway.wait(10)
         for fake in fakes.values():
             loop.run(fake.stop())
         loop.stop()
+        store.cleanup()
     return 0
 
 

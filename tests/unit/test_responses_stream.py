@@ -65,12 +65,14 @@ def stream(*chunks: ChatChunk, **body: Any) -> tuple[ResponsesStreamEncoder, lis
     return encoding, events + encoding.finish()
 
 
-def failed_stream(*chunks: ChatChunk, error: JSON = UPSTREAM_TIMEOUT) -> tuple[ResponsesStreamEncoder, list[JSON]]:
+def failed_stream(*chunks: ChatChunk, status: int = 504, error: JSON = UPSTREAM_TIMEOUT,
+                  ) -> tuple[ResponsesStreamEncoder, list[JSON]]:
+    """start, feed every chunk, then the upstream failure (`status`, OpenAI error object) that ends it."""
     encoding = encoder()
     events = encoding.start()
     for item in chunks:
         events += encoding.feed(item)
-    return encoding, events + encoding.fail(error)
+    return encoding, events + encoding.fail(status, error)
 
 
 def types(events: list[JSON]) -> list[str]:
@@ -328,53 +330,75 @@ def test_empty_stream_is_created_in_progress_completed() -> None:
     assert (events[-1]["response"]["status"], events[-1]["response"]["output"]) == ("completed", [])
 
 
-@pytest.mark.xfail(strict=True, reason="without an upstream usage chunk the terminal resource carries `usage: null`; "
-                   "OpenAI's Response.usage is a non-null ResponseUsage (only the created/in_progress snapshots "
-                   "are an accepted divergence)")
-def test_terminal_resource_without_upstream_usage_satisfies_both_specs() -> None:
-    _, events = stream()
-    assert spec_problems(events) == []
-
-
 # -- failure ------------------------------------------------------------------------------------------------
 
 def test_failure_after_text_ends_with_error_then_failed() -> None:
     encoding, events = failed_stream(chunk(content="Hel"))
     assert types(events) == [CREATED, IN_PROGRESS, ITEM_ADDED, PART_ADDED, TEXT_DELTA, "error", "response.failed"]
     assert [event["sequence_number"] for event in events] == list(range(7))
-    assert events[5]["error"] == UPSTREAM_TIMEOUT
     final = events[6]["response"]
-    assert (final["status"], final["error"]["message"], final["completed_at"]) == (
-        "failed", "The upstream timed out.", None)
+    assert (final["status"], final["error"], final["completed_at"]) == (
+        "failed", {"code": "server_error", "message": "The upstream timed out."}, None)
     # The open message never completed: it is not part of the failed resource's output.
     assert final["output"] == []
     assert encoding.final is final
 
 
+def test_error_event_carries_the_error_nested_and_at_top_level() -> None:
+    _, events = failed_stream(chunk(content="Hel"))
+    assert events[5] == {"type": "error", "sequence_number": 5, "code": "upstream_timeout",
+                         "message": "The upstream timed out.", "param": None, "error": UPSTREAM_TIMEOUT}
+
+
+@pytest.mark.parametrize(("status", "code"), [
+    (429, "rate_limit_exceeded"), (400, "invalid_prompt"), (404, "invalid_prompt"), (500, "server_error"),
+    (502, "server_error"), (504, "server_error"),
+])
+def test_failed_response_error_code_is_from_openais_closed_set(status: int, code: str) -> None:
+    _, events = failed_stream(chunk(content="Hel"), status=status)
+    assert events[-1]["response"]["error"]["code"] == code
+    assert code in OPENAI_ERROR_CODES
+
+
 def test_failure_keeps_items_closed_before_it() -> None:
     _, events = failed_stream(chunk(reasoning_content="Hmm."), chunk(content="Hel"))
     assert [item["type"] for item in events[-1]["response"]["output"]] == ["reasoning"]
+    assert [event["output_index"] for event in of_type(events, ITEM_DONE)] == [0]
+    assert of_type(events, ITEM_ADDED)[1]["output_index"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="fail() sends `error` with only the nested ORS `error` object: OpenAI's "
-                   "ResponseErrorEvent requires `code`, `message` and `param` at the top level")
-def test_error_event_carries_code_message_and_param_at_top_level() -> None:
-    _, events = failed_stream(chunk(content="Hel"))
-    error = events[5]
-    assert error["error"] == UPSTREAM_TIMEOUT
-    assert (error["code"], error["message"], error["param"]) == ("upstream_timeout", "The upstream timed out.", None)
-
-
-@pytest.mark.xfail(strict=True, reason="fail() copies the gateway's error code (`upstream_timeout`, else the error "
-                   "type) into response.error.code, which OpenAI's ResponseErrorCode limits to a closed set "
-                   "(server_error, rate_limit_exceeded, ...)")
-def test_failed_response_error_code_is_from_openais_closed_set() -> None:
-    _, events = failed_stream(chunk(content="Hel"))
-    assert events[-1]["response"]["error"]["code"] in OPENAI_ERROR_CODES
-
-
-@pytest.mark.xfail(strict=True, reason="the failure events break OpenAI's spec: `error` lacks top-level "
-                   "code/message/param, response.error.code is outside ResponseErrorCode, and usage is null")
 def test_failure_events_satisfy_both_specs() -> None:
-    _, events = failed_stream(chunk(content="Hel"))
+    # Usage before the failure isolates the failure's own shapes from the null-usage case below.
+    _, events = failed_stream(usage_chunk(), chunk(content="Hel"))
     assert spec_problems(events) == []
+
+
+@pytest.mark.xfail(strict=True, reason="without an upstream usage chunk the terminal resource (response.completed "
+                   "or response.failed) carries `usage: null`; OpenAI's Response.usage is a non-null ResponseUsage "
+                   "(only the created/in_progress snapshots are an accepted divergence)")
+@pytest.mark.parametrize("ending", ["finish", "fail"])
+def test_terminal_resource_without_upstream_usage_satisfies_both_specs(ending: str) -> None:
+    _, events = stream(chunk(content="Hi")) if ending == "finish" else failed_stream(chunk(content="Hi"))
+    assert spec_problems(events) == []
+
+
+# -- echoed settings ----------------------------------------------------------------------------------------
+
+JSON_SCHEMA_FORMAT = {"type": "json_schema", "name": "city", "description": "A city", "strict": True,
+                      "schema": {"type": "object", "properties": {"name": {"type": "string"}}}}
+
+
+def test_events_of_a_request_with_tools_and_a_json_schema_format_satisfy_both_specs() -> None:
+    tool = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {}}}
+    _, events = stream(chunk(content='{"name":"Paris"}'), usage_chunk(), tools=[tool],
+                       text={"format": JSON_SCHEMA_FORMAT}, metadata={"team": "a"}, reasoning={"effort": "low"})
+    assert spec_problems(events) == []
+    assert events[-1]["response"]["text"] == {"format": JSON_SCHEMA_FORMAT}
+
+
+@pytest.mark.xfail(strict=True, reason="echo_settings echoes text.format as the client sent it: a json_schema format "
+                   "without `strict` breaks ORS JsonSchemaResponseFormat, which requires it (OpenAI echoes a boolean)")
+def test_echoed_json_schema_format_always_has_strict() -> None:
+    fmt = {"type": "json_schema", "name": "city", "schema": {"type": "object"}}
+    _, events = stream(chunk(content="{}"), usage_chunk(), text={"format": fmt})
+    assert isinstance(events[-1]["response"]["text"]["format"].get("strict"), bool)
