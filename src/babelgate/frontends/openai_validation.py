@@ -213,13 +213,13 @@ def _tool(tool: Any, path: str) -> None:
     if kind == "function":
         parameters = spec.get("parameters")
         if parameters is not None:
-            _json_schema_object(parameters, f"{path}.function.parameters")
+            json_schema_object(parameters, f"{path}.function.parameters")
         strict = spec.get("strict")
         if strict is not None and not isinstance(strict, bool):
             raise InvalidRequest("wrong_type", param=f"{path}.function.strict", expected="a boolean")
 
 
-def _json_schema_object(schema: Any, path: str) -> None:
+def json_schema_object(schema: Any, path: str) -> None:
     schema = expect_object(schema, path)
     kind = schema.get("type")
     if kind is not None and kind != "object":

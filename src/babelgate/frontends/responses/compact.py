@@ -20,7 +20,6 @@ from babelgate.frontends.responses.validate import validate_input
 from babelgate.frontends.responses.wire import JSON
 from babelgate.pipeline import parse_json_object
 from babelgate.providers.base import CallNotes
-from babelgate.schema.chat import Usage
 
 if TYPE_CHECKING:
     from babelgate.app import Runtime
@@ -54,6 +53,6 @@ async def compact_response(runtime: Runtime, exchange: Exchange) -> None:
         "object": "response.compaction",
         "output": compacted_output(items, summary),
         "created_at": int(time.time()),
-        "usage": wire.usage_to_wire(answer.usage or Usage()),
+        "usage": wire.usage_to_wire(answer.usage),
     }
     await exchange.respond(200, orjson.dumps(resource))

@@ -33,16 +33,16 @@ def compaction_item(summary: str) -> JSON:
             "created_by": "babelgate"}
 
 
-def read_compaction(content: str) -> str:
-    """The system text a compaction item stands for."""
+def read_compaction(content: str, *, param: str = "input") -> str:
+    """The system text a compaction item stands for; `param` names the item in an error."""
     if not content.startswith(_MARK):
-        raise InvalidRequest("invalid_compaction", param="input")
+        raise InvalidRequest("invalid_compaction", param=param)
     try:
         summary = orjson.loads(base64.urlsafe_b64decode(content[len(_MARK):]))["summary"]
     except (binascii.Error, ValueError, KeyError, TypeError):
-        raise InvalidRequest("invalid_compaction", param="input") from None
+        raise InvalidRequest("invalid_compaction", param=param) from None
     if not isinstance(summary, str):
-        raise InvalidRequest("invalid_compaction", param="input")
+        raise InvalidRequest("invalid_compaction", param=param)
     return SUMMARY_PREFIX + summary
 
 

@@ -56,7 +56,7 @@ def echo_settings(body: JSON, *, store: bool) -> JSON:
         "tool_choice": body.get("tool_choice") or "auto",
         "truncation": body.get("truncation") or "disabled",
         "parallel_tool_calls": _given(body, "parallel_tool_calls", True),
-        "text": body.get("text") or _TEXT_DEFAULT,
+        "text": _text(body.get("text")),
         "top_p": _given(body, "top_p", 1.0),
         "presence_penalty": _given(body, "presence_penalty", 0.0),
         "frequency_penalty": _given(body, "frequency_penalty", 0.0),
@@ -73,6 +73,16 @@ def echo_settings(body: JSON, *, store: bool) -> JSON:
         "prompt_cache_key": body.get("prompt_cache_key"),
         **({"user": body["user"]} if body.get("user") is not None else {}),
     }
+
+
+def _text(text: JSON | None) -> JSON:
+    """`text` as OpenAI echoes it: a json_schema format always says whether it was strict."""
+    if not text:
+        return _TEXT_DEFAULT
+    fmt = text.get("format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and fmt.get("strict") is None:
+        return {**text, "format": {**fmt, "strict": False}}
+    return text
 
 
 def _given(body: JSON, name: str, default: Any) -> Any:

@@ -30,6 +30,7 @@ class _Message:
     id: str
     index: int
     parts: list[_Part] = field(default_factory=list)
+    closed: int = 0  # parts already closed: a part closes before the next one opens
 
 
 @dataclass(slots=True)
@@ -130,6 +131,7 @@ class ResponsesStreamEncoder:
                                       item=wire.message_item(self.message.id, [], "in_progress")))
         message = self.message
         if not message.parts or message.parts[-1].kind != kind:
+            self._close_parts(message, events)
             message.parts.append(_Part(kind))
             events.append(self._event("response.content_part.added", **self._part_place(message),
                                       part=_part_wire(_Part(kind))))
@@ -172,14 +174,19 @@ class ResponsesStreamEncoder:
         events.append(self._event("response.reasoning_summary_part.done", **place, part=wire.summary_part(item.text)))
         self._done(item.index, wire.reasoning_item(item.id, item.text), events)
 
-    def _close_message(self, message: _Message, events: list[JSON]) -> None:
-        for content_index, part in enumerate(message.parts):
+    def _close_parts(self, message: _Message, events: list[JSON]) -> None:
+        for content_index in range(message.closed, len(message.parts)):
+            part = message.parts[content_index]
             place = {"item_id": message.id, "output_index": message.index, "content_index": content_index}
             if part.kind == "output_text":
                 events.append(self._event("response.output_text.done", **place, text=part.text, logprobs=[]))
             else:
                 events.append(self._event("response.refusal.done", **place, refusal=part.text))
             events.append(self._event("response.content_part.done", **place, part=_part_wire(part)))
+        message.closed = len(message.parts)
+
+    def _close_message(self, message: _Message, events: list[JSON]) -> None:
+        self._close_parts(message, events)
         content = [_part_wire(part) for part in message.parts]
         self._done(message.index, wire.message_item(message.id, content, "completed"), events)
 

@@ -30,12 +30,13 @@ def normalize_input(value: Any) -> list[JSON]:
     items = []
     for item in value:
         kind = item.get("type", "message")
-        normalized = {"id": wire.new_id(wire.ITEM_PREFIXES[kind]), "type": kind, **item}
-        if kind == "message":
-            normalized.setdefault("status", "completed")
-            if isinstance(normalized.get("content"), str):
-                part_type = "output_text" if normalized["role"] == "assistant" else "input_text"
-                normalized["content"] = [{"type": part_type, "text": normalized["content"]}]
+        normalized = {**item, "type": kind, "id": item.get("id") or wire.new_id(wire.ITEM_PREFIXES[kind])}
+        if kind in ("message", "function_call", "function_call_output"):
+            normalized["status"] = item.get("status") or "completed"
+        if kind == "message" and isinstance(normalized.get("content"), str):
+            text = normalized["content"]
+            normalized["content"] = [wire.text_part(text) if normalized["role"] == "assistant"
+                                     else {"type": "input_text", "text": text}]
         items.append(normalized)
     return items
 
@@ -49,8 +50,8 @@ def chat_body(body: JSON, conversation: list[JSON], items: list[JSON]) -> JSON:
     if body.get("instructions"):
         messages.append({"role": "system", "content": body["instructions"]})
     _check_tool_outputs(conversation, items)
-    messages.extend(chat_messages(conversation))
-    messages.extend(chat_messages(items))
+    # One pass over both, so calls that continue the previous turn join its assistant message.
+    messages.extend(chat_messages([*conversation, *items]))
     if not messages:
         raise InvalidRequest("empty_input", param="input")
     chat: JSON = {"model": body["model"], "messages": messages}

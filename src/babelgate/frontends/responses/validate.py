@@ -11,12 +11,24 @@ from __future__ import annotations
 from typing import Any, Final
 
 from babelgate.errors import InvalidRequest
-from babelgate.frontends.openai_validation import TOOL_NAME, expect_number, expect_object, require_model
+from babelgate.frontends.openai_validation import (
+    TOOL_NAME,
+    expect_number,
+    expect_object,
+    json_schema_object,
+    require_model,
+)
+from babelgate.frontends.responses.compaction import read_compaction
 
 JSON = dict[str, Any]
 
 ROLES: Final = frozenset({"user", "assistant", "system", "developer"})
 INPUT_PARTS: Final = frozenset({"input_text", "input_image", "input_file"})
+# What each role may send, as far as the chat request it becomes allows (system prompts and tool
+# results are text there).
+TEXT_PARTS: Final = frozenset({"input_text"})
+ROLE_PARTS: Final = {"user": INPUT_PARTS, "system": TEXT_PARTS, "developer": TEXT_PARTS}
+IMAGE_DETAILS: Final = ("auto", "low", "high")
 ASSISTANT_PARTS: Final = frozenset({"output_text", "refusal", "input_text"})
 ITEM_TYPES: Final = frozenset({"message", "function_call", "function_call_output", "reasoning", "compaction"})
 NUMBERS: Final[dict[str, tuple[float, float]]] = {
@@ -96,7 +108,7 @@ def validate_item(item: Any, path: str) -> None:
     kind = item.get("type", "message" if "role" in item else None)
     if kind == "item_reference":
         raise InvalidRequest("responses_unsupported", param=f"{path}.type", feature="item_reference")
-    if kind not in ITEM_TYPES:
+    if not isinstance(kind, str) or kind not in ITEM_TYPES:
         raise InvalidRequest("invalid_value", param=f"{path}.type", detail=_one_of(ITEM_TYPES))
     if kind == "message":
         _message(item, path)
@@ -108,23 +120,24 @@ def validate_item(item: Any, path: str) -> None:
         output = item.get("output")
         if isinstance(output, list):
             for index, part in enumerate(output):
-                _part(part, f"{path}.output[{index}]", INPUT_PARTS)
+                _part(part, f"{path}.output[{index}]", TEXT_PARTS)
         elif not isinstance(output, str):
             raise InvalidRequest("wrong_type", param=f"{path}.output", expected="a string or an array of parts")
     elif kind == "compaction":
         _required_string(item, "encrypted_content", path)
+        read_compaction(item["encrypted_content"], param=f"{path}.encrypted_content")
 
 
 def _message(item: JSON, path: str) -> None:
     role = item.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise InvalidRequest("invalid_value", param=f"{path}.role", detail=_one_of(ROLES))
     content = item.get("content")
     if isinstance(content, str):
         return
     if not isinstance(content, list):
         raise InvalidRequest("wrong_type", param=f"{path}.content", expected="a string or an array of parts")
-    allowed = ASSISTANT_PARTS if role == "assistant" else INPUT_PARTS
+    allowed = ASSISTANT_PARTS if role == "assistant" else ROLE_PARTS[role]
     for index, part in enumerate(content):
         _part(part, f"{path}.content[{index}]", allowed)
 
@@ -132,7 +145,7 @@ def _message(item: JSON, path: str) -> None:
 def _part(part: Any, path: str, allowed: frozenset[str]) -> None:
     part = expect_object(part, path)
     kind = part.get("type")
-    if kind not in allowed:
+    if not isinstance(kind, str) or kind not in allowed:
         raise InvalidRequest("invalid_value", param=f"{path}.type", detail=_one_of(allowed))
     if kind in ("input_text", "output_text"):
         _required_string(part, "text", path)
@@ -143,8 +156,14 @@ def _part(part: Any, path: str, allowed: frozenset[str]) -> None:
             if part.get("file_id") is not None:
                 raise InvalidRequest("responses_unsupported", param=f"{path}.file_id", feature="file ids")
             raise InvalidRequest("missing_field", param=f"{path}.image_url")
-        _string(part.get("image_url"), f"{path}.image_url")
-        _string(part.get("detail"), f"{path}.detail")
+        url = part.get("image_url")
+        _string(url, f"{path}.image_url")
+        if not url.startswith(("http://", "https://", "data:")):
+            raise InvalidRequest("invalid_value", param=f"{path}.image_url",
+                                 detail="expected an http(s) URL or a data: URI")
+        detail = part.get("detail")
+        if detail is not None and detail not in IMAGE_DETAILS:
+            raise InvalidRequest("invalid_value", param=f"{path}.detail", detail="expected auto, low or high")
     elif kind == "input_file":
         if part.get("file_url") is not None:
             raise InvalidRequest("responses_unsupported", param=f"{path}.file_url", feature="file URLs")
@@ -166,7 +185,7 @@ def _tool(tool: Any, path: str) -> None:
     _boolean(tool.get("strict"), f"{path}.strict")
     parameters = tool.get("parameters")
     if parameters is not None:
-        expect_object(parameters, f"{path}.parameters")
+        json_schema_object(parameters, f"{path}.parameters")
 
 
 def _tool_choice(choice: Any) -> None:

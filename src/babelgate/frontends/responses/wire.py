@@ -56,9 +56,10 @@ def summary_part(text: str) -> JSON:
     return {"type": "summary_text", "text": text}
 
 
-def usage_to_wire(usage: Usage | None) -> JSON | None:
-    if usage is None:
-        return None
+def usage_to_wire(usage: Usage | None) -> JSON:
+    """A finished response's usage; zeros when the upstream reported none (OpenAI's schema does
+    not let a finished response say `null`)."""
+    usage = usage or Usage()
     return {
         "input_tokens": usage.prompt_tokens,
         "input_tokens_details": {"cached_tokens": usage.cached_tokens or 0,
