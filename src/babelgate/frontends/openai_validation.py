@@ -260,16 +260,20 @@ def _response_format(fmt: Any) -> None:
         spec = fmt.get("json_schema")
         if spec is None:
             raise InvalidRequest("missing_field", param="response_format.json_schema")
-        spec = expect_object(spec, "response_format.json_schema")
-        name = spec.get("name")
-        if name is None:
-            raise InvalidRequest("missing_field", param="response_format.json_schema.name")
-        if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
-            raise InvalidRequest("invalid_tool_name", param="response_format.json_schema.name")
-        schema = spec.get("schema")
-        if schema is None:
-            raise InvalidRequest("missing_field", param="response_format.json_schema.schema")
-        expect_object(schema, "response_format.json_schema.schema")
+        json_schema_format(expect_object(spec, "response_format.json_schema"), "response_format.json_schema")
+
+
+def json_schema_format(spec: dict[str, Any], path: str) -> None:
+    """A json_schema output format's name and schema (chat nests them, the Responses API does not)."""
+    name = spec.get("name")
+    if name is None:
+        raise InvalidRequest("missing_field", param=f"{path}.name")
+    if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
+        raise InvalidRequest("invalid_tool_name", param=f"{path}.name")
+    schema = spec.get("schema")
+    if schema is None:
+        raise InvalidRequest("missing_field", param=f"{path}.schema")
+    expect_object(schema, f"{path}.schema")
 
 
 def _stop(stop: Any) -> None:

@@ -15,6 +15,7 @@ from babelgate.frontends.openai_validation import (
     TOOL_NAME,
     expect_number,
     expect_object,
+    json_schema_format,
     json_schema_object,
     require_model,
 )
@@ -219,14 +220,7 @@ def _text_format(fmt: Any) -> None:
         raise InvalidRequest("invalid_value", param="text.format.type",
                              detail="expected text, json_object or json_schema")
     if kind == "json_schema":
-        name = fmt.get("name")
-        if name is None:
-            raise InvalidRequest("missing_field", param="text.format.name")
-        if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
-            raise InvalidRequest("invalid_tool_name", param="text.format.name")
-        if fmt.get("schema") is None:
-            raise InvalidRequest("missing_field", param="text.format.schema")
-        expect_object(fmt["schema"], "text.format.schema")
+        json_schema_format(fmt, "text.format")
         _boolean(fmt.get("strict"), "text.format.strict")
 
 

@@ -29,6 +29,7 @@ from babelgate.frontends.responses.validate import validate_create_body
 from babelgate.frontends.responses.wire import JSON
 from babelgate.hooks import RequestContext
 from babelgate.i18n import choose_language
+from babelgate.pipeline import parse_json_object
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.store import StoredResponse
@@ -203,12 +204,7 @@ class _Outcome:
 
 
 def _parse(data: str | bytes) -> JSON:
-    try:
-        event = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest("invalid_json", detail=str(exc).split(":")[0]) from None
-    if not isinstance(event, dict):
-        raise InvalidRequest("body_not_object")
+    event = parse_json_object(data.encode() if isinstance(data, str) else data)
     kind = event.get("type")
     if kind != "response.create":
         raise InvalidRequest("unknown_event_type", param="type", code="unknown_event_type", event_type=str(kind))
