@@ -70,7 +70,7 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
             await send_stream(exchange, provider.forward_stream(body, deployment.model, notes), notes)
         else:
             answer = await provider.forward_chat(body, deployment.model, notes)
-            await exchange.respond(200, answer, headers=_adjusted(notes))
+            await exchange.respond(200, answer, headers=adjusted_headers(notes))
     else:
         request = decode_request(body)
         if foreign_signatures:
@@ -84,7 +84,7 @@ async def _typed(exchange: Exchange, deployment: Deployment, request: ChatReques
     provider = deployment.provider
     if not request.stream:
         response = await provider.chat(request, deployment.model, notes)
-        await exchange.respond(200, orjson.dumps(encode_response(response)), headers=_adjusted(notes))
+        await exchange.respond(200, orjson.dumps(encode_response(response)), headers=adjusted_headers(notes))
         return
     encoder = OpenAIChatStreamEncoder(include_usage=request.include_usage)
     await send_stream(exchange, _encoded(provider.stream(request, deployment.model, notes), encoder), notes)
@@ -113,13 +113,14 @@ async def send_stream(exchange: Exchange, frames: AsyncIterator[bytes], notes: C
         await frames.aclose()  # type: ignore[attr-defined]
         raise
     language = exchange.language
-    error = await exchange.stream(first, frames, content_type=_SSE_TYPE, headers=[*SSE_HEADERS[1:], *_adjusted(notes)],
+    headers = [*SSE_HEADERS[1:], *adjusted_headers(notes)]
+    error = await exchange.stream(first, frames, content_type=_SSE_TYPE, headers=headers,
                                   on_error=lambda e: on_error(e, language))
     if error is not None:
         exchange.error_code = error.code or error.type
 
 
-def _adjusted(notes: CallNotes) -> list[tuple[bytes, bytes]]:
+def adjusted_headers(notes: CallNotes) -> list[tuple[bytes, bytes]]:
     if not notes.adjusted:
         return []
     value = ";".join(notes.adjusted)

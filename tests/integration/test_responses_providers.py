@@ -72,6 +72,13 @@ def test_claude_text_with_instructions(claude: openai.OpenAI, anthropic_upstream
     assert sent["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]
 
 
+def test_claude_profile_adjustments_are_reported(claude: openai.OpenAI, anthropic_upstream: ant.FakeAnthropic) -> None:
+    anthropic_upstream.script(ant.Reply(json=ant.message("Hi!")))
+    raw = claude.responses.with_raw_response.create(model=CLAUDE, input="Hi", temperature=0.5, top_p=0.9)
+    assert "top_p=dropped" in raw.headers["x-babelgate-adjusted-params"]
+    assert "top_p" not in _last_json(anthropic_upstream, "/v1/messages")
+
+
 def test_claude_stream(claude_gateway: RunningApp, anthropic_upstream: ant.FakeAnthropic) -> None:
     anthropic_upstream.script(ant.Reply(stream=ant.text_events(["Hel", "lo", "!"])))
     events = stream_raw(claude_gateway.url, {"model": CLAUDE, "input": "Hi"})

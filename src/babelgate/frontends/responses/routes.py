@@ -4,7 +4,7 @@ and compact. The WebSocket mode on the same path lives in websocket.py."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 import orjson
@@ -14,7 +14,8 @@ from babelgate.exchange import Exchange
 from babelgate.frontends.responses import native, turn
 from babelgate.frontends.responses.validate import validate_create_body
 from babelgate.frontends.responses.wire import JSON
-from babelgate.pipeline import parse_json_object, request_context, send_stream
+from babelgate.hooks import RequestContext
+from babelgate.pipeline import adjusted_headers, parse_json_object, request_context, send_stream
 from babelgate.routing.registry import Deployment
 from babelgate.streaming import SSE_DONE, encode_sse_event
 
@@ -34,7 +35,7 @@ async def create_response(runtime: Runtime, exchange: Exchange) -> None:
         await native.relay(runtime, exchange, body, deployment, stream)
         return
 
-    def make_context(deployment: Deployment, stream: bool) -> Any:
+    def make_context(deployment: Deployment, stream: bool) -> RequestContext | None:
         return request_context(exchange, deployment, stream) if runtime.hooks else None
 
     current = await turn.prepare(runtime, body, deployment, runtime.response_store.get, language=exchange.language,
@@ -47,7 +48,7 @@ async def create_response(runtime: Runtime, exchange: Exchange) -> None:
         return
     resource = await turn.answer(current)
     await _remember(runtime, current)
-    await exchange.respond(200, orjson.dumps(resource))
+    await exchange.respond(200, orjson.dumps(resource), headers=adjusted_headers(current.notes))
 
 
 async def _sse(runtime: Runtime, current: turn.Turn) -> AsyncIterator[bytes]:
