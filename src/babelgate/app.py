@@ -30,7 +30,7 @@ from babelgate.frontends.responses.compact import compact_response
 from babelgate.frontends.responses.routes import create_response, response_resource
 from babelgate.frontends.responses.websocket import ResponsesSocket
 from babelgate.governance.gateway_keys import GatewayKeys
-from babelgate.hooks import Completion, Hook
+from babelgate.hooks import Completion, Hook, notify_complete
 from babelgate.http import UpstreamClient
 from babelgate.observability.metrics import Metrics
 from babelgate.observability.request_id import RequestIds
@@ -249,15 +249,10 @@ class Gateway:
 
 
 async def _complete(runtime: Runtime, exchange: Exchange) -> None:
-    """Hooks' `on_complete`, after the answer is out; a failing hook never affects the client."""
     notes = exchange.notes
     completion = Completion(exchange.status or 500, exchange.elapsed(), notes.usage if notes else None,
                             notes.finish_reason if notes else None, exchange.error_code or None)
-    for hook in runtime.hooks:
-        try:
-            await hook.on_complete(exchange.context, completion)  # type: ignore[arg-type]
-        except Exception:
-            log.exception("hook %s failed in on_complete", type(hook).__name__)
+    await notify_complete(runtime.hooks, exchange.context, completion)  # type: ignore[arg-type]
 
 
 def _check_method(scope: Scope, allowed: str) -> None:

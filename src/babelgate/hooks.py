@@ -9,11 +9,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from babelgate.schema.chat import ChatRequest, Usage
+
+log = logging.getLogger("babelgate.hooks")
 
 
 @dataclass(slots=True)
@@ -51,3 +54,12 @@ class Hook:
     @property
     def needs_typed_request(self) -> bool:
         return type(self).transform_request is not Hook.transform_request
+
+
+async def notify_complete(hooks: Iterable[Hook], context: RequestContext, completion: Completion) -> None:
+    """Every hook's `on_complete`, after the answer is out; a failing hook never affects the client."""
+    for hook in hooks:
+        try:
+            await hook.on_complete(context, completion)
+        except Exception:
+            log.exception("hook %s failed in on_complete", type(hook).__name__)

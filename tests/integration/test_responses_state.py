@@ -96,6 +96,18 @@ def test_hooks_see_responses_requests(make_gateway: GatewayFactory, upstream: Fa
     assert hook.completions[0].status == 200 and hook.completions[0].usage is not None
 
 
+def test_hooks_see_websocket_responses(make_gateway: GatewayFactory) -> None:
+    hook = Recorder()
+    gateway = make_gateway(hooks=(hook,))
+    with connect(gateway.url.replace("http://", "ws://") + "/v1/responses") as ws:
+        ws.send(json.dumps({"type": "response.create", "model": MODEL, "input": "Hi"}))
+        while json.loads(ws.recv(timeout=5))["type"] != "response.completed":
+            pass
+    assert hook.seen == [("responses.websocket", MODEL)]
+    assert _eventually(lambda: len(hook.completions) == 1)
+    assert hook.completions[0].status == 200 and hook.completions[0].usage is not None
+
+
 def _upstream_closed_soon(upstream: FakeOpenAI, since: float) -> None:
     assert _eventually(lambda: upstream.stream_closed_at is not None, 2.0), "upstream never saw the close"
     assert upstream.stream_closed_at is not None and upstream.stream_closed_at - since < 2

@@ -27,7 +27,7 @@ from babelgate.frontends.openai_errors import error_object
 from babelgate.frontends.responses import turn
 from babelgate.frontends.responses.validate import validate_create_body
 from babelgate.frontends.responses.wire import JSON
-from babelgate.hooks import RequestContext
+from babelgate.hooks import Completion, RequestContext, notify_complete
 from babelgate.i18n import choose_language
 from babelgate.pipeline import parse_json_object
 from babelgate.providers.base import CallNotes
@@ -108,23 +108,30 @@ class ResponsesSocket:
                 return
             started = time.perf_counter()
             outcome = _Outcome()
+            lane = event.get("stream_id")
             try:
                 await self._respond(event, outcome)
             except OSError:  # the client left while we were sending: the read loop ends the connection
+                outcome.status = 499
                 return
             except Exception:
                 log.exception("unexpected error in a WebSocket response")
                 outcome.status, outcome.error_code = 500, "internal_error"
                 with contextlib.suppress(OSError):
-                    await self._error(GatewayError(), event.get("stream_id"))
+                    await self._error(GatewayError(), lane)
             finally:
-                self._account(outcome, time.perf_counter() - started)
+                await self._account(outcome, time.perf_counter() - started)
 
-    def _account(self, outcome: _Outcome, elapsed: float) -> None:
-        usage = outcome.notes.usage if outcome.notes is not None else None
+    async def _account(self, outcome: _Outcome, elapsed: float) -> None:
+        notes = outcome.notes
+        usage = notes.usage if notes is not None else None
         self.runtime.metrics.record("responses.websocket", outcome.provider, outcome.model, outcome.status, elapsed,
                                     error_code=outcome.error_code, prompt_tokens=usage.prompt_tokens if usage else 0,
                                     completion_tokens=usage.completion_tokens if usage else 0)
+        if outcome.context is not None:
+            completion = Completion(outcome.status, elapsed, usage, notes.finish_reason if notes else None,
+                                    outcome.error_code or None)
+            await notify_complete(self.runtime.hooks, outcome.context, completion)
 
     async def _respond(self, event: JSON, outcome: _Outcome) -> None:
         lane = event.pop("stream_id", None)
@@ -139,7 +146,7 @@ class ResponsesSocket:
                 raise InvalidRequest("responses_unsupported", param="model", feature="WebSocket mode on a native model")
             current = await turn.prepare(self.runtime, body, deployment, self._lookup, language=self.language,
                                          make_context=self._context, stream=True)
-            outcome.notes = current.notes
+            outcome.notes, outcome.context = current.notes, current.context
             async for batch in turn.events(current):
                 for item in batch:
                     await self._send({**item, "stream_id": lane} if lane is not None else item)
@@ -201,6 +208,7 @@ class _Outcome:
     status: int = 200
     error_code: str = ""
     notes: CallNotes | None = None
+    context: RequestContext | None = None
 
 
 def _parse(data: str | bytes) -> JSON:
