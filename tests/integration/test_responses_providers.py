@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import openai
+import pydantic
 import pytest
 
 from babelgate import tool_ids
@@ -159,3 +160,50 @@ def test_mistral_tool_loop(make_gateway: GatewayFactory, mistral_upstream: mis.F
     assert second.output_text
     messages = _last_json(mistral_upstream, "/v1/chat/completions")["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "tool"]  # type: ignore[index]
+
+
+# -- every translated provider: parse and WebSocket mode ------------------------------------
+
+class City(pydantic.BaseModel):
+    name: str
+    population: int
+
+
+CITY_JSON = '{"name": "Paris", "population": 2100000}'
+
+
+def test_parse_on_claude_and_gemini(claude: openai.OpenAI, gemini: openai.OpenAI,
+                                    anthropic_upstream: ant.FakeAnthropic, gemini_upstream: gem.FakeGemini) -> None:
+    anthropic_upstream.script(ant.Reply(json=ant.message(CITY_JSON)))
+    assert claude.responses.parse(model=CLAUDE, input="A city?", text_format=City).output_parsed == \
+        City(name="Paris", population=2100000)
+    gemini_upstream.script(gem.Reply(json=gem.response(CITY_JSON)))
+    assert gemini.responses.parse(model=GEMINI, input="A city?", text_format=City).output_parsed == \
+        City(name="Paris", population=2100000)
+    config = _last_json(gemini_upstream, ":generateContent")["generationConfig"]
+    assert config["responseMimeType"] == "application/json"  # type: ignore[index]
+
+
+@pytest.mark.filterwarnings("ignore:connect\\(\\) must be used as a context manager:DeprecationWarning")
+def test_sdk_websocket_mode_on_claude_and_gemini(claude: openai.OpenAI, gemini: openai.OpenAI,
+                                                 anthropic_upstream: ant.FakeAnthropic,
+                                                 gemini_upstream: gem.FakeGemini) -> None:
+    anthropic_upstream.script(ant.Reply(stream=ant.text_events(["Hel", "lo"])),
+                              ant.Reply(stream=ant.text_events(["Again"])))
+    gemini_upstream.script(gem.Reply(stream=gem.text_chunks(["Hal", "lo"])),
+                           gem.Reply(stream=gem.text_chunks(["Wieder"])))
+    for client, model, texts in ((claude, CLAUDE, ["Hello", "Again"]), (gemini, GEMINI, ["Hallo", "Wieder"])):
+        with client.responses.connect() as connection:
+            previous = None
+            for text in texts:
+                connection.response.create(model=model, input="Hi", store=False, previous_response_id=previous)
+                final = None
+                for event in connection:
+                    if event.type in ("response.completed", "error", "response.failed"):
+                        final = event
+                        break
+                assert final is not None and final.type == "response.completed", final
+                assert final.response.output_text == text
+                previous = final.response.id
+    contents = _last_json(gemini_upstream, ":streamGenerateContent")["contents"]
+    assert [c["role"] for c in contents] == ["user", "model", "user"]  # type: ignore[index]
