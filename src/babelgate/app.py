@@ -29,7 +29,8 @@ from babelgate.frontends.openai_errors import encode_error
 from babelgate.frontends.responses.compact import compact_response
 from babelgate.frontends.responses.routes import create_response, response_resource
 from babelgate.frontends.responses.websocket import ResponsesSocket
-from babelgate.governance.gateway_keys import GatewayKeys
+from babelgate.frontends.route import Route
+from babelgate.governance.gateway_keys import GatewayKeys, credentials
 from babelgate.hooks import Completion, Hook, notify_complete
 from babelgate.http import UpstreamClient
 from babelgate.observability.metrics import Metrics
@@ -47,17 +48,6 @@ try:
     VERSION = version("babelgate")
 except PackageNotFoundError:  # running from a source tree that was never installed
     VERSION = "0.0.0"
-
-Handler = Callable[["Runtime", Exchange], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    method: str
-    handler: Handler
-    name: str
-    public: bool = False  # reachable without a gateway key
-
 
 PrefixHandler = Callable[["Runtime", Exchange, str], Awaitable[None]]
 
@@ -190,13 +180,13 @@ class Gateway:
                 for prefix, name, handler in PREFIX_ROUTES:
                     if path.startswith(prefix) and len(path) > len(prefix):
                         exchange.route = name
-                        exchange.key_id = runtime.keys.authenticate(exchange.header(b"authorization"))
+                        exchange.key_id = runtime.keys.authenticate(credentials(exchange.header))
                         await handler(runtime, exchange, path[len(prefix):])
                         return
                 raise NotFound(method=scope["method"], path=scope["path"])
             _check_method(scope, route.method)
             if not route.public:
-                exchange.key_id = runtime.keys.authenticate(exchange.header(b"authorization"))
+                exchange.key_id = runtime.keys.authenticate(credentials(exchange.header))
             await route.handler(runtime, exchange)
         except GatewayError as error:
             exchange.error_code = error.code or error.type
@@ -205,7 +195,8 @@ class Gateway:
                             error.status, exchange.error_code, exchange.provider or "-", exchange.model or "-",
                             exchange.request_id.decode())
             if not exchange.response_started:
-                await exchange.respond(error.status, encode_error(error, exchange.language), headers=error.headers())
+                errors = route.errors if route is not None else encode_error
+                await exchange.respond(error.status, errors(error, exchange.language), headers=error.headers())
         except (ClientGone, OSError):  # the client left (uvicorn raises an OSError on send); nothing reaches it
             exchange.status = 499
         except asyncio.CancelledError:
@@ -219,7 +210,8 @@ class Gateway:
             log.exception("unexpected error on %s %s", scope["method"], scope["path"])
             exchange.error_code = "internal_error"
             if not exchange.response_started:
-                await exchange.respond(500, encode_error(GatewayError(), exchange.language))
+                errors = route.errors if route is not None else encode_error
+                await exchange.respond(500, errors(GatewayError(), exchange.language))
         finally:
             self._account(runtime, exchange)
         if exchange.context is not None:

@@ -123,6 +123,7 @@ class FakeOpenAI(ScriptedStreams):
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/responses", self._responses)  # OpenAI's own Responses API (native road)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/api/tags", self._tags)  # Ollama's native listing
         await self.serve(app)
@@ -166,6 +167,20 @@ class FakeOpenAI(ScriptedStreams):
         return await self.write_stream(
             request, reply, headers={"Content-Type": "text/event-stream"},
             frame=lambda event: b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n")
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        """Scripted replies first; by default one 3-number vector per input, derived from the input."""
+        body = await request.json()
+        self.received.append(Received(request.method, request.path, dict(request.headers), body))
+        self.spec_violations += spec_violations(body, "CreateEmbeddingRequest")
+        if self.replies:
+            reply = self.replies.popleft()
+            return web.Response(status=reply.status, body=orjson.dumps(reply.json), content_type="application/json")
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = [{"object": "embedding", "index": index, "embedding": [float(len(str(text))), 0.5, -0.25]}
+                for index, text in enumerate(inputs)]
+        return web.json_response({"object": "list", "data": data, "model": body["model"],
+                                  "usage": {"prompt_tokens": 2 * len(inputs), "total_tokens": 2 * len(inputs)}})
 
     def _default(self, body: dict[str, Any]) -> Reply:
         if body.get("stream"):

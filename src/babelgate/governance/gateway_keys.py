@@ -1,10 +1,11 @@
-"""Gateway API keys: `Authorization: Bearer <key>`, compared in constant time."""
+"""Gateway API keys: `Authorization: Bearer <key>` (or `x-api-key: <key>`, the header Anthropic's
+clients send), compared in constant time."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from babelgate.errors import AuthenticationFailed
 
@@ -34,3 +35,12 @@ class GatewayKeys:
         if not matched:
             raise AuthenticationFailed()
         return hashlib.sha256(matched).hexdigest()[:12]
+
+
+def credentials(header: Callable[[bytes], bytes | None]) -> bytes | None:
+    """The presented key as an Authorization value: the header itself, else `x-api-key`."""
+    authorization = header(b"authorization")
+    if authorization is not None:
+        return authorization
+    key = header(b"x-api-key")
+    return b"Bearer " + key if key is not None else None

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from babelgate.config.models import ProviderConfig, ServerConfig
+from babelgate.errors import UnsupportedCapability
 from babelgate.http import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Timeouts
 from babelgate.schema.chat import ChatRequest, ChatResponse, Usage
 from babelgate.schema.chunks import ChatChunk
+from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 from babelgate.schema.models import ModelInfo
 
 
@@ -69,6 +71,10 @@ class Provider(Protocol):
 
     async def list_models(self) -> list[ModelInfo]: ...
 
+    async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
+        """Only with `embeddings` in the capabilities; others raise UnsupportedCapability."""
+        ...
+
     async def forward_chat(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
         """Fast path (only with `openai_passthrough`): the upstream's exact body bytes."""
         ...
@@ -89,7 +95,13 @@ class Provider(Protocol):
 class Translated:
     """Base of the providers that are always translated: the pass-through methods of the Provider
     protocol exist (so every provider has one shape) but are never called, as their capabilities
-    say (`openai_passthrough` and `native_responses` are false)."""
+    say (`openai_passthrough` and `native_responses` are false). A provider that embeds overrides
+    `embed`."""
+
+    name: str
+
+    async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
+        raise UnsupportedCapability(provider=self.name, capability="embeddings")
 
     async def forward_chat(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
         raise NotImplementedError(f"{type(self).__name__} is translated, never passed through")

@@ -27,6 +27,7 @@ from babelgate.frontends.openai_errors import error_object
 from babelgate.frontends.responses import turn
 from babelgate.frontends.responses.validate import validate_create_body
 from babelgate.frontends.responses.wire import JSON
+from babelgate.governance.gateway_keys import credentials
 from babelgate.hooks import Completion, RequestContext, notify_complete
 from babelgate.i18n import choose_language
 from babelgate.pipeline import parse_json_object
@@ -64,7 +65,7 @@ class ResponsesSocket:
             return
         await self.send({"type": "websocket.accept"})
         try:
-            self.key_id = self.runtime.keys.authenticate(self.headers.get("authorization", "").encode() or None)
+            self.key_id = self.runtime.keys.authenticate(credentials(self._header))
         except AuthenticationFailed as error:
             await self._error(error)
             await self.send({"type": "websocket.close", "code": POLICY_VIOLATION})
@@ -77,6 +78,10 @@ class ResponsesSocket:
             for worker in list(self.workers):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await worker
+
+    def _header(self, name: bytes) -> bytes | None:
+        value = self.headers.get(name.decode())
+        return value.encode("latin-1") if value is not None else None
 
     async def _read_loop(self) -> None:
         limit = self.runtime.max_body_bytes

@@ -22,14 +22,15 @@ from babelgate.providers.transport import read_json_object, send_checked, transl
 from babelgate.routing.key_pool import KeyPool
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
+from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 from babelgate.schema.models import ModelInfo
 
 
 class OpenAIProvider:
     type = "openai"
     # Everything the upstream can do passes through; compatible servers decide per model.
-    capabilities = Capabilities(images_out=True, audio_in=True, list_models=True, openai_passthrough=True,
-                                native_responses=True)
+    capabilities = Capabilities(images_out=True, audio_in=True, embeddings=True, list_models=True,
+                                openai_passthrough=True, native_responses=True)
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name
@@ -38,6 +39,7 @@ class OpenAIProvider:
         self.secrets = config.api_keys
         self._chat_url = self.base_url + wire.CHAT_PATH
         self._responses_url = self.base_url + wire.RESPONSES_PATH
+        self._embeddings_url = self.base_url + wire.EMBEDDINGS_PATH
         # Ollama lists its models at /api/tags (its native API), beside the /v1 root.
         self._ollama_tags = config.options.get("models_endpoint") == "ollama_tags"
         self._models_url = (self.base_url.removesuffix("/v1") + "/api/tags" if self._ollama_tags
@@ -108,6 +110,17 @@ class OpenAIProvider:
         translator = OpenAIStreamTranslator(self.name, self._scrub)
         async for canonical in translate_sse(response, translator, notes, provider=self.name):
             yield canonical
+
+    async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
+        response = await self._post(translate.embedding_to_wire(request, model), model, notes,
+                                    url=self._embeddings_url, profile=False)
+        _, parsed = await read_json_object(response, self.name)
+        try:
+            answer = translate.embedding_from_wire(parsed, model)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            raise UpstreamProtocolError(provider=self.name, detail="the body has the wrong shape") from None
+        notes.usage = answer.usage
+        return answer
 
     async def list_models(self) -> list[ModelInfo]:
         response = await send_checked(

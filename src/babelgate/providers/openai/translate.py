@@ -28,6 +28,7 @@ from babelgate.schema.chat import (
     ToolCall,
     Usage,
 )
+from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 
 _FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})
 
@@ -213,3 +214,24 @@ def usage_from_wire(usage: Any) -> Usage | None:
         extra={key: usage[key] for key in ("prompt_tokens_details", "completion_tokens_details")
                if isinstance(usage.get(key), dict)},
     )
+
+
+def embedding_to_wire(request: EmbeddingRequest, model: str) -> JSON:
+    """OpenAI's embeddings body. Floats are asked for explicitly: frontends encode base64 themselves."""
+    body: JSON = {**request.extra, "model": model, "input": request.inputs, "encoding_format": "float"}
+    if request.dimensions is not None:
+        body["dimensions"] = request.dimensions
+    if request.user is not None:
+        body["user"] = request.user
+    return body
+
+
+def embedding_from_wire(body: JSON, model: str) -> EmbeddingResponse:
+    data = sorted(body["data"], key=lambda entry: int(entry.get("index", 0)))
+    vectors = [[float(x) for x in entry["embedding"]] for entry in data]
+    usage = body.get("usage")
+    counted = None
+    if isinstance(usage, dict):
+        prompt = int(usage.get("prompt_tokens") or 0)
+        counted = Usage(prompt_tokens=prompt, total_tokens=int(usage.get("total_tokens") or prompt))
+    return EmbeddingResponse(model=str(body.get("model") or model), vectors=vectors, usage=counted)

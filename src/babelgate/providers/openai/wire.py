@@ -9,6 +9,7 @@ from typing import Any, Final, NotRequired, TypedDict
 
 CHAT_PATH: Final = "/chat/completions"
 RESPONSES_PATH: Final = "/responses"
+EMBEDDINGS_PATH: Final = "/embeddings"
 MODELS_PATH: Final = "/models"
 DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 
