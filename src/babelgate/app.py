@@ -22,9 +22,12 @@ from babelgate.config.models import Config
 from babelgate.config.reload import install_reload_signal
 from babelgate.errors import GatewayError, MethodNotAllowed, NotFound
 from babelgate.exchange import ClientGone, Exchange, Receive, Scope, Send
+from babelgate.frontends import openai_completions as completions_routes
+from babelgate.frontends.anthropic_messages import routes as anthropic_routes
 from babelgate.frontends.health import health
 from babelgate.frontends.metrics import metrics
 from babelgate.frontends.models import list_models, retrieve_model
+from babelgate.frontends.ollama import routes as ollama_routes
 from babelgate.frontends.openai_errors import encode_error
 from babelgate.frontends.responses.compact import compact_response
 from babelgate.frontends.responses.routes import create_response, response_resource
@@ -65,6 +68,10 @@ ROUTES: dict[str, Route] = {
     "/models": Route("GET", list_models, "models"),
     "/health": Route("GET", health, "health", public=True),
     "/metrics": Route("GET", metrics, "metrics"),
+    # Frontends for clients that speak something else: each declares its own paths.
+    **completions_routes.ROUTES,
+    **anthropic_routes.ROUTES,
+    **ollama_routes.ROUTES,
 }
 # Routes with an id in the path: prefix → (route name, handler taking the rest of the path).
 PREFIX_ROUTES: tuple[tuple[str, str, PrefixHandler], ...] = (

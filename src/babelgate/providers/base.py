@@ -36,6 +36,8 @@ class Capabilities:
     openai_passthrough: bool = False
     # Serves OpenAI's Responses API itself: models may opt into `native_responses`.
     native_responses: bool = False
+    # Serves Anthropic's Messages API itself: `/v1/messages` is forwarded without translation.
+    native_messages: bool = False
     # Issues tool-call ids that carry a signature (see tool_ids.py) and reads them back; every
     # other provider gets plain ids.
     signed_tool_ids: bool = False
@@ -91,12 +93,36 @@ class Provider(Protocol):
         """Only with `native_responses`: the upstream's Responses SSE frames, relayed as they come."""
         ...
 
+    async def forward_messages(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        """Only with `native_messages`: an Anthropic Messages body, relayed to the upstream's own."""
+        ...
 
-class Translated:
-    """Base of the providers that are always translated: the pass-through methods of the Provider
-    protocol exist (so every provider has one shape) but are never called, as their capabilities
-    say (`openai_passthrough` and `native_responses` are false). A provider that embeds overrides
-    `embed`."""
+    def forward_messages_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        """Only with `native_messages`: the upstream's Messages SSE frames, relayed as they come."""
+        ...
+
+    async def count_tokens(self, body: dict[str, Any], model: str) -> int:
+        """Only with `native_messages`: the upstream's token count for a Messages body."""
+        ...
+
+    def accepts_completions(self, model: str) -> bool:
+        """Whether legacy `/completions` requests for `model` go to the upstream as they are."""
+        ...
+
+    async def forward_completions(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        """Only when `accepts_completions`: a legacy completions body, relayed."""
+        ...
+
+    def forward_completions_stream(self, body: dict[str, Any], model: str, notes: CallNotes
+                                   ) -> AsyncIterator[bytes]:
+        """Only when `accepts_completions`: the upstream's completion SSE frames, relayed."""
+        ...
+
+
+class ProviderDefaults:
+    """Base of every provider: the optional roads of the Provider protocol exist on each (so every
+    provider has one shape) and refuse, as their capabilities say; a provider overrides the ones
+    it has. Core code asks the capabilities (or `accepts_completions`) before it takes a road."""
 
     name: str
 
@@ -114,6 +140,27 @@ class Translated:
 
     def forward_responses_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
         raise NotImplementedError(f"{type(self).__name__} has no native Responses API")
+
+    async def forward_messages(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        raise NotImplementedError(f"{type(self).__name__} has no native Messages API")
+
+    def forward_messages_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        raise NotImplementedError(f"{type(self).__name__} has no native Messages API")
+
+    async def count_tokens(self, body: dict[str, Any], model: str) -> int:
+        """Anthropic's `count_tokens` for a Messages body (only with `native_messages`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no native Messages API")
+
+    def accepts_completions(self, model: str) -> bool:
+        """Whether the upstream serves legacy `/completions` for `model` (then it gets it as is)."""
+        return False
+
+    async def forward_completions(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        raise NotImplementedError(f"{type(self).__name__} has no legacy completions API")
+
+    def forward_completions_stream(self, body: dict[str, Any], model: str, notes: CallNotes
+                                   ) -> AsyncIterator[bytes]:
+        raise NotImplementedError(f"{type(self).__name__} has no legacy completions API")
 
 
 def provider_timeouts(config: ProviderConfig, server: ServerConfig) -> Timeouts:

@@ -20,7 +20,7 @@ from babelgate.providers.anthropic.profiles import build_profiles
 from babelgate.providers.anthropic.replay import ThinkingReplay
 from babelgate.providers.anthropic.stream import AnthropicStreamTranslator
 from babelgate.providers.anthropic.translate import WireRequest, from_wire, to_wire
-from babelgate.providers.base import CallNotes, Capabilities, Translated, provider_timeouts
+from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, provider_timeouts
 from babelgate.providers.transport import read_json_object, send_checked, translate_sse
 from babelgate.routing.key_pool import KeyPool
 from babelgate.schema.chat import ChatRequest, ChatResponse
@@ -28,7 +28,7 @@ from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.models import ModelInfo
 
 
-class AnthropicProvider(Translated):
+class AnthropicProvider(ProviderDefaults):
     type = "anthropic"
     capabilities = Capabilities(list_models=True)
 

@@ -16,7 +16,7 @@ from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
 from babelgate.http import UpstreamClient, iter_body
 from babelgate.observability.logging import Scrubber
-from babelgate.providers.base import CallNotes, Capabilities, Translated, provider_timeouts
+from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, provider_timeouts
 from babelgate.providers.gemini import wire
 from babelgate.providers.gemini.errors import error_from_object, map_error, stream_error_status
 from babelgate.providers.gemini.profiles import build_profiles
@@ -32,7 +32,7 @@ from babelgate.schema.models import ModelInfo
 from babelgate.streaming import SSEDecoder, parse_frame
 
 
-class GeminiProvider(Translated):
+class GeminiProvider(ProviderDefaults):
     type = "gemini"
     capabilities = Capabilities(images_out=True, audio_in=True, list_models=True, signed_tool_ids=True)
 

@@ -11,7 +11,7 @@ from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
 from babelgate.http import UpstreamClient
 from babelgate.observability.logging import Scrubber
-from babelgate.providers.base import CallNotes, Capabilities, Translated, provider_timeouts
+from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, provider_timeouts
 from babelgate.providers.mistral import wire
 from babelgate.providers.mistral.errors import map_error
 from babelgate.providers.mistral.stream import MistralStreamTranslator
@@ -24,7 +24,7 @@ from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.models import ModelInfo
 
 
-class MistralProvider(Translated):
+class MistralProvider(ProviderDefaults):
     type = "mistral"
     capabilities = Capabilities(audio_in=True, list_models=True)
 

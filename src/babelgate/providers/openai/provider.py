@@ -12,7 +12,7 @@ from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
 from babelgate.http import UpstreamClient
 from babelgate.observability.logging import Scrubber
-from babelgate.providers.base import CallNotes, Capabilities, provider_timeouts
+from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, provider_timeouts
 from babelgate.providers.openai import translate, wire
 from babelgate.providers.openai.errors import map_error
 from babelgate.providers.openai.profiles import select_profile
@@ -26,7 +26,7 @@ from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 from babelgate.schema.models import ModelInfo
 
 
-class OpenAIProvider:
+class OpenAIProvider(ProviderDefaults):
     type = "openai"
     # Everything the upstream can do passes through; compatible servers decide per model.
     capabilities = Capabilities(images_out=True, audio_in=True, embeddings=True, list_models=True,

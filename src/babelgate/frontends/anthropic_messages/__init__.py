@@ -1,0 +1,1 @@
+"""The Anthropic Messages API frontend (`/v1/messages`, `/v1/messages/count_tokens`)."""

@@ -1,0 +1,1 @@
+"""The Ollama API frontend (`/api/chat`, `/api/generate`, `/api/embed`, `/api/tags`, …)."""

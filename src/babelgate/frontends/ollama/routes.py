@@ -1,0 +1,7 @@
+"""Routes of the Ollama API frontend."""
+
+from __future__ import annotations
+
+from babelgate.frontends.route import Route
+
+ROUTES: dict[str, Route] = {}
