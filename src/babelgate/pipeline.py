@@ -80,6 +80,26 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
         await _typed(exchange, deployment, request, notes)
 
 
+async def typed_request(runtime: Runtime, deployment: Deployment, chat: dict[str, Any], *, stream: bool,
+                        context: RequestContext | None) -> ChatRequest:
+    """What every frontend that is not OpenAI Chat does with the chat body it translated its
+    request into: the model's defaults and overrides, the chat validation, decoding, signed tool
+    ids kept with their own provider, and the hooks (`on_request`, `transform_request`).
+    A stream always asks for usage: the frontends report it at the end."""
+    deployment.apply_to_body(chat)
+    validate_chat_body(chat)
+    request = decode_request(chat)
+    request.stream = request.include_usage = stream
+    if not deployment.provider.capabilities.signed_tool_ids:
+        request = tool_ids.strip_request(request)
+    if context is not None:
+        for hook in runtime.hooks:
+            await hook.on_request(context)
+        for hook in runtime.typed_hooks:
+            request = await hook.transform_request(context, request)
+    return request
+
+
 async def _typed(exchange: Exchange, deployment: Deployment, request: ChatRequest, notes: CallNotes) -> None:
     provider = deployment.provider
     if not request.stream:

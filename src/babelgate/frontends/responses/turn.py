@@ -13,11 +13,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from babelgate import tool_ids
 from babelgate.errors import GatewayError, NotFound
-from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_errors import error_object
-from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.frontends.responses import wire
 from babelgate.frontends.responses.resource import ResponseShell
 from babelgate.frontends.responses.stream import ResponsesStreamEncoder
@@ -25,6 +22,7 @@ from babelgate.frontends.responses.translate import chat_body, normalize_input, 
 from babelgate.frontends.responses.validate import validate_translatable
 from babelgate.frontends.responses.wire import JSON
 from babelgate.hooks import RequestContext
+from babelgate.pipeline import typed_request
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest
@@ -81,20 +79,9 @@ async def prepare(runtime: Runtime, body: JSON, deployment: Deployment, lookup: 
             raise previous_not_found(previous_id)
         conversation = [*previous.conversation, *previous.response.get("output", ())]
     items = normalize_input(body.get("input"))
-    chat = chat_body(body, conversation, items)
-    # The model's configured parameters apply in chat terms, exactly as on /chat/completions.
-    deployment.apply_to_body(chat)
-    validate_chat_body(chat)
-    request = decode_request(chat)
-    request.stream = request.include_usage = stream
-    if not deployment.provider.capabilities.signed_tool_ids:
-        request = tool_ids.strip_request(request)
     context = make_context(deployment, stream)
-    if context is not None:
-        for hook in runtime.hooks:
-            await hook.on_request(context)
-        for hook in runtime.typed_hooks:
-            request = await hook.transform_request(context, request)
+    request = await typed_request(runtime, deployment, chat_body(body, conversation, items), stream=stream,
+                                  context=context)
     store = body.get("store") is not False
     shell = ResponseShell.for_request(wire.new_id(wire.RESPONSE_PREFIX), deployment.public_name, body, store=store)
     return Turn(runtime, deployment, body, request, shell, items, conversation, store, language, CallNotes(),
