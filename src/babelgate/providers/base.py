@@ -30,6 +30,8 @@ class Capabilities:
     audio_in: bool = False
     reasoning: bool = True
     embeddings: bool = False
+    # Most inputs one embeddings call may carry; the gateway splits larger requests (0: no limit).
+    embedding_batch_limit: int = 0
     image_generation: bool = False
     list_models: bool = False
     # Accepts the OpenAI Chat Completions JSON as it is: the fast path forwards bytes.
