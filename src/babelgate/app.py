@@ -24,6 +24,7 @@ from babelgate.errors import GatewayError, MethodNotAllowed, NotFound
 from babelgate.exchange import ClientGone, Exchange, Receive, Scope, Send
 from babelgate.frontends import openai_completions as completions_routes
 from babelgate.frontends.anthropic_messages import routes as anthropic_routes
+from babelgate.frontends.embeddings import create_embeddings
 from babelgate.frontends.health import health
 from babelgate.frontends.metrics import metrics
 from babelgate.frontends.models import list_models, retrieve_model
@@ -64,6 +65,7 @@ async def _retrieve_model(runtime: Runtime, exchange: Exchange, model: str) -> N
 ROUTES: dict[str, Route] = {
     "/chat/completions": Route("POST", chat_completions, "chat.completions"),
     "/responses": Route("POST", create_response, "responses.create"),
+    "/embeddings": Route("POST", create_embeddings, "embeddings"),
     "/responses/compact": Route("POST", compact_response, "responses.compact"),
     "/models": Route("GET", list_models, "models"),
     "/health": Route("GET", health, "health", public=True),

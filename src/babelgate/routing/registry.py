@@ -17,9 +17,10 @@ from babelgate.providers.base import Provider
 
 # Bare model names by family → the provider of that name.
 FAMILIES: Final = (
-    (("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*"), "openai"),
+    (("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-embedding-*", "dall-e-*", "whisper-*", "tts-*",
+      "davinci-*", "babbage-*"), "openai"),
     (("claude-*",), "anthropic"),
-    (("gemini-*",), "gemini"),
+    (("gemini-*", "imagen-*"), "gemini"),
     (("mistral-*", "ministral-*", "codestral-*", "pixtral-*", "magistral-*", "devstral-*"), "mistral"),
 )
 _MAX_ALIAS_DEPTH: Final = 8
