@@ -1,8 +1,9 @@
 """A fake Gemini API (Generative Language API) upstream on 127.0.0.1, scriptable per test like `FakeOpenAI`.
 
 It answers in Gemini's REST wire format: camelCase `GenerateContentResponse` JSON, `alt=sse` streams of
-partial responses framed `data: <json>\\r\\n\\r\\n` with no `[DONE]`, `ListModelsResponse` pages and Google's
-error body `{"error": {"code", "message", "status", "details"?}}`. `tests/fakes/test_gemini_upstream.py`
+partial responses framed `data: <json>\\r\\n\\r\\n` with no `[DONE]`, `BatchEmbedContentsResponse` JSON
+(deterministic vectors, `fake_vector`), `ListModelsResponse` pages and Google's error body
+`{"error": {"code", "message", "status", "details"?}}`. `tests/fakes/test_gemini_upstream.py`
 checks all of it with the official `google-genai` SDK. It records what it received and can be told to
 fail the same ways as the other fakes (error status, slow first byte, stalled or dropped stream, raw bytes).
 
@@ -11,8 +12,10 @@ Unlike a plain mock it also refuses what the real API refuses. Every `generateCo
 forbid unknown keys), restricted to what the Gemini API - not Vertex AI - takes (`google/genai/models.py`,
 the `_*_to_mldev` converters), and against the semantic rules the API enforces (roles, one data field per
 part, function call/response pairing, thought signatures on Gemini 3, the proto `Schema` subset,
-model-dependent generation settings, ...). A refusal is answered like the real API (HTTP 400
-`INVALID_ARGUMENT`, or 403/401 for missing credentials) and recorded in `violations`.
+model-dependent generation settings, ...). `batchEmbedContents` bodies likewise (`embed_violations`: at
+most 100 requests, each naming the URL's model, text parts, known task types, outputDimensionality within
+the model's size; an embedding call to a model that does not embed is a 404). A refusal is answered like
+the real API (HTTP 400 `INVALID_ARGUMENT`, or 403/401 for missing credentials) and recorded in `violations`.
 
 Like the real API, field names are accepted in lowerCamelCase or in the proto's snake_case: protobuf
 JSON parsing takes both, and the SDK itself sends snake_case below the converters' reach
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import random
 import re
 import types as pytypes
 from collections import deque
@@ -35,25 +39,33 @@ import orjson
 from aiohttp import web
 from google.genai import _common
 from google.genai import types as gt
+from google.genai._transformers import t_is_multimodal_embedding_model
 from pydantic import BaseModel, ValidationError
 
 from tests.fakes.scripted import Received, Reply, ScriptedStreams
 
 __all__ = [
     "DEFAULT_MODEL",
+    "EMBEDDING_MODELS",
+    "MAX_EMBED_BATCH",
     "REJECTS_CANDIDATE_COUNT",
     "REJECTS_PENALTIES",
     "REJECTS_THINKING_BUDGET_ZERO",
     "REQUIRES_THOUGHT_SIGNATURES",
     "SUPPORTS_THINKING_LEVEL",
+    "TASK_TYPES",
     "FakeGemini",
     "Received",
     "Reply",
     "blocked_prompt",
     "candidate",
     "chunk",
+    "embed_violations",
+    "embedding_size",
+    "embeddings_response",
     "error_body",
     "error_chunk",
+    "fake_vector",
     "function_call_chunks",
     "function_call_part",
     "inline_image_part",
@@ -742,6 +754,97 @@ def query_violations(query: Mapping[str, str], *, streaming: bool = False,
 
 
 # ---------------------------------------------------------------------------------------------
+# Embeddings: `batchEmbedContents` (what the SDK's `embed_content` calls on the Gemini API).
+
+# Model-id globs of embedding models and their full vector size; `outputDimensionality` keeps a prefix
+# ("excessive values in the output embedding are truncated from the end", GEM EmbedContentConfig).
+EMBEDDING_MODELS: dict[str, int] = {"gemini-embedding-*": 3072, "text-embedding-004": 768}
+# "BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch" (the API's 400).
+MAX_EMBED_BATCH = 100
+# The Gemini API's TaskType (ai.google.dev/api/embeddings); GEM types `task_type` as a plain string.
+TASK_TYPES = ("TASK_TYPE_UNSPECIFIED", "RETRIEVAL_QUERY", "RETRIEVAL_DOCUMENT", "SEMANTIC_SIMILARITY",
+              "CLASSIFICATION", "CLUSTERING", "QUESTION_ANSWERING", "FACT_VERIFICATION", "CODE_RETRIEVAL_QUERY")
+
+
+def fake_vector(model: str, text: str, size: int) -> list[float]:
+    """The fake's embedding of `text`: deterministic, and a shorter one is a prefix of a longer one."""
+    rng = random.Random(f"{model}|{text}")
+    return [round(rng.uniform(-1, 1), 6) for _ in range(size)]
+
+
+def embeddings_response(vectors: list[list[float]], *, usage: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A `BatchEmbedContentsResponse`: `embeddings[].values` in request order and, as the REST reference
+    documents it, no usage; `usage` adds a `usageMetadata` (which GEM `EmbedContentResponse` can parse)."""
+    payload: dict[str, Any] = {"embeddings": [{"values": vector} for vector in vectors]}
+    if usage is not None:
+        payload["usageMetadata"] = usage
+    return payload
+
+
+class _EmbedContentRequest(_common.BaseModel):
+    """REST `EmbedContentRequest`, with the keys `_EmbedContentConfig_to_mldev` puts there (its
+    Vertex-only `mimeType`, `autoTruncate`, ... are not fields, so they are refused as unknown)."""
+
+    model: str | None = None
+    content: gt.Content | None = None
+    task_type: str | None = None
+    title: str | None = None
+    output_dimensionality: int | None = None
+
+
+class _BatchEmbedRequest(_common.BaseModel):
+    requests: list[_EmbedContentRequest] | None = None
+
+
+def embedding_size(model: str, models: Mapping[str, int] = EMBEDDING_MODELS) -> int | None:
+    """The full vector size of an embedding model (the URL's id, without `models/`); None for others."""
+    return next((size for pattern, size in models.items() if fnmatchcase(model, pattern)), None)
+
+
+def embed_violations(body: Any, model: str, *, models: Mapping[str, int] = EMBEDDING_MODELS,
+                     max_batch: int = MAX_EMBED_BATCH) -> list[str]:
+    """What the Gemini API would refuse in this `batchEmbedContents` body for `model`; empty when it is
+    acceptable. Shape errors are reported alone."""
+    if not isinstance(body, dict):
+        return ["<body>: Invalid JSON payload received. Expected an object."]
+    out: list[str] = []
+    _walk_model(_BatchEmbedRequest, body, "", out)
+    if out:
+        return out
+    try:
+        batch = _BatchEmbedRequest.model_validate(body)
+    except ValidationError as error:
+        return _format_errors(error)
+    requests = batch.requests or []
+    # The limit's message is the API's; the other wordings are the fake's own.
+    if not requests:
+        return ["BatchEmbedContentsRequest.requests: at least one request is required"]
+    if len(requests) > max_batch:
+        return [f"BatchEmbedContentsRequest.requests: at most {max_batch} requests can be in one batch"]
+    full = embedding_size(model, models) or 0
+    for index, item in enumerate(requests):
+        where = f"requests[{index}]"
+        if item.model != f"models/{model}":
+            out.append(f"{where}.model: the model of each request ({item.model!r}) must match the batch's "
+                       f"'models/{model}'")
+        if item.content is None or not item.content.parts:
+            out.append(f"{where}.content: content is not specified (it needs parts)")
+        else:
+            for position, part in enumerate(item.content.parts):
+                _check_part(part, item.content.role, f"{where}.content.parts[{position}]", out)
+                if part.text is None and not t_is_multimodal_embedding_model(model):
+                    out.append(f"{where}.content.parts[{position}]: only text parts can be embedded by models/{model}")
+        if item.task_type is not None and item.task_type not in TASK_TYPES:
+            out.append(f"{where}.taskType: Invalid value {item.task_type!r} (TYPE_ENUM TaskType); "
+                       f"expected one of {list(TASK_TYPES)}")
+        dimensions = item.output_dimensionality
+        if dimensions is not None and not 1 <= dimensions <= full:
+            out.append(f"{where}.outputDimensionality: must be between 1 and {full} for models/{model} "
+                       f"(got {dimensions})")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 # The server.
 
 
@@ -768,6 +871,8 @@ class FakeGemini(ScriptedStreams):
         self.supports_thinking_level = SUPPORTS_THINKING_LEVEL
         self.rejects_thinking_budget_zero = REJECTS_THINKING_BUDGET_ZERO
         self.all_signatures = False  # True: a signature on every historical function call, not just the API's rule
+        self.embedding_models: dict[str, int] = dict(EMBEDDING_MODELS)
+        self.max_embed_batch = MAX_EMBED_BATCH
         self.stream_closed_at: float | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -802,6 +907,8 @@ class FakeGemini(ScriptedStreams):
         self.supports_thinking_level = SUPPORTS_THINKING_LEVEL
         self.rejects_thinking_budget_zero = REJECTS_THINKING_BUDGET_ZERO
         self.all_signatures = False
+        self.embedding_models = dict(EMBEDDING_MODELS)
+        self.max_embed_batch = MAX_EMBED_BATCH
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -879,9 +986,11 @@ class FakeGemini(ScriptedStreams):
         if refused is not None:
             return refused
         model, method = request.match_info["model"], request.match_info["method"]
+        if method == "batchEmbedContents":
+            return await self._batch_embed(request, body, model)
         if method not in ("generateContent", "streamGenerateContent"):
-            self.violations.append(f"{request.path}: no method {method!r} on models (this fake serves generateContent "
-                                   "and streamGenerateContent)")
+            self.violations.append(f"{request.path}: no method {method!r} on models (this fake serves generateContent, "
+                                   "streamGenerateContent and batchEmbedContents)")
             return _error_response(404, f"Method not found: {method}")
         streaming = method == "streamGenerateContent"
         problems = query_violations(request.query, streaming=streaming)
@@ -900,12 +1009,42 @@ class FakeGemini(ScriptedStreams):
         if reply.first_byte_delay:
             await asyncio.sleep(reply.first_byte_delay)
         if reply.stream is None:
-            data = reply.body if reply.body is not None else orjson.dumps(reply.json)
-            if reply.body is None:
-                return web.Response(status=reply.status, body=data, headers=reply.headers,
-                                    content_type="application/json", charset="UTF-8")
-            return web.Response(status=reply.status, body=data, headers=reply.headers)
+            return self._plain(reply)
         return await self._stream(request, reply)
+
+    @staticmethod
+    def _plain(reply: Reply) -> web.Response:
+        if reply.body is not None:
+            return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
+        return web.Response(status=reply.status, body=orjson.dumps(reply.json), headers=reply.headers,
+                            content_type="application/json", charset="UTF-8")
+
+    async def _batch_embed(self, request: web.Request, body: Any, model: str) -> web.Response:
+        """Deterministic vectors (`fake_vector`) of each request's text, `outputDimensionality` long, or
+        the reply scripted next (which may be an error)."""
+        size = embedding_size(model, self.embedding_models)
+        if size is None:
+            self.violations.append(f"{request.path}: models/{model} is not an embedding model")
+            return _error_response(404, f"models/{model} is not found for API version {request.match_info['version']}, "
+                                        "or is not supported for batchEmbedContents. Call ListModels to see the list "
+                                        "of available models and their supported methods.")
+        problems = query_violations(request.query)
+        if body is None:
+            problems.append("<body>: Invalid JSON payload received. Unexpected token.")
+        else:
+            problems += embed_violations(body, model, models=self.embedding_models, max_batch=self.max_embed_batch)
+        if problems:
+            return self._refuse(problems)
+        reply = self.replies.popleft() if self.replies else None
+        if reply is not None:
+            if reply.first_byte_delay:
+                await asyncio.sleep(reply.first_byte_delay)
+            return self._plain(reply)
+        vectors = []
+        for item in body["requests"]:
+            text = " ".join(part.get("text", "") for part in item["content"]["parts"])
+            vectors.append(fake_vector(model, text, item.get("outputDimensionality") or size))
+        return self._plain(Reply(json=embeddings_response(vectors)))
 
     async def _stream(self, request: web.Request, reply: Reply) -> web.StreamResponse:
         # `reply.done` is ignored: Gemini streams end when the connection does, never with [DONE].

@@ -3,7 +3,8 @@
 It answers in Mistral's wire format: `ChatCompletionResponse` JSON (content a string or, on reasoning
 models, a list of `thinking`/`text` chunks; tool-call arguments a string or an object), streams of
 `CompletionChunk` frames (`data: <json>\\n\\n`, then `data: [DONE]`) whose last chunk carries `usage`
-without being asked, the `ModelList` of `GET /v1/models`, and Mistral's error bodies.
+without being asked, the `ModelList` of `GET /v1/models`, `EmbeddingResponse` JSON of `POST /v1/embeddings`
+(deterministic vectors, `fake_embedding`), and Mistral's error bodies.
 `tests/fakes/test_mistral_upstream.py` checks all of that with the official `mistralai` SDK. It records
 what it received and can be told to fail the same ways as the other fakes (error status, slow first
 byte, stalled or dropped stream, raw bytes).
@@ -14,7 +15,9 @@ unknown keys: the API answers `extra_forbidden` for OpenAI-only fields such as `
 `user`, `seed`, `max_completion_tokens`) and against `ChatCompletionRequest` of the public OpenAPI spec
 - and a failure is answered with a 422. Then come the conversation rules the API checks behind that
 layer (tool-call ids of exactly 9 alphanumerics, role order, the last role, one tool message per tool
-call), answered with a 400 like the real one. Every refusal is recorded in `violations`, so a test whose
+call), answered with a 400 like the real one. `POST /v1/embeddings` bodies are checked the same way against
+`EmbeddingRequest`, then against the API's limits (inputs and tokens per request, known embedding models,
+no `output_dimension` on the fixed-size `mistral-embed`). Every refusal is recorded in `violations`, so a test whose
 gateway sends something Mistral would reject fails even if it never looks at the answer.
 
 The 422 comes as the API sends it: FastAPI's `{"detail": [...]}` inside Mistral's error envelope
@@ -27,10 +30,11 @@ from __future__ import annotations
 import asyncio
 import heapq
 import os
+import random
 import re
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -47,6 +51,7 @@ from mistralai.client.models import (
     ChatCompletionRequest,
     ChatCompletionStreamRequest,
     DocumentURLChunk,
+    EmbeddingRequest,
     FileChunk,
     ImageURLChunk,
     ReferenceChunk,
@@ -64,6 +69,9 @@ __all__ = [
     "COMPLETION_ID",
     "CREATED",
     "DEFAULT_MODEL",
+    "EMBEDDING_MODELS",
+    "FIXED_SIZE_MODELS",
+    "MAX_EMBEDDING_INPUTS",
     "SDK_ONLY_FIELDS",
     "SPEC_NAME",
     "FakeMistral",
@@ -71,8 +79,12 @@ __all__ = [
     "Reply",
     "chunk",
     "completion",
+    "embedding_violations",
+    "embeddings_response",
     "error_422",
     "error_body",
+    "fake_embedding",
+    "fake_tokens",
     "model_card",
     "request_violations",
     "spec_path",
@@ -456,8 +468,9 @@ def _extra_keys(value: Any, raw: Any, loc: tuple[Any, ...], out: list[_Problem],
             _extra_keys(item, raw_item, (*loc, index), out)
 
 
-def _sdk_problems(body: dict[str, Any], raw: bytes) -> list[_Problem]:
-    model: type[BaseModel] = ChatCompletionStreamRequest if body.get("stream") is True else ChatCompletionRequest
+def _sdk_problems(body: dict[str, Any], raw: bytes, model: type[BaseModel] | None = None) -> list[_Problem]:
+    if model is None:
+        model = ChatCompletionStreamRequest if body.get("stream") is True else ChatCompletionRequest
     try:
         # Strict: the API's models take `5` for a float but not `"5"`, and no enum value the SDK's open
         # enums (`UnrecognizedStr`) would let through.
@@ -538,8 +551,8 @@ def _explain(error: SchemaError) -> SchemaError:
     return error
 
 
-def _spec_problems(body: dict[str, Any]) -> list[_Problem]:
-    validator = spec_validator()
+def _spec_problems(body: dict[str, Any], schema_name: str = "ChatCompletionRequest") -> list[_Problem]:
+    validator = spec_validator(schema_name)
     if validator is None:
         return []
     checked = {key: value for key, value in body.items() if key not in SDK_ONLY_FIELDS}
@@ -556,7 +569,7 @@ def _spec_problems(body: dict[str, Any]) -> list[_Problem]:
 # Request validation, part 2: the conversation rules behind the schema (answered with 400).
 
 
-def _refusal(where: str, message: str, kind: tuple[str, str]) -> _Problem:
+def _refusal(where: str, message: str, kind: tuple[str, str | None]) -> _Problem:
     return _Problem(where, message, None, kind[0], kind[1])
 
 
@@ -671,6 +684,83 @@ def _auth_problem(headers: Mapping[str, str], api_keys: frozenset[str] | None) -
 
 
 # ---------------------------------------------------------------------------------------------
+# Embeddings: `POST /v1/embeddings`.
+
+# Embedding models and the size of their vectors when `output_dimension` is not sent.
+EMBEDDING_MODELS: dict[str, int] = {"mistral-embed": 1024, "mistral-embed-2312": 1024, "codestral-embed": 1536,
+                                    "codestral-embed-2505": 1536}
+# Of those, the ones whose size is fixed (DECISIONS.md 5): `output_dimension` is refused.
+FIXED_SIZE_MODELS: frozenset[str] = frozenset({"mistral-embed", "mistral-embed-2312"})
+MAX_OUTPUT_DIMENSION = 3072  # codestral-embed's largest
+# What the API refuses with 400 code 3210 "Too many inputs in request, split into more batches." (seen
+# at 257 inputs) and "Too many tokens overall, split into more batches." (about 16k tokens a request).
+MAX_EMBEDDING_INPUTS = 256
+MAX_EMBEDDING_TOKENS = 16_384
+_TOO_MANY = ("invalid_request_prompt", "3210")
+_INVALID_MODEL = ("invalid_model", "1500")
+
+
+def fake_tokens(text: str) -> int:
+    """The fake's token count of `text` (about four characters a token, as Mistral's tokenizers go)."""
+    return max(1, -(-len(text) // 4))
+
+
+def fake_embedding(model: str, text: str, size: int, dtype: str = "float") -> list[float] | list[int]:
+    """The fake's embedding of `text`: deterministic, and a shorter one is a prefix of a longer one.
+    `dtype` as `output_dtype`: int8/uint8 quantise each value, (u)binary packs their signs 8 to a byte."""
+    rng = random.Random(f"{model}|{text}")
+    values = [round(rng.uniform(-1, 1), 6) for _ in range(size)]
+    if dtype == "float":
+        return values
+    if dtype in ("int8", "uint8"):
+        return [round(value * 127) + (128 if dtype == "uint8" else 0) for value in values]
+    packed = [int("".join("1" if value > 0 else "0" for value in values[start:start + 8]).ljust(8, "0"), 2)
+              for start in range(0, size, 8)]
+    return packed if dtype == "ubinary" else [byte - 256 if byte > 127 else byte for byte in packed]
+
+
+def embeddings_response(vectors: Sequence[Sequence[float]], *, model: str = "mistral-embed",
+                        prompt_tokens: int = 9) -> dict[str, Any]:
+    """An `EmbeddingResponse`: `data[].embedding` with `index`, and the three-count `usage`."""
+    return {"id": uuid.uuid4().hex, "object": "list",
+            "data": [{"object": "embedding", "embedding": list(vector), "index": index}
+                     for index, vector in enumerate(vectors)],
+            "model": model, "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 0,
+                                      "total_tokens": prompt_tokens}}
+
+
+def _embedding_problems(body: Any, raw: bytes, models: Mapping[str, int]) -> list[_Problem]:
+    if not isinstance(body, dict):
+        return [_schema_problem((), "model_attributes_type", "Input should be a valid dictionary or object to extract "
+                                "fields from", body)]
+    schema = _sdk_problems(body, raw, EmbeddingRequest) or _spec_problems(body, "EmbeddingRequest")
+    if schema:
+        return schema
+    model = body["model"]
+    texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+    if model not in models:
+        return [_refusal("model", f"Invalid model: {model}", _INVALID_MODEL)]
+    if len(texts) > MAX_EMBEDDING_INPUTS:
+        return [_refusal("input", "Too many inputs in request, split into more batches.", _TOO_MANY)]
+    if sum(fake_tokens(text) for text in texts) > MAX_EMBEDDING_TOKENS:
+        return [_refusal("input", "Too many tokens overall, split into more batches.", _TOO_MANY)]
+    # The 3210 and 1500 answers are the API's; the wording of the two below is the fake's own.
+    dimension = body.get("output_dimension")
+    if dimension is not None and model in FIXED_SIZE_MODELS:
+        return [_refusal("output_dimension", f"output_dimension is not supported for model {model}",
+                         ("invalid_request_error", None))]
+    if dimension is not None and dimension > MAX_OUTPUT_DIMENSION:
+        return [_refusal("output_dimension", f"output_dimension must be at most {MAX_OUTPUT_DIMENSION}",
+                         ("invalid_request_error", None))]
+    return []
+
+
+def embedding_violations(body: Any, models: Mapping[str, int] = EMBEDDING_MODELS) -> list[str]:
+    """What the real API would refuse in this `POST /v1/embeddings` body; empty when it is acceptable."""
+    return [problem.line() for problem in _embedding_problems(body, orjson.dumps(body), models)]
+
+
+# ---------------------------------------------------------------------------------------------
 # The server.
 
 
@@ -689,6 +779,7 @@ class FakeMistral(ScriptedStreams):
         self.models_status = 200
         # None: any non-empty bearer key is accepted. A set: other keys get the 401.
         self.api_keys: frozenset[str] | None = None
+        self.embedding_models: dict[str, int] = dict(EMBEDDING_MODELS)
         self.stream_closed_at: float | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -715,10 +806,12 @@ class FakeMistral(ScriptedStreams):
         self.models_status = 200
         self.models = self._default_models()
         self.api_keys = None
+        self.embedding_models = dict(EMBEDDING_MODELS)
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._list_models)
         await self.serve(app)
 
@@ -745,33 +838,62 @@ class FakeMistral(ScriptedStreams):
                                                         code="1000"))
         return _json(200, {"object": "list", "data": self.models})
 
-    async def _chat(self, request: web.Request) -> web.StreamResponse:
+    async def _received(self, request: web.Request,
+                        validate: Callable[[Any, bytes], list[_Problem]]) -> tuple[Any, web.Response | None]:
+        """Record, authenticate and validate a POST: its body, and the refusal when there is one."""
         raw = await request.read()
         try:
             body: Any = orjson.loads(raw)
         except orjson.JSONDecodeError as error:
             self.received.append(Received(request.method, request.path, dict(request.headers), None))
             if (problem := _auth_problem(request.headers, self.api_keys)) is not None:
-                return self._unauthorized(problem)
-            return self._refuse([_schema_problem((0,), "json_invalid", "JSON decode error", {}, {"error": str(error)})])
+                return None, self._unauthorized(problem)
+            return None, self._refuse([_schema_problem((0,), "json_invalid", "JSON decode error", {},
+                                                       {"error": str(error)})])
         self.received.append(Received(request.method, request.path, dict(request.headers), body))
         # The API gateway checks the key before anything looks at the body.
         if (problem := _auth_problem(request.headers, self.api_keys)) is not None:
-            return self._unauthorized(problem)
-        problems = _problems(body, raw)
-        if problems:
-            # Scripted replies stay queued: the refused request is not the one they were meant for.
-            return self._refuse(problems)
+            return body, self._unauthorized(problem)
+        problems = validate(body, raw)
+        # Scripted replies stay queued: the refused request is not the one they were meant for.
+        return body, self._refuse(problems) if problems else None
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body, refused = await self._received(request, _problems)
+        if refused is not None:
+            return refused
         reply = self.replies.popleft() if self.replies else self._default(body)
         if reply.first_byte_delay:
             await asyncio.sleep(reply.first_byte_delay)
         if reply.stream is None:
-            headers = {"mistral-correlation-id": str(uuid.uuid4()), **reply.headers}
-            if reply.body is not None:
-                return web.Response(status=reply.status, body=reply.body, headers=headers)
-            return web.Response(status=reply.status, body=orjson.dumps(reply.json), headers=headers,
-                                content_type="application/json")
+            return self._plain(reply)
         return await self._stream(request, reply)
+
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        """Deterministic vectors (`fake_embedding`) of each input, or the reply scripted next."""
+        body, refused = await self._received(
+            request, lambda body, raw: _embedding_problems(body, raw, self.embedding_models))
+        if refused is not None:
+            return refused
+        if self.replies:
+            reply = self.replies.popleft()
+            if reply.first_byte_delay:
+                await asyncio.sleep(reply.first_byte_delay)
+            return self._plain(reply)
+        model = body["model"]
+        texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+        size = body.get("output_dimension") or self.embedding_models[model]
+        vectors = [fake_embedding(model, text, size, body.get("output_dtype", "float")) for text in texts]
+        return self._plain(Reply(json=embeddings_response(vectors, model=model,
+                                                          prompt_tokens=sum(fake_tokens(text) for text in texts))))
+
+    @staticmethod
+    def _plain(reply: Reply) -> web.Response:
+        headers = {"mistral-correlation-id": str(uuid.uuid4()), **reply.headers}
+        if reply.body is not None:
+            return web.Response(status=reply.status, body=reply.body, headers=headers)
+        return web.Response(status=reply.status, body=orjson.dumps(reply.json), headers=headers,
+                            content_type="application/json")
 
     async def _stream(self, request: web.Request, reply: Reply) -> web.StreamResponse:
         return await self.write_stream(request, reply, frame=sse_frame, done_frame=b"data: [DONE]\n\n", headers={

@@ -16,12 +16,16 @@ from google.genai import errors
 from google.genai import types as gt
 
 from tests.fakes.gemini_upstream import (
+    MAX_EMBED_BATCH,
     FakeGemini,
     Reply,
     blocked_prompt,
     candidate,
+    embed_violations,
+    embeddings_response,
     error_body,
     error_chunk,
+    fake_vector,
     function_call_chunks,
     function_call_part,
     inline_image_part,
@@ -581,3 +585,92 @@ def test_all_signatures_mode_is_stricter() -> None:
     body = tool_body(call_turn(("f", "c1", SIGNATURE), ("g", "c2", None)), answer_turn(("f", "c1"), ("g", "c2")))
     assert request_violations(body, GEMINI_3) == []
     assert "Function call `g`" in request_violations(body, GEMINI_3, all_signatures=True)[0]
+
+
+# --- embeddings: batchEmbedContents ---------------------------------------------------------------
+
+EMBED = "gemini-embedding-001"
+
+
+def embed_request(text: str = "x", model: str = EMBED, **fields: Any) -> dict[str, Any]:
+    return {"model": f"models/{model}", "content": {"parts": [{"text": text}]}, **fields}
+
+
+def test_sdk_embed_content_gets_deterministic_vectors_of_the_asked_size(sdk: genai.Client, fake: FakeGemini) -> None:
+    answer = sdk.models.embed_content(model=EMBED, contents=["first", "second"],
+                                      config={"output_dimensionality": 8, "task_type": "RETRIEVAL_DOCUMENT",
+                                              "title": "A document"})
+    assert answer.embeddings is not None
+    assert [item.values for item in answer.embeddings] == [fake_vector(EMBED, "first", 8),
+                                                           fake_vector(EMBED, "second", 8)]
+    assert answer.usage_metadata is None  # the batch answer counts no tokens
+    sent = fake.received[0]
+    assert sent.path == f"/v1beta/models/{EMBED}:batchEmbedContents"
+    assert [item["taskType"] for item in sent.json["requests"]] == ["RETRIEVAL_DOCUMENT"] * 2
+    # The full size without outputDimensionality; a shorter vector is its prefix (truncated from the end).
+    full = sdk.models.embed_content(model=EMBED, contents="first").embeddings
+    assert full is not None and full[0].values is not None and len(full[0].values) == 3072
+    assert full[0].values[:8] == fake_vector(EMBED, "first", 8)
+
+
+def test_sdk_parses_usage_metadata_when_scripted(sdk: genai.Client, fake: FakeGemini) -> None:
+    fake.script(Reply(json=embeddings_response([[0.5, -0.25]], usage={"promptTokenCount": 3, "totalTokenCount": 3})))
+    answer = sdk.models.embed_content(model=EMBED, contents="x")
+    assert answer.embeddings is not None and answer.embeddings[0].values == [0.5, -0.25]
+    assert answer.usage_metadata is not None and answer.usage_metadata.prompt_token_count == 3
+
+
+def test_sdk_raises_on_a_scripted_embedding_error(sdk: genai.Client, fake: FakeGemini) -> None:
+    fake.script(Reply(status=429, json=error_body(429, "RESOURCE_EXHAUSTED", "Quota exceeded", retry_delay="3s")))
+    with pytest.raises(errors.ClientError) as caught:
+        sdk.models.embed_content(model=EMBED, contents="x")
+    assert (caught.value.code, caught.value.status) == (429, "RESOURCE_EXHAUSTED")
+
+
+def test_sdk_multimodal_embedding_model_merges_strings_into_one_content(sdk: genai.Client, fake: FakeGemini) -> None:
+    # Why the gateway sends one request per input: several parts in one content are one embedding.
+    answer = sdk.models.embed_content(model="gemini-embedding-2", contents=["a", "b"])
+    assert answer.embeddings is not None and len(answer.embeddings) == 1
+    assert len(fake.received[0].json["requests"][0]["content"]["parts"]) == 2
+
+
+@pytest.mark.parametrize(("body", "model", "expected"), [
+    ({"requests": [embed_request(str(i)) for i in range(MAX_EMBED_BATCH + 1)]}, EMBED,
+     "at most 100 requests can be in one batch"),
+    ({"requests": [embed_request(model="gemini-embedding-exp")]}, EMBED, "must match the batch's"),
+    ({"requests": [{"content": {"parts": [{"text": "x"}]}}]}, EMBED, "requests[0].model"),
+    ({"requests": []}, EMBED, "at least one request"),
+    ({"requests": [embed_request(taskType="SEARCH")]}, EMBED, "requests[0].taskType: Invalid value 'SEARCH'"),
+    ({"requests": [embed_request(outputDimensionality=4096)]}, EMBED, "between 1 and 3072"),
+    ({"requests": [embed_request(outputDimensionality=0)]}, EMBED, "between 1 and 3072"),
+    ({"requests": [embed_request(autoTruncate=True)]}, EMBED, 'Unknown name "autoTruncate"'),
+    ({"requests": [embed_request()], "model": f"models/{EMBED}"}, EMBED, 'Unknown name "model"'),
+    ({"requests": [{"model": f"models/{EMBED}", "content": {"parts": [{"inlineData": {
+        "mimeType": "image/png", "data": PNG_1PX}}]}}]}, EMBED, "only text parts"),
+    ({"requests": [{"model": f"models/{EMBED}", "content": {"parts": []}}]}, EMBED, "content is not specified"),
+    ({"requests": [{"model": f"models/{EMBED}", "content": {"parts": [{}]}}]}, EMBED, "required oneof field"),
+])
+def test_embedding_requests_the_api_refuses(fake: FakeGemini, body: dict[str, Any], model: str, expected: str) -> None:
+    assert any(expected in problem for problem in embed_violations(body, model))
+    reply = post(fake, body, model=model, method="batchEmbedContents")
+    assert reply.status_code == 400 and reply.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert any(expected in violation for violation in fake.violations)
+
+
+def test_embedding_on_a_chat_model_is_not_found(fake: FakeGemini) -> None:
+    reply = post(fake, {"requests": [embed_request(model=FLASH)]}, model=FLASH, method="batchEmbedContents")
+    assert reply.status_code == 404 and "not supported for batchEmbedContents" in reply.json()["error"]["message"]
+    assert fake.violations == [f"/v1beta/models/{FLASH}:batchEmbedContents: models/{FLASH} is not an embedding model"]
+
+
+def test_embedding_requests_the_api_accepts(fake: FakeGemini) -> None:
+    body = {"requests": [embed_request("a", taskType="CODE_RETRIEVAL_QUERY", outputDimensionality=3),
+                         embed_request("b c", title="T", task_type="RETRIEVAL_DOCUMENT")]}
+    assert embed_violations(body, EMBED) == []
+    reply = post(fake, body, model=EMBED, method="batchEmbedContents")
+    assert reply.status_code == 200 and fake.violations == []
+    assert reply.json() == {"embeddings": [{"values": fake_vector(EMBED, "a", 3)},
+                                           {"values": fake_vector(EMBED, "b c", 3072)}]}
+    fake.max_embed_batch = 1
+    assert post(fake, body, model=EMBED, method="batchEmbedContents").status_code == 400
+    fake.violations.clear()

@@ -22,12 +22,17 @@ from mistralai.client.models import (
 
 from tests.fakes.mistral_upstream import (
     COMPLETION_ID,
+    MAX_EMBEDDING_INPUTS,
     FakeMistral,
     Reply,
     chunk,
     completion,
+    embedding_violations,
+    embeddings_response,
     error_422,
     error_body,
+    fake_embedding,
+    fake_tokens,
     model_card,
     request_violations,
     spec_validator,
@@ -450,3 +455,113 @@ def test_builders_match_the_public_spec() -> None:
         choice_schema.validate(reply["choices"][0])
         usage_schema.validate(reply["usage"])
     card_schema.validate(model_card("mistral-small-latest", vision=True))
+
+
+# --- embeddings: POST /v1/embeddings ---------------------------------------------------------------
+
+def embed(fake: FakeMistral, body: Any) -> httpx.Response:
+    return httpx.post(f"{fake.base_url}/v1/embeddings", json=body, headers=RAW_HEADERS, timeout=10)
+
+
+def test_sdk_embeddings_parse_with_deterministic_vectors(sdk: Mistral, fake: FakeMistral) -> None:
+    answer = sdk.embeddings.create(model="mistral-embed", inputs=["Embed this sentence.", "As well as this one."])
+    assert [item.embedding for item in answer.data] == [fake_embedding("mistral-embed", "Embed this sentence.", 1024),
+                                                         fake_embedding("mistral-embed", "As well as this one.", 1024)]
+    assert [item.index for item in answer.data] == [0, 1]
+    assert (answer.object, answer.model) == ("list", "mistral-embed")
+    tokens = fake_tokens("Embed this sentence.") + fake_tokens("As well as this one.")
+    usage_counts = (answer.usage.prompt_tokens, answer.usage.completion_tokens, answer.usage.total_tokens)
+    assert usage_counts == (tokens, 0, tokens)
+    sent = fake.received[0].json
+    assert sent == {"model": "mistral-embed", "input": ["Embed this sentence.", "As well as this one."]}
+
+
+def test_sdk_codestral_embed_output_dimension_and_dtype(sdk: Mistral, fake: FakeMistral) -> None:
+    answer = sdk.embeddings.create(model="codestral-embed", inputs="def f(): pass", output_dimension=16)
+    assert answer.data[0].embedding == fake_embedding("codestral-embed", "def f(): pass", 16)
+    assert fake_embedding("codestral-embed", "def f(): pass", 1536)[:16] == answer.data[0].embedding
+    quantised = sdk.embeddings.create(model="codestral-embed", inputs="x", output_dimension=16, output_dtype="uint8")
+    assert quantised.data[0].embedding is not None and all(0 <= v <= 255 for v in quantised.data[0].embedding)
+    packed = sdk.embeddings.create(model="codestral-embed", inputs="x", output_dimension=16, output_dtype="binary")
+    assert packed.data[0].embedding is not None and len(packed.data[0].embedding) == 2
+
+
+def test_sdk_raises_on_a_scripted_embedding_error(sdk: Mistral, fake: FakeMistral) -> None:
+    fake.script(Reply(status=429, json=error_body("Requests rate limit exceeded", type="rate_limited", code="1300")))
+    with pytest.raises(errors.SDKError) as caught:
+        sdk.embeddings.create(model="mistral-embed", inputs="x")
+    assert caught.value.status_code == 429
+    fake.script(Reply(json=embeddings_response([[0.5], [0.25]], prompt_tokens=4)))
+    answer = sdk.embeddings.create(model="mistral-embed", inputs=["a", "b"])
+    assert [item.embedding for item in answer.data] == [[0.5], [0.25]] and answer.usage.prompt_tokens == 4
+
+
+def test_sdk_refused_output_dimension_on_mistral_embed(sdk: Mistral, fake: FakeMistral) -> None:
+    with pytest.raises(errors.SDKError) as caught:
+        sdk.embeddings.create(model="mistral-embed", inputs="x", output_dimension=256)
+    assert caught.value.status_code == 400
+    assert fake.violations == ["output_dimension: output_dimension is not supported for model mistral-embed"]
+    fake.violations.clear()  # the `sdk` fixture checks that nothing else was refused
+
+
+@pytest.mark.parametrize(("body", "error_type", "violation"), [
+    ({"model": "mistral-embed", "input": ["x"], "user": "u-1"}, "extra_forbidden",
+     "user: Extra inputs are not permitted"),
+    ({"model": "mistral-embed", "input": ["x"], "dimensions": 3}, "extra_forbidden",
+     "dimensions: Extra inputs are not permitted"),
+    ({"model": "mistral-embed", "input": [[1, 2, 3]]}, "string_type", None),
+    ({"model": "mistral-embed"}, "missing", "input: Field required"),
+    ({"model": "codestral-embed", "input": "x", "output_dimension": 0}, "spec_exclusiveMinimum", None),
+    ({"model": "codestral-embed", "input": "x", "output_dtype": "float16"}, "literal_error", None),
+])
+def test_embedding_schema_problems_get_422(fake: FakeMistral, body: dict[str, Any], error_type: str,
+                                           violation: str | None) -> None:
+    response = embed(fake, body)
+    assert response.status_code == 422
+    assert error_type in [item["type"] for item in response.json()["message"]["detail"]]
+    assert fake.violations and (violation is None or fake.violations == [violation])
+    assert embedding_violations(body) == fake.violations
+
+
+@pytest.mark.parametrize(("body", "message", "code"), [
+    ({"model": "mistral-embed", "input": [str(i) for i in range(MAX_EMBEDDING_INPUTS + 1)]},
+     "Too many inputs in request, split into more batches.", "3210"),
+    ({"model": "mistral-embed", "input": ["word " * 4000] * 4}, "Too many tokens overall, split into more batches.",
+     "3210"),
+    ({"model": "mistral-small-latest", "input": ["x"]}, "Invalid model: mistral-small-latest", "1500"),
+    ({"model": "mistral-embed", "input": ["x"], "output_dimension": 1024},
+     "output_dimension is not supported for model mistral-embed", None),
+    ({"model": "codestral-embed", "input": ["x"], "output_dimension": 4096}, "output_dimension must be at most 3072",
+     None),
+])
+def test_embedding_requests_the_api_refuses_get_400(fake: FakeMistral, body: dict[str, Any], message: str,
+                                                    code: str | None) -> None:
+    response = embed(fake, body)
+    assert response.status_code == 400
+    payload = response.json()
+    assert (payload["object"], payload["message"], payload["code"]) == ("error", message, code)
+    assert len(fake.violations) == 1 and message in fake.violations[0]
+
+
+def test_embedding_requests_the_api_accepts(fake: FakeMistral) -> None:
+    body = {"model": "codestral-embed-2505", "metadata": {"team": "a"}, "input": ["x", "y"], "output_dimension": 8,
+            "output_dtype": "int8", "encoding_format": "float"}
+    assert embedding_violations(body) == []
+    response = embed(fake, body)
+    assert response.status_code == 200 and fake.violations == []
+    assert [item["embedding"] for item in response.json()["data"]] == [
+        fake_embedding("codestral-embed-2505", "x", 8, "int8"), fake_embedding("codestral-embed-2505", "y", 8, "int8")]
+
+
+def test_embeddings_require_auth(fake: FakeMistral) -> None:
+    response = httpx.post(f"{fake.base_url}/v1/embeddings", json={"model": "mistral-embed", "input": "x"}, timeout=10)
+    assert response.status_code == 401 and response.json()["message"] == "Unauthorized"
+    fake.violations.clear()
+
+
+@pytest.mark.skipif(spec_validator("EmbeddingResponse") is None, reason="the public Mistral spec is not available here")
+def test_embedding_answers_match_the_public_spec(fake: FakeMistral) -> None:
+    validator = spec_validator("EmbeddingResponse")
+    assert validator is not None
+    answer = embed(fake, {"model": "mistral-embed", "input": ["a", "b"]}).json()
+    assert list(validator.iter_errors(answer)) == []

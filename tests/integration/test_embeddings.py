@@ -11,8 +11,10 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import ANTHROPIC_KEY, GatewayFactory
+from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, MISTRAL_KEY, GatewayFactory
 from tests.fakes.anthropic_upstream import FakeAnthropic
+from tests.fakes.gemini_upstream import FakeGemini
+from tests.fakes.mistral_upstream import FakeMistral
 from tests.fakes.openai_upstream import FakeOpenAI, Reply
 from tests.fakes.servers import RunningApp
 
@@ -92,3 +94,30 @@ def test_upstream_errors_keep_openais_format(client: openai.OpenAI, upstream: Fa
     with pytest.raises(openai.BadRequestError) as caught:
         client.embeddings.create(model=MODEL, input="hi")
     assert "bad model" in caught.value.message
+
+
+def test_gemini_embeddings_split_at_100_with_adjustments_reported(make_gateway: GatewayFactory,
+                                                                  gemini_upstream: FakeGemini) -> None:
+    gateway = make_gateway(env={"GEMINI_API_KEY": GEMINI_KEY, "GEMINI_BASE_URL": gemini_upstream.base_url})
+    texts = [f"text {n}" for n in range(250)]
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
+        raw = client.embeddings.with_raw_response.create(model="gemini-embedding-001", input=texts, dimensions=8,
+                                                         user="u1", extra_body={"task_type": "RETRIEVAL_QUERY"})
+    answer = raw.parse()
+    assert len(answer.data) == 250 and all(len(d.embedding) == 8 for d in answer.data)
+    assert [d.index for d in answer.data] == list(range(250))
+    assert raw.headers["x-babelgate-adjusted-params"] == "user=dropped"
+    batches = [r.json["requests"] for r in gemini_upstream.received if r.path.endswith(":batchEmbedContents")]
+    assert sorted(len(b) for b in batches) == [50, 100, 100]
+    first = min(batches, key=lambda b: b[0]["content"]["parts"][0]["text"] != "text 0")
+    assert first[0]["taskType"] == "RETRIEVAL_QUERY" and first[0]["outputDimensionality"] == 8
+
+
+def test_mistral_embed_is_fixed_at_1024(make_gateway: GatewayFactory, mistral_upstream: FakeMistral) -> None:
+    gateway = make_gateway(env={"MISTRAL_API_KEY": MISTRAL_KEY, "MISTRAL_BASE_URL": mistral_upstream.base_url})
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
+        answer = client.embeddings.create(model="mistral-embed", input=["a", "b"], dimensions=1024)
+        assert len(answer.data) == 2
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.embeddings.create(model="mistral-embed", input="a", dimensions=256)
+    assert caught.value.body["param"] == "dimensions"  # type: ignore[index]

@@ -19,7 +19,7 @@ import orjson
 from babelgate.errors import InvalidRequest, UnsupportedCapability
 from babelgate.exchange import Exchange
 from babelgate.frontends.openai_validation import expect_number, require_model
-from babelgate.pipeline import parse_json_object
+from babelgate.pipeline import adjusted_headers, parse_json_object
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import Usage
@@ -44,7 +44,8 @@ async def create_embeddings(runtime: Runtime, exchange: Exchange) -> None:
     notes = exchange.notes = CallNotes()
     answer = await embed_in_batches(deployment, request, notes)
     notes.usage = answer.usage
-    await exchange.respond(200, orjson.dumps(encode_response(answer, deployment.public_name, encoding)))
+    await exchange.respond(200, orjson.dumps(encode_response(answer, deployment.public_name, encoding)),
+                           headers=adjusted_headers(notes))
 
 
 def decode_request(body: dict[str, Any]) -> tuple[EmbeddingRequest, str]:
@@ -94,7 +95,11 @@ async def embed_in_batches(deployment: Deployment, request: EmbeddingRequest, no
     async def one(inputs: list[Any]) -> EmbeddingResponse:
         async with gate:
             part = EmbeddingRequest(request.model, inputs, request.dimensions, request.user, request.extra)
-            return await provider.embed(part, deployment.model, CallNotes())
+            part_notes = CallNotes()
+            answer = await provider.embed(part, deployment.model, part_notes)
+            # Every batch makes the same adjustments; the client hears of each once.
+            notes.adjusted.extend(entry for entry in part_notes.adjusted if entry not in notes.adjusted)
+            return answer
 
     answers = await asyncio.gather(*(one(batch) for batch in batches))
     vectors = [vector for answer in answers for vector in answer.vectors]

@@ -2,7 +2,10 @@
 
 DECISIONS 4: Gemini 2.5+ and 3 refuse non-zero presence/frequency penalties (dropped, reported);
 Gemini 3 refuses `n > 1` (a 400: dropping would change the answer's shape). Thinking is a token
-budget on 2.5 and a level on 3. A provider's `options.models` puts its own rules in front.
+budget on 2.5 and a level on 3. A provider's `options.models` puts its own rules in front, e.g.
+`{"gemini-embedding-*": {"task_type": "RETRIEVAL_DOCUMENT"}}`: the `taskType` sent with every input of an
+embeddings request for those models (none by default: the model's own default; a request's own
+`task_type` field wins).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any, Final, Literal
+
+from babelgate.providers.gemini.wire import TASK_TYPES
 
 Thinking = Literal["level", "budget", "none"]
 
@@ -22,6 +27,7 @@ class ModelProfile:
     multiple_candidates: bool = False  # n > 1 accepted
     inline_remote_media: bool = False  # fetch http(s) media and inline it instead of a fileData URI
     safety_settings: tuple[Mapping[str, Any], ...] = ()
+    task_type: str | None = None  # embeddings: the Gemini TaskType sent with each input
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +56,7 @@ _ALLOWED: Final[dict[str, tuple[Any, ...]]] = {
     "penalties": (True, False),
     "multiple_candidates": (True, False),
     "inline_remote_media": (True, False),
+    "task_type": TASK_TYPES,
 }
 
 

@@ -21,20 +21,23 @@ from babelgate.providers.gemini import wire
 from babelgate.providers.gemini.errors import error_from_object, map_error, stream_error_status
 from babelgate.providers.gemini.profiles import build_profiles
 from babelgate.providers.gemini.stream import GeminiStreamTranslator
-from babelgate.providers.gemini.translate import from_wire, to_wire
+from babelgate.providers.gemini.translate import embedding_from_wire, embedding_to_wire, from_wire, to_wire
 from babelgate.providers.gemini.translate_parts import InlineMedia
 from babelgate.providers.media import MediaFetcher, MediaPolicy
 from babelgate.providers.transport import read_json_object, send_checked
 from babelgate.routing.key_pool import KeyPool
 from babelgate.schema.chat import ChatRequest, ChatResponse, ImagePart
 from babelgate.schema.chunks import ChatChunk
+from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 from babelgate.schema.models import ModelInfo
 from babelgate.streaming import SSEDecoder, parse_frame
 
 
 class GeminiProvider(ProviderDefaults):
     type = "gemini"
-    capabilities = Capabilities(images_out=True, audio_in=True, list_models=True, signed_tool_ids=True)
+    capabilities = Capabilities(images_out=True, audio_in=True, embeddings=True,
+                                embedding_batch_limit=wire.EMBEDDING_BATCH_LIMIT, list_models=True,
+                                signed_tool_ids=True)
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name
@@ -107,6 +110,20 @@ class GeminiProvider(ProviderDefaults):
             yield canonical
         notes.finish_reason, notes.completed = translator.finish_reason, True
 
+    async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
+        body = embedding_to_wire(request, model, self._profiles.for_model(model), notes.adjusted)
+        response = await self._post(self._url(model, wire.EMBED_METHOD), orjson.dumps(body))
+        _, parsed = await read_json_object(response, self.name)
+        try:
+            answer = embedding_from_wire(parsed, model)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            raise UpstreamProtocolError(provider=self.name, detail="the body has the wrong shape") from None
+        if len(answer.vectors) != len(request.inputs):
+            raise UpstreamProtocolError(provider=self.name,
+                                        detail=f"{len(answer.vectors)} embeddings for {len(request.inputs)} inputs")
+        notes.usage = answer.usage
+        return answer
+
     def _frame(self, frame: bytes, translator: GeminiStreamTranslator) -> list[ChatChunk]:
         event = parse_frame(frame)
         if event is not None:
@@ -134,7 +151,9 @@ class GeminiProvider(ProviderDefaults):
         for entry in parsed.get("models") or ():
             if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
                 continue
-            if "generateContent" not in (entry.get("supportedGenerationMethods") or ("generateContent",)):
+            # Chat models and embedding models; not the ones only other APIs serve (Imagen's predict, ...).
+            methods = entry.get("supportedGenerationMethods") or ("generateContent",)
+            if "generateContent" not in methods and "embedContent" not in methods:
                 continue
             models.append(ModelInfo(id=entry["name"].removeprefix("models/"), owned_by="google"))
         return models

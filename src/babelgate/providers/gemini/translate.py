@@ -1,7 +1,9 @@
-"""Canonical chat ↔ Gemini generateContent (pure functions; TRANSLATION.md §3.2 to 3.3).
+"""Canonical chat ↔ Gemini generateContent, and embeddings ↔ batchEmbedContents (pure functions;
+TRANSLATION.md §3.1 to 3.3).
 
 `to_wire` reports every parameter it dropped in `adjusted`; what cannot be sent without changing
 the answer is a GatewayError. `from_wire` turns a GenerateContentResponse into the canonical one.
+`embedding_to_wire` / `embedding_from_wire` do the same for embeddings.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from babelgate import tool_ids
 from babelgate.errors import InvalidRequest, UnsupportedCapability
 from babelgate.providers.gemini.profiles import THINKING_BUDGETS, THINKING_LEVELS, ModelProfile
 from babelgate.providers.gemini.translate_parts import InlineMedia, system_and_contents
-from babelgate.providers.gemini.wire import FINISH_REASONS, MINTED_ID_PREFIX, NATIVE_FIELDS
+from babelgate.providers.gemini.wire import FINISH_REASONS, MINTED_ID_PREFIX, NATIVE_FIELDS, TASK_TYPES
 from babelgate.schema.chat import (
     JSON,
     AssistantMessage,
@@ -28,6 +30,7 @@ from babelgate.schema.chat import (
     ToolChoice,
     Usage,
 )
+from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 
 PROVIDER = "gemini"
 
@@ -217,3 +220,43 @@ def usage_from_wire(usage: Any) -> Usage | None:
     return Usage(prompt_tokens=prompt, completion_tokens=completion,
                  total_tokens=int(usage.get("totalTokenCount") or prompt + completion),
                  cached_tokens=int(usage.get("cachedContentTokenCount") or 0), reasoning_tokens=thoughts)
+
+
+def embedding_to_wire(request: EmbeddingRequest, model: str, profile: ModelProfile, adjusted: list[str]) -> JSON:
+    """A `batchEmbedContents` body: one EmbedContentRequest per input (a request whose content had
+    several parts would get one vector for all of them). Each names the model, which "must match the
+    model specified" in the URL; `dimensions` is `outputDimensionality`, and the task type is the
+    request's `task_type` field or else the model profile's."""
+    texts = [item for item in request.inputs if isinstance(item, str)]
+    if len(texts) != len(request.inputs):
+        # Gemini embeds text only: it has no way to take the client's tokenizer's ids.
+        raise UnsupportedCapability(provider=PROVIDER, capability="token-id inputs (send text)", param="input")
+    options: JSON = {}
+    task_type = request.extra.get("task_type")
+    if task_type is None:
+        task_type = profile.task_type
+    if task_type is not None:
+        if task_type not in TASK_TYPES:
+            raise InvalidRequest("invalid_value", param="task_type", detail=f"expected one of {', '.join(TASK_TYPES)}")
+        options["taskType"] = task_type
+    if request.dimensions is not None:
+        options["outputDimensionality"] = request.dimensions
+    for name, value in request.extra.items():
+        if name != "task_type" and value is not None:
+            adjusted.append(f"{name}=dropped")
+    if request.user:
+        adjusted.append("user=dropped")
+    name = f"models/{model}"
+    return {"requests": [{"model": name, "content": {"parts": [{"text": text}]}, **options} for text in texts]}
+
+
+def embedding_from_wire(body: JSON, model: str) -> EmbeddingResponse:
+    """`embeddings[].values`, in request order. The documented batch answer carries no token counts
+    (GEM reads a `usageMetadata` should one come), so usage is reported only when the API gave it."""
+    vectors = [[float(x) for x in entry["values"]] for entry in body["embeddings"]]
+    usage = body.get("usageMetadata")
+    counted = None
+    if isinstance(usage, dict) and "promptTokenCount" in usage:
+        prompt = int(usage["promptTokenCount"] or 0)
+        counted = Usage(prompt_tokens=prompt, total_tokens=int(usage.get("totalTokenCount") or prompt))
+    return EmbeddingResponse(model=model, vectors=vectors, usage=counted)

@@ -44,3 +44,14 @@ MINTED_ID_PREFIX: Final = "call_bg"
 
 # Top-level request fields a client may pass through the OpenAI body's extra fields.
 NATIVE_FIELDS: Final = frozenset({"safetySettings", "cachedContent", "labels", "toolConfig"})
+
+# Embeddings go through `batchEmbedContents` (what GEM `embed_content` calls for the Gemini API), one
+# request per input, so the gateway gets one vector per input.
+EMBED_METHOD: Final = "batchEmbedContents"
+# The API's 400 past it: "BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch"
+# (langchain-ai/langchainjs#4491, weaviate/weaviate#11277, vercel/ai#16575).
+EMBEDDING_BATCH_LIMIT: Final = 100
+# The Gemini API's TaskType (ai.google.dev/api/embeddings); GEM types `task_type` as a plain string.
+TASK_TYPES: Final = ("TASK_TYPE_UNSPECIFIED", "RETRIEVAL_QUERY", "RETRIEVAL_DOCUMENT", "SEMANTIC_SIMILARITY",
+                     "CLASSIFICATION", "CLUSTERING", "QUESTION_ANSWERING", "FACT_VERIFICATION",
+                     "CODE_RETRIEVAL_QUERY")

@@ -15,18 +15,20 @@ from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, 
 from babelgate.providers.mistral import wire
 from babelgate.providers.mistral.errors import map_error
 from babelgate.providers.mistral.stream import MistralStreamTranslator
-from babelgate.providers.mistral.translate import from_wire, to_wire
+from babelgate.providers.mistral.translate import embedding_from_wire, embedding_to_wire, from_wire, to_wire
 from babelgate.providers.openai.stream import stream_error
 from babelgate.providers.transport import read_json_object, send_checked, translate_sse
 from babelgate.routing.key_pool import KeyPool
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
+from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 from babelgate.schema.models import ModelInfo
 
 
 class MistralProvider(ProviderDefaults):
     type = "mistral"
-    capabilities = Capabilities(audio_in=True, list_models=True)
+    capabilities = Capabilities(audio_in=True, embeddings=True, embedding_batch_limit=wire.EMBEDDING_BATCH_LIMIT,
+                                list_models=True)
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name
@@ -34,6 +36,7 @@ class MistralProvider(ProviderDefaults):
         self.list_models_enabled = config.list_models
         base = (config.base_url or wire.DEFAULT_BASE_URL).removesuffix("/v1")
         self._chat_url = base + wire.CHAT_PATH
+        self._embeddings_url = base + wire.EMBEDDINGS_PATH
         self._models_url = base + wire.MODELS_PATH
         self._client = client
         self._timeouts = provider_timeouts(config, server)
@@ -42,15 +45,21 @@ class MistralProvider(ProviderDefaults):
         self._headers = KeyPool([{**common, "authorization": f"Bearer {key}"} for key in config.api_keys] or [common])
 
     async def _post(self, request: ChatRequest, model: str, notes: CallNotes) -> Any:
-        body = to_wire(request, model, notes.adjusted)
-        return await send_checked(self._client, "POST", self._chat_url, provider=self.name,
-                                  headers=self._headers.take(), body=orjson.dumps(body), timeouts=self._timeouts,
-                                  map_error=map_error, scrub=self._scrub)
+        return await self._send(self._chat_url, to_wire(request, model, notes.adjusted))
 
-    async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
-        _, parsed = await read_json_object(await self._post(request, model, notes), self.name)
+    async def _send(self, url: str, body: dict[str, Any]) -> Any:
+        return await send_checked(self._client, "POST", url, provider=self.name, headers=self._headers.take(),
+                                  body=orjson.dumps(body), timeouts=self._timeouts, map_error=map_error,
+                                  scrub=self._scrub)
+
+    async def _answer(self, response: Any) -> dict[str, Any]:
+        _, parsed = await read_json_object(response, self.name)
         if "error" in parsed or parsed.get("object") == "error":
             raise stream_error({"error": parsed.get("error", parsed)}, self.name, self._scrub)
+        return parsed
+
+    async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
+        parsed = await self._answer(await self._post(request, model, notes))
         try:
             response = from_wire(parsed)
         except (AttributeError, TypeError, ValueError, KeyError):
@@ -64,6 +73,19 @@ class MistralProvider(ProviderDefaults):
         translator = MistralStreamTranslator(self.name, self._scrub)
         async for canonical in translate_sse(response, translator, notes, provider=self.name):
             yield canonical
+
+    async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
+        body = embedding_to_wire(request, model, notes.adjusted)
+        parsed = await self._answer(await self._send(self._embeddings_url, body))
+        try:
+            answer = embedding_from_wire(parsed, model)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            raise UpstreamProtocolError(provider=self.name, detail="the body has the wrong shape") from None
+        if len(answer.vectors) != len(request.inputs):
+            raise UpstreamProtocolError(provider=self.name,
+                                        detail=f"{len(answer.vectors)} embeddings for {len(request.inputs)} inputs")
+        notes.usage = answer.usage
+        return answer
 
     async def list_models(self) -> list[ModelInfo]:
         response = await send_checked(self._client, "GET", self._models_url, provider=self.name,

@@ -1,9 +1,10 @@
-"""Canonical chat ↔ Mistral chat completions (pure; TRANSLATION.md §4).
+"""Canonical chat ↔ Mistral chat completions, and embeddings (pure; TRANSLATION.md §4, §1.4).
 
 Mistral's wire is OpenAI's with differences, so the OpenAI translators do the common part and the
 functions here make the differences: field renames, forbidden fields, 9-character tool-call ids,
 content parts, role order; and on the way back, content given as chunks, arguments given as
-objects, `model_length`, and the `error` finish reason.
+objects, `model_length`, and the `error` finish reason. Embeddings differ in `output_dimension`
+and in the fixed size of `mistral-embed` (DECISIONS 5).
 """
 
 from __future__ import annotations
@@ -13,10 +14,18 @@ from typing import Any, Final
 
 import orjson
 
-from babelgate.errors import InvalidRequest, UpstreamError
-from babelgate.providers.mistral.wire import BRIDGE_TEXT, FINISH_REASONS, REQUEST_FIELDS, TOOL_CALL_ID
+from babelgate.errors import InvalidRequest, UnsupportedCapability, UpstreamError
+from babelgate.providers.mistral.wire import (
+    BRIDGE_TEXT,
+    EMBEDDING_PASSTHROUGH,
+    FINISH_REASONS,
+    FIXED_EMBEDDING_SIZES,
+    REQUEST_FIELDS,
+    TOOL_CALL_ID,
+)
 from babelgate.providers.openai import translate as openai_translate
 from babelgate.schema.chat import JSON, ChatRequest, ChatResponse
+from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 
 PROVIDER = "mistral"
 _BASE62: Final = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -142,3 +151,36 @@ def from_wire(body: JSON) -> ChatResponse:
             if not call.id:  # the schema's default id is the string "null": mint a valid one
                 call.id = mistral_tool_id(f"{response.id}:{index}:{position}")
     return response
+
+
+def embedding_to_wire(request: EmbeddingRequest, model: str, adjusted: list[str]) -> JSON:
+    """MIS EmbeddingRequest, in the spec's field order. `input` is text only (a string or strings),
+    and unknown fields are refused (`additionalProperties: false`), so the rest is dropped and listed."""
+    texts = [item for item in request.inputs if isinstance(item, str)]
+    if len(texts) != len(request.inputs):
+        raise UnsupportedCapability(provider=PROVIDER, capability="token-id inputs (send text)", param="input")
+    body: JSON = {"model": model}
+    if request.extra.get("metadata") is not None:
+        body["metadata"] = request.extra["metadata"]
+    body["input"] = texts
+    if request.dimensions is not None:
+        fixed = FIXED_EMBEDDING_SIZES.get(model)
+        if fixed is None:
+            body["output_dimension"] = request.dimensions
+        elif request.dimensions != fixed:
+            raise InvalidRequest("invalid_value", param="dimensions",
+                                 detail=f"{model} makes vectors of {fixed} dimensions only")
+        # A fixed-size model asked for its own size: the answer is that size, nothing to send.
+    if request.extra.get("output_dtype") is not None:
+        body["output_dtype"] = request.extra["output_dtype"]
+    for name, value in request.extra.items():
+        if name not in EMBEDDING_PASSTHROUGH and value is not None:
+            adjusted.append(f"{name}=dropped")
+    if request.user:
+        adjusted.append("user=dropped")
+    return body
+
+
+def embedding_from_wire(body: JSON, model: str) -> EmbeddingResponse:
+    """MIS EmbeddingResponse is OpenAI's: `data[].embedding` by `index`, `usage.prompt_tokens`."""
+    return openai_translate.embedding_from_wire(body, model)

@@ -6,6 +6,7 @@ import re
 from typing import Final
 
 CHAT_PATH: Final = "/v1/chat/completions"
+EMBEDDINGS_PATH: Final = "/v1/embeddings"
 MODELS_PATH: Final = "/v1/models"
 DEFAULT_BASE_URL: Final = "https://api.mistral.ai"
 
@@ -27,3 +28,19 @@ FINISH_REASONS: Final[dict[str, str]] = {"stop": "stop", "length": "length", "mo
 # What the gateway puts between a tool result and a user message, which Mistral refuses to see
 # adjacent ("Unexpected role 'user' after role 'tool'").
 BRIDGE_TEXT: Final = "Tool results received."
+
+# Most inputs the gateway puts in one `/v1/embeddings` call. Mistral documents no number; past its
+# limit it answers 400 "Too many inputs in request, split into more batches." (code 3210), seen at
+# 257 inputs (rig-core's MAX_DOCUMENTS, verified against the live API) and reported at 512 elsewhere.
+# Half the lowest observation leaves room for a lower limit on some deployment, and makes the other
+# cap, about 16k tokens a request in all ("Too many tokens overall, split into more batches."), bite
+# less often; a batch of long texts can still meet it, and that 400 is relayed.
+EMBEDDING_BATCH_LIMIT: Final = 128
+
+# DECISIONS 5: embedding models with one vector size. A request for that size is accepted and
+# `output_dimension` is not sent; any other size is refused. Other models (codestral-embed) take it.
+FIXED_EMBEDDING_SIZES: Final[dict[str, int]] = {"mistral-embed": 1024, "mistral-embed-2312": 1024}
+
+# Fields of MIS EmbeddingRequest a client may pass through besides model, input and dimensions
+# (the API refuses unknown ones; `encoding_format` is not among them: the gateway always wants floats).
+EMBEDDING_PASSTHROUGH: Final = ("metadata", "output_dtype")
