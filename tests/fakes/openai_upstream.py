@@ -4,12 +4,17 @@ It answers in OpenAI's wire format (the shapes of `openai.types.chat.ChatComplet
 `ChatCompletionChunk`; `tests/fakes/test_openai_upstream.py` checks that with the SDK's own
 types), records what it received, and can be told to fail: an error status with a body and
 headers, a slow first byte, a stream that stalls or breaks mid-way, garbage.
+
+It also serves the legacy `/v1/completions` (and DeepSeek's `/beta/completions`), checking each
+request against the spec's `CreateCompletionRequest` and answering `text_completion` objects, JSON
+or SSE, the way OpenAI does (`echo`, `n`, list prompts and `logprobs` included).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -92,6 +97,62 @@ def tool_call_stream(calls: list[tuple[str, str, list[str]]]) -> list[dict[str, 
     return events
 
 
+def text_completion(texts: str | list[str] = "Hello!", *, model: str = "gpt-3.5-turbo-instruct",
+                    finish_reason: str = "stop", usage: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A legacy `text_completion` object (OAI `CreateCompletionResponse`), one choice per text."""
+    texts = [texts] if isinstance(texts, str) else texts
+    return {
+        "id": "cmpl-fake123", "object": "text_completion", "created": 1_700_000_000, "model": model,
+        "choices": [{"text": text, "index": index, "logprobs": None, "finish_reason": finish_reason}
+                    for index, text in enumerate(texts)],
+        "usage": usage or {"prompt_tokens": 5, "completion_tokens": 2 * len(texts), "total_tokens": 5 + 2 * len(texts)},
+    }
+
+
+def completion_chunk(text: str, *, index: int = 0, finish_reason: str | None = None,
+                     model: str = "gpt-3.5-turbo-instruct", usage: bool = False) -> dict[str, Any]:
+    """One streamed legacy completion chunk: the same shape as the whole answer, with a text delta."""
+    payload: dict[str, Any] = {
+        "id": "cmpl-fake123", "object": "text_completion", "created": 1_700_000_000, "model": model,
+        "choices": [{"text": text, "index": index, "logprobs": None, "finish_reason": finish_reason}],
+    }
+    if usage:
+        payload["usage"] = None
+    return payload
+
+
+def completion_stream(pieces: list[str], *, choices: int = 1, include_usage: bool = False,
+                      finish_reason: str = "stop") -> list[dict[str, Any]]:
+    events = [completion_chunk(piece, index=index, usage=include_usage)
+              for piece in pieces for index in range(choices)]
+    events += [completion_chunk("", index=index, finish_reason=finish_reason, usage=include_usage)
+               for index in range(choices)]
+    if include_usage:
+        events.append({"id": "cmpl-fake123", "object": "text_completion", "created": 1_700_000_000,
+                       "model": "gpt-3.5-turbo-instruct", "choices": [],
+                       "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}})
+    return events
+
+
+def _prompts(prompt: Any) -> list[str | list[int]]:
+    """A legacy `prompt` as its list of prompts (a token array is one prompt)."""
+    if prompt is None or isinstance(prompt, str):
+        return [prompt or ""]
+    if prompt and all(isinstance(item, int) for item in prompt):
+        return [prompt]
+    return list(prompt)
+
+
+def _default_text(prompt: int, choice: int) -> str:
+    return "Hello!" if (prompt, choice) == (0, 0) else f"Hello {prompt}.{choice}!"
+
+
+def _logprobs(text: str, offset: int, top: int) -> dict[str, Any]:
+    """Legacy log probabilities for `text` taken as one token."""
+    return {"tokens": [text], "token_logprobs": [-0.25], "top_logprobs": [{text: -0.25} if top else {}],
+            "text_offset": [offset]}
+
+
 class FakeOpenAI(ScriptedStreams):
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
@@ -104,6 +165,9 @@ class FakeOpenAI(ScriptedStreams):
         ]
         self.models_status = 200
         self.stream_closed_at: float | None = None
+        # Answers chat requests when nothing is scripted (scripted replies are taken in arrival
+        # order, which concurrent requests do not fix); None: the default "Hello!".
+        self.chat_responder: Callable[[dict[str, Any]], Reply] | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -118,12 +182,15 @@ class FakeOpenAI(ScriptedStreams):
         self.spec_violations.clear()
         self.stream_closed_at = None
         self.models_status = 200
+        self.chat_responder = None
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/responses", self._responses)  # OpenAI's own Responses API (native road)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/v1/completions", self._completions)  # the legacy API (native road)
+        app.router.add_post("/beta/completions", self._completions)  # DeepSeek's FIM beta
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/api/tags", self._tags)  # Ollama's native listing
         await self.serve(app)
@@ -146,7 +213,10 @@ class FakeOpenAI(ScriptedStreams):
         body = await request.json()
         self.received.append(Received(request.method, request.path, dict(request.headers), body))
         self.spec_violations += spec_violations(body)
-        reply = self.replies.popleft() if self.replies else self._default(body)
+        if self.replies:
+            reply = self.replies.popleft()
+        else:
+            reply = self.chat_responder(body) if self.chat_responder is not None else self._default(body)
         if reply.first_byte_delay:
             await asyncio.sleep(reply.first_byte_delay)
         if reply.stream is None:
@@ -155,6 +225,50 @@ class FakeOpenAI(ScriptedStreams):
                                 content_type="application/json" if reply.body is None else None)
         return await self.write_stream(request, reply, frame=lambda event: b"data: " + orjson.dumps(event) + b"\n\n",
                                        headers={"Content-Type": "text/event-stream"}, done_frame=b"data: [DONE]\n\n")
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        """Scripted replies first; by default one choice per prompt and `n` ("Hello!" for the first,
+        "Hello p.i!" for the others), honouring `echo`, `logprobs`, `stream` and `include_usage`."""
+        body = await request.json()
+        self.received.append(Received(request.method, request.path, dict(request.headers), body))
+        self.spec_violations += spec_violations(body, "CreateCompletionRequest")
+        reply = self.replies.popleft() if self.replies else self._default_completion(body)
+        if reply.first_byte_delay:
+            await asyncio.sleep(reply.first_byte_delay)
+        if reply.stream is None:
+            data = reply.body if reply.body is not None else orjson.dumps(reply.json)
+            return web.Response(status=reply.status, body=data, headers=reply.headers,
+                                content_type="application/json" if reply.body is None else None)
+        return await self.write_stream(request, reply, frame=lambda event: b"data: " + orjson.dumps(event) + b"\n\n",
+                                       headers={"Content-Type": "text/event-stream"}, done_frame=b"data: [DONE]\n\n")
+
+    def _default_completion(self, body: dict[str, Any]) -> Reply:
+        prompts, n, model = _prompts(body.get("prompt")), body.get("n") or 1, body.get("model", "")
+        echo, top = body.get("echo") is True, body.get("logprobs")
+        include = bool((body.get("stream_options") or {}).get("include_usage"))
+        choices: list[dict[str, Any]] = []
+        for number, prompt in enumerate(prompts):
+            echoed = prompt if echo and isinstance(prompt, str) else ""
+            for index in range(n):
+                text = _default_text(number, index)
+                choices.append({"text": echoed + text, "index": number * n + index,
+                                "logprobs": _logprobs(text, len(echoed), top) if top is not None else None,
+                                "finish_reason": "stop"})
+        usage = {"prompt_tokens": 5 * len(prompts), "completion_tokens": 2 * len(choices),
+                 "total_tokens": 5 * len(prompts) + 2 * len(choices)}
+        if not body.get("stream"):
+            return Reply(json={"id": "cmpl-fake123", "object": "text_completion", "created": 1_700_000_000,
+                               "model": model, "choices": choices, "usage": usage})
+        events: list[dict[str, Any] | bytes] = []
+        for choice in choices:  # each choice's text in two pieces, then its end
+            text, index = choice["text"], choice["index"]
+            for piece in (text[: len(text) // 2], text[len(text) // 2:]):
+                events.append(completion_chunk(piece, index=index, model=model, usage=include))
+            events.append(completion_chunk("", index=index, finish_reason="stop", model=model, usage=include))
+        if include:
+            events.append({"id": "cmpl-fake123", "object": "text_completion", "created": 1_700_000_000,
+                           "model": model, "choices": [], "usage": usage})
+        return Reply(stream=events)
 
     async def _responses(self, request: web.Request) -> web.StreamResponse:
         """Replies must be scripted: the native road relays whatever OpenAI says, byte for byte."""

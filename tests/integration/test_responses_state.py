@@ -144,3 +144,22 @@ def test_metrics_count_responses_routes(gateway: RunningApp) -> None:
         return 'route="responses.websocket"' in text and 'route="responses.create"' in text
 
     assert _eventually(counted, 3.0)
+
+
+def test_hooks_see_and_may_refuse_native_responses(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
+    from babelgate.errors import InvalidRequest
+
+    class Refuser(Recorder):
+        async def on_request(self, context: RequestContext) -> None:
+            await super().on_request(context)
+            raise InvalidRequest("invalid_value", param="input", detail="refused by policy")
+
+    hook = Refuser()
+    gateway = make_gateway("models:\n  smart:\n    provider: openai\n    model: gpt-5\n    native_responses: true\n",
+                           hooks=(hook,))
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client, \
+            pytest.raises(openai.BadRequestError):
+        client.responses.create(model="smart", input="Hi")
+    assert hook.seen == [("responses.create", "smart")]
+    assert not [r for r in upstream.received if r.path == "/v1/responses"]
+    assert _eventually(lambda: len(hook.completions) == 1) and hook.completions[0].status == 400

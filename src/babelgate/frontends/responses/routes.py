@@ -31,12 +31,18 @@ async def create_response(runtime: Runtime, exchange: Exchange) -> None:
     deployment = runtime.registry.resolve(body["model"])
     exchange.provider, exchange.model = deployment.provider.name, deployment.public_name
     stream = body.get("stream") is True
-    if deployment.native_responses:
-        await native.relay(runtime, exchange, body, deployment, stream)
-        return
 
     def make_context(deployment: Deployment, stream: bool) -> RequestContext | None:
         return request_context(exchange, deployment, stream) if runtime.hooks else None
+
+    if deployment.native_responses:
+        # Hooks see the request (and may refuse it) on the native road too; there is no chat
+        # request to transform there.
+        context = exchange.context = make_context(deployment, stream)
+        for hook in runtime.hooks:
+            await hook.on_request(context)  # type: ignore[arg-type]
+        await native.relay(runtime, exchange, body, deployment, stream)
+        return
 
     current = await turn.prepare(runtime, body, deployment, runtime.response_store.get, language=exchange.language,
                                  make_context=make_context, stream=stream)

@@ -5,12 +5,16 @@ or sets defaults on top-level fields; renames and drops are reported so the clie
 the `x-babelgate-adjusted-params` header (a default only fills a field the client left out).
 These edits are the only work the fast path does on a body besides rewriting `model`, and they
 never touch the stream.
+
+A profile also says which models the server's legacy `/completions` endpoint serves (the native
+road of `/v1/completions`; every other model is answered through chat), and where that endpoint
+lives when it is not beside `/chat/completions`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any, Final
 
@@ -30,6 +34,11 @@ class ModelRule:
 class Profile:
     name: str
     rules: tuple[ModelRule, ...] = ()
+    # Upstream model names (fnmatch patterns) that the server's legacy `/completions` serves.
+    completions: tuple[str, ...] = ("*",)
+    # Where that endpoint is when not at `{base_url}/completions`: a path under the server's root
+    # (the base URL without its `/v1`), e.g. DeepSeek's "/beta".
+    completions_root: str | None = None
     _by_model: dict[str, tuple[ModelRule, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def rules_for(self, model: str) -> tuple[ModelRule, ...]:
@@ -55,7 +64,11 @@ class Profile:
                 body.setdefault(name, value)
 
     def extended(self, extra: ModelRule | None) -> Profile:
-        return self if extra is None else Profile(self.name, (*self.rules, extra))
+        # A fresh cache: the base profile's cached rule lists do not hold the extra rule.
+        return self if extra is None else replace(self, rules=(*self.rules, extra), _by_model={})
+
+    def serves_completions(self, model: str) -> bool:
+        return any(fnmatchcase(model, pattern) for pattern in self.completions)
 
 
 # OpenAI's reasoning models refuse `max_tokens` ("Use 'max_completion_tokens' instead").
@@ -74,17 +87,31 @@ _XAI_REASONING: Final = (
     ModelRule(models=("grok-4*",), drop=("reasoning_effort",)),
 )
 
+# OpenAI's `/v1/completions` serves only its instruct and base models (and fine-tunes of those);
+# chat models there answer "This is a chat model and not supported in the v1/completions endpoint".
+_OPENAI_COMPLETIONS: Final = ("gpt-3.5-turbo-instruct*", "davinci-002", "babbage-002", "ft:davinci-002:*",
+                              "ft:babbage-002:*")
+# DeepSeek's completions are its FIM beta: `POST {root}/beta/completions`, non-thinking mode only.
+_DEEPSEEK_COMPLETIONS: Final = ("deepseek-chat*",)
+# DashScope's OpenAI-compatible Completions API serves only the Qwen Coder models (and only in the
+# Beijing region; elsewhere set `options.completions: false`).
+_QWEN_COMPLETIONS: Final = ("qwen2.5-coder-*", "qwen-coder-turbo*")
+# xAI's legacy `/v1/completions` "is not supported by reasoning models".
+_XAI_COMPLETIONS: Final = ("grok-2*", "grok-3", "grok-3-latest", "grok-3-fast*", "*-non-reasoning")
+
 PROFILES: Final[dict[str, Profile]] = {
-    "openai": Profile("openai", (_OPENAI_REASONING,)),
+    "openai": Profile("openai", (_OPENAI_REASONING,), completions=_OPENAI_COMPLETIONS),
     # Ollama's /v1 accepts the OpenAI body as is: its decoder ignores fields it does not know, and
     # current versions honour stream_options.include_usage, so nothing is dropped.
     "ollama": Profile("ollama"),
     "vllm": Profile("vllm"),
     "llamacpp": Profile("llamacpp"),
-    "deepseek": Profile("deepseek", (_DEEPSEEK_REASONER,)),
-    "qwen": Profile("qwen"),
-    "groq": Profile("groq"),
-    "xai": Profile("xai", _XAI_REASONING),
+    "deepseek": Profile("deepseek", (_DEEPSEEK_REASONER,), completions=_DEEPSEEK_COMPLETIONS,
+                        completions_root="/beta"),
+    "qwen": Profile("qwen", completions=_QWEN_COMPLETIONS),
+    # Groq serves chat only: `/openai/v1/completions` is a 404 (unknown URL) there.
+    "groq": Profile("groq", completions=()),
+    "xai": Profile("xai", _XAI_REASONING, completions=_XAI_COMPLETIONS),
     # Servers built on older OpenAI-compatible layers reject `stream_options` outright.
     "no-stream-options": Profile("no-stream-options", (ModelRule(models=("*",), drop=("stream_options",)),)),
     "generic": Profile("generic"),
@@ -103,4 +130,20 @@ def select_profile(name: str | None, base_url: str, options: Mapping[str, Any]) 
     defaults = dict(options.get("default_params", {}))
     extra = ModelRule(models=("*",), rename=rename, drop=drop, defaults=defaults) if (
         drop or rename or defaults) else None
-    return PROFILES[name].extended(extra)
+    profile = PROFILES[name].extended(extra)
+    completions = _completions_option(options.get("completions"))
+    return profile if completions is None else replace(profile, completions=completions, _by_model={})
+
+
+def _completions_option(value: Any) -> tuple[str, ...] | None:
+    """`options.completions`: true (every model has the legacy endpoint), false (none has), or a
+    list of model patterns; None leaves the profile's own list."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return ("*",) if value else ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple) and all(isinstance(pattern, str) for pattern in value):
+        return tuple(value)
+    raise ValueError("options.completions: expected true, false or a list of model patterns")

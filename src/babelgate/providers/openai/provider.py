@@ -47,6 +47,9 @@ class OpenAIProvider(ProviderDefaults):
         self._client = client
         self._timeouts = provider_timeouts(config, server)
         self._profile = select_profile(config.profile, self.base_url, config.options)
+        root = self._profile.completions_root
+        self._completions_url = (self.base_url.removesuffix("/v1") + root if root is not None
+                                 else self.base_url) + wire.COMPLETIONS_PATH
         self._scrub = Scrubber(config.api_keys)
         common = {"Content-Type": "application/json", **config.headers}
         # Header dicts are built once per key; a request only picks one.
@@ -94,6 +97,29 @@ class OpenAIProvider(ProviderDefaults):
                                        ) -> AsyncIterator[bytes]:
         response = await self._post(body, model, notes, url=self._responses_url, profile=False)
         async for frames in relay_response_events(response, provider=self.name, notes=notes):
+            yield frames
+
+    def accepts_completions(self, model: str) -> bool:
+        """Whether the server's legacy `/completions` serves `model` (the profile says, or
+        `options.completions`); those requests are relayed as they are, others go through chat."""
+        return self._profile.serves_completions(model)
+
+    async def forward_completions(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        """A legacy completions body relayed to the upstream's own endpoint, with the profile's
+        top-level edits (DECISIONS 1: the same server takes the same quirks on both endpoints)."""
+        raw, parsed = await self._json_body(await self._post(body, model, notes, url=self._completions_url))
+        choices = parsed.get("choices")
+        if not isinstance(choices, list):
+            raise UpstreamProtocolError(provider=self.name, detail="the body has no choices")
+        notes.usage = translate.usage_from_wire(parsed.get("usage"))
+        if choices and isinstance(choices[0], dict) and isinstance(choices[0].get("finish_reason"), str):
+            notes.finish_reason = choices[0]["finish_reason"]
+        return raw
+
+    async def forward_completions_stream(self, body: dict[str, Any], model: str, notes: CallNotes
+                                         ) -> AsyncIterator[bytes]:
+        response = await self._post(body, model, notes, url=self._completions_url)
+        async for frames in relay_frames(response, provider=self.name, notes=notes, scrub=self._scrub):
             yield frames
 
     async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:

@@ -2,7 +2,9 @@
 
 Per frame a relay only searches bytes: for the end marker, an error payload, and the final
 event that carries usage (parsed once). No frame is decoded otherwise. One relay serves Chat
-Completions streams, the other OpenAI's own Responses API streams (`native_responses`).
+Completions streams and legacy completions streams (the same framing: `choices[].finish_reason`,
+a usage chunk with empty choices, `[DONE]`), the other OpenAI's own Responses API streams
+(`native_responses`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The OpenAI Chat Completions wire shapes we parse (OAI `CreateChatCompletionResponse` et al.).
+"""The OpenAI Chat Completions wire shapes we parse (OAI `CreateChatCompletionResponse` et al.),
+and the paths of the other endpoints we relay to (Responses, embeddings, legacy completions).
 
 Only the fields the gateway reads are typed; everything else is carried through untouched.
 """
@@ -10,6 +11,7 @@ from typing import Any, Final, NotRequired, TypedDict
 CHAT_PATH: Final = "/chat/completions"
 RESPONSES_PATH: Final = "/responses"
 EMBEDDINGS_PATH: Final = "/embeddings"
+COMPLETIONS_PATH: Final = "/completions"  # legacy completions (OAI `CreateCompletionRequest`)
 MODELS_PATH: Final = "/models"
 DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 

@@ -1,0 +1,147 @@
+"""`POST /v1/completions`: validation, the choice of road, and the upstream calls of each road.
+
+The road is the provider's to say (`accepts_completions`): an upstream that serves the legacy
+endpoint for the model gets the body as it is (only `model` rewritten, plus the profile's
+top-level edits) and its answer or SSE frames are relayed; otherwise each prompt is one chat call
+through the canonical request, and the answers are encoded as `text_completion` objects.
+
+Hooks: `on_request` runs once per client request on both roads. `transform_request` sees every
+chat request the translated road sends (one per prompt); the native road sends no chat request,
+so it does not run there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
+
+import orjson
+
+from babelgate.exchange import Exchange
+from babelgate.frontends.openai_completions import wire
+from babelgate.frontends.openai_completions.fanout import gather_bounded, merge_streams
+from babelgate.frontends.openai_completions.stream import OpenAICompletionsStreamEncoder
+from babelgate.frontends.openai_completions.translate import (
+    chat_body,
+    decode_request,
+    encode_response,
+    sum_usage,
+)
+from babelgate.frontends.openai_completions.validate import validate_completion_body, validate_translatable
+from babelgate.frontends.openai_validation import require_model
+from babelgate.frontends.route import Route
+from babelgate.hooks import RequestContext
+from babelgate.pipeline import adjusted_headers, parse_json_object, request_context, send_stream, typed_request
+from babelgate.providers.base import CallNotes
+from babelgate.routing.registry import Deployment
+from babelgate.schema.chunks import ChatChunk
+
+if TYPE_CHECKING:
+    from babelgate.app import Runtime
+
+
+async def create_completion(runtime: Runtime, exchange: Exchange) -> None:
+    body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
+    deployment = runtime.registry.resolve(require_model(body))
+    # The model's configured parameters go in before validation, as on chat, so both roads get them.
+    deployment.apply_to_body(body)
+    validate_completion_body(body)
+    provider = deployment.provider
+    exchange.provider, exchange.model = provider.name, deployment.public_name
+    if provider.accepts_completions(deployment.model):
+        await _native(runtime, exchange, body, deployment=deployment)
+    else:
+        await _translated(runtime, exchange, body, deployment=deployment)
+
+
+async def _native(runtime: Runtime, exchange: Exchange, body: wire.JSON, *, deployment: Deployment) -> None:
+    stream = body.get("stream") is True
+    await _on_request(runtime, exchange, deployment=deployment, stream=stream)
+    provider = deployment.provider
+    notes = exchange.notes = CallNotes()
+    if stream:
+        await send_stream(exchange, provider.forward_completions_stream(body, deployment.model, notes), notes)
+    else:
+        answer = await provider.forward_completions(body, deployment.model, notes)
+        await exchange.respond(200, answer, headers=adjusted_headers(notes))
+
+
+async def _translated(runtime: Runtime, exchange: Exchange, body: wire.JSON, *, deployment: Deployment) -> None:
+    validate_translatable(body, deployment.public_name)
+    request = decode_request(body)
+    # The hooks run here, not in `typed_request`: `on_request` once for the client's request, and
+    # `transform_request` on each chat request it fans out to.
+    chats = [await typed_request(runtime, deployment, chat_body(request, prompt), stream=request.stream, context=None)
+             for prompt in request.prompts]
+    context = await _on_request(runtime, exchange, deployment=deployment, stream=request.stream)
+    if context is not None:
+        for number, chat in enumerate(chats):
+            for hook in runtime.typed_hooks:
+                chat = await hook.transform_request(context, chat)
+            chats[number] = chat
+    combined = exchange.notes = CallNotes(adjusted=list(request.adjusted))
+    calls = [CallNotes() for _ in chats]
+    provider, model = deployment.provider, deployment.model
+    if request.stream:
+        encoder = OpenAICompletionsStreamEncoder(
+            completion_id=wire.new_id(), created=int(time.time()), model=deployment.public_name,
+            prompts=request.prompts, n=request.n, echo=request.echo, include_usage=request.include_usage)
+        chunks = merge_streams([provider.stream(chat, model, notes) for chat, notes in zip(chats, calls, strict=True)])
+        await send_stream(exchange, _frames(chunks, encoder, combined=combined, calls=calls), combined)
+        return
+    try:
+        answers = await gather_bounded([functools.partial(provider.chat, chat, model, notes)
+                                        for chat, notes in zip(chats, calls, strict=True)])
+    finally:
+        _combine(combined, calls)  # what the calls that ended cost is counted even when one failed
+    payload = encode_response(request, answers, completion_id=wire.new_id(), created=int(time.time()))
+    combined.finish_reason = payload["choices"][0]["finish_reason"] if payload["choices"] else None
+    await exchange.respond(200, orjson.dumps(payload), headers=adjusted_headers(combined))
+
+
+async def _frames(chunks: AsyncIterator[tuple[int, ChatChunk]], encoder: OpenAICompletionsStreamEncoder, *,
+                  combined: CallNotes, calls: Sequence[CallNotes]) -> AsyncIterator[bytes]:
+    started = False
+    try:
+        async with contextlib.aclosing(chunks):  # type: ignore[type-var]
+            async for prompt, chunk in chunks:
+                data = encoder.encode(prompt, chunk)
+                if data:
+                    if not started:  # the adjusted-params header goes out with the first bytes
+                        started = True
+                        _combine(combined, calls)
+                    yield data
+        combined.completed = all(notes.completed for notes in calls)
+        yield encoder.finish()
+    finally:
+        _combine(combined, calls)  # usage for accounting, however the stream ended
+
+
+def _combine(combined: CallNotes, calls: Sequence[CallNotes]) -> None:
+    """The calls' notes as one: every adjustment once, the usage so far, the first finish reason."""
+    for notes in calls:
+        for item in notes.adjusted:
+            if item not in combined.adjusted:
+                combined.adjusted.append(item)
+    combined.usage = sum_usage([notes.usage for notes in calls if notes.usage is not None])
+    if calls and calls[0].finish_reason is not None:
+        combined.finish_reason = wire.finish_reason(calls[0].finish_reason)
+
+
+async def _on_request(runtime: Runtime, exchange: Exchange, *, deployment: Deployment, stream: bool
+                      ) -> RequestContext | None:
+    """Once the request is known to be valid, as on chat: the hooks' context, and `on_request`."""
+    if not runtime.hooks:
+        return None
+    context = exchange.context = request_context(exchange, deployment, stream)
+    for hook in runtime.hooks:
+        await hook.on_request(context)
+    return context
+
+
+ROUTES: dict[str, Route] = {
+    "/completions": Route("POST", create_completion, "completions"),
+}
