@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import httpx
 import openai
+import pytest
 from websockets.sync.client import connect
 
 from babelgate.hooks import Completion, Hook, RequestContext
