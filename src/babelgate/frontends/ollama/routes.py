@@ -1,7 +1,158 @@
-"""Routes of the Ollama API frontend."""
+"""Routes of the Ollama API frontend: chat, generate and embeddings here; the model routes in models.py,
+`/api/generate`'s raw and suffix road in completions.py, the sending of answers in answer.py.
+
+Chat and generate become a chat request through `pipeline.typed_request` (model defaults, chat
+validation, hooks), like every frontend that is not OpenAI Chat; the answer, or the stream of
+chunks, is folded back into Ollama's JSON or NDJSON. Ollama streams unless told `stream: false`.
+Errors are Ollama's `{"error": "…"}`: before a stream begins as the HTTP answer, after it as its
+last line. See docs/ollama.md.
+"""
 
 from __future__ import annotations
 
-from babelgate.frontends.route import Route
+import re
+from typing import TYPE_CHECKING, Any, Final
 
-ROUTES: dict[str, Route] = {}
+import orjson
+
+from babelgate.errors import UnsupportedCapability
+from babelgate.exchange import Exchange
+from babelgate.frontends.embeddings import decode_request as decode_embeddings
+from babelgate.frontends.embeddings import embed_in_batches
+from babelgate.frontends.ollama import completions, translate, wire
+from babelgate.frontends.ollama.answer import Clock, send_stream
+from babelgate.frontends.ollama.models import ps, resolve, root, show, tags, version
+from babelgate.frontends.ollama.stream import OllamaStreamEncoder
+from babelgate.frontends.ollama.translate import encode_error
+from babelgate.frontends.ollama.validate import validate_chat, validate_embed, validate_generate
+from babelgate.frontends.ollama.wire import JSON
+from babelgate.frontends.route import Route
+from babelgate.pipeline import adjusted_headers, parse_json_object, request_context, typed_request
+from babelgate.providers.base import CallNotes
+from babelgate.routing.registry import Deployment
+
+if TYPE_CHECKING:
+    from babelgate.app import Runtime
+
+_ZERO_DURATION: Final = re.compile(r"0+(\.0*)?(ns|us|µs|ms|s|m|h)?")
+
+
+async def chat(runtime: Runtime, exchange: Exchange) -> None:
+    clock = Clock(exchange)
+    body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
+    validate_chat(body)
+    deployment = _route_to(runtime, exchange, body)
+    if not body.get("messages"):
+        await _loaded(exchange, body, generate=False)
+        return
+    chat_json, adjusted = translate.chat_body(body)
+    await _answer(runtime, exchange, deployment, body, chat_json, adjusted, clock, generate=False)
+
+
+async def generate(runtime: Runtime, exchange: Exchange) -> None:
+    clock = Clock(exchange)
+    body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
+    validate_generate(body)
+    deployment = _route_to(runtime, exchange, body)
+    if not (body.get("prompt") or body.get("suffix") or body.get("system") or body.get("images")):
+        await _loaded(exchange, body, generate=True)
+        return
+    if body.get("raw") or body.get("suffix"):
+        await completions.generate(runtime, exchange, deployment, body, clock)
+        return
+    chat_json, adjusted = translate.generate_body(body)
+    await _answer(runtime, exchange, deployment, body, chat_json, adjusted, clock, generate=True)
+
+
+async def embed(runtime: Runtime, exchange: Exchange) -> None:
+    await _embed(runtime, exchange, legacy=False)
+
+
+async def embeddings(runtime: Runtime, exchange: Exchange) -> None:
+    """The legacy route: one `prompt`, one `embedding`."""
+    await _embed(runtime, exchange, legacy=True)
+
+
+def _route_to(runtime: Runtime, exchange: Exchange, body: JSON) -> Deployment:
+    deployment = resolve(runtime, body["model"])
+    exchange.provider, exchange.model = deployment.provider.name, deployment.public_name
+    return deployment
+
+
+async def _loaded(exchange: Exchange, body: JSON, *, generate: bool) -> None:
+    """Ollama answers a request with nothing to say by loading (or, with `keep_alive: 0`,
+    unloading) the model; upstream models need neither, so the answer is all there is to do."""
+    reason = "unload" if _is_zero(body.get("keep_alive")) else "load"
+    at = Clock.now()
+    payload = (wire.generate_line(body["model"], at, "", done=True) if generate
+               else wire.chat_line(body["model"], at, wire.assistant(), done=True))
+    payload["done_reason"] = reason
+    await exchange.respond(200, orjson.dumps(payload))
+
+
+async def _answer(runtime: Runtime, exchange: Exchange, deployment: Deployment, body: JSON, chat_json: JSON,
+                  adjusted: list[str], clock: Clock, *, generate: bool) -> None:
+    stream = body.get("stream") is not False  # Ollama streams by default
+    notes = exchange.notes = CallNotes(adjusted=adjusted)
+    context = exchange.context = request_context(exchange, deployment, stream) if runtime.hooks else None
+    request = await typed_request(runtime, deployment, chat_json, stream=stream, context=context)
+    provider, model = deployment.provider, body["model"]  # Ollama echoes the name the client sent
+    clock.upstream_called()
+    if stream:
+        encoder = OllamaStreamEncoder(model, provider=provider.name, generate=generate)
+        await send_stream(exchange, provider.stream(request, deployment.model, notes), encoder, clock, notes)
+        return
+    response = await provider.chat(request, deployment.model, notes)
+    notes.finish_reason = response.choices[0].finish_reason if response.choices else None
+    durations = clock.durations()
+    if generate:
+        payload = translate.encode_generate(response, model=model, at=Clock.now(), durations=durations)
+    else:
+        payload = translate.encode_chat(response, model=model, provider=provider.name, at=Clock.now(),
+                                        durations=durations)
+    await exchange.respond(200, orjson.dumps(payload), headers=adjusted_headers(notes))
+
+
+async def _embed(runtime: Runtime, exchange: Exchange, *, legacy: bool) -> None:
+    clock = Clock(exchange)
+    body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
+    validate_embed(body, legacy=legacy)
+    deployment = _route_to(runtime, exchange, body)
+    provider = deployment.provider
+    if not provider.capabilities.embeddings:
+        raise UnsupportedCapability(provider=provider.name, capability="embeddings", param="model")
+    embed_json, adjusted = translate.embed_body(body, legacy=legacy)
+    notes = exchange.notes = CallNotes(adjusted=adjusted)
+    answer = None
+    if embed_json["input"]:
+        deployment.apply_to_body(embed_json)
+        request, _ = decode_embeddings(embed_json)
+        clock.upstream_called()
+        answer = await embed_in_batches(deployment, request, notes)
+        notes.usage = answer.usage
+    payload = (translate.encode_embeddings(answer) if legacy
+               else translate.encode_embed(answer, model=body["model"], durations=clock.durations()))
+    await exchange.respond(200, orjson.dumps(payload), headers=adjusted_headers(notes))
+
+
+def _is_zero(keep_alive: Any) -> bool:
+    """`keep_alive: 0` (a number, or a duration such as "0" or "0s") asks Ollama to unload."""
+    if isinstance(keep_alive, bool):
+        return False
+    if isinstance(keep_alive, int | float):
+        return keep_alive == 0
+    return isinstance(keep_alive, str) and _ZERO_DURATION.fullmatch(keep_alive.strip()) is not None
+
+
+ROUTES: dict[str, Route] = {
+    "/api/chat": Route("POST", chat, "ollama.chat", errors=encode_error),
+    "/api/generate": Route("POST", generate, "ollama.generate", errors=encode_error),
+    "/api/embed": Route("POST", embed, "ollama.embed", errors=encode_error),
+    "/api/embeddings": Route("POST", embeddings, "ollama.embeddings", errors=encode_error),
+    "/api/tags": Route("GET", tags, "ollama.tags", errors=encode_error),
+    "/api/show": Route("POST", show, "ollama.show", errors=encode_error),
+    "/api/ps": Route("GET", ps, "ollama.ps", errors=encode_error),
+    # Probes a client sends before it has a key to send: they reveal nothing but that this is up.
+    "/api/version": Route("GET", version, "ollama.version", public=True, errors=encode_error),
+    "/": Route("GET", root, "ollama.root", public=True, errors=encode_error),
+}
