@@ -30,7 +30,7 @@ from babelgate.schema.chat import ChatRequest, ImagePart, Message
 JSON = dict[str, Any]
 
 # Profiles spelled out here, so these tests do not depend on the built-in model table.
-LEVEL = ModelProfile(thinking="level")  # Gemini 3
+LEVEL = ModelProfile(thinking="level", signatures_required=True)  # Gemini 3
 BUDGET = ModelProfile(thinking="budget", multiple_candidates=True)  # Gemini 2.5
 LEGACY = ModelProfile(thinking="none", penalties=True, multiple_candidates=True)  # Gemini 2.0
 SAFETY = ({"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"},
@@ -197,7 +197,8 @@ def test_a_client_id_without_signature_is_sent_as_the_call_id() -> None:
         {"role": "tool", "tool_call_id": "call_Xy12", "content": "noon"},
     ]))
     assert body["contents"][1:] == [
-        {"role": "model", "parts": [{"functionCall": {"id": "call_Xy12", "name": "get_time", "args": {}}}]},
+        {"role": "model", "parts": [{"functionCall": {"id": "call_Xy12", "name": "get_time", "args": {}},
+                                     "thoughtSignature": "skip_thought_signature_validator"}]},
         {"role": "user", "parts": [{"functionResponse": {"id": "call_Xy12", "name": "get_time",
                                                          "response": {"result": "noon"}}}]},
     ]
@@ -612,12 +613,32 @@ def test_native_fields_pass_through_and_win_over_the_profile() -> None:
 
 
 def test_other_fields_are_dropped_and_reported() -> None:
-    body, adjusted = wire_body(chat(top_k=40, logit_bias={"50256": -100}, store=True, service_tier="auto",
+    body, adjusted = wire_body(chat(logit_bias={"50256": -100}, store=True, service_tier="auto",
                                     unknown_null=None, user="user-1", metadata={"team": "a"},
                                     stream_options={"include_usage": True}))
     assert body == {"contents": [USER]}
-    assert adjusted == ["top_k=dropped", "logit_bias=dropped", "store=dropped", "service_tier=dropped",
-                        "user=dropped", "metadata=dropped"]
+    assert adjusted == ["logit_bias=dropped", "store=dropped", "service_tier=dropped", "user=dropped",
+                        "metadata=dropped"]
+
+
+def test_top_k_from_other_frontends_becomes_topk() -> None:
+    body, adjusted = wire_body(chat(top_k=40))
+    assert body == {"contents": [USER], "generationConfig": {"topK": 40}} and adjusted == []
+
+
+def test_gemini_3_calls_without_a_signature_get_the_documented_placeholder() -> None:
+    history = [{"role": "user", "content": "Weather?"},
+               {"role": "assistant", "content": None, "tool_calls": [
+                   {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}},
+                   {"id": "call_2", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}]},
+               {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+               {"role": "tool", "tool_call_id": "call_2", "content": "noon"}]
+    body, _ = wire_body(chat(history))
+    calls = body["contents"][1]["parts"]
+    assert calls[0]["thoughtSignature"] == "skip_thought_signature_validator"
+    assert "thoughtSignature" not in calls[1]  # parallel calls carry one signature, on the first
+    older, _ = wire_body(chat(history), profile=ModelProfile(thinking="budget"))
+    assert "thoughtSignature" not in older["contents"][1]["parts"][0]
 
 
 def test_everything_at_once_validates_with_the_sdk() -> None:

@@ -28,6 +28,7 @@ class ModelProfile:
     inline_remote_media: bool = False  # fetch http(s) media and inline it instead of a fileData URI
     safety_settings: tuple[Mapping[str, Any], ...] = ()
     task_type: str | None = None  # embeddings: the Gemini TaskType sent with each input
+    signatures_required: bool = False  # function calls of the current turn need a thought signature
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +38,12 @@ class ProfileRule:
 
 
 BUILTIN_RULES: Final = (
-    ProfileRule(("gemini-3*",), ModelProfile(thinking="level")),
+    ProfileRule(("gemini-3*",), ModelProfile(thinking="level", signatures_required=True)),
     ProfileRule(("gemini-2.5*",), ModelProfile(thinking="budget", multiple_candidates=True)),
     ProfileRule(("gemini-2.0*", "gemini-1.5*", "gemma-*"),
                 ModelProfile(thinking="none", penalties=True, multiple_candidates=True)),
 )
-DEFAULT_PROFILE: Final = ModelProfile(thinking="level")
+DEFAULT_PROFILE: Final = ModelProfile(thinking="level", signatures_required=True)
 
 # reasoning_effort → Gemini 3 thinkingLevel, or a Gemini 2.5 thinkingBudget (tokens).
 THINKING_LEVELS: Final[dict[str, str]] = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH",

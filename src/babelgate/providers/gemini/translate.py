@@ -37,7 +37,8 @@ PROVIDER = "gemini"
 
 def to_wire(request: ChatRequest, profile: ModelProfile, adjusted: list[str], *,
             inline: Mapping[str, InlineMedia]) -> JSON:
-    system, contents = system_and_contents(request.messages, inline=inline)
+    system, contents = system_and_contents(request.messages, inline=inline,
+                                           placeholder_signatures=profile.signatures_required)
     body: JSON = {"contents": contents}
     if system is not None:
         body["systemInstruction"] = system
@@ -56,7 +57,7 @@ def to_wire(request: ChatRequest, profile: ModelProfile, adjusted: list[str], *,
     for name, value in request.extra.items():
         if name in NATIVE_FIELDS:
             body[name] = value
-        elif value is not None and name not in ("stream_options", "logprobs", "top_logprobs"):
+        elif value is not None and name not in ("stream_options", "logprobs", "top_logprobs", "top_k"):
             adjusted.append(f"{name}=dropped")
     for name in ("user", "metadata"):
         if getattr(request, name):
@@ -95,6 +96,8 @@ def _generation_config(request: ChatRequest, profile: ModelProfile, adjusted: li
         value = getattr(request, name)
         if value is not None:
             config[wire_name] = value
+    if isinstance(request.extra.get("top_k"), int):  # not a chat field; Anthropic and Ollama clients send it
+        config["topK"] = request.extra["top_k"]
     if request.max_tokens is not None:
         config["maxOutputTokens"] = request.max_tokens
     if request.stop:

@@ -15,7 +15,7 @@ import orjson
 
 from babelgate import tool_ids
 from babelgate.errors import InvalidRequest, UnsupportedCapability
-from babelgate.providers.gemini.wire import AUDIO_MIME_TYPES, MINTED_ID_PREFIX
+from babelgate.providers.gemini.wire import AUDIO_MIME_TYPES, MINTED_ID_PREFIX, SIGNATURE_PLACEHOLDER
 from babelgate.schema.chat import (
     JSON,
     AudioPart,
@@ -39,8 +39,11 @@ class InlineMedia:
 
 
 def system_and_contents(
-    messages: list[Message], *, inline: Mapping[str, InlineMedia]
+    messages: list[Message], *, inline: Mapping[str, InlineMedia], placeholder_signatures: bool = False
 ) -> tuple[JSON | None, list[JSON]]:
+    """`placeholder_signatures`: Gemini 3 refuses function calls of the current turn that lost their
+    thought signature (a client that keeps only plain call ids, as Ollama's does); Google documents
+    a placeholder that skips the check, put on the first call of a model step that has none."""
     names = {tool_ids.plain(call.id): call.name for m in messages for call in m.tool_calls or ()}
     system: list[JSON] = []
     contents: list[JSON] = []
@@ -52,7 +55,7 @@ def system_and_contents(
             case "user":
                 _append(contents, "user", _parts(message.content, path, inline))
             case "assistant":
-                _append(contents, "model", _model_parts(message, path, inline))
+                _append(contents, "model", _model_parts(message, path, inline, placeholder_signatures))
             case "tool" | "function":
                 _append(contents, "user", [_function_response(message, path, names)])
             case _:
@@ -126,9 +129,11 @@ def _guess_mime(url: str, default: str) -> str:
     return guessed or default
 
 
-def _model_parts(message: Message, path: str, inline: Mapping[str, InlineMedia]) -> list[JSON]:
+def _model_parts(message: Message, path: str, inline: Mapping[str, InlineMedia], placeholder: bool) -> list[JSON]:
     parts = _parts(message.content, path, inline)
-    for index, call in enumerate(message.tool_calls or ()):
+    calls = message.tool_calls or ()
+    placeholder = placeholder and not any(tool_ids.split(call.id)[1] for call in calls)
+    for index, call in enumerate(calls):
         where = f"{path}.tool_calls[{index}].function.arguments"
         try:
             args = orjson.loads(call.arguments) if call.arguments.strip() else {}
@@ -143,6 +148,8 @@ def _model_parts(message: Message, path: str, inline: Mapping[str, InlineMedia])
         part: JSON = {"functionCall": function_call}
         if signature:
             part["thoughtSignature"] = signature
+        elif placeholder and index == 0:
+            part["thoughtSignature"] = SIGNATURE_PLACEHOLDER
         parts.append(part)
     return parts
 

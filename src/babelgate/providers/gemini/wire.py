@@ -43,6 +43,8 @@ AUDIO_MIME_TYPES: Final[dict[str, str]] = {
 MINTED_ID_PREFIX: Final = "call_bg"
 
 # Top-level request fields a client may pass through the OpenAI body's extra fields.
+# Google's documented value for a function call whose real thought signature was lost.
+SIGNATURE_PLACEHOLDER: Final = "skip_thought_signature_validator"
 NATIVE_FIELDS: Final = frozenset({"safetySettings", "cachedContent", "labels", "toolConfig"})
 
 # Embeddings go through `batchEmbedContents` (what GEM `embed_content` calls for the Gemini API), one
