@@ -29,11 +29,12 @@ from babelgate.frontends.health import health
 from babelgate.frontends.metrics import metrics
 from babelgate.frontends.models import list_models, retrieve_model
 from babelgate.frontends.ollama import routes as ollama_routes
+from babelgate.frontends.ollama.translate import encode_error as ollama_encode_error
 from babelgate.frontends.openai_errors import encode_error
 from babelgate.frontends.responses.compact import compact_response
 from babelgate.frontends.responses.routes import create_response, response_resource
 from babelgate.frontends.responses.websocket import ResponsesSocket
-from babelgate.frontends.route import Route
+from babelgate.frontends.route import ErrorEncoder, Route
 from babelgate.governance.gateway_keys import GatewayKeys, credentials
 from babelgate.hooks import Completion, Hook, notify_complete
 from babelgate.http import UpstreamClient
@@ -81,6 +82,8 @@ PREFIX_ROUTES: tuple[tuple[str, str, PrefixHandler], ...] = (
     ("/responses/", "responses.retrieve", response_resource),
 )
 WEBSOCKET_PATHS = frozenset({"/responses", "/v1/responses"})
+# Where no route matched, the error still speaks the format of the API the path belongs to.
+ERRORS_BY_PREFIX: tuple[tuple[str, ErrorEncoder], ...] = (("/api/", ollama_encode_error),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +186,7 @@ class Gateway:
         if path.startswith("/v1/"):
             path = path[3:]
         route = ROUTES.get(path)
+        errors = route.errors if route is not None else _errors_for(path)
         exchange = Exchange(scope, receive, send, self.request_ids, route.name if route else "")
         try:
             if route is None:
@@ -204,7 +208,6 @@ class Gateway:
                             error.status, exchange.error_code, exchange.provider or "-", exchange.model or "-",
                             exchange.request_id.decode())
             if not exchange.response_started:
-                errors = route.errors if route is not None else encode_error
                 await exchange.respond(error.status, errors(error, exchange.language), headers=error.headers())
         except (ClientGone, OSError):  # the client left (uvicorn raises an OSError on send); nothing reaches it
             exchange.status = 499
@@ -219,7 +222,6 @@ class Gateway:
             log.exception("unexpected error on %s %s", scope["method"], scope["path"])
             exchange.error_code = "internal_error"
             if not exchange.response_started:
-                errors = route.errors if route is not None else encode_error
                 await exchange.respond(500, errors(GatewayError(), exchange.language))
         finally:
             self._account(runtime, exchange)
@@ -254,6 +256,10 @@ async def _complete(runtime: Runtime, exchange: Exchange) -> None:
     completion = Completion(exchange.status or 500, exchange.elapsed(), notes.usage if notes else None,
                             notes.finish_reason if notes else None, exchange.error_code or None)
     await notify_complete(runtime.hooks, exchange.context, completion)  # type: ignore[arg-type]
+
+
+def _errors_for(path: str) -> ErrorEncoder:
+    return next((errors for prefix, errors in ERRORS_BY_PREFIX if path.startswith(prefix)), encode_error)
 
 
 def _check_method(scope: Scope, allowed: str) -> None:

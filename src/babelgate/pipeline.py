@@ -122,9 +122,11 @@ async def _encoded(chunks: AsyncIterator[ChatChunk], encoder: OpenAIChatStreamEn
 
 
 async def send_stream(exchange: Exchange, frames: AsyncIterator[bytes], notes: CallNotes, *,
-                      on_error: Callable[[GatewayError, str], bytes] = encode_stream_error) -> None:
+                      on_error: Callable[[GatewayError, str], bytes] = encode_stream_error,
+                      content_type: tuple[bytes, bytes] = _SSE_TYPE) -> None:
     """Wait for the first frame before committing to 200, so that errors before the first byte
-    are ordinary HTTP errors (which the router may still retry) rather than stream events."""
+    are ordinary HTTP errors (which the router may still retry) rather than stream events.
+    SSE by default; any other streamed type (Ollama's NDJSON) gets the same no-buffering headers."""
     try:
         first = await anext(frames)
     except StopAsyncIteration:
@@ -134,7 +136,7 @@ async def send_stream(exchange: Exchange, frames: AsyncIterator[bytes], notes: C
         raise
     language = exchange.language
     headers = [*SSE_HEADERS[1:], *adjusted_headers(notes)]
-    error = await exchange.stream(first, frames, content_type=_SSE_TYPE, headers=headers,
+    error = await exchange.stream(first, frames, content_type=content_type, headers=headers,
                                   on_error=lambda e: on_error(e, language))
     if error is not None:
         exchange.error_code = error.code or error.type

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import ollama
 import pytest
 
@@ -139,3 +140,8 @@ def test_hooks_and_accounting_see_ollama_requests(make_gateway: GatewayFactory, 
     assert generate_done.finish_reason == "stop"
     metrics = get(gateway, "/metrics").text
     assert 'route="ollama.chat"' in metrics and 'route="ollama.generate"' in metrics
+
+
+def test_unknown_api_routes_answer_in_ollamas_format(gateway: RunningApp) -> None:
+    response = httpx.post(gateway.url + "/api/pull", json={"model": "x"}, timeout=10)
+    assert response.status_code == 404 and response.json() == {"error": "There is no route POST /api/pull."}

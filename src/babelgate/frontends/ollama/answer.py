@@ -9,21 +9,17 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Final
 
+from babelgate import pipeline
 from babelgate.errors import GatewayError
 from babelgate.exchange import Exchange
 from babelgate.frontends.ollama import wire
 from babelgate.frontends.ollama.stream import OllamaStreamEncoder
 from babelgate.frontends.ollama.translate import encode_error
 from babelgate.frontends.ollama.wire import Durations
-from babelgate.pipeline import adjusted_headers
 from babelgate.providers.base import CallNotes
 from babelgate.schema.chunks import ChatChunk
 from babelgate.streaming import encode_ndjson
-
-# As on the SSE routes: proxies must not buffer a stream.
-_STREAM_HEADERS: Final = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 
 
 class Clock:
@@ -54,21 +50,10 @@ class Clock:
 
 async def send_stream(exchange: Exchange, chunks: AsyncIterator[ChatChunk], encoder: OllamaStreamEncoder,
                       clock: Clock, notes: CallNotes) -> None:
-    """The chunks as NDJSON, as `pipeline.send_stream` sends SSE: the first line is awaited before
-    committing to 200, so a failure before it is an ordinary HTTP error; a failure after it is one
-    more `{"error": …}` line."""
-    lines = _lines(chunks, encoder, clock)
-    try:
-        first = await anext(lines)
-    except BaseException:
-        await lines.aclose()
-        raise
-    language = exchange.language
-    error = await exchange.stream(first, lines, content_type=wire.NDJSON_TYPE,
-                                  headers=[*_STREAM_HEADERS, *adjusted_headers(notes)],
-                                  on_error=lambda e: _error_line(e, language))
-    if error is not None:
-        exchange.error_code = error.code or error.type
+    """The chunks as NDJSON, sent as `pipeline.send_stream` sends SSE: a failure before the first
+    line is an ordinary HTTP error, a failure after it one more `{"error": …}` line."""
+    await pipeline.send_stream(exchange, _lines(chunks, encoder, clock), notes, on_error=_error_line,
+                               content_type=wire.NDJSON_TYPE)
 
 
 async def _lines(chunks: AsyncIterator[ChatChunk], encoder: OllamaStreamEncoder, clock: Clock
