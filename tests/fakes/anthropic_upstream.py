@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from anthropic.types.message_count_tokens_params import MessageCountTokensParams
 from anthropic.types.message_create_params import MessageCreateParamsNonStreaming, MessageCreateParamsStreaming
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
@@ -42,6 +43,8 @@ __all__ = [
     "FakeAnthropic",
     "Received",
     "Reply",
+    "count_tokens_estimate",
+    "count_tokens_violations",
     "error_body",
     "error_event",
     "header_violations",
@@ -243,13 +246,23 @@ class _StrictStreaming(MessageCreateParamsStreaming):
 # The SDK's TypedDicts are lax by default (coercing "5" to 5, ignoring unknown keys). Pydantic takes a
 # TypedDict's config from the class itself and hands it down to nested TypedDicts that have none, so
 # subclasses carrying a strict config make the whole tree strict.
+class _StrictCountTokens(MessageCountTokensParams, total=False):
+    pass
+
+
 _StrictNonStreaming.__pydantic_config__ = ConfigDict(strict=True, extra="forbid")  # type: ignore[attr-defined]
 _StrictStreaming.__pydantic_config__ = ConfigDict(strict=True, extra="forbid")  # type: ignore[attr-defined]
+_StrictCountTokens.__pydantic_config__ = ConfigDict(strict=True, extra="forbid")  # type: ignore[attr-defined]
 
 
 @cache
 def _adapter(streaming: bool) -> TypeAdapter[Any]:
     return TypeAdapter(_StrictStreaming if streaming else _StrictNonStreaming)
+
+
+@cache
+def _count_tokens_adapter() -> TypeAdapter[Any]:
+    return TypeAdapter(_StrictCountTokens)
 
 
 def _is_member_name(part: Any) -> bool:
@@ -323,10 +336,10 @@ def _drain(value: Any, path: str, out: list[str]) -> None:
             out += _format_errors(error, f"{path}.")
 
 
-def _schema_violations(body: dict[str, Any]) -> list[str]:
+def _schema_violations(body: dict[str, Any], adapter: TypeAdapter[Any] | None = None) -> list[str]:
     typed = {key: value for key, value in body.items() if key not in _LEGACY_SAMPLING}
     try:
-        validated = _adapter(body.get("stream") is True).validate_python(typed)
+        validated = (adapter or _adapter(body.get("stream") is True)).validate_python(typed)
     except ValidationError as error:
         return _format_errors(error)
     out: list[str] = []
@@ -611,6 +624,25 @@ def request_violations(body: Any, *, rejects_temperature_and_top_p: Iterable[str
     return out
 
 
+def count_tokens_violations(body: Any) -> list[str]:
+    """What the real API would refuse in this `POST /v1/messages/count_tokens` body: the SDK's
+    `MessageCountTokensParams` (strict, no unknown keys, no `max_tokens`) and the message rules."""
+    if not isinstance(body, dict):
+        return ["<body>: must be a JSON object"]
+    out = _schema_violations(body, _count_tokens_adapter())
+    thinking = body.get("thinking")
+    thinking_on = isinstance(thinking, dict) and thinking.get("type") not in (None, "disabled")
+    _check_tools(body, thinking_on, out)
+    _check_messages(body, thinking_on, (), out)
+    return out
+
+
+def count_tokens_estimate(body: dict[str, Any]) -> int:
+    """The fake's count: a deterministic stand-in (a token per 4 bytes of the prompt's JSON, at least 1)."""
+    prompt = {key: body.get(key) for key in ("system", "messages", "tools")}
+    return max(1, len(orjson.dumps(prompt)) // 4)
+
+
 def _auth_missing(headers: Mapping[str, str]) -> bool:
     lowered = {key.lower(): value for key, value in headers.items()}
     bearer = lowered.get("authorization", "")
@@ -684,6 +716,7 @@ class FakeAnthropic(ScriptedStreams):
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/messages", self._messages)
+        app.router.add_post("/v1/messages/count_tokens", self._count_tokens)
         app.router.add_get("/v1/models", self._list_models)
         app.router.add_get("/v1/models/{model_id}", self._get_model)
         await self.serve(app)
@@ -753,6 +786,27 @@ class FakeAnthropic(ScriptedStreams):
                                 content_type="application/json" if reply.body is None else None)
         return await self.write_stream(request, reply, frame=sse_frame, headers={
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "request-id": headers["request-id"]})
+
+    async def _count_tokens(self, request: web.Request) -> web.Response:
+        """Scripted replies first (errors); else `{"input_tokens": count_tokens_estimate(body)}`."""
+        raw = await request.read()
+        try:
+            body: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = None
+        self.received.append(Received(request.method, request.path, dict(request.headers), body))
+        problems = header_violations(request.headers)
+        problems += ["<body>: There was an error parsing the body as JSON"] if body is None else \
+            count_tokens_violations(body)
+        if problems:
+            return self._refuse(problems, request.headers)
+        headers = {"request-id": _request_id()}
+        if self.replies:
+            reply = self.replies.popleft()
+            return web.Response(status=reply.status, body=orjson.dumps(reply.json), content_type="application/json",
+                                headers={**headers, **reply.headers})
+        return web.Response(body=orjson.dumps({"input_tokens": count_tokens_estimate(body)}),
+                            content_type="application/json", headers=headers)
 
     def _default(self, body: dict[str, Any]) -> Reply:
         model = body.get("model", DEFAULT_MODEL)

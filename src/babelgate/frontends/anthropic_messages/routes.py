@@ -1,7 +1,131 @@
-"""Routes of the Anthropic Messages API frontend."""
+"""Routes of the Anthropic Messages API frontend: `POST /v1/messages` (JSON or SSE) and
+`POST /v1/messages/count_tokens`, every error on them in Anthropic's shape.
+
+Two roads, chosen per model. The native road (a provider with `native_messages`: Claude) relays the
+client's body (native.py); hooks see the request there (`on_request`) but there is no chat request
+for `transform_request`. Every other model gets the request translated onto a chat body, which goes
+the way every non-chat frontend's does (`pipeline.typed_request`: model defaults, validation, signed
+tool ids, hooks), and its answer encoded back (translate.py, stream.py).
+"""
 
 from __future__ import annotations
 
-from babelgate.frontends.route import Route
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
-ROUTES: dict[str, Route] = {}
+import orjson
+
+from babelgate.errors import InvalidRequest
+from babelgate.exchange import Exchange
+from babelgate.frontends.anthropic_messages import native, wire
+from babelgate.frontends.anthropic_messages.stream import AnthropicMessagesStreamEncoder
+from babelgate.frontends.anthropic_messages.translate import (
+    chat_body,
+    decode_request,
+    encode_error,
+    encode_response,
+    encode_stream_error,
+    estimate_tokens,
+)
+from babelgate.frontends.anthropic_messages.translate_content import Shaping
+from babelgate.frontends.anthropic_messages.wire import JSON
+from babelgate.frontends.openai_validation import require_model
+from babelgate.frontends.route import Route
+from babelgate.pipeline import adjusted_headers, parse_json_object, request_context, send_stream, typed_request
+from babelgate.providers.base import CallNotes
+from babelgate.routing.registry import Deployment
+from babelgate.schema.chat import ChatRequest
+from babelgate.streaming import encode_sse_event
+
+if TYPE_CHECKING:
+    from babelgate.app import Runtime
+
+
+async def create_message(runtime: Runtime, exchange: Exchange) -> None:
+    raw = await exchange.read_body(runtime.max_body_bytes)
+    body = parse_json_object(raw)
+    _check_basics(body)
+    deployment = runtime.registry.resolve(body["model"])
+    exchange.provider, exchange.model = deployment.provider.name, deployment.public_name
+    stream = body.get("stream") is True
+    context = exchange.context = request_context(exchange, deployment, stream) if runtime.hooks else None
+    if deployment.provider.capabilities.native_messages:
+        for hook in runtime.hooks:
+            await hook.on_request(context)  # type: ignore[arg-type]
+        await native.relay(runtime, exchange, body, deployment, stream=stream, raw=raw)
+        return
+    notes = exchange.notes = CallNotes()
+    chat = decode_request(body, adjusted=notes.adjusted)
+    request = await typed_request(runtime, deployment, chat, stream=stream, context=context)
+    provider = deployment.provider
+    message_id = wire.new_id()
+    if stream:
+        encoder = AnthropicMessagesStreamEncoder(message_id, deployment.public_name, provider=provider.name)
+        await send_stream(exchange, _events(deployment, request, notes, encoder), notes, on_error=encode_stream_error)
+        return
+    response = await provider.chat(request, deployment.model, notes)
+    notes.finish_reason = response.choices[0].finish_reason if response.choices else None
+    answer = encode_response(response, message_id=message_id, model=deployment.public_name, provider=provider.name)
+    await exchange.respond(200, orjson.dumps(answer), headers=adjusted_headers(notes))
+
+
+async def count_tokens(runtime: Runtime, exchange: Exchange) -> None:
+    """Anthropic's own count where the model is Claude; elsewhere an estimate (translate.estimate_tokens)."""
+    raw = await exchange.read_body(runtime.max_body_bytes)
+    body = parse_json_object(raw)
+    deployment = runtime.registry.resolve(require_model(body))
+    exchange.provider, exchange.model = deployment.provider.name, deployment.public_name
+    context = exchange.context = request_context(exchange, deployment, False) if runtime.hooks else None
+    for hook in runtime.hooks:
+        await hook.on_request(context)  # type: ignore[arg-type]
+    if deployment.provider.capabilities.native_messages:
+        tokens = await native.count(body, deployment, raw=raw, beta=exchange.header(b"anthropic-beta"))
+    else:
+        tokens = estimate_tokens(chat_body(body, Shaping(adjusted=[])))
+    await exchange.respond_json(200, {"input_tokens": tokens})
+
+
+def _check_basics(body: JSON) -> None:
+    """What both roads read before choosing one (DECISIONS 9); the rest is checked as it is
+    translated, or is Anthropic's to judge on the native road."""
+    require_model(body)
+    if body.get("max_tokens") is None:
+        raise InvalidRequest("missing_field", param="max_tokens")
+    max_tokens = body["max_tokens"]
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
+        raise InvalidRequest("wrong_type", param="max_tokens", expected="an integer")
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise InvalidRequest("wrong_type", param="stream", expected="a boolean")
+    if not isinstance(body.get("messages"), list):
+        raise InvalidRequest("missing_field" if body.get("messages") is None else "wrong_type", param="messages",
+                             expected="an array")
+
+
+async def _events(deployment: Deployment, request: ChatRequest, notes: CallNotes,
+                  encoder: AnthropicMessagesStreamEncoder) -> AsyncIterator[bytes]:
+    """Nothing is sent before the first chunk, so an upstream failure before it is an ordinary HTTP
+    error; after it, a failure raised here becomes the stream's `error` event (send_stream)."""
+    chunks = deployment.provider.stream(request, deployment.model, notes)
+    async with contextlib.aclosing(chunks):  # type: ignore[type-var]
+        first = await anext(chunks, None)
+        events = encoder.start()
+        if first is not None:
+            events += encoder.feed(first)
+        yield _framed(events)
+        async for chunk in chunks:
+            events = encoder.feed(chunk)
+            if events:
+                yield _framed(events)
+    yield _framed(encoder.finish())
+
+
+def _framed(events: list[JSON]) -> bytes:
+    return b"".join(encode_sse_event(event["type"], event) for event in events)
+
+
+ROUTES: dict[str, Route] = {
+    "/messages": Route("POST", create_message, "messages.create", errors=encode_error),
+    "/messages/count_tokens": Route("POST", count_tokens, "messages.count_tokens", errors=encode_error),
+}

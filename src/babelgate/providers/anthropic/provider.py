@@ -1,13 +1,18 @@
-"""Thin I/O for Anthropic: URL, auth and version headers, sending, and handing bodies over."""
+"""Thin I/O for Anthropic: URL, auth and version headers, sending, and handing bodies over.
+
+Besides the translated road (`chat`, `stream`), the native Messages road (`forward_messages`,
+`forward_messages_stream`, `count_tokens`) sends an Anthropic client's own body with only `model`
+rewritten, and relays the answer as it came (relay.py reads what accounting needs)."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
@@ -17,6 +22,7 @@ from babelgate.observability.logging import Scrubber
 from babelgate.providers.anthropic import wire
 from babelgate.providers.anthropic.errors import error_from_body, map_error
 from babelgate.providers.anthropic.profiles import build_profiles
+from babelgate.providers.anthropic.relay import account, relay_message_events
 from babelgate.providers.anthropic.replay import ThinkingReplay
 from babelgate.providers.anthropic.stream import AnthropicStreamTranslator
 from babelgate.providers.anthropic.translate import WireRequest, from_wire, to_wire
@@ -30,7 +36,7 @@ from babelgate.schema.models import ModelInfo
 
 class AnthropicProvider(ProviderDefaults):
     type = "anthropic"
-    capabilities = Capabilities(list_models=True)
+    capabilities = Capabilities(list_models=True, native_messages=True)
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name
@@ -38,6 +44,7 @@ class AnthropicProvider(ProviderDefaults):
         self.list_models_enabled = config.list_models
         base_url = config.base_url or wire.DEFAULT_BASE_URL
         self._messages_url = base_url + wire.MESSAGES_PATH
+        self._count_tokens_url = self._messages_url + "/count_tokens"
         self._models_url = base_url + wire.MODELS_PATH
         self._client = client
         self._timeouts = provider_timeouts(config, server)
@@ -79,16 +86,50 @@ class AnthropicProvider(ProviderDefaults):
         messages[position] = dataclasses.replace(last, extra={**last.extra, wire.REASONING_DETAILS: details})
         return dataclasses.replace(request, messages=messages)
 
-    def _request_headers(self, model: str) -> dict[str, str]:
+    def _request_headers(self, model: str, client_beta: Iterable[str] = ()) -> dict[str, str]:
         headers = self._headers.take()
-        beta = self._beta + self._profiles.for_model(model).beta
+        beta = tuple(dict.fromkeys((*self._beta, *self._profiles.for_model(model).beta, *client_beta)))
         return {**headers, "anthropic-beta": ",".join(beta)} if beta else headers
 
-    async def _post(self, body: dict[str, Any], model: str) -> Any:
+    async def _post(self, body: dict[str, Any], model: str, *, url: str | None = None,
+                    client_beta: Iterable[str] = ()) -> aiohttp.ClientResponse:
         return await send_checked(
-            self._client, "POST", self._messages_url, provider=self.name, headers=self._request_headers(model),
-            body=orjson.dumps(body), timeouts=self._timeouts, map_error=map_error, scrub=self._scrub,
+            self._client, "POST", url or self._messages_url, provider=self.name,
+            headers=self._request_headers(model, client_beta), body=orjson.dumps(body), timeouts=self._timeouts,
+            map_error=map_error, scrub=self._scrub,
         )
+
+    async def _post_native(self, body: dict[str, Any], model: str, *, url: str | None = None
+                           ) -> aiohttp.ClientResponse:
+        """A client's Messages body with `model` rewritten. Its `betas` (the SDK's name for the
+        `anthropic-beta` header, which the frontend puts there) go out as that header."""
+        body = {**body, "model": model}
+        beta = body.pop("betas", None) or ()
+        return await self._post(body, model, url=url, client_beta=(str(item) for item in beta))
+
+    async def forward_messages(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        raw, parsed = await read_json_object(await self._post_native(body, model), self.name)
+        if parsed.get("type") == "error":
+            raise error_from_body(parsed, provider=self.name, scrub=self._scrub)
+        if parsed.get("type") != "message":
+            raise UpstreamProtocolError(provider=self.name, detail="the body is not a Message")
+        account(parsed, {}, notes)
+        notes.completed = True
+        return raw
+
+    async def forward_messages_stream(self, body: dict[str, Any], model: str, notes: CallNotes
+                                      ) -> AsyncIterator[bytes]:
+        response = await self._post_native(body, model)
+        async for frames in relay_message_events(response, provider=self.name, notes=notes, scrub=self._scrub):
+            yield frames
+
+    async def count_tokens(self, body: dict[str, Any], model: str) -> int:
+        response = await self._post_native(body, model, url=self._count_tokens_url)
+        _, parsed = await read_json_object(response, self.name)
+        tokens = parsed.get("input_tokens")
+        if isinstance(tokens, bool) or not isinstance(tokens, int):
+            raise UpstreamProtocolError(provider=self.name, detail="the body has no input_tokens")
+        return tokens
 
     async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
         prepared = self._prepare(request, model, notes)

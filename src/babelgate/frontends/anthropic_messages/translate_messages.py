@@ -1,0 +1,181 @@
+"""An Anthropic Messages conversation → OpenAI chat messages (pure): `system`, then each user and
+assistant turn (translate_content.py reads the blocks inside them).
+
+Chat differs from Messages in three ways this module bridges: tool results are `tool` messages of
+their own (they come first, the rest of the user turn follows as a user message); a `tool` message
+carries text only (a result's images and documents move to that following user message); and
+thinking is the assistant message's `reasoning_content` (DeepSeek wants it back in tool loops). A
+thinking signature, and redacted thinking, only Claude can read, and Claude never comes this way
+(it takes the native road): they are left out. Gemini's signatures need nothing here: they travel
+inside the tool-call ids the client echoes (tool_ids.py). Blocks that need Anthropic's own servers
+(server tools, container uploads) are refused by name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from babelgate.errors import InvalidRequest
+from babelgate.frontends.anthropic_messages import wire
+from babelgate.frontends.anthropic_messages.translate_content import (
+    Shaping,
+    block_type,
+    string,
+    unsupported,
+    user_parts,
+)
+from babelgate.frontends.anthropic_messages.wire import JSON
+from babelgate.frontends.openai_validation import expect_object
+
+_USER_ONLY = frozenset({"tool_result", "image", "document", "search_result"})
+_ASSISTANT_ONLY = frozenset({"tool_use", "thinking", "redacted_thinking"})
+
+
+def chat_messages(body: JSON, shaping: Shaping) -> list[JSON]:
+    messages: list[JSON] = []
+    system = body.get("system")
+    if system is not None:
+        prompt = _system(system, shaping)
+        if prompt:
+            messages.append({"role": "system", "content": prompt})
+    turns = body.get("messages")
+    if turns is None:
+        raise InvalidRequest("missing_field", param="messages")
+    if not isinstance(turns, list) or not turns:
+        raise InvalidRequest("empty_messages", param="messages")
+    for index, turn in enumerate(turns):
+        path = f"messages[{index}]"
+        turn = expect_object(turn, path)
+        content = turn.get("content")
+        if content is None:
+            raise InvalidRequest("missing_field", param=f"{path}.content")
+        if not isinstance(content, str | list):
+            raise InvalidRequest("wrong_type", param=f"{path}.content", expected="a string or an array of blocks")
+        role = turn.get("role")
+        if role == "user":
+            messages += _user_turn(content, path, shaping)
+        elif role == "assistant":
+            message = _assistant_turn(content, path, shaping)
+            if message is not None:
+                messages.append(message)
+        else:
+            raise InvalidRequest("invalid_value", param=f"{path}.role",
+                                 detail="expected user or assistant (a system prompt goes in `system`)")
+    return messages
+
+
+def _system(system: Any, shaping: Shaping) -> str | list[JSON]:
+    if isinstance(system, str):
+        return system
+    if not isinstance(system, list):
+        raise InvalidRequest("wrong_type", param="system", expected="a string or an array of text blocks")
+    parts = []
+    for index, block in enumerate(system):
+        where = f"system[{index}]"
+        block = expect_object(block, where)
+        if block_type(block, where) != "text":
+            raise InvalidRequest("invalid_value", param=f"{where}.type", detail="the system prompt takes text blocks")
+        shaping.block_settings(block)
+        parts.append({"type": "text", "text": string(block, "text", where)})
+    return parts
+
+
+def _user_turn(content: str | list[Any], path: str, shaping: Shaping) -> list[JSON]:
+    if isinstance(content, str):
+        return [{"role": "user", "content": content}]
+    results: list[JSON] = []
+    moved: list[JSON] = []  # media from tool results, shown to the model right after them
+    parts: list[JSON] = []
+    for index, block in enumerate(content):
+        where = f"{path}.content[{index}]"
+        block = expect_object(block, where)
+        kind = block_type(block, where)
+        if kind == "tool_result":
+            results.append(_tool_result(block, where, shaping, moved))
+        elif kind in _ASSISTANT_ONLY:
+            raise InvalidRequest("invalid_value", param=f"{where}.type",
+                                 detail=f"`{kind}` blocks may only appear in assistant messages")
+        else:
+            parts += user_parts(block, kind, where, shaping)
+    if moved or parts:
+        results.append({"role": "user", "content": [*moved, *parts]})
+    return results
+
+
+def _tool_result(block: JSON, path: str, shaping: Shaping, moved: list[JSON]) -> JSON:
+    call_id = string(block, "tool_use_id", path)
+    shaping.block_settings(block)
+    content = block.get("content")
+    texts: list[str] = []
+    media: list[JSON] = []
+    if isinstance(content, str):
+        texts.append(content)
+    elif isinstance(content, list):
+        for index, item in enumerate(content):
+            where = f"{path}.content[{index}]"
+            item = expect_object(item, where)
+            kind = block_type(item, where)
+            if kind not in ("text", "image", "document", "search_result"):
+                raise unsupported(f"{where}.type", f"'{kind}' blocks in a tool result")
+            for part in user_parts(item, kind, where, shaping):
+                if part["type"] == "text":
+                    texts.append(part["text"])
+                else:
+                    media.append(part)
+    elif content is not None:
+        raise InvalidRequest("wrong_type", param=f"{path}.content", expected="a string or an array of blocks")
+    text = "\n".join(texts)
+    if media:
+        moved += media
+        text = f"{text}\n{wire.MOVED_MEDIA_NOTE}" if text else wire.MOVED_MEDIA_NOTE
+    is_error = block.get("is_error")
+    if is_error is not None and not isinstance(is_error, bool):
+        raise InvalidRequest("wrong_type", param=f"{path}.is_error", expected="a boolean")
+    if is_error:
+        text = wire.TOOL_ERROR_PREFIX + text
+    return {"role": "tool", "tool_call_id": call_id, "content": text}
+
+
+def _assistant_turn(content: str | list[Any], path: str, shaping: Shaping) -> JSON | None:
+    if isinstance(content, str):
+        return {"role": "assistant", "content": content} if content else None
+    texts: list[str] = []
+    thoughts: list[str] = []
+    calls: list[JSON] = []
+    for index, block in enumerate(content):
+        where = f"{path}.content[{index}]"
+        block = expect_object(block, where)
+        kind = block_type(block, where)
+        shaping.block_settings(block)
+        if kind == "text":
+            texts.append(string(block, "text", where))
+        elif kind == "tool_use":
+            calls.append(_tool_call(block, where))
+        elif kind == "thinking":
+            thoughts.append(string(block, "thinking", where))
+        elif kind == "redacted_thinking":
+            string(block, "data", where)  # encrypted reasoning only Claude can read: checked, left out
+        elif kind in _USER_ONLY:
+            raise InvalidRequest("invalid_value", param=f"{where}.type",
+                                 detail=f"`{kind}` blocks may only appear in user messages")
+        else:
+            raise unsupported(f"{where}.type", f"'{kind}' blocks")
+    text = "".join(texts)
+    if not text and not calls:
+        return None  # an empty turn (or thinking alone) carries no answer to continue from
+    message: JSON = {"role": "assistant", "content": text or None}
+    if thoughts:
+        message["reasoning_content"] = "".join(thoughts)
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+def _tool_call(block: JSON, path: str) -> JSON:
+    arguments = block.get("input")
+    if not isinstance(arguments, dict):
+        raise InvalidRequest("wrong_type", param=f"{path}.input", expected="an object")
+    return {"id": string(block, "id", path), "type": "function",
+            "function": {"name": string(block, "name", path), "arguments": orjson.dumps(arguments).decode()}}
