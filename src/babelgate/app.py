@@ -24,6 +24,7 @@ from babelgate.errors import GatewayError, MethodNotAllowed, NotFound
 from babelgate.exchange import ClientGone, Exchange, Receive, Scope, Send
 from babelgate.frontends import openai_completions as completions_routes
 from babelgate.frontends.anthropic_messages import routes as anthropic_routes
+from babelgate.frontends.anthropic_messages.translate import encode_error as anthropic_encode_error
 from babelgate.frontends.embeddings import create_embeddings
 from babelgate.frontends.health import health
 from babelgate.frontends.metrics import metrics
@@ -83,7 +84,8 @@ PREFIX_ROUTES: tuple[tuple[str, str, PrefixHandler], ...] = (
 )
 WEBSOCKET_PATHS = frozenset({"/responses", "/v1/responses"})
 # Where no route matched, the error still speaks the format of the API the path belongs to.
-ERRORS_BY_PREFIX: tuple[tuple[str, ErrorEncoder], ...] = (("/api/", ollama_encode_error),)
+ERRORS_BY_PREFIX: tuple[tuple[str, ErrorEncoder], ...] = (
+    ("/api/", ollama_encode_error), ("/messages/", anthropic_encode_error))
 
 
 @dataclass(frozen=True, slots=True)

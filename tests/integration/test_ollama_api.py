@@ -167,9 +167,14 @@ def test_chat_images(gateway: RunningApp, upstream: FakeOpenAI) -> None:
 def test_chat_think(gateway: RunningApp, upstream: FakeOpenAI) -> None:
     upstream.script(Reply(json=completion("4", reasoning_content="2 + 2.")))
     with ollama_client(gateway) as client:
-        answer = client.chat(model="gpt-4o-mini", messages=[USER], think=True, stream=False)
+        answer = client.chat(model="o4-mini", messages=[USER], think=True, stream=False)
     assert (answer.message.thinking, answer.message.content) == ("2 + 2.", "4")
     assert last_json(upstream, "/chat/completions")["reasoning_effort"] == "medium"
+    # A model that does not reason: OpenAI's profile drops it and says so.
+    upstream.script(Reply(json=completion("4")))
+    with ollama_client(gateway) as client:
+        client.chat(model="gpt-4o-mini", messages=[USER], think=True, stream=False)
+    assert "reasoning_effort" not in last_json(upstream, "/chat/completions")
 
 
 def test_chat_model_with_latest_tag(gateway: RunningApp, upstream: FakeOpenAI) -> None:

@@ -79,7 +79,11 @@ def test_openai_reasoning_renames_max_tokens() -> None:
     body, adjusted = applied("openai", "o3-mini")
     assert body == {**without("max_tokens"), "max_completion_tokens": 50}
     assert adjusted == ["max_tokens=renamed:max_completion_tokens"]
-    assert applied("openai", "gpt-4o") == (FULL, [])
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "gpt-4.1-mini", "gpt-3.5-turbo", "chatgpt-4o-latest"])
+def test_openai_models_that_do_not_reason_drop_reasoning_effort(model: str) -> None:
+    assert applied("openai", model) == (without("reasoning_effort"), ["reasoning_effort=dropped"])
 
 
 def test_no_stream_options_profile() -> None:

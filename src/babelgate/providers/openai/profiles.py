@@ -99,8 +99,12 @@ _QWEN_COMPLETIONS: Final = ("qwen2.5-coder-*", "qwen-coder-turbo*")
 # xAI's legacy `/v1/completions` "is not supported by reasoning models".
 _XAI_COMPLETIONS: Final = ("grok-2*", "grok-3", "grok-3-latest", "grok-3-fast*", "*-non-reasoning")
 
+# OpenAI's models that do not reason refuse `reasoning_effort` ("Unrecognized request argument"):
+# clients of other APIs (Claude Code's thinking, Ollama's `think`) send it to any model they are given.
+_OPENAI_NOT_REASONING: Final = ModelRule(models=("gpt-4*", "gpt-3.5*", "chatgpt-4o*"), drop=("reasoning_effort",))
+
 PROFILES: Final[dict[str, Profile]] = {
-    "openai": Profile("openai", (_OPENAI_REASONING,), completions=_OPENAI_COMPLETIONS),
+    "openai": Profile("openai", (_OPENAI_REASONING, _OPENAI_NOT_REASONING), completions=_OPENAI_COMPLETIONS),
     # Ollama's /v1 accepts the OpenAI body as is: its decoder ignores fields it does not know, and
     # current versions honour stream_options.include_usage, so nothing is dropped.
     "ollama": Profile("ollama"),
