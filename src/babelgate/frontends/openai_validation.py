@@ -62,14 +62,7 @@ def validate_chat_body(body: dict[str, Any]) -> None:
         value = body.get(name)
         if value is not None and not isinstance(value, bool):
             raise InvalidRequest("wrong_type", param=name, expected="a boolean")
-    for name, (low, high) in NUMBER_RANGES.items():
-        value = body.get(name)
-        if value is not None:
-            expect_number(value, name, low, high, integer=False)
-    for name, (ilow, ihigh) in INTEGER_RANGES.items():
-        value = body.get(name)
-        if value is not None:
-            expect_number(value, name, ilow, ihigh, integer=True)
+    expect_ranges(body, NUMBER_RANGES, INTEGER_RANGES)
     seed = body.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise InvalidRequest("wrong_type", param="seed", expected="an integer")
@@ -106,6 +99,17 @@ def _string(container: dict[str, Any], key: str, path: str, *, required: bool = 
         return
     if not isinstance(value, str):
         raise InvalidRequest("wrong_type", param=f"{path}.{key}", expected="a string")
+
+
+def expect_ranges(body: dict[str, Any], numbers: dict[str, tuple[float, float]],
+                  integers: dict[str, tuple[int, int]]) -> None:
+    """Each top-level number the body has, within its inclusive range (and an integer where asked)."""
+    for name, (low, high) in numbers.items():
+        if body.get(name) is not None:
+            expect_number(body[name], name, low, high, integer=False)
+    for name, (ilow, ihigh) in integers.items():
+        if body.get(name) is not None:
+            expect_number(body[name], name, ilow, ihigh, integer=True)
 
 
 def expect_number(value: Any, path: str, low: float, high: float, *, integer: bool) -> None:

@@ -14,6 +14,7 @@ from babelgate.errors import GatewayError, UpstreamProtocolError
 from babelgate.http import Timeouts, UpstreamClient, drain, iter_body, read_body
 from babelgate.providers.base import CallNotes
 from babelgate.schema.chunks import ChatChunk
+from babelgate.schema.embeddings import EmbeddingResponse
 from babelgate.streaming import SSEDecoder, SSEEvent
 
 
@@ -100,3 +101,16 @@ async def read_json_object(response: aiohttp.ClientResponse, provider: str) -> t
     if not isinstance(parsed, dict):
         raise UpstreamProtocolError(provider=provider, detail="the body is not a JSON object")
     return raw, parsed
+
+
+def checked_embeddings(parsed: dict[str, Any], inputs: int, provider: str,
+                       from_wire: Callable[[dict[str, Any]], EmbeddingResponse]) -> EmbeddingResponse:
+    """An embeddings answer read by `from_wire`, with one vector per input, or a protocol error:
+    a vector too few would shift every later one onto the wrong input."""
+    try:
+        answer = from_wire(parsed)
+    except (AttributeError, TypeError, ValueError, KeyError):
+        raise UpstreamProtocolError(provider=provider, detail="the body has the wrong shape") from None
+    if len(answer.vectors) != inputs:
+        raise UpstreamProtocolError(provider=provider, detail=f"{len(answer.vectors)} embeddings for {inputs} inputs")
+    return answer

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from babelgate.errors import InvalidRequest
 from babelgate.frontends.openai_completions.wire import JSON
-from babelgate.frontends.openai_validation import expect_number, expect_object, require_model
+from babelgate.frontends.openai_validation import expect_number, expect_object, expect_ranges, require_model
 
 # name → (low, high) inclusive, per OAI CreateCompletionRequest.
 NUMBERS: Final[dict[str, tuple[float, float]]] = {
@@ -47,12 +47,7 @@ def validate_completion_body(body: JSON) -> None:
         value = body.get(name)
         if value is not None and not isinstance(value, str):
             raise InvalidRequest("wrong_type", param=name, expected="a string")
-    for name, (low, high) in NUMBERS.items():
-        if body.get(name) is not None:
-            expect_number(body[name], name, low, high, integer=False)
-    for name, (ilow, ihigh) in INTEGERS.items():
-        if body.get(name) is not None:
-            expect_number(body[name], name, ilow, ihigh, integer=True)
+    expect_ranges(body, NUMBERS, INTEGERS)
     for name in OPEN_INTEGERS:
         if body.get(name) is not None:
             expect_number(body[name], name, 0, 2**31 - 1, integer=True)

@@ -13,8 +13,8 @@ from typing import Any, Final
 from babelgate.errors import InvalidRequest
 from babelgate.frontends.openai_validation import (
     TOOL_NAME,
-    expect_number,
     expect_object,
+    expect_ranges,
     json_schema_format,
     json_schema_object,
     require_model,
@@ -56,12 +56,7 @@ def validate_create_body(body: JSON, *, websocket: bool = False) -> None:
         for name in ("stream", "stream_options", "background"):
             if name in body:
                 raise InvalidRequest("invalid_value", param=name, detail="is not sent over WebSocket")
-    for name, (low, high) in NUMBERS.items():
-        if body.get(name) is not None:
-            expect_number(body[name], name, low, high, integer=False)
-    for name, (ilow, ihigh) in INTEGERS.items():
-        if body.get(name) is not None:
-            expect_number(body[name], name, ilow, ihigh, integer=True)
+    expect_ranges(body, NUMBERS, INTEGERS)
     metadata = body.get("metadata")
     if metadata is not None:
         metadata = expect_object(metadata, "metadata")

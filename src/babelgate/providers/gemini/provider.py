@@ -24,7 +24,7 @@ from babelgate.providers.gemini.stream import GeminiStreamTranslator
 from babelgate.providers.gemini.translate import embedding_from_wire, embedding_to_wire, from_wire, to_wire
 from babelgate.providers.gemini.translate_parts import InlineMedia
 from babelgate.providers.media import MediaFetcher, MediaPolicy
-from babelgate.providers.transport import read_json_object, send_checked
+from babelgate.providers.transport import checked_embeddings, read_json_object, send_checked
 from babelgate.routing.key_pool import KeyPool
 from babelgate.schema.chat import ChatRequest, ChatResponse, ImagePart
 from babelgate.schema.chunks import ChatChunk
@@ -114,13 +114,8 @@ class GeminiProvider(ProviderDefaults):
         body = embedding_to_wire(request, model, self._profiles.for_model(model), notes.adjusted)
         response = await self._post(self._url(model, wire.EMBED_METHOD), orjson.dumps(body))
         _, parsed = await read_json_object(response, self.name)
-        try:
-            answer = embedding_from_wire(parsed, model)
-        except (AttributeError, TypeError, ValueError, KeyError):
-            raise UpstreamProtocolError(provider=self.name, detail="the body has the wrong shape") from None
-        if len(answer.vectors) != len(request.inputs):
-            raise UpstreamProtocolError(provider=self.name,
-                                        detail=f"{len(answer.vectors)} embeddings for {len(request.inputs)} inputs")
+        answer = checked_embeddings(parsed, len(request.inputs), self.name,
+                                    lambda body: embedding_from_wire(body, model))
         notes.usage = answer.usage
         return answer
 

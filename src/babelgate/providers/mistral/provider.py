@@ -17,7 +17,7 @@ from babelgate.providers.mistral.errors import map_error
 from babelgate.providers.mistral.stream import MistralStreamTranslator
 from babelgate.providers.mistral.translate import embedding_from_wire, embedding_to_wire, from_wire, to_wire
 from babelgate.providers.openai.stream import stream_error
-from babelgate.providers.transport import read_json_object, send_checked, translate_sse
+from babelgate.providers.transport import checked_embeddings, read_json_object, send_checked, translate_sse
 from babelgate.routing.key_pool import KeyPool
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
@@ -77,13 +77,8 @@ class MistralProvider(ProviderDefaults):
     async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
         body = embedding_to_wire(request, model, notes.adjusted)
         parsed = await self._answer(await self._send(self._embeddings_url, body))
-        try:
-            answer = embedding_from_wire(parsed, model)
-        except (AttributeError, TypeError, ValueError, KeyError):
-            raise UpstreamProtocolError(provider=self.name, detail="the body has the wrong shape") from None
-        if len(answer.vectors) != len(request.inputs):
-            raise UpstreamProtocolError(provider=self.name,
-                                        detail=f"{len(answer.vectors)} embeddings for {len(request.inputs)} inputs")
+        answer = checked_embeddings(parsed, len(request.inputs), self.name,
+                                    lambda body: embedding_from_wire(body, model))
         notes.usage = answer.usage
         return answer
 

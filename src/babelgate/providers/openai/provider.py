@@ -18,7 +18,7 @@ from babelgate.providers.openai.errors import map_error
 from babelgate.providers.openai.profiles import select_profile
 from babelgate.providers.openai.relay import relay_frames, relay_response_events, responses_usage
 from babelgate.providers.openai.stream import OpenAIStreamTranslator, stream_error
-from babelgate.providers.transport import read_json_object, send_checked, translate_sse
+from babelgate.providers.transport import checked_embeddings, read_json_object, send_checked, translate_sse
 from babelgate.routing.key_pool import KeyPool
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
@@ -141,10 +141,8 @@ class OpenAIProvider(ProviderDefaults):
         response = await self._post(translate.embedding_to_wire(request, model), model, notes,
                                     url=self._embeddings_url, profile=False)
         _, parsed = await read_json_object(response, self.name)
-        try:
-            answer = translate.embedding_from_wire(parsed, model)
-        except (AttributeError, TypeError, ValueError, KeyError):
-            raise UpstreamProtocolError(provider=self.name, detail="the body has the wrong shape") from None
+        answer = checked_embeddings(parsed, len(request.inputs), self.name,
+                                    lambda body: translate.embedding_from_wire(body, model))
         notes.usage = answer.usage
         return answer
 
