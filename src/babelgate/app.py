@@ -22,9 +22,11 @@ from babelgate.config.models import Config
 from babelgate.config.reload import install_reload_signal
 from babelgate.errors import GatewayError, MethodNotAllowed, NotFound
 from babelgate.exchange import ClientGone, Exchange, Receive, Scope, Send
+from babelgate.frontends import images as images_routes
 from babelgate.frontends import openai_completions as completions_routes
 from babelgate.frontends.anthropic_messages import routes as anthropic_routes
 from babelgate.frontends.anthropic_messages.translate import encode_error as anthropic_encode_error
+from babelgate.frontends.audio import routes as audio_routes
 from babelgate.frontends.embeddings import create_embeddings
 from babelgate.frontends.health import health
 from babelgate.frontends.metrics import metrics
@@ -74,6 +76,8 @@ ROUTES: dict[str, Route] = {
     "/metrics": Route("GET", metrics, "metrics"),
     # Frontends for clients that speak something else: each declares its own paths.
     **completions_routes.ROUTES,
+    **images_routes.ROUTES,
+    **audio_routes.ROUTES,
     **anthropic_routes.ROUTES,
     **ollama_routes.ROUTES,
 }

@@ -9,9 +9,11 @@ from typing import Any, Protocol
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UnsupportedCapability
 from babelgate.http import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Timeouts
+from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import ChatRequest, ChatResponse, Usage
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
+from babelgate.schema.images import ImageRequest, ImageResponse
 from babelgate.schema.models import ModelInfo
 
 
@@ -30,6 +32,9 @@ class Capabilities:
     audio_in: bool = False
     reasoning: bool = True
     embeddings: bool = False
+    image_edits: bool = False
+    transcription: bool = False
+    speech: bool = False
     # Most inputs one embeddings call may carry; the gateway splits larger requests (0: no limit).
     embedding_batch_limit: int = 0
     image_generation: bool = False
@@ -77,6 +82,22 @@ class Provider(Protocol):
 
     async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
         """Only with `embeddings` in the capabilities; others raise UnsupportedCapability."""
+        ...
+
+    async def generate_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
+        """Only with `image_generation`; others raise UnsupportedCapability."""
+        ...
+
+    async def edit_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
+        """Only with `image_edits`; others raise UnsupportedCapability."""
+        ...
+
+    async def transcribe(self, request: TranscriptionRequest, model: str, notes: CallNotes) -> TranscriptionResponse:
+        """Only with `transcription` (translations too: `request.translate`)."""
+        ...
+
+    def speech(self, request: SpeechRequest, model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        """Only with `speech`: the audio in `request.response_format`, as it arrives."""
         ...
 
     async def forward_chat(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
@@ -130,6 +151,18 @@ class ProviderDefaults:
 
     async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
         raise UnsupportedCapability(provider=self.name, capability="embeddings")
+
+    async def generate_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
+        raise UnsupportedCapability(provider=self.name, capability="image generation")
+
+    async def edit_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
+        raise UnsupportedCapability(provider=self.name, capability="image edits")
+
+    async def transcribe(self, request: TranscriptionRequest, model: str, notes: CallNotes) -> TranscriptionResponse:
+        raise UnsupportedCapability(provider=self.name, capability="transcription")
+
+    def speech(self, request: SpeechRequest, model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        raise UnsupportedCapability(provider=self.name, capability="speech")
 
     async def forward_chat(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
         raise NotImplementedError(f"{type(self).__name__} is translated, never passed through")
