@@ -1,6 +1,9 @@
 """A first measure of the translated paths: gateway CPU per request for a short chat with two tools,
 sent to Anthropic, Gemini and Mistral through `babelgate serve`, one request at a time, both on
-`/v1/chat/completions` and on `/v1/responses` (stored, in an SQLite file, as by default).
+`/v1/chat/completions`, on `/v1/responses` (stored, in an SQLite file, as by default), on the Anthropic
+Messages frontend (`/v1/messages`; native relay when the model is Claude), on Ollama's `/api/chat`
+and on legacy `/v1/completions`; the OpenAI fake is there too, for the frontends' view of an
+OpenAI upstream (its chat route is the fast path).
 
 The upstreams are the test suite's fakes (which also validate every request, so they are slow:
 only the gateway's own CPU counts here). Issue 9 replaces this with fast per-provider fakes inside
@@ -27,9 +30,11 @@ sys.path.insert(0, str(ROOT))
 from tests.fakes.anthropic_upstream import FakeAnthropic  # noqa: E402
 from tests.fakes.gemini_upstream import FakeGemini  # noqa: E402
 from tests.fakes.mistral_upstream import FakeMistral  # noqa: E402
+from tests.fakes.openai_upstream import FakeOpenAI  # noqa: E402
 from tests.fakes.servers import LoopThread  # noqa: E402
 
-MODELS = {"anthropic": "claude-sonnet-4-6", "gemini": "gemini-2.5-flash", "mistral": "mistral-small-latest"}
+MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-6", "gemini": "gemini-2.5-flash",
+          "mistral": "mistral-small-latest"}
 TOOLS = [{"type": "function", "function": {"name": name, "description": "d", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}}}} for name in ("get_weather", "get_time")]
 FLAT_TOOLS = [{"type": "function", **tool["function"]} for tool in TOOLS]  # the Responses API's tool shape
@@ -51,7 +56,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1000)
     args = parser.parse_args()
     loop = LoopThread()
-    fakes = {"anthropic": FakeAnthropic(), "gemini": FakeGemini(), "mistral": FakeMistral()}
+    fakes = {"openai": FakeOpenAI(), "anthropic": FakeAnthropic(), "gemini": FakeGemini(), "mistral": FakeMistral()}
     for fake in fakes.values():
         loop.run(fake.start())
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL", "_API_KEYS"))}
@@ -79,6 +84,13 @@ def main() -> int:
                         {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}]},
                     "/v1/responses": {"model": model, "tools": FLAT_TOOLS, "instructions": "Be brief.",
                                       "input": "Weather in Paris?"},
+                    "/v1/messages": {"model": model, "max_tokens": 256, "system": "Be brief.", "tools": [
+                        {"name": t["function"]["name"], "description": "d",
+                         "input_schema": t["function"]["parameters"]} for t in TOOLS],
+                        "messages": [{"role": "user", "content": "Weather in Paris?"}]},
+                    "/api/chat": {"model": model, "stream": False, "tools": TOOLS, "messages": [
+                        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}]},
+                    "/v1/completions": {"model": model, "prompt": "Weather in Paris?", "max_tokens": 16},
                 }
                 for route, body in routes.items():
                     for _ in range(50):
