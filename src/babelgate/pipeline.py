@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from babelgate import tool_ids
-from babelgate.errors import GatewayError, InvalidRequest
+from babelgate.errors import GatewayError, InvalidRequest, UnsupportedCapability
 from babelgate.exchange import Exchange
 from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder, decode_request, encode_response
 from babelgate.frontends.openai_errors import encode_stream_error
@@ -148,6 +148,23 @@ def adjusted_headers(notes: CallNotes) -> list[tuple[bytes, bytes]]:
     value = ";".join(notes.adjusted)
     log.debug("parameters adjusted for the upstream: %s", value)
     return [(ADJUSTED_HEADER, value.encode())]
+
+
+async def begin_call(runtime: Runtime, exchange: Exchange, deployment: Deployment, *, capable: bool,
+                     capability: str) -> CallNotes:
+    """How every model route without a chat request (embeddings, images, audio) starts: accounting
+    learns provider and model, a provider without the capability is refused before any upstream
+    call, and the hooks see the request (`on_complete` follows from the app once the answer is out)."""
+    provider = deployment.provider
+    exchange.provider, exchange.model = provider.name, deployment.public_name
+    if not capable:
+        raise UnsupportedCapability(provider=provider.name, capability=capability, param="model")
+    if runtime.hooks:
+        context = exchange.context = request_context(exchange, deployment, False)
+        for hook in runtime.hooks:
+            await hook.on_request(context)
+    notes = exchange.notes = CallNotes()
+    return notes
 
 
 def request_context(exchange: Exchange, deployment: Deployment, stream: bool) -> RequestContext:

@@ -42,6 +42,7 @@ from google.genai import types as gt
 from google.genai._transformers import t_is_multimodal_embedding_model
 from pydantic import BaseModel, ValidationError
 
+from tests.fakes import gemini_audio, images
 from tests.fakes.scripted import Received, Reply, ScriptedStreams
 
 __all__ = [
@@ -733,6 +734,7 @@ def request_violations(body: Any, model: str = DEFAULT_MODEL, *,
         for position, part in enumerate(_parts(request.system_instruction)):
             _check_part(part, "user", f"systemInstruction.parts[{position}]", out)
     _check_tools(request, out)
+    out += gemini_audio.audio_violations(request, model)  # TTS models: text in, AUDIO out, known voices
     if request.generation_config is not None:
         _check_generation(request.generation_config, model, patterns, out)
     if request.cached_content is not None and (request.system_instruction is not None or request.tools is not None
@@ -988,6 +990,8 @@ class FakeGemini(ScriptedStreams):
         model, method = request.match_info["model"], request.match_info["method"]
         if method == "batchEmbedContents":
             return await self._batch_embed(request, body, model)
+        if method == "predict":  # Imagen (tests/fakes/images.py)
+            return await images.gemini_predict(self, request, body, model)
         if method not in ("generateContent", "streamGenerateContent"):
             self.violations.append(f"{request.path}: no method {method!r} on models (this fake serves generateContent, "
                                    "streamGenerateContent and batchEmbedContents)")
@@ -1002,10 +1006,13 @@ class FakeGemini(ScriptedStreams):
                 rejects_penalties=self.rejects_penalties, rejects_candidate_count=self.rejects_candidate_count,
                 supports_thinking_level=self.supports_thinking_level,
                 rejects_thinking_budget_zero=self.rejects_thinking_budget_zero, all_signatures=self.all_signatures)
+            problems += [] if problems else images.content_violations(body, model)
         if problems:
             # Scripted replies stay queued: the refused request is not the one they were meant for.
             return self._refuse(problems)
-        reply = self.replies.popleft() if self.replies else self._default(model, streaming)
+        reply = self.replies.popleft() if self.replies else (images.content_reply(body, model, streaming)
+                                                             or gemini_audio.default_reply(body, model, streaming)
+                                                             or self._default(model, streaming))
         if reply.first_byte_delay:
             await asyncio.sleep(reply.first_byte_delay)
         if reply.stream is None:

@@ -13,6 +13,7 @@ or SSE, the way OpenAI does (`echo`, `n`, list prompts and `logprobs` included).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.fakes import images, openai_audio
 from tests.fakes.openai_spec import spec_violations
 from tests.fakes.scripted import Received, Reply, ScriptedStreams
 
@@ -189,10 +191,13 @@ class FakeOpenAI(ScriptedStreams):
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/responses", self._responses)  # OpenAI's own Responses API (native road)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/v1/images/generations", functools.partial(images.openai_generations, self))
+        app.router.add_post("/v1/images/edits", functools.partial(images.openai_edits, self))
         app.router.add_post("/v1/completions", self._completions)  # the legacy API (native road)
         app.router.add_post("/beta/completions", self._completions)  # DeepSeek's FIM beta
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/api/tags", self._tags)  # Ollama's native listing
+        openai_audio.mount(self, app)  # /v1/audio/transcriptions, /translations, /speech
         await self.serve(app)
 
 

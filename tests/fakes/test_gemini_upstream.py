@@ -14,7 +14,9 @@ import pytest
 from google import genai
 from google.genai import errors
 from google.genai import types as gt
+from google.genai.models import _GenerateImagesResponse_from_vertex
 
+from tests.fakes.gemini_audio import PCM_MIME, fake_pcm
 from tests.fakes.gemini_upstream import (
     MAX_EMBED_BATCH,
     FakeGemini,
@@ -36,6 +38,7 @@ from tests.fakes.gemini_upstream import (
     text_part,
     usage,
 )
+from tests.fakes.images import PNG
 from tests.fakes.servers import LoopThread
 
 FLASH = "gemini-2.5-flash"
@@ -674,3 +677,101 @@ def test_embedding_requests_the_api_accepts(fake: FakeGemini) -> None:
     fake.max_embed_batch = 1
     assert post(fake, body, model=EMBED, method="batchEmbedContents").status_code == 400
     fake.violations.clear()
+
+
+IMAGE_MODEL = "gemini-2.5-flash-image"
+IMAGEN = "imagen-4.0-generate-001"
+
+
+def test_sdk_image_generation_gets_an_inline_png(sdk: genai.Client) -> None:
+    config = gt.GenerateContentConfig(response_modalities=["IMAGE"], image_config=gt.ImageConfig(aspect_ratio="16:9"))
+    answer = sdk.models.generate_content(model=IMAGE_MODEL, contents="a red square", config=config)
+    part = answer.candidates[0].content.parts[0]  # type: ignore[index, union-attr]
+    assert part.inline_data is not None and part.inline_data.mime_type == "image/png"
+    assert part.inline_data.data == PNG
+    usage = answer.usage_metadata
+    assert usage is not None and usage.candidates_tokens_details is not None
+    assert usage.candidates_tokens_details[0].modality == gt.MediaModality.IMAGE
+
+
+@pytest.mark.parametrize(("model", "config", "expected"), [
+    (FLASH, {"responseModalities": ["IMAGE"]}, "does not support the requested response modalities"),
+    ("gemini-2.0-flash-preview-image-generation", {"responseModalities": ["IMAGE"]}, "combination"),
+    (IMAGE_MODEL, {"responseModalities": ["IMAGE"], "imageConfig": {"aspectRatio": "5:1"}}, "aspect ratio"),
+    (IMAGEN, {"responseModalities": ["IMAGE"]}, "not supported for generateContent"),
+])
+def test_image_requests_the_api_refuses(fake: FakeGemini, model: str, config: dict[str, Any], expected: str) -> None:
+    reply = post(fake, {"contents": [user("a cat")], "generationConfig": config}, model=model)
+    assert reply.status_code == 400 and any(expected in violation for violation in fake.violations)
+    fake.violations.clear()
+
+
+def test_imagen_predict_answers_what_the_sdk_reads(fake: FakeGemini) -> None:
+    body = {"instances": [{"prompt": "a cat"}], "parameters": {"sampleCount": 2, "aspectRatio": "4:3",
+                                                                 "outputOptions": {"mimeType": "image/jpeg"},
+                                                                 "personGeneration": "ALLOW_ADULT"}}
+    reply = post(fake, body, model=IMAGEN, method="predict")
+    assert reply.status_code == 200 and fake.violations == []
+    # google-genai 3.4 no longer calls :predict on the Gemini API; its reader of the same shape still parses it.
+    parsed = gt.GenerateImagesResponse._from_response(response=_GenerateImagesResponse_from_vertex(reply.json()),
+                                                      kwargs={})
+    images = parsed.generated_images or []
+    assert len(images) == 2 and images[0].image is not None and images[0].image.image_bytes == PNG
+    assert images[0].image.mime_type == "image/jpeg"
+
+
+@pytest.mark.parametrize(("model", "body", "code", "expected"), [
+    (IMAGEN, {"instances": [{"prompt": "x"}], "parameters": {"sampleCount": 5}}, 400, "between 1 and 4"),
+    (IMAGEN, {"instances": [{"prompt": "x"}], "parameters": {"aspectRatio": "21:9"}}, 400, "aspect ratio"),
+    (IMAGEN, {"instances": [{"prompt": "x"}], "parameters": {"seed": 3}}, 400, "parameters.seed"),
+    (IMAGEN, {"instances": [{"prompt": "x"}], "parameters": {"personGeneration": "ANYONE"}}, 400, "Invalid value"),
+    (IMAGEN, {"instances": [], "parameters": {}}, 400, "exactly one instance"),
+    (FLASH, {"instances": [{"prompt": "x"}]}, 404, "not supported for predict"),
+])
+def test_predict_requests_the_api_refuses(fake: FakeGemini, model: str, body: dict[str, Any], code: int,
+                                          expected: str) -> None:
+    reply = post(fake, body, model=model, method="predict")
+    assert reply.status_code == code and any(expected in violation for violation in fake.violations)
+    fake.violations.clear()
+
+
+# --- audio: TTS models answer PCM; the modality rules (tests/fakes/gemini_audio.py) ----------------
+
+TTS = "gemini-2.5-flash-preview-tts"
+
+
+def test_sdk_tts_request_gets_pcm(sdk: genai.Client, fake: FakeGemini) -> None:
+    voice = gt.VoiceConfig(prebuilt_voice_config=gt.PrebuiltVoiceConfig(voice_name="Kore"))
+    config = gt.GenerateContentConfig(response_modalities=["AUDIO"], speech_config=gt.SpeechConfig(voice_config=voice))
+    reply = sdk.models.generate_content(model=TTS, contents="Say hi", config=config)
+    assert reply.candidates and reply.candidates[0].content and reply.candidates[0].content.parts
+    blob = reply.candidates[0].content.parts[0].inline_data
+    assert blob is not None and blob.mime_type == PCM_MIME and blob.data == fake_pcm("Say hi")
+    assert reply.usage_metadata and reply.usage_metadata.candidates_tokens_details
+    assert reply.usage_metadata.candidates_tokens_details[0].modality == gt.MediaModality.AUDIO
+
+
+def test_sdk_audio_input_is_accepted(sdk: genai.Client) -> None:
+    audio = gt.Part.from_bytes(data=b"RIFF\x00\x00\x00\x00WAVE", mime_type="audio/wav")
+    assert sdk.models.generate_content(model=FLASH, contents=[audio, "Transcribe this."]).text == "Hello!"
+
+
+SPEECH = {"responseModalities": ["AUDIO"],
+          "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Kore"}}}}
+
+
+@pytest.mark.parametrize(("body", "model", "expected"), [
+    ({"contents": [user()]}, TTS, "response modalities (TEXT) is not supported"),
+    ({"contents": [user()], "generationConfig": {**SPEECH, "speechConfig": {
+        "voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "alloy"}}}}}, TTS, "Voice name 'alloy' is not supported"),
+    ({"contents": [{"role": "user", "parts": [{"inlineData": {"mimeType": "audio/wav", "data": "UklGRg=="}}]}],
+      "generationConfig": SPEECH}, TTS, "takes text input only"),
+    ({"contents": [user()], "generationConfig": {"responseModalities": ["AUDIO"]}}, FLASH,
+     "response modalities (AUDIO) is not supported"),
+])
+def test_audio_requests_the_api_refuses(body: dict[str, Any], model: str, expected: str) -> None:
+    assert any(expected in line for line in request_violations(body, model))
+
+
+def test_audio_requests_the_api_accepts() -> None:
+    assert request_violations({"contents": [user("Say hi")], "generationConfig": SPEECH}, TTS) == []

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from babelgate.errors import InvalidRequest, UnsupportedCapability
+from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
 from babelgate.frontends.openai_validation import expect_number, require_model
-from babelgate.pipeline import adjusted_headers, parse_json_object
+from babelgate.pipeline import adjusted_headers, begin_call, parse_json_object
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import Usage
@@ -37,11 +37,8 @@ async def create_embeddings(runtime: Runtime, exchange: Exchange) -> None:
     deployment = runtime.registry.resolve(require_model(body))
     deployment.apply_to_body(body)
     request, encoding = decode_request(body)
-    provider = deployment.provider
-    exchange.provider, exchange.model = provider.name, deployment.public_name
-    if not provider.capabilities.embeddings:
-        raise UnsupportedCapability(provider=provider.name, capability="embeddings", param="model")
-    notes = exchange.notes = CallNotes()
+    notes = await begin_call(runtime, exchange, deployment, capable=deployment.provider.capabilities.embeddings,
+                             capability="embeddings")
     answer = await embed_in_batches(deployment, request, notes)
     notes.usage = answer.usage
     await exchange.respond(200, orjson.dumps(encode_response(answer, deployment.public_name, encoding)),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import mimetypes
 from dataclasses import dataclass
 from email.message import Message
 
@@ -48,9 +49,18 @@ def parse_form(body: bytes, content_type: str | None) -> list[Part]:
         if not isinstance(name, str) or not name:
             raise InvalidRequest("invalid_value", param="body", detail="a form part has no name")
         filename = item.get_filename()
-        parts.append(Part(name=name, data=_payload(item), filename=filename,
-                          content_type=item.get_content_type() if filename is not None else "text/plain"))
+        parts.append(Part(name=name, data=_payload(item), filename=filename, content_type=_type(item, filename)))
     return parts
+
+
+def _type(item: Message, filename: str | None) -> str:
+    """A file's declared type; undeclared, the type its name implies (MIME's default, text/plain,
+    would make an upstream refuse an image or an audio file)."""
+    if filename is None:
+        return "text/plain"
+    if item.get("content-type") is not None:
+        return item.get_content_type()
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
 
 def _payload(item: Message) -> bytes:

@@ -17,8 +17,8 @@ from babelgate.providers.base import Provider
 
 # Bare model names by family → the provider of that name.
 FAMILIES: Final = (
-    (("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-embedding-*", "dall-e-*", "whisper-*", "tts-*",
-      "davinci-*", "babbage-*"), "openai"),
+    (("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-embedding-*", "dall-e-*", "gpt-image-*", "whisper-*",
+      "tts-*", "davinci-*", "babbage-*"), "openai"),
     (("claude-*",), "anthropic"),
     (("gemini-*", "imagen-*"), "gemini"),
     (("mistral-*", "ministral-*", "codestral-*", "pixtral-*", "magistral-*", "devstral-*"), "mistral"),

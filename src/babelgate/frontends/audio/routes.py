@@ -1,7 +1,93 @@
-"""Routes of the audio frontend."""
+"""Routes of the audio frontend: `/v1/audio/transcriptions`, `/v1/audio/translations` (multipart in, the
+transcript in the asked format out) and `/v1/audio/speech` (JSON in, audio streamed out as it comes)."""
 
 from __future__ import annotations
 
-from babelgate.frontends.route import Route
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
-ROUTES: dict[str, Route] = {}
+from babelgate.errors import GatewayError
+from babelgate.exchange import Exchange
+from babelgate.frontends.audio.translate import (
+    decode_speech,
+    decode_transcription,
+    encode_transcription,
+    read_form,
+    speech_content_type,
+)
+from babelgate.frontends.multipart import parse_form
+from babelgate.frontends.openai_validation import require_model
+from babelgate.frontends.route import Route
+from babelgate.pipeline import adjusted_headers, begin_call, parse_json_object, send_stream
+
+if TYPE_CHECKING:
+    from babelgate.app import Runtime
+
+
+async def create_transcription(runtime: Runtime, exchange: Exchange) -> None:
+    await _transcribe(runtime, exchange, translate=False)
+
+
+async def create_translation(runtime: Runtime, exchange: Exchange) -> None:
+    await _transcribe(runtime, exchange, translate=True)
+
+
+async def _transcribe(runtime: Runtime, exchange: Exchange, *, translate: bool) -> None:
+    raw = await exchange.read_body(runtime.max_body_bytes)  # a 413 past the limit, while reading
+    content_type = exchange.header(b"content-type")
+    parts = parse_form(raw, content_type.decode("latin-1") if content_type is not None else None)
+    del raw  # the parts hold the bytes now; one copy of an upload at a time is enough
+    file, form = read_form(parts)
+    deployment = runtime.registry.resolve(require_model(form))
+    deployment.apply_to_body(form)
+    request = decode_transcription(file, form, translate=translate)
+    provider = deployment.provider
+    notes = await begin_call(runtime, exchange, deployment, capable=provider.capabilities.transcription,
+                             capability="translation" if translate else "transcription")
+    answer = await provider.transcribe(request, deployment.model, notes)
+    body, kind = encode_transcription(answer, request)
+    await exchange.respond(200, body, content_type=(b"content-type", kind), headers=adjusted_headers(notes))
+
+
+async def create_speech(runtime: Runtime, exchange: Exchange) -> None:
+    body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
+    deployment = runtime.registry.resolve(require_model(body))
+    deployment.apply_to_body(body)
+    request = decode_speech(body)
+    provider = deployment.provider
+    notes = await begin_call(runtime, exchange, deployment, capable=provider.capabilities.speech, capability="speech")
+    audio = _cut_on_error(provider.speech(request, deployment.model, notes))
+    try:
+        await send_stream(exchange, audio, notes, content_type=(b"content-type", speech_content_type(request)))
+    except _Cut as cut:
+        # Before the first byte this is an ordinary error answer; after it, the app finds the response
+        # started and the server drops the connection, so the client sees a cut body, not a whole one.
+        raise cut.error from None
+
+
+class _Cut(Exception):
+    """An upstream failure carried past `Exchange.stream`, which would end the body cleanly with an
+    error event: raw audio has no error event, and a clean end would pass a truncated file as whole."""
+
+    def __init__(self, error: GatewayError) -> None:
+        super().__init__(error.code)
+        self.error = error
+
+
+async def _cut_on_error(audio: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        async for piece in audio:
+            yield piece
+    except GatewayError as error:
+        raise _Cut(error) from None
+    finally:
+        aclose = getattr(audio, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+ROUTES: dict[str, Route] = {
+    "/audio/transcriptions": Route("POST", create_transcription, "audio.transcriptions"),
+    "/audio/translations": Route("POST", create_translation, "audio.translations"),
+    "/audio/speech": Route("POST", create_speech, "audio.speech"),
+}

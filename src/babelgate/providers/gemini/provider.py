@@ -17,7 +17,14 @@ from babelgate.errors import UpstreamProtocolError
 from babelgate.http import UpstreamClient, iter_body
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, provider_timeouts
-from babelgate.providers.gemini import wire
+from babelgate.providers.gemini import images, wire
+from babelgate.providers.gemini.audio import (
+    audio_usage,
+    speech_from_wire,
+    speech_to_wire,
+    transcription_from_wire,
+    transcription_to_wire,
+)
 from babelgate.providers.gemini.errors import error_from_object, map_error, stream_error_status
 from babelgate.providers.gemini.profiles import build_profiles
 from babelgate.providers.gemini.stream import GeminiStreamTranslator
@@ -26,18 +33,20 @@ from babelgate.providers.gemini.translate_parts import InlineMedia
 from babelgate.providers.media import MediaFetcher, MediaPolicy
 from babelgate.providers.transport import checked_embeddings, read_json_object, send_checked
 from babelgate.routing.key_pool import KeyPool
+from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import ChatRequest, ChatResponse, ImagePart
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
+from babelgate.schema.images import ImageRequest, ImageResponse
 from babelgate.schema.models import ModelInfo
 from babelgate.streaming import SSEDecoder, parse_frame
 
 
 class GeminiProvider(ProviderDefaults):
     type = "gemini"
-    capabilities = Capabilities(images_out=True, audio_in=True, embeddings=True,
+    capabilities = Capabilities(images_out=True, audio_in=True, embeddings=True, transcription=True, speech=True,
                                 embedding_batch_limit=wire.EMBEDDING_BATCH_LIMIT, list_models=True,
-                                signed_tool_ids=True)
+                                image_generation=True, image_edits=True, signed_tool_ids=True)
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name
@@ -118,6 +127,33 @@ class GeminiProvider(ProviderDefaults):
                                     lambda body: embedding_from_wire(body, model))
         notes.usage = answer.usage
         return answer
+
+    async def transcribe(self, request: TranscriptionRequest, model: str, notes: CallNotes) -> TranscriptionResponse:
+        body = transcription_to_wire(request, model, notes.adjusted)
+        response = await self._post(self._url(model, "generateContent"), orjson.dumps(body))
+        _, parsed = await read_json_object(response, self.name)
+        answer = transcription_from_wire(parsed, request, provider=self.name)
+        notes.usage = answer.usage
+        return answer
+
+    async def speech(self, request: SpeechRequest, model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        """One `generateContent` call: the WAV header needs the length of the whole audio."""
+        body = speech_to_wire(request, model, notes.adjusted)
+        response = await self._post(self._url(model, "generateContent"), orjson.dumps(body))
+        _, parsed = await read_json_object(response, self.name)
+        notes.usage = audio_usage(parsed.get("usageMetadata"))
+        yield speech_from_wire(parsed, request.response_format, provider=self.name)
+        notes.completed = True
+
+    async def generate_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
+        return await images.generate(self._image_calls(model), request, model, notes)
+
+    async def edit_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
+        return await images.edit(self._image_calls(model), request, model, notes)
+
+    def _image_calls(self, model: str) -> images.ImageCalls:
+        return images.ImageCalls(provider=self.name, post=self._post, url=lambda method: self._url(model, method),
+                                 profile=self._profiles.for_model(model))
 
     def _frame(self, frame: bytes, translator: GeminiStreamTranslator) -> list[ChatChunk]:
         event = parse_frame(frame)

@@ -13,16 +13,28 @@ from babelgate.errors import UpstreamProtocolError
 from babelgate.http import UpstreamClient
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, provider_timeouts
-from babelgate.providers.openai import translate, wire
+from babelgate.providers.openai import images, translate, wire
+from babelgate.providers.openai.audio import (
+    SPEECH_PATH,
+    TRANSCRIPTIONS_PATH,
+    TRANSLATIONS_PATH,
+    read_transcription,
+    relay_audio,
+    send_form,
+    speech_to_wire,
+    transcription_form,
+)
 from babelgate.providers.openai.errors import map_error
 from babelgate.providers.openai.profiles import select_profile
 from babelgate.providers.openai.relay import relay_frames, relay_response_events, responses_usage
 from babelgate.providers.openai.stream import OpenAIStreamTranslator, stream_error
 from babelgate.providers.transport import checked_embeddings, read_json_object, send_checked, translate_sse
 from babelgate.routing.key_pool import KeyPool
+from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
+from babelgate.schema.images import ImageRequest, ImageResponse
 from babelgate.schema.models import ModelInfo
 
 
@@ -30,7 +42,8 @@ class OpenAIProvider(ProviderDefaults):
     type = "openai"
     # Everything the upstream can do passes through; compatible servers decide per model.
     capabilities = Capabilities(images_out=True, audio_in=True, embeddings=True, list_models=True,
-                                openai_passthrough=True, native_responses=True)
+                                image_generation=True, image_edits=True,
+                                openai_passthrough=True, native_responses=True, transcription=True, speech=True)
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name
@@ -145,6 +158,38 @@ class OpenAIProvider(ProviderDefaults):
                                     lambda body: translate.embedding_from_wire(body, model))
         notes.usage = answer.usage
         return answer
+
+    async def generate_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
+        response = await self._post(images.generation_to_wire(request, model), model, notes,
+                                    url=self.base_url + images.GENERATIONS_PATH, profile=False)
+        answer = await images.read_answer(response, self.name)
+        notes.usage = answer.usage
+        return answer
+
+    async def edit_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
+        body, content_type = await images.edit_body(request, model)
+        response = await send_checked(
+            self._client, "POST", self.base_url + images.EDITS_PATH, provider=self.name,
+            headers={**self._headers.take(), "Content-Type": content_type}, body=body, timeouts=self._timeouts,
+            map_error=map_error, scrub=self._scrub,
+        )
+        answer = await images.read_answer(response, self.name)
+        notes.usage = answer.usage
+        return answer
+
+    async def transcribe(self, request: TranscriptionRequest, model: str, notes: CallNotes) -> TranscriptionResponse:
+        url = self.base_url + (TRANSLATIONS_PATH if request.translate else TRANSCRIPTIONS_PATH)
+        response = await send_form(self._client, url, transcription_form(request, model), provider=self.name,
+                                   headers=self._headers.take(), timeouts=self._timeouts, scrub=self._scrub)
+        answer = await read_transcription(response, request.response_format, provider=self.name)
+        notes.usage = answer.usage
+        return answer
+
+    async def speech(self, request: SpeechRequest, model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        response = await self._post(speech_to_wire(request, model), model, notes, url=self.base_url + SPEECH_PATH,
+                                    profile=False)
+        async for chunk in relay_audio(response, provider=self.name, notes=notes):
+            yield chunk
 
     async def list_models(self) -> list[ModelInfo]:
         response = await send_checked(
