@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from babelgate.frontends.multipart import fields, parse_form
-from babelgate.providers.openai.images import edit_body, from_wire, generation_to_wire, usage_from_wire
+from babelgate.providers.openai.images import edit_to_form, from_wire, generation_to_wire, usage_from_wire
 from babelgate.schema.chat import Usage
 from babelgate.schema.images import GeneratedImage, ImageFile, ImageRequest
 
@@ -53,6 +53,12 @@ async def test_edit_form_carries_the_files_and_every_field() -> None:
 async def test_one_image_is_sent_as_image() -> None:
     body, content_type = await edit_body(ImageRequest(model="m", prompt="p", images=[ImageFile(PNG)]), "dall-e-2")
     assert [part.name for part in parse_form(body, content_type)] == ["image", "prompt", "model"]
+
+
+async def edit_body(request: ImageRequest, model: str) -> tuple[bytes, str]:
+    """The form as the provider renders it before sending."""
+    writer = edit_to_form(request, model)()
+    return await writer.as_bytes(), writer.content_type
 
 
 def test_answer_is_read_with_everything_kept() -> None:

@@ -184,7 +184,7 @@ class GeminiProvider(ProviderDefaults):
                 continue
             # Chat models and embedding models; not the ones only other APIs serve (Imagen's predict, ...).
             methods = entry.get("supportedGenerationMethods") or ("generateContent",)
-            if "generateContent" not in methods and "embedContent" not in methods:
+            if not {"generateContent", "embedContent", "predict"} & set(methods):  # predict: Imagen
                 continue
             models.append(ModelInfo(id=entry["name"].removeprefix("models/"), owned_by="google"))
         return models

@@ -4,23 +4,21 @@
 Transcriptions and translations are re-sent as multipart forms with the client's file bytes and fields
 (arrays as `name[]`, objects as `name[key]`, the way the OpenAI SDKs send them), and the answer is kept
 as the upstream's bytes with its content type, whichever format was asked for. Speech is sent as JSON and
-its audio relayed as it arrives. The translators are pure; `send_form` and `relay_audio` do the I/O.
+its audio relayed as it arrives. The translators are pure; `relay_audio` does the I/O.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import aiohttp
 import orjson
 
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import Timeouts, UpstreamClient, iter_body, read_body
+from babelgate.http import iter_body, read_body
 from babelgate.providers.base import CallNotes
-from babelgate.providers.openai.errors import map_error
-from babelgate.providers.transport import send_checked
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import JSON, Usage
 
@@ -110,18 +108,6 @@ def speech_to_wire(request: SpeechRequest, model: str) -> JSON:
         body["speed"] = request.speed
     body.update(request.extra)  # a custom voice object is in here, replacing its id
     return body
-
-
-async def send_form(client: UpstreamClient, url: str, form: aiohttp.FormData, *, provider: str,
-                    headers: Mapping[str, str], timeouts: Timeouts, scrub: Callable[[str], str]
-                    ) -> aiohttp.ClientResponse:
-    """The form rendered once (the upload is already in memory, bounded by the body limit) and posted
-    with its boundary in place of the provider's JSON content type."""
-    writer = form()
-    body = await writer.as_bytes()
-    return await send_checked(client, "POST", url, provider=provider, body=body, timeouts=timeouts,
-                              headers={**headers, "Content-Type": writer.content_type}, map_error=map_error,
-                              scrub=scrub)
 
 
 async def read_transcription(response: aiohttp.ClientResponse, response_format: str, *,

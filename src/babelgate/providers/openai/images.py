@@ -79,12 +79,6 @@ def _add_file(form: aiohttp.FormData, name: str, file: ImageFile) -> None:
     form.add_field(name, file.data, filename=file.filename, content_type=file.content_type)
 
 
-async def edit_body(request: ImageRequest, model: str) -> tuple[bytes, str]:
-    """The multipart body and its content type (with the boundary)."""
-    writer = edit_to_form(request, model)()
-    return await writer.as_bytes(), writer.content_type
-
-
 def from_wire(body: JSON) -> ImageResponse:
     """An `ImagesResponse`: `created` and `data` read, `usage` kept with its details, every other
     top-level field (size, quality, output_format, background…) kept for the client."""

@@ -20,7 +20,6 @@ from babelgate.providers.openai.audio import (
     TRANSLATIONS_PATH,
     read_transcription,
     relay_audio,
-    send_form,
     speech_to_wire,
     transcription_form,
 )
@@ -41,9 +40,9 @@ from babelgate.schema.models import ModelInfo
 class OpenAIProvider(ProviderDefaults):
     type = "openai"
     # Everything the upstream can do passes through; compatible servers decide per model.
-    capabilities = Capabilities(images_out=True, audio_in=True, embeddings=True, list_models=True,
-                                image_generation=True, image_edits=True,
-                                openai_passthrough=True, native_responses=True, transcription=True, speech=True)
+    capabilities = Capabilities(images_out=True, audio_in=True, embeddings=True, embedding_batch_limit=2048,
+                                list_models=True, image_generation=True, image_edits=True, transcription=True,
+                                speech=True, openai_passthrough=True, native_responses=True)
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name
@@ -166,21 +165,26 @@ class OpenAIProvider(ProviderDefaults):
         notes.usage = answer.usage
         return answer
 
-    async def edit_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
-        body, content_type = await images.edit_body(request, model)
-        response = await send_checked(
-            self._client, "POST", self.base_url + images.EDITS_PATH, provider=self.name,
-            headers={**self._headers.take(), "Content-Type": content_type}, body=body, timeouts=self._timeouts,
-            map_error=map_error, scrub=self._scrub,
+    async def _post_form(self, url: str, form: aiohttp.FormData) -> aiohttp.ClientResponse:
+        """A multipart upload (image edits, audio): the form rendered once — the files are already in
+        memory, bounded by the body limit — and posted with its boundary as the content type."""
+        writer = form()
+        body = await writer.as_bytes()
+        return await send_checked(
+            self._client, "POST", url, provider=self.name, headers={**self._headers.take(), "Content-Type":
+                                                                    writer.content_type},
+            body=body, timeouts=self._timeouts, map_error=map_error, scrub=self._scrub,
         )
+
+    async def edit_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
+        response = await self._post_form(self.base_url + images.EDITS_PATH, images.edit_to_form(request, model))
         answer = await images.read_answer(response, self.name)
         notes.usage = answer.usage
         return answer
 
     async def transcribe(self, request: TranscriptionRequest, model: str, notes: CallNotes) -> TranscriptionResponse:
         url = self.base_url + (TRANSLATIONS_PATH if request.translate else TRANSCRIPTIONS_PATH)
-        response = await send_form(self._client, url, transcription_form(request, model), provider=self.name,
-                                   headers=self._headers.take(), timeouts=self._timeouts, scrub=self._scrub)
+        response = await self._post_form(url, transcription_form(request, model))
         answer = await read_transcription(response, request.response_format, provider=self.name)
         notes.usage = answer.usage
         return answer
