@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, GatewayFactory
 from tests.fakes.anthropic_upstream import FakeAnthropic
-from tests.fakes.gemini_audio import fake_pcm
+from tests.fakes.gemini_audio import fake_pcm, tts_response
 from tests.fakes.gemini_upstream import FakeGemini, Reply, response, usage
 from tests.fakes.openai_audio import TRANSCRIPT, TRANSLATION, fake_speech
 from tests.fakes.openai_upstream import FakeOpenAI
@@ -314,3 +314,27 @@ def test_gemini_speech_refusals_name_the_parameter(gemini: openai.OpenAI, gemini
         gemini.audio.speech.create(**{"model": TTS, "input": "Hi", "voice": "alloy", **kwargs})  # type: ignore[arg-type]
     assert caught.value.body["param"] == param  # type: ignore[index]
     assert not [r for r in gemini_upstream.received if ":" in r.path]
+
+
+def test_chat_with_audio_output_on_a_gemini_speech_model(make_gateway: GatewayFactory,
+                                                         gemini_upstream: FakeGemini) -> None:
+    gateway = make_gateway(env={"GEMINI_API_KEY": GEMINI_KEY, "GEMINI_BASE_URL": gemini_upstream.base_url})
+    pcm = fake_pcm("Hello there")
+    gemini_upstream.script(Reply(json=tts_response(pcm)))
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
+        answer = client.chat.completions.create(
+            model="gemini-2.5-flash-preview-tts", modalities=["audio"], audio={"voice": "alloy", "format": "wav"},
+            messages=[{"role": "user", "content": "Say hello"}])
+        audio = answer.choices[0].message.audio
+        assert audio is not None and audio.id.startswith("audio_")
+        data = base64.b64decode(audio.data)
+        assert data[:4] == b"RIFF" and data[44:] == pcm
+        sent = next(r.json for r in reversed(gemini_upstream.received) if r.path.endswith(":generateContent"))
+        config = sent["generationConfig"]
+        assert config["responseModalities"] == ["AUDIO"]
+        assert config["speechConfig"]["voiceConfig"]["prebuiltVoiceConfig"]["voiceName"] == "Schedar"
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(model="gemini-2.5-flash-preview-tts", modalities=["audio"],
+                                           audio={"voice": "alloy", "format": "mp3"},
+                                           messages=[{"role": "user", "content": "Say hello"}])
+    assert caught.value.body["param"] == "audio.format"  # type: ignore[index]

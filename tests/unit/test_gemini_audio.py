@@ -13,20 +13,16 @@ import pytest
 
 from babelgate.errors import InvalidRequest, UnsupportedCapability, UpstreamError, UpstreamProtocolError
 from babelgate.providers.gemini.audio import (
-    OPENAI_VOICES,
     TRANSCRIPT_SCHEMA,
-    VOICES,
     audio_type,
-    gemini_voice,
     is_tts_model,
-    pcm_audio,
     speech_from_wire,
     speech_to_wire,
     transcription_from_wire,
     transcription_to_wire,
-    wav,
     wav_duration,
 )
+from babelgate.providers.gemini.voice import OPENAI_VOICES, VOICES, gemini_voice, pcm_audio, wav
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest
 from babelgate.schema.chat import Usage
 

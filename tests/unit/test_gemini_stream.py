@@ -430,3 +430,18 @@ def test_code_execution_parts_are_not_dropped_from_a_stream() -> None:
     chunks = run(GeminiChunks().parts(code).parts({"text": "4"}, finish="STOP"))
     kept = [part for item in flat(chunks) for part in item.delta.extra.get("gemini_parts", ())]
     assert kept == [code]
+
+
+def test_audio_parts_become_pcm16_audio_deltas_when_audio_was_asked_for() -> None:
+    import base64
+
+    pcm = bytes(range(64))
+    event = {"candidates": [{"content": {"role": "model", "parts": [
+        {"inlineData": {"mimeType": "audio/L16;codec=pcm;rate=24000", "data": base64.b64encode(pcm).decode()}}]},
+        "index": 0}], "responseId": "R1", "modelVersion": "gemini-2.5-flash-preview-tts"}
+    asked = GeminiStreamTranslator("gemini", created=CREATED, model=REQUESTED, scrub=SCRUB, audio_format="pcm16")
+    deltas = [c.choices[0].delta for c in asked.feed_json(orjson.dumps(event)) if c.choices]
+    audio = next(d.extra["audio"] for d in deltas if "audio" in d.extra)
+    assert base64.b64decode(audio["data"]) == pcm and audio["id"].startswith("audio_") and audio["transcript"] == ""
+    plain = [c.choices[0].delta for c in translator().feed_json(orjson.dumps(event)) if c.choices]
+    assert not any("audio" in d.extra for d in plain)  # not asked for: kept as a Gemini part

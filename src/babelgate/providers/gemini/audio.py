@@ -22,6 +22,7 @@ import orjson
 
 from babelgate.errors import InvalidRequest, UnsupportedCapability, UpstreamError, UpstreamProtocolError
 from babelgate.providers.gemini.translate import usage_from_wire
+from babelgate.providers.gemini.voice import gemini_voice, pcm_audio
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import JSON, Usage
 
@@ -29,33 +30,9 @@ PROVIDER = "gemini"
 TTS_MODELS: Final = ("gemini-*-tts", "gemini-*-tts-*")
 TRANSCRIPT_FORMATS: Final = ("json", "text", "verbose_json")
 SPEECH_FORMATS: Final = ("wav", "pcm")
-PCM_RATE: Final = 24_000  # what Gemini TTS speaks, and what OpenAI's `pcm` promises
 # "Gemini represents each second of audio as 32 tokens" (ai.google.dev, audio understanding).
 AUDIO_TOKENS_PER_SECOND: Final = 32
 
-# Gemini's 30 prebuilt voices (ai.google.dev, speech generation), by lowercase name.
-VOICES: Final[dict[str, str]] = {name.lower(): name for name in (
-    "Zephyr", "Puck", "Charon", "Kore", "Fenrir", "Leda", "Orus", "Aoede", "Callirrhoe", "Autonoe", "Enceladus",
-    "Iapetus", "Umbriel", "Algieba", "Despina", "Erinome", "Algenib", "Rasalgethi", "Laomedeia", "Achernar",
-    "Alnilam", "Schedar", "Gacrux", "Pulcherrima", "Achird", "Zubenelgenubi", "Vindemiatrix", "Sadachbia",
-    "Sadaltager", "Sulafat")}
-# OpenAI's built-in voices → the Gemini voice whose one-word character (Google's voice list) is closest
-# to the OpenAI voice's; a Gemini voice name picks exactly.
-OPENAI_VOICES: Final[dict[str, str]] = {
-    "alloy": "Schedar",  # even
-    "ash": "Iapetus",  # clear
-    "ballad": "Achernar",  # soft
-    "coral": "Achird",  # friendly
-    "echo": "Algieba",  # smooth
-    "fable": "Puck",  # upbeat
-    "onyx": "Charon",  # informative
-    "nova": "Zephyr",  # bright
-    "sage": "Sadaltager",  # knowledgeable
-    "shimmer": "Aoede",  # breezy
-    "verse": "Sadachbia",  # lively
-    "marin": "Sulafat",  # warm
-    "cedar": "Gacrux",  # mature
-}
 # Upload extensions → the MIME types Gemini documents for audio (and those the chat adapter sends).
 AUDIO_TYPES: Final[dict[str, str]] = {
     "wav": "audio/wav", "mp3": "audio/mp3", "mpga": "audio/mp3", "mpeg": "audio/mp3", "aiff": "audio/aiff",
@@ -265,15 +242,6 @@ def speech_to_wire(request: SpeechRequest, model: str, adjusted: list[str]) -> J
                                  "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": voice}}}}}
 
 
-def gemini_voice(voice: str) -> str:
-    name = voice.lower()
-    found = OPENAI_VOICES.get(name) or VOICES.get(name)
-    if found is None:
-        raise InvalidRequest("invalid_value", param="voice", detail=(
-            f"expected an OpenAI voice ({', '.join(OPENAI_VOICES)}) or a Gemini voice ({', '.join(VOICES.values())})"))
-    return found
-
-
 def speech_from_wire(body: JSON, response_format: str, *, provider: str) -> bytes:
     """The first audio part of the answer, as `response_format` asks."""
     try:
@@ -287,28 +255,3 @@ def speech_from_wire(body: JSON, response_format: str, *, provider: str) -> byte
         raise UpstreamProtocolError(provider=provider, detail="the answer has no audio")
     return pcm_audio(blob, response_format, provider=provider)
 
-
-def pcm_audio(blob: JSON, response_format: str, *, provider: str) -> bytes:
-    """Gemini's PCM blob (`audio/L16;codec=pcm;rate=24000`) as `wav` or bare `pcm` bytes."""
-    kind, *params = (piece.strip().lower() for piece in str(blob.get("mimeType", "")).split(";"))
-    if kind not in ("audio/l16", "audio/pcm"):
-        raise UpstreamProtocolError(provider=provider, detail=f"the audio is {kind}, not PCM")
-    try:
-        rate = next((int(value) for key, _, value in (p.partition("=") for p in params) if key == "rate"), PCM_RATE)
-        pcm = base64.b64decode(str(blob.get("data", "")), validate=True)
-    except ValueError:
-        raise UpstreamProtocolError(provider=provider, detail="the audio blob is malformed") from None
-    if response_format == "wav":
-        return wav(pcm, rate)
-    if rate != PCM_RATE:
-        # OpenAI's pcm has no header to say another rate: the client would play it at the wrong speed.
-        raise UpstreamProtocolError(provider=provider, detail=f"the audio is at {rate} Hz, pcm promises {PCM_RATE}")
-    return pcm
-
-
-def wav(pcm: bytes, rate: int, *, channels: int = 1, sample_width: int = 2) -> bytes:
-    """A canonical 44-byte RIFF/WAVE header (PCM format 1) before the samples."""
-    block = channels * sample_width
-    header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + len(pcm), b"WAVE", b"fmt ", 16, 1, channels, rate,
-                         rate * block, block, 8 * sample_width, b"data", len(pcm))
-    return header + pcm

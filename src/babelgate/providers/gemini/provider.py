@@ -25,6 +25,7 @@ from babelgate.providers.gemini.audio import (
     transcription_from_wire,
     transcription_to_wire,
 )
+from babelgate.providers.gemini.chat_audio import requested_format
 from babelgate.providers.gemini.errors import error_from_object, map_error, stream_error_status
 from babelgate.providers.gemini.profiles import build_profiles
 from babelgate.providers.gemini.stream import GeminiStreamTranslator
@@ -94,7 +95,7 @@ class GeminiProvider(ProviderDefaults):
         response = await self._post(self._url(model, "generateContent"), await self._body(request, model, notes))
         _, parsed = await read_json_object(response, self.name)
         try:
-            answer = from_wire(parsed, created=int(time.time()), model=model)
+            answer = from_wire(parsed, created=int(time.time()), model=model, audio_format=requested_format(request))
         except (AttributeError, TypeError, ValueError, KeyError):
             raise UpstreamProtocolError(provider=self.name, detail="the body has the wrong shape") from None
         notes.usage, notes.finish_reason = answer.usage, answer.choices[0].finish_reason
@@ -104,7 +105,8 @@ class GeminiProvider(ProviderDefaults):
         body = await self._body(request, model, notes)
         response = await self._post(self._url(model, "streamGenerateContent") + "?alt=sse", body)
         decoder = SSEDecoder()
-        translator = GeminiStreamTranslator(self.name, created=int(time.time()), model=model, scrub=self._scrub)
+        translator = GeminiStreamTranslator(self.name, created=int(time.time()), model=model, scrub=self._scrub,
+                                            audio_format=requested_format(request))
         async with contextlib.aclosing(iter_body(response, self.name)) as chunks:
             async for chunk in chunks:
                 for frame in decoder.feed_frames(chunk):

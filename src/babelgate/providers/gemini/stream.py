@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import orjson
 
 from babelgate.errors import GatewayError, UpstreamProtocolError
+from babelgate.providers.gemini.chat_audio import audio_entry
 from babelgate.providers.gemini.errors import error_from_object, stream_error_status
 from babelgate.providers.gemini.translate import finish_reason, image_entry, tool_call, usage_from_wire
 from babelgate.schema.chat import JSON
@@ -29,8 +30,10 @@ class _Candidate:
 
 
 class GeminiStreamTranslator:
-    def __init__(self, provider: str, *, created: int, model: str, scrub: Callable[[str], str]) -> None:
+    def __init__(self, provider: str, *, created: int, model: str, scrub: Callable[[str], str],
+                 audio_format: str | None = None) -> None:
         self.provider = provider
+        self.audio_format = audio_format  # the client asked for audio (chat_audio.requested_format)
         self.created = created
         self.model = model
         self.scrub = scrub
@@ -114,6 +117,10 @@ class GeminiStreamTranslator:
             return None  # a thought's draft image or signature-only part: nothing a client shows
         if "inlineData" in part and str(part["inlineData"].get("mimeType", "")).startswith("image/"):
             return Delta(extra={"images": [image_entry(part["inlineData"])]})
+        if self.audio_format and str(part.get("inlineData", {}).get("mimeType", "")).startswith("audio/"):
+            audio = audio_entry(part["inlineData"], self.audio_format, response_id=self.response_id,
+                                created=self.created, provider=self.provider)
+            return Delta(extra={"audio": audio})
         return Delta(extra={"gemini_parts": [part]})  # code execution and newer kinds: kept, as in from_wire
 
     def _wrap(self, choices: list[ChunkChoice]) -> ChatChunk:

@@ -9,13 +9,14 @@ the answer is a GatewayError. `from_wire` turns a GenerateContentResponse into t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
 
 from babelgate import tool_ids
 from babelgate.errors import InvalidRequest, UnsupportedCapability
+from babelgate.providers.gemini.chat_audio import audio_entry, requested_format, speech_config
 from babelgate.providers.gemini.profiles import THINKING_BUDGETS, THINKING_LEVELS, ModelProfile
 from babelgate.providers.gemini.translate_parts import InlineMedia, system_and_contents
 from babelgate.providers.gemini.wire import FINISH_REASONS, MINTED_ID_PREFIX, NATIVE_FIELDS, TASK_TYPES
@@ -57,7 +58,8 @@ def to_wire(request: ChatRequest, profile: ModelProfile, adjusted: list[str], *,
     for name, value in request.extra.items():
         if name in NATIVE_FIELDS:
             body[name] = value
-        elif value is not None and name not in ("stream_options", "logprobs", "top_logprobs", "top_k"):
+        elif value is not None and name not in ("stream_options", "logprobs", "top_logprobs", "top_k", "modalities",
+                                                "audio"):
             adjusted.append(f"{name}=dropped")
     for name in ("user", "metadata"):
         if getattr(request, name):
@@ -123,6 +125,9 @@ def _generation_config(request: ChatRequest, profile: ModelProfile, adjusted: li
         config["responseMimeType"] = "application/json"
         if rf.type == "json_schema" and rf.schema is not None:
             config["responseJsonSchema"] = rf.schema
+    if requested_format(request) is not None:
+        config["responseModalities"] = ["AUDIO"]
+        config["speechConfig"] = speech_config(request)
     thinking = _thinking(request.reasoning_effort, profile, adjusted)
     if thinking is not None:
         config["thinkingConfig"] = thinking
@@ -149,9 +154,12 @@ def _thinking(effort: str | None, profile: ModelProfile, adjusted: list[str]) ->
     return {key: table[effort], "includeThoughts": True}
 
 
-def from_wire(body: JSON, *, created: int, model: str) -> ChatResponse:
+def from_wire(body: JSON, *, created: int, model: str, audio_format: str | None = None) -> ChatResponse:
+    """`audio_format`: what the client asked audio answers in (chat_audio.requested_format)."""
     response_id = str(body.get("responseId", ""))
-    choices = [_choice(candidate, position, response_id)
+    audio = (lambda blob: audio_entry(blob, audio_format, response_id=response_id, created=created,
+                                      provider=PROVIDER)) if audio_format else None
+    choices = [_choice(candidate, position, response_id, audio)
                for position, candidate in enumerate(body.get("candidates") or ())]
     if not choices:
         # The prompt itself was blocked (promptFeedback.blockReason): an empty, filtered answer.
@@ -160,12 +168,13 @@ def from_wire(body: JSON, *, created: int, model: str) -> ChatResponse:
                         choices=choices, usage=usage_from_wire(body.get("usageMetadata")))
 
 
-def _choice(candidate: JSON, position: int, response_id: str) -> Choice:
+def _choice(candidate: JSON, position: int, response_id: str, audio: Callable[[JSON], JSON] | None = None) -> Choice:
     index = int(candidate.get("index", position))
     texts: list[str] = []
     thoughts: list[str] = []
     calls: list[ToolCall] = []
     images: list[JSON] = []
+    spoken: JSON | None = None
     other: list[JSON] = []
     for part in (candidate.get("content") or {}).get("parts") or ():
         if "text" in part:
@@ -176,12 +185,15 @@ def _choice(candidate: JSON, position: int, response_id: str) -> Choice:
             continue  # draft images of image models' thinking are not the answer
         elif "inlineData" in part and str(part["inlineData"].get("mimeType", "")).startswith("image/"):
             images.append(image_entry(part["inlineData"]))
+        elif audio is not None and spoken is None and str(part.get("inlineData", {}).get("mimeType", "")).startswith(
+                "audio/"):
+            spoken = audio(part["inlineData"])
         else:
             other.append(part)  # code execution and newer part kinds: kept, not lost
     extra: JSON = {"gemini_parts": other} if other else {}
     message = AssistantMessage(content="".join(texts) if texts else None, tool_calls=calls or None,
                                reasoning_content="".join(thoughts) if thoughts else None,
-                               images=images or None, extra=extra)
+                               images=images or None, audio=spoken, extra=extra)
     return Choice(index=index, message=message,
                   finish_reason=finish_reason(candidate.get("finishReason"), has_tool_calls=bool(calls)))  # type: ignore[arg-type]
 
