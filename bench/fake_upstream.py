@@ -1,8 +1,12 @@
 """A fast fake OpenAI-compatible upstream for the benchmark: fixed answers, no model, no I/O besides the socket.
 
 It serves `POST /v1/chat/completions` (a fixed `chat.completion`, or for `"stream": true` a stream of
-N `chat.completion.chunk` SSE frames and `data: [DONE]`) and `GET /v1/models`. It is a raw asyncio
-Protocol with a minimal HTTP/1.1 parser and precomputed responses, so that it costs as little CPU as
+N `chat.completion.chunk` SSE frames and `data: [DONE]`) and `GET /v1/models`, and in the other providers'
+wire formats, for the translated paths (non-streaming only, the same answer text): Anthropic
+`POST /v1/messages` (a `message`), Gemini `POST /v1beta/models/{model}:generateContent` (a
+`GenerateContentResponse`) and Mistral `POST /mistral/v1/chat/completions` (Mistral's `chat.completion`;
+under a prefix, so that `MISTRAL_BASE_URL=http://host:port/mistral` keeps it apart from OpenAI's).
+It is a raw asyncio Protocol with a minimal HTTP/1.1 parser and precomputed responses, so that it costs as little CPU as
 possible: the benchmark measures the gateway, and this process shares a core with the load generator.
 
 Run: `python bench/fake_upstream.py --port 0 --chunks 50 --chunk-delay-ms 1`; it prints `READY <port>`.
@@ -75,6 +79,70 @@ def completion_body() -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+# The other providers' answers: the same text, in each wire format, as the real APIs send it (field order
+# included), with the headers each sends. Shapes as in tests/fakes/*_upstream.py (message(), response(),
+# completion()).
+ANTHROPIC_MODEL: Final = "claude-sonnet-4-5-20250929"
+GEMINI_MODEL: Final = "gemini-2.5-flash"
+MISTRAL_MODEL: Final = "mistral-small-latest"
+ANTHROPIC_HEADERS: Final = (
+    b"request-id: req_011CVbenchAnthropicRequest01\r\n"
+    b"anthropic-organization-id: 0f3c2b1a-0e9d-4c7b-8a5f-4e3d2c1b0a99\r\n"
+    b"anthropic-ratelimit-requests-limit: 4000\r\n"
+    b"anthropic-ratelimit-requests-remaining: 3999\r\n"
+    b"anthropic-ratelimit-requests-reset: 2026-11-21T10:00:01Z\r\n"
+    b"anthropic-ratelimit-tokens-limit: 2000000\r\n"
+    b"anthropic-ratelimit-tokens-remaining: 1999900\r\n"
+    b"anthropic-ratelimit-tokens-reset: 2026-11-21T10:00:01Z\r\n"
+)
+GEMINI_HEADERS: Final = (
+    b"vary: Origin\r\nvary: X-Origin\r\nvary: Referer\r\nserver: scaffolding on HTTPServer2\r\n"
+    b"server-timing: gfet4t7; dur=312\r\nx-xss-protection: 0\r\nx-frame-options: SAMEORIGIN\r\n"
+    b"x-content-type-options: nosniff\r\n"
+)
+MISTRAL_HEADERS: Final = (
+    b"mistral-correlation-id: 0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\r\n"
+    b"x-kong-request-id: 3f1c9a7be2d54c0e9b8a6f4d2c1e0b9a\r\n"
+    b"x-ratelimit-limit-tokens-minute: 500000\r\n"
+    b"x-ratelimit-remaining-tokens-minute: 499887\r\n"
+    b"x-ratelimit-limit-req-minute: 60\r\n"
+    b"x-ratelimit-remaining-req-minute: 59\r\n"
+)
+
+
+def anthropic_body() -> bytes:
+    body = {
+        "id": "msg_01XFDUDYJgAACzvnptvVoYEL", "type": "message", "role": "assistant", "model": ANTHROPIC_MODEL,
+        "content": [{"type": "text", "text": ANSWER}], "stop_reason": "end_turn", "stop_sequence": None,
+        "usage": {"input_tokens": 412, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+                  "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+                  "output_tokens": 71, "service_tier": "standard"},
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def gemini_body() -> bytes:
+    body = {
+        "candidates": [{"content": {"parts": [{"text": ANSWER}], "role": "model"}, "finishReason": "STOP",
+                        "avgLogprobs": -0.0731, "index": 0}],
+        "usageMetadata": {"promptTokenCount": 98, "candidatesTokenCount": 71, "totalTokenCount": 169,
+                          "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 98}]},
+        "modelVersion": GEMINI_MODEL, "responseId": "FakeRespIdAbC123xyz",
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def mistral_body() -> bytes:
+    body = {
+        "id": "3f1c9a7be2d54c0e9b8a6f4d2c1e0b9a", "object": "chat.completion", "created": CREATED,
+        "model": MISTRAL_MODEL,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER, "tool_calls": None},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 131, "completion_tokens": 71, "total_tokens": 202},
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 def chunk_payloads(chunks: int, include_usage: bool) -> list[dict[str, Any]]:
     """The stream's events: a role+content chunk, content chunks, the finish chunk (N in all), maybe usage."""
     def chunk(delta: dict[str, Any], finish: str | None, choices: bool = True) -> dict[str, Any]:
@@ -107,9 +175,10 @@ def sse_frames(chunks: int, include_usage: bool) -> list[bytes]:
     return encoded
 
 
-def plain_response(status: bytes, body: bytes, keep_alive: bool) -> bytes:
+def plain_response(status: bytes, body: bytes, keep_alive: bool, headers: bytes = UPSTREAM_HEADERS,
+                   content_type: bytes = b"application/json") -> bytes:
     connection = b"keep-alive" if keep_alive else b"close"
-    return (b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n" + UPSTREAM_HEADERS
+    return (b"HTTP/1.1 " + status + b"\r\ncontent-type: " + content_type + b"\r\n" + headers
             + b"content-length: %d\r\nconnection: %s\r\n\r\n" % (len(body), connection) + body)
 
 
@@ -126,6 +195,9 @@ class Answers:
     not_found: dict[bool, bytes]
     stream: dict[bool, list[bytes]]  # by include_usage
     chunk_delay: float
+    anthropic: dict[bool, bytes]
+    gemini: dict[bool, bytes]
+    mistral: dict[bool, bytes]
 
     @classmethod
     def build(cls, chunks: int, chunk_delay: float) -> Answers:
@@ -141,6 +213,10 @@ class Answers:
             not_found={ka: plain_response(b"404 Not Found", missing, ka) for ka in (True, False)},
             stream={usage: sse_frames(chunks, usage) for usage in (True, False)},
             chunk_delay=chunk_delay,
+            anthropic={ka: plain_response(b"200 OK", anthropic_body(), ka, ANTHROPIC_HEADERS) for ka in (True, False)},
+            gemini={ka: plain_response(b"200 OK", gemini_body(), ka, GEMINI_HEADERS,
+                                       b"application/json; charset=UTF-8") for ka in (True, False)},
+            mistral={ka: plain_response(b"200 OK", mistral_body(), ka, MISTRAL_HEADERS) for ka in (True, False)},
         )
 
 
@@ -246,6 +322,13 @@ class UpstreamProtocol(asyncio.Protocol):
                 self.start_stream(frames, keep_alive)
                 return
             self.transport.write(answers.completion[keep_alive])
+        elif request.method == b"POST" and request.path.startswith(b"/v1/messages"):
+            self.transport.write(answers.anthropic[keep_alive])
+        elif request.method == b"POST" and request.path.startswith(b"/v1beta/models/") and b":generateContent" in (
+                request.path):
+            self.transport.write(answers.gemini[keep_alive])
+        elif request.method == b"POST" and request.path.startswith(b"/mistral/v1/chat/completions"):
+            self.transport.write(answers.mistral[keep_alive])
         elif request.method == b"GET" and request.path.startswith(b"/v1/models"):
             self.transport.write(answers.models[keep_alive])
         else:

@@ -48,11 +48,20 @@ def request_body(stream: bool) -> bytes:
     return orjson.dumps({**CHAT_REQUEST, "stream": True} if stream else CHAT_REQUEST)
 
 
+CHAT_OK: Final = (b'"chat.completion"', b'"finish_reason":"stop"')
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     name: str  # "gateway" or "direct"
-    url: str  # the full chat completions URL
+    url: str  # the full URL to POST to
     api_key: str
+    path: str = "fast"  # which bench path (run.py's --paths) this run belongs to
+    body: bytes | None = None  # the non-streaming request; None: the fast path's CHAT_REQUEST
+    expect: tuple[bytes, ...] = CHAT_OK  # byte markers of a good non-streaming answer
+
+    def chat_body(self) -> bytes:
+        return self.body if self.body is not None else request_body(False)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -67,6 +76,7 @@ class RunStats:
     kind: str  # "chat" or "stream"
     concurrency: int
     engine: str
+    path: str = "fast"
     requests: int = 0
     errors: int = 0
     elapsed_s: float = 0.0
@@ -90,7 +100,8 @@ class RunStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "target": self.target, "kind": self.kind, "concurrency": self.concurrency, "engine": self.engine,
+            "path": self.path, "target": self.target, "kind": self.kind, "concurrency": self.concurrency,
+            "engine": self.engine,
             "requests": self.requests, "errors": self.errors, "elapsed_s": self.elapsed_s, "rate": self.rate,
             "p50_s": self.p50_s, "p99_s": self.p99_s, "ttfc_p50_s": self.ttfc_p50_s,
             "gateway_cpu_s": self.gateway_cpu_s, "cpu_per_request_s": self.cpu_per_request_s,
@@ -132,7 +143,7 @@ async def chat_once(session: aiohttp.ClientSession, target: Target, body: bytes)
     if response.status != 200:
         return f"HTTP {response.status}: {data[:300]!r}"
     # A byte check, not a parse: the load generator's CPU is shared with the upstream.
-    if b'"chat.completion"' not in data or b'"finish_reason":"stop"' not in data:
+    if not all(marker in data for marker in target.expect):
         return f"unexpected body: {data[:300]!r}"
     return None
 
@@ -234,10 +245,10 @@ async def _stream_worker(session: aiohttp.ClientSession, target: Target, body: b
 async def run_python(target: Target, *, stream: bool, concurrency: int, duration: float, chunks: int,
                      cpu: CpuClock | None) -> RunStats:
     """Closed-loop load: `concurrency` workers, each sending its next request when the last one ended."""
-    body = request_body(stream)
+    body = request_body(True) if stream else target.chat_body()
     sessions = _sessions(concurrency)
     tally = _Tally()
-    stats = RunStats(target.name, "stream" if stream else "chat", concurrency, "python")
+    stats = RunStats(target.name, "stream" if stream else "chat", concurrency, "python", target.path)
     try:
         # One untimed request per worker first, so connection set-up is outside the measured window.
         await asyncio.gather(*(_warm_one(s, target, body, stream, chunks) for s in sessions))
@@ -303,11 +314,11 @@ def wrk_available() -> bool:
 async def run_wrk(target: Target, *, concurrency: int, duration: float, cpu: CpuClock | None,
                   pin: Sequence[str]) -> RunStats:
     """Plain chat completions with wrk: one thread, `concurrency` keep-alive connections, whole seconds."""
-    stats = RunStats(target.name, "chat", concurrency, "wrk")
+    stats = RunStats(target.name, "chat", concurrency, "wrk", target.path)
     seconds = max(1, round(duration))  # wrk takes whole seconds
     with tempfile.TemporaryDirectory(prefix="babelgate-bench-") as folder:
         script = Path(folder) / "post.lua"
-        script.write_text(_WRK_SCRIPT.format(body=request_body(False).decode(), api_key=target.api_key))
+        script.write_text(_WRK_SCRIPT.format(body=target.chat_body().decode(), api_key=target.api_key))
         argv = [*pin, "wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "30s", "-s", str(script),
                 target.url]
         cpu_start = cpu() if cpu else None
@@ -363,3 +374,19 @@ async def preflight(target: Target, chunks: int) -> list[str]:
         except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError, KeyError, IndexError) as exc:
             problems.append(f"{target.name}: {type(exc).__name__}: {exc}")
     return problems
+
+
+async def preflight_chat(target: Target, problem_of: Callable[[bytes], str | None]) -> list[str]:
+    """One non-streaming request of a translated path; `problem_of` judges the whole answer."""
+    async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
+        try:
+            async with session.post(target.url, data=target.chat_body(), headers=target.headers) as response:
+                data = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return [f"{target.path} {target.name}: {type(exc).__name__}: {exc}"]
+    if response.status != 200:
+        return [f"{target.path} {target.name}: HTTP {response.status}: {data[:500]!r}"]
+    problem = problem_of(data)
+    if problem is None and not all(marker in data for marker in target.expect):
+        problem = f"the answer lacks one of {target.expect}: {data[:500]!r}"
+    return [] if problem is None else [f"{target.path} {target.name}: {problem}"]

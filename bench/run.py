@@ -1,5 +1,8 @@
 """`make bench`: measure the gateway's cost against a fake upstream, and report it next to a direct call.
 
+It measures each path of paths.PATHS (`--paths`): the OpenAI fast path and the translated ones (chat
+completions to Anthropic, Gemini and Mistral, the Responses API and the Anthropic Messages frontend to
+OpenAI), one gateway with all four providers configured, one fake upstream speaking every format.
 It starts the fake upstream and the gateway on loopback, pins them (gateway alone on CPU 1; the load
 generator, i.e. this process or wrk, and the upstream on CPU 0), then alternates gateway and direct
 runs at each concurrency, reading the gateway's CPU time from /proc around every gateway run. It
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -21,6 +25,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -31,7 +36,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, Final, TypeVar
 
-from loadgen import CpuClock, RunStats, Target, die_with_parent, preflight, run_python, run_wrk, wrk_available
+from loadgen import (
+    CpuClock,
+    RunStats,
+    Target,
+    die_with_parent,
+    preflight,
+    preflight_chat,
+    run_python,
+    run_wrk,
+    wrk_available,
+)
+from paths import PATHS, BenchPath, answer_problem, parse_paths
 
 BENCH_DIR: Final = Path(__file__).resolve().parent
 ROOT: Final = BENCH_DIR.parent
@@ -67,6 +83,7 @@ class Plan:
     chunk_delay_ms: float
     engine: str  # "wrk" or "python", for plain chat runs; streams always use python
     output: Path
+    paths: tuple[str, ...] = tuple(PATHS)  # which paths to measure (paths.PATHS), in this order
 
 
 def _levels(text: str) -> tuple[int, ...]:
@@ -77,6 +94,13 @@ def _levels(text: str) -> tuple[int, ...]:
     if not levels or min(levels) < 1:
         raise argparse.ArgumentTypeError("concurrency levels must be positive integers")
     return levels
+
+
+def _paths(text: str) -> tuple[str, ...]:
+    try:
+        return parse_paths(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
@@ -93,6 +117,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
                         help="engine for plain chat runs (auto: wrk if on PATH)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument("--paths", type=_paths, default=tuple(PATHS),
+                        help=f"comma-separated paths to measure, or all (default all: {','.join(PATHS)})")
     args = parser.parse_args(argv)
     if args.chunks < 2:
         parser.error("--chunks must be at least 2")
@@ -103,7 +129,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
     if duration <= 0 or reps < 1:
         parser.error("--duration must be positive and --reps at least 1")
     plan = Plan(duration, reps, args.concurrency, args.stream_concurrency, args.chunks, args.chunk_delay_ms, engine,
-                args.output)
+                args.output, args.paths)
     return plan, not args.no_pin
 
 
@@ -194,14 +220,24 @@ def start_upstream(children: Children, pin: Pinning, plan: Plan) -> int:
     return int(line.split()[1])
 
 
-def gateway_env(upstream_port: int) -> dict[str, str]:
+def gateway_env(upstream_port: int, store_dir: str) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith(FOREIGN_ENV_PREFIXES)}
+    upstream = f"http://{LOOPBACK}:{upstream_port}"
     env.update({
         "OPENAI_API_KEY": UPSTREAM_KEY,
-        "OPENAI_BASE_URL": f"http://{LOOPBACK}:{upstream_port}/v1",
+        "OPENAI_BASE_URL": f"{upstream}/v1",
+        # All four providers at the one fake upstream, each with its SDK's base URL convention.
+        "ANTHROPIC_API_KEY": UPSTREAM_KEY,
+        "ANTHROPIC_BASE_URL": upstream,
+        "GEMINI_API_KEY": UPSTREAM_KEY,
+        "GEMINI_BASE_URL": upstream,
+        "MISTRAL_API_KEY": UPSTREAM_KEY,
+        "MISTRAL_BASE_URL": f"{upstream}/mistral",  # a prefix: Mistral's chat route is OpenAI's
         # Port 9 (discard) is closed: the always-on Ollama provider fails fast instead of finding a real one.
         "OLLAMA_BASE_URL": f"http://{LOOPBACK}:9",
         "BABELGATE_API_KEYS": GATEWAY_KEY,
+        # The Responses API stores every response (as by default, in SQLite), here in a throw-away file.
+        "BABELGATE_STORE_URL": f"sqlite:{store_dir}/babelgate.db",
     })
     return env
 
@@ -211,12 +247,14 @@ def gateway_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "babelgate.cli"]
 
 
-def start_gateway(children: Children, pin: Pinning, upstream_port: int) -> tuple[subprocess.Popen[bytes], int]:
+def start_gateway(children: Children, pin: Pinning, upstream_port: int,
+                  store_dir: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     argv = [*pin.prefix(pin.gateway_cpu), *gateway_command(), "serve", "--host", LOOPBACK, "--port", str(port),
             "--log-level", "warning"]
     with (RESULTS / "gateway.log").open("wb") as log:
-        process = children.start(argv, env=gateway_env(upstream_port), stdout=log, stderr=subprocess.STDOUT)
+        process = children.start(argv, env=gateway_env(upstream_port, store_dir), stdout=log,
+                                 stderr=subprocess.STDOUT)
     wait_healthy(process, port)
     return process, port
 
@@ -326,7 +364,7 @@ def machine() -> dict[str, Any]:
 
 def progress(run: RunStats, rep: int, reps: int) -> None:
     cpu = run.cpu_per_request_s
-    text = (f"  {run.kind:6} c={run.concurrency:<3} {rep + 1}/{reps} {run.target:7}: {run.rate:8.1f}/s  "
+    text = (f"  {run.path:9} {run.kind:6} c={run.concurrency:<3} {rep + 1}/{reps} {run.target:7}: {run.rate:8.1f}/s  "
             f"p50 {_ms(run.p50_s)} ms  p99 {_ms(run.p99_s)} ms")
     if cpu is not None:
         text += f"  gateway CPU {cpu * 1e6:7.1f} µs/{'request' if run.kind == 'chat' else 'stream'}"
@@ -344,28 +382,51 @@ async def one_run(plan: Plan, target: Target, stream: bool, concurrency: int, cp
                             chunks=plan.chunks, cpu=cpu)
 
 
-async def measure(plan: Plan, gateway: Target, direct: Target, meters: Meters, pin: Pinning) -> list[RunStats]:
-    """Check both paths answer correctly, warm the gateway up, then alternate gateway and direct runs."""
-    problems = [*await preflight(gateway, plan.chunks), *await preflight(direct, plan.chunks)]
+Pair = tuple[Target, Target]  # (gateway, direct) of one path
+
+
+async def check_answers(plan: Plan, pairs: dict[str, Pair]) -> None:
+    """Every path must answer correctly on both sides before anything is measured."""
+    problems: list[str] = []
+    for name, (gateway, direct) in pairs.items():
+        path = PATHS[name]
+        if path.streams:  # the fast path: content equal to the upstream's, and a checked stream
+            problems += [*await preflight(gateway, plan.chunks), *await preflight(direct, plan.chunks)]
+        else:
+            problems += await preflight_chat(gateway, functools.partial(answer_problem, path.gateway))
+            problems += await preflight_chat(direct, functools.partial(answer_problem, path.direct))
     if problems:
         raise BenchError("the answers are wrong, nothing measured:\n  " + "\n  ".join(problems)
                          + f"\ngateway log:\n{log_tail(RESULTS / 'gateway.log')}")
-    await run_python(gateway, stream=False, concurrency=16, duration=min(plan.duration, 1.0), chunks=plan.chunks,
-                     cpu=None)
-    await run_python(gateway, stream=True, concurrency=4, duration=min(plan.duration, 0.5), chunks=plan.chunks,
-                     cpu=None)
+
+
+async def measure(plan: Plan, pairs: dict[str, Pair], meters: Meters, pin: Pinning) -> list[RunStats]:
+    """Check every path answers correctly, warm the gateway up, then alternate gateway and direct runs.
+
+    The order is level, repetition, path, (gateway, direct): the paths are interleaved too, so that slow
+    drift of a shared machine hits every path alike."""
+    await check_answers(plan, pairs)
+    for name, (gateway, _) in pairs.items():
+        await run_python(gateway, stream=False, concurrency=16, duration=min(plan.duration, 1.0 if name == "fast"
+                                                                             else 0.5), chunks=plan.chunks, cpu=None)
+        if PATHS[name].streams:
+            await run_python(gateway, stream=True, concurrency=4, duration=min(plan.duration, 0.5),
+                             chunks=plan.chunks, cpu=None)
     runs: list[RunStats] = []
     for stream, levels in ((False, plan.concurrency), (True, plan.stream_concurrency)):
+        names = [name for name in pairs if PATHS[name].streams or not stream]
         for concurrency in levels:
             for rep in range(plan.reps):
-                # Interleaved pairs, so that slow drift of a shared machine hits both sides alike.
-                for target in (gateway, direct):
-                    before = meters.snapshot()
-                    cpu = meters.gateway_cpu if target is gateway else None
-                    run = await one_run(plan, target, stream, concurrency, cpu, pin)
-                    run.gateway_core_other_load = meters.other_load(before)
-                    progress(run, rep, plan.reps)
-                    runs.append(run)
+                for name in names:
+                    gateway, direct = pairs[name]
+                    # Interleaved pairs, so that slow drift of a shared machine hits both sides alike.
+                    for target in (gateway, direct):
+                        before = meters.snapshot()
+                        cpu = meters.gateway_cpu if target is gateway else None
+                        run = await one_run(plan, target, stream, concurrency, cpu, pin)
+                        run.gateway_core_other_load = meters.other_load(before)
+                        progress(run, rep, plan.reps)
+                        runs.append(run)
     return runs
 
 
@@ -405,14 +466,15 @@ def _added(pairs: Sequence[tuple[RunStats, RunStats]], attribute: str) -> float 
 
 def summarize(runs: Sequence[RunStats]) -> list[dict[str, Any]]:
     rows = []
-    keys = list(dict.fromkeys((run.kind, run.concurrency) for run in runs))
-    for kind, concurrency in keys:
-        group = [run for run in runs if (run.kind, run.concurrency) == (kind, concurrency)]
+    keys = list(dict.fromkeys((run.path, run.kind, run.concurrency) for run in runs))
+    keys.sort(key=lambda key: list(PATHS).index(key[0]))  # stable: by path, then in the order measured
+    for path, kind, concurrency in keys:
+        group = [run for run in runs if (run.path, run.kind, run.concurrency) == (path, kind, concurrency)]
         gateway = [run for run in group if run.target == "gateway"]
         direct = [run for run in group if run.target == "direct"]
         pairs = list(zip(gateway, direct, strict=False))
         rows.append({
-            "kind": kind, "concurrency": concurrency, "gateway": _side(gateway), "direct": _side(direct),
+            "path": path, "kind": kind, "concurrency": concurrency, "gateway": _side(gateway), "direct": _side(direct),
             "added_p50_s": _added(pairs, "p50_s"), "added_ttfc_p50_s": _added(pairs, "ttfc_p50_s"),
         })
     return rows
@@ -454,9 +516,24 @@ def stream_table(rows: Sequence[dict[str, Any]], chunks: int) -> list[str]:
     return lines
 
 
+def overview_table(plan: Plan, rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Gateway CPU per request and p50, every path side by side (non-streaming)."""
+    levels = plan.concurrency
+    head = "path      | " + " ".join(f"CPU µs/req c={c:<3}" for c in levels) + " | " + " ".join(
+        f"p50 ms c={c:<3}" for c in levels).rstrip()
+    lines = ["Gateway CPU per request and latency by path (non-streaming)", head, "-" * len(head)]
+    for name in plan.paths:
+        by_level = {row["concurrency"]: row["gateway"] for row in rows
+                    if row["path"] == name and row["kind"] == "chat"}
+        cpu = " ".join(f"{_us(by_level[c]['cpu_per_request_s'] if c in by_level else None):>16}" for c in levels)
+        p50 = " ".join(f"{_ms(by_level[c]['p50_s'] if c in by_level else None):>12}" for c in levels)
+        lines.append(f"{name:9} | {cpu} | {p50}")
+    return lines
+
+
 def verdict(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The issue's bar, where the runs cover it: CPU per request at c=16, added p50 at c=1."""
-    by_level = {row["concurrency"]: row for row in rows if row["kind"] == "chat"}
+    by_level = {row["concurrency"]: row for row in rows if row["kind"] == "chat" and row["path"] == "fast"}
     result: dict[str, Any] = {}
     if 16 in by_level and by_level[16]["gateway"]["cpu_per_request_s"] is not None:
         value = by_level[16]["gateway"]["cpu_per_request_s"] * 1e6
@@ -471,15 +548,20 @@ def verdict(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def report(plan: Plan, rows: Sequence[dict[str, Any]], runs: Sequence[RunStats], memory: dict[str, int],
            bar: dict[str, Any], pin: Pinning) -> str:
-    chat = [row for row in rows if row["kind"] == "chat"]
-    streams = [row for row in rows if row["kind"] == "stream"]
     out = [f"babelgate bench — median of {plan.reps} interleaved gateway/direct pair(s), {plan.duration:g} s each; "
            f"chat load by {plan.engine}, streams by python; {pin.note}", ""]
-    if chat:
-        out += ["Chat completions (non-streaming)", *chat_table(chat), ""]
-    if streams:
-        title = f"Streams ({plan.chunks} chunks, {plan.chunk_delay_ms:g} ms apart at the upstream; every chunk checked)"
-        out += [title, *stream_table(streams, plan.chunks), ""]
+    for name in plan.paths:
+        path = PATHS[name]
+        chat = [row for row in rows if row["kind"] == "chat" and row["path"] == name]
+        streams = [row for row in rows if row["kind"] == "stream" and row["path"] == name]
+        if chat:
+            heading = "Chat completions (non-streaming)" if name == "fast" else "non-streaming"
+            out += [f"[{name}] {path.title} — {heading}", *chat_table(chat), ""]
+        if streams:
+            out += [f"[{name}] Streams ({plan.chunks} chunks, {plan.chunk_delay_ms:g} ms apart at the upstream; "
+                    "every chunk checked)", *stream_table(streams, plan.chunks), ""]
+    if len(plan.paths) > 1:
+        out += [*overview_table(plan, rows), ""]
     if memory:
         out.append(f"Gateway memory: peak RSS (VmHWM) {memory.get('VmHWM', 0) / 1024:.1f} MiB, "
                    f"RSS at the end {memory.get('VmRSS', 0) / 1024:.1f} MiB")
@@ -496,7 +578,7 @@ def report(plan: Plan, rows: Sequence[dict[str, Any]], runs: Sequence[RunStats],
                    f"and up to {max(noise):.0%} of the time during the gateway runs")
     failures = [run for run in runs if run.errors]
     for run in failures[:5]:
-        out.append(f"errors in {run.kind} c={run.concurrency} {run.target}: {run.errors}; "
+        out.append(f"errors in {run.path} {run.kind} c={run.concurrency} {run.target}: {run.errors}; "
                    + "; ".join(run.error_samples[:2]))
     return "\n".join(out)
 
@@ -508,9 +590,15 @@ def write_json(plan: Plan, pin: Pinning, info: dict[str, Any], runs: Sequence[Ru
         "started_at": info.pop("started_at"), "wall_s": wall, "machine": info,
         "plan": {"duration_s": plan.duration, "reps": plan.reps, "concurrency": plan.concurrency,
                  "stream_concurrency": plan.stream_concurrency, "chunks": plan.chunks,
-                 "chunk_delay_ms": plan.chunk_delay_ms, "chat_engine": plan.engine, "stream_engine": "python"},
+                 "chunk_delay_ms": plan.chunk_delay_ms, "chat_engine": plan.engine, "stream_engine": "python",
+                 "paths": plan.paths},
         "pinning": {"enabled": pin.enabled, "note": pin.note},
-        "summary": rows, "gateway_memory_kib": memory, "bar": bar,
+        # `summary` is the fast path's, as before; `paths` has one section per measured path.
+        "summary": [row for row in rows if row["path"] == "fast"],
+        "paths": {name: {"title": PATHS[name].title, "gateway_route": PATHS[name].gateway.route,
+                         "direct_route": PATHS[name].direct.route,
+                         "summary": [row for row in rows if row["path"] == name]} for name in plan.paths},
+        "gateway_memory_kib": memory, "bar": bar,
         "runs": [run.as_dict() for run in runs],
     }
     plan.output.write_text(json.dumps(document, indent=2) + "\n")
@@ -529,20 +617,26 @@ def run_loop(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return runner.run(factory())
 
 
-def bench(plan: Plan, pin_wanted: bool, children: Children) -> int:
+def targets(path: BenchPath, gateway_port: int, upstream_port: int) -> Pair:
+    gateway = Target("gateway", f"http://{LOOPBACK}:{gateway_port}{path.gateway.route}", GATEWAY_KEY, path.name,
+                     path.gateway.body, path.gateway.expect)
+    direct = Target("direct", f"http://{LOOPBACK}:{upstream_port}{path.direct.route}", UPSTREAM_KEY, path.name,
+                    path.direct.body, path.direct.expect)
+    return gateway, direct
+
+
+def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> int:
     started = time.monotonic()
     RESULTS.mkdir(parents=True, exist_ok=True)
     info = {**machine(), "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
     pin = Pinning.detect(pin_wanted)
     print(f"bench: {pin.note}; chat load by {plan.engine}", file=sys.stderr, flush=True)
     upstream_port = start_upstream(children, pin, plan)
-    gateway_process, gateway_port = start_gateway(children, pin, upstream_port)
+    gateway_process, gateway_port = start_gateway(children, pin, upstream_port, store_dir)
     pin.pin_self()
-    chat_path = "/v1/chat/completions"
-    gateway = Target("gateway", f"http://{LOOPBACK}:{gateway_port}{chat_path}", GATEWAY_KEY)
-    direct = Target("direct", f"http://{LOOPBACK}:{upstream_port}{chat_path}", UPSTREAM_KEY)
+    pairs = {name: targets(PATHS[name], gateway_port, upstream_port) for name in plan.paths}
     meters = Meters(cpu_clock(gateway_process.pid), core_busy_clock(pin.gateway_cpu) if pin.enabled else None)
-    runs = run_loop(lambda: measure(plan, gateway, direct, meters, pin))
+    runs = run_loop(lambda: measure(plan, pairs, meters, pin))
     if gateway_process.poll() is not None:
         raise BenchError(f"the gateway died during the run:\n{log_tail(RESULTS / 'gateway.log')}")
     memory = memory_kib(gateway_process.pid)
@@ -562,8 +656,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan, pin_wanted = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     children = Children()
+    store = tempfile.TemporaryDirectory(prefix="babelgate-bench-store-")  # the gateway's SQLite store
     try:
-        return bench(plan, pin_wanted, children)
+        return bench(plan, pin_wanted, children, store.name)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
@@ -572,6 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         children.stop_all()
+        store.cleanup()  # after the gateway stopped: it holds the file
 
 
 if __name__ == "__main__":

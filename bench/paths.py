@@ -1,0 +1,171 @@
+"""The paths `make bench` measures: each a gateway request (frontend, model, so provider) and the direct
+call to the same fake upstream in that upstream's own format, with what a good answer must contain.
+
+`fast` is the OpenAI fast path (chat completions to an OpenAI model: the body is relayed). The others are
+translated: the request is a short chat with two tools, in the frontend's format, and the fake upstream
+answers with the same text in every format (fake_upstream.ANSWER), so each answer's content can be checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from fake_upstream import ANSWER
+from loadgen import request_body
+
+SYSTEM: Final = "You are a concise assistant for a team of backend engineers. Use the tools when they help."
+USER: Final = "Explain in three sentences what a load balancer does and why it helps."
+# Two tools, as in bench/translated.py, with the descriptions and schemas a real client sends.
+TOOLS: Final[list[dict[str, Any]]] = [
+    {"type": "function", "function": {
+        "name": "get_weather", "description": "Current weather for a city.",
+        "parameters": {"type": "object", "properties": {
+            "city": {"type": "string", "description": "City name, e.g. Paris"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}, "required": ["city"]}}},
+    {"type": "function", "function": {
+        "name": "get_time", "description": "Current local time in a city.",
+        "parameters": {"type": "object", "properties": {
+            "city": {"type": "string", "description": "City name, e.g. Paris"}}, "required": ["city"]}}},
+]
+RESPONSES_TOOLS: Final = [{"type": "function", **tool["function"]} for tool in TOOLS]
+ANTHROPIC_TOOLS: Final = [{"name": tool["function"]["name"], "description": tool["function"]["description"],
+                           "input_schema": tool["function"]["parameters"]} for tool in TOOLS]
+CHAT_MESSAGES: Final = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}]
+
+MODELS: Final = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "gemini": "gemini-2.5-flash",
+                 "mistral": "mistral-small-latest"}
+
+
+def _chat(model: str) -> dict[str, Any]:
+    return {"model": model, "messages": CHAT_MESSAGES, "tools": TOOLS, "temperature": 0.2, "max_tokens": 256}
+
+
+def _anthropic(model: str) -> dict[str, Any]:
+    return {"model": model, "max_tokens": 256, "system": SYSTEM, "tools": ANTHROPIC_TOOLS, "temperature": 0.2,
+            "messages": [{"role": "user", "content": USER}]}
+
+
+def _gemini() -> dict[str, Any]:
+    return {
+        "contents": [{"role": "user", "parts": [{"text": USER}]}],
+        "systemInstruction": {"parts": [{"text": SYSTEM}]},
+        "tools": [{"functionDeclarations": [
+            {"name": tool["function"]["name"], "description": tool["function"]["description"],
+             "parameters": tool["function"]["parameters"]} for tool in TOOLS]}],
+        "generationConfig": {"temperature": 0.2, "maxOutputTokens": 256},
+    }
+
+
+# How to find the answer text in each format (for the correctness check before measuring).
+def _chat_text(answer: Any) -> Any:
+    return answer["choices"][0]["message"]["content"]
+
+
+def _messages_text(answer: Any) -> Any:
+    return next(block["text"] for block in answer["content"] if block["type"] == "text")
+
+
+def _gemini_text(answer: Any) -> Any:
+    return answer["candidates"][0]["content"]["parts"][0]["text"]
+
+
+def _responses_text(answer: Any) -> Any:
+    message = next(item for item in answer["output"] if item["type"] == "message")
+    return next(part["text"] for part in message["content"] if part["type"] == "output_text")
+
+
+# Byte markers of a good answer: the load generator checks them instead of parsing (it shares a core).
+CHAT_OK: Final = (b'"chat.completion"', b'"finish_reason":"stop"')
+MESSAGE_OK: Final = (b'"type":"message"', b'"stop_reason":"end_turn"')
+GEMINI_OK: Final = (b'"finishReason":"STOP"',)
+RESPONSE_OK: Final = (b'"object":"response"', b'"status":"completed"')
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One end of a path: where to POST, what, and how to recognise a good answer."""
+
+    route: str  # path on the gateway or the fake upstream
+    body: bytes
+    expect: tuple[bytes, ...]
+    text: Callable[[Any], Any]  # the answer's text, for the check before measuring
+    # Bytes only the right upstream's answer leads to (its prompt token count, which each fake sets apart),
+    # also checked before measuring: proof that the gateway called the provider the path names.
+    marker: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class BenchPath:
+    name: str
+    title: str
+    gateway: Side
+    direct: Side
+    streams: bool = False  # only the fast path has stream runs so far
+
+
+def _dumps(body: dict[str, Any]) -> bytes:
+    return orjson.dumps(body)
+
+
+_OPENAI_DIRECT: Final = Side("/v1/chat/completions", _dumps(_chat(MODELS["openai"])), CHAT_OK, _chat_text,
+                             b'"prompt_tokens":42,')
+
+PATHS: Final[dict[str, BenchPath]] = {path.name: path for path in (
+    BenchPath("fast", "OpenAI fast path: chat completions → OpenAI (gpt-4o-mini, no tools)",
+              Side("/v1/chat/completions", request_body(False), CHAT_OK, _chat_text),
+              Side("/v1/chat/completions", request_body(False), CHAT_OK, _chat_text), streams=True),
+    BenchPath("anthropic", f"Chat completions → Anthropic ({MODELS['anthropic']}, two tools); direct: /v1/messages",
+              Side("/v1/chat/completions", _dumps(_chat(MODELS["anthropic"])), CHAT_OK, _chat_text,
+                   b'"prompt_tokens":412,'),
+              Side("/v1/messages", _dumps(_anthropic(MODELS["anthropic"])), MESSAGE_OK, _messages_text,
+                   b'"input_tokens":412,')),
+    BenchPath("gemini", f"Chat completions → Gemini ({MODELS['gemini']}, two tools); direct: generateContent",
+              Side("/v1/chat/completions", _dumps(_chat(MODELS["gemini"])), CHAT_OK, _chat_text,
+                   b'"prompt_tokens":98,'),
+              Side(f"/v1beta/models/{MODELS['gemini']}:generateContent", _dumps(_gemini()), GEMINI_OK,
+                   _gemini_text, b'"promptTokenCount":98,')),
+    BenchPath("mistral", f"Chat completions → Mistral ({MODELS['mistral']}, two tools); direct: Mistral chat",
+              Side("/v1/chat/completions", _dumps(_chat(MODELS["mistral"])), CHAT_OK, _chat_text,
+                   b'"prompt_tokens":131,'),
+              Side("/mistral/v1/chat/completions", _dumps(_chat(MODELS["mistral"])), CHAT_OK, _chat_text,
+                   b'"prompt_tokens":131,')),
+    BenchPath("responses", f"Responses API (stored) → OpenAI chat ({MODELS['openai']}, two tools); "
+              "direct: OpenAI chat",
+              Side("/v1/responses", _dumps({"model": MODELS["openai"], "instructions": SYSTEM, "input": USER,
+                                            "tools": RESPONSES_TOOLS, "temperature": 0.2,
+                                            "max_output_tokens": 256}), RESPONSE_OK, _responses_text,
+                   b'"input_tokens":42,'),
+              _OPENAI_DIRECT),
+    BenchPath("messages", f"Anthropic Messages frontend → OpenAI chat ({MODELS['openai']}, two tools); "
+              "direct: OpenAI chat",
+              Side("/v1/messages", _dumps(_anthropic(MODELS["openai"])), MESSAGE_OK, _messages_text,
+                   b'"input_tokens":42,'),
+              _OPENAI_DIRECT),
+)}
+
+
+def parse_paths(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if names == ("all",):
+        return tuple(PATHS)
+    unknown = [name for name in names if name not in PATHS]
+    if unknown or not names:
+        raise ValueError(f"unknown path(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(PATHS)} or all")
+    return names
+
+
+def answer_problem(side: Side, data: bytes) -> str | None:
+    """Whether a whole answer (parsed) carries the fake upstream's text; None when it does."""
+    try:
+        text = side.text(orjson.loads(data))
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, StopIteration) as exc:
+        return f"no answer text ({type(exc).__name__}): {data[:300]!r}"
+    if text != ANSWER:
+        return f"the text differs from the upstream's: {data[:300]!r}"
+    if side.marker not in data:
+        return f"not the expected upstream's answer (no {side.marker!r}): {data[:300]!r}"
+    return None
