@@ -164,3 +164,22 @@ def test_hooks_see_and_may_refuse_native_responses(make_gateway: GatewayFactory,
     assert hook.seen == [("responses.create", "smart")]
     assert not [r for r in upstream.received if r.path == "/v1/responses"]
     assert _eventually(lambda: len(hook.completions) == 1) and hook.completions[0].status == 400
+
+
+def test_a_response_belongs_to_the_gateway_key_that_created_it(make_gateway: GatewayFactory) -> None:
+    gateway = make_gateway(env={"BABELGATE_API_KEYS": "sk-team-a,sk-team-b"})
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-team-a", max_retries=0) as a, \
+            openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-team-b", max_retries=0) as b:
+        created = a.responses.create(model=MODEL, input="Secret plans")
+        assert a.responses.retrieve(created.id).id == created.id
+        with pytest.raises(openai.NotFoundError):
+            b.responses.retrieve(created.id)
+        with pytest.raises(openai.NotFoundError):
+            b.responses.input_items.list(created.id)
+        with pytest.raises(openai.NotFoundError) as caught:
+            b.responses.create(model=MODEL, input="Continue", previous_response_id=created.id)
+        assert caught.value.code == "previous_response_not_found"
+        with pytest.raises(openai.NotFoundError):
+            b.responses.delete(created.id)
+        assert a.responses.retrieve(created.id).id == created.id  # untouched by the other key
+        a.responses.delete(created.id)

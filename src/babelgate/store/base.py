@@ -30,6 +30,7 @@ class StoredResponse:
     response: dict[str, Any]  # the Responses API resource as returned to the client
     input_items: list[dict[str, Any]]  # this request's input items, for GET /responses/{id}/input_items
     conversation: list[dict[str, Any]]  # everything before this response's output, as Responses input items
+    owner: str | None = None  # the gateway key id that created it; only that key reads, continues or deletes it
 
 
 class ResponseStore(Protocol):
@@ -64,11 +65,11 @@ def is_expired(expires_at: int | None, now: int) -> bool:
 
 def encode_body(record: StoredResponse) -> bytes:
     return orjson.dumps({"response": record.response, "input_items": record.input_items,
-                         "conversation": record.conversation})
+                         "conversation": record.conversation, "owner": record.owner})
 
 
 def decode_record(response_id: str, created_at: int, expires_at: int | None, body: bytes) -> StoredResponse:
     fields = orjson.loads(body)
     return StoredResponse(id=response_id, created_at=created_at, expires_at=expires_at,
                           response=fields["response"], input_items=fields["input_items"],
-                          conversation=fields["conversation"])
+                          conversation=fields["conversation"], owner=fields.get("owner"))

@@ -15,7 +15,7 @@ from babelgate.frontends.openai_validation import require_model, validate_chat_b
 from babelgate.frontends.responses import wire
 from babelgate.frontends.responses.compaction import SUMMARY_PROMPT, compacted_output
 from babelgate.frontends.responses.translate import chat_messages, normalize_input
-from babelgate.frontends.responses.turn import previous_not_found
+from babelgate.frontends.responses.turn import owned, previous_not_found
 from babelgate.frontends.responses.validate import validate_input
 from babelgate.frontends.responses.wire import JSON
 from babelgate.pipeline import parse_json_object
@@ -34,7 +34,7 @@ async def compact_response(runtime: Runtime, exchange: Exchange) -> None:
     conversation: list[JSON] = []
     previous_id = body.get("previous_response_id")
     if previous_id:
-        previous = await runtime.response_store.get(str(previous_id))
+        previous = await owned(runtime.response_store, str(previous_id), exchange.key_id)
         if previous is None:
             raise previous_not_found(str(previous_id))
         conversation = [*previous.conversation, *previous.response.get("output", ())]

@@ -3,7 +3,7 @@ and compact. The WebSocket mode on the same path lives in websocket.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
@@ -17,6 +17,7 @@ from babelgate.frontends.responses.wire import JSON
 from babelgate.hooks import RequestContext
 from babelgate.pipeline import adjusted_headers, parse_json_object, request_context, send_stream
 from babelgate.routing.registry import Deployment
+from babelgate.store import StoredResponse
 from babelgate.streaming import SSE_DONE, encode_sse_event
 
 if TYPE_CHECKING:
@@ -44,8 +45,11 @@ async def create_response(runtime: Runtime, exchange: Exchange) -> None:
         await native.relay(runtime, exchange, body, deployment, stream)
         return
 
-    current = await turn.prepare(runtime, body, deployment, runtime.response_store.get, language=exchange.language,
-                                 make_context=make_context, stream=stream)
+    def lookup(response_id: str) -> Awaitable[StoredResponse | None]:
+        return turn.owned(runtime.response_store, response_id, exchange.key_id)
+
+    current = await turn.prepare(runtime, body, deployment, lookup, language=exchange.language,
+                                 make_context=make_context, stream=stream, owner=exchange.key_id)
     exchange.notes, exchange.context = current.notes, current.context
     if stream:
         await send_stream(exchange, _sse(runtime, current), current.notes, on_error=native.encode_error_event)
@@ -80,15 +84,15 @@ async def response_resource(runtime: Runtime, exchange: Exchange, rest: str) -> 
     if method not in (("GET", "HEAD") if listing else ("GET", "HEAD", "DELETE")):
         raise MethodNotAllowed(method=method, path=exchange.scope["path"])
     store = runtime.response_store
+    record = await turn.owned(store, response_id, exchange.key_id)
+    if record is None:
+        raise _not_found(response_id)
     if method == "DELETE":
         exchange.route = "responses.delete"
         if not await store.delete(response_id):
             raise _not_found(response_id)
         await exchange.respond_json(200, {"id": response_id, "object": "response.deleted", "deleted": True})
         return
-    record = await store.get(response_id)
-    if record is None:
-        raise _not_found(response_id)
     if listing:
         await exchange.respond_json(200, _item_page(record.input_items, _query(exchange)))
     else:

@@ -26,7 +26,7 @@ from babelgate.pipeline import typed_request
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest
-from babelgate.store import StoredResponse
+from babelgate.store import ResponseStore, StoredResponse
 
 if TYPE_CHECKING:
     from babelgate.app import Runtime
@@ -48,6 +48,7 @@ class Turn:
     language: str
     notes: CallNotes
     context: RequestContext | None = None
+    owner: str | None = None  # the gateway key id of the caller
     final: JSON | None = None  # the terminal resource
     error: GatewayError | None = None  # what ended a stream after it began
 
@@ -58,8 +59,15 @@ class Turn:
             id=self.shell.id, created_at=self.shell.created_at,
             expires_at=int(time.time() + retention) if retention else None,
             response=self.final, input_items=self.input_items,
-            conversation=[*self.conversation, *self.input_items],
+            conversation=[*self.conversation, *self.input_items], owner=self.owner,
         )
+
+
+async def owned(store: ResponseStore, response_id: str, owner: str | None) -> StoredResponse | None:
+    """A stored response, for the gateway key that created it only: to any other key (with keys
+    configured) it does not exist, so ids never leak one caller's conversations to another."""
+    record = await store.get(response_id)
+    return record if record is not None and record.owner == owner else None
 
 
 def previous_not_found(response_id: str) -> NotFound:
@@ -68,7 +76,7 @@ def previous_not_found(response_id: str) -> NotFound:
 
 
 async def prepare(runtime: Runtime, body: JSON, deployment: Deployment, lookup: Lookup, *, language: str,
-                  make_context: ContextFactory, stream: bool) -> Turn:
+                  make_context: ContextFactory, stream: bool, owner: str | None) -> Turn:
     """`body` already passed `validate_create_body`; `deployment` is its model's."""
     validate_translatable(body)
     conversation: list[JSON] = []
@@ -85,7 +93,7 @@ async def prepare(runtime: Runtime, body: JSON, deployment: Deployment, lookup: 
     store = body.get("store") is not False
     shell = ResponseShell.for_request(wire.new_id(wire.RESPONSE_PREFIX), deployment.public_name, body, store=store)
     return Turn(runtime, deployment, body, request, shell, items, conversation, store, language, CallNotes(),
-                context)
+                context, owner)
 
 
 async def answer(turn: Turn) -> JSON:

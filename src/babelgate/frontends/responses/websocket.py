@@ -150,7 +150,7 @@ class ResponsesSocket:
             if deployment.native_responses:
                 raise InvalidRequest("responses_unsupported", param="model", feature="WebSocket mode on a native model")
             current = await turn.prepare(self.runtime, body, deployment, self._lookup, language=self.language,
-                                         make_context=self._context, stream=True)
+                                         make_context=self._context, stream=True, owner=self.key_id)
             outcome.notes, outcome.context = current.notes, current.context
             async for batch in turn.events(current):
                 for item in batch:
@@ -176,7 +176,7 @@ class ResponsesSocket:
         record = self.remembered.get(response_id)
         if record is not None:
             return record
-        return await self.runtime.response_store.get(response_id)
+        return await turn.owned(self.runtime.response_store, response_id, self.key_id)
 
     def _remember(self, record: StoredResponse) -> None:
         self.remembered[record.id] = record
