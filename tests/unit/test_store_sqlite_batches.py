@@ -1,0 +1,75 @@
+"""SQLite puts that arrive together are written together (one hop to the store's thread, one
+transaction), in order, and each caller hears of its own put's fate."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from babelgate.store import StoredResponse
+from babelgate.store.sqlite import SQLiteResponseStore
+
+
+def record(response_id: str, text: str = "x") -> StoredResponse:
+    return StoredResponse(id=response_id, created_at=1, expires_at=None, response={"text": text},
+                          input_items=[], conversation=[])
+
+
+async def test_concurrent_puts_are_written_in_few_transactions(tmp_path: Path) -> None:
+    store = SQLiteResponseStore(tmp_path / "db.sqlite")
+    calls = 0
+    original = store._call
+
+    async def counting(operation):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        return await original(operation)
+
+    store._call = counting  # type: ignore[method-assign]
+    try:
+        await asyncio.gather(*(store.put(record(f"resp_{n}")) for n in range(50)))
+        assert calls <= 3  # the first put's write, then everything that queued behind it
+        found = await asyncio.gather(*(store.get(f"resp_{n}") for n in range(50)))
+        assert all(item is not None for item in found)
+    finally:
+        await store.close()
+
+
+async def test_the_last_put_of_an_id_in_a_batch_wins(tmp_path: Path) -> None:
+    store = SQLiteResponseStore(tmp_path / "db.sqlite")
+    try:
+        await asyncio.gather(store.put(record("resp_1", "first")), store.put(record("resp_1", "second")),
+                             store.put(record("resp_1", "third")))
+        stored = await store.get("resp_1")
+        assert stored is not None and stored.response == {"text": "third"}
+    finally:
+        await store.close()
+
+
+async def test_a_failed_batch_fails_each_of_its_puts_and_writes_none(tmp_path: Path) -> None:
+    store = SQLiteResponseStore(tmp_path / "db.sqlite")
+    try:
+        await store.put(record("resp_ok"))
+        bad = StoredResponse(id="resp_bad", created_at=1, expires_at=None, response={"x": object()},  # not JSON
+                             input_items=[], conversation=[])
+        results = await asyncio.gather(store.put(record("resp_a")), store.put(bad), return_exceptions=True)
+        assert any(isinstance(result, Exception) for result in results)
+        assert await store.get("resp_bad") is None
+        await store.put(record("resp_after"))  # the store goes on after a failed batch
+        assert await store.get("resp_after") is not None
+    finally:
+        await store.close()
+
+
+def test_nothing_is_left_in_an_open_transaction(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = SQLiteResponseStore(tmp_path / "db.sqlite")
+        try:
+            await store.put(record("resp_1"))
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM babelgate_responses").fetchone() == (1,)
