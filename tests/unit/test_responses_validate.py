@@ -16,6 +16,7 @@ from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.frontends.responses.compaction import compaction_item
 from babelgate.frontends.responses.translate import chat_body, normalize_input
 from babelgate.frontends.responses.validate import validate_create_body, validate_translatable
+from tests.mutations import mutate, paths
 
 JSON = dict[str, Any]
 IMAGE = {"type": "input_image", "image_url": "https://x.test/a.png"}
@@ -268,39 +269,18 @@ ODD_VALUES: list[Any] = [None, True, 0, -1, 2.5, 1e300, "", "x", [], [None], {},
                          {"type": "message"}, {"type": "function_call"}, {"type": "input_image"}]
 
 
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix] if prefix else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += _paths(value, (*prefix, index))
-    return found
-
-
-def _mutate(body: JSON, path: tuple[Any, ...], value: Any) -> JSON:
-    mutated = copy.deepcopy(body)
-    target = mutated
-    try:
-        for step in path[:-1]:
-            target = target[step]
-        target[path[-1]] = value
-    except (KeyError, IndexError, TypeError):  # an earlier mutation removed this path
-        return body
-    return mutated
 
 
 @pytest.mark.parametrize("seed", range(8))
 def test_mutated_bodies_never_crash_the_translated_road(seed: int) -> None:
     rng = random.Random(seed)
-    paths = _paths(VALID)
+    places = paths(VALID)
     refused = 0
     for _ in range(400):
         body = VALID
         for _ in range(rng.randint(1, 3)):
-            path, value = rng.choice(paths), rng.choice(ODD_VALUES)
-            body = _mutate(body, path, value)
+            path, value = rng.choice(places), rng.choice(ODD_VALUES)
+            body = mutate(body, path, value)
         try:
             prepare(body)
         except GatewayError as error:

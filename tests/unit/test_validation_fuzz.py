@@ -13,6 +13,7 @@ from babelgate.errors import InvalidRequest
 from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.providers.openai.translate import to_wire
+from tests.mutations import mutate, paths
 
 VALID: dict[str, Any] = {
     "model": "gpt-4o",
@@ -42,38 +43,17 @@ VALID: dict[str, Any] = {
 ODD_VALUES: list[Any] = [None, True, 0, -1, 2.5, 1e300, "", "x", [], [None], {}, {"type": None}, [{"type": "text"}]]
 
 
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix] if prefix else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += _paths(value, (*prefix, index))
-    return found
-
-
-def _mutate(body: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
-    mutated = copy.deepcopy(body)
-    target = mutated
-    try:
-        for step in path[:-1]:
-            target = target[step]
-        target[path[-1]] = value
-    except (KeyError, IndexError, TypeError):  # an earlier mutation removed this path
-        return body
-    return mutated
 
 
 @pytest.mark.parametrize("seed", range(8))
 def test_mutated_bodies_never_crash_the_typed_path(seed: int) -> None:
     validate_chat_body(copy.deepcopy(VALID))  # the base is valid
     rng = random.Random(seed)
-    paths = _paths(VALID)
+    places = paths(VALID)
     for _ in range(400):
         body = VALID
         for _ in range(rng.randint(1, 3)):
-            body = _mutate(body, rng.choice(paths), rng.choice(ODD_VALUES))
+            body = mutate(body, rng.choice(places), rng.choice(ODD_VALUES))
         try:
             validate_chat_body(body)
         except InvalidRequest as error:
