@@ -234,13 +234,21 @@ def json_schema_object(schema: Any, path: str) -> None:
         raise InvalidRequest("wrong_type", param=f"{path}.properties", expected="an object")
 
 
-def _tool_choice(choice: Any) -> None:
+def tool_choice_mode(choice: Any) -> bool:
+    """True when `choice` needs no more checking: absent, or one of the three modes (chat and the
+    Responses API share them); any other string is a 400."""
     if choice is None:
-        return
+        return True
     if isinstance(choice, str):
         if choice not in ("none", "auto", "required"):
             raise InvalidRequest("invalid_value", param="tool_choice",
                                  detail="expected none, auto, required or an object")
+        return True
+    return False
+
+
+def _tool_choice(choice: Any) -> None:
+    if tool_choice_mode(choice):
         return
     choice = expect_object(choice, "tool_choice")
     kind = choice.get("type")

@@ -18,6 +18,7 @@ from babelgate.frontends.openai_validation import (
     json_schema_format,
     json_schema_object,
     require_model,
+    tool_choice_mode,
 )
 from babelgate.frontends.responses.compaction import read_compaction
 
@@ -185,12 +186,7 @@ def _tool(tool: Any, path: str) -> None:
 
 
 def _tool_choice(choice: Any) -> None:
-    if choice is None:
-        return
-    if isinstance(choice, str):
-        if choice not in ("none", "auto", "required"):
-            raise InvalidRequest("invalid_value", param="tool_choice",
-                                 detail="expected none, auto, required or an object")
+    if tool_choice_mode(choice):
         return
     choice = expect_object(choice, "tool_choice")
     kind = choice.get("type")
