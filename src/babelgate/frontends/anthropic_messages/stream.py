@@ -16,8 +16,8 @@ from babelgate.errors import UpstreamProtocolError
 from babelgate.frontends.anthropic_messages import wire
 from babelgate.frontends.anthropic_messages.translate import stop_reason
 from babelgate.frontends.anthropic_messages.wire import JSON
-from babelgate.schema.chat import Usage
-from babelgate.schema.chunks import ChatChunk, Delta, ToolCallDelta
+from babelgate.frontends.one_answer import OneAnswerEncoder
+from babelgate.schema.chunks import Delta, ToolCallDelta
 
 
 @dataclass(slots=True)
@@ -26,7 +26,7 @@ class _Block:
     kind: str  # "text", "thinking" or "tool_use"
 
 
-class AnthropicMessagesStreamEncoder:
+class AnthropicMessagesStreamEncoder(OneAnswerEncoder):
     """One per stream: `start()`, `feed(chunk)` for each chunk, then `finish()`. Each returns events
     (dicts whose `type` is also their SSE event name)."""
 
@@ -37,8 +37,6 @@ class AnthropicMessagesStreamEncoder:
         self.next_index = 0
         self.open: _Block | None = None
         self.tool_blocks: dict[int, int] = {}  # chat tool-call index → block index
-        self.usage: Usage | None = None
-        self.finish_reason: str | None = None
         self.refused = False
 
     def start(self) -> list[JSON]:
@@ -48,17 +46,6 @@ class AnthropicMessagesStreamEncoder:
                              "output_tokens": 0}}
         return [{"type": "message_start", "message": message}, {"type": "ping"}]
 
-    def feed(self, chunk: ChatChunk) -> list[JSON]:
-        events: list[JSON] = []
-        if chunk.usage is not None:
-            self.usage = chunk.usage
-        for choice in chunk.choices:
-            if choice.index != 0:
-                continue  # Messages has one answer; n > 1 never reaches this road
-            self._delta(choice.delta, events)
-            if choice.finish_reason is not None:
-                self.finish_reason = choice.finish_reason
-        return events
 
     def finish(self) -> list[JSON]:
         events: list[JSON] = []

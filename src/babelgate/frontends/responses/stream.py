@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from babelgate.frontends.one_answer import OneAnswerEncoder
 from babelgate.frontends.responses import wire
 from babelgate.frontends.responses.resource import ResponseShell
 from babelgate.frontends.responses.translate import outcome
 from babelgate.frontends.responses.wire import JSON
-from babelgate.schema.chat import Usage
-from babelgate.schema.chunks import ChatChunk, Delta, ToolCallDelta
+from babelgate.schema.chunks import Delta, ToolCallDelta
 
 
 @dataclass(slots=True)
@@ -49,7 +49,7 @@ class _Call:
     arguments: str = ""
 
 
-class ResponsesStreamEncoder:
+class ResponsesStreamEncoder(OneAnswerEncoder):
     def __init__(self, shell: ResponseShell) -> None:
         self.shell = shell
         self.sequence = 0
@@ -57,8 +57,6 @@ class ResponsesStreamEncoder:
         self.message: _Message | None = None
         self.reasoning: _Reasoning | None = None
         self.calls: dict[int, _Call] = {}
-        self.usage: Usage | None = None
-        self.finish_reason: str | None = None
         self.final: JSON | None = None  # the terminal resource, once sent
 
     # -- the sequence ---------------------------------------------------------------------------
@@ -68,17 +66,6 @@ class ResponsesStreamEncoder:
         return [self._event("response.created", response=snapshot),
                 self._event("response.in_progress", response=snapshot)]
 
-    def feed(self, chunk: ChatChunk) -> list[JSON]:
-        events: list[JSON] = []
-        if chunk.usage is not None:
-            self.usage = chunk.usage
-        for choice in chunk.choices:
-            if choice.index != 0:
-                continue
-            self._delta(choice.delta, events)
-            if choice.finish_reason is not None:
-                self.finish_reason = choice.finish_reason
-        return events
 
     def finish(self) -> list[JSON]:
         events: list[JSON] = []
