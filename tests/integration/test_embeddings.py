@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import base64
 import struct
+import time
 from dataclasses import replace
 
 import httpx
 import openai
 import pytest
 
+from babelgate.errors import InvalidRequest
+from babelgate.hooks import Completion, Hook, RequestContext
 from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, MISTRAL_KEY, GatewayFactory
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.gemini_upstream import FakeGemini
@@ -121,3 +124,37 @@ def test_mistral_embed_is_fixed_at_1024(make_gateway: GatewayFactory, mistral_up
         with pytest.raises(openai.BadRequestError) as caught:
             client.embeddings.create(model="mistral-embed", input="a", dimensions=256)
     assert caught.value.body["param"] == "dimensions"  # type: ignore[index]
+
+
+def test_hooks_see_embeddings_requests_and_may_refuse_them(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
+    class Gatekeeper(Hook):
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+            self.completed: list[Completion] = []
+
+        async def on_request(self, context: RequestContext) -> None:
+            self.seen.append(context.route)
+            if context.headers.get("x-refuse"):
+                raise InvalidRequest("invalid_value", param="input", detail="refused by policy")
+
+        async def on_complete(self, context: RequestContext, completion: Completion) -> None:
+            self.completed.append(completion)
+
+    hook = Gatekeeper()
+    gateway = make_gateway(hooks=(hook,))
+    ok = httpx.post(gateway.url + "/v1/embeddings", json={"model": MODEL, "input": "hi"}, timeout=10)
+    refused = httpx.post(gateway.url + "/v1/embeddings", json={"model": MODEL, "input": "hi"},
+                         headers={"x-refuse": "1"}, timeout=10)
+    assert (ok.status_code, refused.status_code) == (200, 400)
+    assert hook.seen == ["embeddings", "embeddings"]
+    assert len([r for r in upstream.received if r.path == "/v1/embeddings"]) == 1
+    deadline = time.monotonic() + 2
+    while len(hook.completed) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [c.status for c in hook.completed] == [200, 400]
+
+
+def test_unknown_messages_paths_answer_in_anthropics_format(gateway: RunningApp) -> None:
+    response = httpx.post(gateway.url + "/v1/messages/batches", json={}, timeout=10)
+    assert response.status_code == 404
+    assert response.json()["type"] == "error" and response.json()["error"]["type"] == "not_found_error"
