@@ -1,25 +1,432 @@
-"""Timeouts and transport failures → gateway errors (http.py, providers/base.py provider_timeouts)."""
+"""The upstream HTTP client (babelgate.http) against a raw socket server on 127.0.0.1 that says exactly
+what each test needs: keep-alive reuse, every body framing, compression, timeouts in each phase, stale
+pooled connections, broken and hostile answers, a slow reader, the connection limit, cancellation."""
 
 from __future__ import annotations
 
-import aiohttp
+import asyncio
+import gzip
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
 import pytest
 
 from babelgate.config import ProviderConfig, ServerConfig
 from babelgate.errors import (
-    GatewayError,
     InvalidRequest,
     UpstreamConnectionFailed,
     UpstreamProtocolError,
     UpstreamTimeout,
 )
-from babelgate.http import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Timeouts, transport_error
+from babelgate.http import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    Timeouts,
+    UpstreamClient,
+    drain,
+    iter_body,
+    read_body,
+)
+from babelgate.http import connection as connection_module
 from babelgate.providers.base import provider_timeouts
 
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+QUICK = Timeouts(connect=2, read=2, total=None)
 
-def test_timeouts_build_the_aiohttp_timeout() -> None:
-    timeouts = Timeouts(connect=2, read=30, total=120)
-    assert timeouts.client_timeout == aiohttp.ClientTimeout(total=120, sock_connect=2, sock_read=30)
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    """One request: the head, then as many body bytes as Content-Length says."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    return head + (await reader.readexactly(length) if length else b"")
+
+
+def answer(body: bytes, *, status: str = "200 OK", extra: bytes = b"") -> bytes:
+    return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n".encode()
+            + extra + b"\r\n" + body)
+
+
+def chunked(*pieces: bytes) -> bytes:
+    return b"".join(f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in pieces) + b"0\r\n\r\n"
+
+
+class Server:
+    """Each accepted connection runs the next handler in `handlers` (the last one repeats)."""
+
+    def __init__(self, *handlers: Handler) -> None:
+        self.handlers = list(handlers)
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.closed_by_client = asyncio.Event()
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> Server:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handler = self.handlers[min(self.connections, len(self.handlers) - 1)]
+        self.connections += 1
+        try:
+            await handler(reader, writer)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.closed_by_client.set()
+        finally:
+            if reader.at_eof():
+                self.closed_by_client.set()
+            writer.close()
+
+
+def serving(*answers: bytes, then_close: bool = False) -> Handler:
+    """Answers requests on one connection in turn, keeping it open (or closing after the last)."""
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for raw in answers:
+            await read_request(reader)
+            writer.write(raw)
+            await writer.drain()
+        if not then_close:
+            await reader.read()  # until the client closes
+    return handler
+
+
+def recording(server: Server, raw: bytes) -> Handler:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            server.requests.append(await read_request(reader))
+            writer.write(raw)
+            await writer.drain()
+    return handler
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[UpstreamClient]:
+    client = UpstreamClient()
+    yield client
+    await client.close()
+
+
+async def post(client: UpstreamClient, url: str, body: bytes | None = b"{}", *, timeouts: Timeouts = QUICK,
+               headers: dict[str, str] | None = None) -> Any:
+    return await client.send("POST", url + "/v1/chat", provider="p", headers=headers or {}, body=body,
+                             timeouts=timeouts)
+
+
+# --- bodies and reuse --------------------------------------------------------------------------------
+
+async def test_a_keep_alive_connection_serves_the_next_request(client: UpstreamClient) -> None:
+    server = Server()
+    server.handlers = [recording(server, answer(b'{"ok":1}'))]
+    async with server:
+        for _ in range(3):
+            response = await post(client, server.url)
+            assert response.status == 200 and await read_body(response, "p") == b'{"ok":1}'
+        assert server.connections == 1 and len(server.requests) == 3
+
+
+async def test_the_request_head_carries_host_length_and_headers_once(client: UpstreamClient) -> None:
+    server = Server()
+    server.handlers = [recording(server, answer(b"{}"))]
+    async with server:
+        headers = {"Authorization": "Bearer k", "Content-Length": "999", "host": "evil", "X-Extra": "1"}
+        response = await client.send("POST", server.url + "/v1beta/models/a b:go?alt=sse", provider="p",
+                                     headers=headers, body=b'{"a":1}', timeouts=QUICK)
+        await read_body(response, "p")
+        port = server.url.rsplit(":", 1)[1]
+    head, _, body = server.requests[0].partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"POST /v1beta/models/a%20b:go?alt=sse HTTP/1.1"
+    assert f"Host: 127.0.0.1:{port}".encode() in lines
+    assert b"Authorization: Bearer k" in lines and b"X-Extra: 1" in lines
+    assert [line for line in lines if line.lower().startswith((b"content-length", b"host"))] == [
+        f"Host: 127.0.0.1:{port}".encode(), b"Content-Length: 7"]
+    assert body == b'{"a":1}'
+
+
+async def test_a_chunked_body_arrives_piece_by_piece_and_the_connection_is_reused(client: UpstreamClient) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(2):
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for piece in (b"data: 1\n\n", b"data: 2\n\n"):
+                writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                await writer.drain()
+                await asyncio.sleep(0.01)
+            writer.write(b"0\r\n\r\n")
+        await reader.read()
+
+    async with Server(handler) as server:
+        for _ in range(2):
+            response = await post(client, server.url)
+            pieces = [piece async for piece in iter_body(response, "p")]
+            assert b"".join(pieces) == b"data: 1\n\ndata: 2\n\n" and len(pieces) >= 2
+        assert server.connections == 1
+
+
+async def test_a_body_without_length_ends_with_the_connection(client: UpstreamClient) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it")
+
+    async with Server(handler, serving(answer(b"second"))) as server:
+        assert await read_body(await post(client, server.url), "p") == b"all of it"
+        assert await read_body(await post(client, server.url), "p") == b"second"
+        assert server.connections == 2  # the first could not be reused
+
+
+@pytest.mark.parametrize(("coding", "compress"), [
+    (b"gzip", gzip.compress), (b"deflate", zlib.compress)])
+async def test_compressed_bodies_are_decoded(client: UpstreamClient, coding: bytes,
+                                             compress: Callable[[bytes], bytes]) -> None:
+    payload = b'{"text":"' + b"x" * 5000 + b'"}'
+    async with Server(serving(answer(compress(payload), extra=b"Content-Encoding: " + coding + b"\r\n"))) as server:
+        response = await post(client, server.url)
+        assert await read_body(response, "p") == payload
+
+
+async def test_an_encoding_not_asked_for_is_a_protocol_error(client: UpstreamClient) -> None:
+    async with Server(serving(answer(b"??", extra=b"Content-Encoding: br\r\n"))) as server:
+        with pytest.raises(UpstreamProtocolError):
+            await post(client, server.url)
+
+
+async def test_informational_answers_are_skipped(client: UpstreamClient) -> None:
+    async with Server(serving(b"HTTP/1.1 100 Continue\r\n\r\n" + answer(b"real"))) as server:
+        response = await post(client, server.url)
+        assert response.status == 200 and await read_body(response, "p") == b"real"
+
+
+async def test_error_statuses_and_headers_reach_the_caller(client: UpstreamClient) -> None:
+    raw = answer(b'{"error":{}}', status="429 Too Many Requests", extra=b"Retry-After: 3\r\nX-Dup: a\r\nX-Dup: b\r\n")
+    async with Server(serving(raw)) as server:
+        response = await post(client, server.url)
+        assert response.status == 429
+        assert response.headers["retry-after"] == "3" and response.headers.getall("x-dup") == ["a", "b"]
+
+
+# --- timeouts ------------------------------------------------------------------------------------------
+
+async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_request(reader)
+    await reader.read()
+
+
+async def test_no_first_byte_in_time_is_a_timeout_and_the_connection_is_dropped(client: UpstreamClient) -> None:
+    async with Server(silent, serving(answer(b"later"))) as server:
+        with pytest.raises(UpstreamTimeout) as caught:
+            await post(client, server.url, timeouts=Timeouts(connect=2, read=0.2))
+        assert caught.value.params == {"provider": "p", "phase": "first byte"}
+        await asyncio.wait_for(server.closed_by_client.wait(), 2)
+        assert await read_body(await post(client, server.url), "p") == b"later"
+        assert server.connections == 2
+
+
+async def test_a_gap_in_a_stream_is_a_timeout(client: UpstreamClient) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        await reader.read()
+
+    async with Server(handler) as server:
+        response = await post(client, server.url, timeouts=Timeouts(connect=2, read=0.2))
+        with pytest.raises(UpstreamTimeout) as caught:
+            _ = [piece async for piece in iter_body(response, "p")]
+        assert caught.value.params["phase"] == "stream"
+
+
+async def test_the_total_timeout_bounds_a_stream_that_keeps_trickling(client: UpstreamClient) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        while True:
+            writer.write(b"1\r\n.\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.05)
+
+    async with Server(handler) as server:
+        response = await post(client, server.url, timeouts=Timeouts(connect=2, read=1, total=0.4))
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(UpstreamTimeout):
+            _ = [piece async for piece in iter_body(response, "p")]
+        assert asyncio.get_running_loop().time() - started < 1
+
+
+async def test_a_connect_that_takes_too_long_is_a_connect_timeout(client: UpstreamClient,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    loop = asyncio.get_running_loop()
+
+    async def never(*args: object, **kwargs: object) -> None:
+        await asyncio.sleep(10)
+
+    monkeypatch.setattr(loop, "create_connection", never)
+    with pytest.raises(UpstreamTimeout) as caught:
+        await post(client, "http://127.0.0.1:9", timeouts=Timeouts(connect=0.1, read=1))
+    assert caught.value.params == {"provider": "p", "phase": "connect"}
+
+
+async def test_a_refused_connection_is_a_connection_failure(client: UpstreamClient) -> None:
+    with pytest.raises(UpstreamConnectionFailed) as caught:
+        await post(client, "http://127.0.0.1:9")
+    assert caught.value.raw_message is None and "127.0.0.1" not in str(caught.value.params)
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/x", "http:///nohost", "http://example.com:99999/x"])
+async def test_a_url_the_client_cannot_call_is_a_connection_failure(client: UpstreamClient, url: str) -> None:
+    with pytest.raises(UpstreamConnectionFailed):
+        await client.send("GET", url, provider="p", headers={}, body=None, timeouts=QUICK)
+
+
+# --- broken and hostile upstreams -------------------------------------------------------------------
+
+async def test_a_pooled_connection_closed_by_the_upstream_is_replaced_without_an_error(
+        client: UpstreamClient) -> None:
+    async def answers_once_then_drops_the_next(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(b"one"))
+        await read_request(reader)  # the second request arrives, and the upstream hangs up on it
+
+    async with Server(answers_once_then_drops_the_next, serving(answer(b"two"))) as server:
+        assert await read_body(await post(client, server.url), "p") == b"one"
+        assert await read_body(await post(client, server.url), "p") == b"two"
+        assert server.connections == 2
+
+
+async def test_a_new_connection_closed_before_an_answer_is_a_connection_failure(client: UpstreamClient) -> None:
+    async def hangs_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+
+    async with Server(hangs_up) as server:
+        with pytest.raises(UpstreamConnectionFailed):
+            await post(client, server.url)
+        assert server.connections == 1  # a fresh connection is not retried: the upstream may have acted
+
+
+async def test_garbage_instead_of_http_is_a_protocol_error(client: UpstreamClient) -> None:
+    async with Server(serving(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")) as server:
+        with pytest.raises(UpstreamProtocolError):
+            await post(client, server.url)
+
+
+async def test_a_body_cut_short_is_a_protocol_error(client: UpstreamClient) -> None:
+    async with Server(serving(answer(b"x" * 100)[:-90], then_close=True)) as server:
+        response = await post(client, server.url)
+        with pytest.raises(UpstreamProtocolError) as caught:
+            await read_body(response, "p")
+        assert caught.value.params["detail"] == "the connection closed mid-body"
+
+
+async def test_endless_headers_are_a_protocol_error(client: UpstreamClient) -> None:
+    flood = b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"y" * 1000) for i in range(80))
+    async with Server(serving(flood)) as server:
+        with pytest.raises(UpstreamProtocolError) as caught:
+            await post(client, server.url)
+        assert caught.value.params["detail"] == "the answer's headers are too large"
+
+
+async def test_a_header_value_with_a_line_break_is_refused_before_sending(client: UpstreamClient) -> None:
+    server = Server()
+    server.handlers = [recording(server, answer(b"{}"))]
+    async with server:
+        with pytest.raises(InvalidRequest):
+            await post(client, server.url, headers={"anthropic-beta": "x\r\nX-Injected: 1"})
+        assert server.requests == []
+
+
+# --- flow, limits, cancellation -------------------------------------------------------------------------
+
+async def test_a_slow_reader_pauses_the_socket_and_gets_every_byte(client: UpstreamClient,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    pieces = [bytes([65 + i % 26]) * 65536 for i in range(40)]  # 2.5 MiB
+    paused: list[bool] = []
+    original = connection_module.Connection.on_body
+
+    def spying(self: connection_module.Connection, body: bytes) -> None:
+        original(self, body)
+        paused.append(self._paused)
+
+    monkeypatch.setattr(connection_module.Connection, "on_body", spying)
+    async with Server(serving(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(*pieces))) as server:
+        response = await post(client, server.url)
+        received = []
+        async for piece in iter_body(response, "p"):
+            received.append(piece)
+            await asyncio.sleep(0.005)
+        assert b"".join(received) == b"".join(pieces)
+        assert any(paused), "the socket was never paused for the slow reader"
+
+
+async def test_a_large_body_read_whole_is_not_stalled_by_the_pause(client: UpstreamClient) -> None:
+    payload = b"z" * (3 * 1024 * 1024)
+    async with Server(serving(answer(payload))) as server:
+        assert await asyncio.wait_for(read_body(await post(client, server.url), "p"), 5) == payload
+
+
+async def test_requests_beyond_the_limit_wait_for_a_connection() -> None:
+    client = UpstreamClient(max_connections=1)
+
+    async def slow_answers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            await asyncio.sleep(0.05)
+            writer.write(answer(b"ok"))
+
+    try:
+        async with Server(slow_answers) as server:
+            async def one() -> bytes:
+                return await read_body(await post(client, server.url), "p")
+            assert await asyncio.gather(one(), one(), one()) == [b"ok"] * 3
+            assert server.connections == 1
+    finally:
+        await client.close()
+
+
+async def test_a_cancelled_call_drops_its_connection(client: UpstreamClient) -> None:
+    async with Server(silent, serving(answer(b"fresh"))) as server:
+        call = asyncio.ensure_future(post(client, server.url))
+        await asyncio.sleep(0.1)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await asyncio.wait_for(server.closed_by_client.wait(), 2)
+        assert await read_body(await post(client, server.url), "p") == b"fresh"
+
+
+async def test_drain_reads_the_terminator_so_the_connection_is_reused(client: UpstreamClient) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(2):
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            writer.write(b"e\r\ndata: [DONE]\n\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.02)  # the terminator comes a moment after the logical end
+            writer.write(b"0\r\n\r\n")
+        await reader.read()
+
+    async with Server(handler) as server:
+        for _ in range(2):
+            response = await post(client, server.url)
+            assert await response.readany() == b"data: [DONE]\n\n"
+            await drain(response)
+            assert response.at_eof()
+            response.release()
+        assert server.connections == 1
+
+
+# --- timeouts from configuration -------------------------------------------------------------------------
+
+def test_timeout_defaults() -> None:
     assert Timeouts() == Timeouts(connect=DEFAULT_CONNECT_TIMEOUT, read=DEFAULT_TIMEOUT, total=None)
     assert (DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT) == (10.0, 600.0)
 
@@ -36,41 +443,3 @@ def test_timeouts_build_the_aiohttp_timeout() -> None:
 def test_provider_timeouts(provider: dict[str, float], server: dict[str, float], expected: Timeouts) -> None:
     timeouts = provider_timeouts(ProviderConfig.model_validate(provider), ServerConfig.model_validate(server))
     assert timeouts == expected
-
-
-def described(error: GatewayError) -> tuple[type[GatewayError], dict[str, object]]:
-    return type(error), error.params
-
-
-@pytest.mark.parametrize(
-    ("exc", "phase", "expected"),
-    [
-        (aiohttp.ConnectionTimeoutError(), "connect", (UpstreamTimeout, {"provider": "p", "phase": "connect"})),
-        (aiohttp.SocketTimeoutError(), "connect", (UpstreamTimeout, {"provider": "p", "phase": "first byte"})),
-        (TimeoutError(), "connect", (UpstreamTimeout, {"provider": "p", "phase": "first byte"})),
-        (TimeoutError(), "stream", (UpstreamTimeout, {"provider": "p", "phase": "stream"})),
-        (aiohttp.SocketTimeoutError(), "body", (UpstreamTimeout, {"provider": "p", "phase": "body"})),
-        (aiohttp.ServerDisconnectedError(), "connect", (UpstreamConnectionFailed, {"provider": "p"})),
-        (aiohttp.ServerDisconnectedError(), "stream",
-         (UpstreamProtocolError, {"provider": "p", "detail": "the connection closed mid-body"})),
-        (aiohttp.ClientPayloadError("truncated"), "body",
-         (UpstreamProtocolError, {"provider": "p", "detail": "the connection closed mid-body"})),
-        (aiohttp.ClientConnectionError("refused"), "connect", (UpstreamConnectionFailed, {"provider": "p"})),
-        (ConnectionRefusedError(111, "refused"), "connect", (UpstreamConnectionFailed, {"provider": "p"})),
-        (aiohttp.InvalidURL("nope"), "connect", (UpstreamConnectionFailed, {"provider": "p"})),
-    ],
-)
-def test_transport_error(exc: BaseException, phase: str, expected: tuple[object, dict[str, object]]) -> None:
-    error = transport_error(exc, "p", phase=phase)
-    assert described(error) == expected
-    assert error.raw_message is None  # exception text may hold URLs: never relayed
-
-
-def test_transport_error_passes_gateway_errors_through() -> None:
-    original = InvalidRequest("x")
-    assert transport_error(original, "p", phase="connect") is original
-
-
-def test_transport_error_reraises_programming_errors() -> None:
-    with pytest.raises(KeyError):
-        transport_error(KeyError("bug"), "p", phase="connect")

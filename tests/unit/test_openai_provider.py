@@ -27,29 +27,26 @@ KEY_A = "sk-test-key-A-0123456789"
 KEY_B = "sk-test-key-B-0123456789"
 
 
-class StubContent:
-    def __init__(self, pieces: list[bytes]) -> None:
-        self._pieces = list(pieces)
-
-    async def readany(self) -> bytes:
-        return self._pieces.pop(0) if self._pieces else b""
-
-    def at_eof(self) -> bool:
-        return not self._pieces
-
-
 class StubResponse:
+    """What providers use of `babelgate.http.UpstreamResponse`."""
+
     def __init__(self, status: int, body: bytes = b"", *, pieces: list[bytes] | None = None,
                  headers: dict[str, str] | None = None) -> None:
         self.status = status
         self._body = body
-        self.content = StubContent(pieces if pieces is not None else [body])
+        self._pieces = list(pieces if pieces is not None else [body])
         self.headers = CIMultiDictProxy(CIMultiDict(headers or {}))
         self.closed = False
         self.released = False
 
     async def read(self) -> bytes:
         return self._body
+
+    async def readany(self) -> bytes:
+        return self._pieces.pop(0) if self._pieces else b""
+
+    def at_eof(self) -> bool:
+        return not self._pieces
 
     def close(self) -> None:
         self.closed = True

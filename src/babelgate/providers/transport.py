@@ -6,12 +6,11 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
-import aiohttp
 import orjson
 from multidict import CIMultiDictProxy
 
 from babelgate.errors import GatewayError, UpstreamProtocolError
-from babelgate.http import Timeouts, UpstreamClient, drain, iter_body, read_body
+from babelgate.http import Timeouts, UpstreamClient, UpstreamResponse, drain, iter_body, read_body
 from babelgate.providers.base import CallNotes
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingResponse
@@ -34,7 +33,7 @@ async def send_checked(
     timeouts: Timeouts,
     map_error: ErrorMapper,
     scrub: Callable[[str], str],
-) -> aiohttp.ClientResponse:
+) -> UpstreamResponse:
     """The response once the upstream accepted the request; an error status is raised, mapped."""
     response = await client.send(method, url, provider=provider, headers=headers, body=body, timeouts=timeouts)
     if response.status >= 400:
@@ -56,7 +55,7 @@ class EventTranslator(Protocol):
 
 
 async def translate_sse(
-    response: aiohttp.ClientResponse, translator: EventTranslator, notes: CallNotes, *, provider: str,
+    response: UpstreamResponse, translator: EventTranslator, notes: CallNotes, *, provider: str,
     end_marker_required: bool = False,
 ) -> AsyncIterator[ChatChunk]:
     """An upstream SSE body through `translator`, filling `notes` (usage, finish, completed).
@@ -91,7 +90,7 @@ def event_object(data: str | bytes, provider: str) -> dict[str, Any]:
     return parsed
 
 
-async def read_json_object(response: aiohttp.ClientResponse, provider: str) -> tuple[bytes, dict[str, Any]]:
+async def read_json_object(response: UpstreamResponse, provider: str) -> tuple[bytes, dict[str, Any]]:
     """The body as bytes and as a parsed object; anything else is the upstream's protocol error."""
     raw = await read_body(response, provider)
     try:

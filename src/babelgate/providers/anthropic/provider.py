@@ -12,12 +12,11 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any
 
-import aiohttp
 import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import UpstreamClient
+from babelgate.http import UpstreamClient, UpstreamResponse
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.anthropic import wire
 from babelgate.providers.anthropic.errors import error_from_body, map_error
@@ -92,7 +91,7 @@ class AnthropicProvider(ProviderDefaults):
         return {**headers, "anthropic-beta": ",".join(beta)} if beta else headers
 
     async def _post(self, body: dict[str, Any], model: str, *, url: str | None = None,
-                    client_beta: Iterable[str] = ()) -> aiohttp.ClientResponse:
+                    client_beta: Iterable[str] = ()) -> UpstreamResponse:
         return await send_checked(
             self._client, "POST", url or self._messages_url, provider=self.name,
             headers=self._request_headers(model, client_beta), body=orjson.dumps(body), timeouts=self._timeouts,
@@ -100,7 +99,7 @@ class AnthropicProvider(ProviderDefaults):
         )
 
     async def _post_native(self, body: dict[str, Any], model: str, *, url: str | None = None
-                           ) -> aiohttp.ClientResponse:
+                           ) -> UpstreamResponse:
         """A client's Messages body with `model` rewritten. Its `betas` (the SDK's name for the
         `anthropic-beta` header, which the frontend puts there) go out as that header."""
         body = {**body, "model": model}

@@ -13,10 +13,8 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
 
-import aiohttp
-
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import drain, iter_body
+from babelgate.http import UpstreamResponse, drain, iter_body
 from babelgate.providers.anthropic.errors import error_from_body
 from babelgate.providers.anthropic.translate import finish_reason, usage_from_wire
 from babelgate.providers.base import CallNotes
@@ -27,7 +25,7 @@ _EVENT: Final = b"event:"
 _ACCOUNTED: Final = frozenset({b"message_start", b"message_delta"})
 
 
-async def relay_message_events(response: aiohttp.ClientResponse, *, provider: str, notes: CallNotes,
+async def relay_message_events(response: UpstreamResponse, *, provider: str, notes: CallNotes,
                                scrub: Callable[[str], str]) -> AsyncIterator[bytes]:
     decoder = SSEDecoder()
     usage: dict[str, Any] = {}

@@ -17,7 +17,7 @@ import aiohttp
 import orjson
 
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import iter_body, read_body
+from babelgate.http import UpstreamResponse, iter_body, read_body
 from babelgate.providers.base import CallNotes
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import JSON, Usage
@@ -110,13 +110,13 @@ def speech_to_wire(request: SpeechRequest, model: str) -> JSON:
     return body
 
 
-async def read_transcription(response: aiohttp.ClientResponse, response_format: str, *,
+async def read_transcription(response: UpstreamResponse, response_format: str, *,
                              provider: str) -> TranscriptionResponse:
     raw = await read_body(response, provider)
     return transcription_from_wire(raw, response.headers.get("Content-Type"), response_format, provider=provider)
 
 
-async def relay_audio(response: aiohttp.ClientResponse, *, provider: str, notes: CallNotes) -> AsyncIterator[bytes]:
+async def relay_audio(response: UpstreamResponse, *, provider: str, notes: CallNotes) -> AsyncIterator[bytes]:
     """The upstream's bytes as they arrive; a body cut short raises (iter_body), so it is never passed
     off as a whole file."""
     async with contextlib.aclosing(iter_body(response, provider)) as body:

@@ -20,6 +20,7 @@ import aiohttp
 import orjson
 
 from babelgate.errors import UpstreamProtocolError
+from babelgate.http import UpstreamResponse
 from babelgate.providers.transport import read_json_object
 from babelgate.schema.chat import JSON, Usage
 from babelgate.schema.images import GeneratedImage, ImageFile, ImageRequest, ImageResponse
@@ -109,7 +110,7 @@ def usage_from_wire(usage: Any) -> Usage | None:
                  extra={name: usage[name] for name in USAGE_DETAILS if isinstance(usage.get(name), dict)})
 
 
-async def read_answer(response: aiohttp.ClientResponse, provider: str) -> ImageResponse:
+async def read_answer(response: UpstreamResponse, provider: str) -> ImageResponse:
     _, parsed = await read_json_object(response, provider)
     try:
         return from_wire(parsed)

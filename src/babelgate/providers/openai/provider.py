@@ -10,7 +10,7 @@ import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import UpstreamClient
+from babelgate.http import UpstreamClient, UpstreamResponse
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, provider_timeouts
 from babelgate.providers.openai import images, translate, wire
@@ -70,7 +70,7 @@ class OpenAIProvider(ProviderDefaults):
         )
 
     async def _post(self, body: dict[str, Any], model: str, notes: CallNotes, *, url: str | None = None,
-                    profile: bool = True) -> aiohttp.ClientResponse:
+                    profile: bool = True) -> UpstreamResponse:
         body["model"] = model
         if profile:
             self._profile.apply(body, model, notes.adjusted)
@@ -79,7 +79,7 @@ class OpenAIProvider(ProviderDefaults):
             body=orjson.dumps(body), timeouts=self._timeouts, map_error=map_error, scrub=self._scrub,
         )
 
-    async def _json_body(self, response: aiohttp.ClientResponse) -> tuple[bytes, dict[str, Any]]:
+    async def _json_body(self, response: UpstreamResponse) -> tuple[bytes, dict[str, Any]]:
         raw, parsed = await read_json_object(response, self.name)
         if "error" in parsed and "choices" not in parsed:
             raise stream_error(parsed, self.name, self._scrub)
@@ -165,7 +165,7 @@ class OpenAIProvider(ProviderDefaults):
         notes.usage = answer.usage
         return answer
 
-    async def _post_form(self, url: str, form: aiohttp.FormData) -> aiohttp.ClientResponse:
+    async def _post_form(self, url: str, form: aiohttp.FormData) -> UpstreamResponse:
         """A multipart upload (image edits, audio): the form rendered once — the files are already in
         memory, bounded by the body limit — and posted with its boundary as the content type."""
         writer = form()

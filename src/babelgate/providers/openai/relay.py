@@ -12,10 +12,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
-import aiohttp
-
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import drain, iter_body
+from babelgate.http import UpstreamResponse, drain, iter_body
 from babelgate.providers.base import CallNotes
 from babelgate.providers.openai.stream import stream_error
 from babelgate.providers.openai.translate import usage_from_wire
@@ -28,7 +26,7 @@ _USAGE = b'"usage"'
 
 
 async def relay_frames(
-    response: aiohttp.ClientResponse, *, provider: str, notes: CallNotes, scrub: Callable[[str], str]
+    response: UpstreamResponse, *, provider: str, notes: CallNotes, scrub: Callable[[str], str]
 ) -> AsyncIterator[bytes]:
     decoder = SSEDecoder()
     async with contextlib.aclosing(iter_body(response, provider)) as body:
@@ -79,7 +77,7 @@ def _inspect(data: bytes, notes: CallNotes, provider: str) -> None:
 _TERMINAL = (b'"type":"response.completed"', b'"type":"response.incomplete"', b'"type":"response.failed"')
 
 
-async def relay_response_events(response: aiohttp.ClientResponse, *, provider: str, notes: CallNotes
+async def relay_response_events(response: UpstreamResponse, *, provider: str, notes: CallNotes
                                 ) -> AsyncIterator[bytes]:
     """A Responses API stream ends with its terminal `response.*` event (and maybe `[DONE]`);
     an upstream `error` event is relayed as it is, in the format the client already speaks."""

@@ -1,0 +1,49 @@
+"""Reading an upstream answer's body: whole, as it arrives, or the little left after a stream's end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+
+from babelgate.errors import GatewayError
+from babelgate.http.connection import UpstreamResponse
+
+
+async def read_body(response: UpstreamResponse, provider: str) -> bytes:
+    """The whole body (`provider` names the upstream in errors, which the connection already knows)."""
+    try:
+        return await response.read()
+    except BaseException:
+        response.close()
+        raise
+
+
+async def iter_body(response: UpstreamResponse, provider: str) -> AsyncGenerator[bytes, None]:
+    """The body's bytes as they arrive; the connection is closed if the reader stops early."""
+    try:
+        while True:
+            chunk = await response.readany()
+            if not chunk:
+                return
+            yield chunk
+    finally:
+        # Closing (not releasing) an unfinished answer drops the upstream connection, so the
+        # upstream stops generating when our client has gone.
+        if response.at_eof():
+            response.release()
+        else:
+            response.close()
+
+
+async def drain(response: UpstreamResponse, *, seconds: float = 1.0, max_bytes: int = 65536) -> None:
+    """Read what little follows a stream's logical end (the chunked terminator), so the
+    connection goes back to the pool instead of being closed; give up quickly if more comes."""
+    if response.at_eof():
+        return
+    received = 0
+    try:
+        async with asyncio.timeout(seconds):
+            while not response.at_eof() and received <= max_bytes:
+                received += len(await response.readany())
+    except (TimeoutError, GatewayError):
+        pass

@@ -1,0 +1,123 @@
+"""The pooled HTTP/1.1 client every provider sends its upstream calls with.
+
+It is created without the event loop and connects on first use inside the running loop, so an
+app mounted inside another app (whose lifespan we never see) works the same as one served alone.
+Our own client rather than aiohttp's because the upstream call is the hot path's largest cost
+after the HTTP server: measured on the fast path it took a third of the gateway's CPU per
+request (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Final
+from urllib.parse import quote, urlsplit
+
+from babelgate.errors import InvalidRequest, UpstreamConnectionFailed
+from babelgate.http.connection import StaleConnection, UpstreamResponse
+from babelgate.http.pool import ConnectionPool
+from babelgate.http.timeouts import Timeouts
+
+KEEPALIVE_SECONDS: Final = 30.0
+# What aiohttp sent before: an upstream may compress (the connection decodes gzip and deflate).
+_FIXED_HEADERS: Final = "Accept: */*\r\nAccept-Encoding: gzip, deflate\r\n"
+# Set from the URL and the body; the same names from a provider's configured headers are dropped.
+_OWN_HEADERS: Final = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_PATH_SAFE: Final = "/%:@!$&'()*+,;=-._~?"
+_ROUTES_CACHED: Final = 1024
+
+
+class UpstreamClient:
+    """Sends requests upstream; every transport failure is a typed GatewayError."""
+
+    def __init__(self, *, max_connections: int = 1000) -> None:
+        self._max_connections = max_connections
+        self._pools: dict[tuple[str, str, int], ConnectionPool] = {}
+        # url → (pool, request line and Host header): providers call a handful of URLs, over and over.
+        self._routes: dict[str, tuple[ConnectionPool, str]] = {}
+        self._tls: ssl.SSLContext | None = None
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Run `closer` when the client closes (for helpers with pools of their own)."""
+        self._closers.append(closer)
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        provider: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeouts: Timeouts,
+    ) -> UpstreamResponse:
+        """The response once its status and headers arrived; the body is still to be read."""
+        route = self._routes.get(url) or self._route(url, provider)
+        pool, start = route
+        head = _head(method, start, headers, body)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeouts.total is None else loop.time() + timeouts.total
+        for attempt in (1, 2):
+            connection = await pool.acquire(provider=provider, connect_timeout=timeouts.connect)
+            connection.provider, connection.read_timeout, connection.deadline = provider, timeouts.read, deadline
+            try:
+                return await connection.send(head, body)
+            except StaleConnection:
+                # The upstream closed a pooled connection as we sent on it: nothing reached it.
+                if attempt == 2:
+                    raise UpstreamConnectionFailed(provider=provider) from None
+        raise AssertionError("unreachable")
+
+    def _route(self, url: str, provider: str) -> tuple[ConnectionPool, str]:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme.lower(), parts.hostname
+        if scheme not in ("http", "https") or not host:
+            raise UpstreamConnectionFailed(provider=provider)
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError:
+            raise UpstreamConnectionFailed(provider=provider) from None
+        key = (scheme, host, port)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = ConnectionPool(
+                host, port, self._tls_context() if scheme == "https" else None,
+                limit=self._max_connections, keepalive=KEEPALIVE_SECONDS)
+        target = quote(parts.path or "/", safe=_PATH_SAFE) + (f"?{quote(parts.query, safe=_PATH_SAFE)}"
+                                                              if parts.query else "")
+        default_port = port == (443 if scheme == "https" else 80)
+        authority = (f"[{host}]" if ":" in host else host) + ("" if default_port else f":{port}")
+        route = (pool, f" {target} HTTP/1.1\r\nHost: {authority}\r\n{_FIXED_HEADERS}")
+        if len(self._routes) >= _ROUTES_CACHED:
+            self._routes.clear()
+        self._routes[url] = route
+        return route
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return self._tls
+
+    async def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+        self._routes.clear()
+        for closer in self._closers:
+            await closer()
+
+
+def _head(method: str, start: str, headers: Mapping[str, str], body: bytes | None) -> bytes:
+    lines = [method, start]
+    for name, value in headers.items():
+        if name.lower() in _OWN_HEADERS:
+            continue
+        if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
+            # A value (from configuration, or a client's header passed on) that would split the request.
+            raise InvalidRequest("invalid_value", param=name, detail="a header value holds a line break")
+        lines.append(f"{name}: {value}\r\n")
+    lines.append(f"Content-Length: {len(body)}\r\n\r\n" if body is not None else "\r\n")
+    return "".join(lines).encode()

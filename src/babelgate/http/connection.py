@@ -1,0 +1,312 @@
+"""One keep-alive HTTP/1.1 connection to an upstream, and the response read from it.
+
+The least a gateway needs and nothing more, because this is the hot path's largest cost after the
+server itself: one request at a time per connection, the request written in one call, the answer
+parsed by httptools (llhttp, the parser uvicorn serves with), bodies by length, by chunks or up
+to the close, gzip/deflate decoded, the socket paused while a slow reader leaves bytes unread.
+Every wait has a deadline; every failure is a GatewayError naming the provider, never the URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections import deque
+from typing import TYPE_CHECKING, Final
+
+import httptools
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from babelgate.errors import (
+    GatewayError,
+    UpstreamConnectionFailed,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+)
+
+if TYPE_CHECKING:
+    from babelgate.http.pool import ConnectionPool
+
+# A slow reader (a client that reads a stream slowly) stops the upstream socket here instead of
+# letting its answer pile up in memory; reading resumes once the reader has caught up.
+PAUSE_AT: Final = 256 * 1024
+RESUME_AT: Final = 64 * 1024
+MAX_HEAD_BYTES: Final = 64 * 1024  # an answer's status line and headers; upstreams send ~1 KiB
+_DECODERS: Final = {b"gzip": 16 + zlib.MAX_WBITS, b"x-gzip": 16 + zlib.MAX_WBITS, b"deflate": zlib.MAX_WBITS}
+
+
+class StaleConnection(Exception):
+    """A pooled connection was closed by the upstream before it answered a byte: the request
+    never reached it, so the client may send it again on a fresh connection."""
+
+
+class UpstreamResponse:
+    """Status and headers as they arrived; the body still to be read (`read`, or `readany` chunk by
+    chunk). `release` hands a finished connection back to its pool, `close` drops it."""
+
+    __slots__ = ("_connection", "_headers", "_raw_headers", "status")
+
+    def __init__(self, connection: Connection, status: int, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self._connection = connection
+        self.status = status
+        self._raw_headers = raw_headers
+        self._headers: CIMultiDictProxy[str] | None = None
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]:
+        """Built on first use: the fast path reads none of them."""
+        if self._headers is None:
+            self._headers = CIMultiDictProxy(CIMultiDict(
+                (name.decode("latin-1"), value.decode("latin-1")) for name, value in self._raw_headers))
+        return self._headers
+
+    async def read(self, phase: str = "body") -> bytes:
+        """The whole body; the connection goes back to the pool once it is read."""
+        connection = self._connection
+        parts: list[bytes] = []
+        while not connection.complete:
+            if connection.buffered > RESUME_AT:
+                parts.append(connection.take())  # so a large body never pauses the socket for good
+            await connection.wait(phase)
+        parts.append(connection.take())
+        connection.release()
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def readany(self, phase: str = "stream") -> bytes:
+        """What has arrived so far (waiting for at least one byte), or b"" at the body's end."""
+        connection = self._connection
+        while not connection.buffered and not connection.complete:
+            await connection.wait(phase)
+        return connection.take()
+
+    def at_eof(self) -> bool:
+        return self._connection.complete and not self._connection.buffered
+
+    def release(self) -> None:
+        self._connection.release()
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class Connection(asyncio.Protocol):
+    """The protocol of one upstream socket. `send` writes a request and waits for its head; the
+    parser's callbacks fill the body buffer the response reads from."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, pool: ConnectionPool) -> None:
+        self._loop = loop
+        self._pool = pool
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._waiter: asyncio.Future[None] | None = None
+        self._error: Exception | None = None  # a GatewayError, or StaleConnection
+        self._chunks: deque[bytes] = deque()
+        self.buffered = 0
+        self._paused = False
+        self._raw_headers: list[tuple[bytes, bytes]] = []
+        self._head_bytes = 0
+        self._response: UpstreamResponse | None = None
+        self._decoder: zlib._Decompress | None = None
+        self._until_close = False
+        self._keep_alive = False
+        self.complete = False
+        self.closed = False
+        self.in_use = False
+        self.reused = False
+        self.answered_any = False
+        self.idle_since = 0.0
+        self.provider = ""
+        self.read_timeout: float | None = None
+        self.deadline: float | None = None
+
+    # --- the request ------------------------------------------------------------------------------
+
+    async def send(self, head: bytes, body: bytes | None) -> UpstreamResponse:
+        """Write the request and wait for the answer's head; informational answers are skipped."""
+        self._error, self._response, self.complete, self.answered_any = None, None, False, False
+        self._raw_headers, self._head_bytes, self._decoder = [], 0, None
+        transport = self._transport
+        if transport is None or self.closed:
+            raise StaleConnection
+        if body:
+            transport.writelines((head, body))
+        else:
+            transport.write(head)
+        while self._response is None:
+            await self.wait("first byte")
+        return self._response
+
+    async def wait(self, phase: str) -> None:
+        """Until the parser has news (head, body bytes, end) or the deadline: no answer for
+        `read_timeout` seconds, or the call's total time, whichever comes first."""
+        if self._error is not None:
+            raise self._error
+        loop = self._loop
+        deadline = None if self.read_timeout is None else loop.time() + self.read_timeout
+        if self.deadline is not None and (deadline is None or self.deadline < deadline):
+            deadline = self.deadline
+        waiter = self._waiter = loop.create_future()
+        timer = None if deadline is None else loop.call_at(deadline, self._time_out, waiter, phase)
+        try:
+            await waiter
+        except BaseException:
+            # Cancelled (the client went away) or timed out: the answer is still coming on this
+            # socket, so it can never carry another request.
+            self.close()
+            raise
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+    def take(self) -> bytes:
+        """Everything buffered, in one piece; resumes a paused socket."""
+        chunks = self._chunks
+        if not chunks:
+            if self._error is not None:
+                raise self._error
+            return b""
+        data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self.buffered = 0
+        if self._paused and self._transport is not None:
+            self._paused = False
+            self._transport.resume_reading()
+        return data
+
+    def release(self) -> None:
+        """Back to the pool if the answer ended cleanly and the upstream keeps it open; else closed."""
+        if not self.in_use:
+            return
+        if self.complete and self._keep_alive and not self.closed and self._error is None:
+            self.in_use = False
+            self._chunks.clear()
+            self.buffered = 0
+            self._pool.put_back(self)
+        else:
+            self.close()
+
+    def close(self) -> None:
+        self.in_use = False
+        if not self.closed:
+            if self._transport is not None:
+                self._transport.close()
+            self._mark_closed()
+
+    def _mark_closed(self) -> None:
+        self.closed = True
+        self._pool.closed(self)
+
+    # --- asyncio.Protocol ---------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if not self.in_use:  # bytes nobody asked for: the connection is not reusable
+            self.close()
+            return
+        self.answered_any = True
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            # A callback's own error (headers too large, an unknown encoding) comes wrapped.
+            reason = exc.__context__
+            self._fail(reason if isinstance(reason, GatewayError) else
+                       UpstreamProtocolError(provider=self.provider, detail="the answer is not valid HTTP/1.1"))
+            self.close()
+
+    def eof_received(self) -> bool:
+        return False  # close our side too; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed:
+            self._mark_closed()
+        if not self.in_use or self.complete:
+            return
+        if self._response is not None and self._until_close:
+            self._finish()  # a body without length or chunks ends where the connection does
+        elif self._response is not None:
+            self._fail(UpstreamProtocolError(provider=self.provider, detail="the connection closed mid-body"))
+        elif self.reused and not self.answered_any:
+            self._fail(StaleConnection())
+        else:
+            self._fail(UpstreamConnectionFailed(provider=self.provider))
+
+    # --- httptools callbacks -------------------------------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise UpstreamProtocolError(provider=self.provider, detail="the answer's headers are too large")
+        self._raw_headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if status < 200:  # 100 Continue, 103 Early Hints: the real answer follows
+            self._raw_headers, self._head_bytes = [], 0
+            return
+        length_known = status in (204, 304)
+        for name, value in self._raw_headers:
+            lowered = name.lower()
+            if lowered == b"content-length" or (lowered == b"transfer-encoding" and b"chunked" in value.lower()):
+                length_known = True
+            elif lowered == b"content-encoding":
+                coding = value.strip().lower()
+                if coding in _DECODERS:
+                    self._decoder = zlib.decompressobj(_DECODERS[coding])
+                elif coding != b"identity":
+                    raise UpstreamProtocolError(provider=self.provider, detail="an unrequested content encoding")
+        self._until_close = not length_known
+        self._keep_alive = length_known and self._parser.should_keep_alive()
+        self._response = UpstreamResponse(self, status, self._raw_headers)
+        self._wake()
+
+    def on_body(self, body: bytes) -> None:
+        if self._response is None:
+            return  # the body of an informational answer (there is none)
+        if self._decoder is not None:
+            try:
+                body = self._decoder.decompress(body)
+            except zlib.error:
+                raise UpstreamProtocolError(provider=self.provider, detail="a body that does not decompress") from None
+            if not body:
+                return
+        self._chunks.append(body)
+        self.buffered += len(body)
+        if self.buffered > PAUSE_AT and not self._paused and self._transport is not None:
+            self._paused = True
+            self._transport.pause_reading()
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        if self._response is not None:
+            self._finish()
+
+    # --- internals -----------------------------------------------------------------------------------
+
+    def _finish(self) -> None:
+        if self._decoder is not None:
+            rest = self._decoder.flush()
+            if rest:
+                self._chunks.append(rest)
+                self.buffered += len(rest)
+        self.complete = True
+        self._wake()
+
+    def _fail(self, error: Exception) -> None:
+        self._error = error
+        self._keep_alive = False
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            if self._error is not None and not self.buffered:
+                waiter.set_exception(self._error)
+            else:
+                waiter.set_result(None)
+
+    def _time_out(self, waiter: asyncio.Future[None], phase: str) -> None:
+        if not waiter.done():
+            waiter.set_exception(UpstreamTimeout(provider=self.provider, phase=phase))

@@ -1,0 +1,104 @@
+"""The keep-alive connections to one upstream origin (scheme, host, port): reuse, limit, connect."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import deque
+
+from babelgate.errors import UpstreamConnectionFailed, UpstreamTimeout
+from babelgate.http.connection import Connection
+
+
+class ConnectionPool:
+    """Idle connections are reused newest first (the one least likely to have been closed by the
+    upstream meanwhile) and dropped after `keepalive` idle seconds. At most `limit` connections
+    are open at once; a request beyond that waits for one to come back."""
+
+    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None, *, limit: int, keepalive: float) -> None:
+        self._host, self._port, self._tls = host, port, tls
+        self._limit, self._keepalive = limit, keepalive
+        self._idle: list[Connection] = []
+        self._open = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, *, provider: str, connect_timeout: float | None) -> Connection:
+        loop = asyncio.get_running_loop()
+        while True:
+            connection = self._take_idle(loop)
+            if connection is not None:
+                return connection
+            if self._open < self._limit:
+                return await self._connect(loop, provider, connect_timeout)
+            await self._wait_for_room(loop)
+
+    def _take_idle(self, loop: asyncio.AbstractEventLoop) -> Connection | None:
+        idle = self._idle
+        if not idle:
+            return None
+        stale_before = loop.time() - self._keepalive
+        while idle:
+            connection = idle.pop()
+            if connection.idle_since >= stale_before:
+                connection.in_use = connection.reused = True
+                return connection
+            connection.close()
+        return None
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop, provider: str,
+                       connect_timeout: float | None) -> Connection:
+        connection = Connection(loop, self)
+        connection.in_use, connection.reused = True, False
+        self._open += 1
+        try:
+            async with asyncio.timeout(connect_timeout):
+                await loop.create_connection(
+                    lambda: connection, self._host, self._port, ssl=self._tls,
+                    server_hostname=self._host if self._tls is not None else None,
+                )
+        except BaseException as exc:
+            connection.in_use, connection.closed = False, True  # never counted as closed twice
+            self._open -= 1
+            self._wake_one()
+            if isinstance(exc, TimeoutError):
+                raise UpstreamTimeout(provider=provider, phase="connect") from None
+            if isinstance(exc, OSError):  # refused, unreachable, DNS, TLS
+                raise UpstreamConnectionFailed(provider=provider) from None
+            raise
+        return connection
+
+    async def _wait_for_room(self, loop: asyncio.AbstractEventLoop) -> None:
+        room = loop.create_future()
+        self._waiting.append(room)
+        try:
+            await room
+        except BaseException:
+            if room.done() and not room.cancelled():
+                self._wake_one()  # the turn we were given goes to the next in line
+            elif room in self._waiting:
+                self._waiting.remove(room)
+            raise
+
+    def put_back(self, connection: Connection) -> None:
+        connection.idle_since = asyncio.get_running_loop().time()
+        self._idle.append(connection)
+        self._wake_one()
+
+    def closed(self, connection: Connection) -> None:
+        """Called once per connection when it closes, whoever closed it."""
+        self._open -= 1
+        if not connection.in_use and connection in self._idle:
+            self._idle.remove(connection)
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self._waiting:
+            room = self._waiting.popleft()
+            if not room.done():
+                room.set_result(None)
+                return
+
+    def close(self) -> None:
+        for connection in list(self._idle):
+            connection.close()
+        self._idle.clear()
