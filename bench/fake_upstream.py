@@ -2,10 +2,17 @@
 
 It serves `POST /v1/chat/completions` (a fixed `chat.completion`, or for `"stream": true` a stream of
 N `chat.completion.chunk` SSE frames and `data: [DONE]`) and `GET /v1/models`, and in the other providers'
-wire formats, for the translated paths (non-streaming only, the same answer text): Anthropic
-`POST /v1/messages` (a `message`), Gemini `POST /v1beta/models/{model}:generateContent` (a
-`GenerateContentResponse`) and Mistral `POST /mistral/v1/chat/completions` (Mistral's `chat.completion`;
-under a prefix, so that `MISTRAL_BASE_URL=http://host:port/mistral` keeps it apart from OpenAI's).
+wire formats, for the translated paths (the same answer text): Anthropic `POST /v1/messages` (a `message`,
+or its event stream), Gemini `POST /v1beta/models/{model}:generateContent` (a `GenerateContentResponse`)
+and `:streamGenerateContent?alt=sse` (its chunks), and Mistral `POST /mistral/v1/chat/completions`
+(Mistral's `chat.completion` or chunk stream; under a prefix, so that
+`MISTRAL_BASE_URL=http://host:port/mistral` keeps it apart from OpenAI's).
+
+Every stream carries the same text: `chunks - 1` tokens (`token(i)`), one per event, one write each,
+`--chunk-delay-ms` apart; the events around them (Anthropic's message_start/content_block_start/ping and
+content_block_stop/message_delta/message_stop, Mistral's role chunk, the `[DONE]`s) are written as the
+real APIs send them. The shapes follow the test suite's fakes (tests/fakes/*_upstream.py), which are
+checked against each provider's SDK.
 It is a raw asyncio Protocol with a minimal HTTP/1.1 parser and precomputed responses, so that it costs as little CPU as
 possible: the benchmark measures the gateway, and this process shares a core with the load generator.
 
@@ -110,15 +117,32 @@ MISTRAL_HEADERS: Final = (
 )
 
 
+ANTHROPIC_MESSAGE_ID: Final = "msg_01XFDUDYJgAACzvnptvVoYEL"
+GEMINI_RESPONSE_ID: Final = "FakeRespIdAbC123xyz"
+MISTRAL_COMPLETION_ID: Final = "3f1c9a7be2d54c0e9b8a6f4d2c1e0b9a"
+# Prompt token counts, one per provider: an answer that carries one proves which upstream the gateway called.
+ANTHROPIC_INPUT_TOKENS: Final = 412
+GEMINI_PROMPT_TOKENS: Final = 98
+MISTRAL_PROMPT_TOKENS: Final = 131
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def anthropic_usage(output_tokens: int) -> dict[str, Any]:
+    return {"input_tokens": ANTHROPIC_INPUT_TOKENS, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+            "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+            "output_tokens": output_tokens, "service_tier": "standard"}
+
+
 def anthropic_body() -> bytes:
     body = {
-        "id": "msg_01XFDUDYJgAACzvnptvVoYEL", "type": "message", "role": "assistant", "model": ANTHROPIC_MODEL,
+        "id": ANTHROPIC_MESSAGE_ID, "type": "message", "role": "assistant", "model": ANTHROPIC_MODEL,
         "content": [{"type": "text", "text": ANSWER}], "stop_reason": "end_turn", "stop_sequence": None,
-        "usage": {"input_tokens": 412, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-                  "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
-                  "output_tokens": 71, "service_tier": "standard"},
+        "usage": anthropic_usage(71),
     }
-    return json.dumps(body, separators=(",", ":")).encode()
+    return _json(body)
 
 
 def gemini_body() -> bytes:
@@ -127,14 +151,14 @@ def gemini_body() -> bytes:
                         "avgLogprobs": -0.0731, "index": 0}],
         "usageMetadata": {"promptTokenCount": 98, "candidatesTokenCount": 71, "totalTokenCount": 169,
                           "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 98}]},
-        "modelVersion": GEMINI_MODEL, "responseId": "FakeRespIdAbC123xyz",
+        "modelVersion": GEMINI_MODEL, "responseId": GEMINI_RESPONSE_ID,
     }
     return json.dumps(body, separators=(",", ":")).encode()
 
 
 def mistral_body() -> bytes:
     body = {
-        "id": "3f1c9a7be2d54c0e9b8a6f4d2c1e0b9a", "object": "chat.completion", "created": CREATED,
+        "id": MISTRAL_COMPLETION_ID, "object": "chat.completion", "created": CREATED,
         "model": MISTRAL_MODEL,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER, "tool_calls": None},
                      "finish_reason": "stop"}],
@@ -166,13 +190,94 @@ def chunk_payloads(chunks: int, include_usage: bool) -> list[dict[str, Any]]:
 
 
 def sse_frames(chunks: int, include_usage: bool) -> list[bytes]:
-    """Each event as one HTTP chunk holding one SSE frame, then `[DONE]` with the terminating chunk."""
-    frames = [b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
-              for event in chunk_payloads(chunks, include_usage)]
+    """OpenAI's stream: each event its own SSE frame, then `[DONE]`."""
+    frames = [b"data: " + _json(event) + b"\n\n" for event in chunk_payloads(chunks, include_usage)]
     frames.append(b"data: [DONE]\n\n")
-    encoded = [b"%x\r\n%s\r\n" % (len(frame), frame) for frame in frames]
-    encoded[-1] += b"0\r\n\r\n"  # the body ends with [DONE], not one delay later
-    return encoded
+    return frames
+
+
+def anthropic_sse(event: dict[str, Any]) -> bytes:
+    """Anthropic's framing: the SSE event name repeats the JSON's `type` (the SDK dispatches on it)."""
+    return b"event: " + str(event["type"]).encode() + b"\ndata: " + _json(event) + b"\n\n"
+
+
+def anthropic_stream_frames(chunks: int) -> list[bytes]:
+    """message_start, content_block_start and ping together (the API sends them at once), a text_delta per
+    token, then content_block_stop, message_delta (stop_reason, cumulative output tokens) and message_stop."""
+    tokens = chunks - 1
+    start: dict[str, Any] = {
+        "id": ANTHROPIC_MESSAGE_ID, "type": "message", "role": "assistant", "model": ANTHROPIC_MODEL,
+        "content": [], "stop_reason": None, "stop_sequence": None, "usage": anthropic_usage(1)}
+    opening: list[dict[str, Any]] = [{"type": "message_start", "message": start},
+               {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+               {"type": "ping"}]
+    deltas = [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": token(index)}}
+              for index in range(tokens)]
+    closing: list[dict[str, Any]] = [{"type": "content_block_stop", "index": 0},
+               {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": tokens}},
+               {"type": "message_stop"}]
+    return [b"".join(map(anthropic_sse, opening)), *map(anthropic_sse, deltas), b"".join(map(anthropic_sse, closing))]
+
+
+def gemini_stream_frames(chunks: int) -> list[bytes]:
+    """`alt=sse`: one GenerateContentResponse per token, data-only, CRLF-framed as Google sends them; every
+    chunk has usageMetadata (the prompt count until the last, which has the full count and finishReason)."""
+    tokens = chunks - 1
+    details = [{"modality": "TEXT", "tokenCount": GEMINI_PROMPT_TOKENS}]
+    partial = {"promptTokenCount": GEMINI_PROMPT_TOKENS, "totalTokenCount": GEMINI_PROMPT_TOKENS,
+               "promptTokensDetails": details}
+    final = {"promptTokenCount": GEMINI_PROMPT_TOKENS, "candidatesTokenCount": tokens,
+             "totalTokenCount": GEMINI_PROMPT_TOKENS + tokens, "promptTokensDetails": details}
+
+    def chunk(index: int) -> dict[str, Any]:
+        last = index == tokens - 1
+        candidate: dict[str, Any] = {"content": {"parts": [{"text": token(index)}], "role": "model"}}
+        if last:
+            candidate["finishReason"] = "STOP"
+        candidate["index"] = 0
+        return {"candidates": [candidate], "usageMetadata": final if last else partial,
+                "modelVersion": GEMINI_MODEL, "responseId": GEMINI_RESPONSE_ID}
+
+    return [b"data: " + _json(chunk(index)) + b"\r\n\r\n" for index in range(tokens)]
+
+
+def mistral_stream_frames(chunks: int) -> list[bytes]:
+    """A role chunk (`content: ""`), a chunk per token, the last with finish_reason and usage (Mistral sends
+    usage there unasked, and no separate usage chunk), then `[DONE]`."""
+    tokens = chunks - 1
+    usage = {"prompt_tokens": MISTRAL_PROMPT_TOKENS, "completion_tokens": tokens,
+             "total_tokens": MISTRAL_PROMPT_TOKENS + tokens}
+
+    def chunk(delta: dict[str, Any], last: bool = False) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "id": MISTRAL_COMPLETION_ID, "object": "chat.completion.chunk", "created": CREATED, "model": MISTRAL_MODEL,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": "stop" if last else None}],
+        }
+        if last:
+            payload["usage"] = usage
+        return payload
+
+    events = [chunk({"role": "assistant", "content": ""})]
+    events += [chunk({"content": token(index)}, index == tokens - 1) for index in range(tokens)]
+    return [*(b"data: " + _json(event) + b"\n\n" for event in events), b"data: [DONE]\n\n"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamAnswer:
+    """A prebuilt stream: the response head (all but the connection header) and the body, write by write."""
+
+    head: bytes
+    writes: list[bytes]  # each one HTTP chunk; the last also ends the body (not one delay later)
+
+    @classmethod
+    def build(cls, frames: list[bytes], headers: bytes,
+              content_type: bytes = b"text/event-stream; charset=utf-8") -> StreamAnswer:
+        head = (b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type + b"\r\ncache-control: no-cache\r\n"
+                b"transfer-encoding: chunked\r\n" + headers)
+        writes = [b"%x\r\n%s\r\n" % (len(frame), frame) for frame in frames]
+        writes[-1] += b"0\r\n\r\n"
+        return cls(head, writes)
 
 
 def plain_response(status: bytes, body: bytes, keep_alive: bool, headers: bytes = UPSTREAM_HEADERS,
@@ -182,10 +287,6 @@ def plain_response(status: bytes, body: bytes, keep_alive: bool, headers: bytes 
             + b"content-length: %d\r\nconnection: %s\r\n\r\n" % (len(body), connection) + body)
 
 
-STREAM_HEAD: Final = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
-                      b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n" + UPSTREAM_HEADERS)
-
-
 @dataclass(frozen=True, slots=True)
 class Answers:
     """Every response prebuilt once, so serving one is a dict lookup and a write."""
@@ -193,11 +294,14 @@ class Answers:
     completion: dict[bool, bytes]
     models: dict[bool, bytes]
     not_found: dict[bool, bytes]
-    stream: dict[bool, list[bytes]]  # by include_usage
+    stream: dict[bool, StreamAnswer]  # OpenAI's, by include_usage
     chunk_delay: float
     anthropic: dict[bool, bytes]
     gemini: dict[bool, bytes]
     mistral: dict[bool, bytes]
+    anthropic_stream: StreamAnswer
+    gemini_stream: StreamAnswer
+    mistral_stream: StreamAnswer
 
     @classmethod
     def build(cls, chunks: int, chunk_delay: float) -> Answers:
@@ -211,12 +315,15 @@ class Answers:
             completion={ka: plain_response(b"200 OK", completion_body(), ka) for ka in (True, False)},
             models={ka: plain_response(b"200 OK", models, ka) for ka in (True, False)},
             not_found={ka: plain_response(b"404 Not Found", missing, ka) for ka in (True, False)},
-            stream={usage: sse_frames(chunks, usage) for usage in (True, False)},
+            stream={usage: StreamAnswer.build(sse_frames(chunks, usage), UPSTREAM_HEADERS) for usage in (True, False)},
             chunk_delay=chunk_delay,
             anthropic={ka: plain_response(b"200 OK", anthropic_body(), ka, ANTHROPIC_HEADERS) for ka in (True, False)},
             gemini={ka: plain_response(b"200 OK", gemini_body(), ka, GEMINI_HEADERS,
                                        b"application/json; charset=UTF-8") for ka in (True, False)},
             mistral={ka: plain_response(b"200 OK", mistral_body(), ka, MISTRAL_HEADERS) for ka in (True, False)},
+            anthropic_stream=StreamAnswer.build(anthropic_stream_frames(chunks), ANTHROPIC_HEADERS),
+            gemini_stream=StreamAnswer.build(gemini_stream_frames(chunks), GEMINI_HEADERS, b"text/event-stream"),
+            mistral_stream=StreamAnswer.build(mistral_stream_frames(chunks), MISTRAL_HEADERS),
         )
 
 
@@ -315,30 +422,40 @@ class UpstreamProtocol(asyncio.Protocol):
 
     def respond(self, request: Request) -> None:
         assert self.transport is not None
-        answers, keep_alive = self.answers, request.keep_alive
-        if request.method == b"POST" and request.path.startswith(b"/v1/chat/completions"):
-            if _STREAM_TRUE.search(request.body):
-                frames = answers.stream[_INCLUDE_USAGE.search(request.body) is not None]
-                self.start_stream(frames, keep_alive)
-                return
-            self.transport.write(answers.completion[keep_alive])
-        elif request.method == b"POST" and request.path.startswith(b"/v1/messages"):
-            self.transport.write(answers.anthropic[keep_alive])
-        elif request.method == b"POST" and request.path.startswith(b"/v1beta/models/") and b":generateContent" in (
-                request.path):
-            self.transport.write(answers.gemini[keep_alive])
-        elif request.method == b"POST" and request.path.startswith(b"/mistral/v1/chat/completions"):
-            self.transport.write(answers.mistral[keep_alive])
-        elif request.method == b"GET" and request.path.startswith(b"/v1/models"):
-            self.transport.write(answers.models[keep_alive])
-        else:
-            self.transport.write(answers.not_found[keep_alive])
-        if not keep_alive:
+        answer = self.answer_for(request)
+        if isinstance(answer, StreamAnswer):
+            self.start_stream(answer, request.keep_alive)
+            return
+        self.transport.write(answer)
+        if not request.keep_alive:
             self.transport.close()
 
-    def start_stream(self, frames: list[bytes], keep_alive: bool) -> None:
+    def answer_for(self, request: Request) -> bytes | StreamAnswer:
+        """The prebuilt answer for a request, chosen by method, path and a byte search of the body."""
+        answers, keep_alive, path = self.answers, request.keep_alive, request.path
+        stream = request.method == b"POST" and _STREAM_TRUE.search(request.body) is not None
+        if request.method == b"GET" and path.startswith(b"/v1/models"):
+            return answers.models[keep_alive]
+        if request.method != b"POST":
+            return answers.not_found[keep_alive]
+        if path.startswith(b"/v1/chat/completions"):
+            if stream:
+                return answers.stream[_INCLUDE_USAGE.search(request.body) is not None]
+            return answers.completion[keep_alive]
+        if path.startswith(b"/v1/messages"):
+            return answers.anthropic_stream if stream else answers.anthropic[keep_alive]
+        if path.startswith(b"/v1beta/models/") and b":streamGenerateContent" in path:
+            return answers.gemini_stream  # Gemini streams by route (and `alt=sse`), not by a body field
+        if path.startswith(b"/v1beta/models/") and b":generateContent" in path:
+            return answers.gemini[keep_alive]
+        if path.startswith(b"/mistral/v1/chat/completions"):
+            return answers.mistral_stream if stream else answers.mistral[keep_alive]
+        return answers.not_found[keep_alive]
+
+    def start_stream(self, answer: StreamAnswer, keep_alive: bool) -> None:
         assert self.transport is not None
-        head = STREAM_HEAD + (b"connection: keep-alive\r\n\r\n" if keep_alive else b"connection: close\r\n\r\n")
+        head = answer.head + (b"connection: keep-alive\r\n\r\n" if keep_alive else b"connection: close\r\n\r\n")
+        frames = answer.writes
         if self.answers.chunk_delay <= 0:
             # No delay: the whole stream in one write, the cheapest case for everyone.
             self.transport.write(head + b"".join(frames))

@@ -2,7 +2,7 @@
 
 Two engines: `wrk` (with a Lua POST script) for plain chat completions when it is installed, and an
 asyncio + aiohttp client (one keep-alive connection per concurrent worker) for everything else,
-including streams, where every chunk is checked. Each run reports requests, errors, latency
+including streams, where every event is checked (streams.py). Each run reports requests, errors, latency
 percentiles and, when given a CPU clock for the gateway, the gateway's CPU seconds over the run.
 """
 
@@ -25,7 +25,7 @@ from typing import Any, Final
 import aiohttp
 import orjson
 
-from fake_upstream import ANSWER, token
+from streams import sse_events, stream_check
 
 CpuClock = Callable[[], float]
 REQUEST_TIMEOUT: Final = aiohttp.ClientTimeout(total=60)
@@ -59,9 +59,15 @@ class Target:
     path: str = "fast"  # which bench path (run.py's --paths) this run belongs to
     body: bytes | None = None  # the non-streaming request; None: the fast path's CHAT_REQUEST
     expect: tuple[bytes, ...] = CHAT_OK  # byte markers of a good non-streaming answer
+    stream_body: bytes | None = None  # the streaming request; None: the fast path's, with "stream": true
+    stream_url: str | None = None  # where to POST it, when not `url` (Gemini streams on another route)
+    stream_format: str = "chat"  # the stream's wire format (streams.STREAM_FORMATS)
 
     def chat_body(self) -> bytes:
         return self.body if self.body is not None else request_body(False)
+
+    def streaming_body(self) -> bytes:
+        return self.stream_body if self.stream_body is not None else request_body(True)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -77,12 +83,13 @@ class RunStats:
     concurrency: int
     engine: str
     path: str = "fast"
+    subject: str = "babelgate"  # the proxy measured: the gateway, or a comparison one (nginx, litellm)
     requests: int = 0
     errors: int = 0
     elapsed_s: float = 0.0
     p50_s: float | None = None
     p99_s: float | None = None
-    ttfc_p50_s: float | None = None  # streams: time to the first chunk
+    ttft_p50_s: float | None = None  # streams: time to the first text token
     gateway_cpu_s: float | None = None  # gateway process CPU (user + system) over the window
     # Share of the gateway's core used by anything but the gateway meanwhile: the noise of a shared machine.
     gateway_core_other_load: float | None = None
@@ -100,10 +107,10 @@ class RunStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "path": self.path, "target": self.target, "kind": self.kind, "concurrency": self.concurrency,
-            "engine": self.engine,
+            "path": self.path, "subject": self.subject, "target": self.target, "kind": self.kind,
+            "concurrency": self.concurrency, "engine": self.engine,
             "requests": self.requests, "errors": self.errors, "elapsed_s": self.elapsed_s, "rate": self.rate,
-            "p50_s": self.p50_s, "p99_s": self.p99_s, "ttfc_p50_s": self.ttfc_p50_s,
+            "p50_s": self.p50_s, "p99_s": self.p99_s, "ttft_p50_s": self.ttft_p50_s,
             "gateway_cpu_s": self.gateway_cpu_s, "cpu_per_request_s": self.cpu_per_request_s,
             "gateway_core_other_load": self.gateway_core_other_load,
             "error_samples": self.error_samples,
@@ -123,7 +130,7 @@ class _Tally:
     """What the workers of one run collect."""
 
     latencies: list[float] = field(default_factory=list)
-    first_chunks: list[float] = field(default_factory=list)
+    first_tokens: list[float] = field(default_factory=list)
     errors: int = 0
     samples: list[str] = field(default_factory=list)
 
@@ -148,55 +155,22 @@ async def chat_once(session: aiohttp.ClientSession, target: Target, body: bytes)
     return None
 
 
-def check_chunk(payload: bytes, index: int, chunks: int) -> str | None:
-    """Whether event `index` of a stream is the one the fake upstream sends at that place."""
-    if index >= chunks:
-        return f"unexpected extra chunk {index}: {payload[:200]!r}"
-    try:
-        event = orjson.loads(payload)
-        choice = event["choices"][0]
-    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
-        return f"chunk {index} is not a chat.completion.chunk: {payload[:200]!r}"
-    if event.get("object") != "chat.completion.chunk":
-        return f"chunk {index} has object {event.get('object')!r}"
-    if index == chunks - 1:
-        return None if choice.get("finish_reason") == "stop" else f"last chunk has no finish_reason stop: {choice}"
-    content = (choice.get("delta") or {}).get("content")
-    if content != token(index) or choice.get("finish_reason") is not None:
-        return f"chunk {index} out of order: content {content!r}, expected {token(index)!r}"
-    return None
-
-
 async def stream_once(
     session: aiohttp.ClientSession, target: Target, body: bytes, chunks: int, started: float
 ) -> tuple[float | None, str | None]:
-    """Read one stream to the end, checking every chunk: (time of its first chunk, problem or None)."""
+    """Read one stream to the end, checking every event: (time of its first text token, problem or None)."""
+    check = stream_check(target.stream_format, chunks)
     first: float | None = None
-    received = 0
-    done = False
-    async with session.post(target.url, data=body, headers=target.headers) as response:
+    async with session.post(target.stream_url or target.url, data=body, headers=target.headers) as response:
         if response.status != 200:
             return None, f"HTTP {response.status}: {(await response.read())[:300]!r}"
-        async for line in response.content:  # SSE lines; blank separators are skipped below
-            if not line.startswith(b"data:"):
-                continue
-            if first is None:
+        async for name, data in sse_events(response.content):
+            problem = check.feed(name, data)
+            if first is None and check.received:
                 first = time.perf_counter() - started
-            payload = line[5:].strip()
-            if done:
-                return first, "data after [DONE]"
-            if payload == b"[DONE]":
-                done = True
-                continue
-            problem = check_chunk(payload, received, chunks)
             if problem is not None:
                 return first, problem
-            received += 1
-    if not done:
-        return first, f"stream ended without [DONE] after {received} chunks"
-    if received != chunks:
-        return first, f"{received} chunks, expected {chunks}"
-    return first, None
+    return first, check.finish()
 
 
 # --- Python engine ----------------------------------------------------------------------------------------
@@ -236,7 +210,7 @@ async def _stream_worker(session: aiohttp.ClientSession, target: Target, body: b
             first, problem = None, f"{type(exc).__name__}: {exc}"
         if problem is None and first is not None:
             tally.latencies.append(time.perf_counter() - started)
-            tally.first_chunks.append(first)
+            tally.first_tokens.append(first)
         else:
             tally.fail(problem or "no chunk")
             await asyncio.sleep(ERROR_BACKOFF)
@@ -245,7 +219,7 @@ async def _stream_worker(session: aiohttp.ClientSession, target: Target, body: b
 async def run_python(target: Target, *, stream: bool, concurrency: int, duration: float, chunks: int,
                      cpu: CpuClock | None) -> RunStats:
     """Closed-loop load: `concurrency` workers, each sending its next request when the last one ended."""
-    body = request_body(True) if stream else target.chat_body()
+    body = target.streaming_body() if stream else target.chat_body()
     sessions = _sessions(concurrency)
     tally = _Tally()
     stats = RunStats(target.name, "stream" if stream else "chat", concurrency, "python", target.path)
@@ -267,7 +241,7 @@ async def run_python(target: Target, *, stream: bool, concurrency: int, duration
         await asyncio.gather(*(s.close() for s in sessions))
     stats.requests, stats.errors, stats.error_samples = len(tally.latencies), tally.errors, tally.samples
     stats.p50_s, stats.p99_s = percentile(tally.latencies, 50), percentile(tally.latencies, 99)
-    stats.ttfc_p50_s = percentile(tally.first_chunks, 50)
+    stats.ttft_p50_s = percentile(tally.first_tokens, 50)
     return stats
 
 
@@ -357,23 +331,14 @@ def _wrk_report(output: str) -> dict[str, Any] | None:
 # --- correctness check before measuring ------------------------------------------------------------------
 
 
-async def preflight(target: Target, chunks: int) -> list[str]:
-    """One chat completion (its content compared with the upstream's) and one checked stream."""
-    problems: list[str] = []
+async def preflight_stream(target: Target, chunks: int) -> list[str]:
+    """One stream, every event checked."""
     async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
         try:
-            async with session.post(target.url, data=request_body(False), headers=target.headers) as response:
-                data = await response.read()
-            if response.status != 200:
-                problems.append(f"{target.name} chat: HTTP {response.status}: {data[:500]!r}")
-            elif orjson.loads(data)["choices"][0]["message"]["content"] != ANSWER:
-                problems.append(f"{target.name} chat: the content differs from the upstream's: {data[:500]!r}")
-            _, problem = await stream_once(session, target, request_body(True), chunks, time.perf_counter())
-            if problem is not None:
-                problems.append(f"{target.name} stream: {problem}")
-        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError, KeyError, IndexError) as exc:
-            problems.append(f"{target.name}: {type(exc).__name__}: {exc}")
-    return problems
+            _, problem = await stream_once(session, target, target.streaming_body(), chunks, time.perf_counter())
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+    return [] if problem is None else [f"{target.path} {target.name} stream: {problem}"]
 
 
 async def preflight_chat(target: Target, problem_of: Callable[[bytes], str | None]) -> list[str]:

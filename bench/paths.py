@@ -4,6 +4,8 @@ call to the same fake upstream in that upstream's own format, with what a good a
 `fast` is the OpenAI fast path (chat completions to an OpenAI model: the body is relayed). The others are
 translated: the request is a short chat with two tools, in the frontend's format, and the fake upstream
 answers with the same text in every format (fake_upstream.ANSWER), so each answer's content can be checked.
+Every path also streams: the same request with `"stream": true` (Gemini's direct call on its stream route),
+read in the format the client gets (streams.py checks it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import orjson
 
 from fake_upstream import ANSWER
 from loadgen import request_body
+from streams import STREAM_FORMATS
 
 SYSTEM: Final = "You are a concise assistant for a team of backend engineers. Use the tools when they help."
 USER: Final = "Explain in three sentences what a load balancer does and why it helps."
@@ -96,6 +99,13 @@ class Side:
     # Bytes only the right upstream's answer leads to (its prompt token count, which each fake sets apart),
     # also checked before measuring: proof that the gateway called the provider the path names.
     marker: bytes = b""
+    stream_body: bytes = b""  # the same request, streamed
+    stream_format: str = "chat"  # the wire format of the stream this side answers with
+    stream_route: str | None = None  # where the stream request goes, when not `route`
+
+    def __post_init__(self) -> None:
+        if self.stream_format not in STREAM_FORMATS:
+            raise ValueError(f"unknown stream format {self.stream_format!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,46 +114,53 @@ class BenchPath:
     title: str
     gateway: Side
     direct: Side
-    streams: bool = False  # only the fast path has stream runs so far
+    streams: bool = True  # every path has stream runs; a path without them would set False
 
 
 def _dumps(body: dict[str, Any]) -> bytes:
     return orjson.dumps(body)
 
 
-_OPENAI_DIRECT: Final = Side("/v1/chat/completions", _dumps(_chat(MODELS["openai"])), CHAT_OK, _chat_text,
-                             b'"prompt_tokens":42,')
+def _side(route: str, body: dict[str, Any], expect: tuple[bytes, ...], text: Callable[[Any], Any], marker: bytes,
+          stream_format: str, stream_route: str | None = None) -> Side:
+    """A side whose stream request is its request with `"stream": true`, or (with `stream_route`, Gemini)
+    the same body on the stream route."""
+    stream_body = body if stream_route is not None else {**body, "stream": True}
+    return Side(route, _dumps(body), expect, text, marker, _dumps(stream_body), stream_format, stream_route)
+
+
+_GEMINI_ROUTE: Final = f"/v1beta/models/{MODELS['gemini']}"
+_OPENAI_DIRECT: Final = _side("/v1/chat/completions", _chat(MODELS["openai"]), CHAT_OK, _chat_text,
+                              b'"prompt_tokens":42,', "chat")
+_FAST: Final = Side("/v1/chat/completions", request_body(False), CHAT_OK, _chat_text, b"", request_body(True), "chat")
 
 PATHS: Final[dict[str, BenchPath]] = {path.name: path for path in (
-    BenchPath("fast", "OpenAI fast path: chat completions → OpenAI (gpt-4o-mini, no tools)",
-              Side("/v1/chat/completions", request_body(False), CHAT_OK, _chat_text),
-              Side("/v1/chat/completions", request_body(False), CHAT_OK, _chat_text), streams=True),
+    BenchPath("fast", "OpenAI fast path: chat completions → OpenAI (gpt-4o-mini, no tools)", _FAST, _FAST),
     BenchPath("anthropic", f"Chat completions → Anthropic ({MODELS['anthropic']}, two tools); direct: /v1/messages",
-              Side("/v1/chat/completions", _dumps(_chat(MODELS["anthropic"])), CHAT_OK, _chat_text,
-                   b'"prompt_tokens":412,'),
-              Side("/v1/messages", _dumps(_anthropic(MODELS["anthropic"])), MESSAGE_OK, _messages_text,
-                   b'"input_tokens":412,')),
+              _side("/v1/chat/completions", _chat(MODELS["anthropic"]), CHAT_OK, _chat_text,
+                    b'"prompt_tokens":412,', "chat"),
+              _side("/v1/messages", _anthropic(MODELS["anthropic"]), MESSAGE_OK, _messages_text,
+                    b'"input_tokens":412,', "anthropic")),
     BenchPath("gemini", f"Chat completions → Gemini ({MODELS['gemini']}, two tools); direct: generateContent",
-              Side("/v1/chat/completions", _dumps(_chat(MODELS["gemini"])), CHAT_OK, _chat_text,
-                   b'"prompt_tokens":98,'),
-              Side(f"/v1beta/models/{MODELS['gemini']}:generateContent", _dumps(_gemini()), GEMINI_OK,
-                   _gemini_text, b'"promptTokenCount":98,')),
+              _side("/v1/chat/completions", _chat(MODELS["gemini"]), CHAT_OK, _chat_text,
+                    b'"prompt_tokens":98,', "chat"),
+              _side(f"{_GEMINI_ROUTE}:generateContent", _gemini(), GEMINI_OK, _gemini_text,
+                    b'"promptTokenCount":98,', "gemini", f"{_GEMINI_ROUTE}:streamGenerateContent?alt=sse")),
     BenchPath("mistral", f"Chat completions → Mistral ({MODELS['mistral']}, two tools); direct: Mistral chat",
-              Side("/v1/chat/completions", _dumps(_chat(MODELS["mistral"])), CHAT_OK, _chat_text,
-                   b'"prompt_tokens":131,'),
-              Side("/mistral/v1/chat/completions", _dumps(_chat(MODELS["mistral"])), CHAT_OK, _chat_text,
-                   b'"prompt_tokens":131,')),
+              _side("/v1/chat/completions", _chat(MODELS["mistral"]), CHAT_OK, _chat_text,
+                    b'"prompt_tokens":131,', "chat"),
+              _side("/mistral/v1/chat/completions", _chat(MODELS["mistral"]), CHAT_OK, _chat_text,
+                    b'"prompt_tokens":131,', "chat")),
     BenchPath("responses", f"Responses API (stored) → OpenAI chat ({MODELS['openai']}, two tools); "
               "direct: OpenAI chat",
-              Side("/v1/responses", _dumps({"model": MODELS["openai"], "instructions": SYSTEM, "input": USER,
-                                            "tools": RESPONSES_TOOLS, "temperature": 0.2,
-                                            "max_output_tokens": 256}), RESPONSE_OK, _responses_text,
-                   b'"input_tokens":42,'),
+              _side("/v1/responses", {"model": MODELS["openai"], "instructions": SYSTEM, "input": USER,
+                                      "tools": RESPONSES_TOOLS, "temperature": 0.2, "max_output_tokens": 256},
+                    RESPONSE_OK, _responses_text, b'"input_tokens":42,', "responses"),
               _OPENAI_DIRECT),
     BenchPath("messages", f"Anthropic Messages frontend → OpenAI chat ({MODELS['openai']}, two tools); "
               "direct: OpenAI chat",
-              Side("/v1/messages", _dumps(_anthropic(MODELS["openai"])), MESSAGE_OK, _messages_text,
-                   b'"input_tokens":42,'),
+              _side("/v1/messages", _anthropic(MODELS["openai"]), MESSAGE_OK, _messages_text,
+                    b'"input_tokens":42,', "anthropic"),
               _OPENAI_DIRECT),
 )}
 

@@ -18,56 +18,66 @@ import functools
 import json
 import os
 import platform
-import select
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
+from compare import LITELLM_ENV
 from loadgen import (
     CpuClock,
     RunStats,
     Target,
-    die_with_parent,
-    preflight,
     preflight_chat,
+    preflight_stream,
     run_python,
     run_wrk,
     wrk_available,
 )
-from paths import PATHS, BenchPath, answer_problem, parse_paths
+from paths import PATHS, BenchPath, Side, answer_problem, parse_paths
+from phases import (
+    ChatRun,
+    Comparison,
+    Scaling,
+    cold_start_report,
+    comparison_report,
+    measure_cold_starts,
+    measure_contender,
+    measure_scaling,
+    scaling_report,
+    start_contender,
+    wanted_contenders,
+)
+from processes import (
+    GATEWAY_KEY,
+    LOOPBACK,
+    RESULTS,
+    UPSTREAM_KEY,
+    BenchError,
+    Children,
+    Pinning,
+    log_tail,
+    start_gateway,
+    start_upstream,
+)
+from procfs import core_busy_clock, cpu_clock, memory_kib
+from scaling import start_multi_worker
+from tables import chat_table, fmt_ms, fmt_us, stream_table, summarize
 
-BENCH_DIR: Final = Path(__file__).resolve().parent
-ROOT: Final = BENCH_DIR.parent
-RESULTS: Final = BENCH_DIR / "results"
-GATEWAY_KEY: Final = "bench-key"
-UPSTREAM_KEY: Final = "sk-bench"
-LOOPBACK: Final = "127.0.0.1"
-STARTUP_TIMEOUT: Final = 30.0
-STOP_GRACE: Final = 5.0
+ROOT: Final = Path(__file__).resolve().parent.parent
 # The bar from the performance issue (OpenAI fast path, one worker).
 BAR_CPU_US_AT_16: Final = 300.0
 BAR_ADDED_P50_MS_AT_1: Final = 1.0
-# Environment variables that would add providers or change the gateway's config behind our back.
-FOREIGN_ENV_PREFIXES: Final = ("OPENAI_", "ANTHROPIC_", "GEMINI_", "MISTRAL_", "OLLAMA_", "BABELGATE_")
 
 T = TypeVar("T")
-
-
-class BenchError(Exception):
-    """The benchmark cannot go on; the message says why (and quotes the gateway's log when it is at fault)."""
 
 
 # --- options ----------------------------------------------------------------------------------------------
@@ -84,6 +94,10 @@ class Plan:
     engine: str  # "wrk" or "python", for plain chat runs; streams always use python
     output: Path
     paths: tuple[str, ...] = tuple(PATHS)  # which paths to measure (paths.PATHS), in this order
+    scaling_workers: int = 2  # `serve --workers N` measured against one worker; 0: not measured
+    cold_starts: int = 5  # fresh starts timed to the first chat completion; 0: none
+    nginx: bool = False  # measure nginx as a plain reverse proxy too
+    litellm: Path | None = None  # a virtual environment with `litellm[proxy]`, to measure it too
 
 
 def _levels(text: str) -> tuple[int, ...]:
@@ -119,6 +133,14 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     parser.add_argument("--paths", type=_paths, default=tuple(PATHS),
                         help=f"comma-separated paths to measure, or all (default all: {','.join(PATHS)})")
+    parser.add_argument("--scaling-workers", type=int, default=2,
+                        help="also measure `serve --workers N` on the fast path against one worker (default 2; 0: no)")
+    parser.add_argument("--cold-starts", type=int, default=None,
+                        help="fresh gateway starts timed to the first chat completion (default 5, --quick 2; 0: none)")
+    parser.add_argument("--nginx", action="store_true", help="also measure nginx as a reverse proxy (fast path)")
+    litellm = os.environ.get(LITELLM_ENV)
+    parser.add_argument("--litellm", type=Path, default=Path(litellm) if litellm else None, metavar="VENV",
+                        help=f"also measure the LiteLLM proxy installed in this venv (fast path; or ${LITELLM_ENV})")
     args = parser.parse_args(argv)
     if args.chunks < 2:
         parser.error("--chunks must be at least 2")
@@ -128,187 +150,18 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
     duration, reps = (1.0, 1) if args.quick else (args.duration, args.reps)
     if duration <= 0 or reps < 1:
         parser.error("--duration must be positive and --reps at least 1")
+    if args.scaling_workers == 1 or args.scaling_workers < 0:
+        parser.error("--scaling-workers must be 0 (off) or at least 2")
+    cold = args.cold_starts if args.cold_starts is not None else (2 if args.quick else 5)
     plan = Plan(duration, reps, args.concurrency, args.stream_concurrency, args.chunks, args.chunk_delay_ms, engine,
-                args.output, args.paths)
+                args.output, args.paths, args.scaling_workers, cold, args.nginx, args.litellm)
     return plan, not args.no_pin
 
 
 # --- processes --------------------------------------------------------------------------------------------
 
 
-class Children:
-    """The processes this script started; `stop_all` ends them (and only them), gently, then surely."""
-
-    def __init__(self) -> None:
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def start(self, argv: Sequence[str], *, env: dict[str, str] | None = None, stdout: int | IO[bytes],
-              stderr: int | IO[bytes]) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                                   start_new_session=True, preexec_fn=die_with_parent)
-        self.processes.append(process)
-        return process
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE
-        for process in self.processes:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-@dataclass(frozen=True, slots=True)
-class Pinning:
-    """CPU placement: the gateway alone on one core, everything else on the other."""
-
-    enabled: bool
-    note: str
-    gateway_cpu: int = 1
-    load_cpu: int = 0
-
-    @classmethod
-    def detect(cls, wanted: bool) -> Pinning:
-        if not wanted:
-            return cls(False, "disabled by --no-pin")
-        if shutil.which("taskset") is None:
-            return cls(False, "taskset not found; processes not pinned")
-        if not {0, 1} <= os.sched_getaffinity(0):
-            return cls(False, "CPUs 0 and 1 are not both available; processes not pinned")
-        return cls(True, "gateway on CPU 1; load generator and upstream on CPU 0")
-
-    def prefix(self, cpu: int) -> list[str]:
-        return ["taskset", "-c", str(cpu)] if self.enabled else []
-
-    def pin_self(self) -> None:
-        """This process is the Python load generator (and wrk's parent), so it goes with the upstream."""
-        if self.enabled:
-            os.sched_setaffinity(0, {self.load_cpu})
-
-
-def free_port() -> int:
-    # Bind-then-close has a small race, acceptable on loopback for a bench: the gateway fails loudly if lost.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return "(no log)"
-    return "\n".join(text[-lines:]) or "(empty log)"
-
-
-def start_upstream(children: Children, pin: Pinning, plan: Plan) -> int:
-    """Start the fake upstream and return the port it printed."""
-    log = RESULTS / "upstream.log"
-    argv = [*pin.prefix(pin.load_cpu), sys.executable, str(BENCH_DIR / "fake_upstream.py"), "--host", LOOPBACK,
-            "--port", "0", "--chunks", str(plan.chunks), "--chunk-delay-ms", str(plan.chunk_delay_ms)]
-    with log.open("wb") as stderr:
-        process = children.start(argv, stdout=subprocess.PIPE, stderr=stderr)
-    assert process.stdout is not None
-    readable, _, _ = select.select([process.stdout], [], [], STARTUP_TIMEOUT)
-    line = process.stdout.readline().decode() if readable else ""
-    if not line.startswith("READY "):
-        raise BenchError(f"the fake upstream did not start:\n{log_tail(log)}")
-    return int(line.split()[1])
-
-
-def gateway_env(upstream_port: int, store_dir: str) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith(FOREIGN_ENV_PREFIXES)}
-    upstream = f"http://{LOOPBACK}:{upstream_port}"
-    env.update({
-        "OPENAI_API_KEY": UPSTREAM_KEY,
-        "OPENAI_BASE_URL": f"{upstream}/v1",
-        # All four providers at the one fake upstream, each with its SDK's base URL convention.
-        "ANTHROPIC_API_KEY": UPSTREAM_KEY,
-        "ANTHROPIC_BASE_URL": upstream,
-        "GEMINI_API_KEY": UPSTREAM_KEY,
-        "GEMINI_BASE_URL": upstream,
-        "MISTRAL_API_KEY": UPSTREAM_KEY,
-        "MISTRAL_BASE_URL": f"{upstream}/mistral",  # a prefix: Mistral's chat route is OpenAI's
-        # Port 9 (discard) is closed: the always-on Ollama provider fails fast instead of finding a real one.
-        "OLLAMA_BASE_URL": f"http://{LOOPBACK}:9",
-        "BABELGATE_API_KEYS": GATEWAY_KEY,
-        # The Responses API stores every response (as by default, in SQLite), here in a throw-away file.
-        "BABELGATE_STORE_URL": f"sqlite:{store_dir}/babelgate.db",
-    })
-    return env
-
-
-def gateway_command() -> list[str]:
-    script = Path(sys.executable).parent / "babelgate"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "babelgate.cli"]
-
-
-def start_gateway(children: Children, pin: Pinning, upstream_port: int,
-                  store_dir: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    argv = [*pin.prefix(pin.gateway_cpu), *gateway_command(), "serve", "--host", LOOPBACK, "--port", str(port),
-            "--log-level", "warning"]
-    with (RESULTS / "gateway.log").open("wb") as log:
-        process = children.start(argv, env=gateway_env(upstream_port, store_dir), stdout=log,
-                                 stderr=subprocess.STDOUT)
-    wait_healthy(process, port)
-    return process, port
-
-
-def wait_healthy(process: subprocess.Popen[bytes], port: int) -> None:
-    """Poll GET /health until the gateway answers at all, or fail with its log."""
-    # An empty ProxyHandler: an http_proxy in the environment must not capture loopback requests.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BenchError(f"the gateway exited with code {process.returncode}:\n"
-                             f"{log_tail(RESULTS / 'gateway.log')}")
-        try:
-            with opener.open(f"http://{LOOPBACK}:{port}/health", timeout=1):
-                return
-        except urllib.error.HTTPError:
-            return  # any HTTP answer means it is serving
-        except OSError:
-            time.sleep(0.1)
-    raise BenchError(f"the gateway did not answer within {STARTUP_TIMEOUT:.0f} s:\n"
-                     f"{log_tail(RESULTS / 'gateway.log')}")
-
-
-# --- /proc ------------------------------------------------------------------------------------------------
-
-
-def cpu_clock(pid: int) -> CpuClock:
-    """CPU seconds (user + system, all threads) the process has used so far, from /proc/PID/stat."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    path = f"/proc/{pid}/stat"
-
-    def read() -> float:
-        with open(path, "rb") as stat:
-            data = stat.read()
-        # Fields after the parenthesised name (which may hold spaces); utime and stime are fields 14 and 15.
-        fields = data[data.rindex(b")") + 2:].split()
-        return (int(fields[11]) + int(fields[12])) / ticks
-
-    return read
-
-
-def core_busy_clock(cpu: int) -> Callable[[], float]:
-    """Busy seconds of one CPU so far (everything but idle and iowait), from /proc/stat."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    prefix = f"cpu{cpu} ".encode()
-
-    def read() -> float:
-        with open("/proc/stat", "rb") as stat:
-            line = next(line for line in stat if line.startswith(prefix))
-        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in line.split()[1:9])
-        return (user + nice + system + irq + softirq + steal) / ticks
-
-    return read
+# --- meters ------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,17 +183,6 @@ class Meters:
             return None
         busy, mine = after[1] - before[1], after[2] - before[2]
         return max(0.0, busy - mine) / (after[0] - before[0])
-
-
-def memory_kib(pid: int) -> dict[str, int]:
-    """VmHWM (peak resident set) and VmRSS from /proc/PID/status, in KiB."""
-    found: dict[str, int] = {}
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            name, _, value = line.partition(":")
-            if name in ("VmHWM", "VmRSS"):
-                found[name] = int(value.split()[0])
-    return found
 
 
 def machine() -> dict[str, Any]:
@@ -365,7 +207,7 @@ def machine() -> dict[str, Any]:
 def progress(run: RunStats, rep: int, reps: int) -> None:
     cpu = run.cpu_per_request_s
     text = (f"  {run.path:9} {run.kind:6} c={run.concurrency:<3} {rep + 1}/{reps} {run.target:7}: {run.rate:8.1f}/s  "
-            f"p50 {_ms(run.p50_s)} ms  p99 {_ms(run.p99_s)} ms")
+            f"p50 {fmt_ms(run.p50_s)} ms  p99 {fmt_ms(run.p99_s)} ms")
     if cpu is not None:
         text += f"  gateway CPU {cpu * 1e6:7.1f} µs/{'request' if run.kind == 'chat' else 'stream'}"
     if run.errors:
@@ -390,11 +232,10 @@ async def check_answers(plan: Plan, pairs: dict[str, Pair]) -> None:
     problems: list[str] = []
     for name, (gateway, direct) in pairs.items():
         path = PATHS[name]
-        if path.streams:  # the fast path: content equal to the upstream's, and a checked stream
-            problems += [*await preflight(gateway, plan.chunks), *await preflight(direct, plan.chunks)]
-        else:
-            problems += await preflight_chat(gateway, functools.partial(answer_problem, path.gateway))
-            problems += await preflight_chat(direct, functools.partial(answer_problem, path.direct))
+        problems += await preflight_chat(gateway, functools.partial(answer_problem, path.gateway))
+        problems += await preflight_chat(direct, functools.partial(answer_problem, path.direct))
+        if path.streams:
+            problems += [*await preflight_stream(gateway, plan.chunks), *await preflight_stream(direct, plan.chunks)]
     if problems:
         raise BenchError("the answers are wrong, nothing measured:\n  " + "\n  ".join(problems)
                          + f"\ngateway log:\n{log_tail(RESULTS / 'gateway.log')}")
@@ -433,89 +274,6 @@ async def measure(plan: Plan, pairs: dict[str, Pair], meters: Meters, pin: Pinni
 # --- summary and report -----------------------------------------------------------------------------------
 
 
-def _median(values: Sequence[float | None]) -> float | None:
-    present = [value for value in values if value is not None]
-    return statistics.median(present) if present else None
-
-
-def _ms(seconds: float | None) -> str:
-    return f"{seconds * 1e3:7.2f}" if seconds is not None else "      -"
-
-
-def _side(runs: Sequence[RunStats]) -> dict[str, Any]:
-    return {
-        "rate": _median([r.rate for r in runs]),
-        "p50_s": _median([r.p50_s for r in runs]),
-        "p99_s": _median([r.p99_s for r in runs]),
-        "ttfc_p50_s": _median([r.ttfc_p50_s for r in runs]),
-        "cpu_per_request_s": _median([r.cpu_per_request_s for r in runs]),
-        "requests": sum(r.requests for r in runs),
-        "errors": sum(r.errors for r in runs),
-    }
-
-
-def _added(pairs: Sequence[tuple[RunStats, RunStats]], attribute: str) -> float | None:
-    """Median over the interleaved pairs of (gateway - direct), which cancels drift better than medians apart."""
-    differences = []
-    for gateway, direct in pairs:
-        mine, theirs = getattr(gateway, attribute), getattr(direct, attribute)
-        if mine is not None and theirs is not None:
-            differences.append(mine - theirs)
-    return _median(differences)
-
-
-def summarize(runs: Sequence[RunStats]) -> list[dict[str, Any]]:
-    rows = []
-    keys = list(dict.fromkeys((run.path, run.kind, run.concurrency) for run in runs))
-    keys.sort(key=lambda key: list(PATHS).index(key[0]))  # stable: by path, then in the order measured
-    for path, kind, concurrency in keys:
-        group = [run for run in runs if (run.path, run.kind, run.concurrency) == (path, kind, concurrency)]
-        gateway = [run for run in group if run.target == "gateway"]
-        direct = [run for run in group if run.target == "direct"]
-        pairs = list(zip(gateway, direct, strict=False))
-        rows.append({
-            "path": path, "kind": kind, "concurrency": concurrency, "gateway": _side(gateway), "direct": _side(direct),
-            "added_p50_s": _added(pairs, "p50_s"), "added_ttfc_p50_s": _added(pairs, "ttfc_p50_s"),
-        })
-    return rows
-
-
-def _us(seconds: float | None) -> str:
-    return f"{seconds * 1e6:8.1f}" if seconds is not None else "       -"
-
-
-def _rate(value: float | None) -> str:
-    return f"{value:8.1f}" if value is not None else "       -"
-
-
-def chat_table(rows: Sequence[dict[str, Any]]) -> list[str]:
-    lines = ["conc | gateway req/s  p50 ms  p99 ms  CPU µs/req | direct req/s  p50 ms  p99 ms | added p50 ms | errors",
-             "-----+--------------------------------------------+------------------------------+--------------+-------"]
-    for row in rows:
-        gw, di = row["gateway"], row["direct"]
-        lines.append(
-            f"{row['concurrency']:4} | {_rate(gw['rate']):>13} {_ms(gw['p50_s'])} {_ms(gw['p99_s'])} "
-            f"{_us(gw['cpu_per_request_s']):>11} | {_rate(di['rate']):>12} {_ms(di['p50_s'])} {_ms(di['p99_s'])} | "
-            f"{_ms(row['added_p50_s']):>12} | {gw['errors'] + di['errors']:6}")
-    return lines
-
-
-def stream_table(rows: Sequence[dict[str, Any]], chunks: int) -> list[str]:
-    lines = ["conc | gateway str/s  TTFC p50  total p50  CPU µs/stream  µs/chunk | direct str/s  TTFC p50  total p50 "
-             "| added TTFC  added total | bad",
-             "-----+-----------------------------------------------------------+-----------------------------------"
-             "+-------------------------+----"]
-    for row in rows:
-        gw, di = row["gateway"], row["direct"]
-        cpu = gw["cpu_per_request_s"]
-        lines.append(
-            f"{row['concurrency']:4} | {_rate(gw['rate']):>13} {_ms(gw['ttfc_p50_s']):>9} {_ms(gw['p50_s']):>10} "
-            f"{_us(cpu):>14} {_us(cpu / chunks if cpu is not None else None):>9} | {_rate(di['rate']):>12} "
-            f"{_ms(di['ttfc_p50_s']):>9} {_ms(di['p50_s']):>10} | {_ms(row['added_ttfc_p50_s']):>10} "
-            f"{_ms(row['added_p50_s']):>12} | {gw['errors'] + di['errors']:3}")
-    return lines
-
-
 def overview_table(plan: Plan, rows: Sequence[dict[str, Any]]) -> list[str]:
     """Gateway CPU per request and p50, every path side by side (non-streaming)."""
     levels = plan.concurrency
@@ -525,9 +283,29 @@ def overview_table(plan: Plan, rows: Sequence[dict[str, Any]]) -> list[str]:
     for name in plan.paths:
         by_level = {row["concurrency"]: row["gateway"] for row in rows
                     if row["path"] == name and row["kind"] == "chat"}
-        cpu = " ".join(f"{_us(by_level[c]['cpu_per_request_s'] if c in by_level else None):>16}" for c in levels)
-        p50 = " ".join(f"{_ms(by_level[c]['p50_s'] if c in by_level else None):>12}" for c in levels)
+        cpu = " ".join(f"{fmt_us(by_level[c]['cpu_per_request_s'] if c in by_level else None):>16}" for c in levels)
+        p50 = " ".join(f"{fmt_ms(by_level[c]['p50_s'] if c in by_level else None):>12}" for c in levels)
         lines.append(f"{name:9} | {cpu} | {p50}")
+    return lines
+
+
+def stream_overview_table(plan: Plan, rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Gateway CPU per stream, time to first token and added total time, every path side by side."""
+    levels = plan.stream_concurrency
+    head = ("path      | " + " ".join(f"CPU µs/stream c={c:<3}" for c in levels) + " | "
+            + " ".join(f"TTFT ms c={c:<3}" for c in levels) + " | "
+            + " ".join(f"added total ms c={c:<3}" for c in levels)).rstrip()
+    lines = ["Gateway CPU per stream and latency by path (streams)", head, "-" * len(head)]
+    for name in plan.paths:
+        by_level = {row["concurrency"]: row for row in rows if row["path"] == name and row["kind"] == "stream"}
+        if not by_level:
+            continue
+        cpu = " ".join(f"{fmt_us(by_level[c]['gateway']['cpu_per_request_s'] if c in by_level else None):>19}"
+                       for c in levels)
+        ttft = " ".join(f"{fmt_ms(by_level[c]['gateway']['ttft_p50_s'] if c in by_level else None):>12}"
+                        for c in levels)
+        added = " ".join(f"{fmt_ms(by_level[c]['added_p50_s'] if c in by_level else None):>20}" for c in levels)
+        lines.append(f"{name:9} | {cpu} | {ttft} | {added}")
     return lines
 
 
@@ -559,9 +337,12 @@ def report(plan: Plan, rows: Sequence[dict[str, Any]], runs: Sequence[RunStats],
             out += [f"[{name}] {path.title} — {heading}", *chat_table(chat), ""]
         if streams:
             out += [f"[{name}] Streams ({plan.chunks} chunks, {plan.chunk_delay_ms:g} ms apart at the upstream; "
-                    "every chunk checked)", *stream_table(streams, plan.chunks), ""]
+                    f"every event checked; client reads {path.gateway.stream_format}, direct "
+                    f"{path.direct.stream_format})", *stream_table(streams, plan.chunks), ""]
     if len(plan.paths) > 1:
         out += [*overview_table(plan, rows), ""]
+        if any(row["kind"] == "stream" for row in rows):
+            out += [*stream_overview_table(plan, rows), ""]
     if memory:
         out.append(f"Gateway memory: peak RSS (VmHWM) {memory.get('VmHWM', 0) / 1024:.1f} MiB, "
                    f"RSS at the end {memory.get('VmRSS', 0) / 1024:.1f} MiB")
@@ -584,14 +365,16 @@ def report(plan: Plan, rows: Sequence[dict[str, Any]], runs: Sequence[RunStats],
 
 
 def write_json(plan: Plan, pin: Pinning, info: dict[str, Any], runs: Sequence[RunStats],
-               rows: Sequence[dict[str, Any]], memory: dict[str, int], bar: dict[str, Any], wall: float) -> None:
+               rows: Sequence[dict[str, Any]], memory: dict[str, int], bar: dict[str, Any], further: Further,
+               wall: float) -> None:
     plan.output.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "started_at": info.pop("started_at"), "wall_s": wall, "machine": info,
         "plan": {"duration_s": plan.duration, "reps": plan.reps, "concurrency": plan.concurrency,
                  "stream_concurrency": plan.stream_concurrency, "chunks": plan.chunks,
                  "chunk_delay_ms": plan.chunk_delay_ms, "chat_engine": plan.engine, "stream_engine": "python",
-                 "paths": plan.paths},
+                 "paths": plan.paths, "scaling_workers": plan.scaling_workers, "cold_starts": plan.cold_starts,
+                 "nginx": plan.nginx, "litellm": str(plan.litellm) if plan.litellm else None},
         "pinning": {"enabled": pin.enabled, "note": pin.note},
         # `summary` is the fast path's, as before; `paths` has one section per measured path.
         "summary": [row for row in rows if row["path"] == "fast"],
@@ -600,8 +383,79 @@ def write_json(plan: Plan, pin: Pinning, info: dict[str, Any], runs: Sequence[Ru
                          "summary": [row for row in rows if row["path"] == name]} for name in plan.paths},
         "gateway_memory_kib": memory, "bar": bar,
         "runs": [run.as_dict() for run in runs],
+        **further.as_dict(),
     }
     plan.output.write_text(json.dumps(document, indent=2) + "\n")
+
+
+# --- further phases: scaling, comparison proxies, cold start -------------------------------------------------
+
+
+@dataclass(slots=True)
+class Further:
+    scaling: Scaling | None = None
+    comparisons: list[Comparison] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was asked for and not measured, and why
+    cold_start_s: list[float] = field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        return (self.scaling.errors if self.scaling else 0) + sum(c.errors for c in self.comparisons)
+
+    def report(self, plan: Plan, rows: Sequence[dict[str, Any]], pin: Pinning) -> list[str]:
+        out = [""] + ([*scaling_report(self.scaling, pin.enabled), ""] if self.scaling else [])
+        out += comparison_report(self.comparisons, list(rows), plan.concurrency, self.notes)
+        return out + cold_start_report(self.cold_start_s)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"scaling": self.scaling.as_dict() if self.scaling else None,
+                "comparisons": {c.name: c.as_dict() for c in self.comparisons}, "notes": self.notes,
+                "cold_start_s": self.cold_start_s,
+                "cold_start_median_s": statistics.median(self.cold_start_s) if self.cold_start_s else None}
+
+
+def further_phases(plan: Plan, children: Children, pin: Pinning, upstream_port: int, store_dir: str, fast: Pair,
+                   gateway_cpu: CpuClock) -> Further:
+    """The optional phases, one after the other, while the main gateway idles."""
+    further = Further()
+
+    def chat_run(target: Target, concurrency: int, cpu: CpuClock | None) -> Coroutine[Any, Any, RunStats]:
+        return one_run(plan, target, False, concurrency, cpu, pin)
+
+    levels = tuple(level for level in plan.concurrency if level > 1)  # one connection keeps to one worker
+    if plan.scaling_workers and not levels:
+        further.notes.append("scaling: needs a chat concurrency above 1")
+    elif plan.scaling_workers:
+        print(f"bench: scaling, `serve --workers {plan.scaling_workers}`", file=sys.stderr, flush=True)
+        multi = start_multi_worker(children, pin, upstream_port, store_dir, plan.scaling_workers, fast[0])
+        try:
+            further.scaling = run_loop(lambda: measure_scaling(multi, fast[0], gateway_cpu, chat_run, levels,
+                                                               plan.reps))
+        finally:
+            children.stop(multi.process)
+    names, missing = wanted_contenders(plan.nginx, plan.litellm)
+    further.notes += missing
+    for name in names:
+        print(f"bench: comparison, {name}", file=sys.stderr, flush=True)
+        further.comparisons.append(compare_one(plan, name, children, pin, upstream_port, store_dir, fast, chat_run))
+    if plan.cold_starts:
+        print(f"bench: {plan.cold_starts} cold starts", file=sys.stderr, flush=True)
+        further.cold_start_s = measure_cold_starts(children, pin, upstream_port, store_dir, plan.cold_starts)
+    return further
+
+
+def compare_one(plan: Plan, name: str, children: Children, pin: Pinning, upstream_port: int, store_dir: str,
+                fast: Pair, chat_run: ChatRun) -> Comparison:
+    """One comparison proxy, started, measured and stopped; one that fails to start is reported, not fatal."""
+    try:
+        contender = start_contender(name, children, pin, upstream_port, Path(store_dir) / "contenders", fast[1],
+                                    plan.litellm)
+    except BenchError as exc:
+        return Comparison(name, name, problems=[f"{name} did not start: {exc}"])
+    try:
+        return run_loop(lambda: measure_contender(contender, fast[1], chat_run, plan.concurrency, plan.reps))
+    finally:
+        children.stop(contender.process)
 
 
 # --- main -------------------------------------------------------------------------------------------------
@@ -617,12 +471,16 @@ def run_loop(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return runner.run(factory())
 
 
+def target(name: str, path: BenchPath, side: Side, port: int, key: str) -> Target:
+    base = f"http://{LOOPBACK}:{port}"
+    stream_url = base + side.stream_route if side.stream_route is not None else None
+    return Target(name, base + side.route, key, path.name, side.body, side.expect, side.stream_body, stream_url,
+                  side.stream_format)
+
+
 def targets(path: BenchPath, gateway_port: int, upstream_port: int) -> Pair:
-    gateway = Target("gateway", f"http://{LOOPBACK}:{gateway_port}{path.gateway.route}", GATEWAY_KEY, path.name,
-                     path.gateway.body, path.gateway.expect)
-    direct = Target("direct", f"http://{LOOPBACK}:{upstream_port}{path.direct.route}", UPSTREAM_KEY, path.name,
-                    path.direct.body, path.direct.expect)
-    return gateway, direct
+    return (target("gateway", path, path.gateway, gateway_port, GATEWAY_KEY),
+            target("direct", path, path.direct, upstream_port, UPSTREAM_KEY))
 
 
 def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> int:
@@ -631,7 +489,7 @@ def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> i
     info = {**machine(), "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
     pin = Pinning.detect(pin_wanted)
     print(f"bench: {pin.note}; chat load by {plan.engine}", file=sys.stderr, flush=True)
-    upstream_port = start_upstream(children, pin, plan)
+    upstream_port = start_upstream(children, pin, plan.chunks, plan.chunk_delay_ms)
     gateway_process, gateway_port = start_gateway(children, pin, upstream_port, store_dir)
     pin.pin_self()
     pairs = {name: targets(PATHS[name], gateway_port, upstream_port) for name in plan.paths}
@@ -642,10 +500,13 @@ def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> i
     memory = memory_kib(gateway_process.pid)
     rows = summarize(runs)
     bar = verdict(rows)
+    fast = targets(PATHS["fast"], gateway_port, upstream_port)
+    further = further_phases(plan, children, pin, upstream_port, store_dir, fast, meters.gateway_cpu)
     print(report(plan, rows, runs, memory, bar, pin))
-    write_json(plan, pin, info, runs, rows, memory, bar, time.monotonic() - started)
+    print("\n".join(further.report(plan, rows, pin)))
+    write_json(plan, pin, info, runs, rows, memory, bar, further, time.monotonic() - started)
     print(f"\nwrote {plan.output} ({time.monotonic() - started:.0f} s)")
-    return 1 if any(run.errors for run in runs) else 0
+    return 1 if any(run.errors for run in runs) or further.errors else 0
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -1,0 +1,191 @@
+"""The processes the bench starts (fake upstream, gateways, comparison servers), where they run, and how
+they are stopped: only the processes it started, gently, then surely, whatever happens."""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Final
+
+from loadgen import die_with_parent
+
+BENCH_DIR: Final = Path(__file__).resolve().parent
+RESULTS: Final = BENCH_DIR / "results"
+GATEWAY_KEY: Final = "bench-key"
+UPSTREAM_KEY: Final = "sk-bench"
+LOOPBACK: Final = "127.0.0.1"
+STARTUP_TIMEOUT: Final = 30.0
+STOP_GRACE: Final = 5.0
+# Environment variables that would add providers or change the gateway's config behind our back.
+FOREIGN_ENV_PREFIXES: Final = ("OPENAI_", "ANTHROPIC_", "GEMINI_", "MISTRAL_", "OLLAMA_", "BABELGATE_")
+
+
+class BenchError(Exception):
+    """The benchmark cannot go on; the message says why (and quotes the gateway's log when it is at fault)."""
+
+
+class Children:
+    """The processes this script started; `stop_all` ends them (and only them), gently, then surely."""
+
+    def __init__(self) -> None:
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, argv: Sequence[str], *, env: dict[str, str] | None = None, stdout: int | IO[bytes],
+              stderr: int | IO[bytes]) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                                   start_new_session=True, preexec_fn=die_with_parent)
+        self.processes.append(process)
+        return process
+
+    def stop(self, process: subprocess.Popen[bytes]) -> None:
+        """Stop one of them before the end (a comparison server, a cold-started gateway)."""
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        for process in self.processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@dataclass(frozen=True, slots=True)
+class Pinning:
+    """CPU placement: the gateway alone on one core, everything else on the other."""
+
+    enabled: bool
+    note: str
+    gateway_cpu: int = 1
+    load_cpu: int = 0
+
+    @classmethod
+    def detect(cls, wanted: bool) -> Pinning:
+        if not wanted:
+            return cls(False, "disabled by --no-pin")
+        if shutil.which("taskset") is None:
+            return cls(False, "taskset not found; processes not pinned")
+        if not {0, 1} <= os.sched_getaffinity(0):
+            return cls(False, "CPUs 0 and 1 are not both available; processes not pinned")
+        return cls(True, "gateway on CPU 1; load generator and upstream on CPU 0")
+
+    def prefix(self, cpu: int) -> list[str]:
+        return ["taskset", "-c", str(cpu)] if self.enabled else []
+
+    def pin_self(self) -> None:
+        """This process is the Python load generator (and wrk's parent), so it goes with the upstream."""
+        if self.enabled:
+            os.sched_setaffinity(0, {self.load_cpu})
+
+
+def free_port() -> int:
+    # Bind-then-close has a small race, acceptable on loopback for a bench: the gateway fails loudly if lost.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(text[-lines:]) or "(empty log)"
+
+
+def start_upstream(children: Children, pin: Pinning, chunks: int, chunk_delay_ms: float) -> int:
+    """Start the fake upstream and return the port it printed."""
+    log = RESULTS / "upstream.log"
+    argv = [*pin.prefix(pin.load_cpu), sys.executable, str(BENCH_DIR / "fake_upstream.py"), "--host", LOOPBACK,
+            "--port", "0", "--chunks", str(chunks), "--chunk-delay-ms", str(chunk_delay_ms)]
+    with log.open("wb") as stderr:
+        process = children.start(argv, stdout=subprocess.PIPE, stderr=stderr)
+    assert process.stdout is not None
+    readable, _, _ = select.select([process.stdout], [], [], STARTUP_TIMEOUT)
+    line = process.stdout.readline().decode() if readable else ""
+    if not line.startswith("READY "):
+        raise BenchError(f"the fake upstream did not start:\n{log_tail(log)}")
+    return int(line.split()[1])
+
+
+def gateway_env(upstream_port: int, store_dir: str) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith(FOREIGN_ENV_PREFIXES)}
+    upstream = f"http://{LOOPBACK}:{upstream_port}"
+    env.update({
+        "OPENAI_API_KEY": UPSTREAM_KEY,
+        "OPENAI_BASE_URL": f"{upstream}/v1",
+        # All four providers at the one fake upstream, each with its SDK's base URL convention.
+        "ANTHROPIC_API_KEY": UPSTREAM_KEY,
+        "ANTHROPIC_BASE_URL": upstream,
+        "GEMINI_API_KEY": UPSTREAM_KEY,
+        "GEMINI_BASE_URL": upstream,
+        "MISTRAL_API_KEY": UPSTREAM_KEY,
+        "MISTRAL_BASE_URL": f"{upstream}/mistral",  # a prefix: Mistral's chat route is OpenAI's
+        # Port 9 (discard) is closed: the always-on Ollama provider fails fast instead of finding a real one.
+        "OLLAMA_BASE_URL": f"http://{LOOPBACK}:9",
+        "BABELGATE_API_KEYS": GATEWAY_KEY,
+        # The Responses API stores every response (as by default, in SQLite), here in a throw-away file.
+        "BABELGATE_STORE_URL": f"sqlite:{store_dir}/babelgate.db",
+    })
+    return env
+
+
+def gateway_command() -> list[str]:
+    script = Path(sys.executable).parent / "babelgate"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "babelgate.cli"]
+
+
+def gateway_argv(pin: Pinning, port: int, workers: int = 1) -> list[str]:
+    argv = [*pin.prefix(pin.gateway_cpu), *gateway_command(), "serve", "--host", LOOPBACK, "--port", str(port),
+            "--log-level", "warning"]
+    return [*argv, "--workers", str(workers)] if workers != 1 else argv
+
+
+def start_gateway(children: Children, pin: Pinning, upstream_port: int, store_dir: str, *, workers: int = 1,
+                  log_name: str = "gateway.log") -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    log = RESULTS / log_name
+    with log.open("wb") as output:
+        process = children.start(gateway_argv(pin, port, workers), env=gateway_env(upstream_port, store_dir),
+                                 stdout=output, stderr=subprocess.STDOUT)
+    wait_healthy(process, f"http://{LOOPBACK}:{port}/health", log)
+    return process, port
+
+
+def wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path, timeout: float = STARTUP_TIMEOUT) -> None:
+    """Poll `url` until the server answers at all, or fail with its log."""
+    # An empty ProxyHandler: an http_proxy in the environment must not capture loopback requests.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"{log.stem} exited with code {process.returncode}:\n{log_tail(log)}")
+        try:
+            with opener.open(url, timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return  # any HTTP answer means it is serving
+        except OSError:
+            time.sleep(0.1)
+    raise BenchError(f"{log.stem} did not answer within {timeout:.0f} s:\n{log_tail(log)}")
