@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 import uvicorn
 
+from babelgate.server_protocol import CoalescingHttpToolsProtocol
+
 T = TypeVar("T")
 
 
@@ -47,8 +49,9 @@ class RunningApp:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, lifespan="on", log_level="warning", loop="none", http="httptools",
-                                access_log=False, timeout_graceful_shutdown=2)
+        # The HTTP protocol `babelgate serve` runs (uvicorn's, with coalesced writes), for fakes and gateway alike.
+        config = uvicorn.Config(self.app, lifespan="on", log_level="warning", loop="none",
+                                http=CoalescingHttpToolsProtocol, access_log=False, timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
         self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:

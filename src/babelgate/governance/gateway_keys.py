@@ -11,10 +11,11 @@ from babelgate.errors import AuthenticationFailed
 
 
 class GatewayKeys:
-    __slots__ = ("_keys",)
+    __slots__ = ("_ids", "_keys")
 
     def __init__(self, keys: Iterable[str]) -> None:
         self._keys = tuple(key.encode() for key in keys if key)
+        self._ids = {key: hashlib.sha256(key).hexdigest()[:12] for key in self._keys}
 
     @property
     def enabled(self) -> bool:
@@ -34,7 +35,7 @@ class GatewayKeys:
                 matched = key
         if not matched:
             raise AuthenticationFailed()
-        return hashlib.sha256(matched).hexdigest()[:12]
+        return self._ids[matched]
 
 
 def credentials(header: Callable[[bytes], bytes | None]) -> bytes | None:

@@ -28,8 +28,9 @@ class Metrics:
         self.tokens = Counter("babelgate_tokens", "Tokens reported by upstreams",
                               ("provider", "model", "kind"), registry=self.registry)
         self._pending: deque[Observation] = deque()
-        # labels() looks up a child under a lock each time; one lookup per label set is enough.
-        self._children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+        # labels() looks up a child under a lock each time; one lookup per label set is enough:
+        # requests, latency, prompt tokens, completion tokens.
+        self._children: dict[tuple[str, str, str, int], tuple[Any, Any, Any, Any]] = {}
 
     def record(self, route: str, provider: str, model: str, status: int, seconds: float, *,
                error_code: str = "", prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
@@ -45,16 +46,18 @@ class Metrics:
             key = (route, provider, model, status)
             children = self._children.get(key)
             if children is None:
-                children = self._children[key] = (self.requests.labels(route, provider, model, str(status)),
-                                                  self.latency.labels(route, provider, model))
+                children = self._children[key] = (
+                    self.requests.labels(route, provider, model, str(status)),
+                    self.latency.labels(route, provider, model),
+                    self.tokens.labels(provider, model, "prompt"), self.tokens.labels(provider, model, "completion"))
             children[0].inc()
             children[1].observe(seconds)
             if code:
                 self.errors.labels(route, provider, model, str(status), code).inc()
             if prompt:
-                self.tokens.labels(provider, model, "prompt").inc(prompt)
+                children[2].inc(prompt)
             if completion:
-                self.tokens.labels(provider, model, "completion").inc(completion)
+                children[3].inc(completion)
 
     def render(self) -> bytes:
         self.flush()
