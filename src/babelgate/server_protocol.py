@@ -1,10 +1,11 @@
-"""uvicorn's httptools protocol, with the writes of one loop iteration sent as one.
+"""uvicorn's httptools protocol, with a response's head and first body bytes sent as one.
 
 uvicorn writes a response's head when the app sends `http.response.start` and its body when the
 app sends `http.response.body`: two `send` system calls per answer, each running the loopback
 TCP stack and waking the client. The gateway sends both in the same turn of the event loop, so
-holding writes until the end of that turn makes them one `writev` — measured in
-docs/performance.md. Everything else is uvicorn's own protocol, unchanged.
+holding the head until the end of that turn makes them one `writev` — measured in
+docs/performance.md. Later writes (a stream's chunks) go out at once, as before. Everything else
+is uvicorn's own protocol, unchanged.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
 class CoalescingTransport:
-    """A transport whose writes wait for the end of the current loop iteration, then go out together.
+    """A transport that holds a response head (uvicorn's start with its status line) until the end
+    of the current loop iteration, so the writes that follow it in that iteration join it. Any
+    write while something is held joins too, so the order of bytes never changes.
 
     Whatever is not about writing is the wrapped transport's own; closing sends what is pending
     first, aborting drops it (as the transport itself would)."""
@@ -30,11 +33,13 @@ class CoalescingTransport:
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         pending = self._pending
-        if pending is None:
+        if pending is not None:
+            pending.append(bytes(data))
+        elif data[:5] == b"HTTP/":
             self._pending = [bytes(data)]
             self._loop.call_soon(self._flush)
         else:
-            pending.append(bytes(data))
+            self._transport.write(data)
 
     def writelines(self, chunks: Any) -> None:
         for chunk in chunks:
