@@ -58,8 +58,7 @@ class UpstreamClient:
         route = self._routes.get(url) or self._route(url, provider)
         pool, start = route
         head = _head(method, start, headers, body)
-        loop = asyncio.get_running_loop()
-        deadline = None if timeouts.total is None else loop.time() + timeouts.total
+        deadline = None if timeouts.total is None else asyncio.get_running_loop().time() + timeouts.total
         for attempt in (1, 2):
             connection = await pool.acquire(provider=provider, connect_timeout=timeouts.connect)
             connection.provider, connection.read_timeout, connection.deadline = provider, timeouts.read, deadline

@@ -94,7 +94,7 @@ class Connection(asyncio.Protocol):
     parser's callbacks fill the body buffer the response reads from."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, pool: ConnectionPool) -> None:
-        self._loop = loop
+        self.loop = loop
         self._pool = pool
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
@@ -141,7 +141,7 @@ class Connection(asyncio.Protocol):
         `read_timeout` seconds, or the call's total time, whichever comes first."""
         if self._error is not None:
             raise self._error
-        loop = self._loop
+        loop = self.loop
         deadline = None if self.read_timeout is None else loop.time() + self.read_timeout
         if self.deadline is not None and (deadline is None or self.deadline < deadline):
             deadline = self.deadline

@@ -80,7 +80,7 @@ class ConnectionPool:
             raise
 
     def put_back(self, connection: Connection) -> None:
-        connection.idle_since = asyncio.get_running_loop().time()
+        connection.idle_since = connection.loop.time()
         self._idle.append(connection)
         self._wake_one()
 
