@@ -71,11 +71,9 @@ from processes import (
 from procfs import core_busy_clock, cpu_clock, memory_kib
 from scaling import start_multi_worker
 from tables import chat_table, fmt_ms, fmt_us, stream_table, summarize
+from targets import check_targets
 
 ROOT: Final = Path(__file__).resolve().parent.parent
-# The bar from the performance issue (OpenAI fast path, one worker).
-BAR_CPU_US_AT_16: Final = 300.0
-BAR_ADDED_P50_MS_AT_1: Final = 1.0
 
 T = TypeVar("T")
 
@@ -309,23 +307,8 @@ def stream_overview_table(plan: Plan, rows: Sequence[dict[str, Any]]) -> list[st
     return lines
 
 
-def verdict(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The issue's bar, where the runs cover it: CPU per request at c=16, added p50 at c=1."""
-    by_level = {row["concurrency"]: row for row in rows if row["kind"] == "chat" and row["path"] == "fast"}
-    result: dict[str, Any] = {}
-    if 16 in by_level and by_level[16]["gateway"]["cpu_per_request_s"] is not None:
-        value = by_level[16]["gateway"]["cpu_per_request_s"] * 1e6
-        result["cpu_us_per_request_c16"] = {"value": value, "limit": BAR_CPU_US_AT_16,
-                                            "met": value <= BAR_CPU_US_AT_16}
-    if 1 in by_level and by_level[1]["added_p50_s"] is not None:
-        value = by_level[1]["added_p50_s"] * 1e3
-        result["added_p50_ms_c1"] = {"value": value, "limit": BAR_ADDED_P50_MS_AT_1,
-                                     "met": value <= BAR_ADDED_P50_MS_AT_1}
-    return result
-
-
 def report(plan: Plan, rows: Sequence[dict[str, Any]], runs: Sequence[RunStats], memory: dict[str, int],
-           bar: dict[str, Any], pin: Pinning) -> str:
+           pin: Pinning) -> str:
     out = [f"babelgate bench — median of {plan.reps} interleaved gateway/direct pair(s), {plan.duration:g} s each; "
            f"chat load by {plan.engine}, streams by python; {pin.note}", ""]
     for name in plan.paths:
@@ -346,12 +329,6 @@ def report(plan: Plan, rows: Sequence[dict[str, Any]], runs: Sequence[RunStats],
     if memory:
         out.append(f"Gateway memory: peak RSS (VmHWM) {memory.get('VmHWM', 0) / 1024:.1f} MiB, "
                    f"RSS at the end {memory.get('VmRSS', 0) / 1024:.1f} MiB")
-    names = {"cpu_us_per_request_c16": ("gateway CPU per request at c=16", "µs"),
-             "added_p50_ms_c1": ("added p50 latency at c=1", "ms")}
-    for key, check in bar.items():
-        label, unit = names[key]
-        out.append(f"Bar: {label}: {check['value']:.3g} {unit} (limit {check['limit']:g} {unit}) → "
-                   f"{'MET' if check['met'] else 'NOT MET'}")
     noise = [run.gateway_core_other_load for run in runs
              if run.target == "gateway" and run.gateway_core_other_load is not None]
     if noise:
@@ -365,7 +342,7 @@ def report(plan: Plan, rows: Sequence[dict[str, Any]], runs: Sequence[RunStats],
 
 
 def write_json(plan: Plan, pin: Pinning, info: dict[str, Any], runs: Sequence[RunStats],
-               rows: Sequence[dict[str, Any]], memory: dict[str, int], bar: dict[str, Any], further: Further,
+               rows: Sequence[dict[str, Any]], memory: dict[str, int], checks: dict[str, Any], further: Further,
                wall: float) -> None:
     plan.output.parent.mkdir(parents=True, exist_ok=True)
     document = {
@@ -381,7 +358,7 @@ def write_json(plan: Plan, pin: Pinning, info: dict[str, Any], runs: Sequence[Ru
         "paths": {name: {"title": PATHS[name].title, "gateway_route": PATHS[name].gateway.route,
                          "direct_route": PATHS[name].direct.route,
                          "summary": [row for row in rows if row["path"] == name]} for name in plan.paths},
-        "gateway_memory_kib": memory, "bar": bar,
+        "gateway_memory_kib": memory, "targets": checks,
         "runs": [run.as_dict() for run in runs],
         **further.as_dict(),
     }
@@ -499,12 +476,15 @@ def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> i
         raise BenchError(f"the gateway died during the run:\n{log_tail(RESULTS / 'gateway.log')}")
     memory = memory_kib(gateway_process.pid)
     rows = summarize(runs)
-    bar = verdict(rows)
     fast = targets(PATHS["fast"], gateway_port, upstream_port)
     further = further_phases(plan, children, pin, upstream_port, store_dir, fast, meters.gateway_cpu)
-    print(report(plan, rows, runs, memory, bar, pin))
+    checks = check_targets(rows, peak_rss_kib=memory.get("VmHWM"), cold_start_s=further.cold_start_s,
+                           scaling=further.scaling.levels if further.scaling else ())
+    print(report(plan, rows, runs, memory, pin))
     print("\n".join(further.report(plan, rows, pin)))
-    write_json(plan, pin, info, runs, rows, memory, bar, further, time.monotonic() - started)
+    print("\n".join(["", *(check.line() for check in checks)]))
+    write_json(plan, pin, info, runs, rows, memory, {check.name: check.as_dict() for check in checks}, further,
+               time.monotonic() - started)
     print(f"\nwrote {plan.output} ({time.monotonic() - started:.0f} s)")
     return 1 if any(run.errors for run in runs) or further.errors else 0
 
