@@ -2,10 +2,10 @@
 
 uvicorn writes a response's head when the app sends `http.response.start` and its body when the
 app sends `http.response.body`: two `send` system calls per answer, each running the loopback
-TCP stack and waking the client. The gateway sends both in the same turn of the event loop, so
-holding the head until the end of that turn makes them one `writev` — measured in
-docs/performance.md. Later writes (a stream's chunks) go out at once, as before. Everything else
-is uvicorn's own protocol, unchanged.
+TCP stack and waking the client. The gateway sends the body right after the head, so holding the
+head until the body comes makes them one `writev` — measured in docs/performance.md. A head
+with no body after it goes out at the end of that turn of the event loop; later writes (a
+stream's chunks) go out at once, as before. Everything else is uvicorn's own protocol, unchanged.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
 class CoalescingTransport:
-    """A transport that holds a response head (uvicorn's start with its status line) until the end
-    of the current loop iteration, so the writes that follow it in that iteration join it. Any
-    write while something is held joins too, so the order of bytes never changes.
+    """A transport that holds a response head (uvicorn's, starting with its status line) until the
+    next write, which leaves with it, or the end of the current loop iteration, whichever comes
+    first. Nothing is written around what is held, so the order of bytes never changes.
 
     Whatever is not about writing is the wrapped transport's own; closing sends what is pending
     first, aborting drops it (as the transport itself would)."""
@@ -34,7 +34,12 @@ class CoalescingTransport:
     def write(self, data: bytes | bytearray | memoryview) -> None:
         pending = self._pending
         if pending is not None:
+            # The body after the head: both leave now (not at the end of the turn, so nothing the
+            # app does after sending its answer delays it).
+            self._pending = None
             pending.append(bytes(data))
+            if not self._transport.is_closing():
+                self._transport.writelines(pending)
         elif data[:5] == b"HTTP/":
             self._pending = [bytes(data)]
             self._loop.call_soon(self._flush)

@@ -41,12 +41,22 @@ async def test_the_head_and_body_of_one_answer_go_out_in_one_call() -> None:
     real = RecordingTransport()
     transport = CoalescingTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
     transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
-    transport.write(b'{"ok":true}')
-    assert real.calls == [] and transport.get_write_buffer_size() == 10 + 19 + 11
-    await asyncio.sleep(0)
+    assert real.calls == [] and transport.get_write_buffer_size() == 10 + 19
+    transport.write(b'{"ok":true}')  # the body takes the head along at once
     assert real.calls == [("writelines", [b"HTTP/1.1 200 OK\r\n\r\n", b'{"ok":true}'])]
+    await asyncio.sleep(0)
+    assert len(real.calls) == 1  # the end-of-turn flush finds nothing held
     transport.write(b"data: 1\n\n")  # a stream's later chunks are not held
     assert real.calls[-1] == ("write", b"data: 1\n\n")
+
+
+async def test_a_head_without_a_body_leaves_at_the_end_of_the_turn() -> None:
+    real = RecordingTransport()
+    transport = CoalescingTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
+    transport.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+    assert real.calls == []
+    await asyncio.sleep(0)
+    assert real.calls == [("write", b"HTTP/1.1 204 No Content\r\n\r\n")]
 
 
 async def test_close_sends_what_is_pending_first_and_abort_drops_it() -> None:
