@@ -81,13 +81,21 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
 
 
 async def typed_request(runtime: Runtime, deployment: Deployment, chat: dict[str, Any], *, stream: bool,
-                        context: RequestContext | None) -> ChatRequest:
+                        context: RequestContext | None, prechecked: bool = False) -> ChatRequest:
     """What every frontend that is not OpenAI Chat does with the chat body it translated its
     request into: the model's defaults and overrides, the chat validation, decoding, signed tool
     ids kept with their own provider, and the hooks (`on_request`, `transform_request`).
-    A stream always asks for usage: the frontends report it at the end."""
-    deployment.apply_to_body(chat)
-    validate_chat_body(chat)
+    A stream always asks for usage: the frontends report it at the end.
+
+    `prechecked` is the caller's promise that its own validation already refused everything the
+    chat validation would find in `chat` (the Responses frontend's, for a body built from its
+    create body alone). The check is then skipped, unless the model's defaults or overrides
+    changed the body: those the frontend's validation has not seen."""
+    rewritten = bool(deployment.defaults or deployment.overrides)
+    if rewritten:
+        deployment.apply_to_body(chat)
+    if rewritten or not prechecked:
+        validate_chat_body(chat)
     request = decode_request(chat)
     request.stream = request.include_usage = stream
     if not deployment.provider.capabilities.signed_tool_ids:

@@ -39,6 +39,15 @@ _REQUEST_FIELDS = frozenset({
     "max_completion_tokens", "stream", "stream_options", "reasoning_effort", "user", "metadata",
 })
 _MESSAGE_FIELDS = frozenset({"role", "content", "name", "tool_calls", "tool_call_id", "reasoning_content"})
+_TOOL_FIELDS = frozenset({"name", "description", "parameters", "strict"})
+
+
+def _unknown(wire: JSON, known: frozenset[str]) -> JSON:
+    """The fields of `wire` outside `known`, in their order. Most objects have none, which
+    `issuperset` (a loop in C, no allocation) says without a Python loop over every key."""
+    if known.issuperset(wire):
+        return {}
+    return {k: v for k, v in wire.items() if k not in known}
 
 
 def decode_request(body: JSON) -> ChatRequest:
@@ -47,7 +56,7 @@ def decode_request(body: JSON) -> ChatRequest:
         "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens")
     stop = body.get("stop")
     stream_options = body.get("stream_options") or {}
-    extra = {k: v for k, v in body.items() if k not in _REQUEST_FIELDS}
+    extra = _unknown(body, _REQUEST_FIELDS)
     if stream_options and set(stream_options) != {"include_usage"}:
         extra["stream_options"] = stream_options
     return ChatRequest(
@@ -84,13 +93,14 @@ def _message(wire: JSON) -> Message:
         tool_calls=[_tool_call(c) for c in wire["tool_calls"]] if wire.get("tool_calls") else None,
         tool_call_id=wire.get("tool_call_id"),
         reasoning_content=wire.get("reasoning_content"),
-        extra={k: v for k, v in wire.items() if k not in _MESSAGE_FIELDS},
+        extra=_unknown(wire, _MESSAGE_FIELDS),
     )
 
 
 def _part(wire: JSON) -> ContentPart:
     kind = wire["type"]
-    rest = {k: v for k, v in wire.items() if k not in ("type", kind)}
+    # Validation made sure the part has its kind's key: two keys are exactly those two.
+    rest = {} if len(wire) == 2 else {k: v for k, v in wire.items() if k not in ("type", kind)}
     if kind == "text":
         return TextPart(wire["text"], extra=rest)
     if kind == "image_url":
@@ -118,9 +128,8 @@ def _tool_call(wire: JSON) -> ToolCall:
 def _tool(wire: JSON) -> Tool:
     kind = wire["type"]
     spec = wire[kind]
-    known = ("name", "description", "parameters", "strict")
     return Tool(spec["name"], type=kind, description=spec.get("description"), parameters=spec.get("parameters"),
-                strict=spec.get("strict"), extra={k: v for k, v in spec.items() if k not in known})
+                strict=spec.get("strict"), extra=_unknown(spec, _TOOL_FIELDS))
 
 
 def _tool_choice(wire: Any) -> ToolChoice | None:

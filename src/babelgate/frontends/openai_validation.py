@@ -105,11 +105,13 @@ def expect_ranges(body: dict[str, Any], numbers: dict[str, tuple[float, float]],
                   integers: dict[str, tuple[int, int]]) -> None:
     """Each top-level number the body has, within its inclusive range (and an integer where asked)."""
     for name, (low, high) in numbers.items():
-        if body.get(name) is not None:
-            expect_number(body[name], name, low, high, integer=False)
+        value = body.get(name)
+        if value is not None:
+            expect_number(value, name, low, high, integer=False)
     for name, (ilow, ihigh) in integers.items():
-        if body.get(name) is not None:
-            expect_number(body[name], name, ilow, ihigh, integer=True)
+        value = body.get(name)
+        if value is not None:
+            expect_number(value, name, ilow, ihigh, integer=True)
 
 
 def expect_number(value: Any, path: str, low: float, high: float, *, integer: bool) -> None:
@@ -209,11 +211,12 @@ def _tool(tool: Any, path: str) -> None:
     kind = tool.get("type")
     if kind not in ("function", "custom"):
         raise InvalidRequest("invalid_value", param=f"{path}.type", detail="expected 'function' or 'custom'")
-    spec = expect_object(tool.get(kind), f"{path}.{kind}")
+    where = f"{path}.{kind}"
+    spec = expect_object(tool.get(kind), where)
     name = spec.get("name")
     if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
-        raise InvalidRequest("invalid_tool_name", param=f"{path}.{kind}.name")
-    _string(spec, "description", f"{path}.{kind}", required=False)
+        raise InvalidRequest("invalid_tool_name", param=f"{where}.name")
+    _string(spec, "description", where, required=False)
     if kind == "function":
         parameters = spec.get("parameters")
         if parameters is not None:

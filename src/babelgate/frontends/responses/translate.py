@@ -136,9 +136,12 @@ def _tool_output(item: JSON) -> str | list[JSON]:
 def _check_tool_outputs(conversation: list[JSON], items: list[JSON]) -> None:
     """Every function_call_output must answer a function_call of the conversation: every provider
     refuses an orphan, and saying so here names the item."""
+    outputs = [(index, item) for index, item in enumerate(items) if item.get("type") == "function_call_output"]
+    if not outputs:
+        return  # most turns answer no tool call: no need to collect the calls
     calls = {item["call_id"] for item in (*conversation, *items) if item.get("type") == "function_call"}
-    for index, item in enumerate(items):
-        if item.get("type") == "function_call_output" and item["call_id"] not in calls:
+    for index, item in outputs:
+        if item["call_id"] not in calls:
             raise InvalidRequest("unmatched_tool_output", param=f"input[{index}].call_id", call_id=item["call_id"])
 
 

@@ -88,8 +88,12 @@ async def prepare(runtime: Runtime, body: JSON, deployment: Deployment, lookup: 
         conversation = [*previous.conversation, *previous.response.get("output", ())]
     items = normalize_input(body.get("input"))
     context = make_context(deployment, stream)
+    # A chat body built from this create body alone holds nothing validate_create_body and
+    # validate_translatable have not already checked as strictly as the chat validation would
+    # (test_responses_chat_check.py proves it on mutated bodies). Earlier turns' items come from
+    # the store, not from this body: with them the chat validation still runs.
     request = await typed_request(runtime, deployment, chat_body(body, conversation, items), stream=stream,
-                                  context=context)
+                                  context=context, prechecked=not conversation)
     store = body.get("store") is not False
     shell = ResponseShell.for_request(wire.new_id(wire.RESPONSE_PREFIX), deployment.public_name, body, store=store)
     return Turn(runtime, deployment, body, request, shell, items, conversation, store, language, CallNotes(),

@@ -143,7 +143,6 @@ def _tool_to_wire(tool: Tool) -> JSON:
 
 def from_wire(body: JSON) -> ChatResponse:
     choices = [_choice_from_wire(choice) for choice in body.get("choices") or ()]
-    known = {"id", "object", "created", "model", "choices", "usage", "system_fingerprint"}
     return ChatResponse(
         id=str(body.get("id", "")),
         created=int(body.get("created") or 0),
@@ -151,7 +150,7 @@ def from_wire(body: JSON) -> ChatResponse:
         choices=choices,
         usage=usage_from_wire(body.get("usage")),
         system_fingerprint=body.get("system_fingerprint"),
-        extra={k: v for k, v in body.items() if k not in known},
+        extra={k: v for k, v in body.items() if k not in _RESPONSE_FIELDS},
     )
 
 
@@ -174,6 +173,7 @@ def _choice_from_wire(choice: JSON) -> Choice:
     )
 
 
+_RESPONSE_FIELDS = frozenset({"id", "object", "created", "model", "choices", "usage", "system_fingerprint"})
 _MESSAGE_FIELDS = frozenset(
     {"role", "content", "tool_calls", "reasoning_content", "reasoning", "refusal", "images", "audio"}
 )
