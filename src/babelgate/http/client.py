@@ -32,12 +32,14 @@ _ROUTES_CACHED: Final = 1024
 class UpstreamClient:
     """Sends requests upstream; every transport failure is a typed GatewayError."""
 
-    def __init__(self, *, max_connections: int = 1000) -> None:
+    def __init__(self, *, max_connections: int = 1000, tls: ssl.SSLContext | None = None) -> None:
+        """`max_connections` per upstream origin; `tls` verifies https upstreams (default: the
+        system's trusted certificates, host names checked)."""
         self._max_connections = max_connections
         self._pools: dict[tuple[str, str, int], ConnectionPool] = {}
         # url → (pool, request line and Host header): providers call a handful of URLs, over and over.
         self._routes: dict[str, tuple[ConnectionPool, str]] = {}
-        self._tls: ssl.SSLContext | None = None
+        self._tls = tls
         self._closers: list[Callable[[], Awaitable[None]]] = []
 
     def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
