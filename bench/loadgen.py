@@ -1,9 +1,10 @@
 """Generate load against one target URL and measure it from the client side.
 
-Two engines: `wrk` (with a Lua POST script) for plain chat completions when it is installed, and an
-asyncio + aiohttp client (one keep-alive connection per concurrent worker) for everything else,
-including streams, where every event is checked (streams.py). Each run reports requests, errors, latency
-percentiles and, when given a CPU clock for the gateway, the gateway's CPU seconds over the run.
+Three engines: `wrk` (with a Lua POST script) for plain chat completions when it is installed, else an
+asyncio + aiohttp client; streams always use the raw asyncio client of stream_client.py, which checks
+every event (streams.py). Both Python clients keep one keep-alive connection per concurrent worker. Each
+run reports requests, errors, latency percentiles and, when given a CPU clock for the gateway, the
+gateway's CPU seconds over the run.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any, Final
 import aiohttp
 import orjson
 
-from streams import sse_events, stream_check
+from stream_client import StreamClient, StreamRequest
+from streams import stream_check
 
 CpuClock = Callable[[], float]
 REQUEST_TIMEOUT: Final = aiohttp.ClientTimeout(total=60)
@@ -155,24 +157,6 @@ async def chat_once(session: aiohttp.ClientSession, target: Target, body: bytes)
     return None
 
 
-async def stream_once(
-    session: aiohttp.ClientSession, target: Target, body: bytes, chunks: int, started: float
-) -> tuple[float | None, str | None]:
-    """Read one stream to the end, checking every event: (time of its first text token, problem or None)."""
-    check = stream_check(target.stream_format, chunks)
-    first: float | None = None
-    async with session.post(target.stream_url or target.url, data=body, headers=target.headers) as response:
-        if response.status != 200:
-            return None, f"HTTP {response.status}: {(await response.read())[:300]!r}"
-        async for name, data in sse_events(response.content):
-            problem = check.feed(name, data)
-            if first is None and check.received:
-                first = time.perf_counter() - started
-            if problem is not None:
-                return first, problem
-    return first, check.finish()
-
-
 # --- Python engine ----------------------------------------------------------------------------------------
 
 
@@ -200,60 +184,82 @@ async def _chat_worker(session: aiohttp.ClientSession, target: Target, body: byt
             await asyncio.sleep(ERROR_BACKOFF)
 
 
-async def _stream_worker(session: aiohttp.ClientSession, target: Target, body: bytes, chunks: int,
-                         deadline: float, tally: _Tally) -> None:
+async def _stream_worker(client: StreamClient, target: Target, chunks: int, deadline: float,
+                         tally: _Tally) -> None:
     while time.perf_counter() < deadline:
-        started = time.perf_counter()
-        try:
-            first, problem = await stream_once(session, target, body, chunks, started)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            first, problem = None, f"{type(exc).__name__}: {exc}"
-        if problem is None and first is not None:
-            tally.latencies.append(time.perf_counter() - started)
-            tally.first_tokens.append(first)
+        result = await client.stream(stream_check(target.stream_format, chunks))
+        if result.problem is None and result.first_token_s is not None and result.total_s is not None:
+            tally.latencies.append(result.total_s)
+            tally.first_tokens.append(result.first_token_s)
         else:
-            tally.fail(problem or "no chunk")
+            tally.fail(result.problem or "no text token")
             await asyncio.sleep(ERROR_BACKOFF)
 
 
 async def run_python(target: Target, *, stream: bool, concurrency: int, duration: float, chunks: int,
                      cpu: CpuClock | None) -> RunStats:
     """Closed-loop load: `concurrency` workers, each sending its next request when the last one ended."""
-    body = target.streaming_body() if stream else target.chat_body()
+    if stream:
+        return await run_streams(target, concurrency=concurrency, duration=duration, chunks=chunks, cpu=cpu)
+    body = target.chat_body()
     sessions = _sessions(concurrency)
     tally = _Tally()
-    stats = RunStats(target.name, "stream" if stream else "chat", concurrency, "python", target.path)
+    stats = RunStats(target.name, "chat", concurrency, "python", target.path)
     try:
         # One untimed request per worker first, so connection set-up is outside the measured window.
-        await asyncio.gather(*(_warm_one(s, target, body, stream, chunks) for s in sessions))
+        await asyncio.gather(*(_warm_one(s, target, body) for s in sessions))
         cpu_start = cpu() if cpu else None
         started = time.perf_counter()
         deadline = started + duration
-        await asyncio.gather(*(
-            _stream_worker(s, target, body, chunks, deadline, tally) if stream
-            else _chat_worker(s, target, body, deadline, tally)
-            for s in sessions
-        ))
+        await asyncio.gather(*(_chat_worker(s, target, body, deadline, tally) for s in sessions))
         stats.elapsed_s = time.perf_counter() - started
         if cpu and cpu_start is not None:
             stats.gateway_cpu_s = cpu() - cpu_start
     finally:
         await asyncio.gather(*(s.close() for s in sessions))
-    stats.requests, stats.errors, stats.error_samples = len(tally.latencies), tally.errors, tally.samples
-    stats.p50_s, stats.p99_s = percentile(tally.latencies, 50), percentile(tally.latencies, 99)
-    stats.ttft_p50_s = percentile(tally.first_tokens, 50)
+    _tally_into(stats, tally)
     return stats
 
 
-async def _warm_one(session: aiohttp.ClientSession, target: Target, body: bytes, stream: bool, chunks: int) -> None:
-    """One request on the worker's connection; its failures show up again in the measured run."""
+async def run_streams(target: Target, *, concurrency: int, duration: float, chunks: int,
+                      cpu: CpuClock | None) -> RunStats:
+    """Closed-loop streams with the raw client (stream_client.py), every event checked."""
+    request = stream_request(target)
+    clients = [StreamClient(request) for _ in range(concurrency)]
+    tally = _Tally()
+    stats = RunStats(target.name, "stream", concurrency, "python", target.path)
     try:
-        if stream:
-            await stream_once(session, target, body, chunks, time.perf_counter())
-        else:
-            await chat_once(session, target, body)
-    except (aiohttp.ClientError, TimeoutError):
-        pass
+        # One untimed stream per worker first, so connection set-up is outside the measured window; its
+        # failures show up again in the measured run.
+        await asyncio.gather(*(client.stream(stream_check(target.stream_format, chunks)) for client in clients))
+        cpu_start = cpu() if cpu else None
+        started = time.perf_counter()
+        deadline = started + duration
+        await asyncio.gather(*(_stream_worker(client, target, chunks, deadline, tally) for client in clients))
+        stats.elapsed_s = time.perf_counter() - started
+        if cpu and cpu_start is not None:
+            stats.gateway_cpu_s = cpu() - cpu_start
+    finally:
+        for client in clients:
+            client.close()
+    _tally_into(stats, tally)
+    return stats
+
+
+def stream_request(target: Target) -> StreamRequest:
+    return StreamRequest.post(target.stream_url or target.url, target.headers, target.streaming_body())
+
+
+def _tally_into(stats: RunStats, tally: _Tally) -> None:
+    stats.requests, stats.errors, stats.error_samples = len(tally.latencies), tally.errors, tally.samples
+    stats.p50_s, stats.p99_s = percentile(tally.latencies, 50), percentile(tally.latencies, 99)
+    stats.ttft_p50_s = percentile(tally.first_tokens, 50)
+
+
+async def _warm_one(session: aiohttp.ClientSession, target: Target, body: bytes) -> None:
+    """One request on the worker's connection; its failures show up again in the measured run."""
+    with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+        await chat_once(session, target, body)
 
 
 # --- wrk engine -------------------------------------------------------------------------------------------
@@ -333,12 +339,12 @@ def _wrk_report(output: str) -> dict[str, Any] | None:
 
 async def preflight_stream(target: Target, chunks: int) -> list[str]:
     """One stream, every event checked."""
-    async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
-        try:
-            _, problem = await stream_once(session, target, target.streaming_body(), chunks, time.perf_counter())
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            problem = f"{type(exc).__name__}: {exc}"
-    return [] if problem is None else [f"{target.path} {target.name} stream: {problem}"]
+    client = StreamClient(stream_request(target))
+    try:
+        result = await client.stream(stream_check(target.stream_format, chunks))
+    finally:
+        client.close()
+    return [] if result.problem is None else [f"{target.path} {target.name} stream: {result.problem}"]
 
 
 async def preflight_chat(target: Target, problem_of: Callable[[bytes], str | None]) -> list[str]:

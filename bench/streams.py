@@ -4,17 +4,25 @@ Every stream carries the same text, `chunks - 1` tokens (fake_upstream.token), w
 checker is fed the stream's SSE events one by one and says what is wrong as soon as it is: a text delta
 that is not the next expected token, an event out of place, anything after the format's end marker, or
 (at the end of the body) a stream that stopped early. It also tells the load generator when the first
-token arrived, for the time to first token.
+token and the end marker arrived, for the time to first token and the total time.
 
 Formats: `chat` (OpenAI chat completions chunks, also Mistral's: data-only, `data: [DONE]` last),
 `anthropic` (Messages events: `event:` names equal to the JSON's `type`, `message_stop` last), `gemini`
 (`alt=sse` GenerateContentResponse chunks, data-only, the one with finishReason last) and `responses`
 (Responses API events with increasing sequence numbers, `response.completed` then `data: [DONE]`).
+
+The load generator shares a core with the fake upstream, so the checks must be cheap without being any
+less strict. Every event is parsed as JSON and checked in full, except a text delta that is, byte for byte,
+the previous text delta of the same stream with only its token (and, for Responses, its sequence number)
+replaced by the next expected ones (DeltaTemplate). The full check would accept such an event for exactly
+the same reasons as the previous one, so comparing bytes is as strict as parsing, and most events of a
+stream cost one `bytes.join` and one comparison.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+import functools
+from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
@@ -23,45 +31,160 @@ from fake_upstream import token
 
 STREAM_FORMATS: Final = ("chat", "anthropic", "gemini", "responses")
 DONE: Final = b"[DONE]"
+SSE_EVENT_ENDS: Final = (b"\n\n", b"\n\r\n")  # a blank line after LF- or CRLF-ended lines
+
+SseEvent = tuple[bytes | None, bytes]  # (the `event:` name or None, the data)
 
 
-async def sse_events(lines: AsyncIterable[bytes]) -> AsyncIterator[tuple[bytes | None, bytes]]:
-    """(event name or None, data) for each SSE event of a body given line by line (LF or CRLF endings).
+# --- SSE framing ------------------------------------------------------------------------------------------
 
-    Comment lines and fields other than `event` and `data` are skipped; an event is dispatched at its
-    blank line, as the SSE spec says, so one cut off by the end of the body is not returned."""
+
+class SseFramer:
+    """Splits a body, fed in pieces as they arrive, into SSE events (LF or CRLF line endings).
+
+    Comment lines and fields other than `event` and `data` are skipped; an event is dispatched at its blank
+    line, as the SSE spec says, so one cut off by the end of the body stays in `leftover`."""
+
+    __slots__ = ("leftover",)
+
+    def __init__(self) -> None:
+        self.leftover = b""  # the bytes after the last complete event
+
+    def feed(self, piece: bytes) -> list[SseEvent]:
+        buffer = self.leftover + piece if self.leftover else piece
+        events: list[SseEvent] = []
+        start = 0
+        # Where each kind of blank line is next; a search that found nothing is not repeated on this buffer,
+        # so a piece holding a whole stream (--chunk-delay 0) is not scanned once per event.
+        lf, crlf = buffer.find(b"\n\n"), buffer.find(b"\n\r\n")
+        while lf != -1 or crlf != -1:
+            if crlf == -1 or (lf != -1 and lf < crlf):
+                end, start_next = lf, lf + 2
+            else:
+                end, start_next = crlf, crlf + 3
+            event = parse_sse_event(buffer[start:end])
+            if event is not None:
+                events.append(event)
+            start = start_next
+            if lf != -1 and lf < start:
+                lf = buffer.find(b"\n\n", start)
+            if crlf != -1 and crlf < start:
+                crlf = buffer.find(b"\n\r\n", start)
+        self.leftover = buffer[start:]
+        return events
+
+
+def parse_sse_event(block: bytes) -> SseEvent | None:
+    """One event's lines (without the blank line that ends it); None if it has no data (a comment)."""
+    if block.startswith(b"data:") and b"\n" not in block:  # the usual event: a single data line
+        return None, block[5:].rstrip(b"\r").removeprefix(b" ")
     name: bytes | None = None
     data: list[bytes] = []
-    async for raw in lines:
-        line = raw.rstrip(b"\r\n")
-        if not line:
-            if data:
-                yield name, b"\n".join(data)
-            name, data = None, []
-        elif line.startswith(b"data:"):
+    for raw in block.split(b"\n"):
+        line = raw.rstrip(b"\r")
+        if line.startswith(b"data:"):
             data.append(line[5:].removeprefix(b" "))
         elif line.startswith(b"event:"):
             name = line[6:].strip()
+    return (name, b"\n".join(data)) if data else None
+
+
+# --- the byte-level shortcut for text deltas ----------------------------------------------------------------
+
+
+@functools.cache
+def expected_tokens(chunks: int) -> tuple[tuple[str, ...], tuple[bytes, ...]]:
+    """The tokens a stream of `chunks` chunks carries, and each one as a JSON string (as the encoders write it)."""
+    tokens = tuple(token(index) for index in range(chunks - 1))
+    return tokens, tuple(orjson.dumps(text) for text in tokens)
+
+
+_SEQUENCE_KEY: Final = b'"sequence_number":'
+
+
+@dataclass(frozen=True, slots=True)
+class DeltaTemplate:
+    """A text-delta event that passed the full check, cut around its token and (Responses) sequence number.
+
+    `render` puts the next expected values into the holes: an event equal to that is the checked one with
+    only those values changed, so the full check would accept it too, and the bytes need not be parsed."""
+
+    name: bytes | None
+    pieces: tuple[bytes, ...]  # the bytes around the holes, one more than there are holes
+    holes: tuple[bool, ...]  # each hole in order: True for the token, False for the sequence number
+
+    @classmethod
+    def learn(cls, name: bytes | None, data: bytes, token_json: bytes, sequence: int | None) -> DeltaTemplate | None:
+        """Cut `data` around its only copy of `token_json` and `"sequence_number":<sequence>`; None when
+        either is not there exactly once (an encoder that escapes differently: every event is parsed)."""
+        if data.count(token_json) != 1:
+            return None
+        cuts = [(data.index(token_json), len(token_json), True)]
+        if sequence is not None:
+            digits = b"%d" % sequence
+            key = data.find(_SEQUENCE_KEY)
+            number = key + len(_SEQUENCE_KEY)
+            end = number + len(digits)
+            if (data.count(_SEQUENCE_KEY) != 1 or data[number:end] != digits
+                    or data[end:end + 1].isdigit()):
+                return None
+            cuts.append((number, len(digits), False))
+        cuts.sort()
+        pieces, position = [], 0
+        for start, length, _ in cuts:
+            pieces.append(data[position:start])
+            position = start + length
+        pieces.append(data[position:])
+        return cls(name, tuple(pieces), tuple(is_token for _, _, is_token in cuts))
+
+    def render(self, token_json: bytes, sequence: bytes) -> bytes:
+        parts = [self.pieces[0]]
+        for is_token, piece in zip(self.holes, self.pieces[1:], strict=True):
+            parts += (token_json if is_token else sequence, piece)
+        return b"".join(parts)
+
+
+# --- the checkers ------------------------------------------------------------------------------------------
 
 
 class StreamCheck:
     """The state every format shares: the tokens expected, how many came, whether the end marker came."""
 
     format: str = ""
+    sequenced: bool = False  # whether events carry sequence numbers (Responses), a hole in the delta template
 
     def __init__(self, chunks: int) -> None:
-        self.tokens = [token(index) for index in range(chunks - 1)]
+        self.tokens, self.token_json = expected_tokens(chunks)
         self.received = 0  # text deltas seen so far, each equal to the next expected token
+        self.sequence = 0  # the next expected sequence number (Responses)
         self.ended = False  # the format's end marker came; nothing may follow it
+        self.plain_delta = False  # set by `check` when the event was a text delta and nothing else
+        self.template: DeltaTemplate | None = None  # the last event, if it was a plain text delta
 
     def feed(self, name: bytes | None, data: bytes) -> str | None:
         """Check one event; None if it fits, else what is wrong (the stream is then failed)."""
         if self.ended:
             return f"{self.format}: event after the end of the stream: {data[:200]!r}"
+        template = self.template
+        if template is not None and self.received < len(self.tokens) and name == template.name:
+            sequence = b"%d" % self.sequence if self.sequenced else b""
+            if data == template.render(self.token_json[self.received], sequence):
+                self.received += 1
+                self.sequence += 1
+                return None
+        return self.full_check(name, data)
+
+    def full_check(self, name: bytes | None, data: bytes) -> str | None:
+        """Parse and check the event; learn a template from it if it was a plain delta of exactly one token."""
+        received, self.plain_delta, self.template = self.received, False, None
         try:
-            return self.check(name, data)
+            problem = self.check(name, data)
         except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
             return f"{self.format}: malformed event ({type(exc).__name__}: {exc}): {data[:200]!r}"
+        if problem is None and self.plain_delta and self.received == received + 1:
+            sequence = self.sequence - 1 if self.sequenced else None
+            self.template = DeltaTemplate.learn(name, data, self.token_json[received], sequence)
+        return problem
 
     def check(self, name: bytes | None, data: bytes) -> str | None:
         raise NotImplementedError
@@ -77,6 +200,12 @@ class StreamCheck:
             return f"{self.format}: text out of order at {self.received}: {piece!r}, expected {expected!r}"
         self.received += 1
         return None
+
+    def delta_text(self, piece: str) -> str | None:
+        """A text delta in an event that carries nothing else to check: such an event can be a template."""
+        problem = self.text(piece)
+        self.plain_delta = problem is None
+        return problem
 
     def all_text(self) -> str | None:
         """Before an end marker: every token must have come."""
@@ -115,12 +244,15 @@ class ChatCheck(StreamCheck):
         if self.finished:
             return f"chat: a chunk after the finish_reason: {data[:200]!r}"
         choice = event["choices"][0]
-        problem = self.text((choice.get("delta") or {}).get("content") or "")
-        if problem is None and choice.get("finish_reason") is not None:
-            self.finished = True
+        piece = (choice.get("delta") or {}).get("content") or ""
+        if choice.get("finish_reason") is None:
+            return self.delta_text(piece)
+        problem = self.text(piece)
+        self.finished = True
+        if problem is None:
             problem = self.all_text()
-            if problem is None and choice["finish_reason"] != "stop":
-                problem = f"chat: finish_reason {choice['finish_reason']!r}"
+        if problem is None and choice["finish_reason"] != "stop":
+            problem = f"chat: finish_reason {choice['finish_reason']!r}"
         return problem
 
 
@@ -159,7 +291,9 @@ class AnthropicCheck(StreamCheck):
             return f"anthropic: a {event['content_block']['type']!r} block"
         if kind == "content_block_delta":
             delta = event["delta"]
-            return self.text(delta["text"]) if delta["type"] == "text_delta" else f"anthropic: a {delta['type']} delta"
+            if delta["type"] != "text_delta":
+                return f"anthropic: a {delta['type']} delta"
+            return self.delta_text(delta["text"])
         if kind == "message_delta":
             if event["delta"]["stop_reason"] != "end_turn" or "output_tokens" not in event["usage"]:
                 return f"anthropic: message_delta without end_turn and usage: {event}"
@@ -180,12 +314,14 @@ class GeminiCheck(StreamCheck):
             return f"gemini: unexpected event name {name!r}"
         event = orjson.loads(data)
         candidate = event["candidates"][0]
-        for part in (candidate.get("content") or {}).get("parts") or []:
+        parts = (candidate.get("content") or {}).get("parts") or []
+        for part in parts:
             problem = self.text(part.get("text") or "")
             if problem is not None:
                 return problem
         reason = candidate.get("finishReason")
         if reason is None:
+            self.plain_delta = len(parts) == 1  # one token, and nothing else to check in this chunk
             return None
         self.ended = True
         if reason != "STOP":
@@ -201,10 +337,10 @@ class ResponsesCheck(StreamCheck):
     completed, the text in its output), then `data: [DONE]` and nothing more."""
 
     format = "responses"
+    sequenced = True
 
     def __init__(self, chunks: int) -> None:
         super().__init__(chunks)
-        self.sequence = 0
         self.completed = False
 
     def check(self, name: bytes | None, data: bytes) -> str | None:
@@ -221,7 +357,7 @@ class ResponsesCheck(StreamCheck):
             return f"responses: {kind} with sequence number {event['sequence_number']}, expected {self.sequence}"
         self.sequence += 1
         if kind == "response.output_text.delta":
-            return self.text(event["delta"])
+            return self.delta_text(event["delta"])
         if kind == "response.output_text.done" and event["text"] != "".join(self.tokens):
             return f"responses: output_text.done has other text: {event['text'][:200]!r}"
         if kind in ("response.failed", "response.incomplete", "error"):
