@@ -246,6 +246,22 @@ async def test_a_gap_in_a_stream_is_a_timeout(client: UpstreamClient) -> None:
         assert caught.value.params["phase"] == "stream"
 
 
+async def test_a_stream_that_keeps_coming_outlives_its_read_timeout(client: UpstreamClient) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(8):  # 0.8 s in all, never more than 0.1 s apart
+            writer.write(b"1\r\n.\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.1)
+        writer.write(b"0\r\n\r\n")
+        await reader.read()
+
+    async with Server(handler) as server:
+        response = await post(client, server.url, timeouts=Timeouts(connect=2, read=0.3))
+        assert b"".join([piece async for piece in iter_body(response, "p")]) == b"." * 8
+
+
 async def test_the_total_timeout_bounds_a_stream_that_keeps_trickling(client: UpstreamClient) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)

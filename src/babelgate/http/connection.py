@@ -118,6 +118,10 @@ class Connection(asyncio.Protocol):
         self.provider = ""
         self.read_timeout: float | None = None
         self.deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._wait_deadline: float | None = None
+        self._wait_phase = ""
 
     # --- the request ------------------------------------------------------------------------------
 
@@ -146,7 +150,9 @@ class Connection(asyncio.Protocol):
         if self.deadline is not None and (deadline is None or self.deadline < deadline):
             deadline = self.deadline
         waiter = self._waiter = loop.create_future()
-        timer = None if deadline is None else loop.call_at(deadline, self._time_out, waiter, phase)
+        self._wait_deadline, self._wait_phase = deadline, phase
+        if deadline is not None and (self._timer is None or self._timer_at > deadline):
+            self._arm(deadline)
         try:
             await waiter
         except BaseException:
@@ -156,8 +162,23 @@ class Connection(asyncio.Protocol):
             raise
         finally:
             self._waiter = None
-            if timer is not None:
-                timer.cancel()
+
+    def _arm(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._timer_at = self.loop.call_at(when, self._check_deadline), when
+
+    def _check_deadline(self) -> None:
+        """One timer per connection, not one per wait (a stream waits once per chunk): when it
+        fires early, because later waits moved the deadline on, it is set again for the new one."""
+        self._timer = None
+        waiter, deadline = self._waiter, self._wait_deadline
+        if waiter is None or waiter.done() or deadline is None:
+            return
+        if self.loop.time() < deadline:
+            self._arm(deadline)
+        else:
+            waiter.set_exception(UpstreamTimeout(provider=self.provider, phase=self._wait_phase))
 
     def take(self) -> bytes:
         """Everything buffered, in one piece; resumes a paused socket."""
@@ -195,6 +216,9 @@ class Connection(asyncio.Protocol):
 
     def _mark_closed(self) -> None:
         self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._pool.closed(self)
 
     # --- asyncio.Protocol ---------------------------------------------------------------------------
@@ -306,7 +330,3 @@ class Connection(asyncio.Protocol):
                 waiter.set_exception(self._error)
             else:
                 waiter.set_result(None)
-
-    def _time_out(self, waiter: asyncio.Future[None], phase: str) -> None:
-        if not waiter.done():
-            waiter.set_exception(UpstreamTimeout(provider=self.provider, phase=phase))
