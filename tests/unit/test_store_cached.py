@@ -285,3 +285,104 @@ async def test_records_put_through_the_cache_are_on_disk_once_it_is_closed(tmp_p
     reopened = SQLiteResponseStore(path)
     assert [await reopened.get(r.id) for r in records] == records
     await reopened.close()
+
+
+class CountingStore(ControlledStore):
+    """Counts how the cache hands writes over: whole batches, or one record at a time."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.batches: list[list[str]] = []
+        self.refused: set[str] = set()  # ids whose write the storage refuses, alone or in a batch
+
+    async def put_many(self, records: list[StoredResponse]) -> None:
+        self.batches.append([record.id for record in records])
+        await self.put_gate.wait()
+        if any(record.id in self.refused for record in records):
+            raise ConnectionError("one row of the batch was refused")
+        for record in records:
+            await self._put_now(record)
+
+    async def put(self, record: StoredResponse) -> None:
+        await self.put_many([record])
+
+
+async def test_writes_made_while_one_is_under_way_reach_the_inner_store_together(clock: FakeClock) -> None:
+    inner = CountingStore(clock)
+    store = CachedStore(inner, clock=clock)
+    inner.put_gate.clear()
+    await store.put(record("resp_0"))
+    await asyncio.sleep(0.01)  # its write is under way, held at the gate
+    for i in range(1, 50):
+        await store.put(record(f"resp_{i}"))
+    inner.put_gate.set()
+    await store.flush()
+    assert inner.batches == [["resp_0"], [f"resp_{i}" for i in range(1, 50)]]
+    assert [r.id for r in inner.puts] == [f"resp_{i}" for i in range(50)]
+    await store.close()
+
+
+async def test_puts_start_no_task_per_write(clock: FakeClock) -> None:
+    inner = CountingStore(clock)
+    store = CachedStore(inner, purge_interval=3600, clock=clock)
+    inner.put_gate.clear()
+    await store.put(record("resp_first"))  # starts the drainer (and the first purge)
+    before = len(asyncio.all_tasks())
+    for i in range(20):
+        await store.put(record(f"resp_{i}"))
+    assert len(asyncio.all_tasks()) == before
+    inner.put_gate.set()
+    await store.close()
+
+
+async def test_a_refused_record_does_not_cost_the_rest_of_its_batch_their_write(
+        clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    inner = CountingStore(clock)
+    inner.refused = {"resp_bad"}
+    store = CachedStore(inner, clock=clock)
+    inner.put_gate.clear()
+    await store.put(record("resp_0"))
+    await asyncio.sleep(0.01)  # its write is under way, held at the gate
+    for response_id in ("resp_1", "resp_bad", "resp_2"):
+        await store.put(record(response_id))
+    with caplog.at_level(logging.ERROR, logger="babelgate.store"):
+        inner.put_gate.set()
+        await store.flush()
+    assert ["resp_1", "resp_bad", "resp_2"] in inner.batches  # tried together first
+    assert [r.id for r in inner.puts] == ["resp_0", "resp_1", "resp_2"]
+    [logged] = [r for r in caplog.records if r.name == "babelgate.store"]
+    assert "resp_bad" in logged.getMessage()
+    assert SECRET not in caplog.text
+    await store.close()
+
+
+async def test_a_delete_runs_after_the_writes_queued_before_it_and_before_later_ones(clock: FakeClock) -> None:
+    inner = CountingStore(clock)
+    store = CachedStore(inner, capacity=0, clock=clock)
+    inner.put_gate.clear()
+    await store.put(record("resp_1", text="old"))
+    deleting = asyncio.create_task(store.delete("resp_1"))
+    await asyncio.sleep(0.01)
+    await store.put(record("resp_1", text="new"))
+    inner.put_gate.set()
+    assert await asyncio.wait_for(deleting, timeout=1) is True
+    await store.flush()
+    assert await store.get("resp_1") == record("resp_1", text="new")
+    assert inner.batches == [["resp_1"], ["resp_1"]]
+    await store.close()
+
+
+async def test_a_failed_inner_delete_reaches_its_caller_and_later_changes_still_run(clock: FakeClock) -> None:
+    class FailingDelete(ControlledStore):
+        async def delete(self, response_id: str) -> bool:
+            raise ConnectionError("database went away")
+
+    inner = FailingDelete(clock)
+    store = CachedStore(inner, clock=clock)
+    await store.put(record("resp_1"))
+    with pytest.raises(ConnectionError):
+        await store.delete("resp_1")
+    await store.put(record("resp_2"))
+    await store.flush()
+    assert [r.id for r in inner.puts] == ["resp_1", "resp_2"]
+    await store.close()

@@ -164,6 +164,17 @@ async def test_concurrent_puts_all_land(store: ResponseStore) -> None:
     assert await asyncio.gather(*(store.get(r.id) for r in originals)) == originals
 
 
+async def test_put_many_stores_every_record_in_order_so_the_last_of_an_id_wins(store: ResponseStore) -> None:
+    await store.put_many([record("resp_1", text="first"), record("resp_2"), record("resp_1", text="second")])
+    assert await store.get("resp_1") == record("resp_1", text="second")
+    assert await store.get("resp_2") == record("resp_2")
+
+
+async def test_put_many_of_nothing_stores_nothing(store: ResponseStore) -> None:
+    await store.put_many([])
+    assert await store.get("resp_1") is None
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 async def test_records_survive_a_new_store_on_the_same_storage(
         open_store: Callable[[FakeClock], ResponseStore], clock: FakeClock) -> None:

@@ -40,6 +40,10 @@ class ResponseStore(Protocol):
     async def put(self, record: StoredResponse) -> None:
         """Insert the record, replacing any earlier one with the same id."""
 
+    async def put_many(self, records: list[StoredResponse]) -> None:
+        """`put` each record, in order (a later record of an id replaces an earlier one), at once where
+        the storage allows: one transaction instead of one per record."""
+
     async def get(self, response_id: str) -> StoredResponse | None:
         """The record, or None when it is absent or expired."""
 

@@ -1,9 +1,11 @@
 """A response store in front of another one, so that no request waits on a database write.
 
-`put` answers at once from an in-process LRU cache and hands the write to a background task;
-the same process reads its own writes from the cache, while other processes see them once the
-inner store has them. Writes and deletes of one id run in the order they were made, each after
-the previous one has finished, so a slow first write cannot land after, and undo, a later one.
+`put` answers at once from an in-process LRU cache and queues the write; one drainer task per store
+hands the queue to the inner store, consecutive writes together in one `put_many` (under load, a task
+per write cost more of the event loop than the write itself). The same process reads its own writes
+from the cache, while other processes see them once the inner store has them. Writes and deletes run
+one after another in the order they were made, so a slow first write cannot land after, and undo, a
+later one of the same id.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections import OrderedDict, deque
+from dataclasses import dataclass
 
 from babelgate.store.base import Clock, ResponseStore, StoredResponse, is_expired, now_seconds
 
-_T = TypeVar("_T")
-
 log = logging.getLogger("babelgate.store")
+
+
+@dataclass(slots=True)
+class _Delete:
+    response_id: str
+    existed: asyncio.Future[bool]  # the inner store's answer, for the caller of `delete`
 
 
 class CachedStore:
@@ -32,9 +37,14 @@ class CachedStore:
         self._purge_interval = purge_interval
         self._clock = clock
         self._cache: OrderedDict[str, StoredResponse] = OrderedDict()
-        # Strong references: the event loop keeps only weak ones, and a collected task is a lost write.
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._last_change: dict[str, asyncio.Task[Any]] = {}  # the newest pending write or delete per id
+        self._changes: deque[StoredResponse | _Delete] = deque()  # not yet handed to the inner store, oldest first
+        self._drainer: asyncio.Task[None] | None = None
+        # Changes are numbered as they are made and finish in that order, so "is the change of this id
+        # done?" is one comparison with the number of the last finished change.
+        self._made = 0
+        self._finished = 0
+        self._newest_change: dict[str, int] = {}  # id -> number of its newest change not yet finished
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []  # reads waiting for a change to finish
         self._loading: dict[str, object] = {}  # id -> token of the inner read whose result may be cached
         self._last_purge: float | None = None
         self._purge: asyncio.Task[None] | None = None
@@ -42,11 +52,15 @@ class CachedStore:
     async def put(self, record: StoredResponse) -> None:
         self._loading.pop(record.id, None)
         self._remember(record)
-        self._change(record.id, lambda: self._write(record))
+        self._queue(record.id, record)
         now = self._clock()
         if self._purge is None and (self._last_purge is None or now - self._last_purge >= self._purge_interval):
             self._last_purge = now
-            self._purge = self._track(asyncio.create_task(self._purge_inner()))
+            self._purge = asyncio.create_task(self._purge_inner())
+
+    async def put_many(self, records: list[StoredResponse]) -> None:
+        for record in records:
+            await self.put(record)
 
     async def get(self, response_id: str) -> StoredResponse | None:
         record = self._cache.get(response_id)
@@ -58,10 +72,10 @@ class CachedStore:
             return record
         token = self._loading[response_id] = object()
         try:
-            pending = self._last_change.get(response_id)
+            pending = self._newest_change.get(response_id)
             if pending is not None:
                 # Evicted before its write finished: the inner store will have it once the write is done.
-                await asyncio.wait([pending])
+                await self._finishing(pending)
             record = await self._inner.get(response_id)
         finally:
             # A put or delete of this id while we waited took the token away: what we read may be stale.
@@ -75,7 +89,10 @@ class CachedStore:
     async def delete(self, response_id: str) -> bool:
         self._loading.pop(response_id, None)
         cached = self._cache.pop(response_id, None)
-        existed = await asyncio.shield(self._change(response_id, lambda: self._inner.delete(response_id)))
+        change = _Delete(response_id, asyncio.get_running_loop().create_future())
+        self._queue(response_id, change)
+        # Shielded: a caller that gives up does not take the queued delete back.
+        existed = await asyncio.shield(change.existed)
         # A cached record whose write failed is gone from the inner store, yet callers of `get` saw it.
         return existed or (cached is not None and not is_expired(cached.expires_at, now_seconds(self._clock)))
 
@@ -87,8 +104,11 @@ class CachedStore:
 
     async def flush(self) -> None:
         """Wait for every background write, delete and purge started so far (and any they start)."""
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
+        while True:
+            busy = [task for task in (self._drainer, self._purge) if task is not None]
+            if not busy:
+                return
+            await asyncio.wait(busy)
 
     async def close(self) -> None:
         await self.flush()
@@ -103,30 +123,79 @@ class CachedStore:
         while len(self._cache) > self._capacity:
             self._cache.popitem(last=False)
 
-    def _change(self, response_id: str, operation: Callable[[], Awaitable[_T]]) -> asyncio.Task[_T]:
-        previous = self._last_change.get(response_id)
-        task = self._track(asyncio.create_task(_after(previous, operation)))
-        self._last_change[response_id] = task
+    def _queue(self, response_id: str, change: StoredResponse | _Delete) -> None:
+        self._made += 1
+        self._newest_change[response_id] = self._made
+        self._changes.append(change)
+        if self._drainer is None:
+            self._drainer = asyncio.create_task(self._drain())
 
-        def forget(done: asyncio.Task[Any]) -> None:
-            if self._last_change.get(response_id) is done:
-                del self._last_change[response_id]
+    async def _finishing(self, change: int) -> None:
+        if change <= self._finished:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((change, done))
+        await done
 
-        task.add_done_callback(forget)
-        return task
-
-    def _track(self, task: asyncio.Task[_T]) -> asyncio.Task[_T]:
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def _write(self, record: StoredResponse) -> None:
+    async def _drain(self) -> None:
+        """Hands the queued changes to the inner store, in order, until none is left."""
         try:
-            await self._inner.put(record)
+            while self._changes:
+                first = self._changes.popleft()
+                if isinstance(first, _Delete):
+                    await self._delete(first)
+                    self._finish([first.response_id])
+                    continue
+                batch = [first]
+                while self._changes:
+                    following = self._changes[0]
+                    if isinstance(following, _Delete):
+                        break
+                    batch.append(following)
+                    self._changes.popleft()
+                await self._write(batch)
+                self._finish([record.id for record in batch])
+        finally:
+            self._drainer = None
+
+    def _finish(self, ids: list[str]) -> None:
+        """Marks the oldest unfinished changes (these ids', in order) done and wakes the reads that waited."""
+        for response_id in ids:
+            self._finished += 1
+            if self._newest_change.get(response_id) == self._finished:
+                del self._newest_change[response_id]
+        if self._waiters:
+            waiting = []
+            for change, done in self._waiters:
+                if change > self._finished:
+                    waiting.append((change, done))
+                elif not done.done():
+                    done.set_result(None)
+            self._waiters = waiting
+
+    async def _write(self, records: list[StoredResponse]) -> None:
+        try:
+            await self._inner.put_many(records)
         except Exception:
-            # The id only: a record's content is the user's conversation and never goes to the log.
-            log.exception("storing response %s failed; it stays readable only in this process until evicted",
-                          record.id)
+            if len(records) == 1:
+                _log_write_failure(records[0])
+                return
+            # One bad record must not cost the others their place in the inner store: each on its own.
+            for record in records:
+                try:
+                    await self._inner.put(record)
+                except Exception:
+                    _log_write_failure(record)
+
+    async def _delete(self, change: _Delete) -> None:
+        try:
+            existed = await self._inner.delete(change.response_id)
+        except Exception as exc:
+            if not change.existed.done():
+                change.existed.set_exception(exc)
+        else:
+            if not change.existed.done():
+                change.existed.set_result(existed)
 
     async def _purge_inner(self) -> None:
         try:
@@ -137,7 +206,6 @@ class CachedStore:
             self._purge = None
 
 
-async def _after(previous: asyncio.Task[Any] | None, operation: Callable[[], Awaitable[_T]]) -> _T:
-    if previous is not None:
-        await asyncio.wait([previous])  # its outcome belongs to its own caller; only the order matters here
-    return await operation()
+def _log_write_failure(record: StoredResponse) -> None:
+    # The id only: a record's content is the user's conversation and never goes to the log.
+    log.exception("storing response %s failed; it stays readable only in this process until evicted", record.id)

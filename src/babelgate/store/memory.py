@@ -26,6 +26,10 @@ class MemoryResponseStore:
         while len(self._records) > self._max_entries:
             self._records.popitem(last=False)
 
+    async def put_many(self, records: list[StoredResponse]) -> None:
+        for record in records:
+            await self.put(record)
+
     async def get(self, response_id: str) -> StoredResponse | None:
         record = self._records.get(response_id)
         if record is None:

@@ -36,11 +36,17 @@ class PostgresResponseStore:
 
     async def put(self, record: StoredResponse) -> None:
         pool = await self._ready_pool()
-        await pool.execute(
-            f"INSERT INTO {self._table} (id, created_at, expires_at, body) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (id) DO UPDATE SET created_at = EXCLUDED.created_at,"
-            " expires_at = EXCLUDED.expires_at, body = EXCLUDED.body",
-            record.id, record.created_at, record.expires_at, encode_body(record))
+        await pool.execute(self._upsert(), *_row(record))
+
+    async def put_many(self, records: list[StoredResponse]) -> None:
+        pool = await self._ready_pool()
+        # executemany runs in one transaction (asyncpg >= 0.22): all of the records or none.
+        await pool.executemany(self._upsert(), [_row(record) for record in records])
+
+    def _upsert(self) -> str:
+        return (f"INSERT INTO {self._table} (id, created_at, expires_at, body) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (id) DO UPDATE SET created_at = EXCLUDED.created_at,"
+                " expires_at = EXCLUDED.expires_at, body = EXCLUDED.body")
 
     async def get(self, response_id: str) -> StoredResponse | None:
         pool = await self._ready_pool()
@@ -97,3 +103,7 @@ class PostgresResponseStore:
                 " id TEXT PRIMARY KEY, created_at BIGINT NOT NULL, expires_at BIGINT, body BYTEA NOT NULL)")
             await connection.execute(
                 f"CREATE INDEX IF NOT EXISTS {self._table}_expires_at ON {self._table} (expires_at)")
+
+
+def _row(record: StoredResponse) -> tuple[str, int, int | None, bytes]:
+    return record.id, record.created_at, record.expires_at, encode_body(record)

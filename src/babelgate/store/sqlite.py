@@ -40,12 +40,15 @@ class SQLiteResponseStore:
         self._closed = False
         # Puts that arrive while a write is under way go together in the next one: one hop to the
         # thread and one transaction for many responses (under load, the hop cost more than the insert).
-        self._queued: list[tuple[StoredResponse, asyncio.Future[None]]] = []
+        self._queued: list[tuple[list[StoredResponse], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def put(self, record: StoredResponse) -> None:
+        await self.put_many([record])
+
+    async def put_many(self, records: list[StoredResponse]) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queued.append((record, future))
+        self._queued.append((records, future))
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_queued())
         await future
@@ -54,7 +57,7 @@ class SQLiteResponseStore:
         try:
             while self._queued:
                 batch, self._queued = self._queued, []
-                records = [record for record, _ in batch]
+                records = [record for records, _ in batch for record in records]
                 try:
                     await self._call(functools.partial(_put_many, records=records))
                 except Exception as exc:  # each caller hears of the failure of its own put

@@ -49,7 +49,7 @@ async def compact_response(runtime: Runtime, exchange: Exchange) -> None:
     answer = await deployment.provider.chat(decode_request(chat), deployment.model, notes)
     summary = (answer.choices[0].message.content or "") if answer.choices else ""
     resource = {
-        "id": wire.new_id(wire.RESPONSE_PREFIX),
+        "id": wire.new_response_id(),
         "object": "response.compaction",
         "output": compacted_output(items, summary),
         "created_at": int(time.time()),

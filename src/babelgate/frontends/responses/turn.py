@@ -95,7 +95,7 @@ async def prepare(runtime: Runtime, body: JSON, deployment: Deployment, lookup: 
     request = await typed_request(runtime, deployment, chat_body(body, conversation, items), stream=stream,
                                   context=context, prechecked=not conversation)
     store = body.get("store") is not False
-    shell = ResponseShell.for_request(wire.new_id(wire.RESPONSE_PREFIX), deployment.public_name, body, store=store)
+    shell = ResponseShell.for_request(wire.new_response_id(), deployment.public_name, body, store=store)
     return Turn(runtime, deployment, body, request, shell, items, conversation, store, language, CallNotes(),
                 context, owner)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any, Final
 
 from babelgate.schema.chat import Usage
@@ -27,20 +28,21 @@ ITEM_PREFIXES: Final = {
 
 class _RandomIds:
     """128 random bits per id, drawn from the OS in blocks: one `getrandom` call per 256 ids instead
-    of one per id (a response makes several; the call was a measurable share of the road's CPU)."""
+    of one per id (a response makes several; the call was a measurable share of the road's CPU).
+    The block is turned into hex once, so an id is one slice."""
 
     __slots__ = ("_block", "_position")
 
     def __init__(self) -> None:
-        self._block = b""
+        self._block = ""
         self._position = 0
 
     def __call__(self) -> str:
         if self._position >= len(self._block):
-            self._block, self._position = secrets.token_bytes(16 * 256), 0
+            self._block, self._position = secrets.token_bytes(16 * 256).hex(), 0
         start = self._position
-        self._position = start + 16
-        return self._block[start:start + 16].hex()
+        self._position = start + 32
+        return self._block[start:start + 32]
 
 
 _random_id = _RandomIds()
@@ -49,6 +51,14 @@ _random_id = _RandomIds()
 def new_id(prefix: str) -> str:
     """An unguessable id (stored responses are found by it)."""
     return prefix + _random_id()
+
+
+def new_response_id() -> str:
+    """An unguessable response id that sorts by creation time: the milliseconds since the epoch
+    (12 hex digits), then 128 random bits. Stores key their rows by this id: ids that arrive in
+    order append to the key's index, where random ones dirty one index page per row (in SQLite,
+    ~40 % of the CPU of writing a stored response, measured). The time is no secret: `created_at`."""
+    return f"{RESPONSE_PREFIX}{time.time_ns() // 1_000_000:012x}{_random_id()}"
 
 
 def text_part(text: str) -> JSON:
