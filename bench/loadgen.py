@@ -18,7 +18,7 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -208,17 +208,24 @@ async def run_python(target: Target, *, stream: bool, concurrency: int, duration
     try:
         # One untimed request per worker first, so connection set-up is outside the measured window.
         await asyncio.gather(*(_warm_one(s, target, body) for s in sessions))
-        cpu_start = cpu() if cpu else None
-        started = time.perf_counter()
-        deadline = started + duration
-        await asyncio.gather(*(_chat_worker(s, target, body, deadline, tally) for s in sessions))
-        stats.elapsed_s = time.perf_counter() - started
-        if cpu and cpu_start is not None:
-            stats.gateway_cpu_s = cpu() - cpu_start
+        await _measured_window(stats, duration, cpu, lambda deadline: [
+            _chat_worker(s, target, body, deadline, tally) for s in sessions])
     finally:
         await asyncio.gather(*(s.close() for s in sessions))
     _tally_into(stats, tally)
     return stats
+
+
+async def _measured_window(stats: RunStats, duration: float, cpu: CpuClock | None,
+                           workers: Callable[[float], list[Coroutine[Any, Any, None]]]) -> None:
+    """Runs the workers (each given the window's deadline) and records the window's wall time and,
+    with a clock, the gateway's CPU time over it."""
+    cpu_start = cpu() if cpu else None
+    started = time.perf_counter()
+    await asyncio.gather(*workers(started + duration))
+    stats.elapsed_s = time.perf_counter() - started
+    if cpu and cpu_start is not None:
+        stats.gateway_cpu_s = cpu() - cpu_start
 
 
 async def run_streams(target: Target, *, concurrency: int, duration: float, chunks: int,
@@ -232,13 +239,8 @@ async def run_streams(target: Target, *, concurrency: int, duration: float, chun
         # One untimed stream per worker first, so connection set-up is outside the measured window; its
         # failures show up again in the measured run.
         await asyncio.gather(*(client.stream(stream_check(target.stream_format, chunks)) for client in clients))
-        cpu_start = cpu() if cpu else None
-        started = time.perf_counter()
-        deadline = started + duration
-        await asyncio.gather(*(_stream_worker(client, target, chunks, deadline, tally) for client in clients))
-        stats.elapsed_s = time.perf_counter() - started
-        if cpu and cpu_start is not None:
-            stats.gateway_cpu_s = cpu() - cpu_start
+        await _measured_window(stats, duration, cpu, lambda deadline: [
+            _stream_worker(client, target, chunks, deadline, tally) for client in clients])
     finally:
         for client in clients:
             client.close()
