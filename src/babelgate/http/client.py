@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
 from typing import Final
 from urllib.parse import quote, urlsplit
 
@@ -40,6 +41,7 @@ class UpstreamClient:
         # url → (pool, request line and Host header): providers call a handful of URLs, over and over.
         self._routes: dict[str, tuple[ConnectionPool, str]] = {}
         self._tls = tls
+        self._header_blocks: dict[int, tuple[Mapping[str, str], str]] = {}
         self._closers: list[Callable[[], Awaitable[None]]] = []
 
     def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
@@ -59,7 +61,8 @@ class UpstreamClient:
         """The response once its status and headers arrived; the body is still to be read."""
         route = self._routes.get(url) or self._route(url, provider)
         pool, start = route
-        head = _head(method, start, headers, body)
+        head = (method + start + self._header_lines(headers)
+                + (f"Content-Length: {len(body)}\r\n\r\n" if body is not None else "\r\n")).encode()
         deadline = None if timeouts.total is None else asyncio.get_running_loop().time() + timeouts.total
         for attempt in (1, 2):
             connection = await pool.acquire(provider=provider, connect_timeout=timeouts.connect)
@@ -71,6 +74,18 @@ class UpstreamClient:
                 if attempt == 2:
                     raise UpstreamConnectionFailed(provider=provider) from None
         raise AssertionError("unreachable")
+
+    def _header_lines(self, headers: Mapping[str, str]) -> str:
+        """The request's header lines. A read-only mapping (what providers prepare once per key) is
+        rendered once: it cannot change, and it lives as long as the provider, so its id is not reused."""
+        if type(headers) is not MappingProxyType:
+            return _header_lines(headers)
+        cached = self._header_blocks.get(id(headers))
+        if cached is None or cached[0] is not headers:
+            if len(self._header_blocks) >= _ROUTES_CACHED:
+                self._header_blocks.clear()
+            cached = self._header_blocks[id(headers)] = (headers, _header_lines(headers))
+        return cached[1]
 
     def _route(self, url: str, provider: str) -> tuple[ConnectionPool, str]:
         parts = urlsplit(url)
@@ -111,8 +126,8 @@ class UpstreamClient:
             await closer()
 
 
-def _head(method: str, start: str, headers: Mapping[str, str], body: bytes | None) -> bytes:
-    lines = [method, start]
+def _header_lines(headers: Mapping[str, str]) -> str:
+    lines = []
     for name, value in headers.items():
         if name.lower() in _OWN_HEADERS:
             continue
@@ -120,5 +135,4 @@ def _head(method: str, start: str, headers: Mapping[str, str], body: bytes | Non
             # A value (from configuration, or a client's header passed on) that would split the request.
             raise InvalidRequest("invalid_value", param=name, detail="a header value holds a line break")
         lines.append(f"{name}: {value}\r\n")
-    lines.append(f"Content-Length: {len(body)}\r\n\r\n" if body is not None else "\r\n")
-    return "".join(lines).encode()
+    return "".join(lines)

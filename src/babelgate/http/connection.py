@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 PAUSE_AT: Final = 256 * 1024
 RESUME_AT: Final = 64 * 1024
 MAX_HEAD_BYTES: Final = 64 * 1024  # an answer's status line and headers; upstreams send ~1 KiB
+# len(b"content-length"), len(b"content-encoding"), len(b"transfer-encoding")
+_FRAMING_NAME_LENGTHS: Final = frozenset({14, 16, 17})
 _DECODERS: Final = {b"gzip": 16 + zlib.MAX_WBITS, b"x-gzip": 16 + zlib.MAX_WBITS, b"deflate": zlib.MAX_WBITS}
 
 
@@ -272,6 +274,8 @@ class Connection(asyncio.Protocol):
             return
         length_known = status in (204, 304)
         for name, value in self._raw_headers:
+            if len(name) not in _FRAMING_NAME_LENGTHS:  # most headers: no need to look closer
+                continue
             lowered = name.lower()
             if lowered == b"content-length" or (lowered == b"transfer-encoding" and b"chunked" in value.lower()):
                 length_known = True

@@ -7,6 +7,7 @@ import base64
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
@@ -62,7 +63,8 @@ class GeminiProvider(ProviderDefaults):
         self._media_policy = _media_policy(config.options.get("media") or {})
         self._media: MediaFetcher | None = None
         common = {"content-type": "application/json", **config.headers}
-        self._headers = KeyPool([{**common, "x-goog-api-key": key} for key in config.api_keys] or [common])
+        self._headers = KeyPool([MappingProxyType({**common, "x-goog-api-key": key}) for key in config.api_keys]
+                                or [MappingProxyType(common)])
 
     def _url(self, model: str, method: str) -> str:
         return f"{self._base}{quote(model, safe='-._')}:{method}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -42,7 +43,8 @@ class MistralProvider(ProviderDefaults):
         self._timeouts = provider_timeouts(config, server)
         self._scrub = Scrubber(config.api_keys)
         common = {"content-type": "application/json", **config.headers}
-        self._headers = KeyPool([{**common, "authorization": f"Bearer {key}"} for key in config.api_keys] or [common])
+        self._headers = KeyPool([MappingProxyType({**common, "authorization": f"Bearer {key}"})
+                                 for key in config.api_keys] or [MappingProxyType(common)])
 
     async def _post(self, request: ChatRequest, model: str, notes: CallNotes) -> Any:
         return await self._send(self._chat_url, to_wire(request, model, notes.adjusted))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from types import MappingProxyType
 from typing import Any
 
 import aiohttp
@@ -65,9 +66,8 @@ class OpenAIProvider(ProviderDefaults):
         self._scrub = Scrubber(config.api_keys)
         common = {"Content-Type": "application/json", **config.headers}
         # Header dicts are built once per key; a request only picks one.
-        self._headers = KeyPool(
-            [{**common, "Authorization": f"Bearer {key}"} for key in config.api_keys] or [common]
-        )
+        self._headers = KeyPool([MappingProxyType({**common, "Authorization": f"Bearer {key}"})
+                                 for key in config.api_keys] or [MappingProxyType(common)])
 
     async def _post(self, body: dict[str, Any], model: str, notes: CallNotes, *, url: str | None = None,
                     profile: bool = True) -> UpstreamResponse:
