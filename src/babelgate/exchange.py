@@ -117,9 +117,11 @@ class Exchange:
         await self.send(self._start(200, content_type, headers))
         task = asyncio.current_task()
         assert task is not None
-        watcher = asyncio.create_task(self._watch_disconnect(task))
+        watcher: asyncio.Task[None] | None = None
         try:
             await self.send({"type": "http.response.body", "body": first, "more_body": True})
+            # Watched from here: the first bytes leave without waiting for the watcher's creation.
+            watcher = asyncio.create_task(self._watch_disconnect(task))
             async for piece in rest:
                 await self.send({"type": "http.response.body", "body": piece, "more_body": True})
             await self.send({"type": "http.response.body", "body": b""})
@@ -136,7 +138,8 @@ class Exchange:
             self.disconnected = True
             raise ClientGone() from None
         finally:
-            watcher.cancel()
+            if watcher is not None:
+                watcher.cancel()
             await _close(rest)
 
     async def _watch_disconnect(self, task: asyncio.Task[Any]) -> None:
