@@ -222,6 +222,10 @@ class FakeOpenAI(ScriptedStreams):
             reply = self.replies.popleft()
         else:
             reply = self.chat_responder(body) if self.chat_responder is not None else self._default(body)
+        return await self._answer(request, reply)
+
+    async def _answer(self, request: web.Request, reply: Reply) -> web.StreamResponse:
+        """A reply as chat and legacy completions send it: JSON, or SSE frames ending in `[DONE]`."""
         if reply.first_byte_delay:
             await asyncio.sleep(reply.first_byte_delay)
         if reply.stream is None:
@@ -238,14 +242,7 @@ class FakeOpenAI(ScriptedStreams):
         self.received.append(Received(request.method, request.path, dict(request.headers), body))
         self.spec_violations += spec_violations(body, "CreateCompletionRequest")
         reply = self.replies.popleft() if self.replies else self._default_completion(body)
-        if reply.first_byte_delay:
-            await asyncio.sleep(reply.first_byte_delay)
-        if reply.stream is None:
-            data = reply.body if reply.body is not None else orjson.dumps(reply.json)
-            return web.Response(status=reply.status, body=data, headers=reply.headers,
-                                content_type="application/json" if reply.body is None else None)
-        return await self.write_stream(request, reply, frame=lambda event: b"data: " + orjson.dumps(event) + b"\n\n",
-                                       headers={"Content-Type": "text/event-stream"}, done_frame=b"data: [DONE]\n\n")
+        return await self._answer(request, reply)
 
     def _default_completion(self, body: dict[str, Any]) -> Reply:
         prompts, n, model = _prompts(body.get("prompt")), body.get("n") or 1, body.get("model", "")

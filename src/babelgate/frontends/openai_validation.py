@@ -263,14 +263,19 @@ def _tool_choice(choice: Any) -> None:
                              detail="expected function, custom or allowed_tools")
 
 
+def output_format(fmt: Any, path: str) -> tuple[dict[str, Any], Any]:
+    """An output-format object (chat's `response_format`, Responses' `text.format`) and its type."""
+    fmt = expect_object(fmt, path)
+    kind = fmt.get("type")
+    if kind not in ("text", "json_object", "json_schema"):
+        raise InvalidRequest("invalid_value", param=f"{path}.type", detail="expected text, json_object or json_schema")
+    return fmt, kind
+
+
 def _response_format(fmt: Any) -> None:
     if fmt is None:
         return
-    fmt = expect_object(fmt, "response_format")
-    kind = fmt.get("type")
-    if kind not in ("text", "json_object", "json_schema"):
-        raise InvalidRequest("invalid_value", param="response_format.type",
-                             detail="expected text, json_object or json_schema")
+    fmt, kind = output_format(fmt, "response_format")
     if kind == "json_schema":
         spec = fmt.get("json_schema")
         if spec is None:

@@ -9,8 +9,8 @@ from babelgate.errors import GatewayError
 from babelgate.http.connection import UpstreamResponse
 
 
-async def read_body(response: UpstreamResponse, provider: str) -> bytes:
-    """The whole body (`provider` names the upstream in errors, which the connection already knows)."""
+async def read_body(response: UpstreamResponse) -> bytes:
+    """The whole body; the connection goes back to the pool, or is dropped if the read fails."""
     try:
         return await response.read()
     except BaseException:
@@ -18,7 +18,7 @@ async def read_body(response: UpstreamResponse, provider: str) -> bytes:
         raise
 
 
-async def iter_body(response: UpstreamResponse, provider: str) -> AsyncGenerator[bytes, None]:
+async def iter_body(response: UpstreamResponse) -> AsyncGenerator[bytes, None]:
     """The body's bytes as they arrive; the connection is closed if the reader stops early."""
     try:
         while True:

@@ -37,7 +37,7 @@ async def send_checked(
     """The response once the upstream accepted the request; an error status is raised, mapped."""
     response = await client.send(method, url, provider=provider, headers=headers, body=body, timeouts=timeouts)
     if response.status >= 400:
-        raw = await read_body(response, provider)
+        raw = await read_body(response)
         raise map_error(response.status, raw, response.headers, provider=provider, scrub=scrub)
     return response
 
@@ -62,7 +62,7 @@ async def translate_sse(
     After the end marker the rest of the body is drained so the connection is reused. A body that
     ends without the marker is complete only if a finish reason came (and the marker is optional)."""
     decoder = SSEDecoder()
-    async with contextlib.aclosing(iter_body(response, provider)) as body:
+    async with contextlib.aclosing(iter_body(response)) as body:
         async for chunk in body:
             for event in decoder.feed(chunk):
                 for canonical in translator.feed(event):
@@ -92,7 +92,7 @@ def event_object(data: str | bytes, provider: str) -> dict[str, Any]:
 
 async def read_json_object(response: UpstreamResponse, provider: str) -> tuple[bytes, dict[str, Any]]:
     """The body as bytes and as a parsed object; anything else is the upstream's protocol error."""
-    raw = await read_body(response, provider)
+    raw = await read_body(response)
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -17,6 +17,7 @@ from babelgate.frontends.openai_validation import (
     expect_ranges,
     json_schema_format,
     json_schema_object,
+    output_format,
     require_model,
     tool_choice_mode,
 )
@@ -205,11 +206,7 @@ def _tool_choice(choice: Any) -> None:
 def _text_format(fmt: Any) -> None:
     if fmt is None:
         return
-    fmt = expect_object(fmt, "text.format")
-    kind = fmt.get("type")
-    if kind not in ("text", "json_object", "json_schema"):
-        raise InvalidRequest("invalid_value", param="text.format.type",
-                             detail="expected text, json_object or json_schema")
+    fmt, kind = output_format(fmt, "text.format")
     if kind == "json_schema":
         json_schema_format(fmt, "text.format")
         _boolean(fmt.get("strict"), "text.format.strict")

@@ -29,7 +29,7 @@ async def relay_message_events(response: UpstreamResponse, *, provider: str, not
                                scrub: Callable[[str], str]) -> AsyncIterator[bytes]:
     decoder = SSEDecoder()
     usage: dict[str, Any] = {}
-    async with contextlib.aclosing(iter_body(response, provider)) as body:
+    async with contextlib.aclosing(iter_body(response)) as body:
         async for chunk in body:
             out: list[bytes] = []
             for frame in decoder.feed_frames(chunk):

@@ -109,7 +109,7 @@ class GeminiProvider(ProviderDefaults):
         decoder = SSEDecoder()
         translator = GeminiStreamTranslator(self.name, created=int(time.time()), model=model, scrub=self._scrub,
                                             audio_format=requested_format(request))
-        async with contextlib.aclosing(iter_body(response, self.name)) as chunks:
+        async with contextlib.aclosing(iter_body(response)) as chunks:
             async for chunk in chunks:
                 for frame in decoder.feed_frames(chunk):
                     for canonical in self._frame(frame, translator):

@@ -112,14 +112,14 @@ def speech_to_wire(request: SpeechRequest, model: str) -> JSON:
 
 async def read_transcription(response: UpstreamResponse, response_format: str, *,
                              provider: str) -> TranscriptionResponse:
-    raw = await read_body(response, provider)
+    raw = await read_body(response)
     return transcription_from_wire(raw, response.headers.get("Content-Type"), response_format, provider=provider)
 
 
 async def relay_audio(response: UpstreamResponse, *, provider: str, notes: CallNotes) -> AsyncIterator[bytes]:
     """The upstream's bytes as they arrive; a body cut short raises (iter_body), so it is never passed
     off as a whole file."""
-    async with contextlib.aclosing(iter_body(response, provider)) as body:
+    async with contextlib.aclosing(iter_body(response)) as body:
         async for chunk in body:
             yield chunk
     notes.completed = True

@@ -29,7 +29,7 @@ async def relay_frames(
     response: UpstreamResponse, *, provider: str, notes: CallNotes, scrub: Callable[[str], str]
 ) -> AsyncIterator[bytes]:
     decoder = SSEDecoder()
-    async with contextlib.aclosing(iter_body(response, provider)) as body:
+    async with contextlib.aclosing(iter_body(response)) as body:
         async for chunk in body:
             frames = decoder.feed_frames(chunk)
             if not frames:
@@ -82,7 +82,7 @@ async def relay_response_events(response: UpstreamResponse, *, provider: str, no
     """A Responses API stream ends with its terminal `response.*` event (and maybe `[DONE]`);
     an upstream `error` event is relayed as it is, in the format the client already speaks."""
     decoder = SSEDecoder()
-    async with contextlib.aclosing(iter_body(response, provider)) as body:
+    async with contextlib.aclosing(iter_body(response)) as body:
         async for chunk in body:
             frames = decoder.feed_frames(chunk)
             if not frames:
