@@ -8,6 +8,7 @@ import asyncio
 import gzip
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -153,6 +154,18 @@ async def test_the_request_head_carries_host_length_and_headers_once(client: Ups
     assert [line for line in lines if line.lower().startswith((b"content-length", b"host"))] == [
         f"Host: 127.0.0.1:{port}".encode(), b"Content-Length: 7"]
     assert body == b'{"a":1}'
+
+
+async def test_each_prepared_header_set_sends_its_own_headers(client: UpstreamClient) -> None:
+    """Providers prepare read-only header sets (one per key) whose lines the client renders once."""
+    server = Server()
+    server.handlers = [recording(server, answer(b"{}"))]
+    first, second = MappingProxyType({"Authorization": "Bearer a"}), MappingProxyType({"Authorization": "Bearer b"})
+    async with server:
+        for headers in (first, second, first):
+            await read_body(await post(client, server.url, headers=headers))
+    keys = [line for request in server.requests for line in request.split(b"\r\n") if line.startswith(b"Auth")]
+    assert keys == [b"Authorization: Bearer a", b"Authorization: Bearer b", b"Authorization: Bearer a"]
 
 
 async def test_a_chunked_body_arrives_piece_by_piece_and_the_connection_is_reused(client: UpstreamClient) -> None:
