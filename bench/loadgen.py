@@ -16,6 +16,7 @@ import json
 import math
 import shutil
 import signal
+import statistics
 import tempfile
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -185,7 +186,8 @@ async def _chat_worker(session: aiohttp.ClientSession, target: Target, body: byt
 
 
 async def _stream_worker(client: StreamClient, target: Target, chunks: int, deadline: float,
-                         tally: _Tally) -> None:
+                         tally: _Tally, offset: float) -> None:
+    await asyncio.sleep(offset)
     while time.perf_counter() < deadline:
         result = await client.stream(stream_check(target.stream_format, chunks))
         if result.problem is None and result.first_token_s is not None and result.total_s is not None:
@@ -238,14 +240,28 @@ async def run_streams(target: Target, *, concurrency: int, duration: float, chun
     try:
         # One untimed stream per worker first, so connection set-up is outside the measured window; its
         # failures show up again in the measured run.
-        await asyncio.gather(*(client.stream(stream_check(target.stream_format, chunks)) for client in clients))
+        warm = await asyncio.gather(*(client.stream(stream_check(target.stream_format, chunks))
+                                      for client in clients))
+        offsets = stream_offsets([result.total_s for result in warm], concurrency)
         await _measured_window(stats, duration, cpu, lambda deadline: [
-            _stream_worker(client, target, chunks, deadline, tally) for client in clients])
+            _stream_worker(client, target, chunks, deadline, tally, offset)
+            for client, offset in zip(clients, offsets, strict=True)])
     finally:
         for client in clients:
             client.close()
     _tally_into(stats, tally)
     return stats
+
+
+def stream_offsets(warm_totals: Sequence[float | None], concurrency: int) -> list[float]:
+    """When each worker starts its first measured stream: spread evenly over one stream's duration, as
+    the streams of steady traffic are. Started together, the workers would stay in step for the whole
+    run (each stream takes the same number of the fake upstream's millisecond timer ticks), so every
+    new request would arrive at the same moment as the others' and the time to first token would
+    measure a burst of `concurrency` simultaneous requests, not `concurrency` concurrent streams."""
+    totals = [total for total in warm_totals if total is not None]
+    period = statistics.median(totals) if totals else 0.0
+    return [index * period / concurrency for index in range(concurrency)]
 
 
 def stream_request(target: Target) -> StreamRequest:

@@ -76,7 +76,8 @@ async def measure_scaling(multi: MultiWorkerGateway, fast: Target, fast_cpu: Cpu
 
 def scaling_report(scaling: Scaling, pinned: bool) -> list[str]:
     n = scaling.workers
-    where = "all on the gateway's CPU 1, so raw req/s cannot grow" if pinned else "unpinned"
+    where = ("a core per worker, the second shared with the load generator and upstream, so raw req/s cannot "
+             "grow in proportion" if pinned else "unpinned")
     out = [f"Scaling: fast path, 1 worker vs `serve --workers {n}` ({where}; capacity from each worker's CPU per "
            "request and share of requests, bench/README.md)",
            f"conc | 1 worker req/s  p50 ms  CPU µs/req | {n} workers req/s  p50 ms  CPU µs/req | "

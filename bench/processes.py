@@ -93,6 +93,14 @@ class Pinning:
     def prefix(self, cpu: int) -> list[str]:
         return ["taskset", "-c", str(cpu)] if self.enabled else []
 
+    def spread(self, pids: Sequence[int]) -> None:
+        """Worker processes of one gateway, each on a core of its own, in turn: the first on the gateway's
+        core, the second on the other (with the load generator and the upstream)."""
+        if self.enabled:
+            cores = (self.gateway_cpu, self.load_cpu)
+            for index, pid in enumerate(pids):
+                os.sched_setaffinity(pid, {cores[index % len(cores)]})
+
     def pin_self(self) -> None:
         """This process is the Python load generator (and wrk's parent), so it goes with the upstream."""
         if self.enabled:

@@ -4,12 +4,14 @@ Cold start: from the exec of `babelgate serve` to the first successful chat comp
 client retries every few milliseconds while the port is closed), for a few fresh starts.
 
 Scaling: `babelgate serve --workers N` is uvicorn's supervisor with N worker processes sharing one
-listening socket. This machine has two cores and the load generator and the fake upstream need one, so
-the raw throughput of N workers cannot show N times one worker's. What can be measured is each worker's
-CPU time and the share of the requests it served: every fast-path request makes a worker write the same
-bytes (the upstream request and the answer), so a worker's share of the bytes written (`wchar` in
-/proc/PID/io) is its share of the requests. From these, each worker's CPU per request, and the capacity
-of N workers with a core each relative to one worker:
+listening socket, each worker pinned to a core of its own as a deployment runs them: the first on the
+gateway's core, the second on the other one, which it shares with the load generator and the fake
+upstream. On two cores the raw throughput of N workers cannot show N times one worker's, since the
+load generator and the upstream need CPU too. What can be measured is each worker's CPU time and the
+share of the requests it served: every fast-path request makes a worker write the same bytes (the
+upstream request and the answer), so a worker's share of the bytes written (`wchar` in /proc/PID/io)
+is its share of the requests. From these, each worker's CPU per request, and the capacity of N workers
+with a core each relative to one worker:
 
 - balanced: the sum over the workers of 1 / (CPU per request), over 1 / (one worker's CPU per request);
 - at the observed balance: the load at which the busiest worker saturates its core,
@@ -162,13 +164,17 @@ class MultiWorkerGateway:
 
 def start_multi_worker(children: Children, pin: Pinning, upstream_port: int, store_dir: str, workers: int,
                        fast: Target) -> MultiWorkerGateway:
-    """`babelgate serve --workers N`, pinned like the one-worker gateway (all its processes on its core)."""
+    """`babelgate serve --workers N`, started on the gateway's core; then each worker goes to a core of
+    its own (Pinning.spread). Two workers on one core would pay each other's context switches and cold
+    caches: measured here, 40-60 % more CPU per request than either alone, which no deployment with a
+    core per worker pays."""
     process, port = start_gateway(children, pin, upstream_port, store_dir, workers=workers,
                                   log_name="gateway-workers.log")
     pids = uvicorn_workers(process.pid, workers)
     if len(pids) != workers:
         raise BenchError(f"`serve --workers {workers}` runs {len(pids)} worker processes:\n"
                          f"{log_tail(RESULTS / 'gateway-workers.log')}")
+    pin.spread(pids)
     target = Target("gateway", f"http://{LOOPBACK}:{port}/v1/chat/completions", GATEWAY_KEY, "fast",
                     fast.body, fast.expect)
     return MultiWorkerGateway(process, pids, target)
