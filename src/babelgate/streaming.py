@@ -88,6 +88,9 @@ class SSEDecoder:
 
 
 def parse_frame(frame: bytes) -> SSEEvent | None:
+    if frame.startswith(b"data: ") and frame.find(b"\n") == len(frame) - 2:
+        # Most frames are one `data:` line (OpenAI's, Gemini's, Mistral's chunks): no line loop.
+        return SSEEvent(data=frame[6:-2].decode("utf-8", "replace"), event=None, id=None)
     data: list[str] = []
     event_name: str | None = None
     event_id: str | None = None

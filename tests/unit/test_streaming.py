@@ -216,3 +216,21 @@ def test_encoders_write_exact_bytes() -> None:
 def test_encoded_frames_decode_back() -> None:
     stream = encode_sse_json({"k": "v\nw"}) + encode_sse_event("e", [1]) + SSE_DONE
     assert SSEDecoder().feed(stream) == [SSEEvent('{"k":"v\\nw"}'), SSEEvent("[1]", event="e"), SSEEvent("[DONE]")]
+
+
+@pytest.mark.parametrize(
+    ("frame", "event"),
+    [
+        # One `data: ` line takes the short road; the rest the line loop; both must agree on everything.
+        (b'data: {"x":1}\n\n', SSEEvent('{"x":1}')),
+        (b"data: \n\n", SSEEvent("")),
+        (b"data:  two spaces\n\n", SSEEvent(" two spaces")),
+        (b"data: \xc3\xa9\xff\n\n", SSEEvent("\u00e9\ufffd")),  # invalid UTF-8 is replaced, not fatal
+        (b"data: a\ndata: b\n\n", SSEEvent("a\nb")),
+        (b"data: a\n: comment\n\n", SSEEvent("a")),
+        (b"event: e\ndata: d\n\n", SSEEvent("d", event="e")),
+        (b"data: d\nid: 7\n\n", SSEEvent("d", id="7")),
+    ],
+)
+def test_parse_frame_short_road_and_line_loop_agree(frame: bytes, event: SSEEvent) -> None:
+    assert parse_frame(frame) == event
