@@ -9,12 +9,13 @@ counters. Timestamps and durations are handed in: the encoder never reads a cloc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from babelgate.errors import UpstreamProtocolError
 from babelgate.frontends.ollama import wire
 from babelgate.frontends.ollama.translate import images_to_wire, tool_call_to_wire
 from babelgate.frontends.ollama.wire import JSON, Durations
+from babelgate.frontends.text_pieces import TextPieces
 from babelgate.schema.chat import Usage
 from babelgate.schema.chunks import ChatChunk, ToolCallDelta
 
@@ -24,7 +25,7 @@ class _Call:
     index: int  # the chunk's tool-call index
     id: str
     name: str
-    arguments: str = ""
+    arguments: TextPieces = field(default_factory=TextPieces)
 
 
 class OllamaStreamEncoder:
@@ -89,7 +90,7 @@ class OllamaStreamEncoder:
                 call = self.open_calls[delta.index] = _Call(delta.index, delta.id or f"call_{delta.index}",
                                                             delta.name or "")
             if delta.arguments:
-                call.arguments += delta.arguments
+                call.arguments.add(delta.arguments)
         return complete
 
     def _close_open(self) -> list[_Call]:
@@ -99,7 +100,7 @@ class OllamaStreamEncoder:
         return calls
 
     def _calls_object(self, at: str, calls: list[_Call]) -> JSON:
-        wired = [tool_call_to_wire(call.id, call.name, call.arguments, call.index, provider=self.provider)
+        wired = [tool_call_to_wire(call.id, call.name, call.arguments.text(), call.index, provider=self.provider)
                  for call in calls]
         if self.generate:
             out = wire.generate_line(self.model, at, "")

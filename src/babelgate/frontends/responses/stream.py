@@ -16,13 +16,14 @@ from babelgate.frontends.responses import wire
 from babelgate.frontends.responses.resource import ResponseShell
 from babelgate.frontends.responses.translate import outcome
 from babelgate.frontends.responses.wire import JSON
+from babelgate.frontends.text_pieces import TextPieces
 from babelgate.schema.chunks import Delta, ToolCallDelta
 
 
 @dataclass(slots=True)
 class _Part:
     kind: str  # "output_text" or "refusal"
-    text: str = ""
+    pieces: TextPieces = field(default_factory=TextPieces)
 
 
 @dataclass(slots=True)
@@ -37,7 +38,7 @@ class _Message:
 class _Reasoning:
     id: str
     index: int
-    text: str = ""
+    pieces: TextPieces = field(default_factory=TextPieces)
 
 
 @dataclass(slots=True)
@@ -46,7 +47,7 @@ class _Call:
     index: int
     call_id: str
     name: str
-    arguments: str = ""
+    arguments: TextPieces = field(default_factory=TextPieces)
 
 
 class ResponsesStreamEncoder(OneAnswerEncoder):
@@ -106,7 +107,7 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
             events.append(self._event("response.reasoning_summary_part.added", item_id=item.id,
                                       output_index=item.index, summary_index=0, part=wire.summary_part("")))
         item = self.reasoning
-        item.text += text
+        item.pieces.add(text)
         events.append(self._event("response.reasoning_summary_text.delta", item_id=item.id, output_index=item.index,
                                   summary_index=0, delta=text))
 
@@ -123,7 +124,7 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
             events.append(self._event("response.content_part.added", **self._part_place(message),
                                       part=_part_wire(_Part(kind))))
         part = message.parts[-1]
-        part.text += text
+        part.pieces.add(text)
         name = "response.output_text.delta" if kind == "output_text" else "response.refusal.delta"
         extra: JSON = {"logprobs": []} if kind == "output_text" else {}
         events.append(self._event(name, **self._part_place(message), delta=text, **extra))
@@ -138,7 +139,7 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
             item = wire.function_call_item(call.id, call.call_id, call.name, "", "in_progress")
             events.append(self._event("response.output_item.added", output_index=call.index, item=item))
         if delta.arguments:
-            call.arguments += delta.arguments
+            call.arguments.add(delta.arguments)
             events.append(self._event("response.function_call_arguments.delta", item_id=call.id,
                                       output_index=call.index, delta=delta.arguments))
 
@@ -157,18 +158,20 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
 
     def _close_reasoning(self, item: _Reasoning, events: list[JSON]) -> None:
         place = {"item_id": item.id, "output_index": item.index, "summary_index": 0}
-        events.append(self._event("response.reasoning_summary_text.done", **place, text=item.text))
-        events.append(self._event("response.reasoning_summary_part.done", **place, part=wire.summary_part(item.text)))
-        self._done(item.index, wire.reasoning_item(item.id, item.text), events)
+        text = item.pieces.text()
+        events.append(self._event("response.reasoning_summary_text.done", **place, text=text))
+        events.append(self._event("response.reasoning_summary_part.done", **place, part=wire.summary_part(text)))
+        self._done(item.index, wire.reasoning_item(item.id, text), events)
 
     def _close_parts(self, message: _Message, events: list[JSON]) -> None:
         for content_index in range(message.closed, len(message.parts)):
             part = message.parts[content_index]
             place = {"item_id": message.id, "output_index": message.index, "content_index": content_index}
             if part.kind == "output_text":
-                events.append(self._event("response.output_text.done", **place, text=part.text, logprobs=[]))
+                events.append(self._event("response.output_text.done", **place, text=part.pieces.text(),
+                                          logprobs=[]))
             else:
-                events.append(self._event("response.refusal.done", **place, refusal=part.text))
+                events.append(self._event("response.refusal.done", **place, refusal=part.pieces.text()))
             events.append(self._event("response.content_part.done", **place, part=_part_wire(part)))
         message.closed = len(message.parts)
 
@@ -178,9 +181,10 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
         self._done(message.index, wire.message_item(message.id, content, "completed"), events)
 
     def _close_call(self, call: _Call, events: list[JSON]) -> None:
+        arguments = call.arguments.text()
         events.append(self._event("response.function_call_arguments.done", item_id=call.id, output_index=call.index,
-                                  name=call.name, arguments=call.arguments))
-        item = wire.function_call_item(call.id, call.call_id, call.name, call.arguments, "completed")
+                                  name=call.name, arguments=arguments))
+        item = wire.function_call_item(call.id, call.call_id, call.name, arguments, "completed")
         self._done(call.index, item, events)
 
     def _done(self, index: int, item: JSON, events: list[JSON]) -> None:
@@ -204,4 +208,5 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
 
 
 def _part_wire(part: _Part) -> JSON:
-    return wire.text_part(part.text) if part.kind == "output_text" else wire.refusal_part(part.text)
+    text = part.pieces.text()
+    return wire.text_part(text) if part.kind == "output_text" else wire.refusal_part(text)
