@@ -29,10 +29,13 @@ class SSEEvent:
 class SSEDecoder:
     """Splits an SSE byte stream into frames (raw bytes ending in a blank line) or events."""
 
-    __slots__ = ("_buffer", "_pending_cr")
+    __slots__ = ("_held", "_held_ends_lf", "_pending_cr")
 
     def __init__(self) -> None:
-        self._buffer = b""
+        # The bytes of an unfinished frame, read by read. Joined only once a read completes the frame:
+        # a large event (an image) in many reads would otherwise be copied and searched again per read.
+        self._held: list[bytes] = []
+        self._held_ends_lf = False
         self._pending_cr = False
 
     def feed_frames(self, chunk: bytes) -> list[bytes]:
@@ -46,22 +49,38 @@ class SSEDecoder:
                 chunk = chunk[:-1]
                 self._pending_cr = True
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        self._buffer += chunk
-        return self._split()
+        held = self._held
+        if held:
+            # Only the new bytes, or a blank line across the boundary, can end the held frame.
+            if b"\n\n" not in chunk and not (self._held_ends_lf and chunk.startswith(b"\n")):
+                if chunk:
+                    held.append(chunk)
+                    self._held_ends_lf = chunk.endswith(b"\n")
+                return []
+            held.append(chunk)
+            chunk = b"".join(held)
+            held.clear()
+        return self._split(chunk)
 
-    def _split(self) -> list[bytes]:
-        buffer = self._buffer
-        end = buffer.find(b"\n\n")
+    def _split(self, data: bytes) -> list[bytes]:
+        end = data.find(b"\n\n")
         if end < 0:
+            self._hold(data)
             return []
         frames: list[bytes] = []
         start = 0
         while end >= 0:
-            frames.append(buffer[start : end + 2])
+            frames.append(data[start : end + 2])
             start = end + 2
-            end = buffer.find(b"\n\n", start)
-        self._buffer = buffer[start:]
+            end = data.find(b"\n\n", start)
+        if start < len(data):
+            self._hold(data[start:])
         return frames
+
+    def _hold(self, rest: bytes) -> None:
+        if rest:
+            self._held.append(rest)
+            self._held_ends_lf = rest.endswith(b"\n")
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Complete events with data; comment-only frames (keep-alives) are left out."""
@@ -74,8 +93,8 @@ class SSEDecoder:
 
     def close(self) -> list[SSEEvent]:
         """What is left when the stream ends: a last frame with no blank line after it."""
-        rest = self._buffer.rstrip(b"\n")
-        self._buffer = b""
+        rest = self.pending.rstrip(b"\n")
+        self._held.clear()
         self._pending_cr = False
         if not rest:
             return []
@@ -84,7 +103,7 @@ class SSEDecoder:
 
     @property
     def pending(self) -> bytes:
-        return self._buffer
+        return b"".join(self._held)
 
 
 def parse_frame(frame: bytes) -> SSEEvent | None:

@@ -234,3 +234,22 @@ def test_encoded_frames_decode_back() -> None:
 )
 def test_parse_frame_short_road_and_line_loop_agree(frame: bytes, event: SSEEvent) -> None:
     assert parse_frame(frame) == event
+
+
+def test_a_large_frame_over_many_reads_is_one_frame() -> None:
+    frame = b"data: " + b"x" * 300_000 + b"\n\n"
+    decoder = SSEDecoder()
+    frames = []
+    for start in range(0, len(frame), 4096):
+        frames += decoder.feed_frames(frame[start:start + 4096])
+    assert frames == [frame]
+    assert decoder.pending == b""
+
+
+def test_a_blank_line_split_across_held_reads_ends_the_frame() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed_frames(b"data: a") == []
+    assert decoder.feed_frames(b"bc\n") == []
+    assert decoder.pending == b"data: abc\n"
+    assert decoder.feed_frames(b"\ndata: d") == [b"data: abc\n\n"]
+    assert decoder.pending == b"data: d"
