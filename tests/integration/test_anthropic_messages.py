@@ -26,6 +26,7 @@ from tests.fakes import gemini_upstream as gem
 from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream, tool_call, tool_call_stream
 from tests.fakes.scripted import Reply
 from tests.fakes.servers import RunningApp
+from tests.waiting import eventually
 
 GPT = "gpt-4o-mini"
 GEMINI = "gemini-3-pro-preview"
@@ -460,6 +461,7 @@ def test_hooks_see_both_roads(make_gateway: GatewayFactory, anthropic_upstream: 
         client.messages.count_tokens(model=CLAUDE, messages=USER)
     assert hook.seen == [("messages.create", "anthropic"), ("messages.create", "openai"),
                          ("messages.count_tokens", "anthropic")]
+    assert eventually(lambda: len(hook.completions) == 3)  # on_complete runs after the answer went out
     assert [c.status for c in hook.completions] == [200, 200, 200]
     assert hook.completions[0].usage is not None and hook.completions[0].usage.prompt_tokens == 9
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import fastapi
 import httpx
 import openai
@@ -23,6 +20,7 @@ from babelgate.schema.chat import ChatRequest, Message
 from tests.conftest import GatewayFactory, base_env
 from tests.fakes.openai_upstream import FakeOpenAI, Reply, text_stream, tool_call_stream
 from tests.fakes.servers import LoopThread, RunningApp
+from tests.waiting import eventually
 
 USER = [{"role": "user", "content": "Hi"}]
 
@@ -62,7 +60,7 @@ def test_hooks_see_requests_and_completions_on_the_fast_path(make_gateway: Gatew
         with pytest.raises(openai.BadRequestError):
             client.chat.completions.create(model="gpt-forbidden", messages=USER)  # type: ignore[arg-type]
     assert len(upstream.received) == 2  # one model listing, one chat: the refused call never left
-    _wait_for(lambda: len(hook.completions) == 2)
+    assert eventually(lambda: len(hook.completions) == 2)
     assert hook.completions[1][1].error_code == "invalid_request_error"
     context, completion = hook.completions[0]
     assert (context.provider, context.upstream_model, completion.status) == ("openai", "gpt-4o", 200)
@@ -78,7 +76,7 @@ def test_transform_hook_goes_through_the_typed_path(typed_client: tuple[openai.O
     sent = upstream.received[-1].json
     assert sent["messages"] == [{"role": "system", "content": "Be kind."}, *USER]
     assert sent["custom"] == [1]
-    _wait_for(lambda: bool(hook.completions))
+    assert eventually(lambda: bool(hook.completions))
     assert hook.completions[-1][1].usage is not None
 
 
@@ -110,14 +108,6 @@ def test_typed_path_stream_drop_raises(typed_client: tuple[openai.OpenAI, AddSys
     with pytest.raises(openai.APIError):
         for _ in client.chat.completions.create(model="gpt-4o", messages=USER, stream=True):  # type: ignore[arg-type]
             pass
-
-
-def _wait_for(condition: Callable[[], bool]) -> None:
-    """`on_complete` runs after the answer went out, so the client may see the answer first."""
-    deadline = time.monotonic() + 5
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert condition()
 
 
 def _mounted(loop_thread: LoopThread, gateway: Gateway, outer_factory: str) -> RunningApp:

@@ -4,8 +4,6 @@ line; and the hooks and accounting see Ollama requests like any other."""
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import ollama
 import pytest
@@ -18,6 +16,7 @@ from tests.fakes.scripted import Reply
 from tests.fakes.servers import RunningApp
 from tests.integration.ollama_helpers import get, last_json, ollama_client, post, stream
 from tests.ollama_spec import assert_valid, assert_valid_stream
+from tests.waiting import eventually
 
 USER = {"role": "user", "content": "Hi"}
 
@@ -130,9 +129,7 @@ def test_hooks_and_accounting_see_ollama_requests(make_gateway: GatewayFactory, 
         list(client.chat(model="gpt-4o-mini", messages=[USER], stream=True))
         client.generate(model="gpt-4o-mini", prompt="Hi", stream=False)
     assert last_json(upstream, "/chat/completions")["messages"][0] == {"role": "system", "content": "Be kind."}
-    deadline = time.monotonic() + 5
-    while len(hook.completions) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert eventually(lambda: len(hook.completions) == 2)
     [(chat_context, chat_done), (generate_context, generate_done)] = hook.completions
     assert (chat_context.route, chat_context.stream, chat_context.provider) == ("ollama.chat", True, "openai")
     assert (generate_context.route, generate_context.stream) == ("ollama.generate", False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 
 import httpx
 import openai
@@ -18,17 +17,9 @@ from tests.conftest import GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI, Reply, text_stream
 from tests.fakes.servers import RunningApp
 from tests.services import postgres_dsn  # noqa: F401  (fixture)
+from tests.waiting import eventually
 
 MODEL = "gpt-4o-mini"
-
-
-def _eventually(check: Callable[[], bool], seconds: float = 3.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def test_two_gateways_share_conversations_through_postgres(make_gateway: GatewayFactory, upstream: FakeOpenAI,
@@ -45,13 +36,13 @@ def test_two_gateways_share_conversations_through_postgres(make_gateway: Gateway
             except openai.NotFoundError:
                 return False
 
-        assert _eventually(visible), "the second gateway never saw the first one's response"
+        assert eventually(visible), "the second gateway never saw the first one's response"
         follow = b.responses.create(model=MODEL, input="The code?", previous_response_id=created.id)
         assert follow.previous_response_id == created.id
         assert [m["role"] for m in upstream.received[-1].json["messages"]] == ["user", "assistant", "user"]
         b.responses.delete(follow.id)
         a.responses.delete(created.id)
-        assert _eventually(lambda: not visible())
+        assert eventually(lambda: not visible())
 
 
 def test_responses_expire_after_the_retention_time(make_gateway: GatewayFactory) -> None:
@@ -67,7 +58,7 @@ def test_responses_expire_after_the_retention_time(make_gateway: GatewayFactory)
                 return True
             return False
 
-        assert _eventually(gone, 4.0)
+        assert eventually(gone, 4.0)
 
 
 class Recorder(Hook):
@@ -93,7 +84,7 @@ def test_hooks_see_responses_requests(make_gateway: GatewayFactory, upstream: Fa
         client.responses.create(model=MODEL, input="Hi")
     assert hook.seen == [("responses.create", MODEL)]
     assert upstream.received[-1].json["temperature"] == 0.1
-    assert _eventually(lambda: len(hook.completions) == 1)
+    assert eventually(lambda: len(hook.completions) == 1)
     assert hook.completions[0].status == 200 and hook.completions[0].usage is not None
 
 
@@ -105,12 +96,12 @@ def test_hooks_see_websocket_responses(make_gateway: GatewayFactory) -> None:
         while json.loads(ws.recv(timeout=5))["type"] != "response.completed":
             pass
     assert hook.seen == [("responses.websocket", MODEL)]
-    assert _eventually(lambda: len(hook.completions) == 1)
+    assert eventually(lambda: len(hook.completions) == 1)
     assert hook.completions[0].status == 200 and hook.completions[0].usage is not None
 
 
 def _upstream_closed_soon(upstream: FakeOpenAI, since: float) -> None:
-    assert _eventually(lambda: upstream.stream_closed_at is not None, 2.0), "upstream never saw the close"
+    assert eventually(lambda: upstream.stream_closed_at is not None, 2.0), "upstream never saw the close"
     assert upstream.stream_closed_at is not None and upstream.stream_closed_at - since < 2
 
 
@@ -144,7 +135,7 @@ def test_metrics_count_responses_routes(gateway: RunningApp) -> None:
         text = httpx.get(gateway.url + "/metrics", timeout=10).text
         return 'route="responses.websocket"' in text and 'route="responses.create"' in text
 
-    assert _eventually(counted, 3.0)
+    assert eventually(counted, 3.0)
 
 
 def test_hooks_see_and_may_refuse_native_responses(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
@@ -163,7 +154,7 @@ def test_hooks_see_and_may_refuse_native_responses(make_gateway: GatewayFactory,
         client.responses.create(model="smart", input="Hi")
     assert hook.seen == [("responses.create", "smart")]
     assert not [r for r in upstream.received if r.path == "/v1/responses"]
-    assert _eventually(lambda: len(hook.completions) == 1) and hook.completions[0].status == 400
+    assert eventually(lambda: len(hook.completions) == 1) and hook.completions[0].status == 400
 
 
 def test_a_response_belongs_to_the_gateway_key_that_created_it(make_gateway: GatewayFactory) -> None:
