@@ -40,18 +40,29 @@ class SQLiteResponseStore:
         self._closed = False
         # Puts that arrive while a write is under way go together in the next one: one hop to the
         # thread and one transaction for many responses (under load, the hop cost more than the insert).
+        # A put that finds no write under way writes at once, on its caller's task: the gateway's
+        # CachedStore hands over one batch at a time, so its puts never need a queue, a future or a task.
+        self._writing = False
         self._queued: list[tuple[list[StoredResponse], asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None  # held: the loop keeps only weak references to tasks
 
     async def put(self, record: StoredResponse) -> None:
         await self.put_many([record])
 
     async def put_many(self, records: list[StoredResponse]) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queued.append((records, future))
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write_queued())
-        await future
+        if self._writing:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._queued.append((records, future))
+            await future
+            return
+        self._writing = True
+        try:
+            await self._call(functools.partial(_put_many, records=records))
+        finally:
+            if self._queued:
+                self._writer = asyncio.create_task(self._write_queued())  # `_writing` until the queue is empty
+            else:
+                self._writing = False
 
     async def _write_queued(self) -> None:
         try:
@@ -69,7 +80,7 @@ class SQLiteResponseStore:
                         if not future.done():
                             future.set_result(None)
         finally:
-            self._writer = None
+            self._writing, self._writer = False, None
 
     async def get(self, response_id: str) -> StoredResponse | None:
         now = now_seconds(self._clock)
