@@ -29,13 +29,12 @@ class SSEEvent:
 class SSEDecoder:
     """Splits an SSE byte stream into frames (raw bytes ending in a blank line) or events."""
 
-    __slots__ = ("_held", "_held_ends_lf", "_pending_cr")
+    __slots__ = ("_held", "_pending_cr")
 
     def __init__(self) -> None:
         # The bytes of an unfinished frame, read by read. Joined only once a read completes the frame:
         # a large event (an image) in many reads would otherwise be copied and searched again per read.
-        self._held: list[bytes] = []
-        self._held_ends_lf = False
+        self._held: list[bytes] = []  # never holds an empty read
         self._pending_cr = False
 
     def feed_frames(self, chunk: bytes) -> list[bytes]:
@@ -52,10 +51,9 @@ class SSEDecoder:
         held = self._held
         if held:
             # Only the new bytes, or a blank line across the boundary, can end the held frame.
-            if b"\n\n" not in chunk and not (self._held_ends_lf and chunk.startswith(b"\n")):
+            if b"\n\n" not in chunk and not (held[-1].endswith(b"\n") and chunk.startswith(b"\n")):
                 if chunk:
                     held.append(chunk)
-                    self._held_ends_lf = chunk.endswith(b"\n")
                 return []
             held.append(chunk)
             chunk = b"".join(held)
@@ -80,7 +78,6 @@ class SSEDecoder:
     def _hold(self, rest: bytes) -> None:
         if rest:
             self._held.append(rest)
-            self._held_ends_lf = rest.endswith(b"\n")
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Complete events with data; comment-only frames (keep-alives) are left out."""
