@@ -1,0 +1,49 @@
+"""The bench's placement of load: stream workers spread over one stream's duration, scaling workers
+on a core each (bench/loadgen.py, bench/processes.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+from loadgen import stream_offsets
+from processes import Pinning
+
+
+def test_stream_workers_start_spread_over_the_median_stream() -> None:
+    assert stream_offsets([0.060, 0.064, 0.100, 0.062], 4) == pytest.approx([0.0, 0.01575, 0.0315, 0.04725])
+
+
+def test_failed_warm_up_streams_do_not_count_and_none_at_all_start_together() -> None:
+    assert stream_offsets([None, 0.040, None], 2) == pytest.approx([0.0, 0.020])
+    assert stream_offsets([None, None], 2) == [0.0, 0.0]
+
+
+@pytest.mark.skipif(not {0, 1} <= os.sched_getaffinity(0), reason="needs CPUs 0 and 1")
+def test_scaling_workers_get_a_core_each_in_turn() -> None:
+    pin = Pinning(True, "test")
+    workers = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) for _ in range(3)]
+    try:
+        pin.spread([worker.pid for worker in workers])
+        assert [os.sched_getaffinity(worker.pid) for worker in workers] == [{1}, {0}, {1}]
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait()
+
+
+def test_unpinned_runs_leave_workers_where_they_are() -> None:
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        before = os.sched_getaffinity(worker.pid)
+        Pinning(False, "disabled by --no-pin").spread([worker.pid])
+        assert os.sched_getaffinity(worker.pid) == before
+    finally:
+        worker.kill()
+        worker.wait()
