@@ -120,3 +120,31 @@ class Counters:
     @classmethod
     def read(cls, pid: int) -> Counters:
         return cls(process_cpu_seconds(pid), bytes_written(pid))
+
+
+# A virtual machine's guest polls this long before it halts an idle CPU; with 0 every wake-up of an idle
+# core is a round trip through the hypervisor, which hosts of one "model name" were seen to differ in.
+HALT_POLL = Path("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
+
+
+def cpu_identity(cpuinfo: str) -> str:
+    """The first CPU's model name with its family and model numbers, from the text of /proc/cpuinfo: a
+    virtual machine's model name alone ("AMD EPYC") does not tell two processor generations apart."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            break  # the end of the first CPU's block
+        name, _, value = line.partition(":")
+        fields.setdefault(name.strip(), value.strip())
+    model = fields.get("model name", "unknown")
+    if "cpu family" in fields and "model" in fields:
+        return f"{model} (family {fields['cpu family']}, model {fields['model']})"
+    return model
+
+
+def guest_halt_poll_ns() -> int | None:
+    """How long an idle CPU polls before the guest halts it, or None when there is no haltpoll driver."""
+    try:
+        return int(HALT_POLL.read_text())
+    except (OSError, ValueError):
+        return None

@@ -68,7 +68,7 @@ from processes import (
     start_gateway,
     start_upstream,
 )
-from procfs import core_busy_clock, cpu_clock, memory_kib
+from procfs import core_busy_clock, cpu_clock, cpu_identity, guest_halt_poll_ns, memory_kib
 from scaling import start_multi_worker
 from tables import chat_table, fmt_ms, fmt_us, stream_table, summarize
 from targets import check_targets
@@ -186,14 +186,15 @@ class Meters:
 def machine() -> dict[str, Any]:
     model = "unknown"
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
-        model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), model)
+        model = cpu_identity(cpuinfo.read())
     try:
         commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, timeout=5, check=False).stdout.strip() or None
     except OSError:
         commit = None
     return {
-        "nproc": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
+        "nproc": os.cpu_count(), "cpu_model": model, "guest_halt_poll_ns": guest_halt_poll_ns(),
+        "python": platform.python_version(),
         "kernel": platform.release(), "loadavg_at_start": os.getloadavg(),
         "babelgate_version": metadata.version("babelgate"), "git_commit": commit,
     }
@@ -466,6 +467,7 @@ def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> i
     info = {**machine(), "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
     pin = Pinning.detect(pin_wanted)
     print(f"bench: {pin.note}; chat load by {plan.engine}", file=sys.stderr, flush=True)
+    print(f"bench: {info['cpu_model']}, guest_halt_poll_ns {info['guest_halt_poll_ns']}", file=sys.stderr, flush=True)
     upstream_port = start_upstream(children, pin, plan.chunks, plan.chunk_delay_ms)
     gateway_process, gateway_port = start_gateway(children, pin, upstream_port, store_dir)
     pin.pin_self()

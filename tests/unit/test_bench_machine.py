@@ -1,0 +1,45 @@
+"""The bench names the machine it ran on precisely enough to tell two hosts apart (bench/procfs.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+import procfs
+from procfs import cpu_identity, guest_halt_poll_ns
+
+TWO_CPUS = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 26
+model\t\t: 2
+model name\t: AMD EPYC
+stepping\t: 1
+
+processor\t: 1
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 17
+model name\t: AMD EPYC other
+"""
+
+
+def test_the_first_cpus_model_name_comes_with_its_family_and_model() -> None:
+    assert cpu_identity(TWO_CPUS) == "AMD EPYC (family 26, model 2)"
+
+
+def test_a_cpuinfo_without_family_numbers_gives_the_model_name_alone() -> None:
+    assert cpu_identity("processor\t: 0\nmodel name\t: Some ARM core\n") == "Some ARM core"
+    assert cpu_identity("") == "unknown"
+
+
+def test_halt_polling_is_read_when_the_driver_is_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    knob = tmp_path / "guest_halt_poll_ns"
+    knob.write_text("200000\n")
+    monkeypatch.setattr(procfs, "HALT_POLL", knob)
+    assert guest_halt_poll_ns() == 200000
+    monkeypatch.setattr(procfs, "HALT_POLL", tmp_path / "absent")
+    assert guest_halt_poll_ns() is None
