@@ -199,8 +199,14 @@ async def test_a_body_without_length_ends_with_the_connection(client: UpstreamCl
         assert server.connections == 2  # the first could not be reused
 
 
+def raw_deflate(data: bytes) -> bytes:
+    """Bare deflate, no zlib header: what some servers send as `Content-Encoding: deflate`."""
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
 @pytest.mark.parametrize(("coding", "compress"), [
-    (b"gzip", gzip.compress), (b"deflate", zlib.compress)])
+    (b"gzip", gzip.compress), (b"deflate", zlib.compress), (b"deflate", raw_deflate)])
 async def test_compressed_bodies_are_decoded(client: UpstreamClient, coding: bytes,
                                              compress: Callable[[bytes], bytes]) -> None:
     payload = b'{"text":"' + b"x" * 5000 + b'"}'

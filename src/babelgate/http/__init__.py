@@ -2,7 +2,8 @@
 
 One client serves every provider (connections are pooled per origin). `client.py` sends,
 `pool.py` keeps the connections of one origin, `connection.py` is one socket and its answer,
-`body.py` reads bodies, `timeouts.py` says how long each phase may take.
+`body.py` reads bodies, `decoding.py` undoes their content coding, `timeouts.py` says how long
+each phase may take.
 """
 
 from babelgate.http.body import drain, iter_body, read_body

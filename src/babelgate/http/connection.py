@@ -23,6 +23,7 @@ from babelgate.errors import (
     UpstreamProtocolError,
     UpstreamTimeout,
 )
+from babelgate.http.decoding import BodyDecoder, decoder_for
 
 if TYPE_CHECKING:
     from babelgate.http.pool import ConnectionPool
@@ -34,7 +35,6 @@ RESUME_AT: Final = 64 * 1024
 MAX_HEAD_BYTES: Final = 64 * 1024  # an answer's status line and headers; upstreams send ~1 KiB
 # len(b"content-length"), len(b"content-encoding"), len(b"transfer-encoding")
 _FRAMING_NAME_LENGTHS: Final = frozenset({14, 16, 17})
-_DECODERS: Final = {b"gzip": 16 + zlib.MAX_WBITS, b"x-gzip": 16 + zlib.MAX_WBITS, b"deflate": zlib.MAX_WBITS}
 
 
 class StaleConnection(Exception):
@@ -108,7 +108,7 @@ class Connection(asyncio.Protocol):
         self._raw_headers: list[tuple[bytes, bytes]] = []
         self._head_bytes = 0
         self._response: UpstreamResponse | None = None
-        self._decoder: zlib._Decompress | None = None
+        self._decoder: BodyDecoder | None = None
         self._until_close = False
         self._keep_alive = False
         self.complete = False
@@ -281,9 +281,8 @@ class Connection(asyncio.Protocol):
                 length_known = True
             elif lowered == b"content-encoding":
                 coding = value.strip().lower()
-                if coding in _DECODERS:
-                    self._decoder = zlib.decompressobj(_DECODERS[coding])
-                elif coding != b"identity":
+                self._decoder = decoder_for(coding)
+                if self._decoder is None and coding != b"identity":
                     raise UpstreamProtocolError(provider=self.provider, detail="an unrequested content encoding")
         self._until_close = not length_known
         self._keep_alive = length_known and self._parser.should_keep_alive()
