@@ -37,6 +37,10 @@ def test_unknown_model_is_404_streamed_or_not(gateway: RunningApp) -> None:
     (b"{not json", "not valid JSON"),
     (b"[1, 2]", "JSON object"),
     (b'{"model": "gpt-4o-mini", "messages": [{"content": "Hi"}]}', "messages[0].role"),
+    # Roles that are not strings, hashable or not (a list once reached a set lookup: a 500).
+    (b'{"model": "gpt-4o-mini", "messages": [{"role": ["user"], "content": "Hi"}]}', "messages[0].role"),
+    (b'{"model": "gpt-4o-mini", "messages": [{"role": {"a": 1}, "content": "Hi"}]}', "messages[0].role"),
+    (b'{"model": "gpt-4o-mini", "messages": [{"role": 7, "content": "Hi"}]}', "messages[0].role"),
     (b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}], "options": {"top_k": "x"}}',
      "options.top_k"),
     (b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x", "images": ["%%%"]}]}',

@@ -117,7 +117,7 @@ def _message(message: Any, path: str) -> None:
     role = message.get("role")
     if role is None:
         raise InvalidRequest("missing_field", param=f"{path}.role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:  # a list or an object is not hashable, let alone a role
         raise InvalidRequest("invalid_value", param=f"{path}.role", detail="expected system, user, assistant or tool")
     for name in _MESSAGE_STRINGS:
         _optional(message.get(name), f"{path}.{name}", str, "a string")
