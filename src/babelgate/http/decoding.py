@@ -48,7 +48,8 @@ class DeflateDecoder:
 
 def is_zlib_header(data: bytes) -> bool:
     """RFC 1950: compression method 8 (deflate) in the low nibble of the first byte, and the first two
-    bytes, read as a big-endian number, a multiple of 31."""
+    bytes, read as a big-endian number, a multiple of 31. A bare stream never passes: its first three
+    bits are 000 only for a stored block, whose next bits are padding that encoders write as zeros."""
     return data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
 
 
