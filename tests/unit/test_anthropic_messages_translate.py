@@ -219,7 +219,8 @@ def test_missing_and_mistyped_fields_are_named() -> None:
     assert (caught.value.message_key, caught.value.param) == ("missing_field", "max_tokens")
     refused("wrong_type", "max_tokens", max_tokens="100")
     refused("empty_messages", "messages", messages=[])
-    refused("invalid_value", "messages[0].role", messages=[{"role": "system", "content": "x"}])
+    refused("invalid_value", "messages[0].role", messages=[{"role": "tool", "content": "x"}])
+    refused("wrong_type", "messages[1].content[0]", messages=[*USER, {"role": "system", "content": ["x"]}])
     refused("missing_field", "messages[0].content", messages=[{"role": "user"}])
     refused("wrong_type", "stop_sequences", stop_sequences="END")
     refused("wrong_type", "stream", stream="yes")
@@ -379,3 +380,16 @@ def test_native_strips_state_claude_cannot_read() -> None:
         {"role": "assistant", "content": [{"type": "thinking", "thinking": "y", "signature": "s"},
                                           {"type": "tool_use", "id": "fc_1", "name": "f", "input": {}}]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "fc_1"}]}]
+
+
+def test_a_system_message_inside_the_conversation_stays_where_it_was_sent() -> None:
+    """Claude Code (beta mid-conversation-system) sends its environment as a system message after
+    the first user turn: chat says the same with a system message at that point."""
+    chat, adjusted = decode(system="Be brief.", messages=[
+        {"role": "user", "content": "Hi"},
+        {"role": "system", "content": [{"type": "text", "text": "# Environment",
+                                        "cache_control": {"type": "ephemeral"}}]},
+    ])
+    assert chat["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                                {"role": "system", "content": [{"type": "text", "text": "# Environment"}]}]
+    assert adjusted == ["cache_control=dropped"]

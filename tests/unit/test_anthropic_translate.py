@@ -113,7 +113,7 @@ def test_the_sdk_check_catches_unknown_keys_and_bad_literals() -> None:
 
 # --- message shaping -----------------------------------------------------------------------------
 
-def test_system_and_developer_are_hoisted_in_order_and_turns_merge() -> None:
+def test_leading_system_is_hoisted_later_ones_stay_in_place_and_turns_merge() -> None:
     body, adjusted = wire_body(chat([
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Hi"},
@@ -134,6 +134,8 @@ def test_system_and_developer_are_hoisted_in_order_and_turns_merge() -> None:
         "model": MODEL,
         "messages": [
             {"role": "user", "content": [{"type": "text", "text": "Hi"},
+                                         {"type": "text", "text": "<system-reminder>\nUse metric units.\n"
+                                                                  "</system-reminder>"},
                                          {"type": "text", "text": "Weather in Paris?"}]},
             {"role": "assistant", "content": [
                 {"type": "text", "text": "Checking."},
@@ -148,9 +150,9 @@ def test_system_and_developer_are_hoisted_in_order_and_turns_merge() -> None:
             ]},
         ],
         "max_tokens": 4096,
-        "system": [{"type": "text", "text": "Be brief."}, {"type": "text", "text": "Use metric units."}],
+        "system": [{"type": "text", "text": "Be brief."}],
     }
-    assert adjusted == []
+    assert adjusted == ["messages[2]=system-as-user", "messages[8]=system-as-user"]
     assert_sdk_accepts(body)
 
 

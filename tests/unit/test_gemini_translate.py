@@ -153,7 +153,10 @@ def test_a_full_tool_conversation() -> None:
     ]))
     assert body == {
         "contents": [
-            {"role": "user", "parts": [{"text": "Hi"}, {"text": "Weather in Paris?"}]},
+            # A developer message after the first turn stays where it was sent (system_messages.py).
+            {"role": "user", "parts": [{"text": "Hi"}, {"text": "<system-reminder>\nUse metric units.\n"
+                                                                 "</system-reminder>"},
+                                       {"text": "Weather in Paris?"}]},
             {"role": "model", "parts": [
                 {"text": "Checking."},
                 {"functionCall": {"id": "fc_1", "name": "get_weather", "args": {"city": "Paris", "units": ["C"]}},
@@ -167,9 +170,9 @@ def test_a_full_tool_conversation() -> None:
                 {"text": "Thanks! And tomorrow?"},
             ]},
         ],
-        "systemInstruction": {"parts": [{"text": "Be brief."}, {"text": "Use metric units."}]},
+        "systemInstruction": {"parts": [{"text": "Be brief."}]},
     }
-    assert adjusted == []
+    assert adjusted == ["messages[2]=system-as-user"]
     assert_sdk_accepts(body)
 
 

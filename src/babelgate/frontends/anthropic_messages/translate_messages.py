@@ -60,20 +60,26 @@ def chat_messages(body: JSON, shaping: Shaping) -> list[JSON]:
             message = _assistant_turn(content, path, shaping)
             if message is not None:
                 messages.append(message)
+        elif role == "system":
+            # A system message inside the conversation (Claude Code, beta mid-conversation-system):
+            # chat says the same with a system message at that point; each provider places it where
+            # it can (docs/api.md, "tolerant reader").
+            prompt = _system(content, shaping, path=f"{path}.content")
+            if prompt:
+                messages.append({"role": "system", "content": prompt})
         else:
-            raise InvalidRequest("invalid_value", param=f"{path}.role",
-                                 detail="expected user or assistant (a system prompt goes in `system`)")
+            raise InvalidRequest("invalid_value", param=f"{path}.role", detail="expected user, assistant or system")
     return messages
 
 
-def _system(system: Any, shaping: Shaping) -> str | list[JSON]:
+def _system(system: Any, shaping: Shaping, *, path: str = "system") -> str | list[JSON]:
     if isinstance(system, str):
         return system
     if not isinstance(system, list):
-        raise InvalidRequest("wrong_type", param="system", expected="a string or an array of text blocks")
+        raise InvalidRequest("wrong_type", param=path, expected="a string or an array of text blocks")
     parts = []
     for index, block in enumerate(system):
-        where = f"system[{index}]"
+        where = f"{path}[{index}]"
         block = expect_object(block, where)
         if block_type(block, where) != "text":
             raise InvalidRequest("invalid_value", param=f"{where}.type", detail="the system prompt takes text blocks")

@@ -42,7 +42,7 @@ class WireRequest:
 
 def to_wire(request: ChatRequest, model: str, profile: ModelProfile, adjusted: list[str]) -> WireRequest:
     _refuse_what_cannot_be_sent(request)
-    system, turns = system_and_turns(request.messages)
+    system, turns = system_and_turns(request.messages, adjusted)
     body: JSON = {"model": model, "messages": turns}
     max_tokens = request.max_tokens if request.max_tokens is not None else profile.max_tokens
     body["max_tokens"] = max_tokens

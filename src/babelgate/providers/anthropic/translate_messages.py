@@ -1,8 +1,9 @@
 """OpenAI messages → Anthropic `system` + alternating user/assistant turns (pure).
 
-Shaping rules the Messages API enforces (TRANSLATION.md §2.2): system and developer messages are
-hoisted to `system`; tool results become `tool_result` blocks at the start of the next user turn;
-consecutive same-role messages merge into one turn (nothing is dropped); empty text is left out.
+Shaping rules the Messages API enforces (TRANSLATION.md §2.2): system and developer messages before
+the conversation become `system`, later ones user text where they stand (system_messages.py); tool
+results become `tool_result` blocks at the start of the next user turn; consecutive same-role
+messages merge into one turn (nothing is dropped); empty text is left out.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import orjson
 
 from babelgate.errors import InvalidRequest, UnsupportedCapability
 from babelgate.providers.anthropic.wire import DETAIL_FORMAT, IMAGE_MEDIA_TYPES, REASONING_DETAILS
+from babelgate.providers.system_messages import place_system_messages
 from babelgate.schema.chat import (
     JSON,
     AudioPart,
@@ -29,10 +31,10 @@ from babelgate.schema.chat import (
 PROVIDER = "anthropic"
 
 
-def system_and_turns(messages: list[Message]) -> tuple[list[JSON], list[JSON]]:
+def system_and_turns(messages: list[Message], adjusted: list[str]) -> tuple[list[JSON], list[JSON]]:
     system: list[JSON] = []
     turns: list[JSON] = []
-    for index, message in enumerate(messages):
+    for index, message in enumerate(place_system_messages(messages, adjusted)):
         path = f"messages[{index}]"
         role = message.role
         match role:

@@ -38,7 +38,7 @@ PROVIDER = "gemini"
 
 def to_wire(request: ChatRequest, profile: ModelProfile, adjusted: list[str], *,
             inline: Mapping[str, InlineMedia]) -> JSON:
-    system, contents = system_and_contents(request.messages, inline=inline,
+    system, contents = system_and_contents(request.messages, adjusted, inline=inline,
                                            placeholder_signatures=profile.signatures_required)
     body: JSON = {"contents": contents}
     if system is not None:

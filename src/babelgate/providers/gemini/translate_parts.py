@@ -1,4 +1,5 @@
-"""OpenAI messages → Gemini `systemInstruction` + `contents` (pure; TRANSLATION.md §3.2, §3.6).
+"""OpenAI messages → Gemini `systemInstruction` + `contents` (pure; TRANSLATION.md §3.2, §3.6; system
+messages after the conversation began stay in place as user text, system_messages.py).
 
 Roles are only `user` and `model`; tool results become `functionResponse` parts in a user turn,
 named after the call they answer and carrying an object; consecutive same-role turns merge.
@@ -16,6 +17,7 @@ import orjson
 from babelgate import tool_ids
 from babelgate.errors import InvalidRequest, UnsupportedCapability
 from babelgate.providers.gemini.wire import AUDIO_MIME_TYPES, MINTED_ID_PREFIX, SIGNATURE_PLACEHOLDER
+from babelgate.providers.system_messages import place_system_messages
 from babelgate.schema.chat import (
     JSON,
     AudioPart,
@@ -39,7 +41,8 @@ class InlineMedia:
 
 
 def system_and_contents(
-    messages: list[Message], *, inline: Mapping[str, InlineMedia], placeholder_signatures: bool = False
+    messages: list[Message], adjusted: list[str], *, inline: Mapping[str, InlineMedia],
+    placeholder_signatures: bool = False,
 ) -> tuple[JSON | None, list[JSON]]:
     """`placeholder_signatures`: Gemini 3 refuses function calls of the current turn that lost their
     thought signature (a client that keeps only plain call ids, as Ollama's does); Google documents
@@ -47,7 +50,8 @@ def system_and_contents(
     names = {tool_ids.plain(call.id): call.name for m in messages for call in m.tool_calls or ()}
     system: list[JSON] = []
     contents: list[JSON] = []
-    for index, message in enumerate(messages):
+    # Gemini takes one systemInstruction: later system messages stay in place as user text.
+    for index, message in enumerate(place_system_messages(messages, adjusted)):
         path = f"messages[{index}]"
         match message.role:
             case "system" | "developer":

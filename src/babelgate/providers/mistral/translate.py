@@ -9,6 +9,7 @@ and in the fixed size of `mistral-embed` (DECISIONS 5).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import Any, Final
 
@@ -24,6 +25,7 @@ from babelgate.providers.mistral.wire import (
     TOOL_CALL_ID,
 )
 from babelgate.providers.openai import translate as openai_translate
+from babelgate.providers.system_messages import place_system_messages
 from babelgate.schema.chat import JSON, ChatRequest, ChatResponse
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 
@@ -31,6 +33,7 @@ PROVIDER = "mistral"
 _BASE62: Final = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # Fields whose name differs, and OpenAI's value names Mistral spells otherwise.
 _RENAMES: Final = {"seed": "random_seed", "max_completion_tokens": "max_tokens"}
+_SYSTEM_MAY_FOLLOW: Final = frozenset({"system", "developer", "user"})
 
 
 def mistral_tool_id(call_id: str) -> str:
@@ -47,6 +50,11 @@ def mistral_tool_id(call_id: str) -> str:
 
 
 def to_wire(request: ChatRequest, model: str, adjusted: list[str]) -> JSON:
+    # Mistral refuses a system message after an assistant or tool turn ("Unexpected role 'system'
+    # after role 'tool'"); after the user's or another system message it takes one.
+    messages = place_system_messages(request.messages, adjusted, accepted_after=_SYSTEM_MAY_FOLLOW)
+    if messages is not request.messages:
+        request = dataclasses.replace(request, messages=messages)
     body = openai_translate.to_wire(request, model)
     if request.temperature is not None and request.temperature > 1.5:
         raise InvalidRequest("out_of_range", param="temperature", expected="a value from 0 to 1.5 for Mistral")
