@@ -478,3 +478,46 @@ def test_a_rewriting_hook_rewrites_translated_requests_only(make_gateway: Gatewa
     assert upstream.received[-1].json["messages"][0] == {"role": "system", "content": "Be kind."}
     assert "system" not in _claude_sent(anthropic_upstream).json
     assert hook.seen == [("messages.create", "openai"), ("messages.create", "anthropic")]
+
+
+# -- what Claude Code sends (docs/agents.md) ----------------------------------------------------------------
+
+def test_the_sdk_lists_and_retrieves_models_in_anthropic_format(sdk: anthropic.Anthropic) -> None:
+    """Claude Code lists models through the SDK (`anthropic-version` on the request): Anthropic's shape."""
+    page = sdk.models.list()
+    ids = [model.id for model in page.data]
+    assert ids and all(model.type == "model" for model in page.data)
+    assert page.has_more is False
+    model = sdk.models.retrieve(ids[0])
+    assert model.id == ids[0] and model.created_at.year >= 2023
+
+
+def test_a_claude_code_request_goes_through_a_translated_road(sdk: anthropic.Anthropic, upstream: FakeOpenAI
+                                                              ) -> None:
+    """The shape of Claude Code 2.1's first request: a system message inside `messages`, adaptive thinking,
+    `context_management`, `output_config.effort`, a deferred tool, betas in the header and `?beta=true`."""
+    upstream.script(Reply(stream=text_stream(["Done", "."], include_usage=True)))
+    raw = sdk.messages.with_raw_response.create(
+        model=GPT, max_tokens=32000, stream=True, system=[{"type": "text", "text": "You are an agent."}],
+        messages=[{"role": "user", "content": [{"type": "text", "text": "Make hello.txt"}]},
+                  {"role": "system",  # type: ignore[misc,list-item]
+                   "content": [{"type": "text", "text": "# Environment", "cache_control": {"type": "ephemeral"}}]}],
+        tools=[WEATHER, {**TIME, "defer_loading": True}],  # type: ignore[list-item]
+        metadata={"user_id": '{"session_id":"s-1"}'},
+        extra_body={"thinking": {"type": "adaptive", "display": "omitted"}, "output_config": {"effort": "high"},
+                    "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]}},
+        extra_headers={"anthropic-beta": "claude-code-20250219,mid-conversation-system-2026-04-07"},
+        extra_query={"beta": "true"},
+    )
+    events = list(raw.parse())
+    adjusted = raw.headers.get("x-babelgate-adjusted-params", "")
+    assert "".join(e.delta.text for e in events if e.type == "content_block_delta" and e.delta.type == "text_delta"
+                   ) == "Done."
+    sent = upstream.received[-1].json
+    assert sent["messages"] == [{"role": "system", "content": [{"type": "text", "text": "You are an agent."}]},
+                                {"role": "user", "content": [{"type": "text", "text": "Make hello.txt"}]},
+                                {"role": "system", "content": [{"type": "text", "text": "# Environment"}]}]
+    # output_config.effort is read (gpt-4o-mini's profile then drops it: it does not reason), the rest is reported.
+    for dropped in ("context_management=dropped", "cache_control=dropped", "defer_loading=dropped",
+                    "reasoning_effort=dropped"):
+        assert dropped in adjusted
