@@ -241,14 +241,10 @@ def test_blocks_in_the_wrong_turn(content: list[JSON], role: str, param: str) ->
 
 
 def test_what_needs_anthropic_is_refused_by_name() -> None:
-    server_block = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}
-    refused("messages_unsupported", "messages[0].content[0].type",
-            messages=[{"role": "assistant", "content": [server_block]}])
     refused("messages_unsupported", "messages[0].content[0].source.file_id", messages=[{"role": "user", "content": [
         {"type": "image", "source": {"type": "file", "file_id": "file_1"}}]}])
-    error = refused("messages_unsupported", "tools[0].type",
-                    tools=[{"type": "web_search_20250305", "name": "web_search"}])
-    assert error.params["feature"] == "Anthropic's 'web_search_20250305' tool"
+    error = refused("messages_unsupported", "tools[0].type", tools=[{"type": "bash_20250124", "name": "bash"}])
+    assert error.params["feature"] == "Anthropic's 'bash_20250124' tool"
     refused("messages_unsupported", "mcp_servers", mcp_servers=[{"type": "url", "url": "https://m", "name": "m"}])
     refused("messages_unsupported", "messages[0].content[0].type", messages=[{"role": "user", "content": [
         {"type": "container_upload", "file_id": "f"}]}])
@@ -393,3 +389,22 @@ def test_a_system_message_inside_the_conversation_stays_where_it_was_sent() -> N
     assert chat["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
                                 {"role": "system", "content": [{"type": "text", "text": "# Environment"}]}]
     assert adjusted == ["cache_control=dropped"]
+
+
+def test_server_tools_become_hosted_tools_and_their_past_work_is_dropped() -> None:
+    """Anthropic's web search becomes the hosted `web_search` the call path maps (Gemini's Google Search)
+    or drops; the blocks a server tool left in an earlier assistant turn were Claude's own work."""
+    adjusted: list[str] = []
+    chat = decode_request({"model": "m", "max_tokens": 10, "messages": [
+        {"role": "user", "content": "News?"},
+        {"role": "assistant", "content": [
+            {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "news"}},
+            {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []},
+            {"type": "text", "text": "Nothing new."}]},
+        {"role": "user", "content": "Thanks"}],
+        "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 3, "allowed_domains": ["a.test"],
+                   "user_location": {"type": "approximate", "city": "Paris"}}]}, adjusted=adjusted)
+    assert chat["tools"] == [{"type": "web_search", "user_location": {"type": "approximate", "city": "Paris"},
+                              "filters": {"allowed_domains": ["a.test"]}}]
+    assert chat["messages"][1] == {"role": "assistant", "content": "Nothing new."}
+    assert adjusted == ["messages[1].content[0]=dropped", "messages[1].content[1]=dropped"]

@@ -129,8 +129,12 @@ def _tool(tool: Any, path: str, shaping: Shaping) -> JSON:
     tool = expect_object(tool, path)
     kind = tool.get("type")
     if kind not in (None, "custom"):
-        # Anthropic-defined tools (bash, text editor, web search…) have no schema to give another model.
-        raise unsupported(f"{path}.type", f"Anthropic's '{kind}' tool")
+        hosted = _hosted_tool(kind, tool)
+        if hosted is None:
+            # Client tools Anthropic defines (bash, text editor, computer, memory) have no schema to give
+            # another model, and their calls would come back under names it never learnt.
+            raise unsupported(f"{path}.type", f"Anthropic's '{kind}' tool")
+        return hosted
     function: JSON = {"name": string(tool, "name", path)}
     description = optional_string(tool, "description", path)
     if description is not None:
@@ -147,6 +151,23 @@ def _tool(tool: Any, path: str, shaping: Shaping) -> JSON:
         if name not in _TOOL_FIELDS and value is not None:
             shaping.drop(name)  # cache_control, eager_input_streaming, defer_loading…: Anthropic's server features
     return {"type": "function", "function": function}
+
+
+def _hosted_tool(kind: Any, tool: JSON) -> JSON | None:
+    """A server tool (Anthropic runs it) as the hosted tool the one call path maps to the provider's
+    own or drops (docs/api.md, tolerant reader); None for a client tool."""
+    if not isinstance(kind, str):
+        return None
+    hosted = next((name for prefix, name in wire.SERVER_TOOLS.items() if kind.startswith(prefix)), None)
+    if hosted is None:
+        return None
+    out: JSON = {"type": hosted}
+    if hosted == "web_search":
+        if isinstance(tool.get("user_location"), dict):
+            out["user_location"] = tool["user_location"]  # the same `approximate` shape in both APIs
+        if isinstance(tool.get("allowed_domains"), list):
+            out["filters"] = {"allowed_domains": tool["allowed_domains"]}
+    return out
 
 
 def _reasoning(body: JSON, chat: JSON, shaping: Shaping) -> None:

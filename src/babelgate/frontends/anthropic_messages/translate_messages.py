@@ -163,6 +163,8 @@ def _assistant_turn(content: str | list[Any], path: str, shaping: Shaping) -> JS
             thoughts.append(string(block, "thinking", where))
         elif kind == "redacted_thinking":
             string(block, "data", where)  # encrypted reasoning only Claude can read: checked, left out
+        elif kind in wire.SERVER_TOOL_BLOCKS:
+            shaping.drop(where)  # a server tool's call or result: Claude's own work, not the conversation's
         elif kind in _USER_ONLY:
             raise InvalidRequest("invalid_value", param=f"{where}.type",
                                  detail=f"`{kind}` blocks may only appear in user messages")

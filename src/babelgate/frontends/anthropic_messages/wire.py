@@ -30,6 +30,16 @@ DEFAULT_STOP_REASON: Final = "end_turn"
 # HTTP status → Anthropic error type (docs' errors page; ANT shared/error_type.py). The gateway keeps
 # its own statuses (DECISIONS 2): an overloaded upstream is a 503 here, not Anthropic's 529, but its
 # type says `overloaded_error`, so clients that look at the type see what Anthropic would have said.
+# Anthropic's server tools (by type prefix: `web_search_20250305`) → the hosted tool of the same job.
+SERVER_TOOLS: Final[dict[str, str]] = {
+    "web_search_": "web_search",
+    "web_fetch_": "web_fetch",
+    "code_execution_": "code_interpreter",
+}
+# Blocks a server tool leaves in an assistant turn (its call and its result).
+SERVER_TOOL_BLOCKS: Final = frozenset({"server_tool_use", "web_search_tool_result", "web_fetch_tool_result",
+                                       "code_execution_tool_result", "bash_code_execution_tool_result",
+                                       "text_editor_code_execution_tool_result"})
 ERROR_TYPES: Final[dict[int, str]] = {
     400: "invalid_request_error",
     401: "authentication_error",
