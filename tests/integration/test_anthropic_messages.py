@@ -521,3 +521,17 @@ def test_a_claude_code_request_goes_through_a_translated_road(sdk: anthropic.Ant
     for dropped in ("context_management=dropped", "cache_control=dropped", "defer_loading=dropped",
                     "reasoning_effort=dropped"):
         assert dropped in adjusted
+
+
+def test_claude_code_counts_tokens_with_its_own_request_shape(sdk: anthropic.Anthropic) -> None:
+    """Claude Code calls count_tokens (`?beta=true`, betas in the header) with the same messages it sends."""
+    counted = sdk.messages.count_tokens(
+        model=GPT, system="You are an agent.",
+        messages=[{"role": "user", "content": "Make hello.txt"},
+                  {"role": "system", "content": "# Environment"}],  # type: ignore[misc,list-item]
+        tools=[{**TIME, "defer_loading": True}],  # type: ignore[list-item]
+        extra_body={"thinking": {"type": "adaptive"}},
+        extra_headers={"anthropic-beta": "claude-code-20250219,token-counting-2024-11-01"},
+        extra_query={"beta": "true"},
+    )
+    assert counted.input_tokens > 0
