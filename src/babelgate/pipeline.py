@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from babelgate import tool_ids
+from babelgate import hosted_tools, tool_ids
 from babelgate.errors import GatewayError, InvalidRequest, UnsupportedCapability
 from babelgate.exchange import Exchange
 from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder, decode_request, encode_response
@@ -72,7 +72,7 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
             answer = await provider.forward_chat(body, deployment.model, notes)
             await exchange.respond(200, answer, headers=adjusted_headers(notes))
     else:
-        request = decode_request(body)
+        request = _supported_tools(decode_request(body), deployment, notes)
         if foreign_signatures:
             request = tool_ids.strip_request(request)
         for hook in runtime.typed_hooks:
@@ -81,10 +81,11 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
 
 
 async def typed_request(runtime: Runtime, deployment: Deployment, chat: dict[str, Any], *, stream: bool,
-                        context: RequestContext | None, prechecked: bool = False) -> ChatRequest:
+                        context: RequestContext | None, notes: CallNotes, prechecked: bool = False) -> ChatRequest:
     """What every frontend that is not OpenAI Chat does with the chat body it translated its
     request into: the model's defaults and overrides, the chat validation, decoding, signed tool
-    ids kept with their own provider, and the hooks (`on_request`, `transform_request`).
+    ids kept with their own provider, hosted tools kept only where the provider has them (what is
+    dropped goes into `notes`), and the hooks (`on_request`, `transform_request`).
     A stream always asks for usage: the frontends report it at the end.
 
     `prechecked` is the caller's promise that its own validation already refused everything the
@@ -100,12 +101,18 @@ async def typed_request(runtime: Runtime, deployment: Deployment, chat: dict[str
     request.stream = request.include_usage = stream
     if not deployment.provider.capabilities.signed_tool_ids:
         request = tool_ids.strip_request(request)
+    request = _supported_tools(request, deployment, notes)
     if context is not None:
         for hook in runtime.hooks:
             await hook.on_request(context)
         for hook in runtime.typed_hooks:
             request = await hook.transform_request(context, request)
     return request
+
+
+def _supported_tools(request: ChatRequest, deployment: Deployment, notes: CallNotes) -> ChatRequest:
+    return hosted_tools.keep_supported(request, deployment.provider.capabilities.hosted_tools, notes.adjusted,
+                                       refuse=deployment.refuse_unsupported_tools)
 
 
 async def _typed(exchange: Exchange, deployment: Deployment, request: ChatRequest, notes: CallNotes) -> None:

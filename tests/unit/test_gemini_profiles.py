@@ -17,7 +17,7 @@ from babelgate.providers.gemini.profiles import (
 )
 
 JSON = dict[str, Any]
-LEVEL = ModelProfile(thinking="level", signatures_required=True)
+LEVEL = ModelProfile(thinking="level", signatures_required=True, search_with_functions=True)
 BUDGET = ModelProfile(thinking="budget", multiple_candidates=True)
 LEGACY = ModelProfile(thinking="none", penalties=True, multiple_candidates=True)
 SAFETY = [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"}]
@@ -61,13 +61,14 @@ def test_provider_wide_options_apply_to_every_model() -> None:
     profiles = build_profiles({"inline_remote_media": True, "safety_settings": SAFETY})
     settings = tuple(SAFETY)
     assert profiles.for_model("gemini-3-pro-preview") == ModelProfile(
-        thinking="level", inline_remote_media=True, safety_settings=settings, signatures_required=True)
+        thinking="level", inline_remote_media=True, safety_settings=settings, signatures_required=True,
+        search_with_functions=True)
     assert profiles.for_model("gemini-2.5-flash") == ModelProfile(
         thinking="budget", multiple_candidates=True, inline_remote_media=True, safety_settings=settings)
     assert profiles.for_model("gemini-2.0-flash") == ModelProfile(
         thinking="none", penalties=True, multiple_candidates=True, inline_remote_media=True, safety_settings=settings)
     assert profiles.for_model("other-model") == ModelProfile(inline_remote_media=True, safety_settings=settings,
-                                                             signatures_required=True)
+                                                             signatures_required=True, search_with_functions=True)
 
 
 def test_safety_settings_are_copied() -> None:
@@ -91,7 +92,8 @@ def test_model_overrides_start_from_the_builtin_profile_of_their_pattern() -> No
     assert profiles.for_model("gemini-1.5-pro") == LEGACY
     # An unknown model starts from the default profile (Gemini 3's), so it keeps the signature rule.
     assert profiles.for_model("my-tuned-model") == ModelProfile(thinking="budget", multiple_candidates=True,
-                                                                inline_remote_media=True, signatures_required=True)
+                                                                inline_remote_media=True, signatures_required=True,
+                                                                search_with_functions=True)
 
 
 def test_a_model_override_wins_over_the_provider_wide_option() -> None:

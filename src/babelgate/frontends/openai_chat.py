@@ -127,6 +127,8 @@ def _tool_call(wire: JSON) -> ToolCall:
 
 def _tool(wire: JSON) -> Tool:
     kind = wire["type"]
+    if kind not in ("function", "custom"):  # hosted: its options are the rest of the object
+        return Tool(kind, type=kind, extra={key: value for key, value in wire.items() if key != "type"})
     spec = wire[kind]
     return Tool(spec["name"], type=kind, description=spec.get("description"), parameters=spec.get("parameters"),
                 strict=spec.get("strict"), extra=_unknown(spec, _TOOL_FIELDS))

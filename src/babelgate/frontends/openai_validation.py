@@ -209,8 +209,10 @@ def _tool_call(call: Any, path: str) -> None:
 def _tool(tool: Any, path: str) -> None:
     tool = expect_object(tool, path)
     kind = tool.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise InvalidRequest("wrong_type", param=f"{path}.type", expected="a string")
     if kind not in ("function", "custom"):
-        raise InvalidRequest("invalid_value", param=f"{path}.type", detail="expected 'function' or 'custom'")
+        return  # a hosted tool (`web_search`…): mapped to the provider's own or dropped (hosted_tools.py)
     where = f"{path}.{kind}"
     spec = expect_object(tool.get(kind), where)
     name = spec.get("name")

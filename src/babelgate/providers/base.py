@@ -48,6 +48,9 @@ class Capabilities:
     # Issues tool-call ids that carry a signature (see tool_ids.py) and reads them back; every
     # other provider gets plain ids.
     signed_tool_ids: bool = False
+    # Hosted tools (Responses API types: `web_search`…) the translator maps to the provider's own
+    # equivalent; any other hosted tool is dropped or refused before the call (hosted_tools.py).
+    hosted_tools: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)

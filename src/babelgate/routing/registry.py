@@ -35,6 +35,7 @@ class Deployment:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     overrides: Mapping[str, Any] = field(default_factory=dict)
     native_responses: bool = False  # `/v1/responses` goes to the upstream's own Responses API
+    refuse_unsupported_tools: bool = False  # a hosted tool the provider lacks is a 400, not dropped
 
     def apply_to_body(self, body: dict[str, Any]) -> None:
         """Defaults fill what the client left out; overrides always win. `max_tokens` and
@@ -64,9 +65,11 @@ class ModelRegistry:
     def __init__(self, config: Config, providers: Mapping[str, Provider]) -> None:
         self.providers = dict(providers)
         self._aliases = dict(config.aliases)
+        self._refuse_tools = config.server.unsupported_tools == "refuse"
         self._configured = {
             name: Deployment(name, self.providers[model.provider], model.model, model.defaults, model.overrides,
-                             model.native_responses)
+                             model.native_responses,
+                             (model.unsupported_tools or config.server.unsupported_tools) == "refuse")
             for name, model in config.models.items()
             if model.provider in self.providers
         }
@@ -109,10 +112,11 @@ class ModelRegistry:
             return self._resolve(public, target, depth + 1)
         prefix, slash, rest = name.partition("/")
         if slash and rest and prefix in self.providers:
-            return Deployment(public, self.providers[prefix], rest)
+            return Deployment(public, self.providers[prefix], rest, refuse_unsupported_tools=self._refuse_tools)
         for patterns, provider_name in FAMILIES:
             if provider_name in self.providers and any(fnmatchcase(name, p) for p in patterns):
-                return Deployment(public, self.providers[provider_name], name)
+                return Deployment(public, self.providers[provider_name], name,
+                                  refuse_unsupported_tools=self._refuse_tools)
         raise self._not_found(public)
 
     def _not_found(self, model: str, *, reason: str = "unknown model") -> ModelNotFound:

@@ -57,7 +57,7 @@ async def create_message(runtime: Runtime, exchange: Exchange) -> None:
         return
     notes = exchange.notes = CallNotes()
     chat = decode_request(body, adjusted=notes.adjusted)
-    request = await typed_request(runtime, deployment, chat, stream=stream, context=context)
+    request = await typed_request(runtime, deployment, chat, stream=stream, context=context, notes=notes)
     provider = deployment.provider
     message_id = wire.new_id()
     if stream:

@@ -95,7 +95,7 @@ async def _answer(runtime: Runtime, exchange: Exchange, deployment: Deployment, 
     stream = body.get("stream") is not False  # Ollama streams by default
     notes = exchange.notes = CallNotes(adjusted=adjusted)
     context = exchange.context = request_context(exchange, deployment, stream) if runtime.hooks else None
-    request = await typed_request(runtime, deployment, chat_json, stream=stream, context=context)
+    request = await typed_request(runtime, deployment, chat_json, stream=stream, context=context, notes=notes)
     provider, model = deployment.provider, body["model"]  # Ollama echoes the name the client sent
     clock.upstream_called()
     if stream:

@@ -74,7 +74,9 @@ async def _translated(runtime: Runtime, exchange: Exchange, body: wire.JSON, *, 
     request = decode_request(body)
     # The hooks run here, not in `typed_request`: `on_request` once for the client's request, and
     # `transform_request` on each chat request it fans out to.
-    chats = [await typed_request(runtime, deployment, chat_body(request, prompt), stream=request.stream, context=None)
+    combined = exchange.notes = CallNotes(adjusted=list(request.adjusted))
+    chats = [await typed_request(runtime, deployment, chat_body(request, prompt), stream=request.stream, context=None,
+                                 notes=combined)
              for prompt in request.prompts]
     context = await _on_request(runtime, exchange, deployment=deployment, stream=request.stream)
     if context is not None:
@@ -82,7 +84,6 @@ async def _translated(runtime: Runtime, exchange: Exchange, body: wire.JSON, *, 
             for hook in runtime.typed_hooks:
                 chat = await hook.transform_request(context, chat)
             chats[number] = chat
-    combined = exchange.notes = CallNotes(adjusted=list(request.adjusted))
     calls = [CallNotes() for _ in chats]
     provider, model = deployment.provider, deployment.model
     if request.stream:

@@ -35,7 +35,7 @@ from babelgate.schema.models import ModelInfo
 
 class AnthropicProvider(ProviderDefaults):
     type = "anthropic"
-    capabilities = Capabilities(list_models=True, native_messages=True)
+    capabilities = Capabilities(list_models=True, native_messages=True, hosted_tools=frozenset({"web_search"}))
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name

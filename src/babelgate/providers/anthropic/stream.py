@@ -118,8 +118,8 @@ class AnthropicStreamTranslator:
             return [self._chunk(Delta(content=_text(delta["text"])))]
         if kind == "input_json_delta":
             fragment = _text(delta.get("partial_json", ""))
-            if not fragment:
-                return []
+            if not fragment or block.kind not in ("tool_use", "json_output"):
+                return []  # a server tool's input (web search's query) is Anthropic's own work, not a call
             if block.kind == "json_output":
                 return [self._chunk(Delta(content=fragment))]
             call = ToolCallDelta(index=block.tool_index if block.tool_index is not None else 0, arguments=fragment)

@@ -50,7 +50,7 @@ def to_wire(request: ChatRequest, model: str, profile: ModelProfile, adjusted: l
         body["stop_sequences"] = request.stop
     _sampling(request, profile, body, adjusted)
     choice = tool_choice_to_wire(request.tool_choice, request.parallel_tool_calls)
-    tools = tools_to_wire(request.tools) if request.tools else []
+    tools = tools_to_wire(request.tools, adjusted) if request.tools else []
     json_tool_name = None
     rf = request.response_format
     if rf is not None and rf.type == "json_schema":

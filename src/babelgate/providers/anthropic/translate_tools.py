@@ -9,6 +9,9 @@ from babelgate.providers.anthropic.wire import JSON_TOOL_NAME
 from babelgate.schema.chat import JSON, NamedToolChoice, ResponseFormat, Tool, ToolChoice
 
 PROVIDER = "anthropic"
+WEB_SEARCH: Final = "web_search"
+WEB_SEARCH_TOOL: Final = "web_search_20250305"  # Anthropic's web search server tool, current version
+_LOCATION_FIELDS: Final = frozenset({"type", "city", "region", "country", "timezone"})
 JSON_OBJECT_INSTRUCTION: Final = "Respond with a single valid JSON object and nothing else."
 
 # JSON Schema keywords Anthropic's structured outputs do not support (structured-outputs docs):
@@ -19,9 +22,12 @@ _UNSUPPORTED_SCHEMA_KEYWORDS: Final = frozenset({
 })
 
 
-def tools_to_wire(tools: list[Tool]) -> list[JSON]:
+def tools_to_wire(tools: list[Tool], adjusted: list[str]) -> list[JSON]:
     wire = []
     for index, tool in enumerate(tools):
+        if tool.type == WEB_SEARCH:
+            wire.append(_web_search(tool, f"tools[{index}]", adjusted))
+            continue
         if tool.type != "function":
             raise UnsupportedCapability(provider=PROVIDER, capability=f"{tool.type} tools", param=f"tools[{index}]")
         entry: JSON = {"name": tool.name}
@@ -34,6 +40,19 @@ def tools_to_wire(tools: list[Tool]) -> list[JSON]:
             entry["cache_control"] = tool.extra["cache_control"]
         wire.append(entry)
     return wire
+
+
+def _web_search(tool: Tool, path: str, adjusted: list[str]) -> JSON:
+    """A hosted `web_search` (Responses API options) → Anthropic's web search server tool."""
+    entry: JSON = {"type": WEB_SEARCH_TOOL, "name": WEB_SEARCH}
+    for name, value in tool.extra.items():
+        if name == "user_location" and isinstance(value, dict):
+            entry["user_location"] = {key: item for key, item in value.items() if key in _LOCATION_FIELDS}
+        elif name == "filters" and isinstance(value, dict) and isinstance(value.get("allowed_domains"), list):
+            entry["allowed_domains"] = value["allowed_domains"]
+        elif value is not None:
+            adjusted.append(f"{path}.{name}=dropped")  # search_context_size, external_web_access…
+    return entry
 
 
 def tool_choice_to_wire(choice: ToolChoice | None, parallel: bool | None) -> JSON | None:

@@ -29,6 +29,9 @@ class ModelProfile:
     safety_settings: tuple[Mapping[str, Any], ...] = ()
     task_type: str | None = None  # embeddings: the Gemini TaskType sent with each input
     signatures_required: bool = False  # function calls of the current turn need a thought signature
+    # Google Search grounding in the same request as function declarations: Gemini 3 takes both,
+    # Gemini 2.x refuses the pair ("Tool use with function calling is unsupported").
+    search_with_functions: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +41,13 @@ class ProfileRule:
 
 
 BUILTIN_RULES: Final = (
-    ProfileRule(("gemini-3*",), ModelProfile(thinking="level", signatures_required=True)),
+    ProfileRule(("gemini-3*",),
+                ModelProfile(thinking="level", signatures_required=True, search_with_functions=True)),
     ProfileRule(("gemini-2.5*",), ModelProfile(thinking="budget", multiple_candidates=True)),
     ProfileRule(("gemini-2.0*", "gemini-1.5*", "gemma-*"),
                 ModelProfile(thinking="none", penalties=True, multiple_candidates=True)),
 )
-DEFAULT_PROFILE: Final = ModelProfile(thinking="level", signatures_required=True)
+DEFAULT_PROFILE: Final = ModelProfile(thinking="level", signatures_required=True, search_with_functions=True)
 
 # reasoning_effort → Gemini 3 thinkingLevel, or a Gemini 2.5 thinkingBudget (tokens).
 THINKING_LEVELS: Final[dict[str, str]] = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH",
@@ -57,6 +61,7 @@ _ALLOWED: Final[dict[str, tuple[Any, ...]]] = {
     "penalties": (True, False),
     "multiple_candidates": (True, False),
     "inline_remote_media": (True, False),
+    "search_with_functions": (True, False),
     "task_type": TASK_TYPES,
 }
 

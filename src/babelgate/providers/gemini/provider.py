@@ -48,7 +48,8 @@ class GeminiProvider(ProviderDefaults):
     type = "gemini"
     capabilities = Capabilities(images_out=True, audio_in=True, embeddings=True, transcription=True, speech=True,
                                 embedding_batch_limit=wire.EMBEDDING_BATCH_LIMIT, list_models=True,
-                                image_generation=True, image_edits=True, signed_tool_ids=True)
+                                image_generation=True, image_edits=True, signed_tool_ids=True,
+                                hosted_tools=frozenset({"web_search"}))
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -27,6 +27,7 @@ from babelgate.schema.chat import (
     ChatResponse,
     Choice,
     NamedToolChoice,
+    Tool,
     ToolCall,
     ToolChoice,
     Usage,
@@ -34,6 +35,7 @@ from babelgate.schema.chat import (
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 
 PROVIDER = "gemini"
+WEB_SEARCH: Final = "web_search"
 
 
 def to_wire(request: ChatRequest, profile: ModelProfile, adjusted: list[str], *,
@@ -44,7 +46,7 @@ def to_wire(request: ChatRequest, profile: ModelProfile, adjusted: list[str], *,
     if system is not None:
         body["systemInstruction"] = system
     if request.tools:
-        body["tools"] = [{"functionDeclarations": [_declaration(tool, i) for i, tool in enumerate(request.tools)]}]
+        body["tools"] = _tools(request.tools, profile, adjusted)
     tool_config = _tool_config(request.tool_choice)
     if tool_config is not None:
         body["toolConfig"] = tool_config
@@ -65,6 +67,22 @@ def to_wire(request: ChatRequest, profile: ModelProfile, adjusted: list[str], *,
         if getattr(request, name):
             adjusted.append(f"{name}=dropped")
     return body
+
+
+def _tools(tools: list[Tool], profile: ModelProfile, adjusted: list[str]) -> list[JSON]:
+    """Function declarations, and Google Search grounding for a hosted `web_search` (hosted_tools.py)."""
+    declarations = [_declaration(tool, index) for index, tool in enumerate(tools) if tool.type != WEB_SEARCH]
+    wire: list[JSON] = [{"functionDeclarations": declarations}] if declarations else []
+    for index, tool in enumerate(tools):
+        if tool.type != WEB_SEARCH:
+            continue
+        if declarations and not profile.search_with_functions:
+            adjusted.append(f"tools[{index}]=dropped")  # this model refuses search beside functions
+            continue
+        wire.append({"googleSearch": {}})
+        # Google Search takes no options: domain filters, locations and context sizes are reported.
+        adjusted += [f"tools[{index}].{name}=dropped" for name in tool.extra]
+    return wire
 
 
 def _declaration(tool: Any, index: int) -> JSON:
