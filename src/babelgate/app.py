@@ -48,6 +48,7 @@ from babelgate.providers import PROVIDER_TYPES, build_provider
 from babelgate.providers.base import Provider
 from babelgate.routing.catalog import ModelCatalog
 from babelgate.routing.registry import ModelRegistry, RegistryError
+from babelgate.sealing import SealerSource
 from babelgate.store import ResponseStore, open_cached_store
 
 log = logging.getLogger("babelgate")
@@ -58,6 +59,8 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     VERSION = "0.0.0"
 
 PrefixHandler = Callable[["Runtime", Exchange, str], Awaitable[None]]
+REASONING_PURPOSE = b"babelgate reasoning v1"  # bound into every sealed reasoning token
+REASONING_SECRET = "reasoning_key"  # the store's name for the generated key
 
 
 async def _retrieve_model(runtime: Runtime, exchange: Exchange, model: str) -> None:
@@ -105,6 +108,7 @@ class Runtime:
     typed_hooks: tuple[Hook, ...]
     metrics: Metrics
     response_store: ResponseStore
+    reasoning_sealer: SealerSource  # seals reasoning state clients carry (frontends/responses/reasoning.py)
     max_body_bytes: int
     version: str
     created: int
@@ -126,6 +130,7 @@ class Gateway:
         self._background: set[asyncio.Task[None]] = set()
         self.store_url = config.store.url
         self.response_store = open_cached_store(config.store.url)
+        self.sealer_source: SealerSource | None = None
         self.runtime = self.build_runtime(config)
 
     def build_runtime(self, config: Config) -> Runtime:
@@ -141,11 +146,15 @@ class Gateway:
         except RegistryError as exc:
             raise ValueError(f"{exc.path}: {exc}") from None
         ttls = {name: p.models_cache_ttl for name, p in config.providers.items()}
+        key = config.responses.reasoning_key
+        if self.sealer_source is None or not self.sealer_source.same_source(self.response_store, key):
+            self.sealer_source = SealerSource(self.response_store, key, purpose=REASONING_PURPOSE,
+                                              secret_name=REASONING_SECRET)
         return Runtime(
             config=config, providers=providers, registry=registry, catalog=ModelCatalog(providers, ttls),
             keys=GatewayKeys(config.server.api_keys), hooks=self.hooks,
             typed_hooks=tuple(h for h in self.hooks if h.needs_typed_request), metrics=self.metrics,
-            response_store=self.response_store,
+            response_store=self.response_store, reasoning_sealer=self.sealer_source,
             max_body_bytes=config.server.max_body_bytes, version=VERSION, created=self.created,
             started_monotonic=self.started_monotonic,
         )

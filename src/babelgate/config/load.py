@@ -76,6 +76,7 @@ def load_config(
     if server is not None:
         _merge_server_env(server, environ, problems)
     _merge_store_env(raw, environ, problems)
+    _merge_responses_env(raw, environ, problems)
     if providers is not None and (server is None or server.get("providers_from_env", True)):
         _merge_env_providers(providers, environ, available_types)
     if providers is not None:
@@ -204,6 +205,24 @@ def _merge_store_env(raw: dict[str, Any], environ: Mapping[str, str], problems: 
         raw["store"] = {"url": environ["BABELGATE_STORE_URL"]}
     elif isinstance(store, dict) and isinstance(store.get("url"), str) and store["url"].startswith(ENV_PREFIX):
         store["url"] = _env_value(store["url"], "store.url", environ, problems)
+
+
+def _merge_responses_env(raw: dict[str, Any], environ: Mapping[str, str], problems: list[tuple[str, str]]) -> None:
+    """`responses.reasoning_key` must be an `env:VAR` reference; BABELGATE_REASONING_KEY sets it when
+    the file does not."""
+    responses = raw.setdefault("responses", {})
+    if not isinstance(responses, dict):
+        return  # the model validation names the problem
+    if "reasoning_key" not in responses:
+        if environ.get("BABELGATE_REASONING_KEY"):
+            responses["reasoning_key"] = environ["BABELGATE_REASONING_KEY"]
+        return
+    value = responses["reasoning_key"]
+    if isinstance(value, str) and value.startswith(ENV_PREFIX):
+        responses["reasoning_key"] = _env_value(value, "responses.reasoning_key", environ, problems)
+    else:
+        problems.append(("responses.reasoning_key",
+                         "must be an 'env:VAR_NAME' reference, so that the secret stays out of the file"))
 
 
 def _merge_env_providers(

@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from babelgate.sealing import parse_key
+
 DEFAULT_MAX_BODY_BYTES: Final = 32 * 1024 * 1024
+UnsupportedTools = Literal["drop", "refuse"]
 PROVIDER_NAME = re.compile(r"^[a-zA-Z0-9_.-]+$")
 STORE_SCHEMES: Final = ("sqlite:", "postgresql://", "postgres://")
 
@@ -67,10 +70,14 @@ class ModelConfig(_Strict):
     # `/v1/responses` requests for this model go to the upstream's own Responses API unchanged
     # (built-in tools work); only providers that have one accept it.
     native_responses: bool = False
+    # A hosted tool (web_search, file_search…) the provider has no equivalent for: dropped and
+    # reported, or refused with a 400. Unset: the server's `unsupported_tools`.
+    unsupported_tools: UnsupportedTools | None = None
 
 
 class ServerConfig(_Strict):
     host: str = "127.0.0.1"
+    unsupported_tools: UnsupportedTools = "drop"
     port: int = Field(default=8080, ge=0, le=65535)
     api_keys: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
@@ -106,6 +113,16 @@ class StoreConfig(_Strict):
 class ResponsesConfig(_Strict):
     retention: float = Field(default=30 * 24 * 3600.0, ge=0,
                              description="seconds a stored response is kept; 0 keeps it until deleted")
+    # Seals reasoning state clients carry (sealing.py): 32 bytes as hex or base64. Unset: a key is
+    # generated once and kept in the store, shared by every gateway that shares the store.
+    reasoning_key: str | None = Field(default=None, repr=False)
+
+    @field_validator("reasoning_key")
+    @classmethod
+    def _reasoning_key(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_key(value)  # its ValueError names the expected forms, never the value
+        return value
 
 
 class Config(_Strict):

@@ -56,6 +56,10 @@ class ResponseStore(Protocol):
     async def close(self) -> None:
         """Release connections and threads; the store is not used afterwards."""
 
+    async def secret(self, name: str, make: Callable[[], bytes]) -> bytes:
+        """The secret kept under `name`, created with `make()` if there is none yet. Insert-if-absent,
+        then read back: gateways that share the store and start together all get the same value."""
+
 
 def now_seconds(clock: Clock) -> int:
     """The clock in whole seconds, rounded down: for integer `expires_at`, `expires_at <= floor(now)`

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from babelgate.store.base import Clock, ResponseStore, StoredResponse, is_expired, now_seconds
@@ -109,6 +110,9 @@ class CachedStore:
             if not busy:
                 return
             await asyncio.wait(busy)
+
+    async def secret(self, name: str, make: Callable[[], bytes]) -> bytes:
+        return await self._inner.secret(name, make)  # read once by its user, who keeps it: nothing to cache
 
     async def close(self) -> None:
         await self.flush()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 from babelgate.store.base import Clock, StoredResponse, is_expired, now_seconds
 
@@ -19,6 +20,7 @@ class MemoryResponseStore:
         self._max_entries = max_entries
         self._clock = clock
         self._records: OrderedDict[str, StoredResponse] = OrderedDict()
+        self._secrets: dict[str, bytes] = {}
 
     async def put(self, record: StoredResponse) -> None:
         self._records[record.id] = record
@@ -50,6 +52,11 @@ class MemoryResponseStore:
         for key in expired:
             del self._records[key]
         return len(expired)
+
+    async def secret(self, name: str, make: Callable[[], bytes]) -> bytes:
+        if name not in self._secrets:
+            self._secrets[name] = make()
+        return self._secrets[name]
 
     async def close(self) -> None:
         self._records.clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Callable
 from typing import Any, Final
 
 import asyncpg
@@ -70,6 +71,14 @@ class PostgresResponseStore:
                                          now_seconds(self._clock))
         return int(status.rsplit(" ", 1)[-1])  # the command tag: "DELETE <count>"
 
+    async def secret(self, name: str, make: Callable[[], bytes]) -> bytes:
+        pool = await self._ready_pool()
+        # Another instance may insert first: ON CONFLICT keeps its value, and the read returns it.
+        await pool.execute(f"INSERT INTO {self._table}_secrets (name, value) VALUES ($1, $2)"
+                           " ON CONFLICT (name) DO NOTHING", name, make())
+        value: bytes = await pool.fetchval(f"SELECT value FROM {self._table}_secrets WHERE name = $1", name)
+        return value
+
     async def close(self) -> None:
         async with self._pool_lock:
             self._closed = True
@@ -103,6 +112,8 @@ class PostgresResponseStore:
                 " id TEXT PRIMARY KEY, created_at BIGINT NOT NULL, expires_at BIGINT, body BYTEA NOT NULL)")
             await connection.execute(
                 f"CREATE INDEX IF NOT EXISTS {self._table}_expires_at ON {self._table} (expires_at)")
+            await connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._table}_secrets (name TEXT PRIMARY KEY, value BYTEA NOT NULL)")
 
 
 def _row(record: StoredResponse) -> tuple[str, int, int | None, bytes]:

@@ -26,6 +26,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS babelgate_responses ("
     " id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, expires_at INTEGER, body BLOB NOT NULL)",
     "CREATE INDEX IF NOT EXISTS babelgate_responses_expires_at ON babelgate_responses (expires_at)",
+    "CREATE TABLE IF NOT EXISTS babelgate_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
 )
 # Several gateway processes may share one file; wait for a writer's lock instead of failing at once.
 _BUSY_TIMEOUT_SECONDS = 10.0
@@ -94,6 +95,10 @@ class SQLiteResponseStore:
         now = now_seconds(self._clock)
         return await self._call(lambda db: _purge(db, now))
 
+    async def secret(self, name: str, make: Callable[[], bytes]) -> bytes:
+        candidate = make()
+        return await self._call(lambda db: _secret(db, name, candidate))
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -135,6 +140,13 @@ class SQLiteResponseStore:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _secret(db: sqlite3.Connection, name: str, candidate: bytes) -> bytes:
+    # Another process sharing the file may insert first: its value wins, and is the one read back.
+    db.execute("INSERT OR IGNORE INTO babelgate_secrets (name, value) VALUES (?, ?)", (name, candidate))
+    row = db.execute("SELECT value FROM babelgate_secrets WHERE name = ?", (name,)).fetchone()
+    return bytes(row[0])
 
 
 def _put_many(db: sqlite3.Connection, *, records: list[StoredResponse]) -> None:
