@@ -156,7 +156,7 @@ def test_store_false_keeps_nothing(client: openai.OpenAI) -> None:
 
 
 @pytest.mark.parametrize(("body", "param"), [
-    ({"input": "Hi", "tools": [{"type": "web_search"}]}, "tools[0].type"),
+    ({"input": "Hi", "tools": [{"type": "namespace", "name": "ns", "tools": []}]}, "tools[0].tools"),
     ({"input": [{"type": "function_call_output", "call_id": "nope", "output": "x"}]}, "input[0].call_id"),
     ({"input": [{"type": "message", "role": "robot", "content": "x"}]}, "input[0].role"),
     ({"input": "Hi", "temperature": 3}, "temperature"),

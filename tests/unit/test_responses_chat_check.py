@@ -20,6 +20,7 @@ from babelgate.frontends.responses.validate import validate_create_body, validat
 from babelgate.http import UpstreamClient
 from babelgate.pipeline import typed_request
 from babelgate.providers import build_provider
+from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.store import StoredResponse
 from tests.mutations import mutate, paths
@@ -45,7 +46,7 @@ def responses_checks_pass(body: JSON) -> JSON | None:
     try:
         validate_create_body(body)
         validate_translatable(body)
-        return chat_body(body, [], normalize_input(body.get("input")))
+        return chat_body(body, [], normalize_input(body.get("input")), [])[0]
     except InvalidRequest:
         return None
 
@@ -95,13 +96,14 @@ def deployment(**settings: Any) -> Deployment:
 
 async def test_a_prechecked_chat_body_is_not_validated_again() -> None:
     request = await typed_request(RUNTIME, deployment(), copy.deepcopy(UNCHECKED_CHAT), stream=False, context=None,
-                                  prechecked=True)
+                                  notes=CallNotes(), prechecked=True)
     assert request.temperature == 9
 
 
 async def test_a_chat_body_not_prechecked_is_validated() -> None:
     with pytest.raises(InvalidRequest) as caught:
-        await typed_request(RUNTIME, deployment(), copy.deepcopy(UNCHECKED_CHAT), stream=False, context=None)
+        await typed_request(RUNTIME, deployment(), copy.deepcopy(UNCHECKED_CHAT), stream=False, context=None,
+                            notes=CallNotes())
     assert caught.value.param == "temperature"
 
 
@@ -110,7 +112,8 @@ async def test_a_chat_body_not_prechecked_is_validated() -> None:
 async def test_the_models_defaults_and_overrides_are_validated_even_when_prechecked(settings: JSON) -> None:
     chat = {"model": "m", "messages": [{"role": "user", "content": "Hi"}]}
     with pytest.raises(InvalidRequest) as caught:
-        await typed_request(RUNTIME, deployment(**settings), chat, stream=False, context=None, prechecked=True)
+        await typed_request(RUNTIME, deployment(**settings), chat, stream=False, context=None, notes=CallNotes(),
+                            prechecked=True)
     assert caught.value.param == "top_p"
 
 

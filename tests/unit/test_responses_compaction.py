@@ -104,7 +104,7 @@ def test_foreign_or_damaged_content_is_refused(content: str) -> None:
 def test_damaged_compaction_item_in_input_refuses_the_request() -> None:
     items = normalize_input([{"type": "compaction", "encrypted_content": "gAAAA-foreign"}])
     with pytest.raises(InvalidRequest) as caught:
-        chat_body({"model": "gpt-test"}, [], items)
+        chat_body({"model": "gpt-test"}, [], items, [])
     assert caught.value.message_key == "invalid_compaction"
 
 
@@ -153,7 +153,7 @@ def test_conversation_without_user_messages_is_only_the_item() -> None:
 
 def test_compacted_window_continues_as_a_chat_body() -> None:
     window = compacted_output(normalize_input([{"role": "user", "content": "Weather in Paris?"}]), "18C in Paris.")
-    body = chat_body({"model": "gpt-test"}, window, normalize_input("And tomorrow?"))
+    body, _ = chat_body({"model": "gpt-test"}, window, normalize_input("And tomorrow?"), [])
     assert body["messages"] == [
         {"role": "user", "content": [{"type": "text", "text": "Weather in Paris?"}]},
         {"role": "system", "content": "Summary of the earlier conversation:\n18C in Paris."},

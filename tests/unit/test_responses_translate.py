@@ -32,7 +32,8 @@ def ids_masked(items: list[JSON]) -> list[JSON]:
 
 def chat(input_: Any, conversation: list[JSON] | None = None, **fields: Any) -> JSON:
     """The chat body for a create body with `input_` and `fields`, continuing `conversation`."""
-    return chat_body({"model": "gpt-test", "input": input_, **fields}, conversation or [], normalize_input(input_))
+    return chat_body({"model": "gpt-test", "input": input_, **fields}, conversation or [], normalize_input(input_),
+                     [])[0]
 
 
 def user(text: str) -> JSON:
@@ -153,7 +154,7 @@ def test_instructions_are_not_items_and_apply_to_this_turn_only() -> None:
     earlier = [*normalize_input("Hi"), reply]
     stored = copy.deepcopy(earlier)
     items = normalize_input("And now?")
-    body = chat_body({"model": "gpt-test", "instructions": "Answer in French."}, earlier, items)
+    body, _ = chat_body({"model": "gpt-test", "instructions": "Answer in French."}, earlier, items, [])
     assert all(item.get("role") != "system" for item in items)
     assert body["messages"] == [{"role": "system", "content": "Answer in French."}, chat_user("Hi"),
                                 {"role": "assistant", "content": "Hello."}, chat_user("And now?")]
@@ -316,7 +317,7 @@ def test_every_mapped_setting_golden() -> None:
         "metadata": {"team": "a"}, "store": False, "stream": True, "truncation": "disabled", "top_logprobs": 0,
         "max_tool_calls": 3, "previous_response_id": None, "include": ["reasoning.encrypted_content"],
     }
-    assert chat_body(body, [], normalize_input("Hi")) == {
+    assert chat_body(body, [], normalize_input("Hi"), [])[0] == {
         "model": "gpt-test",
         "messages": [{"role": "system", "content": "Be brief."}, chat_user("Hi")],
         "temperature": 0.2, "top_p": 0.9, "presence_penalty": 0.5, "frequency_penalty": -0.5,

@@ -66,7 +66,7 @@ def prepare(body: JSON) -> None:
     """What turn.prepare does to a create body before it reaches a provider (less the model's defaults)."""
     validate_create_body(body)
     validate_translatable(body)
-    chat = chat_body(body, [], normalize_input(body.get("input")))
+    chat, _ = chat_body(body, [], normalize_input(body.get("input")), [])
     validate_chat_body(chat)
     decode_request(chat)
 
@@ -148,10 +148,17 @@ REFUSED: list[Any] = [
     pytest.param(with_input(user({"type": "input_file", "filename": "a.pdf"})), "input[0].content[0].file_data",
                  "missing_field", id="input_file-without-data"),
     # tools and tool_choice (the translated road)
-    pytest.param({"model": "gpt-test", "tools": [{"type": "web_search"}]}, "tools[0].type", "responses_builtin_tool",
-                 id="builtin-tool-web_search"),
-    pytest.param({"model": "gpt-test", "tools": [TOOL, {"type": "file_search"}]}, "tools[1].type",
-                 "responses_builtin_tool", id="builtin-tool-second"),
+    pytest.param({"model": "gpt-test", "tools": [{"type": 7}]}, "tools[0].type", "wrong_type",
+                 id="tool-type-not-string"),
+    pytest.param({"model": "gpt-test", "tools": [{"type": "namespace", "name": "a b", "tools": [TOOL]}]},
+                 "tools[0].name", "invalid_tool_name", id="namespace-name"),
+    pytest.param({"model": "gpt-test", "tools": [{"type": "namespace", "name": "ns", "tools": []}]},
+                 "tools[0].tools", "wrong_type", id="namespace-empty"),
+    pytest.param({"model": "gpt-test", "tools": [{"type": "namespace", "name": "ns",
+                                                  "tools": [{"type": "web_search"}]}]},
+                 "tools[0].tools[0].type", "invalid_value", id="namespace-of-hosted-tool"),
+    pytest.param({"model": "gpt-test", "tools": [{"type": "namespace", "name": "ns", "tools": [{"type": "function"}]}]},
+                 "tools[0].tools[0].name", "invalid_tool_name", id="namespace-function-without-name"),
     pytest.param({"model": "gpt-test", "tools": {"type": "function"}}, "tools", "wrong_type", id="tools-not-array"),
     pytest.param({"model": "gpt-test", "tools": [{"type": "function", "name": "get weather"}]}, "tools[0].name",
                  "invalid_tool_name", id="tool-name-with-space"),
@@ -209,8 +216,6 @@ REFUSED: list[Any] = [
     pytest.param({"model": "gpt-test", "conversation": "conv_1"}, "conversation", "responses_unsupported",
                  id="conversation"),
     pytest.param({"model": "gpt-test", "prompt": {"id": "pmpt_1"}}, "prompt", "responses_unsupported", id="prompt"),
-    pytest.param({"model": "gpt-test", "context_management": [{"type": "compaction"}]}, "context_management",
-                 "responses_unsupported", id="context_management"),
     pytest.param({"model": "gpt-test", "top_logprobs": 2}, "top_logprobs", "responses_unsupported",
                  id="top_logprobs-positive"),
 ]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from babelgate.frontends.responses import wire
+from babelgate.frontends.responses.tools import echoed_tools
 from babelgate.frontends.responses.wire import JSON
 
 _TEXT_DEFAULT = {"format": {"type": "text"}}
@@ -52,7 +53,7 @@ def echo_settings(body: JSON, *, store: bool) -> JSON:
     return {
         "previous_response_id": body.get("previous_response_id"),
         "instructions": body.get("instructions"),
-        "tools": [wire.function_tool(tool) for tool in body.get("tools") or ()],
+        "tools": echoed_tools(body.get("tools") or []),
         "tool_choice": body.get("tool_choice") or "auto",
         "truncation": body.get("truncation") or "disabled",
         "parallel_tool_calls": _given(body, "parallel_tool_calls", True),
@@ -76,10 +77,13 @@ def echo_settings(body: JSON, *, store: bool) -> JSON:
 
 
 def _text(text: JSON | None) -> JSON:
-    """`text` as OpenAI echoes it: a json_schema format always says whether it was strict."""
+    """`text` as OpenAI echoes it: always with a format, and a json_schema format always says whether
+    it was strict."""
     if not text:
         return _TEXT_DEFAULT
     fmt = text.get("format")
+    if fmt is None:
+        return {**text, **_TEXT_DEFAULT}  # e.g. only `verbosity` (Codex)
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and fmt.get("strict") is None:
         return {**text, "format": {**fmt, "strict": False}}
     return text

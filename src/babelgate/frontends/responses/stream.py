@@ -13,7 +13,9 @@ from typing import Any
 
 from babelgate.frontends.one_answer import OneAnswerEncoder
 from babelgate.frontends.responses import wire
+from babelgate.frontends.responses.reasoning import REASONING_DETAILS, ReasoningSeal
 from babelgate.frontends.responses.resource import ResponseShell
+from babelgate.frontends.responses.tools import ToolNames
 from babelgate.frontends.responses.translate import outcome
 from babelgate.frontends.responses.wire import JSON
 from babelgate.frontends.text_pieces import TextPieces
@@ -39,6 +41,8 @@ class _Reasoning:
     id: str
     index: int
     pieces: TextPieces = field(default_factory=TextPieces)
+    summary_open: bool = False  # a summary part was added (reasoning may come as sealed state alone)
+    details: list[JSON] = field(default_factory=list)  # the provider's state, sealed when the item closes
 
 
 @dataclass(slots=True)
@@ -47,12 +51,19 @@ class _Call:
     index: int
     call_id: str
     name: str
+    namespace: str | None = None
     arguments: TextPieces = field(default_factory=TextPieces)
 
 
 class ResponsesStreamEncoder(OneAnswerEncoder):
-    def __init__(self, shell: ResponseShell) -> None:
+    """`names` gives calls back the names the client declared (tools.py); with `seal`, reasoning
+    items carry the provider's reasoning state in `encrypted_content` (reasoning.py)."""
+
+    def __init__(self, shell: ResponseShell, names: ToolNames | None = None, seal: ReasoningSeal | None = None
+                 ) -> None:
         self.shell = shell
+        self.names = names or ToolNames()
+        self.seal = seal
         self.sequence = 0
         self.output: list[JSON] = []  # closed items; they close in output_index order (see _close_all)
         self.message: _Message | None = None
@@ -91,6 +102,8 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
     def _delta(self, delta: Delta, events: list[JSON]) -> None:
         if delta.reasoning_content:
             self._reasoning_delta(delta.reasoning_content, events)
+        if self.seal is not None and delta.extra.get(REASONING_DETAILS):
+            self._open_reasoning(events).details.extend(delta.extra[REASONING_DETAILS])
         if delta.content:
             self._part_delta("output_text", delta.content, events)
         if delta.refusal:
@@ -98,15 +111,20 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
         for call in delta.tool_calls or ():
             self._call_delta(call, events)
 
-    def _reasoning_delta(self, text: str, events: list[JSON]) -> None:
+    def _open_reasoning(self, events: list[JSON]) -> _Reasoning:
         if self.reasoning is None:
             self._close_all(events)
             item = self.reasoning = _Reasoning(wire.new_id(wire.REASONING_PREFIX), self._next_index())
             events.append(self._event("response.output_item.added", output_index=item.index,
                                       item=wire.reasoning_item(item.id, None)))
+        return self.reasoning
+
+    def _reasoning_delta(self, text: str, events: list[JSON]) -> None:
+        item = self._open_reasoning(events)
+        if not item.summary_open:
+            item.summary_open = True
             events.append(self._event("response.reasoning_summary_part.added", item_id=item.id,
                                       output_index=item.index, summary_index=0, part=wire.summary_part("")))
-        item = self.reasoning
         item.pieces.add(text)
         events.append(self._event("response.reasoning_summary_text.delta", item_id=item.id, output_index=item.index,
                                   summary_index=0, delta=text))
@@ -134,9 +152,10 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
         if call is None:
             if self.message is not None or self.reasoning is not None:
                 self._close_all(events)
+            name, namespace = self.names.client_name(delta.name or "")
             call = self.calls[delta.index] = _Call(wire.new_id(wire.FUNCTION_CALL_PREFIX), self._next_index(),
-                                                   delta.id or wire.new_id("call_"), delta.name or "")
-            item = wire.function_call_item(call.id, call.call_id, call.name, "", "in_progress")
+                                                   delta.id or wire.new_id("call_"), name, namespace)
+            item = wire.function_call_item(call.id, call.call_id, call.name, "", "in_progress", call.namespace)
             events.append(self._event("response.output_item.added", output_index=call.index, item=item))
         if delta.arguments:
             call.arguments.add(delta.arguments)
@@ -159,9 +178,12 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
     def _close_reasoning(self, item: _Reasoning, events: list[JSON]) -> None:
         place = {"item_id": item.id, "output_index": item.index, "summary_index": 0}
         text = item.pieces.text()
-        events.append(self._event("response.reasoning_summary_text.done", **place, text=text))
-        events.append(self._event("response.reasoning_summary_part.done", **place, part=wire.summary_part(text)))
-        self._done(item.index, wire.reasoning_item(item.id, text), events)
+        if item.summary_open:
+            events.append(self._event("response.reasoning_summary_text.done", **place, text=text))
+            events.append(self._event("response.reasoning_summary_part.done", **place,
+                                      part=wire.summary_part(text)))
+        sealed = self.seal.seal(text or None, item.details) if self.seal is not None else None
+        self._done(item.index, wire.reasoning_item(item.id, text, sealed), events)
 
     def _close_parts(self, message: _Message, events: list[JSON]) -> None:
         for content_index in range(message.closed, len(message.parts)):
@@ -184,7 +206,7 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
         arguments = call.arguments.text()
         events.append(self._event("response.function_call_arguments.done", item_id=call.id, output_index=call.index,
                                   name=call.name, arguments=arguments))
-        item = wire.function_call_item(call.id, call.call_id, call.name, arguments, "completed")
+        item = wire.function_call_item(call.id, call.call_id, call.name, arguments, "completed", call.namespace)
         self._done(call.index, item, events)
 
     def _done(self, index: int, item: JSON, events: list[JSON]) -> None:

@@ -7,17 +7,35 @@ defaults, validation and decoding apply unchanged; pure functions, golden-tested
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 
 from babelgate.errors import InvalidRequest
 from babelgate.frontends.responses import wire
 from babelgate.frontends.responses.compaction import read_compaction
+from babelgate.frontends.responses.reasoning import (
+    ENCRYPTED_CONTENT,
+    REASONING_DETAILS,
+    ReasoningSeal,
+    ReasoningState,
+)
+from babelgate.frontends.responses.tools import ToolNames, chat_call_name, chat_tools
 from babelgate.frontends.responses.wire import JSON
 from babelgate.schema.chat import ChatResponse
 
 # Responses fields that keep their name and meaning on a chat request.
-_SAME_FIELDS = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "parallel_tool_calls",
-                "user", "safety_identifier", "prompt_cache_key", "service_tier")
+_SAME_FIELDS: Final = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "parallel_tool_calls",
+                       "user", "safety_identifier", "prompt_cache_key", "service_tier")
+# Fields the Responses frontend reads itself (turn.py, resource.py, validate.py); every other field
+# a client sends is dropped and reported (the tolerant reader, docs/api.md): client metadata, cache
+# settings, context-management hints, fields newer than the gateway.
+_READ_FIELDS: Final = frozenset({
+    *_SAME_FIELDS, "model", "input", "instructions", "previous_response_id", "store", "stream", "include",
+    "tools", "tool_choice", "max_output_tokens", "reasoning", "text", "metadata", "top_logprobs", "background",
+    "conversation", "prompt",
+})
+# `include` values the translated road honours.
+_INCLUDES: Final = frozenset({ENCRYPTED_CONTENT})
 _IMAGE_DETAIL_DEFAULT = "auto"
 
 
@@ -41,8 +59,11 @@ def normalize_input(value: Any) -> list[JSON]:
     return items
 
 
-def chat_body(body: JSON, conversation: list[JSON], items: list[JSON]) -> JSON:
-    """The chat request for `body`, continuing `conversation` (earlier turns' items) with `items`.
+def chat_body(body: JSON, conversation: list[JSON], items: list[JSON], adjusted: list[str], *,
+              reasoning: Mapping[int, ReasoningState] | None = None) -> tuple[JSON, ToolNames]:
+    """The chat request for `body`, continuing `conversation` (earlier turns' items) with `items`,
+    and the names its tool calls come back under. What it drops is appended to `adjusted`;
+    `reasoning` is the opened state of reasoning items, by position in conversation + items.
 
     `instructions` apply to this turn only, as OpenAI defines them: they are never stored in the
     conversation."""
@@ -51,7 +72,7 @@ def chat_body(body: JSON, conversation: list[JSON], items: list[JSON]) -> JSON:
         messages.append({"role": "system", "content": body["instructions"]})
     _check_tool_outputs(conversation, items)
     # One pass over both, so calls that continue the previous turn join its assistant message.
-    messages.extend(chat_messages([*conversation, *items]))
+    messages.extend(chat_messages([*conversation, *items], reasoning))
     if not messages:
         raise InvalidRequest("empty_input", param="input")
     chat: JSON = {"model": body["model"], "messages": messages}
@@ -68,34 +89,60 @@ def chat_body(body: JSON, conversation: list[JSON], items: list[JSON]) -> JSON:
         chat["response_format"] = _response_format(text["format"])
     if text.get("verbosity") is not None:
         chat["verbosity"] = text["verbosity"]
+    names = ToolNames()
     if body.get("tools"):
-        chat["tools"] = [_tool(tool) for tool in body["tools"]]
+        chat["tools"], names = chat_tools(body["tools"], adjusted)
     if body.get("tool_choice") is not None:
         chat["tool_choice"] = _tool_choice(body["tool_choice"])
-    return chat
+    _report_unread(body, adjusted)
+    return chat, names
 
 
-def chat_messages(items: list[JSON]) -> list[JSON]:
+def _report_unread(body: JSON, adjusted: list[str]) -> None:
+    for name, value in body.items():
+        if name not in _READ_FIELDS and value is not None:
+            if name == "truncation" and value == "disabled":
+                continue  # what the gateway does anyway
+            adjusted.append(f"{name}=dropped")
+    for index, value in enumerate(body.get("include") or ()):
+        if value not in _INCLUDES:
+            adjusted.append(f"include[{index}]=dropped")
+
+
+def chat_messages(items: list[JSON], reasoning: Mapping[int, ReasoningState] | None = None) -> list[JSON]:
+    """Items → chat messages. A reasoning item whose state was opened (`reasoning`, by position)
+    goes onto the assistant message that follows it; other reasoning items are not replayed (Gemini
+    carries its signatures in tool-call ids, tool_ids.py)."""
     messages: list[JSON] = []
-    for item in items:
+    pending: ReasoningState | None = None
+    for position, item in enumerate(items):
         kind = item.get("type", "message")
+        if kind == "reasoning":
+            pending = (reasoning or {}).get(position) or pending
+            continue
         if kind == "message":
-            messages.append(_message(item))
+            message = _message(item)
+            if pending is not None and message["role"] == "assistant":
+                pending.attach(message)
+                pending = None
+            messages.append(message)
         elif kind == "function_call":
             call = {"id": item["call_id"], "type": "function",
-                    "function": {"name": item["name"], "arguments": item["arguments"]}}
+                    "function": {"name": chat_call_name(item), "arguments": item["arguments"]}}
             # Adjacent calls (and the text before them) are one assistant turn in chat.
             last = messages[-1] if messages else None
-            if last is not None and last["role"] == "assistant":
+            if last is not None and last["role"] == "assistant" and pending is None:
                 last.setdefault("tool_calls", []).append(call)
             else:
-                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+                message = {"role": "assistant", "content": None, "tool_calls": [call]}
+                if pending is not None:
+                    pending.attach(message)
+                    pending = None
+                messages.append(message)
         elif kind == "function_call_output":
             messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": _tool_output(item)})
         elif kind == "compaction":
             messages.append({"role": "system", "content": read_compaction(item["encrypted_content"])})
-        # Reasoning items are not replayed: the providers that need reasoning state back carry it
-        # in their signed tool-call ids (tool_ids.py).
     return messages
 
 
@@ -145,12 +192,6 @@ def _check_tool_outputs(conversation: list[JSON], items: list[JSON]) -> None:
             raise InvalidRequest("unmatched_tool_output", param=f"input[{index}].call_id", call_id=item["call_id"])
 
 
-def _tool(tool: JSON) -> JSON:
-    function = {name: tool[name] for name in ("name", "description", "parameters", "strict")
-                if tool.get(name) is not None}
-    return {"type": "function", "function": function}
-
-
 def _tool_choice(choice: Any) -> Any:
     if isinstance(choice, str):
         return choice
@@ -169,14 +210,18 @@ def _response_format(fmt: JSON) -> JSON:
 
 # -- answers -----------------------------------------------------------------------------------
 
-def output_items(response: ChatResponse) -> list[JSON]:
-    """Reasoning, then the message, then the calls: the order the model produced them in."""
+def output_items(response: ChatResponse, names: ToolNames | None = None, seal: ReasoningSeal | None = None
+                 ) -> list[JSON]:
+    """Reasoning, then the message, then the calls: the order the model produced them in. With
+    `seal`, the reasoning item carries the provider's state sealed in `encrypted_content`."""
     message = response.choices[0].message if response.choices else None
     if message is None:
         return []
     items: list[JSON] = []
-    if message.reasoning_content:
-        items.append(wire.reasoning_item(wire.new_id(wire.REASONING_PREFIX), message.reasoning_content))
+    details = message.extra.get(REASONING_DETAILS) or []
+    if message.reasoning_content or (seal is not None and details):
+        sealed = seal.seal(message.reasoning_content, details) if seal is not None else None
+        items.append(wire.reasoning_item(wire.new_id(wire.REASONING_PREFIX), message.reasoning_content, sealed))
     content = []
     if message.content:
         content.append(wire.text_part(message.content))
@@ -184,9 +229,11 @@ def output_items(response: ChatResponse) -> list[JSON]:
         content.append(wire.refusal_part(message.refusal))
     if content:
         items.append(wire.message_item(wire.new_id(wire.MESSAGE_PREFIX), content, "completed"))
+    names = names or ToolNames()
     for call in message.tool_calls or ():
-        items.append(wire.function_call_item(wire.new_id(wire.FUNCTION_CALL_PREFIX), call.id, call.name,
-                                             call.arguments, "completed"))
+        name, namespace = names.client_name(call.name)
+        items.append(wire.function_call_item(wire.new_id(wire.FUNCTION_CALL_PREFIX), call.id, name,
+                                             call.arguments, "completed", namespace))
     return items
 
 

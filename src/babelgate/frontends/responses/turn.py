@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 from babelgate.errors import GatewayError, NotFound
 from babelgate.frontends.openai_errors import error_object
 from babelgate.frontends.responses import wire
+from babelgate.frontends.responses.reasoning import ENCRYPTED_CONTENT, ReasoningSeal, open_items
 from babelgate.frontends.responses.resource import ResponseShell
 from babelgate.frontends.responses.stream import ResponsesStreamEncoder
+from babelgate.frontends.responses.tools import ToolNames
 from babelgate.frontends.responses.translate import chat_body, normalize_input, outcome, output_items
 from babelgate.frontends.responses.validate import validate_translatable
 from babelgate.frontends.responses.wire import JSON
@@ -49,6 +51,8 @@ class Turn:
     notes: CallNotes
     context: RequestContext | None = None
     owner: str | None = None  # the gateway key id of the caller
+    names: ToolNames | None = None  # chat names of namespaced functions → the client's (tools.py)
+    seal: ReasoningSeal | None = None  # set when the client asked for sealed reasoning (reasoning.py)
     final: JSON | None = None  # the terminal resource
     error: GatewayError | None = None  # what ended a stream after it began
 
@@ -87,17 +91,32 @@ async def prepare(runtime: Runtime, body: JSON, deployment: Deployment, lookup: 
             raise previous_not_found(previous_id)
         conversation = [*previous.conversation, *previous.response.get("output", ())]
     items = normalize_input(body.get("input"))
+    notes = CallNotes()
+    seal = await _reasoning_seal(runtime, deployment, body, [*conversation, *items])
+    reasoning = {} if seal is None else open_items([*conversation, *items], seal, notes.adjusted,
+                                                   first_reported=len(conversation))
+    chat, names = chat_body(body, conversation, items, notes.adjusted, reasoning=reasoning)
     context = make_context(deployment, stream)
     # A chat body built from this create body alone holds nothing validate_create_body and
     # validate_translatable have not already checked as strictly as the chat validation would
     # (test_responses_chat_check.py proves it on mutated bodies). Earlier turns' items come from
     # the store, not from this body: with them the chat validation still runs.
-    request = await typed_request(runtime, deployment, chat_body(body, conversation, items), stream=stream,
-                                  context=context, prechecked=not conversation)
+    request = await typed_request(runtime, deployment, chat, stream=stream,
+                                  context=context, notes=notes, prechecked=not conversation)
     store = body.get("store") is not False
     shell = ResponseShell.for_request(wire.new_response_id(), deployment.public_name, body, store=store)
-    return Turn(runtime, deployment, body, request, shell, items, conversation, store, language, CallNotes(),
-                context, owner)
+    return Turn(runtime, deployment, body, request, shell, items, conversation, store, language, notes,
+                context, owner, names=names, seal=seal if ENCRYPTED_CONTENT in (body.get("include") or ()) else None)
+
+
+async def _reasoning_seal(runtime: Runtime, deployment: Deployment, body: JSON, items: list[JSON]
+                          ) -> ReasoningSeal | None:
+    """A seal when the client asks for sealed reasoning or sends some back; None (and no key
+    lookup) for everyone else."""
+    wanted = ENCRYPTED_CONTENT in (body.get("include") or ())
+    if not wanted and not any(item.get("type") == "reasoning" and item.get("encrypted_content") for item in items):
+        return None
+    return ReasoningSeal(await runtime.reasoning_sealer.get(), deployment.provider.name)
 
 
 async def answer(turn: Turn) -> JSON:
@@ -107,7 +126,8 @@ async def answer(turn: Turn) -> JSON:
     finish = response.choices[0].finish_reason if response.choices else None
     turn.notes.finish_reason = finish
     status, details = outcome(finish)
-    turn.final = turn.shell.resource(status, output_items(response), usage=wire.usage_to_wire(response.usage),
+    turn.final = turn.shell.resource(status, output_items(response, turn.names, turn.seal),
+                                     usage=wire.usage_to_wire(response.usage),
                                      incomplete_details=details)
     return turn.final
 
@@ -118,7 +138,7 @@ async def events(turn: Turn) -> AsyncIterator[list[JSON]]:
     ends the sequence with `error` and `response.failed`, and is kept in `turn.error`."""
     provider = turn.deployment.provider
     chunks = provider.stream(turn.request, turn.deployment.model, turn.notes)
-    encoder = ResponsesStreamEncoder(turn.shell)
+    encoder = ResponsesStreamEncoder(turn.shell, turn.names, turn.seal)
     async with contextlib.aclosing(chunks):  # type: ignore[type-var]
         first = await anext(chunks, None)
         batch = encoder.start()

@@ -43,8 +43,10 @@ INTEGERS: Final[dict[str, tuple[int, int]]] = {
 BOOLEANS: Final = ("stream", "store", "parallel_tool_calls", "background")
 STRINGS: Final = ("instructions", "previous_response_id", "user", "safety_identifier", "prompt_cache_key",
                   "service_tier", "truncation")
-# Request fields that need server features the gateway does not have on a translated road.
-UNSUPPORTED: Final = ("conversation", "prompt", "context_management")
+# Request fields that need server state the gateway does not have on a translated road: without it
+# the answer would not be the one asked for. (`context_management` only trims what the model sees:
+# it is dropped and reported, translate.py.)
+UNSUPPORTED: Final = ("conversation", "prompt")
 
 
 def validate_create_body(body: JSON, *, websocket: bool = False) -> None:
@@ -68,6 +70,9 @@ def validate_create_body(body: JSON, *, websocket: bool = False) -> None:
     if reasoning is not None:
         reasoning = expect_object(reasoning, "reasoning")
         _string(reasoning.get("effort"), "reasoning.effort")
+    include = body.get("include")
+    if include is not None and (not isinstance(include, list) or not all(isinstance(i, str) for i in include)):
+        raise InvalidRequest("wrong_type", param="include", expected="an array of strings")
     text = body.get("text")
     if text is not None:
         _text_format(expect_object(text, "text").get("format"))
@@ -113,6 +118,9 @@ def validate_item(item: Any, path: str) -> None:
     elif kind == "function_call":
         for name in ("call_id", "name", "arguments"):
             _required_string(item, name, path)
+        _string(item.get("namespace"), f"{path}.namespace")
+    elif kind == "reasoning":
+        _string(item.get("encrypted_content"), f"{path}.encrypted_content")
     elif kind == "function_call_output":
         _required_string(item, "call_id", path)
         output = item.get("output")
@@ -172,10 +180,30 @@ def _part(part: Any, path: str, allowed: frozenset[str]) -> None:
 
 
 def _tool(tool: Any, path: str) -> None:
+    """Function tools and namespaces of them are checked; any other type is a hosted tool, which the
+    one call path maps to the provider's own or drops (tools.py)."""
     tool = expect_object(tool, path)
     kind = tool.get("type")
-    if kind != "function":
-        raise InvalidRequest("responses_builtin_tool", param=f"{path}.type", tool=str(kind))
+    if not isinstance(kind, str) or not kind:
+        raise InvalidRequest("wrong_type", param=f"{path}.type", expected="a string")
+    if kind == "function":
+        _function_tool(tool, path)
+    elif kind == "namespace":
+        name = tool.get("name")
+        if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
+            raise InvalidRequest("invalid_tool_name", param=f"{path}.name")
+        _string(tool.get("description"), f"{path}.description")
+        inner = tool.get("tools")
+        if not isinstance(inner, list) or not inner:
+            raise InvalidRequest("wrong_type", param=f"{path}.tools", expected="a non-empty array of function tools")
+        for index, function in enumerate(inner):
+            where = f"{path}.tools[{index}]"
+            if expect_object(function, where).get("type") != "function":
+                raise InvalidRequest("invalid_value", param=f"{where}.type", detail="expected function")
+            _function_tool(function, where)
+
+
+def _function_tool(tool: JSON, path: str) -> None:
     name = tool.get("name")
     if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
         raise InvalidRequest("invalid_tool_name", param=f"{path}.name")

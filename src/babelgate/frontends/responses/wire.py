@@ -73,15 +73,22 @@ def message_item(item_id: str, content: list[JSON], status: str) -> JSON:
     return {"id": item_id, "type": "message", "status": status, "role": "assistant", "content": content}
 
 
-def function_call_item(item_id: str, call_id: str, name: str, arguments: str, status: str) -> JSON:
-    return {"id": item_id, "type": "function_call", "status": status, "call_id": call_id, "name": name,
+def function_call_item(item_id: str, call_id: str, name: str, arguments: str, status: str,
+                       namespace: str | None = None) -> JSON:
+    item = {"id": item_id, "type": "function_call", "status": status, "call_id": call_id, "name": name,
             "arguments": arguments}
+    if namespace is not None:
+        item["namespace"] = namespace  # a call of a function inside a `namespace` tool (tools.py)
+    return item
 
 
-def reasoning_item(item_id: str, summary: str | None) -> JSON:
+def reasoning_item(item_id: str, summary: str | None, encrypted_content: str | None = None) -> JSON:
     # Reasoning travels as a summary: the one reasoning shape both OpenAI and Open Responses stream.
-    parts = [] if summary is None else [summary_part(summary)]
-    return {"id": item_id, "type": "reasoning", "summary": parts}
+    parts = [] if not summary else [summary_part(summary)]
+    item = {"id": item_id, "type": "reasoning", "summary": parts}
+    if encrypted_content is not None:
+        item["encrypted_content"] = encrypted_content  # sealed provider state (reasoning.py)
+    return item
 
 
 def summary_part(text: str) -> JSON:
@@ -100,12 +107,6 @@ def usage_to_wire(usage: Usage | None) -> JSON:
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
         "total_tokens": usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
     }
-
-
-def function_tool(tool: JSON) -> JSON:
-    """A function tool as a resource echoes it: Open Responses wants every key, null when unset."""
-    return {"type": "function", "name": tool["name"], "description": tool.get("description"),
-            "parameters": tool.get("parameters"), "strict": tool.get("strict")}
 
 
 def response_error(status: int, message: str) -> JSON:
