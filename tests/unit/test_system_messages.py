@@ -51,9 +51,14 @@ def test_gemini_takes_the_leading_system_prompt_and_the_late_one_as_user_text() 
 
 def test_mistral_keeps_a_system_message_after_the_user_and_moves_one_after_a_tool_result() -> None:
     adjusted: list[str] = []
-    wire = mistral_to_wire(request(AGENT), "mistral-large-latest", adjusted)
-    assert [m["role"] for m in wire["messages"]] == ["system", "user", "system"]
+    wire = mistral_to_wire(request([*AGENT, {"role": "user", "content": "Go"}]), "mistral-large-latest", adjusted)
+    assert [m["role"] for m in wire["messages"]] == ["system", "user", "system", "user"]
     assert adjusted == []
+    # Last, as Claude Code sends it: Mistral wants the conversation to end with the user or a tool.
+    wire = mistral_to_wire(request(AGENT), "mistral-large-latest", adjusted)
+    assert [m["role"] for m in wire["messages"]] == ["system", "user", "user"]
+    assert adjusted == ["messages[2]=system-as-user"]
+    adjusted.clear()
     after_tool = [*AGENT[:2], {"role": "assistant", "content": None, "tool_calls": [CALL]},
                   {"role": "tool", "tool_call_id": "call_1", "content": "done"},
                   {"role": "developer", "content": "Now summarise."}]
@@ -77,3 +82,10 @@ def test_parts_join_in_order_inside_one_reminder_and_a_blank_message_carries_not
                                    Message("developer", "  ")], [])
     assert moved[1] == Message("user", [TextPart("<system-reminder>\na\nb\n</system-reminder>")])
     assert moved[2] == Message("user", [])
+
+
+def test_mistral_takes_a_developer_message_as_a_system_message() -> None:
+    """Codex sends its instructions as developer messages; Mistral knows only `system`."""
+    wire = mistral_to_wire(request([{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "Hi"}]),
+                           "mistral-large-latest", [])
+    assert wire["messages"][0] == {"role": "system", "content": "Be brief."}

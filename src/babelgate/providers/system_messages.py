@@ -25,15 +25,17 @@ def place_system_messages(messages: list[Message], adjusted: list[str], *,
                           accepted_after: frozenset[str] = frozenset()) -> list[Message]:
     """`messages` with every system or developer message that follows the conversation's first
     other message turned into a user message — unless the message before it has a role in
-    `accepted_after` (where the upstream takes a system message there). The same list when there
-    is nothing to move (the usual case: no copy)."""
+    `accepted_after` (where the upstream takes a system message there) and it is not the last one
+    (Mistral wants a conversation to end with the user's turn or a tool result). The same list when
+    there is nothing to move (the usual case: no copy)."""
     placed: list[Message] | None = None
     started = False
+    last = len(messages) - 1
     for index, message in enumerate(messages):
         if message.role not in SYSTEM_ROLES:
             started = True
             continue
-        if not started or messages[index - 1].role in accepted_after:
+        if not started or (index < last and messages[index - 1].role in accepted_after):
             continue
         if placed is None:
             placed = list(messages)

@@ -88,6 +88,8 @@ def _messages(messages: list[JSON], adjusted: list[str]) -> list[JSON]:
 
 def _message(message: JSON) -> JSON:
     out = {key: value for key, value in message.items() if key != "reasoning_content"}
+    if out["role"] == "developer":
+        out["role"] = "system"  # Mistral has no developer role; OpenAI defines it as the system prompt's successor
     if isinstance(out.get("content"), list):
         out["content"] = [_part(part) for part in out["content"]]
     if out.get("tool_calls"):
