@@ -20,6 +20,7 @@ import base64
 import binascii
 import re
 import uuid
+import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from fnmatch import fnmatchcase
@@ -28,9 +29,16 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from anthropic.types.beta.message_create_params import (
+    MessageCreateParamsNonStreaming as BetaMessageCreateParamsNonStreaming,
+)
+from anthropic.types.beta.message_create_params import (
+    MessageCreateParamsStreaming as BetaMessageCreateParamsStreaming,
+)
 from anthropic.types.message_count_tokens_params import MessageCountTokensParams
 from anthropic.types.message_create_params import MessageCreateParamsNonStreaming, MessageCreateParamsStreaming
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic.warnings import TypedDictExtraConfigWarning
 
 from tests.fakes.scripted import Received, Reply, ScriptedStreams
 
@@ -86,6 +94,10 @@ ANTHROPIC_VERSIONS = frozenset({"2023-01-01", "2023-06-01", "2026-10-21"})
 _LEGACY_SAMPLING = ("temperature", "top_p", "top_k")
 _TOP_LEVEL_KEYS = frozenset(MessageCreateParamsNonStreaming.__required_keys__
                             | MessageCreateParamsNonStreaming.__optional_keys__) | frozenset(_LEGACY_SAMPLING)
+# With an `anthropic-beta` header the API takes the beta surface (the SDK's `client.beta.messages`):
+# `context_management`, system messages inside `messages`, newer thinking and output settings.
+_BETA_TOP_LEVEL_KEYS = frozenset(BetaMessageCreateParamsNonStreaming.__required_keys__
+                                 | BetaMessageCreateParamsNonStreaming.__optional_keys__) | frozenset(_LEGACY_SAMPLING)
 _NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
 _TOOL_USE_ID = re.compile(r"[a-zA-Z0-9_-]+")
 _CUSTOM_TOOL_TYPES = (None, "custom")
@@ -243,6 +255,14 @@ class _StrictStreaming(MessageCreateParamsStreaming):
     pass
 
 
+class _StrictBetaNonStreaming(BetaMessageCreateParamsNonStreaming, total=False):
+    pass
+
+
+class _StrictBetaStreaming(BetaMessageCreateParamsStreaming):
+    pass
+
+
 # The SDK's TypedDicts are lax by default (coercing "5" to 5, ignoring unknown keys). Pydantic takes a
 # TypedDict's config from the class itself and hands it down to nested TypedDicts that have none, so
 # subclasses carrying a strict config make the whole tree strict.
@@ -252,11 +272,18 @@ class _StrictCountTokens(MessageCountTokensParams, total=False):
 
 _StrictNonStreaming.__pydantic_config__ = ConfigDict(strict=True, extra="forbid")  # type: ignore[attr-defined]
 _StrictStreaming.__pydantic_config__ = ConfigDict(strict=True, extra="forbid")  # type: ignore[attr-defined]
+_StrictBetaNonStreaming.__pydantic_config__ = ConfigDict(strict=True, extra="forbid")  # type: ignore[attr-defined]
+_StrictBetaStreaming.__pydantic_config__ = ConfigDict(strict=True, extra="forbid")  # type: ignore[attr-defined]
 _StrictCountTokens.__pydantic_config__ = ConfigDict(strict=True, extra="forbid")  # type: ignore[attr-defined]
 
 
 @cache
-def _adapter(streaming: bool) -> TypeAdapter[Any]:
+def _adapter(streaming: bool, beta: bool = False) -> TypeAdapter[Any]:
+    if beta:
+        with warnings.catch_warnings():
+            # One beta TypedDict (BetaFallbackParam) allows extra items; the strict config cannot apply there.
+            warnings.simplefilter("ignore", TypedDictExtraConfigWarning)
+            return TypeAdapter(_StrictBetaStreaming if streaming else _StrictBetaNonStreaming)
     return TypeAdapter(_StrictStreaming if streaming else _StrictNonStreaming)
 
 
@@ -592,14 +619,19 @@ def _check_sampling(body: dict[str, Any], thinking_on: bool, patterns_both: Iter
 
 def request_violations(body: Any, *, rejects_temperature_and_top_p: Iterable[str] = REJECTS_TEMPERATURE_AND_TOP_P,
                        rejects_sampling: Iterable[str] = REJECTS_SAMPLING,
-                       rejects_prefill: Iterable[str] = REJECTS_PREFILL) -> list[str]:
-    """What the real API would refuse in this `POST /v1/messages` body; empty when it is acceptable."""
+                       rejects_prefill: Iterable[str] = REJECTS_PREFILL, beta: bool = False) -> list[str]:
+    """What the real API would refuse in this `POST /v1/messages` body; empty when it is acceptable.
+    `beta`: the request carried `anthropic-beta`, so the beta surface applies."""
     if not isinstance(body, dict):
         return ["<body>: must be a JSON object"]
-    out = [f"{key}: Extra inputs are not permitted" for key in body if key not in _TOP_LEVEL_KEYS]
+    known = _BETA_TOP_LEVEL_KEYS if beta else _TOP_LEVEL_KEYS
+    out = [f"{key}: Extra inputs are not permitted" for key in body if key not in known]
     if out:
         return out  # the schema check would only repeat this
-    out += _schema_violations(body)
+    out += _schema_violations(body, _adapter(body.get("stream") is True, beta))
+    if beta:  # system messages inside the conversation are instructions, outside the turn rules below
+        body = {**body, "messages": [item for item in body.get("messages") or ()
+                                     if not (isinstance(item, dict) and item.get("role") == "system")]}
     max_tokens = body.get("max_tokens")
     if isinstance(max_tokens, int) and max_tokens < 0:
         out.append("max_tokens: Input should be greater than or equal to 0")
@@ -704,6 +736,7 @@ class FakeAnthropic(ScriptedStreams):
 
     def reset(self) -> None:
         self.replies.clear()
+        self.responder = None
         self.received.clear()
         self.violations.clear()
         self.stream_closed_at = None
@@ -772,11 +805,12 @@ class FakeAnthropic(ScriptedStreams):
         problems = header_violations(request.headers)
         problems += ["<body>: There was an error parsing the body as JSON"] if body is None else request_violations(
             body, rejects_temperature_and_top_p=self.rejects_temperature_and_top_p,
-            rejects_sampling=self.rejects_sampling, rejects_prefill=self.rejects_prefill)
+            rejects_sampling=self.rejects_sampling, rejects_prefill=self.rejects_prefill,
+            beta=bool(request.headers.get("anthropic-beta")))
         if problems:
             # Scripted replies stay queued: the refused request is not the one they were meant for.
             return self._refuse(problems, request.headers)
-        reply = self.replies.popleft() if self.replies else self._default(body)
+        reply = self.next_reply(body, request.path) or self._default(body)
         headers = {"request-id": _request_id(), **reply.headers}
         if reply.first_byte_delay:
             await asyncio.sleep(reply.first_byte_delay)

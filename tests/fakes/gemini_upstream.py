@@ -897,6 +897,7 @@ class FakeGemini(ScriptedStreams):
 
     def reset(self) -> None:
         self.replies.clear()
+        self.responder = None
         self.received.clear()
         self.violations.clear()
         self.stream_closed_at = None
@@ -1010,9 +1011,8 @@ class FakeGemini(ScriptedStreams):
         if problems:
             # Scripted replies stay queued: the refused request is not the one they were meant for.
             return self._refuse(problems)
-        reply = self.replies.popleft() if self.replies else (images.content_reply(body, model, streaming)
-                                                             or gemini_audio.default_reply(body, model, streaming)
-                                                             or self._default(model, streaming))
+        reply = (self.next_reply(body, request.path) or images.content_reply(body, model, streaming)
+                 or gemini_audio.default_reply(body, model, streaming) or self._default(model, streaming))
         if reply.first_byte_delay:
             await asyncio.sleep(reply.first_byte_delay)
         if reply.stream is None:

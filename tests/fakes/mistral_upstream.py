@@ -800,6 +800,7 @@ class FakeMistral(ScriptedStreams):
 
     def reset(self) -> None:
         self.replies.clear()
+        self.responder = None
         self.received.clear()
         self.violations.clear()
         self.stream_closed_at = None
@@ -862,7 +863,7 @@ class FakeMistral(ScriptedStreams):
         body, refused = await self._received(request, _problems)
         if refused is not None:
             return refused
-        reply = self.replies.popleft() if self.replies else self._default(body)
+        reply = self.next_reply(body, request.path) or self._default(body)
         if reply.first_byte_delay:
             await asyncio.sleep(reply.first_byte_delay)
         if reply.stream is None:

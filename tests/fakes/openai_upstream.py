@@ -180,6 +180,7 @@ class FakeOpenAI(ScriptedStreams):
 
     def reset(self) -> None:
         self.replies.clear()
+        self.responder = None
         self.received.clear()
         self.spec_violations.clear()
         self.stream_closed_at = None
@@ -218,9 +219,8 @@ class FakeOpenAI(ScriptedStreams):
         body = await request.json()
         self.received.append(Received(request.method, request.path, dict(request.headers), body))
         self.spec_violations += spec_violations(body)
-        if self.replies:
-            reply = self.replies.popleft()
-        else:
+        reply = self.next_reply(body, request.path)
+        if reply is None:
             reply = self.chat_responder(body) if self.chat_responder is not None else self._default(body)
         return await self._answer(request, reply)
 

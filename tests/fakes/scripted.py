@@ -37,13 +37,25 @@ class Received:
     json: Any
 
 
+Responder = Callable[[Any, str], "Reply | None"]
+
+
 class ScriptedStreams:
-    """Base of the fake upstreams: a loopback server, a queue of scripted replies, stream playing."""
+    """Base of the fake upstreams: a loopback server, a queue of scripted replies, stream playing.
+    When nothing is scripted, `responder(body, path)` may answer (tests/agents: a scripted agent's
+    upstream that decides from the conversation); None leaves it to the fake's default answer."""
 
     stream_closed_at: float | None = None
     replies: deque[Reply]
+    responder: Responder | None = None
     port: int = 0
     _runner: web.AppRunner | None = None
+
+    def next_reply(self, body: Any, path: str) -> Reply | None:
+        """The scripted reply next in line, else the responder's, else None."""
+        if self.replies:
+            return self.replies.popleft()
+        return self.responder(body, path) if self.responder is not None else None
 
     @property
     def base_url(self) -> str:

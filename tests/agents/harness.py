@@ -1,0 +1,112 @@
+"""Running a coding agent against a gateway: its environment, its configuration, its process.
+
+Each run gets a fresh home and working directory, talks only to the gateway on 127.0.0.1, and is
+bounded in time; what it printed goes into any assertion message, so a failure says why.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from tests.agents.brain import Brain, responder
+from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, MISTRAL_KEY, GatewayFactory
+from tests.fakes.scripted import ScriptedStreams
+from tests.fakes.servers import RunningApp
+
+RUN_TIMEOUT_S: Final = 180
+GATEWAY_KEY: Final = "sk-agent-test-gateway-key"
+TASK: Final = "Create the file proof.txt with your shell tool, then tell me what the command printed."
+# The model each provider is reached by: `provider/model`, as a user would ask.
+MODELS: Final = {
+    "openai": "openai/gpt-4o-mini",
+    "anthropic": "anthropic/claude-sonnet-4-5",
+    "gemini": "gemini/gemini-3-pro-preview",
+    "mistral": "mistral/mistral-large-latest",
+}
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    workdir: Path
+
+    def explain(self) -> str:
+        return f"exit {self.returncode}\n--- stdout ---\n{self.stdout[-4000:]}\n--- stderr ---\n{self.stderr[-4000:]}"
+
+
+def gateway_for(provider: str, fake: ScriptedStreams, make_gateway: GatewayFactory) -> RunningApp:
+    """A gateway whose `provider` is the fake (the OpenAI fake is the default gateway's upstream)."""
+    env = {
+        "openai": {},
+        "anthropic": {"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": fake.base_url},
+        "gemini": {"GEMINI_API_KEY": GEMINI_KEY, "GEMINI_BASE_URL": fake.base_url},
+        "mistral": {"MISTRAL_API_KEY": MISTRAL_KEY, "MISTRAL_BASE_URL": fake.base_url},
+    }[provider]
+    return make_gateway(env={**env, "BABELGATE_API_KEYS": GATEWAY_KEY})
+
+
+def script(fake: ScriptedStreams, provider: str) -> Brain:
+    brain = Brain(command=f"printf 'babelgate {provider}\\n' > proof.txt && cat proof.txt")
+    fake.responder = responder(brain, provider)
+    return brain
+
+
+def _base_env(home: Path) -> dict[str, str]:
+    # Only what an agent needs to run: no proxy, no keys or settings of the machine's own user.
+    keep = ("PATH", "LANG", "LC_ALL", "TERM", "TMPDIR")
+    return {**{name: os.environ[name] for name in keep if name in os.environ}, "HOME": str(home),
+            "NO_PROXY": "127.0.0.1,localhost"}
+
+
+def _run(argv: list[str], env: dict[str, str], workdir: Path) -> Run:
+    try:
+        done = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+                              stdin=subprocess.DEVNULL, check=False)
+    except subprocess.TimeoutExpired as expired:
+        return Run(-1, _decode(expired.stdout), _decode(expired.stderr) + f"\n[timed out after {RUN_TIMEOUT_S} s]",
+                   workdir)
+    return Run(done.returncode, done.stdout, done.stderr, workdir)
+
+
+def _decode(data: bytes | str | None) -> str:
+    return data.decode(errors="replace") if isinstance(data, bytes) else data or ""
+
+
+def run_claude_code(claude: Path, gateway: RunningApp, model: str, tmp: Path) -> Run:
+    """`claude -p` as docs/agents.md says: ANTHROPIC_BASE_URL at the gateway, every model tier on `model`."""
+    home, workdir = tmp / "home", tmp / "work"
+    home.mkdir()
+    workdir.mkdir()
+    env = {**_base_env(home), "ANTHROPIC_BASE_URL": gateway.url, "ANTHROPIC_API_KEY": GATEWAY_KEY,
+           # Side queries use the "small fast" and tier models: keep them on the gateway's model too.
+           "ANTHROPIC_DEFAULT_HAIKU_MODEL": model, "ANTHROPIC_DEFAULT_SONNET_MODEL": model,
+           "ANTHROPIC_DEFAULT_OPUS_MODEL": model, "ANTHROPIC_SMALL_FAST_MODEL": model,
+           "CLAUDE_CODE_SUBAGENT_MODEL": model,
+           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1",
+           "IS_SANDBOX": "1"}  # the tests run as root, where --dangerously-skip-permissions asks for a sandbox
+    return _run([str(claude), "-p", TASK, "--model", model, "--dangerously-skip-permissions",
+                 "--output-format", "text"], env, workdir)
+
+
+def run_codex(codex: Path, gateway: RunningApp, model: str, tmp: Path) -> Run:
+    """`codex exec` with a model provider whose base URL is the gateway's /v1 (docs/agents.md)."""
+    home, workdir, codex_home = tmp / "home", tmp / "work", tmp / "codex-home"
+    for folder in (home, workdir, codex_home):
+        folder.mkdir()
+    (codex_home / "config.toml").write_text(
+        f'model = "{model}"\n'
+        'model_provider = "babelgate"\n'
+        "[model_providers.babelgate]\n"
+        'name = "babelgate"\n'
+        f'base_url = "{gateway.url}/v1"\n'
+        'env_key = "BABELGATE_API_KEY"\n'
+        'wire_api = "responses"\n')
+    env = {**_base_env(home), "CODEX_HOME": str(codex_home), "BABELGATE_API_KEY": GATEWAY_KEY}
+    return _run([str(codex), "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", TASK],
+                env, workdir)
