@@ -58,7 +58,7 @@ def postgres_dsn() -> str:
 async def _drop_table(dsn: str, table: str) -> None:
     connection = await asyncpg.connect(dsn, timeout=10)
     try:
-        await connection.execute(f"DROP TABLE IF EXISTS {table}")
+        await connection.execute(f"DROP TABLE IF EXISTS {table}, {table}_secrets")
     finally:
         await connection.close()
 

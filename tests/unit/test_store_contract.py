@@ -183,3 +183,29 @@ async def test_records_survive_a_new_store_on_the_same_storage(
     await first.close()
     second = open_store(clock)
     assert await second.get("resp_1") == record(expires_at=T0 + 60)
+
+
+# -- secrets (the generated reasoning key, sealing.py) -------------------------------------------------
+
+async def test_a_secret_is_made_once_and_then_read_back(store: ResponseStore) -> None:
+    made: list[bytes] = []
+
+    def make() -> bytes:
+        made.append(bytes([len(made)]) * 32)
+        return made[-1]
+
+    first = await store.secret("reasoning_key", make)
+    assert first == made[0]
+    assert await store.secret("reasoning_key", make) == first
+    assert await store.secret("other", make) != first
+
+
+async def test_stores_sharing_their_data_agree_on_a_secret_even_when_racing(
+        open_store: Callable[[FakeClock], ResponseStore], clock: FakeClock, backend: Backend) -> None:
+    one, two = open_store(clock), open_store(clock)
+    values = await asyncio.gather(one.secret("k", lambda: b"a" * 32), two.secret("k", lambda: b"b" * 32))
+    if isinstance(one, MemoryResponseStore):
+        return  # two memory stores share nothing, by design
+    assert values[0] == values[1]
+    again = open_store(clock)  # a restart
+    assert await again.secret("k", lambda: b"c" * 32) == values[0]

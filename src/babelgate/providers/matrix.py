@@ -20,7 +20,7 @@ COLUMNS: Final = (
     ("structured_output", "structured output"), ("images_in", "images in"), ("images_out", "images out"),
     ("audio_in", "audio in"), ("reasoning", "reasoning"), ("embeddings", "embeddings"),
     ("image_generation", "image generation"), ("image_edits", "image edits"), ("transcription", "transcription"),
-    ("speech", "speech"),
+    ("speech", "speech"), ("hosted_tools", "hosted web search"),
 )
 
 

@@ -1,0 +1,120 @@
+"""Sealing (sealing.py): what a Sealer seals opens with its key only, untouched; everything else —
+tampered, truncated, another key or purpose, garbage — opens to None, never an exception. And where
+the key comes from: config, environment, or the store."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from babelgate.config import load_config
+from babelgate.config.load import ConfigError
+from babelgate.providers import PROVIDER_TYPES
+from babelgate.sealing import KEY_BYTES, PREFIX, Sealer, SealerSource, new_key, parse_key
+from babelgate.store.memory import MemoryResponseStore
+from babelgate.store.sqlite import SQLiteResponseStore
+
+PURPOSE = b"babelgate test v1"
+KEY, OTHER = bytes(range(32)), bytes(range(1, 33))
+PAYLOAD = {"provider": "anthropic", "text": "Think.", "details": [{"signature": "Eq" * 40}]}
+
+
+def sealer(key: bytes = KEY, **kwargs: object) -> Sealer:
+    return Sealer(key, purpose=PURPOSE, **kwargs)  # type: ignore[arg-type]
+
+
+def test_round_trip_small_and_large() -> None:
+    for payload in (PAYLOAD, {"text": "x" * 200_000, "details": [{"signature": "s" * 50_000}]}):
+        token = sealer().seal(payload)
+        assert token.startswith(PREFIX)
+        assert sealer().open(token) == payload
+
+
+def test_large_payloads_are_compressed_inside() -> None:
+    token = sealer().seal({"text": "the same words again " * 2000})
+    assert len(token) < 2000
+
+
+def test_every_token_is_different() -> None:
+    assert sealer().seal(PAYLOAD) != sealer().seal(PAYLOAD)  # a fresh nonce each time
+
+
+def test_changing_any_byte_breaks_the_seal() -> None:
+    token = sealer().seal(PAYLOAD)
+    raw = bytearray(base64.urlsafe_b64decode(token[len(PREFIX):] + "=" * (-len(token) % 4)))
+    for position in range(len(raw)):
+        tampered = bytearray(raw)
+        tampered[position] ^= 0x01
+        forged = PREFIX + base64.urlsafe_b64encode(bytes(tampered)).decode().rstrip("=")
+        assert sealer().open(forged) is None, position
+
+
+@pytest.mark.parametrize("token", [
+    "", "bg1.", "bg1.!!!", "bg1.AAAA", "bg2." + "A" * 80, "gAAAAABf-fernet-token", "bg1." + "A" * 80,
+    "bg1." + "_" * 1001, "x" * 10_000, "bg1.=====", "bg1.\u00e9\u00e9",
+])
+def test_garbage_opens_to_none(token: str) -> None:
+    assert sealer().open(token) is None
+
+
+def test_another_key_or_purpose_does_not_open_it() -> None:
+    token = sealer().seal(PAYLOAD)
+    assert sealer(OTHER).open(token) is None
+    assert Sealer(KEY, purpose=b"another purpose").open(token) is None
+
+
+def test_an_old_key_still_opens_after_rotation() -> None:
+    old_token = sealer(OTHER).seal(PAYLOAD)
+    rotated = sealer(KEY, old_keys=(OTHER,))
+    assert rotated.open(old_token) == PAYLOAD
+    assert sealer(KEY).open(rotated.seal(PAYLOAD)) == PAYLOAD  # sealing uses the new key
+
+
+def test_keys_are_read_as_hex_or_base64() -> None:
+    assert parse_key(KEY.hex()) == KEY
+    assert parse_key(base64.b64encode(KEY).decode()) == KEY
+    assert parse_key(base64.urlsafe_b64encode(KEY).decode().rstrip("=")) == KEY
+    assert len(new_key()) == KEY_BYTES
+    for bad in ("", "short", "zz" * 32, base64.b64encode(b"x" * 16).decode()):
+        with pytest.raises(ValueError) as caught:
+            parse_key(bad)
+        assert bad not in str(caught.value) or not bad
+
+
+def test_the_key_comes_from_the_environment_or_a_file_reference(tmp_path: Path) -> None:
+    environ = {"BABELGATE_REASONING_KEY": KEY.hex()}
+    assert load_config(None, environ, available_types=PROVIDER_TYPES).responses.reasoning_key == KEY.hex()
+    path = tmp_path / "c.yaml"
+    path.write_text("responses:\n  reasoning_key: env:MY_KEY\n")
+    assert load_config(path, {"MY_KEY": KEY.hex()}, available_types=PROVIDER_TYPES).responses.reasoning_key == \
+        KEY.hex()
+
+
+def test_a_literal_or_malformed_key_is_a_config_error_that_does_not_quote_it(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(f"responses:\n  reasoning_key: {KEY.hex()}\n")
+    with pytest.raises(ConfigError) as literal:
+        load_config(path, {}, available_types=PROVIDER_TYPES)
+    assert "env:" in str(literal.value) and KEY.hex() not in str(literal.value)
+    with pytest.raises(ConfigError) as malformed:
+        load_config(None, {"BABELGATE_REASONING_KEY": "not-a-key-at-all"}, available_types=PROVIDER_TYPES)
+    assert "responses.reasoning_key" in str(malformed.value) and "not-a-key-at-all" not in str(malformed.value)
+
+
+async def test_without_a_configured_key_the_store_keeps_one_for_every_instance(tmp_path: Path) -> None:
+    stores = [SQLiteResponseStore(tmp_path / "state.db") for _ in range(2)]
+    try:
+        sources = [SealerSource(store, None, purpose=PURPOSE, secret_name="reasoning_key") for store in stores]
+        token = (await sources[0].get()).seal(PAYLOAD)
+        assert (await sources[1].get()).open(token) == PAYLOAD
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_a_configured_key_needs_no_store() -> None:
+    source = SealerSource(MemoryResponseStore(), KEY.hex(), purpose=PURPOSE, secret_name="unused")
+    assert (await source.get()).open(sealer().seal(PAYLOAD)) == PAYLOAD
+    assert source.same_source(source._store, KEY.hex()) and not source.same_source(source._store, None)
