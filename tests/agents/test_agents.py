@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.agents.brain import FINAL_PREFIX
-from tests.agents.harness import MODELS, gateway_for, run_claude_code, run_codex, script
+from tests.agents.harness import MODELS, Run, gateway_for, run_claude_code, run_codex, script
 from tests.agents.install import Agents
 from tests.conftest import GatewayFactory
 from tests.fakes.scripted import Reply, ScriptedStreams
+from tests.fakes.servers import RunningApp
 
 PROVIDERS = list(MODELS)
 
@@ -39,23 +40,26 @@ def assert_work_done(run_output: str, workdir: Path, provider: str, explain: str
     assert FINAL_PREFIX in run_output and f"babelgate {provider}" in run_output, explain
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
-def test_claude_code_runs_its_shell_tool_through_the_gateway(
-        agents: Agents, make_gateway: GatewayFactory, fake: ScriptedStreams, provider: str, tmp_path: Path) -> None:
-    brain = script(fake, provider)
-    gateway = gateway_for(provider, fake, make_gateway)
-    run = run_claude_code(agents.claude, gateway, MODELS[provider], tmp_path)
-    assert run.returncode == 0, run.explain()
-    assert_work_done(run.stdout, run.workdir, provider, run.explain())
-    assert (brain.calls, brain.answers) == (1, 1), run.explain()
+AGENTS = ("claude-code", "codex")
+RATE_LIMITED = {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}
+OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+UNAVAILABLE = {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}
+
+
+def run_agent(agent: str, agents: Agents, gateway: RunningApp, provider: str, tmp_path: Path) -> Run:
+    if agent == "claude-code":
+        return run_claude_code(agents.claude, gateway, MODELS[provider], tmp_path)
+    return run_codex(agents.codex, gateway, MODELS[provider], tmp_path)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_codex_runs_its_shell_tool_through_the_gateway(
-        agents: Agents, make_gateway: GatewayFactory, fake: ScriptedStreams, provider: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("agent", AGENTS)
+def test_the_agent_runs_its_shell_tool_through_the_gateway(
+        agents: Agents, make_gateway: GatewayFactory, fake: ScriptedStreams, agent: str, provider: str,
+        tmp_path: Path) -> None:
+    """Claude Code on the Messages road, Codex on the Responses road."""
     brain = script(fake, provider)
-    gateway = gateway_for(provider, fake, make_gateway)
-    run = run_codex(agents.codex, gateway, MODELS[provider], tmp_path)
+    run = run_agent(agent, agents, gateway_for(provider, fake, make_gateway), provider, tmp_path)
     assert run.returncode == 0, run.explain()
     assert_work_done(run.stdout, run.workdir, provider, run.explain())
     assert (brain.calls, brain.answers) == (1, 1), run.explain()
@@ -63,31 +67,17 @@ def test_codex_runs_its_shell_tool_through_the_gateway(
 
 # -- retries: the error bodies the agents receive are ones they understand ------------------------------------
 
-@pytest.mark.parametrize(("provider", "status", "body"), [
-    ("anthropic", 529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
-    ("openai", 429, {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}),
+@pytest.mark.parametrize(("agent", "provider", "status", "body"), [
+    ("claude-code", "anthropic", 529, OVERLOADED), ("claude-code", "openai", 429, RATE_LIMITED),
+    ("codex", "openai", 429, RATE_LIMITED), ("codex", "gemini", 503, UNAVAILABLE),
 ])
-def test_claude_code_retries_an_overloaded_or_rate_limited_upstream(
-        agents: Agents, make_gateway: GatewayFactory, fake: ScriptedStreams, provider: str, status: int,
+def test_the_agent_retries_an_overloaded_or_rate_limited_upstream(
+        agents: Agents, make_gateway: GatewayFactory, fake: ScriptedStreams, agent: str, provider: str, status: int,
         body: dict[str, object], tmp_path: Path) -> None:
+    """The error reaches the agent in its own API's format, with Retry-After, and it tries again."""
     script(fake, provider)
     fake.script(Reply(status=status, json=body, headers={"retry-after": "0"}))
-    run = run_claude_code(agents.claude, gateway_for(provider, fake, make_gateway), MODELS[provider], tmp_path)
-    assert run.returncode == 0, run.explain()
-    assert_retried(fake, run.explain())
-    assert_work_done(run.stdout, run.workdir, provider, run.explain())
-
-
-@pytest.mark.parametrize(("provider", "status", "body"), [
-    ("openai", 429, {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}),
-    ("gemini", 503, {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}),
-])
-def test_codex_retries_a_rate_limited_or_unavailable_upstream(
-        agents: Agents, make_gateway: GatewayFactory, fake: ScriptedStreams, provider: str, status: int,
-        body: dict[str, object], tmp_path: Path) -> None:
-    script(fake, provider)
-    fake.script(Reply(status=status, json=body, headers={"retry-after": "0"}))
-    run = run_codex(agents.codex, gateway_for(provider, fake, make_gateway), MODELS[provider], tmp_path)
+    run = run_agent(agent, agents, gateway_for(provider, fake, make_gateway), provider, tmp_path)
     assert run.returncode == 0, run.explain()
     assert_retried(fake, run.explain())
     assert_work_done(run.stdout, run.workdir, provider, run.explain())

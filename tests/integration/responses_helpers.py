@@ -3,9 +3,11 @@ gateway sent, with the two divergences between the specs and real OpenAI that we
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import openai
 
 from tests.responses_spec import event_violations, parse_sse, response_violations
 
@@ -13,6 +15,12 @@ from tests.responses_spec import event_violations, parse_sse, response_violation
 # Open Responses' spec only allows `schema: null` in an echoed json_schema format (a spec bug).
 ACCEPTED = ("usage: None is not of type 'object'", "response/usage: None is not of type 'object'",
             "text/format/schema")
+
+
+def sdk_client(base_url: str) -> Iterator[openai.OpenAI]:
+    """The official client on the gateway's `/v1`, no retries (a test sees every answer), closed after."""
+    with openai.OpenAI(base_url=base_url + "/v1", api_key="x", max_retries=0, timeout=10) as client:
+        yield client
 
 
 def accepted(violations: list[str]) -> list[str]:

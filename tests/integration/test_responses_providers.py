@@ -21,6 +21,7 @@ from tests.integration.responses_helpers import (
     TEXT_SEQUENCE,
     assert_valid_resource,
     assert_valid_stream,
+    sdk_client,
     stream_raw,
     types,
     weather_tool,
@@ -41,8 +42,7 @@ def gemini_gateway(make_gateway: GatewayFactory, gemini_upstream: gem.FakeGemini
 
 
 def _client(gateway: RunningApp) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=10) as client:
-        yield client
+    yield from sdk_client(gateway.url)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from tests.fakes import mistral_upstream as mis
 from tests.fakes.openai_upstream import FakeOpenAI, completion, tool_call
 from tests.fakes.scripted import Reply
 from tests.fakes.servers import RunningApp
-from tests.integration.responses_helpers import assert_valid_stream, stream_raw, weather_tool
+from tests.integration.responses_helpers import assert_valid_stream, sdk_client, stream_raw, weather_tool
 
 JSON = dict[str, Any]
 CLAUDE = "claude-sonnet-4-6"
@@ -32,8 +32,7 @@ CODEX_FIELDS: JSON = {"store": False, "include": ["reasoning.encrypted_content"]
 
 
 def _client(gateway: RunningApp) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=10) as client:
-        yield client
+    yield from sdk_client(gateway.url)
 
 
 @pytest.fixture
