@@ -10,32 +10,57 @@ model's `unsupported_tools` setting chooses between dropping (`tools[i]=dropped`
 from __future__ import annotations
 
 import dataclasses
-from typing import Final
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final
 
 from babelgate.errors import InvalidRequest
 from babelgate.schema.chat import ChatRequest
 
+if TYPE_CHECKING:  # the provider translators import this module: no import of providers at run time
+    from babelgate.providers.base import CallNotes
+
 CLIENT_TOOL_TYPES: Final = frozenset({"function", "custom"})  # tools the client runs
+# Dated and preview types of the same tool (OpenAI's WebSearchToolParam, WebSearchPreviewToolParam):
+# a provider declares the plain name, and its translator sees only that.
+ALIASES: Final[dict[str, str]] = {
+    "web_search_2025_08_26": "web_search",
+    "web_search_preview": "web_search",
+    "web_search_preview_2025_03_11": "web_search",
+}
 
 
-def keep_supported(request: ChatRequest, supported: frozenset[str], adjusted: list[str], *,
+def keep_supported(request: ChatRequest, supported: frozenset[str], notes: CallNotes, *,
                    refuse: bool) -> ChatRequest:
-    """`request` without the hosted tools its provider cannot run (the same object when it has none)."""
+    """`request` without the hosted tools its provider cannot run (the same object when it has none).
+    What is dropped goes into `notes.adjusted`; when some tools stay, `notes.tool_positions` keeps
+    their places in the client's list, so that what a translator reports later still names them
+    as the client numbered them."""
     tools = request.tools
     if not tools or all(tool.type in CLIENT_TOOL_TYPES or tool.type in supported for tool in tools):
         return request
     kept = []
+    positions = []
     for index, tool in enumerate(tools):
-        if tool.type in CLIENT_TOOL_TYPES or tool.type in supported:
-            kept.append(tool)
+        kind = ALIASES.get(tool.type, tool.type)
+        if tool.type in CLIENT_TOOL_TYPES or kind in supported:
+            kept.append(tool if kind == tool.type else dataclasses.replace(tool, name=kind, type=kind))
+            positions.append(index)
         elif refuse:
             raise InvalidRequest("unsupported_hosted_tool", param=f"tools[{index}]", tool=tool.type)
         else:
-            adjusted.append(f"tools[{index}]=dropped")
+            notes.adjusted.append(f"tools[{index}]=dropped")
+    if len(kept) < len(tools) and kept:
+        notes.tool_positions = tuple(positions)
     if kept:
         return dataclasses.replace(request, tools=kept)
     # No tool left: a tool choice or parallel setting would be refused by every upstream.
     for name in ("tool_choice", "parallel_tool_calls"):
         if getattr(request, name) is not None:
-            adjusted.append(f"{name}=dropped")
+            notes.adjusted.append(f"{name}=dropped")
     return dataclasses.replace(request, tools=None, tool_choice=None, parallel_tool_calls=None)
+
+
+def tool_path(index: int, positions: Sequence[int] | None) -> str:
+    """`tools[i]` for the tool at `index` of the list a translator was given, numbered as in the
+    client's chat request (`positions`: `CallNotes.tool_positions`)."""
+    return f"tools[{positions[index] if positions else index}]"

@@ -111,7 +111,7 @@ async def typed_request(runtime: Runtime, deployment: Deployment, chat: dict[str
 
 
 def _supported_tools(request: ChatRequest, deployment: Deployment, notes: CallNotes) -> ChatRequest:
-    return hosted_tools.keep_supported(request, deployment.provider.capabilities.hosted_tools, notes.adjusted,
+    return hosted_tools.keep_supported(request, deployment.provider.capabilities.hosted_tools, notes,
                                        refuse=deployment.refuse_unsupported_tools)
 
 

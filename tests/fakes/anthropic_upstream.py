@@ -61,6 +61,7 @@ __all__ = [
     "ping_event",
     "redacted_thinking_block",
     "request_violations",
+    "server_tool_use_block",
     "sse_frame",
     "text_block",
     "text_events",
@@ -68,6 +69,9 @@ __all__ = [
     "tool_events",
     "tool_use_block",
     "usage",
+    "web_search_events",
+    "web_search_result",
+    "web_search_tool_result_block",
 ]
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
@@ -139,6 +143,30 @@ def thinking_block(thinking: str, signature: str = "EqFakeSignature==") -> dict[
 
 def redacted_thinking_block(data: str) -> dict[str, Any]:
     return {"type": "redacted_thinking", "data": data}
+
+
+# Web search, which Claude runs itself: its call (`server_tool_use`) and its result blocks sit in the
+# answer beside the text, whose cited parts carry `web_search_result_location` citations.
+def server_tool_use_block(id: str, query: str) -> dict[str, Any]:
+    return {"type": "server_tool_use", "id": id, "name": "web_search", "input": {"query": query}}
+
+
+def web_search_result(url: str, title: str, *, page_age: str | None = "April 30, 2025") -> dict[str, Any]:
+    return {"type": "web_search_result", "url": url, "title": title, "encrypted_content": "EqgfCioIARgBIiQ3YTAwMjY1Mi1",
+            "page_age": page_age}
+
+
+def web_search_tool_result_block(tool_use_id: str, results: list[dict[str, Any]] | None = None, *,
+                                 error_code: str | None = None) -> dict[str, Any]:
+    """The search's result: the pages found, or an error object (`max_uses_exceeded`, `unavailable`…)."""
+    content: Any = ({"type": "web_search_tool_result_error", "error_code": error_code} if error_code is not None
+                    else list(results or ()))
+    return {"type": "web_search_tool_result", "tool_use_id": tool_use_id, "content": content}
+
+
+def _citation(result: dict[str, Any], cited_text: str) -> dict[str, Any]:
+    return {"type": "web_search_result_location", "url": result["url"], "title": result["title"],
+            "encrypted_index": "Eo8BCioIAhgBIiQyYjQ0OWJmZi1", "cited_text": cited_text}
 
 
 def message(content: str | list[dict[str, Any]] = "Hello!", *, model: str = DEFAULT_MODEL,
@@ -230,6 +258,28 @@ def tool_events(calls: list[tuple[str, str, list[str]]], *, leading_text: str | 
         index += 1
     events += _message_end("tool_use", output_tokens)
     return events
+
+
+def web_search_events(query: str, results: list[dict[str, Any]], answer: list[str], *,
+                      tool_use_id: str = "srvtoolu_01WYG3ziw53XMcoyKL4XcZmE", model: str = DEFAULT_MODEL,
+                      input_tokens: int = 9, output_tokens: int = 30) -> list[dict[str, Any]]:
+    """A streamed answer after one web search: the server_tool_use block (its query arriving as
+    input_json_delta fragments), the web_search_tool_result block (whole in its start event), then one
+    text block per `answer` piece, the first citing the first result (a citations_delta) when there is
+    one; message_delta counts the search in `usage.server_tool_use`."""
+    events = [_message_start(model, input_tokens)]
+    events += _block(0, {"type": "server_tool_use", "id": tool_use_id, "name": "web_search", "input": {}},
+                     [{"type": "input_json_delta", "partial_json": '{"query": "'},
+                      {"type": "input_json_delta", "partial_json": query + '"}'}])
+    events += _block(1, web_search_tool_result_block(tool_use_id, results), [])
+    for position, piece in enumerate(answer):
+        deltas: list[dict[str, Any]] = [{"type": "text_delta", "text": piece}]
+        if position == 0 and results:
+            deltas.insert(0, {"type": "citations_delta", "citation": _citation(results[0], piece)})
+        events += _block(2 + position, {"type": "text", "text": ""}, deltas)
+    end = _message_end("end_turn", output_tokens)
+    end[0]["usage"]["server_tool_use"] = {"web_search_requests": 1, "web_fetch_requests": 0}
+    return events + end
 
 
 def sse_frame(event: dict[str, Any]) -> bytes:
@@ -574,6 +624,10 @@ def _check_tools(body: dict[str, Any], thinking_on: bool, out: list[str]) -> Non
         name = tool.get("name")
         if isinstance(name, str):
             names.append(name)
+        if isinstance(tool.get("type"), str) and tool["type"].startswith("web_search_") \
+                and tool.get("allowed_domains") and tool.get("blocked_domains"):
+            # ANT web_search_tool_20250305_param.py: allowed_domains "Cannot be used alongside `blocked_domains`".
+            out.append(f"tools.{index}: allowed_domains and blocked_domains cannot both be set")
         if tool.get("type") not in _CUSTOM_TOOL_TYPES:
             continue  # server tools: their fixed shapes are the SDK types' business
         if not isinstance(name, str) or not _NAME.fullmatch(name):

@@ -46,6 +46,7 @@ from tests.fakes import gemini_audio, images
 from tests.fakes.scripted import Received, Reply, ScriptedStreams
 
 __all__ = [
+    "COMBINES_BUILTIN_TOOLS",
     "DEFAULT_MODEL",
     "EMBEDDING_MODELS",
     "MAX_EMBED_BATCH",
@@ -69,12 +70,15 @@ __all__ = [
     "fake_vector",
     "function_call_chunks",
     "function_call_part",
+    "grounded",
+    "grounding_metadata",
     "inline_image_part",
     "model_info",
     "query_violations",
     "raw_error",
     "request_violations",
     "response",
+    "search_tool_parts",
     "sse_frame",
     "text_chunks",
     "text_part",
@@ -95,6 +99,9 @@ REJECTS_CANDIDATE_COUNT: tuple[str, ...] = ("gemini-3*",)
 SUPPORTS_THINKING_LEVEL: tuple[str, ...] = ("gemini-3*",)
 # Models that only work in thinking mode: thinkingBudget 0 is refused.
 REJECTS_THINKING_BUDGET_ZERO: tuple[str, ...] = ("gemini-2.5-pro*",)
+# Models that take a built-in tool (googleSearch…) beside function declarations, with
+# toolConfig.includeServerSideToolInvocations; older ones refuse that setting outright.
+COMBINES_BUILTIN_TOOLS: tuple[str, ...] = ("gemini-3*",)
 
 _STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                  409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL", 501: "NOT_IMPLEMENTED",
@@ -135,6 +142,41 @@ def function_call_part(name: str, args: dict[str, Any], *, id: str | None = None
 
 def inline_image_part(mime: str, b64: str) -> dict[str, Any]:
     return {"inlineData": {"mimeType": mime, "data": b64}}
+
+
+def grounding_metadata(queries: list[str], sources: list[tuple[str, str]], *,
+                       cited: tuple[str, int] | None = None) -> dict[str, Any]:
+    """What a Google-Search-grounded candidate carries beside its content: the queries run, the pages
+    (`(uri, title)`), the search widget and, with `cited` (`(text, start)`), a support tying that text of
+    the answer to the first page."""
+    metadata: dict[str, Any] = {
+        "searchEntryPoint": {"renderedContent": "<style>.container{}</style><div class=\"container\"></div>"},
+        "groundingChunks": [{"web": {"uri": uri, "title": title}} for uri, title in sources],
+        "webSearchQueries": queries,
+    }
+    if cited is not None:
+        text, start = cited
+        metadata["groundingSupports"] = [{"segment": {"startIndex": start, "endIndex": start + len(text.encode()),
+                                                      "text": text}, "groundingChunkIndices": [0]}]
+    return metadata
+
+
+def grounded(payload: dict[str, Any], metadata: dict[str, Any]) -> dict[str, Any]:
+    """`payload` (a response or a stream chunk) with `metadata` on its first candidate, where Gemini puts
+    it (in a stream: on the last chunks, with the finish reason)."""
+    payload["candidates"][0]["groundingMetadata"] = metadata
+    return payload
+
+
+def search_tool_parts(call_id: str, queries: list[str], *, thought_signature: str | None = None
+                      ) -> list[dict[str, Any]]:
+    """The server-side search a Gemini 3 answer shows with toolConfig.includeServerSideToolInvocations:
+    a `toolCall` part and its `toolResponse`, which the client is not to run."""
+    call: dict[str, Any] = {"toolCall": {"id": call_id, "toolType": "GOOGLE_SEARCH_WEB", "args": {"queries": queries}}}
+    if thought_signature is not None:
+        call["thoughtSignature"] = thought_signature
+    return [call, {"toolResponse": {"id": call_id, "toolType": "GOOGLE_SEARCH_WEB",
+                                    "response": {"search_suggestions": "<div></div>"}}}]
 
 
 def usage(prompt: int = 9, candidates: int = 3, *, thoughts: int = 0, cached: int = 0,
@@ -647,6 +689,29 @@ def _check_tools(request: _Request, out: list[str]) -> None:
                        "declaration")
 
 
+_BUILTIN_TOOLS = ("google_search", "google_search_retrieval", "code_execution", "url_context", "google_maps",
+                  "file_search", "computer_use")
+
+
+def _check_builtin_tools(request: _Request, model: str, combines: Iterable[str], out: list[str]) -> None:
+    """Built-in tools beside function declarations (ai.google.dev/gemini-api/docs/tool-combination): only
+    with includeServerSideToolInvocations, which models before Gemini 3 refuse outright; and no
+    function-calling mode without a function to call."""
+    tools = request.tools or []
+    functions = any(tool.function_declarations for tool in tools)
+    builtin = any(getattr(tool, name) is not None for tool in tools for name in _BUILTIN_TOOLS)
+    config = request.tool_config
+    circulation = bool(config is not None and config.include_server_side_tool_invocations)
+    if circulation and not _matches(model, combines):
+        out.append(f"toolConfig.includeServerSideToolInvocations: Tool call context circulation is not enabled for "
+                   f"models/{model}")
+    elif functions and builtin and not circulation:
+        out.append("tools: Please enable tool_config.include_server_side_tool_invocations to use Built-in tools with "
+                   "Function calling.")
+    if tools and not functions and config is not None and config.function_calling_config is not None:
+        out.append("toolConfig.functionCallingConfig: Function calling config is set without function_declarations.")
+
+
 def _check_generation(config: _GenerationConfig, model: str, patterns: _Patterns, out: list[str]) -> None:
     where = "generationConfig"
     for field, value in (("presencePenalty", config.presence_penalty), ("frequencyPenalty", config.frequency_penalty)):
@@ -712,7 +777,8 @@ def request_violations(body: Any, model: str = DEFAULT_MODEL, *,
                        rejects_candidate_count: Iterable[str] = REJECTS_CANDIDATE_COUNT,
                        supports_thinking_level: Iterable[str] = SUPPORTS_THINKING_LEVEL,
                        rejects_thinking_budget_zero: Iterable[str] = REJECTS_THINKING_BUDGET_ZERO,
-                       all_signatures: bool = False) -> list[str]:
+                       all_signatures: bool = False,
+                       combines_builtin_tools: Iterable[str] = COMBINES_BUILTIN_TOOLS) -> list[str]:
     """What the Gemini API would refuse in this `generateContent` body for `model` (the URL's model id,
     without `models/`); empty when it is acceptable. Shape errors are reported alone."""
     if not isinstance(body, dict):
@@ -734,6 +800,7 @@ def request_violations(body: Any, model: str = DEFAULT_MODEL, *,
         for position, part in enumerate(_parts(request.system_instruction)):
             _check_part(part, "user", f"systemInstruction.parts[{position}]", out)
     _check_tools(request, out)
+    _check_builtin_tools(request, model, combines_builtin_tools, out)
     out += gemini_audio.audio_violations(request, model)  # TTS models: text in, AUDIO out, known voices
     if request.generation_config is not None:
         _check_generation(request.generation_config, model, patterns, out)

@@ -1,5 +1,5 @@
-"""Hosted tools (golden): kept where the provider maps them, else dropped and reported or refused
-(hosted_tools.py), and each mapping to a provider's own equivalent (Anthropic, Gemini)."""
+"""Hosted tools (golden): read by the chat validation and decoding, then kept where the provider maps
+them, else dropped and reported or refused (hosted_tools.py, the one place that decides)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,16 @@ import pytest
 from babelgate.errors import InvalidRequest
 from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
-from babelgate.hosted_tools import keep_supported
+from babelgate.hosted_tools import keep_supported, tool_path
 from babelgate.i18n import render_message
-from babelgate.providers.anthropic.profiles import ModelProfile as AnthropicProfile
-from babelgate.providers.anthropic.translate import to_wire as anthropic_to_wire
-from babelgate.providers.gemini.profiles import ModelProfile as GeminiProfile
-from babelgate.providers.gemini.translate import to_wire as gemini_to_wire
+from babelgate.providers.base import CallNotes
 from babelgate.schema.chat import ChatRequest, Tool
 
 JSON = dict[str, Any]
 FUNCTION = {"type": "function", "function": {"name": "run", "parameters": {"type": "object", "properties": {}}}}
 SEARCH = {"type": "web_search", "user_location": {"type": "approximate", "city": "Paris", "country": "FR"},
           "filters": {"allowed_domains": ["example.org"]}, "search_context_size": "low"}
+WEB_SEARCH = frozenset({"web_search"})
 
 
 def request(*tools: JSON, **fields: Any) -> ChatRequest:
@@ -35,56 +33,96 @@ def test_a_hosted_tool_is_decoded_with_its_options() -> None:
         key: value for key, value in SEARCH.items() if key != "type"})]
 
 
+@pytest.mark.parametrize("tool", [{"type": "file_search", "vector_store_ids": ["vs_1"]}, {"type": "mcp"},
+                                  {"type": "code_interpreter", "container": {"type": "auto"}}, {"type": "local_shell"},
+                                  {"type": "image_generation"}, {"type": "computer_use_preview"}])
+def test_chat_validation_accepts_every_hosted_tool(tool: JSON) -> None:
+    decoded = request(FUNCTION, tool).tools or []
+    assert (decoded[1].type, decoded[1].extra) == (tool["type"], {k: v for k, v in tool.items() if k != "type"})
+
+
+@pytest.mark.parametrize(("tool", "param"), [
+    ({"type": "function"}, "tools[0].function"),
+    ({"type": "function", "function": {"parameters": {}}}, "tools[0].function.name"),
+    ({"function": {"name": "run"}}, "tools[0].type"),
+    ({"type": 3}, "tools[0].type"),
+    ({"type": ""}, "tools[0].type"),
+])
+def test_malformed_function_tools_are_still_refused(tool: JSON, param: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        request(tool)
+    assert caught.value.param == param
+
+
 def test_supported_hosted_tools_stay_and_nothing_is_copied() -> None:
     original = request(FUNCTION, SEARCH)
-    adjusted: list[str] = []
-    assert keep_supported(original, frozenset({"web_search"}), adjusted, refuse=False) is original
-    assert adjusted == []
+    notes = CallNotes()
+    assert keep_supported(original, WEB_SEARCH, notes, refuse=False) is original
+    assert (notes.adjusted, notes.tool_positions) == ([], None)
+
+
+def test_a_request_without_hosted_tools_is_returned_as_it_is() -> None:
+    original = request(FUNCTION)
+    notes = CallNotes()
+    assert keep_supported(original, frozenset(), notes, refuse=True) is original
+    assert notes == CallNotes()
 
 
 def test_unsupported_hosted_tools_are_dropped_and_reported() -> None:
-    adjusted: list[str] = []
-    kept = keep_supported(request(FUNCTION, {"type": "file_search"}, SEARCH), frozenset(), adjusted, refuse=False)
+    notes = CallNotes()
+    kept = keep_supported(request(FUNCTION, {"type": "file_search"}, SEARCH), frozenset(), notes, refuse=False)
     assert [tool.name for tool in kept.tools or ()] == ["run"]
-    assert adjusted == ["tools[1]=dropped", "tools[2]=dropped"]
+    assert notes.adjusted == ["tools[1]=dropped", "tools[2]=dropped"]
+
+
+def test_what_stays_keeps_the_clients_numbering_for_later_reports() -> None:
+    """A translator that reports on the third tool after the first was dropped still says tools[2]."""
+    notes = CallNotes()
+    kept = keep_supported(request({"type": "code_interpreter"}, FUNCTION, SEARCH), WEB_SEARCH, notes, refuse=False)
+    assert [tool.type for tool in kept.tools or ()] == ["function", "web_search"]
+    assert notes.tool_positions == (1, 2)
+    assert [tool_path(index, notes.tool_positions) for index in range(2)] == ["tools[1]", "tools[2]"]
+    assert tool_path(1, None) == "tools[1]"
+
+
+@pytest.mark.parametrize("kind", ["web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11"])
+def test_dated_and_preview_web_search_types_are_the_same_tool(kind: str) -> None:
+    notes = CallNotes()
+    kept = keep_supported(request({"type": kind, "search_context_size": "low"}), WEB_SEARCH, notes, refuse=False)
+    assert kept.tools == [Tool("web_search", type="web_search", extra={"search_context_size": "low"})]
+    assert notes.adjusted == []
+    assert keep_supported(request({"type": kind}), frozenset(), notes, refuse=False).tools is None
+    assert notes.adjusted == ["tools[0]=dropped"]
 
 
 def test_with_no_tool_left_the_tool_settings_go_too() -> None:
-    adjusted: list[str] = []
-    kept = keep_supported(request(SEARCH, tool_choice="auto", parallel_tool_calls=True), frozenset(), adjusted,
+    notes = CallNotes()
+    kept = keep_supported(request(SEARCH, tool_choice="auto", parallel_tool_calls=True), frozenset(), notes,
                           refuse=False)
     assert (kept.tools, kept.tool_choice, kept.parallel_tool_calls) == (None, None, None)
-    assert adjusted == ["tools[0]=dropped", "tool_choice=dropped", "parallel_tool_calls=dropped"]
+    assert notes.adjusted == ["tools[0]=dropped", "tool_choice=dropped", "parallel_tool_calls=dropped"]
+    assert notes.tool_positions is None
 
 
-def test_an_operator_may_refuse_them_with_a_message_that_says_what_to_change() -> None:
+def test_a_tool_choice_naming_a_function_stays_beside_a_dropped_hosted_tool() -> None:
+    notes = CallNotes()
+    kept = keep_supported(request(SEARCH, FUNCTION, tool_choice={"type": "function", "function": {"name": "run"}}),
+                          frozenset(), notes, refuse=False)
+    assert kept.tool_choice is not None and [tool.name for tool in kept.tools or ()] == ["run"]
+    assert notes.adjusted == ["tools[0]=dropped"]
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_an_operator_may_refuse_them_with_a_message_that_says_what_to_change(language: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        keep_supported(request(FUNCTION, {"type": "code_interpreter"}), frozenset(), [], refuse=True)
-    assert caught.value.param == "tools[1]"
-    message = render_message(caught.value, "en")
-    assert "code_interpreter" in message and "Remove the tool" in message
+        keep_supported(request(FUNCTION, {"type": "code_interpreter"}), frozenset(), CallNotes(), refuse=True)
+    assert (caught.value.status, caught.value.param) == (400, "tools[1]")
+    message = render_message(caught.value, language)
+    assert "code_interpreter" in message and "unsupported_tools: refuse" in message
+    assert ("Remove the tool" if language == "en" else "Entfernen Sie das Werkzeug") in message
 
 
-def test_anthropic_takes_its_web_search_server_tool() -> None:
-    adjusted: list[str] = []
-    body = anthropic_to_wire(request(FUNCTION, SEARCH), "claude-x", AnthropicProfile(), adjusted).body
-    assert body["tools"][1] == {"type": "web_search_20250305", "name": "web_search",
-                                "user_location": {"type": "approximate", "city": "Paris", "country": "FR"},
-                                "allowed_domains": ["example.org"]}
-    assert adjusted == ["tools[1].search_context_size=dropped"]
-
-
-def test_gemini_3_takes_google_search_beside_functions_and_gemini_2_does_not() -> None:
-    adjusted: list[str] = []
-    wire = gemini_to_wire(request(FUNCTION, {"type": "web_search"}), GeminiProfile(search_with_functions=True),
-                          adjusted, inline={})
-    assert wire["tools"] == [{"functionDeclarations": [{"name": "run", "parametersJsonSchema": {
-        "type": "object", "properties": {}}}]}, {"googleSearch": {}}]
-    assert adjusted == []
-    wire = gemini_to_wire(request(FUNCTION, SEARCH), GeminiProfile(thinking="budget"), adjusted, inline={})
-    assert len(wire["tools"]) == 1 and adjusted == ["tools[1]=dropped"]
-    adjusted.clear()
-    wire = gemini_to_wire(request(SEARCH), GeminiProfile(thinking="budget"), adjusted, inline={})
-    assert wire["tools"] == [{"googleSearch": {}}]  # alone, every Gemini searches
-    assert adjusted == ["tools[0].user_location=dropped", "tools[0].filters=dropped",
-                        "tools[0].search_context_size=dropped"]
+def test_refusing_still_keeps_what_the_provider_maps() -> None:
+    original = request(FUNCTION, {"type": "web_search_preview"})
+    assert keep_supported(original, WEB_SEARCH, CallNotes(), refuse=True).tools == [
+        original.tools[0], Tool("web_search", type="web_search")]  # type: ignore[index]

@@ -63,6 +63,9 @@ class CallNotes:
     """
 
     adjusted: list[str] = field(default_factory=list)
+    # Where each tool the provider is given stood in the client's chat request, set only when the
+    # call path dropped some (hosted_tools.py): translators name `tools[i]` by the client's numbering.
+    tool_positions: tuple[int, ...] | None = None
     usage: Usage | None = None
     finish_reason: str | None = None
     completed: bool = False

@@ -63,7 +63,8 @@ class AnthropicProvider(ProviderDefaults):
 
     def _prepare(self, request: ChatRequest, model: str, notes: CallNotes) -> WireRequest:
         profile = self._profiles.for_model(model)
-        return to_wire(self._with_thinking_replayed(request, notes), model, profile, notes.adjusted)
+        return to_wire(self._with_thinking_replayed(request, notes), model, profile, notes.adjusted,
+                       tool_positions=notes.tool_positions)
 
     def _with_thinking_replayed(self, request: ChatRequest, notes: CallNotes) -> ChatRequest:
         """Claude refuses a tool-loop continuation with thinking on unless the last assistant turn

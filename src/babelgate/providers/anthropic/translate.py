@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,8 @@ class WireRequest:
     json_tool: str | None  # the forced tool whose input is the answer's content, if any
 
 
-def to_wire(request: ChatRequest, model: str, profile: ModelProfile, adjusted: list[str]) -> WireRequest:
+def to_wire(request: ChatRequest, model: str, profile: ModelProfile, adjusted: list[str], *,
+            tool_positions: Sequence[int] | None = None) -> WireRequest:
     _refuse_what_cannot_be_sent(request)
     system, turns = system_and_turns(request.messages, adjusted)
     body: JSON = {"model": model, "messages": turns}
@@ -50,7 +52,7 @@ def to_wire(request: ChatRequest, model: str, profile: ModelProfile, adjusted: l
         body["stop_sequences"] = request.stop
     _sampling(request, profile, body, adjusted)
     choice = tool_choice_to_wire(request.tool_choice, request.parallel_tool_calls)
-    tools = tools_to_wire(request.tools, adjusted) if request.tools else []
+    tools = tools_to_wire(request.tools, adjusted, tool_positions) if request.tools else []
     json_tool_name = None
     rf = request.response_format
     if rf is not None and rf.type == "json_schema":

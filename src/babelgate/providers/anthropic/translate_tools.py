@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from babelgate.errors import UnsupportedCapability
+from babelgate.hosted_tools import tool_path
 from babelgate.providers.anthropic.wire import JSON_TOOL_NAME
 from babelgate.schema.chat import JSON, NamedToolChoice, ResponseFormat, Tool, ToolChoice
 
 PROVIDER = "anthropic"
 WEB_SEARCH: Final = "web_search"
 WEB_SEARCH_TOOL: Final = "web_search_20250305"  # Anthropic's web search server tool, current version
-_LOCATION_FIELDS: Final = frozenset({"type", "city", "region", "country", "timezone"})
+# ANT user_location_param.py: `type` is required ("approximate"); OpenAI's web_search leaves it optional.
+_LOCATION_FIELDS: Final = ("city", "region", "country", "timezone")
 JSON_OBJECT_INSTRUCTION: Final = "Respond with a single valid JSON object and nothing else."
 
 # JSON Schema keywords Anthropic's structured outputs do not support (structured-outputs docs):
@@ -22,14 +25,22 @@ _UNSUPPORTED_SCHEMA_KEYWORDS: Final = frozenset({
 })
 
 
-def tools_to_wire(tools: list[Tool], adjusted: list[str]) -> list[JSON]:
-    wire = []
+def tools_to_wire(tools: list[Tool], adjusted: list[str], positions: Sequence[int] | None = None) -> list[JSON]:
+    """`positions`: where each tool stood in the client's request (`CallNotes.tool_positions`)."""
+    wire: list[JSON] = []
+    # Anthropic refuses two tools of one name: one search tool, and none beside a function of its name.
+    searching = any(tool.type == "function" and tool.name == WEB_SEARCH for tool in tools)
     for index, tool in enumerate(tools):
         if tool.type == WEB_SEARCH:
-            wire.append(_web_search(tool, f"tools[{index}]", adjusted))
+            if searching:
+                adjusted.append(f"{tool_path(index, positions)}=dropped")
+            else:
+                wire.append(_web_search(tool, tool_path(index, positions), adjusted))
+                searching = True
             continue
         if tool.type != "function":
-            raise UnsupportedCapability(provider=PROVIDER, capability=f"{tool.type} tools", param=f"tools[{index}]")
+            raise UnsupportedCapability(provider=PROVIDER, capability=f"{tool.type} tools",
+                                        param=tool_path(index, positions))
         entry: JSON = {"name": tool.name}
         if tool.description:
             entry["description"] = tool.description
@@ -43,16 +54,33 @@ def tools_to_wire(tools: list[Tool], adjusted: list[str]) -> list[JSON]:
 
 
 def _web_search(tool: Tool, path: str, adjusted: list[str]) -> JSON:
-    """A hosted `web_search` (Responses API options) → Anthropic's web search server tool."""
+    """A hosted `web_search` (Responses API options) → Anthropic's web search server tool: the
+    user's location and the allowed domains have a field there; search_context_size,
+    external_web_access and search_content_types have none and are reported."""
     entry: JSON = {"type": WEB_SEARCH_TOOL, "name": WEB_SEARCH}
     for name, value in tool.extra.items():
         if name == "user_location" and isinstance(value, dict):
-            entry["user_location"] = {key: item for key, item in value.items() if key in _LOCATION_FIELDS}
-        elif name == "filters" and isinstance(value, dict) and isinstance(value.get("allowed_domains"), list):
-            entry["allowed_domains"] = value["allowed_domains"]
+            entry["user_location"] = _location(value, f"{path}.user_location", adjusted)
+        elif name == "filters" and isinstance(value, dict):
+            for key, item in value.items():
+                if key == "allowed_domains" and isinstance(item, list):
+                    if item:  # an empty list filters nothing, as no list does
+                        entry["allowed_domains"] = item
+                elif item is not None:
+                    adjusted.append(f"{path}.filters.{key}=dropped")
         elif value is not None:
-            adjusted.append(f"{path}.{name}=dropped")  # search_context_size, external_web_access…
+            adjusted.append(f"{path}.{name}=dropped")
     return entry
+
+
+def _location(location: JSON, path: str, adjusted: list[str]) -> JSON:
+    out: JSON = {"type": "approximate"}
+    for key, value in location.items():
+        if key in _LOCATION_FIELDS and (value is None or isinstance(value, str)):
+            out[key] = value
+        elif key != "type" and value is not None:
+            adjusted.append(f"{path}.{key}=dropped")
+    return out
 
 
 def tool_choice_to_wire(choice: ToolChoice | None, parallel: bool | None) -> JSON | None:

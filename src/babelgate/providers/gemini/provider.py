@@ -73,7 +73,8 @@ class GeminiProvider(ProviderDefaults):
     async def _body(self, request: ChatRequest, model: str, notes: CallNotes) -> bytes:
         profile = self._profiles.for_model(model)
         inline = await self._inline_media(request) if profile.inline_remote_media else {}
-        return orjson.dumps(to_wire(request, profile, notes.adjusted, inline=inline))
+        return orjson.dumps(to_wire(request, profile, notes.adjusted, inline=inline,
+                                    tool_positions=notes.tool_positions))
 
     async def _inline_media(self, request: ChatRequest) -> dict[str, InlineMedia]:
         """Fetch http(s) images through the safe fetcher, for upstreams that cannot fetch them."""

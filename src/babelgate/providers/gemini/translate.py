@@ -9,13 +9,14 @@ the answer is a GatewayError. `from_wire` turns a GenerateContentResponse into t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import orjson
 
 from babelgate import tool_ids
 from babelgate.errors import InvalidRequest, UnsupportedCapability
+from babelgate.hosted_tools import tool_path
 from babelgate.providers.gemini.chat_audio import audio_entry, requested_format, speech_config
 from babelgate.providers.gemini.profiles import THINKING_BUDGETS, THINKING_LEVELS, ModelProfile
 from babelgate.providers.gemini.translate_parts import InlineMedia, system_and_contents
@@ -39,16 +40,18 @@ WEB_SEARCH: Final = "web_search"
 
 
 def to_wire(request: ChatRequest, profile: ModelProfile, adjusted: list[str], *,
-            inline: Mapping[str, InlineMedia]) -> JSON:
+            inline: Mapping[str, InlineMedia], tool_positions: Sequence[int] | None = None) -> JSON:
+    """`tool_positions`: where each tool stood in the client's request (`CallNotes.tool_positions`)."""
     system, contents = system_and_contents(request.messages, adjusted, inline=inline,
                                            placeholder_signatures=profile.signatures_required)
     body: JSON = {"contents": contents}
     if system is not None:
         body["systemInstruction"] = system
-    if request.tools:
-        body["tools"] = _tools(request.tools, profile, adjusted)
-    tool_config = _tool_config(request.tool_choice)
-    if tool_config is not None:
+    tools = _tools(request.tools, profile, adjusted, tool_positions) if request.tools else []
+    if tools:
+        body["tools"] = tools
+    tool_config = _tool_config(request.tool_choice, tools, adjusted)
+    if tool_config:
         body["toolConfig"] = tool_config
     if request.parallel_tool_calls is not None:
         adjusted.append("parallel_tool_calls=dropped")
@@ -69,25 +72,29 @@ def to_wire(request: ChatRequest, profile: ModelProfile, adjusted: list[str], *,
     return body
 
 
-def _tools(tools: list[Tool], profile: ModelProfile, adjusted: list[str]) -> list[JSON]:
+def _tools(tools: list[Tool], profile: ModelProfile, adjusted: list[str], positions: Sequence[int] | None
+           ) -> list[JSON]:
     """Function declarations, and Google Search grounding for a hosted `web_search` (hosted_tools.py)."""
-    declarations = [_declaration(tool, index) for index, tool in enumerate(tools) if tool.type != WEB_SEARCH]
+    declarations = [_declaration(tool, tool_path(index, positions)) for index, tool in enumerate(tools)
+                    if tool.type != WEB_SEARCH]
     wire: list[JSON] = [{"functionDeclarations": declarations}] if declarations else []
     for index, tool in enumerate(tools):
         if tool.type != WEB_SEARCH:
             continue
+        path = tool_path(index, positions)
         if declarations and not profile.search_with_functions:
-            adjusted.append(f"tools[{index}]=dropped")  # this model refuses search beside functions
+            adjusted.append(f"{path}=dropped")  # this model refuses search beside functions
             continue
-        wire.append({"googleSearch": {}})
+        if not any("googleSearch" in entry for entry in wire):
+            wire.append({"googleSearch": {}})
         # Google Search takes no options: domain filters, locations and context sizes are reported.
-        adjusted += [f"tools[{index}].{name}=dropped" for name in tool.extra]
+        adjusted += [f"{path}.{name}=dropped" for name, value in tool.extra.items() if value is not None]
     return wire
 
 
-def _declaration(tool: Any, index: int) -> JSON:
+def _declaration(tool: Any, path: str) -> JSON:
     if tool.type != "function":
-        raise UnsupportedCapability(provider=PROVIDER, capability=f"{tool.type} tools", param=f"tools[{index}]")
+        raise UnsupportedCapability(provider=PROVIDER, capability=f"{tool.type} tools", param=path)
     declaration: JSON = {"name": tool.name}
     if tool.description:
         declaration["description"] = tool.description
@@ -97,17 +104,36 @@ def _declaration(tool: Any, index: int) -> JSON:
     return declaration
 
 
-def _tool_config(choice: ToolChoice | None) -> JSON | None:
+def _tool_config(choice: ToolChoice | None, tools: list[JSON], adjusted: list[str]) -> JSON:
+    config: JSON = {}
+    calling = _function_calling(choice)
+    functions = any("functionDeclarations" in entry for entry in tools)
+    if calling is not None:
+        if functions or not tools:
+            config["functionCallingConfig"] = calling
+        else:
+            # Only Google Search is left: a function-calling mode has no function to choose among,
+            # and Gemini refuses the setting without function declarations.
+            adjusted.append("tool_choice=dropped")
+    if functions and any("googleSearch" in entry for entry in tools):
+        # Gemini 3 takes a built-in tool beside function declarations only with this set ("Please
+        # enable tool_config.include_server_side_tool_invocations to use Built-in tools with
+        # Function calling"); its search calls then come back as toolCall/toolResponse parts.
+        config["includeServerSideToolInvocations"] = True
+    return config
+
+
+def _function_calling(choice: ToolChoice | None) -> JSON | None:
     if choice is None:
         return None
     if isinstance(choice, NamedToolChoice):
         if choice.type != "function":
             raise UnsupportedCapability(provider=PROVIDER, capability="custom tools", param="tool_choice")
-        return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [choice.name]}}
+        return {"mode": "ANY", "allowedFunctionNames": [choice.name]}
     modes = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
     if not isinstance(choice, str) or choice not in modes:
         raise UnsupportedCapability(provider=PROVIDER, capability="this tool_choice", param="tool_choice")
-    return {"functionCallingConfig": {"mode": modes[choice]}}
+    return {"mode": modes[choice]}
 
 
 def _generation_config(request: ChatRequest, profile: ModelProfile, adjusted: list[str]) -> JSON:
