@@ -20,7 +20,7 @@ COLUMNS: Final = (
     ("structured_output", "structured output"), ("images_in", "images in"), ("images_out", "images out"),
     ("audio_in", "audio in"), ("reasoning", "reasoning"), ("embeddings", "embeddings"),
     ("image_generation", "image generation"), ("image_edits", "image edits"), ("transcription", "transcription"),
-    ("speech", "speech"), ("hosted_tools", "hosted web search"),
+    ("speech", "speech"), ("hosted_tools", "hosted tools"),
 )
 
 
@@ -29,9 +29,16 @@ def render_matrix() -> str:
     rows = [header, "|---" * (len(COLUMNS) + 1) + "|"]
     for name, factory in PROVIDER_TYPES.items():
         capabilities = factory.capabilities  # type: ignore[attr-defined]
-        marks = ["✓" if getattr(capabilities, field) else "—" for field, _ in COLUMNS]
+        marks = [_mark(getattr(capabilities, field)) for field, _ in COLUMNS]
         rows.append(f"| `{name}` | " + " | ".join(marks) + " |")
     return "\n".join(rows)
+
+
+def _mark(value: object) -> str:
+    """✓ or — for a flag; the names, for a set (the hosted tools a provider maps)."""
+    if isinstance(value, frozenset):
+        return ", ".join(f"`{name}`" for name in sorted(value)) or "—"
+    return "✓" if value else "—"
 
 
 def replace_matrix(document: str) -> str:
