@@ -19,7 +19,7 @@ from tests.fakes import anthropic_upstream as ant
 from tests.fakes import gemini_upstream as gem
 from tests.fakes import mistral_upstream as mis
 from tests.fakes import openai_upstream as oai
-from tests.fakes.scripted import Reply
+from tests.fakes.scripted import Received, Reply
 
 JSON = dict[str, Any]
 # Each agent's shell tool and the argument that holds the command line.
@@ -141,11 +141,26 @@ def mistral_reply(decision: tuple[str, JSON] | str, calls: int, body: JSON) -> R
 Responder = Callable[[Any, str], Reply | None]
 
 
+# Each provider's request format → Turn (the path tells Gemini's streaming from its plain calls).
+READERS: Final[dict[str, Callable[[JSON, str], Turn]]] = {
+    "openai": lambda body, _: chat_turn(body), "mistral": lambda body, _: chat_turn(body),
+    "anthropic": lambda body, _: anthropic_turn(body), "gemini": gemini_turn}
+
+
+def shell_results(provider: str, received: list[Received]) -> list[str]:
+    """The shell results the upstream was sent back, read in `provider`'s format, in arrival order."""
+    found = []
+    for request in received:
+        if request.method == "POST" and isinstance(request.json, dict):
+            result = READERS[provider](request.json, request.path).result
+            if result is not None:
+                found.append(result)
+    return found
+
+
 def responder(brain: Brain, provider: str) -> Responder:
     """The fake upstream's responder for `provider` ("openai", "anthropic", "gemini", "mistral")."""
-    read: Callable[[JSON, str], Turn] = {
-        "openai": lambda body, _: chat_turn(body), "mistral": lambda body, _: chat_turn(body),
-        "anthropic": lambda body, _: anthropic_turn(body), "gemini": gemini_turn}[provider]
+    read = READERS[provider]
     write = {"openai": openai_reply, "anthropic": anthropic_reply, "gemini": gemini_reply,
              "mistral": mistral_reply}[provider]
 

@@ -1,23 +1,30 @@
 """Running a coding agent against a gateway: its environment, its configuration, its process.
 
 Each run gets a fresh home and working directory, talks only to the gateway on 127.0.0.1, and is
-bounded in time; what it printed goes into any assertion message, so a failure says why.
+bounded in time; what it printed goes into any assertion message, so a failure says why. Both agents
+print their progress as JSON lines (Claude Code's `--output-format stream-json`, Codex's `--json`):
+the final answer and the retries the agent reports are read from there.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
+from babelgate import Hook
+from babelgate.hooks import Completion, RequestContext
 from tests.agents.brain import Brain, responder
 from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, MISTRAL_KEY, GatewayFactory
 from tests.fakes.scripted import ScriptedStreams
 from tests.fakes.servers import RunningApp
 
-RUN_TIMEOUT_S: Final = 180
+RUN_TIMEOUT_S: Final = 120
 GATEWAY_KEY: Final = "sk-agent-test-gateway-key"
 TASK: Final = "Create the file proof.txt with your shell tool, then tell me what the command printed."
 # The model each provider is reached by: `provider/model`, as a user would ask.
@@ -31,16 +38,85 @@ MODELS: Final = {
 
 @dataclass
 class Run:
+    agent: str  # "claude-code" or "codex"
     returncode: int
     stdout: str
     stderr: str
     workdir: Path
 
     def explain(self) -> str:
-        return f"exit {self.returncode}\n--- stdout ---\n{self.stdout[-4000:]}\n--- stderr ---\n{self.stderr[-4000:]}"
+        return (f"exit {self.returncode}; the agent's last word: {self.last_word()}\n"
+                f"--- stdout ---\n{self.stdout[-6000:]}\n--- stderr ---\n{self.stderr[-4000:]}")
+
+    def last_word(self) -> str | None:
+        """How the run ended, as the agent put it: its answer, or the error it stopped on."""
+        if self.agent == "claude-code":
+            results = [event for event in self.events if event.get("type") == "result"]
+            return str(results[-1].get("result")) if results else None
+        ends = [event for event in self.events if event.get("type") in ("turn.failed", "error", "turn.completed")]
+        if ends and ends[-1].get("type") == "turn.failed":
+            return str((ends[-1].get("error") or {}).get("message"))
+        return self.final_text()
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The JSON lines the agent printed (anything else on stdout is left out)."""
+        events = []
+        for line in self.stdout.splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                events.append(event)
+        return events
+
+    def final_text(self) -> str | None:
+        """The agent's last answer: Claude Code's `result` event, Codex's last `agent_message` item."""
+        if self.agent == "claude-code":
+            results = [event for event in self.events if event.get("type") == "result"]
+            if not results or results[-1].get("is_error"):
+                return None
+            return str(results[-1].get("result"))
+        messages = [event["item"].get("text") for event in self.events if event.get("type") == "item.completed"
+                    and isinstance(event.get("item"), dict) and event["item"].get("type") == "agent_message"]
+        return messages[-1] if messages else None
+
+    def retried_statuses(self) -> list[int]:
+        """The HTTP statuses after which the agent itself tried again, as it reported them."""
+        if self.agent == "claude-code":
+            # {"type": "system", "subtype": "api_retry", "attempt": 1, "retry_delay_ms": 1168, "error_status": 429, …}
+            return [int(event["error_status"]) for event in self.events
+                    if event.get("type") == "system" and event.get("subtype") == "api_retry"]
+        # {"type": "error", "message": "Reconnecting... 1/5 (…, last status: 429 Too Many Requests, …)"}
+        return [int(found.group(1)) for event in self.events if event.get("type") == "error"
+                for found in [_CODEX_RETRY.search(str(event.get("message")))] if found]
 
 
-def gateway_for(provider: str, fake: ScriptedStreams, make_gateway: GatewayFactory) -> RunningApp:
+_CODEX_RETRY: Final = re.compile(r"Reconnecting\.\.\. .*last status: (\d{3})")
+
+
+class Answers(Hook):
+    """What the gateway answered the agent, request by request: (route, status)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, int]] = []
+
+    async def on_complete(self, context: RequestContext, completion: Completion) -> None:
+        self.seen.append((context.route, completion.status))
+
+    def statuses(self) -> list[int]:
+        """The statuses, once the last answer is accounted for: hooks run just after an answer went out,
+        and the agent has exited, so the list only has to stop growing."""
+        settled = -1
+        while settled != len(self.seen):
+            settled = len(self.seen)
+            time.sleep(0.1)
+        return [status for _, status in self.seen]
+
+
+def gateway_for(provider: str, fake: ScriptedStreams, make_gateway: GatewayFactory,
+                answers: Answers | None = None) -> RunningApp:
     """A gateway whose `provider` is the fake (the OpenAI fake is the default gateway's upstream)."""
     env = {
         "openai": {},
@@ -48,7 +124,7 @@ def gateway_for(provider: str, fake: ScriptedStreams, make_gateway: GatewayFacto
         "gemini": {"GEMINI_API_KEY": GEMINI_KEY, "GEMINI_BASE_URL": fake.base_url},
         "mistral": {"MISTRAL_API_KEY": MISTRAL_KEY, "MISTRAL_BASE_URL": fake.base_url},
     }[provider]
-    return make_gateway(env={**env, "BABELGATE_API_KEYS": GATEWAY_KEY})
+    return make_gateway(env={**env, "BABELGATE_API_KEYS": GATEWAY_KEY}, hooks=(answers,) if answers else ())
 
 
 def script(fake: ScriptedStreams, provider: str) -> Brain:
@@ -64,14 +140,14 @@ def _base_env(home: Path) -> dict[str, str]:
             "NO_PROXY": "127.0.0.1,localhost"}
 
 
-def _run(argv: list[str], env: dict[str, str], workdir: Path) -> Run:
+def _run(agent: str, argv: list[str], env: dict[str, str], workdir: Path) -> Run:
     try:
         done = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
                               stdin=subprocess.DEVNULL, check=False)
     except subprocess.TimeoutExpired as expired:
-        return Run(-1, _decode(expired.stdout), _decode(expired.stderr) + f"\n[timed out after {RUN_TIMEOUT_S} s]",
-                   workdir)
-    return Run(done.returncode, done.stdout, done.stderr, workdir)
+        return Run(agent, -1, _decode(expired.stdout),
+                   _decode(expired.stderr) + f"\n[timed out after {RUN_TIMEOUT_S} s]", workdir)
+    return Run(agent, done.returncode, done.stdout, done.stderr, workdir)
 
 
 def _decode(data: bytes | str | None) -> str:
@@ -90,8 +166,8 @@ def run_claude_code(claude: Path, gateway: RunningApp, model: str, tmp: Path) ->
            "CLAUDE_CODE_SUBAGENT_MODEL": model,
            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1",
            "IS_SANDBOX": "1"}  # the tests run as root, where --dangerously-skip-permissions asks for a sandbox
-    return _run([str(claude), "-p", TASK, "--model", model, "--dangerously-skip-permissions",
-                 "--output-format", "text"], env, workdir)
+    return _run("claude-code", [str(claude), "-p", TASK, "--model", model, "--dangerously-skip-permissions",
+                                "--output-format", "stream-json", "--verbose"], env, workdir)
 
 
 def run_codex(codex: Path, gateway: RunningApp, model: str, tmp: Path) -> Run:
@@ -108,5 +184,5 @@ def run_codex(codex: Path, gateway: RunningApp, model: str, tmp: Path) -> Run:
         'env_key = "BABELGATE_API_KEY"\n'
         'wire_api = "responses"\n')
     env = {**_base_env(home), "CODEX_HOME": str(codex_home), "BABELGATE_API_KEY": GATEWAY_KEY}
-    return _run([str(codex), "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", TASK],
-                env, workdir)
+    return _run("codex", [str(codex), "exec", "--json", "--skip-git-repo-check",
+                          "--dangerously-bypass-approvals-and-sandbox", TASK], env, workdir)
