@@ -1,16 +1,21 @@
 """The coding agents the suite drives, installed from the npm registry at the versions package-lock.json
 pins, once per lockfile into a cache outside the work tree (~/.cache/babelgate/agents/<lock hash>).
 
-Both agents ship native binaries inside registry packages (per-platform optional dependencies), so
-`npm ci` is all it takes; it runs under a file lock so parallel test runs share one install. Without
-Node.js the agent tests skip with a reason — except where the suite must prove them (`CI` or
-`BABELGATE_REQUIRE_SERVICES=1`): there a missing npm or a failed install fails the run.
+Both agents ship native binaries inside registry packages (per-platform optional dependencies).
+`npm ci --ignore-scripts` fetches them; the one install step that matters, Claude Code's postinstall
+(it links its platform package's binary over the `bin/claude.exe` placeholder), is then run by name,
+so the result is the same whatever the machine's npm says about install scripts. Both binaries must
+then report the pinned versions before the install counts as done. It all runs under a file lock so
+parallel test runs share one install. Without Node.js the agent tests skip with a reason — except
+where the suite must prove them (`CI` or `BABELGATE_REQUIRE_SERVICES=1`): there a missing npm fails
+the run. A failed install fails it everywhere.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -45,8 +50,8 @@ def cache_dir() -> Path:
 
 def install() -> Agents:
     """The installed agents' executables, installing them first if this lockfile's install is missing."""
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
+    npm, node = shutil.which("npm"), shutil.which("node")
+    if npm is None or node is None:
         raise AgentsMissing("Node.js and npm are not installed: the coding-agent tests need them")
     target = cache_dir()
     target.mkdir(parents=True, exist_ok=True)
@@ -58,11 +63,21 @@ def install() -> Agents:
             return agents
         for name in ("package.json", "package-lock.json"):
             shutil.copyfile(HERE / name, target / name)
-        result = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=target, capture_output=True,
-            text=True, timeout=INSTALL_TIMEOUT_S, check=False)
-        if result.returncode != 0 or not (agents.claude.exists() and agents.codex.exists()):
-            raise RuntimeError(f"npm ci of the coding agents failed ({result.returncode}):\n"
-                               f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        _step([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], target)
+        _step([node, "install.cjs"], target / "node_modules" / "@anthropic-ai" / "claude-code")
+        pinned = json.loads((HERE / "package.json").read_text())["dependencies"]
+        for executable, package in ((agents.claude, "@anthropic-ai/claude-code"), (agents.codex, "@openai/codex")):
+            printed = _step([str(executable), "--version"], target)
+            if pinned[package] not in printed:
+                raise RuntimeError(f"{executable} reports {printed.strip()!r}, not {package} {pinned[package]}")
         (target / ".complete").touch()
     return agents
+
+
+def _step(argv: list[str], cwd: Path) -> str:
+    """One install command; its output, or a RuntimeError that quotes it."""
+    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"installing the coding agents: {' '.join(argv)} failed ({result.returncode}) in {cwd}:\n"
+                           f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result.stdout
