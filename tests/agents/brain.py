@@ -25,6 +25,12 @@ JSON = dict[str, Any]
 # Each agent's shell tool and the argument that holds the command line.
 SHELL_TOOLS: Final = {"Bash": "command", "exec_command": "cmd"}
 FINAL_PREFIX: Final = "All done. The command printed: "
+CLAUDE_THOUGHT: Final = "The user wants a file: run the command."
+
+
+def claude_signature(calls: int) -> str:
+    """The signature of the thinking before the brain's `calls`-th tool call, on Anthropic."""
+    return f"EqSignedThinking{calls}=="
 
 
 @dataclass(frozen=True)
@@ -118,8 +124,8 @@ def anthropic_reply(decision: tuple[str, JSON] | str, calls: int, body: JSON) ->
     # With thinking on, Claude thinks (signed) before a tool call, and wants that block back next turn.
     thinking = (body.get("thinking") or {}).get("type") not in (None, "disabled")
     return Reply(stream=ant.tool_events([(f"toolu_0{calls}", name, [json.dumps(arguments)])],
-                                        thinking="The user wants a file: run the command." if thinking else None,
-                                        signature=f"EqSignedThinking{calls}=="))
+                                        thinking=CLAUDE_THOUGHT if thinking else None,
+                                        signature=claude_signature(calls)))
 
 
 def gemini_reply(decision: tuple[str, JSON] | str, calls: int, body: JSON) -> Reply:

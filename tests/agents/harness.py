@@ -170,13 +170,16 @@ def run_claude_code(claude: Path, gateway: RunningApp, model: str, tmp: Path) ->
                                 "--output-format", "stream-json", "--verbose"], env, workdir)
 
 
-def run_codex(codex: Path, gateway: RunningApp, model: str, tmp: Path) -> Run:
-    """`codex exec` with a model provider whose base URL is the gateway's /v1 (docs/agents.md)."""
+def run_codex(codex: Path, gateway: RunningApp, model: str, tmp: Path, *, reasoning_effort: str | None = None) -> Run:
+    """`codex exec` with a model provider whose base URL is the gateway's /v1 (docs/agents.md).
+    Codex knows no metadata for a gateway's model names and asks for no reasoning unless told to."""
     home, workdir, codex_home = tmp / "home", tmp / "work", tmp / "codex-home"
     for folder in (home, workdir, codex_home):
         folder.mkdir()
+    effort = f'model_reasoning_effort = "{reasoning_effort}"\n' if reasoning_effort else ""
     (codex_home / "config.toml").write_text(
         f'model = "{model}"\n'
+        f"{effort}"
         'model_provider = "babelgate"\n'
         "[model_providers.babelgate]\n"
         'name = "babelgate"\n'

@@ -10,11 +10,12 @@ from typing import Any, Final
 
 import pytest
 
-from tests.agents.brain import FINAL_PREFIX, shell_results
+from tests.agents.brain import CLAUDE_THOUGHT, FINAL_PREFIX, claude_signature, shell_results
 from tests.agents.harness import MODELS, Answers, Run, gateway_for, run_claude_code, run_codex, script
 from tests.agents.install import Agents
 from tests.conftest import GatewayFactory
 from tests.fakes import mistral_upstream
+from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.scripted import Reply, ScriptedStreams
 from tests.fakes.servers import RunningApp
 
@@ -66,6 +67,28 @@ def test_the_agent_runs_its_shell_tool_through_the_gateway(
     statuses = answers.statuses()
     assert statuses and set(statuses) == {200}, f"the gateway answered {statuses}\n{run.explain()}"
     assert run.retried_statuses() == [], run.explain()
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_claudes_signed_thinking_comes_back_intact_through_the_tool_loop(
+        agents: Agents, make_gateway: GatewayFactory, anthropic_upstream: FakeAnthropic, agent: str,
+        tmp_path: Any) -> None:
+    """With thinking on, Anthropic refuses a tool result whose tool_use turn lost its signed thinking block,
+    and a block whose signature was altered. Claude Code (native road) gets the block and sends it back;
+    Codex (Responses road, `store: false`) carries it in the encrypted reasoning it replays."""
+    script(anthropic_upstream, "anthropic")
+    gateway = gateway_for("anthropic", anthropic_upstream, make_gateway)
+    if agent == "claude-code":
+        run = run_claude_code(agents.claude, gateway, MODELS["anthropic"], tmp_path)
+    else:  # Codex asks a gateway model for no reasoning unless configured to
+        run = run_codex(agents.codex, gateway, MODELS["anthropic"], tmp_path, reasoning_effort="medium")
+    assert_work_done(run, anthropic_upstream, "anthropic")
+    bodies = [received.json for received in anthropic_upstream.received if received.method == "POST"]
+    thinking = bodies[0].get("thinking") or {}
+    assert thinking.get("type") in ("enabled", "adaptive"), f"thinking was not asked for: {thinking}\n{run.explain()}"
+    turn = [message for message in bodies[-1]["messages"] if message["role"] == "assistant"][-1]
+    assert turn["content"][0] == {"type": "thinking", "thinking": CLAUDE_THOUGHT, "signature": claude_signature(1)}, (
+        f"the tool_use turn came back as {turn}\n{run.explain()}")
 
 
 # -- retries: the error reaches the agent in its own API's format, with Retry-After, and it tries again ------
