@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import random
 import sqlite3
 import time
 from collections.abc import Callable
@@ -126,7 +127,7 @@ class SQLiteResponseStore:
             connection = sqlite3.connect(self._path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None,
                                          check_same_thread=False)
             try:
-                connection.execute("PRAGMA journal_mode=WAL")  # readers in other processes never wait on us
+                _use_wal(connection)  # readers in other processes never wait on us
                 connection.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; only a power cut loses the tail
                 for statement in _SCHEMA:
                     connection.execute(statement)
@@ -140,6 +141,21 @@ class SQLiteResponseStore:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch the file to WAL, waiting out another process doing the same. Switching needs an exclusive
+    lock taken from a shared one, and SQLite answers SQLITE_BUSY at once, without the busy timeout, when
+    two connections both try (waiting could deadlock): two gateways opening a new file together did."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(random.uniform(0.001, 0.01))  # on the store's worker thread, never the event loop
 
 
 def _secret(db: sqlite3.Connection, name: str, candidate: bytes) -> bytes:
