@@ -70,7 +70,7 @@ class Sealer:
         plain = _DEFLATED + zlib.compress(data, 6) if len(data) >= _COMPRESS_FROM else _PLAIN + data
         nonce = os.urandom(NONCE_BYTES)
         sealed = nonce + self._current.encrypt(nonce, plain, self._purpose)
-        return PREFIX + base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=")
+        return PREFIX + _text(sealed)
 
     def open(self, token: str) -> dict[str, Any] | None:
         if not isinstance(token, str) or not token.startswith(PREFIX):
@@ -80,7 +80,9 @@ class Sealer:
             sealed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         except (binascii.Error, ValueError):
             return None
-        if len(sealed) <= NONCE_BYTES + 16:
+        # The decoder skips characters outside the alphabet and ignores spare bits, so many texts
+        # decode alike; only the one `seal` writes opens (a token is exactly what we made, or nothing).
+        if len(sealed) <= NONCE_BYTES + 16 or _text(sealed) != body:
             return None
         from cryptography.exceptions import InvalidTag  # loaded with AESGCM in __init__: a dict lookup
 
@@ -92,6 +94,10 @@ class Sealer:
                 continue
             return _payload(plain)
         return None
+
+
+def _text(sealed: bytes) -> str:
+    return base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=")
 
 
 def _payload(plain: bytes) -> dict[str, Any] | None:
