@@ -4,15 +4,18 @@ the key comes from: config, environment, or the store."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from babelgate.config import load_config
+from babelgate.app import Gateway
+from babelgate.config import Config, load_config
 from babelgate.config.load import ConfigError
 from babelgate.providers import PROVIDER_TYPES
-from babelgate.sealing import KEY_BYTES, PREFIX, Sealer, SealerSource, new_key, parse_key
+from babelgate.sealing import KEY_BYTES, PREFIX, Sealer, SealerSource, new_key, parse_key, parse_keys
 from babelgate.store.memory import MemoryResponseStore
 from babelgate.store.sqlite import SQLiteResponseStore
 
@@ -104,6 +107,15 @@ def test_an_old_key_still_opens_after_rotation() -> None:
     assert sealer(KEY).open(rotated.seal(PAYLOAD)) == PAYLOAD  # sealing uses the new key
 
 
+def test_rotation_keys_are_written_new_first_separated_by_commas() -> None:
+    assert parse_keys(f"{KEY.hex()}, {base64.b64encode(OTHER).decode()}") == (KEY, OTHER)
+    assert parse_keys(KEY.hex()) == (KEY,)
+    with pytest.raises(ValueError, match="key 2 of 2"):
+        parse_keys(f"{KEY.hex()},short")
+    with pytest.raises(ValueError, match="key 1 of 2"):
+        parse_keys(f",{KEY.hex()}")
+
+
 def test_keys_are_read_as_hex_or_base64() -> None:
     assert parse_key(KEY.hex()) == KEY
     assert parse_key(base64.b64encode(KEY).decode()) == KEY
@@ -133,6 +145,98 @@ def test_a_literal_or_malformed_key_is_a_config_error_that_does_not_quote_it(tmp
     with pytest.raises(ConfigError) as malformed:
         load_config(None, {"BABELGATE_REASONING_KEY": "not-a-key-at-all"}, available_types=PROVIDER_TYPES)
     assert "responses.reasoning_key" in str(malformed.value) and "not-a-key-at-all" not in str(malformed.value)
+
+
+def test_a_bad_key_names_the_variable_that_held_it(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("responses:\n  reasoning_key: env:MY_KEY\n")
+    with pytest.raises(ConfigError) as bad:
+        load_config(path, {"MY_KEY": f"{KEY.hex()},{'ab' * 8}"}, available_types=PROVIDER_TYPES)
+    assert str(bad.value).startswith(f"{path}: responses.reasoning_key: MY_KEY: key 2 of 2: expected 32 bytes")
+    with pytest.raises(ConfigError) as unset:
+        load_config(path, {}, available_types=PROVIDER_TYPES)
+    assert "environment variable MY_KEY is not set" in str(unset.value)
+    with pytest.raises(ConfigError) as from_environment:
+        load_config(None, {"BABELGATE_REASONING_KEY": "0" * 63}, available_types=PROVIDER_TYPES)
+    assert "BABELGATE_REASONING_KEY: expected 32 bytes" in str(from_environment.value)
+
+
+def test_the_file_wins_over_the_environment_variable(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("responses:\n  reasoning_key: env:MY_KEY\n")
+    environ = {"MY_KEY": KEY.hex(), "BABELGATE_REASONING_KEY": OTHER.hex()}
+    assert load_config(path, environ, available_types=PROVIDER_TYPES).responses.reasoning_key == KEY.hex()
+
+
+def test_the_key_is_not_in_the_config_repr() -> None:
+    config = Config.model_validate({"responses": {"reasoning_key": KEY.hex()}})
+    assert KEY.hex() not in repr(config) and KEY.hex() not in str(config)
+
+
+async def test_configured_rotation_keys_open_old_tokens_and_seal_with_the_new_one() -> None:
+    old_token = sealer(OTHER).seal(PAYLOAD)
+    source = SealerSource(MemoryResponseStore(), f"{KEY.hex()},{OTHER.hex()}", purpose=PURPOSE, secret_name="unused")
+    rotated = await source.get()
+    assert rotated.open(old_token) == PAYLOAD
+    assert sealer(KEY).open(rotated.seal(PAYLOAD)) == PAYLOAD
+
+
+class CountingStore:
+    """A store whose `secret` counts its callers and can be told to fail."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.failing = False
+        self.kept: bytes | None = None
+
+    async def secret(self, name: str, make: Callable[[], bytes]) -> bytes:
+        self.calls += 1
+        await asyncio.sleep(0)  # let the other first requests arrive while the store is asked
+        if self.failing:
+            raise OSError("the database is down")
+        if self.kept is None:
+            self.kept = make()
+        return self.kept
+
+
+async def test_the_store_is_asked_once_even_by_first_requests_arriving_together() -> None:
+    store = CountingStore()
+    source = SealerSource(store, None, purpose=PURPOSE, secret_name="reasoning_key")
+    sealers = await asyncio.gather(*(source.get() for _ in range(5)))
+    assert store.calls == 1 and all(one is sealers[0] for one in sealers)
+    assert await source.get() is sealers[0] and store.calls == 1
+
+
+async def test_a_store_failure_is_raised_and_not_kept() -> None:
+    store = CountingStore()
+    store.failing = True
+    source = SealerSource(store, None, purpose=PURPOSE, secret_name="reasoning_key")
+    with pytest.raises(OSError):
+        await source.get()
+    store.failing = False
+    assert (await source.get()).open((await source.get()).seal(PAYLOAD)) == PAYLOAD
+    assert store.calls == 2
+
+
+def memory_config(**responses: object) -> Config:
+    return Config.model_validate({"store": {"url": "memory"}, "responses": responses})
+
+
+async def test_a_gateway_without_lifespan_seals_with_its_store_key_and_keeps_it_over_reloads() -> None:
+    gateway = Gateway(memory_config())
+    try:
+        first = await gateway.runtime.reasoning_sealer.get()
+        token = first.seal(PAYLOAD)
+        gateway.swap(memory_config(retention=60))  # a reload that changes neither key nor store
+        assert await gateway.runtime.reasoning_sealer.get() is first
+        gateway.swap(memory_config(reasoning_key=KEY.hex()))  # a configured key replaces the store's
+        assert (await gateway.runtime.reasoning_sealer.get()).open(token) is None
+        gateway.swap(memory_config())  # back to the store's key, which the store still keeps
+        assert (await gateway.runtime.reasoning_sealer.get()).open(token) == PAYLOAD
+        gateway.swap(Config.model_validate({"store": {"url": "memory:"}}))  # another store: another key
+        assert (await gateway.runtime.reasoning_sealer.get()).open(token) is None
+    finally:
+        await gateway.aclose()
 
 
 async def test_without_a_configured_key_the_store_keeps_one_for_every_instance(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from babelgate.config.models import Config
 from babelgate.config.presets import PRESETS
+from babelgate.sealing import parse_keys
 
 log = logging.getLogger("babelgate.config")
 
@@ -209,20 +210,30 @@ def _merge_store_env(raw: dict[str, Any], environ: Mapping[str, str], problems: 
 
 def _merge_responses_env(raw: dict[str, Any], environ: Mapping[str, str], problems: list[tuple[str, str]]) -> None:
     """`responses.reasoning_key` must be an `env:VAR` reference; BABELGATE_REASONING_KEY sets it when
-    the file does not."""
+    the file does not. A key that does not parse is named by the variable that held it."""
     responses = raw.setdefault("responses", {})
     if not isinstance(responses, dict):
         return  # the model validation names the problem
+    path = "responses.reasoning_key"
     if "reasoning_key" not in responses:
-        if environ.get("BABELGATE_REASONING_KEY"):
-            responses["reasoning_key"] = environ["BABELGATE_REASONING_KEY"]
-        return
-    value = responses["reasoning_key"]
-    if isinstance(value, str) and value.startswith(ENV_PREFIX):
-        responses["reasoning_key"] = _env_value(value, "responses.reasoning_key", environ, problems)
+        variable = "BABELGATE_REASONING_KEY"
+        if not environ.get(variable):
+            return
+        value = environ[variable]
     else:
-        problems.append(("responses.reasoning_key",
-                         "must be an 'env:VAR_NAME' reference, so that the secret stays out of the file"))
+        reference = responses["reasoning_key"]
+        if not isinstance(reference, str) or not reference.startswith(ENV_PREFIX):
+            problems.append((path, "must be an 'env:VAR_NAME' reference, so that the secret stays out of the file"))
+            return
+        variable, value = reference[len(ENV_PREFIX):], _env_value(reference, path, environ, problems)
+        if not value:
+            return  # _env_value named the missing variable
+    try:
+        parse_keys(value)
+    except ValueError as exc:  # names the expected forms, never the value
+        problems.append((path, f"{variable}: {exc}"))
+        return
+    responses["reasoning_key"] = value
 
 
 def _merge_env_providers(

@@ -13,7 +13,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from babelgate.sealing import parse_key
+from babelgate.sealing import parse_keys
 
 DEFAULT_MAX_BODY_BYTES: Final = 32 * 1024 * 1024
 UnsupportedTools = Literal["drop", "refuse"]
@@ -113,15 +113,16 @@ class StoreConfig(_Strict):
 class ResponsesConfig(_Strict):
     retention: float = Field(default=30 * 24 * 3600.0, ge=0,
                              description="seconds a stored response is kept; 0 keeps it until deleted")
-    # Seals reasoning state clients carry (sealing.py): 32 bytes as hex or base64. Unset: a key is
-    # generated once and kept in the store, shared by every gateway that shares the store.
+    # Seals reasoning state clients carry (sealing.py): 32 bytes as hex or base64; `NEW,OLD` while
+    # rotating (OLD still opens). Unset: a key is generated once and kept in the store, shared by
+    # every gateway that shares the store.
     reasoning_key: str | None = Field(default=None, repr=False)
 
     @field_validator("reasoning_key")
     @classmethod
     def _reasoning_key(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_key(value)  # its ValueError names the expected forms, never the value
+            parse_keys(value)  # its ValueError names the expected forms, never the value
         return value
 
 
