@@ -1,7 +1,7 @@
 """create_app(config): the ASGI app. Builds the runtime from a config, routes requests, renders errors.
 
-The runtime (providers, routing, keys) is one immutable object; a reload builds a new one and
-swaps a reference, so requests in flight finish on the runtime they started with. The app
+The runtime (runtime.py) is one immutable object; a reload builds a new one and swaps a
+reference, so requests in flight finish on the runtime they started with. The app
 needs no lifespan to work (it may be mounted inside another app, whose lifespan we never see):
 the upstream client is created on first use and the model catalog fills on demand.
 """
@@ -13,7 +13,6 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -48,8 +47,9 @@ from babelgate.providers import PROVIDER_TYPES, build_provider
 from babelgate.providers.base import Provider
 from babelgate.routing.catalog import ModelCatalog
 from babelgate.routing.registry import ModelRegistry, RegistryError
+from babelgate.runtime import Runtime
 from babelgate.sealing import SealerSource
-from babelgate.store import ResponseStore, open_cached_store
+from babelgate.store import open_cached_store
 
 log = logging.getLogger("babelgate")
 
@@ -93,26 +93,6 @@ WEBSOCKET_PATHS = frozenset({"/responses", "/v1/responses"})
 # Where no route matched, the error still speaks the format of the API the path belongs to.
 ERRORS_BY_PREFIX: tuple[tuple[str, ErrorEncoder], ...] = (
     ("/api/", ollama_encode_error), ("/messages/", anthropic_encode_error))
-
-
-@dataclass(frozen=True, slots=True)
-class Runtime:
-    """Everything a request needs that a config decides."""
-
-    config: Config
-    providers: dict[str, Provider]
-    registry: ModelRegistry
-    catalog: ModelCatalog
-    keys: GatewayKeys
-    hooks: tuple[Hook, ...]
-    typed_hooks: tuple[Hook, ...]
-    metrics: Metrics
-    response_store: ResponseStore
-    reasoning_sealer: SealerSource  # seals reasoning state clients carry (frontends/responses/reasoning.py)
-    max_body_bytes: int
-    version: str
-    created: int
-    started_monotonic: float
 
 
 class Gateway:

@@ -29,7 +29,7 @@ from babelgate.schema.chunks import ChatChunk
 from babelgate.streaming import SSE_HEADERS
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
+    from babelgate.runtime import Runtime
 
 log = logging.getLogger("babelgate.pipeline")
 ADJUSTED_HEADER = b"x-babelgate-adjusted-params"

@@ -1,10 +1,10 @@
-"""Round-robin over upstream keys (routing/key_pool.py)."""
+"""Round-robin over upstream keys (providers/key_pool.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from babelgate.routing.key_pool import KeyPool
+from babelgate.providers.key_pool import KeyPool
 
 
 def test_round_robin() -> None:

@@ -26,7 +26,7 @@ from babelgate.schema.chat import Usage
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
+    from babelgate.runtime import Runtime
 
 IN_FLIGHT: Final = 4  # upstream calls one split request may run at once
 _KNOWN: Final = frozenset({"model", "input", "encoding_format", "dimensions", "user"})

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from babelgate.exchange import Exchange
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
+    from babelgate.runtime import Runtime
 
 
 async def health(runtime: Runtime, exchange: Exchange) -> None:

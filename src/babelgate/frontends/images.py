@@ -26,7 +26,7 @@ from babelgate.schema.chat import JSON, Usage
 from babelgate.schema.images import GeneratedImage, ImageFile, ImageRequest, ImageResponse
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
+    from babelgate.runtime import Runtime
 
 MAX_N: Final = 10  # OAI CreateImageRequest.n: "Must be between 1 and 10"
 RESPONSE_FORMATS: Final = ("url", "b64_json")

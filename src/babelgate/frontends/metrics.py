@@ -8,7 +8,7 @@ from babelgate.exchange import Exchange
 from babelgate.observability.metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
+    from babelgate.runtime import Runtime
 
 
 async def metrics(runtime: Runtime, exchange: Exchange) -> None:

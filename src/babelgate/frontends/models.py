@@ -15,7 +15,7 @@ from babelgate.exchange import Exchange
 from babelgate.schema.models import ModelInfo
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
+    from babelgate.runtime import Runtime
 
 
 async def known_models(runtime: Runtime) -> dict[str, ModelInfo]:

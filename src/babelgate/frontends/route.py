@@ -12,7 +12,7 @@ from babelgate.exchange import Exchange
 from babelgate.frontends.openai_errors import encode_error
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
+    from babelgate.runtime import Runtime
 
 Handler = Callable[["Runtime", Exchange], Awaitable[None]]
 ErrorEncoder = Callable[[GatewayError, str], bytes]  # (error, language) → response body

@@ -26,7 +26,7 @@ from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
+    from babelgate.runtime import Runtime
 
 # Configured model parameters (chat names) → the Messages field of the same meaning.
 NATIVE_PARAMETERS: Final = {"max_tokens": "max_tokens", "max_completion_tokens": "max_tokens",

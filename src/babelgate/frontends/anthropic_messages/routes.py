@@ -39,7 +39,7 @@ from babelgate.schema.chat import ChatRequest
 from babelgate.streaming import encode_sse_event
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
+    from babelgate.runtime import Runtime
 
 
 async def create_message(runtime: Runtime, exchange: Exchange) -> None:

@@ -21,7 +21,7 @@ from babelgate.frontends.route import Route
 from babelgate.pipeline import adjusted_headers, begin_call, parse_json_object, send_stream
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
+    from babelgate.runtime import Runtime
 
 
 async def create_transcription(runtime: Runtime, exchange: Exchange) -> None:

@@ -32,7 +32,7 @@ from babelgate.schema.chunks import ChatChunk, ChunkChoice, Delta
 from babelgate.streaming import SSEDecoder
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
+    from babelgate.runtime import Runtime
 
 _FINISH: Final[dict[str, FinishReason]] = {"stop": "stop", "length": "length", "content_filter": "content_filter"}
 # What a completions endpoint has no field for. In raw mode Ollama itself ignores `system` and

@@ -27,7 +27,7 @@ from babelgate.routing.registry import Deployment
 from babelgate.schema.models import ModelInfo
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
+    from babelgate.runtime import Runtime
 
 LATEST: Final = ":latest"
 # Chat defaults of a configured model, shown as Ollama's `parameters` under Ollama's option names.

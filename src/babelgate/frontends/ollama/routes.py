@@ -32,7 +32,7 @@ from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
+    from babelgate.runtime import Runtime
 
 _ZERO_DURATION: Final = re.compile(r"0+(\.0*)?(ns|us|µs|ms|s|m|h)?")
 

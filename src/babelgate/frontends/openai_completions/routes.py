@@ -40,7 +40,7 @@ from babelgate.routing.registry import Deployment
 from babelgate.schema.chunks import ChatChunk
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
+    from babelgate.runtime import Runtime
 
 
 async def create_completion(runtime: Runtime, exchange: Exchange) -> None:

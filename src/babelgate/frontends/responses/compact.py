@@ -22,7 +22,7 @@ from babelgate.pipeline import parse_json_object
 from babelgate.providers.base import CallNotes
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
+    from babelgate.runtime import Runtime
 
 
 async def compact_response(runtime: Runtime, exchange: Exchange) -> None:

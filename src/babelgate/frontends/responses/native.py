@@ -17,7 +17,7 @@ from babelgate.routing.registry import Deployment
 from babelgate.streaming import encode_sse_event
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
+    from babelgate.runtime import Runtime
 
 
 async def relay(runtime: Runtime, exchange: Exchange, body: JSON, deployment: Deployment, stream: bool) -> None:

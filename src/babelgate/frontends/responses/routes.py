@@ -21,7 +21,7 @@ from babelgate.store import StoredResponse
 from babelgate.streaming import SSE_DONE, encode_sse_event
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
+    from babelgate.runtime import Runtime
 
 INPUT_ITEMS = "/input_items"
 

@@ -31,7 +31,7 @@ from babelgate.schema.chat import ChatRequest
 from babelgate.store import ResponseStore, StoredResponse
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
+    from babelgate.runtime import Runtime
 
 Lookup = Callable[[str], Awaitable[StoredResponse | None]]
 ContextFactory = Callable[[Deployment, bool], RequestContext | None]

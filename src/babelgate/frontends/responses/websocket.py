@@ -36,8 +36,8 @@ from babelgate.routing.registry import Deployment
 from babelgate.store import StoredResponse
 
 if TYPE_CHECKING:
-    from babelgate.app import Runtime
     from babelgate.observability.request_id import RequestIds
+    from babelgate.runtime import Runtime
 
 log = logging.getLogger("babelgate.responses.websocket")
 CONNECTION_MEMORY: Final = 64  # responses a connection remembers for `store: false` continuations

@@ -26,8 +26,8 @@ from babelgate.providers.anthropic.replay import ThinkingReplay
 from babelgate.providers.anthropic.stream import AnthropicStreamTranslator
 from babelgate.providers.anthropic.translate import WireRequest, from_wire, to_wire
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, provider_timeouts
+from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.transport import read_json_object, send_checked, translate_sse
-from babelgate.routing.key_pool import KeyPool
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.models import ModelInfo

@@ -32,9 +32,9 @@ from babelgate.providers.gemini.profiles import build_profiles
 from babelgate.providers.gemini.stream import GeminiStreamTranslator
 from babelgate.providers.gemini.translate import embedding_from_wire, embedding_to_wire, from_wire, to_wire
 from babelgate.providers.gemini.translate_parts import InlineMedia
+from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.media import MediaFetcher, MediaPolicy
 from babelgate.providers.transport import checked_embeddings, read_json_object, send_checked
-from babelgate.routing.key_pool import KeyPool
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import ChatRequest, ChatResponse, ImagePart
 from babelgate.schema.chunks import ChatChunk

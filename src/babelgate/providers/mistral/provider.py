@@ -13,13 +13,13 @@ from babelgate.errors import UpstreamProtocolError
 from babelgate.http import UpstreamClient
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, provider_timeouts
+from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.mistral import wire
 from babelgate.providers.mistral.errors import map_error
 from babelgate.providers.mistral.stream import MistralStreamTranslator
 from babelgate.providers.mistral.translate import embedding_from_wire, embedding_to_wire, from_wire, to_wire
 from babelgate.providers.openai.stream import stream_error
 from babelgate.providers.transport import checked_embeddings, read_json_object, send_checked, translate_sse
-from babelgate.routing.key_pool import KeyPool
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse

@@ -14,6 +14,7 @@ from babelgate.errors import UpstreamProtocolError
 from babelgate.http import UpstreamClient, UpstreamResponse
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, provider_timeouts
+from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.openai import images, translate, wire
 from babelgate.providers.openai.audio import (
     SPEECH_PATH,
@@ -29,7 +30,6 @@ from babelgate.providers.openai.profiles import select_profile
 from babelgate.providers.openai.relay import relay_frames, relay_response_events, responses_usage
 from babelgate.providers.openai.stream import OpenAIStreamTranslator, stream_error
 from babelgate.providers.transport import checked_embeddings, read_json_object, send_checked, translate_sse
-from babelgate.routing.key_pool import KeyPool
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk

@@ -1,0 +1,40 @@
+"""Runtime: everything a request may use that a config decides (providers, registry, router, hooks,
+stores, limits). Frontends take it as an argument and never import the app that mounts them.
+
+It is immutable: a reload builds a new one and swaps a reference (app.py), so requests in flight
+finish on the runtime they started with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from babelgate.config.models import Config
+from babelgate.governance.gateway_keys import GatewayKeys
+from babelgate.hooks import Hook
+from babelgate.observability.metrics import Metrics
+from babelgate.providers.base import Provider
+from babelgate.routing.catalog import ModelCatalog
+from babelgate.routing.registry import ModelRegistry
+from babelgate.sealing import SealerSource
+from babelgate.store import ResponseStore
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Everything a request needs that a config decides."""
+
+    config: Config
+    providers: dict[str, Provider]
+    registry: ModelRegistry
+    catalog: ModelCatalog
+    keys: GatewayKeys
+    hooks: tuple[Hook, ...]
+    typed_hooks: tuple[Hook, ...]
+    metrics: Metrics
+    response_store: ResponseStore
+    reasoning_sealer: SealerSource  # seals reasoning state clients carry (frontends/responses/reasoning.py)
+    max_body_bytes: int
+    version: str
+    created: int
+    started_monotonic: float
