@@ -26,6 +26,7 @@ from babelgate.frontends import openai_completions as completions_routes
 from babelgate.frontends.anthropic_messages import routes as anthropic_routes
 from babelgate.frontends.anthropic_messages.translate import encode_error as anthropic_encode_error
 from babelgate.frontends.audio import routes as audio_routes
+from babelgate.frontends.chat_completions import chat_completions
 from babelgate.frontends.embeddings import create_embeddings
 from babelgate.frontends.health import health
 from babelgate.frontends.metrics import metrics
@@ -42,7 +43,6 @@ from babelgate.hooks import Completion, Hook, notify_complete
 from babelgate.http import UpstreamClient
 from babelgate.observability.metrics import Metrics
 from babelgate.observability.request_id import RequestIds
-from babelgate.pipeline import chat_completions
 from babelgate.providers import PROVIDER_TYPES, build_provider
 from babelgate.providers.base import Provider
 from babelgate.routing.catalog import ModelCatalog

@@ -61,6 +61,14 @@ class Exchange:
                 return value  # type: ignore[no-any-return]
         return None
 
+    def hook_context(self, model: str, provider: str, upstream_model: str, stream: bool) -> RequestContext:
+        """What the hooks see of this request (pipeline.CallSite)."""
+        return RequestContext(
+            request_id=self.request_id.decode(), route=self.route, model=model, provider=provider,
+            upstream_model=upstream_model, stream=stream, key_id=self.key_id,
+            headers={k.decode("latin-1"): v.decode("latin-1") for k, v in self.scope["headers"]},
+        )
+
     @property
     def language(self) -> str:
         value = self.header(b"accept-language")

@@ -1,31 +1,32 @@
-"""One chat request's journey, top to bottom: body → validation → model → hooks → provider → answer.
+"""The one call path every frontend uses, frontend-neutral, top to bottom:
+model → deployment → hooks → the frontend's attempt (translate, call the provider, answer) →
+accounting (app.py, from what the call path recorded on the call site).
 
-Two roads lead through the provider. The fast path (OpenAI-compatible provider, no hook that
-needs the typed request) forwards the validated JSON with `model` rewritten and relays bytes;
-the typed path decodes into `ChatRequest` and encodes canonical answers back. Both end in the
-same accounting.
+A frontend reads and checks its body, then hands `call` the public model name and an *attempt*:
+what to do with one deployment. The call path resolves the model, tells accounting which provider
+and model serve it, runs the `on_request` hooks once, and runs the attempt. The router repeats
+the attempt for another try or another deployment (routing/), and only while nothing has gone to
+the client yet: an attempt answers the client itself, and a streamed one commits to 200 only
+with its first frame in hand (`send_stream`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import orjson
 
 from babelgate import hosted_tools, tool_ids
 from babelgate.errors import GatewayError, InvalidRequest, UnsupportedCapability
-from babelgate.exchange import Exchange
-from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder, decode_request, encode_response
-from babelgate.frontends.openai_errors import encode_stream_error
-from babelgate.frontends.openai_validation import require_model, validate_chat_body
+from babelgate.exchange import Exchange, Headers
+from babelgate.frontends.openai_chat import decode_request
+from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.hooks import RequestContext
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest
-from babelgate.schema.chunks import ChatChunk
 from babelgate.streaming import SSE_HEADERS
 
 if TYPE_CHECKING:
@@ -34,6 +35,62 @@ if TYPE_CHECKING:
 log = logging.getLogger("babelgate.pipeline")
 ADJUSTED_HEADER = b"x-babelgate-adjusted-params"
 _SSE_TYPE = SSE_HEADERS[0]
+T = TypeVar("T")
+# What a frontend does with one deployment: translate, call, answer (or return what it answers with).
+Attempt = Callable[[Deployment, CallNotes], Awaitable[T]]
+# Raises (UnsupportedCapability, InvalidRequest) when a deployment cannot serve the request at all.
+Check = Callable[[Deployment], None]
+
+
+class CallSite(Protocol):
+    """Where one call's outcome is recorded for accounting and hooks: the HTTP exchange
+    (exchange.py), or one response on a Responses WebSocket."""
+
+    provider: str
+    model: str
+    notes: CallNotes | None
+    context: RequestContext | None
+    response_started: bool
+    headers_out: Headers
+
+    def hook_context(self, model: str, provider: str, upstream_model: str, stream: bool) -> RequestContext:
+        """What the hooks see of this request."""
+        ...
+
+
+async def call(runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T], *, stream: bool,
+               check: Check | None = None) -> T:
+    """Serve `model` with `attempt`; what the attempt returns (or raises) is the answer."""
+    deployment = runtime.registry.resolve(model)
+    return await run_attempt(runtime, site, deployment, attempt, stream=stream, check=check)
+
+
+async def run_attempt(runtime: Runtime, site: CallSite, deployment: Deployment, attempt: Attempt[T], *,
+                      stream: bool, check: Check | None = None) -> T:
+    """One attempt on one deployment. The hooks' `on_request` runs on the first attempt only (a
+    request is one request to a hook, however many attempts serve it); on a later attempt their
+    context learns the new provider and model."""
+    site.provider, site.model = deployment.provider.name, deployment.public_name
+    if check is not None:
+        check(deployment)
+    if runtime.hooks:
+        context = site.context
+        if context is None:
+            context = site.context = site.hook_context(deployment.public_name, deployment.provider.name,
+                                                       deployment.model, stream)
+            for hook in runtime.hooks:
+                await hook.on_request(context)
+        else:
+            context.model, context.provider = deployment.public_name, deployment.provider.name
+            context.upstream_model = deployment.model
+    notes = site.notes = CallNotes()
+    return await attempt(deployment, notes)
+
+
+def require(capable: bool, deployment: Deployment, capability: str) -> None:
+    """A provider without the capability is refused before any upstream call."""
+    if not capable:
+        raise UnsupportedCapability(provider=deployment.provider.name, capability=capability, param="model")
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -46,38 +103,25 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
-    raw = await exchange.read_body(runtime.max_body_bytes)
-    body = parse_json_object(raw)
-    deployment = runtime.registry.resolve(require_model(body))
-    # The model's configured parameters go in before validation, so a bad default is caught too,
-    # and both roads below see the same body.
-    deployment.apply_to_body(body)
-    validate_chat_body(body)
-    provider = deployment.provider
-    exchange.provider, exchange.model = provider.name, deployment.public_name
-    stream = body.get("stream") is True
-    context = exchange.context = request_context(exchange, deployment, stream) if runtime.hooks else None
-    for hook in runtime.hooks:
-        await hook.on_request(context)  # type: ignore[arg-type]
-    notes = exchange.notes = CallNotes()
-    # Signed tool-call ids (tool_ids.py) reach only the provider that issued them.
-    foreign_signatures = not provider.capabilities.signed_tool_ids and tool_ids.MARK_BYTES in raw
-    if provider.capabilities.openai_passthrough and not runtime.typed_hooks:
-        if foreign_signatures:
-            tool_ids.strip_body(body)
-        if stream:
-            await send_stream(exchange, provider.forward_stream(body, deployment.model, notes), notes)
-        else:
-            answer = await provider.forward_chat(body, deployment.model, notes)
-            await exchange.respond(200, answer, headers=adjusted_headers(notes))
-    else:
-        request = _supported_tools(decode_request(body), deployment, notes)
-        if foreign_signatures:
-            request = tool_ids.strip_request(request)
-        for hook in runtime.typed_hooks:
-            request = await hook.transform_request(context, request)  # type: ignore[arg-type]
-        await _typed(exchange, deployment, request, notes)
+class Body:
+    """A JSON request body that attempts may change (a deployment's defaults and overrides, plain
+    tool ids, the upstream's model name): the first attempt gets the body as parsed, every later
+    one a fresh parse of the same bytes, so nothing one deployment needed reaches the next."""
+
+    __slots__ = ("_parsed", "raw")
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self._parsed: dict[str, Any] | None = parse_json_object(raw)
+
+    def peek(self) -> dict[str, Any]:
+        """The body as the client sent it, to read before the first attempt (never to change)."""
+        assert self._parsed is not None, "peek() after take()"
+        return self._parsed
+
+    def take(self) -> dict[str, Any]:
+        parsed, self._parsed = self._parsed, None
+        return parsed if parsed is not None else parse_json_object(self.raw)
 
 
 async def typed_request(runtime: Runtime, deployment: Deployment, chat: dict[str, Any], *, stream: bool,
@@ -85,7 +129,7 @@ async def typed_request(runtime: Runtime, deployment: Deployment, chat: dict[str
     """What every frontend that is not OpenAI Chat does with the chat body it translated its
     request into: the model's defaults and overrides, the chat validation, decoding, signed tool
     ids kept with their own provider, hosted tools kept only where the provider has them (what is
-    dropped goes into `notes`), and the hooks (`on_request`, `transform_request`).
+    dropped goes into `notes`), and the hooks' `transform_request` (`on_request` ran in `call`).
     A stream always asks for usage: the frontends report it at the end.
 
     `prechecked` is the caller's promise that its own validation already refused everything the
@@ -101,47 +145,25 @@ async def typed_request(runtime: Runtime, deployment: Deployment, chat: dict[str
     request.stream = request.include_usage = stream
     if not deployment.provider.capabilities.signed_tool_ids:
         request = tool_ids.strip_request(request)
-    request = _supported_tools(request, deployment, notes)
+    request = supported_tools(request, deployment, notes)
     if context is not None:
-        for hook in runtime.hooks:
-            await hook.on_request(context)
         for hook in runtime.typed_hooks:
             request = await hook.transform_request(context, request)
     return request
 
 
-def _supported_tools(request: ChatRequest, deployment: Deployment, notes: CallNotes) -> ChatRequest:
+def supported_tools(request: ChatRequest, deployment: Deployment, notes: CallNotes) -> ChatRequest:
     return hosted_tools.keep_supported(request, deployment.provider.capabilities.hosted_tools, notes,
                                        refuse=deployment.refuse_unsupported_tools)
 
 
-async def _typed(exchange: Exchange, deployment: Deployment, request: ChatRequest, notes: CallNotes) -> None:
-    provider = deployment.provider
-    if not request.stream:
-        response = await provider.chat(request, deployment.model, notes)
-        await exchange.respond(200, orjson.dumps(encode_response(response)), headers=adjusted_headers(notes))
-        return
-    encoder = OpenAIChatStreamEncoder(include_usage=request.include_usage)
-    await send_stream(exchange, _encoded(provider.stream(request, deployment.model, notes), encoder), notes)
-
-
-async def _encoded(chunks: AsyncIterator[ChatChunk], encoder: OpenAIChatStreamEncoder) -> AsyncIterator[bytes]:
-    last: ChatChunk | None = None
-    async with contextlib.aclosing(chunks):  # type: ignore[type-var]
-        async for chunk in chunks:
-            last = chunk
-            data = encoder.encode(chunk)
-            if data:
-                yield data
-    yield encoder.finish(last)
-
-
 async def send_stream(exchange: Exchange, frames: AsyncIterator[bytes], notes: CallNotes, *,
-                      on_error: Callable[[GatewayError, str], bytes] = encode_stream_error,
+                      on_error: Callable[[GatewayError, str], bytes],
                       content_type: tuple[bytes, bytes] = _SSE_TYPE) -> None:
     """Wait for the first frame before committing to 200, so that errors before the first byte
     are ordinary HTTP errors (which the router may still retry) rather than stream events.
-    SSE by default; any other streamed type (Ollama's NDJSON) gets the same no-buffering headers."""
+    SSE by default; any other streamed type (Ollama's NDJSON) gets the same no-buffering headers.
+    `on_error` renders an error after the first frame as the frontend's own stream event."""
     try:
         first = await anext(frames)
     except StopAsyncIteration:
@@ -163,34 +185,3 @@ def adjusted_headers(notes: CallNotes) -> list[tuple[bytes, bytes]]:
     value = ";".join(notes.adjusted)
     log.debug("parameters adjusted for the upstream: %s", value)
     return [(ADJUSTED_HEADER, value.encode())]
-
-
-async def begin_call(runtime: Runtime, exchange: Exchange, deployment: Deployment, *, capable: bool,
-                     capability: str) -> CallNotes:
-    """How every model route without a chat request (embeddings, images, audio) starts: accounting
-    learns provider and model, a provider without the capability is refused before any upstream
-    call, and the hooks see the request (`on_complete` follows from the app once the answer is out)."""
-    provider = deployment.provider
-    exchange.provider, exchange.model = provider.name, deployment.public_name
-    if not capable:
-        raise UnsupportedCapability(provider=provider.name, capability=capability, param="model")
-    if runtime.hooks:
-        context = exchange.context = request_context(exchange, deployment, False)
-        for hook in runtime.hooks:
-            await hook.on_request(context)
-    notes = exchange.notes = CallNotes()
-    return notes
-
-
-def request_context(exchange: Exchange, deployment: Deployment, stream: bool) -> RequestContext:
-    return RequestContext(
-        request_id=exchange.request_id.decode(),
-        route=exchange.route,
-        model=deployment.public_name,
-        provider=deployment.provider.name,
-        upstream_model=deployment.model,
-        stream=stream,
-        key_id=exchange.key_id,
-        headers={k.decode("latin-1"): v.decode("latin-1") for k, v in exchange.scope["headers"]},
-    )
-

@@ -128,6 +128,6 @@ async def test_stored_items_of_earlier_turns_still_go_through_the_chat_validatio
     body = {"model": "m", "input": "Hi", "previous_response_id": "resp_1"}
     validate_create_body(body)
     with pytest.raises(InvalidRequest) as caught:
-        await turn.prepare(RUNTIME, body, deployment(), lookup, language="en", make_context=lambda d, s: None,
+        await turn.prepare(RUNTIME, body, deployment(), lookup, language="en", context=None, notes=CallNotes(),
                            stream=False, owner=None)
     assert caught.value.param == "messages[0].tool_calls[0].id"

@@ -19,7 +19,7 @@ import orjson
 from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
 from babelgate.frontends.openai_validation import expect_number, require_model
-from babelgate.pipeline import adjusted_headers, begin_call, parse_json_object
+from babelgate.pipeline import Body, adjusted_headers, call, require
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import Usage
@@ -33,16 +33,22 @@ _KNOWN: Final = frozenset({"model", "input", "encoding_format", "dimensions", "u
 
 
 async def create_embeddings(runtime: Runtime, exchange: Exchange) -> None:
-    body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
-    deployment = runtime.registry.resolve(require_model(body))
-    deployment.apply_to_body(body)
-    request, encoding = decode_request(body)
-    notes = await begin_call(runtime, exchange, deployment, capable=deployment.provider.capabilities.embeddings,
-                             capability="embeddings")
-    answer = await embed_in_batches(deployment, request, notes)
-    notes.usage = answer.usage
-    await exchange.respond(200, orjson.dumps(encode_response(answer, deployment.public_name, encoding)),
-                           headers=adjusted_headers(notes))
+    body = Body(await exchange.read_body(runtime.max_body_bytes))
+
+    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+        fields = body.take()
+        deployment.apply_to_body(fields)
+        request, encoding = decode_request(fields)
+        answer = await embed_in_batches(deployment, request, notes)
+        notes.usage = answer.usage
+        await exchange.respond(200, orjson.dumps(encode_response(answer, deployment.public_name, encoding)),
+                               headers=adjusted_headers(notes))
+
+    await call(runtime, exchange, require_model(body.peek()), attempt, stream=False, check=_capable)
+
+
+def _capable(deployment: Deployment) -> None:
+    require(deployment.provider.capabilities.embeddings, deployment, "embeddings")
 
 
 def decode_request(body: dict[str, Any]) -> tuple[EmbeddingRequest, str]:

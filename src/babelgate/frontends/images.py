@@ -11,6 +11,7 @@ to give gets a `data:` URL of them, so the client always has the image in the fo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -20,7 +21,8 @@ from babelgate.exchange import Exchange
 from babelgate.frontends.multipart import Part, parse_form
 from babelgate.frontends.openai_validation import expect_number, require_model
 from babelgate.frontends.route import Route
-from babelgate.pipeline import adjusted_headers, begin_call, parse_json_object
+from babelgate.pipeline import Body, adjusted_headers, call, require
+from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import JSON, Usage
 from babelgate.schema.images import GeneratedImage, ImageFile, ImageRequest, ImageResponse
@@ -36,42 +38,57 @@ _FILES: Final = frozenset({"image", "mask"})
 
 
 async def create_images(runtime: Runtime, exchange: Exchange) -> None:
-    body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
-    deployment = runtime.registry.resolve(require_model(body))
-    deployment.apply_to_body(body)
-    await _answer(runtime, exchange, deployment, decode_request(body), edit=False)
+    body = Body(await exchange.read_body(runtime.max_body_bytes))
+
+    def request_for(deployment: Deployment) -> ImageRequest:
+        fields = body.take()
+        deployment.apply_to_body(fields)
+        return decode_request(fields)
+
+    await _answer(runtime, exchange, require_model(body.peek()), request_for, edit=False)
 
 
 async def edit_images(runtime: Runtime, exchange: Exchange) -> None:
     raw = await exchange.read_body(runtime.max_body_bytes)
     content_type = exchange.header(b"content-type")
-    values, files = decode_form(parse_form(raw, content_type.decode("latin-1") if content_type else None))
-    deployment = runtime.registry.resolve(require_model(values))
-    deployment.apply_to_body(values)
-    request = decode_request(values, form=True)
-    images = files.pop("image", [])
-    if not images:
-        raise InvalidRequest("missing_field", param="image")
-    masks = files.pop("mask", [])
-    if len(masks) > 1:
-        raise InvalidRequest("invalid_value", param="mask", detail="expected one mask")
-    request.images, request.mask = images, masks[0] if masks else None
-    request.extra.update({name: found[0] if len(found) == 1 else found for name, found in files.items()})
-    await _answer(runtime, exchange, deployment, request, edit=True)
+    parts = parse_form(raw, content_type.decode("latin-1") if content_type else None)
+
+    def request_for(deployment: Deployment) -> ImageRequest:
+        values, files = decode_form(parts)
+        deployment.apply_to_body(values)
+        request = decode_request(values, form=True)
+        images = files.pop("image", [])
+        if not images:
+            raise InvalidRequest("missing_field", param="image")
+        masks = files.pop("mask", [])
+        if len(masks) > 1:
+            raise InvalidRequest("invalid_value", param="mask", detail="expected one mask")
+        request.images, request.mask = images, masks[0] if masks else None
+        request.extra.update({name: found[0] if len(found) == 1 else found for name, found in files.items()})
+        return request
+
+    await _answer(runtime, exchange, require_model(decode_form(parts)[0]), request_for, edit=True)
 
 
-async def _answer(runtime: Runtime, exchange: Exchange, deployment: Deployment, request: ImageRequest, *,
-                  edit: bool) -> None:
-    provider = deployment.provider
-    capabilities = provider.capabilities
-    notes = await begin_call(runtime, exchange, deployment,
-                             capable=capabilities.image_edits if edit else capabilities.image_generation,
-                             capability="image edits" if edit else "image generation")
-    call = provider.edit_images if edit else provider.generate_images
-    answer = await call(request, deployment.model, notes)
-    notes.usage = answer.usage
-    await exchange.respond(200, orjson.dumps(encode_response(answer, request.response_format)),
-                           headers=adjusted_headers(notes))
+async def _answer(runtime: Runtime, exchange: Exchange, model: str,
+                  request_for: Callable[[Deployment], ImageRequest], *, edit: bool) -> None:
+    """`request_for` builds the canonical request for one deployment (its defaults and overrides)."""
+
+    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+        request = request_for(deployment)
+        provider = deployment.provider
+        send = provider.edit_images if edit else provider.generate_images
+        answer = await send(request, deployment.model, notes)
+        notes.usage = answer.usage
+        await exchange.respond(200, orjson.dumps(encode_response(answer, request.response_format)),
+                               headers=adjusted_headers(notes))
+
+    def capable(deployment: Deployment) -> None:
+        capabilities = deployment.provider.capabilities
+        require(capabilities.image_edits if edit else capabilities.image_generation, deployment,
+                "image edits" if edit else "image generation")
+
+    await call(runtime, exchange, model, attempt, stream=False, check=capable)
 
 
 def decode_form(parts: list[Part]) -> tuple[dict[str, Any], dict[str, list[ImageFile]]]:

@@ -26,7 +26,7 @@ from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 
 if TYPE_CHECKING:
-    from babelgate.runtime import Runtime
+    pass
 
 # Configured model parameters (chat names) → the Messages field of the same meaning.
 NATIVE_PARAMETERS: Final = {"max_tokens": "max_tokens", "max_completion_tokens": "max_tokens",
@@ -34,11 +34,10 @@ NATIVE_PARAMETERS: Final = {"max_tokens": "max_tokens", "max_completion_tokens":
 _THINKING_MARK: Final = b'"thinking"'
 
 
-async def relay(runtime: Runtime, exchange: Exchange, body: JSON, deployment: Deployment, *, stream: bool,
+async def relay(exchange: Exchange, body: JSON, deployment: Deployment, notes: CallNotes, *, stream: bool,
                 raw: bytes) -> None:
     prepare(body, deployment, raw=raw, beta=exchange.header(b"anthropic-beta"))
     provider = deployment.provider
-    notes = exchange.notes = CallNotes()
     if stream:
         await send_stream(exchange, provider.forward_messages_stream(body, deployment.model, notes), notes,
                           on_error=encode_stream_error)

@@ -32,7 +32,7 @@ from babelgate.frontends.anthropic_messages.translate_content import Shaping
 from babelgate.frontends.anthropic_messages.wire import JSON
 from babelgate.frontends.openai_validation import require_model
 from babelgate.frontends.route import Route
-from babelgate.pipeline import adjusted_headers, parse_json_object, request_context, send_stream, typed_request
+from babelgate.pipeline import Body, adjusted_headers, call, send_stream, typed_request
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest
@@ -44,20 +44,24 @@ if TYPE_CHECKING:
 
 async def create_message(runtime: Runtime, exchange: Exchange) -> None:
     raw = await exchange.read_body(runtime.max_body_bytes)
-    body = parse_json_object(raw)
-    _check_basics(body)
-    deployment = runtime.registry.resolve(body["model"])
-    exchange.provider, exchange.model = deployment.provider.name, deployment.public_name
-    stream = body.get("stream") is True
-    context = exchange.context = request_context(exchange, deployment, stream) if runtime.hooks else None
-    if deployment.provider.capabilities.native_messages:
-        for hook in runtime.hooks:
-            await hook.on_request(context)  # type: ignore[arg-type]
-        await native.relay(runtime, exchange, body, deployment, stream=stream, raw=raw)
-        return
-    notes = exchange.notes = CallNotes()
+    body = Body(raw)
+    _check_basics(body.peek())
+    stream = body.peek().get("stream") is True
+
+    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+        fields = body.take()
+        if deployment.provider.capabilities.native_messages:
+            await native.relay(exchange, fields, deployment, notes, stream=stream, raw=raw)
+        else:
+            await _translated(runtime, exchange, fields, deployment, notes, stream=stream)
+
+    await call(runtime, exchange, body.peek()["model"], attempt, stream=stream)
+
+
+async def _translated(runtime: Runtime, exchange: Exchange, body: JSON, deployment: Deployment, notes: CallNotes, *,
+                      stream: bool) -> None:
     chat = decode_request(body, adjusted=notes.adjusted)
-    request = await typed_request(runtime, deployment, chat, stream=stream, context=context, notes=notes)
+    request = await typed_request(runtime, deployment, chat, stream=stream, context=exchange.context, notes=notes)
     provider = deployment.provider
     message_id = wire.new_id()
     if stream:
@@ -73,17 +77,17 @@ async def create_message(runtime: Runtime, exchange: Exchange) -> None:
 async def count_tokens(runtime: Runtime, exchange: Exchange) -> None:
     """Anthropic's own count where the model is Claude; elsewhere an estimate (translate.estimate_tokens)."""
     raw = await exchange.read_body(runtime.max_body_bytes)
-    body = parse_json_object(raw)
-    deployment = runtime.registry.resolve(require_model(body))
-    exchange.provider, exchange.model = deployment.provider.name, deployment.public_name
-    context = exchange.context = request_context(exchange, deployment, False) if runtime.hooks else None
-    for hook in runtime.hooks:
-        await hook.on_request(context)  # type: ignore[arg-type]
-    if deployment.provider.capabilities.native_messages:
-        tokens = await native.count(body, deployment, raw=raw, beta=exchange.header(b"anthropic-beta"))
-    else:
-        tokens = estimate_tokens(chat_body(body, Shaping(adjusted=[])))
-    await exchange.respond_json(200, {"input_tokens": tokens})
+    body = Body(raw)
+
+    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+        fields = body.take()
+        if deployment.provider.capabilities.native_messages:
+            tokens = await native.count(fields, deployment, raw=raw, beta=exchange.header(b"anthropic-beta"))
+        else:
+            tokens = estimate_tokens(chat_body(fields, Shaping(adjusted=[])))
+        await exchange.respond_json(200, {"input_tokens": tokens})
+
+    await call(runtime, exchange, require_model(body.peek()), attempt, stream=False)
 
 
 def _check_basics(body: JSON) -> None:

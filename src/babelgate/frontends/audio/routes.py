@@ -16,9 +16,12 @@ from babelgate.frontends.audio.translate import (
     speech_content_type,
 )
 from babelgate.frontends.multipart import parse_form
+from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import require_model
 from babelgate.frontends.route import Route
-from babelgate.pipeline import adjusted_headers, begin_call, parse_json_object, send_stream
+from babelgate.pipeline import Body, adjusted_headers, call, require, send_stream
+from babelgate.providers.base import CallNotes
+from babelgate.routing.registry import Deployment
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -37,32 +40,43 @@ async def _transcribe(runtime: Runtime, exchange: Exchange, *, translate: bool) 
     content_type = exchange.header(b"content-type")
     parts = parse_form(raw, content_type.decode("latin-1") if content_type is not None else None)
     del raw  # the parts hold the bytes now; one copy of an upload at a time is enough
-    file, form = read_form(parts)
-    deployment = runtime.registry.resolve(require_model(form))
-    deployment.apply_to_body(form)
-    request = decode_transcription(file, form, translate=translate)
-    provider = deployment.provider
-    notes = await begin_call(runtime, exchange, deployment, capable=provider.capabilities.transcription,
-                             capability="translation" if translate else "transcription")
-    answer = await provider.transcribe(request, deployment.model, notes)
-    body, kind = encode_transcription(answer, request)
-    await exchange.respond(200, body, content_type=(b"content-type", kind), headers=adjusted_headers(notes))
+    capability = "translation" if translate else "transcription"
+
+    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+        file, form = read_form(parts)
+        deployment.apply_to_body(form)
+        request = decode_transcription(file, form, translate=translate)
+        answer = await deployment.provider.transcribe(request, deployment.model, notes)
+        body, kind = encode_transcription(answer, request)
+        await exchange.respond(200, body, content_type=(b"content-type", kind), headers=adjusted_headers(notes))
+
+    def capable(deployment: Deployment) -> None:
+        require(deployment.provider.capabilities.transcription, deployment, capability)
+
+    await call(runtime, exchange, require_model(read_form(parts)[1]), attempt, stream=False, check=capable)
 
 
 async def create_speech(runtime: Runtime, exchange: Exchange) -> None:
-    body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
-    deployment = runtime.registry.resolve(require_model(body))
-    deployment.apply_to_body(body)
-    request = decode_speech(body)
-    provider = deployment.provider
-    notes = await begin_call(runtime, exchange, deployment, capable=provider.capabilities.speech, capability="speech")
-    audio = _cut_on_error(provider.speech(request, deployment.model, notes))
-    try:
-        await send_stream(exchange, audio, notes, content_type=(b"content-type", speech_content_type(request)))
-    except _Cut as cut:
-        # Before the first byte this is an ordinary error answer; after it, the app finds the response
-        # started and the server drops the connection, so the client sees a cut body, not a whole one.
-        raise cut.error from None
+    body = Body(await exchange.read_body(runtime.max_body_bytes))
+
+    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+        fields = body.take()
+        deployment.apply_to_body(fields)
+        request = decode_speech(fields)
+        audio = _cut_on_error(deployment.provider.speech(request, deployment.model, notes))
+        try:
+            await send_stream(exchange, audio, notes, on_error=encode_stream_error,
+                              content_type=(b"content-type", speech_content_type(request)))
+        except _Cut as cut:
+            # Before the first byte this is an ordinary error answer; after it, the app finds the response
+            # started and the server drops the connection, so the client sees a cut body, not a whole one.
+            raise cut.error from None
+
+    await call(runtime, exchange, require_model(body.peek()), attempt, stream=True, check=_speaks)
+
+
+def _speaks(deployment: Deployment) -> None:
+    require(deployment.provider.capabilities.speech, deployment, "speech")
 
 
 class _Cut(Exception):

@@ -22,7 +22,7 @@ from babelgate.frontends.ollama.answer import Clock, send_stream
 from babelgate.frontends.ollama.stream import OllamaStreamEncoder
 from babelgate.frontends.ollama.translate import apply_options, encode_generate
 from babelgate.frontends.ollama.wire import JSON
-from babelgate.pipeline import adjusted_headers, request_context
+from babelgate.pipeline import adjusted_headers, call
 from babelgate.providers.base import CallNotes
 from babelgate.providers.openai.translate import usage_from_wire  # legacy completions report OpenAI's usage
 from babelgate.providers.transport import event_object
@@ -81,34 +81,39 @@ def _finish(reason: Any) -> FinishReason | None:
     return None if reason is None else _FINISH.get(str(reason), "stop")
 
 
-async def generate(runtime: Runtime, exchange: Exchange, deployment: Deployment, body: JSON, clock: Clock) -> None:
-    provider, model = deployment.provider, body["model"]
-    if not provider.accepts_completions(deployment.model):
-        raw = bool(body.get("raw"))
-        raise InvalidRequest("ollama_raw_unsupported" if raw else "ollama_suffix_unsupported",
-                             param="raw" if raw else "suffix", model=model)
+async def generate(runtime: Runtime, exchange: Exchange, name: str, body: JSON, clock: Clock) -> None:
+    """`raw` or `suffix`: the prompt goes to the upstream's legacy completions API as it is."""
+    model = body["model"]
     stream = body.get("stream") is not False
-    legacy, adjusted = legacy_body(body, stream=stream)
-    deployment.apply_to_body(legacy)
-    notes = exchange.notes = CallNotes(adjusted=adjusted)
-    context = exchange.context = request_context(exchange, deployment, stream) if runtime.hooks else None
-    if context is not None:  # no chat request is sent here, so `transform_request` does not run
-        for hook in runtime.hooks:
-            await hook.on_request(context)
-    clock.upstream_called()
-    if stream:
-        frames = provider.forward_completions_stream(legacy, deployment.model, notes)
-        encoder = OllamaStreamEncoder(model, provider=provider.name, generate=True)
-        await send_stream(exchange, _chunks(frames, provider.name), encoder, clock, notes)
-        return
-    try:
-        payload = orjson.loads(await provider.forward_completions(legacy, deployment.model, notes))
-        response = response_from_wire(payload)
-    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
-        raise UpstreamProtocolError(provider=provider.name, detail="the body has the wrong shape") from None
-    notes.finish_reason = response.choices[0].finish_reason if response.choices else None
-    answer = encode_generate(response, model=model, at=clock.now(), durations=clock.durations())
-    await exchange.respond(200, orjson.dumps(answer), headers=adjusted_headers(notes))
+
+    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+        provider = deployment.provider
+        legacy, adjusted = legacy_body(body, stream=stream)
+        deployment.apply_to_body(legacy)
+        notes.adjusted.extend(adjusted)
+        # No chat request is sent here, so `transform_request` does not run.
+        clock.upstream_called()
+        if stream:
+            frames = provider.forward_completions_stream(legacy, deployment.model, notes)
+            encoder = OllamaStreamEncoder(model, provider=provider.name, generate=True)
+            await send_stream(exchange, _chunks(frames, provider.name), encoder, clock, notes)
+            return
+        try:
+            payload = orjson.loads(await provider.forward_completions(legacy, deployment.model, notes))
+            response = response_from_wire(payload)
+        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+            raise UpstreamProtocolError(provider=provider.name, detail="the body has the wrong shape") from None
+        notes.finish_reason = response.choices[0].finish_reason if response.choices else None
+        answer = encode_generate(response, model=model, at=clock.now(), durations=clock.durations())
+        await exchange.respond(200, orjson.dumps(answer), headers=adjusted_headers(notes))
+
+    def accepts(deployment: Deployment) -> None:
+        if not deployment.provider.accepts_completions(deployment.model):
+            raw = bool(body.get("raw"))
+            raise InvalidRequest("ollama_raw_unsupported" if raw else "ollama_suffix_unsupported",
+                                 param="raw" if raw else "suffix", model=model)
+
+    await call(runtime, exchange, name, attempt, stream=stream, check=accepts)
 
 
 async def _chunks(frames: AsyncIterator[bytes], provider: str) -> AsyncIterator[ChatChunk]:

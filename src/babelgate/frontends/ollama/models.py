@@ -38,16 +38,24 @@ _EMBEDDING_MARKERS: Final = ("embed",)
 _TEXT: Final = (b"content-type", b"text/plain; charset=utf-8")
 
 
-def resolve(runtime: Runtime, name: str) -> Deployment:
-    """The deployment for `name`. Ollama treats `model` and `model:latest` as one model and its clients
-    add the tag freely, while no other upstream knows it: a name with `:latest` is routed without it
-    when that resolves (even to a model family), else as it is (a configured name may carry it)."""
+def routable(runtime: Runtime, name: str) -> str:
+    """The name to route `name` by. Ollama treats `model` and `model:latest` as one model and its
+    clients add the tag freely, while no other upstream knows it: a name with `:latest` is routed
+    without it when that resolves (even to a model family), else as it is (a configured name may
+    carry it)."""
     if name.endswith(LATEST):
+        bare = name.removesuffix(LATEST)
         try:
-            return runtime.registry.resolve(name.removesuffix(LATEST))
+            runtime.registry.resolve(bare)
         except ModelNotFound:
-            pass
-    return runtime.registry.resolve(name)
+            return name
+        return bare
+    return name
+
+
+def resolve(runtime: Runtime, name: str) -> Deployment:
+    """The deployment for `name` (see `routable`)."""
+    return runtime.registry.resolve(routable(runtime, name))
 
 
 async def tags(runtime: Runtime, exchange: Exchange) -> None:

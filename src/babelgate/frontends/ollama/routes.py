@@ -15,19 +15,18 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from babelgate.errors import UnsupportedCapability
 from babelgate.exchange import Exchange
 from babelgate.frontends.embeddings import decode_request as decode_embeddings
 from babelgate.frontends.embeddings import embed_in_batches
 from babelgate.frontends.ollama import completions, translate, wire
 from babelgate.frontends.ollama.answer import Clock, send_stream
-from babelgate.frontends.ollama.models import ps, resolve, root, show, tags, version
+from babelgate.frontends.ollama.models import ps, resolve, root, routable, show, tags, version
 from babelgate.frontends.ollama.stream import OllamaStreamEncoder
 from babelgate.frontends.ollama.translate import encode_error
 from babelgate.frontends.ollama.validate import validate_chat, validate_embed, validate_generate
 from babelgate.frontends.ollama.wire import JSON
 from babelgate.frontends.route import Route
-from babelgate.pipeline import adjusted_headers, parse_json_object, request_context, typed_request
+from babelgate.pipeline import adjusted_headers, call, parse_json_object, require, typed_request
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 
@@ -41,27 +40,27 @@ async def chat(runtime: Runtime, exchange: Exchange) -> None:
     clock = Clock(exchange)
     body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
     validate_chat(body)
-    deployment = _route_to(runtime, exchange, body)
     if not body.get("messages"):
+        _route_to(runtime, exchange, body)
         await _loaded(exchange, body, generate=False)
         return
     chat_json, adjusted = translate.chat_body(body)
-    await _answer(runtime, exchange, deployment, body, chat_json, adjusted, clock, generate=False)
+    await _answer(runtime, exchange, body, chat_json, adjusted, clock, generate=False)
 
 
 async def generate(runtime: Runtime, exchange: Exchange) -> None:
     clock = Clock(exchange)
     body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
     validate_generate(body)
-    deployment = _route_to(runtime, exchange, body)
     if not (body.get("prompt") or body.get("suffix") or body.get("system") or body.get("images")):
+        _route_to(runtime, exchange, body)
         await _loaded(exchange, body, generate=True)
         return
     if body.get("raw") or body.get("suffix"):
-        await completions.generate(runtime, exchange, deployment, body, clock)
+        await completions.generate(runtime, exchange, routable(runtime, body["model"]), body, clock)
         return
     chat_json, adjusted = translate.generate_body(body)
-    await _answer(runtime, exchange, deployment, body, chat_json, adjusted, clock, generate=True)
+    await _answer(runtime, exchange, body, chat_json, adjusted, clock, generate=True)
 
 
 async def embed(runtime: Runtime, exchange: Exchange) -> None:
@@ -73,10 +72,10 @@ async def embeddings(runtime: Runtime, exchange: Exchange) -> None:
     await _embed(runtime, exchange, legacy=True)
 
 
-def _route_to(runtime: Runtime, exchange: Exchange, body: JSON) -> Deployment:
+def _route_to(runtime: Runtime, exchange: Exchange, body: JSON) -> None:
+    """A request with nothing to send upstream still names a model that must exist."""
     deployment = resolve(runtime, body["model"])
     exchange.provider, exchange.model = deployment.provider.name, deployment.public_name
-    return deployment
 
 
 async def _loaded(exchange: Exchange, body: JSON, *, generate: bool) -> None:
@@ -90,49 +89,57 @@ async def _loaded(exchange: Exchange, body: JSON, *, generate: bool) -> None:
     await exchange.respond(200, orjson.dumps(payload))
 
 
-async def _answer(runtime: Runtime, exchange: Exchange, deployment: Deployment, body: JSON, chat_json: JSON,
-                  adjusted: list[str], clock: Clock, *, generate: bool) -> None:
+async def _answer(runtime: Runtime, exchange: Exchange, body: JSON, chat_json: JSON, adjusted: list[str],
+                  clock: Clock, *, generate: bool) -> None:
     stream = body.get("stream") is not False  # Ollama streams by default
-    notes = exchange.notes = CallNotes(adjusted=adjusted)
-    context = exchange.context = request_context(exchange, deployment, stream) if runtime.hooks else None
-    request = await typed_request(runtime, deployment, chat_json, stream=stream, context=context, notes=notes)
-    provider, model = deployment.provider, body["model"]  # Ollama echoes the name the client sent
-    clock.upstream_called()
-    if stream:
-        encoder = OllamaStreamEncoder(model, provider=provider.name, generate=generate)
-        await send_stream(exchange, provider.stream(request, deployment.model, notes), encoder, clock, notes)
-        return
-    response = await provider.chat(request, deployment.model, notes)
-    notes.finish_reason = response.choices[0].finish_reason if response.choices else None
-    durations = clock.durations()
-    if generate:
-        payload = translate.encode_generate(response, model=model, at=Clock.now(), durations=durations)
-    else:
-        payload = translate.encode_chat(response, model=model, provider=provider.name, at=Clock.now(),
-                                        durations=durations)
-    await exchange.respond(200, orjson.dumps(payload), headers=adjusted_headers(notes))
+    model = body["model"]  # Ollama echoes the name the client sent
+
+    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+        notes.adjusted.extend(adjusted)
+        request = await typed_request(runtime, deployment, dict(chat_json), stream=stream, context=exchange.context,
+                                      notes=notes)
+        provider = deployment.provider
+        clock.upstream_called()
+        if stream:
+            encoder = OllamaStreamEncoder(model, provider=provider.name, generate=generate)
+            await send_stream(exchange, provider.stream(request, deployment.model, notes), encoder, clock, notes)
+            return
+        response = await provider.chat(request, deployment.model, notes)
+        notes.finish_reason = response.choices[0].finish_reason if response.choices else None
+        durations = clock.durations()
+        if generate:
+            payload = translate.encode_generate(response, model=model, at=Clock.now(), durations=durations)
+        else:
+            payload = translate.encode_chat(response, model=model, provider=provider.name, at=Clock.now(),
+                                            durations=durations)
+        await exchange.respond(200, orjson.dumps(payload), headers=adjusted_headers(notes))
+
+    await call(runtime, exchange, routable(runtime, model), attempt, stream=stream)
 
 
 async def _embed(runtime: Runtime, exchange: Exchange, *, legacy: bool) -> None:
     clock = Clock(exchange)
     body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
     validate_embed(body, legacy=legacy)
-    deployment = _route_to(runtime, exchange, body)
-    provider = deployment.provider
-    if not provider.capabilities.embeddings:
-        raise UnsupportedCapability(provider=provider.name, capability="embeddings", param="model")
-    embed_json, adjusted = translate.embed_body(body, legacy=legacy)
-    notes = exchange.notes = CallNotes(adjusted=adjusted)
-    answer = None
-    if embed_json["input"]:
-        deployment.apply_to_body(embed_json)
-        request, _ = decode_embeddings(embed_json)
-        clock.upstream_called()
-        answer = await embed_in_batches(deployment, request, notes)
-        notes.usage = answer.usage
-    payload = (translate.encode_embeddings(answer) if legacy
-               else translate.encode_embed(answer, model=body["model"], durations=clock.durations()))
-    await exchange.respond(200, orjson.dumps(payload), headers=adjusted_headers(notes))
+
+    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+        embed_json, adjusted = translate.embed_body(body, legacy=legacy)
+        notes.adjusted.extend(adjusted)
+        answer = None
+        if embed_json["input"]:
+            deployment.apply_to_body(embed_json)
+            request, _ = decode_embeddings(embed_json)
+            clock.upstream_called()
+            answer = await embed_in_batches(deployment, request, notes)
+            notes.usage = answer.usage
+        payload = (translate.encode_embeddings(answer) if legacy
+                   else translate.encode_embed(answer, model=body["model"], durations=clock.durations()))
+        await exchange.respond(200, orjson.dumps(payload), headers=adjusted_headers(notes))
+
+    def capable(deployment: Deployment) -> None:
+        require(deployment.provider.capabilities.embeddings, deployment, "embeddings")
+
+    await call(runtime, exchange, routable(runtime, body["model"]), attempt, stream=False, check=capable)
 
 
 def _is_zero(keep_alive: Any) -> bool:

@@ -31,10 +31,10 @@ from babelgate.frontends.openai_completions.translate import (
     sum_usage,
 )
 from babelgate.frontends.openai_completions.validate import validate_completion_body, validate_translatable
+from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import require_model
 from babelgate.frontends.route import Route
-from babelgate.hooks import RequestContext
-from babelgate.pipeline import adjusted_headers, parse_json_object, request_context, send_stream, typed_request
+from babelgate.pipeline import Body, adjusted_headers, call, send_stream, typed_request
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chunks import ChatChunk
@@ -44,41 +44,43 @@ if TYPE_CHECKING:
 
 
 async def create_completion(runtime: Runtime, exchange: Exchange) -> None:
-    body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
-    deployment = runtime.registry.resolve(require_model(body))
-    # The model's configured parameters go in before validation, as on chat, so both roads get them.
-    deployment.apply_to_body(body)
-    validate_completion_body(body)
-    provider = deployment.provider
-    exchange.provider, exchange.model = provider.name, deployment.public_name
-    if provider.accepts_completions(deployment.model):
-        await _native(runtime, exchange, body, deployment=deployment)
-    else:
-        await _translated(runtime, exchange, body, deployment=deployment)
+    body = Body(await exchange.read_body(runtime.max_body_bytes))
+    stream = body.peek().get("stream") is True
+
+    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+        fields = body.take()
+        # The model's configured parameters go in before validation, as on chat, so both roads get them.
+        deployment.apply_to_body(fields)
+        validate_completion_body(fields)
+        if deployment.provider.accepts_completions(deployment.model):
+            await _native(exchange, fields, deployment, notes)
+        else:
+            await _translated(runtime, exchange, fields, deployment, notes)
+
+    await call(runtime, exchange, require_model(body.peek()), attempt, stream=stream)
 
 
-async def _native(runtime: Runtime, exchange: Exchange, body: wire.JSON, *, deployment: Deployment) -> None:
-    stream = body.get("stream") is True
-    await _on_request(runtime, exchange, deployment=deployment, stream=stream)
+async def _native(exchange: Exchange, body: wire.JSON, deployment: Deployment, notes: CallNotes) -> None:
     provider = deployment.provider
-    notes = exchange.notes = CallNotes()
-    if stream:
-        await send_stream(exchange, provider.forward_completions_stream(body, deployment.model, notes), notes)
+    if body.get("stream") is True:
+        await send_stream(exchange, provider.forward_completions_stream(body, deployment.model, notes), notes,
+                          on_error=encode_stream_error)
     else:
         answer = await provider.forward_completions(body, deployment.model, notes)
         await exchange.respond(200, answer, headers=adjusted_headers(notes))
 
 
-async def _translated(runtime: Runtime, exchange: Exchange, body: wire.JSON, *, deployment: Deployment) -> None:
+async def _translated(runtime: Runtime, exchange: Exchange, body: wire.JSON, deployment: Deployment,
+                      combined: CallNotes) -> None:
     validate_translatable(body, deployment.public_name)
     request = decode_request(body)
-    # The hooks run here, not in `typed_request`: `on_request` once for the client's request, and
-    # `transform_request` on each chat request it fans out to.
-    combined = exchange.notes = CallNotes(adjusted=list(request.adjusted))
+    # `transform_request` runs here, not in `typed_request`: on each chat request the client's
+    # request fans out to.
+    combined.adjusted.extend(request.adjusted)
     chats = [await typed_request(runtime, deployment, chat_body(request, prompt), stream=request.stream, context=None,
                                  notes=combined)
              for prompt in request.prompts]
-    context = await _on_request(runtime, exchange, deployment=deployment, stream=request.stream)
+    context = exchange.context
     if context is not None:
         for number, chat in enumerate(chats):
             for hook in runtime.typed_hooks:
@@ -91,7 +93,8 @@ async def _translated(runtime: Runtime, exchange: Exchange, body: wire.JSON, *, 
             completion_id=wire.new_id(), created=int(time.time()), model=deployment.public_name,
             prompts=request.prompts, n=request.n, echo=request.echo, include_usage=request.include_usage)
         chunks = merge_streams([provider.stream(chat, model, notes) for chat, notes in zip(chats, calls, strict=True)])
-        await send_stream(exchange, _frames(chunks, encoder, combined=combined, calls=calls), combined)
+        await send_stream(exchange, _frames(chunks, encoder, combined=combined, calls=calls), combined,
+                          on_error=encode_stream_error)
         return
     try:
         answers = await gather_bounded([functools.partial(provider.chat, chat, model, notes)
@@ -130,17 +133,6 @@ def _combine(combined: CallNotes, calls: Sequence[CallNotes]) -> None:
     combined.usage = sum_usage([notes.usage for notes in calls if notes.usage is not None])
     if calls and calls[0].finish_reason is not None:
         combined.finish_reason = wire.finish_reason(calls[0].finish_reason)
-
-
-async def _on_request(runtime: Runtime, exchange: Exchange, *, deployment: Deployment, stream: bool
-                      ) -> RequestContext | None:
-    """Once the request is known to be valid, as on chat: the hooks' context, and `on_request`."""
-    if not runtime.hooks:
-        return None
-    context = exchange.context = request_context(exchange, deployment, stream)
-    for hook in runtime.hooks:
-        await hook.on_request(context)
-    return context
 
 
 ROUTES: dict[str, Route] = {

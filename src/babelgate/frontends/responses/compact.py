@@ -18,8 +18,10 @@ from babelgate.frontends.responses.translate import chat_messages, normalize_inp
 from babelgate.frontends.responses.turn import owned, previous_not_found
 from babelgate.frontends.responses.validate import validate_input
 from babelgate.frontends.responses.wire import JSON
-from babelgate.pipeline import parse_json_object
+from babelgate.pipeline import call, parse_json_object
 from babelgate.providers.base import CallNotes
+from babelgate.routing.registry import Deployment
+from babelgate.schema.chat import ChatResponse
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -29,8 +31,6 @@ async def compact_response(runtime: Runtime, exchange: Exchange) -> None:
     body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
     require_model(body)
     validate_input(body.get("input"))
-    deployment = runtime.registry.resolve(body["model"])
-    exchange.provider, exchange.model = deployment.provider.name, deployment.public_name
     conversation: list[JSON] = []
     previous_id = body.get("previous_response_id")
     if previous_id:
@@ -42,11 +42,15 @@ async def compact_response(runtime: Runtime, exchange: Exchange) -> None:
     messages = chat_messages(items)
     if isinstance(body.get("instructions"), str):
         messages.insert(0, {"role": "system", "content": body["instructions"]})
-    chat: JSON = {"model": body["model"], "messages": [*messages, {"role": "user", "content": SUMMARY_PROMPT}]}
-    deployment.apply_to_body(chat)
-    validate_chat_body(chat)
-    notes = exchange.notes = CallNotes()
-    answer = await deployment.provider.chat(decode_request(chat), deployment.model, notes)
+    messages.append({"role": "user", "content": SUMMARY_PROMPT})
+
+    async def attempt(deployment: Deployment, notes: CallNotes) -> ChatResponse:
+        chat: JSON = {"model": body["model"], "messages": messages}
+        deployment.apply_to_body(chat)
+        validate_chat_body(chat)
+        return await deployment.provider.chat(decode_request(chat), deployment.model, notes)
+
+    answer = await call(runtime, exchange, body["model"], attempt, stream=False)
     summary = (answer.choices[0].message.content or "") if answer.choices else ""
     resource = {
         "id": wire.new_response_id(),

@@ -17,12 +17,11 @@ from babelgate.routing.registry import Deployment
 from babelgate.streaming import encode_sse_event
 
 if TYPE_CHECKING:
-    from babelgate.runtime import Runtime
+    pass
 
 
-async def relay(runtime: Runtime, exchange: Exchange, body: JSON, deployment: Deployment, stream: bool) -> None:
+async def relay(exchange: Exchange, body: JSON, deployment: Deployment, notes: CallNotes, *, stream: bool) -> None:
     provider = deployment.provider
-    notes = exchange.notes = CallNotes()
     if stream:
         frames = provider.forward_responses_stream(body, deployment.model, notes)
         await send_stream(exchange, frames, notes, on_error=encode_error_event)

@@ -14,8 +14,8 @@ from babelgate.exchange import Exchange
 from babelgate.frontends.responses import native, turn
 from babelgate.frontends.responses.validate import validate_create_body
 from babelgate.frontends.responses.wire import JSON
-from babelgate.hooks import RequestContext
-from babelgate.pipeline import adjusted_headers, parse_json_object, request_context, send_stream
+from babelgate.pipeline import adjusted_headers, call, parse_json_object, send_stream
+from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.store import StoredResponse
 from babelgate.streaming import SSE_DONE, encode_sse_event
@@ -29,36 +29,29 @@ INPUT_ITEMS = "/input_items"
 async def create_response(runtime: Runtime, exchange: Exchange) -> None:
     body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
     validate_create_body(body)
-    deployment = runtime.registry.resolve(body["model"])
-    exchange.provider, exchange.model = deployment.provider.name, deployment.public_name
     stream = body.get("stream") is True
-
-    def make_context(deployment: Deployment, stream: bool) -> RequestContext | None:
-        return request_context(exchange, deployment, stream) if runtime.hooks else None
-
-    if deployment.native_responses:
-        # Hooks see the request (and may refuse it) on the native road too; there is no chat
-        # request to transform there.
-        context = exchange.context = make_context(deployment, stream)
-        for hook in runtime.hooks:
-            await hook.on_request(context)  # type: ignore[arg-type]
-        await native.relay(runtime, exchange, body, deployment, stream)
-        return
 
     def lookup(response_id: str) -> Awaitable[StoredResponse | None]:
         return turn.owned(runtime.response_store, response_id, exchange.key_id)
 
-    current = await turn.prepare(runtime, body, deployment, lookup, language=exchange.language,
-                                 make_context=make_context, stream=stream, owner=exchange.key_id)
-    exchange.notes, exchange.context = current.notes, current.context
-    if stream:
-        await send_stream(exchange, _sse(runtime, current), current.notes, on_error=native.encode_error_event)
-        if current.error is not None:
-            exchange.error_code = current.error.code or current.error.type
-        return
-    resource = await turn.answer(current)
-    await _remember(runtime, current)
-    await exchange.respond(200, orjson.dumps(resource), headers=adjusted_headers(current.notes))
+    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+        if deployment.native_responses:
+            # Hooks saw the request (and may have refused it) on the native road too; there is no
+            # chat request to transform there. A copy: the relay names the upstream's model in it.
+            await native.relay(exchange, dict(body), deployment, notes, stream=stream)
+            return
+        current = await turn.prepare(runtime, body, deployment, lookup, language=exchange.language,
+                                     context=exchange.context, notes=notes, stream=stream, owner=exchange.key_id)
+        if stream:
+            await send_stream(exchange, _sse(runtime, current), notes, on_error=native.encode_error_event)
+            if current.error is not None:
+                exchange.error_code = current.error.code or current.error.type
+            return
+        resource = await turn.answer(current)
+        await _remember(runtime, current)
+        await exchange.respond(200, orjson.dumps(resource), headers=adjusted_headers(notes))
+
+    await call(runtime, exchange, body["model"], attempt, stream=stream)
 
 
 async def _sse(runtime: Runtime, current: turn.Turn) -> AsyncIterator[bytes]:

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 Lookup = Callable[[str], Awaitable[StoredResponse | None]]
-ContextFactory = Callable[[Deployment, bool], RequestContext | None]
 
 
 @dataclass(slots=True)
@@ -80,8 +79,8 @@ def previous_not_found(response_id: str) -> NotFound:
 
 
 async def prepare(runtime: Runtime, body: JSON, deployment: Deployment, lookup: Lookup, *, language: str,
-                  make_context: ContextFactory, stream: bool, owner: str | None) -> Turn:
-    """`body` already passed `validate_create_body`; `deployment` is its model's."""
+                  context: RequestContext | None, notes: CallNotes, stream: bool, owner: str | None) -> Turn:
+    """`body` already passed `validate_create_body`; `deployment` serves this attempt (pipeline.call)."""
     validate_translatable(body)
     conversation: list[JSON] = []
     previous_id = body.get("previous_response_id")
@@ -91,12 +90,10 @@ async def prepare(runtime: Runtime, body: JSON, deployment: Deployment, lookup: 
             raise previous_not_found(previous_id)
         conversation = [*previous.conversation, *previous.response.get("output", ())]
     items = normalize_input(body.get("input"))
-    notes = CallNotes()
     seal = await _reasoning_seal(runtime, deployment, body, [*conversation, *items])
     reasoning = {} if seal is None else open_items([*conversation, *items], seal, notes.adjusted,
                                                    first_reported=len(conversation))
     chat, names = chat_body(body, conversation, items, notes.adjusted, reasoning=reasoning)
-    context = make_context(deployment, stream)
     # A chat body built from this create body alone holds nothing validate_create_body and
     # validate_translatable have not already checked as strictly as the chat validation would
     # (test_responses_chat_check.py proves it on mutated bodies). Earlier turns' items come from

@@ -16,13 +16,14 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from babelgate.errors import AuthenticationFailed, GatewayError, InvalidRequest, RequestTooLarge
-from babelgate.exchange import Receive, Scope, Send
+from babelgate.exchange import Headers, Receive, Scope, Send
 from babelgate.frontends.openai_errors import error_object
 from babelgate.frontends.responses import turn
 from babelgate.frontends.responses.validate import validate_create_body
@@ -30,7 +31,7 @@ from babelgate.frontends.responses.wire import JSON
 from babelgate.governance.gateway_keys import credentials
 from babelgate.hooks import Completion, RequestContext, notify_complete
 from babelgate.i18n import choose_language
-from babelgate.pipeline import parse_json_object
+from babelgate.pipeline import call, parse_json_object
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.store import StoredResponse
@@ -112,7 +113,7 @@ class ResponsesSocket:
             if event is None:
                 return
             started = time.perf_counter()
-            outcome = _Outcome()
+            outcome = _Outcome(self._context)
             lane = event.get("stream_id")
             try:
                 await self._respond(event, outcome)
@@ -143,18 +144,19 @@ class ResponsesSocket:
         body = {key: value for key, value in event.items() if key != "type"}
         previous_id = body.get("previous_response_id")
         current: turn.Turn | None = None
-        try:
-            validate_create_body(body, websocket=True)
-            deployment = self.runtime.registry.resolve(body["model"])
-            outcome.provider, outcome.model = deployment.provider.name, deployment.public_name
-            if deployment.native_responses:
-                raise InvalidRequest("responses_unsupported", param="model", feature="WebSocket mode on a native model")
+
+        async def attempt(deployment: Deployment, notes: CallNotes) -> turn.Turn:
             current = await turn.prepare(self.runtime, body, deployment, self._lookup, language=self.language,
-                                         make_context=self._context, stream=True, owner=self.key_id)
-            outcome.notes, outcome.context = current.notes, current.context
+                                         context=outcome.context, notes=notes, stream=True, owner=self.key_id)
             async for batch in turn.events(current):
+                outcome.response_started = True
                 for item in batch:
                     await self._send({**item, "stream_id": lane} if lane is not None else item)
+            return current
+
+        try:
+            validate_create_body(body, websocket=True)
+            current = await call(self.runtime, outcome, body["model"], attempt, stream=True, check=_not_native)
         except GatewayError as error:
             if previous_id:
                 self.remembered.pop(previous_id, None)
@@ -183,12 +185,9 @@ class ResponsesSocket:
         while len(self.remembered) > CONNECTION_MEMORY:
             self.remembered.popitem(last=False)
 
-    def _context(self, deployment: Deployment, stream: bool) -> RequestContext | None:
-        if not self.runtime.hooks:
-            return None
-        return RequestContext(request_id=self.ids(None).decode(), route="responses.websocket",
-                              model=deployment.public_name, provider=deployment.provider.name,
-                              upstream_model=deployment.model, stream=stream, key_id=self.key_id,
+    def _context(self, model: str, provider: str, upstream_model: str, stream: bool) -> RequestContext:
+        return RequestContext(request_id=self.ids(None).decode(), route="responses.websocket", model=model,
+                              provider=provider, upstream_model=upstream_model, stream=stream, key_id=self.key_id,
                               headers=self.headers)
 
     async def _error(self, error: GatewayError, lane: Any = None) -> None:
@@ -206,14 +205,23 @@ class ResponsesSocket:
 
 @dataclass(slots=True)
 class _Outcome:
-    """What accounting needs from one response on the socket."""
+    """What accounting needs from one response on the socket; the call site (pipeline.CallSite)
+    of its upstream call."""
 
+    hook_context: Callable[[str, str, str, bool], RequestContext]
     provider: str = ""
     model: str = ""
     status: int = 200
     error_code: str = ""
     notes: CallNotes | None = None
     context: RequestContext | None = None
+    response_started: bool = False  # an event of this response went to the client
+    headers_out: Headers = field(default_factory=list)  # unused: a socket has no response headers
+
+
+def _not_native(deployment: Deployment) -> None:
+    if deployment.native_responses:
+        raise InvalidRequest("responses_unsupported", param="model", feature="WebSocket mode on a native model")
 
 
 def _parse(data: str | bytes) -> JSON:

@@ -1,0 +1,90 @@
+"""`POST /v1/chat/completions`: the OpenAI Chat Completions route.
+
+Two roads lead through the provider. The fast path (OpenAI-compatible provider, no hook that
+needs the typed request) forwards the validated JSON with `model` rewritten and relays bytes;
+the typed path decodes into `ChatRequest` and encodes canonical answers back (openai_chat.py).
+Both are one attempt of the call path (pipeline.py), so the router may repeat either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from babelgate import tool_ids
+from babelgate.exchange import Exchange
+from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder, decode_request, encode_response
+from babelgate.frontends.openai_errors import encode_stream_error
+from babelgate.frontends.openai_validation import require_model, validate_chat_body
+from babelgate.pipeline import Body, adjusted_headers, call, send_stream, supported_tools
+from babelgate.providers.base import CallNotes
+from babelgate.routing.registry import Deployment
+from babelgate.schema.chat import ChatRequest
+from babelgate.schema.chunks import ChatChunk
+
+if TYPE_CHECKING:
+    from babelgate.runtime import Runtime
+
+
+async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
+    raw = await exchange.read_body(runtime.max_body_bytes)
+    body = Body(raw)
+    model = require_model(body.peek())
+    stream = body.peek().get("stream") is True
+
+    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+        await _attempt(runtime, exchange, deployment, body.take(), raw, stream, notes)
+
+    await call(runtime, exchange, model, attempt, stream=stream)
+
+
+async def _attempt(runtime: Runtime, exchange: Exchange, deployment: Deployment, body: dict[str, Any], raw: bytes,
+                   stream: bool, notes: CallNotes) -> None:
+    # The model's configured parameters go in before validation, so a bad default is caught too,
+    # and both roads below see the same body.
+    deployment.apply_to_body(body)
+    validate_chat_body(body)
+    provider = deployment.provider
+    # Signed tool-call ids (tool_ids.py) reach only the provider that issued them.
+    foreign_signatures = not provider.capabilities.signed_tool_ids and tool_ids.MARK_BYTES in raw
+    if provider.capabilities.openai_passthrough and not runtime.typed_hooks:
+        if foreign_signatures:
+            tool_ids.strip_body(body)
+        if stream:
+            await send_stream(exchange, provider.forward_stream(body, deployment.model, notes), notes,
+                              on_error=encode_stream_error)
+        else:
+            answer = await provider.forward_chat(body, deployment.model, notes)
+            await exchange.respond(200, answer, headers=adjusted_headers(notes))
+        return
+    request = supported_tools(decode_request(body), deployment, notes)
+    if foreign_signatures:
+        request = tool_ids.strip_request(request)
+    for hook in runtime.typed_hooks:
+        request = await hook.transform_request(exchange.context, request)  # type: ignore[arg-type]
+    await _typed(exchange, deployment, request, notes)
+
+
+async def _typed(exchange: Exchange, deployment: Deployment, request: ChatRequest, notes: CallNotes) -> None:
+    provider = deployment.provider
+    if not request.stream:
+        response = await provider.chat(request, deployment.model, notes)
+        await exchange.respond(200, orjson.dumps(encode_response(response)), headers=adjusted_headers(notes))
+        return
+    encoder = OpenAIChatStreamEncoder(include_usage=request.include_usage)
+    await send_stream(exchange, _encoded(provider.stream(request, deployment.model, notes), encoder), notes,
+                      on_error=encode_stream_error)
+
+
+async def _encoded(chunks: AsyncIterator[ChatChunk], encoder: OpenAIChatStreamEncoder) -> AsyncIterator[bytes]:
+    last: ChatChunk | None = None
+    async with contextlib.aclosing(chunks):  # type: ignore[type-var]
+        async for chunk in chunks:
+            last = chunk
+            data = encoder.encode(chunk)
+            if data:
+                yield data
+    yield encoder.finish(last)
