@@ -46,7 +46,9 @@ from babelgate.observability.request_id import RequestIds
 from babelgate.providers import PROVIDER_TYPES, build_provider
 from babelgate.providers.base import Provider
 from babelgate.routing.catalog import ModelCatalog
+from babelgate.routing.health import Health
 from babelgate.routing.registry import ModelRegistry, RegistryError
+from babelgate.routing.router import Router
 from babelgate.runtime import Runtime
 from babelgate.sealing import SealerSource
 from babelgate.store import open_cached_store
@@ -103,6 +105,9 @@ class Gateway:
         self.reload_config = reload
         self.client = UpstreamClient()
         self.metrics = Metrics()
+        # Deployments' health outlives a reload: a dead upstream stays skipped under the new config.
+        self.health = Health()
+        self.health.on_circuit = self._circuit_changed
         self.request_ids = RequestIds()
         self.hooks = tuple(hooks)
         self.created = int(time.time())
@@ -121,8 +126,12 @@ class Gateway:
                 providers[name] = build_provider(name, provider_config, config.server, self.client)
             except ValueError as exc:
                 raise ValueError(f"providers.{name}: {exc}") from None
+        def with_keys(name: str, keys: tuple[str, ...]) -> Provider:
+            return build_provider(name, config.providers[name].model_copy(update={"api_keys": keys}), config.server,
+                                  self.client)
+
         try:
-            registry = ModelRegistry(config, providers)
+            registry = ModelRegistry(config, providers, with_keys)
         except RegistryError as exc:
             raise ValueError(f"{exc.path}: {exc}") from None
         ttls = {name: p.models_cache_ttl for name, p in config.providers.items()}
@@ -131,13 +140,21 @@ class Gateway:
             self.sealer_source = SealerSource(self.response_store, key, purpose=REASONING_PURPOSE,
                                               secret_name=REASONING_SECRET)
         return Runtime(
-            config=config, providers=providers, registry=registry, catalog=ModelCatalog(providers, ttls),
+            config=config, providers=providers, registry=registry,
+            router=Router(registry, self.health, self.metrics), catalog=ModelCatalog(providers, ttls),
             keys=GatewayKeys(config.server.api_keys), hooks=self.hooks,
             typed_hooks=tuple(h for h in self.hooks if h.needs_typed_request), metrics=self.metrics,
             response_store=self.response_store, reasoning_sealer=self.sealer_source,
             max_body_bytes=config.server.max_body_bytes, version=VERSION, created=self.created,
             started_monotonic=self.started_monotonic,
         )
+
+    def _circuit_changed(self, deployment: str, state: str) -> None:
+        self.metrics.circuit(deployment, state == "open")
+        if state == "open":
+            log.warning("deployment %s failed repeatedly: skipped until its cool-down ends", deployment)
+        else:
+            log.info("deployment %s answers again", deployment)
 
     def swap(self, config: Config) -> None:
         """Serve `config` from now on; requests in flight keep the runtime they started with."""
@@ -219,6 +236,7 @@ class Gateway:
             if not exchange.response_started:
                 await exchange.respond(500, errors(GatewayError(), exchange.language))
         finally:
+            exchange.unwatch()
             self._account(runtime, exchange)
         if exchange.context is not None:
             await _complete(runtime, exchange)

@@ -30,8 +30,9 @@ class ClientGone(Exception):
 
 
 class Exchange:
-    __slots__ = ("context", "disconnected", "error_code", "headers_out", "key_id", "model", "notes", "provider",
-                 "receive", "request_id", "response_started", "route", "scope", "send", "started", "status")
+    __slots__ = ("_watcher", "context", "disconnected", "error_code", "headers_out", "key_id", "model", "notes",
+                 "provider", "receive", "request_id", "response_started", "route", "scope", "send", "started",
+                 "status")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send, ids: RequestIds, route: str = "") -> None:
         self.scope = scope
@@ -51,6 +52,7 @@ class Exchange:
         self.error_code = ""
         self.notes: CallNotes | None = None
         self.context: RequestContext | None = None  # set when hooks are installed
+        self._watcher: asyncio.Task[None] | None = None
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -125,11 +127,11 @@ class Exchange:
         await self.send(self._start(200, content_type, headers))
         task = asyncio.current_task()
         assert task is not None
-        watcher: asyncio.Task[None] | None = None
+        watched = self._watcher is not None
         try:
             await self.send({"type": "http.response.body", "body": first, "more_body": True})
             # Watched from here: the first bytes leave without waiting for the watcher's creation.
-            watcher = asyncio.create_task(self._watch_disconnect(task))
+            self.watch()
             async for piece in rest:
                 await self.send({"type": "http.response.body", "body": piece, "more_body": True})
             await self.send({"type": "http.response.body", "body": b""})
@@ -146,9 +148,23 @@ class Exchange:
             self.disconnected = True
             raise ClientGone() from None
         finally:
-            if watcher is not None:
-                watcher.cancel()
+            if not watched:
+                self.unwatch()
             await _close(rest)
+
+    def watch(self) -> None:
+        """From now until `unwatch`, a client disconnect cancels the task handling this exchange:
+        the upstream call, a stream being relayed, or a retry waiting for its turn. Only once the
+        whole body is read (the watcher reads what the server sends next)."""
+        if self._watcher is None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._watcher = asyncio.create_task(self._watch_disconnect(task))
+
+    def unwatch(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
 
     async def _watch_disconnect(self, task: asyncio.Task[Any]) -> None:
         while True:

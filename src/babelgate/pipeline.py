@@ -57,12 +57,30 @@ class CallSite(Protocol):
         """What the hooks see of this request."""
         ...
 
+    def watch(self) -> None:
+        """Until `unwatch`, the client's leaving cancels the call (a no-op where something else does)."""
+        ...
+
+    def unwatch(self) -> None: ...
+
 
 async def call(runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T], *, stream: bool,
                check: Check | None = None) -> T:
-    """Serve `model` with `attempt`; what the attempt returns (or raises) is the answer."""
-    deployment = runtime.registry.resolve(model)
-    return await run_attempt(runtime, site, deployment, attempt, stream=stream, check=check)
+    """Serve `model` with `attempt`; what the attempt returns (or raises) is the answer. A simple
+    route (one deployment, nothing to retry or fall back to) is one attempt; any other goes
+    through the router, which may repeat the attempt while nothing has reached the client."""
+    route = runtime.registry.route(model)
+    if route.simple:
+        return await run_attempt(runtime, site, route.deployments[0], attempt, stream=stream, check=check)
+
+    def one(deployment: Deployment) -> Awaitable[T]:
+        return run_attempt(runtime, site, deployment, attempt, stream=stream, check=check)
+
+    site.watch()  # a client that leaves cancels the attempt in flight and any retry still to come
+    try:
+        return await runtime.router.run(route, site, one)
+    finally:
+        site.unwatch()
 
 
 async def run_attempt(runtime: Runtime, site: CallSite, deployment: Deployment, attempt: Attempt[T], *,

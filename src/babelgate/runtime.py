@@ -16,6 +16,7 @@ from babelgate.observability.metrics import Metrics
 from babelgate.providers.base import Provider
 from babelgate.routing.catalog import ModelCatalog
 from babelgate.routing.registry import ModelRegistry
+from babelgate.routing.router import Router
 from babelgate.sealing import SealerSource
 from babelgate.store import ResponseStore
 
@@ -27,6 +28,7 @@ class Runtime:
     config: Config
     providers: dict[str, Provider]
     registry: ModelRegistry
+    router: Router
     catalog: ModelCatalog
     keys: GatewayKeys
     hooks: tuple[Hook, ...]

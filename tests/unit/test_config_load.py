@@ -252,7 +252,7 @@ def test_missing_file(tmp_path: Path) -> None:
          "providers.local.base_url: must start with http:// or https://"),
         ("providers:\n  'bad name': {}\n",
          "providers: provider name 'bad name' may only hold letters, digits, '_', '.', '-'"),
-        ("models:\n  m: {provider: ollama}\n", "models.m.model: Field required"),
+        ("models:\n  m: {provider: ollama}\n", "models.m: model: Field required (or a list of deployments)"),
         ("models:\n  m: {provider: ollama, model: ''}\n", "models.m.model: String should have at least 1 character"),
         ("aliases:\n  a: [b]\n", "aliases.a: Input should be a valid string"),
         ("colour: blue\n", "colour: Extra inputs are not permitted"),

@@ -62,9 +62,70 @@ def _as_list(value: Any) -> list[Any]:
     return [value] if isinstance(value, str) else list(value)
 
 
-class ModelConfig(_Strict):
+Balance = Literal["weighted", "least_busy", "lowest_latency"]
+
+
+class BackoffConfig(_Strict):
+    initial: float = Field(default=0.25, gt=0, description="seconds: the bound of the first retry's wait")
+    max: float = Field(default=8.0, gt=0, description="seconds: the largest bound")
+
+
+class CircuitConfig(_Strict):
+    failures: int = Field(default=5, ge=1, description="consecutive failures that open the circuit")
+    cooldown: float = Field(default=30.0, gt=0, description="seconds a deployment is skipped, then one probe")
+
+
+class RoutingConfig(_Strict):
+    """How a model's attempts go (docs/routing.md). Every key is optional; a model's own `routing`
+    overrides the server-wide section key by key."""
+
+    retries: int | None = Field(default=None, ge=0, le=10)
+    backoff: BackoffConfig | None = None
+    budget: float | None = Field(default=None, gt=0, description="seconds for all attempts together")
+    balance: Balance | None = None
+    circuit: CircuitConfig | None = None
+    key_cooldown: float | None = Field(default=None, gt=0, description="seconds a key rests after a 429 "
+                                       "without Retry-After")
+    fallbacks: tuple[str, ...] | None = None  # server-wide only: the default fallback list
+    first_byte_timeout: float | None = Field(default=None, gt=0)
+    chunk_timeout: float | None = Field(default=None, gt=0, description="seconds between stream chunks")
+    total_timeout: float | None = Field(default=None, gt=0)
+    connect_timeout: float | None = Field(default=None, gt=0)
+
+
+class DeploymentConfig(_Strict):
+    """One place a model is served: a provider, its name for the model, and how much traffic it gets."""
+
     provider: str
     model: str = Field(min_length=1, description="the upstream's name for the model")
+    weight: float = Field(default=1.0, gt=0)
+    # A key pool of this deployment's own (env:VAR references); unset: the provider's keys.
+    api_keys: tuple[str, ...] = ()
+    defaults: dict[str, Any] = Field(default_factory=dict, description="set when the client did not")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="always set")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "api_key" in data:
+            data = dict(data)
+            data["api_keys"] = [*_as_list(data.pop("api_key")), *_as_list(data.get("api_keys", ()))]
+        return data
+
+
+class ModelConfig(_Strict):
+    """A public model: one deployment (`provider`, `model`) or several (`deployments`), with
+    fallbacks (public model names) tried when they are exhausted (DECISIONS 15)."""
+
+    provider: str | None = None
+    model: str | None = Field(default=None, min_length=1, description="the upstream's name for the model")
+    weight: float = Field(default=1.0, gt=0)
+    api_keys: tuple[str, ...] = ()
+    deployments: tuple[DeploymentConfig, ...] = ()
+    fallbacks: tuple[str, ...] = ()
+    context_window_fallbacks: tuple[str, ...] = ()
+    content_policy_fallbacks: tuple[str, ...] = ()
+    routing: RoutingConfig | None = None
     defaults: dict[str, Any] = Field(default_factory=dict, description="set when the client did not")
     overrides: dict[str, Any] = Field(default_factory=dict, description="always set")
     # `/v1/responses` requests for this model go to the upstream's own Responses API unchanged
@@ -73,6 +134,35 @@ class ModelConfig(_Strict):
     # A hosted tool (web_search, file_search…) the provider has no equivalent for: dropped and
     # reported, or refused with a 400. Unset: the server's `unsupported_tools`.
     unsupported_tools: UnsupportedTools | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "api_key" in data:
+            data = dict(data)
+            data["api_keys"] = [*_as_list(data.pop("api_key")), *_as_list(data.get("api_keys", ()))]
+        return data
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ModelConfig:
+        if self.deployments:
+            if self.provider is not None or self.model is not None:
+                raise ValueError("give either provider and model, or deployments, not both")
+        elif self.provider is None or self.model is None:
+            missing = " and ".join(name for name in ("provider", "model") if getattr(self, name) is None)
+            raise ValueError(f"{missing}: Field required (or a list of deployments)")
+        return self
+
+    def all_deployments(self) -> tuple[DeploymentConfig, ...]:
+        """The deployments, the one-deployment form included (its defaults and overrides apply to it)."""
+        if self.deployments:
+            return tuple(DeploymentConfig(provider=d.provider, model=d.model, weight=d.weight, api_keys=d.api_keys,
+                                          defaults={**self.defaults, **d.defaults},
+                                          overrides={**self.overrides, **d.overrides})
+                         for d in self.deployments)
+        assert self.provider is not None and self.model is not None
+        return (DeploymentConfig(provider=self.provider, model=self.model, weight=self.weight, api_keys=self.api_keys,
+                                 defaults=self.defaults, overrides=self.overrides),)
 
 
 class ServerConfig(_Strict):
@@ -131,6 +221,7 @@ class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     aliases: dict[str, str] = Field(default_factory=dict)
 
@@ -145,9 +236,14 @@ class Config(_Strict):
     @model_validator(mode="after")
     def _references(self) -> Config:
         for name, model in self.models.items():
-            if model.provider not in self.providers:
-                raise ValueError(
-                    f"models.{name}.provider: unknown provider {model.provider!r}"
-                    f" (configured: {', '.join(sorted(self.providers)) or 'none'})"
-                )
+            for number, deployment in enumerate(model.all_deployments()):
+                if deployment.provider not in self.providers:
+                    where = f"models.{name}.deployments[{number}]" if model.deployments else f"models.{name}"
+                    raise ValueError(
+                        f"{where}.provider: unknown provider {deployment.provider!r}"
+                        f" (configured: {', '.join(sorted(self.providers)) or 'none'})"
+                    )
+            for field_name in ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks"):
+                if name in getattr(model, field_name):
+                    raise ValueError(f"models.{name}.{field_name}: a model cannot be its own fallback")
         return self

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Final
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 CONTENT_TYPE: Final = b"text/plain; version=0.0.4; charset=utf-8"
 _FLUSH_AT: Final = 128
@@ -27,6 +27,11 @@ class Metrics:
                                  ("route", "provider", "model"), buckets=_BUCKETS, registry=self.registry)
         self.tokens = Counter("babelgate_tokens", "Tokens reported by upstreams",
                               ("provider", "model", "kind"), registry=self.registry)
+        # The router's decisions (routing/router.py), by provider and model, never by key.
+        self.routing = Counter("babelgate_routing_events", "Retries, fallbacks and key cool-downs",
+                               ("event", "provider", "model"), registry=self.registry)
+        self.circuit_open = Gauge("babelgate_circuit_open", "1 while a deployment's circuit is open",
+                                  ("provider", "model"), registry=self.registry)
         self._pending: deque[Observation] = deque()
         # labels() looks up a child under a lock each time; one lookup per label set is enough:
         # requests, latency, prompt tokens, completion tokens.
@@ -38,6 +43,14 @@ class Metrics:
                               completion_tokens))
         if len(self._pending) >= _FLUSH_AT:
             self.flush()
+
+    def routing_event(self, event: str, provider: str, model: str) -> None:
+        """`retries`, `fallbacks`, `key_cooldowns`, `keys_rejected`: rare, so counted at once."""
+        self.routing.labels(event, provider, model).inc()
+
+    def circuit(self, deployment: str, is_open: bool) -> None:
+        provider, _, model = deployment.partition("/")
+        self.circuit_open.labels(provider, model.partition("#")[0]).set(1 if is_open else 0)
 
     def flush(self) -> None:
         pending = self._pending

@@ -9,8 +9,9 @@ from typing import Any, Protocol
 import orjson
 from multidict import CIMultiDictProxy
 
-from babelgate.errors import GatewayError, UpstreamProtocolError
+from babelgate.errors import GatewayError, UpstreamAuthFailed, UpstreamProtocolError, UpstreamRateLimited
 from babelgate.http import Timeouts, UpstreamClient, UpstreamResponse, drain, iter_body, read_body
+from babelgate.providers import key_pool
 from babelgate.providers.base import CallNotes
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingResponse
@@ -34,11 +35,18 @@ async def send_checked(
     map_error: ErrorMapper,
     scrub: Callable[[str], str],
 ) -> UpstreamResponse:
-    """The response once the upstream accepted the request; an error status is raised, mapped."""
+    """The response once the upstream accepted the request; an error status is raised, mapped, and
+    the key the request went with (key_pool.py) hears the verdict: rest after a 429, out after
+    our credentials were rejected."""
     response = await client.send(method, url, provider=provider, headers=headers, body=body, timeouts=timeouts)
     if response.status >= 400:
         raw = await read_body(response)
-        raise map_error(response.status, raw, response.headers, provider=provider, scrub=scrub)
+        error = map_error(response.status, raw, response.headers, provider=provider, scrub=scrub)
+        if isinstance(error, UpstreamRateLimited):
+            key_pool.report_rate_limited(error.retry_after)
+        elif isinstance(error, UpstreamAuthFailed):
+            key_pool.report_rejected()
+        raise error
     return response
 
 

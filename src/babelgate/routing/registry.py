@@ -1,4 +1,5 @@
-"""Public model names → deployments (provider + upstream model + parameter defaults).
+"""Public model names → routes: the deployments that serve a name (provider + upstream model +
+parameter defaults + weight), its fallbacks, and the routing policy its attempts follow.
 
 Order: a configured model, then an alias (resolved again), then a `provider/model` prefix, then
 a model family (`gpt-*` → the provider named "openai", …). Results are cached per name.
@@ -6,14 +7,17 @@ a model family (`gpt-*` → the provider named "openai", …). Results are cache
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any, Final
 
-from babelgate.config.models import Config
+from babelgate.config.models import Balance, Config, ModelConfig, RoutingConfig
 from babelgate.errors import ModelNotFound
 from babelgate.providers.base import Provider
+
+# A provider like the named one but with its own upstream keys (a deployment's key pool).
+ProviderWithKeys = Callable[[str, tuple[str, ...]], Provider]
 
 # Bare model names by family → the provider of that name.
 FAMILIES: Final = (
@@ -36,6 +40,14 @@ class Deployment:
     overrides: Mapping[str, Any] = field(default_factory=dict)
     native_responses: bool = False  # `/v1/responses` goes to the upstream's own Responses API
     refuse_unsupported_tools: bool = False  # a hosted tool the provider lacks is a 400, not dropped
+    weight: float = 1.0
+    # Who this deployment is to the router's health state (circuit, latency) and in
+    # `x-babelgate-route`: `provider/model`, with `#n` when a model has the pair twice (own keys).
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.label or f"{self.provider.name}/{self.model}"
 
     def apply_to_body(self, body: dict[str, Any]) -> None:
         """Defaults fill what the client left out; overrides always win. `max_tokens` and
@@ -53,6 +65,59 @@ class Deployment:
 _TOKEN_FIELDS: Final = ("max_tokens", "max_completion_tokens")
 
 
+@dataclass(frozen=True, slots=True)
+class RoutingPolicy:
+    """The routing settings of one model, the server's `routing` section overridden by the model's."""
+
+    retries: int = 0
+    backoff_initial: float = 0.25
+    backoff_max: float = 8.0
+    budget: float = 60.0
+    balance: Balance = "weighted"
+    circuit_failures: int = 5
+    circuit_cooldown: float = 30.0
+    key_cooldown: float = 60.0
+
+    @classmethod
+    def merged(cls, server: RoutingConfig, model: RoutingConfig | None) -> RoutingPolicy:
+        values: dict[str, Any] = {}
+        for section in (server, model):
+            if section is None:
+                continue
+            for name, target in (("retries", "retries"), ("budget", "budget"), ("balance", "balance"),
+                                 ("key_cooldown", "key_cooldown")):
+                if getattr(section, name) is not None:
+                    values[target] = getattr(section, name)
+            if section.backoff is not None:
+                values["backoff_initial"], values["backoff_max"] = section.backoff.initial, section.backoff.max
+            if section.circuit is not None:
+                values["circuit_failures"] = section.circuit.failures
+                values["circuit_cooldown"] = section.circuit.cooldown
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRoute:
+    """Everything that may serve one public model name, in the order the router tries it."""
+
+    public_name: str
+    deployments: tuple[Deployment, ...]
+    policy: RoutingPolicy
+    fallbacks: tuple[str, ...] = ()
+    context_window_fallbacks: tuple[str, ...] = ()
+    content_policy_fallbacks: tuple[str, ...] = ()
+
+    @property
+    def simple(self) -> bool:
+        """One deployment, no retry, nowhere to fall back to: one attempt, and nothing to decide."""
+        return (len(self.deployments) == 1 and not self.policy.retries and not self.fallbacks
+                and not self.context_window_fallbacks and not self.content_policy_fallbacks)
+
+    def renamed(self, public: str) -> ModelRoute:
+        return replace(self, public_name=public,
+                       deployments=tuple(replace(d, public_name=public) for d in self.deployments))
+
+
 class RegistryError(ValueError):
     """Models, aliases and providers that do not fit together; `path` is the config key."""
 
@@ -62,28 +127,60 @@ class RegistryError(ValueError):
 
 
 class ModelRegistry:
-    def __init__(self, config: Config, providers: Mapping[str, Provider]) -> None:
+    def __init__(self, config: Config, providers: Mapping[str, Provider],
+                 with_keys: ProviderWithKeys | None = None) -> None:
         self.providers = dict(providers)
         self._aliases = dict(config.aliases)
         self._refuse_tools = config.server.unsupported_tools == "refuse"
+        self._policy = RoutingPolicy.merged(config.routing, None)
+        self._default_fallbacks = tuple(config.routing.fallbacks or ())
+        self._with_keys = with_keys
         self._configured = {
-            name: Deployment(name, self.providers[model.provider], model.model, model.defaults, model.overrides,
-                             model.native_responses,
-                             (model.unsupported_tools or config.server.unsupported_tools) == "refuse")
+            name: self._configured_route(config, name, model)
             for name, model in config.models.items()
-            if model.provider in self.providers
+            if all(d.provider in self.providers for d in model.all_deployments())
         }
-        for name, deployment in self._configured.items():
-            if deployment.native_responses and not deployment.provider.capabilities.native_responses:
-                raise RegistryError(f"models.{name}.native_responses",
-                                    f"provider {deployment.provider.name!r} has no native Responses API")
-        self._cache: dict[str, Deployment] = {}
+        self._cache: dict[str, ModelRoute] = {}
         for alias in self._aliases:
             try:
-                self.resolve(alias)
+                self.route(alias)
             except ModelNotFound as exc:
                 raise RegistryError(f"aliases.{alias}", f"target {self._aliases[alias]!r} does not resolve: "
                                         f"{exc.params.get('reason', 'unknown model')}") from None
+        for name, model in config.models.items():
+            for field_name in ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks"):
+                for number, target in enumerate(getattr(model, field_name)):
+                    self._check_target(f"models.{name}.{field_name}[{number}]", target)
+        for number, target in enumerate(self._default_fallbacks):
+            self._check_target(f"routing.fallbacks[{number}]", target)
+
+    def _configured_route(self, config: Config, name: str, model: ModelConfig) -> ModelRoute:
+        refuse = (model.unsupported_tools or config.server.unsupported_tools) == "refuse"
+        deployments = []
+        specs = model.all_deployments()
+        for number, spec in enumerate(specs):
+            provider = self.providers[spec.provider]
+            if spec.api_keys:
+                if self._with_keys is None:
+                    raise RegistryError(f"models.{name}.deployments[{number}].api_keys", "not supported here")
+                provider = self._with_keys(spec.provider, spec.api_keys)
+            twin = sum(1 for other in specs[:number] if (other.provider, other.model) == (spec.provider, spec.model))
+            deployments.append(Deployment(
+                name, provider, spec.model, spec.defaults, spec.overrides, model.native_responses, refuse,
+                spec.weight, f"{spec.provider}/{spec.model}#{twin + 1}" if twin else ""))
+            if model.native_responses and not provider.capabilities.native_responses:
+                raise RegistryError(f"models.{name}.native_responses",
+                                    f"provider {provider.name!r} has no native Responses API")
+        return ModelRoute(name, tuple(deployments), RoutingPolicy.merged(config.routing, model.routing),
+                          model.fallbacks or self._default_fallbacks, model.context_window_fallbacks,
+                          model.content_policy_fallbacks)
+
+    def _check_target(self, path: str, target: str) -> None:
+        try:
+            self.route(target)
+        except ModelNotFound as exc:
+            raise RegistryError(path, f"{target!r} does not resolve: {exc.params.get('reason', 'unknown model')}"
+                                ) from None
 
     @property
     def aliases(self) -> Mapping[str, str]:
@@ -91,33 +188,44 @@ class ModelRegistry:
 
     @property
     def configured(self) -> Mapping[str, Deployment]:
-        return self._configured
+        """The first deployment of every configured model."""
+        return {name: route.deployments[0] for name, route in self._configured.items()}
 
     def resolve(self, name: str) -> Deployment:
-        deployment = self._cache.get(name)
-        if deployment is None:
-            deployment = self._resolve(name, name, 0)
-            if len(self._cache) < _CACHE_LIMIT:
-                self._cache[name] = deployment
-        return deployment
+        """The deployment that serves `name` first (for listings and descriptions of a model)."""
+        return self.route(name).deployments[0]
 
-    def _resolve(self, public: str, name: str, depth: int) -> Deployment:
+    def route(self, name: str) -> ModelRoute:
+        route = self._cache.get(name)
+        if route is None:
+            route = self._route(name, name, 0)
+            if len(self._cache) < _CACHE_LIMIT:
+                self._cache[name] = route
+        return route
+
+    def _route(self, public: str, name: str, depth: int) -> ModelRoute:
         configured = self._configured.get(name)
         if configured is not None:
-            return configured if public == name else _renamed(configured, public)
+            return configured if public == name else configured.renamed(public)
         target = self._aliases.get(name)
         if target is not None:
             if depth >= _MAX_ALIAS_DEPTH or target == name:
                 raise self._not_found(public, reason=f"aliases form a cycle or a chain longer than {_MAX_ALIAS_DEPTH}")
-            return self._resolve(public, target, depth + 1)
+            return self._route(public, target, depth + 1)
         prefix, slash, rest = name.partition("/")
         if slash and rest and prefix in self.providers:
-            return Deployment(public, self.providers[prefix], rest, refuse_unsupported_tools=self._refuse_tools)
+            return self._single(Deployment(public, self.providers[prefix], rest,
+                                           refuse_unsupported_tools=self._refuse_tools))
         for patterns, provider_name in FAMILIES:
             if provider_name in self.providers and any(fnmatchcase(name, p) for p in patterns):
-                return Deployment(public, self.providers[provider_name], name,
-                                  refuse_unsupported_tools=self._refuse_tools)
+                return self._single(Deployment(public, self.providers[provider_name], name,
+                                               refuse_unsupported_tools=self._refuse_tools))
         raise self._not_found(public)
+
+    def _single(self, deployment: Deployment) -> ModelRoute:
+        """A name the config does not list: one deployment, the server's policy and fallbacks."""
+        fallbacks = tuple(f for f in self._default_fallbacks if f != deployment.public_name)
+        return ModelRoute(deployment.public_name, (deployment,), self._policy, fallbacks)
 
     def _not_found(self, model: str, *, reason: str = "unknown model") -> ModelNotFound:
         return ModelNotFound(model=model, providers=", ".join(sorted(self.providers)) or "none",
@@ -125,12 +233,9 @@ class ModelRegistry:
 
     def table(self) -> list[tuple[str, str, str]]:
         """(public name, provider, upstream model) for every configured model and alias."""
-        rows = [(name, d.provider.name, d.model) for name, d in self._configured.items()]
+        rows = [(name, d.provider.name, d.model) for name, route in self._configured.items()
+                for d in route.deployments]
         for alias in self._aliases:
             deployment = self.resolve(alias)
             rows.append((alias, deployment.provider.name, deployment.model))
         return rows
-
-
-def _renamed(deployment: Deployment, public: str) -> Deployment:
-    return replace(deployment, public_name=public)

@@ -218,6 +218,12 @@ class _Outcome:
     response_started: bool = False  # an event of this response went to the client
     headers_out: Headers = field(default_factory=list)  # unused: a socket has no response headers
 
+    def watch(self) -> None:
+        """Nothing to do: a closed socket cancels its responses' tasks (ResponsesSocket.run)."""
+
+    def unwatch(self) -> None:
+        pass
+
 
 def _not_native(deployment: Deployment) -> None:
     if deployment.native_responses:

@@ -1,0 +1,73 @@
+"""What a failed attempt means for the next one: the failure's kind, and how long to wait.
+
+The kinds follow the issue's list, decided from the typed error (errors.py), never from message
+text: a retryable failure may be tried again (on this model's deployments, then its fallbacks);
+a context-window overflow or a content-policy refusal goes to its own fallback list; anything
+else is the client's answer at once.
+"""
+
+from __future__ import annotations
+
+import random
+from enum import Enum
+from typing import Final
+
+from babelgate.errors import (
+    GatewayError,
+    UpstreamAuthFailed,
+    UpstreamConnectionFailed,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+# Codes the providers' error mappers give an upstream's refusal of a too-long prompt or of content.
+CONTEXT_WINDOW_CODES: Final = frozenset({"context_length_exceeded", "context_window_exceeded"})
+CONTENT_POLICY_CODES: Final = frozenset({"content_policy_violation", "content_filter"})
+
+
+class Failure(Enum):
+    RETRYABLE = "retryable"  # 408, 429, 500, 502, 503, 504, 529, refused or reset connections, timeouts
+    KEY_REJECTED = "key_rejected"  # 401/403 for our upstream key: another key of the pool may do
+    CONTEXT_WINDOW = "context_window"
+    CONTENT_POLICY = "content_policy"
+    FINAL = "final"  # the client's own mistake (400, 404, 413…): no attempt elsewhere changes it
+
+
+def classify(error: GatewayError) -> Failure:
+    if isinstance(error, UpstreamRateLimited | UpstreamUnavailable | UpstreamTimeout | UpstreamConnectionFailed):
+        return Failure.RETRYABLE
+    if isinstance(error, UpstreamAuthFailed):
+        return Failure.KEY_REJECTED
+    if error.code in CONTEXT_WINDOW_CODES:
+        return Failure.CONTEXT_WINDOW
+    if error.code in CONTENT_POLICY_CODES:
+        return Failure.CONTENT_POLICY
+    # An upstream 500 or 502 (UpstreamError itself, not a subclass such as a malformed body).
+    if type(error) is UpstreamError:
+        return Failure.RETRYABLE
+    return Failure.FINAL
+
+
+def outcome_label(error: GatewayError) -> str:
+    """How `x-babelgate-route` names a failed attempt: the upstream's status where it had one
+    (DECISIONS 15), else the error's code."""
+    status = error.params.get("upstream_status")
+    if isinstance(status, int):
+        return str(status)
+    if isinstance(error, UpstreamRateLimited | UpstreamUnavailable | UpstreamAuthFailed) or \
+            (isinstance(error, UpstreamError) and error.status < 500):
+        return str(error.status)
+    return error.code or error.type
+
+
+def backoff(attempt: int, *, initial: float, maximum: float, retry_after: float | None) -> float:
+    """Seconds before retry number `attempt` (1 for the first retry): exponential with full jitter
+    (a uniform draw below the exponential bound, so that clients that failed together do not
+    come back together), and never sooner than the upstream's `Retry-After`."""
+    bound = min(maximum, initial * (2 ** (attempt - 1)))
+    delay = random.uniform(0.0, bound)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay

@@ -1,0 +1,169 @@
+"""The router: which deployment serves each attempt of a request, and what happens after a failure.
+
+A simple route (one deployment, no retries, no fallbacks) is one attempt and never comes here
+(pipeline.call). Otherwise, for a model's route:
+
+1. pick a deployment among those whose circuit admits a request, by the model's `balance`
+   (weighted random, least busy, lowest latency);
+2. on a retryable failure (before anything reached the client), fail over at once to another
+   deployment of the model that has not failed in this round;
+3. when every deployment failed in this round, retry with exponential backoff and full jitter
+   (never sooner than the upstream's `Retry-After`), up to `retries` times within `budget` seconds;
+4. then the model's fallbacks, in order, each with its own route; a context-window overflow and
+   a content-policy refusal go to their own fallback lists at once;
+5. a final failure (the client's own mistake) is the client's answer at once.
+
+Every attempt is recorded in `x-babelgate-route` (`provider/model=outcome`, DECISIONS 15).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Final, TypeVar
+
+from babelgate.errors import GatewayError, UpstreamUnavailable
+from babelgate.providers import key_pool
+from babelgate.routing.health import Health
+from babelgate.routing.registry import Deployment, ModelRegistry, ModelRoute
+from babelgate.routing.retry import Failure, backoff, classify, outcome_label
+
+if TYPE_CHECKING:
+    from babelgate.observability.metrics import Metrics
+    from babelgate.pipeline import CallSite
+
+log = logging.getLogger("babelgate.router")
+T = TypeVar("T")
+ROUTE_HEADER: Final = b"x-babelgate-route"
+ATTEMPTS_HEADER: Final = b"x-babelgate-attempts"
+MAX_ATTEMPTS: Final = 32  # whatever the settings, one request never makes more upstream calls
+
+
+class Router:
+    def __init__(self, registry: ModelRegistry, health: Health, metrics: Metrics | None = None) -> None:
+        self.registry = registry
+        self.health = health
+        self.metrics = metrics
+
+    async def run(self, route: ModelRoute, site: CallSite, attempt: Callable[[Deployment], Awaitable[T]]) -> T:
+        trail: list[str] = []  # the attempts so far, as the route header lists them
+        visited = {route.public_name}
+        fallbacks = list(route.fallbacks)
+        retries = 0
+        failed: set[str] = set()  # deployments of the current route that failed in this round
+        deadline = time.monotonic() + route.policy.budget
+        last: GatewayError | None = None
+        while len(trail) < MAX_ATTEMPTS:
+            deployment = self._pick(route, failed)
+            if deployment is None:
+                # Every deployment failed in this round, or has an open circuit.
+                wait = self._retry_wait(route, retries, last, failed)
+                if wait is not None and time.monotonic() + wait < deadline:
+                    retries += 1
+                    self._count("retries", route)
+                    if wait:
+                        await asyncio.sleep(wait)
+                    failed.clear()
+                    continue
+                next_route = self._fallback(fallbacks, visited)
+                if next_route is None:
+                    raise last if last is not None else self._all_open(route)
+                self._count("fallbacks", route)
+                route, fallbacks, retries, failed = next_route, list(next_route.fallbacks), 0, set()
+                deadline = max(deadline, time.monotonic() + route.policy.budget)
+                continue
+            self._announce(site, trail, deployment.name, "ok")
+            health, name, policy = self.health, deployment.name, route.policy
+            health.begin(name)
+            started = time.monotonic()
+            try:
+                result = await attempt(deployment)
+            except GatewayError as error:
+                kind = classify(error)
+                if kind is Failure.RETRYABLE:
+                    health.failed(name, threshold=policy.circuit_failures, cooldown=policy.circuit_cooldown)
+                else:
+                    health.ended(name)
+                trail.append(f"{name}={outcome_label(error)}")
+                self._announce(site, trail)
+                if site.response_started:
+                    raise
+                last = error
+                if kind is Failure.KEY_REJECTED and key_pool.last_pool_has_free():
+                    continue  # the same deployment, with another key of its pool
+                if kind in (Failure.CONTEXT_WINDOW, Failure.CONTENT_POLICY):
+                    targets = (route.context_window_fallbacks if kind is Failure.CONTEXT_WINDOW
+                               else route.content_policy_fallbacks)
+                    next_route = self._fallback(list(targets), visited)
+                    if next_route is None:
+                        raise
+                    self._count("fallbacks", route)
+                    route, fallbacks, retries, failed = next_route, list(next_route.fallbacks), 0, set()
+                    continue
+                if kind is not Failure.RETRYABLE:
+                    raise
+                if not (error.status == 429 and key_pool.last_pool_has_free()):
+                    failed.add(name)  # a 429 with another key free: this deployment may go again at once
+                log.info("attempt on %s failed (%s); %d so far", name, trail[-1], len(trail))
+                continue
+            except BaseException:
+                health.ended(name)  # cancelled (the client left) or an unexpected error
+                raise
+            health.succeeded(name, time.monotonic() - started)
+            return result
+        assert last is not None
+        raise last
+
+    def _pick(self, route: ModelRoute, failed: set[str]) -> Deployment | None:
+        health = self.health
+        candidates = [d for d in route.deployments if d.name not in failed and health.admits(d.name)]
+        if len(candidates) <= 1:
+            return candidates[0] if candidates else None
+        balance = route.policy.balance
+        if balance == "least_busy":
+            fewest = min(health.in_flight(d.name) for d in candidates)
+            candidates = [d for d in candidates if health.in_flight(d.name) == fewest]
+        elif balance == "lowest_latency":
+            # A deployment not measured yet goes first, so that every one gets measured.
+            return min(candidates, key=lambda d: health.latency(d.name) or 0.0)
+        return random.choices(candidates, weights=[d.weight for d in candidates])[0]
+
+    def _retry_wait(self, route: ModelRoute, retries: int, last: GatewayError | None,
+                    failed: set[str]) -> float | None:
+        """Seconds to wait before the next round on this route, or None when it has no retry left."""
+        policy = route.policy
+        if retries >= policy.retries or last is None or not failed:
+            return None
+        return backoff(retries + 1, initial=policy.backoff_initial, maximum=policy.backoff_max,
+                       retry_after=last.retry_after)
+
+    def _fallback(self, names: list[str], visited: set[str]) -> ModelRoute | None:
+        while names:
+            name = names.pop(0)
+            if name in visited:
+                continue
+            visited.add(name)
+            return self.registry.route(name)
+        return None
+
+    def _all_open(self, route: ModelRoute) -> GatewayError:
+        """Nothing was tried: every deployment's circuit is open."""
+        wait = min(self.health.reopens_in(d.name) for d in route.deployments)
+        return UpstreamUnavailable(provider=route.deployments[0].provider.name, retry_after=max(1.0, wait))
+
+    def _announce(self, site: CallSite, trail: list[str], current: str | None = None, outcome: str = "") -> None:
+        """The route headers as they stand: the attempts so far, and the current one as `ok` (if it
+        answers, it is)."""
+        entries = [*trail, f"{current}={outcome}"] if current is not None else trail
+        headers = [header for header in site.headers_out if header[0] not in (ROUTE_HEADER, ATTEMPTS_HEADER)]
+        headers.append((ROUTE_HEADER, ", ".join(entries).encode()))
+        headers.append((ATTEMPTS_HEADER, str(len(entries)).encode()))
+        site.headers_out[:] = headers
+
+    def _count(self, event: str, route: ModelRoute) -> None:
+        if self.metrics is not None:
+            deployment = route.deployments[0]
+            self.metrics.routing_event(event, deployment.provider.name, route.public_name)
