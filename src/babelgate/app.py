@@ -43,7 +43,7 @@ from babelgate.hooks import Completion, Hook, notify_complete
 from babelgate.http import UpstreamClient
 from babelgate.observability.metrics import Metrics
 from babelgate.observability.request_id import RequestIds
-from babelgate.providers import PROVIDER_TYPES, build_provider
+from babelgate.providers import PROVIDER_TYPES, build_provider, key_pool
 from babelgate.providers.base import Provider
 from babelgate.routing.catalog import ModelCatalog
 from babelgate.routing.health import Health
@@ -134,6 +134,10 @@ class Gateway:
             registry = ModelRegistry(config, providers, with_keys)
         except RegistryError as exc:
             raise ValueError(f"{exc.path}: {exc}") from None
+        cooldown = config.routing.key_cooldown or key_pool.DEFAULT_COOLDOWN
+        for name in providers:
+            for pool in key_pool.pools_of(name):
+                pool.cooldown = cooldown
         ttls = {name: p.models_cache_ttl for name, p in config.providers.items()}
         key = config.responses.reasoning_key
         if self.sealer_source is None or not self.sealer_source.same_source(self.response_store, key):

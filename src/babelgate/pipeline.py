@@ -19,11 +19,18 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import orjson
 
 from babelgate import hosted_tools, tool_ids
-from babelgate.errors import GatewayError, InvalidRequest, UnsupportedCapability
+from babelgate.errors import (
+    GatewayError,
+    InvalidRequest,
+    UnsupportedCapability,
+    UpstreamAuthFailed,
+    UpstreamRateLimited,
+)
 from babelgate.exchange import Exchange, Headers
 from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.hooks import RequestContext
+from babelgate.providers import key_pool
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest
@@ -71,7 +78,13 @@ async def call(runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T]
     through the router, which may repeat the attempt while nothing has reached the client."""
     route = runtime.registry.route(model)
     if route.simple:
-        return await run_attempt(runtime, site, route.deployments[0], attempt, stream=stream, check=check)
+        while True:
+            try:
+                return await run_attempt(runtime, site, route.deployments[0], attempt, stream=stream, check=check)
+            except (UpstreamAuthFailed, UpstreamRateLimited):
+                # That key now rests or is out (key_pool.py); another key of the pool may answer.
+                if site.response_started or not key_pool.last_pool_has_free():
+                    raise
 
     def one(deployment: Deployment) -> Awaitable[T]:
         return run_attempt(runtime, site, deployment, attempt, stream=stream, check=check)

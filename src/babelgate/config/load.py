@@ -144,20 +144,41 @@ def _resolve_secrets(raw: dict[str, Any], environ: Mapping[str, str], problems: 
     server = raw.get("server")
     if isinstance(server, dict) and "api_keys" in server:
         server["api_keys"] = _resolve_keys(server["api_keys"], "server.api_keys", environ, problems)
+    models = raw.get("models")
+    if isinstance(models, dict):
+        # A model, or one of its deployments, may hold a key pool of its own.
+        for name, model in models.items():
+            if not isinstance(model, dict):
+                continue
+            _resolve_key_fields(model, f"models.{name}", environ, problems)
+            deployments = model.get("deployments")
+            if isinstance(deployments, list):
+                for number, deployment in enumerate(deployments):
+                    if isinstance(deployment, dict):
+                        _resolve_key_fields(deployment, f"models.{name}.deployments[{number}]", environ, problems)
     providers = raw.get("providers")
     if not isinstance(providers, dict):
         return
     for name, provider in providers.items():
         if not isinstance(provider, dict):
             continue
-        for field in ("api_key", "api_keys"):
-            if field in provider:
-                provider[field] = _resolve_keys(provider[field], f"providers.{name}.{field}", environ, problems)
+        _resolve_key_fields(provider, f"providers.{name}", environ, problems)
+        base_url = provider.get("base_url")
+        if isinstance(base_url, str) and base_url.startswith(ENV_PREFIX):
+            # Not a secret, but an address that differs per environment (examples/resilience.yaml).
+            provider["base_url"] = _env_value(base_url, f"providers.{name}.base_url", environ, problems)
         headers = provider.get("headers")
         if isinstance(headers, dict):
             for header, value in headers.items():
                 if isinstance(value, str) and value.startswith(ENV_PREFIX):
                     headers[header] = _env_value(value, f"providers.{name}.headers.{header}", environ, problems)
+
+
+def _resolve_key_fields(section: dict[str, Any], path: str, environ: Mapping[str, str],
+                        problems: list[tuple[str, str]]) -> None:
+    for field in ("api_key", "api_keys"):
+        if field in section:
+            section[field] = _resolve_keys(section[field], f"{path}.{field}", environ, problems)
 
 
 def _resolve_keys(

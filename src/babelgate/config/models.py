@@ -87,10 +87,6 @@ class RoutingConfig(_Strict):
     key_cooldown: float | None = Field(default=None, gt=0, description="seconds a key rests after a 429 "
                                        "without Retry-After")
     fallbacks: tuple[str, ...] | None = None  # server-wide only: the default fallback list
-    first_byte_timeout: float | None = Field(default=None, gt=0)
-    chunk_timeout: float | None = Field(default=None, gt=0, description="seconds between stream chunks")
-    total_timeout: float | None = Field(default=None, gt=0)
-    connect_timeout: float | None = Field(default=None, gt=0)
 
 
 class DeploymentConfig(_Strict):

@@ -1,25 +1,36 @@
-"""`GET /health`: status, version, uptime and each enabled provider's state (no secrets)."""
+"""`GET /health`: status, version, uptime, each enabled provider's state and keys (by their last four
+characters only), and the deployments whose circuit is open (no secrets)."""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from babelgate.exchange import Exchange
+from babelgate.providers.key_pool import pools_of
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 
 async def health(runtime: Runtime, exchange: Exchange) -> None:
-    providers = [
-        {"name": name, "type": provider.type,
-         "state": "ok" if runtime.catalog.reachable(name) else "unreachable"}
-        for name, provider in runtime.providers.items()
-    ]
+    providers = []
+    for name, provider in runtime.providers.items():
+        keys = [key for pool in pools_of(name) for key in pool.states() if key["key"] != "none"]
+        if not runtime.catalog.reachable(name):
+            state = "unreachable"
+        elif keys and all(key["state"] != "ok" for key in keys):
+            state = "cooling_down"
+        else:
+            state = "ok"
+        entry: dict[str, Any] = {"name": name, "type": provider.type, "state": state}
+        if keys:
+            entry["keys"] = keys
+        providers.append(entry)
     await exchange.respond_json(200, {
         "status": "ok",
         "version": runtime.version,
         "uptime_s": round(time.monotonic() - runtime.started_monotonic, 3),
         "providers": providers,
+        "circuits": runtime.router.health.snapshot(),
     })

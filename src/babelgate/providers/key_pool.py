@@ -14,13 +14,15 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Generic, TypeVar
 
 T = TypeVar("T")
 log = logging.getLogger("babelgate.keys")
 DEFAULT_COOLDOWN: Final = 60.0
 
+_pools: weakref.WeakSet[KeyPool[Any]] = weakref.WeakSet()  # every live pool, for /health and shared state
 _last: contextvars.ContextVar[tuple[KeyPool[Any], int] | None] = contextvars.ContextVar("babelgate_key", default=None)
 
 
@@ -28,7 +30,7 @@ class KeyPool(Generic[T]):
     """Round-robin over prepared per-key values (usually ready-made header dicts). `labels` name
     the keys where they may be shown (`…abcd`, the last four characters)."""
 
-    __slots__ = ("_items", "_labels", "_next", "_rejected", "_resting", "cooldown", "provider")
+    __slots__ = ("__weakref__", "_items", "_labels", "_next", "_rejected", "_resting", "cooldown", "provider")
 
     def __init__(self, items: Sequence[T], labels: Sequence[str] = (), *, provider: str = "") -> None:
         if not items:
@@ -40,6 +42,15 @@ class KeyPool(Generic[T]):
         self._rejected: set[int] = set()
         self.cooldown = DEFAULT_COOLDOWN
         self.provider = provider
+        _pools.add(self)
+
+    @classmethod
+    def for_keys(cls, provider: str, keys: Sequence[str], make: Callable[[str], T], keyless: T) -> KeyPool[T]:
+        """A pool of `make(key)` for each key, labelled by the keys' last characters; `keyless`
+        alone when the provider has no key (a local server)."""
+        if not keys:
+            return cls([keyless], ["none"], provider=provider)
+        return cls([make(key) for key in keys], [key_label(key) for key in keys], provider=provider)
 
     def take(self) -> T:
         items = self._items
@@ -99,6 +110,11 @@ class KeyPool(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def pools_of(provider: str) -> list[KeyPool[Any]]:
+    """The live key pools of a provider (its own, and those of deployments with their own keys)."""
+    return [pool for pool in list(_pools) if pool.provider == provider]
 
 
 def key_label(key: str) -> str:

@@ -56,10 +56,9 @@ class AnthropicProvider(ProviderDefaults):
                   "anthropic-version": str(config.options.get("version", wire.DEFAULT_VERSION)), **config.headers}
         # `x-api-key` is the long-standing auth; `options.auth: bearer` for proxies that want OAuth style.
         bearer = config.options.get("auth") == "bearer"
-        self._headers = KeyPool(
-            [{**common, **({"authorization": f"Bearer {key}"} if bearer else {"x-api-key": key})}
-             for key in config.api_keys] or [common]
-        )
+        self._headers = KeyPool.for_keys(
+            name, config.api_keys,
+            lambda key: {**common, **({"authorization": f"Bearer {key}"} if bearer else {"x-api-key": key})}, common)
 
     def _prepare(self, request: ChatRequest, model: str, notes: CallNotes) -> WireRequest:
         profile = self._profiles.for_model(model)

@@ -64,8 +64,9 @@ class GeminiProvider(ProviderDefaults):
         self._media_policy = _media_policy(config.options.get("media") or {})
         self._media: MediaFetcher | None = None
         common = {"content-type": "application/json", **config.headers}
-        self._headers = KeyPool([MappingProxyType({**common, "x-goog-api-key": key}) for key in config.api_keys]
-                                or [MappingProxyType(common)])
+        self._headers = KeyPool.for_keys(name, config.api_keys,
+                                         lambda key: MappingProxyType({**common, "x-goog-api-key": key}),
+                                         MappingProxyType(common))
 
     def _url(self, model: str, method: str) -> str:
         return f"{self._base}{quote(model, safe='-._')}:{method}"

@@ -43,8 +43,9 @@ class MistralProvider(ProviderDefaults):
         self._timeouts = provider_timeouts(config, server)
         self._scrub = Scrubber(config.api_keys)
         common = {"content-type": "application/json", **config.headers}
-        self._headers = KeyPool([MappingProxyType({**common, "authorization": f"Bearer {key}"})
-                                 for key in config.api_keys] or [MappingProxyType(common)])
+        self._headers = KeyPool.for_keys(name, config.api_keys,
+                                         lambda key: MappingProxyType({**common, "authorization": f"Bearer {key}"}),
+                                         MappingProxyType(common))
 
     async def _post(self, request: ChatRequest, model: str, notes: CallNotes) -> Any:
         return await self._send(self._chat_url, to_wire(request, model, notes.adjusted))

@@ -66,8 +66,9 @@ class OpenAIProvider(ProviderDefaults):
         self._scrub = Scrubber(config.api_keys)
         common = {"Content-Type": "application/json", **config.headers}
         # Header dicts are built once per key; a request only picks one.
-        self._headers = KeyPool([MappingProxyType({**common, "Authorization": f"Bearer {key}"})
-                                 for key in config.api_keys] or [MappingProxyType(common)])
+        self._headers = KeyPool.for_keys(name, config.api_keys,
+                                         lambda key: MappingProxyType({**common, "Authorization": f"Bearer {key}"}),
+                                         MappingProxyType(common))
 
     async def _post(self, body: dict[str, Any], model: str, notes: CallNotes, *, url: str | None = None,
                     profile: bool = True) -> UpstreamResponse:

@@ -1,0 +1,338 @@
+"""The router through the official clients: deployments, failover, retries, fallbacks, circuit
+breaking and key pools, against fake upstreams scripted to fail (docs/routing.md)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from babelgate import create_app
+from babelgate.config import load_config
+from babelgate.providers import PROVIDER_TYPES
+from tests.conftest import CLOSED_PORT_URL
+from tests.fakes.openai_upstream import FakeOpenAI, completion
+from tests.fakes.scripted import Received, Reply
+from tests.fakes.servers import LoopThread, RunningApp
+
+PRIMARY_KEY, SECONDARY_KEY, FALLBACK_KEY = "sk-primary-0000-AAAA", "sk-secondary-1111-BBBB", "sk-fallback-2222-CCCC"
+POOL_KEYS = ("sk-pool-first-key-1111", "sk-pool-second-key-2222")
+
+
+def _error(status: int, code: str | None = None, message: str = "upstream trouble") -> Reply:
+    error = {"message": message, "type": "invalid_request_error" if status < 500 else "server_error",
+             "param": None, "code": code}
+    return Reply(status=status, json={"error": error})
+
+
+@pytest.fixture(scope="module")
+def _fakes(loop_thread: LoopThread) -> Iterator[dict[str, FakeOpenAI]]:
+    fakes = {name: FakeOpenAI() for name in ("primary", "secondary", "fallback")}
+    for fake in fakes.values():
+        loop_thread.run(fake.start())
+    yield fakes
+    for fake in fakes.values():
+        loop_thread.run(fake.stop())
+
+
+@pytest.fixture
+def fakes(_fakes: dict[str, FakeOpenAI]) -> Iterator[dict[str, FakeOpenAI]]:
+    for fake in _fakes.values():
+        fake.reset()
+    yield _fakes
+    for name, fake in _fakes.items():
+        assert fake.spec_violations == [], f"{name}: the gateway sent requests the OpenAI spec refuses"
+
+
+Start = Callable[..., RunningApp]
+
+
+@pytest.fixture
+def start(loop_thread: LoopThread, fakes: dict[str, FakeOpenAI], tmp_path: Any) -> Iterator[Start]:
+    """A gateway with providers `primary`, `secondary`, `fallback` on the three fakes and `models`
+    (YAML under `models:`), plus whatever `extra` YAML says."""
+    started: list[RunningApp] = []
+
+    def factory(models: str, extra: str = "", *, primary_url: str | None = None,
+                primary_keys: str = "env:PRIMARY_API_KEY", primary_options: str = "") -> RunningApp:
+        path = tmp_path / f"routing{len(started)}.yaml"
+        path.write_text(
+            "providers:\n"
+            f"  primary: {{type: openai, base_url: '{primary_url or fakes['primary'].base_url}', "
+            f"api_keys: {primary_keys}{primary_options}}}\n"
+            f"  secondary: {{type: openai, base_url: '{fakes['secondary'].base_url}',"
+            " api_key: env:SECONDARY_API_KEY}\n"
+            f"  fallback: {{type: openai, base_url: '{fakes['fallback'].base_url}', api_key: env:FALLBACK_API_KEY}}\n"
+            f"models:\n{models}\n{extra}"
+        )
+        environ = {"PRIMARY_API_KEY": PRIMARY_KEY, "SECONDARY_API_KEY": SECONDARY_KEY,
+                   "FALLBACK_API_KEY": FALLBACK_KEY, "POOL_KEY_1": POOL_KEYS[0], "POOL_KEY_2": POOL_KEYS[1],
+                   "OLLAMA_BASE_URL": CLOSED_PORT_URL, "BABELGATE_STORE_URL": "memory"}
+        config = load_config(path, environ, available_types=PROVIDER_TYPES)
+        running = RunningApp(create_app(config))
+        loop_thread.run(running.start())
+        started.append(running)
+        return running
+
+    yield factory
+    for running in started:
+        loop_thread.run(running.stop())
+
+
+def _chats(fake: FakeOpenAI) -> list[Received]:
+    """The chat requests a fake received (the gateway also asks each upstream for its models)."""
+    return [r for r in fake.received if r.path.endswith("/chat/completions")]
+
+
+def _client(gateway: RunningApp, timeout: float = 20) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0, timeout=timeout)
+
+
+def _chat(gateway: RunningApp, model: str = "resilient", **kwargs: Any) -> Any:
+    with _client(gateway) as client:
+        return client.chat.completions.with_raw_response.create(
+            model=model, messages=[{"role": "user", "content": "Hi"}], **kwargs)
+
+
+# Two deployments; `primary` takes (nearly) every first attempt, so the tests know the order.
+RESILIENT = """\
+  resilient:
+    deployments:
+      - {provider: primary, model: p-model, weight: 1000000}
+      - {provider: secondary, model: s-model, weight: 0.000001}
+    fallbacks: [backup]
+  backup: {provider: fallback, model: b-model}
+"""
+FAST_BACKOFF = "routing: {backoff: {initial: 0.01, max: 0.05}}\n"
+
+
+def test_a_failing_deployment_fails_over_to_the_next(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start(RESILIENT)
+    fakes["primary"].script(_error(500))
+    raw = _chat(gateway)
+    answer = raw.parse()
+    assert answer.choices[0].message.content == "Hello!"
+    assert answer.model == "s-model"  # the model that actually served it
+    assert raw.headers["x-babelgate-route"] == "primary/p-model=500, secondary/s-model=ok"
+    assert raw.headers["x-babelgate-attempts"] == "2"
+    assert _chats(fakes["secondary"])[-1].headers["Authorization"] == f"Bearer {SECONDARY_KEY}"
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504, 529])
+def test_every_retryable_status_fails_over(start: Start, fakes: dict[str, FakeOpenAI], status: int) -> None:
+    gateway = start(RESILIENT)
+    fakes["primary"].script(_error(status))
+    raw = _chat(gateway)
+    assert raw.parse().model == "s-model"
+    assert raw.headers["x-babelgate-route"].endswith("secondary/s-model=ok")
+
+
+@pytest.mark.parametrize(("status", "code"), [(400, None), (404, None), (413, None), (401, None)])
+def test_a_non_retryable_error_is_answered_at_once(start: Start, fakes: dict[str, FakeOpenAI], status: int,
+                                                   code: str | None) -> None:
+    gateway = start(RESILIENT)
+    fakes["primary"].script(_error(status, code))
+    with _client(gateway) as client, pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model="resilient", messages=[{"role": "user", "content": "Hi"}])
+    assert caught.value.status_code == status
+    assert caught.value.response.headers["x-babelgate-attempts"] == "1"
+    assert _chats(fakes["secondary"]) == [] and _chats(fakes["fallback"]) == []
+
+
+def test_a_refused_connection_fails_over(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start(RESILIENT, primary_url=CLOSED_PORT_URL)
+    raw = _chat(gateway)
+    assert raw.parse().model == "s-model"
+    assert raw.headers["x-babelgate-route"].startswith("primary/p-model=upstream_connection_error")
+
+
+def test_a_first_byte_stall_fails_over(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    # The provider's read timeout is its first-byte timeout: short for `primary`.
+    gateway = start(RESILIENT, primary_options=", timeout: 0.3")
+    fakes["primary"].script(Reply(json=completion("late"), first_byte_delay=2))
+    started = time.monotonic()
+    raw = _chat(gateway)
+    assert raw.parse().model == "s-model"
+    assert time.monotonic() - started < 1.5
+    assert raw.headers["x-babelgate-route"].startswith("primary/p-model=upstream_timeout")
+
+
+def test_when_every_deployment_fails_the_fallback_answers(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start(RESILIENT)
+    fakes["primary"].script(_error(503))
+    fakes["secondary"].script(_error(502))
+    raw = _chat(gateway)
+    assert raw.parse().model == "b-model"
+    assert raw.headers["x-babelgate-route"] == \
+        "primary/p-model=503, secondary/s-model=502, fallback/b-model=ok"
+    assert _chats(fakes["fallback"])[-1].json["model"] == "b-model"
+
+
+def test_retries_wait_for_retry_after(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    """A 429 with `Retry-After: 1` on the only deployment is not retried before 1 s."""
+    gateway = start("  solo: {provider: primary, model: p-model, routing: {retries: 2}}\n", FAST_BACKOFF)
+    fakes["primary"].script(Reply(status=429, json={"error": {"message": "slow down", "type": "rate_limit_error",
+                                                             "param": None, "code": "rate_limit_exceeded"}},
+                                  headers={"Retry-After": "1"}))
+    started = time.monotonic()
+    raw = _chat(gateway, "solo")
+    elapsed = time.monotonic() - started
+    assert raw.parse().choices[0].message.content == "Hello!"
+    assert elapsed >= 1.0
+    assert raw.headers["x-babelgate-route"] == "primary/p-model=429, primary/p-model=ok"
+    assert len(_chats(fakes["primary"])) == 2
+
+
+def test_503_then_success_is_retried_with_backoff(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start("  solo: {provider: primary, model: p-model, routing: {retries: 3}}\n", FAST_BACKOFF)
+    fakes["primary"].script(_error(503), _error(503))
+    raw = _chat(gateway, "solo")
+    assert raw.parse().choices[0].message.content == "Hello!"
+    assert raw.headers["x-babelgate-attempts"] == "3"
+
+
+def test_retries_stop_at_their_count(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start("  solo: {provider: primary, model: p-model, routing: {retries: 1}}\n", FAST_BACKOFF)
+    fakes["primary"].script(_error(500), _error(500), _error(500))
+    with _client(gateway) as client, pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model="solo", messages=[{"role": "user", "content": "Hi"}])
+    assert caught.value.status_code == 502
+    assert caught.value.response.headers["x-babelgate-route"] == "primary/p-model=500, primary/p-model=500"
+    assert len(_chats(fakes["primary"])) == 2
+
+
+def test_a_retry_after_past_the_budget_goes_to_the_fallback(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start("  solo: {provider: primary, model: p-model, fallbacks: [backup],"
+                    " routing: {retries: 2, budget: 2}}\n  backup: {provider: fallback, model: b-model}\n")
+    fakes["primary"].script(Reply(status=503, json={"error": {"message": "busy", "type": "server_error"}},
+                                  headers={"Retry-After": "30"}))
+    started = time.monotonic()
+    raw = _chat(gateway, "solo")
+    assert raw.parse().model == "b-model"
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_context_window_overflow_goes_to_its_own_fallback(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start("  small: {provider: primary, model: p-model, fallbacks: [backup],"
+                    " context_window_fallbacks: [large]}\n"
+                    "  large: {provider: secondary, model: s-model}\n"
+                    "  backup: {provider: fallback, model: b-model}\n")
+    fakes["primary"].script(_error(400, "context_length_exceeded", "This model's maximum context length is 8192"))
+    raw = _chat(gateway, "small")
+    assert raw.parse().model == "s-model"
+    assert raw.headers["x-babelgate-route"] == "primary/p-model=400, secondary/s-model=ok"
+
+
+def test_a_content_policy_refusal_goes_to_its_own_fallback(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start("  strict: {provider: primary, model: p-model, content_policy_fallbacks: [lenient]}\n"
+                    "  lenient: {provider: fallback, model: b-model}\n")
+    fakes["primary"].script(_error(400, "content_policy_violation", "refused"))
+    raw = _chat(gateway, "strict")
+    assert raw.parse().model == "b-model"
+
+
+def test_without_a_context_fallback_the_overflow_is_the_answer(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start(RESILIENT)
+    fakes["primary"].script(_error(400, "context_length_exceeded"))
+    with _client(gateway) as client, pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="resilient", messages=[{"role": "user", "content": "Hi"}])
+    assert caught.value.code == "context_length_exceeded"
+    assert _chats(fakes["fallback"]) == []
+
+
+def test_a_dead_deployment_costs_one_probe_per_cool_down(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start(RESILIENT, "routing: {circuit: {failures: 2, cooldown: 1}}\n")
+    fakes["primary"].chat_responder = lambda body: _error(503)
+    for _ in range(2):
+        assert _chat(gateway).parse().model == "s-model"
+    assert len(_chats(fakes["primary"])) == 2  # two failures: the circuit opens
+    for _ in range(5):
+        raw = _chat(gateway)
+        assert raw.headers["x-babelgate-route"] == "secondary/s-model=ok"
+    assert len(_chats(fakes["primary"])) == 2  # skipped while open
+    time.sleep(1.1)
+    for _ in range(3):
+        _chat(gateway)
+    assert len(_chats(fakes["primary"])) == 3  # half-open: one probe, which failed; open again
+    fakes["primary"].chat_responder = None
+    time.sleep(1.1)
+    assert _chat(gateway).parse().model == "p-model"  # the probe succeeds: closed
+    assert _chat(gateway).parse().model == "p-model"
+
+
+def test_a_rejected_key_is_taken_out_and_another_key_serves(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start("  pooled: {provider: primary, model: p-model}\n", primary_keys="[env:POOL_KEY_1, env:POOL_KEY_2]")
+    fakes["primary"].script(_error(401))
+    raw = _chat(gateway, "pooled")
+    assert raw.parse().choices[0].message.content == "Hello!"
+    for _ in range(3):
+        _chat(gateway, "pooled")
+    used = [r.headers["Authorization"].removeprefix("Bearer ") for r in _chats(fakes["primary"])]
+    rejected, other = used[0], next(key for key in POOL_KEYS if key != used[0])
+    assert used[1:] == [other] * 4  # at once with the other key, and only with it from then on
+    health = httpx.get(gateway.url + "/health")
+    primary = next(p for p in health.json()["providers"] if p["name"] == "primary")
+    assert {"key": "…" + rejected[-4:], "state": "rejected"} in primary["keys"]
+    assert {"key": "…" + other[-4:], "state": "ok"} in primary["keys"]
+    assert rejected not in health.text and rejected[:-4] not in health.text
+
+
+def test_a_rate_limited_key_rests_while_another_is_free(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start("  pooled: {provider: primary, model: p-model}\n", primary_keys="[env:POOL_KEY_1, env:POOL_KEY_2]")
+    fakes["primary"].script(Reply(status=429, json={"error": {"message": "slow", "type": "rate_limit_error"}},
+                                  headers={"Retry-After": "30"}))
+    started = time.monotonic()
+    raw = _chat(gateway, "pooled")
+    assert time.monotonic() - started < 1  # another key was free: no wait for Retry-After
+    assert raw.parse().choices[0].message.content == "Hello!"
+    for _ in range(4):
+        _chat(gateway, "pooled")
+    used = [r.headers["Authorization"].removeprefix("Bearer ") for r in _chats(fakes["primary"])]
+    resting, other = used[0], next(key for key in POOL_KEYS if key != used[0])
+    assert used[1:] == [other] * 5
+    primary = next(p for p in httpx.get(gateway.url + "/health").json()["providers"] if p["name"] == "primary")
+    assert {"key": "…" + resting[-4:], "state": "cooling_down"} in primary["keys"]
+    assert primary["state"] == "ok"
+
+
+def test_a_stream_fails_over_before_its_first_byte(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start(RESILIENT)
+    fakes["primary"].script(_error(503))
+    with _client(gateway) as client, client.chat.completions.with_streaming_response.create(
+            model="resilient", messages=[{"role": "user", "content": "Hi"}], stream=True) as response:
+        assert response.headers["x-babelgate-route"] == "primary/p-model=503, secondary/s-model=ok"
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in response.parse() if chunk.choices)
+    assert text == "Hello!"
+
+
+def test_a_client_that_leaves_cancels_a_pending_retry(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start("  solo: {provider: primary, model: p-model, routing: {retries: 2}}\n")
+    fakes["primary"].script(Reply(status=503, json={"error": {"message": "busy", "type": "server_error"}},
+                                  headers={"Retry-After": "2"}))
+    with _client(gateway, timeout=0.3) as client, pytest.raises(openai.APITimeoutError):
+        client.chat.completions.create(model="solo", messages=[{"role": "user", "content": "Hi"}])
+    time.sleep(2.5)
+    assert len(_chats(fakes["primary"])) == 1  # the retry never went out
+
+
+def test_the_anthropic_client_fails_over_on_a_translated_road(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start(RESILIENT)
+    fakes["primary"].script(_error(500))
+    with anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0) as client:
+        raw = client.messages.with_raw_response.create(model="resilient", max_tokens=20,
+                                                        messages=[{"role": "user", "content": "Hi"}])
+    message = raw.parse()
+    assert message.content[0].text == "Hello!"  # type: ignore[union-attr]
+    assert message.model == "resilient"
+    assert raw.headers["x-babelgate-route"] == "primary/p-model=500, secondary/s-model=ok"
+
+
+def test_a_simple_model_has_no_route_headers(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start("  plain: {provider: primary, model: p-model}\n")
+    raw = _chat(gateway, "plain")
+    assert "x-babelgate-route" not in raw.headers
