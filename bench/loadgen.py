@@ -47,8 +47,9 @@ CHAT_REQUEST: Final[dict[str, Any]] = {
 }
 
 
-def request_body(stream: bool) -> bytes:
-    return orjson.dumps({**CHAT_REQUEST, "stream": True} if stream else CHAT_REQUEST)
+def request_body(stream: bool, *, model: str | None = None) -> bytes:
+    body = {**CHAT_REQUEST, "model": model} if model is not None else CHAT_REQUEST
+    return orjson.dumps({**body, "stream": True} if stream else body)
 
 
 CHAT_OK: Final = (b'"chat.completion"', b'"finish_reason":"stop"')

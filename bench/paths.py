@@ -133,9 +133,13 @@ _GEMINI_ROUTE: Final = f"/v1beta/models/{MODELS['gemini']}"
 _OPENAI_DIRECT: Final = _side("/v1/chat/completions", _chat(MODELS["openai"]), CHAT_OK, _chat_text,
                               b'"prompt_tokens":42,', "chat")
 _FAST: Final = Side("/v1/chat/completions", request_body(False), CHAT_OK, _chat_text, b"", request_body(True), "chat")
+_ROUTED: Final = Side("/v1/chat/completions", request_body(False, model="routed"), CHAT_OK, _chat_text, b"",
+                      request_body(True, model="routed"), "chat")
 
 PATHS: Final[dict[str, BenchPath]] = {path.name: path for path in (
     BenchPath("fast", "OpenAI fast path: chat completions → OpenAI (gpt-4o-mini, no tools)", _FAST, _FAST),
+    # The fast path through the router: a model with two deployments and a fallback (processes.ROUTED_CONFIG).
+    BenchPath("routed", "OpenAI fast path, routed: two deployments and a fallback (gpt-4o-mini)", _ROUTED, _FAST),
     BenchPath("anthropic", f"Chat completions → Anthropic ({MODELS['anthropic']}, two tools); direct: /v1/messages",
               _side("/v1/chat/completions", _chat(MODELS["anthropic"]), CHAT_OK, _chat_text,
                     b'"prompt_tokens":412,', "chat"),

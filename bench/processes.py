@@ -164,9 +164,28 @@ def gateway_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "babelgate.cli"]
 
 
+# The `routed` path's model (paths.py): two deployments on the fake OpenAI upstream and a fallback,
+# so that the router decides every request; the other paths' models come from the environment.
+ROUTED_CONFIG: Final = """\
+models:
+  routed:
+    deployments:
+      - {provider: openai, model: gpt-4o-mini, weight: 1}
+      - {provider: openai, model: gpt-4o-mini, weight: 1}
+    fallbacks: [gpt-4o]
+"""
+
+
+def gateway_config() -> Path:
+    path = RESULTS / "bench-config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(ROUTED_CONFIG)
+    return path
+
+
 def gateway_argv(pin: Pinning, port: int, workers: int = 1) -> list[str]:
     argv = [*pin.prefix(pin.gateway_cpu), *gateway_command(), "serve", "--host", LOOPBACK, "--port", str(port),
-            "--log-level", "warning"]
+            "--log-level", "warning", "--config", str(gateway_config())]
     return [*argv, "--workers", str(workers)] if workers != 1 else argv
 
 

@@ -30,9 +30,9 @@ class ClientGone(Exception):
 
 
 class Exchange:
-    __slots__ = ("_watcher", "context", "disconnected", "error_code", "headers_out", "key_id", "model", "notes",
-                 "provider", "receive", "request_id", "response_started", "route", "scope", "send", "started",
-                 "status")
+    __slots__ = ("_watcher", "context", "disconnected", "error_code", "headers_out", "key_id",
+                 "model", "notes", "provider", "receive", "request_id", "response_started", "route", "scope", "send",
+                 "started", "status")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send, ids: RequestIds, route: str = "") -> None:
         self.scope = scope
@@ -127,7 +127,7 @@ class Exchange:
         await self.send(self._start(200, content_type, headers))
         task = asyncio.current_task()
         assert task is not None
-        watched = self._watcher is not None
+        watched = self.watched
         try:
             await self.send({"type": "http.response.body", "body": first, "more_body": True})
             # Watched from here: the first bytes leave without waiting for the watcher's creation.
@@ -152,16 +152,34 @@ class Exchange:
                 self.unwatch()
             await _close(rest)
 
-    def watch(self) -> None:
-        """From now until `unwatch`, a client disconnect cancels the task handling this exchange:
-        the upstream call, a stream being relayed, or a retry waiting for its turn. Only once the
-        whole body is read (the watcher reads what the server sends next)."""
-        if self._watcher is None:
-            task = asyncio.current_task()
-            assert task is not None
-            self._watcher = asyncio.create_task(self._watch_disconnect(task))
+    def watch(self, after: float = 0.0) -> None:
+        """Until `unwatch`, a client disconnect cancels the task handling this exchange: the
+        upstream call, a stream being relayed, or a retry waiting for its turn. Only once the whole
+        body is read (the watcher reads what the server sends next).
+
+        `after`: start watching only if the task still runs then (within `after` more seconds). An
+        answer that comes sooner needs no watcher (a task per request is a measurable part of the
+        fast path's CPU), and a client that left in between is noticed the moment it starts."""
+        if self._watcher is not None:
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        if after > 0:
+            _long_calls(task.get_loop(), after).add(self, task)
+        else:
+            self._start_watcher(task)
+
+    def _start_watcher(self, task: asyncio.Task[Any]) -> None:
+        _LongCalls.forget(self)
+        if self._watcher is None and not task.done():
+            self._watcher = task.get_loop().create_task(self._watch_disconnect(task))
+
+    @property
+    def watched(self) -> bool:
+        return self._watcher is not None or _LongCalls.waiting(self)
 
     def unwatch(self) -> None:
+        _LongCalls.forget(self)
         if self._watcher is not None:
             self._watcher.cancel()
             self._watcher = None
@@ -173,6 +191,55 @@ class Exchange:
                 self.disconnected = True
                 task.cancel()
                 return
+
+
+class _LongCalls:
+    """Exchanges waiting to be watched (`Exchange.watch(after=…)`), in the order they began, swept
+    by one timer per loop: a request costs a dict entry, not a timer of its own."""
+
+    _all: dict[tuple[asyncio.AbstractEventLoop, float], _LongCalls] = {}
+    _member: dict[Exchange, _LongCalls] = {}
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, after: float) -> None:
+        self.loop, self.after = loop, after
+        self.pending: dict[Exchange, tuple[asyncio.Task[Any], float]] = {}
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, exchange: Exchange, task: asyncio.Task[Any]) -> None:
+        if exchange in self._member:
+            return
+        self.pending[exchange] = (task, self.loop.time() + self.after)
+        self._member[exchange] = self
+        if self.timer is None:
+            self.timer = self.loop.call_later(self.after, self._sweep)
+
+    def _sweep(self) -> None:
+        self.timer = None
+        now = self.loop.time()
+        for exchange, (task, due) in list(self.pending.items()):
+            if due > now:
+                break
+            exchange._start_watcher(task)  # forgets it
+        if self.pending:
+            first_due = next(iter(self.pending.values()))[1]
+            self.timer = self.loop.call_later(max(0.0, first_due - now), self._sweep)
+
+    @classmethod
+    def forget(cls, exchange: Exchange) -> None:
+        group = cls._member.pop(exchange, None)
+        if group is not None:
+            group.pending.pop(exchange, None)
+
+    @classmethod
+    def waiting(cls, exchange: Exchange) -> bool:
+        return exchange in cls._member
+
+
+def _long_calls(loop: asyncio.AbstractEventLoop, after: float) -> _LongCalls:
+    group = _LongCalls._all.get((loop, after))
+    if group is None:
+        group = _LongCalls._all[(loop, after)] = _LongCalls(loop, after)
+    return group
 
 
 async def _close(iterator: AsyncIterator[bytes]) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 import orjson
 
@@ -43,6 +43,9 @@ log = logging.getLogger("babelgate.pipeline")
 ADJUSTED_HEADER = b"x-babelgate-adjusted-params"
 _SSE_TYPE = SSE_HEADERS[0]
 T = TypeVar("T")
+# Seconds a call runs before a client's disconnect is watched for (Exchange.watch): answers that
+# come sooner pay nothing for the watch.
+WATCH_AFTER: Final = 0.1
 # What a frontend does with one deployment: translate, call, answer (or return what it answers with).
 Attempt = Callable[[Deployment, CallNotes], Awaitable[T]]
 # Raises (UnsupportedCapability, InvalidRequest) when a deployment cannot serve the request at all.
@@ -64,8 +67,9 @@ class CallSite(Protocol):
         """What the hooks see of this request."""
         ...
 
-    def watch(self) -> None:
-        """Until `unwatch`, the client's leaving cancels the call (a no-op where something else does)."""
+    def watch(self, after: float = 0.0) -> None:
+        """Until `unwatch`, the client's leaving cancels the call (from `after` seconds on; a no-op
+        where something else does)."""
         ...
 
     def unwatch(self) -> None: ...
@@ -77,6 +81,9 @@ async def call(runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T]
     route (one deployment, nothing to retry or fall back to) is one attempt; any other goes
     through the router, which may repeat the attempt while nothing has reached the client."""
     route = runtime.registry.route(model)
+    # A client that leaves cancels the attempt in flight and any retry still to come (the app
+    # stops watching once the answer is out).
+    site.watch(WATCH_AFTER)
     if route.simple:
         while True:
             try:
@@ -89,11 +96,7 @@ async def call(runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T]
     def one(deployment: Deployment) -> Awaitable[T]:
         return run_attempt(runtime, site, deployment, attempt, stream=stream, check=check)
 
-    site.watch()  # a client that leaves cancels the attempt in flight and any retry still to come
-    try:
-        return await runtime.router.run(route, site, one)
-    finally:
-        site.unwatch()
+    return await runtime.router.run(route, site, one)
 
 
 async def run_attempt(runtime: Runtime, site: CallSite, deployment: Deployment, attempt: Attempt[T], *,

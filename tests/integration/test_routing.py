@@ -336,3 +336,18 @@ def test_a_simple_model_has_no_route_headers(start: Start, fakes: dict[str, Fake
     gateway = start("  plain: {provider: primary, model: p-model}\n")
     raw = _chat(gateway, "plain")
     assert "x-babelgate-route" not in raw.headers
+
+
+def test_a_client_that_leaves_cancels_the_upstream_call(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    """Non-streaming, one attempt: the gateway stops waiting for the upstream when its client leaves
+    (the request is accounted as 499 long before the upstream would have answered)."""
+    gateway = start("  plain: {provider: primary, model: p-model}\n")
+    fakes["primary"].script(Reply(json=completion("late"), first_byte_delay=5))
+    with _client(gateway, timeout=0.3) as client, pytest.raises(openai.APITimeoutError):
+        client.chat.completions.create(model="plain", messages=[{"role": "user", "content": "Hi"}])
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        if 'status="499"' in httpx.get(gateway.url + "/metrics").text:
+            return
+        time.sleep(0.05)
+    pytest.fail("the call went on after the client left")

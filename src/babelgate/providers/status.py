@@ -42,11 +42,12 @@ def error_for_status(
                                   error_type="authentication_error" if status == 401 else "permission_error")
     if status == 429:
         return UpstreamRateLimited(provider=provider, retry_after=retry_after, raw_message=message,
+                                   upstream_status=status,
                                    code=code if code in ("insufficient_quota", "rate_limit_exceeded") else None)
     if status == 408 or status == 504:
-        return UpstreamTimeout(provider=provider, phase=f"HTTP {status}")
+        return UpstreamTimeout(provider=provider, phase=f"HTTP {status}", upstream_status=status)
     if status in (503, 529):
-        return UpstreamUnavailable(provider=provider, retry_after=retry_after)
+        return UpstreamUnavailable(provider=provider, retry_after=retry_after, upstream_status=status)
     if 400 <= status < 500:
         relayed = _RELAYED_STATUS.get(status, status)
         return UpstreamRejected(

@@ -7,6 +7,7 @@ a model family (`gpt-*` → the provider named "openai", …). Results are cache
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
@@ -106,6 +107,11 @@ class ModelRoute:
     fallbacks: tuple[str, ...] = ()
     context_window_fallbacks: tuple[str, ...] = ()
     content_policy_fallbacks: tuple[str, ...] = ()
+    # Running totals of the deployments' weights, for one weighted draw (router.py).
+    weight_totals: tuple[float, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weight_totals", tuple(itertools.accumulate(d.weight for d in self.deployments)))
 
     @property
     def simple(self) -> bool:

@@ -19,6 +19,7 @@ Every attempt is recorded in `x-babelgate-route` (`provider/model=outcome`, DECI
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import random
 import time
@@ -65,6 +66,7 @@ class Router:
                     retries += 1
                     self._count("retries", route)
                     if wait:
+                        site.watch()  # a client that leaves now cancels the wait at once
                         await asyncio.sleep(wait)
                     failed.clear()
                     continue
@@ -119,10 +121,15 @@ class Router:
 
     def _pick(self, route: ModelRoute, failed: set[str]) -> Deployment | None:
         health = self.health
-        candidates = [d for d in route.deployments if d.name not in failed and health.admits(d.name)]
+        deployments = route.deployments
+        candidates = [d for d in deployments if d.name not in failed and health.admits(d.name)]
         if len(candidates) <= 1:
             return candidates[0] if candidates else None
         balance = route.policy.balance
+        if balance == "weighted" and len(candidates) == len(deployments):
+            # Everyone available (the usual case): the route's running totals, one draw, a bisection.
+            totals = route.weight_totals
+            return deployments[bisect.bisect_right(totals, random.random() * totals[-1])]
         if balance == "least_busy":
             fewest = min(health.in_flight(d.name) for d in candidates)
             candidates = [d for d in candidates if health.in_flight(d.name) == fewest]
@@ -158,10 +165,11 @@ class Router:
         """The route headers as they stand: the attempts so far, and the current one as `ok` (if it
         answers, it is)."""
         entries = [*trail, f"{current}={outcome}"] if current is not None else trail
-        headers = [header for header in site.headers_out if header[0] not in (ROUTE_HEADER, ATTEMPTS_HEADER)]
+        headers = site.headers_out
+        if trail:  # an earlier attempt set them: replace
+            headers[:] = [header for header in headers if header[0] not in (ROUTE_HEADER, ATTEMPTS_HEADER)]
         headers.append((ROUTE_HEADER, ", ".join(entries).encode()))
         headers.append((ATTEMPTS_HEADER, str(len(entries)).encode()))
-        site.headers_out[:] = headers
 
     def _count(self, event: str, route: ModelRoute) -> None:
         if self.metrics is not None:

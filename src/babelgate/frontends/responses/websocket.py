@@ -218,7 +218,7 @@ class _Outcome:
     response_started: bool = False  # an event of this response went to the client
     headers_out: Headers = field(default_factory=list)  # unused: a socket has no response headers
 
-    def watch(self) -> None:
+    def watch(self, after: float = 0.0) -> None:
         """Nothing to do: a closed socket cancels its responses' tasks (ResponsesSocket.run)."""
 
     def unwatch(self) -> None:
