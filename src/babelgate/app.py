@@ -126,12 +126,11 @@ class Gateway:
                 providers[name] = build_provider(name, provider_config, config.server, self.client)
             except ValueError as exc:
                 raise ValueError(f"providers.{name}: {exc}") from None
-        def with_keys(name: str, keys: tuple[str, ...]) -> Provider:
-            return build_provider(name, config.providers[name].model_copy(update={"api_keys": keys}), config.server,
-                                  self.client)
+        def variant(name: str, changes: dict[str, Any]) -> Provider:
+            return build_provider(name, config.providers[name].model_copy(update=changes), config.server, self.client)
 
         try:
-            registry = ModelRegistry(config, providers, with_keys)
+            registry = ModelRegistry(config, providers, variant)
         except RegistryError as exc:
             raise ValueError(f"{exc.path}: {exc}") from None
         cooldown = config.routing.key_cooldown or key_pool.DEFAULT_COOLDOWN

@@ -118,7 +118,15 @@ async def run_attempt(runtime: Runtime, site: CallSite, deployment: Deployment, 
             context.model, context.provider = deployment.public_name, deployment.provider.name
             context.upstream_model = deployment.model
     notes = site.notes = CallNotes()
-    return await attempt(deployment, notes)
+    try:
+        return await attempt(deployment, notes)
+    except UpstreamRateLimited:
+        # The key it went with now rests (key_pool.py): counted by provider and model, never by key.
+        runtime.metrics.routing_event("key_cooldowns", deployment.provider.name, deployment.public_name)
+        raise
+    except UpstreamAuthFailed:
+        runtime.metrics.routing_event("keys_rejected", deployment.provider.name, deployment.public_name)
+        raise
 
 
 def require(capable: bool, deployment: Deployment, capability: str) -> None:

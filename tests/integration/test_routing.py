@@ -16,7 +16,7 @@ from babelgate import create_app
 from babelgate.config import load_config
 from babelgate.providers import PROVIDER_TYPES
 from tests.conftest import CLOSED_PORT_URL
-from tests.fakes.openai_upstream import FakeOpenAI, completion
+from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream
 from tests.fakes.scripted import Received, Reply
 from tests.fakes.servers import LoopThread, RunningApp
 
@@ -35,6 +35,10 @@ def _fakes(loop_thread: LoopThread) -> Iterator[dict[str, FakeOpenAI]]:
     fakes = {name: FakeOpenAI() for name in ("primary", "secondary", "fallback")}
     for fake in fakes.values():
         loop_thread.run(fake.start())
+    # The official clients' first call in a process builds their types (about a second): done here,
+    # so that the tests' time bounds measure the gateway.
+    with openai.OpenAI(base_url=fakes["fallback"].base_url, api_key="x", max_retries=0) as client:
+        client.chat.completions.with_raw_response.create(model="m", messages=[{"role": "user", "content": "x"}]).parse()
     yield fakes
     for fake in fakes.values():
         loop_thread.run(fake.stop())
@@ -298,6 +302,9 @@ def test_a_rate_limited_key_rests_while_another_is_free(start: Start, fakes: dic
     primary = next(p for p in httpx.get(gateway.url + "/health").json()["providers"] if p["name"] == "primary")
     assert {"key": "…" + resting[-4:], "state": "cooling_down"} in primary["keys"]
     assert primary["state"] == "ok"
+    metrics = httpx.get(gateway.url + "/metrics").text
+    assert 'babelgate_routing_events_total{event="key_cooldowns",model="pooled",provider="primary"} 1.0' in metrics
+    assert resting[-4:] not in metrics
 
 
 def test_a_stream_fails_over_before_its_first_byte(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
@@ -351,3 +358,32 @@ def test_a_client_that_leaves_cancels_the_upstream_call(start: Start, fakes: dic
             return
         time.sleep(0.05)
     pytest.fail("the call went on after the client left")
+
+
+def test_a_model_s_own_first_byte_timeout_fails_over(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start(RESILIENT.replace("weight: 1000000}", "weight: 1000000, timeouts: {first_byte: 0.3}}"))
+    fakes["primary"].script(Reply(json=completion("late"), first_byte_delay=2))
+    started = time.monotonic()
+    raw = _chat(gateway)
+    assert raw.parse().model == "s-model" and time.monotonic() - started < 1.5
+    assert raw.headers["x-babelgate-route"].startswith("primary/p-model=upstream_timeout")
+
+
+def test_a_stream_that_stalls_past_its_chunk_timeout_ends_with_an_error_event(
+        start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    """After the first byte nothing is retried: the Messages client sees Anthropic's `error` event,
+    never a successful-looking end. The first byte may take long (2 s allowed), a gap may not."""
+    gateway = start("  slow: {provider: primary, model: p-model, fallbacks: [backup],"
+                    " timeouts: {first_byte: 2, chunk: 0.3}}\n  backup: {provider: fallback, model: b-model}\n")
+    fakes["primary"].script(Reply(stream=text_stream(["a", "b", "c"]), stall_after=2,  # type: ignore[arg-type]
+                                  first_byte_delay=0.5))
+    started = time.monotonic()
+    with anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0) as client, \
+            pytest.raises(anthropic.APIStatusError) as caught, \
+            client.messages.stream(model="slow", max_tokens=20, messages=[{"role": "user", "content": "Hi"}]) as s:
+        for _ in s:
+            pass
+    assert time.monotonic() - started < 2
+    assert caught.value.body["error"]["type"] == "timeout_error"  # type: ignore[index]
+    assert "did not answer in time (stream)" in caught.value.message
+    assert _chats(fakes["fallback"]) == []  # the stream had begun: no fallback after the first byte

@@ -114,7 +114,7 @@ def test_server_error_names_the_upstream_status() -> None:
 
 def test_timeout_names_the_status() -> None:
     error = mapped(504, b"")
-    assert error.params == {"provider": "openai", "phase": "HTTP 504"}
+    assert error.params == {"provider": "openai", "phase": "HTTP 504", "upstream_status": 504}
 
 
 def test_upstream_message_is_scrubbed() -> None:

@@ -111,11 +111,10 @@ def _registry(tmp_path: Path, yaml_text: str) -> ModelRegistry:
     client = UpstreamClient()
     providers = {name: build_provider(name, c, config.server, client) for name, c in config.providers.items()}
 
-    def with_keys(name: str, keys: tuple[str, ...]) -> object:
-        return build_provider(name, config.providers[name].model_copy(update={"api_keys": keys}), config.server,
-                              client)
+    def variant(name: str, changes: dict[str, object]) -> object:
+        return build_provider(name, config.providers[name].model_copy(update=changes), config.server, client)
 
-    return ModelRegistry(config, providers, with_keys)  # type: ignore[arg-type]
+    return ModelRegistry(config, providers, variant)  # type: ignore[arg-type]
 
 
 def test_a_model_with_deployments_becomes_a_route(tmp_path: Path) -> None:

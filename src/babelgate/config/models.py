@@ -30,6 +30,8 @@ class ProviderConfig(_Strict):
     base_url: str | None = None
     api_keys: tuple[str, ...] = ()
     timeout: float | None = Field(default=None, gt=0, description="first byte and between chunks")
+    first_byte_timeout: float | None = Field(default=None, gt=0, description="until the answer begins")
+    chunk_timeout: float | None = Field(default=None, gt=0, description="between stream chunks")
     connect_timeout: float | None = Field(default=None, gt=0)
     total_timeout: float | None = Field(default=None, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
@@ -89,6 +91,21 @@ class RoutingConfig(_Strict):
     fallbacks: tuple[str, ...] | None = None  # server-wide only: the default fallback list
 
 
+class TimeoutsConfig(_Strict):
+    """A model's (or deployment's) own timeouts, in seconds; each unset one is the provider's."""
+
+    connect: float | None = Field(default=None, gt=0)
+    first_byte: float | None = Field(default=None, gt=0)
+    chunk: float | None = Field(default=None, gt=0, description="between stream chunks")
+    total: float | None = Field(default=None, gt=0)
+
+    def provider_fields(self) -> dict[str, float]:
+        """The same settings under the provider config's names."""
+        names = {"connect": "connect_timeout", "first_byte": "first_byte_timeout", "chunk": "chunk_timeout",
+                 "total": "total_timeout"}
+        return {names[key]: value for key, value in self.model_dump().items() if value is not None}
+
+
 class DeploymentConfig(_Strict):
     """One place a model is served: a provider, its name for the model, and how much traffic it gets."""
 
@@ -97,6 +114,7 @@ class DeploymentConfig(_Strict):
     weight: float = Field(default=1.0, gt=0)
     # A key pool of this deployment's own (env:VAR references); unset: the provider's keys.
     api_keys: tuple[str, ...] = ()
+    timeouts: TimeoutsConfig | None = None
     defaults: dict[str, Any] = Field(default_factory=dict, description="set when the client did not")
     overrides: dict[str, Any] = Field(default_factory=dict, description="always set")
 
@@ -117,6 +135,7 @@ class ModelConfig(_Strict):
     model: str | None = Field(default=None, min_length=1, description="the upstream's name for the model")
     weight: float = Field(default=1.0, gt=0)
     api_keys: tuple[str, ...] = ()
+    timeouts: TimeoutsConfig | None = None
     deployments: tuple[DeploymentConfig, ...] = ()
     fallbacks: tuple[str, ...] = ()
     context_window_fallbacks: tuple[str, ...] = ()
@@ -153,12 +172,19 @@ class ModelConfig(_Strict):
         """The deployments, the one-deployment form included (its defaults and overrides apply to it)."""
         if self.deployments:
             return tuple(DeploymentConfig(provider=d.provider, model=d.model, weight=d.weight, api_keys=d.api_keys,
+                                          timeouts=_merged_timeouts(self.timeouts, d.timeouts),
                                           defaults={**self.defaults, **d.defaults},
                                           overrides={**self.overrides, **d.overrides})
                          for d in self.deployments)
         assert self.provider is not None and self.model is not None
         return (DeploymentConfig(provider=self.provider, model=self.model, weight=self.weight, api_keys=self.api_keys,
-                                 defaults=self.defaults, overrides=self.overrides),)
+                                 timeouts=self.timeouts, defaults=self.defaults, overrides=self.overrides),)
+
+
+def _merged_timeouts(model: TimeoutsConfig | None, deployment: TimeoutsConfig | None) -> TimeoutsConfig | None:
+    if model is None or deployment is None:
+        return deployment or model
+    return TimeoutsConfig(**{**model.model_dump(exclude_none=True), **deployment.model_dump(exclude_none=True)})
 
 
 class ServerConfig(_Strict):

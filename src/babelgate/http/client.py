@@ -67,6 +67,7 @@ class UpstreamClient:
         for attempt in (1, 2):
             connection = await pool.acquire(provider=provider, connect_timeout=timeouts.connect)
             connection.provider, connection.read_timeout, connection.deadline = provider, timeouts.read, deadline
+            connection.first_byte_timeout = timeouts.read if timeouts.first_byte is None else timeouts.first_byte
             try:
                 return await connection.send(head, body)
             except StaleConnection:

@@ -118,7 +118,8 @@ class Connection(asyncio.Protocol):
         self.answered_any = False
         self.idle_since = 0.0
         self.provider = ""
-        self.read_timeout: float | None = None
+        self.read_timeout: float | None = None  # between chunks
+        self.first_byte_timeout: float | None = None  # until the answer's head
         self.deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
@@ -139,16 +140,18 @@ class Connection(asyncio.Protocol):
         else:
             transport.write(head)
         while self._response is None:
-            await self.wait("first byte")
+            await self.wait("first byte", first_byte=True)
         return self._response
 
-    async def wait(self, phase: str) -> None:
+    async def wait(self, phase: str, *, first_byte: bool = False) -> None:
         """Until the parser has news (head, body bytes, end) or the deadline: no answer for
-        `read_timeout` seconds, or the call's total time, whichever comes first."""
+        `first_byte_timeout` (before the head) or `read_timeout` seconds (the gap allowed between
+        chunks), or the call's total time, whichever comes first."""
         if self._error is not None:
             raise self._error
         loop = self.loop
-        deadline = None if self.read_timeout is None else loop.time() + self.read_timeout
+        timeout = self.first_byte_timeout if first_byte else self.read_timeout
+        deadline = None if timeout is None else loop.time() + timeout
         if self.deadline is not None and (deadline is None or self.deadline < deadline):
             deadline = self.deadline
         waiter = self._waiter = loop.create_future()

@@ -11,8 +11,10 @@ DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    """connect: TCP+TLS; read: first byte and every gap between chunks; total: whole exchange."""
+    """connect: TCP+TLS; first_byte: until the answer's head (None: `read`); read: every gap
+    between chunks of the body; total: the whole exchange."""
 
     connect: float | None = DEFAULT_CONNECT_TIMEOUT
     read: float | None = DEFAULT_TIMEOUT
     total: float | None = None
+    first_byte: float | None = None

@@ -206,8 +206,11 @@ class ProviderDefaults:
 
 def provider_timeouts(config: ProviderConfig, server: ServerConfig) -> Timeouts:
     default = server.default_timeout
+    read = config.timeout or default or DEFAULT_TIMEOUT
     return Timeouts(
         connect=config.connect_timeout or default or DEFAULT_CONNECT_TIMEOUT,
-        read=config.timeout or default or DEFAULT_TIMEOUT,
+        read=config.chunk_timeout or read,
         total=config.total_timeout,
+        # None: the first byte waits as long as `timeout` says (not a chunk_timeout of its own).
+        first_byte=config.first_byte_timeout or (read if config.chunk_timeout else None),
     )

@@ -17,8 +17,9 @@ from babelgate.config.models import Balance, Config, ModelConfig, RoutingConfig
 from babelgate.errors import ModelNotFound
 from babelgate.providers.base import Provider
 
-# A provider like the named one but with its own upstream keys (a deployment's key pool).
-ProviderWithKeys = Callable[[str, tuple[str, ...]], Provider]
+# A provider like the named one but with some of its config replaced (a deployment's own key
+# pool or timeouts): name, {provider config field: value}.
+ProviderVariant = Callable[[str, dict[str, Any]], Provider]
 
 # Bare model names by family → the provider of that name.
 FAMILIES: Final = (
@@ -134,13 +135,13 @@ class RegistryError(ValueError):
 
 class ModelRegistry:
     def __init__(self, config: Config, providers: Mapping[str, Provider],
-                 with_keys: ProviderWithKeys | None = None) -> None:
+                 variant: ProviderVariant | None = None) -> None:
         self.providers = dict(providers)
         self._aliases = dict(config.aliases)
         self._refuse_tools = config.server.unsupported_tools == "refuse"
         self._policy = RoutingPolicy.merged(config.routing, None)
         self._default_fallbacks = tuple(config.routing.fallbacks or ())
-        self._with_keys = with_keys
+        self._variant = variant
         self._configured = {
             name: self._configured_route(config, name, model)
             for name, model in config.models.items()
@@ -166,10 +167,13 @@ class ModelRegistry:
         specs = model.all_deployments()
         for number, spec in enumerate(specs):
             provider = self.providers[spec.provider]
+            changes: dict[str, Any] = spec.timeouts.provider_fields() if spec.timeouts is not None else {}
             if spec.api_keys:
-                if self._with_keys is None:
-                    raise RegistryError(f"models.{name}.deployments[{number}].api_keys", "not supported here")
-                provider = self._with_keys(spec.provider, spec.api_keys)
+                changes["api_keys"] = spec.api_keys
+            if changes:
+                if self._variant is None:
+                    raise RegistryError(f"models.{name}", "own keys or timeouts need a provider factory")
+                provider = self._variant(spec.provider, changes)
             twin = sum(1 for other in specs[:number] if (other.provider, other.model) == (spec.provider, spec.model))
             deployments.append(Deployment(
                 name, provider, spec.model, spec.defaults, spec.overrides, model.native_responses, refuse,
