@@ -473,6 +473,9 @@ def test_timeout_defaults() -> None:
         ({}, {"default_timeout": 30}, Timeouts(30.0, 30.0, None)),
         ({"timeout": 5, "connect_timeout": 1, "total_timeout": 60}, {"default_timeout": 30}, Timeouts(1, 5, 60)),
         ({"connect_timeout": 2.0}, {}, Timeouts(2.0, 600.0, None)),
+        ({"timeout": 5, "chunk_timeout": 1}, {}, Timeouts(10.0, 1, None, first_byte=5)),
+        ({"first_byte_timeout": 20, "chunk_timeout": 1}, {}, Timeouts(10.0, 1, None, first_byte=20)),
+        ({"first_byte_timeout": 20}, {}, Timeouts(10.0, 600.0, None, first_byte=20)),
     ],
 )
 def test_provider_timeouts(provider: dict[str, float], server: dict[str, float], expected: Timeouts) -> None:
