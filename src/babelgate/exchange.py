@@ -219,7 +219,7 @@ class _LongCalls:
         for exchange, (task, due) in list(self.pending.items()):
             if due > now:
                 break
-            exchange._start_watcher(task)  # forgets it
+            exchange._start_watcher(task)  # forgets it (and the group, once it is empty)
         if self.pending:
             first_due = next(iter(self.pending.values()))[1]
             self.timer = self.loop.call_later(max(0.0, first_due - now), self._sweep)
@@ -229,6 +229,12 @@ class _LongCalls:
         group = cls._member.pop(exchange, None)
         if group is not None:
             group.pending.pop(exchange, None)
+            if not group.pending:
+                # Nothing left to watch: no timer, and no reference to the loop (tests close many).
+                if group.timer is not None:
+                    group.timer.cancel()
+                    group.timer = None
+                cls._all.pop((group.loop, group.after), None)
 
     @classmethod
     def waiting(cls, exchange: Exchange) -> bool:
