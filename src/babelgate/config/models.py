@@ -25,7 +25,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ProviderConfig(_Strict):
+class _WithKeys(_Strict):
+    """A section with `api_keys` (providers, models, deployments): `api_key: X` is accepted as a
+    shorthand for `api_keys: [X]`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "api_key" in data:
+            data = dict(data)
+            data["api_keys"] = [*_as_list(data.pop("api_key")), *_as_list(data.get("api_keys", ()))]
+        return data
+
+
+class ProviderConfig(_WithKeys):
     type: str = "openai"
     base_url: str | None = None
     api_keys: tuple[str, ...] = ()
@@ -40,14 +53,6 @@ class ProviderConfig(_Strict):
     list_models: bool = True
     models_cache_ttl: float = Field(default=600.0, ge=0)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _single_key(cls, data: Any) -> Any:
-        # `api_key: X` is accepted as a shorthand for `api_keys: [X]`.
-        if isinstance(data, dict) and "api_key" in data:
-            data = dict(data)
-            data["api_keys"] = [*_as_list(data.pop("api_key")), *_as_list(data.get("api_keys", ()))]
-        return data
 
     @field_validator("base_url")
     @classmethod
@@ -106,7 +111,7 @@ class TimeoutsConfig(_Strict):
         return {names[key]: value for key, value in self.model_dump().items() if value is not None}
 
 
-class DeploymentConfig(_Strict):
+class DeploymentConfig(_WithKeys):
     """One place a model is served: a provider, its name for the model, and how much traffic it gets."""
 
     provider: str
@@ -118,16 +123,9 @@ class DeploymentConfig(_Strict):
     defaults: dict[str, Any] = Field(default_factory=dict, description="set when the client did not")
     overrides: dict[str, Any] = Field(default_factory=dict, description="always set")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _single_key(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "api_key" in data:
-            data = dict(data)
-            data["api_keys"] = [*_as_list(data.pop("api_key")), *_as_list(data.get("api_keys", ()))]
-        return data
 
 
-class ModelConfig(_Strict):
+class ModelConfig(_WithKeys):
     """A public model: one deployment (`provider`, `model`) or several (`deployments`), with
     fallbacks (public model names) tried when they are exhausted (DECISIONS 15)."""
 
@@ -150,13 +148,6 @@ class ModelConfig(_Strict):
     # reported, or refused with a 400. Unset: the server's `unsupported_tools`.
     unsupported_tools: UnsupportedTools | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _single_key(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "api_key" in data:
-            data = dict(data)
-            data["api_keys"] = [*_as_list(data.pop("api_key")), *_as_list(data.get("api_keys", ()))]
-        return data
 
     @model_validator(mode="after")
     def _one_form(self) -> ModelConfig:
