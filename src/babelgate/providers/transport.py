@@ -15,7 +15,7 @@ from babelgate.providers import key_pool
 from babelgate.providers.base import CallNotes
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingResponse
-from babelgate.streaming import SSEDecoder, SSEEvent
+from babelgate.streaming import SSEDecoder, SSEEvent, parse_frame
 
 
 class ErrorMapper(Protocol):
@@ -50,8 +50,11 @@ async def send_checked(
     return response
 
 
-class EventTranslator(Protocol):
-    """A provider's stream translator: SSE events in, canonical chunks out, `done` at its end marker."""
+class StreamTranslator(Protocol):
+    """Every provider's stream translator (providers/*/stream.py): upstream events in, canonical
+    chunks out. `done` turns true at the provider's end marker (Gemini has none: the connection's
+    end is its end); `finish` is called when the body ended, for what the translator still holds
+    (Gemini's usage), and raises when the stream ended before it was whole."""
 
     @property
     def done(self) -> bool: ...
@@ -61,18 +64,25 @@ class EventTranslator(Protocol):
 
     def feed(self, event: SSEEvent) -> list[ChatChunk]: ...
 
+    def finish(self) -> list[ChatChunk]: ...
+
 
 async def translate_sse(
-    response: UpstreamResponse, translator: EventTranslator, notes: CallNotes, *, provider: str,
+    response: UpstreamResponse, translator: StreamTranslator, notes: CallNotes, *, provider: str,
     end_marker_required: bool = False,
 ) -> AsyncIterator[ChatChunk]:
-    """An upstream SSE body through `translator`, filling `notes` (usage, finish, completed).
-    After the end marker the rest of the body is drained so the connection is reused. A body that
-    ends without the marker is complete only if a finish reason came (and the marker is optional)."""
+    """The one stream loop of every provider: an upstream SSE body through `translator`, filling
+    `notes` (usage, finish, completed). After the end marker the rest of the body is drained so the
+    connection is reused. A body that ends without the marker is complete only if a finish reason
+    came (and the marker is optional). The wait between two reads is bounded by the connection's
+    chunk timeout (http/connection.py): a stream that goes quiet ends here with UpstreamTimeout."""
     decoder = SSEDecoder()
     async with contextlib.aclosing(iter_body(response)) as body:
         async for chunk in body:
-            for event in decoder.feed(chunk):
+            for frame in decoder.feed_frames(chunk):
+                event = parse_frame(frame) or _bare_json(frame)
+                if event is None:
+                    continue  # a keep-alive comment
                 for canonical in translator.feed(event):
                     if canonical.usage is not None:
                         notes.usage = canonical.usage
@@ -81,10 +91,28 @@ async def translate_sse(
                     notes.finish_reason, notes.completed = translator.finish_reason, True
                     await drain(response)
                     return
+    for event in decoder.close():  # a last event without the blank line after it
+        for canonical in translator.feed(event):
+            if canonical.usage is not None:
+                notes.usage = canonical.usage
+            yield canonical
+    for canonical in translator.finish():
+        if canonical.usage is not None:
+            notes.usage = canonical.usage
+        yield canonical
     notes.finish_reason = translator.finish_reason
     if end_marker_required or translator.finish_reason is None:
         raise UpstreamProtocolError("stream_interrupted", provider=provider)
     notes.completed = True
+
+
+def _bare_json(frame: bytes) -> SSEEvent | None:
+    """A frame that is JSON without `data:`: how some upstreams send an error after the stream
+    began (Gemini: "errors after the stream began may come as raw JSON", GEM _api_client.py)."""
+    text = frame.strip()
+    if text.startswith((b"{", b"[")):
+        return SSEEvent(data=text.decode("utf-8", "replace"))
+    return None
 
 
 def event_object(data: str | bytes, provider: str) -> dict[str, Any]:

@@ -51,6 +51,10 @@ class AnthropicStreamTranslator:
         self.tool_call_ids: list[str] = []
         self.done = False
 
+    def finish(self) -> list[ChatChunk]:
+        """Nothing is held back at the body's end: every event was translated as it came."""
+        return []
+
     def feed(self, event: SSEEvent) -> list[ChatChunk]:
         payload = event_object(event.data, self.provider)
         try:

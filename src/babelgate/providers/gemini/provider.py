@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import time
 from collections.abc import AsyncIterator
 from types import MappingProxyType
@@ -15,7 +14,7 @@ import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import UpstreamClient, iter_body
+from babelgate.http import UpstreamClient
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, provider_timeouts
 from babelgate.providers.gemini import images, wire
@@ -27,21 +26,20 @@ from babelgate.providers.gemini.audio import (
     transcription_to_wire,
 )
 from babelgate.providers.gemini.chat_audio import requested_format
-from babelgate.providers.gemini.errors import error_from_object, map_error, stream_error_status
+from babelgate.providers.gemini.errors import map_error
 from babelgate.providers.gemini.profiles import build_profiles
 from babelgate.providers.gemini.stream import GeminiStreamTranslator
 from babelgate.providers.gemini.translate import embedding_from_wire, embedding_to_wire, from_wire, to_wire
 from babelgate.providers.gemini.translate_parts import InlineMedia
 from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.media import MediaFetcher, MediaPolicy
-from babelgate.providers.transport import checked_embeddings, read_json_object, send_checked
+from babelgate.providers.transport import checked_embeddings, read_json_object, send_checked, translate_sse
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import ChatRequest, ChatResponse, ImagePart
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 from babelgate.schema.images import ImageRequest, ImageResponse
 from babelgate.schema.models import ModelInfo
-from babelgate.streaming import SSEDecoder, parse_frame
 
 
 class GeminiProvider(ProviderDefaults):
@@ -109,22 +107,10 @@ class GeminiProvider(ProviderDefaults):
     async def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
         body = await self._body(request, model, notes)
         response = await self._post(self._url(model, "streamGenerateContent") + "?alt=sse", body)
-        decoder = SSEDecoder()
         translator = GeminiStreamTranslator(self.name, created=int(time.time()), model=model, scrub=self._scrub,
                                             audio_format=requested_format(request))
-        async with contextlib.aclosing(iter_body(response)) as chunks:
-            async for chunk in chunks:
-                for frame in decoder.feed_frames(chunk):
-                    for canonical in self._frame(frame, translator):
-                        yield canonical
-        rest = decoder.close()
-        for event in rest:
-            for canonical in translator.feed(event):
-                yield canonical
-        for canonical in translator.finish():
-            notes.usage = canonical.usage
+        async for canonical in translate_sse(response, translator, notes, provider=self.name):
             yield canonical
-        notes.finish_reason, notes.completed = translator.finish_reason, True
 
     async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
         body = embedding_to_wire(request, model, self._profiles.for_model(model), notes.adjusted)
@@ -161,24 +147,6 @@ class GeminiProvider(ProviderDefaults):
     def _image_calls(self, model: str) -> images.ImageCalls:
         return images.ImageCalls(provider=self.name, post=self._post, url=lambda method: self._url(model, method),
                                  profile=self._profiles.for_model(model))
-
-    def _frame(self, frame: bytes, translator: GeminiStreamTranslator) -> list[ChatChunk]:
-        event = parse_frame(frame)
-        if event is not None:
-            return translator.feed(event)
-        text = frame.strip()
-        if text.startswith((b"{", b"[")):
-            # "Errors after the stream began may come as raw JSON without `data:`" (GEM _api_client.py).
-            try:
-                parsed = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                raise UpstreamProtocolError(provider=self.name, detail="a stream event is not JSON") from None
-            error = (parsed[0] if isinstance(parsed, list) and parsed else parsed) or {}
-            if isinstance(error, dict) and isinstance(error.get("error"), dict):
-                raise error_from_object(error["error"], stream_error_status(error["error"]), provider=self.name,
-                                        scrub=self._scrub)
-            return translator.feed_json(text)
-        return []
 
     async def list_models(self) -> list[ModelInfo]:
         response = await send_checked(self._client, "GET", self._models_url, provider=self.name,

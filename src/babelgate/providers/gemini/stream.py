@@ -42,6 +42,11 @@ class GeminiStreamTranslator:
         self.usage_metadata: JSON | None = None
         self.blocked = False
 
+    @property
+    def done(self) -> bool:
+        """Gemini sends no end marker: the stream ends when the connection does (then `finish`)."""
+        return False
+
     def feed(self, event: SSEEvent) -> list[ChatChunk]:
         return self.feed_json(event.data)
 
@@ -50,8 +55,9 @@ class GeminiStreamTranslator:
             payload = orjson.loads(data)
         except orjson.JSONDecodeError:
             raise UpstreamProtocolError(provider=self.provider, detail="a stream event is not JSON") from None
-        if isinstance(payload, list) and len(payload) == 1:
-            payload = payload[0]
+        if isinstance(payload, list) and (len(payload) == 1 or (payload and isinstance(payload[0], dict)
+                                                                and "error" in payload[0])):
+            payload = payload[0]  # a bare JSON error after the stream began comes as an array
         if not isinstance(payload, dict):
             raise UpstreamProtocolError(provider=self.provider, detail="a stream event is not an object")
         if isinstance(payload.get("error"), dict):

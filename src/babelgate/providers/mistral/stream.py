@@ -30,6 +30,10 @@ class MistralStreamTranslator:
     def finish_reason(self) -> str | None:
         return self._openai.finish_reason
 
+    def finish(self) -> list[ChatChunk]:
+        """Nothing is held back at the body's end: every event was translated as it came."""
+        return []
+
     def feed(self, event: SSEEvent) -> list[ChatChunk]:
         if event.data == "[DONE]":
             return self._openai.feed(event)

@@ -26,6 +26,10 @@ class OpenAIStreamTranslator:
         self.done = False
         self.finish_reason: str | None = None
 
+    def finish(self) -> list[ChatChunk]:
+        """Nothing is held back at the body's end: every event was translated as it came."""
+        return []
+
     def feed(self, event: SSEEvent) -> list[ChatChunk]:
         if event.data == "[DONE]":
             self.done = True
