@@ -1,4 +1,4 @@
-"""Fixtures for tests that need a real service on this machine (today: PostgreSQL).
+"""Fixtures for tests that need a real service on this machine (PostgreSQL, Redis).
 
 When the service is unreachable its tests skip, unless BABELGATE_REQUIRE_SERVICES=1 (as in CI),
 where a missing service is a failure rather than a silently thinner run. Import the fixtures
@@ -19,6 +19,8 @@ import pytest
 from tests.conftest import services_required
 
 POSTGRES_DSN_ENV = "BABELGATE_TEST_POSTGRES_DSN"
+REDIS_URL_ENV = "BABELGATE_TEST_REDIS_URL"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 _T = TypeVar("_T")
@@ -53,6 +55,26 @@ def postgres_dsn() -> str:
     except Exception as exc:
         unavailable(f"PostgreSQL is unreachable ({type(exc).__name__}: {exc}); set {POSTGRES_DSN_ENV} to point at one")
     return dsn
+
+
+async def _ping_redis(url: str) -> None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get(REDIS_URL_ENV, DEFAULT_REDIS_URL)
+    try:
+        run_aside(_ping_redis(url))
+    except Exception as exc:
+        unavailable(f"Redis is unreachable ({type(exc).__name__}: {exc}); set {REDIS_URL_ENV} to point at one")
+    return url
 
 
 async def _drop_table(dsn: str, table: str) -> None:

@@ -49,6 +49,7 @@ from babelgate.routing.catalog import ModelCatalog
 from babelgate.routing.health import Health
 from babelgate.routing.registry import ModelRegistry, RegistryError
 from babelgate.routing.router import Router
+from babelgate.routing.shared import RedisShared
 from babelgate.runtime import Runtime
 from babelgate.sealing import SealerSource
 from babelgate.store import open_cached_store
@@ -108,6 +109,8 @@ class Gateway:
         # Deployments' health outlives a reload: a dead upstream stays skipped under the new config.
         self.health = Health()
         self.health.on_circuit = self._circuit_changed
+        # Circuits and resting keys shared with other instances (started with the event loop).
+        self.shared = RedisShared(config.redis.url, self.health, prefix=config.redis.prefix) if config.redis else None
         self.request_ids = RequestIds()
         self.hooks = tuple(hooks)
         self.created = int(time.time())
@@ -179,6 +182,8 @@ class Gateway:
     async def aclose(self) -> None:
         """Release the upstream connection pool and background tasks. The gateway's own lifespan
         does this; an app that mounts the gateway calls it from its own shutdown."""
+        if self.shared is not None:
+            await self.shared.close()
         await self.runtime.catalog.close()
         await self.response_store.close()
         await self.client.close()
@@ -196,6 +201,8 @@ class Gateway:
                 await send({"type": "websocket.close", "code": 1000})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.shared is not None and not self.shared.started:
+            self.shared.start()  # mounted without our lifespan: on the first request
         runtime = self.runtime
         path = _route_path(scope)
         if path.startswith("/v1/"):
@@ -258,6 +265,8 @@ class Gateway:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.runtime.catalog.start()
+                if self.shared is not None:
+                    self.shared.start()
                 if self.reload_config is not None:
                     install_reload_signal(self.reload_config, self.swap)
                 await send({"type": "lifespan.startup.complete"})

@@ -161,3 +161,18 @@ def test_deployment_config_errors_name_the_key(tmp_path: Path, yaml_text: str, e
     with pytest.raises(ConfigError) as caught:
         _registry(tmp_path, yaml_text)
     assert expected in str(caught.value)
+
+
+def test_redis_comes_from_the_file_or_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text("redis: {url: env:MY_REDIS, prefix: 'team-a:'}\n")
+    config = load_config(path, {"MY_REDIS": "redis://:secret@10.0.0.5:6379/2"}, available_types=PROVIDER_TYPES)
+    assert config.redis is not None and config.redis.url == "redis://:secret@10.0.0.5:6379/2"
+    assert config.redis.prefix == "team-a:" and "secret" not in repr(config)
+    from_env = load_config(None, {"BABELGATE_REDIS_URL": "redis://127.0.0.1:6379/0"}, available_types=PROVIDER_TYPES)
+    assert from_env.redis is not None and from_env.redis.prefix == "babelgate:"
+    assert load_config(None, {}, available_types=PROVIDER_TYPES).redis is None
+    path.write_text("redis: {url: 'http://nope'}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {}, available_types=PROVIDER_TYPES)
+    assert "redis.url" in str(caught.value)

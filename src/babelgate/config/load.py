@@ -77,6 +77,7 @@ def load_config(
     if server is not None:
         _merge_server_env(server, environ, problems)
     _merge_store_env(raw, environ, problems)
+    _merge_redis_env(raw, environ, problems)
     _merge_responses_env(raw, environ, problems)
     if providers is not None and (server is None or server.get("providers_from_env", True)):
         _merge_env_providers(providers, environ, available_types)
@@ -227,6 +228,16 @@ def _merge_store_env(raw: dict[str, Any], environ: Mapping[str, str], problems: 
         raw["store"] = {"url": environ["BABELGATE_STORE_URL"]}
     elif isinstance(store, dict) and isinstance(store.get("url"), str) and store["url"].startswith(ENV_PREFIX):
         store["url"] = _env_value(store["url"], "store.url", environ, problems)
+
+
+def _merge_redis_env(raw: dict[str, Any], environ: Mapping[str, str], problems: list[tuple[str, str]]) -> None:
+    """`redis.url` may be an `env:VAR` reference (a Redis URL can hold a password);
+    BABELGATE_REDIS_URL sets it when the file has no `redis` section (DECISIONS 13)."""
+    redis = raw.get("redis")
+    if redis is None and environ.get("BABELGATE_REDIS_URL"):
+        raw["redis"] = {"url": environ["BABELGATE_REDIS_URL"]}
+    elif isinstance(redis, dict) and isinstance(redis.get("url"), str) and redis["url"].startswith(ENV_PREFIX):
+        redis["url"] = _env_value(redis["url"], "redis.url", environ, problems)
 
 
 def _merge_responses_env(raw: dict[str, Any], environ: Mapping[str, str], problems: list[tuple[str, str]]) -> None:

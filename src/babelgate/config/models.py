@@ -213,6 +213,20 @@ class StoreConfig(_Strict):
         return value
 
 
+class RedisConfig(_Strict):
+    """Where several gateway instances share routing state (routing/shared.py)."""
+
+    url: str = Field(repr=False, description="redis://[user:password@]host:port/db or rediss://…")
+    prefix: str = Field(default="babelgate:", min_length=1, description="of every key and channel")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected a redis://, rediss:// or unix:// URL")
+        return value
+
+
 class ResponsesConfig(_Strict):
     retention: float = Field(default=30 * 24 * 3600.0, ge=0,
                              description="seconds a stored response is kept; 0 keeps it until deleted")
@@ -232,6 +246,7 @@ class ResponsesConfig(_Strict):
 class Config(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    redis: RedisConfig | None = None
     responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)

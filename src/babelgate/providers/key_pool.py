@@ -22,6 +22,8 @@ T = TypeVar("T")
 log = logging.getLogger("babelgate.keys")
 DEFAULT_COOLDOWN: Final = 60.0
 
+# Told of every key that starts to rest, (provider, label, until): routing/shared.py shares it.
+rest_listeners: list[Callable[[str, str, float], None]] = []
 _pools: weakref.WeakSet[KeyPool[Any]] = weakref.WeakSet()  # every live pool, for /health and shared state
 _last: contextvars.ContextVar[tuple[KeyPool[Any], int] | None] = contextvars.ContextVar("babelgate_key", default=None)
 
@@ -86,6 +88,8 @@ class KeyPool(Generic[T]):
     def rest(self, index: int, seconds: float | None) -> None:
         until = time.time() + (seconds if seconds is not None and seconds > 0 else self.cooldown)
         self._resting[index] = max(until, self._resting.get(index, 0.0))
+        for listener in rest_listeners:
+            listener(self.provider, self._labels[index], until)
         log.info("upstream key %s of provider %s rests %.1f s after a 429", self._labels[index], self.provider,
                  until - time.time())
 

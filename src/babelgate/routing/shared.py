@@ -1,0 +1,196 @@
+"""Routing state several gateway instances share through Redis: open circuits and resting keys.
+
+Without Redis each instance keeps its own (routing/health.py, providers/key_pool.py). With it,
+every change is written to Redis (a key that expires when the state does) and published on a
+channel; every instance applies what the others publish, and loads what is current when it
+starts or reconnects. Nothing in a request waits for Redis: changes are sent by a task, and what
+others said is already in local memory when a request asks.
+
+A Redis outage degrades to per-instance state: one warning, requests go on, the connection is
+retried in the background with backoff, and one line says when it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+from babelgate.providers import key_pool
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from babelgate.routing.health import Health
+
+log = logging.getLogger("babelgate.shared")
+SOCKET_TIMEOUT: Final = 0.5  # seconds: nothing that waits on Redis waits long
+RECONNECT_MAX: Final = 10.0
+_LINGER: Final = 1.0  # seconds a Redis key outlives the state it holds (clock differences)
+
+
+class RedisShared:
+    def __init__(self, url: str, health: Health, *, prefix: str = "babelgate:") -> None:
+        self.url = url
+        self.health = health
+        self.prefix = prefix
+        self.channel = f"{prefix}routing"
+        self.instance = uuid.uuid4().hex[:12]  # its own messages come back to it: ignored
+        self.started = False
+        self._client: Redis | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._sends: set[asyncio.Task[None]] = set()
+        self._up = False
+        self._warned = False
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect and listen in the background (never blocks, never raises)."""
+        if self.started:
+            return
+        self.started = True
+        from redis.asyncio import Redis  # imported only where Redis is configured
+
+        self._client = Redis.from_url(self.url, socket_timeout=SOCKET_TIMEOUT,
+                                      socket_connect_timeout=SOCKET_TIMEOUT, health_check_interval=5)
+        self.health.shared = self
+        key_pool.rest_listeners.append(self.key_rested)
+        self._listener = asyncio.get_running_loop().create_task(self._listen())
+
+    async def close(self) -> None:
+        if not self.started:
+            return
+        with contextlib.suppress(ValueError):
+            key_pool.rest_listeners.remove(self.key_rested)
+        if self.health.shared is self:
+            self.health.shared = None
+        if self._sends:
+            await asyncio.wait(set(self._sends), timeout=SOCKET_TIMEOUT * 2)
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                await self._client.aclose()
+        self.started = False
+
+    # --- what this instance tells the others (health.SharedHealth, key_pool.rest_listeners) -------
+
+    def circuit_changed(self, deployment: str, open_until: float) -> None:
+        self._send(f"{self.prefix}circuit:{deployment}", open_until,
+                   {"k": "circuit", "n": deployment, "u": open_until})
+
+    def key_rested(self, provider: str, label: str, until: float) -> None:
+        self._send(f"{self.prefix}rest:{provider}:{label}", until,
+                   {"k": "rest", "p": provider, "l": label, "u": until})
+
+    def _send(self, key: str, until: float, message: dict[str, Any]) -> None:
+        if self._client is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self._write(key, until, {**message, "i": self.instance}))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _write(self, key: str, until: float, message: dict[str, Any]) -> None:
+        assert self._client is not None
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                ttl = until - time.time()
+                if ttl > 0:
+                    pipe.set(key, repr(until), px=int((ttl + _LINGER) * 1000))
+                else:
+                    pipe.delete(key)
+                pipe.publish(self.channel, orjson.dumps(message))
+                await pipe.execute()
+        except Exception as exc:
+            self._down(exc)
+
+    # --- what the others told us -------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        assert self._client is not None
+        delay = 0.25
+        while True:
+            try:
+                async with self._client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    await self._load()
+                    self._back()
+                    delay = 0.25
+                    while True:
+                        message = await pubsub.get_message(timeout=1.0)
+                        if message is not None:
+                            self._apply(message.get("data"))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._down(exc)
+                await asyncio.sleep(delay)
+                delay = min(RECONNECT_MAX, delay * 2)
+
+    async def _load(self) -> None:
+        """What is current: open circuits and resting keys, from their keys' values."""
+        assert self._client is not None
+        now = time.time()
+        async for raw_key in self._client.scan_iter(match=f"{self.prefix}*:*", count=200):
+            key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
+            value = await self._client.get(key)
+            if value is None:
+                continue
+            try:
+                until = float(value)
+            except ValueError:
+                continue
+            if until <= now:
+                continue
+            rest = key[len(self.prefix):]
+            kind, _, name = rest.partition(":")
+            if kind == "circuit":
+                self.health.learn_circuit(name, until)
+            elif kind == "rest":
+                provider, _, label = name.partition(":")
+                _learn_rest(provider, label, until)
+
+    def _apply(self, data: Any) -> None:
+        try:
+            message = orjson.loads(data)
+        except (orjson.JSONDecodeError, TypeError):
+            return
+        if not isinstance(message, dict) or message.get("i") == self.instance:
+            return
+        until = message.get("u")
+        if not isinstance(until, int | float):
+            return
+        if message.get("k") == "circuit" and isinstance(message.get("n"), str):
+            self.health.learn_circuit(message["n"], float(until))
+        elif message.get("k") == "rest" and isinstance(message.get("p"), str) and isinstance(message.get("l"), str):
+            _learn_rest(message["p"], message["l"], float(until))
+
+    # --- outages -----------------------------------------------------------------------------------
+
+    def _down(self, exc: BaseException) -> None:
+        if self._up or not self._warned:
+            log.warning("Redis unreachable (%s): routing state is per instance until it is back",
+                        type(exc).__name__)
+        self._up, self._warned = False, True
+
+    def _back(self) -> None:
+        if not self._up and self._warned:
+            log.warning("Redis is back: routing state is shared again")
+        self._up = True
+
+
+def _learn_rest(provider: str, label: str, until: float) -> None:
+    for pool in key_pool.pools_of(provider):
+        pool.learn_rest(label, until)
