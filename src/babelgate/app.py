@@ -14,10 +14,10 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, Literal
 
 from babelgate.config.load import load_config
-from babelgate.config.models import Config
+from babelgate.config.models import Config, ProviderConfig
 from babelgate.config.reload import install_reload_signal
 from babelgate.errors import GatewayError, MethodNotAllowed, NotFound
 from babelgate.exchange import ClientGone, Exchange, Receive, Scope, Send
@@ -41,6 +41,8 @@ from babelgate.frontends.route import ErrorEncoder, Route
 from babelgate.governance.gateway_keys import GatewayKeys, credentials
 from babelgate.hooks import Completion, Hook, notify_complete
 from babelgate.http import UpstreamClient
+from babelgate.http.proxy import Proxy, parse_proxy
+from babelgate.http.tls import tls_context
 from babelgate.observability.metrics import Metrics
 from babelgate.observability.request_id import RequestIds
 from babelgate.providers import PROVIDER_TYPES, build_provider, key_pool
@@ -126,9 +128,11 @@ class Gateway:
         providers: dict[str, Provider] = {}
         for name, provider_config in config.providers.items():
             try:
+                self._network(name, provider_config)
                 providers[name] = build_provider(name, provider_config, config.server, self.client)
             except ValueError as exc:
-                raise ValueError(f"providers.{name}: {exc}") from None
+                raise ValueError(f"providers.{name}.{exc}" if str(exc).startswith(("tls.", "proxy"))
+                                 else f"providers.{name}: {exc}") from None
         def variant(name: str, changes: dict[str, Any]) -> Provider:
             return build_provider(name, config.providers[name].model_copy(update=changes), config.server, self.client)
 
@@ -154,6 +158,21 @@ class Gateway:
             max_body_bytes=config.server.max_body_bytes, version=VERSION, created=self.created,
             started_monotonic=self.started_monotonic,
         )
+
+    def _network(self, name: str, provider: ProviderConfig) -> None:
+        """The provider's own TLS and proxy settings, given to the upstream client (http/)."""
+        tls = None
+        if provider.tls is not None:
+            settings = provider.tls
+            tls = tls_context(provider=name, verify=settings.verify, ca_bundle=settings.ca_bundle,
+                              client_cert=settings.client_cert, client_key=settings.client_key)
+        proxy: Proxy | Literal["env"] | None = "env"
+        if provider.proxy is not None:
+            try:
+                proxy = None if provider.proxy.lower() in ("none", "off", "") else parse_proxy(provider.proxy)
+            except ValueError as exc:
+                raise ValueError(f"proxy: {exc}") from None
+        self.client.configure(name, tls=tls, proxy=proxy)
 
     def _circuit_changed(self, deployment: str, state: str) -> None:
         self.metrics.circuit(deployment, state == "open")

@@ -50,6 +50,7 @@ class ScriptedStreams:
     responder: Responder | None = None
     port: int = 0
     _runner: web.AppRunner | None = None
+    ssl_context: Any = None  # set before start() to serve https (tests/integration/test_proxies_tls.py)
 
     def next_reply(self, body: Any, path: str) -> Reply | None:
         """The scripted reply next in line, else the responder's, else None."""
@@ -69,7 +70,7 @@ class ScriptedStreams:
         """Serve `app` on 127.0.0.1 and a free port (`self.port`)."""
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 

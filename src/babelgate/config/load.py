@@ -164,10 +164,12 @@ def _resolve_secrets(raw: dict[str, Any], environ: Mapping[str, str], problems: 
         if not isinstance(provider, dict):
             continue
         _resolve_key_fields(provider, f"providers.{name}", environ, problems)
-        base_url = provider.get("base_url")
-        if isinstance(base_url, str) and base_url.startswith(ENV_PREFIX):
-            # Not a secret, but an address that differs per environment (examples/resilience.yaml).
-            provider["base_url"] = _env_value(base_url, f"providers.{name}.base_url", environ, problems)
+        for field in ("base_url", "proxy"):
+            # An address that differs per environment (examples/resilience.yaml); a proxy URL may
+            # also hold a password.
+            value = provider.get(field)
+            if isinstance(value, str) and value.startswith(ENV_PREFIX):
+                provider[field] = _env_value(value, f"providers.{name}.{field}", environ, problems)
         headers = provider.get("headers")
         if isinstance(headers, dict):
             for header, value in headers.items():

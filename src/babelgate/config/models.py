@@ -38,6 +38,15 @@ class _WithKeys(_Strict):
         return data
 
 
+class TLSConfig(_Strict):
+    """A provider's own TLS settings (http/tls.py); paths to PEM files."""
+
+    verify: bool = True
+    ca_bundle: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None  # unset: the key is in client_cert's file
+
+
 class ProviderConfig(_WithKeys):
     type: str = "openai"
     base_url: str | None = None
@@ -52,6 +61,9 @@ class ProviderConfig(_WithKeys):
     options: dict[str, Any] = Field(default_factory=dict)
     list_models: bool = True
     models_cache_ttl: float = Field(default=600.0, ge=0)
+    # An http:// proxy URL for this provider's calls, or "none"; unset: HTTPS_PROXY/HTTP_PROXY/NO_PROXY.
+    proxy: str | None = Field(default=None, repr=False)
+    tls: TLSConfig | None = None
 
 
     @field_validator("base_url")

@@ -13,12 +13,13 @@ import asyncio
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final, Literal
 from urllib.parse import quote, urlsplit
 
 from babelgate.errors import InvalidRequest, UpstreamConnectionFailed
 from babelgate.http.connection import StaleConnection, UpstreamResponse
 from babelgate.http.pool import ConnectionPool
+from babelgate.http.proxy import Proxy, environment_proxy
 from babelgate.http.timeouts import Timeouts
 
 KEEPALIVE_SECONDS: Final = 30.0
@@ -37,12 +38,27 @@ class UpstreamClient:
         """`max_connections` per upstream origin; `tls` verifies https upstreams (default: the
         system's trusted certificates, host names checked)."""
         self._max_connections = max_connections
-        self._pools: dict[tuple[str, str, int], ConnectionPool] = {}
-        # url → (pool, request line and Host header): providers call a handful of URLs, over and over.
-        self._routes: dict[str, tuple[ConnectionPool, str]] = {}
+        self._pools: dict[tuple[Any, ...], ConnectionPool] = {}
+        # url (or provider and url, for a provider with settings of its own) → (pool, request line and
+        # Host header): providers call a handful of URLs, over and over.
+        self._routes: dict[str | tuple[str, str], tuple[ConnectionPool, str]] = {}
         self._tls = tls
         self._header_blocks: dict[int, tuple[Mapping[str, str], str]] = {}
         self._closers: list[Callable[[], Awaitable[None]]] = []
+        # Providers with TLS or proxy settings of their own (configure); every other provider uses
+        # the defaults: system CAs, and the proxy the environment names for the origin.
+        self._settings: dict[str, tuple[ssl.SSLContext | None, Proxy | Literal["env"] | None]] = {}
+
+    def configure(self, provider: str, *, tls: ssl.SSLContext | None = None,
+                  proxy: Proxy | Literal["env"] | None = "env") -> None:
+        """`provider`'s own TLS context (None: the default) and proxy (None: no proxy, "env": the
+        environment's). Its routes and connections are its own from then on."""
+        if tls is None and proxy == "env":
+            self._settings.pop(provider, None)
+        else:
+            self._settings[provider] = (tls, proxy)
+        for key in [key for key in self._routes if isinstance(key, tuple) and key[0] == provider]:
+            del self._routes[key]
 
     def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
         """Run `closer` when the client closes (for helpers with pools of their own)."""
@@ -59,7 +75,8 @@ class UpstreamClient:
         timeouts: Timeouts,
     ) -> UpstreamResponse:
         """The response once its status and headers arrived; the body is still to be read."""
-        route = self._routes.get(url) or self._route(url, provider)
+        key: str | tuple[str, str] = url if provider not in self._settings else (provider, url)
+        route = self._routes.get(key) or self._route(url, provider, key)
         pool, start = route
         head = (method + start + self._header_lines(headers)
                 + (f"Content-Length: {len(body)}\r\n\r\n" if body is not None else "\r\n")).encode()
@@ -88,7 +105,7 @@ class UpstreamClient:
             cached = self._header_blocks[id(headers)] = (headers, _header_lines(headers))
         return cached[1]
 
-    def _route(self, url: str, provider: str) -> tuple[ConnectionPool, str]:
+    def _route(self, url: str, provider: str, cache_key: str | tuple[str, str]) -> tuple[ConnectionPool, str]:
         parts = urlsplit(url)
         scheme, host = parts.scheme.lower(), parts.hostname
         if scheme not in ("http", "https") or not host:
@@ -97,20 +114,31 @@ class UpstreamClient:
             port = parts.port or (443 if scheme == "https" else 80)
         except ValueError:
             raise UpstreamConnectionFailed(provider=provider) from None
-        key = (scheme, host, port)
+        own_tls, proxy_setting = self._settings.get(provider, (None, "env"))
+        tls = (own_tls or self._tls_context()) if scheme == "https" else None
+        try:
+            proxy = environment_proxy(scheme, host, port) if proxy_setting == "env" else proxy_setting
+        except ValueError:
+            raise UpstreamConnectionFailed(provider=provider, raw_message="the environment's proxy URL is not "
+                                           "an http://host:port URL") from None
+        key = (scheme, host, port, id(tls) if tls is not None else None, proxy)
         pool = self._pools.get(key)
         if pool is None:
-            pool = self._pools[key] = ConnectionPool(
-                host, port, self._tls_context() if scheme == "https" else None,
-                limit=self._max_connections, keepalive=KEEPALIVE_SECONDS)
+            pool = self._pools[key] = ConnectionPool(host, port, tls, limit=self._max_connections,
+                                                     keepalive=KEEPALIVE_SECONDS, proxy=proxy)
         target = quote(parts.path or "/", safe=_PATH_SAFE) + (f"?{quote(parts.query, safe=_PATH_SAFE)}"
                                                               if parts.query else "")
         default_port = port == (443 if scheme == "https" else 80)
         authority = (f"[{host}]" if ":" in host else host) + ("" if default_port else f":{port}")
-        route = (pool, f" {target} HTTP/1.1\r\nHost: {authority}\r\n{_FIXED_HEADERS}")
+        extra = ""
+        if proxy is not None and scheme == "http":
+            target = f"http://{authority}{target}"  # a proxy takes the absolute form
+            if proxy.authorization is not None:
+                extra = f"Proxy-Authorization: {proxy.authorization}\r\n"
+        route = (pool, f" {target} HTTP/1.1\r\nHost: {authority}\r\n{extra}{_FIXED_HEADERS}")
         if len(self._routes) >= _ROUTES_CACHED:
             self._routes.clear()
-        self._routes[url] = route
+        self._routes[cache_key] = route
         return route
 
     def _tls_context(self) -> ssl.SSLContext:

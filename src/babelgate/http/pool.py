@@ -8,6 +8,7 @@ from collections import deque
 
 from babelgate.errors import UpstreamConnectionFailed, UpstreamTimeout
 from babelgate.http.connection import Connection
+from babelgate.http.proxy import Proxy, open_tunnel
 
 
 class ConnectionPool:
@@ -15,8 +16,9 @@ class ConnectionPool:
     upstream meanwhile) and dropped after `keepalive` idle seconds. At most `limit` connections
     are open at once; a request beyond that waits for one to come back."""
 
-    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None, *, limit: int, keepalive: float) -> None:
-        self._host, self._port, self._tls = host, port, tls
+    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None, *, limit: int, keepalive: float,
+                 proxy: Proxy | None = None) -> None:
+        self._host, self._port, self._tls, self._proxy = host, port, tls, proxy
         self._limit, self._keepalive = limit, keepalive
         self._idle: list[Connection] = []
         self._open = 0
@@ -52,10 +54,22 @@ class ConnectionPool:
         self._open += 1
         try:
             async with asyncio.timeout(connect_timeout):
-                await loop.create_connection(
-                    lambda: connection, self._host, self._port, ssl=self._tls,
-                    server_hostname=self._host if self._tls is not None else None,
-                )
+                proxy = self._proxy
+                if proxy is None:
+                    await loop.create_connection(
+                        lambda: connection, self._host, self._port, ssl=self._tls,
+                        server_hostname=self._host if self._tls is not None else None,
+                    )
+                elif self._tls is None:  # http through the proxy: requests in absolute form (client.py)
+                    await loop.create_connection(lambda: connection, proxy.host, proxy.port)
+                else:  # https: a CONNECT tunnel, then TLS to the upstream over it
+                    tunnel = await open_tunnel(proxy, self._host, self._port, provider=provider)
+                    try:
+                        await loop.create_connection(lambda: connection, sock=tunnel, ssl=self._tls,
+                                                     server_hostname=self._host)
+                    except BaseException:
+                        tunnel.close()
+                        raise
         except BaseException as exc:
             connection.in_use, connection.closed = False, True  # never counted as closed twice
             self._open -= 1
