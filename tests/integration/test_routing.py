@@ -387,3 +387,42 @@ def test_a_stream_that_stalls_past_its_chunk_timeout_ends_with_an_error_event(
     assert caught.value.body["error"]["type"] == "timeout_error"  # type: ignore[index]
     assert "did not answer in time (stream)" in caught.value.message
     assert _chats(fakes["fallback"]) == []  # the stream had begun: no fallback after the first byte
+
+
+def test_lowest_latency_sends_the_traffic_to_the_faster_deployment(start: Start, fakes: dict[str, FakeOpenAI]
+                                                                   ) -> None:
+    gateway = start("  quick:\n    deployments:\n      - {provider: primary, model: p-model}\n"
+                    "      - {provider: secondary, model: s-model}\n    routing: {balance: lowest_latency}\n")
+    fakes["primary"].chat_responder = lambda body: Reply(json=completion("slow", model="p-model"),
+                                                         first_byte_delay=0.15)
+    for _ in range(2):  # each is measured once (an unmeasured deployment goes first)
+        _chat(gateway, "quick")
+    assert {r.json["model"] for r in _chats(fakes["primary"]) + _chats(fakes["secondary"])} == {"p-model", "s-model"}
+    for _ in range(5):
+        assert _chat(gateway, "quick").parse().model == "s-model"
+    assert len(_chats(fakes["primary"])) == 1
+
+
+def test_least_busy_spreads_concurrent_requests(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    import concurrent.futures
+
+    gateway = start("  spread:\n    deployments:\n      - {provider: primary, model: p-model, weight: 1000000}\n"
+                    "      - {provider: secondary, model: s-model, weight: 0.000001}\n"
+                    "    routing: {balance: least_busy}\n")
+    for fake in fakes.values():
+        fake.chat_responder = lambda body: Reply(json=completion("ok", model=body["model"]), first_byte_delay=0.3)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        models = list(pool.map(lambda _: _chat(gateway, "spread").parse().model, range(4)))
+    assert sorted(models) == ["p-model", "p-model", "s-model", "s-model"]  # weights say primary; load says both
+
+
+def test_the_responses_api_and_embeddings_fail_over_too(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start(RESILIENT)
+    fakes["primary"].script(_error(503), _error(503))
+    with _client(gateway) as client:
+        raw = client.responses.with_raw_response.create(model="resilient", input="Hi")
+        assert raw.parse().output_text == "Hello!"
+        assert raw.headers["x-babelgate-route"] == "primary/p-model=503, secondary/s-model=ok"
+        embedded = client.embeddings.with_raw_response.create(model="resilient", input="Hi")
+        assert embedded.headers["x-babelgate-route"] == "primary/p-model=503, secondary/s-model=ok"
+        assert len(embedded.parse().data) == 1

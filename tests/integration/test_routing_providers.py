@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import openai
+import pytest
 
 from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, GatewayFactory
 from tests.fakes import anthropic_upstream as ant
@@ -58,3 +59,31 @@ def test_a_gemini_tool_conversation_falls_back_to_anthropic_then_openai(
     assert claude[2]["content"][0]["tool_use_id"] == "fc_9"
     sent = upstream.received[-1].json["messages"]
     assert sent[1]["tool_calls"][0]["id"] == "fc_9" and sent[2]["tool_call_id"] == "fc_9"
+
+
+def test_claude_s_prompt_too_long_goes_to_the_context_window_fallback(
+        make_gateway: GatewayFactory, upstream: FakeOpenAI, anthropic_upstream: ant.FakeAnthropic) -> None:
+    """Anthropic has no code for it, only words: the gateway gives the refusal OpenAI's code, and the
+    router its context-window fallback."""
+    gateway = make_gateway("models:\n  claude: {provider: anthropic, model: claude-sonnet-4-5,"
+                           " context_window_fallbacks: [long]}\n  long: {provider: openai, model: gpt-4.1}\n",
+                           env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url})
+    anthropic_upstream.script(Reply(status=400, json=ant.error_body(
+        "invalid_request_error", "prompt is too long: 208974 tokens > 200000 maximum")))
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=10) as client:
+        raw = client.chat.completions.with_raw_response.create(model="claude",
+                                                               messages=[{"role": "user", "content": "…"}])
+    assert raw.parse().choices[0].message.content == "Hello!"
+    assert raw.headers["x-babelgate-route"] == "anthropic/claude-sonnet-4-5=400, openai/gpt-4.1=ok"
+    assert upstream.received[-1].json["model"] == "gpt-4.1"
+
+
+def test_without_a_fallback_the_overflow_reaches_the_client_with_openai_s_code(
+        make_gateway: GatewayFactory, anthropic_upstream: ant.FakeAnthropic) -> None:
+    gateway = make_gateway(env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url})
+    anthropic_upstream.script(Reply(status=400, json=ant.error_body(
+        "invalid_request_error", "prompt is too long: 208974 tokens > 200000 maximum")))
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=10) as client, \
+            pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="claude-sonnet-4-5", messages=[{"role": "user", "content": "…"}])
+    assert caught.value.code == "context_length_exceeded"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from email.utils import parsedate_to_datetime
 from time import time
+from typing import Final
 
 from multidict import CIMultiDictProxy
 
@@ -50,11 +51,28 @@ def error_for_status(
         return UpstreamUnavailable(provider=provider, retry_after=retry_after, upstream_status=status)
     if 400 <= status < 500:
         relayed = _RELAYED_STATUS.get(status, status)
+        if code is None and status == 400 and message and _says_too_long(message):
+            code = CONTEXT_LENGTH_EXCEEDED  # the router's context-window fallbacks go by it
         return UpstreamRejected(
             provider=provider, status=relayed, raw_message=message or None, code=code, param=param,
             error_type=_REJECTED_TYPE.get(relayed) if relayed != 400 else "invalid_request_error",
         )
     return UpstreamError(provider=provider, upstream_status=status)
+
+
+CONTEXT_LENGTH_EXCEEDED: Final = "context_length_exceeded"  # OpenAI's code, given to every provider's
+# Words in which upstreams without a code of their own refuse a prompt longer than the model's
+# context window (Anthropic: "prompt is too long: … tokens > … maximum"; Gemini: "The input token
+# count (…) exceeds the maximum number of tokens allowed"; Mistral and OpenAI-compatible servers:
+# "… maximum context length …"). The one place the gateway reads an upstream's words: no status or
+# type tells this refusal apart, and a fallback to a larger model depends on it.
+_TOO_LONG: Final = ("prompt is too long", "exceeds the maximum number of tokens", "maximum context length",
+                    "context length exceeded", "context window")
+
+
+def _says_too_long(message: str) -> bool:
+    lowered = message.lower()
+    return any(words in lowered for words in _TOO_LONG)
 
 
 def parse_retry_after(headers: CIMultiDictProxy[str]) -> float | None:
