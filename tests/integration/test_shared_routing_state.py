@@ -144,3 +144,21 @@ def test_two_gateway_processes_share_a_key_s_cool_down(two_gateways: tuple[str, 
     health = httpx.get(second + "/health").json()
     pool = next(p for p in health["providers"] if p["name"] == "pool")
     assert {"key": "…" + resting[-4:], "state": "cooling_down"} in pool["keys"]
+
+
+async def test_latency_figures_are_averaged_over_the_instances(redis_url: str,  # noqa: F811
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("babelgate.routing.shared.LATENCY_EVERY", 0.05)
+    prefix = f"bgtest-{uuid.uuid4().hex[:8]}:"
+    first, second = Health(), Health()
+    a, b = RedisShared(redis_url, first, prefix=prefix), RedisShared(redis_url, second, prefix=prefix)
+    for health, seconds in ((first, 1.0), (second, 3.0)):
+        health.begin("p/m")
+        health.succeeded("p/m", seconds)
+    a.start()
+    b.start()
+    try:
+        await _until(lambda: first.latency("p/m") == 2.0 and second.latency("p/m") == 2.0)
+    finally:
+        await a.close()
+        await b.close()

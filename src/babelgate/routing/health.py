@@ -42,6 +42,8 @@ class Health:
         self._state: dict[str, _Deployment] = {}
         self._clock = clock
         self.shared: SharedHealth | None = None
+        # Latency per deployment averaged over every instance (routing/shared.py refreshes it).
+        self.fleet_latency: dict[str, float] = {}
         # Called with (deployment, new state) when a circuit opens or closes, for metrics and logs.
         self.on_circuit: Callable[[str, CircuitState], None] | None = None
 
@@ -105,8 +107,15 @@ class Health:
         return state.in_flight if state is not None else 0
 
     def latency(self, name: str) -> float | None:
+        """The fleet's figure where instances share one, else this instance's own."""
+        fleet = self.fleet_latency.get(name)
+        if fleet is not None:
+            return fleet
         state = self._state.get(name)
         return state.latency if state is not None else None
+
+    def local_latencies(self) -> dict[str, float]:
+        return {name: state.latency for name, state in self._state.items() if state.latency is not None}
 
     def learn_circuit(self, name: str, open_until: float) -> None:
         """Another instance opened (or closed, with 0) this deployment's circuit."""

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("babelgate.shared")
 SOCKET_TIMEOUT: Final = 0.5  # seconds: nothing that waits on Redis waits long
 RECONNECT_MAX: Final = 10.0
+LATENCY_EVERY: Final = 2.0  # seconds between two exchanges of latency figures
+_LATENCY_TTL: Final = 10  # seconds an instance's figures outlive it
 _LINGER: Final = 1.0  # seconds a Redis key outlives the state it holds (clock differences)
 
 
@@ -44,6 +46,7 @@ class RedisShared:
         self.started = False
         self._client: Redis | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._latency: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
         self._up = False
         self._warned = False
@@ -61,7 +64,9 @@ class RedisShared:
                                       socket_connect_timeout=SOCKET_TIMEOUT, health_check_interval=5)
         self.health.shared = self
         key_pool.rest_listeners.append(self.key_rested)
-        self._listener = asyncio.get_running_loop().create_task(self._listen())
+        loop = asyncio.get_running_loop()
+        self._listener = loop.create_task(self._listen())
+        self._latency = loop.create_task(self._exchange_latencies())
 
     async def close(self) -> None:
         if not self.started:
@@ -72,10 +77,11 @@ class RedisShared:
             self.health.shared = None
         if self._sends:
             await asyncio.wait(set(self._sends), timeout=SOCKET_TIMEOUT * 2)
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._listener
+        for task in (self._listener, self._latency):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self._client is not None:
             with contextlib.suppress(Exception):
                 await self._client.aclose()
@@ -143,24 +149,26 @@ class RedisShared:
         """What is current: open circuits and resting keys, from their keys' values."""
         assert self._client is not None
         now = time.time()
-        async for raw_key in self._client.scan_iter(match=f"{self.prefix}*:*", count=200):
-            key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
-            value = await self._client.get(key)
-            if value is None:
-                continue
-            try:
-                until = float(value)
-            except ValueError:
-                continue
-            if until <= now:
-                continue
-            rest = key[len(self.prefix):]
-            kind, _, name = rest.partition(":")
-            if kind == "circuit":
-                self.health.learn_circuit(name, until)
-            elif kind == "rest":
-                provider, _, label = name.partition(":")
-                _learn_rest(provider, label, until)
+        for pattern in (f"{self.prefix}circuit:*", f"{self.prefix}rest:*"):
+            async for raw_key in self._client.scan_iter(match=pattern, count=200):
+                await self._load_one(raw_key, now)
+
+    async def _load_one(self, raw_key: Any, now: float) -> None:
+        assert self._client is not None
+        key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
+        value = await self._client.get(key)
+        try:
+            until = float(value) if value is not None else 0.0
+        except ValueError:
+            return
+        if until <= now:
+            return
+        kind, _, name = key[len(self.prefix):].partition(":")
+        if kind == "circuit":
+            self.health.learn_circuit(name, until)
+        elif kind == "rest":
+            provider, _, label = name.partition(":")
+            _learn_rest(provider, label, until)
 
     def _apply(self, data: Any) -> None:
         try:
@@ -176,6 +184,33 @@ class RedisShared:
             self.health.learn_circuit(message["n"], float(until))
         elif message.get("k") == "rest" and isinstance(message.get("p"), str) and isinstance(message.get("l"), str):
             _learn_rest(message["p"], message["l"], float(until))
+
+    # --- latency: each instance's figures in a hash of its own, averaged by every instance ---------
+
+    async def _exchange_latencies(self) -> None:
+        assert self._client is not None
+        while True:
+            await asyncio.sleep(LATENCY_EVERY)
+            try:
+                mine = self.health.local_latencies()
+                own_key = f"{self.prefix}latency:{self.instance}"
+                if mine:
+                    async with self._client.pipeline(transaction=False) as pipe:
+                        pipe.hset(own_key, mapping={name: repr(value) for name, value in mine.items()})
+                        pipe.expire(own_key, _LATENCY_TTL)
+                        await pipe.execute()
+                sums: dict[str, list[float]] = {}
+                async for raw_key in self._client.scan_iter(match=f"{self.prefix}latency:*", count=200):
+                    figures: dict[Any, Any] = await self._client.hgetall(raw_key)  # type: ignore[misc]
+                    for name, value in figures.items():
+                        deployment = name.decode() if isinstance(name, bytes) else str(name)
+                        sums.setdefault(deployment, []).append(float(value))
+                self.health.fleet_latency = {name: sum(values) / len(values) for name, values in sums.items()}
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.health.fleet_latency = {}  # back to this instance's own figures
+                self._down(exc)
 
     # --- outages -----------------------------------------------------------------------------------
 
