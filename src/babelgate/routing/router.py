@@ -74,8 +74,8 @@ class Router:
                 if next_route is None:
                     raise last if last is not None else self._all_open(route)
                 self._count("fallbacks", route)
+                # The budget is the request's: a fallback's retries wait only within what is left of it.
                 route, fallbacks, retries, failed = next_route, list(next_route.fallbacks), 0, set()
-                deadline = max(deadline, time.monotonic() + route.policy.budget)
                 continue
             self._announce(site, trail, deployment.name, "ok")
             health, name, policy = self.health, deployment.name, route.policy
