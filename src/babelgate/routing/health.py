@@ -42,6 +42,7 @@ class Health:
         self._state: dict[str, _Deployment] = {}
         self._clock = clock
         self.shared: SharedHealth | None = None
+        self.open_count = 0  # deployments whose circuit is not closed: 0 lets the router skip asking
         # Latency per deployment averaged over every instance (routing/shared.py refreshes it).
         self.fleet_latency: dict[str, float] = {}
         # Called with (deployment, new state) when a circuit opens or closes, for metrics and logs.
@@ -85,6 +86,7 @@ class Health:
         state.failures = 0
         if state.open_until:
             state.open_until, state.probing = 0.0, False
+            self.open_count -= 1
             self._changed(name, 0.0)
 
     def failed(self, name: str, *, threshold: int, cooldown: float) -> None:
@@ -93,6 +95,8 @@ class Health:
         state.in_flight -= 1
         state.failures += 1
         if state.probing or state.failures >= threshold:
+            if not state.open_until:
+                self.open_count += 1
             state.open_until, state.probing = self._clock() + cooldown, False
             self._changed(name, state.open_until)
 
@@ -121,6 +125,7 @@ class Health:
         """Another instance opened (or closed, with 0) this deployment's circuit."""
         state = self._of(name)
         if open_until > state.open_until or open_until == 0.0:
+            self.open_count += bool(open_until) - bool(state.open_until)
             state.open_until = open_until
             if not open_until:
                 state.failures, state.probing = 0, False

@@ -46,10 +46,17 @@ class Deployment:
     # Who this deployment is to the router's health state (circuit, latency) and in
     # `x-babelgate-route`: `provider/model`, with `#n` when a model has the pair twice (own keys).
     label: str = ""
+    # `label=ok` as `x-babelgate-route` names a first attempt that answered (router.py).
+    route_ok: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", f"{self.provider.name}/{self.model}")
+        object.__setattr__(self, "route_ok", f"{self.label}=ok".encode())
 
     @property
     def name(self) -> str:
-        return self.label or f"{self.provider.name}/{self.model}"
+        return self.label
 
     def apply_to_body(self, body: dict[str, Any]) -> None:
         """Defaults fill what the client left out; overrides always win. `max_tokens` and

@@ -23,7 +23,7 @@ import bisect
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from babelgate.errors import GatewayError, UpstreamUnavailable
@@ -52,7 +52,7 @@ class Router:
     async def run(self, route: ModelRoute, site: CallSite, attempt: Callable[[Deployment], Awaitable[T]]) -> T:
         trail: list[str] = []  # the attempts so far, as the route header lists them
         visited = {route.public_name}
-        fallbacks = list(route.fallbacks)
+        fallbacks = list(route.fallbacks) if route.fallbacks else []
         retries = 0
         failed: set[str] = set()  # deployments of the current route that failed in this round
         deadline = time.monotonic() + route.policy.budget
@@ -77,8 +77,11 @@ class Router:
                 # The budget is the request's: a fallback's retries wait only within what is left of it.
                 route, fallbacks, retries, failed = next_route, list(next_route.fallbacks), 0, set()
                 continue
-            self._announce(site, trail, deployment.name, "ok")
-            health, name, policy = self.health, deployment.name, route.policy
+            if trail:
+                self._announce(site, trail, deployment.label, "ok")
+            else:  # the first attempt: headers made once per deployment
+                site.headers_out += ((ROUTE_HEADER, deployment.route_ok), (ATTEMPTS_HEADER, b"1"))
+            health, name, policy = self.health, deployment.label, route.policy
             health.begin(name)
             started = time.monotonic()
             try:
@@ -122,20 +125,22 @@ class Router:
     def _pick(self, route: ModelRoute, failed: set[str]) -> Deployment | None:
         health = self.health
         deployments = route.deployments
-        candidates = [d for d in deployments if d.name not in failed and health.admits(d.name)]
+        balance = route.policy.balance
+        candidates: Sequence[Deployment] = deployments
+        if failed or health.open_count:
+            candidates = [d for d in deployments if d.label not in failed and health.admits(d.label)]
         if len(candidates) <= 1:
             return candidates[0] if candidates else None
-        balance = route.policy.balance
-        if balance == "weighted" and len(candidates) == len(deployments):
+        if balance == "weighted" and candidates is deployments:
             # Everyone available (the usual case): the route's running totals, one draw, a bisection.
             totals = route.weight_totals
             return deployments[bisect.bisect_right(totals, random.random() * totals[-1])]
         if balance == "least_busy":
-            fewest = min(health.in_flight(d.name) for d in candidates)
-            candidates = [d for d in candidates if health.in_flight(d.name) == fewest]
+            fewest = min(health.in_flight(d.label) for d in candidates)
+            candidates = [d for d in candidates if health.in_flight(d.label) == fewest]
         elif balance == "lowest_latency":
             # A deployment not measured yet goes first, so that every one gets measured.
-            return min(candidates, key=lambda d: health.latency(d.name) or 0.0)
+            return min(candidates, key=lambda d: health.latency(d.label) or 0.0)
         return random.choices(candidates, weights=[d.weight for d in candidates])[0]
 
     def _retry_wait(self, route: ModelRoute, retries: int, last: GatewayError | None,
@@ -158,16 +163,15 @@ class Router:
 
     def _all_open(self, route: ModelRoute) -> GatewayError:
         """Nothing was tried: every deployment's circuit is open."""
-        wait = min(self.health.reopens_in(d.name) for d in route.deployments)
+        wait = min(self.health.reopens_in(d.label) for d in route.deployments)
         return UpstreamUnavailable(provider=route.deployments[0].provider.name, retry_after=max(1.0, wait))
 
     def _announce(self, site: CallSite, trail: list[str], current: str | None = None, outcome: str = "") -> None:
         """The route headers as they stand: the attempts so far, and the current one as `ok` (if it
         answers, it is)."""
         entries = [*trail, f"{current}={outcome}"] if current is not None else trail
-        headers = site.headers_out
-        if trail:  # an earlier attempt set them: replace
-            headers[:] = [header for header in headers if header[0] not in (ROUTE_HEADER, ATTEMPTS_HEADER)]
+        headers = site.headers_out  # an earlier attempt set them: replace
+        headers[:] = [header for header in headers if header[0] not in (ROUTE_HEADER, ATTEMPTS_HEADER)]
         headers.append((ROUTE_HEADER, ", ".join(entries).encode()))
         headers.append((ATTEMPTS_HEADER, str(len(entries)).encode()))
 
