@@ -426,3 +426,22 @@ def test_the_responses_api_and_embeddings_fail_over_too(start: Start, fakes: dic
         embedded = client.embeddings.with_raw_response.create(model="resilient", input="Hi")
         assert embedded.headers["x-babelgate-route"] == "primary/p-model=503, secondary/s-model=ok"
         assert len(embedded.parse().data) == 1
+
+
+def test_ollama_legacy_completions_and_images_fail_over_too(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    """Every frontend makes its upstream call through the one call path, so every one is routed."""
+    import ollama
+
+    gateway = start(RESILIENT)
+    fakes["primary"].script(_error(502), _error(502), _error(502))
+    with ollama.Client(host=gateway.url, timeout=10) as local:
+        answer = local.chat(model="resilient", messages=[{"role": "user", "content": "Hi"}], stream=False)
+    assert answer.message.content == "Hello!"
+    with _client(gateway) as client:
+        completion_raw = client.completions.with_raw_response.create(model="resilient", prompt="Say hi")
+        assert completion_raw.headers["x-babelgate-route"] == "primary/p-model=502, secondary/s-model=ok"
+        assert completion_raw.parse().choices[0].text
+        image_raw = client.images.with_raw_response.generate(model="resilient", prompt="a cat")
+        assert image_raw.headers["x-babelgate-route"] == "primary/p-model=502, secondary/s-model=ok"
+        assert len(image_raw.parse().data or []) == 1
+    assert len(_chats(fakes["primary"])) >= 1
