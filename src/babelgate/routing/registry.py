@@ -51,7 +51,8 @@ class Deployment:
 
     def __post_init__(self) -> None:
         if not self.label:
-            object.__setattr__(self, "label", f"{self.provider.name}/{self.model}")
+            # getattr: tests build deployments of translators without a provider behind them.
+            object.__setattr__(self, "label", f"{getattr(self.provider, 'name', '-')}/{self.model}")
         object.__setattr__(self, "route_ok", f"{self.label}=ok".encode())
 
     @property
