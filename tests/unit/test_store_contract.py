@@ -209,3 +209,15 @@ async def test_stores_sharing_their_data_agree_on_a_secret_even_when_racing(
     assert len(set(values)) == 1
     again = open_store(clock)  # a restart
     assert await again.secret("k", lambda: b"c" * 32) == values[0]
+
+
+async def test_documents_are_kept_by_kind_and_id_and_every_write_moves_the_version_on(store: ResponseStore) -> None:
+    assert await store.documents("key") == {} and await store.document_version("key") == 0
+    await store.put_document("key", "a", b'{"n": 1}')
+    first = await store.document_version("key")
+    await store.put_document("key", "b", b'{"n": 2}')
+    await store.put_document("key", "a", b'{"n": 3}')  # replaces
+    assert await store.documents("key") == {"a": b'{"n": 3}', "b": b'{"n": 2}'}
+    assert await store.document_version("key") > first
+    assert await store.documents("other") == {}
+    await store.close()

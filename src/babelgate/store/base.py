@@ -60,6 +60,16 @@ class ResponseStore(Protocol):
         """The secret kept under `name`, created with `make()` if there is none yet. Insert-if-absent,
         then read back: gateways that share the store and start together all get the same value."""
 
+    async def put_document(self, kind: str, document_id: str, body: bytes) -> None:
+        """Keep `body` as the document `document_id` of `kind` (a virtual key…), replacing any
+        earlier one, and move the kind's version on (every gateway that shares the store sees it)."""
+
+    async def documents(self, kind: str) -> dict[str, bytes]:
+        """Every document of `kind`, by id."""
+
+    async def document_version(self, kind: str) -> int:
+        """A number that grows with every `put_document` of `kind`: cheap to poll for changes."""
+
 
 def now_seconds(clock: Clock) -> int:
     """The clock in whole seconds, rounded down: for integer `expires_at`, `expires_at <= floor(now)`

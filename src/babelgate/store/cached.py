@@ -114,6 +114,15 @@ class CachedStore:
     async def secret(self, name: str, make: Callable[[], bytes]) -> bytes:
         return await self._inner.secret(name, make)  # read once by its user, who keeps it: nothing to cache
 
+    async def put_document(self, kind: str, document_id: str, body: bytes) -> None:
+        await self._inner.put_document(kind, document_id, body)
+
+    async def documents(self, kind: str) -> dict[str, bytes]:
+        return await self._inner.documents(kind)
+
+    async def document_version(self, kind: str) -> int:
+        return await self._inner.document_version(kind)
+
     async def close(self) -> None:
         await self.flush()
         self._cache.clear()

@@ -21,6 +21,8 @@ class MemoryResponseStore:
         self._clock = clock
         self._records: OrderedDict[str, StoredResponse] = OrderedDict()
         self._secrets: dict[str, bytes] = {}
+        self._documents: dict[str, dict[str, bytes]] = {}
+        self._versions: dict[str, int] = {}
 
     async def put(self, record: StoredResponse) -> None:
         self._records[record.id] = record
@@ -57,6 +59,16 @@ class MemoryResponseStore:
         if name not in self._secrets:
             self._secrets[name] = make()
         return self._secrets[name]
+
+    async def put_document(self, kind: str, document_id: str, body: bytes) -> None:
+        self._documents.setdefault(kind, {})[document_id] = body
+        self._versions[kind] = self._versions.get(kind, 0) + 1
+
+    async def documents(self, kind: str) -> dict[str, bytes]:
+        return dict(self._documents.get(kind, {}))
+
+    async def document_version(self, kind: str) -> int:
+        return self._versions.get(kind, 0)
 
     async def close(self) -> None:
         self._records.clear()

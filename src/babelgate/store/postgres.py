@@ -79,6 +79,24 @@ class PostgresResponseStore:
         value: bytes = await pool.fetchval(f"SELECT value FROM {self._table}_secrets WHERE name = $1", name)
         return value
 
+    async def put_document(self, kind: str, document_id: str, body: bytes) -> None:
+        pool = await self._ready_pool()
+        table = f"{self._table}_documents"
+        await pool.execute(f"INSERT INTO {table} (kind, id, seq, body) VALUES ($1, $2, nextval('{table}_seq'), $3)"
+                           f" ON CONFLICT (kind, id) DO UPDATE SET seq = excluded.seq, body = excluded.body",
+                           kind, document_id, body)
+
+    async def documents(self, kind: str) -> dict[str, bytes]:
+        pool = await self._ready_pool()
+        rows = await pool.fetch(f"SELECT id, body FROM {self._table}_documents WHERE kind = $1", kind)
+        return {row["id"]: bytes(row["body"]) for row in rows}
+
+    async def document_version(self, kind: str) -> int:
+        pool = await self._ready_pool()
+        value = await pool.fetchval(f"SELECT coalesce(max(seq), 0) FROM {self._table}_documents WHERE kind = $1",
+                                    kind)
+        return int(value)
+
     async def close(self) -> None:
         async with self._pool_lock:
             self._closed = True
@@ -114,6 +132,11 @@ class PostgresResponseStore:
                 f"CREATE INDEX IF NOT EXISTS {self._table}_expires_at ON {self._table} (expires_at)")
             await connection.execute(
                 f"CREATE TABLE IF NOT EXISTS {self._table}_secrets (name TEXT PRIMARY KEY, value BYTEA NOT NULL)")
+            await connection.execute(
+                f"CREATE SEQUENCE IF NOT EXISTS {self._table}_documents_seq")
+            await connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._table}_documents (kind TEXT NOT NULL, id TEXT NOT NULL,"
+                f" seq BIGINT NOT NULL, body BYTEA NOT NULL, PRIMARY KEY (kind, id))")
 
 
 def _row(record: StoredResponse) -> tuple[str, int, int | None, bytes]:

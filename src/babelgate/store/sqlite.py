@@ -28,6 +28,9 @@ _SCHEMA = (
     " id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, expires_at INTEGER, body BLOB NOT NULL)",
     "CREATE INDEX IF NOT EXISTS babelgate_responses_expires_at ON babelgate_responses (expires_at)",
     "CREATE TABLE IF NOT EXISTS babelgate_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
+    # Documents (virtual keys…): `seq` grows with every write of a kind, so a poll reads one number.
+    "CREATE TABLE IF NOT EXISTS babelgate_documents (kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " body BLOB NOT NULL, PRIMARY KEY (kind, id))",
 )
 # Several gateway processes may share one file; wait for a writer's lock instead of failing at once.
 _BUSY_TIMEOUT_SECONDS = 10.0
@@ -100,6 +103,19 @@ class SQLiteResponseStore:
         candidate = make()
         return await self._call(lambda db: _secret(db, name, candidate))
 
+    async def put_document(self, kind: str, document_id: str, body: bytes) -> None:
+        await self._call(lambda db: _put_document(db, kind, document_id, body))
+
+    async def documents(self, kind: str) -> dict[str, bytes]:
+        rows = await self._call(lambda db: db.execute(
+            "SELECT id, body FROM babelgate_documents WHERE kind = ?", (kind,)).fetchall())
+        return {row[0]: bytes(row[1]) for row in rows}
+
+    async def document_version(self, kind: str) -> int:
+        row = await self._call(lambda db: db.execute(
+            "SELECT coalesce(max(seq), 0) FROM babelgate_documents WHERE kind = ?", (kind,)).fetchone())
+        return int(row[0])
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -156,6 +172,18 @@ def _use_wal(db: sqlite3.Connection) -> None:
             if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
                 raise
         time.sleep(random.uniform(0.001, 0.01))  # on the store's worker thread, never the event loop
+
+
+def _put_document(db: sqlite3.Connection, kind: str, document_id: str, body: bytes) -> None:
+    db.execute("BEGIN IMMEDIATE")  # the next seq is read and written under one writer's lock
+    try:
+        db.execute("INSERT OR REPLACE INTO babelgate_documents (kind, id, seq, body) VALUES"
+                   " (?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM babelgate_documents WHERE kind = ?), ?)",
+                   (kind, document_id, kind, body))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _secret(db: sqlite3.Connection, name: str, candidate: bytes) -> bytes:
