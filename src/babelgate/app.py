@@ -21,6 +21,7 @@ from babelgate.config.models import Config, ProviderConfig
 from babelgate.config.reload import install_reload_signal
 from babelgate.errors import GatewayError, MethodNotAllowed, NotFound
 from babelgate.exchange import ClientGone, Exchange, Receive, Scope, Send
+from babelgate.frontends import admin as admin_routes
 from babelgate.frontends import images as images_routes
 from babelgate.frontends import openai_completions as completions_routes
 from babelgate.frontends.anthropic_messages import routes as anthropic_routes
@@ -39,6 +40,7 @@ from babelgate.frontends.responses.routes import create_response, response_resou
 from babelgate.frontends.responses.websocket import ResponsesSocket
 from babelgate.frontends.route import ErrorEncoder, Route
 from babelgate.governance.gateway_keys import GatewayKeys, credentials
+from babelgate.governance.virtual_keys import KeyRing
 from babelgate.hooks import Completion, Hook, notify_complete
 from babelgate.http import UpstreamClient
 from babelgate.http.proxy import Proxy, parse_proxy
@@ -88,11 +90,14 @@ ROUTES: dict[str, Route] = {
     **audio_routes.ROUTES,
     **anthropic_routes.ROUTES,
     **ollama_routes.ROUTES,
+    **admin_routes.ROUTES,
 }
 # Routes with an id in the path: prefix → (route name, handler taking the rest of the path).
-PREFIX_ROUTES: tuple[tuple[str, str, PrefixHandler], ...] = (
-    ("/models/", "models.retrieve", _retrieve_model),
-    ("/responses/", "responses.retrieve", response_resource),
+# The last field: public to the gateway-key check (the admin API checks the master key itself).
+PREFIX_ROUTES: tuple[tuple[str, str, PrefixHandler, bool], ...] = (
+    ("/models/", "models.retrieve", _retrieve_model, False),
+    ("/responses/", "responses.retrieve", response_resource, False),
+    (admin_routes.PREFIX, "admin.keys.read", admin_routes.key, True),
 )
 WEBSOCKET_PATHS = frozenset({"/responses", "/v1/responses"})
 # Where no route matched, the error still speaks the format of the API the path belongs to.
@@ -120,6 +125,7 @@ class Gateway:
         self._background: set[asyncio.Task[None]] = set()
         self.store_url = config.store.url
         self.response_store = open_cached_store(config.store.url)
+        self.key_ring = KeyRing(self.response_store)  # virtual keys, kept in the store
         self.sealer_source: SealerSource | None = None
         self.runtime = self.build_runtime(config)
 
@@ -152,7 +158,7 @@ class Gateway:
         return Runtime(
             config=config, providers=providers, registry=registry,
             router=Router(registry, self.health, self.metrics), catalog=ModelCatalog(providers, ttls),
-            keys=GatewayKeys(config.server.api_keys), hooks=self.hooks,
+            keys=GatewayKeys(config.server.api_keys, self.key_ring), key_ring=self.key_ring, hooks=self.hooks,
             typed_hooks=tuple(h for h in self.hooks if h.needs_typed_request), metrics=self.metrics,
             response_store=self.response_store, reasoning_sealer=self.sealer_source,
             max_body_bytes=config.server.max_body_bytes, version=VERSION, created=self.created,
@@ -187,6 +193,8 @@ class Gateway:
         old_store = self.response_store
         if config.store.url != self.store_url:
             self.store_url, self.response_store = config.store.url, open_cached_store(config.store.url)
+            old_ring, self.key_ring = self.key_ring, KeyRing(self.response_store)
+            self._in_background(old_ring.close())
         self.runtime = self.build_runtime(config)
         self.runtime.catalog.start()
         self._in_background(old.catalog.close())
@@ -203,6 +211,7 @@ class Gateway:
         does this; an app that mounts the gateway calls it from its own shutdown."""
         if self.shared is not None:
             await self.shared.close()
+        await self.key_ring.close()
         await self.runtime.catalog.close()
         await self.response_store.close()
         await self.client.close()
@@ -215,6 +224,11 @@ class Gateway:
             await self._lifespan(receive, send)
         elif kind == "websocket":
             if _route_path(scope) in WEBSOCKET_PATHS:
+                try:
+                    await self._ensure_key_ring(self.runtime)
+                except GatewayError:
+                    await send({"type": "websocket.close", "code": 1011})
+                    return
                 await ResponsesSocket(self.runtime, scope, receive, send, self.request_ids).run()
             else:
                 await send({"type": "websocket.close", "code": 1000})
@@ -231,16 +245,17 @@ class Gateway:
         exchange = Exchange(scope, receive, send, self.request_ids, route.name if route else "")
         try:
             if route is None:
-                for prefix, name, handler in PREFIX_ROUTES:
+                for prefix, name, handler, public in PREFIX_ROUTES:
                     if path.startswith(prefix) and len(path) > len(prefix):
                         exchange.route = name
-                        exchange.key_id = runtime.keys.authenticate(credentials(exchange.header))
+                        if not public:
+                            await self._identify(runtime, exchange)
                         await handler(runtime, exchange, path[len(prefix):])
                         return
                 raise NotFound(method=scope["method"], path=scope["path"])
             _check_method(scope, route.method)
             if not route.public:
-                exchange.key_id = runtime.keys.authenticate(credentials(exchange.header))
+                await self._identify(runtime, exchange)
             await route.handler(runtime, exchange)
         except GatewayError as error:
             exchange.error_code = error.code or error.type
@@ -269,6 +284,24 @@ class Gateway:
             self._account(runtime, exchange)
         if exchange.context is not None:
             await _complete(runtime, exchange)
+
+    async def _identify(self, runtime: Runtime, exchange: Exchange) -> None:
+        """Who is calling: a static key's id, or a virtual key (its models and limits)."""
+        await self._ensure_key_ring(runtime)
+        exchange.key_id, exchange.virtual_key = runtime.keys.identify(credentials(exchange.header))
+
+    async def _ensure_key_ring(self, runtime: Runtime) -> None:
+        """The key ring is read once before the first request is let through, so a gateway that
+        just started never lets in a request that a virtual key would have been needed for."""
+        ring = self.key_ring
+        if not ring.loaded:
+            try:
+                await ring.refresh()
+            except Exception:
+                log.warning("could not read virtual keys from the store", exc_info=True)
+                if runtime.config.server.master_key:  # virtual keys are in use: refuse rather than guess
+                    raise GatewayError("store_unavailable", code="store_unavailable", status=503) from None
+            ring.start()
 
     def _account(self, runtime: Runtime, exchange: Exchange) -> None:
         usage = exchange.notes.usage if exchange.notes is not None else None
@@ -308,7 +341,7 @@ def _errors_for(path: str) -> ErrorEncoder:
 
 def _check_method(scope: Scope, allowed: str) -> None:
     method = scope["method"]
-    if method != allowed and not (allowed == "GET" and method == "HEAD"):
+    if allowed != "ANY" and method != allowed and not (allowed == "GET" and method == "HEAD"):
         raise MethodNotAllowed(method=method, path=scope["path"])
 
 

@@ -5,6 +5,7 @@
     │   ├── RequestTooLarge           413 request_too_large
     │   └── UnsupportedCapability     400 unsupported_capability (a provider cannot do this)
     ├── AuthenticationFailed          401 invalid_api_key (gateway key missing or wrong)
+    ├── PermissionDenied              403 (a virtual key's model list, the admin API switched off)
     ├── NotFound                      404 (unknown route)
     │   └── ModelNotFound             404 model_not_found
     ├── MethodNotAllowed              405
@@ -86,6 +87,13 @@ class AuthenticationFailed(GatewayError):
     type = "authentication_error"
     default_code = "invalid_api_key"
     default_key = "invalid_api_key"
+
+
+class PermissionDenied(GatewayError):
+    status = 403
+    type = "permission_error"
+    default_code = "permission_denied"
+    default_key = "permission_denied"
 
 
 class NotFound(GatewayError):

@@ -12,6 +12,7 @@ from typing import Any, Final
 import orjson
 
 from babelgate.errors import GatewayError, InvalidRequest, RequestTooLarge
+from babelgate.governance.virtual_keys import VirtualKey
 from babelgate.hooks import RequestContext
 from babelgate.i18n import choose_language
 from babelgate.observability.request_id import RequestIds
@@ -32,7 +33,7 @@ class ClientGone(Exception):
 class Exchange:
     __slots__ = ("_watcher", "context", "disconnected", "error_code", "headers_out", "key_id",
                  "model", "notes", "provider", "receive", "request_id", "response_started", "route", "scope", "send",
-                 "started", "status")
+                 "started", "status", "virtual_key")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send, ids: RequestIds, route: str = "") -> None:
         self.scope = scope
@@ -49,6 +50,7 @@ class Exchange:
         self.provider = ""
         self.model = ""
         self.key_id: str | None = None
+        self.virtual_key: VirtualKey | None = None  # the caller's, when it sent one (its models, limits)
         self.error_code = ""
         self.notes: CallNotes | None = None
         self.context: RequestContext | None = None  # set when hooks are installed

@@ -22,6 +22,7 @@ from babelgate import hosted_tools, tool_ids
 from babelgate.errors import (
     GatewayError,
     InvalidRequest,
+    PermissionDenied,
     UnsupportedCapability,
     UpstreamAuthFailed,
     UpstreamRateLimited,
@@ -29,6 +30,7 @@ from babelgate.errors import (
 from babelgate.exchange import Exchange, Headers
 from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
+from babelgate.governance.virtual_keys import VirtualKey
 from babelgate.hooks import RequestContext
 from babelgate.providers import key_pool
 from babelgate.providers.base import CallNotes
@@ -62,6 +64,7 @@ class CallSite(Protocol):
     context: RequestContext | None
     response_started: bool
     headers_out: Headers
+    virtual_key: VirtualKey | None
 
     def hook_context(self, model: str, provider: str, upstream_model: str, stream: bool) -> RequestContext:
         """What the hooks see of this request."""
@@ -80,6 +83,10 @@ async def call(runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T]
     """Serve `model` with `attempt`; what the attempt returns (or raises) is the answer. A simple
     route (one deployment, nothing to retry or fall back to) is one attempt; any other goes
     through the router, which may repeat the attempt while nothing has reached the client."""
+    key = site.virtual_key
+    if key is not None and not key.allows(model):
+        raise PermissionDenied("model_not_allowed", code="model_not_allowed", param="model", model=model,
+                               allowed=", ".join(key.models))
     route = runtime.registry.route(model)
     # A client that leaves cancels the attempt in flight and any retry still to come (the app
     # stops watching once the answer is out).

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from babelgate.config.models import Config
 from babelgate.governance.gateway_keys import GatewayKeys
+from babelgate.governance.virtual_keys import KeyRing
 from babelgate.hooks import Hook
 from babelgate.observability.metrics import Metrics
 from babelgate.providers.base import Provider
@@ -31,6 +32,7 @@ class Runtime:
     router: Router
     catalog: ModelCatalog
     keys: GatewayKeys
+    key_ring: KeyRing  # the virtual keys (the admin API writes them)
     hooks: tuple[Hook, ...]
     typed_hooks: tuple[Hook, ...]
     metrics: Metrics

@@ -214,6 +214,15 @@ def _merge_server_env(server: dict[str, Any], environ: Mapping[str, str], proble
     if keys:
         configured = server.get("api_keys", ())
         server["api_keys"] = [*([configured] if isinstance(configured, str) else configured), *keys]
+    master = server.get("master_key")
+    if isinstance(master, str):
+        if not master.startswith(ENV_PREFIX):
+            problems.append(("server.master_key", "must be an 'env:VAR_NAME' reference, so that the secret stays "
+                                                  "out of the file"))
+        else:
+            server["master_key"] = _env_value(master, "server.master_key", environ, problems)
+    elif master is None and environ.get("BABELGATE_MASTER_KEY"):
+        server["master_key"] = environ["BABELGATE_MASTER_KEY"]
     timeout = environ.get("BABELGATE_UPSTREAM_TIMEOUT")
     if timeout and "default_timeout" not in server:
         try:

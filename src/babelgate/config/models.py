@@ -195,6 +195,8 @@ class ServerConfig(_Strict):
     unsupported_tools: UnsupportedTools = "drop"
     port: int = Field(default=8080, ge=0, le=65535)
     api_keys: tuple[str, ...] = ()
+    # Opens the admin API (/admin/): an env: reference or BABELGATE_MASTER_KEY; unset: it is off.
+    master_key: str | None = Field(default=None, repr=False, min_length=16)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     default_timeout: float | None = Field(default=None, gt=0)
     providers_from_env: bool = True

@@ -1,5 +1,6 @@
 """Gateway API keys: `Authorization: Bearer <key>` (or `x-api-key: <key>`, the header Anthropic's
-clients send), compared in constant time."""
+clients send). Static keys (`server.api_keys`, BABELGATE_API_KEYS) are compared in constant time;
+a `bg-` key is a virtual key, looked up in the key ring (virtual_keys.py)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,39 @@ import hmac
 from collections.abc import Callable, Iterable
 
 from babelgate.errors import AuthenticationFailed
+from babelgate.governance.virtual_keys import SECRET_PREFIX, KeyRing, VirtualKey
+
+_VIRTUAL = SECRET_PREFIX.encode()
 
 
 class GatewayKeys:
-    __slots__ = ("_ids", "_keys")
+    __slots__ = ("_ids", "_keys", "_ring")
 
-    def __init__(self, keys: Iterable[str]) -> None:
+    def __init__(self, keys: Iterable[str], ring: KeyRing | None = None) -> None:
         self._keys = tuple(key.encode() for key in keys if key)
         self._ids = {key: hashlib.sha256(key).hexdigest()[:12] for key in self._keys}
+        self._ring = ring
 
     @property
     def enabled(self) -> bool:
-        return bool(self._keys)
+        return bool(self._keys) or (self._ring is not None and self._ring.enabled)
+
+    def identify(self, authorization: bytes | None) -> tuple[str | None, VirtualKey | None]:
+        """The caller's key id (safe to log) and, for a virtual key, the key; (None, None) when no
+        keys of either kind exist."""
+        ring = self._ring
+        if ring is not None and authorization is not None and authorization[:7].lower() == b"bearer ":
+            presented = authorization[7:].strip()
+            if presented.startswith(_VIRTUAL) and ring.enabled:
+                key = ring.authenticate(presented.decode("latin-1"))
+                return key.id, key
+        return self.authenticate(authorization), None
 
     def authenticate(self, authorization: bytes | None) -> str | None:
-        """The caller's key id (a short hash, safe to log), or None when no keys are configured."""
+        """The caller's static key id (a short hash, safe to log), or None when no keys exist."""
         if not self._keys:
+            if self._ring is not None and self._ring.enabled:
+                raise AuthenticationFailed()  # virtual keys exist: a key is needed
             return None
         if authorization is None or not authorization[:7].lower() == b"bearer ":
             raise AuthenticationFailed()

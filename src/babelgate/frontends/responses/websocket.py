@@ -29,6 +29,7 @@ from babelgate.frontends.responses import turn
 from babelgate.frontends.responses.validate import validate_create_body
 from babelgate.frontends.responses.wire import JSON
 from babelgate.governance.gateway_keys import credentials
+from babelgate.governance.virtual_keys import VirtualKey
 from babelgate.hooks import Completion, RequestContext, notify_complete
 from babelgate.i18n import choose_language
 from babelgate.pipeline import call, parse_json_object
@@ -55,6 +56,7 @@ class ResponsesSocket:
         self.headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         self.language = choose_language(self.headers.get("accept-language"))
         self.key_id: str | None = None
+        self.virtual_key: VirtualKey | None = None
         self.remembered: OrderedDict[str, StoredResponse] = OrderedDict()
         self.lanes: dict[str, asyncio.Queue[JSON | None]] = {}
         self.workers: set[asyncio.Task[None]] = set()
@@ -66,7 +68,7 @@ class ResponsesSocket:
             return
         await self.send({"type": "websocket.accept"})
         try:
-            self.key_id = self.runtime.keys.authenticate(credentials(self._header))
+            self.key_id, self.virtual_key = self.runtime.keys.identify(credentials(self._header))
         except AuthenticationFailed as error:
             await self._error(error)
             await self.send({"type": "websocket.close", "code": POLICY_VIOLATION})
@@ -113,7 +115,7 @@ class ResponsesSocket:
             if event is None:
                 return
             started = time.perf_counter()
-            outcome = _Outcome(self._context)
+            outcome = _Outcome(self._context, virtual_key=self.virtual_key)
             lane = event.get("stream_id")
             try:
                 await self._respond(event, outcome)
@@ -209,6 +211,7 @@ class _Outcome:
     of its upstream call."""
 
     hook_context: Callable[[str, str, str, bool], RequestContext]
+    virtual_key: VirtualKey | None = None
     provider: str = ""
     model: str = ""
     status: int = 200
