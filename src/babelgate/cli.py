@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from babelgate.app import Gateway, create_app
+from babelgate.cli_keys import add_keys_command
 from babelgate.config.load import ConfigError, load_config
 from babelgate.config.models import Config
 from babelgate.observability.logging import Scrubber, configure_logging
@@ -130,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check = commands.add_parser("check-config", help="validate a config and print the model table")
     check.add_argument("file")
     check.set_defaults(func=check_config)
+    add_keys_command(commands)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

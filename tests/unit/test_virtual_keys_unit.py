@@ -1,0 +1,53 @@
+"""Virtual keys' pure parts: fields, secrets, patterns, and the master key's configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from babelgate.config import ConfigError, load_config
+from babelgate.errors import AuthenticationFailed, InvalidRequest
+from babelgate.governance.virtual_keys import KeyRing, checked_fields
+from babelgate.providers import PROVIDER_TYPES
+from babelgate.store.memory import MemoryResponseStore
+
+
+def test_fields_are_checked_and_named() -> None:
+    assert checked_fields({"models": ["gpt-*"], "rpm": 5, "budget_period": "month",
+                           "expires_at": "2030-01-01T00:00:00Z"}, creating=True) == {
+        "models": ("gpt-*",), "rpm": 5, "budget_period": "month", "expires_at": 1893456000.0}
+    for fields, param in (({"rpm": 0}, "rpm"), ({"rpm": True}, "rpm"), ({"models": "gpt-*"}, "models"),
+                          ({"budget_period": "year"}, "budget_period"), ({"expires_at": "soon"}, "expires_at"),
+                          ({"secret": "x"}, "secret"), ({"budget_usd": -1}, "budget_usd")):
+        with pytest.raises(InvalidRequest) as caught:
+            checked_fields(fields, creating=True)
+        assert caught.value.param == param
+
+
+async def test_a_key_opens_only_with_its_own_secret_and_keeps_no_secret() -> None:
+    store = MemoryResponseStore()
+    ring = KeyRing(store)
+    key, secret = await ring.create({"models": ["gpt-4o*", "team-*"]})
+    assert ring.authenticate(secret) == key
+    assert key.allows("gpt-4o-mini") and key.allows("team-large") and not key.allows("claude-3")
+    stored = (await store.documents("virtual_key"))[key.id]
+    assert secret.encode() not in stored and secret[3:].encode() not in stored
+    for wrong in (secret[:-1] + "x", "bg-" + key.id + "0" * 32, "bg-unknown"):
+        with pytest.raises(AuthenticationFailed):
+            ring.authenticate(wrong)
+    await ring.revoke(key.id)
+    with pytest.raises(AuthenticationFailed):
+        ring.authenticate(secret)
+
+
+def test_the_master_key_comes_from_an_env_reference_or_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("server: {master_key: env:MASTER}\n")
+    config = load_config(path, {"MASTER": "m" * 32}, available_types=PROVIDER_TYPES)
+    assert config.server.master_key == "m" * 32 and "m" * 32 not in repr(config)
+    assert load_config(None, {"BABELGATE_MASTER_KEY": "k" * 20}, available_types=PROVIDER_TYPES).server.master_key
+    path.write_text("server: {master_key: literal-master-key-0000}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {}, available_types=PROVIDER_TYPES)
+    assert "server.master_key: must be an 'env:VAR_NAME' reference" in str(caught.value)
