@@ -287,7 +287,8 @@ class Gateway:
 
     async def _identify(self, runtime: Runtime, exchange: Exchange) -> None:
         """Who is calling: a static key's id, or a virtual key (its models and limits)."""
-        await self._ensure_key_ring(runtime)
+        if not self.key_ring.loaded:
+            await self._ensure_key_ring(runtime)
         exchange.key_id, exchange.virtual_key = runtime.keys.identify(credentials(exchange.header))
 
     async def _ensure_key_ring(self, runtime: Runtime) -> None:
