@@ -40,6 +40,7 @@ from babelgate.frontends.responses.routes import create_response, response_resou
 from babelgate.frontends.responses.websocket import ResponsesSocket
 from babelgate.frontends.route import ErrorEncoder, Route
 from babelgate.governance.gateway_keys import GatewayKeys, credentials
+from babelgate.governance.rate_limits import RequestLimits
 from babelgate.governance.virtual_keys import KeyRing
 from babelgate.hooks import Completion, Hook, notify_complete
 from babelgate.http import UpstreamClient
@@ -126,6 +127,9 @@ class Gateway:
         self.store_url = config.store.url
         self.response_store = open_cached_store(config.store.url)
         self.key_ring = KeyRing(self.response_store)  # virtual keys, kept in the store
+        # Their request limits: exact across instances through Redis when configured.
+        self.limits = RequestLimits(config.redis.url if config.redis else None,
+                                    prefix=config.redis.prefix if config.redis else "babelgate:")
         self.sealer_source: SealerSource | None = None
         self.runtime = self.build_runtime(config)
 
@@ -158,7 +162,8 @@ class Gateway:
         return Runtime(
             config=config, providers=providers, registry=registry,
             router=Router(registry, self.health, self.metrics), catalog=ModelCatalog(providers, ttls),
-            keys=GatewayKeys(config.server.api_keys, self.key_ring), key_ring=self.key_ring, hooks=self.hooks,
+            keys=GatewayKeys(config.server.api_keys, self.key_ring), key_ring=self.key_ring, limits=self.limits,
+            hooks=self.hooks,
             typed_hooks=tuple(h for h in self.hooks if h.needs_typed_request), metrics=self.metrics,
             response_store=self.response_store, reasoning_sealer=self.sealer_source,
             max_body_bytes=config.server.max_body_bytes, version=VERSION, created=self.created,
@@ -212,6 +217,7 @@ class Gateway:
         if self.shared is not None:
             await self.shared.close()
         await self.key_ring.close()
+        await self.limits.close()
         await self.runtime.catalog.close()
         await self.response_store.close()
         await self.client.close()

@@ -6,6 +6,7 @@
     │   └── UnsupportedCapability     400 unsupported_capability (a provider cannot do this)
     ├── AuthenticationFailed          401 invalid_api_key (gateway key missing or wrong)
     ├── PermissionDenied              403 (a virtual key's model list, the admin API switched off)
+    ├── RateLimitExceeded             429 rate_limit_exceeded (a virtual key's own limits)
     ├── NotFound                      404 (unknown route)
     │   └── ModelNotFound             404 model_not_found
     ├── MethodNotAllowed              405
@@ -94,6 +95,16 @@ class PermissionDenied(GatewayError):
     type = "permission_error"
     default_code = "permission_denied"
     default_key = "permission_denied"
+
+
+class RateLimitExceeded(GatewayError):
+    """The caller's own limit (a virtual key's), not an upstream's: retrying later helps."""
+
+    status = 429
+    type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+    default_key = "key_rate_limited"
+    retryable = True
 
 
 class NotFound(GatewayError):

@@ -23,6 +23,7 @@ from babelgate.errors import (
     GatewayError,
     InvalidRequest,
     PermissionDenied,
+    RateLimitExceeded,
     UnsupportedCapability,
     UpstreamAuthFailed,
     UpstreamRateLimited,
@@ -30,6 +31,7 @@ from babelgate.errors import (
 from babelgate.exchange import Exchange, Headers
 from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
+from babelgate.governance.rate_limits import limit_headers
 from babelgate.governance.virtual_keys import VirtualKey
 from babelgate.hooks import RequestContext
 from babelgate.providers import key_pool
@@ -84,9 +86,37 @@ async def call(runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T]
     route (one deployment, nothing to retry or fall back to) is one attempt; any other goes
     through the router, which may repeat the attempt while nothing has reached the client."""
     key = site.virtual_key
-    if key is not None and not key.allows(model):
-        raise PermissionDenied("model_not_allowed", code="model_not_allowed", param="model", model=model,
-                               allowed=", ".join(key.models))
+    if key is not None:
+        if not key.allows(model):
+            raise PermissionDenied("model_not_allowed", code="model_not_allowed", param="model", model=model,
+                                   allowed=", ".join(key.models))
+        if key.rpm or key.max_concurrent:
+            return await _within_limits(runtime, site, key, model, attempt, stream=stream, check=check)
+    return await _routed(runtime, site, model, attempt, stream=stream, check=check)
+
+
+async def _within_limits(runtime: Runtime, site: CallSite, key: VirtualKey, model: str, attempt: Attempt[T], *,
+                         stream: bool, check: Check | None) -> T:
+    """A virtual key's own limits (governance/rate_limits.py): refused with 429 before any upstream
+    call, and OpenAI's `x-ratelimit-*` headers on the answer either way."""
+    limits = runtime.limits
+    if key.rpm:
+        decision = await limits.admit_request(key.id, key.rpm)
+        site.headers_out.extend(limit_headers(decision))
+        if not decision.admitted:
+            wait = max(1.0, decision.reset)
+            raise RateLimitExceeded(retry_after=wait, limit=key.rpm, seconds=round(wait))
+    if key.max_concurrent and not limits.enter(key.id, key.max_concurrent):
+        raise RateLimitExceeded("key_concurrency_limited", retry_after=1.0, limit=key.max_concurrent)
+    try:
+        return await _routed(runtime, site, model, attempt, stream=stream, check=check)
+    finally:
+        if key.max_concurrent:
+            limits.leave(key.id)
+
+
+async def _routed(runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T], *, stream: bool,
+                  check: Check | None) -> T:
     route = runtime.registry.route(model)
     # A client that leaves cancels the attempt in flight and any retry still to come (the app
     # stops watching once the answer is out).

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from babelgate.config.models import Config
 from babelgate.governance.gateway_keys import GatewayKeys
+from babelgate.governance.rate_limits import RequestLimits
 from babelgate.governance.virtual_keys import KeyRing
 from babelgate.hooks import Hook
 from babelgate.observability.metrics import Metrics
@@ -33,6 +34,7 @@ class Runtime:
     catalog: ModelCatalog
     keys: GatewayKeys
     key_ring: KeyRing  # the virtual keys (the admin API writes them)
+    limits: RequestLimits  # their request limits
     hooks: tuple[Hook, ...]
     typed_hooks: tuple[Hook, ...]
     metrics: Metrics
