@@ -40,6 +40,7 @@ from babelgate.frontends.responses.routes import create_response, response_resou
 from babelgate.frontends.responses.websocket import ResponsesSocket
 from babelgate.frontends.route import ErrorEncoder, Route
 from babelgate.governance.gateway_keys import GatewayKeys, credentials
+from babelgate.governance.ledger import Ledger, ledger_row
 from babelgate.governance.rate_limits import RequestLimits
 from babelgate.governance.virtual_keys import KeyRing
 from babelgate.hooks import Completion, Hook, notify_complete
@@ -127,6 +128,7 @@ class Gateway:
         self.store_url = config.store.url
         self.response_store = open_cached_store(config.store.url)
         self.key_ring = KeyRing(self.response_store)  # virtual keys, kept in the store
+        self.ledger = Ledger(self.response_store)  # one row per request, in batches
         # Their request limits: exact across instances through Redis when configured.
         self.limits = RequestLimits(config.redis.url if config.redis else None,
                                     prefix=config.redis.prefix if config.redis else "babelgate:")
@@ -163,6 +165,7 @@ class Gateway:
             config=config, providers=providers, registry=registry,
             router=Router(registry, self.health, self.metrics), catalog=ModelCatalog(providers, ttls),
             keys=GatewayKeys(config.server.api_keys, self.key_ring), key_ring=self.key_ring, limits=self.limits,
+            ledger=self.ledger,
             hooks=self.hooks,
             typed_hooks=tuple(h for h in self.hooks if h.needs_typed_request), metrics=self.metrics,
             response_store=self.response_store, reasoning_sealer=self.sealer_source,
@@ -199,7 +202,9 @@ class Gateway:
         if config.store.url != self.store_url:
             self.store_url, self.response_store = config.store.url, open_cached_store(config.store.url)
             old_ring, self.key_ring = self.key_ring, KeyRing(self.response_store)
+            old_ledger, self.ledger = self.ledger, Ledger(self.response_store)
             self._in_background(old_ring.close())
+            self._in_background(old_ledger.close())
         self.runtime = self.build_runtime(config)
         self.runtime.catalog.start()
         self._in_background(old.catalog.close())
@@ -218,6 +223,7 @@ class Gateway:
             await self.shared.close()
         await self.key_ring.close()
         await self.limits.close()
+        await self.ledger.close()  # before the store closes: the last rows go in
         await self.runtime.catalog.close()
         await self.response_store.close()
         await self.client.close()
@@ -312,12 +318,15 @@ class Gateway:
 
     def _account(self, runtime: Runtime, exchange: Exchange) -> None:
         usage = exchange.notes.usage if exchange.notes is not None else None
+        elapsed = exchange.elapsed()
         self.metrics.record(
             exchange.route or "unknown", exchange.provider, exchange.model, exchange.status or 500,
-            exchange.elapsed(), error_code=exchange.error_code,
+            elapsed, error_code=exchange.error_code,
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
         )
+        if exchange.requested_model:  # a model route (listings, health, metrics are not in the ledger)
+            self.ledger.record(ledger_row(exchange, usage, elapsed))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

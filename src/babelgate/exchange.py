@@ -31,9 +31,29 @@ class ClientGone(Exception):
 
 
 class Exchange:
-    __slots__ = ("_watcher", "context", "disconnected", "error_code", "headers_out", "key_id",
-                 "model", "notes", "provider", "receive", "request_id", "response_started", "route", "scope", "send",
-                 "started", "status", "virtual_key")
+    __slots__ = (
+        "_watcher",
+        "context",
+        "disconnected",
+        "error_code",
+        "first_byte_at",
+        "headers_out",
+        "key_id",
+        "model",
+        "notes",
+        "provider",
+        "receive",
+        "request_id",
+        "requested_model",
+        "response_started",
+        "route",
+        "scope",
+        "send",
+        "started",
+        "status",
+        "streamed",
+        "virtual_key",
+    )
 
     def __init__(self, scope: Scope, receive: Receive, send: Send, ids: RequestIds, route: str = "") -> None:
         self.scope = scope
@@ -51,6 +71,10 @@ class Exchange:
         self.model = ""
         self.key_id: str | None = None
         self.virtual_key: VirtualKey | None = None  # the caller's, when it sent one (its models, limits)
+        # For the ledger: the model the client asked for, when the answer began, whether it streamed.
+        self.requested_model = ""
+        self.first_byte_at = 0.0
+        self.streamed = False
         self.error_code = ""
         self.notes: CallNotes | None = None
         self.context: RequestContext | None = None  # set when hooks are installed
@@ -108,6 +132,7 @@ class Exchange:
     def _start(self, status: int, content_type: tuple[bytes, bytes], extra: Headers) -> dict[str, Any]:
         self.status = status
         self.response_started = True
+        self.first_byte_at = time.perf_counter()
         return {"type": "http.response.start", "status": status,
                 "headers": [content_type, (b"x-request-id", self.request_id), *self.headers_out, *extra]}
 
@@ -127,6 +152,7 @@ class Exchange:
         `on_error`'s event; a client disconnect cancels `rest` at once (closing the upstream).
         Returns the error that ended the stream, if any."""
         await self.send(self._start(200, content_type, headers))
+        self.streamed = True
         task = asyncio.current_task()
         assert task is not None
         watched = self.watched

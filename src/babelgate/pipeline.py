@@ -67,6 +67,7 @@ class CallSite(Protocol):
     response_started: bool
     headers_out: Headers
     virtual_key: VirtualKey | None
+    requested_model: str
 
     def hook_context(self, model: str, provider: str, upstream_model: str, stream: bool) -> RequestContext:
         """What the hooks see of this request."""
@@ -85,6 +86,7 @@ async def call(runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T]
     """Serve `model` with `attempt`; what the attempt returns (or raises) is the answer. A simple
     route (one deployment, nothing to retry or fall back to) is one attempt; any other goes
     through the router, which may repeat the attempt while nothing has reached the client."""
+    site.requested_model = model
     key = site.virtual_key
     if key is not None:
         if not key.allows(model):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from babelgate.config.models import Config
 from babelgate.governance.gateway_keys import GatewayKeys
+from babelgate.governance.ledger import Ledger
 from babelgate.governance.rate_limits import RequestLimits
 from babelgate.governance.virtual_keys import KeyRing
 from babelgate.hooks import Hook
@@ -35,6 +36,7 @@ class Runtime:
     keys: GatewayKeys
     key_ring: KeyRing  # the virtual keys (the admin API writes them)
     limits: RequestLimits  # their request limits
+    ledger: Ledger  # one row per request, written in batches (governance/ledger.py)
     hooks: tuple[Hook, ...]
     typed_hooks: tuple[Hook, ...]
     metrics: Metrics

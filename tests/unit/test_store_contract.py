@@ -221,3 +221,12 @@ async def test_documents_are_kept_by_kind_and_id_and_every_write_moves_the_versi
     assert await store.document_version("key") > first
     assert await store.documents("other") == {}
     await store.close()
+
+
+async def test_ledger_rows_are_kept_and_read_back_by_time(store: ResponseStore) -> None:
+    rows = [{"ts": 100.0 + n, "request_id": f"r{n}", "tokens": n} for n in range(5)]
+    await store.append_usage(rows[:3])
+    await store.append_usage(rows[3:])
+    assert await store.usage(101.0, 104.0) == rows[1:4]
+    assert await store.usage(0, 1e12) == rows
+    await store.close()

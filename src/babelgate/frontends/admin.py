@@ -6,12 +6,16 @@
     GET    /admin/keys/{id}    one key
     PATCH  /admin/keys/{id}    change its label, team, models, limits, budget, expiry or metadata
     DELETE /admin/keys/{id}    revoke it: refused by every instance within a second
+    GET    /admin/usage        the ledger's totals, grouped by key, team, model, provider, status
 """
 
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING, Any
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import parse_qs
 
 from babelgate.errors import AuthenticationFailed, InvalidRequest, MethodNotAllowed, NotFound, PermissionDenied
 from babelgate.exchange import Exchange
@@ -20,6 +24,58 @@ from babelgate.pipeline import parse_json_object
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
+
+
+GROUPS: Final = {"key": "key_id", "team": "team", "model": "model", "provider": "provider", "status": "status"}
+DAY: Final = 86400.0
+
+
+async def usage(runtime: Runtime, exchange: Exchange) -> None:
+    """`GET /admin/usage?group_by=key,model&since=…&until=…` (DECISIONS 14): totals per group from
+    the ledger. `since` and `until` are RFC 3339 or unix seconds; by default the last 24 hours."""
+    _authorize(runtime, exchange)
+    if exchange.scope["method"] not in ("GET", "HEAD"):
+        raise MethodNotAllowed(method=exchange.scope["method"], path=exchange.scope["path"])
+    query = {name: values[-1] for name, values in parse_qs(exchange.scope.get("query_string", b"").decode()).items()}
+    groups = [name.strip() for name in query.get("group_by", "").split(",") if name.strip()]
+    unknown = [name for name in groups if name not in GROUPS]
+    if unknown:
+        raise InvalidRequest("invalid_value", param="group_by",
+                             detail=f"unknown group {unknown[0]!r}; use {', '.join(GROUPS)}")
+    now = time.time()
+    until = _time(query["until"], "until") if "until" in query else now + 1
+    since = _time(query["since"], "since") if "since" in query else until - DAY
+    await runtime.ledger.flush()  # what this instance served so far is in the answer
+    totals: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in await runtime.response_store.usage(since, until):
+        totals.setdefault(tuple(row.get(GROUPS[name]) for name in groups), []).append(row)
+    data = [{**dict(zip(groups, group, strict=True)), **_summary(rows)} for group, rows in sorted(
+        totals.items(), key=lambda item: -len(item[1]))]
+    await exchange.respond_json(200, {"object": "list", "since": since, "until": until, "data": data})
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    latencies = sorted(row["latency_ms"] for row in rows)
+    return {
+        "requests": len(rows),
+        "prompt_tokens": sum(row["prompt_tokens"] for row in rows),
+        "completion_tokens": sum(row["completion_tokens"] for row in rows),
+        "cost_usd": round(sum(row.get("cost_usd") or 0.0 for row in rows), 6),
+        "errors": sum(1 for row in rows if row["status"] >= 400),
+        "latency_ms": {name: latencies[min(len(latencies) - 1, int(len(latencies) * share))]
+                       for name, share in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))},
+    }
+
+
+def _time(value: str, name: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise InvalidRequest("wrong_type", param=name, expected="an RFC 3339 time or unix seconds") from None
 
 
 def _authorize(runtime: Runtime, exchange: Exchange) -> None:
@@ -86,5 +142,6 @@ async def _body(runtime: Runtime, exchange: Exchange) -> dict[str, Any]:
 ROUTES: dict[str, Route] = {
     # Public to the gateway-key check: the master key is checked here instead.
     "/admin/keys": Route("ANY", keys, "admin.keys", public=True),
+    "/admin/usage": Route("GET", usage, "admin.usage", public=True),
 }
 PREFIX = "/admin/keys/"

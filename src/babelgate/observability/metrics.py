@@ -32,6 +32,10 @@ class Metrics:
                                ("event", "provider", "model"), registry=self.registry)
         self.circuit_open = Gauge("babelgate_circuit_open", "1 while a deployment's circuit is open",
                                   ("provider", "model"), registry=self.registry)
+        self.ledger_depth = Gauge("babelgate_ledger_queue_depth", "Ledger rows waiting to be written",
+                                  registry=self.registry)
+        self.ledger_dropped = Gauge("babelgate_ledger_dropped", "Ledger rows dropped because the queue was full "
+                                    "(since start)", registry=self.registry)
         self._pending: deque[Observation] = deque()
         # labels() looks up a child under a lock each time; one lookup per label set is enough:
         # requests, latency, prompt tokens, completion tokens.

@@ -70,6 +70,12 @@ class ResponseStore(Protocol):
     async def document_version(self, kind: str) -> int:
         """A number that grows with every `put_document` of `kind`: cheap to poll for changes."""
 
+    async def append_usage(self, rows: list[dict[str, Any]]) -> None:
+        """Add ledger rows (governance/ledger.py), each with its `ts` (unix seconds), in one write."""
+
+    async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
+        """The ledger rows with `since <= ts < until`, oldest first."""
+
 
 def now_seconds(clock: Clock) -> int:
     """The clock in whole seconds, rounded down: for integer `expires_at`, `expires_at <= floor(now)`

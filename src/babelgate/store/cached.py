@@ -16,6 +16,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from babelgate.store.base import Clock, ResponseStore, StoredResponse, is_expired, now_seconds
 
@@ -122,6 +123,12 @@ class CachedStore:
 
     async def document_version(self, kind: str) -> int:
         return await self._inner.document_version(kind)
+
+    async def append_usage(self, rows: list[dict[str, Any]]) -> None:
+        await self._inner.append_usage(rows)
+
+    async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
+        return await self._inner.usage(since, until)
 
     async def close(self) -> None:
         await self.flush()

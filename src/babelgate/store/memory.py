@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 from babelgate.store.base import Clock, StoredResponse, is_expired, now_seconds
 
@@ -23,6 +24,7 @@ class MemoryResponseStore:
         self._secrets: dict[str, bytes] = {}
         self._documents: dict[str, dict[str, bytes]] = {}
         self._versions: dict[str, int] = {}
+        self._usage: list[dict[str, Any]] = []
 
     async def put(self, record: StoredResponse) -> None:
         self._records[record.id] = record
@@ -69,6 +71,12 @@ class MemoryResponseStore:
 
     async def document_version(self, kind: str) -> int:
         return self._versions.get(kind, 0)
+
+    async def append_usage(self, rows: list[dict[str, Any]]) -> None:
+        self._usage.extend(rows)
+
+    async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
+        return sorted((row for row in self._usage if since <= row["ts"] < until), key=lambda row: row["ts"])
 
     async def close(self) -> None:
         self._records.clear()

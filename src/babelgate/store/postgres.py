@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import asyncpg
+import orjson
 
 from babelgate.store.base import Clock, StoredResponse, decode_record, encode_body, is_expired, now_seconds
 
@@ -97,6 +98,17 @@ class PostgresResponseStore:
                                     kind)
         return int(value)
 
+    async def append_usage(self, rows: list[dict[str, Any]]) -> None:
+        pool = await self._ready_pool()
+        await pool.executemany(f"INSERT INTO {self._table}_usage (ts, body) VALUES ($1, $2)",
+                               [(row["ts"], orjson.dumps(row)) for row in rows])
+
+    async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
+        pool = await self._ready_pool()
+        rows = await pool.fetch(f"SELECT body FROM {self._table}_usage WHERE ts >= $1 AND ts < $2 ORDER BY ts",
+                                since, until)
+        return [orjson.loads(row["body"]) for row in rows]
+
     async def close(self) -> None:
         async with self._pool_lock:
             self._closed = True
@@ -132,6 +144,10 @@ class PostgresResponseStore:
                 f"CREATE INDEX IF NOT EXISTS {self._table}_expires_at ON {self._table} (expires_at)")
             await connection.execute(
                 f"CREATE TABLE IF NOT EXISTS {self._table}_secrets (name TEXT PRIMARY KEY, value BYTEA NOT NULL)")
+            await connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._table}_usage (ts DOUBLE PRECISION NOT NULL, body BYTEA NOT NULL)")
+            await connection.execute(
+                f"CREATE INDEX IF NOT EXISTS {self._table}_usage_ts ON {self._table}_usage (ts)")
             await connection.execute(
                 f"CREATE SEQUENCE IF NOT EXISTS {self._table}_documents_seq")
             await connection.execute(

@@ -17,7 +17,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import orjson
 
 from babelgate.store.base import Clock, StoredResponse, decode_record, encode_body, is_expired, now_seconds
 
@@ -31,6 +33,9 @@ _SCHEMA = (
     # Documents (virtual keys…): `seq` grows with every write of a kind, so a poll reads one number.
     "CREATE TABLE IF NOT EXISTS babelgate_documents (kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL,"
     " body BLOB NOT NULL, PRIMARY KEY (kind, id))",
+    # The usage ledger: one row per request, the row itself as JSON (governance/ledger.py).
+    "CREATE TABLE IF NOT EXISTS babelgate_usage (ts REAL NOT NULL, body BLOB NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS babelgate_usage_ts ON babelgate_usage (ts)",
 )
 # Several gateway processes may share one file; wait for a writer's lock instead of failing at once.
 _BUSY_TIMEOUT_SECONDS = 10.0
@@ -116,6 +121,15 @@ class SQLiteResponseStore:
             "SELECT coalesce(max(seq), 0) FROM babelgate_documents WHERE kind = ?", (kind,)).fetchone())
         return int(row[0])
 
+    async def append_usage(self, rows: list[dict[str, Any]]) -> None:
+        values = [(row["ts"], orjson.dumps(row)) for row in rows]
+        await self._call(lambda db: _insert_many(db, "INSERT INTO babelgate_usage (ts, body) VALUES (?, ?)", values))
+
+    async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
+        rows = await self._call(lambda db: db.execute(
+            "SELECT body FROM babelgate_usage WHERE ts >= ? AND ts < ? ORDER BY ts", (since, until)).fetchall())
+        return [orjson.loads(row[0]) for row in rows]
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -172,6 +186,16 @@ def _use_wal(db: sqlite3.Connection) -> None:
             if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
                 raise
         time.sleep(random.uniform(0.001, 0.01))  # on the store's worker thread, never the event loop
+
+
+def _insert_many(db: sqlite3.Connection, statement: str, values: list[tuple[Any, ...]]) -> None:
+    db.execute("BEGIN")
+    try:
+        db.executemany(statement, values)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _put_document(db: sqlite3.Connection, kind: str, document_id: str, body: bytes) -> None:

@@ -219,6 +219,7 @@ class _Outcome:
     notes: CallNotes | None = None
     context: RequestContext | None = None
     response_started: bool = False  # an event of this response went to the client
+    requested_model: str = ""
     headers_out: Headers = field(default_factory=list)  # unused: a socket has no response headers
 
     def watch(self, after: float = 0.0) -> None:

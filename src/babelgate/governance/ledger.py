@@ -1,0 +1,126 @@
+"""The usage ledger: one row per request (who, what, which upstream, how it ended, tokens, time),
+written to the store (SQLite by default, PostgreSQL when configured) asynchronously, in batches,
+never in the request path, and flushed when the gateway shuts down.
+
+A request appends its row to a bounded queue (a deque append: no I/O, no await). A background task
+writes what has gathered every `FLUSH_SECONDS`, or at once when `BATCH` rows wait. When the store
+falls behind and the queue is full, the oldest rows are dropped and counted (metric
+`babelgate_ledger_dropped`): the ledger never slows or fails a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from babelgate.exchange import Exchange
+    from babelgate.schema.chat import Usage
+    from babelgate.store import ResponseStore
+
+log = logging.getLogger("babelgate.ledger")
+FLUSH_SECONDS: Final = 0.5
+BATCH: Final = 512
+QUEUE_LIMIT: Final = 100_000
+
+
+class Ledger:
+    def __init__(self, store: ResponseStore, *, limit: int = QUEUE_LIMIT) -> None:
+        self.store = store
+        self.limit = limit
+        self.dropped = 0
+        self._queue: deque[dict[str, Any]] = deque()
+        self._wake: asyncio.Event | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._closed = False
+        self._lock: asyncio.Lock | None = None  # one write at a time: a flush waits for the one under way
+
+    @property
+    def depth(self) -> int:
+        return len(self._queue)
+
+    def record(self, row: dict[str, Any]) -> None:
+        queue = self._queue
+        if len(queue) >= self.limit:
+            queue.popleft()
+            self.dropped += 1
+        queue.append(row)
+        if self._writer is None and not self._closed:
+            self._start()
+        elif len(queue) >= BATCH and self._wake is not None:
+            self._wake.set()
+
+    def _start(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._wake = asyncio.Event()
+        self._writer = loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while not self._closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), FLUSH_SECONDS)
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write every queued row; a failed write keeps its rows for the next try (up to the limit).
+        Returns once the rows queued before the call are in the store."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            await self._write_all()
+
+    async def _write_all(self) -> None:
+        while self._queue:
+            batch = [self._queue.popleft() for _ in range(min(BATCH * 4, len(self._queue)))]
+            try:
+                await self.store.append_usage(batch)
+            except Exception:
+                log.warning("could not write %d ledger rows; keeping them for the next try", len(batch),
+                            exc_info=True)
+                self._queue.extendleft(reversed(batch))
+                while len(self._queue) > self.limit:
+                    self._queue.popleft()
+                    self.dropped += 1
+                return
+
+    async def close(self) -> None:
+        """Let the writer finish its write, then write what is left (the gateway's shutdown: SIGTERM
+        loses nothing). The writer is woken, not cancelled: a write cut short could be lost or,
+        on a store that finishes it in its own thread, written twice."""
+        self._closed = True
+        if self._writer is not None:
+            assert self._wake is not None
+            self._wake.set()
+            with contextlib.suppress(Exception):
+                await self._writer
+            self._writer = None
+        await self.flush()
+
+
+def ledger_row(exchange: Exchange, usage: Usage | None, elapsed: float) -> dict[str, Any]:
+    """What the ledger keeps of one HTTP request (no prompt, no answer, no secret)."""
+    key = exchange.virtual_key
+    attempts = next((int(value) for name, value in exchange.headers_out if name == b"x-babelgate-attempts"), 1)
+    return {
+        "ts": time.time(), "request_id": exchange.request_id.decode(), "key_id": exchange.key_id,
+        "team": key.team if key is not None else None, "route": exchange.route,
+        "model_requested": exchange.requested_model, "provider": exchange.provider, "model": exchange.model,
+        "attempts": attempts, "status": exchange.status or 500, "error_code": exchange.error_code or None,
+        "prompt_tokens": usage.prompt_tokens if usage else 0,
+        "completion_tokens": usage.completion_tokens if usage else 0,
+        "cached_tokens": (usage.cached_tokens or 0) if usage else 0,
+        "reasoning_tokens": (usage.reasoning_tokens or 0) if usage else 0,
+        "cost_usd": None,  # the price table comes next (docs/governance.md)
+        "latency_ms": round(elapsed * 1000, 3),
+        "ttft_ms": round((exchange.first_byte_at - exchange.started) * 1000, 3) if exchange.first_byte_at else None,
+        "stream": exchange.streamed,
+    }
