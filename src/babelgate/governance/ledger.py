@@ -33,7 +33,7 @@ class Ledger:
         self.store = store
         self.limit = limit
         self.dropped = 0
-        self._queue: deque[dict[str, Any]] = deque()
+        self._queue: deque[Entry] = deque()
         self._wake: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
@@ -43,7 +43,7 @@ class Ledger:
     def depth(self) -> int:
         return len(self._queue)
 
-    def record(self, row: dict[str, Any]) -> None:
+    def record(self, row: Entry) -> None:
         queue = self._queue
         if len(queue) >= self.limit:
             queue.popleft()
@@ -65,9 +65,13 @@ class Ledger:
     async def _run(self) -> None:
         assert self._wake is not None
         while not self._closed:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), FLUSH_SECONDS)
-            self._wake.clear()
+            if len(self._queue) < BATCH:
+                self._wake.clear()
+                # asyncio.timeout, not wait_for: a wake-up that coincides with a cancellation must not
+                # swallow the cancellation (the task would outlive its loop's shutdown).
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(FLUSH_SECONDS):
+                        await self._wake.wait()
             await self.flush()
 
     async def flush(self) -> None:
@@ -82,7 +86,7 @@ class Ledger:
         while self._queue:
             batch = [self._queue.popleft() for _ in range(min(BATCH * 4, len(self._queue)))]
             try:
-                await self.store.append_usage(batch)
+                await self.store.append_usage([_row(entry) for entry in batch])
             except Exception:
                 log.warning("could not write %d ledger rows; keeping them for the next try", len(batch),
                             exc_info=True)
@@ -106,21 +110,34 @@ class Ledger:
         await self.flush()
 
 
-def ledger_row(exchange: Exchange, usage: Usage | None, elapsed: float) -> dict[str, Any]:
-    """What the ledger keeps of one HTTP request (no prompt, no answer, no secret)."""
+# What a request leaves in the queue: the raw values, in this order; the row's dict is made by the
+# writer (`_row`), off the request path.
+Entry = tuple[Any, ...]
+
+
+def ledger_row(exchange: Exchange, usage: Usage | None, elapsed: float) -> Entry:
+    """What the ledger keeps of one HTTP request (no prompt, no answer, no secret), unformatted."""
     key = exchange.virtual_key
-    attempts = next((int(value) for name, value in exchange.headers_out if name == b"x-babelgate-attempts"), 1)
+    return (time.time(), exchange.request_id, exchange.key_id, key.team if key is not None else None,
+            exchange.route, exchange.requested_model, exchange.provider, exchange.model, exchange.headers_out,
+            exchange.status or 500, exchange.error_code, usage, elapsed,
+            exchange.first_byte_at - exchange.started if exchange.first_byte_at else None, exchange.streamed)
+
+
+def _row(entry: Entry) -> dict[str, Any]:
+    (ts, request_id, key_id, team, route, requested, provider, model, headers, status, error_code, usage,
+     elapsed, ttft, stream) = entry
+    attempts = next((int(value) for name, value in headers if name == b"x-babelgate-attempts"), 1)
     return {
-        "ts": time.time(), "request_id": exchange.request_id.decode(), "key_id": exchange.key_id,
-        "team": key.team if key is not None else None, "route": exchange.route,
-        "model_requested": exchange.requested_model, "provider": exchange.provider, "model": exchange.model,
-        "attempts": attempts, "status": exchange.status or 500, "error_code": exchange.error_code or None,
+        "ts": ts, "request_id": request_id.decode(), "key_id": key_id, "team": team, "route": route,
+        "model_requested": requested, "provider": provider, "model": model, "attempts": attempts,
+        "status": status, "error_code": error_code or None,
         "prompt_tokens": usage.prompt_tokens if usage else 0,
         "completion_tokens": usage.completion_tokens if usage else 0,
         "cached_tokens": (usage.cached_tokens or 0) if usage else 0,
         "reasoning_tokens": (usage.reasoning_tokens or 0) if usage else 0,
         "cost_usd": None,  # the price table comes next (docs/governance.md)
         "latency_ms": round(elapsed * 1000, 3),
-        "ttft_ms": round((exchange.first_byte_at - exchange.started) * 1000, 3) if exchange.first_byte_at else None,
-        "stream": exchange.streamed,
+        "ttft_ms": round(ttft * 1000, 3) if ttft is not None else None,
+        "stream": stream,
     }
