@@ -152,3 +152,18 @@ def test_the_socket_needs_a_gateway_key_when_keys_are_set(make_gateway: GatewayF
             client.responses.connect() as connection:
         connection.response.create(model=MODEL, input="Hi")
         assert list(_until_terminal(connection))[-1].type == "response.completed"
+
+
+def test_each_response_on_a_socket_leaves_a_ledger_row(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
+    import httpx
+
+    master = "master-key-for-the-tests-0123456789"
+    gateway = make_gateway(env={"BABELGATE_MASTER_KEY": master})
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client, \
+            client.responses.connect() as connection:
+        for text in ("One.", "Two."):
+            connection.response.create(model=MODEL, input=text, store=False)
+            list(_until_terminal(connection))
+    usage = httpx.get(gateway.url + "/admin/usage?group_by=model", headers={"Authorization": f"Bearer {master}"})
+    (row,) = usage.json()["data"]
+    assert row["model"] == MODEL and row["requests"] == 2 and row["prompt_tokens"] > 0

@@ -136,6 +136,12 @@ class ResponsesSocket:
         self.runtime.metrics.record("responses.websocket", outcome.provider, outcome.model, outcome.status, elapsed,
                                     error_code=outcome.error_code, prompt_tokens=usage.prompt_tokens if usage else 0,
                                     completion_tokens=usage.completion_tokens if usage else 0)
+        if outcome.requested_model:  # a response.create that named a model: one ledger row, as over HTTP
+            key = self.virtual_key
+            self.runtime.ledger.record((
+                time.time(), self.ids(None), self.key_id, key.team if key is not None else None,
+                "responses.websocket", outcome.requested_model, outcome.provider, outcome.model, (),
+                outcome.status, outcome.error_code, usage, elapsed, None, True))
         if outcome.context is not None:
             completion = Completion(outcome.status, elapsed, usage, notes.finish_reason if notes else None,
                                     outcome.error_code or None)
