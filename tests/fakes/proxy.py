@@ -26,19 +26,26 @@ class FakeProxy:
     seen: list[Seen] = field(default_factory=list)
     port: int = 0
     _server: asyncio.Server | None = None
+    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        """Closes the open connections too, so a test's event loop ends with none left behind."""
         if self._server is not None:
             self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
 
     def url(self, credentials: str = "") -> str:
         return f"http://{credentials + '@' if credentials else ''}127.0.0.1:{self.port}"
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
@@ -62,6 +69,7 @@ class FakeProxy:
                 writer.close()
                 return
             upstream_reader, upstream_writer = await asyncio.open_connection(self.hosts.get(host, host), int(port))
+            self._writers.add(upstream_writer)
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             await writer.drain()
             await _pipe_both(reader, writer, upstream_reader, upstream_writer)
@@ -70,6 +78,7 @@ class FakeProxy:
         parts = urlsplit(target)
         host = parts.hostname or ""
         upstream_reader, upstream_writer = await asyncio.open_connection(self.hosts.get(host, host), parts.port or 80)
+        self._writers.add(upstream_writer)
         origin_form = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         kept = [line for line in lines[1:] if line and not line.lower().startswith("proxy-authorization")]
         upstream_writer.write(("\r\n".join([f"{method} {origin_form} HTTP/1.1", *kept, "Connection: close"])

@@ -4,8 +4,7 @@ a client certificate, verification on by default), with the official client as t
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
+import base64
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,10 +12,6 @@ from typing import Any
 
 import openai
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from babelgate import create_app
 from babelgate.config import ConfigError, load_config
@@ -24,6 +19,7 @@ from babelgate.http.proxy import environment_proxy, parse_proxy
 from babelgate.providers import PROVIDER_TYPES
 from tests.conftest import CLOSED_PORT_URL
 from tests.fakes.openai_upstream import FakeOpenAI
+from tests.fakes.pki import make_pki, server_context
 from tests.fakes.proxy import FakeProxy
 from tests.fakes.servers import LoopThread, RunningApp
 
@@ -31,66 +27,15 @@ KEY = "sk-behind-the-proxy-0000-ZZZZ"
 PROXY_PASSWORD = "pr0xy-Secret-PW"
 
 
-def _name(common: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-
-def _cert(subject: str, key: Any, issuer: tuple[x509.Certificate, Any] | None, *, ca: bool = False,
-          names: list[x509.GeneralName] | None = None, client: bool = False) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (x509.CertificateBuilder().subject_name(_name(subject))
-               .issuer_name(issuer[0].subject if issuer else _name(subject))
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=2))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if names:
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-    if client:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]),
-                                        critical=False)
-    return builder.sign(issuer[1] if issuer else key, hashes.SHA256())
-
-
-def _pem(path: Path, *items: Any) -> str:
-    data = b""
-    for item in items:
-        if isinstance(item, x509.Certificate):
-            data += item.public_bytes(serialization.Encoding.PEM)
-        else:
-            data += item.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption())
-    path.write_bytes(data)
-    return str(path)
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """A CA, a server certificate for 127.0.0.1 and upstream.test, and a client certificate."""
-    folder = tmp_path_factory.mktemp("pki")
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _cert("babelgate test CA", ca_key, None, ca=True)
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server = _cert("upstream.test", server_key, (ca, ca_key),
-                   names=[x509.DNSName("upstream.test"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-    client_key = ec.generate_private_key(ec.SECP256R1())
-    client = _cert("babelgate", client_key, (ca, ca_key), client=True)
-    return {"ca": _pem(folder / "ca.pem", ca), "server": _pem(folder / "server.pem", server, server_key),
-            "client": _pem(folder / "client.pem", client), "client_key": _pem(folder / "client.key", client_key)}
-
-
-def _server_context(pki: dict[str, str], *, require_client: bool) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(pki["server"])
-    if require_client:
-        context.verify_mode = ssl.CERT_REQUIRED
-        context.load_verify_locations(pki["ca"])
-    return context
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module")
 def tls_upstream(loop_thread: LoopThread, pki: dict[str, str]) -> Iterator[FakeOpenAI]:
     fake = FakeOpenAI()
-    fake.ssl_context = _server_context(pki, require_client=False)
+    fake.ssl_context = server_context(pki)
     loop_thread.run(fake.start())
     yield fake
     loop_thread.run(fake.stop())
@@ -99,7 +44,7 @@ def tls_upstream(loop_thread: LoopThread, pki: dict[str, str]) -> Iterator[FakeO
 @pytest.fixture(scope="module")
 def mtls_upstream(loop_thread: LoopThread, pki: dict[str, str]) -> Iterator[FakeOpenAI]:
     fake = FakeOpenAI()
-    fake.ssl_context = _server_context(pki, require_client=True)
+    fake.ssl_context = server_context(pki, client_certificate=ssl.CERT_REQUIRED)
     loop_thread.run(fake.start())
     yield fake
     loop_thread.run(fake.stop())
@@ -145,7 +90,7 @@ def _ask(gateway: RunningApp) -> Any:
 
 def test_https_through_a_connect_tunnel_with_the_corporate_ca(start: Any, proxy: FakeProxy,
                                                               tls_upstream: FakeOpenAI, pki: dict[str, str]) -> None:
-    proxy.require_auth = "Basic " + __import__("base64").b64encode(f"alice:{PROXY_PASSWORD}".encode()).decode()
+    proxy.require_auth = "Basic " + base64.b64encode(f"alice:{PROXY_PASSWORD}".encode()).decode()
     url = f"https://upstream.test:{tls_upstream.port}/v1"
     gateway = start(f"{{base_url: '{url}', api_key: env:CORP_KEY, tls: {{ca_bundle: '{pki['ca']}'}}}}",
                     env={"HTTPS_PROXY": proxy.url(f"alice:{PROXY_PASSWORD}")})
@@ -179,19 +124,25 @@ def test_no_proxy_names_the_hosts_that_go_direct(start: Any, proxy: FakeProxy, t
     assert proxy.seen == []
 
 
+@pytest.mark.parametrize("status", [403, 407])
 def test_a_proxy_that_refuses_the_tunnel_is_a_clear_error_without_its_password(
         start: Any, proxy: FakeProxy, tls_upstream: FakeOpenAI, pki: dict[str, str],
-        caplog: pytest.LogCaptureFixture) -> None:
-    proxy.refuse = 403
+        caplog: pytest.LogCaptureFixture, status: int) -> None:
+    if status == 407:
+        proxy.require_auth = "Basic " + base64.b64encode(b"bob:another-password").decode()
+    else:
+        proxy.refuse = status
     url = f"https://upstream.test:{tls_upstream.port}/v1"
     gateway = start(f"{{base_url: '{url}', api_key: env:CORP_KEY, tls: {{ca_bundle: '{pki['ca']}'}}}}",
                     env={"HTTPS_PROXY": proxy.url(f"bob:{PROXY_PASSWORD}")})
-    with pytest.raises(openai.APIStatusError) as caught:
+    with caplog.at_level("DEBUG"), pytest.raises(openai.APIStatusError) as caught:
         _ask(gateway)
     assert caught.value.status_code == 502
     message = str(caught.value.message)
-    assert f"127.0.0.1:{proxy.port}" in message and "HTTP 403" in message
-    assert PROXY_PASSWORD not in message and PROXY_PASSWORD not in caplog.text
+    assert f"127.0.0.1:{proxy.port}" in message and f"HTTP {status}" in message
+    assert proxy.seen[0].authorization == "Basic " + base64.b64encode(f"bob:{PROXY_PASSWORD}".encode()).decode()
+    for secret in (PROXY_PASSWORD, proxy.seen[0].authorization.split()[1]):
+        assert secret not in message and secret not in caplog.text and secret not in str(caught.value.body)
 
 
 def test_verification_is_on_by_default(start: Any, tls_upstream: FakeOpenAI) -> None:

@@ -38,6 +38,9 @@ class _WithKeys(_Strict):
         return data
 
 
+_DIRECT: Final = frozenset({"none", "off", "false", "no", "direct", ""})
+
+
 class TLSConfig(_Strict):
     """A provider's own TLS settings (http/tls.py); paths to PEM files."""
 
@@ -65,6 +68,16 @@ class ProviderConfig(_WithKeys):
     proxy: str | None = Field(default=None, repr=False)
     tls: TLSConfig | None = None
 
+
+    @field_validator("proxy", mode="before")
+    @classmethod
+    def _no_proxy(cls, value: Any) -> Any:
+        """`proxy: false` (YAML's `no` and `off` too) and the words for it mean "go direct": "none"."""
+        if value is False or (isinstance(value, str) and value.strip().lower() in _DIRECT):
+            return "none"
+        if value is True:
+            raise ValueError("expected an http://host:port URL, or none (true names no proxy)")
+        return value
 
     @field_validator("base_url")
     @classmethod

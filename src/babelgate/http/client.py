@@ -118,9 +118,11 @@ class UpstreamClient:
         tls = (own_tls or self._tls_context()) if scheme == "https" else None
         try:
             proxy = environment_proxy(scheme, host, port) if proxy_setting == "env" else proxy_setting
-        except ValueError:
-            raise UpstreamConnectionFailed(provider=provider, raw_message="the environment's proxy URL is not "
-                                           "an http://host:port URL") from None
+        except ValueError as exc:  # not cached: the next request reads the environment again
+            names = "HTTPS_PROXY" if scheme == "https" else "HTTP_PROXY"
+            raise UpstreamConnectionFailed(provider=provider, raw_message=f"Could not connect to provider "
+                                           f"'{provider}': {names} (or ALL_PROXY) in the gateway's environment: "
+                                           f"{exc}") from None
         key = (scheme, host, port, id(tls) if tls is not None else None, proxy)
         pool = self._pools.get(key)
         if pool is None:

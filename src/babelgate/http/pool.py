@@ -8,7 +8,7 @@ from collections import deque
 
 from babelgate.errors import UpstreamConnectionFailed, UpstreamTimeout
 from babelgate.http.connection import Connection
-from babelgate.http.proxy import Proxy, open_tunnel
+from babelgate.http.proxy import Proxy, open_tunnel, unreachable_proxy
 
 
 class ConnectionPool:
@@ -77,9 +77,24 @@ class ConnectionPool:
             if isinstance(exc, TimeoutError):
                 raise UpstreamTimeout(provider=provider, phase="connect") from None
             if isinstance(exc, OSError):  # refused, unreachable, DNS, TLS
-                raise UpstreamConnectionFailed(provider=provider) from None
+                raise self._failure(exc, provider) from None
             raise
         return connection
+
+    def _failure(self, exc: OSError, provider: str) -> UpstreamConnectionFailed:
+        """What went wrong, where it helps the operator: a certificate refused, a proxy away. Never
+        the URL (its path or query may hold a key), never the proxy's credentials."""
+        said = f"Could not connect to provider '{provider}': "
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return UpstreamConnectionFailed(provider=provider, raw_message=f"{said}its TLS certificate was not "
+                                            f"accepted ({exc.verify_message}); a private or corporate CA goes in "
+                                            "the provider's tls.ca_bundle")
+        if isinstance(exc, ssl.SSLError):
+            return UpstreamConnectionFailed(provider=provider, raw_message=f"{said}the TLS handshake failed "
+                                            f"({exc.reason or type(exc).__name__})")
+        if self._proxy is not None and self._tls is None:  # the socket was to the proxy
+            return unreachable_proxy(self._proxy, provider)
+        return UpstreamConnectionFailed(provider=provider)
 
     async def _wait_for_room(self, loop: asyncio.AbstractEventLoop) -> None:
         room = loop.create_future()

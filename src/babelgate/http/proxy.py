@@ -21,28 +21,33 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
+import os
 import socket
-import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import unquote, urlsplit
 
 from babelgate.errors import UpstreamConnectionFailed
 
 _HEAD_LIMIT: Final = 16 * 1024
+# What a refusal most often means, said beside its status.
+_REFUSALS: Final = {407: ": the proxy wants credentials, or other ones, in the proxy URL",
+                    403: ": the proxy's policy forbids this destination"}
 
 
 @dataclass(frozen=True, slots=True)
 class Proxy:
     host: str
     port: int
-    authorization: str | None = None  # the Proxy-Authorization value, when the URL had credentials
+    # The Proxy-Authorization value, when the URL had credentials: base64 is no secrecy, so it stays
+    # out of the repr (a pool key, a debug log of one).
+    authorization: str | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
         """How errors name it: host and port, never the credentials."""
-        return f"{self.host}:{self.port}"
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 def parse_proxy(url: str) -> Proxy:
@@ -77,18 +82,25 @@ def environment_proxy(scheme: str, host: str, port: int,
 
 
 def _excepted(host: str, port: int, no_proxy: str) -> bool:
-    """Whether NO_PROXY names this origin: `*`, the host, a domain it is in (`example.com` or
-    `.example.com`), `host:port`, an IP address or a CIDR block."""
+    """Whether NO_PROXY names this origin: `*`, the host, a domain it is in (`example.com`,
+    `.example.com` or `*.example.com`: the domain and every host below it, as curl reads them),
+    `host:port`, an IP address (`[::1]:port` with a port) or a CIDR block."""
     host = host.lower().strip("[]")
     for entry in (item.strip().lower() for item in no_proxy.split(",")):
         if not entry:
             continue
         if entry == "*":
             return True
-        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        if entry.startswith("["):  # [IPv6]:port
+            name, _, rest = entry[1:].partition("]")
+            entry_port = rest.removeprefix(":")
+        elif entry.count(":") == 1:  # host:port (a bare IPv6 address has more colons)
+            name, _, entry_port = entry.partition(":")
+        else:
+            name, entry_port = entry, ""
         if entry_port and entry_port != str(port):
             continue
-        name = name.strip("[]").lstrip(".")
+        name = name.removeprefix("*").lstrip(".")  # `*.corp.example` as Go reads it: `.corp.example`
         if host == name or host.endswith("." + name):
             return True
         try:
@@ -100,14 +112,23 @@ def _excepted(host: str, port: int, no_proxy: str) -> bool:
 
 
 def _environment_proxies(environ: Mapping[str, str] | None) -> dict[str, str]:
-    if environ is None:
-        return urllib.request.getproxies_environment()
+    """scheme (`https`, `http`, `all`, `no`) → value, by the standard library's rule
+    (urllib.request.getproxies_environment), here so a test's mapping is read as the process's
+    environment is: a lower-case name wins over the upper-case one, even when empty (then there is
+    none); under CGI (`REQUEST_METHOD` set) `HTTP_PROXY` may be a client's header and is ignored."""
+    environ = os.environ if environ is None else environ
     proxies: dict[str, str] = {}
-    for name, value in environ.items():  # the same rule as getproxies_environment: lower case wins
+    for name, value in environ.items():
         if value and name.lower().endswith("_proxy"):
-            key = name.lower()[:-6]
-            if name.islower() or key not in proxies:
-                proxies[key] = value
+            proxies[name.lower()[:-6]] = value
+    if "REQUEST_METHOD" in environ:
+        proxies.pop("http", None)
+    for name, value in environ.items():
+        if name.endswith("_proxy"):
+            if value:
+                proxies[name.lower()[:-6]] = value
+            else:
+                proxies.pop(name.lower()[:-6], None)
     return proxies
 
 
@@ -124,16 +145,8 @@ async def open_tunnel(proxy: Proxy, host: str, port: int, *, provider: str) -> s
     """A socket connected to `proxy` on which `CONNECT host:port` succeeded: the caller starts TLS
     on it (`loop.create_connection(..., sock=…, ssl=…)`)."""
     loop = asyncio.get_running_loop()
+    sock = await _connect(loop, proxy, provider)
     try:
-        infos = await loop.getaddrinfo(proxy.host, proxy.port, type=socket.SOCK_STREAM)
-        family, kind, protocol, _, address = infos[0]
-        sock = socket.socket(family, kind, protocol)
-    except OSError:
-        raise UpstreamConnectionFailed(provider=provider, raw_message=f"the proxy {proxy.label} is unreachable"
-                                       ) from None
-    sock.setblocking(False)
-    try:
-        await loop.sock_connect(sock, address)
         authority = f"[{host}]" if ":" in host else host
         lines = [f"CONNECT {authority}:{port} HTTP/1.1", f"Host: {authority}:{port}"]
         if proxy.authorization is not None:
@@ -147,8 +160,8 @@ async def open_tunnel(proxy: Proxy, host: str, port: int, *, provider: str) -> s
             head += data
     except OSError:
         sock.close()
-        raise UpstreamConnectionFailed(provider=provider, raw_message=f"the proxy {proxy.label} is unreachable "
-                                       "or closed the tunnel") from None
+        raise UpstreamConnectionFailed(provider=provider, raw_message=f"Could not connect to provider '{provider}': "
+                                       f"the proxy {proxy.label} closed the tunnel") from None
     except BaseException:
         sock.close()
         raise
@@ -157,6 +170,34 @@ async def open_tunnel(proxy: Proxy, host: str, port: int, *, provider: str) -> s
     if not 200 <= status < 300:
         sock.close()
         raise UpstreamConnectionFailed(
-            provider=provider, raw_message=f"the proxy {proxy.label} refused the tunnel to {host}:{port} "
-                                           f"(HTTP {status or 'garbage'})")
+            provider=provider, raw_message=f"Could not connect to provider '{provider}': the proxy {proxy.label} "
+                                           f"refused the tunnel to {host}:{port} (HTTP {status or 'garbage'}"
+                                           f"{_REFUSALS.get(status, '')})")
     return sock
+
+
+async def _connect(loop: asyncio.AbstractEventLoop, proxy: Proxy, provider: str) -> socket.socket:
+    """A TCP connection to the proxy, trying its addresses in turn (as create_connection does)."""
+    try:
+        infos = await loop.getaddrinfo(proxy.host, proxy.port, type=socket.SOCK_STREAM)
+    except OSError:
+        infos = []
+    for family, kind, protocol, _, address in infos:
+        sock = socket.socket(family, kind, protocol)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, address)
+        except OSError:
+            sock.close()
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    raise unreachable_proxy(proxy, provider)
+
+
+def unreachable_proxy(proxy: Proxy, provider: str) -> UpstreamConnectionFailed:
+    return UpstreamConnectionFailed(provider=provider, raw_message=f"Could not connect to provider '{provider}': "
+                                    f"the proxy {proxy.label} is unreachable")
