@@ -23,6 +23,15 @@ ANTHROPIC_KEY = "sk-ant-test-UPSTREAM-secret-987654321"
 GEMINI_KEY = "AIzaTestUPSTREAMsecret0123456789abcdef"
 MISTRAL_KEY = "mistral-test-UPSTREAM-secret-5555"
 CLOSED_PORT_URL = "http://127.0.0.1:9"  # discard port: nothing listens, connections are refused
+PROXY_VARIABLES = frozenset({"https_proxy", "http_proxy", "all_proxy", "no_proxy"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite talks to 127.0.0.1 only. A proxy the developer's shell exports would still reach the
+    official clients (httpx exempts no loopback host, and a socks5 ALL_PROXY breaks the ollama
+    package's import), so the suite runs without one; the proxy tests set their own."""
+    for name in [name for name in os.environ if name.lower() in PROXY_VARIABLES]:
+        del os.environ[name]
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,8 @@
 One client serves every provider (connections are pooled per origin). `client.py` sends,
 `pool.py` keeps the connections of one origin, `connection.py` is one socket and its answer,
 `body.py` reads bodies, `decoding.py` undoes their content coding, `timeouts.py` says how long
-each phase may take.
+each phase may take, `proxy.py` which forward proxy an origin goes through (and the CONNECT
+tunnel), `tls.py` a provider's own TLS settings.
 """
 
 from babelgate.http.body import drain, iter_body, read_body

@@ -4,8 +4,9 @@ The environment is read as curl, requests and Go read it: `HTTPS_PROXY` for http
 `HTTP_PROXY` for http ones, `ALL_PROXY` for either, lower-case names first (the standard
 library's reading, urllib.request), and `NO_PROXY` for the exceptions (host names, domain suffixes
 with or without a leading dot, `host:port`, IP addresses and CIDR blocks, `*`). As Go does,
-loopback upstreams (localhost, 127.0.0.0/8, ::1) never go through a proxy. The decision is made
-once per origin, when its route is first built (client.py), so a request pays nothing for it.
+loopback upstreams (localhost, 127.0.0.0/8, ::1) never go through a proxy, so a local server and the
+test suite's fakes work whatever the shell exports. The decision is made once per upstream URL,
+when its route is first built (client.py), so a request pays nothing for it.
 
 An https upstream is reached through a `CONNECT host:port` tunnel, then TLS to the upstream over it:
 the proxy sees neither the request nor the key. An http upstream gets its request in absolute form
