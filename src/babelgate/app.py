@@ -39,9 +39,11 @@ from babelgate.frontends.responses.compact import compact_response
 from babelgate.frontends.responses.routes import create_response, response_resource
 from babelgate.frontends.responses.websocket import ResponsesSocket
 from babelgate.frontends.route import ErrorEncoder, Route
+from babelgate.governance.admission import Governance
+from babelgate.governance.budgets import Budgets
 from babelgate.governance.gateway_keys import GatewayKeys, credentials
 from babelgate.governance.ledger import Ledger, ledger_row
-from babelgate.governance.rate_limits import RequestLimits
+from babelgate.governance.rate_limits import RateLimiter
 from babelgate.governance.virtual_keys import KeyRing
 from babelgate.hooks import Completion, Hook, notify_complete
 from babelgate.http import UpstreamClient
@@ -128,10 +130,11 @@ class Gateway:
         self.store_url = config.store.url
         self.response_store = open_cached_store(config.store.url)
         self.key_ring = KeyRing(self.response_store)  # virtual keys, kept in the store
-        self.ledger = Ledger(self.response_store)  # one row per request, in batches
-        # Their request limits: exact across instances through Redis when configured.
-        self.limits = RequestLimits(config.redis.url if config.redis else None,
-                                    prefix=config.redis.prefix if config.redis else "babelgate:")
+        self.ledger = self._ledger(config)  # one row per request, in batches
+        # Limits and budgets: exact across instances through Redis when configured.
+        self.limiter = RateLimiter(config.redis.url if config.redis else None,
+                                   prefix=config.redis.prefix if config.redis else "babelgate:")
+        self.budgets = self._budgets(config)
         self.sealer_source: SealerSource | None = None
         self.runtime = self.build_runtime(config)
 
@@ -164,14 +167,21 @@ class Gateway:
         return Runtime(
             config=config, providers=providers, registry=registry,
             router=Router(registry, self.health, self.metrics), catalog=ModelCatalog(providers, ttls),
-            keys=GatewayKeys(config.server.api_keys, self.key_ring), key_ring=self.key_ring, limits=self.limits,
-            ledger=self.ledger,
+            keys=GatewayKeys(config.server.api_keys, self.key_ring), key_ring=self.key_ring,
+            governance=Governance(config, self.limiter, self.budgets), ledger=self.ledger,
             hooks=self.hooks,
             typed_hooks=tuple(h for h in self.hooks if h.needs_typed_request), metrics=self.metrics,
             response_store=self.response_store, reasoning_sealer=self.sealer_source,
             max_body_bytes=config.server.max_body_bytes, version=VERSION, created=self.created,
             started_monotonic=self.started_monotonic,
         )
+
+    def _budgets(self, config: Config) -> Budgets:
+        return Budgets(self.response_store, config.redis.url if config.redis else None,
+                       prefix=config.redis.prefix if config.redis else "babelgate:")
+
+    def _ledger(self, config: Config) -> Ledger:
+        return Ledger(self.response_store, retention=config.ledger.retention)
 
     def _network(self, name: str, provider: ProviderConfig) -> None:
         """The provider's own TLS and proxy settings, given to the upstream client (http/)."""
@@ -202,8 +212,10 @@ class Gateway:
         if config.store.url != self.store_url:
             self.store_url, self.response_store = config.store.url, open_cached_store(config.store.url)
             old_ring, self.key_ring = self.key_ring, KeyRing(self.response_store)
-            old_ledger, self.ledger = self.ledger, Ledger(self.response_store)
+            old_ledger, self.ledger = self.ledger, self._ledger(config)
+            old_budgets, self.budgets = self.budgets, self._budgets(config)
             self._in_background(old_ring.close())
+            self._in_background(old_budgets.close())
             self._in_background(old_ledger.close())
         self.runtime = self.build_runtime(config)
         self.runtime.catalog.start()
@@ -222,7 +234,8 @@ class Gateway:
         if self.shared is not None:
             await self.shared.close()
         await self.key_ring.close()
-        await self.limits.close()
+        await self.limiter.close()
+        await self.budgets.close()
         await self.ledger.close()  # before the store closes: the last rows go in
         await self.runtime.catalog.close()
         await self.response_store.close()

@@ -103,7 +103,7 @@ class RateLimitExceeded(GatewayError):
     status = 429
     type = "rate_limit_error"
     default_code = "rate_limit_exceeded"
-    default_key = "key_rate_limited"
+    default_key = "requests_per_minute_limited"
     retryable = True
 
 

@@ -24,6 +24,7 @@ Send = Callable[[dict[str, Any]], Any]
 Headers = list[tuple[bytes, bytes]]
 
 JSON_TYPE: Final = (b"content-type", b"application/json")
+COST_HEADER: Final = b"x-babelgate-cost-usd"
 
 
 class ClientGone(Exception):
@@ -33,6 +34,7 @@ class ClientGone(Exception):
 class Exchange:
     __slots__ = (
         "_watcher",
+        "body_size",
         "context",
         "disconnected",
         "error_code",
@@ -73,6 +75,7 @@ class Exchange:
         self.virtual_key: VirtualKey | None = None  # the caller's, when it sent one (its models, limits)
         # For the ledger: the model the client asked for, when the answer began, whether it streamed.
         self.requested_model = ""
+        self.body_size = 0
         self.first_byte_at = 0.0
         self.streamed = False
         self.error_code = ""
@@ -127,14 +130,19 @@ class Exchange:
                 parts.append(chunk)
             if not message.get("more_body", False):
                 break
+        self.body_size = received
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _start(self, status: int, content_type: tuple[bytes, bytes], extra: Headers) -> dict[str, Any]:
         self.status = status
         self.response_started = True
         self.first_byte_at = time.perf_counter()
-        return {"type": "http.response.start", "status": status,
-                "headers": [content_type, (b"x-request-id", self.request_id), *self.headers_out, *extra]}
+        headers = [content_type, (b"x-request-id", self.request_id), *self.headers_out, *extra]
+        notes = self.notes
+        if notes is not None and notes.usage is not None and notes.price is not None:
+            # Known before the answer's headers only when it is not streamed (a stream's usage comes last).
+            headers.append((COST_HEADER, b"%.8f" % notes.price.cost(notes.usage)))
+        return {"type": "http.response.start", "status": status, "headers": headers}
 
     async def respond(self, status: int, body: bytes, *, content_type: tuple[bytes, bytes] = JSON_TYPE,
                       headers: Headers | None = None) -> None:

@@ -23,7 +23,6 @@ from babelgate.errors import (
     GatewayError,
     InvalidRequest,
     PermissionDenied,
-    RateLimitExceeded,
     UnsupportedCapability,
     UpstreamAuthFailed,
     UpstreamRateLimited,
@@ -31,7 +30,6 @@ from babelgate.errors import (
 from babelgate.exchange import Exchange, Headers
 from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
-from babelgate.governance.rate_limits import limit_headers
 from babelgate.governance.virtual_keys import VirtualKey
 from babelgate.hooks import RequestContext
 from babelgate.providers import key_pool
@@ -68,6 +66,7 @@ class CallSite(Protocol):
     headers_out: Headers
     virtual_key: VirtualKey | None
     requested_model: str
+    body_size: int  # bytes of the request, for the token estimate of tokens-per-minute limits
 
     def hook_context(self, model: str, provider: str, upstream_model: str, stream: bool) -> RequestContext:
         """What the hooks see of this request."""
@@ -88,33 +87,28 @@ async def call(runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T]
     through the router, which may repeat the attempt while nothing has reached the client."""
     site.requested_model = model
     key = site.virtual_key
-    if key is not None:
-        if not key.allows(model):
-            raise PermissionDenied("model_not_allowed", code="model_not_allowed", param="model", model=model,
-                                   allowed=", ".join(key.models))
-        if key.rpm or key.max_concurrent:
-            return await _within_limits(runtime, site, key, model, attempt, stream=stream, check=check)
+    if key is not None and not key.allows(model):
+        raise PermissionDenied("model_not_allowed", code="model_not_allowed", param="model", model=model,
+                               allowed=", ".join(key.models))
+    governance = runtime.governance
+    if governance.applies(key, model):
+        return await _governed(runtime, site, key, model, attempt, stream=stream, check=check)
     return await _routed(runtime, site, model, attempt, stream=stream, check=check)
 
 
-async def _within_limits(runtime: Runtime, site: CallSite, key: VirtualKey, model: str, attempt: Attempt[T], *,
-                         stream: bool, check: Check | None) -> T:
-    """A virtual key's own limits (governance/rate_limits.py): refused with 429 before any upstream
-    call, and OpenAI's `x-ratelimit-*` headers on the answer either way."""
-    limits = runtime.limits
-    if key.rpm:
-        decision = await limits.admit_request(key.id, key.rpm)
-        site.headers_out.extend(limit_headers(decision))
-        if not decision.admitted:
-            wait = max(1.0, decision.reset)
-            raise RateLimitExceeded(retry_after=wait, limit=key.rpm, seconds=round(wait))
-    if key.max_concurrent and not limits.enter(key.id, key.max_concurrent):
-        raise RateLimitExceeded("key_concurrency_limited", retry_after=1.0, limit=key.max_concurrent)
+async def _governed(runtime: Runtime, site: CallSite, key: VirtualKey | None, model: str, attempt: Attempt[T], *,
+                    stream: bool, check: Check | None) -> T:
+    """Limits and budgets (governance/): refused with 429 before any upstream call, OpenAI's
+    `x-ratelimit-*` headers on the answer either way, and settled from real usage at the end."""
+    governance = runtime.governance
+    ticket = await governance.admit(key, model, site.body_size, site.headers_out)
     try:
         return await _routed(runtime, site, model, attempt, stream=stream, check=check)
     finally:
-        if key.max_concurrent:
-            limits.leave(key.id)
+        try:
+            await governance.settle(ticket, site.notes)
+        except Exception:  # never the client's problem
+            log.exception("could not settle a request's limits and budgets")
 
 
 async def _routed(runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T], *, stream: bool,
@@ -156,7 +150,7 @@ async def run_attempt(runtime: Runtime, site: CallSite, deployment: Deployment, 
         else:
             context.model, context.provider = deployment.public_name, deployment.provider.name
             context.upstream_model = deployment.model
-    notes = site.notes = CallNotes()
+    notes = site.notes = CallNotes(price=deployment.price)
     try:
         return await attempt(deployment, notes)
     except UpstreamRateLimited:

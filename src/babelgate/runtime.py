@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from babelgate.config.models import Config
+from babelgate.governance.admission import Governance
 from babelgate.governance.gateway_keys import GatewayKeys
 from babelgate.governance.ledger import Ledger
-from babelgate.governance.rate_limits import RequestLimits
 from babelgate.governance.virtual_keys import KeyRing
 from babelgate.hooks import Hook
 from babelgate.observability.metrics import Metrics
@@ -35,7 +35,7 @@ class Runtime:
     catalog: ModelCatalog
     keys: GatewayKeys
     key_ring: KeyRing  # the virtual keys (the admin API writes them)
-    limits: RequestLimits  # their request limits
+    governance: Governance  # limits and budgets of keys, teams and models
     ledger: Ledger  # one row per request, written in batches (governance/ledger.py)
     hooks: tuple[Hook, ...]
     typed_hooks: tuple[Hook, ...]

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import openai
-import orjson
 import pytest
 
 from tests.conftest import CLOSED_PORT_URL, GatewayFactory
@@ -48,9 +47,9 @@ def test_every_request_leaves_a_row_and_the_admin_api_sums_them(make_gateway: Ga
     assert by_model["gpt-4o"]["errors"] == 1
     assert set(by_model["gpt-4o"]["latency_ms"]) == {"p50", "p95", "p99"}
     database = sqlite3.connect(tmp_path / "ledger.db")
-    rows = database.execute("SELECT body FROM babelgate_usage ORDER BY ts").fetchall()
+    database.row_factory = sqlite3.Row
+    records = [dict(row) for row in database.execute("SELECT * FROM babelgate_ledger ORDER BY ts").fetchall()]
     database.close()
-    records = [orjson.loads(row[0]) for row in rows]
     assert [(r["stream"], r["status"]) for r in records] == [(False, 200), (True, 200), (False, 502)]
     assert all(r["key_id"] == created["id"] and r["request_id"] for r in records)
     assert records[1]["ttft_ms"] is not None and records[1]["completion_tokens"] == 3
@@ -111,7 +110,7 @@ def test_sigterm_under_load_loses_no_row(tmp_path: Path, upstream: FakeOpenAI) -
     finally:
         process.communicate(timeout=20)
     database = sqlite3.connect(store)
-    rows = database.execute("SELECT count(*) FROM babelgate_usage").fetchone()[0]
+    rows = database.execute("SELECT count(*) FROM babelgate_ledger").fetchone()[0]
     database.close()
     assert served >= 150
     assert rows == served, f"{served} requests answered 200, {rows} ledger rows"

@@ -17,7 +17,8 @@ import httpx
 import openai
 import pytest
 
-from babelgate.governance.rate_limits import RequestLimits, reset_text
+from babelgate.errors import RateLimitExceeded
+from babelgate.governance.rate_limits import Limits, RateLimiter, Scope, reset_text
 from tests.conftest import CLOSED_PORT_URL, GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI, completion
 from tests.fakes.scripted import Reply
@@ -66,10 +67,13 @@ def test_a_key_without_limits_gets_no_limit_headers(make_gateway: GatewayFactory
 
 
 async def test_a_redis_outage_falls_back_to_the_instance_s_own_count() -> None:
-    limits = RequestLimits("redis://127.0.0.1:9/0")
-    decisions = [await limits.admit_request("k", 2) for _ in range(3)]
-    assert [d.admitted for d in decisions] == [True, True, False]
-    await limits.close()
+    limiter = RateLimiter("redis://127.0.0.1:9/0")
+    scopes = [Scope("key", "k", Limits(rpm=2))]
+    for _ in range(2):
+        await limiter.admit(scopes, 10)
+    with pytest.raises(RateLimitExceeded):
+        await limiter.admit(scopes, 10)
+    await limiter.close()
 
 
 def test_reset_times_read_as_openai_writes_them() -> None:

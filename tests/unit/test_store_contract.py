@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from babelgate.store import ResponseStore, StoredResponse
+from babelgate.store.ledger_table import COLUMNS, UsageQuery
 from babelgate.store.memory import MemoryResponseStore
 from babelgate.store.postgres import PostgresResponseStore
 from babelgate.store.sqlite import SQLiteResponseStore
@@ -223,10 +224,43 @@ async def test_documents_are_kept_by_kind_and_id_and_every_write_moves_the_versi
     await store.close()
 
 
+def _ledger_row(n: int, **fields: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {column: None for column in COLUMNS}
+    row.update(ts=100.0 + n, request_id=f"r{n}", key_id="k1", team="search", route="chat.completions",
+               model_requested="gpt-4o", provider="openai", model="gpt-4o", attempts=1, status=200,
+               prompt_tokens=10, completion_tokens=n, cached_tokens=0, reasoning_tokens=0, cost_usd=0.001,
+               latency_ms=float(n + 1), ttft_ms=None, stream=False, cache_hit=False)
+    row.update(fields)
+    return row
+
+
 async def test_ledger_rows_are_kept_and_read_back_by_time(store: ResponseStore) -> None:
-    rows = [{"ts": 100.0 + n, "request_id": f"r{n}", "tokens": n} for n in range(5)]
+    rows = [_ledger_row(n) for n in range(5)]
     await store.append_usage(rows[:3])
     await store.append_usage(rows[3:])
     assert await store.usage(101.0, 104.0) == rows[1:4]
     assert await store.usage(0, 1e12) == rows
+    assert await store.delete_usage_before(102.0) == 2
+    assert await store.usage(0, 1e12) == rows[2:]
+    await store.close()
+
+
+async def test_ledger_totals_and_time_series_are_the_same_in_every_store(store: ResponseStore) -> None:
+    rows = [_ledger_row(n, team="search" if n % 2 else "ads", status=200 if n % 5 else 502,
+                        ttft_ms=float(n) if n % 3 else None, cache_hit=n == 7, cost_usd=0.25 * n)
+            for n in range(20)]
+    await store.append_usage(rows)
+    (total,) = await store.usage_summary(UsageQuery(0, 1e12))
+    assert total["requests"] == 20 and total["errors"] == 4 and total["error_rate"] == 0.2
+    assert total["completion_tokens"] == sum(range(20)) and total["prompt_tokens"] == 200
+    assert total["cost_usd"] == 47.5 and total["cache_hits"] == 1
+    # percentile_disc: the smallest value with at least that share of the samples at or below it
+    assert total["latency_ms"] == {"p50": 10.0, "p95": 19.0, "p99": 20.0}
+    assert total["ttft_ms"] == {"p50": 10.0, "p95": 19.0, "p99": 19.0}
+    by_team = await store.usage_summary(UsageQuery(0, 1e12, ("team",), filters=(("status", 200),)))
+    assert [(row["team"], row["requests"]) for row in by_team] == [("ads", 8), ("search", 8)]
+    series = await store.usage_summary(UsageQuery(100.0, 120.0, ("team",), interval=10.0,
+                                                  filters=(("team", "ads"),)))
+    assert [(row["time"], row["team"], row["requests"]) for row in series] == [(100.0, "ads", 5), (110.0, "ads", 5)]
+    assert await store.usage_summary(UsageQuery(0, 50)) == []
     await store.close()

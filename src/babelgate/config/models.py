@@ -136,6 +136,36 @@ class TimeoutsConfig(_Strict):
         return {names[key]: value for key, value in self.model_dump().items() if value is not None}
 
 
+class PriceConfig(_Strict):
+    """US dollars per million tokens (docs/governance.md, "Cost")."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0, description="cache reads; unset: input")
+    cache_write: float | None = Field(default=None, ge=0, description="prompt-cache writes; unset: input")
+    reasoning: float | None = Field(default=None, ge=0, description="reasoning tokens; unset: output")
+
+
+class LimitsConfig(_Strict):
+    """Rate limits shared by every caller of a model, or of a team (docs/governance.md)."""
+
+    rpm: int | None = Field(default=None, ge=1, description="requests per minute (sliding window)")
+    tpm: int | None = Field(default=None, ge=1, description="tokens per minute (sliding window)")
+    max_concurrent: int | None = Field(default=None, ge=1, description="requests at once")
+
+
+class TeamConfig(LimitsConfig):
+    """A team's limits and budget, shared by every virtual key whose `team` names it."""
+
+    budget_usd: float | None = Field(default=None, ge=0)
+    budget_period: Literal["day", "week", "month"] | None = None
+
+
+class LedgerConfig(_Strict):
+    retention: float = Field(default=90 * 24 * 3600.0, ge=0,
+                             description="seconds a ledger row is kept; 0 keeps it forever")
+
+
 class DeploymentConfig(_WithKeys):
     """One place a model is served: a provider, its name for the model, and how much traffic it gets."""
 
@@ -147,7 +177,7 @@ class DeploymentConfig(_WithKeys):
     timeouts: TimeoutsConfig | None = None
     defaults: dict[str, Any] = Field(default_factory=dict, description="set when the client did not")
     overrides: dict[str, Any] = Field(default_factory=dict, description="always set")
-
+    price: PriceConfig | None = None  # unset: the model's, else the price table's for `model`
 
 
 class ModelConfig(_WithKeys):
@@ -172,7 +202,8 @@ class ModelConfig(_WithKeys):
     # A hosted tool (web_search, file_search…) the provider has no equivalent for: dropped and
     # reported, or refused with a 400. Unset: the server's `unsupported_tools`.
     unsupported_tools: UnsupportedTools | None = None
-
+    price: PriceConfig | None = None  # unset: the price table's for each deployment's upstream model
+    limits: LimitsConfig | None = None  # for all callers together (docs/governance.md)
 
     @model_validator(mode="after")
     def _one_form(self) -> ModelConfig:
@@ -190,11 +221,13 @@ class ModelConfig(_WithKeys):
             return tuple(DeploymentConfig(provider=d.provider, model=d.model, weight=d.weight, api_keys=d.api_keys,
                                           timeouts=_merged_timeouts(self.timeouts, d.timeouts),
                                           defaults={**self.defaults, **d.defaults},
-                                          overrides={**self.overrides, **d.overrides})
+                                          overrides={**self.overrides, **d.overrides},
+                                          price=d.price or self.price)
                          for d in self.deployments)
         assert self.provider is not None and self.model is not None
         return (DeploymentConfig(provider=self.provider, model=self.model, weight=self.weight, api_keys=self.api_keys,
-                                 timeouts=self.timeouts, defaults=self.defaults, overrides=self.overrides),)
+                                 timeouts=self.timeouts, defaults=self.defaults, overrides=self.overrides,
+                                 price=self.price),)
 
 
 def _merged_timeouts(model: TimeoutsConfig | None, deployment: TimeoutsConfig | None) -> TimeoutsConfig | None:
@@ -279,6 +312,9 @@ class Config(_Strict):
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     aliases: dict[str, str] = Field(default_factory=dict)
+    prices: dict[str, PriceConfig] = Field(default_factory=dict)  # upstream model pattern → price
+    teams: dict[str, TeamConfig] = Field(default_factory=dict)
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
 
     @field_validator("providers")
     @classmethod

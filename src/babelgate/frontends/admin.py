@@ -6,7 +6,7 @@
     GET    /admin/keys/{id}    one key
     PATCH  /admin/keys/{id}    change its label, team, models, limits, budget, expiry or metadata
     DELETE /admin/keys/{id}    revoke it: refused by every instance within a second
-    GET    /admin/usage        the ledger's totals, grouped by key, team, model, provider, status
+    GET    /admin/usage        the ledger's totals or time series, grouped by key, team, model, provider…
 """
 
 from __future__ import annotations
@@ -21,23 +21,28 @@ from babelgate.errors import AuthenticationFailed, InvalidRequest, MethodNotAllo
 from babelgate.exchange import Exchange
 from babelgate.frontends.route import Route
 from babelgate.pipeline import parse_json_object
+from babelgate.store.ledger_table import GROUPS, UsageQuery
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 
-GROUPS: Final = {"key": "key_id", "team": "team", "model": "model", "provider": "provider", "status": "status"}
 DAY: Final = 86400.0
+_UNITS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+MAX_BUCKETS: Final = 10_000
 
 
 async def usage(runtime: Runtime, exchange: Exchange) -> None:
-    """`GET /admin/usage?group_by=key,model&since=…&until=…` (DECISIONS 14): totals per group from
-    the ledger. `since` and `until` are RFC 3339 or unix seconds; by default the last 24 hours."""
+    """`GET /admin/usage` (DECISIONS 14): totals per group from the ledger, or a time series.
+
+    `group_by` (key, team, model, provider, status, route, model_requested; comma-separated),
+    `since` and `until` (RFC 3339 or unix seconds; by default the last 24 hours), `interval` (a
+    time series: `1h`, `5m`, `1d` or seconds), and any group name as a filter (`team=search`)."""
     _authorize(runtime, exchange)
     if exchange.scope["method"] not in ("GET", "HEAD"):
         raise MethodNotAllowed(method=exchange.scope["method"], path=exchange.scope["path"])
     query = {name: values[-1] for name, values in parse_qs(exchange.scope.get("query_string", b"").decode()).items()}
-    groups = [name.strip() for name in query.get("group_by", "").split(",") if name.strip()]
+    groups = tuple(name.strip() for name in query.get("group_by", "").split(",") if name.strip())
     unknown = [name for name in groups if name not in GROUPS]
     if unknown:
         raise InvalidRequest("invalid_value", param="group_by",
@@ -45,26 +50,29 @@ async def usage(runtime: Runtime, exchange: Exchange) -> None:
     now = time.time()
     until = _time(query["until"], "until") if "until" in query else now + 1
     since = _time(query["since"], "since") if "since" in query else until - DAY
+    interval = _interval(query["interval"]) if "interval" in query else None
+    if interval is not None and (until - since) / interval > MAX_BUCKETS:
+        raise InvalidRequest("invalid_value", param="interval",
+                             detail=f"more than {MAX_BUCKETS} buckets in the period; use a longer interval")
+    filters = tuple((name, int(value) if name == "status" and value.isdigit() else value)
+                    for name, value in query.items() if name in GROUPS)
     await runtime.ledger.flush()  # what this instance served so far is in the answer
-    totals: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for row in await runtime.response_store.usage(since, until):
-        totals.setdefault(tuple(row.get(GROUPS[name]) for name in groups), []).append(row)
-    data = [{**dict(zip(groups, group, strict=True)), **_summary(rows)} for group, rows in sorted(
-        totals.items(), key=lambda item: -len(item[1]))]
-    await exchange.respond_json(200, {"object": "list", "since": since, "until": until, "data": data})
+    data = await runtime.response_store.usage_summary(UsageQuery(since, until, groups, interval, filters))
+    answer: dict[str, Any] = {"object": "list", "since": since, "until": until, "data": data}
+    if interval is not None:
+        answer["interval"] = interval
+    await exchange.respond_json(200, answer)
 
 
-def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    latencies = sorted(row["latency_ms"] for row in rows)
-    return {
-        "requests": len(rows),
-        "prompt_tokens": sum(row["prompt_tokens"] for row in rows),
-        "completion_tokens": sum(row["completion_tokens"] for row in rows),
-        "cost_usd": round(sum(row.get("cost_usd") or 0.0 for row in rows), 6),
-        "errors": sum(1 for row in rows if row["status"] >= 400),
-        "latency_ms": {name: latencies[min(len(latencies) - 1, int(len(latencies) * share))]
-                       for name, share in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))},
-    }
+def _interval(value: str) -> float:
+    text = value.strip()
+    try:
+        seconds = float(text[:-1]) * _UNITS[text[-1]] if text and text[-1] in _UNITS else float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise InvalidRequest("wrong_type", param="interval", expected="a duration such as 5m, 1h, 1d or seconds")
+    return seconds
 
 
 def _time(value: str, name: str) -> float:

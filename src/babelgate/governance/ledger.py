@@ -23,15 +23,19 @@ if TYPE_CHECKING:
     from babelgate.store import ResponseStore
 
 log = logging.getLogger("babelgate.ledger")
+CACHE_HEADER: Final = b"x-babelgate-cache"
 FLUSH_SECONDS: Final = 0.5
 BATCH: Final = 512
 QUEUE_LIMIT: Final = 100_000
+PRUNE_EVERY: Final = 3600.0
 
 
 class Ledger:
-    def __init__(self, store: ResponseStore, *, limit: int = QUEUE_LIMIT) -> None:
+    def __init__(self, store: ResponseStore, *, limit: int = QUEUE_LIMIT, retention: float = 0.0) -> None:
         self.store = store
         self.limit = limit
+        self.retention = retention  # seconds a row is kept; 0: forever
+        self._pruned_at = 0.0
         self.dropped = 0
         self._queue: deque[Entry] = deque()
         self._wake: asyncio.Event | None = None
@@ -73,6 +77,21 @@ class Ledger:
                     async with asyncio.timeout(FLUSH_SECONDS):
                         await self._wake.wait()
             await self.flush()
+            await self._prune()
+
+    async def _prune(self) -> None:
+        """Rows older than the retention go, once an hour (the first time at the first write)."""
+        now = time.time()
+        if not self.retention or now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        try:
+            dropped = await self.store.delete_usage_before(now - self.retention)
+        except Exception:
+            log.warning("could not drop ledger rows past their retention", exc_info=True)
+            return
+        if dropped:
+            log.info("dropped %d ledger rows older than the retention (%g days)", dropped, self.retention / 86400)
 
     async def flush(self) -> None:
         """Write every queued row; a failed write keeps its rows for the next try (up to the limit).
@@ -118,15 +137,16 @@ Entry = tuple[Any, ...]
 def ledger_row(exchange: Exchange, usage: Usage | None, elapsed: float) -> Entry:
     """What the ledger keeps of one HTTP request (no prompt, no answer, no secret), unformatted."""
     key = exchange.virtual_key
+    notes = exchange.notes
     return (time.time(), exchange.request_id, exchange.key_id, key.team if key is not None else None,
             exchange.route, exchange.requested_model, exchange.provider, exchange.model, exchange.headers_out,
-            exchange.status or 500, exchange.error_code, usage, elapsed,
+            exchange.status or 500, exchange.error_code, usage, notes.price if notes is not None else None, elapsed,
             exchange.first_byte_at - exchange.started if exchange.first_byte_at else None, exchange.streamed)
 
 
 def _row(entry: Entry) -> dict[str, Any]:
     (ts, request_id, key_id, team, route, requested, provider, model, headers, status, error_code, usage,
-     elapsed, ttft, stream) = entry
+     price, elapsed, ttft, stream) = entry
     attempts = next((int(value) for name, value in headers if name == b"x-babelgate-attempts"), 1)
     return {
         "ts": ts, "request_id": request_id.decode(), "key_id": key_id, "team": team, "route": route,
@@ -136,8 +156,9 @@ def _row(entry: Entry) -> dict[str, Any]:
         "completion_tokens": usage.completion_tokens if usage else 0,
         "cached_tokens": (usage.cached_tokens or 0) if usage else 0,
         "reasoning_tokens": (usage.reasoning_tokens or 0) if usage else 0,
-        "cost_usd": None,  # the price table comes next (docs/governance.md)
+        "cost_usd": price.cost(usage) if price is not None and usage is not None else None,
         "latency_ms": round(elapsed * 1000, 3),
         "ttft_ms": round(ttft * 1000, 3) if ttft is not None else None,
         "stream": stream,
+        "cache_hit": any(name == CACHE_HEADER and value == b"hit" for name, value in headers),
     }

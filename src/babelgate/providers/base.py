@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UnsupportedCapability
+from babelgate.governance.model_facts import Price
 from babelgate.http import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Timeouts
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import ChatRequest, ChatResponse, Usage
@@ -69,6 +70,14 @@ class CallNotes:
     usage: Usage | None = None
     finish_reason: str | None = None
     completed: bool = False
+    # What the deployment's tokens cost (set by the call path): with `usage`, the request's cost.
+    price: Price | None = None
+
+    @property
+    def cost(self) -> float | None:
+        if self.price is None or self.usage is None:
+            return None
+        return self.price.cost(self.usage)
 
 
 class Provider(Protocol):

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from babelgate.config.models import Balance, Config, ModelConfig, RoutingConfig
 from babelgate.errors import ModelNotFound
+from babelgate.governance.model_facts import Price, facts_table, price_from
 from babelgate.providers.base import Provider
 
 # A provider like the named one but with some of its config replaced (a deployment's own key
@@ -46,6 +47,7 @@ class Deployment:
     # Who this deployment is to the router's health state (circuit, latency) and in
     # `x-babelgate-route`: `provider/model`, with `#n` when a model has the pair twice (own keys).
     label: str = ""
+    price: Price | None = None  # what a token costs here (governance/model_facts.py); None: unknown
     # `label=ok` as `x-babelgate-route` names a first attempt that answered (router.py).
     route_ok: bytes = field(init=False, repr=False, compare=False)
 
@@ -150,6 +152,8 @@ class ModelRegistry:
         self._policy = RoutingPolicy.merged(config.routing, None)
         self._default_fallbacks = tuple(config.routing.fallbacks or ())
         self._variant = variant
+        # Prices and capabilities by upstream model name: the defaults under the config's `prices`.
+        self.facts = facts_table({pattern: p.model_dump() for pattern, p in config.prices.items()})
         self._configured = {
             name: self._configured_route(config, name, model)
             for name, model in config.models.items()
@@ -185,7 +189,8 @@ class ModelRegistry:
             twin = sum(1 for other in specs[:number] if (other.provider, other.model) == (spec.provider, spec.model))
             deployments.append(Deployment(
                 name, provider, spec.model, spec.defaults, spec.overrides, model.native_responses, refuse,
-                spec.weight, f"{spec.provider}/{spec.model}#{twin + 1}" if twin else ""))
+                spec.weight, f"{spec.provider}/{spec.model}#{twin + 1}" if twin else "",
+                price_from(spec.price.model_dump()) if spec.price is not None else self.facts.price(spec.model)))
             if model.native_responses and not provider.capabilities.native_responses:
                 raise RegistryError(f"models.{name}.native_responses",
                                     f"provider {provider.name!r} has no native Responses API")
@@ -233,11 +238,12 @@ class ModelRegistry:
         prefix, slash, rest = name.partition("/")
         if slash and rest and prefix in self.providers:
             return self._single(Deployment(public, self.providers[prefix], rest,
-                                           refuse_unsupported_tools=self._refuse_tools))
+                                           refuse_unsupported_tools=self._refuse_tools, price=self.facts.price(rest)))
         for patterns, provider_name in FAMILIES:
             if provider_name in self.providers and any(fnmatchcase(name, p) for p in patterns):
                 return self._single(Deployment(public, self.providers[provider_name], name,
-                                               refuse_unsupported_tools=self._refuse_tools))
+                                               refuse_unsupported_tools=self._refuse_tools,
+                                               price=self.facts.price(name)))
         raise self._not_found(public)
 
     def _single(self, deployment: Deployment) -> ModelRoute:

@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from babelgate.store.ledger_table import UsageQuery
+
 Clock = Callable[[], float]
 
 
@@ -75,6 +77,12 @@ class ResponseStore(Protocol):
 
     async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
         """The ledger rows with `since <= ts < until`, oldest first."""
+
+    async def usage_summary(self, query: UsageQuery) -> list[dict[str, Any]]:
+        """Totals, percentiles and time series of the ledger (store/ledger_table.py)."""
+
+    async def delete_usage_before(self, ts: float) -> int:
+        """Drop ledger rows older than `ts` (retention); answers how many went."""
 
 
 def now_seconds(clock: Clock) -> int:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from babelgate.store.base import Clock, ResponseStore, StoredResponse, is_expired, now_seconds
+from babelgate.store.ledger_table import UsageQuery
 
 log = logging.getLogger("babelgate.store")
 
@@ -129,6 +130,12 @@ class CachedStore:
 
     async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
         return await self._inner.usage(since, until)
+
+    async def usage_summary(self, query: UsageQuery) -> list[dict[str, Any]]:
+        return await self._inner.usage_summary(query)
+
+    async def delete_usage_before(self, ts: float) -> int:
+        return await self._inner.delete_usage_before(ts)
 
     async def close(self) -> None:
         await self.flush()

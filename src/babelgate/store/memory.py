@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from babelgate.store.base import Clock, StoredResponse, is_expired, now_seconds
+from babelgate.store.ledger_table import UsageQuery, summarize
 
 
 class MemoryResponseStore:
@@ -77,6 +78,14 @@ class MemoryResponseStore:
 
     async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
         return sorted((row for row in self._usage if since <= row["ts"] < until), key=lambda row: row["ts"])
+
+    async def usage_summary(self, query: UsageQuery) -> list[dict[str, Any]]:
+        return summarize(self._usage, query)
+
+    async def delete_usage_before(self, ts: float) -> int:
+        kept = [row for row in self._usage if row["ts"] >= ts]
+        dropped, self._usage = len(self._usage) - len(kept), kept
+        return dropped
 
     async def close(self) -> None:
         self._records.clear()

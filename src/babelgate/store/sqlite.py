@@ -19,9 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
-
 from babelgate.store.base import Clock, StoredResponse, decode_record, encode_body, is_expired, now_seconds
+from babelgate.store.ledger_table import COLUMNS, UsageQuery, summarize, values
 
 _T = TypeVar("_T")
 
@@ -33,10 +32,15 @@ _SCHEMA = (
     # Documents (virtual keys…): `seq` grows with every write of a kind, so a poll reads one number.
     "CREATE TABLE IF NOT EXISTS babelgate_documents (kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL,"
     " body BLOB NOT NULL, PRIMARY KEY (kind, id))",
-    # The usage ledger: one row per request, the row itself as JSON (governance/ledger.py).
-    "CREATE TABLE IF NOT EXISTS babelgate_usage (ts REAL NOT NULL, body BLOB NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS babelgate_usage_ts ON babelgate_usage (ts)",
+    # The usage ledger: one row per request (governance/ledger.py, store/ledger_table.py).
+    "CREATE TABLE IF NOT EXISTS babelgate_ledger (ts REAL NOT NULL, request_id TEXT, key_id TEXT, team TEXT,"
+    " route TEXT, model_requested TEXT, provider TEXT, model TEXT, attempts INTEGER, status INTEGER,"
+    " error_code TEXT, prompt_tokens INTEGER, completion_tokens INTEGER, cached_tokens INTEGER,"
+    " reasoning_tokens INTEGER, cost_usd REAL, latency_ms REAL, ttft_ms REAL, stream INTEGER, cache_hit INTEGER)",
+    "CREATE INDEX IF NOT EXISTS babelgate_ledger_ts ON babelgate_ledger (ts)",
 )
+_INSERT_LEDGER = (f"INSERT INTO babelgate_ledger ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})")
+_SELECT_LEDGER = f"SELECT {', '.join(COLUMNS)} FROM babelgate_ledger WHERE ts >= ? AND ts < ? ORDER BY ts"
 # Several gateway processes may share one file; wait for a writer's lock instead of failing at once.
 _BUSY_TIMEOUT_SECONDS = 10.0
 
@@ -122,13 +126,20 @@ class SQLiteResponseStore:
         return int(row[0])
 
     async def append_usage(self, rows: list[dict[str, Any]]) -> None:
-        values = [(row["ts"], orjson.dumps(row)) for row in rows]
-        await self._call(lambda db: _insert_many(db, "INSERT INTO babelgate_usage (ts, body) VALUES (?, ?)", values))
+        records = [values(row) for row in rows]
+        await self._call(lambda db: _insert_many(db, _INSERT_LEDGER, records))
 
     async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
-        rows = await self._call(lambda db: db.execute(
-            "SELECT body FROM babelgate_usage WHERE ts >= ? AND ts < ? ORDER BY ts", (since, until)).fetchall())
-        return [orjson.loads(row[0]) for row in rows]
+        rows = await self._call(lambda db: db.execute(_SELECT_LEDGER, (since, until)).fetchall())
+        return [_ledger_row(row) for row in rows]
+
+    async def usage_summary(self, query: UsageQuery) -> list[dict[str, Any]]:
+        # The embedded store sums in Python the rows of the period (a single machine's traffic);
+        # PostgreSQL answers in SQL.
+        return summarize(await self.usage(query.since, query.until), query)
+
+    async def delete_usage_before(self, ts: float) -> int:
+        return await self._call(lambda db: db.execute("DELETE FROM babelgate_ledger WHERE ts < ?", (ts,)).rowcount)
 
     async def close(self) -> None:
         if self._closed:
@@ -186,6 +197,12 @@ def _use_wal(db: sqlite3.Connection) -> None:
             if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
                 raise
         time.sleep(random.uniform(0.001, 0.01))  # on the store's worker thread, never the event loop
+
+
+def _ledger_row(row: tuple[Any, ...]) -> dict[str, Any]:
+    out = dict(zip(COLUMNS, row, strict=True))
+    out["stream"], out["cache_hit"] = bool(out["stream"]), bool(out["cache_hit"])
+    return out
 
 
 def _insert_many(db: sqlite3.Connection, statement: str, values: list[tuple[Any, ...]]) -> None:

@@ -58,7 +58,7 @@ class ResponsesSocket:
         self.key_id: str | None = None
         self.virtual_key: VirtualKey | None = None
         self.remembered: OrderedDict[str, StoredResponse] = OrderedDict()
-        self.lanes: dict[str, asyncio.Queue[JSON | None]] = {}
+        self.lanes: dict[str, asyncio.Queue[tuple[JSON, int] | None]] = {}
         self.workers: set[asyncio.Task[None]] = set()
         self.send_lock = asyncio.Lock()
 
@@ -107,15 +107,16 @@ class ResponsesSocket:
                 worker = asyncio.create_task(self._lane(queue))
                 self.workers.add(worker)
                 worker.add_done_callback(self.workers.discard)
-            queue.put_nowait(event)
+            queue.put_nowait((event, len(data)))
 
-    async def _lane(self, queue: asyncio.Queue[JSON | None]) -> None:
+    async def _lane(self, queue: asyncio.Queue[tuple[JSON, int] | None]) -> None:
         while True:
-            event = await queue.get()
-            if event is None:
+            item = await queue.get()
+            if item is None:
                 return
+            event, size = item
             started = time.perf_counter()
-            outcome = _Outcome(self._context, virtual_key=self.virtual_key)
+            outcome = _Outcome(self._context, virtual_key=self.virtual_key, body_size=size)
             lane = event.get("stream_id")
             try:
                 await self._respond(event, outcome)
@@ -141,7 +142,8 @@ class ResponsesSocket:
             self.runtime.ledger.record((
                 time.time(), self.ids(None), self.key_id, key.team if key is not None else None,
                 "responses.websocket", outcome.requested_model, outcome.provider, outcome.model, (),
-                outcome.status, outcome.error_code, usage, elapsed, None, True))
+                outcome.status, outcome.error_code, usage, notes.price if notes is not None else None, elapsed,
+                None, True))
         if outcome.context is not None:
             completion = Completion(outcome.status, elapsed, usage, notes.finish_reason if notes else None,
                                     outcome.error_code or None)
@@ -226,6 +228,7 @@ class _Outcome:
     context: RequestContext | None = None
     response_started: bool = False  # an event of this response went to the client
     requested_model: str = ""
+    body_size: int = 0
     headers_out: Headers = field(default_factory=list)  # unused: a socket has no response headers
 
     def watch(self, after: float = 0.0) -> None:

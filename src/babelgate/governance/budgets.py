@@ -1,0 +1,168 @@
+"""Budgets: dollars a virtual key, or a team, may spend per period (`day`, `week`, `month` in UTC,
+the week from Monday; no period: ever). What was spent comes from the ledger, so it survives
+restarts: the first budgeted request of a key or team in a period reads the period's sum once,
+and every request after it adds its cost as it ends. With Redis configured the running sum is
+kept there (seeded from the ledger by whichever instance comes first), so every instance refuses
+at the same total; without it each instance keeps its own, which is exact for one instance.
+
+A budget is checked before the call (DECISIONS 16): a request that starts under budget finishes,
+even if its cost takes the total past it; the next one is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+from babelgate.errors import RateLimitExceeded
+from babelgate.store.ledger_table import UsageQuery
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from babelgate.store import ResponseStore
+
+log = logging.getLogger("babelgate.budgets")
+# KEYS[1] the running sum; ARGV[1] the cost. Added only to a sum that exists: one that does not is
+# seeded from the ledger at its next check (which then includes this cost, once its row is written).
+_ADD: Final = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
+end
+return nil
+"""
+
+
+def period_bounds(period: str | None, now: float) -> tuple[float, float]:
+    """The period `now` is in: its start and its end (unix seconds; no period: ever)."""
+    if period is None:
+        return 0.0, float("inf")
+    moment = datetime.fromtimestamp(now, UTC)
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "day":
+        start, end = day, day + timedelta(days=1)
+    elif period == "week":
+        start = day - timedelta(days=day.weekday())
+        end = start + timedelta(days=7)
+    else:
+        start = day.replace(day=1)
+        end = start + timedelta(days=calendar.monthrange(start.year, start.month)[1])
+    return start.timestamp(), end.timestamp()
+
+
+class BudgetExceeded(RateLimitExceeded):
+    """429 `budget_exceeded` (OpenAI's clients treat a spent quota as a 429 too), with Retry-After
+    at the period's end."""
+
+    default_code = "budget_exceeded"
+    default_key = "budget_exceeded"
+    type = "insufficient_quota"
+
+
+class Budgets:
+    def __init__(self, store: ResponseStore, redis_url: str | None = None, *, prefix: str = "babelgate:") -> None:
+        self.store = store
+        self.prefix = prefix
+        self._redis_url = redis_url
+        self._redis: Redis | None = None
+        self._add: Any = None
+        self._warned = False
+        # (kind, name, period start) → dollars spent; the seeding of each, once.
+        self.spent: dict[tuple[str, str, float], float] = {}
+        self._seeding: dict[tuple[str, str, float], asyncio.Future[float]] = {}
+
+    async def check(self, kind: str, name: str, budget: float, period: str | None) -> None:
+        """Refuses (BudgetExceeded) when the scope has spent its budget for this period."""
+        now = time.time()
+        start, end = period_bounds(period, now)
+        spent = await self._spent(kind, name, start)
+        if spent >= budget:
+            wait = None if end == float("inf") else max(1.0, end - now)
+            raise BudgetExceeded(retry_after=wait, who="this API key" if kind == "key" else f"team '{name}'",
+                                 budget=f"{budget:g}", spent=f"{spent:.4f}",
+                                 period=period or "all time")
+
+    async def add(self, kind: str, name: str, period: str | None, cost: float) -> None:
+        start, _ = period_bounds(period, time.time())
+        slot = (kind, name, start)
+        if slot in self.spent:
+            self.spent[slot] += cost
+        if self._redis_url is not None:
+            try:
+                if self._add is None:
+                    self._add = self._client().register_script(_ADD)
+                await self._add(keys=[self._key(slot)], args=[repr(cost)])
+            except Exception as exc:
+                self._outage(exc)
+
+    async def _spent(self, kind: str, name: str, start: float) -> float:
+        slot = (kind, name, start)
+        if self._redis_url is not None:
+            try:
+                client = self._client()
+                value = await client.get(self._key(slot))
+                if value is None:
+                    seeded = await self._seed(slot)
+                    # Whoever came first set it; everyone reads the same from here on.
+                    await client.set(self._key(slot), repr(seeded), nx=True, ex=_ttl(start))
+                    value = await client.get(self._key(slot))
+                self._back()
+                return float(value) if value is not None else self.spent.get(slot, 0.0)
+            except Exception as exc:
+                self._outage(exc)
+        if slot not in self.spent:
+            self.spent[slot] = await self._seed(slot)
+        return self.spent[slot]
+
+    async def _seed(self, slot: tuple[str, str, float]) -> float:
+        """The period's spend from the ledger, read once however many requests ask together."""
+        pending = self._seeding.get(slot)
+        if pending is None:
+            pending = self._seeding[slot] = asyncio.get_running_loop().create_future()
+            try:
+                kind, name, start = slot
+                rows = await self.store.usage_summary(UsageQuery(start, time.time() + 1, (),
+                                                                 filters=((kind, name),)))
+                pending.set_result(sum(row["cost_usd"] for row in rows))
+            except Exception as exc:
+                pending.set_exception(exc)
+                pending.exception()  # retrieved: the caller below re-raises it
+            finally:
+                del self._seeding[slot]
+        return await asyncio.shield(pending)
+
+    def _key(self, slot: tuple[str, str, float]) -> str:
+        kind, name, start = slot
+        return f"{self.prefix}spend:{kind}:{name}:{int(start)}"
+
+    def _client(self) -> Redis:
+        if self._redis is None:
+            from redis.asyncio import Redis
+
+            assert self._redis_url is not None
+            self._redis = Redis.from_url(self._redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        return self._redis
+
+    def _outage(self, exc: Exception) -> None:
+        if not self._warned:
+            log.warning("Redis unreachable for budgets (%s): spend is counted per instance until it is back",
+                        type(exc).__name__)
+            self._warned = True
+
+    def _back(self) -> None:
+        if self._warned:
+            log.warning("Redis is back: budgets are shared again")
+            self._warned = False
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+
+
+def _ttl(start: float) -> int:
+    """A running sum outlives its period by a day, then goes (the ledger keeps the facts)."""
+    return int(max(3600.0, start + 33 * 86400 - time.time())) if start else 400 * 86400

@@ -1,0 +1,80 @@
+"""The usage ledger's table, shared by every store: its columns, and how `/admin/usage` questions
+are answered (`UsageQuery` → rows of totals). PostgreSQL answers them in SQL (postgres.py); the
+memory and SQLite stores read the period's rows and sum them here, with the same definitions (the
+percentiles are PostgreSQL's `percentile_disc`: the smallest value at or above the share)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+# In table order. Text columns may be NULL (no key, no team, no upstream reached).
+COLUMNS: Final = ("ts", "request_id", "key_id", "team", "route", "model_requested", "provider", "model",
+                  "attempts", "status", "error_code", "prompt_tokens", "completion_tokens", "cached_tokens",
+                  "reasoning_tokens", "cost_usd", "latency_ms", "ttft_ms", "stream", "cache_hit")
+# What `/admin/usage` may group and filter by → the column.
+GROUPS: Final = {"key": "key_id", "team": "team", "model": "model", "provider": "provider", "status": "status",
+                 "route": "route", "model_requested": "model_requested"}
+SUMS: Final = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
+SHARES: Final = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+
+
+@dataclass(frozen=True, slots=True)
+class UsageQuery:
+    since: float
+    until: float
+    group_by: tuple[str, ...] = ()  # names of GROUPS
+    interval: float | None = None  # seconds per time-series bucket; None: totals over the period
+    filters: tuple[tuple[str, str | int], ...] = ()  # (name of GROUPS, value)
+
+
+def values(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(row.get(column) for column in COLUMNS)
+
+
+def summarize(rows: Iterable[Mapping[str, Any]], query: UsageQuery) -> list[dict[str, Any]]:
+    """The answer to `query` from the rows of its period (in memory)."""
+    groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
+    filters = [(GROUPS[name], value) for name, value in query.filters]
+    for row in rows:
+        if not query.since <= row["ts"] < query.until or any(row.get(col) != value for col, value in filters):
+            continue
+        key = tuple(row.get(GROUPS[name]) for name in query.group_by)
+        if query.interval:
+            key += (math.floor(row["ts"] / query.interval) * query.interval,)
+        groups.setdefault(key, []).append(row)
+    return order([_totals(key, members, query) for key, members in groups.items()], query)
+
+
+def _totals(key: tuple[Any, ...], rows: list[Mapping[str, Any]], query: UsageQuery) -> dict[str, Any]:
+    out: dict[str, Any] = dict(zip(query.group_by, key, strict=False))
+    if query.interval:
+        out["time"] = key[-1]
+    requests = len(rows)
+    errors = sum(1 for row in rows if row["status"] >= 400)
+    out.update(requests=requests, errors=errors, error_rate=round(errors / requests, 6) if requests else 0.0,
+               **{name: sum(row.get(name) or 0 for row in rows) for name in SUMS},
+               cost_usd=round(sum(row.get("cost_usd") or 0.0 for row in rows), 8),
+               cache_hits=sum(1 for row in rows if row.get("cache_hit")),
+               latency_ms=percentiles([row["latency_ms"] for row in rows]),
+               ttft_ms=percentiles([row["ttft_ms"] for row in rows if row.get("ttft_ms") is not None]))
+    return out
+
+
+def percentiles(samples: list[float]) -> dict[str, float | None]:
+    ordered = sorted(samples)
+    if not ordered:
+        return {name: None for name, _ in SHARES}
+    return {name: ordered[max(0, math.ceil(len(ordered) * share) - 1)] for name, share in SHARES}
+
+
+def order(data: list[dict[str, Any]], query: UsageQuery) -> list[dict[str, Any]]:
+    """Time series in time order, each bucket's groups by requests; totals by requests (ties by name)."""
+    def groups(item: dict[str, Any]) -> tuple[str, ...]:  # ties in a stable order, the same in every store
+        return tuple(str(item.get(name)) for name in query.group_by)
+
+    if query.interval:
+        return sorted(data, key=lambda item: (item["time"], -item["requests"], groups(item)))
+    return sorted(data, key=lambda item: (-item["requests"], groups(item)))
