@@ -88,6 +88,8 @@ store: {{url: 'sqlite:{store}'}}
 server: {{master_key: env:MASTER}}
 providers:
   openai: {{type: openai, base_url: '{base_url}', api_key: env:UPSTREAM}}
+models:
+  pricey: {{provider: openai, model: gpt-4o-mini, price: {{input: 1000000, output: 0}}}}
 """
 
 
@@ -127,3 +129,36 @@ def test_two_processes_admit_exactly_the_limit_between_them(two_gateways: tuple[
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda n: _post(first if n % 2 else second, key).status_code, range(30)))
     assert statuses.count(200) == 9 and statuses.count(429) == 21
+
+
+def _seen_by_both(first: str, second: str, key: str) -> None:
+    deadline = time.monotonic() + 3
+    while _post(second, key).status_code == 401:  # the second instance reads the new key from the store
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_requests_at_once_are_counted_across_processes(two_gateways: tuple[str, str], upstream: FakeOpenAI) -> None:
+    first, second = two_gateways
+    key: Any = httpx.post(first + "/admin/keys", json={"max_concurrent": 1}, headers=ADMIN).json()["key"]
+    _seen_by_both(first, second, key)
+    upstream.chat_responder = lambda body: Reply(json=completion("slow"), first_byte_delay=0.6)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(lambda url: _post(url, key).status_code, (first, second)))
+    assert statuses == [200, 429]
+    assert _post(second, key).status_code == 200  # the slot came back, wherever it was taken
+
+
+def test_a_budget_is_shared_across_processes(two_gateways: tuple[str, str], upstream: FakeOpenAI) -> None:
+    first, second = two_gateways
+    key: Any = httpx.post(first + "/admin/keys", json={"budget_usd": 20}, headers=ADMIN).json()["key"]
+    _seen_by_both(first, second, key)
+
+    def priced(url: str) -> int:
+        body = {"model": "pricey", "messages": [{"role": "user", "content": "Hi"}]}
+        return httpx.post(url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"},
+                          timeout=10).status_code
+
+    # $9 a request: two pass on either instance, then both refuse (Redis holds the running sum).
+    assert [priced(first), priced(second), priced(first)] == [200, 200, 200]
+    assert [priced(second), priced(first)] == [429, 429]
