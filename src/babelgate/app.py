@@ -53,6 +53,7 @@ from babelgate.observability.metrics import Metrics
 from babelgate.observability.request_id import RequestIds
 from babelgate.providers import PROVIDER_TYPES, build_provider, key_pool
 from babelgate.providers.base import Provider
+from babelgate.response_cache import ResponseCache
 from babelgate.routing.catalog import ModelCatalog
 from babelgate.routing.health import Health
 from babelgate.routing.registry import ModelRegistry, RegistryError
@@ -135,6 +136,9 @@ class Gateway:
         self.limiter = RateLimiter(config.redis.url if config.redis else None,
                                    prefix=config.redis.prefix if config.redis else "babelgate:")
         self.budgets = self._budgets(config)
+        self.cache = ResponseCache(max_entries=config.cache.max_entries,
+                                   redis_url=config.redis.url if config.redis else None,
+                                   prefix=config.redis.prefix if config.redis else "babelgate:")
         self.sealer_source: SealerSource | None = None
         self.runtime = self.build_runtime(config)
 
@@ -168,7 +172,7 @@ class Gateway:
             config=config, providers=providers, registry=registry,
             router=Router(registry, self.health, self.metrics), catalog=ModelCatalog(providers, ttls),
             keys=GatewayKeys(config.server.api_keys, self.key_ring), key_ring=self.key_ring,
-            governance=Governance(config, self.limiter, self.budgets), ledger=self.ledger,
+            governance=Governance(config, self.limiter, self.budgets), ledger=self.ledger, cache=self.cache,
             hooks=self.hooks,
             typed_hooks=tuple(h for h in self.hooks if h.needs_typed_request), metrics=self.metrics,
             response_store=self.response_store, reasoning_sealer=self.sealer_source,
@@ -236,6 +240,7 @@ class Gateway:
         await self.key_ring.close()
         await self.limiter.close()
         await self.budgets.close()
+        await self.cache.close()
         await self.ledger.close()  # before the store closes: the last rows go in
         await self.runtime.catalog.close()
         await self.response_store.close()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 import orjson
 
-from babelgate import hosted_tools, tool_ids
+from babelgate import hosted_tools, response_cache, tool_ids
 from babelgate.errors import (
     GatewayError,
     InvalidRequest,
@@ -27,7 +27,7 @@ from babelgate.errors import (
     UpstreamAuthFailed,
     UpstreamRateLimited,
 )
-from babelgate.exchange import Exchange, Headers
+from babelgate.exchange import COST_HEADER, Exchange, Headers
 from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.governance.virtual_keys import VirtualKey
@@ -81,15 +81,62 @@ class CallSite(Protocol):
 
 
 async def call(runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T], *, stream: bool,
-               check: Check | None = None) -> T:
+               check: Check | None = None, cache_body: bytes | None = None) -> T:
     """Serve `model` with `attempt`; what the attempt returns (or raises) is the answer. A simple
     route (one deployment, nothing to retry or fall back to) is one attempt; any other goes
-    through the router, which may repeat the attempt while nothing has reached the client."""
+    through the router, which may repeat the attempt while nothing has reached the client.
+
+    `cache_body`: the request's bytes, from frontends whose answers may be cached (an HTTP
+    exchange whose attempt answers the client itself and returns nothing)."""
     site.requested_model = model
     key = site.virtual_key
     if key is not None and not key.allows(model):
         raise PermissionDenied("model_not_allowed", code="model_not_allowed", param="model", model=model,
                                allowed=", ".join(key.models))
+    if cache_body is not None:
+        assert isinstance(site, Exchange)
+        rules = response_cache.policy(site, runtime.registry.route(model).cache_ttl, site.route, model, stream,
+                                      cache_body)
+        if rules is not None:
+            await _cached(runtime, site, rules, model, attempt, stream=stream, check=check)
+            return None  # type: ignore[return-value]  # attempts that answer the client return nothing
+    return await _governed_or_routed(runtime, site, model, attempt, stream=stream, check=check)
+
+
+async def _cached(runtime: Runtime, exchange: Exchange, rules: response_cache.CachePolicy, model: str,
+                  attempt: Attempt[T], *, stream: bool, check: Check | None) -> None:
+    """Answer from the cache, or answer and keep a copy (response_cache.py). A hit still passes
+    the hooks' `on_request` (an authentication hook decides for cached answers too), not the
+    limits or budgets: it costs no upstream anything."""
+    cache = runtime.cache
+    if rules.read:
+        entry = await cache.get(rules.key)
+        if entry is not None:
+            exchange.provider, exchange.model = entry.provider, entry.model
+            if runtime.hooks:
+                context = exchange.context = exchange.hook_context(model, entry.provider, entry.model, stream)
+                for hook in runtime.hooks:
+                    await hook.on_request(context)
+            runtime.metrics.cache_event("hit", model)
+            exchange.headers_out += [(response_cache.HEADER, b"hit"), (COST_HEADER, b"0.00000000")]
+            await response_cache.replay(exchange, entry)
+            return
+    runtime.metrics.cache_event("miss", model)
+    exchange.headers_out.append((response_cache.HEADER, b"miss"))
+    recorder = response_cache.Recorder()
+    exchange.send = recorder.wrap(exchange.send)
+    await _governed_or_routed(runtime, exchange, model, attempt, stream=stream, check=check)
+    notes = exchange.notes
+    complete = not stream or (notes is not None and notes.completed)
+    if rules.write and recorder.status == 200 and complete and not exchange.error_code and not recorder.too_big:
+        await cache.put(rules.key, response_cache.Entry(200, recorder.headers, recorder.chunks, exchange.provider,
+                                                        exchange.model), rules.ttl)
+        runtime.metrics.cache_event("store", model)
+
+
+async def _governed_or_routed(runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T], *, stream: bool,
+                              check: Check | None) -> T:
+    key = site.virtual_key
     governance = runtime.governance
     if governance.applies(key, model):
         return await _governed(runtime, site, key, model, attempt, stream=stream, check=check)

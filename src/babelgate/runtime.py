@@ -17,6 +17,7 @@ from babelgate.governance.virtual_keys import KeyRing
 from babelgate.hooks import Hook
 from babelgate.observability.metrics import Metrics
 from babelgate.providers.base import Provider
+from babelgate.response_cache import ResponseCache
 from babelgate.routing.catalog import ModelCatalog
 from babelgate.routing.registry import ModelRegistry
 from babelgate.routing.router import Router
@@ -37,6 +38,7 @@ class Runtime:
     key_ring: KeyRing  # the virtual keys (the admin API writes them)
     governance: Governance  # limits and budgets of keys, teams and models
     ledger: Ledger  # one row per request, written in batches (governance/ledger.py)
+    cache: ResponseCache  # exact-match answers (response_cache.py)
     hooks: tuple[Hook, ...]
     typed_hooks: tuple[Hook, ...]
     metrics: Metrics

@@ -161,6 +161,14 @@ class TeamConfig(LimitsConfig):
     budget_period: Literal["day", "week", "month"] | None = None
 
 
+class ModelCacheConfig(_Strict):
+    ttl: float = Field(gt=0, description="seconds an answer is served from the cache")
+
+
+class CacheConfig(_Strict):
+    max_entries: int = Field(default=10_000, ge=1, description="of the in-memory cache (LRU)")
+
+
 class LedgerConfig(_Strict):
     retention: float = Field(default=90 * 24 * 3600.0, ge=0,
                              description="seconds a ledger row is kept; 0 keeps it forever")
@@ -204,6 +212,7 @@ class ModelConfig(_WithKeys):
     unsupported_tools: UnsupportedTools | None = None
     price: PriceConfig | None = None  # unset: the price table's for each deployment's upstream model
     limits: LimitsConfig | None = None  # for all callers together (docs/governance.md)
+    cache: ModelCacheConfig | None = None  # exact-match response cache (response_cache.py)
 
     @model_validator(mode="after")
     def _one_form(self) -> ModelConfig:
@@ -315,6 +324,7 @@ class Config(_Strict):
     prices: dict[str, PriceConfig] = Field(default_factory=dict)  # upstream model pattern → price
     teams: dict[str, TeamConfig] = Field(default_factory=dict)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
 
     @field_validator("providers")
     @classmethod

@@ -38,7 +38,7 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
     async def attempt(deployment: Deployment, notes: CallNotes) -> None:
         await _attempt(runtime, exchange, deployment, body.take(), raw, stream, notes)
 
-    await call(runtime, exchange, model, attempt, stream=stream)
+    await call(runtime, exchange, model, attempt, stream=stream, cache_body=raw)
 
 
 async def _attempt(runtime: Runtime, exchange: Exchange, deployment: Deployment, body: dict[str, Any], raw: bytes,

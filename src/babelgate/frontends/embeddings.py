@@ -44,7 +44,8 @@ async def create_embeddings(runtime: Runtime, exchange: Exchange) -> None:
         await exchange.respond(200, orjson.dumps(encode_response(answer, deployment.public_name, encoding)),
                                headers=adjusted_headers(notes))
 
-    await call(runtime, exchange, require_model(body.peek()), attempt, stream=False, check=_capable)
+    await call(runtime, exchange, require_model(body.peek()), attempt, stream=False, check=_capable,
+               cache_body=body.raw)
 
 
 def _capable(deployment: Deployment) -> None:

@@ -148,6 +148,9 @@ def _row(entry: Entry) -> dict[str, Any]:
     (ts, request_id, key_id, team, route, requested, provider, model, headers, status, error_code, usage,
      price, elapsed, ttft, stream) = entry
     attempts = next((int(value) for name, value in headers if name == b"x-babelgate-attempts"), 1)
+    hit = (CACHE_HEADER, b"hit") in headers  # answered from the response cache: no upstream, no cost
+    if hit:
+        attempts = 0
     return {
         "ts": ts, "request_id": request_id.decode(), "key_id": key_id, "team": team, "route": route,
         "model_requested": requested, "provider": provider, "model": model, "attempts": attempts,
@@ -156,9 +159,9 @@ def _row(entry: Entry) -> dict[str, Any]:
         "completion_tokens": usage.completion_tokens if usage else 0,
         "cached_tokens": (usage.cached_tokens or 0) if usage else 0,
         "reasoning_tokens": (usage.reasoning_tokens or 0) if usage else 0,
-        "cost_usd": price.cost(usage) if price is not None and usage is not None else None,
+        "cost_usd": price.cost(usage) if price is not None and usage is not None else (0.0 if hit else None),
         "latency_ms": round(elapsed * 1000, 3),
         "ttft_ms": round(ttft * 1000, 3) if ttft is not None else None,
         "stream": stream,
-        "cache_hit": any(name == CACHE_HEADER and value == b"hit" for name, value in headers),
+        "cache_hit": hit,
     }

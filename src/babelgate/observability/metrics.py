@@ -30,6 +30,8 @@ class Metrics:
         # The router's decisions (routing/router.py), by provider and model, never by key.
         self.routing = Counter("babelgate_routing_events", "Retries, fallbacks and key cool-downs",
                                ("event", "provider", "model"), registry=self.registry)
+        self.cache = Counter("babelgate_cache_events", "Response cache lookups and stores (hit, miss, store)",
+                             ("event", "model"), registry=self.registry)
         self.circuit_open = Gauge("babelgate_circuit_open", "1 while a deployment's circuit is open",
                                   ("provider", "model"), registry=self.registry)
         self.ledger_depth = Gauge("babelgate_ledger_queue_depth", "Ledger rows waiting to be written",
@@ -51,6 +53,9 @@ class Metrics:
     def routing_event(self, event: str, provider: str, model: str) -> None:
         """`retries`, `fallbacks`, `key_cooldowns`, `keys_rejected`: rare, so counted at once."""
         self.routing.labels(event, provider, model).inc()
+
+    def cache_event(self, event: str, model: str) -> None:
+        self.cache.labels(event, model).inc()
 
     def circuit(self, deployment: str, is_open: bool) -> None:
         provider, _, model = deployment.partition("/")

@@ -118,6 +118,7 @@ class ModelRoute:
     fallbacks: tuple[str, ...] = ()
     context_window_fallbacks: tuple[str, ...] = ()
     content_policy_fallbacks: tuple[str, ...] = ()
+    cache_ttl: float | None = None  # seconds answers are cached (response_cache.py); None: not cached
     # Running totals of the deployments' weights, for one weighted draw (router.py).
     weight_totals: tuple[float, ...] = field(init=False)
 
@@ -196,7 +197,7 @@ class ModelRegistry:
                                     f"provider {provider.name!r} has no native Responses API")
         return ModelRoute(name, tuple(deployments), RoutingPolicy.merged(config.routing, model.routing),
                           model.fallbacks or self._default_fallbacks, model.context_window_fallbacks,
-                          model.content_policy_fallbacks)
+                          model.content_policy_fallbacks, model.cache.ttl if model.cache is not None else None)
 
     def _check_target(self, path: str, target: str) -> None:
         try:

@@ -55,7 +55,7 @@ async def create_message(runtime: Runtime, exchange: Exchange) -> None:
         else:
             await _translated(runtime, exchange, fields, deployment, notes, stream=stream)
 
-    await call(runtime, exchange, body.peek()["model"], attempt, stream=stream)
+    await call(runtime, exchange, body.peek()["model"], attempt, stream=stream, cache_body=raw)
 
 
 async def _translated(runtime: Runtime, exchange: Exchange, body: JSON, deployment: Deployment, notes: CallNotes, *,

@@ -57,7 +57,7 @@ async def create_completion(runtime: Runtime, exchange: Exchange) -> None:
         else:
             await _translated(runtime, exchange, fields, deployment, notes)
 
-    await call(runtime, exchange, require_model(body.peek()), attempt, stream=stream)
+    await call(runtime, exchange, require_model(body.peek()), attempt, stream=stream, cache_body=body.raw)
 
 
 async def _native(exchange: Exchange, body: wire.JSON, deployment: Deployment, notes: CallNotes) -> None:

@@ -1,0 +1,227 @@
+"""An exact-match response cache: the same request to the same model gets the answer the client
+got the first time, bytes for bytes (a stream is replayed as the same stream), without an upstream
+call, for as long as the entry lives.
+
+Opt-in, per model (`models.<name>.cache`) or per request (`x-babelgate-cache-ttl: <seconds>`).
+`Cache-Control: no-cache` skips the lookup (the fresh answer is still stored), `no-store` skips
+both. The key is a hash of the route, the public model name, whether it streams, and the request
+body with its keys sorted and without the fields that do not change the answer (`user`,
+`metadata`, `stream_options`…). Entries live in memory (an LRU of `cache.max_entries`) by default,
+in Redis when `redis.url` is set, so every instance serves what any one cached. Answers that are
+not a complete 200 (an error, a stream cut short) are never stored.
+
+Scope: the cache is shared by every caller of a model. An entry can only be found by sending the
+same request, so a caller learns nothing it did not already send; but an answer one caller got
+is what another with the same request gets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from babelgate.exchange import Exchange
+
+log = logging.getLogger("babelgate.cache")
+HEADER: Final = b"x-babelgate-cache"
+TTL_HEADER: Final = b"x-babelgate-cache-ttl"
+# Request fields that change nothing in the answer: left out of the key.
+IGNORED_FIELDS: Final = frozenset({"user", "metadata", "stream_options", "store", "service_tier",
+                                   "prompt_cache_key", "safety_identifier"})
+# Headers of the first answer that are replayed (the others are the request's own).
+REPLAYED: Final = frozenset({b"content-type", b"x-babelgate-adjusted-params", b"cache-control",
+                             b"x-accel-buffering"})
+MAX_ENTRY_BYTES: Final = 4 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class Entry:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    chunks: list[bytes]  # one body message each: a stream is replayed piece by piece
+    provider: str
+    model: str
+    stored_at: float = field(default_factory=time.time)
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"status": self.status, "headers": [[k.decode("latin-1"), v.decode("latin-1")]
+                                                                 for k, v in self.headers],
+                             "chunks": [chunk.decode("latin-1") for chunk in self.chunks],
+                             "provider": self.provider, "model": self.model, "stored_at": self.stored_at})
+
+    @classmethod
+    def decode(cls, data: bytes) -> Entry:
+        fields = orjson.loads(data)
+        return cls(fields["status"], [(k.encode("latin-1"), v.encode("latin-1")) for k, v in fields["headers"]],
+                   [chunk.encode("latin-1") for chunk in fields["chunks"]], fields["provider"], fields["model"],
+                   fields["stored_at"])
+
+
+def cache_key(route: str, model: str, stream: bool, body: bytes) -> str | None:
+    """None when the body is not a JSON object (nothing to cache: the call will refuse it)."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    kept = {name: value for name, value in parsed.items() if name not in IGNORED_FIELDS}
+    normalised = orjson.dumps([route, model, stream, kept], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(normalised).hexdigest()
+
+
+class ResponseCache:
+    def __init__(self, *, max_entries: int = 10_000, redis_url: str | None = None,
+                 prefix: str = "babelgate:") -> None:
+        self.max_entries = max_entries
+        self.prefix = prefix
+        self._memory: OrderedDict[str, tuple[float, Entry]] = OrderedDict()
+        self._redis_url = redis_url
+        self._redis: Redis | None = None
+        self._warned = False
+        self.hits = 0
+        self.misses = 0
+
+    async def get(self, key: str) -> Entry | None:
+        if self._redis_url is not None:
+            try:
+                data = await self._client().get(self.prefix + "cache:" + key)
+            except Exception as exc:
+                self._outage(exc)
+            else:
+                self._back()
+                return Entry.decode(data) if data is not None else None
+        found = self._memory.get(key)
+        if found is None:
+            return None
+        expires, entry = found
+        if expires <= time.monotonic():
+            del self._memory[key]
+            return None
+        self._memory.move_to_end(key)
+        return entry
+
+    async def put(self, key: str, entry: Entry, ttl: float) -> None:
+        if sum(len(chunk) for chunk in entry.chunks) > MAX_ENTRY_BYTES:
+            return
+        if self._redis_url is not None:
+            try:
+                await self._client().set(self.prefix + "cache:" + key, entry.encode(), px=max(1, int(ttl * 1000)))
+            except Exception as exc:
+                self._outage(exc)
+            else:
+                self._back()
+                return
+        self._memory[key] = (time.monotonic() + ttl, entry)
+        self._memory.move_to_end(key)
+        while len(self._memory) > self.max_entries:
+            self._memory.popitem(last=False)
+
+    def _client(self) -> Redis:
+        if self._redis is None:
+            from redis.asyncio import Redis
+
+            assert self._redis_url is not None
+            self._redis = Redis.from_url(self._redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        return self._redis
+
+    def _outage(self, exc: Exception) -> None:
+        if not self._warned:
+            log.warning("Redis unreachable for the response cache (%s): caching in memory until it is back",
+                        type(exc).__name__)
+            self._warned = True
+
+    def _back(self) -> None:
+        if self._warned:
+            log.warning("Redis is back: the response cache is shared again")
+            self._warned = False
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class CachePolicy:
+    """How one request uses the cache: None from `policy()` when it does not."""
+
+    key: str
+    ttl: float
+    read: bool
+    write: bool
+
+
+def policy(exchange: Exchange, model_ttl: float | None, route: str, model: str, stream: bool,
+           body: bytes) -> CachePolicy | None:
+    requested = exchange.header(TTL_HEADER)
+    ttl = model_ttl
+    if requested is not None:
+        try:
+            ttl = float(requested)
+        except ValueError:
+            ttl = None
+    if not ttl or ttl <= 0:
+        return None
+    control = (exchange.header(b"cache-control") or b"").lower()
+    write = b"no-store" not in control
+    read = write and b"no-cache" not in control
+    if not (read or write):
+        return None
+    key = cache_key(route, model, stream, body)
+    return CachePolicy(key, ttl, read, write) if key is not None else None
+
+
+async def replay(exchange: Exchange, entry: Entry) -> None:
+    """Send a stored answer as it was first sent: one body message per stored piece."""
+    exchange.status = entry.status
+    exchange.response_started = True
+    exchange.first_byte_at = time.perf_counter()
+    exchange.streamed = len(entry.chunks) > 1
+    send = exchange.send
+    await send({"type": "http.response.start", "status": entry.status,
+                "headers": [*entry.headers, (b"x-request-id", exchange.request_id), *exchange.headers_out]})
+    last = len(entry.chunks) - 1
+    for number, chunk in enumerate(entry.chunks):
+        await send({"type": "http.response.body", "body": chunk, "more_body": number < last})
+    if not entry.chunks:
+        await send({"type": "http.response.body", "body": b""})
+
+
+class Recorder:
+    """Wraps an exchange's `send` to keep a copy of the answer as it goes out."""
+
+    __slots__ = ("chunks", "headers", "size", "status", "too_big")
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.too_big = False
+
+    def wrap(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> Callable[[dict[str, Any]], Awaitable[None]]:
+        async def recording(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                self.status = message["status"]
+                self.headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() in REPLAYED]
+            elif message["type"] == "http.response.body" and not self.too_big:
+                body = message.get("body", b"")
+                if body:
+                    self.size += len(body)
+                    if self.size > MAX_ENTRY_BYTES:
+                        self.too_big, self.chunks = True, []
+                    else:
+                        self.chunks.append(bytes(body))
+            await send(message)
+
+        return recording
