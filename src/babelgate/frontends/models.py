@@ -3,15 +3,20 @@ clients of the Messages API (they send `anthropic-version`; Claude Code lists mo
 
 Lists configured models and aliases first, then each provider's own listing as `provider/id`,
 which is also how those models are asked for. Upstream listings come from the catalog's cache.
+Beyond OpenAI's fields, each model carries what clients ask for where it is known: context
+window, maximum output, modalities, capabilities and prices (docs/api.md, "Model metadata").
 """
 
 from __future__ import annotations
 
 import datetime
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from babelgate.errors import ModelNotFound
 from babelgate.exchange import Exchange
+from babelgate.governance.model_facts import ModelFacts, Price
+from babelgate.routing.registry import Deployment
 from babelgate.schema.models import ModelInfo
 
 if TYPE_CHECKING:
@@ -19,27 +24,63 @@ if TYPE_CHECKING:
 
 
 async def known_models(runtime: Runtime) -> dict[str, ModelInfo]:
-    models: dict[str, ModelInfo] = {}
+    return {name: info for name, (info, _) in (await _described(runtime)).items()}
+
+
+async def _described(runtime: Runtime) -> dict[str, tuple[ModelInfo, dict[str, Any]]]:
+    """Every model by its public name: its listing entry, and what `/v1/models` adds to OpenAI's
+    fields (context window, limits, modalities, capabilities, prices): the gateway's table for the
+    upstream model (governance/model_facts.py), a configured price over it, and what the upstream's
+    own listing says over both."""
     registry = runtime.registry
+    listings = await runtime.catalog.listings()
+    upstream = {(provider, info.id): info for provider, listing in listings.items() for info in listing}
+    models: dict[str, tuple[ModelInfo, dict[str, Any]]] = {}
+
+    def add(public: str, deployment: Deployment) -> None:
+        own = upstream.get((deployment.provider.name, deployment.model))
+        info = ModelInfo(public, owned_by=deployment.provider.name, created=runtime.created,
+                         display_name=own.display_name if own is not None else None)
+        models[public] = (info, _extras(registry.facts.lookup(deployment.model), deployment.price, own))
+
     for name, deployment in registry.configured.items():
-        models[name] = ModelInfo(name, owned_by=deployment.provider.name, created=runtime.created)
+        add(name, deployment)
     for alias in registry.aliases:
-        models[alias] = ModelInfo(alias, owned_by=registry.resolve(alias).provider.name, created=runtime.created)
-    for provider, listing in (await runtime.catalog.listings()).items():
+        add(alias, registry.resolve(alias))
+    for provider, listing in listings.items():
         for info in listing:
             public = f"{provider}/{info.id}"
-            models.setdefault(public, ModelInfo(public, owned_by=info.owned_by, created=info.created))
+            if public not in models:
+                facts = registry.facts.lookup(info.id)
+                models[public] = (ModelInfo(public, owned_by=info.owned_by, created=info.created,
+                                            display_name=info.display_name),
+                                  _extras(facts, facts.price if facts is not None else None, info))
     return models
 
 
-def _object(info: ModelInfo) -> dict[str, Any]:
-    return {"id": info.id, "object": "model", "created": info.created, "owned_by": info.owned_by}
+def _extras(facts: ModelFacts | None, price: Price | None, upstream: ModelInfo | None) -> dict[str, Any]:
+    extras: dict[str, Any] = replace(facts, price=price).public() if facts is not None else (
+        {"pricing": {"currency": "USD", "unit": "1M tokens", **price.public()}} if price is not None else {})
+    if upstream is not None:
+        if upstream.context_window:
+            extras["context_window"] = upstream.context_window
+        if upstream.max_output_tokens:
+            extras["max_output_tokens"] = upstream.max_output_tokens
+        if upstream.capabilities:
+            extras["upstream_capabilities"] = list(upstream.capabilities)
+    return extras
 
 
-def _anthropic_object(info: ModelInfo) -> dict[str, Any]:
-    """Anthropic's `ModelInfo`: `created_at` is an RFC 3339 time, `display_name` a label."""
+def _object(info: ModelInfo, extras: dict[str, Any]) -> dict[str, Any]:
+    return {"id": info.id, "object": "model", "created": info.created, "owned_by": info.owned_by, **extras}
+
+
+def _anthropic_object(info: ModelInfo, extras: dict[str, Any]) -> dict[str, Any]:
+    """Anthropic's `ModelInfo`: `created_at` is an RFC 3339 time, `display_name` a label; the
+    gateway's fields follow (the SDK keeps unknown fields)."""
     created = datetime.datetime.fromtimestamp(info.created, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"type": "model", "id": info.id, "display_name": info.id, "created_at": created}
+    return {"type": "model", "id": info.id, "display_name": info.display_name or info.id, "created_at": created,
+            **extras}
 
 
 def _anthropic_client(exchange: Exchange) -> bool:
@@ -47,30 +88,30 @@ def _anthropic_client(exchange: Exchange) -> bool:
 
 
 async def list_models(runtime: Runtime, exchange: Exchange) -> None:
-    models = await known_models(runtime)
+    models = await _described(runtime)
     if _anthropic_client(exchange):
         # One page: the listing is in memory, and `has_more: false` tells the SDK's pager to stop.
-        data = [_anthropic_object(m) for m in models.values()]
+        data = [_anthropic_object(*m) for m in models.values()]
         await exchange.respond_json(200, {"data": data, "has_more": False,
                                           "first_id": data[0]["id"] if data else None,
                                           "last_id": data[-1]["id"] if data else None})
         return
-    await exchange.respond_json(200, {"object": "list", "data": [_object(m) for m in models.values()]})
+    await exchange.respond_json(200, {"object": "list", "data": [_object(*m) for m in models.values()]})
 
 
 async def retrieve_model(runtime: Runtime, exchange: Exchange, model_id: str) -> None:
-    models = await known_models(runtime)
-    info = models.get(model_id)
-    if info is None:
+    models = await _described(runtime)
+    found = models.get(model_id)
+    if found is None:
         # A bare upstream id (`gpt-4o`) is found under the provider that routing would pick.
         try:
             deployment = runtime.registry.resolve(model_id)
         except ModelNotFound:
             deployment = None
         if deployment is not None:
-            info = models.get(f"{deployment.provider.name}/{deployment.model}")
-            if info is not None:
-                info = ModelInfo(model_id, owned_by=info.owned_by, created=info.created)
-    if info is None:
+            listed = models.get(f"{deployment.provider.name}/{deployment.model}")
+            if listed is not None:
+                found = (replace(listed[0], id=model_id), listed[1])
+    if found is None:
         raise ModelNotFound(model=model_id, providers=", ".join(sorted(runtime.providers)) or "none")
-    await exchange.respond_json(200, _anthropic_object(info) if _anthropic_client(exchange) else _object(info))
+    await exchange.respond_json(200, _anthropic_object(*found) if _anthropic_client(exchange) else _object(*found))

@@ -163,7 +163,9 @@ class AnthropicProvider(ProviderDefaults):
             timeouts=self._timeouts, map_error=map_error, scrub=self._scrub,
         )
         _, parsed = await read_json_object(response, self.name)
-        return [ModelInfo(id=entry["id"], owned_by="anthropic", created=_epoch(entry.get("created_at")))
+        return [ModelInfo(id=entry["id"], owned_by="anthropic", created=_epoch(entry.get("created_at")),
+                          display_name=entry.get("display_name") if isinstance(entry.get("display_name"), str)
+                          else None)
                 for entry in parsed.get("data") or () if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
 
 

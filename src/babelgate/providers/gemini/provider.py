@@ -161,7 +161,14 @@ class GeminiProvider(ProviderDefaults):
             methods = entry.get("supportedGenerationMethods") or ("generateContent",)
             if not {"generateContent", "embedContent", "predict"} & set(methods):  # predict: Imagen
                 continue
-            models.append(ModelInfo(id=entry["name"].removeprefix("models/"), owned_by="google"))
+            window, output = entry.get("inputTokenLimit"), entry.get("outputTokenLimit")
+            models.append(ModelInfo(
+                id=entry["name"].removeprefix("models/"), owned_by="google",
+                display_name=entry.get("displayName") if isinstance(entry.get("displayName"), str) else None,
+                context_window=window if isinstance(window, int) and window > 0 else None,
+                max_output_tokens=output if isinstance(output, int) and output > 0 else None,
+                capabilities=(*(m for m in methods if isinstance(m, str)), *(("thinking",) if entry.get("thinking")
+                                                                           else ()))))
         return models
 
 

@@ -90,7 +90,18 @@ class MistralProvider(ProviderDefaults):
                                       headers=self._headers.take(), body=None, timeouts=self._timeouts,
                                       map_error=map_error, scrub=self._scrub)
         _, parsed = await read_json_object(response, self.name)
-        return [ModelInfo(id=entry["id"], owned_by=str(entry.get("owned_by") or "mistralai"),
-                          created=int(entry.get("created") or 0))
-                for entry in parsed.get("data") or () if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
+        return [_model_info(entry) for entry in parsed.get("data") or ()
+                if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
 
+
+
+def _model_info(entry: dict[str, Any]) -> ModelInfo:
+    """Mistral's listing names the context length and what the model can do (`capabilities`)."""
+    capabilities = entry.get("capabilities")
+    window = entry.get("max_context_length")
+    return ModelInfo(id=entry["id"], owned_by=str(entry.get("owned_by") or "mistralai"),
+                     created=int(entry.get("created") or 0),
+                     display_name=entry.get("name") if isinstance(entry.get("name"), str) else None,
+                     context_window=window if isinstance(window, int) and window > 0 else None,
+                     capabilities=tuple(sorted(name for name, able in capabilities.items() if able is True))
+                     if isinstance(capabilities, dict) else ())
