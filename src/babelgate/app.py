@@ -49,7 +49,9 @@ from babelgate.hooks import Completion, Hook, notify_complete
 from babelgate.http import UpstreamClient
 from babelgate.http.proxy import Proxy, parse_proxy
 from babelgate.http.tls import tls_context
-from babelgate.observability.metrics import Metrics
+from babelgate.observability import worker_metrics
+from babelgate.observability.logging import REQUEST_ID
+from babelgate.observability.metrics import Metrics, Observation
 from babelgate.observability.request_id import RequestIds
 from babelgate.providers import PROVIDER_TYPES, build_provider, key_pool
 from babelgate.providers.base import Provider
@@ -118,6 +120,8 @@ class Gateway:
         self.reload_config = reload
         self.client = UpstreamClient()
         self.metrics = Metrics()
+        if os.environ.get(worker_metrics.ENV):  # `serve --workers N`: /metrics sums every worker
+            self.metrics.share_with_workers(os.environ[worker_metrics.ENV])
         # Deployments' health outlives a reload: a dead upstream stays skipped under the new config.
         self.health = Health()
         self.health.on_circuit = self._circuit_changed
@@ -242,6 +246,8 @@ class Gateway:
         await self.budgets.close()
         await self.cache.close()
         await self.ledger.close()  # before the store closes: the last rows go in
+        if self.metrics.workers is not None:
+            await self.metrics.workers.close()
         await self.runtime.catalog.close()
         await self.response_store.close()
         await self.client.close()
@@ -273,6 +279,7 @@ class Gateway:
         route = ROUTES.get(path)
         errors = route.errors if route is not None else _errors_for(path)
         exchange = Exchange(scope, receive, send, self.request_ids, route.name if route else "")
+        REQUEST_ID.set(exchange.request_id)  # for the logs of this request's task (and tasks it starts)
         try:
             if route is None:
                 for prefix, name, handler, public in PREFIX_ROUTES:
@@ -337,12 +344,12 @@ class Gateway:
     def _account(self, runtime: Runtime, exchange: Exchange) -> None:
         usage = exchange.notes.usage if exchange.notes is not None else None
         elapsed = exchange.elapsed()
-        self.metrics.record(
-            exchange.route or "unknown", exchange.provider, exchange.model, exchange.status or 500,
-            elapsed, error_code=exchange.error_code,
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
-        )
+        provider = runtime.providers.get(exchange.provider)
+        self.metrics.observe(Observation(
+            exchange.route or "unknown", exchange.provider, provider.type if provider is not None else "",
+            exchange.requested_model, exchange.model, exchange.status or 500, elapsed,
+            exchange.first_byte_at - exchange.started if exchange.first_byte_at else None, exchange.error_code,
+            usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0, exchange.key_id or ""))
         if exchange.requested_model:  # a model route (listings, health, metrics are not in the ledger)
             self.ledger.record(ledger_row(exchange, usage, elapsed))
 
@@ -351,6 +358,8 @@ class Gateway:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.runtime.catalog.start()
+                if self.metrics.workers is not None:
+                    self.metrics.workers.start()
                 if self.shared is not None:
                     self.shared.start()
                 if self.reload_config is not None:

@@ -7,13 +7,17 @@ import gc
 import ipaddress
 import logging
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
+from typing import Any
 
 from babelgate.app import Gateway, create_app
 from babelgate.cli_keys import add_keys_command
 from babelgate.config.load import ConfigError, load_config
 from babelgate.config.models import Config
+from babelgate.observability import worker_metrics
 from babelgate.observability.logging import Scrubber, configure_logging
 from babelgate.providers import PROVIDER_TYPES
 
@@ -41,7 +45,8 @@ def worker_app() -> Gateway:
     """The uvicorn factory for `serve` (also each worker process's entry with --workers > 1)."""
     app = _checked(os.environ.get(CONFIG_ENV) or None, reloadable=True)
     config = app.runtime.config
-    configure_logging(os.environ.get(LOG_LEVEL_ENV) or config.server.log_level, Scrubber(_secrets(config)))
+    configure_logging(os.environ.get(LOG_LEVEL_ENV) or config.server.log_level, Scrubber(_secrets(config)),
+                      config.server.log_format)
     # Everything built so far lives as long as the process: keep it out of the collector's full
     # passes, which otherwise pause the loop for ~17 ms every few thousand requests.
     gc.collect()
@@ -65,8 +70,6 @@ def _is_loopback(host: str) -> bool:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from babelgate.server_protocol import CoalescingHttpToolsProtocol
-
     if args.config:
         os.environ[CONFIG_ENV] = os.path.abspath(args.config)
     try:
@@ -84,7 +87,22 @@ def serve(args: argparse.Namespace) -> int:
     log_level = args.log_level or os.environ.get(LOG_LEVEL_ENV) or server.log_level
     os.environ[LOG_LEVEL_ENV] = log_level
     # The supervisor of several workers logs too; each worker sets the same up again.
-    configure_logging(log_level, Scrubber(_secrets(gateway.runtime.config)))
+    configure_logging(log_level, Scrubber(_secrets(gateway.runtime.config)), server.log_format)
+    metrics_dir = None
+    if args.workers > 1:  # each worker's counts, for every worker's /metrics (observability/worker_metrics.py)
+        metrics_dir = tempfile.mkdtemp(prefix="babelgate-metrics-")
+        os.environ[worker_metrics.ENV] = metrics_dir
+    try:
+        _run(uvicorn, args, host, port, log_level)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _run(uvicorn: Any, args: argparse.Namespace, host: str, port: int, log_level: str) -> None:
+    from babelgate.server_protocol import CoalescingHttpToolsProtocol
+
     uvicorn.run(
         "babelgate.cli:worker_app", factory=True, host=host, port=port, workers=args.workers,
         log_level=log_level, access_log=args.access_log, loop="uvloop", http=CoalescingHttpToolsProtocol,
@@ -93,7 +111,6 @@ def serve(args: argparse.Namespace) -> int:
         # address); parsing it costs ~2 % of a fast-path request.
         proxy_headers=args.access_log,
     )
-    return 0
 
 
 def check_config(args: argparse.Namespace) -> int:

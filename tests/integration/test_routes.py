@@ -69,8 +69,8 @@ def test_metrics_count_requests_by_route_provider_model_and_status(client: opena
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="nope", messages=USER)  # type: ignore[arg-type]
     text = httpx.get(gateway.url + "/metrics", timeout=10).text
-    assert ('babelgate_requests_total{model="gpt-4o",provider="openai",route="chat.completions",status="200"} 1.0'
-            in text)
+    assert ('babelgate_requests_total{key_id="",model="gpt-4o",provider="openai",route="chat.completions",'
+            'status="200"} 1.0' in text)
     assert 'babelgate_errors_total{code="model_not_found",model="",provider="",route="chat.completions",status="404"}' \
         in text
     assert 'babelgate_tokens_total{kind="prompt",model="gpt-4o",provider="openai"} 9.0' in text

@@ -223,6 +223,8 @@ def _merge_server_env(server: dict[str, Any], environ: Mapping[str, str], proble
             server["master_key"] = _env_value(master, "server.master_key", environ, problems)
     elif master is None and environ.get("BABELGATE_MASTER_KEY"):
         server["master_key"] = environ["BABELGATE_MASTER_KEY"]
+    if environ.get("BABELGATE_LOG_FORMAT") and "log_format" not in server:
+        server["log_format"] = environ["BABELGATE_LOG_FORMAT"].strip().lower()
     timeout = environ.get("BABELGATE_UPSTREAM_TIMEOUT")
     if timeout and "default_timeout" not in server:
         try:

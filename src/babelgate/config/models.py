@@ -256,6 +256,7 @@ class ServerConfig(_Strict):
     default_timeout: float | None = Field(default=None, gt=0)
     providers_from_env: bool = True
     log_level: str = "info"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, with the request id
 
     @field_validator("api_keys", mode="before")
     @classmethod

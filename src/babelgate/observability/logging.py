@@ -1,17 +1,29 @@
-"""Logging setup and the scrubber that keeps upstream secrets out of logs and responses."""
+"""Logging setup and the scrubber that keeps upstream secrets out of logs and responses.
+
+Two formats: text lines, or one JSON object per line (`server.log_format: json`) with the time,
+level, logger, message, the request id of the request being served (the one returned in
+`x-request-id`), and the traceback of an exception. Prompts and answers are never logged.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterable
-from typing import Final
+from contextvars import ContextVar
+from typing import Any, Final
+
+import orjson
 
 # Shapes of common provider keys, caught even when we do not know the exact value.
 _KEY_SHAPES: Final = re.compile(
     r"(sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{8,}|AIza[0-9A-Za-z_\-]{20,}|Bearer\s+[A-Za-z0-9._\-]{8,})"
 )
 REDACTED: Final = "[redacted]"
+# The request the current task serves (set by the app for each request: every task of a request
+# inherits it), for the logs.
+REQUEST_ID: ContextVar[bytes | None] = ContextVar("babelgate_request_id", default=None)
 
 
 class Scrubber:
@@ -45,10 +57,38 @@ class ScrubbingFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str, scrubber: Scrubber) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: what log pipelines (Loki, CloudWatch, Datadog) parse as is."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            entry["request_id"] = request_id.decode("latin-1")
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry).decode()
+
+
+class _RequestIdFilter(logging.Filter):
+    """Text lines end with the request id when there is one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = REQUEST_ID.get()
+        record.request = f" [request {request_id.decode('latin-1')}]" if request_id is not None else ""
+        return True
+
+
+def configure_logging(level: str, scrubber: Scrubber, log_format: str = "text") -> None:
     """Root handler for `babelgate serve`; an embedding app keeps its own logging setup."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s%(request)s"))
+        handler.addFilter(_RequestIdFilter())
     handler.addFilter(ScrubbingFilter(scrubber))
     root = logging.getLogger()
     root.handlers = [handler]

@@ -32,6 +32,7 @@ from babelgate.governance.gateway_keys import credentials
 from babelgate.governance.virtual_keys import VirtualKey
 from babelgate.hooks import Completion, RequestContext, notify_complete
 from babelgate.i18n import choose_language
+from babelgate.observability.metrics import Observation
 from babelgate.pipeline import call, parse_json_object
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
@@ -134,9 +135,11 @@ class ResponsesSocket:
     async def _account(self, outcome: _Outcome, elapsed: float) -> None:
         notes = outcome.notes
         usage = notes.usage if notes is not None else None
-        self.runtime.metrics.record("responses.websocket", outcome.provider, outcome.model, outcome.status, elapsed,
-                                    error_code=outcome.error_code, prompt_tokens=usage.prompt_tokens if usage else 0,
-                                    completion_tokens=usage.completion_tokens if usage else 0)
+        provider = self.runtime.providers.get(outcome.provider)
+        self.runtime.metrics.observe(Observation(
+            "responses.websocket", outcome.provider, provider.type if provider is not None else "",
+            outcome.requested_model, outcome.model, outcome.status, elapsed, None, outcome.error_code,
+            usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0, self.key_id or ""))
         if outcome.requested_model:  # a response.create that named a model: one ledger row, as over HTTP
             key = self.virtual_key
             self.runtime.ledger.record((
