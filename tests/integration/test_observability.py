@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import openai
 import orjson
+import pytest
 
 from tests.conftest import UPSTREAM_KEY, GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI, text_stream
@@ -47,10 +48,8 @@ def test_metrics_after_a_scripted_sequence(make_gateway: GatewayFactory, upstrea
         list(client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}],
                                             stream=True))
         upstream.script(Reply(status=500, json={"error": {"message": "boom", "type": "server_error"}}))
-        try:
+        with pytest.raises(openai.InternalServerError):
             client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hi"}])
-        except openai.InternalServerError:
-            pass
         for _ in range(2):  # a miss, then a hit
             client.chat.completions.create(model="cached", messages=[{"role": "user", "content": "Hi"}])
     text = httpx.get(gateway.url + "/metrics", headers={"Authorization": f"Bearer {created['key']}"}).text
