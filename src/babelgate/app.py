@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 
+from babelgate import response_cache
 from babelgate.config.load import load_config
 from babelgate.config.models import Config, ProviderConfig
 from babelgate.config.reload import install_reload_signal
@@ -53,6 +54,7 @@ from babelgate.observability import worker_metrics
 from babelgate.observability.logging import REQUEST_ID
 from babelgate.observability.metrics import Metrics, Observation
 from babelgate.observability.request_id import RequestIds
+from babelgate.observability.tracing import RequestRecord, Tracing, endpoint_from
 from babelgate.providers import PROVIDER_TYPES, build_provider, key_pool
 from babelgate.providers.base import Provider
 from babelgate.response_cache import ResponseCache
@@ -128,6 +130,11 @@ class Gateway:
         # Circuits and resting keys shared with other instances (started with the event loop).
         self.shared = RedisShared(config.redis.url, self.health, prefix=config.redis.prefix) if config.redis else None
         self.request_ids = RequestIds()
+        # Traces when an OTLP endpoint is configured (observability/tracing.py); None costs nothing.
+        endpoint = endpoint_from(config.telemetry.otlp_endpoint, os.environ)
+        telemetry = config.telemetry
+        self.tracing = Tracing(endpoint, service_name=telemetry.service_name, sample_ratio=telemetry.sample_ratio,
+                               export_interval=telemetry.export_interval) if endpoint else None
         self.hooks = tuple(hooks)
         self.created = int(time.time())
         self.started_monotonic = time.monotonic()
@@ -251,6 +258,8 @@ class Gateway:
         await self.runtime.catalog.close()
         await self.response_store.close()
         await self.client.close()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.close)  # exports the spans left
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -280,6 +289,8 @@ class Gateway:
         errors = route.errors if route is not None else _errors_for(path)
         exchange = Exchange(scope, receive, send, self.request_ids, route.name if route else "")
         REQUEST_ID.set(exchange.request_id)  # for the logs of this request's task (and tasks it starts)
+        if self.tracing is not None:
+            exchange.attempt_log = []
         try:
             if route is None:
                 for prefix, name, handler, public in PREFIX_ROUTES:
@@ -352,6 +363,24 @@ class Gateway:
             usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0, exchange.key_id or ""))
         if exchange.requested_model:  # a model route (listings, health, metrics are not in the ledger)
             self.ledger.record(ledger_row(exchange, usage, elapsed))
+            if self.tracing is not None:
+                self._trace(exchange, provider.type if provider is not None else "", elapsed)
+
+    def _trace(self, exchange: Exchange, provider_type: str, elapsed: float) -> None:
+        assert self.tracing is not None
+        usage = exchange.notes.usage if exchange.notes is not None else None
+        traceparent = exchange.header(b"traceparent")
+        record = RequestRecord(
+            exchange.route, exchange.request_id.decode(), exchange.key_id or "", exchange.requested_model,
+            exchange.model, exchange.provider, provider_type, exchange.status or 500, exchange.error_code,
+            usage.prompt_tokens if usage else None, usage.completion_tokens if usage else None,
+            exchange.started, exchange.started + elapsed,
+            traceparent.decode("latin-1") if traceparent is not None else None,
+            (response_cache.HEADER, b"hit") in exchange.headers_out)
+        try:
+            self.tracing.record(record, exchange.attempt_log or [])
+        except Exception:
+            log.warning("could not record a trace", exc_info=True)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -16,6 +16,7 @@ from babelgate.governance.virtual_keys import VirtualKey
 from babelgate.hooks import RequestContext
 from babelgate.i18n import choose_language
 from babelgate.observability.request_id import RequestIds
+from babelgate.observability.tracing import AttemptRecord
 from babelgate.providers.base import CallNotes
 
 Scope = dict[str, Any]
@@ -34,6 +35,7 @@ class ClientGone(Exception):
 class Exchange:
     __slots__ = (
         "_watcher",
+        "attempt_log",
         "body_size",
         "context",
         "disconnected",
@@ -76,6 +78,7 @@ class Exchange:
         # For the ledger: the model the client asked for, when the answer began, whether it streamed.
         self.requested_model = ""
         self.body_size = 0
+        self.attempt_log: list[AttemptRecord] | None = None  # set when traces are on
         self.first_byte_at = 0.0
         self.streamed = False
         self.error_code = ""

@@ -12,7 +12,9 @@ with its first frame in hand (`send_stream`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
@@ -32,6 +34,7 @@ from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.governance.virtual_keys import VirtualKey
 from babelgate.hooks import RequestContext
+from babelgate.observability.tracing import AttemptRecord
 from babelgate.providers import key_pool
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
@@ -66,6 +69,7 @@ class CallSite(Protocol):
     headers_out: Headers
     virtual_key: VirtualKey | None
     requested_model: str
+    attempt_log: list[AttemptRecord] | None  # each attempt, for traces; None when they are off
     body_size: int  # bytes of the request, for the token estimate of tokens-per-minute limits
 
     def hook_context(self, model: str, provider: str, upstream_model: str, stream: bool) -> RequestContext:
@@ -198,6 +202,8 @@ async def run_attempt(runtime: Runtime, site: CallSite, deployment: Deployment, 
             context.model, context.provider = deployment.public_name, deployment.provider.name
             context.upstream_model = deployment.model
     notes = site.notes = CallNotes(price=deployment.price)
+    if site.attempt_log is not None:  # traces are on (observability/tracing.py)
+        return await _logged(runtime, site.attempt_log, deployment, attempt, notes)
     try:
         return await attempt(deployment, notes)
     except UpstreamRateLimited:
@@ -207,6 +213,24 @@ async def run_attempt(runtime: Runtime, site: CallSite, deployment: Deployment, 
     except UpstreamAuthFailed:
         runtime.metrics.routing_event("keys_rejected", deployment.provider.name, deployment.public_name)
         raise
+
+
+async def _logged(runtime: Runtime, log_: list[AttemptRecord], deployment: Deployment, attempt: Attempt[T],
+                  notes: CallNotes) -> T:
+    provider = deployment.provider
+    started = time.perf_counter()
+    outcome = "ok"
+    try:
+        return await attempt(deployment, notes)
+    except GatewayError as error:
+        outcome = error.code or error.type
+        raise
+    except BaseException as error:
+        outcome = "cancelled" if isinstance(error, asyncio.CancelledError) else "internal_error"
+        raise
+    finally:
+        log_.append(AttemptRecord(provider.name, getattr(provider, "type", ""), deployment.model, deployment.label,
+                                  started, time.perf_counter(), outcome))
 
 
 def require(capable: bool, deployment: Deployment, capability: str) -> None:

@@ -169,6 +169,15 @@ class CacheConfig(_Strict):
     max_entries: int = Field(default=10_000, ge=1, description="of the in-memory cache (LRU)")
 
 
+class TelemetryConfig(_Strict):
+    """OpenTelemetry traces (observability/tracing.py); off without an endpoint."""
+
+    otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP collector, e.g. http://collector:4318")
+    service_name: str = "babelgate"
+    sample_ratio: float = Field(default=1.0, ge=0, le=1, description="share of traces kept (parent-based)")
+    export_interval: float = Field(default=5.0, gt=0, description="seconds between exports")
+
+
 class LedgerConfig(_Strict):
     retention: float = Field(default=90 * 24 * 3600.0, ge=0,
                              description="seconds a ledger row is kept; 0 keeps it forever")
@@ -326,6 +335,7 @@ class Config(_Strict):
     teams: dict[str, TeamConfig] = Field(default_factory=dict)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
     @field_validator("providers")
     @classmethod

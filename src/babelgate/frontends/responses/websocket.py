@@ -33,6 +33,7 @@ from babelgate.governance.virtual_keys import VirtualKey
 from babelgate.hooks import Completion, RequestContext, notify_complete
 from babelgate.i18n import choose_language
 from babelgate.observability.metrics import Observation
+from babelgate.observability.tracing import AttemptRecord
 from babelgate.pipeline import call, parse_json_object
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
@@ -232,6 +233,7 @@ class _Outcome:
     response_started: bool = False  # an event of this response went to the client
     requested_model: str = ""
     body_size: int = 0
+    attempt_log: list[AttemptRecord] | None = None  # no traces for WebSocket responses yet
     headers_out: Headers = field(default_factory=list)  # unused: a socket has no response headers
 
     def watch(self, after: float = 0.0) -> None:
