@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from babelgate.store.ledger_table import COLUMNS, UsageQuery
+from babelgate.store.ledger_table import UsageQuery
 from babelgate.store.postgres import PostgresResponseStore
 
 DAY = 86400.0
@@ -26,7 +26,7 @@ MODELS = (("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude
           ("anthropic", "claude-haiku-4-5"), ("gemini", "gemini-2.5-flash"), ("mistral", "mistral-large-latest"))
 
 
-def _rows(start: int, count: int, now: float) -> list[tuple[Any, ...]]:
+def _rows(start: int, count: int, now: float) -> list[dict[str, Any]]:
     rng = random.Random(start)
     out = []
     for n in range(start, start + count):
@@ -40,7 +40,7 @@ def _rows(start: int, count: int, now: float) -> list[tuple[Any, ...]]:
                "prompt_tokens": prompt, "completion_tokens": completion, "cached_tokens": 0, "reasoning_tokens": 0,
                "cost_usd": (prompt * 2.5 + completion * 10) / 1e6, "latency_ms": rng.lognormvariate(6, 0.6),
                "ttft_ms": rng.lognormvariate(5, 0.5), "stream": bool(n % 2), "cache_hit": n % 50 == 0}
-        out.append(tuple(row[c] for c in COLUMNS))
+        out.append(row)
     return out
 
 
@@ -57,18 +57,21 @@ async def main() -> None:
         await store.usage(0, 1)  # creates the tables
         connection = await asyncpg.connect(args.dsn)
         started = time.perf_counter()
-        batch = 100_000
+        batch = 2048  # the ledger writer's largest batch
         for first in range(0, args.rows, batch):
-            await connection.copy_records_to_table(f"{table}_ledger", columns=COLUMNS,
-                                                   records=_rows(first, min(batch, args.rows - first), now))
+            await store.append_usage(_rows(first, min(batch, args.rows - first), now))
         await connection.execute(f"ANALYZE {table}_ledger")
-        print(f"filled {args.rows:,} rows in {time.perf_counter() - started:.1f} s")
+        await connection.execute(f"ANALYZE {table}_ledger_hourly")
+        rollup_rows = await connection.fetchval(f"SELECT count(*) FROM {table}_ledger_hourly")
+        print(f"filled {args.rows:,} rows in {time.perf_counter() - started:.1f} s, through the store "
+              f"(batches of {batch}); the rollup holds {rollup_rows:,} rows")
         queries = {
             "24 h totals by model": UsageQuery(now - DAY, now, ("model",)),
             "24 h totals by key, model": UsageQuery(now - DAY, now, ("key", "model")),
             "7 days by team, hourly": UsageQuery(now - 7 * DAY, now, ("team",), interval=3600),
             "30 days by model": UsageQuery(now - 30 * DAY, now, ("model",)),
             "30 days, one key, daily": UsageQuery(now - 30 * DAY, now, (), interval=DAY, filters=(("key", "key07"),)),
+            "5 hours by model (rows, exact)": UsageQuery(now - 5 * 3600, now, ("model",)),
             "a month's spend of one team": UsageQuery(now - 30 * DAY, now, (), filters=(("team", "team3"),)),
         }
         for name, query in queries.items():
@@ -78,7 +81,9 @@ async def main() -> None:
                 data = await store.usage_summary(query)
                 times.append((time.perf_counter() - started) * 1000)
             print(f"{name:32s} median {statistics.median(times):8.1f} ms  (min {min(times):.1f}; {len(data)} rows out)")
-        await connection.execute(f"DROP TABLE IF EXISTS {table}_ledger, {table}, {table}_secrets, {table}_documents")
+        await connection.execute(f"DROP TABLE IF EXISTS {table}_ledger, {table}_ledger_hourly, {table}, "
+                                 f"{table}_secrets, {table}_documents")
+        await connection.execute(f"DROP FUNCTION IF EXISTS {table}_hist_add")
         await connection.execute(f"DROP SEQUENCE IF EXISTS {table}_documents_seq")
         await connection.close()
     finally:

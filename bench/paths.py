@@ -140,6 +140,10 @@ PATHS: Final[dict[str, BenchPath]] = {path.name: path for path in (
     BenchPath("fast", "OpenAI fast path: chat completions → OpenAI (gpt-4o-mini, no tools)", _FAST, _FAST),
     # The fast path through the router: a model with two deployments and a fallback (processes.ROUTED_CONFIG).
     BenchPath("routed", "OpenAI fast path, routed: two deployments and a fallback (gpt-4o-mini)", _ROUTED, _FAST),
+    # The fast path as a team runs it: a virtual key with rpm, tpm and requests-at-once limits (in Redis
+    # with --redis), the ledger and metrics on (they always are). Its key is created at start (run.py).
+    BenchPath("governed", "OpenAI fast path with a virtual key: rpm, tpm and concurrency limits, ledger, "
+              "metrics (gpt-4o-mini)", _FAST, _FAST),
     BenchPath("anthropic", f"Chat completions → Anthropic ({MODELS['anthropic']}, two tools); direct: /v1/messages",
               _side("/v1/chat/completions", _chat(MODELS["anthropic"]), CHAT_OK, _chat_text,
                     b'"prompt_tokens":412,', "chat"),

@@ -3,6 +3,7 @@ they are stopped: only the processes it started, gently, then surely, whatever h
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import shutil
@@ -153,6 +154,7 @@ def gateway_env(upstream_port: int, store_dir: str) -> dict[str, str]:
         # Port 9 (discard) is closed: the always-on Ollama provider fails fast instead of finding a real one.
         "OLLAMA_BASE_URL": f"http://{LOOPBACK}:9",
         "BABELGATE_API_KEYS": GATEWAY_KEY,
+        "BABELGATE_MASTER_KEY": MASTER_KEY,
         # The Responses API stores every response (as by default, in SQLite), here in a throw-away file.
         "BABELGATE_STORE_URL": f"sqlite:{store_dir}/babelgate.db",
     })
@@ -176,11 +178,31 @@ models:
 """
 
 
+# The `governed` path's virtual key is created through the admin API, behind this master key.
+MASTER_KEY: Final = "bench-master-key-0123456789"
+# Where rate limits are counted for the `governed` path: in the gateway, or Redis (`run.py --redis URL`).
+REDIS_ENV: Final = "BABELGATE_BENCH_REDIS"
+
+
 def gateway_config() -> Path:
     path = RESULTS / "bench-config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(ROUTED_CONFIG)
+    redis = os.environ.get(REDIS_ENV)
+    path.write_text(ROUTED_CONFIG + (f"redis: {{url: '{redis}', prefix: 'babelgate-bench-{os.getpid()}:'}}\n"
+                                     if redis else ""))
     return path
+
+
+def create_virtual_key(port: int) -> str:
+    """A key with limits far above what the bench sends: every request is checked, none refused."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    body = json.dumps({"label": "bench", "team": "bench", "rpm": 10**9, "tpm": 10**12,
+                       "max_concurrent": 10**6}).encode()
+    request = urllib.request.Request(f"http://{LOOPBACK}:{port}/admin/keys", data=body, method="POST",
+                                     headers={"Authorization": f"Bearer {MASTER_KEY}",
+                                              "Content-Type": "application/json"})
+    with opener.open(request, timeout=10) as answer:
+        return str(json.loads(answer.read())["key"])
 
 
 def gateway_argv(pin: Pinning, port: int, workers: int = 1) -> list[str]:

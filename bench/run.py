@@ -59,11 +59,13 @@ from phases import (
 from processes import (
     GATEWAY_KEY,
     LOOPBACK,
+    REDIS_ENV,
     RESULTS,
     UPSTREAM_KEY,
     BenchError,
     Children,
     Pinning,
+    create_virtual_key,
     log_tail,
     start_gateway,
     start_upstream,
@@ -135,11 +137,15 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
                         help="also measure `serve --workers N` on the fast path against one worker (default 2; 0: no)")
     parser.add_argument("--cold-starts", type=int, default=None,
                         help="fresh gateway starts timed to the first chat completion (default 5, --quick 2; 0: none)")
+    parser.add_argument("--redis", metavar="URL", default=None,
+                        help="count the governed path's rate limits in this Redis (e.g. redis://127.0.0.1:6379/0)")
     parser.add_argument("--nginx", action="store_true", help="also measure nginx as a reverse proxy (fast path)")
     litellm = os.environ.get(LITELLM_ENV)
     parser.add_argument("--litellm", type=Path, default=Path(litellm) if litellm else None, metavar="VENV",
                         help=f"also measure the LiteLLM proxy installed in this venv (fast path; or ${LITELLM_ENV})")
     args = parser.parse_args(argv)
+    if args.redis:
+        os.environ[REDIS_ENV] = args.redis  # read where the gateway's config is written (processes.py)
     if args.chunks < 2:
         parser.error("--chunks must be at least 2")
     if args.loadgen == "wrk" and not wrk_available():
@@ -456,8 +462,9 @@ def target(name: str, path: BenchPath, side: Side, port: int, key: str) -> Targe
                   side.stream_format)
 
 
-def targets(path: BenchPath, gateway_port: int, upstream_port: int) -> Pair:
-    return (target("gateway", path, path.gateway, gateway_port, GATEWAY_KEY),
+def targets(path: BenchPath, gateway_port: int, upstream_port: int, virtual_key: str = "") -> Pair:
+    key = virtual_key if path.name == "governed" else GATEWAY_KEY
+    return (target("gateway", path, path.gateway, gateway_port, key),
             target("direct", path, path.direct, upstream_port, UPSTREAM_KEY))
 
 
@@ -471,7 +478,8 @@ def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> i
     upstream_port = start_upstream(children, pin, plan.chunks, plan.chunk_delay_ms)
     gateway_process, gateway_port = start_gateway(children, pin, upstream_port, store_dir)
     pin.pin_self()
-    pairs = {name: targets(PATHS[name], gateway_port, upstream_port) for name in plan.paths}
+    virtual_key = create_virtual_key(gateway_port) if "governed" in plan.paths else ""
+    pairs = {name: targets(PATHS[name], gateway_port, upstream_port, virtual_key) for name in plan.paths}
     meters = Meters(cpu_clock(gateway_process.pid), core_busy_clock(pin.gateway_cpu) if pin.enabled else None)
     runs = run_loop(lambda: measure(plan, pairs, meters, pin))
     if gateway_process.poll() is not None:

@@ -162,3 +162,24 @@ def test_a_budget_is_shared_across_processes(two_gateways: tuple[str, str], upst
     # $9 a request: two pass on either instance, then both refuse (Redis holds the running sum).
     assert [priced(first), priced(second), priced(first)] == [200, 200, 200]
     assert [priced(second), priced(first)] == [429, 429]
+
+
+async def test_tokens_and_scopes_through_redis(redis_url: str) -> None:  # noqa: F811
+    limiter = RateLimiter(redis_url, prefix=f"bgtest-{uuid.uuid4().hex[:8]}:")
+    scopes = [Scope("key", "k", Limits(rpm=5)), Scope("team", "t", Limits(tpm=100, max_concurrent=1))]
+    headers: list[tuple[bytes, bytes]] = []
+    first = await limiter.admit(scopes, 30, headers)
+    assert (b"x-ratelimit-remaining-tokens", b"70") in headers and (b"x-ratelimit-remaining-requests", b"4") in headers
+    with pytest.raises(RateLimitExceeded) as busy:  # the team's one request at once is taken
+        await limiter.admit(scopes, 30)
+    assert busy.value.code == "concurrency_limit_exceeded"
+    await limiter.finish(first, 90)  # it used 90 tokens, not 30
+    refused: list[tuple[bytes, bytes]] = []
+    with pytest.raises(RateLimitExceeded) as over:
+        await limiter.admit(scopes, 30, refused)
+    assert over.value.message_key == "tokens_per_minute_limited"
+    # Refused by the team: the key's count did not move (all scopes or none).
+    assert (b"x-ratelimit-remaining-requests", b"4") in refused and (b"x-ratelimit-remaining-tokens", b"10") in refused
+    small = await limiter.admit(scopes, 5)  # 90 + 5 fits
+    await limiter.finish(small, 5)
+    await limiter.close()

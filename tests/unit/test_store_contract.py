@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from babelgate.store import ResponseStore, StoredResponse
-from babelgate.store.ledger_table import COLUMNS, UsageQuery
+from babelgate.store.ledger_table import COLUMNS, UsageQuery, summarize
 from babelgate.store.memory import MemoryResponseStore
 from babelgate.store.postgres import PostgresResponseStore
 from babelgate.store.sqlite import SQLiteResponseStore
@@ -250,17 +250,46 @@ async def test_ledger_totals_and_time_series_are_the_same_in_every_store(store: 
                         ttft_ms=float(n) if n % 3 else None, cache_hit=n == 7, cost_usd=0.25 * n)
             for n in range(20)]
     await store.append_usage(rows)
-    (total,) = await store.usage_summary(UsageQuery(0, 1e12))
+    (total,) = await store.usage_summary(UsageQuery(0, 1000))  # under 6 hours: exact everywhere
     assert total["requests"] == 20 and total["errors"] == 4 and total["error_rate"] == 0.2
     assert total["completion_tokens"] == sum(range(20)) and total["prompt_tokens"] == 200
     assert total["cost_usd"] == 47.5 and total["cache_hits"] == 1
     # percentile_disc: the smallest value with at least that share of the samples at or below it
     assert total["latency_ms"] == {"p50": 10.0, "p95": 19.0, "p99": 20.0}
     assert total["ttft_ms"] == {"p50": 10.0, "p95": 19.0, "p99": 19.0}
-    by_team = await store.usage_summary(UsageQuery(0, 1e12, ("team",), filters=(("status", 200),)))
+    by_team = await store.usage_summary(UsageQuery(0, 1000, ("team",), filters=(("status", 200),)))
     assert [(row["team"], row["requests"]) for row in by_team] == [("ads", 8), ("search", 8)]
     series = await store.usage_summary(UsageQuery(100.0, 120.0, ("team",), interval=10.0,
                                                   filters=(("team", "ads"),)))
     assert [(row["time"], row["team"], row["requests"]) for row in series] == [(100.0, "ads", 5), (110.0, "ads", 5)]
     assert await store.usage_summary(UsageQuery(0, 50)) == []
+    await store.close()
+
+
+async def test_long_periods_keep_exact_sums_and_near_percentiles(store: ResponseStore) -> None:
+    """Over 6 whole hours, PostgreSQL answers from its hourly rollup (store/postgres_ledger.py):
+    the same sums and counts as the rows give, percentiles within 10 %."""
+    hour = 3600.0
+    start = 1_700_000_000.0 - 1_700_000_000.0 % hour  # a whole hour
+    rows = [_ledger_row(0, ts=start + 1800 + n * 97.3, team=("a", "b", None)[n % 3], status=200 if n % 7 else 500,
+                        completion_tokens=n % 50, latency_ms=5.0 + (n * 37) % 900, ttft_ms=float(1 + n % 200),
+                        cost_usd=0.001 * (n % 10), cache_hit=n % 11 == 0)
+            for n in range(400)]  # 10.8 hours, from half past the first hour
+    for first in range(0, 400, 150):  # several batches: the rollup adds them up
+        await store.append_usage(rows[first:first + 150])
+    query = UsageQuery(start + 1000, start + 40000, ("team",))
+    exact = summarize(rows, query)
+    answer = await store.usage_summary(query)
+    assert [{k: v for k, v in row.items() if k not in ("latency_ms", "ttft_ms")} for row in answer] == \
+        [{k: v for k, v in row.items() if k not in ("latency_ms", "ttft_ms")} for row in exact]
+    for got, want in zip(answer, exact, strict=True):
+        for field in ("latency_ms", "ttft_ms"):
+            for share in ("p50", "p95", "p99"):
+                assert abs(got[field][share] - want[field][share]) <= 0.1 * want[field][share] + 0.5
+    series = await store.usage_summary(UsageQuery(start, start + 12 * hour, (), interval=2 * hour))
+    assert [row["requests"] for row in series] == [row["requests"] for row in summarize(
+        rows, UsageQuery(start, start + 12 * hour, (), interval=2 * hour))]
+    assert await store.delete_usage_before(start + 3 * hour) > 0
+    (left,) = await store.usage_summary(UsageQuery(start, start + 12 * hour))
+    assert left["requests"] == len([row for row in rows if row["ts"] >= start + 3 * hour])
     await store.close()

@@ -7,14 +7,15 @@ together). Each scope may set requests per minute, tokens per minute and request
   (prompt and completion, from the upstream's usage), so the window holds real counts.
 - **Requests at once**: the requests in flight.
 
-In-process by default. With Redis configured, each check is one atomic Lua script on the shared
-state, so any number of instances admit exactly the limit between them (requests at once
-included: a sorted set of the requests in flight, whose entries expire should an instance die
-with its requests). A Redis outage falls back to the in-process state with one warning, never
-to a refused request.
+In-process by default. With Redis configured, one Lua script admits a request against all its
+scopes at once, atomically, and one settles it when it ends (two round trips; one when no scope
+limits tokens or requests at once): any number of instances admit exactly the limit between them.
+Requests in flight are a sorted set whose entries expire should an instance die with its
+requests. A Redis outage falls back to the in-process state with one warning, never to a refused
+request.
 
-A request is checked against every scope that applies, in order; if one refuses, what the others
-had taken for it is given back, so a refused request counts against nothing.
+A request is admitted by every scope that applies, or by none: a refused request counts against
+nothing (in-process, what the scopes before the refusing one took is given back).
 """
 
 from __future__ import annotations
@@ -36,63 +37,91 @@ WINDOW: Final = 60.0  # seconds: "per minute"
 # A request in flight is forgotten after this long even if its instance never said it ended.
 STALE_IN_FLIGHT: Final = 3600.0
 
-# KEYS[1] the window's sorted set; ARGV: now (ms), window (ms), limit, a unique member.
-# Drops what left the window, counts, and admits (adding this request) only under the limit;
-# answers {admitted, count, oldest timestamp in the window}.
-_REQUESTS: Final = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1] - ARGV[2])
-local count = redis.call('ZCARD', KEYS[1])
-local admitted = 0
-if count < tonumber(ARGV[3]) then
-  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-  count = count + 1
-  admitted = 1
+# The Redis engine: one script admits a request against every scope at once, all or nothing, and
+# one settles it. KEYS: per scope, its requests' sorted set, its tokens' hash (second → tokens) and
+# its in-flight sorted set. ARGV: now (ms), now (s), the token estimate, a unique member, how long an
+# in-flight entry may live (ms), then per scope its rpm, tpm and max_concurrent (0: none).
+# Answers {admitted, failing scope, failing limit (1 rpm, 2 tpm, 3 at once)} and per scope
+# {requests in the window, the oldest's time (ms), tokens in the window, the oldest second}.
+_ADMIT: Final = """
+local now_ms, now_s = tonumber(ARGV[1]), tonumber(ARGV[2])
+local estimate, member, stale = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local out = {1, 0, 0}
+local scopes = #KEYS / 3
+for i = 1, scopes do
+  local rpm, tpm, conc = tonumber(ARGV[3 * i + 3]), tonumber(ARGV[3 * i + 4]), tonumber(ARGV[3 * i + 5])
+  local rk, tk, ck = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local count, oldest, used, first = 0, now_ms, 0, now_s
+  if rpm > 0 then
+    redis.call('ZREMRANGEBYSCORE', rk, 0, now_ms - 60000)
+    count = redis.call('ZCARD', rk)
+    local o = redis.call('ZRANGE', rk, 0, 0, 'WITHSCORES')
+    if o[2] then oldest = tonumber(o[2]) end
+    if count >= rpm and out[1] == 1 then out[1], out[2], out[3] = 0, i, 1 end
+  end
+  if tpm > 0 then
+    local fields = redis.call('HGETALL', tk)
+    for f = 1, #fields, 2 do
+      local second = tonumber(fields[f])
+      if second <= now_s - 60 then
+        redis.call('HDEL', tk, fields[f])
+      else
+        used = used + tonumber(fields[f + 1])
+        if second < first then first = second end
+      end
+    end
+    if used > 0 and used + estimate > tpm and out[1] == 1 then out[1], out[2], out[3] = 0, i, 2 end
+  end
+  if conc > 0 then
+    redis.call('ZREMRANGEBYSCORE', ck, 0, now_ms - stale)
+    if redis.call('ZCARD', ck) >= conc and out[1] == 1 then out[1], out[2], out[3] = 0, i, 3 end
+  end
+  table.insert(out, count)
+  table.insert(out, oldest)
+  table.insert(out, used)
+  table.insert(out, first)
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {admitted, count, oldest[2] or ARGV[1]}
-"""
-
-# KEYS[1] a hash second → tokens; ARGV: now (s), window (s), limit, estimate.
-# Drops seconds that left the window, sums the rest, admits (adding the estimate to this second)
-# when it fits, or when the window is empty (a request larger than the whole limit still runs
-# alone rather than never); answers {admitted, tokens used, oldest second in the window}.
-_TOKENS: Final = """
-local now = tonumber(ARGV[1])
-local horizon = now - tonumber(ARGV[2])
-local fields = redis.call('HGETALL', KEYS[1])
-local used = 0
-local oldest = now
-for i = 1, #fields, 2 do
-  local second = tonumber(fields[i])
-  if second <= horizon then
-    redis.call('HDEL', KEYS[1], fields[i])
-  else
-    used = used + tonumber(fields[i + 1])
-    if second < oldest then oldest = second end
+if out[1] == 1 then
+  for i = 1, scopes do
+    local rpm, tpm, conc = tonumber(ARGV[3 * i + 3]), tonumber(ARGV[3 * i + 4]), tonumber(ARGV[3 * i + 5])
+    if rpm > 0 then
+      redis.call('ZADD', KEYS[3 * i - 2], now_ms, member)
+      redis.call('PEXPIRE', KEYS[3 * i - 2], 60000)
+      out[4 * i] = out[4 * i] + 1
+    end
+    if tpm > 0 then
+      redis.call('HINCRBY', KEYS[3 * i - 1], ARGV[2], estimate)
+      redis.call('EXPIRE', KEYS[3 * i - 1], 61)
+      out[4 * i + 2] = out[4 * i + 2] + estimate
+    end
+    if conc > 0 then
+      redis.call('ZADD', KEYS[3 * i], now_ms, member)
+      redis.call('PEXPIRE', KEYS[3 * i], stale)
+    end
   end
 end
-local admitted = 0
-local estimate = tonumber(ARGV[4])
-if used <= 0 or used + estimate <= tonumber(ARGV[3]) then
-  redis.call('HINCRBY', KEYS[1], ARGV[1], estimate)
-  used = used + estimate
-  admitted = 1
-end
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]) + 1)
-return {admitted, used, oldest}
+return out
 """
 
-# KEYS[1] the sorted set of requests in flight; ARGV: now (ms), stale (ms), limit, a unique member.
-_IN_FLIGHT: Final = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1] - ARGV[2])
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
-  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
+# KEYS: per scope its tokens' hash and its in-flight set. ARGV: the second it was admitted in, the
+# tokens to add to it (the estimate's correction), the member, the oldest second still in the
+# window, then per scope 1/0 for "has tpm", "has max_concurrent".
+_SETTLE: Final = """
+local delta, horizon = tonumber(ARGV[2]), tonumber(ARGV[4])
+for i = 1, #KEYS / 2 do
+  if ARGV[3 + 2 * i] == '1' and delta ~= 0 and tonumber(ARGV[1]) > horizon then
+    redis.call('HINCRBY', KEYS[2 * i - 1], ARGV[1], delta)
+  end
+  if ARGV[4 + 2 * i] == '1' then
+    redis.call('ZREM', KEYS[2 * i], ARGV[3])
+  end
 end
-return 0
+return 1
 """
+
+
+_HEADER_NAMES: Final = {unit: tuple(f"x-ratelimit-{part}-{unit}".encode() for part in ("limit", "remaining", "reset"))
+                        for unit in ("requests", "tokens")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,39 +157,47 @@ class Decision:
 
 @dataclass(slots=True)
 class Admission:
-    """What one request took from each scope: given back (`release`) or corrected (`finish`)."""
+    """What one request took from its scopes: given back or corrected when it ends (`finish`)."""
 
     estimate: int
-    requests: list[tuple[str, str | None]] = field(default_factory=list)  # (window key, member)
-    tokens: list[tuple[str, int]] = field(default_factory=list)  # (window key, second or local slot id)
-    in_flight: list[tuple[str, str | None]] = field(default_factory=list)
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-    _headed: set[str] = field(default_factory=set)
+    headers: list[tuple[bytes, bytes]]
+    # The in-process engine: what each window counted for it.
+    requests: list[str] = field(default_factory=list)  # window names
+    tokens: list[tuple[str, int]] = field(default_factory=list)  # (window name, second)
+    in_flight: list[str] = field(default_factory=list)
+    # The Redis engine: the scopes' (tokens key, in-flight key, has tpm, has max_concurrent), the
+    # request's member in the sets, and the second it was admitted in.
+    shared: list[tuple[str, str, bool, bool]] | None = None
+    member: str = ""
+    second: int = 0
 
 
 class _TokenWindow:
-    """One scope's tokens per second over the last minute, in this process."""
+    """One scope's tokens per second over the last minute, in this process, with their running total."""
 
-    __slots__ = ("seconds",)
+    __slots__ = ("seconds", "total")
 
     def __init__(self) -> None:
         self.seconds: deque[list[float]] = deque()  # [second, tokens]
+        self.total = 0.0
 
     def used(self, now: float) -> tuple[float, float]:
         seconds = self.seconds
         while seconds and seconds[0][0] <= now - WINDOW:
-            seconds.popleft()
-        return sum(entry[1] for entry in seconds), (seconds[0][0] if seconds else now)
+            self.total -= seconds.popleft()[1]
+        return self.total, (seconds[0][0] if seconds else now)
 
     def add(self, second: float, tokens: float) -> None:
         for entry in reversed(self.seconds):
             if entry[0] == second:
                 entry[1] += tokens
+                self.total += tokens
                 return
             if entry[0] < second:
                 break
         if not self.seconds or self.seconds[-1][0] < second:
             self.seconds.append([second, tokens])
+            self.total += tokens
 
 
 class RateLimiter:
@@ -168,107 +205,193 @@ class RateLimiter:
         self.prefix = prefix
         self._redis_url = redis_url
         self._redis: Redis | None = None
-        self._scripts: dict[str, Any] = {}
+        self._admit_script: Any = None
+        self._settle_script: Any = None
         self._warned = False
         self._members = itertools.count()
         self._requests: dict[str, deque[float]] = {}
         self._tokens: dict[str, _TokenWindow] = {}
         self.in_flight: dict[str, int] = {}
 
-    # --- a request's way through the scopes ------------------------------------------------------
-
     async def admit(self, scopes: list[Scope], estimate: int, headers: list[tuple[bytes, bytes]] | None = None
                     ) -> Admission:
-        """Take what the request needs from every scope, or give it all back and raise the refusal.
+        """Take what the request needs from every scope, or nothing and raise the refusal.
         OpenAI's `x-ratelimit-*` headers go into `headers` either way."""
-        admission = Admission(estimate, headers=headers if headers is not None else [])
+        admission = Admission(estimate, headers if headers is not None else [])
+        if self._redis_url is not None:
+            try:
+                await self._admit_shared(scopes, admission)
+            except RateLimitExceeded:
+                raise
+            except Exception as exc:
+                self._outage(exc)
+            else:
+                self._back()
+                return admission
         try:
             for scope in scopes:
-                await self._admit_one(scope, admission)
+                self._admit_local(scope, admission)
         except RateLimitExceeded:
-            await self.release(admission, refund=True)
+            self._give_back(admission, refund=True)
             raise
         return admission
 
-    async def _admit_one(self, scope: Scope, admission: Admission) -> None:
-        limits, name = scope.limits, f"{scope.kind}:{scope.name}"
-        if limits.rpm:
-            decision = await self._hit_requests(f"rpm:{name}", limits.rpm, admission)
-            self._announce(admission, "requests", decision)
-            if not decision.admitted:
-                wait = max(1.0, decision.reset)
-                raise RateLimitExceeded("requests_per_minute_limited", retry_after=wait, limit=limits.rpm,
-                                        who=scope.who, seconds=round(wait))
-        if limits.tpm:
-            decision = await self._hit_tokens(f"tpm:{name}", limits.tpm, admission)
-            self._announce(admission, "tokens", decision)
-            if not decision.admitted:
-                wait = max(1.0, decision.reset)
-                raise RateLimitExceeded("tokens_per_minute_limited", retry_after=wait, limit=limits.tpm,
-                                        who=scope.who, seconds=round(wait), estimate=admission.estimate)
-        if limits.max_concurrent and not await self._enter(f"inflight:{name}", limits.max_concurrent, admission):
-            raise RateLimitExceeded("concurrency_limited", code="concurrency_limit_exceeded", retry_after=1.0,
-                                    limit=limits.max_concurrent, who=scope.who)
-
-    @staticmethod
-    def _announce(admission: Admission, unit: str, decision: Decision) -> None:
-        """OpenAI's `x-ratelimit-*` headers, from the first scope that limits this unit (the
-        key's, when it has one: scopes come key first)."""
-        if unit in admission._headed:
-            return
-        admission._headed.add(unit)
-        admission.headers += [(f"x-ratelimit-limit-{unit}".encode(), str(decision.limit).encode()),
-                              (f"x-ratelimit-remaining-{unit}".encode(), str(decision.remaining).encode()),
-                              (f"x-ratelimit-reset-{unit}".encode(), reset_text(decision.reset).encode())]
-
     async def finish(self, admission: Admission, tokens_used: int | None) -> None:
         """The request ended: its slots come back, and its token estimate becomes what it used."""
-        if tokens_used is not None and admission.tokens:
-            delta = tokens_used - admission.estimate
-            if delta:
-                await self._correct_tokens(admission, delta)
-        await self.release(admission, refund=False)
+        delta = tokens_used - admission.estimate if tokens_used is not None else 0
+        if admission.shared is not None:
+            if any(tpm or concurrent for _, _, tpm, concurrent in admission.shared):
+                await self._settle_shared(admission, delta)
+            return
+        if delta:
+            self._correct_local(admission, delta)
+        self._give_back(admission, refund=False)
 
-    async def release(self, admission: Admission, *, refund: bool) -> None:
-        """Give back the slots of requests at once; with `refund`, also what the windows counted."""
+    # --- refusals and headers ---------------------------------------------------------------------
+
+    @staticmethod
+    def _refuse(scope: Scope, kind: int, decision: Decision, estimate: int) -> RateLimitExceeded:
+        wait = max(1.0, decision.reset)
+        if kind == 1:
+            return RateLimitExceeded("requests_per_minute_limited", retry_after=wait, limit=decision.limit,
+                                     who=scope.who, seconds=round(wait))
+        if kind == 2:
+            return RateLimitExceeded("tokens_per_minute_limited", retry_after=wait, limit=decision.limit,
+                                     who=scope.who, seconds=round(wait), estimate=estimate)
+        return RateLimitExceeded("concurrency_limited", code="concurrency_limit_exceeded", retry_after=1.0,
+                                 limit=decision.limit, who=scope.who)
+
+    @staticmethod
+    def _announce(admission: Admission, unit: str, decision: Decision, headed: set[str]) -> None:
+        """OpenAI's `x-ratelimit-*` headers, from the first scope that limits this unit (the
+        key's, when it has one: scopes come key first)."""
+        if unit in headed:
+            return
+        headed.add(unit)
+        limit, remaining, reset = _HEADER_NAMES[unit]
+        admission.headers += [(limit, b"%d" % decision.limit), (remaining, b"%d" % decision.remaining),
+                              (reset, reset_text(decision.reset).encode())]
+
+    # --- the in-process engine ----------------------------------------------------------------------
+
+    def _admit_local(self, scope: Scope, admission: Admission) -> None:
+        limits, name = scope.limits, f"{scope.kind}:{scope.name}"
+        headed = {unit for unit, taken in (("requests", admission.requests), ("tokens", admission.tokens)) if taken}
+        now = time.time()
+        if limits.rpm:
+            window = f"rpm:{name}"
+            times = self._requests.setdefault(window, deque())
+            while times and times[0] <= now - WINDOW:
+                times.popleft()
+            admitted = len(times) < limits.rpm
+            if admitted:
+                times.append(now)
+                admission.requests.append(window)
+            reset = (times[0] + WINDOW - now) if times else 0.0
+            decision = Decision(admitted, limits.rpm, max(0, limits.rpm - len(times)), max(0.0, reset))
+            self._announce(admission, "requests", decision, headed)
+            if not admitted:
+                raise self._refuse(scope, 1, decision, admission.estimate)
+        if limits.tpm:
+            window, second = f"tpm:{name}", int(now)
+            tokens = self._tokens.setdefault(window, _TokenWindow())
+            used, oldest = tokens.used(now)
+            admitted = used <= 0 or used + admission.estimate <= limits.tpm
+            if admitted:
+                tokens.add(second, admission.estimate)
+                used += admission.estimate
+                admission.tokens.append((window, second))
+            decision = Decision(admitted, limits.tpm, max(0, limits.tpm - int(used)), max(0.0, oldest + WINDOW - now))
+            self._announce(admission, "tokens", decision, headed)
+            if not admitted:
+                raise self._refuse(scope, 2, decision, admission.estimate)
+        if limits.max_concurrent:
+            window = f"inflight:{name}"
+            current = self.in_flight.get(window, 0)
+            if current >= limits.max_concurrent:
+                raise self._refuse(scope, 3, Decision(False, limits.max_concurrent, 0, 1.0), admission.estimate)
+            self.in_flight[window] = current + 1
+            admission.in_flight.append(window)
+
+    def _correct_local(self, admission: Admission, delta: int) -> None:
+        horizon = time.time() - WINDOW
+        for window, second in admission.tokens:
+            tokens = self._tokens.get(window)
+            if tokens is not None and second > horizon:
+                tokens.add(second, delta)
+
+    def _give_back(self, admission: Admission, *, refund: bool) -> None:
         if refund:
-            for window, member in admission.requests:
-                await self._unhit_requests(window, member)
-            if admission.tokens:
-                await self._correct_tokens(admission, -admission.estimate)
-        for window, member in admission.in_flight:
-            await self._leave(window, member)
+            for window in admission.requests:
+                times = self._requests.get(window)
+                if times:
+                    times.pop()  # the newest is this request's: nothing ran in between (no await)
+            self._correct_local(admission, -admission.estimate)
+        for window in admission.in_flight:
+            current = self.in_flight.get(window, 0) - 1
+            if current > 0:
+                self.in_flight[window] = current
+            else:
+                self.in_flight.pop(window, None)
         admission.requests.clear()
         admission.tokens.clear()
         admission.in_flight.clear()
 
-    # --- the windows: Redis when configured, else this process ------------------------------------
+    # --- the Redis engine: one round trip in, one out -------------------------------------------
 
-    async def _script(self, name: str, source: str, window: str, args: list[Any]) -> Any:
-        """Runs a script on Redis; None when Redis is not configured or unreachable (then this
-        process decides)."""
-        if self._redis_url is None:
-            return None
-        try:
-            script = self._scripts.get(name)
-            if script is None:
-                script = self._scripts[name] = self._client().register_script(source)
-            result = await script(keys=[self.prefix + window], args=args)
-        except Exception as exc:
-            self._outage(exc)
-            return None
-        self._back()
-        return result
+    async def _admit_shared(self, scopes: list[Scope], admission: Admission) -> None:
+        if self._admit_script is None:
+            client = self._client()
+            self._admit_script = client.register_script(_ADMIT)
+            self._settle_script = client.register_script(_SETTLE)
+        now = time.time()
+        member = f"{now:.6f}-{id(self)}-{next(self._members)}"
+        keys: list[str] = []
+        args: list[Any] = [int(now * 1000), int(now), admission.estimate, member, int(STALE_IN_FLIGHT * 1000)]
+        for scope in scopes:
+            name = f"{scope.kind}:{scope.name}"
+            keys += [f"{self.prefix}rpm:{name}", f"{self.prefix}tpm:{name}", f"{self.prefix}inflight:{name}"]
+            limits = scope.limits
+            args += [limits.rpm or 0, limits.tpm or 0, limits.max_concurrent or 0]
+        result = [int(float(value)) for value in await self._admit_script(keys=keys, args=args)]
+        admitted, failing, kind = result[0], result[1], result[2]
+        headed: set[str] = set()
+        for number, scope in enumerate(scopes):
+            count, oldest_ms, used, first = result[3 + 4 * number:7 + 4 * number]
+            limits = scope.limits
+            if limits.rpm:
+                self._announce(admission, "requests", Decision(
+                    bool(admitted), limits.rpm, max(0, limits.rpm - count), max(0.0, oldest_ms / 1000 + WINDOW - now)),
+                    headed)
+            if limits.tpm:
+                self._announce(admission, "tokens", Decision(
+                    bool(admitted), limits.tpm, max(0, limits.tpm - used), max(0.0, first + WINDOW - now)), headed)
+        if not admitted:
+            scope = scopes[failing - 1]
+            limits = scope.limits
+            count, oldest_ms, used, first = result[3 + 4 * (failing - 1):7 + 4 * (failing - 1)]
+            if kind == 1:
+                decision = Decision(False, limits.rpm or 0, 0, max(0.0, oldest_ms / 1000 + WINDOW - now))
+            elif kind == 2:
+                decision = Decision(False, limits.tpm or 0, 0, max(0.0, first + WINDOW - now))
+            else:
+                decision = Decision(False, limits.max_concurrent or 0, 0, 1.0)
+            raise self._refuse(scope, kind, decision, admission.estimate)
+        admission.shared = [(keys[3 * n + 1], keys[3 * n + 2], bool(scope.limits.tpm),
+                             bool(scope.limits.max_concurrent)) for n, scope in enumerate(scopes)]
+        admission.member, admission.second = member, int(now)
 
-    async def _command(self, *args: Any) -> bool:
-        if self._redis_url is None:
-            return False
+    async def _settle_shared(self, admission: Admission, delta: int) -> None:
+        assert admission.shared is not None
+        keys: list[str] = []
+        args: list[Any] = [admission.second, delta, admission.member, int(time.time() - WINDOW)]
+        for tokens_key, in_flight_key, tpm, concurrent in admission.shared:
+            keys += [tokens_key, in_flight_key]
+            args += [1 if tpm else 0, 1 if concurrent else 0]
         try:
-            await self._client().execute_command(*args)  # type: ignore[no-untyped-call]
-        except Exception as exc:
+            await self._settle_script(keys=keys, args=args)
+        except Exception as exc:  # the in-flight entry expires on its own; the estimate stays counted
             self._outage(exc)
-            return False
-        return True
 
     def _client(self) -> Redis:
         if self._redis is None:
@@ -288,95 +411,6 @@ class RateLimiter:
         if self._warned:
             log.warning("Redis is back: rate limits are shared again")
             self._warned = False
-
-    def _member(self, now: float) -> str:
-        return f"{now:.6f}-{id(self)}-{next(self._members)}"
-
-    async def _hit_requests(self, window: str, limit: int, admission: Admission) -> Decision:
-        now = time.time()
-        member = self._member(now)
-        result = await self._script("requests", _REQUESTS, window, [int(now * 1000), int(WINDOW * 1000), limit,
-                                                                     member])
-        if result is not None:
-            admitted, count, oldest = result
-            if admitted:
-                admission.requests.append((window, member))
-            reset = max(0.0, float(oldest) / 1000 + WINDOW - now)
-            return Decision(bool(admitted), limit, max(0, limit - int(count)), reset)
-        times = self._requests.setdefault(window, deque())
-        while times and times[0] <= now - WINDOW:
-            times.popleft()
-        admitted = len(times) < limit
-        if admitted:
-            times.append(now)
-            admission.requests.append((window, None))
-        reset = (times[0] + WINDOW - now) if times else 0.0
-        return Decision(admitted, limit, max(0, limit - len(times)), max(0.0, reset))
-
-    async def _unhit_requests(self, window: str, member: str | None) -> None:
-        if member is not None:
-            await self._command("ZREM", self.prefix + window, member)
-            return
-        times = self._requests.get(window)
-        if times:
-            times.pop()  # the newest is this request's (no await since it was taken)
-
-    async def _hit_tokens(self, window: str, limit: int, admission: Admission) -> Decision:
-        now = time.time()
-        second = int(now)
-        estimate = admission.estimate
-        result = await self._script("tokens", _TOKENS, window, [second, int(WINDOW), limit, estimate])
-        if result is not None:
-            admitted, used, oldest = (int(value) for value in result)
-        else:
-            tokens = self._tokens.setdefault(window, _TokenWindow())
-            used_f, oldest_f = tokens.used(now)
-            admitted = used_f <= 0 or used_f + estimate <= limit
-            if admitted:
-                tokens.add(second, estimate)
-                used_f += estimate
-            used, oldest = int(used_f), int(oldest_f)
-        if admitted:
-            admission.tokens.append((window, second))
-        reset = max(0.0, oldest + WINDOW - now)
-        return Decision(bool(admitted), limit, max(0, limit - used), reset)
-
-    async def _correct_tokens(self, admission: Admission, delta: int) -> None:
-        horizon = time.time() - WINDOW
-        for window, second in admission.tokens:
-            if second <= horizon:
-                continue  # it left the window: nothing to correct
-            if await self._command("HINCRBY", self.prefix + window, second, delta):
-                continue
-            tokens = self._tokens.get(window)
-            if tokens is not None:
-                tokens.add(second, delta)
-
-    async def _enter(self, window: str, limit: int, admission: Admission) -> bool:
-        now = time.time()
-        member = self._member(now)
-        result = await self._script("in_flight", _IN_FLIGHT, window, [int(now * 1000), int(STALE_IN_FLIGHT * 1000),
-                                                                       limit, member])
-        if result is not None:
-            if result:
-                admission.in_flight.append((window, member))
-            return bool(result)
-        current = self.in_flight.get(window, 0)
-        if current >= limit:
-            return False
-        self.in_flight[window] = current + 1
-        admission.in_flight.append((window, None))
-        return True
-
-    async def _leave(self, window: str, member: str | None) -> None:
-        if member is not None:  # taken in Redis: given back there (or left to expire if it is down)
-            await self._command("ZREM", self.prefix + window, member)
-            return
-        current = self.in_flight.get(window, 0) - 1
-        if current > 0:
-            self.in_flight[window] = current
-        else:
-            self.in_flight.pop(window, None)
 
     async def close(self) -> None:
         if self._redis is not None:

@@ -70,6 +70,35 @@ def percentiles(samples: list[float]) -> dict[str, float | None]:
     return {name: ordered[max(0, math.ceil(len(ordered) * share) - 1)] for name, share in SHARES}
 
 
+# Latency histograms of the PostgreSQL rollup (store/postgres_ledger.py): bucket i holds values up to
+# RATIO**i ms (bucket 0: up to 1 ms), so a percentile read from one is within ±10 % (the bucket's
+# geometric middle), up to RATIO**(BUCKETS - 1) ms (about 11 hours).
+BUCKETS: Final = 96
+RATIO: Final = 1.2
+_LOG_RATIO: Final = math.log(RATIO)
+
+
+def bucket_of(ms: float) -> int:
+    if ms <= 1.0:
+        return 0
+    return min(BUCKETS - 1, math.ceil(math.log(ms) / _LOG_RATIO - 1e-9))
+
+
+def histogram_percentiles(counts: list[int]) -> dict[str, float | None]:
+    total = sum(counts)
+    if not total:
+        return {name: None for name, _ in SHARES}
+    out: dict[str, float | None] = {}
+    for name, share in SHARES:
+        rank, seen = max(1, math.ceil(total * share)), 0
+        for index, count in enumerate(counts):
+            seen += count
+            if seen >= rank:
+                out[name] = round(RATIO ** (index - 0.5), 3) if index else 1.0
+                break
+    return out
+
+
 def order(data: list[dict[str, Any]], query: UsageQuery) -> list[dict[str, Any]]:
     """Time series in time order, each bucket's groups by requests; totals by requests (ties by name)."""
     def groups(item: dict[str, Any]) -> tuple[str, ...]:  # ties in a stable order, the same in every store

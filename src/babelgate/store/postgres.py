@@ -15,12 +15,13 @@ from typing import Any, Final
 
 import asyncpg
 
+from babelgate.store import postgres_ledger
 from babelgate.store.base import Clock, StoredResponse, decode_record, encode_body, is_expired, now_seconds
-from babelgate.store.ledger_table import COLUMNS, GROUPS, SHARES, SUMS, UsageQuery, order, values
+from babelgate.store.ledger_table import COLUMNS, UsageQuery
 
-# Unquoted identifiers only, and short enough that "<table>_expires_at" stays within Postgres's 63 bytes
+# Unquoted identifiers only, and short enough that "<table>_ledger_hourly_pkey" stays within Postgres's 63 bytes
 # (longer names are silently truncated, and two tables could then fight over one index name).
-_TABLE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,51}")
+_TABLE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,43}")
 _POOL_MIN: Final = 1
 _POOL_MAX: Final = 10
 
@@ -28,7 +29,7 @@ _POOL_MAX: Final = 10
 class PostgresResponseStore:
     def __init__(self, dsn: str, *, table: str = "babelgate_responses", clock: Clock = time.time) -> None:
         if not _TABLE_NAME.fullmatch(table):
-            raise ValueError(f"table must be a plain SQL identifier of at most 52 characters, got {table!r}")
+            raise ValueError(f"table must be a plain SQL identifier of at most 44 characters, got {table!r}")
         self._dsn = dsn
         self._table = table
         self._clock = clock
@@ -99,10 +100,7 @@ class PostgresResponseStore:
         return int(value)
 
     async def append_usage(self, rows: list[dict[str, Any]]) -> None:
-        pool = await self._ready_pool()
-        # COPY: one round trip and no per-row statement, whatever the batch's size.
-        await pool.copy_records_to_table(f"{self._table}_ledger", records=[values(row) for row in rows],
-                                         columns=COLUMNS)
+        await postgres_ledger.append(await self._ready_pool(), self._table, rows)
 
     async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
         pool = await self._ready_pool()
@@ -111,45 +109,10 @@ class PostgresResponseStore:
         return [dict(row) for row in rows]
 
     async def usage_summary(self, query: UsageQuery) -> list[dict[str, Any]]:
-        """One SQL query: sums and counts, and exact percentiles (`percentile_disc`), per group."""
-        pool = await self._ready_pool()
-        args: list[Any] = [query.since, query.until]
-        where = ["ts >= $1", "ts < $2"]
-        for name, value in query.filters:
-            args.append(value)
-            where.append(f"{GROUPS[name]} = ${len(args)}")
-        keys = [f"{GROUPS[name]} AS {name}" for name in query.group_by]
-        if query.interval:
-            args.append(query.interval)
-            keys.append(f"floor(ts / ${len(args)}) * ${len(args)} AS time")
-        sums = ", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in SUMS)
-        shares = ", ".join(str(share) for _, share in SHARES)
-        sql = (f"SELECT {''.join(key + ', ' for key in keys)}count(*) AS requests,"
-               f" count(*) FILTER (WHERE status >= 400) AS errors, {sums},"
-               " coalesce(sum(cost_usd), 0) AS cost_usd, count(*) FILTER (WHERE cache_hit) AS cache_hits,"
-               f" percentile_disc(ARRAY[{shares}]) WITHIN GROUP (ORDER BY latency_ms) AS latency,"
-               f" percentile_disc(ARRAY[{shares}]) WITHIN GROUP (ORDER BY ttft_ms) AS ttft"
-               f" FROM {self._table}_ledger WHERE {' AND '.join(where)}"
-               + (f" GROUP BY {', '.join(str(n + 1) for n in range(len(keys)))}" if keys else ""))
-        data = []
-        for record in await pool.fetch(sql, *args):
-            row = dict(record)
-            if not row["requests"]:
-                continue  # no group: the totals of an empty period
-            latency, ttft = row.pop("latency"), row.pop("ttft")
-            row["error_rate"] = round(row["errors"] / row["requests"], 6)
-            row["cost_usd"] = round(float(row["cost_usd"]), 8)
-            row["latency_ms"] = {name: (latency[n] if latency else None) for n, (name, _) in enumerate(SHARES)}
-            row["ttft_ms"] = {name: (ttft[n] if ttft else None) for n, (name, _) in enumerate(SHARES)}
-            if query.interval:
-                row["time"] = float(row["time"])
-            data.append(row)
-        return order(data, query)
+        return await postgres_ledger.summary(await self._ready_pool(), self._table, query)
 
     async def delete_usage_before(self, ts: float) -> int:
-        pool = await self._ready_pool()
-        status = await pool.execute(f"DELETE FROM {self._table}_ledger WHERE ts < $1", ts)
-        return int(status.split()[-1])
+        return await postgres_ledger.delete_before(await self._ready_pool(), self._table, ts)
 
     async def close(self) -> None:
         async with self._pool_lock:
@@ -186,18 +149,8 @@ class PostgresResponseStore:
                 f"CREATE INDEX IF NOT EXISTS {self._table}_expires_at ON {self._table} (expires_at)")
             await connection.execute(
                 f"CREATE TABLE IF NOT EXISTS {self._table}_secrets (name TEXT PRIMARY KEY, value BYTEA NOT NULL)")
-            # The usage ledger (store/ledger_table.py). Indexed by time, and by key and team with
-            # time, for a period's totals and a budget's spend.
-            await connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {self._table}_ledger (ts DOUBLE PRECISION NOT NULL, request_id TEXT,"
-                " key_id TEXT, team TEXT, route TEXT, model_requested TEXT, provider TEXT, model TEXT,"
-                " attempts INTEGER, status INTEGER, error_code TEXT, prompt_tokens INTEGER,"
-                " completion_tokens INTEGER, cached_tokens INTEGER, reasoning_tokens INTEGER,"
-                " cost_usd DOUBLE PRECISION, latency_ms DOUBLE PRECISION, ttft_ms DOUBLE PRECISION,"
-                " stream BOOLEAN, cache_hit BOOLEAN)")
-            for name, columns in (("ts", "ts"), ("key", "key_id, ts"), ("team", "team, ts")):
-                await connection.execute(
-                    f"CREATE INDEX IF NOT EXISTS {self._table}_ledger_{name} ON {self._table}_ledger ({columns})")
+            for statement in postgres_ledger.schema(self._table):  # the usage ledger and its rollup
+                await connection.execute(statement)
             await connection.execute(
                 f"CREATE SEQUENCE IF NOT EXISTS {self._table}_documents_seq")
             await connection.execute(
