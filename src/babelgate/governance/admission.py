@@ -48,6 +48,7 @@ class Governance:
                               for name, model in config.models.items() if model.limits is not None}
         self._aliases: Mapping[str, str] = config.aliases
         self._models: dict[str, tuple[str, Limits] | None] = {}
+        self._scope_memo: dict[tuple[object, str], list[Scope]] = {}
 
     def model_limits(self, model: str) -> tuple[str, Limits] | None:
         """The limits of the configured model `model` names (through aliases), if it has any."""
@@ -83,6 +84,15 @@ class Governance:
         if team is not None and team.budget_usd is not None:
             assert key is not None and key.team is not None
             await self.budgets.check("team", key.team, team.budget_usd, team.budget_period)
+        admission = await self.limiter.admit(self._scopes(key, team, model), estimate_tokens(body_size), headers)
+        return Ticket(admission, key, team)
+
+    def _scopes(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> list[Scope]:
+        """The scopes that limit this request, built once per key's limits, team and model."""
+        memo = (key.id, key.rpm, key.tpm, key.max_concurrent, key.team) if key is not None else None, model
+        scopes = self._scope_memo.get(memo)
+        if scopes is not None:
+            return scopes
         scopes = []
         if key is not None:
             own = Limits(key.rpm, key.tpm, key.max_concurrent)
@@ -94,8 +104,9 @@ class Governance:
         model_limits = self.model_limits(model)
         if model_limits is not None:
             scopes.append(Scope("model", *model_limits))
-        admission = await self.limiter.admit(scopes, estimate_tokens(body_size), headers)
-        return Ticket(admission, key, team)
+        if len(self._scope_memo) < 100_000:
+            self._scope_memo[memo] = scopes
+        return scopes
 
     async def settle(self, ticket: Ticket, notes: CallNotes | None) -> None:
         usage = notes.usage if notes is not None else None

@@ -136,11 +136,17 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """Who a limit is for: `key`, `team` or `model`, and its name (a key's id, never a secret)."""
+    """Who a limit is for: `key`, `team` or `model`, and its name (a key's id, never a secret).
+    Built once per key and configuration (governance/admission.py), with its windows' names."""
 
     kind: str
     name: str
     limits: Limits
+    windows: tuple[str, str, str] = field(init=False)  # requests, tokens, in flight
+
+    def __post_init__(self) -> None:
+        name = f"{self.kind}:{self.name}"
+        object.__setattr__(self, "windows", (f"rpm:{name}", f"tpm:{name}", f"inflight:{name}"))
 
     @property
     def who(self) -> str:
@@ -228,9 +234,10 @@ class RateLimiter:
             else:
                 self._back()
                 return admission
+        headed: set[str] = set()
         try:
             for scope in scopes:
-                self._admit_local(scope, admission)
+                self._admit_local(scope, admission, headed)
         except RateLimitExceeded:
             self._give_back(admission, refund=True)
             raise
@@ -274,12 +281,11 @@ class RateLimiter:
 
     # --- the in-process engine ----------------------------------------------------------------------
 
-    def _admit_local(self, scope: Scope, admission: Admission) -> None:
-        limits, name = scope.limits, f"{scope.kind}:{scope.name}"
-        headed = {unit for unit, taken in (("requests", admission.requests), ("tokens", admission.tokens)) if taken}
+    def _admit_local(self, scope: Scope, admission: Admission, headed: set[str]) -> None:
+        limits = scope.limits
         now = time.time()
         if limits.rpm:
-            window = f"rpm:{name}"
+            window = scope.windows[0]
             times = self._requests.setdefault(window, deque())
             while times and times[0] <= now - WINDOW:
                 times.popleft()
@@ -293,7 +299,7 @@ class RateLimiter:
             if not admitted:
                 raise self._refuse(scope, 1, decision, admission.estimate)
         if limits.tpm:
-            window, second = f"tpm:{name}", int(now)
+            window, second = scope.windows[1], int(now)
             tokens = self._tokens.setdefault(window, _TokenWindow())
             used, oldest = tokens.used(now)
             admitted = used <= 0 or used + admission.estimate <= limits.tpm
@@ -306,7 +312,7 @@ class RateLimiter:
             if not admitted:
                 raise self._refuse(scope, 2, decision, admission.estimate)
         if limits.max_concurrent:
-            window = f"inflight:{name}"
+            window = scope.windows[2]
             current = self.in_flight.get(window, 0)
             if current >= limits.max_concurrent:
                 raise self._refuse(scope, 3, Decision(False, limits.max_concurrent, 0, 1.0), admission.estimate)
@@ -349,8 +355,7 @@ class RateLimiter:
         keys: list[str] = []
         args: list[Any] = [int(now * 1000), int(now), admission.estimate, member, int(STALE_IN_FLIGHT * 1000)]
         for scope in scopes:
-            name = f"{scope.kind}:{scope.name}"
-            keys += [f"{self.prefix}rpm:{name}", f"{self.prefix}tpm:{name}", f"{self.prefix}inflight:{name}"]
+            keys += [self.prefix + window for window in scope.windows]
             limits = scope.limits
             args += [limits.rpm or 0, limits.tpm or 0, limits.max_concurrent or 0]
         result = [int(float(value)) for value in await self._admit_script(keys=keys, args=args)]
