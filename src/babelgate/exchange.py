@@ -13,7 +13,7 @@ import orjson
 
 from babelgate.errors import GatewayError, InvalidRequest, RequestTooLarge
 from babelgate.governance.virtual_keys import VirtualKey
-from babelgate.hooks import RequestContext
+from babelgate.hooks import Hook, RequestContext
 from babelgate.i18n import choose_language
 from babelgate.observability.request_id import RequestIds
 from babelgate.observability.tracing import AttemptRecord
@@ -37,6 +37,7 @@ class Exchange:
         "_watcher",
         "attempt_log",
         "body_size",
+        "chunk_hooks",
         "context",
         "disconnected",
         "error_code",
@@ -84,6 +85,7 @@ class Exchange:
         self.error_code = ""
         self.notes: CallNotes | None = None
         self.context: RequestContext | None = None  # set when hooks are installed
+        self.chunk_hooks: tuple[Hook, ...] = ()  # the hooks that see each piece of a stream, when any
         self._watcher: asyncio.Task[None] | None = None
 
     def elapsed(self) -> float:
@@ -97,10 +99,12 @@ class Exchange:
 
     def hook_context(self, model: str, provider: str, upstream_model: str, stream: bool) -> RequestContext:
         """What the hooks see of this request (pipeline.CallSite)."""
+        key = self.virtual_key
         return RequestContext(
             request_id=self.request_id.decode(), route=self.route, model=model, provider=provider,
             upstream_model=upstream_model, stream=stream, key_id=self.key_id,
             headers={k.decode("latin-1"): v.decode("latin-1") for k, v in self.scope["headers"]},
+            team=key.team if key is not None else None, key_metadata=key.metadata if key is not None else {},
         )
 
     @property

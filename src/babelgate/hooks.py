@@ -4,13 +4,17 @@
   `GatewayError` to refuse it.
 - `transform_request` receives the typed `ChatRequest` and returns the one to send. Overriding it
   takes chat requests off the byte-forwarding fast path (the hook needs the typed request).
-- `on_complete` runs after the last byte went to the client, with what happened.
+- `on_stream_chunk` sees each piece of a streamed answer as it goes to the client (in the
+  frontend's own wire format). Only hooks that override it are called, and streams are wrapped
+  only when one does.
+- `on_complete` runs after the last byte went to the client, with what happened: status, time,
+  usage (on every road that reports it), finish reason, error code.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +34,9 @@ class RequestContext:
     key_id: str | None
     headers: Mapping[str, str]
     state: dict[str, Any] = field(default_factory=dict)
+    # The caller's virtual key, when it used one: its team and metadata (governance/virtual_keys.py).
+    team: str | None = None
+    key_metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +55,41 @@ class Hook:
     async def transform_request(self, context: RequestContext, request: ChatRequest) -> ChatRequest:
         return request
 
+    async def on_stream_chunk(self, context: RequestContext, data: bytes) -> None:
+        return None
+
     async def on_complete(self, context: RequestContext, completion: Completion) -> None:
         return None
 
     @property
     def needs_typed_request(self) -> bool:
         return type(self).transform_request is not Hook.transform_request
+
+    @property
+    def observes_chunks(self) -> bool:
+        return type(self).on_stream_chunk is not Hook.on_stream_chunk
+
+
+async def observed(frames: AsyncIterator[bytes], hooks: Sequence[Hook], context: RequestContext
+                   ) -> AsyncIterator[bytes]:
+    """`frames`, each shown to the hooks' `on_stream_chunk` before it goes on."""
+    try:
+        async for frame in frames:
+            await notify_chunk(hooks, context, frame)
+            yield frame
+    finally:
+        aclose = getattr(frames, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+async def notify_chunk(hooks: Sequence[Hook], context: RequestContext, data: bytes) -> None:
+    """A failing hook is logged and never breaks the stream."""
+    for hook in hooks:
+        try:
+            await hook.on_stream_chunk(context, data)
+        except Exception:
+            log.exception("hook %s failed in on_stream_chunk", type(hook).__name__)
 
 
 async def notify_complete(hooks: Iterable[Hook], context: RequestContext, completion: Completion) -> None:

@@ -33,7 +33,7 @@ from babelgate.exchange import COST_HEADER, Exchange, Headers
 from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.governance.virtual_keys import VirtualKey
-from babelgate.hooks import RequestContext
+from babelgate.hooks import Hook, RequestContext, observed
 from babelgate.observability.tracing import AttemptRecord
 from babelgate.providers import key_pool
 from babelgate.providers.base import CallNotes
@@ -70,6 +70,7 @@ class CallSite(Protocol):
     virtual_key: VirtualKey | None
     requested_model: str
     attempt_log: list[AttemptRecord] | None  # each attempt, for traces; None when they are off
+    chunk_hooks: tuple[Hook, ...]  # hooks that see each piece of a stream (set with the context)
     body_size: int  # bytes of the request, for the token estimate of tokens-per-minute limits
 
     def hook_context(self, model: str, provider: str, upstream_model: str, stream: bool) -> RequestContext:
@@ -196,6 +197,7 @@ async def run_attempt(runtime: Runtime, site: CallSite, deployment: Deployment, 
         if context is None:
             context = site.context = site.hook_context(deployment.public_name, deployment.provider.name,
                                                        deployment.model, stream)
+            site.chunk_hooks = runtime.chunk_hooks
             for hook in runtime.hooks:
                 await hook.on_request(context)
         else:
@@ -310,6 +312,8 @@ async def send_stream(exchange: Exchange, frames: AsyncIterator[bytes], notes: C
     are ordinary HTTP errors (which the router may still retry) rather than stream events.
     SSE by default; any other streamed type (Ollama's NDJSON) gets the same no-buffering headers.
     `on_error` renders an error after the first frame as the frontend's own stream event."""
+    if exchange.chunk_hooks and exchange.context is not None:
+        frames = observed(frames, exchange.chunk_hooks, exchange.context)
     try:
         first = await anext(frames)
     except StopAsyncIteration:

@@ -41,6 +41,7 @@ class Runtime:
     cache: ResponseCache  # exact-match answers (response_cache.py)
     hooks: tuple[Hook, ...]
     typed_hooks: tuple[Hook, ...]
+    chunk_hooks: tuple[Hook, ...]  # the hooks that override on_stream_chunk
     metrics: Metrics
     response_store: ResponseStore
     reasoning_sealer: SealerSource  # seals reasoning state clients carry (frontends/responses/reasoning.py)

@@ -123,6 +123,7 @@ DEFAULT_FACTS: Final[dict[str, ModelFacts]] = {
     "text-embedding-3-large": _embedding(0.13, 8_191),
     "text-embedding-ada-002": _embedding(0.10, 8_191),
     # Anthropic (cache writes: the 5-minute rate, 1.25 times input)
+    "claude-opus-4-6*": _chat(Price(5.0, 25.0, 0.50, 6.25), 200_000, 64_000, _PDF, reasoning=True),
     "claude-opus-4-5*": _chat(Price(5.0, 25.0, 0.50, 6.25), 200_000, 64_000, _PDF, reasoning=True),
     "claude-opus-4*": _chat(Price(15.0, 75.0, 1.50, 18.75), 200_000, 32_000, _PDF, reasoning=True),
     "claude-sonnet-4*": _chat(Price(3.0, 15.0, 0.30, 3.75), 200_000, 64_000, _PDF, reasoning=True),

@@ -30,7 +30,7 @@ from babelgate.frontends.responses.validate import validate_create_body
 from babelgate.frontends.responses.wire import JSON
 from babelgate.governance.gateway_keys import credentials
 from babelgate.governance.virtual_keys import VirtualKey
-from babelgate.hooks import Completion, RequestContext, notify_complete
+from babelgate.hooks import Completion, Hook, RequestContext, notify_chunk, notify_complete
 from babelgate.i18n import choose_language
 from babelgate.observability.metrics import Observation
 from babelgate.observability.tracing import AttemptRecord
@@ -162,10 +162,13 @@ class ResponsesSocket:
         async def attempt(deployment: Deployment, notes: CallNotes) -> turn.Turn:
             current = await turn.prepare(self.runtime, body, deployment, self._lookup, language=self.language,
                                          context=outcome.context, notes=notes, stream=True, owner=self.key_id)
+            hooks = outcome.chunk_hooks
             async for batch in turn.events(current):
                 outcome.response_started = True
                 for item in batch:
-                    await self._send({**item, "stream_id": lane} if lane is not None else item)
+                    text = await self._send({**item, "stream_id": lane} if lane is not None else item)
+                    if hooks and outcome.context is not None:
+                        await notify_chunk(hooks, outcome.context, text.encode())
             return current
 
         try:
@@ -200,9 +203,11 @@ class ResponsesSocket:
             self.remembered.popitem(last=False)
 
     def _context(self, model: str, provider: str, upstream_model: str, stream: bool) -> RequestContext:
+        key = self.virtual_key
         return RequestContext(request_id=self.ids(None).decode(), route="responses.websocket", model=model,
                               provider=provider, upstream_model=upstream_model, stream=stream, key_id=self.key_id,
-                              headers=self.headers)
+                              headers=self.headers, team=key.team if key is not None else None,
+                              key_metadata=key.metadata if key is not None else {})
 
     async def _error(self, error: GatewayError, lane: Any = None) -> None:
         payload = error_object(error, self.language)
@@ -212,9 +217,11 @@ class ResponsesSocket:
             event["stream_id"] = lane
         await self._send(event)
 
-    async def _send(self, event: JSON) -> None:
+    async def _send(self, event: JSON) -> str:
+        text = orjson.dumps(event).decode()
         async with self.send_lock:
-            await self.send({"type": "websocket.send", "text": orjson.dumps(event).decode()})
+            await self.send({"type": "websocket.send", "text": text})
+        return text
 
 
 @dataclass(slots=True)
@@ -234,6 +241,7 @@ class _Outcome:
     requested_model: str = ""
     body_size: int = 0
     attempt_log: list[AttemptRecord] | None = None  # no traces for WebSocket responses yet
+    chunk_hooks: tuple[Hook, ...] = ()
     headers_out: Headers = field(default_factory=list)  # unused: a socket has no response headers
 
     def watch(self, after: float = 0.0) -> None:
