@@ -13,7 +13,7 @@ import orjson
 
 from babelgate.errors import GatewayError, InvalidRequest, RequestTooLarge
 from babelgate.governance.virtual_keys import VirtualKey
-from babelgate.hooks import Hook, RequestContext
+from babelgate.hooks import Hook, RequestContext, notify_chunk
 from babelgate.i18n import choose_language
 from babelgate.observability.request_id import RequestIds
 from babelgate.observability.tracing import AttemptRecord
@@ -165,7 +165,10 @@ class Exchange:
                      headers: Headers, on_error: Callable[[GatewayError], bytes]) -> GatewayError | None:
         """Send `first`, then `rest` as it comes. A GatewayError from `rest` ends the stream with
         `on_error`'s event; a client disconnect cancels `rest` at once (closing the upstream).
-        Returns the error that ended the stream, if any."""
+        Returns the error that ended the stream, if any.
+
+        The hooks' `on_stream_chunk` sees `first` and `rest` where the caller wrapped them
+        (pipeline.send_stream, only when a hook overrides it), and the error event here."""
         await self.send(self._start(200, content_type, headers))
         self.streamed = True
         task = asyncio.current_task()
@@ -180,7 +183,11 @@ class Exchange:
             await self.send({"type": "http.response.body", "body": b""})
             return None
         except GatewayError as error:
-            await self.send({"type": "http.response.body", "body": on_error(error)})
+            last = on_error(error)
+            if self.chunk_hooks and self.context is not None:
+                # The error event is the stream's last piece: hooks that keep the answer see it too.
+                await notify_chunk(self.chunk_hooks, self.context, last)
+            await self.send({"type": "http.response.body", "body": last})
             return error
         except asyncio.CancelledError:
             if not self.disconnected:
