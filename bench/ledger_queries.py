@@ -26,15 +26,17 @@ MODELS = (("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude
           ("anthropic", "claude-haiku-4-5"), ("gemini", "gemini-2.5-flash"), ("mistral", "mistral-large-latest"))
 
 
-def _rows(start: int, count: int, now: float) -> list[dict[str, Any]]:
+def _rows(start: int, count: int, now: float, total: int, keys: int, models: int) -> list[dict[str, Any]]:
     rng = random.Random(start)
     out = []
     for n in range(start, start + count):
-        provider, model = MODELS[n % len(MODELS)]
-        key = n % 50
+        provider, model = MODELS[n % models]
+        key = n % keys
         status = 200 if rng.random() > 0.02 else 502
         prompt, completion = rng.randint(10, 4000), rng.randint(1, 800)
-        row = {"ts": now - rng.random() * 30 * DAY, "request_id": f"{n:024x}", "key_id": f"key{key:02d}",
+        # In time order, as the ledger writes them: a batch holds the requests of a moment.
+        ts = now - 30 * DAY + (n + rng.random()) * 30 * DAY / total
+        row = {"ts": ts, "request_id": f"{n:024x}", "key_id": f"key{key:02d}",
                "team": f"team{key % 5}", "route": "chat.completions", "model_requested": model,
                "provider": provider, "model": model, "attempts": 1, "status": status, "error_code": None,
                "prompt_tokens": prompt, "completion_tokens": completion, "cached_tokens": 0, "reasoning_tokens": 0,
@@ -49,6 +51,8 @@ async def main() -> None:
     parser.add_argument("--dsn", default=os.environ.get("BABELGATE_BENCH_DSN", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--keys", type=int, default=50, help="keys the traffic is spread over (default 50)")
+    parser.add_argument("--models", type=int, default=len(MODELS), choices=range(1, len(MODELS) + 1))
     args = parser.parse_args()
     table = f"bench_ledger_{os.getpid()}"
     store = PostgresResponseStore(args.dsn, table=table)
@@ -59,7 +63,8 @@ async def main() -> None:
         started = time.perf_counter()
         batch = 2048  # the ledger writer's largest batch
         for first in range(0, args.rows, batch):
-            await store.append_usage(_rows(first, min(batch, args.rows - first), now))
+            await store.append_usage(_rows(first, min(batch, args.rows - first), now, args.rows, args.keys,
+                                           args.models))
         await connection.execute(f"ANALYZE {table}_ledger")
         await connection.execute(f"ANALYZE {table}_ledger_hourly")
         rollup_rows = await connection.fetchval(f"SELECT count(*) FROM {table}_ledger_hourly")
@@ -70,7 +75,7 @@ async def main() -> None:
             "24 h totals by key, model": UsageQuery(now - DAY, now, ("key", "model")),
             "7 days by team, hourly": UsageQuery(now - 7 * DAY, now, ("team",), interval=3600),
             "30 days by model": UsageQuery(now - 30 * DAY, now, ("model",)),
-            "30 days, one key, daily": UsageQuery(now - 30 * DAY, now, (), interval=DAY, filters=(("key", "key07"),)),
+            "30 days, one key, daily": UsageQuery(now - 30 * DAY, now, (), interval=DAY, filters=(("key", "key01"),)),
             "5 hours by model (rows, exact)": UsageQuery(now - 5 * 3600, now, ("model",)),
             "a month's spend of one team": UsageQuery(now - 30 * DAY, now, (), filters=(("team", "team3"),)),
         }

@@ -499,7 +499,8 @@ async def test_forward_completions_stream_relays_frames_and_notes_usage() -> Non
     response = StubResponse(200, pieces=[data[i:i + 7] for i in range(0, len(data), 7)])
     notes = CallNotes()
     relayed = await collect(provider(StubClient(response)).forward_completions_stream(
-        {"model": "m", "prompt": "p", "stream": True}, "gpt-3.5-turbo-instruct", notes))
+        {"model": "m", "prompt": "p", "stream": True, "stream_options": {"include_usage": True}},
+        "gpt-3.5-turbo-instruct", notes))
     assert b"".join(relayed) == data
     assert (notes.completed, notes.finish_reason, notes.usage) == (True, "stop", Usage(5, 3, 8))
 

@@ -186,10 +186,24 @@ async def test_forward_stream_relays_every_byte_and_notes_the_end() -> None:
     data = b": keep-alive\n\n" + stream.to_bytes()
     response = stream_response(data)
     notes = CallNotes()
-    frames = await collect(provider(StubClient(response)).forward_stream(body(stream=True), "gpt-4o", notes))
+    frames = await collect(provider(StubClient(response)).forward_stream(
+        body(stream=True, stream_options={"include_usage": True}), "gpt-4o", notes))
     assert b"".join(frames) == data
     assert (notes.completed, notes.finish_reason, notes.usage) == (True, "stop", Usage(4, 1, 5))
     assert response.released and not response.closed
+
+
+async def test_forward_stream_asks_for_usage_and_hides_it_from_a_client_that_did_not() -> None:
+    stream = OpenAIStream(include_usage=True).role().text("Hi").finish().usage(4, 1).done()
+    client = StubClient(stream_response(stream.to_bytes()))
+    notes = CallNotes()
+    sent = body(stream=True)
+    frames = b"".join(await collect(provider(client).forward_stream(sent, "gpt-4o", notes)))
+    assert sent["stream_options"] == {"include_usage": True}  # what went upstream
+    assert b'"usage"' not in frames and b'"Hi"' in frames and frames.endswith(b"data: [DONE]\n\n")
+    assert notes.usage == Usage(4, 1, 5)
+    without = OpenAIStream().role().text("Hi").finish().done().to_bytes()
+    assert frames == without  # byte for byte the stream the client would have got without asking
 
 
 async def test_forward_stream_normalises_crlf_frames() -> None:

@@ -75,6 +75,8 @@ async def _typed(exchange: Exchange, deployment: Deployment, request: ChatReques
         await exchange.respond(200, orjson.dumps(encode_response(response)), headers=adjusted_headers(notes))
         return
     encoder = OpenAIChatStreamEncoder(include_usage=request.include_usage)
+    # Accounting needs the usage (the ledger, budgets, token limits); the client gets it only if it asked.
+    request.include_usage = True
     await send_stream(exchange, _encoded(provider.stream(request, deployment.model, notes), encoder), notes,
                       on_error=encode_stream_error)
 

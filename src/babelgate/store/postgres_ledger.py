@@ -7,7 +7,9 @@ status) holding the sums and two latency histograms (store/ledger_table.py: 96 b
 A question over less than 6 whole hours is answered from the rows, exactly (`percentile_disc`).
 A longer one takes its whole hours from the rollup, which is as many rows as hours times groups
 whatever the traffic, and only its partial first and last hours from the rows: sums and counts
-stay exact, percentiles come from the histograms.
+stay exact, percentiles come from the histograms. Unless the rollup is nearly as large as the rows
+(fewer than DENSE requests per rollup row: sparse traffic spread over many keys and models), where
+merging its histograms costs more than sorting the rows: then the rows answer, exactly.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from babelgate.store.ledger_table import (
 )
 
 HOUR: Final = 3600.0
-ROLLUP_FROM: Final = 6 * HOUR  # whole hours in a question before the rollup answers it
+ROLLUP_FROM: Final = 6 * HOUR  # whole hours in a question before the rollup may answer it
+DENSE: Final = 32  # requests per rollup row from which the rollup is the cheaper source
 # The rollup's group columns: NULL is '' there (a primary key cannot hold NULL).
 _TEXT_GROUPS: Final = ("key_id", "team", "route", "model_requested", "provider", "model")
 _TOTALS: Final = ("requests", "errors", *SUMS, "cost_usd", "cache_hits")
@@ -118,7 +121,8 @@ async def summary(pool: Any, table: str, query: UsageQuery) -> list[dict[str, An
     first_hour = math.ceil(query.since / HOUR) * HOUR
     last_hour = math.floor(query.until / HOUR) * HOUR
     whole_hours = query.interval is None or query.interval % HOUR == 0
-    if last_hour - first_hour < ROLLUP_FROM or not whole_hours:
+    if last_hour - first_hour < ROLLUP_FROM or not whole_hours or not await _dense(pool, table, query, first_hour,
+                                                                                   last_hour):
         return await _exact(pool, table, query)
     groups: dict[tuple[Any, ...], _Totals] = {}
     await _from_rollup(pool, table, query, first_hour, last_hour, groups)
@@ -137,6 +141,16 @@ async def summary(pool: Any, table: str, query: UsageQuery) -> list[dict[str, An
         row["ttft_ms"] = histogram_percentiles(totals.ttft)
         data.append(row)
     return order(data, query)
+
+
+async def _dense(pool: Any, table: str, query: UsageQuery, since: float, until: float) -> bool:
+    """Whether the rollup summarises enough requests per row to be the cheaper source: merging a
+    row's histograms costs about what sorting DENSE requests' latencies does."""
+    args: list[Any] = [since, until]
+    where = ["hour >= $1", "hour < $2", *_where(query, args, rollup=True)]
+    rows, requests = await pool.fetchrow(f"SELECT count(*), coalesce(sum(requests), 0)::bigint"
+                                         f" FROM {table}_ledger_hourly WHERE {' AND '.join(where)}", *args)
+    return bool(rows) and requests >= DENSE * rows
 
 
 def _where(query: UsageQuery, args: list[Any], rollup: bool) -> list[str]:

@@ -27,7 +27,7 @@ from babelgate.providers.openai.audio import (
 )
 from babelgate.providers.openai.errors import map_error
 from babelgate.providers.openai.profiles import select_profile
-from babelgate.providers.openai.relay import relay_frames, relay_response_events, responses_usage
+from babelgate.providers.openai.relay import ask_for_usage, relay_frames, relay_response_events, responses_usage
 from babelgate.providers.openai.stream import OpenAIStreamTranslator, stream_error
 from babelgate.providers.transport import checked_embeddings, read_json_object, send_checked, translate_sse
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
@@ -94,8 +94,10 @@ class OpenAIProvider(ProviderDefaults):
         return raw
 
     async def forward_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        hidden = ask_for_usage(body)
         response = await self._post(body, model, notes)
-        async for frames in relay_frames(response, provider=self.name, notes=notes, scrub=self._scrub):
+        async for frames in relay_frames(response, provider=self.name, notes=notes, scrub=self._scrub,
+                                         hide_usage=hidden):
             yield frames
 
     async def forward_responses(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
@@ -131,8 +133,10 @@ class OpenAIProvider(ProviderDefaults):
 
     async def forward_completions_stream(self, body: dict[str, Any], model: str, notes: CallNotes
                                          ) -> AsyncIterator[bytes]:
+        hidden = ask_for_usage(body)
         response = await self._post(body, model, notes, url=self._completions_url)
-        async for frames in relay_frames(response, provider=self.name, notes=notes, scrub=self._scrub):
+        async for frames in relay_frames(response, provider=self.name, notes=notes, scrub=self._scrub,
+                                         hide_usage=hidden):
             yield frames
 
     async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:

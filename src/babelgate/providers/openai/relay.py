@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from babelgate.errors import UpstreamProtocolError
 from babelgate.http import UpstreamResponse, drain, iter_body
@@ -23,11 +24,28 @@ from babelgate.streaming import SSEDecoder, frame_data
 
 _FINISH = b'"finish_reason"'
 _USAGE = b'"usage"'
+_NO_CHOICES = (b'"choices":[]', b'"choices": []')
+_NULL_USAGE = (b',"usage":null', b', "usage": null')
+
+
+def ask_for_usage(body: dict[str, Any]) -> bool:
+    """Accounting needs a stream's usage (the ledger, budgets, token limits), which OpenAI sends
+    only when asked: ask for it, and answer whether the client had not (then `relay_frames`
+    hides it, so the client gets the stream it asked for)."""
+    options = body.get("stream_options")
+    if isinstance(options, dict) and options.get("include_usage") is True:
+        return False
+    body["stream_options"] = {**options, "include_usage": True} if isinstance(options, dict) else {
+        "include_usage": True}
+    return True
 
 
 async def relay_frames(
-    response: UpstreamResponse, *, provider: str, notes: CallNotes, scrub: Callable[[str], str]
+    response: UpstreamResponse, *, provider: str, notes: CallNotes, scrub: Callable[[str], str],
+    hide_usage: bool = False,
 ) -> AsyncIterator[bytes]:
+    """`hide_usage`: the gateway asked for usage the client did not (`ask_for_usage`): the usage
+    chunk is read, not relayed, and the `"usage":null` every other chunk then carries is cut."""
     decoder = SSEDecoder()
     async with contextlib.aclosing(iter_body(response)) as body:
         async for chunk in body:
@@ -51,6 +69,11 @@ async def relay_frames(
                         yield b"".join(out)
                     raise stream_error(event_object(data, provider), provider, scrub)
                 _inspect(data, notes, provider)
+                if hide_usage:
+                    if _USAGE in data and any(marker in data for marker in _NO_CHOICES):
+                        continue  # the usage chunk the client did not ask for
+                    for marker in _NULL_USAGE:
+                        frame = frame.replace(marker, b"")
                 out.append(frame)
             yield b"".join(out)
     if notes.finish_reason is not None:
