@@ -84,18 +84,19 @@ async def observed(frames: AsyncIterator[bytes], hooks: Sequence[Hook], context:
 
 
 async def notify_chunk(hooks: Sequence[Hook], context: RequestContext, data: bytes) -> None:
-    """A failing hook is logged and never breaks the stream."""
-    for hook in hooks:
-        try:
-            await hook.on_stream_chunk(context, data)
-        except Exception:
-            log.exception("hook %s failed in on_stream_chunk", type(hook).__name__)
+    """Every observing hook's `on_stream_chunk`; a failing hook never breaks the stream."""
+    await _each(hooks, "on_stream_chunk", context, data)
 
 
 async def notify_complete(hooks: Iterable[Hook], context: RequestContext, completion: Completion) -> None:
     """Every hook's `on_complete`, after the answer is out; a failing hook never affects the client."""
+    await _each(hooks, "on_complete", context, completion)
+
+
+async def _each(hooks: Iterable[Hook], method: str, *args: Any) -> None:
+    """Calls `method` of every hook, in order; one that raises is logged and the others still run."""
     for hook in hooks:
         try:
-            await hook.on_complete(context, completion)
+            await getattr(hook, method)(*args)
         except Exception:
-            log.exception("hook %s failed in on_complete", type(hook).__name__)
+            log.exception("hook %s failed in %s", type(hook).__name__, method)

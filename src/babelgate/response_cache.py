@@ -18,7 +18,6 @@ is what another with the same request gets.
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -27,12 +26,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
+from babelgate.redis_link import RedisLink
 
+if TYPE_CHECKING:
     from babelgate.exchange import Exchange
 
-log = logging.getLogger("babelgate.cache")
 HEADER: Final = b"x-babelgate-cache"
 TTL_HEADER: Final = b"x-babelgate-cache-ttl"
 # Request fields that change nothing in the answer: left out of the key.
@@ -86,20 +84,19 @@ class ResponseCache:
         self.max_entries = max_entries
         self.prefix = prefix
         self._memory: OrderedDict[str, tuple[float, Entry]] = OrderedDict()
-        self._redis_url = redis_url
-        self._redis: Redis | None = None
-        self._warned = False
+        self._link = RedisLink(redis_url, use="the response cache", meanwhile="caching in memory") \
+            if redis_url else None
         self.hits = 0
         self.misses = 0
 
     async def get(self, key: str) -> Entry | None:
-        if self._redis_url is not None:
+        if self._link is not None:
             try:
-                data = await self._client().get(self.prefix + "cache:" + key)
+                data = await self._link.client.get(self.prefix + "cache:" + key)
             except Exception as exc:
-                self._outage(exc)
+                self._link.failed(exc)
             else:
-                self._back()
+                self._link.answered()
                 return Entry.decode(data) if data is not None else None
         found = self._memory.get(key)
         if found is None:
@@ -114,41 +111,25 @@ class ResponseCache:
     async def put(self, key: str, entry: Entry, ttl: float) -> None:
         if sum(len(chunk) for chunk in entry.chunks) > MAX_ENTRY_BYTES:
             return
-        if self._redis_url is not None:
+        if self._link is not None:
             try:
-                await self._client().set(self.prefix + "cache:" + key, entry.encode(), px=max(1, int(ttl * 1000)))
+                await self._link.client.set(self.prefix + "cache:" + key, entry.encode(), px=max(1, int(ttl * 1000)))
             except Exception as exc:
-                self._outage(exc)
+                self._link.failed(exc)
             else:
-                self._back()
+                self._link.answered()
                 return
         self._memory[key] = (time.monotonic() + ttl, entry)
         self._memory.move_to_end(key)
         while len(self._memory) > self.max_entries:
             self._memory.popitem(last=False)
 
-    def _client(self) -> Redis:
-        if self._redis is None:
-            from redis.asyncio import Redis
 
-            assert self._redis_url is not None
-            self._redis = Redis.from_url(self._redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        return self._redis
 
-    def _outage(self, exc: Exception) -> None:
-        if not self._warned:
-            log.warning("Redis unreachable for the response cache (%s): caching in memory until it is back",
-                        type(exc).__name__)
-            self._warned = True
-
-    def _back(self) -> None:
-        if self._warned:
-            log.warning("Redis is back: the response cache is shared again")
-            self._warned = False
 
     async def close(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
+        if self._link is not None:
+            await self._link.close()
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,20 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-import logging
 import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from babelgate.errors import RateLimitExceeded
+from babelgate.redis_link import RedisLink
 from babelgate.store.ledger_table import UsageQuery
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from babelgate.store import ResponseStore
 
-log = logging.getLogger("babelgate.budgets")
 # KEYS[1] the running sum; ARGV[1] the cost. Added only to a sum that exists: one that does not is
 # seeded from the ledger at its next check (which then includes this cost, once its row is written).
 _ADD: Final = """
@@ -67,10 +64,9 @@ class Budgets:
     def __init__(self, store: ResponseStore, redis_url: str | None = None, *, prefix: str = "babelgate:") -> None:
         self.store = store
         self.prefix = prefix
-        self._redis_url = redis_url
-        self._redis: Redis | None = None
+        self._link = RedisLink(redis_url, use="budgets", meanwhile="spend is counted per instance") \
+            if redis_url else None
         self._add: Any = None
-        self._warned = False
         # (kind, name, period start) → dollars spent; the seeding of each, once.
         self.spent: dict[tuple[str, str, float], float] = {}
         self._seeding: dict[tuple[str, str, float], asyncio.Future[float]] = {}
@@ -91,29 +87,29 @@ class Budgets:
         slot = (kind, name, start)
         if slot in self.spent:
             self.spent[slot] += cost
-        if self._redis_url is not None:
+        if self._link is not None:
             try:
                 if self._add is None:
-                    self._add = self._client().register_script(_ADD)
+                    self._add = self._link.client.register_script(_ADD)
                 await self._add(keys=[self._key(slot)], args=[repr(cost)])
             except Exception as exc:
-                self._outage(exc)
+                self._link.failed(exc)
 
     async def _spent(self, kind: str, name: str, start: float) -> float:
         slot = (kind, name, start)
-        if self._redis_url is not None:
+        if self._link is not None:
             try:
-                client = self._client()
+                client = self._link.client
                 value = await client.get(self._key(slot))
                 if value is None:
                     seeded = await self._seed(slot)
                     # Whoever came first set it; everyone reads the same from here on.
                     await client.set(self._key(slot), repr(seeded), nx=True, ex=_ttl(start))
                     value = await client.get(self._key(slot))
-                self._back()
+                self._link.answered()
                 return float(value) if value is not None else self.spent.get(slot, 0.0)
             except Exception as exc:
-                self._outage(exc)
+                self._link.failed(exc)
         if slot not in self.spent:
             self.spent[slot] = await self._seed(slot)
         return self.spent[slot]
@@ -139,28 +135,12 @@ class Budgets:
         kind, name, start = slot
         return f"{self.prefix}spend:{kind}:{name}:{int(start)}"
 
-    def _client(self) -> Redis:
-        if self._redis is None:
-            from redis.asyncio import Redis
 
-            assert self._redis_url is not None
-            self._redis = Redis.from_url(self._redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        return self._redis
 
-    def _outage(self, exc: Exception) -> None:
-        if not self._warned:
-            log.warning("Redis unreachable for budgets (%s): spend is counted per instance until it is back",
-                        type(exc).__name__)
-            self._warned = True
-
-    def _back(self) -> None:
-        if self._warned:
-            log.warning("Redis is back: budgets are shared again")
-            self._warned = False
 
     async def close(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
+        if self._link is not None:
+            await self._link.close()
 
 
 def _ttl(start: float) -> int:

@@ -21,18 +21,14 @@ nothing (in-process, what the scopes before the refusing one took is given back)
 from __future__ import annotations
 
 import itertools
-import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from babelgate.errors import RateLimitExceeded
+from babelgate.redis_link import RedisLink
 
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
-log = logging.getLogger("babelgate.limits")
 WINDOW: Final = 60.0  # seconds: "per minute"
 # A request in flight is forgotten after this long even if its instance never said it ended.
 STALE_IN_FLIGHT: Final = 3600.0
@@ -209,11 +205,10 @@ class _TokenWindow:
 class RateLimiter:
     def __init__(self, redis_url: str | None = None, *, prefix: str = "babelgate:") -> None:
         self.prefix = prefix
-        self._redis_url = redis_url
-        self._redis: Redis | None = None
+        self._link = RedisLink(redis_url, use="rate limits", meanwhile="limits are per instance") \
+            if redis_url else None
         self._admit_script: Any = None
         self._settle_script: Any = None
-        self._warned = False
         self._members = itertools.count()
         self._requests: dict[str, deque[float]] = {}
         self._tokens: dict[str, _TokenWindow] = {}
@@ -224,15 +219,15 @@ class RateLimiter:
         """Take what the request needs from every scope, or nothing and raise the refusal.
         OpenAI's `x-ratelimit-*` headers go into `headers` either way."""
         admission = Admission(estimate, headers if headers is not None else [])
-        if self._redis_url is not None:
+        if self._link is not None:
             try:
                 await self._admit_shared(scopes, admission)
             except RateLimitExceeded:
                 raise
             except Exception as exc:
-                self._outage(exc)
+                self._link.failed(exc)
             else:
-                self._back()
+                self._link.answered()
                 return admission
         headed: set[str] = set()
         try:
@@ -346,8 +341,9 @@ class RateLimiter:
     # --- the Redis engine: one round trip in, one out -------------------------------------------
 
     async def _admit_shared(self, scopes: list[Scope], admission: Admission) -> None:
+        assert self._link is not None
         if self._admit_script is None:
-            client = self._client()
+            client = self._link.client
             self._admit_script = client.register_script(_ADMIT)
             self._settle_script = client.register_script(_SETTLE)
         now = time.time()
@@ -396,30 +392,15 @@ class RateLimiter:
         try:
             await self._settle_script(keys=keys, args=args)
         except Exception as exc:  # the in-flight entry expires on its own; the estimate stays counted
-            self._outage(exc)
+            assert self._link is not None
+            self._link.failed(exc)
 
-    def _client(self) -> Redis:
-        if self._redis is None:
-            from redis.asyncio import Redis  # only where Redis is configured
 
-            assert self._redis_url is not None
-            self._redis = Redis.from_url(self._redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        return self._redis
 
-    def _outage(self, exc: Exception) -> None:
-        if not self._warned:
-            log.warning("Redis unreachable for rate limits (%s): limits are per instance until it is back",
-                        type(exc).__name__)
-            self._warned = True
-
-    def _back(self) -> None:
-        if self._warned:
-            log.warning("Redis is back: rate limits are shared again")
-            self._warned = False
 
     async def close(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
+        if self._link is not None:
+            await self._link.close()
 
 
 def reset_text(seconds: float) -> str:
