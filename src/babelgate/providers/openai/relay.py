@@ -26,6 +26,7 @@ _FINISH = b'"finish_reason"'
 _USAGE = b'"usage"'
 _NO_CHOICES = (b'"choices":[]', b'"choices": []')
 _NULL_USAGE = (b',"usage":null', b', "usage": null')
+_NULL = b"null"  # a cheap first test before the replacements
 
 
 def ask_for_usage(body: dict[str, Any]) -> bool:
@@ -61,21 +62,17 @@ async def relay_frames(
                 if data == b"[DONE]":
                     notes.completed = True
                     out.append(frame)
-                    yield b"".join(out)
+                    yield _joined(out, hide_usage)
                     await drain(response)
                     return
                 if b'"error"' in data[:16]:
                     if out:
-                        yield b"".join(out)
+                        yield _joined(out, hide_usage)
                     raise stream_error(event_object(data, provider), provider, scrub)
-                _inspect(data, notes, provider)
-                if hide_usage:
-                    if _USAGE in data and any(marker in data for marker in _NO_CHOICES):
-                        continue  # the usage chunk the client did not ask for
-                    for marker in _NULL_USAGE:
-                        frame = frame.replace(marker, b"")
+                if _inspect(data, notes, provider) and hide_usage and any(m in data for m in _NO_CHOICES):
+                    continue  # the usage chunk the client did not ask for
                 out.append(frame)
-            yield b"".join(out)
+            yield _joined(out, hide_usage)
     if notes.finish_reason is not None:
         # Some compatible servers end after the finish reason without `[DONE]`: end it properly.
         notes.completed = True
@@ -84,7 +81,18 @@ async def relay_frames(
     raise UpstreamProtocolError("stream_interrupted", provider=provider)
 
 
-def _inspect(data: bytes, notes: CallNotes, provider: str) -> None:
+def _joined(frames: list[bytes], hide_usage: bool) -> bytes:
+    """The frames of one read, as one piece; without `"usage":null` when usage is hidden (cut
+    once per read, not per frame)."""
+    relayed = b"".join(frames)
+    if hide_usage and _NULL in relayed:
+        for marker in _NULL_USAGE:
+            relayed = relayed.replace(marker, b"")
+    return relayed
+
+
+def _inspect(data: bytes, notes: CallNotes, provider: str) -> bool:
+    """Notes the finish reason and the usage an event carries; answers whether it carried usage."""
     position = data.find(_FINISH)
     if position >= 0:
         rest = data[position + len(_FINISH):position + len(_FINISH) + 40].lstrip(b": ")
@@ -95,6 +103,8 @@ def _inspect(data: bytes, notes: CallNotes, provider: str) -> None:
         usage = usage_from_wire(event_object(data, provider).get("usage"))
         if usage is not None:
             notes.usage = usage
+            return True
+    return False
 
 
 _TERMINAL = (b'"type":"response.completed"', b'"type":"response.incomplete"', b'"type":"response.failed"')
