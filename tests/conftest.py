@@ -9,7 +9,7 @@ from typing import Any
 import openai
 import pytest
 
-from babelgate import Hook, create_app
+from babelgate import Config, Hook, create_app
 from babelgate.config import load_config
 from babelgate.providers import PROVIDER_TYPES
 from tests.fakes.anthropic_upstream import FakeAnthropic
@@ -109,6 +109,15 @@ def base_env(upstream: FakeOpenAI) -> dict[str, str]:
 GatewayFactory = Callable[..., RunningApp]
 
 
+def start_gateway(loop_thread: LoopThread, config: Config, started: list[RunningApp], *,
+                  hooks: tuple[Hook, ...] = ()) -> RunningApp:
+    """A gateway for `config`, serving on 127.0.0.1; `started` keeps it for the fixture to stop."""
+    running = RunningApp(create_app(config, hooks=hooks))
+    loop_thread.run(running.start())
+    started.append(running)
+    return running
+
+
 @pytest.fixture
 def make_gateway(loop_thread: LoopThread, upstream: FakeOpenAI, tmp_path: Any) -> Iterator[GatewayFactory]:
     started: list[RunningApp] = []
@@ -120,11 +129,8 @@ def make_gateway(loop_thread: LoopThread, upstream: FakeOpenAI, tmp_path: Any) -
             path = tmp_path / f"config{len(started)}.yaml"
             path.write_text(yaml_text)
         environ = {**base_env(upstream), **(env or {})}
-        config = load_config(path, environ, available_types=PROVIDER_TYPES)
-        running = RunningApp(create_app(config, hooks=hooks))
-        loop_thread.run(running.start())
-        started.append(running)
-        return running
+        return start_gateway(loop_thread, load_config(path, environ, available_types=PROVIDER_TYPES), started,
+                             hooks=hooks)
 
     yield factory
     for running in started:

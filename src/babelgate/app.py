@@ -17,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 
 from babelgate import response_cache
+from babelgate.accounting import account
 from babelgate.config.load import load_config
 from babelgate.config.models import Config, ProviderConfig
 from babelgate.config.reload import install_reload_signal
@@ -43,7 +44,7 @@ from babelgate.frontends.route import ErrorEncoder, Route
 from babelgate.governance.admission import Governance
 from babelgate.governance.budgets import Budgets
 from babelgate.governance.gateway_keys import GatewayKeys, credentials
-from babelgate.governance.ledger import Ledger, ledger_row
+from babelgate.governance.ledger import Ledger
 from babelgate.governance.rate_limits import RateLimiter
 from babelgate.governance.virtual_keys import KeyRing
 from babelgate.hooks import Completion, Hook, notify_complete
@@ -52,7 +53,7 @@ from babelgate.http.proxy import Proxy, parse_proxy
 from babelgate.http.tls import tls_context
 from babelgate.observability import worker_metrics
 from babelgate.observability.logging import REQUEST_ID
-from babelgate.observability.metrics import Metrics, Observation
+from babelgate.observability.metrics import Metrics
 from babelgate.observability.request_id import RequestIds
 from babelgate.observability.tracing import RequestRecord, Tracing, endpoint_from
 from babelgate.providers import PROVIDER_TYPES, build_provider, key_pool
@@ -354,18 +355,14 @@ class Gateway:
             ring.start()
 
     def _account(self, runtime: Runtime, exchange: Exchange) -> None:
-        usage = exchange.notes.usage if exchange.notes is not None else None
         elapsed = exchange.elapsed()
-        provider = runtime.providers.get(exchange.provider)
-        self.metrics.observe(Observation(
-            exchange.route or "unknown", exchange.provider, provider.type if provider is not None else "",
-            exchange.requested_model, exchange.model, exchange.status or 500, elapsed,
-            exchange.first_byte_at - exchange.started if exchange.first_byte_at else None, exchange.error_code,
-            usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0, exchange.key_id or ""))
-        if exchange.requested_model:  # a model route (listings, health, metrics are not in the ledger)
-            self.ledger.record(ledger_row(exchange, usage, elapsed))
-            if self.tracing is not None:
-                self._trace(exchange, provider.type if provider is not None else "", elapsed)
+        provider_type = account(
+            runtime, exchange, route=exchange.route or "unknown", request_id=exchange.request_id,
+            key_id=exchange.key_id, status=exchange.status or 500, error_code=exchange.error_code, elapsed=elapsed,
+            ttft=exchange.first_byte_at - exchange.started if exchange.first_byte_at else None,
+            streamed=exchange.streamed, headers=exchange.headers_out)
+        if exchange.requested_model and self.tracing is not None:
+            self._trace(exchange, provider_type, elapsed)
 
     def _trace(self, exchange: Exchange, provider_type: str, elapsed: float) -> None:
         assert self.tracing is not None

@@ -145,10 +145,9 @@ class Exchange:
         self.response_started = True
         self.first_byte_at = time.perf_counter()
         headers = [content_type, (b"x-request-id", self.request_id), *self.headers_out, *extra]
-        notes = self.notes
-        if notes is not None and notes.usage is not None and notes.price is not None:
-            # Known before the answer's headers only when it is not streamed (a stream's usage comes last).
-            headers.append((COST_HEADER, b"%.8f" % notes.price.cost(notes.usage)))
+        cost = self.notes.cost if self.notes is not None else None
+        if cost is not None:  # known before the headers only when not streamed (a stream's usage comes last)
+            headers.append((COST_HEADER, b"%.8f" % cost))
         return {"type": "http.response.start", "status": status, "headers": headers}
 
     async def respond(self, status: int, body: bytes, *, content_type: tuple[bytes, bytes] = JSON_TYPE,

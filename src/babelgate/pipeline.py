@@ -205,7 +205,11 @@ async def run_attempt(runtime: Runtime, site: CallSite, deployment: Deployment, 
             context.upstream_model = deployment.model
     notes = site.notes = CallNotes(price=deployment.price)
     if site.attempt_log is not None:  # traces are on (observability/tracing.py)
-        return await _logged(runtime, site.attempt_log, deployment, attempt, notes)
+        return await _logged(site.attempt_log, deployment, _counted(runtime, deployment, attempt, notes))
+    return await _counted(runtime, deployment, attempt, notes)
+
+
+async def _counted(runtime: Runtime, deployment: Deployment, attempt: Attempt[T], notes: CallNotes) -> T:
     try:
         return await attempt(deployment, notes)
     except UpstreamRateLimited:
@@ -217,13 +221,13 @@ async def run_attempt(runtime: Runtime, site: CallSite, deployment: Deployment, 
         raise
 
 
-async def _logged(runtime: Runtime, log_: list[AttemptRecord], deployment: Deployment, attempt: Attempt[T],
-                  notes: CallNotes) -> T:
+async def _logged(log_: list[AttemptRecord], deployment: Deployment, attempt: Awaitable[T]) -> T:
+    """The attempt, timed and its outcome kept for the request's trace."""
     provider = deployment.provider
     started = time.perf_counter()
     outcome = "ok"
     try:
-        return await attempt(deployment, notes)
+        return await attempt
     except GatewayError as error:
         outcome = error.code or error.type
         raise

@@ -17,7 +17,7 @@ from babelgate import create_app
 from babelgate.config import ConfigError, load_config
 from babelgate.http.proxy import environment_proxy, parse_proxy
 from babelgate.providers import PROVIDER_TYPES
-from tests.conftest import CLOSED_PORT_URL
+from tests.conftest import CLOSED_PORT_URL, start_gateway
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.pki import make_pki, server_context
 from tests.fakes.proxy import FakeProxy
@@ -73,10 +73,7 @@ def start(loop_thread: LoopThread, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         config = load_config(path, {"CORP_KEY": KEY, "OLLAMA_BASE_URL": CLOSED_PORT_URL,
                                     "BABELGATE_STORE_URL": "memory", "PROXY_URL": env.get("PROXY_URL", "")
                                     if env else ""}, available_types=PROVIDER_TYPES)
-        running = RunningApp(create_app(config))
-        loop_thread.run(running.start())
-        started.append(running)
-        return running
+        return start_gateway(loop_thread, config, started)
 
     yield factory
     for running in started:

@@ -12,10 +12,9 @@ import httpx
 import openai
 import pytest
 
-from babelgate import create_app
 from babelgate.config import load_config
 from babelgate.providers import PROVIDER_TYPES
-from tests.conftest import CLOSED_PORT_URL
+from tests.conftest import CLOSED_PORT_URL, start_gateway
 from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream
 from tests.fakes.scripted import Received, Reply
 from tests.fakes.servers import LoopThread, RunningApp
@@ -77,11 +76,7 @@ def start(loop_thread: LoopThread, fakes: dict[str, FakeOpenAI], tmp_path: Any) 
         environ = {"PRIMARY_API_KEY": PRIMARY_KEY, "SECONDARY_API_KEY": SECONDARY_KEY,
                    "FALLBACK_API_KEY": FALLBACK_KEY, "POOL_KEY_1": POOL_KEYS[0], "POOL_KEY_2": POOL_KEYS[1],
                    "OLLAMA_BASE_URL": CLOSED_PORT_URL, "BABELGATE_STORE_URL": "memory"}
-        config = load_config(path, environ, available_types=PROVIDER_TYPES)
-        running = RunningApp(create_app(config))
-        loop_thread.run(running.start())
-        started.append(running)
-        return running
+        return start_gateway(loop_thread, load_config(path, environ, available_types=PROVIDER_TYPES), started)
 
     yield factory
     for running in started:

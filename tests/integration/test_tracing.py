@@ -114,3 +114,15 @@ def test_no_endpoint_no_tracing(make_gateway: GatewayFactory, upstream: FakeOpen
     assert gateway.app.tracing is None
     httpx.post(gateway.url + "/v1/chat/completions",
                json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}).raise_for_status()
+
+
+def test_with_traces_on_routing_events_are_still_counted(make_gateway: GatewayFactory, upstream: FakeOpenAI,
+                                                         collector: Collector) -> None:
+    gateway = make_gateway(CONFIG.format(url=collector.url))
+    upstream.script(Reply(status=429, json={"error": {"message": "slow down", "type": "rate_limit_error"}}))
+    httpx.post(gateway.url + "/v1/chat/completions",
+               json={"model": "second", "messages": [{"role": "user", "content": "Hi"}]})
+    metrics = httpx.get(gateway.url + "/metrics").text
+    assert 'babelgate_routing_events_total{event="key_cooldowns",model="second",provider="openai"} 1.0' in metrics
+    (attempt,) = [s for s in collector.wait(2) if s["kind"] == 3]  # SPAN_KIND_CLIENT
+    assert attempt["attributes"]["babelgate.outcome"] == "rate_limit_exceeded"

@@ -17,13 +17,12 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
+from babelgate import response_cache
+
 if TYPE_CHECKING:
-    from babelgate.exchange import Exchange
-    from babelgate.schema.chat import Usage
     from babelgate.store import ResponseStore
 
 log = logging.getLogger("babelgate.ledger")
-CACHE_HEADER: Final = b"x-babelgate-cache"
 FLUSH_SECONDS: Final = 0.5
 BATCH: Final = 512
 QUEUE_LIMIT: Final = 100_000
@@ -129,26 +128,16 @@ class Ledger:
         await self.flush()
 
 
-# What a request leaves in the queue: the raw values, in this order; the row's dict is made by the
-# writer (`_row`), off the request path.
+# What a request leaves in the queue (accounting.py): the raw values, in this order; the row's dict
+# is made by the writer (`_row`), off the request path.
 Entry = tuple[Any, ...]
-
-
-def ledger_row(exchange: Exchange, usage: Usage | None, elapsed: float) -> Entry:
-    """What the ledger keeps of one HTTP request (no prompt, no answer, no secret), unformatted."""
-    key = exchange.virtual_key
-    notes = exchange.notes
-    return (time.time(), exchange.request_id, exchange.key_id, key.team if key is not None else None,
-            exchange.route, exchange.requested_model, exchange.provider, exchange.model, exchange.headers_out,
-            exchange.status or 500, exchange.error_code, usage, notes.price if notes is not None else None, elapsed,
-            exchange.first_byte_at - exchange.started if exchange.first_byte_at else None, exchange.streamed)
 
 
 def _row(entry: Entry) -> dict[str, Any]:
     (ts, request_id, key_id, team, route, requested, provider, model, headers, status, error_code, usage,
      price, elapsed, ttft, stream) = entry
     attempts = next((int(value) for name, value in headers if name == b"x-babelgate-attempts"), 1)
-    hit = (CACHE_HEADER, b"hit") in headers  # answered from the response cache: no upstream, no cost
+    hit = (response_cache.HEADER, b"hit") in headers  # answered from the response cache: no upstream, no cost
     if hit:
         attempts = 0
     return {

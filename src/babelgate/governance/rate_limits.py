@@ -151,7 +151,6 @@ class Scope:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    admitted: bool
     limit: int
     remaining: int
     reset: float  # seconds until the window has room again (its oldest entry leaves it)
@@ -289,7 +288,7 @@ class RateLimiter:
                 times.append(now)
                 admission.requests.append(window)
             reset = (times[0] + WINDOW - now) if times else 0.0
-            decision = Decision(admitted, limits.rpm, max(0, limits.rpm - len(times)), max(0.0, reset))
+            decision = Decision(limits.rpm, max(0, limits.rpm - len(times)), max(0.0, reset))
             self._announce(admission, "requests", decision, headed)
             if not admitted:
                 raise self._refuse(scope, 1, decision, admission.estimate)
@@ -302,7 +301,7 @@ class RateLimiter:
                 tokens.add(second, admission.estimate)
                 used += admission.estimate
                 admission.tokens.append((window, second))
-            decision = Decision(admitted, limits.tpm, max(0, limits.tpm - int(used)), max(0.0, oldest + WINDOW - now))
+            decision = Decision(limits.tpm, max(0, limits.tpm - int(used)), max(0.0, oldest + WINDOW - now))
             self._announce(admission, "tokens", decision, headed)
             if not admitted:
                 raise self._refuse(scope, 2, decision, admission.estimate)
@@ -310,7 +309,7 @@ class RateLimiter:
             window = scope.windows[2]
             current = self.in_flight.get(window, 0)
             if current >= limits.max_concurrent:
-                raise self._refuse(scope, 3, Decision(False, limits.max_concurrent, 0, 1.0), admission.estimate)
+                raise self._refuse(scope, 3, Decision(limits.max_concurrent, 0, 1.0), admission.estimate)
             self.in_flight[window] = current + 1
             admission.in_flight.append(window)
 
@@ -361,22 +360,21 @@ class RateLimiter:
             count, oldest_ms, used, first = result[3 + 4 * number:7 + 4 * number]
             limits = scope.limits
             if limits.rpm:
-                self._announce(admission, "requests", Decision(
-                    bool(admitted), limits.rpm, max(0, limits.rpm - count), max(0.0, oldest_ms / 1000 + WINDOW - now)),
-                    headed)
+                reset = max(0.0, oldest_ms / 1000 + WINDOW - now)
+                self._announce(admission, "requests", Decision(limits.rpm, max(0, limits.rpm - count), reset), headed)
             if limits.tpm:
-                self._announce(admission, "tokens", Decision(
-                    bool(admitted), limits.tpm, max(0, limits.tpm - used), max(0.0, first + WINDOW - now)), headed)
+                reset = max(0.0, first + WINDOW - now)
+                self._announce(admission, "tokens", Decision(limits.tpm, max(0, limits.tpm - used), reset), headed)
         if not admitted:
             scope = scopes[failing - 1]
             limits = scope.limits
             count, oldest_ms, used, first = result[3 + 4 * (failing - 1):7 + 4 * (failing - 1)]
             if kind == 1:
-                decision = Decision(False, limits.rpm or 0, 0, max(0.0, oldest_ms / 1000 + WINDOW - now))
+                decision = Decision(limits.rpm or 0, 0, max(0.0, oldest_ms / 1000 + WINDOW - now))
             elif kind == 2:
-                decision = Decision(False, limits.tpm or 0, 0, max(0.0, first + WINDOW - now))
+                decision = Decision(limits.tpm or 0, 0, max(0.0, first + WINDOW - now))
             else:
-                decision = Decision(False, limits.max_concurrent or 0, 0, 1.0)
+                decision = Decision(limits.max_concurrent or 0, 0, 1.0)
             raise self._refuse(scope, kind, decision, admission.estimate)
         admission.shared = [(keys[3 * n + 1], keys[3 * n + 2], bool(scope.limits.tpm),
                              bool(scope.limits.max_concurrent)) for n, scope in enumerate(scopes)]

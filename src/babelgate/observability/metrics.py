@@ -100,12 +100,6 @@ class Metrics:
         if len(self._pending) >= _FLUSH_AT:
             self.flush()
 
-    def record(self, route: str, provider: str, model: str, status: int, seconds: float, *,
-               error_code: str = "", prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
-        """A request with only the gateway's own labels (tests, and routes without a model)."""
-        self.observe(Observation(route, provider, "", model, model, status, seconds, None, error_code,
-                                 prompt_tokens, completion_tokens, ""))
-
     def routing_event(self, event: str, provider: str, model: str) -> None:
         """`retries`, `fallbacks`, `key_cooldowns`, `keys_rejected`: rare, so counted at once."""
         self.routing.labels(event, provider, model).inc()

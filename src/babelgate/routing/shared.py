@@ -22,14 +22,12 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from babelgate.providers import key_pool
+from babelgate.redis_link import TIMEOUT, RedisLink
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from babelgate.routing.health import Health
 
 log = logging.getLogger("babelgate.shared")
-SOCKET_TIMEOUT: Final = 0.5  # seconds: nothing that waits on Redis waits long
 RECONNECT_MAX: Final = 10.0
 LATENCY_EVERY: Final = 2.0  # seconds between two exchanges of latency figures
 _LATENCY_TTL: Final = 10  # seconds an instance's figures outlive it
@@ -44,12 +42,15 @@ class RedisShared:
         self.channel = f"{prefix}routing"
         self.instance = uuid.uuid4().hex[:12]  # its own messages come back to it: ignored
         self.started = False
-        self._client: Redis | None = None
+        self._link = RedisLink(url, use="routing state", meanwhile="routing state is per instance", health_check=5,
+                               logger=log)
         self._listener: asyncio.Task[None] | None = None
         self._latency: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
-        self._up = False
-        self._warned = False
+
+    @property
+    def _up(self) -> bool:
+        return self._link.up
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -58,10 +59,6 @@ class RedisShared:
         if self.started:
             return
         self.started = True
-        from redis.asyncio import Redis  # imported only where Redis is configured
-
-        self._client = Redis.from_url(self.url, socket_timeout=SOCKET_TIMEOUT,
-                                      socket_connect_timeout=SOCKET_TIMEOUT, health_check_interval=5)
         self.health.shared = self
         key_pool.rest_listeners.append(self.key_rested)
         loop = asyncio.get_running_loop()
@@ -76,15 +73,14 @@ class RedisShared:
         if self.health.shared is self:
             self.health.shared = None
         if self._sends:
-            await asyncio.wait(set(self._sends), timeout=SOCKET_TIMEOUT * 2)
+            await asyncio.wait(set(self._sends), timeout=TIMEOUT * 2)
         for task in (self._listener, self._latency):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        if self._client is not None:
-            with contextlib.suppress(Exception):
-                await self._client.aclose()
+        with contextlib.suppress(Exception):
+            await self._link.close()
         self.started = False
 
     # --- what this instance tells the others (health.SharedHealth, key_pool.rest_listeners) -------
@@ -98,7 +94,7 @@ class RedisShared:
                    {"k": "rest", "p": provider, "l": label, "u": until})
 
     def _send(self, key: str, until: float, message: dict[str, Any]) -> None:
-        if self._client is None:
+        if not self.started:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -109,9 +105,8 @@ class RedisShared:
         task.add_done_callback(self._sends.discard)
 
     async def _write(self, key: str, until: float, message: dict[str, Any]) -> None:
-        assert self._client is not None
         try:
-            async with self._client.pipeline(transaction=False) as pipe:
+            async with self._link.client.pipeline(transaction=False) as pipe:
                 ttl = until - time.time()
                 if ttl > 0:
                     pipe.set(key, repr(until), px=int((ttl + _LINGER) * 1000))
@@ -120,19 +115,18 @@ class RedisShared:
                 pipe.publish(self.channel, orjson.dumps(message))
                 await pipe.execute()
         except Exception as exc:
-            self._down(exc)
+            self._link.failed(exc)
 
     # --- what the others told us -------------------------------------------------------------------
 
     async def _listen(self) -> None:
-        assert self._client is not None
         delay = 0.25
         while True:
             try:
-                async with self._client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                async with self._link.client.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(self.channel)
                     await self._load()
-                    self._back()
+                    self._link.answered()
                     delay = 0.25
                     while True:
                         message = await pubsub.get_message(timeout=1.0)
@@ -141,22 +135,20 @@ class RedisShared:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self._down(exc)
+                self._link.failed(exc)
                 await asyncio.sleep(delay)
                 delay = min(RECONNECT_MAX, delay * 2)
 
     async def _load(self) -> None:
         """What is current: open circuits and resting keys, from their keys' values."""
-        assert self._client is not None
         now = time.time()
         for pattern in (f"{self.prefix}circuit:*", f"{self.prefix}rest:*"):
-            async for raw_key in self._client.scan_iter(match=pattern, count=200):
+            async for raw_key in self._link.client.scan_iter(match=pattern, count=200):
                 await self._load_one(raw_key, now)
 
     async def _load_one(self, raw_key: Any, now: float) -> None:
-        assert self._client is not None
         key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
-        value = await self._client.get(key)
+        value = await self._link.client.get(key)
         try:
             until = float(value) if value is not None else 0.0
         except ValueError:
@@ -188,20 +180,19 @@ class RedisShared:
     # --- latency: each instance's figures in a hash of its own, averaged by every instance ---------
 
     async def _exchange_latencies(self) -> None:
-        assert self._client is not None
         while True:
             await asyncio.sleep(LATENCY_EVERY)
             try:
                 mine = self.health.local_latencies()
                 own_key = f"{self.prefix}latency:{self.instance}"
                 if mine:
-                    async with self._client.pipeline(transaction=False) as pipe:
+                    async with self._link.client.pipeline(transaction=False) as pipe:
                         pipe.hset(own_key, mapping={name: repr(value) for name, value in mine.items()})
                         pipe.expire(own_key, _LATENCY_TTL)
                         await pipe.execute()
                 sums: dict[str, list[float]] = {}
-                async for raw_key in self._client.scan_iter(match=f"{self.prefix}latency:*", count=200):
-                    figures: dict[Any, Any] = await self._client.hgetall(raw_key)  # type: ignore[misc]
+                async for raw_key in self._link.client.scan_iter(match=f"{self.prefix}latency:*", count=200):
+                    figures: dict[Any, Any] = await self._link.client.hgetall(raw_key)  # type: ignore[misc]
                     for name, value in figures.items():
                         deployment = name.decode() if isinstance(name, bytes) else str(name)
                         sums.setdefault(deployment, []).append(float(value))
@@ -210,21 +201,7 @@ class RedisShared:
                 raise
             except Exception as exc:
                 self.health.fleet_latency = {}  # back to this instance's own figures
-                self._down(exc)
-
-    # --- outages -----------------------------------------------------------------------------------
-
-    def _down(self, exc: BaseException) -> None:
-        if self._up or not self._warned:
-            log.warning("Redis unreachable (%s): routing state is per instance until it is back",
-                        type(exc).__name__)
-        self._up, self._warned = False, True
-
-    def _back(self) -> None:
-        if not self._up and self._warned:
-            log.warning("Redis is back: routing state is shared again")
-        self._up = True
-
+                self._link.failed(exc)
 
 def _learn_rest(provider: str, label: str, until: float) -> None:
     for pool in key_pool.pools_of(provider):

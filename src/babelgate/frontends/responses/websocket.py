@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from babelgate.accounting import account
 from babelgate.errors import AuthenticationFailed, GatewayError, InvalidRequest, RequestTooLarge
 from babelgate.exchange import Headers, Receive, Scope, Send
 from babelgate.frontends.openai_errors import error_object
@@ -32,7 +33,6 @@ from babelgate.governance.gateway_keys import credentials
 from babelgate.governance.virtual_keys import VirtualKey
 from babelgate.hooks import Completion, Hook, RequestContext, notify_chunk, notify_complete
 from babelgate.i18n import choose_language
-from babelgate.observability.metrics import Observation
 from babelgate.observability.tracing import AttemptRecord
 from babelgate.pipeline import call, parse_json_object
 from babelgate.providers.base import CallNotes
@@ -136,18 +136,9 @@ class ResponsesSocket:
     async def _account(self, outcome: _Outcome, elapsed: float) -> None:
         notes = outcome.notes
         usage = notes.usage if notes is not None else None
-        provider = self.runtime.providers.get(outcome.provider)
-        self.runtime.metrics.observe(Observation(
-            "responses.websocket", outcome.provider, provider.type if provider is not None else "",
-            outcome.requested_model, outcome.model, outcome.status, elapsed, None, outcome.error_code,
-            usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0, self.key_id or ""))
-        if outcome.requested_model:  # a response.create that named a model: one ledger row, as over HTTP
-            key = self.virtual_key
-            self.runtime.ledger.record((
-                time.time(), self.ids(None), self.key_id, key.team if key is not None else None,
-                "responses.websocket", outcome.requested_model, outcome.provider, outcome.model, (),
-                outcome.status, outcome.error_code, usage, notes.price if notes is not None else None, elapsed,
-                None, True))
+        account(self.runtime, outcome, route="responses.websocket", request_id=self.ids(None), key_id=self.key_id,
+                status=outcome.status, error_code=outcome.error_code, elapsed=elapsed, ttft=None, streamed=True,
+                headers=[])
         if outcome.context is not None:
             completion = Completion(outcome.status, elapsed, usage, notes.finish_reason if notes else None,
                                     outcome.error_code or None)

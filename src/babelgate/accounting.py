@@ -1,0 +1,35 @@
+"""What is kept of every request once it has ended, whatever carried it (an HTTP exchange, one
+response on a Responses WebSocket): its metrics, and a ledger row when it named a model. Both only
+append to a buffer; the metrics' collectors and the ledger's rows are built in batches."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from babelgate.observability.metrics import Observation
+
+if TYPE_CHECKING:
+    from babelgate.exchange import Headers
+    from babelgate.pipeline import CallSite
+    from babelgate.runtime import Runtime
+
+
+def account(runtime: Runtime, site: CallSite, *, route: str, request_id: bytes, key_id: str | None, status: int,
+            error_code: str, elapsed: float, ttft: float | None, streamed: bool, headers: Headers) -> str:
+    """Records the request; answers the serving provider's type ("" when none served it)."""
+    notes = site.notes
+    usage = notes.usage if notes is not None else None
+    provider = runtime.providers.get(site.provider)
+    provider_type = provider.type if provider is not None else ""
+    runtime.metrics.observe(Observation(
+        route, site.provider, provider_type, site.requested_model, site.model, status, elapsed, ttft, error_code,
+        usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0, key_id or ""))
+    if site.requested_model:  # a model route (listings, health, metrics are not in the ledger)
+        key = site.virtual_key
+        # The ledger's raw values, in its order (governance/ledger.py builds the row off the request path).
+        runtime.ledger.record((
+            time.time(), request_id, key_id, key.team if key is not None else None, route, site.requested_model,
+            site.provider, site.model, headers, status, error_code, usage, notes.price if notes is not None else None,
+            elapsed, ttft, streamed))
+    return provider_type
