@@ -2,21 +2,35 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+SUM := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Two installs: `make run` needs only the gateway's runtime dependencies; tests, linters and the
+# official SDKs the tests drive come with the `dev` extra (`make install`, `make test`).
+STAMP := $(VENV)/.installed-$(SUM)
+RUN_STAMP := $(VENV)/.runtime-$(SUM)
 
-.PHONY: install run test lint typecheck unit bench docs clean
+.PHONY: install run test lint typecheck unit bench docs dist clean
 
-$(STAMP): pyproject.toml
+define new_venv
 	@$(PYTHON) -c 'import sys; sys.exit("babelgate needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+endef
+
+$(STAMP): pyproject.toml
+	$(new_venv)
 	$(PY) -m pip install --quiet -e '.[dev]'
-	rm -f $(VENV)/.installed-*
+	rm -f $(VENV)/.installed-* $(VENV)/.runtime-*
+	touch $@ $(RUN_STAMP)
+
+$(RUN_STAMP): pyproject.toml
+	$(new_venv)
+	$(PY) -m pip install --quiet -e .
+	rm -f $(VENV)/.runtime-*
 	touch $@
 
 install: $(STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(VENV)/bin/babelgate serve $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
 
 lint: $(STAMP)
@@ -33,8 +47,13 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(PY) bench/run.py $(ARGS)
 
+# The sdist, and the wheel built from it, into dist/ (tests/integration/test_packaging.py installs
+# that wheel into a fresh venv and serves from it).
+dist: $(STAMP)
+	$(PY) -m build --outdir dist
+
 docs: $(STAMP)
 	$(PY) -m babelgate.providers.matrix --write docs/providers.md
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache
