@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 
@@ -30,17 +30,20 @@ from babelgate.frontends.anthropic_messages import routes as anthropic_routes
 from babelgate.frontends.anthropic_messages.translate import encode_error as anthropic_encode_error
 from babelgate.frontends.audio import routes as audio_routes
 from babelgate.frontends.chat_completions import chat_completions
-from babelgate.frontends.embeddings import create_embeddings
+from babelgate.frontends.embeddings import EMBEDDINGS_BODY, create_embeddings
 from babelgate.frontends.health import health
 from babelgate.frontends.metrics import metrics
 from babelgate.frontends.models import list_models, retrieve_model
 from babelgate.frontends.ollama import routes as ollama_routes
 from babelgate.frontends.ollama.translate import encode_error as ollama_encode_error
 from babelgate.frontends.openai_errors import encode_error
+from babelgate.frontends.openai_validation import CHAT_BODY
+from babelgate.frontends.openapi import OpenAPIDocument
+from babelgate.frontends.responses import validate as responses_validate
 from babelgate.frontends.responses.compact import compact_response
-from babelgate.frontends.responses.routes import create_response, response_resource
+from babelgate.frontends.responses.routes import INPUT_ITEMS, create_response, response_resource
 from babelgate.frontends.responses.websocket import ResponsesSocket
-from babelgate.frontends.route import ErrorEncoder, Route
+from babelgate.frontends.route import SSE, ErrorEncoder, Operation, PrefixRoute, Route
 from babelgate.governance.admission import Governance
 from babelgate.governance.budgets import Budgets
 from babelgate.governance.gateway_keys import GatewayKeys, credentials
@@ -53,6 +56,7 @@ from babelgate.http.proxy import Proxy, parse_proxy
 from babelgate.http.tls import tls_context
 from babelgate.observability import worker_metrics
 from babelgate.observability.logging import REQUEST_ID
+from babelgate.observability.metrics import CONTENT_TYPE as METRICS_TYPE
 from babelgate.observability.metrics import Metrics
 from babelgate.observability.request_id import RequestIds
 from babelgate.observability.tracing import RequestRecord, Tracing, endpoint_from
@@ -75,7 +79,6 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     VERSION = "0.0.0"
 
-PrefixHandler = Callable[["Runtime", Exchange, str], Awaitable[None]]
 REASONING_PURPOSE = b"babelgate reasoning v1"  # bound into every sealed reasoning token
 REASONING_SECRET = "reasoning_key"  # the store's name for the generated key
 
@@ -85,15 +88,21 @@ async def _retrieve_model(runtime: Runtime, exchange: Exchange, model: str) -> N
     await retrieve_model(runtime, exchange, model)
 
 
-# Paths without the optional `/v1` prefix; both spellings reach the same route.
+# Paths without the optional `/v1` prefix; both spellings reach the same route. Each route's
+# operations are what /openapi.json publishes (frontends/openapi.py).
 ROUTES: dict[str, Route] = {
-    "/chat/completions": Route("POST", chat_completions, "chat.completions"),
-    "/responses": Route("POST", create_response, "responses.create"),
-    "/embeddings": Route("POST", create_embeddings, "embeddings"),
-    "/responses/compact": Route("POST", compact_response, "responses.compact"),
+    "/chat/completions": Route("POST", chat_completions, "chat.completions",
+                               operations=(Operation("POST", body=CHAT_BODY, streams=SSE),)),
+    "/responses": Route("POST", create_response, "responses.create",
+                        operations=(Operation("POST", body=responses_validate.CREATE_BODY, streams=SSE),)),
+    "/embeddings": Route("POST", create_embeddings, "embeddings",
+                         operations=(Operation("POST", body=EMBEDDINGS_BODY),)),
+    "/responses/compact": Route("POST", compact_response, "responses.compact",
+                                operations=(Operation("POST", body=responses_validate.COMPACT_BODY),)),
     "/models": Route("GET", list_models, "models"),
     "/health": Route("GET", health, "health", public=True),
-    "/metrics": Route("GET", metrics, "metrics"),
+    "/metrics": Route("GET", metrics, "metrics",
+                      operations=(Operation("GET", answers=METRICS_TYPE.decode().partition(";")[0]),)),
     # Frontends for clients that speak something else: each declares its own paths.
     **completions_routes.ROUTES,
     **images_routes.ROUTES,
@@ -102,13 +111,17 @@ ROUTES: dict[str, Route] = {
     **ollama_routes.ROUTES,
     **admin_routes.ROUTES,
 }
-# Routes with an id in the path: prefix → (route name, handler taking the rest of the path).
-# The last field: public to the gateway-key check (the admin API checks the master key itself).
-PREFIX_ROUTES: tuple[tuple[str, str, PrefixHandler, bool], ...] = (
-    ("/models/", "models.retrieve", _retrieve_model, False),
-    ("/responses/", "responses.retrieve", response_resource, False),
-    (admin_routes.PREFIX, "admin.keys.read", admin_routes.key, True),
+# Routes with an id in the path, tried in order where no exact path matched.
+PREFIX_ROUTES: tuple[PrefixRoute, ...] = (
+    PrefixRoute("/models/", "models.retrieve", _retrieve_model, False, "model", {"": (Operation("GET"),)}),
+    PrefixRoute("/responses/", "responses.retrieve", response_resource, False, "response_id", {
+        "": (Operation("GET"), Operation("DELETE")),
+        INPUT_ITEMS: (Operation("GET", query=("limit", "order", "after", "before", "include")),)}),
+    # Public to the gateway-key check: the admin API checks the master key itself.
+    PrefixRoute(admin_routes.PREFIX, "admin.keys.read", admin_routes.key, True, "key_id", admin_routes.KEY_OPERATIONS),
 )
+OPENAPI = OpenAPIDocument(ROUTES, PREFIX_ROUTES)
+ROUTES["/openapi.json"] = Route("GET", OPENAPI.serve, "openapi", public=True)
 WEBSOCKET_PATHS = frozenset({"/responses", "/v1/responses"})
 # Where no route matched, the error still speaks the format of the API the path belongs to.
 ERRORS_BY_PREFIX: tuple[tuple[str, ErrorEncoder], ...] = (
@@ -295,12 +308,12 @@ class Gateway:
             exchange.attempt_log = []
         try:
             if route is None:
-                for prefix, name, handler, public in PREFIX_ROUTES:
-                    if path.startswith(prefix) and len(path) > len(prefix):
-                        exchange.route = name
-                        if not public:
+                for prefixed in PREFIX_ROUTES:
+                    if path.startswith(prefixed.prefix) and len(path) > len(prefixed.prefix):
+                        exchange.route = prefixed.name
+                        if not prefixed.public:
                             await self._identify(runtime, exchange)
-                        await handler(runtime, exchange, path[len(prefix):])
+                        await prefixed.handler(runtime, exchange, path[len(prefixed.prefix):])
                         return
                 raise NotFound(method=scope["method"], path=scope["path"])
             _check_method(scope, route.method)

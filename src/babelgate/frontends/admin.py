@@ -19,7 +19,9 @@ from urllib.parse import parse_qs
 
 from babelgate.errors import AuthenticationFailed, InvalidRequest, MethodNotAllowed, NotFound, PermissionDenied
 from babelgate.exchange import Exchange
-from babelgate.frontends.route import Route
+from babelgate.frontends.body_schema import OBJECT, STRING, any_of, array, enum, nullable
+from babelgate.frontends.route import Operation, Route
+from babelgate.governance.virtual_keys import PERIODS
 from babelgate.pipeline import parse_json_object
 from babelgate.store.ledger_table import GROUPS, UsageQuery
 
@@ -147,9 +149,23 @@ async def _body(runtime: Runtime, exchange: Exchange) -> dict[str, Any]:
     return body
 
 
+# A key's editable fields (virtual_keys.checked_fields), as /openapi.json publishes them; null
+# sets a field back to its default.
+POSITIVE: Final = {"type": "integer", "minimum": 1}
+KEY_FIELDS: Final = {"type": "object", "additionalProperties": False, "properties": {
+    name: nullable(schema) for name, schema in {
+        "label": STRING, "team": STRING, "models": array({"type": "string", "minLength": 1}),
+        "rpm": POSITIVE, "tpm": POSITIVE, "max_concurrent": POSITIVE, "budget_usd": {"type": "number", "minimum": 0},
+        "budget_period": enum(PERIODS), "expires_at": any_of(STRING, {"type": "number"}), "metadata": OBJECT,
+    }.items()}}
+USAGE_QUERY: Final = ("group_by", "since", "until", "interval", *GROUPS)
+
 ROUTES: dict[str, Route] = {
     # Public to the gateway-key check: the master key is checked here instead.
-    "/admin/keys": Route("ANY", keys, "admin.keys", public=True),
-    "/admin/usage": Route("GET", usage, "admin.usage", public=True),
+    "/admin/keys": Route("ANY", keys, "admin.keys", public=True, operations=(
+        Operation("GET"), Operation("POST", body=KEY_FIELDS, status=201, body_optional=True))),
+    "/admin/usage": Route("GET", usage, "admin.usage", public=True,
+                          operations=(Operation("GET", query=USAGE_QUERY),)),
 }
 PREFIX = "/admin/keys/"
+KEY_OPERATIONS: Final = {"": (Operation("GET"), Operation("PATCH", body=KEY_FIELDS), Operation("DELETE"))}

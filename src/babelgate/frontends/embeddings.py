@@ -18,6 +18,7 @@ import orjson
 
 from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
+from babelgate.frontends import body_schema as schema
 from babelgate.frontends.openai_validation import expect_number, require_model
 from babelgate.pipeline import Body, adjusted_headers, call, require
 from babelgate.providers.base import CallNotes
@@ -30,6 +31,13 @@ if TYPE_CHECKING:
 
 IN_FLIGHT: Final = 4  # upstream calls one split request may run at once
 _KNOWN: Final = frozenset({"model", "input", "encoding_format", "dimensions", "user"})
+ENCODINGS: Final = ("float", "base64")
+# What decode_request reads, as /openapi.json publishes it.
+EMBEDDINGS_BODY: Final = schema.obj(("model", "input"), strings=("user",), properties={
+    "model": schema.MODEL, "encoding_format": schema.enum(ENCODINGS),
+    "dimensions": schema.number(1, 2**16, integer=True),
+    "input": schema.any_of(schema.STRING, *(schema.array(items, min_items=1) for items in (
+        schema.STRING, schema.INTEGER, schema.array(schema.INTEGER))))})
 
 
 async def create_embeddings(runtime: Runtime, exchange: Exchange) -> None:
@@ -56,7 +64,7 @@ def decode_request(body: dict[str, Any]) -> tuple[EmbeddingRequest, str]:
     """The canonical request and the encoding the client wants (DECISIONS 9: what we read is checked)."""
     inputs = _inputs(body.get("input"))
     encoding = body.get("encoding_format", "float")
-    if encoding not in ("float", "base64"):
+    if encoding not in ENCODINGS:
         raise InvalidRequest("invalid_value", param="encoding_format", detail="expected float or base64")
     dimensions = body.get("dimensions")
     if dimensions is not None:

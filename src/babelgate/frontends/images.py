@@ -18,9 +18,10 @@ import orjson
 
 from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
+from babelgate.frontends.body_schema import BINARY, MODEL, STRING, enum, number, obj
 from babelgate.frontends.multipart import Part, parse_form
 from babelgate.frontends.openai_validation import expect_number, require_model
-from babelgate.frontends.route import Route
+from babelgate.frontends.route import Operation, Route
 from babelgate.pipeline import Body, adjusted_headers, call, require
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
@@ -190,7 +191,15 @@ def encode_usage(usage: Usage) -> JSON:
     return encoded
 
 
+_FIELDS: Final = {"model": MODEL, "prompt": {"type": "string", "minLength": 1},
+                  "response_format": enum(RESPONSE_FORMATS)}
+GENERATIONS_BODY: Final = obj(("model", "prompt"), strings=_STRINGS, properties={
+    **_FIELDS, "n": number(1, MAX_N, integer=True), "stream": {"const": False}})
+EDITS_FORM: Final = obj(("model", "prompt", "image"), strings=_STRINGS, properties={
+    **_FIELDS, "n": STRING, "image": BINARY, "mask": BINARY})
+
 ROUTES: dict[str, Route] = {
-    "/images/generations": Route("POST", create_images, "images.generations"),
-    "/images/edits": Route("POST", edit_images, "images.edits"),
+    "/images/generations": Route("POST", create_images, "images.generations",
+                                 operations=(Operation("POST", body=GENERATIONS_BODY),)),
+    "/images/edits": Route("POST", edit_images, "images.edits", operations=(Operation("POST", form=EDITS_FORM),)),
 }

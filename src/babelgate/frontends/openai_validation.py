@@ -12,6 +12,7 @@ import re
 from typing import Any, Final
 
 from babelgate.errors import InvalidRequest
+from babelgate.frontends.body_schema import INTEGER, MODEL, OBJECT, STRING, any_of, array, enum, obj
 
 TOOL_NAME: Final = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # used with fullmatch
 ROLES: Final = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -312,3 +313,17 @@ def _stream_options(options: Any) -> None:
     include = options.get("include_usage")
     if include is not None and not isinstance(include, bool):
         raise InvalidRequest("wrong_type", param="stream_options.include_usage", expected="a boolean")
+
+
+# The body as /openapi.json publishes it: the tables above, so what is published is what is checked.
+MESSAGE_SCHEMA: Final = obj(("role",), properties={
+    "role": enum(ROLES),
+    "content": any_of(STRING, array(obj(("type",), properties={"type": enum(set().union(*PART_TYPES.values()))})),
+                      {"type": "null"}),
+    "name": STRING, "tool_calls": array(OBJECT), "tool_call_id": STRING})
+CHAT_BODY: Final = obj(("model", "messages"), booleans=BOOLEANS, numbers=NUMBER_RANGES, integers=INTEGER_RANGES,
+                       strings=("user", "reasoning_effort"), properties={
+    "model": MODEL, "messages": array(MESSAGE_SCHEMA, min_items=1), "seed": INTEGER,
+    "stop": any_of(STRING, array(STRING), {"type": "null"}), "stream_options": OBJECT,
+    "tools": array(obj(("type",), properties={"type": STRING})), "tool_choice": any_of(STRING, OBJECT),
+    "response_format": obj(("type",), properties={"type": STRING}), "metadata": OBJECT})

@@ -3,9 +3,9 @@ format its clients read (OpenAI's by default; Anthropic and Ollama clients expec
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final
 
 from babelgate.errors import GatewayError
 from babelgate.exchange import Exchange
@@ -15,7 +15,27 @@ if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 Handler = Callable[["Runtime", Exchange], Awaitable[None]]
+PrefixHandler = Callable[["Runtime", Exchange, str], Awaitable[None]]  # the path's rest after the prefix
+JSON = dict[str, Any]
 ErrorEncoder = Callable[[GatewayError, str], bytes]  # (error, language) → response body
+
+
+SSE: Final = "text/event-stream"
+NDJSON: Final = "application/x-ndjson"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One method on a path, as /openapi.json describes it (frontends/openapi.py)."""
+
+    method: str
+    body: JSON | None = None  # JSON Schema of a JSON body (frontends/body_schema.py)
+    form: JSON | None = None  # of a multipart/form-data body
+    body_optional: bool = False  # no body at all is fine too (an admin key with every default)
+    streams: str = ""  # the media type of a streamed answer it may give (SSE; NDJSON on the Ollama API)
+    status: int = 200  # the status of a success
+    query: tuple[str, ...] = ()  # query parameters it reads
+    answers: str = "application/json"  # the media type of a success
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,4 +44,22 @@ class Route:
     handler: Handler
     name: str
     public: bool = False  # reachable without a gateway key
+    errors: ErrorEncoder = encode_error
+    # What /openapi.json says of it; empty: one `method` operation with no body.
+    operations: tuple[Operation, ...] = ()
+
+    def documented(self) -> tuple[Operation, ...]:
+        return self.operations or (Operation(self.method),)
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixRoute:
+    """A route with an id in its path: `prefix` then the id, and perhaps a suffix after it."""
+
+    prefix: str
+    name: str
+    handler: PrefixHandler
+    public: bool  # to the gateway-key check (the admin API checks the master key itself)
+    parameter: str  # the id's name in /openapi.json
+    operations: Mapping[str, tuple[Operation, ...]]  # suffix after the id ("" for none) → its methods
     errors: ErrorEncoder = encode_error

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import orjson
 
@@ -30,8 +30,9 @@ from babelgate.frontends.anthropic_messages.translate import (
 )
 from babelgate.frontends.anthropic_messages.translate_content import Shaping
 from babelgate.frontends.anthropic_messages.wire import JSON
+from babelgate.frontends.body_schema import INTEGER, MODEL, OBJECT, STRING, any_of, array, enum, obj
 from babelgate.frontends.openai_validation import require_model
-from babelgate.frontends.route import Route
+from babelgate.frontends.route import SSE, Operation, Route
 from babelgate.pipeline import Body, adjusted_headers, call, send_stream, typed_request
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
@@ -129,7 +130,18 @@ def _framed(events: list[JSON]) -> bytes:
     return b"".join(encode_sse_event(event["type"], event) for event in events)
 
 
+# What _check_basics reads, as /openapi.json publishes it.
+_TURN: Final = obj(("role", "content"), properties={"role": enum(("user", "assistant", "system")),
+                                                    "content": any_of(STRING, array(OBJECT))})
+_CONVERSATION: Final = {"model": MODEL, "messages": array(_TURN, min_items=1), "system": any_of(STRING, array(OBJECT)),
+                        "tools": array(OBJECT), "tool_choice": OBJECT}
+MESSAGES_BODY: Final = obj(("model", "max_tokens", "messages"), booleans=("stream",),
+                           properties={**_CONVERSATION, "max_tokens": INTEGER})
+COUNT_TOKENS_BODY: Final = obj(("model", "messages"), properties=_CONVERSATION)
+
 ROUTES: dict[str, Route] = {
-    "/messages": Route("POST", create_message, "messages.create", errors=encode_error),
-    "/messages/count_tokens": Route("POST", count_tokens, "messages.count_tokens", errors=encode_error),
+    "/messages": Route("POST", create_message, "messages.create", errors=encode_error,
+                       operations=(Operation("POST", body=MESSAGES_BODY, streams=SSE),)),
+    "/messages/count_tokens": Route("POST", count_tokens, "messages.count_tokens", errors=encode_error,
+                                    operations=(Operation("POST", body=COUNT_TOKENS_BODY),)),
 }

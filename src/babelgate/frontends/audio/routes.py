@@ -3,8 +3,8 @@ transcript in the asked format out) and `/v1/audio/speech` (JSON in, audio strea
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Iterable
+from typing import TYPE_CHECKING, Final
 
 from babelgate.errors import GatewayError
 from babelgate.exchange import Exchange
@@ -15,10 +15,12 @@ from babelgate.frontends.audio.translate import (
     read_form,
     speech_content_type,
 )
+from babelgate.frontends.audio.wire import SPEECH_TYPES, SPEED_RANGE, TRANSCRIPTION_FORMATS, TRANSLATION_FORMATS
+from babelgate.frontends.body_schema import BINARY, JSON, MODEL, OBJECT, STRING, any_of, enum, number, obj
 from babelgate.frontends.multipart import parse_form
 from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import require_model
-from babelgate.frontends.route import Route
+from babelgate.frontends.route import SSE, Operation, Route
 from babelgate.pipeline import Body, adjusted_headers, call, require, send_stream
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
@@ -100,8 +102,20 @@ async def _cut_on_error(audio: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
             await aclose()
 
 
+def _form(formats: Iterable[str]) -> JSON:
+    return obj(("model", "file"), strings=("prompt", "language"), properties={
+        "model": MODEL, "file": BINARY, "response_format": enum(formats), "temperature": STRING})
+
+
+SPEECH_BODY: Final = obj(("model", "input", "voice"), strings=("instructions",), properties={
+    "model": MODEL, "input": STRING, "voice": any_of(STRING, OBJECT), "response_format": enum(SPEECH_TYPES),
+    "speed": number(*SPEED_RANGE), "stream_format": enum(("audio", "sse"))})
+
 ROUTES: dict[str, Route] = {
-    "/audio/transcriptions": Route("POST", create_transcription, "audio.transcriptions"),
-    "/audio/translations": Route("POST", create_translation, "audio.translations"),
-    "/audio/speech": Route("POST", create_speech, "audio.speech"),
+    "/audio/transcriptions": Route("POST", create_transcription, "audio.transcriptions",
+                                   operations=(Operation("POST", form=_form(TRANSCRIPTION_FORMATS)),)),
+    "/audio/translations": Route("POST", create_translation, "audio.translations",
+                                 operations=(Operation("POST", form=_form(TRANSLATION_FORMATS)),)),
+    "/audio/speech": Route("POST", create_speech, "audio.speech",
+                           operations=(Operation("POST", body=SPEECH_BODY, answers="audio/*", streams=SSE),)),
 }

@@ -18,14 +18,14 @@ import orjson
 from babelgate.exchange import Exchange
 from babelgate.frontends.embeddings import decode_request as decode_embeddings
 from babelgate.frontends.embeddings import embed_in_batches
-from babelgate.frontends.ollama import completions, translate, wire
+from babelgate.frontends.ollama import completions, translate, validate, wire
 from babelgate.frontends.ollama.answer import Clock, send_stream
 from babelgate.frontends.ollama.models import ps, resolve, root, routable, show, tags, version
 from babelgate.frontends.ollama.stream import OllamaStreamEncoder
 from babelgate.frontends.ollama.translate import encode_error
 from babelgate.frontends.ollama.validate import validate_chat, validate_embed, validate_generate
 from babelgate.frontends.ollama.wire import JSON
-from babelgate.frontends.route import Route
+from babelgate.frontends.route import NDJSON, Operation, Route
 from babelgate.pipeline import adjusted_headers, call, parse_json_object, require, typed_request
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
@@ -152,14 +152,20 @@ def _is_zero(keep_alive: Any) -> bool:
 
 
 ROUTES: dict[str, Route] = {
-    "/api/chat": Route("POST", chat, "ollama.chat", errors=encode_error),
-    "/api/generate": Route("POST", generate, "ollama.generate", errors=encode_error),
-    "/api/embed": Route("POST", embed, "ollama.embed", errors=encode_error),
-    "/api/embeddings": Route("POST", embeddings, "ollama.embeddings", errors=encode_error),
+    "/api/chat": Route("POST", chat, "ollama.chat", errors=encode_error,
+                       operations=(Operation("POST", body=validate.CHAT_BODY, streams=NDJSON),)),
+    "/api/generate": Route("POST", generate, "ollama.generate", errors=encode_error,
+                           operations=(Operation("POST", body=validate.GENERATE_BODY, streams=NDJSON),)),
+    "/api/embed": Route("POST", embed, "ollama.embed", errors=encode_error,
+                        operations=(Operation("POST", body=validate.EMBED_BODY),)),
+    "/api/embeddings": Route("POST", embeddings, "ollama.embeddings", errors=encode_error,
+                             operations=(Operation("POST", body=validate.EMBEDDINGS_BODY),)),
     "/api/tags": Route("GET", tags, "ollama.tags", errors=encode_error),
-    "/api/show": Route("POST", show, "ollama.show", errors=encode_error),
+    "/api/show": Route("POST", show, "ollama.show", errors=encode_error,
+                       operations=(Operation("POST", body=validate.SHOW_BODY),)),
     "/api/ps": Route("GET", ps, "ollama.ps", errors=encode_error),
     # Probes a client sends before it has a key to send: they reveal nothing but that this is up.
     "/api/version": Route("GET", version, "ollama.version", public=True, errors=encode_error),
-    "/": Route("GET", root, "ollama.root", public=True, errors=encode_error),
+    "/": Route("GET", root, "ollama.root", public=True, errors=encode_error,
+               operations=(Operation("GET", answers="text/plain"),)),
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from babelgate.errors import InvalidRequest
+from babelgate.frontends.body_schema import BOOLEAN, INTEGER, MODEL, OBJECT, STRING, any_of, array, enum, number, obj
 from babelgate.frontends.ollama.wire import ROLES
 from babelgate.frontends.openai_validation import NUMBER_RANGES, expect_number, expect_object, require_model
 
@@ -156,3 +157,22 @@ def _optional(value: Any, path: str, kind: Any, expected: str) -> None:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+# The bodies as /openapi.json publishes them, from the tables above.
+OPTIONS_SCHEMA: Final = obj(properties={
+    **{name: number(*NUMBER_RANGES[name]) if name in NUMBER_RANGES else {"type": "number"} for name in _NUMBER_OPTIONS},
+    **{name: INTEGER for name in _INTEGER_OPTIONS}})
+_COMMON: Final = {"model": MODEL, "options": OPTIONS_SCHEMA, "think": any_of(BOOLEAN, STRING),
+                  "format": any_of(enum(("", "json")), OBJECT), "top_logprobs": number(0, 20, integer=True)}
+CHAT_BODY: Final = obj(("model",), booleans=_BOOLEANS, properties={
+    **_COMMON, "tools": array(OBJECT),
+    "messages": array(obj(("role",), strings=_MESSAGE_STRINGS, properties={"role": enum(ROLES),
+                                                                          "images": array(STRING)}))})
+GENERATE_BODY: Final = obj(("model",), booleans=_BOOLEANS, strings=_STRINGS, properties={
+    **_COMMON, "images": array(STRING), "context": array(INTEGER)})
+EMBED_BODY: Final = obj(("model", "input"), properties={
+    "model": MODEL, "options": OPTIONS_SCHEMA, "input": any_of(STRING, array(STRING)), "truncate": BOOLEAN,
+    "dimensions": number(1, 2**16, integer=True)})
+EMBEDDINGS_BODY: Final = obj(("model",), strings=("prompt",), properties={"model": MODEL, "options": OPTIONS_SCHEMA})
+SHOW_BODY: Final = obj(("model",), properties={"model": MODEL})

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from babelgate.exchange import Exchange
-from babelgate.frontends.openai_completions import wire
+from babelgate.frontends.openai_completions import validate, wire
 from babelgate.frontends.openai_completions.fanout import gather_bounded, merge_streams
 from babelgate.frontends.openai_completions.stream import OpenAICompletionsStreamEncoder
 from babelgate.frontends.openai_completions.translate import (
@@ -33,7 +33,7 @@ from babelgate.frontends.openai_completions.translate import (
 from babelgate.frontends.openai_completions.validate import validate_completion_body, validate_translatable
 from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import require_model
-from babelgate.frontends.route import Route
+from babelgate.frontends.route import SSE, Operation, Route
 from babelgate.pipeline import Body, adjusted_headers, call, send_stream, typed_request
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
@@ -136,5 +136,6 @@ def _combine(combined: CallNotes, calls: Sequence[CallNotes]) -> None:
 
 
 ROUTES: dict[str, Route] = {
-    "/completions": Route("POST", create_completion, "completions"),
+    "/completions": Route("POST", create_completion, "completions",
+                          operations=(Operation("POST", body=validate.COMPLETION_BODY, streams=SSE),)),
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from babelgate.errors import InvalidRequest
+from babelgate.frontends.body_schema import INTEGER, MODEL, OBJECT, STRING, any_of, array, number, obj
 from babelgate.frontends.openai_completions.wire import JSON
 from babelgate.frontends.openai_validation import expect_number, expect_object, expect_ranges, require_model
 
@@ -105,3 +106,11 @@ def _strings(value: Any) -> bool:
 
 def _tokens(value: list[Any]) -> bool:
     return bool(value) and all(isinstance(item, int) and not isinstance(item, bool) for item in value)
+
+
+COMPLETION_BODY: Final = obj(("model", "prompt"), booleans=BOOLEANS, strings=STRINGS, numbers=NUMBERS,
+                             integers=INTEGERS, properties={
+    "model": MODEL, "seed": INTEGER, "stream_options": OBJECT,
+    "prompt": any_of(STRING, array(STRING), array(INTEGER), array(array(INTEGER))),
+    "stop": any_of(STRING, array(STRING), {"type": "null"}),
+    **{name: number(0, 2**31 - 1, integer=True) for name in OPEN_INTEGERS}})

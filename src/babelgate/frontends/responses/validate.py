@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from babelgate.errors import InvalidRequest
+from babelgate.frontends.body_schema import MODEL, OBJECT, STRING, any_of, array, obj
 from babelgate.frontends.openai_validation import (
     TOOL_NAME,
     expect_object,
@@ -259,3 +260,11 @@ def _boolean(value: Any, path: str) -> None:
 
 def _one_of(names: frozenset[str]) -> str:
     return f"expected one of {', '.join(sorted(names))}"
+
+
+COMPACT_BODY: Final = obj(("model",), properties={"model": MODEL, "input": any_of(STRING, array(OBJECT))})
+CREATE_BODY: Final = obj(("model",), booleans=BOOLEANS, strings=STRINGS, numbers=NUMBERS, integers=INTEGERS,
+                         properties={
+    "model": MODEL, "metadata": {"type": "object", "additionalProperties": STRING},
+    "input": any_of(STRING, array(OBJECT)), "include": array(STRING), "reasoning": OBJECT, "text": OBJECT,
+    "tools": array(obj(("type",), properties={"type": STRING})), "tool_choice": any_of(STRING, OBJECT)})
