@@ -73,7 +73,8 @@ def decode_request(body: dict[str, Any]) -> tuple[EmbeddingRequest, str]:
     if user is not None and not isinstance(user, str):
         raise InvalidRequest("wrong_type", param="user", expected="a string")
     extra = {key: value for key, value in body.items() if key not in _KNOWN}
-    return EmbeddingRequest(model=body["model"], inputs=inputs, dimensions=dimensions, user=user, extra=extra), encoding
+    request = EmbeddingRequest(model=require_model(body), inputs=inputs, dimensions=dimensions, user=user, extra=extra)
+    return request, encoding
 
 
 def _inputs(value: Any) -> list[str] | list[list[int]]:

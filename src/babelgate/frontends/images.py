@@ -142,7 +142,7 @@ def decode_request(body: dict[str, Any], *, form: bool = False) -> ImageRequest:
         raise InvalidRequest("invalid_value", param="stream", detail="streamed images are not supported; leave it "
                              "unset or false")
     extra = {key: value for key, value in body.items() if key not in _KNOWN}
-    return ImageRequest(model=body["model"], prompt=prompt, n=n or 1, size=body.get("size"),
+    return ImageRequest(model=require_model(body), prompt=prompt, n=n or 1, size=body.get("size"),
                         quality=body.get("quality"), response_format=response_format,
                         output_format=body.get("output_format"), background=body.get("background"),
                         user=body.get("user"), extra=extra)
