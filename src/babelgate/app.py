@@ -21,6 +21,7 @@ from babelgate.accounting import account
 from babelgate.config.load import load_config
 from babelgate.config.models import Config, ProviderConfig
 from babelgate.config.reload import install_reload_signal
+from babelgate.cors import Cors
 from babelgate.errors import GatewayError, MethodNotAllowed, NotFound
 from babelgate.exchange import ClientGone, Exchange, Receive, Scope, Send
 from babelgate.frontends import admin as admin_routes
@@ -203,6 +204,7 @@ class Gateway:
             chunk_hooks=tuple(h for h in self.hooks if h.observes_chunks), metrics=self.metrics,
             response_store=self.response_store, reasoning_sealer=self.sealer_source,
             max_body_bytes=config.server.max_body_bytes, version=VERSION, created=self.created,
+            cors=Cors(config.server.cors) if config.server.cors is not None else None,
             started_monotonic=self.started_monotonic,
         )
 
@@ -303,6 +305,14 @@ class Gateway:
         route = ROUTES.get(path)
         errors = route.errors if route is not None else _errors_for(path)
         exchange = Exchange(scope, receive, send, self.request_ids, route.name if route else "")
+        if runtime.cors is not None:
+            origin = exchange.header(b"origin")
+            if origin is not None:
+                if scope["method"] == "OPTIONS" and exchange.header(b"access-control-request-method") is not None:
+                    preflight = runtime.cors.preflight_headers(origin)
+                    await exchange.respond(204 if preflight is not None else 403, b"", headers=preflight or [])
+                    return
+                exchange.headers_out += runtime.cors.answer_headers(origin)
         REQUEST_ID.set(exchange.request_id)  # for the logs of this request's task (and tasks it starts)
         if self.tracing is not None:
             exchange.attempt_log = []

@@ -20,6 +20,7 @@ from babelgate.config.models import Config
 from babelgate.observability import worker_metrics
 from babelgate.observability.logging import Scrubber, configure_logging
 from babelgate.providers import PROVIDER_TYPES
+from babelgate.server_protocol import CoalescingHttpToolsProtocol, Limits
 
 CONFIG_ENV = "BABELGATE_CONFIG"
 LOG_LEVEL_ENV = "BABELGATE_LOG_LEVEL"  # --log-level, handed to worker processes
@@ -45,6 +46,9 @@ def worker_app() -> Gateway:
     """The uvicorn factory for `serve` (also each worker process's entry with --workers > 1)."""
     app = _checked(os.environ.get(CONFIG_ENV) or None, reloadable=True)
     config = app.runtime.config
+    server = config.server
+    CoalescingHttpToolsProtocol.limits = Limits(header_timeout=server.header_timeout, body_timeout=server.body_timeout,
+                                                max_header_bytes=server.max_header_bytes)
     configure_logging(os.environ.get(LOG_LEVEL_ENV) or config.server.log_level, Scrubber(_secrets(config)),
                       config.server.log_format)
     # Everything built so far lives as long as the process: keep it out of the collector's full
@@ -93,16 +97,15 @@ def serve(args: argparse.Namespace) -> int:
         metrics_dir = tempfile.mkdtemp(prefix="babelgate-metrics-")
         os.environ[worker_metrics.ENV] = metrics_dir
     try:
-        _run(uvicorn, args, host, port, log_level)
+        _run(uvicorn, args, host, port, log_level, server.shutdown_timeout)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
-def _run(uvicorn: Any, args: argparse.Namespace, host: str, port: int, log_level: str) -> None:
-    from babelgate.server_protocol import CoalescingHttpToolsProtocol
-
+def _run(uvicorn: Any, args: argparse.Namespace, host: str, port: int, log_level: str,
+         shutdown_timeout: float) -> None:
     uvicorn.run(
         "babelgate.cli:worker_app", factory=True, host=host, port=port, workers=args.workers,
         log_level=log_level, access_log=args.access_log, loop="uvloop", http=CoalescingHttpToolsProtocol,
@@ -110,6 +113,9 @@ def _run(uvicorn: Any, args: argparse.Namespace, host: str, port: int, log_level
         # X-Forwarded-For only matters to the access log (the gateway itself never reads the client's
         # address); parsing it costs ~2 % of a fast-path request.
         proxy_headers=args.access_log,
+        # SIGTERM: stop accepting, let what is in flight finish this long, then the lifespan's
+        # shutdown flushes the ledger and stores (app.py aclose).
+        timeout_graceful_shutdown=shutdown_timeout,
     )
 
 

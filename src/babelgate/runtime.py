@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from babelgate.config.models import Config
+from babelgate.cors import Cors
 from babelgate.governance.admission import Governance
 from babelgate.governance.gateway_keys import GatewayKeys
 from babelgate.governance.ledger import Ledger
@@ -49,3 +50,4 @@ class Runtime:
     version: str
     created: int
     started_monotonic: float
+    cors: Cors | None = None  # server.cors: None answers no browser from another origin

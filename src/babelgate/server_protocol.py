@@ -1,17 +1,25 @@
-"""uvicorn's httptools protocol, with a response's head and first body bytes sent as one.
+"""uvicorn's httptools protocol, with a response's head and first body bytes sent as one, and
+bounds on what a client may hold: the time to send a request's head and its body, and the head's size.
 
 uvicorn writes a response's head when the app sends `http.response.start` and its body when the
 app sends `http.response.body`: two `send` system calls per answer, each running the loopback
 TCP stack and waking the client. The gateway sends the body right after the head, so holding the
 head until the body comes makes them one `writev` — measured in docs/performance.md. A head
 with no body after it goes out at the end of that turn of the event loop; later writes (a
-stream's chunks) go out at once, as before. Everything else is uvicorn's own protocol, unchanged.
+stream's chunks) go out at once, as before.
+
+uvicorn sets no deadline on a request's head or body and no bound on its headers' size: a client
+that opens a connection and sends nothing, sends its headers a byte at a time (slowloris), or
+sends a chunked body that never ends would hold a connection and its memory for as long as it
+likes. `Limits` bounds each; the timers are armed only when a read leaves a head or a body
+unfinished, so a request that arrives whole (nearly all of them) costs nothing more.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -81,8 +89,112 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one connection may take (the `server:` settings of the same names)."""
+
+    header_timeout: float = 10.0  # from a connection's or request's first byte to the end of its head
+    body_timeout: float = 60.0  # from the end of a head to the end of its body
+    max_header_bytes: int = 65536  # request line and headers together
+
+
+_REFUSALS: Final = {
+    408: b"HTTP/1.1 408 Request Timeout\r\n",
+    431: b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
+}
+
+
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback: httptools stops parsing, and uvicorn calls send_400_response."""
+
+
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-    """The protocol `babelgate serve` runs uvicorn with."""
+    """The protocol `babelgate serve` runs uvicorn with (and the tests' servers)."""
+
+    limits: ClassVar[Limits] = Limits()  # set from the config by each worker before it serves
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+        self._head_bytes = 0
+        self._in_head = False
+        self._in_body = False
+        self._deadline: asyncio.TimerHandle | None = None
+        self._refusal = 0
+        # A connection that never sends a byte is held no longer than a slow head.
+        self._arm(self.limits.header_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._in_head or self._in_body:
+            if self._deadline is None:
+                self._arm(self.limits.header_timeout if self._in_head else self.limits.body_timeout)
+        elif self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_bytes = 0
+        self._in_head = True
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        if self._deadline is not None:  # the head's deadline; the body, if any, gets its own
+            self._deadline.cancel()
+            self._deadline = None
+        super().on_headers_complete()
+        self._in_body = not (self.parser.should_upgrade() and self._should_upgrade())
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        super().on_message_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        super().connection_lost(exc)
+
+    def _count(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > self.limits.max_header_bytes:
+            self._refusal = 431
+            raise _HeadTooLarge()
+
+    def send_400_response(self, msg: str) -> None:
+        if self._refusal:
+            self._refuse(self._refusal, "the request's headers are larger than the gateway accepts "
+                                        f"({self.limits.max_header_bytes} bytes)")
+        else:
+            super().send_400_response(msg)
+
+    def _arm(self, seconds: float) -> None:
+        self._deadline = self.loop.call_later(seconds, self._expired)
+
+    def _expired(self) -> None:
+        self._deadline = None
+        what = "head" if self._in_head or self.cycle is None else "body"
+        if self._in_head or self._in_body or self.cycle is None:
+            if self.cycle is not None and not self.cycle.response_complete:
+                # The app waits for the rest of the body: it is told the client left, and stops.
+                self.cycle.disconnected = True
+                self.cycle.message_event.set()
+            if self.cycle is not None and self.cycle.response_started:
+                self.transport.close()
+            else:
+                self._refuse(408, f"the request's {what} did not arrive in time")
+
+    def _refuse(self, status: int, message: str) -> None:
+        body = message.encode()
+        self.transport.write(b"".join((
+            _REFUSALS[status], b"content-type: text/plain; charset=utf-8\r\n",
+            b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n", body)))
+        self.transport.close()

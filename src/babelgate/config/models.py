@@ -254,6 +254,26 @@ def _merged_timeouts(model: TimeoutsConfig | None, deployment: TimeoutsConfig | 
     return TimeoutsConfig(**{**model.model_dump(exclude_none=True), **deployment.model_dump(exclude_none=True)})
 
 
+class CorsConfig(_Strict):
+    """Cross-origin requests from browsers (off unless `server.cors` is set; cors.py)."""
+
+    allow_origins: tuple[str, ...] = Field(min_length=1, description="origins, or '*' for any")
+    allow_methods: tuple[str, ...] = ("GET", "POST", "PATCH", "DELETE")
+    allow_headers: tuple[str, ...] = ("authorization", "content-type", "x-api-key", "anthropic-version",
+                                      "anthropic-beta", "openai-beta", "x-babelgate-cache-ttl")
+    expose_headers: tuple[str, ...] = ("x-request-id", "x-babelgate-route", "x-babelgate-attempts",
+                                       "x-babelgate-adjusted-params", "x-babelgate-cost-usd", "x-babelgate-cache",
+                                       "retry-after")
+    allow_credentials: bool = False
+    max_age: int = Field(default=600, ge=0)
+
+    @model_validator(mode="after")
+    def _credentials_need_origins(self) -> CorsConfig:
+        if self.allow_credentials and "*" in self.allow_origins:
+            raise ValueError("allow_credentials needs the origins named: browsers refuse credentials with '*'")
+        return self
+
+
 class ServerConfig(_Strict):
     host: str = "127.0.0.1"
     unsupported_tools: UnsupportedTools = "drop"
@@ -262,6 +282,15 @@ class ServerConfig(_Strict):
     # Opens the admin API (/admin/): an env: reference or BABELGATE_MASTER_KEY; unset: it is off.
     master_key: str | None = Field(default=None, repr=False, min_length=16)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    # What one client connection may hold (server_protocol.py): its request head's size, and the
+    # time to send the head and then the body; past them, 431 or 408 and the connection closes.
+    max_header_bytes: int = Field(default=65536, ge=4096)
+    header_timeout: float = Field(default=10.0, gt=0)
+    body_timeout: float = Field(default=60.0, gt=0)
+    # On SIGTERM: stop accepting, let requests and streams in flight finish for up to this many
+    # seconds, then cut what is left, flush the ledger and stores, and exit.
+    shutdown_timeout: float = Field(default=30.0, ge=0)
+    cors: CorsConfig | None = None
     default_timeout: float | None = Field(default=None, gt=0)
     providers_from_env: bool = True
     log_level: str = "info"
