@@ -20,7 +20,7 @@ from babelgate.config.models import Config
 from babelgate.observability import worker_metrics
 from babelgate.observability.logging import Scrubber, configure_logging
 from babelgate.providers import PROVIDER_TYPES
-from babelgate.server_protocol import CoalescingHttpToolsProtocol, Limits
+from babelgate.server_protocol import UVICORN_OPTIONS, CoalescingHttpToolsProtocol, Limits
 
 CONFIG_ENV = "BABELGATE_CONFIG"
 LOG_LEVEL_ENV = "BABELGATE_LOG_LEVEL"  # --log-level, handed to worker processes
@@ -108,8 +108,7 @@ def _run(uvicorn: Any, args: argparse.Namespace, host: str, port: int, log_level
          shutdown_timeout: float) -> None:
     uvicorn.run(
         "babelgate.cli:worker_app", factory=True, host=host, port=port, workers=args.workers,
-        log_level=log_level, access_log=args.access_log, loop="uvloop", http=CoalescingHttpToolsProtocol,
-        lifespan="on", log_config=None, server_header=False,
+        log_level=log_level, loop="uvloop", lifespan="on", **{**UVICORN_OPTIONS, "access_log": args.access_log},
         # X-Forwarded-For only matters to the access log (the gateway itself never reads the client's
         # address); parsing it costs ~2 % of a fast-path request.
         proxy_headers=args.access_log,

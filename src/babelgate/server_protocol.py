@@ -198,3 +198,10 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             _REFUSALS[status], b"content-type: text/plain; charset=utf-8\r\n",
             b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n", body)))
         self.transport.close()
+
+
+# How the gateway runs under uvicorn, for `babelgate serve` (cli.py) and the tests' servers alike:
+# this protocol, no `server: uvicorn` banner (nothing about the stack reaches a client), no access log.
+UVICORN_OPTIONS: Final[dict[str, Any]] = {
+    "http": CoalescingHttpToolsProtocol, "server_header": False, "access_log": False, "log_config": None,
+}
