@@ -16,6 +16,12 @@ checked against each provider's SDK.
 It is a raw asyncio Protocol with a minimal HTTP/1.1 parser and precomputed responses, so that it costs as little CPU as
 possible: the benchmark measures the gateway, and this process shares a core with the load generator.
 
+Faults, for the soak (bench/soak.py): a request whose model (in the body, or Gemini's in the path) is
+`fault-<kind>` gets that fault instead of an answer: `fault-500` (an error status), `fault-garbage`
+(200 with a body that is not JSON), `fault-reset` (half a head, then a TCP reset), `fault-truncated`
+(a stream that stops after two events, without its end) and `fault-stall` (no answer at all, until the
+gateway's timeout gives up).
+
 Run: `python bench/fake_upstream.py --port 0 --chunks 50 --chunk-delay-ms 1`; it prints `READY <port>`.
 """
 
@@ -26,6 +32,8 @@ import asyncio
 import json
 import re
 import signal
+import socket
+import struct
 import sys
 from dataclasses import dataclass
 from typing import Any, Final, cast
@@ -39,6 +47,7 @@ MAX_BODY: Final = 8 * 1024 * 1024
 
 # A byte search instead of a JSON parse: the gateway (orjson) writes no spaces, Python's json does.
 _STREAM_TRUE: Final = re.compile(rb'"stream"\s*:\s*true')
+_FAULT: Final = re.compile(rb"fault-(500|garbage|reset|truncated|stall)")
 _INCLUDE_USAGE: Final = re.compile(rb'"include_usage"\s*:\s*true')
 
 ANSWER: Final = (
@@ -422,6 +431,10 @@ class UpstreamProtocol(asyncio.Protocol):
 
     def respond(self, request: Request) -> None:
         assert self.transport is not None
+        fault = _FAULT.search(request.path) or _FAULT.search(request.body)
+        if fault is not None:
+            self.fault(fault.group(1), _STREAM_TRUE.search(request.body) is not None or b"stream" in request.path)
+            return
         answer = self.answer_for(request)
         if isinstance(answer, StreamAnswer):
             self.start_stream(answer, request.keep_alive)
@@ -429,6 +442,28 @@ class UpstreamProtocol(asyncio.Protocol):
         self.transport.write(answer)
         if not request.keep_alive:
             self.transport.close()
+
+    def fault(self, kind: bytes, stream: bool) -> None:
+        """Answer with the fault the request's model asks for (see the module's docstring)."""
+        transport = self.transport
+        assert transport is not None
+        if kind == b"500":
+            transport.write(plain_response(b"500 Internal Server Error", b'{"error": {"message": "injected fault", '
+                                           b'"type": "server_error"}}', True))
+        elif kind == b"garbage":
+            transport.write(plain_response(b"200 OK", b'{"id": "x", "choices": [{"mess', True))
+        elif kind == b"truncated" and stream:
+            answer = self.answers.stream[False]
+            transport.write(answer.head + b"connection: close\r\n\r\n" + b"".join(answer.writes[:2]))
+            transport.close()
+        elif kind == b"stall":
+            pass  # nothing, ever: the gateway's first-byte timeout must end it
+        else:  # reset (and truncated without a stream): half a head, then RST
+            transport.write(b"HTTP/1.1 200 OK\r\ncontent-type: appl")
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.close()
 
     def answer_for(self, request: Request) -> bytes | StreamAnswer:
         """The prebuilt answer for a request, chosen by method, path and a byte search of the body."""

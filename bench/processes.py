@@ -212,11 +212,13 @@ def gateway_argv(pin: Pinning, port: int, workers: int = 1) -> list[str]:
 
 
 def start_gateway(children: Children, pin: Pinning, upstream_port: int, store_dir: str, *, workers: int = 1,
-                  log_name: str = "gateway.log") -> tuple[subprocess.Popen[bytes], int]:
+                  log_name: str = "gateway.log", env: dict[str, str] | None = None,
+                  ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     log = RESULTS / log_name
     with log.open("wb") as output:
-        process = children.start(gateway_argv(pin, port, workers), env=gateway_env(upstream_port, store_dir),
+        process = children.start(gateway_argv(pin, port, workers), env={**gateway_env(upstream_port, store_dir),
+                                                                         **(env or {})},
                                  stdout=output, stderr=subprocess.STDOUT)
     wait_healthy(process, f"http://{LOOPBACK}:{port}/health", log)
     return process, port
