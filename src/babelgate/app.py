@@ -135,7 +135,8 @@ class Gateway:
     def __init__(self, config: Config, *, hooks: Iterable[Hook] = (),
                  reload: Callable[[], Config] | None = None) -> None:
         self.reload_config = reload
-        self.client = UpstreamClient()
+        # Set at start (a reload keeps the pool it has).
+        self.client = UpstreamClient(max_connections=config.server.max_upstream_connections)
         self.metrics = Metrics()
         if os.environ.get(worker_metrics.ENV):  # `serve --workers N`: /metrics sums every worker
             self.metrics.share_with_workers(os.environ[worker_metrics.ENV])

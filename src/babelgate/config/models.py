@@ -285,6 +285,9 @@ class ServerConfig(_Strict):
     # What one client connection may hold (server_protocol.py): its request head's size, and the
     # time to send the head and then the body; past them, 431 or 408 and the connection closes.
     max_header_bytes: int = Field(default=65536, ge=4096)
+    # Connections open at once to one upstream origin; a request past it waits for one to free.
+    # Each stream holds one for its whole length, so this bounds the streams per provider.
+    max_upstream_connections: int = Field(default=10000, ge=1)
     header_timeout: float = Field(default=10.0, gt=0)
     body_timeout: float = Field(default=60.0, gt=0)
     # On SIGTERM: stop accepting, let requests and streams in flight finish for up to this many
