@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,11 +20,13 @@ from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.mistral_upstream import FakeMistral
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.servers import LoopThread, RunningApp
+from tests.secret_watch import FOUND, LogWatch, WatchedGateway, configured_secrets, scan
 
 UPSTREAM_KEY = "sk-test-UPSTREAM-secret-0123456789"
 ANTHROPIC_KEY = "sk-ant-test-UPSTREAM-secret-987654321"
 GEMINI_KEY = "AIzaTestUPSTREAMsecret0123456789abcdef"
 MISTRAL_KEY = "mistral-test-UPSTREAM-secret-5555"
+WATCHED_KEYS = (UPSTREAM_KEY, ANTHROPIC_KEY, GEMINI_KEY, MISTRAL_KEY)
 CLOSED_PORT_URL = "http://127.0.0.1:9"  # discard port: nothing listens, connections are refused
 PROXY_VARIABLES = frozenset({"https_proxy", "http_proxy", "all_proxy", "no_proxy"})
 
@@ -32,6 +37,8 @@ def pytest_configure(config: pytest.Config) -> None:
     package's import), so the suite runs without one; the proxy tests set their own."""
     for name in [name for name in os.environ if name.lower() in PROXY_VARIABLES]:
         del os.environ[name]
+    LogWatch.secrets = WATCHED_KEYS
+    logging.getLogger().addHandler(LogWatch(logging.DEBUG))
 
 
 @pytest.fixture(scope="session")
@@ -111,11 +118,33 @@ GatewayFactory = Callable[..., RunningApp]
 
 def start_gateway(loop_thread: LoopThread, config: Config, started: list[RunningApp], *,
                   hooks: tuple[Hook, ...] = ()) -> RunningApp:
-    """A gateway for `config`, serving on 127.0.0.1; `started` keeps it for the fixture to stop."""
-    running = RunningApp(create_app(config, hooks=hooks))
+    """A gateway for `config`, serving on 127.0.0.1; `started` keeps it for the fixture to stop.
+    Everything it sends is watched for keys (secret_watch.py)."""
+    secrets = (*WATCHED_KEYS, *configured_secrets(config))
+    running = RunningApp(WatchedGateway(create_app(config, hooks=hooks), secrets))
     loop_thread.run(running.start())
     started.append(running)
     return running
+
+
+def stop_gateway(loop_thread: LoopThread, running: RunningApp) -> None:
+    """Stop it, after a last look at what /metrics and /health would show."""
+    app = running.app
+    if isinstance(app, WatchedGateway):
+        scan("/metrics", app.metrics.render(), app.secrets)
+        # urllib, not httpx: an httpx client builds an SSL context (~0.2 s) even for http://.
+        with contextlib.suppress(OSError), urllib.request.urlopen(running.url + "/health", timeout=5) as health:
+            scan("/health", health.read(), app.secrets)
+    loop_thread.run(running.stop())
+
+
+@pytest.fixture(autouse=True)
+def no_secret_leaks() -> Iterator[None]:
+    """Fails the test during which any gateway let a key out (secret_watch.py)."""
+    FOUND.clear()
+    yield
+    leaked, FOUND[:] = list(FOUND), []
+    assert not leaked, "a key leaked:\n" + "\n".join(leaked[:5])
 
 
 @pytest.fixture
@@ -134,7 +163,7 @@ def make_gateway(loop_thread: LoopThread, upstream: FakeOpenAI, tmp_path: Any) -
 
     yield factory
     for running in started:
-        loop_thread.run(running.stop())
+        stop_gateway(loop_thread, running)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 from babelgate.app import OPENAPI, VERSION
 from babelgate.config import load_config
 from babelgate.providers import PROVIDER_TYPES
-from tests.conftest import base_env, start_gateway
+from tests.conftest import base_env, start_gateway, stop_gateway
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.servers import LoopThread, RunningApp
 
@@ -57,7 +57,7 @@ def fuzzed_gateway(loop_thread: LoopThread, _upstream: FakeOpenAI, tmp_path_fact
     gateway = start_gateway(loop_thread, config, started)
     yield gateway
     for running in started:
-        loop_thread.run(running.stop())
+        stop_gateway(loop_thread, running)
     print(f"\nfuzzed: {sum(CALLS.values())} requests over {len(CALLS)} operations")
 
 
