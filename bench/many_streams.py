@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -25,7 +26,7 @@ from typing import Any
 
 from loadgen import request_body
 from processes import GATEWAY_KEY, LOOPBACK, RESULTS, Children, Pinning, start_gateway, start_upstream
-from procfs import memory_kib
+from procfs import memory_kib, process_cpu_seconds
 from stream_client import StreamClient, StreamRequest, StreamResult
 from streams import stream_check
 
@@ -35,7 +36,8 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
 
 
-async def run(args: argparse.Namespace, gateway_pid: int, gateway: str, upstream: str) -> dict[str, Any]:
+async def run(args: argparse.Namespace, gateway_pid: int, upstream_pid: int, gateway: str, upstream: str
+              ) -> dict[str, Any]:
     body = request_body(True)
     through = StreamRequest.post(gateway + "/v1/chat/completions", {"Authorization": f"Bearer {GATEWAY_KEY}",
                                                                      "Content-Type": "application/json"}, body)
@@ -45,6 +47,18 @@ async def run(args: argparse.Namespace, gateway_pid: int, gateway: str, upstream
         client = StreamClient(request)
         try:
             return await client.stream(stream_check("chat", args.chunks))
+        finally:
+            client.close()
+
+    async def probe(request: StreamRequest) -> tuple[StreamResult, float]:
+        """A new stream on a new connection, its connect timed too: the gateway's time to first token
+        includes its own connect to the upstream, so the direct call's includes one as well."""
+        client = StreamClient(request)
+        try:
+            began = time.perf_counter()
+            connection = await client.connect()
+            connected = time.perf_counter() - began
+            return await connection.stream(request.raw, stream_check("chat", args.chunks)), connected
         finally:
             client.close()
 
@@ -65,21 +79,29 @@ async def run(args: argparse.Namespace, gateway_pid: int, gateway: str, upstream
     print(f"{args.streams} streams open after {opened:.1f} s; RSS {baseline / 1024:.1f} → {loaded / 1024:.1f} MiB: "
           f"{per_stream / 1024:.1f} KiB per open stream", flush=True)
     # New streams while the others are held: one through the gateway and one direct, every 1/--probe-rate s.
-    probes: list[tuple[str, asyncio.Task[StreamResult]]] = []
+    probes: list[tuple[str, asyncio.Task[tuple[StreamResult, float]]]] = []
+    # How busy each side is while the probes run: the gateway's core, and the other one (this client,
+    # reading every chunk of every stream, and the fake upstream writing them).
+    cpu_before = {pid: process_cpu_seconds(pid) for pid in (gateway_pid, upstream_pid, os.getpid())}
+    probing = time.monotonic()
     for _ in range(args.probes):
-        probes += [("gateway", asyncio.create_task(one(through))), ("direct", asyncio.create_task(one(direct)))]
+        probes += [("gateway", asyncio.create_task(probe(through))), ("direct", asyncio.create_task(probe(direct)))]
         await asyncio.sleep(1 / args.probe_rate)
     still_open = sum(not task.done() for task in held)
+    span = time.monotonic() - probing
+    busy = {pid: (process_cpu_seconds(pid) - before) / span for pid, before in cpu_before.items()}
     results = await asyncio.gather(*held)
     problems = [result.problem for result in results if result.problem is not None]
     probes_gateway: list[float] = []
     probes_direct: list[float] = []
     for side, task in probes:
-        result = await task
+        result, connected = await task
         if result.problem is not None or result.first_token_s is None:
             problems.append(result.problem or "no first token")
         else:
-            (probes_gateway if side == "gateway" else probes_direct).append(result.first_token_s)
+            (probes_gateway if side == "gateway" else probes_direct).append(connected + result.first_token_s)
+    print("slowest probes (ms): gateway", [round(v * 1000, 1) for v in sorted(probes_gateway)[-5:]],
+          "direct", [round(v * 1000, 1) for v in sorted(probes_direct)[-5:]])
     gateway_p99 = _percentile(probes_gateway, 0.99)
     direct_p99 = _percentile(probes_direct, 0.99)
     summary = {
@@ -91,6 +113,8 @@ async def run(args: argparse.Namespace, gateway_pid: int, gateway: str, upstream
         "ttft_direct_p50_ms": _percentile(probes_direct, 0.5) * 1000, "ttft_direct_p99_ms": direct_p99 * 1000,
         "added_ttft_p50_ms": (_percentile(probes_gateway, 0.5) - _percentile(probes_direct, 0.5)) * 1000,
         "added_ttft_p99_ms": (gateway_p99 - direct_p99) * 1000,
+        "gateway_cpu_share": busy[gateway_pid],
+        "load_side_cpu_share": busy[upstream_pid] + busy[os.getpid()],
         "errors": len(problems), "first_errors": problems[:5],
     }
     return summary
@@ -117,7 +141,9 @@ def main() -> int:
         process, port = start_gateway(children, pin, upstream_port, tempfile.mkdtemp(prefix="babelgate-streams-"),
                                       log_name="many-streams-gateway.log")
         pin.pin_self()
-        summary = asyncio.run(run(args, process.pid, f"http://{LOOPBACK}:{port}", f"http://{LOOPBACK}:{upstream_port}"))
+        upstream_pid = next(child.pid for child in children.processes if child is not process)
+        summary = asyncio.run(run(args, process.pid, upstream_pid, f"http://{LOOPBACK}:{port}",
+                                  f"http://{LOOPBACK}:{upstream_port}"))
     finally:
         children.stop_all()
     (RESULTS / "many_streams.json").write_text(json.dumps(summary, indent=1))

@@ -206,6 +206,11 @@ class StreamClient:
                 return StreamResult(f"cannot connect: {type(exc).__name__}: {exc}", None, None)
         return await self._connection.stream(self.request.raw, check)
 
+    async def connect(self) -> StreamConnection:
+        """A new connection (the many-streams bench times it)."""
+        self._connection = await self._connect()
+        return self._connection
+
     async def _connect(self) -> StreamConnection:
         loop = asyncio.get_running_loop()
         _, connection = await loop.create_connection(StreamConnection, self.request.host, self.request.port)
