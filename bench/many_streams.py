@@ -31,6 +31,43 @@ from stream_client import StreamClient, StreamRequest, StreamResult
 from streams import stream_check
 
 
+def _headers(gateway: bool) -> dict[str, str]:
+    return {"Authorization": f"Bearer {GATEWAY_KEY}", "Content-Type": "application/json"} if gateway else \
+        {"Content-Type": "application/json"}
+
+
+async def _probe(request: StreamRequest, chunks: int) -> tuple[StreamResult, float]:
+    """A new stream on a new connection, its connect timed too: the gateway's time to first token
+    includes its own connect to the upstream, so the direct call's includes one as well."""
+    client = StreamClient(request)
+    try:
+        began = time.perf_counter()
+        connection = await client.connect()
+        connected = time.perf_counter() - began
+        return await connection.stream(request.raw, stream_check("chat", chunks)), connected
+    finally:
+        client.close()
+
+
+async def _probes(gateway: str, upstream: str, count: int, rate: float, chunks: int) -> dict[str, Any]:
+    """New streams, one through the gateway and one direct every 1/rate s; their times to first token."""
+    body = request_body(True)
+    sides = {"gateway": StreamRequest.post(gateway + "/v1/chat/completions", _headers(True), body),
+             "direct": StreamRequest.post(upstream + "/v1/chat/completions", _headers(False), body)}
+    tasks: list[tuple[str, asyncio.Task[tuple[StreamResult, float]]]] = []
+    for _ in range(count):
+        tasks += [(side, asyncio.create_task(_probe(request, chunks))) for side, request in sides.items()]
+        await asyncio.sleep(1 / rate)
+    times: dict[str, Any] = {"gateway": [], "direct": [], "problems": []}
+    for side, task in tasks:
+        result, connected = await task
+        if result.problem is not None or result.first_token_s is None:
+            times["problems"].append(result.problem or "no first token")
+        else:
+            times[side].append(connected + result.first_token_s)
+    return times
+
+
 def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
@@ -38,10 +75,7 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 async def run(args: argparse.Namespace, gateway_pid: int, upstream_pid: int, gateway: str, upstream: str
               ) -> dict[str, Any]:
-    body = request_body(True)
-    through = StreamRequest.post(gateway + "/v1/chat/completions", {"Authorization": f"Bearer {GATEWAY_KEY}",
-                                                                     "Content-Type": "application/json"}, body)
-    direct = StreamRequest.post(upstream + "/v1/chat/completions", {"Content-Type": "application/json"}, body)
+    through = StreamRequest.post(gateway + "/v1/chat/completions", _headers(True), request_body(True))
 
     async def one(request: StreamRequest) -> StreamResult:
         client = StreamClient(request)
@@ -50,17 +84,6 @@ async def run(args: argparse.Namespace, gateway_pid: int, upstream_pid: int, gat
         finally:
             client.close()
 
-    async def probe(request: StreamRequest) -> tuple[StreamResult, float]:
-        """A new stream on a new connection, its connect timed too: the gateway's time to first token
-        includes its own connect to the upstream, so the direct call's includes one as well."""
-        client = StreamClient(request)
-        try:
-            began = time.perf_counter()
-            connection = await client.connect()
-            connected = time.perf_counter() - began
-            return await connection.stream(request.raw, stream_check("chat", args.chunks)), connected
-        finally:
-            client.close()
 
     # Warm-up: a few streams, so the baseline includes what the first requests allocate once.
     await asyncio.gather(*(one(through) for _ in range(20)))
@@ -79,27 +102,25 @@ async def run(args: argparse.Namespace, gateway_pid: int, upstream_pid: int, gat
     print(f"{args.streams} streams open after {opened:.1f} s; RSS {baseline / 1024:.1f} → {loaded / 1024:.1f} MiB: "
           f"{per_stream / 1024:.1f} KiB per open stream", flush=True)
     # New streams while the others are held: one through the gateway and one direct, every 1/--probe-rate s.
-    probes: list[tuple[str, asyncio.Task[tuple[StreamResult, float]]]] = []
     # How busy each side is while the probes run: the gateway's core, and the other one (this client,
     # reading every chunk of every stream, and the fake upstream writing them).
     cpu_before = {pid: process_cpu_seconds(pid) for pid in (gateway_pid, upstream_pid, os.getpid())}
     probing = time.monotonic()
-    for _ in range(args.probes):
-        probes += [("gateway", asyncio.create_task(probe(through))), ("direct", asyncio.create_task(probe(direct)))]
-        await asyncio.sleep(1 / args.probe_rate)
+    # The probes run in a process of their own: this one is busy reading every chunk of every held
+    # stream, and would delay the probes' first tokens (both sides alike, but the gateway's has more hops).
+    prober = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--probe-only", gateway, upstream, "--probes", str(args.probes),
+        "--probe-rate", str(args.probe_rate), "--chunks", str(args.chunks), stdout=asyncio.subprocess.PIPE)
+    output, _ = await prober.communicate()
+    times = json.loads(output)
     still_open = sum(not task.done() for task in held)
     span = time.monotonic() - probing
     busy = {pid: (process_cpu_seconds(pid) - before) / span for pid, before in cpu_before.items()}
     results = await asyncio.gather(*held)
     problems = [result.problem for result in results if result.problem is not None]
-    probes_gateway: list[float] = []
-    probes_direct: list[float] = []
-    for side, task in probes:
-        result, connected = await task
-        if result.problem is not None or result.first_token_s is None:
-            problems.append(result.problem or "no first token")
-        else:
-            (probes_gateway if side == "gateway" else probes_direct).append(connected + result.first_token_s)
+    probes_gateway: list[float] = times["gateway"]
+    probes_direct: list[float] = times["direct"]
+    problems += times["problems"]
     print("slowest probes (ms): gateway", [round(v * 1000, 1) for v in sorted(probes_gateway)[-5:]],
           "direct", [round(v * 1000, 1) for v in sorted(probes_direct)[-5:]])
     gateway_p99 = _percentile(probes_gateway, 0.99)
@@ -128,7 +149,12 @@ def main() -> int:
     parser.add_argument("--ramp", type=float, default=500, help="new streams per second while opening")
     parser.add_argument("--probes", type=int, default=200, help="new streams timed while the others are open")
     parser.add_argument("--probe-rate", type=float, default=10, help="probes per second")
+    parser.add_argument("--probe-only", nargs=2, metavar=("GATEWAY", "UPSTREAM"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.probe_only:
+        times = asyncio.run(_probes(*args.probe_only, args.probes, args.probe_rate, args.chunks))
+        print(json.dumps(times))
+        return 0
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     needed = 2 * args.streams + 1000
     if soft < needed:
