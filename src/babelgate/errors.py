@@ -180,3 +180,9 @@ class UpstreamConnectionFailed(UpstreamError):
 class UpstreamProtocolError(UpstreamError):
     default_code = "upstream_protocol_error"
     default_key = "upstream_protocol_error"
+
+
+def size_text(limit: int) -> str:
+    """A byte limit as an error message says it: "16 MiB" when it is whole mebibytes."""
+    mib = 1024 * 1024
+    return f"{limit // mib} MiB" if limit >= mib and limit % mib == 0 else f"{limit} bytes"

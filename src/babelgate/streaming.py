@@ -11,7 +11,13 @@ from typing import Any, Final
 
 import orjson
 
+from babelgate.errors import UpstreamProtocolError, size_text
+
 SSE_DONE: Final = b"data: [DONE]\n\n"
+# The largest single event of an upstream's stream: a decoder holds an event until its blank line,
+# and one that never ends must not fill the memory (an image Gemini streams inline is a few MiB).
+# Read when a decoder is made (a test may lower it).
+MAX_EVENT_BYTES = 32 * 1024 * 1024
 SSE_HEADERS: Final = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -27,14 +33,20 @@ class SSEEvent:
 
 
 class SSEDecoder:
-    """Splits an SSE byte stream into frames (raw bytes ending in a blank line) or events."""
+    """Splits an SSE byte stream into frames (raw bytes ending in a blank line) or events.
 
-    __slots__ = ("_held", "_pending_cr")
+    `max_event`: the most bytes an unfinished frame may hold (default MAX_EVENT_BYTES); past it, the
+    stream is `provider`'s protocol error, whatever follows."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_held", "_held_size", "_max_event", "_pending_cr", "_provider")
+
+    def __init__(self, *, max_event: int | None = None, provider: str = "") -> None:
         # The bytes of an unfinished frame, read by read. Joined only once a read completes the frame:
         # a large event (an image) in many reads would otherwise be copied and searched again per read.
         self._held: list[bytes] = []  # never holds an empty read
+        self._held_size = 0
+        self._max_event = MAX_EVENT_BYTES if max_event is None else max_event
+        self._provider = provider
         self._pending_cr = False
 
     def feed_frames(self, chunk: bytes) -> list[bytes]:
@@ -53,11 +65,12 @@ class SSEDecoder:
             # Only the new bytes, or a blank line across the boundary, can end the held frame.
             if b"\n\n" not in chunk and not (held[-1].endswith(b"\n") and chunk.startswith(b"\n")):
                 if chunk:
-                    held.append(chunk)
+                    self._hold(chunk)
                 return []
             held.append(chunk)
             chunk = b"".join(held)
             held.clear()
+            self._held_size = 0
         return self._split(chunk)
 
     def _split(self, data: bytes) -> list[bytes]:
@@ -78,6 +91,12 @@ class SSEDecoder:
     def _hold(self, rest: bytes) -> None:
         if rest:
             self._held.append(rest)
+            self._held_size += len(rest)
+            if self._held_size > self._max_event:
+                self._held.clear()
+                self._held_size = 0
+                raise UpstreamProtocolError(provider=self._provider,
+                                            detail=f"a stream event is larger than {size_text(self._max_event)}")
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Complete events with data; comment-only frames (keep-alives) are left out."""
@@ -92,6 +111,7 @@ class SSEDecoder:
         """What is left when the stream ends: a last frame with no blank line after it."""
         rest = self.pending.rstrip(b"\n")
         self._held.clear()
+        self._held_size = 0
         self._pending_cr = False
         if not rest:
             return []

@@ -31,7 +31,7 @@ from babelgate.routing.retry import Failure, backoff, classify, outcome_label
     (UpstreamTimeout(provider="p", phase="first byte"), Failure.RETRYABLE),
     (UpstreamConnectionFailed(provider="p"), Failure.RETRYABLE),
     (UpstreamError(provider="p", upstream_status=500), Failure.RETRYABLE),
-    (UpstreamProtocolError(provider="p"), Failure.FINAL),
+    (UpstreamProtocolError(provider="p"), Failure.RETRYABLE),
     (UpstreamAuthFailed(provider="p"), Failure.KEY_REJECTED),
     (UpstreamRejected(provider="p", status=400), Failure.FINAL),
     (UpstreamRejected(provider="p", status=400, code="context_length_exceeded"), Failure.CONTEXT_WINDOW),

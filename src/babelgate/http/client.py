@@ -17,7 +17,7 @@ from typing import Any, Final, Literal
 from urllib.parse import quote, urlsplit
 
 from babelgate.errors import InvalidRequest, UpstreamConnectionFailed
-from babelgate.http.connection import StaleConnection, UpstreamResponse
+from babelgate.http.connection import MAX_ANSWER_BYTES, StaleConnection, UpstreamResponse
 from babelgate.http.pool import ConnectionPool
 from babelgate.http.proxy import Proxy, environment_proxy
 from babelgate.http.timeouts import Timeouts
@@ -34,9 +34,13 @@ _ROUTES_CACHED: Final = 1024
 class UpstreamClient:
     """Sends requests upstream; every transport failure is a typed GatewayError."""
 
-    def __init__(self, *, max_connections: int = 1000, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, *, max_connections: int = 1000, tls: ssl.SSLContext | None = None,
+                 max_answer_bytes: int = MAX_ANSWER_BYTES) -> None:
         """`max_connections` per upstream origin; `tls` verifies https upstreams (default: the
-        system's trusted certificates, host names checked)."""
+        system's trusted certificates, host names checked); `max_answer_bytes` the largest answer read
+        whole (a larger one is the upstream's protocol error as soon as it passes the limit; it may be
+        changed at any time). Streams are not limited in length, their events are (streaming.py)."""
+        self.max_answer_bytes = max_answer_bytes
         self._max_connections = max_connections
         self._pools: dict[tuple[Any, ...], ConnectionPool] = {}
         # url (or provider and url, for a provider with settings of its own) → (pool, request line and
@@ -85,6 +89,7 @@ class UpstreamClient:
             connection = await pool.acquire(provider=provider, connect_timeout=timeouts.connect)
             connection.provider, connection.read_timeout, connection.deadline = provider, timeouts.read, deadline
             connection.first_byte_timeout = timeouts.read if timeouts.first_byte is None else timeouts.first_byte
+            connection.max_answer_bytes = self.max_answer_bytes
             try:
                 return await connection.send(head, body)
             except StaleConnection:
@@ -147,6 +152,12 @@ class UpstreamClient:
         if self._tls is None:
             self._tls = ssl.create_default_context()
         return self._tls
+
+    def connection_counts(self) -> tuple[int, int]:
+        """Connections open to every upstream (in use, idle or connecting), and how many of them are
+        idle in a keep-alive pool: what an operator or a leak test wants to see."""
+        pools = list(self._pools.values())
+        return sum(pool.open for pool in pools), sum(pool.idle for pool in pools)
 
     async def close(self) -> None:
         for pool in self._pools.values():

@@ -22,6 +22,7 @@ from babelgate.errors import (
     UpstreamConnectionFailed,
     UpstreamProtocolError,
     UpstreamTimeout,
+    size_text,
 )
 from babelgate.http.decoding import BodyDecoder, decoder_for
 
@@ -33,6 +34,13 @@ if TYPE_CHECKING:
 PAUSE_AT: Final = 256 * 1024
 RESUME_AT: Final = 64 * 1024
 MAX_HEAD_BYTES: Final = 64 * 1024  # an answer's status line and headers; upstreams send ~1 KiB
+# The largest answer read whole (a JSON body; streams are read as they come, without a limit on
+# their length): the largest a legitimate answer gets is an embeddings batch, 2,048 vectors of
+# 3,072 floats as JSON text (~126 MB). Anything larger is refused as it arrives, never held.
+MAX_ANSWER_BYTES: Final = 128 * 1024 * 1024
+# The most one read of a compressed body may inflate to (a read is at most 256 KiB: a ratio of 64,
+# where JSON compresses ten times at best): a compression bomb is refused before it is inflated.
+MAX_INFLATE: Final = 16 * 1024 * 1024
 # len(b"content-length"), len(b"content-encoding"), len(b"transfer-encoding")
 _FRAMING_NAME_LENGTHS: Final = frozenset({14, 16, 17})
 
@@ -63,20 +71,32 @@ class UpstreamResponse:
         return self._headers
 
     async def read(self, phase: str = "body") -> bytes:
-        """The whole body; the connection goes back to the pool once it is read."""
+        """The whole body; the connection goes back to the pool once it is read. A body larger than
+        the client's `max_answer_bytes` is an UpstreamProtocolError as soon as it passes the limit."""
         connection = self._connection
+        limit = connection.max_answer_bytes
         parts: list[bytes] = []
+        size = 0
         while not connection.complete:
             if connection.buffered > RESUME_AT:
+                size += connection.buffered
                 parts.append(connection.take())  # so a large body never pauses the socket for good
+                if size > limit:
+                    raise connection.too_large(limit)
             await connection.wait(phase)
+        if size + connection.buffered > limit:
+            raise connection.too_large(limit)
         parts.append(connection.take())
         connection.release()
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def readany(self, phase: str = "stream") -> bytes:
-        """What has arrived so far (waiting for at least one byte), or b"" at the body's end."""
+        """What has arrived so far (waiting for at least one byte), or b"" at the body's end. The
+        call's total time is checked on every read, not only on the waits: an upstream that sends
+        faster than our client reads never has to be waited for, and would outlive it otherwise."""
         connection = self._connection
+        if connection.deadline is not None and not connection.complete:
+            connection.check_deadline(phase)
         while not connection.buffered and not connection.complete:
             await connection.wait(phase)
         return connection.take()
@@ -109,6 +129,7 @@ class Connection(asyncio.Protocol):
         self._head_bytes = 0
         self._response: UpstreamResponse | None = None
         self._decoder: BodyDecoder | None = None
+        self._inflated = 0
         self._until_close = False
         self._keep_alive = False
         self.complete = False
@@ -121,6 +142,7 @@ class Connection(asyncio.Protocol):
         self.read_timeout: float | None = None  # between chunks
         self.first_byte_timeout: float | None = None  # until the answer's head
         self.deadline: float | None = None
+        self.max_answer_bytes = MAX_ANSWER_BYTES  # set per request by the client
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._wait_deadline: float | None = None
@@ -150,6 +172,8 @@ class Connection(asyncio.Protocol):
         if self._error is not None:
             raise self._error
         loop = self.loop
+        if self.deadline is not None:
+            self.check_deadline(phase)
         timeout = self.first_byte_timeout if first_byte else self.read_timeout
         deadline = None if timeout is None else loop.time() + timeout
         if self.deadline is not None and (deadline is None or self.deadline < deadline):
@@ -167,6 +191,18 @@ class Connection(asyncio.Protocol):
             raise
         finally:
             self._waiter = None
+
+    def too_large(self, limit: int) -> UpstreamProtocolError:
+        """An answer past `limit` bytes: the connection is closed (the rest is never read)."""
+        self.close()
+        return UpstreamProtocolError(provider=self.provider, detail=f"the answer is larger than {size_text(limit)}")
+
+    def check_deadline(self, phase: str) -> None:
+        """The call's total time is up: an UpstreamTimeout, and the connection closed (its answer is
+        still coming, so it can never carry another request)."""
+        if self.deadline is not None and self.loop.time() >= self.deadline:
+            self.close()
+            raise UpstreamTimeout(provider=self.provider, phase=phase)
 
     def _arm(self, when: float) -> None:
         if self._timer is not None:
@@ -236,6 +272,7 @@ class Connection(asyncio.Protocol):
             self.close()
             return
         self.answered_any = True
+        self._inflated = 0  # what this read inflated to, if the body is compressed (on_body)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -297,9 +334,13 @@ class Connection(asyncio.Protocol):
             return  # the body of an informational answer (there is none)
         if self._decoder is not None:
             try:
-                body = self._decoder.decompress(body)
+                body = self._decoder.decompress(body, MAX_INFLATE - self._inflated)
             except zlib.error:
                 raise UpstreamProtocolError(provider=self.provider, detail="a body that does not decompress") from None
+            self._inflated += len(body)
+            if self._decoder.unconsumed_tail or self._inflated >= MAX_INFLATE:
+                detail = f"one read of a compressed body inflates past {size_text(MAX_INFLATE)}"
+                raise UpstreamProtocolError(provider=self.provider, detail=detail)
             if not body:
                 return
         self._chunks.append(body)

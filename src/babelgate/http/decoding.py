@@ -14,9 +14,14 @@ _GZIP_WBITS: Final = 16 + zlib.MAX_WBITS
 
 
 class BodyDecoder(Protocol):
-    """What the connection uses of a decoder; `zlib.error` means bytes that do not decode."""
+    """What the connection uses of a decoder (zlib's own decompressor, or one shaped like it);
+    `zlib.error` means bytes that do not decode. With `max_length`, at most that much comes out, and
+    the input that did not fit waits in `unconsumed_tail`."""
 
-    def decompress(self, data: bytes) -> bytes: ...
+    @property
+    def unconsumed_tail(self) -> bytes: ...
+
+    def decompress(self, data: bytes, max_length: int = 0) -> bytes: ...
 
     def flush(self) -> bytes: ...
 
@@ -30,7 +35,11 @@ class DeflateDecoder:
         self._inner: zlib._Decompress | None = None
         self._head = b""
 
-    def decompress(self, data: bytes) -> bytes:
+    @property
+    def unconsumed_tail(self) -> bytes:
+        return b"" if self._inner is None else self._inner.unconsumed_tail
+
+    def decompress(self, data: bytes, max_length: int = 0) -> bytes:
         if self._inner is None:
             data = self._head + data
             if len(data) < 2:
@@ -38,7 +47,7 @@ class DeflateDecoder:
                 return b""
             self._head = b""
             self._inner = zlib.decompressobj(zlib.MAX_WBITS if is_zlib_header(data) else -zlib.MAX_WBITS)
-        return self._inner.decompress(data)
+        return self._inner.decompress(data, max_length)
 
     def flush(self) -> bytes:
         # A body that ended before its second byte decodes to nothing, as zlib's own flush returns

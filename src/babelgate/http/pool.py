@@ -34,6 +34,15 @@ class ConnectionPool:
                 return await self._connect(loop, provider, connect_timeout)
             await self._wait_for_room(loop)
 
+    @property
+    def open(self) -> int:
+        """Connections open now: in use, idle, or still connecting."""
+        return self._open
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
+
     def _take_idle(self, loop: asyncio.AbstractEventLoop) -> Connection | None:
         idle = self._idle
         if not idle:

@@ -75,8 +75,10 @@ async def translate_sse(
     `notes` (usage, finish, completed). After the end marker the rest of the body is drained so the
     connection is reused. A body that ends without the marker is complete only if a finish reason
     came (and the marker is optional). The wait between two reads is bounded by the connection's
-    chunk timeout (http/connection.py): a stream that goes quiet ends here with UpstreamTimeout."""
-    decoder = SSEDecoder()
+    chunk timeout (http/connection.py): a stream that goes quiet ends here with UpstreamTimeout.
+    A body that is one JSON object instead of events (an error answered with 200, no stream at all)
+    goes to the translator as one event: it raises the provider's error, in the upstream's words."""
+    decoder = SSEDecoder(provider=provider)
     async with contextlib.aclosing(iter_body(response)) as body:
         async for chunk in body:
             for frame in decoder.feed_frames(chunk):
@@ -91,7 +93,10 @@ async def translate_sse(
                     notes.finish_reason, notes.completed = translator.finish_reason, True
                     await drain(response)
                     return
-    for event in decoder.close():  # a last event without the blank line after it
+    leftover = decoder.pending
+    # A last event without the blank line after it, or a JSON body where events were expected.
+    events = decoder.close() or [event for event in (_bare_json(leftover),) if event is not None]
+    for event in events:
         for canonical in translator.feed(event):
             if canonical.usage is not None:
                 notes.usage = canonical.usage
@@ -113,6 +118,30 @@ def _bare_json(frame: bytes) -> SSEEvent | None:
     if text.startswith((b"{", b"[")):
         return SSEEvent(data=text.decode("utf-8", "replace"))
     return None
+
+
+def json_instead_of_events(decoder: SSEDecoder) -> dict[str, Any] | None:
+    """At the end of a body that should have been a stream: the JSON object it held instead, if it
+    is one (an upstream's error answered with HTTP 200 and `application/json`), else None."""
+    rest = decoder.pending.strip()
+    if not rest.startswith(b"{"):
+        return None
+    try:
+        parsed = orjson.loads(rest)
+    except orjson.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def checked_data(data: bytes, provider: str) -> bytes:
+    """An event's data that a relay passes on without parsing it: it must at least have the shape
+    of a JSON object, so that a client never gets an event its SDK cannot read (a cut-off event)."""
+    if data[:1] == b"{" and data[-1:] == b"}":  # the usual event: no copy
+        return data
+    body = data.strip()
+    if body and not (body.startswith(b"{") and body.endswith(b"}")):
+        raise UpstreamProtocolError(provider=provider, detail="a stream event is not JSON")
+    return data
 
 
 def event_object(data: str | bytes, provider: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from babelgate.errors import (
     UpstreamAuthFailed,
     UpstreamConnectionFailed,
     UpstreamError,
+    UpstreamProtocolError,
     UpstreamRateLimited,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -28,7 +29,8 @@ CONTENT_POLICY_CODES: Final = frozenset({"content_policy_violation", "content_fi
 
 
 class Failure(Enum):
-    RETRYABLE = "retryable"  # 408, 429, 500, 502, 503, 504, 529, refused or reset connections, timeouts
+    RETRYABLE = "retryable"  # 408, 429, 500, 502, 503, 504, 529, refused or reset connections, timeouts,
+    # answers that break the protocol (malformed, cut off, oversized)
     KEY_REJECTED = "key_rejected"  # 401/403 for our upstream key: another key of the pool may do
     CONTEXT_WINDOW = "context_window"
     CONTENT_POLICY = "content_policy"
@@ -36,7 +38,10 @@ class Failure(Enum):
 
 
 def classify(error: GatewayError) -> Failure:
-    if isinstance(error, UpstreamRateLimited | UpstreamUnavailable | UpstreamTimeout | UpstreamConnectionFailed):
+    # A malformed, cut-off or oversized answer is the upstream's failure like a reset connection: the
+    # router retries it only while nothing has reached the client (router.py checks that).
+    if isinstance(error, UpstreamRateLimited | UpstreamUnavailable | UpstreamTimeout | UpstreamConnectionFailed
+                  | UpstreamProtocolError):
         return Failure.RETRYABLE
     if isinstance(error, UpstreamAuthFailed):
         return Failure.KEY_REJECTED

@@ -135,6 +135,8 @@ class AnthropicProvider(ProviderDefaults):
         _, parsed = await read_json_object(await self._post(prepared.body, model), self.name)
         if parsed.get("type") == "error":
             raise error_from_body(parsed, provider=self.name, scrub=self._scrub)
+        if parsed.get("type") != "message":
+            raise UpstreamProtocolError(provider=self.name, detail="the body is not a Message")
         try:
             response = from_wire(parsed, created=int(time.time()), json_tool=prepared.json_tool)
         except (AttributeError, TypeError, ValueError, KeyError):

@@ -4,7 +4,9 @@ Per frame only the event name (its first line) is read; the JSON of the few even
 needs is parsed — `message_start` (input and cache usage) and `message_delta` (stop reason, output
 usage) — and nothing else. An `event: error` is raised as a GatewayError instead of relayed, so the
 frontend renders it (scrubbed, in the client's language) and accounting sees the failure; a body
-that ends before `message_stop` was cut off.
+that ends before `message_stop` was cut off. An event whose data is not a JSON object is a protocol
+error (the client's SDK could not read it), and a body that is one JSON error instead of a stream
+(answered with HTTP 200) is that error.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from babelgate.http import UpstreamResponse, drain, iter_body
 from babelgate.providers.anthropic.errors import error_from_body
 from babelgate.providers.anthropic.translate import finish_reason, usage_from_wire
 from babelgate.providers.base import CallNotes
-from babelgate.providers.transport import event_object
-from babelgate.streaming import SSEDecoder, parse_frame
+from babelgate.providers.transport import checked_data, event_object, json_instead_of_events
+from babelgate.streaming import SSEDecoder, frame_data, parse_frame
 
 _EVENT: Final = b"event:"
 _ACCOUNTED: Final = frozenset({b"message_start", b"message_delta"})
@@ -27,7 +29,7 @@ _ACCOUNTED: Final = frozenset({b"message_start", b"message_delta"})
 
 async def relay_message_events(response: UpstreamResponse, *, provider: str, notes: CallNotes,
                                scrub: Callable[[str], str]) -> AsyncIterator[bytes]:
-    decoder = SSEDecoder()
+    decoder = SSEDecoder(provider=provider)
     usage: dict[str, Any] = {}
     async with contextlib.aclosing(iter_body(response)) as body:
         async for chunk in body:
@@ -40,6 +42,10 @@ async def relay_message_events(response: UpstreamResponse, *, provider: str, not
                     raise error_from_body(_payload(frame, provider), provider=provider, scrub=scrub)
                 if name in _ACCOUNTED:
                     account(_payload(frame, provider), usage, notes)
+                elif not frame.endswith(b"}\n\n"):  # the usual frame ends with its JSON: no parse
+                    data = frame_data(frame)
+                    if data is not None:
+                        checked_data(data, provider)
                 out.append(frame)
                 if name == b"message_stop":
                     notes.completed = True
@@ -48,6 +54,9 @@ async def relay_message_events(response: UpstreamResponse, *, provider: str, not
                     return
             if out:
                 yield b"".join(out)
+    answered = json_instead_of_events(decoder)
+    if answered is not None and answered.get("type") == "error":
+        raise error_from_body(answered, provider=provider, scrub=scrub)
     raise UpstreamProtocolError("stream_interrupted", provider=provider)
 
 

@@ -14,7 +14,7 @@ import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import UpstreamClient
+from babelgate.http import UpstreamClient, UpstreamResponse
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, provider_timeouts
 from babelgate.providers.gemini import images, wire
@@ -26,7 +26,7 @@ from babelgate.providers.gemini.audio import (
     transcription_to_wire,
 )
 from babelgate.providers.gemini.chat_audio import requested_format
-from babelgate.providers.gemini.errors import map_error
+from babelgate.providers.gemini.errors import error_from_object, map_error, stream_error_status
 from babelgate.providers.gemini.profiles import build_profiles
 from babelgate.providers.gemini.stream import GeminiStreamTranslator
 from babelgate.providers.gemini.translate import embedding_from_wire, embedding_to_wire, from_wire, to_wire
@@ -94,9 +94,21 @@ class GeminiProvider(ProviderDefaults):
         return await send_checked(self._client, "POST", url, provider=self.name, headers=self._headers.take(),
                                   body=body, timeouts=self._timeouts, map_error=map_error, scrub=self._scrub)
 
+    async def _answer(self, response: UpstreamResponse) -> dict[str, Any]:
+        """A generateContent-like body; an error object in it (answered with HTTP 200) is raised, mapped
+        as one inside a stream is: by its own `code`."""
+        _, parsed = await read_json_object(response, self.name)
+        error = parsed.get("error")
+        if isinstance(error, dict):
+            raise error_from_object(error, stream_error_status(error), provider=self.name, scrub=self._scrub)
+        return parsed
+
     async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
         response = await self._post(self._url(model, "generateContent"), await self._body(request, model, notes))
-        _, parsed = await read_json_object(response, self.name)
+        parsed = await self._answer(response)
+        if "candidates" not in parsed and "promptFeedback" not in parsed:
+            # Neither an answer nor a blocked prompt: not a GenerateContentResponse at all.
+            raise UpstreamProtocolError(provider=self.name, detail="the body has no candidates")
         try:
             answer = from_wire(parsed, created=int(time.time()), model=model, audio_format=requested_format(request))
         except (AttributeError, TypeError, ValueError, KeyError):
@@ -115,7 +127,7 @@ class GeminiProvider(ProviderDefaults):
     async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
         body = embedding_to_wire(request, model, self._profiles.for_model(model), notes.adjusted)
         response = await self._post(self._url(model, wire.EMBED_METHOD), orjson.dumps(body))
-        _, parsed = await read_json_object(response, self.name)
+        parsed = await self._answer(response)
         answer = checked_embeddings(parsed, len(request.inputs), self.name,
                                     lambda body: embedding_from_wire(body, model))
         notes.usage = answer.usage
@@ -124,7 +136,7 @@ class GeminiProvider(ProviderDefaults):
     async def transcribe(self, request: TranscriptionRequest, model: str, notes: CallNotes) -> TranscriptionResponse:
         body = transcription_to_wire(request, model, notes.adjusted)
         response = await self._post(self._url(model, "generateContent"), orjson.dumps(body))
-        _, parsed = await read_json_object(response, self.name)
+        parsed = await self._answer(response)
         answer = transcription_from_wire(parsed, request, provider=self.name)
         notes.usage = answer.usage
         return answer
@@ -133,7 +145,7 @@ class GeminiProvider(ProviderDefaults):
         """One `generateContent` call: the WAV header needs the length of the whole audio."""
         body = speech_to_wire(request, model, notes.adjusted)
         response = await self._post(self._url(model, "generateContent"), orjson.dumps(body))
-        _, parsed = await read_json_object(response, self.name)
+        parsed = await self._answer(response)
         notes.usage = audio_usage(parsed.get("usageMetadata"))
         yield speech_from_wire(parsed, request.response_format, provider=self.name)
         notes.completed = True

@@ -105,13 +105,16 @@ class OpenAIProvider(ProviderDefaults):
         Chat quirk profiles do not apply: the Responses API has its own names."""
         response = await self._post(body, model, notes, url=self._responses_url, profile=False)
         raw, parsed = await read_json_object(response, self.name)
+        if isinstance(parsed.get("error"), dict) and parsed.get("object") != "response":
+            # An error answered with HTTP 200 (a failed response is a "response" too, and relayed).
+            raise stream_error(parsed, self.name, self._scrub)
         notes.usage = responses_usage(parsed.get("usage"))
         return raw
 
     async def forward_responses_stream(self, body: dict[str, Any], model: str, notes: CallNotes
                                        ) -> AsyncIterator[bytes]:
         response = await self._post(body, model, notes, url=self._responses_url, profile=False)
-        async for frames in relay_response_events(response, provider=self.name, notes=notes):
+        async for frames in relay_response_events(response, provider=self.name, notes=notes, scrub=self._scrub):
             yield frames
 
     def accepts_completions(self, model: str) -> bool:

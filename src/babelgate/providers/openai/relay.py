@@ -18,7 +18,7 @@ from babelgate.http import UpstreamResponse, drain, iter_body
 from babelgate.providers.base import CallNotes
 from babelgate.providers.openai.stream import stream_error
 from babelgate.providers.openai.translate import usage_from_wire
-from babelgate.providers.transport import event_object
+from babelgate.providers.transport import checked_data, event_object, json_instead_of_events
 from babelgate.schema.chat import Usage
 from babelgate.streaming import SSEDecoder, frame_data
 
@@ -46,8 +46,10 @@ async def relay_frames(
     hide_usage: bool = False,
 ) -> AsyncIterator[bytes]:
     """`hide_usage`: the gateway asked for usage the client did not (`ask_for_usage`): the usage
-    chunk is read, not relayed, and the `"usage":null` every other chunk then carries is cut."""
-    decoder = SSEDecoder()
+    chunk is read, not relayed, and the `"usage":null` every other chunk then carries is cut.
+    An event that is not a JSON object is a protocol error (the client's SDK could not read it);
+    a body that is one JSON error instead of a stream is that error."""
+    decoder = SSEDecoder(provider=provider)
     async with contextlib.aclosing(iter_body(response)) as body:
         async for chunk in body:
             frames = decoder.feed_frames(chunk)
@@ -69,10 +71,14 @@ async def relay_frames(
                     if out:
                         yield _joined(out, hide_usage)
                     raise stream_error(event_object(data, provider), provider, scrub)
+                checked_data(data, provider)
                 if _inspect(data, notes, provider) and hide_usage and any(m in data for m in _NO_CHOICES):
                     continue  # the usage chunk the client did not ask for
                 out.append(frame)
             yield _joined(out, hide_usage)
+    answered = json_instead_of_events(decoder)
+    if answered is not None and "error" in answered:
+        raise stream_error(answered, provider, scrub)
     if notes.finish_reason is not None:
         # Some compatible servers end after the finish reason without `[DONE]`: end it properly.
         notes.completed = True
@@ -108,25 +114,40 @@ def _inspect(data: bytes, notes: CallNotes, provider: str) -> bool:
 
 
 _TERMINAL = (b'"type":"response.completed"', b'"type":"response.incomplete"', b'"type":"response.failed"')
+_ERROR = b"event: error\n"
+_ERROR_TYPE = b'"type":"error"'
 
 
-async def relay_response_events(response: UpstreamResponse, *, provider: str, notes: CallNotes
-                                ) -> AsyncIterator[bytes]:
-    """A Responses API stream ends with its terminal `response.*` event (and maybe `[DONE]`);
-    an upstream `error` event is relayed as it is, in the format the client already speaks."""
-    decoder = SSEDecoder()
+async def relay_response_events(response: UpstreamResponse, *, provider: str, notes: CallNotes,
+                                scrub: Callable[[str], str]) -> AsyncIterator[bytes]:
+    """A Responses API stream ends with its terminal `response.*` event (and maybe `[DONE]`). An
+    upstream `error` event ends it too: it is raised, in the upstream's words, for the frontend to
+    render as its own `error` event (one the SDK raises, where the upstream's may lack the `error`
+    object the SDK looks for) and for accounting to see the failure. An event that is not a JSON
+    object is a protocol error; a JSON error answered instead of a stream is that error."""
+    decoder = SSEDecoder(provider=provider)
     async with contextlib.aclosing(iter_body(response)) as body:
         async for chunk in body:
             frames = decoder.feed_frames(chunk)
             if not frames:
                 continue
-            for frame in frames:
+            for position, frame in enumerate(frames):
+                data = frame_data(frame)
+                if data is None or data == b"[DONE]":
+                    continue
+                checked_data(data, provider)
                 if any(marker in frame for marker in _TERMINAL):
                     notes.completed = True
-                    data = frame_data(frame)
-                    terminal = event_object(data, provider) if data is not None else {}
+                    terminal = event_object(data, provider)
                     notes.usage = responses_usage((terminal.get("response") or {}).get("usage"))
+                elif _ERROR in frame[:40] or _ERROR_TYPE in data[:40]:
+                    if position:
+                        yield b"".join(frames[:position])
+                    raise stream_error(event_object(data, provider), provider, scrub)
             yield b"".join(frames)
+    answered = json_instead_of_events(decoder)
+    if answered is not None and isinstance(answered.get("error"), dict):
+        raise stream_error(answered, provider, scrub)
     if not notes.completed:
         raise UpstreamProtocolError("stream_interrupted", provider=provider)
 
