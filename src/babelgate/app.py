@@ -44,6 +44,7 @@ from babelgate.frontends.responses import validate as responses_validate
 from babelgate.frontends.responses.compact import compact_response
 from babelgate.frontends.responses.routes import INPUT_ITEMS, create_response, response_resource
 from babelgate.frontends.responses.websocket import ResponsesSocket
+from babelgate.frontends.responses.wire import response_created_at
 from babelgate.frontends.route import SSE, ErrorEncoder, Operation, PrefixRoute, Route
 from babelgate.governance.admission import Governance
 from babelgate.governance.budgets import Budgets
@@ -156,7 +157,7 @@ class Gateway:
         self.started_monotonic = time.monotonic()
         self._background: set[asyncio.Task[None]] = set()
         self.store_url = config.store.url
-        self.response_store = open_cached_store(config.store.url)
+        self.response_store = open_cached_store(config.store.url, made_at=response_created_at)
         self.key_ring = KeyRing(self.response_store)  # virtual keys, kept in the store
         self.ledger = self._ledger(config)  # one row per request, in batches
         # Limits and budgets: exact across instances through Redis when configured.
@@ -243,7 +244,8 @@ class Gateway:
         old = self.runtime
         old_store = self.response_store
         if config.store.url != self.store_url:
-            self.store_url, self.response_store = config.store.url, open_cached_store(config.store.url)
+            self.store_url = config.store.url
+            self.response_store = open_cached_store(config.store.url, made_at=response_created_at)
             old_ring, self.key_ring = self.key_ring, KeyRing(self.response_store)
             old_ledger, self.ledger = self.ledger, self._ledger(config)
             old_budgets, self.budgets = self.budgets, self._budgets(config)

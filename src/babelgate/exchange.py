@@ -161,10 +161,15 @@ class Exchange:
         await self.respond(status, orjson.dumps(payload))
 
     async def stream(self, first: bytes, rest: AsyncIterator[bytes], *, content_type: tuple[bytes, bytes],
-                     headers: Headers, on_error: Callable[[GatewayError], bytes]) -> GatewayError | None:
+                     headers: Headers, on_error: Callable[[GatewayError], bytes],
+                     finished: Callable[[], bool] = lambda: False) -> GatewayError | None:
         """Send `first`, then `rest` as it comes. A GatewayError from `rest` ends the stream with
         `on_error`'s event; a client disconnect cancels `rest` at once (closing the upstream).
         Returns the error that ended the stream, if any.
+
+        `finished`: whether the answer is complete (its final event produced). A client that leaves
+        after a piece sent once it was is not a disconnect but the end: SDKs close the connection as
+        soon as they read `[DONE]`, while the relay may still be reading the upstream's last bytes.
 
         The hooks' `on_stream_chunk` sees `first` and `rest` where the caller wrapped them
         (pipeline.send_stream, only when a hook overrides it), and the error event here."""
@@ -173,12 +178,15 @@ class Exchange:
         task = asyncio.current_task()
         assert task is not None
         watched = self.watched
+        delivered = False
         try:
             await self.send({"type": "http.response.body", "body": first, "more_body": True})
+            delivered = finished()
             # Watched from here: the first bytes leave without waiting for the watcher's creation.
             self.watch()
             async for piece in rest:
                 await self.send({"type": "http.response.body", "body": piece, "more_body": True})
+                delivered = finished()
             await self.send({"type": "http.response.body", "body": b""})
             return None
         except GatewayError as error:
@@ -192,9 +200,13 @@ class Exchange:
             if not self.disconnected:
                 raise
             task.uncancel()
+            if delivered:
+                return None
             raise ClientGone() from None
         except OSError:  # the server noticed the disconnect first, while we were sending
             self.disconnected = True
+            if delivered:
+                return None
             raise ClientGone() from None
         finally:
             if not watched:

@@ -328,7 +328,7 @@ async def send_stream(exchange: Exchange, frames: AsyncIterator[bytes], notes: C
     language = exchange.language
     headers = [*SSE_HEADERS[1:], *adjusted_headers(notes)]
     error = await exchange.stream(first, frames, content_type=content_type, headers=headers,
-                                  on_error=lambda e: on_error(e, language))
+                                  on_error=lambda e: on_error(e, language), finished=lambda: notes.completed)
     if error is not None:
         exchange.error_code = error.code or error.type
 

@@ -27,6 +27,7 @@ class Reply:
     chunk_delay: float = 0.0
     drop_after: int | None = None  # close the connection after this many stream events
     stall_after: int | None = None  # stop sending (but keep the connection) after this many events
+    end_delay: float = 0.0  # wait between the last event ([DONE] included) and the body's end
 
 
 @dataclass
@@ -97,6 +98,8 @@ class ScriptedStreams:
                     await asyncio.sleep(reply.chunk_delay)
             if done_frame is not None and reply.done:
                 await response.write(done_frame)
+            if reply.end_delay:
+                await asyncio.sleep(reply.end_delay)
             await response.write_eof()
         except (ConnectionResetError, ConnectionError, asyncio.CancelledError):
             self.stream_closed_at = time.monotonic()

@@ -3,6 +3,7 @@ breaking and key pools, against fake upstreams scripted to fail (docs/routing.md
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -353,6 +354,26 @@ def test_a_client_that_leaves_cancels_the_upstream_call(start: Start, fakes: dic
             return
         time.sleep(0.05)
     pytest.fail("the call went on after the client left")
+
+
+def test_a_stream_read_to_done_is_not_booked_as_a_disconnect(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    """A client that closes right after `[DONE]` (as SDKs may) while the upstream's body has not ended yet
+    got the whole answer: the request is a 200, not a 499."""
+    gateway = start("  plain: {provider: primary, model: p-model}\n")
+    fakes["primary"].script(Reply(stream=text_stream(["Hel", "lo"]), end_delay=2))
+    body = {"model": "plain", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
+    with httpx.stream("POST", gateway.url + "/v1/chat/completions", json=body, timeout=5) as answer:
+        for line in answer.iter_lines():
+            if line == "data: [DONE]":
+                break  # and close, while the upstream is still sending
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        metrics = httpx.get(gateway.url + "/metrics").text
+        if re.search(r'babelgate_requests_total\{[^}]*status="(200|499)"', metrics):
+            break
+        time.sleep(0.05)
+    assert 'status="499"' not in metrics
+    assert 'status="200"' in metrics
 
 
 def test_a_model_s_own_first_byte_timeout_fails_over(start: Start, fakes: dict[str, FakeOpenAI]) -> None:

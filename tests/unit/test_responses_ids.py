@@ -35,3 +35,11 @@ def test_item_ids_stay_32_random_hex_digits_after_their_prefix() -> None:
     ids = [wire.new_id(wire.MESSAGE_PREFIX) for _ in range(600)]  # more than one block of random bytes
     assert all(re.fullmatch(r"msg_[0-9a-f]{32}", item_id) for item_id in ids)
     assert len(set(ids)) == len(ids)
+
+
+
+def test_our_ids_tell_when_they_were_made_and_others_do_not() -> None:
+    made = wire.response_created_at(wire.new_response_id())
+    assert made is not None and abs(made - time.time()) < 1
+    for foreign in ("resp_zz", "msg_0123456789ab", "resp_0123456789xz", "resp_"):
+        assert wire.response_created_at(foreign) is None

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 
 import pytest
 
-from babelgate.store import CachedStore, StoredResponse
+from babelgate.frontends.responses import wire
+from babelgate.store import CachedStore, StoredResponse, open_cached_store
+from babelgate.store.cached import WRITE_BEHIND_WINDOW
 from babelgate.store.memory import MemoryResponseStore
 from babelgate.store.sqlite import SQLiteResponseStore
 
@@ -386,3 +389,63 @@ async def test_a_failed_inner_delete_reaches_its_caller_and_later_changes_still_
     await store.flush()
     assert [r.id for r in inner.puts] == ["resp_1", "resp_2"]
     await store.close()
+
+
+# --- a shared store: another instance's write may land a moment after its client knows the id -------------
+
+
+class LateStore(MemoryResponseStore):
+    """The shared store, where another instance's write of a record lands `after` seconds from now."""
+
+    def __init__(self, record: StoredResponse | None, after: float) -> None:
+        super().__init__()
+        self.late, self.ready_at, self.reads = record, time.monotonic() + after, 0
+
+    async def get(self, response_id: str) -> StoredResponse | None:
+        self.reads += 1
+        late = self.late
+        if late is not None and late.id == response_id and time.monotonic() >= self.ready_at:
+            return late
+        return await super().get(response_id)
+
+
+def _late(response_id: str) -> StoredResponse:
+    return StoredResponse(id=response_id, created_at=int(time.time()), expires_at=None, response={},
+                          input_items=[], conversation=[])
+
+
+def _shared(inner: MemoryResponseStore) -> CachedStore:
+    return CachedStore(inner, capacity=0, made_at=wire.response_created_at)
+
+
+async def test_a_shared_store_finds_a_response_just_made_elsewhere_once_its_write_lands() -> None:
+    response_id = wire.new_response_id()
+    record = await _shared(LateStore(_late(response_id), after=0.3)).get(response_id)
+    assert record is not None and record.id == response_id
+
+
+async def test_a_shared_store_does_not_wait_for_an_old_a_future_or_a_foreign_missing_id() -> None:
+    old = f"{wire.RESPONSE_PREFIX}{(time.time_ns() // 1_000_000) - 60_000:012x}{'0' * 32}"
+    future = f"{wire.RESPONSE_PREFIX}{'f' * 12}{'0' * 32}"
+    for response_id in (old, future, "resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b", "nope"):
+        inner = LateStore(None, after=0)
+        started = time.monotonic()
+        assert await _shared(inner).get(response_id) is None
+        assert time.monotonic() - started < 0.05 and inner.reads == 1
+
+
+async def test_a_shared_store_gives_up_on_a_new_missing_id_after_the_write_behind_window() -> None:
+    inner = LateStore(None, after=0)
+    started = time.monotonic()
+    assert await _shared(inner).get(wire.new_response_id()) is None
+    assert WRITE_BEHIND_WINDOW - 0.2 < time.monotonic() - started < WRITE_BEHIND_WINDOW + 0.5
+
+
+async def test_an_id_deleted_here_is_not_waited_for_and_an_embedded_store_never_waits() -> None:
+    shared = _shared(LateStore(None, after=0))
+    response_id = wire.new_response_id()
+    await shared.delete(response_id)
+    embedded = open_cached_store("memory", made_at=wire.response_created_at)  # read-your-writes: no wait
+    started = time.monotonic()
+    assert await shared.get(response_id) is None and await embedded.get(wire.new_response_id()) is None
+    assert time.monotonic() - started < 0.05

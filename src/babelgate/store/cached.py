@@ -16,7 +16,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from babelgate.store.base import Clock, ResponseStore, StoredResponse, is_expired, now_seconds
 from babelgate.store.ledger_table import UsageQuery
@@ -30,9 +30,19 @@ class _Delete:
     existed: asyncio.Future[bool]  # the inner store's answer, for the caller of `delete`
 
 
+# Other instances write behind too: a response one of them answered a moment ago may be known to its
+# client before the shared store has it. A missing id made this recently is looked up again until then
+# (only ids that were just made and are not found pay for it).
+WRITE_BEHIND_WINDOW: Final = 2.0
+_LOOK_AGAIN_EVERY: Final = 0.05
+_GONE_KEPT: Final = 1024
+
+
 class CachedStore:
     def __init__(self, inner: ResponseStore, *, capacity: int = 1024, purge_interval: float = 3600.0,
-                 clock: Clock = time.time) -> None:
+                 clock: Clock = time.time, made_at: Callable[[str], float | None] | None = None) -> None:
+        """`made_at`: for a store other processes write to, when an id was made (None if it cannot
+        tell): a miss on an id younger than WRITE_BEHIND_WINDOW is looked up again until it is older."""
         if capacity < 0:
             raise ValueError(f"capacity must not be negative, got {capacity}")
         self._inner = inner
@@ -51,6 +61,8 @@ class CachedStore:
         self._loading: dict[str, object] = {}  # id -> token of the inner read whose result may be cached
         self._last_purge: float | None = None
         self._purge: asyncio.Task[None] | None = None
+        self._made_at = made_at
+        self._gone: OrderedDict[str, None] = OrderedDict()  # ids deleted here lately: never waited for
 
     async def put(self, record: StoredResponse) -> None:
         self._loading.pop(record.id, None)
@@ -87,10 +99,28 @@ class CachedStore:
                 del self._loading[response_id]
         if record is not None and still_current:
             self._remember(record)
+        if record is None and self._made_at is not None and response_id not in self._gone:
+            return await self._written_soon(response_id, self._made_at(response_id))
         return record
+
+    async def _written_soon(self, response_id: str, made: float | None) -> StoredResponse | None:
+        now = self._clock()
+        # Instances' clocks may differ a little; an id "from the future" beyond that is no reason to wait.
+        if made is None or not -WRITE_BEHIND_WINDOW < now - made < WRITE_BEHIND_WINDOW:
+            return None
+        while self._clock() < made + WRITE_BEHIND_WINDOW:
+            await asyncio.sleep(_LOOK_AGAIN_EVERY)
+            record = await self._inner.get(response_id)
+            if record is not None:
+                return record
+        return None
 
     async def delete(self, response_id: str) -> bool:
         self._loading.pop(response_id, None)
+        if self._made_at is not None:
+            self._gone[response_id] = None
+            if len(self._gone) > _GONE_KEPT:
+                self._gone.popitem(last=False)
         cached = self._cache.pop(response_id, None)
         change = _Delete(response_id, asyncio.get_running_loop().create_future())
         self._queue(response_id, change)

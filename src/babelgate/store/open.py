@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -30,12 +31,16 @@ def open_store(url: str, *, clock: Clock = time.time) -> ResponseStore:
                      f" use one of: {', '.join(ACCEPTED_FORMS)}")
 
 
-def open_cached_store(url: str, *, clock: Clock = time.time) -> CachedStore:
+def open_cached_store(url: str, *, clock: Clock = time.time,
+                      made_at: Callable[[str], float | None] | None = None) -> CachedStore:
     """The store behind a write-behind cache. A store several gateways share (PostgreSQL) is cached
     only while a write is pending: another instance may replace or delete a record at any time, so
-    a read must reach the database. A store only this process uses keeps a cache of recent records."""
+    a read must reach the database; and a miss on an id `made_at` says is a moment old is looked up
+    again (another instance may still be writing it). A store only this process uses keeps a cache
+    of recent records, and reads its own writes from it."""
     shared = url.startswith(("postgresql://", "postgres://"))
-    return CachedStore(open_store(url, clock=clock), capacity=0 if shared else 1024, clock=clock)
+    return CachedStore(open_store(url, clock=clock), capacity=0 if shared else 1024, clock=clock,
+                       made_at=made_at if shared else None)
 
 
 def _sqlite_path(url: str) -> Path:

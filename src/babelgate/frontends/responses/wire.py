@@ -61,6 +61,18 @@ def new_response_id() -> str:
     return f"{RESPONSE_PREFIX}{time.time_ns() // 1_000_000:012x}{_random_id()}"
 
 
+def response_created_at(response_id: str) -> float | None:
+    """When one of our response ids was made (seconds since the epoch), read from the id itself;
+    None for an id that is not ours."""
+    stamp = response_id[len(RESPONSE_PREFIX):len(RESPONSE_PREFIX) + 12]
+    if not response_id.startswith(RESPONSE_PREFIX) or len(stamp) != 12:
+        return None
+    try:
+        return int(stamp, 16) / 1000
+    except ValueError:
+        return None
+
+
 def text_part(text: str) -> JSON:
     return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
