@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import resource
 import sys
 import tempfile
@@ -91,10 +92,17 @@ async def run(args: argparse.Namespace, gateway_pid: int, upstream_pid: int, gat
     baseline = memory_kib(gateway_pid)["VmRSS"]
     started = time.monotonic()
     held: list[asyncio.Task[StreamResult]] = []
-    for index in range(args.streams):  # opened at --ramp per second, as clients arrive
+    next_at = started
+    for _ in range(args.streams):
+        # Opened one at a time at random moments, as independent clients arrive (a Poisson process of
+        # --ramp a second). Streams opened together would send their chunks together for as long as
+        # they last: a burst every --chunk-delay-ms that no population of independent clients makes
+        # (this bench used to open them 50 at a time).
         held.append(asyncio.create_task(one(through)))
-        if index % 50 == 49:
-            await asyncio.sleep(50 / args.ramp)
+        next_at += random.expovariate(args.ramp)
+        delay = next_at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
     opened = time.monotonic() - started
     await asyncio.sleep(2)  # every stream has its first chunk and waits for the next
     loaded = memory_kib(gateway_pid)["VmRSS"]

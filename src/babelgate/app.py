@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from babelgate import response_cache
 from babelgate.accounting import account
+from babelgate.collector import PacedCollector
 from babelgate.config.load import load_config
 from babelgate.config.models import Config, ProviderConfig
 from babelgate.config.reload import install_reload_signal
@@ -136,6 +137,9 @@ class Gateway:
     def __init__(self, config: Config, *, hooks: Iterable[Hook] = (),
                  reload: Callable[[], Config] | None = None) -> None:
         self.reload_config = reload
+        # `babelgate serve` paces the garbage collector by the clock (collector.py); a host app that
+        # mounts the gateway keeps its own collector settings.
+        self.collector: PacedCollector | None = None
         # Set at start (a reload keeps the pool it has).
         self.client = UpstreamClient(max_connections=config.server.max_upstream_connections)
         self.metrics = Metrics()
@@ -280,6 +284,8 @@ class Gateway:
         await self.client.close()
         if self.tracing is not None:
             await asyncio.to_thread(self.tracing.close)  # exports the spans left
+        if self.collector is not None:
+            self.collector.stop()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -417,6 +423,8 @@ class Gateway:
                     self.shared.start()
                 if self.reload_config is not None:
                     install_reload_signal(self.reload_config, self.swap)
+                if self.collector is not None:
+                    self.collector.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()

@@ -15,6 +15,7 @@ from typing import Any
 
 from babelgate.app import Gateway, create_app
 from babelgate.cli_keys import add_keys_command
+from babelgate.collector import PacedCollector
 from babelgate.config.load import ConfigError, load_config
 from babelgate.config.models import Config
 from babelgate.observability import worker_metrics
@@ -55,6 +56,7 @@ def worker_app() -> Gateway:
     # passes, which otherwise pause the loop for ~17 ms every few thousand requests.
     gc.collect()
     gc.freeze()
+    app.collector = PacedCollector()  # and from the start on, by the clock (collector.py)
     return app
 
 
