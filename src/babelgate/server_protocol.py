@@ -112,6 +112,9 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     """The protocol `babelgate serve` runs uvicorn with (and the tests' servers)."""
 
     limits: ClassVar[Limits] = Limits()  # set from the config by each worker before it serves
+    # Our own attributes in slots: uvicorn's fill the instance dict nearly to the 30 keys CPython
+    # shares between instances; past them each connection's dict is its own (1.5 KiB per connection).
+    __slots__ = ("_deadline", "_head_bytes", "_in_body", "_in_head", "_refusal")
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
