@@ -59,13 +59,19 @@ async def _probes(gateway: str, upstream: str, count: int, rate: float, chunks: 
     for _ in range(count):
         tasks += [(side, asyncio.create_task(_probe(request, chunks))) for side, request in sides.items()]
         await asyncio.sleep(1 / rate)
-    times: dict[str, Any] = {"gateway": [], "direct": [], "problems": []}
+    times: dict[str, Any] = {"gateway": [], "direct": [], "paired": [], "problems": []}
+    pair: dict[str, float] = {}
     for side, task in tasks:
         result, connected = await task
         if result.problem is not None or result.first_token_s is None:
             times["problems"].append(result.problem or "no first token")
         else:
             times[side].append(connected + result.first_token_s)
+            pair[side] = connected + result.first_token_s
+        if side == "direct":
+            if len(pair) == 2:  # the two sides of one moment: what the machine did to both cancels out
+                times["paired"].append(pair["gateway"] - pair["direct"])
+            pair = {}
     return times
 
 
@@ -142,6 +148,9 @@ async def run(args: argparse.Namespace, gateway_pid: int, upstream_pid: int, gat
         "ttft_direct_p50_ms": _percentile(probes_direct, 0.5) * 1000, "ttft_direct_p99_ms": direct_p99 * 1000,
         "added_ttft_p50_ms": (_percentile(probes_gateway, 0.5) - _percentile(probes_direct, 0.5)) * 1000,
         "added_ttft_p99_ms": (gateway_p99 - direct_p99) * 1000,
+        # Each probe through the gateway minus the direct one started with it: noise both met cancels out.
+        "added_ttft_paired_p50_ms": _percentile(times["paired"], 0.5) * 1000,
+        "added_ttft_paired_p99_ms": _percentile(times["paired"], 0.99) * 1000,
         "gateway_cpu_share": busy[gateway_pid],
         "load_side_cpu_share": busy[upstream_pid] + busy[os.getpid()],
         "errors": len(problems), "first_errors": problems[:5],
