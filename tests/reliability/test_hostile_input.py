@@ -19,7 +19,8 @@ from websockets.sync.client import connect
 
 from babelgate.server_protocol import CoalescingHttpToolsProtocol, Limits
 from tests.conftest import GatewayFactory
-from tests.fakes.openai_upstream import FakeOpenAI
+from tests.fakes.openai_upstream import FakeOpenAI, text_stream
+from tests.fakes.scripted import Reply
 from tests.fakes.servers import RunningApp
 
 LIMITS = Limits(header_timeout=0.5, body_timeout=0.5, max_header_bytes=16384)
@@ -225,3 +226,48 @@ def test_websocket_garbage_is_answered_or_closed(hostile: RunningApp) -> None:
         started = time.monotonic()
         read_all(connection, deadline=5)
         assert time.monotonic() - started < 4.5
+
+
+def _client_frame(text: bytes) -> bytes:
+    """One masked text frame, as a client must send it (RFC 6455 §5.3)."""
+    mask = b"\x01\x02\x03\x04"
+    length = len(text)
+    head = b"\x81" + (bytes([0x80 | length]) if length < 126 else b"\xfe" + length.to_bytes(2, "big"))
+    return head + mask + bytes(byte ^ mask[index % 4] for index, byte in enumerate(text))
+
+
+def test_a_websocket_client_that_never_reads_holds_the_gateway_to_bounded_memory(
+        hostile: RunningApp, upstream: FakeOpenAI) -> None:
+    """A Responses WebSocket client asks for a 16 MB answer and never reads a byte of it: the gateway
+    stops reading the upstream once the socket's buffers are full (backpressure), holds a bounded amount,
+    keeps serving everyone else, and lets go of it all when the client leaves."""
+    with socket.create_connection(("127.0.0.1", hostile.port), timeout=5) as warm:
+        # What the first request loads once (the fake's copy of OpenAI's spec) is not the gateway's growth.
+        assert post(warm, CHAT, orjson.dumps(HELLO)).status == 200
+    upstream.script(Reply(stream=text_stream(["x" * 4096] * 4000)))
+    before = rss_kib()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as connection:
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window: it fills at once
+        connection.settimeout(5)
+        connection.connect(("127.0.0.1", hostile.port))
+        connection.sendall(b"GET /v1/responses HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += connection.recv(1)  # the handshake's answer, byte by byte: nothing after it is read
+        assert head.startswith(b"HTTP/1.1 101")
+        connection.sendall(_client_frame(orjson.dumps({"type": "response.create", "model": "gpt", "input": "hi"})))
+        time.sleep(3)  # the gateway relays what it can, then waits on the client
+        grown = rss_kib() - before
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", hostile.port), timeout=5) as other:
+            assert post(other, CHAT, orjson.dumps(HELLO)).status == 200
+        others_waited = time.monotonic() - started
+    print(f"\nRSS growth while a WebSocket client ignores a 16 MB answer: {grown} KiB; another request "
+          f"meanwhile took {others_waited * 1000:.0f} ms")
+    assert grown < 12 * 1024
+    assert others_waited < 1.0
+    deadline = time.monotonic() + 5
+    while upstream.stream_closed_at is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert upstream.stream_closed_at is not None, "the upstream stream outlived its client"
