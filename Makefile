@@ -8,7 +8,7 @@ SUM := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 STAMP := $(VENV)/.installed-$(SUM)
 RUN_STAMP := $(VENV)/.runtime-$(SUM)
 
-.PHONY: install run test lint typecheck unit bench docs dist clean
+.PHONY: install run test lint typecheck unit bench docs dist ui clean
 
 define new_venv
 	@$(PYTHON) -c 'import sys; sys.exit("babelgate needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -54,6 +54,11 @@ dist: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) -m babelgate.providers.matrix --write docs/providers.md
+
+# The dashboard's bundle, from ui/ into src/babelgate/frontends/ui/assets/ (committed: the wheel ships it,
+# so `pip install` needs no Node.js; tests/ui/test_bundle.py fails when it drifts from its source).
+ui:
+	cd ui && npm ci --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache

@@ -31,5 +31,5 @@ def account(runtime: Runtime, site: CallSite, *, route: str, request_id: bytes, 
         runtime.ledger.record((
             time.time(), request_id, key_id, key.team if key is not None else None, route, site.requested_model,
             site.provider, site.model, headers, status, error_code, usage, notes.price if notes is not None else None,
-            elapsed, ttft, streamed))
+            elapsed, ttft, streamed, site.error))
     return provider_type

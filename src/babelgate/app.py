@@ -47,6 +47,7 @@ from babelgate.frontends.responses.routes import INPUT_ITEMS, create_response, r
 from babelgate.frontends.responses.websocket import ResponsesSocket
 from babelgate.frontends.responses.wire import response_created_at
 from babelgate.frontends.route import SSE, ErrorEncoder, Operation, PrefixRoute, Route
+from babelgate.frontends.ui import routes as ui_routes
 from babelgate.governance.admission import Governance
 from babelgate.governance.budgets import Budgets
 from babelgate.governance.gateway_keys import GatewayKeys, credentials
@@ -58,7 +59,7 @@ from babelgate.http import UpstreamClient
 from babelgate.http.proxy import Proxy, parse_proxy
 from babelgate.http.tls import tls_context
 from babelgate.observability import worker_metrics
-from babelgate.observability.logging import REQUEST_ID
+from babelgate.observability.logging import REQUEST_ID, Scrubber, secrets_of
 from babelgate.observability.metrics import CONTENT_TYPE as METRICS_TYPE
 from babelgate.observability.metrics import Metrics
 from babelgate.observability.request_id import RequestIds
@@ -113,6 +114,7 @@ ROUTES: dict[str, Route] = {
     **anthropic_routes.ROUTES,
     **ollama_routes.ROUTES,
     **admin_routes.ROUTES,
+    **ui_routes.ROUTES,
 }
 # Routes with an id in the path, tried in order where no exact path matched.
 PREFIX_ROUTES: tuple[PrefixRoute, ...] = (
@@ -122,6 +124,7 @@ PREFIX_ROUTES: tuple[PrefixRoute, ...] = (
         INPUT_ITEMS: (Operation("GET", query=("limit", "order", "after", "before", "include")),)}),
     # Public to the gateway-key check: the admin API checks the master key itself.
     PrefixRoute(admin_routes.PREFIX, "admin.keys.read", admin_routes.key, True, "key_id", admin_routes.KEY_OPERATIONS),
+    PrefixRoute(ui_routes.PREFIX, "ui.asset", ui_routes.asset_file, True, "asset", ui_routes.ASSET_OPERATIONS),
 )
 OPENAPI = OpenAPIDocument(ROUTES, PREFIX_ROUTES)
 ROUTES["/openapi.json"] = Route("GET", OPENAPI.serve, "openapi", public=True)
@@ -219,7 +222,7 @@ class Gateway:
                        prefix=config.redis.prefix if config.redis else "babelgate:")
 
     def _ledger(self, config: Config) -> Ledger:
-        return Ledger(self.response_store, retention=config.ledger.retention)
+        return Ledger(self.response_store, retention=config.ledger.retention, scrub=Scrubber(secrets_of(config)))
 
     def _network(self, name: str, provider: ProviderConfig) -> None:
         """The provider's own TLS and proxy settings, given to the upstream client (http/)."""
@@ -340,7 +343,7 @@ class Gateway:
                 await self._identify(runtime, exchange)
             await route.handler(runtime, exchange)
         except GatewayError as error:
-            exchange.error_code = error.code or error.type
+            exchange.failed(error)
             if error.status >= 500 or exchange.response_started:
                 log.warning("%s %s: %s %s (provider %s, model %s, request %s)", scope["method"], scope["path"],
                             error.status, exchange.error_code, exchange.provider or "-", exchange.model or "-",
@@ -358,7 +361,7 @@ class Gateway:
             exchange.status = 499
         except Exception:
             log.exception("unexpected error on %s %s", scope["method"], scope["path"])
-            exchange.error_code = "internal_error"
+            exchange.failed(GatewayError())
             if not exchange.response_started:
                 await exchange.respond(500, errors(GatewayError(), exchange.language))
         finally:

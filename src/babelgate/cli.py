@@ -19,7 +19,7 @@ from babelgate.collector import PacedCollector
 from babelgate.config.load import ConfigError, load_config
 from babelgate.config.models import Config
 from babelgate.observability import worker_metrics
-from babelgate.observability.logging import Scrubber, configure_logging
+from babelgate.observability.logging import Scrubber, configure_logging, secrets_of
 from babelgate.providers import PROVIDER_TYPES
 from babelgate.server_protocol import UVICORN_OPTIONS, CoalescingHttpToolsProtocol, Limits
 
@@ -50,7 +50,7 @@ def worker_app() -> Gateway:
     server = config.server
     CoalescingHttpToolsProtocol.limits = Limits(header_timeout=server.header_timeout, body_timeout=server.body_timeout,
                                                 max_header_bytes=server.max_header_bytes)
-    configure_logging(os.environ.get(LOG_LEVEL_ENV) or config.server.log_level, Scrubber(_secrets(config)),
+    configure_logging(os.environ.get(LOG_LEVEL_ENV) or config.server.log_level, Scrubber(secrets_of(config)),
                       config.server.log_format)
     # Everything built so far lives as long as the process: keep it out of the collector's full
     # passes, which otherwise pause the loop for ~17 ms every few thousand requests.
@@ -58,10 +58,6 @@ def worker_app() -> Gateway:
     gc.freeze()
     app.collector = PacedCollector()  # and from the start on, by the clock (collector.py)
     return app
-
-
-def _secrets(config: Config) -> list[str]:
-    return [key for provider in config.providers.values() for key in provider.api_keys]
 
 
 def _is_loopback(host: str) -> bool:
@@ -93,7 +89,7 @@ def serve(args: argparse.Namespace) -> int:
     log_level = args.log_level or os.environ.get(LOG_LEVEL_ENV) or server.log_level
     os.environ[LOG_LEVEL_ENV] = log_level
     # The supervisor of several workers logs too; each worker sets the same up again.
-    configure_logging(log_level, Scrubber(_secrets(gateway.runtime.config)), server.log_format)
+    configure_logging(log_level, Scrubber(secrets_of(gateway.runtime.config)), server.log_format)
     metrics_dir = None
     if args.workers > 1:  # each worker's counts, for every worker's /metrics (observability/worker_metrics.py)
         metrics_dir = tempfile.mkdtemp(prefix="babelgate-metrics-")

@@ -40,6 +40,7 @@ class Exchange:
         "chunk_hooks",
         "context",
         "disconnected",
+        "error",
         "error_code",
         "first_byte_at",
         "headers_out",
@@ -83,10 +84,16 @@ class Exchange:
         self.first_byte_at = 0.0
         self.streamed = False
         self.error_code = ""
+        self.error: GatewayError | None = None  # what failed it, for the ledger's message
         self.notes: CallNotes | None = None
         self.context: RequestContext | None = None  # set when hooks are installed
         self.chunk_hooks: tuple[Hook, ...] = ()  # the hooks that see each piece of a stream, when any
         self._watcher: asyncio.Task[None] | None = None
+
+    def failed(self, error: GatewayError) -> None:
+        """The request ended with `error` (whether or not the client could still be told)."""
+        self.error = error
+        self.error_code = error.code or error.type
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started

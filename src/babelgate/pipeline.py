@@ -72,6 +72,7 @@ class CallSite(Protocol):
     attempt_log: list[AttemptRecord] | None  # each attempt, for traces; None when they are off
     chunk_hooks: tuple[Hook, ...]  # hooks that see each piece of a stream (set with the context)
     body_size: int  # bytes of the request, for the token estimate of tokens-per-minute limits
+    error: GatewayError | None  # what failed it, once it did (the ledger keeps its message)
 
     def hook_context(self, model: str, provider: str, upstream_model: str, stream: bool) -> RequestContext:
         """What the hooks see of this request."""
@@ -83,6 +84,10 @@ class CallSite(Protocol):
         ...
 
     def unwatch(self) -> None: ...
+
+    def failed(self, error: GatewayError) -> None:
+        """The call ended with `error`."""
+        ...
 
 
 async def call(runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T], *, stream: bool,
@@ -330,7 +335,7 @@ async def send_stream(exchange: Exchange, frames: AsyncIterator[bytes], notes: C
     error = await exchange.stream(first, frames, content_type=content_type, headers=headers,
                                   on_error=lambda e: on_error(e, language), finished=lambda: notes.completed)
     if error is not None:
-        exchange.error_code = error.code or error.type
+        exchange.failed(error)
 
 
 def adjusted_headers(notes: CallNotes) -> list[tuple[bytes, bytes]]:

@@ -14,6 +14,18 @@ if TYPE_CHECKING:
 
 
 async def health(runtime: Runtime, exchange: Exchange) -> None:
+    await exchange.respond_json(200, {
+        "status": "ok",
+        "version": runtime.version,
+        "uptime_s": round(time.monotonic() - runtime.started_monotonic, 3),
+        "providers": provider_states(runtime),
+        "circuits": runtime.router.health.snapshot(),
+    })
+
+
+def provider_states(runtime: Runtime) -> list[dict[str, Any]]:
+    """Each provider's name, type and state (ok, cooling_down: every key resting, unreachable), and
+    its keys' states by their last four characters (`/health`, `/admin/models`)."""
     providers = []
     for name, provider in runtime.providers.items():
         keys = [key for pool in pools_of(name) for key in pool.states() if key["key"] != "none"]
@@ -27,10 +39,4 @@ async def health(runtime: Runtime, exchange: Exchange) -> None:
         if keys:
             entry["keys"] = keys
         providers.append(entry)
-    await exchange.respond_json(200, {
-        "status": "ok",
-        "version": runtime.version,
-        "uptime_s": round(time.monotonic() - runtime.started_monotonic, 3),
-        "providers": providers,
-        "circuits": runtime.router.health.snapshot(),
-    })
+    return providers

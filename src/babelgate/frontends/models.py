@@ -24,10 +24,10 @@ if TYPE_CHECKING:
 
 
 async def known_models(runtime: Runtime) -> dict[str, ModelInfo]:
-    return {name: info for name, (info, _) in (await _described(runtime)).items()}
+    return {name: info for name, (info, _) in (await described(runtime)).items()}
 
 
-async def _described(runtime: Runtime) -> dict[str, tuple[ModelInfo, dict[str, Any]]]:
+async def described(runtime: Runtime) -> dict[str, tuple[ModelInfo, dict[str, Any]]]:
     """Every model by its public name: its listing entry, and what `/v1/models` adds to OpenAI's
     fields (context window, limits, modalities, capabilities, prices): the gateway's table for the
     upstream model (governance/model_facts.py), a configured price over it, and what the upstream's
@@ -88,7 +88,7 @@ def _anthropic_client(exchange: Exchange) -> bool:
 
 
 async def list_models(runtime: Runtime, exchange: Exchange) -> None:
-    models = await _described(runtime)
+    models = await described(runtime)
     if _anthropic_client(exchange):
         # One page: the listing is in memory, and `has_more: false` tells the SDK's pager to stop.
         data = [_anthropic_object(*m) for m in models.values()]
@@ -100,7 +100,7 @@ async def list_models(runtime: Runtime, exchange: Exchange) -> None:
 
 
 async def retrieve_model(runtime: Runtime, exchange: Exchange, model_id: str) -> None:
-    models = await _described(runtime)
+    models = await described(runtime)
     found = models.get(model_id)
     if found is None:
         # A bare upstream id (`gpt-4o`) is found under the provider that routing would pick.

@@ -37,7 +37,7 @@ ERROR_SCHEMAS: Final[dict[str, JSON]] = {
 _SCHEMA_OF: Final[dict[ErrorEncoder, str]] = {
     openai_errors: "OpenAIError", anthropic_errors: "AnthropicError", ollama_errors: "OllamaError"}
 # Paths served at the root; the rest are documented under /v1 (they answer without it too).
-_UNVERSIONED: Final = ("/api/", "/admin/", "/health", "/metrics", "/openapi.json")
+_UNVERSIONED: Final = ("/api/", "/admin/", "/ui", "/health", "/metrics", "/openapi.json")
 _DESCRIPTION: Final = (
     "One API in front of OpenAI, Anthropic, Gemini, Mistral and any OpenAI-compatible server. Every "
     "/v1 path also answers without the /v1 prefix. `/v1/responses` also accepts a WebSocket (OpenAI's "

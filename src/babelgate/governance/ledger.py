@@ -15,9 +15,12 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from babelgate import response_cache
+from babelgate.i18n import render_message
+from babelgate.store.ledger_table import MESSAGE_CHARS
 
 if TYPE_CHECKING:
     from babelgate.store import ResponseStore
@@ -30,8 +33,10 @@ PRUNE_EVERY: Final = 3600.0
 
 
 class Ledger:
-    def __init__(self, store: ResponseStore, *, limit: int = QUEUE_LIMIT, retention: float = 0.0) -> None:
+    def __init__(self, store: ResponseStore, *, limit: int = QUEUE_LIMIT, retention: float = 0.0,
+                 scrub: Callable[[str], str] = str) -> None:
         self.store = store
+        self.scrub = scrub  # takes secrets out of an error message before it is kept
         self.limit = limit
         self.retention = retention  # seconds a row is kept; 0: forever
         self._pruned_at = 0.0
@@ -104,7 +109,7 @@ class Ledger:
         while self._queue:
             batch = [self._queue.popleft() for _ in range(min(BATCH * 4, len(self._queue)))]
             try:
-                await self.store.append_usage([_row(entry) for entry in batch])
+                await self.store.append_usage([_row(entry, self.scrub) for entry in batch])
             except Exception:
                 log.warning("could not write %d ledger rows; keeping them for the next try", len(batch),
                             exc_info=True)
@@ -133,9 +138,9 @@ class Ledger:
 Entry = tuple[Any, ...]
 
 
-def _row(entry: Entry) -> dict[str, Any]:
+def _row(entry: Entry, scrub: Callable[[str], str]) -> dict[str, Any]:
     (ts, request_id, key_id, team, route, requested, provider, model, headers, status, error_code, usage,
-     price, elapsed, ttft, stream) = entry
+     price, elapsed, ttft, stream, error) = entry
     attempts = next((int(value) for name, value in headers if name == b"x-babelgate-attempts"), 1)
     hit = (response_cache.HEADER, b"hit") in headers  # answered from the response cache: no upstream, no cost
     if hit:
@@ -153,4 +158,6 @@ def _row(entry: Entry) -> dict[str, Any]:
         "ttft_ms": round(ttft * 1000, 3) if ttft is not None else None,
         "stream": stream,
         "cache_hit": hit,
+        # What `/admin/errors` shows: our text, or the upstream's words (scrubbed of secrets, cut short).
+        "error_message": scrub(render_message(error))[:MESSAGE_CHARS] if error is not None else None,
     }

@@ -12,9 +12,12 @@ import re
 import time
 from collections.abc import Iterable
 from contextvars import ContextVar
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
+
+if TYPE_CHECKING:
+    from babelgate.config.models import Config
 
 # Shapes of common provider keys, caught even when we do not know the exact value.
 _KEY_SHAPES: Final = re.compile(
@@ -40,6 +43,11 @@ class Scrubber:
             if secret in text:
                 text = text.replace(secret, REDACTED)
         return _KEY_SHAPES.sub(REDACTED, text)
+
+
+def secrets_of(config: Config) -> list[str]:
+    """The upstream keys a config holds: what no log line or kept message may show."""
+    return [key for provider in config.providers.values() for key in provider.api_keys]
 
 
 class ScrubbingFilter(logging.Filter):

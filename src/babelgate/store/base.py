@@ -81,6 +81,10 @@ class ResponseStore(Protocol):
     async def usage_summary(self, query: UsageQuery) -> list[dict[str, Any]]:
         """Totals, percentiles and time series of the ledger (store/ledger_table.py)."""
 
+    async def usage_errors(self, since: float, until: float) -> list[dict[str, Any]]:
+        """The newest (at most `ERROR_ROWS`) rows of failed requests (status >= 400) with
+        `since <= ts < until`, newest first, with their `ERROR_COLUMNS` (store/ledger_table.py)."""
+
     async def delete_usage_before(self, ts: float) -> int:
         """Drop ledger rows older than `ts` (retention); answers how many went."""
 

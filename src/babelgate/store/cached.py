@@ -164,6 +164,9 @@ class CachedStore:
     async def usage_summary(self, query: UsageQuery) -> list[dict[str, Any]]:
         return await self._inner.usage_summary(query)
 
+    async def usage_errors(self, since: float, until: float) -> list[dict[str, Any]]:
+        return await self._inner.usage_errors(since, until)
+
     async def delete_usage_before(self, ts: float) -> int:
         return await self._inner.delete_usage_before(ts)
 

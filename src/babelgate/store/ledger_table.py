@@ -13,12 +13,16 @@ from typing import Any, Final
 # In table order. Text columns may be NULL (no key, no team, no upstream reached).
 COLUMNS: Final = ("ts", "request_id", "key_id", "team", "route", "model_requested", "provider", "model",
                   "attempts", "status", "error_code", "prompt_tokens", "completion_tokens", "cached_tokens",
-                  "reasoning_tokens", "cost_usd", "latency_ms", "ttft_ms", "stream", "cache_hit")
+                  "reasoning_tokens", "cost_usd", "latency_ms", "ttft_ms", "stream", "cache_hit", "error_message")
 # What `/admin/usage` may group and filter by → the column.
 GROUPS: Final = {"key": "key_id", "team": "team", "model": "model", "provider": "provider", "status": "status",
                  "route": "route", "model_requested": "model_requested"}
 SUMS: Final = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
 SHARES: Final = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+# What `/admin/errors` reads of a failed request's row, and how many of the newest it reads at most.
+ERROR_COLUMNS: Final = ("ts", "status", "error_code", "error_message", "model_requested")
+ERROR_ROWS: Final = 100_000
+MESSAGE_CHARS: Final = 500  # an error's message as the ledger keeps it (a longer upstream text is cut)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,3 +111,18 @@ def order(data: list[dict[str, Any]], query: UsageQuery) -> list[dict[str, Any]]
     if query.interval:
         return sorted(data, key=lambda item: (item["time"], -item["requests"], groups(item)))
     return sorted(data, key=lambda item: (-item["requests"], groups(item)))
+
+
+def top_errors(rows: Iterable[Mapping[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """Failed requests by what failed (status, code, message), the most frequent first: how many,
+    when last, and the model asked for then. `rows` are error rows, newest first (`ERROR_COLUMNS`)."""
+    found: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["status"], row.get("error_code"), row.get("error_message"))
+        entry = found.get(key)
+        if entry is None:
+            found[key] = {"status": key[0], "code": key[1], "message": key[2], "count": 1, "last_seen": row["ts"],
+                          "model": row.get("model_requested")}
+        else:
+            entry["count"] += 1
+    return sorted(found.values(), key=lambda entry: (-entry["count"], -entry["last_seen"]))[:limit]

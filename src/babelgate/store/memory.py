@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from babelgate.store.base import Clock, StoredResponse, is_expired, now_seconds
-from babelgate.store.ledger_table import UsageQuery, summarize
+from babelgate.store.ledger_table import ERROR_ROWS, UsageQuery, summarize
 
 
 class MemoryResponseStore:
@@ -81,6 +81,10 @@ class MemoryResponseStore:
 
     async def usage_summary(self, query: UsageQuery) -> list[dict[str, Any]]:
         return summarize(self._usage, query)
+
+    async def usage_errors(self, since: float, until: float) -> list[dict[str, Any]]:
+        failed = [row for row in self._usage if since <= row["ts"] < until and row["status"] >= 400]
+        return sorted(failed, key=lambda row: row["ts"], reverse=True)[:ERROR_ROWS]
 
     async def delete_usage_before(self, ts: float) -> int:
         kept = [row for row in self._usage if row["ts"] >= ts]

@@ -17,7 +17,7 @@ import asyncpg
 
 from babelgate.store import postgres_ledger
 from babelgate.store.base import Clock, StoredResponse, decode_record, encode_body, is_expired, now_seconds
-from babelgate.store.ledger_table import COLUMNS, UsageQuery
+from babelgate.store.ledger_table import COLUMNS, ERROR_COLUMNS, ERROR_ROWS, UsageQuery
 
 # Unquoted identifiers only, and short enough that "<table>_ledger_hourly_pkey" stays within Postgres's 63 bytes
 # (longer names are silently truncated, and two tables could then fight over one index name).
@@ -110,6 +110,13 @@ class PostgresResponseStore:
 
     async def usage_summary(self, query: UsageQuery) -> list[dict[str, Any]]:
         return await postgres_ledger.summary(await self._ready_pool(), self._table, query)
+
+    async def usage_errors(self, since: float, until: float) -> list[dict[str, Any]]:
+        pool = await self._ready_pool()
+        rows = await pool.fetch(f"SELECT {', '.join(ERROR_COLUMNS)} FROM {self._table}_ledger"
+                                f" WHERE ts >= $1 AND ts < $2 AND status >= 400 ORDER BY ts DESC LIMIT {ERROR_ROWS}",
+                                since, until)
+        return [dict(row) for row in rows]
 
     async def delete_usage_before(self, ts: float) -> int:
         return await postgres_ledger.delete_before(await self._ready_pool(), self._table, ts)

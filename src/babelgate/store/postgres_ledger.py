@@ -45,7 +45,9 @@ def schema(table: str) -> list[str]:
         " attempts INTEGER, status INTEGER, error_code TEXT, prompt_tokens INTEGER,"
         " completion_tokens INTEGER, cached_tokens INTEGER, reasoning_tokens INTEGER,"
         " cost_usd DOUBLE PRECISION, latency_ms DOUBLE PRECISION, ttft_ms DOUBLE PRECISION,"
-        " stream BOOLEAN, cache_hit BOOLEAN)",
+        " stream BOOLEAN, cache_hit BOOLEAN, error_message TEXT)",
+        # Added since the table was first made: an older one gains it when a gateway starts.
+        f"ALTER TABLE {table}_ledger ADD COLUMN IF NOT EXISTS error_message TEXT",
         *(f"CREATE INDEX IF NOT EXISTS {table}_ledger_{name} ON {table}_ledger ({columns})"
           for name, columns in (("ts", "ts"), ("key", "key_id, ts"), ("team", "team, ts"))),
         f"CREATE TABLE IF NOT EXISTS {table}_ledger_hourly (hour DOUBLE PRECISION NOT NULL,"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from babelgate.store.base import Clock, StoredResponse, decode_record, encode_body, is_expired, now_seconds
-from babelgate.store.ledger_table import COLUMNS, UsageQuery, summarize, values
+from babelgate.store.ledger_table import COLUMNS, ERROR_COLUMNS, ERROR_ROWS, UsageQuery, summarize, values
 
 _T = TypeVar("_T")
 
@@ -36,11 +36,16 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS babelgate_ledger (ts REAL NOT NULL, request_id TEXT, key_id TEXT, team TEXT,"
     " route TEXT, model_requested TEXT, provider TEXT, model TEXT, attempts INTEGER, status INTEGER,"
     " error_code TEXT, prompt_tokens INTEGER, completion_tokens INTEGER, cached_tokens INTEGER,"
-    " reasoning_tokens INTEGER, cost_usd REAL, latency_ms REAL, ttft_ms REAL, stream INTEGER, cache_hit INTEGER)",
+    " reasoning_tokens INTEGER, cost_usd REAL, latency_ms REAL, ttft_ms REAL, stream INTEGER, cache_hit INTEGER,"
+    " error_message TEXT)",
     "CREATE INDEX IF NOT EXISTS babelgate_ledger_ts ON babelgate_ledger (ts)",
 )
 _INSERT_LEDGER = (f"INSERT INTO babelgate_ledger ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})")
 _SELECT_LEDGER = f"SELECT {', '.join(COLUMNS)} FROM babelgate_ledger WHERE ts >= ? AND ts < ? ORDER BY ts"
+_SELECT_ERRORS = (f"SELECT {', '.join(ERROR_COLUMNS)} FROM babelgate_ledger WHERE ts >= ? AND ts < ? AND status >= 400"
+                  f" ORDER BY ts DESC LIMIT {ERROR_ROWS}")
+# Columns added since a ledger table was first created: added to an older file when it is opened.
+_ADDED_COLUMNS = (("babelgate_ledger", "error_message", "TEXT"),)
 # Several gateway processes may share one file; wait for a writer's lock instead of failing at once.
 _BUSY_TIMEOUT_SECONDS = 10.0
 
@@ -138,6 +143,10 @@ class SQLiteResponseStore:
         # PostgreSQL answers in SQL.
         return summarize(await self.usage(query.since, query.until), query)
 
+    async def usage_errors(self, since: float, until: float) -> list[dict[str, Any]]:
+        rows = await self._call(lambda db: db.execute(_SELECT_ERRORS, (since, until)).fetchall())
+        return [dict(zip(ERROR_COLUMNS, row, strict=True)) for row in rows]
+
     async def delete_usage_before(self, ts: float) -> int:
         return await self._call(lambda db: db.execute("DELETE FROM babelgate_ledger WHERE ts < ?", (ts,)).rowcount)
 
@@ -172,6 +181,7 @@ class SQLiteResponseStore:
                 connection.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; only a power cut loses the tail
                 for statement in _SCHEMA:
                     connection.execute(statement)
+                _add_columns(connection)
             except BaseException:
                 connection.close()
                 raise
@@ -197,6 +207,18 @@ def _use_wal(db: sqlite3.Connection) -> None:
             if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
                 raise
         time.sleep(random.uniform(0.001, 0.01))  # on the store's worker thread, never the event loop
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Columns newer than the file: SQLite has no ADD COLUMN IF NOT EXISTS. A process that loses the
+    race to another adding the same column finds it there."""
+    for table, column, kind in _ADDED_COLUMNS:
+        if not any(row[1] == column for row in db.execute(f"PRAGMA table_info({table})")):
+            try:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):
+                    raise
 
 
 def _ledger_row(row: tuple[Any, ...]) -> dict[str, Any]:

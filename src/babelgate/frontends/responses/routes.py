@@ -45,7 +45,7 @@ async def create_response(runtime: Runtime, exchange: Exchange) -> None:
         if stream:
             await send_stream(exchange, _sse(runtime, current), notes, on_error=native.encode_error_event)
             if current.error is not None:
-                exchange.error_code = current.error.code or current.error.type
+                exchange.failed(current.error)
             return
         resource = await turn.answer(current)
         await _remember(runtime, current)

@@ -127,7 +127,7 @@ class ResponsesSocket:
                 return
             except Exception:
                 log.exception("unexpected error in a WebSocket response")
-                outcome.status, outcome.error_code = 500, "internal_error"
+                outcome.failed(GatewayError())
                 with contextlib.suppress(OSError):
                     await self._error(GatewayError(), lane)
             finally:
@@ -168,12 +168,12 @@ class ResponsesSocket:
         except GatewayError as error:
             if previous_id:
                 self.remembered.pop(previous_id, None)
-            outcome.status, outcome.error_code = error.status, error.code or error.type
+            outcome.failed(error)
             await self._error(error, lane)
             return
         assert current is not None
         if current.error is not None:
-            outcome.status, outcome.error_code = current.error.status, current.error.code or current.error.type
+            outcome.failed(current.error)
             if previous_id:
                 self.remembered.pop(previous_id, None)
         if current.final is not None:
@@ -226,6 +226,7 @@ class _Outcome:
     model: str = ""
     status: int = 200
     error_code: str = ""
+    error: GatewayError | None = None
     notes: CallNotes | None = None
     context: RequestContext | None = None
     response_started: bool = False  # an event of this response went to the client
@@ -240,6 +241,9 @@ class _Outcome:
 
     def unwatch(self) -> None:
         pass
+
+    def failed(self, error: GatewayError) -> None:
+        self.status, self.error, self.error_code = error.status, error, error.code or error.type
 
 
 def _not_native(deployment: Deployment) -> None:

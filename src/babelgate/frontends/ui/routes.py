@@ -1,0 +1,84 @@
+"""`/ui`: the dashboard's page and its files, read once from `assets/`, with headers that keep the
+page to its own origin (no inline script, no framing, no referrer) and let browsers revalidate.
+Without a master key the dashboard is off, and the page says how to turn it on."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Final
+
+from babelgate.errors import MethodNotAllowed, NotFound
+from babelgate.exchange import Exchange
+from babelgate.frontends.route import Operation, Route
+
+if TYPE_CHECKING:
+    from babelgate.runtime import Runtime
+
+HTML: Final = (b"content-type", b"text/html; charset=utf-8")
+TYPES: Final = {".js": b"text/javascript; charset=utf-8", ".css": b"text/css; charset=utf-8",
+                ".html": b"text/html; charset=utf-8", ".svg": b"image/svg+xml", ".png": b"image/png",
+                ".ico": b"image/x-icon", ".woff2": b"font/woff2"}
+SECURITY: Final = [
+    (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+     b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    # The names carry no hash, and the files are small: a browser asks again rather than keep an old one.
+    (b"cache-control", b"no-cache"),
+]
+OFF_PAGE: Final = (
+    b"<!doctype html><html lang=en><meta charset=utf-8><title>babelgate dashboard: off</title>"
+    b"<body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;color:#222\">"
+    b"<h1>The dashboard is off</h1><p>It needs the gateway's master key: start the gateway with "
+    b"<code>BABELGATE_MASTER_KEY</code> (or <code>server.master_key</code>) set, then log in here with it.</p>"
+    b"<p>See docs/dashboard.md.</p></body></html>")
+PREFIX: Final = "/ui/assets/"
+
+
+@cache
+def asset(name: str) -> bytes | None:
+    """A built file's bytes, or None when there is no such file (read once: they ship with the package)."""
+    if "/" in name or name.startswith("."):
+        return None
+    path = resources.files("babelgate.frontends.ui").joinpath("assets", name)
+    if not path.is_file():
+        return None
+    return path.read_bytes()
+
+
+async def page(runtime: Runtime, exchange: Exchange) -> None:
+    """`/ui`: the single page (its own hash routes pick the view)."""
+    _check_method(exchange)
+    if not runtime.config.server.master_key:
+        await exchange.respond(404, OFF_PAGE, content_type=HTML, headers=list(SECURITY))
+        return
+    await _serve(exchange, "index.html")
+
+
+async def asset_file(runtime: Runtime, exchange: Exchange, name: str) -> None:
+    """`/ui/assets/{name}`: the bundle's scripts and styles."""
+    _check_method(exchange)
+    await _serve(exchange, name)
+
+
+async def _serve(exchange: Exchange, name: str) -> None:
+    found = asset(name)
+    if found is None:
+        raise NotFound(method=exchange.scope["method"], path=exchange.scope["path"])
+    kind = TYPES.get(name[name.rfind("."):], b"application/octet-stream")
+    await exchange.respond(200, found, content_type=(b"content-type", kind), headers=list(SECURITY))
+
+
+def _check_method(exchange: Exchange) -> None:
+    if exchange.scope["method"] not in ("GET", "HEAD"):
+        raise MethodNotAllowed(method=exchange.scope["method"], path=exchange.scope["path"])
+
+
+PAGE: Final = Operation("GET", answers="text/html")
+ROUTES: dict[str, Route] = {
+    "/ui": Route("ANY", page, "ui", public=True, operations=(PAGE,)),
+    "/ui/": Route("ANY", page, "ui", public=True, operations=(PAGE,)),
+}
+ASSET_OPERATIONS: Final = {"": (Operation("GET", answers="text/javascript"),)}
