@@ -137,7 +137,8 @@ def test_models_lists_routes_deployments_health_and_prices(gateway: RunningApp, 
 
 def test_models_show_an_open_circuit(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
     # Retries make the route more than one attempt: the router, and its circuits, decide it.
-    config = CONFIG.format(base_url=upstream.base_url) + "routing:\n  retries: 1\n  circuit: {failures: 1, cooldown: 60}\n"
+    routing = "routing:\n  retries: 1\n  circuit: {failures: 1, cooldown: 60}\n"
+    config = CONFIG.format(base_url=upstream.base_url) + routing
     gateway = make_gateway(config, env={"BABELGATE_MASTER_KEY": MASTER})
     upstream.script(Reply(status=500, json={"error": {"message": "down", "type": "server_error"}}))
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0) as client, \

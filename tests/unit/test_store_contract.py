@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from babelgate.store import ResponseStore, StoredResponse, postgres_ledger
-from babelgate.store.ledger_table import COLUMNS, UsageQuery, summarize
+from babelgate.store.ledger_table import COLUMNS, ERROR_COLUMNS, UsageQuery, summarize, top_errors
 from babelgate.store.memory import MemoryResponseStore
 from babelgate.store.postgres import PostgresResponseStore
 from babelgate.store.sqlite import SQLiteResponseStore
@@ -242,6 +242,24 @@ async def test_ledger_rows_are_kept_and_read_back_by_time(store: ResponseStore) 
     assert await store.usage(0, 1e12) == rows
     assert await store.delete_usage_before(102.0) == 2
     assert await store.usage(0, 1e12) == rows[2:]
+    await store.close()
+
+
+async def test_failed_requests_are_read_newest_first_and_summed_by_what_failed(store: ResponseStore) -> None:
+    rows = [_ledger_row(0), _ledger_row(1, status=404, error_code="model_not_found", error_message="no model x"),
+            _ledger_row(2, status=502, error_code="upstream_error", error_message="é: upstream said so"),
+            _ledger_row(3, status=404, error_code="model_not_found", error_message="no model x",
+                        model_requested="x"),
+            _ledger_row(4, status=499)]
+    await store.append_usage(rows)
+    failed = await store.usage_errors(0, 1e12)
+    assert [row["ts"] for row in failed] == [104.0, 103.0, 102.0, 101.0]
+    assert set(failed[0]) == set(ERROR_COLUMNS)
+    assert [row["ts"] for row in await store.usage_errors(102.0, 104.0)] == [103.0, 102.0]
+    assert top_errors(failed, 2) == [
+        {"status": 404, "code": "model_not_found", "message": "no model x", "count": 2, "last_seen": 103.0,
+         "model": "x"},
+        {"status": 499, "code": None, "message": None, "count": 1, "last_seen": 104.0, "model": "gpt-4o"}]
     await store.close()
 
 

@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from babelgate.store import StoredResponse
+from babelgate.store.ledger_table import COLUMNS
 from babelgate.store.sqlite import SQLiteResponseStore
 
 
@@ -73,3 +74,20 @@ def test_nothing_is_left_in_an_open_transaction(tmp_path: Path) -> None:
     asyncio.run(scenario())
     with sqlite3.connect(tmp_path / "db.sqlite") as db:
         assert db.execute("SELECT count(*) FROM babelgate_responses").fetchone() == (1,)
+
+
+async def test_a_ledger_made_before_error_messages_gains_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:  # the ledger table as the first releases made it
+        db.execute("CREATE TABLE babelgate_ledger (ts REAL NOT NULL, request_id TEXT, key_id TEXT, team TEXT,"
+                   " route TEXT, model_requested TEXT, provider TEXT, model TEXT, attempts INTEGER, status INTEGER,"
+                   " error_code TEXT, prompt_tokens INTEGER, completion_tokens INTEGER, cached_tokens INTEGER,"
+                   " reasoning_tokens INTEGER, cost_usd REAL, latency_ms REAL, ttft_ms REAL, stream INTEGER,"
+                   " cache_hit INTEGER)")
+        db.execute("INSERT INTO babelgate_ledger (ts, status) VALUES (1.0, 200)")
+    store = SQLiteResponseStore(path)
+    row = {column: None for column in COLUMNS} | {"ts": 2.0, "status": 500, "error_message": "boom",
+                                                  "stream": False, "cache_hit": False}
+    await store.append_usage([row])
+    assert [r["error_message"] for r in await store.usage(0, 10)] == [None, "boom"]
+    await store.close()

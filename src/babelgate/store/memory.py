@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from babelgate.store.base import Clock, StoredResponse, is_expired, now_seconds
-from babelgate.store.ledger_table import ERROR_ROWS, UsageQuery, summarize
+from babelgate.store.ledger_table import ERROR_COLUMNS, ERROR_ROWS, UsageQuery, summarize
 
 
 class MemoryResponseStore:
@@ -84,7 +84,8 @@ class MemoryResponseStore:
 
     async def usage_errors(self, since: float, until: float) -> list[dict[str, Any]]:
         failed = [row for row in self._usage if since <= row["ts"] < until and row["status"] >= 400]
-        return sorted(failed, key=lambda row: row["ts"], reverse=True)[:ERROR_ROWS]
+        newest = sorted(failed, key=lambda row: row["ts"], reverse=True)[:ERROR_ROWS]
+        return [{column: row.get(column) for column in ERROR_COLUMNS} for row in newest]
 
     async def delete_usage_before(self, ts: float) -> int:
         kept = [row for row in self._usage if row["ts"] >= ts]
