@@ -53,6 +53,8 @@ def test_the_sdist_and_wheel_hold_the_package_and_its_data(dist: Path) -> None:
     wheel = next(dist.glob("babelgate-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"babelgate/app.py", "babelgate/py.typed", "babelgate/locales/en.json"} <= names
+    # The dashboard, pre-built: `pip install` needs no Node.js.
+    assert {f"babelgate/frontends/ui/assets/{name}" for name in ("index.html", "app.js", "app.css")} <= names
     assert not any(name.startswith("tests/") for name in names)
     with tarfile.open(next(dist.glob("babelgate-*.tar.gz"))) as sdist:
         members = {m.name.split("/", 1)[1] for m in sdist.getmembers() if "/" in m.name}
@@ -73,7 +75,7 @@ def served_from_wheel(venv: Path, tmp_path: Path, upstream: FakeOpenAI) -> Itera
     config.write_text(f"providers:\n  openai:\n    base_url: {upstream.base_url}\n    api_key: env:OPENAI_API_KEY\n"
                       f"store:\n  url: sqlite:{tmp_path / 'state.db'}\n")
     port = _free_port()
-    env = _env(OPENAI_API_KEY=UPSTREAM_KEY)
+    env = _env(OPENAI_API_KEY=UPSTREAM_KEY, BABELGATE_MASTER_KEY="master-key-of-the-wheel-test-0123")
     env.pop("PYTHONPATH", None)  # nothing from the source tree: only what the wheel installed
     process = subprocess.Popen([str(venv / "bin" / "babelgate"), "serve", "--config", str(config), "--port",
                                 str(port)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -103,3 +105,6 @@ def test_babelgate_serve_from_the_wheel_answers_the_official_client(served_from_
     served = subprocess.run([str(venv / "bin" / "python"), "-c", "import babelgate, sys; print(babelgate.__file__)"],
                             capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": ""})
     assert str(venv) in served.stdout  # the installed copy, not the source tree
+    page = httpx.get(served_from_wheel + "/ui", timeout=5)
+    assert page.status_code == 200 and "/ui/assets/app.js" in page.text
+    assert httpx.get(served_from_wheel + "/ui/assets/app.js", timeout=5).status_code == 200
