@@ -27,7 +27,7 @@ import asyncpg
 import httpx
 import yaml
 
-from tests.services import run_aside, unavailable
+from tests.services import debian_binary, run_aside
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 TEMPLATE = DEPLOY / "nginx" / "default.conf.template"
@@ -81,20 +81,7 @@ def healthcheck_command() -> list[str]:
 
 def nginx_binary() -> str:
     """nginx from Debian's package, installed here when missing and this user may."""
-    def found() -> str | None:
-        return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.path.exists(p)), None)
-
-    if found() is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "nginx"]
-        if subprocess.run(install, capture_output=True, timeout=600, env=env).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=600, env=env)
-            subprocess.run(install, capture_output=True, timeout=600, env=env)
-    binary = found()
-    if binary is None:
-        unavailable("nginx is not installed (apt-get install nginx)")
-    assert binary is not None
-    return binary
+    return debian_binary("nginx", "nginx", "/usr/sbin/nginx")
 
 
 def template_variables() -> set[str]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
 import uuid
 from collections.abc import Coroutine, Iterator
 from typing import Any, NoReturn, TypeVar
@@ -30,6 +32,25 @@ def unavailable(reason: str) -> NoReturn:
     if services_required():
         pytest.fail(f"{reason} (BABELGATE_REQUIRE_SERVICES=1)")
     pytest.skip(reason)
+
+
+def debian_binary(name: str, package: str, *paths: str) -> str:
+    """A program from Debian's package, installed here when missing and this user may (apt-get,
+    with one `apt-get update` if the first try fails); else the test skips, or fails under
+    BABELGATE_REQUIRE_SERVICES=1."""
+    def found() -> str | None:
+        return shutil.which(name) or next((path for path in paths if os.path.exists(path)), None)
+
+    if found() is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
+        if subprocess.run(install, capture_output=True, timeout=900, env=env).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=600, env=env)
+            subprocess.run(install, capture_output=True, timeout=900, env=env)
+    binary = found()
+    if binary is None:
+        unavailable(f"{name} is not installed (apt-get install {package})")
+    return binary
 
 
 def run_aside(coroutine: Coroutine[Any, Any, _T]) -> _T:
