@@ -1,4 +1,5 @@
-"""`babelgate serve` and `babelgate check-config`."""
+"""`babelgate serve` and `babelgate check-config`; the operator commands (`chat`, `models`, `keys`,
+`usage`) are in operator/."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from babelgate.app import Gateway, create_app
-from babelgate.cli_keys import add_keys_command
 from babelgate.collector import PacedCollector
 from babelgate.config.load import ConfigError, load_config
 from babelgate.config.models import Config
 from babelgate.observability import worker_metrics
 from babelgate.observability.logging import Scrubber, configure_logging, secrets_of
+from babelgate.operator.commands import add_operator_commands
 from babelgate.providers import PROVIDER_TYPES
 from babelgate.server_protocol import UVICORN_OPTIONS, CoalescingHttpToolsProtocol, Limits
 
@@ -151,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check = commands.add_parser("check-config", help="validate a config and print the model table")
     check.add_argument("file")
     check.set_defaults(func=check_config)
-    add_keys_command(commands)
+    add_operator_commands(commands)  # chat, models, keys, usage: clients of a running gateway
     args = parser.parse_args(argv)
     return int(args.func(args))
 

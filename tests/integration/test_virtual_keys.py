@@ -149,16 +149,16 @@ def test_the_cli_creates_lists_updates_and_revokes(make_gateway: GatewayFactory,
     gateway = _gateway(make_gateway)
     monkeypatch.setenv("BABELGATE_MASTER_KEY", MASTER)
     assert main(["keys", "--url", gateway.url, "create", "--label", "cli", "--models", "gpt-4o-mini,gpt-4.1",
-                 "--rpm", "10"]) == 0
+                 "--rpm", "10", "--json"]) == 0
     created = json.loads(capsys.readouterr().out)
     assert created["models"] == ["gpt-4o-mini", "gpt-4.1"] and created["rpm"] == 10
     assert _chat(gateway, created["key"]).choices[0].message.content == "Hello!"
     assert main(["keys", "--url", gateway.url, "list"]) == 0
     listed = capsys.readouterr().out
     assert created["id"] in listed and "active" in listed and created["key"] not in listed
-    assert main(["keys", "--url", gateway.url, "update", created["id"], "--team", "search"]) == 0
+    assert main(["keys", "--url", gateway.url, "update", created["id"], "--team", "search", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["team"] == "search"
-    assert main(["keys", "--url", gateway.url, "revoke", created["id"]]) == 0
+    assert main(["keys", "revoke", created["id"], "--url", gateway.url, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["revoked"] is True
     with pytest.raises(openai.AuthenticationError):
         _chat(gateway, created["key"])

@@ -1,0 +1,4 @@
+"""The operator's CLI (`babelgate chat`, `models`, `keys`, `usage`; docs/cli.md): clients of a
+running gateway over HTTP, its OpenAI route and its admin API (DECISIONS 17: what the CLI does, a
+script can do with the same routes). Tables and live output are drawn with `rich`; `--json` prints
+the API's answer for scripts."""

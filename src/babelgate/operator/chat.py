@@ -1,0 +1,197 @@
+"""`babelgate chat`: a smoke test of a deployment from the terminal. Sends a prompt through the
+gateway's OpenAI route, prints the answer as it streams (reasoning dimmed, tool calls as they
+arrive), then what served it: the model, the route (`x-babelgate-route`), the request id, tokens,
+cost and timings. Exits 1 with the error's message when anything fails."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from babelgate.operator.client import Failed, Gateway, gateway_url
+from babelgate.operator.render import err, escape, out, print_json, problem
+
+
+@dataclass
+class Reply:
+    """What the answer said and how it went, filled as it arrives."""
+
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: list[dict[str, str]] = field(default_factory=list)
+    model: str | None = None
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    first_token_at: float | None = None
+
+    def summary(self, started: float, ended: float) -> dict[str, Any]:
+        cost = self.headers.get("x-babelgate-cost-usd")
+        return {
+            "answer": self.text, "reasoning": self.reasoning or None, "tool_calls": self.tool_calls,
+            "finish_reason": self.finish_reason, "model": self.model, "route": self.headers.get("x-babelgate-route"),
+            "request_id": self.headers.get("x-request-id"), "usage": self.usage,
+            "cost_usd": float(cost) if cost is not None else None,
+            "ttft_ms": round((self.first_token_at - started) * 1000, 1) if self.first_token_at else None,
+            "total_ms": round((ended - started) * 1000, 1),
+        }
+
+
+def add_chat(commands: Any, common: argparse.ArgumentParser) -> None:
+    chat = commands.add_parser("chat", parents=[common], help="send a prompt through a gateway and show what served it",
+                               description=__doc__)
+    chat.add_argument("prompt", nargs="*", help="the prompt (default: read from stdin; '-' reads stdin too)")
+    chat.add_argument("--host", help="the gateway's host (with --port, instead of --url)")
+    chat.add_argument("--port", type=int, help="the gateway's port")
+    chat.add_argument("-m", "--model", default=os.environ.get("BABELGATE_MODEL"),
+                      help="the model to ask (default: $BABELGATE_MODEL)")
+    chat.add_argument("-s", "--stream", action="store_true", help="stream the answer as it is written")
+    chat.add_argument("--key", default=os.environ.get("BABELGATE_API_KEY"),
+                      help="a gateway key, when the gateway needs one (default: $BABELGATE_API_KEY)")
+    chat.add_argument("--system", help="a system prompt")
+    chat.add_argument("--max-tokens", type=int, help="the most tokens the answer may have")
+    chat.set_defaults(func=run_chat)
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    if not args.model:
+        problem("name a model: --model NAME (or set BABELGATE_MODEL)")
+        return 2
+    prompt = " ".join(args.prompt) if args.prompt and args.prompt != ["-"] else sys.stdin.read()
+    if not prompt.strip():
+        problem("no prompt: give one as an argument or on stdin")
+        return 2
+    messages = ([{"role": "system", "content": args.system}] if args.system else []) + [
+        {"role": "user", "content": prompt}]
+    body: dict[str, Any] = {"model": args.model, "messages": messages}
+    if args.max_tokens:
+        body["max_tokens"] = args.max_tokens
+    gateway = Gateway(gateway_url(args.url, args.host, args.port), key=args.key)
+    reply, show = Reply(), not args.json
+    started = time.perf_counter()
+    try:
+        if args.stream:
+            _stream(gateway, body, reply, show)
+        else:
+            _complete(gateway, body, reply, show)
+    except Failed as failed:
+        if show and (reply.text or reply.reasoning):
+            out.print()
+        problem(str(failed))
+        return 1
+    summary = reply.summary(started, time.perf_counter())
+    if args.json:
+        print_json(summary)
+    else:
+        _print_summary(summary)
+    return 0
+
+
+def _complete(gateway: Gateway, body: dict[str, Any], reply: Reply, show: bool) -> None:
+    answer = gateway.call("POST", "/v1/chat/completions", body, timeout=600)
+    reply.first_token_at = time.perf_counter()
+    reply.headers, data = answer.headers, answer.body
+    reply.model, reply.usage = data.get("model"), data.get("usage")
+    choice = (data.get("choices") or [{}])[0]
+    message = choice.get("message") or {}
+    reply.finish_reason = choice.get("finish_reason")
+    reply.reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
+    reply.text = message.get("content") or ""
+    reply.tool_calls = [{"id": call.get("id", ""), "name": call["function"]["name"],
+                         "arguments": call["function"].get("arguments", "")}
+                        for call in message.get("tool_calls") or [] if call.get("function")]
+    if show:
+        if reply.reasoning:
+            out.print(escape(reply.reasoning), style="dim italic")
+        if reply.text:
+            out.print(escape(reply.text))
+        for call in reply.tool_calls:
+            out.print(f"[cyan]tool call[/] [bold]{escape(call['name'])}[/] {escape(call['arguments'])}")
+
+
+def _stream(gateway: Gateway, body: dict[str, Any], reply: Reply, show: bool) -> None:
+    body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+    reply.headers, lines = gateway.stream("/v1/chat/completions", body)
+    writing = ""  # what the last piece printed was: "text", "reasoning" or "tool"
+    for raw in lines:
+        line = raw.strip()
+        if not line.startswith(b"data:"):
+            continue
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            break
+        chunk = json.loads(data)
+        if isinstance(chunk.get("error"), dict):  # the stream's error event: the answer is cut short
+            raise Failed(f"the stream failed: {chunk['error'].get('message', 'unknown error')}",
+                         code=chunk["error"].get("code"))
+        reply.model = chunk.get("model") or reply.model
+        reply.usage = chunk.get("usage") or reply.usage
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            reply.finish_reason = choice.get("finish_reason") or reply.finish_reason
+            thinking = delta.get("reasoning_content") or delta.get("reasoning")
+            if thinking:
+                writing = _piece(show, writing, "reasoning", thinking, "dim italic")
+                reply.reasoning += thinking
+            if delta.get("content"):
+                writing = _piece(show, writing, "text", delta["content"], "")
+                reply.text += delta["content"]
+            for call in delta.get("tool_calls") or []:
+                writing = _tool_piece(show, writing, reply, call)
+            if reply.first_token_at is None and (reply.text or reply.reasoning or reply.tool_calls):
+                reply.first_token_at = time.perf_counter()
+    if show and writing:
+        out.print()
+
+
+def _piece(show: bool, writing: str, kind: str, text: str, style: str) -> str:
+    if show:
+        if writing and writing != kind:
+            out.print()
+        out.print(escape(text), end="", style=style or None)
+    return kind
+
+
+def _tool_piece(show: bool, writing: str, reply: Reply, call: dict[str, Any]) -> str:
+    index = call.get("index", len(reply.tool_calls))
+    while len(reply.tool_calls) <= index:
+        reply.tool_calls.append({"id": "", "name": "", "arguments": ""})
+    current = reply.tool_calls[index]
+    function = call.get("function") or {}
+    if call.get("id"):
+        current["id"] = call["id"]
+    if function.get("name"):
+        current["name"] += function["name"]
+        if show:
+            if writing:
+                out.print()
+            out.print(f"[cyan]tool call[/] [bold]{escape(function['name'])}[/] ", end="")
+    if function.get("arguments"):
+        current["arguments"] += function["arguments"]
+        if show:
+            out.print(escape(function["arguments"]), end="")
+    return "tool"
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    usage = summary["usage"] or {}
+    parts = [f"model [bold]{escape(summary['model'] or '?')}[/]"]
+    if summary["route"]:
+        parts.append(f"route {escape(summary['route'])}")
+    if usage:
+        parts.append(f"tokens {usage.get('prompt_tokens', 0)} in / {usage.get('completion_tokens', 0)} out")
+    if summary["cost_usd"] is not None:
+        parts.append(f"cost ${summary['cost_usd']:.6f}")
+    if summary["ttft_ms"] is not None:
+        parts.append(f"first token {summary['ttft_ms']:.0f} ms")
+    parts.append(f"total {summary['total_ms']:.0f} ms")
+    if summary["finish_reason"] and summary["finish_reason"] != "stop":
+        parts.append(f"finish {summary['finish_reason']}")
+    if summary["request_id"]:
+        parts.append(f"request {summary['request_id']}")
+    err.print("[dim]" + " · ".join(parts) + "[/]")
