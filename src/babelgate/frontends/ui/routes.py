@@ -38,14 +38,14 @@ PREFIX: Final = "/ui/assets/"
 
 
 @cache
-def asset(name: str) -> bytes | None:
-    """A built file's bytes, or None when there is no such file (read once: they ship with the package)."""
-    if "/" in name or name.startswith("."):
-        return None
-    path = resources.files("babelgate.frontends.ui").joinpath("assets", name)
-    if not path.is_file():
-        return None
-    return path.read_bytes()
+def assets() -> dict[str, bytes]:
+    """The built files by name, read once (they ship with the package; a name not among them is a
+    404, and asking for any number of such names keeps nothing)."""
+    folder = resources.files("babelgate.frontends.ui").joinpath("assets")
+    if not folder.is_dir():
+        return {}
+    return {entry.name: entry.read_bytes() for entry in folder.iterdir()
+            if entry.is_file() and not entry.name.startswith(".")}
 
 
 async def page(runtime: Runtime, exchange: Exchange) -> None:
@@ -64,7 +64,7 @@ async def asset_file(runtime: Runtime, exchange: Exchange, name: str) -> None:
 
 
 async def _serve(exchange: Exchange, name: str) -> None:
-    found = asset(name)
+    found = assets().get(name)
     if found is None:
         raise NotFound(method=exchange.scope["method"], path=exchange.scope["path"])
     kind = TYPES.get(name[name.rfind("."):], b"application/octet-stream")
