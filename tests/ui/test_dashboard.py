@@ -97,6 +97,13 @@ def test_the_dashboard_end_to_end(gateway: RunningApp, upstream: FakeOpenAI, pag
     expect(page.get_by_test_id("group-table")).to_contain_text("openai")
     page.get_by_test_id("group-by").select_option("model")
     page.screenshot(path=screenshots / "2-usage.png", full_page=True)
+    # One model's figures: every chart and number follows.
+    page.get_by_test_id("focus-row").filter(has_text="chat").click()
+    expect(page.get_by_test_id("focus")).to_contain_text("chat")
+    expect(page.get_by_test_id("total-requests")).to_contain_text("3")
+    expect(page.get_by_test_id("total-errors")).to_contain_text("0 errors")
+    page.get_by_test_id("clear-focus").click()
+    expect(page.get_by_test_id("total-requests")).to_contain_text("6")
 
     # Keys: create one (its secret shown once), see it work, revoke it, see it refused.
     page.get_by_test_id("nav-keys").click()
@@ -117,6 +124,10 @@ def test_the_dashboard_end_to_end(gateway: RunningApp, upstream: FakeOpenAI, pag
     expect(row).to_contain_text("60 rpm")
     expect(row).to_contain_text("$5.00")
     expect(row.get_by_test_id("key-state")).to_have_text("active")
+    row.get_by_test_id("edit-key").click()
+    page.get_by_test_id("key-rpm").fill("120")
+    page.get_by_test_id("save-key").click()
+    expect(row).to_contain_text("120 rpm")
     page.screenshot(path=screenshots / "5-keys.png", full_page=True)
     row.get_by_test_id("revoke-key").click()
     page.get_by_test_id("confirm-revoke").click()

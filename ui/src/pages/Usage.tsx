@@ -40,6 +40,8 @@ export function Usage() {
   const [error, setError] = useState("");
   const [loading, setLoading] = useState(false);
   const [tick, setTick] = useState(0);
+  // One group's figures only (a row of the table clicked): every query then carries its filter.
+  const [focus, setFocus] = useState<{ name: Group; value: string } | null>(null);
 
   useEffect(() => {
     const range = period(preset, from, to);
@@ -47,7 +49,7 @@ export function Usage() {
       setError("The period ends before it starts.");
       return;
     }
-    const base = { since: range.since, until: range.until };
+    const base = { since: range.since, until: range.until, ...(focus ? { [focus.name]: focus.value } : {}) };
     setLoading(true);
     Promise.all([
       api<{ data: UsageRow[] }>("GET", `/admin/usage${query(base)}`),
@@ -61,7 +63,7 @@ export function Usage() {
       })
       .catch((failure: ApiError) => setError(failure.message))
       .finally(() => setLoading(false));
-  }, [preset, from, to, group, tick]);
+  }, [preset, from, to, group, tick, focus]);
 
   return (
     <div class="page" data-testid="usage-page">
@@ -83,7 +85,12 @@ export function Usage() {
         <button class="secondary" onClick={() => setTick(tick + 1)} data-testid="refresh">{loading ? "Loading…" : "Refresh"}</button>
       </div>
       {error && <p class="error-text">{error}</p>}
-      {data && <Figures data={data} group={group} setGroup={setGroup} />}
+      {focus && (
+        <p class="focus" data-testid="focus">Only {focus.name} <span class="mono strong">{focus.value}</span>
+          <button class="link" onClick={() => setFocus(null)} data-testid="clear-focus">Show all</button></p>
+      )}
+      {data && <Figures data={data} group={group} setGroup={setGroup}
+        onFocus={(value) => setFocus({ name: group, value })} focused={focus !== null} />}
     </div>
   );
 }
@@ -102,7 +109,15 @@ function fill(rows: UsageRow[], range: Period): UsageRow[] {
   return out;
 }
 
-function Figures({ data, group, setGroup }: { data: Data; group: Group; setGroup: (group: Group) => void }) {
+interface FiguresProps {
+  data: Data;
+  group: Group;
+  setGroup: (group: Group) => void;
+  onFocus: (value: string) => void;
+  focused: boolean;
+}
+
+function Figures({ data, group, setGroup, onFocus, focused }: FiguresProps) {
   const totals = data.totals;
   const charts = useMemo(() => {
     const times = data.series.map((row) => row.time ?? 0);
@@ -153,7 +168,7 @@ function Figures({ data, group, setGroup }: { data: Data; group: Group; setGroup
       </div>
       <section class="panel">
         <header class="panel-head">
-          <h3>By {group}</h3>
+          <h3>By {group}{!focused && <span class="sub"> · click one to see only its figures</span>}</h3>
           <label class="inline">Group by{" "}
             <select value={group} onChange={(e) => setGroup(e.currentTarget.value as Group)} data-testid="group-by">
               {GROUPS.map((name) => <option key={name} value={name}>{name}</option>)}
@@ -169,7 +184,12 @@ function Figures({ data, group, setGroup }: { data: Data; group: Group; setGroup
           <tbody>
             {data.groups.map((row) => (
               <tr key={String(row[group])}>
-                <td class="mono">{row[group] || <span class="muted">{group === "model" || group === "provider" ? "(not served)" : "(none)"}</span>}</td>
+                <td class="mono">
+                  {row[group] && !focused
+                    ? <button class="link mono" title={`Show only ${group} ${row[group]}`} onClick={() => onFocus(String(row[group]))}
+                      data-testid="focus-row">{row[group]}</button>
+                    : row[group] || <span class="muted">{group === "model" || group === "provider" ? "(not served)" : "(none)"}</span>}
+                </td>
                 <td class="num">{count(row.requests)}</td>
                 <td class="num">{row.errors ? <span class="bad-text">{count(row.errors)} ({percent(row.error_rate)})</span> : "0"}</td>
                 <td class="num">{count(row.prompt_tokens)}</td>
