@@ -12,12 +12,12 @@ import httpx
 import openai
 import pytest
 
+from tests.admin_gateway import ADMIN, MASTER, start
 from tests.conftest import UPSTREAM_KEY, GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI, Reply
 from tests.fakes.servers import RunningApp
 
-MASTER = "master-key-for-the-dashboard-0123456789"
-ADMIN = {"Authorization": f"Bearer {MASTER}"}
+# `chat` has two deployments here: the router's order and weights show in /admin/models.
 CONFIG = """
 providers:
   openai:
@@ -42,7 +42,7 @@ aliases:
 
 @pytest.fixture
 def gateway(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> RunningApp:
-    return make_gateway(CONFIG.format(base_url=upstream.base_url), env={"BABELGATE_MASTER_KEY": MASTER})
+    return start(make_gateway, upstream, CONFIG)
 
 
 @pytest.fixture
@@ -137,9 +137,7 @@ def test_models_lists_routes_deployments_health_and_prices(gateway: RunningApp, 
 
 def test_models_show_an_open_circuit(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
     # Retries make the route more than one attempt: the router, and its circuits, decide it.
-    routing = "routing:\n  retries: 1\n  circuit: {failures: 1, cooldown: 60}\n"
-    config = CONFIG.format(base_url=upstream.base_url) + routing
-    gateway = make_gateway(config, env={"BABELGATE_MASTER_KEY": MASTER})
+    gateway = start(make_gateway, upstream, CONFIG, "routing:\n  retries: 1\n  circuit: {failures: 1, cooldown: 60}\n")
     upstream.script(Reply(status=500, json={"error": {"message": "down", "type": "server_error"}}))
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0) as client, \
             pytest.raises(openai.InternalServerError):

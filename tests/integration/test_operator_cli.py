@@ -13,30 +13,15 @@ from typing import Any
 import pytest
 
 from babelgate.cli import main
+from tests.admin_gateway import MASTER, start
 from tests.conftest import CLOSED_PORT_URL, GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI, Reply, chunk, text_stream, tool_call_stream, usage_chunk
 from tests.fakes.servers import RunningApp
 
-MASTER = "master-key-of-the-cli-tests-0123456789"
-CONFIG = """
-providers:
-  openai:
-    base_url: {base_url}
-    api_key: env:OPENAI_API_KEY
-models:
-  chat:
-    provider: openai
-    model: gpt-4o
-    fallbacks: [mini]
-  mini:
-    provider: openai
-    model: gpt-4o-mini
-"""
-
 
 @pytest.fixture
 def gateway(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> RunningApp:
-    return make_gateway(CONFIG.format(base_url=upstream.base_url), env={"BABELGATE_MASTER_KEY": MASTER})
+    return start(make_gateway, upstream)
 
 
 def _cli(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:

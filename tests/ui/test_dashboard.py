@@ -13,33 +13,15 @@ import openai
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.admin_gateway import ADMIN, MASTER, start
 from tests.conftest import GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI, Reply, chunk, tool_call_stream, usage_chunk
 from tests.fakes.servers import RunningApp
 
-MASTER = "master-key-of-the-dashboard-test-0123456789"
-ADMIN = {"Authorization": f"Bearer {MASTER}"}
-CONFIG = """
-providers:
-  openai:
-    base_url: {base_url}
-    api_key: env:OPENAI_API_KEY
-models:
-  chat:
-    provider: openai
-    model: gpt-4o
-    fallbacks: [mini]
-  mini:
-    provider: openai
-    model: gpt-4o-mini
-aliases:
-  fast: mini
-"""
-
 
 @pytest.fixture
 def gateway(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> RunningApp:
-    return make_gateway(CONFIG.format(base_url=upstream.base_url), env={"BABELGATE_MASTER_KEY": MASTER})
+    return start(make_gateway, upstream)
 
 
 @pytest.fixture
