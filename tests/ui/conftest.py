@@ -16,8 +16,10 @@ from tests.services import debian_binary
 SCREENSHOTS = Path("/tmp/babelgate-ui-screens")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Module scope: Playwright's sync API runs its own event loop in this thread while it is open,
+    # which the asyncio tests that follow must not find there.
     chromium = debian_binary("chromium", "chromium", "/usr/bin/chromium")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium, headless=True,
