@@ -7,9 +7,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from babelgate.i18n import render_message
 from babelgate.observability.metrics import Observation
+from babelgate.store.ledger_table import MESSAGE_CHARS
 
 if TYPE_CHECKING:
+    from babelgate.errors import GatewayError
     from babelgate.exchange import Headers
     from babelgate.pipeline import CallSite
     from babelgate.runtime import Runtime
@@ -31,5 +34,12 @@ def account(runtime: Runtime, site: CallSite, *, route: str, request_id: bytes, 
         runtime.ledger.record((
             time.time(), request_id, key_id, key.team if key is not None else None, route, site.requested_model,
             site.provider, site.model, headers, status, error_code, usage, notes.price if notes is not None else None,
-            elapsed, ttft, streamed, site.error))
+            elapsed, ttft, streamed, _message(site.error)))
     return provider_type
+
+
+def _message(error: GatewayError | None) -> str | None:
+    """A failed request's message for the ledger, as text: the error itself must not wait in the
+    ledger's queue, its traceback holds the frames it passed through and what they held (a refused
+    128 MiB answer, say). Cut generously here; the writer scrubs secrets, then cuts to MESSAGE_CHARS."""
+    return render_message(error)[:MESSAGE_CHARS * 4] if error is not None else None

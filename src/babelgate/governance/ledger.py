@@ -19,7 +19,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from babelgate import response_cache
-from babelgate.i18n import render_message
 from babelgate.store.ledger_table import MESSAGE_CHARS
 
 if TYPE_CHECKING:
@@ -140,7 +139,7 @@ Entry = tuple[Any, ...]
 
 def _row(entry: Entry, scrub: Callable[[str], str]) -> dict[str, Any]:
     (ts, request_id, key_id, team, route, requested, provider, model, headers, status, error_code, usage,
-     price, elapsed, ttft, stream, error) = entry
+     price, elapsed, ttft, stream, message) = entry
     attempts = next((int(value) for name, value in headers if name == b"x-babelgate-attempts"), 1)
     hit = (response_cache.HEADER, b"hit") in headers  # answered from the response cache: no upstream, no cost
     if hit:
@@ -159,5 +158,5 @@ def _row(entry: Entry, scrub: Callable[[str], str]) -> dict[str, Any]:
         "stream": stream,
         "cache_hit": hit,
         # What `/admin/errors` shows: our text, or the upstream's words (scrubbed of secrets, cut short).
-        "error_message": scrub(render_message(error))[:MESSAGE_CHARS] if error is not None else None,
+        "error_message": scrub(message)[:MESSAGE_CHARS] if message is not None else None,
     }
