@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -36,7 +39,9 @@ def _json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
 
 
 def test_chat_prints_the_answer_then_what_served_it(gateway: RunningApp) -> None:
-    done = _cli("chat", "--url", gateway.url, "--model", "chat", "Say hello")
+    # An OpenAI client's base URL (…/v1) works too, and an http_proxy does not capture the call.
+    done = _cli("chat", "--url", gateway.url + "/v1", "--model", "chat", "Say hello", http_proxy=CLOSED_PORT_URL,
+                HTTP_PROXY=CLOSED_PORT_URL)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Hello!"
     assert "model gpt-4o" in done.stderr and "route openai/gpt-4o=ok" in done.stderr
@@ -59,6 +64,8 @@ def test_chat_json_gives_every_figure(gateway: RunningApp, upstream: FakeOpenAI,
     upstream.script(Reply(stream=[chunk({"role": "assistant", "content": ""}), chunk({"reasoning_content": "Hm."}),
                                   chunk({"content": "Four."}), chunk({}, finish_reason="stop"), usage_chunk(11, 2)]))
     answer = _json(capsys, "chat", "--url", gateway.url, "--model", "chat", "--stream", "2+2?")
+    assert set(answer) == {"answer", "reasoning", "tool_calls", "finish_reason", "model", "route", "request_id",
+                           "usage", "cost_usd", "ttft_ms", "total_ms"}
     assert answer["answer"] == "Four." and answer["reasoning"] == "Hm." and answer["finish_reason"] == "stop"
     assert answer["route"] == "openai/gpt-4o=ok" and answer["request_id"]
     assert answer["usage"]["prompt_tokens"] == 11
@@ -87,6 +94,49 @@ def test_chat_errors_exit_1_with_the_gateways_message(gateway: RunningApp, upstr
     unreachable = _cli("chat", "--url", CLOSED_PORT_URL, "--model", "mini", "hi")
     assert unreachable.returncode == 1 and "cannot reach the gateway" in unreachable.stderr
     assert _cli("chat", "--url", gateway.url, "hi").returncode == 2  # no model
+
+
+def test_chat_prints_the_answer_as_written(gateway: RunningApp, upstream: FakeOpenAI,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    written = "[bold]not bold[/] :smile: C:\\"
+    upstream.script(Reply(stream=text_stream([written], include_usage=True)))
+    assert main(["chat", "--url", gateway.url, "--model", "mini", "--stream", "hi"]) == 0
+    assert capsys.readouterr().out == written + "\n"
+
+
+@pytest.fixture
+def breaking_server() -> Iterator[str]:
+    """A server that starts a streamed answer, then drops the connection mid-chunk."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            event = b'data: {"choices": [{"index": 0, "delta": {"content": "Hal"}}]}\n\n'
+            connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                               b"transfer-encoding: chunked\r\n\r\n" + b"%x\r\n%s\r\n" % (len(event), event)
+                               + b"40\r\ndata: {")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    thread.join(5)
+    listener.close()
+
+
+def test_chat_reports_a_connection_that_breaks_mid_answer(breaking_server: str,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["chat", "--url", breaking_server, "--model", "mini", "--stream", "hi"]) == 1
+    printed = capsys.readouterr()
+    assert printed.out.strip() == "Hal" and "broke mid-answer" in printed.err
+
+
+def test_chat_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["chat", "--url", "http://127.0.0.1:1", "--host", "h", "--model", "m", "hi"]) == 2
+    assert "either --url or --host" in capsys.readouterr().err
+    assert main(["chat", "--url", "ftp://gateway", "--model", "m", "hi"]) == 2
+    assert "not a gateway URL" in capsys.readouterr().err
 
 
 def test_admin_commands_need_the_master_key(gateway: RunningApp) -> None:
@@ -137,5 +187,5 @@ def test_usage_sums_what_was_served(gateway: RunningApp, capsys: pytest.CaptureF
     table = capsys.readouterr().out
     assert "openai" in table and "total" in table
     assert _json(capsys, "usage", "--url", gateway.url, "--model", "mini")["totals"]["requests"] == 1
-    assert main(["usage", "--url", gateway.url, "--since", "yesterday"]) == 1
+    assert main(["usage", "--url", gateway.url, "--since", "yesterday"]) == 2
     assert "not a time" in capsys.readouterr().err

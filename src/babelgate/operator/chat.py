@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from babelgate.operator.client import Failed, Gateway, gateway_url
-from babelgate.operator.render import err, escape, out, print_json, problem
+from babelgate.operator.client import Failed, Gateway, UsageError, gateway_url, parsed
+from babelgate.operator.render import compose, count, err, literal, ms, out, print_json, problem, usd
 
 
 @dataclass
@@ -62,16 +62,25 @@ def run_chat(args: argparse.Namespace) -> int:
     if not args.model:
         problem("name a model: --model NAME (or set BABELGATE_MODEL)")
         return 2
-    prompt = " ".join(args.prompt) if args.prompt and args.prompt != ["-"] else sys.stdin.read()
+    try:
+        gateway = Gateway(gateway_url(args.url, args.host, args.port), key=args.key)
+    except UsageError as wrong:
+        problem(str(wrong))
+        return 2
+    if args.prompt and args.prompt != ["-"]:
+        prompt = " ".join(args.prompt)
+    else:
+        if sys.stdin.isatty():
+            err.print("[dim]reading the prompt from stdin (end it with Ctrl-D)[/]")
+        prompt = sys.stdin.read()
     if not prompt.strip():
         problem("no prompt: give one as an argument or on stdin")
         return 2
     messages = ([{"role": "system", "content": args.system}] if args.system else []) + [
         {"role": "user", "content": prompt}]
     body: dict[str, Any] = {"model": args.model, "messages": messages}
-    if args.max_tokens:
+    if args.max_tokens is not None:
         body["max_tokens"] = args.max_tokens
-    gateway = Gateway(gateway_url(args.url, args.host, args.port), key=args.key)
     reply, show = Reply(), not args.json
     started = time.perf_counter()
     try:
@@ -79,10 +88,13 @@ def run_chat(args: argparse.Namespace) -> int:
             _stream(gateway, body, reply, show)
         else:
             _complete(gateway, body, reply, show)
-    except Failed as failed:
-        if show and (reply.text or reply.reasoning):
+    except (Failed, KeyboardInterrupt) as stopped:
+        if show and (reply.text or reply.reasoning or reply.tool_calls):
             out.print()
-        problem(str(failed))
+        if isinstance(stopped, KeyboardInterrupt):
+            problem("interrupted")
+            return 130
+        problem(str(stopped))
         return 1
     summary = reply.summary(started, time.perf_counter())
     if args.json:
@@ -93,25 +105,26 @@ def run_chat(args: argparse.Namespace) -> int:
 
 
 def _complete(gateway: Gateway, body: dict[str, Any], reply: Reply, show: bool) -> None:
-    answer = gateway.call("POST", "/v1/chat/completions", body, timeout=600)
+    # Not `Gateway.call`: its timeout would bound the whole answer, and connecting as well.
+    reply.headers, lines = gateway.stream("/v1/chat/completions", body)
+    data = parsed(b"".join(lines))
     reply.first_token_at = time.perf_counter()
-    reply.headers, data = answer.headers, answer.body
     reply.model, reply.usage = data.get("model"), data.get("usage")
     choice = (data.get("choices") or [{}])[0]
     message = choice.get("message") or {}
     reply.finish_reason = choice.get("finish_reason")
     reply.reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
     reply.text = message.get("content") or ""
-    reply.tool_calls = [{"id": call.get("id", ""), "name": call["function"]["name"],
+    reply.tool_calls = [{"id": call.get("id", ""), "name": call["function"].get("name", ""),
                          "arguments": call["function"].get("arguments", "")}
                         for call in message.get("tool_calls") or [] if call.get("function")]
     if show:
         if reply.reasoning:
-            out.print(escape(reply.reasoning), style="dim italic")
+            out.print(literal(reply.reasoning, "dim italic"))
         if reply.text:
-            out.print(escape(reply.text))
+            out.print(literal(reply.text))
         for call in reply.tool_calls:
-            out.print(f"[cyan]tool call[/] [bold]{escape(call['name'])}[/] {escape(call['arguments'])}")
+            out.print(compose("[cyan]tool call[/] ", literal(call["name"], "bold"), " ", literal(call["arguments"])))
 
 
 def _stream(gateway: Gateway, body: dict[str, Any], reply: Reply, show: bool) -> None:
@@ -125,7 +138,12 @@ def _stream(gateway: Gateway, body: dict[str, Any], reply: Reply, show: bool) ->
         data = line[5:].strip()
         if data == b"[DONE]":
             break
-        chunk = json.loads(data)
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            chunk = None
+        if not isinstance(chunk, dict):
+            raise Failed(f"the stream carried an event that is not a JSON object: {data[:200]!r}")
         if isinstance(chunk.get("error"), dict):  # the stream's error event: the answer is cut short
             raise Failed(f"the stream failed: {chunk['error'].get('message', 'unknown error')}",
                          code=chunk["error"].get("code"))
@@ -153,7 +171,7 @@ def _piece(show: bool, writing: str, kind: str, text: str, style: str) -> str:
     if show:
         if writing and writing != kind:
             out.print()
-        out.print(escape(text), end="", style=style or None)
+        out.print(literal(text, style), end="")
     return kind
 
 
@@ -170,28 +188,30 @@ def _tool_piece(show: bool, writing: str, reply: Reply, call: dict[str, Any]) ->
         if show:
             if writing:
                 out.print()
-            out.print(f"[cyan]tool call[/] [bold]{escape(function['name'])}[/] ", end="")
+            out.print(compose("[cyan]tool call[/] ", literal(function["name"], "bold"), " "), end="")
     if function.get("arguments"):
         current["arguments"] += function["arguments"]
         if show:
-            out.print(escape(function["arguments"]), end="")
+            out.print(literal(function["arguments"]), end="")
     return "tool"
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
+    """One dimmed line on stderr (stdout keeps the answer alone, for a pipe)."""
     usage = summary["usage"] or {}
-    parts = [f"model [bold]{escape(summary['model'] or '?')}[/]"]
+    parts = [compose("model ", literal(summary["model"] or "?", "bold"))]
     if summary["route"]:
-        parts.append(f"route {escape(summary['route'])}")
+        parts.append(literal(f"route {summary['route']}"))
     if usage:
-        parts.append(f"tokens {usage.get('prompt_tokens', 0)} in / {usage.get('completion_tokens', 0)} out")
+        parts.append(literal(f"tokens {count(usage.get('prompt_tokens'))} in / "
+                             f"{count(usage.get('completion_tokens'))} out"))
     if summary["cost_usd"] is not None:
-        parts.append(f"cost ${summary['cost_usd']:.6f}")
+        parts.append(literal(f"cost {usd(summary['cost_usd'])}"))
     if summary["ttft_ms"] is not None:
-        parts.append(f"first token {summary['ttft_ms']:.0f} ms")
-    parts.append(f"total {summary['total_ms']:.0f} ms")
+        parts.append(literal(f"first token {ms(summary['ttft_ms'])}"))
+    parts.append(literal(f"total {ms(summary['total_ms'])}"))
     if summary["finish_reason"] and summary["finish_reason"] != "stop":
-        parts.append(f"finish {summary['finish_reason']}")
+        parts.append(literal(f"finish {summary['finish_reason']}"))
     if summary["request_id"]:
-        parts.append(f"request {summary['request_id']}")
-    err.print("[dim]" + " · ".join(parts) + "[/]")
+        parts.append(literal(f"request {summary['request_id']}"))
+    err.print(literal(" · ").join(parts), style="dim")

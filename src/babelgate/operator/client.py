@@ -21,6 +21,10 @@ CONNECT_TIMEOUT = 10.0
 STREAM_GAP = 600.0
 
 
+class UsageError(Exception):
+    """A command line that cannot be run as given (a URL that is not one, a time that is not one): exit 2."""
+
+
 class Failed(Exception):
     """A call that did not succeed: the gateway's own error message, or why it could not be reached."""
 
@@ -47,16 +51,16 @@ class Gateway:
     def call(self, method: str, path: str, body: Any = None, *, timeout: float = ADMIN_TIMEOUT) -> Answer:
         """A JSON call; its answer parsed, or Failed with the gateway's message."""
         with self._open(method, path, body, timeout) as response:
-            raw = response.read()
+            try:
+                raw = response.read()
+            except (OSError, http.client.HTTPException) as error:
+                raise Failed(f"the connection to the gateway at {self.url} broke: {error}") from None
             headers = {name.lower(): value for name, value in response.getheaders()}
-        try:
-            parsed = json.loads(raw) if raw else {}
-        except ValueError:
-            raise Failed(f"the gateway answered {response.status} with a body that is not JSON") from None
-        return Answer(response.status, headers, parsed)
+        return Answer(response.status, headers, parsed(raw) if raw else {})
 
     def stream(self, path: str, body: Any) -> tuple[dict[str, str], Iterator[bytes]]:
-        """POST `body`; the answer's headers and its lines as they arrive. Connecting is bounded;
+        """POST `body`; the answer's headers and its lines as they arrive (a stream's events, or a
+        JSON answer to join) — or Failed with the gateway's message. Connecting is bounded;
         then a gap of up to STREAM_GAP seconds between two lines is waited out (the gateway's own
         timeouts end a stalled upstream sooner)."""
         parts = urllib.parse.urlsplit(self.url)
@@ -68,7 +72,7 @@ class Gateway:
             connection.sock.settimeout(STREAM_GAP)
             connection.request("POST", parts.path.rstrip("/") + path, body=json.dumps(body), headers=self._headers())
             response = connection.getresponse()
-        except OSError as error:
+        except (OSError, http.client.HTTPException) as error:
             connection.close()
             raise Failed(f"cannot reach the gateway at {self.url}: {error}") from None
         if response.status >= 400:
@@ -80,6 +84,9 @@ class Gateway:
         def lines() -> Iterator[bytes]:
             try:
                 yield from response
+            except (OSError, http.client.HTTPException) as error:  # reset, or STREAM_GAP without a line
+                raise Failed(f"the connection to the gateway at {self.url} broke mid-answer: "
+                             f"{error or type(error).__name__}") from None
             finally:
                 connection.close()
 
@@ -105,6 +112,17 @@ class Gateway:
         return response
 
 
+def parsed(raw: bytes) -> dict[str, Any]:
+    """A JSON object the gateway answered with, or Failed."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise Failed(f"the gateway answered with something that is not a JSON object: {raw[:200]!r}")
+    return value
+
+
 def _failure(status: int, raw: bytes, reason: str) -> Failed:
     """The gateway's error in its own words (`{"error": {"message", "code"}}`), else the status."""
     try:
@@ -125,6 +143,9 @@ def run_admin(args: Any) -> int:
         return 2
     try:
         args.command_func(args, Gateway(gateway_url(getattr(args, "url", None)), key=master))
+    except UsageError as wrong:
+        problem(str(wrong))
+        return 2
     except Failed as failed:
         problem(str(failed))
         return 1
@@ -132,12 +153,24 @@ def run_admin(args: Any) -> int:
 
 
 def gateway_url(url: str | None, host: str | None = None, port: int | None = None) -> str:
-    """`--url`, else `--host`/`--port` over the default, else $BABELGATE_URL, else the default."""
-    if url:
-        return url
-    base = os.environ.get("BABELGATE_URL") or DEFAULT_URL
-    if host is None and port is None:
-        return base
-    scheme, _, rest = base.partition("://")
-    default_host, _, default_port = rest.partition("/")[0].rpartition(":")
-    return f"{scheme}://{host or default_host}:{port or default_port}"
+    """`--url`, else $BABELGATE_URL, else the default; `--host`/`--port` replace that one's host or
+    port. A URL without a scheme is taken as http (`localhost:8080`), and a trailing `/v1` (the
+    form an OpenAI client's base URL has) is dropped: the commands name whole paths."""
+    if url and (host or port):
+        raise UsageError("give either --url or --host/--port, not both")
+    base = url or os.environ.get("BABELGATE_URL") or DEFAULT_URL
+    parts = urllib.parse.urlsplit(base if "://" in base else f"http://{base}")
+    try:
+        default_port = parts.port
+    except ValueError:
+        default_port = None
+        if not (host and port):
+            raise UsageError(f"{base!r} is not a gateway URL (http://host:port)") from None
+    if parts.scheme not in ("http", "https") or not (host or parts.hostname):
+        raise UsageError(f"{base!r} is not a gateway URL (http://host:port)")
+    name = host or parts.hostname or ""
+    if ":" in name and not name.startswith("["):  # an IPv6 address
+        name = f"[{name}]"
+    port = port or default_port
+    path = parts.path.rstrip("/").removesuffix("/v1")
+    return f"{parts.scheme}://{name}{f':{port}' if port else ''}{path}"

@@ -9,7 +9,7 @@ from typing import Any
 from rich.panel import Panel
 
 from babelgate.operator.client import Gateway, run_admin
-from babelgate.operator.render import STATE_STYLE, count, escape, out, print_json, styled, table, usd
+from babelgate.operator.render import STATE_STYLE, compose, count, literal, out, print_json, styled, table, usd
 
 _LIMITS = (("--label", str), ("--team", str), ("--rpm", int), ("--tpm", int), ("--max-concurrent", int),
            ("--budget-usd", float), ("--budget-period", str), ("--expires-at", str))
@@ -57,11 +57,12 @@ def run_keys(args: argparse.Namespace, gateway: Gateway) -> None:
         print_json(answer)
         return
     if args.action == "create":
-        out.print(Panel(f"[bold]{answer['key']}[/]\n\n[yellow]Shown once: store it now.[/] The gateway keeps only "
-                        "its hash.", title=f"key {answer['id']} created", title_align="left", expand=False))
+        secret = compose(literal(answer["key"], "bold"), "\n\n[yellow]Shown once: store it now.[/] The gateway keeps "
+                         "only its hash.")
+        out.print(Panel(secret, title=f"key {answer['id']} created", title_align="left", expand=False))
     else:
         done = "revoked" if args.action == "revoke" else "updated"
-        out.print(f"key {answer['id']} ({escape(answer['prefix'])}) {done}")
+        out.print(literal(f"key {answer['id']} ({answer['prefix']}) {done}"))
     _print_keys([answer])
 
 
@@ -75,8 +76,9 @@ def _print_keys(keys: list[dict[str, Any]]) -> None:
                            (("rpm", "rpm"), ("tpm", "tpm"), ("max_concurrent", "at once")) if key.get(name)) or "-"
         budget = usd(key["budget_usd"]) + (f"/{key['budget_period']}" if key.get("budget_period") else "") \
             if key.get("budget_usd") is not None else "-"
-        drawn.add_row(key["id"], escape(key["prefix"]), escape(key["label"] or "-"), escape(key["team"] or "-"),
-                      escape(",".join(key["models"]) or "*"), limits, budget, _date(key.get("expires_at")),
+        drawn.add_row(literal(key["id"]), literal(key["prefix"]), literal(key["label"] or "-"),
+                      literal(key["team"] or "-"), literal(",".join(key["models"]) or "*"), limits, budget,
+                      _date(key.get("expires_at")),
                       styled("revoked" if key["revoked"] else "active", STATE_STYLE))
     out.print(drawn)
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from rich.text import Text
+
 from babelgate.operator.client import Gateway, run_admin
-from babelgate.operator.render import CIRCUIT_STYLE, STATE_STYLE, count, escape, out, print_json, styled, table
+from babelgate.operator.render import CIRCUIT_STYLE, STATE_STYLE, count, literal, ms, out, print_json, styled, table
 
 
 def add_models(commands: Any, admin: argparse.ArgumentParser) -> None:
@@ -25,28 +27,34 @@ def run_models(args: argparse.Namespace, gateway: Gateway) -> None:
     drawn = table("Model", "Kind", "Deployments", "Falls back to", ">Context", ">In / 1M", ">Out / 1M")
     for model in answer["data"]:
         kind = f"alias → {model['target']}" if model["kind"] == "alias" else model["kind"]
-        deployments = "\n".join(_deployment(d, len(model["deployments"]) > 1) for d in model["deployments"])
+        deployments = literal("\n").join(_deployment(d, len(model["deployments"]) > 1) for d in model["deployments"])
         pricing = model.get("pricing") or {}
         fallbacks = [*model["fallbacks"], *model["context_window_fallbacks"], *model["content_policy_fallbacks"]]
-        drawn.add_row(f"[bold]{escape(model['id'])}[/]", kind, deployments, ", ".join(fallbacks) or "-",
+        drawn.add_row(literal(model["id"], "bold"), literal(kind), deployments, literal(", ".join(fallbacks) or "-"),
                       count(model.get("context_window")), _price(pricing.get("input")), _price(pricing.get("output")))
     out.print(drawn)
     out.print()
     providers = table("Provider", "Type", "State", "Keys")
     for provider in answer["providers"]:
-        keys = ", ".join(f"{key['key']} {key['state']}" for key in provider.get("keys") or []) or "-"
+        keys = literal(", ").join(literal(f"{key['key']} ").append_text(styled(key["state"], STATE_STYLE))
+                                  for key in provider.get("keys") or []) or literal("-")
         state = styled(provider["state"], STATE_STYLE)
-        providers.add_row(f"[bold]{provider['name']}[/]", provider["type"], state, keys)
+        providers.add_row(literal(provider["name"], "bold"), literal(provider["type"]), state, keys)
     out.print(providers)
 
 
-def _deployment(deployment: dict[str, Any], weighted: bool) -> str:
+def _deployment(deployment: dict[str, Any], weighted: bool) -> Text:
+    """`label [weight w] circuit [(reopens in s)] [latency]`, the circuit's state coloured."""
     circuit = deployment["circuit"]
-    state = styled(circuit, CIRCUIT_STYLE)
+    line = literal(deployment["label"])
+    if weighted:
+        line.append(f" weight {deployment['weight']:g}", style="dim")
+    line.append(" ").append_text(styled(circuit, CIRCUIT_STYLE))
     if circuit == "open":
-        state += f" [dim](reopens in {deployment['reopens_in_s']:.0f} s)[/]"
-    weight = f" [dim]weight {deployment['weight']:g}[/]" if weighted else ""
-    return f"{escape(deployment['label'])}{weight} {state}"
+        line.append(f" (reopens in {deployment['reopens_in_s']:.0f} s)", style="dim")
+    if deployment.get("latency_ms") is not None:
+        line.append(f" {ms(deployment['latency_ms'])}", style="dim")
+    return line
 
 
 def _price(value: float | None) -> str:

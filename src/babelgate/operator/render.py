@@ -10,12 +10,14 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 # Piped or captured, tables keep their full width (rich would squeeze them into 80 columns) unless
 # COLUMNS says otherwise.
 _WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
-out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
-err = Console(stderr=True, highlight=False)
+# No emoji codes: an answer's ":smile:" is printed as the model wrote it.
+out = Console(highlight=False, emoji=False, soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, highlight=False, emoji=False)
 
 CIRCUIT_STYLE = {"closed": "green", "open": "bold red", "half_open": "yellow"}
 STATE_STYLE = {"ok": "green", "active": "green", "cooling_down": "yellow", "unreachable": "red", "revoked": "dim"}
@@ -37,11 +39,20 @@ def print_json(value: Any) -> None:
 
 
 def problem(message: str) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}")
+    err.print(compose("[bold red]error:[/] ", literal(message)))
 
 
-def escape(text: str) -> str:
-    return text.replace("[", "\\[")
+def literal(value: str, style: str = "") -> Text:
+    """`value` as it was written, never read as markup or emoji codes: an answer, a label, a message
+    (escaping cannot do that in every place: rich's escape doubles a trailing backslash, right only
+    where a tag follows)."""
+    return Text(value, style=style)
+
+
+def compose(*parts: str | Text) -> Text:
+    """One line of markup written here (`str`) and values as written (`Text`)."""
+    return Text.assemble(*(Text.from_markup(part, emoji=False) if isinstance(part, str) else part
+                           for part in parts))
 
 
 def count(value: float | None) -> str:
@@ -64,6 +75,5 @@ def percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
-def styled(value: str, styles: dict[str, str]) -> str:
-    style = styles.get(value)
-    return f"[{style}]{value}[/]" if style else value
+def styled(value: str, styles: dict[str, str]) -> Text:
+    return Text(value, style=styles.get(value, ""))

@@ -7,10 +7,11 @@ from __future__ import annotations
 import argparse
 import datetime
 import time
+import urllib.parse
 from typing import Any
 
-from babelgate.operator.client import Failed, Gateway, run_admin
-from babelgate.operator.render import count, escape, ms, out, percent, print_json, table, usd
+from babelgate.operator.client import Gateway, UsageError, run_admin
+from babelgate.operator.render import count, literal, ms, out, percent, print_json, table, usd
 
 GROUPS = ("model", "provider", "key", "team", "status", "route", "model_requested")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -45,7 +46,7 @@ def run_usage(args: argparse.Namespace, gateway: Gateway) -> None:
     drawn = table(*groups, ">Requests", ">Errors", ">Prompt", ">Completion", ">Cost", ">p50", ">p95", ">p99",
                   ">TTFT p50", ">TTFT p99", title=f"usage {since} → {until}")
     for row in rows["data"]:
-        drawn.add_row(*(escape(str(row.get(name) if row.get(name) not in (None, "") else "-")) for name in groups),
+        drawn.add_row(*(literal(str(row.get(name) if row.get(name) not in (None, "") else "-")) for name in groups),
                       *_figures(row))
     if totals["data"]:
         drawn.add_section()
@@ -77,10 +78,9 @@ def moment(text: str, now: float) -> float:
     try:
         return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
-        raise Failed(f"{text!r} is not a time: use RFC 3339, unix seconds, or a time ago such as 24h or 7d") from None
+        raise UsageError(f"{text!r} is not a time: use RFC 3339, unix seconds, or a time ago such as 24h "
+                         "or 7d") from None
 
 
 def _encode(query: dict[str, Any]) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(query)
+    return urllib.parse.urlencode(query)
