@@ -104,7 +104,7 @@ def test_the_dashboard_end_to_end(gateway: RunningApp, upstream: FakeOpenAI, pag
         assert client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}]).choices
     row = page.get_by_test_id("keys-table").locator("tr", has_text="ci-bot")
     expect(row).to_contain_text("60 rpm")
-    expect(row).to_contain_text("$5.00")
+    expect(row).to_contain_text("$5")
     expect(row.get_by_test_id("key-state")).to_have_text("active")
     row.get_by_test_id("edit-key").click()
     page.get_by_test_id("key-rpm").fill("120")
@@ -114,6 +114,7 @@ def test_the_dashboard_end_to_end(gateway: RunningApp, upstream: FakeOpenAI, pag
     row.get_by_test_id("revoke-key").click()
     page.get_by_test_id("confirm-revoke").click()
     expect(row.get_by_test_id("key-state")).to_have_text("revoked")
+    page.screenshot(path=screenshots / "5-keys-revoked.png", full_page=True)
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key=secret, max_retries=0) as client, \
             pytest.raises(openai.AuthenticationError):
         client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
@@ -157,6 +158,16 @@ def test_the_dashboard_end_to_end(gateway: RunningApp, upstream: FakeOpenAI, pag
     expect(call).to_contain_text("get_weather")
     expect(call).to_contain_text('"city": "Paris"')
     expect(page.get_by_test_id("reply-route").last).to_contain_text("openai/gpt-4o-mini (its only deployment)")
+
+    # An error event mid-stream: the text before it stays, the error is shown beside it.
+    upstream.script(Reply(done=False, stream=[
+        chunk({"role": "assistant", "content": ""}), chunk({"content": "Half an ans"}),
+        b'data: {"error": {"message": "the upstream went away", "type": "server_error"}}\n\n']))
+    page.get_by_test_id("playground-prompt").fill("And then?")
+    page.get_by_test_id("playground-send").click()
+    broken = page.get_by_test_id("assistant-message").last
+    expect(broken.get_by_test_id("assistant-error")).to_contain_text("the upstream went away")
+    expect(broken.get_by_test_id("assistant-text")).to_have_text("Half an ans")
     page.screenshot(path=screenshots / "7-playground.png", full_page=True)
 
     # Log out: back to the login page, and the admin API refuses the old page's calls.

@@ -41,6 +41,26 @@ export function ago(seconds: number): string {
   return `${Math.floor(delta / 86400)} d ago`;
 }
 
+// A date without its time (expiry, creation; the full time goes in a tooltip).
+export function day(seconds: number | null | undefined): string {
+  if (!seconds) return "–";
+  return new Date(seconds * 1000).toLocaleDateString(undefined, { dateStyle: "medium" });
+}
+
+// A price per million tokens: cents always shown, more digits only where they exist ($0.075).
 export function perMillion(value: number | undefined): string {
-  return value === undefined ? "–" : `$${value < 1 ? value.toFixed(3) : value.toFixed(2)}`;
+  if (value === undefined) return "–";
+  const digits = value >= 1 ? 2 : Math.min(Math.max(2, decimals(value)), 4);
+  return `$${value.toFixed(digits)}`;
+}
+
+function decimals(value: number): number {
+  const text = value.toFixed(6).replace(/0+$/, "");
+  return text.length - text.indexOf(".") - 1;
+}
+
+// An axis tick: as many decimals as the step between ticks needs, and no more (0, 0.5, 1…).
+export function tick(value: number, step: number): string {
+  const places = step > 0 ? Math.max(0, Math.ceil(-Math.log10(step) - 1e-9)) : 0;
+  return value.toFixed(Math.min(places, 8));
 }

@@ -1,9 +1,10 @@
 // Virtual keys: list, create (the secret shown once), edit limits, models and budget, revoke.
+import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, type Key } from "../api";
 import { Badge } from "../parts/Badge";
 import { Dialog } from "../parts/Dialog";
-import { count, usd, when } from "../format";
+import { count, day, usd, when } from "../format";
 
 interface Form {
   label: string; team: string; models: string; rpm: string; tpm: string; max_concurrent: string;
@@ -16,8 +17,14 @@ function formOf(key: Key): Form {
   return {
     label: key.label, team: key.team ?? "", models: key.models.join(", "), rpm: String(key.rpm ?? ""),
     tpm: String(key.tpm ?? ""), max_concurrent: String(key.max_concurrent ?? ""), budget_usd: String(key.budget_usd ?? ""),
-    budget_period: key.budget_period ?? "", expires_at: key.expires_at ? new Date(key.expires_at * 1000).toISOString().slice(0, 10) : "",
+    budget_period: key.budget_period ?? "", expires_at: key.expires_at ? localDate(key.expires_at) : "",
   };
+}
+
+// A date input's value for a time, in the browser's zone (what the person picked, not UTC's day).
+function localDate(seconds: number): string {
+  const date = new Date(seconds * 1000);
+  return `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, "0")}-${String(date.getDate()).padStart(2, "0")}`;
 }
 
 // The body of a create or update: empty fields are null (an update then clears them).
@@ -28,7 +35,8 @@ function bodyOf(form: Form, creating: boolean): Record<string, unknown> {
     models: form.models.split(",").map((item) => item.trim()).filter(Boolean),
     rpm: number(form.rpm), tpm: number(form.tpm), max_concurrent: number(form.max_concurrent),
     budget_usd: number(form.budget_usd), budget_period: form.budget_period || null,
-    expires_at: form.expires_at ? `${form.expires_at}T00:00:00Z` : null,
+    // A key that expires on a day works through that day, where the person is.
+    expires_at: form.expires_at ? new Date(`${form.expires_at}T23:59:59`).toISOString().replace(/\.\d+Z$/, "Z") : null,
   };
   if (creating) for (const name of Object.keys(body)) if (body[name] === null) delete body[name];
   return body;
@@ -62,7 +70,7 @@ export function Keys() {
         <div class="empty"><h3>No virtual keys yet</h3><p>Create one to give a team or an app its own models, limits and budget.</p></div>
       )}
       {shown.length > 0 && (
-        <section class="panel">
+        <section class="panel scroll">
           <table data-testid="keys-table">
             <thead>
               <tr><th>Key</th><th>Label</th><th>Team</th><th>Models</th><th>Limits</th><th>Budget</th><th>Expires</th><th>Created</th><th>State</th><th /></tr>
@@ -73,11 +81,12 @@ export function Keys() {
                   <td class="mono nowrap">{key.prefix}</td>
                   <td>{key.label || <span class="muted">–</span>}</td>
                   <td>{key.team ?? <span class="muted">–</span>}</td>
-                  <td class="mono">{key.models.length ? key.models.join(", ") : <span class="muted">all</span>}</td>
-                  <td class="nowrap">{limits(key)}</td>
-                  <td class="nowrap">{key.budget_usd !== null ? `${usd(key.budget_usd)}${key.budget_period ? ` / ${key.budget_period}` : ""}` : <span class="muted">none</span>}</td>
-                  <td class="nowrap">{key.expires_at ? when(key.expires_at) : <span class="muted">never</span>}</td>
-                  <td class="nowrap">{when(key.created_at)}</td>
+                  <td>{key.models.length ? <div class="chips">{key.models.map((name) => <span class="chip" key={name}>{name}</span>)}</div>
+                    : <span class="muted">all</span>}</td>
+                  <td class="limits">{limits(key)}</td>
+                  <td class="nowrap">{key.budget_usd !== null ? `${budget(key.budget_usd)}${key.budget_period ? ` / ${key.budget_period}` : ""}` : <span class="muted">none</span>}</td>
+                  <td class="nowrap" title={when(key.expires_at)}>{key.expires_at ? day(key.expires_at) : <span class="muted">never</span>}</td>
+                  <td class="nowrap" title={when(key.created_at)}>{day(key.created_at)}</td>
                   <td data-testid="key-state">{key.revoked ? <Badge tone="muted">revoked</Badge> : <Badge tone="ok">active</Badge>}</td>
                   <td class="actions">
                     {!key.revoked && (
@@ -123,12 +132,19 @@ export function Keys() {
   );
 }
 
+// A budget as it was set: $25, $12.50.
+function budget(value: number): string {
+  return Number.isInteger(value) ? `$${count(value)}` : usd(value);
+}
+
 function limits(key: Key) {
   const parts = [
     key.rpm !== null && `${count(key.rpm)} rpm`, key.tpm !== null && `${count(key.tpm)} tpm`,
     key.max_concurrent !== null && `${key.max_concurrent} at once`,
-  ].filter(Boolean);
-  return parts.length ? parts.join(" · ") : <span class="muted">none</span>;
+  ].filter((part): part is string => Boolean(part));
+  // Each limit whole on a line of its own when the column is narrow.
+  return parts.length ? parts.map((part, index) => <Fragment key={part}>{index ? " · " : ""}<span class="nowrap">{part}</span></Fragment>)
+    : <span class="muted">none</span>;
 }
 
 function KeyForm({ key_, onClose, onSaved }: { key_: Key | null; onClose: () => void; onSaved: (created: { key: string; prefix: string } | null) => void }) {

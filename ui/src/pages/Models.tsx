@@ -6,6 +6,10 @@ import { Badge, type Tone } from "../parts/Badge";
 import { count, ms, perMillion } from "../format";
 
 const CIRCUIT: Record<Deployment["circuit"], Tone> = { closed: "ok", open: "bad", half_open: "warn" };
+const CIRCUIT_MEANS: Record<Deployment["circuit"], string> = {
+  closed: "circuit closed: serving", open: "circuit open: skipped after repeated failures",
+  half_open: "circuit half-open: the next request probes it",
+};
 const PROVIDER: Record<string, Tone> = { ok: "ok", cooling_down: "warn", unreachable: "bad" };
 
 export function Models() {
@@ -37,28 +41,28 @@ export function Models() {
         <button class="secondary" onClick={() => void load()}>Refresh</button>
       </div>
       {error && <p class="error-text">{error}</p>}
-      <section class="panel">
+      <section class="panel scroll">
         <table data-testid="models-table">
           <thead>
             <tr><th>Model</th><th>Deployments</th><th>Falls back to</th><th class="num">Context</th>
-              <th class="num">Input / 1M</th><th class="num">Output / 1M</th><th>Can</th></tr>
+              <th class="num">Input / 1M</th><th class="num">Output / 1M</th><th>Capabilities</th></tr>
           </thead>
           <tbody>
             {shown.map((model) => (
               <tr key={model.id} data-testid={`model-${model.id}`}>
                 <td>
-                  <div class="mono strong">{model.id}</div>
+                  <div class="mono strong nowrap">{model.id}</div>
                   <div class="sub">{model.kind === "alias" ? <>alias of <span class="mono">{model.target}</span></> : model.kind === "listed" ? "upstream listing" : "configured"}</div>
                 </td>
                 <td>
                   {model.deployments.map((deployment) => (
                     <div class="deployment" key={deployment.label}>
-                      <Badge tone={CIRCUIT[deployment.circuit]} title={`circuit ${deployment.circuit}`}>
-                        {deployment.circuit === "open" ? `open · ${Math.ceil(deployment.reopens_in_s)} s` : deployment.circuit.replace("_", "-")}
+                      <Badge tone={CIRCUIT[deployment.circuit]} title={CIRCUIT_MEANS[deployment.circuit]}>
+                        {deployment.circuit === "open" ? `open · reopens in ${Math.ceil(deployment.reopens_in_s)} s` : deployment.circuit.replace("_", "-")}
                       </Badge>
                       <span class="mono">{deployment.label}</span>
                       {model.deployments.length > 1 && <span class="sub">weight {deployment.weight}</span>}
-                      {deployment.latency_ms !== null && <span class="sub">{ms(deployment.latency_ms)}</span>}
+                      {deployment.latency_ms !== null && <span class="sub" title="recent latency of this deployment">{ms(deployment.latency_ms)}</span>}
                       {deployment.in_flight > 0 && <span class="sub">{deployment.in_flight} in flight</span>}
                     </div>
                   ))}
@@ -67,11 +71,13 @@ export function Models() {
                 <td class="num">{model.context_window ? count(model.context_window) : "–"}</td>
                 <td class="num">{perMillion(model.pricing?.input)}</td>
                 <td class="num">{perMillion(model.pricing?.output)}</td>
-                <td class="nowrap">
-                  {model.capabilities?.tools && <Badge tone="info">tools</Badge>}
-                  {model.capabilities?.structured_output && <Badge tone="info">JSON schema</Badge>}
-                  {model.capabilities?.reasoning && <Badge tone="info">reasoning</Badge>}
-                  {model.input_modalities?.includes("image") && <Badge tone="info">images</Badge>}
+                <td>
+                  <div class="caps">
+                    {model.capabilities?.tools && <Badge tone="info">tools</Badge>}
+                    {model.capabilities?.structured_output && <Badge tone="info">JSON schema</Badge>}
+                    {model.capabilities?.reasoning && <Badge tone="info">reasoning</Badge>}
+                    {model.input_modalities?.includes("image") && <Badge tone="info">images</Badge>}
+                  </div>
                 </td>
               </tr>
             ))}

@@ -18,6 +18,7 @@ interface Turn {
   cost?: number;  // estimated from the model's listed prices (a streamed answer carries no cost header)
   finish?: string;
   error?: string;
+  errorCode?: string;  // the HTTP status and the error's code or type, shown beside its message
   firstTokenMs?: number;
   totalMs?: number;
   streaming?: boolean;
@@ -89,17 +90,25 @@ export function Playground() {
       // choice to report): its route is that deployment.
       const only = models.find((m) => m.id === model)?.deployments;
       const route = response.headers.get("x-babelgate-route")
-        ?? (only?.length === 1 ? `${only[0].label} (its only deployment)` : undefined);
+        ?? (response.ok && only?.length === 1 ? `${only[0].label} (its only deployment)` : undefined);
       update({ route, requestId: response.headers.get("x-request-id") ?? undefined });
       if (!response.ok || !response.body) {
         const answer = await response.json().catch(() => null);
-        update({ error: answer?.error?.message ?? `HTTP ${response.status}`, streaming: false, totalMs: performance.now() - started });
+        const failure = answer?.error;
+        let message: string = failure?.message ?? response.statusText ?? "the request failed";
+        if (response.status === 401) message += " (paste a gateway key, or press “Create a playground key”)";
+        update({ error: message, errorCode: [response.status, failure?.code ?? failure?.type].filter(Boolean).join(" "),
+          streaming: false, totalMs: performance.now() - started });
         return;
       }
       for await (const data of events(response.body, controller.signal)) {
         if (data === "[DONE]") break;
         const chunk = JSON.parse(data);
-        if (chunk.error) { update({ error: chunk.error.message ?? "the stream failed" }); break; }
+        if (chunk.error) {
+          // The gateway's error event mid-stream: what arrived before it stays on screen.
+          update({ error: chunk.error.message ?? "the stream failed", errorCode: `mid-stream ${chunk.error.code ?? chunk.error.type ?? "error"}` });
+          break;
+        }
         apply(reply, chunk);
         if (reply.firstTokenMs === undefined && (reply.content || reply.reasoning || reply.toolCalls?.length)) {
           reply.firstTokenMs = performance.now() - started;
@@ -172,7 +181,7 @@ export function Playground() {
           {turns.map((turn, index) => <Message key={index} turn={turn} />)}
           <div ref={bottom} />
         </div>
-        {problem && <p class="error-text">{problem}</p>}
+        {problem && <p class="alert" data-testid="playground-problem">{problem}</p>}
         <form class="composer" onSubmit={send}>
           <textarea rows={3} value={prompt} placeholder="Ask something… (Enter to send, Shift+Enter for a new line)" data-testid="playground-prompt"
             onInput={(e) => setPrompt(e.currentTarget.value)}
@@ -236,7 +245,11 @@ function Message({ turn }: { turn: Turn }) {
           <pre>{pretty(call.arguments)}</pre>
         </div>
       ))}
-      {turn.error && <div class="error-text" data-testid="assistant-error">{turn.error}</div>}
+      {turn.error && (
+        <div class="alert" role="alert" data-testid="assistant-error">
+          {turn.errorCode && <span class="code">{turn.errorCode}</span>}{turn.error}
+        </div>
+      )}
       <div class="meta" data-testid="reply-meta">
         {turn.model && <span>model <span class="mono">{turn.model}</span></span>}
         {turn.route && <span data-testid="reply-route">route <span class="mono">{turn.route}</span></span>}

@@ -3,15 +3,16 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, ApiError, type ErrorRow, query, type UsageRow } from "../api";
 import { Chart, type Series } from "../parts/Chart";
-import { ago, count, ms, percent, plural, usd } from "../format";
+import { ago, count, ms, percent, plural, tick, usd } from "../format";
 
 const PRESETS: Record<string, number> = { "1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
+const SPOKEN: Record<string, string> = { "1h": "last hour", "24h": "last 24 hours", "7d": "last 7 days", "30d": "last 30 days" };
 const STEPS = [60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
 const GROUPS = ["model", "provider", "key", "team"] as const;
 type Group = (typeof GROUPS)[number];
 
-interface Period { since: number; until: number; step: number }
-interface Data { totals: UsageRow | null; series: UsageRow[]; groups: UsageRow[]; errors: ErrorRow[] }
+interface Period { since: number; until: number; step: number; name: string }
+interface Data { range: Period; totals: UsageRow | null; series: UsageRow[]; groups: UsageRow[]; errors: ErrorRow[] }
 
 function period(preset: string, from: string, to: string): Period {
   let until = Date.now() / 1000;
@@ -23,7 +24,12 @@ function period(preset: string, from: string, to: string): Period {
   const span = Math.max(until - since, 60);
   // About 60 to 120 buckets, on round steps (a minute, five, an hour, a day…).
   const step = STEPS.find((candidate) => span / candidate <= 120) ?? 86400;
-  return { since: Math.floor(since / step) * step, until: Math.ceil(until), step };
+  const name = SPOKEN[preset] ?? `${shortDate(since)} – ${shortDate(until)}`;
+  return { since: Math.floor(since / step) * step, until: Math.ceil(until), step, name };
+}
+
+function shortDate(seconds: number): string {
+  return new Date(seconds * 1000).toLocaleString(undefined, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
 }
 
 function localInput(seconds: number): string {
@@ -58,7 +64,7 @@ export function Usage() {
       api<{ data: ErrorRow[] }>("GET", `/admin/errors${query({ ...base, limit: 10 })}`),
     ])
       .then(([totals, series, groups, errors]) => {
-        setData({ totals: totals.data[0] ?? null, series: fill(series.data, range), groups: groups.data, errors: errors.data });
+        setData({ range, totals: totals.data[0] ?? null, series: fill(series.data, range), groups: groups.data, errors: errors.data });
         setError("");
       })
       .catch((failure: ApiError) => setError(failure.message))
@@ -74,16 +80,19 @@ export function Usage() {
               data-testid={`range-${name}`}>{name === "custom" ? "Custom" : `Last ${name}`}</button>
           ))}
         </div>
-        {preset === "custom" && (
-          <span class="custom-range">
-            <input type="datetime-local" value={from} onInput={(e) => setFrom(e.currentTarget.value)} aria-label="From" />
-            <span class="muted">to</span>
-            <input type="datetime-local" value={to} onInput={(e) => setTo(e.currentTarget.value)} aria-label="To" />
-          </span>
-        )}
         <span class="spacer" />
         <button class="secondary" onClick={() => setTick(tick + 1)} data-testid="refresh">{loading ? "Loading…" : "Refresh"}</button>
       </div>
+      {preset === "custom" && (
+        <div class="toolbar custom-range">
+          <label class="inline">From
+            <input type="datetime-local" value={from} onInput={(e) => setFrom(e.currentTarget.value)} data-testid="range-from" />
+          </label>
+          <label class="inline">to
+            <input type="datetime-local" value={to} onInput={(e) => setTo(e.currentTarget.value)} data-testid="range-to" />
+          </label>
+        </div>
+      )}
       {error && <p class="error-text">{error}</p>}
       {focus && (
         <p class="focus" data-testid="focus">Only {focus.name} <span class="mono strong">{focus.value}</span>
@@ -122,20 +131,25 @@ function Figures({ data, group, setGroup, onFocus, focused }: FiguresProps) {
   const charts = useMemo(() => {
     const times = data.series.map((row) => row.time ?? 0);
     const pick = (get: (row: UsageRow) => number | null) => data.series.map(get);
+    const all = data.totals;
+    const prompt = pick((row) => row.prompt_tokens);
+    const completion = pick((row) => row.completion_tokens);
     const requests: Series[] = [
-      { label: "Requests", values: pick((row) => row.requests), color: "#4f46e5" },
-      { label: "Errors", values: pick((row) => row.errors), color: "#dc2626" },
+      { label: "Requests", values: pick((row) => row.requests), color: "#6366f1", total: count(all?.requests) },
+      { label: "Errors", values: pick((row) => row.errors), color: "#dc2626", total: count(all?.errors) },
     ];
+    // Stacked: completion at the bottom, prompt on top of it (the bar's height is the bucket's total).
     const tokens: Series[] = [
-      { label: "Prompt", values: pick((row) => row.prompt_tokens), color: "#0891b2" },
-      { label: "Completion", values: pick((row) => row.completion_tokens), color: "#7c3aed" },
+      { label: "Prompt", values: prompt, draw: prompt.map((value, index) => (value ?? 0) + (completion[index] ?? 0)),
+        color: "#38bdf8", total: count(all?.prompt_tokens) },
+      { label: "Completion", values: completion, color: "#7c3aed", total: count(all?.completion_tokens) },
     ];
-    const cost: Series[] = [{ label: "Cost", values: pick((row) => row.cost_usd), color: "#059669" }];
+    const cost: Series[] = [{ label: "Cost", values: pick((row) => row.cost_usd), color: "#10b981", total: usd(all?.cost_usd) }];
     const latency: Series[] = [
-      { label: "p50", values: pick((row) => row.latency_ms.p50), color: "#4f46e5" },
-      { label: "p95", values: pick((row) => row.latency_ms.p95), color: "#d97706" },
-      { label: "p99", values: pick((row) => row.latency_ms.p99), color: "#dc2626" },
-      { label: "TTFT p50", values: pick((row) => row.ttft_ms.p50), color: "#0891b2", dash: true },
+      { label: "p50", values: pick((row) => row.latency_ms.p50), color: "#4f46e5", total: ms(all?.latency_ms.p50) },
+      { label: "p95", values: pick((row) => row.latency_ms.p95), color: "#d97706", total: ms(all?.latency_ms.p95) },
+      { label: "p99", values: pick((row) => row.latency_ms.p99), color: "#dc2626", total: ms(all?.latency_ms.p99) },
+      { label: "TTFT p50", values: pick((row) => row.ttft_ms.p50), color: "#0891b2", dash: true, total: ms(all?.ttft_ms.p50) },
     ];
     return { times, requests, tokens, cost, latency };
   }, [data]);
@@ -157,14 +171,20 @@ function Figures({ data, group, setGroup, onFocus, focused }: FiguresProps) {
         <Card label="Tokens" value={count(totals.prompt_tokens + totals.completion_tokens)}
           note={`${count(totals.prompt_tokens)} in · ${count(totals.completion_tokens)} out`} testid="total-tokens" />
         <Card label="Cost" value={usd(totals.cost_usd)} testid="total-cost" />
-        <Card label="Latency p50 / p99" value={`${ms(totals.latency_ms.p50)} / ${ms(totals.latency_ms.p99)}`} testid="total-latency" />
-        <Card label="Time to first token p50 / p99" value={`${ms(totals.ttft_ms.p50)} / ${ms(totals.ttft_ms.p99)}`} testid="total-ttft" />
+        <Card label="Latency p50" value={ms(totals.latency_ms.p50)} testid="total-latency"
+          note={`p95 ${ms(totals.latency_ms.p95)} · p99 ${ms(totals.latency_ms.p99)}`} />
+        <Card label="Time to first token p50" value={ms(totals.ttft_ms.p50)} testid="total-ttft"
+          note={`p95 ${ms(totals.ttft_ms.p95)} · p99 ${ms(totals.ttft_ms.p99)}`} />
       </div>
       <div class="charts">
-        <Chart title="Requests and errors" times={charts.times} series={charts.requests} format={countTick} testid="chart-requests" />
-        <Chart title="Tokens" times={charts.times} series={charts.tokens} format={countTick} testid="chart-tokens" />
-        <Chart title="Cost (USD)" times={charts.times} series={charts.cost} format={usdTick} testid="chart-cost" />
-        <Chart title="Latency and time to first token" times={charts.times} series={charts.latency} format={msTick} testid="chart-latency" />
+        <Chart title="Requests and errors" kind="bars" integers times={charts.times} step={data.range.step} period={data.range.name}
+          series={charts.requests} axis={countAxis} format={count} testid="chart-requests" />
+        <Chart title="Tokens" kind="bars" integers times={charts.times} step={data.range.step} period={data.range.name}
+          series={charts.tokens} axis={countAxis} format={count} testid="chart-tokens" />
+        <Chart title="Cost (USD)" kind="bars" times={charts.times} step={data.range.step} period={data.range.name}
+          series={charts.cost} axis={usdAxis} format={usd} testid="chart-cost" />
+        <Chart title="Latency and time to first token" kind="lines" times={charts.times} step={data.range.step}
+          period={data.range.name} series={charts.latency} axis={msAxis} format={ms} testid="chart-latency" />
       </div>
       <section class="panel">
         <header class="panel-head">
@@ -227,9 +247,14 @@ function Figures({ data, group, setGroup, onFocus, focused }: FiguresProps) {
   );
 }
 
-const countTick = (value: number | null) => (value === null ? "–" : count(value));
-const usdTick = (value: number | null) => (value === null ? "–" : usd(value));
-const msTick = (value: number | null) => (value === null ? "–" : ms(value));
+const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
+const countAxis = (value: number) => (value >= 10_000 ? compact.format(value) : count(value));
+const usdAxis = (value: number, increment: number) => (value === 0 ? "$0" : `$${tick(value, increment)}`);
+// Milliseconds up to a second apart, seconds beyond (0, 500 ms, 1000 ms would read badly as 0, 0.5 s, 1.0 s…).
+const msAxis = (value: number, increment: number) => {
+  if (value === 0) return "0";
+  return increment >= 500 ? `${tick(value / 1000, increment / 1000)} s` : `${tick(value, increment)} ms`;
+};
 
 function Card({ label, value, note, testid, tone }: { label: string; value: string; note?: string; testid: string; tone?: "bad" }) {
   return (
