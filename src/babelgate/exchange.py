@@ -41,7 +41,6 @@ class Exchange:
         "context",
         "disconnected",
         "error",
-        "error_code",
         "first_byte_at",
         "headers_out",
         "key_id",
@@ -83,8 +82,7 @@ class Exchange:
         self.attempt_log: list[AttemptRecord] | None = None  # set when traces are on
         self.first_byte_at = 0.0
         self.streamed = False
-        self.error_code = ""
-        self.error: GatewayError | None = None  # what failed it, for the ledger's message
+        self.error: GatewayError | None = None  # what failed it (its code for metrics, its message for the ledger)
         self.notes: CallNotes | None = None
         self.context: RequestContext | None = None  # set when hooks are installed
         self.chunk_hooks: tuple[Hook, ...] = ()  # the hooks that see each piece of a stream, when any
@@ -93,7 +91,11 @@ class Exchange:
     def failed(self, error: GatewayError) -> None:
         """The request ended with `error` (whether or not the client could still be told)."""
         self.error = error
-        self.error_code = error.code or error.type
+
+    @property
+    def error_code(self) -> str:
+        error = self.error
+        return (error.code or error.type) if error is not None else ""
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started

@@ -6,7 +6,6 @@ cost and timings. Exits 1 with the error's message when anything fails."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -138,12 +137,7 @@ def _stream(gateway: Gateway, body: dict[str, Any], reply: Reply, show: bool) ->
         data = line[5:].strip()
         if data == b"[DONE]":
             break
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            chunk = None
-        if not isinstance(chunk, dict):
-            raise Failed(f"the stream carried an event that is not a JSON object: {data[:200]!r}")
+        chunk = parsed(data, "the stream carried an event")
         if isinstance(chunk.get("error"), dict):  # the stream's error event: the answer is cut short
             raise Failed(f"the stream failed: {chunk['error'].get('message', 'unknown error')}",
                          code=chunk["error"].get("code"))

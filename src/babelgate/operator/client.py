@@ -112,14 +112,14 @@ class Gateway:
         return response
 
 
-def parsed(raw: bytes) -> dict[str, Any]:
-    """A JSON object the gateway answered with, or Failed."""
+def parsed(raw: bytes, what: str = "the gateway answered with something") -> dict[str, Any]:
+    """A JSON object the gateway sent (an answer, or one event of a stream), or Failed saying `what`."""
     try:
         value = json.loads(raw)
     except ValueError:
         value = None
     if not isinstance(value, dict):
-        raise Failed(f"the gateway answered with something that is not a JSON object: {raw[:200]!r}")
+        raise Failed(f"{what} that is not a JSON object: {raw[:200]!r}")
     return value
 
 

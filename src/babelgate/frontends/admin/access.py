@@ -46,9 +46,10 @@ def authorize(runtime: Runtime, exchange: Exchange) -> None:
         if not hmac.compare_digest(authorization[7:].strip(), master.encode()):
             raise AuthenticationFailed()
         return
-    nonce = session_nonce(master, exchange)
-    if nonce is None:
+    found = session_of(master, exchange)
+    if found is None:
         raise AuthenticationFailed("session_required", code="session_required")
+    nonce, _ = found
     if exchange.scope["method"] not in _READS:
         presented = exchange.header(CSRF_HEADER) or b""
         if not hmac.compare_digest(presented, csrf_token(master, nonce).encode()) or not same_origin(exchange):
@@ -62,8 +63,8 @@ def new_session(master: str) -> tuple[str, str, int]:
     return f"{expires}.{nonce}.{_sign(master, f'{expires}.{nonce}')}", csrf_token(master, nonce), expires
 
 
-def session_nonce(master: str, exchange: Exchange) -> str | None:
-    """The nonce of the request's session cookie when it is valid and unexpired, else None."""
+def session_of(master: str, exchange: Exchange) -> tuple[str, int] | None:
+    """The request's session cookie, when it is valid and unexpired: its nonce and expiry."""
     token = cookie(exchange, COOKIE)
     if token is None:
         return None
@@ -73,13 +74,7 @@ def session_nonce(master: str, exchange: Exchange) -> str | None:
         return None
     if not hmac.compare_digest(signature.encode(), _sign(master, f"{expires}.{nonce}").encode()):
         return None
-    return nonce
-
-
-def session_expiry(exchange: Exchange) -> int:
-    token = cookie(exchange, COOKIE) or "0"
-    expires = token.partition(".")[0]
-    return int(expires) if expires.isdigit() else 0
+    return nonce, int(expires)
 
 
 def csrf_token(master: str, nonce: str) -> str:

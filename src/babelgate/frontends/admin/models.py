@@ -14,7 +14,7 @@ from babelgate.frontends.admin.access import authorize
 from babelgate.frontends.health import provider_states
 from babelgate.frontends.models import described
 from babelgate.routing.health import Health
-from babelgate.routing.registry import ModelRoute
+from babelgate.routing.registry import Deployment, ModelRoute
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -28,30 +28,20 @@ async def models(runtime: Runtime, exchange: Exchange) -> None:
     listed = query.get("listed", ["true"])[-1].lower() not in ("false", "0", "no")
     registry, health = runtime.registry, runtime.router.health
     extras = {name: extra for name, (_, extra) in (await described(runtime)).items()}
-    data: list[dict[str, Any]] = []
-    for name in registry.configured:
-        data.append({"id": name, "kind": "model", **_route(registry.route(name), health), **extras.get(name, {})})
-    for alias, target in registry.aliases.items():
-        data.append({"id": alias, "kind": "alias", "target": target, **_route(registry.route(alias), health),
-                     **extras.get(alias, {})})
-    if listed:
-        named = {entry["id"] for entry in data}
-        for name, extra in extras.items():
-            provider, _, model = name.partition("/")
-            if name in named or provider not in runtime.providers:
-                continue
-            label = f"{provider}/{model}"
-            data.append({"id": name, "kind": "listed", "deployments": [
-                _deployment(label, provider, runtime.providers[provider].type, model, 1.0, health)],
-                "fallbacks": [], "context_window_fallbacks": [], "content_policy_fallbacks": [], **extra})
+    kinds: dict[str, dict[str, Any]] = {name: {"kind": "model"} for name in registry.configured}
+    kinds.update((alias, {"kind": "alias", "target": target}) for alias, target in registry.aliases.items())
+    if listed:  # the providers' own listings, as `provider/id`: routed by prefix like any such name
+        kinds.update((name, {"kind": "listed"}) for name in extras if name not in kinds)
+    # Every name through the registry, as a request for it would go (deployments, policy, fallbacks).
+    data = [{"id": name, **kind, **_route(registry.route(name), health), **extras.get(name, {})}
+            for name, kind in kinds.items()]
     await exchange.respond_json(200, {"object": "list", "data": data, "providers": provider_states(runtime)})
 
 
 def _route(route: ModelRoute, health: Health) -> dict[str, Any]:
     policy = route.policy
     return {
-        "deployments": [_deployment(d.label, d.provider.name, d.provider.type, d.model, d.weight, health)
-                        for d in route.deployments],
+        "deployments": [_deployment(deployment, health) for deployment in route.deployments],
         "fallbacks": list(route.fallbacks),
         "context_window_fallbacks": list(route.context_window_fallbacks),
         "content_policy_fallbacks": list(route.content_policy_fallbacks),
@@ -61,8 +51,10 @@ def _route(route: ModelRoute, health: Health) -> dict[str, Any]:
     }
 
 
-def _deployment(label: str, provider: str, kind: str, model: str, weight: float, health: Health) -> dict[str, Any]:
+def _deployment(deployment: Deployment, health: Health) -> dict[str, Any]:
+    label = deployment.label
     latency = health.latency(label)
-    return {"provider": provider, "type": kind, "model": model, "label": label, "weight": weight,
+    return {"provider": deployment.provider.name, "type": deployment.provider.type, "model": deployment.model,
+            "label": label, "weight": deployment.weight,
             "circuit": health.circuit(label), "reopens_in_s": round(health.reopens_in(label), 3),
             "in_flight": health.in_flight(label), "latency_ms": round(latency * 1000, 3) if latency else None}

@@ -16,8 +16,7 @@ from babelgate.frontends.admin.access import (
     csrf_token,
     master_key,
     new_session,
-    session_expiry,
-    session_nonce,
+    session_of,
     set_cookie,
 )
 from babelgate.pipeline import parse_json_object
@@ -43,11 +42,12 @@ async def session(runtime: Runtime, exchange: Exchange) -> None:
         await exchange.respond(200, orjson.dumps({"csrf_token": csrf, "expires_at": expires}),
                                headers=[set_cookie(exchange, token, SESSION_SECONDS), NO_STORE])
     elif method in ("GET", "HEAD"):
-        nonce = session_nonce(master, exchange)
-        if nonce is None:
+        found = session_of(master, exchange)
+        if found is None:
             raise AuthenticationFailed("session_required", code="session_required")
-        await exchange.respond(200, orjson.dumps({"csrf_token": csrf_token(master, nonce),
-                                                  "expires_at": session_expiry(exchange)}), headers=[NO_STORE])
+        nonce, expires = found
+        await exchange.respond(200, orjson.dumps({"csrf_token": csrf_token(master, nonce), "expires_at": expires}),
+                               headers=[NO_STORE])
     elif method == "DELETE":
         exchange.route = "admin.session.delete"
         authorize(runtime, exchange)  # a cross-site page must not log an operator out either

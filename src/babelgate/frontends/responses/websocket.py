@@ -225,7 +225,6 @@ class _Outcome:
     provider: str = ""
     model: str = ""
     status: int = 200
-    error_code: str = ""
     error: GatewayError | None = None
     notes: CallNotes | None = None
     context: RequestContext | None = None
@@ -243,7 +242,11 @@ class _Outcome:
         pass
 
     def failed(self, error: GatewayError) -> None:
-        self.status, self.error, self.error_code = error.status, error, error.code or error.type
+        self.status, self.error = error.status, error
+
+    @property
+    def error_code(self) -> str:
+        return (self.error.code or self.error.type) if self.error is not None else ""
 
 
 def _not_native(deployment: Deployment) -> None:
