@@ -256,6 +256,7 @@ class Gateway:
             old_ring, self.key_ring = self.key_ring, KeyRing(self.response_store)
             old_ledger, self.ledger = self.ledger, self._ledger(config)
             old_budgets, self.budgets = self.budgets, self._budgets(config)
+            self.key_ring.start()
             self._in_background(old_ring.close())
             self._in_background(old_budgets.close())
             self._in_background(old_ledger.close())
@@ -297,6 +298,8 @@ class Gateway:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
+            if not self.key_ring.polling:
+                self._start_background()
             if _route_path(scope) in WEBSOCKET_PATHS:
                 try:
                     await self._ensure_key_ring(self.runtime)
@@ -307,9 +310,16 @@ class Gateway:
             else:
                 await send({"type": "websocket.close", "code": 1000})
 
+    def _start_background(self) -> None:
+        """What runs beside the requests: at startup, or on the first request (of any kind) when the
+        gateway is mounted without our lifespan."""
+        self.key_ring.start()
+        if self.shared is not None:
+            self.shared.start()
+
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.shared is not None and not self.shared.started:
-            self.shared.start()  # mounted without our lifespan: on the first request
+        if not self.key_ring.polling:
+            self._start_background()
         runtime = self.runtime
         path = _route_path(scope)
         if path.startswith("/v1/"):
@@ -387,7 +397,6 @@ class Gateway:
                 log.warning("could not read virtual keys from the store", exc_info=True)
                 if runtime.config.server.master_key:  # virtual keys are in use: refuse rather than guess
                     raise GatewayError("store_unavailable", code="store_unavailable", status=503) from None
-            ring.start()
 
     def _account(self, runtime: Runtime, exchange: Exchange) -> None:
         elapsed = exchange.elapsed()
@@ -422,8 +431,7 @@ class Gateway:
                 self.runtime.catalog.start()
                 if self.metrics.workers is not None:
                     self.metrics.workers.start()
-                if self.shared is not None:
-                    self.shared.start()
+                self._start_background()
                 if self.reload_config is not None:
                     install_reload_signal(self.reload_config, self.swap)
                 if self.collector is not None:

@@ -133,6 +133,45 @@ def test_a_revoked_key_is_refused_by_every_instance_within_a_second(make_gateway
         time.sleep(0.05)
 
 
+def _until(check: Any, what: str, within: float = 1.5) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def _answers(gateway: RunningApp, secret: str) -> bool:
+    try:
+        _chat(gateway, secret)
+    except openai.AuthenticationError:
+        return False
+    return True
+
+
+def test_an_instance_whose_first_request_was_an_admin_call_sees_every_change(
+        make_gateway: GatewayFactory, upstream: FakeOpenAI, tmp_path: Path) -> None:
+    """The key poller once started on the first model request only: an instance whose first request
+    was `GET /admin/keys` read the keys once and never again (a revoked key stayed valid there, a new
+    one was refused for as long as it ran)."""
+    store = tmp_path / "shared.db"
+    first, second = _gateway(make_gateway, store), _gateway(make_gateway, store)
+    assert httpx.get(second.url + "/admin/keys", headers=ADMIN).json()["data"] == []
+    created = _create(first, label="made on the first")
+    _until(lambda: _answers(second, created["key"]), "the second instance never saw the new key")
+    assert httpx.delete(first.url + f"/admin/keys/{created['id']}", headers=ADMIN).status_code == 200
+    _until(lambda: not _answers(second, created["key"]), "the second instance still accepts a revoked key")
+
+
+def test_an_instance_that_served_nothing_still_follows_the_store(make_gateway: GatewayFactory, tmp_path: Path) -> None:
+    store = tmp_path / "shared.db"
+    first, second = _gateway(make_gateway, store), _gateway(make_gateway, store)
+    created = _create(first, label="made on the first")
+    ring = second.app.key_ring
+    _until(lambda: created["id"] in ring.keys, "an instance with no request never read the keys")
+    httpx.patch(first.url + f"/admin/keys/{created['id']}", json={"rpm": 7}, headers=ADMIN)
+    _until(lambda: ring.keys[created["id"]].rpm == 7, "an instance with no request missed a change")
+
+
 def test_static_keys_keep_working_beside_virtual_keys(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
     gateway = _gateway(make_gateway, BABELGATE_API_KEYS="static-key-for-the-tests")
     _create(gateway, models=["nothing-*"])

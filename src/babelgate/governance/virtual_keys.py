@@ -156,7 +156,14 @@ class KeyRing:
             self.version = version
         self.loaded = True
 
+    @property
+    def polling(self) -> bool:
+        return self._poller is not None
+
     def start(self) -> None:
+        """Poll from now on. Started with the gateway (or, mounted without its lifespan, on its first
+        request of any kind), never from one kind of route: an instance whose first request was an
+        admin call once never polled, and kept a revoked key valid for as long as it ran."""
         if self._poller is None:
             self._poller = asyncio.get_running_loop().create_task(self._poll())
 
