@@ -60,6 +60,12 @@ class GatewayError(Exception):
             self.type = error_type  # type: ignore[misc]
         super().__init__(raw_message or self.message_key)
 
+    @property
+    def label(self) -> str:
+        """The error's name in metrics, the ledger, traces and logs: from a closed vocabulary (the
+        gateway's own codes and types), so it can name a series and never carries a secret."""
+        return self.code or self.type
+
     def headers(self) -> list[tuple[bytes, bytes]]:
         if self.retry_after is None:
             return []
@@ -138,6 +144,25 @@ class UpstreamRejected(UpstreamError):
     type = "invalid_request_error"
     default_code: ClassVar[str | None] = None
     default_key = "upstream_rejected"
+
+    @property
+    def label(self) -> str:
+        # The code is the upstream's own word (relayed to the client, scrubbed): only the codes known
+        # here name a series or a ledger row; any other counts under the error's type, so that an
+        # upstream can neither leak through a label nor grow the series without bound.
+        code = self.code
+        return code if code is not None and code in UPSTREAM_CODES else self.type
+
+
+# The upstream codes kept as they are in metrics, the ledger and traces: what fallbacks, dashboards
+# and alerts go by (OpenAI's documented codes, which the other providers' errors are mapped onto).
+UPSTREAM_CODES: frozenset[str] = frozenset({
+    "context_length_exceeded", "content_policy_violation", "content_filter", "invalid_prompt",
+    "model_not_found", "invalid_api_key", "insufficient_quota", "rate_limit_exceeded", "invalid_value",
+    "invalid_type", "unsupported_parameter", "unsupported_value", "missing_required_parameter",
+    "string_above_max_length", "integer_below_min_value", "integer_above_max_value", "invalid_image_url",
+    "image_content_policy_violation", "invalid_function_parameters", "tool_use_failed", "server_error",
+})
 
 
 class UpstreamAuthFailed(UpstreamError):

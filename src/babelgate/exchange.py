@@ -95,7 +95,7 @@ class Exchange:
     @property
     def error_code(self) -> str:
         error = self.error
-        return (error.code or error.type) if error is not None else ""
+        return error.label if error is not None else ""
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started

@@ -234,7 +234,7 @@ async def _logged(log_: list[AttemptRecord], deployment: Deployment, attempt: Aw
     try:
         return await attempt
     except GatewayError as error:
-        outcome = error.code or error.type
+        outcome = error.label
         raise
     except BaseException as error:
         outcome = "cancelled" if isinstance(error, asyncio.CancelledError) else "internal_error"

@@ -64,7 +64,7 @@ def summary(error: GatewayError) -> tuple[type[GatewayError], int, str, str | No
     ],
 )
 def test_status_decides_the_error_class(status: int, expected: tuple[object, ...]) -> None:
-    assert summary(error_for_status(status, provider="openai", message=None)) == expected
+    assert summary(error_for_status(status, provider="openai", scrub=str, message=None)) == expected
 
 
 def test_auth_failure_never_relays_the_upstream_message() -> None:

@@ -6,6 +6,7 @@ body format and calls `error_for_status`; the status decides the class, never th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from time import time
 from typing import Final
@@ -31,12 +32,18 @@ def error_for_status(
     status: int,
     *,
     provider: str,
+    scrub: Callable[[str], str],
     message: str | None,
-    error_type: str | None = None,
     code: str | None = None,
     param: str | None = None,
     retry_after: float | None = None,
 ) -> GatewayError:
+    """`message`, `code` and `param` as the upstream sent them: every one is scrubbed here, the one
+    place an upstream's words enter an error (a hostile upstream once put its key in `param` and
+    `code`, which reached the client, the ledger and a metric label)."""
+    message = scrub(message) if message else None
+    code = _field(code, scrub)
+    param = _field(param, scrub)
     if status in (401, 403):
         # Never relay the upstream's words here: they may quote part of our key.
         return UpstreamAuthFailed(provider=provider, status=status,
@@ -60,6 +67,13 @@ def error_for_status(
     return UpstreamError(provider=provider, upstream_status=status)
 
 
+def _field(value: str | None, scrub: Callable[[str], str]) -> str | None:
+    """A short upstream field (a code, a parameter's name), scrubbed and cut: what is longer than
+    a name is not one."""
+    return scrub(value[:_FIELD_LENGTH]) if value else None
+
+
+_FIELD_LENGTH: Final = 200
 CONTEXT_LENGTH_EXCEEDED: Final = "context_length_exceeded"  # OpenAI's code, given to every provider's
 # Words in which upstreams without a code of their own refuse a prompt longer than the model's
 # context window (Anthropic: "prompt is too long: … tokens > … maximum"; Gemini: "The input token

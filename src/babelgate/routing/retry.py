@@ -64,7 +64,7 @@ def outcome_label(error: GatewayError) -> str:
     if isinstance(error, UpstreamRateLimited | UpstreamUnavailable | UpstreamAuthFailed) or \
             (isinstance(error, UpstreamError) and error.status < 500):
         return str(error.status)
-    return error.code or error.type
+    return error.label
 
 
 def backoff(attempt: int, *, initial: float, maximum: float, retry_after: float | None) -> float:

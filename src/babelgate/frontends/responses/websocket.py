@@ -246,7 +246,7 @@ class _Outcome:
 
     @property
     def error_code(self) -> str:
-        return (self.error.code or self.error.type) if self.error is not None else ""
+        return self.error.label if self.error is not None else ""
 
 
 def _not_native(deployment: Deployment) -> None:

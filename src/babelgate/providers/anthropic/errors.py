@@ -35,12 +35,11 @@ def map_error(
 ) -> GatewayError:
     error = _error_object(body)
     message = error.get("message")
-    kind = error.get("type")
     return error_for_status(
         status,
         provider=provider,
-        message=scrub(message) if isinstance(message, str) else None,
-        error_type=kind if isinstance(kind, str) else None,
+        scrub=scrub,
+        message=message if isinstance(message, str) else None,
         retry_after=parse_retry_after(headers) if headers is not None else None,
     )
 
@@ -50,12 +49,12 @@ def error_from_body(payload: dict[str, Any], *, provider: str, scrub: Callable[[
     error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
     kind = str(error.get("type", "api_error"))  # type: ignore[union-attr]
     message = error.get("message")  # type: ignore[union-attr]
-    text = scrub(message) if isinstance(message, str) else None
+    text = message if isinstance(message, str) else None
     status = _TYPE_STATUS.get(kind, 500)
     if status >= 500 and status not in (503, 504, 529):
         # An api_error mid-stream: keep the upstream's words, which say what went wrong.
-        return UpstreamError(provider=provider, upstream_status=status, raw_message=text)
-    return error_for_status(status, provider=provider, message=text, error_type=kind)
+        return UpstreamError(provider=provider, upstream_status=status, raw_message=scrub(text) if text else None)
+    return error_for_status(status, provider=provider, scrub=scrub, message=text)
 
 
 def _error_object(body: bytes) -> dict[str, Any]:

@@ -26,7 +26,7 @@ def map_error(
     error = _error_object(parsed)
     if error is None:
         text = body.decode("utf-8", "replace").strip()[:500] if body and parsed is None else None
-        return error_for_status(status, provider=provider, message=scrub(text) if text else None)
+        return error_for_status(status, provider=provider, scrub=scrub, message=text)
     return error_from_object(error, status, provider=provider, scrub=scrub,
                              retry_after=parse_retry_after(headers) if headers is not None else None)
 
@@ -39,8 +39,8 @@ def error_from_object(error: dict[str, Any], status: int, *, provider: str, scru
     if retry_after is None:
         retry_after = _retry_delay(error)
     message = error.get("message")
-    return error_for_status(status, provider=provider, message=scrub(message) if isinstance(message, str) else None,
-                            error_type=str(error.get("status") or ""), retry_after=retry_after)
+    return error_for_status(status, provider=provider, scrub=scrub,
+                            message=message if isinstance(message, str) else None, retry_after=retry_after)
 
 
 def stream_error_status(error: dict[str, Any]) -> int:

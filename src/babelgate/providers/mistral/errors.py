@@ -24,7 +24,7 @@ def map_error(
     except orjson.JSONDecodeError:
         parsed = None
     message, param, code = _fields(parsed, body)
-    return error_for_status(status, provider=provider, message=scrub(message) if message else None, param=param,
+    return error_for_status(status, provider=provider, scrub=scrub, message=message, param=param,
                             code=code, retry_after=parse_retry_after(headers) if headers is not None else None)
 
 

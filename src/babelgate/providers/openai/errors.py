@@ -29,7 +29,8 @@ def map_error(
     return error_for_status(
         status,
         provider=provider,
-        message=scrub(message) if isinstance(message, str) else None,
+        scrub=scrub,
+        message=message if isinstance(message, str) else None,
         code=str(code) if isinstance(code, str | int) else None,
         param=param if isinstance(param, str) else None,
         retry_after=parse_retry_after(headers) if headers is not None else None,
