@@ -19,8 +19,11 @@ if TYPE_CHECKING:
 
 
 def account(runtime: Runtime, site: CallSite, *, route: str, request_id: bytes, key_id: str | None, status: int,
-            error_code: str, elapsed: float, ttft: float | None, streamed: bool, headers: Headers) -> str:
-    """Records the request; answers the serving provider's type ("" when none served it)."""
+            error_code: str, elapsed: float, ttft: float | None, streamed: bool, headers: Headers,
+            model_route: bool = False) -> str:
+    """Records the request; answers the serving provider's type ("" when none served it).
+    `model_route`: a request to a route that names a model, ended before it named one (a wrong
+    key, a body that is not JSON): the ledger keeps it too, with no model."""
     notes = site.notes
     usage = notes.usage if notes is not None else None
     provider = runtime.providers.get(site.provider)
@@ -28,11 +31,11 @@ def account(runtime: Runtime, site: CallSite, *, route: str, request_id: bytes, 
     runtime.metrics.observe(Observation(
         route, site.provider, provider_type, site.requested_model, site.model, status, elapsed, ttft, error_code,
         usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0, key_id or ""))
-    if site.requested_model:  # a model route (listings, health, metrics are not in the ledger)
+    if site.requested_model or model_route:  # a model route (listings, health, metrics are not in the ledger)
         key = site.virtual_key
         # The ledger's raw values, in its order (governance/ledger.py builds the row off the request path).
         runtime.ledger.record((
-            time.time(), request_id, key_id, key.team if key is not None else None, route, site.requested_model,
+            time.time(), request_id, key_id, key.team if key is not None else None, route, site.requested_model or None,
             site.provider, site.model, headers, status, error_code, usage, notes.price if notes is not None else None,
             elapsed, ttft, streamed, _message(site.error)))
     return provider_type

@@ -23,7 +23,7 @@ from babelgate.config.load import load_config
 from babelgate.config.models import Config, ProviderConfig
 from babelgate.config.reload import install_reload_signal
 from babelgate.cors import Cors
-from babelgate.errors import GatewayError, MethodNotAllowed, NotFound
+from babelgate.errors import AuthenticationFailed, GatewayError, MethodNotAllowed, NotFound
 from babelgate.exchange import ClientGone, Exchange, Receive, Scope, Send
 from babelgate.frontends import admin as admin_routes
 from babelgate.frontends import images as images_routes
@@ -126,6 +126,10 @@ PREFIX_ROUTES: tuple[PrefixRoute, ...] = (
     PrefixRoute(admin_routes.PREFIX, "admin.keys.read", admin_routes.key, True, "key_id", admin_routes.KEY_OPERATIONS),
     PrefixRoute(ui_routes.PREFIX, "ui.asset", ui_routes.asset_file, True, "asset", ui_routes.ASSET_OPERATIONS),
 )
+# Routes whose requests the ledger keeps, the refused ones too (Ollama's `show` reads a model's
+# facts: no call, no row).
+MODEL_ROUTES: frozenset[str] = frozenset(
+    route.name for route in ROUTES.values() if route.names_model and route.name != "ollama.show")
 OPENAPI = OpenAPIDocument(ROUTES, PREFIX_ROUTES)
 ROUTES["/openapi.json"] = Route("GET", OPENAPI.serve, "openapi", public=True)
 WEBSOCKET_PATHS = frozenset({"/responses", "/v1/responses"})
@@ -384,7 +388,11 @@ class Gateway:
         """Who is calling: a static key's id, or a virtual key (its models and limits)."""
         if not self.key_ring.loaded:
             await self._ensure_key_ring(runtime)
-        exchange.key_id, exchange.virtual_key = runtime.keys.identify(credentials(exchange.header))
+        try:
+            exchange.key_id, exchange.virtual_key = runtime.keys.identify(credentials(exchange.header))
+        except AuthenticationFailed as refused:
+            exchange.key_id = refused.params.get("key_id")  # a known virtual key's id, never the secret
+            raise
 
     async def _ensure_key_ring(self, runtime: Runtime) -> None:
         """The key ring is read once before the first request is let through, so a gateway that
@@ -404,7 +412,8 @@ class Gateway:
             runtime, exchange, route=exchange.route or "unknown", request_id=exchange.request_id,
             key_id=exchange.key_id, status=exchange.status or 500, error_code=exchange.error_code, elapsed=elapsed,
             ttft=exchange.first_byte_at - exchange.started if exchange.first_byte_at else None,
-            streamed=exchange.streamed, headers=exchange.headers_out)
+            streamed=exchange.streamed, headers=exchange.headers_out,
+            model_route=not exchange.requested_model and exchange.route in MODEL_ROUTES)
         if exchange.requested_model and self.tracing is not None:
             self._trace(exchange, provider_type, elapsed)
 

@@ -58,6 +58,36 @@ def test_every_request_leaves_a_row_and_the_admin_api_sums_them(make_gateway: Ga
     assert "babelgate_ledger_dropped 0.0" in metrics
 
 
+def test_refused_requests_leave_a_row_without_the_presented_secret(make_gateway: GatewayFactory,
+                                                                   upstream: FakeOpenAI, tmp_path: Path) -> None:
+    """A wrong key on a model route is refused before its body is read: the row names no model, and
+    names the key only where the presented secret started with a known key's id (a revoked key)."""
+    gateway = _gateway(make_gateway, tmp_path / "ledger.db")
+    created = _create(gateway)
+    httpx.delete(gateway.url + f"/admin/keys/{created['id']}", headers=ADMIN).raise_for_status()
+    guessed = "bg-0123456789abWRONGsecretWRONGsecret"
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=created["key"], max_retries=0) as revoked, \
+            openai.OpenAI(base_url=gateway.url + "/v1", api_key=guessed, max_retries=0) as unknown:
+        for client in (revoked, unknown):
+            with pytest.raises(openai.AuthenticationError):
+                client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+        with pytest.raises(openai.AuthenticationError):
+            unknown.embeddings.create(model="text-embedding-3-small", input="Hi")
+        with pytest.raises(openai.AuthenticationError):
+            unknown.models.list()  # not a model route: no row
+    assert httpx.get(gateway.url + "/health").status_code == 200
+    errors = httpx.get(gateway.url + "/admin/errors", headers=ADMIN).json()["data"]
+    assert [(e["status"], e["code"], e["count"]) for e in errors] == [(401, "invalid_api_key", 3)]
+    database = sqlite3.connect(tmp_path / "ledger.db")
+    database.row_factory = sqlite3.Row
+    rows = [dict(row) for row in database.execute("SELECT * FROM babelgate_ledger ORDER BY ts").fetchall()]
+    database.close()
+    assert [(r["route"], r["status"], r["key_id"], r["model_requested"]) for r in rows] == [
+        ("chat.completions", 401, created["id"], None), ("chat.completions", 401, None, None),
+        ("embeddings", 401, None, None)]
+    assert created["key"] not in str(rows) and guessed not in str(rows) and "WRONG" not in str(rows)
+
+
 def test_a_fallen_back_request_names_what_was_asked_and_what_served(make_gateway: GatewayFactory,
                                                                     upstream: FakeOpenAI) -> None:
     gateway = make_gateway("models:\n  first: {provider: openai, model: gpt-4o, fallbacks: [second]}\n"

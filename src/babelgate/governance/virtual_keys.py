@@ -189,10 +189,13 @@ class KeyRing:
         """The key whose secret this is, if it is live; AuthenticationFailed otherwise (the same
         error whether it is unknown, wrong, revoked or expired: nothing to probe with)."""
         key = self.keys.get(presented[len(SECRET_PREFIX):len(SECRET_PREFIX) + _ID_LENGTH])
-        if key is None or not hmac.compare_digest(_digest(key.salt, presented), key.digest):
+        if key is None:
             raise AuthenticationFailed()
+        # A known key's id goes with the refusal, for the ledger's row (never the client's answer).
+        if not hmac.compare_digest(_digest(key.salt, presented), key.digest):
+            raise AuthenticationFailed(key_id=key.id)
         if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= time.time()):
-            raise AuthenticationFailed()
+            raise AuthenticationFailed(key_id=key.id)
         return key
 
     # --- the admin API's writes: to the store, then read back -------------------------------------
