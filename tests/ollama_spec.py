@@ -1,7 +1,6 @@
 """Validators for what the gateway emits on Ollama's API (`/api/*`), against Ollama's OpenAPI spec.
 
-The spec (`ollama-openapi.yaml`) is found like the others (see `tests/fakes/openai_spec.py`); without it every
-`*_violations` function returns nothing, and tests that need it call `require_spec()` to skip. Beyond the schema:
+The spec (`ollama-openapi.json`) is kept like the others (see `tests/fakes/openai_spec.py`). Beyond the schema:
 `created_at` and `modified_at` must be RFC 3339 timestamps (the spec says `date-time`, which jsonschema does not
 check by default), durations and counts non-negative integers, and a streamed body valid NDJSON whose last line
 is the only one with `done: true`.
@@ -13,11 +12,9 @@ import json
 import re
 from typing import Any
 
-import pytest
+from tests.fakes.openai_spec import schema_violations
 
-from tests.fakes.openai_spec import schema_violations, spec_path
-
-OLLAMA_SPEC = "ollama-openapi.yaml"
+OLLAMA_SPEC = "ollama-openapi.json"
 # `/api/embeddings` (legacy) is not in the spec; its answer is checked by hand below.
 SCHEMAS = {
     "chat": "ChatResponse", "chat_stream": "ChatStreamEvent", "generate": "GenerateResponse",
@@ -27,15 +24,6 @@ SCHEMAS = {
 _RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)")
 _COUNTERS = ("total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_count",
              "eval_duration")
-
-
-def specs_available() -> bool:
-    return spec_path(OLLAMA_SPEC) is not None
-
-
-def require_spec() -> None:
-    if not specs_available():
-        pytest.skip(f"{OLLAMA_SPEC} is not on this machine")
 
 
 def violations(body: Any, kind: str) -> list[str]:

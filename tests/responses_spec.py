@@ -1,11 +1,9 @@
 """Validators for what the gateway emits at `/v1/responses` (JSON, SSE, WebSocket) and `/v1/responses/compact`.
 
-Everything is checked against both public specs in the team's shared folder (see `tests/fakes/openai_spec.py`
-for where they are found): Open Responses (ORS, `openresponses-openapi.json`, 2026-04-24) and OpenAI's
-(`openai-openapi.yaml`). Each `*_violations` function returns human-readable violations, each prefixed with
-the spec and schema it breaks (`ORS ResponseResource: usage: ...`); empty means valid, and also means "not
-checked" when a spec file is absent (a user's machine; CI always has them). Validators are built once per
-process and cached.
+Everything is checked against both public specs, as kept in `tests/data/specs/` (see `tests/fakes/openai_spec.py`):
+Open Responses (ORS, `openresponses-openapi.json`, 2026-04-24) and OpenAI's (`openai-openapi.json`). Each
+`*_violations` function returns human-readable violations, each prefixed with the spec and schema it breaks
+(`ORS ResponseResource: usage: ...`); empty means valid. Validators are built once per process and cached.
 
 `parse_sse` reads a streamed body the way the Open Responses compliance suite's parser does, but refuses
 (AssertionError) everything that parser would silently mis-read (TRANSLATION.md §5.3).
@@ -19,7 +17,7 @@ from functools import cache
 from typing import Any
 
 from tests.fakes.openai_spec import SPEC_NAME as OPENAI_SPEC
-from tests.fakes.openai_spec import component, schema_violations, spec_document, spec_path
+from tests.fakes.openai_spec import component, schema_violations, spec_document
 
 ORS_SPEC = "openresponses-openapi.json"
 
@@ -36,11 +34,6 @@ _CHECKS: dict[str, list[tuple[str, str]]] = {
 _LABEL = {ORS_SPEC: "ORS", OPENAI_SPEC: "OpenAI"}
 
 
-def specs_available() -> bool:
-    """Both spec files are on this machine (tests that need them skip otherwise)."""
-    return spec_path(ORS_SPEC) is not None and spec_path(OPENAI_SPEC) is not None
-
-
 def _violations(body: Any, checks: Iterable[tuple[str, str]]) -> list[str]:
     return [f"{_LABEL[spec]} {schema}: {line}" for spec, schema in checks
             for line in schema_violations(body, schema, spec)]
@@ -55,10 +48,8 @@ def _type_tag(schema: dict[str, Any] | None) -> str | None:
 @cache
 def _ors_event_schemas() -> dict[str, str]:
     """Event `type` → ORS schema name, for the events the ORS `text/event-stream` answer may carry."""
-    document = spec_document(ORS_SPEC)
-    if document is None:
-        return {}
-    stream = document["paths"]["/responses"]["post"]["responses"]["200"]["content"]["text/event-stream"]["schema"]
+    answers = spec_document(ORS_SPEC)["paths"]["/responses"]["post"]["responses"]
+    stream = answers["200"]["content"]["text/event-stream"]["schema"]
     names = [ref["$ref"].rsplit("/", 1)[-1] for ref in stream["oneOf"]]
     return {tag: name for name in names if (tag := _type_tag(component(name, ORS_SPEC))) is not None}
 
@@ -67,19 +58,17 @@ def _ors_event_schemas() -> dict[str, str]:
 def _openai_event_schemas() -> dict[str, str]:
     """Event `type` → member of OpenAI's `ResponseStreamEvent` union."""
     union = component("ResponseStreamEvent", OPENAI_SPEC)
-    if union is None:
-        return {}
     names = [ref["$ref"].rsplit("/", 1)[-1] for ref in union.get("anyOf") or union.get("oneOf") or []]
     return {tag: name for name in names if (tag := _type_tag(component(name, OPENAI_SPEC))) is not None}
 
 
 def ors_event_types() -> frozenset[str]:
-    """The event types Open Responses defines (empty without the spec)."""
+    """The event types Open Responses defines."""
     return frozenset(_ors_event_schemas())
 
 
 def openai_event_types() -> frozenset[str]:
-    """The event types OpenAI's `ResponseStreamEvent` defines (empty without the spec)."""
+    """The event types OpenAI's `ResponseStreamEvent` defines."""
     return frozenset(_openai_event_schemas())
 
 
@@ -99,7 +88,7 @@ def event_violations(event: Any) -> list[str]:
     kind = event["type"]
     out: list[str] = []
     ors = _ors_event_schemas()
-    if spec_document(ORS_SPEC) is not None and kind not in ors:
+    if kind not in ors:
         out.append(f"ORS: event type {kind!r} is not an Open Responses streaming event")
     checks = [(ORS_SPEC, ors[kind])] if kind in ors else []
     if kind in (openai := _openai_event_schemas()):
@@ -125,7 +114,7 @@ def create_request_violations(body: Any) -> list[str]:
 @cache
 def _websocket_disallowed() -> tuple[str, ...]:
     """The HTTP-only fields ORS forbids in a WebSocket `response.create` (`x-openresponses-disallowed`)."""
-    schema = component("WebSocketResponseCreateEvent", ORS_SPEC) or {}
+    schema = component("WebSocketResponseCreateEvent", ORS_SPEC)
     return tuple(field for part in schema.get("allOf", []) for field, rule in part.get("properties", {}).items()
                  if rule.get("x-openresponses-disallowed"))
 

@@ -120,8 +120,6 @@ def edit_form_violations(fields: dict[str, list[str]], files: dict[str, list[dic
     """What OpenAI would refuse in an edit form: unknown names, text where a file belongs (and the other
     way round), values of the wrong type, a missing `image` or `prompt`."""
     spec = component("CreateImageEditRequest")
-    if spec is None:
-        return []
     properties: dict[str, Any] = spec["properties"]
     out: list[str] = []
     instance: dict[str, Any] = {}

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import os
 import random
 import re
 import uuid
@@ -37,11 +36,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Annotated, Any, TypeGuard, get_args, get_origin
 
 import orjson
-import yaml
 from aiohttp import web
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
@@ -60,9 +57,8 @@ from mistralai.client.models import (
 )
 from mistralai.client.types import UNSET
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
 
+from tests.fakes.openai_spec import schema_validator
 from tests.fakes.scripted import Received, Reply, ScriptedStreams
 
 __all__ = [
@@ -87,7 +83,6 @@ __all__ = [
     "fake_tokens",
     "model_card",
     "request_violations",
-    "spec_path",
     "spec_validator",
     "sse_frame",
     "text_stream",
@@ -102,10 +97,10 @@ __all__ = [
 DEFAULT_MODEL = "mistral-small-latest"
 COMPLETION_ID = "3f1c9a7be2d54c0e9b8a6f4d2c1e0b9a"  # Mistral ids are 32 hex digits, no prefix
 CREATED = 1_700_000_000
-SPEC_NAME = "mistral-openapi.yaml"
+SPEC_NAME = "mistral-openapi.json"
 
 # Request fields `mistralai` 3.7.0 types (`ChatCompletionRequest`) but the public spec snapshot lacks
-# (its `additionalProperties: false` would refuse them; see ../shared/specs/README.md). The SDK is
+# (its `additionalProperties: false` would refuse them; see tests/data/specs/README.md). The SDK is
 # generated from Mistral's own API definition and also types the matching response fields
 # (`ChatCompletionChoice.logprobs`), so the API takes them: they are left out of the spec check only.
 SDK_ONLY_FIELDS = ("logprobs", "top_logprobs", "prompt_logprobs", "top_prompt_logprobs", "top_k", "min_tokens",
@@ -502,24 +497,9 @@ def _bound_problems(body: dict[str, Any]) -> list[_Problem]:
     return out
 
 
-def spec_path() -> Path | None:
-    """The public spec in the team's shared folder (`../shared/specs/`, or `$BABELGATE_SPECS_DIR`); where it
-    is absent (a user's machine) the spec check is skipped, as `openai_spec.py` does for OpenAI's."""
-    candidates = [Path(os.environ["BABELGATE_SPECS_DIR"]) / SPEC_NAME] if "BABELGATE_SPECS_DIR" in os.environ else []
-    candidates.append(Path(__file__).resolve().parents[3] / "shared" / "specs" / SPEC_NAME)
-    return next((path for path in candidates if path.is_file()), None)
-
-
-@cache
-def spec_validator(schema_name: str = "ChatCompletionRequest") -> Draft202012Validator | None:
-    """A Draft 2020-12 validator for one of the spec's component schemas, or None without the spec."""
-    path = spec_path()
-    if path is None:
-        return None
-    document = yaml.load(path.read_text("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    uri = "urn:mistral-openapi"
-    registry: Registry[Any] = Registry().with_resource(uri, DRAFT202012.create_resource(document))
-    return Draft202012Validator({"$ref": f"{uri}#/components/schemas/{schema_name}"}, registry=registry)
+def spec_validator(schema_name: str = "ChatCompletionRequest") -> Draft202012Validator:
+    """A Draft 2020-12 validator for one of the public spec's component schemas (kept in `tests/data/specs/`)."""
+    return schema_validator(schema_name, SPEC_NAME)
 
 
 def _meant_branch(error: SchemaError) -> int | None:
@@ -553,8 +533,6 @@ def _explain(error: SchemaError) -> SchemaError:
 
 def _spec_problems(body: dict[str, Any], schema_name: str = "ChatCompletionRequest") -> list[_Problem]:
     validator = spec_validator(schema_name)
-    if validator is None:
-        return []
     checked = {key: value for key, value in body.items() if key not in SDK_ONLY_FIELDS}
     out: list[_Problem] = []
     for error in validator.iter_errors(checked):

@@ -53,7 +53,7 @@ def fake_speech(text: str, response_format: str = "mp3") -> bytes:
 def _form_body(form: Any, schema_name: str) -> tuple[dict[str, Any], list[str]]:
     """The form as the JSON object the spec's schema describes (numbers and booleans parsed, `name[]`
     fields as arrays, the file as a string of its name), and what is wrong with it as multipart."""
-    properties = (component(schema_name) or {}).get("properties", {})
+    properties = component(schema_name).get("properties", {})
     body: dict[str, Any] = {}
     problems: list[str] = []
     for key, value in form.items():

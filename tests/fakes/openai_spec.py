@@ -1,52 +1,43 @@
-"""Checks bodies against the public API specs in the team's shared folder.
+"""Checks bodies against public API specs kept in the repository (`tests/data/specs/`).
 
-The specs live beside the repository (`../shared/specs/`, or `$BABELGATE_SPECS_DIR`); where a spec is absent
-(a user's machine) its checks are skipped, and CI, which always has it, runs them. `spec_violations` checks
-request bodies against OpenAI's `CreateChatCompletionRequest` on every request the fake upstream receives.
+Each file there is a trimmed copy of a public OpenAPI document: the component schemas the tests name and all
+they reference, unchanged (`tests/data/specs/README.md` names each source; `trim.py` regenerates them). So a
+fresh clone checks exactly what CI checks. `spec_violations` checks request bodies against OpenAI's
+`CreateChatCompletionRequest` on every request the fake upstream receives.
 
-The generic part serves every spec file of that folder (`openai-openapi.yaml`, `openresponses-openapi.json`):
-`spec_document` parses a file once per process, `schema_validator` builds a Draft 2020-12 validator for one of
-its component schemas once, and `schema_violations` lists what is wrong with a body, descending into the
-`oneOf`/`anyOf` branch the body meant (the one its `type` names) rather than only saying "not valid under any
-of the given schemas".
+The generic part serves every spec file of that folder (`openai-openapi.json`, `openresponses-openapi.json`,
+`ollama-openapi.json`, `mistral-openapi.json`): `spec_document` parses a file once per process,
+`schema_validator` builds a Draft 2020-12 validator for one of its component schemas once, and
+`schema_violations` lists what is wrong with a body, descending into the `oneOf`/`anyOf` branch the body meant
+(the one its `type` names) rather than only saying "not valid under any of the given schemas".
 """
 
 from __future__ import annotations
 
 import heapq
 import json
-import os
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, relevance
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-SPEC_NAME = "openai-openapi.yaml"
+SPEC_NAME = "openai-openapi.json"
+SPECS_DIR = Path(__file__).resolve().parents[1] / "data" / "specs"
 
 
-def spec_path(name: str = SPEC_NAME) -> Path | None:
-    """Where the spec file `name` is, or None when it is not on this machine."""
-    candidates = [Path(os.environ["BABELGATE_SPECS_DIR"]) / name] if "BABELGATE_SPECS_DIR" in os.environ else []
-    candidates.append(Path(__file__).resolve().parents[3] / "shared" / "specs" / name)
-    return next((path for path in candidates if path.is_file()), None)
+def spec_path(name: str = SPEC_NAME) -> Path:
+    """Where the trimmed spec file `name` is (it is part of the repository, so it is always there)."""
+    return SPECS_DIR / name
 
 
 @cache
-def spec_document(name: str = SPEC_NAME) -> dict[str, Any] | None:
-    """The parsed spec (JSON or YAML), once per process; None without the file."""
-    path = spec_path(name)
-    if path is None:
-        return None
-    text = path.read_text("utf-8")
-    if path.suffix == ".json":
-        document: dict[str, Any] = json.loads(text)
-    else:
-        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+def spec_document(name: str = SPEC_NAME) -> dict[str, Any]:
+    """The parsed spec, once per process."""
+    document: dict[str, Any] = json.loads(spec_path(name).read_text("utf-8"))
     return document
 
 
@@ -55,33 +46,27 @@ def _uri(name: str) -> str:
 
 
 @cache
-def _registry(name: str) -> Registry[Any] | None:
-    document = spec_document(name)
-    if document is None:
-        return None
-    registry: Registry[Any] = Registry().with_resource(_uri(name), DRAFT202012.create_resource(document))
+def _registry(name: str) -> Registry[Any]:
+    registry: Registry[Any] = Registry().with_resource(_uri(name), DRAFT202012.create_resource(spec_document(name)))
     return registry
 
 
-def component(schema_name: str, spec: str = SPEC_NAME) -> dict[str, Any] | None:
-    """The raw component schema `schema_name` of `spec` (None without the spec or the schema)."""
-    document = spec_document(spec)
-    if document is None:
-        return None
-    schema: dict[str, Any] | None = document.get("components", {}).get("schemas", {}).get(schema_name)
+def component(schema_name: str, spec: str = SPEC_NAME) -> dict[str, Any]:
+    """The raw component schema `schema_name` of `spec`. A name the trimmed spec lacks is a KeyError: a typo in
+    a test helper, or a schema to add to `tests/data/specs/trim.py`'s roots (never a silent skip)."""
+    schemas: dict[str, Any] = spec_document(spec).get("components", {}).get("schemas", {})
+    if schema_name not in schemas:
+        raise KeyError(f"{spec} has no component schema {schema_name!r} (see tests/data/specs/trim.py)")
+    schema: dict[str, Any] = schemas[schema_name]
     return schema
 
 
 @cache
-def schema_validator(schema_name: str, spec: str = SPEC_NAME) -> Draft202012Validator | None:
-    """A validator for the component schema `schema_name` of `spec`, built once; None without the spec.
-    An unknown schema name is a KeyError (a typo in a test helper, not a skip)."""
-    registry = _registry(spec)
-    if registry is None:
-        return None
-    if component(schema_name, spec) is None:
-        raise KeyError(f"{spec} has no component schema {schema_name!r}")
-    return Draft202012Validator({"$ref": f"{_uri(spec)}#/components/schemas/{schema_name}"}, registry=registry)
+def schema_validator(schema_name: str, spec: str = SPEC_NAME) -> Draft202012Validator:
+    """A validator for the component schema `schema_name` of `spec`, built once."""
+    component(schema_name, spec)  # an unknown name fails here, by name, not deep inside jsonschema
+    return Draft202012Validator({"$ref": f"{_uri(spec)}#/components/schemas/{schema_name}"},
+                                registry=_registry(spec))
 
 
 def _is_null_branch(errors: list[ValidationError]) -> bool:
@@ -133,10 +118,8 @@ def _message(error: ValidationError) -> str:
 
 def schema_violations(body: Any, schema_name: str, spec: str = SPEC_NAME) -> list[str]:
     """`<path>: <message>` for each thing `body` gets wrong against `schema_name` of `spec` (explained, see
-    `explain`); empty when it matches, or when the spec is not on this machine."""
+    `explain`); empty when it matches."""
     validator = schema_validator(schema_name, spec)
-    if validator is None:
-        return []
     out: list[str] = []
     for error in validator.iter_errors(body):
         for specific in explain(error):
@@ -147,8 +130,6 @@ def schema_violations(body: Any, schema_name: str, spec: str = SPEC_NAME) -> lis
 
 
 def spec_violations(body: Any, schema_name: str = "CreateChatCompletionRequest") -> list[str]:
-    """Empty when the body matches the OpenAI spec (or the spec is not available here)."""
+    """Empty when the body matches the OpenAI spec."""
     validator = schema_validator(schema_name, SPEC_NAME)
-    if validator is None:
-        return []
     return [f"{_where(error)}: {error.message[:300]}" for error in validator.iter_errors(body)]

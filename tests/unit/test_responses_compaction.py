@@ -14,10 +14,9 @@ from babelgate.frontends.responses.compaction import compacted_output, compactio
 from babelgate.frontends.responses.translate import chat_body, normalize_input
 from babelgate.frontends.responses.validate import validate_input
 from tests.fakes.openai_spec import schema_violations
-from tests.responses_spec import ORS_SPEC, compact_violations, specs_available
+from tests.responses_spec import ORS_SPEC, compact_violations
 
 JSON = dict[str, Any]
-needs_specs = pytest.mark.skipif(not specs_available(), reason="shared/specs/ (Open Responses + OpenAI) not here")
 USAGE = {"input_tokens": 40, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
          "output_tokens": 8, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 48}
 
@@ -71,7 +70,6 @@ def test_summary_round_trips_through_the_item(summary: str) -> None:
         "Summary of the earlier conversation:\n" + summary)
 
 
-@needs_specs
 def test_compaction_item_is_an_ors_compaction_body() -> None:
     assert schema_violations(compaction_item("Ada likes tea."), "CompactionBody", ORS_SPEC) == []
 
@@ -161,7 +159,6 @@ def test_compacted_window_continues_as_a_chat_body() -> None:
     ]
 
 
-@needs_specs
 def test_compact_resource_of_the_window_satisfies_both_specs() -> None:
     resource = {"id": "resp_test", "object": "response.compaction", "created_at": 1_767_225_600,
                 "output": compacted_output(conversation(), "Paris: 18C."), "usage": USAGE}

@@ -23,12 +23,9 @@ from tests.responses_spec import (
     parse_sse,
     parse_sse_chunks,
     response_violations,
-    specs_available,
     websocket_create_violations,
     websocket_error_violations,
 )
-
-needs_specs = pytest.mark.skipif(not specs_available(), reason="shared/specs/ (Open Responses + OpenAI) not here")
 
 # ---------------------------------------------------------------------------------------------
 # Hand-written examples: the smallest output that satisfies both specs.
@@ -179,7 +176,6 @@ def sse(events: list[dict[str, Any]]) -> str:
 # The valid examples pass.
 
 
-@needs_specs
 @pytest.mark.parametrize("resource", [
     pytest.param(response(), id="text"),
     pytest.param(response([function_call_item('{"city":"Paris"}')], tools=[TOOL]), id="function_call"),
@@ -194,7 +190,6 @@ def test_valid_responses_pass(resource: dict[str, Any]) -> None:
     assert_valid_response(resource)
 
 
-@needs_specs
 @pytest.mark.parametrize("events", [pytest.param(text_stream(), id="text"),
                                     pytest.param(function_call_stream(), id="function_call"),
                                     pytest.param(reasoning_events(), id="reasoning"),
@@ -206,7 +201,6 @@ def test_valid_event_sequences_pass(events: list[dict[str, Any]]) -> None:
     assert_valid_events(events)
 
 
-@needs_specs
 def test_other_valid_shapes_pass() -> None:
     assert websocket_error_violations(websocket_error()) == []
     assert compact_violations(compaction()) == []
@@ -219,7 +213,6 @@ def test_other_valid_shapes_pass() -> None:
     assert websocket_create_violations({"type": "response.create", **websocket_request}) == []
 
 
-@needs_specs
 def test_event_type_tables() -> None:
     assert len(ors_event_types()) == 24
     assert ors_event_types() - openai_event_types() == {"response.reasoning.delta", "response.reasoning.done"}
@@ -233,7 +226,6 @@ def _without(resource: dict[str, Any], key: str) -> dict[str, Any]:
     return {name: value for name, value in resource.items() if name != key}
 
 
-@needs_specs
 @pytest.mark.parametrize(("resource", "expected"), [
     (_without(response(), "status"), ["ORS ResponseResource: <body>: 'status' is a required property"]),
     (_without(response(), "store"), ["ORS ResponseResource: <body>: 'store' is a required property"]),
@@ -274,7 +266,6 @@ def _event(kind: str) -> dict[str, Any]:
     return copy.deepcopy(next(event for event in text_stream() + function_call_stream() if event["type"] == kind))
 
 
-@needs_specs
 @pytest.mark.parametrize(("event", "expected"), [
     ({**_event("response.output_text.delta"), "logprobs": None},
      ["OpenAI ResponseTextDeltaEvent: logprobs: None is not of type 'array'",
@@ -312,7 +303,6 @@ def test_broken_events_are_reported(event: dict[str, Any], expected: list[str]) 
         assert any(line.startswith(start) for line in found), (start, found)
 
 
-@needs_specs
 def test_assert_valid_events_names_index_and_type() -> None:
     events = text_stream()
     del events[4]["delta"]
@@ -322,7 +312,6 @@ def test_assert_valid_events_names_index_and_type() -> None:
            "required property" in str(raised.value)
 
 
-@needs_specs
 def test_other_broken_shapes_are_reported() -> None:
     assert websocket_error_violations(_without(websocket_error(), "status")) == [
         "ORS WebSocketErrorEvent: <body>: 'status' is a required property"]
