@@ -170,6 +170,9 @@ class FakeOpenAI(ScriptedStreams):
         # Answers chat requests when nothing is scripted (scripted replies are taken in arrival
         # order, which concurrent requests do not fix); None: the default "Hello!".
         self.chat_responder: Callable[[dict[str, Any]], Reply] | None = None
+        # Chat answers wait here until every party is in: a test that needs requests in flight together
+        # (on one fake or several sharing it) gets exactly that, where a delay only makes it likely.
+        self.chat_barrier: asyncio.Barrier | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -186,6 +189,7 @@ class FakeOpenAI(ScriptedStreams):
         self.stream_closed_at = None
         self.models_status = 200
         self.chat_responder = None
+        self.chat_barrier = None
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -222,6 +226,8 @@ class FakeOpenAI(ScriptedStreams):
         reply = self.next_reply(body, request.path)
         if reply is None:
             reply = self.chat_responder(body) if self.chat_responder is not None else self._default(body)
+        if self.chat_barrier is not None:
+            await asyncio.wait_for(self.chat_barrier.wait(), 20)  # bounded: a party that never comes fails the test
         return await self._answer(request, reply)
 
     async def _answer(self, request: web.Request, reply: Reply) -> web.StreamResponse:

@@ -3,6 +3,7 @@ breaking and key pools, against fake upstreams scripted to fail (docs/routing.md
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -425,8 +426,13 @@ def test_least_busy_spreads_concurrent_requests(start: Start, fakes: dict[str, F
     gateway = start("  spread:\n    deployments:\n      - {provider: primary, model: p-model, weight: 1000000}\n"
                     "      - {provider: secondary, model: s-model, weight: 0.000001}\n"
                     "    routing: {balance: least_busy}\n")
+    # No upstream answers before all four requests have reached one: each was routed while the others were
+    # in flight, whatever the machine's load (a 0.3 s answer delay let a request that started late, on a
+    # busy machine, find its predecessor done and go to primary: three and one).
+    everyone_in = asyncio.Barrier(4)
     for fake in fakes.values():
-        fake.chat_responder = lambda body: Reply(json=completion("ok", model=body["model"]), first_byte_delay=0.3)
+        fake.chat_barrier = everyone_in
+        fake.chat_responder = lambda body: Reply(json=completion("ok", model=body["model"]))
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         models = list(pool.map(lambda _: _chat(gateway, "spread").parse().model, range(4)))
     assert sorted(models) == ["p-model", "p-model", "s-model", "s-model"]  # weights say primary; load says both
