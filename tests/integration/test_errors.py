@@ -84,8 +84,8 @@ def test_unknown_model_is_404_listing_enabled_providers(client: openai.OpenAI) -
     assert "ollama, openai" in error["message"]
 
 
-def test_model_of_a_disabled_provider_is_404(client: openai.OpenAI) -> None:
-    with pytest.raises(openai.NotFoundError, match="Enabled providers"):
+def test_model_of_a_disabled_provider_is_404_naming_the_variable_that_enables_it(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError, match=r"set ANTHROPIC_API_KEY .*Enabled providers: ollama, openai"):
         client.chat.completions.create(model="claude-sonnet-4-5", messages=USER)  # type: ignore[arg-type]
 
 

@@ -79,7 +79,8 @@ def test_alias_to_an_unknown_model_is_reported_at_construction() -> None:
     with pytest.raises(RegistryError) as caught:
         registry(("local",), aliases={"smart": "gpt-4o"})
     assert caught.value.path == "aliases.smart"
-    assert str(caught.value) == "target 'gpt-4o' does not resolve: unknown model"
+    assert str(caught.value) == ("target 'gpt-4o' does not resolve: provider 'openai' is not enabled "
+                                 "(set OPENAI_API_KEY)")
 
 
 def test_alias_chain_of_eight_resolves_and_a_longer_one_is_refused() -> None:
@@ -129,7 +130,9 @@ def test_other_families_need_a_provider_of_that_name(name: str, provider: str) -
 def test_family_without_its_provider_is_not_found() -> None:
     with pytest.raises(ModelNotFound) as caught:
         registry(("local",)).resolve("gpt-4o")
-    assert caught.value.params == {"model": "gpt-4o", "providers": "local", "reason": "unknown model"}
+    assert caught.value.params == {"model": "gpt-4o", "providers": "local", "provider": "openai",
+                                   "variable": "OPENAI_API_KEY",
+                                   "reason": "provider 'openai' is not enabled (set OPENAI_API_KEY)"}
 
 
 @pytest.mark.parametrize("name", ["llama3", "nowhere/gpt-4o", "openai/", "GPT-4o", "/gpt-4o"])
@@ -141,6 +144,20 @@ def test_unknown_model(name: str) -> None:
     assert error.params == {"model": name, "providers": "local, openai", "reason": "unknown model"}
     assert render_message(error) == (f"The model '{name}' does not exist or is not served by any enabled provider. "
                                      "Enabled providers: local, openai.")
+
+
+@pytest.mark.parametrize(("name", "variable"), [
+    ("gpt-4o-mini", "OPENAI_API_KEY"), ("o3-mini", "OPENAI_API_KEY"), ("claude-sonnet-4-5", "ANTHROPIC_API_KEY"),
+    ("gemini-2.5-flash", "GEMINI_API_KEY"), ("codestral-latest", "MISTRAL_API_KEY"),
+    ("anthropic/claude-3-5-haiku", "ANTHROPIC_API_KEY"),
+])
+def test_a_model_of_a_provider_that_is_off_names_the_variable_that_turns_it_on(name: str, variable: str) -> None:
+    with pytest.raises(ModelNotFound) as caught:
+        registry(("ollama",)).resolve(name)
+    error = caught.value
+    assert (error.status, error.code, error.param) == (404, "model_not_found", "model")
+    assert variable in render_message(error) and "Enabled providers: ollama." in render_message(error)
+    assert variable in render_message(error, "de") and "Aktivierte Anbieter: ollama." in render_message(error, "de")
 
 
 def test_unknown_model_with_no_providers() -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any, Final
 
+from babelgate.config.load import ENV_PROVIDERS
 from babelgate.config.models import Balance, Config, ModelConfig, RoutingConfig
 from babelgate.errors import ModelNotFound
 from babelgate.governance.model_facts import Price, facts_table, price_from
@@ -240,21 +241,30 @@ class ModelRegistry:
         if slash and rest and prefix in self.providers:
             return self._single(Deployment(public, self.providers[prefix], rest,
                                            refuse_unsupported_tools=self._refuse_tools, price=self.facts.price(rest)))
-        for patterns, provider_name in FAMILIES:
-            if provider_name in self.providers and any(fnmatchcase(name, p) for p in patterns):
-                return self._single(Deployment(public, self.providers[provider_name], name,
-                                               refuse_unsupported_tools=self._refuse_tools,
-                                               price=self.facts.price(name)))
-        raise self._not_found(public)
+        family = next((provider for patterns, provider in FAMILIES if any(fnmatchcase(name, p) for p in patterns)),
+                      None)
+        if family in self.providers:
+            return self._single(Deployment(public, self.providers[family], name,
+                                           refuse_unsupported_tools=self._refuse_tools, price=self.facts.price(name)))
+        raise self._not_found(public, wanted=prefix if slash and rest else family)
 
     def _single(self, deployment: Deployment) -> ModelRoute:
         """A name the config does not list: one deployment, the server's policy and fallbacks."""
         fallbacks = tuple(f for f in self._default_fallbacks if f != deployment.public_name)
         return ModelRoute(deployment.public_name, (deployment,), self._policy, fallbacks)
 
-    def _not_found(self, model: str, *, reason: str = "unknown model") -> ModelNotFound:
-        return ModelNotFound(model=model, providers=", ".join(sorted(self.providers)) or "none",
-                             reason=reason, param="model")
+    def _not_found(self, model: str, *, reason: str = "unknown model", wanted: str | None = None) -> ModelNotFound:
+        """`wanted`: the provider the name asks for (its prefix or family). When that provider is off only
+        because its key is not in the environment, the message names the variable that turns it on: with
+        no key set, the README's own first example (`gpt-4o-mini`) would otherwise only hear "Enabled
+        providers: ollama"."""
+        providers = ", ".join(sorted(self.providers)) or "none"
+        switch = next((env.key_var for env in ENV_PROVIDERS if env.name == wanted and env.key_var), None)
+        if switch is not None:
+            return ModelNotFound("model_provider_not_enabled", model=model, provider=wanted, variable=switch,
+                                 providers=providers, param="model",
+                                 reason=f"provider {wanted!r} is not enabled (set {switch})")
+        return ModelNotFound(model=model, providers=providers, reason=reason, param="model")
 
     def table(self) -> list[tuple[str, str, str]]:
         """(public name, provider, upstream model) for every configured model and alias."""
