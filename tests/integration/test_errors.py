@@ -165,6 +165,23 @@ def test_connection_refused_is_502(make_gateway: GatewayFactory) -> None:
     assert _error(response)["code"] == "upstream_connection_error"
 
 
+def test_an_unreachable_ollama_is_a_502_naming_the_address_tried(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.InternalServerError) as caught:
+        client.chat.completions.create(model="ollama/llama3.2", messages=USER)  # type: ignore[arg-type]
+    assert caught.value.status_code == 502
+    assert "provider 'ollama' at http://127.0.0.1:9:" in caught.value.message
+
+
+def test_the_address_in_a_refused_connection_holds_no_credentials_path_or_query(make_gateway: GatewayFactory
+                                                                                ) -> None:
+    gateway = make_gateway(env={"OPENAI_BASE_URL": "http://ops:pass-0000-SECRET@127.0.0.1:9/v1?key=sk-in-query-0000"})
+    for language, said in (("en", "at http://127.0.0.1:9:"), ("de", "unter http://127.0.0.1:9 möglich")):
+        response = _post(gateway, {"model": "gpt-4o", "messages": USER}, headers={"accept-language": language})
+        message = str(_error(response)["message"])
+        assert response.status_code == 502 and said in message
+        assert "SECRET" not in response.text and "sk-in-query" not in response.text and "/v1" not in message
+
+
 def test_slow_first_byte_is_504(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
     gateway = make_gateway(env={"BABELGATE_UPSTREAM_TIMEOUT": "0.3"})
     upstream.script(Reply(json={}, first_byte_delay=2))

@@ -311,10 +311,12 @@ async def test_a_connect_that_takes_too_long_is_a_connect_timeout(client: Upstre
     assert caught.value.params == {"provider": "p", "phase": "connect"}
 
 
-async def test_a_refused_connection_is_a_connection_failure(client: UpstreamClient) -> None:
+async def test_a_refused_connection_is_a_connection_failure_naming_only_the_address(client: UpstreamClient) -> None:
     with pytest.raises(UpstreamConnectionFailed) as caught:
-        await post(client, "http://127.0.0.1:9")
-    assert caught.value.raw_message is None and "127.0.0.1" not in str(caught.value.params)
+        await post(client, "http://user:pass-secret@127.0.0.1:9/v1/chat?key=sk-query-secret")
+    # The operator learns where nothing answered; the userinfo, path and query (which may hold a key) stay out.
+    assert caught.value.raw_message is None and caught.value.params["address"] == "http://127.0.0.1:9"
+    assert "secret" not in str(caught.value.params)
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "http:///nohost", "http://example.com:99999/x"])

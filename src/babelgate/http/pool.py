@@ -91,8 +91,9 @@ class ConnectionPool:
         return connection
 
     def _failure(self, exc: OSError, provider: str) -> UpstreamConnectionFailed:
-        """What went wrong, where it helps the operator: a certificate refused, a proxy away. Never
-        the URL (its path or query may hold a key), never the proxy's credentials."""
+        """What went wrong, where it helps the operator: a certificate refused, a proxy away, the address
+        that refused (an Ollama that is not running: "…at http://127.0.0.1:11434"). Never the whole URL
+        (its userinfo, path or query may hold a key), never the proxy's credentials."""
         said = f"Could not connect to provider '{provider}': "
         if isinstance(exc, ssl.SSLCertVerificationError):
             return UpstreamConnectionFailed(provider=provider, raw_message=f"{said}its TLS certificate was not "
@@ -103,7 +104,9 @@ class ConnectionPool:
                                             f"({exc.reason or type(exc).__name__})")
         if self._proxy is not None and self._tls is None:  # the socket was to the proxy
             return unreachable_proxy(self._proxy, provider)
-        return UpstreamConnectionFailed(provider=provider)
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        address = f"{'https' if self._tls is not None else 'http'}://{host}:{self._port}"
+        return UpstreamConnectionFailed("upstream_connection_failed_at", provider=provider, address=address)
 
     async def _wait_for_room(self, loop: asyncio.AbstractEventLoop) -> None:
         room = loop.create_future()
