@@ -12,7 +12,9 @@ uvicorn sets no deadline on a request's head or body and no bound on its headers
 that opens a connection and sends nothing, sends its headers a byte at a time (slowloris), or
 sends a chunked body that never ends would hold a connection and its memory for as long as it
 likes. `Limits` bounds each; the timers are armed only when a read leaves a head or a body
-unfinished, so a request that arrives whole (nearly all of them) costs nothing more.
+unfinished, so a request that arrives whole (nearly all of them) costs nothing more. What is refused
+here (those, and bytes that are not HTTP) is answered in JSON like any error of the app (protocol_errors.py),
+where uvicorn answers in plain text.
 
 uvicorn pauses reading when a pipelined request has to wait, but every `receive()` of the request being
 answered and the end of every answer resume it, and each read is parsed whole: 10,000 pipelined
@@ -29,8 +31,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
+import httptools
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT, FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from babelgate import protocol_errors
+from babelgate.errors import GatewayError
 
 
 class CoalescingTransport:
@@ -126,12 +132,6 @@ class PipelineFlow(FlowControl):
     def resume_reading(self) -> None:
         if self.read_paused and self._may_read():
             super().resume_reading()
-
-
-_REFUSALS: Final = {
-    408: b"HTTP/1.1 408 Request Timeout\r\n",
-    431: b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
-}
 
 
 class _HeadTooLarge(Exception):
@@ -259,11 +259,11 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             raise _HeadTooLarge()
 
     def send_400_response(self, msg: str) -> None:
-        if self._refusal:
-            self._refuse(self._refusal, "the request's headers are larger than the gateway accepts "
-                                        f"({self.limits.max_header_bytes} bytes)")
+        """uvicorn's answer to what the parser refused, in plain text; ours in JSON (protocol_errors.py)."""
+        if self._refusal == 431:
+            self._refuse(protocol_errors.head_too_large(self.limits.max_header_bytes))
         else:
-            super().send_400_response(msg)
+            self._refuse(protocol_errors.malformed())
 
     def _arm(self, seconds: float) -> None:
         self._deadline = self.loop.call_later(seconds, self._expired)
@@ -274,7 +274,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             # The gateway is the one not reading (pipelined requests wait their turn): the client is not late.
             self._arm(self.limits.header_timeout if self._in_head else self.limits.body_timeout)
             return
-        what = "head" if self._in_head or self.cycle is None else "body"
+        part = "head" if self._in_head or self.cycle is None else "body"
         if self._in_head or self._in_body or self.cycle is None:
             if self.cycle is not None and not self.cycle.response_complete:
                 # The app waits for the rest of the body: it is told the client left, and stops.
@@ -283,14 +283,26 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             if self.cycle is not None and self.cycle.response_started:
                 self.transport.close()
             else:
-                self._refuse(408, f"the request's {what} did not arrive in time")
+                seconds = self.limits.header_timeout if part == "head" else self.limits.body_timeout
+                self._refuse(protocol_errors.too_slow(part, seconds))
 
-    def _refuse(self, status: int, message: str) -> None:
-        body = message.encode()
-        self.transport.write(b"".join((
-            _REFUSALS[status], b"content-type: text/plain; charset=utf-8\r\n",
-            b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n", body)))
+    def _refuse(self, error: GatewayError) -> None:
+        accept_language = next((value.decode("latin-1") for name, value in self.headers or ()
+                                if name == b"accept-language"), None)
+        self.transport.write(protocol_errors.refusal(error, self._path_read(), accept_language))
         self.transport.close()
+
+    def _path_read(self) -> str | None:
+        """The request's path as far as it arrived (its prefix names the API), or None before it began."""
+        if self.scope is None:
+            return None  # no request began
+        path: str | None = self.scope.get("path")
+        if path is None and self.url:
+            try:
+                path = httptools.parse_url(self.url).path.decode("latin-1")
+            except httptools.HttpParserInvalidURLError:
+                return None
+        return path
 
 
 # How the gateway runs under uvicorn, for `babelgate serve` (cli.py) and the tests' servers alike:

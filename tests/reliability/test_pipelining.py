@@ -11,7 +11,7 @@ import orjson
 import pytest
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 
-from babelgate.server_protocol import PIPELINE_DEPTH, READ_STEP, CoalescingHttpToolsProtocol
+from babelgate.server_protocol import PIPELINE_DEPTH, READ_STEP, CoalescingHttpToolsProtocol, Limits
 from tests.conftest import GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI, Reply, completion
 from tests.fakes.servers import RunningApp
@@ -126,3 +126,23 @@ def test_a_waiting_requests_body_stays_in_the_clients_socket_not_in_the_gateway(
     assert all(head.startswith(b"HTTP/1.1 200") for head, _ in got)
     print(f"\nthe waiting request's body held by the gateway at most: {buffered.requests} bytes")
     assert buffered.requests <= HIGH_WATER_LIMIT + READ_STEP
+
+
+def test_a_pipelined_head_left_unread_while_others_wait_is_not_timed_out(
+        make_gateway: GatewayFactory, deepest: Deepest, upstream: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gateway stops reading when the queue is full; a head it has half read meanwhile is not the
+    client's delay: no 408 while the first answer takes longer than the head's deadline."""
+    monkeypatch.setattr(CoalescingHttpToolsProtocol, "limits", Limits(header_timeout=0.3, body_timeout=0.3))
+    gateway = make_gateway(CONFIG)
+    upstream.script(Reply(json=completion("slow"), first_byte_delay=1.0))  # over three head deadlines
+    slow = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(CHAT) + CHAT)
+    waiting = b"".join(HEALTH % number for number in range(PIPELINE_DEPTH))
+    last = HEALTH % PIPELINE_DEPTH
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=30) as connection:
+        connection.sendall(slow + waiting + last[:20])  # the last head cut short: the queue is full
+        got = answers(connection, PIPELINE_DEPTH + 1)
+        assert next(got)[0].startswith(b"HTTP/1.1 200")  # the slow one, after 1 s
+        assert all(head.startswith(b"HTTP/1.1 200") for head, _ in got)
+        connection.sendall(last[20:])
+        assert next(answers(connection, 1))[0].startswith(b"HTTP/1.1 200")
