@@ -438,6 +438,15 @@ def test_least_busy_spreads_concurrent_requests(start: Start, fakes: dict[str, F
     assert sorted(models) == ["p-model", "p-model", "s-model", "s-model"]  # weights say primary; load says both
 
 
+def test_health_lists_each_key_once_though_a_deployment_has_a_provider_of_its_own(start: Start) -> None:
+    # Own timeouts give the deployment a provider of its own, with the same key and a pool of its own.
+    gateway = start("  timed:\n    provider: primary\n    model: p-model\n    timeouts: {total: 30}\n")
+    providers = {entry["name"]: entry for entry in httpx.get(gateway.url + "/health", timeout=10).json()["providers"]}
+    labels = [key["key"] for key in providers["primary"]["keys"]]
+    assert labels.count("…" + PRIMARY_KEY[-4:]) == 1, labels
+    assert labels.count("…" + SECONDARY_KEY[-4:]) == 0 and len(providers["secondary"]["keys"]) == 1
+
+
 def test_the_responses_api_and_embeddings_fail_over_too(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
     gateway = start(RESILIENT)
     fakes["primary"].script(_error(503), _error(503))

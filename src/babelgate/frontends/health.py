@@ -4,7 +4,7 @@ characters only), and the deployments whose circuit is open (no secrets)."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from babelgate.exchange import Exchange
 from babelgate.providers.key_pool import pools_of
@@ -28,7 +28,7 @@ def provider_states(runtime: Runtime) -> list[dict[str, Any]]:
     its keys' states by their last four characters (`/health`, `/admin/models`)."""
     providers = []
     for name, provider in runtime.providers.items():
-        keys = [key for pool in pools_of(name) for key in pool.states() if key["key"] != "none"]
+        keys = key_states(name)
         if not runtime.catalog.reachable(name):
             state = "unreachable"
         elif keys and all(key["state"] != "ok" for key in keys):
@@ -40,3 +40,21 @@ def provider_states(runtime: Runtime) -> list[dict[str, Any]]:
             entry["keys"] = keys
         providers.append(entry)
     return providers
+
+
+# Of a key's states in several pools, the one shown: the worst.
+_SEVERITY: Final = {"ok": 0, "cooling_down": 1, "rejected": 2}
+
+
+def key_states(provider: str) -> list[dict[str, Any]]:
+    """Each key of the provider once, though several pools hold it: a deployment with its own timeouts gets a
+    provider of its own (registry.py) with the same keys, and so a pool of its own (/health listed each key
+    twice). The worst state any pool holds for a key is shown: a 429 seen through one pool is the upstream's
+    word on the key."""
+    merged: dict[str, str] = {}
+    for pool in pools_of(provider):
+        for key in pool.states():
+            label, state = key["key"], key["state"]
+            if label != "none" and _SEVERITY[state] >= _SEVERITY[merged.get(label, "ok")]:
+                merged[label] = state
+    return [{"key": label, "state": state} for label, state in merged.items()]
