@@ -52,6 +52,7 @@ from babelgate.governance.admission import Governance
 from babelgate.governance.budgets import Budgets
 from babelgate.governance.gateway_keys import GatewayKeys, credentials
 from babelgate.governance.ledger import Ledger
+from babelgate.governance.ledger_spool import spool_for
 from babelgate.governance.rate_limits import RateLimiter
 from babelgate.governance.virtual_keys import KeyRing
 from babelgate.hooks import Completion, Hook, notify_complete
@@ -226,7 +227,9 @@ class Gateway:
                        prefix=config.redis.prefix if config.redis else "babelgate:")
 
     def _ledger(self, config: Config) -> Ledger:
-        return Ledger(self.response_store, retention=config.ledger.retention, scrub=Scrubber(secrets_of(config)))
+        settings = config.ledger
+        return Ledger(self.response_store, limit=settings.queue_limit, retention=settings.retention,
+                      scrub=Scrubber(secrets_of(config)), spool=spool_for(config.store.url, settings.spool_dir))
 
     def _network(self, name: str, provider: ProviderConfig) -> None:
         """The provider's own TLS and proxy settings, given to the upstream client (http/)."""
@@ -318,6 +321,7 @@ class Gateway:
         """What runs beside the requests: at startup, or on the first request (of any kind) when the
         gateway is mounted without our lifespan."""
         self.key_ring.start()
+        self.ledger.start()  # rows spooled at the last shutdown go to the store now, not at the first request
         if self.shared is not None:
             self.shared.start()
 

@@ -55,7 +55,7 @@ def test_every_request_leaves_a_row_and_the_admin_api_sums_them(make_gateway: Ga
     assert records[1]["ttft_ms"] is not None and records[1]["completion_tokens"] == 3
     assert created["key"] not in str(records)  # no secret in the ledger
     metrics = httpx.get(gateway.url + "/metrics", headers={"Authorization": f"Bearer {created['key']}"}).text
-    assert "babelgate_ledger_dropped 0.0" in metrics
+    assert 'babelgate_ledger_dropped{reason="queue_full"} 0.0' in metrics
 
 
 def test_refused_requests_leave_a_row_without_the_presented_secret(make_gateway: GatewayFactory,

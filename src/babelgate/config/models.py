@@ -181,6 +181,10 @@ class TelemetryConfig(_Strict):
 class LedgerConfig(_Strict):
     retention: float = Field(default=90 * 24 * 3600.0, ge=0,
                              description="seconds a ledger row is kept; 0 keeps it forever")
+    queue_limit: int = Field(default=100_000, ge=1, description="rows kept in memory while the store cannot take"
+                             " them (about 1 KB each); past it the oldest are dropped and counted")
+    spool_dir: Path = Field(default_factory=lambda: state_dir() / "ledger-spool",
+                            description="where rows the store did not take at shutdown wait for the next start")
 
 
 class DeploymentConfig(_WithKeys):
@@ -305,10 +309,14 @@ class ServerConfig(_Strict):
         return _as_list(value) if isinstance(value, str | list | tuple) else value
 
 
+def state_dir() -> Path:
+    """The gateway's directory under the user's state directory (XDG): what outlives a restart."""
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "babelgate"
+
+
 def default_store_url() -> str:
-    """SQLite under the user's state directory (XDG), so a restart finds earlier responses."""
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return f"sqlite:{Path(state) / 'babelgate' / 'babelgate.db'}"
+    """SQLite under the user's state directory, so a restart finds earlier responses."""
+    return f"sqlite:{state_dir() / 'babelgate.db'}"
 
 
 class StoreConfig(_Strict):

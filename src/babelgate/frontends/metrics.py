@@ -13,5 +13,6 @@ if TYPE_CHECKING:
 
 async def metrics(runtime: Runtime, exchange: Exchange) -> None:
     runtime.metrics.ledger_depth.set(runtime.ledger.depth)
-    runtime.metrics.ledger_dropped.set(runtime.ledger.dropped)
+    for reason, rows in runtime.ledger.dropped.items():
+        runtime.metrics.ledger_dropped.labels(reason).set(rows)
     await exchange.respond(200, runtime.metrics.render(), content_type=(b"content-type", CONTENT_TYPE))

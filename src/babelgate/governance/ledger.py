@@ -3,9 +3,18 @@ written to the store (SQLite by default, PostgreSQL when configured) asynchronou
 never in the request path, and flushed when the gateway shuts down.
 
 A request appends its row to a bounded queue (a deque append: no I/O, no await). A background task
-writes what has gathered every `FLUSH_SECONDS`, or at once when `BATCH` rows wait. When the store
-falls behind and the queue is full, the oldest rows are dropped and counted (metric
-`babelgate_ledger_dropped`): the ledger never slows or fails a request.
+writes what has gathered every `FLUSH_SECONDS`, or at once when `BATCH` rows wait. The ledger never
+slows or fails a request, whatever the store does:
+
+- A write that fails, or takes longer than `WRITE_SECONDS` (a silent database), starts an outage:
+  one warning, then retries after 0.5 s, 1 s, 2 s … up to `RETRY_MAX_SECONDS` (with jitter, so
+  instances that lost the same database do not come back at the same instant), and one info line
+  when the store is back, with what was written and dropped meanwhile.
+- At most `limit` rows wait in memory (queued, and the batch being retried); past it the oldest
+  go, counted by reason (metric `babelgate_ledger_dropped{reason="queue_full"}`).
+- At shutdown the last rows get `CLOSE_SECONDS` to reach the store; what does not goes to the spool
+  (governance/ledger_spool.py), written to the store at the next start. Rows neither written nor
+  spooled are counted (`reason="shutdown"`) and logged as lost.
 """
 
 from __future__ import annotations
@@ -13,123 +22,289 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from babelgate import response_cache
 from babelgate.store.ledger_table import MESSAGE_CHARS
 
 if TYPE_CHECKING:
+    from babelgate.governance.ledger_spool import Claimed, LedgerSpool
     from babelgate.store import ResponseStore
 
 log = logging.getLogger("babelgate.ledger")
 FLUSH_SECONDS: Final = 0.5
 BATCH: Final = 512
+# About 2 KB a row while it waits (its response headers and usage): 100,000 rows is about 200 MB.
 QUEUE_LIMIT: Final = 100_000
 PRUNE_EVERY: Final = 3600.0
+# Longer than SQLite's busy timeout (store/sqlite.py: 10 s), so a write waiting for another
+# process's lock is not taken for an outage; a PostgreSQL write cut short is rolled back.
+WRITE_SECONDS: Final = 15.0
+RETRY_FIRST_SECONDS: Final = 0.5
+RETRY_MAX_SECONDS: Final = 30.0
+CLOSE_SECONDS: Final = 5.0
+DROP_REASONS: Final = ("queue_full", "shutdown")
+
+
+@dataclass
+class Outage:
+    """The store stopped taking rows: since when, how often it was tried, what happened meanwhile."""
+
+    started: float
+    attempts: int = 0
+    dropped: int = 0
 
 
 class Ledger:
     def __init__(self, store: ResponseStore, *, limit: int = QUEUE_LIMIT, retention: float = 0.0,
-                 scrub: Callable[[str], str] = str) -> None:
+                 scrub: Callable[[str], str] = str, spool: LedgerSpool | None = None,
+                 write_seconds: float = WRITE_SECONDS, retry_first: float = RETRY_FIRST_SECONDS,
+                 retry_max: float = RETRY_MAX_SECONDS, close_seconds: float = CLOSE_SECONDS) -> None:
         self.store = store
         self.scrub = scrub  # takes secrets out of an error message before it is kept
         self.limit = limit
         self.retention = retention  # seconds a row is kept; 0: forever
+        self.spool = spool  # where rows go when the store cannot take them at shutdown; None: nowhere
+        self.write_seconds = write_seconds
+        self.retry_first = retry_first
+        self.retry_max = retry_max
+        self.close_seconds = close_seconds
         self._pruned_at = 0.0
-        self.dropped = 0
+        self.dropped = dict.fromkeys(DROP_REASONS, 0)
+        self.outage: Outage | None = None
         self._queue: deque[Entry] = deque()
+        self._retrying: list[dict[str, Any]] = []  # the batch a failed write gave back, tried first
+        self._writing = 0  # rows of the write under way
+        self._spooled = 0  # rows in spool files claimed for replay, not yet written
         self._wake: asyncio.Event | None = None
+        self._closing: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
         self._lock: asyncio.Lock | None = None  # one write at a time: a flush waits for the one under way
 
     @property
     def depth(self) -> int:
-        return len(self._queue)
+        """Rows waiting to be written: queued, given back by a failed write, being written, spooled."""
+        return len(self._queue) + len(self._retrying) + self._writing + self._spooled
 
     def record(self, row: Entry) -> None:
         queue = self._queue
-        if len(queue) >= self.limit:
-            queue.popleft()
-            self.dropped += 1
+        if len(queue) + len(self._retrying) + self._writing >= self.limit and not self._drop_oldest():
+            self._count_dropped("queue_full", 1)  # the write under way holds all the room: this row goes
+            return
         queue.append(row)
         if self._writer is None and not self._closed:
-            self._start()
-        elif len(queue) >= BATCH and self._wake is not None:
+            self.start()
+        # In an outage the writer keeps to its backoff: a full batch does not wake it.
+        elif len(queue) >= BATCH and self._wake is not None and self.outage is None:
             self._wake.set()
 
-    def _start(self) -> None:
+    def _drop_oldest(self) -> bool:
+        if self._retrying:
+            self._retrying.pop(0)  # a batch (at most BATCH * 4 rows): cheap enough, and rare
+        elif self._queue:
+            self._queue.popleft()
+        else:
+            return False
+        self._count_dropped("queue_full", 1)
+        return True
+
+    def _count_dropped(self, reason: str, rows: int) -> None:
+        self.dropped[reason] += rows
+        if self.outage is not None:
+            self.outage.dropped += rows
+
+    def start(self) -> None:
+        """Starts the writer (at the gateway's start: rows spooled by an earlier run are replayed
+        even before the first request). Without a running loop, the first row starts it."""
+        if self._writer is not None or self._closed:
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        self._wake = asyncio.Event()
+        self._wake, self._closing = asyncio.Event(), asyncio.Event()
         self._writer = loop.create_task(self._run())
 
     async def _run(self) -> None:
-        assert self._wake is not None
+        assert self._wake is not None and self._closing is not None
+        await self._replay()
         while not self._closed:
-            if len(self._queue) < BATCH:
+            if self.outage is not None:
+                await self._rest(self._closing, self._retry_delay(self.outage.attempts))
+            elif len(self._queue) < BATCH:
                 self._wake.clear()
-                # asyncio.timeout, not wait_for: a wake-up that coincides with a cancellation must not
-                # swallow the cancellation (the task would outlive its loop's shutdown).
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(FLUSH_SECONDS):
-                        await self._wake.wait()
-            await self.flush()
+                await self._rest(self._wake, FLUSH_SECONDS)
+            if self._closed:
+                return  # close() writes what is left, under its own deadline
+            # Spooled rows first (they are the oldest); no second try in the same round if they failed.
+            if self.outage is None or await self._replay():
+                await self._write_queued()
             await self._prune()
+
+    @staticmethod
+    async def _rest(event: asyncio.Event, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: a wake-up that coincides with a cancellation must not
+        # swallow the cancellation (the task would outlive its loop's shutdown).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await event.wait()
+
+    def _retry_delay(self, attempts: int) -> float:
+        delay = min(self.retry_max, self.retry_first * 2.0 ** max(0, attempts - 1))
+        # Jitter: instances that lost the same database do not all come back at the same instant.
+        return delay * random.uniform(0.5, 1.0)
 
     async def _prune(self) -> None:
         """Rows older than the retention go, once an hour (the first time at the first write)."""
         now = time.time()
-        if not self.retention or now - self._pruned_at < PRUNE_EVERY:
+        if not self.retention or now - self._pruned_at < PRUNE_EVERY or self.outage is not None:
             return
         self._pruned_at = now
         try:
-            dropped = await self.store.delete_usage_before(now - self.retention)
-        except Exception:
-            log.warning("could not drop ledger rows past their retention", exc_info=True)
+            async with asyncio.timeout(self.write_seconds):
+                dropped = await self.store.delete_usage_before(now - self.retention)
+        except Exception as exc:
+            log.warning("could not drop ledger rows past their retention (%s)", self._describe(exc))
             return
         if dropped:
             log.info("dropped %d ledger rows older than the retention (%g days)", dropped, self.retention / 86400)
 
     async def flush(self) -> None:
-        """Write every queued row; a failed write keeps its rows for the next try (up to the limit).
-        Returns once the rows queued before the call are in the store."""
+        """Write every queued row; returns once the rows queued before the call are in the store.
+        In an outage it returns at once: the writer's retries own the rows, and a request that
+        flushes (`/admin/usage`) must not wait on a store known to be down."""
+        if self.outage is not None:
+            return
+        await self._write_queued()
+
+    async def _write_queued(self) -> None:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            await self._write_all()
+            while self._retrying or self._queue:
+                if self._retrying:
+                    batch, self._retrying = self._retrying, []
+                else:
+                    entries = [self._queue.popleft() for _ in range(min(BATCH * 4, len(self._queue)))]
+                    batch = [_row(entry, self.scrub) for entry in entries]
+                try:
+                    written = await self._write(batch)
+                except BaseException:  # cut short by close(): the rows are spooled with the rest
+                    self._retrying = batch + self._retrying
+                    raise
+                if not written:
+                    self._retrying = batch + self._retrying
+                    return
 
-    async def _write_all(self) -> None:
-        while self._queue:
-            batch = [self._queue.popleft() for _ in range(min(BATCH * 4, len(self._queue)))]
-            try:
-                await self.store.append_usage([_row(entry, self.scrub) for entry in batch])
-            except Exception:
-                log.warning("could not write %d ledger rows; keeping them for the next try", len(batch),
-                            exc_info=True)
-                self._queue.extendleft(reversed(batch))
-                while len(self._queue) > self.limit:
-                    self._queue.popleft()
-                    self.dropped += 1
-                return
+    async def _write(self, rows: list[dict[str, Any]]) -> bool:
+        """One store write under the deadline; False when it failed (the outage then starts, or goes on)."""
+        self._writing = len(rows)
+        try:
+            async with asyncio.timeout(self.write_seconds):
+                await self.store.append_usage(rows)
+        except Exception as exc:
+            self._failed(exc)
+            return False
+        finally:
+            self._writing = 0
+        self._succeeded(len(rows))
+        return True
+
+    def _failed(self, exc: Exception) -> None:
+        if self.outage is None:
+            self.outage = Outage(started=time.monotonic())
+            # One line per outage, no traceback: a store that is down fails every retry alike.
+            log.warning("the ledger's store is unavailable (%s); %d rows wait in memory (at most %d),"
+                        " retried with backoff", self._describe(exc), self.depth, self.limit)
+        self.outage.attempts += 1
+
+    def _succeeded(self, rows: int) -> None:
+        outage, self.outage = self.outage, None
+        if outage is not None:
+            log.info("the ledger's store is back after %.1f s: %d rows written now, %d dropped during the outage",
+                     time.monotonic() - outage.started, rows + self.depth, outage.dropped)
+
+    def _describe(self, exc: BaseException) -> str:
+        if isinstance(exc, TimeoutError):
+            return f"no answer within {self.write_seconds:g} s"
+        return f"{type(exc).__name__}: {self.scrub(str(exc))}"
+
+    async def _replay(self) -> bool:
+        """Writes the spool files of earlier runs, each in one store write (all its rows or none);
+        False when the store failed."""
+        if self.spool is None:
+            return True
+        files = await asyncio.to_thread(self.spool.claim)
+        self._spooled = sum(claimed.rows for claimed in files)
+        for claimed in files:
+            if not await self._replay_one(self.spool, claimed):
+                return False
+        return True
+
+    async def _replay_one(self, spool: LedgerSpool, claimed: Claimed) -> bool:
+        rows = await asyncio.to_thread(spool.read, claimed)
+        self._spooled -= claimed.rows  # counted in the write under way meanwhile
+        written = False
+        try:
+            written = await self._write(rows)
+        finally:
+            if not written:
+                self._spooled += claimed.rows
+        if not written:
+            return False
+        await asyncio.to_thread(spool.done, claimed)
+        log.info("replayed %d ledger rows spooled at an earlier shutdown (%s)", len(rows), claimed.path.name)
+        return True
 
     async def close(self) -> None:
-        """Let the writer finish its write, then write what is left (the gateway's shutdown: SIGTERM
-        loses nothing). The writer is woken, not cancelled: a write cut short could be lost or,
-        on a store that finishes it in its own thread, written twice."""
+        """Write what is left within `close_seconds`; spool the rest. The writer is woken, not
+        cancelled, unless it outlives the deadline: a write cut short is rolled back by PostgreSQL,
+        and its rows are spooled with the others."""
         self._closed = True
+        deadline = time.monotonic() + self.close_seconds
         if self._writer is not None:
-            assert self._wake is not None
+            assert self._wake is not None and self._closing is not None
             self._wake.set()
-            with contextlib.suppress(Exception):
-                await self._writer
+            self._closing.set()
+            done, _ = await asyncio.wait({self._writer}, timeout=self.close_seconds)
+            if not done:
+                self._writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._writer
             self._writer = None
-        await self.flush()
+        remaining = deadline - time.monotonic()
+        if remaining > 0 and (self._queue or self._retrying):
+            self.write_seconds = min(self.write_seconds, remaining)
+            await self._write_queued()
+        await self._keep_the_rest()
+
+    async def _keep_the_rest(self) -> None:
+        rows = self._retrying + [_row(entry, self.scrub) for entry in self._queue]
+        self._retrying, self._queue = [], deque()
+        if self.spool is not None:
+            self.spool.release_all()  # spool files not replayed stay for the next start
+        if not rows:
+            return
+        if self.spool is None:
+            self._lost(rows, "no spool directory is set")
+            return
+        try:
+            path = await asyncio.to_thread(self.spool.write, rows)
+        except OSError as exc:
+            self._lost(rows, f"the spool could not be written: {type(exc).__name__}: {exc}")
+            return
+        log.warning("the ledger's store did not take the last %d rows at shutdown; they are in %s and are"
+                    " written at the next start", len(rows), path)
+
+    def _lost(self, rows: list[dict[str, Any]], why: str) -> None:
+        self._count_dropped("shutdown", len(rows))
+        log.error("%d ledger rows lost at shutdown: the store did not take them and %s", len(rows), why)
 
 
 # What a request leaves in the queue (accounting.py): the raw values, in this order; the row's dict

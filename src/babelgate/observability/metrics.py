@@ -86,10 +86,12 @@ class Metrics:
                              ("event", "model"), registry=self.registry)
         self.circuit_open = Gauge("babelgate_circuit_open", "1 while a deployment's circuit is open",
                                   ("provider", "model"), registry=self.registry)
-        self.ledger_depth = Gauge("babelgate_ledger_queue_depth", "Ledger rows waiting to be written",
-                                  registry=self.registry)
-        self.ledger_dropped = Gauge("babelgate_ledger_dropped", "Ledger rows dropped because the queue was full "
-                                    "(since start)", registry=self.registry)
+        self.ledger_depth = Gauge("babelgate_ledger_queue_depth", "Ledger rows waiting to be written (in memory, "
+                                  "being retried, spooled)", registry=self.registry)
+        # reason: queue_full (the store fell behind past ledger.queue_limit), shutdown (neither written
+        # nor spooled when the gateway stopped). Each reason reads 0 from the start.
+        self.ledger_dropped = Gauge("babelgate_ledger_dropped", "Ledger rows dropped (since start), by reason",
+                                    ("reason",), registry=self.registry)
         self.workers: WorkerMetrics | None = None  # with several worker processes: all of them in /metrics
         self._pending: deque[Observation] = deque()
         # labels() looks up a child under a lock each time; one lookup per label set is enough.

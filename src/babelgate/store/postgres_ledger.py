@@ -14,7 +14,9 @@ merging its histograms costs more than sorting the rows: then the rows answer, e
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 from babelgate.store.ledger_table import (
@@ -104,15 +106,32 @@ async def append(pool: Any, table: str, rows: list[dict[str, Any]]) -> None:
               f" ON CONFLICT (hour, {', '.join(_TEXT_GROUPS)}, status) DO UPDATE SET {updates}")
     # In key order: two writers upserting the same hours lock rows in the same order (no deadlock).
     records = [(*key, *totals.sums, totals.latency, totals.ttft) for key, totals in sorted(rollup.items())]
-    async with pool.acquire() as connection, connection.transaction():
+    async with _transaction(pool) as connection:
         # COPY: one round trip and no per-row statement, whatever the batch's size.
         await connection.copy_records_to_table(f"{table}_ledger", records=[values(row) for row in rows],
                                                columns=COLUMNS)
         await connection.executemany(upsert, records)
 
 
+@contextlib.asynccontextmanager
+async def _transaction(pool: Any) -> AsyncIterator[Any]:
+    """A connection in a transaction that a failure or a cancellation ends at once. The ledger cuts
+    a write short when the database goes silent (governance/ledger.py); asyncpg's own transaction
+    would then send ROLLBACK and wait for it as long as the database stays silent. Closing the
+    connection instead ends the transaction uncommitted on the server's side too."""
+    async with pool.acquire() as connection:
+        transaction = connection.transaction()
+        try:
+            await transaction.start()
+            yield connection
+            await transaction.commit()
+        except BaseException:
+            connection.terminate()
+            raise
+
+
 async def delete_before(pool: Any, table: str, ts: float) -> int:
-    async with pool.acquire() as connection, connection.transaction():
+    async with _transaction(pool) as connection:
         status = await connection.execute(f"DELETE FROM {table}_ledger WHERE ts < $1", ts)
         # An hour goes from the rollup once all of it is older than `ts`.
         await connection.execute(f"DELETE FROM {table}_ledger_hourly WHERE hour + {HOUR} <= $1", ts)

@@ -1,0 +1,180 @@
+"""The ledger's writer while its store fails: backoff (not a loop), one warning per outage, a bounded
+queue whose drops are counted, the real depth, recovery on its own, and at shutdown the spool (or
+rows counted as lost, never promised and dropped). Real stores: memory, and SQLite made to fail."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from babelgate.governance.ledger import Entry, Ledger
+from babelgate.governance.ledger_spool import LedgerSpool, store_tag
+from babelgate.store.memory import MemoryResponseStore
+from babelgate.store.sqlite import SQLiteResponseStore
+
+
+def entry(n: int) -> Entry:
+    return (time.time(), f"req-{n}".encode(), "vk_1", None, "chat.completions", "gpt-4o-mini", "openai",
+            "gpt-4o-mini", [(b"x-babelgate-attempts", b"1")], 200, "", None, None, 0.01, None, False, None)
+
+
+class Failing:
+    """A memory store whose writes fail (refused) or hang (a silent database) until it is healed;
+    it counts the writes it was asked for."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryResponseStore()
+        self.mode = "refuse"
+        self.attempts = 0
+
+    async def append_usage(self, rows: list[dict[str, Any]]) -> None:
+        self.attempts += 1
+        if self.mode == "refuse":
+            raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+        if self.mode == "hang":
+            await asyncio.Event().wait()
+        await self.inner.append_usage(rows)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def until(check: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        await asyncio.sleep(0.01)
+
+
+def ledger_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "babelgate.ledger" and r.levelno >= logging.WARNING]
+
+
+async def test_a_failing_store_is_retried_with_backoff_and_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+    store = Failing()
+    ledger = Ledger(store, retry_first=0.05, retry_max=0.2)  # type: ignore[arg-type]
+    caplog.set_level(logging.INFO, logger="babelgate.ledger")
+    for n in range(2000):  # more than a batch: the writer is woken at once, then keeps to its backoff
+        ledger.record(entry(n))
+    cpu, wall = time.process_time(), time.monotonic()
+    await asyncio.sleep(1.5)
+    cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+    # Delays of at least 25, 50, 100, 100 … ms: about 17 tries in 1.5 s at the most, not thousands.
+    assert 3 <= store.attempts <= 20, store.attempts
+    assert cpu < 0.3 * wall, f"{cpu:.2f} s of CPU in {wall:.2f} s"
+    assert ledger.depth == 2000 and ledger.outage is not None
+    (warning,) = ledger_warnings(caplog)
+    assert warning.exc_info is None and "ConnectionRefusedError" in warning.getMessage()
+    store.mode = "pass"
+    await until(lambda: ledger.depth == 0)
+    assert len(store.inner._usage) == 2000
+    assert [r.getMessage() for r in caplog.records if "is back" in r.getMessage()] != []
+    await ledger.close()
+
+
+async def test_past_the_limit_the_oldest_rows_go_and_are_counted() -> None:
+    store = Failing()
+    ledger = Ledger(store, limit=1000, retry_first=0.05, retry_max=0.1)  # type: ignore[arg-type]
+    for n in range(1500):
+        ledger.record(entry(n))
+        if n == 600:
+            await until(lambda: store.attempts > 0)  # a batch is given back by the failed write
+    assert ledger.depth == 1000 and ledger.dropped == {"queue_full": 500, "shutdown": 0}
+    store.mode = "pass"
+    await until(lambda: ledger.depth == 0)
+    ids = sorted(int(row["request_id"].removeprefix("req-")) for row in store.inner._usage)
+    assert ids == list(range(500, 1500))
+    await ledger.close()
+
+
+async def test_a_silent_store_is_given_up_at_the_deadline_and_close_is_bounded(tmp_path: Path) -> None:
+    store = Failing()
+    store.mode = "hang"
+    spool = LedgerSpool(tmp_path, "t")
+    ledger = Ledger(store, write_seconds=0.2, retry_first=0.05, retry_max=0.1, close_seconds=0.5,  # type: ignore[arg-type]
+                    spool=spool)
+    for n in range(600):
+        ledger.record(entry(n))
+    await until(lambda: ledger.outage is not None)
+    assert ledger.depth == 600
+    started = time.monotonic()
+    await ledger.close()
+    assert time.monotonic() - started < 2
+    assert spooled_lines(tmp_path) == [600]
+
+
+def spooled_lines(directory: Path) -> list[int]:
+    return [len(path.read_bytes().splitlines()) for path in sorted(directory.glob("ledger-*.jsonl"))]
+
+
+def _blocked_sqlite(tmp_path: Path) -> tuple[Path, Path]:
+    """A database path SQLite cannot open while `blocker` is a file where its directory should be."""
+    blocker = tmp_path / "state"
+    blocker.write_text("not a directory")
+    return blocker / "ledger.db", blocker
+
+
+async def test_sqlite_down_at_shutdown_spools_and_the_next_start_replays(tmp_path: Path,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    database, blocker = _blocked_sqlite(tmp_path)
+    spool_dir = tmp_path / "spool"
+    tag = store_tag(f"sqlite:{database}")
+    first = Ledger(SQLiteResponseStore(database), spool=LedgerSpool(spool_dir, tag), close_seconds=1)
+    caplog.set_level(logging.INFO, logger="babelgate.ledger")
+    for n in range(700):
+        first.record(entry(n))
+    await first.close()
+    assert first.dropped["shutdown"] == 0
+    assert any("written at the next start" in r.getMessage() for r in ledger_warnings(caplog))
+    assert spooled_lines(spool_dir) == [700]
+    await first.store.close()
+
+    blocker.unlink()  # the store is back
+    store = SQLiteResponseStore(database)
+    second = Ledger(store, spool=LedgerSpool(spool_dir, tag))
+    second.start()  # at the gateway's start, before any request
+    await until(lambda: spooled_lines(spool_dir) == [])
+    rows = await store.usage(0, time.time() + 1)
+    assert sorted(row["request_id"] for row in rows) == sorted(f"req-{n}" for n in range(700))
+    await second.close()
+    await store.close()
+
+
+async def test_rows_that_cannot_be_spooled_are_counted_lost_not_promised(tmp_path: Path,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    database, _ = _blocked_sqlite(tmp_path)
+    unwritable = tmp_path / "spool-is-a-file"
+    unwritable.write_text("")
+    ledger = Ledger(SQLiteResponseStore(database), spool=LedgerSpool(unwritable, "t"), close_seconds=1)
+    for n in range(300):
+        ledger.record(entry(n))
+    await ledger.close()
+    assert ledger.dropped == {"queue_full": 0, "shutdown": 300}
+    messages = [r.getMessage() for r in ledger_warnings(caplog)]
+    assert any("300 ledger rows lost at shutdown" in m for m in messages)
+    assert not any("next start" in m or "next try" in m for m in messages)
+    await ledger.store.close()
+
+
+def test_a_spool_file_is_replayed_once_by_its_own_store_only(tmp_path: Path) -> None:
+    mine, other = LedgerSpool(tmp_path, "mine"), LedgerSpool(tmp_path, "other")
+    mine.write([{"ts": 1.0, "request_id": "a"}])
+    other.write([{"ts": 1.0, "request_id": "b"}])
+    (claimed,) = mine.claim()
+    assert LedgerSpool(tmp_path, "mine").claim() == []  # another gateway: the file is locked
+    assert mine.read(claimed) == [{"ts": 1.0, "request_id": "a"}]
+    mine.done(claimed)
+    assert [path.name.split("-")[1] for path in tmp_path.glob("*.jsonl")] == ["other"]
+    assert oct(os.stat(next(tmp_path.glob("*.jsonl"))).st_mode & 0o777) == "0o600"
+
+
+def test_a_spool_is_named_after_its_store_without_the_password() -> None:
+    assert store_tag("postgresql://u:secret@db:5432/x") == store_tag("postgresql://u:other@db:5432/x")
+    assert store_tag("postgresql://u@db:5432/x") != store_tag("postgresql://u@db:5432/y")
