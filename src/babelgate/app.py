@@ -20,7 +20,7 @@ from babelgate import response_cache
 from babelgate.accounting import account
 from babelgate.collector import PacedCollector
 from babelgate.config.load import load_config
-from babelgate.config.models import Config, ProviderConfig
+from babelgate.config.models import Config, ProviderConfig, RedisConfig
 from babelgate.config.reload import install_reload_signal
 from babelgate.cors import Cors
 from babelgate.errors import AuthenticationFailed, GatewayError, MethodNotAllowed, NotFound
@@ -67,6 +67,7 @@ from babelgate.observability.request_id import RequestIds
 from babelgate.observability.tracing import RequestRecord, Tracing, endpoint_from
 from babelgate.providers import PROVIDER_TYPES, build_provider, key_pool
 from babelgate.providers.base import Provider
+from babelgate.redis_link import RedisLink
 from babelgate.response_cache import ResponseCache
 from babelgate.routing.catalog import ModelCatalog
 from babelgate.routing.health import Health
@@ -156,8 +157,13 @@ class Gateway:
         # Deployments' health outlives a reload: a dead upstream stays skipped under the new config.
         self.health = Health()
         self.health.on_circuit = self._circuit_changed
-        # Circuits and resting keys shared with other instances (started with the event loop).
-        self.shared = RedisShared(config.redis.url, self.health, prefix=config.redis.prefix) if config.redis else None
+        # One Redis pool and breaker for every use of shared state (redis_link.py), and the circuits
+        # and resting keys shared with other instances (started with the event loop).
+        self.redis: RedisLink | None = None
+        self.shared: RedisShared | None = None
+        if config.redis is not None:
+            self.redis = self._redis_link(config.redis)
+            self.shared = RedisShared(self.redis, self.health, prefix=config.redis.prefix)
         self.request_ids = RequestIds()
         # Traces when an OTLP endpoint is configured (observability/tracing.py); None costs nothing.
         endpoint = endpoint_from(config.telemetry.otlp_endpoint, os.environ)
@@ -173,11 +179,10 @@ class Gateway:
         self.key_ring = KeyRing(self.response_store)  # virtual keys, kept in the store
         self.ledger = self._ledger(config)  # one row per request, in batches
         # Limits and budgets: exact across instances through Redis when configured.
-        self.limiter = RateLimiter(config.redis.url if config.redis else None,
-                                   prefix=config.redis.prefix if config.redis else "babelgate:")
+        self.limiter = RateLimiter(self.redis, prefix=config.redis.prefix if config.redis else "babelgate:")
         self.budgets = self._budgets(config)
         self.cache = ResponseCache(max_entries=config.cache.max_entries,
-                                   redis_url=config.redis.url if config.redis else None,
+                                   redis=self.redis,
                                    prefix=config.redis.prefix if config.redis else "babelgate:")
         self.sealer_source: SealerSource | None = None
         self.runtime = self.build_runtime(config)
@@ -223,8 +228,14 @@ class Gateway:
         )
 
     def _budgets(self, config: Config) -> Budgets:
-        return Budgets(self.response_store, config.redis.url if config.redis else None,
+        return Budgets(self.response_store, self.redis,
                        prefix=config.redis.prefix if config.redis else "babelgate:")
+
+    def _redis_link(self, config: RedisConfig) -> RedisLink:
+        link = RedisLink(config.url, max_connections=config.max_connections, timeout=config.timeout)
+        self.metrics.redis_up.set(1)
+        link.on_change = self.metrics.redis_up.set
+        return link
 
     def _ledger(self, config: Config) -> Ledger:
         settings = config.ledger
@@ -262,10 +273,9 @@ class Gateway:
             self.response_store = open_cached_store(config.store.url, made_at=response_created_at)
             old_ring, self.key_ring = self.key_ring, KeyRing(self.response_store)
             old_ledger, self.ledger = self.ledger, self._ledger(config)
-            old_budgets, self.budgets = self.budgets, self._budgets(config)
+            self.budgets = self._budgets(config)
             self.key_ring.start()
             self._in_background(old_ring.close())
-            self._in_background(old_budgets.close())
             self._in_background(old_ledger.close())
         self.runtime = self.build_runtime(config)
         self.runtime.catalog.start()
@@ -284,9 +294,8 @@ class Gateway:
         if self.shared is not None:
             await self.shared.close()
         await self.key_ring.close()
-        await self.limiter.close()
-        await self.budgets.close()
-        await self.cache.close()
+        if self.redis is not None:
+            await self.redis.close()
         await self.ledger.close()  # before the store closes: the last rows go in
         if self.metrics.workers is not None:
             await self.metrics.workers.close()

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from babelgate.redis_link import RedisLink
+from babelgate.redis_link import RedisLink, RedisUnavailable
 
 if TYPE_CHECKING:
     from babelgate.exchange import Exchange
@@ -79,24 +79,24 @@ def cache_key(route: str, model: str, stream: bool, body: bytes) -> str | None:
 
 
 class ResponseCache:
-    def __init__(self, *, max_entries: int = 10_000, redis_url: str | None = None,
+    def __init__(self, *, max_entries: int = 10_000, redis: RedisLink | None = None,
                  prefix: str = "babelgate:") -> None:
+        """`redis`: the gateway's link, when the cache is shared (its owner closes it)."""
         self.max_entries = max_entries
         self.prefix = prefix
         self._memory: OrderedDict[str, tuple[float, Entry]] = OrderedDict()
-        self._link = RedisLink(redis_url, use="the response cache", meanwhile="caching in memory") \
-            if redis_url else None
+        self._link = redis
         self.hits = 0
         self.misses = 0
 
     async def get(self, key: str) -> Entry | None:
-        if self._link is not None:
+        if self._link is not None and self._link.up:
+            name = self.prefix + "cache:" + key
             try:
-                data = await self._link.client.get(self.prefix + "cache:" + key)
-            except Exception as exc:
-                self._link.failed(exc)
+                data = await self._link.call(lambda redis: redis.get(name))
+            except RedisUnavailable:
+                pass  # the memory cache until Redis is back
             else:
-                self._link.answered()
                 return Entry.decode(data) if data is not None else None
         found = self._memory.get(key)
         if found is None:
@@ -111,25 +111,18 @@ class ResponseCache:
     async def put(self, key: str, entry: Entry, ttl: float) -> None:
         if sum(len(chunk) for chunk in entry.chunks) > MAX_ENTRY_BYTES:
             return
-        if self._link is not None:
+        if self._link is not None and self._link.up:
+            name, data = self.prefix + "cache:" + key, entry.encode()
             try:
-                await self._link.client.set(self.prefix + "cache:" + key, entry.encode(), px=max(1, int(ttl * 1000)))
-            except Exception as exc:
-                self._link.failed(exc)
+                await self._link.call(lambda redis: redis.set(name, data, px=max(1, int(ttl * 1000))))
+            except RedisUnavailable:
+                pass  # the memory cache until Redis is back
             else:
-                self._link.answered()
                 return
         self._memory[key] = (time.monotonic() + ttl, entry)
         self._memory.move_to_end(key)
         while len(self._memory) > self.max_entries:
             self._memory.popitem(last=False)
-
-
-
-
-    async def close(self) -> None:
-        if self._link is not None:
-            await self._link.close()
 
 
 @dataclass(frozen=True, slots=True)

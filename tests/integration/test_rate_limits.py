@@ -19,6 +19,7 @@ import pytest
 
 from babelgate.errors import RateLimitExceeded
 from babelgate.governance.rate_limits import Limits, RateLimiter, Scope, reset_text
+from babelgate.redis_link import RedisLink
 from tests.conftest import CLOSED_PORT_URL, GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI, completion
 from tests.fakes.scripted import Reply
@@ -67,13 +68,14 @@ def test_a_key_without_limits_gets_no_limit_headers(make_gateway: GatewayFactory
 
 
 async def test_a_redis_outage_falls_back_to_the_instance_s_own_count() -> None:
-    limiter = RateLimiter("redis://127.0.0.1:9/0")
+    link = RedisLink("redis://127.0.0.1:9/0")
+    limiter = RateLimiter(link)
     scopes = [Scope("key", "k", Limits(rpm=2))]
     for _ in range(2):
         await limiter.admit(scopes, 10)
     with pytest.raises(RateLimitExceeded):
         await limiter.admit(scopes, 10)
-    await limiter.close()
+    await link.close()
 
 
 def test_reset_times_read_as_openai_writes_them() -> None:
@@ -165,7 +167,8 @@ def test_a_budget_is_shared_across_processes(two_gateways: tuple[str, str], upst
 
 
 async def test_tokens_and_scopes_through_redis(redis_url: str) -> None:  # noqa: F811
-    limiter = RateLimiter(redis_url, prefix=f"bgtest-{uuid.uuid4().hex[:8]}:")
+    link = RedisLink(redis_url)
+    limiter = RateLimiter(link, prefix=f"bgtest-{uuid.uuid4().hex[:8]}:")
     scopes = [Scope("key", "k", Limits(rpm=5)), Scope("team", "t", Limits(tpm=100, max_concurrent=1))]
     headers: list[tuple[bytes, bytes]] = []
     first = await limiter.admit(scopes, 30, headers)
@@ -182,4 +185,4 @@ async def test_tokens_and_scopes_through_redis(redis_url: str) -> None:  # noqa:
     assert (b"x-ratelimit-remaining-requests", b"4") in refused and (b"x-ratelimit-remaining-tokens", b"10") in refused
     small = await limiter.admit(scopes, 5)  # 90 + 5 fits
     await limiter.finish(small, 5)
-    await limiter.close()
+    await link.close()

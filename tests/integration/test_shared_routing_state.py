@@ -17,6 +17,7 @@ import httpx
 import openai
 import pytest
 
+from babelgate.redis_link import RedisLink
 from babelgate.routing.health import Health
 from babelgate.routing.shared import RedisShared
 from tests.conftest import CLOSED_PORT_URL
@@ -26,6 +27,17 @@ from tests.integration.test_cli_serve import _free_port, _wait_ready
 from tests.services import redis_url  # noqa: F401 (a fixture)
 
 KEYS = ("sk-shared-first-key-AAAA", "sk-shared-second-key-BBBB")
+
+
+def _shared(url: str, health: Health, prefix: str = "babelgate:") -> RedisShared:
+    """An instance's routing state over a Redis link of its own, as each gateway has one."""
+    return RedisShared(RedisLink(url), health, prefix=prefix)
+
+
+async def _close(*instances: RedisShared) -> None:
+    for shared in instances:
+        await shared.close()
+        await shared._link.close()
 
 
 async def _until(condition: object, seconds: float = 3.0) -> None:
@@ -40,7 +52,7 @@ async def _until(condition: object, seconds: float = 3.0) -> None:
 async def test_a_circuit_opened_on_one_instance_is_open_on_the_other(redis_url: str) -> None:  # noqa: F811
     prefix = f"bgtest-{uuid.uuid4().hex[:8]}:"
     first, second = Health(), Health()
-    a, b = RedisShared(redis_url, first, prefix=prefix), RedisShared(redis_url, second, prefix=prefix)
+    a, b = _shared(redis_url, first, prefix), _shared(redis_url, second, prefix)
     a.start()
     b.start()
     try:
@@ -51,25 +63,24 @@ async def test_a_circuit_opened_on_one_instance_is_open_on_the_other(redis_url: 
         assert not second.admits("p/m")
         # A new instance loads what is current when it starts.
         third = Health()
-        c = RedisShared(redis_url, third, prefix=prefix)
+        c = _shared(redis_url, third, prefix)
         c.start()
         try:
             await _until(lambda: third.circuit("p/m") == "open")
         finally:
-            await c.close()
+            await _close(c)
         # Closing travels too.
         first.begin("p/m")
         first.succeeded("p/m", 0.1)
         await _until(lambda: second.circuit("p/m") == "closed")
     finally:
-        await a.close()
-        await b.close()
+        await _close(a, b)
 
 
 async def test_a_redis_outage_fails_nothing_and_warns_once(caplog: pytest.LogCaptureFixture) -> None:
     health = Health()
-    shared = RedisShared("redis://127.0.0.1:9/0", health)  # nothing listens there
-    caplog.set_level(logging.WARNING, logger="babelgate.shared")
+    shared = _shared("redis://127.0.0.1:9/0", health)  # nothing listens there
+    caplog.set_level(logging.WARNING, logger="babelgate.redis")
     shared.start()
     try:
         for _ in range(3):
@@ -77,10 +88,10 @@ async def test_a_redis_outage_fails_nothing_and_warns_once(caplog: pytest.LogCap
             health.failed("p/m", threshold=1, cooldown=30)  # sends, and the send fails quietly
         await asyncio.sleep(1.0)
         assert health.circuit("p/m") == "open"  # local state works on
-        warnings = [r for r in caplog.records if r.name == "babelgate.shared"]
+        warnings = [r for r in caplog.records if r.name == "babelgate.redis"]
         assert len(warnings) == 1 and "per instance" in warnings[0].getMessage()
     finally:
-        await shared.close()
+        await _close(shared)
 
 
 # -- two gateway processes ---------------------------------------------------------------------------
@@ -151,7 +162,7 @@ async def test_latency_figures_are_averaged_over_the_instances(redis_url: str,  
     monkeypatch.setattr("babelgate.routing.shared.LATENCY_EVERY", 0.05)
     prefix = f"bgtest-{uuid.uuid4().hex[:8]}:"
     first, second = Health(), Health()
-    a, b = RedisShared(redis_url, first, prefix=prefix), RedisShared(redis_url, second, prefix=prefix)
+    a, b = _shared(redis_url, first, prefix), _shared(redis_url, second, prefix)
     for health, seconds in ((first, 1.0), (second, 3.0)):
         health.begin("p/m")
         health.succeeded("p/m", seconds)
@@ -160,5 +171,4 @@ async def test_latency_figures_are_averaged_over_the_instances(redis_url: str,  
     try:
         await _until(lambda: first.latency("p/m") == 2.0 and second.latency("p/m") == 2.0)
     finally:
-        await a.close()
-        await b.close()
+        await _close(a, b)

@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from babelgate.redis_link import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT
 from babelgate.sealing import parse_keys
 
 DEFAULT_MAX_BODY_BYTES: Final = 32 * 1024 * 1024
@@ -337,6 +338,11 @@ class RedisConfig(_Strict):
 
     url: str = Field(repr=False, description="redis://[user:password@]host:port/db or rediss://…")
     prefix: str = Field(default="babelgate:", min_length=1, description="of every key and channel")
+    max_connections: int = Field(default=DEFAULT_MAX_CONNECTIONS, ge=2,  # a subscription holds one
+                                 description="connections to Redis this process opens at most (one pool for all uses)")
+    timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0, le=10,
+                           description="seconds a Redis call may take (connect and answer) "
+                                       "before Redis is taken for down and state kept per instance")
 
     @field_validator("url")
     @classmethod

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import contextlib
 import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from babelgate.errors import RateLimitExceeded
-from babelgate.redis_link import RedisLink
+from babelgate.redis_link import RedisLink, RedisUnavailable
 from babelgate.store.ledger_table import UsageQuery
 
 if TYPE_CHECKING:
@@ -61,11 +62,11 @@ class BudgetExceeded(RateLimitExceeded):
 
 
 class Budgets:
-    def __init__(self, store: ResponseStore, redis_url: str | None = None, *, prefix: str = "babelgate:") -> None:
+    def __init__(self, store: ResponseStore, redis: RedisLink | None = None, *, prefix: str = "babelgate:") -> None:
+        """`redis`: the gateway's link, when running sums are shared (its owner closes it)."""
         self.store = store
         self.prefix = prefix
-        self._link = RedisLink(redis_url, use="budgets", meanwhile="spend is counted per instance") \
-            if redis_url else None
+        self._link = redis
         self._add: Any = None
         # (kind, name, period start) → dollars spent; the seeding of each, once.
         self.spent: dict[tuple[str, str, float], float] = {}
@@ -87,29 +88,26 @@ class Budgets:
         slot = (kind, name, start)
         if slot in self.spent:
             self.spent[slot] += cost
-        if self._link is not None:
-            try:
-                if self._add is None:
-                    self._add = self._link.client.register_script(_ADD)
-                await self._add(keys=[self._key(slot)], args=[repr(cost)])
-            except Exception as exc:
-                self._link.failed(exc)
+        if self._link is not None and self._link.up:
+            if self._add is None:
+                self._add = self._link.client.register_script(_ADD)
+            with contextlib.suppress(RedisUnavailable):  # the ledger has the cost: the next seeding counts it
+                await self._link.call(lambda _: self._add(keys=[self._key(slot)], args=[repr(cost)]))
 
     async def _spent(self, kind: str, name: str, start: float) -> float:
         slot = (kind, name, start)
-        if self._link is not None:
+        if self._link is not None and self._link.up:
+            link, key = self._link, self._key(slot)
             try:
-                client = self._link.client
-                value = await client.get(self._key(slot))
+                value = await link.call(lambda redis: redis.get(key))
                 if value is None:
-                    seeded = await self._seed(slot)
+                    seeded = await self._seed(slot)  # from the store: not within Redis's deadline
                     # Whoever came first set it; everyone reads the same from here on.
-                    await client.set(self._key(slot), repr(seeded), nx=True, ex=_ttl(start))
-                    value = await client.get(self._key(slot))
-                self._link.answered()
+                    await link.call(lambda redis: redis.set(key, repr(seeded), nx=True, ex=_ttl(start)))
+                    value = await link.call(lambda redis: redis.get(key))
                 return float(value) if value is not None else self.spent.get(slot, 0.0)
-            except Exception as exc:
-                self._link.failed(exc)
+            except RedisUnavailable:
+                pass  # counted by this instance until Redis is back
         if slot not in self.spent:
             self.spent[slot] = await self._seed(slot)
         return self.spent[slot]
@@ -134,13 +132,6 @@ class Budgets:
     def _key(self, slot: tuple[str, str, float]) -> str:
         kind, name, start = slot
         return f"{self.prefix}spend:{kind}:{name}:{int(start)}"
-
-
-
-
-    async def close(self) -> None:
-        if self._link is not None:
-            await self._link.close()
 
 
 def _ttl(start: float) -> int:

@@ -11,8 +11,8 @@ In-process by default. With Redis configured, one Lua script admits a request ag
 scopes at once, atomically, and one settles it when it ends (two round trips; one when no scope
 limits tokens or requests at once): any number of instances admit exactly the limit between them.
 Requests in flight are a sorted set whose entries expire should an instance die with its
-requests. A Redis outage falls back to the in-process state with one warning, never to a refused
-request.
+requests. A Redis outage falls back to the in-process state at once (redis_link.py's breaker),
+never to a refused request.
 
 A request is admitted by every scope that applies, or by none: a refused request counts against
 nothing (in-process, what the scopes before the refusing one took is given back).
@@ -20,6 +20,7 @@ nothing (in-process, what the scopes before the refusing one took is given back)
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from collections import deque
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from babelgate.errors import RateLimitExceeded
-from babelgate.redis_link import RedisLink
+from babelgate.redis_link import RedisLink, RedisUnavailable
 
 WINDOW: Final = 60.0  # seconds: "per minute"
 # A request in flight is forgotten after this long even if its instance never said it ended.
@@ -202,10 +203,10 @@ class _TokenWindow:
 
 
 class RateLimiter:
-    def __init__(self, redis_url: str | None = None, *, prefix: str = "babelgate:") -> None:
+    def __init__(self, redis: RedisLink | None = None, *, prefix: str = "babelgate:") -> None:
+        """`redis`: the gateway's link, when limits are shared (its owner closes it)."""
         self.prefix = prefix
-        self._link = RedisLink(redis_url, use="rate limits", meanwhile="limits are per instance") \
-            if redis_url else None
+        self._link = redis
         self._admit_script: Any = None
         self._settle_script: Any = None
         self._members = itertools.count()
@@ -218,15 +219,12 @@ class RateLimiter:
         """Take what the request needs from every scope, or nothing and raise the refusal.
         OpenAI's `x-ratelimit-*` headers go into `headers` either way."""
         admission = Admission(estimate, headers if headers is not None else [])
-        if self._link is not None:
+        if self._link is not None and self._link.up:
             try:
                 await self._admit_shared(scopes, admission)
-            except RateLimitExceeded:
-                raise
-            except Exception as exc:
-                self._link.failed(exc)
+            except RedisUnavailable:
+                pass  # counted by this instance until Redis is back
             else:
-                self._link.answered()
                 return admission
         headed: set[str] = set()
         try:
@@ -353,7 +351,8 @@ class RateLimiter:
             keys += [self.prefix + window for window in scope.windows]
             limits = scope.limits
             args += [limits.rpm or 0, limits.tpm or 0, limits.max_concurrent or 0]
-        result = [int(float(value)) for value in await self._admit_script(keys=keys, args=args)]
+        answer = await self._link.call(lambda _: self._admit_script(keys=keys, args=args))
+        result = [int(float(value)) for value in answer]
         admitted, failing, kind = result[0], result[1], result[2]
         headed: set[str] = set()
         for number, scope in enumerate(scopes):
@@ -387,18 +386,10 @@ class RateLimiter:
         for tokens_key, in_flight_key, tpm, concurrent in admission.shared:
             keys += [tokens_key, in_flight_key]
             args += [1 if tpm else 0, 1 if concurrent else 0]
-        try:
-            await self._settle_script(keys=keys, args=args)
-        except Exception as exc:  # the in-flight entry expires on its own; the estimate stays counted
-            assert self._link is not None
-            self._link.failed(exc)
-
-
-
-
-    async def close(self) -> None:
-        if self._link is not None:
-            await self._link.close()
+        assert self._link is not None
+        # Unsettled while Redis is away: the in-flight entry expires on its own, the estimate stays counted.
+        with contextlib.suppress(RedisUnavailable):
+            await self._link.call(lambda _: self._settle_script(keys=keys, args=args))
 
 
 def reset_text(seconds: float) -> str:

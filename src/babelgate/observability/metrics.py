@@ -92,6 +92,9 @@ class Metrics:
         # nor spooled when the gateway stopped). Each reason reads 0 from the start.
         self.ledger_dropped = Gauge("babelgate_ledger_dropped", "Ledger rows dropped (since start), by reason",
                                     ("reason",), registry=self.registry)
+        # With several workers, gauges read their largest value: 1 while any worker reaches Redis.
+        self.redis_up = Gauge("babelgate_redis_up", "1 while Redis answers (its breaker is closed), 0 while state "
+                              "is kept per instance", registry=self.registry)
         self.workers: WorkerMetrics | None = None  # with several worker processes: all of them in /metrics
         self._pending: deque[Observation] = deque()
         # labels() looks up a child under a lock each time; one lookup per label set is enough.

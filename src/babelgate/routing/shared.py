@@ -6,14 +6,16 @@ channel; every instance applies what the others publish, and loads what is curre
 starts or reconnects. Nothing in a request waits for Redis: changes are sent by a task, and what
 others said is already in local memory when a request asks.
 
-A Redis outage degrades to per-instance state: one warning, requests go on, the connection is
-retried in the background with backoff, and one line says when it is back.
+A Redis outage degrades to per-instance state: the gateway's link (redis_link.py) opens its
+breaker, nothing is sent meanwhile, and when its probe finds Redis back the subscription is made
+again and what is current loaded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -22,35 +24,36 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from babelgate.providers import key_pool
-from babelgate.redis_link import TIMEOUT, RedisLink
+from babelgate.redis_link import RedisLink, RedisUnavailable
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
     from babelgate.routing.health import Health
 
 log = logging.getLogger("babelgate.shared")
-RECONNECT_MAX: Final = 10.0
 LATENCY_EVERY: Final = 2.0  # seconds between two exchanges of latency figures
 _LATENCY_TTL: Final = 10  # seconds an instance's figures outlive it
 _LINGER: Final = 1.0  # seconds a Redis key outlives the state it holds (clock differences)
 
 
 class RedisShared:
-    def __init__(self, url: str, health: Health, *, prefix: str = "babelgate:") -> None:
-        self.url = url
+    def __init__(self, redis: RedisLink, health: Health, *, prefix: str = "babelgate:") -> None:
+        """`redis`: the gateway's link (its owner closes it)."""
         self.health = health
         self.prefix = prefix
         self.channel = f"{prefix}routing"
         self.instance = uuid.uuid4().hex[:12]  # its own messages come back to it: ignored
         self.started = False
-        self._link = RedisLink(url, use="routing state", meanwhile="routing state is per instance", health_check=5,
-                               logger=log)
+        self.listening = False  # subscribed, and what was current loaded
+        self._link = redis
         self._listener: asyncio.Task[None] | None = None
         self._latency: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
 
     @property
     def _up(self) -> bool:
-        return self._link.up
+        return self.listening and self._link.up
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -73,14 +76,12 @@ class RedisShared:
         if self.health.shared is self:
             self.health.shared = None
         if self._sends:
-            await asyncio.wait(set(self._sends), timeout=TIMEOUT * 2)
+            await asyncio.wait(set(self._sends), timeout=self._link.timeout * 2)
         for task in (self._listener, self._latency):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        with contextlib.suppress(Exception):
-            await self._link.close()
         self.started = False
 
     # --- what this instance tells the others (health.SharedHealth, key_pool.rest_listeners) -------
@@ -94,8 +95,8 @@ class RedisShared:
                    {"k": "rest", "p": provider, "l": label, "u": until})
 
     def _send(self, key: str, until: float, message: dict[str, Any]) -> None:
-        if not self.started:
-            return
+        if not self.started or not self._link.up:
+            return  # while Redis is away each instance keeps its own
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -105,8 +106,8 @@ class RedisShared:
         task.add_done_callback(self._sends.discard)
 
     async def _write(self, key: str, until: float, message: dict[str, Any]) -> None:
-        try:
-            async with self._link.client.pipeline(transaction=False) as pipe:
+        async def write(redis: Redis) -> None:
+            async with redis.pipeline(transaction=False) as pipe:
                 ttl = until - time.time()
                 if ttl > 0:
                     pipe.set(key, repr(until), px=int((ttl + _LINGER) * 1000))
@@ -114,41 +115,47 @@ class RedisShared:
                     pipe.delete(key)
                 pipe.publish(self.channel, orjson.dumps(message))
                 await pipe.execute()
-        except Exception as exc:
-            self._link.failed(exc)
+
+        with contextlib.suppress(RedisUnavailable):  # lost with the outage; the state is kept here
+            await self._link.call(write)
 
     # --- what the others told us -------------------------------------------------------------------
 
     async def _listen(self) -> None:
-        delay = 0.25
+        """Subscribed while Redis is up; after an outage, once the link's probe finds it back, the
+        subscription is made again and what changed meanwhile loaded."""
         while True:
+            await self._link.wait_up()
             try:
                 async with self._link.client.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(self.channel)
+                    await self._link.call(lambda _: pubsub.subscribe(self.channel))
                     await self._load()
-                    self._link.answered()
-                    delay = 0.25
-                    while True:
+                    self.listening = True
+                    while self._link.up:
                         message = await pubsub.get_message(timeout=1.0)
                         if message is not None:
                             self._apply(message.get("data"))
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except RedisUnavailable:
+                pass  # the link opened its breaker: wait for its probe
+            except Exception as exc:  # the subscription's connection failed
                 self._link.failed(exc)
-                await asyncio.sleep(delay)
-                delay = min(RECONNECT_MAX, delay * 2)
+            finally:
+                self.listening = False
+            if self._link.up:  # left for a reason the breaker did not see: not in a tight loop
+                await asyncio.sleep(self._link.timeout)
 
     async def _load(self) -> None:
         """What is current: open circuits and resting keys, from their keys' values."""
         now = time.time()
         for pattern in (f"{self.prefix}circuit:*", f"{self.prefix}rest:*"):
-            async for raw_key in self._link.client.scan_iter(match=pattern, count=200):
+            for raw_key in await self._link.call(functools.partial(_scan, match=pattern)):
                 await self._load_one(raw_key, now)
 
     async def _load_one(self, raw_key: Any, now: float) -> None:
         key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
-        value = await self._link.client.get(key)
+        value = await self._link.call(lambda redis: redis.get(key))
         try:
             until = float(value) if value is not None else 0.0
         except ValueError:
@@ -183,25 +190,31 @@ class RedisShared:
         while True:
             await asyncio.sleep(LATENCY_EVERY)
             try:
-                mine = self.health.local_latencies()
-                own_key = f"{self.prefix}latency:{self.instance}"
-                if mine:
-                    async with self._link.client.pipeline(transaction=False) as pipe:
-                        pipe.hset(own_key, mapping={name: repr(value) for name, value in mine.items()})
-                        pipe.expire(own_key, _LATENCY_TTL)
-                        await pipe.execute()
-                sums: dict[str, list[float]] = {}
-                async for raw_key in self._link.client.scan_iter(match=f"{self.prefix}latency:*", count=200):
-                    figures: dict[Any, Any] = await self._link.client.hgetall(raw_key)  # type: ignore[misc]
-                    for name, value in figures.items():
-                        deployment = name.decode() if isinstance(name, bytes) else str(name)
-                        sums.setdefault(deployment, []).append(float(value))
-                self.health.fleet_latency = {name: sum(values) / len(values) for name, values in sums.items()}
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
+                self.health.fleet_latency = await self._link.call(self._share_latencies)
+            except RedisUnavailable:
                 self.health.fleet_latency = {}  # back to this instance's own figures
-                self._link.failed(exc)
+
+    async def _share_latencies(self, redis: Redis) -> dict[str, float]:
+        """Writes this instance's figures, answers the average of every instance's."""
+        mine = self.health.local_latencies()
+        own_key = f"{self.prefix}latency:{self.instance}"
+        if mine:
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.hset(own_key, mapping={name: repr(value) for name, value in mine.items()})
+                pipe.expire(own_key, _LATENCY_TTL)
+                await pipe.execute()
+        sums: dict[str, list[float]] = {}
+        for raw_key in await _scan(redis, f"{self.prefix}latency:*"):
+            figures: dict[Any, Any] = await redis.hgetall(raw_key)  # type: ignore[misc]
+            for name, value in figures.items():
+                deployment = name.decode() if isinstance(name, bytes) else str(name)
+                sums.setdefault(deployment, []).append(float(value))
+        return {name: sum(values) / len(values) for name, values in sums.items()}
+
+
+async def _scan(redis: Redis, match: str) -> list[Any]:
+    return [key async for key in redis.scan_iter(match=match, count=200)]
+
 
 def _learn_rest(provider: str, label: str, until: float) -> None:
     for pool in key_pool.pools_of(provider):
