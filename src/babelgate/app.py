@@ -174,8 +174,9 @@ class Gateway:
         self.created = int(time.time())
         self.started_monotonic = time.monotonic()
         self._background: set[asyncio.Task[None]] = set()
-        self.store_url = config.store.url
-        self.response_store = open_cached_store(config.store.url, made_at=response_created_at)
+        self.store = config.store  # reopened on reload when it changes
+        self.response_store = open_cached_store(config.store.url, made_at=response_created_at,
+                                                timeout=config.store.timeout)
         self.key_ring = KeyRing(self.response_store)  # virtual keys, kept in the store
         self.ledger = self._ledger(config)  # one row per request, in batches
         # Limits and budgets: exact across instances through Redis when configured.
@@ -268,9 +269,10 @@ class Gateway:
         """Serve `config` from now on; requests in flight keep the runtime they started with."""
         old = self.runtime
         old_store = self.response_store
-        if config.store.url != self.store_url:
-            self.store_url = config.store.url
-            self.response_store = open_cached_store(config.store.url, made_at=response_created_at)
+        if config.store != self.store:
+            self.store = config.store
+            self.response_store = open_cached_store(config.store.url, made_at=response_created_at,
+                                                    timeout=config.store.timeout)
             old_ring, self.key_ring = self.key_ring, KeyRing(self.response_store)
             old_ledger, self.ledger = self.ledger, self._ledger(config)
             self.budgets = self._budgets(config)

@@ -10,6 +10,7 @@
     ├── NotFound                      404 (unknown route)
     │   └── ModelNotFound             404 model_not_found
     ├── MethodNotAllowed              405
+    ├── StoreUnavailable              503 store_unavailable (the store, its database, did not answer in time)
     └── UpstreamError                 502 upstream_error (base of every failure of an upstream)
         ├── UpstreamRejected          the upstream's own 4xx, relayed with its message
         ├── UpstreamAuthFailed        401/403 upstream_authentication_error (our key was rejected)
@@ -130,6 +131,18 @@ class MethodNotAllowed(GatewayError):
     type = "invalid_request_error"
     default_code = "method_not_allowed"
     default_key = "method_not_allowed"
+
+
+class StoreUnavailable(GatewayError):
+    """The gateway's own store (stored responses, virtual keys, the ledger's analytics) did not
+    answer within `store.timeout`: a 503 the client may retry, never a request held for as long
+    as the database is silent."""
+
+    status = 503
+    type = "server_error"
+    default_code = "store_unavailable"
+    default_key = "store_timeout"
+    retryable = True
 
 
 class UpstreamError(GatewayError):

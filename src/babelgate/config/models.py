@@ -324,6 +324,8 @@ class StoreConfig(_Strict):
     """Where shared state lives: `memory`, `sqlite:PATH` or `postgresql://…`."""
 
     url: str = Field(default_factory=default_store_url)
+    # Seconds any store call a request waits for may take (store/timed.py); past it, a 503.
+    timeout: float = Field(default=5.0, gt=0, description="seconds a store call may take before a request gets 503")
 
     @field_validator("url")
     @classmethod

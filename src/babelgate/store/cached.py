@@ -236,6 +236,11 @@ class CachedStore:
     async def _write(self, records: list[StoredResponse]) -> None:
         try:
             await self._inner.put_many(records)
+        except TimeoutError:
+            # The store is silent, not a record bad: one at a time would wait out a deadline each,
+            # and a traceback per record says nothing more than this line.
+            log.warning("storing %d response(s) failed: the store did not answer in time (ids %s…); they stay"
+                        " readable only in this process until evicted", len(records), records[0].id)
         except Exception:
             if len(records) == 1:
                 _log_write_failure(records[0])

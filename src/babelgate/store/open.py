@@ -11,19 +11,20 @@ from babelgate.store.base import Clock, ResponseStore
 from babelgate.store.cached import CachedStore
 from babelgate.store.memory import MemoryResponseStore
 from babelgate.store.sqlite import SQLiteResponseStore
+from babelgate.store.timed import DEFAULT_TIMEOUT, TimedStore
 
 ACCEPTED_FORMS: Final = ("memory", "sqlite:///absolute/path.db", "sqlite:relative/path.db", "sqlite:~/path.db",
                          "postgresql://user@host/db", "postgres://user@host/db")
 
 
-def open_store(url: str, *, clock: Clock = time.time) -> ResponseStore:
+def open_store(url: str, *, clock: Clock = time.time, timeout: float = DEFAULT_TIMEOUT) -> ResponseStore:
     if url in ("memory", "memory:"):
         return MemoryResponseStore(clock=clock)
     if url.startswith(("postgresql://", "postgres://")):
         # Imported here: asyncpg costs ~0.2 s of start-up that the embedded default never needs.
         from babelgate.store.postgres import PostgresResponseStore
 
-        return PostgresResponseStore(url, clock=clock)
+        return PostgresResponseStore(url, clock=clock, timeout=timeout)
     if url.startswith("sqlite:"):
         return SQLiteResponseStore(_sqlite_path(url), clock=clock)
     # Only the scheme goes into the message: a mistyped PostgreSQL URL may carry a password.
@@ -31,16 +32,18 @@ def open_store(url: str, *, clock: Clock = time.time) -> ResponseStore:
                      f" use one of: {', '.join(ACCEPTED_FORMS)}")
 
 
-def open_cached_store(url: str, *, clock: Clock = time.time,
-                      made_at: Callable[[str], float | None] | None = None) -> CachedStore:
-    """The store behind a write-behind cache. A store several gateways share (PostgreSQL) is cached
-    only while a write is pending: another instance may replace or delete a record at any time, so
-    a read must reach the database; and a miss on an id `made_at` says is a moment old is looked up
-    again (another instance may still be writing it). A store only this process uses keeps a cache
-    of recent records, and reads its own writes from it."""
+def open_cached_store(url: str, *, clock: Clock = time.time, made_at: Callable[[str], float | None] | None = None,
+                      timeout: float = DEFAULT_TIMEOUT) -> TimedStore:
+    """The store the gateway uses: the configured one behind a write-behind cache, every call a
+    request waits for bounded by `timeout` (timed.py). A store several gateways share (PostgreSQL)
+    is cached only while a write is pending: another instance may replace or delete a record at any
+    time, so a read must reach the database; and a miss on an id `made_at` says is a moment old is
+    looked up again (another instance may still be writing it). A store only this process uses keeps
+    a cache of recent records, and reads its own writes from it."""
     shared = url.startswith(("postgresql://", "postgres://"))
-    return CachedStore(open_store(url, clock=clock), capacity=0 if shared else 1024, clock=clock,
-                       made_at=made_at if shared else None)
+    cached = CachedStore(open_store(url, clock=clock, timeout=timeout), capacity=0 if shared else 1024, clock=clock,
+                         made_at=made_at if shared else None)
+    return TimedStore(cached, timeout=timeout)
 
 
 def _sqlite_path(url: str) -> Path:

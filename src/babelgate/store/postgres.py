@@ -3,14 +3,21 @@
 The pool and the table are created on first use, not at construction, so a gateway starts (and
 answers requests that store nothing) while the database is still coming up. The table name is
 spliced into SQL, which cannot take it as a parameter, hence the strict identifier check.
+
+Every connect, pool acquire and statement of this module has a deadline (`timeout`, the config's
+`store.timeout`): a database that goes silent then costs a failed call, never a connection held
+for good. An acquire's deadline is also what asyncpg allows for handing the connection back after
+a cancelled statement (past it, the connection is dropped), so a hung database cannot take the
+pool's connections with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
 
 import asyncpg
@@ -18,6 +25,7 @@ import asyncpg
 from babelgate.store import postgres_ledger
 from babelgate.store.base import Clock, StoredResponse, decode_record, encode_body, is_expired, now_seconds
 from babelgate.store.ledger_table import COLUMNS, ERROR_COLUMNS, ERROR_ROWS, UsageQuery
+from babelgate.store.timed import DEFAULT_TIMEOUT
 
 # Unquoted identifiers only, and short enough that "<table>_ledger_hourly_pkey" stays within Postgres's 63 bytes
 # (longer names are silently truncated, and two tables could then fight over one index name).
@@ -27,10 +35,12 @@ _POOL_MAX: Final = 10
 
 
 class PostgresResponseStore:
-    def __init__(self, dsn: str, *, table: str = "babelgate_responses", clock: Clock = time.time) -> None:
+    def __init__(self, dsn: str, *, table: str = "babelgate_responses", clock: Clock = time.time,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
         if not _TABLE_NAME.fullmatch(table):
             raise ValueError(f"table must be a plain SQL identifier of at most 44 characters, got {table!r}")
         self._dsn = dsn
+        self._timeout = timeout
         self._table = table
         self._clock = clock
         self._pool: Any = None
@@ -38,13 +48,13 @@ class PostgresResponseStore:
         self._closed = False
 
     async def put(self, record: StoredResponse) -> None:
-        pool = await self._ready_pool()
-        await pool.execute(self._upsert(), *_row(record))
+        async with self._connection() as connection:
+            await connection.execute(self._upsert(), *_row(record), timeout=self._timeout)
 
     async def put_many(self, records: list[StoredResponse]) -> None:
-        pool = await self._ready_pool()
-        # executemany runs in one transaction (asyncpg >= 0.22): all of the records or none.
-        await pool.executemany(self._upsert(), [_row(record) for record in records])
+        async with self._connection() as connection:
+            # executemany runs in one transaction (asyncpg >= 0.22): all of the records or none.
+            await connection.executemany(self._upsert(), [_row(record) for record in records], timeout=self._timeout)
 
     def _upsert(self) -> str:
         return (f"INSERT INTO {self._table} (id, created_at, expires_at, body) VALUES ($1, $2, $3, $4)"
@@ -52,70 +62,80 @@ class PostgresResponseStore:
                 " expires_at = EXCLUDED.expires_at, body = EXCLUDED.body")
 
     async def get(self, response_id: str) -> StoredResponse | None:
-        pool = await self._ready_pool()
-        row = await pool.fetchrow(
-            f"SELECT created_at, expires_at, body FROM {self._table}"
-            " WHERE id = $1 AND (expires_at IS NULL OR expires_at > $2)",
-            response_id, now_seconds(self._clock))
+        async with self._connection() as connection:
+            row = await connection.fetchrow(
+                f"SELECT created_at, expires_at, body FROM {self._table}"
+                " WHERE id = $1 AND (expires_at IS NULL OR expires_at > $2)",
+                response_id, now_seconds(self._clock), timeout=self._timeout)
         if row is None:
             return None
         return decode_record(response_id, row["created_at"], row["expires_at"], row["body"])
 
     async def delete(self, response_id: str) -> bool:
-        pool = await self._ready_pool()
-        # An expired row goes too, but counts as absent, as it would for `get`.
-        row = await pool.fetchrow(f"DELETE FROM {self._table} WHERE id = $1 RETURNING expires_at", response_id)
+        async with self._connection() as connection:
+            # An expired row goes too, but counts as absent, as it would for `get`.
+            row = await connection.fetchrow(f"DELETE FROM {self._table} WHERE id = $1 RETURNING expires_at",
+                                            response_id, timeout=self._timeout)
         return row is not None and not is_expired(row["expires_at"], now_seconds(self._clock))
 
     async def purge_expired(self) -> int:
-        pool = await self._ready_pool()
-        status: str = await pool.execute(f"DELETE FROM {self._table} WHERE expires_at <= $1",
-                                         now_seconds(self._clock))
+        async with self._connection() as connection:
+            status: str = await connection.execute(f"DELETE FROM {self._table} WHERE expires_at <= $1",
+                                                   now_seconds(self._clock), timeout=self._timeout)
         return int(status.rsplit(" ", 1)[-1])  # the command tag: "DELETE <count>"
 
     async def secret(self, name: str, make: Callable[[], bytes]) -> bytes:
-        pool = await self._ready_pool()
-        # Another instance may insert first: ON CONFLICT keeps its value, and the read returns it.
-        await pool.execute(f"INSERT INTO {self._table}_secrets (name, value) VALUES ($1, $2)"
-                           " ON CONFLICT (name) DO NOTHING", name, make())
-        value: bytes = await pool.fetchval(f"SELECT value FROM {self._table}_secrets WHERE name = $1", name)
+        async with self._connection() as connection:
+            # Another instance may insert first: ON CONFLICT keeps its value, and the read returns it.
+            await connection.execute(f"INSERT INTO {self._table}_secrets (name, value) VALUES ($1, $2)"
+                                     " ON CONFLICT (name) DO NOTHING", name, make(), timeout=self._timeout)
+            value: bytes = await connection.fetchval(f"SELECT value FROM {self._table}_secrets WHERE name = $1",
+                                                     name, timeout=self._timeout)
         return value
 
     async def put_document(self, kind: str, document_id: str, body: bytes) -> None:
-        pool = await self._ready_pool()
         table = f"{self._table}_documents"
-        await pool.execute(f"INSERT INTO {table} (kind, id, seq, body) VALUES ($1, $2, nextval('{table}_seq'), $3)"
-                           f" ON CONFLICT (kind, id) DO UPDATE SET seq = excluded.seq, body = excluded.body",
-                           kind, document_id, body)
+        async with self._connection() as connection:
+            await connection.execute(
+                f"INSERT INTO {table} (kind, id, seq, body) VALUES ($1, $2, nextval('{table}_seq'), $3)"
+                f" ON CONFLICT (kind, id) DO UPDATE SET seq = excluded.seq, body = excluded.body",
+                kind, document_id, body, timeout=self._timeout)
 
     async def documents(self, kind: str) -> dict[str, bytes]:
-        pool = await self._ready_pool()
-        rows = await pool.fetch(f"SELECT id, body FROM {self._table}_documents WHERE kind = $1", kind)
+        async with self._connection() as connection:
+            rows = await connection.fetch(f"SELECT id, body FROM {self._table}_documents WHERE kind = $1", kind,
+                                          timeout=self._timeout)
         return {row["id"]: bytes(row["body"]) for row in rows}
 
     async def document_version(self, kind: str) -> int:
-        pool = await self._ready_pool()
-        value = await pool.fetchval(f"SELECT coalesce(max(seq), 0) FROM {self._table}_documents WHERE kind = $1",
-                                    kind)
+        async with self._connection() as connection:
+            value = await connection.fetchval(
+                f"SELECT coalesce(max(seq), 0) FROM {self._table}_documents WHERE kind = $1", kind,
+                timeout=self._timeout)
         return int(value)
 
     async def append_usage(self, rows: list[dict[str, Any]]) -> None:
         await postgres_ledger.append(await self._ready_pool(), self._table, rows)
 
     async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
-        pool = await self._ready_pool()
-        rows = await pool.fetch(f"SELECT {', '.join(COLUMNS)} FROM {self._table}_ledger"
-                                " WHERE ts >= $1 AND ts < $2 ORDER BY ts", since, until)
+        async with self._connection() as connection:
+            rows = await connection.fetch(f"SELECT {', '.join(COLUMNS)} FROM {self._table}_ledger"
+                                          " WHERE ts >= $1 AND ts < $2 ORDER BY ts", since, until,
+                                          timeout=self._timeout)
         return [dict(row) for row in rows]
 
     async def usage_summary(self, query: UsageQuery) -> list[dict[str, Any]]:
-        return await postgres_ledger.summary(await self._ready_pool(), self._table, query)
+        # One connection acquired with a deadline (a connection reads like the pool): a summary cut off
+        # by the caller's deadline hands it back, or drops it, within that deadline too.
+        async with self._connection() as connection:
+            return await postgres_ledger.summary(connection, self._table, query)
 
     async def usage_errors(self, since: float, until: float) -> list[dict[str, Any]]:
-        pool = await self._ready_pool()
-        rows = await pool.fetch(f"SELECT {', '.join(ERROR_COLUMNS)} FROM {self._table}_ledger"
-                                f" WHERE ts >= $1 AND ts < $2 AND status >= 400 ORDER BY ts DESC LIMIT {ERROR_ROWS}",
-                                since, until)
+        async with self._connection() as connection:
+            rows = await connection.fetch(
+                f"SELECT {', '.join(ERROR_COLUMNS)} FROM {self._table}_ledger"
+                f" WHERE ts >= $1 AND ts < $2 AND status >= 400 ORDER BY ts DESC LIMIT {ERROR_ROWS}",
+                since, until, timeout=self._timeout)
         return [dict(row) for row in rows]
 
     async def delete_usage_before(self, ts: float) -> int:
@@ -126,7 +146,18 @@ class PostgresResponseStore:
             self._closed = True
             pool, self._pool = self._pool, None
         if pool is not None:
-            await pool.close()
+            try:
+                # A graceful close waits for every connection to come back: not from a silent database.
+                async with asyncio.timeout(self._timeout):
+                    await pool.close()
+            except TimeoutError:
+                pool.terminate()
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        pool = await self._ready_pool()
+        async with pool.acquire(timeout=self._timeout) as connection:
+            yield connection
 
     async def _ready_pool(self) -> Any:
         if self._pool is not None:
@@ -135,7 +166,9 @@ class PostgresResponseStore:
             if self._closed:
                 raise RuntimeError("the PostgreSQL response store is closed")
             if self._pool is None:
-                pool = await asyncpg.create_pool(self._dsn, min_size=_POOL_MIN, max_size=_POOL_MAX)
+                # `timeout`: each new connection's connect and authentication.
+                pool = await asyncpg.create_pool(self._dsn, min_size=_POOL_MIN, max_size=_POOL_MAX,
+                                                 timeout=self._timeout)
                 try:
                     await self._create_table(pool)
                 except BaseException:
@@ -145,7 +178,7 @@ class PostgresResponseStore:
         return self._pool
 
     async def _create_table(self, pool: Any) -> None:
-        async with pool.acquire() as connection, connection.transaction():
+        async with pool.acquire(timeout=self._timeout) as connection, connection.transaction():
             # CREATE ... IF NOT EXISTS is not safe against itself: two gateways starting together can
             # both pass the check and one then fails on a duplicate catalog row. The lock orders them.
             await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self._table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -11,6 +12,7 @@ from babelgate.errors import InvalidRequest, MethodNotAllowed
 from babelgate.exchange import Exchange
 from babelgate.frontends.admin.access import authorize
 from babelgate.store.ledger_table import GROUPS, UsageQuery, top_errors
+from babelgate.store.timed import within
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -43,7 +45,7 @@ async def usage(runtime: Runtime, exchange: Exchange) -> None:
                              detail=f"more than {MAX_BUCKETS} buckets in the period; use a longer interval")
     filters = tuple((name, int(value) if name == "status" and value.isdigit() else value)
                     for name, value in query.items() if name in GROUPS)
-    await runtime.ledger.flush()  # what this instance served so far is in the answer
+    await _flushed(runtime)  # what this instance served so far is in the answer
     data = await runtime.response_store.usage_summary(UsageQuery(since, until, groups, interval, filters))
     answer: dict[str, Any] = {"object": "list", "since": since, "until": until, "data": data}
     if interval is not None:
@@ -60,7 +62,7 @@ async def errors(runtime: Runtime, exchange: Exchange) -> None:
     text = query.get("limit", "10")
     if not text.isdigit() or not 1 <= int(text) <= MAX_ERRORS:
         raise InvalidRequest("wrong_type", param="limit", expected=f"an integer from 1 to {MAX_ERRORS}")
-    await runtime.ledger.flush()
+    await _flushed(runtime)
     rows = await runtime.response_store.usage_errors(since, until)
     await exchange.respond_json(200, {"object": "list", "since": since, "until": until,
                                       "data": top_errors(rows, int(text))})
@@ -100,3 +102,10 @@ def _time(value: str, name: str) -> float:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
         raise InvalidRequest("wrong_type", param=name, expected="an RFC 3339 time or unix seconds") from None
+
+
+async def _flushed(runtime: Runtime) -> None:
+    """The ledger's queued rows written, waited for no longer than any store call a request makes
+    (a silent database answers 503, not after the writer's own, longer, deadline). Shielded: the
+    write goes on for the ledger's sake when this request stops waiting."""
+    await within(runtime.config.store.timeout, asyncio.shield(runtime.ledger.flush()))
