@@ -10,6 +10,7 @@ from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UnsupportedCapability
 from babelgate.governance.model_facts import Price
 from babelgate.http import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Timeouts
+from babelgate.providers.key_pool import KeyPool
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import ChatRequest, ChatResponse, Usage
 from babelgate.schema.chunks import ChatChunk
@@ -87,6 +88,12 @@ class Provider(Protocol):
 
     secrets: tuple[str, ...]
 
+    @property
+    def key_pool(self) -> KeyPool[Any]:
+        """The upstream keys its requests take turns with: the router skips a provider whose keys
+        all rest after a 429 while another deployment can serve."""
+        ...
+
     async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse: ...
 
     def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
@@ -163,6 +170,11 @@ class ProviderDefaults:
     it has. Core code asks the capabilities (or `accepts_completions`) before it takes a road."""
 
     name: str
+    _headers: KeyPool[Any]  # each provider's request headers, one set per upstream key
+
+    @property
+    def key_pool(self) -> KeyPool[Any]:
+        return self._headers
 
     async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
         raise UnsupportedCapability(provider=self.name, capability="embeddings")

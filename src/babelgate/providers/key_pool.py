@@ -81,6 +81,21 @@ class KeyPool(Generic[T]):
         usable = [i for i in range(count) if i not in self._rejected] or list(range(count))
         return min(usable, key=lambda i: self._resting.get(i, 0.0))
 
+    def all_resting(self) -> bool:
+        """Whether every key that may be used rests after a 429 (the router then prefers another
+        deployment). Rejected keys are not resting: a pool of only those is for its 401s to answer."""
+        resting = self._resting
+        if not resting:
+            return False
+        now = time.time()
+        usable = [i for i in range(len(self._items)) if i not in self._rejected]
+        if all(resting.get(i, 0.0) > now for i in usable) and usable:
+            return True
+        # Rests that ended go, so that the usual question costs one look at an empty dict.
+        for index in [i for i, until in resting.items() if until <= now]:
+            del resting[index]
+        return False
+
     def has_free(self) -> bool:
         now = time.time()
         return any(i not in self._rejected and self._resting.get(i, 0.0) <= now for i in range(len(self._items)))

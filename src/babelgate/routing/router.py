@@ -3,8 +3,9 @@
 A simple route (one deployment, no retries, no fallbacks) is one attempt and never comes here
 (pipeline.call). Otherwise, for a model's route:
 
-1. pick a deployment among those whose circuit admits a request, by the model's `balance`
-   (weighted random, least busy, lowest latency);
+1. pick a deployment among those whose circuit admits a request and which has a key not resting
+   after a 429 (unless every one rests), by the model's `balance` (weighted random, least busy,
+   lowest latency);
 2. on a retryable failure (before anything reached the client), fail over at once to another
    deployment of the model that has not failed in this round;
 3. when every deployment failed in this round, retry with exponential backoff and full jitter
@@ -131,6 +132,14 @@ class Router:
             candidates = [d for d in deployments if d.label not in failed and health.admits(d.label)]
         if len(candidates) <= 1:
             return candidates[0] if candidates else None
+        if any(d.provider.key_pool.all_resting() for d in candidates):
+            # Every key of such a deployment rests after a 429 (until its Retry-After, or the key
+            # cool-down): it would answer 429 again, so the others serve meanwhile. When all rest,
+            # all stay candidates, as before: the pool hands out the key whose rest ends first.
+            awake = [d for d in candidates if not d.provider.key_pool.all_resting()]
+            if len(awake) == 1:
+                return awake[0]
+            candidates = awake or candidates
         if balance == "weighted" and candidates is deployments:
             # Everyone available (the usual case): the route's running totals, one draw, a bisection.
             totals = route.weight_totals
