@@ -95,6 +95,13 @@ def test_errors_are_translated_by_accept_language(gateway: RunningApp) -> None:
     assert "existiert nicht" in str(_error(response)["message"])
 
 
+def test_a_validation_error_is_german_through_and_through(gateway: RunningApp) -> None:
+    response = _post(gateway, {"model": "gpt-4o", "messages": USER, "temperature": 5},
+                     headers={"accept-language": "de"})
+    assert response.status_code == 400  # was: "erwartet wird a value from 0 to 2"
+    assert _error(response)["message"] == "Ungültiger Wert für 'temperature': erwartet wird ein Wert von 0 bis 2."
+
+
 # Upstream failures -------------------------------------------------------------------------------
 
 def test_upstream_400_is_passed_on_with_its_message(client: openai.OpenAI, upstream: FakeOpenAI) -> None:

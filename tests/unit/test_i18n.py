@@ -88,7 +88,7 @@ def test_model_not_found_in_english_and_german() -> None:
 
 def test_upstream_errors_in_german() -> None:
     assert render_message(UpstreamTimeout(provider="openai", phase="first byte"), "de") == (
-        "Der Anbieter 'openai' hat nicht rechtzeitig geantwortet (first byte).")
+        "Der Anbieter 'openai' hat nicht rechtzeitig geantwortet (erstes Byte).")
     assert render_message(UpstreamProtocolError("stream_interrupted", provider="local"), "de") == (
         "Der Stream des Anbieters 'local' endete, bevor er vollständig war.")
     assert render_message(GatewayError(), "de") == "Im Gateway ist ein interner Fehler aufgetreten."
@@ -114,7 +114,7 @@ def test_message_without_parameters_in_german() -> None:
         (InvalidRequest("wrong_type", param="stream", expected="a boolean"), "en",
          "Invalid type for 'stream': expected a boolean."),
         (InvalidRequest("out_of_range", param="temperature", expected="a value from 0 to 2"), "de",
-         "Ungültiger Wert für 'temperature': erwartet wird a value from 0 to 2."),
+         "Ungültiger Wert für 'temperature': erwartet wird ein Wert von 0 bis 2."),
         (InvalidRequest("invalid_tool_name", param="tools[0].function.name"), "en",
          "Invalid tool name at 'tools[0].function.name': it must match ^[a-zA-Z0-9_-]{1,64}$."),
     ],
