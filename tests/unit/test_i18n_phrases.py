@@ -59,6 +59,18 @@ ENGLISH = frozenset({
 })
 
 
+def _error_classes() -> frozenset[str]:
+    found, pending = set(), [GatewayError]
+    while pending:
+        cls = pending.pop()
+        found.add(cls.__name__)
+        pending.extend(cls.__subclasses__())
+    return frozenset(found)
+
+
+ERROR_CLASSES = _error_classes()
+
+
 def _constant_strings(node: ast.expr, constants: dict[str, str]) -> Iterator[str]:
     """The phrase(s) an argument can be: a literal, an f-string's template (`{}` for each value), both
     branches of a conditional, the literal operands of `x or "…"`, a module constant."""
@@ -103,6 +115,8 @@ def code_phrases() -> list[tuple[str, str, str]]:
                     found += [(name, text, where) for text in _constant_strings(defaults[name], constants)]
             if not isinstance(node, ast.Call):
                 continue
+            if _callee(node) not in ERROR_CLASSES and _callee(node) not in WRAPPERS:
+                continue  # `reason=` of a log or a metric is not a message's
             arguments = [(keyword.arg, keyword.value) for keyword in node.keywords if keyword.arg in PHRASE_PARAMS]
             wrapped = WRAPPERS.get(_callee(node))
             if wrapped is not None and len(node.args) > wrapped[0]:
