@@ -100,6 +100,10 @@ def test_a_validation_error_is_german_through_and_through(gateway: RunningApp) -
                      headers={"accept-language": "de"})
     assert response.status_code == 400  # was: "erwartet wird a value from 0 to 2"
     assert _error(response)["message"] == "Ungültiger Wert für 'temperature': erwartet wird ein Wert von 0 bis 2."
+    not_json = _post(gateway, content=b"{not json", headers={"content-type": "application/json",
+                                                             "accept-language": "de"})
+    assert _error(not_json)["message"] == ("Der Anfragetext ist kein gültiges JSON: unerwartetes Zeichen, erwartet "
+                                           "wird ein Schlüssel als Zeichenkette")
 
 
 # Upstream failures -------------------------------------------------------------------------------

@@ -43,9 +43,16 @@ MADE_AT_RUN_TIME = [
     ("who", "this API key"), ("who", "team 'research'"), ("who", "model 'gpt-4o'"),  # rate_limits.py, budgets.py
     ("period", "day"), ("period", "week"), ("period", "month"), ("period", "all time"),  # budgets.py
     ("reason", "none given"), ("reason", "no finish reason"),  # gemini/images.py, gemini/audio.py
-    # pipeline.py: orjson's words for a body that is not JSON (what is left of them before the ':')
-    ("detail", "unexpected character"), ("detail", "unexpected end of data"), ("detail", "invalid number"),
-    ("detail", "invalid string"), ("detail", "invalid literal"), ("detail", "trailing characters"),
+    # pipeline.py: orjson's words for a body that is not JSON (what is left of them before a ':'), as orjson 3
+    # says them for '{x', '', ' ', '[1,', '[1]]', '[1 2]', '{"a" 1}', 'NaN', '01', and bad escapes, controls
+    # characters, surrogates and UTF-8 in strings
+    ("detail", "unexpected character, expected a string key"), ("detail", "Input is a zero-length, empty document"),
+    ("detail", "input data is empty"), ("detail", "unexpected end of data"),
+    ("detail", "unexpected content after document"), ("detail", "unexpected character, expected ',' or ']'"),
+    ("detail", "unexpected character, expected ',' or '}'"), ("detail", "unexpected character, expected '"),
+    ("detail", "unexpected character, expected a JSON value"), ("detail", "number with leading zero is not allowed"),
+    ("detail", "invalid escaped sequence in string"), ("detail", "unexpected control character in string"),
+    ("detail", "no low surrogate in string"), ("detail", "str is not valid UTF-8"),
 ]
 
 # Words an English phrase is made of and a German sentence never is; API values (`auto`, `none`, `json_schema`)
