@@ -46,6 +46,7 @@ class PostgresResponseStore:
         self._pool: Any = None
         self._pool_lock = asyncio.Lock()
         self._closed = False
+        self._releasing: set[asyncio.Task[None]] = set()  # connections handed back after a failure
 
     async def put(self, record: StoredResponse) -> None:
         async with self._connection() as connection:
@@ -156,8 +157,23 @@ class PostgresResponseStore:
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
         pool = await self._ready_pool()
-        async with pool.acquire(timeout=self._timeout) as connection:
+        connection = await pool.acquire(timeout=self._timeout)
+        try:
             yield connection
+        except BaseException:
+            # Cut off by a deadline (or failed): asyncpg then waits up to the acquire's timeout for
+            # the server to confirm the cancel before the connection is reused or dropped. That
+            # happens in the background; the caller, whose deadline is over, does not wait twice.
+            task = asyncio.get_running_loop().create_task(pool.release(connection))
+            self._releasing.add(task)
+            task.add_done_callback(self._released)
+            raise
+        await pool.release(connection)
+
+    def _released(self, task: asyncio.Task[None]) -> None:
+        self._releasing.discard(task)
+        if not task.cancelled():
+            task.exception()  # a connection that could not be reset is dropped by asyncpg: nothing to add
 
     async def _ready_pool(self) -> Any:
         if self._pool is not None:
