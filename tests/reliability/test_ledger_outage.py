@@ -100,9 +100,11 @@ class CountingWrites:
 
 def test_postgres_refusing_mid_load_backoff_one_warning_bounded_queue_and_recovery(
         make_gateway: GatewayFactory, upstream: FakeOpenAI, loop_thread: LoopThread, proxy: TcpProxy,
-        database: tuple[str, str, int], caplog: pytest.LogCaptureFixture) -> None:
+        database: tuple[str, str, int], caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     direct, through, _ = database
-    gateway = make_gateway(f"store: {{url: '{through.format(proxy.dsn_host)}'}}\nledger: {{queue_limit: 500}}\n")
+    # A spool of the test's own: the database is dropped before the gateway stops.
+    gateway = make_gateway(f"store: {{url: '{through.format(proxy.dsn_host)}'}}\n"
+                           f"ledger: {{queue_limit: 500, spool_dir: '{tmp_path / 'spool'}'}}\n")
     ledger = gateway.app.ledger
     ledger.store = counting = CountingWrites(ledger.store)
     caplog.set_level(logging.INFO, logger="babelgate.ledger")
