@@ -7,7 +7,6 @@ import time
 from typing import TYPE_CHECKING, Any, Final
 
 from babelgate.exchange import Exchange
-from babelgate.providers.key_pool import pools_of
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -28,7 +27,7 @@ def provider_states(runtime: Runtime) -> list[dict[str, Any]]:
     its keys' states by their last four characters (`/health`, `/admin/models`)."""
     providers = []
     for name, provider in runtime.providers.items():
-        keys = key_states(name)
+        keys = key_states(runtime, name)
         if not runtime.catalog.reachable(name):
             state = "unreachable"
         elif keys and all(key["state"] != "ok" for key in keys):
@@ -46,13 +45,14 @@ def provider_states(runtime: Runtime) -> list[dict[str, Any]]:
 _SEVERITY: Final = {"ok": 0, "cooling_down": 1, "rejected": 2}
 
 
-def key_states(provider: str) -> list[dict[str, Any]]:
+def key_states(runtime: Runtime, provider: str) -> list[dict[str, Any]]:
     """Each key of the provider once, though several pools hold it: a deployment with its own timeouts gets a
     provider of its own (registry.py) with the same keys, and so a pool of its own (/health listed each key
     twice). The worst state any pool holds for a key is shown: a 429 seen through one pool is the upstream's
-    word on the key."""
+    word on the key. Only this gateway's pools: another app in the same process has its own."""
     merged: dict[str, str] = {}
-    for pool in pools_of(provider):
+    pools = {id(p.key_pool): p.key_pool for p in runtime.registry.providers_named(provider)}
+    for pool in pools.values():
         for key in pool.states():
             label, state = key["key"], key["state"]
             if label != "none" and _SEVERITY[state] >= _SEVERITY[merged.get(label, "ok")]:

@@ -207,6 +207,16 @@ class ModelRegistry:
             raise RegistryError(path, f"{target!r} does not resolve: {exc.params.get('reason', 'unknown model')}"
                                 ) from None
 
+    def providers_named(self, name: str) -> list[Provider]:
+        """The providers called `name` that serve this registry: the configured one, and the variants
+        made for deployments with keys or timeouts of their own (each with its own key pool)."""
+        found: dict[int, Provider] = {id(p): p for p in (self.providers.get(name),) if p is not None}
+        for route in self._configured.values():
+            for deployment in route.deployments:
+                if deployment.provider.name == name:
+                    found.setdefault(id(deployment.provider), deployment.provider)
+        return list(found.values())
+
     @property
     def aliases(self) -> Mapping[str, str]:
         return self._aliases
