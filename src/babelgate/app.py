@@ -411,15 +411,12 @@ class Gateway:
 
     async def _ensure_key_ring(self, runtime: Runtime) -> None:
         """The key ring is read once before the first request is let through, so a gateway that
-        just started never lets in a request that a virtual key would have been needed for."""
+        just started never lets in a request that a virtual key would have been needed for. While
+        the store is known to be down, requests do not wait on it each: the poller reads it."""
         ring = self.key_ring
-        if not ring.loaded:
-            try:
-                await ring.refresh()
-            except Exception:
-                log.warning("could not read virtual keys from the store", exc_info=True)
-                if runtime.config.server.master_key:  # virtual keys are in use: refuse rather than guess
-                    raise GatewayError("store_unavailable", code="store_unavailable", status=503) from None
+        if not ring.loaded and (ring.unreadable or not await ring.try_refresh()) and runtime.config.server.master_key:
+            # Virtual keys may be in use: refuse rather than guess.
+            raise GatewayError("store_unavailable", code="store_unavailable", status=503)
 
     def _account(self, runtime: Runtime, exchange: Exchange) -> None:
         elapsed = exchange.elapsed()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -52,3 +54,38 @@ def test_the_master_key_comes_from_an_env_reference_or_the_environment(tmp_path:
     with pytest.raises(ConfigError) as caught:
         load_config(path, {}, available_types=PROVIDER_TYPES)
     assert "server.master_key: must be an 'env:VAR_NAME' reference" in str(caught.value)
+
+
+class _FlakyStore(MemoryResponseStore):
+    """A store whose reads fail while `down`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+        self.reads = 0
+
+    async def document_version(self, kind: str) -> int:
+        self.reads += 1
+        if self.down:
+            raise ConnectionRefusedError("the database is down")
+        return await super().document_version(kind)
+
+
+async def test_a_store_outage_is_logged_once_and_its_end_once(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="babelgate")
+    store = _FlakyStore()
+    writer, reader = KeyRing(store), KeyRing(store, poll=0.005)
+    reader.start()
+    store.down = True
+    while store.reads < 20:  # the poller keeps trying through the outage, twice a second in production
+        await asyncio.sleep(0.005)
+    store.down = False
+    key, _ = await writer.create({})
+    while key.id not in reader.keys:
+        await asyncio.sleep(0.005)
+    await reader.close()
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("babelgate")]
+    assert said == [("WARNING", "could not read virtual keys from the store (ConnectionRefusedError: the database "
+                                "is down); keeping the ones read before until it answers"),
+                    ("INFO", "virtual keys are read from the store again")]
+    assert not any(r.exc_info for r in caplog.records)

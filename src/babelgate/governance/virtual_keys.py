@@ -142,6 +142,7 @@ class KeyRing:
         self.keys: dict[str, VirtualKey] = {}
         self.version = -1
         self.loaded = False
+        self.unreadable = False  # the last read failed: the store is down (logged once, not per try)
         self._poller: asyncio.Task[None] | None = None
 
     @property
@@ -155,6 +156,24 @@ class KeyRing:
             self.keys = {key_id: VirtualKey.decode(body) for key_id, body in documents.items()}
             self.version = version
         self.loaded = True
+        if self.unreadable:
+            self.unreadable = False
+            log.info("virtual keys are read from the store again")
+
+    async def try_refresh(self) -> bool:
+        """`refresh`; a failure is logged once per outage, without its traceback (the poller tries
+        twice a second: a store down for a minute once wrote 120 tracebacks)."""
+        try:
+            await self.refresh()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not self.unreadable:
+                self.unreadable = True
+                log.warning("could not read virtual keys from the store (%s: %s); keeping the ones read before "
+                            "until it answers", type(exc).__name__, exc)
+            return False
+        return True
 
     @property
     def polling(self) -> bool:
@@ -177,13 +196,7 @@ class KeyRing:
     async def _poll(self) -> None:
         while True:
             await asyncio.sleep(self.poll)
-            try:
-                await self.refresh()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a store outage keeps the keys last read
-                log.warning("could not read virtual keys from the store; keeping the ones read before",
-                            exc_info=True)
+            await self.try_refresh()  # a store outage keeps the keys last read
 
     def authenticate(self, presented: str) -> VirtualKey:
         """The key whose secret this is, if it is live; AuthenticationFailed otherwise (the same
