@@ -344,7 +344,7 @@ class Gateway:
         if path.startswith("/v1/"):
             path = path[3:]
         route = ROUTES.get(path)
-        errors = route.errors if route is not None else _errors_for(path)
+        errors = route.errors if route is not None else errors_outside_routes(path)
         exchange = Exchange(scope, receive, send, self.request_ids, route.name if route else "")
         if runtime.cors is not None:
             origin = exchange.header(b"origin")
@@ -471,7 +471,15 @@ async def _complete(runtime: Runtime, exchange: Exchange) -> None:
     await notify_complete(runtime.hooks, exchange.context, completion)  # type: ignore[arg-type]
 
 
-def _errors_for(path: str) -> ErrorEncoder:
+def error_format(path: str) -> ErrorEncoder:
+    """The error format of the route (or API) a path belongs to: for answers made before the app
+    sees the request (server_protocol.py refuses malformed or slow requests)."""
+    path = path[3:] if path.startswith("/v1/") else path  # as `_http` routes it
+    route = ROUTES.get(path)
+    return route.errors if route is not None else errors_outside_routes(path)
+
+
+def errors_outside_routes(path: str) -> ErrorEncoder:
     return next((errors for prefix, errors in ERRORS_BY_PREFIX if path.startswith(prefix)), encode_error)
 
 

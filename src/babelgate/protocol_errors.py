@@ -44,8 +44,7 @@ def refusal(error: GatewayError, path: str | None, accept_language: str | None) 
 def encoder_for(path: str) -> ErrorEncoder:
     """The error format of the route (or API) a path belongs to, as the app chooses it."""
     # Imported here: the route table imports every frontend, and the protocol needs it only to refuse.
-    from babelgate import app
+    # (The server is the floor above the app: this arrow goes down.)
+    from babelgate.app import error_format
 
-    path = path[3:] if path.startswith("/v1/") else path  # as the app routes it
-    route = app.ROUTES.get(path)
-    return route.errors if route is not None else app._errors_for(path)
+    return error_format(path)
