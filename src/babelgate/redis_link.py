@@ -10,9 +10,9 @@ burst, all in one event loop), and taking it for an outage would count a burst p
 
 Why a breaker: a Redis that stops answering would cost every request that touches it a timeout.
 Every call has one deadline (`redis.timeout`, to connect and for the answer); the first call that
-misses it, or fails, opens the breaker: from then on `up` is false, every use
-falls back to its in-process state at once without asking Redis, and a single background probe
-(PING, with backoff) closes the breaker when Redis answers again. One warning when Redis goes down,
+fails, or misses it while Redis answers no other call, opens the breaker: from then on `up` is
+false, every use falls back to its in-process state at once without asking Redis, and a single
+background probe (PING, with backoff) closes the breaker when Redis answers again. One warning when Redis goes down,
 one info line when it is back. No use ever fails a request because of Redis.
 """
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final, TypeVar
 
@@ -58,6 +59,7 @@ class RedisLink:
         self.on_change: Callable[[bool], None] | None = None  # told every change of `up` (the metric)
         self._redis: Redis | None = None
         self._calls = asyncio.Semaphore(max_connections - 1)  # one connection stays for the subscription
+        self._answered_at = 0.0  # monotonic time of the last call Redis answered
         self._back: asyncio.Event | None = None
         self._probe: asyncio.Task[None] | None = None
 
@@ -69,11 +71,12 @@ class RedisLink:
             from redis.backoff import NoBackoff
 
             # No retries inside redis-py (its default is three, after up to seconds of backoff):
-            # the breaker and the in-process fallback are the answer to a failed call.
+            # the breaker and the in-process fallback are the answer to a failed call. A call's
+            # deadline is `call`'s; the socket's timeout only backs it up (and bounds the subscription's pings).
             pool = BlockingConnectionPool.from_url(
-                self.url, max_connections=self.max_connections, timeout=self.timeout, socket_timeout=self.timeout,
-                socket_connect_timeout=self.timeout, health_check_interval=self.health_check,
-                retry=Retry(NoBackoff(), 0))
+                self.url, max_connections=self.max_connections, timeout=self.timeout,
+                socket_timeout=self.timeout * 4, socket_connect_timeout=self.timeout,
+                health_check_interval=self.health_check, retry=Retry(NoBackoff(), 0))
             self._redis = Redis.from_pool(pool)  # closes the pool when it closes
         return self._redis
 
@@ -85,12 +88,23 @@ class RedisLink:
         async with self._calls:
             if not self.up:  # it went down while this call waited for a connection
                 raise RedisUnavailable
+            started = time.monotonic()
             try:
                 async with asyncio.timeout(self.timeout):
-                    return await operation(self.client)
+                    result = await operation(self.client)
+            except TimeoutError as exc:
+                if self._answered_at > started:
+                    # Redis answered other calls meanwhile: this one was late for the event loop's
+                    # load (a burst), not for Redis. It falls back alone; nothing is down.
+                    log.debug("a Redis call missed its deadline while others were answered")
+                else:
+                    self.failed(exc)
+                raise RedisUnavailable from exc
             except Exception as exc:
                 self.failed(exc)
                 raise RedisUnavailable from exc
+            self._answered_at = time.monotonic()
+            return result
 
     def failed(self, exc: BaseException) -> None:
         """Open the breaker (once per outage) and start the probe that will close it."""

@@ -110,17 +110,22 @@ def _redis_up(gateway: RunningApp) -> float | None:
 
 
 async def test_a_burst_of_limited_requests_holds_at_most_the_pool_of_connections(
-        make_gateway: GatewayFactory, private_redis: PrivateRedis) -> None:
+        make_gateway: GatewayFactory, private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="babelgate.redis")
     gateway, key, _ = _limited_gateway(make_gateway, private_redis.url)
     after_each: list[int] = []
-    async with _client(gateway, key) as client:
-        for burst in range(3):
+    for burst in range(3):
+        # A client per burst: on a loaded machine a burst may outlast uvicorn's 5 s keep-alive, and
+        # a request sent on a connection the gateway is closing as idle fails (not what is tested here).
+        async with _client(gateway, key) as client:
             await asyncio.gather(*(_chat(client, burst * BURST + n) for n in range(BURST)))
-            after_each.append(private_redis.gateway_connections())
-    # Before: one connection per request in flight, each kept (206, then more with each burst).
+        after_each.append(private_redis.gateway_connections())
+    # Before: one connection per request in flight and use, each kept (402 after every burst).
+    # The first burst may not fill the pool (requests reach the gateway spread out); none passes it.
     assert max(after_each) <= DEFAULT_MAX_CONNECTIONS, after_each
-    assert after_each[-1] <= after_each[0] + 1, after_each  # not growing (the subscription may come late)
-    assert _redis_up(gateway) == 1  # no call took long enough to be taken for an outage
+    # No call of the bursts was taken for an outage: waiting for a free connection is the burst's load.
+    assert [r.getMessage() for r in caplog.records if r.name == "babelgate.redis"] == []
+    assert _redis_up(gateway) == 1
 
 
 async def test_a_hung_redis_costs_one_timeout_then_requests_do_not_wait_on_it(
