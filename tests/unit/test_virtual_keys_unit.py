@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,12 @@ def test_the_master_key_comes_from_an_env_reference_or_the_environment(tmp_path:
     assert "server.master_key: must be an 'env:VAR_NAME' reference" in str(caught.value)
 
 
+async def _until(check: Callable[[], bool]) -> None:
+    async with asyncio.timeout(5):
+        while not check():  # noqa: ASYNC110 (a store's count, no event to wait on)
+            await asyncio.sleep(0.005)
+
+
 class _FlakyStore(MemoryResponseStore):
     """A store whose reads fail while `down`."""
 
@@ -77,12 +84,10 @@ async def test_a_store_outage_is_logged_once_and_its_end_once(caplog: pytest.Log
     writer, reader = KeyRing(store), KeyRing(store, poll=0.005)
     reader.start()
     store.down = True
-    while store.reads < 20:  # the poller keeps trying through the outage, twice a second in production
-        await asyncio.sleep(0.005)
+    await _until(lambda: store.reads >= 20)  # the poller keeps trying through the outage (twice a second in production)
     store.down = False
     key, _ = await writer.create({})
-    while key.id not in reader.keys:
-        await asyncio.sleep(0.005)
+    await _until(lambda: key.id in reader.keys)
     await reader.close()
     said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("babelgate")]
     assert said == [("WARNING", "could not read virtual keys from the store (ConnectionRefusedError: the database "
