@@ -125,7 +125,8 @@ def test_alias_to_an_unknown_model(tmp_path: Path, capsys: pytest.CaptureFixture
     path = write(tmp_path, "aliases:\n  smart: claude-sonnet-4\n")
     code, _, err = check(path, capsys)
     assert code == 1
-    assert err == f"{path}: aliases.smart: target 'claude-sonnet-4' does not resolve: unknown model\n"
+    assert err == (f"{path}: aliases.smart: target 'claude-sonnet-4' does not resolve: provider 'anthropic' is not "
+                   "enabled (set ANTHROPIC_API_KEY)\n")
 
 
 def test_alias_cycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -170,7 +170,10 @@ class Ledger:
             async with asyncio.timeout(self.write_seconds):
                 dropped = await self.store.delete_usage_before(now - self.retention)
         except Exception as exc:
-            log.warning("could not drop ledger rows past their retention (%s)", self._describe(exc))
+            # The store went down between the write and the prune: the same outage as the writes',
+            # with its one warning; the prune is tried again once the store is back.
+            self._failed(exc)
+            self._pruned_at = 0.0
             return
         if dropped:
             log.info("dropped %d ledger rows older than the retention (%g days)", dropped, self.retention / 86400)
