@@ -27,6 +27,8 @@ at a time, the rest held (at most one read) until the queue has room again.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
@@ -144,7 +146,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     limits: ClassVar[Limits] = Limits()  # set from the config by each worker before it serves
     # Our own attributes in slots: uvicorn's fill the instance dict nearly to the 30 keys CPython
     # shares between instances; past them each connection's dict is its own (1.5 KiB per connection).
-    __slots__ = ("_deadline", "_head_bytes", "_held", "_in_body", "_in_head", "_refusal", "_upgraded")
+    __slots__ = ("_deadline", "_head_bytes", "_held", "_in_body", "_in_head", "_refusal", "_stopping", "_upgraded")
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
@@ -152,6 +154,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         # What was read but not parsed while the queue of requests is full (at most one read).
         self._held: bytes | memoryview = b""
         self._upgraded = False
+        self._stopping = False
         self._head_bytes = 0
         self._in_head = False
         self._in_body = False
@@ -239,7 +242,24 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             self._deadline.cancel()
             self._deadline = None
         super().on_headers_complete()
+        if self._stopping and self.cycle is not None:
+            self.cycle.keep_alive = False  # answered, then closed: the server is stopping
         self._in_body = not (self.parser.should_upgrade() and self._should_upgrade())
+
+    def shutdown(self) -> None:
+        """The server stops. uvicorn closes an idle keep-alive connection at once; a request that has
+        already arrived on it, but that the loop has not read yet, is then reset, and a proxy does not
+        send again a POST it has written (nginx answered 502 for one request in five SIGTERMs under
+        load). Such a request is read and answered, with `Connection: close`; the server waits for it."""
+        self._stopping = True
+        idle = self.cycle is None or self.cycle.response_complete
+        if idle and not self.transport.is_closing() and (self._held or _has_unread_bytes(self.transport)):
+            if self._held:
+                self.loop.call_soon(self._parse_held)
+            else:
+                self.flow.resume_reading()
+            return
+        super().shutdown()
 
     def on_message_complete(self) -> None:
         self._in_body = False
@@ -303,6 +323,19 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             except httptools.HttpParserInvalidURLError:
                 return None
         return path
+
+
+def _has_unread_bytes(transport: Any) -> bool:
+    """Whether bytes wait in the connection's receive buffer (peeked at on a duplicate of its socket:
+    asyncio's transport sockets refuse `recv`)."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return False
+    try:
+        with socket.socket(fileno=os.dup(sock.fileno())) as peek:
+            return bool(peek.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except OSError:  # nothing to read (BlockingIOError), or the socket is gone
+        return False
 
 
 # How the gateway runs under uvicorn, for `babelgate serve` (cli.py) and the tests' servers alike:

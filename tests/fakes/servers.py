@@ -59,6 +59,10 @@ class RunningApp:
                 self._task.result()
             await asyncio.sleep(0.005)
 
+    def connections(self) -> list[Any]:
+        """The open connections' protocol instances."""
+        return list(self._server.server_state.connections) if self._server is not None else []
+
     async def stop(self) -> None:
         if self._server is not None and self._task is not None:
             self._server.should_exit = True

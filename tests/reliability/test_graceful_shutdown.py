@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -19,6 +20,7 @@ import pytest
 
 from tests.conftest import UPSTREAM_KEY
 from tests.fakes.openai_upstream import FakeOpenAI, Reply, text_stream
+from tests.fakes.servers import LoopThread, RunningApp
 from tests.integration.test_cli_serve import _env, _free_port, _serve, _wait_ready
 
 CONFIG = """
@@ -147,3 +149,41 @@ def test_no_new_connection_is_accepted_during_the_grace_period(
         pass
     assert sum(1 for _ in stream) > 0
     assert process.wait(10) in EXITED
+
+
+async def _hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"5")]})
+        await send({"type": "http.response.body", "body": b"hello"})
+
+
+def test_a_request_waiting_unread_on_an_idle_connection_at_shutdown_is_answered(loop_thread: LoopThread) -> None:
+    """uvicorn closed an idle keep-alive connection at once when the server stopped: a request that had
+    arrived on it but was not read yet was reset, and nginx, which never sends a POST again once written,
+    answered 502 (tests/integration/test_many_instances.py, one SIGTERM in five). Reading is held here
+    so that the request is certain to wait unread when the server stops."""
+    server = RunningApp(_hello)
+    loop_thread.run(server.start())
+    request = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as connection:
+            connection.sendall(request)
+            assert connection.recv(4096).endswith(b"hello")  # the connection is now idle, kept alive
+            (protocol,) = server.connections()
+
+            async def hold_reading() -> None:
+                protocol.flow.pause_reading()
+
+            async def stop() -> None:
+                protocol.shutdown()
+
+            loop_thread.run(hold_reading())
+            connection.sendall(request)  # on loopback, in the gateway's receive buffer once sent
+            loop_thread.run(stop())
+            answer = b""
+            while chunk := connection.recv(4096):
+                answer += chunk
+    finally:
+        loop_thread.run(server.stop())
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"connection: close" in head.lower() and body == b"hello"
