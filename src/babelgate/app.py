@@ -174,6 +174,7 @@ class Gateway:
         self.created = int(time.time())
         self.started_monotonic = time.monotonic()
         self._background: set[asyncio.Task[None]] = set()
+        self._background_started = False
         self.store = config.store  # reopened on reload when it changes
         self.response_store = open_cached_store(config.store.url, made_at=response_created_at,
                                                 timeout=config.store.timeout)
@@ -316,7 +317,7 @@ class Gateway:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
-            if not self.key_ring.polling:
+            if not self._background_started:
                 self._start_background()
             if _route_path(scope) in WEBSOCKET_PATHS:
                 try:
@@ -331,13 +332,14 @@ class Gateway:
     def _start_background(self) -> None:
         """What runs beside the requests: at startup, or on the first request (of any kind) when the
         gateway is mounted without our lifespan."""
+        self._background_started = True
         self.key_ring.start()
         self.ledger.start()  # rows spooled at the last shutdown go to the store now, not at the first request
         if self.shared is not None:
             self.shared.start()
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self.key_ring.polling:
+        if not self._background_started:
             self._start_background()
         runtime = self.runtime
         path = _route_path(scope)

@@ -199,7 +199,8 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         if self._held:
             # Parsed from the loop, not from inside the app's `send` that finished this answer.
             self.loop.call_soon(self._parse_held)
-        elif not self.transport.is_closing():
+        elif self.flow.read_paused and not self.transport.is_closing():
+            # uvicorn resumed before it took the next waiting request off the queue: now there is room.
             self.flow.resume_reading()
 
     def _parse_held(self) -> None:

@@ -175,10 +175,6 @@ class KeyRing:
             return False
         return True
 
-    @property
-    def polling(self) -> bool:
-        return self._poller is not None
-
     def start(self) -> None:
         """Poll from now on. Started with the gateway (or, mounted without its lifespan, on its first
         request of any kind), never from one kind of route: an instance whose first request was an
