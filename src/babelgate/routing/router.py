@@ -132,14 +132,14 @@ class Router:
             candidates = [d for d in deployments if d.label not in failed and health.admits(d.label)]
         if len(candidates) <= 1:
             return candidates[0] if candidates else None
-        if any(d.provider.key_pool.all_resting() for d in candidates):
-            # Every key of such a deployment rests after a 429 (until its Retry-After, or the key
-            # cool-down): it would answer 429 again, so the others serve meanwhile. When all rest,
-            # all stay candidates, as before: the pool hands out the key whose rest ends first.
-            awake = [d for d in candidates if not d.provider.key_pool.all_resting()]
+        # A deployment whose every key rests after a 429 (until its Retry-After, or the key cool-down)
+        # would answer 429 again, so the others serve meanwhile. When all rest, all stay candidates, as
+        # before: the pool hands out the key whose rest ends first.
+        awake = [d for d in candidates if not d.provider.key_pool.all_resting()]
+        if awake and len(awake) < len(candidates):
             if len(awake) == 1:
                 return awake[0]
-            candidates = awake or candidates
+            candidates = awake
         if balance == "weighted" and candidates is deployments:
             # Everyone available (the usual case): the route's running totals, one draw, a bisection.
             totals = route.weight_totals
