@@ -94,3 +94,24 @@ async def test_a_store_outage_is_logged_once_and_its_end_once(caplog: pytest.Log
                                 "is down); keeping the ones read before until it answers"),
                     ("INFO", "virtual keys are read from the store again")]
     assert not any(r.exc_info for r in caplog.records)
+
+
+async def test_requests_do_not_each_wait_on_a_store_known_to_be_down() -> None:
+    """Before the first read, a request reads the keys itself; once that failed, the next requests
+    are refused at once (503, a master key being set) and the poller alone tries the store."""
+    from babelgate import create_app
+    from babelgate.errors import GatewayError
+
+    config = load_config(None, {"BABELGATE_MASTER_KEY": "master-key-for-the-unit-test-0123",
+                                "BABELGATE_STORE_URL": "memory", "OLLAMA_BASE_URL": "http://127.0.0.1:9"},
+                         available_types=PROVIDER_TYPES)
+    gateway = create_app(config)
+    store = _FlakyStore()
+    store.down = True
+    gateway.key_ring = KeyRing(store)
+    for _ in range(3):
+        with pytest.raises(GatewayError) as refused:
+            await gateway._ensure_key_ring(gateway.runtime)
+        assert refused.value.status == 503
+    assert store.reads == 1
+    await gateway.aclose()
