@@ -31,7 +31,8 @@ BODY = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}'
 
 async def _wrk(url: str, seconds: int, script: str) -> int:
     process = await asyncio.create_subprocess_exec(
-        "wrk", "-t1", "-c16", f"-d{seconds}s", "-s", script, url, stdout=subprocess.PIPE)
+        "wrk", "-t1", "-c16", f"-d{seconds}s", "-s", script, url, stdout=subprocess.PIPE
+    )
     out, _ = await process.communicate()
     line = next(line for line in out.decode().splitlines() if "requests in" in line)
     return int(line.split()[0])
@@ -41,8 +42,14 @@ async def _measure(seconds: int, upstream_port: int, script: str) -> tuple[cProf
     from babelgate import create_app
     from babelgate.server_protocol import UVICORN_OPTIONS
 
-    os.environ.update({"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
-                       "OLLAMA_BASE_URL": "http://127.0.0.1:9", "BABELGATE_STORE_URL": "memory"})
+    os.environ.update(
+        {
+            "OPENAI_API_KEY": "sk-bench",
+            "OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
+            "OLLAMA_BASE_URL": "http://127.0.0.1:9",
+            "BABELGATE_STORE_URL": "memory",
+        }
+    )
     app = create_app()
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -68,15 +75,17 @@ def main() -> int:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed (Debian: apt-get install wrk)")
-    upstream = subprocess.Popen([sys.executable, str(BENCH / "fake_upstream.py"), "--port", "0"],
-                                stdout=subprocess.PIPE, text=True)
+    upstream = subprocess.Popen(
+        [sys.executable, str(BENCH / "fake_upstream.py"), "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert upstream.stdout is not None
         port = int(upstream.stdout.readline().split()[-1])
         with tempfile.TemporaryDirectory() as scratch:
             script = str(Path(scratch) / "post.lua")
-            Path(script).write_text(f"wrk.method='POST'; wrk.body='{BODY}'; "
-                                    "wrk.headers['Content-Type']='application/json'")
+            Path(script).write_text(
+                f"wrk.method='POST'; wrk.body='{BODY}'; wrk.headers['Content-Type']='application/json'"
+            )
             import uvloop
 
             profile, requests = uvloop.run(_measure(args.seconds, port, script))
@@ -86,9 +95,14 @@ def main() -> int:
     table = stats.stats  # type: ignore[attr-defined]
     total = sum(entry[1] for entry in table.values())
     print(f"{requests} requests; {total / requests:.0f} Python calls per request")
-    rows = sorted(((entry[1] / requests, f"{file.split('site-packages/')[-1].split('src/')[-1]}:{line}:{name}")
-                   for (file, line, name), entry in table.items()), reverse=True)
-    for calls, name in rows[:args.top]:
+    rows = sorted(
+        (
+            (entry[1] / requests, f"{file.split('site-packages/')[-1].split('src/')[-1]}:{line}:{name}")
+            for (file, line, name), entry in table.items()
+        ),
+        reverse=True,
+    )
+    for calls, name in rows[: args.top]:
         print(f"{calls:8.2f}  {name}")
     return 0
 

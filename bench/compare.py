@@ -102,12 +102,16 @@ def start_nginx(children: Children, pin: Pinning, upstream_port: int, folder: Pa
     config.write_text(nginx_config(folder, port, upstream_port))
     log = RESULTS / "nginx.log"
     with log.open("wb") as output:
-        process = children.start([*pin.prefix(pin.gateway_cpu), binary, "-p", str(folder), "-c", str(config),
-                                  "-e", "stderr"], stdout=output, stderr=subprocess.STDOUT)
+        process = children.start(
+            [*pin.prefix(pin.gateway_cpu), binary, "-p", str(folder), "-c", str(config), "-e", "stderr"],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     wait_healthy(process, f"http://{LOOPBACK}:{port}/v1/models", log)
     # Through nginx the direct call's route and key: it only forwards.
-    target = Target("nginx", f"http://{LOOPBACK}:{port}/v1/chat/completions", fast.api_key, "fast", fast.body,
-                    fast.expect)
+    target = Target(
+        "nginx", f"http://{LOOPBACK}:{port}/v1/chat/completions", fast.api_key, "fast", fast.body, fast.expect
+    )
     return Contender("nginx", "nginx reverse proxy (1 worker process, keep-alive to the upstream)", process, target)
 
 
@@ -132,15 +136,17 @@ litellm_settings:
 
 
 def litellm_env() -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith((*FOREIGN_ENV_PREFIXES, "LITELLM_"))}
+    env = {
+        name: value for name, value in os.environ.items() if not name.startswith((*FOREIGN_ENV_PREFIXES, "LITELLM_"))
+    }
     # No fetch of the model price list from the internet at start-up; quiet logs.
     env.update({"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"})
     return env
 
 
-def start_litellm(children: Children, pin: Pinning, upstream_port: int, folder: Path, fast: Target,
-                  venv: Path) -> Contender:
+def start_litellm(
+    children: Children, pin: Pinning, upstream_port: int, folder: Path, fast: Target, venv: Path
+) -> Contender:
     binary = litellm_binary(venv)
     assert binary is not None
     port = free_port()
@@ -149,10 +155,25 @@ def start_litellm(children: Children, pin: Pinning, upstream_port: int, folder: 
     config.write_text(litellm_config(upstream_port, fast.api_key))
     log = RESULTS / "litellm.log"
     with log.open("wb") as output:
-        process = children.start([*pin.prefix(pin.gateway_cpu), str(binary), "--config", str(config), "--host",
-                                  LOOPBACK, "--port", str(port), "--num_workers", "1"],
-                                 env=litellm_env(), stdout=output, stderr=subprocess.STDOUT)
+        process = children.start(
+            [
+                *pin.prefix(pin.gateway_cpu),
+                str(binary),
+                "--config",
+                str(config),
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(port),
+                "--num_workers",
+                "1",
+            ],
+            env=litellm_env(),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     wait_healthy(process, f"http://{LOOPBACK}:{port}/health/liveliness", log, timeout=LITELLM_STARTUP_TIMEOUT)
-    target = Target("litellm", f"http://{LOOPBACK}:{port}/v1/chat/completions", LITELLM_KEY, "fast", fast.body,
-                    fast.expect)
+    target = Target(
+        "litellm", f"http://{LOOPBACK}:{port}/v1/chat/completions", LITELLM_KEY, "fast", fast.body, fast.expect
+    )
     return Contender("litellm", "LiteLLM proxy (1 worker, master key on)", process, target)

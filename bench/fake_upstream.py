@@ -57,10 +57,16 @@ ANSWER: Final = (
     "recover. This improves throughput, latency under load and availability."
 )
 USAGE: Final = {
-    "prompt_tokens": 42, "completion_tokens": 71, "total_tokens": 113,
+    "prompt_tokens": 42,
+    "completion_tokens": 71,
+    "total_tokens": 113,
     "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-    "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0,
-                                  "rejected_prediction_tokens": 0},
+    "completion_tokens_details": {
+        "reasoning_tokens": 0,
+        "audio_tokens": 0,
+        "accepted_prediction_tokens": 0,
+        "rejected_prediction_tokens": 0,
+    },
 }
 # Headers a real OpenAI answer carries; a gateway that looks at them pays for it here too.
 UPSTREAM_HEADERS: Final = (
@@ -84,13 +90,21 @@ def token(index: int) -> str:
 
 def completion_body() -> bytes:
     body = {
-        "id": COMPLETION_ID, "object": "chat.completion", "created": CREATED, "model": MODEL,
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": ANSWER, "refusal": None, "annotations": []},
-            "logprobs": None, "finish_reason": "stop",
-        }],
-        "usage": USAGE, "service_tier": "default", "system_fingerprint": FINGERPRINT,
+        "id": COMPLETION_ID,
+        "object": "chat.completion",
+        "created": CREATED,
+        "model": MODEL,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": ANSWER, "refusal": None, "annotations": []},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": USAGE,
+        "service_tier": "default",
+        "system_fingerprint": FINGERPRINT,
     }
     return json.dumps(body, separators=(",", ":")).encode()
 
@@ -140,15 +154,25 @@ def _json(value: Any) -> bytes:
 
 
 def anthropic_usage(output_tokens: int) -> dict[str, Any]:
-    return {"input_tokens": ANTHROPIC_INPUT_TOKENS, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-            "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
-            "output_tokens": output_tokens, "service_tier": "standard"}
+    return {
+        "input_tokens": ANTHROPIC_INPUT_TOKENS,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "output_tokens": output_tokens,
+        "service_tier": "standard",
+    }
 
 
 def anthropic_body() -> bytes:
     body = {
-        "id": ANTHROPIC_MESSAGE_ID, "type": "message", "role": "assistant", "model": ANTHROPIC_MODEL,
-        "content": [{"type": "text", "text": ANSWER}], "stop_reason": "end_turn", "stop_sequence": None,
+        "id": ANTHROPIC_MESSAGE_ID,
+        "type": "message",
+        "role": "assistant",
+        "model": ANTHROPIC_MODEL,
+        "content": [{"type": "text", "text": ANSWER}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
         "usage": anthropic_usage(71),
     }
     return _json(body)
@@ -156,21 +180,39 @@ def anthropic_body() -> bytes:
 
 def gemini_body() -> bytes:
     body = {
-        "candidates": [{"content": {"parts": [{"text": ANSWER}], "role": "model"}, "finishReason": "STOP",
-                        "avgLogprobs": -0.0731, "index": 0}],
-        "usageMetadata": {"promptTokenCount": 98, "candidatesTokenCount": 71, "totalTokenCount": 169,
-                          "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 98}]},
-        "modelVersion": GEMINI_MODEL, "responseId": GEMINI_RESPONSE_ID,
+        "candidates": [
+            {
+                "content": {"parts": [{"text": ANSWER}], "role": "model"},
+                "finishReason": "STOP",
+                "avgLogprobs": -0.0731,
+                "index": 0,
+            }
+        ],
+        "usageMetadata": {
+            "promptTokenCount": 98,
+            "candidatesTokenCount": 71,
+            "totalTokenCount": 169,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 98}],
+        },
+        "modelVersion": GEMINI_MODEL,
+        "responseId": GEMINI_RESPONSE_ID,
     }
     return json.dumps(body, separators=(",", ":")).encode()
 
 
 def mistral_body() -> bytes:
     body = {
-        "id": MISTRAL_COMPLETION_ID, "object": "chat.completion", "created": CREATED,
+        "id": MISTRAL_COMPLETION_ID,
+        "object": "chat.completion",
+        "created": CREATED,
         "model": MISTRAL_MODEL,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER, "tool_calls": None},
-                     "finish_reason": "stop"}],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": ANSWER, "tool_calls": None},
+                "finish_reason": "stop",
+            }
+        ],
         "usage": {"prompt_tokens": 131, "completion_tokens": 71, "total_tokens": 202},
     }
     return json.dumps(body, separators=(",", ":")).encode()
@@ -178,10 +220,15 @@ def mistral_body() -> bytes:
 
 def chunk_payloads(chunks: int, include_usage: bool) -> list[dict[str, Any]]:
     """The stream's events: a role+content chunk, content chunks, the finish chunk (N in all), maybe usage."""
+
     def chunk(delta: dict[str, Any], finish: str | None, choices: bool = True) -> dict[str, Any]:
         event: dict[str, Any] = {
-            "id": COMPLETION_ID, "object": "chat.completion.chunk", "created": CREATED, "model": MODEL,
-            "service_tier": "default", "system_fingerprint": FINGERPRINT,
+            "id": COMPLETION_ID,
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": MODEL,
+            "service_tier": "default",
+            "system_fingerprint": FINGERPRINT,
             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}] if choices else [],
         }
         if include_usage:
@@ -215,17 +262,33 @@ def anthropic_stream_frames(chunks: int) -> list[bytes]:
     token, then content_block_stop, message_delta (stop_reason, cumulative output tokens) and message_stop."""
     tokens = chunks - 1
     start: dict[str, Any] = {
-        "id": ANTHROPIC_MESSAGE_ID, "type": "message", "role": "assistant", "model": ANTHROPIC_MODEL,
-        "content": [], "stop_reason": None, "stop_sequence": None, "usage": anthropic_usage(1)}
-    opening: list[dict[str, Any]] = [{"type": "message_start", "message": start},
-               {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-               {"type": "ping"}]
-    deltas = [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": token(index)}}
-              for index in range(tokens)]
-    closing: list[dict[str, Any]] = [{"type": "content_block_stop", "index": 0},
-               {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": {"output_tokens": tokens}},
-               {"type": "message_stop"}]
+        "id": ANTHROPIC_MESSAGE_ID,
+        "type": "message",
+        "role": "assistant",
+        "model": ANTHROPIC_MODEL,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": anthropic_usage(1),
+    }
+    opening: list[dict[str, Any]] = [
+        {"type": "message_start", "message": start},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "ping"},
+    ]
+    deltas = [
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": token(index)}}
+        for index in range(tokens)
+    ]
+    closing: list[dict[str, Any]] = [
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": tokens},
+        },
+        {"type": "message_stop"},
+    ]
     return [b"".join(map(anthropic_sse, opening)), *map(anthropic_sse, deltas), b"".join(map(anthropic_sse, closing))]
 
 
@@ -234,10 +297,17 @@ def gemini_stream_frames(chunks: int) -> list[bytes]:
     chunk has usageMetadata (the prompt count until the last, which has the full count and finishReason)."""
     tokens = chunks - 1
     details = [{"modality": "TEXT", "tokenCount": GEMINI_PROMPT_TOKENS}]
-    partial = {"promptTokenCount": GEMINI_PROMPT_TOKENS, "totalTokenCount": GEMINI_PROMPT_TOKENS,
-               "promptTokensDetails": details}
-    final = {"promptTokenCount": GEMINI_PROMPT_TOKENS, "candidatesTokenCount": tokens,
-             "totalTokenCount": GEMINI_PROMPT_TOKENS + tokens, "promptTokensDetails": details}
+    partial = {
+        "promptTokenCount": GEMINI_PROMPT_TOKENS,
+        "totalTokenCount": GEMINI_PROMPT_TOKENS,
+        "promptTokensDetails": details,
+    }
+    final = {
+        "promptTokenCount": GEMINI_PROMPT_TOKENS,
+        "candidatesTokenCount": tokens,
+        "totalTokenCount": GEMINI_PROMPT_TOKENS + tokens,
+        "promptTokensDetails": details,
+    }
 
     def chunk(index: int) -> dict[str, Any]:
         last = index == tokens - 1
@@ -245,8 +315,12 @@ def gemini_stream_frames(chunks: int) -> list[bytes]:
         if last:
             candidate["finishReason"] = "STOP"
         candidate["index"] = 0
-        return {"candidates": [candidate], "usageMetadata": final if last else partial,
-                "modelVersion": GEMINI_MODEL, "responseId": GEMINI_RESPONSE_ID}
+        return {
+            "candidates": [candidate],
+            "usageMetadata": final if last else partial,
+            "modelVersion": GEMINI_MODEL,
+            "responseId": GEMINI_RESPONSE_ID,
+        }
 
     return [b"data: " + _json(chunk(index)) + b"\r\n\r\n" for index in range(tokens)]
 
@@ -255,12 +329,18 @@ def mistral_stream_frames(chunks: int) -> list[bytes]:
     """A role chunk (`content: ""`), a chunk per token, the last with finish_reason and usage (Mistral sends
     usage there unasked, and no separate usage chunk), then `[DONE]`."""
     tokens = chunks - 1
-    usage = {"prompt_tokens": MISTRAL_PROMPT_TOKENS, "completion_tokens": tokens,
-             "total_tokens": MISTRAL_PROMPT_TOKENS + tokens}
+    usage = {
+        "prompt_tokens": MISTRAL_PROMPT_TOKENS,
+        "completion_tokens": tokens,
+        "total_tokens": MISTRAL_PROMPT_TOKENS + tokens,
+    }
 
     def chunk(delta: dict[str, Any], last: bool = False) -> dict[str, Any]:
         payload: dict[str, Any] = {
-            "id": MISTRAL_COMPLETION_ID, "object": "chat.completion.chunk", "created": CREATED, "model": MISTRAL_MODEL,
+            "id": MISTRAL_COMPLETION_ID,
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": MISTRAL_MODEL,
             "choices": [{"index": 0, "delta": delta, "finish_reason": "stop" if last else None}],
         }
         if last:
@@ -280,20 +360,36 @@ class StreamAnswer:
     writes: list[bytes]  # each one HTTP chunk; the last also ends the body (not one delay later)
 
     @classmethod
-    def build(cls, frames: list[bytes], headers: bytes,
-              content_type: bytes = b"text/event-stream; charset=utf-8") -> StreamAnswer:
-        head = (b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type + b"\r\ncache-control: no-cache\r\n"
-                b"transfer-encoding: chunked\r\n" + headers)
+    def build(
+        cls, frames: list[bytes], headers: bytes, content_type: bytes = b"text/event-stream; charset=utf-8"
+    ) -> StreamAnswer:
+        head = (
+            b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type + b"\r\ncache-control: no-cache\r\n"
+            b"transfer-encoding: chunked\r\n" + headers
+        )
         writes = [b"%x\r\n%s\r\n" % (len(frame), frame) for frame in frames]
         writes[-1] += b"0\r\n\r\n"
         return cls(head, writes)
 
 
-def plain_response(status: bytes, body: bytes, keep_alive: bool, headers: bytes = UPSTREAM_HEADERS,
-                   content_type: bytes = b"application/json") -> bytes:
+def plain_response(
+    status: bytes,
+    body: bytes,
+    keep_alive: bool,
+    headers: bytes = UPSTREAM_HEADERS,
+    content_type: bytes = b"application/json",
+) -> bytes:
     connection = b"keep-alive" if keep_alive else b"close"
-    return (b"HTTP/1.1 " + status + b"\r\ncontent-type: " + content_type + b"\r\n" + headers
-            + b"content-length: %d\r\nconnection: %s\r\n\r\n" % (len(body), connection) + body)
+    return (
+        b"HTTP/1.1 "
+        + status
+        + b"\r\ncontent-type: "
+        + content_type
+        + b"\r\n"
+        + headers
+        + b"content-length: %d\r\nconnection: %s\r\n\r\n" % (len(body), connection)
+        + body
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,12 +410,18 @@ class Answers:
 
     @classmethod
     def build(cls, chunks: int, chunk_delay: float) -> Answers:
-        models = json.dumps({"object": "list", "data": [
-            {"id": name, "object": "model", "created": CREATED, "owned_by": "system"}
-            for name in ("gpt-4o-mini", "gpt-4o", MODEL)
-        ]}).encode()
-        missing = json.dumps({"error": {"message": "not found", "type": "invalid_request_error",
-                                        "param": None, "code": "not_found"}}).encode()
+        models = json.dumps(
+            {
+                "object": "list",
+                "data": [
+                    {"id": name, "object": "model", "created": CREATED, "owned_by": "system"}
+                    for name in ("gpt-4o-mini", "gpt-4o", MODEL)
+                ],
+            }
+        ).encode()
+        missing = json.dumps(
+            {"error": {"message": "not found", "type": "invalid_request_error", "param": None, "code": "not_found"}}
+        ).encode()
         return cls(
             completion={ka: plain_response(b"200 OK", completion_body(), ka) for ka in (True, False)},
             models={ka: plain_response(b"200 OK", models, ka) for ka in (True, False)},
@@ -327,8 +429,10 @@ class Answers:
             stream={usage: StreamAnswer.build(sse_frames(chunks, usage), UPSTREAM_HEADERS) for usage in (True, False)},
             chunk_delay=chunk_delay,
             anthropic={ka: plain_response(b"200 OK", anthropic_body(), ka, ANTHROPIC_HEADERS) for ka in (True, False)},
-            gemini={ka: plain_response(b"200 OK", gemini_body(), ka, GEMINI_HEADERS,
-                                       b"application/json; charset=UTF-8") for ka in (True, False)},
+            gemini={
+                ka: plain_response(b"200 OK", gemini_body(), ka, GEMINI_HEADERS, b"application/json; charset=UTF-8")
+                for ka in (True, False)
+            },
             mistral={ka: plain_response(b"200 OK", mistral_body(), ka, MISTRAL_HEADERS) for ka in (True, False)},
             anthropic_stream=StreamAnswer.build(anthropic_stream_frames(chunks), ANTHROPIC_HEADERS),
             gemini_stream=StreamAnswer.build(gemini_stream_frames(chunks), GEMINI_HEADERS, b"text/event-stream"),
@@ -370,7 +474,7 @@ def parse_request(buffer: bytearray) -> tuple[Request, int] | None:
         raise ValueError("request body too large")
     if len(buffer) < start + length:
         return None
-    return Request(method, path, bytes(buffer[start:start + length]), keep_alive), start + length
+    return Request(method, path, bytes(buffer[start : start + length]), keep_alive), start + length
 
 
 def decode_chunked(buffer: bytearray, start: int) -> tuple[bytes, int] | None:
@@ -389,7 +493,7 @@ def decode_chunked(buffer: bytearray, start: int) -> tuple[bytes, int] | None:
         data_start = line_end + 2
         if len(buffer) < data_start + size + 2:
             return None
-        parts.append(bytes(buffer[data_start:data_start + size]))
+        parts.append(bytes(buffer[data_start : data_start + size]))
         position = data_start + size + 2
 
 
@@ -448,8 +552,13 @@ class UpstreamProtocol(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         if kind == b"500":
-            transport.write(plain_response(b"500 Internal Server Error", b'{"error": {"message": "injected fault", '
-                                           b'"type": "server_error"}}', True))
+            transport.write(
+                plain_response(
+                    b"500 Internal Server Error",
+                    b'{"error": {"message": "injected fault", "type": "server_error"}}',
+                    True,
+                )
+            )
         elif kind == b"garbage":
             transport.write(plain_response(b"200 OK", b'{"id": "x", "choices": [{"mess', True))
         elif kind == b"truncated" and stream:
@@ -519,8 +628,7 @@ class UpstreamProtocol(asyncio.Protocol):
 
 async def serve(host: str, port: int, answers: Answers) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: UpstreamProtocol(answers), host, port, backlog=1024,
-                                      reuse_address=True)
+    server = await loop.create_server(lambda: UpstreamProtocol(answers), host, port, backlog=1024, reuse_address=True)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

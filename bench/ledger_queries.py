@@ -22,8 +22,14 @@ from babelgate.store.ledger_table import UsageQuery
 from babelgate.store.postgres import PostgresResponseStore
 
 DAY = 86400.0
-MODELS = (("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4-5"),
-          ("anthropic", "claude-haiku-4-5"), ("gemini", "gemini-2.5-flash"), ("mistral", "mistral-large-latest"))
+MODELS = (
+    ("openai", "gpt-4o"),
+    ("openai", "gpt-4o-mini"),
+    ("anthropic", "claude-sonnet-4-5"),
+    ("anthropic", "claude-haiku-4-5"),
+    ("gemini", "gemini-2.5-flash"),
+    ("mistral", "mistral-large-latest"),
+)
 
 
 def _rows(start: int, count: int, now: float, total: int, keys: int, models: int) -> list[dict[str, Any]]:
@@ -36,19 +42,37 @@ def _rows(start: int, count: int, now: float, total: int, keys: int, models: int
         prompt, completion = rng.randint(10, 4000), rng.randint(1, 800)
         # In time order, as the ledger writes them: a batch holds the requests of a moment.
         ts = now - 30 * DAY + (n + rng.random()) * 30 * DAY / total
-        row = {"ts": ts, "request_id": f"{n:024x}", "key_id": f"key{key:02d}",
-               "team": f"team{key % 5}", "route": "chat.completions", "model_requested": model,
-               "provider": provider, "model": model, "attempts": 1, "status": status, "error_code": None,
-               "prompt_tokens": prompt, "completion_tokens": completion, "cached_tokens": 0, "reasoning_tokens": 0,
-               "cost_usd": (prompt * 2.5 + completion * 10) / 1e6, "latency_ms": rng.lognormvariate(6, 0.6),
-               "ttft_ms": rng.lognormvariate(5, 0.5), "stream": bool(n % 2), "cache_hit": n % 50 == 0}
+        row = {
+            "ts": ts,
+            "request_id": f"{n:024x}",
+            "key_id": f"key{key:02d}",
+            "team": f"team{key % 5}",
+            "route": "chat.completions",
+            "model_requested": model,
+            "provider": provider,
+            "model": model,
+            "attempts": 1,
+            "status": status,
+            "error_code": None,
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "cached_tokens": 0,
+            "reasoning_tokens": 0,
+            "cost_usd": (prompt * 2.5 + completion * 10) / 1e6,
+            "latency_ms": rng.lognormvariate(6, 0.6),
+            "ttft_ms": rng.lognormvariate(5, 0.5),
+            "stream": bool(n % 2),
+            "cache_hit": n % 50 == 0,
+        }
         out.append(row)
     return out
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--dsn", default=os.environ.get("BABELGATE_BENCH_DSN", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--dsn", default=os.environ.get("BABELGATE_BENCH_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--keys", type=int, default=50, help="keys the traffic is spread over (default 50)")
@@ -63,13 +87,16 @@ async def main() -> None:
         started = time.perf_counter()
         batch = 2048  # the ledger writer's largest batch
         for first in range(0, args.rows, batch):
-            await store.append_usage(_rows(first, min(batch, args.rows - first), now, args.rows, args.keys,
-                                           args.models))
+            await store.append_usage(
+                _rows(first, min(batch, args.rows - first), now, args.rows, args.keys, args.models)
+            )
         await connection.execute(f"ANALYZE {table}_ledger")
         await connection.execute(f"ANALYZE {table}_ledger_hourly")
         rollup_rows = await connection.fetchval(f"SELECT count(*) FROM {table}_ledger_hourly")
-        print(f"filled {args.rows:,} rows in {time.perf_counter() - started:.1f} s, through the store "
-              f"(batches of {batch}); the rollup holds {rollup_rows:,} rows")
+        print(
+            f"filled {args.rows:,} rows in {time.perf_counter() - started:.1f} s, through the store "
+            f"(batches of {batch}); the rollup holds {rollup_rows:,} rows"
+        )
         queries = {
             "24 h totals by model": UsageQuery(now - DAY, now, ("model",)),
             "24 h totals by key, model": UsageQuery(now - DAY, now, ("key", "model")),
@@ -86,8 +113,9 @@ async def main() -> None:
                 data = await store.usage_summary(query)
                 times.append((time.perf_counter() - started) * 1000)
             print(f"{name:32s} median {statistics.median(times):8.1f} ms  (min {min(times):.1f}; {len(data)} rows out)")
-        await connection.execute(f"DROP TABLE IF EXISTS {table}_ledger, {table}_ledger_hourly, {table}, "
-                                 f"{table}_secrets, {table}_documents")
+        await connection.execute(
+            f"DROP TABLE IF EXISTS {table}_ledger, {table}_ledger_hourly, {table}, {table}_secrets, {table}_documents"
+        )
         await connection.execute(f"DROP FUNCTION IF EXISTS {table}_hist_add")
         await connection.execute(f"DROP SEQUENCE IF EXISTS {table}_documents_seq")
         await connection.close()

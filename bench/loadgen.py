@@ -111,11 +111,21 @@ class RunStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "path": self.path, "subject": self.subject, "target": self.target, "kind": self.kind,
-            "concurrency": self.concurrency, "engine": self.engine,
-            "requests": self.requests, "errors": self.errors, "elapsed_s": self.elapsed_s, "rate": self.rate,
-            "p50_s": self.p50_s, "p99_s": self.p99_s, "ttft_p50_s": self.ttft_p50_s,
-            "gateway_cpu_s": self.gateway_cpu_s, "cpu_per_request_s": self.cpu_per_request_s,
+            "path": self.path,
+            "subject": self.subject,
+            "target": self.target,
+            "kind": self.kind,
+            "concurrency": self.concurrency,
+            "engine": self.engine,
+            "requests": self.requests,
+            "errors": self.errors,
+            "elapsed_s": self.elapsed_s,
+            "rate": self.rate,
+            "p50_s": self.p50_s,
+            "p99_s": self.p99_s,
+            "ttft_p50_s": self.ttft_p50_s,
+            "gateway_cpu_s": self.gateway_cpu_s,
+            "cpu_per_request_s": self.cpu_per_request_s,
             "gateway_core_other_load": self.gateway_core_other_load,
             "error_samples": self.error_samples,
         }
@@ -165,14 +175,14 @@ async def chat_once(session: aiohttp.ClientSession, target: Target, body: bytes)
 def _sessions(concurrency: int) -> list[aiohttp.ClientSession]:
     # One session with a one-connection pool per worker: exactly `concurrency` keep-alive connections.
     return [
-        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1), timeout=REQUEST_TIMEOUT,
-                              auto_decompress=False)
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1), timeout=REQUEST_TIMEOUT, auto_decompress=False)
         for _ in range(concurrency)
     ]
 
 
-async def _chat_worker(session: aiohttp.ClientSession, target: Target, body: bytes, deadline: float,
-                       tally: _Tally) -> None:
+async def _chat_worker(
+    session: aiohttp.ClientSession, target: Target, body: bytes, deadline: float, tally: _Tally
+) -> None:
     while time.perf_counter() < deadline:
         started = time.perf_counter()
         try:
@@ -186,8 +196,9 @@ async def _chat_worker(session: aiohttp.ClientSession, target: Target, body: byt
             await asyncio.sleep(ERROR_BACKOFF)
 
 
-async def _stream_worker(client: StreamClient, target: Target, chunks: int, deadline: float,
-                         tally: _Tally, offset: float) -> None:
+async def _stream_worker(
+    client: StreamClient, target: Target, chunks: int, deadline: float, tally: _Tally, offset: float
+) -> None:
     await asyncio.sleep(offset)
     while time.perf_counter() < deadline:
         result = await client.stream(stream_check(target.stream_format, chunks))
@@ -199,8 +210,9 @@ async def _stream_worker(client: StreamClient, target: Target, chunks: int, dead
             await asyncio.sleep(ERROR_BACKOFF)
 
 
-async def run_python(target: Target, *, stream: bool, concurrency: int, duration: float, chunks: int,
-                     cpu: CpuClock | None) -> RunStats:
+async def run_python(
+    target: Target, *, stream: bool, concurrency: int, duration: float, chunks: int, cpu: CpuClock | None
+) -> RunStats:
     """Closed-loop load: `concurrency` workers, each sending its next request when the last one ended."""
     if stream:
         return await run_streams(target, concurrency=concurrency, duration=duration, chunks=chunks, cpu=cpu)
@@ -211,16 +223,18 @@ async def run_python(target: Target, *, stream: bool, concurrency: int, duration
     try:
         # One untimed request per worker first, so connection set-up is outside the measured window.
         await asyncio.gather(*(_warm_one(s, target, body) for s in sessions))
-        await _measured_window(stats, duration, cpu, lambda deadline: [
-            _chat_worker(s, target, body, deadline, tally) for s in sessions])
+        await _measured_window(
+            stats, duration, cpu, lambda deadline: [_chat_worker(s, target, body, deadline, tally) for s in sessions]
+        )
     finally:
         await asyncio.gather(*(s.close() for s in sessions))
     _tally_into(stats, tally)
     return stats
 
 
-async def _measured_window(stats: RunStats, duration: float, cpu: CpuClock | None,
-                           workers: Callable[[float], list[Coroutine[Any, Any, None]]]) -> None:
+async def _measured_window(
+    stats: RunStats, duration: float, cpu: CpuClock | None, workers: Callable[[float], list[Coroutine[Any, Any, None]]]
+) -> None:
     """Runs the workers (each given the window's deadline) and records the window's wall time and,
     with a clock, the gateway's CPU time over it."""
     cpu_start = cpu() if cpu else None
@@ -231,8 +245,9 @@ async def _measured_window(stats: RunStats, duration: float, cpu: CpuClock | Non
         stats.gateway_cpu_s = cpu() - cpu_start
 
 
-async def run_streams(target: Target, *, concurrency: int, duration: float, chunks: int,
-                      cpu: CpuClock | None) -> RunStats:
+async def run_streams(
+    target: Target, *, concurrency: int, duration: float, chunks: int, cpu: CpuClock | None
+) -> RunStats:
     """Closed-loop streams with the raw client (stream_client.py), every event checked."""
     request = stream_request(target)
     clients = [StreamClient(request) for _ in range(concurrency)]
@@ -241,12 +256,17 @@ async def run_streams(target: Target, *, concurrency: int, duration: float, chun
     try:
         # One untimed stream per worker first, so connection set-up is outside the measured window; its
         # failures show up again in the measured run.
-        warm = await asyncio.gather(*(client.stream(stream_check(target.stream_format, chunks))
-                                      for client in clients))
+        warm = await asyncio.gather(*(client.stream(stream_check(target.stream_format, chunks)) for client in clients))
         offsets = stream_offsets([result.total_s for result in warm], concurrency)
-        await _measured_window(stats, duration, cpu, lambda deadline: [
-            _stream_worker(client, target, chunks, deadline, tally, offset)
-            for client, offset in zip(clients, offsets, strict=True)])
+        await _measured_window(
+            stats,
+            duration,
+            cpu,
+            lambda deadline: [
+                _stream_worker(client, target, chunks, deadline, tally, offset)
+                for client, offset in zip(clients, offsets, strict=True)
+            ],
+        )
     finally:
         for client in clients:
             client.close()
@@ -310,19 +330,31 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
-async def run_wrk(target: Target, *, concurrency: int, duration: float, cpu: CpuClock | None,
-                  pin: Sequence[str]) -> RunStats:
+async def run_wrk(
+    target: Target, *, concurrency: int, duration: float, cpu: CpuClock | None, pin: Sequence[str]
+) -> RunStats:
     """Plain chat completions with wrk: one thread, `concurrency` keep-alive connections, whole seconds."""
     stats = RunStats(target.name, "chat", concurrency, "wrk", target.path)
     seconds = max(1, round(duration))  # wrk takes whole seconds
     with tempfile.TemporaryDirectory(prefix="babelgate-bench-") as folder:
         script = Path(folder) / "post.lua"
         script.write_text(_WRK_SCRIPT.format(body=target.chat_body().decode(), api_key=target.api_key))
-        argv = [*pin, "wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "30s", "-s", str(script),
-                target.url]
+        argv = [
+            *pin,
+            "wrk",
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{seconds}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            target.url,
+        ]
         cpu_start = cpu() if cpu else None
-        process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
-                                                       stderr=asyncio.subprocess.PIPE, preexec_fn=die_with_parent)
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, preexec_fn=die_with_parent
+        )
         try:
             out, err = await asyncio.wait_for(process.communicate(), timeout=seconds + 30)
         finally:

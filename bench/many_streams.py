@@ -33,8 +33,11 @@ from streams import stream_check
 
 
 def _headers(gateway: bool) -> dict[str, str]:
-    return {"Authorization": f"Bearer {GATEWAY_KEY}", "Content-Type": "application/json"} if gateway else \
-        {"Content-Type": "application/json"}
+    return (
+        {"Authorization": f"Bearer {GATEWAY_KEY}", "Content-Type": "application/json"}
+        if gateway
+        else {"Content-Type": "application/json"}
+    )
 
 
 async def _probe(request: StreamRequest, chunks: int) -> tuple[StreamResult, float]:
@@ -53,8 +56,10 @@ async def _probe(request: StreamRequest, chunks: int) -> tuple[StreamResult, flo
 async def _probes(gateway: str, upstream: str, count: int, rate: float, chunks: int) -> dict[str, Any]:
     """New streams, one through the gateway and one direct every 1/rate s; their times to first token."""
     body = request_body(True)
-    sides = {"gateway": StreamRequest.post(gateway + "/v1/chat/completions", _headers(True), body),
-             "direct": StreamRequest.post(upstream + "/v1/chat/completions", _headers(False), body)}
+    sides = {
+        "gateway": StreamRequest.post(gateway + "/v1/chat/completions", _headers(True), body),
+        "direct": StreamRequest.post(upstream + "/v1/chat/completions", _headers(False), body),
+    }
     tasks: list[tuple[str, asyncio.Task[tuple[StreamResult, float]]]] = []
     for _ in range(count):
         tasks += [(side, asyncio.create_task(_probe(request, chunks))) for side, request in sides.items()]
@@ -80,8 +85,9 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
 
 
-async def run(args: argparse.Namespace, gateway_pid: int, upstream_pid: int, gateway: str, upstream: str
-              ) -> dict[str, Any]:
+async def run(
+    args: argparse.Namespace, gateway_pid: int, upstream_pid: int, gateway: str, upstream: str
+) -> dict[str, Any]:
     through = StreamRequest.post(gateway + "/v1/chat/completions", _headers(True), request_body(True))
 
     async def one(request: StreamRequest) -> StreamResult:
@@ -90,7 +96,6 @@ async def run(args: argparse.Namespace, gateway_pid: int, upstream_pid: int, gat
             return await client.stream(stream_check("chat", args.chunks))
         finally:
             client.close()
-
 
     # Warm-up: a few streams, so the baseline includes what the first requests allocate once.
     await asyncio.gather(*(one(through) for _ in range(20)))
@@ -113,8 +118,11 @@ async def run(args: argparse.Namespace, gateway_pid: int, upstream_pid: int, gat
     await asyncio.sleep(2)  # every stream has its first chunk and waits for the next
     loaded = memory_kib(gateway_pid)["VmRSS"]
     per_stream = (loaded - baseline) * 1024 / args.streams
-    print(f"{args.streams} streams open after {opened:.1f} s; RSS {baseline / 1024:.1f} → {loaded / 1024:.1f} MiB: "
-          f"{per_stream / 1024:.1f} KiB per open stream", flush=True)
+    print(
+        f"{args.streams} streams open after {opened:.1f} s; RSS {baseline / 1024:.1f} → {loaded / 1024:.1f} MiB: "
+        f"{per_stream / 1024:.1f} KiB per open stream",
+        flush=True,
+    )
     # New streams while the others are held: one through the gateway and one direct, every 1/--probe-rate s.
     # How busy each side is while the probes run: the gateway's core, and the other one (this client,
     # reading every chunk of every stream, and the fake upstream writing them).
@@ -123,8 +131,19 @@ async def run(args: argparse.Namespace, gateway_pid: int, upstream_pid: int, gat
     # The probes run in a process of their own: this one is busy reading every chunk of every held
     # stream, and would delay the probes' first tokens (both sides alike, but the gateway's has more hops).
     prober = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--probe-only", gateway, upstream, "--probes", str(args.probes),
-        "--probe-rate", str(args.probe_rate), "--chunks", str(args.chunks), stdout=asyncio.subprocess.PIPE)
+        sys.executable,
+        __file__,
+        "--probe-only",
+        gateway,
+        upstream,
+        "--probes",
+        str(args.probes),
+        "--probe-rate",
+        str(args.probe_rate),
+        "--chunks",
+        str(args.chunks),
+        stdout=asyncio.subprocess.PIPE,
+    )
     output, _ = await prober.communicate()
     times = json.loads(output)
     still_open = sum(not task.done() for task in held)
@@ -135,17 +154,28 @@ async def run(args: argparse.Namespace, gateway_pid: int, upstream_pid: int, gat
     probes_gateway: list[float] = times["gateway"]
     probes_direct: list[float] = times["direct"]
     problems += times["problems"]
-    print("slowest probes (ms): gateway", [round(v * 1000, 1) for v in sorted(probes_gateway)[-5:]],
-          "direct", [round(v * 1000, 1) for v in sorted(probes_direct)[-5:]])
+    print(
+        "slowest probes (ms): gateway",
+        [round(v * 1000, 1) for v in sorted(probes_gateway)[-5:]],
+        "direct",
+        [round(v * 1000, 1) for v in sorted(probes_direct)[-5:]],
+    )
     gateway_p99 = _percentile(probes_gateway, 0.99)
     direct_p99 = _percentile(probes_direct, 0.99)
     summary = {
-        "streams": args.streams, "chunks": args.chunks, "chunk_delay_ms": args.chunk_delay_ms,
-        "seconds_to_open": opened, "rss_before_mib": baseline / 1024, "rss_open_mib": loaded / 1024,
-        "kib_per_open_stream": per_stream / 1024, "probes": len(probes_gateway),
+        "streams": args.streams,
+        "chunks": args.chunks,
+        "chunk_delay_ms": args.chunk_delay_ms,
+        "seconds_to_open": opened,
+        "rss_before_mib": baseline / 1024,
+        "rss_open_mib": loaded / 1024,
+        "kib_per_open_stream": per_stream / 1024,
+        "probes": len(probes_gateway),
         "held_open_through_the_probes": still_open == args.streams,
-        "ttft_gateway_p50_ms": _percentile(probes_gateway, 0.5) * 1000, "ttft_gateway_p99_ms": gateway_p99 * 1000,
-        "ttft_direct_p50_ms": _percentile(probes_direct, 0.5) * 1000, "ttft_direct_p99_ms": direct_p99 * 1000,
+        "ttft_gateway_p50_ms": _percentile(probes_gateway, 0.5) * 1000,
+        "ttft_gateway_p99_ms": gateway_p99 * 1000,
+        "ttft_direct_p50_ms": _percentile(probes_direct, 0.5) * 1000,
+        "ttft_direct_p99_ms": direct_p99 * 1000,
         "added_ttft_p50_ms": (_percentile(probes_gateway, 0.5) - _percentile(probes_direct, 0.5)) * 1000,
         "added_ttft_p99_ms": (gateway_p99 - direct_p99) * 1000,
         # Each probe through the gateway minus the direct one started with it: noise both met cancels out.
@@ -153,7 +183,8 @@ async def run(args: argparse.Namespace, gateway_pid: int, upstream_pid: int, gat
         "added_ttft_paired_p99_ms": _percentile(times["paired"], 0.99) * 1000,
         "gateway_cpu_share": busy[gateway_pid],
         "load_side_cpu_share": busy[upstream_pid] + busy[os.getpid()],
-        "errors": len(problems), "first_errors": problems[:5],
+        "errors": len(problems),
+        "first_errors": problems[:5],
     }
     return summary
 
@@ -181,12 +212,18 @@ def main() -> int:
     pin = Pinning.detect(True)
     try:
         upstream_port = start_upstream(children, pin, args.chunks, args.chunk_delay_ms)
-        process, port = start_gateway(children, pin, upstream_port, tempfile.mkdtemp(prefix="babelgate-streams-"),
-                                      log_name="many-streams-gateway.log")
+        process, port = start_gateway(
+            children,
+            pin,
+            upstream_port,
+            tempfile.mkdtemp(prefix="babelgate-streams-"),
+            log_name="many-streams-gateway.log",
+        )
         pin.pin_self()
         upstream_pid = next(child.pid for child in children.processes if child is not process)
-        summary = asyncio.run(run(args, process.pid, upstream_pid, f"http://{LOOPBACK}:{port}",
-                                  f"http://{LOOPBACK}:{upstream_port}"))
+        summary = asyncio.run(
+            run(args, process.pid, upstream_pid, f"http://{LOOPBACK}:{port}", f"http://{LOOPBACK}:{upstream_port}")
+        )
     finally:
         children.stop_all()
     (RESULTS / "many_streams.json").write_text(json.dumps(summary, indent=1))

@@ -24,23 +24,51 @@ SYSTEM: Final = "You are a concise assistant for a team of backend engineers. Us
 USER: Final = "Explain in three sentences what a load balancer does and why it helps."
 # Two tools, as in bench/translated.py, with the descriptions and schemas a real client sends.
 TOOLS: Final[list[dict[str, Any]]] = [
-    {"type": "function", "function": {
-        "name": "get_weather", "description": "Current weather for a city.",
-        "parameters": {"type": "object", "properties": {
-            "city": {"type": "string", "description": "City name, e.g. Paris"},
-            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}, "required": ["city"]}}},
-    {"type": "function", "function": {
-        "name": "get_time", "description": "Current local time in a city.",
-        "parameters": {"type": "object", "properties": {
-            "city": {"type": "string", "description": "City name, e.g. Paris"}}, "required": ["city"]}}},
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather for a city.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string", "description": "City name, e.g. Paris"},
+                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                },
+                "required": ["city"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "get_time",
+            "description": "Current local time in a city.",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string", "description": "City name, e.g. Paris"}},
+                "required": ["city"],
+            },
+        },
+    },
 ]
 RESPONSES_TOOLS: Final = [{"type": "function", **tool["function"]} for tool in TOOLS]
-ANTHROPIC_TOOLS: Final = [{"name": tool["function"]["name"], "description": tool["function"]["description"],
-                           "input_schema": tool["function"]["parameters"]} for tool in TOOLS]
+ANTHROPIC_TOOLS: Final = [
+    {
+        "name": tool["function"]["name"],
+        "description": tool["function"]["description"],
+        "input_schema": tool["function"]["parameters"],
+    }
+    for tool in TOOLS
+]
 CHAT_MESSAGES: Final = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}]
 
-MODELS: Final = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "gemini": "gemini-2.5-flash",
-                 "mistral": "mistral-small-latest"}
+MODELS: Final = {
+    "openai": "gpt-4o-mini",
+    "anthropic": "claude-sonnet-4-5",
+    "gemini": "gemini-2.5-flash",
+    "mistral": "mistral-small-latest",
+}
 
 
 def _chat(model: str) -> dict[str, Any]:
@@ -48,17 +76,32 @@ def _chat(model: str) -> dict[str, Any]:
 
 
 def _anthropic(model: str) -> dict[str, Any]:
-    return {"model": model, "max_tokens": 256, "system": SYSTEM, "tools": ANTHROPIC_TOOLS, "temperature": 0.2,
-            "messages": [{"role": "user", "content": USER}]}
+    return {
+        "model": model,
+        "max_tokens": 256,
+        "system": SYSTEM,
+        "tools": ANTHROPIC_TOOLS,
+        "temperature": 0.2,
+        "messages": [{"role": "user", "content": USER}],
+    }
 
 
 def _gemini() -> dict[str, Any]:
     return {
         "contents": [{"role": "user", "parts": [{"text": USER}]}],
         "systemInstruction": {"parts": [{"text": SYSTEM}]},
-        "tools": [{"functionDeclarations": [
-            {"name": tool["function"]["name"], "description": tool["function"]["description"],
-             "parameters": tool["function"]["parameters"]} for tool in TOOLS]}],
+        "tools": [
+            {
+                "functionDeclarations": [
+                    {
+                        "name": tool["function"]["name"],
+                        "description": tool["function"]["description"],
+                        "parameters": tool["function"]["parameters"],
+                    }
+                    for tool in TOOLS
+                ]
+            }
+        ],
         "generationConfig": {"temperature": 0.2, "maxOutputTokens": 256},
     }
 
@@ -121,8 +164,15 @@ def _dumps(body: dict[str, Any]) -> bytes:
     return orjson.dumps(body)
 
 
-def _side(route: str, body: dict[str, Any], expect: tuple[bytes, ...], text: Callable[[Any], Any], marker: bytes,
-          stream_format: str, stream_route: str | None = None) -> Side:
+def _side(
+    route: str,
+    body: dict[str, Any],
+    expect: tuple[bytes, ...],
+    text: Callable[[Any], Any],
+    marker: bytes,
+    stream_format: str,
+    stream_route: str | None = None,
+) -> Side:
     """A side whose stream request is its request with `"stream": true`, or (with `stream_route`, Gemini)
     the same body on the stream route."""
     stream_body = body if stream_route is not None else {**body, "stream": True}
@@ -130,47 +180,113 @@ def _side(route: str, body: dict[str, Any], expect: tuple[bytes, ...], text: Cal
 
 
 _GEMINI_ROUTE: Final = f"/v1beta/models/{MODELS['gemini']}"
-_OPENAI_DIRECT: Final = _side("/v1/chat/completions", _chat(MODELS["openai"]), CHAT_OK, _chat_text,
-                              b'"prompt_tokens":42,', "chat")
+_OPENAI_DIRECT: Final = _side(
+    "/v1/chat/completions", _chat(MODELS["openai"]), CHAT_OK, _chat_text, b'"prompt_tokens":42,', "chat"
+)
 _FAST: Final = Side("/v1/chat/completions", request_body(False), CHAT_OK, _chat_text, b"", request_body(True), "chat")
-_ROUTED: Final = Side("/v1/chat/completions", request_body(False, model="routed"), CHAT_OK, _chat_text, b"",
-                      request_body(True, model="routed"), "chat")
+_ROUTED: Final = Side(
+    "/v1/chat/completions",
+    request_body(False, model="routed"),
+    CHAT_OK,
+    _chat_text,
+    b"",
+    request_body(True, model="routed"),
+    "chat",
+)
 
-PATHS: Final[dict[str, BenchPath]] = {path.name: path for path in (
-    BenchPath("fast", "OpenAI fast path: chat completions → OpenAI (gpt-4o-mini, no tools)", _FAST, _FAST),
-    # The fast path through the router: a model with two deployments and a fallback (processes.ROUTED_CONFIG).
-    BenchPath("routed", "OpenAI fast path, routed: two deployments and a fallback (gpt-4o-mini)", _ROUTED, _FAST),
-    # The fast path as a team runs it: a virtual key with rpm, tpm and requests-at-once limits (in Redis
-    # with --redis), the ledger and metrics on (they always are). Its key is created at start (run.py).
-    BenchPath("governed", "OpenAI fast path with a virtual key: rpm, tpm and concurrency limits, ledger, "
-              "metrics (gpt-4o-mini)", _FAST, _FAST),
-    BenchPath("anthropic", f"Chat completions → Anthropic ({MODELS['anthropic']}, two tools); direct: /v1/messages",
-              _side("/v1/chat/completions", _chat(MODELS["anthropic"]), CHAT_OK, _chat_text,
-                    b'"prompt_tokens":412,', "chat"),
-              _side("/v1/messages", _anthropic(MODELS["anthropic"]), MESSAGE_OK, _messages_text,
-                    b'"input_tokens":412,', "anthropic")),
-    BenchPath("gemini", f"Chat completions → Gemini ({MODELS['gemini']}, two tools); direct: generateContent",
-              _side("/v1/chat/completions", _chat(MODELS["gemini"]), CHAT_OK, _chat_text,
-                    b'"prompt_tokens":98,', "chat"),
-              _side(f"{_GEMINI_ROUTE}:generateContent", _gemini(), GEMINI_OK, _gemini_text,
-                    b'"promptTokenCount":98,', "gemini", f"{_GEMINI_ROUTE}:streamGenerateContent?alt=sse")),
-    BenchPath("mistral", f"Chat completions → Mistral ({MODELS['mistral']}, two tools); direct: Mistral chat",
-              _side("/v1/chat/completions", _chat(MODELS["mistral"]), CHAT_OK, _chat_text,
-                    b'"prompt_tokens":131,', "chat"),
-              _side("/mistral/v1/chat/completions", _chat(MODELS["mistral"]), CHAT_OK, _chat_text,
-                    b'"prompt_tokens":131,', "chat")),
-    BenchPath("responses", f"Responses API (stored) → OpenAI chat ({MODELS['openai']}, two tools); "
-              "direct: OpenAI chat",
-              _side("/v1/responses", {"model": MODELS["openai"], "instructions": SYSTEM, "input": USER,
-                                      "tools": RESPONSES_TOOLS, "temperature": 0.2, "max_output_tokens": 256},
-                    RESPONSE_OK, _responses_text, b'"input_tokens":42,', "responses"),
-              _OPENAI_DIRECT),
-    BenchPath("messages", f"Anthropic Messages frontend → OpenAI chat ({MODELS['openai']}, two tools); "
-              "direct: OpenAI chat",
-              _side("/v1/messages", _anthropic(MODELS["openai"]), MESSAGE_OK, _messages_text,
-                    b'"input_tokens":42,', "anthropic"),
-              _OPENAI_DIRECT),
-)}
+PATHS: Final[dict[str, BenchPath]] = {
+    path.name: path
+    for path in (
+        BenchPath("fast", "OpenAI fast path: chat completions → OpenAI (gpt-4o-mini, no tools)", _FAST, _FAST),
+        # The fast path through the router: a model with two deployments and a fallback (processes.ROUTED_CONFIG).
+        BenchPath("routed", "OpenAI fast path, routed: two deployments and a fallback (gpt-4o-mini)", _ROUTED, _FAST),
+        # The fast path as a team runs it: a virtual key with rpm, tpm and requests-at-once limits (in Redis
+        # with --redis), the ledger and metrics on (they always are). Its key is created at start (run.py).
+        BenchPath(
+            "governed",
+            "OpenAI fast path with a virtual key: rpm, tpm and concurrency limits, ledger, metrics (gpt-4o-mini)",
+            _FAST,
+            _FAST,
+        ),
+        BenchPath(
+            "anthropic",
+            f"Chat completions → Anthropic ({MODELS['anthropic']}, two tools); direct: /v1/messages",
+            _side(
+                "/v1/chat/completions", _chat(MODELS["anthropic"]), CHAT_OK, _chat_text, b'"prompt_tokens":412,', "chat"
+            ),
+            _side(
+                "/v1/messages",
+                _anthropic(MODELS["anthropic"]),
+                MESSAGE_OK,
+                _messages_text,
+                b'"input_tokens":412,',
+                "anthropic",
+            ),
+        ),
+        BenchPath(
+            "gemini",
+            f"Chat completions → Gemini ({MODELS['gemini']}, two tools); direct: generateContent",
+            _side("/v1/chat/completions", _chat(MODELS["gemini"]), CHAT_OK, _chat_text, b'"prompt_tokens":98,', "chat"),
+            _side(
+                f"{_GEMINI_ROUTE}:generateContent",
+                _gemini(),
+                GEMINI_OK,
+                _gemini_text,
+                b'"promptTokenCount":98,',
+                "gemini",
+                f"{_GEMINI_ROUTE}:streamGenerateContent?alt=sse",
+            ),
+        ),
+        BenchPath(
+            "mistral",
+            f"Chat completions → Mistral ({MODELS['mistral']}, two tools); direct: Mistral chat",
+            _side(
+                "/v1/chat/completions", _chat(MODELS["mistral"]), CHAT_OK, _chat_text, b'"prompt_tokens":131,', "chat"
+            ),
+            _side(
+                "/mistral/v1/chat/completions",
+                _chat(MODELS["mistral"]),
+                CHAT_OK,
+                _chat_text,
+                b'"prompt_tokens":131,',
+                "chat",
+            ),
+        ),
+        BenchPath(
+            "responses",
+            f"Responses API (stored) → OpenAI chat ({MODELS['openai']}, two tools); direct: OpenAI chat",
+            _side(
+                "/v1/responses",
+                {
+                    "model": MODELS["openai"],
+                    "instructions": SYSTEM,
+                    "input": USER,
+                    "tools": RESPONSES_TOOLS,
+                    "temperature": 0.2,
+                    "max_output_tokens": 256,
+                },
+                RESPONSE_OK,
+                _responses_text,
+                b'"input_tokens":42,',
+                "responses",
+            ),
+            _OPENAI_DIRECT,
+        ),
+        BenchPath(
+            "messages",
+            f"Anthropic Messages frontend → OpenAI chat ({MODELS['openai']}, two tools); direct: OpenAI chat",
+            _side(
+                "/v1/messages",
+                _anthropic(MODELS["openai"]),
+                MESSAGE_OK,
+                _messages_text,
+                b'"input_tokens":42,',
+                "anthropic",
+            ),
+            _OPENAI_DIRECT,
+        ),
+    )
+}
 
 
 def parse_paths(text: str) -> tuple[str, ...]:

@@ -50,13 +50,17 @@ class Scaling:
         return sum(single.errors + multi.stats.errors for single, multi in self.runs)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"workers": self.workers, "levels": self.levels, "memory_kib": self.memory,
-                "runs": [{"one_worker": single.as_dict(), "n_workers": multi.as_dict()}
-                         for single, multi in self.runs]}
+        return {
+            "workers": self.workers,
+            "levels": self.levels,
+            "memory_kib": self.memory,
+            "runs": [{"one_worker": single.as_dict(), "n_workers": multi.as_dict()} for single, multi in self.runs],
+        }
 
 
-async def measure_scaling(multi: MultiWorkerGateway, fast: Target, fast_cpu: CpuClock, chat_run: ChatRun,
-                          levels: tuple[int, ...], reps: int) -> Scaling:
+async def measure_scaling(
+    multi: MultiWorkerGateway, fast: Target, fast_cpu: CpuClock, chat_run: ChatRun, levels: tuple[int, ...], reps: int
+) -> Scaling:
     """Interleaved pairs per level: the one-worker gateway (its CPU per request), then the N-worker one."""
     scaling = Scaling(len(multi.workers))
     await run_python(multi.target, stream=False, concurrency=16, duration=WARM_UP_S, chunks=2, cpu=None)
@@ -76,22 +80,30 @@ async def measure_scaling(multi: MultiWorkerGateway, fast: Target, fast_cpu: Cpu
 
 def scaling_report(scaling: Scaling, pinned: bool) -> list[str]:
     n = scaling.workers
-    where = ("a core per worker, the second shared with the load generator and upstream, so raw req/s cannot "
-             "grow in proportion" if pinned else "unpinned")
-    out = [f"Scaling: fast path, 1 worker vs `serve --workers {n}` ({where}; capacity from each worker's CPU per "
-           "request and share of requests, bench/README.md)",
-           f"conc | 1 worker req/s  p50 ms  CPU µs/req | {n} workers req/s  p50 ms  CPU µs/req | "
-           "per worker, busiest first: share, CPU µs/req | capacity vs 1 worker: balanced, at this balance"]
+    where = (
+        "a core per worker, the second shared with the load generator and upstream, so raw req/s cannot "
+        "grow in proportion"
+        if pinned
+        else "unpinned"
+    )
+    out = [
+        f"Scaling: fast path, 1 worker vs `serve --workers {n}` ({where}; capacity from each worker's CPU per "
+        "request and share of requests, bench/README.md)",
+        f"conc | 1 worker req/s  p50 ms  CPU µs/req | {n} workers req/s  p50 ms  CPU µs/req | "
+        "per worker, busiest first: share, CPU µs/req | capacity vs 1 worker: balanced, at this balance",
+    ]
     for level in scaling.levels:
         one, several = level["one_worker"], level["n_workers"]
-        workers = ", ".join(f"{(worker['share'] or 0):.0%} {fmt_us(worker['cpu_per_request_s']).strip()}"
-                            for worker in level["workers"])
+        workers = ", ".join(
+            f"{(worker['share'] or 0):.0%} {fmt_us(worker['cpu_per_request_s']).strip()}" for worker in level["workers"]
+        )
         balanced, observed = level["capacity_balanced"], level["capacity_at_observed_balance"]
-        capacity = (f"{balanced:.2f}x, {observed:.2f}x" if balanced is not None and observed is not None
-                    else "-")
-        out.append(f"{level['concurrency']:4} | {fmt_rate(one['rate']):>14} {fmt_ms(one['p50_s'])} "
-                   f"{fmt_us(one['cpu_per_request_s']):>11} | {fmt_rate(several['rate']):>{len(str(n)) + 14}} "
-                   f"{fmt_ms(several['p50_s'])} {fmt_us(several['cpu_per_request_s']):>11} | {workers} | {capacity}")
+        capacity = f"{balanced:.2f}x, {observed:.2f}x" if balanced is not None and observed is not None else "-"
+        out.append(
+            f"{level['concurrency']:4} | {fmt_rate(one['rate']):>14} {fmt_ms(one['p50_s'])} "
+            f"{fmt_us(one['cpu_per_request_s']):>11} | {fmt_rate(several['rate']):>{len(str(n)) + 14}} "
+            f"{fmt_ms(several['p50_s'])} {fmt_us(several['cpu_per_request_s']):>11} | {workers} | {capacity}"
+        )
     memory = ", ".join(f"{name} {kib.get('VmHWM', 0) / 1024:.1f} MiB" for name, kib in scaling.memory.items())
     out.append(f"Peak RSS (VmHWM) with {n} workers: {memory}")
     return out
@@ -114,8 +126,13 @@ class Comparison:
         return sum(run.errors for run in self.runs) + len(self.problems)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"title": self.title, "summary": self.rows, "memory_kib": self.memory, "problems": self.problems,
-                "runs": [run.as_dict() for run in self.runs]}
+        return {
+            "title": self.title,
+            "summary": self.rows,
+            "memory_kib": self.memory,
+            "problems": self.problems,
+            "runs": [run.as_dict() for run in self.runs],
+        }
 
 
 def wanted_contenders(nginx: bool, litellm: Path | None) -> tuple[list[str], list[str]]:
@@ -128,27 +145,32 @@ def wanted_contenders(nginx: bool, litellm: Path | None) -> tuple[list[str], lis
             names.append("nginx")
     if litellm is not None:
         if litellm_binary(litellm) is None:
-            notes.append(f"litellm: no {litellm}/bin/litellm (install: python3 -m venv {litellm} && "
-                         f"{litellm}/bin/pip install 'litellm[proxy]'), skipped")
+            notes.append(
+                f"litellm: no {litellm}/bin/litellm (install: python3 -m venv {litellm} && "
+                f"{litellm}/bin/pip install 'litellm[proxy]'), skipped"
+            )
         else:
             names.append("litellm")
     return names, notes
 
 
-def start_contender(name: str, children: Children, pin: Pinning, upstream_port: int, folder: Path, fast: Target,
-                    litellm: Path | None) -> Contender:
+def start_contender(
+    name: str, children: Children, pin: Pinning, upstream_port: int, folder: Path, fast: Target, litellm: Path | None
+) -> Contender:
     if name == "nginx":
         return start_nginx(children, pin, upstream_port, folder / "nginx", fast)
     assert litellm is not None
     return start_litellm(children, pin, upstream_port, folder / "litellm", fast, litellm)
 
 
-async def measure_contender(contender: Contender, direct: Target, chat_run: ChatRun, levels: tuple[int, ...],
-                            reps: int) -> Comparison:
+async def measure_contender(
+    contender: Contender, direct: Target, chat_run: ChatRun, levels: tuple[int, ...], reps: int
+) -> Comparison:
     """Check it answers like the gateway, warm it up, then interleaved (proxy, direct) pairs per level."""
     comparison = Comparison(contender.name, contender.title)
-    comparison.problems = await preflight_chat(contender.target,
-                                               functools.partial(answer_problem, PATHS["fast"].gateway))
+    comparison.problems = await preflight_chat(
+        contender.target, functools.partial(answer_problem, PATHS["fast"].gateway)
+    )
     if comparison.problems:
         return comparison
     await run_python(contender.target, stream=False, concurrency=16, duration=WARM_UP_S, chunks=2, cpu=None)
@@ -164,8 +186,9 @@ async def measure_contender(contender: Contender, direct: Target, chat_run: Chat
     return comparison
 
 
-def comparison_report(comparisons: list[Comparison], gateway_rows: list[dict[str, Any]], levels: tuple[int, ...],
-                      notes: list[str]) -> list[str]:
+def comparison_report(
+    comparisons: list[Comparison], gateway_rows: list[dict[str, Any]], levels: tuple[int, ...], notes: list[str]
+) -> list[str]:
     out: list[str] = []
     for comparison in comparisons:
         out.append(f"[{comparison.name}] {comparison.title} — fast path, non-streaming")
@@ -175,10 +198,19 @@ def comparison_report(comparisons: list[Comparison], gateway_rows: list[dict[str
     measured = [comparison for comparison in comparisons if comparison.rows]
     if measured:
         fast = [row for row in gateway_rows if row["path"] == "fast" and row["kind"] == "chat"]
-        head = ("proxy     | " + " ".join(f"CPU µs/req c={c:<3}" for c in levels) + " | "
-                + " ".join(f"p50 ms c={c:<3}" for c in levels) + " | peak RSS").rstrip()
-        out += ["Fast path by proxy (CPU per request of the proxy's processes, on the same core)", head,
-                "-" * len(head), _proxy_line("babelgate", fast, levels, None)]
+        head = (
+            "proxy     | "
+            + " ".join(f"CPU µs/req c={c:<3}" for c in levels)
+            + " | "
+            + " ".join(f"p50 ms c={c:<3}" for c in levels)
+            + " | peak RSS"
+        ).rstrip()
+        out += [
+            "Fast path by proxy (CPU per request of the proxy's processes, on the same core)",
+            head,
+            "-" * len(head),
+            _proxy_line("babelgate", fast, levels, None),
+        ]
         out += [_proxy_line(c.name, c.rows, levels, c.memory.get("VmHWM")) for c in measured]
         out.append("")
     return out + [f"Skipped: {note}" for note in notes]
@@ -187,9 +219,12 @@ def comparison_report(comparisons: list[Comparison], gateway_rows: list[dict[str
 def _few_requests_warnings(comparison: Comparison) -> list[str]:
     """A slow proxy may finish only a few requests in a short window; its CPU for those still in flight at
     the end is then charged to them, so CPU per request (and req/s) at that level mean little."""
-    return [f"warning: {comparison.name} finished only {row['gateway']['requests']} request(s) at c="
-            f"{row['concurrency']}; figures at that level are not meaningful (use a longer --duration)"
-            for row in comparison.rows if row["gateway"]["requests"] < FEW_REQUESTS]
+    return [
+        f"warning: {comparison.name} finished only {row['gateway']['requests']} request(s) at c="
+        f"{row['concurrency']}; figures at that level are not meaningful (use a longer --duration)"
+        for row in comparison.rows
+        if row["gateway"]["requests"] < FEW_REQUESTS
+    ]
 
 
 def _proxy_line(name: str, rows: list[dict[str, Any]], levels: tuple[int, ...], peak_kib: int | None) -> str:
@@ -203,8 +238,9 @@ def _proxy_line(name: str, rows: list[dict[str, Any]], levels: tuple[int, ...], 
 # --- cold start -------------------------------------------------------------------------------------------
 
 
-def measure_cold_starts(children: Children, pin: Pinning, upstream_port: int, store_dir: str,
-                        count: int) -> list[float]:
+def measure_cold_starts(
+    children: Children, pin: Pinning, upstream_port: int, store_dir: str, count: int
+) -> list[float]:
     times = cold_starts(children, pin, upstream_port, store_dir, count)
     for seconds in times:
         print(f"  cold start: {seconds * 1e3:.0f} ms", file=sys.stderr, flush=True)
@@ -214,7 +250,8 @@ def measure_cold_starts(children: Children, pin: Pinning, upstream_port: int, st
 def cold_start_report(times: list[float]) -> list[str]:
     if not times:
         return []
-    return [f"Cold start (exec of `babelgate serve` to its first successful chat completion): median "
-            f"{statistics.median(times) * 1e3:.0f} ms of {len(times)} starts "
-            f"(min {min(times) * 1e3:.0f}, max {max(times) * 1e3:.0f} ms)"]
-
+    return [
+        f"Cold start (exec of `babelgate serve` to its first successful chat completion): median "
+        f"{statistics.median(times) * 1e3:.0f} ms of {len(times)} starts "
+        f"(min {min(times) * 1e3:.0f}, max {max(times) * 1e3:.0f} ms)"
+    ]

@@ -25,9 +25,12 @@ from procfs import memory_kib
 
 REQUESTS: Final = {
     "health": b"GET /health HTTP/1.1\r\nHost: bench\r\n\r\n",
-    "chat": (b"POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer " + GATEWAY_KEY.encode()
-             + b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(request_body(False))
-             + request_body(False)),
+    "chat": (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer "
+        + GATEWAY_KEY.encode()
+        + b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(request_body(False))
+        + request_body(False)
+    ),
 }
 EXPECT: Final = {"health": b'"status"', "chat": b'"chat.completion"'}
 
@@ -50,10 +53,10 @@ class Answers:
             length = int(head.split(b"content-length:")[1].split(b"\r\n")[0])
             if len(self._buffer) < end + 4 + length:
                 return
-            body = bytes(self._buffer[end + 4:end + 4 + length])
+            body = bytes(self._buffer[end + 4 : end + 4 + length])
             if not head.startswith(b"http/1.1 200") or self.expect not in body:
                 raise SystemExit(f"answer {self.count + 1} is not a good 200: {head[:80]!r} {body[:200]!r}")
-            del self._buffer[:end + 4 + length]
+            del self._buffer[: end + 4 + length]
             self.count += 1
 
 

@@ -42,10 +42,23 @@ class Children:
     def __init__(self) -> None:
         self.processes: list[subprocess.Popen[bytes]] = []
 
-    def start(self, argv: Sequence[str], *, env: dict[str, str] | None = None, stdout: int | IO[bytes],
-              stderr: int | IO[bytes]) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                                   start_new_session=True, preexec_fn=die_with_parent)
+    def start(
+        self,
+        argv: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        stdout: int | IO[bytes],
+        stderr: int | IO[bytes],
+    ) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
         self.processes.append(process)
         return process
 
@@ -126,8 +139,19 @@ def log_tail(path: Path, lines: int = 30) -> str:
 def start_upstream(children: Children, pin: Pinning, chunks: int, chunk_delay_ms: float) -> int:
     """Start the fake upstream and return the port it printed."""
     log = RESULTS / "upstream.log"
-    argv = [*pin.prefix(pin.load_cpu), sys.executable, str(BENCH_DIR / "fake_upstream.py"), "--host", LOOPBACK,
-            "--port", "0", "--chunks", str(chunks), "--chunk-delay-ms", str(chunk_delay_ms)]
+    argv = [
+        *pin.prefix(pin.load_cpu),
+        sys.executable,
+        str(BENCH_DIR / "fake_upstream.py"),
+        "--host",
+        LOOPBACK,
+        "--port",
+        "0",
+        "--chunks",
+        str(chunks),
+        "--chunk-delay-ms",
+        str(chunk_delay_ms),
+    ]
     with log.open("wb") as stderr:
         process = children.start(argv, stdout=subprocess.PIPE, stderr=stderr)
     assert process.stdout is not None
@@ -141,23 +165,25 @@ def start_upstream(children: Children, pin: Pinning, chunks: int, chunk_delay_ms
 def gateway_env(upstream_port: int, store_dir: str) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith(FOREIGN_ENV_PREFIXES)}
     upstream = f"http://{LOOPBACK}:{upstream_port}"
-    env.update({
-        "OPENAI_API_KEY": UPSTREAM_KEY,
-        "OPENAI_BASE_URL": f"{upstream}/v1",
-        # All four providers at the one fake upstream, each with its SDK's base URL convention.
-        "ANTHROPIC_API_KEY": UPSTREAM_KEY,
-        "ANTHROPIC_BASE_URL": upstream,
-        "GEMINI_API_KEY": UPSTREAM_KEY,
-        "GEMINI_BASE_URL": upstream,
-        "MISTRAL_API_KEY": UPSTREAM_KEY,
-        "MISTRAL_BASE_URL": f"{upstream}/mistral",  # a prefix: Mistral's chat route is OpenAI's
-        # Port 9 (discard) is closed: the always-on Ollama provider fails fast instead of finding a real one.
-        "OLLAMA_BASE_URL": f"http://{LOOPBACK}:9",
-        "BABELGATE_API_KEYS": GATEWAY_KEY,
-        "BABELGATE_MASTER_KEY": MASTER_KEY,
-        # The Responses API stores every response (as by default, in SQLite), here in a throw-away file.
-        "BABELGATE_STORE_URL": f"sqlite:{store_dir}/babelgate.db",
-    })
+    env.update(
+        {
+            "OPENAI_API_KEY": UPSTREAM_KEY,
+            "OPENAI_BASE_URL": f"{upstream}/v1",
+            # All four providers at the one fake upstream, each with its SDK's base URL convention.
+            "ANTHROPIC_API_KEY": UPSTREAM_KEY,
+            "ANTHROPIC_BASE_URL": upstream,
+            "GEMINI_API_KEY": UPSTREAM_KEY,
+            "GEMINI_BASE_URL": upstream,
+            "MISTRAL_API_KEY": UPSTREAM_KEY,
+            "MISTRAL_BASE_URL": f"{upstream}/mistral",  # a prefix: Mistral's chat route is OpenAI's
+            # Port 9 (discard) is closed: the always-on Ollama provider fails fast instead of finding a real one.
+            "OLLAMA_BASE_URL": f"http://{LOOPBACK}:9",
+            "BABELGATE_API_KEYS": GATEWAY_KEY,
+            "BABELGATE_MASTER_KEY": MASTER_KEY,
+            # The Responses API stores every response (as by default, in SQLite), here in a throw-away file.
+            "BABELGATE_STORE_URL": f"sqlite:{store_dir}/babelgate.db",
+        }
+    )
     return env
 
 
@@ -188,38 +214,64 @@ def gateway_config() -> Path:
     path = RESULTS / "bench-config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     redis = os.environ.get(REDIS_ENV)
-    path.write_text(ROUTED_CONFIG + (f"redis: {{url: '{redis}', prefix: 'babelgate-bench-{os.getpid()}:'}}\n"
-                                     if redis else ""))
+    path.write_text(
+        ROUTED_CONFIG + (f"redis: {{url: '{redis}', prefix: 'babelgate-bench-{os.getpid()}:'}}\n" if redis else "")
+    )
     return path
 
 
 def create_virtual_key(port: int) -> str:
     """A key with limits far above what the bench sends: every request is checked, none refused."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    body = json.dumps({"label": "bench", "team": "bench", "rpm": 10**9, "tpm": 10**12,
-                       "max_concurrent": 10**6}).encode()
-    request = urllib.request.Request(f"http://{LOOPBACK}:{port}/admin/keys", data=body, method="POST",
-                                     headers={"Authorization": f"Bearer {MASTER_KEY}",
-                                              "Content-Type": "application/json"})
+    body = json.dumps(
+        {"label": "bench", "team": "bench", "rpm": 10**9, "tpm": 10**12, "max_concurrent": 10**6}
+    ).encode()
+    request = urllib.request.Request(
+        f"http://{LOOPBACK}:{port}/admin/keys",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {MASTER_KEY}", "Content-Type": "application/json"},
+    )
     with opener.open(request, timeout=10) as answer:
         return str(json.loads(answer.read())["key"])
 
 
 def gateway_argv(pin: Pinning, port: int, workers: int = 1) -> list[str]:
-    argv = [*pin.prefix(pin.gateway_cpu), *gateway_command(), "serve", "--host", LOOPBACK, "--port", str(port),
-            "--log-level", "warning", "--config", str(gateway_config())]
+    argv = [
+        *pin.prefix(pin.gateway_cpu),
+        *gateway_command(),
+        "serve",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--config",
+        str(gateway_config()),
+    ]
     return [*argv, "--workers", str(workers)] if workers != 1 else argv
 
 
-def start_gateway(children: Children, pin: Pinning, upstream_port: int, store_dir: str, *, workers: int = 1,
-                  log_name: str = "gateway.log", env: dict[str, str] | None = None,
-                  ) -> tuple[subprocess.Popen[bytes], int]:
+def start_gateway(
+    children: Children,
+    pin: Pinning,
+    upstream_port: int,
+    store_dir: str,
+    *,
+    workers: int = 1,
+    log_name: str = "gateway.log",
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     log = RESULTS / log_name
     with log.open("wb") as output:
-        process = children.start(gateway_argv(pin, port, workers), env={**gateway_env(upstream_port, store_dir),
-                                                                         **(env or {})},
-                                 stdout=output, stderr=subprocess.STDOUT)
+        process = children.start(
+            gateway_argv(pin, port, workers),
+            env={**gateway_env(upstream_port, store_dir), **(env or {})},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     wait_healthy(process, f"http://{LOOPBACK}:{port}/health", log)
     return process, port
 

@@ -17,7 +17,7 @@ def process_cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat", "rb") as stat:
         data = stat.read()
     # Fields after the parenthesised name (which may hold spaces); utime and stime are fields 14 and 15.
-    fields = data[data.rindex(b")") + 2:].split()
+    fields = data[data.rindex(b")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

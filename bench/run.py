@@ -125,24 +125,54 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
     parser.add_argument("--concurrency", type=_levels, default=(1, 16, 64), help="chat levels (default 1,16,64)")
     parser.add_argument("--stream-concurrency", type=_levels, default=(1, 16), help="stream levels (default 1,16)")
     parser.add_argument("--chunks", type=int, default=50, help="chunks per stream, finish chunk included (50)")
-    parser.add_argument("--chunk-delay", type=float, default=1.0, dest="chunk_delay_ms",
-                        help="ms between stream chunks at the upstream (default 1; 0 sends a stream in one write)")
-    parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto",
-                        help="engine for plain chat runs (auto: wrk if on PATH)")
+    parser.add_argument(
+        "--chunk-delay",
+        type=float,
+        default=1.0,
+        dest="chunk_delay_ms",
+        help="ms between stream chunks at the upstream (default 1; 0 sends a stream in one write)",
+    )
+    parser.add_argument(
+        "--loadgen",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="engine for plain chat runs (auto: wrk if on PATH)",
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
-    parser.add_argument("--paths", type=_paths, default=tuple(PATHS),
-                        help=f"comma-separated paths to measure, or all (default all: {','.join(PATHS)})")
-    parser.add_argument("--scaling-workers", type=int, default=2,
-                        help="also measure `serve --workers N` on the fast path against one worker (default 2; 0: no)")
-    parser.add_argument("--cold-starts", type=int, default=None,
-                        help="fresh gateway starts timed to the first chat completion (default 5, --quick 2; 0: none)")
-    parser.add_argument("--redis", metavar="URL", default=None,
-                        help="count the governed path's rate limits in this Redis (e.g. redis://127.0.0.1:6379/0)")
+    parser.add_argument(
+        "--paths",
+        type=_paths,
+        default=tuple(PATHS),
+        help=f"comma-separated paths to measure, or all (default all: {','.join(PATHS)})",
+    )
+    parser.add_argument(
+        "--scaling-workers",
+        type=int,
+        default=2,
+        help="also measure `serve --workers N` on the fast path against one worker (default 2; 0: no)",
+    )
+    parser.add_argument(
+        "--cold-starts",
+        type=int,
+        default=None,
+        help="fresh gateway starts timed to the first chat completion (default 5, --quick 2; 0: none)",
+    )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        default=None,
+        help="count the governed path's rate limits in this Redis (e.g. redis://127.0.0.1:6379/0)",
+    )
     parser.add_argument("--nginx", action="store_true", help="also measure nginx as a reverse proxy (fast path)")
     litellm = os.environ.get(LITELLM_ENV)
-    parser.add_argument("--litellm", type=Path, default=Path(litellm) if litellm else None, metavar="VENV",
-                        help=f"also measure the LiteLLM proxy installed in this venv (fast path; or ${LITELLM_ENV})")
+    parser.add_argument(
+        "--litellm",
+        type=Path,
+        default=Path(litellm) if litellm else None,
+        metavar="VENV",
+        help=f"also measure the LiteLLM proxy installed in this venv (fast path; or ${LITELLM_ENV})",
+    )
     args = parser.parse_args(argv)
     if args.redis:
         os.environ[REDIS_ENV] = args.redis  # read where the gateway's config is written (processes.py)
@@ -157,8 +187,21 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
     if args.scaling_workers == 1 or args.scaling_workers < 0:
         parser.error("--scaling-workers must be 0 (off) or at least 2")
     cold = args.cold_starts if args.cold_starts is not None else (2 if args.quick else 5)
-    plan = Plan(duration, reps, args.concurrency, args.stream_concurrency, args.chunks, args.chunk_delay_ms, engine,
-                args.output, args.paths, args.scaling_workers, cold, args.nginx, args.litellm)
+    plan = Plan(
+        duration,
+        reps,
+        args.concurrency,
+        args.stream_concurrency,
+        args.chunks,
+        args.chunk_delay_ms,
+        engine,
+        args.output,
+        args.paths,
+        args.scaling_workers,
+        cold,
+        args.nginx,
+        args.litellm,
+    )
     return plan, not args.no_pin
 
 
@@ -194,15 +237,27 @@ def machine() -> dict[str, Any]:
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
         model = cpu_identity(cpuinfo.read())
     try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, timeout=5, check=False).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            ).stdout.strip()
+            or None
+        )
     except OSError:
         commit = None
     return {
-        "nproc": os.cpu_count(), "cpu_model": model, "guest_halt_poll_ns": guest_halt_poll_ns(),
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "guest_halt_poll_ns": guest_halt_poll_ns(),
         "python": platform.python_version(),
-        "kernel": platform.release(), "loadavg_at_start": os.getloadavg(),
-        "babelgate_version": metadata.version("babelgate"), "git_commit": commit,
+        "kernel": platform.release(),
+        "loadavg_at_start": os.getloadavg(),
+        "babelgate_version": metadata.version("babelgate"),
+        "git_commit": commit,
     }
 
 
@@ -211,8 +266,10 @@ def machine() -> dict[str, Any]:
 
 def progress(run: RunStats, rep: int, reps: int) -> None:
     cpu = run.cpu_per_request_s
-    text = (f"  {run.path:9} {run.kind:6} c={run.concurrency:<3} {rep + 1}/{reps} {run.target:7}: {run.rate:8.1f}/s  "
-            f"p50 {fmt_ms(run.p50_s)} ms  p99 {fmt_ms(run.p99_s)} ms")
+    text = (
+        f"  {run.path:9} {run.kind:6} c={run.concurrency:<3} {rep + 1}/{reps} {run.target:7}: {run.rate:8.1f}/s  "
+        f"p50 {fmt_ms(run.p50_s)} ms  p99 {fmt_ms(run.p99_s)} ms"
+    )
     if cpu is not None:
         text += f"  gateway CPU {cpu * 1e6:7.1f} µs/{'request' if run.kind == 'chat' else 'stream'}"
     if run.errors:
@@ -220,13 +277,16 @@ def progress(run: RunStats, rep: int, reps: int) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-async def one_run(plan: Plan, target: Target, stream: bool, concurrency: int, cpu: CpuClock | None,
-                  pin: Pinning) -> RunStats:
+async def one_run(
+    plan: Plan, target: Target, stream: bool, concurrency: int, cpu: CpuClock | None, pin: Pinning
+) -> RunStats:
     if not stream and plan.engine == "wrk":
-        return await run_wrk(target, concurrency=concurrency, duration=plan.duration, cpu=cpu,
-                             pin=pin.prefix(pin.load_cpu))
-    return await run_python(target, stream=stream, concurrency=concurrency, duration=plan.duration,
-                            chunks=plan.chunks, cpu=cpu)
+        return await run_wrk(
+            target, concurrency=concurrency, duration=plan.duration, cpu=cpu, pin=pin.prefix(pin.load_cpu)
+        )
+    return await run_python(
+        target, stream=stream, concurrency=concurrency, duration=plan.duration, chunks=plan.chunks, cpu=cpu
+    )
 
 
 Pair = tuple[Target, Target]  # (gateway, direct) of one path
@@ -242,8 +302,11 @@ async def check_answers(plan: Plan, pairs: dict[str, Pair]) -> None:
         if path.streams:
             problems += [*await preflight_stream(gateway, plan.chunks), *await preflight_stream(direct, plan.chunks)]
     if problems:
-        raise BenchError("the answers are wrong, nothing measured:\n  " + "\n  ".join(problems)
-                         + f"\ngateway log:\n{log_tail(RESULTS / 'gateway.log')}")
+        raise BenchError(
+            "the answers are wrong, nothing measured:\n  "
+            + "\n  ".join(problems)
+            + f"\ngateway log:\n{log_tail(RESULTS / 'gateway.log')}"
+        )
 
 
 async def measure(plan: Plan, pairs: dict[str, Pair], meters: Meters, pin: Pinning) -> list[RunStats]:
@@ -253,11 +316,18 @@ async def measure(plan: Plan, pairs: dict[str, Pair], meters: Meters, pin: Pinni
     drift of a shared machine hits every path alike."""
     await check_answers(plan, pairs)
     for name, (gateway, _) in pairs.items():
-        await run_python(gateway, stream=False, concurrency=16, duration=min(plan.duration, 1.0 if name == "fast"
-                                                                             else 0.5), chunks=plan.chunks, cpu=None)
+        await run_python(
+            gateway,
+            stream=False,
+            concurrency=16,
+            duration=min(plan.duration, 1.0 if name == "fast" else 0.5),
+            chunks=plan.chunks,
+            cpu=None,
+        )
         if PATHS[name].streams:
-            await run_python(gateway, stream=True, concurrency=4, duration=min(plan.duration, 0.5),
-                             chunks=plan.chunks, cpu=None)
+            await run_python(
+                gateway, stream=True, concurrency=4, duration=min(plan.duration, 0.5), chunks=plan.chunks, cpu=None
+            )
     runs: list[RunStats] = []
     for stream, levels in ((False, plan.concurrency), (True, plan.stream_concurrency)):
         names = [name for name in pairs if PATHS[name].streams or not stream]
@@ -282,12 +352,15 @@ async def measure(plan: Plan, pairs: dict[str, Pair], meters: Meters, pin: Pinni
 def overview_table(plan: Plan, rows: Sequence[dict[str, Any]]) -> list[str]:
     """Gateway CPU per request and p50, every path side by side (non-streaming)."""
     levels = plan.concurrency
-    head = "path      | " + " ".join(f"CPU µs/req c={c:<3}" for c in levels) + " | " + " ".join(
-        f"p50 ms c={c:<3}" for c in levels).rstrip()
+    head = (
+        "path      | "
+        + " ".join(f"CPU µs/req c={c:<3}" for c in levels)
+        + " | "
+        + " ".join(f"p50 ms c={c:<3}" for c in levels).rstrip()
+    )
     lines = ["Gateway CPU per request and latency by path (non-streaming)", head, "-" * len(head)]
     for name in plan.paths:
-        by_level = {row["concurrency"]: row["gateway"] for row in rows
-                    if row["path"] == name and row["kind"] == "chat"}
+        by_level = {row["concurrency"]: row["gateway"] for row in rows if row["path"] == name and row["kind"] == "chat"}
         cpu = " ".join(f"{fmt_us(by_level[c]['cpu_per_request_s'] if c in by_level else None):>16}" for c in levels)
         p50 = " ".join(f"{fmt_ms(by_level[c]['p50_s'] if c in by_level else None):>12}" for c in levels)
         lines.append(f"{name:9} | {cpu} | {p50}")
@@ -297,27 +370,38 @@ def overview_table(plan: Plan, rows: Sequence[dict[str, Any]]) -> list[str]:
 def stream_overview_table(plan: Plan, rows: Sequence[dict[str, Any]]) -> list[str]:
     """Gateway CPU per stream, time to first token and added total time, every path side by side."""
     levels = plan.stream_concurrency
-    head = ("path      | " + " ".join(f"CPU µs/stream c={c:<3}" for c in levels) + " | "
-            + " ".join(f"TTFT ms c={c:<3}" for c in levels) + " | "
-            + " ".join(f"added total ms c={c:<3}" for c in levels)).rstrip()
+    head = (
+        "path      | "
+        + " ".join(f"CPU µs/stream c={c:<3}" for c in levels)
+        + " | "
+        + " ".join(f"TTFT ms c={c:<3}" for c in levels)
+        + " | "
+        + " ".join(f"added total ms c={c:<3}" for c in levels)
+    ).rstrip()
     lines = ["Gateway CPU per stream and latency by path (streams)", head, "-" * len(head)]
     for name in plan.paths:
         by_level = {row["concurrency"]: row for row in rows if row["path"] == name and row["kind"] == "stream"}
         if not by_level:
             continue
-        cpu = " ".join(f"{fmt_us(by_level[c]['gateway']['cpu_per_request_s'] if c in by_level else None):>19}"
-                       for c in levels)
-        ttft = " ".join(f"{fmt_ms(by_level[c]['gateway']['ttft_p50_s'] if c in by_level else None):>12}"
-                        for c in levels)
+        cpu = " ".join(
+            f"{fmt_us(by_level[c]['gateway']['cpu_per_request_s'] if c in by_level else None):>19}" for c in levels
+        )
+        ttft = " ".join(
+            f"{fmt_ms(by_level[c]['gateway']['ttft_p50_s'] if c in by_level else None):>12}" for c in levels
+        )
         added = " ".join(f"{fmt_ms(by_level[c]['added_p50_s'] if c in by_level else None):>20}" for c in levels)
         lines.append(f"{name:9} | {cpu} | {ttft} | {added}")
     return lines
 
 
-def report(plan: Plan, rows: Sequence[dict[str, Any]], runs: Sequence[RunStats], memory: dict[str, int],
-           pin: Pinning) -> str:
-    out = [f"babelgate bench — median of {plan.reps} interleaved gateway/direct pair(s), {plan.duration:g} s each; "
-           f"chat load by {plan.engine}, streams by python; {pin.note}", ""]
+def report(
+    plan: Plan, rows: Sequence[dict[str, Any]], runs: Sequence[RunStats], memory: dict[str, int], pin: Pinning
+) -> str:
+    out = [
+        f"babelgate bench — median of {plan.reps} interleaved gateway/direct pair(s), {plan.duration:g} s each; "
+        f"chat load by {plan.engine}, streams by python; {pin.note}",
+        "",
+    ]
     for name in plan.paths:
         path = PATHS[name]
         chat = [row for row in rows if row["kind"] == "chat" and row["path"] == name]
@@ -326,46 +410,86 @@ def report(plan: Plan, rows: Sequence[dict[str, Any]], runs: Sequence[RunStats],
             heading = "Chat completions (non-streaming)" if name == "fast" else "non-streaming"
             out += [f"[{name}] {path.title} — {heading}", *chat_table(chat), ""]
         if streams:
-            out += [f"[{name}] Streams ({plan.chunks} chunks, {plan.chunk_delay_ms:g} ms apart at the upstream; "
-                    f"every event checked; client reads {path.gateway.stream_format}, direct "
-                    f"{path.direct.stream_format})", *stream_table(streams, plan.chunks), ""]
+            out += [
+                f"[{name}] Streams ({plan.chunks} chunks, {plan.chunk_delay_ms:g} ms apart at the upstream; "
+                f"every event checked; client reads {path.gateway.stream_format}, direct "
+                f"{path.direct.stream_format})",
+                *stream_table(streams, plan.chunks),
+                "",
+            ]
     if len(plan.paths) > 1:
         out += [*overview_table(plan, rows), ""]
         if any(row["kind"] == "stream" for row in rows):
             out += [*stream_overview_table(plan, rows), ""]
     if memory:
-        out.append(f"Gateway memory: peak RSS (VmHWM) {memory.get('VmHWM', 0) / 1024:.1f} MiB, "
-                   f"RSS at the end {memory.get('VmRSS', 0) / 1024:.1f} MiB")
-    noise = [run.gateway_core_other_load for run in runs
-             if run.target == "gateway" and run.gateway_core_other_load is not None]
+        out.append(
+            f"Gateway memory: peak RSS (VmHWM) {memory.get('VmHWM', 0) / 1024:.1f} MiB, "
+            f"RSS at the end {memory.get('VmRSS', 0) / 1024:.1f} MiB"
+        )
+    noise = [
+        run.gateway_core_other_load
+        for run in runs
+        if run.target == "gateway" and run.gateway_core_other_load is not None
+    ]
     if noise:
-        out.append(f"Noise: other processes used CPU {pin.gateway_cpu} for {statistics.median(noise):.0%} (median) "
-                   f"and up to {max(noise):.0%} of the time during the gateway runs")
+        out.append(
+            f"Noise: other processes used CPU {pin.gateway_cpu} for {statistics.median(noise):.0%} (median) "
+            f"and up to {max(noise):.0%} of the time during the gateway runs"
+        )
     failures = [run for run in runs if run.errors]
     for run in failures[:5]:
-        out.append(f"errors in {run.path} {run.kind} c={run.concurrency} {run.target}: {run.errors}; "
-                   + "; ".join(run.error_samples[:2]))
+        out.append(
+            f"errors in {run.path} {run.kind} c={run.concurrency} {run.target}: {run.errors}; "
+            + "; ".join(run.error_samples[:2])
+        )
     return "\n".join(out)
 
 
-def write_json(plan: Plan, pin: Pinning, info: dict[str, Any], runs: Sequence[RunStats],
-               rows: Sequence[dict[str, Any]], memory: dict[str, int], checks: dict[str, Any], further: Further,
-               wall: float) -> None:
+def write_json(
+    plan: Plan,
+    pin: Pinning,
+    info: dict[str, Any],
+    runs: Sequence[RunStats],
+    rows: Sequence[dict[str, Any]],
+    memory: dict[str, int],
+    checks: dict[str, Any],
+    further: Further,
+    wall: float,
+) -> None:
     plan.output.parent.mkdir(parents=True, exist_ok=True)
     document = {
-        "started_at": info.pop("started_at"), "wall_s": wall, "machine": info,
-        "plan": {"duration_s": plan.duration, "reps": plan.reps, "concurrency": plan.concurrency,
-                 "stream_concurrency": plan.stream_concurrency, "chunks": plan.chunks,
-                 "chunk_delay_ms": plan.chunk_delay_ms, "chat_engine": plan.engine, "stream_engine": "python",
-                 "paths": plan.paths, "scaling_workers": plan.scaling_workers, "cold_starts": plan.cold_starts,
-                 "nginx": plan.nginx, "litellm": str(plan.litellm) if plan.litellm else None},
+        "started_at": info.pop("started_at"),
+        "wall_s": wall,
+        "machine": info,
+        "plan": {
+            "duration_s": plan.duration,
+            "reps": plan.reps,
+            "concurrency": plan.concurrency,
+            "stream_concurrency": plan.stream_concurrency,
+            "chunks": plan.chunks,
+            "chunk_delay_ms": plan.chunk_delay_ms,
+            "chat_engine": plan.engine,
+            "stream_engine": "python",
+            "paths": plan.paths,
+            "scaling_workers": plan.scaling_workers,
+            "cold_starts": plan.cold_starts,
+            "nginx": plan.nginx,
+            "litellm": str(plan.litellm) if plan.litellm else None,
+        },
         "pinning": {"enabled": pin.enabled, "note": pin.note},
         # `summary` is the fast path's, as before; `paths` has one section per measured path.
         "summary": [row for row in rows if row["path"] == "fast"],
-        "paths": {name: {"title": PATHS[name].title, "gateway_route": PATHS[name].gateway.route,
-                         "direct_route": PATHS[name].direct.route,
-                         "summary": [row for row in rows if row["path"] == name]} for name in plan.paths},
-        "gateway_memory_kib": memory, "targets": checks,
+        "paths": {
+            name: {
+                "title": PATHS[name].title,
+                "gateway_route": PATHS[name].gateway.route,
+                "direct_route": PATHS[name].direct.route,
+                "summary": [row for row in rows if row["path"] == name],
+            }
+            for name in plan.paths
+        },
+        "gateway_memory_kib": memory,
+        "targets": checks,
         "runs": [run.as_dict() for run in runs],
         **further.as_dict(),
     }
@@ -392,14 +516,18 @@ class Further:
         return out + cold_start_report(self.cold_start_s)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"scaling": self.scaling.as_dict() if self.scaling else None,
-                "comparisons": {c.name: c.as_dict() for c in self.comparisons}, "notes": self.notes,
-                "cold_start_s": self.cold_start_s,
-                "cold_start_median_s": statistics.median(self.cold_start_s) if self.cold_start_s else None}
+        return {
+            "scaling": self.scaling.as_dict() if self.scaling else None,
+            "comparisons": {c.name: c.as_dict() for c in self.comparisons},
+            "notes": self.notes,
+            "cold_start_s": self.cold_start_s,
+            "cold_start_median_s": statistics.median(self.cold_start_s) if self.cold_start_s else None,
+        }
 
 
-def further_phases(plan: Plan, children: Children, pin: Pinning, upstream_port: int, store_dir: str, fast: Pair,
-                   gateway_cpu: CpuClock) -> Further:
+def further_phases(
+    plan: Plan, children: Children, pin: Pinning, upstream_port: int, store_dir: str, fast: Pair, gateway_cpu: CpuClock
+) -> Further:
     """The optional phases, one after the other, while the main gateway idles."""
     further = Further()
 
@@ -413,8 +541,9 @@ def further_phases(plan: Plan, children: Children, pin: Pinning, upstream_port: 
         print(f"bench: scaling, `serve --workers {plan.scaling_workers}`", file=sys.stderr, flush=True)
         multi = start_multi_worker(children, pin, upstream_port, store_dir, plan.scaling_workers, fast[0])
         try:
-            further.scaling = run_loop(lambda: measure_scaling(multi, fast[0], gateway_cpu, chat_run, levels,
-                                                               plan.reps))
+            further.scaling = run_loop(
+                lambda: measure_scaling(multi, fast[0], gateway_cpu, chat_run, levels, plan.reps)
+            )
         finally:
             children.stop(multi.process)
     names, missing = wanted_contenders(plan.nginx, plan.litellm)
@@ -428,12 +557,21 @@ def further_phases(plan: Plan, children: Children, pin: Pinning, upstream_port: 
     return further
 
 
-def compare_one(plan: Plan, name: str, children: Children, pin: Pinning, upstream_port: int, store_dir: str,
-                fast: Pair, chat_run: ChatRun) -> Comparison:
+def compare_one(
+    plan: Plan,
+    name: str,
+    children: Children,
+    pin: Pinning,
+    upstream_port: int,
+    store_dir: str,
+    fast: Pair,
+    chat_run: ChatRun,
+) -> Comparison:
     """One comparison proxy, started, measured and stopped; one that fails to start is reported, not fatal."""
     try:
-        contender = start_contender(name, children, pin, upstream_port, Path(store_dir) / "contenders", fast[1],
-                                    plan.litellm)
+        contender = start_contender(
+            name, children, pin, upstream_port, Path(store_dir) / "contenders", fast[1], plan.litellm
+        )
     except BenchError as exc:
         return Comparison(name, name, problems=[f"{name} did not start: {exc}"])
     try:
@@ -458,14 +596,25 @@ def run_loop(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
 def target(name: str, path: BenchPath, side: Side, port: int, key: str) -> Target:
     base = f"http://{LOOPBACK}:{port}"
     stream_url = base + side.stream_route if side.stream_route is not None else None
-    return Target(name, base + side.route, key, path.name, side.body, side.expect, side.stream_body, stream_url,
-                  side.stream_format)
+    return Target(
+        name,
+        base + side.route,
+        key,
+        path.name,
+        side.body,
+        side.expect,
+        side.stream_body,
+        stream_url,
+        side.stream_format,
+    )
 
 
 def targets(path: BenchPath, gateway_port: int, upstream_port: int, virtual_key: str = "") -> Pair:
     key = virtual_key if path.name == "governed" else GATEWAY_KEY
-    return (target("gateway", path, path.gateway, gateway_port, key),
-            target("direct", path, path.direct, upstream_port, UPSTREAM_KEY))
+    return (
+        target("gateway", path, path.gateway, gateway_port, key),
+        target("direct", path, path.direct, upstream_port, UPSTREAM_KEY),
+    )
 
 
 def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> int:
@@ -488,13 +637,26 @@ def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> i
     rows = summarize(runs)
     fast = targets(PATHS["fast"], gateway_port, upstream_port)
     further = further_phases(plan, children, pin, upstream_port, store_dir, fast, meters.gateway_cpu)
-    checks = check_targets(rows, peak_rss_kib=memory.get("VmHWM"), cold_start_s=further.cold_start_s,
-                           scaling=further.scaling.levels if further.scaling else ())
+    checks = check_targets(
+        rows,
+        peak_rss_kib=memory.get("VmHWM"),
+        cold_start_s=further.cold_start_s,
+        scaling=further.scaling.levels if further.scaling else (),
+    )
     print(report(plan, rows, runs, memory, pin))
     print("\n".join(further.report(plan, rows, pin)))
     print("\n".join(["", *(check.line() for check in checks)]))
-    write_json(plan, pin, info, runs, rows, memory, {check.name: check.as_dict() for check in checks}, further,
-               time.monotonic() - started)
+    write_json(
+        plan,
+        pin,
+        info,
+        runs,
+        rows,
+        memory,
+        {check.name: check.as_dict() for check in checks},
+        further,
+        time.monotonic() - started,
+    )
     print(f"\nwrote {plan.output} ({time.monotonic() - started:.0f} s)")
     return 1 if any(run.errors for run in runs) or further.errors else 0
 

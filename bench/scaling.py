@@ -58,8 +58,9 @@ def first_chat(process: subprocess.Popen[bytes], port: int, started: float) -> f
     deadline = started + STARTUP_TIMEOUT
     while time.perf_counter() < deadline:
         if process.poll() is not None:
-            raise BenchError(f"a cold-started gateway exited with code {process.returncode}:\n"
-                             f"{log_tail(RESULTS / 'coldstart.log')}")
+            raise BenchError(
+                f"a cold-started gateway exited with code {process.returncode}:\n{log_tail(RESULTS / 'coldstart.log')}"
+            )
         connection = http.client.HTTPConnection(LOOPBACK, port, timeout=5)
         try:
             connection.request("POST", "/v1/chat/completions", body, headers)
@@ -74,8 +75,9 @@ def first_chat(process: subprocess.Popen[bytes], port: int, started: float) -> f
             return time.perf_counter() - started
         # A listening gateway that answers wrongly will not get better by waiting.
         raise BenchError(f"a cold-started gateway answered HTTP {response.status}: {data[:300]!r}")
-    raise BenchError(f"a cold-started gateway did not answer within {STARTUP_TIMEOUT:.0f} s:\n"
-                     f"{log_tail(RESULTS / 'coldstart.log')}")
+    raise BenchError(
+        f"a cold-started gateway did not answer within {STARTUP_TIMEOUT:.0f} s:\n{log_tail(RESULTS / 'coldstart.log')}"
+    )
 
 
 def cold_starts(children: Children, pin: Pinning, upstream_port: int, store_dir: str, count: int) -> list[float]:
@@ -85,8 +87,9 @@ def cold_starts(children: Children, pin: Pinning, upstream_port: int, store_dir:
         port = free_port()
         with (RESULTS / "coldstart.log").open("wb") as log:
             started = time.perf_counter()
-            process = children.start(gateway_argv(pin, port), env=gateway_env(upstream_port, store_dir),
-                                     stdout=log, stderr=subprocess.STDOUT)
+            process = children.start(
+                gateway_argv(pin, port), env=gateway_env(upstream_port, store_dir), stdout=log, stderr=subprocess.STDOUT
+            )
         try:
             times.append(first_chat(process, port, started))
         finally:
@@ -112,8 +115,14 @@ class WorkerShare:
         return self.cpu_s / self.requests if self.requests else None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"pid": self.pid, "cpu_s": self.cpu_s, "bytes_written": self.written, "share": self.share,
-                "requests": self.requests, "cpu_per_request_s": self.cpu_per_request_s}
+        return {
+            "pid": self.pid,
+            "cpu_s": self.cpu_s,
+            "bytes_written": self.written,
+            "share": self.share,
+            "requests": self.requests,
+            "cpu_per_request_s": self.cpu_per_request_s,
+        }
 
 
 @dataclass(slots=True)
@@ -125,8 +134,11 @@ class ScalingRun:
     supervisor_cpu_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.stats.as_dict(), "workers": [worker.as_dict() for worker in self.workers],
-                "supervisor_cpu_s": self.supervisor_cpu_s}
+        return {
+            **self.stats.as_dict(),
+            "workers": [worker.as_dict() for worker in self.workers],
+            "supervisor_cpu_s": self.supervisor_cpu_s,
+        }
 
 
 RunOnce = Callable[[Target, int], Awaitable[RunStats]]  # (target, concurrency) → a measured chat run
@@ -147,8 +159,10 @@ class MultiWorkerGateway:
         supervisor_before = process_cpu_seconds(self.supervisor)
         stats = await run_once(self.target, concurrency)
         after = {pid: Counters.read(pid) for pid in self.workers}
-        shares = [WorkerShare(pid, after[pid].cpu_s - before[pid].cpu_s, after[pid].written - before[pid].written)
-                  for pid in self.workers]
+        shares = [
+            WorkerShare(pid, after[pid].cpu_s - before[pid].cpu_s, after[pid].written - before[pid].written)
+            for pid in self.workers
+        ]
         written = sum(worker.written for worker in shares)
         for worker in shares:
             worker.share = worker.written / written if written else 0.0
@@ -158,25 +172,29 @@ class MultiWorkerGateway:
         return ScalingRun(stats, shares, process_cpu_seconds(self.supervisor) - supervisor_before)
 
     def memory(self) -> dict[str, dict[str, int]]:
-        return {f"worker {pid}": memory_kib(pid) for pid in self.workers} | {
-            "supervisor": memory_kib(self.supervisor)}
+        return {f"worker {pid}": memory_kib(pid) for pid in self.workers} | {"supervisor": memory_kib(self.supervisor)}
 
 
-def start_multi_worker(children: Children, pin: Pinning, upstream_port: int, store_dir: str, workers: int,
-                       fast: Target) -> MultiWorkerGateway:
+def start_multi_worker(
+    children: Children, pin: Pinning, upstream_port: int, store_dir: str, workers: int, fast: Target
+) -> MultiWorkerGateway:
     """`babelgate serve --workers N`, started on the gateway's core; then each worker goes to a core of
     its own (Pinning.spread). Two workers on one core would pay each other's context switches and cold
     caches: measured here, 110-125 µs per request each against 68-80 µs for one worker alone, which
     no deployment with a core per worker pays."""
-    process, port = start_gateway(children, pin, upstream_port, store_dir, workers=workers,
-                                  log_name="gateway-workers.log")
+    process, port = start_gateway(
+        children, pin, upstream_port, store_dir, workers=workers, log_name="gateway-workers.log"
+    )
     pids = uvicorn_workers(process.pid, workers)
     if len(pids) != workers:
-        raise BenchError(f"`serve --workers {workers}` runs {len(pids)} worker processes:\n"
-                         f"{log_tail(RESULTS / 'gateway-workers.log')}")
+        raise BenchError(
+            f"`serve --workers {workers}` runs {len(pids)} worker processes:\n"
+            f"{log_tail(RESULTS / 'gateway-workers.log')}"
+        )
     pin.spread(pids)
-    target = Target("gateway", f"http://{LOOPBACK}:{port}/v1/chat/completions", GATEWAY_KEY, "fast",
-                    fast.body, fast.expect)
+    target = Target(
+        "gateway", f"http://{LOOPBACK}:{port}/v1/chat/completions", GATEWAY_KEY, "fast", fast.body, fast.expect
+    )
     return MultiWorkerGateway(process, pids, target)
 
 
@@ -198,10 +216,14 @@ def _median(values: list[float | None]) -> float | None:
 
 
 def _client_view(runs: list[RunStats]) -> dict[str, Any]:
-    return {"rate": _median([run.rate for run in runs]), "p50_s": _median([run.p50_s for run in runs]),
-            "p99_s": _median([run.p99_s for run in runs]),
-            "cpu_per_request_s": _median([run.cpu_per_request_s for run in runs]),
-            "requests": sum(run.requests for run in runs), "errors": sum(run.errors for run in runs)}
+    return {
+        "rate": _median([run.rate for run in runs]),
+        "p50_s": _median([run.p50_s for run in runs]),
+        "p99_s": _median([run.p99_s for run in runs]),
+        "cpu_per_request_s": _median([run.cpu_per_request_s for run in runs]),
+        "requests": sum(run.requests for run in runs),
+        "errors": sum(run.errors for run in runs),
+    }
 
 
 def summarize_scaling(concurrency: int, pairs: list[tuple[RunStats, ScalingRun]]) -> dict[str, Any]:
@@ -214,9 +236,13 @@ def summarize_scaling(concurrency: int, pairs: list[tuple[RunStats, ScalingRun]]
         "concurrency": concurrency,
         "one_worker": _client_view([single for single, _ in pairs]),
         "n_workers": _client_view([multi.stats for _, multi in pairs]),
-        "workers": [{"share": _median([workers[position].share for workers in ranked]),
-                     "cpu_per_request_s": _median([workers[position].cpu_per_request_s for workers in ranked])}
-                    for position in range(positions)],
+        "workers": [
+            {
+                "share": _median([workers[position].share for workers in ranked]),
+                "cpu_per_request_s": _median([workers[position].cpu_per_request_s for workers in ranked]),
+            }
+            for position in range(positions)
+        ],
         "capacity_balanced": _median([pair[0] if pair else None for pair in capacities]),
         "capacity_at_observed_balance": _median([pair[1] if pair else None for pair in capacities]),
     }

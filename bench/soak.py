@@ -64,17 +64,31 @@ def _mix() -> list[Kind]:
         streamed = json.loads(side.stream_body)
         done = {"responses": b"response.completed", "messages": b"message_stop"}.get(name, b"[DONE]")
         whole = {"responses": b'"status":"completed"', "messages": b'"stop_reason":"end_turn"'}.get(
-            name, b'"finish_reason":"stop"')
-        kinds += [Kind(name, side.route, plain, False, provider, whole),
-                  Kind(name + "+stream", side.route, streamed, True, provider, done)]
+            name, b'"finish_reason":"stop"'
+        )
+        kinds += [
+            Kind(name, side.route, plain, False, provider, whole),
+            Kind(name + "+stream", side.route, streamed, True, provider, done),
+        ]
     chat = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}]
     kinds += [
-        Kind("ollama", "/api/chat", {"model": "gpt-4o-mini", "messages": chat, "stream": False}, False, "openai",
-             b'"done":true'),
-        Kind("ollama+stream", "/api/chat", {"model": "gpt-4o-mini", "messages": chat}, True, "openai",
-             b'"done":true'),
-        Kind("completions", "/v1/completions", {"model": "anthropic/claude-sonnet-4-5", "prompt": USER,
-                                                "max_tokens": 64}, False, "anthropic", b'"finish_reason":"stop"'),
+        Kind(
+            "ollama",
+            "/api/chat",
+            {"model": "gpt-4o-mini", "messages": chat, "stream": False},
+            False,
+            "openai",
+            b'"done":true',
+        ),
+        Kind("ollama+stream", "/api/chat", {"model": "gpt-4o-mini", "messages": chat}, True, "openai", b'"done":true'),
+        Kind(
+            "completions",
+            "/v1/completions",
+            {"model": "anthropic/claude-sonnet-4-5", "prompt": USER, "max_tokens": 64},
+            False,
+            "anthropic",
+            b'"finish_reason":"stop"',
+        ),
     ]
     return kinds
 
@@ -181,14 +195,24 @@ async def drive(soak: Soak, pid: int, args: argparse.Namespace) -> list[dict[str
                 span = time.monotonic() - window.started
                 requests = sum(window.outcomes.values())
                 rss = memory_kib(pid)["VmRSS"] / 1024
-                row = {"t": round(time.monotonic() - began), "requests": requests, "rate": requests / span,
-                       "ok": window.outcomes["ok"], "p50_ms": _percentile(window.latencies, 0.5) * 1000,
-                       "p99_ms": _percentile(window.latencies, 0.99) * 1000, "rss_mib": rss, "fds": _fds(pid),
-                       "outcomes": dict(window.outcomes)}
+                row = {
+                    "t": round(time.monotonic() - began),
+                    "requests": requests,
+                    "rate": requests / span,
+                    "ok": window.outcomes["ok"],
+                    "p50_ms": _percentile(window.latencies, 0.5) * 1000,
+                    "p99_ms": _percentile(window.latencies, 0.99) * 1000,
+                    "rss_mib": rss,
+                    "fds": _fds(pid),
+                    "outcomes": dict(window.outcomes),
+                }
                 rows.append(row)
                 others = {k: v for k, v in window.outcomes.items() if k != "ok"}
-                print(f"{row['t']:>5} {row['rate']:>7.1f} {row['ok']:>7} {row['p50_ms']:>7.1f} {row['p99_ms']:>7.1f} "
-                      f"{rss:>8.1f} {row['fds']:>5}  {others}", flush=True)
+                print(
+                    f"{row['t']:>5} {row['rate']:>7.1f} {row['ok']:>7} {row['p50_ms']:>7.1f} {row['p99_ms']:>7.1f} "
+                    f"{rss:>8.1f} {row['fds']:>5}  {others}",
+                    flush=True,
+                )
 
         await asyncio.gather(reporter(), *(worker(seed) for seed in range(args.concurrency)))
     return rows
@@ -213,32 +237,50 @@ def main() -> int:
     store = tempfile.mkdtemp(prefix="babelgate-soak-")
     try:
         upstream = start_upstream(children, pin, args.chunks, 0)
-        process, port = start_gateway(children, pin, upstream, store, log_name="soak-gateway.log",
-                                      env={"BABELGATE_UPSTREAM_TIMEOUT": UPSTREAM_TIMEOUT})
+        process, port = start_gateway(
+            children,
+            pin,
+            upstream,
+            store,
+            log_name="soak-gateway.log",
+            env={"BABELGATE_UPSTREAM_TIMEOUT": UPSTREAM_TIMEOUT},
+        )
         pin.pin_self()
         soak = Soak(f"http://{LOOPBACK}:{port}", _mix(), args.fault_rate, Window(time.monotonic()))
-        print(f"soak: {args.duration:.0f} s, {args.concurrency} at once, {args.fault_rate:.0%} faults, "
-              f"{len(soak.kinds)} kinds of request; gateway pid {process.pid}; {pin.note}")
+        print(
+            f"soak: {args.duration:.0f} s, {args.concurrency} at once, {args.fault_rate:.0%} faults, "
+            f"{len(soak.kinds)} kinds of request; gateway pid {process.pid}; {pin.note}"
+        )
         rows = asyncio.run(drive(soak, process.pid, args))
         process.send_signal(signal.SIGTERM)  # flushes the ledger
         process.wait(30)
         ledger = ledger_rows(store)
     finally:
         children.stop_all()
-    half = rows[len(rows) // 2:]
+    half = rows[len(rows) // 2 :]
     rss_slope = _slope([(row["t"], row["rss_mib"]) for row in half])
     fd_slope = _slope([(row["t"], row["fds"]) for row in half])
     served = sum(soak.totals.values())
-    summary = {"duration_s": args.duration, "concurrency": args.concurrency, "fault_rate": args.fault_rate,
-               "requests": served, "rate": served / args.duration, "outcomes": dict(soak.totals),
-               "rss_mib_first": rows[0]["rss_mib"] if rows else None,
-               "rss_mib_last": rows[-1]["rss_mib"] if rows else None,
-               "rss_slope_mib_per_min": rss_slope, "fds_slope_per_min": fd_slope, "ledger_rows": ledger,
-               "windows": rows}
+    summary = {
+        "duration_s": args.duration,
+        "concurrency": args.concurrency,
+        "fault_rate": args.fault_rate,
+        "requests": served,
+        "rate": served / args.duration,
+        "outcomes": dict(soak.totals),
+        "rss_mib_first": rows[0]["rss_mib"] if rows else None,
+        "rss_mib_last": rows[-1]["rss_mib"] if rows else None,
+        "rss_slope_mib_per_min": rss_slope,
+        "fds_slope_per_min": fd_slope,
+        "ledger_rows": ledger,
+        "windows": rows,
+    }
     (RESULTS / "soak.json").write_text(json.dumps(summary, indent=1))
     print(f"\nrequests {served} ({served / args.duration:.1f}/s); outcomes {dict(soak.totals)}")
-    print(f"RSS {summary['rss_mib_first']:.1f} → {summary['rss_mib_last']:.1f} MiB; second-half trend "
-          f"{rss_slope:+.3f} MiB/min; descriptors {fd_slope:+.3f}/min")
+    print(
+        f"RSS {summary['rss_mib_first']:.1f} → {summary['rss_mib_last']:.1f} MiB; second-half trend "
+        f"{rss_slope:+.3f} MiB/min; descriptors {fd_slope:+.3f}/min"
+    )
     print(f"ledger rows {ledger} for {served} requests sent")
     problems = [f"{soak.totals['fault_hidden']} faults hidden"] if soak.totals["fault_hidden"] else []
     if ledger != served:

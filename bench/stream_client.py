@@ -46,9 +46,11 @@ class StreamRequest:
         if parts.scheme != "http" or parts.hostname is None or parts.port is None:
             raise ValueError(f"the stream client needs http://host:port/…, not {url!r}")
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        head = (f"POST {target} HTTP/1.1\r\nHost: {parts.hostname}:{parts.port}\r\n"
-                + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-                + f"Content-Length: {len(body)}\r\n{_FIXED_HEADERS}\r\n")
+        head = (
+            f"POST {target} HTTP/1.1\r\nHost: {parts.hostname}:{parts.port}\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+            + f"Content-Length: {len(body)}\r\n{_FIXED_HEADERS}\r\n"
+        )
         return cls(parts.hostname, parts.port, head.encode() + body)
 
 

@@ -47,8 +47,9 @@ def _events_of(frames: list[bytes]) -> list[Event]:
     events: list[Event] = []
     for frame in frames:
         for name, data in framer.feed(frame):
-            events.append((None if name is None else name.decode(),
-                           data.decode() if data == b"[DONE]" else orjson.loads(data)))
+            events.append(
+                (None if name is None else name.decode(), data.decode() if data == b"[DONE]" else orjson.loads(data))
+            )
     return events
 
 
@@ -56,25 +57,44 @@ def responses_events(chunks: int) -> list[Event]:
     """A Responses stream as the gateway sends one: created, in_progress, the item and part, a delta per token,
     the done events, completed, then [DONE]."""
     text = "".join(token(index) for index in range(chunks - 1))
-    message: dict[str, Any] = {"id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
-                               "content": [{"type": "output_text", "text": text, "annotations": []}]}
+    message: dict[str, Any] = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
     response = {"id": "resp_1", "object": "response", "status": "completed", "output": [message]}
     payloads: list[dict[str, Any]] = [
         {"type": "response.created", "response": {**response, "status": "in_progress", "output": []}},
         {"type": "response.in_progress", "response": {**response, "status": "in_progress", "output": []}},
         {"type": "response.output_item.added", "output_index": 0, "item": {**message, "content": []}},
-        {"type": "response.content_part.added", "item_id": "msg_1", "output_index": 0, "content_index": 0,
-         "part": {"type": "output_text", "text": ""}},
-        *({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "content_index": 0,
-           "delta": token(index), "logprobs": []} for index in range(chunks - 1)),
-        {"type": "response.output_text.done", "item_id": "msg_1", "output_index": 0, "content_index": 0,
-         "text": text},
+        {
+            "type": "response.content_part.added",
+            "item_id": "msg_1",
+            "output_index": 0,
+            "content_index": 0,
+            "part": {"type": "output_text", "text": ""},
+        },
+        *(
+            {
+                "type": "response.output_text.delta",
+                "item_id": "msg_1",
+                "output_index": 0,
+                "content_index": 0,
+                "delta": token(index),
+                "logprobs": [],
+            }
+            for index in range(chunks - 1)
+        ),
+        {"type": "response.output_text.done", "item_id": "msg_1", "output_index": 0, "content_index": 0, "text": text},
         {"type": "response.output_item.done", "output_index": 0, "item": message},
         {"type": "response.completed", "response": response},
     ]
     # sequence_number after type, as the gateway writes it; renumbered by `encode` so mutations stay numbered
-    events: list[Event] = [(payload["type"], {"type": payload["type"], "sequence_number": 0, **payload})
-                           for payload in payloads]
+    events: list[Event] = [
+        (payload["type"], {"type": payload["type"], "sequence_number": 0, **payload}) for payload in payloads
+    ]
     return [*events, (None, "[DONE]")]
 
 
@@ -147,11 +167,11 @@ def swap_tokens(case: Case) -> list[Event]:
 def repeat_token(case: Case) -> list[Event]:
     events = list(case.events)
     index = _delta_indices(events)[0]
-    return [*events[:index + 1], events[index], *events[index + 1:]]
+    return [*events[: index + 1], events[index], *events[index + 1 :]]
 
 
 def truncate(case: Case) -> list[Event]:
-    return case.events[:_end_index(case)]
+    return case.events[: _end_index(case)]
 
 
 def trailing_event(case: Case) -> list[Event]:
@@ -171,6 +191,7 @@ def _edit_delta(case: Case, edit: Callable[[dict[str, Any]], None]) -> list[Even
 
 def changed_field(case: Case) -> list[Event]:
     """A mid-stream delta that differs from the learned template outside its token: the full check sees it."""
+
     def edit(payload: dict[str, Any]) -> None:
         match case.stream_format:
             case "chat":
@@ -181,6 +202,7 @@ def changed_field(case: Case) -> list[Event]:
                 payload["candidates"][0]["finishReason"] = "SAFETY"
             case "responses":
                 payload["type"] = "response.refusal.delta"
+
     return _edit_delta(case, edit)
 
 
@@ -193,26 +215,37 @@ def wrong_name(case: Case) -> list[Event]:
 
 
 MUTATIONS: Final[dict[str, Callable[[Case], list[Event]]]] = {
-    "a token missing": drop_token, "two tokens swapped": swap_tokens, "a token repeated": repeat_token,
-    "no end marker": truncate, "an event after the end": trailing_event, "a delta with another field changed":
-    changed_field, "a wrong event name": wrong_name,
+    "a token missing": drop_token,
+    "two tokens swapped": swap_tokens,
+    "a token repeated": repeat_token,
+    "no end marker": truncate,
+    "an event after the end": trailing_event,
+    "a delta with another field changed": changed_field,
+    "a wrong event name": wrong_name,
 }
 
 
 def broken_cases() -> list[Case]:
-    cases = [Case(f"{case.name}: {label}", case.stream_format, mutate(case), case.crlf, case.renumber)
-             for case in GOOD for label, mutate in MUTATIONS.items()]
+    cases = [
+        Case(f"{case.name}: {label}", case.stream_format, mutate(case), case.crlf, case.renumber)
+        for case in GOOD
+        for label, mutate in MUTATIONS.items()
+    ]
     responses = next(case for case in GOOD if case.stream_format == "responses")
     # Not renumbered: one sequence number skipped in the middle of the deltas.
-    skipped = [(name, {**payload, "sequence_number": number + (number >= 6)} if isinstance(payload, dict) else payload)
-               for number, (name, payload) in enumerate(_numbered(responses))]
+    skipped = [
+        (name, {**payload, "sequence_number": number + (number >= 6)} if isinstance(payload, dict) else payload)
+        for number, (name, payload) in enumerate(_numbered(responses))
+    ]
     cases.append(Case("responses: a sequence number skipped", "responses", skipped))
     return cases
 
 
 def _numbered(case: Case) -> list[Event]:
-    return [(name, {**payload, "sequence_number": number} if isinstance(payload, dict) else payload)
-            for number, (name, payload) in enumerate(case.events)]
+    return [
+        (name, {**payload, "sequence_number": number} if isinstance(payload, dict) else payload)
+        for number, (name, payload) in enumerate(case.events)
+    ]
 
 
 # --- level 1: the checks --------------------------------------------------------------------------------------
@@ -223,7 +256,7 @@ def judge_bytes(stream_format: str, body: bytes, piece_size: int) -> str | None:
     check = stream_check(stream_format, CHUNKS)
     framer = SseFramer()
     for start in range(0, len(body), piece_size):
-        for name, data in framer.feed(body[start:start + piece_size]):
+        for name, data in framer.feed(body[start : start + piece_size]):
             problem = check.feed(name, data)
             if problem is not None:
                 return problem
@@ -299,8 +332,11 @@ class _Server(asyncio.Protocol):
 
 
 def _chunked(case: Case, status: bytes = b"200 OK") -> list[bytes]:
-    frames = [frame + b"\n\n" for frame in encode(case).split(b"\n\n") if frame] if not case.crlf else [
-        frame + b"\r\n\r\n" for frame in encode(case).split(b"\r\n\r\n") if frame]
+    frames = (
+        [frame + b"\n\n" for frame in encode(case).split(b"\n\n") if frame]
+        if not case.crlf
+        else [frame + b"\r\n\r\n" for frame in encode(case).split(b"\r\n\r\n") if frame]
+    )
     answer = StreamAnswer.build(frames, b"")
     head = answer.head.replace(b"200 OK", status) + b"connection: keep-alive\r\n\r\n"
     return [head, *answer.writes]
@@ -348,8 +384,7 @@ def main() -> int:
             runner.run(client_level(failures))
     for failure in failures:
         print(f"FAIL {failure}")
-    print(f"{len(GOOD)} good and {len(broken_cases())} broken streams, {judged} judgements; "
-          f"{len(failures)} failure(s)")
+    print(f"{len(GOOD)} good and {len(broken_cases())} broken streams, {judged} judgements; {len(failures)} failure(s)")
     return 1 if failures else 0
 
 

@@ -125,8 +125,7 @@ class DeltaTemplate:
             key = data.find(_SEQUENCE_KEY)
             number = key + len(_SEQUENCE_KEY)
             end = number + len(digits)
-            if (data.count(_SEQUENCE_KEY) != 1 or data[number:end] != digits
-                    or data[end:end + 1].isdigit()):
+            if data.count(_SEQUENCE_KEY) != 1 or data[number:end] != digits or data[end : end + 1].isdigit():
                 return None
             cuts.append((number, len(digits), False))
         cuts.sort()
@@ -257,8 +256,14 @@ class ChatCheck(StreamCheck):
 
 
 # The Anthropic Messages events in their order; `ping` may come anywhere before message_stop.
-_ANTHROPIC_ORDER: Final = ("message_start", "content_block_start", "content_block_delta", "content_block_stop",
-                           "message_delta", "message_stop")
+_ANTHROPIC_ORDER: Final = (
+    "message_start",
+    "content_block_start",
+    "content_block_delta",
+    "content_block_stop",
+    "message_delta",
+    "message_stop",
+)
 
 
 class AnthropicCheck(StreamCheck):
@@ -370,15 +375,24 @@ class ResponsesCheck(StreamCheck):
     def check_completed(self, response: dict[str, Any]) -> str | None:
         if response["status"] != "completed":
             return f"responses: response.completed with status {response['status']!r}"
-        texts = [part["text"] for item in response["output"] if item["type"] == "message"
-                 for part in item["content"] if part["type"] == "output_text"]
+        texts = [
+            part["text"]
+            for item in response["output"]
+            if item["type"] == "message"
+            for part in item["content"]
+            if part["type"] == "output_text"
+        ]
         if texts != ["".join(self.tokens)]:
             return f"responses: the completed response's text differs: {texts!r:.200}"
         return self.all_text()
 
 
 _CHECKS: Final[dict[str, type[StreamCheck]]] = {
-    "chat": ChatCheck, "anthropic": AnthropicCheck, "gemini": GeminiCheck, "responses": ResponsesCheck}
+    "chat": ChatCheck,
+    "anthropic": AnthropicCheck,
+    "gemini": GeminiCheck,
+    "responses": ResponsesCheck,
+}
 
 
 def stream_check(stream_format: str, chunks: int) -> StreamCheck:

@@ -52,11 +52,17 @@ def summarize(runs: Sequence[RunStats]) -> list[dict[str, Any]]:
         measured = [run for run in group if run.target != "direct"]
         direct = [run for run in group if run.target == "direct"]
         pairs = list(zip(measured, direct, strict=False))
-        rows.append({
-            "path": path, "kind": kind, "concurrency": concurrency,
-            "gateway": side_figures(measured), "direct": side_figures(direct),
-            "added_p50_s": added(pairs, "p50_s"), "added_ttft_p50_s": added(pairs, "ttft_p50_s"),
-        })
+        rows.append(
+            {
+                "path": path,
+                "kind": kind,
+                "concurrency": concurrency,
+                "gateway": side_figures(measured),
+                "direct": side_figures(direct),
+                "added_p50_s": added(pairs, "p50_s"),
+                "added_ttft_p50_s": added(pairs, "ttft_p50_s"),
+            }
+        )
     return rows
 
 
@@ -70,23 +76,28 @@ def fmt_rate(value: float | None) -> str:
 
 def chat_table(rows: Sequence[dict[str, Any]], proxy: str = "gateway") -> list[str]:
     """`proxy` names the measured side in the head (the gateway, or a comparison proxy)."""
-    lines = [f"conc | {proxy + ' req/s':>13}  p50 ms  p99 ms  CPU µs/req | direct req/s  p50 ms  p99 ms "
-             "| added p50 ms | errors",
-             "-----+--------------------------------------------+------------------------------+--------------+-------"]
+    lines = [
+        f"conc | {proxy + ' req/s':>13}  p50 ms  p99 ms  CPU µs/req | direct req/s  p50 ms  p99 ms "
+        "| added p50 ms | errors",
+        "-----+--------------------------------------------+------------------------------+--------------+-------",
+    ]
     for row in rows:
         gw, di = row["gateway"], row["direct"]
         lines.append(
             f"{row['concurrency']:4} | {fmt_rate(gw['rate']):>13} {fmt_ms(gw['p50_s'])} {fmt_ms(gw['p99_s'])} "
             f"{fmt_us(gw['cpu_per_request_s']):>11} | {fmt_rate(di['rate']):>12} {fmt_ms(di['p50_s'])} "
-            f"{fmt_ms(di['p99_s'])} | {fmt_ms(row['added_p50_s']):>12} | {gw['errors'] + di['errors']:6}")
+            f"{fmt_ms(di['p99_s'])} | {fmt_ms(row['added_p50_s']):>12} | {gw['errors'] + di['errors']:6}"
+        )
     return lines
 
 
 def stream_table(rows: Sequence[dict[str, Any]], chunks: int) -> list[str]:
-    lines = ["conc | gateway str/s  TTFT p50  total p50  CPU µs/stream  µs/chunk | direct str/s  TTFT p50  total p50 "
-             "| added TTFT  added total | bad",
-             "-----+-----------------------------------------------------------+-----------------------------------"
-             "+-------------------------+----"]
+    lines = [
+        "conc | gateway str/s  TTFT p50  total p50  CPU µs/stream  µs/chunk | direct str/s  TTFT p50  total p50 "
+        "| added TTFT  added total | bad",
+        "-----+-----------------------------------------------------------+-----------------------------------"
+        "+-------------------------+----",
+    ]
     for row in rows:
         gw, di = row["gateway"], row["direct"]
         cpu = gw["cpu_per_request_s"]
@@ -95,5 +106,6 @@ def stream_table(rows: Sequence[dict[str, Any]], chunks: int) -> list[str]:
             f"{fmt_ms(gw['p50_s']):>10} {fmt_us(cpu):>14} {fmt_us(cpu / chunks if cpu is not None else None):>9} | "
             f"{fmt_rate(di['rate']):>12} "
             f"{fmt_ms(di['ttft_p50_s']):>9} {fmt_ms(di['p50_s']):>10} | {fmt_ms(row['added_ttft_p50_s']):>10} "
-            f"{fmt_ms(row['added_p50_s']):>12} | {gw['errors'] + di['errors']:3}")
+            f"{fmt_ms(row['added_p50_s']):>12} | {gw['errors'] + di['errors']:3}"
+        )
     return lines

@@ -40,12 +40,13 @@ class Check:
 
     def line(self) -> str:
         sign = "≤" if self.at_most else "≥"
-        return (f"Target: {self.name}: {self.value:.3g} {self.unit} (target {sign} {self.limit:g} {self.unit}) → "
-                f"{'MET' if self.met else 'NOT MET'}")
+        return (
+            f"Target: {self.name}: {self.value:.3g} {self.unit} (target {sign} {self.limit:g} {self.unit}) → "
+            f"{'MET' if self.met else 'NOT MET'}"
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "limit": self.limit, "unit": self.unit, "at_most": self.at_most,
-                "met": self.met}
+        return {"value": self.value, "limit": self.limit, "unit": self.unit, "at_most": self.at_most, "met": self.met}
 
 
 def _row(rows: Sequence[dict[str, Any]], path: str, kind: str, concurrency: int) -> dict[str, Any] | None:
@@ -55,8 +56,13 @@ def _row(rows: Sequence[dict[str, Any]], path: str, kind: str, concurrency: int)
     return None
 
 
-def check_targets(rows: Sequence[dict[str, Any]], *, peak_rss_kib: int | None = None,
-                  cold_start_s: Sequence[float] = (), scaling: Sequence[dict[str, Any]] = ()) -> list[Check]:
+def check_targets(
+    rows: Sequence[dict[str, Any]],
+    *,
+    peak_rss_kib: int | None = None,
+    cold_start_s: Sequence[float] = (),
+    scaling: Sequence[dict[str, Any]] = (),
+) -> list[Check]:
     """Every target the run has figures for, in the issue's order."""
     checks: list[Check] = []
 
@@ -70,8 +76,12 @@ def check_targets(rows: Sequence[dict[str, Any]], *, peak_rss_kib: int | None = 
 
     add("fast path CPU per request at c=16", cpu_us(_row(rows, "fast", "chat", 16)), FAST_CPU_US_C16, "µs")
     one = _row(rows, "fast", "chat", 1)
-    add("fast path added p50 at c=1", one["added_p50_s"] * 1e3 if one and one["added_p50_s"] is not None else None,
-        FAST_ADDED_P50_MS_C1, "ms")
+    add(
+        "fast path added p50 at c=1",
+        one["added_p50_s"] * 1e3 if one and one["added_p50_s"] is not None else None,
+        FAST_ADDED_P50_MS_C1,
+        "ms",
+    )
     sixty_four = _row(rows, "fast", "chat", 64)
     if sixty_four:
         add("fast path errors at c=64", float(sixty_four["gateway"]["errors"]), 0, "")
@@ -86,6 +96,11 @@ def check_targets(rows: Sequence[dict[str, Any]], *, peak_rss_kib: int | None = 
     add("peak RSS of the worker", None if peak_rss_kib is None else peak_rss_kib / 1024, PEAK_RSS_MIB, "MiB")
     add("cold start (median)", statistics.median(cold_start_s) if cold_start_s else None, COLD_START_S, "s")
     for level in scaling:
-        add(f"two workers' capacity at c={level['concurrency']} (balanced)", level.get("capacity_balanced"),
-            TWO_WORKER_CAPACITY, "x one worker", at_most=False)
+        add(
+            f"two workers' capacity at c={level['concurrency']} (balanced)",
+            level.get("capacity_balanced"),
+            TWO_WORKER_CAPACITY,
+            "x one worker",
+            at_most=False,
+        )
     return checks

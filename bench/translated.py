@@ -33,10 +33,23 @@ from tests.fakes.mistral_upstream import FakeMistral  # noqa: E402
 from tests.fakes.openai_upstream import FakeOpenAI  # noqa: E402
 from tests.fakes.servers import LoopThread  # noqa: E402
 
-MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-6", "gemini": "gemini-2.5-flash",
-          "mistral": "mistral-small-latest"}
-TOOLS = [{"type": "function", "function": {"name": name, "description": "d", "parameters": {
-    "type": "object", "properties": {"city": {"type": "string"}}}}} for name in ("get_weather", "get_time")]
+MODELS = {
+    "openai": "gpt-4o-mini",
+    "anthropic": "claude-sonnet-4-6",
+    "gemini": "gemini-2.5-flash",
+    "mistral": "mistral-small-latest",
+}
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": "d",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+    for name in ("get_weather", "get_time")
+]
 FLAT_TOOLS = [{"type": "function", **tool["function"]} for tool in TOOLS]  # the Responses API's tool shape
 
 
@@ -67,8 +80,9 @@ def main() -> int:
         env[f"{name.upper()}_API_KEY"], env[f"{name.upper()}_BASE_URL"] = "bench-key", fake.base_url
     port = free_port()
     pin = ["taskset", "-c", "1"] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
-    gateway = subprocess.Popen([*pin, str(ROOT / ".venv/bin/babelgate"), "serve", "--port", str(port),
-                                "--log-level", "warning"], env=env)
+    gateway = subprocess.Popen(
+        [*pin, str(ROOT / ".venv/bin/babelgate"), "serve", "--port", str(port), "--log-level", "warning"], env=env
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
@@ -80,16 +94,43 @@ def main() -> int:
         with httpx.Client(base_url=base, timeout=10) as client:
             for provider, model in MODELS.items():
                 routes = {
-                    "/v1/chat/completions": {"model": model, "tools": TOOLS, "messages": [
-                        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}]},
-                    "/v1/responses": {"model": model, "tools": FLAT_TOOLS, "instructions": "Be brief.",
-                                      "input": "Weather in Paris?"},
-                    "/v1/messages": {"model": model, "max_tokens": 256, "system": "Be brief.", "tools": [
-                        {"name": t["function"]["name"], "description": "d",
-                         "input_schema": t["function"]["parameters"]} for t in TOOLS],
-                        "messages": [{"role": "user", "content": "Weather in Paris?"}]},
-                    "/api/chat": {"model": model, "stream": False, "tools": TOOLS, "messages": [
-                        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}]},
+                    "/v1/chat/completions": {
+                        "model": model,
+                        "tools": TOOLS,
+                        "messages": [
+                            {"role": "system", "content": "Be brief."},
+                            {"role": "user", "content": "Weather in Paris?"},
+                        ],
+                    },
+                    "/v1/responses": {
+                        "model": model,
+                        "tools": FLAT_TOOLS,
+                        "instructions": "Be brief.",
+                        "input": "Weather in Paris?",
+                    },
+                    "/v1/messages": {
+                        "model": model,
+                        "max_tokens": 256,
+                        "system": "Be brief.",
+                        "tools": [
+                            {
+                                "name": t["function"]["name"],
+                                "description": "d",
+                                "input_schema": t["function"]["parameters"],
+                            }
+                            for t in TOOLS
+                        ],
+                        "messages": [{"role": "user", "content": "Weather in Paris?"}],
+                    },
+                    "/api/chat": {
+                        "model": model,
+                        "stream": False,
+                        "tools": TOOLS,
+                        "messages": [
+                            {"role": "system", "content": "Be brief."},
+                            {"role": "user", "content": "Weather in Paris?"},
+                        ],
+                    },
                     "/v1/completions": {"model": model, "prompt": "Weather in Paris?", "max_tokens": 16},
                 }
                 for route, body in routes.items():
@@ -101,8 +142,10 @@ def main() -> int:
                         response.raise_for_status()
                     cpu = (cpu_seconds(gateway.pid) - start_cpu) / args.requests
                     wall = (time.perf_counter() - start) / args.requests
-                    print(f"{provider:<10} {model:<22} {route:<21} gateway CPU {cpu * 1e6:6.0f} µs/request   "
-                          f"wall {wall * 1e3:5.2f} ms/request (c=1)")
+                    print(
+                        f"{provider:<10} {model:<22} {route:<21} gateway CPU {cpu * 1e6:6.0f} µs/request   "
+                        f"wall {wall * 1e3:5.2f} ms/request (c=1)"
+                    )
     finally:
         gateway.terminate()
         gateway.wait(10)

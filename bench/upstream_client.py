@@ -20,11 +20,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-BODY = (b'{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,'
-        b'"message":{"role":"assistant","content":"Hello!"},"finish_reason":"stop"}],'
-        b'"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}')
-ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-          + str(len(BODY)).encode() + b"\r\n\r\n" + BODY)
+BODY = (
+    b'{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,'
+    b'"message":{"role":"assistant","content":"Hello!"},"finish_reason":"stop"}],'
+    b'"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}'
+)
+ANSWER = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+    + str(len(BODY)).encode()
+    + b"\r\n\r\n"
+    + BODY
+)
 REQUEST = b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}'
 SRC = Path(__file__).resolve().parent.parent / "src"
 
@@ -68,8 +74,9 @@ def measure(port: int, requests: int) -> None:
         timeouts = Timeouts()
 
         async def one() -> None:
-            response = await client.send("POST", url, provider="openai", headers=headers, body=REQUEST,
-                                         timeouts=timeouts)
+            response = await client.send(
+                "POST", url, provider="openai", headers=headers, body=REQUEST, timeouts=timeouts
+            )
             await read_body(response)
 
         for _ in range(2000):
@@ -106,12 +113,19 @@ def main() -> None:
         for _ in range(args.rounds):
             for name, src in sources.items():
                 env = os.environ | {"PYTHONPATH": src}
-                out = subprocess.run([sys.executable, __file__, "--measure", str(port), "--requests",
-                                      str(args.requests)], env=env, check=True, capture_output=True, text=True)
+                out = subprocess.run(
+                    [sys.executable, __file__, "--measure", str(port), "--requests", str(args.requests)],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
                 figures[name].append(float(out.stdout))
         for name, values in figures.items():
-            print(f"{name:8} median {statistics.median(values):6.2f} µs CPU per request "
-                  f"(min {min(values):.2f}, max {max(values):.2f}; {args.rounds} rounds of {args.requests})")
+            print(
+                f"{name:8} median {statistics.median(values):6.2f} µs CPU per request "
+                f"(min {min(values):.2f}, max {max(values):.2f}; {args.rounds} rounds of {args.requests})"
+            )
     finally:
         upstream.terminate()
         upstream.wait()

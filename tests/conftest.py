@@ -109,15 +109,20 @@ def mistral_upstream(_mistral: FakeMistral) -> Iterator[FakeMistral]:
 
 
 def base_env(upstream: FakeOpenAI) -> dict[str, str]:
-    return {"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": upstream.base_url,
-            "OLLAMA_BASE_URL": CLOSED_PORT_URL, "BABELGATE_STORE_URL": "memory"}
+    return {
+        "OPENAI_API_KEY": UPSTREAM_KEY,
+        "OPENAI_BASE_URL": upstream.base_url,
+        "OLLAMA_BASE_URL": CLOSED_PORT_URL,
+        "BABELGATE_STORE_URL": "memory",
+    }
 
 
 GatewayFactory = Callable[..., RunningApp]
 
 
-def start_gateway(loop_thread: LoopThread, config: Config, started: list[RunningApp], *,
-                  hooks: tuple[Hook, ...] = ()) -> RunningApp:
+def start_gateway(
+    loop_thread: LoopThread, config: Config, started: list[RunningApp], *, hooks: tuple[Hook, ...] = ()
+) -> RunningApp:
     """A gateway for `config`, serving on 127.0.0.1; `started` keeps it for the fixture to stop.
     Everything it sends is watched for keys (secret_watch.py)."""
     secrets = (*WATCHED_KEYS, *configured_secrets(config))
@@ -151,15 +156,17 @@ def no_secret_leaks() -> Iterator[None]:
 def make_gateway(loop_thread: LoopThread, upstream: FakeOpenAI, tmp_path: Any) -> Iterator[GatewayFactory]:
     started: list[RunningApp] = []
 
-    def factory(yaml_text: str | None = None, *, env: dict[str, str] | None = None,
-                hooks: tuple[Hook, ...] = ()) -> RunningApp:
+    def factory(
+        yaml_text: str | None = None, *, env: dict[str, str] | None = None, hooks: tuple[Hook, ...] = ()
+    ) -> RunningApp:
         path = None
         if yaml_text is not None:
             path = tmp_path / f"config{len(started)}.yaml"
             path.write_text(yaml_text)
         environ = {**base_env(upstream), **(env or {})}
-        return start_gateway(loop_thread, load_config(path, environ, available_types=PROVIDER_TYPES), started,
-                             hooks=hooks)
+        return start_gateway(
+            loop_thread, load_config(path, environ, available_types=PROVIDER_TYPES), started, hooks=hooks
+        )
 
     yield factory
     for running in started:

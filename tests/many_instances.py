@@ -37,6 +37,7 @@ _NAME = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 # -- the shared config ------------------------------------------------------------------------------
 
+
 def env_references(value: Any) -> set[str]:
     """Every `env:NAME` a config refers to: what compose, Kubernetes and the tests must provide."""
     if isinstance(value, dict):
@@ -64,6 +65,7 @@ def shared_config(overlay: dict[str, Any]) -> dict[str, Any]:
 
 # -- the Dockerfile -----------------------------------------------------------------------------------
 
+
 def dockerfile_instructions() -> list[str]:
     """The Dockerfile's instructions, continuation lines joined, comments dropped."""
     text = re.sub(r"\\\n\s*", " ", (DEPLOY / "Dockerfile").read_text())
@@ -73,11 +75,12 @@ def dockerfile_instructions() -> list[str]:
 def healthcheck_command() -> list[str]:
     """The image's HEALTHCHECK command (test_many_instances.py runs it against a live instance)."""
     line = next(line for line in dockerfile_instructions() if line.startswith("HEALTHCHECK "))
-    command: list[str] = json.loads(line[line.index("CMD [") + 4:])
+    command: list[str] = json.loads(line[line.index("CMD [") + 4 :])
     return command
 
 
 # -- nginx ------------------------------------------------------------------------------------------
+
 
 def nginx_binary() -> str:
     """nginx from Debian's package, installed here when missing and this user may."""
@@ -96,8 +99,14 @@ def filled_template(values: dict[str, str]) -> str:
     envsubst = shutil.which("envsubst")
     if envsubst is not None:
         names = " ".join(f"${{{name}}}" for name in values)
-        return subprocess.run([envsubst, names], input=text, capture_output=True, text=True, check=True,
-                              env={"PATH": os.environ.get("PATH", ""), **values}).stdout
+        return subprocess.run(
+            [envsubst, names],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PATH": os.environ.get("PATH", ""), **values},
+        ).stdout
     return _NAME.sub(lambda m: values.get(m.group(1) or m.group(2), m.group(0)), text)
 
 
@@ -117,7 +126,8 @@ def nginx_main_config(site: Path, prefix: Path) -> str:
         f"    fastcgi_temp_path {prefix}/fastcgi;\n    uwsgi_temp_path {prefix}/uwsgi;\n"
         f"    scgi_temp_path {prefix}/scgi;\n"
         f"    include {site};\n"
-        "}\n")
+        "}\n"
+    )
 
 
 @dataclass(frozen=True)
@@ -135,12 +145,14 @@ def read_access_log(path: Path) -> dict[str, Access]:
     entries: dict[str, Access] = {}
     for line in path.read_text().splitlines():
         request_id, status, addresses, statuses, at = line.split("|")
-        entries[request_id] = Access(request_id, int(status), re.split(r", | : ", addresses),
-                                     re.split(r", | : ", statuses), float(at))
+        entries[request_id] = Access(
+            request_id, int(status), re.split(r", | : ", addresses), re.split(r", | : ", statuses), float(at)
+        )
     return entries
 
 
 # -- processes --------------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -194,9 +206,23 @@ def start_gateways(config: Path, env: dict[str, str], directory: Path, count: in
     for number in range(1, count + 1):
         port, log = free_port(), directory / f"gateway{number}.log"
         with log.open("wb") as out:
-            process = subprocess.Popen([sys.executable, "-m", "babelgate.cli", "serve", "--config", str(config),
-                                        "--host", "127.0.0.1", "--port", str(port)],
-                                       env=env, stdout=out, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "babelgate.cli",
+                    "serve",
+                    "--config",
+                    str(config),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         instances.append(Instance(number, port, process, log))
     for instance in instances:
         wait_ready(instance.url, instance.process, instance.log)
@@ -237,18 +263,23 @@ def start_nginx(prefix: Path, instances: list[Instance]) -> Nginx:
     prefix.mkdir(parents=True, exist_ok=True)
     port = free_port()
     site = prefix / "default.conf"
-    site.write_text(filled_template({**{f"GATEWAY_{i.number}": i.address for i in instances},
-                                     "LISTEN_PORT": f"127.0.0.1:{port}"}))
+    site.write_text(
+        filled_template({**{f"GATEWAY_{i.number}": i.address for i in instances}, "LISTEN_PORT": f"127.0.0.1:{port}"})
+    )
     main = prefix / "nginx.conf"
     main.write_text(nginx_main_config(site, prefix))
-    process = subprocess.Popen([binary, "-c", str(main), "-p", str(prefix), "-g", "daemon off;"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [binary, "-c", str(main), "-p", str(prefix), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     nginx = Nginx(process, port, prefix)
     wait_ready(nginx.url, process, prefix / "error.log")
     return nginx
 
 
 # -- services ---------------------------------------------------------------------------------------
+
 
 async def _database(dsn: str, name: str, *, create: bool) -> None:
     connection = await asyncpg.connect(dsn, timeout=10)
@@ -301,6 +332,7 @@ def forget_redis_prefix(url: str, prefix: str) -> None:
 
 # -- what the clients sent --------------------------------------------------------------------------
 
+
 @dataclass
 class Call:
     """One request as its client saw it (monotonic times; status None: no HTTP answer came)."""
@@ -340,8 +372,9 @@ class Recorder:
     def _sent(self, request: httpx.Request) -> None:
         request_id = request.headers.get("x-request-id") or self.new_id()
         request.headers["x-request-id"] = request_id
-        self.calls[request_id] = Call(request_id, request.method, request.url.path, request.url.port or 80,
-                                      time.monotonic())
+        self.calls[request_id] = Call(
+            request_id, request.method, request.url.path, request.url.port or 80, time.monotonic()
+        )
 
     def _answered(self, response: httpx.Response) -> None:
         call = self.calls[response.request.headers["x-request-id"]]

@@ -17,20 +17,36 @@ from tests.fakes.openai_spec import schema_violations
 OLLAMA_SPEC = "ollama-openapi.json"
 # `/api/embeddings` (legacy) is not in the spec; its answer is checked by hand below.
 SCHEMAS = {
-    "chat": "ChatResponse", "chat_stream": "ChatStreamEvent", "generate": "GenerateResponse",
-    "generate_stream": "GenerateStreamEvent", "embed": "EmbedResponse", "tags": "ListResponse",
-    "show": "ShowResponse", "ps": "PsResponse", "version": "VersionResponse", "error": "ErrorResponse",
+    "chat": "ChatResponse",
+    "chat_stream": "ChatStreamEvent",
+    "generate": "GenerateResponse",
+    "generate_stream": "GenerateStreamEvent",
+    "embed": "EmbedResponse",
+    "tags": "ListResponse",
+    "show": "ShowResponse",
+    "ps": "PsResponse",
+    "version": "VersionResponse",
+    "error": "ErrorResponse",
 }
 _RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)")
-_COUNTERS = ("total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_count",
-             "eval_duration")
+_COUNTERS = (
+    "total_duration",
+    "load_duration",
+    "prompt_eval_count",
+    "prompt_eval_duration",
+    "eval_count",
+    "eval_duration",
+)
 
 
 def violations(body: Any, kind: str) -> list[str]:
     """What is wrong with `body` as the answer `kind` (a key of SCHEMAS, or "embeddings")."""
     if kind == "embeddings":
-        ok = isinstance(body, dict) and isinstance(body.get("embedding"), list) and all(
-            isinstance(x, int | float) for x in body["embedding"])
+        ok = (
+            isinstance(body, dict)
+            and isinstance(body.get("embedding"), list)
+            and all(isinstance(x, int | float) for x in body["embedding"])
+        )
         return [] if ok else [f"embeddings: expected {{'embedding': [numbers]}}, got {body!r:.200}"]
     out = [f"{SCHEMAS[kind]}: {line}" for line in schema_violations(body, SCHEMAS[kind], OLLAMA_SPEC)]
     out += _extra_checks(body)

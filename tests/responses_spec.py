@@ -35,8 +35,9 @@ _LABEL = {ORS_SPEC: "ORS", OPENAI_SPEC: "OpenAI"}
 
 
 def _violations(body: Any, checks: Iterable[tuple[str, str]]) -> list[str]:
-    return [f"{_LABEL[spec]} {schema}: {line}" for spec, schema in checks
-            for line in schema_violations(body, schema, spec)]
+    return [
+        f"{_LABEL[spec]} {schema}: {line}" for spec, schema in checks for line in schema_violations(body, schema, spec)
+    ]
 
 
 def _type_tag(schema: dict[str, Any] | None) -> str | None:
@@ -115,8 +116,12 @@ def create_request_violations(body: Any) -> list[str]:
 def _websocket_disallowed() -> tuple[str, ...]:
     """The HTTP-only fields ORS forbids in a WebSocket `response.create` (`x-openresponses-disallowed`)."""
     schema = component("WebSocketResponseCreateEvent", ORS_SPEC)
-    return tuple(field for part in schema.get("allOf", []) for field, rule in part.get("properties", {}).items()
-                 if rule.get("x-openresponses-disallowed"))
+    return tuple(
+        field
+        for part in schema.get("allOf", [])
+        for field, rule in part.get("properties", {}).items()
+        if rule.get("x-openresponses-disallowed")
+    )
 
 
 def websocket_create_violations(event: Any) -> list[str]:
@@ -125,8 +130,11 @@ def websocket_create_violations(event: Any) -> list[str]:
     label = "ORS WebSocketResponseCreateEvent"
     sent = [field for field in _websocket_disallowed() if isinstance(event, dict) and field in event]
     out = [f"{label}: {field}: must not be sent in a WebSocket response.create" for field in sent]
-    return out + [line for line in _violations(event, _CHECKS["websocket_create"])
-                  if not any(line.startswith(f"{label}: {field}: ") for field in sent)]
+    return out + [
+        line
+        for line in _violations(event, _CHECKS["websocket_create"])
+        if not any(line.startswith(f"{label}: {field}: ") for field in sent)
+    ]
 
 
 def error_body_violations(body: Any) -> list[str]:
@@ -143,8 +151,11 @@ def assert_valid_response(resource: Any) -> None:
 
 def assert_valid_events(events: Iterable[Any]) -> None:
     """AssertionError listing every violation of `event_violations`, each with the event's index and type."""
-    problems = [f"#{index} {event.get('type') if isinstance(event, dict) else '?'}: {line}"
-                for index, event in enumerate(events) for line in event_violations(event)]
+    problems = [
+        f"#{index} {event.get('type') if isinstance(event, dict) else '?'}: {line}"
+        for index, event in enumerate(events)
+        for line in event_violations(event)
+    ]
     assert not problems, "streaming events break the specs:\n  " + "\n  ".join(problems)
 
 
@@ -184,24 +195,26 @@ def parse_sse(text: str) -> list[dict[str, Any]]:
                 assert isinstance(event, dict), f"{where}: data is not a JSON object: {payload[:200]}"
                 assert name is not None, f"{where}: event {event.get('type')!r} has no event: line"
                 assert name == event.get("type"), (
-                    f"{where}: event: line {name!r} differs from the data's type {event.get('type')!r}")
+                    f"{where}: event: line {name!r} differs from the data's type {event.get('type')!r}"
+                )
                 events.append(event)
             name, data = None, []
         elif line.startswith("event:"):
             assert not done, f"{where}: event after data: [DONE]"
             assert name is None, f"{where}: a second event: line in one event"
             assert not data, f"{where}: event: line after the data: line (the suite would lose the name)"
-            name = line[len("event:"):].strip()
+            name = line[len("event:") :].strip()
         elif line.startswith("data:"):
-            payload = line[len("data:"):].strip()
+            payload = line[len("data:") :].strip()
             assert payload, f"{where}: empty data: line (the suite would not end the event on the blank line)"
             data.append(payload)
         elif line.startswith(":"):
             assert not done, f"{where}: a comment line after data: [DONE]"
         else:
             field = line.split(":", 1)[0]
-            raise AssertionError(f"{where}: unexpected {field!r} line (only event:, data: and blank lines): "
-                                 f"{line[:200]}")
+            raise AssertionError(
+                f"{where}: unexpected {field!r} line (only event:, data: and blank lines): {line[:200]}"
+            )
     assert name is None and not data, "SSE body ends inside an event (no blank line after its last line)"
     assert done, "SSE body does not end with the terminal data: [DONE]"
     return events

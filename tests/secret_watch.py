@@ -30,7 +30,7 @@ def scan(where: str, data: bytes | str, secrets: Iterable[str]) -> None:
     for secret in secrets:
         if secret in text:
             at = text.index(secret)
-            FOUND.append(f"{where}: ...{text[max(0, at - 60):at]}<SECRET>...")
+            FOUND.append(f"{where}: ...{text[max(0, at - 60) : at]}<SECRET>...")
 
 
 class WatchedGateway:

@@ -38,6 +38,7 @@ def debian_binary(name: str, package: str, *paths: str) -> str:
     """A program from Debian's package, installed here when missing and this user may (apt-get,
     with one `apt-get update` if the first try fails); else the test skips, or fails under
     BABELGATE_REQUIRE_SERVICES=1."""
+
     def found() -> str | None:
         return shutil.which(name) or next((path for path in paths if os.path.exists(path)), None)
 

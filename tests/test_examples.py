@@ -20,13 +20,19 @@ def test_example_config_checks_out(monkeypatch: pytest.MonkeyPatch, capsys: pyte
 
 
 RESILIENCE = Path(__file__).parent.parent / "examples" / "resilience.yaml"
-RESILIENCE_ENV = {"PRIMARY_BASE_URL": "http://127.0.0.1:1/v1", "PRIMARY_API_KEY": "sk-primary",
-                  "SECONDARY_BASE_URL": "http://127.0.0.1:2/v1", "SECONDARY_API_KEY": "sk-secondary",
-                  "FALLBACK_BASE_URL": "http://127.0.0.1:3/v1", "FALLBACK_API_KEY": "sk-fallback"}
+RESILIENCE_ENV = {
+    "PRIMARY_BASE_URL": "http://127.0.0.1:1/v1",
+    "PRIMARY_API_KEY": "sk-primary",
+    "SECONDARY_BASE_URL": "http://127.0.0.1:2/v1",
+    "SECONDARY_API_KEY": "sk-secondary",
+    "FALLBACK_BASE_URL": "http://127.0.0.1:3/v1",
+    "FALLBACK_API_KEY": "sk-fallback",
+}
 
 
-def test_the_resilience_example_checks_out_with_its_variables(monkeypatch: pytest.MonkeyPatch,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_resilience_example_checks_out_with_its_variables(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     for name, value in RESILIENCE_ENV.items():
         monkeypatch.setenv(name, value)
     assert main(["check-config", str(RESILIENCE)]) == 0
@@ -35,12 +41,12 @@ def test_the_resilience_example_checks_out_with_its_variables(monkeypatch: pytes
     assert "backup     →  fallback: gpt-4o-mini" in out
 
 
-def test_the_resilience_example_names_a_missing_variable(monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_resilience_example_names_a_missing_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     for name, value in RESILIENCE_ENV.items():
         if name != "SECONDARY_BASE_URL":
             monkeypatch.setenv(name, value)
     monkeypatch.delenv("SECONDARY_BASE_URL", raising=False)
     assert main(["check-config", str(RESILIENCE)]) != 0
-    assert "providers.secondary.base_url: environment variable SECONDARY_BASE_URL is not set" in \
-        capsys.readouterr().err
+    assert "providers.secondary.base_url: environment variable SECONDARY_BASE_URL is not set" in capsys.readouterr().err

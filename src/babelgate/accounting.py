@@ -18,9 +18,21 @@ if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 
-def account(runtime: Runtime, site: CallSite, *, route: str, request_id: bytes, key_id: str | None, status: int,
-            error_code: str, elapsed: float, ttft: float | None, streamed: bool, headers: Headers,
-            model_route: bool = False) -> str:
+def account(
+    runtime: Runtime,
+    site: CallSite,
+    *,
+    route: str,
+    request_id: bytes,
+    key_id: str | None,
+    status: int,
+    error_code: str,
+    elapsed: float,
+    ttft: float | None,
+    streamed: bool,
+    headers: Headers,
+    model_route: bool = False,
+) -> str:
     """Records the request; answers the serving provider's type ("" when none served it).
     `model_route`: a request to a route that names a model, ended before it named one (a wrong
     key, a body that is not JSON): the ledger keeps it too, with no model."""
@@ -28,16 +40,46 @@ def account(runtime: Runtime, site: CallSite, *, route: str, request_id: bytes, 
     usage = notes.usage if notes is not None else None
     provider = runtime.providers.get(site.provider)
     provider_type = provider.type if provider is not None else ""
-    runtime.metrics.observe(Observation(
-        route, site.provider, provider_type, site.requested_model, site.model, status, elapsed, ttft, error_code,
-        usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0, key_id or ""))
+    runtime.metrics.observe(
+        Observation(
+            route,
+            site.provider,
+            provider_type,
+            site.requested_model,
+            site.model,
+            status,
+            elapsed,
+            ttft,
+            error_code,
+            usage.prompt_tokens if usage else 0,
+            usage.completion_tokens if usage else 0,
+            key_id or "",
+        )
+    )
     if site.requested_model or model_route:  # a model route (listings, health, metrics are not in the ledger)
         key = site.virtual_key
         # The ledger's raw values, in its order (governance/ledger.py builds the row off the request path).
-        runtime.ledger.record((
-            time.time(), request_id, key_id, key.team if key is not None else None, route, site.requested_model or None,
-            site.provider, site.model, headers, status, error_code, usage, notes.price if notes is not None else None,
-            elapsed, ttft, streamed, _message(site.error)))
+        runtime.ledger.record(
+            (
+                time.time(),
+                request_id,
+                key_id,
+                key.team if key is not None else None,
+                route,
+                site.requested_model or None,
+                site.provider,
+                site.model,
+                headers,
+                status,
+                error_code,
+                usage,
+                notes.price if notes is not None else None,
+                elapsed,
+                ttft,
+                streamed,
+                _message(site.error),
+            )
+        )
     return provider_type
 
 
@@ -45,4 +87,4 @@ def _message(error: GatewayError | None) -> str | None:
     """A failed request's message for the ledger, as text: the error itself must not wait in the
     ledger's queue, its traceback holds the frames it passed through and what they held (a refused
     128 MiB answer, say). Cut generously here; the writer scrubs secrets, then cuts to MESSAGE_CHARS."""
-    return render_message(error)[:MESSAGE_CHARS * 4] if error is not None else None
+    return render_message(error)[: MESSAGE_CHARS * 4] if error is not None else None

@@ -97,18 +97,29 @@ async def _retrieve_model(runtime: Runtime, exchange: Exchange, model: str) -> N
 # Paths without the optional `/v1` prefix; both spellings reach the same route. Each route's
 # operations are what /openapi.json publishes (frontends/openapi.py).
 ROUTES: dict[str, Route] = {
-    "/chat/completions": Route("POST", chat_completions, "chat.completions",
-                               operations=(Operation("POST", body=CHAT_BODY, streams=SSE),)),
-    "/responses": Route("POST", create_response, "responses.create",
-                        operations=(Operation("POST", body=responses_validate.CREATE_BODY, streams=SSE),)),
-    "/embeddings": Route("POST", create_embeddings, "embeddings",
-                         operations=(Operation("POST", body=EMBEDDINGS_BODY),)),
-    "/responses/compact": Route("POST", compact_response, "responses.compact",
-                                operations=(Operation("POST", body=responses_validate.COMPACT_BODY),)),
+    "/chat/completions": Route(
+        "POST", chat_completions, "chat.completions", operations=(Operation("POST", body=CHAT_BODY, streams=SSE),)
+    ),
+    "/responses": Route(
+        "POST",
+        create_response,
+        "responses.create",
+        operations=(Operation("POST", body=responses_validate.CREATE_BODY, streams=SSE),),
+    ),
+    "/embeddings": Route(
+        "POST", create_embeddings, "embeddings", operations=(Operation("POST", body=EMBEDDINGS_BODY),)
+    ),
+    "/responses/compact": Route(
+        "POST",
+        compact_response,
+        "responses.compact",
+        operations=(Operation("POST", body=responses_validate.COMPACT_BODY),),
+    ),
     "/models": Route("GET", list_models, "models"),
     "/health": Route("GET", health, "health", public=True),
-    "/metrics": Route("GET", metrics, "metrics",
-                      operations=(Operation("GET", answers=METRICS_TYPE.decode().partition(";")[0]),)),
+    "/metrics": Route(
+        "GET", metrics, "metrics", operations=(Operation("GET", answers=METRICS_TYPE.decode().partition(";")[0]),)
+    ),
     # Frontends for clients that speak something else: each declares its own paths.
     **completions_routes.ROUTES,
     **images_routes.ROUTES,
@@ -121,9 +132,17 @@ ROUTES: dict[str, Route] = {
 # Routes with an id in the path, tried in order where no exact path matched.
 PREFIX_ROUTES: tuple[PrefixRoute, ...] = (
     PrefixRoute("/models/", "models.retrieve", _retrieve_model, False, "model", {"": (Operation("GET"),)}),
-    PrefixRoute("/responses/", "responses.retrieve", response_resource, False, "response_id", {
-        "": (Operation("GET"), Operation("DELETE")),
-        INPUT_ITEMS: (Operation("GET", query=("limit", "order", "after", "before", "include")),)}),
+    PrefixRoute(
+        "/responses/",
+        "responses.retrieve",
+        response_resource,
+        False,
+        "response_id",
+        {
+            "": (Operation("GET"), Operation("DELETE")),
+            INPUT_ITEMS: (Operation("GET", query=("limit", "order", "after", "before", "include")),),
+        },
+    ),
     # Public to the gateway-key check: the admin API checks the master key itself.
     PrefixRoute(admin_routes.PREFIX, "admin.keys.read", admin_routes.key, True, "key_id", admin_routes.KEY_OPERATIONS),
     PrefixRoute(ui_routes.PREFIX, "ui.asset", ui_routes.asset_file, True, "asset", ui_routes.ASSET_OPERATIONS),
@@ -131,20 +150,24 @@ PREFIX_ROUTES: tuple[PrefixRoute, ...] = (
 # Routes whose requests the ledger keeps, the refused ones too (Ollama's `show` reads a model's
 # facts: no call, no row).
 MODEL_ROUTES: frozenset[str] = frozenset(
-    route.name for route in ROUTES.values() if route.names_model and route.name != "ollama.show")
+    route.name for route in ROUTES.values() if route.names_model and route.name != "ollama.show"
+)
 OPENAPI = OpenAPIDocument(ROUTES, PREFIX_ROUTES)
 ROUTES["/openapi.json"] = Route("GET", OPENAPI.serve, "openapi", public=True)
 WEBSOCKET_PATHS = frozenset({"/responses", "/v1/responses"})
 # Where no route matched, the error still speaks the format of the API the path belongs to.
 ERRORS_BY_PREFIX: tuple[tuple[str, ErrorEncoder], ...] = (
-    ("/api/", ollama_encode_error), ("/messages/", anthropic_encode_error))
+    ("/api/", ollama_encode_error),
+    ("/messages/", anthropic_encode_error),
+)
 
 
 class Gateway:
     """The ASGI application returned by `create_app`."""
 
-    def __init__(self, config: Config, *, hooks: Iterable[Hook] = (),
-                 reload: Callable[[], Config] | None = None) -> None:
+    def __init__(
+        self, config: Config, *, hooks: Iterable[Hook] = (), reload: Callable[[], Config] | None = None
+    ) -> None:
         self.reload_config = reload
         # `babelgate serve` paces the garbage collector by the clock (collector.py); a host app that
         # mounts the gateway keeps its own collector settings.
@@ -168,24 +191,35 @@ class Gateway:
         # Traces when an OTLP endpoint is configured (observability/tracing.py); None costs nothing.
         endpoint = endpoint_from(config.telemetry.otlp_endpoint, os.environ)
         telemetry = config.telemetry
-        self.tracing = Tracing(endpoint, service_name=telemetry.service_name, sample_ratio=telemetry.sample_ratio,
-                               export_interval=telemetry.export_interval) if endpoint else None
+        self.tracing = (
+            Tracing(
+                endpoint,
+                service_name=telemetry.service_name,
+                sample_ratio=telemetry.sample_ratio,
+                export_interval=telemetry.export_interval,
+            )
+            if endpoint
+            else None
+        )
         self.hooks = tuple(hooks)
         self.created = int(time.time())
         self.started_monotonic = time.monotonic()
         self._background: set[asyncio.Task[None]] = set()
         self._background_started = False
         self.store = config.store  # reopened on reload when it changes
-        self.response_store = open_cached_store(config.store.url, made_at=response_created_at,
-                                                timeout=config.store.timeout)
+        self.response_store = open_cached_store(
+            config.store.url, made_at=response_created_at, timeout=config.store.timeout
+        )
         self.key_ring = KeyRing(self.response_store)  # virtual keys, kept in the store
         self.ledger = self._ledger(config)  # one row per request, in batches
         # Limits and budgets: exact across instances through Redis when configured.
         self.limiter = RateLimiter(self.redis, prefix=config.redis.prefix if config.redis else "babelgate:")
         self.budgets = self._budgets(config)
-        self.cache = ResponseCache(max_entries=config.cache.max_entries,
-                                   redis=self.redis,
-                                   prefix=config.redis.prefix if config.redis else "babelgate:")
+        self.cache = ResponseCache(
+            max_entries=config.cache.max_entries,
+            redis=self.redis,
+            prefix=config.redis.prefix if config.redis else "babelgate:",
+        )
         self.sealer_source: SealerSource | None = None
         self.runtime = self.build_runtime(config)
 
@@ -197,8 +231,10 @@ class Gateway:
                 self._network(name, provider_config)
                 providers[name] = build_provider(name, provider_config, config.server, self.client)
             except ValueError as exc:
-                raise ValueError(f"providers.{name}.{exc}" if str(exc).startswith(("tls.", "proxy"))
-                                 else f"providers.{name}: {exc}") from None
+                raise ValueError(
+                    f"providers.{name}.{exc}" if str(exc).startswith(("tls.", "proxy")) else f"providers.{name}: {exc}"
+                ) from None
+
         def variant(name: str, changes: dict[str, Any]) -> Provider:
             return build_provider(name, config.providers[name].model_copy(update=changes), config.server, self.client)
 
@@ -213,25 +249,35 @@ class Gateway:
         ttls = {name: p.models_cache_ttl for name, p in config.providers.items()}
         key = config.responses.reasoning_key
         if self.sealer_source is None or not self.sealer_source.same_source(self.response_store, key):
-            self.sealer_source = SealerSource(self.response_store, key, purpose=REASONING_PURPOSE,
-                                              secret_name=REASONING_SECRET)
+            self.sealer_source = SealerSource(
+                self.response_store, key, purpose=REASONING_PURPOSE, secret_name=REASONING_SECRET
+            )
         return Runtime(
-            config=config, providers=providers, registry=registry,
-            router=Router(registry, self.health, self.metrics), catalog=ModelCatalog(providers, ttls),
-            keys=GatewayKeys(config.server.api_keys, self.key_ring), key_ring=self.key_ring,
-            governance=Governance(config, self.limiter, self.budgets), ledger=self.ledger, cache=self.cache,
+            config=config,
+            providers=providers,
+            registry=registry,
+            router=Router(registry, self.health, self.metrics),
+            catalog=ModelCatalog(providers, ttls),
+            keys=GatewayKeys(config.server.api_keys, self.key_ring),
+            key_ring=self.key_ring,
+            governance=Governance(config, self.limiter, self.budgets),
+            ledger=self.ledger,
+            cache=self.cache,
             hooks=self.hooks,
             typed_hooks=tuple(h for h in self.hooks if h.needs_typed_request),
-            chunk_hooks=tuple(h for h in self.hooks if h.observes_chunks), metrics=self.metrics,
-            response_store=self.response_store, reasoning_sealer=self.sealer_source,
-            max_body_bytes=config.server.max_body_bytes, version=VERSION, created=self.created,
+            chunk_hooks=tuple(h for h in self.hooks if h.observes_chunks),
+            metrics=self.metrics,
+            response_store=self.response_store,
+            reasoning_sealer=self.sealer_source,
+            max_body_bytes=config.server.max_body_bytes,
+            version=VERSION,
+            created=self.created,
             cors=Cors(config.server.cors) if config.server.cors is not None else None,
             started_monotonic=self.started_monotonic,
         )
 
     def _budgets(self, config: Config) -> Budgets:
-        return Budgets(self.response_store, self.redis,
-                       prefix=config.redis.prefix if config.redis else "babelgate:")
+        return Budgets(self.response_store, self.redis, prefix=config.redis.prefix if config.redis else "babelgate:")
 
     def _redis_link(self, config: RedisConfig) -> RedisLink:
         link = RedisLink(config.url, max_connections=config.max_connections, timeout=config.timeout)
@@ -241,16 +287,26 @@ class Gateway:
 
     def _ledger(self, config: Config) -> Ledger:
         settings = config.ledger
-        return Ledger(self.response_store, limit=settings.queue_limit, retention=settings.retention,
-                      scrub=Scrubber(secrets_of(config)), spool=spool_for(config.store.url, settings.spool_dir))
+        return Ledger(
+            self.response_store,
+            limit=settings.queue_limit,
+            retention=settings.retention,
+            scrub=Scrubber(secrets_of(config)),
+            spool=spool_for(config.store.url, settings.spool_dir),
+        )
 
     def _network(self, name: str, provider: ProviderConfig) -> None:
         """The provider's own TLS and proxy settings, given to the upstream client (http/)."""
         tls = None
         if provider.tls is not None:
             settings = provider.tls
-            tls = tls_context(provider=name, verify=settings.verify, ca_bundle=settings.ca_bundle,
-                              client_cert=settings.client_cert, client_key=settings.client_key)
+            tls = tls_context(
+                provider=name,
+                verify=settings.verify,
+                ca_bundle=settings.ca_bundle,
+                client_cert=settings.client_cert,
+                client_key=settings.client_key,
+            )
         proxy: Proxy | Literal["env"] | None = "env"
         if provider.proxy is not None:
             try:
@@ -272,8 +328,9 @@ class Gateway:
         old_store = self.response_store
         if config.store != self.store:
             self.store = config.store
-            self.response_store = open_cached_store(config.store.url, made_at=response_created_at,
-                                                    timeout=config.store.timeout)
+            self.response_store = open_cached_store(
+                config.store.url, made_at=response_created_at, timeout=config.store.timeout
+            )
             old_ring, self.key_ring = self.key_ring, KeyRing(self.response_store)
             old_ledger, self.ledger = self.ledger, self._ledger(config)
             self.budgets = self._budgets(config)
@@ -366,7 +423,7 @@ class Gateway:
                         exchange.route = prefixed.name
                         if not prefixed.public:
                             await self._identify(runtime, exchange)
-                        await prefixed.handler(runtime, exchange, path[len(prefixed.prefix):])
+                        await prefixed.handler(runtime, exchange, path[len(prefixed.prefix) :])
                         return
                 raise NotFound(method=scope["method"], path=scope["path"])
             _check_method(scope, route.method)
@@ -376,9 +433,16 @@ class Gateway:
         except GatewayError as error:
             exchange.failed(error)
             if error.status >= 500 or exchange.response_started:
-                log.warning("%s %s: %s %s (provider %s, model %s, request %s)", scope["method"], scope["path"],
-                            error.status, exchange.error_code, exchange.provider or "-", exchange.model or "-",
-                            exchange.request_id.decode())
+                log.warning(
+                    "%s %s: %s %s (provider %s, model %s, request %s)",
+                    scope["method"],
+                    scope["path"],
+                    error.status,
+                    exchange.error_code,
+                    exchange.provider or "-",
+                    exchange.model or "-",
+                    exchange.request_id.decode(),
+                )
             if not exchange.response_started:
                 await exchange.respond(error.status, errors(error, exchange.language), headers=error.headers())
         except (ClientGone, OSError):  # the client left (uvicorn raises an OSError on send); nothing reaches it
@@ -423,11 +487,19 @@ class Gateway:
     def _account(self, runtime: Runtime, exchange: Exchange) -> None:
         elapsed = exchange.elapsed()
         provider_type = account(
-            runtime, exchange, route=exchange.route or "unknown", request_id=exchange.request_id,
-            key_id=exchange.key_id, status=exchange.status or 500, error_code=exchange.error_code, elapsed=elapsed,
+            runtime,
+            exchange,
+            route=exchange.route or "unknown",
+            request_id=exchange.request_id,
+            key_id=exchange.key_id,
+            status=exchange.status or 500,
+            error_code=exchange.error_code,
+            elapsed=elapsed,
             ttft=exchange.first_byte_at - exchange.started if exchange.first_byte_at else None,
-            streamed=exchange.streamed, headers=exchange.headers_out,
-            model_route=not exchange.requested_model and exchange.route in MODEL_ROUTES)
+            streamed=exchange.streamed,
+            headers=exchange.headers_out,
+            model_route=not exchange.requested_model and exchange.route in MODEL_ROUTES,
+        )
         if exchange.requested_model and self.tracing is not None:
             self._trace(exchange, provider_type, elapsed)
 
@@ -436,12 +508,22 @@ class Gateway:
         usage = exchange.notes.usage if exchange.notes is not None else None
         traceparent = exchange.header(b"traceparent")
         record = RequestRecord(
-            exchange.route, exchange.request_id.decode(), exchange.key_id or "", exchange.requested_model,
-            exchange.model, exchange.provider, provider_type, exchange.status or 500, exchange.error_code,
-            usage.prompt_tokens if usage else None, usage.completion_tokens if usage else None,
-            exchange.started, exchange.started + elapsed,
+            exchange.route,
+            exchange.request_id.decode(),
+            exchange.key_id or "",
+            exchange.requested_model,
+            exchange.model,
+            exchange.provider,
+            provider_type,
+            exchange.status or 500,
+            exchange.error_code,
+            usage.prompt_tokens if usage else None,
+            usage.completion_tokens if usage else None,
+            exchange.started,
+            exchange.started + elapsed,
             traceparent.decode("latin-1") if traceparent is not None else None,
-            (response_cache.HEADER, b"hit") in exchange.headers_out)
+            (response_cache.HEADER, b"hit") in exchange.headers_out,
+        )
         try:
             self.tracing.record(record, exchange.attempt_log or [])
         except Exception:
@@ -468,8 +550,13 @@ class Gateway:
 
 async def _complete(runtime: Runtime, exchange: Exchange) -> None:
     notes = exchange.notes
-    completion = Completion(exchange.status or 500, exchange.elapsed(), notes.usage if notes else None,
-                            notes.finish_reason if notes else None, exchange.error_code or None)
+    completion = Completion(
+        exchange.status or 500,
+        exchange.elapsed(),
+        notes.usage if notes else None,
+        notes.finish_reason if notes else None,
+        exchange.error_code or None,
+    )
     await notify_complete(runtime.hooks, exchange.context, completion)  # type: ignore[arg-type]
 
 
@@ -496,12 +583,13 @@ def _route_path(scope: Scope) -> str:
     path: str = scope["path"]
     root: str = scope.get("root_path", "")
     if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
-        return path[len(root):] or "/"
+        return path[len(root) :] or "/"
     return path
 
 
-def create_app(config: Config | None = None, *, hooks: Iterable[Hook] = (),
-               reload: Callable[[], Config] | None = None) -> Gateway:
+def create_app(
+    config: Config | None = None, *, hooks: Iterable[Hook] = (), reload: Callable[[], Config] | None = None
+) -> Gateway:
     """The gateway as an ASGI app; with no config, one built from the environment alone.
 
     `reload`, when given, is called on SIGHUP (while the app's lifespan runs) for a new config.

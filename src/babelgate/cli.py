@@ -49,10 +49,12 @@ def worker_app() -> Gateway:
     app = _checked(os.environ.get(CONFIG_ENV) or None, reloadable=True)
     config = app.runtime.config
     server = config.server
-    CoalescingHttpToolsProtocol.limits = Limits(header_timeout=server.header_timeout, body_timeout=server.body_timeout,
-                                                max_header_bytes=server.max_header_bytes)
-    configure_logging(os.environ.get(LOG_LEVEL_ENV) or config.server.log_level, Scrubber(secrets_of(config)),
-                      config.server.log_format)
+    CoalescingHttpToolsProtocol.limits = Limits(
+        header_timeout=server.header_timeout, body_timeout=server.body_timeout, max_header_bytes=server.max_header_bytes
+    )
+    configure_logging(
+        os.environ.get(LOG_LEVEL_ENV) or config.server.log_level, Scrubber(secrets_of(config)), config.server.log_format
+    )
     # Everything built so far lives as long as the process: keep it out of the collector's full
     # passes, which otherwise pause the loop for ~17 ms every few thousand requests.
     gc.collect()
@@ -84,8 +86,11 @@ def serve(args: argparse.Namespace) -> int:
     host = args.host or server.host
     port = args.port if args.port is not None else server.port
     if not _is_loopback(host) and not gateway.runtime.keys.enabled and not args.allow_unauthenticated:
-        print(f"refusing to listen on {host} without gateway keys: set BABELGATE_API_KEYS (or server.api_keys), "
-              "or pass --allow-unauthenticated", file=sys.stderr)
+        print(
+            f"refusing to listen on {host} without gateway keys: set BABELGATE_API_KEYS (or server.api_keys), "
+            "or pass --allow-unauthenticated",
+            file=sys.stderr,
+        )
         return 2
     log_level = args.log_level or os.environ.get(LOG_LEVEL_ENV) or server.log_level
     os.environ[LOG_LEVEL_ENV] = log_level
@@ -103,11 +108,17 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(uvicorn: Any, args: argparse.Namespace, host: str, port: int, log_level: str,
-         shutdown_timeout: float) -> None:
+def _run(uvicorn: Any, args: argparse.Namespace, host: str, port: int, log_level: str, shutdown_timeout: float) -> None:
     uvicorn.run(
-        "babelgate.cli:worker_app", factory=True, host=host, port=port, workers=args.workers,
-        log_level=log_level, loop="uvloop", lifespan="on", **{**UVICORN_OPTIONS, "access_log": args.access_log},
+        "babelgate.cli:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=args.workers,
+        log_level=log_level,
+        loop="uvloop",
+        lifespan="on",
+        **{**UVICORN_OPTIONS, "access_log": args.access_log},
         # X-Forwarded-For only matters to the access log (the gateway itself never reads the client's
         # address); parsing it costs ~2 % of a fast-path request.
         proxy_headers=args.access_log,
@@ -146,8 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     run.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
     run.add_argument("--access-log", action="store_true", help="log every request (costs CPU)")
-    run.add_argument("--allow-unauthenticated", action="store_true",
-                     help="allow a non-loopback address without gateway keys")
+    run.add_argument(
+        "--allow-unauthenticated", action="store_true", help="allow a non-loopback address without gateway keys"
+    )
     run.set_defaults(func=serve)
     check = commands.add_parser("check-config", help="validate a config and print the model table")
     check.add_argument("file")

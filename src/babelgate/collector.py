@@ -38,8 +38,14 @@ _STATM: Final = "/proc/self/statm"
 class PacedCollector:
     """Turns CPython's automatic collection off and runs it on the loop's clock; `stop` gives it back."""
 
-    def __init__(self, *, young_every: float = YOUNG_EVERY, middle_every: int = MIDDLE_EVERY,
-                 full_every: float = FULL_AT_LEAST_EVERY, full_when_grown: float = FULL_WHEN_GROWN) -> None:
+    def __init__(
+        self,
+        *,
+        young_every: float = YOUNG_EVERY,
+        middle_every: int = MIDDLE_EVERY,
+        full_every: float = FULL_AT_LEAST_EVERY,
+        full_when_grown: float = FULL_WHEN_GROWN,
+    ) -> None:
         self._young_every = young_every
         self._middle_every = middle_every
         self._full_every = full_every

@@ -169,13 +169,31 @@ class UpstreamRejected(UpstreamError):
 
 # The upstream codes kept as they are in metrics, the ledger and traces: what fallbacks, dashboards
 # and alerts go by (OpenAI's documented codes, which the other providers' errors are mapped onto).
-UPSTREAM_CODES: frozenset[str] = frozenset({
-    "context_length_exceeded", "content_policy_violation", "content_filter", "invalid_prompt",
-    "model_not_found", "invalid_api_key", "insufficient_quota", "rate_limit_exceeded", "invalid_value",
-    "invalid_type", "unsupported_parameter", "unsupported_value", "missing_required_parameter",
-    "string_above_max_length", "integer_below_min_value", "integer_above_max_value", "invalid_image_url",
-    "image_content_policy_violation", "invalid_function_parameters", "tool_use_failed", "server_error",
-})
+UPSTREAM_CODES: frozenset[str] = frozenset(
+    {
+        "context_length_exceeded",
+        "content_policy_violation",
+        "content_filter",
+        "invalid_prompt",
+        "model_not_found",
+        "invalid_api_key",
+        "insufficient_quota",
+        "rate_limit_exceeded",
+        "invalid_value",
+        "invalid_type",
+        "unsupported_parameter",
+        "unsupported_value",
+        "missing_required_parameter",
+        "string_above_max_length",
+        "integer_below_min_value",
+        "integer_above_max_value",
+        "invalid_image_url",
+        "image_content_policy_violation",
+        "invalid_function_parameters",
+        "tool_use_failed",
+        "server_error",
+    }
+)
 
 
 class UpstreamAuthFailed(UpstreamError):

@@ -110,10 +110,16 @@ class Exchange:
         """What the hooks see of this request (pipeline.CallSite)."""
         key = self.virtual_key
         return RequestContext(
-            request_id=self.request_id.decode(), route=self.route, model=model, provider=provider,
-            upstream_model=upstream_model, stream=stream, key_id=self.key_id,
+            request_id=self.request_id.decode(),
+            route=self.route,
+            model=model,
+            provider=provider,
+            upstream_model=upstream_model,
+            stream=stream,
+            key_id=self.key_id,
             headers={k.decode("latin-1"): v.decode("latin-1") for k, v in self.scope["headers"]},
-            team=key.team if key is not None else None, key_metadata=key.metadata if key is not None else {},
+            team=key.team if key is not None else None,
+            key_metadata=key.metadata if key is not None else {},
         )
 
     @property
@@ -159,8 +165,9 @@ class Exchange:
             headers.append((COST_HEADER, b"%.8f" % cost))
         return {"type": "http.response.start", "status": status, "headers": headers}
 
-    async def respond(self, status: int, body: bytes, *, content_type: tuple[bytes, bytes] = JSON_TYPE,
-                      headers: Headers | None = None) -> None:
+    async def respond(
+        self, status: int, body: bytes, *, content_type: tuple[bytes, bytes] = JSON_TYPE, headers: Headers | None = None
+    ) -> None:
         start = self._start(status, content_type, headers or [])
         start["headers"].append((b"content-length", str(len(body)).encode()))
         await self.send(start)
@@ -169,9 +176,16 @@ class Exchange:
     async def respond_json(self, status: int, payload: Any) -> None:
         await self.respond(status, orjson.dumps(payload))
 
-    async def stream(self, first: bytes, rest: AsyncIterator[bytes], *, content_type: tuple[bytes, bytes],
-                     headers: Headers, on_error: Callable[[GatewayError], bytes],
-                     finished: Callable[[], bool] = lambda: False) -> GatewayError | None:
+    async def stream(
+        self,
+        first: bytes,
+        rest: AsyncIterator[bytes],
+        *,
+        content_type: tuple[bytes, bytes],
+        headers: Headers,
+        on_error: Callable[[GatewayError], bytes],
+        finished: Callable[[], bool] = lambda: False,
+    ) -> GatewayError | None:
         """Send `first`, then `rest` as it comes. A GatewayError from `rest` ends the stream with
         `on_error`'s event; a client disconnect cancels `rest` at once (closing the upstream).
         Returns the error that ended the stream, if any.

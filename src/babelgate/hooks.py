@@ -70,8 +70,9 @@ class Hook:
         return type(self).on_stream_chunk is not Hook.on_stream_chunk
 
 
-async def observed(frames: AsyncIterator[bytes], hooks: Sequence[Hook], context: RequestContext
-                   ) -> AsyncIterator[bytes]:
+async def observed(
+    frames: AsyncIterator[bytes], hooks: Sequence[Hook], context: RequestContext
+) -> AsyncIterator[bytes]:
     """`frames`, each shown to the hooks' `on_stream_chunk` before it goes on."""
     try:
         async for frame in frames:

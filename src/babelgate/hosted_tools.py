@@ -29,8 +29,7 @@ ALIASES: Final[dict[str, str]] = {
 }
 
 
-def keep_supported(request: ChatRequest, supported: frozenset[str], notes: CallNotes, *,
-                   refuse: bool) -> ChatRequest:
+def keep_supported(request: ChatRequest, supported: frozenset[str], notes: CallNotes, *, refuse: bool) -> ChatRequest:
     """`request` without the hosted tools its provider cannot run (the same object when it has none).
     What is dropped goes into `notes.adjusted`; when some tools stay, `notes.tool_positions` keeps
     their places in the client's list, so that what a translator reports later still names them

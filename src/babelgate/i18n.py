@@ -21,8 +21,7 @@ from babelgate.errors import GatewayError
 SUPPORTED: Final = ("en", "de")
 DEFAULT: Final = "en"
 # The parameters whose values are English phrases written in the code, not names, numbers or API values.
-PHRASE_PARAMS: Final = frozenset({"expected", "detail", "reason", "feature", "capability", "phase", "who",
-                                  "period"})
+PHRASE_PARAMS: Final = frozenset({"expected", "detail", "reason", "feature", "capability", "phase", "who", "period"})
 
 
 @cache
@@ -39,9 +38,11 @@ def _phrases(language: str) -> tuple[dict[str, str], tuple[tuple[re.Pattern[str]
     source = resources.files("babelgate").joinpath(f"locales/{language}.phrases.json")
     table: dict[str, str] = json.loads(source.read_text("utf-8")) if source.is_file() else {}
     fixed = {english: text for english, text in table.items() if "{}" not in english}
-    patterns = tuple((re.compile("(.+?)".join(map(re.escape, english.split("{}"))), re.DOTALL), text)
-                     for english, text in sorted(table.items(), key=lambda item: -len(item[0]))
-                     if "{}" in english)
+    patterns = tuple(
+        (re.compile("(.+?)".join(map(re.escape, english.split("{}"))), re.DOTALL), text)
+        for english, text in sorted(table.items(), key=lambda item: -len(item[0]))
+        if "{}" in english
+    )
     return fixed, patterns
 
 
@@ -61,8 +62,10 @@ def translate_phrase(text: str, language: str) -> str:
 def _localized(params: dict[str, Any], language: str) -> dict[str, Any]:
     if language == DEFAULT:
         return params
-    return {name: translate_phrase(value, language) if name in PHRASE_PARAMS and isinstance(value, str) else value
-            for name, value in params.items()}
+    return {
+        name: translate_phrase(value, language) if name in PHRASE_PARAMS and isinstance(value, str) else value
+        for name, value in params.items()
+    }
 
 
 @cache

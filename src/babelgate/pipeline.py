@@ -90,8 +90,16 @@ class CallSite(Protocol):
         ...
 
 
-async def call(runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T], *, stream: bool,
-               check: Check | None = None, cache_body: bytes | None = None) -> T:
+async def call(
+    runtime: Runtime,
+    site: CallSite,
+    model: str,
+    attempt: Attempt[T],
+    *,
+    stream: bool,
+    check: Check | None = None,
+    cache_body: bytes | None = None,
+) -> T:
     """Serve `model` with `attempt`; what the attempt returns (or raises) is the answer. A simple
     route (one deployment, nothing to retry or fall back to) is one attempt; any other goes
     through the router, which may repeat the attempt while nothing has reached the client.
@@ -101,20 +109,30 @@ async def call(runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T]
     site.requested_model = model
     key = site.virtual_key
     if key is not None and not key.allows(model):
-        raise PermissionDenied("model_not_allowed", code="model_not_allowed", param="model", model=model,
-                               allowed=", ".join(key.models))
+        raise PermissionDenied(
+            "model_not_allowed", code="model_not_allowed", param="model", model=model, allowed=", ".join(key.models)
+        )
     if cache_body is not None:
         assert isinstance(site, Exchange)
-        rules = response_cache.policy(site, runtime.registry.route(model).cache_ttl, site.route, model, stream,
-                                      cache_body)
+        rules = response_cache.policy(
+            site, runtime.registry.route(model).cache_ttl, site.route, model, stream, cache_body
+        )
         if rules is not None:
             await _cached(runtime, site, rules, model, attempt, stream=stream, check=check)
             return None  # type: ignore[return-value]  # attempts that answer the client return nothing
     return await _governed_or_routed(runtime, site, model, attempt, stream=stream, check=check)
 
 
-async def _cached(runtime: Runtime, exchange: Exchange, rules: response_cache.CachePolicy, model: str,
-                  attempt: Attempt[T], *, stream: bool, check: Check | None) -> None:
+async def _cached(
+    runtime: Runtime,
+    exchange: Exchange,
+    rules: response_cache.CachePolicy,
+    model: str,
+    attempt: Attempt[T],
+    *,
+    stream: bool,
+    check: Check | None,
+) -> None:
     """Answer from the cache, or answer and keep a copy (response_cache.py). A hit still passes
     the hooks' `on_request` (an authentication hook decides for cached answers too), not the
     limits or budgets: it costs no upstream anything."""
@@ -139,13 +157,17 @@ async def _cached(runtime: Runtime, exchange: Exchange, rules: response_cache.Ca
     notes = exchange.notes
     complete = not stream or (notes is not None and notes.completed)
     if rules.write and recorder.status == 200 and complete and not exchange.error_code and not recorder.too_big:
-        await cache.put(rules.key, response_cache.Entry(200, recorder.headers, recorder.chunks, exchange.provider,
-                                                        exchange.model), rules.ttl)
+        await cache.put(
+            rules.key,
+            response_cache.Entry(200, recorder.headers, recorder.chunks, exchange.provider, exchange.model),
+            rules.ttl,
+        )
         runtime.metrics.cache_event("store", model)
 
 
-async def _governed_or_routed(runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T], *, stream: bool,
-                              check: Check | None) -> T:
+async def _governed_or_routed(
+    runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T], *, stream: bool, check: Check | None
+) -> T:
     key = site.virtual_key
     governance = runtime.governance
     if governance.applies(key, model):
@@ -153,8 +175,16 @@ async def _governed_or_routed(runtime: Runtime, site: CallSite, model: str, atte
     return await _routed(runtime, site, model, attempt, stream=stream, check=check)
 
 
-async def _governed(runtime: Runtime, site: CallSite, key: VirtualKey | None, model: str, attempt: Attempt[T], *,
-                    stream: bool, check: Check | None) -> T:
+async def _governed(
+    runtime: Runtime,
+    site: CallSite,
+    key: VirtualKey | None,
+    model: str,
+    attempt: Attempt[T],
+    *,
+    stream: bool,
+    check: Check | None,
+) -> T:
     """Limits and budgets (governance/): refused with 429 before any upstream call, OpenAI's
     `x-ratelimit-*` headers on the answer either way, and settled from real usage at the end."""
     governance = runtime.governance
@@ -168,8 +198,9 @@ async def _governed(runtime: Runtime, site: CallSite, key: VirtualKey | None, mo
             log.exception("could not settle a request's limits and budgets")
 
 
-async def _routed(runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T], *, stream: bool,
-                  check: Check | None) -> T:
+async def _routed(
+    runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T], *, stream: bool, check: Check | None
+) -> T:
     route = runtime.registry.route(model)
     # A client that leaves cancels the attempt in flight and any retry still to come (the app
     # stops watching once the answer is out).
@@ -189,8 +220,15 @@ async def _routed(runtime: Runtime, site: CallSite, model: str, attempt: Attempt
     return await runtime.router.run(route, site, one)
 
 
-async def run_attempt(runtime: Runtime, site: CallSite, deployment: Deployment, attempt: Attempt[T], *,
-                      stream: bool, check: Check | None = None) -> T:
+async def run_attempt(
+    runtime: Runtime,
+    site: CallSite,
+    deployment: Deployment,
+    attempt: Attempt[T],
+    *,
+    stream: bool,
+    check: Check | None = None,
+) -> T:
     """One attempt on one deployment. The hooks' `on_request` runs on the first attempt only (a
     request is one request to a hook, however many attempts serve it); on a later attempt their
     context learns the new provider and model."""
@@ -200,8 +238,9 @@ async def run_attempt(runtime: Runtime, site: CallSite, deployment: Deployment, 
     if runtime.hooks:
         context = site.context
         if context is None:
-            context = site.context = site.hook_context(deployment.public_name, deployment.provider.name,
-                                                       deployment.model, stream)
+            context = site.context = site.hook_context(
+                deployment.public_name, deployment.provider.name, deployment.model, stream
+            )
             site.chunk_hooks = runtime.chunk_hooks
             for hook in runtime.hooks:
                 await hook.on_request(context)
@@ -240,8 +279,17 @@ async def _logged(log_: list[AttemptRecord], deployment: Deployment, attempt: Aw
         outcome = "cancelled" if isinstance(error, asyncio.CancelledError) else "internal_error"
         raise
     finally:
-        log_.append(AttemptRecord(provider.name, getattr(provider, "type", ""), deployment.model, deployment.label,
-                                  started, time.perf_counter(), outcome))
+        log_.append(
+            AttemptRecord(
+                provider.name,
+                getattr(provider, "type", ""),
+                deployment.model,
+                deployment.label,
+                started,
+                time.perf_counter(),
+                outcome,
+            )
+        )
 
 
 def require(capable: bool, deployment: Deployment, capability: str) -> None:
@@ -281,8 +329,16 @@ class Body:
         return parsed if parsed is not None else parse_json_object(self.raw)
 
 
-async def typed_request(runtime: Runtime, deployment: Deployment, chat: dict[str, Any], *, stream: bool,
-                        context: RequestContext | None, notes: CallNotes, prechecked: bool = False) -> ChatRequest:
+async def typed_request(
+    runtime: Runtime,
+    deployment: Deployment,
+    chat: dict[str, Any],
+    *,
+    stream: bool,
+    context: RequestContext | None,
+    notes: CallNotes,
+    prechecked: bool = False,
+) -> ChatRequest:
     """What every frontend that is not OpenAI Chat does with the chat body it translated its
     request into: the model's defaults and overrides, the chat validation, decoding, signed tool
     ids kept with their own provider, hosted tools kept only where the provider has them (what is
@@ -310,13 +366,19 @@ async def typed_request(runtime: Runtime, deployment: Deployment, chat: dict[str
 
 
 def supported_tools(request: ChatRequest, deployment: Deployment, notes: CallNotes) -> ChatRequest:
-    return hosted_tools.keep_supported(request, deployment.provider.capabilities.hosted_tools, notes,
-                                       refuse=deployment.refuse_unsupported_tools)
+    return hosted_tools.keep_supported(
+        request, deployment.provider.capabilities.hosted_tools, notes, refuse=deployment.refuse_unsupported_tools
+    )
 
 
-async def send_stream(exchange: Exchange, frames: AsyncIterator[bytes], notes: CallNotes, *,
-                      on_error: Callable[[GatewayError, str], bytes],
-                      content_type: tuple[bytes, bytes] = _SSE_TYPE) -> None:
+async def send_stream(
+    exchange: Exchange,
+    frames: AsyncIterator[bytes],
+    notes: CallNotes,
+    *,
+    on_error: Callable[[GatewayError, str], bytes],
+    content_type: tuple[bytes, bytes] = _SSE_TYPE,
+) -> None:
     """Wait for the first frame before committing to 200, so that errors before the first byte
     are ordinary HTTP errors (which the router may still retry) rather than stream events.
     SSE by default; any other streamed type (Ollama's NDJSON) gets the same no-buffering headers.
@@ -332,8 +394,14 @@ async def send_stream(exchange: Exchange, frames: AsyncIterator[bytes], notes: C
         raise
     language = exchange.language
     headers = [*SSE_HEADERS[1:], *adjusted_headers(notes)]
-    error = await exchange.stream(first, frames, content_type=content_type, headers=headers,
-                                  on_error=lambda e: on_error(e, language), finished=lambda: notes.completed)
+    error = await exchange.stream(
+        first,
+        frames,
+        content_type=content_type,
+        headers=headers,
+        on_error=lambda e: on_error(e, language),
+        finished=lambda: notes.completed,
+    )
     if error is not None:
         exchange.failed(error)
 

@@ -27,8 +27,9 @@ def too_slow(part: str, seconds: float) -> GatewayError:
 
 
 def head_too_large(limit: int) -> GatewayError:
-    return InvalidRequest("request_headers_too_large", status=431, code="request_headers_too_large",
-                          limit=size_text(limit))
+    return InvalidRequest(
+        "request_headers_too_large", status=431, code="request_headers_too_large", limit=size_text(limit)
+    )
 
 
 def refusal(error: GatewayError, path: str | None, accept_language: str | None) -> bytes:
@@ -36,9 +37,13 @@ def refusal(error: GatewayError, path: str | None, accept_language: str | None) 
     could not be told from the rest of this one."""
     encode = encoder_for(path) if path is not None else encode_error
     body = encode(error, choose_language(accept_language))
-    return b"".join((
-        b"HTTP/1.1 %d %s\r\n" % (error.status, HTTPStatus(error.status).phrase.encode()),
-        b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body), body))
+    return b"".join(
+        (
+            b"HTTP/1.1 %d %s\r\n" % (error.status, HTTPStatus(error.status).phrase.encode()),
+            b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body),
+            body,
+        )
+    )
 
 
 def encoder_for(path: str) -> ErrorEncoder:

@@ -46,8 +46,15 @@ class RedisUnavailable(Exception):
 
 
 class RedisLink:
-    def __init__(self, url: str, *, max_connections: int = DEFAULT_MAX_CONNECTIONS, timeout: float = DEFAULT_TIMEOUT,
-                 health_check: int = 5, logger: logging.Logger = log) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        timeout: float = DEFAULT_TIMEOUT,
+        health_check: int = 5,
+        logger: logging.Logger = log,
+    ) -> None:
         """`health_check`: seconds after which an idle connection is pinged before its next use (a
         subscription's, which otherwise would not notice a Redis that went away)."""
         self.url = url
@@ -74,9 +81,14 @@ class RedisLink:
             # the breaker and the in-process fallback are the answer to a failed call. A call's
             # deadline is `call`'s; the socket's timeout only backs it up (and bounds the subscription's pings).
             pool = BlockingConnectionPool.from_url(
-                self.url, max_connections=self.max_connections, timeout=self.timeout,
-                socket_timeout=self.timeout * 4, socket_connect_timeout=self.timeout,
-                health_check_interval=self.health_check, retry=Retry(NoBackoff(), 0))
+                self.url,
+                max_connections=self.max_connections,
+                timeout=self.timeout,
+                socket_timeout=self.timeout * 4,
+                socket_connect_timeout=self.timeout,
+                health_check_interval=self.health_check,
+                retry=Retry(NoBackoff(), 0),
+            )
             self._redis = Redis.from_pool(pool)  # closes the pool when it closes
         return self._redis
 

@@ -34,11 +34,11 @@ if TYPE_CHECKING:
 HEADER: Final = b"x-babelgate-cache"
 TTL_HEADER: Final = b"x-babelgate-cache-ttl"
 # Request fields that change nothing in the answer: left out of the key.
-IGNORED_FIELDS: Final = frozenset({"user", "metadata", "stream_options", "store", "service_tier",
-                                   "prompt_cache_key", "safety_identifier"})
+IGNORED_FIELDS: Final = frozenset(
+    {"user", "metadata", "stream_options", "store", "service_tier", "prompt_cache_key", "safety_identifier"}
+)
 # Headers of the first answer that are replayed (the others are the request's own).
-REPLAYED: Final = frozenset({b"content-type", b"x-babelgate-adjusted-params", b"cache-control",
-                             b"x-accel-buffering"})
+REPLAYED: Final = frozenset({b"content-type", b"x-babelgate-adjusted-params", b"cache-control", b"x-accel-buffering"})
 MAX_ENTRY_BYTES: Final = 4 * 1024 * 1024
 
 
@@ -52,17 +52,28 @@ class Entry:
     stored_at: float = field(default_factory=time.time)
 
     def encode(self) -> bytes:
-        return orjson.dumps({"status": self.status, "headers": [[k.decode("latin-1"), v.decode("latin-1")]
-                                                                 for k, v in self.headers],
-                             "chunks": [chunk.decode("latin-1") for chunk in self.chunks],
-                             "provider": self.provider, "model": self.model, "stored_at": self.stored_at})
+        return orjson.dumps(
+            {
+                "status": self.status,
+                "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in self.headers],
+                "chunks": [chunk.decode("latin-1") for chunk in self.chunks],
+                "provider": self.provider,
+                "model": self.model,
+                "stored_at": self.stored_at,
+            }
+        )
 
     @classmethod
     def decode(cls, data: bytes) -> Entry:
         fields = orjson.loads(data)
-        return cls(fields["status"], [(k.encode("latin-1"), v.encode("latin-1")) for k, v in fields["headers"]],
-                   [chunk.encode("latin-1") for chunk in fields["chunks"]], fields["provider"], fields["model"],
-                   fields["stored_at"])
+        return cls(
+            fields["status"],
+            [(k.encode("latin-1"), v.encode("latin-1")) for k, v in fields["headers"]],
+            [chunk.encode("latin-1") for chunk in fields["chunks"]],
+            fields["provider"],
+            fields["model"],
+            fields["stored_at"],
+        )
 
 
 def cache_key(route: str, model: str, stream: bool, body: bytes) -> str | None:
@@ -79,8 +90,9 @@ def cache_key(route: str, model: str, stream: bool, body: bytes) -> str | None:
 
 
 class ResponseCache:
-    def __init__(self, *, max_entries: int = 10_000, redis: RedisLink | None = None,
-                 prefix: str = "babelgate:") -> None:
+    def __init__(
+        self, *, max_entries: int = 10_000, redis: RedisLink | None = None, prefix: str = "babelgate:"
+    ) -> None:
         """`redis`: the gateway's link, when the cache is shared (its owner closes it)."""
         self.max_entries = max_entries
         self.prefix = prefix
@@ -135,8 +147,9 @@ class CachePolicy:
     write: bool
 
 
-def policy(exchange: Exchange, model_ttl: float | None, route: str, model: str, stream: bool,
-           body: bytes) -> CachePolicy | None:
+def policy(
+    exchange: Exchange, model_ttl: float | None, route: str, model: str, stream: bool, body: bytes
+) -> CachePolicy | None:
     requested = exchange.header(TTL_HEADER)
     ttl = model_ttl
     if requested is not None:
@@ -162,8 +175,13 @@ async def replay(exchange: Exchange, entry: Entry) -> None:
     exchange.first_byte_at = time.perf_counter()
     exchange.streamed = len(entry.chunks) > 1
     send = exchange.send
-    await send({"type": "http.response.start", "status": entry.status,
-                "headers": [*entry.headers, (b"x-request-id", exchange.request_id), *exchange.headers_out]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": entry.status,
+            "headers": [*entry.headers, (b"x-request-id", exchange.request_id), *exchange.headers_out],
+        }
+    )
     last = len(entry.chunks) - 1
     for number, chunk in enumerate(entry.chunks):
         await send({"type": "http.response.body", "body": chunk, "more_body": number < last})

@@ -91,7 +91,7 @@ class Sealer:
     def open(self, token: str) -> dict[str, Any] | None:
         if not isinstance(token, str) or not token.startswith(PREFIX):
             return None
-        body = token[len(PREFIX):]
+        body = token[len(PREFIX) :]
         try:
             sealed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         except (binascii.Error, ValueError):

@@ -178,7 +178,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
                 self._held = view[start:]  # a view: holding the rest copies nothing
                 self.flow.pause_reading()
                 return
-            self._parse(view[start:start + READ_STEP])
+            self._parse(view[start : start + READ_STEP])
             if self._upgraded or self.transport.is_closing():
                 return  # what follows is the WebSocket's, or nobody's
 
@@ -308,8 +308,9 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
                 self._refuse(protocol_errors.too_slow(part, seconds))
 
     def _refuse(self, error: GatewayError) -> None:
-        accept_language = next((value.decode("latin-1") for name, value in self.headers or ()
-                                if name == b"accept-language"), None)
+        accept_language = next(
+            (value.decode("latin-1") for name, value in self.headers or () if name == b"accept-language"), None
+        )
         self.transport.write(protocol_errors.refusal(error, self._path_read(), accept_language))
         self.transport.close()
 
@@ -342,5 +343,8 @@ def _has_unread_bytes(transport: Any) -> bool:
 # How the gateway runs under uvicorn, for `babelgate serve` (cli.py) and the tests' servers alike:
 # this protocol, no `server: uvicorn` banner (nothing about the stack reaches a client), no access log.
 UVICORN_OPTIONS: Final[dict[str, Any]] = {
-    "http": CoalescingHttpToolsProtocol, "server_header": False, "access_log": False, "log_config": None,
+    "http": CoalescingHttpToolsProtocol,
+    "server_header": False,
+    "access_log": False,
+    "log_config": None,
 }

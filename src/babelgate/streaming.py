@@ -95,8 +95,9 @@ class SSEDecoder:
             if self._held_size > self._max_event:
                 self._held.clear()
                 self._held_size = 0
-                raise UpstreamProtocolError(provider=self._provider,
-                                            detail=f"a stream event is larger than {size_text(self._max_event)}")
+                raise UpstreamProtocolError(
+                    provider=self._provider, detail=f"a stream event is larger than {size_text(self._max_event)}"
+                )
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Complete events with data; comment-only frames (keep-alives) are left out."""

@@ -79,6 +79,7 @@ def _shell(names: list[str]) -> str | None:
 
 # -- each provider's request → Turn ---------------------------------------------------------------------
 
+
 def chat_turn(body: JSON) -> Turn:
     """OpenAI-compatible and Mistral chat bodies."""
     names = [tool["function"]["name"] for tool in body.get("tools") or () if tool.get("type") == "function"]
@@ -90,14 +91,20 @@ def chat_turn(body: JSON) -> Turn:
 def anthropic_turn(body: JSON) -> Turn:
     names = [tool["name"] for tool in body.get("tools") or () if "input_schema" in tool]
     last = (body.get("messages") or [{}])[-1]
-    results = [block for block in last.get("content") or () if isinstance(block, dict)
-               and block.get("type") == "tool_result"] if last.get("role") == "user" else []
+    results = (
+        [block for block in last.get("content") or () if isinstance(block, dict) and block.get("type") == "tool_result"]
+        if last.get("role") == "user"
+        else []
+    )
     return Turn(_shell(names), _text(results[-1].get("content")) if results else None, bool(body.get("stream")))
 
 
 def gemini_turn(body: JSON, path: str) -> Turn:
-    names = [declaration["name"] for tool in body.get("tools") or ()
-             for declaration in tool.get("functionDeclarations") or ()]
+    names = [
+        declaration["name"]
+        for tool in body.get("tools") or ()
+        for declaration in tool.get("functionDeclarations") or ()
+    ]
     last = (body.get("contents") or [{}])[-1]
     responses = [part["functionResponse"] for part in last.get("parts") or () if "functionResponse" in part]
     result = None
@@ -108,6 +115,7 @@ def gemini_turn(body: JSON, path: str) -> Turn:
 
 
 # -- a decision → each provider's stream ---------------------------------------------------------------
+
 
 def openai_reply(decision: tuple[str, JSON] | str, calls: int, body: JSON) -> Reply:
     if isinstance(decision, str):
@@ -123,9 +131,13 @@ def anthropic_reply(decision: tuple[str, JSON] | str, calls: int, body: JSON) ->
     name, arguments = decision
     # With thinking on, Claude thinks (signed) before a tool call, and wants that block back next turn.
     thinking = (body.get("thinking") or {}).get("type") not in (None, "disabled")
-    return Reply(stream=ant.tool_events([(f"toolu_0{calls}", name, [json.dumps(arguments)])],
-                                        thinking=CLAUDE_THOUGHT if thinking else None,
-                                        signature=claude_signature(calls)))
+    return Reply(
+        stream=ant.tool_events(
+            [(f"toolu_0{calls}", name, [json.dumps(arguments)])],
+            thinking=CLAUDE_THOUGHT if thinking else None,
+            signature=claude_signature(calls),
+        )
+    )
 
 
 def gemini_reply(decision: tuple[str, JSON] | str, calls: int, body: JSON) -> Reply:
@@ -149,8 +161,11 @@ Responder = Callable[[Any, str], Reply | None]
 
 # Each provider's request format → Turn (the path tells Gemini's streaming from its plain calls).
 READERS: Final[dict[str, Callable[[JSON, str], Turn]]] = {
-    "openai": lambda body, _: chat_turn(body), "mistral": lambda body, _: chat_turn(body),
-    "anthropic": lambda body, _: anthropic_turn(body), "gemini": gemini_turn}
+    "openai": lambda body, _: chat_turn(body),
+    "mistral": lambda body, _: chat_turn(body),
+    "anthropic": lambda body, _: anthropic_turn(body),
+    "gemini": gemini_turn,
+}
 
 
 def shell_results(provider: str, received: list[Received]) -> list[str]:
@@ -167,8 +182,9 @@ def shell_results(provider: str, received: list[Received]) -> list[str]:
 def responder(brain: Brain, provider: str) -> Responder:
     """The fake upstream's responder for `provider` ("openai", "anthropic", "gemini", "mistral")."""
     read = READERS[provider]
-    write = {"openai": openai_reply, "anthropic": anthropic_reply, "gemini": gemini_reply,
-             "mistral": mistral_reply}[provider]
+    write = {"openai": openai_reply, "anthropic": anthropic_reply, "gemini": gemini_reply, "mistral": mistral_reply}[
+        provider
+    ]
 
     def respond(body: Any, path: str) -> Reply | None:
         if not isinstance(body, dict):

@@ -45,8 +45,10 @@ class Run:
     workdir: Path
 
     def explain(self) -> str:
-        return (f"exit {self.returncode}; the agent's last word: {self.last_word()}\n"
-                f"--- stdout ---\n{self.stdout[-6000:]}\n--- stderr ---\n{self.stderr[-4000:]}")
+        return (
+            f"exit {self.returncode}; the agent's last word: {self.last_word()}\n"
+            f"--- stdout ---\n{self.stdout[-6000:]}\n--- stderr ---\n{self.stderr[-4000:]}"
+        )
 
     def last_word(self) -> str | None:
         """How the run ended, as the agent put it: its answer, or the error it stopped on."""
@@ -78,19 +80,32 @@ class Run:
             if not results or results[-1].get("is_error"):
                 return None
             return str(results[-1].get("result"))
-        messages = [event["item"].get("text") for event in self.events if event.get("type") == "item.completed"
-                    and isinstance(event.get("item"), dict) and event["item"].get("type") == "agent_message"]
+        messages = [
+            event["item"].get("text")
+            for event in self.events
+            if event.get("type") == "item.completed"
+            and isinstance(event.get("item"), dict)
+            and event["item"].get("type") == "agent_message"
+        ]
         return messages[-1] if messages else None
 
     def retried_statuses(self) -> list[int]:
         """The HTTP statuses after which the agent itself tried again, as it reported them."""
         if self.agent == "claude-code":
             # {"type": "system", "subtype": "api_retry", "attempt": 1, "retry_delay_ms": 1168, "error_status": 429, …}
-            return [int(event["error_status"]) for event in self.events
-                    if event.get("type") == "system" and event.get("subtype") == "api_retry"]
+            return [
+                int(event["error_status"])
+                for event in self.events
+                if event.get("type") == "system" and event.get("subtype") == "api_retry"
+            ]
         # {"type": "error", "message": "Reconnecting... 1/5 (…, last status: 429 Too Many Requests, …)"}
-        return [int(found.group(1)) for event in self.events if event.get("type") == "error"
-                for found in [_CODEX_RETRY.search(str(event.get("message")))] if found]
+        return [
+            int(found.group(1))
+            for event in self.events
+            if event.get("type") == "error"
+            for found in [_CODEX_RETRY.search(str(event.get("message")))]
+            if found
+        ]
 
 
 _CODEX_RETRY: Final = re.compile(r"Reconnecting\.\.\. .*last status: (\d{3})")
@@ -115,8 +130,9 @@ class Answers(Hook):
         return [status for _, status in self.seen]
 
 
-def gateway_for(provider: str, fake: ScriptedStreams, make_gateway: GatewayFactory,
-                answers: Answers | None = None) -> RunningApp:
+def gateway_for(
+    provider: str, fake: ScriptedStreams, make_gateway: GatewayFactory, answers: Answers | None = None
+) -> RunningApp:
     """A gateway whose `provider` is the fake (the OpenAI fake is the default gateway's upstream)."""
     env = {
         "openai": {},
@@ -136,17 +152,33 @@ def script(fake: ScriptedStreams, provider: str) -> Brain:
 def _base_env(home: Path) -> dict[str, str]:
     # Only what an agent needs to run: no proxy, no keys or settings of the machine's own user.
     keep = ("PATH", "LANG", "LC_ALL", "TERM", "TMPDIR")
-    return {**{name: os.environ[name] for name in keep if name in os.environ}, "HOME": str(home),
-            "NO_PROXY": "127.0.0.1,localhost"}
+    return {
+        **{name: os.environ[name] for name in keep if name in os.environ},
+        "HOME": str(home),
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
 
 
 def _run(agent: str, argv: list[str], env: dict[str, str], workdir: Path) -> Run:
     try:
-        done = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL, check=False)
+        done = subprocess.run(
+            argv,
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     except subprocess.TimeoutExpired as expired:
-        return Run(agent, -1, _decode(expired.stdout),
-                   _decode(expired.stderr) + f"\n[timed out after {RUN_TIMEOUT_S} s]", workdir)
+        return Run(
+            agent,
+            -1,
+            _decode(expired.stdout),
+            _decode(expired.stderr) + f"\n[timed out after {RUN_TIMEOUT_S} s]",
+            workdir,
+        )
     return Run(agent, done.returncode, done.stdout, done.stderr, workdir)
 
 
@@ -159,15 +191,37 @@ def run_claude_code(claude: Path, gateway: RunningApp, model: str, tmp: Path) ->
     home, workdir = tmp / "home", tmp / "work"
     home.mkdir()
     workdir.mkdir()
-    env = {**_base_env(home), "ANTHROPIC_BASE_URL": gateway.url, "ANTHROPIC_API_KEY": GATEWAY_KEY,
-           # Side queries use the "small fast" and tier models: keep them on the gateway's model too.
-           "ANTHROPIC_DEFAULT_HAIKU_MODEL": model, "ANTHROPIC_DEFAULT_SONNET_MODEL": model,
-           "ANTHROPIC_DEFAULT_OPUS_MODEL": model, "ANTHROPIC_SMALL_FAST_MODEL": model,
-           "CLAUDE_CODE_SUBAGENT_MODEL": model,
-           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1",
-           "IS_SANDBOX": "1"}  # the tests run as root, where --dangerously-skip-permissions asks for a sandbox
-    return _run("claude-code", [str(claude), "-p", TASK, "--model", model, "--dangerously-skip-permissions",
-                                "--output-format", "stream-json", "--verbose"], env, workdir)
+    env = {
+        **_base_env(home),
+        "ANTHROPIC_BASE_URL": gateway.url,
+        "ANTHROPIC_API_KEY": GATEWAY_KEY,
+        # Side queries use the "small fast" and tier models: keep them on the gateway's model too.
+        "ANTHROPIC_DEFAULT_HAIKU_MODEL": model,
+        "ANTHROPIC_DEFAULT_SONNET_MODEL": model,
+        "ANTHROPIC_DEFAULT_OPUS_MODEL": model,
+        "ANTHROPIC_SMALL_FAST_MODEL": model,
+        "CLAUDE_CODE_SUBAGENT_MODEL": model,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_TELEMETRY": "1",
+        "IS_SANDBOX": "1",
+    }  # the tests run as root, where --dangerously-skip-permissions asks for a sandbox
+    return _run(
+        "claude-code",
+        [
+            str(claude),
+            "-p",
+            TASK,
+            "--model",
+            model,
+            "--dangerously-skip-permissions",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+        ],
+        env,
+        workdir,
+    )
 
 
 def run_codex(codex: Path, gateway: RunningApp, model: str, tmp: Path, *, reasoning_effort: str | None = None) -> Run:
@@ -185,7 +239,12 @@ def run_codex(codex: Path, gateway: RunningApp, model: str, tmp: Path, *, reason
         'name = "babelgate"\n'
         f'base_url = "{gateway.url}/v1"\n'
         'env_key = "BABELGATE_API_KEY"\n'
-        'wire_api = "responses"\n')
+        'wire_api = "responses"\n'
+    )
     env = {**_base_env(home), "CODEX_HOME": str(codex_home), "BABELGATE_API_KEY": GATEWAY_KEY}
-    return _run("codex", [str(codex), "exec", "--json", "--skip-git-repo-check",
-                          "--dangerously-bypass-approvals-and-sandbox", TASK], env, workdir)
+    return _run(
+        "codex",
+        [str(codex), "exec", "--json", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", TASK],
+        env,
+        workdir,
+    )

@@ -55,8 +55,9 @@ def install() -> Agents:
         raise AgentsMissing("Node.js and npm are not installed: the coding-agent tests need them")
     target = cache_dir()
     target.mkdir(parents=True, exist_ok=True)
-    agents = Agents(claude=target / "node_modules" / ".bin" / "claude",
-                    codex=target / "node_modules" / ".bin" / "codex")
+    agents = Agents(
+        claude=target / "node_modules" / ".bin" / "claude", codex=target / "node_modules" / ".bin" / "codex"
+    )
     with (target / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (target / ".complete").exists() and agents.claude.exists() and agents.codex.exists():
@@ -78,6 +79,8 @@ def _step(argv: list[str], cwd: Path) -> str:
     """One install command; its output, or a RuntimeError that quotes it."""
     result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False)
     if result.returncode != 0:
-        raise RuntimeError(f"installing the coding agents: {' '.join(argv)} failed ({result.returncode}) in {cwd}:\n"
-                           f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        raise RuntimeError(
+            f"installing the coding agents: {' '.join(argv)} failed ({result.returncode}) in {cwd}:\n"
+            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
     return result.stdout

@@ -25,8 +25,12 @@ AGENTS = ("claude-code", "codex")
 
 @pytest.fixture
 def fake(request: pytest.FixtureRequest, provider: str) -> ScriptedStreams:
-    name = {"openai": "upstream", "anthropic": "anthropic_upstream", "gemini": "gemini_upstream",
-            "mistral": "mistral_upstream"}[provider]
+    name = {
+        "openai": "upstream",
+        "anthropic": "anthropic_upstream",
+        "gemini": "gemini_upstream",
+        "mistral": "mistral_upstream",
+    }[provider]
     upstream: ScriptedStreams = request.getfixturevalue(name)
     return upstream
 
@@ -46,17 +50,19 @@ def assert_work_done(run: Run, fake: ScriptedStreams, provider: str) -> None:
     assert proof.read_text() == f"babelgate {provider}\n", explain
     results = shell_results(provider, fake.received)  # type: ignore[attr-defined]
     assert any(f"babelgate {provider}" in result for result in results), (
-        f"no request to the upstream carried the shell's result (found {results!r})\n{explain}")
+        f"no request to the upstream carried the shell's result (found {results!r})\n{explain}"
+    )
     final = run.final_text()
     assert final is not None and final.startswith(FINAL_PREFIX) and f"babelgate {provider}" in final, (
-        f"final answer {final!r}\n{explain}")
+        f"final answer {final!r}\n{explain}"
+    )
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("agent", AGENTS)
 def test_the_agent_runs_its_shell_tool_through_the_gateway(
-        agents: Agents, make_gateway: GatewayFactory, fake: ScriptedStreams, agent: str, provider: str,
-        tmp_path: Any) -> None:
+    agents: Agents, make_gateway: GatewayFactory, fake: ScriptedStreams, agent: str, provider: str, tmp_path: Any
+) -> None:
     """Claude Code on the Messages road, Codex on the Responses road."""
     brain = script(fake, provider)
     answers = Answers()
@@ -71,8 +77,8 @@ def test_the_agent_runs_its_shell_tool_through_the_gateway(
 
 @pytest.mark.parametrize("agent", AGENTS)
 def test_claudes_signed_thinking_comes_back_intact_through_the_tool_loop(
-        agents: Agents, make_gateway: GatewayFactory, anthropic_upstream: FakeAnthropic, agent: str,
-        tmp_path: Any) -> None:
+    agents: Agents, make_gateway: GatewayFactory, anthropic_upstream: FakeAnthropic, agent: str, tmp_path: Any
+) -> None:
     """With thinking on, Anthropic refuses a tool result whose tool_use turn lost its signed thinking block,
     and a block whose signature was altered. Claude Code (native road) gets the block and sends it back;
     Codex (Responses road, `store: false`) carries it in the encrypted reasoning it replays."""
@@ -88,19 +94,27 @@ def test_claudes_signed_thinking_comes_back_intact_through_the_tool_loop(
     assert thinking.get("type") in ("enabled", "adaptive"), f"thinking was not asked for: {thinking}\n{run.explain()}"
     turn = [message for message in bodies[-1]["messages"] if message["role"] == "assistant"][-1]
     assert turn["content"][0] == {"type": "thinking", "thinking": CLAUDE_THOUGHT, "signature": claude_signature(1)}, (
-        f"the tool_use turn came back as {turn}\n{run.explain()}")
+        f"the tool_use turn came back as {turn}\n{run.explain()}"
+    )
 
 
 # -- retries: the error reaches the agent in its own API's format, with Retry-After, and it tries again ------
 
 RETRY_AFTER_S: Final = 1
 RATE_LIMITED: Final = {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}
-OPENAI_OVERLOADED: Final = {"error": {"message": "The server is overloaded or not ready yet.", "type": "server_error",
-                                      "param": None, "code": None}}
+OPENAI_OVERLOADED: Final = {
+    "error": {
+        "message": "The server is overloaded or not ready yet.",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    }
+}
 ANTHROPIC_OVERLOADED: Final = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
 GEMINI_UNAVAILABLE: Final = {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}
-MISTRAL_UNAVAILABLE: Final = mistral_upstream.error_body("Service unavailable", type="service_unavailable",
-                                                         raw_status_code=503)
+MISTRAL_UNAVAILABLE: Final = mistral_upstream.error_body(
+    "Service unavailable", type="service_unavailable", raw_status_code=503
+)
 
 
 RETRIES: Final = [
@@ -116,11 +130,23 @@ RETRIES: Final = [
 ]
 
 
-@pytest.mark.parametrize(("agent", "provider", "status", "body", "seen"), RETRIES,
-                         ids=[f"{agent}-{provider}-{status}" for agent, provider, status, _, _ in RETRIES])
+@pytest.mark.parametrize(
+    ("agent", "provider", "status", "body", "seen"),
+    RETRIES,
+    ids=[f"{agent}-{provider}-{status}" for agent, provider, status, _, _ in RETRIES],
+)
 def test_the_agent_retries_an_overloaded_or_rate_limited_upstream(
-        agents: Agents, make_gateway: GatewayFactory, fake: ScriptedStreams, monkeypatch: pytest.MonkeyPatch,
-        agent: str, provider: str, status: int, body: dict[str, object], seen: int, tmp_path: Any) -> None:
+    agents: Agents,
+    make_gateway: GatewayFactory,
+    fake: ScriptedStreams,
+    monkeypatch: pytest.MonkeyPatch,
+    agent: str,
+    provider: str,
+    status: int,
+    body: dict[str, object],
+    seen: int,
+    tmp_path: Any,
+) -> None:
     """The agent itself retries, no sooner than Retry-After, with the same request: the gateway answered it
     the error (it does not retry on its own), then served the retry."""
     script(fake, provider)

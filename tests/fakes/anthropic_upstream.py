@@ -80,13 +80,26 @@ DEFAULT_MODEL = "claude-sonnet-4-5"
 # because such a glob would also match "claude-sonnet-4-5".
 # Models that refuse `temperature` and `top_p` in the same request (4.1/4.5-era and later).
 REJECTS_TEMPERATURE_AND_TOP_P: tuple[str, ...] = (
-    "claude-opus-4-1*", "claude-*-4-5*", "claude-*-4-6*", "claude-opus-4-7*", "claude-opus-4-8*",
-    "claude-sonnet-5*", "claude-opus-5*", "claude-haiku-5*", "claude-fable-5*", "claude-mythos-*",
+    "claude-opus-4-1*",
+    "claude-*-4-5*",
+    "claude-*-4-6*",
+    "claude-opus-4-7*",
+    "claude-opus-4-8*",
+    "claude-sonnet-5*",
+    "claude-opus-5*",
+    "claude-haiku-5*",
+    "claude-fable-5*",
+    "claude-mythos-*",
 )
 # Models that refuse every sampling parameter (`temperature`, `top_p`, `top_k`).
 REJECTS_SAMPLING: tuple[str, ...] = (
-    "claude-opus-4-7*", "claude-opus-4-8*", "claude-sonnet-5*", "claude-opus-5*", "claude-haiku-5*",
-    "claude-fable-5*", "claude-mythos-*",
+    "claude-opus-4-7*",
+    "claude-opus-4-8*",
+    "claude-sonnet-5*",
+    "claude-opus-5*",
+    "claude-haiku-5*",
+    "claude-fable-5*",
+    "claude-mythos-*",
 )
 # Models that refuse a conversation ending with an assistant turn (prefill).
 REJECTS_PREFILL: tuple[str, ...] = REJECTS_SAMPLING
@@ -96,12 +109,14 @@ ANTHROPIC_VERSIONS = frozenset({"2023-01-01", "2023-06-01", "2026-10-21"})
 
 # Sampling fields SDK >= 1.0 no longer types but the API still takes on older models.
 _LEGACY_SAMPLING = ("temperature", "top_p", "top_k")
-_TOP_LEVEL_KEYS = frozenset(MessageCreateParamsNonStreaming.__required_keys__
-                            | MessageCreateParamsNonStreaming.__optional_keys__) | frozenset(_LEGACY_SAMPLING)
+_TOP_LEVEL_KEYS = frozenset(
+    MessageCreateParamsNonStreaming.__required_keys__ | MessageCreateParamsNonStreaming.__optional_keys__
+) | frozenset(_LEGACY_SAMPLING)
 # With an `anthropic-beta` header the API takes the beta surface (the SDK's `client.beta.messages`):
 # `context_management`, system messages inside `messages`, newer thinking and output settings.
-_BETA_TOP_LEVEL_KEYS = frozenset(BetaMessageCreateParamsNonStreaming.__required_keys__
-                                 | BetaMessageCreateParamsNonStreaming.__optional_keys__) | frozenset(_LEGACY_SAMPLING)
+_BETA_TOP_LEVEL_KEYS = frozenset(
+    BetaMessageCreateParamsNonStreaming.__required_keys__ | BetaMessageCreateParamsNonStreaming.__optional_keys__
+) | frozenset(_LEGACY_SAMPLING)
 _NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
 _TOOL_USE_ID = re.compile(r"[a-zA-Z0-9_-]+")
 _CUSTOM_TOOL_TYPES = (None, "custom")
@@ -113,8 +128,12 @@ _ASSISTANT_ONLY_BLOCKS = ("tool_use", "thinking", "redacted_thinking", "server_t
 # Builders: exact wire dicts for scripting replies.
 
 
-def usage(input_tokens: int = 9, output_tokens: int = 3, cache_read_input_tokens: int = 0,
-          cache_creation_input_tokens: int = 0) -> dict[str, Any]:
+def usage(
+    input_tokens: int = 9,
+    output_tokens: int = 3,
+    cache_read_input_tokens: int = 0,
+    cache_creation_input_tokens: int = 0,
+) -> dict[str, Any]:
     """`Usage` as the API sends it: `input_tokens` excludes cache reads and writes."""
     return {
         "input_tokens": input_tokens,
@@ -152,26 +171,46 @@ def server_tool_use_block(id: str, query: str) -> dict[str, Any]:
 
 
 def web_search_result(url: str, title: str, *, page_age: str | None = "April 30, 2025") -> dict[str, Any]:
-    return {"type": "web_search_result", "url": url, "title": title, "encrypted_content": "EqgfCioIARgBIiQ3YTAwMjY1Mi1",
-            "page_age": page_age}
+    return {
+        "type": "web_search_result",
+        "url": url,
+        "title": title,
+        "encrypted_content": "EqgfCioIARgBIiQ3YTAwMjY1Mi1",
+        "page_age": page_age,
+    }
 
 
-def web_search_tool_result_block(tool_use_id: str, results: list[dict[str, Any]] | None = None, *,
-                                 error_code: str | None = None) -> dict[str, Any]:
+def web_search_tool_result_block(
+    tool_use_id: str, results: list[dict[str, Any]] | None = None, *, error_code: str | None = None
+) -> dict[str, Any]:
     """The search's result: the pages found, or an error object (`max_uses_exceeded`, `unavailable`…)."""
-    content: Any = ({"type": "web_search_tool_result_error", "error_code": error_code} if error_code is not None
-                    else list(results or ()))
+    content: Any = (
+        {"type": "web_search_tool_result_error", "error_code": error_code}
+        if error_code is not None
+        else list(results or ())
+    )
     return {"type": "web_search_tool_result", "tool_use_id": tool_use_id, "content": content}
 
 
 def _citation(result: dict[str, Any], cited_text: str) -> dict[str, Any]:
-    return {"type": "web_search_result_location", "url": result["url"], "title": result["title"],
-            "encrypted_index": "Eo8BCioIAhgBIiQyYjQ0OWJmZi1", "cited_text": cited_text}
+    return {
+        "type": "web_search_result_location",
+        "url": result["url"],
+        "title": result["title"],
+        "encrypted_index": "Eo8BCioIAhgBIiQyYjQ0OWJmZi1",
+        "cited_text": cited_text,
+    }
 
 
-def message(content: str | list[dict[str, Any]] = "Hello!", *, model: str = DEFAULT_MODEL,
-            stop_reason: str | None = None, stop_sequence: str | None = None,
-            usage: dict[str, Any] | None = None, message_id: str = "msg_01FakeMessage") -> dict[str, Any]:
+def message(
+    content: str | list[dict[str, Any]] = "Hello!",
+    *,
+    model: str = DEFAULT_MODEL,
+    stop_reason: str | None = None,
+    stop_sequence: str | None = None,
+    usage: dict[str, Any] | None = None,
+    message_id: str = "msg_01FakeMessage",
+) -> dict[str, Any]:
     """A non-streaming `Message`. `stop_reason` defaults to `tool_use` when a tool_use block is present,
     else `end_turn`."""
     blocks = [text_block(content)] if isinstance(content, str) else content
@@ -212,8 +251,11 @@ def _message_start(model: str, input_tokens: int) -> dict[str, Any]:
 
 def _message_end(stop_reason: str, output_tokens: int, stop_sequence: str | None = None) -> list[dict[str, Any]]:
     return [
-        {"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
-         "usage": {"output_tokens": output_tokens}},  # cumulative, not an increment
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
+            "usage": {"output_tokens": output_tokens},
+        },  # cumulative, not an increment
         {"type": "message_stop"},
     ]
 
@@ -225,9 +267,15 @@ def _block(index: int, start: dict[str, Any], deltas: Iterable[dict[str, Any]]) 
     return events
 
 
-def text_events(pieces: list[str], *, stop_reason: str = "end_turn", model: str = DEFAULT_MODEL,
-                input_tokens: int = 9, output_tokens: int | None = None,
-                stop_sequence: str | None = None) -> list[dict[str, Any]]:
+def text_events(
+    pieces: list[str],
+    *,
+    stop_reason: str = "end_turn",
+    model: str = DEFAULT_MODEL,
+    input_tokens: int = 9,
+    output_tokens: int | None = None,
+    stop_sequence: str | None = None,
+) -> list[dict[str, Any]]:
     """A whole streamed text answer: message_start, one text block with a text_delta per piece,
     message_delta (stop_reason, cumulative output tokens: one per piece unless given), message_stop."""
     events = [_message_start(model, input_tokens)]
@@ -236,41 +284,65 @@ def text_events(pieces: list[str], *, stop_reason: str = "end_turn", model: str 
     return events
 
 
-def tool_events(calls: list[tuple[str, str, list[str]]], *, leading_text: str | None = None,
-                thinking: str | None = None, signature: str = "EqFakeSignature==", model: str = DEFAULT_MODEL,
-                input_tokens: int = 9, output_tokens: int = 20) -> list[dict[str, Any]]:
+def tool_events(
+    calls: list[tuple[str, str, list[str]]],
+    *,
+    leading_text: str | None = None,
+    thinking: str | None = None,
+    signature: str = "EqFakeSignature==",
+    model: str = DEFAULT_MODEL,
+    input_tokens: int = 9,
+    output_tokens: int = 20,
+) -> list[dict[str, Any]]:
     """A streamed tool-use answer: [thinking block] [text block] then one tool_use block per
     `(id, name, partial_json pieces)`, the arguments arriving as input_json_delta fragments.
     Block indexes count every block, as on the wire."""
     events = [_message_start(model, input_tokens)]
     index = 0
     if thinking is not None:
-        events += _block(index, {"type": "thinking", "thinking": "", "signature": ""},
-                         [{"type": "thinking_delta", "thinking": thinking},
-                          {"type": "signature_delta", "signature": signature}])  # signature comes last
+        events += _block(
+            index,
+            {"type": "thinking", "thinking": "", "signature": ""},
+            [{"type": "thinking_delta", "thinking": thinking}, {"type": "signature_delta", "signature": signature}],
+        )  # signature comes last
         index += 1
     if leading_text is not None:
         events += _block(index, {"type": "text", "text": ""}, [{"type": "text_delta", "text": leading_text}])
         index += 1
     for call_id, name, fragments in calls:
-        events += _block(index, {"type": "tool_use", "id": call_id, "name": name, "input": {}},
-                         ({"type": "input_json_delta", "partial_json": fragment} for fragment in fragments))
+        events += _block(
+            index,
+            {"type": "tool_use", "id": call_id, "name": name, "input": {}},
+            ({"type": "input_json_delta", "partial_json": fragment} for fragment in fragments),
+        )
         index += 1
     events += _message_end("tool_use", output_tokens)
     return events
 
 
-def web_search_events(query: str, results: list[dict[str, Any]], answer: list[str], *,
-                      tool_use_id: str = "srvtoolu_01WYG3ziw53XMcoyKL4XcZmE", model: str = DEFAULT_MODEL,
-                      input_tokens: int = 9, output_tokens: int = 30) -> list[dict[str, Any]]:
+def web_search_events(
+    query: str,
+    results: list[dict[str, Any]],
+    answer: list[str],
+    *,
+    tool_use_id: str = "srvtoolu_01WYG3ziw53XMcoyKL4XcZmE",
+    model: str = DEFAULT_MODEL,
+    input_tokens: int = 9,
+    output_tokens: int = 30,
+) -> list[dict[str, Any]]:
     """A streamed answer after one web search: the server_tool_use block (its query arriving as
     input_json_delta fragments), the web_search_tool_result block (whole in its start event), then one
     text block per `answer` piece, the first citing the first result (a citations_delta) when there is
     one; message_delta counts the search in `usage.server_tool_use`."""
     events = [_message_start(model, input_tokens)]
-    events += _block(0, {"type": "server_tool_use", "id": tool_use_id, "name": "web_search", "input": {}},
-                     [{"type": "input_json_delta", "partial_json": '{"query": "'},
-                      {"type": "input_json_delta", "partial_json": query + '"}'}])
+    events += _block(
+        0,
+        {"type": "server_tool_use", "id": tool_use_id, "name": "web_search", "input": {}},
+        [
+            {"type": "input_json_delta", "partial_json": '{"query": "'},
+            {"type": "input_json_delta", "partial_json": query + '"}'},
+        ],
+    )
     events += _block(1, web_search_tool_result_block(tool_use_id, results), [])
     for position, piece in enumerate(answer):
         deltas: list[dict[str, Any]] = [{"type": "text_delta", "text": piece}]
@@ -288,9 +360,17 @@ def sse_frame(event: dict[str, Any]) -> bytes:
 
 
 def model_info(model_id: str, display_name: str, created_at: str) -> dict[str, Any]:
-    return {"type": "model", "id": model_id, "display_name": display_name, "created_at": created_at,
-            "lifecycle": "active", "deprecated_at": None, "retires_at": None,
-            "max_input_tokens": 200_000, "max_tokens": 64_000}
+    return {
+        "type": "model",
+        "id": model_id,
+        "display_name": display_name,
+        "created_at": created_at,
+        "lifecycle": "active",
+        "deprecated_at": None,
+        "retires_at": None,
+        "max_input_tokens": 200_000,
+        "max_tokens": 64_000,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -386,8 +466,10 @@ def _pick(errors: list[_Error], start: int) -> list[_Error] | None:
 
 
 def _format_errors(error: ValidationError, prefix: str = "") -> list[str]:
-    lines = [f"{prefix}{'.'.join(str(part) for part in loc if not _is_member_name(part)) or '<body>'}: {item['msg']}"
-             for loc, item in _pick([(tuple(item["loc"]), dict(item)) for item in error.errors()], 0) or []]
+    lines = [
+        f"{prefix}{'.'.join(str(part) for part in loc if not _is_member_name(part)) or '<body>'}: {item['msg']}"
+        for loc, item in _pick([(tuple(item["loc"]), dict(item)) for item in error.errors()], 0) or []
+    ]
     return list(dict.fromkeys(lines))[:5]
 
 
@@ -539,13 +621,18 @@ def _check_tool_pairing(messages: list[dict[str, Any]], out: list[str]) -> None:
                     leading.add(_id(block.get("tool_use_id")))
             missing = [tool_id for tool_id in ids if tool_id not in leading]
             if missing:
-                out.append(f"{where}: `tool_use` ids were found without `tool_result` blocks immediately after: "
-                           f"{', '.join(missing)}. Each `tool_use` block must have a corresponding "
-                           "`tool_result` block at the start of the next message.")
+                out.append(
+                    f"{where}: `tool_use` ids were found without `tool_result` blocks immediately after: "
+                    f"{', '.join(missing)}. Each `tool_use` block must have a corresponding "
+                    "`tool_result` block at the start of the next message."
+                )
         elif role == "user":
             previous = turns[position - 1] if position > 0 else None
-            expected = {_id(block.get("id")) for block in previous[1] if block.get("type") == "tool_use"} \
-                if previous is not None and previous[0] == "assistant" else set()
+            expected = (
+                {_id(block.get("id")) for block in previous[1] if block.get("type") == "tool_use"}
+                if previous is not None and previous[0] == "assistant"
+                else set()
+            )
             results = [block for block in blocks if block.get("type") == "tool_result"]
             leading_count = 0
             for block in blocks:
@@ -553,20 +640,23 @@ def _check_tool_pairing(messages: list[dict[str, Any]], out: list[str]) -> None:
                     break
                 leading_count += 1
             if leading_count != len(results):
-                out.append(f"{where}: Did not find {len(results)} `tool_result` block(s) at the beginning of this "
-                           "message; tool_result blocks must come before any other content")
+                out.append(
+                    f"{where}: Did not find {len(results)} `tool_result` block(s) at the beginning of this "
+                    "message; tool_result blocks must come before any other content"
+                )
             result_ids = [_id(block.get("tool_use_id")) for block in results]
             if len(set(result_ids)) != len(result_ids):
                 out.append(f"{where}: each `tool_use` may only have one `tool_result`")
             unexpected = [tool_id for tool_id in result_ids if tool_id not in expected]
             if unexpected:
-                out.append(f"{where}: unexpected `tool_use_id` found in `tool_result` blocks: "
-                           f"{', '.join(unexpected)}. Each `tool_result` block must have a corresponding "
-                           "`tool_use` block in the previous message.")
+                out.append(
+                    f"{where}: unexpected `tool_use_id` found in `tool_result` blocks: "
+                    f"{', '.join(unexpected)}. Each `tool_result` block must have a corresponding "
+                    "`tool_use` block in the previous message."
+                )
 
 
-def _check_messages(body: dict[str, Any], thinking_on: bool, rejects_prefill: Iterable[str],
-                    out: list[str]) -> None:
+def _check_messages(body: dict[str, Any], thinking_on: bool, rejects_prefill: Iterable[str], out: list[str]) -> None:
     messages = body.get("messages")
     if not isinstance(messages, list) or not all(isinstance(item, dict) for item in messages):
         return  # the schema check has reported it
@@ -583,8 +673,10 @@ def _check_messages(body: dict[str, Any], thinking_on: bool, rejects_prefill: It
         content = item.get("content")
         prefill = index == last and role == "assistant"
         if content in ("", []) and not prefill:
-            out.append(f"messages.{index}: all messages must have non-empty content except for the optional "
-                       "final assistant message")
+            out.append(
+                f"messages.{index}: all messages must have non-empty content except for the optional "
+                "final assistant message"
+            )
             continue
         if isinstance(content, str):
             if content and not prefill:
@@ -599,20 +691,29 @@ def _check_messages(body: dict[str, Any], thinking_on: bool, rejects_prefill: It
             if isinstance(tail, str) and tail != tail.rstrip():
                 out.append(f"messages.{index}: final assistant content cannot end with trailing whitespace")
     if messages[last].get("role") == "assistant" and _matches(body.get("model"), rejects_prefill):
-        out.append(f"messages: this model does not support assistant message prefill ({body.get('model')}); "
-                   "the conversation must end with a user message")
+        out.append(
+            f"messages: this model does not support assistant message prefill ({body.get('model')}); "
+            "the conversation must end with a user message"
+        )
     if uses_tools and not body.get("tools"):
         out.append("tools: Requests which include `tool_use` or `tool_result` blocks must define tools.")
     _check_tool_pairing(messages, out)
     if thinking_on:
         turns = _merge_turns(messages)
-        if len(turns) >= 2 and turns[-1][0] == "user" and turns[-1][1] \
-                and turns[-1][1][0].get("type") == "tool_result" and turns[-2][0] == "assistant":
+        if (
+            len(turns) >= 2
+            and turns[-1][0] == "user"
+            and turns[-1][1]
+            and turns[-1][1][0].get("type") == "tool_result"
+            and turns[-2][0] == "assistant"
+        ):
             blocks = turns[-2][1]
             if not blocks or blocks[0].get("type") not in _THINKING_BLOCKS:
-                out.append(f"messages.{turns[-2][2]}: Expected `thinking` or `redacted_thinking`, but found "
-                           f"`{blocks[0].get('type') if blocks else None}`. When `thinking` is enabled, a final "
-                           "`assistant` message must start with a thinking block.")
+                out.append(
+                    f"messages.{turns[-2][2]}: Expected `thinking` or `redacted_thinking`, but found "
+                    f"`{blocks[0].get('type') if blocks else None}`. When `thinking` is enabled, a final "
+                    "`assistant` message must start with a thinking block."
+                )
 
 
 def _check_tools(body: dict[str, Any], thinking_on: bool, out: list[str]) -> None:
@@ -624,8 +725,12 @@ def _check_tools(body: dict[str, Any], thinking_on: bool, out: list[str]) -> Non
         name = tool.get("name")
         if isinstance(name, str):
             names.append(name)
-        if isinstance(tool.get("type"), str) and tool["type"].startswith("web_search_") \
-                and tool.get("allowed_domains") and tool.get("blocked_domains"):
+        if (
+            isinstance(tool.get("type"), str)
+            and tool["type"].startswith("web_search_")
+            and tool.get("allowed_domains")
+            and tool.get("blocked_domains")
+        ):
             # ANT web_search_tool_20250305_param.py: allowed_domains "Cannot be used alongside `blocked_domains`".
             out.append(f"tools.{index}: allowed_domains and blocked_domains cannot both be set")
         if tool.get("type") not in _CUSTOM_TOOL_TYPES:
@@ -648,15 +753,17 @@ def _check_tools(body: dict[str, Any], thinking_on: bool, out: list[str]) -> Non
             out.append("tool_choice: Thinking may not be enabled when tool_choice forces tool use")
 
 
-def _check_sampling(body: dict[str, Any], thinking_on: bool, patterns_both: Iterable[str],
-                    patterns_any: Iterable[str], out: list[str]) -> None:
+def _check_sampling(
+    body: dict[str, Any], thinking_on: bool, patterns_both: Iterable[str], patterns_any: Iterable[str], out: list[str]
+) -> None:
     model = body.get("model")
     sent = [key for key in _LEGACY_SAMPLING if key in body]
     for key in ("temperature", "top_p"):
         if key in body and not (_is_number(body[key]) and 0 <= body[key] <= 1):
             out.append(f"{key}: Input should be a number between 0 and 1 (got {body[key]!r})")
-    if "top_k" in body and not (isinstance(body["top_k"], int) and not isinstance(body["top_k"], bool)
-                                and body["top_k"] >= 0):
+    if "top_k" in body and not (
+        isinstance(body["top_k"], int) and not isinstance(body["top_k"], bool) and body["top_k"] >= 0
+    ):
         out.append(f"top_k: Input should be an integer >= 0 (got {body['top_k']!r})")
     if sent and _matches(model, patterns_any):
         out.append(f"{', '.join(sent)}: deprecated for this model ({model}); sampling parameters are not accepted")
@@ -671,9 +778,14 @@ def _check_sampling(body: dict[str, Any], thinking_on: bool, patterns_both: Iter
             out.append("top_p: must be between 0.95 and 1 when thinking is enabled")
 
 
-def request_violations(body: Any, *, rejects_temperature_and_top_p: Iterable[str] = REJECTS_TEMPERATURE_AND_TOP_P,
-                       rejects_sampling: Iterable[str] = REJECTS_SAMPLING,
-                       rejects_prefill: Iterable[str] = REJECTS_PREFILL, beta: bool = False) -> list[str]:
+def request_violations(
+    body: Any,
+    *,
+    rejects_temperature_and_top_p: Iterable[str] = REJECTS_TEMPERATURE_AND_TOP_P,
+    rejects_sampling: Iterable[str] = REJECTS_SAMPLING,
+    rejects_prefill: Iterable[str] = REJECTS_PREFILL,
+    beta: bool = False,
+) -> list[str]:
     """What the real API would refuse in this `POST /v1/messages` body; empty when it is acceptable.
     `beta`: the request carried `anthropic-beta`, so the beta surface applies."""
     if not isinstance(body, dict):
@@ -684,8 +796,14 @@ def request_violations(body: Any, *, rejects_temperature_and_top_p: Iterable[str
         return out  # the schema check would only repeat this
     out += _schema_violations(body, _adapter(body.get("stream") is True, beta))
     if beta:  # system messages inside the conversation are instructions, outside the turn rules below
-        body = {**body, "messages": [item for item in body.get("messages") or ()
-                                     if not (isinstance(item, dict) and item.get("role") == "system")]}
+        body = {
+            **body,
+            "messages": [
+                item
+                for item in body.get("messages") or ()
+                if not (isinstance(item, dict) and item.get("role") == "system")
+            ],
+        }
     max_tokens = body.get("max_tokens")
     if isinstance(max_tokens, int) and max_tokens < 0:
         out.append("max_tokens: Input should be greater than or equal to 0")
@@ -778,15 +896,15 @@ class FakeAnthropic(ScriptedStreams):
 
     @staticmethod
     def _default_models() -> list[dict[str, Any]]:
-        return [model_info("claude-sonnet-4-5", "Claude Sonnet 4.5", "2025-09-29T00:00:00Z"),
-                model_info("claude-haiku-4-5", "Claude Haiku 4.5", "2025-10-15T00:00:00Z")]
-
+        return [
+            model_info("claude-sonnet-4-5", "Claude Sonnet 4.5", "2025-09-29T00:00:00Z"),
+            model_info("claude-haiku-4-5", "Claude Haiku 4.5", "2025-10-15T00:00:00Z"),
+        ]
 
     @property
     def spec_violations(self) -> list[str]:
         """Same name as on `FakeOpenAI`, so a fixture can check either fake alike."""
         return self.violations
-
 
     def reset(self) -> None:
         self.replies.clear()
@@ -808,11 +926,14 @@ class FakeAnthropic(ScriptedStreams):
         app.router.add_get("/v1/models/{model_id}", self._get_model)
         await self.serve(app)
 
-
     def _error(self, status: int, error_type: str, text: str) -> web.Response:
         request_id = _request_id()
-        return web.Response(status=status, body=orjson.dumps(error_body(error_type, text, request_id=request_id)),
-                            content_type="application/json", headers={"request-id": request_id})
+        return web.Response(
+            status=status,
+            body=orjson.dumps(error_body(error_type, text, request_id=request_id)),
+            content_type="application/json",
+            headers={"request-id": request_id},
+        )
 
     def _refuse(self, problems: list[str], headers: Mapping[str, str]) -> web.Response:
         self.violations += problems
@@ -830,13 +951,18 @@ class FakeAnthropic(ScriptedStreams):
         models = self.models
         if "after_id" in request.query:
             ids = [item["id"] for item in models]
-            models = models[ids.index(request.query["after_id"]) + 1:] if request.query["after_id"] in ids else []
+            models = models[ids.index(request.query["after_id"]) + 1 :] if request.query["after_id"] in ids else []
         limit = int(request.query.get("limit", "20"))
         page = models[:limit]
-        payload = {"data": page, "has_more": len(models) > limit,
-                   "first_id": page[0]["id"] if page else None, "last_id": page[-1]["id"] if page else None}
-        return web.Response(body=orjson.dumps(payload), content_type="application/json",
-                            headers={"request-id": _request_id()})
+        payload = {
+            "data": page,
+            "has_more": len(models) > limit,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+        }
+        return web.Response(
+            body=orjson.dumps(payload), content_type="application/json", headers={"request-id": _request_id()}
+        )
 
     async def _get_model(self, request: web.Request) -> web.Response:
         self.received.append(Received(request.method, request.path, dict(request.headers), None))
@@ -845,8 +971,9 @@ class FakeAnthropic(ScriptedStreams):
             return self._refuse(problems, request.headers)
         for item in self.models:
             if item["id"] == request.match_info["model_id"]:
-                return web.Response(body=orjson.dumps(item), content_type="application/json",
-                                    headers={"request-id": _request_id()})
+                return web.Response(
+                    body=orjson.dumps(item), content_type="application/json", headers={"request-id": _request_id()}
+                )
         return self._error(404, "not_found_error", f"model: {request.match_info['model_id']}")
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
@@ -857,10 +984,17 @@ class FakeAnthropic(ScriptedStreams):
             body = None
         self.received.append(Received(request.method, request.path, dict(request.headers), body))
         problems = header_violations(request.headers)
-        problems += ["<body>: There was an error parsing the body as JSON"] if body is None else request_violations(
-            body, rejects_temperature_and_top_p=self.rejects_temperature_and_top_p,
-            rejects_sampling=self.rejects_sampling, rejects_prefill=self.rejects_prefill,
-            beta=bool(request.headers.get("anthropic-beta")))
+        problems += (
+            ["<body>: There was an error parsing the body as JSON"]
+            if body is None
+            else request_violations(
+                body,
+                rejects_temperature_and_top_p=self.rejects_temperature_and_top_p,
+                rejects_sampling=self.rejects_sampling,
+                rejects_prefill=self.rejects_prefill,
+                beta=bool(request.headers.get("anthropic-beta")),
+            )
+        )
         if problems:
             # Scripted replies stay queued: the refused request is not the one they were meant for.
             return self._refuse(problems, request.headers)
@@ -870,10 +1004,22 @@ class FakeAnthropic(ScriptedStreams):
             await asyncio.sleep(reply.first_byte_delay)
         if reply.stream is None:
             data = reply.body if reply.body is not None else orjson.dumps(reply.json)
-            return web.Response(status=reply.status, body=data, headers=headers,
-                                content_type="application/json" if reply.body is None else None)
-        return await self.write_stream(request, reply, frame=sse_frame, headers={
-            "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "request-id": headers["request-id"]})
+            return web.Response(
+                status=reply.status,
+                body=data,
+                headers=headers,
+                content_type="application/json" if reply.body is None else None,
+            )
+        return await self.write_stream(
+            request,
+            reply,
+            frame=sse_frame,
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "request-id": headers["request-id"],
+            },
+        )
 
     async def _count_tokens(self, request: web.Request) -> web.Response:
         """Scripted replies first (errors); else `{"input_tokens": count_tokens_estimate(body)}`."""
@@ -884,17 +1030,25 @@ class FakeAnthropic(ScriptedStreams):
             body = None
         self.received.append(Received(request.method, request.path, dict(request.headers), body))
         problems = header_violations(request.headers)
-        problems += ["<body>: There was an error parsing the body as JSON"] if body is None else \
-            count_tokens_violations(body)
+        problems += (
+            ["<body>: There was an error parsing the body as JSON"] if body is None else count_tokens_violations(body)
+        )
         if problems:
             return self._refuse(problems, request.headers)
         headers = {"request-id": _request_id()}
         if self.replies:
             reply = self.replies.popleft()
-            return web.Response(status=reply.status, body=orjson.dumps(reply.json), content_type="application/json",
-                                headers={**headers, **reply.headers})
-        return web.Response(body=orjson.dumps({"input_tokens": count_tokens_estimate(body)}),
-                            content_type="application/json", headers=headers)
+            return web.Response(
+                status=reply.status,
+                body=orjson.dumps(reply.json),
+                content_type="application/json",
+                headers={**headers, **reply.headers},
+            )
+        return web.Response(
+            body=orjson.dumps({"input_tokens": count_tokens_estimate(body)}),
+            content_type="application/json",
+            headers=headers,
+        )
 
     def _default(self, body: dict[str, Any]) -> Reply:
         model = body.get("model", DEFAULT_MODEL)

@@ -82,8 +82,9 @@ MiB: Final = 1024 * 1024
 INJECTED: Final = "fault injected by the test proxy"
 MARK: Final = "~"
 _SSE_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
-_HOP_HEADERS: Final = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "date",
-                                 "server", "content-encoding"})
+_HOP_HEADERS: Final = frozenset(
+    {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server", "content-encoding"}
+)
 _REQUEST_HEAD_LIMIT: Final = 64 * 1024
 
 
@@ -138,16 +139,26 @@ def error_event(flavour: str) -> bytes:
     if flavour == "gemini":
         return gem.sse_frame(gem.error_chunk(500, "INTERNAL", INJECTED))
     # OpenAI (Chat Completions; the Responses API has its `error` event, below) and Mistral alike.
-    return b"data: " + orjson.dumps({"error": {"message": INJECTED, "type": "server_error", "param": None,
-                                               "code": None}}) + b"\n\n"
+    return (
+        b"data: "
+        + orjson.dumps({"error": {"message": INJECTED, "type": "server_error", "param": None, "code": None}})
+        + b"\n\n"
+    )
 
 
 def content_event(flavour: str, text: str, *, responses: bool = False) -> bytes:
     """One event of an answer's text, in the provider's stream format (the Responses API's with
     `responses`): what an endless stream repeats."""
     if responses:
-        event = {"type": "response.output_text.delta", "item_id": "msg_fault_proxy", "output_index": 0,
-                 "content_index": 0, "delta": text, "logprobs": [], "sequence_number": 2}
+        event = {
+            "type": "response.output_text.delta",
+            "item_id": "msg_fault_proxy",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": text,
+            "logprobs": [],
+            "sequence_number": 2,
+        }
         return b"event: response.output_text.delta\ndata: " + orjson.dumps(event) + b"\n\n"
     if flavour == "anthropic":
         return ant.sse_frame({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}})
@@ -225,8 +236,7 @@ class FaultProxy:
 
     async def start(self) -> None:
         # Our own connections to the fake: closed after each answer, so the fake's count stays exact.
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True),
-                                              auto_decompress=False)
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True), auto_decompress=False)
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, limit=_REQUEST_HEAD_LIMIT)
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -307,8 +317,12 @@ class FaultProxy:
             await self._stall(reader, gave_up)
             return False
         if fault is Fault.ERROR_200 or (fault is Fault.ERROR_EVENT and not stream):
-            _write_head(writer, 200, [("Content-Type", "application/json")],
-                        length=len(body := orjson.dumps(error_payload(self.flavour))))
+            _write_head(
+                writer,
+                200,
+                [("Content-Type", "application/json")],
+                length=len(body := orjson.dumps(error_payload(self.flavour))),
+            )
             writer.write(body)
             await writer.drain()
             return True
@@ -321,8 +335,9 @@ class FaultProxy:
         if fault is not None:
             # The head at once, before the fake is asked (however busy it is, the gateway's first-byte
             # limit is not what these faults are about); the body follows in chunks.
-            _write_head(writer, 200, [("Content-Type", "text/event-stream" if stream else "application/json")],
-                        chunked=True)
+            _write_head(
+                writer, 200, [("Content-Type", "text/event-stream" if stream else "application/json")], chunked=True
+            )
         if _is_responses(self.flavour, request):
             answer = self._responses(request)
         elif fault is None:
@@ -342,10 +357,14 @@ class FaultProxy:
 
     async def _fetch(self, request: Request) -> Answer:
         assert self._session is not None
-        headers = [(name, value) for name, value in request.headers
-                   if name.lower() not in _HOP_HEADERS and name.lower() not in ("host", "accept-encoding")]
-        async with self._session.request(request.method, self.target + request.path, headers=headers,
-                                         data=request.body or None) as response:
+        headers = [
+            (name, value)
+            for name, value in request.headers
+            if name.lower() not in _HOP_HEADERS and name.lower() not in ("host", "accept-encoding")
+        ]
+        async with self._session.request(
+            request.method, self.target + request.path, headers=headers, data=request.body or None
+        ) as response:
             body = await response.read()
             kept = [(name, value) for name, value in response.headers.items() if name.lower() not in _HOP_HEADERS]
             sse = response.headers.get("Content-Type", "").startswith("text/event-stream")
@@ -377,24 +396,52 @@ class FaultProxy:
             return Answer(200, [("Content-Type", "application/json")], orjson.dumps(resource), None)
         pending = {**resource, "status": "in_progress", "output": [], "usage": None}
         item = resource["output"][0]
-        events = [{"type": "response.created", "response": pending},
-                  {"type": "response.output_item.added", "output_index": 0,
-                   "item": {**item, "status": "in_progress", "content": []}},
-                  {"type": "response.output_text.delta", "item_id": item["id"], "output_index": 0,
-                   "content_index": 0, "delta": "Hel", "logprobs": []},
-                  {"type": "response.output_text.delta", "item_id": item["id"], "output_index": 0,
-                   "content_index": 0, "delta": "lo!", "logprobs": []},
-                  {"type": "response.output_item.done", "output_index": 0, "item": item},
-                  {"type": "response.completed", "response": resource}]
-        frames = [b"event: " + event["type"].encode() + b"\ndata: "
-                  + orjson.dumps({**event, "sequence_number": number}) + b"\n\n"
-                  for number, event in enumerate(events)]
+        events = [
+            {"type": "response.created", "response": pending},
+            {
+                "type": "response.output_item.added",
+                "output_index": 0,
+                "item": {**item, "status": "in_progress", "content": []},
+            },
+            {
+                "type": "response.output_text.delta",
+                "item_id": item["id"],
+                "output_index": 0,
+                "content_index": 0,
+                "delta": "Hel",
+                "logprobs": [],
+            },
+            {
+                "type": "response.output_text.delta",
+                "item_id": item["id"],
+                "output_index": 0,
+                "content_index": 0,
+                "delta": "lo!",
+                "logprobs": [],
+            },
+            {"type": "response.output_item.done", "output_index": 0, "item": item},
+            {"type": "response.completed", "response": resource},
+        ]
+        frames = [
+            b"event: "
+            + event["type"].encode()
+            + b"\ndata: "
+            + orjson.dumps({**event, "sequence_number": number})
+            + b"\n\n"
+            for number, event in enumerate(events)
+        ]
         return Answer(200, [("Content-Type", "text/event-stream")], b"".join(frames), frames)
 
     # --- breaking a JSON answer ------------------------------------------------------------------------
 
-    async def _break_json(self, fault: Fault, answer: Answer, reader: asyncio.StreamReader,
-                          writer: asyncio.StreamWriter, gave_up: Callable[[], None]) -> bool:
+    async def _break_json(
+        self,
+        fault: Fault,
+        answer: Answer,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        gave_up: Callable[[], None],
+    ) -> bool:
         """A JSON answer, its head already sent (chunked)."""
         body, half = answer.body, answer.body[: len(answer.body) // 2]
         if fault is Fault.DRIP:
@@ -415,8 +462,14 @@ class FaultProxy:
 
     # --- breaking a stream -----------------------------------------------------------------------------
 
-    async def _break_stream(self, fault: Fault, answer: Answer, reader: asyncio.StreamReader,
-                            writer: asyncio.StreamWriter, gave_up: Callable[[], None]) -> bool:
+    async def _break_stream(
+        self,
+        fault: Fault,
+        answer: Answer,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        gave_up: Callable[[], None],
+    ) -> bool:
         events = answer.events or []
         first, rest = events[:2], events[2:]
         if fault is Fault.DRIP:
@@ -431,8 +484,7 @@ class FaultProxy:
             return False
         if fault is Fault.ENDLESS:
             responses = any(b"response.created" in event for event in first)
-            await self._repeat(writer, reader, content_event(self.flavour, "a" * 16384, responses=responses),
-                               gave_up)
+            await self._repeat(writer, reader, content_event(self.flavour, "a" * 16384, responses=responses), gave_up)
             return False
         responses = any(b"response.created" in event for event in first)
         if fault is Fault.MALFORMED:
@@ -444,8 +496,15 @@ class FaultProxy:
         await writer.drain()
         return True
 
-    async def _oversized(self, writer: asyncio.StreamWriter, reader: asyncio.StreamReader, stream: bool,
-                         gave_up: Callable[[], None], *, compressed: bool = False) -> None:
+    async def _oversized(
+        self,
+        writer: asyncio.StreamWriter,
+        reader: asyncio.StreamReader,
+        stream: bool,
+        gave_up: Callable[[], None],
+        *,
+        compressed: bool = False,
+    ) -> None:
         """`oversize` bytes made as they are sent (never held): a JSON answer whose text goes on and
         on, or a stream's event that never ends; gzip-compressed if `compressed`. The gateway should
         give up long before the end; if the sockets took it all, the proxy waits for it to hang up."""
@@ -470,8 +529,9 @@ class FaultProxy:
             return
         await self._stall(reader, gave_up)
 
-    async def _repeat(self, writer: asyncio.StreamWriter, reader: asyncio.StreamReader, event: bytes,
-                      gave_up: Callable[[], None]) -> None:
+    async def _repeat(
+        self, writer: asyncio.StreamWriter, reader: asyncio.StreamReader, event: bytes, gave_up: Callable[[], None]
+    ) -> None:
         """`event` again and again, as fast as the gateway takes it, until it hangs up (or
         `stall_limit` seconds pass: a gateway that never does fails its test, without this going on)."""
         block = event * max(1, 64 * 1024 // len(event))
@@ -487,13 +547,14 @@ class FaultProxy:
             gone.cancel()
         gave_up()
 
-    async def _drip(self, writer: asyncio.StreamWriter, reader: asyncio.StreamReader, body: bytes,
-                    gave_up: Callable[[], None]) -> bool:
+    async def _drip(
+        self, writer: asyncio.StreamWriter, reader: asyncio.StreamReader, body: bytes, gave_up: Callable[[], None]
+    ) -> bool:
         """One byte every `drip_interval` (a chunk each); stops when the gateway hangs up."""
         gone = asyncio.ensure_future(reader.read(1))
         try:
             for index in range(len(body)):
-                _write_chunk(writer, body[index:index + 1])
+                _write_chunk(writer, body[index : index + 1])
                 await writer.drain()
                 await asyncio.wait([gone], timeout=self.drip_interval)
                 if gone.done():
@@ -521,13 +582,38 @@ class FaultProxy:
 
 def responses_resource(model: str, text: str = "Hello!") -> dict[str, Any]:
     """A completed Responses API resource with one message saying `text`."""
-    return {"id": "resp_fault_proxy", "object": "response", "created_at": 1_700_000_000, "status": "completed",
-            "model": model, "error": None, "incomplete_details": None, "instructions": None, "metadata": {},
-            "parallel_tool_calls": True, "temperature": 1.0, "tool_choice": "auto", "tools": [], "top_p": 1.0,
-            "output": [{"type": "message", "id": "msg_fault_proxy", "status": "completed", "role": "assistant",
-                        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}],
-            "usage": {"input_tokens": 5, "output_tokens": 2, "total_tokens": 7,
-                      "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}}
+    return {
+        "id": "resp_fault_proxy",
+        "object": "response",
+        "created_at": 1_700_000_000,
+        "status": "completed",
+        "model": model,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "metadata": {},
+        "parallel_tool_calls": True,
+        "temperature": 1.0,
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "output": [
+            {
+                "type": "message",
+                "id": "msg_fault_proxy",
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
+            }
+        ],
+        "usage": {
+            "input_tokens": 5,
+            "output_tokens": 2,
+            "total_tokens": 7,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 0},
+        },
+    }
 
 
 def _is_responses(flavour: str, request: Request) -> bool:
@@ -557,7 +643,7 @@ def _events(body: bytes) -> list[bytes]:
     """An SSE body as its events, each with the blank line that ends it (a last one without it kept)."""
     events, start = [], 0
     for match in _SSE_END.finditer(body):
-        events.append(body[start:match.end()])
+        events.append(body[start : match.end()])
         start = match.end()
     if body[start:].strip():
         events.append(body[start:])
@@ -571,15 +657,20 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
         return None
     lines = head.decode("latin-1").split("\r\n")
     method, path, _ = lines[0].split(" ", 2)
-    headers = [(name.strip(), value.strip()) for name, _, value in
-               (line.partition(":") for line in lines[1:] if line)]
+    headers = [(name.strip(), value.strip()) for name, _, value in (line.partition(":") for line in lines[1:] if line)]
     length = next((int(value) for name, value in headers if name.lower() == "content-length"), 0)
     body = await reader.readexactly(length) if length else b""
     return Request(method, path, headers, body)
 
 
-def _write_head(writer: asyncio.StreamWriter, status: int, headers: list[tuple[str, str]], *,
-                length: int | None = None, chunked: bool = False) -> None:
+def _write_head(
+    writer: asyncio.StreamWriter,
+    status: int,
+    headers: list[tuple[str, str]],
+    *,
+    length: int | None = None,
+    chunked: bool = False,
+) -> None:
     lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
     lines += [f"{name}: {value}" for name, value in headers]
     lines.append(f"Content-Length: {length}" if not chunked else "Transfer-Encoding: chunked")
@@ -612,10 +703,18 @@ async def _reset_after_delivery(writer: asyncio.StreamWriter) -> None:
     _reset(writer)
 
 
-_REASONS: Final = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-                   422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
-                   503: "Service Unavailable", 529: "Overloaded"}
-
+_REASONS: Final = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    529: "Overloaded",
+}
 
 
 # --- the fakes and their proxies in a process of their own ----------------------------------------
@@ -638,8 +737,9 @@ class FaultServers:
     def start(self) -> None:
         context = multiprocessing.get_context("spawn")  # never fork a process that runs threads
         self._pipe, child = context.Pipe()
-        self._process = context.Process(target=_serve_faults, args=(child, self.oversize), daemon=True,
-                                        name="fault-servers")
+        self._process = context.Process(
+            target=_serve_faults, args=(child, self.oversize), daemon=True, name="fault-servers"
+        )
         self._process.start()
         child.close()
         if not self._pipe.poll(60):
@@ -678,15 +778,23 @@ def _serve_faults(pipe: Any, oversize: int) -> None:
 
 
 async def _faults_main(pipe: Any, oversize: int) -> None:
-    fakes: dict[str, Any] = {"openai": oai.FakeOpenAI(), "anthropic": ant.FakeAnthropic(),
-                             "gemini": gem.FakeGemini(), "mistral": mis.FakeMistral()}
+    fakes: dict[str, Any] = {
+        "openai": oai.FakeOpenAI(),
+        "anthropic": ant.FakeAnthropic(),
+        "gemini": gem.FakeGemini(),
+        "mistral": mis.FakeMistral(),
+    }
     proxies: dict[str, FaultProxy] = {}
     for flavour, fake in fakes.items():
         await fake.start()
         proxies[flavour] = FaultProxy(flavour, f"http://127.0.0.1:{fake.port}", oversize=oversize)
         await proxies[flavour].start()
-    pipe.send(({flavour: f"http://127.0.0.1:{fake.port}" for flavour, fake in fakes.items()},
-               {flavour: proxy.url for flavour, proxy in proxies.items()}))
+    pipe.send(
+        (
+            {flavour: f"http://127.0.0.1:{fake.port}" for flavour, fake in fakes.items()},
+            {flavour: proxy.url for flavour, proxy in proxies.items()},
+        )
+    )
     loop = asyncio.get_running_loop()
     try:
         while True:

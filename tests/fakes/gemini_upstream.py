@@ -103,12 +103,36 @@ REJECTS_THINKING_BUDGET_ZERO: tuple[str, ...] = ("gemini-2.5-pro*",)
 # toolConfig.includeServerSideToolInvocations; older ones refuse that setting outright.
 COMBINES_BUILTIN_TOOLS: tuple[str, ...] = ("gemini-3*",)
 
-_STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                 409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL", 501: "NOT_IMPLEMENTED",
-                 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "NOT_IMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
 # Query parameters every Google REST method binds (system parameters); anything else is refused.
-_SYSTEM_QUERY = frozenset({"alt", "$alt", "key", "fields", "prettyPrint", "quotaUser", "callback", "$.xgafv",
-                           "access_token", "upload_protocol", "uploadType", "$callback"})
+_SYSTEM_QUERY = frozenset(
+    {
+        "alt",
+        "$alt",
+        "key",
+        "fields",
+        "prettyPrint",
+        "quotaUser",
+        "callback",
+        "$.xgafv",
+        "access_token",
+        "upload_protocol",
+        "uploadType",
+        "$callback",
+    }
+)
 _FUNCTION_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_.:-]{0,127}")  # types.FunctionDeclaration.name's docstring
 
 
@@ -127,8 +151,9 @@ def text_part(text: str, thought: bool = False, *, thought_signature: str | None
     return part
 
 
-def function_call_part(name: str, args: dict[str, Any], *, id: str | None = None,
-                       thought_signature: str | None = None) -> dict[str, Any]:
+def function_call_part(
+    name: str, args: dict[str, Any], *, id: str | None = None, thought_signature: str | None = None
+) -> dict[str, Any]:
     """A whole function call (Gemini never fragments `args`). The signature sits on the part, beside
     `functionCall`, not inside it; Gemini 3 puts one on the first call of each step."""
     call: dict[str, Any] = {"name": name, "args": args}
@@ -144,20 +169,25 @@ def inline_image_part(mime: str, b64: str) -> dict[str, Any]:
     return {"inlineData": {"mimeType": mime, "data": b64}}
 
 
-def grounding_metadata(queries: list[str], sources: list[tuple[str, str]], *,
-                       cited: tuple[str, int] | None = None) -> dict[str, Any]:
+def grounding_metadata(
+    queries: list[str], sources: list[tuple[str, str]], *, cited: tuple[str, int] | None = None
+) -> dict[str, Any]:
     """What a Google-Search-grounded candidate carries beside its content: the queries run, the pages
     (`(uri, title)`), the search widget and, with `cited` (`(text, start)`), a support tying that text of
     the answer to the first page."""
     metadata: dict[str, Any] = {
-        "searchEntryPoint": {"renderedContent": "<style>.container{}</style><div class=\"container\"></div>"},
+        "searchEntryPoint": {"renderedContent": '<style>.container{}</style><div class="container"></div>'},
         "groundingChunks": [{"web": {"uri": uri, "title": title}} for uri, title in sources],
         "webSearchQueries": queries,
     }
     if cited is not None:
         text, start = cited
-        metadata["groundingSupports"] = [{"segment": {"startIndex": start, "endIndex": start + len(text.encode()),
-                                                      "text": text}, "groundingChunkIndices": [0]}]
+        metadata["groundingSupports"] = [
+            {
+                "segment": {"startIndex": start, "endIndex": start + len(text.encode()), "text": text},
+                "groundingChunkIndices": [0],
+            }
+        ]
     return metadata
 
 
@@ -168,19 +198,29 @@ def grounded(payload: dict[str, Any], metadata: dict[str, Any]) -> dict[str, Any
     return payload
 
 
-def search_tool_parts(call_id: str, queries: list[str], *, thought_signature: str | None = None
-                      ) -> list[dict[str, Any]]:
+def search_tool_parts(
+    call_id: str, queries: list[str], *, thought_signature: str | None = None
+) -> list[dict[str, Any]]:
     """The server-side search a Gemini 3 answer shows with toolConfig.includeServerSideToolInvocations:
     a `toolCall` part and its `toolResponse`, which the client is not to run."""
     call: dict[str, Any] = {"toolCall": {"id": call_id, "toolType": "GOOGLE_SEARCH_WEB", "args": {"queries": queries}}}
     if thought_signature is not None:
         call["thoughtSignature"] = thought_signature
-    return [call, {"toolResponse": {"id": call_id, "toolType": "GOOGLE_SEARCH_WEB",
-                                    "response": {"search_suggestions": "<div></div>"}}}]
+    return [
+        call,
+        {
+            "toolResponse": {
+                "id": call_id,
+                "toolType": "GOOGLE_SEARCH_WEB",
+                "response": {"search_suggestions": "<div></div>"},
+            }
+        },
+    ]
 
 
-def usage(prompt: int = 9, candidates: int = 3, *, thoughts: int = 0, cached: int = 0,
-          tool_use_prompt: int = 0) -> dict[str, Any]:
+def usage(
+    prompt: int = 9, candidates: int = 3, *, thoughts: int = 0, cached: int = 0, tool_use_prompt: int = 0
+) -> dict[str, Any]:
     """`usageMetadata`. `promptTokenCount` includes the cached tokens; thoughts are outside
     `candidatesTokenCount` but inside `totalTokenCount`. Zero counts are left out, as on the wire."""
     meta: dict[str, Any] = {"promptTokenCount": prompt}
@@ -204,12 +244,20 @@ _usage = usage  # the response builders take a keyword argument of the same name
 def _partial_usage(final: dict[str, Any]) -> dict[str, Any]:
     """What mid-stream chunks carry: the prompt count only (no candidates yet)."""
     prompt = final.get("promptTokenCount", 0)
-    return {"promptTokenCount": prompt, "totalTokenCount": prompt,
-            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt}]}
+    return {
+        "promptTokenCount": prompt,
+        "totalTokenCount": prompt,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt}],
+    }
 
 
-def candidate(parts: list[dict[str, Any]] | None, *, finish_reason: str | None = "STOP", index: int = 0,
-              finish_message: str | None = None) -> dict[str, Any]:
+def candidate(
+    parts: list[dict[str, Any]] | None,
+    *,
+    finish_reason: str | None = "STOP",
+    index: int = 0,
+    finish_message: str | None = None,
+) -> dict[str, Any]:
     """One candidate. `parts=None` leaves `content` out (a safety stop); `parts=[]` sends a content with a
     role and no parts, which Gemini 2.5 does when thinking used up `maxOutputTokens`."""
     item: dict[str, Any] = {}
@@ -223,26 +271,48 @@ def candidate(parts: list[dict[str, Any]] | None, *, finish_reason: str | None =
     return item
 
 
-def response(parts_or_text: str | list[dict[str, Any]] | None = "Hello!", *, finish_reason: str = "STOP",
-             usage: dict[str, Any] | None = None, model_version: str = DEFAULT_MODEL,
-             response_id: str = RESPONSE_ID) -> dict[str, Any]:
+def response(
+    parts_or_text: str | list[dict[str, Any]] | None = "Hello!",
+    *,
+    finish_reason: str = "STOP",
+    usage: dict[str, Any] | None = None,
+    model_version: str = DEFAULT_MODEL,
+    response_id: str = RESPONSE_ID,
+) -> dict[str, Any]:
     """A non-streaming `GenerateContentResponse`. Gemini reports STOP for function-call turns too."""
     parts = [text_part(parts_or_text)] if isinstance(parts_or_text, str) else parts_or_text
-    return {"candidates": [candidate(parts, finish_reason=finish_reason)],
-            "usageMetadata": usage if usage is not None else _usage(),
-            "modelVersion": model_version, "responseId": response_id}
+    return {
+        "candidates": [candidate(parts, finish_reason=finish_reason)],
+        "usageMetadata": usage if usage is not None else _usage(),
+        "modelVersion": model_version,
+        "responseId": response_id,
+    }
 
 
-def blocked_prompt(reason: str = "SAFETY", *, prompt_tokens: int = 9, model_version: str = DEFAULT_MODEL,
-                   response_id: str = RESPONSE_ID) -> dict[str, Any]:
+def blocked_prompt(
+    reason: str = "SAFETY",
+    *,
+    prompt_tokens: int = 9,
+    model_version: str = DEFAULT_MODEL,
+    response_id: str = RESPONSE_ID,
+) -> dict[str, Any]:
     """A prompt refused outright: HTTP 200, `promptFeedback.blockReason`, no `candidates` at all."""
-    return {"promptFeedback": {"blockReason": reason},
-            "usageMetadata": {"promptTokenCount": prompt_tokens, "totalTokenCount": prompt_tokens},
-            "modelVersion": model_version, "responseId": response_id}
+    return {
+        "promptFeedback": {"blockReason": reason},
+        "usageMetadata": {"promptTokenCount": prompt_tokens, "totalTokenCount": prompt_tokens},
+        "modelVersion": model_version,
+        "responseId": response_id,
+    }
 
 
-def chunk(parts: list[dict[str, Any]], *, finish_reason: str | None = None, usage: dict[str, Any] | None = None,
-          model_version: str = DEFAULT_MODEL, response_id: str = RESPONSE_ID) -> dict[str, Any]:
+def chunk(
+    parts: list[dict[str, Any]],
+    *,
+    finish_reason: str | None = None,
+    usage: dict[str, Any] | None = None,
+    model_version: str = DEFAULT_MODEL,
+    response_id: str = RESPONSE_ID,
+) -> dict[str, Any]:
     """One streamed partial `GenerateContentResponse`: text parts are deltas, each function call whole."""
     payload: dict[str, Any] = {"candidates": [candidate(parts, finish_reason=finish_reason)]}
     if usage is not None:
@@ -252,9 +322,15 @@ def chunk(parts: list[dict[str, Any]], *, finish_reason: str | None = None, usag
     return payload
 
 
-def text_chunks(pieces: list[str], *, finish_reason: str = "STOP", usage: dict[str, Any] | None = None,
-                model_version: str = DEFAULT_MODEL, thought: str | None = None,
-                thought_signature: str | None = None) -> list[dict[str, Any]]:
+def text_chunks(
+    pieces: list[str],
+    *,
+    finish_reason: str = "STOP",
+    usage: dict[str, Any] | None = None,
+    model_version: str = DEFAULT_MODEL,
+    thought: str | None = None,
+    thought_signature: str | None = None,
+) -> list[dict[str, Any]]:
     """A streamed text answer: [a thought-summary chunk], one chunk per piece. Every chunk carries
     `usageMetadata` (the prompt count until the last, which has the full usage and `finishReason`);
     `thought_signature` goes on the last text part, where Gemini 3 puts it."""
@@ -266,15 +342,27 @@ def text_chunks(pieces: list[str], *, finish_reason: str = "STOP", usage: dict[s
     for position, piece in enumerate(pieces):
         last = position == len(pieces) - 1
         part = text_part(piece, thought_signature=thought_signature if last else None)
-        events.append(chunk([part], finish_reason=finish_reason if last else None,
-                            usage=final if last else _partial_usage(final), model_version=model_version))
+        events.append(
+            chunk(
+                [part],
+                finish_reason=finish_reason if last else None,
+                usage=final if last else _partial_usage(final),
+                model_version=model_version,
+            )
+        )
     return events
 
 
-def function_call_chunks(calls: list[tuple[str, dict[str, Any], str | None, str | None]], *,
-                         leading_text: str | None = None, thought: str | None = None, finish_reason: str = "STOP",
-                         usage: dict[str, Any] | None = None, model_version: str = DEFAULT_MODEL,
-                         same_chunk: bool = False) -> list[dict[str, Any]]:
+def function_call_chunks(
+    calls: list[tuple[str, dict[str, Any], str | None, str | None]],
+    *,
+    leading_text: str | None = None,
+    thought: str | None = None,
+    finish_reason: str = "STOP",
+    usage: dict[str, Any] | None = None,
+    model_version: str = DEFAULT_MODEL,
+    same_chunk: bool = False,
+) -> list[dict[str, Any]]:
     """A streamed function-calling answer from `(name, args, id or None, signature or None)` tuples:
     [thought summary] [leading text] then each call whole, in a chunk of its own (parallel calls arrive
     that way, with no index) unless `same_chunk`. The last chunk has `finishReason` (STOP, as Gemini
@@ -285,25 +373,40 @@ def function_call_chunks(calls: list[tuple[str, dict[str, Any], str | None, str 
         events.append(chunk([text_part(thought, True)], usage=_partial_usage(final), model_version=model_version))
     if leading_text is not None:
         events.append(chunk([text_part(leading_text)], usage=_partial_usage(final), model_version=model_version))
-    parts = [function_call_part(name, args, id=call_id, thought_signature=signature)
-             for name, args, call_id, signature in calls]
+    parts = [
+        function_call_part(name, args, id=call_id, thought_signature=signature)
+        for name, args, call_id, signature in calls
+    ]
     groups = [parts] if same_chunk or not parts else [[part] for part in parts]
     for position, group in enumerate(groups):
         last = position == len(groups) - 1
-        events.append(chunk(group or [text_part("")], finish_reason=finish_reason if last else None,
-                            usage=final if last else _partial_usage(final), model_version=model_version))
+        events.append(
+            chunk(
+                group or [text_part("")],
+                finish_reason=finish_reason if last else None,
+                usage=final if last else _partial_usage(final),
+                model_version=model_version,
+            )
+        )
     return events
 
 
-def error_body(code: int, status: str, message: str, *, reason: str | None = None,
-               retry_delay: str | None = None) -> dict[str, Any]:
+def error_body(
+    code: int, status: str, message: str, *, reason: str | None = None, retry_delay: str | None = None
+) -> dict[str, Any]:
     """Google's error body (`google.rpc.Status` as JSON). `reason` adds an `ErrorInfo` detail (e.g.
     `API_KEY_INVALID`, which comes with HTTP 400); `retry_delay` ("30s") a `RetryInfo` detail."""
     error: dict[str, Any] = {"code": code, "message": message, "status": status}
     details: list[dict[str, Any]] = []
     if reason is not None:
-        details.append({"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason,
-                        "domain": "googleapis.com", "metadata": {"service": "generativelanguage.googleapis.com"}})
+        details.append(
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": reason,
+                "domain": "googleapis.com",
+                "metadata": {"service": "generativelanguage.googleapis.com"},
+            }
+        )
     if retry_delay is not None:
         details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay})
     if details:
@@ -311,9 +414,12 @@ def error_body(code: int, status: str, message: str, *, reason: str | None = Non
     return {"error": error}
 
 
-def error_chunk(code: int = 500, status: str = "INTERNAL",
-                message: str = "An internal error has occurred. Please retry or report in "
-                               "https://developers.generativeai.google/guide/troubleshooting") -> dict[str, Any]:
+def error_chunk(
+    code: int = 500,
+    status: str = "INTERNAL",
+    message: str = "An internal error has occurred. Please retry or report in "
+    "https://developers.generativeai.google/guide/troubleshooting",
+) -> dict[str, Any]:
     """An error sent inside a 200 stream as a `data:` event. The SDK raises on it only because the JSON
     starts with `{"error":` (`_api_client.py`, `request_streamed`)."""
     return error_body(code, status, message)
@@ -331,14 +437,26 @@ def sse_frame(event: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(event) + b"\r\n\r\n"
 
 
-def model_info(model_id: str, display_name: str, *, input_token_limit: int = 1_048_576,
-               output_token_limit: int = 65_536, methods: Iterable[str] = (
-                   "generateContent", "countTokens", "createCachedContent", "batchGenerateContent"),
-               thinking: bool | None = True, version: str = "001") -> dict[str, Any]:
+def model_info(
+    model_id: str,
+    display_name: str,
+    *,
+    input_token_limit: int = 1_048_576,
+    output_token_limit: int = 65_536,
+    methods: Iterable[str] = ("generateContent", "countTokens", "createCachedContent", "batchGenerateContent"),
+    thinking: bool | None = True,
+    version: str = "001",
+) -> dict[str, Any]:
     """One entry of `ListModelsResponse.models`; `name` carries the `models/` prefix."""
-    info: dict[str, Any] = {"name": f"models/{model_id}", "version": version, "displayName": display_name,
-                            "description": f"{display_name} (fake)", "inputTokenLimit": input_token_limit,
-                            "outputTokenLimit": output_token_limit, "supportedGenerationMethods": list(methods)}
+    info: dict[str, Any] = {
+        "name": f"models/{model_id}",
+        "version": version,
+        "displayName": display_name,
+        "description": f"{display_name} (fake)",
+        "inputTokenLimit": input_token_limit,
+        "outputTokenLimit": output_token_limit,
+        "supportedGenerationMethods": list(methods),
+    }
     if "generateContent" in info["supportedGenerationMethods"]:
         info.update({"temperature": 1, "topP": 0.95, "topK": 64, "maxTemperature": 2})
     if thinking is not None:
@@ -392,8 +510,10 @@ class _Request(_common.BaseModel):
 
 def _vertex_only(model: type[BaseModel], *fields: str) -> dict[tuple[type[BaseModel], str], str]:
     where = f"_{model.__name__}_to_mldev"
-    return {(model, field): f"only supported on Vertex AI, not in the Gemini API (google/genai/models.py {where})"
-            for field in fields}
+    return {
+        (model, field): f"only supported on Vertex AI, not in the Gemini API (google/genai/models.py {where})"
+        for field in fields
+    }
 
 
 # Fields the SDK types have but the Gemini API refuses: the `_*_to_mldev` converters raise on them.
@@ -404,12 +524,18 @@ _NOT_IN_GEMINI_API: dict[tuple[type[BaseModel], str], str] = {
     **_vertex_only(gt.Tool, "retrieval", "enterprise_web_search", "parallel_ai_search", "exa_ai_search"),
     **_vertex_only(gt.GoogleSearch, "blocking_confidence", "exclude_domains"),
     **_vertex_only(gt.GoogleMaps, "grounding_types"),
-    **_vertex_only(gt.ImageConfig, "person_generation", "prominent_people", "output_mime_type",
-                   "output_compression_quality", "image_output_options"),
+    **_vertex_only(
+        gt.ImageConfig,
+        "person_generation",
+        "prominent_people",
+        "output_mime_type",
+        "output_compression_quality",
+        "image_output_options",
+    ),
     # `_transformers.py` `_raise_for_unsupported_mldev_properties`: the Gemini API's proto Schema has no
     # additionalProperties; full JSON Schema belongs in responseJsonSchema / parametersJsonSchema.
     (gt.Schema, "additional_properties"): "additionalProperties is not supported in the Gemini API's proto Schema; "
-                                          "send JSON Schema in responseJsonSchema / parametersJsonSchema instead",
+    "send JSON Schema in responseJsonSchema / parametersJsonSchema instead",
 }
 
 
@@ -434,8 +560,9 @@ def _enum_accepts(kind: type[enum.Enum], value: Any) -> bool:
     if value in {member.value for member in kind}:
         return True
     # The SDK's CaseInSensitiveEnum takes member names in either case (and warns on anything else).
-    return issubclass(kind, _common.CaseInSensitiveEnum) and (value.upper() in kind.__members__
-                                                              or value.lower() in kind.__members__)
+    return issubclass(kind, _common.CaseInSensitiveEnum) and (
+        value.upper() in kind.__members__ or value.lower() in kind.__members__
+    )
 
 
 def _walk(annotation: Any, value: Any, path: str, out: list[str]) -> None:
@@ -475,8 +602,10 @@ def _walk(annotation: Any, value: Any, path: str, out: list[str]) -> None:
         if isinstance(value, list):
             out.append(f"{path}: Proto field is not repeating, cannot start list.")
         elif not _enum_accepts(annotation, value):
-            out.append(f"{path}: Invalid value {value!r} (TYPE_ENUM {annotation.__name__}); "
-                       f"expected one of {[member.value for member in annotation]}")
+            out.append(
+                f"{path}: Invalid value {value!r} (TYPE_ENUM {annotation.__name__}); "
+                f"expected one of {[member.value for member in annotation]}"
+            )
 
 
 def _walk_model(model: type[BaseModel], value: dict[str, Any], path: str, out: list[str]) -> None:
@@ -517,8 +646,17 @@ def _matches(model: str, patterns: Iterable[str]) -> bool:
     return any(fnmatchcase(model, pattern) for pattern in patterns)
 
 
-_DATA_FIELDS = ("text", "inline_data", "file_data", "function_call", "function_response", "executable_code",
-                "code_execution_result", "tool_call", "tool_response")
+_DATA_FIELDS = (
+    "text",
+    "inline_data",
+    "file_data",
+    "function_call",
+    "function_response",
+    "executable_code",
+    "code_execution_result",
+    "tool_call",
+    "tool_response",
+)
 
 
 def _camel(name: str) -> str:
@@ -531,8 +669,10 @@ def _check_part(part: gt.Part, role: str | None, where: str, out: list[str]) -> 
     if not data:
         out.append(f"{where}.data: required oneof field 'data' must have one initialized field")
     elif len(data) > 1:
-        out.append(f"{where}: Invalid JSON payload received. Oneof field 'data' is already set. "
-                   f"Cannot set '{_camel(data[1])}' (the part has {[_camel(field) for field in data]})")
+        out.append(
+            f"{where}: Invalid JSON payload received. Oneof field 'data' is already set. "
+            f"Cannot set '{_camel(data[1])}' (the part has {[_camel(field) for field in data]})"
+        )
     if part.inline_data is not None:
         if not part.inline_data.mime_type:
             out.append(f"{where}.inlineData.mimeType: required field is not set")
@@ -575,27 +715,37 @@ def _check_pairing(contents: list[gt.Content], out: list[str]) -> None:
             following = contents[index + 1] if index + 1 < len(contents) else None
             responses = _responses(following) if following is not None and following.role != "model" else []
             if not responses:
-                out.append(f"contents[{index}]: Please ensure that function response turn comes immediately after a "
-                           "function call turn (the function calls here are not answered by the next content).")
+                out.append(
+                    f"contents[{index}]: Please ensure that function response turn comes immediately after a "
+                    "function call turn (the function calls here are not answered by the next content)."
+                )
             elif len(responses) != len(calls):
-                out.append(f"contents[{index + 1}]: Please ensure that the number of function response parts is "
-                           f"equal to the number of function call parts of the function call turn "
-                           f"({len(responses)} responses for {len(calls)} calls).")
+                out.append(
+                    f"contents[{index + 1}]: Please ensure that the number of function response parts is "
+                    f"equal to the number of function call parts of the function call turn "
+                    f"({len(responses)} responses for {len(calls)} calls)."
+                )
             elif sorted(str(call.name) for call in calls) != sorted(str(item.name) for item in responses):
-                out.append(f"contents[{index + 1}]: function response names "
-                           f"{sorted(str(item.name) for item in responses)} do not match the function calls "
-                           f"{sorted(str(call.name) for call in calls)} of contents[{index}]")
+                out.append(
+                    f"contents[{index + 1}]: function response names "
+                    f"{sorted(str(item.name) for item in responses)} do not match the function calls "
+                    f"{sorted(str(call.name) for call in calls)} of contents[{index}]"
+                )
             else:
                 call_ids = {call.id for call in calls if call.id}
                 response_ids = {item.id for item in responses if item.id}
                 if call_ids and response_ids and not response_ids <= call_ids:
-                    out.append(f"contents[{index + 1}]: functionResponse ids {sorted(response_ids - call_ids)} "
-                               f"match no functionCall id of contents[{index}] ({sorted(call_ids)})")
+                    out.append(
+                        f"contents[{index + 1}]: functionResponse ids {sorted(response_ids - call_ids)} "
+                        f"match no functionCall id of contents[{index}] ({sorted(call_ids)})"
+                    )
         if _responses(content) and content.role != "model":
             previous = contents[index - 1] if index > 0 else None
             if previous is None or previous.role != "model" or not _calls(previous):
-                out.append(f"contents[{index}]: Please ensure that function response turn comes immediately after "
-                           "a function call turn (no function calls in the previous content).")
+                out.append(
+                    f"contents[{index}]: Please ensure that function response turn comes immediately after "
+                    "a function call turn (no function calls in the previous content)."
+                )
 
 
 def _check_signatures(contents: list[gt.Content], all_signatures: bool, out: list[str]) -> None:
@@ -616,8 +766,10 @@ def _check_signatures(contents: list[gt.Content], all_signatures: bool, out: lis
         for position, part in calls if all_signatures else calls[:1]:
             if not part.thought_signature:
                 name = part.function_call.name if part.function_call else None
-                out.append(f"contents[{index}].parts[{position}]: Function call `{name}` in the {index + 1}. content "
-                           "block is missing a `thought_signature`.")
+                out.append(
+                    f"contents[{index}].parts[{position}]: Function call `{name}` in the {index + 1}. content "
+                    "block is missing a `thought_signature`."
+                )
 
 
 def _check_contents(request: _Request, model: str, patterns: _Patterns, out: list[str]) -> None:
@@ -664,9 +816,11 @@ def _check_tools(request: _Request, out: list[str]) -> None:
             name = declaration.name or ""
             names.append(name)
             if not _FUNCTION_NAME.fullmatch(name):
-                out.append(f"{where}.name: Invalid function name {name!r}. Must start with a letter or an "
-                           "underscore. Must be alphameric (a-z, A-Z, 0-9), underscores (_), dots (.), colons (:) "
-                           "or dashes (-), with a maximum length of 128.")
+                out.append(
+                    f"{where}.name: Invalid function name {name!r}. Must start with a letter or an "
+                    "underscore. Must be alphameric (a-z, A-Z, 0-9), underscores (_), dots (.), colons (:) "
+                    "or dashes (-), with a maximum length of 128."
+                )
             if declaration.parameters is not None and declaration.parameters_json_schema is not None:
                 out.append(f"{where}: parameters and parametersJsonSchema are mutually exclusive")
             if declaration.response is not None and declaration.response_json_schema is not None:
@@ -681,16 +835,26 @@ def _check_tools(request: _Request, out: list[str]) -> None:
     config = request.tool_config.function_calling_config if request.tool_config else None
     if config is not None and config.allowed_function_names:
         if config.mode not in (gt.FunctionCallingConfigMode.ANY, gt.FunctionCallingConfigMode.VALIDATED):
-            out.append("toolConfig.functionCallingConfig.allowedFunctionNames: may only be set when the mode is ANY "
-                       f"(mode is {config.mode.value if config.mode else 'unset'})")
+            out.append(
+                "toolConfig.functionCallingConfig.allowedFunctionNames: may only be set when the mode is ANY "
+                f"(mode is {config.mode.value if config.mode else 'unset'})"
+            )
         unknown = [name for name in config.allowed_function_names if name not in names]
         if unknown:
-            out.append(f"toolConfig.functionCallingConfig.allowedFunctionNames: {unknown} match no function "
-                       "declaration")
+            out.append(
+                f"toolConfig.functionCallingConfig.allowedFunctionNames: {unknown} match no function declaration"
+            )
 
 
-_BUILTIN_TOOLS = ("google_search", "google_search_retrieval", "code_execution", "url_context", "google_maps",
-                  "file_search", "computer_use")
+_BUILTIN_TOOLS = (
+    "google_search",
+    "google_search_retrieval",
+    "code_execution",
+    "url_context",
+    "google_maps",
+    "file_search",
+    "computer_use",
+)
 
 
 def _check_builtin_tools(request: _Request, model: str, combines: Iterable[str], out: list[str]) -> None:
@@ -703,11 +867,15 @@ def _check_builtin_tools(request: _Request, model: str, combines: Iterable[str],
     config = request.tool_config
     circulation = bool(config is not None and config.include_server_side_tool_invocations)
     if circulation and not _matches(model, combines):
-        out.append(f"toolConfig.includeServerSideToolInvocations: Tool call context circulation is not enabled for "
-                   f"models/{model}")
+        out.append(
+            f"toolConfig.includeServerSideToolInvocations: Tool call context circulation is not enabled for "
+            f"models/{model}"
+        )
     elif functions and builtin and not circulation:
-        out.append("tools: Please enable tool_config.include_server_side_tool_invocations to use Built-in tools with "
-                   "Function calling.")
+        out.append(
+            "tools: Please enable tool_config.include_server_side_tool_invocations to use Built-in tools with "
+            "Function calling."
+        )
     if tools and not functions and config is not None and config.function_calling_config is not None:
         out.append("toolConfig.functionCallingConfig: Function calling config is set without function_declarations.")
 
@@ -736,33 +904,44 @@ def _check_generation(config: _GenerationConfig, model: str, patterns: _Patterns
         out.append(f"{where}: responseSchema and responseJsonSchema are mutually exclusive; set only one")
     if config.response_schema is not None:
         if config.response_mime_type not in ("application/json", "text/x.enum"):
-            out.append(f"{where}.responseMimeType: must be application/json or text/x.enum when responseSchema is set "
-                       f"(got {config.response_mime_type!r})")
+            out.append(
+                f"{where}.responseMimeType: must be application/json or text/x.enum when responseSchema is set "
+                f"(got {config.response_mime_type!r})"
+            )
         _check_proto_schema(config.response_schema, f"{where}.responseSchema", out)
     if config.response_json_schema is not None and config.response_mime_type != "application/json":
-        out.append(f"{where}.responseMimeType: must be application/json when responseJsonSchema is set "
-                   f"(got {config.response_mime_type!r})")
+        out.append(
+            f"{where}.responseMimeType: must be application/json when responseJsonSchema is set "
+            f"(got {config.response_mime_type!r})"
+        )
     thinking = config.thinking_config
     if thinking is not None:
         if thinking.thinking_budget is not None and thinking.thinking_level is not None:
             out.append(f"{where}.thinkingConfig: You can only set only one of thinking budget and thinking level.")
         if thinking.thinking_level is not None and not _matches(model, patterns.supports_thinking_level):
-            out.append(f"{where}.thinkingConfig.thinkingLevel: Thinking level is not supported for models/{model}; "
-                       "use thinkingBudget")
+            out.append(
+                f"{where}.thinkingConfig.thinkingLevel: Thinking level is not supported for models/{model}; "
+                "use thinkingBudget"
+            )
         if thinking.thinking_budget == 0 and _matches(model, patterns.rejects_thinking_budget_zero):
-            out.append(f"{where}.thinkingConfig.thinkingBudget: Budget 0 is invalid. This model only works in "
-                       "thinking mode.")
+            out.append(
+                f"{where}.thinkingConfig.thinkingBudget: Budget 0 is invalid. This model only works in thinking mode."
+            )
 
 
 class _Patterns:
     """The model-dependent rule sets, so a `FakeGemini` can override them per instance."""
 
-    def __init__(self, *, requires_thought_signatures: Iterable[str] = REQUIRES_THOUGHT_SIGNATURES,
-                 rejects_penalties: Iterable[str] = REJECTS_PENALTIES,
-                 rejects_candidate_count: Iterable[str] = REJECTS_CANDIDATE_COUNT,
-                 supports_thinking_level: Iterable[str] = SUPPORTS_THINKING_LEVEL,
-                 rejects_thinking_budget_zero: Iterable[str] = REJECTS_THINKING_BUDGET_ZERO,
-                 all_signatures: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        requires_thought_signatures: Iterable[str] = REQUIRES_THOUGHT_SIGNATURES,
+        rejects_penalties: Iterable[str] = REJECTS_PENALTIES,
+        rejects_candidate_count: Iterable[str] = REJECTS_CANDIDATE_COUNT,
+        supports_thinking_level: Iterable[str] = SUPPORTS_THINKING_LEVEL,
+        rejects_thinking_budget_zero: Iterable[str] = REJECTS_THINKING_BUDGET_ZERO,
+        all_signatures: bool = False,
+    ) -> None:
         self.requires_thought_signatures = tuple(requires_thought_signatures)
         self.rejects_penalties = tuple(rejects_penalties)
         self.rejects_candidate_count = tuple(rejects_candidate_count)
@@ -771,14 +950,18 @@ class _Patterns:
         self.all_signatures = all_signatures
 
 
-def request_violations(body: Any, model: str = DEFAULT_MODEL, *,
-                       requires_thought_signatures: Iterable[str] = REQUIRES_THOUGHT_SIGNATURES,
-                       rejects_penalties: Iterable[str] = REJECTS_PENALTIES,
-                       rejects_candidate_count: Iterable[str] = REJECTS_CANDIDATE_COUNT,
-                       supports_thinking_level: Iterable[str] = SUPPORTS_THINKING_LEVEL,
-                       rejects_thinking_budget_zero: Iterable[str] = REJECTS_THINKING_BUDGET_ZERO,
-                       all_signatures: bool = False,
-                       combines_builtin_tools: Iterable[str] = COMBINES_BUILTIN_TOOLS) -> list[str]:
+def request_violations(
+    body: Any,
+    model: str = DEFAULT_MODEL,
+    *,
+    requires_thought_signatures: Iterable[str] = REQUIRES_THOUGHT_SIGNATURES,
+    rejects_penalties: Iterable[str] = REJECTS_PENALTIES,
+    rejects_candidate_count: Iterable[str] = REJECTS_CANDIDATE_COUNT,
+    supports_thinking_level: Iterable[str] = SUPPORTS_THINKING_LEVEL,
+    rejects_thinking_budget_zero: Iterable[str] = REJECTS_THINKING_BUDGET_ZERO,
+    all_signatures: bool = False,
+    combines_builtin_tools: Iterable[str] = COMBINES_BUILTIN_TOOLS,
+) -> list[str]:
     """What the Gemini API would refuse in this `generateContent` body for `model` (the URL's model id,
     without `models/`); empty when it is acceptable. Shape errors are reported alone."""
     if not isinstance(body, dict):
@@ -791,10 +974,14 @@ def request_violations(body: Any, model: str = DEFAULT_MODEL, *,
         request = _Request.model_validate(body)
     except ValidationError as error:
         return _format_errors(error)
-    patterns = _Patterns(requires_thought_signatures=requires_thought_signatures, rejects_penalties=rejects_penalties,
-                         rejects_candidate_count=rejects_candidate_count,
-                         supports_thinking_level=supports_thinking_level,
-                         rejects_thinking_budget_zero=rejects_thinking_budget_zero, all_signatures=all_signatures)
+    patterns = _Patterns(
+        requires_thought_signatures=requires_thought_signatures,
+        rejects_penalties=rejects_penalties,
+        rejects_candidate_count=rejects_candidate_count,
+        supports_thinking_level=supports_thinking_level,
+        rejects_thinking_budget_zero=rejects_thinking_budget_zero,
+        all_signatures=all_signatures,
+    )
     _check_contents(request, model, patterns, out)
     if request.system_instruction is not None:
         for position, part in enumerate(_parts(request.system_instruction)):
@@ -804,18 +991,23 @@ def request_violations(body: Any, model: str = DEFAULT_MODEL, *,
     out += gemini_audio.audio_violations(request, model)  # TTS models: text in, AUDIO out, known voices
     if request.generation_config is not None:
         _check_generation(request.generation_config, model, patterns, out)
-    if request.cached_content is not None and (request.system_instruction is not None or request.tools is not None
-                                               or request.tool_config is not None):
-        out.append("cachedContent: CachedContent can not be used with GenerateContent request setting "
-                   "system_instruction, tools or tool_config. Move them into the cached content.")
+    if request.cached_content is not None and (
+        request.system_instruction is not None or request.tools is not None or request.tool_config is not None
+    ):
+        out.append(
+            "cachedContent: CachedContent can not be used with GenerateContent request setting "
+            "system_instruction, tools or tool_config. Move them into the cached content."
+        )
     return out
 
 
-def query_violations(query: Mapping[str, str], *, streaming: bool = False,
-                     allowed: Iterable[str] = ()) -> list[str]:
+def query_violations(query: Mapping[str, str], *, streaming: bool = False, allowed: Iterable[str] = ()) -> list[str]:
     """Google binds every query parameter to a request field; an unknown one is a 400."""
-    out = [f'Invalid JSON payload received. Unknown name "{key}": Cannot bind query parameter.'
-           for key in query if key not in _SYSTEM_QUERY and key not in allowed]
+    out = [
+        f'Invalid JSON payload received. Unknown name "{key}": Cannot bind query parameter.'
+        for key in query
+        if key not in _SYSTEM_QUERY and key not in allowed
+    ]
     if streaming and query.get("alt") != "sse":
         # Without alt=sse the stream is one JSON array, which no SSE reader can use (TRANSLATION.md 3.1).
         out.append(f"alt: streamGenerateContent must be called with alt=sse (got {query.get('alt')!r})")
@@ -831,8 +1023,17 @@ EMBEDDING_MODELS: dict[str, int] = {"gemini-embedding-*": 3072, "text-embedding-
 # "BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch" (the API's 400).
 MAX_EMBED_BATCH = 100
 # The Gemini API's TaskType (ai.google.dev/api/embeddings); GEM types `task_type` as a plain string.
-TASK_TYPES = ("TASK_TYPE_UNSPECIFIED", "RETRIEVAL_QUERY", "RETRIEVAL_DOCUMENT", "SEMANTIC_SIMILARITY",
-              "CLASSIFICATION", "CLUSTERING", "QUESTION_ANSWERING", "FACT_VERIFICATION", "CODE_RETRIEVAL_QUERY")
+TASK_TYPES = (
+    "TASK_TYPE_UNSPECIFIED",
+    "RETRIEVAL_QUERY",
+    "RETRIEVAL_DOCUMENT",
+    "SEMANTIC_SIMILARITY",
+    "CLASSIFICATION",
+    "CLUSTERING",
+    "QUESTION_ANSWERING",
+    "FACT_VERIFICATION",
+    "CODE_RETRIEVAL_QUERY",
+)
 
 
 def fake_vector(model: str, text: str, size: int) -> list[float]:
@@ -870,8 +1071,9 @@ def embedding_size(model: str, models: Mapping[str, int] = EMBEDDING_MODELS) -> 
     return next((size for pattern, size in models.items() if fnmatchcase(model, pattern)), None)
 
 
-def embed_violations(body: Any, model: str, *, models: Mapping[str, int] = EMBEDDING_MODELS,
-                     max_batch: int = MAX_EMBED_BATCH) -> list[str]:
+def embed_violations(
+    body: Any, model: str, *, models: Mapping[str, int] = EMBEDDING_MODELS, max_batch: int = MAX_EMBED_BATCH
+) -> list[str]:
     """What the Gemini API would refuse in this `batchEmbedContents` body for `model`; empty when it is
     acceptable. Shape errors are reported alone."""
     if not isinstance(body, dict):
@@ -894,8 +1096,9 @@ def embed_violations(body: Any, model: str, *, models: Mapping[str, int] = EMBED
     for index, item in enumerate(requests):
         where = f"requests[{index}]"
         if item.model != f"models/{model}":
-            out.append(f"{where}.model: the model of each request ({item.model!r}) must match the batch's "
-                       f"'models/{model}'")
+            out.append(
+                f"{where}.model: the model of each request ({item.model!r}) must match the batch's 'models/{model}'"
+            )
         if item.content is None or not item.content.parts:
             out.append(f"{where}.content: content is not specified (it needs parts)")
         else:
@@ -904,12 +1107,15 @@ def embed_violations(body: Any, model: str, *, models: Mapping[str, int] = EMBED
                 if part.text is None and not t_is_multimodal_embedding_model(model):
                     out.append(f"{where}.content.parts[{position}]: only text parts can be embedded by models/{model}")
         if item.task_type is not None and item.task_type not in TASK_TYPES:
-            out.append(f"{where}.taskType: Invalid value {item.task_type!r} (TYPE_ENUM TaskType); "
-                       f"expected one of {list(TASK_TYPES)}")
+            out.append(
+                f"{where}.taskType: Invalid value {item.task_type!r} (TYPE_ENUM TaskType); "
+                f"expected one of {list(TASK_TYPES)}"
+            )
         dimensions = item.output_dimensionality
         if dimensions is not None and not 1 <= dimensions <= full:
-            out.append(f"{where}.outputDimensionality: must be between 1 and {full} for models/{model} "
-                       f"(got {dimensions})")
+            out.append(
+                f"{where}.outputDimensionality: must be between 1 and {full} for models/{model} (got {dimensions})"
+            )
     return out
 
 
@@ -917,10 +1123,12 @@ def embed_violations(body: Any, model: str, *, models: Mapping[str, int] = EMBED
 # The server.
 
 
-def _error_response(code: int, message: str, *, status: str | None = None, reason: str | None = None,
-                    retry_delay: str | None = None) -> web.Response:
-    payload = error_body(code, status or _STATUS_NAMES.get(code, "UNKNOWN"), message, reason=reason,
-                         retry_delay=retry_delay)
+def _error_response(
+    code: int, message: str, *, status: str | None = None, reason: str | None = None, retry_delay: str | None = None
+) -> web.Response:
+    payload = error_body(
+        code, status or _STATUS_NAMES.get(code, "UNKNOWN"), message, reason=reason, retry_delay=retry_delay
+    )
     return web.Response(status=code, body=orjson.dumps(payload), content_type="application/json", charset="UTF-8")
 
 
@@ -948,19 +1156,24 @@ class FakeGemini(ScriptedStreams):
 
     @staticmethod
     def _default_models() -> list[dict[str, Any]]:
-        return [model_info("gemini-2.5-flash", "Gemini 2.5 Flash"),
-                model_info("gemini-2.5-pro", "Gemini 2.5 Pro"),
-                model_info("gemini-3-pro-preview", "Gemini 3 Pro Preview"),
-                model_info("gemini-embedding-001", "Gemini Embedding 001", input_token_limit=2048,
-                           output_token_limit=1, methods=("embedContent", "countTextTokens", "countTokens",
-                                                          "asyncBatchEmbedContent"), thinking=None)]
-
+        return [
+            model_info("gemini-2.5-flash", "Gemini 2.5 Flash"),
+            model_info("gemini-2.5-pro", "Gemini 2.5 Pro"),
+            model_info("gemini-3-pro-preview", "Gemini 3 Pro Preview"),
+            model_info(
+                "gemini-embedding-001",
+                "Gemini Embedding 001",
+                input_token_limit=2048,
+                output_token_limit=1,
+                methods=("embedContent", "countTextTokens", "countTokens", "asyncBatchEmbedContent"),
+                thinking=None,
+            ),
+        ]
 
     @property
     def spec_violations(self) -> list[str]:
         """Same name as on `FakeOpenAI`, so a fixture can check any fake alike."""
         return self.violations
-
 
     def reset(self) -> None:
         self.replies.clear()
@@ -988,7 +1201,6 @@ class FakeGemini(ScriptedStreams):
         app.router.add_get(r"/{version:v1beta|v1}/models/{model:[^/:]+}", self._get_model)
         await self.serve(app)
 
-
     def _refuse(self, problems: list[str], code: int = 400, **error: Any) -> web.Response:
         self.violations += problems
         # Google lists several field errors as "* ..." lines; a single one is the bare message.
@@ -1001,11 +1213,21 @@ class FakeGemini(ScriptedStreams):
         key = (request.headers.get("x-goog-api-key") or request.query.get("key") or "").strip()
         if not key:
             if request.headers.get("Authorization"):
-                return self._refuse(["Request had invalid authentication credentials. Expected OAuth 2 access token, "
-                                     "login cookie or other valid authentication credential (send the API key in "
-                                     "x-goog-api-key)."], 401)
-            return self._refuse(["Method doesn't allow unregistered callers (callers without established identity). "
-                                 "Please use API Key or other form of API consumer identity to call this API."], 403)
+                return self._refuse(
+                    [
+                        "Request had invalid authentication credentials. Expected OAuth 2 access token, "
+                        "login cookie or other valid authentication credential (send the API key in "
+                        "x-goog-api-key)."
+                    ],
+                    401,
+                )
+            return self._refuse(
+                [
+                    "Method doesn't allow unregistered callers (callers without established identity). "
+                    "Please use API Key or other form of API consumer identity to call this API."
+                ],
+                403,
+            )
         if self.api_keys is not None and key not in self.api_keys:
             return self._refuse(["API key not valid. Please pass a valid API key."], 400, reason="API_KEY_INVALID")
         return None
@@ -1029,7 +1251,7 @@ class FakeGemini(ScriptedStreams):
         start = int(token.removeprefix("fake-page-")) if token.startswith("fake-page-") else 0
         if token and not token.startswith("fake-page-"):
             return self._refuse([f"pageToken: invalid page token {token!r}"])
-        payload: dict[str, Any] = {"models": self.models[start:start + size]}
+        payload: dict[str, Any] = {"models": self.models[start : start + size]}
         if start + size < len(self.models):
             payload["nextPageToken"] = f"fake-page-{start + size}"
         return web.Response(body=orjson.dumps(payload), content_type="application/json", charset="UTF-8")
@@ -1061,8 +1283,10 @@ class FakeGemini(ScriptedStreams):
         if method == "predict":  # Imagen (tests/fakes/images.py)
             return await images.gemini_predict(self, request, body, model)
         if method not in ("generateContent", "streamGenerateContent"):
-            self.violations.append(f"{request.path}: no method {method!r} on models (this fake serves generateContent, "
-                                   "streamGenerateContent and batchEmbedContents)")
+            self.violations.append(
+                f"{request.path}: no method {method!r} on models (this fake serves generateContent, "
+                "streamGenerateContent and batchEmbedContents)"
+            )
             return _error_response(404, f"Method not found: {method}")
         streaming = method == "streamGenerateContent"
         problems = query_violations(request.query, streaming=streaming)
@@ -1070,16 +1294,25 @@ class FakeGemini(ScriptedStreams):
             problems.append("<body>: Invalid JSON payload received. Unexpected token.")
         else:
             problems += request_violations(
-                body, model, requires_thought_signatures=self.requires_thought_signatures,
-                rejects_penalties=self.rejects_penalties, rejects_candidate_count=self.rejects_candidate_count,
+                body,
+                model,
+                requires_thought_signatures=self.requires_thought_signatures,
+                rejects_penalties=self.rejects_penalties,
+                rejects_candidate_count=self.rejects_candidate_count,
                 supports_thinking_level=self.supports_thinking_level,
-                rejects_thinking_budget_zero=self.rejects_thinking_budget_zero, all_signatures=self.all_signatures)
+                rejects_thinking_budget_zero=self.rejects_thinking_budget_zero,
+                all_signatures=self.all_signatures,
+            )
             problems += [] if problems else images.content_violations(body, model)
         if problems:
             # Scripted replies stay queued: the refused request is not the one they were meant for.
             return self._refuse(problems)
-        reply = (self.next_reply(body, request.path) or images.content_reply(body, model, streaming)
-                 or gemini_audio.default_reply(body, model, streaming) or self._default(model, streaming))
+        reply = (
+            self.next_reply(body, request.path)
+            or images.content_reply(body, model, streaming)
+            or gemini_audio.default_reply(body, model, streaming)
+            or self._default(model, streaming)
+        )
         if reply.first_byte_delay:
             await asyncio.sleep(reply.first_byte_delay)
         if reply.stream is None:
@@ -1090,8 +1323,13 @@ class FakeGemini(ScriptedStreams):
     def _plain(reply: Reply) -> web.Response:
         if reply.body is not None:
             return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
-        return web.Response(status=reply.status, body=orjson.dumps(reply.json), headers=reply.headers,
-                            content_type="application/json", charset="UTF-8")
+        return web.Response(
+            status=reply.status,
+            body=orjson.dumps(reply.json),
+            headers=reply.headers,
+            content_type="application/json",
+            charset="UTF-8",
+        )
 
     async def _batch_embed(self, request: web.Request, body: Any, model: str) -> web.Response:
         """Deterministic vectors (`fake_vector`) of each request's text, `outputDimensionality` long, or
@@ -1099,9 +1337,12 @@ class FakeGemini(ScriptedStreams):
         size = embedding_size(model, self.embedding_models)
         if size is None:
             self.violations.append(f"{request.path}: models/{model} is not an embedding model")
-            return _error_response(404, f"models/{model} is not found for API version {request.match_info['version']}, "
-                                        "or is not supported for batchEmbedContents. Call ListModels to see the list "
-                                        "of available models and their supported methods.")
+            return _error_response(
+                404,
+                f"models/{model} is not found for API version {request.match_info['version']}, "
+                "or is not supported for batchEmbedContents. Call ListModels to see the list "
+                "of available models and their supported methods.",
+            )
         problems = query_violations(request.query)
         if body is None:
             problems.append("<body>: Invalid JSON payload received. Unexpected token.")

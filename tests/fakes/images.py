@@ -35,8 +35,10 @@ from tests.fakes.scripted import Received, Reply
 
 def png_bytes(width: int = 1, height: int = 1, rgb: tuple[int, int, int] = (255, 0, 0)) -> bytes:
     """A valid PNG of one colour (8-bit RGB), built by hand: signature, IHDR, IDAT, IEND."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
@@ -51,26 +53,44 @@ IMAGE_URL = "https://images.fake.example/generated/{index}.png"
 # OpenAI
 
 
-def images_response(n: int = 1, *, model: str = "gpt-image-1", response_format: str | None = None,
-                    output_format: str | None = None, size: str | None = None, quality: str | None = None,
-                    background: str | None = None, prompt: str = "") -> dict[str, Any]:
+def images_response(
+    n: int = 1,
+    *,
+    model: str = "gpt-image-1",
+    response_format: str | None = None,
+    output_format: str | None = None,
+    size: str | None = None,
+    quality: str | None = None,
+    background: str | None = None,
+    prompt: str = "",
+) -> dict[str, Any]:
     """An `ImagesResponse` as OpenAI gives it for `model`."""
     if model.startswith("dall-e-"):
-        data: list[dict[str, Any]] = [{"url": IMAGE_URL.format(index=i)} if response_format != "b64_json"
-                                      else {"b64_json": PNG_B64} for i in range(n)]
+        data: list[dict[str, Any]] = [
+            {"url": IMAGE_URL.format(index=i)} if response_format != "b64_json" else {"b64_json": PNG_B64}
+            for i in range(n)
+        ]
         if model == "dall-e-3":
             for item in data:
                 item["revised_prompt"] = f"A detailed picture: {prompt}"
         return {"created": 1_700_000_000, "data": data}
     if not model.startswith("gpt-image-"):  # a compatible server: the plain answer
         return {"created": 1_700_000_000, "data": [{"b64_json": PNG_B64} for _ in range(n)]}
-    return {"created": 1_700_000_000, "data": [{"b64_json": PNG_B64} for _ in range(n)],
-            "background": "transparent" if background == "transparent" else "opaque",
-            "output_format": output_format or "png", "size": size if size not in (None, "auto") else "1024x1024",
-            "quality": quality if quality in ("low", "medium", "high") else "high",
-            "usage": {"input_tokens": 50, "input_tokens_details": {"text_tokens": 10, "image_tokens": 40},
-                      "output_tokens": 272 * n, "total_tokens": 50 + 272 * n,
-                      "output_tokens_details": {"image_tokens": 272 * n, "text_tokens": 0}}}
+    return {
+        "created": 1_700_000_000,
+        "data": [{"b64_json": PNG_B64} for _ in range(n)],
+        "background": "transparent" if background == "transparent" else "opaque",
+        "output_format": output_format or "png",
+        "size": size if size not in (None, "auto") else "1024x1024",
+        "quality": quality if quality in ("low", "medium", "high") else "high",
+        "usage": {
+            "input_tokens": 50,
+            "input_tokens_details": {"text_tokens": 10, "image_tokens": 40},
+            "output_tokens": 272 * n,
+            "total_tokens": 50 + 272 * n,
+            "output_tokens_details": {"image_tokens": 272 * n, "text_tokens": 0},
+        },
+    }
 
 
 class _OpenAIFake(Protocol):
@@ -84,8 +104,12 @@ def _scripted(fake: _OpenAIFake) -> web.Response | None:
         return None
     reply = fake.replies.popleft()
     data = reply.body if reply.body is not None else orjson.dumps(reply.json)
-    return web.Response(status=reply.status, body=data, headers=reply.headers,
-                        content_type="application/json" if reply.body is None else None)
+    return web.Response(
+        status=reply.status,
+        body=data,
+        headers=reply.headers,
+        content_type="application/json" if reply.body is None else None,
+    )
 
 
 def _answer(fake: _OpenAIFake, fields: dict[str, Any]) -> web.Response:
@@ -93,10 +117,18 @@ def _answer(fake: _OpenAIFake, fields: dict[str, Any]) -> web.Response:
     if scripted is not None:
         return scripted
     n = fields.get("n") if isinstance(fields.get("n"), int) else 1
-    return web.json_response(images_response(
-        n, model=str(fields.get("model") or "dall-e-2"), response_format=fields.get("response_format"),
-        output_format=fields.get("output_format"), size=fields.get("size"), quality=fields.get("quality"),
-        background=fields.get("background"), prompt=str(fields.get("prompt") or "")))
+    return web.json_response(
+        images_response(
+            n,
+            model=str(fields.get("model") or "dall-e-2"),
+            response_format=fields.get("response_format"),
+            output_format=fields.get("output_format"),
+            size=fields.get("size"),
+            quality=fields.get("quality"),
+            background=fields.get("background"),
+            prompt=str(fields.get("prompt") or ""),
+        )
+    )
 
 
 async def openai_generations(fake: _OpenAIFake, request: web.Request) -> web.Response:
@@ -151,12 +183,14 @@ async def openai_edits(fake: _OpenAIFake, request: web.Request) -> web.Response:
     files: dict[str, list[dict[str, Any]]] = {}
     for name, value in form.items():
         if isinstance(value, web.FileField):
-            files.setdefault(name, []).append({"filename": value.filename, "content_type": value.content_type,
-                                               "data": value.file.read()})
+            files.setdefault(name, []).append(
+                {"filename": value.filename, "content_type": value.content_type, "data": value.file.read()}
+            )
         else:
             fields.setdefault(name, []).append(str(value))
-    fake.received.append(Received(request.method, request.path, dict(request.headers),
-                                  {"fields": fields, "files": files}))
+    fake.received.append(
+        Received(request.method, request.path, dict(request.headers), {"fields": fields, "files": files})
+    )
     fake.spec_violations.extend(edit_form_violations(fields, files))
     plain = {name.removesuffix("[]"): values[0] for name, values in fields.items()}
     plain["n"] = int(plain["n"]) if str(plain.get("n", "")).isdigit() else None
@@ -188,16 +222,22 @@ def _modalities(body: dict[str, Any]) -> list[str]:
 def content_violations(body: dict[str, Any], model: str) -> list[str]:
     """What the API refuses about images in a generateContent body the shape check already passed."""
     if _matches(model, IMAGEN_MODELS):
-        return [f"models/{model} is not found for API version v1beta, or is not supported for generateContent. "
-                "Call ListModels to see the list of available models and their supported methods."]
+        return [
+            f"models/{model} is not found for API version v1beta, or is not supported for generateContent. "
+            "Call ListModels to see the list of available models and their supported methods."
+        ]
     modalities = _modalities(body)
     out: list[str] = []
     if "IMAGE" in modalities and not _matches(model, IMAGE_MODELS):
-        out.append(f"generationConfig.responseModalities: Model models/{model} does not support the requested "
-                   "response modalities: image")
+        out.append(
+            f"generationConfig.responseModalities: Model models/{model} does not support the requested "
+            "response modalities: image"
+        )
     if modalities == ["IMAGE"] and _matches(model, TEXT_AND_IMAGE_ONLY):
-        out.append("generationConfig.responseModalities: The requested combination of response modalities "
-                   "(IMAGE) is not supported by the model")
+        out.append(
+            "generationConfig.responseModalities: The requested combination of response modalities "
+            "(IMAGE) is not supported by the model"
+        )
     config = body.get("generationConfig") or {}
     image_config = config.get("imageConfig") or config.get("image_config") or {}
     ratio = image_config.get("aspectRatio") or image_config.get("aspect_ratio")
@@ -220,11 +260,18 @@ def image_content_response(body: dict[str, Any], model: str) -> dict[str, Any]:
     details = [{"modality": "TEXT", "tokenCount": text_in}]
     if images_in:
         details.append({"modality": "IMAGE", "tokenCount": 258 * images_in})
-    return {"candidates": [{"content": {"parts": parts, "role": "model"}, "finishReason": "STOP", "index": 0}],
-            "usageMetadata": {"promptTokenCount": prompt, "candidatesTokenCount": IMAGE_TOKENS,
-                              "totalTokenCount": prompt + IMAGE_TOKENS, "promptTokensDetails": details,
-                              "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": IMAGE_TOKENS}]},
-            "modelVersion": model, "responseId": "FakeImageResp123"}
+    return {
+        "candidates": [{"content": {"parts": parts, "role": "model"}, "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {
+            "promptTokenCount": prompt,
+            "candidatesTokenCount": IMAGE_TOKENS,
+            "totalTokenCount": prompt + IMAGE_TOKENS,
+            "promptTokensDetails": details,
+            "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": IMAGE_TOKENS}],
+        },
+        "modelVersion": model,
+        "responseId": "FakeImageResp123",
+    }
 
 
 def content_reply(body: Any, model: str, streaming: bool) -> Reply | None:
@@ -306,8 +353,13 @@ class _GeminiFake(Protocol):
 async def gemini_predict(fake: _GeminiFake, request: web.Request, body: Any, model: str) -> web.Response:
     """`POST /v1beta/models/{imagen}:predict` (the request is already recorded and authenticated)."""
     if not _matches(model, IMAGEN_MODELS):
-        return fake._refuse([f"models/{model} is not found for API version {request.match_info['version']}, or is "
-                             "not supported for predict."], 404)
+        return fake._refuse(
+            [
+                f"models/{model} is not found for API version {request.match_info['version']}, or is "
+                "not supported for predict."
+            ],
+            404,
+        )
     problems = predict_violations(body)
     if problems:
         return fake._refuse(problems)

@@ -103,8 +103,15 @@ SPEC_NAME = "mistral-openapi.json"
 # (its `additionalProperties: false` would refuse them; see tests/data/specs/README.md). The SDK is
 # generated from Mistral's own API definition and also types the matching response fields
 # (`ChatCompletionChoice.logprobs`), so the API takes them: they are left out of the spec check only.
-SDK_ONLY_FIELDS = ("logprobs", "top_logprobs", "prompt_logprobs", "top_prompt_logprobs", "top_k", "min_tokens",
-                   "repetition_penalty")
+SDK_ONLY_FIELDS = (
+    "logprobs",
+    "top_logprobs",
+    "prompt_logprobs",
+    "top_prompt_logprobs",
+    "top_k",
+    "min_tokens",
+    "repetition_penalty",
+)
 
 # What the API's validator says about tool calls (TRANSLATION.md 4.4); ids are minted by Mistral that way.
 _TOOL_CALL_ID = re.compile(r"[a-zA-Z0-9]{9}")
@@ -112,19 +119,33 @@ _FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 # Pydantic bounds of `ChatCompletionRequest` (the spec's minimum/maximum/exclusiveMinimum), checked here too
 # so that they hold where the spec file is absent: (field, kind, limit).
 _BOUNDS: tuple[tuple[str, str, float], ...] = (
-    ("temperature", "ge", 0), ("temperature", "le", 1.5),
-    ("top_p", "gt", 0), ("top_p", "le", 1),
-    ("max_tokens", "ge", 0), ("random_seed", "ge", 0), ("n", "ge", 1),
-    ("presence_penalty", "ge", -2), ("presence_penalty", "le", 2),
-    ("frequency_penalty", "ge", -2), ("frequency_penalty", "le", 2),
+    ("temperature", "ge", 0),
+    ("temperature", "le", 1.5),
+    ("top_p", "gt", 0),
+    ("top_p", "le", 1),
+    ("max_tokens", "ge", 0),
+    ("random_seed", "ge", 0),
+    ("n", "ge", 1),
+    ("presence_penalty", "ge", -2),
+    ("presence_penalty", "le", 2),
+    ("frequency_penalty", "ge", -2),
+    ("frequency_penalty", "le", 2),
 )
-_BOUND_TEXT = {"ge": ("greater_than_equal", "greater than or equal to"), "gt": ("greater_than", "greater than"),
-               "le": ("less_than_equal", "less than or equal to")}
+_BOUND_TEXT = {
+    "ge": ("greater_than_equal", "greater than or equal to"),
+    "gt": ("greater_than", "greater than"),
+    "le": ("less_than_equal", "less than or equal to"),
+}
 # The content chunk kinds of the spec's `ContentChunk` (the SDK's open union would also take
 # `resource`/`resource_link`, which the public API does not list).
 _CONTENT_CHUNKS: dict[str, type[BaseModel]] = {
-    "text": TextChunk, "image_url": ImageURLChunk, "document_url": DocumentURLChunk, "reference": ReferenceChunk,
-    "file": FileChunk, "thinking": ThinkChunk, "input_audio": AudioChunk,
+    "text": TextChunk,
+    "image_url": ImageURLChunk,
+    "document_url": DocumentURLChunk,
+    "reference": ReferenceChunk,
+    "file": FileChunk,
+    "thinking": ThinkChunk,
+    "input_audio": AudioChunk,
 }
 _CHUNK_TYPES = frozenset(_CONTENT_CHUNKS.values())
 # Error `type`/`code` pairs the API answers with (observed bodies, TRANSLATION.md 4.3/4.4).
@@ -138,8 +159,11 @@ _FUNCTION_CALL = ("invalid_function_call", "3280")
 
 def usage(prompt_tokens: int = 9, completion_tokens: int = 3) -> dict[str, Any]:
     """`UsageInfo`: three counts and nothing else (no *_details, unlike OpenAI)."""
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens}
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
 
 
 _usage = usage  # the builders take a keyword argument of the same name
@@ -163,9 +187,15 @@ def thinking_content(thinking_text: str, answer_text: str, *, signature: str | N
     return [think, {"type": "text", "text": answer_text}]
 
 
-def completion(content: str | list[dict[str, Any]] | None = "Hello!", *, model: str = DEFAULT_MODEL,
-               tool_calls: list[dict[str, Any]] | None = None, finish_reason: str | None = None,
-               usage: dict[str, Any] | None = None, completion_id: str = COMPLETION_ID) -> dict[str, Any]:
+def completion(
+    content: str | list[dict[str, Any]] | None = "Hello!",
+    *,
+    model: str = DEFAULT_MODEL,
+    tool_calls: list[dict[str, Any]] | None = None,
+    finish_reason: str | None = None,
+    usage: dict[str, Any] | None = None,
+    completion_id: str = COMPLETION_ID,
+) -> dict[str, Any]:
     """A non-streaming `ChatCompletionResponse`. The message always has `tool_calls` (null without calls),
     as the API sends it; `finish_reason` defaults to `tool_calls` when there are calls, else `stop`."""
     return {
@@ -173,20 +203,31 @@ def completion(content: str | list[dict[str, Any]] | None = "Hello!", *, model: 
         "object": "chat.completion",
         "created": CREATED,
         "model": model,
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": content, "tool_calls": tool_calls or None},
-            "finish_reason": finish_reason or ("tool_calls" if tool_calls else "stop"),
-        }],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "tool_calls": tool_calls or None},
+                "finish_reason": finish_reason or ("tool_calls" if tool_calls else "stop"),
+            }
+        ],
         "usage": usage if usage is not None else _usage(),
     }
 
 
-def chunk(delta: dict[str, Any], *, finish_reason: str | None = None, usage: dict[str, Any] | None = None,
-          model: str = DEFAULT_MODEL, completion_id: str = COMPLETION_ID) -> dict[str, Any]:
+def chunk(
+    delta: dict[str, Any],
+    *,
+    finish_reason: str | None = None,
+    usage: dict[str, Any] | None = None,
+    model: str = DEFAULT_MODEL,
+    completion_id: str = COMPLETION_ID,
+) -> dict[str, Any]:
     """One streamed `CompletionChunk`; `usage` only where given (the API puts it on the last chunk)."""
     payload: dict[str, Any] = {
-        "id": completion_id, "object": "chat.completion.chunk", "created": CREATED, "model": model,
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": CREATED,
+        "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
     }
     if usage is not None:
@@ -194,8 +235,9 @@ def chunk(delta: dict[str, Any], *, finish_reason: str | None = None, usage: dic
     return payload
 
 
-def text_stream(pieces: list[str], *, finish_reason: str = "stop", usage: dict[str, Any] | None = None,
-                model: str = DEFAULT_MODEL) -> list[dict[str, Any]]:
+def text_stream(
+    pieces: list[str], *, finish_reason: str = "stop", usage: dict[str, Any] | None = None, model: str = DEFAULT_MODEL
+) -> list[dict[str, Any]]:
     """A streamed text answer: a role chunk (`content: ""`), then one chunk per piece. The last piece's
     chunk also carries `finish_reason` and `usage` - Mistral attaches usage there without
     `stream_options` (which it refuses) and sends no separate `choices: []` usage chunk."""
@@ -204,14 +246,25 @@ def text_stream(pieces: list[str], *, finish_reason: str = "stop", usage: dict[s
     pieces = pieces or [""]
     for position, piece in enumerate(pieces):
         last = position == len(pieces) - 1
-        events.append(chunk({"content": piece}, finish_reason=finish_reason if last else None,
-                            usage=final if last else None, model=model))
+        events.append(
+            chunk(
+                {"content": piece},
+                finish_reason=finish_reason if last else None,
+                usage=final if last else None,
+                model=model,
+            )
+        )
     return events
 
 
-def tool_call_stream(calls: list[tuple[str, str, str]], *, leading_text: str | None = None,
-                     finish_reason: str = "tool_calls", usage: dict[str, Any] | None = None,
-                     model: str = DEFAULT_MODEL) -> list[dict[str, Any]]:
+def tool_call_stream(
+    calls: list[tuple[str, str, str]],
+    *,
+    leading_text: str | None = None,
+    finish_reason: str = "tool_calls",
+    usage: dict[str, Any] | None = None,
+    model: str = DEFAULT_MODEL,
+) -> list[dict[str, Any]]:
     """A streamed tool-calling answer from `(id, name, arguments JSON)` tuples: a role chunk, [a text chunk],
     then each call complete in one delta with its `index` and `id` (Mistral does not fragment arguments).
     The last call's chunk carries `finish_reason` and `usage`."""
@@ -222,26 +275,36 @@ def tool_call_stream(calls: list[tuple[str, str, str]], *, leading_text: str | N
     for index, (call_id, name, arguments) in enumerate(calls):
         last = index == len(calls) - 1
         delta = {"tool_calls": [{"id": call_id, "function": {"name": name, "arguments": arguments}, "index": index}]}
-        events.append(chunk(delta, finish_reason=finish_reason if last else None, usage=final if last else None,
-                            model=model))
+        events.append(
+            chunk(delta, finish_reason=finish_reason if last else None, usage=final if last else None, model=model)
+        )
     if not calls:
         events.append(chunk({"content": ""}, finish_reason=finish_reason, usage=final, model=model))
     return events
 
 
-def thinking_stream(thinking_pieces: list[str], answer_pieces: list[str], *, usage: dict[str, Any] | None = None,
-                    model: str = "magistral-medium-latest") -> list[dict[str, Any]]:
+def thinking_stream(
+    thinking_pieces: list[str],
+    answer_pieces: list[str],
+    *,
+    usage: dict[str, Any] | None = None,
+    model: str = "magistral-medium-latest",
+) -> list[dict[str, Any]]:
     """A streamed reasoning answer: `delta.content` is a list of chunks - a `thinking` chunk per thinking
     piece, then a `text` chunk per answer piece; the last carries `finish_reason` and `usage`."""
     final = usage if usage is not None else _usage(9, len(thinking_pieces) + len(answer_pieces))
-    deltas: list[dict[str, Any]] = [{"type": "thinking", "thinking": [{"type": "text", "text": piece}]}
-                                    for piece in thinking_pieces]
+    deltas: list[dict[str, Any]] = [
+        {"type": "thinking", "thinking": [{"type": "text", "text": piece}]} for piece in thinking_pieces
+    ]
     deltas += [{"type": "text", "text": piece} for piece in answer_pieces]
     events = [chunk({"role": "assistant", "content": ""}, model=model)]
     for position, item in enumerate(deltas):
         last = position == len(deltas) - 1
-        events.append(chunk({"content": [item]}, finish_reason="stop" if last else None,
-                            usage=final if last else None, model=model))
+        events.append(
+            chunk(
+                {"content": [item]}, finish_reason="stop" if last else None, usage=final if last else None, model=model
+            )
+        )
     return events
 
 
@@ -249,8 +312,14 @@ def sse_frame(event: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(event) + b"\n\n"
 
 
-def error_body(message: Any, *, type: str = "invalid_request_error", code: str | None = None,
-               param: str | None = None, raw_status_code: int | None = None) -> dict[str, Any]:
+def error_body(
+    message: Any,
+    *,
+    type: str = "invalid_request_error",
+    code: str | None = None,
+    param: str | None = None,
+    raw_status_code: int | None = None,
+) -> dict[str, Any]:
     """Mistral's error envelope. `message` is usually a string, but for validation errors it is the
     FastAPI body (`{"detail": [...]}`); newer answers add `raw_status_code`."""
     body: dict[str, Any] = {"object": "error", "message": message, "type": type, "param": param, "code": code}
@@ -264,8 +333,9 @@ def _validation_body(details: list[dict[str, Any]], envelope: bool) -> dict[str,
     return error_body(fastapi) if envelope else fastapi
 
 
-def error_422(loc: Sequence[str | int], msg: str, *, error_type: str = "value_error", input: Any = None,
-              envelope: bool = True) -> dict[str, Any]:
+def error_422(
+    loc: Sequence[str | int], msg: str, *, error_type: str = "value_error", input: Any = None, envelope: bool = True
+) -> dict[str, Any]:
     """A 422 body for one validation error at `loc` (a path in the request body; "body" is prepended).
     The API wraps FastAPI's `HTTPValidationError` in its error envelope (`envelope=True`, what it sends:
     `{"object": "error", "message": {"detail": [...]}, ...}`); `envelope=False` gives the bare
@@ -279,19 +349,45 @@ def unauthorized_body(request_id: str | None = None) -> dict[str, Any]:
     return {"message": "Unauthorized", "request_id": request_id or uuid.uuid4().hex}
 
 
-def model_card(model_id: str, *, name: str | None = None, vision: bool = False, reasoning: bool = False,
-               function_calling: bool = True, completion_fim: bool = False, max_context_length: int = 131_072,
-               aliases: Iterable[str] = (), default_model_temperature: float | None = 0.3) -> dict[str, Any]:
+def model_card(
+    model_id: str,
+    *,
+    name: str | None = None,
+    vision: bool = False,
+    reasoning: bool = False,
+    function_calling: bool = True,
+    completion_fim: bool = False,
+    max_context_length: int = 131_072,
+    aliases: Iterable[str] = (),
+    default_model_temperature: float | None = 0.3,
+) -> dict[str, Any]:
     """One `BaseModelCard` of `GET /v1/models`."""
     return {
-        "id": model_id, "object": "model", "created": CREATED, "owned_by": "mistralai",
-        "capabilities": {"completion_chat": True, "function_calling": function_calling, "reasoning": reasoning,
-                         "completion_fim": completion_fim, "fine_tuning": False, "vision": vision, "ocr": False,
-                         "classification": False, "moderation": False, "audio": False,
-                         "audio_transcription": False},
-        "name": name or model_id, "description": f"{model_id} (fake)", "max_context_length": max_context_length,
-        "aliases": list(aliases), "deprecation": None, "deprecation_replacement_model": None,
-        "default_model_temperature": default_model_temperature, "type": "base",
+        "id": model_id,
+        "object": "model",
+        "created": CREATED,
+        "owned_by": "mistralai",
+        "capabilities": {
+            "completion_chat": True,
+            "function_calling": function_calling,
+            "reasoning": reasoning,
+            "completion_fim": completion_fim,
+            "fine_tuning": False,
+            "vision": vision,
+            "ocr": False,
+            "classification": False,
+            "moderation": False,
+            "audio": False,
+            "audio_transcription": False,
+        },
+        "name": name or model_id,
+        "description": f"{model_id} (fake)",
+        "max_context_length": max_context_length,
+        "aliases": list(aliases),
+        "deprecation": None,
+        "deprecation_replacement_model": None,
+        "default_model_temperature": default_model_temperature,
+        "type": "base",
     }
 
 
@@ -315,8 +411,9 @@ def _dotted(loc: Sequence[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def _schema_problem(loc: Sequence[Any], error_type: str, msg: str, value: Any,
-                    ctx: dict[str, Any] | None = None) -> _Problem:
+def _schema_problem(
+    loc: Sequence[Any], error_type: str, msg: str, value: Any, ctx: dict[str, Any] | None = None
+) -> _Problem:
     item: dict[str, Any] = {"type": error_type, "loc": ["body", *loc], "msg": msg, "input": value}
     if ctx:
         item["ctx"] = ctx
@@ -327,8 +424,9 @@ def _is_member_name(part: Any) -> bool:
     # Pydantic names union members in locs ("str", "list[...]", "function-after[...]", model classes such as
     # "ImageURL"); FastAPI passes them through, but a reader of `violations` does not need them. Mistral's
     # field names are all snake_case, so a capital letter marks a member.
-    return isinstance(part, str) and ("[" in part or part[:1].isupper()
-                                      or part in {"str", "int", "float", "bool", "dict", "list", "none"})
+    return isinstance(part, str) and (
+        "[" in part or part[:1].isupper() or part in {"str", "int", "float", "bool", "dict", "list", "none"}
+    )
 
 
 def _member_at(loc: Sequence[Any]) -> int | None:
@@ -348,10 +446,14 @@ def _prune_members(items: list[Any]) -> list[Any]:
         else:
             unions.setdefault(tuple(item["loc"][:member]), {}).setdefault(item["loc"][member], []).append(item)
     for prefix, members in unions.items():
+
         def type_refused(errors: list[Any], depth: int = len(prefix) + 1) -> bool:
-            return any(item["type"] == "literal_error" and
-                       [part for part in item["loc"][depth:] if not _is_member_name(part)] == ["type"]
-                       for item in errors)
+            return any(
+                item["type"] == "literal_error"
+                and [part for part in item["loc"][depth:] if not _is_member_name(part)] == ["type"]
+                for item in errors
+            )
+
         meant: list[list[Any]] = [errors for errors in members.values() if not type_refused(errors)]
         if meant:
             fewest: list[Any] = min(meant, key=len)
@@ -379,11 +481,16 @@ def _pydantic_problems(error: ValidationError, prefix: Sequence[Any] = ()) -> li
         if f"{where}: {item['msg']}" in seen:
             continue
         seen.add(f"{where}: {item['msg']}")
-        detail: dict[str, Any] = {"type": item["type"], "loc": ["body", *loc], "msg": item["msg"],
-                                  "input": item.get("input")}
+        detail: dict[str, Any] = {
+            "type": item["type"],
+            "loc": ["body", *loc],
+            "msg": item["msg"],
+            "input": item.get("input"),
+        }
         if item.get("ctx"):
-            detail["ctx"] = {key: value if isinstance(value, int | float | str) else str(value)
-                             for key, value in item["ctx"].items()}
+            detail["ctx"] = {
+                key: value if isinstance(value, int | float | str) else str(value) for key, value in item["ctx"].items()
+            }
         problems.append(_Problem(where, item["msg"], detail))
     return problems[:8]
 
@@ -402,8 +509,14 @@ def _unknown_chunk(raw: dict[str, Any], loc: tuple[Any, ...], out: list[_Problem
     variant = _CONTENT_CHUNKS.get(kind) if isinstance(kind, str) else None
     if variant is None:
         expected = ", ".join(repr(name) for name in _CONTENT_CHUNKS)
-        out.append(_schema_problem(loc, "union_tag_invalid", f"Input tag {kind!r} found using 'type' does not match "
-                                   f"any of the expected tags: {expected}", raw))
+        out.append(
+            _schema_problem(
+                loc,
+                "union_tag_invalid",
+                f"Input tag {kind!r} found using 'type' does not match any of the expected tags: {expected}",
+                raw,
+            )
+        )
         return
     _revalidate(variant, raw, loc, out, tag=kind)
 
@@ -431,8 +544,9 @@ def _meant_type(annotation: Any) -> Any:
     return args[0] if args else annotation
 
 
-def _extra_keys(value: Any, raw: Any, loc: tuple[Any, ...], out: list[_Problem], *,
-                strictly_validated: bool = False) -> None:
+def _extra_keys(
+    value: Any, raw: Any, loc: tuple[Any, ...], out: list[_Problem], *, strictly_validated: bool = False
+) -> None:
     """Walk the validated request beside its JSON: the SDK's models ignore unknown keys (and accept
     unknown chunks), the API's forbid them. Pydantic has already resolved every union, so each JSON
     object meets the model it became."""
@@ -473,8 +587,14 @@ def _sdk_problems(body: dict[str, Any], raw: bytes, model: type[BaseModel] | Non
     except ValidationError as error:
         problems = _pydantic_problems(error)
         names = _wire_names(model)
-        return [*problems, *(_schema_problem((key,), "extra_forbidden", "Extra inputs are not permitted", body[key])
-                             for key in body if key not in names)]
+        return [
+            *problems,
+            *(
+                _schema_problem((key,), "extra_forbidden", "Extra inputs are not permitted", body[key])
+                for key in body
+                if key not in names
+            ),
+        ]
     out: list[_Problem] = []
     _extra_keys(validated, body, (), out)
     return out
@@ -492,8 +612,7 @@ def _bound_problems(body: dict[str, Any]) -> list[_Problem]:
             continue
         if (kind == "ge" and value < limit) or (kind == "gt" and value <= limit) or (kind == "le" and value > limit):
             error_type, text = _BOUND_TEXT[kind]
-            out.append(_schema_problem((field,), error_type, f"Input should be {text} {limit:g}", value,
-                                       {kind: limit}))
+            out.append(_schema_problem((field,), error_type, f"Input should be {text} {limit:g}", value, {kind: limit}))
     return out
 
 
@@ -520,8 +639,12 @@ def _explain(error: SchemaError) -> SchemaError:
     field, which would only say "is not of type 'null'"."""
     while error.context:
         meant = _meant_branch(error)
-        branches = [item for item in error.context if (meant is None or item.relative_schema_path[0] == meant)
-                    and not (item.validator == "type" and item.validator_value == "null")]
+        branches = [
+            item
+            for item in error.context
+            if (meant is None or item.relative_schema_path[0] == meant)
+            and not (item.validator == "type" and item.validator_value == "null")
+        ]
         if not branches:
             break
         best = heapq.nsmallest(2, branches, key=relevance)
@@ -538,8 +661,11 @@ def _spec_problems(body: dict[str, Any], schema_name: str = "ChatCompletionReque
     for error in validator.iter_errors(checked):
         specific = _explain(error)
         loc = list(specific.absolute_path)
-        out.append(_schema_problem(loc, f"spec_{specific.validator}", f"{specific.message[:300]} (public spec)",
-                                   specific.instance))
+        out.append(
+            _schema_problem(
+                loc, f"spec_{specific.validator}", f"{specific.message[:300]} (public spec)", specific.instance
+            )
+        )
     return out
 
 
@@ -555,19 +681,32 @@ def _check_tool_call_id(call_id: Any, where: str, out: list[_Problem]) -> None:
     if call_id is None:
         out.append(_refusal(where, "Tool call id has to be defined in serving mode.", _FUNCTION_CALL))
     elif not isinstance(call_id, str) or not _TOOL_CALL_ID.fullmatch(call_id):
-        out.append(_refusal(where, f"Tool call id was {call_id} but must be a-z, A-Z, 0-9, with a length of 9.",
-                            _FUNCTION_CALL))
+        out.append(
+            _refusal(
+                where, f"Tool call id was {call_id} but must be a-z, A-Z, 0-9, with a length of 9.", _FUNCTION_CALL
+            )
+        )
 
 
 def _check_function_name(name: Any, where: str, out: list[_Problem]) -> None:
     if not isinstance(name, str) or not _FUNCTION_NAME.fullmatch(name):
-        out.append(_refusal(where, f"Function name was {name} but must be a-z, A-Z, 0-9, or contain underscores "
-                                   "and dashes, with a maximum length of 64.", _FUNCTION_CALL))
+        out.append(
+            _refusal(
+                where,
+                f"Function name was {name} but must be a-z, A-Z, 0-9, or contain underscores "
+                "and dashes, with a maximum length of 64.",
+                _FUNCTION_CALL,
+            )
+        )
 
 
 # Which role may follow which (the API's message-order check; `Unexpected role 'user' after role 'tool'`).
-_NEXT_ROLES = {"system": {"system", "user", "assistant"}, "user": {"user", "assistant", "system"},
-               "assistant": {"assistant", "user", "tool"}, "tool": {"tool", "assistant"}}
+_NEXT_ROLES = {
+    "system": {"system", "user", "assistant"},
+    "user": {"user", "assistant", "system"},
+    "assistant": {"assistant", "user", "tool"},
+    "tool": {"tool", "assistant"},
+}
 
 
 def _check_messages(messages: list[dict[str, Any]], out: list[_Problem]) -> None:
@@ -587,8 +726,7 @@ def _check_messages(messages: list[dict[str, Any]], out: list[_Problem]) -> None
                 out.append(_refusal(where, "Not the same number of function calls and responses", _MESSAGE_ORDER))
             calls = message.get("tool_calls") or []
             if message.get("content") is None and not calls:
-                out.append(_refusal(where, "Assistant message must have either content or tool_calls",
-                                    _MESSAGE_ORDER))
+                out.append(_refusal(where, "Assistant message must have either content or tool_calls", _MESSAGE_ORDER))
             pending = []
             for position, call in enumerate(calls):
                 call_where = f"{where}.tool_calls.{position}"
@@ -602,8 +740,14 @@ def _check_messages(messages: list[dict[str, Any]], out: list[_Problem]) -> None
             if not answered_run:
                 out.append(_refusal(where, "Not the same number of function calls and responses", _MESSAGE_ORDER))
             elif call_id not in pending:
-                out.append(_refusal(f"{where}.tool_call_id", f"Tool call id {call_id} answers no tool call of the "
-                                    "assistant message before it (or answers one twice)", _MESSAGE_ORDER))
+                out.append(
+                    _refusal(
+                        f"{where}.tool_call_id",
+                        f"Tool call id {call_id} answers no tool call of the "
+                        "assistant message before it (or answers one twice)",
+                        _MESSAGE_ORDER,
+                    )
+                )
             else:
                 pending.remove(call_id)
             if message.get("name") is not None:
@@ -616,11 +760,21 @@ def _check_messages(messages: list[dict[str, Any]], out: list[_Problem]) -> None
     last = messages[-1]
     last_role = last.get("role")
     if last_role == "assistant" and not last.get("prefix"):
-        out.append(_refusal(f"messages.{len(messages) - 1}", "Expected last role User or Tool (or Assistant with "
-                            "prefix True) for serving but got assistant", _MESSAGE_ORDER))
+        out.append(
+            _refusal(
+                f"messages.{len(messages) - 1}",
+                "Expected last role User or Tool (or Assistant with prefix True) for serving but got assistant",
+                _MESSAGE_ORDER,
+            )
+        )
     elif last_role not in ("user", "tool", "assistant"):
-        out.append(_refusal(f"messages.{len(messages) - 1}", "Expected last role User or Tool (or Assistant with "
-                            f"prefix True) for serving but got {last_role}", _MESSAGE_ORDER))
+        out.append(
+            _refusal(
+                f"messages.{len(messages) - 1}",
+                f"Expected last role User or Tool (or Assistant with prefix True) for serving but got {last_role}",
+                _MESSAGE_ORDER,
+            )
+        )
     elif pending and last_role == "tool":
         out.append(_refusal("messages", "Not the same number of function calls and responses", _MESSAGE_ORDER))
 
@@ -636,8 +790,11 @@ def _conversation_problems(body: dict[str, Any]) -> list[_Problem]:
 
 def _problems(body: Any, raw: bytes) -> list[_Problem]:
     if not isinstance(body, dict):
-        return [_schema_problem((), "model_attributes_type", "Input should be a valid dictionary or object to extract "
-                                "fields from", body)]
+        return [
+            _schema_problem(
+                (), "model_attributes_type", "Input should be a valid dictionary or object to extract fields from", body
+            )
+        ]
     # FastAPI validates the whole body before the endpoint runs: schema problems come alone, as a 422.
     schema = _sdk_problems(body, raw) + _bound_problems(body)
     if not schema:
@@ -665,8 +822,12 @@ def _auth_problem(headers: Mapping[str, str], api_keys: frozenset[str] | None) -
 # Embeddings: `POST /v1/embeddings`.
 
 # Embedding models and the size of their vectors when `output_dimension` is not sent.
-EMBEDDING_MODELS: dict[str, int] = {"mistral-embed": 1024, "mistral-embed-2312": 1024, "codestral-embed": 1536,
-                                    "codestral-embed-2505": 1536}
+EMBEDDING_MODELS: dict[str, int] = {
+    "mistral-embed": 1024,
+    "mistral-embed-2312": 1024,
+    "codestral-embed": 1536,
+    "codestral-embed-2505": 1536,
+}
 # Of those, the ones whose size is fixed (DECISIONS.md 5): `output_dimension` is refused.
 FIXED_SIZE_MODELS: frozenset[str] = frozenset({"mistral-embed", "mistral-embed-2312"})
 MAX_OUTPUT_DIMENSION = 3072  # codestral-embed's largest
@@ -692,25 +853,35 @@ def fake_embedding(model: str, text: str, size: int, dtype: str = "float") -> li
         return values
     if dtype in ("int8", "uint8"):
         return [round(value * 127) + (128 if dtype == "uint8" else 0) for value in values]
-    packed = [int("".join("1" if value > 0 else "0" for value in values[start:start + 8]).ljust(8, "0"), 2)
-              for start in range(0, size, 8)]
+    packed = [
+        int("".join("1" if value > 0 else "0" for value in values[start : start + 8]).ljust(8, "0"), 2)
+        for start in range(0, size, 8)
+    ]
     return packed if dtype == "ubinary" else [byte - 256 if byte > 127 else byte for byte in packed]
 
 
-def embeddings_response(vectors: Sequence[Sequence[float]], *, model: str = "mistral-embed",
-                        prompt_tokens: int = 9) -> dict[str, Any]:
+def embeddings_response(
+    vectors: Sequence[Sequence[float]], *, model: str = "mistral-embed", prompt_tokens: int = 9
+) -> dict[str, Any]:
     """An `EmbeddingResponse`: `data[].embedding` with `index`, and the three-count `usage`."""
-    return {"id": uuid.uuid4().hex, "object": "list",
-            "data": [{"object": "embedding", "embedding": list(vector), "index": index}
-                     for index, vector in enumerate(vectors)],
-            "model": model, "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 0,
-                                      "total_tokens": prompt_tokens}}
+    return {
+        "id": uuid.uuid4().hex,
+        "object": "list",
+        "data": [
+            {"object": "embedding", "embedding": list(vector), "index": index} for index, vector in enumerate(vectors)
+        ],
+        "model": model,
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 0, "total_tokens": prompt_tokens},
+    }
 
 
 def _embedding_problems(body: Any, raw: bytes, models: Mapping[str, int]) -> list[_Problem]:
     if not isinstance(body, dict):
-        return [_schema_problem((), "model_attributes_type", "Input should be a valid dictionary or object to extract "
-                                "fields from", body)]
+        return [
+            _schema_problem(
+                (), "model_attributes_type", "Input should be a valid dictionary or object to extract fields from", body
+            )
+        ]
     schema = _sdk_problems(body, raw, EmbeddingRequest) or _spec_problems(body, "EmbeddingRequest")
     if schema:
         return schema
@@ -725,11 +896,21 @@ def _embedding_problems(body: Any, raw: bytes, models: Mapping[str, int]) -> lis
     # The 3210 and 1500 answers are the API's; the wording of the two below is the fake's own.
     dimension = body.get("output_dimension")
     if dimension is not None and model in FIXED_SIZE_MODELS:
-        return [_refusal("output_dimension", f"output_dimension is not supported for model {model}",
-                         ("invalid_request_error", None))]
+        return [
+            _refusal(
+                "output_dimension",
+                f"output_dimension is not supported for model {model}",
+                ("invalid_request_error", None),
+            )
+        ]
     if dimension is not None and dimension > MAX_OUTPUT_DIMENSION:
-        return [_refusal("output_dimension", f"output_dimension must be at most {MAX_OUTPUT_DIMENSION}",
-                         ("invalid_request_error", None))]
+        return [
+            _refusal(
+                "output_dimension",
+                f"output_dimension must be at most {MAX_OUTPUT_DIMENSION}",
+                ("invalid_request_error", None),
+            )
+        ]
     return []
 
 
@@ -743,8 +924,12 @@ def embedding_violations(body: Any, models: Mapping[str, int] = EMBEDDING_MODELS
 
 
 def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(payload), content_type="application/json",
-                        headers={"mistral-correlation-id": str(uuid.uuid4()), **(headers or {})})
+    return web.Response(
+        status=status,
+        body=orjson.dumps(payload),
+        content_type="application/json",
+        headers={"mistral-correlation-id": str(uuid.uuid4()), **(headers or {})},
+    )
 
 
 class FakeMistral(ScriptedStreams):
@@ -764,17 +949,17 @@ class FakeMistral(ScriptedStreams):
 
     @staticmethod
     def _default_models() -> list[dict[str, Any]]:
-        return [model_card("mistral-small-latest", vision=True, aliases=["mistral-small-2506"]),
-                model_card("mistral-large-latest", vision=True, aliases=["mistral-large-2512"]),
-                model_card("magistral-medium-latest", reasoning=True, default_model_temperature=0.7),
-                model_card("codestral-latest", completion_fim=True, max_context_length=256_000)]
-
+        return [
+            model_card("mistral-small-latest", vision=True, aliases=["mistral-small-2506"]),
+            model_card("mistral-large-latest", vision=True, aliases=["mistral-large-2512"]),
+            model_card("magistral-medium-latest", reasoning=True, default_model_temperature=0.7),
+            model_card("codestral-latest", completion_fim=True, max_context_length=256_000),
+        ]
 
     @property
     def spec_violations(self) -> list[str]:
         """Same name as on `FakeOpenAI`, so a fixture can check any fake alike."""
         return self.violations
-
 
     def reset(self) -> None:
         self.replies.clear()
@@ -794,7 +979,6 @@ class FakeMistral(ScriptedStreams):
         app.router.add_get("/v1/models", self._list_models)
         await self.serve(app)
 
-
     def _unauthorized(self, problem: str) -> web.Response:
         self.violations.append(problem)
         return _json(401, unauthorized_body())
@@ -813,12 +997,14 @@ class FakeMistral(ScriptedStreams):
         if problem is not None:
             return self._unauthorized(problem)
         if self.models_status != 200:
-            return _json(self.models_status, error_body("Internal server error", type="internal_server_error",
-                                                        code="1000"))
+            return _json(
+                self.models_status, error_body("Internal server error", type="internal_server_error", code="1000")
+            )
         return _json(200, {"object": "list", "data": self.models})
 
-    async def _received(self, request: web.Request,
-                        validate: Callable[[Any, bytes], list[_Problem]]) -> tuple[Any, web.Response | None]:
+    async def _received(
+        self, request: web.Request, validate: Callable[[Any, bytes], list[_Problem]]
+    ) -> tuple[Any, web.Response | None]:
         """Record, authenticate and validate a POST: its body, and the refusal when there is one."""
         raw = await request.read()
         try:
@@ -827,8 +1013,9 @@ class FakeMistral(ScriptedStreams):
             self.received.append(Received(request.method, request.path, dict(request.headers), None))
             if (problem := _auth_problem(request.headers, self.api_keys)) is not None:
                 return None, self._unauthorized(problem)
-            return None, self._refuse([_schema_problem((0,), "json_invalid", "JSON decode error", {},
-                                                       {"error": str(error)})])
+            return None, self._refuse(
+                [_schema_problem((0,), "json_invalid", "JSON decode error", {}, {"error": str(error)})]
+            )
         self.received.append(Received(request.method, request.path, dict(request.headers), body))
         # The API gateway checks the key before anything looks at the body.
         if (problem := _auth_problem(request.headers, self.api_keys)) is not None:
@@ -851,7 +1038,8 @@ class FakeMistral(ScriptedStreams):
     async def _embeddings(self, request: web.Request) -> web.StreamResponse:
         """Deterministic vectors (`fake_embedding`) of each input, or the reply scripted next."""
         body, refused = await self._received(
-            request, lambda body, raw: _embedding_problems(body, raw, self.embedding_models))
+            request, lambda body, raw: _embedding_problems(body, raw, self.embedding_models)
+        )
         if refused is not None:
             return refused
         if self.replies:
@@ -863,21 +1051,33 @@ class FakeMistral(ScriptedStreams):
         texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
         size = body.get("output_dimension") or self.embedding_models[model]
         vectors = [fake_embedding(model, text, size, body.get("output_dtype", "float")) for text in texts]
-        return self._plain(Reply(json=embeddings_response(vectors, model=model,
-                                                          prompt_tokens=sum(fake_tokens(text) for text in texts))))
+        return self._plain(
+            Reply(
+                json=embeddings_response(vectors, model=model, prompt_tokens=sum(fake_tokens(text) for text in texts))
+            )
+        )
 
     @staticmethod
     def _plain(reply: Reply) -> web.Response:
         headers = {"mistral-correlation-id": str(uuid.uuid4()), **reply.headers}
         if reply.body is not None:
             return web.Response(status=reply.status, body=reply.body, headers=headers)
-        return web.Response(status=reply.status, body=orjson.dumps(reply.json), headers=headers,
-                            content_type="application/json")
+        return web.Response(
+            status=reply.status, body=orjson.dumps(reply.json), headers=headers, content_type="application/json"
+        )
 
     async def _stream(self, request: web.Request, reply: Reply) -> web.StreamResponse:
-        return await self.write_stream(request, reply, frame=sse_frame, done_frame=b"data: [DONE]\n\n", headers={
-            "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache",
-            "mistral-correlation-id": str(uuid.uuid4())})
+        return await self.write_stream(
+            request,
+            reply,
+            frame=sse_frame,
+            done_frame=b"data: [DONE]\n\n",
+            headers={
+                "Content-Type": "text/event-stream; charset=utf-8",
+                "Cache-Control": "no-cache",
+                "mistral-correlation-id": str(uuid.uuid4()),
+            },
+        )
 
     def _default(self, body: dict[str, Any]) -> Reply:
         model = body.get("model", DEFAULT_MODEL)

@@ -65,8 +65,7 @@ def component(schema_name: str, spec: str = SPEC_NAME) -> dict[str, Any]:
 def schema_validator(schema_name: str, spec: str = SPEC_NAME) -> Draft202012Validator:
     """A validator for the component schema `schema_name` of `spec`, built once."""
     component(schema_name, spec)  # an unknown name fails here, by name, not deep inside jsonschema
-    return Draft202012Validator({"$ref": f"{_uri(spec)}#/components/schemas/{schema_name}"},
-                                registry=_registry(spec))
+    return Draft202012Validator({"$ref": f"{_uri(spec)}#/components/schemas/{schema_name}"}, registry=_registry(spec))
 
 
 def _is_null_branch(errors: list[ValidationError]) -> bool:
@@ -110,8 +109,11 @@ def _message(error: ValidationError) -> str:
     printing all of it."""
     if error.validator in ("oneOf", "anyOf"):
         instance = error.instance
-        what = (f"object of type {instance['type']!r}" if isinstance(instance, dict) and "type" in instance
-                else repr(instance)[:80])
+        what = (
+            f"object of type {instance['type']!r}"
+            if isinstance(instance, dict) and "type" in instance
+            else repr(instance)[:80]
+        )
         return f"{what} matches none of the {len(error.validator_value)} {error.validator} alternatives"
     return str(error.message)[:300]
 

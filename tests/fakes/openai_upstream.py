@@ -43,15 +43,22 @@ def completion(
         "object": "chat.completion",
         "created": 1_700_000_000,
         "model": model,
-        "choices": [{
-            "index": 0,
-            "message": message,
-            "logprobs": None,
-            "finish_reason": finish_reason or ("tool_calls" if tool_calls else "stop"),
-        }],
-        "usage": usage or {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12,
-                           "prompt_tokens_details": {"cached_tokens": 0},
-                           "completion_tokens_details": {"reasoning_tokens": 0}},
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish_reason or ("tool_calls" if tool_calls else "stop"),
+            }
+        ],
+        "usage": usage
+        or {
+            "prompt_tokens": 9,
+            "completion_tokens": 3,
+            "total_tokens": 12,
+            "prompt_tokens_details": {"cached_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        },
         "system_fingerprint": "fp_fake",
     }
 
@@ -60,10 +67,14 @@ def tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
-def chunk(delta: dict[str, Any], *, finish_reason: str | None = None, model: str = "gpt-4o-mini",
-          usage: bool = False) -> dict[str, Any]:
+def chunk(
+    delta: dict[str, Any], *, finish_reason: str | None = None, model: str = "gpt-4o-mini", usage: bool = False
+) -> dict[str, Any]:
     payload: dict[str, Any] = {
-        "id": "chatcmpl-fake123", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+        "id": "chatcmpl-fake123",
+        "object": "chat.completion.chunk",
+        "created": 1_700_000_000,
+        "model": model,
         "system_fingerprint": "fp_fake",
         "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
     }
@@ -73,9 +84,18 @@ def chunk(delta: dict[str, Any], *, finish_reason: str | None = None, model: str
 
 
 def usage_chunk(prompt: int = 9, completion_tokens: int = 3, model: str = "gpt-4o-mini") -> dict[str, Any]:
-    return {"id": "chatcmpl-fake123", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
-            "choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion_tokens,
-                                     "total_tokens": prompt + completion_tokens}}
+    return {
+        "id": "chatcmpl-fake123",
+        "object": "chat.completion.chunk",
+        "created": 1_700_000_000,
+        "model": model,
+        "choices": [],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt + completion_tokens,
+        },
+    }
 
 
 def text_stream(pieces: list[str], *, include_usage: bool = False) -> list[dict[str, Any]]:
@@ -91,31 +111,57 @@ def tool_call_stream(calls: list[tuple[str, str, list[str]]]) -> list[dict[str, 
     """Streamed tool calls as OpenAI sends them: id/name on the first fragment of each call."""
     events = [chunk({"role": "assistant", "content": None})]
     for index, (call_id, name, fragments) in enumerate(calls):
-        events.append(chunk({"tool_calls": [{"index": index, "id": call_id, "type": "function",
-                                             "function": {"name": name, "arguments": ""}}]}))
+        events.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+                    ]
+                }
+            )
+        )
         for fragment in fragments:
             events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}))
     events.append(chunk({}, finish_reason="tool_calls"))
     return events
 
 
-def text_completion(texts: str | list[str] = "Hello!", *, model: str = "gpt-3.5-turbo-instruct",
-                    finish_reason: str = "stop", usage: dict[str, Any] | None = None) -> dict[str, Any]:
+def text_completion(
+    texts: str | list[str] = "Hello!",
+    *,
+    model: str = "gpt-3.5-turbo-instruct",
+    finish_reason: str = "stop",
+    usage: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A legacy `text_completion` object (OAI `CreateCompletionResponse`), one choice per text."""
     texts = [texts] if isinstance(texts, str) else texts
     return {
-        "id": "cmpl-fake123", "object": "text_completion", "created": 1_700_000_000, "model": model,
-        "choices": [{"text": text, "index": index, "logprobs": None, "finish_reason": finish_reason}
-                    for index, text in enumerate(texts)],
+        "id": "cmpl-fake123",
+        "object": "text_completion",
+        "created": 1_700_000_000,
+        "model": model,
+        "choices": [
+            {"text": text, "index": index, "logprobs": None, "finish_reason": finish_reason}
+            for index, text in enumerate(texts)
+        ],
         "usage": usage or {"prompt_tokens": 5, "completion_tokens": 2 * len(texts), "total_tokens": 5 + 2 * len(texts)},
     }
 
 
-def completion_chunk(text: str, *, index: int = 0, finish_reason: str | None = None,
-                     model: str = "gpt-3.5-turbo-instruct", usage: bool = False) -> dict[str, Any]:
+def completion_chunk(
+    text: str,
+    *,
+    index: int = 0,
+    finish_reason: str | None = None,
+    model: str = "gpt-3.5-turbo-instruct",
+    usage: bool = False,
+) -> dict[str, Any]:
     """One streamed legacy completion chunk: the same shape as the whole answer, with a text delta."""
     payload: dict[str, Any] = {
-        "id": "cmpl-fake123", "object": "text_completion", "created": 1_700_000_000, "model": model,
+        "id": "cmpl-fake123",
+        "object": "text_completion",
+        "created": 1_700_000_000,
+        "model": model,
         "choices": [{"text": text, "index": index, "logprobs": None, "finish_reason": finish_reason}],
     }
     if usage:
@@ -123,16 +169,24 @@ def completion_chunk(text: str, *, index: int = 0, finish_reason: str | None = N
     return payload
 
 
-def completion_stream(pieces: list[str], *, choices: int = 1, include_usage: bool = False,
-                      finish_reason: str = "stop") -> list[dict[str, Any]]:
-    events = [completion_chunk(piece, index=index, usage=include_usage)
-              for piece in pieces for index in range(choices)]
-    events += [completion_chunk("", index=index, finish_reason=finish_reason, usage=include_usage)
-               for index in range(choices)]
+def completion_stream(
+    pieces: list[str], *, choices: int = 1, include_usage: bool = False, finish_reason: str = "stop"
+) -> list[dict[str, Any]]:
+    events = [completion_chunk(piece, index=index, usage=include_usage) for piece in pieces for index in range(choices)]
+    events += [
+        completion_chunk("", index=index, finish_reason=finish_reason, usage=include_usage) for index in range(choices)
+    ]
     if include_usage:
-        events.append({"id": "cmpl-fake123", "object": "text_completion", "created": 1_700_000_000,
-                       "model": "gpt-3.5-turbo-instruct", "choices": [],
-                       "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}})
+        events.append(
+            {
+                "id": "cmpl-fake123",
+                "object": "text_completion",
+                "created": 1_700_000_000,
+                "model": "gpt-3.5-turbo-instruct",
+                "choices": [],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
+            }
+        )
     return events
 
 
@@ -151,8 +205,12 @@ def _default_text(prompt: int, choice: int) -> str:
 
 def _logprobs(text: str, offset: int, top: int) -> dict[str, Any]:
     """Legacy log probabilities for `text` taken as one token."""
-    return {"tokens": [text], "token_logprobs": [-0.25], "top_logprobs": [{text: -0.25} if top else {}],
-            "text_offset": [offset]}
+    return {
+        "tokens": [text],
+        "token_logprobs": [-0.25],
+        "top_logprobs": [{text: -0.25} if top else {}],
+        "text_offset": [offset],
+    }
 
 
 class FakeOpenAI(ScriptedStreams):
@@ -180,7 +238,6 @@ class FakeOpenAI(ScriptedStreams):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-
     def reset(self) -> None:
         self.replies.clear()
         self.responder = None
@@ -205,19 +262,28 @@ class FakeOpenAI(ScriptedStreams):
         openai_audio.mount(self, app)  # /v1/audio/transcriptions, /translations, /speech
         await self.serve(app)
 
-
     async def _models(self, request: web.Request) -> web.Response:
         self.received.append(Received(request.method, request.path, dict(request.headers), None))
         if self.models_status != 200:
-            return web.json_response({"error": {"message": "nope", "type": "server_error"}},
-                                     status=self.models_status)
+            return web.json_response({"error": {"message": "nope", "type": "server_error"}}, status=self.models_status)
         return web.json_response({"object": "list", "data": self.models})
 
     async def _tags(self, request: web.Request) -> web.Response:
         self.received.append(Received(request.method, request.path, dict(request.headers), None))
-        return web.json_response({"models": [
-            {"name": "llama3.2:latest", "model": "llama3.2:latest", "modified_at": "2025-01-01T00:00:00Z",
-             "size": 2019393189, "digest": "a80c4f17acd5", "details": {"family": "llama"}}]})
+        return web.json_response(
+            {
+                "models": [
+                    {
+                        "name": "llama3.2:latest",
+                        "model": "llama3.2:latest",
+                        "modified_at": "2025-01-01T00:00:00Z",
+                        "size": 2019393189,
+                        "digest": "a80c4f17acd5",
+                        "details": {"family": "llama"},
+                    }
+                ]
+            }
+        )
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -236,10 +302,19 @@ class FakeOpenAI(ScriptedStreams):
             await asyncio.sleep(reply.first_byte_delay)
         if reply.stream is None:
             data = reply.body if reply.body is not None else orjson.dumps(reply.json)
-            return web.Response(status=reply.status, body=data, headers=reply.headers,
-                                content_type="application/json" if reply.body is None else None)
-        return await self.write_stream(request, reply, frame=lambda event: b"data: " + orjson.dumps(event) + b"\n\n",
-                                       headers={"Content-Type": "text/event-stream"}, done_frame=b"data: [DONE]\n\n")
+            return web.Response(
+                status=reply.status,
+                body=data,
+                headers=reply.headers,
+                content_type="application/json" if reply.body is None else None,
+            )
+        return await self.write_stream(
+            request,
+            reply,
+            frame=lambda event: b"data: " + orjson.dumps(event) + b"\n\n",
+            headers={"Content-Type": "text/event-stream"},
+            done_frame=b"data: [DONE]\n\n",
+        )
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         """Scripted replies first; by default one choice per prompt and `n` ("Hello!" for the first,
@@ -259,23 +334,47 @@ class FakeOpenAI(ScriptedStreams):
             echoed = prompt if echo and isinstance(prompt, str) else ""
             for index in range(n):
                 text = _default_text(number, index)
-                choices.append({"text": echoed + text, "index": number * n + index,
-                                "logprobs": _logprobs(text, len(echoed), top) if top is not None else None,
-                                "finish_reason": "stop"})
-        usage = {"prompt_tokens": 5 * len(prompts), "completion_tokens": 2 * len(choices),
-                 "total_tokens": 5 * len(prompts) + 2 * len(choices)}
+                choices.append(
+                    {
+                        "text": echoed + text,
+                        "index": number * n + index,
+                        "logprobs": _logprobs(text, len(echoed), top) if top is not None else None,
+                        "finish_reason": "stop",
+                    }
+                )
+        usage = {
+            "prompt_tokens": 5 * len(prompts),
+            "completion_tokens": 2 * len(choices),
+            "total_tokens": 5 * len(prompts) + 2 * len(choices),
+        }
         if not body.get("stream"):
-            return Reply(json={"id": "cmpl-fake123", "object": "text_completion", "created": 1_700_000_000,
-                               "model": model, "choices": choices, "usage": usage})
+            return Reply(
+                json={
+                    "id": "cmpl-fake123",
+                    "object": "text_completion",
+                    "created": 1_700_000_000,
+                    "model": model,
+                    "choices": choices,
+                    "usage": usage,
+                }
+            )
         events: list[dict[str, Any] | bytes] = []
         for choice in choices:  # each choice's text in two pieces, then its end
             text, index = choice["text"], choice["index"]
-            for piece in (text[: len(text) // 2], text[len(text) // 2:]):
+            for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
                 events.append(completion_chunk(piece, index=index, model=model, usage=include))
             events.append(completion_chunk("", index=index, finish_reason="stop", model=model, usage=include))
         if include:
-            events.append({"id": "cmpl-fake123", "object": "text_completion", "created": 1_700_000_000,
-                           "model": model, "choices": [], "usage": usage})
+            events.append(
+                {
+                    "id": "cmpl-fake123",
+                    "object": "text_completion",
+                    "created": 1_700_000_000,
+                    "model": model,
+                    "choices": [],
+                    "usage": usage,
+                }
+            )
         return Reply(stream=events)
 
     async def _responses(self, request: web.Request) -> web.StreamResponse:
@@ -287,8 +386,11 @@ class FakeOpenAI(ScriptedStreams):
         if reply.stream is None:
             return web.Response(status=reply.status, body=orjson.dumps(reply.json), content_type="application/json")
         return await self.write_stream(
-            request, reply, headers={"Content-Type": "text/event-stream"},
-            frame=lambda event: b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n")
+            request,
+            reply,
+            headers={"Content-Type": "text/event-stream"},
+            frame=lambda event: b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n",
+        )
 
     async def _embeddings(self, request: web.Request) -> web.Response:
         """Scripted replies first; by default one 3-number vector per input, derived from the input."""
@@ -299,10 +401,18 @@ class FakeOpenAI(ScriptedStreams):
             reply = self.replies.popleft()
             return web.Response(status=reply.status, body=orjson.dumps(reply.json), content_type="application/json")
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        data = [{"object": "embedding", "index": index, "embedding": [float(len(str(text))), 0.5, -0.25]}
-                for index, text in enumerate(inputs)]
-        return web.json_response({"object": "list", "data": data, "model": body["model"],
-                                  "usage": {"prompt_tokens": 2 * len(inputs), "total_tokens": 2 * len(inputs)}})
+        data = [
+            {"object": "embedding", "index": index, "embedding": [float(len(str(text))), 0.5, -0.25]}
+            for index, text in enumerate(inputs)
+        ]
+        return web.json_response(
+            {
+                "object": "list",
+                "data": data,
+                "model": body["model"],
+                "usage": {"prompt_tokens": 2 * len(inputs), "total_tokens": 2 * len(inputs)},
+            }
+        )
 
     def _default(self, body: dict[str, Any]) -> Reply:
         if body.get("stream"):

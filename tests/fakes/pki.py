@@ -21,14 +21,26 @@ def _name(common: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-def _cert(subject: str, key: Any, issuer: tuple[x509.Certificate, Any] | None, *, ca: bool = False,
-          names: list[x509.GeneralName] | None = None, client: bool = False) -> x509.Certificate:
+def _cert(
+    subject: str,
+    key: Any,
+    issuer: tuple[x509.Certificate, Any] | None,
+    *,
+    ca: bool = False,
+    names: list[x509.GeneralName] | None = None,
+    client: bool = False,
+) -> x509.Certificate:
     now = datetime.datetime.now(datetime.UTC)
-    builder = (x509.CertificateBuilder().subject_name(_name(subject))
-               .issuer_name(issuer[0].subject if issuer else _name(subject))
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=2))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(issuer[0].subject if issuer else _name(subject))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     if names:
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     if client:
@@ -42,8 +54,9 @@ def _pem(path: Path, *items: Any) -> str:
         if isinstance(item, x509.Certificate):
             data += item.public_bytes(serialization.Encoding.PEM)
         else:
-            data += item.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption())
+            data += item.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
     path.write_bytes(data)
     return str(path)
 
@@ -59,13 +72,18 @@ def make_pki(folder: Path) -> dict[str, str]:
     client = _cert("babelgate", client_key, (ca, ca_key), client=True)
     stranger_key = ec.generate_private_key(ec.SECP256R1())
     stranger = _cert("stranger", stranger_key, None, names=SERVER_NAMES)
-    return {"ca": _pem(folder / "ca.pem", ca), "server": _pem(folder / "server.pem", server, server_key),
-            "client": _pem(folder / "client.pem", client), "client_key": _pem(folder / "client.key", client_key),
-            "stranger": _pem(folder / "stranger.pem", stranger, stranger_key)}
+    return {
+        "ca": _pem(folder / "ca.pem", ca),
+        "server": _pem(folder / "server.pem", server, server_key),
+        "client": _pem(folder / "client.pem", client),
+        "client_key": _pem(folder / "client.key", client_key),
+        "stranger": _pem(folder / "stranger.pem", stranger, stranger_key),
+    }
 
 
-def server_context(pki: dict[str, str], *, client_certificate: ssl.VerifyMode = ssl.CERT_NONE,
-                   certificate: str = "server") -> ssl.SSLContext:
+def server_context(
+    pki: dict[str, str], *, client_certificate: ssl.VerifyMode = ssl.CERT_NONE, certificate: str = "server"
+) -> ssl.SSLContext:
     """A server's context; `client_certificate` CERT_OPTIONAL or CERT_REQUIRED checks clients'
     certificates against the CA."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

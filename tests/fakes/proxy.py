@@ -53,8 +53,10 @@ class FakeProxy:
             return
         lines = head.decode("latin-1").split("\r\n")
         method, target, _ = lines[0].split(" ", 2)
-        headers = {name.strip().lower(): value.strip() for name, _, value in
-                   (line.partition(":") for line in lines[1:] if line)}
+        headers = {
+            name.strip().lower(): value.strip()
+            for name, _, value in (line.partition(":") for line in lines[1:] if line)
+        }
         self.seen.append(Seen(method, target, headers.get("proxy-authorization")))
         if self.require_auth is not None and headers.get("proxy-authorization") != self.require_auth:
             writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
@@ -81,13 +83,18 @@ class FakeProxy:
         self._writers.add(upstream_writer)
         origin_form = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         kept = [line for line in lines[1:] if line and not line.lower().startswith("proxy-authorization")]
-        upstream_writer.write(("\r\n".join([f"{method} {origin_form} HTTP/1.1", *kept, "Connection: close"])
-                               + "\r\n\r\n").encode())
+        upstream_writer.write(
+            ("\r\n".join([f"{method} {origin_form} HTTP/1.1", *kept, "Connection: close"]) + "\r\n\r\n").encode()
+        )
         await _pipe_both(reader, writer, upstream_reader, upstream_writer)
 
 
-async def _pipe_both(a_reader: asyncio.StreamReader, a_writer: asyncio.StreamWriter,
-                     b_reader: asyncio.StreamReader, b_writer: asyncio.StreamWriter) -> None:
+async def _pipe_both(
+    a_reader: asyncio.StreamReader,
+    a_writer: asyncio.StreamWriter,
+    b_reader: asyncio.StreamReader,
+    b_writer: asyncio.StreamWriter,
+) -> None:
     async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(Exception):
             while data := await reader.read(65536):

@@ -79,8 +79,15 @@ class ScriptedStreams:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def write_stream(self, request: web.Request, reply: Reply, *, frame: Callable[[dict[str, Any]], bytes],
-                           headers: Mapping[str, str], done_frame: bytes | None = None) -> web.StreamResponse:
+    async def write_stream(
+        self,
+        request: web.Request,
+        reply: Reply,
+        *,
+        frame: Callable[[dict[str, Any]], bytes],
+        headers: Mapping[str, str],
+        done_frame: bytes | None = None,
+    ) -> web.StreamResponse:
         """`reply.stream` framed by `frame` (bytes go out as they are), then `done_frame` if the
         reply wants one; `drop_after` closes the connection, `stall_after` goes quiet."""
         response = web.StreamResponse(status=reply.status, headers={**headers, **reply.headers})

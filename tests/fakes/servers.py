@@ -50,8 +50,14 @@ class RunningApp:
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         # The HTTP protocol `babelgate serve` runs (uvicorn's, with coalesced writes), for fakes and gateway alike.
-        config = uvicorn.Config(self.app, lifespan="on", log_level="warning", loop="none", timeout_graceful_shutdown=2,
-                                **{**UVICORN_OPTIONS, "log_config": uvicorn.config.LOGGING_CONFIG})
+        config = uvicorn.Config(
+            self.app,
+            lifespan="on",
+            log_level="warning",
+            loop="none",
+            timeout_graceful_shutdown=2,
+            **{**UVICORN_OPTIONS, "log_config": uvicorn.config.LOGGING_CONFIG},
+        )
         self._server = uvicorn.Server(config)
         self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:

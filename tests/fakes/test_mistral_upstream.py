@@ -48,9 +48,14 @@ from tests.fakes.servers import LoopThread
 
 MODEL = "mistral-small-latest"
 PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-WEATHER_TOOL: ToolTypedDict = {"type": "function", "function": {
-    "name": "get_weather", "description": "Weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+WEATHER_TOOL: ToolTypedDict = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
 RAW_HEADERS = {"Authorization": "Bearer k", "Content-Type": "application/json"}
 
 
@@ -81,8 +86,12 @@ def user(text: str = "Hi") -> UserMessageTypedDict:
 
 
 def post(fake: FakeMistral, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.post(f"{fake.base_url}/v1/chat/completions", json=body,
-                      headers=RAW_HEADERS if headers is None else headers, timeout=10)
+    return httpx.post(
+        f"{fake.base_url}/v1/chat/completions",
+        json=body,
+        headers=RAW_HEADERS if headers is None else headers,
+        timeout=10,
+    )
 
 
 # --- the SDK parses what the fake answers ---------------------------------------------------------
@@ -102,22 +111,31 @@ def test_default_completion_parses_and_sdk_request_is_accepted(sdk: Mistral, fak
 
 
 def test_tool_calls_with_object_and_string_arguments_parse(sdk: Mistral, fake: FakeMistral) -> None:
-    calls = [tool_call("D681PevKs", "get_weather", {"city": "Paris"}),
-             tool_call("a1B2c3D4e", "get_weather", '{"city": "Oslo"}')]
+    calls = [
+        tool_call("D681PevKs", "get_weather", {"city": "Paris"}),
+        tool_call("a1B2c3D4e", "get_weather", '{"city": "Oslo"}'),
+    ]
     fake.script(Reply(json=completion("", tool_calls=calls, usage=usage(20, 30))))
     reply = sdk.chat.complete(model=MODEL, messages=[user()], tools=[WEATHER_TOOL])
     message = reply.choices[0].message
     assert message is not None and message.tool_calls
     first, second = message.tool_calls
     assert (first.id, first.type, first.function.name, first.function.arguments) == (
-        "D681PevKs", "function", "get_weather", {"city": "Paris"})
+        "D681PevKs",
+        "function",
+        "get_weather",
+        {"city": "Paris"},
+    )
     assert second.function.arguments == '{"city": "Oslo"}'
     assert reply.choices[0].finish_reason == "tool_calls" and reply.usage.total_tokens == 50
 
 
 def test_thinking_content_parses_into_sdk_chunks(sdk: Mistral, fake: FakeMistral) -> None:
-    fake.script(Reply(json=completion(thinking_content("Let me think.", "42", signature="sig"),
-                                      model="magistral-medium-latest")))
+    fake.script(
+        Reply(
+            json=completion(thinking_content("Let me think.", "42", signature="sig"), model="magistral-medium-latest")
+        )
+    )
     reply = sdk.chat.complete(model="magistral-medium-latest", messages=[user()])
     message = reply.choices[0].message
     assert message is not None and isinstance(message.content, list)
@@ -131,8 +149,9 @@ def test_default_stream_has_usage_on_the_last_chunk_only(sdk: Mistral) -> None:
     with sdk.chat.stream(model=MODEL, messages=[user()]) as events:
         chunks = [event.data for event in events]
     assert chunks[0].choices[0].delta.role == "assistant"
-    assert "".join(c.choices[0].delta.content for c in chunks if isinstance(c.choices[0].delta.content, str)) \
-        == "Hello!"
+    assert (
+        "".join(c.choices[0].delta.content for c in chunks if isinstance(c.choices[0].delta.content, str)) == "Hello!"
+    )
     assert [c.usage is not None for c in chunks] == [False, False, False, True]
     last = chunks[-1]
     assert last.choices[0].finish_reason == "stop" and last.choices[0].delta.content == "!"
@@ -149,14 +168,21 @@ def test_raw_stream_framing_ends_with_done(fake: FakeMistral) -> None:
 
 
 def test_streamed_tool_calls_arrive_whole_with_index_and_id(sdk: Mistral, fake: FakeMistral) -> None:
-    fake.script(Reply(stream=tool_call_stream(  # type: ignore[arg-type]
-        [("D681PevKs", "get_weather", '{"city": "Paris"}'), ("x9Y8z7W6v", "get_time", '{"tz": "UTC"}')],
-        leading_text="Checking.")))
+    fake.script(
+        Reply(
+            stream=tool_call_stream(  # type: ignore[arg-type]
+                [("D681PevKs", "get_weather", '{"city": "Paris"}'), ("x9Y8z7W6v", "get_time", '{"tz": "UTC"}')],
+                leading_text="Checking.",
+            )
+        )
+    )
     with sdk.chat.stream(model=MODEL, messages=[user()], tools=[WEATHER_TOOL]) as events:
         chunks = [event.data for event in events]
     calls = [call for c in chunks for call in (c.choices[0].delta.tool_calls or [])]
     assert [(call.index, call.id, call.function.name, call.function.arguments) for call in calls] == [
-        (0, "D681PevKs", "get_weather", '{"city": "Paris"}'), (1, "x9Y8z7W6v", "get_time", '{"tz": "UTC"}')]
+        (0, "D681PevKs", "get_weather", '{"city": "Paris"}'),
+        (1, "x9Y8z7W6v", "get_time", '{"tz": "UTC"}'),
+    ]
     assert chunks[1].choices[0].delta.content == "Checking."
     assert chunks[-1].choices[0].finish_reason == "tool_calls" and chunks[-1].usage is not None
     assert all(c.usage is None for c in chunks[:-1])
@@ -167,16 +193,30 @@ def test_streamed_thinking_chunks_parse(sdk: Mistral, fake: FakeMistral) -> None
     with sdk.chat.stream(model="magistral-medium-latest", messages=[user()]) as events:
         contents = [event.data.choices[0].delta.content for event in events]
     assert contents[0] == ""
-    thinking = [part.text for item in contents[1:] if isinstance(item, list) for block in item
-                if isinstance(block, ThinkChunk) for part in block.thinking if isinstance(part, TextChunk)]
-    answer = [block.text for item in contents[1:] if isinstance(item, list) for block in item
-              if isinstance(block, TextChunk)]
+    thinking = [
+        part.text
+        for item in contents[1:]
+        if isinstance(item, list)
+        for block in item
+        if isinstance(block, ThinkChunk)
+        for part in block.thinking
+        if isinstance(part, TextChunk)
+    ]
+    answer = [
+        block.text for item in contents[1:] if isinstance(item, list) for block in item if isinstance(block, TextChunk)
+    ]
     assert (thinking, answer) == (["Hmm, ", "six times seven."], ["4", "2"])
 
 
 def test_hand_built_chunks_parse(sdk: Mistral, fake: FakeMistral) -> None:
-    fake.script(Reply(stream=[chunk({"role": "assistant", "content": "Hi"}),
-                              chunk({"content": ""}, finish_reason="length", usage=usage(1, 1))]))
+    fake.script(
+        Reply(
+            stream=[
+                chunk({"role": "assistant", "content": "Hi"}),
+                chunk({"content": ""}, finish_reason="length", usage=usage(1, 1)),
+            ]
+        )
+    )
     with sdk.chat.stream(model=MODEL, messages=[user()]) as events:
         chunks = [event.data for event in events]
     assert chunks[-1].choices[0].finish_reason == "length" and chunks[-1].usage is not None
@@ -184,8 +224,18 @@ def test_hand_built_chunks_parse(sdk: Mistral, fake: FakeMistral) -> None:
 
 @pytest.mark.parametrize("envelope", [True, False])
 def test_422_raises_http_validation_error(sdk: Mistral, fake: FakeMistral, envelope: bool) -> None:
-    fake.script(Reply(status=422, json=error_422(["temperature"], "Input should be less than or equal to 1.5",
-                                                 error_type="less_than_equal", input=2, envelope=envelope)))
+    fake.script(
+        Reply(
+            status=422,
+            json=error_422(
+                ["temperature"],
+                "Input should be less than or equal to 1.5",
+                error_type="less_than_equal",
+                input=2,
+                envelope=envelope,
+            ),
+        )
+    )
     with pytest.raises(errors.HTTPValidationError) as caught:
         sdk.chat.complete(model=MODEL, messages=[user()])
     assert caught.value.status_code == 422
@@ -206,13 +256,19 @@ def test_fake_refusal_raises_http_validation_error(sdk: Mistral, fake: FakeMistr
     fake.violations.clear()  # the `sdk` fixture checks that nothing else was refused
 
 
-@pytest.mark.parametrize(("status", "body"), [
-    (400, error_body("Unexpected role 'user' after role 'tool'", type="invalid_request_message_order", code="3230")),
-    (401, unauthorized_body("req-1")),
-    (403, error_body("Tier not allowed", type="tier_not_allowed", code="1002", raw_status_code=403)),
-    (429, error_body("Requests rate limit exceeded", type="rate_limited", code="1300")),
-    (500, error_body("Internal server error", type="internal_server_error", code="1000")),
-])
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (
+            400,
+            error_body("Unexpected role 'user' after role 'tool'", type="invalid_request_message_order", code="3230"),
+        ),
+        (401, unauthorized_body("req-1")),
+        (403, error_body("Tier not allowed", type="tier_not_allowed", code="1002", raw_status_code=403)),
+        (429, error_body("Requests rate limit exceeded", type="rate_limited", code="1300")),
+        (500, error_body("Internal server error", type="internal_server_error", code="1000")),
+    ],
+)
 def test_error_status_raises_sdk_error(sdk: Mistral, fake: FakeMistral, status: int, body: dict[str, Any]) -> None:
     fake.script(Reply(status=status, json=body, headers={"retry-after": "1"}))
     with pytest.raises(errors.SDKError) as caught:
@@ -250,8 +306,9 @@ def test_models_list_requires_auth(fake: FakeMistral) -> None:
 def test_client_hanging_up_on_a_stalled_stream_is_recorded(fake: FakeMistral) -> None:
     fake.script(Reply(stream=text_stream(["a", "b"]), stall_after=2))  # type: ignore[arg-type]
     body = {"model": MODEL, "stream": True, "messages": [user()]}
-    with httpx.stream("POST", f"{fake.base_url}/v1/chat/completions", json=body, headers=RAW_HEADERS,
-                      timeout=10) as response:
+    with httpx.stream(
+        "POST", f"{fake.base_url}/v1/chat/completions", json=body, headers=RAW_HEADERS, timeout=10
+    ) as response:
         next(response.iter_bytes())
     deadline = time.monotonic() + 5
     while fake.stream_closed_at is None and time.monotonic() < deadline:
@@ -265,36 +322,79 @@ def test_client_hanging_up_on_a_stalled_stream_is_recorded(fake: FakeMistral) ->
 def test_sdk_tool_round_trip_with_everything_is_accepted(sdk: Mistral, fake: FakeMistral) -> None:
     messages: list[Any] = [
         {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": [
-            {"type": "text", "text": "Weather here?"},
-            {"type": "image_url", "image_url": f"data:image/png;base64,{PNG_1PX}"},
-            {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "low"}},
-            {"type": "document_url", "document_url": "https://example.com/a.pdf"}]},
-        {"role": "assistant", "content": thinking_content("Two cities.", ""), "tool_calls": [
-            {"id": "D681PevKs", "type": "function", "function": {"name": "get_weather",
-                                                                 "arguments": {"city": "Paris"}}},
-            {"id": "a1B2c3D4e", "type": "function", "function": {"name": "get_weather",
-                                                                 "arguments": '{"city": "Oslo"}'}}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Weather here?"},
+                {"type": "image_url", "image_url": f"data:image/png;base64,{PNG_1PX}"},
+                {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "low"}},
+                {"type": "document_url", "document_url": "https://example.com/a.pdf"},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": thinking_content("Two cities.", ""),
+            "tool_calls": [
+                {
+                    "id": "D681PevKs",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": {"city": "Paris"}},
+                },
+                {
+                    "id": "a1B2c3D4e",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                },
+            ],
+        },
         {"role": "tool", "tool_call_id": "D681PevKs", "name": "get_weather", "content": "Sunny"},
-        {"role": "tool", "tool_call_id": "a1B2c3D4e", "name": "get_weather", "content": [{"type": "text",
-                                                                                          "text": "Rain"}]},
+        {
+            "role": "tool",
+            "tool_call_id": "a1B2c3D4e",
+            "name": "get_weather",
+            "content": [{"type": "text", "text": "Rain"}],
+        },
         {"role": "assistant", "content": "Paris sunny, Oslo rainy."},
         {"role": "user", "content": "Thanks. JSON please."},
         {"role": "assistant", "content": "{", "prefix": True},
     ]
-    schema: dict[str, Any] = {"type": "object", "properties": {"answer": {"type": "string"}},
-                              "required": ["answer"], "additionalProperties": False}
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {"answer": {"type": "string"}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
     # The SDK's TypedDict names the schema `schema_definition`; on the wire it is `schema`.
-    response_format: ResponseFormatTypedDict = {"type": "json_schema", "json_schema": {
-        "name": "answer", "schema_definition": schema, "strict": True}}
+    response_format: ResponseFormatTypedDict = {
+        "type": "json_schema",
+        "json_schema": {"name": "answer", "schema_definition": schema, "strict": True},
+    }
     sdk.chat.complete(
-        model=MODEL, messages=messages, tools=[WEATHER_TOOL], tool_choice="any", parallel_tool_calls=True,
+        model=MODEL,
+        messages=messages,
+        tools=[WEATHER_TOOL],
+        tool_choice="any",
+        parallel_tool_calls=True,
         response_format=response_format,
-        random_seed=7, temperature=0.3, top_p=0.9, max_tokens=100, stop=["\n\n"], presence_penalty=0.1,
-        frequency_penalty=0.2, n=1, safe_prompt=False, reasoning_effort="high", metadata={"trace": "x"})
-    with sdk.chat.stream(model=MODEL, messages=messages[:5], tools=[WEATHER_TOOL],
-                         tool_choice={"type": "function", "function": {"name": "get_weather"}},
-                         response_format={"type": "json_object"}) as events:
+        random_seed=7,
+        temperature=0.3,
+        top_p=0.9,
+        max_tokens=100,
+        stop=["\n\n"],
+        presence_penalty=0.1,
+        frequency_penalty=0.2,
+        n=1,
+        safe_prompt=False,
+        reasoning_effort="high",
+        metadata={"trace": "x"},
+    )
+    with sdk.chat.stream(
+        model=MODEL,
+        messages=messages[:5],
+        tools=[WEATHER_TOOL],
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        response_format={"type": "json_object"},
+    ) as events:
         assert len(list(events)) == 4
     sent = fake.received[0].json
     assert sent["random_seed"] == 7 and sent["messages"][2]["tool_calls"][0]["id"] == "D681PevKs"
@@ -310,48 +410,84 @@ def test_request_violations_of_a_good_body_is_empty() -> None:
 
 
 def good_body(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": MODEL, "messages": [
-        user("Weather?"),
-        {"role": "assistant", "content": "", "tool_calls": [
-            {"id": "D681PevKs", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
-        {"role": "tool", "tool_call_id": "D681PevKs", "content": "Sunny"}], "tools": [WEATHER_TOOL]}
+    body: dict[str, Any] = {
+        "model": MODEL,
+        "messages": [
+            user("Weather?"),
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {"id": "D681PevKs", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+                ],
+            },
+            {"role": "tool", "tool_call_id": "D681PevKs", "content": "Sunny"},
+        ],
+        "tools": [WEATHER_TOOL],
+    }
     body.update(changes)
     return body
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("stream_options", {"include_usage": True}), ("user", "u-1"), ("seed", 1), ("max_completion_tokens", 10),
-    ("logit_bias", {"1": 1}), ("store", False), ("modalities", ["text"]), ("reasoning", {"effort": "low"}),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("stream_options", {"include_usage": True}),
+        ("user", "u-1"),
+        ("seed", 1),
+        ("max_completion_tokens", 10),
+        ("logit_bias", {"1": 1}),
+        ("store", False),
+        ("modalities", ["text"]),
+        ("reasoning", {"effort": "low"}),
+    ],
+)
 def test_openai_only_fields_get_422_extra_forbidden(fake: FakeMistral, field: str, value: Any) -> None:
     response = post(fake, good_body(**{field: value}))
     assert response.status_code == 422
     payload = response.json()
     assert (payload["object"], payload["type"]) == ("error", "invalid_request_error")
-    assert payload["message"]["detail"] == [{"type": "extra_forbidden", "loc": ["body", field],
-                                             "msg": "Extra inputs are not permitted", "input": value}]
+    assert payload["message"]["detail"] == [
+        {"type": "extra_forbidden", "loc": ["body", field], "msg": "Extra inputs are not permitted", "input": value}
+    ]
     assert fake.violations == [f"{field}: Extra inputs are not permitted"]
 
 
-@pytest.mark.parametrize(("changes", "error_type", "violation"), [
-    ({"temperature": 2}, "less_than_equal", "temperature: Input should be less than or equal to 1.5"),
-    ({"top_p": 0}, "greater_than", "top_p: Input should be greater than 0"),
-    ({"n": 0}, "greater_than_equal", "n: Input should be greater than or equal to 1"),
-    ({"max_tokens": "5"}, "int_type", "max_tokens: Input should be a valid integer"),
-    ({"tool_choice": "required_please"}, "literal_error", None),
-    ({"messages": [{"role": "developer", "content": "x"}]}, "union_tag_invalid", None),
-    ({"messages": [{"role": "user", "name": "bob", "content": "x"}]}, "extra_forbidden",
-     "messages.0.name: Extra inputs are not permitted"),
-    ({"messages": [user(), {"role": "assistant", "content": "a", "reasoning_content": "r"}, user()]},
-     "extra_forbidden", "messages.1.reasoning_content: Extra inputs are not permitted"),
-    ({"messages": [{"role": "user", "content": [{"type": "input_text", "text": "x"}]}]}, "union_tag_invalid", None),
-    ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"uri": "x"}}]}]}, "missing",
-     None),
-    ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema_definition": {}}}},
-     "missing", None),
-])
-def test_schema_problems_get_422(fake: FakeMistral, changes: dict[str, Any], error_type: str,
-                                 violation: str | None) -> None:
+@pytest.mark.parametrize(
+    ("changes", "error_type", "violation"),
+    [
+        ({"temperature": 2}, "less_than_equal", "temperature: Input should be less than or equal to 1.5"),
+        ({"top_p": 0}, "greater_than", "top_p: Input should be greater than 0"),
+        ({"n": 0}, "greater_than_equal", "n: Input should be greater than or equal to 1"),
+        ({"max_tokens": "5"}, "int_type", "max_tokens: Input should be a valid integer"),
+        ({"tool_choice": "required_please"}, "literal_error", None),
+        ({"messages": [{"role": "developer", "content": "x"}]}, "union_tag_invalid", None),
+        (
+            {"messages": [{"role": "user", "name": "bob", "content": "x"}]},
+            "extra_forbidden",
+            "messages.0.name: Extra inputs are not permitted",
+        ),
+        (
+            {"messages": [user(), {"role": "assistant", "content": "a", "reasoning_content": "r"}, user()]},
+            "extra_forbidden",
+            "messages.1.reasoning_content: Extra inputs are not permitted",
+        ),
+        ({"messages": [{"role": "user", "content": [{"type": "input_text", "text": "x"}]}]}, "union_tag_invalid", None),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"uri": "x"}}]}]},
+            "missing",
+            None,
+        ),
+        (
+            {"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema_definition": {}}}},
+            "missing",
+            None,
+        ),
+    ],
+)
+def test_schema_problems_get_422(
+    fake: FakeMistral, changes: dict[str, Any], error_type: str, violation: str | None
+) -> None:
     response = post(fake, good_body(**changes))
     assert response.status_code == 422
     details = response.json()["message"]["detail"]
@@ -360,35 +496,90 @@ def test_schema_problems_get_422(fake: FakeMistral, changes: dict[str, Any], err
     assert fake.violations and (violation is None or fake.violations == [violation])
 
 
-@pytest.mark.parametrize(("messages", "message", "error_type", "code"), [
-    ([user(), {"role": "assistant", "tool_calls": [{"id": "call_abc123",
-                                                    "function": {"name": "f", "arguments": "{}"}}]},
-      {"role": "tool", "tool_call_id": "call_abc123", "content": "x"}],
-     "Tool call id was call_abc123 but must be a-z, A-Z, 0-9, with a length of 9.", "invalid_function_call", "3280"),
-    ([user(), {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]},
-      {"role": "tool", "tool_call_id": "D681PevKs", "content": "x"}],
-     "Tool call id was null but must be a-z, A-Z, 0-9, with a length of 9.", "invalid_function_call", "3280"),
-    ([*good_body()["messages"], user("More?")],
-     "Unexpected role 'user' after role 'tool'", "invalid_request_message_order", "3230"),
-    ([user(), {"role": "tool", "tool_call_id": "D681PevKs", "content": "x"}],
-     "Unexpected role 'tool' after role 'user'", "invalid_request_message_order", "3230"),
-    ([user(), {"role": "assistant", "content": "Hello"}],
-     "Expected last role User or Tool (or Assistant with prefix True) for serving but got assistant",
-     "invalid_request_message_order", "3230"),
-    ([user(), {"role": "assistant", "tool_calls": [
-        {"id": "D681PevKs", "function": {"name": "f", "arguments": "{}"}},
-        {"id": "a1B2c3D4e", "function": {"name": "f", "arguments": "{}"}}]},
-      {"role": "tool", "tool_call_id": "D681PevKs", "content": "x"}],
-     "Not the same number of function calls and responses", "invalid_request_message_order", "3230"),
-    ([user(), {"role": "assistant", "tool_calls": [{"id": "D681PevKs", "function": {"name": "f", "arguments": "{}"}}]},
-      {"role": "tool", "tool_call_id": "zzzzzzzzz", "content": "x"}],
-     "Tool call id zzzzzzzzz answers no tool call of the assistant message before it (or answers one twice)",
-     "invalid_request_message_order", "3230"),
-    ([user(), {"role": "assistant"}, user()],
-     "Assistant message must have either content or tool_calls", "invalid_request_message_order", "3230"),
-])
-def test_conversation_rules_get_400(fake: FakeMistral, messages: list[dict[str, Any]], message: str,
-                                   error_type: str, code: str) -> None:
+@pytest.mark.parametrize(
+    ("messages", "message", "error_type", "code"),
+    [
+        (
+            [
+                user(),
+                {
+                    "role": "assistant",
+                    "tool_calls": [{"id": "call_abc123", "function": {"name": "f", "arguments": "{}"}}],
+                },
+                {"role": "tool", "tool_call_id": "call_abc123", "content": "x"},
+            ],
+            "Tool call id was call_abc123 but must be a-z, A-Z, 0-9, with a length of 9.",
+            "invalid_function_call",
+            "3280",
+        ),
+        (
+            [
+                user(),
+                {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "D681PevKs", "content": "x"},
+            ],
+            "Tool call id was null but must be a-z, A-Z, 0-9, with a length of 9.",
+            "invalid_function_call",
+            "3280",
+        ),
+        (
+            [*good_body()["messages"], user("More?")],
+            "Unexpected role 'user' after role 'tool'",
+            "invalid_request_message_order",
+            "3230",
+        ),
+        (
+            [user(), {"role": "tool", "tool_call_id": "D681PevKs", "content": "x"}],
+            "Unexpected role 'tool' after role 'user'",
+            "invalid_request_message_order",
+            "3230",
+        ),
+        (
+            [user(), {"role": "assistant", "content": "Hello"}],
+            "Expected last role User or Tool (or Assistant with prefix True) for serving but got assistant",
+            "invalid_request_message_order",
+            "3230",
+        ),
+        (
+            [
+                user(),
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {"id": "D681PevKs", "function": {"name": "f", "arguments": "{}"}},
+                        {"id": "a1B2c3D4e", "function": {"name": "f", "arguments": "{}"}},
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "D681PevKs", "content": "x"},
+            ],
+            "Not the same number of function calls and responses",
+            "invalid_request_message_order",
+            "3230",
+        ),
+        (
+            [
+                user(),
+                {
+                    "role": "assistant",
+                    "tool_calls": [{"id": "D681PevKs", "function": {"name": "f", "arguments": "{}"}}],
+                },
+                {"role": "tool", "tool_call_id": "zzzzzzzzz", "content": "x"},
+            ],
+            "Tool call id zzzzzzzzz answers no tool call of the assistant message before it (or answers one twice)",
+            "invalid_request_message_order",
+            "3230",
+        ),
+        (
+            [user(), {"role": "assistant"}, user()],
+            "Assistant message must have either content or tool_calls",
+            "invalid_request_message_order",
+            "3230",
+        ),
+    ],
+)
+def test_conversation_rules_get_400(
+    fake: FakeMistral, messages: list[dict[str, Any]], message: str, error_type: str, code: str
+) -> None:
     fake.script(Reply(json=completion("unused")))
     response = post(fake, good_body(messages=messages))
     assert response.status_code == 400
@@ -398,15 +589,21 @@ def test_conversation_rules_get_400(fake: FakeMistral, messages: list[dict[str, 
 
 
 def test_bad_function_name_in_tools_gets_400(fake: FakeMistral) -> None:
-    response = post(fake, good_body(tools=[{"type": "function", "function": {"name": "get weather",
-                                                                             "parameters": {}}}]))
+    response = post(
+        fake, good_body(tools=[{"type": "function", "function": {"name": "get weather", "parameters": {}}}])
+    )
     assert response.status_code == 400 and response.json()["code"] == "3280"
     assert fake.violations[0].startswith("tools.0.function.name: Function name was get weather")
 
 
-@pytest.mark.parametrize("headers", [{"Content-Type": "application/json"},
-                                     {"Authorization": "Bearer", "Content-Type": "application/json"},
-                                     {"Authorization": "Basic k", "Content-Type": "application/json"}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "application/json"},
+        {"Authorization": "Bearer", "Content-Type": "application/json"},
+        {"Authorization": "Basic k", "Content-Type": "application/json"},
+    ],
+)
 def test_missing_auth_gets_401(fake: FakeMistral, headers: dict[str, str]) -> None:
     response = post(fake, good_body(), headers=headers)
     assert response.status_code == 401 and response.json()["message"] == "Unauthorized"
@@ -436,7 +633,8 @@ def test_request_violations_reports_schema_problems_alone() -> None:
 def test_public_spec_refuses_what_only_it_knows() -> None:
     # The SDK's open enum accepts `max`; the public spec's ReasoningEffort does not list it.
     assert request_violations(good_body(reasoning_effort="max")) == [
-        "reasoning_effort: 'max' is not one of ['none', 'minimal', 'low', 'medium', 'high', 'xhigh'] (public spec)"]
+        "reasoning_effort: 'max' is not one of ['none', 'minimal', 'low', 'medium', 'high', 'xhigh'] (public spec)"
+    ]
 
 
 def test_builders_match_the_public_spec() -> None:
@@ -447,8 +645,11 @@ def test_builders_match_the_public_spec() -> None:
     events = [*text_stream(["a", "b"]), *tool_call_stream([("D681PevKs", "f", "{}")]), *thinking_stream(["t"], ["a"])]
     for event in events:
         chunk_schema.validate(event)
-    for reply in (completion(), completion("", tool_calls=[tool_call("D681PevKs", "f", {"a": 1}, index=0)]),
-                  completion(thinking_content("t", "a"))):
+    for reply in (
+        completion(),
+        completion("", tool_calls=[tool_call("D681PevKs", "f", {"a": 1}, index=0)]),
+        completion(thinking_content("t", "a")),
+    ):
         choice_schema.validate(reply["choices"][0])
         usage_schema.validate(reply["usage"])
     card_schema.validate(model_card("mistral-small-latest", vision=True))
@@ -456,14 +657,17 @@ def test_builders_match_the_public_spec() -> None:
 
 # --- embeddings: POST /v1/embeddings ---------------------------------------------------------------
 
+
 def embed(fake: FakeMistral, body: Any) -> httpx.Response:
     return httpx.post(f"{fake.base_url}/v1/embeddings", json=body, headers=RAW_HEADERS, timeout=10)
 
 
 def test_sdk_embeddings_parse_with_deterministic_vectors(sdk: Mistral, fake: FakeMistral) -> None:
     answer = sdk.embeddings.create(model="mistral-embed", inputs=["Embed this sentence.", "As well as this one."])
-    assert [item.embedding for item in answer.data] == [fake_embedding("mistral-embed", "Embed this sentence.", 1024),
-                                                         fake_embedding("mistral-embed", "As well as this one.", 1024)]
+    assert [item.embedding for item in answer.data] == [
+        fake_embedding("mistral-embed", "Embed this sentence.", 1024),
+        fake_embedding("mistral-embed", "As well as this one.", 1024),
+    ]
     assert [item.index for item in answer.data] == [0, 1]
     assert (answer.object, answer.model) == ("list", "mistral-embed")
     tokens = fake_tokens("Embed this sentence.") + fake_tokens("As well as this one.")
@@ -501,18 +705,28 @@ def test_sdk_refused_output_dimension_on_mistral_embed(sdk: Mistral, fake: FakeM
     fake.violations.clear()  # the `sdk` fixture checks that nothing else was refused
 
 
-@pytest.mark.parametrize(("body", "error_type", "violation"), [
-    ({"model": "mistral-embed", "input": ["x"], "user": "u-1"}, "extra_forbidden",
-     "user: Extra inputs are not permitted"),
-    ({"model": "mistral-embed", "input": ["x"], "dimensions": 3}, "extra_forbidden",
-     "dimensions: Extra inputs are not permitted"),
-    ({"model": "mistral-embed", "input": [[1, 2, 3]]}, "string_type", None),
-    ({"model": "mistral-embed"}, "missing", "input: Field required"),
-    ({"model": "codestral-embed", "input": "x", "output_dimension": 0}, "spec_exclusiveMinimum", None),
-    ({"model": "codestral-embed", "input": "x", "output_dtype": "float16"}, "literal_error", None),
-])
-def test_embedding_schema_problems_get_422(fake: FakeMistral, body: dict[str, Any], error_type: str,
-                                           violation: str | None) -> None:
+@pytest.mark.parametrize(
+    ("body", "error_type", "violation"),
+    [
+        (
+            {"model": "mistral-embed", "input": ["x"], "user": "u-1"},
+            "extra_forbidden",
+            "user: Extra inputs are not permitted",
+        ),
+        (
+            {"model": "mistral-embed", "input": ["x"], "dimensions": 3},
+            "extra_forbidden",
+            "dimensions: Extra inputs are not permitted",
+        ),
+        ({"model": "mistral-embed", "input": [[1, 2, 3]]}, "string_type", None),
+        ({"model": "mistral-embed"}, "missing", "input: Field required"),
+        ({"model": "codestral-embed", "input": "x", "output_dimension": 0}, "spec_exclusiveMinimum", None),
+        ({"model": "codestral-embed", "input": "x", "output_dtype": "float16"}, "literal_error", None),
+    ],
+)
+def test_embedding_schema_problems_get_422(
+    fake: FakeMistral, body: dict[str, Any], error_type: str, violation: str | None
+) -> None:
     response = embed(fake, body)
     assert response.status_code == 422
     assert error_type in [item["type"] for item in response.json()["message"]["detail"]]
@@ -520,19 +734,35 @@ def test_embedding_schema_problems_get_422(fake: FakeMistral, body: dict[str, An
     assert embedding_violations(body) == fake.violations
 
 
-@pytest.mark.parametrize(("body", "message", "code"), [
-    ({"model": "mistral-embed", "input": [str(i) for i in range(MAX_EMBEDDING_INPUTS + 1)]},
-     "Too many inputs in request, split into more batches.", "3210"),
-    ({"model": "mistral-embed", "input": ["word " * 4000] * 4}, "Too many tokens overall, split into more batches.",
-     "3210"),
-    ({"model": "mistral-small-latest", "input": ["x"]}, "Invalid model: mistral-small-latest", "1500"),
-    ({"model": "mistral-embed", "input": ["x"], "output_dimension": 1024},
-     "output_dimension is not supported for model mistral-embed", None),
-    ({"model": "codestral-embed", "input": ["x"], "output_dimension": 4096}, "output_dimension must be at most 3072",
-     None),
-])
-def test_embedding_requests_the_api_refuses_get_400(fake: FakeMistral, body: dict[str, Any], message: str,
-                                                    code: str | None) -> None:
+@pytest.mark.parametrize(
+    ("body", "message", "code"),
+    [
+        (
+            {"model": "mistral-embed", "input": [str(i) for i in range(MAX_EMBEDDING_INPUTS + 1)]},
+            "Too many inputs in request, split into more batches.",
+            "3210",
+        ),
+        (
+            {"model": "mistral-embed", "input": ["word " * 4000] * 4},
+            "Too many tokens overall, split into more batches.",
+            "3210",
+        ),
+        ({"model": "mistral-small-latest", "input": ["x"]}, "Invalid model: mistral-small-latest", "1500"),
+        (
+            {"model": "mistral-embed", "input": ["x"], "output_dimension": 1024},
+            "output_dimension is not supported for model mistral-embed",
+            None,
+        ),
+        (
+            {"model": "codestral-embed", "input": ["x"], "output_dimension": 4096},
+            "output_dimension must be at most 3072",
+            None,
+        ),
+    ],
+)
+def test_embedding_requests_the_api_refuses_get_400(
+    fake: FakeMistral, body: dict[str, Any], message: str, code: str | None
+) -> None:
     response = embed(fake, body)
     assert response.status_code == 400
     payload = response.json()
@@ -541,13 +771,21 @@ def test_embedding_requests_the_api_refuses_get_400(fake: FakeMistral, body: dic
 
 
 def test_embedding_requests_the_api_accepts(fake: FakeMistral) -> None:
-    body = {"model": "codestral-embed-2505", "metadata": {"team": "a"}, "input": ["x", "y"], "output_dimension": 8,
-            "output_dtype": "int8", "encoding_format": "float"}
+    body = {
+        "model": "codestral-embed-2505",
+        "metadata": {"team": "a"},
+        "input": ["x", "y"],
+        "output_dimension": 8,
+        "output_dtype": "int8",
+        "encoding_format": "float",
+    }
     assert embedding_violations(body) == []
     response = embed(fake, body)
     assert response.status_code == 200 and fake.violations == []
     assert [item["embedding"] for item in response.json()["data"]] == [
-        fake_embedding("codestral-embed-2505", "x", 8, "int8"), fake_embedding("codestral-embed-2505", "y", 8, "int8")]
+        fake_embedding("codestral-embed-2505", "x", 8, "int8"),
+        fake_embedding("codestral-embed-2505", "y", 8, "int8"),
+    ]
 
 
 def test_embeddings_require_auth(fake: FakeMistral) -> None:

@@ -53,16 +53,18 @@ def test_fake_audio_endpoints_answer_the_sdk(upstream: FakeOpenAI) -> None:
     with openai.OpenAI(base_url=upstream.base_url, api_key="k", max_retries=0, timeout=10) as sdk:
         plain = sdk.audio.transcriptions.create(model="gpt-4o-transcribe", file=("a.wav", b"RIFF", "audio/wav"))
         assert plain.text == TRANSCRIPT and plain.usage is not None and plain.usage.type == "tokens"
-        verbose = sdk.audio.transcriptions.create(model="whisper-1", file=("a.wav", b"RIFF"),
-                                                  response_format="verbose_json", timestamp_granularities=["word"])
+        verbose = sdk.audio.transcriptions.create(
+            model="whisper-1", file=("a.wav", b"RIFF"), response_format="verbose_json", timestamp_granularities=["word"]
+        )
         assert verbose.words and verbose.words[0].word == "Hello"
         assert verbose.segments and verbose.segments[0].avg_logprob < 0
         srt = sdk.audio.transcriptions.create(model="whisper-1", file=("a.mp3", b"ID3"), response_format="srt")
         assert srt.startswith("1\n00:00:00,000 --> ")
         with pytest.deprecated_call():
             assert sdk.audio.translations.create(model="whisper-1", file=("a.wav", b"RIFF")).text == TRANSLATION
-        with sdk.audio.speech.with_streaming_response.create(model="tts-1", input="Hi", voice="alloy",
-                                                             response_format="flac") as speech:
+        with sdk.audio.speech.with_streaming_response.create(
+            model="tts-1", input="Hi", voice="alloy", response_format="flac"
+        ) as speech:
             assert speech.headers["content-type"] == "audio/flac"
             assert speech.read() == fake_speech("Hi", "flac")
     first = upstream.received[0].json
@@ -70,8 +72,12 @@ def test_fake_audio_endpoints_answer_the_sdk(upstream: FakeOpenAI) -> None:
 
 
 def test_fake_audio_requests_are_checked_against_the_spec(upstream: FakeOpenAI) -> None:
-    httpx.post(upstream.base_url + "/audio/transcriptions", files={"file": ("noextension", b"x")}, timeout=10,
-               data={"model": "whisper-1", "colour": "red", "temperature": "warm"})
+    httpx.post(
+        upstream.base_url + "/audio/transcriptions",
+        files={"file": ("noextension", b"x")},
+        timeout=10,
+        data={"model": "whisper-1", "colour": "red", "temperature": "warm"},
+    )
     problems = list(upstream.spec_violations)
     assert any("'colour' was unexpected" in line for line in problems)
     assert any(line.startswith("temperature:") for line in problems)

@@ -13,8 +13,7 @@ from tests.responses_spec import event_violations, parse_sse, response_violation
 
 # Real OpenAI sends `usage: null` in in-progress snapshots, which its own spec does not allow;
 # Open Responses' spec only allows `schema: null` in an echoed json_schema format (a spec bug).
-ACCEPTED = ("usage: None is not of type 'object'", "response/usage: None is not of type 'object'",
-            "text/format/schema")
+ACCEPTED = ("usage: None is not of type 'object'", "response/usage: None is not of type 'object'", "text/format/schema")
 
 
 def sdk_client(base_url: str) -> Iterator[openai.OpenAI]:
@@ -33,8 +32,9 @@ def assert_valid_resource(resource: dict[str, Any]) -> None:
 
 
 def assert_valid_stream(events: list[dict[str, Any]]) -> None:
-    problems = [f"#{i} {event.get('type')}: {v}" for i, event in enumerate(events)
-                for v in accepted(event_violations(event))]
+    problems = [
+        f"#{i} {event.get('type')}: {v}" for i, event in enumerate(events) for v in accepted(event_violations(event))
+    ]
     assert problems == [], problems
     assert [event["sequence_number"] for event in events] == list(range(len(events)))
 
@@ -42,8 +42,11 @@ def assert_valid_stream(events: list[dict[str, Any]]) -> None:
 def stream_raw(base_url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """POST a streaming create and parse the SSE body as strictly as the compliance suite does."""
     with httpx.Client(timeout=10) as client:
-        response = client.post(base_url + "/v1/responses", json={**body, "stream": True},
-                               headers={"Authorization": "Bearer x", **(headers or {})})
+        response = client.post(
+            base_url + "/v1/responses",
+            json={**body, "stream": True},
+            headers={"Authorization": "Bearer x", **(headers or {})},
+        )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/event-stream")
     return parse_sse(response.text)
@@ -54,12 +57,24 @@ def types(events: list[dict[str, Any]]) -> list[str]:
 
 
 TEXT_SEQUENCE = [
-    "response.created", "response.in_progress", "response.output_item.added", "response.content_part.added",
-    "response.output_text.delta", "response.output_text.delta", "response.output_text.delta",
-    "response.output_text.done", "response.content_part.done", "response.output_item.done", "response.completed",
+    "response.created",
+    "response.in_progress",
+    "response.output_item.added",
+    "response.content_part.added",
+    "response.output_text.delta",
+    "response.output_text.delta",
+    "response.output_text.delta",
+    "response.output_text.done",
+    "response.content_part.done",
+    "response.output_item.done",
+    "response.completed",
 ]
 
 
 def weather_tool(name: str = "get_weather") -> dict[str, Any]:
-    return {"type": "function", "name": name, "description": "Weather for a city",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+    return {
+        "type": "function",
+        "name": name,
+        "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    }

@@ -92,8 +92,7 @@ def test_without_a_session_the_admin_api_says_how_to_log_in(gateway: RunningApp)
     assert httpx.get(gateway.url + "/admin/session").status_code == 401
 
 
-def test_writes_with_a_cookie_need_the_csrf_token_from_this_origin(gateway: RunningApp,
-                                                                   browser: httpx.Client) -> None:
+def test_writes_with_a_cookie_need_the_csrf_token_from_this_origin(gateway: RunningApp, browser: httpx.Client) -> None:
     client = browser
     session, _ = _login(client)
     refused = client.post("/admin/keys", json={"label": "x"})
@@ -123,7 +122,9 @@ def test_models_lists_routes_deployments_health_and_prices(gateway: RunningApp, 
     chat = by_id["chat"]
     assert chat["kind"] == "model" and chat["fallbacks"] == ["small"]
     assert [(d["label"], d["weight"], d["circuit"]) for d in chat["deployments"]] == [
-        ("openai/gpt-4o", 1.0, "closed"), ("openai/gpt-4o-mini", 2.0, "closed")]
+        ("openai/gpt-4o", 1.0, "closed"),
+        ("openai/gpt-4o-mini", 2.0, "closed"),
+    ]
     assert chat["pricing"]["input"] > 0 and chat["context_window"] >= 128000
     fast = by_id["fast"]
     assert fast["kind"] == "alias" and fast["target"] == "small"
@@ -139,30 +140,39 @@ def test_models_show_an_open_circuit(make_gateway: GatewayFactory, upstream: Fak
     # Retries make the route more than one attempt: the router, and its circuits, decide it.
     gateway = start(make_gateway, upstream, CONFIG, "routing:\n  retries: 1\n  circuit: {failures: 1, cooldown: 60}\n")
     upstream.script(Reply(status=500, json={"error": {"message": "down", "type": "server_error"}}))
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0) as client, \
-            pytest.raises(openai.InternalServerError):
+    with (
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0) as client,
+        pytest.raises(openai.InternalServerError),
+    ):
         client.chat.completions.create(model="small", messages=[{"role": "user", "content": "hi"}])
-    small = next(e for e in httpx.get(gateway.url + "/admin/models", headers=ADMIN).json()["data"]
-                 if e["id"] == "small")
+    small = next(
+        e for e in httpx.get(gateway.url + "/admin/models", headers=ADMIN).json()["data"] if e["id"] == "small"
+    )
     deployment = small["deployments"][0]
     assert deployment["circuit"] == "open" and 50 < deployment["reopens_in_s"] <= 60
 
 
-def test_errors_are_grouped_by_status_code_and_message_most_frequent_first(gateway: RunningApp,
-                                                                         upstream: FakeOpenAI) -> None:
+def test_errors_are_grouped_by_status_code_and_message_most_frequent_first(
+    gateway: RunningApp, upstream: FakeOpenAI
+) -> None:
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0) as client:
         for _ in range(3):
             with pytest.raises(openai.NotFoundError):
                 client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "x"}])
-        upstream.script(Reply(status=400, json={"error": {"message": f"bad thing {UPSTREAM_KEY}",
-                                                          "type": "invalid_request_error"}}))
+        upstream.script(
+            Reply(status=400, json={"error": {"message": f"bad thing {UPSTREAM_KEY}", "type": "invalid_request_error"}})
+        )
         with pytest.raises(openai.BadRequestError):
             client.chat.completions.create(model="small", messages=[{"role": "user", "content": "x"}])
         client.chat.completions.create(model="small", messages=[{"role": "user", "content": "ok"}])
     answer = httpx.get(gateway.url + "/admin/errors", headers=ADMIN).json()
     first, second = answer["data"]
-    assert (first["status"], first["code"], first["count"], first["model"]) == (404, "model_not_found", 3,
-                                                                               "no-such-model")
+    assert (first["status"], first["code"], first["count"], first["model"]) == (
+        404,
+        "model_not_found",
+        3,
+        "no-such-model",
+    )
     assert "no-such-model" in first["message"]
     assert second["status"] == 400 and second["count"] == 1 and second["message"].startswith("bad thing")
     assert UPSTREAM_KEY not in second["message"]  # the upstream echoed our key: kept scrubbed

@@ -33,7 +33,10 @@ def test_provider_prefix_is_stripped_and_unknown_fields_reach_upstream_intact(
 ) -> None:
     extra = {"custom_flag": {"nested": [1, 2, {"deep": None}]}, "logit_bias": {"50256": -100}, "service_tier": "flex"}
     client.chat.completions.create(
-        model="openai/gpt-4o", messages=USER, temperature=0.3, extra_body=extra,  # type: ignore[arg-type]
+        model="openai/gpt-4o",
+        messages=USER,
+        temperature=0.3,
+        extra_body=extra,  # type: ignore[arg-type]
     )
     sent = upstream.received[-1].json
     assert sent["model"] == "gpt-4o"
@@ -44,7 +47,10 @@ def test_provider_prefix_is_stripped_and_unknown_fields_reach_upstream_intact(
 
 def test_streamed_text_arrives_in_order_with_usage_chunk(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
-        model="gpt-4o-mini", messages=USER, stream=True, stream_options={"include_usage": True},  # type: ignore[arg-type]
+        model="gpt-4o-mini",
+        messages=USER,
+        stream=True,
+        stream_options={"include_usage": True},  # type: ignore[arg-type]
     )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -55,29 +61,48 @@ def test_streamed_text_arrives_in_order_with_usage_chunk(client: openai.OpenAI) 
 
 
 def test_tool_calls_come_back_whole(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
-    upstream.script(Reply(json=completion(None, tool_calls=[
-        tool_call("call_1", "get_weather", '{"city": "Paris"}'),
-        tool_call("call_2", "get_time", '{"tz": "CET"}'),
-    ])))
+    upstream.script(
+        Reply(
+            json=completion(
+                None,
+                tool_calls=[
+                    tool_call("call_1", "get_weather", '{"city": "Paris"}'),
+                    tool_call("call_2", "get_time", '{"tz": "CET"}'),
+                ],
+            )
+        )
+    )
     tools = [_tool("get_weather"), _tool("get_time")]
     answer = client.chat.completions.create(model="gpt-4o", messages=USER, tools=tools)  # type: ignore[arg-type]
     calls = answer.choices[0].message.tool_calls
     assert answer.choices[0].finish_reason == "tool_calls"
     assert calls is not None and [(c.id, c.function.name) for c in calls] == [  # type: ignore[union-attr]
-        ("call_1", "get_weather"), ("call_2", "get_time")]
+        ("call_1", "get_weather"),
+        ("call_2", "get_time"),
+    ]
     assert upstream.received[-1].json["tools"] == tools
 
 
 def test_parallel_tool_calls_streamed_and_reassembled(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
-    upstream.script(Reply(stream=tool_call_stream([  # type: ignore[arg-type]
-        ("call_a", "get_weather", ['{"ci', 'ty": ', '"Paris"}']),
-        ("call_b", "get_time", ['{"tz"', ': "CET"}']),
-    ])))
+    upstream.script(
+        Reply(
+            stream=tool_call_stream(
+                [  # type: ignore[arg-type]
+                    ("call_a", "get_weather", ['{"ci', 'ty": ', '"Paris"}']),
+                    ("call_b", "get_time", ['{"tz"', ': "CET"}']),
+                ]
+            )
+        )
+    )
     tools = [_tool("get_weather"), _tool("get_time")]
     calls: dict[int, dict[str, str]] = {}
     finish = None
-    for chunk in client.chat.completions.create(model="gpt-4o", messages=USER, tools=tools,  # type: ignore[arg-type]
-                                                 stream=True):
+    for chunk in client.chat.completions.create(
+        model="gpt-4o",
+        messages=USER,
+        tools=tools,  # type: ignore[arg-type]
+        stream=True,
+    ):
         for delta in chunk.choices[0].delta.tool_calls or ():
             entry = calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
             entry["id"] += delta.id or ""
@@ -120,8 +145,7 @@ def test_multi_turn_tool_round_trip_is_forwarded(client: openai.OpenAI, upstream
     messages = [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Weather in Paris?"},
-        {"role": "assistant", "content": None,
-         "tool_calls": [tool_call("call_1", "get_weather", '{"city": "Paris"}')]},
+        {"role": "assistant", "content": None, "tool_calls": [tool_call("call_1", "get_weather", '{"city": "Paris"}')]},
         {"role": "tool", "tool_call_id": "call_1", "content": "21C"},
     ]
     answer = client.chat.completions.create(model="gpt-4o", messages=messages)  # type: ignore[arg-type]
@@ -153,8 +177,7 @@ aliases:
 
 
 def test_reasoning_model_max_tokens_is_renamed_and_reported(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
-    raw = client.chat.completions.with_raw_response.create(
-        model="o3-mini", messages=USER, max_tokens=100)  # type: ignore[arg-type]
+    raw = client.chat.completions.with_raw_response.create(model="o3-mini", messages=USER, max_tokens=100)  # type: ignore[arg-type]
     assert raw.headers["x-babelgate-adjusted-params"] == "max_tokens=renamed:max_completion_tokens"
     sent = upstream.received[-1].json
     assert "max_tokens" not in sent and sent["max_completion_tokens"] == 100
@@ -162,11 +185,14 @@ def test_reasoning_model_max_tokens_is_renamed_and_reported(client: openai.OpenA
 
 def test_response_carries_a_request_id(client: openai.OpenAI) -> None:
     raw = client.chat.completions.with_raw_response.create(
-        model="gpt-4o", messages=USER, extra_headers={"x-request-id": "req-abc.123"})  # type: ignore[arg-type]
+        model="gpt-4o", messages=USER, extra_headers={"x-request-id": "req-abc.123"}
+    )  # type: ignore[arg-type]
     assert raw.headers["x-request-id"] == "req-abc.123"
     assert json.loads(raw.text)["object"] == "chat.completion"
 
 
 def _tool(name: str) -> dict[str, object]:
-    return {"type": "function", "function": {"name": name, "description": f"{name} tool",
-                                             "parameters": {"type": "object", "properties": {}}}}
+    return {
+        "type": "function",
+        "function": {"name": name, "description": f"{name} tool", "parameters": {"type": "object", "properties": {}}},
+    }

@@ -41,8 +41,12 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _serve(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "babelgate.cli", "serve", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "babelgate.cli", "serve", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
@@ -82,12 +86,23 @@ def test_sighup_reloads_and_a_bad_file_keeps_the_old_config(
 ) -> None:
     url, config, process = served
     assert _aliases(url) == {"first"}
-    upstream.script(Reply(json={"id": "x", "object": "chat.completion", "created": 1, "model": "gpt-4o",
-                                "choices": []}, first_byte_delay=1.0))
+    upstream.script(
+        Reply(
+            json={"id": "x", "object": "chat.completion", "created": 1, "model": "gpt-4o", "choices": []},
+            first_byte_delay=1.0,
+        )
+    )
     result: dict[str, int] = {}
-    in_flight = threading.Thread(target=lambda: result.setdefault("status", httpx.post(
-        url + "/v1/chat/completions", json={"model": "first", "messages": [{"role": "user", "content": "x"}]},
-        timeout=10).status_code))
+    in_flight = threading.Thread(
+        target=lambda: result.setdefault(
+            "status",
+            httpx.post(
+                url + "/v1/chat/completions",
+                json={"model": "first", "messages": [{"role": "user", "content": "x"}]},
+                timeout=10,
+            ).status_code,
+        )
+    )
     in_flight.start()
     time.sleep(0.3)
     config.write_text(CONFIG.format(base_url=upstream.base_url, alias="second"))

@@ -78,8 +78,10 @@ def chat_echo(body: dict[str, Any]) -> Reply:
     prompt = body["messages"][0]["content"]
     n = body.get("n") or 1
     answer = completion(f"<{prompt}>", model="gpt-4o-mini-2024-07-18")
-    answer["choices"] = [{**answer["choices"][0], "index": index,
-                          "message": {"role": "assistant", "content": f"<{prompt}:{index}>"}} for index in range(n)]
+    answer["choices"] = [
+        {**answer["choices"][0], "index": index, "message": {"role": "assistant", "content": f"<{prompt}:{index}>"}}
+        for index in range(n)
+    ]
     if body.get("stream"):
         return Reply(stream=list(text_stream([f"<{prompt}", ">"], include_usage=True)))
     return Reply(json=answer)
@@ -96,12 +98,22 @@ def chat_requests(upstream: FakeOpenAI) -> list[dict[str, Any]]:
 
 # -- the native road ---------------------------------------------------------------------------
 
+
 def test_native_request_goes_as_is_and_the_answer_comes_back_byte_for_byte(
-        gateway: RunningApp, upstream: FakeOpenAI) -> None:
+    gateway: RunningApp, upstream: FakeOpenAI
+) -> None:
     answer = text_completion("Say hi, world", model="gpt-3.5-turbo-instruct-0914")
     upstream.script(Reply(json=answer))
-    body = {"model": f"openai/{INSTRUCT}", "prompt": "Say hi", "suffix": "!", "echo": True, "logprobs": 2,
-            "best_of": 3, "max_tokens": 5, "custom_flag": {"deep": [1, None]}}
+    body = {
+        "model": f"openai/{INSTRUCT}",
+        "prompt": "Say hi",
+        "suffix": "!",
+        "echo": True,
+        "logprobs": 2,
+        "best_of": 3,
+        "max_tokens": 5,
+        "custom_flag": {"deep": [1, None]},
+    }
     response = post(gateway, body)
     assert response.status_code == 200
     assert response.content == orjson.dumps(answer)
@@ -114,7 +126,11 @@ def test_native_request_goes_as_is_and_the_answer_comes_back_byte_for_byte(
 def test_native_list_prompts_echo_and_logprobs_with_the_sdk(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
     answer = client.completions.create(model=INSTRUCT, prompt=["Hi", "Yo"], n=2, echo=True, logprobs=1)
     assert [(c.index, c.text) for c in answer.choices] == [
-        (0, "HiHello!"), (1, "HiHello 0.1!"), (2, "YoHello 1.0!"), (3, "YoHello 1.1!")]
+        (0, "HiHello!"),
+        (1, "HiHello 0.1!"),
+        (2, "YoHello 1.0!"),
+        (3, "YoHello 1.1!"),
+    ]
     assert answer.choices[0].logprobs is not None and answer.choices[0].logprobs.text_offset == [2]
     assert upstream.received[-1].json["prompt"] == ["Hi", "Yo"]
 
@@ -127,8 +143,9 @@ def test_native_token_prompts_are_passed_through(client: openai.OpenAI, upstream
 
 def test_native_stream_is_relayed_with_its_usage(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
     upstream.script(Reply(stream=completion_stream(["Hel", "lo!"], include_usage=True)))  # type: ignore[arg-type]
-    chunks = list(client.completions.create(model=INSTRUCT, prompt="Hi", stream=True,
-                                            stream_options={"include_usage": True}))
+    chunks = list(
+        client.completions.create(model=INSTRUCT, prompt="Hi", stream=True, stream_options={"include_usage": True})
+    )
     assert "".join(c.choices[0].text for c in chunks if c.choices) == "Hello!"
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
     assert chunks[-1].choices == [] and chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 8
@@ -169,26 +186,51 @@ def test_native_validation_still_applies(gateway: RunningApp, upstream: FakeOpen
 
 # -- the translated road on an OpenAI chat model -----------------------------------------------
 
+
 def test_translated_prompt_becomes_a_single_turn_chat_with_the_legacy_default_max_tokens(
-        gateway: RunningApp, upstream: FakeOpenAI) -> None:
-    response = post(gateway, {"model": CHAT_MODEL, "prompt": "Once upon a time", "temperature": 0.5,
-                              "stop": ["\n"], "user": "u-1", "seed": 7})
+    gateway: RunningApp, upstream: FakeOpenAI
+) -> None:
+    response = post(
+        gateway,
+        {
+            "model": CHAT_MODEL,
+            "prompt": "Once upon a time",
+            "temperature": 0.5,
+            "stop": ["\n"],
+            "user": "u-1",
+            "seed": 7,
+        },
+    )
     assert response.status_code == 200
     body = response.json()
     assert_valid_completion(body)
     assert body["id"].startswith("cmpl-") and body["object"] == "text_completion"
     assert body["choices"] == [{"text": "Hello!", "index": 0, "logprobs": None, "finish_reason": "stop"}]
     assert body["usage"]["total_tokens"] == 12
-    assert chat_requests(upstream) == [{
-        "model": CHAT_MODEL, "messages": [{"role": "user", "content": "Once upon a time"}], "temperature": 0.5,
-        "stop": ["\n"], "seed": 7, "max_tokens": 16, "user": "u-1"}]
+    assert chat_requests(upstream) == [
+        {
+            "model": CHAT_MODEL,
+            "messages": [{"role": "user", "content": "Once upon a time"}],
+            "temperature": 0.5,
+            "stop": ["\n"],
+            "seed": 7,
+            "max_tokens": 16,
+            "user": "u-1",
+        }
+    ]
 
 
 def test_translated_list_prompts_fan_out_prompt_major_with_echo(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
     upstream.chat_responder = chat_echo
     answer = client.completions.create(model=CHAT_MODEL, prompt=["a", "b", "c"], n=2, echo=True, max_tokens=30)
     assert [(c.index, c.text) for c in answer.choices] == [
-        (0, "a<a:0>"), (1, "a<a:1>"), (2, "b<b:0>"), (3, "b<b:1>"), (4, "c<c:0>"), (5, "c<c:1>")]
+        (0, "a<a:0>"),
+        (1, "a<a:1>"),
+        (2, "b<b:0>"),
+        (3, "b<b:1>"),
+        (4, "c<c:0>"),
+        (5, "c<c:1>"),
+    ]
     assert answer.object == "text_completion" and answer.model == "gpt-4o-mini-2024-07-18"
     assert answer.usage is not None and (answer.usage.prompt_tokens, answer.usage.total_tokens) == (27, 36)
     sent = chat_requests(upstream)
@@ -204,8 +246,16 @@ def test_translated_answer_with_the_raw_body_matches_the_spec(gateway: RunningAp
 
 def test_translated_stream_with_list_prompts_echo_and_usage(gateway: RunningApp, upstream: FakeOpenAI) -> None:
     upstream.chat_responder = chat_echo
-    chunks = raw_stream(gateway, {"model": CHAT_MODEL, "prompt": ["a", "b"], "echo": True, "stream": True,
-                                  "stream_options": {"include_usage": True}})
+    chunks = raw_stream(
+        gateway,
+        {
+            "model": CHAT_MODEL,
+            "prompt": ["a", "b"],
+            "echo": True,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        },
+    )
     for chunk in chunks:
         assert_valid_chunk(chunk)
     assert len({chunk["id"] for chunk in chunks}) == 1 and chunks[0]["id"].startswith("cmpl-")
@@ -234,9 +284,15 @@ def test_translated_stream_with_the_sdk(client: openai.OpenAI, upstream: FakeOpe
 
 
 def test_translated_stream_failing_before_the_first_byte_is_an_http_error(
-        client: openai.OpenAI, upstream: FakeOpenAI) -> None:
-    upstream.script(Reply(status=429, json={"error": {"message": "slow down", "type": "rate_limit_error"}},
-                          headers={"Retry-After": "2"}))
+    client: openai.OpenAI, upstream: FakeOpenAI
+) -> None:
+    upstream.script(
+        Reply(
+            status=429,
+            json={"error": {"message": "slow down", "type": "rate_limit_error"}},
+            headers={"Retry-After": "2"},
+        )
+    )
     with pytest.raises(openai.RateLimitError):
         list(client.completions.create(model=CHAT_MODEL, prompt="Hi", stream=True))
 
@@ -250,8 +306,12 @@ def test_translated_stream_cut_midway_ends_with_an_error(client: openai.OpenAI, 
 def test_translated_failure_of_one_prompt_fails_the_request(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
     def one_fails(body: dict[str, Any]) -> Reply:
         if body["messages"][0]["content"] == "bad":
-            return Reply(status=400, json={"error": {"message": "too long", "type": "invalid_request_error",
-                                                     "param": "messages", "code": None}})
+            return Reply(
+                status=400,
+                json={
+                    "error": {"message": "too long", "type": "invalid_request_error", "param": "messages", "code": None}
+                },
+            )
         return chat_echo(body)
 
     upstream.chat_responder = one_fails
@@ -260,16 +320,20 @@ def test_translated_failure_of_one_prompt_fails_the_request(client: openai.OpenA
     assert caught.value.body["message"] == "too long"  # type: ignore[index]
 
 
-@pytest.mark.parametrize(("fields", "param", "key_words"), [
-    ({"suffix": "}"}, "suffix", "suffix"),
-    ({"logprobs": 0}, "logprobs", "log probabilities"),
-    ({"prompt": [1212, 318]}, "prompt", "token ids"),
-    ({"prompt": [[1212], [318]]}, "prompt", "token ids"),
-    ({"best_of": 3}, "best_of", "best_of"),
-    ({"max_tokens": 0}, "max_tokens", "max_tokens"),
-])
-def test_translated_road_refuses_what_chat_cannot_do(client: openai.OpenAI, upstream: FakeOpenAI,
-                                                     fields: dict[str, Any], param: str, key_words: str) -> None:
+@pytest.mark.parametrize(
+    ("fields", "param", "key_words"),
+    [
+        ({"suffix": "}"}, "suffix", "suffix"),
+        ({"logprobs": 0}, "logprobs", "log probabilities"),
+        ({"prompt": [1212, 318]}, "prompt", "token ids"),
+        ({"prompt": [[1212], [318]]}, "prompt", "token ids"),
+        ({"best_of": 3}, "best_of", "best_of"),
+        ({"max_tokens": 0}, "max_tokens", "max_tokens"),
+    ],
+)
+def test_translated_road_refuses_what_chat_cannot_do(
+    client: openai.OpenAI, upstream: FakeOpenAI, fields: dict[str, Any], param: str, key_words: str
+) -> None:
     arguments: dict[str, Any] = {"model": CHAT_MODEL, "prompt": "Hi", **fields}
     with pytest.raises(openai.BadRequestError) as caught:
         client.completions.create(**arguments)
@@ -285,21 +349,25 @@ def test_refusals_speak_german(gateway: RunningApp) -> None:
     assert "wird über Chat beantwortet" in response.json()["error"]["message"]
 
 
-@pytest.mark.parametrize(("body", "param"), [
-    ({"model": CHAT_MODEL}, "prompt"),
-    ({"model": CHAT_MODEL, "prompt": 5}, "prompt"),
-    ({"model": CHAT_MODEL, "prompt": ["a", 1]}, "prompt"),
-    ({"model": CHAT_MODEL, "prompt": []}, "prompt"),
-    ({"model": CHAT_MODEL, "prompt": None}, "prompt"),
-    ({"model": CHAT_MODEL, "prompt": "Hi", "n": 0}, "n"),
-    ({"model": CHAT_MODEL, "prompt": "Hi", "temperature": 3}, "temperature"),
-    ({"model": CHAT_MODEL, "prompt": "Hi", "stream": "true"}, "stream"),
-    ({"model": CHAT_MODEL, "prompt": "Hi", "stop": [1]}, "stop"),
-    ({"model": CHAT_MODEL, "prompt": "Hi", "stream_options": {"include_usage": 1}}, "stream_options.include_usage"),
-    ({"prompt": "Hi"}, "model"),
-])
-def test_invalid_bodies_are_400s_naming_the_parameter(gateway: RunningApp, upstream: FakeOpenAI,
-                                                      body: dict[str, Any], param: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"model": CHAT_MODEL}, "prompt"),
+        ({"model": CHAT_MODEL, "prompt": 5}, "prompt"),
+        ({"model": CHAT_MODEL, "prompt": ["a", 1]}, "prompt"),
+        ({"model": CHAT_MODEL, "prompt": []}, "prompt"),
+        ({"model": CHAT_MODEL, "prompt": None}, "prompt"),
+        ({"model": CHAT_MODEL, "prompt": "Hi", "n": 0}, "n"),
+        ({"model": CHAT_MODEL, "prompt": "Hi", "temperature": 3}, "temperature"),
+        ({"model": CHAT_MODEL, "prompt": "Hi", "stream": "true"}, "stream"),
+        ({"model": CHAT_MODEL, "prompt": "Hi", "stop": [1]}, "stop"),
+        ({"model": CHAT_MODEL, "prompt": "Hi", "stream_options": {"include_usage": 1}}, "stream_options.include_usage"),
+        ({"prompt": "Hi"}, "model"),
+    ],
+)
+def test_invalid_bodies_are_400s_naming_the_parameter(
+    gateway: RunningApp, upstream: FakeOpenAI, body: dict[str, Any], param: str
+) -> None:
     response = post(gateway, body)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["param"] == param
@@ -340,16 +408,20 @@ providers:
 """
 
 
-@pytest.mark.parametrize(("model", "path"), [
-    ("groq/llama-3.1-8b-instant", "/v1/chat/completions"),  # Groq has no legacy endpoint
-    ("local/qwen2.5-coder:7b", "/v1/completions"),  # Ollama's /v1 has it for every model
-    ("deepseek/deepseek-chat", "/beta/completions"),  # DeepSeek's FIM beta
-    ("deepseek/deepseek-reasoner", "/v1/chat/completions"),  # FIM is non-thinking mode only
-    ("chatonly/some-model", "/v1/chat/completions"),  # options.completions: false
-    ("everything/gpt-4o", "/v1/completions"),  # options.completions: true beats the openai profile
-])
-def test_the_provider_decides_the_road(make_gateway: GatewayFactory, upstream: FakeOpenAI, model: str,
-                                       path: str) -> None:
+@pytest.mark.parametrize(
+    ("model", "path"),
+    [
+        ("groq/llama-3.1-8b-instant", "/v1/chat/completions"),  # Groq has no legacy endpoint
+        ("local/qwen2.5-coder:7b", "/v1/completions"),  # Ollama's /v1 has it for every model
+        ("deepseek/deepseek-chat", "/beta/completions"),  # DeepSeek's FIM beta
+        ("deepseek/deepseek-reasoner", "/v1/chat/completions"),  # FIM is non-thinking mode only
+        ("chatonly/some-model", "/v1/chat/completions"),  # options.completions: false
+        ("everything/gpt-4o", "/v1/completions"),  # options.completions: true beats the openai profile
+    ],
+)
+def test_the_provider_decides_the_road(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, model: str, path: str
+) -> None:
     gateway = make_gateway(PRESETS_YAML.format(url=upstream.base_url), env={"TEST_KEY": "sk-test-preset"})
     response = post(gateway, {"model": model, "prompt": "def f(x):"})
     assert response.status_code == 200, response.text
@@ -363,6 +435,7 @@ def test_bad_completions_option_is_a_config_error(make_gateway: GatewayFactory, 
 
 
 # -- hooks and accounting ------------------------------------------------------------------------
+
 
 class Recorder(Hook):
     def __init__(self) -> None:
@@ -445,6 +518,7 @@ def test_on_request_may_refuse(make_gateway: GatewayFactory, upstream: FakeOpenA
 
 # -- the translated road on Anthropic ------------------------------------------------------------
 
+
 @pytest.fixture
 def claude_gateway(make_gateway: GatewayFactory, anthropic_upstream: ant.FakeAnthropic) -> RunningApp:
     return make_gateway(env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url})
@@ -461,17 +535,22 @@ def test_claude_answers_a_prompt(claude_gateway: RunningApp, anthropic_upstream:
     response = post(claude_gateway, {"model": CLAUDE, "prompt": "Say hello in French.", "echo": True})
     body = response.json()
     assert_valid_completion(body)
-    assert body["choices"] == [{"text": "Say hello in French.Bonjour!", "index": 0, "logprobs": None,
-                                "finish_reason": "stop"}]
+    assert body["choices"] == [
+        {"text": "Say hello in French.Bonjour!", "index": 0, "logprobs": None, "finish_reason": "stop"}
+    ]
     assert (body["usage"]["prompt_tokens"], body["usage"]["completion_tokens"]) == (10, 4)
     assert anthropic_upstream.received[-1].json == {
-        "model": CLAUDE, "max_tokens": 16,
-        "messages": [{"role": "user", "content": [{"type": "text", "text": "Say hello in French."}]}]}
+        "model": CLAUDE,
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "Say hello in French."}]}],
+    }
 
 
 def test_claude_list_prompts(claude: openai.OpenAI, anthropic_upstream: ant.FakeAnthropic) -> None:
-    anthropic_upstream.script(ant.Reply(json=ant.message("Same.", usage=ant.usage(5, 2))),
-                              ant.Reply(json=ant.message("Same.", usage=ant.usage(6, 2))))
+    anthropic_upstream.script(
+        ant.Reply(json=ant.message("Same.", usage=ant.usage(5, 2))),
+        ant.Reply(json=ant.message("Same.", usage=ant.usage(6, 2))),
+    )
     answer = claude.completions.create(model=CLAUDE, prompt=["one", "two"], max_tokens=50)
     assert [(c.index, c.text) for c in answer.choices] == [(0, "Same."), (1, "Same.")]
     assert answer.usage is not None and answer.usage.prompt_tokens == 11
@@ -481,8 +560,9 @@ def test_claude_list_prompts(claude: openai.OpenAI, anthropic_upstream: ant.Fake
 
 def test_claude_stream(claude_gateway: RunningApp, anthropic_upstream: ant.FakeAnthropic) -> None:
     anthropic_upstream.script(ant.Reply(stream=ant.text_events(["Hel", "lo", "!"])))  # type: ignore[arg-type]
-    chunks = raw_stream(claude_gateway, {"model": CLAUDE, "prompt": "Hi", "stream": True,
-                                         "stream_options": {"include_usage": True}})
+    chunks = raw_stream(
+        claude_gateway, {"model": CLAUDE, "prompt": "Hi", "stream": True, "stream_options": {"include_usage": True}}
+    )
     for chunk in chunks:
         assert_valid_chunk(chunk)
     assert "".join(c["choices"][0]["text"] for c in chunks if c["choices"]) == "Hello!"
@@ -490,8 +570,9 @@ def test_claude_stream(claude_gateway: RunningApp, anthropic_upstream: ant.FakeA
     assert chunks[-1]["usage"]["completion_tokens"] > 0
 
 
-def test_claude_profile_adjustments_are_reported(claude_gateway: RunningApp,
-                                                anthropic_upstream: ant.FakeAnthropic) -> None:
+def test_claude_profile_adjustments_are_reported(
+    claude_gateway: RunningApp, anthropic_upstream: ant.FakeAnthropic
+) -> None:
     anthropic_upstream.script(ant.Reply(json=ant.message("Hi!")))
     response = post(claude_gateway, {"model": CLAUDE, "prompt": "Hi", "temperature": 0.5, "top_p": 0.9, "best_of": 1})
     assert response.status_code == 200

@@ -32,8 +32,12 @@ def _gateway(make_gateway: GatewayFactory, yaml_text: str | None = None, store: 
 
 
 def _post(gateway: RunningApp, key: str, model: str = "gpt-4o-mini", content: str = "Hi") -> httpx.Response:
-    return httpx.post(gateway.url + "/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
-                      json={"model": model, "messages": [{"role": "user", "content": content}]}, timeout=10)
+    return httpx.post(
+        gateway.url + "/v1/chat/completions",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"model": model, "messages": [{"role": "user", "content": content}]},
+        timeout=10,
+    )
 
 
 def _usage(gateway: RunningApp, query: str) -> dict[str, Any]:
@@ -42,8 +46,7 @@ def _usage(gateway: RunningApp, query: str) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-def test_an_answer_carries_its_cost_and_the_ledger_keeps_it(make_gateway: GatewayFactory,
-                                                            upstream: FakeOpenAI) -> None:
+def test_an_answer_carries_its_cost_and_the_ledger_keeps_it(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
     gateway = _gateway(make_gateway)
     key = _create(gateway)["key"]
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0) as client:
@@ -55,13 +58,26 @@ def test_an_answer_carries_its_cost_and_the_ledger_keeps_it(make_gateway: Gatewa
     assert row["cost_usd"] == pytest.approx((9 * 0.15 + 3 * 0.60) / 1e6)
 
 
-def test_cached_and_reasoning_tokens_are_charged_at_their_own_rates(make_gateway: GatewayFactory,
-                                                                    upstream: FakeOpenAI) -> None:
-    gateway = _gateway(make_gateway, "prices:\n  'gpt-4o-mini*': {input: 10, output: 100, cached_input: 1,"
-                                     " reasoning: 1000}\n")
-    upstream.script(Reply(json=completion("Hi", usage={
-        "prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100,
-        "prompt_tokens_details": {"cached_tokens": 400}, "completion_tokens_details": {"reasoning_tokens": 60}})))
+def test_cached_and_reasoning_tokens_are_charged_at_their_own_rates(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI
+) -> None:
+    gateway = _gateway(
+        make_gateway, "prices:\n  'gpt-4o-mini*': {input: 10, output: 100, cached_input: 1, reasoning: 1000}\n"
+    )
+    upstream.script(
+        Reply(
+            json=completion(
+                "Hi",
+                usage={
+                    "prompt_tokens": 1000,
+                    "completion_tokens": 100,
+                    "total_tokens": 1100,
+                    "prompt_tokens_details": {"cached_tokens": 400},
+                    "completion_tokens_details": {"reasoning_tokens": 60},
+                },
+            )
+        )
+    )
     answer = _post(gateway, _create(gateway)["key"])
     expected = (600 * 10 + 400 * 1 + 40 * 100 + 60 * 1000) / 1e6
     assert float(answer.headers["x-babelgate-cost-usd"]) == pytest.approx(expected)
@@ -75,15 +91,18 @@ def test_a_model_nobody_priced_has_no_cost(make_gateway: GatewayFactory, upstrea
     assert row["cost_usd"] == 0
 
 
-def test_a_key_over_its_budget_is_refused_until_the_period_ends(make_gateway: GatewayFactory, upstream: FakeOpenAI,
-                                                                tmp_path: Path) -> None:
+def test_a_key_over_its_budget_is_refused_until_the_period_ends(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, tmp_path: Path
+) -> None:
     store = tmp_path / "budget.db"
     gateway = _gateway(make_gateway, EXPENSIVE, store)
     created = _create(gateway, budget_usd=20, budget_period="day")
     statuses = [_post(gateway, created["key"], "pricey").status_code for _ in range(3)]
     assert statuses == [200, 200, 200]  # $0, $9, $18 spent before each: all under $20
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=created["key"], max_retries=0) as client, \
-            pytest.raises(openai.RateLimitError) as refused:
+    with (
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key=created["key"], max_retries=0) as client,
+        pytest.raises(openai.RateLimitError) as refused,
+    ):
         client.chat.completions.create(**{**CHAT, "model": "pricey"})
     error = refused.value.response.json()["error"]
     assert error["code"] == "budget_exceeded" and "27.0000 of 20 US dollars (day)" in error["message"]
@@ -118,8 +137,10 @@ def test_a_team_shares_its_budget_and_its_limits(make_gateway: GatewayFactory, u
 
 
 def test_a_model_s_limit_counts_every_caller(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
-    gateway = _gateway(make_gateway, "models:\n  scarce: {provider: openai, model: gpt-4o-mini, limits: {rpm: 2}}\n"
-                                     "aliases:\n  rare: scarce\n")
+    gateway = _gateway(
+        make_gateway,
+        "models:\n  scarce: {provider: openai, model: gpt-4o-mini, limits: {rpm: 2}}\naliases:\n  rare: scarce\n",
+    )
     first, second = _create(gateway)["key"], _create(gateway)["key"]
     assert [_post(gateway, first, "scarce").status_code, _post(gateway, second, "rare").status_code] == [200, 200]
     refused = _post(gateway, first, "scarce")
@@ -128,8 +149,7 @@ def test_a_model_s_limit_counts_every_caller(make_gateway: GatewayFactory, upstr
     assert _post(gateway, first, "gpt-4o-mini").status_code == 200  # other models are not limited
 
 
-def test_tokens_per_minute_count_what_the_upstream_reports(make_gateway: GatewayFactory,
-                                                           upstream: FakeOpenAI) -> None:
+def test_tokens_per_minute_count_what_the_upstream_reports(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
     gateway = _gateway(make_gateway)
     key = _create(gateway, tpm=100)["key"]
     big = {"prompt_tokens": 80, "completion_tokens": 10, "total_tokens": 90}

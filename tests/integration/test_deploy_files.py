@@ -65,6 +65,7 @@ def _tool(module: str, package: str) -> list[str]:
 
 # -- Kubernetes ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("manifest", sorted((DEPLOY / "k8s").glob("*.yaml")), ids=lambda p: p.name)
 def test_kubernetes_manifests_fit_the_api_schemas(manifest: Path) -> None:
     for document in _documents(manifest):
@@ -80,8 +81,14 @@ def test_the_kubernetes_validator_refuses_an_unknown_field() -> None:
 
 def test_the_deployment_probes_health_runs_non_root_read_only_and_outlasts_the_drain() -> None:
     manifests = _manifests()
-    assert set(manifests) == {"Deployment", "Service", "ConfigMap", "Secret", "HorizontalPodAutoscaler",
-                              "PodDisruptionBudget"}
+    assert set(manifests) == {
+        "Deployment",
+        "Service",
+        "ConfigMap",
+        "Secret",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+    }
     deployment = manifests["Deployment"]
     assert deployment["spec"]["replicas"] == 3
     pod = deployment["spec"]["template"]["spec"]
@@ -109,8 +116,9 @@ def test_the_deployment_probes_health_runs_non_root_read_only_and_outlasts_the_d
     refs = [item["valueFrom"]["secretKeyRef"] for item in env.values() if "valueFrom" in item]
     assert {ref["name"] for ref in refs} == {manifests["Secret"]["metadata"]["name"]}
     assert {ref["key"] for ref in refs} == set(manifests["Secret"]["stringData"])
-    assert env["BABELGATE_CONFIG"]["value"].startswith(next(m["mountPath"] for m in container["volumeMounts"]
-                                                            if m["name"] == "config"))
+    assert env["BABELGATE_CONFIG"]["value"].startswith(
+        next(m["mountPath"] for m in container["volumeMounts"] if m["name"] == "config")
+    )
     # The Service, the autoscaler and the disruption budget find the Deployment's pods.
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert manifests["Service"]["spec"]["selector"].items() <= labels.items()
@@ -125,20 +133,29 @@ def test_the_deployment_probes_health_runs_non_root_read_only_and_outlasts_the_d
 def test_the_example_secret_says_it_is_an_example() -> None:
     text = (DEPLOY / "k8s" / "secret.example.yaml").read_text()
     assert text.startswith("# AN EXAMPLE")
-    assert all("replace-me" in value for value in _manifests()["Secret"]["stringData"].values()
-               if "redis://" not in value)
+    assert all(
+        "replace-me" in value for value in _manifests()["Secret"]["stringData"].values() if "redis://" not in value
+    )
 
 
 # -- the gateway config -------------------------------------------------------------------------------
+
 
 def test_one_gateway_config_for_compose_and_kubernetes_and_the_gateway_accepts_it() -> None:
     shared = _shared()
     assert shared == yaml.safe_load(_manifests()["ConfigMap"]["data"]["babelgate.yaml"])
     names = env_references(shared)
-    assert names == {"BABELGATE_GATEWAY_KEY", "BABELGATE_MASTER_KEY", "BABELGATE_STORE_URL", "BABELGATE_REDIS_URL",
-                     "OPENAI_API_KEY"}
+    assert names == {
+        "BABELGATE_GATEWAY_KEY",
+        "BABELGATE_MASTER_KEY",
+        "BABELGATE_STORE_URL",
+        "BABELGATE_REDIS_URL",
+        "OPENAI_API_KEY",
+    }
     env = {name: f"value-of-{name.lower()}-0123456789" for name in names}
-    env.update({"BABELGATE_STORE_URL": "postgresql://u:p@postgres:5432/db", "BABELGATE_REDIS_URL": "redis://redis:6379/0"})
+    env.update(
+        {"BABELGATE_STORE_URL": "postgresql://u:p@postgres:5432/db", "BABELGATE_REDIS_URL": "redis://redis:6379/0"}
+    )
     config = load_config(SHARED_CONFIG, env, available_types=PROVIDER_TYPES)
     assert config.store.url.startswith("postgresql://") and config.redis is not None
     assert config.server.master_key and config.server.api_keys
@@ -146,6 +163,7 @@ def test_one_gateway_config_for_compose_and_kubernetes_and_the_gateway_accepts_i
 
 
 # -- the Dockerfile -----------------------------------------------------------------------------------
+
 
 def _hadolint() -> str:
     found = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
@@ -159,11 +177,18 @@ def test_hadolint_finds_nothing_in_the_dockerfile(tmp_path: Path) -> None:
     hadolint = _hadolint()
     broken = tmp_path / "Dockerfile"
     broken.write_text("FROM python:latest\nADD . /app\nRUN pip install flask\nCMD babelgate serve\n")
-    codes = {f["code"] for f in json.loads(subprocess.run([hadolint, "-f", "json", str(broken)],
-                                                          capture_output=True, text=True).stdout)}
+    codes = {
+        f["code"]
+        for f in json.loads(
+            subprocess.run([hadolint, "-f", "json", str(broken)], capture_output=True, text=True).stdout
+        )
+    }
     assert {"DL3007", "DL3020", "DL3013", "DL3042", "DL3025"} <= codes  # it does look
-    checked = subprocess.run([hadolint, "-f", "json", "--failure-threshold", "style", str(DEPLOY / "Dockerfile")],
-                             capture_output=True, text=True)
+    checked = subprocess.run(
+        [hadolint, "-f", "json", "--failure-threshold", "style", str(DEPLOY / "Dockerfile")],
+        capture_output=True,
+        text=True,
+    )
     assert (checked.returncode, json.loads(checked.stdout)) == (0, [])
 
 
@@ -175,7 +200,7 @@ def test_the_dockerfile_builds_the_wheel_apart_and_runs_it_as_the_gateway_expect
     for index in stages:
         image = instructions[index].split()[1]
         assert re.fullmatch(r"python:3\.11-slim(-\w+)?", image), image  # pinned, never latest
-    build, final = instructions[stages[0]:stages[1]], instructions[stages[1]:]
+    build, final = instructions[stages[0] : stages[1]], instructions[stages[1] :]
     assert any("python -m build --wheel" in line for line in build)
     (install,) = [line for line in final if "pip install" in line]
     assert "--no-cache-dir" in install and re.search(r"pip install --no-cache-dir /dist/\*\.whl(\s|$)", install)
@@ -196,6 +221,7 @@ def test_the_dockerfile_builds_the_wheel_apart_and_runs_it_as_the_gateway_expect
 
 
 # -- Compose ------------------------------------------------------------------------------------------
+
 
 def test_the_compose_file_fits_the_compose_specification(tmp_path: Path) -> None:
     check = [*_tool("check_jsonschema", "check-jsonschema"), "--builtin-schema", "vendor.compose-spec"]
@@ -229,8 +255,10 @@ def test_compose_runs_exactly_the_processes_the_many_instances_test_starts() -> 
         environment = gateway["environment"]
         assert environment["BABELGATE_CONFIG"] == "/etc/babelgate/babelgate.yaml"
         assert env_references(shared) <= set(environment)  # every env: reference is set
-        assert environment["BABELGATE_STORE_URL"].startswith("postgresql://") and "@postgres:5432/" in \
-            environment["BABELGATE_STORE_URL"]
+        assert (
+            environment["BABELGATE_STORE_URL"].startswith("postgresql://")
+            and "@postgres:5432/" in environment["BABELGATE_STORE_URL"]
+        )
         assert environment["BABELGATE_REDIS_URL"].startswith("redis://redis:6379")
         assert int(gateway["stop_grace_period"].rstrip("s")) > shared["server"]["shutdown_timeout"]
         assert gateway["healthcheck"]["test"] == ["CMD", *healthcheck_command()]
@@ -244,12 +272,19 @@ def test_compose_runs_exactly_the_processes_the_many_instances_test_starts() -> 
 
 # -- nginx --------------------------------------------------------------------------------------------
 
+
 def test_the_template_sets_what_streaming_retries_and_bodies_need() -> None:
     text = TEMPLATE.read_text()
     directives = {" ".join(line.split("#")[0].split()).rstrip(";{ ") for line in text.splitlines()}
-    for expected in ("proxy_http_version 1.1", "proxy_buffering off", "proxy_next_upstream error timeout",
-                     'proxy_set_header Connection ""', "proxy_set_header Upgrade $http_upgrade",
-                     "location ~ ^/(v1/)?responses$", "keepalive_timeout 4s"):
+    for expected in (
+        "proxy_http_version 1.1",
+        "proxy_buffering off",
+        "proxy_next_upstream error timeout",
+        'proxy_set_header Connection ""',
+        "proxy_set_header Upgrade $http_upgrade",
+        "location ~ ^/(v1/)?responses$",
+        "keepalive_timeout 4s",
+    ):
         assert expected in directives, expected
     assert f"client_max_body_size {DEFAULT_MAX_BODY_BYTES // 2**20}m" in directives
     read_timeout = re.search(r"proxy_read_timeout (\d+)s", text)
@@ -262,8 +297,16 @@ def test_the_template_sets_what_streaming_retries_and_bodies_need() -> None:
 def test_nginx_accepts_the_filled_template(tmp_path: Path) -> None:
     nginx = nginx_binary()
     site = tmp_path / "default.conf"
-    site.write_text(filled_template({"GATEWAY_1": "127.0.0.1:18081", "GATEWAY_2": "127.0.0.1:18082",
-                                     "GATEWAY_3": "127.0.0.1:18083", "LISTEN_PORT": "127.0.0.1:18080"}))
+    site.write_text(
+        filled_template(
+            {
+                "GATEWAY_1": "127.0.0.1:18081",
+                "GATEWAY_2": "127.0.0.1:18082",
+                "GATEWAY_3": "127.0.0.1:18083",
+                "LISTEN_PORT": "127.0.0.1:18080",
+            }
+        )
+    )
     assert "${" not in site.read_text() and "$http_upgrade" in site.read_text()
     main = tmp_path / "nginx.conf"
     main.write_text(nginx_main_config(site, tmp_path))

@@ -32,9 +32,9 @@ def example(name: str) -> Hook:
     return hook
 
 
-def test_the_stream_timer_example_times_each_stream_once_by_tenant(make_gateway: GatewayFactory,
-                                                                   upstream: FakeOpenAI,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_stream_timer_example_times_each_stream_once_by_tenant(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def typed_road(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the example took chat off the byte-forwarding fast path")
 
@@ -44,13 +44,16 @@ def test_the_stream_timer_example_times_each_stream_once_by_tenant(make_gateway:
     gateway = make_gateway(env={"BABELGATE_MASTER_KEY": MASTER}, hooks=(timer,))
     search = _create(gateway, team="search")["key"]
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key=search, max_retries=0, timeout=10) as client:
-        stream = client.chat.completions.create(model="gpt-4o-mini", stream=True,
-                                                messages=[{"role": "user", "content": "Hi"}])
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini", stream=True, messages=[{"role": "user", "content": "Hi"}]
+        )
         assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == "Hello!"
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])  # no stream
     with ollama_client(gateway, headers={"authorization": f"Bearer {search}"}) as ollama:
-        assert "".join(part.message.content or "" for part in ollama.chat(model="gpt-4o-mini", messages=USER,
-                                                                         stream=True)) == "Hello!"
+        assert (
+            "".join(part.message.content or "" for part in ollama.chat(model="gpt-4o-mini", messages=USER, stream=True))
+            == "Hello!"
+        )
     seconds = timer.seconds  # type: ignore[attr-defined]
     assert list(seconds) == ["search"] and len(seconds["search"]) == 2  # one per stream, none for the answer
     assert all(0 < value < 5 for value in seconds["search"])

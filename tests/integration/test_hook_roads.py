@@ -29,15 +29,34 @@ USER = [{"role": "user", "content": "Hi"}]
 INSTRUCT = "gpt-3.5-turbo-instruct"  # served by OpenAI's legacy /v1/completions: the native completions road
 # A model served by OpenAI's own Responses API: the native Responses road (frontends/responses/native.py).
 NATIVE_RESPONSES = "models:\n  smart:\n    provider: openai\n    model: gpt-5\n    native_responses: true\n"
-RESOURCE = {"id": "resp_upstream", "object": "response", "created_at": 1, "status": "completed", "model": "gpt-5",
-            "output": [], "error": None, "incomplete_details": None, "instructions": None, "metadata": {},
-            "parallel_tool_calls": True, "temperature": 1.0, "tool_choice": "auto", "tools": [], "top_p": 1.0,
-            "usage": {"input_tokens": 5, "output_tokens": 2, "total_tokens": 7,
-                      "input_tokens_details": {"cached_tokens": 0},
-                      "output_tokens_details": {"reasoning_tokens": 0}}}
+RESOURCE = {
+    "id": "resp_upstream",
+    "object": "response",
+    "created_at": 1,
+    "status": "completed",
+    "model": "gpt-5",
+    "output": [],
+    "error": None,
+    "incomplete_details": None,
+    "instructions": None,
+    "metadata": {},
+    "parallel_tool_calls": True,
+    "temperature": 1.0,
+    "tool_choice": "auto",
+    "tools": [],
+    "top_p": 1.0,
+    "usage": {
+        "input_tokens": 5,
+        "output_tokens": 2,
+        "total_tokens": 7,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens_details": {"reasoning_tokens": 0},
+    },
+}
 RESOURCE_EVENTS: list[dict[str, Any] | bytes] = [
     {"type": "response.created", "sequence_number": 0, "response": {**RESOURCE, "status": "in_progress"}},
-    {"type": "response.completed", "sequence_number": 1, "response": RESOURCE}]
+    {"type": "response.completed", "sequence_number": 1, "response": RESOURCE},
+]
 
 
 class Observer(Hook):
@@ -101,19 +120,36 @@ ROADS = [
     Road("typed chat", "/v1/chat/completions", _chat(False), (9, 3), typed=True),
     Road("typed chat stream", "/v1/chat/completions", _chat(True), (9, 3), typed=True),
     Road("responses", "/v1/responses", {"model": "gpt-4o-mini", "input": "Hi", "store": False}, (9, 3)),
-    Road("responses stream", "/v1/responses", {"model": "gpt-4o-mini", "input": "Hi", "store": False,
-                                               "stream": True}, (9, 3)),
-    Road("native responses", "/v1/responses", {"model": "smart", "input": "Hi"}, (5, 2),
-         replies=[Reply(json=RESOURCE)]),
-    Road("native responses stream", "/v1/responses", {"model": "smart", "input": "Hi", "stream": True}, (5, 2),
-         replies=[Reply(stream=RESOURCE_EVENTS)]),
+    Road(
+        "responses stream",
+        "/v1/responses",
+        {"model": "gpt-4o-mini", "input": "Hi", "store": False, "stream": True},
+        (9, 3),
+    ),
+    Road(
+        "native responses", "/v1/responses", {"model": "smart", "input": "Hi"}, (5, 2), replies=[Reply(json=RESOURCE)]
+    ),
+    Road(
+        "native responses stream",
+        "/v1/responses",
+        {"model": "smart", "input": "Hi", "stream": True},
+        (5, 2),
+        replies=[Reply(stream=RESOURCE_EVENTS)],
+    ),
     Road("messages", "/v1/messages", {"model": "gpt-4o-mini", "max_tokens": 20, "messages": USER}, (9, 3)),
-    Road("messages stream", "/v1/messages", {"model": "gpt-4o-mini", "max_tokens": 20, "messages": USER,
-                                             "stream": True}, (9, 3)),
-    Road("native messages", "/v1/messages", {"model": "claude-sonnet-4-6", "max_tokens": 20, "messages": USER},
-         (9, 3)),
-    Road("native messages stream", "/v1/messages", {"model": "claude-sonnet-4-6", "max_tokens": 20,
-                                                    "messages": USER, "stream": True}, (9, 3)),
+    Road(
+        "messages stream",
+        "/v1/messages",
+        {"model": "gpt-4o-mini", "max_tokens": 20, "messages": USER, "stream": True},
+        (9, 3),
+    ),
+    Road("native messages", "/v1/messages", {"model": "claude-sonnet-4-6", "max_tokens": 20, "messages": USER}, (9, 3)),
+    Road(
+        "native messages stream",
+        "/v1/messages",
+        {"model": "claude-sonnet-4-6", "max_tokens": 20, "messages": USER, "stream": True},
+        (9, 3),
+    ),
     Road("ollama chat", "/api/chat", {"model": "gpt-4o-mini", "messages": USER, "stream": False}, (9, 3)),
     Road("ollama chat stream", "/api/chat", {"model": "gpt-4o-mini", "messages": USER}, (9, 3)),
     Road("ollama generate", "/api/generate", {"model": "gpt-4o-mini", "prompt": "Hi", "stream": False}, (9, 3)),
@@ -121,8 +157,12 @@ ROADS = [
     Road("completions", "/v1/completions", {"model": "gpt-4o-mini", "prompt": "Hi"}, (9, 3)),
     Road("completions stream", "/v1/completions", {"model": "gpt-4o-mini", "prompt": "Hi", "stream": True}, (9, 3)),
     Road("native completions", "/v1/completions", {"model": INSTRUCT, "prompt": "Hi"}, (5, 2)),
-    Road("native completions stream", "/v1/completions", {"model": INSTRUCT, "prompt": "Hi", "stream": True,
-                                                          "stream_options": {"include_usage": True}}, (5, 2)),
+    Road(
+        "native completions stream",
+        "/v1/completions",
+        {"model": INSTRUCT, "prompt": "Hi", "stream": True, "stream_options": {"include_usage": True}},
+        (5, 2),
+    ),
     Road("embeddings", "/v1/embeddings", {"model": "text-embedding-3-small", "input": "Hi"}, (2, 0)),
 ]
 STREAMED = [road for road in ROADS if road.streams]
@@ -131,22 +171,28 @@ STREAMED = [road for road in ROADS if road.streams]
 @pytest.fixture
 def roads_gateway(make_gateway: GatewayFactory, anthropic_upstream: FakeAnthropic) -> Any:
     def build(*hooks: Hook) -> RunningApp:
-        return make_gateway(NATIVE_RESPONSES, env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY,
-                                                   "ANTHROPIC_BASE_URL": anthropic_upstream.base_url}, hooks=hooks)
+        return make_gateway(
+            NATIVE_RESPONSES,
+            env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url},
+            hooks=hooks,
+        )
+
     return build
 
 
 def _post(gateway: RunningApp, road: Road, upstream: FakeOpenAI) -> httpx.Response:
     upstream.script(*road.replies)
-    answer = httpx.post(gateway.url + road.path, json=road.body, timeout=10,
-                        headers={"anthropic-version": "2023-06-01"})
+    answer = httpx.post(
+        gateway.url + road.path, json=road.body, timeout=10, headers={"anthropic-version": "2023-06-01"}
+    )
     assert answer.status_code == 200, answer.text
     return answer
 
 
 @pytest.mark.parametrize("road", ROADS, ids=[road.name for road in ROADS])
-def test_on_complete_has_the_upstreams_usage_on_every_road(roads_gateway: Any, upstream: FakeOpenAI,
-                                                           road: Road) -> None:
+def test_on_complete_has_the_upstreams_usage_on_every_road(
+    roads_gateway: Any, upstream: FakeOpenAI, road: Road
+) -> None:
     observer = TypedObserver() if road.typed else Observer()
     _post(roads_gateway(observer), road, upstream)
     assert eventually(lambda: bool(observer.completions))
@@ -157,8 +203,9 @@ def test_on_complete_has_the_upstreams_usage_on_every_road(roads_gateway: Any, u
 
 
 @pytest.mark.parametrize("road", STREAMED, ids=[road.name for road in STREAMED])
-def test_each_streamed_piece_is_shown_as_it_goes_to_the_client(roads_gateway: Any, upstream: FakeOpenAI,
-                                                               road: Road) -> None:
+def test_each_streamed_piece_is_shown_as_it_goes_to_the_client(
+    roads_gateway: Any, upstream: FakeOpenAI, road: Road
+) -> None:
     observer = TypedObserver() if road.typed else Observer()
     answer = _post(roads_gateway(Broken(), observer), road, upstream)  # a hook that raises breaks nothing
     assert observer.chunks
@@ -169,8 +216,9 @@ UNASKED = [road for road in ROADS if road.body.get("stream_options")]
 
 
 @pytest.mark.parametrize("road", UNASKED, ids=[road.name for road in UNASKED])
-def test_usage_reaches_on_complete_when_the_client_did_not_ask_for_it(roads_gateway: Any, upstream: FakeOpenAI,
-                                                                      road: Road) -> None:
+def test_usage_reaches_on_complete_when_the_client_did_not_ask_for_it(
+    roads_gateway: Any, upstream: FakeOpenAI, road: Road
+) -> None:
     """The gateway asks the upstream for usage anyway (accounting needs it) and hides it from a
     client that did not ask: no usage chunk, no `"usage":null` in its chunks."""
     observer = TypedObserver() if road.typed else Observer()
@@ -192,8 +240,9 @@ def test_a_stream_that_fails_midway_shows_its_error_event_too(roads_gateway: Any
     assert b'"error"' in observer.chunks[-1]
 
 
-def test_an_observing_hook_keeps_chat_on_the_byte_forwarding_road(roads_gateway: Any, upstream: FakeOpenAI,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_observing_hook_keeps_chat_on_the_byte_forwarding_road(
+    roads_gateway: Any, upstream: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def typed_road(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("an observing hook took chat off the fast path")
 
@@ -204,8 +253,9 @@ def test_an_observing_hook_keeps_chat_on_the_byte_forwarding_road(roads_gateway:
     assert b"".join(observer.chunks) == answer.content
 
 
-def test_streams_are_not_wrapped_when_no_hook_looks_at_them(roads_gateway: Any, upstream: FakeOpenAI,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_streams_are_not_wrapped_when_no_hook_looks_at_them(
+    roads_gateway: Any, upstream: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     wrapped: list[RequestContext] = []
 
     def spy(frames: AsyncIterator[bytes], hooks: Any, context: RequestContext) -> AsyncIterator[bytes]:

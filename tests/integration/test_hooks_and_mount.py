@@ -50,8 +50,9 @@ def typed_client(make_gateway: GatewayFactory) -> tuple[openai.OpenAI, AddSystem
     return openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0), hook
 
 
-def test_hooks_see_requests_and_completions_on_the_fast_path(make_gateway: GatewayFactory,
-                                                             upstream: FakeOpenAI) -> None:
+def test_hooks_see_requests_and_completions_on_the_fast_path(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI
+) -> None:
     hook = Recorder()
     assert not hook.needs_typed_request
     gateway = make_gateway(hooks=(hook,))
@@ -67,8 +68,9 @@ def test_hooks_see_requests_and_completions_on_the_fast_path(make_gateway: Gatew
     assert completion.usage is not None and completion.usage.total_tokens == 12
 
 
-def test_transform_hook_goes_through_the_typed_path(typed_client: tuple[openai.OpenAI, AddSystemPrompt],
-                                                    upstream: FakeOpenAI) -> None:
+def test_transform_hook_goes_through_the_typed_path(
+    typed_client: tuple[openai.OpenAI, AddSystemPrompt], upstream: FakeOpenAI
+) -> None:
     client, hook = typed_client
     answer = client.chat.completions.create(model="gpt-4o", messages=USER, extra_body={"custom": [1]})  # type: ignore[arg-type]
     assert answer.choices[0].message.content == "Hello!"
@@ -82,15 +84,22 @@ def test_transform_hook_goes_through_the_typed_path(typed_client: tuple[openai.O
 
 def test_typed_path_streams_text_with_usage(typed_client: tuple[openai.OpenAI, AddSystemPrompt]) -> None:
     client, _ = typed_client
-    chunks = list(client.chat.completions.create(model="gpt-4o", messages=USER, stream=True,  # type: ignore[arg-type]
-                                                 stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o",
+            messages=USER,
+            stream=True,  # type: ignore[arg-type]
+            stream_options={"include_usage": True},
+        )
+    )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello!"
     assert all(c.usage is None for c in chunks[:-1])
     assert chunks[-1].choices == [] and chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 12
 
 
-def test_typed_path_streams_parallel_tool_calls(typed_client: tuple[openai.OpenAI, AddSystemPrompt],
-                                                upstream: FakeOpenAI) -> None:
+def test_typed_path_streams_parallel_tool_calls(
+    typed_client: tuple[openai.OpenAI, AddSystemPrompt], upstream: FakeOpenAI
+) -> None:
     client, _ = typed_client
     upstream.script(Reply(stream=tool_call_stream([("c1", "f", ['{"a"', ": 1}"]), ("c2", "g", ["{}"])])))  # type: ignore[arg-type]
     calls: dict[int, list[str]] = {}
@@ -101,8 +110,9 @@ def test_typed_path_streams_parallel_tool_calls(typed_client: tuple[openai.OpenA
     assert calls == {0: ["c1", '{"a": 1}'], 1: ["c2", "{}"]}
 
 
-def test_typed_path_stream_drop_raises(typed_client: tuple[openai.OpenAI, AddSystemPrompt],
-                                       upstream: FakeOpenAI) -> None:
+def test_typed_path_stream_drop_raises(
+    typed_client: tuple[openai.OpenAI, AddSystemPrompt], upstream: FakeOpenAI
+) -> None:
     client, _ = typed_client
     upstream.script(Reply(stream=text_stream(["a", "b", "c"]), drop_after=2))  # type: ignore[arg-type]
     with pytest.raises(openai.APIError):
@@ -112,8 +122,7 @@ def test_typed_path_stream_drop_raises(typed_client: tuple[openai.OpenAI, AddSys
 
 def _mounted(loop_thread: LoopThread, gateway: Gateway, outer_factory: str) -> RunningApp:
     if outer_factory == "starlette":
-        outer = Starlette(routes=[Route("/", lambda request: PlainTextResponse("home")),
-                                  Mount("/llm", app=gateway)])
+        outer = Starlette(routes=[Route("/", lambda request: PlainTextResponse("home")), Mount("/llm", app=gateway)])
     else:
         outer = fastapi.FastAPI()
         outer.get("/")(lambda: "home")

@@ -47,8 +47,11 @@ class CallCounter:
         self.calls = 0
 
     def __call__(self, frame: FrameType, event: str, _: Any) -> None:
-        if event in ("call", "c_call") and frame.f_code.co_filename.endswith(".py") and \
-                any(part in frame.f_code.co_filename for part in COUNTED):
+        if (
+            event in ("call", "c_call")
+            and frame.f_code.co_filename.endswith(".py")
+            and any(part in frame.f_code.co_filename for part in COUNTED)
+        ):
             self.calls += 1
 
 
@@ -63,8 +66,12 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
 @pytest.fixture
 async def gateway(upstream: FakeOpenAI, tmp_path: Path) -> AsyncIterator[RunningApp]:
     # SQLite, the embedded default: the memory store would keep every ledger row in this process.
-    environ = {**base_env(upstream), "BABELGATE_MASTER_KEY": MASTER, "BABELGATE_API_KEYS": "static-budget-key-0123",
-               "BABELGATE_STORE_URL": f"sqlite:{tmp_path / 'budget.db'}"}
+    environ = {
+        **base_env(upstream),
+        "BABELGATE_MASTER_KEY": MASTER,
+        "BABELGATE_API_KEYS": "static-budget-key-0123",
+        "BABELGATE_STORE_URL": f"sqlite:{tmp_path / 'budget.db'}",
+    }
     running = RunningApp(create_app(load_config(None, environ, available_types=PROVIDER_TYPES)))
     await running.start()
     yield running
@@ -73,9 +80,18 @@ async def gateway(upstream: FakeOpenAI, tmp_path: Path) -> AsyncIterator[Running
 
 async def _virtual_key(gateway: RunningApp) -> str:
     async with httpx.AsyncClient() as client:
-        created = await client.post(gateway.url + "/admin/keys", headers={"Authorization": f"Bearer {MASTER}"},
-                                    json={"team": "budget", "rpm": 10**9, "tpm": 10**12, "max_concurrent": 1000,
-                                          "budget_usd": 10**6, "budget_period": "month"})
+        created = await client.post(
+            gateway.url + "/admin/keys",
+            headers={"Authorization": f"Bearer {MASTER}"},
+            json={
+                "team": "budget",
+                "rpm": 10**9,
+                "tpm": 10**12,
+                "max_concurrent": 1000,
+                "budget_usd": 10**6,
+                "budget_period": "month",
+            },
+        )
     assert created.status_code == 201, created.text
     key: str = created.json()["key"]
     return key
@@ -84,8 +100,10 @@ async def _virtual_key(gateway: RunningApp) -> str:
 @pytest.mark.parametrize("caller", ["static key", "governed"])
 async def test_python_calls_per_fast_path_request(gateway: RunningApp, caller: str) -> None:
     key = "static-budget-key-0123" if caller == "static key" else await _virtual_key(gateway)
-    request = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
-               b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s" % (key.encode(), len(BODY), BODY))
+    request = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s" % (key.encode(), len(BODY), BODY)
+    )
     reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
     try:
         for _ in range(REQUESTS):  # warm: pools, caches, the ledger's and metrics' first batches
@@ -107,4 +125,5 @@ async def test_python_calls_per_fast_path_request(gateway: RunningApp, caller: s
     assert per_request <= CEILINGS[caller], (
         f"{per_request:.0f} Python calls per {caller} fast-path request, over the ceiling of {CEILINGS[caller]}: "
         "see what changed with bench/calls_per_request.py (run it with each commit's venv), then remove the "
-        "cost or raise the ceiling with its reason and figure in docs/performance.md")
+        "cost or raise the ceiling with its reason and figure in docs/performance.md"
+    )

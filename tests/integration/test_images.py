@@ -40,19 +40,39 @@ def gemini(make_gateway: GatewayFactory, gemini_upstream: FakeGemini) -> Iterato
 
 
 def test_gpt_image_generation_is_relayed_with_every_field(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
-    answer = client.images.generate(model="gpt-image-1", prompt="an otter", n=2, size="1536x1024", quality="high",
-                                    background="opaque", output_format="png", moderation="low",
-                                    extra_body={"future_knob": {"level": 2}})
+    answer = client.images.generate(
+        model="gpt-image-1",
+        prompt="an otter",
+        n=2,
+        size="1536x1024",
+        quality="high",
+        background="opaque",
+        output_format="png",
+        moderation="low",
+        extra_body={"future_knob": {"level": 2}},
+    )
     assert answer.data is not None and [_png(item.b64_json) for item in answer.data] == [PNG, PNG]
     assert (answer.size, answer.quality, answer.output_format, answer.background) == (
-        "1536x1024", "high", "png", "opaque")
+        "1536x1024",
+        "high",
+        "png",
+        "opaque",
+    )
     assert answer.usage is not None and answer.usage.input_tokens_details.image_tokens == 40
     assert answer.usage.output_tokens == 544 and answer.usage.total_tokens == 594
     sent = upstream.received[-1]
     assert sent.path == "/v1/images/generations"
-    assert sent.json == {"prompt": "an otter", "model": "gpt-image-1", "n": 2, "quality": "high",
-                         "output_format": "png", "size": "1536x1024", "background": "opaque", "moderation": "low",
-                         "future_knob": {"level": 2}}
+    assert sent.json == {
+        "prompt": "an otter",
+        "model": "gpt-image-1",
+        "n": 2,
+        "quality": "high",
+        "output_format": "png",
+        "size": "1536x1024",
+        "background": "opaque",
+        "moderation": "low",
+        "future_knob": {"level": 2},
+    }
 
 
 def test_dalle_urls_and_revised_prompts_are_relayed(client: openai.OpenAI) -> None:
@@ -63,10 +83,12 @@ def test_dalle_urls_and_revised_prompts_are_relayed(client: openai.OpenAI) -> No
     assert b64.data is not None and _png(b64.data[0].b64_json) == PNG
 
 
-def test_a_configured_name_is_rewritten_to_the_upstream_model(make_gateway: GatewayFactory,
-                                                              upstream: FakeOpenAI) -> None:
-    gateway = make_gateway("models:\n  painter:\n    provider: openai\n    model: gpt-image-1\n"
-                           "    defaults: {quality: low}\n")
+def test_a_configured_name_is_rewritten_to_the_upstream_model(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI
+) -> None:
+    gateway = make_gateway(
+        "models:\n  painter:\n    provider: openai\n    model: gpt-image-1\n    defaults: {quality: low}\n"
+    )
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
         client.images.generate(model="painter", prompt="p")
     assert upstream.received[-1].json == {"prompt": "p", "model": "gpt-image-1", "quality": "low"}
@@ -74,30 +96,50 @@ def test_a_configured_name_is_rewritten_to_the_upstream_model(make_gateway: Gate
 
 def test_edits_are_relayed_as_multipart_with_the_files(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
     second = png_bytes(2, 2)
-    answer = client.images.edit(model="gpt-image-1", prompt="add a hat", n=2, size="1024x1024",
-                                input_fidelity="high", image=[("a.png", PNG, "image/png"), ("b.png", second)],
-                                mask=("mask.png", MASK, "image/png"))
+    answer = client.images.edit(
+        model="gpt-image-1",
+        prompt="add a hat",
+        n=2,
+        size="1024x1024",
+        input_fidelity="high",
+        image=[("a.png", PNG, "image/png"), ("b.png", second)],
+        mask=("mask.png", MASK, "image/png"),
+    )
     assert answer.data is not None and len(answer.data) == 2 and answer.usage is not None
     sent = upstream.received[-1]
     assert sent.path == "/v1/images/edits"
     files = sent.json["files"]
     assert [(f["filename"], f["data"]) for f in files["image[]"]] == [("a.png", PNG), ("b.png", second)]
     assert files["mask"][0]["data"] == MASK and files["mask"][0]["content_type"] == "image/png"
-    assert sent.json["fields"] == {"prompt": ["add a hat"], "model": ["gpt-image-1"], "n": ["2"],
-                                   "size": ["1024x1024"], "input_fidelity": ["high"]}
+    assert sent.json["fields"] == {
+        "prompt": ["add a hat"],
+        "model": ["gpt-image-1"],
+        "n": ["2"],
+        "size": ["1024x1024"],
+        "input_fidelity": ["high"],
+    }
 
 
 def test_one_image_edit_with_a_url_answer(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
-    answer = client.images.edit(model="dall-e-2", prompt="p", image=("a.png", PNG, "image/png"),
-                                response_format="url")
+    answer = client.images.edit(model="dall-e-2", prompt="p", image=("a.png", PNG, "image/png"), response_format="url")
     assert answer.data is not None and answer.data[0].url is not None
     assert list(upstream.received[-1].json["files"]) == ["image"]
 
 
 def test_upstream_errors_keep_openais_format(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
-    upstream.script(Reply(status=400, json={"error": {"message": "Your request was rejected by the safety system.",
-                                                      "type": "image_generation_user_error", "param": None,
-                                                      "code": "moderation_blocked"}}))
+    upstream.script(
+        Reply(
+            status=400,
+            json={
+                "error": {
+                    "message": "Your request was rejected by the safety system.",
+                    "type": "image_generation_user_error",
+                    "param": None,
+                    "code": "moderation_blocked",
+                }
+            },
+        )
+    )
     with pytest.raises(openai.BadRequestError) as caught:
         client.images.generate(model="gpt-image-1", prompt="p")
     assert caught.value.code == "moderation_blocked" and "safety system" in caught.value.message
@@ -110,24 +152,36 @@ def test_a_malformed_upstream_answer_is_a_502(client: openai.OpenAI, upstream: F
     assert caught.value.status_code == 502 and caught.value.code == "upstream_protocol_error"
 
 
-@pytest.mark.parametrize(("path", "body", "param"), [
-    ("/v1/images/generations", {"model": "gpt-image-1"}, "prompt"),
-    ("/v1/images/generations", {"model": "gpt-image-1", "prompt": "p", "n": 20}, "n"),
-    ("/v1/images/generations", {"model": "gpt-image-1", "prompt": "p", "response_format": "png"}, "response_format"),
-    ("/v1/images/generations", {"model": "gpt-image-1", "prompt": "p", "stream": True}, "stream"),
-    ("/v1/images/generations", {"prompt": "p"}, "model"),
-    ("/v1/images/edits", {"model": "gpt-image-1", "prompt": "p"}, "content-type"),
-])
-def test_bad_requests_name_the_parameter(gateway: RunningApp, upstream: FakeOpenAI, path: str,
-                                         body: dict[str, object], param: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        ("/v1/images/generations", {"model": "gpt-image-1"}, "prompt"),
+        ("/v1/images/generations", {"model": "gpt-image-1", "prompt": "p", "n": 20}, "n"),
+        (
+            "/v1/images/generations",
+            {"model": "gpt-image-1", "prompt": "p", "response_format": "png"},
+            "response_format",
+        ),
+        ("/v1/images/generations", {"model": "gpt-image-1", "prompt": "p", "stream": True}, "stream"),
+        ("/v1/images/generations", {"prompt": "p"}, "model"),
+        ("/v1/images/edits", {"model": "gpt-image-1", "prompt": "p"}, "content-type"),
+    ],
+)
+def test_bad_requests_name_the_parameter(
+    gateway: RunningApp, upstream: FakeOpenAI, path: str, body: dict[str, object], param: str
+) -> None:
     response = httpx.post(gateway.url + path, json=body, timeout=10)
     assert response.status_code == 400 and response.json()["error"]["param"] == param
     assert not [r for r in upstream.received if r.method == "POST"]
 
 
 def test_an_edit_without_an_image_names_it(gateway: RunningApp, upstream: FakeOpenAI) -> None:
-    response = httpx.post(gateway.url + "/v1/images/edits", data={"model": "gpt-image-1", "prompt": "p"},
-                          files={"other": ("x.png", PNG, "image/png")}, timeout=10)
+    response = httpx.post(
+        gateway.url + "/v1/images/edits",
+        data={"model": "gpt-image-1", "prompt": "p"},
+        files={"other": ("x.png", PNG, "image/png")},
+        timeout=10,
+    )
     assert response.status_code == 400 and response.json()["error"]["param"] == "image"
     assert not [r for r in upstream.received if r.method == "POST"]
 
@@ -137,9 +191,11 @@ def test_an_edit_without_an_image_names_it(gateway: RunningApp, upstream: FakeOp
 
 
 def test_gemini_image_model_generates_n_images_with_the_nearest_aspect_ratio(
-        gemini: openai.OpenAI, gemini_upstream: FakeGemini) -> None:
-    raw = gemini.images.with_raw_response.generate(model=IMAGE_MODEL, prompt="a red fox", n=2, size="1792x1024",
-                                                   quality="high")
+    gemini: openai.OpenAI, gemini_upstream: FakeGemini
+) -> None:
+    raw = gemini.images.with_raw_response.generate(
+        model=IMAGE_MODEL, prompt="a red fox", n=2, size="1792x1024", quality="high"
+    )
     answer = raw.parse()
     assert answer.data is not None and [_png(item.b64_json) for item in answer.data] == [PNG, PNG]
     assert answer.output_format == "png" and raw.headers["x-babelgate-adjusted-params"] == "quality=dropped"
@@ -147,9 +203,10 @@ def test_gemini_image_model_generates_n_images_with_the_nearest_aspect_ratio(
     assert answer.usage.output_tokens_details is not None and answer.usage.output_tokens_details.image_tokens == 2580
     calls = [r for r in gemini_upstream.received if r.path.endswith(f"{IMAGE_MODEL}:generateContent")]
     assert len(calls) == 2
-    assert calls[0].json == {"contents": [{"role": "user", "parts": [{"text": "a red fox"}]}],
-                             "generationConfig": {"responseModalities": ["IMAGE"],
-                                                  "imageConfig": {"aspectRatio": "16:9"}}}
+    assert calls[0].json == {
+        "contents": [{"role": "user", "parts": [{"text": "a red fox"}]}],
+        "generationConfig": {"responseModalities": ["IMAGE"], "imageConfig": {"aspectRatio": "16:9"}},
+    }
 
 
 def test_gemini_bytes_come_as_a_data_url_when_a_url_is_asked(gemini: openai.OpenAI) -> None:
@@ -160,13 +217,21 @@ def test_gemini_bytes_come_as_a_data_url_when_a_url_is_asked(gemini: openai.Open
 
 
 def test_gemini_edit_sends_the_images_inline(gemini: openai.OpenAI, gemini_upstream: FakeGemini) -> None:
-    answer = gemini.images.edit(model=IMAGE_MODEL, prompt="add a hat", image=("cat.png", PNG),
-                                extra_headers={"Accept-Language": "en"})
+    answer = gemini.images.edit(
+        model=IMAGE_MODEL, prompt="add a hat", image=("cat.png", PNG), extra_headers={"Accept-Language": "en"}
+    )
     assert answer.data is not None and _png(answer.data[0].b64_json) == PNG
     assert answer.usage is not None and answer.usage.input_tokens_details.image_tokens == 258
     sent = gemini_upstream.received[-1].json
-    assert sent["contents"] == [{"role": "user", "parts": [
-        {"text": "add a hat"}, {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(PNG).decode()}}]}]
+    assert sent["contents"] == [
+        {
+            "role": "user",
+            "parts": [
+                {"text": "add a hat"},
+                {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(PNG).decode()}},
+            ],
+        }
+    ]
 
 
 def test_gemini_refuses_a_mask_before_any_call(gemini: openai.OpenAI, gemini_upstream: FakeGemini) -> None:
@@ -177,16 +242,21 @@ def test_gemini_refuses_a_mask_before_any_call(gemini: openai.OpenAI, gemini_ups
 
 
 def test_a_blocked_prompt_is_a_content_policy_violation(gemini: openai.OpenAI, gemini_upstream: FakeGemini) -> None:
-    gemini_upstream.script(Reply(json={"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
-                                       "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5}}))
+    gemini_upstream.script(
+        Reply(
+            json={
+                "promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
+                "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5},
+            }
+        )
+    )
     with pytest.raises(openai.BadRequestError) as caught:
         gemini.images.generate(model=IMAGE_MODEL, prompt="p")
     assert caught.value.code == "content_policy_violation" and "PROHIBITED_CONTENT" in caught.value.message
 
 
 def test_imagen_generates_in_calls_of_at_most_four(gemini: openai.OpenAI, gemini_upstream: FakeGemini) -> None:
-    answer = gemini.images.generate(model=IMAGEN, prompt="a lighthouse", n=6, size="1024x1792",
-                                    output_format="jpeg")
+    answer = gemini.images.generate(model=IMAGEN, prompt="a lighthouse", n=6, size="1024x1792", output_format="jpeg")
     assert answer.data is not None and len(answer.data) == 6 and answer.output_format == "jpeg"
     assert all(_png(item.b64_json) == PNG for item in answer.data) and answer.usage is None
     calls = [r.json for r in gemini_upstream.received if r.path.endswith(f"{IMAGEN}:predict")]
@@ -208,8 +278,9 @@ def test_imagen_edits_are_refused_before_any_call(gemini: openai.OpenAI, gemini_
 # Providers without images, and the body limit
 
 
-def test_a_provider_without_images_is_a_400_before_any_call(make_gateway: GatewayFactory,
-                                                            anthropic_upstream: FakeAnthropic) -> None:
+def test_a_provider_without_images_is_a_400_before_any_call(
+    make_gateway: GatewayFactory, anthropic_upstream: FakeAnthropic
+) -> None:
     gateway = make_gateway(env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url})
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
         with pytest.raises(openai.BadRequestError) as generation:
@@ -227,8 +298,10 @@ def small(make_gateway: GatewayFactory) -> RunningApp:
 
 
 def test_an_edit_over_the_body_limit_is_a_413(small: RunningApp, upstream: FakeOpenAI) -> None:
-    with openai.OpenAI(base_url=small.url + "/v1", api_key="x", max_retries=0) as client, \
-            pytest.raises(openai.APIStatusError) as caught:
+    with (
+        openai.OpenAI(base_url=small.url + "/v1", api_key="x", max_retries=0) as client,
+        pytest.raises(openai.APIStatusError) as caught,
+    ):
         client.images.edit(model="gpt-image-1", prompt="p", image=("big.png", png_bytes(64, 64) + bytes(4096)))
     assert caught.value.status_code == 413 and caught.value.code == "request_too_large"
     assert not [r for r in upstream.received if r.method == "POST"]
@@ -248,15 +321,19 @@ def _send_and_read(url: str, head: bytes, body: bytes) -> bytes:
 
 
 def test_a_declared_length_over_the_limit_is_refused_without_reading_the_body(small: RunningApp) -> None:
-    head = (b"POST /v1/images/edits HTTP/1.1\r\nHost: gateway\r\nContent-Type: multipart/form-data; boundary=x\r\n"
-            b"Content-Length: 50000000\r\n\r\n")
+    head = (
+        b"POST /v1/images/edits HTTP/1.1\r\nHost: gateway\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+        b"Content-Length: 50000000\r\n\r\n"
+    )
     answer = _send_and_read(small.url, head, b"--x\r\n" + bytes(1000))  # 1 kB of the 50 MB announced
     assert answer.startswith(b"HTTP/1.1 413") and b"request_too_large" in answer
 
 
 def test_a_chunked_upload_is_refused_as_soon_as_it_passes_the_limit(small: RunningApp) -> None:
-    head = (b"POST /v1/images/edits HTTP/1.1\r\nHost: gateway\r\nContent-Type: multipart/form-data; boundary=x\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n")
+    head = (
+        b"POST /v1/images/edits HTTP/1.1\r\nHost: gateway\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
     chunk = b"%x\r\n%s\r\n" % (1500, bytes(1500))
     answer = _send_and_read(small.url, head, chunk * 2)  # never the final zero-length chunk
     assert answer.startswith(b"HTTP/1.1 413") and b"request_too_large" in answer

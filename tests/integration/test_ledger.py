@@ -29,15 +29,22 @@ def _usage(gateway: Any, query: str = "") -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-def test_every_request_leaves_a_row_and_the_admin_api_sums_them(make_gateway: GatewayFactory,
-                                                                upstream: FakeOpenAI, tmp_path: Path) -> None:
+def test_every_request_leaves_a_row_and_the_admin_api_sums_them(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, tmp_path: Path
+) -> None:
     gateway = _gateway(make_gateway, tmp_path / "ledger.db")
     created = _create(gateway, team="search")
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key=created["key"], max_retries=0) as client:
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
         upstream.script(Reply(stream=text_stream(["Hel", "lo"], include_usage=True)))
-        list(client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}],
-                                            stream=True, stream_options={"include_usage": True}))
+        list(
+            client.chat.completions.create(
+                model="gpt-4o-mini",
+                messages=[{"role": "user", "content": "Hi"}],
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        )
         upstream.script(Reply(status=500, json={"error": {"message": "boom", "type": "server_error"}}))
         with pytest.raises(openai.InternalServerError):
             client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hi"}])
@@ -58,16 +65,19 @@ def test_every_request_leaves_a_row_and_the_admin_api_sums_them(make_gateway: Ga
     assert 'babelgate_ledger_dropped{reason="queue_full"} 0.0' in metrics
 
 
-def test_refused_requests_leave_a_row_without_the_presented_secret(make_gateway: GatewayFactory,
-                                                                   upstream: FakeOpenAI, tmp_path: Path) -> None:
+def test_refused_requests_leave_a_row_without_the_presented_secret(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, tmp_path: Path
+) -> None:
     """A wrong key on a model route is refused before its body is read: the row names no model, and
     names the key only where the presented secret started with a known key's id (a revoked key)."""
     gateway = _gateway(make_gateway, tmp_path / "ledger.db")
     created = _create(gateway)
     httpx.delete(gateway.url + f"/admin/keys/{created['id']}", headers=ADMIN).raise_for_status()
     guessed = "bg-0123456789abWRONGsecretWRONGsecret"
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=created["key"], max_retries=0) as revoked, \
-            openai.OpenAI(base_url=gateway.url + "/v1", api_key=guessed, max_retries=0) as unknown:
+    with (
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key=created["key"], max_retries=0) as revoked,
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key=guessed, max_retries=0) as unknown,
+    ):
         for client in (revoked, unknown):
             with pytest.raises(openai.AuthenticationError):
                 client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
@@ -83,19 +93,25 @@ def test_refused_requests_leave_a_row_without_the_presented_secret(make_gateway:
     rows = [dict(row) for row in database.execute("SELECT * FROM babelgate_ledger ORDER BY ts").fetchall()]
     database.close()
     assert [(r["route"], r["status"], r["key_id"], r["model_requested"]) for r in rows] == [
-        ("chat.completions", 401, created["id"], None), ("chat.completions", 401, None, None),
-        ("embeddings", 401, None, None)]
+        ("chat.completions", 401, created["id"], None),
+        ("chat.completions", 401, None, None),
+        ("embeddings", 401, None, None),
+    ]
     assert created["key"] not in str(rows) and guessed not in str(rows) and "WRONG" not in str(rows)
 
 
-def test_a_fallen_back_request_names_what_was_asked_and_what_served(make_gateway: GatewayFactory,
-                                                                    upstream: FakeOpenAI) -> None:
-    gateway = make_gateway("models:\n  first: {provider: openai, model: gpt-4o, fallbacks: [second]}\n"
-                           "  second: {provider: openai, model: gpt-4o-mini}\n",
-                           env={"BABELGATE_MASTER_KEY": MASTER})
+def test_a_fallen_back_request_names_what_was_asked_and_what_served(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI
+) -> None:
+    gateway = make_gateway(
+        "models:\n  first: {provider: openai, model: gpt-4o, fallbacks: [second]}\n"
+        "  second: {provider: openai, model: gpt-4o-mini}\n",
+        env={"BABELGATE_MASTER_KEY": MASTER},
+    )
     upstream.script(Reply(status=503, json={"error": {"message": "busy", "type": "server_error"}}))
-    httpx.post(gateway.url + "/v1/chat/completions",
-               json={"model": "first", "messages": [{"role": "user", "content": "Hi"}]}).raise_for_status()
+    httpx.post(
+        gateway.url + "/v1/chat/completions", json={"model": "first", "messages": [{"role": "user", "content": "Hi"}]}
+    ).raise_for_status()
     (row,) = _usage(gateway, "?group_by=model")["data"]
     assert row["model"] == "second"
     detail = _usage(gateway, "?group_by=status")["data"]
@@ -113,21 +129,30 @@ def test_usage_queries_are_checked(make_gateway: GatewayFactory) -> None:
 def test_sigterm_under_load_loses_no_row(tmp_path: Path, upstream: FakeOpenAI) -> None:
     store = tmp_path / "sigterm.db"
     config = tmp_path / "c.yaml"
-    config.write_text(f"store: {{url: 'sqlite:{store}'}}\nproviders:\n  openai: {{type: openai, base_url: "
-                      f"'{upstream.base_url}', api_key: env:UPSTREAM}}\n")
+    config.write_text(
+        f"store: {{url: 'sqlite:{store}'}}\nproviders:\n  openai: {{type: openai, base_url: "
+        f"'{upstream.base_url}', api_key: env:UPSTREAM}}\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL", "_API_KEYS"))}
     env.update({"OLLAMA_BASE_URL": CLOSED_PORT_URL, "UPSTREAM": "sk-upstream-0000"})
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "babelgate.cli", "serve", "--config", str(config),
-                                "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "babelgate.cli", "serve", "--config", str(config), "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process)
 
         def ask(_: int) -> int:
             try:
-                return httpx.post(url + "/v1/chat/completions", timeout=10, json={
-                    "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}).status_code
+                return httpx.post(
+                    url + "/v1/chat/completions",
+                    timeout=10,
+                    json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]},
+                ).status_code
             except httpx.TransportError:
                 return 0  # refused once the server stopped listening
 

@@ -33,8 +33,9 @@ def example(name: str) -> list[Hook]:
     return namespace["app"]  # type: ignore[no-any-return]
 
 
-def test_the_tenant_example_refuses_what_a_tenant_may_not_use(make_gateway: GatewayFactory,
-                                                               upstream: FakeOpenAI) -> None:
+def test_the_tenant_example_refuses_what_a_tenant_may_not_use(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI
+) -> None:
     gateway = make_gateway(env={"BABELGATE_MASTER_KEY": MASTER}, hooks=tuple(example("tenant-auth")))
     search, ads, stray = (_create(gateway, **fields)["key"] for fields in ({"team": "search"}, {"team": "ads"}, {}))
     chat = {"messages": [{"role": "user", "content": "Hi"}]}
@@ -46,23 +47,34 @@ def test_the_tenant_example_refuses_what_a_tenant_may_not_use(make_gateway: Gate
     assert "Tenant 'search' may not use model 'gpt-4o'; it may use: gpt-4o-mini." in refused.value.message
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key=ads, max_retries=0) as client:
         client.chat.completions.create(model="gpt-4o", **chat)  # type: ignore[call-overload]
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=stray, max_retries=0) as client, \
-            pytest.raises(openai.PermissionDeniedError, match="no known tenant"):
+    with (
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key=stray, max_retries=0) as client,
+        pytest.raises(openai.PermissionDeniedError, match="no known tenant"),
+    ):
         client.chat.completions.create(model="gpt-4o-mini", **chat)  # type: ignore[call-overload]
     # Refused requests never reached the upstream.
-    assert [r.json["model"] for r in upstream.received if r.path.endswith("/chat/completions")] == \
-        ["gpt-4o-mini", "gpt-4o"]
+    assert [r.json["model"] for r in upstream.received if r.path.endswith("/chat/completions")] == [
+        "gpt-4o-mini",
+        "gpt-4o",
+    ]
 
 
 def test_the_redaction_example_keeps_personal_data_from_every_provider(
-        make_gateway: GatewayFactory, upstream: FakeOpenAI, anthropic_upstream: FakeAnthropic) -> None:
-    gateway = make_gateway(env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url},
-                           hooks=tuple(example("pii-redaction")))
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, anthropic_upstream: FakeAnthropic
+) -> None:
+    gateway = make_gateway(
+        env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url},
+        hooks=tuple(example("pii-redaction")),
+    )
     said = "Mail jane.doe+work@example.co.uk or call +33 1 23 45 67 89 about order 42."
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0) as client:
-        client.chat.completions.create(model="gpt-4o-mini", messages=[  # type: ignore[arg-type]
-            {"role": "system", "content": "Support desk: write to help@example.com."},
-            {"role": "user", "content": [{"type": "text", "text": said}]}])
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[  # type: ignore[arg-type]
+                {"role": "system", "content": "Support desk: write to help@example.com."},
+                {"role": "user", "content": [{"type": "text", "text": said}]},
+            ],
+        )
     sent = upstream.received[-1].json["messages"]
     assert sent[1]["content"][0]["text"] == "Mail [email] or call [phone] about order 42."
     assert sent[0]["content"] == "Support desk: write to help@example.com."  # only what users write
@@ -94,13 +106,16 @@ class Broken(Hook):
         raise RuntimeError("a hook's own bug")
 
 
-def test_stream_chunks_are_seen_as_they_go_and_a_failing_hook_breaks_nothing(make_gateway: GatewayFactory,
-                                                                             upstream: FakeOpenAI) -> None:
+def test_stream_chunks_are_seen_as_they_go_and_a_failing_hook_breaks_nothing(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI
+) -> None:
     observer = Observer()
     gateway = make_gateway(hooks=(Broken(), observer))
     upstream.script(Reply(stream=text_stream(["Hel", "lo"], include_usage=True)))
-    answer = httpx.post(gateway.url + "/v1/chat/completions", json={
-        "model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "Hi"}]})
+    answer = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        json={"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "Hi"}]},
+    )
     assert answer.status_code == 200
     assert b"".join(observer.chunks) == answer.content  # every byte the client got, in order
     assert any(b'"Hel"' in chunk for chunk in observer.chunks)
@@ -109,23 +124,33 @@ def test_stream_chunks_are_seen_as_they_go_and_a_failing_hook_breaks_nothing(mak
 
 ROADS: list[tuple[str, str, dict[str, Any]]] = [
     ("chat", "/v1/chat/completions", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}),
-    ("chat stream", "/v1/chat/completions", {"model": "gpt-4o-mini", "stream": True,
-                                             "messages": [{"role": "user", "content": "Hi"}]}),
+    (
+        "chat stream",
+        "/v1/chat/completions",
+        {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "Hi"}]},
+    ),
     ("responses", "/v1/responses", {"model": "gpt-4o-mini", "input": "Hi", "store": False}),
     ("responses stream", "/v1/responses", {"model": "gpt-4o-mini", "input": "Hi", "stream": True, "store": False}),
-    ("messages", "/v1/messages", {"model": "gpt-4o-mini", "max_tokens": 20,
-                                  "messages": [{"role": "user", "content": "Hi"}]}),
+    (
+        "messages",
+        "/v1/messages",
+        {"model": "gpt-4o-mini", "max_tokens": 20, "messages": [{"role": "user", "content": "Hi"}]},
+    ),
     ("completions", "/v1/completions", {"model": "gpt-4o-mini", "prompt": "Hi"}),
     ("embeddings", "/v1/embeddings", {"model": "text-embedding-3-small", "input": "Hi"}),
-    ("ollama chat", "/api/chat", {"model": "gpt-4o-mini", "stream": False,
-                                  "messages": [{"role": "user", "content": "Hi"}]}),
+    (
+        "ollama chat",
+        "/api/chat",
+        {"model": "gpt-4o-mini", "stream": False, "messages": [{"role": "user", "content": "Hi"}]},
+    ),
     ("ollama stream", "/api/chat", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}),
 ]
 
 
 @pytest.mark.parametrize(("road", "path", "body"), ROADS, ids=[road for road, _, _ in ROADS])
-def test_on_complete_has_the_usage_on_every_road(make_gateway: GatewayFactory, upstream: FakeOpenAI,
-                                                 road: str, path: str, body: dict[str, Any]) -> None:
+def test_on_complete_has_the_usage_on_every_road(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, road: str, path: str, body: dict[str, Any]
+) -> None:
     observer = Observer()
     gateway = make_gateway(hooks=(observer,))
     if body.get("stream") is True or road == "ollama stream":
@@ -139,4 +164,3 @@ def test_on_complete_has_the_usage_on_every_road(make_gateway: GatewayFactory, u
     ((_, completion),) = observer.completions
     assert completion.status == 200 and completion.usage is not None
     assert completion.usage.prompt_tokens > 0, road
-

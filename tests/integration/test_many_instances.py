@@ -87,8 +87,9 @@ class Cluster:
     stored: list[str] = field(default_factory=list)  # ids of stored Responses, to load at the end
 
     def client(self, url: str, key: str = GATEWAY_KEY) -> openai.OpenAI:
-        return openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=20,
-                             http_client=self.recorder.client(timeout=20))
+        return openai.OpenAI(
+            base_url=url + "/v1", api_key=key, max_retries=0, timeout=20, http_client=self.recorder.client(timeout=20)
+        )
 
     @contextmanager
     def clients(self, key: str = GATEWAY_KEY) -> Iterator[tuple[list[openai.OpenAI], openai.OpenAI]]:
@@ -122,37 +123,62 @@ def _slow_or_default(body: dict[str, Any]) -> Reply:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, _upstream: FakeOpenAI, _anthropic: ant.FakeAnthropic,
-            postgres_dsn: str, redis_url: str) -> Iterator[Cluster]:  # noqa: F811
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+    _upstream: FakeOpenAI,
+    _anthropic: ant.FakeAnthropic,
+    postgres_dsn: str,  # noqa: F811
+    redis_url: str,  # noqa: F811
+) -> Iterator[Cluster]:
     tmp = tmp_path_factory.mktemp("many-instances")
     prefix = f"bgmany-{uuid.uuid4().hex[:8]}:"
     _upstream.reset()
     _upstream.chat_responder = _slow_or_default
     _anthropic.reset()
-    config = shared_config({
-        "redis": {"prefix": prefix},
-        "providers": {
-            "openai": {"base_url": _upstream.base_url},
-            "anthropic": {"type": "anthropic", "base_url": _anthropic.base_url, "api_key": "env:ANTHROPIC_API_KEY"},
-            "dead": {"type": "openai", "base_url": CLOSED_PORT_URL + "/v1", "api_key": "env:OPENAI_API_KEY"},
-        },
-        "aliases": {"gpt": "openai/gpt-4o"},
-        "models": {"fragile": {"deployments": [{"provider": "dead", "model": "gpt-4o"},
-                                               {"provider": "openai", "model": "gpt-4o-mini"}],
-                               "routing": {"circuit": {"failures": 1, "cooldown": 60}}}},
-    })
+    config = shared_config(
+        {
+            "redis": {"prefix": prefix},
+            "providers": {
+                "openai": {"base_url": _upstream.base_url},
+                "anthropic": {"type": "anthropic", "base_url": _anthropic.base_url, "api_key": "env:ANTHROPIC_API_KEY"},
+                "dead": {"type": "openai", "base_url": CLOSED_PORT_URL + "/v1", "api_key": "env:OPENAI_API_KEY"},
+            },
+            "aliases": {"gpt": "openai/gpt-4o"},
+            "models": {
+                "fragile": {
+                    "deployments": [
+                        {"provider": "dead", "model": "gpt-4o"},
+                        {"provider": "openai", "model": "gpt-4o-mini"},
+                    ],
+                    "routing": {"circuit": {"failures": 1, "cooldown": 60}},
+                }
+            },
+        }
+    )
     path = tmp / "babelgate.yaml"
     path.write_text(yaml.safe_dump(config))
     written = [tmp / "state", tmp / "tmp"]
     for directory in written:
         directory.mkdir()
     with fresh_database(postgres_dsn, f"bgmany_{uuid.uuid4().hex[:10]}") as dsn:
-        env = {k: v for k, v in os.environ.items()
-               if not k.endswith(("_API_KEY", "_BASE_URL", "_API_KEYS")) and not k.startswith("BABELGATE_")}
-        env.update({"OLLAMA_BASE_URL": CLOSED_PORT_URL, "XDG_STATE_HOME": str(written[0]), "TMPDIR": str(written[1]),
-                    "BABELGATE_GATEWAY_KEY": GATEWAY_KEY, "BABELGATE_MASTER_KEY": MASTER_KEY,
-                    "BABELGATE_STORE_URL": dsn, "BABELGATE_REDIS_URL": redis_url,
-                    "OPENAI_API_KEY": UPSTREAM_KEY, "ANTHROPIC_API_KEY": ANTHROPIC_KEY})
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.endswith(("_API_KEY", "_BASE_URL", "_API_KEYS")) and not k.startswith("BABELGATE_")
+        }
+        env.update(
+            {
+                "OLLAMA_BASE_URL": CLOSED_PORT_URL,
+                "XDG_STATE_HOME": str(written[0]),
+                "TMPDIR": str(written[1]),
+                "BABELGATE_GATEWAY_KEY": GATEWAY_KEY,
+                "BABELGATE_MASTER_KEY": MASTER_KEY,
+                "BABELGATE_STORE_URL": dsn,
+                "BABELGATE_REDIS_URL": redis_url,
+                "OPENAI_API_KEY": UPSTREAM_KEY,
+                "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+            }
+        )
         assert env_references(config) <= set(env)  # what compose and the Deployment set, the test sets
         instances: list[Instance] = []
         nginx: Nginx | None = None
@@ -191,8 +217,10 @@ def test_a_cold_start_and_a_stored_response_that_continues_on_every_instance(clu
     its write has landed. The test waits for that, measures it, and continues on each other instance."""
     words = ["ochre", "teal", "umber"]
     lags: list[float] = []
-    with cluster.clients() as (direct, through_nginx), \
-            cluster.recorder.client(timeout=5, headers={"Authorization": f"Bearer {GATEWAY_KEY}"}) as poll:
+    with (
+        cluster.clients() as (direct, through_nginx),
+        cluster.recorder.client(timeout=5, headers={"Authorization": f"Bearer {GATEWAY_KEY}"}) as poll,
+    ):
 
         def create(i: int, **fields: Any) -> Any:
             response = direct[i].responses.create(model="gpt", **fields)
@@ -225,9 +253,11 @@ def test_a_cold_start_and_a_stored_response_that_continues_on_every_instance(clu
             waits.append(time.monotonic() - started)
             assert answer.status_code == 200, answer.text
     warm = lags[3:]
-    print(f"\na stored response reached the other instances {max(cold) * 1000:.0f} ms after the answer at the cold "
-          f"start, {min(warm) * 1000:.1f}-{max(warm) * 1000:.1f} ms warm; continued at once on another instance: "
-          f"12 of 12 answered, in {min(waits) * 1000:.0f}-{max(waits) * 1000:.0f} ms")
+    print(
+        f"\na stored response reached the other instances {max(cold) * 1000:.0f} ms after the answer at the cold "
+        f"start, {min(warm) * 1000:.1f}-{max(warm) * 1000:.1f} ms warm; continued at once on another instance: "
+        f"12 of 12 answered, in {min(waits) * 1000:.0f}-{max(waits) * 1000:.0f} ms"
+    )
 
 
 def test_the_images_health_check_passes_on_a_live_instance(cluster: Cluster) -> None:
@@ -239,19 +269,36 @@ def test_reasoning_sealed_by_one_instance_opens_on_the_others(cluster: Cluster) 
     """No reasoning_key is configured: the first instance that needs one generates it and keeps it in
     PostgreSQL; the three ask for it at once, and all must end up with the same one."""
     cluster.anthropic.reset()
-    cluster.anthropic.script(*[ant.Reply(stream=ant.tool_events([("toolu_01", "get_weather", ['{"city":"Paris"}'])],
-                                                                 thinking="Weather needs a lookup.",
-                                                                 signature="EqSignedByClaude=="))
-                               for _ in range(3)],
-                             *[ant.Reply(stream=ant.text_events(["Sunny."])) for _ in range(3)])
+    cluster.anthropic.script(
+        *[
+            ant.Reply(
+                stream=ant.tool_events(
+                    [("toolu_01", "get_weather", ['{"city":"Paris"}'])],
+                    thinking="Weather needs a lookup.",
+                    signature="EqSignedByClaude==",
+                )
+            )
+            for _ in range(3)
+        ],
+        *[ant.Reply(stream=ant.text_events(["Sunny."])) for _ in range(3)],
+    )
     user = {"type": "message", "role": "user", "content": "Weather in Paris?"}
-    codex = {"model": CLAUDE, "tools": [weather_tool()], "store": False, "stream": True,
-             "include": ["reasoning.encrypted_content"], "reasoning": {"effort": "high", "summary": "auto"}}
+    codex = {
+        "model": CLAUDE,
+        "tools": [weather_tool()],
+        "store": False,
+        "stream": True,
+        "include": ["reasoning.encrypted_content"],
+        "reasoning": {"effort": "high", "summary": "auto"},
+    }
 
     def turn(instance: Instance, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         with cluster.recorder.client(timeout=20) as http:
-            answer = http.post(instance.url + "/v1/responses", json={**codex, "input": items},
-                               headers={"Authorization": f"Bearer {GATEWAY_KEY}"})
+            answer = http.post(
+                instance.url + "/v1/responses",
+                json={**codex, "input": items},
+                headers={"Authorization": f"Bearer {GATEWAY_KEY}"},
+            )
         assert answer.status_code == 200, answer.text
         events = parse_sse(answer.text)
         assert_valid_stream(events)
@@ -263,14 +310,19 @@ def test_reasoning_sealed_by_one_instance_opens_on_the_others(cluster: Cluster) 
     for i, output in enumerate(outputs):
         reasoning, call = output
         assert reasoning["encrypted_content"].startswith("bg1.") and "EqSignedByClaude" not in str(reasoning)
-        answer = turn(cluster.instances[(i + 1) % 3], [user, *output, {
-            "type": "function_call_output", "call_id": call["call_id"], "output": "21C"}])
+        answer = turn(
+            cluster.instances[(i + 1) % 3],
+            [user, *output, {"type": "function_call_output", "call_id": call["call_id"], "output": "21C"}],
+        )
         assert answer[-1]["content"][0]["text"] == "Sunny."
     continued = [r.json for r in cluster.anthropic.received if r.json and len(r.json["messages"]) > 1]
     assert len(continued) == 3
     for body in continued:  # Claude got its signed thinking back from an instance that did not seal it
-        assert body["messages"][1]["content"][0] == {"type": "thinking", "thinking": "Weather needs a lookup.",
-                                                     "signature": "EqSignedByClaude=="}
+        assert body["messages"][1]["content"][0] == {
+            "type": "thinking",
+            "thinking": "Weather needs a lookup.",
+            "signature": "EqSignedByClaude==",
+        }
 
 
 def test_a_virtual_keys_rpm_holds_across_the_three_together(cluster: Cluster) -> None:
@@ -280,15 +332,19 @@ def test_a_virtual_keys_rpm_holds_across_the_three_together(cluster: Cluster) ->
         probe = http.post(cluster.nginx.url + "/admin/keys", json={}, headers=admin).json()["key"]
         # A key made on one instance works on all within a second; the later one seen means both are.
         deadline = time.monotonic() + 5
-        while not all(http.get(i.url + "/v1/models", headers={"Authorization": f"Bearer {probe}"}).status_code == 200
-                      for i in cluster.instances):
+        while not all(
+            http.get(i.url + "/v1/models", headers={"Authorization": f"Bearer {probe}"}).status_code == 200
+            for i in cluster.instances
+        ):
             assert time.monotonic() < deadline, "the new keys did not reach every instance"
             time.sleep(0.1)
 
         def ask(index: int) -> int:
-            return http.post(cluster.instances[index % 3].url + "/v1/chat/completions",
-                             headers={"Authorization": f"Bearer {limited}"},
-                             json={"model": "gpt", "messages": [{"role": "user", "content": "hi"}]}).status_code
+            return http.post(
+                cluster.instances[index % 3].url + "/v1/chat/completions",
+                headers={"Authorization": f"Bearer {limited}"},
+                json={"model": "gpt", "messages": [{"role": "user", "content": "hi"}]},
+            ).status_code
 
         with concurrent.futures.ThreadPoolExecutor(6) as pool:
             statuses = list(pool.map(ask, range(15)))
@@ -317,8 +373,12 @@ def test_streams_pass_through_nginx_unbuffered_and_websockets_upgrade(cluster: C
         arrivals = []
         text = ""
         request_id = cluster.recorder.new_id()
-        for chunk in through_nginx.chat.completions.create(model="gpt", stream=True, extra_headers={
-                "x-request-id": request_id}, messages=[{"role": "user", "content": SLOW}]):
+        for chunk in through_nginx.chat.completions.create(
+            model="gpt",
+            stream=True,
+            extra_headers={"x-request-id": request_id},
+            messages=[{"role": "user", "content": SLOW}],
+        ):
             if chunk.choices and chunk.choices[0].delta.content:
                 arrivals.append(time.monotonic() - started)
                 text += chunk.choices[0].delta.content
@@ -359,16 +419,25 @@ def test_the_ledger_holds_one_row_per_request_answered(cluster: Cluster) -> None
     assert [rid for rid, n in counts.items() if n > 1] == []
     http = {row["request_id"]: row for row in rows if row["route"] != "responses.websocket"}
     assert set(http) == set(answered)
-    wrong = {rid: (row["status"], answered[rid].status) for rid, row in http.items()
-             if not cluster.booked(rid, row["status"], answered[rid].status)}
+    wrong = {
+        rid: (row["status"], answered[rid].status)
+        for rid, row in http.items()
+        if not cluster.booked(rid, row["status"], answered[rid].status)
+    }
     assert wrong == {}, wrong
     assert len(rows) - len(http) == cluster.ws_turns
-    usage = httpx.get(cluster.nginx.url + "/admin/usage", params={"since": 0, "group_by": "status"}, timeout=10,
-                      headers={"Authorization": f"Bearer {MASTER_KEY}"}).json()
+    usage = httpx.get(
+        cluster.nginx.url + "/admin/usage",
+        params={"since": 0, "group_by": "status"},
+        timeout=10,
+        headers={"Authorization": f"Bearer {MASTER_KEY}"},
+    ).json()
     by_status = {entry["status"]: entry["requests"] for entry in usage["data"]}
     assert by_status == dict(collections.Counter(row["status"] for row in rows))
-    print(f"\nledger: {len(rows)} rows for {len(answered)} HTTP requests and {cluster.ws_turns} WebSocket turn, "
-          f"statuses {by_status}")
+    print(
+        f"\nledger: {len(rows)} rows for {len(answered)} HTTP requests and {cluster.ws_turns} WebSocket turn, "
+        f"statuses {by_status}"
+    )
 
 
 class Load:
@@ -386,8 +455,11 @@ class Load:
                 request_id = self.cluster.recorder.new_id()
                 self.ids.append(request_id)
                 try:
-                    client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "hi"}],
-                                                   extra_headers={"x-request-id": request_id})
+                    client.chat.completions.create(
+                        model="gpt",
+                        messages=[{"role": "user", "content": "hi"}],
+                        extra_headers={"x-request-id": request_id},
+                    )
                 except openai.APIError as exc:
                     self.cluster.recorder.failed(request_id, exc)
 
@@ -411,8 +483,11 @@ def test_instances_that_die_under_load_lose_only_what_they_held(cluster: Cluster
         request_id = cluster.recorder.new_id()
         with cluster.client(stopping.url) as client:
             chunks = client.chat.completions.create(
-                model="gpt", stream=True, messages=[{"role": "user", "content": SLOW}],
-                extra_headers={"x-request-id": request_id})
+                model="gpt",
+                stream=True,
+                messages=[{"role": "user", "content": SLOW}],
+                extra_headers={"x-request-id": request_id},
+            )
             stream["text"] = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
     began = time.monotonic()
@@ -447,30 +522,37 @@ def test_instances_that_die_under_load_lose_only_what_they_held(cluster: Cluster
     in_flight = [c for c in sent if c.started < dead_at and (c.ended or dead_at) > killed_at]
     resent = [access[c.request_id] for c in sent if len(access[c.request_id].upstreams) > 1]
     resent_from = collections.Counter(entry.upstreams[0] for entry in resent)
-    print(f"\nload through nginx: {len(sent)} requests in {elapsed:.1f} s ({len(sent) / elapsed:.0f}/s, "
-          f"{LOAD_CLIENTS} clients); SIGKILL of instance 3, {len(in_flight)} in flight while it died: "
-          f"{len(failed)} failed ({[c.status or c.error for c in failed]}); SIGTERM of instance 2 mid-stream: "
-          f"its stream finished, {sum(1 for c in sent if c.started >= terminated_at and c.status != 200)} failed; "
-          f"sent on by nginx after a refused connect: {resent_from[doomed.address]} from instance 3, "
-          f"{resent_from[stopping.address]} from instance 2")
-    print(f"the killed process was reaped {(dead_at - killed_at) * 1000:.0f} ms after SIGKILL; failed requests started "
-          + ", ".join(f"{(c.started - dead_at) * 1000:+.0f}" for c in failed) + " ms from then")
+    print(
+        f"\nload through nginx: {len(sent)} requests in {elapsed:.1f} s ({len(sent) / elapsed:.0f}/s, "
+        f"{LOAD_CLIENTS} clients); SIGKILL of instance 3, {len(in_flight)} in flight while it died: "
+        f"{len(failed)} failed ({[c.status or c.error for c in failed]}); SIGTERM of instance 2 mid-stream: "
+        f"its stream finished, {sum(1 for c in sent if c.started >= terminated_at and c.status != 200)} failed; "
+        f"sent on by nginx after a refused connect: {resent_from[doomed.address]} from instance 3, "
+        f"{resent_from[stopping.address]} from instance 2"
+    )
+    print(
+        f"the killed process was reaped {(dead_at - killed_at) * 1000:.0f} ms after SIGKILL; failed requests started "
+        + ", ".join(f"{(c.started - dead_at) * 1000:+.0f}" for c in failed)
+        + " ms from then"
+    )
     for call in failed:  # each was held by the dying instance, and nginx did not send it again
         entry = access[call.request_id]
         assert call.started < dead_at and entry.upstreams == [doomed.address], (call, entry)
     assert len(failed) <= LOAD_CLIENTS  # a client has one request at a time: at most one each was held
     # The dead instance was tried again after fail_timeout, refused, and the request went on.
     assert resent_from[doomed.address] >= 1
-    assert all(e.upstreams[0] in (doomed.address, stopping.address) and e.upstream_statuses[-1] == "200"
-               for e in resent)
+    assert all(
+        e.upstreams[0] in (doomed.address, stopping.address) and e.upstream_statuses[-1] == "200" for e in resent
+    )
 
     # What was stored through the instances now gone loads from the one left, and through nginx.
     with cluster.clients() as (direct, through_nginx):
         for response_id in cluster.stored:
             assert direct[0].responses.retrieve(response_id).id == response_id
             assert through_nginx.responses.retrieve(response_id).id == response_id
-        follow = through_nginx.responses.create(model="gpt", input="Still there?",
-                                                previous_response_id=cluster.stored[0])
+        follow = through_nginx.responses.create(
+            model="gpt", input="Still there?", previous_response_id=cluster.stored[0]
+        )
         assert follow.previous_response_id == cluster.stored[0]
     assert survivor.stop() in CLEAN_EXIT
 
@@ -494,13 +576,19 @@ def test_instances_that_die_under_load_lose_only_what_they_held(cluster: Cluster
             lost.append(call)
         else:
             assert cluster.booked(call.request_id, statuses.get(call.request_id), call.status), (
-                call, {i.port: i.number for i in cluster.instances}.get(port), access.get(call.request_id),
-                codes.get(call.request_id), f"started {call.started - killed_at:+.3f} s from SIGKILL, "
-                f"{call.started - terminated_at:+.3f} from SIGTERM")
+                call,
+                {i.port: i.number for i in cluster.instances}.get(port),
+                access.get(call.request_id),
+                codes.get(call.request_id),
+                f"started {call.started - killed_at:+.3f} s from SIGKILL, "
+                f"{call.started - terminated_at:+.3f} from SIGTERM",
+            )
     assert [row for row in rows if row["request_id"] not in calls and row["route"] != "responses.websocket"] == []
     assert sum(row["route"] == "responses.websocket" for row in rows) == cluster.ws_turns
-    print(f"ledger: {len(rows)} rows, none twice; the killed instance's last unflushed answers: {len(lost)} "
-          f"(answered in the {FLUSH_WINDOW} s before the kill); every other answer recorded once")
+    print(
+        f"ledger: {len(rows)} rows, none twice; the killed instance's last unflushed answers: {len(lost)} "
+        f"(answered in the {FLUSH_WINDOW} s before the kill); every other answer recorded once"
+    )
     print(f"nginx errors logged: {len(cluster.nginx.errors())}")
     # With PostgreSQL configured, no instance wrote a file (so a read-only root filesystem holds).
     assert [p for directory in cluster.written for p in directory.rglob("*")] == []

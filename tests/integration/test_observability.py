@@ -45,8 +45,11 @@ def test_metrics_after_a_scripted_sequence(make_gateway: GatewayFactory, upstrea
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key=created["key"], max_retries=0) as client:
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
         upstream.script(Reply(stream=text_stream(["Hel", "lo"], include_usage=True)))
-        list(client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}],
-                                            stream=True))
+        list(
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}], stream=True
+            )
+        )
         upstream.script(Reply(status=500, json={"error": {"message": "boom", "type": "server_error"}}))
         with pytest.raises(openai.InternalServerError):
             client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hi"}])
@@ -60,8 +63,12 @@ def test_metrics_after_a_scripted_sequence(make_gateway: GatewayFactory, upstrea
     assert _value(text, "gen_ai_server_time_to_first_token_seconds_count", **chat) == 5
     # Token usage: the three answers the upstream gave with usage (not the error, not the hit)
     assert _value(text, "gen_ai_client_token_usage_count", gen_ai_token_type="input", **chat) == 3
-    assert _value(text, "gen_ai_client_token_usage_sum", gen_ai_token_type="input",
-                  gen_ai_request_model="gpt-4o-mini", **chat) == 18
+    assert (
+        _value(
+            text, "gen_ai_client_token_usage_sum", gen_ai_token_type="input", gen_ai_request_model="gpt-4o-mini", **chat
+        )
+        == 18
+    )
     assert _value(text, "babelgate_requests_total", key_id=key_id, status="200") == 4
     assert _value(text, "babelgate_cache_events_total", event="hit") == 1
     assert created["key"] not in text and UPSTREAM_KEY not in text
@@ -82,8 +89,10 @@ def test_metrics_count_every_worker_and_logs_are_json_with_the_request_id(upstre
         deadline = time.monotonic() + 5
         counts: list[float] = []
         while time.monotonic() < deadline:
-            counts = [_value(httpx.get(url + "/metrics").text, "babelgate_requests_total",
-                             route="chat.completions") for _ in range(6)]
+            counts = [
+                _value(httpx.get(url + "/metrics").text, "babelgate_requests_total", route="chat.completions")
+                for _ in range(6)
+            ]
             if counts == [21.0] * 6:
                 break
             time.sleep(0.2)

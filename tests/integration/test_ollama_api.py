@@ -35,10 +35,18 @@ def chat_calls(upstream: FakeOpenAI) -> list[object]:
 
 def test_chat_not_streamed(gateway: RunningApp, upstream: FakeOpenAI) -> None:
     with ollama_client(gateway) as client:
-        answer = client.chat(model="gpt-4o-mini", messages=[{"role": "system", "content": "Be brief."}, USER],
-                             stream=False, keep_alive="5m")
+        answer = client.chat(
+            model="gpt-4o-mini",
+            messages=[{"role": "system", "content": "Be brief."}, USER],
+            stream=False,
+            keep_alive="5m",
+        )
     assert (answer.message.role, answer.message.content, answer.done, answer.done_reason) == (
-        "assistant", "Hello!", True, "stop")
+        "assistant",
+        "Hello!",
+        True,
+        "stop",
+    )
     assert (answer.prompt_eval_count, answer.eval_count) == (9, 3)
     assert answer.total_duration and answer.eval_duration and answer.total_duration >= answer.eval_duration
     sent = last_json(upstream, "/chat/completions")
@@ -67,13 +75,25 @@ def test_chat_streamed_by_default(gateway: RunningApp, upstream: FakeOpenAI) -> 
 
 
 def test_chat_options_map_and_the_dropped_are_reported(gateway: RunningApp, upstream: FakeOpenAI) -> None:
-    options = {"temperature": 0.2, "top_p": 0.9, "num_predict": 32, "stop": ["END"], "seed": 7, "num_ctx": 4096,
-               "num_gpu": 1}
+    options = {
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "num_predict": 32,
+        "stop": ["END"],
+        "seed": 7,
+        "num_ctx": 4096,
+        "num_gpu": 1,
+    }
     with ollama_client(gateway) as client:
         client.chat(model="gpt-4o-mini", messages=[USER], options=options, stream=False)
     sent = last_json(upstream, "/chat/completions")
     assert {k: sent.get(k) for k in ("temperature", "top_p", "max_tokens", "stop", "seed")} == {
-        "temperature": 0.2, "top_p": 0.9, "max_tokens": 32, "stop": ["END"], "seed": 7}
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "max_tokens": 32,
+        "stop": ["END"],
+        "seed": 7,
+    }
     assert "num_ctx" not in sent and "options" not in sent
     raw = post(gateway, "/api/chat", {"model": "gpt-4o-mini", "messages": [USER], "options": options})
     assert raw.headers["x-babelgate-adjusted-params"] == "options.num_ctx=dropped;options.num_gpu=dropped"
@@ -82,37 +102,52 @@ def test_chat_options_map_and_the_dropped_are_reported(gateway: RunningApp, upst
 def test_chat_tools_round_trip_streamed(gateway: RunningApp, upstream: FakeOpenAI) -> None:
     """Streamed argument fragments arrive as whole calls; the client sends them back without ids (the
     official client keeps none) and answers by `tool_name`; the upstream gets a consistent conversation."""
-    upstream.script(Reply(stream=tool_call_stream([  # type: ignore[arg-type]
-        ("call_w", "get_weather", ['{"city":', '"Paris"}']), ("call_t", "get_time", ['{"tz":', '"CET"}'])])))
+    upstream.script(
+        Reply(
+            stream=tool_call_stream(
+                [  # type: ignore[arg-type]
+                    ("call_w", "get_weather", ['{"city":', '"Paris"}']),
+                    ("call_t", "get_time", ['{"tz":', '"CET"}']),
+                ]
+            )
+        )
+    )
     messages: list[object] = [{"role": "user", "content": "Weather and time in Paris?"}]
     with ollama_client(gateway) as client:
         parts = list(client.chat(model="gpt-4o-mini", messages=messages, tools=[WEATHER, TIME], stream=True))
         calls = calls_of(parts)
         assert [(call.function.name, dict(call.function.arguments)) for call in calls] == [
-            ("get_weather", {"city": "Paris"}), ("get_time", {"tz": "CET"})]
+            ("get_weather", {"city": "Paris"}),
+            ("get_time", {"tz": "CET"}),
+        ]
         assert parts[-1].done_reason == "stop"
-        messages += [{"role": "assistant", "content": "", "tool_calls": calls},
-                     {"role": "tool", "content": "12:00", "tool_name": "get_time"},
-                     {"role": "tool", "content": "18C", "tool_name": "get_weather"}]
+        messages += [
+            {"role": "assistant", "content": "", "tool_calls": calls},
+            {"role": "tool", "content": "12:00", "tool_name": "get_time"},
+            {"role": "tool", "content": "18C", "tool_name": "get_weather"},
+        ]
         answer = client.chat(model="gpt-4o-mini", messages=messages, tools=[WEATHER, TIME], stream=False)
     assert answer.message.content == "Hello!"
     sent = last_json(upstream, "/chat/completions")
     assert sent["messages"][1]["tool_calls"] == [
         {"id": "call_1_0", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}},
-        {"id": "call_1_1", "type": "function", "function": {"name": "get_time", "arguments": '{"tz":"CET"}'}}]
+        {"id": "call_1_1", "type": "function", "function": {"name": "get_time", "arguments": '{"tz":"CET"}'}},
+    ]
     assert [(m["role"], m.get("tool_call_id")) for m in sent["messages"][2:]] == [
-        ("tool", "call_1_1"), ("tool", "call_1_0")]
+        ("tool", "call_1_1"),
+        ("tool", "call_1_0"),
+    ]
     assert [tool["function"]["name"] for tool in sent["tools"]] == ["get_weather", "get_time"]
 
 
 def test_chat_tool_calls_not_streamed_keep_their_id(gateway: RunningApp, upstream: FakeOpenAI) -> None:
     upstream.script(Reply(json=completion(None, tool_calls=[tool_call("call_9", "get_weather", '{"city":"Rome"}')])))
-    raw = post(gateway, "/api/chat", {"model": "gpt-4o-mini", "messages": [USER], "tools": [WEATHER],
-                                      "stream": False})
+    raw = post(gateway, "/api/chat", {"model": "gpt-4o-mini", "messages": [USER], "tools": [WEATHER], "stream": False})
     body = raw.json()
     assert_valid(body, "chat")
     assert body["message"]["tool_calls"] == [
-        {"id": "call_9", "function": {"index": 0, "name": "get_weather", "arguments": {"city": "Rome"}}}]
+        {"id": "call_9", "function": {"index": 0, "name": "get_weather", "arguments": {"city": "Rome"}}}
+    ]
     assert body["done_reason"] == "stop"
 
 
@@ -149,19 +184,31 @@ def test_chat_format_schema_and_json(gateway: RunningApp, upstream: FakeOpenAI) 
         answer = client.chat(model="gpt-4o-mini", messages=[USER], format=Person.model_json_schema(), stream=False)
         assert Person.model_validate_json(answer.message.content or "") == Person(name="Ada", age=36)
         assert last_json(upstream, "/chat/completions")["response_format"] == {
-            "type": "json_schema", "json_schema": {"name": "response", "schema": Person.model_json_schema()}}
-        client.chat(model="gpt-4o-mini", messages=[{"role": "user", "content": "Answer in JSON."}], format="json",
-                    stream=False)
+            "type": "json_schema",
+            "json_schema": {"name": "response", "schema": Person.model_json_schema()},
+        }
+        client.chat(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "Answer in JSON."}], format="json", stream=False
+        )
     assert last_json(upstream, "/chat/completions")["response_format"] == {"type": "json_object"}
 
 
 def test_chat_images(gateway: RunningApp, upstream: FakeOpenAI) -> None:
     with ollama_client(gateway) as client:
-        client.chat(model="gpt-4o-mini", stream=False,
-                    messages=[{"role": "user", "content": "What is this?", "images": [PNG_BYTES]}])
-    assert last_json(upstream, "/chat/completions")["messages"] == [{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + PNG_B64}},
-        {"type": "text", "text": "What is this?"}]}]
+        client.chat(
+            model="gpt-4o-mini",
+            stream=False,
+            messages=[{"role": "user", "content": "What is this?", "images": [PNG_BYTES]}],
+        )
+    assert last_json(upstream, "/chat/completions")["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64," + PNG_B64}},
+                {"type": "text", "text": "What is this?"},
+            ],
+        }
+    ]
 
 
 def test_chat_think(gateway: RunningApp, upstream: FakeOpenAI) -> None:
@@ -186,8 +233,14 @@ def test_chat_model_with_latest_tag(gateway: RunningApp, upstream: FakeOpenAI) -
 
 def test_generate(gateway: RunningApp, upstream: FakeOpenAI) -> None:
     with ollama_client(gateway) as client:
-        answer = client.generate(model="gpt-4o-mini", prompt="Why is the sky blue?", system="Be brief.",
-                                 format="json", images=[PNG_BYTES], stream=False)
+        answer = client.generate(
+            model="gpt-4o-mini",
+            prompt="Why is the sky blue?",
+            system="Be brief.",
+            format="json",
+            images=[PNG_BYTES],
+            stream=False,
+        )
         assert (answer.response, answer.done_reason, answer.eval_count) == ("Hello!", "stop", 3)
         sent = last_json(upstream, "/chat/completions")
         assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
@@ -198,8 +251,9 @@ def test_generate(gateway: RunningApp, upstream: FakeOpenAI) -> None:
     response, objects = stream(gateway, "/api/generate", {"model": "gpt-4o-mini", "prompt": "Hi"})
     assert response.headers["content-type"] == "application/x-ndjson"
     assert_valid_stream(objects, "generate_stream")
-    assert_valid(post(gateway, "/api/generate", {"model": "gpt-4o-mini", "prompt": "Hi", "stream": False}).json(),
-                 "generate")
+    assert_valid(
+        post(gateway, "/api/generate", {"model": "gpt-4o-mini", "prompt": "Hi", "stream": False}).json(), "generate"
+    )
 
 
 def test_an_empty_request_loads_or_unloads_without_an_upstream_call(gateway: RunningApp, upstream: FakeOpenAI) -> None:
@@ -218,29 +272,47 @@ def test_generate_raw_and_suffix_go_to_the_completions_endpoint(gateway: Running
     """An instruct model the upstream serves at its legacy `/completions` takes a raw prompt or a suffix as
     they are; the answer comes back as Ollama's, streamed or not."""
     with ollama_client(gateway) as client:
-        answer = client.generate(model="gpt-3.5-turbo-instruct", prompt="<s>[INST] Hi [/INST]", raw=True,
-                                 system="ignored in raw mode", options={"num_predict": 20, "temperature": 0},
-                                 stream=False)
+        answer = client.generate(
+            model="gpt-3.5-turbo-instruct",
+            prompt="<s>[INST] Hi [/INST]",
+            raw=True,
+            system="ignored in raw mode",
+            options={"num_predict": 20, "temperature": 0},
+            stream=False,
+        )
         assert (answer.response, answer.done_reason, answer.prompt_eval_count, answer.eval_count) == (
-            "Hello!", "stop", 5, 2)
+            "Hello!",
+            "stop",
+            5,
+            2,
+        )
         sent = last_json(upstream, "/completions")
-        assert sent == {"model": "gpt-3.5-turbo-instruct", "prompt": "<s>[INST] Hi [/INST]", "max_tokens": 20,
-                        "temperature": 0}
-        parts = list(client.generate(model="gpt-3.5-turbo-instruct", prompt="def add(a, b):\n    ",
-                                     suffix="\n    return c", stream=True))
+        assert sent == {
+            "model": "gpt-3.5-turbo-instruct",
+            "prompt": "<s>[INST] Hi [/INST]",
+            "max_tokens": 20,
+            "temperature": 0,
+        }
+        parts = list(
+            client.generate(
+                model="gpt-3.5-turbo-instruct", prompt="def add(a, b):\n    ", suffix="\n    return c", stream=True
+            )
+        )
     assert "".join(part.response for part in parts) == "Hello!" and parts[-1].done_reason == "stop"
     sent = last_json(upstream, "/completions")
     assert (sent["suffix"], sent["stream"], sent["stream_options"]) == ("\n    return c", True, {"include_usage": True})
-    response, objects = stream(gateway, "/api/generate", {"model": "gpt-3.5-turbo-instruct", "prompt": "x",
-                                                          "raw": True})
+    response, objects = stream(
+        gateway, "/api/generate", {"model": "gpt-3.5-turbo-instruct", "prompt": "x", "raw": True}
+    )
     assert response.headers["content-type"] == "application/x-ndjson"
     assert_valid_stream(objects, "generate_stream")
     assert [r.path for r in upstream.received if r.method == "POST"][-1] == "/v1/completions"
 
 
 @pytest.mark.parametrize(("field", "value"), [("raw", True), ("suffix", "return x"), ("context", [1, 2])])
-def test_generate_refuses_raw_suffix_and_context_on_a_chat_model(gateway: RunningApp, upstream: FakeOpenAI,
-                                                                  field: str, value: object) -> None:
+def test_generate_refuses_raw_suffix_and_context_on_a_chat_model(
+    gateway: RunningApp, upstream: FakeOpenAI, field: str, value: object
+) -> None:
     response = post(gateway, "/api/generate", {"model": "gpt-4o-mini", "prompt": "def f(", field: value})
     assert response.status_code == 400
     assert_valid(response.json(), "error")
@@ -260,5 +332,6 @@ def test_embed_and_legacy_embeddings(gateway: RunningApp, upstream: FakeOpenAI) 
         assert client.embed(model="text-embedding-3-small", input=[]).embeddings == []
         assert chat_calls(upstream) == []
     assert_valid(post(gateway, "/api/embed", {"model": "text-embedding-3-small", "input": "x"}).json(), "embed")
-    assert_valid(post(gateway, "/api/embeddings", {"model": "text-embedding-3-small", "prompt": "x"}).json(),
-                 "embeddings")
+    assert_valid(
+        post(gateway, "/api/embeddings", {"model": "text-embedding-3-small", "prompt": "x"}).json(), "embeddings"
+    )

@@ -33,19 +33,26 @@ def test_unknown_model_is_404_streamed_or_not(gateway: RunningApp) -> None:
     assert_valid(response.json(), "error")
 
 
-@pytest.mark.parametrize(("body", "fragment"), [
-    (b"{not json", "not valid JSON"),
-    (b"[1, 2]", "JSON object"),
-    (b'{"model": "gpt-4o-mini", "messages": [{"content": "Hi"}]}', "messages[0].role"),
-    # Roles that are not strings, hashable or not (a list once reached a set lookup: a 500).
-    (b'{"model": "gpt-4o-mini", "messages": [{"role": ["user"], "content": "Hi"}]}', "messages[0].role"),
-    (b'{"model": "gpt-4o-mini", "messages": [{"role": {"a": 1}, "content": "Hi"}]}', "messages[0].role"),
-    (b'{"model": "gpt-4o-mini", "messages": [{"role": 7, "content": "Hi"}]}', "messages[0].role"),
-    (b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}], "options": {"top_k": "x"}}',
-     "options.top_k"),
-    (b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x", "images": ["%%%"]}]}',
-     "messages[0].images[0]"),
-])
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"model": "gpt-4o-mini", "messages": [{"content": "Hi"}]}', "messages[0].role"),
+        # Roles that are not strings, hashable or not (a list once reached a set lookup: a 500).
+        (b'{"model": "gpt-4o-mini", "messages": [{"role": ["user"], "content": "Hi"}]}', "messages[0].role"),
+        (b'{"model": "gpt-4o-mini", "messages": [{"role": {"a": 1}, "content": "Hi"}]}', "messages[0].role"),
+        (b'{"model": "gpt-4o-mini", "messages": [{"role": 7, "content": "Hi"}]}', "messages[0].role"),
+        (
+            b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}], "options": {"top_k": "x"}}',
+            "options.top_k",
+        ),
+        (
+            b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x", "images": ["%%%"]}]}',
+            "messages[0].images[0]",
+        ),
+    ],
+)
 def test_bad_bodies_are_400_in_ollamas_format(gateway: RunningApp, body: bytes, fragment: str) -> None:
     response = post(gateway, "/api/chat", None, content=body)
     assert response.status_code == 400
@@ -66,8 +73,13 @@ def test_wrong_method_is_405_in_ollamas_format(gateway: RunningApp) -> None:
 
 
 def test_upstream_failure_before_the_stream_is_an_http_error(gateway: RunningApp, upstream: FakeOpenAI) -> None:
-    upstream.script(Reply(status=429, json={"error": {"message": "slow down", "type": "rate_limit_error"}},
-                          headers={"Retry-After": "7"}))
+    upstream.script(
+        Reply(
+            status=429,
+            json={"error": {"message": "slow down", "type": "rate_limit_error"}},
+            headers={"Retry-After": "7"},
+        )
+    )
     response = post(gateway, "/api/chat", {"model": "gpt-4o-mini", "messages": [USER]})
     assert (response.status_code, response.headers["retry-after"]) == (429, "7")
     assert_valid(response.json(), "error")
@@ -84,20 +96,42 @@ def test_upstream_failure_mid_stream_is_the_last_line(gateway: RunningApp, upstr
     assert_valid_stream(objects, "chat_stream")
     assert [item.get("message", {}).get("content") for item in objects[:-1]] == ["a", "b"]
     assert set(objects[-1]) == {"error"}
-    upstream.script(Reply(stream=[chunk({"role": "assistant", "content": "x"}),
-                                  {"error": {"message": "overloaded", "type": "server_error"}}]))
+    upstream.script(
+        Reply(
+            stream=[
+                chunk({"role": "assistant", "content": "x"}),
+                {"error": {"message": "overloaded", "type": "server_error"}},
+            ]
+        )
+    )
     with ollama_client(gateway) as client, pytest.raises(ollama.ResponseError) as caught:
         list(client.generate(model="gpt-4o-mini", prompt="Hi", stream=True))
     assert "overloaded" in caught.value.error
 
 
-def test_malformed_streamed_tool_arguments_end_the_stream_with_an_error(gateway: RunningApp,
-                                                                         upstream: FakeOpenAI) -> None:
-    upstream.script(Reply(stream=[
-        chunk({"role": "assistant", "content": "Checking."}),
-        chunk({"tool_calls": [{"index": 0, "id": "c1", "type": "function",
-                               "function": {"name": "f", "arguments": '{"cut'}}]}),
-        chunk({}, finish_reason="tool_calls")]))
+def test_malformed_streamed_tool_arguments_end_the_stream_with_an_error(
+    gateway: RunningApp, upstream: FakeOpenAI
+) -> None:
+    upstream.script(
+        Reply(
+            stream=[
+                chunk({"role": "assistant", "content": "Checking."}),
+                chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": "c1",
+                                "type": "function",
+                                "function": {"name": "f", "arguments": '{"cut'},
+                            }
+                        ]
+                    }
+                ),
+                chunk({}, finish_reason="tool_calls"),
+            ]
+        )
+    )
     _, objects = stream(gateway, "/api/chat", {"model": "gpt-4o-mini", "messages": [USER]})
     assert objects[0]["message"]["content"] == "Checking."
     assert "JSON object" in objects[-1]["error"]
@@ -105,8 +139,10 @@ def test_malformed_streamed_tool_arguments_end_the_stream_with_an_error(gateway:
 
 def test_embeddings_on_a_provider_that_has_none_is_a_clear_400(make_gateway: GatewayFactory) -> None:
     gateway = make_gateway(env={"ANTHROPIC_API_KEY": "sk-ant-unused", "ANTHROPIC_BASE_URL": "http://127.0.0.1:9"})
-    for path, body in (("/api/embed", {"model": "claude-sonnet-4-5", "input": "x"}),
-                       ("/api/embeddings", {"model": "claude-sonnet-4-5", "prompt": "x"})):
+    for path, body in (
+        ("/api/embed", {"model": "claude-sonnet-4-5", "input": "x"}),
+        ("/api/embeddings", {"model": "claude-sonnet-4-5", "prompt": "x"}),
+    ):
         response = post(gateway, path, body)
         assert response.status_code == 400
         assert response.json() == {"error": "Provider 'anthropic' does not support embeddings."}

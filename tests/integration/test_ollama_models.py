@@ -31,8 +31,9 @@ def configured(make_gateway: GatewayFactory) -> RunningApp:
     return make_gateway(CONFIG)
 
 
-def test_tags_lists_configured_models_aliases_and_upstream_listings(configured: RunningApp,
-                                                                     upstream: FakeOpenAI) -> None:
+def test_tags_lists_configured_models_aliases_and_upstream_listings(
+    configured: RunningApp, upstream: FakeOpenAI
+) -> None:
     with ollama_client(configured) as client:
         listing = client.list()
     names = [model.model for model in listing.models]
@@ -53,8 +54,12 @@ def test_show_a_configured_model(configured: RunningApp, upstream: FakeOpenAI) -
     assert shown.capabilities == ["completion", "tools", "vision"]
     assert shown.modelinfo is not None and shown.modelinfo["babelgate.upstream_model"] == "gpt-4o-mini"
     assert shown.parameters is not None
-    assert shown.parameters.split("\n") == ["temperature" + " " * 20 + "0.3", "num_predict" + " " * 20 + "100",
-                                            "stop" + " " * 27 + '"END"', "stop" + " " * 27 + '"STOP"']
+    assert shown.parameters.split("\n") == [
+        "temperature" + " " * 20 + "0.3",
+        "num_predict" + " " * 20 + "100",
+        "stop" + " " * 27 + '"END"',
+        "stop" + " " * 27 + '"STOP"',
+    ]
     raw = post(configured, "/api/show", {"model": "quick"})
     assert_valid(raw.json(), "show")
 
@@ -95,8 +100,10 @@ def test_gateway_keys(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> Non
         client.list()
     assert caught.value.status_code == 401
     with ollama_client(gateway, headers={"Authorization": "Bearer gw-secret"}) as client:
-        assert client.chat(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}],
-                           stream=False).message.content == "Hello!"
+        assert (
+            client.chat(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}], stream=False).message.content
+            == "Hello!"
+        )
     # The probes a client sends before it knows a key stay open; they say nothing about the models.
     assert get(gateway, "/api/version").status_code == 200
     assert get(gateway, "/").status_code == 200

@@ -42,12 +42,16 @@ def gemini(make_gateway: GatewayFactory, gemini_upstream: gem.FakeGemini) -> Run
 
 # -- Anthropic ------------------------------------------------------------------------------
 
+
 def test_claude_chat_streamed_and_not(claude: RunningApp, anthropic_upstream: ant.FakeAnthropic) -> None:
-    anthropic_upstream.script(ant.Reply(stream=ant.text_events(["Bon", "jour"], input_tokens=11)),
-                              ant.Reply(json=ant.message("Salut", usage=ant.usage(11, 2))))
+    anthropic_upstream.script(
+        ant.Reply(stream=ant.text_events(["Bon", "jour"], input_tokens=11)),
+        ant.Reply(json=ant.message("Salut", usage=ant.usage(11, 2))),
+    )
     with ollama_client(claude) as client:
-        parts = list(client.chat(model=CLAUDE, messages=[{"role": "system", "content": "French."}, QUESTION],
-                                 stream=True))
+        parts = list(
+            client.chat(model=CLAUDE, messages=[{"role": "system", "content": "French."}, QUESTION], stream=True)
+        )
         assert "".join(part.message.content or "" for part in parts) == "Bonjour"
         assert (parts[-1].prompt_eval_count, parts[-1].eval_count) == (11, 2)
         answer = client.chat(model=CLAUDE, messages=[QUESTION], stream=False, options={"num_predict": 50})
@@ -58,20 +62,27 @@ def test_claude_chat_streamed_and_not(claude: RunningApp, anthropic_upstream: an
     assert first["system"] in ("French.", [{"type": "text", "text": "French."}])
 
 
-def test_claude_thinking_and_tool_loop_without_call_ids(claude: RunningApp,
-                                                        anthropic_upstream: ant.FakeAnthropic) -> None:
+def test_claude_thinking_and_tool_loop_without_call_ids(
+    claude: RunningApp, anthropic_upstream: ant.FakeAnthropic
+) -> None:
     anthropic_upstream.script(
-        ant.Reply(stream=ant.tool_events([("toolu_01", "get_weather", ['{"city":', '"Paris"}'])],
-                                         thinking="Weather means a tool.")),
-        ant.Reply(json=ant.message("Sunny, 18C.")))
+        ant.Reply(
+            stream=ant.tool_events(
+                [("toolu_01", "get_weather", ['{"city":', '"Paris"}'])], thinking="Weather means a tool."
+            )
+        ),
+        ant.Reply(json=ant.message("Sunny, 18C.")),
+    )
     messages: list[Any] = [QUESTION]
     with ollama_client(claude) as client:
         parts = list(client.chat(model=CLAUDE, messages=messages, tools=[WEATHER], think=True, stream=True))
         assert "".join(part.message.thinking or "" for part in parts) == "Weather means a tool."
         [call] = calls_of(parts)
         assert (call.function.name, dict(call.function.arguments)) == ("get_weather", {"city": "Paris"})
-        messages += [{"role": "assistant", "content": "", "thinking": "Weather means a tool.", "tool_calls": [call]},
-                     {"role": "tool", "content": "18C", "tool_name": "get_weather"}]
+        messages += [
+            {"role": "assistant", "content": "", "thinking": "Weather means a tool.", "tool_calls": [call]},
+            {"role": "tool", "content": "18C", "tool_name": "get_weather"},
+        ]
         answer = client.chat(model=CLAUDE, messages=messages, tools=[WEATHER], stream=False)
     assert answer.message.content == "Sunny, 18C."
     sent = last_json(anthropic_upstream, "/v1/messages")["messages"]
@@ -93,8 +104,10 @@ def test_claude_generate_with_an_image(claude: RunningApp, anthropic_upstream: a
 
 
 def test_claude_stream_is_valid_ndjson(claude: RunningApp, anthropic_upstream: ant.FakeAnthropic) -> None:
-    anthropic_upstream.script(ant.Reply(stream=ant.text_events(["a", "b"])),
-                              ant.Reply(stream=ant.text_events(["c"], stop_reason="max_tokens")))
+    anthropic_upstream.script(
+        ant.Reply(stream=ant.text_events(["a", "b"])),
+        ant.Reply(stream=ant.text_events(["c"], stop_reason="max_tokens")),
+    )
     _, objects = stream(claude, "/api/chat", {"model": CLAUDE, "messages": [QUESTION]})
     assert_valid_stream(objects, "chat_stream")
     _, objects = stream(claude, "/api/generate", {"model": CLAUDE, "prompt": "Hi"})
@@ -103,6 +116,7 @@ def test_claude_stream_is_valid_ndjson(claude: RunningApp, anthropic_upstream: a
 
 
 # -- Gemini ---------------------------------------------------------------------------------
+
 
 def test_gemini_chat_streamed_and_not(gemini: RunningApp, gemini_upstream: gem.FakeGemini) -> None:
     with ollama_client(gemini) as client:
@@ -113,31 +127,44 @@ def test_gemini_chat_streamed_and_not(gemini: RunningApp, gemini_upstream: gem.F
 
 
 def test_gemini_tool_loop_without_call_ids(gemini: RunningApp, gemini_upstream: gem.FakeGemini) -> None:
-    gemini_upstream.script(gem.Reply(stream=gem.function_call_chunks([("get_weather", {"city": "Paris"}, None, None)])),
-                           gem.Reply(json=gem.response("Sunny.")))
+    gemini_upstream.script(
+        gem.Reply(stream=gem.function_call_chunks([("get_weather", {"city": "Paris"}, None, None)])),
+        gem.Reply(json=gem.response("Sunny.")),
+    )
     messages: list[Any] = [QUESTION]
     with ollama_client(gemini) as client:
         [call] = calls_of(list(client.chat(model=FLASH, messages=messages, tools=[WEATHER], stream=True)))
-        messages += [{"role": "assistant", "content": "", "tool_calls": [call]},
-                     {"role": "tool", "content": '{"temp": 18}', "tool_name": "get_weather"}]
+        messages += [
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "content": '{"temp": 18}', "tool_name": "get_weather"},
+        ]
         assert client.chat(model=FLASH, messages=messages, tools=[WEATHER], stream=False).message.content == "Sunny."
     contents = last_json(gemini_upstream, ":generateContent")["contents"]
     assert contents[1]["parts"][0]["functionCall"]["name"] == "get_weather"
     assert contents[2]["parts"][0]["functionResponse"]["response"] == {"temp": 18}
 
 
-def test_gemini_3_tool_loop_keeps_its_signature_through_the_call_id(gemini: RunningApp,
-                                                                     gemini_upstream: gem.FakeGemini) -> None:
+def test_gemini_3_tool_loop_keeps_its_signature_through_the_call_id(
+    gemini: RunningApp, gemini_upstream: gem.FakeGemini
+) -> None:
     """A client that sends the call's `id` back (Ollama's own Go types carry it) keeps Gemini 3's thought
     signature, which the gateway carries in that id."""
-    gemini_upstream.script(gem.Reply(stream=gem.function_call_chunks(
-        [("get_weather", {"city": "Paris"}, "fc_1", "c2lnbmF0dXJl")], model_version=GEMINI_3)),
-        gem.Reply(json=gem.response("Sunny.", model_version=GEMINI_3)))
+    gemini_upstream.script(
+        gem.Reply(
+            stream=gem.function_call_chunks(
+                [("get_weather", {"city": "Paris"}, "fc_1", "c2lnbmF0dXJl")], model_version=GEMINI_3
+            )
+        ),
+        gem.Reply(json=gem.response("Sunny.", model_version=GEMINI_3)),
+    )
     _, objects = stream(gemini, "/api/chat", {"model": GEMINI_3, "messages": [QUESTION], "tools": [WEATHER]})
     [call] = [call for item in objects for call in item.get("message", {}).get("tool_calls", ())]
     assert call["id"].startswith("fc_1")
-    messages = [QUESTION, {"role": "assistant", "content": "", "tool_calls": [call]},
-                {"role": "tool", "content": "18C", "tool_call_id": call["id"]}]
+    messages = [
+        QUESTION,
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "content": "18C", "tool_call_id": call["id"]},
+    ]
     answer = post(gemini, "/api/chat", {"model": GEMINI_3, "messages": messages, "tools": [WEATHER], "stream": False})
     assert answer.status_code == 200, answer.text
     part = last_json(gemini_upstream, ":generateContent")["contents"][1]["parts"][0]

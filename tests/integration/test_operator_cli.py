@@ -29,8 +29,14 @@ def gateway(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> RunningApp:
 
 def _cli(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("BABELGATE_")}
-    return subprocess.run([sys.executable, "-m", "babelgate.cli", *args], input=stdin, capture_output=True, text=True,
-                          timeout=60, env={**environ, **env})
+    return subprocess.run(
+        [sys.executable, "-m", "babelgate.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**environ, **env},
+    )
 
 
 def _json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
@@ -40,8 +46,16 @@ def _json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
 
 def test_chat_prints_the_answer_then_what_served_it(gateway: RunningApp) -> None:
     # An OpenAI client's base URL (…/v1) works too, and an http_proxy does not capture the call.
-    done = _cli("chat", "--url", gateway.url + "/v1", "--model", "chat", "Say hello", http_proxy=CLOSED_PORT_URL,
-                HTTP_PROXY=CLOSED_PORT_URL)
+    done = _cli(
+        "chat",
+        "--url",
+        gateway.url + "/v1",
+        "--model",
+        "chat",
+        "Say hello",
+        http_proxy=CLOSED_PORT_URL,
+        HTTP_PROXY=CLOSED_PORT_URL,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Hello!"
     assert "model gpt-4o" in done.stderr and "route openai/gpt-4o=ok" in done.stderr
@@ -59,13 +73,34 @@ def test_chat_streams_and_reads_the_prompt_from_stdin(gateway: RunningApp, upstr
     assert "first token" in done.stderr and "tokens 9 in / 3 out" in done.stderr
 
 
-def test_chat_json_gives_every_figure(gateway: RunningApp, upstream: FakeOpenAI,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
-    upstream.script(Reply(stream=[chunk({"role": "assistant", "content": ""}), chunk({"reasoning_content": "Hm."}),
-                                  chunk({"content": "Four."}), chunk({}, finish_reason="stop"), usage_chunk(11, 2)]))
+def test_chat_json_gives_every_figure(
+    gateway: RunningApp, upstream: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upstream.script(
+        Reply(
+            stream=[
+                chunk({"role": "assistant", "content": ""}),
+                chunk({"reasoning_content": "Hm."}),
+                chunk({"content": "Four."}),
+                chunk({}, finish_reason="stop"),
+                usage_chunk(11, 2),
+            ]
+        )
+    )
     answer = _json(capsys, "chat", "--url", gateway.url, "--model", "chat", "--stream", "2+2?")
-    assert set(answer) == {"answer", "reasoning", "tool_calls", "finish_reason", "model", "route", "request_id",
-                           "usage", "cost_usd", "ttft_ms", "total_ms"}
+    assert set(answer) == {
+        "answer",
+        "reasoning",
+        "tool_calls",
+        "finish_reason",
+        "model",
+        "route",
+        "request_id",
+        "usage",
+        "cost_usd",
+        "ttft_ms",
+        "total_ms",
+    }
     assert answer["answer"] == "Four." and answer["reasoning"] == "Hm." and answer["finish_reason"] == "stop"
     assert answer["route"] == "openai/gpt-4o=ok" and answer["request_id"]
     assert answer["usage"]["prompt_tokens"] == 11
@@ -74,8 +109,9 @@ def test_chat_json_gives_every_figure(gateway: RunningApp, upstream: FakeOpenAI,
     assert plain["answer"] == "Hello!" and plain["cost_usd"] > 0
 
 
-def test_chat_shows_tool_calls_as_they_arrive(gateway: RunningApp, upstream: FakeOpenAI,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_chat_shows_tool_calls_as_they_arrive(
+    gateway: RunningApp, upstream: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
     upstream.script(Reply(stream=tool_call_stream([("call_1", "get_weather", ['{"city"', ': "Paris"}'])])))
     assert main(["chat", "--url", gateway.url, "--model", "chat", "--stream", "weather?"]) == 0
     printed = capsys.readouterr()
@@ -87,8 +123,9 @@ def test_chat_errors_exit_1_with_the_gateways_message(gateway: RunningApp, upstr
     done = _cli("chat", "--url", gateway.url, "--model", "no-such-model", "hi")
     assert done.returncode == 1 and done.stdout == ""
     assert "404" in done.stderr and "no-such-model" in done.stderr
-    upstream.script(Reply(stream=[chunk({"content": "Hal"}), b'data: {"error": {"message": "overloaded"}}\n\n'],
-                          done=False))
+    upstream.script(
+        Reply(stream=[chunk({"content": "Hal"}), b'data: {"error": {"message": "overloaded"}}\n\n'], done=False)
+    )
     cut = _cli("chat", "--url", gateway.url, "--model", "mini", "--stream", "hi")
     assert cut.returncode == 1 and "Hal" in cut.stdout and "stream failed" in cut.stderr
     unreachable = _cli("chat", "--url", CLOSED_PORT_URL, "--model", "mini", "hi")
@@ -96,8 +133,9 @@ def test_chat_errors_exit_1_with_the_gateways_message(gateway: RunningApp, upstr
     assert _cli("chat", "--url", gateway.url, "hi").returncode == 2  # no model
 
 
-def test_chat_prints_the_answer_as_written(gateway: RunningApp, upstream: FakeOpenAI,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_chat_prints_the_answer_as_written(
+    gateway: RunningApp, upstream: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
     written = "[bold]not bold[/] :smile: C:\\"
     upstream.script(Reply(stream=text_stream([written], include_usage=True)))
     assert main(["chat", "--url", gateway.url, "--model", "mini", "--stream", "hi"]) == 0
@@ -114,9 +152,10 @@ def breaking_server() -> Iterator[str]:
         with connection:
             connection.recv(65536)
             event = b'data: {"choices": [{"index": 0, "delta": {"content": "Hal"}}]}\n\n'
-            connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                               b"transfer-encoding: chunked\r\n\r\n" + b"%x\r\n%s\r\n" % (len(event), event)
-                               + b"40\r\ndata: {")
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                b"transfer-encoding: chunked\r\n\r\n" + b"%x\r\n%s\r\n" % (len(event), event) + b"40\r\ndata: {"
+            )
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -125,8 +164,9 @@ def breaking_server() -> Iterator[str]:
     listener.close()
 
 
-def test_chat_reports_a_connection_that_breaks_mid_answer(breaking_server: str,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_chat_reports_a_connection_that_breaks_mid_answer(
+    breaking_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["chat", "--url", breaking_server, "--model", "mini", "--stream", "hi"]) == 1
     printed = capsys.readouterr()
     assert printed.out.strip() == "Hal" and "broke mid-answer" in printed.err
@@ -146,8 +186,9 @@ def test_admin_commands_need_the_master_key(gateway: RunningApp) -> None:
     assert wrong.returncode == 1 and "401" in wrong.stderr
 
 
-def test_models_lists_routes_and_health(gateway: RunningApp, capsys: pytest.CaptureFixture[str],
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_models_lists_routes_and_health(
+    gateway: RunningApp, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BABELGATE_MASTER_KEY", MASTER)
     assert main(["models", "--url", gateway.url]) == 0
     table = capsys.readouterr().out
@@ -157,8 +198,9 @@ def test_models_lists_routes_and_health(gateway: RunningApp, capsys: pytest.Capt
     assert {"model", "listed"} <= {model["kind"] for model in answer["data"]}
 
 
-def test_keys_round_trip(gateway: RunningApp, capsys: pytest.CaptureFixture[str],
-                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keys_round_trip(
+    gateway: RunningApp, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BABELGATE_MASTER_KEY", MASTER)
     assert main(["keys", "create", "--url", gateway.url, "--label", "ci", "--rpm", "5", "--budget-usd", "2"]) == 0
     shown = capsys.readouterr().out
@@ -174,8 +216,9 @@ def test_keys_round_trip(gateway: RunningApp, capsys: pytest.CaptureFixture[str]
     assert [key["label"] for key in active] == ["ci"]
 
 
-def test_usage_sums_what_was_served(gateway: RunningApp, capsys: pytest.CaptureFixture[str],
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_usage_sums_what_was_served(
+    gateway: RunningApp, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BABELGATE_MASTER_KEY", MASTER)
     for model in ("chat", "chat", "mini"):
         assert main(["chat", "--url", gateway.url, "--model", model, "--json", "hi"]) == 0

@@ -34,21 +34,25 @@ def test_unknown_preset_is_a_config_error(tmp_path: pytest.TempPathFactory) -> N
 
 
 def test_ollama_preset_lists_models_from_api_tags(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
-    gateway = make_gateway(f"providers:\n  local: {{preset: ollama, base_url: '{upstream.base_url}'}}\n"
-                           "server: {providers_from_env: false}\n")
+    gateway = make_gateway(
+        f"providers:\n  local: {{preset: ollama, base_url: '{upstream.base_url}'}}\n"
+        "server: {providers_from_env: false}\n"
+    )
     ids = [m["id"] for m in httpx.get(gateway.url + "/v1/models", timeout=10).json()["data"]]
     assert ids == ["local/llama3.2:latest"]
     assert "Authorization" not in next(r for r in upstream.received if r.path == "/api/tags").headers
-    response = httpx.post(gateway.url + "/v1/chat/completions", json={"model": "local/llama3.2:latest",
-                                                                      "messages": USER}, timeout=10)
+    response = httpx.post(
+        gateway.url + "/v1/chat/completions", json={"model": "local/llama3.2:latest", "messages": USER}, timeout=10
+    )
     assert response.status_code == 200
     assert upstream.received[-1].json["model"] == "llama3.2:latest"
 
 
-def test_deepseek_reasoner_quirks_are_applied_and_reported(make_gateway: GatewayFactory,
-                                                           upstream: FakeOpenAI) -> None:
-    gateway = make_gateway(f"providers:\n  ds: {{preset: deepseek, base_url: '{upstream.base_url}'}}\n",
-                           env={"DEEPSEEK_API_KEY": "sk-deepseek-test"})
+def test_deepseek_reasoner_quirks_are_applied_and_reported(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
+    gateway = make_gateway(
+        f"providers:\n  ds: {{preset: deepseek, base_url: '{upstream.base_url}'}}\n",
+        env={"DEEPSEEK_API_KEY": "sk-deepseek-test"},
+    )
     body = {"model": "ds/deepseek-reasoner", "messages": USER, "temperature": 0.3, "max_tokens": 50}
     response = httpx.post(gateway.url + "/v1/chat/completions", json=body, timeout=10)
     assert response.headers["x-babelgate-adjusted-params"] == "temperature=dropped"

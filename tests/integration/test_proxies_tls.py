@@ -63,16 +63,31 @@ def start(loop_thread: LoopThread, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     started: list[RunningApp] = []
 
     def factory(provider: str, env: dict[str, str] | None = None) -> RunningApp:
-        for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy",
-                     "ALL_PROXY", "all_proxy"):
+        for name in (
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "NO_PROXY",
+            "no_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ):
             monkeypatch.delenv(name, raising=False)
         for name, value in (env or {}).items():
             monkeypatch.setenv(name, value)
         path = tmp_path / f"net{len(started)}.yaml"
         path.write_text(f"providers:\n  corp: {provider}\nmodels:\n  m: {{provider: corp, model: gpt-4o-mini}}\n")
-        config = load_config(path, {"CORP_KEY": KEY, "OLLAMA_BASE_URL": CLOSED_PORT_URL,
-                                    "BABELGATE_STORE_URL": "memory", "PROXY_URL": env.get("PROXY_URL", "")
-                                    if env else ""}, available_types=PROVIDER_TYPES)
+        config = load_config(
+            path,
+            {
+                "CORP_KEY": KEY,
+                "OLLAMA_BASE_URL": CLOSED_PORT_URL,
+                "BABELGATE_STORE_URL": "memory",
+                "PROXY_URL": env.get("PROXY_URL", "") if env else "",
+            },
+            available_types=PROVIDER_TYPES,
+        )
         return start_gateway(loop_thread, config, started)
 
     yield factory
@@ -85,12 +100,15 @@ def _ask(gateway: RunningApp) -> Any:
         return client.chat.completions.create(model="m", messages=[{"role": "user", "content": "Hi"}])
 
 
-def test_https_through_a_connect_tunnel_with_the_corporate_ca(start: Any, proxy: FakeProxy,
-                                                              tls_upstream: FakeOpenAI, pki: dict[str, str]) -> None:
+def test_https_through_a_connect_tunnel_with_the_corporate_ca(
+    start: Any, proxy: FakeProxy, tls_upstream: FakeOpenAI, pki: dict[str, str]
+) -> None:
     proxy.require_auth = "Basic " + base64.b64encode(f"alice:{PROXY_PASSWORD}".encode()).decode()
     url = f"https://upstream.test:{tls_upstream.port}/v1"
-    gateway = start(f"{{base_url: '{url}', api_key: env:CORP_KEY, tls: {{ca_bundle: '{pki['ca']}'}}}}",
-                    env={"HTTPS_PROXY": proxy.url(f"alice:{PROXY_PASSWORD}")})
+    gateway = start(
+        f"{{base_url: '{url}', api_key: env:CORP_KEY, tls: {{ca_bundle: '{pki['ca']}'}}}}",
+        env={"HTTPS_PROXY": proxy.url(f"alice:{PROXY_PASSWORD}")},
+    )
     assert _ask(gateway).choices[0].message.content == "Hello!"
     assert _ask(gateway).choices[0].message.content == "Hello!"
     tunnels = [s for s in proxy.seen if s.method == "CONNECT"]
@@ -101,20 +119,24 @@ def test_https_through_a_connect_tunnel_with_the_corporate_ca(start: Any, proxy:
 
 def test_http_through_a_proxy_in_absolute_form(start: Any, proxy: FakeProxy, upstream: FakeOpenAI) -> None:
     url = f"http://upstream.test:{upstream.port}/v1"
-    gateway = start(f"{{base_url: '{url}', api_key: env:CORP_KEY, proxy: env:PROXY_URL}}",
-                    env={"PROXY_URL": proxy.url()})
+    gateway = start(
+        f"{{base_url: '{url}', api_key: env:CORP_KEY, proxy: env:PROXY_URL}}", env={"PROXY_URL": proxy.url()}
+    )
     assert _ask(gateway).choices[0].message.content == "Hello!"
     assert proxy.seen[-1].method == "POST"
     assert proxy.seen[-1].target == f"http://upstream.test:{upstream.port}/v1/chat/completions"
 
 
-def test_no_proxy_names_the_hosts_that_go_direct(start: Any, proxy: FakeProxy, tls_upstream: FakeOpenAI,
-                                                 pki: dict[str, str]) -> None:
+def test_no_proxy_names_the_hosts_that_go_direct(
+    start: Any, proxy: FakeProxy, tls_upstream: FakeOpenAI, pki: dict[str, str]
+) -> None:
     """`upstream.test` is a name only the proxy can resolve: going direct, as NO_PROXY says, fails
     to connect, and the proxy never hears of it."""
     url = f"https://upstream.test:{tls_upstream.port}/v1"
-    gateway = start(f"{{base_url: '{url}', api_key: env:CORP_KEY, tls: {{ca_bundle: '{pki['ca']}'}}}}",
-                    env={"HTTPS_PROXY": proxy.url(), "NO_PROXY": "example.com,.test"})
+    gateway = start(
+        f"{{base_url: '{url}', api_key: env:CORP_KEY, tls: {{ca_bundle: '{pki['ca']}'}}}}",
+        env={"HTTPS_PROXY": proxy.url(), "NO_PROXY": "example.com,.test"},
+    )
     with pytest.raises(openai.APIStatusError) as caught:
         _ask(gateway)
     assert caught.value.status_code == 502
@@ -123,15 +145,22 @@ def test_no_proxy_names_the_hosts_that_go_direct(start: Any, proxy: FakeProxy, t
 
 @pytest.mark.parametrize("status", [403, 407])
 def test_a_proxy_that_refuses_the_tunnel_is_a_clear_error_without_its_password(
-        start: Any, proxy: FakeProxy, tls_upstream: FakeOpenAI, pki: dict[str, str],
-        caplog: pytest.LogCaptureFixture, status: int) -> None:
+    start: Any,
+    proxy: FakeProxy,
+    tls_upstream: FakeOpenAI,
+    pki: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+) -> None:
     if status == 407:
         proxy.require_auth = "Basic " + base64.b64encode(b"bob:another-password").decode()
     else:
         proxy.refuse = status
     url = f"https://upstream.test:{tls_upstream.port}/v1"
-    gateway = start(f"{{base_url: '{url}', api_key: env:CORP_KEY, tls: {{ca_bundle: '{pki['ca']}'}}}}",
-                    env={"HTTPS_PROXY": proxy.url(f"bob:{PROXY_PASSWORD}")})
+    gateway = start(
+        f"{{base_url: '{url}', api_key: env:CORP_KEY, tls: {{ca_bundle: '{pki['ca']}'}}}}",
+        env={"HTTPS_PROXY": proxy.url(f"bob:{PROXY_PASSWORD}")},
+    )
     with caplog.at_level("DEBUG"), pytest.raises(openai.APIStatusError) as caught:
         _ask(gateway)
     assert caught.value.status_code == 502
@@ -157,15 +186,19 @@ def test_a_client_certificate_for_mutual_tls(start: Any, mtls_upstream: FakeOpen
     with pytest.raises(openai.APIStatusError) as caught:
         _ask(without)
     assert caught.value.status_code == 502
-    gateway = start(f"{{base_url: '{url}', api_key: env:CORP_KEY, tls: {{ca_bundle: '{pki['ca']}', "
-                    f"client_cert: '{pki['client']}', client_key: '{pki['client_key']}'}}}}")
+    gateway = start(
+        f"{{base_url: '{url}', api_key: env:CORP_KEY, tls: {{ca_bundle: '{pki['ca']}', "
+        f"client_cert: '{pki['client']}', client_key: '{pki['client_key']}'}}}}"
+    )
     assert _ask(gateway).choices[0].message.content == "Hello!"
 
 
 def test_a_missing_ca_bundle_is_a_config_error_naming_the_key(start: Any, tmp_path: Path) -> None:
     with pytest.raises(ValueError) as caught:
-        start(f"{{base_url: 'https://api.example.com/v1', api_key: env:CORP_KEY, "
-              f"tls: {{ca_bundle: '{tmp_path / 'nope.pem'}'}}}}")
+        start(
+            f"{{base_url: 'https://api.example.com/v1', api_key: env:CORP_KEY, "
+            f"tls: {{ca_bundle: '{tmp_path / 'nope.pem'}'}}}}"
+        )
     assert "providers.corp.tls.ca_bundle" in str(caught.value)
 
 

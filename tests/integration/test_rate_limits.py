@@ -46,8 +46,10 @@ def test_requests_per_minute_are_counted_and_announced(make_gateway: GatewayFact
     assert refused.json()["error"]["code"] == "rate_limit_exceeded"
     assert "3 requests per minute" in refused.json()["error"]["message"]
     assert len([r for r in upstream.received if r.path.endswith("/chat/completions")]) == 3
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0) as client, \
-            pytest.raises(openai.RateLimitError):
+    with (
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0) as client,
+        pytest.raises(openai.RateLimitError),
+    ):
         client.chat.completions.create(**CHAT)  # type: ignore[call-overload]
 
 
@@ -98,17 +100,28 @@ models:
 @pytest.fixture
 def two_gateways(tmp_path: Path, upstream: FakeOpenAI, redis_url: str) -> Iterator[tuple[str, str]]:  # noqa: F811
     config = tmp_path / "limits.yaml"
-    config.write_text(CONFIG.format(redis=redis_url, prefix=f"bgtest-{uuid.uuid4().hex[:8]}:",
-                                    store=tmp_path / "shared.db", base_url=upstream.base_url))
+    config.write_text(
+        CONFIG.format(
+            redis=redis_url,
+            prefix=f"bgtest-{uuid.uuid4().hex[:8]}:",
+            store=tmp_path / "shared.db",
+            base_url=upstream.base_url,
+        )
+    )
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL", "_API_KEYS"))}
     env.update({"OLLAMA_BASE_URL": CLOSED_PORT_URL, "MASTER": MASTER, "UPSTREAM": "sk-upstream-0000"})
     processes, urls = [], []
     try:
         for _ in range(2):
             port = _free_port()
-            processes.append(subprocess.Popen([sys.executable, "-m", "babelgate.cli", "serve", "--config", str(config),
-                                               "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                                              stderr=subprocess.STDOUT))
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "babelgate.cli", "serve", "--config", str(config), "--port", str(port)],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                )
+            )
             urls.append(f"http://127.0.0.1:{port}")
             _wait_ready(urls[-1], processes[-1])
         yield urls[0], urls[1]
@@ -118,8 +131,9 @@ def two_gateways(tmp_path: Path, upstream: FakeOpenAI, redis_url: str) -> Iterat
             process.communicate(timeout=10)
 
 
-def test_two_processes_admit_exactly_the_limit_between_them(two_gateways: tuple[str, str],
-                                                            upstream: FakeOpenAI) -> None:
+def test_two_processes_admit_exactly_the_limit_between_them(
+    two_gateways: tuple[str, str], upstream: FakeOpenAI
+) -> None:
     first, second = two_gateways
     created = httpx.post(first + "/admin/keys", json={"rpm": 10}, headers=ADMIN).json()
     key: Any = created["key"]
@@ -158,8 +172,9 @@ def test_a_budget_is_shared_across_processes(two_gateways: tuple[str, str], upst
 
     def priced(url: str) -> int:
         body = {"model": "pricey", "messages": [{"role": "user", "content": "Hi"}]}
-        return httpx.post(url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"},
-                          timeout=10).status_code
+        return httpx.post(
+            url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=10
+        ).status_code
 
     # $9 a request: two pass on either instance, then both refuse (Redis holds the running sum).
     assert [priced(first), priced(second), priced(first)] == [200, 200, 200]

@@ -33,15 +33,20 @@ def _client(gateway: RunningApp, **headers: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0, default_headers=headers)
 
 
-def test_a_cached_model_answers_the_same_request_from_the_cache(make_gateway: GatewayFactory,
-                                                                upstream: FakeOpenAI) -> None:
+def test_a_cached_model_answers_the_same_request_from_the_cache(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI
+) -> None:
     gateway = make_gateway(CACHED, env={"BABELGATE_MASTER_KEY": MASTER})
     with _client(gateway) as client:
         first = client.chat.completions.with_raw_response.create(model="cached", messages=MESSAGES)  # type: ignore[arg-type]
-        second = client.chat.completions.with_raw_response.create(model="cached", messages=MESSAGES,  # type: ignore[arg-type]
-                                                                 user="someone-else")
+        second = client.chat.completions.with_raw_response.create(
+            model="cached",
+            messages=MESSAGES,  # type: ignore[arg-type]
+            user="someone-else",
+        )
         other = client.chat.completions.with_raw_response.create(  # type: ignore[call-overload]
-            model="cached", messages=[{"role": "user", "content": "And of Spain?"}])
+            model="cached", messages=[{"role": "user", "content": "And of Spain?"}]
+        )
     assert _calls(upstream) == 2  # the second request (only `user` differs) never reached the upstream
     assert first.headers["x-babelgate-cache"] == "miss" and second.headers["x-babelgate-cache"] == "hit"
     assert other.headers["x-babelgate-cache"] == "miss"
@@ -58,12 +63,19 @@ def test_a_stream_is_replayed_as_a_stream(make_gateway: GatewayFactory, upstream
     gateway = make_gateway(CACHED)
     upstream.script(Reply(stream=text_stream(["Par", "is", "."], include_usage=True)))
     with _client(gateway) as client:
-        runs = [[chunk.choices[0].delta.content for chunk in client.chat.completions.create(
-            model="cached", messages=MESSAGES, stream=True) if chunk.choices] for _ in range(2)]  # type: ignore[arg-type]
+        runs = [
+            [
+                chunk.choices[0].delta.content
+                for chunk in client.chat.completions.create(model="cached", messages=MESSAGES, stream=True)
+                if chunk.choices
+            ]
+            for _ in range(2)
+        ]  # type: ignore[arg-type]
     assert runs[0] == runs[1] and "".join(c or "" for c in runs[1]) == "Paris."
     assert _calls(upstream) == 1
-    raw = httpx.post(gateway.url + "/v1/chat/completions", json={"model": "cached", "messages": MESSAGES,
-                                                                  "stream": True})
+    raw = httpx.post(
+        gateway.url + "/v1/chat/completions", json={"model": "cached", "messages": MESSAGES, "stream": True}
+    )
     assert raw.headers["x-babelgate-cache"] == "hit" and raw.headers["content-type"].startswith("text/event-stream")
     assert raw.text.rstrip().endswith("data: [DONE]")
 
@@ -80,32 +92,44 @@ def test_a_request_opts_in_and_cache_control_bypasses(make_gateway: GatewayFacto
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)  # type: ignore[arg-type]
         assert _calls(upstream) == 3
         fresh = client.chat.completions.with_raw_response.create(  # type: ignore[call-overload]
-            model="gpt-4o-mini", messages=MESSAGES, extra_headers={"Cache-Control": "no-cache"})
+            model="gpt-4o-mini", messages=MESSAGES, extra_headers={"Cache-Control": "no-cache"}
+        )
         assert fresh.headers["x-babelgate-cache"] == "miss" and _calls(upstream) == 4
-        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES,  # type: ignore[arg-type]
-                                       extra_headers={"Cache-Control": "no-store"})
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=MESSAGES,  # type: ignore[arg-type]
+            extra_headers={"Cache-Control": "no-store"},
+        )
         assert _calls(upstream) == 5
 
 
 def test_errors_and_cut_streams_are_never_stored(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
     gateway = make_gateway(CACHED)
-    upstream.script(Reply(status=500, json={"error": {"message": "boom", "type": "server_error"}}),
-                    Reply(stream=text_stream(["Pa"]), done=False, drop_after=2))
+    upstream.script(
+        Reply(status=500, json={"error": {"message": "boom", "type": "server_error"}}),
+        Reply(stream=text_stream(["Pa"]), done=False, drop_after=2),
+    )
     body: dict[str, Any] = {"model": "cached", "messages": MESSAGES}
     assert httpx.post(gateway.url + "/v1/chat/completions", json=body).status_code == 502
     httpx.post(gateway.url + "/v1/chat/completions", json={**body, "stream": True})
     assert httpx.post(gateway.url + "/v1/chat/completions", json=body).headers["x-babelgate-cache"] == "miss"
-    assert httpx.post(gateway.url + "/v1/chat/completions", json={**body, "stream": True}
-                      ).headers["x-babelgate-cache"] == "miss"
+    assert (
+        httpx.post(gateway.url + "/v1/chat/completions", json={**body, "stream": True}).headers["x-babelgate-cache"]
+        == "miss"
+    )
     assert _calls(upstream) == 4
 
 
 def test_anthropic_messages_are_cached_too(make_gateway: GatewayFactory, anthropic_upstream: FakeAnthropic) -> None:
-    gateway = make_gateway("models:\n  claude: {provider: anthropic, model: claude-sonnet-4-5, cache: {ttl: 60}}\n",
-                           env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url})
+    gateway = make_gateway(
+        "models:\n  claude: {provider: anthropic, model: claude-sonnet-4-5, cache: {ttl: 60}}\n",
+        env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url},
+    )
     with anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0) as client:
-        answers = [client.messages.with_raw_response.create(model="claude", max_tokens=50, messages=MESSAGES)  # type: ignore[arg-type]
-                   for _ in range(2)]
+        answers = [
+            client.messages.with_raw_response.create(model="claude", max_tokens=50, messages=MESSAGES)  # type: ignore[arg-type]
+            for _ in range(2)
+        ]
     assert [a.headers["x-babelgate-cache"] for a in answers] == ["miss", "hit"]
     assert answers[0].parse().content == answers[1].parse().content
     assert len([r for r in anthropic_upstream.received if r.path.endswith("/messages")]) == 1
@@ -123,12 +147,19 @@ def test_a_hit_still_passes_the_authentication_hooks(make_gateway: GatewayFactor
     assert httpx.post(gateway.url + "/v1/chat/completions", json=body, headers={"x-tenant": "acme"}).status_code == 200
     refused = httpx.post(gateway.url + "/v1/chat/completions", json=body, headers={"x-tenant": "other"})
     assert refused.status_code == 403
-    assert httpx.post(gateway.url + "/v1/chat/completions", json=body,
-                      headers={"x-tenant": "acme"}).headers["x-babelgate-cache"] == "hit"
+    assert (
+        httpx.post(gateway.url + "/v1/chat/completions", json=body, headers={"x-tenant": "acme"}).headers[
+            "x-babelgate-cache"
+        ]
+        == "hit"
+    )
 
 
-def test_instances_share_the_cache_through_redis(make_gateway: GatewayFactory, upstream: FakeOpenAI,
-                                                 redis_url: str) -> None:  # noqa: F811
+def test_instances_share_the_cache_through_redis(
+    make_gateway: GatewayFactory,
+    upstream: FakeOpenAI,
+    redis_url: str,  # noqa: F811
+) -> None:
     config = CACHED + f"redis: {{url: '{redis_url}', prefix: 'bgtest-{uuid.uuid4().hex[:8]}:'}}\n"
     first, second = make_gateway(config), make_gateway(config)
     body = {"model": "cached", "messages": MESSAGES}
@@ -142,6 +173,9 @@ def test_instances_share_the_cache_through_redis(make_gateway: GatewayFactory, u
 def test_a_meaningless_ttl_header_does_not_cache(make_gateway: GatewayFactory, upstream: FakeOpenAI, ttl: str) -> None:
     gateway = make_gateway()
     for _ in range(2):
-        answer = httpx.post(gateway.url + "/v1/chat/completions", headers={"x-babelgate-cache-ttl": ttl},
-                            json={"model": "gpt-4o-mini", "messages": MESSAGES})
+        answer = httpx.post(
+            gateway.url + "/v1/chat/completions",
+            headers={"x-babelgate-cache-ttl": ttl},
+            json={"model": "gpt-4o-mini", "messages": MESSAGES},
+        )
         assert answer.status_code == 200 and "x-babelgate-cache" not in answer.headers

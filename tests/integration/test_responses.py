@@ -31,8 +31,16 @@ def _raw_create(client: openai.OpenAI, **body: object) -> dict[str, object]:
 
 
 def test_text_answer_is_a_complete_resource(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
-    raw = _raw_create(client, model=MODEL, input="Hi", instructions="Be brief.", temperature=0.2,
-                      max_output_tokens=50, metadata={"ticket": "42"}, reasoning={"effort": "low"})
+    raw = _raw_create(
+        client,
+        model=MODEL,
+        input="Hi",
+        instructions="Be brief.",
+        temperature=0.2,
+        max_output_tokens=50,
+        metadata={"ticket": "42"},
+        reasoning={"effort": "low"},
+    )
     assert_valid_resource(raw)
     answer = client.responses.retrieve(str(raw["id"]))
     assert answer.output_text == "Hello!" and answer.status == "completed" and answer.model == MODEL
@@ -40,8 +48,15 @@ def test_text_answer_is_a_complete_resource(client: openai.OpenAI, upstream: Fak
     assert (answer.usage.input_tokens, answer.usage.output_tokens, answer.usage.total_tokens) == (9, 3, 12)
     assert answer.instructions == "Be brief." and answer.metadata == {"ticket": "42"} and answer.temperature == 0.2
     sent = upstream.received[-1].json
-    assert sent == {"model": MODEL, "temperature": 0.2, "max_tokens": 50, "messages": [
-        {"role": "system", "content": "Be brief."}, {"role": "user", "content": [{"type": "text", "text": "Hi"}]}]}
+    assert sent == {
+        "model": MODEL,
+        "temperature": 0.2,
+        "max_tokens": 50,
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": [{"type": "text", "text": "Hi"}]},
+        ],
+    }
     # gpt-4o-mini does not reason: OpenAI's profile drops the effort; a reasoning model gets it.
     client.responses.create(model="o4-mini", input="Hi", reasoning={"effort": "low"}, max_output_tokens=50)
     sent = upstream.received[-1].json
@@ -72,19 +87,37 @@ def test_tool_loop_continues_by_previous_response_id(client: openai.OpenAI, upst
     call = first.output[0]
     assert call.type == "function_call" and call.call_id == "call_1" and call.arguments == '{"city":"Paris"}'
     assert call.status == "completed" and first.status == "completed"
-    second = client.responses.create(model=MODEL, previous_response_id=first.id, tools=[weather_tool()],  # type: ignore[list-item]
-                                     input=[{"type": "function_call_output", "call_id": "call_1", "output": "21C"}])
+    second = client.responses.create(
+        model=MODEL,
+        previous_response_id=first.id,
+        tools=[weather_tool()],  # type: ignore[list-item]
+        input=[{"type": "function_call_output", "call_id": "call_1", "output": "21C"}],
+    )
     assert second.output_text == "Hello!" and second.previous_response_id == first.id
     sent = upstream.received[-1].json
     assert sent["messages"] == [
         {"role": "user", "content": [{"type": "text", "text": "Weather in Paris?"}]},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function",
-             "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": "21C"},
     ]
-    assert sent["tools"][0] == {"type": "function", "function": {
-        "name": "get_weather", "description": "Weather for a city", "parameters": weather_tool()["parameters"]}}
+    assert sent["tools"][0] == {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather for a city",
+            "parameters": weather_tool()["parameters"],
+        },
+    }
     # A third turn continues the whole chain, instructions excepted (they apply per turn).
     client.responses.create(model=MODEL, previous_response_id=second.id, input="Thanks", instructions="Be brief.")
     messages = upstream.received[-1].json["messages"]
@@ -93,17 +126,30 @@ def test_tool_loop_continues_by_previous_response_id(client: openai.OpenAI, upst
 
 
 def test_streamed_parallel_tool_calls(gateway: RunningApp, upstream: FakeOpenAI) -> None:
-    upstream.script(Reply(stream=tool_call_stream([("call_a", "get_weather", ['{"ci', 'ty":"Paris"}']),  # type: ignore[arg-type]
-                                                   ("call_b", "get_time", ['{"tz":"CET"}'])])))
-    events = stream_raw(gateway.url, {"model": MODEL, "input": "Both?",
-                                      "tools": [weather_tool(), weather_tool("get_time")]})
+    upstream.script(
+        Reply(
+            stream=tool_call_stream(
+                [
+                    ("call_a", "get_weather", ['{"ci', 'ty":"Paris"}']),  # type: ignore[arg-type]
+                    ("call_b", "get_time", ['{"tz":"CET"}']),
+                ]
+            )
+        )
+    )
+    events = stream_raw(
+        gateway.url, {"model": MODEL, "input": "Both?", "tools": [weather_tool(), weather_tool("get_time")]}
+    )
     assert_valid_stream(events)
     output = events[-1]["response"]["output"]
     assert [(item["call_id"], item["name"], item["arguments"]) for item in output] == [
-        ("call_a", "get_weather", '{"city":"Paris"}'), ("call_b", "get_time", '{"tz":"CET"}')]
+        ("call_a", "get_weather", '{"city":"Paris"}'),
+        ("call_b", "get_time", '{"tz":"CET"}'),
+    ]
     done = [e for e in events if e["type"] == "response.function_call_arguments.done"]
     assert [(e["name"], e["arguments"]) for e in done] == [
-        ("get_weather", '{"city":"Paris"}'), ("get_time", '{"tz":"CET"}')]
+        ("get_weather", '{"city":"Paris"}'),
+        ("get_time", '{"tz":"CET"}'),
+    ]
     deltas = [e["delta"] for e in events if e["type"] == "response.function_call_arguments.delta"]
     assert deltas == ['{"ci', 'ty":"Paris"}', '{"tz":"CET"}']
 
@@ -129,9 +175,14 @@ def test_length_finish_is_an_incomplete_response(client: openai.OpenAI, upstream
 
 
 def test_retrieve_input_items_and_delete(client: openai.OpenAI) -> None:
-    created = client.responses.create(model=MODEL, input=[
-        {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"},
-        {"role": "user", "content": "Again"}])
+    created = client.responses.create(
+        model=MODEL,
+        input=[
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello"},
+            {"role": "user", "content": "Again"},
+        ],
+    )
     assert client.responses.retrieve(created.id).output_text == created.output_text
     items = client.responses.input_items.list(created.id, order="asc")
     assert [item.role for item in items.data] == ["user", "assistant", "user"]  # type: ignore[union-attr]
@@ -155,15 +206,18 @@ def test_store_false_keeps_nothing(client: openai.OpenAI) -> None:
     assert caught.value.body["param"] == "previous_response_id"  # type: ignore[index]
 
 
-@pytest.mark.parametrize(("body", "param"), [
-    ({"input": "Hi", "tools": [{"type": "namespace", "name": "ns", "tools": []}]}, "tools[0].tools"),
-    ({"input": [{"type": "function_call_output", "call_id": "nope", "output": "x"}]}, "input[0].call_id"),
-    ({"input": [{"type": "message", "role": "robot", "content": "x"}]}, "input[0].role"),
-    ({"input": "Hi", "temperature": 3}, "temperature"),
-    ({"input": "Hi", "stream": "yes"}, "stream"),
-    ({"input": "Hi", "background": True}, "background"),
-    ({}, "input"),
-])
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"input": "Hi", "tools": [{"type": "namespace", "name": "ns", "tools": []}]}, "tools[0].tools"),
+        ({"input": [{"type": "function_call_output", "call_id": "nope", "output": "x"}]}, "input[0].call_id"),
+        ({"input": [{"type": "message", "role": "robot", "content": "x"}]}, "input[0].role"),
+        ({"input": "Hi", "temperature": 3}, "temperature"),
+        ({"input": "Hi", "stream": "yes"}, "stream"),
+        ({"input": "Hi", "background": True}, "background"),
+        ({}, "input"),
+    ],
+)
 def test_bad_requests_are_400_naming_the_parameter(gateway: RunningApp, body: dict[str, object], param: str) -> None:
     response = httpx.post(gateway.url + "/v1/responses", json={"model": MODEL, **body}, timeout=10)
     assert response.status_code == 400, response.text
@@ -178,8 +232,13 @@ def test_wrong_json_and_unknown_model(gateway: RunningApp) -> None:
 
 
 def test_upstream_rate_limit_before_the_stream_is_an_http_429(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
-    upstream.script(Reply(status=429, json={"error": {"message": "slow down", "type": "rate_limit_error"}},
-                          headers={"Retry-After": "7"}))
+    upstream.script(
+        Reply(
+            status=429,
+            json={"error": {"message": "slow down", "type": "rate_limit_error"}},
+            headers={"Retry-After": "7"},
+        )
+    )
     with pytest.raises(openai.RateLimitError) as caught:
         client.responses.create(model=MODEL, input="Hi", stream=True)
     assert caught.value.response.headers["retry-after"] == "7"
@@ -230,23 +289,48 @@ models:
     model: gpt-5
     native_responses: true
 """)
-    resource = {"id": "resp_upstream", "object": "response", "created_at": 1, "status": "completed", "model": "gpt-5",
-                "output": [], "error": None, "incomplete_details": None, "instructions": None, "metadata": {},
-                "parallel_tool_calls": True, "temperature": 1.0, "tool_choice": "auto", "tools": [], "top_p": 1.0,
-                "usage": {"input_tokens": 5, "output_tokens": 2, "total_tokens": 7,
-                          "input_tokens_details": {"cached_tokens": 0},
-                          "output_tokens_details": {"reasoning_tokens": 0}}}
+    resource = {
+        "id": "resp_upstream",
+        "object": "response",
+        "created_at": 1,
+        "status": "completed",
+        "model": "gpt-5",
+        "output": [],
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "metadata": {},
+        "parallel_tool_calls": True,
+        "temperature": 1.0,
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "usage": {
+            "input_tokens": 5,
+            "output_tokens": 2,
+            "total_tokens": 7,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 0},
+        },
+    }
     upstream.script(Reply(json=resource))
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
-        answer = client.responses.create(model="smart", input="Search it", tools=[{"type": "web_search"}],
-                                         include=["web_search_call.action.sources"])
+        answer = client.responses.create(
+            model="smart", input="Search it", tools=[{"type": "web_search"}], include=["web_search_call.action.sources"]
+        )
         assert answer.id == "resp_upstream"
         sent = upstream.received[-1]
         assert sent.path == "/v1/responses"
-        assert sent.json == {"model": "gpt-5", "input": "Search it", "tools": [{"type": "web_search"}],
-                             "include": ["web_search_call.action.sources"]}
-        events = [{"type": "response.created", "sequence_number": 0, "response": {**resource, "status": "in_progress"}},
-                  {"type": "response.completed", "sequence_number": 1, "response": resource}]
+        assert sent.json == {
+            "model": "gpt-5",
+            "input": "Search it",
+            "tools": [{"type": "web_search"}],
+            "include": ["web_search_call.action.sources"],
+        }
+        events = [
+            {"type": "response.created", "sequence_number": 0, "response": {**resource, "status": "in_progress"}},
+            {"type": "response.completed", "sequence_number": 1, "response": resource},
+        ]
         upstream.script(Reply(stream=events))  # type: ignore[arg-type]
         with client.responses.stream(model="smart", input="Search it") as stream:
             seen = [event.type for event in stream]
@@ -261,8 +345,14 @@ def test_native_option_needs_a_provider_with_a_responses_api(make_gateway: Gatew
 
 def test_compact_summarises_with_the_model(client: openai.OpenAI, gateway: RunningApp, upstream: FakeOpenAI) -> None:
     upstream.script(Reply(json=completion("The user likes tea.")))
-    response = httpx.post(gateway.url + "/v1/responses/compact", timeout=10, json={"model": MODEL, "input": [
-        {"role": "user", "content": "I like tea."}, {"role": "assistant", "content": "Noted."}]})
+    response = httpx.post(
+        gateway.url + "/v1/responses/compact",
+        timeout=10,
+        json={
+            "model": MODEL,
+            "input": [{"role": "user", "content": "I like tea."}, {"role": "assistant", "content": "Noted."}],
+        },
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["object"] == "response.compaction"
@@ -277,8 +367,11 @@ def test_compact_summarises_with_the_model(client: openai.OpenAI, gateway: Runni
 
 
 def test_error_messages_follow_accept_language(gateway: RunningApp) -> None:
-    response = httpx.post(gateway.url + "/v1/responses", json={"model": MODEL, "input": "Hi",
-                                                               "previous_response_id": "resp_x"},
-                          headers={"Accept-Language": "de"}, timeout=10)
+    response = httpx.post(
+        gateway.url + "/v1/responses",
+        json={"model": MODEL, "input": "Hi", "previous_response_id": "resp_x"},
+        headers={"Accept-Language": "de"},
+        timeout=10,
+    )
     assert response.status_code == 404
     assert json.loads(response.text)["error"]["message"] == "Vorherige Antwort mit der ID 'resp_x' nicht gefunden."

@@ -61,10 +61,12 @@ def _last_json(fake: object, path_part: str) -> dict[str, object]:
 
 # -- Anthropic ------------------------------------------------------------------------------
 
+
 def test_claude_text_with_instructions(claude: openai.OpenAI, anthropic_upstream: ant.FakeAnthropic) -> None:
     anthropic_upstream.script(ant.Reply(json=ant.message("Bonjour!", usage=ant.usage(10, 4))))
-    raw = claude.responses.with_raw_response.create(model=CLAUDE, input="Hi", instructions="French.",
-                                                    max_output_tokens=64).http_response.json()
+    raw = claude.responses.with_raw_response.create(
+        model=CLAUDE, input="Hi", instructions="French.", max_output_tokens=64
+    ).http_response.json()
     assert_valid_resource(raw)
     assert raw["output_text"] == "Bonjour!" and raw["usage"]["input_tokens"] == 10
     sent = _last_json(anthropic_upstream, "/v1/messages")
@@ -87,12 +89,20 @@ def test_claude_stream(claude_gateway: RunningApp, anthropic_upstream: ant.FakeA
     assert_valid_stream(events)
 
 
-def test_claude_thinking_and_tool_loop(claude: openai.OpenAI, claude_gateway: RunningApp,
-                                       anthropic_upstream: ant.FakeAnthropic) -> None:
-    anthropic_upstream.script(ant.Reply(stream=ant.tool_events([("toolu_01", "get_weather", ['{"city":', '"Paris"}'])],
-                                                               thinking="The user wants weather.")))
-    events = stream_raw(claude_gateway.url, {"model": CLAUDE, "input": "Weather?", "tools": [weather_tool()],
-                                             "reasoning": {"effort": "high"}})
+def test_claude_thinking_and_tool_loop(
+    claude: openai.OpenAI, claude_gateway: RunningApp, anthropic_upstream: ant.FakeAnthropic
+) -> None:
+    anthropic_upstream.script(
+        ant.Reply(
+            stream=ant.tool_events(
+                [("toolu_01", "get_weather", ['{"city":', '"Paris"}'])], thinking="The user wants weather."
+            )
+        )
+    )
+    events = stream_raw(
+        claude_gateway.url,
+        {"model": CLAUDE, "input": "Weather?", "tools": [weather_tool()], "reasoning": {"effort": "high"}},
+    )
     assert_valid_stream(events)
     output = events[-1]["response"]["output"]
     assert [item["type"] for item in output] == ["reasoning", "function_call"]
@@ -101,8 +111,13 @@ def test_claude_thinking_and_tool_loop(claude: openai.OpenAI, claude_gateway: Ru
     assert call["arguments"] == '{"city":"Paris"}' and call["call_id"].startswith("toolu_01")
     anthropic_upstream.script(ant.Reply(json=ant.message("Sunny.")))
     outputs = [{"type": "function_call_output", "call_id": call["call_id"], "output": "21C"}]
-    answer = claude.responses.create(model=CLAUDE, previous_response_id=events[-1]["response"]["id"],
-                                     tools=[weather_tool()], reasoning={"effort": "high"}, input=outputs)  # type: ignore[arg-type, list-item]
+    answer = claude.responses.create(
+        model=CLAUDE,
+        previous_response_id=events[-1]["response"]["id"],
+        tools=[weather_tool()],
+        reasoning={"effort": "high"},
+        input=outputs,
+    )  # type: ignore[arg-type, list-item]
     assert answer.output_text == "Sunny."
     messages = _last_json(anthropic_upstream, "/v1/messages")["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]  # type: ignore[index]
@@ -113,8 +128,10 @@ def test_claude_thinking_and_tool_loop(claude: openai.OpenAI, claude_gateway: Ru
 
 # -- Gemini ---------------------------------------------------------------------------------
 
-def test_gemini_text_and_stream(gemini: openai.OpenAI, gemini_gateway: RunningApp,
-                                gemini_upstream: gem.FakeGemini) -> None:
+
+def test_gemini_text_and_stream(
+    gemini: openai.OpenAI, gemini_gateway: RunningApp, gemini_upstream: gem.FakeGemini
+) -> None:
     gemini_upstream.script(gem.Reply(json=gem.response("Hallo!")))
     assert gemini.responses.create(model=GEMINI, input="Hi").output_text == "Hallo!"
     gemini_upstream.script(gem.Reply(stream=gem.text_chunks(["Hel", "lo", "!"])))
@@ -124,19 +141,30 @@ def test_gemini_text_and_stream(gemini: openai.OpenAI, gemini_gateway: RunningAp
     assert events[-1]["response"]["usage"]["input_tokens"] == 9
 
 
-def test_gemini_parallel_calls_and_signatures_survive_the_loop(gemini: openai.OpenAI, gemini_gateway: RunningApp,
-                                                              gemini_upstream: gem.FakeGemini) -> None:
-    gemini_upstream.script(gem.Reply(stream=gem.function_call_chunks([
-        ("get_weather", {"city": "Paris"}, "fc_1", "c2lnMQ=="), ("get_time", {"tz": "CET"}, "fc_2", None)])))
-    events = stream_raw(gemini_gateway.url, {"model": GEMINI, "input": "Both?",
-                                             "tools": [weather_tool(), weather_tool("get_time")]})
+def test_gemini_parallel_calls_and_signatures_survive_the_loop(
+    gemini: openai.OpenAI, gemini_gateway: RunningApp, gemini_upstream: gem.FakeGemini
+) -> None:
+    gemini_upstream.script(
+        gem.Reply(
+            stream=gem.function_call_chunks(
+                [("get_weather", {"city": "Paris"}, "fc_1", "c2lnMQ=="), ("get_time", {"tz": "CET"}, "fc_2", None)]
+            )
+        )
+    )
+    events = stream_raw(
+        gemini_gateway.url, {"model": GEMINI, "input": "Both?", "tools": [weather_tool(), weather_tool("get_time")]}
+    )
     assert_valid_stream(events)
     calls = events[-1]["response"]["output"]
     assert [c["call_id"] for c in calls] == [tool_ids.join("fc_1", "c2lnMQ=="), "fc_2"]
     outputs = [{"type": "function_call_output", "call_id": c["call_id"], "output": "ok"} for c in calls]
     gemini_upstream.script(gem.Reply(json=gem.response("Done.")))
-    answer = gemini.responses.create(model=GEMINI, previous_response_id=events[-1]["response"]["id"], input=outputs,  # type: ignore[arg-type]
-                                     tools=[weather_tool(), weather_tool("get_time")])  # type: ignore[list-item]
+    answer = gemini.responses.create(
+        model=GEMINI,
+        previous_response_id=events[-1]["response"]["id"],
+        input=outputs,  # type: ignore[arg-type]
+        tools=[weather_tool(), weather_tool("get_time")],
+    )  # type: ignore[list-item]
     assert answer.output_text == "Done."
     contents = _last_json(gemini_upstream, ":generateContent")["contents"]
     model_turn = contents[1]  # type: ignore[index]
@@ -146,23 +174,27 @@ def test_gemini_parallel_calls_and_signatures_survive_the_loop(gemini: openai.Op
 
 # -- Mistral --------------------------------------------------------------------------------
 
+
 def test_mistral_tool_loop(make_gateway: GatewayFactory, mistral_upstream: mis.FakeMistral) -> None:
     gateway = make_gateway(env={"MISTRAL_API_KEY": MISTRAL_KEY, "MISTRAL_BASE_URL": mistral_upstream.base_url})
-    mistral_upstream.script(mis.Reply(json=mis.completion(None, tool_calls=[
-        mis.tool_call("abcDEF123", "get_weather", '{"city": "Lyon"}')])))
+    mistral_upstream.script(
+        mis.Reply(json=mis.completion(None, tool_calls=[mis.tool_call("abcDEF123", "get_weather", '{"city": "Lyon"}')]))
+    )
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
         first = client.responses.create(model="mistral-large-latest", input="Weather?", tools=[weather_tool()])  # type: ignore[list-item]
         call = first.output[0]
         assert call.type == "function_call" and call.call_id == "abcDEF123"
         outputs = [{"type": "function_call_output", "call_id": "abcDEF123", "output": "9C"}]
-        second = client.responses.create(model="mistral-large-latest", previous_response_id=first.id,
-                                         tools=[weather_tool()], input=outputs)  # type: ignore[arg-type, list-item]
+        second = client.responses.create(
+            model="mistral-large-latest", previous_response_id=first.id, tools=[weather_tool()], input=outputs
+        )  # type: ignore[arg-type, list-item]
     assert second.output_text
     messages = _last_json(mistral_upstream, "/v1/chat/completions")["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "tool"]  # type: ignore[index]
 
 
 # -- every translated provider: parse and WebSocket mode ------------------------------------
+
 
 class City(pydantic.BaseModel):
     name: str
@@ -172,26 +204,31 @@ class City(pydantic.BaseModel):
 CITY_JSON = '{"name": "Paris", "population": 2100000}'
 
 
-def test_parse_on_claude_and_gemini(claude: openai.OpenAI, gemini: openai.OpenAI,
-                                    anthropic_upstream: ant.FakeAnthropic, gemini_upstream: gem.FakeGemini) -> None:
+def test_parse_on_claude_and_gemini(
+    claude: openai.OpenAI, gemini: openai.OpenAI, anthropic_upstream: ant.FakeAnthropic, gemini_upstream: gem.FakeGemini
+) -> None:
     anthropic_upstream.script(ant.Reply(json=ant.message(CITY_JSON)))
-    assert claude.responses.parse(model=CLAUDE, input="A city?", text_format=City).output_parsed == \
-        City(name="Paris", population=2100000)
+    assert claude.responses.parse(model=CLAUDE, input="A city?", text_format=City).output_parsed == City(
+        name="Paris", population=2100000
+    )
     gemini_upstream.script(gem.Reply(json=gem.response(CITY_JSON)))
-    assert gemini.responses.parse(model=GEMINI, input="A city?", text_format=City).output_parsed == \
-        City(name="Paris", population=2100000)
+    assert gemini.responses.parse(model=GEMINI, input="A city?", text_format=City).output_parsed == City(
+        name="Paris", population=2100000
+    )
     config = _last_json(gemini_upstream, ":generateContent")["generationConfig"]
     assert config["responseMimeType"] == "application/json"  # type: ignore[index]
 
 
 @pytest.mark.filterwarnings("ignore:connect\\(\\) must be used as a context manager:DeprecationWarning")
-def test_sdk_websocket_mode_on_claude_and_gemini(claude: openai.OpenAI, gemini: openai.OpenAI,
-                                                 anthropic_upstream: ant.FakeAnthropic,
-                                                 gemini_upstream: gem.FakeGemini) -> None:
-    anthropic_upstream.script(ant.Reply(stream=ant.text_events(["Hel", "lo"])),
-                              ant.Reply(stream=ant.text_events(["Again"])))
-    gemini_upstream.script(gem.Reply(stream=gem.text_chunks(["Hal", "lo"])),
-                           gem.Reply(stream=gem.text_chunks(["Wieder"])))
+def test_sdk_websocket_mode_on_claude_and_gemini(
+    claude: openai.OpenAI, gemini: openai.OpenAI, anthropic_upstream: ant.FakeAnthropic, gemini_upstream: gem.FakeGemini
+) -> None:
+    anthropic_upstream.script(
+        ant.Reply(stream=ant.text_events(["Hel", "lo"])), ant.Reply(stream=ant.text_events(["Again"]))
+    )
+    gemini_upstream.script(
+        gem.Reply(stream=gem.text_chunks(["Hal", "lo"])), gem.Reply(stream=gem.text_chunks(["Wieder"]))
+    )
     for client, model, texts in ((claude, CLAUDE, ["Hello", "Again"]), (gemini, GEMINI, ["Hallo", "Wieder"])):
         with client.responses.connect() as connection:
             previous = None

@@ -22,12 +22,17 @@ from tests.waiting import eventually
 MODEL = "gpt-4o-mini"
 
 
-def test_two_gateways_share_conversations_through_postgres(make_gateway: GatewayFactory, upstream: FakeOpenAI,
-                                                           postgres_dsn: str) -> None:  # noqa: F811
+def test_two_gateways_share_conversations_through_postgres(
+    make_gateway: GatewayFactory,
+    upstream: FakeOpenAI,
+    postgres_dsn: str,  # noqa: F811
+) -> None:
     env = {"BABELGATE_STORE_URL": postgres_dsn}
     first, second = make_gateway(env=env), make_gateway(env=env)
-    with openai.OpenAI(base_url=first.url + "/v1", api_key="x", max_retries=0) as a, \
-            openai.OpenAI(base_url=second.url + "/v1", api_key="x", max_retries=0) as b:
+    with (
+        openai.OpenAI(base_url=first.url + "/v1", api_key="x", max_retries=0) as a,
+        openai.OpenAI(base_url=second.url + "/v1", api_key="x", max_retries=0) as b,
+    ):
         created = a.responses.create(model=MODEL, input="The code is 7.")
 
         def visible() -> bool:
@@ -107,8 +112,9 @@ def _upstream_closed_soon(upstream: FakeOpenAI, since: float) -> None:
 
 def test_sse_client_leaving_closes_the_upstream(gateway: RunningApp, upstream: FakeOpenAI) -> None:
     upstream.script(Reply(stream=text_stream(["a", "b", "c"]), stall_after=1))  # type: ignore[arg-type]
-    with httpx.stream("POST", gateway.url + "/v1/responses", json={"model": MODEL, "input": "Hi", "stream": True},
-                      timeout=10) as response:
+    with httpx.stream(
+        "POST", gateway.url + "/v1/responses", json={"model": MODEL, "input": "Hi", "stream": True}, timeout=10
+    ) as response:
         lines = response.iter_lines()
         assert next(lines) == "event: response.created"
         left = time.monotonic()
@@ -147,10 +153,13 @@ def test_hooks_see_and_may_refuse_native_responses(make_gateway: GatewayFactory,
             raise InvalidRequest("invalid_value", param="input", detail="refused by policy")
 
     hook = Refuser()
-    gateway = make_gateway("models:\n  smart:\n    provider: openai\n    model: gpt-5\n    native_responses: true\n",
-                           hooks=(hook,))
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client, \
-            pytest.raises(openai.BadRequestError):
+    gateway = make_gateway(
+        "models:\n  smart:\n    provider: openai\n    model: gpt-5\n    native_responses: true\n", hooks=(hook,)
+    )
+    with (
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client,
+        pytest.raises(openai.BadRequestError),
+    ):
         client.responses.create(model="smart", input="Hi")
     assert hook.seen == [("responses.create", "smart")]
     assert not [r for r in upstream.received if r.path == "/v1/responses"]
@@ -159,8 +168,10 @@ def test_hooks_see_and_may_refuse_native_responses(make_gateway: GatewayFactory,
 
 def test_a_response_belongs_to_the_gateway_key_that_created_it(make_gateway: GatewayFactory) -> None:
     gateway = make_gateway(env={"BABELGATE_API_KEYS": "sk-team-a,sk-team-b"})
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-team-a", max_retries=0) as a, \
-            openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-team-b", max_retries=0) as b:
+    with (
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-team-a", max_retries=0) as a,
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-team-b", max_retries=0) as b,
+    ):
         created = a.responses.create(model=MODEL, input="Secret plans")
         assert a.responses.retrieve(created.id).id == created.id
         with pytest.raises(openai.NotFoundError):

@@ -105,9 +105,16 @@ def test_tool_loop_over_the_socket(socket: ClientConnection, upstream: FakeOpenA
     first = _turn(socket, {"model": MODEL, "input": "Weather?", "tools": [weather_tool()], "store": False})
     call = first[-1]["response"]["output"][0]
     assert call["type"] == "function_call" and call["arguments"] == '{"city":"Oslo"}'
-    answer = _turn(socket, {"model": MODEL, "store": False, "previous_response_id": first[-1]["response"]["id"],
-                            "tools": [weather_tool()],
-                            "input": [{"type": "function_call_output", "call_id": "call_1", "output": "-3C"}]})
+    answer = _turn(
+        socket,
+        {
+            "model": MODEL,
+            "store": False,
+            "previous_response_id": first[-1]["response"]["id"],
+            "tools": [weather_tool()],
+            "input": [{"type": "function_call_output", "call_id": "call_1", "output": "-3C"}],
+        },
+    )
     assert answer[-1]["response"]["output_text"] == "Hello!"
     assert upstream.received[-1].json["messages"][-1] == {"role": "tool", "tool_call_id": "call_1", "content": "-3C"}
 
@@ -124,14 +131,18 @@ def test_lanes_echo_their_stream_id(socket: ClientConnection) -> None:
     assert done["lane-a"] != done["lane-b"]
 
 
-@pytest.mark.parametrize(("message", "code", "param"), [
-    ("{not json", "invalid_request_error", None),
-    (json.dumps({"type": "session.update"}), "unknown_event_type", "type"),
-    (json.dumps({"type": "response.create", "model": MODEL, "input": "x", "stream": True}), None, "stream"),
-    (json.dumps({"type": "response.create", "input": "x"}), None, "model"),
-])
-def test_bad_events_get_error_events(socket: ClientConnection, message: str, code: str | None,
-                                     param: str | None) -> None:
+@pytest.mark.parametrize(
+    ("message", "code", "param"),
+    [
+        ("{not json", "invalid_request_error", None),
+        (json.dumps({"type": "session.update"}), "unknown_event_type", "type"),
+        (json.dumps({"type": "response.create", "model": MODEL, "input": "x", "stream": True}), None, "stream"),
+        (json.dumps({"type": "response.create", "input": "x"}), None, "model"),
+    ],
+)
+def test_bad_events_get_error_events(
+    socket: ClientConnection, message: str, code: str | None, param: str | None
+) -> None:
     socket.send(message)
     error = json.loads(socket.recv(timeout=10))
     assert error["type"] == "error" and error["status"] == 400
@@ -148,8 +159,10 @@ def test_the_socket_needs_a_gateway_key_when_keys_are_set(make_gateway: GatewayF
     with connect(url, additional_headers={"Authorization": "Bearer wrong"}) as ws:
         error = json.loads(ws.recv(timeout=5))
         assert error["status"] == 401 and error["error"]["code"] == "invalid_api_key"
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-gw", max_retries=0) as client, \
-            client.responses.connect() as connection:
+    with (
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-gw", max_retries=0) as client,
+        client.responses.connect() as connection,
+    ):
         connection.response.create(model=MODEL, input="Hi")
         assert list(_until_terminal(connection))[-1].type == "response.completed"
 
@@ -159,8 +172,10 @@ def test_each_response_on_a_socket_leaves_a_ledger_row(make_gateway: GatewayFact
 
     master = "master-key-for-the-tests-0123456789"
     gateway = make_gateway(env={"BABELGATE_MASTER_KEY": master})
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client, \
-            client.responses.connect() as connection:
+    with (
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client,
+        client.responses.connect() as connection,
+    ):
         for text in ("One.", "Two."):
             connection.response.create(model=MODEL, input=text, store=False)
             list(_until_terminal(connection))

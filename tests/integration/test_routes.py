@@ -25,8 +25,9 @@ aliases:
 """
 
 
-def test_models_lists_configured_aliases_and_upstream_listing(make_gateway: GatewayFactory,
-                                                              upstream: FakeOpenAI) -> None:
+def test_models_lists_configured_aliases_and_upstream_listing(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI
+) -> None:
     gateway = make_gateway(CONFIG % upstream.base_url)
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
         ids = [m.id for m in client.models.list()]
@@ -69,10 +70,14 @@ def test_metrics_count_requests_by_route_provider_model_and_status(client: opena
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="nope", messages=USER)  # type: ignore[arg-type]
     text = httpx.get(gateway.url + "/metrics", timeout=10).text
-    assert ('babelgate_requests_total{key_id="",model="gpt-4o",provider="openai",route="chat.completions",'
-            'status="200"} 1.0' in text)
-    assert 'babelgate_errors_total{code="model_not_found",model="",provider="",route="chat.completions",status="404"}' \
+    assert (
+        'babelgate_requests_total{key_id="",model="gpt-4o",provider="openai",route="chat.completions",'
+        'status="200"} 1.0' in text
+    )
+    assert (
+        'babelgate_errors_total{code="model_not_found",model="",provider="",route="chat.completions",status="404"}'
         in text
+    )
     assert 'babelgate_tokens_total{kind="prompt",model="gpt-4o",provider="openai"} 9.0' in text
     assert "babelgate_request_duration_seconds_bucket" in text
 
@@ -84,8 +89,10 @@ def test_gateway_keys_guard_every_route_but_health(make_gateway: GatewayFactory)
         response = httpx.get(gateway.url + path, timeout=10)
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "invalid_api_key"
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="wrong", max_retries=0) as client, \
-            pytest.raises(openai.AuthenticationError):
+    with (
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key="wrong", max_retries=0) as client,
+        pytest.raises(openai.AuthenticationError),
+    ):
         client.chat.completions.create(model="gpt-4o", messages=USER)  # type: ignore[arg-type]
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key="key-two", max_retries=0) as client:
         assert client.chat.completions.create(model="gpt-4o", messages=USER).choices  # type: ignore[arg-type]

@@ -26,8 +26,12 @@ POOL_KEYS = ("sk-pool-first-key-1111", "sk-pool-second-key-2222")
 
 
 def _error(status: int, code: str | None = None, message: str = "upstream trouble") -> Reply:
-    error = {"message": message, "type": "invalid_request_error" if status < 500 else "server_error",
-             "param": None, "code": code}
+    error = {
+        "message": message,
+        "type": "invalid_request_error" if status < 500 else "server_error",
+        "param": None,
+        "code": code,
+    }
     return Reply(status=status, json={"error": error})
 
 
@@ -63,8 +67,14 @@ def start(loop_thread: LoopThread, fakes: dict[str, FakeOpenAI], tmp_path: Any) 
     (YAML under `models:`), plus whatever `extra` YAML says."""
     started: list[RunningApp] = []
 
-    def factory(models: str, extra: str = "", *, primary_url: str | None = None,
-                primary_keys: str = "env:PRIMARY_API_KEY", primary_options: str = "") -> RunningApp:
+    def factory(
+        models: str,
+        extra: str = "",
+        *,
+        primary_url: str | None = None,
+        primary_keys: str = "env:PRIMARY_API_KEY",
+        primary_options: str = "",
+    ) -> RunningApp:
         path = tmp_path / f"routing{len(started)}.yaml"
         path.write_text(
             "providers:\n"
@@ -75,9 +85,15 @@ def start(loop_thread: LoopThread, fakes: dict[str, FakeOpenAI], tmp_path: Any) 
             f"  fallback: {{type: openai, base_url: '{fakes['fallback'].base_url}', api_key: env:FALLBACK_API_KEY}}\n"
             f"models:\n{models}\n{extra}"
         )
-        environ = {"PRIMARY_API_KEY": PRIMARY_KEY, "SECONDARY_API_KEY": SECONDARY_KEY,
-                   "FALLBACK_API_KEY": FALLBACK_KEY, "POOL_KEY_1": POOL_KEYS[0], "POOL_KEY_2": POOL_KEYS[1],
-                   "OLLAMA_BASE_URL": CLOSED_PORT_URL, "BABELGATE_STORE_URL": "memory"}
+        environ = {
+            "PRIMARY_API_KEY": PRIMARY_KEY,
+            "SECONDARY_API_KEY": SECONDARY_KEY,
+            "FALLBACK_API_KEY": FALLBACK_KEY,
+            "POOL_KEY_1": POOL_KEYS[0],
+            "POOL_KEY_2": POOL_KEYS[1],
+            "OLLAMA_BASE_URL": CLOSED_PORT_URL,
+            "BABELGATE_STORE_URL": "memory",
+        }
         return start_gateway(loop_thread, load_config(path, environ, available_types=PROVIDER_TYPES), started)
 
     yield factory
@@ -97,7 +113,8 @@ def _client(gateway: RunningApp, timeout: float = 20) -> openai.OpenAI:
 def _chat(gateway: RunningApp, model: str = "resilient", **kwargs: Any) -> Any:
     with _client(gateway) as client:
         return client.chat.completions.with_raw_response.create(
-            model=model, messages=[{"role": "user", "content": "Hi"}], **kwargs)
+            model=model, messages=[{"role": "user", "content": "Hi"}], **kwargs
+        )
 
 
 # Two deployments; `primary` takes (nearly) every first attempt, so the tests know the order.
@@ -134,8 +151,9 @@ def test_every_retryable_status_fails_over(start: Start, fakes: dict[str, FakeOp
 
 
 @pytest.mark.parametrize(("status", "code"), [(400, None), (404, None), (413, None), (401, None)])
-def test_a_non_retryable_error_is_answered_at_once(start: Start, fakes: dict[str, FakeOpenAI], status: int,
-                                                   code: str | None) -> None:
+def test_a_non_retryable_error_is_answered_at_once(
+    start: Start, fakes: dict[str, FakeOpenAI], status: int, code: str | None
+) -> None:
     gateway = start(RESILIENT)
     fakes["primary"].script(_error(status, code))
     with _client(gateway) as client, pytest.raises(openai.APIStatusError) as caught:
@@ -169,17 +187,27 @@ def test_when_every_deployment_fails_the_fallback_answers(start: Start, fakes: d
     fakes["secondary"].script(_error(502))
     raw = _chat(gateway)
     assert raw.parse().model == "b-model"
-    assert raw.headers["x-babelgate-route"] == \
-        "primary/p-model=503, secondary/s-model=502, fallback/b-model=ok"
+    assert raw.headers["x-babelgate-route"] == "primary/p-model=503, secondary/s-model=502, fallback/b-model=ok"
     assert _chats(fakes["fallback"])[-1].json["model"] == "b-model"
 
 
 def test_retries_wait_for_retry_after(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
     """A 429 with `Retry-After: 1` on the only deployment is not retried before 1 s."""
     gateway = start("  solo: {provider: primary, model: p-model, routing: {retries: 2}}\n", FAST_BACKOFF)
-    fakes["primary"].script(Reply(status=429, json={"error": {"message": "slow down", "type": "rate_limit_error",
-                                                             "param": None, "code": "rate_limit_exceeded"}},
-                                  headers={"Retry-After": "1"}))
+    fakes["primary"].script(
+        Reply(
+            status=429,
+            json={
+                "error": {
+                    "message": "slow down",
+                    "type": "rate_limit_error",
+                    "param": None,
+                    "code": "rate_limit_exceeded",
+                }
+            },
+            headers={"Retry-After": "1"},
+        )
+    )
     started = time.monotonic()
     raw = _chat(gateway, "solo")
     elapsed = time.monotonic() - started
@@ -208,10 +236,13 @@ def test_retries_stop_at_their_count(start: Start, fakes: dict[str, FakeOpenAI])
 
 
 def test_a_retry_after_past_the_budget_goes_to_the_fallback(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
-    gateway = start("  solo: {provider: primary, model: p-model, fallbacks: [backup],"
-                    " routing: {retries: 2, budget: 2}}\n  backup: {provider: fallback, model: b-model}\n")
-    fakes["primary"].script(Reply(status=503, json={"error": {"message": "busy", "type": "server_error"}},
-                                  headers={"Retry-After": "30"}))
+    gateway = start(
+        "  solo: {provider: primary, model: p-model, fallbacks: [backup],"
+        " routing: {retries: 2, budget: 2}}\n  backup: {provider: fallback, model: b-model}\n"
+    )
+    fakes["primary"].script(
+        Reply(status=503, json={"error": {"message": "busy", "type": "server_error"}}, headers={"Retry-After": "30"})
+    )
     started = time.monotonic()
     raw = _chat(gateway, "solo")
     assert raw.parse().model == "b-model"
@@ -219,10 +250,12 @@ def test_a_retry_after_past_the_budget_goes_to_the_fallback(start: Start, fakes:
 
 
 def test_a_context_window_overflow_goes_to_its_own_fallback(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
-    gateway = start("  small: {provider: primary, model: p-model, fallbacks: [backup],"
-                    " context_window_fallbacks: [large]}\n"
-                    "  large: {provider: secondary, model: s-model}\n"
-                    "  backup: {provider: fallback, model: b-model}\n")
+    gateway = start(
+        "  small: {provider: primary, model: p-model, fallbacks: [backup],"
+        " context_window_fallbacks: [large]}\n"
+        "  large: {provider: secondary, model: s-model}\n"
+        "  backup: {provider: fallback, model: b-model}\n"
+    )
     fakes["primary"].script(_error(400, "context_length_exceeded", "This model's maximum context length is 8192"))
     raw = _chat(gateway, "small")
     assert raw.parse().model == "s-model"
@@ -230,8 +263,10 @@ def test_a_context_window_overflow_goes_to_its_own_fallback(start: Start, fakes:
 
 
 def test_a_content_policy_refusal_goes_to_its_own_fallback(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
-    gateway = start("  strict: {provider: primary, model: p-model, content_policy_fallbacks: [lenient]}\n"
-                    "  lenient: {provider: fallback, model: b-model}\n")
+    gateway = start(
+        "  strict: {provider: primary, model: p-model, content_policy_fallbacks: [lenient]}\n"
+        "  lenient: {provider: fallback, model: b-model}\n"
+    )
     fakes["primary"].script(_error(400, "content_policy_violation", "refused"))
     raw = _chat(gateway, "strict")
     assert raw.parse().model == "b-model"
@@ -285,8 +320,11 @@ def test_a_rejected_key_is_taken_out_and_another_key_serves(start: Start, fakes:
 
 def test_a_rate_limited_key_rests_while_another_is_free(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
     gateway = start("  pooled: {provider: primary, model: p-model}\n", primary_keys="[env:POOL_KEY_1, env:POOL_KEY_2]")
-    fakes["primary"].script(Reply(status=429, json={"error": {"message": "slow", "type": "rate_limit_error"}},
-                                  headers={"Retry-After": "30"}))
+    fakes["primary"].script(
+        Reply(
+            status=429, json={"error": {"message": "slow", "type": "rate_limit_error"}}, headers={"Retry-After": "30"}
+        )
+    )
     started = time.monotonic()
     raw = _chat(gateway, "pooled")
     assert time.monotonic() - started < 1  # another key was free: no wait for Retry-After
@@ -307,8 +345,12 @@ def test_a_rate_limited_key_rests_while_another_is_free(start: Start, fakes: dic
 def test_a_stream_fails_over_before_its_first_byte(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
     gateway = start(RESILIENT)
     fakes["primary"].script(_error(503))
-    with _client(gateway) as client, client.chat.completions.with_streaming_response.create(
-            model="resilient", messages=[{"role": "user", "content": "Hi"}], stream=True) as response:
+    with (
+        _client(gateway) as client,
+        client.chat.completions.with_streaming_response.create(
+            model="resilient", messages=[{"role": "user", "content": "Hi"}], stream=True
+        ) as response,
+    ):
         assert response.headers["x-babelgate-route"] == "primary/p-model=503, secondary/s-model=ok"
         text = "".join(chunk.choices[0].delta.content or "" for chunk in response.parse() if chunk.choices)
     assert text == "Hello!"
@@ -316,8 +358,9 @@ def test_a_stream_fails_over_before_its_first_byte(start: Start, fakes: dict[str
 
 def test_a_client_that_leaves_cancels_a_pending_retry(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
     gateway = start("  solo: {provider: primary, model: p-model, routing: {retries: 2}}\n")
-    fakes["primary"].script(Reply(status=503, json={"error": {"message": "busy", "type": "server_error"}},
-                                  headers={"Retry-After": "2"}))
+    fakes["primary"].script(
+        Reply(status=503, json={"error": {"message": "busy", "type": "server_error"}}, headers={"Retry-After": "2"})
+    )
     with _client(gateway, timeout=0.3) as client, pytest.raises(openai.APITimeoutError):
         client.chat.completions.create(model="solo", messages=[{"role": "user", "content": "Hi"}])
     time.sleep(2.5)
@@ -328,8 +371,9 @@ def test_the_anthropic_client_fails_over_on_a_translated_road(start: Start, fake
     gateway = start(RESILIENT)
     fakes["primary"].script(_error(500))
     with anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0) as client:
-        raw = client.messages.with_raw_response.create(model="resilient", max_tokens=20,
-                                                        messages=[{"role": "user", "content": "Hi"}])
+        raw = client.messages.with_raw_response.create(
+            model="resilient", max_tokens=20, messages=[{"role": "user", "content": "Hi"}]
+        )
     message = raw.parse()
     assert message.content[0].text == "Hello!"  # type: ignore[union-attr]
     assert message.model == "resilient"
@@ -387,17 +431,27 @@ def test_a_model_s_own_first_byte_timeout_fails_over(start: Start, fakes: dict[s
 
 
 def test_a_stream_that_stalls_past_its_chunk_timeout_ends_with_an_error_event(
-        start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    start: Start, fakes: dict[str, FakeOpenAI]
+) -> None:
     """After the first byte nothing is retried: the Messages client sees Anthropic's `error` event,
     never a successful-looking end. The first byte may take long (2 s allowed), a gap may not."""
-    gateway = start("  slow: {provider: primary, model: p-model, fallbacks: [backup],"
-                    " timeouts: {first_byte: 2, chunk: 0.3}}\n  backup: {provider: fallback, model: b-model}\n")
-    fakes["primary"].script(Reply(stream=text_stream(["a", "b", "c"]), stall_after=2,  # type: ignore[arg-type]
-                                  first_byte_delay=0.5))
+    gateway = start(
+        "  slow: {provider: primary, model: p-model, fallbacks: [backup],"
+        " timeouts: {first_byte: 2, chunk: 0.3}}\n  backup: {provider: fallback, model: b-model}\n"
+    )
+    fakes["primary"].script(
+        Reply(
+            stream=text_stream(["a", "b", "c"]),
+            stall_after=2,  # type: ignore[arg-type]
+            first_byte_delay=0.5,
+        )
+    )
     started = time.monotonic()
-    with anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0) as client, \
-            pytest.raises(anthropic.APIStatusError) as caught, \
-            client.messages.stream(model="slow", max_tokens=20, messages=[{"role": "user", "content": "Hi"}]) as s:
+    with (
+        anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0) as client,
+        pytest.raises(anthropic.APIStatusError) as caught,
+        client.messages.stream(model="slow", max_tokens=20, messages=[{"role": "user", "content": "Hi"}]) as s,
+    ):
         for _ in s:
             pass
     assert time.monotonic() - started < 2
@@ -406,12 +460,14 @@ def test_a_stream_that_stalls_past_its_chunk_timeout_ends_with_an_error_event(
     assert _chats(fakes["fallback"]) == []  # the stream had begun: no fallback after the first byte
 
 
-def test_lowest_latency_sends_the_traffic_to_the_faster_deployment(start: Start, fakes: dict[str, FakeOpenAI]
-                                                                   ) -> None:
-    gateway = start("  quick:\n    deployments:\n      - {provider: primary, model: p-model}\n"
-                    "      - {provider: secondary, model: s-model}\n    routing: {balance: lowest_latency}\n")
-    fakes["primary"].chat_responder = lambda body: Reply(json=completion("slow", model="p-model"),
-                                                         first_byte_delay=0.15)
+def test_lowest_latency_sends_the_traffic_to_the_faster_deployment(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    gateway = start(
+        "  quick:\n    deployments:\n      - {provider: primary, model: p-model}\n"
+        "      - {provider: secondary, model: s-model}\n    routing: {balance: lowest_latency}\n"
+    )
+    fakes["primary"].chat_responder = lambda body: Reply(
+        json=completion("slow", model="p-model"), first_byte_delay=0.15
+    )
     for _ in range(2):  # each is measured once (an unmeasured deployment goes first)
         _chat(gateway, "quick")
     assert {r.json["model"] for r in _chats(fakes["primary"]) + _chats(fakes["secondary"])} == {"p-model", "s-model"}
@@ -423,9 +479,11 @@ def test_lowest_latency_sends_the_traffic_to_the_faster_deployment(start: Start,
 def test_least_busy_spreads_concurrent_requests(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
     import concurrent.futures
 
-    gateway = start("  spread:\n    deployments:\n      - {provider: primary, model: p-model, weight: 1000000}\n"
-                    "      - {provider: secondary, model: s-model, weight: 0.000001}\n"
-                    "    routing: {balance: least_busy}\n")
+    gateway = start(
+        "  spread:\n    deployments:\n      - {provider: primary, model: p-model, weight: 1000000}\n"
+        "      - {provider: secondary, model: s-model, weight: 0.000001}\n"
+        "    routing: {balance: least_busy}\n"
+    )
     # No upstream answers before all four requests have reached one: each was routed while the others were
     # in flight, whatever the machine's load (a 0.3 s answer delay let a request that started late, on a
     # busy machine, find its predecessor done and go to primary: three and one).

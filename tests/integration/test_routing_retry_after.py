@@ -32,9 +32,11 @@ models:
       - {provider: resting, model: r-model}
       - {provider: free, model: f-model}
 """
-RATE_LIMITED = Reply(status=429, headers={"Retry-After": "1"},
-                     json={"error": {"message": "slow down", "type": "rate_limit_error", "param": None,
-                                     "code": "rate_limit_exceeded"}})
+RATE_LIMITED = Reply(
+    status=429,
+    headers={"Retry-After": "1"},
+    json={"error": {"message": "slow down", "type": "rate_limit_error", "param": None, "code": "rate_limit_exceeded"}},
+)
 
 
 @pytest.fixture
@@ -57,7 +59,8 @@ def gateways(loop_thread: LoopThread, fakes: dict[str, FakeOpenAI], tmp_path: An
             "providers:\n"
             f"  resting: {{type: openai, base_url: '{fakes['resting'].base_url}', api_key: env:RESTING_KEY}}\n"
             f"  free: {{type: openai, base_url: '{fakes['free'].base_url}', api_key: env:FREE_KEY}}\n"
-            f"{MODELS}{extra}")
+            f"{MODELS}{extra}"
+        )
         environ = {**KEYS, "OLLAMA_BASE_URL": CLOSED_PORT_URL, "BABELGATE_STORE_URL": "memory"}
         return start_gateway(loop_thread, load_config(path, environ, available_types=PROVIDER_TYPES), running)
 
@@ -82,7 +85,8 @@ def _client(gateway: RunningApp) -> openai.OpenAI:
 
 
 def test_a_deployment_resting_after_retry_after_gets_no_traffic_until_it_ends(
-        gateways: Any, fakes: dict[str, FakeOpenAI]) -> None:
+    gateways: Any, fakes: dict[str, FakeOpenAI]
+) -> None:
     gateway = gateways()
     fakes["resting"].script(RATE_LIMITED)
     with _client(gateway) as client:
@@ -105,7 +109,10 @@ def test_a_deployment_resting_after_retry_after_gets_no_traffic_until_it_ends(
 
 
 def test_a_rest_learned_through_redis_keeps_other_instances_away_too(
-        gateways: Any, fakes: dict[str, FakeOpenAI], redis_url: str) -> None:  # noqa: F811
+    gateways: Any,
+    fakes: dict[str, FakeOpenAI],
+    redis_url: str,  # noqa: F811
+) -> None:
     shared = f"redis: {{url: '{redis_url}', prefix: 'bgtest-{uuid.uuid4().hex[:8]}:'}}\n"
     first, second = gateways(shared), gateways(shared)
     fakes["resting"].script(Reply(status=429, headers={"Retry-After": "3"}, json=RATE_LIMITED.json))

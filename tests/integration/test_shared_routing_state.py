@@ -106,21 +106,29 @@ models:
 
 
 @pytest.fixture
-def two_gateways(tmp_path: Path, upstream: FakeOpenAI, redis_url: str  # noqa: F811
-                 ) -> Iterator[tuple[str, str]]:
+def two_gateways(
+    tmp_path: Path,
+    upstream: FakeOpenAI,
+    redis_url: str,  # noqa: F811
+) -> Iterator[tuple[str, str]]:
     config = tmp_path / "shared.yaml"
-    config.write_text(CONFIG.format(redis=redis_url, prefix=f"bgtest-{uuid.uuid4().hex[:8]}:",
-                                    base_url=upstream.base_url))
+    config.write_text(
+        CONFIG.format(redis=redis_url, prefix=f"bgtest-{uuid.uuid4().hex[:8]}:", base_url=upstream.base_url)
+    )
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL", "_API_KEYS"))}
-    env.update({"OLLAMA_BASE_URL": CLOSED_PORT_URL, "KEY_ONE": KEYS[0], "KEY_TWO": KEYS[1],
-                "BABELGATE_STORE_URL": "memory"})
+    env.update(
+        {"OLLAMA_BASE_URL": CLOSED_PORT_URL, "KEY_ONE": KEYS[0], "KEY_TWO": KEYS[1], "BABELGATE_STORE_URL": "memory"}
+    )
     processes, urls = [], []
     try:
         for _ in range(2):
             port = _free_port()
-            process = subprocess.Popen([sys.executable, "-m", "babelgate.cli", "serve", "--config", str(config),
-                                        "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "babelgate.cli", "serve", "--config", str(config), "--port", str(port)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
             processes.append(process)
             urls.append(f"http://127.0.0.1:{port}")
             _wait_ready(urls[-1], process)
@@ -140,8 +148,13 @@ def _ask(url: str) -> str:
 
 def test_two_gateway_processes_share_a_key_s_cool_down(two_gateways: tuple[str, str], upstream: FakeOpenAI) -> None:
     first, second = two_gateways
-    upstream.script(Reply(status=429, json={"error": {"message": "slow down", "type": "rate_limit_error"}},
-                          headers={"Retry-After": "30"}))
+    upstream.script(
+        Reply(
+            status=429,
+            json={"error": {"message": "slow down", "type": "rate_limit_error"}},
+            headers={"Retry-After": "30"},
+        )
+    )
     assert _ask(first) == "Hello!"  # the 429 rests that key; the other key answered at once
     chats = [r for r in upstream.received if r.path.endswith("/chat/completions")]
     resting = chats[0].headers["Authorization"].removeprefix("Bearer ")
@@ -149,16 +162,21 @@ def test_two_gateway_processes_share_a_key_s_cool_down(two_gateways: tuple[str, 
     time.sleep(0.5)  # published by the first, applied by the second
     for _ in range(4):
         assert _ask(second) == "Hello!"
-    used = [r.headers["Authorization"].removeprefix("Bearer ") for r in upstream.received
-            if r.path.endswith("/chat/completions")][2:]
+    used = [
+        r.headers["Authorization"].removeprefix("Bearer ")
+        for r in upstream.received
+        if r.path.endswith("/chat/completions")
+    ][2:]
     assert used == [other] * 4, "the second gateway sent requests to the key resting on the first"
     health = httpx.get(second + "/health").json()
     pool = next(p for p in health["providers"] if p["name"] == "pool")
     assert {"key": "…" + resting[-4:], "state": "cooling_down"} in pool["keys"]
 
 
-async def test_latency_figures_are_averaged_over_the_instances(redis_url: str,  # noqa: F811
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_latency_figures_are_averaged_over_the_instances(
+    redis_url: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr("babelgate.routing.shared.LATENCY_EVERY", 0.05)
     prefix = f"bgtest-{uuid.uuid4().hex[:8]}:"
     first, second = Health(), Health()

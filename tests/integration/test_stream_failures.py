@@ -57,8 +57,7 @@ def test_stream_with_finish_reason_but_no_done_ends_cleanly(gateway: RunningApp,
     assert '"error"' not in response.text
 
 
-def test_stall_between_chunks_times_out_with_an_error_event(make_gateway: GatewayFactory,
-                                                             upstream: FakeOpenAI) -> None:
+def test_stall_between_chunks_times_out_with_an_error_event(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
     gateway = make_gateway(env={"BABELGATE_UPSTREAM_TIMEOUT": "0.5"})
     upstream.script(Reply(stream=text_stream(["a", "b", "c"]), stall_after=2))  # type: ignore[arg-type]
     started = time.monotonic()

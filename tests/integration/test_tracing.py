@@ -37,12 +37,20 @@ class Collector:
                     service = {a.key: a.value.string_value for a in resource.resource.attributes}["service.name"]
                     for scope in resource.scope_spans:
                         for span in scope.spans:
-                            collector.spans.append({
-                                "name": span.name, "kind": span.kind, "trace": span.trace_id.hex(),
-                                "id": span.span_id.hex(), "parent": span.parent_span_id.hex(), "service": service,
-                                "start": span.start_time_unix_nano, "end": span.end_time_unix_nano,
-                                "status": span.status.code,
-                                "attributes": {a.key: _value(a.value) for a in span.attributes}})
+                            collector.spans.append(
+                                {
+                                    "name": span.name,
+                                    "kind": span.kind,
+                                    "trace": span.trace_id.hex(),
+                                    "id": span.span_id.hex(),
+                                    "parent": span.parent_span_id.hex(),
+                                    "service": service,
+                                    "start": span.start_time_unix_nano,
+                                    "end": span.end_time_unix_nano,
+                                    "status": span.status.code,
+                                    "attributes": {a.key: _value(a.value) for a in span.attributes},
+                                }
+                            )
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")
@@ -83,14 +91,17 @@ models:
 """
 
 
-def test_a_request_and_its_attempts_are_spans(make_gateway: GatewayFactory, upstream: FakeOpenAI,
-                                              collector: Collector) -> None:
+def test_a_request_and_its_attempts_are_spans(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, collector: Collector
+) -> None:
     gateway = make_gateway(CONFIG.format(url=collector.url))
     upstream.script(Reply(status=503, json={"error": {"message": "busy", "type": "server_error"}}))
     caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
-    answer = httpx.post(gateway.url + "/v1/chat/completions",
-                        json={"model": "first", "messages": [{"role": "user", "content": "Hi"}]},
-                        headers={"traceparent": f"00-{caller_trace}-00f067aa0ba902b7-01"})
+    answer = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        json={"model": "first", "messages": [{"role": "user", "content": "Hi"}]},
+        headers={"traceparent": f"00-{caller_trace}-00f067aa0ba902b7-01"},
+    )
     assert answer.status_code == 200
     spans = collector.wait(3)
     assert collector.paths[0] == "/v1/traces"
@@ -99,12 +110,20 @@ def test_a_request_and_its_attempts_are_spans(make_gateway: GatewayFactory, upst
     assert server["trace"] == caller_trace and server["parent"] == "00f067aa0ba902b7"
     assert server["service"] == "gateway-under-test"
     assert server["attributes"] == {
-        "gen_ai.operation.name": "chat", "gen_ai.request.model": "first", "gen_ai.provider.name": "openai",
-        "gen_ai.response.model": "second", "gen_ai.usage.input_tokens": 9, "gen_ai.usage.output_tokens": 3,
-        "babelgate.route": "chat.completions", "babelgate.request_id": answer.headers["x-request-id"],
-        "http.response.status_code": 200}
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "first",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.response.model": "second",
+        "gen_ai.usage.input_tokens": 9,
+        "gen_ai.usage.output_tokens": 3,
+        "babelgate.route": "chat.completions",
+        "babelgate.request_id": answer.headers["x-request-id"],
+        "http.response.status_code": 200,
+    }
     assert [(s["name"], s["attributes"]["babelgate.outcome"]) for s in attempts] == [
-        ("chat gpt-4o", "upstream_unavailable"), ("chat gpt-4o-mini", "ok")]
+        ("chat gpt-4o", "upstream_unavailable"),
+        ("chat gpt-4o-mini", "ok"),
+    ]
     assert attempts[0]["attributes"]["error.type"] == "upstream_unavailable" and attempts[0]["status"] == 2
     assert server["start"] <= attempts[0]["start"] <= attempts[1]["end"] <= server["end"]
 
@@ -112,16 +131,20 @@ def test_a_request_and_its_attempts_are_spans(make_gateway: GatewayFactory, upst
 def test_no_endpoint_no_tracing(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
     gateway = make_gateway()
     assert gateway.app.tracing is None
-    httpx.post(gateway.url + "/v1/chat/completions",
-               json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}).raise_for_status()
+    httpx.post(
+        gateway.url + "/v1/chat/completions",
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]},
+    ).raise_for_status()
 
 
-def test_with_traces_on_routing_events_are_still_counted(make_gateway: GatewayFactory, upstream: FakeOpenAI,
-                                                         collector: Collector) -> None:
+def test_with_traces_on_routing_events_are_still_counted(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, collector: Collector
+) -> None:
     gateway = make_gateway(CONFIG.format(url=collector.url))
     upstream.script(Reply(status=429, json={"error": {"message": "slow down", "type": "rate_limit_error"}}))
-    httpx.post(gateway.url + "/v1/chat/completions",
-               json={"model": "second", "messages": [{"role": "user", "content": "Hi"}]})
+    httpx.post(
+        gateway.url + "/v1/chat/completions", json={"model": "second", "messages": [{"role": "user", "content": "Hi"}]}
+    )
     metrics = httpx.get(gateway.url + "/metrics").text
     assert 'babelgate_routing_events_total{event="key_cooldowns",model="second",provider="openai"} 1.0' in metrics
     (attempt,) = [s for s in collector.wait(2) if s["kind"] == 3]  # SPAN_KIND_CLIENT

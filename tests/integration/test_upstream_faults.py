@@ -79,10 +79,28 @@ PROVIDERS: Final = {
     "mistral": Upstream("mistral", "mistral-small-latest", "MISTRAL_API_KEY", MISTRAL_KEY),
 }
 NATIVE: Final = "openai_native"  # OpenAI's own Responses API (models with `native_responses: true`)
-FRONTENDS: Final = ("chat", "chat_stream", "messages", "messages_stream", "ollama", "ollama_stream",
-                    "responses", "responses_stream")
-JSON_FAULTS: Final = (Fault.REFUSED, Fault.HANGUP, Fault.RESET, Fault.STALL_HEAD, Fault.STALL_BODY, Fault.MALFORMED,
-                      Fault.TRUNCATED, Fault.ERROR_200, Fault.OVERSIZED, Fault.DRIP)
+FRONTENDS: Final = (
+    "chat",
+    "chat_stream",
+    "messages",
+    "messages_stream",
+    "ollama",
+    "ollama_stream",
+    "responses",
+    "responses_stream",
+)
+JSON_FAULTS: Final = (
+    Fault.REFUSED,
+    Fault.HANGUP,
+    Fault.RESET,
+    Fault.STALL_HEAD,
+    Fault.STALL_BODY,
+    Fault.MALFORMED,
+    Fault.TRUNCATED,
+    Fault.ERROR_200,
+    Fault.OVERSIZED,
+    Fault.DRIP,
+)
 STREAM_FAULTS: Final = (*JSON_FAULTS, Fault.ERROR_EVENT, Fault.ENDLESS)
 # Before any byte of the answer: nothing reached the client, so the client gets an HTTP error.
 BEFORE_ANSWER: Final = frozenset({Fault.REFUSED, Fault.HANGUP, Fault.STALL_HEAD, Fault.ERROR_200})
@@ -180,8 +198,12 @@ BOMBS: Final = [Case(Fault.GZIP_BOMB, "openai", frontend) for frontend in ("chat
 
 def gateway_config(proxies: dict[str, str]) -> dict[str, Any]:
     """Every case a model of its own; `proxies`: each flavour's proxy (root URL)."""
-    limits = {"connect_timeout": CONNECT, "first_byte_timeout": FIRST_BYTE, "chunk_timeout": CHUNK,
-              "total_timeout": TOTAL}
+    limits = {
+        "connect_timeout": CONNECT,
+        "first_byte_timeout": FIRST_BYTE,
+        "chunk_timeout": CHUNK,
+        "total_timeout": TOTAL,
+    }
     providers: dict[str, Any] = {}
     models: dict[str, Any] = {}
     for name, upstream in PROVIDERS.items():
@@ -195,7 +217,8 @@ def gateway_config(proxies: dict[str, str]) -> dict[str, Any]:
         # shares a circuit breaker with another (circuits are kept by provider and model).
         model: dict[str, Any] = {
             "provider": f"{case.upstream}-{'dead' if case.fault is Fault.REFUSED else 'faulty'}",
-            "model": f"{PROVIDERS[case.upstream].model}{MARK}{case.marker}"}
+            "model": f"{PROVIDERS[case.upstream].model}{MARK}{case.marker}",
+        }
         if case.provider == NATIVE:
             model["native_responses"] = True
         if case.recovery == "fallback":
@@ -246,13 +269,20 @@ def world(loop_thread: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> 
         path = tmp_path_factory.mktemp("faults") / "babelgate.yaml"
         path.write_bytes(orjson.dumps(gateway_config(servers.proxies)))  # JSON is YAML
         fakes = servers.fakes
-        environ = {"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": fakes["openai"] + "/v1",
-                   "ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": fakes["anthropic"],
-                   "GEMINI_API_KEY": GEMINI_KEY, "GEMINI_BASE_URL": fakes["gemini"],
-                   "MISTRAL_API_KEY": MISTRAL_KEY, "MISTRAL_BASE_URL": fakes["mistral"],
-                   # SQLite, not `memory`: the memory store keeps every usage row in this process (for the
-                   # ledger's retention, 90 days), which the memory figures would count as the gateway's.
-                   "OLLAMA_BASE_URL": refusing_url(), "BABELGATE_STORE_URL": f"sqlite:{path.parent / 'store.db'}"}
+        environ = {
+            "OPENAI_API_KEY": UPSTREAM_KEY,
+            "OPENAI_BASE_URL": fakes["openai"] + "/v1",
+            "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+            "ANTHROPIC_BASE_URL": fakes["anthropic"],
+            "GEMINI_API_KEY": GEMINI_KEY,
+            "GEMINI_BASE_URL": fakes["gemini"],
+            "MISTRAL_API_KEY": MISTRAL_KEY,
+            "MISTRAL_BASE_URL": fakes["mistral"],
+            # SQLite, not `memory`: the memory store keeps every usage row in this process (for the
+            # ledger's retention, 90 days), which the memory figures would count as the gateway's.
+            "OLLAMA_BASE_URL": refusing_url(),
+            "BABELGATE_STORE_URL": f"sqlite:{path.parent / 'store.db'}",
+        }
         gateway = start_gateway(loop_thread, load_config(path, environ, available_types=PROVIDER_TYPES), started)
         gateway.app.client.max_answer_bytes = MATRIX_LIMIT
         world = World(gateway, Clients.to(gateway.url), servers)
@@ -307,9 +337,11 @@ class Clients:
 
     @classmethod
     def to(cls, url: str) -> Clients:
-        return cls(openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0, timeout=CLIENT_TIMEOUT),
-                   anthropic.Anthropic(base_url=url, api_key="x", max_retries=0, timeout=CLIENT_TIMEOUT),
-                   ollama.Client(host=url, timeout=CLIENT_TIMEOUT))
+        return cls(
+            openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0, timeout=CLIENT_TIMEOUT),
+            anthropic.Anthropic(base_url=url, api_key="x", max_retries=0, timeout=CLIENT_TIMEOUT),
+            ollama.Client(host=url, timeout=CLIENT_TIMEOUT),
+        )
 
     def close(self) -> None:
         self.openai.close()
@@ -417,7 +449,11 @@ def _responses(clients: Clients, model: str, stream: bool, outcome: Outcome) -> 
 
 
 CALLS: Final[dict[str, Callable[[Clients, str, bool, Outcome], None]]] = {
-    "chat": _chat, "messages": _messages, "ollama": _ollama, "responses": _responses}
+    "chat": _chat,
+    "messages": _messages,
+    "ollama": _ollama,
+    "responses": _responses,
+}
 
 
 def run_case(clients: Clients, model: str, frontend: str, *, slow: bool = False) -> Outcome:
@@ -442,8 +478,9 @@ def run_round(world: World, cases: list[Case]) -> dict[Case, Outcome]:
     sys.setswitchinterval(0.001)
     try:
         with ThreadPoolExecutor(WORKERS) as pool:
-            outcomes = pool.map(lambda case: run_case(world.clients, case.model, case.frontend,
-                                                      slow=case.slow_reader), ordered)
+            outcomes = pool.map(
+                lambda case: run_case(world.clients, case.model, case.frontend, slow=case.slow_reader), ordered
+            )
             return dict(zip(ordered, outcomes, strict=True))
     finally:
         sys.setswitchinterval(interval)
@@ -468,9 +505,11 @@ class Figures:
         return self.fds - self.idle
 
     def __str__(self) -> str:
-        return (f"{self.fds} fds ({self.others} besides {self.idle} idle upstream connections, {self.proxied} "
-                f"of them to the proxies), {self.connections - self.idle} upstream connections in use, "
-                f"RSS {self.rss / MiB:.1f} MiB, {self.blocks} Python blocks")
+        return (
+            f"{self.fds} fds ({self.others} besides {self.idle} idle upstream connections, {self.proxied} "
+            f"of them to the proxies), {self.connections - self.idle} upstream connections in use, "
+            f"RSS {self.rss / MiB:.1f} MiB, {self.blocks} Python blocks"
+        )
 
 
 def _rss() -> int:
@@ -576,10 +615,12 @@ def test_no_descriptor_connection_or_memory_leak_after_two_rounds(world: World) 
     world.gave_up = first_gave_up  # for the tests below, which check the first round
     baseline, first, after = world.baseline, world.rounds[0], world.rounds[1]
     assert baseline is not None
-    print(f"\n{len(ALL)} cases a round\nbaseline: {baseline}\nround 1:  {first}\nround 2:  {after}\n"
-          f"RSS: {(first.rss - baseline.rss) / MiB:+.1f} MiB in round 1 (its outcomes, kept for the tests "
-          f"below, included), {(after.rss - first.rss) / MiB:+.1f} MiB in round 2; Python blocks: "
-          f"{first.blocks - baseline.blocks:+} and {after.blocks - first.blocks:+}")
+    print(
+        f"\n{len(ALL)} cases a round\nbaseline: {baseline}\nround 1:  {first}\nround 2:  {after}\n"
+        f"RSS: {(first.rss - baseline.rss) / MiB:+.1f} MiB in round 1 (its outcomes, kept for the tests "
+        f"below, included), {(after.rss - first.rss) / MiB:+.1f} MiB in round 2; Python blocks: "
+        f"{first.blocks - baseline.blocks:+} and {after.blocks - first.blocks:+}"
+    )
     assert world.errors.messages == [], "the gateway logged errors (internal errors are bugs)"
     for figures in (first, after):
         assert figures.connections == figures.idle, f"upstream connections still in use: {figures}"
@@ -608,8 +649,9 @@ def test_healthy_answers_pass_through_the_proxy_kept_alive(world: World) -> None
     before = world.servers.call("open")
     request = {"model": "gpt-4o-mini", "messages": USER}
     with httpx.Client(timeout=10, headers={"Authorization": f"Bearer {UPSTREAM_KEY}"}) as client:
-        answers = [client.post(world.servers.proxies["openai"] + "/v1/chat/completions", json=request)
-                   for _ in range(3)]
+        answers = [
+            client.post(world.servers.proxies["openai"] + "/v1/chat/completions", json=request) for _ in range(3)
+        ]
         held = world.servers.call("open")
     assert [answer.json()["choices"][0]["message"]["content"] for answer in answers] == [ANSWER] * 3
     assert held == before + 1  # one connection for the three
@@ -660,6 +702,8 @@ def _with_default_limits(world: World, case: Case) -> tuple[Outcome, int, int]:
         tracemalloc.stop()
         client.max_answer_bytes = MATRIX_LIMIT
         world.servers.call("oversize", MATRIX_OVERSIZE)
-    print(f"\n{case}, 200 MB: refused in {outcome.elapsed:.2f}s; held at most {peak / MiB:.1f} MiB, kept "
-          f"{kept / MiB:.2f} MiB; RSS {before / MiB:.1f} MiB before, {after / MiB:.1f} MiB after")
+    print(
+        f"\n{case}, 200 MB: refused in {outcome.elapsed:.2f}s; held at most {peak / MiB:.1f} MiB, kept "
+        f"{kept / MiB:.2f} MiB; RSS {before / MiB:.1f} MiB before, {after / MiB:.1f} MiB after"
+    )
     return outcome, peak, kept

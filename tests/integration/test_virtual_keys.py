@@ -51,11 +51,19 @@ def test_the_admin_api_wants_the_master_key(make_gateway: GatewayFactory) -> Non
     assert httpx.get(gateway.url + "/admin/keys", headers={"Authorization": "Bearer nope"}).status_code == 401
 
 
-def test_a_key_is_created_shown_once_and_works_with_the_official_client(make_gateway: GatewayFactory,
-                                                                       upstream: FakeOpenAI) -> None:
+def test_a_key_is_created_shown_once_and_works_with_the_official_client(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI
+) -> None:
     gateway = _gateway(make_gateway)
-    created = _create(gateway, label="ci", team="platform", models=["gpt-4o*"], rpm=60,
-                      expires_at="2099-01-01T00:00:00Z", metadata={"owner": "ana"})
+    created = _create(
+        gateway,
+        label="ci",
+        team="platform",
+        models=["gpt-4o*"],
+        rpm=60,
+        expires_at="2099-01-01T00:00:00Z",
+        metadata={"owner": "ana"},
+    )
     secret = created["key"]
     assert secret.startswith("bg-") and created["prefix"] == secret[:11] + "…"
     assert created["team"] == "platform" and created["models"] == ["gpt-4o*"] and created["revoked"] is False
@@ -65,48 +73,55 @@ def test_a_key_is_created_shown_once_and_works_with_the_official_client(make_gat
     assert secret not in listed.text and secret[11:] not in listed.text
     assert "digest" not in listed.text and "salt" not in listed.text
     # Virtual keys exist: a request without a key, or with a wrong one, is refused.
-    no_key = httpx.post(gateway.url + "/v1/chat/completions",
-                        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]})
+    no_key = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]},
+    )
     assert no_key.status_code == 401
     with pytest.raises(openai.AuthenticationError):
         _chat(gateway, secret[:-1] + ("A" if secret[-1] != "A" else "B"))
 
 
-def test_a_model_the_key_may_not_use_is_a_403_in_each_frontend_s_format(make_gateway: GatewayFactory,
-                                                                        upstream: FakeOpenAI) -> None:
+def test_a_model_the_key_may_not_use_is_a_403_in_each_frontend_s_format(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI
+) -> None:
     gateway = _gateway(make_gateway)
     secret = _create(gateway, models=["gpt-4o-mini"])["key"]
     with pytest.raises(openai.PermissionDeniedError) as caught:
         _chat(gateway, secret, "gpt-4o")
     assert caught.value.code == "model_not_allowed" and "'gpt-4o'" in caught.value.message
-    with anthropic.Anthropic(base_url=gateway.url, api_key=secret, max_retries=0) as client, \
-            pytest.raises(anthropic.PermissionDeniedError) as refused:
+    with (
+        anthropic.Anthropic(base_url=gateway.url, api_key=secret, max_retries=0) as client,
+        pytest.raises(anthropic.PermissionDeniedError) as refused,
+    ):
         client.messages.create(model="gpt-4o", max_tokens=10, messages=[{"role": "user", "content": "Hi"}])
     assert refused.value.body["error"]["type"] == "permission_error"  # type: ignore[index]
-    assert not any(r.path.endswith("/chat/completions") and r.json.get("model") == "gpt-4o"
-                   for r in upstream.received)
+    assert not any(r.path.endswith("/chat/completions") and r.json.get("model") == "gpt-4o" for r in upstream.received)
 
 
 def test_a_key_s_models_limits_and_expiry_change(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
     gateway = _gateway(make_gateway)
     created = _create(gateway, models=["gpt-4o-mini"])
-    changed = httpx.patch(gateway.url + f"/admin/keys/{created['id']}", json={"models": ["gpt-*"], "tpm": 1000},
-                          headers=ADMIN)
+    changed = httpx.patch(
+        gateway.url + f"/admin/keys/{created['id']}", json={"models": ["gpt-*"], "tpm": 1000}, headers=ADMIN
+    )
     assert changed.status_code == 200 and changed.json()["models"] == ["gpt-*"] and changed.json()["tpm"] == 1000
     assert _chat(gateway, created["key"], "gpt-4o").choices[0].message.content == "Hello!"
     bad = httpx.patch(gateway.url + f"/admin/keys/{created['id']}", json={"rpm": -1}, headers=ADMIN)
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "rpm"
     unknown = httpx.patch(gateway.url + "/admin/keys/nope", json={"rpm": 1}, headers=ADMIN)
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "key_not_found"
-    expired = httpx.patch(gateway.url + f"/admin/keys/{created['id']}", json={"expires_at": time.time() - 1},
-                          headers=ADMIN)
+    expired = httpx.patch(
+        gateway.url + f"/admin/keys/{created['id']}", json={"expires_at": time.time() - 1}, headers=ADMIN
+    )
     assert expired.status_code == 200
     with pytest.raises(openai.AuthenticationError):
         _chat(gateway, created["key"])
 
 
-def test_a_revoked_key_is_refused_by_every_instance_within_a_second(make_gateway: GatewayFactory,
-                                                                    upstream: FakeOpenAI, tmp_path: Path) -> None:
+def test_a_revoked_key_is_refused_by_every_instance_within_a_second(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, tmp_path: Path
+) -> None:
     store = tmp_path / "shared.db"
     first, second = _gateway(make_gateway, store), _gateway(make_gateway, store)
     created = _create(first, label="to revoke")
@@ -149,7 +164,8 @@ def _answers(gateway: RunningApp, secret: str) -> bool:
 
 
 def test_an_instance_whose_first_request_was_an_admin_call_sees_every_change(
-        make_gateway: GatewayFactory, upstream: FakeOpenAI, tmp_path: Path) -> None:
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, tmp_path: Path
+) -> None:
     """The key poller once started on the first model request only: an instance whose first request
     was `GET /admin/keys` read the keys once and never again (a revoked key stayed valid there, a new
     one was refused for as long as it ran)."""
@@ -178,17 +194,36 @@ def test_static_keys_keep_working_beside_virtual_keys(make_gateway: GatewayFacto
     assert _chat(gateway, "static-key-for-the-tests", "gpt-4o").choices[0].message.content == "Hello!"
 
 
-def test_the_cli_creates_lists_updates_and_revokes(make_gateway: GatewayFactory, upstream: FakeOpenAI,
-                                                  monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_creates_lists_updates_and_revokes(
+    make_gateway: GatewayFactory,
+    upstream: FakeOpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     import json
 
     from babelgate.cli import main
 
     gateway = _gateway(make_gateway)
     monkeypatch.setenv("BABELGATE_MASTER_KEY", MASTER)
-    assert main(["keys", "--url", gateway.url, "create", "--label", "cli", "--models", "gpt-4o-mini,gpt-4.1",
-                 "--rpm", "10", "--json"]) == 0
+    assert (
+        main(
+            [
+                "keys",
+                "--url",
+                gateway.url,
+                "create",
+                "--label",
+                "cli",
+                "--models",
+                "gpt-4o-mini,gpt-4.1",
+                "--rpm",
+                "10",
+                "--json",
+            ]
+        )
+        == 0
+    )
     created = json.loads(capsys.readouterr().out)
     assert created["models"] == ["gpt-4o-mini", "gpt-4.1"] and created["rpm"] == 10
     assert _chat(gateway, created["key"]).choices[0].message.content == "Hello!"

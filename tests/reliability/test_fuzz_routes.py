@@ -42,14 +42,20 @@ server:
 aliases:
   gpt: openai/gpt-4o
 """
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          negative_data_rejection]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
 CALLS: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module")
-def fuzzed_gateway(loop_thread: LoopThread, _upstream: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
-                   ) -> Iterator[RunningApp]:
+def fuzzed_gateway(
+    loop_thread: LoopThread, _upstream: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningApp]:
     path = tmp_path_factory.mktemp("fuzz") / "babelgate.yaml"
     path.write_text(CONFIG)
     started: list[RunningApp] = []
@@ -76,10 +82,19 @@ def test_the_gateway_serves_its_openapi_document(fuzzed_gateway: RunningApp) -> 
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large,
-                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
 def test_every_route_answers_fuzzed_requests_in_its_own_format(case: Any, fuzzed_gateway: RunningApp) -> None:
     CALLS[case.operation.label] = CALLS.get(case.operation.label, 0) + 1
-    case.call_and_validate(base_url=fuzzed_gateway.url, headers={"Authorization": f"Bearer {KEY}"},
-                           checks=CHECKS, timeout=15)
+    case.call_and_validate(
+        base_url=fuzzed_gateway.url, headers={"Authorization": f"Bearer {KEY}"}, checks=CHECKS, timeout=15
+    )

@@ -68,14 +68,24 @@ def _ledger_ids(db: Path) -> list[tuple[str, int]]:
 
 
 def test_sigterm_lets_streams_in_flight_finish_and_flushes_the_ledger(
-        tmp_path: Path, upstream: FakeOpenAI, stop_after: list[subprocess.Popen[bytes]]) -> None:
+    tmp_path: Path, upstream: FakeOpenAI, stop_after: list[subprocess.Popen[bytes]]
+) -> None:
     url, db, process = _start(tmp_path, upstream, grace=20)
     stop_after.append(process)
     upstream.chat_responder = lambda body: (
-        Reply(stream=text_stream(PIECES, include_usage=True), chunk_delay=0.25) if body.get("stream")
-        else Reply(json={"id": "c", "object": "chat.completion", "created": 1, "model": "gpt-4o", "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": "slow"}, "finish_reason": "stop"}]},
-            first_byte_delay=1.5))
+        Reply(stream=text_stream(PIECES, include_usage=True), chunk_delay=0.25)
+        if body.get("stream")
+        else Reply(
+            json={
+                "id": "c",
+                "object": "chat.completion",
+                "created": 1,
+                "model": "gpt-4o",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "slow"}, "finish_reason": "stop"}],
+            },
+            first_byte_delay=1.5,
+        )
+    )
     client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=30)
     streamed: list[str] = []
     finish: list[str | None] = []
@@ -83,16 +93,20 @@ def test_sigterm_lets_streams_in_flight_finish_and_flushes_the_ledger(
     first_piece = threading.Event()
 
     def stream() -> None:
-        for chunk in client.chat.completions.create(model="gpt", stream=True,
-                                                    messages=[{"role": "user", "content": "hi"}]):
+        for chunk in client.chat.completions.create(
+            model="gpt", stream=True, messages=[{"role": "user", "content": "hi"}]
+        ):
             if chunk.choices:
                 streamed.append(chunk.choices[0].delta.content or "")
                 finish.append(chunk.choices[0].finish_reason)
                 first_piece.set()
 
     def plain() -> None:
-        answers.append(client.chat.completions.create(
-            model="gpt", messages=[{"role": "user", "content": "hi"}]).choices[0].message.content)
+        answers.append(
+            client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "hi"}])
+            .choices[0]
+            .message.content
+        )
 
     threads = [threading.Thread(target=stream), threading.Thread(target=plain)]
     for thread in threads:
@@ -108,13 +122,15 @@ def test_sigterm_lets_streams_in_flight_finish_and_flushes_the_ledger(
     assert "".join(streamed) == "".join(PIECES) and finish[-1] == "stop"  # nothing cut off
     assert answers == ["slow"]
     assert process.wait(10) in EXITED
-    print(f"\nin flight at SIGTERM: 1 stream, 1 request; all finished; exited after "
-          f"{time.monotonic() - signalled:.2f} s")
+    print(
+        f"\nin flight at SIGTERM: 1 stream, 1 request; all finished; exited after {time.monotonic() - signalled:.2f} s"
+    )
     assert sorted(_ledger_ids(db)) == [("chat.completions", 200), ("chat.completions", 200)]
 
 
 def test_past_the_grace_period_what_is_left_is_cut_and_still_recorded(
-        tmp_path: Path, upstream: FakeOpenAI, stop_after: list[subprocess.Popen[bytes]]) -> None:
+    tmp_path: Path, upstream: FakeOpenAI, stop_after: list[subprocess.Popen[bytes]]
+) -> None:
     url, db, process = _start(tmp_path, upstream, grace=1)
     stop_after.append(process)
     upstream.chat_responder = lambda body: Reply(stream=text_stream(PIECES * 10), chunk_delay=0.2)
@@ -135,7 +151,8 @@ def test_past_the_grace_period_what_is_left_is_cut_and_still_recorded(
 
 
 def test_no_new_connection_is_accepted_during_the_grace_period(
-        tmp_path: Path, upstream: FakeOpenAI, stop_after: list[subprocess.Popen[bytes]]) -> None:
+    tmp_path: Path, upstream: FakeOpenAI, stop_after: list[subprocess.Popen[bytes]]
+) -> None:
     url, _, process = _start(tmp_path, upstream, grace=5)
     stop_after.append(process)
     upstream.chat_responder = lambda body: Reply(stream=text_stream(PIECES), chunk_delay=0.3)

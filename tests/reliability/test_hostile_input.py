@@ -76,10 +76,24 @@ def read_all(connection: socket.socket, deadline: float = 5) -> bytes:
                 return data
 
 
-def post(connection: socket.socket, path: bytes, body: bytes, *, content_type: bytes = b"application/json",
-         extra: bytes = b"") -> Answer:
-    connection.sendall(b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Type: " + content_type +
-                       b"\r\nContent-Length: %d\r\n" % len(body) + extra + b"\r\n" + body)
+def post(
+    connection: socket.socket,
+    path: bytes,
+    body: bytes,
+    *,
+    content_type: bytes = b"application/json",
+    extra: bytes = b"",
+) -> Answer:
+    connection.sendall(
+        b"POST "
+        + path
+        + b" HTTP/1.1\r\nHost: x\r\nContent-Type: "
+        + content_type
+        + b"\r\nContent-Length: %d\r\n" % len(body)
+        + extra
+        + b"\r\n"
+        + body
+    )
     return Answer(read_all(connection))
 
 
@@ -115,8 +129,10 @@ def test_invalid_utf8_nan_and_infinity_are_400s(sock: socket.socket) -> None:
 def test_duplicate_keys_the_last_one_counts_everywhere(sock: socket.socket, upstream: FakeOpenAI) -> None:
     """The gateway forwards the body it parsed, never the bytes: the upstream reads the same value the
     gateway routed and checked on (the last, as Python's json and orjson read it)."""
-    body = b'{"model": "nonexistent", "model": "gpt", "messages": [{"role": "user", "content": "x"}],' \
-           b' "temperature": 9, "temperature": 0.5}'
+    body = (
+        b'{"model": "nonexistent", "model": "gpt", "messages": [{"role": "user", "content": "x"}],'
+        b' "temperature": 9, "temperature": 0.5}'
+    )
     answer = post(sock, CHAT, body)
     assert answer.status == 200, answer.body
     assert upstream.received[-1].json["model"] == "gpt-4o"
@@ -127,7 +143,7 @@ def test_wrong_content_types_get_a_clear_400(sock: socket.socket) -> None:
     # A JSON body is read as JSON whatever its label (curl -d sends form-urlencoded): tolerant.
     assert post(sock, CHAT, orjson.dumps(HELLO), content_type=b"application/x-www-form-urlencoded").status == 200
     # A body that is not JSON is refused, saying so.
-    form = b"--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\ngpt\r\n--b--\r\n"
+    form = b'--b\r\nContent-Disposition: form-data; name="model"\r\n\r\ngpt\r\n--b--\r\n'
     assert "JSON" in openai_error(post(sock, CHAT, form, content_type=b"multipart/form-data; boundary=b"))
     # A form route sent JSON is told it needs a form.
     message = openai_error(post(sock, b"/v1/audio/transcriptions", orjson.dumps({"model": "gpt"})))
@@ -139,13 +155,17 @@ def test_huge_strings_and_arrays_are_refused_while_reading_and_memory_stays_boun
     for _ in range(5):
         with socket.create_connection(("127.0.0.1", hostile.port), timeout=5) as connection:
             # 64 MiB declared: refused before a byte of the body is read.
-            connection.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                               b"Content-Length: 67108864\r\n\r\n")
+            connection.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 67108864\r\n\r\n"
+            )
             assert openai_error(Answer(read_all(connection)), 413)
         with socket.create_connection(("127.0.0.1", hostile.port), timeout=5) as connection:
             # Chunked, no length: refused as soon as the limit (1 MiB here) is passed.
-            connection.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                               b"Transfer-Encoding: chunked\r\n\r\n")
+            connection.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"
+            )
             chunk = b'{"model": "gpt", "messages": [{"role": "user", "content": "' + b"x" * 65536
             try:
                 for _ in range(64):
@@ -165,8 +185,10 @@ def test_huge_strings_and_arrays_are_refused_while_reading_and_memory_stays_boun
 
 def test_a_chunked_body_that_never_ends_is_a_408(sock: socket.socket) -> None:
     started = time.monotonic()
-    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                 b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"mod\r\n")
+    sock.sendall(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b'Transfer-Encoding: chunked\r\n\r\n5\r\n{"mod\r\n'
+    )
     answer = Answer(read_all(sock))
     assert answer.status == 408 and b"body" in answer.body
     assert time.monotonic() - started < LIMITS.body_timeout + 1.5
@@ -219,8 +241,10 @@ def test_websocket_garbage_is_answered_or_closed(hostile: RunningApp) -> None:
         except ConnectionClosed:
             pass  # closing on a binary frame is an answer too
     with socket.create_connection(("127.0.0.1", hostile.port), timeout=5) as connection:
-        connection.sendall(b"GET /v1/responses HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        connection.sendall(
+            b"GET /v1/responses HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
         time.sleep(0.2)
         connection.sendall(b"\xff" * 64)  # not a WebSocket frame: a protocol error, and the connection ends
         started = time.monotonic()
@@ -237,7 +261,8 @@ def _client_frame(text: bytes) -> bytes:
 
 
 def test_a_websocket_client_that_never_reads_holds_the_gateway_to_bounded_memory(
-        hostile: RunningApp, upstream: FakeOpenAI) -> None:
+    hostile: RunningApp, upstream: FakeOpenAI
+) -> None:
     """A Responses WebSocket client asks for a 16 MB answer and never reads a byte of it: the gateway
     stops reading the upstream once the socket's buffers are full (backpressure), holds a bounded amount,
     keeps serving everyone else, and lets go of it all when the client leaves."""
@@ -250,8 +275,10 @@ def test_a_websocket_client_that_never_reads_holds_the_gateway_to_bounded_memory
         connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window: it fills at once
         connection.settimeout(5)
         connection.connect(("127.0.0.1", hostile.port))
-        connection.sendall(b"GET /v1/responses HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        connection.sendall(
+            b"GET /v1/responses HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
         head = b""
         while b"\r\n\r\n" not in head:
             head += connection.recv(1)  # the handshake's answer, byte by byte: nothing after it is read
@@ -263,8 +290,10 @@ def test_a_websocket_client_that_never_reads_holds_the_gateway_to_bounded_memory
         with socket.create_connection(("127.0.0.1", hostile.port), timeout=5) as other:
             assert post(other, CHAT, orjson.dumps(HELLO)).status == 200
         others_waited = time.monotonic() - started
-    print(f"\nRSS growth while a WebSocket client ignores a 16 MB answer: {grown} KiB; another request "
-          f"meanwhile took {others_waited * 1000:.0f} ms")
+    print(
+        f"\nRSS growth while a WebSocket client ignores a 16 MB answer: {grown} KiB; another request "
+        f"meanwhile took {others_waited * 1000:.0f} ms"
+    )
     assert grown < 12 * 1024
     assert others_waited < 1.0
     deadline = time.monotonic() + 5

@@ -99,12 +99,20 @@ class CountingWrites:
 
 
 def test_postgres_refusing_mid_load_backoff_one_warning_bounded_queue_and_recovery(
-        make_gateway: GatewayFactory, upstream: FakeOpenAI, loop_thread: LoopThread, proxy: TcpProxy,
-        database: tuple[str, str, int], caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    make_gateway: GatewayFactory,
+    upstream: FakeOpenAI,
+    loop_thread: LoopThread,
+    proxy: TcpProxy,
+    database: tuple[str, str, int],
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
     direct, through, _ = database
     # A spool of the test's own: the database is dropped before the gateway stops.
-    gateway = make_gateway(f"store: {{url: '{through.format(proxy.dsn_host)}'}}\n"
-                           f"ledger: {{queue_limit: 500, spool_dir: '{tmp_path / 'spool'}'}}\n")
+    gateway = make_gateway(
+        f"store: {{url: '{through.format(proxy.dsn_host)}'}}\n"
+        f"ledger: {{queue_limit: 500, spool_dir: '{tmp_path / 'spool'}'}}\n"
+    )
     ledger = gateway.app.ledger
     ledger.store = counting = CountingWrites(ledger.store)
     caplog.set_level(logging.INFO, logger="babelgate.ledger")
@@ -135,7 +143,8 @@ def test_postgres_refusing_mid_load_backoff_one_warning_bounded_queue_and_recove
 
 
 async def test_postgres_silent_writes_are_cut_at_the_deadline_and_none_is_written_twice(
-        database: tuple[str, str, int]) -> None:
+    database: tuple[str, str, int],
+) -> None:
     direct, through, port = database
     proxy = TcpProxy("127.0.0.1", port)
     await proxy.start()
@@ -171,8 +180,8 @@ ledger: {{spool_dir: '{spool}'}}
 
 
 def test_sigterm_with_postgres_down_spools_and_the_restart_writes_every_row(
-        tmp_path: Path, upstream: FakeOpenAI, loop_thread: LoopThread, proxy: TcpProxy,
-        database: tuple[str, str, int]) -> None:
+    tmp_path: Path, upstream: FakeOpenAI, loop_thread: LoopThread, proxy: TcpProxy, database: tuple[str, str, int]
+) -> None:
     direct, through, _ = database
     spool = tmp_path / "spool"
     config = tmp_path / "babelgate.yaml"
@@ -183,9 +192,12 @@ def test_sigterm_with_postgres_down_spools_and_the_restart_writes_every_row(
         # and a pipe nobody reads until the end fills up and stops the gateway mid-test.
         port = _free_port()
         with log.open("wb") as output:
-            process = subprocess.Popen([sys.executable, "-m", "babelgate.cli", "serve", "--config", str(config),
-                                        "--port", str(port)], env=_env(OPENAI_API_KEY=UPSTREAM_KEY), stdout=output,
-                                       stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "babelgate.cli", "serve", "--config", str(config), "--port", str(port)],
+                env=_env(OPENAI_API_KEY=UPSTREAM_KEY),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
         url = f"http://127.0.0.1:{port}"
         _wait_ready(url, process)
         return url, process

@@ -58,8 +58,8 @@ def answers(connection: socket.socket, count: int) -> Iterator[tuple[bytes, byte
             assert data, "the gateway closed the connection before answering every request"
             buffer += data
         head, length = bytes(buffer[:end]), _length(buffer[:end])
-        yield head, bytes(buffer[end + 4:end + 4 + length])
-        del buffer[:end + 4 + length]
+        yield head, bytes(buffer[end + 4 : end + 4 + length])
+        del buffer[: end + 4 + length]
 
 
 def _length(head: bytes | bytearray) -> int:
@@ -77,12 +77,17 @@ def pipelined(port: int, requests: bytes, count: int) -> list[tuple[bytes, bytes
 
 
 def test_ten_thousand_pipelined_requests_are_answered_in_order_from_a_bounded_queue(
-        gateway: RunningApp, deepest: Deepest) -> None:
+    gateway: RunningApp, deepest: Deepest
+) -> None:
     count = 10_000
     got = pipelined(gateway.port, b"".join(HEALTH % number for number in range(count)), count)
     assert [head.split(b" ", 2)[1] for head, _ in got] == [b"200"] * count
-    ids = [line.split(b":", 1)[1].strip() for head, _ in got for line in head.split(b"\r\n")
-           if line.lower().startswith(b"x-request-id:")]
+    ids = [
+        line.split(b":", 1)[1].strip()
+        for head, _ in got
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"x-request-id:")
+    ]
     assert ids == [b"r%d" % number for number in range(count)]
     # What waits: PIPELINE_DEPTH requests, and at most those parsed out of the read step that filled it.
     bound = PIPELINE_DEPTH + READ_STEP // len(HEALTH % 0)
@@ -91,13 +96,16 @@ def test_ten_thousand_pipelined_requests_are_answered_in_order_from_a_bounded_qu
 
 
 def test_pipelined_requests_with_bodies_cut_anywhere_by_the_read_steps_all_arrive_whole(
-        gateway: RunningApp, deepest: Deepest) -> None:
+    gateway: RunningApp, deepest: Deepest
+) -> None:
     """Bodies of many sizes, so that the read steps cut heads and bodies at every kind of place."""
     requests = []
     for number in range(300):
         body = orjson.dumps({"model": "gpt", "messages": [{"role": "user", "content": "x" * (number * 37 % 5000)}]})
-        requests.append(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                        b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        requests.append(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body) + body
+        )
     got = pipelined(gateway.port, b"".join(requests), len(requests))
     assert all(head.startswith(b"HTTP/1.1 200") for head, _ in got), [head[:40] for head, _ in got][:5]
     assert all(orjson.loads(body)["object"] == "chat.completion" for _, body in got)
@@ -105,7 +113,8 @@ def test_pipelined_requests_with_bodies_cut_anywhere_by_the_read_steps_all_arriv
 
 
 def test_a_waiting_requests_body_stays_in_the_clients_socket_not_in_the_gateway(
-        gateway: RunningApp, upstream: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    gateway: RunningApp, upstream: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """While the first request waits on a slow upstream, the second's 4 MiB body is not read into memory
     beyond uvicorn's high-water mark (and one read step): it is read once its own turn comes."""
     buffered = Deepest()
@@ -119,8 +128,11 @@ def test_a_waiting_requests_body_stays_in_the_clients_socket_not_in_the_gateway(
     monkeypatch.setattr(CoalescingHttpToolsProtocol, "on_body", measuring)
     upstream.script(Reply(json=completion("slow"), first_byte_delay=1.0))
     big = orjson.dumps({"model": "gpt", "messages": [{"role": "user", "content": "x" * (4 << 20)}]})
-    requests = b"".join(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                        b"Content-Length: %d\r\n\r\n" % len(body) + body for body in (CHAT, big))
+    requests = b"".join(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body) + body
+        for body in (CHAT, big)
+    )
     got = pipelined(gateway.port, requests, 2)
     assert orjson.loads(got[0][1])["choices"][0]["message"]["content"] == "slow"
     assert all(head.startswith(b"HTTP/1.1 200") for head, _ in got)
@@ -129,14 +141,17 @@ def test_a_waiting_requests_body_stays_in_the_clients_socket_not_in_the_gateway(
 
 
 def test_a_pipelined_head_left_unread_while_others_wait_is_not_timed_out(
-        make_gateway: GatewayFactory, deepest: Deepest, upstream: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_gateway: GatewayFactory, deepest: Deepest, upstream: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The gateway stops reading when the queue is full; a head it has half read meanwhile is not the
     client's delay: no 408 while the first answer takes longer than the head's deadline."""
     monkeypatch.setattr(CoalescingHttpToolsProtocol, "limits", Limits(header_timeout=0.3, body_timeout=0.3))
     gateway = make_gateway(CONFIG)
     upstream.script(Reply(json=completion("slow"), first_byte_delay=1.0))  # over three head deadlines
-    slow = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: %d\r\n\r\n" % len(CHAT) + CHAT)
+    slow = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(CHAT) + CHAT
+    )
     waiting = b"".join(HEALTH % number for number in range(PIPELINE_DEPTH))
     last = HEALTH % PIPELINE_DEPTH
     with socket.create_connection(("127.0.0.1", gateway.port), timeout=30) as connection:

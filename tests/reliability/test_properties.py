@@ -33,49 +33,125 @@ from babelgate.providers.mistral.translate import to_wire as mistral_wire
 from babelgate.streaming import SSEDecoder, SSEEvent
 
 JSON = dict[str, Any]
-SETTINGS = settings(max_examples=300, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
-scalars = st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=False) | st.text(max_size=12)
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-    st.text(max_size=8), inner, max_size=4), max_leaves=12)
+scalars = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | st.text(max_size=12)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
 # Names the validators read, so the generated bodies reach their checks rather than stop at the first.
-FIELDS = ("model", "messages", "prompt", "input", "stream", "temperature", "top_p", "n", "max_tokens", "tools",
-          "tool_choice", "response_format", "stop", "seed", "stream_options", "metadata", "options", "format",
-          "think", "images", "system", "thinking", "encoding_format", "dimensions", "voice", "speed", "text",
-          "reasoning", "include", "label", "models", "rpm", "budget_usd", "budget_period", "expires_at")
+FIELDS = (
+    "model",
+    "messages",
+    "prompt",
+    "input",
+    "stream",
+    "temperature",
+    "top_p",
+    "n",
+    "max_tokens",
+    "tools",
+    "tool_choice",
+    "response_format",
+    "stop",
+    "seed",
+    "stream_options",
+    "metadata",
+    "options",
+    "format",
+    "think",
+    "images",
+    "system",
+    "thinking",
+    "encoding_format",
+    "dimensions",
+    "voice",
+    "speed",
+    "text",
+    "reasoning",
+    "include",
+    "label",
+    "models",
+    "rpm",
+    "budget_usd",
+    "budget_period",
+    "expires_at",
+)
 bodies = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=6), json_values, max_size=8)
 
 # Chat bodies shaped like real ones (so they pass validation and reach the translators), with
 # random values where clients are free to put anything.
 text = st.text(max_size=30)
-parts = st.lists(st.one_of(
-    st.builds(lambda t: {"type": "text", "text": t}, text),
-    st.builds(lambda u: {"type": "image_url", "image_url": {"url": u}},
-              st.sampled_from(["https://example.com/a.png", "data:image/png;base64,iVBORw0KGgo="]))),
-    min_size=1, max_size=3)
-tool_call = st.builds(lambda i, n, a: {"id": i, "type": "function", "function": {"name": n, "arguments": a}},
-                      st.from_regex(r"call_[a-z0-9]{1,8}", fullmatch=True),
-                      st.from_regex(r"[a-z_]{1,10}", fullmatch=True),
-                      st.sampled_from(["{}", '{"a": 1}', "not json", ""]))
-messages = st.lists(st.one_of(
-    st.builds(lambda c: {"role": "user", "content": c}, text | parts),
-    st.builds(lambda c: {"role": "system", "content": c}, text),
-    st.builds(lambda c, calls: {"role": "assistant", "content": c, **({"tool_calls": calls} if calls else {})},
-              st.none() | text, st.lists(tool_call, max_size=2)),
-    st.builds(lambda i, c: {"role": "tool", "tool_call_id": i, "content": c},
-              st.from_regex(r"call_[a-z0-9]{1,8}", fullmatch=True), text)), min_size=1, max_size=6)
-tools = st.lists(st.builds(lambda n, p: {"type": "function", "function": {"name": n, "parameters": p}},
-                           st.from_regex(r"[a-z_]{1,10}", fullmatch=True),
-                           st.just({"type": "object", "properties": {"x": {"type": "string"}}}) | st.just({})),
-                 max_size=2)
-chat_bodies = st.fixed_dictionaries({"model": st.just("m"), "messages": messages}, optional={
-    "temperature": st.floats(0, 2), "top_p": st.floats(0, 1), "max_tokens": st.integers(1, 10_000),
-    "stream": st.booleans(), "tools": tools, "tool_choice": st.sampled_from(["auto", "none", "required"]),
-    "stop": text | st.lists(text, max_size=3), "seed": st.integers(0, 2**31),
-    "response_format": st.sampled_from([{"type": "text"}, {"type": "json_object"}]),
-    "n": st.integers(1, 3), "reasoning_effort": st.sampled_from(["low", "medium", "high"]),
-    "user": text, "frequency_penalty": st.floats(-2, 2), "logprobs": st.booleans(), "extra_field": json_values})
+parts = st.lists(
+    st.one_of(
+        st.builds(lambda t: {"type": "text", "text": t}, text),
+        st.builds(
+            lambda u: {"type": "image_url", "image_url": {"url": u}},
+            st.sampled_from(["https://example.com/a.png", "data:image/png;base64,iVBORw0KGgo="]),
+        ),
+    ),
+    min_size=1,
+    max_size=3,
+)
+tool_call = st.builds(
+    lambda i, n, a: {"id": i, "type": "function", "function": {"name": n, "arguments": a}},
+    st.from_regex(r"call_[a-z0-9]{1,8}", fullmatch=True),
+    st.from_regex(r"[a-z_]{1,10}", fullmatch=True),
+    st.sampled_from(["{}", '{"a": 1}', "not json", ""]),
+)
+messages = st.lists(
+    st.one_of(
+        st.builds(lambda c: {"role": "user", "content": c}, text | parts),
+        st.builds(lambda c: {"role": "system", "content": c}, text),
+        st.builds(
+            lambda c, calls: {"role": "assistant", "content": c, **({"tool_calls": calls} if calls else {})},
+            st.none() | text,
+            st.lists(tool_call, max_size=2),
+        ),
+        st.builds(
+            lambda i, c: {"role": "tool", "tool_call_id": i, "content": c},
+            st.from_regex(r"call_[a-z0-9]{1,8}", fullmatch=True),
+            text,
+        ),
+    ),
+    min_size=1,
+    max_size=6,
+)
+tools = st.lists(
+    st.builds(
+        lambda n, p: {"type": "function", "function": {"name": n, "parameters": p}},
+        st.from_regex(r"[a-z_]{1,10}", fullmatch=True),
+        st.just({"type": "object", "properties": {"x": {"type": "string"}}}) | st.just({}),
+    ),
+    max_size=2,
+)
+chat_bodies = st.fixed_dictionaries(
+    {"model": st.just("m"), "messages": messages},
+    optional={
+        "temperature": st.floats(0, 2),
+        "top_p": st.floats(0, 1),
+        "max_tokens": st.integers(1, 10_000),
+        "stream": st.booleans(),
+        "tools": tools,
+        "tool_choice": st.sampled_from(["auto", "none", "required"]),
+        "stop": text | st.lists(text, max_size=3),
+        "seed": st.integers(0, 2**31),
+        "response_format": st.sampled_from([{"type": "text"}, {"type": "json_object"}]),
+        "n": st.integers(1, 3),
+        "reasoning_effort": st.sampled_from(["low", "medium", "high"]),
+        "user": text,
+        "frequency_penalty": st.floats(-2, 2),
+        "logprobs": st.booleans(),
+        "extra_field": json_values,
+    },
+)
 
 
 def only_gateway_errors(check: Any, *args: Any, **kwargs: Any) -> Any:
@@ -88,9 +164,17 @@ def only_gateway_errors(check: Any, *args: Any, **kwargs: Any) -> Any:
 @SETTINGS
 @given(bodies)
 def test_validators_and_decoders_raise_only_gateway_errors(body: JSON) -> None:
-    for check in (validate_chat_body, validate_completion_body, validate_create_body, ollama.validate_chat,
-                  ollama.validate_generate, ollama.validate_show, embeddings.decode_request, images.decode_request,
-                  decode_speech):
+    for check in (
+        validate_chat_body,
+        validate_completion_body,
+        validate_create_body,
+        ollama.validate_chat,
+        ollama.validate_generate,
+        ollama.validate_show,
+        embeddings.decode_request,
+        images.decode_request,
+        decode_speech,
+    ):
         only_gateway_errors(check, copy.deepcopy(body))
     only_gateway_errors(ollama.validate_embed, copy.deepcopy(body), legacy=False)
     only_gateway_errors(checked_fields, copy.deepcopy(body), creating=True)
@@ -123,9 +207,14 @@ def test_every_provider_translates_a_valid_chat_or_refuses_it_clearly(body: JSON
     assert request == before  # translating never changes the canonical request
 
 
-events = st.lists(st.builds(SSEEvent, data=st.text(st.characters(exclude_characters="\r\n", exclude_categories=["Cs"]),
-                                                   max_size=40),
-                            event=st.none() | st.from_regex(r"[a-z_.]{1,12}", fullmatch=True)), max_size=8)
+events = st.lists(
+    st.builds(
+        SSEEvent,
+        data=st.text(st.characters(exclude_characters="\r\n", exclude_categories=["Cs"]), max_size=40),
+        event=st.none() | st.from_regex(r"[a-z_.]{1,12}", fullmatch=True),
+    ),
+    max_size=8,
+)
 
 
 def encoded(event: SSEEvent, newline: bytes) -> bytes:
@@ -136,7 +225,8 @@ def encoded(event: SSEEvent, newline: bytes) -> bytes:
 @SETTINGS
 @given(events, st.sampled_from([b"\n", b"\r\n", b"\r"]), st.lists(st.integers(0, 400), max_size=10))
 def test_the_sse_decoder_reads_the_same_events_however_the_bytes_are_split(
-        sent: list[SSEEvent], newline: bytes, cuts: list[int]) -> None:
+    sent: list[SSEEvent], newline: bytes, cuts: list[int]
+) -> None:
     stream = b"".join(encoded(event, newline) for event in sent)
     decoder = SSEDecoder()
     read: list[SSEEvent] = []

@@ -59,8 +59,14 @@ def test_a_head_or_body_too_slow_is_a_json_408_in_the_routes_format(hostile: Run
     anthropic = json_refusal(ask(hostile, b"POST /v1/messages HTTP/1.1\r\nHost: x\r\n"), 408)
     assert anthropic["type"] == "error" and "head" in anthropic["error"]["message"]
     # A body that never ends, on the Ollama API, from a German client.
-    ollama = json_refusal(ask(hostile, b"POST /api/chat HTTP/1.1\r\nHost: x\r\nAccept-Language: de\r\n"
-                                       b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"mod\r\n"), 408)
+    ollama = json_refusal(
+        ask(
+            hostile,
+            b"POST /api/chat HTTP/1.1\r\nHost: x\r\nAccept-Language: de\r\n"
+            b'Transfer-Encoding: chunked\r\n\r\n5\r\n{"mod\r\n',
+        ),
+        408,
+    )
     assert "Rumpf" in ollama["error"]
 
 
@@ -75,20 +81,27 @@ def test_oversized_headers_are_a_json_431_in_the_clients_language(hostile: Runni
 def _error_table() -> list[tuple[str, str]]:
     """(status, type / code) of each row of docs/api.md's error table."""
     section = API_DOC.read_text().split("\n## Errors\n", 1)[1].split("\n## ", 1)[0]
-    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in section.splitlines()
-            if line.startswith("|") and not line.startswith("|---")]
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("|") and not line.startswith("|---")
+    ]
     return [(row[1], row[2]) for row in rows[1:]]
 
 
-@pytest.mark.parametrize(("raw", "status"), [
-    (b"GET /v1/nothing-here HTTP/1.1\r\nHost: x\r\n\r\n", 404),
-    (b"GET /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n", 405),
-    (b"\x16\x03\x01\r\n\r\n", 400),
-    (b"", 408),
-    (b"GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 431),
-])
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"GET /v1/nothing-here HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+        (b"GET /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+        (b"\x16\x03\x01\r\n\r\n", 400),
+        (b"", 408),
+        (b"GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 431),
+    ],
+)
 def test_the_error_table_of_the_api_doc_says_what_the_gateway_answers(
-        hostile: RunningApp, raw: bytes, status: int) -> None:
+    hostile: RunningApp, raw: bytes, status: int
+) -> None:
     with socket.create_connection(("127.0.0.1", hostile.port), timeout=5) as connection:
         if raw:
             connection.sendall(raw)

@@ -44,8 +44,22 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         assert eventually(self._answers, 10), "the private redis-server did not start"
 
     def _answers(self) -> bool:
@@ -95,13 +109,21 @@ def _limited_gateway(make_gateway: GatewayFactory, url: str) -> tuple[RunningApp
 
 async def _chat(client: openai.AsyncOpenAI, number: int) -> None:
     # Cached per request: each answer is looked up and stored, so the cache uses Redis as well.
-    await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"Hi {number}"}],
-                                         extra_headers={"x-babelgate-cache-ttl": "60"})
+    await client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": f"Hi {number}"}],
+        extra_headers={"x-babelgate-cache-ttl": "60"},
+    )
 
 
 def _client(gateway: RunningApp, key: str) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0, timeout=30,
-                              http_client=httpx.AsyncClient(limits=httpx.Limits(max_connections=BURST)))
+    return openai.AsyncOpenAI(
+        base_url=gateway.url + "/v1",
+        api_key=key,
+        max_retries=0,
+        timeout=30,
+        http_client=httpx.AsyncClient(limits=httpx.Limits(max_connections=BURST)),
+    )
 
 
 def _redis_up(gateway: RunningApp) -> float | None:
@@ -110,7 +132,8 @@ def _redis_up(gateway: RunningApp) -> float | None:
 
 
 async def test_a_burst_of_limited_requests_holds_at_most_the_pool_of_connections(
-        make_gateway: GatewayFactory, private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture) -> None:
+    make_gateway: GatewayFactory, private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="babelgate.redis")
     gateway, key, _ = _limited_gateway(make_gateway, private_redis.url)
     after_each: list[int] = []
@@ -129,7 +152,8 @@ async def test_a_burst_of_limited_requests_holds_at_most_the_pool_of_connections
 
 
 async def test_a_hung_redis_costs_one_timeout_then_requests_do_not_wait_on_it(
-        make_gateway: GatewayFactory, private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture) -> None:
+    make_gateway: GatewayFactory, private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="babelgate.redis")
     gateway, key, _ = _limited_gateway(make_gateway, private_redis.url)
     async with _client(gateway, key) as client:
@@ -156,7 +180,8 @@ async def test_a_hung_redis_costs_one_timeout_then_requests_do_not_wait_on_it(
 
 
 async def test_a_killed_redis_that_comes_back_closes_the_breaker_and_limits_are_shared_again(
-        make_gateway: GatewayFactory, private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture) -> None:
+    make_gateway: GatewayFactory, private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="babelgate.redis")
     gateway, key, key_id = _limited_gateway(make_gateway, private_redis.url)
     window = f"babelgate:rpm:key:{key_id}"

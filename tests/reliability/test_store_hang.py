@@ -72,26 +72,27 @@ def _refused(call: Callable[[], Any], error: type[Exception]) -> tuple[Exception
 
 
 def _start(make_gateway: GatewayFactory, dsn: str) -> RunningApp:
-    return make_gateway(f"store: {{url: '{dsn}', timeout: {STORE_TIMEOUT}}}\n",
-                        env={"BABELGATE_MASTER_KEY": MASTER})
+    return make_gateway(f"store: {{url: '{dsn}', timeout: {STORE_TIMEOUT}}}\n", env={"BABELGATE_MASTER_KEY": MASTER})
 
 
 def test_a_hung_store_answers_503_in_each_frontend_s_format_within_its_timeout(
-        database: str, proxy: TcpProxy, loop_thread: LoopThread, make_gateway: GatewayFactory,
-        upstream: FakeOpenAI) -> None:
+    database: str, proxy: TcpProxy, loop_thread: LoopThread, make_gateway: GatewayFactory, upstream: FakeOpenAI
+) -> None:
     gateway = _start(make_gateway, _through(database, proxy))
     with httpx.Client(base_url=gateway.url, headers=ADMIN, timeout=CLIENT_TIMEOUT) as admin:
         # Keys with a budget: a key's first model request reads the period's spend from the ledger.
         # The second is first used while the store hangs.
         used, fresh = (admin.post("/admin/keys", json={"label": label, "budget_usd": 100}) for label in ("a", "b"))
         assert used.status_code == fresh.status_code == 201, (used.text, fresh.text)
-        with openai.OpenAI(base_url=gateway.url + "/v1", api_key=used.json()["key"], max_retries=0,
-                           timeout=CLIENT_TIMEOUT) as client:
+        with openai.OpenAI(
+            base_url=gateway.url + "/v1", api_key=used.json()["key"], max_retries=0, timeout=CLIENT_TIMEOUT
+        ) as client:
             _while_hung(gateway.url, proxy, loop_thread, admin, client, fresh.json()["key"])
 
 
-def _while_hung(url: str, proxy: TcpProxy, loop_thread: LoopThread, admin: httpx.Client,
-                client: openai.OpenAI, secret: str) -> None:
+def _while_hung(
+    url: str, proxy: TcpProxy, loop_thread: LoopThread, admin: httpx.Client, client: openai.OpenAI, secret: str
+) -> None:
     stored = client.responses.create(model=MODEL, input="The code is 7.")
     # A delete given up by its client still happens once the store answers (store/cached.py).
     doomed = client.responses.create(model=MODEL, input="Forget this.")
@@ -101,37 +102,39 @@ def _while_hung(url: str, proxy: TcpProxy, loop_thread: LoopThread, admin: httpx
     try:
         timings: dict[str, float] = {}
         # The Responses API (OpenAI's error shape): a read, a continuation, a delete.
-        error, timings["retrieve"] = _refused(lambda: client.responses.retrieve(stored.id),
-                                              openai.InternalServerError)
+        error, timings["retrieve"] = _refused(lambda: client.responses.retrieve(stored.id), openai.InternalServerError)
         _assert_openai_503(error)
         error, timings["continuation"] = _refused(
             lambda: client.responses.create(model=MODEL, input="The code?", previous_response_id=stored.id),
-            openai.InternalServerError)
+            openai.InternalServerError,
+        )
         _assert_openai_503(error)
-        error, timings["delete"] = _refused(lambda: client.responses.delete(doomed.id),
-                                            openai.InternalServerError)
+        error, timings["delete"] = _refused(lambda: client.responses.delete(doomed.id), openai.InternalServerError)
         _assert_openai_503(error)
         # The admin API (OpenAI's shape too): every read it has, and a write.
         for path in ("/admin/keys", "/admin/usage", "/admin/errors"):
             answer, timings[path] = _bounded(lambda path=path: admin.get(path))  # type: ignore[misc]
             assert answer.status_code == 503, (path, answer.text)
-            assert answer.json()["error"]["code"] == "store_unavailable" and \
-                SAID in answer.json()["error"]["message"], answer.text
+            assert (
+                answer.json()["error"]["code"] == "store_unavailable" and SAID in answer.json()["error"]["message"]
+            ), answer.text
         answer, timings["POST /admin/keys"] = _bounded(lambda: admin.post("/admin/keys", json={}))
         assert answer.status_code == 503, answer.text
         # The budget's first read, on Anthropic's and Ollama's doors (each in its own shape).
-        with anthropic.Anthropic(base_url=url, api_key=secret, max_retries=0,
-                                 timeout=CLIENT_TIMEOUT) as messages:
-            failure, timings["messages"] = _refused(lambda: messages.messages.create(
-                model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "Hi"}]),
-                anthropic.InternalServerError)
+        with anthropic.Anthropic(base_url=url, api_key=secret, max_retries=0, timeout=CLIENT_TIMEOUT) as messages:
+            failure, timings["messages"] = _refused(
+                lambda: messages.messages.create(
+                    model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "Hi"}]
+                ),
+                anthropic.InternalServerError,
+            )
         assert isinstance(failure, anthropic.InternalServerError)
         assert failure.status_code == 503 and failure.body["type"] == "error", failure.body  # type: ignore[index]
         assert SAID in failure.body["error"]["message"], failure.body  # type: ignore[index]
-        with ollama.Client(host=url, timeout=CLIENT_TIMEOUT,
-                           headers={"Authorization": f"Bearer {secret}"}) as local:
+        with ollama.Client(host=url, timeout=CLIENT_TIMEOUT, headers={"Authorization": f"Bearer {secret}"}) as local:
             refused, timings["ollama chat"] = _refused(
-                lambda: local.chat(model=MODEL, messages=[{"role": "user", "content": "Hi"}]), ollama.ResponseError)
+                lambda: local.chat(model=MODEL, messages=[{"role": "user", "content": "Hi"}]), ollama.ResponseError
+            )
         assert isinstance(refused, ollama.ResponseError)
         assert refused.status_code == 503 and SAID in refused.error, refused.error
         slow = {name: round(seconds, 2) for name, seconds in timings.items() if seconds > STORE_TIMEOUT + MARGIN}

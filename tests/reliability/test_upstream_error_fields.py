@@ -24,16 +24,27 @@ PLAIN_KEY = "plain-upstream-secret-0123456789"
 
 
 def _hostile(key: str) -> Reply:
-    return Reply(status=400, json={"error": {"message": f"bad request {key}", "type": "invalid_request_error",
-                                             "param": f"p-{key}", "code": f"c-{key}"}})
+    return Reply(
+        status=400,
+        json={
+            "error": {
+                "message": f"bad request {key}",
+                "type": "invalid_request_error",
+                "param": f"p-{key}",
+                "code": f"c-{key}",
+            }
+        },
+    )
 
 
 @pytest.fixture(params=[UPSTREAM_KEY, PLAIN_KEY], ids=["sk-shaped", "plain"])
-def key_and_gateway(request: pytest.FixtureRequest, make_gateway: GatewayFactory,
-                    upstream: FakeOpenAI) -> tuple[str, RunningApp]:
+def key_and_gateway(
+    request: pytest.FixtureRequest, make_gateway: GatewayFactory, upstream: FakeOpenAI
+) -> tuple[str, RunningApp]:
     key: str = request.param
-    return key, make_gateway(CONFIG.format(base_url=upstream.base_url),
-                             env={"OPENAI_API_KEY": key, "BABELGATE_MASTER_KEY": MASTER})
+    return key, make_gateway(
+        CONFIG.format(base_url=upstream.base_url), env={"OPENAI_API_KEY": key, "BABELGATE_MASTER_KEY": MASTER}
+    )
 
 
 def _clean(value: Any, key: str) -> None:
@@ -41,14 +52,18 @@ def _clean(value: Any, key: str) -> None:
     assert key not in text and key[5:] not in text, f"the upstream's key got out: {text}"
 
 
-def test_error_fields_are_scrubbed_on_every_road(key_and_gateway: tuple[str, RunningApp],
-                                                 upstream: FakeOpenAI, loop_thread: LoopThread) -> None:
+def test_error_fields_are_scrubbed_on_every_road(
+    key_and_gateway: tuple[str, RunningApp], upstream: FakeOpenAI, loop_thread: LoopThread
+) -> None:
     key, gateway = key_and_gateway
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0) as client:
         roads = [
             lambda: client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]),
-            lambda: list(client.chat.completions.create(model="gpt-4o-mini", stream=True,
-                                                        messages=[{"role": "user", "content": "x"}])),
+            lambda: list(
+                client.chat.completions.create(
+                    model="gpt-4o-mini", stream=True, messages=[{"role": "user", "content": "x"}]
+                )
+            ),
             lambda: client.responses.create(model="gpt-4o-mini", input="x"),
             lambda: list(client.responses.create(model="gpt-4o-mini", input="x", stream=True)),
         ]
@@ -86,13 +101,17 @@ def test_an_upstream_code_never_names_a_series(gateway: RunningApp, upstream: Fa
     invents counts under its error's type, however many it invents."""
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0) as client:
         for code in ["context_length_exceeded", *(f"made-up-{n}" for n in range(20))]:
-            upstream.script(Reply(status=400, json={"error": {"message": "no", "type": "invalid_request_error",
-                                                              "code": code}}))
+            upstream.script(
+                Reply(status=400, json={"error": {"message": "no", "type": "invalid_request_error", "code": code}})
+            )
             with pytest.raises(openai.BadRequestError) as refused:
                 client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
             assert refused.value.code == code  # the client still reads the upstream's own code
-    series = [line for line in httpx.get(gateway.url + "/metrics").text.splitlines()
-              if line.startswith("babelgate_errors_total{")]
+    series = [
+        line
+        for line in httpx.get(gateway.url + "/metrics").text.splitlines()
+        if line.startswith("babelgate_errors_total{")
+    ]
     assert len(series) == 2, series
     assert any('code="context_length_exceeded"' in line for line in series)
     assert any('code="invalid_request_error"' in line and line.endswith(" 20.0") for line in series)

@@ -22,8 +22,9 @@ def browser() -> Iterator[Browser]:
     # which the asyncio tests that follow must not find there.
     chromium = debian_binary("chromium", "chromium", "/usr/bin/chromium")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, headless=True,
-                                              args=["--no-sandbox", "--disable-dev-shm-usage"])
+        launched = playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         yield launched
         launched.close()
 

@@ -25,8 +25,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     for name in ("package.json", "package-lock.json", "build.mjs", "tsconfig.json"):
         shutil.copy(SOURCE / name, scratch / name)
     shutil.copytree(SOURCE / "src", scratch / "src")
-    installed = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=scratch, capture_output=True,
-                               text=True, timeout=600)
+    installed = subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund"], cwd=scratch, capture_output=True, text=True, timeout=600
+    )
     assert installed.returncode == 0, installed.stderr[-3000:]
     out = scratch / "out"
     done = subprocess.run(["node", "build.mjs", str(out)], cwd=scratch, capture_output=True, text=True, timeout=300)
@@ -50,6 +51,11 @@ def test_the_bundle_stays_small() -> None:
 
 def test_the_source_typechecks(built: tuple[Path, Path]) -> None:
     scratch, _ = built
-    checked = subprocess.run(["node", "node_modules/typescript/bin/tsc", "--noEmit"], cwd=scratch,
-                             capture_output=True, text=True, timeout=300)
+    checked = subprocess.run(
+        ["node", "node_modules/typescript/bin/tsc", "--noEmit"],
+        cwd=scratch,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]

@@ -38,8 +38,12 @@ def _traffic(gateway: RunningApp) -> None:
         for _ in range(3):
             client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
         for _ in range(2):
-            stream = client.chat.completions.create(model="mini", messages=[{"role": "user", "content": "hi"}],
-                                                    stream=True, stream_options={"include_usage": True})
+            stream = client.chat.completions.create(
+                model="mini",
+                messages=[{"role": "user", "content": "hi"}],
+                stream=True,
+                stream_options={"include_usage": True},
+            )
             assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
         with pytest.raises(openai.NotFoundError):
             client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "x"}])
@@ -115,8 +119,10 @@ def test_the_dashboard_end_to_end(gateway: RunningApp, upstream: FakeOpenAI, pag
     page.get_by_test_id("confirm-revoke").click()
     expect(row.get_by_test_id("key-state")).to_have_text("revoked")
     page.screenshot(path=screenshots / "5-keys-revoked.png", full_page=True)
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=secret, max_retries=0) as client, \
-            pytest.raises(openai.AuthenticationError):
+    with (
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key=secret, max_retries=0) as client,
+        pytest.raises(openai.AuthenticationError),
+    ):
         client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
 
     # Models: routes, deployments and their health, prices.
@@ -134,10 +140,19 @@ def test_the_dashboard_end_to_end(gateway: RunningApp, upstream: FakeOpenAI, pag
     page.get_by_test_id("make-playground-key").click()
     expect(page.get_by_test_id("playground-key")).to_have_value(re.compile(r"^bg-"))
     page.get_by_test_id("playground-model").select_option("chat")
-    upstream.script(Reply(chunk_delay=0.05, stream=[
-        chunk({"role": "assistant", "content": ""}), chunk({"reasoning_content": "The user greets me."}),
-        chunk({"content": "Hello "}), chunk({"content": "from the fake upstream."}), chunk({}, finish_reason="stop"),
-        usage_chunk(12, 7)]))
+    upstream.script(
+        Reply(
+            chunk_delay=0.05,
+            stream=[
+                chunk({"role": "assistant", "content": ""}),
+                chunk({"reasoning_content": "The user greets me."}),
+                chunk({"content": "Hello "}),
+                chunk({"content": "from the fake upstream."}),
+                chunk({}, finish_reason="stop"),
+                usage_chunk(12, 7),
+            ],
+        )
+    )
     page.get_by_test_id("playground-prompt").fill("Say hello")
     page.get_by_test_id("playground-send").click()
     reply = page.get_by_test_id("assistant-message").last
@@ -150,8 +165,9 @@ def test_the_dashboard_end_to_end(gateway: RunningApp, upstream: FakeOpenAI, pag
 
     # A tool call, shown as it arrives, from a model with one deployment (no route header: its route is it).
     page.get_by_test_id("playground-model").select_option("fast")
-    upstream.script(Reply(stream=[*tool_call_stream([("call_1", "get_weather", ['{"city"', ': "Paris"}'])]),
-                                  usage_chunk(20, 5)]))
+    upstream.script(
+        Reply(stream=[*tool_call_stream([("call_1", "get_weather", ['{"city"', ': "Paris"}'])]), usage_chunk(20, 5)])
+    )
     page.get_by_test_id("playground-prompt").fill("Weather in Paris?")
     page.get_by_test_id("playground-send").click()
     call = page.get_by_test_id("tool-call").last
@@ -160,9 +176,16 @@ def test_the_dashboard_end_to_end(gateway: RunningApp, upstream: FakeOpenAI, pag
     expect(page.get_by_test_id("reply-route").last).to_contain_text("openai/gpt-4o-mini (its only deployment)")
 
     # An error event mid-stream: the text before it stays, the error is shown beside it.
-    upstream.script(Reply(done=False, stream=[
-        chunk({"role": "assistant", "content": ""}), chunk({"content": "Half an ans"}),
-        b'data: {"error": {"message": "the upstream went away", "type": "server_error"}}\n\n']))
+    upstream.script(
+        Reply(
+            done=False,
+            stream=[
+                chunk({"role": "assistant", "content": ""}),
+                chunk({"content": "Half an ans"}),
+                b'data: {"error": {"message": "the upstream went away", "type": "server_error"}}\n\n',
+            ],
+        )
+    )
     page.get_by_test_id("playground-prompt").fill("And then?")
     page.get_by_test_id("playground-send").click()
     broken = page.get_by_test_id("assistant-message").last
@@ -177,8 +200,9 @@ def test_the_dashboard_end_to_end(gateway: RunningApp, upstream: FakeOpenAI, pag
     expect(page.get_by_test_id("login")).to_be_visible()
 
 
-def test_the_dashboard_says_it_is_off_without_a_master_key(make_gateway: GatewayFactory, page: Page,
-                                                          screenshots: Path) -> None:
+def test_the_dashboard_says_it_is_off_without_a_master_key(
+    make_gateway: GatewayFactory, page: Page, screenshots: Path
+) -> None:
     gateway = make_gateway()
     page.goto(gateway.url + "/ui")
     expect(page.locator("h1")).to_have_text("The dashboard is off")

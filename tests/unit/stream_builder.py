@@ -17,8 +17,14 @@ DONE = "[DONE]"
 
 
 class OpenAIStream:
-    def __init__(self, *, chunk_id: str = "chatcmpl-1", model: str = "gpt-4o-mini",
-                 created: int = 1_700_000_000, include_usage: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        chunk_id: str = "chatcmpl-1",
+        model: str = "gpt-4o-mini",
+        created: int = 1_700_000_000,
+        include_usage: bool = False,
+    ) -> None:
         self.chunk_id = chunk_id
         self.model = model
         self.created = created
@@ -27,7 +33,10 @@ class OpenAIStream:
 
     def chunk(self, delta: dict[str, Any], *, finish_reason: str | None = None, index: int = 0) -> Self:
         payload: dict[str, Any] = {
-            "id": self.chunk_id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+            "id": self.chunk_id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
             "system_fingerprint": "fp_1",
             "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
         }
@@ -52,8 +61,13 @@ class OpenAIStream:
         return self
 
     def tool_call(self, index: int, call_id: str, name: str, *fragments: str) -> Self:
-        self.chunk({"tool_calls": [{"index": index, "id": call_id, "type": "function",
-                                    "function": {"name": name, "arguments": ""}}]})
+        self.chunk(
+            {
+                "tool_calls": [
+                    {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+                ]
+            }
+        )
         for fragment in fragments:
             self.chunk({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]})
         return self
@@ -62,11 +76,20 @@ class OpenAIStream:
         return self.chunk({}, finish_reason=reason)
 
     def usage(self, prompt: int = 9, completion: int = 3) -> Self:
-        return self.payload({
-            "id": self.chunk_id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-            "choices": [],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
-        })
+        return self.payload(
+            {
+                "id": self.chunk_id,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.model,
+                "choices": [],
+                "usage": {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": completion,
+                    "total_tokens": prompt + completion,
+                },
+            }
+        )
 
     def error(self, message: str, *, error_type: str = "server_error") -> Self:
         """An error the upstream sends after the stream has started (HTTP status already 200)."""

@@ -23,7 +23,11 @@ EVENT: TypeAdapter[RawMessageStreamEvent] = TypeAdapter(RawMessageStreamEvent)
 USAGE = Usage(prompt_tokens=12, completion_tokens=5, total_tokens=17, cached_tokens=4)
 START, PING, STOP_MESSAGE = "message_start", "ping", "message_stop"
 BLOCK_START, BLOCK_DELTA, BLOCK_STOP, MESSAGE_DELTA = (
-    "content_block_start", "content_block_delta", "content_block_stop", "message_delta")
+    "content_block_start",
+    "content_block_delta",
+    "content_block_stop",
+    "message_delta",
+)
 
 
 def chunk(*, finish: FinishReason | None = None, **delta: Any) -> ChatChunk:
@@ -68,34 +72,81 @@ def types(events: list[JSON]) -> list[str]:
 
 
 def test_text() -> None:
-    events = stream(chunk(role="assistant", content=""), chunk(content="Hel"), chunk(content="lo"),
-                    chunk(finish="stop"), usage_chunk())
-    assert types(events) == [START, PING, BLOCK_START, BLOCK_DELTA, BLOCK_DELTA, BLOCK_STOP, MESSAGE_DELTA,
-                             STOP_MESSAGE]
+    events = stream(
+        chunk(role="assistant", content=""),
+        chunk(content="Hel"),
+        chunk(content="lo"),
+        chunk(finish="stop"),
+        usage_chunk(),
+    )
+    assert types(events) == [
+        START,
+        PING,
+        BLOCK_START,
+        BLOCK_DELTA,
+        BLOCK_DELTA,
+        BLOCK_STOP,
+        MESSAGE_DELTA,
+        STOP_MESSAGE,
+    ]
     assert events[0]["message"] == {
-        "id": "msg_1", "type": "message", "role": "assistant", "model": "public", "content": [],
-        "stop_reason": None, "stop_sequence": None,
-        "usage": {"input_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-                  "output_tokens": 0}}
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "public",
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": 0,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "output_tokens": 0,
+        },
+    }
     assert events[2] == {"type": BLOCK_START, "index": 0, "content_block": {"type": "text", "text": ""}}
     assert events[3] == {"type": BLOCK_DELTA, "index": 0, "delta": {"type": "text_delta", "text": "Hel"}}
-    assert events[-2] == {"type": MESSAGE_DELTA, "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                          "usage": {"input_tokens": 8, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 4,
-                                    "output_tokens": 5}}
+    assert events[-2] == {
+        "type": MESSAGE_DELTA,
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": {
+            "input_tokens": 8,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 4,
+            "output_tokens": 5,
+        },
+    }
     message = final(events)
     assert message.content[0].text == "Hello"  # type: ignore[union-attr]
     assert (message.usage.input_tokens, message.usage.cache_read_input_tokens, message.usage.output_tokens) == (8, 4, 5)
 
 
 def test_tool_use_with_streamed_arguments() -> None:
-    events = stream(chunk(role="assistant", content="Checking."),
-                    calls(ToolCallDelta(0, id="call_1", name="get_weather", arguments="")),
-                    calls(ToolCallDelta(0, arguments='{"city":')), calls(ToolCallDelta(0, arguments='"Paris"}')),
-                    chunk(finish="tool_calls"))
-    assert types(events) == [START, PING, BLOCK_START, BLOCK_DELTA, BLOCK_STOP, BLOCK_START, BLOCK_DELTA, BLOCK_DELTA,
-                             BLOCK_STOP, MESSAGE_DELTA, STOP_MESSAGE]
-    assert events[5] == {"type": BLOCK_START, "index": 1, "content_block": {
-        "type": "tool_use", "id": "call_1", "name": "get_weather", "input": {}}}
+    events = stream(
+        chunk(role="assistant", content="Checking."),
+        calls(ToolCallDelta(0, id="call_1", name="get_weather", arguments="")),
+        calls(ToolCallDelta(0, arguments='{"city":')),
+        calls(ToolCallDelta(0, arguments='"Paris"}')),
+        chunk(finish="tool_calls"),
+    )
+    assert types(events) == [
+        START,
+        PING,
+        BLOCK_START,
+        BLOCK_DELTA,
+        BLOCK_STOP,
+        BLOCK_START,
+        BLOCK_DELTA,
+        BLOCK_DELTA,
+        BLOCK_STOP,
+        MESSAGE_DELTA,
+        STOP_MESSAGE,
+    ]
+    assert events[5] == {
+        "type": BLOCK_START,
+        "index": 1,
+        "content_block": {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {}},
+    }
     assert events[7]["delta"] == {"type": "input_json_delta", "partial_json": '"Paris"}'}
     message = final(events)
     assert message.stop_reason == "tool_use"
@@ -103,32 +154,61 @@ def test_tool_use_with_streamed_arguments() -> None:
 
 
 def test_parallel_tools() -> None:
-    events = stream(calls(ToolCallDelta(0, id="call_1", name="a", arguments='{"x":1}')),
-                    calls(ToolCallDelta(1, id="call_2", name="b", arguments="{")),
-                    calls(ToolCallDelta(1, arguments="}"), finish="tool_calls"))
+    events = stream(
+        calls(ToolCallDelta(0, id="call_1", name="a", arguments='{"x":1}')),
+        calls(ToolCallDelta(1, id="call_2", name="b", arguments="{")),
+        calls(ToolCallDelta(1, arguments="}"), finish="tool_calls"),
+    )
     assert [(e["type"], e.get("index")) for e in events[2:-2]] == [
-        (BLOCK_START, 0), (BLOCK_DELTA, 0), (BLOCK_STOP, 0), (BLOCK_START, 1), (BLOCK_DELTA, 1), (BLOCK_DELTA, 1),
-        (BLOCK_STOP, 1)]
+        (BLOCK_START, 0),
+        (BLOCK_DELTA, 0),
+        (BLOCK_STOP, 0),
+        (BLOCK_START, 1),
+        (BLOCK_DELTA, 1),
+        (BLOCK_DELTA, 1),
+        (BLOCK_STOP, 1),
+    ]
     assert [(block.id, block.input) for block in final(events).content] == [  # type: ignore[union-attr]
-        ("call_1", {"x": 1}), ("call_2", {})]
+        ("call_1", {"x": 1}),
+        ("call_2", {}),
+    ]
 
 
 def test_whole_calls_in_one_chunk() -> None:
     """Gemini sends each call whole, several in one chunk, with the finish reason 'stop'."""
-    events = stream(calls(ToolCallDelta(0, id="fc_1", name="a", arguments="{}"),
-                          ToolCallDelta(1, id="fc_2", name="b", arguments="{}"), finish="stop"))
+    events = stream(
+        calls(
+            ToolCallDelta(0, id="fc_1", name="a", arguments="{}"),
+            ToolCallDelta(1, id="fc_2", name="b", arguments="{}"),
+            finish="stop",
+        )
+    )
     assert final(events).stop_reason == "tool_use"
     assert types(events).count(BLOCK_START) == 2
 
 
 def test_thinking_then_text() -> None:
-    events = stream(chunk(role="assistant", reasoning_content="Let me "), chunk(reasoning_content="think."),
-                    chunk(content="42"), chunk(finish="stop"))
-    assert events[2] == {"type": BLOCK_START, "index": 0,
-                         "content_block": {"type": "thinking", "thinking": "", "signature": ""}}
+    events = stream(
+        chunk(role="assistant", reasoning_content="Let me "),
+        chunk(reasoning_content="think."),
+        chunk(content="42"),
+        chunk(finish="stop"),
+    )
+    assert events[2] == {
+        "type": BLOCK_START,
+        "index": 0,
+        "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+    }
     assert events[3]["delta"] == {"type": "thinking_delta", "thinking": "Let me "}
-    assert types(events)[2:-2] == [BLOCK_START, BLOCK_DELTA, BLOCK_DELTA, BLOCK_STOP, BLOCK_START, BLOCK_DELTA,
-                                   BLOCK_STOP]
+    assert types(events)[2:-2] == [
+        BLOCK_START,
+        BLOCK_DELTA,
+        BLOCK_DELTA,
+        BLOCK_STOP,
+        BLOCK_START,
+        BLOCK_DELTA,
+        BLOCK_STOP,
+    ]
     message = final(events)
     assert [block.type for block in message.content] == ["thinking", "text"]
     assert message.content[0].thinking == "Let me think."  # type: ignore[union-attr]

@@ -31,8 +31,15 @@ def test_cache_counts_repeated_in_message_delta_win() -> None:
     notes = CallNotes()
     folded: dict[str, object] = {}
     account({"type": "message_start", "message": {"usage": usage(10, 1)}}, folded, notes)
-    account({"type": "message_delta", "delta": {"stop_reason": "tool_use"},
-             "usage": {"output_tokens": 9, "cache_read_input_tokens": 30, "input_tokens": None}}, folded, notes)
+    account(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "tool_use"},
+            "usage": {"output_tokens": 9, "cache_read_input_tokens": 30, "input_tokens": None},
+        },
+        folded,
+        notes,
+    )
     assert notes.usage is not None
     assert (notes.usage.prompt_tokens, notes.usage.cached_tokens, notes.usage.completion_tokens) == (40, 30, 9)
     assert notes.finish_reason == "tool_calls"

@@ -19,12 +19,19 @@ from babelgate.providers.base import CallNotes
 from babelgate.schema.chat import ChatRequest
 
 JSON = dict[str, Any]
-DETAILS = [{"type": "reasoning.text", "text": "I need the weather tool.", "signature": "EqQBsig",
-            "format": "anthropic-claude-v1"}]
+DETAILS = [
+    {
+        "type": "reasoning.text",
+        "text": "I need the weather tool.",
+        "signature": "EqQBsig",
+        "format": "anthropic-claude-v1",
+    }
+]
 OTHER = [{"type": "reasoning.encrypted", "data": "EmwK", "format": "anthropic-claude-v1"}]
 
 
 # --- ThinkingReplay ------------------------------------------------------------------------------
+
 
 def test_details_are_recalled_by_any_of_the_turns_tool_call_ids() -> None:
     replay = ThinkingReplay()
@@ -60,9 +67,11 @@ def test_one_answer_with_more_calls_than_the_capacity_keeps_the_last_ones() -> N
 
 # --- the provider --------------------------------------------------------------------------------
 
+
 def provider() -> AnthropicProvider:
-    built = build_provider("anthropic", ProviderConfig(type="anthropic", api_keys=("k",)), ServerConfig(),
-                           UpstreamClient())
+    built = build_provider(
+        "anthropic", ProviderConfig(type="anthropic", api_keys=("k",)), ServerConfig(), UpstreamClient()
+    )
     assert isinstance(built, AnthropicProvider)
     return built
 
@@ -74,13 +83,25 @@ def decoded(body: JSON) -> ChatRequest:
 
 def tool_loop(reasoning_effort: str | None = "medium", **assistant_fields: Any) -> ChatRequest:
     """A tool-loop continuation: the assistant's tool call, its result, back to the model."""
-    body: JSON = {"model": "claude", "messages": [
-        {"role": "user", "content": "Weather in Oslo?"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "toolu_01", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}},
-        ], **assistant_fields},
-        {"role": "tool", "tool_call_id": "toolu_01", "content": "-3°C"},
-    ]}
+    body: JSON = {
+        "model": "claude",
+        "messages": [
+            {"role": "user", "content": "Weather in Oslo?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "toolu_01",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
+                    },
+                ],
+                **assistant_fields,
+            },
+            {"role": "tool", "tool_call_id": "toolu_01", "content": "-3°C"},
+        ],
+    }
     if reasoning_effort is not None:
         body["reasoning_effort"] = reasoning_effort
     return decoded(body)
@@ -114,10 +135,13 @@ def test_the_replayed_thinking_opens_the_assistant_turn_sent_upstream() -> None:
     gateway._replay.remember(["toolu_01"], DETAILS)
     notes = CallNotes()
     wire = gateway._prepare(tool_loop(), "claude-sonnet-4-20250514", notes)
-    assert wire.body["messages"][1] == {"role": "assistant", "content": [
-        {"type": "thinking", "thinking": "I need the weather tool.", "signature": "EqQBsig"},
-        {"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "Oslo"}},
-    ]}
+    assert wire.body["messages"][1] == {
+        "role": "assistant",
+        "content": [
+            {"type": "thinking", "thinking": "I need the weather tool.", "signature": "EqQBsig"},
+            {"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "Oslo"}},
+        ],
+    }
     assert wire.body["thinking"] == {"type": "enabled", "budget_tokens": 8192}
     assert notes.adjusted == []
 
@@ -127,25 +151,45 @@ def test_without_remembered_thinking_nothing_about_thinking_is_sent() -> None:
     wire = provider()._prepare(tool_loop(), "claude-sonnet-4-20250514", notes)
     assert "thinking" not in wire.body
     assert wire.body["messages"][1]["content"] == [
-        {"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "Oslo"}}]
+        {"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "Oslo"}}
+    ]
     assert notes.adjusted == ["reasoning_effort=dropped"]
 
 
-@pytest.mark.parametrize("request_", [
-    pytest.param(tool_loop(reasoning_effort=None), id="no reasoning_effort"),
-    pytest.param(tool_loop(reasoning_effort="none"), id="reasoning_effort none"),
-    pytest.param(tool_loop(reasoning_details=OTHER), id="client sent its reasoning_details"),
-    pytest.param(decoded({"model": "claude", "reasoning_effort": "high", "messages": [
-        {"role": "user", "content": "Hi"}]}), id="no assistant turn"),
-    pytest.param(decoded({"model": "claude", "reasoning_effort": "high", "messages": [
-        {"role": "user", "content": "Hi"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "toolu_01", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
-        {"role": "tool", "tool_call_id": "toolu_01", "content": "ok"},
-        {"role": "assistant", "content": "Done."},
-        {"role": "user", "content": "Thanks, next question"},
-    ]}), id="last assistant turn has no tool calls"),
-])
+@pytest.mark.parametrize(
+    "request_",
+    [
+        pytest.param(tool_loop(reasoning_effort=None), id="no reasoning_effort"),
+        pytest.param(tool_loop(reasoning_effort="none"), id="reasoning_effort none"),
+        pytest.param(tool_loop(reasoning_details=OTHER), id="client sent its reasoning_details"),
+        pytest.param(
+            decoded({"model": "claude", "reasoning_effort": "high", "messages": [{"role": "user", "content": "Hi"}]}),
+            id="no assistant turn",
+        ),
+        pytest.param(
+            decoded(
+                {
+                    "model": "claude",
+                    "reasoning_effort": "high",
+                    "messages": [
+                        {"role": "user", "content": "Hi"},
+                        {
+                            "role": "assistant",
+                            "content": None,
+                            "tool_calls": [
+                                {"id": "toolu_01", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+                            ],
+                        },
+                        {"role": "tool", "tool_call_id": "toolu_01", "content": "ok"},
+                        {"role": "assistant", "content": "Done."},
+                        {"role": "user", "content": "Thanks, next question"},
+                    ],
+                }
+            ),
+            id="last assistant turn has no tool calls",
+        ),
+    ],
+)
 def test_requests_that_need_no_replay_pass_unchanged(request_: ChatRequest) -> None:
     gateway = provider()
     gateway._replay.remember(["toolu_01"], DETAILS)

@@ -61,10 +61,21 @@ class AnthropicEvents:
         return self
 
     def start(self, usage: JSON | None = None) -> Self:
-        return self.payload({"type": "message_start", "message": {
-            "id": MSG_ID, "type": "message", "role": "assistant", "model": MODEL, "content": [],
-            "stop_reason": None, "stop_sequence": None,
-            "usage": usage or {"input_tokens": 25, "output_tokens": 1}}})
+        return self.payload(
+            {
+                "type": "message_start",
+                "message": {
+                    "id": MSG_ID,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": MODEL,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": usage or {"input_tokens": 25, "output_tokens": 1},
+                },
+            }
+        )
 
     def block_start(self, index: int, block: JSON) -> Self:
         return self.payload({"type": "content_block_start", "index": index, "content_block": block})
@@ -96,8 +107,13 @@ class AnthropicEvents:
         return self.block_stop(index)
 
     def finish(self, stop_reason: str | None, usage: JSON | None = None) -> Self:
-        return self.payload({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                             "usage": usage or {"output_tokens": 12}})
+        return self.payload(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                "usage": usage or {"output_tokens": 12},
+            }
+        )
 
     def stop(self) -> Self:
         return self.payload({"type": "message_stop"})
@@ -119,8 +135,9 @@ def run(events: AnthropicEvents, stream: AnthropicStreamTranslator | None = None
 
 
 def chunk(delta: Delta, finish: Any = None) -> ChatChunk:
-    return ChatChunk(id=MSG_ID, created=CREATED, model=MODEL,
-                     choices=[ChunkChoice(index=0, delta=delta, finish_reason=finish)])
+    return ChatChunk(
+        id=MSG_ID, created=CREATED, model=MODEL, choices=[ChunkChoice(index=0, delta=delta, finish_reason=finish)]
+    )
 
 
 def usage_chunk(usage: Usage) -> ChatChunk:
@@ -140,37 +157,66 @@ def encoded(chunks: list[ChatChunk]) -> list[JSON]:
     payloads = []
     for frame in frames:
         assert frame.startswith(b"data: ")
-        payload = orjson.loads(frame[len(b"data: "):])
+        payload = orjson.loads(frame[len(b"data: ") :])
         ChatCompletionChunk.model_validate(payload)
         payloads.append(payload)
     return payloads
 
 
 def openai_chunk(delta: JSON, finish: str | None = None) -> JSON:
-    return {"id": MSG_ID, "object": "chat.completion.chunk", "created": CREATED, "model": MODEL,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], "usage": None}
+    return {
+        "id": MSG_ID,
+        "object": "chat.completion.chunk",
+        "created": CREATED,
+        "model": MODEL,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+        "usage": None,
+    }
 
 
 # --- complete streams ----------------------------------------------------------------------------
 
+
 def test_text_stream() -> None:
     stream = translator()
-    events = (AnthropicEvents().start({"input_tokens": 25, "output_tokens": 1, "cache_read_input_tokens": 100,
-                                       "cache_creation_input_tokens": 10})
-              .ping().text(0, "Hello", " world").finish("end_turn", {"output_tokens": 12}).stop())
+    events = (
+        AnthropicEvents()
+        .start(
+            {"input_tokens": 25, "output_tokens": 1, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 10}
+        )
+        .ping()
+        .text(0, "Hello", " world")
+        .finish("end_turn", {"output_tokens": 12})
+        .stop()
+    )
     chunks = run(events, stream)
     usage = Usage(prompt_tokens=135, completion_tokens=12, total_tokens=147, cached_tokens=100, cache_write_tokens=10)
-    assert chunks == [ROLE, chunk(Delta(content="Hello")), chunk(Delta(content=" world")), chunk(Delta(), "stop"),
-                      usage_chunk(usage)]
+    assert chunks == [
+        ROLE,
+        chunk(Delta(content="Hello")),
+        chunk(Delta(content=" world")),
+        chunk(Delta(), "stop"),
+        usage_chunk(usage),
+    ]
     assert (stream.done, stream.finish_reason, stream.usage()) == (True, "stop", usage)
     assert encoded(chunks) == [
         openai_chunk({"role": "assistant", "content": ""}),
         openai_chunk({"content": "Hello"}),
         openai_chunk({"content": " world"}),
         openai_chunk({}, "stop"),
-        {"id": MSG_ID, "object": "chat.completion.chunk", "created": CREATED, "model": MODEL, "choices": [],
-         "usage": {"prompt_tokens": 135, "completion_tokens": 12, "total_tokens": 147,
-                   "prompt_tokens_details": {"cached_tokens": 100, "cache_write_tokens": 10}}},
+        {
+            "id": MSG_ID,
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": MODEL,
+            "choices": [],
+            "usage": {
+                "prompt_tokens": 135,
+                "completion_tokens": 12,
+                "total_tokens": 147,
+                "prompt_tokens_details": {"cached_tokens": 100, "cache_write_tokens": 10},
+            },
+        },
     ]
 
 
@@ -181,28 +227,41 @@ def test_stream_is_not_done_before_message_stop() -> None:
 
 
 def test_text_already_in_content_block_start_is_sent() -> None:
-    chunks = run(AnthropicEvents().start().block_start(0, {"type": "text", "text": "Hi"})
-                 .delta(0, {"type": "text_delta", "text": "!"}).block_stop(0))
+    chunks = run(
+        AnthropicEvents()
+        .start()
+        .block_start(0, {"type": "text", "text": "Hi"})
+        .delta(0, {"type": "text_delta", "text": "!"})
+        .block_stop(0)
+    )
     assert chunks == [ROLE, chunk(Delta(content="Hi")), chunk(Delta(content="!"))]
 
 
 def test_parallel_tool_calls_after_a_text_block_are_numbered_by_call() -> None:
     stream = translator()
-    events = (AnthropicEvents().start()
-              .text(0, "I'll check both.")
-              .tool(1, "toolu_01A", "get_weather", "", '{"city":', ' "Paris"}')
-              .tool(2, "toolu_01B", "get_time", '{"tz": "CET"}')
-              .finish("tool_use", {"output_tokens": 40}).stop())
+    events = (
+        AnthropicEvents()
+        .start()
+        .text(0, "I'll check both.")
+        .tool(1, "toolu_01A", "get_weather", "", '{"city":', ' "Paris"}')
+        .tool(2, "toolu_01B", "get_time", '{"tz": "CET"}')
+        .finish("tool_use", {"output_tokens": 40})
+        .stop()
+    )
     chunks = run(events, stream)
     assert chunks == [
         ROLE,
         chunk(Delta(content="I'll check both.")),
-        chunk(Delta(tool_calls=[ToolCallDelta(index=0, id="toolu_01A", name="get_weather", arguments="",
-                                              type="function")])),
+        chunk(
+            Delta(
+                tool_calls=[ToolCallDelta(index=0, id="toolu_01A", name="get_weather", arguments="", type="function")]
+            )
+        ),
         chunk(Delta(tool_calls=[ToolCallDelta(index=0, arguments='{"city":')])),
         chunk(Delta(tool_calls=[ToolCallDelta(index=0, arguments=' "Paris"}')])),
-        chunk(Delta(tool_calls=[ToolCallDelta(index=1, id="toolu_01B", name="get_time", arguments="",
-                                              type="function")])),
+        chunk(
+            Delta(tool_calls=[ToolCallDelta(index=1, id="toolu_01B", name="get_time", arguments="", type="function")])
+        ),
         chunk(Delta(tool_calls=[ToolCallDelta(index=1, arguments='{"tz": "CET"}')])),
         chunk(Delta(), "tool_calls"),
         usage_chunk(Usage(prompt_tokens=25, completion_tokens=40, total_tokens=65, cached_tokens=0)),
@@ -210,12 +269,32 @@ def test_parallel_tool_calls_after_a_text_block_are_numbered_by_call() -> None:
     assert stream.tool_call_ids == ["toolu_01A", "toolu_01B"]
     assert stream.thinking_details == []
     assert encoded(chunks)[2:8] == [
-        openai_chunk({"tool_calls": [{"index": 0, "id": "toolu_01A", "type": "function",
-                                      "function": {"name": "get_weather", "arguments": ""}}]}),
+        openai_chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "toolu_01A",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": ""},
+                    }
+                ]
+            }
+        ),
         openai_chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"city":'}}]}),
         openai_chunk({"tool_calls": [{"index": 0, "function": {"arguments": ' "Paris"}'}}]}),
-        openai_chunk({"tool_calls": [{"index": 1, "id": "toolu_01B", "type": "function",
-                                      "function": {"name": "get_time", "arguments": ""}}]}),
+        openai_chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 1,
+                        "id": "toolu_01B",
+                        "type": "function",
+                        "function": {"name": "get_time", "arguments": ""},
+                    }
+                ]
+            }
+        ),
         openai_chunk({"tool_calls": [{"index": 1, "function": {"arguments": '{"tz": "CET"}'}}]}),
         openai_chunk({}, "tool_calls"),
     ]
@@ -223,14 +302,23 @@ def test_parallel_tool_calls_after_a_text_block_are_numbered_by_call() -> None:
 
 def test_signed_thinking_streams_as_reasoning_then_reasoning_details() -> None:
     stream = translator()
-    events = (AnthropicEvents().start()
-              .thinking(0, ["Let me think", " about it."], ["EqQBCgIYAhIM", "1gbcDa9GJwZA"])
-              .block_start(1, {"type": "redacted_thinking", "data": "EmwKAhgBEgy"}).block_stop(1)
-              .text(2, "42.")
-              .finish("end_turn", {"output_tokens": 50, "output_tokens_details": {"thinking_tokens": 30}}).stop())
+    events = (
+        AnthropicEvents()
+        .start()
+        .thinking(0, ["Let me think", " about it."], ["EqQBCgIYAhIM", "1gbcDa9GJwZA"])
+        .block_start(1, {"type": "redacted_thinking", "data": "EmwKAhgBEgy"})
+        .block_stop(1)
+        .text(2, "42.")
+        .finish("end_turn", {"output_tokens": 50, "output_tokens_details": {"thinking_tokens": 30}})
+        .stop()
+    )
     chunks = run(events, stream)
-    thinking_detail = {"type": "reasoning.text", "text": "Let me think about it.",
-                       "signature": "EqQBCgIYAhIM1gbcDa9GJwZA", "format": "anthropic-claude-v1"}
+    thinking_detail = {
+        "type": "reasoning.text",
+        "text": "Let me think about it.",
+        "signature": "EqQBCgIYAhIM1gbcDa9GJwZA",
+        "format": "anthropic-claude-v1",
+    }
     redacted_detail = {"type": "reasoning.encrypted", "data": "EmwKAhgBEgy", "format": "anthropic-claude-v1"}
     usage = Usage(prompt_tokens=25, completion_tokens=50, total_tokens=75, cached_tokens=0, reasoning_tokens=30)
     assert chunks == [
@@ -245,10 +333,12 @@ def test_signed_thinking_streams_as_reasoning_then_reasoning_details() -> None:
     ]
     assert stream.thinking_details == [thinking_detail, redacted_detail]
     wire = encoded(chunks)
-    assert wire[1:5] == [openai_chunk({"reasoning_content": "Let me think"}),
-                         openai_chunk({"reasoning_content": " about it."}),
-                         openai_chunk({"reasoning_details": [thinking_detail]}),
-                         openai_chunk({"reasoning_details": [redacted_detail]})]
+    assert wire[1:5] == [
+        openai_chunk({"reasoning_content": "Let me think"}),
+        openai_chunk({"reasoning_content": " about it."}),
+        openai_chunk({"reasoning_details": [thinking_detail]}),
+        openai_chunk({"reasoning_details": [redacted_detail]}),
+    ]
     assert wire[-1]["usage"]["completion_tokens_details"] == {"reasoning_tokens": 30}
 
 
@@ -259,70 +349,134 @@ def test_thinking_without_a_signature_sends_no_details() -> None:
 
 def test_the_json_tool_streams_as_content() -> None:
     stream = translator(json_tool=JSON_TOOL)
-    events = (AnthropicEvents().start().tool(0, "toolu_j", JSON_TOOL, "", '{"answer":', " 42}")
-              .finish("tool_use").stop())
+    events = AnthropicEvents().start().tool(0, "toolu_j", JSON_TOOL, "", '{"answer":', " 42}").finish("tool_use").stop()
     chunks = run(events, stream)
-    assert chunks == [ROLE, chunk(Delta(content='{"answer":')), chunk(Delta(content=" 42}")), chunk(Delta(), "stop"),
-                      usage_chunk(Usage(prompt_tokens=25, completion_tokens=12, total_tokens=37, cached_tokens=0))]
+    assert chunks == [
+        ROLE,
+        chunk(Delta(content='{"answer":')),
+        chunk(Delta(content=" 42}")),
+        chunk(Delta(), "stop"),
+        usage_chunk(Usage(prompt_tokens=25, completion_tokens=12, total_tokens=37, cached_tokens=0)),
+    ]
     assert stream.tool_call_ids == []
     encoded(chunks)
 
 
 def test_ping_unknown_events_and_unknown_deltas_are_ignored() -> None:
-    events = (AnthropicEvents().ping().start().ping()
-              .payload({"type": "content_block_hologram", "index": 0}, checked=False)
-              .block_start(0, {"type": "text", "text": ""})
-              .delta(0, {"type": "citations_delta", "citation": {
-                  "type": "char_location", "cited_text": "x", "document_index": 0, "document_title": None,
-                  "start_char_index": 0, "end_char_index": 1, "file_id": None}})
-              .payload({"type": "content_block_delta", "index": 0, "delta": {"type": "sparkle_delta"}}, checked=False)
-              .block_stop(0))
+    events = (
+        AnthropicEvents()
+        .ping()
+        .start()
+        .ping()
+        .payload({"type": "content_block_hologram", "index": 0}, checked=False)
+        .block_start(0, {"type": "text", "text": ""})
+        .delta(
+            0,
+            {
+                "type": "citations_delta",
+                "citation": {
+                    "type": "char_location",
+                    "cited_text": "x",
+                    "document_index": 0,
+                    "document_title": None,
+                    "start_char_index": 0,
+                    "end_char_index": 1,
+                    "file_id": None,
+                },
+            },
+        )
+        .payload({"type": "content_block_delta", "index": 0, "delta": {"type": "sparkle_delta"}}, checked=False)
+        .block_stop(0)
+    )
     assert run(events) == [ROLE]
 
 
 def test_usage_from_message_start_combines_with_output_tokens_from_message_delta() -> None:
     stream = translator()
-    run(AnthropicEvents().start({"input_tokens": 13, "output_tokens": 1, "cache_read_input_tokens": 22000,
-                                 "cache_creation_input_tokens": 31})
-        .text(0, "ok").finish("end_turn", {"output_tokens": 4}).stop(), stream)
-    assert stream.usage() == Usage(prompt_tokens=22044, completion_tokens=4, total_tokens=22048, cached_tokens=22000,
-                                   cache_write_tokens=31)
+    run(
+        AnthropicEvents()
+        .start(
+            {
+                "input_tokens": 13,
+                "output_tokens": 1,
+                "cache_read_input_tokens": 22000,
+                "cache_creation_input_tokens": 31,
+            }
+        )
+        .text(0, "ok")
+        .finish("end_turn", {"output_tokens": 4})
+        .stop(),
+        stream,
+    )
+    assert stream.usage() == Usage(
+        prompt_tokens=22044, completion_tokens=4, total_tokens=22048, cached_tokens=22000, cache_write_tokens=31
+    )
 
 
 def test_counts_repeated_in_message_delta_win() -> None:
     stream = translator()
-    run(AnthropicEvents().start({"input_tokens": 13, "output_tokens": 1})
-        .text(0, "ok").finish("end_turn", {"input_tokens": 15, "cache_read_input_tokens": 5, "output_tokens": 4})
-        .stop(), stream)
+    run(
+        AnthropicEvents()
+        .start({"input_tokens": 13, "output_tokens": 1})
+        .text(0, "ok")
+        .finish("end_turn", {"input_tokens": 15, "cache_read_input_tokens": 5, "output_tokens": 4})
+        .stop(),
+        stream,
+    )
     assert stream.usage() == Usage(prompt_tokens=20, completion_tokens=4, total_tokens=24, cached_tokens=5)
 
 
 def test_null_counts_in_message_delta_keep_message_starts_counts() -> None:
     stream = translator()
-    run(AnthropicEvents().start({"input_tokens": 13, "output_tokens": 1, "cache_read_input_tokens": 22000,
-                                 "cache_creation_input_tokens": 31})
-        .text(0, "ok").finish("end_turn", {"input_tokens": None, "output_tokens": 4, "cache_read_input_tokens": None,
-                                           "cache_creation_input_tokens": None}).stop(), stream)
-    assert stream.usage() == Usage(prompt_tokens=22044, completion_tokens=4, total_tokens=22048, cached_tokens=22000,
-                                   cache_write_tokens=31)
+    run(
+        AnthropicEvents()
+        .start(
+            {
+                "input_tokens": 13,
+                "output_tokens": 1,
+                "cache_read_input_tokens": 22000,
+                "cache_creation_input_tokens": 31,
+            }
+        )
+        .text(0, "ok")
+        .finish(
+            "end_turn",
+            {
+                "input_tokens": None,
+                "output_tokens": 4,
+                "cache_read_input_tokens": None,
+                "cache_creation_input_tokens": None,
+            },
+        )
+        .stop(),
+        stream,
+    )
+    assert stream.usage() == Usage(
+        prompt_tokens=22044, completion_tokens=4, total_tokens=22048, cached_tokens=22000, cache_write_tokens=31
+    )
 
 
 # --- errors --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("kind", "cls", "status", "code", "raw"), [
-    ("overloaded_error", UpstreamUnavailable, 503, "upstream_unavailable", False),
-    ("rate_limit_error", UpstreamRateLimited, 429, "rate_limit_exceeded", True),
-    ("invalid_request_error", UpstreamRejected, 400, None, True),
-    ("request_too_large", UpstreamRejected, 413, None, True),
-    ("not_found_error", UpstreamRejected, 404, None, True),
-    ("billing_error", UpstreamRejected, 402, None, True),
-    ("authentication_error", UpstreamAuthFailed, 401, "upstream_authentication_error", False),
-    ("timeout_error", UpstreamTimeout, 504, "upstream_timeout", False),
-    ("api_error", UpstreamError, 502, "upstream_error", True),
-    ("brand_new_error", UpstreamError, 502, "upstream_error", True),
-])
-def test_an_error_event_raises_the_mapped_error(kind: str, cls: type[GatewayError], status: int, code: str | None,
-                                                raw: bool) -> None:
+
+@pytest.mark.parametrize(
+    ("kind", "cls", "status", "code", "raw"),
+    [
+        ("overloaded_error", UpstreamUnavailable, 503, "upstream_unavailable", False),
+        ("rate_limit_error", UpstreamRateLimited, 429, "rate_limit_exceeded", True),
+        ("invalid_request_error", UpstreamRejected, 400, None, True),
+        ("request_too_large", UpstreamRejected, 413, None, True),
+        ("not_found_error", UpstreamRejected, 404, None, True),
+        ("billing_error", UpstreamRejected, 402, None, True),
+        ("authentication_error", UpstreamAuthFailed, 401, "upstream_authentication_error", False),
+        ("timeout_error", UpstreamTimeout, 504, "upstream_timeout", False),
+        ("api_error", UpstreamError, 502, "upstream_error", True),
+        ("brand_new_error", UpstreamError, 502, "upstream_error", True),
+    ],
+)
+def test_an_error_event_raises_the_mapped_error(
+    kind: str, cls: type[GatewayError], status: int, code: str | None, raw: bool
+) -> None:
     stream = translator()
     events = AnthropicEvents().start().text(0, "partial").error(kind, f"Trouble with key {SECRET}.")
     with pytest.raises(GatewayError) as caught:
@@ -350,26 +504,45 @@ def test_a_permission_error_event_keeps_403() -> None:
 
 # --- malformed streams ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("events", "detail"), [
-    (AnthropicEvents().raw("{not json", "message_start"), "a stream event is not JSON"),
-    (AnthropicEvents().raw("[1, 2]", "message_start"), "a stream event is not an object"),
-    (AnthropicEvents().raw('{"type": "message_start"}', "message_start"), "a stream event has the wrong shape"),
-    (AnthropicEvents().raw('{"type": "message_start", "message": "msg"}'), "a stream event has the wrong shape"),
-    (AnthropicEvents().start().raw('{"type": "content_block_delta", "index": 3, '
-                                   '"delta": {"type": "text_delta", "text": "x"}}'),
-     "a stream event has the wrong shape"),
-    (AnthropicEvents().start().raw('{"type": "content_block_start", "index": "zero", '
-                                   '"content_block": {"type": "text", "text": ""}}'),
-     "a stream event has the wrong shape"),
-    (AnthropicEvents().start().raw('{"type": "content_block_start", "index": 0, "content_block": "text"}'),
-     "a stream event has the wrong shape"),
-    (AnthropicEvents().start().block_start(0, {"type": "text", "text": ""})
-     .raw('{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta"}}'),
-     "a stream event has the wrong shape"),
-    (AnthropicEvents().start().raw('{"type": "message_delta", "delta": {"stop_reason": "end_turn"}, '
-                                   '"usage": {"output_tokens": "many"}}'),
-     "a stream event has the wrong shape"),
-])
+
+@pytest.mark.parametrize(
+    ("events", "detail"),
+    [
+        (AnthropicEvents().raw("{not json", "message_start"), "a stream event is not JSON"),
+        (AnthropicEvents().raw("[1, 2]", "message_start"), "a stream event is not an object"),
+        (AnthropicEvents().raw('{"type": "message_start"}', "message_start"), "a stream event has the wrong shape"),
+        (AnthropicEvents().raw('{"type": "message_start", "message": "msg"}'), "a stream event has the wrong shape"),
+        (
+            AnthropicEvents()
+            .start()
+            .raw('{"type": "content_block_delta", "index": 3, "delta": {"type": "text_delta", "text": "x"}}'),
+            "a stream event has the wrong shape",
+        ),
+        (
+            AnthropicEvents()
+            .start()
+            .raw('{"type": "content_block_start", "index": "zero", "content_block": {"type": "text", "text": ""}}'),
+            "a stream event has the wrong shape",
+        ),
+        (
+            AnthropicEvents().start().raw('{"type": "content_block_start", "index": 0, "content_block": "text"}'),
+            "a stream event has the wrong shape",
+        ),
+        (
+            AnthropicEvents()
+            .start()
+            .block_start(0, {"type": "text", "text": ""})
+            .raw('{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta"}}'),
+            "a stream event has the wrong shape",
+        ),
+        (
+            AnthropicEvents()
+            .start()
+            .raw('{"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": "many"}}'),
+            "a stream event has the wrong shape",
+        ),
+    ],
+)
 def test_malformed_events_are_protocol_errors(events: AnthropicEvents, detail: str) -> None:
     with pytest.raises(UpstreamProtocolError) as caught:
         run(events)
@@ -379,7 +552,11 @@ def test_malformed_events_are_protocol_errors(events: AnthropicEvents, detail: s
 
 
 def test_a_text_delta_that_is_not_a_string_is_a_protocol_error() -> None:
-    events = (AnthropicEvents().start().block_start(0, {"type": "text", "text": ""})
-              .raw('{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": 5}}'))
+    events = (
+        AnthropicEvents()
+        .start()
+        .block_start(0, {"type": "text", "text": ""})
+        .raw('{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": 5}}')
+    )
     with pytest.raises(UpstreamProtocolError):
         run(events)

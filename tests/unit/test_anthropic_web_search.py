@@ -31,8 +31,10 @@ JSON = dict[str, Any]
 MODEL = "claude-sonnet-4-5"
 FUNCTION = {"type": "function", "function": {"name": "run", "parameters": {"type": "object", "properties": {}}}}
 SEARCH_TOOL = {"type": "web_search_20250305", "name": "web_search"}
-RESULTS = [ant.web_search_result("https://example.org/news", "News of the day"),
-           ant.web_search_result("https://example.com/more", "More news", page_age=None)]
+RESULTS = [
+    ant.web_search_result("https://example.org/news", "News of the day"),
+    ant.web_search_result("https://example.com/more", "More news", page_age=None),
+]
 _EVENTS: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(RawMessageStreamEvent)
 
 
@@ -48,10 +50,17 @@ def wire(*tools: JSON, positions: tuple[int, ...] | None = None, **fields: Any) 
 
 # --- the request -------------------------------------------------------------------------------
 
+
 def test_web_search_becomes_the_server_tool_with_its_location_and_domains() -> None:
-    sent, adjusted = wire(FUNCTION, {"type": "web_search", "search_context_size": "low",
-                                     "user_location": {"type": "approximate", "city": "Paris", "country": "FR"},
-                                     "filters": {"allowed_domains": ["example.org"]}})
+    sent, adjusted = wire(
+        FUNCTION,
+        {
+            "type": "web_search",
+            "search_context_size": "low",
+            "user_location": {"type": "approximate", "city": "Paris", "country": "FR"},
+            "filters": {"allowed_domains": ["example.org"]},
+        },
+    )
     location = {"type": "approximate", "city": "Paris", "country": "FR"}
     assert sent["tools"][1] == {**SEARCH_TOOL, "user_location": location, "allowed_domains": ["example.org"]}
     assert adjusted == ["tools[1].search_context_size=dropped"]
@@ -65,8 +74,15 @@ def test_a_location_without_its_type_gets_the_one_anthropic_requires() -> None:
 
 
 def test_options_claude_has_no_field_for_are_reported_and_empty_ones_are_not() -> None:
-    sent, adjusted = wire({"type": "web_search", "external_web_access": True, "filters": {"allowed_domains": []},
-                           "user_location": None, "search_context_size": None})
+    sent, adjusted = wire(
+        {
+            "type": "web_search",
+            "external_web_access": True,
+            "filters": {"allowed_domains": []},
+            "user_location": None,
+            "search_context_size": None,
+        }
+    )
     assert sent["tools"] == [SEARCH_TOOL]
     assert adjusted == ["tools[0].external_web_access=dropped"]
 
@@ -86,11 +102,14 @@ def test_one_search_tool_and_none_beside_a_function_of_its_name() -> None:
     assert [tool.get("type") for tool in sent["tools"]] == [None] and adjusted == ["tools[0]=dropped"]
 
 
-@pytest.mark.parametrize(("choice", "expected"), [
-    ({"type": "function", "function": {"name": "run"}}, {"type": "tool", "name": "run"}),
-    ("required", {"type": "any"}),
-    ("auto", {"type": "auto"}),
-])
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [
+        ({"type": "function", "function": {"name": "run"}}, {"type": "tool", "name": "run"}),
+        ("required", {"type": "any"}),
+        ("auto", {"type": "auto"}),
+    ],
+)
 def test_a_tool_choice_still_works_beside_the_server_tool(choice: Any, expected: JSON) -> None:
     sent, adjusted = wire(FUNCTION, {"type": "web_search"}, tool_choice=choice)
     assert sent["tool_choice"] == expected and adjusted == []
@@ -102,20 +121,37 @@ def test_the_fake_refuses_what_the_api_refuses_in_a_search_tool() -> None:
     body = {"model": MODEL, "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}
     assert ant.request_violations({**body, "tools": [{**SEARCH_TOOL, "user_location": {"city": "Paris"}}]})
     assert ant.request_violations({**body, "tools": [{**SEARCH_TOOL, "search_context_size": "low"}]})
-    assert ant.request_violations({**body, "tools": [{**SEARCH_TOOL, "allowed_domains": ["a.org"],
-                                                      "blocked_domains": ["b.org"]}]})
-    assert ant.request_violations({**body, "tools": [{**SEARCH_TOOL, "allowed_domains": ["a.org"],
-                                                      "max_uses": 3}]}) == []
+    assert ant.request_violations(
+        {**body, "tools": [{**SEARCH_TOOL, "allowed_domains": ["a.org"], "blocked_domains": ["b.org"]}]}
+    )
+    assert (
+        ant.request_violations({**body, "tools": [{**SEARCH_TOOL, "allowed_domains": ["a.org"], "max_uses": 3}]}) == []
+    )
 
 
 # --- the answer ---------------------------------------------------------------------------------
 
+
 def searched_message(*, stop_reason: str = "end_turn") -> JSON:
-    cited = {**ant.text_block("Rain is expected today."), "citations": [{
-        "type": "web_search_result_location", "url": RESULTS[0]["url"], "title": RESULTS[0]["title"],
-        "encrypted_index": "Eo8BCioIAhgB", "cited_text": "Rain expected."}]}
-    content = [ant.text_block("Let me search."), ant.server_tool_use_block("srvtoolu_01", "weather Paris"),
-               ant.web_search_tool_result_block("srvtoolu_01", RESULTS), ant.text_block("In Paris, "), cited]
+    cited = {
+        **ant.text_block("Rain is expected today."),
+        "citations": [
+            {
+                "type": "web_search_result_location",
+                "url": RESULTS[0]["url"],
+                "title": RESULTS[0]["title"],
+                "encrypted_index": "Eo8BCioIAhgB",
+                "cited_text": "Rain expected.",
+            }
+        ],
+    }
+    content = [
+        ant.text_block("Let me search."),
+        ant.server_tool_use_block("srvtoolu_01", "weather Paris"),
+        ant.web_search_tool_result_block("srvtoolu_01", RESULTS),
+        ant.text_block("In Paris, "),
+        cited,
+    ]
     usage = {**ant.usage(120, 40), "server_tool_use": {"web_search_requests": 1, "web_fetch_requests": 0}}
     body = ant.message(content, model=MODEL, stop_reason=stop_reason, usage=usage)
     Message.model_validate(body)
@@ -170,5 +206,8 @@ def test_a_client_tool_call_after_a_search_is_tool_call_zero() -> None:
     chunks = run([*search[:-2], *tool_blocks, *call[-2:]])
     calls = [call for chunk in chunks for choice in chunk.choices for call in choice.delta.tool_calls or ()]
     assert [(call.index, call.id, call.name, call.arguments) for call in calls] == [
-        (0, "toolu_01", "run", ""), (0, None, None, '{"a"'), (0, None, None, ": 1}")]
+        (0, "toolu_01", "run", ""),
+        (0, None, None, '{"a"'),
+        (0, None, None, ": 1}"),
+    ]
     assert chunks[-2].choices[0].finish_reason == "tool_calls"

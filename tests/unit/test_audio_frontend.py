@@ -39,21 +39,31 @@ def _param(error: pytest.ExceptionInfo[GatewayError]) -> str | None:
 
 
 def test_array_fields_become_lists_and_other_fields_stay_text() -> None:
-    file, form = _form(("model", "whisper-1"), ("timestamp_granularities[]", "word"),
-                       ("timestamp_granularities[]", "segment"), ("chunking_strategy[type]", "server_vad"))
+    file, form = _form(
+        ("model", "whisper-1"),
+        ("timestamp_granularities[]", "word"),
+        ("timestamp_granularities[]", "segment"),
+        ("chunking_strategy[type]", "server_vad"),
+    )
     assert file is FILE
-    assert form == {"model": "whisper-1", "timestamp_granularities": ["word", "segment"],
-                    "chunking_strategy[type]": "server_vad"}
+    assert form == {
+        "model": "whisper-1",
+        "timestamp_granularities": ["word", "segment"],
+        "chunking_strategy[type]": "server_vad",
+    }
 
 
-@pytest.mark.parametrize(("parts", "param"), [
-    ([Part("model", b"whisper-1")], "file"),
-    ([FILE, FILE], "file"),
-    ([Part("file", b"not a file")], "file"),
-    ([FILE, Part("model", b"a"), Part("model", b"b")], "model"),
-    ([FILE, Part("include", b"a"), Part("include[]", b"b")], "include"),
-    ([FILE, Part("prompt", b"x", filename="p.txt")], "prompt"),
-])
+@pytest.mark.parametrize(
+    ("parts", "param"),
+    [
+        ([Part("model", b"whisper-1")], "file"),
+        ([FILE, FILE], "file"),
+        ([Part("file", b"not a file")], "file"),
+        ([FILE, Part("model", b"a"), Part("model", b"b")], "model"),
+        ([FILE, Part("include", b"a"), Part("include[]", b"b")], "include"),
+        ([FILE, Part("prompt", b"x", filename="p.txt")], "prompt"),
+    ],
+)
 def test_malformed_forms_name_the_field(parts: list[Part], param: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         read_form(parts)
@@ -61,14 +71,29 @@ def test_malformed_forms_name_the_field(parts: list[Part], param: str) -> None:
 
 
 def test_decode_transcription_reads_what_the_gateway_uses_and_keeps_the_rest() -> None:
-    file, form = _form(("model", "whisper-1"), ("language", "de"), ("prompt", "Ada"), ("temperature", "0.25"),
-                       ("response_format", "verbose_json"), ("timestamp_granularities[]", "segment"),
-                       ("include[]", "logprobs"), ("stream", "false"))
+    file, form = _form(
+        ("model", "whisper-1"),
+        ("language", "de"),
+        ("prompt", "Ada"),
+        ("temperature", "0.25"),
+        ("response_format", "verbose_json"),
+        ("timestamp_granularities[]", "segment"),
+        ("include[]", "logprobs"),
+        ("stream", "false"),
+    )
     request = decode_transcription(file, form, translate=False)
     assert request == TranscriptionRequest(
-        model="whisper-1", audio=FILE.data, filename="a.wav", content_type="audio/wav", language="de", prompt="Ada",
-        response_format="verbose_json", temperature=0.25, timestamp_granularities=["segment"],
-        extra={"include": ["logprobs"]})  # `stream: false` changes nothing: not passed on
+        model="whisper-1",
+        audio=FILE.data,
+        filename="a.wav",
+        content_type="audio/wav",
+        language="de",
+        prompt="Ada",
+        response_format="verbose_json",
+        temperature=0.25,
+        timestamp_granularities=["segment"],
+        extra={"include": ["logprobs"]},
+    )  # `stream: false` changes nothing: not passed on
 
 
 def test_defaults_from_the_model_config_may_be_numbers() -> None:
@@ -77,16 +102,20 @@ def test_defaults_from_the_model_config_may_be_numbers() -> None:
     assert decode_transcription(file, form, translate=True).temperature == 0.0
 
 
-@pytest.mark.parametrize(("fields", "translate", "param", "key"), [
-    ((("response_format", "mp3"),), False, "response_format", "invalid_value"),
-    ((("response_format", "diarized_json"),), True, "response_format", "invalid_value"),
-    ((("temperature", "warm"),), False, "temperature", "wrong_type"),
-    ((("timestamp_granularities[]", "sentence"),), False, "timestamp_granularities", "invalid_value"),
-    ((("stream", "true"),), False, "stream", "audio_stream_unsupported"),
-    ((("stream", "yes"),), False, "stream", "wrong_type"),
-])
-def test_bad_transcription_values_name_the_field(fields: tuple[tuple[str, str], ...], translate: bool, param: str,
-                                                 key: str) -> None:
+@pytest.mark.parametrize(
+    ("fields", "translate", "param", "key"),
+    [
+        ((("response_format", "mp3"),), False, "response_format", "invalid_value"),
+        ((("response_format", "diarized_json"),), True, "response_format", "invalid_value"),
+        ((("temperature", "warm"),), False, "temperature", "wrong_type"),
+        ((("timestamp_granularities[]", "sentence"),), False, "timestamp_granularities", "invalid_value"),
+        ((("stream", "true"),), False, "stream", "audio_stream_unsupported"),
+        ((("stream", "yes"),), False, "stream", "wrong_type"),
+    ],
+)
+def test_bad_transcription_values_name_the_field(
+    fields: tuple[tuple[str, str], ...], translate: bool, param: str, key: str
+) -> None:
     file, form = _form(("model", "whisper-1"), *fields)
     with pytest.raises(InvalidRequest) as caught:
         decode_transcription(file, form, translate=translate)
@@ -94,26 +123,32 @@ def test_bad_transcription_values_name_the_field(fields: tuple[tuple[str, str], 
 
 
 def test_decode_speech_keeps_custom_voices_and_unknown_fields() -> None:
-    request = decode_speech({"model": "tts-1", "input": "Hi", "voice": {"id": "voice_1"}, "speed": 1.25,
-                             "stream_format": "sse", "seed": 3})
+    request = decode_speech(
+        {"model": "tts-1", "input": "Hi", "voice": {"id": "voice_1"}, "speed": 1.25, "stream_format": "sse", "seed": 3}
+    )
     assert (request.voice, request.response_format, request.speed) == ("voice_1", "mp3", 1.25)
     assert request.extra == {"stream_format": "sse", "seed": 3, "voice": {"id": "voice_1"}}
     assert speech_content_type(request) == b"text/event-stream; charset=utf-8"
-    assert speech_content_type(decode_speech({"model": "m", "input": "", "voice": "v", "response_format": "opus"})
-                               ) == b"audio/opus"
+    assert (
+        speech_content_type(decode_speech({"model": "m", "input": "", "voice": "v", "response_format": "opus"}))
+        == b"audio/opus"
+    )
 
 
-@pytest.mark.parametrize(("body", "param"), [
-    ({"voice": "alloy"}, "input"),
-    ({"input": 3, "voice": "alloy"}, "input"),
-    ({"input": "Hi"}, "voice"),
-    ({"input": "Hi", "voice": {"name": "x"}}, "voice"),
-    ({"input": "Hi", "voice": "alloy", "response_format": "ogg"}, "response_format"),
-    ({"input": "Hi", "voice": "alloy", "speed": 0.1}, "speed"),
-    ({"input": "Hi", "voice": "alloy", "speed": "fast"}, "speed"),
-    ({"input": "Hi", "voice": "alloy", "instructions": ["loud"]}, "instructions"),
-    ({"input": "Hi", "voice": "alloy", "stream_format": "chunks"}, "stream_format"),
-])
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"voice": "alloy"}, "input"),
+        ({"input": 3, "voice": "alloy"}, "input"),
+        ({"input": "Hi"}, "voice"),
+        ({"input": "Hi", "voice": {"name": "x"}}, "voice"),
+        ({"input": "Hi", "voice": "alloy", "response_format": "ogg"}, "response_format"),
+        ({"input": "Hi", "voice": "alloy", "speed": 0.1}, "speed"),
+        ({"input": "Hi", "voice": "alloy", "speed": "fast"}, "speed"),
+        ({"input": "Hi", "voice": "alloy", "instructions": ["loud"]}, "instructions"),
+        ({"input": "Hi", "voice": "alloy", "stream_format": "chunks"}, "stream_format"),
+    ],
+)
 def test_bad_speech_bodies_name_the_parameter(body: dict[str, Any], param: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         decode_speech({"model": "tts-1", **body})
@@ -131,26 +166,42 @@ def test_upstream_bytes_are_relayed_with_their_content_type() -> None:
     answer = TranscriptionResponse(raw=b"WEBVTT\n", raw_content_type="text/vtt; charset=utf-8")
     assert encode_transcription(answer, _request("vtt")) == (b"WEBVTT\n", b"text/vtt; charset=utf-8")
     assert encode_transcription(TranscriptionResponse(raw=b"1\n"), _request("srt")) == (
-        b"1\n", b"text/plain; charset=utf-8")
+        b"1\n",
+        b"text/plain; charset=utf-8",
+    )
 
 
 def test_json_carries_token_usage_with_audio_details() -> None:
     usage = Usage(40, 5, 45, extra={"audio_tokens": 32, "text_tokens": 8})
     body, kind = encode_transcription(TranscriptionResponse(text="Hallo", usage=usage), _request("json"))
     assert kind == b"application/json"
-    assert orjson.loads(body) == {"text": "Hallo", "usage": {
-        "type": "tokens", "input_tokens": 40, "input_token_details": {"text_tokens": 8, "audio_tokens": 32},
-        "output_tokens": 5, "total_tokens": 45}}
+    assert orjson.loads(body) == {
+        "text": "Hallo",
+        "usage": {
+            "type": "tokens",
+            "input_tokens": 40,
+            "input_token_details": {"text_tokens": 8, "audio_tokens": 32},
+            "output_tokens": 5,
+            "total_tokens": 45,
+        },
+    }
     assert encode_transcription(TranscriptionResponse(text="Hallo"), _request("text")) == (
-        b"Hallo", b"text/plain; charset=utf-8")
+        b"Hallo",
+        b"text/plain; charset=utf-8",
+    )
 
 
 def test_verbose_json_golden() -> None:
     segments = [{"id": 0, "start": 0.0, "end": 1.0, "text": "Hello."}]
     answer = TranscriptionResponse(text="Hello.", language="german", duration=1.0, segments=segments)
     body, _ = encode_transcription(answer, _request("verbose_json", translate=True))
-    assert orjson.loads(body) == {"task": "translate", "language": "german", "duration": 1.0, "text": "Hello.",
-                                  "segments": segments}
+    assert orjson.loads(body) == {
+        "task": "translate",
+        "language": "german",
+        "duration": 1.0,
+        "text": "Hello.",
+        "segments": segments,
+    }
 
 
 def test_a_format_no_provider_produced_is_our_bug_not_a_silent_answer() -> None:

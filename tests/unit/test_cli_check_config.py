@@ -12,9 +12,20 @@ from babelgate.providers.openai.profiles import PROFILES
 
 AVAILABLE = ", ".join(sorted(PROVIDER_TYPES))
 
-ENV_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "GEMINI_API_KEY",
-            "GEMINI_BASE_URL", "MISTRAL_API_KEY", "MISTRAL_BASE_URL", "OLLAMA_BASE_URL", "BABELGATE_API_KEYS",
-            "BABELGATE_UPSTREAM_TIMEOUT", "BABELGATE_CONFIG")
+ENV_VARS = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "GEMINI_API_KEY",
+    "GEMINI_BASE_URL",
+    "MISTRAL_API_KEY",
+    "MISTRAL_BASE_URL",
+    "OLLAMA_BASE_URL",
+    "BABELGATE_API_KEYS",
+    "BABELGATE_UPSTREAM_TIMEOUT",
+    "BABELGATE_CONFIG",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -50,8 +61,9 @@ aliases:
 """
 
 
-def test_good_config_prints_the_model_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_good_config_prints_the_model_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("GATEWAY_KEY", "gk")
     monkeypatch.setenv("LOCAL_KEY", "lk")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
@@ -88,12 +100,14 @@ def test_literal_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     path = write(tmp_path, "providers:\n  local:\n    api_key: sk-abc\n")
     code, _, err = check(path, capsys)
     assert code == 1
-    assert err == (f"{path}: providers.local.api_key: must be an 'env:VAR_NAME' reference, "
-                   "so that the secret stays out of the file\n")
+    assert err == (
+        f"{path}: providers.local.api_key: must be an 'env:VAR_NAME' reference, "
+        "so that the secret stays out of the file\n"
+    )
 
 
 def test_yaml_syntax_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, "providers:\n  local:\n    base_url: \"http://h\n")
+    path = write(tmp_path, 'providers:\n  local:\n    base_url: "http://h\n')
     code, _, err = check(path, capsys)
     assert code == 1
     assert err.startswith(f"{path}: line 4, column 1: invalid YAML: ")
@@ -110,8 +124,7 @@ def test_unknown_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     path = write(tmp_path, "providers:\n  local:\n    base_url: http://h/v1\n    profile: lmstudio\n")
     code, _, err = check(path, capsys)
     assert code == 1
-    assert err == (f"{path}: providers.local: unknown profile 'lmstudio' "
-                   f"(known: {', '.join(sorted(PROFILES))})\n")
+    assert err == (f"{path}: providers.local: unknown profile 'lmstudio' (known: {', '.join(sorted(PROFILES))})\n")
 
 
 def test_model_with_unknown_provider(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -125,8 +138,10 @@ def test_alias_to_an_unknown_model(tmp_path: Path, capsys: pytest.CaptureFixture
     path = write(tmp_path, "aliases:\n  smart: claude-sonnet-4\n")
     code, _, err = check(path, capsys)
     assert code == 1
-    assert err == (f"{path}: aliases.smart: target 'claude-sonnet-4' does not resolve: provider 'anthropic' is not "
-                   "enabled (set ANTHROPIC_API_KEY)\n")
+    assert err == (
+        f"{path}: aliases.smart: target 'claude-sonnet-4' does not resolve: provider 'anthropic' is not "
+        "enabled (set ANTHROPIC_API_KEY)\n"
+    )
 
 
 def test_alias_cycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -151,8 +166,9 @@ def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert err == f"{path}: <top>: cannot read the file: No such file or directory\n"
 
 
-def test_env_provider_appears_in_the_listing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_env_provider_appears_in_the_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("OLLAMA_BASE_URL", "http://gpu:11434")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
     code, out, _ = check(write(tmp_path, "aliases:\n  mini: gpt-4o-mini\n"), capsys)

@@ -27,8 +27,9 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(("args", "proxy_headers"), [([], False), (["--access-log"], True)])
-def test_serve_runs_uvicorn_with_our_protocol(uvicorn_calls: list[dict[str, Any]], args: list[str],
-                                              proxy_headers: bool) -> None:
+def test_serve_runs_uvicorn_with_our_protocol(
+    uvicorn_calls: list[dict[str, Any]], args: list[str], proxy_headers: bool
+) -> None:
     assert main(["serve", "--port", "0", *args]) == 0
     [options] = uvicorn_calls
     assert options["http"] is CoalescingHttpToolsProtocol

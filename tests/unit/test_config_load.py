@@ -15,8 +15,13 @@ AVAILABLE = ", ".join(sorted(PROVIDER_TYPES))
 TYPES = frozenset(PROVIDER_TYPES)
 
 
-def load(environ: dict[str, str] | None = None, yaml_text: str | None = None, *,
-         tmp_path: Path | None = None, types: frozenset[str] = TYPES) -> Config:
+def load(
+    environ: dict[str, str] | None = None,
+    yaml_text: str | None = None,
+    *,
+    tmp_path: Path | None = None,
+    types: frozenset[str] = TYPES,
+) -> Config:
     path = None
     if yaml_text is not None:
         assert tmp_path is not None
@@ -35,8 +40,13 @@ def source(tmp_path: Path) -> str:
     return str(tmp_path / "babelgate.yaml")
 
 
-OLLAMA = ProviderConfig(type="openai", base_url="http://127.0.0.1:11434/v1", profile="ollama", connect_timeout=2.0,
-                        options={"models_endpoint": "ollama_tags"})
+OLLAMA = ProviderConfig(
+    type="openai",
+    base_url="http://127.0.0.1:11434/v1",
+    profile="ollama",
+    connect_timeout=2.0,
+    options={"models_endpoint": "ollama_tags"},
+)
 
 
 def test_empty_environment_gives_only_ollama() -> None:
@@ -90,7 +100,8 @@ def test_provider_types_that_are_not_available_are_skipped_with_a_warning(caplog
     assert set(config.providers) == {"ollama"}
     assert [record.getMessage() for record in caplog.records] == [
         f"{var} is set, but provider type {kind!r} is not available in this version; skipped"
-        for var, kind in (("ANTHROPIC_API_KEY", "anthropic"), ("MISTRAL_API_KEY", "mistral"))]
+        for var, kind in (("ANTHROPIC_API_KEY", "anthropic"), ("MISTRAL_API_KEY", "mistral"))
+    ]
 
 
 def test_babelgate_api_keys_are_comma_separated_and_trimmed() -> None:
@@ -98,8 +109,9 @@ def test_babelgate_api_keys_are_comma_separated_and_trimmed() -> None:
 
 
 def test_babelgate_api_keys_add_to_the_file_keys(tmp_path: Path) -> None:
-    config = load({"GW": "file-key", "BABELGATE_API_KEYS": "env-key"},
-                  "server:\n  api_keys: [env:GW]\n", tmp_path=tmp_path)
+    config = load(
+        {"GW": "file-key", "BABELGATE_API_KEYS": "env-key"}, "server:\n  api_keys: [env:GW]\n", tmp_path=tmp_path
+    )
     assert config.server.api_keys == ("file-key", "env-key")
 
 
@@ -145,16 +157,27 @@ models:
 aliases:
   default: fast
 """
-FULL_ENV = {"GW_KEY_1": "gk1", "GW_KEY_2": "gk2", "LOCAL_KEY": "lk", "TEAM": "blue",
-            "OPENAI_KEY_1": "sk-1", "OPENAI_KEY_2": "sk-2", "OPENAI_API_KEY": "sk-from-env"}
+FULL_ENV = {
+    "GW_KEY_1": "gk1",
+    "GW_KEY_2": "gk2",
+    "LOCAL_KEY": "lk",
+    "TEAM": "blue",
+    "OPENAI_KEY_1": "sk-1",
+    "OPENAI_KEY_2": "sk-2",
+    "OPENAI_API_KEY": "sk-from-env",
+}
 
 
 def test_yaml_file_with_env_references(tmp_path: Path) -> None:
     config = load(FULL_ENV, FULL_YAML, tmp_path=tmp_path)
     assert config.server == ServerConfig(host="0.0.0.0", port=9000, api_keys=("gk1", "gk2"), default_timeout=30)
     assert config.providers["local"] == ProviderConfig(
-        base_url="http://127.0.0.1:8000/v1", api_keys=("lk",), headers={"X-Team": "blue", "X-Plain": "plain-value"},
-        profile="vllm", options={"drop_params": ["logprobs"]})
+        base_url="http://127.0.0.1:8000/v1",
+        api_keys=("lk",),
+        headers={"X-Team": "blue", "X-Plain": "plain-value"},
+        profile="vllm",
+        options={"drop_params": ["logprobs"]},
+    )
     # The file's provider named "openai" wins over OPENAI_API_KEY; its base_url stays unset.
     assert config.providers["openai"] == ProviderConfig(api_keys=("sk-1", "sk-2"))
     assert config.providers["ollama"] == OLLAMA
@@ -175,26 +198,30 @@ def test_literal_key_is_refused(tmp_path: Path) -> None:
     yaml_text = "providers:\n  openai:\n    api_key: sk-literal-secret\n"
     assert problem({}, yaml_text, tmp_path) == (
         f"{source(tmp_path)}: providers.openai.api_key: must be an 'env:VAR_NAME' reference, "
-        "so that the secret stays out of the file")
+        "so that the secret stays out of the file"
+    )
 
 
 def test_literal_key_in_a_list_is_refused_with_its_index(tmp_path: Path) -> None:
     yaml_text = "server:\n  api_keys: [env:A, literal]\n"
     assert problem({"A": "a"}, yaml_text, tmp_path) == (
         f"{source(tmp_path)}: server.api_keys[1]: must be an 'env:VAR_NAME' reference, "
-        "so that the secret stays out of the file")
+        "so that the secret stays out of the file"
+    )
 
 
 def test_missing_env_var_is_named(tmp_path: Path) -> None:
     yaml_text = "providers:\n  local:\n    base_url: http://h/v1\n    api_keys: [env:SET, env:NOT_SET]\n"
     assert problem({"SET": "x"}, yaml_text, tmp_path) == (
-        f"{source(tmp_path)}: providers.local.api_keys[1]: environment variable NOT_SET is not set")
+        f"{source(tmp_path)}: providers.local.api_keys[1]: environment variable NOT_SET is not set"
+    )
 
 
 def test_empty_env_var_counts_as_missing(tmp_path: Path) -> None:
     yaml_text = "providers:\n  local:\n    headers:\n      X-Key: env:EMPTY\n"
     assert problem({"EMPTY": ""}, yaml_text, tmp_path) == (
-        f"{source(tmp_path)}: providers.local.headers.X-Key: environment variable EMPTY is not set")
+        f"{source(tmp_path)}: providers.local.headers.X-Key: environment variable EMPTY is not set"
+    )
 
 
 def test_every_problem_is_listed_one_per_line(tmp_path: Path) -> None:
@@ -209,13 +236,15 @@ def test_every_problem_is_listed_one_per_line(tmp_path: Path) -> None:
 
 def test_unknown_provider_type(tmp_path: Path) -> None:
     assert problem({}, "providers:\n  bedrock:\n    type: bedrock\n", tmp_path) == (
-        f"{source(tmp_path)}: providers.bedrock.type: unknown provider type 'bedrock' (available: {AVAILABLE})")
+        f"{source(tmp_path)}: providers.bedrock.type: unknown provider type 'bedrock' (available: {AVAILABLE})"
+    )
 
 
 def test_model_referencing_an_unknown_provider(tmp_path: Path) -> None:
     yaml_text = "providers:\n  local: {base_url: 'http://h/v1'}\nmodels:\n  fast: {provider: nowhere, model: m}\n"
     assert problem({}, yaml_text, tmp_path) == (
-        f"{source(tmp_path)}: models.fast.provider: unknown provider 'nowhere' (configured: local, ollama)")
+        f"{source(tmp_path)}: models.fast.provider: unknown provider 'nowhere' (configured: local, ollama)"
+    )
 
 
 def test_yaml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
@@ -232,7 +261,8 @@ def test_yaml_tab_indentation_error(tmp_path: Path) -> None:
 
 def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
     assert problem({}, "- a\n- b\n", tmp_path) == (
-        f"{source(tmp_path)}: <top>: the file must hold a mapping at the top level")
+        f"{source(tmp_path)}: <top>: the file must hold a mapping at the top level"
+    )
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -248,10 +278,14 @@ def test_missing_file(tmp_path: Path) -> None:
         ("server:\n  prot: 1\n", "server.prot: Extra inputs are not permitted"),
         ("providers:\n  local:\n    timout: 5\n", "providers.local.timout: Extra inputs are not permitted"),
         ("providers:\n  local:\n    timeout: 0\n", "providers.local.timeout: Input should be greater than 0"),
-        ("providers:\n  local:\n    base_url: ftp://h\n",
-         "providers.local.base_url: must start with http:// or https://"),
-        ("providers:\n  'bad name': {}\n",
-         "providers: provider name 'bad name' may only hold letters, digits, '_', '.', '-'"),
+        (
+            "providers:\n  local:\n    base_url: ftp://h\n",
+            "providers.local.base_url: must start with http:// or https://",
+        ),
+        (
+            "providers:\n  'bad name': {}\n",
+            "providers: provider name 'bad name' may only hold letters, digits, '_', '.', '-'",
+        ),
         ("models:\n  m: {provider: ollama}\n", "models.m: model: Field required (or a list of deployments)"),
         ("models:\n  m: {provider: ollama, model: ''}\n", "models.m.model: String should have at least 1 character"),
         ("aliases:\n  a: [b]\n", "aliases.a: Input should be a valid string"),
@@ -275,8 +309,7 @@ def test_api_key_shorthand_goes_first() -> None:
 
 def test_single_server_key_reference_is_not_split_into_characters(tmp_path: Path) -> None:
     try:
-        config = load({"GW": "abc123", "BABELGATE_API_KEYS": "k2"}, "server:\n  api_keys: env:GW\n",
-                      tmp_path=tmp_path)
+        config = load({"GW": "abc123", "BABELGATE_API_KEYS": "k2"}, "server:\n  api_keys: env:GW\n", tmp_path=tmp_path)
     except ConfigError:
         return  # refusing the shape is fine too
     assert config.server.api_keys == ("abc123", "k2")

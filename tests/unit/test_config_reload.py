@@ -27,7 +27,8 @@ def test_bad_file_keeps_the_running_config(caplog: pytest.LogCaptureFixture) -> 
     assert reload_once(load, swapped.append) is False
     assert swapped == []
     assert caplog.messages == [
-        "config reload failed; keeping the running config:\ngw.yaml: server.port: Input should be a valid integer"]
+        "config reload failed; keeping the running config:\ngw.yaml: server.port: Input should be a valid integer"
+    ]
 
 
 def test_config_that_does_not_build_keeps_the_running_one() -> None:

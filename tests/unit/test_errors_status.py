@@ -30,8 +30,9 @@ def headers(**values: str) -> CIMultiDictProxy[str]:
     return CIMultiDictProxy(CIMultiDict({k.replace("_", "-"): v for k, v in values.items()}))
 
 
-def openai_body(message: str, *, error_type: str = "invalid_request_error", param: str | None = None,
-                code: str | int | None = None) -> bytes:
+def openai_body(
+    message: str, *, error_type: str = "invalid_request_error", param: str | None = None, code: str | int | None = None
+) -> bytes:
     return orjson.dumps({"error": {"message": message, "type": error_type, "param": param, "code": code}})
 
 
@@ -77,9 +78,12 @@ def test_rejected_request_relays_message_param_and_code() -> None:
     error = mapped(400, openai_body("Invalid value for 'temperature'", param="temperature", code="invalid_value"))
     assert summary(error) == (UpstreamRejected, 400, "invalid_request_error", "invalid_value", False)
     assert (error.raw_message, error.param) == ("Invalid value for 'temperature'", "temperature")
-    assert error_object(error, "en") == {"message": "Invalid value for 'temperature'",
-                                         "type": "invalid_request_error", "param": "temperature",
-                                         "code": "invalid_value"}
+    assert error_object(error, "en") == {
+        "message": "Invalid value for 'temperature'",
+        "type": "invalid_request_error",
+        "param": "temperature",
+        "code": "invalid_value",
+    }
 
 
 def test_rejected_request_without_message_uses_ours() -> None:
@@ -88,9 +92,15 @@ def test_rejected_request_without_message_uses_ours() -> None:
     assert error_object(error, "en")["message"] == "Provider 'openai' rejected the request."
 
 
-@pytest.mark.parametrize(("code", "kept"), [("insufficient_quota", "insufficient_quota"),
-                                            ("rate_limit_exceeded", "rate_limit_exceeded"),
-                                            ("tokens", "rate_limit_exceeded"), (None, "rate_limit_exceeded")])
+@pytest.mark.parametrize(
+    ("code", "kept"),
+    [
+        ("insufficient_quota", "insufficient_quota"),
+        ("rate_limit_exceeded", "rate_limit_exceeded"),
+        ("tokens", "rate_limit_exceeded"),
+        (None, "rate_limit_exceeded"),
+    ],
+)
 def test_rate_limit_codes(code: str | None, kept: str) -> None:
     error = mapped(429, openai_body("slow down", error_type="requests", code=code), headers(retry_after="7"))
     assert error.code == kept
@@ -128,8 +138,10 @@ def test_upstream_message_is_scrubbed() -> None:
         (openai_body("m", code=42), {"message": "m", "type": "invalid_request_error", "param": None, "code": 42}),
         (b'{"error": "model not loaded"}', {"message": "model not loaded"}),
         (b'{"detail": "Not Found"}', {"message": "Not Found"}),
-        (b'{"detail": [{"loc": ["body", "n"], "msg": "too big"}]}',
-         {"message": '[{"loc":["body","n"],"msg":"too big"}]'}),
+        (
+            b'{"detail": [{"loc": ["body", "n"], "msg": "too big"}]}',
+            {"message": '[{"loc":["body","n"],"msg":"too big"}]'},
+        ),
         (b'{"message": "plain", "code": "x"}', {"message": "plain", "code": "x"}),
         (b'{"error": {"detail": "nested"}}', {"message": "nested"}),
         (b"upstream crashed\n", {"message": "upstream crashed"}),
@@ -189,7 +201,12 @@ def test_retry_after_header_is_whole_seconds(retry_after: float, header: bytes) 
 
 def test_encode_error_in_openai_format() -> None:
     error = UpstreamRateLimited(provider="openai", retry_after=1)
-    assert orjson.loads(encode_error(error, "en")) == {"error": {
-        "message": "Provider 'openai' is rate limiting requests; try again later.", "type": "rate_limit_error",
-        "param": None, "code": "rate_limit_exceeded"}}
+    assert orjson.loads(encode_error(error, "en")) == {
+        "error": {
+            "message": "Provider 'openai' is rate limiting requests; try again later.",
+            "type": "rate_limit_error",
+            "param": None,
+            "code": "rate_limit_exceeded",
+        }
+    }
     assert encode_stream_error(error, "de") == b"data: " + encode_error(error, "de") + b"\n\n"

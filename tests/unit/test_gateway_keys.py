@@ -53,8 +53,20 @@ def test_key_id_is_a_12_hex_digit_hash_and_not_the_key() -> None:
 
 @pytest.mark.parametrize(
     "header",
-    [None, b"", b"key-one", b"Bearer", b"Bearer ", b"Bearer key-three", b"Bearer key-on", b"Bearer key-one-x",
-     b"Basic a2V5LW9uZQ==", b"Token key-one", b"Bearer KEY-ONE", b"Bearerkey-one"],
+    [
+        None,
+        b"",
+        b"key-one",
+        b"Bearer",
+        b"Bearer ",
+        b"Bearer key-three",
+        b"Bearer key-on",
+        b"Bearer key-one-x",
+        b"Basic a2V5LW9uZQ==",
+        b"Token key-one",
+        b"Bearer KEY-ONE",
+        b"Bearerkey-one",
+    ],
 )
 def test_missing_or_wrong_key_is_refused(header: bytes | None) -> None:
     with pytest.raises(AuthenticationFailed) as caught:

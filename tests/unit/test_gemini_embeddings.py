@@ -42,6 +42,7 @@ def one(text: str, **options: Any) -> JSON:
 
 # --- request ----------------------------------------------------------------------------------------
 
+
 def test_one_request_per_input_each_naming_the_model() -> None:
     wire, adjusted = translate({"input": ["first text", "second text"]})
     assert wire == {"requests": [one("first text"), one("second text")]}
@@ -60,8 +61,12 @@ def test_dimensions_become_output_dimensionality_on_every_request() -> None:
 def test_the_profile_task_type_goes_with_every_input_in_the_spec_order() -> None:
     profile = ModelProfile(task_type="RETRIEVAL_DOCUMENT")
     wire, _ = translate({"input": ["a", "b"], "dimensions": 768}, profile)
-    assert wire == {"requests": [one("a", taskType="RETRIEVAL_DOCUMENT", outputDimensionality=768),
-                                 one("b", taskType="RETRIEVAL_DOCUMENT", outputDimensionality=768)]}
+    assert wire == {
+        "requests": [
+            one("a", taskType="RETRIEVAL_DOCUMENT", outputDimensionality=768),
+            one("b", taskType="RETRIEVAL_DOCUMENT", outputDimensionality=768),
+        ]
+    }
     # EmbedContentRequest's field order: model, content, taskType, title, outputDimensionality.
     assert list(wire["requests"][0]) == ["model", "content", "taskType", "outputDimensionality"]
 
@@ -109,6 +114,7 @@ def test_the_batch_limit_is_the_apis() -> None:
 
 # --- profiles ---------------------------------------------------------------------------------------
 
+
 def test_task_type_is_configured_per_model_pattern() -> None:
     profiles = build_profiles({"models": {"gemini-embedding-*": {"task_type": "RETRIEVAL_DOCUMENT"}}})
     assert profiles.for_model("gemini-embedding-001").task_type == "RETRIEVAL_DOCUMENT"
@@ -132,6 +138,7 @@ def test_the_provider_declares_embeddings() -> None:
 
 # --- response ---------------------------------------------------------------------------------------
 
+
 def test_vectors_in_request_order_without_usage() -> None:
     body = {"embeddings": [{"values": [0.25, -0.5, 1]}, {"values": [0, 0.125, -1.5]}]}
     answer = embedding_from_wire(body, MODEL)
@@ -148,8 +155,7 @@ def test_usage_metadata_is_used_when_present() -> None:
     assert embedding_from_wire(only_prompt, MODEL).usage == Usage(prompt_tokens=4, total_tokens=4)
 
 
-@pytest.mark.parametrize("body", [{}, {"embeddings": [{}]}, {"embeddings": [{"values": ["x"]}]},
-                                  {"embeddings": None}])
+@pytest.mark.parametrize("body", [{}, {"embeddings": [{}]}, {"embeddings": [{"values": ["x"]}]}, {"embeddings": None}])
 def test_a_malformed_answer_raises_for_the_provider_to_report(body: JSON) -> None:
     with pytest.raises((KeyError, TypeError, ValueError)):
         embedding_from_wire(body, MODEL)

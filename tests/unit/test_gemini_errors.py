@@ -32,15 +32,28 @@ SCRUB = Scrubber([SECRET])
 NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
 AUTH_MESSAGE = "The gateway's credentials for provider gemini were rejected."
 KEY_INVALID = [
-    {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com",
-     "metadata": {"service": "generativelanguage.googleapis.com"}},
-    {"@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US",
-     "message": "API key not valid. Please pass a valid API key."},
+    {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "API_KEY_INVALID",
+        "domain": "googleapis.com",
+        "metadata": {"service": "generativelanguage.googleapis.com"},
+    },
+    {
+        "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+        "locale": "en-US",
+        "message": "API key not valid. Please pass a valid API key.",
+    },
 ]
 QUOTA = [
-    {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
-        {"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
-         "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]},
+    {
+        "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+        "violations": [
+            {
+                "quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+                "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
+            }
+        ],
+    },
     {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"},
 ]
 
@@ -66,46 +79,135 @@ def client_error(message: str | None, kind: str, code: str | None) -> JSON:
 
 ROWS = [
     # HTTP status, Google status, message, details, class, client status, client error object
-    (400, "INVALID_ARGUMENT", 'Invalid JSON payload received. Unknown name "foo": Cannot find field.', None,
-     UpstreamRejected, 400, client_error('Invalid JSON payload received. Unknown name "foo": Cannot find field.',
-                                         "invalid_request_error", None)),
-    (400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", KEY_INVALID,
-     UpstreamAuthFailed, 401, client_error(AUTH_MESSAGE, "authentication_error", "upstream_authentication_error")),
-    (400, "FAILED_PRECONDITION", "User location is not supported for the API use.", None,
-     UpstreamRejected, 400, client_error("User location is not supported for the API use.", "invalid_request_error",
-                                         None)),
-    (401, "UNAUTHENTICATED", "Request had invalid authentication credentials.", None,
-     UpstreamAuthFailed, 401, client_error(AUTH_MESSAGE, "authentication_error", "upstream_authentication_error")),
-    (403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers.", None,
-     UpstreamAuthFailed, 403, client_error(AUTH_MESSAGE, "permission_error", "upstream_authentication_error")),
-    (404, "NOT_FOUND", "models/gemini-9-ultra is not found for API version v1beta.", None,
-     UpstreamRejected, 404, client_error("models/gemini-9-ultra is not found for API version v1beta.",
-                                         "not_found_error", None)),
-    (409, "ABORTED", "The operation was aborted.", None,
-     UpstreamRejected, 409, client_error("The operation was aborted.", "conflict", None)),
-    (413, "INVALID_ARGUMENT", "Request payload size exceeds the limit: 20971520 bytes.", None,
-     UpstreamRejected, 413, client_error("Request payload size exceeds the limit: 20971520 bytes.",
-                                         "invalid_request_error", None)),
-    (429, "RESOURCE_EXHAUSTED", "You exceeded your current quota.", QUOTA,
-     UpstreamRateLimited, 429, client_error("You exceeded your current quota.", "rate_limit_error",
-                                            "rate_limit_exceeded")),
-    (500, "INTERNAL", "An internal error has occurred.", None,
-     UpstreamError, 502, client_error("Provider 'gemini' failed with HTTP status 500.", "server_error",
-                                      "upstream_error")),
-    (503, "UNAVAILABLE", "The model is overloaded. Please try again later.", None,
-     UpstreamUnavailable, 503, client_error("Provider 'gemini' is temporarily unavailable; try again later.",
-                                            "server_error", "upstream_unavailable")),
-    (504, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete.", None,
-     UpstreamTimeout, 504, client_error("Provider 'gemini' did not answer in time (HTTP 504).", "timeout",
-                                        "upstream_timeout")),
+    (
+        400,
+        "INVALID_ARGUMENT",
+        'Invalid JSON payload received. Unknown name "foo": Cannot find field.',
+        None,
+        UpstreamRejected,
+        400,
+        client_error(
+            'Invalid JSON payload received. Unknown name "foo": Cannot find field.', "invalid_request_error", None
+        ),
+    ),
+    (
+        400,
+        "INVALID_ARGUMENT",
+        "API key not valid. Please pass a valid API key.",
+        KEY_INVALID,
+        UpstreamAuthFailed,
+        401,
+        client_error(AUTH_MESSAGE, "authentication_error", "upstream_authentication_error"),
+    ),
+    (
+        400,
+        "FAILED_PRECONDITION",
+        "User location is not supported for the API use.",
+        None,
+        UpstreamRejected,
+        400,
+        client_error("User location is not supported for the API use.", "invalid_request_error", None),
+    ),
+    (
+        401,
+        "UNAUTHENTICATED",
+        "Request had invalid authentication credentials.",
+        None,
+        UpstreamAuthFailed,
+        401,
+        client_error(AUTH_MESSAGE, "authentication_error", "upstream_authentication_error"),
+    ),
+    (
+        403,
+        "PERMISSION_DENIED",
+        "Method doesn't allow unregistered callers.",
+        None,
+        UpstreamAuthFailed,
+        403,
+        client_error(AUTH_MESSAGE, "permission_error", "upstream_authentication_error"),
+    ),
+    (
+        404,
+        "NOT_FOUND",
+        "models/gemini-9-ultra is not found for API version v1beta.",
+        None,
+        UpstreamRejected,
+        404,
+        client_error("models/gemini-9-ultra is not found for API version v1beta.", "not_found_error", None),
+    ),
+    (
+        409,
+        "ABORTED",
+        "The operation was aborted.",
+        None,
+        UpstreamRejected,
+        409,
+        client_error("The operation was aborted.", "conflict", None),
+    ),
+    (
+        413,
+        "INVALID_ARGUMENT",
+        "Request payload size exceeds the limit: 20971520 bytes.",
+        None,
+        UpstreamRejected,
+        413,
+        client_error("Request payload size exceeds the limit: 20971520 bytes.", "invalid_request_error", None),
+    ),
+    (
+        429,
+        "RESOURCE_EXHAUSTED",
+        "You exceeded your current quota.",
+        QUOTA,
+        UpstreamRateLimited,
+        429,
+        client_error("You exceeded your current quota.", "rate_limit_error", "rate_limit_exceeded"),
+    ),
+    (
+        500,
+        "INTERNAL",
+        "An internal error has occurred.",
+        None,
+        UpstreamError,
+        502,
+        client_error("Provider 'gemini' failed with HTTP status 500.", "server_error", "upstream_error"),
+    ),
+    (
+        503,
+        "UNAVAILABLE",
+        "The model is overloaded. Please try again later.",
+        None,
+        UpstreamUnavailable,
+        503,
+        client_error(
+            "Provider 'gemini' is temporarily unavailable; try again later.", "server_error", "upstream_unavailable"
+        ),
+    ),
+    (
+        504,
+        "DEADLINE_EXCEEDED",
+        "Deadline expired before operation could complete.",
+        None,
+        UpstreamTimeout,
+        504,
+        client_error("Provider 'gemini' did not answer in time (HTTP 504).", "timeout", "upstream_timeout"),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("status", "google", "message", "details", "cls", "client_status", "expected"), ROWS,
-                         ids=[f"{row[0]}-{row[1]}{'-' + row[3][0]['reason'] if row[3] is KEY_INVALID else ''}"
-                              for row in ROWS])
-def test_every_status_maps_by_the_one_table(status: int, google: str, message: str, details: list[JSON] | None,
-                                            cls: type[GatewayError], client_status: int, expected: JSON) -> None:
+@pytest.mark.parametrize(
+    ("status", "google", "message", "details", "cls", "client_status", "expected"),
+    ROWS,
+    ids=[f"{row[0]}-{row[1]}{'-' + row[3][0]['reason'] if row[3] is KEY_INVALID else ''}" for row in ROWS],
+)
+def test_every_status_maps_by_the_one_table(
+    status: int,
+    google: str,
+    message: str,
+    details: list[JSON] | None,
+    cls: type[GatewayError],
+    client_status: int,
+    expected: JSON,
+) -> None:
     error = mapped(status, google_body(status, google, message, details))
     assert type(error) is cls
     assert error.status == client_status
@@ -183,15 +285,17 @@ def test_a_body_that_is_not_json_is_relayed_as_text_and_scrubbed() -> None:
 def test_an_html_5xx_body_gets_our_message() -> None:
     error = mapped(502, b"<html><body>502 Bad Gateway</body></html>")
     assert type(error) is UpstreamError
-    assert error_object(error, "en") == client_error("Provider 'gemini' failed with HTTP status 502.", "server_error",
-                                                     "upstream_error")
+    assert error_object(error, "en") == client_error(
+        "Provider 'gemini' failed with HTTP status 502.", "server_error", "upstream_error"
+    )
 
 
 def test_an_empty_body_gets_our_message() -> None:
     error = mapped(400, b"")
     assert type(error) is UpstreamRejected
-    assert error_object(error, "en") == client_error("Provider 'gemini' rejected the request.",
-                                                     "invalid_request_error", None)
+    assert error_object(error, "en") == client_error(
+        "Provider 'gemini' rejected the request.", "invalid_request_error", None
+    )
 
 
 def test_a_long_text_body_is_cut_at_500_characters() -> None:

@@ -65,8 +65,13 @@ def translated(body: JSON) -> ChatResponse:
 
 
 def response(message: AssistantMessage, finish: Any, usage: Usage | None = USAGE_OUT) -> ChatResponse:
-    return ChatResponse(id=RESPONSE_ID, created=CREATED, model=MODEL,
-                        choices=[Choice(index=0, message=message, finish_reason=finish)], usage=usage)
+    return ChatResponse(
+        id=RESPONSE_ID,
+        created=CREATED,
+        model=MODEL,
+        choices=[Choice(index=0, message=message, finish_reason=finish)],
+        usage=usage,
+    )
 
 
 def encoded(result: ChatResponse) -> JSON:
@@ -77,16 +82,30 @@ def encoded(result: ChatResponse) -> JSON:
 
 # --- content -------------------------------------------------------------------------------------
 
+
 def test_text() -> None:
     result = translated(api_response(candidate({"text": "Hello!"})))
     assert result == response(AssistantMessage(content="Hello!"), "stop")
     assert encoded(result) == {
-        "id": RESPONSE_ID, "object": "chat.completion", "created": CREATED, "model": MODEL,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello!"}, "finish_reason": "stop",
-                     "logprobs": None}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15,
-                  "prompt_tokens_details": {"cached_tokens": 0},
-                  "completion_tokens_details": {"reasoning_tokens": 0}},
+        "id": RESPONSE_ID,
+        "object": "chat.completion",
+        "created": CREATED,
+        "model": MODEL,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Hello!"},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 10,
+            "completion_tokens": 5,
+            "total_tokens": 15,
+            "prompt_tokens_details": {"cached_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        },
     }
 
 
@@ -96,17 +115,27 @@ def test_several_text_parts_are_concatenated() -> None:
 
 
 def test_thought_parts_are_reasoning_content() -> None:
-    result = translated(api_response(candidate(
-        {"text": "**Planning** I should greet.", "thought": True},
-        {"text": " Briefly.", "thought": True, "thoughtSignature": SIGNATURE},
-        {"thought": True, "thoughtSignature": SIGNATURE},  # a signature-only thought part holds no text
-        {"text": "Hi there."},
-    ), usage={**USAGE, "thoughtsTokenCount": 40, "totalTokenCount": 55}))
+    result = translated(
+        api_response(
+            candidate(
+                {"text": "**Planning** I should greet.", "thought": True},
+                {"text": " Briefly.", "thought": True, "thoughtSignature": SIGNATURE},
+                {"thought": True, "thoughtSignature": SIGNATURE},  # a signature-only thought part holds no text
+                {"text": "Hi there."},
+            ),
+            usage={**USAGE, "thoughtsTokenCount": 40, "totalTokenCount": 55},
+        )
+    )
     assert result == response(
-        AssistantMessage(content="Hi there.", reasoning_content="**Planning** I should greet. Briefly."), "stop",
-        Usage(prompt_tokens=10, completion_tokens=45, total_tokens=55, cached_tokens=0, reasoning_tokens=40))
+        AssistantMessage(content="Hi there.", reasoning_content="**Planning** I should greet. Briefly."),
+        "stop",
+        Usage(prompt_tokens=10, completion_tokens=45, total_tokens=55, cached_tokens=0, reasoning_tokens=40),
+    )
     assert encoded(result)["choices"][0]["message"] == {
-        "role": "assistant", "content": "Hi there.", "reasoning_content": "**Planning** I should greet. Briefly."}
+        "role": "assistant",
+        "content": "Hi there.",
+        "reasoning_content": "**Planning** I should greet. Briefly.",
+    }
 
 
 def test_only_thoughts_leave_content_none() -> None:
@@ -115,38 +144,67 @@ def test_only_thoughts_leave_content_none() -> None:
 
 
 def test_function_calls_with_ids_carry_the_signature_in_the_tool_call_id() -> None:
-    result = translated(api_response(candidate(
-        {"text": "Checking both."},
-        {"functionCall": {"id": "fc_a1", "name": "get_weather", "args": {"city": "Paris", "days": [1, 2]}},
-         "thoughtSignature": SIGNATURE},
-        {"functionCall": {"id": "fc_b2", "name": "get_time"}},  # parallel calls: only the first is signed
-    )))
+    result = translated(
+        api_response(
+            candidate(
+                {"text": "Checking both."},
+                {
+                    "functionCall": {"id": "fc_a1", "name": "get_weather", "args": {"city": "Paris", "days": [1, 2]}},
+                    "thoughtSignature": SIGNATURE,
+                },
+                {"functionCall": {"id": "fc_b2", "name": "get_time"}},  # parallel calls: only the first is signed
+            )
+        )
+    )
     signed = f"fc_a1~sig~{SIGNATURE}"
     assert signed == tool_ids.join("fc_a1", SIGNATURE)
-    assert result == response(AssistantMessage(content="Checking both.", tool_calls=[
-        ToolCall(id=signed, name="get_weather", arguments='{"city":"Paris","days":[1,2]}'),
-        ToolCall(id="fc_b2", name="get_time", arguments="{}"),
-    ]), "tool_calls")
+    assert result == response(
+        AssistantMessage(
+            content="Checking both.",
+            tool_calls=[
+                ToolCall(id=signed, name="get_weather", arguments='{"city":"Paris","days":[1,2]}'),
+                ToolCall(id="fc_b2", name="get_time", arguments="{}"),
+            ],
+        ),
+        "tool_calls",
+    )
     assert encoded(result)["choices"][0] == {
-        "index": 0, "finish_reason": "tool_calls", "logprobs": None,
-        "message": {"role": "assistant", "content": "Checking both.", "tool_calls": [
-            {"id": signed, "type": "function",
-             "function": {"name": "get_weather", "arguments": '{"city":"Paris","days":[1,2]}'}},
-            {"id": "fc_b2", "type": "function", "function": {"name": "get_time", "arguments": "{}"}},
-        ]},
+        "index": 0,
+        "finish_reason": "tool_calls",
+        "logprobs": None,
+        "message": {
+            "role": "assistant",
+            "content": "Checking both.",
+            "tool_calls": [
+                {
+                    "id": signed,
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Paris","days":[1,2]}'},
+                },
+                {"id": "fc_b2", "type": "function", "function": {"name": "get_time", "arguments": "{}"}},
+            ],
+        },
     }
 
 
 def test_function_calls_without_ids_get_stable_minted_ids() -> None:
-    body = api_response(candidate(
-        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}},
-        {"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}, "thoughtSignature": SIGNATURE},
-    ))
+    body = api_response(
+        candidate(
+            {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}},
+            {"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}, "thoughtSignature": SIGNATURE},
+        )
+    )
     result = translated(body)
-    assert result == response(AssistantMessage(content=None, tool_calls=[
-        ToolCall(id=MINTED_WEATHER_0, name="get_weather", arguments='{"city":"Paris"}'),
-        ToolCall(id=f"{MINTED_WEATHER_1}~sig~{SIGNATURE}", name="get_weather", arguments='{"city":"Rome"}'),
-    ]), "tool_calls")
+    assert result == response(
+        AssistantMessage(
+            content=None,
+            tool_calls=[
+                ToolCall(id=MINTED_WEATHER_0, name="get_weather", arguments='{"city":"Paris"}'),
+                ToolCall(id=f"{MINTED_WEATHER_1}~sig~{SIGNATURE}", name="get_weather", arguments='{"city":"Rome"}'),
+            ],
+        ),
+        "tool_calls",
+    )
     assert translated(body) == result  # the same answer gives the same ids
     assert encoded(result)["choices"][0]["message"]["content"] is None
 
@@ -156,8 +214,11 @@ def test_minted_ids() -> None:
     assert minted_id(RESPONSE_ID, 0, 1, "get_weather") == MINTED_WEATHER_1
     assert minted_id(RESPONSE_ID, 1, 0, "get_weather") == MINTED_WEATHER_CANDIDATE_1
     # The response id, the candidate, the position and the name all count.
-    others = {minted_id("another-response", 0, 0, "get_weather"), minted_id(RESPONSE_ID, 0, 0, "get_time"),
-              minted_id("", 0, 0, "get_weather")}
+    others = {
+        minted_id("another-response", 0, 0, "get_weather"),
+        minted_id(RESPONSE_ID, 0, 0, "get_time"),
+        minted_id("", 0, 0, "get_weather"),
+    }
     assert len(others) == 3
     assert not others & {MINTED_WEATHER_0, MINTED_WEATHER_1, MINTED_WEATHER_CANDIDATE_1}
     for value in (*others, MINTED_WEATHER_0):
@@ -166,40 +227,67 @@ def test_minted_ids() -> None:
 
 
 def test_images_become_message_images_as_data_urls() -> None:
-    result = translated(api_response(candidate(
-        {"text": "Here is your cat."},
-        {"inlineData": {"mimeType": "image/png", "data": PNG}},
-        {"inlineData": {"mimeType": "image/jpeg", "data": "/9j/4AAQ"}},
-    )))
-    images = [{"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
-              {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQ"}}]
+    result = translated(
+        api_response(
+            candidate(
+                {"text": "Here is your cat."},
+                {"inlineData": {"mimeType": "image/png", "data": PNG}},
+                {"inlineData": {"mimeType": "image/jpeg", "data": "/9j/4AAQ"}},
+            )
+        )
+    )
+    images = [
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+        {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQ"}},
+    ]
     assert result == response(AssistantMessage(content="Here is your cat.", images=images), "stop")
-    assert encoded(result)["choices"][0]["message"] == {"role": "assistant", "content": "Here is your cat.",
-                                                         "images": images}
+    assert encoded(result)["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "Here is your cat.",
+        "images": images,
+    }
 
 
 def test_other_parts_are_kept_in_gemini_parts() -> None:
     code = {"executableCode": {"language": "PYTHON", "code": "print(2 + 2)"}}
     outcome = {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "4\n"}}
     audio = {"inlineData": {"mimeType": "audio/wav", "data": "UklGRg=="}}
-    result = translated(api_response(candidate({"text": "Let me compute."}, code, outcome, audio,
-                                               {"text": "It is 4."})))
-    assert result == response(AssistantMessage(content="Let me compute.It is 4.",
-                                               extra={"gemini_parts": [code, outcome, audio]}), "stop")
-    assert encoded(result)["choices"][0]["message"] == {"role": "assistant", "content": "Let me compute.It is 4.",
-                                                         "gemini_parts": [code, outcome, audio]}
+    result = translated(
+        api_response(candidate({"text": "Let me compute."}, code, outcome, audio, {"text": "It is 4."}))
+    )
+    assert result == response(
+        AssistantMessage(content="Let me compute.It is 4.", extra={"gemini_parts": [code, outcome, audio]}), "stop"
+    )
+    assert encoded(result)["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "Let me compute.It is 4.",
+        "gemini_parts": [code, outcome, audio],
+    }
 
 
 # --- finish reasons ------------------------------------------------------------------------------
 
 EXPECTED_FINISH = {
-    "STOP": "stop", "MAX_TOKENS": "length", "CONTINUATION": "length", "SAFETY": "content_filter",
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "CONTINUATION": "length",
+    "SAFETY": "content_filter",
     "RECITATION": "content_filter",
-    "BLOCKLIST": "content_filter", "PROHIBITED_CONTENT": "content_filter", "SPII": "content_filter",
-    "IMAGE_SAFETY": "content_filter", "IMAGE_PROHIBITED_CONTENT": "content_filter",
-    "IMAGE_RECITATION": "content_filter", "LANGUAGE": "stop", "OTHER": "stop", "MALFORMED_FUNCTION_CALL": "stop",
-    "UNEXPECTED_TOOL_CALL": "stop", "TOO_MANY_TOOL_CALLS": "stop", "MISSING_THOUGHT_SIGNATURE": "stop",
-    "NO_IMAGE": "stop", "IMAGE_OTHER": "stop", "FINISH_REASON_UNSPECIFIED": "stop",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+    "IMAGE_PROHIBITED_CONTENT": "content_filter",
+    "IMAGE_RECITATION": "content_filter",
+    "LANGUAGE": "stop",
+    "OTHER": "stop",
+    "MALFORMED_FUNCTION_CALL": "stop",
+    "UNEXPECTED_TOOL_CALL": "stop",
+    "TOO_MANY_TOOL_CALLS": "stop",
+    "MISSING_THOUGHT_SIGNATURE": "stop",
+    "NO_IMAGE": "stop",
+    "IMAGE_OTHER": "stop",
+    "FINISH_REASON_UNSPECIFIED": "stop",
 }
 
 
@@ -215,11 +303,14 @@ def test_every_finish_reason(reason: str, finish: str) -> None:
     encoded(result)
 
 
-@pytest.mark.parametrize(("reason", "finish"), [("STOP", "tool_calls"), ("OTHER", "tool_calls"),
-                                                ("MAX_TOKENS", "length"), ("SAFETY", "content_filter")])
+@pytest.mark.parametrize(
+    ("reason", "finish"),
+    [("STOP", "tool_calls"), ("OTHER", "tool_calls"), ("MAX_TOKENS", "length"), ("SAFETY", "content_filter")],
+)
 def test_finish_reasons_of_a_turn_with_function_calls(reason: str, finish: str) -> None:
-    result = translated(api_response(candidate({"functionCall": {"id": "fc_1", "name": "f", "args": {}}},
-                                               finish=reason)))
+    result = translated(
+        api_response(candidate({"functionCall": {"id": "fc_1", "name": "f", "args": {}}}, finish=reason))
+    )
     assert result.choices[0].finish_reason == finish
 
 
@@ -229,37 +320,62 @@ def test_a_finish_reason_newer_than_the_table_is_stop() -> None:
 
 
 def test_a_candidate_blocked_mid_answer_has_no_content() -> None:
-    body = api_response({"finishReason": "SAFETY", "index": 0, "safetyRatings": [
-        {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}]})
+    body = api_response(
+        {
+            "finishReason": "SAFETY",
+            "index": 0,
+            "safetyRatings": [{"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}],
+        }
+    )
     result = translated(body)
     assert result == response(AssistantMessage(content=None), "content_filter")
     encoded(result)
 
 
 def test_a_blocked_prompt_is_a_filtered_empty_answer() -> None:
-    body = sdk_checked({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
-                        "usageMetadata": {"promptTokenCount": 8, "totalTokenCount": 8},
-                        "modelVersion": MODEL, "responseId": RESPONSE_ID})
+    body = sdk_checked(
+        {
+            "promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
+            "usageMetadata": {"promptTokenCount": 8, "totalTokenCount": 8},
+            "modelVersion": MODEL,
+            "responseId": RESPONSE_ID,
+        }
+    )
     result = translated(body)
-    assert result == response(AssistantMessage(content=None), "content_filter",
-                              Usage(prompt_tokens=8, completion_tokens=0, total_tokens=8, cached_tokens=0,
-                                    reasoning_tokens=0))
-    assert encoded(result)["choices"] == [{"index": 0, "message": {"role": "assistant", "content": None},
-                                           "finish_reason": "content_filter", "logprobs": None}]
+    assert result == response(
+        AssistantMessage(content=None),
+        "content_filter",
+        Usage(prompt_tokens=8, completion_tokens=0, total_tokens=8, cached_tokens=0, reasoning_tokens=0),
+    )
+    assert encoded(result)["choices"] == [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": None},
+            "finish_reason": "content_filter",
+            "logprobs": None,
+        }
+    ]
 
 
 # --- several candidates, ids, usage --------------------------------------------------------------
 
+
 def test_several_candidates_become_choices_by_index() -> None:
-    body = api_response(candidate({"text": "Blue."}, index=0),
-                        candidate({"functionCall": {"name": "get_weather", "args": {}}}, index=1),
-                        candidate({"text": "Cut"}, index=2, finish="MAX_TOKENS"))
+    body = api_response(
+        candidate({"text": "Blue."}, index=0),
+        candidate({"functionCall": {"name": "get_weather", "args": {}}}, index=1),
+        candidate({"text": "Cut"}, index=2, finish="MAX_TOKENS"),
+    )
     result = translated(body)
     assert result.choices == [
         Choice(index=0, message=AssistantMessage(content="Blue."), finish_reason="stop"),
-        Choice(index=1, message=AssistantMessage(tool_calls=[
-            ToolCall(id=MINTED_WEATHER_CANDIDATE_1, name="get_weather", arguments="{}")]),
-            finish_reason="tool_calls"),
+        Choice(
+            index=1,
+            message=AssistantMessage(
+                tool_calls=[ToolCall(id=MINTED_WEATHER_CANDIDATE_1, name="get_weather", arguments="{}")]
+            ),
+            finish_reason="tool_calls",
+        ),
         Choice(index=2, message=AssistantMessage(content="Cut"), finish_reason="length"),
     ]
     assert [choice["index"] for choice in encoded(result)["choices"]] == [0, 1, 2]
@@ -277,22 +393,35 @@ def test_without_model_version_or_response_id_the_requested_model_is_named() -> 
 
 
 def test_usage_mapping() -> None:
-    usage = {"promptTokenCount": 100, "toolUsePromptTokenCount": 20, "candidatesTokenCount": 30,
-             "thoughtsTokenCount": 50, "cachedContentTokenCount": 40, "totalTokenCount": 200,
-             "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 100}]}
+    usage = {
+        "promptTokenCount": 100,
+        "toolUsePromptTokenCount": 20,
+        "candidatesTokenCount": 30,
+        "thoughtsTokenCount": 50,
+        "cachedContentTokenCount": 40,
+        "totalTokenCount": 200,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 100}],
+    }
     result = translated(api_response(candidate({"text": "x"}), usage=usage))
-    assert result.usage == Usage(prompt_tokens=120, completion_tokens=80, total_tokens=200, cached_tokens=40,
-                                 reasoning_tokens=50)
-    assert encoded(result)["usage"] == {"prompt_tokens": 120, "completion_tokens": 80, "total_tokens": 200,
-                                        "prompt_tokens_details": {"cached_tokens": 40},
-                                        "completion_tokens_details": {"reasoning_tokens": 50}}
+    assert result.usage == Usage(
+        prompt_tokens=120, completion_tokens=80, total_tokens=200, cached_tokens=40, reasoning_tokens=50
+    )
+    assert encoded(result)["usage"] == {
+        "prompt_tokens": 120,
+        "completion_tokens": 80,
+        "total_tokens": 200,
+        "prompt_tokens_details": {"cached_tokens": 40},
+        "completion_tokens_details": {"reasoning_tokens": 50},
+    }
 
 
 def test_usage_without_total_is_the_sum() -> None:
-    result = translated(api_response(candidate({"text": "x"}), usage={"promptTokenCount": 7,
-                                                                      "candidatesTokenCount": 3}))
-    assert result.usage == Usage(prompt_tokens=7, completion_tokens=3, total_tokens=10, cached_tokens=0,
-                                 reasoning_tokens=0)
+    result = translated(
+        api_response(candidate({"text": "x"}), usage={"promptTokenCount": 7, "candidatesTokenCount": 3})
+    )
+    assert result.usage == Usage(
+        prompt_tokens=7, completion_tokens=3, total_tokens=10, cached_tokens=0, reasoning_tokens=0
+    )
 
 
 def test_no_usage_metadata_means_no_usage() -> None:

@@ -29,14 +29,22 @@ from tests.fakes import gemini_upstream as gem
 JSON = dict[str, Any]
 GEMINI_3 = "gemini-3-pro-preview"
 GEMINI_2 = "gemini-2.5-flash"
-FUNCTION = {"type": "function", "function": {"name": "run", "parameters": {
-    "type": "object", "properties": {"a": {"type": "integer"}}}}}
-DECLARATIONS = {"functionDeclarations": [{"name": "run", "parametersJsonSchema": {
-    "type": "object", "properties": {"a": {"type": "integer"}}}}]}
+FUNCTION = {
+    "type": "function",
+    "function": {"name": "run", "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}}},
+}
+DECLARATIONS = {
+    "functionDeclarations": [
+        {"name": "run", "parametersJsonSchema": {"type": "object", "properties": {"a": {"type": "integer"}}}}
+    ]
+}
 SEARCH = {"type": "web_search", "user_location": {"type": "approximate", "city": "Paris"}}
 PROFILES = build_profiles({})
-METADATA = gem.grounding_metadata(["weather Paris"], [("https://vertexaisearch.cloud.google.com/grounding-api-redirect/1",
-                                                       "meteo.fr")], cited=("Rain in Paris.", 0))
+METADATA = gem.grounding_metadata(
+    ["weather Paris"],
+    [("https://vertexaisearch.cloud.google.com/grounding-api-redirect/1", "meteo.fr")],
+    cited=("Rain in Paris.", 0),
+)
 
 
 def wire(model: str, *tools: JSON, positions: tuple[int, ...] | None = None, **fields: Any) -> tuple[JSON, list[str]]:
@@ -50,6 +58,7 @@ def wire(model: str, *tools: JSON, positions: tuple[int, ...] | None = None, **f
 
 # --- the request -------------------------------------------------------------------------------
 
+
 def test_gemini_3_searches_beside_functions_with_server_side_invocations_on() -> None:
     sent, adjusted = wire(GEMINI_3, FUNCTION, SEARCH)
     assert sent["tools"] == [DECLARATIONS, {"googleSearch": {}}]
@@ -59,8 +68,10 @@ def test_gemini_3_searches_beside_functions_with_server_side_invocations_on() ->
 
 def test_a_named_tool_choice_stays_beside_google_search() -> None:
     sent, _ = wire(GEMINI_3, FUNCTION, SEARCH, tool_choice={"type": "function", "function": {"name": "run"}})
-    assert sent["toolConfig"] == {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["run"]},
-                                  "includeServerSideToolInvocations": True}
+    assert sent["toolConfig"] == {
+        "functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["run"]},
+        "includeServerSideToolInvocations": True,
+    }
 
 
 def test_gemini_2_drops_search_beside_functions_and_reports_it() -> None:
@@ -99,13 +110,17 @@ def test_the_fake_refuses_what_the_api_refuses() -> None:
     flagged = {**body, "toolConfig": {"includeServerSideToolInvocations": True}}
     assert gem.request_violations(flagged, GEMINI_3) == []
     assert gem.request_violations(flagged, GEMINI_2)  # "Tool call context circulation is not enabled"
-    lone = {"contents": body["contents"], "tools": [{"googleSearch": {}}],
-            "toolConfig": {"functionCallingConfig": {"mode": "ANY"}}}
+    lone = {
+        "contents": body["contents"],
+        "tools": [{"googleSearch": {}}],
+        "toolConfig": {"functionCallingConfig": {"mode": "ANY"}},
+    }
     assert gem.request_violations(lone, GEMINI_2)
     assert gem.request_violations({**body, "tools": [{"googleSearch": {"excludeDomains": ["a.org"]}}]}, GEMINI_2)
 
 
 # --- the answer ---------------------------------------------------------------------------------
+
 
 def sdk_checked(payload: JSON) -> JSON:
     with warnings.catch_warnings():
@@ -123,8 +138,11 @@ def test_a_grounded_answer_keeps_its_text() -> None:
 
 
 def test_gemini_3s_own_search_calls_are_not_tool_calls() -> None:
-    parts = [*gem.search_tool_parts("s1", ["weather Paris"], thought_signature="c2ln"), gem.text_part("Checking. "),
-             gem.function_call_part("run", {"a": 1}, id="fc1")]
+    parts = [
+        *gem.search_tool_parts("s1", ["weather Paris"], thought_signature="c2ln"),
+        gem.text_part("Checking. "),
+        gem.function_call_part("run", {"a": 1}, id="fc1"),
+    ]
     payload = sdk_checked(gem.grounded(gem.response(parts, model_version=GEMINI_3), METADATA))
     message = from_wire(payload, created=1, model=GEMINI_3).choices[0].message
     assert message.content == "Checking. "
@@ -133,8 +151,11 @@ def test_gemini_3s_own_search_calls_are_not_tool_calls() -> None:
 
 def run(payloads: list[JSON], model: str) -> list[ChatChunk]:
     stream = GeminiStreamTranslator("gemini", created=1, model=model, scrub=Scrubber([]))
-    chunks = [chunk for payload in payloads for chunk in stream.feed(SSEEvent(data=orjson.dumps(sdk_checked(payload))
-                                                                              .decode()))]
+    chunks = [
+        chunk
+        for payload in payloads
+        for chunk in stream.feed(SSEEvent(data=orjson.dumps(sdk_checked(payload)).decode()))
+    ]
     return chunks + stream.finish()
 
 
@@ -149,11 +170,21 @@ def test_a_grounded_stream_gives_the_text_and_its_finish() -> None:
 
 
 def test_a_stream_with_gemini_3s_own_search_numbers_only_the_client_call() -> None:
-    payloads = [gem.chunk(gem.search_tool_parts("s1", ["weather Paris"]), model_version=GEMINI_3),
-                gem.grounded(gem.chunk([gem.function_call_part("run", {"a": 1}, id="fc1")], finish_reason="STOP",
-                                       usage=gem.usage(9, 5), model_version=GEMINI_3), METADATA)]
+    payloads = [
+        gem.chunk(gem.search_tool_parts("s1", ["weather Paris"]), model_version=GEMINI_3),
+        gem.grounded(
+            gem.chunk(
+                [gem.function_call_part("run", {"a": 1}, id="fc1")],
+                finish_reason="STOP",
+                usage=gem.usage(9, 5),
+                model_version=GEMINI_3,
+            ),
+            METADATA,
+        ),
+    ]
     chunks = run(payloads, GEMINI_3)
     calls = [call for chunk in chunks for choice in chunk.choices for call in choice.delta.tool_calls or ()]
     assert [(call.index, call.name) for call in calls] == [(0, "run")]
     assert [choice.finish_reason for chunk in chunks for choice in chunk.choices if choice.finish_reason] == [
-        "tool_calls"]
+        "tool_calls"
+    ]

@@ -129,7 +129,7 @@ def encoded(chunks: list[ChatChunk]) -> list[JSON]:
     payloads = []
     for frame in frames:
         assert frame.startswith(b"data: ")
-        payload = orjson.loads(frame[len(b"data: "):])
+        payload = orjson.loads(frame[len(b"data: ") :])
         ChatCompletionChunk.model_validate(payload)
         payloads.append(payload)
     return payloads
@@ -138,7 +138,11 @@ def encoded(chunks: list[ChatChunk]) -> list[JSON]:
 def encoded_choices(payloads: list[JSON]) -> list[JSON]:
     for payload in payloads:
         assert {k: payload[k] for k in ("id", "object", "created", "model")} == {
-            "id": RESPONSE_ID, "object": "chat.completion.chunk", "created": CREATED, "model": MODEL}
+            "id": RESPONSE_ID,
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": MODEL,
+        }
     return [item for payload in payloads for item in payload["choices"]]
 
 
@@ -148,72 +152,139 @@ def wire_choice(delta: JSON, finish: str | None = None, index: int = 0) -> JSON:
 
 # --- complete streams ----------------------------------------------------------------------------
 
+
 def test_text_stream() -> None:
     stream = translator()
-    chunks = run(GeminiChunks()
-                 .parts({"text": "Hello"}, usage={"promptTokenCount": 9, "totalTokenCount": 9})
-                 .text(" wor")
-                 .parts({"text": "ld"}, finish="STOP",
-                        usage={"promptTokenCount": 9, "candidatesTokenCount": 3, "totalTokenCount": 12}), stream)
-    assert flat(chunks) == [ROLE, choice(Delta(content="Hello")), choice(Delta(content=" wor")),
-                            choice(Delta(content="ld")), choice(Delta(), "stop")]
+    chunks = run(
+        GeminiChunks()
+        .parts({"text": "Hello"}, usage={"promptTokenCount": 9, "totalTokenCount": 9})
+        .text(" wor")
+        .parts(
+            {"text": "ld"},
+            finish="STOP",
+            usage={"promptTokenCount": 9, "candidatesTokenCount": 3, "totalTokenCount": 12},
+        ),
+        stream,
+    )
+    assert flat(chunks) == [
+        ROLE,
+        choice(Delta(content="Hello")),
+        choice(Delta(content=" wor")),
+        choice(Delta(content="ld")),
+        choice(Delta(), "stop"),
+    ]
     usage = Usage(prompt_tokens=9, completion_tokens=3, total_tokens=12, cached_tokens=0, reasoning_tokens=0)
     end = stream.finish()
     assert end == [usage_chunk(usage)]
     assert stream.finish_reason == "stop"
     payloads = encoded(chunks + end)
     assert encoded_choices(payloads) == [
-        wire_choice({"role": "assistant", "content": ""}), wire_choice({"content": "Hello"}),
-        wire_choice({"content": " wor"}), wire_choice({"content": "ld"}), wire_choice({}, "stop"),
+        wire_choice({"role": "assistant", "content": ""}),
+        wire_choice({"content": "Hello"}),
+        wire_choice({"content": " wor"}),
+        wire_choice({"content": "ld"}),
+        wire_choice({}, "stop"),
     ]
     assert all(payload["usage"] is None for payload in payloads[:-1])
-    assert payloads[-1] == {"id": RESPONSE_ID, "object": "chat.completion.chunk", "created": CREATED, "model": MODEL,
-                            "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12,
-                                                     "prompt_tokens_details": {"cached_tokens": 0},
-                                                     "completion_tokens_details": {"reasoning_tokens": 0}}}
+    assert payloads[-1] == {
+        "id": RESPONSE_ID,
+        "object": "chat.completion.chunk",
+        "created": CREATED,
+        "model": MODEL,
+        "choices": [],
+        "usage": {
+            "prompt_tokens": 9,
+            "completion_tokens": 3,
+            "total_tokens": 12,
+            "prompt_tokens_details": {"cached_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        },
+    }
 
 
 def test_thoughts_stream_as_reasoning_content() -> None:
     stream = translator()
-    chunks = run(GeminiChunks()
-                 .parts({"text": "**Weighing** options", "thought": True})
-                 .parts({"text": "", "thought": True, "thoughtSignature": SIGNATURE})
-                 .parts({"text": "Answer."}, finish="STOP",
-                        usage={"promptTokenCount": 5, "candidatesTokenCount": 2, "thoughtsTokenCount": 30,
-                               "totalTokenCount": 37}), stream)
-    assert flat(chunks) == [ROLE, choice(Delta(reasoning_content="**Weighing** options")),
-                            choice(Delta(content="Answer.")), choice(Delta(), "stop")]
+    chunks = run(
+        GeminiChunks()
+        .parts({"text": "**Weighing** options", "thought": True})
+        .parts({"text": "", "thought": True, "thoughtSignature": SIGNATURE})
+        .parts(
+            {"text": "Answer."},
+            finish="STOP",
+            usage={"promptTokenCount": 5, "candidatesTokenCount": 2, "thoughtsTokenCount": 30, "totalTokenCount": 37},
+        ),
+        stream,
+    )
+    assert flat(chunks) == [
+        ROLE,
+        choice(Delta(reasoning_content="**Weighing** options")),
+        choice(Delta(content="Answer.")),
+        choice(Delta(), "stop"),
+    ]
     end = stream.finish()
-    assert end == [usage_chunk(Usage(prompt_tokens=5, completion_tokens=32, total_tokens=37, cached_tokens=0,
-                                     reasoning_tokens=30))]
+    assert end == [
+        usage_chunk(Usage(prompt_tokens=5, completion_tokens=32, total_tokens=37, cached_tokens=0, reasoning_tokens=30))
+    ]
     assert encoded_choices(encoded(chunks + end))[1] == wire_choice({"reasoning_content": "**Weighing** options"})
 
 
 def test_function_calls_in_separate_chunks_get_indexes_in_arrival_order() -> None:
     stream = translator()
-    chunks = run(GeminiChunks()
-                 .text("Checking both.")
-                 .parts({"functionCall": {"id": "fc_a1", "name": "get_weather", "args": {"city": "Paris"}},
-                         "thoughtSignature": SIGNATURE})
-                 .parts({"functionCall": {"id": "fc_b2", "name": "get_time", "args": {}}})
-                 .parts({"text": ""}, finish="STOP", usage={"promptTokenCount": 20, "candidatesTokenCount": 12,
-                                                           "totalTokenCount": 32}), stream)
+    chunks = run(
+        GeminiChunks()
+        .text("Checking both.")
+        .parts(
+            {
+                "functionCall": {"id": "fc_a1", "name": "get_weather", "args": {"city": "Paris"}},
+                "thoughtSignature": SIGNATURE,
+            }
+        )
+        .parts({"functionCall": {"id": "fc_b2", "name": "get_time", "args": {}}})
+        .parts(
+            {"text": ""},
+            finish="STOP",
+            usage={"promptTokenCount": 20, "candidatesTokenCount": 12, "totalTokenCount": 32},
+        ),
+        stream,
+    )
     signed = f"fc_a1~sig~{SIGNATURE}"
     assert flat(chunks) == [
-        ROLE, choice(Delta(content="Checking both.")),
-        choice(Delta(tool_calls=[ToolCallDelta(index=0, id=signed, name="get_weather", arguments='{"city":"Paris"}',
-                                               type="function")])),
-        choice(Delta(tool_calls=[ToolCallDelta(index=1, id="fc_b2", name="get_time", arguments="{}",
-                                               type="function")])),
+        ROLE,
+        choice(Delta(content="Checking both.")),
+        choice(
+            Delta(
+                tool_calls=[
+                    ToolCallDelta(index=0, id=signed, name="get_weather", arguments='{"city":"Paris"}', type="function")
+                ]
+            )
+        ),
+        choice(
+            Delta(tool_calls=[ToolCallDelta(index=1, id="fc_b2", name="get_time", arguments="{}", type="function")])
+        ),
         choice(Delta(), "tool_calls"),
     ]
     end = stream.finish()
     assert stream.finish_reason == "tool_calls"
     assert encoded_choices(encoded(chunks + end))[2:] == [
-        wire_choice({"tool_calls": [{"index": 0, "id": signed, "type": "function",
-                                     "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}]}),
-        wire_choice({"tool_calls": [{"index": 1, "id": "fc_b2", "type": "function",
-                                     "function": {"name": "get_time", "arguments": "{}"}}]}),
+        wire_choice(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": signed,
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                    }
+                ]
+            }
+        ),
+        wire_choice(
+            {
+                "tool_calls": [
+                    {"index": 1, "id": "fc_b2", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}
+                ]
+            }
+        ),
         wire_choice({}, "tool_calls"),
     ]
 
@@ -227,14 +298,22 @@ def test_calls_without_ids_get_the_same_minted_ids_as_the_non_streaming_answer()
         ToolCallDelta(index=0, id=MINTED_WEATHER_0, name="get_weather", arguments='{"city":"Paris"}', type="function"),
         ToolCallDelta(index=1, id=MINTED_WEATHER_1, name="get_weather", arguments='{"city":"Rome"}', type="function"),
     ]
-    whole = from_wire({"candidates": [candidate(paris, rome, finish="STOP")], "responseId": RESPONSE_ID},
-                      created=CREATED, model=REQUESTED)
+    whole = from_wire(
+        {"candidates": [candidate(paris, rome, finish="STOP")], "responseId": RESPONSE_ID},
+        created=CREATED,
+        model=REQUESTED,
+    )
     assert [call.id for call in whole.choices[0].message.tool_calls or ()] == [MINTED_WEATHER_0, MINTED_WEATHER_1]
 
 
 def test_two_calls_in_one_chunk_are_two_deltas() -> None:
-    chunks = run(GeminiChunks().parts({"functionCall": {"id": "a", "name": "f", "args": {"x": 1}}},
-                                      {"functionCall": {"id": "b", "name": "g", "args": {}}}, finish="STOP"))
+    chunks = run(
+        GeminiChunks().parts(
+            {"functionCall": {"id": "a", "name": "f", "args": {"x": 1}}},
+            {"functionCall": {"id": "b", "name": "g", "args": {}}},
+            finish="STOP",
+        )
+    )
     assert flat(chunks) == [
         ROLE,
         choice(Delta(tool_calls=[ToolCallDelta(index=0, id="a", name="f", arguments='{"x":1}', type="function")])),
@@ -244,8 +323,10 @@ def test_two_calls_in_one_chunk_are_two_deltas() -> None:
     encoded(chunks)
 
 
-@pytest.mark.parametrize(("reason", "finish"), [("MAX_TOKENS", "length"), ("SAFETY", "content_filter"),
-                                                ("RECITATION", "content_filter"), ("OTHER", "stop")])
+@pytest.mark.parametrize(
+    ("reason", "finish"),
+    [("MAX_TOKENS", "length"), ("SAFETY", "content_filter"), ("RECITATION", "content_filter"), ("OTHER", "stop")],
+)
 def test_finish_reasons(reason: str, finish: str) -> None:
     stream = translator()
     chunks = run(GeminiChunks().text("Some").parts({"text": " text"}, finish=reason), stream)
@@ -254,25 +335,38 @@ def test_finish_reasons(reason: str, finish: str) -> None:
 
 
 def test_image_parts_stream_as_images() -> None:
-    chunks = run(GeminiChunks().text("Here:").parts({"inlineData": {"mimeType": "image/png", "data": PNG}},
-                                                    finish="STOP"))
+    chunks = run(
+        GeminiChunks().text("Here:").parts({"inlineData": {"mimeType": "image/png", "data": PNG}}, finish="STOP")
+    )
     images = [{"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]
-    assert flat(chunks) == [ROLE, choice(Delta(content="Here:")), choice(Delta(extra={"images": images})),
-                            choice(Delta(), "stop")]
+    assert flat(chunks) == [
+        ROLE,
+        choice(Delta(content="Here:")),
+        choice(Delta(extra={"images": images})),
+        choice(Delta(), "stop"),
+    ]
     assert encoded_choices(encoded(chunks))[2] == wire_choice({"images": images})
 
 
 def test_each_candidate_gets_its_own_role_chunk_once() -> None:
     stream = translator()
-    chunks = run(GeminiChunks()
-                 .candidates(candidate({"text": "A"}, index=0), candidate({"text": "B"}, index=1))
-                 .candidates(candidate({"text": "a"}, index=0, finish="STOP"),
-                             candidate({"text": "b"}, index=1, finish="MAX_TOKENS")), stream)
+    chunks = run(
+        GeminiChunks()
+        .candidates(candidate({"text": "A"}, index=0), candidate({"text": "B"}, index=1))
+        .candidates(
+            candidate({"text": "a"}, index=0, finish="STOP"), candidate({"text": "b"}, index=1, finish="MAX_TOKENS")
+        ),
+        stream,
+    )
     assert flat(chunks) == [
-        ROLE, choice(Delta(content="A")),
-        choice(Delta(role="assistant", content=""), index=1), choice(Delta(content="B"), index=1),
-        choice(Delta(content="a")), choice(Delta(), "stop"),
-        choice(Delta(content="b"), index=1), choice(Delta(), "length", index=1),
+        ROLE,
+        choice(Delta(content="A")),
+        choice(Delta(role="assistant", content=""), index=1),
+        choice(Delta(content="B"), index=1),
+        choice(Delta(content="a")),
+        choice(Delta(), "stop"),
+        choice(Delta(content="b"), index=1),
+        choice(Delta(), "length", index=1),
     ]
     assert stream.finish() == [usage_chunk(None)]
     assert stream.finish_reason == "stop"
@@ -281,29 +375,50 @@ def test_each_candidate_gets_its_own_role_chunk_once() -> None:
 
 def test_a_usage_only_chunk_yields_nothing_but_counts() -> None:
     stream = translator()
-    chunks = run(GeminiChunks().parts({"text": "Hi"}, finish="STOP")
-                 .payload({"usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 1, "totalTokenCount": 5},
-                           "modelVersion": MODEL, "responseId": RESPONSE_ID}), stream)
+    chunks = run(
+        GeminiChunks()
+        .parts({"text": "Hi"}, finish="STOP")
+        .payload(
+            {
+                "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 1, "totalTokenCount": 5},
+                "modelVersion": MODEL,
+                "responseId": RESPONSE_ID,
+            }
+        ),
+        stream,
+    )
     assert flat(chunks) == [ROLE, choice(Delta(content="Hi")), choice(Delta(), "stop")]
-    assert stream.finish() == [usage_chunk(Usage(prompt_tokens=4, completion_tokens=1, total_tokens=5,
-                                                 cached_tokens=0, reasoning_tokens=0))]
+    assert stream.finish() == [
+        usage_chunk(Usage(prompt_tokens=4, completion_tokens=1, total_tokens=5, cached_tokens=0, reasoning_tokens=0))
+    ]
 
 
 def test_a_blocked_prompt_ends_with_content_filter() -> None:
     stream = translator()
-    chunks = run(GeminiChunks().payload({"promptFeedback": {"blockReason": "SAFETY"},
-                                         "usageMetadata": {"promptTokenCount": 6, "totalTokenCount": 6},
-                                         "modelVersion": MODEL, "responseId": RESPONSE_ID}), stream)
+    chunks = run(
+        GeminiChunks().payload(
+            {
+                "promptFeedback": {"blockReason": "SAFETY"},
+                "usageMetadata": {"promptTokenCount": 6, "totalTokenCount": 6},
+                "modelVersion": MODEL,
+                "responseId": RESPONSE_ID,
+            }
+        ),
+        stream,
+    )
     assert flat(chunks) == [choice(Delta(role="assistant", content=""), "content_filter")]
     end = stream.finish()
-    assert end == [usage_chunk(Usage(prompt_tokens=6, completion_tokens=0, total_tokens=6, cached_tokens=0,
-                                     reasoning_tokens=0))]
+    assert end == [
+        usage_chunk(Usage(prompt_tokens=6, completion_tokens=0, total_tokens=6, cached_tokens=0, reasoning_tokens=0))
+    ]
     assert stream.finish_reason == "content_filter"
-    assert encoded_choices(encoded(chunks + end)) == [wire_choice({"role": "assistant", "content": ""},
-                                                                  "content_filter")]
+    assert encoded_choices(encoded(chunks + end)) == [
+        wire_choice({"role": "assistant", "content": ""}, "content_filter")
+    ]
 
 
 # --- the end of the stream -----------------------------------------------------------------------
+
 
 def test_a_stream_that_ends_without_a_finish_reason_is_an_error() -> None:
     stream = translator()
@@ -312,8 +427,11 @@ def test_a_stream_that_ends_without_a_finish_reason_is_an_error() -> None:
         stream.finish()
     assert caught.value.message_key == "stream_interrupted"
     assert error_object(caught.value, "en") == {
-        "message": "The stream from provider 'gemini' ended before it was complete.", "type": "server_error",
-        "param": None, "code": "upstream_protocol_error"}
+        "message": "The stream from provider 'gemini' ended before it was complete.",
+        "type": "server_error",
+        "param": None,
+        "code": "upstream_protocol_error",
+    }
     assert stream.finish_reason is None
 
 
@@ -325,8 +443,10 @@ def test_an_empty_stream_is_an_error() -> None:
 
 def test_one_unfinished_candidate_of_two_is_an_error() -> None:
     stream = translator()
-    run(GeminiChunks().candidates(candidate({"text": "A"}, index=0, finish="STOP"), candidate({"text": "B"}, index=1)),
-        stream)
+    run(
+        GeminiChunks().candidates(candidate({"text": "A"}, index=0, finish="STOP"), candidate({"text": "B"}, index=1)),
+        stream,
+    )
     with pytest.raises(UpstreamProtocolError):
         stream.finish()
 
@@ -334,36 +454,107 @@ def test_one_unfinished_candidate_of_two_is_an_error() -> None:
 # --- errors inside the stream --------------------------------------------------------------------
 
 AUTH_MESSAGE = "The gateway's credentials for provider gemini were rejected."
-KEY_INVALID_DETAILS = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
-                        "domain": "googleapis.com", "metadata": {"service": "generativelanguage.googleapis.com"}}]
+KEY_INVALID_DETAILS = [
+    {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "API_KEY_INVALID",
+        "domain": "googleapis.com",
+        "metadata": {"service": "generativelanguage.googleapis.com"},
+    }
+]
 
 
-@pytest.mark.parametrize(("error", "cls", "status", "client"), [
-    ({"code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED"},
-     UpstreamRateLimited, 429, {"message": "Resource has been exhausted (e.g. check quota).",
-                                "type": "rate_limit_error", "param": None, "code": "rate_limit_exceeded"}),
-    ({"code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"},
-     UpstreamUnavailable, 503, {"message": "Provider 'gemini' is temporarily unavailable; try again later.",
-                                "type": "server_error", "param": None, "code": "upstream_unavailable"}),
-    ({"code": 400, "message": "Request contains an invalid argument.", "status": "INVALID_ARGUMENT"},
-     UpstreamRejected, 400, {"message": "Request contains an invalid argument.", "type": "invalid_request_error",
-                             "param": None, "code": None}),
-    ({"code": 400, "message": f"API key not valid: {SECRET}", "status": "INVALID_ARGUMENT",
-      "details": KEY_INVALID_DETAILS},
-     UpstreamAuthFailed, 401, {"message": AUTH_MESSAGE, "type": "authentication_error", "param": None,
-                               "code": "upstream_authentication_error"}),
-    ({"code": 500, "message": "An internal error has occurred.", "status": "INTERNAL"},
-     UpstreamError, 502, {"message": "Provider 'gemini' failed with HTTP status 500.", "type": "server_error",
-                          "param": None, "code": "upstream_error"}),
-    ({"code": 504, "message": "Deadline expired.", "status": "DEADLINE_EXCEEDED"},
-     UpstreamTimeout, 504, {"message": "Provider 'gemini' did not answer in time (HTTP 504).", "type": "timeout",
-                            "param": None, "code": "upstream_timeout"}),
-    ({"message": "no code at all", "status": "UNKNOWN"},
-     UpstreamError, 502, {"message": "Provider 'gemini' failed with HTTP status 500.", "type": "server_error",
-                          "param": None, "code": "upstream_error"}),
-], ids=["429", "503", "400", "API_KEY_INVALID", "500", "504", "no-code"])
-def test_an_error_object_in_the_stream_raises_the_mapped_error(error: JSON, cls: type[GatewayError], status: int,
-                                                               client: JSON) -> None:
+@pytest.mark.parametrize(
+    ("error", "cls", "status", "client"),
+    [
+        (
+            {"code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED"},
+            UpstreamRateLimited,
+            429,
+            {
+                "message": "Resource has been exhausted (e.g. check quota).",
+                "type": "rate_limit_error",
+                "param": None,
+                "code": "rate_limit_exceeded",
+            },
+        ),
+        (
+            {"code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"},
+            UpstreamUnavailable,
+            503,
+            {
+                "message": "Provider 'gemini' is temporarily unavailable; try again later.",
+                "type": "server_error",
+                "param": None,
+                "code": "upstream_unavailable",
+            },
+        ),
+        (
+            {"code": 400, "message": "Request contains an invalid argument.", "status": "INVALID_ARGUMENT"},
+            UpstreamRejected,
+            400,
+            {
+                "message": "Request contains an invalid argument.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            },
+        ),
+        (
+            {
+                "code": 400,
+                "message": f"API key not valid: {SECRET}",
+                "status": "INVALID_ARGUMENT",
+                "details": KEY_INVALID_DETAILS,
+            },
+            UpstreamAuthFailed,
+            401,
+            {
+                "message": AUTH_MESSAGE,
+                "type": "authentication_error",
+                "param": None,
+                "code": "upstream_authentication_error",
+            },
+        ),
+        (
+            {"code": 500, "message": "An internal error has occurred.", "status": "INTERNAL"},
+            UpstreamError,
+            502,
+            {
+                "message": "Provider 'gemini' failed with HTTP status 500.",
+                "type": "server_error",
+                "param": None,
+                "code": "upstream_error",
+            },
+        ),
+        (
+            {"code": 504, "message": "Deadline expired.", "status": "DEADLINE_EXCEEDED"},
+            UpstreamTimeout,
+            504,
+            {
+                "message": "Provider 'gemini' did not answer in time (HTTP 504).",
+                "type": "timeout",
+                "param": None,
+                "code": "upstream_timeout",
+            },
+        ),
+        (
+            {"message": "no code at all", "status": "UNKNOWN"},
+            UpstreamError,
+            502,
+            {
+                "message": "Provider 'gemini' failed with HTTP status 500.",
+                "type": "server_error",
+                "param": None,
+                "code": "upstream_error",
+            },
+        ),
+    ],
+    ids=["429", "503", "400", "API_KEY_INVALID", "500", "504", "no-code"],
+)
+def test_an_error_object_in_the_stream_raises_the_mapped_error(
+    error: JSON, cls: type[GatewayError], status: int, client: JSON
+) -> None:
     stream = translator()
     events = GeminiChunks().text("Partial").error(error)
     with pytest.raises(GatewayError) as caught:
@@ -374,37 +565,59 @@ def test_an_error_object_in_the_stream_raises_the_mapped_error(error: JSON, cls:
 
 
 def test_a_list_wrapped_error_object_is_an_error_too() -> None:
-    events = GeminiChunks().payload([{"error": {"code": 429, "message": "slow down", "status": "RESOURCE_EXHAUSTED"}}],
-                                    checked=False)
+    events = GeminiChunks().payload(
+        [{"error": {"code": 429, "message": "slow down", "status": "RESOURCE_EXHAUSTED"}}], checked=False
+    )
     with pytest.raises(UpstreamRateLimited) as caught:
         run(events)
     assert caught.value.raw_message == "slow down"
 
 
 def test_a_key_in_a_streamed_error_message_is_scrubbed() -> None:
-    events = GeminiChunks().error({"code": 400, "message": f"bad header x-goog-api-key={SECRET}",
-                                   "status": "INVALID_ARGUMENT"})
+    events = GeminiChunks().error(
+        {"code": 400, "message": f"bad header x-goog-api-key={SECRET}", "status": "INVALID_ARGUMENT"}
+    )
     with pytest.raises(UpstreamRejected) as caught:
         run(events)
     assert caught.value.raw_message == "bad header x-goog-api-key=[redacted]"
 
 
-@pytest.mark.parametrize(("events", "detail"), [
-    (GeminiChunks().raw("{not json"), "a stream event is not JSON"),
-    (GeminiChunks().raw(""), "a stream event is not JSON"),
-    (GeminiChunks().raw("[1, 2]"), "a stream event is not an object"),
-    (GeminiChunks().raw("[]"), "a stream event is not an object"),
-    (GeminiChunks().raw('"text"'), "a stream event is not an object"),
-    (GeminiChunks().raw('{"candidates": "nope"}'), "a stream event has the wrong shape"),
-    (GeminiChunks().raw('{"candidates": [{"content": {"parts": [{"text": 5}]}}]}'),
-     "a stream event has the wrong shape"),
-    (GeminiChunks().raw('{"candidates": [{"content": {"parts": [{"functionCall": {"args": {}}}]}}]}'),
-     "a stream event has the wrong shape"),
-    (GeminiChunks().raw('{"candidates": [{"index": "first"}]}'), "a stream event has the wrong shape"),
-    (GeminiChunks().raw('{"candidates": [{"content": {"parts": [{"inlineData": "x"}]}}]}'),
-     "a stream event has the wrong shape"),
-], ids=["not-json", "empty", "list", "empty-list", "string", "candidates-string", "text-number", "call-without-name",
-        "index-string", "inline-data-string"])
+@pytest.mark.parametrize(
+    ("events", "detail"),
+    [
+        (GeminiChunks().raw("{not json"), "a stream event is not JSON"),
+        (GeminiChunks().raw(""), "a stream event is not JSON"),
+        (GeminiChunks().raw("[1, 2]"), "a stream event is not an object"),
+        (GeminiChunks().raw("[]"), "a stream event is not an object"),
+        (GeminiChunks().raw('"text"'), "a stream event is not an object"),
+        (GeminiChunks().raw('{"candidates": "nope"}'), "a stream event has the wrong shape"),
+        (
+            GeminiChunks().raw('{"candidates": [{"content": {"parts": [{"text": 5}]}}]}'),
+            "a stream event has the wrong shape",
+        ),
+        (
+            GeminiChunks().raw('{"candidates": [{"content": {"parts": [{"functionCall": {"args": {}}}]}}]}'),
+            "a stream event has the wrong shape",
+        ),
+        (GeminiChunks().raw('{"candidates": [{"index": "first"}]}'), "a stream event has the wrong shape"),
+        (
+            GeminiChunks().raw('{"candidates": [{"content": {"parts": [{"inlineData": "x"}]}}]}'),
+            "a stream event has the wrong shape",
+        ),
+    ],
+    ids=[
+        "not-json",
+        "empty",
+        "list",
+        "empty-list",
+        "string",
+        "candidates-string",
+        "text-number",
+        "call-without-name",
+        "index-string",
+        "inline-data-string",
+    ],
+)
 def test_malformed_events_are_protocol_errors(events: GeminiChunks, detail: str) -> None:
     with pytest.raises(UpstreamProtocolError) as caught:
         run(GeminiChunks().text("Hi").raw(events.events[0].data))
@@ -413,6 +626,7 @@ def test_malformed_events_are_protocol_errors(events: GeminiChunks, detail: str)
 
 
 # --- framing -------------------------------------------------------------------------------------
+
 
 def test_each_chunk_carries_one_choice_so_choices_0_readers_miss_nothing() -> None:
     chunks = run(GeminiChunks().text("Hello").parts({"text": " world"}, finish="STOP"))
@@ -425,6 +639,7 @@ def test_each_chunk_carries_one_choice_so_choices_0_readers_miss_nothing() -> No
 
 # --- known defects -------------------------------------------------------------------------------
 
+
 def test_code_execution_parts_are_not_dropped_from_a_stream() -> None:
     code = {"executableCode": {"language": "PYTHON", "code": "print(2 + 2)"}}
     chunks = run(GeminiChunks().parts(code).parts({"text": "4"}, finish="STOP"))
@@ -436,9 +651,26 @@ def test_audio_parts_become_pcm16_audio_deltas_when_audio_was_asked_for() -> Non
     import base64
 
     pcm = bytes(range(64))
-    event = {"candidates": [{"content": {"role": "model", "parts": [
-        {"inlineData": {"mimeType": "audio/L16;codec=pcm;rate=24000", "data": base64.b64encode(pcm).decode()}}]},
-        "index": 0}], "responseId": "R1", "modelVersion": "gemini-2.5-flash-preview-tts"}
+    event = {
+        "candidates": [
+            {
+                "content": {
+                    "role": "model",
+                    "parts": [
+                        {
+                            "inlineData": {
+                                "mimeType": "audio/L16;codec=pcm;rate=24000",
+                                "data": base64.b64encode(pcm).decode(),
+                            }
+                        }
+                    ],
+                },
+                "index": 0,
+            }
+        ],
+        "responseId": "R1",
+        "modelVersion": "gemini-2.5-flash-preview-tts",
+    }
     asked = GeminiStreamTranslator("gemini", created=CREATED, model=REQUESTED, scrub=SCRUB, audio_format="pcm16")
     deltas = [c.choices[0].delta for c in asked.feed_json(orjson.dumps(event)) if c.choices]
     audio = next(d.extra["audio"] for d in deltas if "audio" in d.extra)

@@ -33,8 +33,10 @@ JSON = dict[str, Any]
 LEVEL = ModelProfile(thinking="level", signatures_required=True)  # Gemini 3
 BUDGET = ModelProfile(thinking="budget", multiple_candidates=True)  # Gemini 2.5
 LEGACY = ModelProfile(thinking="none", penalties=True, multiple_candidates=True)  # Gemini 2.0
-SAFETY = ({"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"},
-          {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "threshold": "BLOCK_NONE"})
+SAFETY = (
+    {"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"},
+    {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "threshold": "BLOCK_NONE"},
+)
 
 # The SDK writes bytes back as url-safe base64, so the fixtures avoid "+" and "/" for the round trip.
 SIGNATURE = base64.b64encode(b"opaque thought signature 0001").decode()
@@ -42,14 +44,25 @@ PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n0000").decode()
 PDF = base64.b64encode(b"%PDF-1.7 ...").decode()
 WAV = base64.b64encode(b"RIFF....WAVEfmt ").decode()
 WEATHER_PARAMS = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-WEATHER_TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather for a city",
-                                                 "parameters": WEATHER_PARAMS}}
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {"name": "get_weather", "description": "Weather for a city", "parameters": WEATHER_PARAMS},
+}
 USER = {"role": "user", "parts": [{"text": "Hi"}]}
-TOP_LEVEL = {"contents", "systemInstruction", "tools", "toolConfig", "safetySettings", "cachedContent",
-             "generationConfig", "labels"}
+TOP_LEVEL = {
+    "contents",
+    "systemInstruction",
+    "tools",
+    "toolConfig",
+    "safetySettings",
+    "cachedContent",
+    "generationConfig",
+    "labels",
+}
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
 
 def decoded(body: JSON) -> ChatRequest:
     validate_chat_body(body)
@@ -60,8 +73,9 @@ def chat(messages: list[JSON] | None = None, **fields: Any) -> JSON:
     return {"model": "gemini/some-model", "messages": messages or [{"role": "user", "content": "Hi"}], **fields}
 
 
-def wire_body(body: JSON, profile: ModelProfile = LEVEL,
-              inline: dict[str, InlineMedia] | None = None) -> tuple[JSON, list[str]]:
+def wire_body(
+    body: JSON, profile: ModelProfile = LEVEL, inline: dict[str, InlineMedia] | None = None
+) -> tuple[JSON, list[str]]:
     adjusted: list[str] = []
     request = decoded(body)
     before = copy.deepcopy(request)
@@ -112,8 +126,10 @@ def assert_sdk_accepts(body: JSON) -> None:
 
 
 def test_the_sdk_check_catches_unknown_keys_and_bad_enums() -> None:
-    ok: JSON = {"contents": [{"role": "user", "parts": [{"text": "x"}]}],
-                "generationConfig": {"thinkingConfig": {"thinkingLevel": "HIGH"}}}
+    ok: JSON = {
+        "contents": [{"role": "user", "parts": [{"text": "x"}]}],
+        "generationConfig": {"thinkingConfig": {"thinkingLevel": "HIGH"}},
+    }
     assert_sdk_accepts(ok)
     stray = copy.deepcopy(ok)
     stray["contents"][0]["parts"][0]["stray"] = 1
@@ -134,41 +150,79 @@ def test_the_sdk_check_catches_unknown_keys_and_bad_enums() -> None:
 
 # --- message shaping -----------------------------------------------------------------------------
 
+
 def test_a_full_tool_conversation() -> None:
-    body, adjusted = wire_body(chat([
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "Hi"},
-        {"role": "developer", "content": [{"type": "text", "text": "Use metric units."}]},
-        {"role": "user", "content": [{"type": "text", "text": ""}, {"type": "text", "text": "Weather in Paris?"}]},
-        {"role": "assistant", "content": "Checking.", "tool_calls": [
-            {"id": f"fc_1~sig~{SIGNATURE}", "type": "function",
-             "function": {"name": "get_weather", "arguments": '{"city": "Paris", "units": ["C"]}'}},
-            {"id": "call_bg0123456789abcdef0123", "type": "function", "function": {"name": "get_time",
-                                                                                 "arguments": ""}},
-        ]},
-        {"role": "tool", "tool_call_id": f"fc_1~sig~{SIGNATURE}", "content": '{"temp": 18, "unit": "C"}'},
-        {"role": "tool", "tool_call_id": "call_bg0123456789abcdef0123", "content": [{"type": "text",
-                                                                                    "text": "12:00"}]},
-        {"role": "user", "content": "Thanks! And tomorrow?"},
-    ]))
+    body, adjusted = wire_body(
+        chat(
+            [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Hi"},
+                {"role": "developer", "content": [{"type": "text", "text": "Use metric units."}]},
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": ""}, {"type": "text", "text": "Weather in Paris?"}],
+                },
+                {
+                    "role": "assistant",
+                    "content": "Checking.",
+                    "tool_calls": [
+                        {
+                            "id": f"fc_1~sig~{SIGNATURE}",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": '{"city": "Paris", "units": ["C"]}'},
+                        },
+                        {
+                            "id": "call_bg0123456789abcdef0123",
+                            "type": "function",
+                            "function": {"name": "get_time", "arguments": ""},
+                        },
+                    ],
+                },
+                {"role": "tool", "tool_call_id": f"fc_1~sig~{SIGNATURE}", "content": '{"temp": 18, "unit": "C"}'},
+                {
+                    "role": "tool",
+                    "tool_call_id": "call_bg0123456789abcdef0123",
+                    "content": [{"type": "text", "text": "12:00"}],
+                },
+                {"role": "user", "content": "Thanks! And tomorrow?"},
+            ]
+        )
+    )
     assert body == {
         "contents": [
             # A developer message after the first turn stays where it was sent (system_messages.py).
-            {"role": "user", "parts": [{"text": "Hi"}, {"text": "<system-reminder>\nUse metric units.\n"
-                                                                 "</system-reminder>"},
-                                       {"text": "Weather in Paris?"}]},
-            {"role": "model", "parts": [
-                {"text": "Checking."},
-                {"functionCall": {"id": "fc_1", "name": "get_weather", "args": {"city": "Paris", "units": ["C"]}},
-                 "thoughtSignature": SIGNATURE},
-                # A minted id (Gemini 2.5 gave none) is never sent back (DECISIONS 7).
-                {"functionCall": {"name": "get_time", "args": {}}},
-            ]},
-            {"role": "user", "parts": [
-                {"functionResponse": {"id": "fc_1", "name": "get_weather", "response": {"temp": 18, "unit": "C"}}},
-                {"functionResponse": {"name": "get_time", "response": {"result": "12:00"}}},
-                {"text": "Thanks! And tomorrow?"},
-            ]},
+            {
+                "role": "user",
+                "parts": [
+                    {"text": "Hi"},
+                    {"text": "<system-reminder>\nUse metric units.\n</system-reminder>"},
+                    {"text": "Weather in Paris?"},
+                ],
+            },
+            {
+                "role": "model",
+                "parts": [
+                    {"text": "Checking."},
+                    {
+                        "functionCall": {
+                            "id": "fc_1",
+                            "name": "get_weather",
+                            "args": {"city": "Paris", "units": ["C"]},
+                        },
+                        "thoughtSignature": SIGNATURE,
+                    },
+                    # A minted id (Gemini 2.5 gave none) is never sent back (DECISIONS 7).
+                    {"functionCall": {"name": "get_time", "args": {}}},
+                ],
+            },
+            {
+                "role": "user",
+                "parts": [
+                    {"functionResponse": {"id": "fc_1", "name": "get_weather", "response": {"temp": 18, "unit": "C"}}},
+                    {"functionResponse": {"name": "get_time", "response": {"result": "12:00"}}},
+                    {"text": "Thanks! And tomorrow?"},
+                ],
+            },
         ],
         "systemInstruction": {"parts": [{"text": "Be brief."}]},
     }
@@ -177,133 +231,234 @@ def test_a_full_tool_conversation() -> None:
 
 
 def test_a_signed_id_with_a_plain_gemini_id_keeps_id_and_signature_apart() -> None:
-    body, _ = wire_body(chat([
-        {"role": "user", "content": "Time?"},
-        {"role": "assistant", "tool_calls": [
-            {"id": "a1b2c3~sig~c2ln", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}]},
-        {"role": "tool", "tool_call_id": "a1b2c3~sig~c2ln", "content": "noon"},
-    ]))
+    body, _ = wire_body(
+        chat(
+            [
+                {"role": "user", "content": "Time?"},
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {
+                            "id": "a1b2c3~sig~c2ln",
+                            "type": "function",
+                            "function": {"name": "get_time", "arguments": "{}"},
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "a1b2c3~sig~c2ln", "content": "noon"},
+            ]
+        )
+    )
     assert body["contents"][1:] == [
-        {"role": "model", "parts": [{"functionCall": {"id": "a1b2c3", "name": "get_time", "args": {}},
-                                     "thoughtSignature": "c2ln"}]},
-        {"role": "user", "parts": [{"functionResponse": {"id": "a1b2c3", "name": "get_time",
-                                                         "response": {"result": "noon"}}}]},
+        {
+            "role": "model",
+            "parts": [{"functionCall": {"id": "a1b2c3", "name": "get_time", "args": {}}, "thoughtSignature": "c2ln"}],
+        },
+        {
+            "role": "user",
+            "parts": [{"functionResponse": {"id": "a1b2c3", "name": "get_time", "response": {"result": "noon"}}}],
+        },
     ]
     assert_sdk_accepts(body)
 
 
 def test_a_client_id_without_signature_is_sent_as_the_call_id() -> None:
-    body, _ = wire_body(chat([
-        {"role": "user", "content": "Time?"},
-        {"role": "assistant", "tool_calls": [
-            {"id": "call_Xy12", "type": "function", "function": {"name": "get_time", "arguments": " "}}]},
-        {"role": "tool", "tool_call_id": "call_Xy12", "content": "noon"},
-    ]))
+    body, _ = wire_body(
+        chat(
+            [
+                {"role": "user", "content": "Time?"},
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {"id": "call_Xy12", "type": "function", "function": {"name": "get_time", "arguments": " "}}
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "call_Xy12", "content": "noon"},
+            ]
+        )
+    )
     assert body["contents"][1:] == [
-        {"role": "model", "parts": [{"functionCall": {"id": "call_Xy12", "name": "get_time", "args": {}},
-                                     "thoughtSignature": "skip_thought_signature_validator"}]},
-        {"role": "user", "parts": [{"functionResponse": {"id": "call_Xy12", "name": "get_time",
-                                                         "response": {"result": "noon"}}}]},
+        {
+            "role": "model",
+            "parts": [
+                {
+                    "functionCall": {"id": "call_Xy12", "name": "get_time", "args": {}},
+                    "thoughtSignature": "skip_thought_signature_validator",
+                }
+            ],
+        },
+        {
+            "role": "user",
+            "parts": [{"functionResponse": {"id": "call_Xy12", "name": "get_time", "response": {"result": "noon"}}}],
+        },
     ]
 
 
 def test_consecutive_turns_of_one_role_merge_and_empty_turns_vanish() -> None:
-    body, _ = wire_body(chat([
-        {"role": "system", "content": ""},
-        {"role": "user", "content": "One"},
-        {"role": "user", "content": [{"type": "text", "text": "Two"}]},
-        {"role": "assistant", "content": "Three"},
-        {"role": "assistant", "content": [{"type": "text", "text": "Four"}, {"type": "refusal", "refusal": "No."}]},
-        {"role": "assistant", "content": None},
-        {"role": "user", "content": ""},
-        {"role": "user", "content": "Five"},
-    ]))
-    assert body == {"contents": [
-        {"role": "user", "parts": [{"text": "One"}, {"text": "Two"}]},
-        {"role": "model", "parts": [{"text": "Three"}, {"text": "Four"}, {"text": "No."}]},
-        {"role": "user", "parts": [{"text": "Five"}]},
-    ]}
+    body, _ = wire_body(
+        chat(
+            [
+                {"role": "system", "content": ""},
+                {"role": "user", "content": "One"},
+                {"role": "user", "content": [{"type": "text", "text": "Two"}]},
+                {"role": "assistant", "content": "Three"},
+                {
+                    "role": "assistant",
+                    "content": [{"type": "text", "text": "Four"}, {"type": "refusal", "refusal": "No."}],
+                },
+                {"role": "assistant", "content": None},
+                {"role": "user", "content": ""},
+                {"role": "user", "content": "Five"},
+            ]
+        )
+    )
+    assert body == {
+        "contents": [
+            {"role": "user", "parts": [{"text": "One"}, {"text": "Two"}]},
+            {"role": "model", "parts": [{"text": "Three"}, {"text": "Four"}, {"text": "No."}]},
+            {"role": "user", "parts": [{"text": "Five"}]},
+        ]
+    }
     assert_sdk_accepts(body)
 
 
-@pytest.mark.parametrize(("result", "response"), [
-    ('{"temp": 18}', {"temp": 18}),
-    ('{"nested": {"a": [1, null]}}', {"nested": {"a": [1, None]}}),
-    ("[1, 2]", {"result": "[1, 2]"}),
-    ('"quoted"', {"result": '"quoted"'}),
-    ("42", {"result": "42"}),
-    ("18°C and sunny", {"result": "18°C and sunny"}),
-    ("", {"result": ""}),
-])
+@pytest.mark.parametrize(
+    ("result", "response"),
+    [
+        ('{"temp": 18}', {"temp": 18}),
+        ('{"nested": {"a": [1, null]}}', {"nested": {"a": [1, None]}}),
+        ("[1, 2]", {"result": "[1, 2]"}),
+        ('"quoted"', {"result": '"quoted"'}),
+        ("42", {"result": "42"}),
+        ("18°C and sunny", {"result": "18°C and sunny"}),
+        ("", {"result": ""}),
+    ],
+)
 def test_a_tool_result_is_always_an_object(result: str, response: JSON) -> None:
-    body, _ = wire_body(chat([
-        {"role": "user", "content": "Weather?"},
-        {"role": "assistant", "tool_calls": [
-            {"id": "fc_9", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
-        {"role": "tool", "tool_call_id": "fc_9", "content": result},
-    ]))
-    assert body["contents"][2] == {"role": "user", "parts": [
-        {"functionResponse": {"id": "fc_9", "name": "get_weather", "response": response}}]}
+    body, _ = wire_body(
+        chat(
+            [
+                {"role": "user", "content": "Weather?"},
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {"id": "fc_9", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "fc_9", "content": result},
+            ]
+        )
+    )
+    assert body["contents"][2] == {
+        "role": "user",
+        "parts": [{"functionResponse": {"id": "fc_9", "name": "get_weather", "response": response}}],
+    }
     assert_sdk_accepts(body)
 
 
 def test_a_tool_result_in_text_parts_is_joined_first() -> None:
-    body, _ = wire_body(chat([
-        {"role": "user", "content": "Weather?"},
-        {"role": "assistant", "tool_calls": [
-            {"id": "fc_9", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
-        {"role": "tool", "tool_call_id": "fc_9", "content": [{"type": "text", "text": '{"temp":'},
-                                                             {"type": "text", "text": " 18}"}]},
-    ]))
+    body, _ = wire_body(
+        chat(
+            [
+                {"role": "user", "content": "Weather?"},
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {"id": "fc_9", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+                    ],
+                },
+                {
+                    "role": "tool",
+                    "tool_call_id": "fc_9",
+                    "content": [{"type": "text", "text": '{"temp":'}, {"type": "text", "text": " 18}"}],
+                },
+            ]
+        )
+    )
     assert body["contents"][2]["parts"] == [
-        {"functionResponse": {"id": "fc_9", "name": "get_weather", "response": {"temp": 18}}}]
+        {"functionResponse": {"id": "fc_9", "name": "get_weather", "response": {"temp": 18}}}
+    ]
 
 
 def test_an_unknown_tool_call_id_is_a_400() -> None:
-    error = refused(chat([
-        {"role": "user", "content": "Weather?"},
-        {"role": "assistant", "tool_calls": [
-            {"id": "fc_9", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
-        {"role": "tool", "tool_call_id": "fc_other", "content": "18C"},
-    ]))
+    error = refused(
+        chat(
+            [
+                {"role": "user", "content": "Weather?"},
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {"id": "fc_9", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "fc_other", "content": "18C"},
+            ]
+        )
+    )
     assert type(error) is InvalidRequest
     assert (error.status, error.param) == (400, "messages[2].tool_call_id")
 
 
 def test_an_unknown_tool_call_id_with_a_name_uses_the_name() -> None:
-    body, _ = wire_body(chat([
-        {"role": "user", "content": "Weather?"},
-        {"role": "tool", "tool_call_id": "call_elsewhere", "name": "lookup", "content": "18C"},
-    ]))
-    assert body["contents"] == [{"role": "user", "parts": [
-        {"text": "Weather?"},
-        {"functionResponse": {"id": "call_elsewhere", "name": "lookup", "response": {"result": "18C"}}},
-    ]}]
+    body, _ = wire_body(
+        chat(
+            [
+                {"role": "user", "content": "Weather?"},
+                {"role": "tool", "tool_call_id": "call_elsewhere", "name": "lookup", "content": "18C"},
+            ]
+        )
+    )
+    assert body["contents"] == [
+        {
+            "role": "user",
+            "parts": [
+                {"text": "Weather?"},
+                {"functionResponse": {"id": "call_elsewhere", "name": "lookup", "response": {"result": "18C"}}},
+            ],
+        }
+    ]
 
 
 def test_a_legacy_function_message_answers_by_name_without_id() -> None:
-    body, _ = wire_body(chat([
-        {"role": "user", "content": "Time?"},
-        {"role": "function", "name": "get_time", "content": "noon"},
-    ]))
-    assert body["contents"] == [{"role": "user", "parts": [
-        {"text": "Time?"}, {"functionResponse": {"name": "get_time", "response": {"result": "noon"}}}]}]
+    body, _ = wire_body(
+        chat(
+            [
+                {"role": "user", "content": "Time?"},
+                {"role": "function", "name": "get_time", "content": "noon"},
+            ]
+        )
+    )
+    assert body["contents"] == [
+        {
+            "role": "user",
+            "parts": [{"text": "Time?"}, {"functionResponse": {"name": "get_time", "response": {"result": "noon"}}}],
+        }
+    ]
     assert_sdk_accepts(body)
 
 
 @pytest.mark.parametrize("arguments", ['{"city": ', "not json", "[1, 2]", '"Paris"', "null"])
 def test_tool_call_arguments_must_be_a_json_object(arguments: str) -> None:
-    error = refused(chat([
-        {"role": "user", "content": "Weather?"},
-        {"role": "assistant", "tool_calls": [
-            {"id": "fc_1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}},
-            {"id": "fc_2", "type": "function", "function": {"name": "get_weather", "arguments": arguments}}]},
-    ]))
+    error = refused(
+        chat(
+            [
+                {"role": "user", "content": "Weather?"},
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {"id": "fc_1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}},
+                        {"id": "fc_2", "type": "function", "function": {"name": "get_weather", "arguments": arguments}},
+                    ],
+                },
+            ]
+        )
+    )
     assert type(error) is InvalidRequest
     assert (error.status, error.param) == (400, "messages[1].tool_calls[1].function.arguments")
 
 
 # --- media ---------------------------------------------------------------------------------------
+
 
 def user_parts(*parts: JSON) -> JSON:
     return chat([{"role": "user", "content": [{"type": "text", "text": "Look:"}, *parts]}])
@@ -314,43 +469,61 @@ def image(url: str) -> JSON:
 
 
 def test_media_parts() -> None:
-    body, adjusted = wire_body(user_parts(
-        image(f"data:image/PNG;base64,{PNG}"),
-        image("https://example.com/cat.png"),
-        image("https://example.com/photo.webp?X-Goog-Signature=abc&x=.png"),
-        image("https://example.com/render"),
-        image("https://generativelanguage.googleapis.com/v1beta/files/abc123"),
-        {"type": "input_audio", "input_audio": {"data": WAV, "format": "wav"}},
-        {"type": "input_audio", "input_audio": {"data": WAV, "format": "mp3"}},
-        {"type": "file", "file": {"file_data": f"data:application/pdf;base64,{PDF}", "filename": "a.pdf"}},
-        {"type": "file", "file": {"file_data": PDF}},
-        {"type": "file", "file": {"file_id": "gs://bucket/report.pdf"}},
-        {"type": "file", "file": {"file_id": "https://example.com/scan.png"}},
-    ))
-    assert body == {"contents": [{"role": "user", "parts": [
-        {"text": "Look:"},
-        {"inlineData": {"mimeType": "image/png", "data": PNG}},
-        {"fileData": {"fileUri": "https://example.com/cat.png", "mimeType": "image/png"}},
-        {"fileData": {"fileUri": "https://example.com/photo.webp?X-Goog-Signature=abc&x=.png",
-                      "mimeType": "image/webp"}},
-        {"fileData": {"fileUri": "https://example.com/render", "mimeType": "image/jpeg"}},
-        {"fileData": {"fileUri": "https://generativelanguage.googleapis.com/v1beta/files/abc123",
-                      "mimeType": "image/jpeg"}},
-        {"inlineData": {"mimeType": "audio/wav", "data": WAV}},
-        {"inlineData": {"mimeType": "audio/mp3", "data": WAV}},
-        {"inlineData": {"mimeType": "application/pdf", "data": PDF}},
-        {"inlineData": {"mimeType": "application/pdf", "data": PDF}},
-        {"fileData": {"fileUri": "gs://bucket/report.pdf", "mimeType": "application/pdf"}},
-        {"fileData": {"fileUri": "https://example.com/scan.png", "mimeType": "image/png"}},
-    ]}]}
+    body, adjusted = wire_body(
+        user_parts(
+            image(f"data:image/PNG;base64,{PNG}"),
+            image("https://example.com/cat.png"),
+            image("https://example.com/photo.webp?X-Goog-Signature=abc&x=.png"),
+            image("https://example.com/render"),
+            image("https://generativelanguage.googleapis.com/v1beta/files/abc123"),
+            {"type": "input_audio", "input_audio": {"data": WAV, "format": "wav"}},
+            {"type": "input_audio", "input_audio": {"data": WAV, "format": "mp3"}},
+            {"type": "file", "file": {"file_data": f"data:application/pdf;base64,{PDF}", "filename": "a.pdf"}},
+            {"type": "file", "file": {"file_data": PDF}},
+            {"type": "file", "file": {"file_id": "gs://bucket/report.pdf"}},
+            {"type": "file", "file": {"file_id": "https://example.com/scan.png"}},
+        )
+    )
+    assert body == {
+        "contents": [
+            {
+                "role": "user",
+                "parts": [
+                    {"text": "Look:"},
+                    {"inlineData": {"mimeType": "image/png", "data": PNG}},
+                    {"fileData": {"fileUri": "https://example.com/cat.png", "mimeType": "image/png"}},
+                    {
+                        "fileData": {
+                            "fileUri": "https://example.com/photo.webp?X-Goog-Signature=abc&x=.png",
+                            "mimeType": "image/webp",
+                        }
+                    },
+                    {"fileData": {"fileUri": "https://example.com/render", "mimeType": "image/jpeg"}},
+                    {
+                        "fileData": {
+                            "fileUri": "https://generativelanguage.googleapis.com/v1beta/files/abc123",
+                            "mimeType": "image/jpeg",
+                        }
+                    },
+                    {"inlineData": {"mimeType": "audio/wav", "data": WAV}},
+                    {"inlineData": {"mimeType": "audio/mp3", "data": WAV}},
+                    {"inlineData": {"mimeType": "application/pdf", "data": PDF}},
+                    {"inlineData": {"mimeType": "application/pdf", "data": PDF}},
+                    {"fileData": {"fileUri": "gs://bucket/report.pdf", "mimeType": "application/pdf"}},
+                    {"fileData": {"fileUri": "https://example.com/scan.png", "mimeType": "image/png"}},
+                ],
+            }
+        ]
+    }
     assert adjusted == []
     assert_sdk_accepts(body)
 
 
 def test_an_url_the_provider_fetched_is_inlined() -> None:
     fetched = {"https://example.com/cat.png": InlineMedia("image/gif", "R0lGODlhAQABAAAAACw=")}
-    body, _ = wire_body(user_parts(image("https://example.com/cat.png"), image("https://example.com/dog.png")),
-                        inline=fetched)
+    body, _ = wire_body(
+        user_parts(image("https://example.com/cat.png"), image("https://example.com/dog.png")), inline=fetched
+    )
     assert body["contents"][0]["parts"] == [
         {"text": "Look:"},
         {"inlineData": {"mimeType": "image/gif", "data": "R0lGODlhAQABAAAAACw="}},
@@ -363,13 +536,27 @@ def test_a_gs_uri_on_a_canonical_image_part_is_file_data() -> None:
     # The OpenAI frontend admits only http(s) and data: URLs; other frontends may carry gs:// URIs.
     request = ChatRequest(model="m", messages=[Message(role="user", content=[ImagePart("gs://bucket/cat.jpeg")])])
     body = to_wire(request, LEVEL, [], inline={})
-    assert body == {"contents": [{"role": "user", "parts": [
-        {"fileData": {"fileUri": "gs://bucket/cat.jpeg", "mimeType": "image/jpeg"}}]}]}
+    assert body == {
+        "contents": [
+            {"role": "user", "parts": [{"fileData": {"fileUri": "gs://bucket/cat.jpeg", "mimeType": "image/jpeg"}}]}
+        ]
+    }
 
 
-@pytest.mark.parametrize(("fmt", "mime"), [("wav", "audio/wav"), ("mp3", "audio/mp3"), ("flac", "audio/flac"),
-                                           ("aac", "audio/aac"), ("ogg", "audio/ogg"), ("opus", "audio/ogg"),
-                                           ("pcm16", "audio/pcm"), ("webm", "audio/webm"), ("m4a", "audio/mp4")])
+@pytest.mark.parametrize(
+    ("fmt", "mime"),
+    [
+        ("wav", "audio/wav"),
+        ("mp3", "audio/mp3"),
+        ("flac", "audio/flac"),
+        ("aac", "audio/aac"),
+        ("ogg", "audio/ogg"),
+        ("opus", "audio/ogg"),
+        ("pcm16", "audio/pcm"),
+        ("webm", "audio/webm"),
+        ("m4a", "audio/mp4"),
+    ],
+)
 def test_every_audio_format_has_its_mime_type(fmt: str, mime: str) -> None:
     body, _ = wire_body(user_parts({"type": "input_audio", "input_audio": {"data": WAV, "format": fmt}}))
     assert body["contents"][0]["parts"][1] == {"inlineData": {"mimeType": mime, "data": WAV}}
@@ -379,8 +566,10 @@ def test_an_unknown_audio_format_is_a_400_naming_the_part() -> None:
     error = refused(user_parts({"type": "input_audio", "input_audio": {"data": WAV, "format": "aiff"}}))
     assert type(error) is InvalidRequest
     assert error.param == "messages[0].content[1].input_audio.format"
-    assert render_message(error, "en") == ("Invalid value for 'messages[0].content[1].input_audio.format': "
-                                           "Gemini takes aac, flac, m4a, mp3, ogg, opus, pcm16, wav, webm audio")
+    assert render_message(error, "en") == (
+        "Invalid value for 'messages[0].content[1].input_audio.format': "
+        "Gemini takes aac, flac, m4a, mp3, ogg, opus, pcm16, wav, webm audio"
+    )
 
 
 @pytest.mark.parametrize("url", ["data:image/png,rawtext", "data:image/png;base64", "data:;utf8,abc"])
@@ -405,34 +594,63 @@ def test_an_openai_file_id_is_unsupported() -> None:
 
 # --- tools ---------------------------------------------------------------------------------------
 
+
 def test_tools_become_function_declarations_with_the_json_schema_as_is() -> None:
     # Keywords the proto Schema subset refuses travel untouched in parametersJsonSchema.
-    rich = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
-            "properties": {"unit": {"const": "C"}, "when": {"type": ["string", "null"]},
-                           "n": {"oneOf": [{"type": "integer", "exclusiveMinimum": 0}, {"type": "null"}]}},
-            "additionalProperties": False}
-    body, adjusted = wire_body(chat(tools=[
-        WEATHER_TOOL,
-        {"type": "function", "function": {"name": "get_time"}},
-        {"type": "function", "function": {"name": "plan", "description": "Plan it", "parameters": rich,
-                                          "strict": True}},
-    ]))
-    assert body == {"contents": [USER], "tools": [{"functionDeclarations": [
-        {"name": "get_weather", "description": "Weather for a city", "parametersJsonSchema": WEATHER_PARAMS},
-        {"name": "get_time"},
-        {"name": "plan", "description": "Plan it", "parametersJsonSchema": rich},
-    ]}]}
+    rich = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {
+            "unit": {"const": "C"},
+            "when": {"type": ["string", "null"]},
+            "n": {"oneOf": [{"type": "integer", "exclusiveMinimum": 0}, {"type": "null"}]},
+        },
+        "additionalProperties": False,
+    }
+    body, adjusted = wire_body(
+        chat(
+            tools=[
+                WEATHER_TOOL,
+                {"type": "function", "function": {"name": "get_time"}},
+                {
+                    "type": "function",
+                    "function": {"name": "plan", "description": "Plan it", "parameters": rich, "strict": True},
+                },
+            ]
+        )
+    )
+    assert body == {
+        "contents": [USER],
+        "tools": [
+            {
+                "functionDeclarations": [
+                    {
+                        "name": "get_weather",
+                        "description": "Weather for a city",
+                        "parametersJsonSchema": WEATHER_PARAMS,
+                    },
+                    {"name": "get_time"},
+                    {"name": "plan", "description": "Plan it", "parametersJsonSchema": rich},
+                ]
+            }
+        ],
+    }
     assert adjusted == []
     assert_sdk_accepts(body)
 
 
-@pytest.mark.parametrize(("choice", "config"), [
-    ("auto", {"mode": "AUTO"}),
-    ("none", {"mode": "NONE"}),
-    ("required", {"mode": "ANY"}),
-    ({"type": "function", "function": {"name": "get_weather"}},
-     {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}),
-])
+@pytest.mark.parametrize(
+    ("choice", "config"),
+    [
+        ("auto", {"mode": "AUTO"}),
+        ("none", {"mode": "NONE"}),
+        ("required", {"mode": "ANY"}),
+        (
+            {"type": "function", "function": {"name": "get_weather"}},
+            {"mode": "ANY", "allowedFunctionNames": ["get_weather"]},
+        ),
+    ],
+)
 def test_tool_choice(choice: Any, config: JSON) -> None:
     body, adjusted = wire_body(chat(tools=[WEATHER_TOOL], tool_choice=choice))
     assert body["toolConfig"] == {"functionCallingConfig": config}
@@ -445,8 +663,13 @@ def test_no_tool_choice_sends_no_tool_config() -> None:
     assert "toolConfig" not in body
 
 
-@pytest.mark.parametrize("choice", [{"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": []}},
-                                    {"type": "custom", "custom": {"name": "grep"}}])
+@pytest.mark.parametrize(
+    "choice",
+    [
+        {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": []}},
+        {"type": "custom", "custom": {"name": "grep"}},
+    ],
+)
 def test_tool_choices_gemini_lacks_are_unsupported(choice: JSON) -> None:
     error = refused(chat(tools=[WEATHER_TOOL], tool_choice=choice))
     assert type(error) is UnsupportedCapability
@@ -463,18 +686,35 @@ def test_a_custom_tool_is_unsupported() -> None:
 @pytest.mark.parametrize("parallel", [True, False])
 def test_parallel_tool_calls_is_dropped_and_reported(parallel: bool) -> None:
     body, adjusted = wire_body(chat(tools=[WEATHER_TOOL], parallel_tool_calls=parallel))
-    assert body == {"contents": [USER], "tools": [{"functionDeclarations": [
-        {"name": "get_weather", "description": "Weather for a city", "parametersJsonSchema": WEATHER_PARAMS}]}]}
+    assert body == {
+        "contents": [USER],
+        "tools": [
+            {
+                "functionDeclarations": [
+                    {"name": "get_weather", "description": "Weather for a city", "parametersJsonSchema": WEATHER_PARAMS}
+                ]
+            }
+        ],
+    }
     assert adjusted == ["parallel_tool_calls=dropped"]
 
 
 # --- generationConfig ----------------------------------------------------------------------------
 
+
 def test_sampling_and_length() -> None:
-    config, adjusted = generation_config(temperature=0.3, top_p=0.9, seed=42, max_tokens=256, stop=["END", "##"],
-                                         logprobs=True, top_logprobs=5)
-    assert config == {"temperature": 0.3, "topP": 0.9, "seed": 42, "maxOutputTokens": 256,
-                      "stopSequences": ["END", "##"], "responseLogprobs": True, "logprobs": 5}
+    config, adjusted = generation_config(
+        temperature=0.3, top_p=0.9, seed=42, max_tokens=256, stop=["END", "##"], logprobs=True, top_logprobs=5
+    )
+    assert config == {
+        "temperature": 0.3,
+        "topP": 0.9,
+        "seed": 42,
+        "maxOutputTokens": 256,
+        "stopSequences": ["END", "##"],
+        "responseLogprobs": True,
+        "logprobs": 5,
+    }
     assert adjusted == []
     _round_trip(types.GenerationConfig, config)
 
@@ -516,28 +756,36 @@ def test_penalties_are_sent_on_gemini_2_0() -> None:
     assert config == {"presencePenalty": 0.5, "frequencyPenalty": -0.25}
     assert adjusted == []
     assert generation_config(LEGACY, presence_penalty=0, frequency_penalty=0) == (
-        {"presencePenalty": 0, "frequencyPenalty": 0}, [])
+        {"presencePenalty": 0, "frequencyPenalty": 0},
+        [],
+    )
 
 
 @pytest.mark.parametrize("profile", [LEVEL, BUDGET], ids=["gemini-3", "gemini-2.5"])
 def test_penalties_are_dropped_and_reported_on_newer_models(profile: ModelProfile) -> None:
     assert generation_config(profile, presence_penalty=0.5, frequency_penalty=-0.25) == (
-        None, ["presence_penalty=dropped", "frequency_penalty=dropped"])
+        None,
+        ["presence_penalty=dropped", "frequency_penalty=dropped"],
+    )
     # A zero penalty changes nothing, so leaving it out is no adjustment.
     assert generation_config(profile, presence_penalty=0, frequency_penalty=0.0) == (None, [])
 
 
 def test_json_object() -> None:
-    assert generation_config(response_format={"type": "json_object"}) == (
-        {"responseMimeType": "application/json"}, [])
+    assert generation_config(response_format={"type": "json_object"}) == ({"responseMimeType": "application/json"}, [])
 
 
 def test_json_schema_is_sent_as_response_json_schema() -> None:
-    schema = {"type": "object", "properties": {"name": {"type": "string"}, "tags": {
-        "type": "array", "items": {"type": "string"}}}, "required": ["name", "tags"], "additionalProperties": False,
-        "$defs": {"unused": {"type": "string"}}}
-    config, adjusted = generation_config(response_format={"type": "json_schema", "json_schema": {
-        "name": "Person", "strict": True, "schema": schema}})
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}},
+        "required": ["name", "tags"],
+        "additionalProperties": False,
+        "$defs": {"unused": {"type": "string"}},
+    }
+    config, adjusted = generation_config(
+        response_format={"type": "json_schema", "json_schema": {"name": "Person", "strict": True, "schema": schema}}
+    )
     assert config == {"responseMimeType": "application/json", "responseJsonSchema": schema}
     assert adjusted == []
     _round_trip(types.GenerationConfig, config)
@@ -549,8 +797,10 @@ def test_text_response_format_sends_nothing() -> None:
 
 # --- reasoning -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("effort", "level"), [("minimal", "MINIMAL"), ("low", "LOW"), ("medium", "MEDIUM"),
-                                               ("high", "HIGH")])
+
+@pytest.mark.parametrize(
+    ("effort", "level"), [("minimal", "MINIMAL"), ("low", "LOW"), ("medium", "MEDIUM"), ("high", "HIGH")]
+)
 def test_reasoning_effort_is_a_thinking_level_on_gemini_3(effort: str, level: str) -> None:
     config, adjusted = generation_config(LEVEL, reasoning_effort=effort)
     assert config == {"thinkingConfig": {"thinkingLevel": level, "includeThoughts": True}}
@@ -558,8 +808,9 @@ def test_reasoning_effort_is_a_thinking_level_on_gemini_3(effort: str, level: st
     _round_trip(types.GenerationConfig, config)
 
 
-@pytest.mark.parametrize(("effort", "budget"), [("minimal", 512), ("low", 1024), ("medium", 8192),
-                                                ("high", 16384), ("xhigh", 24576)])
+@pytest.mark.parametrize(
+    ("effort", "budget"), [("minimal", 512), ("low", 1024), ("medium", 8192), ("high", 16384), ("xhigh", 24576)]
+)
 def test_reasoning_effort_is_a_thinking_budget_on_gemini_2_5(effort: str, budget: int) -> None:
     config, adjusted = generation_config(BUDGET, reasoning_effort=effort)
     assert config == {"thinkingConfig": {"thinkingBudget": budget, "includeThoughts": True}}
@@ -587,7 +838,8 @@ def test_an_unknown_reasoning_effort_is_a_400(profile: ModelProfile) -> None:
     assert type(error) is InvalidRequest
     assert (error.status, error.param) == (400, "reasoning_effort")
     assert render_message(error, "en") == (
-        "Invalid value for 'reasoning_effort': expected none or one of minimal, low, medium, high, xhigh")
+        "Invalid value for 'reasoning_effort': expected none or one of minimal, low, medium, high, xhigh"
+    )
 
 
 @pytest.mark.parametrize("effort", ["high", "none"])
@@ -596,6 +848,7 @@ def test_reasoning_effort_is_dropped_and_reported_on_gemini_2_0(effort: str) -> 
 
 
 # --- safety, native fields, extras ---------------------------------------------------------------
+
 
 def test_safety_settings_come_from_the_profile() -> None:
     body, adjusted = wire_body(chat(), ModelProfile(safety_settings=SAFETY))
@@ -606,22 +859,44 @@ def test_safety_settings_come_from_the_profile() -> None:
 
 def test_native_fields_pass_through_and_win_over_the_profile() -> None:
     own = [{"category": "HARM_CATEGORY_HATE_SPEECH", "threshold": "BLOCK_LOW_AND_ABOVE"}]
-    body, adjusted = wire_body(chat(safetySettings=own, cachedContent="cachedContents/abc123",
-                                    toolConfig={"functionCallingConfig": {"mode": "VALIDATED"}}),
-                               ModelProfile(safety_settings=SAFETY))
-    assert body == {"contents": [USER], "safetySettings": own, "cachedContent": "cachedContents/abc123",
-                    "toolConfig": {"functionCallingConfig": {"mode": "VALIDATED"}}}
+    body, adjusted = wire_body(
+        chat(
+            safetySettings=own,
+            cachedContent="cachedContents/abc123",
+            toolConfig={"functionCallingConfig": {"mode": "VALIDATED"}},
+        ),
+        ModelProfile(safety_settings=SAFETY),
+    )
+    assert body == {
+        "contents": [USER],
+        "safetySettings": own,
+        "cachedContent": "cachedContents/abc123",
+        "toolConfig": {"functionCallingConfig": {"mode": "VALIDATED"}},
+    }
     assert adjusted == []
     assert_sdk_accepts(body)
 
 
 def test_other_fields_are_dropped_and_reported() -> None:
-    body, adjusted = wire_body(chat(logit_bias={"50256": -100}, store=True, service_tier="auto",
-                                    unknown_null=None, user="user-1", metadata={"team": "a"},
-                                    stream_options={"include_usage": True}))
+    body, adjusted = wire_body(
+        chat(
+            logit_bias={"50256": -100},
+            store=True,
+            service_tier="auto",
+            unknown_null=None,
+            user="user-1",
+            metadata={"team": "a"},
+            stream_options={"include_usage": True},
+        )
+    )
     assert body == {"contents": [USER]}
-    assert adjusted == ["logit_bias=dropped", "store=dropped", "service_tier=dropped", "user=dropped",
-                        "metadata=dropped"]
+    assert adjusted == [
+        "logit_bias=dropped",
+        "store=dropped",
+        "service_tier=dropped",
+        "user=dropped",
+        "metadata=dropped",
+    ]
 
 
 def test_top_k_from_other_frontends_becomes_topk() -> None:
@@ -630,12 +905,19 @@ def test_top_k_from_other_frontends_becomes_topk() -> None:
 
 
 def test_gemini_3_calls_without_a_signature_get_the_documented_placeholder() -> None:
-    history = [{"role": "user", "content": "Weather?"},
-               {"role": "assistant", "content": None, "tool_calls": [
-                   {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}},
-                   {"id": "call_2", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}]},
-               {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
-               {"role": "tool", "tool_call_id": "call_2", "content": "noon"}]
+    history = [
+        {"role": "user", "content": "Weather?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}},
+                {"id": "call_2", "type": "function", "function": {"name": "get_time", "arguments": "{}"}},
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+        {"role": "tool", "tool_call_id": "call_2", "content": "noon"},
+    ]
     body, _ = wire_body(chat(history))
     calls = body["contents"][1]["parts"]
     assert calls[0]["thoughtSignature"] == "skip_thought_signature_validator"
@@ -645,25 +927,58 @@ def test_gemini_3_calls_without_a_signature_get_the_documented_placeholder() -> 
 
 
 def test_everything_at_once_validates_with_the_sdk() -> None:
-    body, adjusted = wire_body(chat(
-        [{"role": "developer", "content": "JSON only."},
-         {"role": "user", "content": [{"type": "text", "text": "Plan a trip"}, image(f"data:image/png;base64,{PNG}")]}],
-        tools=[WEATHER_TOOL], tool_choice="required", temperature=1.0, top_p=0.95, max_tokens=2048, seed=7,
-        stop=["DONE"], n=2, presence_penalty=0.1, reasoning_effort="medium", logprobs=True, top_logprobs=2,
-        response_format={"type": "json_object"}, cachedContent="cachedContents/xyz"),
-        ModelProfile(thinking="budget", multiple_candidates=True, safety_settings=SAFETY))
+    body, adjusted = wire_body(
+        chat(
+            [
+                {"role": "developer", "content": "JSON only."},
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": "Plan a trip"}, image(f"data:image/png;base64,{PNG}")],
+                },
+            ],
+            tools=[WEATHER_TOOL],
+            tool_choice="required",
+            temperature=1.0,
+            top_p=0.95,
+            max_tokens=2048,
+            seed=7,
+            stop=["DONE"],
+            n=2,
+            presence_penalty=0.1,
+            reasoning_effort="medium",
+            logprobs=True,
+            top_logprobs=2,
+            response_format={"type": "json_object"},
+            cachedContent="cachedContents/xyz",
+        ),
+        ModelProfile(thinking="budget", multiple_candidates=True, safety_settings=SAFETY),
+    )
     assert body == {
-        "contents": [{"role": "user", "parts": [{"text": "Plan a trip"},
-                                                {"inlineData": {"mimeType": "image/png", "data": PNG}}]}],
+        "contents": [
+            {"role": "user", "parts": [{"text": "Plan a trip"}, {"inlineData": {"mimeType": "image/png", "data": PNG}}]}
+        ],
         "systemInstruction": {"parts": [{"text": "JSON only."}]},
-        "tools": [{"functionDeclarations": [{"name": "get_weather", "description": "Weather for a city",
-                                             "parametersJsonSchema": WEATHER_PARAMS}]}],
+        "tools": [
+            {
+                "functionDeclarations": [
+                    {"name": "get_weather", "description": "Weather for a city", "parametersJsonSchema": WEATHER_PARAMS}
+                ]
+            }
+        ],
         "toolConfig": {"functionCallingConfig": {"mode": "ANY"}},
         "safetySettings": [dict(setting) for setting in SAFETY],
-        "generationConfig": {"temperature": 1.0, "topP": 0.95, "seed": 7, "maxOutputTokens": 2048,
-                             "stopSequences": ["DONE"], "candidateCount": 2, "responseLogprobs": True,
-                             "logprobs": 2, "responseMimeType": "application/json",
-                             "thinkingConfig": {"thinkingBudget": 8192, "includeThoughts": True}},
+        "generationConfig": {
+            "temperature": 1.0,
+            "topP": 0.95,
+            "seed": 7,
+            "maxOutputTokens": 2048,
+            "stopSequences": ["DONE"],
+            "candidateCount": 2,
+            "responseLogprobs": True,
+            "logprobs": 2,
+            "responseMimeType": "application/json",
+            "thinkingConfig": {"thinkingBudget": 8192, "includeThoughts": True},
+        },
         "cachedContent": "cachedContents/xyz",
     }
     assert adjusted == ["presence_penalty=dropped"]

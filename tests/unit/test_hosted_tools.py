@@ -17,8 +17,12 @@ from babelgate.schema.chat import ChatRequest, Tool
 
 JSON = dict[str, Any]
 FUNCTION = {"type": "function", "function": {"name": "run", "parameters": {"type": "object", "properties": {}}}}
-SEARCH = {"type": "web_search", "user_location": {"type": "approximate", "city": "Paris", "country": "FR"},
-          "filters": {"allowed_domains": ["example.org"]}, "search_context_size": "low"}
+SEARCH = {
+    "type": "web_search",
+    "user_location": {"type": "approximate", "city": "Paris", "country": "FR"},
+    "filters": {"allowed_domains": ["example.org"]},
+    "search_context_size": "low",
+}
 WEB_SEARCH = frozenset({"web_search"})
 
 
@@ -29,25 +33,37 @@ def request(*tools: JSON, **fields: Any) -> ChatRequest:
 
 
 def test_a_hosted_tool_is_decoded_with_its_options() -> None:
-    assert request(SEARCH).tools == [Tool("web_search", type="web_search", extra={
-        key: value for key, value in SEARCH.items() if key != "type"})]
+    assert request(SEARCH).tools == [
+        Tool("web_search", type="web_search", extra={key: value for key, value in SEARCH.items() if key != "type"})
+    ]
 
 
-@pytest.mark.parametrize("tool", [{"type": "file_search", "vector_store_ids": ["vs_1"]}, {"type": "mcp"},
-                                  {"type": "code_interpreter", "container": {"type": "auto"}}, {"type": "local_shell"},
-                                  {"type": "image_generation"}, {"type": "computer_use_preview"}])
+@pytest.mark.parametrize(
+    "tool",
+    [
+        {"type": "file_search", "vector_store_ids": ["vs_1"]},
+        {"type": "mcp"},
+        {"type": "code_interpreter", "container": {"type": "auto"}},
+        {"type": "local_shell"},
+        {"type": "image_generation"},
+        {"type": "computer_use_preview"},
+    ],
+)
 def test_chat_validation_accepts_every_hosted_tool(tool: JSON) -> None:
     decoded = request(FUNCTION, tool).tools or []
     assert (decoded[1].type, decoded[1].extra) == (tool["type"], {k: v for k, v in tool.items() if k != "type"})
 
 
-@pytest.mark.parametrize(("tool", "param"), [
-    ({"type": "function"}, "tools[0].function"),
-    ({"type": "function", "function": {"parameters": {}}}, "tools[0].function.name"),
-    ({"function": {"name": "run"}}, "tools[0].type"),
-    ({"type": 3}, "tools[0].type"),
-    ({"type": ""}, "tools[0].type"),
-])
+@pytest.mark.parametrize(
+    ("tool", "param"),
+    [
+        ({"type": "function"}, "tools[0].function"),
+        ({"type": "function", "function": {"parameters": {}}}, "tools[0].function.name"),
+        ({"function": {"name": "run"}}, "tools[0].type"),
+        ({"type": 3}, "tools[0].type"),
+        ({"type": ""}, "tools[0].type"),
+    ],
+)
 def test_malformed_function_tools_are_still_refused(tool: JSON, param: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         request(tool)
@@ -97,8 +113,9 @@ def test_dated_and_preview_web_search_types_are_the_same_tool(kind: str) -> None
 
 def test_with_no_tool_left_the_tool_settings_go_too() -> None:
     notes = CallNotes()
-    kept = keep_supported(request(SEARCH, tool_choice="auto", parallel_tool_calls=True), frozenset(), notes,
-                          refuse=False)
+    kept = keep_supported(
+        request(SEARCH, tool_choice="auto", parallel_tool_calls=True), frozenset(), notes, refuse=False
+    )
     assert (kept.tools, kept.tool_choice, kept.parallel_tool_calls) == (None, None, None)
     assert notes.adjusted == ["tools[0]=dropped", "tool_choice=dropped", "parallel_tool_calls=dropped"]
     assert notes.tool_positions is None
@@ -106,8 +123,12 @@ def test_with_no_tool_left_the_tool_settings_go_too() -> None:
 
 def test_a_tool_choice_naming_a_function_stays_beside_a_dropped_hosted_tool() -> None:
     notes = CallNotes()
-    kept = keep_supported(request(SEARCH, FUNCTION, tool_choice={"type": "function", "function": {"name": "run"}}),
-                          frozenset(), notes, refuse=False)
+    kept = keep_supported(
+        request(SEARCH, FUNCTION, tool_choice={"type": "function", "function": {"name": "run"}}),
+        frozenset(),
+        notes,
+        refuse=False,
+    )
     assert kept.tool_choice is not None and [tool.name for tool in kept.tools or ()] == ["run"]
     assert notes.adjusted == ["tools[0]=dropped"]
 
@@ -125,4 +146,6 @@ def test_an_operator_may_refuse_them_with_a_message_that_says_what_to_change(lan
 def test_refusing_still_keeps_what_the_provider_maps() -> None:
     original = request(FUNCTION, {"type": "web_search_preview"})
     assert keep_supported(original, WEB_SEARCH, CallNotes(), refuse=True).tools == [
-        original.tools[0], Tool("web_search", type="web_search")]  # type: ignore[index]
+        original.tools[0],
+        Tool("web_search", type="web_search"),
+    ]  # type: ignore[index]

@@ -47,8 +47,12 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
 
 
 def answer(body: bytes, *, status: str = "200 OK", extra: bytes = b"") -> bytes:
-    return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n".encode()
-            + extra + b"\r\n" + body)
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n".encode()
+        + extra
+        + b"\r\n"
+        + body
+    )
 
 
 def chunked(*pieces: bytes) -> bytes:
@@ -93,6 +97,7 @@ class Server:
 
 def serving(*answers: bytes, then_close: bool = False) -> Handler:
     """Answers requests on one connection in turn, keeping it open (or closing after the last)."""
+
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         for raw in answers:
             await read_request(reader)
@@ -100,6 +105,7 @@ def serving(*answers: bytes, then_close: bool = False) -> Handler:
             await writer.drain()
         if not then_close:
             await reader.read()  # until the client closes
+
     return handler
 
 
@@ -109,6 +115,7 @@ def recording(server: Server, raw: bytes) -> Handler:
             server.requests.append(await read_request(reader))
             writer.write(raw)
             await writer.drain()
+
     return handler
 
 
@@ -119,13 +126,21 @@ async def client() -> AsyncIterator[UpstreamClient]:
     await client.close()
 
 
-async def post(client: UpstreamClient, url: str, body: bytes | None = b"{}", *, timeouts: Timeouts = QUICK,
-               headers: Mapping[str, str] | None = None) -> Any:
-    return await client.send("POST", url + "/v1/chat", provider="p", headers=headers or {}, body=body,
-                             timeouts=timeouts)
+async def post(
+    client: UpstreamClient,
+    url: str,
+    body: bytes | None = b"{}",
+    *,
+    timeouts: Timeouts = QUICK,
+    headers: Mapping[str, str] | None = None,
+) -> Any:
+    return await client.send(
+        "POST", url + "/v1/chat", provider="p", headers=headers or {}, body=body, timeouts=timeouts
+    )
 
 
 # --- bodies and reuse --------------------------------------------------------------------------------
+
 
 async def test_a_keep_alive_connection_serves_the_next_request(client: UpstreamClient) -> None:
     server = Server()
@@ -142,8 +157,14 @@ async def test_the_request_head_carries_host_length_and_headers_once(client: Ups
     server.handlers = [recording(server, answer(b"{}"))]
     async with server:
         headers = {"Authorization": "Bearer k", "Content-Length": "999", "host": "evil", "X-Extra": "1"}
-        response = await client.send("POST", server.url + "/v1beta/models/a b:go?alt=sse", provider="p",
-                                     headers=headers, body=b'{"a":1}', timeouts=QUICK)
+        response = await client.send(
+            "POST",
+            server.url + "/v1beta/models/a b:go?alt=sse",
+            provider="p",
+            headers=headers,
+            body=b'{"a":1}',
+            timeouts=QUICK,
+        )
         await read_body(response)
         port = server.url.rsplit(":", 1)[1]
     head, _, body = server.requests[0].partition(b"\r\n\r\n")
@@ -152,7 +173,9 @@ async def test_the_request_head_carries_host_length_and_headers_once(client: Ups
     assert f"Host: 127.0.0.1:{port}".encode() in lines
     assert b"Authorization: Bearer k" in lines and b"X-Extra: 1" in lines
     assert [line for line in lines if line.lower().startswith((b"content-length", b"host"))] == [
-        f"Host: 127.0.0.1:{port}".encode(), b"Content-Length: 7"]
+        f"Host: 127.0.0.1:{port}".encode(),
+        b"Content-Length: 7",
+    ]
     assert body == b'{"a":1}'
 
 
@@ -205,10 +228,12 @@ def raw_deflate(data: bytes) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
-@pytest.mark.parametrize(("coding", "compress"), [
-    (b"gzip", gzip.compress), (b"deflate", zlib.compress), (b"deflate", raw_deflate)])
-async def test_compressed_bodies_are_decoded(client: UpstreamClient, coding: bytes,
-                                             compress: Callable[[bytes], bytes]) -> None:
+@pytest.mark.parametrize(
+    ("coding", "compress"), [(b"gzip", gzip.compress), (b"deflate", zlib.compress), (b"deflate", raw_deflate)]
+)
+async def test_compressed_bodies_are_decoded(
+    client: UpstreamClient, coding: bytes, compress: Callable[[bytes], bytes]
+) -> None:
     payload = b'{"text":"' + b"x" * 5000 + b'"}'
     async with Server(serving(answer(compress(payload), extra=b"Content-Encoding: " + coding + b"\r\n"))) as server:
         response = await post(client, server.url)
@@ -236,6 +261,7 @@ async def test_error_statuses_and_headers_reach_the_caller(client: UpstreamClien
 
 
 # --- timeouts ------------------------------------------------------------------------------------------
+
 
 async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await read_request(reader)
@@ -298,8 +324,9 @@ async def test_the_total_timeout_bounds_a_stream_that_keeps_trickling(client: Up
         assert asyncio.get_running_loop().time() - started < 1
 
 
-async def test_a_connect_that_takes_too_long_is_a_connect_timeout(client: UpstreamClient,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_connect_that_takes_too_long_is_a_connect_timeout(
+    client: UpstreamClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     loop = asyncio.get_running_loop()
 
     async def never(*args: object, **kwargs: object) -> None:
@@ -327,8 +354,8 @@ async def test_a_url_the_client_cannot_call_is_a_connection_failure(client: Upst
 
 # --- broken and hostile upstreams -------------------------------------------------------------------
 
-async def test_a_pooled_connection_closed_by_the_upstream_is_replaced_without_an_error(
-        client: UpstreamClient) -> None:
+
+async def test_a_pooled_connection_closed_by_the_upstream_is_replaced_without_an_error(client: UpstreamClient) -> None:
     async def answers_once_then_drops_the_next(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         writer.write(answer(b"one"))
@@ -383,8 +410,10 @@ async def test_a_header_value_with_a_line_break_is_refused_before_sending(client
 
 # --- flow, limits, cancellation -------------------------------------------------------------------------
 
-async def test_a_slow_reader_pauses_the_socket_and_gets_every_byte(client: UpstreamClient,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+
+async def test_a_slow_reader_pauses_the_socket_and_gets_every_byte(
+    client: UpstreamClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pieces = [bytes([65 + i % 26]) * 65536 for i in range(40)]  # 2.5 MiB
     paused: list[bool] = []
     original = connection_module.Connection.on_body
@@ -421,8 +450,10 @@ async def test_requests_beyond_the_limit_wait_for_a_connection() -> None:
 
     try:
         async with Server(slow_answers) as server:
+
             async def one() -> bytes:
                 return await read_body(await post(client, server.url))
+
             assert await asyncio.gather(one(), one(), one()) == [b"ok"] * 3
             assert server.connections == 1
     finally:
@@ -463,6 +494,7 @@ async def test_drain_reads_the_terminator_so_the_connection_is_reused(client: Up
 
 # --- timeouts from configuration -------------------------------------------------------------------------
 
+
 def test_timeout_defaults() -> None:
     assert Timeouts() == Timeouts(connect=DEFAULT_CONNECT_TIMEOUT, read=DEFAULT_TIMEOUT, total=None)
     assert (DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT) == (10.0, 600.0)
@@ -487,6 +519,7 @@ def test_provider_timeouts(provider: dict[str, float], server: dict[str, float],
 
 # --- TLS -------------------------------------------------------------------------------------------------
 
+
 def _self_signed(tmp_path: Any) -> tuple[str, str]:
     """A certificate for 127.0.0.1 and its key, as PEM files."""
     pytest.importorskip("cryptography")
@@ -501,16 +534,22 @@ def _self_signed(tmp_path: Any) -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "upstream.test")])
     now = datetime.datetime.now(datetime.UTC)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-                   .not_valid_after(now + datetime.timedelta(days=1))
-                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                                  critical=False)
-                   .sign(key, hashes.SHA256()))
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return str(cert_file), str(key_file)
 
 

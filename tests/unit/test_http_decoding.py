@@ -26,8 +26,10 @@ def decode_in_reads(coding: bytes, body: bytes, size: int) -> bytes:
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 1 << 16])
-@pytest.mark.parametrize(("coding", "compress"), [
-    (b"gzip", gzip.compress), (b"x-gzip", gzip.compress), (b"deflate", zlib.compress), (b"deflate", bare)])
+@pytest.mark.parametrize(
+    ("coding", "compress"),
+    [(b"gzip", gzip.compress), (b"x-gzip", gzip.compress), (b"deflate", zlib.compress), (b"deflate", bare)],
+)
 def test_bodies_decode_whatever_the_read_sizes(coding: bytes, compress: object, size: int) -> None:
     assert callable(compress)
     assert decode_in_reads(coding, compress(PAYLOAD), size) == PAYLOAD

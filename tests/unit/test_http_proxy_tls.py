@@ -28,8 +28,16 @@ from tests.unit.test_http import answer, read_request
 
 QUICK = Timeouts(connect=2, read=2, total=None)
 PASSWORD = "pr0xy-Secret-PW"
-PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
-                   "NO_PROXY", "no_proxy")
+PROXY_VARIABLES = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+)
 
 
 @pytest.fixture(scope="module")
@@ -93,20 +101,25 @@ async def client() -> AsyncIterator[UpstreamClient]:
 
 
 async def ask(client: UpstreamClient, url: str, provider: str = "p") -> bytes:
-    response = await client.send("POST", url + "/v1/chat", provider=provider, headers={}, body=b"{}",
-                                 timeouts=QUICK)
+    response = await client.send("POST", url + "/v1/chat", provider=provider, headers={}, body=b"{}", timeouts=QUICK)
     return await read_body(response)
 
 
 # --- TLS settings ---------------------------------------------------------------------------------------
 
+
 async def test_providers_with_different_tls_settings_never_share_a_connection(
-        client: UpstreamClient, pki: dict[str, str]) -> None:
+    client: UpstreamClient, pki: dict[str, str]
+) -> None:
     async with TLSUpstream(server_context(pki, client_certificate=ssl.CERT_OPTIONAL)) as upstream:
         url = f"https://127.0.0.1:{upstream.port}"
         client.configure("plain", tls=tls_context(provider="plain", ca_bundle=pki["ca"]))
-        client.configure("mutual", tls=tls_context(provider="mutual", ca_bundle=pki["ca"], client_cert=pki["client"],
-                                                   client_key=pki["client_key"]))
+        client.configure(
+            "mutual",
+            tls=tls_context(
+                provider="mutual", ca_bundle=pki["ca"], client_cert=pki["client"], client_key=pki["client_key"]
+            ),
+        )
         client.configure("same", tls=tls_context(provider="same", ca_bundle=pki["ca"]))
         assert await ask(client, url, "plain") == b"-"
         assert await ask(client, url, "mutual") == b"babelgate"  # its own connection, with its certificate
@@ -127,7 +140,8 @@ def test_one_context_per_setting_read_again_when_a_file_changes(pki: dict[str, s
 
 
 async def test_verification_is_on_unless_turned_off_and_off_is_warned_once(
-        client: UpstreamClient, pki: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    client: UpstreamClient, pki: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
     async with TLSUpstream(server_context(pki, certificate="stranger")) as upstream:
         url = f"https://127.0.0.1:{upstream.port}"
         with pytest.raises(UpstreamConnectionFailed) as caught:
@@ -138,37 +152,52 @@ async def test_verification_is_on_unless_turned_off_and_off_is_warned_once(
             for _ in range(2):  # a reload with the same setting does not warn again
                 client.configure("lax", tls=tls_context(provider="lax", verify=False))
         assert [r.getMessage() for r in caplog.records].count(
-            "provider lax: TLS verification is off; anyone on the path can read and change its traffic") == 1
+            "provider lax: TLS verification is off; anyone on the path can read and change its traffic"
+        ) == 1
         assert await ask(client, url, "lax") == b"-"
 
 
 async def test_a_client_certificate_is_presented_to_an_upstream_that_requires_one(
-        client: UpstreamClient, pki: dict[str, str]) -> None:
+    client: UpstreamClient, pki: dict[str, str]
+) -> None:
     async with TLSUpstream(server_context(pki, client_certificate=ssl.CERT_REQUIRED)) as upstream:
         url = f"https://127.0.0.1:{upstream.port}"
         client.configure("without", tls=tls_context(provider="without", ca_bundle=pki["ca"]))
         with pytest.raises(UpstreamConnectionFailed):
             await ask(client, url, "without")
-        client.configure("with", tls=tls_context(provider="with", ca_bundle=pki["ca"], client_cert=pki["client"],
-                                                 client_key=pki["client_key"]))
+        client.configure(
+            "with",
+            tls=tls_context(
+                provider="with", ca_bundle=pki["ca"], client_cert=pki["client"], client_key=pki["client_key"]
+            ),
+        )
         assert await ask(client, url, "with") == b"babelgate"
 
 
-@pytest.mark.parametrize(("settings", "key"), [
-    ({"ca_bundle": "/nonexistent/ca.pem"}, "tls.ca_bundle"),
-    ({"ca_bundle": "client_key"}, "tls.ca_bundle"),  # a key is no certificate
-    ({"client_cert": "ca"}, "tls.client_cert"),  # a certificate without its key
-    ({"client_key": "client_key"}, "tls.client_key"),  # a key without a certificate
-    ({"client_cert": "client", "client_key": "encrypted_key"}, "tls.client_key"),
-])
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [
+        ({"ca_bundle": "/nonexistent/ca.pem"}, "tls.ca_bundle"),
+        ({"ca_bundle": "client_key"}, "tls.ca_bundle"),  # a key is no certificate
+        ({"client_cert": "ca"}, "tls.client_cert"),  # a certificate without its key
+        ({"client_key": "client_key"}, "tls.client_key"),  # a key without a certificate
+        ({"client_cert": "client", "client_key": "encrypted_key"}, "tls.client_key"),
+    ],
+)
 def test_tls_files_that_cannot_serve_are_errors_naming_the_key(
-        pki: dict[str, str], tmp_path: Path, settings: dict[str, str], key: str) -> None:
+    pki: dict[str, str], tmp_path: Path, settings: dict[str, str], key: str
+) -> None:
     from cryptography.hazmat.primitives import serialization
 
     encrypted = tmp_path / "encrypted.key"
     private = serialization.load_pem_private_key(Path(pki["client_key"]).read_bytes(), None)
-    encrypted.write_bytes(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                serialization.BestAvailableEncryption(b"secret")))
+    encrypted.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
     files = {**pki, "encrypted_key": str(encrypted)}
     arguments = {name: files.get(value, value) for name, value in settings.items()}
     with pytest.raises(ValueError, match=rf"^{key}: "):
@@ -176,6 +205,7 @@ def test_tls_files_that_cannot_serve_are_errors_naming_the_key(
 
 
 # --- proxies ----------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 async def proxy() -> AsyncIterator[FakeProxy]:
@@ -186,13 +216,17 @@ async def proxy() -> AsyncIterator[FakeProxy]:
 
 
 async def test_https_through_the_proxy_is_pooled_per_tls_setting(
-        client: UpstreamClient, proxy: FakeProxy, pki: dict[str, str]) -> None:
+    client: UpstreamClient, proxy: FakeProxy, pki: dict[str, str]
+) -> None:
     async with TLSUpstream(server_context(pki, client_certificate=ssl.CERT_OPTIONAL)) as upstream:
         url = f"https://upstream.test:{upstream.port}"
         through = parse_proxy(proxy.url())
         client.configure("a", tls=tls_context(provider="a", ca_bundle=pki["ca"]), proxy=through)
-        client.configure("b", tls=tls_context(provider="b", ca_bundle=pki["ca"], client_cert=pki["client"],
-                                              client_key=pki["client_key"]), proxy=through)
+        client.configure(
+            "b",
+            tls=tls_context(provider="b", ca_bundle=pki["ca"], client_cert=pki["client"], client_key=pki["client_key"]),
+            proxy=through,
+        )
         for provider in ("a", "b", "a", "b"):
             assert await ask(client, url, provider) == (b"-" if provider == "a" else b"babelgate")
         assert [seen.method for seen in proxy.seen] == ["CONNECT", "CONNECT"]
@@ -220,7 +254,8 @@ async def _answer_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
 async def test_an_unreachable_proxy_is_named_without_its_password(
-        client: UpstreamClient, scheme: str, caplog: pytest.LogCaptureFixture) -> None:
+    client: UpstreamClient, scheme: str, caplog: pytest.LogCaptureFixture
+) -> None:
     client.configure("p", proxy=parse_proxy(f"http://user:{PASSWORD}@127.0.0.1:9"))
     with caplog.at_level(logging.DEBUG), pytest.raises(UpstreamConnectionFailed) as caught:
         await ask(client, f"{scheme}://upstream.test")
@@ -229,7 +264,8 @@ async def test_an_unreachable_proxy_is_named_without_its_password(
 
 
 async def test_loopback_upstreams_ignore_the_environment_proxy(
-        client: UpstreamClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    client: UpstreamClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """So the test suite's fakes on 127.0.0.1 (and a local Ollama) work whatever the shell exports."""
     for name in PROXY_VARIABLES[:6]:
         monkeypatch.setenv(name, "http://127.0.0.1:9")
@@ -241,7 +277,8 @@ async def test_loopback_upstreams_ignore_the_environment_proxy(
 
 
 async def test_an_unusable_environment_proxy_is_a_clear_error(
-        client: UpstreamClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    client: UpstreamClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ALL_PROXY", f"socks5://user:{PASSWORD}@127.0.0.1:1080")
     with pytest.raises(UpstreamConnectionFailed) as caught:
         await ask(client, "https://upstream.test")
@@ -257,24 +294,27 @@ def test_a_proxy_keeps_its_credentials_out_of_its_repr() -> None:
     assert parse_proxy("proxy.corp.example") == Proxy("proxy.corp.example", 80)
 
 
-@pytest.mark.parametrize(("no_proxy", "host", "port", "direct"), [
-    ("*", "api.openai.com", 443, True),
-    ("openai.com", "api.openai.com", 443, True),
-    (".openai.com", "openai.com", 443, True),  # a leading dot: the domain and everything below it
-    ("openai.com", "notopenai.com", 443, False),
-    ("api.openai.com:443", "api.openai.com", 443, True),
-    ("api.openai.com:8443", "api.openai.com", 443, False),
-    (" example.com , API.OpenAI.com ", "api.openai.com", 443, True),
-    ("10.0.0.0/8", "10.20.30.40", 443, True),
-    ("10.0.0.0/8", "11.0.0.1", 443, False),
-    ("192.168.1.5", "192.168.1.5", 443, True),
-    ("fd00::/8", "fd00::1", 443, True),
-    ("[fd00::1]:443", "fd00::1", 443, True),
-    ("[fd00::1]:8443", "fd00::1", 443, False),
-    ("fd00::1", "fd00::1", 443, True),
-    ("*.corp.example", "llm.corp.example", 443, True),
-    ("", "api.openai.com", 443, False),
-])
+@pytest.mark.parametrize(
+    ("no_proxy", "host", "port", "direct"),
+    [
+        ("*", "api.openai.com", 443, True),
+        ("openai.com", "api.openai.com", 443, True),
+        (".openai.com", "openai.com", 443, True),  # a leading dot: the domain and everything below it
+        ("openai.com", "notopenai.com", 443, False),
+        ("api.openai.com:443", "api.openai.com", 443, True),
+        ("api.openai.com:8443", "api.openai.com", 443, False),
+        (" example.com , API.OpenAI.com ", "api.openai.com", 443, True),
+        ("10.0.0.0/8", "10.20.30.40", 443, True),
+        ("10.0.0.0/8", "11.0.0.1", 443, False),
+        ("192.168.1.5", "192.168.1.5", 443, True),
+        ("fd00::/8", "fd00::1", 443, True),
+        ("[fd00::1]:443", "fd00::1", 443, True),
+        ("[fd00::1]:8443", "fd00::1", 443, False),
+        ("fd00::1", "fd00::1", 443, True),
+        ("*.corp.example", "llm.corp.example", 443, True),
+        ("", "api.openai.com", 443, False),
+    ],
+)
 def test_no_proxy_entries(no_proxy: str, host: str, port: int, direct: bool) -> None:
     env = {"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": no_proxy}
     assert (environment_proxy("https", host, port, env) is None) is direct
@@ -286,15 +326,18 @@ def test_lower_case_names_win_even_empty_ones() -> None:
     assert environment_proxy("https", "x.test", 443, {**upper, "https_proxy": ""}) is None
     assert environment_proxy("https", "x.test", 443, {**upper, "no_proxy": "x.test", "NO_PROXY": ""}) is None
     assert environment_proxy("https", "x.test", 443, {**upper, "no_proxy": "", "NO_PROXY": "x.test"}) == Proxy(
-        "upper", 1)
+        "upper", 1
+    )
     assert environment_proxy("https", "x.test", 443, {"HTTP_PROXY": "http://h:1"}) is None  # http's only
-    assert environment_proxy("http", "x.test", 80, {"HTTP_PROXY": "http://h:1", "REQUEST_METHOD": "GET"}
-                             ) is None  # under CGI, HTTP_PROXY may be a client's Proxy: header
+    assert (
+        environment_proxy("http", "x.test", 80, {"HTTP_PROXY": "http://h:1", "REQUEST_METHOD": "GET"}) is None
+    )  # under CGI, HTTP_PROXY may be a client's Proxy: header
     assert environment_proxy("https", "localhost", 443, upper) is None
     assert environment_proxy("https", "::1", 443, upper) is None
 
 
 # --- the provider config's keys ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("value", [False, "false", "none", "None", "off", "direct", ""])
 def test_proxy_false_or_none_means_direct(value: Any) -> None:

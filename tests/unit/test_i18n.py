@@ -80,17 +80,22 @@ def test_every_error_class_default_key_is_in_the_catalog() -> None:
 
 def test_model_not_found_in_english_and_german() -> None:
     error = ModelNotFound(model="gpt-9", providers="openai, ollama", reason="unknown model", param="model")
-    assert render_message(error) == ("The model 'gpt-9' does not exist or is not served by any enabled provider. "
-                                     "Enabled providers: openai, ollama.")
-    assert render_message(error, "de") == ("Das Modell 'gpt-9' existiert nicht oder wird von keinem aktivierten "
-                                           "Anbieter bedient. Aktivierte Anbieter: openai, ollama.")
+    assert render_message(error) == (
+        "The model 'gpt-9' does not exist or is not served by any enabled provider. Enabled providers: openai, ollama."
+    )
+    assert render_message(error, "de") == (
+        "Das Modell 'gpt-9' existiert nicht oder wird von keinem aktivierten "
+        "Anbieter bedient. Aktivierte Anbieter: openai, ollama."
+    )
 
 
 def test_upstream_errors_in_german() -> None:
     assert render_message(UpstreamTimeout(provider="openai", phase="first byte"), "de") == (
-        "Der Anbieter 'openai' hat nicht rechtzeitig geantwortet (erstes Byte).")
+        "Der Anbieter 'openai' hat nicht rechtzeitig geantwortet (erstes Byte)."
+    )
     assert render_message(UpstreamProtocolError("stream_interrupted", provider="local"), "de") == (
-        "Der Stream des Anbieters 'local' endete, bevor er vollständig war.")
+        "Der Stream des Anbieters 'local' endete, bevor er vollständig war."
+    )
     assert render_message(GatewayError(), "de") == "Im Gateway ist ein interner Fehler aufgetreten."
 
 
@@ -111,12 +116,21 @@ def test_message_without_parameters_in_german() -> None:
     ("error", "language", "message"),
     [
         (InvalidRequest("missing_field", param="model"), "en", "Missing required parameter: 'model'."),
-        (InvalidRequest("wrong_type", param="stream", expected="a boolean"), "en",
-         "Invalid type for 'stream': expected a boolean."),
-        (InvalidRequest("out_of_range", param="temperature", expected="a value from 0 to 2"), "de",
-         "Ungültiger Wert für 'temperature': erwartet wird ein Wert von 0 bis 2."),
-        (InvalidRequest("invalid_tool_name", param="tools[0].function.name"), "en",
-         "Invalid tool name at 'tools[0].function.name': it must match ^[a-zA-Z0-9_-]{1,64}$."),
+        (
+            InvalidRequest("wrong_type", param="stream", expected="a boolean"),
+            "en",
+            "Invalid type for 'stream': expected a boolean.",
+        ),
+        (
+            InvalidRequest("out_of_range", param="temperature", expected="a value from 0 to 2"),
+            "de",
+            "Ungültiger Wert für 'temperature': erwartet wird ein Wert von 0 bis 2.",
+        ),
+        (
+            InvalidRequest("invalid_tool_name", param="tools[0].function.name"),
+            "en",
+            "Invalid tool name at 'tools[0].function.name': it must match ^[a-zA-Z0-9_-]{1,64}$.",
+        ),
     ],
     ids=["missing_field", "wrong_type", "out_of_range de", "invalid_tool_name"],
 )

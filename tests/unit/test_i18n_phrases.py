@@ -30,40 +30,108 @@ WRAPPERS: dict[str, tuple[int, str]] = {
     "_optional": (3, "expected"),  # ollama/validate.py
     "no_image": (0, "reason"),  # gemini/images.py
     "_Refused": (0, "detail"),  # media.py: why a media URL is not fetched
-    "read": (0, "phase"), "readany": (0, "phase"), "wait": (0, "phase"), "check_deadline": (0, "phase"),
+    "read": (0, "phase"),
+    "readany": (0, "phase"),
+    "wait": (0, "phase"),
+    "check_deadline": (0, "phase"),
 }
 
 # Phrases made at run time from code values, as the code makes them (the scan sees only their pieces).
 MADE_AT_RUN_TIME = [
-    ("expected", "an integer"), ("expected", "a number"),  # openai_validation.py
+    ("expected", "an integer"),
+    ("expected", "a number"),  # openai_validation.py
     ("detail", "expected one of function_call, message"),  # responses/validate.py `_one_of`
     ("detail", "one read of a compressed body inflates past 64 MiB"),  # http/connection.py
     ("detail", "the media is larger than the gateway's limit of 20971520 bytes"),  # media.py `_too_large`
-    ("phase", "body"), ("phase", "stream"), ("phase", "connect"), ("phase", "first byte"),  # http/connection.py
-    ("who", "this API key"), ("who", "team 'research'"), ("who", "model 'gpt-4o'"),  # rate_limits.py, budgets.py
-    ("period", "day"), ("period", "week"), ("period", "month"), ("period", "all time"),  # budgets.py
-    ("reason", "none given"), ("reason", "no finish reason"),  # gemini/images.py, gemini/audio.py
+    ("phase", "body"),
+    ("phase", "stream"),
+    ("phase", "connect"),
+    ("phase", "first byte"),  # http/connection.py
+    ("who", "this API key"),
+    ("who", "team 'research'"),
+    ("who", "model 'gpt-4o'"),  # rate_limits.py, budgets.py
+    ("period", "day"),
+    ("period", "week"),
+    ("period", "month"),
+    ("period", "all time"),  # budgets.py
+    ("reason", "none given"),
+    ("reason", "no finish reason"),  # gemini/images.py, gemini/audio.py
     # pipeline.py: orjson's words for a body that is not JSON (what is left of them before a ':'), as orjson 3
     # says them for '{x', '', ' ', '[1,', '[1]]', '[1 2]', '{"a" 1}', 'NaN', '01', and bad escapes, controls
     # characters, surrogates and UTF-8 in strings
-    ("detail", "unexpected character, expected a string key"), ("detail", "Input is a zero-length, empty document"),
-    ("detail", "input data is empty"), ("detail", "unexpected end of data"),
-    ("detail", "unexpected content after document"), ("detail", "unexpected character, expected ',' or ']'"),
-    ("detail", "unexpected character, expected ',' or '}'"), ("detail", "unexpected character, expected '"),
-    ("detail", "unexpected character, expected a JSON value"), ("detail", "number with leading zero is not allowed"),
-    ("detail", "invalid escaped sequence in string"), ("detail", "unexpected control character in string"),
-    ("detail", "no low surrogate in string"), ("detail", "str is not valid UTF-8"),
+    ("detail", "unexpected character, expected a string key"),
+    ("detail", "Input is a zero-length, empty document"),
+    ("detail", "input data is empty"),
+    ("detail", "unexpected end of data"),
+    ("detail", "unexpected content after document"),
+    ("detail", "unexpected character, expected ',' or ']'"),
+    ("detail", "unexpected character, expected ',' or '}'"),
+    ("detail", "unexpected character, expected '"),
+    ("detail", "unexpected character, expected a JSON value"),
+    ("detail", "number with leading zero is not allowed"),
+    ("detail", "invalid escaped sequence in string"),
+    ("detail", "unexpected control character in string"),
+    ("detail", "no low surrogate in string"),
+    ("detail", "str is not valid UTF-8"),
 ]
 
 # Words an English phrase is made of and a German sentence never is; API values (`auto`, `none`, `json_schema`)
 # and names pass.
-ENGLISH = frozenset({
-    "the", "is", "are", "not", "of", "or", "and", "expected", "must", "only", "value", "from", "with",
-    "has", "have", "no", "be", "this", "that", "for", "than", "more", "string", "integer", "number",
-    "object", "boolean", "body", "answer", "event", "field", "send", "given", "takes", "accepts",
-    "time", "unexpected", "invalid", "character", "provider",
-    "blocks", "may", "appear", "messages", "which", "where", "without", "larger", "once", "one", "empty",
-})
+ENGLISH = frozenset(
+    {
+        "the",
+        "is",
+        "are",
+        "not",
+        "of",
+        "or",
+        "and",
+        "expected",
+        "must",
+        "only",
+        "value",
+        "from",
+        "with",
+        "has",
+        "have",
+        "no",
+        "be",
+        "this",
+        "that",
+        "for",
+        "than",
+        "more",
+        "string",
+        "integer",
+        "number",
+        "object",
+        "boolean",
+        "body",
+        "answer",
+        "event",
+        "field",
+        "send",
+        "given",
+        "takes",
+        "accepts",
+        "time",
+        "unexpected",
+        "invalid",
+        "character",
+        "provider",
+        "blocks",
+        "may",
+        "appear",
+        "messages",
+        "which",
+        "where",
+        "without",
+        "larger",
+        "once",
+        "one",
+        "empty",
+    }
+)
 
 
 def _error_classes() -> frozenset[str]:
@@ -107,17 +175,27 @@ def code_phrases() -> list[tuple[str, str, str]]:
     found: list[tuple[str, str, str]] = []
     for path in sorted(SOURCE.rglob("*.py")):
         tree = ast.parse(path.read_text("utf-8"))
-        constants = {target.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
-                     for target in node.targets if isinstance(target, ast.Name)
-                     and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)}
+        constants = {
+            target.id: node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        }
         where = str(path.relative_to(SOURCE))
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef) and node.name in WRAPPERS:
                 name = WRAPPERS[node.name][1]
-                arguments = node.args.args[1:] if node.args.args[:1] and node.args.args[0].arg == "self" \
-                    else node.args.args
-                defaults = dict(zip([a.arg for a in arguments][-len(node.args.defaults):], node.args.defaults,
-                                    strict=True)) if node.args.defaults else {}
+                arguments = (
+                    node.args.args[1:] if node.args.args[:1] and node.args.args[0].arg == "self" else node.args.args
+                )
+                defaults = (
+                    dict(zip([a.arg for a in arguments][-len(node.args.defaults) :], node.args.defaults, strict=True))
+                    if node.args.defaults
+                    else {}
+                )
                 if name in defaults:
                     found += [(name, text, where) for text in _constant_strings(defaults[name], constants)]
             if not isinstance(node, ast.Call):
@@ -128,8 +206,9 @@ def code_phrases() -> list[tuple[str, str, str]]:
             wrapped = WRAPPERS.get(_callee(node))
             if wrapped is not None and len(node.args) > wrapped[0]:
                 arguments.append((wrapped[1], node.args[wrapped[0]]))
-            found += [(str(name), text, where) for name, value in arguments
-                      for text in _constant_strings(value, constants)]
+            found += [
+                (str(name), text, where) for name, value in arguments for text in _constant_strings(value, constants)
+            ]
     return found
 
 
@@ -202,6 +281,7 @@ def test_the_phrase_catalogues_hold_the_same_placeholders_in_every_language() ->
 
 def _phrase_catalogue(language: str) -> dict[str, str]:
     import json
+
     path = SOURCE / "locales" / f"{language}.phrases.json"
     loaded: dict[str, str] = json.loads(path.read_text("utf-8")) if path.is_file() else {}
     return loaded

@@ -18,30 +18,54 @@ PNG = b"\x89PNG\r\n\x1a\nfake"
 
 
 def test_json_request_is_decoded_with_unknown_fields_kept() -> None:
-    request = decode_request({"model": "gpt-image-1", "prompt": "an otter", "n": 3, "size": "1024x1536",
-                              "quality": "high", "response_format": "b64_json", "output_format": "webp",
-                              "background": "opaque", "user": "u1", "stream": False, "moderation": "low",
-                              "output_compression": 80})
-    assert request == ImageRequest(model="gpt-image-1", prompt="an otter", n=3, size="1024x1536", quality="high",
-                                   response_format="b64_json", output_format="webp", background="opaque", user="u1",
-                                   extra={"moderation": "low", "output_compression": 80})
+    request = decode_request(
+        {
+            "model": "gpt-image-1",
+            "prompt": "an otter",
+            "n": 3,
+            "size": "1024x1536",
+            "quality": "high",
+            "response_format": "b64_json",
+            "output_format": "webp",
+            "background": "opaque",
+            "user": "u1",
+            "stream": False,
+            "moderation": "low",
+            "output_compression": 80,
+        }
+    )
+    assert request == ImageRequest(
+        model="gpt-image-1",
+        prompt="an otter",
+        n=3,
+        size="1024x1536",
+        quality="high",
+        response_format="b64_json",
+        output_format="webp",
+        background="opaque",
+        user="u1",
+        extra={"moderation": "low", "output_compression": 80},
+    )
 
 
-@pytest.mark.parametrize(("body", "param", "code"), [
-    ({}, "prompt", "missing_field"),
-    ({"prompt": ""}, "prompt", "wrong_type"),
-    ({"prompt": ["a"]}, "prompt", "wrong_type"),
-    ({"prompt": "p", "n": 0}, "n", "out_of_range"),
-    ({"prompt": "p", "n": 11}, "n", "out_of_range"),
-    ({"prompt": "p", "n": 1.5}, "n", "wrong_type"),
-    ({"prompt": "p", "n": True}, "n", "wrong_type"),
-    ({"prompt": "p", "response_format": "png"}, "response_format", "invalid_value"),
-    ({"prompt": "p", "size": 1024}, "size", "wrong_type"),
-    ({"prompt": "p", "quality": None, "background": 1}, "background", "wrong_type"),
-    ({"prompt": "p", "user": {"id": 1}}, "user", "wrong_type"),
-    ({"prompt": "p", "stream": True}, "stream", "invalid_value"),
-    ({"prompt": "p", "stream": "yes"}, "stream", "invalid_value"),
-])
+@pytest.mark.parametrize(
+    ("body", "param", "code"),
+    [
+        ({}, "prompt", "missing_field"),
+        ({"prompt": ""}, "prompt", "wrong_type"),
+        ({"prompt": ["a"]}, "prompt", "wrong_type"),
+        ({"prompt": "p", "n": 0}, "n", "out_of_range"),
+        ({"prompt": "p", "n": 11}, "n", "out_of_range"),
+        ({"prompt": "p", "n": 1.5}, "n", "wrong_type"),
+        ({"prompt": "p", "n": True}, "n", "wrong_type"),
+        ({"prompt": "p", "response_format": "png"}, "response_format", "invalid_value"),
+        ({"prompt": "p", "size": 1024}, "size", "wrong_type"),
+        ({"prompt": "p", "quality": None, "background": 1}, "background", "wrong_type"),
+        ({"prompt": "p", "user": {"id": 1}}, "user", "wrong_type"),
+        ({"prompt": "p", "stream": True}, "stream", "invalid_value"),
+        ({"prompt": "p", "stream": "yes"}, "stream", "invalid_value"),
+    ],
+)
 def test_what_the_gateway_reads_is_checked(body: dict[str, Any], param: str, code: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         decode_request({"model": "m", **body})
@@ -57,24 +81,42 @@ def _file(name: str, data: bytes = PNG, filename: str = "a.png") -> Part:
 
 
 def test_form_fields_and_files_are_split_with_names_kept() -> None:
-    values, files = decode_form([
-        _file("image[]"), _file("image[]", PNG + b"2", "b.png"), _text("prompt", "add a hat"), _file("mask"),
-        _text("model", "gpt-image-1"), _text("n", "2"), _text("input_fidelity", "high"),
-        _text("tags[]", "a"), _text("tags[]", "b"), _file("markup", b"<svg/>", "m.svg")])
-    assert values == {"prompt": "add a hat", "model": "gpt-image-1", "n": "2", "input_fidelity": "high",
-                      "tags[]": ["a", "b"]}
+    values, files = decode_form(
+        [
+            _file("image[]"),
+            _file("image[]", PNG + b"2", "b.png"),
+            _text("prompt", "add a hat"),
+            _file("mask"),
+            _text("model", "gpt-image-1"),
+            _text("n", "2"),
+            _text("input_fidelity", "high"),
+            _text("tags[]", "a"),
+            _text("tags[]", "b"),
+            _file("markup", b"<svg/>", "m.svg"),
+        ]
+    )
+    assert values == {
+        "prompt": "add a hat",
+        "model": "gpt-image-1",
+        "n": "2",
+        "input_fidelity": "high",
+        "tags[]": ["a", "b"],
+    }
     assert [(f.data, f.filename) for f in files["image"]] == [(PNG, "a.png"), (PNG + b"2", "b.png")]
     assert set(files) == {"image", "mask", "markup"}
     request = decode_request(values, form=True)
     assert request.n == 2 and request.extra == {"input_fidelity": "high", "tags[]": ["a", "b"]}
 
 
-@pytest.mark.parametrize(("parts", "param"), [
-    ([_text("image", "https://example.com/a.png")], "image"),
-    ([_text("mask", "x")], "mask"),
-    ([_file("prompt")], "prompt"),
-    ([_text("prompt", "a"), _text("prompt", "b")], "prompt"),
-])
+@pytest.mark.parametrize(
+    ("parts", "param"),
+    [
+        ([_text("image", "https://example.com/a.png")], "image"),
+        ([_text("mask", "x")], "mask"),
+        ([_file("prompt")], "prompt"),
+        ([_text("prompt", "a"), _text("prompt", "b")], "prompt"),
+    ],
+)
 def test_bad_forms_name_the_field(parts: list[Part], param: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         decode_form(parts)
@@ -103,17 +145,28 @@ def test_bytes_become_a_data_url_when_the_client_asked_for_a_url() -> None:
 
 def test_upstream_urls_and_revised_prompts_are_relayed() -> None:
     answer = ImageResponse(created=5, images=[GeneratedImage(url="https://x/1.png", revised_prompt="An otter")])
-    assert encode_response(answer, "b64_json") == {"created": 5, "data": [{"url": "https://x/1.png",
-                                                                          "revised_prompt": "An otter"}]}
+    assert encode_response(answer, "b64_json") == {
+        "created": 5,
+        "data": [{"url": "https://x/1.png", "revised_prompt": "An otter"}],
+    }
 
 
 def test_full_answer_is_a_valid_sdk_object_in_the_spec_order() -> None:
-    usage = Usage(prompt_tokens=50, completion_tokens=272, total_tokens=322,
-                  extra={"input_tokens_details": {"text_tokens": 10, "image_tokens": 40},
-                         "output_tokens_details": {"image_tokens": 272, "text_tokens": 0}})
-    answer = ImageResponse(created=5, images=[GeneratedImage(b64_json="QUJD")], usage=usage,
-                           extra={"background": "opaque", "output_format": "png", "size": "1024x1024",
-                                  "quality": "high"})
+    usage = Usage(
+        prompt_tokens=50,
+        completion_tokens=272,
+        total_tokens=322,
+        extra={
+            "input_tokens_details": {"text_tokens": 10, "image_tokens": 40},
+            "output_tokens_details": {"image_tokens": 272, "text_tokens": 0},
+        },
+    )
+    answer = ImageResponse(
+        created=5,
+        images=[GeneratedImage(b64_json="QUJD")],
+        usage=usage,
+        extra={"background": "opaque", "output_format": "png", "size": "1024x1024", "quality": "high"},
+    )
     encoded = encode_response(answer, None)
     assert list(encoded) == ["created", "data", "background", "output_format", "size", "quality", "usage"]
     parsed = ImagesResponse.model_validate(encoded)
@@ -123,5 +176,8 @@ def test_full_answer_is_a_valid_sdk_object_in_the_spec_order() -> None:
 
 def test_usage_without_a_breakdown_counts_the_prompt_as_text() -> None:
     assert encode_usage(Usage(prompt_tokens=7, completion_tokens=3)) == {
-        "input_tokens": 7, "input_tokens_details": {"text_tokens": 7, "image_tokens": 0}, "output_tokens": 3,
-        "total_tokens": 10}
+        "input_tokens": 7,
+        "input_tokens_details": {"text_tokens": 7, "image_tokens": 0},
+        "output_tokens": 3,
+        "total_tokens": 10,
+    }

@@ -21,8 +21,25 @@ from babelgate.store.sqlite import SQLiteResponseStore
 
 
 def entry(n: int) -> Entry:
-    return (time.time(), f"req-{n}".encode(), "vk_1", None, "chat.completions", "gpt-4o-mini", "openai",
-            "gpt-4o-mini", [(b"x-babelgate-attempts", b"1")], 200, "", None, None, 0.01, None, False, None)
+    return (
+        time.time(),
+        f"req-{n}".encode(),
+        "vk_1",
+        None,
+        "chat.completions",
+        "gpt-4o-mini",
+        "openai",
+        "gpt-4o-mini",
+        [(b"x-babelgate-attempts", b"1")],
+        200,
+        "",
+        None,
+        None,
+        0.01,
+        None,
+        False,
+        None,
+    )
 
 
 class Failing:
@@ -98,8 +115,14 @@ async def test_a_silent_store_is_given_up_at_the_deadline_and_close_is_bounded(t
     store = Failing()
     store.mode = "hang"
     spool = LedgerSpool(tmp_path, "t")
-    ledger = Ledger(store, write_seconds=0.2, retry_first=0.05, retry_max=0.1, close_seconds=0.5,  # type: ignore[arg-type]
-                    spool=spool)
+    ledger = Ledger(
+        store,
+        write_seconds=0.2,
+        retry_first=0.05,
+        retry_max=0.1,
+        close_seconds=0.5,  # type: ignore[arg-type]
+        spool=spool,
+    )
     for n in range(600):
         ledger.record(entry(n))
     await until(lambda: ledger.outage is not None)
@@ -128,8 +151,9 @@ def _blocked_sqlite(tmp_path: Path) -> tuple[Path, Path]:
     return blocker / "ledger.db", blocker
 
 
-async def test_sqlite_down_at_shutdown_spools_and_the_next_start_replays(tmp_path: Path,
-                                                                         caplog: pytest.LogCaptureFixture) -> None:
+async def test_sqlite_down_at_shutdown_spools_and_the_next_start_replays(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     database, blocker = _blocked_sqlite(tmp_path)
     spool_dir = tmp_path / "spool"
     tag = store_tag(f"sqlite:{database}")
@@ -154,8 +178,9 @@ async def test_sqlite_down_at_shutdown_spools_and_the_next_start_replays(tmp_pat
     await store.close()
 
 
-async def test_rows_that_cannot_be_spooled_are_counted_lost_not_promised(tmp_path: Path,
-                                                                        caplog: pytest.LogCaptureFixture) -> None:
+async def test_rows_that_cannot_be_spooled_are_counted_lost_not_promised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     database, _ = _blocked_sqlite(tmp_path)
     unwritable = tmp_path / "spool-is-a-file"
     unwritable.write_text("")

@@ -167,8 +167,9 @@ async def test_request_carries_no_cookies_or_credentials(host: MediaHost, connec
     assert not {"Cookie", "Authorization", "Proxy-Authorization", "Referer"} & set(headers)
 
 
-async def test_allowed_private_host_is_reachable_by_exact_address(host: MediaHost,
-                                                                  connects: list[tuple[str, int]]) -> None:
+async def test_allowed_private_host_is_reachable_by_exact_address(
+    host: MediaHost, connects: list[tuple[str, int]]
+) -> None:
     assert (await fetch(LOOPBACK_ONLY, host.url("/image.png"))).data == PNG
 
 
@@ -255,8 +256,9 @@ async def test_scheme_refusals_say_why(connects: list[tuple[str, int]]) -> None:
     assert "169.254" not in await refusal(MediaPolicy(), "https://169.254.169.254/")  # no addresses echoed
 
 
-async def test_loopback_media_host_refused_under_default_policy(host: MediaHost,
-                                                                connects: list[tuple[str, int]]) -> None:
+async def test_loopback_media_host_refused_under_default_policy(
+    host: MediaHost, connects: list[tuple[str, int]]
+) -> None:
     await refusal(MediaPolicy(allow_http=True), host.url("/image.png"))
     await refusal(MediaPolicy(allow_http=True), host.url("/image.png", host="localhost"))
     assert connects == []
@@ -270,8 +272,14 @@ async def test_allowed_host_list_is_exact(host: MediaHost, connects: list[tuple[
 
 
 async def test_redirect_into_metadata_address_refused(host: MediaHost, connects: list[tuple[str, int]]) -> None:
-    for target in ("http://169.254.169.254/latest/meta-data", "http://[::ffff:a9fe:a9fe]/", "http://10.0.0.1/",
-                   "http://2130706433/", "http://[::1]/", "file:///etc/passwd"):
+    for target in (
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::ffff:a9fe:a9fe]/",
+        "http://10.0.0.1/",
+        "http://2130706433/",
+        "http://[::1]/",
+        "file:///etc/passwd",
+    ):
         await refusal(LOOPBACK_ONLY, host.url(f"/redirect?to={target}"))
     assert {target for target, _ in connects} == {"127.0.0.1"}
 
@@ -296,12 +304,21 @@ class FakeResolver(AbstractResolver):
         self.addresses = addresses
         self.lookups: list[str] = []
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-                      ) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         self.lookups.append(host)
-        return [ResolveResult(hostname=host, host=address, port=port,
-                              family=socket.AF_INET6 if ":" in address else socket.AF_INET,
-                              proto=0, flags=socket.AI_NUMERICHOST) for address in self.addresses]
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for address in self.addresses
+        ]
 
     async def close(self) -> None:
         pass
@@ -318,8 +335,17 @@ async def test_name_is_resolved_once_and_connected_to_the_checked_address(
     assert host.requests[0].headers["Host"] == f"media.example:{host.port}"
 
 
-@pytest.mark.parametrize("addresses", [("169.254.169.254",), ("127.0.0.1", "10.0.0.1"), ("10.0.0.1", "127.0.0.1"),
-                                       ("127.0.0.1", "::1"), ("127.0.0.1", "2002:a00:1::"), ("not-an-address",)])
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        ("169.254.169.254",),
+        ("127.0.0.1", "10.0.0.1"),
+        ("10.0.0.1", "127.0.0.1"),
+        ("127.0.0.1", "::1"),
+        ("127.0.0.1", "2002:a00:1::"),
+        ("not-an-address",),
+    ],
+)
 async def test_name_refused_if_any_address_is_not_allowed(
     host: MediaHost, connects: list[tuple[str, int]], addresses: tuple[str, ...]
 ) -> None:
@@ -343,8 +369,9 @@ async def test_too_large_by_content_length(host: MediaHost, connects: list[tuple
     assert detail == "the media is larger than the gateway's limit of 4096 bytes"
 
 
-async def test_too_large_while_streaming_without_content_length(host: MediaHost,
-                                                                connects: list[tuple[str, int]]) -> None:
+async def test_too_large_while_streaming_without_content_length(
+    host: MediaHost, connects: list[tuple[str, int]]
+) -> None:
     assert "larger than" in await refusal(OPEN, host.url("/stream"))
 
 
@@ -362,23 +389,41 @@ async def test_read_capped_stops_at_the_chunk_that_passes_the_limit() -> None:
     assert await read_capped(chunks(), 999) is None
 
 
-@pytest.mark.parametrize("content_type", ["application/octet-stream", "text", "application/json",
-                                          "application/pdfx", "image", ""])
+@pytest.mark.parametrize(
+    "content_type", ["application/octet-stream", "text", "application/json", "application/pdfx", "image", ""]
+)
 async def test_content_type_refused(host: MediaHost, connects: list[tuple[str, int]], content_type: str) -> None:
     detail = await refusal(OPEN, host.url(f"/typed?type={content_type}"))
     assert "Content-Type" in detail or "is not accepted" in detail
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    ("image/png", "image/png"), ("IMAGE/WebP; q=1", "image/webp"), ("application/pdf", "application/pdf"),
-    ("audio/mpeg", "audio/mpeg"), ("video/mp4", "video/mp4"), ("text/plain; charset=utf-8", "text/plain"),
-])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("image/png", "image/png"),
+        ("IMAGE/WebP; q=1", "image/webp"),
+        ("application/pdf", "application/pdf"),
+        ("audio/mpeg", "audio/mpeg"),
+        ("video/mp4", "video/mp4"),
+        ("text/plain; charset=utf-8", "text/plain"),
+    ],
+)
 def test_content_type_accepted(header: str, expected: str) -> None:
     assert check_content_type(header, MediaPolicy()) == expected
 
 
-@pytest.mark.parametrize("header", [None, "", " ; charset=utf-8", "application/pdf+zip", "image/svg+xml bad",
-                                    "image/png\x01", "image/png\r\nX-Injected: 1"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        " ; charset=utf-8",
+        "application/pdf+zip",
+        "image/svg+xml bad",
+        "image/png\x01",
+        "image/png\r\nX-Injected: 1",
+    ],
+)
 def test_content_type_missing_or_odd_is_refused(header: str | None) -> None:
     with pytest.raises(Exception, match=r"Content-Type|not accepted"):
         check_content_type(header, MediaPolicy())
@@ -434,17 +479,42 @@ async def test_fetcher_is_reusable_and_closes(host: MediaHost, connects: list[tu
 # ---------------------------------------------------------------- the address check itself
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8",
-                                     "2002:808:808::", "64:ff9b::808:808"])
+@pytest.mark.parametrize(
+    "address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "2002:808:808::", "64:ff9b::808:808"]
+)
 def test_public_addresses_pass(address: str) -> None:
     check_address(ipaddress.ip_address(address), MediaPolicy())
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "127.255.255.254", "10.1.2.3", "172.31.255.255", "192.168.0.1",
-                                     "169.254.169.254", "100.127.255.255", "0.0.0.0", "0.1.2.3", "224.0.0.251",
-                                     "192.0.2.1", "198.18.0.1", "::1", "::", "fe80::1", "fc00::1", "fec0::1",
-                                     "ff05::2", "::ffff:10.0.0.1", "::127.0.0.1", "2002:c0a8:101::",
-                                     "64:ff9b::c0a8:101", "2001:db8::1", "2001::1"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "127.255.255.254",
+        "10.1.2.3",
+        "172.31.255.255",
+        "192.168.0.1",
+        "169.254.169.254",
+        "100.127.255.255",
+        "0.0.0.0",
+        "0.1.2.3",
+        "224.0.0.251",
+        "192.0.2.1",
+        "198.18.0.1",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "fec0::1",
+        "ff05::2",
+        "::ffff:10.0.0.1",
+        "::127.0.0.1",
+        "2002:c0a8:101::",
+        "64:ff9b::c0a8:101",
+        "2001:db8::1",
+        "2001::1",
+    ],
+)
 def test_non_public_addresses_refused(address: str) -> None:
     with pytest.raises(Exception, match="address"):
         check_address(ipaddress.ip_address(address), MediaPolicy())

@@ -36,6 +36,7 @@ def translate(body: JSON, model: str = "mistral-embed") -> tuple[JSON, list[str]
 
 # --- request ----------------------------------------------------------------------------------------
 
+
 def test_inputs_go_as_a_list() -> None:
     assert translate({"input": ["first", "second"]}) == ({"model": "mistral-embed", "input": ["first", "second"]}, [])
     assert translate({"input": "alone"})[0] == {"model": "mistral-embed", "input": ["alone"]}
@@ -74,10 +75,16 @@ def test_token_ids_are_a_400_naming_input(inputs: Any) -> None:
 
 
 def test_output_dtype_and_metadata_pass_through_in_the_spec_order() -> None:
-    wire, adjusted = translate({"input": ["x"], "output_dtype": "int8", "metadata": {"team": "a"}, "dimensions": 512},
-                               "codestral-embed")
-    assert wire == {"model": "codestral-embed", "metadata": {"team": "a"}, "input": ["x"], "output_dimension": 512,
-                    "output_dtype": "int8"}
+    wire, adjusted = translate(
+        {"input": ["x"], "output_dtype": "int8", "metadata": {"team": "a"}, "dimensions": 512}, "codestral-embed"
+    )
+    assert wire == {
+        "model": "codestral-embed",
+        "metadata": {"team": "a"},
+        "input": ["x"],
+        "output_dimension": 512,
+        "output_dtype": "int8",
+    }
     assert list(wire) == ["model", "metadata", "input", "output_dimension", "output_dtype"]
     assert adjusted == []
 
@@ -104,11 +111,18 @@ def test_the_provider_declares_embeddings() -> None:
 
 # --- response ---------------------------------------------------------------------------------------
 
+
 def test_vectors_by_index_and_usage() -> None:
-    body = {"id": "e3b0c44298fc1c149afbf4c8996fb924", "object": "list", "model": "mistral-embed",
-            "data": [{"object": "embedding", "embedding": [0.5, -1], "index": 1},
-                     {"object": "embedding", "embedding": [0.25, 0], "index": 0}],
-            "usage": {"prompt_tokens": 12, "completion_tokens": 0, "total_tokens": 12, "prompt_audio_seconds": None}}
+    body = {
+        "id": "e3b0c44298fc1c149afbf4c8996fb924",
+        "object": "list",
+        "model": "mistral-embed",
+        "data": [
+            {"object": "embedding", "embedding": [0.5, -1], "index": 1},
+            {"object": "embedding", "embedding": [0.25, 0], "index": 0},
+        ],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 0, "total_tokens": 12, "prompt_audio_seconds": None},
+    }
     answer = embedding_from_wire(body, "mistral-embed")
     assert answer.vectors == [[0.25, 0.0], [0.5, -1.0]]
     assert answer.usage == Usage(prompt_tokens=12, total_tokens=12)

@@ -24,9 +24,10 @@ from babelgate.providers.mistral.errors import map_error
 SECRET = "mistral-key-AbCdEf0123456789"
 SCRUB = Scrubber([SECRET])
 NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
-FASTAPI_DETAIL = [{"loc": ["body", "messages", 2, "content"], "msg": "Field required", "type": "missing"},
-                  {"loc": ["body", "temperature"], "msg": "Input should be less than or equal to 1.5",
-                   "type": "less_than_equal"}]
+FASTAPI_DETAIL = [
+    {"loc": ["body", "messages", 2, "content"], "msg": "Field required", "type": "missing"},
+    {"loc": ["body", "temperature"], "msg": "Input should be less than or equal to 1.5", "type": "less_than_equal"},
+]
 
 
 def mapped(status: int, body: Any, head: CIMultiDictProxy[str] | None = NO_HEADERS) -> GatewayError:
@@ -50,52 +51,99 @@ def test_fastapi_422_becomes_400_with_param() -> None:
     assert type(error) is UpstreamRejected
     assert error.status == 400
     assert error_object(error, "en") == client_error(
-        "Field required; Input should be less than or equal to 1.5", "invalid_request_error",
-        param="messages[2].content")
+        "Field required; Input should be less than or equal to 1.5",
+        "invalid_request_error",
+        param="messages[2].content",
+    )
 
 
 def test_fastapi_422_inside_mistral_envelope() -> None:
-    error = mapped(422, {"object": "error", "message": {"detail": FASTAPI_DETAIL[:1]}, "type": "invalid_request_error",
-                         "param": None, "code": None})
+    error = mapped(
+        422,
+        {
+            "object": "error",
+            "message": {"detail": FASTAPI_DETAIL[:1]},
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        },
+    )
     assert type(error) is UpstreamRejected
     assert error.status == 400
-    assert error_object(error, "en") == client_error("Field required", "invalid_request_error",
-                                                     param="messages[2].content")
+    assert error_object(error, "en") == client_error(
+        "Field required", "invalid_request_error", param="messages[2].content"
+    )
 
 
 def test_msg_given_as_a_list() -> None:
-    detail = [{"loc": ["body", "tools", 0, "function", "parameters"],
-               "msg": ["Value error", "schema is not valid"], "type": "value_error"}]
+    detail = [
+        {
+            "loc": ["body", "tools", 0, "function", "parameters"],
+            "msg": ["Value error", "schema is not valid"],
+            "type": "value_error",
+        }
+    ]
     error = mapped(422, {"detail": detail})
     assert error.status == 400
-    assert error_object(error, "en") == client_error("Value error; schema is not valid", "invalid_request_error",
-                                                     param="tools[0].function.parameters")
+    assert error_object(error, "en") == client_error(
+        "Value error; schema is not valid", "invalid_request_error", param="tools[0].function.parameters"
+    )
 
 
 def test_extra_forbidden_on_a_top_level_field() -> None:
-    detail = [{"type": "extra_forbidden", "loc": ["body", "user"], "msg": "Extra inputs are not permitted",
-               "input": "u1"}]
-    error = mapped(422, {"object": "error", "message": {"detail": detail}, "type": "invalid_request_error",
-                         "param": None, "code": None})
-    assert error_object(error, "en") == client_error("Extra inputs are not permitted", "invalid_request_error",
-                                                     param="user")
+    detail = [
+        {"type": "extra_forbidden", "loc": ["body", "user"], "msg": "Extra inputs are not permitted", "input": "u1"}
+    ]
+    error = mapped(
+        422,
+        {
+            "object": "error",
+            "message": {"detail": detail},
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        },
+    )
+    assert error_object(error, "en") == client_error(
+        "Extra inputs are not permitted", "invalid_request_error", param="user"
+    )
 
 
 def test_400_message_and_code_are_relayed() -> None:
-    error = mapped(400, {"object": "error", "message": "Unexpected role 'user' after role 'tool'",
-                         "type": "invalid_request_message_order", "param": None, "code": "3230"})
+    error = mapped(
+        400,
+        {
+            "object": "error",
+            "message": "Unexpected role 'user' after role 'tool'",
+            "type": "invalid_request_message_order",
+            "param": None,
+            "code": "3230",
+        },
+    )
     assert type(error) is UpstreamRejected
     assert error.status == 400
-    assert error_object(error, "en") == client_error("Unexpected role 'user' after role 'tool'",
-                                                     "invalid_request_error", code="3230")
+    assert error_object(error, "en") == client_error(
+        "Unexpected role 'user' after role 'tool'", "invalid_request_error", code="3230"
+    )
 
 
 def test_400_numeric_code_becomes_a_string() -> None:
-    error = mapped(400, {"object": "error", "message": "Tool call id was call_1 but must be a-z, A-Z, 0-9, with a "
-                         "length of 9.", "type": "invalid_request_error", "param": "messages", "code": 3280})
+    error = mapped(
+        400,
+        {
+            "object": "error",
+            "message": "Tool call id was call_1 but must be a-z, A-Z, 0-9, with a length of 9.",
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": 3280,
+        },
+    )
     assert error_object(error, "en") == client_error(
-        "Tool call id was call_1 but must be a-z, A-Z, 0-9, with a length of 9.", "invalid_request_error",
-        code="3280", param="messages")
+        "Tool call id was call_1 but must be a-z, A-Z, 0-9, with a length of 9.",
+        "invalid_request_error",
+        code="3280",
+        param="messages",
+    )
 
 
 @pytest.mark.parametrize(("status", "kind"), [(401, "authentication_error"), (403, "permission_error")])
@@ -115,24 +163,43 @@ def test_404_detail_string() -> None:
 
 
 def test_429_with_retry_after() -> None:
-    error = mapped(429, {"object": "error", "message": "Requests rate limit exceeded", "type": "rate_limited",
-                         "param": None, "code": "1300"}, headers(retry_after="3"))
+    error = mapped(
+        429,
+        {
+            "object": "error",
+            "message": "Requests rate limit exceeded",
+            "type": "rate_limited",
+            "param": None,
+            "code": "1300",
+        },
+        headers(retry_after="3"),
+    )
     assert type(error) is UpstreamRateLimited
     assert error.status == 429
     assert error.retry_after == 3.0
     assert error.headers() == [(b"retry-after", b"3")]
-    assert error_object(error, "en") == client_error("Requests rate limit exceeded", "rate_limit_error",
-                                                     "rate_limit_exceeded")
+    assert error_object(error, "en") == client_error(
+        "Requests rate limit exceeded", "rate_limit_error", "rate_limit_exceeded"
+    )
 
 
 @pytest.mark.parametrize("status", [500, 502])
 def test_5xx_is_502(status: int) -> None:
-    error = mapped(status, {"object": "error", "message": "Internal server error", "type": "internal_error",
-                            "param": None, "code": "1000"})
+    error = mapped(
+        status,
+        {
+            "object": "error",
+            "message": "Internal server error",
+            "type": "internal_error",
+            "param": None,
+            "code": "1000",
+        },
+    )
     assert type(error) is UpstreamError
     assert error.status == 502
-    assert error_object(error, "en") == client_error(f"Provider 'mistral' failed with HTTP status {status}.",
-                                                     "server_error", "upstream_error")
+    assert error_object(error, "en") == client_error(
+        f"Provider 'mistral' failed with HTTP status {status}.", "server_error", "upstream_error"
+    )
 
 
 def test_503_is_unavailable_with_retry_after() -> None:
@@ -141,12 +208,21 @@ def test_503_is_unavailable_with_retry_after() -> None:
     assert error.status == 503
     assert error.retry_after == 5.0
     assert error_object(error, "en") == client_error(
-        "Provider 'mistral' is temporarily unavailable; try again later.", "server_error", "upstream_unavailable")
+        "Provider 'mistral' is temporarily unavailable; try again later.", "server_error", "upstream_unavailable"
+    )
 
 
 def test_keys_are_scrubbed() -> None:
-    error = mapped(400, {"object": "error", "message": f"bad header Bearer {SECRET}", "type": "invalid_request_error",
-                         "param": None, "code": None})
+    error = mapped(
+        400,
+        {
+            "object": "error",
+            "message": f"bad header Bearer {SECRET}",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        },
+    )
     assert error_object(error, "en") == client_error("bad header Bearer [redacted]", "invalid_request_error")
 
 

@@ -22,10 +22,15 @@ USAGE = {"prompt_tokens": 12, "completion_tokens": 30, "total_tokens": 42}
 
 
 def mistral_body(message: JSON, finish_reason: str = "stop", **extra: Any) -> JSON:
-    body = {"id": "cmpl-e5cc70bb28c444948073e77776eb30ef", "object": "chat.completion",
-            "model": "mistral-small-latest", "created": 1702256327,
-            "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish_reason}],
-            "usage": USAGE, **extra}
+    body = {
+        "id": "cmpl-e5cc70bb28c444948073e77776eb30ef",
+        "object": "chat.completion",
+        "model": "mistral-small-latest",
+        "created": 1702256327,
+        "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish_reason}],
+        "usage": USAGE,
+        **extra,
+    }
     MistralResponse.model_validate(body)  # the fixture is a body Mistral's own SDK reads
     return body
 
@@ -37,11 +42,16 @@ def openai_answer(body: JSON) -> JSON:
 
 
 def expected(message: JSON, finish_reason: str, usage: JSON | None = None) -> JSON:
-    return {"id": "cmpl-e5cc70bb28c444948073e77776eb30ef", "object": "chat.completion", "created": 1702256327,
-            "model": "mistral-small-latest",
-            "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish_reason,
-                         "logprobs": None}],
-            "usage": usage or USAGE}
+    return {
+        "id": "cmpl-e5cc70bb28c444948073e77776eb30ef",
+        "object": "chat.completion",
+        "created": 1702256327,
+        "model": "mistral-small-latest",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish_reason, "logprobs": None}
+        ],
+        "usage": usage or USAGE,
+    }
 
 
 def test_null_tool_calls_give_no_tool_calls() -> None:
@@ -59,33 +69,60 @@ def test_string_content_exact() -> None:
 
 
 def test_content_chunks_split_into_content_and_reasoning() -> None:
-    body = mistral_body({"content": [
-        {"type": "thinking", "thinking": [{"type": "text", "text": "The user greets; "},
-                                          {"type": "text", "text": "answer briefly."}]},
-        {"type": "text", "text": "Hello"},
-        {"type": "text", "text": " there."},
-    ]})
+    body = mistral_body(
+        {
+            "content": [
+                {
+                    "type": "thinking",
+                    "thinking": [
+                        {"type": "text", "text": "The user greets; "},
+                        {"type": "text", "text": "answer briefly."},
+                    ],
+                },
+                {"type": "text", "text": "Hello"},
+                {"type": "text", "text": " there."},
+            ]
+        }
+    )
     assert openai_answer(body) == expected(
-        {"content": "Hello there.", "reasoning_content": "The user greets; answer briefly."}, "stop")
+        {"content": "Hello there.", "reasoning_content": "The user greets; answer briefly."}, "stop"
+    )
 
 
 def test_content_chunks_without_text() -> None:
-    body = mistral_body({"content": [{"type": "thinking", "thinking": [{"type": "text", "text": "hmm"}]}]},
-                        "length")
+    body = mistral_body({"content": [{"type": "thinking", "thinking": [{"type": "text", "text": "hmm"}]}]}, "length")
     assert openai_answer(body) == expected({"content": None, "reasoning_content": "hmm"}, "length")
 
 
 def test_tool_calls_with_object_and_string_arguments() -> None:
-    body = mistral_body({"content": "", "tool_calls": [
-        {"id": "D681PevKs", "type": "function",
-         "function": {"name": "get_weather", "arguments": {"city": "Paris", "days": 2}}},
-        {"id": "a1B2c3D4e", "type": "function", "function": {"name": "get_time", "arguments": '{"tz":"CET"}'}},
-    ]}, "tool_calls")
-    assert openai_answer(body) == expected({"content": "", "tool_calls": [
-        {"id": "D681PevKs", "type": "function",
-         "function": {"name": "get_weather", "arguments": '{"city":"Paris","days":2}'}},
-        {"id": "a1B2c3D4e", "type": "function", "function": {"name": "get_time", "arguments": '{"tz":"CET"}'}},
-    ]}, "tool_calls")
+    body = mistral_body(
+        {
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "D681PevKs",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": {"city": "Paris", "days": 2}},
+                },
+                {"id": "a1B2c3D4e", "type": "function", "function": {"name": "get_time", "arguments": '{"tz":"CET"}'}},
+            ],
+        },
+        "tool_calls",
+    )
+    assert openai_answer(body) == expected(
+        {
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "D681PevKs",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Paris","days":2}'},
+                },
+                {"id": "a1B2c3D4e", "type": "function", "function": {"name": "get_time", "arguments": '{"tz":"CET"}'}},
+            ],
+        },
+        "tool_calls",
+    )
 
 
 @pytest.mark.parametrize("missing", ["null", None, "", "absent"])
@@ -101,14 +138,18 @@ def test_missing_ids_are_minted(missing: str | None) -> None:
     calls = answer["choices"][0]["message"]["tool_calls"]
     first_id = mistral_tool_id("cmpl-e5cc70bb28c444948073e77776eb30ef:0:0")
     second_id = mistral_tool_id("cmpl-e5cc70bb28c444948073e77776eb30ef:0:1")
-    assert calls == [{"id": first_id, "type": "function", "function": {"name": "f", "arguments": "{}"}},
-                     {"id": second_id, "type": "function", "function": {"name": "g", "arguments": "{}"}}]
+    assert calls == [
+        {"id": first_id, "type": "function", "function": {"name": "f", "arguments": "{}"}},
+        {"id": second_id, "type": "function", "function": {"name": "g", "arguments": "{}"}},
+    ]
     assert NINE.fullmatch(first_id) and NINE.fullmatch(second_id) and first_id != second_id
     assert openai_answer(body) == answer  # deterministic
 
 
-@pytest.mark.parametrize(("mistral", "openai"), [("stop", "stop"), ("length", "length"),
-                                                 ("model_length", "length"), ("tool_calls", "tool_calls")])
+@pytest.mark.parametrize(
+    ("mistral", "openai"),
+    [("stop", "stop"), ("length", "length"), ("model_length", "length"), ("tool_calls", "tool_calls")],
+)
 def test_finish_reasons(mistral: str, openai: str) -> None:
     assert openai_answer(mistral_body({"content": "x"}, mistral)) == expected({"content": "x"}, openai)
 
@@ -137,20 +178,54 @@ def test_usage_with_audio_seconds_and_no_total() -> None:
 
 
 def test_normalize_stream_delta() -> None:
-    chunk = {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"content": [
-        {"type": "thinking", "thinking": [{"type": "text", "text": "r"}]}, {"type": "text", "text": "t"}],
-        "tool_calls": [{"id": "null", "function": {"name": "f", "arguments": {"a": [1, 2]}}, "index": 0}]},
-        "finish_reason": "model_length"}]}
-    assert normalize(chunk, stream=True) == {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {
-        "content": "t", "reasoning_content": "r",
-        "tool_calls": [{"function": {"name": "f", "arguments": '{"a":[1,2]}'}, "index": 0}]},
-        "finish_reason": "length"}]}
+    chunk = {
+        "id": "c",
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "delta": {
+                    "content": [
+                        {"type": "thinking", "thinking": [{"type": "text", "text": "r"}]},
+                        {"type": "text", "text": "t"},
+                    ],
+                    "tool_calls": [{"id": "null", "function": {"name": "f", "arguments": {"a": [1, 2]}}, "index": 0}],
+                },
+                "finish_reason": "model_length",
+            }
+        ],
+    }
+    assert normalize(chunk, stream=True) == {
+        "id": "c",
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "delta": {
+                    "content": "t",
+                    "reasoning_content": "r",
+                    "tool_calls": [{"function": {"name": "f", "arguments": '{"a":[1,2]}'}, "index": 0}],
+                },
+                "finish_reason": "length",
+            }
+        ],
+    }
 
 
 def test_mistrals_prefix_flag_does_not_reach_the_client() -> None:
     from babelgate.providers.mistral.translate import from_wire as mistral_from_wire
 
-    body = {"id": "a", "object": "chat.completion", "created": 1, "model": "m", "choices": [
-        {"index": 0, "message": {"role": "assistant", "content": "Hi", "prefix": False, "tool_calls": None},
-         "finish_reason": "stop"}]}
+    body = {
+        "id": "a",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Hi", "prefix": False, "tool_calls": None},
+                "finish_reason": "stop",
+            }
+        ],
+    }
     assert "prefix" not in mistral_from_wire(body).choices[0].message.extra

@@ -30,8 +30,13 @@ NINE = re.compile(r"^[a-zA-Z0-9]{9}$")
 
 
 def chunk(delta: JSON, finish_reason: str | None = None, *, usage: JSON | None = None, sdk: bool = True) -> JSON:
-    payload: JSON = {"id": ID, "object": "chat.completion.chunk", "created": 1750000000, "model": MODEL,
-                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+    payload: JSON = {
+        "id": ID,
+        "object": "chat.completion.chunk",
+        "created": 1750000000,
+        "model": MODEL,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
     if usage is not None:
         payload["usage"] = usage
     if sdk:
@@ -56,7 +61,7 @@ def encode(chunks: list[ChatChunk], *, include_usage: bool) -> list[JSON | str]:
         if not frame:
             continue
         assert frame.startswith(b"data: ")
-        data = frame[len(b"data: "):]
+        data = frame[len(b"data: ") :]
         if data == b"[DONE]":
             events.append("[DONE]")
             continue
@@ -67,8 +72,14 @@ def encode(chunks: list[ChatChunk], *, include_usage: bool) -> list[JSON | str]:
 
 
 def openai_chunk(delta: JSON, finish_reason: str | None = None, **extra: Any) -> JSON:
-    return {"id": ID, "object": "chat.completion.chunk", "created": 1750000000, "model": MODEL,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}], **extra}
+    return {
+        "id": ID,
+        "object": "chat.completion.chunk",
+        "created": 1750000000,
+        "model": MODEL,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
+        **extra,
+    }
 
 
 TEXT_STREAM = [
@@ -104,8 +115,14 @@ def test_text_stream_with_include_usage_has_one_usage_chunk_before_done() -> Non
         openai_chunk({"content": "Hello"}, usage=None),
         openai_chunk({"content": " world"}, usage=None),
         openai_chunk({"content": ""}, "stop", usage=None),
-        {"id": ID, "object": "chat.completion.chunk", "created": 1750000000, "model": MODEL, "choices": [],
-         "usage": USAGE},
+        {
+            "id": ID,
+            "object": "chat.completion.chunk",
+            "created": 1750000000,
+            "model": MODEL,
+            "choices": [],
+            "usage": USAGE,
+        },
         "[DONE]",
     ]
 
@@ -114,8 +131,13 @@ def test_chunks_without_object_and_created_are_filled() -> None:
     bare = {"id": ID, "model": MODEL, "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": None}]}
     CompletionChunk.model_validate(bare)
     assert encode(feed_all([bare]), include_usage=False) == [
-        {"id": ID, "object": "chat.completion.chunk", "created": 0, "model": MODEL,
-         "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": None, "logprobs": None}]},
+        {
+            "id": ID,
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": MODEL,
+            "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": None, "logprobs": None}],
+        },
         "[DONE]",
     ]
 
@@ -130,12 +152,25 @@ def test_whole_tool_calls_with_index_and_id() -> None:
     events = encode(feed_all(stream, translator), include_usage=False)
     assert events == [
         openai_chunk({"role": "assistant", "content": ""}),
-        openai_chunk({"tool_calls": [
-            {"index": 0, "id": "D681PevKs", "type": "function",
-             "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
-            {"index": 1, "id": "a1B2c3D4e", "type": "function",
-             "function": {"name": "get_time", "arguments": '{"tz":"CET"}'}},
-        ]}, "tool_calls"),
+        openai_chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "D681PevKs",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                    },
+                    {
+                        "index": 1,
+                        "id": "a1B2c3D4e",
+                        "type": "function",
+                        "function": {"name": "get_time", "arguments": '{"tz":"CET"}'},
+                    },
+                ]
+            },
+            "tool_calls",
+        ),
         "[DONE]",
     ]
     assert translator.finish_reason == "tool_calls"
@@ -143,15 +178,36 @@ def test_whole_tool_calls_with_index_and_id() -> None:
 
 def test_repeated_id_and_name_appear_on_the_first_delta_only() -> None:
     stream = [
-        chunk({"tool_calls": [{"id": "D681PevKs", "function": {"name": "get_weather", "arguments": '{"ci'},
-                               "index": 0}]}),
-        chunk({"tool_calls": [{"id": "D681PevKs", "type": "function",
-                               "function": {"name": "get_weather", "arguments": 'ty":"Rome"}'}, "index": 0}]}),
+        chunk(
+            {"tool_calls": [{"id": "D681PevKs", "function": {"name": "get_weather", "arguments": '{"ci'}, "index": 0}]}
+        ),
+        chunk(
+            {
+                "tool_calls": [
+                    {
+                        "id": "D681PevKs",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": 'ty":"Rome"}'},
+                        "index": 0,
+                    }
+                ]
+            }
+        ),
         chunk({"content": ""}, "tool_calls"),
     ]
     assert encode(feed_all(stream), include_usage=False) == [
-        openai_chunk({"tool_calls": [{"index": 0, "id": "D681PevKs", "type": "function",
-                                      "function": {"name": "get_weather", "arguments": '{"ci'}}]}),
+        openai_chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "D681PevKs",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"ci'},
+                    }
+                ]
+            }
+        ),
         openai_chunk({"tool_calls": [{"index": 0, "function": {"arguments": 'ty":"Rome"}'}}]}),
         openai_chunk({"content": ""}, "tool_calls"),
         "[DONE]",
@@ -160,29 +216,61 @@ def test_repeated_id_and_name_appear_on_the_first_delta_only() -> None:
 
 @pytest.mark.parametrize("missing", ["null", None])
 def test_a_first_delta_without_id_gets_a_minted_one(missing: str | None) -> None:
-    payload = chunk({"tool_calls": [{"id": missing, "function": {"name": "f", "arguments": "{}"}, "index": 0}]},
-                    "tool_calls", sdk=False)
+    payload = chunk(
+        {"tool_calls": [{"id": missing, "function": {"name": "f", "arguments": "{}"}, "index": 0}]},
+        "tool_calls",
+        sdk=False,
+    )
     minted = mistral_tool_id(f"{ID}:0:0")
     assert NINE.fullmatch(minted)
     assert encode(feed_all([payload]), include_usage=False) == [
-        openai_chunk({"tool_calls": [{"index": 0, "id": minted, "type": "function",
-                                      "function": {"name": "f", "arguments": "{}"}}]}, "tool_calls"),
+        openai_chunk(
+            {
+                "tool_calls": [
+                    {"index": 0, "id": minted, "type": "function", "function": {"name": "f", "arguments": "{}"}}
+                ]
+            },
+            "tool_calls",
+        ),
         "[DONE]",
     ]
 
 
 def test_whole_calls_without_index_in_separate_chunks_stay_apart() -> None:
     stream = [
-        chunk({"tool_calls": [{"id": "D681PevKs", "function": {"name": "get_weather", "arguments": "{}"}}]},
-              sdk=False),
-        chunk({"tool_calls": [{"id": "a1B2c3D4e", "function": {"name": "get_time", "arguments": "{}"}}]},
-              "tool_calls", sdk=False),
+        chunk({"tool_calls": [{"id": "D681PevKs", "function": {"name": "get_weather", "arguments": "{}"}}]}, sdk=False),
+        chunk(
+            {"tool_calls": [{"id": "a1B2c3D4e", "function": {"name": "get_time", "arguments": "{}"}}]},
+            "tool_calls",
+            sdk=False,
+        ),
     ]
     assert encode(feed_all(stream), include_usage=False) == [
-        openai_chunk({"tool_calls": [{"index": 0, "id": "D681PevKs", "type": "function",
-                                      "function": {"name": "get_weather", "arguments": "{}"}}]}),
-        openai_chunk({"tool_calls": [{"index": 1, "id": "a1B2c3D4e", "type": "function",
-                                      "function": {"name": "get_time", "arguments": "{}"}}]}, "tool_calls"),
+        openai_chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "D681PevKs",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": "{}"},
+                    }
+                ]
+            }
+        ),
+        openai_chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 1,
+                        "id": "a1B2c3D4e",
+                        "type": "function",
+                        "function": {"name": "get_time", "arguments": "{}"},
+                    }
+                ]
+            },
+            "tool_calls",
+        ),
         "[DONE]",
     ]
 
@@ -220,11 +308,19 @@ def test_finish_reason_error_raises() -> None:
     assert caught.value.raw_message == "Mistral ended the answer with finish_reason 'error'."
 
 
-@pytest.mark.parametrize("payload", [
-    {"object": "error", "message": f"Service unavailable for key {SECRET}", "type": "internal_error", "param": None,
-     "code": "1000"},
-    {"error": {"message": f"Service unavailable for key {SECRET}", "type": "internal_error"}},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {
+            "object": "error",
+            "message": f"Service unavailable for key {SECRET}",
+            "type": "internal_error",
+            "param": None,
+            "code": "1000",
+        },
+        {"error": {"message": f"Service unavailable for key {SECRET}", "type": "internal_error"}},
+    ],
+)
 def test_an_error_payload_is_an_upstream_error(payload: JSON) -> None:
     with pytest.raises(UpstreamError) as caught:
         feed_all([payload])

@@ -18,19 +18,35 @@ from tests.ollama_spec import assert_valid_stream
 JSON = dict[str, Any]
 AT = "2026-01-02T03:04:05Z"
 DURATIONS = Durations(total=900, load=100, prompt_eval=300, eval=500)
-COUNTERS = {"total_duration": 900, "load_duration": 100, "prompt_eval_count": 12, "prompt_eval_duration": 300,
-            "eval_count": 5, "eval_duration": 500}
+COUNTERS = {
+    "total_duration": 900,
+    "load_duration": 100,
+    "prompt_eval_count": 12,
+    "prompt_eval_duration": 300,
+    "eval_count": 5,
+    "eval_duration": 500,
+}
 
 
-def chunk(*, finish: FinishReason | None = None, logprobs: JSON | None = None, index: int = 0, **delta: Any
-          ) -> ChatChunk:
-    return ChatChunk(id="chatcmpl-1", created=1_700_000_000, model="gpt-test",
-                     choices=[ChunkChoice(index, Delta(**delta), finish, logprobs)])
+def chunk(
+    *, finish: FinishReason | None = None, logprobs: JSON | None = None, index: int = 0, **delta: Any
+) -> ChatChunk:
+    return ChatChunk(
+        id="chatcmpl-1",
+        created=1_700_000_000,
+        model="gpt-test",
+        choices=[ChunkChoice(index, Delta(**delta), finish, logprobs)],
+    )
 
 
 def usage_chunk() -> ChatChunk:
-    return ChatChunk(id="chatcmpl-1", created=1_700_000_000, model="gpt-test", choices=[],
-                     usage=Usage(prompt_tokens=12, completion_tokens=5, total_tokens=17))
+    return ChatChunk(
+        id="chatcmpl-1",
+        created=1_700_000_000,
+        model="gpt-test",
+        choices=[],
+        usage=Usage(prompt_tokens=12, completion_tokens=5, total_tokens=17),
+    )
 
 
 def run(*chunks: ChatChunk, generate: bool = False) -> list[JSON]:
@@ -46,19 +62,34 @@ def line(**message: Any) -> JSON:
 
 
 def final(reason: str = "stop", **counters: Any) -> JSON:
-    return {"model": "llama3", "created_at": AT, "message": {"role": "assistant", "content": ""}, "done": True,
-            "done_reason": reason, **(counters or COUNTERS)}
+    return {
+        "model": "llama3",
+        "created_at": AT,
+        "message": {"role": "assistant", "content": ""},
+        "done": True,
+        "done_reason": reason,
+        **(counters or COUNTERS),
+    }
 
 
 def test_text_stream() -> None:
-    assert run(chunk(role="assistant", content=""), chunk(content="Hel"), chunk(content="lo"), chunk(finish="stop"),
-               usage_chunk()) == [line(content="Hel"), line(content="lo"), final()]
+    assert run(
+        chunk(role="assistant", content=""),
+        chunk(content="Hel"),
+        chunk(content="lo"),
+        chunk(finish="stop"),
+        usage_chunk(),
+    ) == [line(content="Hel"), line(content="lo"), final()]
 
 
 def test_thinking_then_text() -> None:
-    assert run(chunk(role="assistant", reasoning_content="Hmm"), chunk(reasoning_content=", easy."),
-               chunk(content="4"), chunk(finish="stop"), usage_chunk()) == [
-        line(content="", thinking="Hmm"), line(content="", thinking=", easy."), line(content="4"), final()]
+    assert run(
+        chunk(role="assistant", reasoning_content="Hmm"),
+        chunk(reasoning_content=", easy."),
+        chunk(content="4"),
+        chunk(finish="stop"),
+        usage_chunk(),
+    ) == [line(content="", thinking="Hmm"), line(content="", thinking=", easy."), line(content="4"), final()]
 
 
 def test_refusal_is_text_and_length_is_said() -> None:
@@ -66,14 +97,21 @@ def test_refusal_is_text_and_length_is_said() -> None:
 
 
 def test_streamed_tool_call_is_sent_whole_with_object_arguments() -> None:
-    objects = run(chunk(role="assistant"),
-                  chunk(tool_calls=[ToolCallDelta(0, "call_a", "get_weather", "", "function")]),
-                  chunk(tool_calls=[ToolCallDelta(0, arguments='{"city":')]),
-                  chunk(tool_calls=[ToolCallDelta(0, arguments='"Paris"}')]),
-                  chunk(finish="tool_calls"), usage_chunk())
+    objects = run(
+        chunk(role="assistant"),
+        chunk(tool_calls=[ToolCallDelta(0, "call_a", "get_weather", "", "function")]),
+        chunk(tool_calls=[ToolCallDelta(0, arguments='{"city":')]),
+        chunk(tool_calls=[ToolCallDelta(0, arguments='"Paris"}')]),
+        chunk(finish="tool_calls"),
+        usage_chunk(),
+    )
     assert objects == [
-        line(content="", tool_calls=[{"id": "call_a", "function": {"index": 0, "name": "get_weather",
-                                                                   "arguments": {"city": "Paris"}}}]),
+        line(
+            content="",
+            tool_calls=[
+                {"id": "call_a", "function": {"index": 0, "name": "get_weather", "arguments": {"city": "Paris"}}}
+            ],
+        ),
         final("stop"),
     ]
 
@@ -82,24 +120,36 @@ def test_a_call_goes_out_when_the_next_begins_and_the_last_at_the_finish() -> No
     encoder = OllamaStreamEncoder("llama3", provider="openai")
     assert encoder.feed(chunk(tool_calls=[ToolCallDelta(0, "call_a", "f", '{"x":1}')]), AT) == []
     assert encoder.feed(chunk(tool_calls=[ToolCallDelta(1, "call_b", "g", "{")]), AT) == [
-        line(content="", tool_calls=[{"id": "call_a", "function": {"index": 0, "name": "f", "arguments": {"x": 1}}}])]
+        line(content="", tool_calls=[{"id": "call_a", "function": {"index": 0, "name": "f", "arguments": {"x": 1}}}])
+    ]
     assert encoder.feed(chunk(tool_calls=[ToolCallDelta(1, arguments="}")], finish="tool_calls"), AT) == []
     assert encoder.finish(AT, DURATIONS)[0] == line(
-        content="", tool_calls=[{"id": "call_b", "function": {"index": 1, "name": "g", "arguments": {}}}])
+        content="", tool_calls=[{"id": "call_b", "function": {"index": 1, "name": "g", "arguments": {}}}]
+    )
 
 
 def test_whole_parallel_calls_in_one_chunk_and_a_missing_id() -> None:
     """Gemini's shape: each call whole, in one chunk; the second closes the first."""
-    objects = run(chunk(tool_calls=[ToolCallDelta(0, "c1", "f", '{"a":1}'), ToolCallDelta(1, None, "g", '{"b":2}')],
-                        finish="tool_calls"))
+    objects = run(
+        chunk(
+            tool_calls=[ToolCallDelta(0, "c1", "f", '{"a":1}'), ToolCallDelta(1, None, "g", '{"b":2}')],
+            finish="tool_calls",
+        )
+    )
     calls = [call for item in objects[:-1] for call in item["message"]["tool_calls"]]
-    assert calls == [{"id": "c1", "function": {"index": 0, "name": "f", "arguments": {"a": 1}}},
-                     {"id": "call_1", "function": {"index": 1, "name": "g", "arguments": {"b": 2}}}]
+    assert calls == [
+        {"id": "c1", "function": {"index": 0, "name": "f", "arguments": {"a": 1}}},
+        {"id": "call_1", "function": {"index": 1, "name": "g", "arguments": {"b": 2}}},
+    ]
 
 
 def test_text_before_a_call() -> None:
-    objects = run(chunk(content="Let me check."), chunk(tool_calls=[ToolCallDelta(0, "c1", "f", "{}")]),
-                  chunk(finish="tool_calls"), usage_chunk())
+    objects = run(
+        chunk(content="Let me check."),
+        chunk(tool_calls=[ToolCallDelta(0, "c1", "f", "{}")]),
+        chunk(finish="tool_calls"),
+        usage_chunk(),
+    )
     assert objects[0] == line(content="Let me check.")
     assert objects[1]["message"]["tool_calls"][0]["function"]["name"] == "f"
 
@@ -119,8 +169,9 @@ def test_arguments_that_are_not_an_object_are_a_protocol_error_at_the_finish() -
 
 
 def test_generate_lines_carry_response_and_thinking() -> None:
-    assert run(chunk(reasoning_content="Hmm"), chunk(content="Hi"), chunk(finish="stop"), usage_chunk(),
-               generate=True) == [
+    assert run(
+        chunk(reasoning_content="Hmm"), chunk(content="Hi"), chunk(finish="stop"), usage_chunk(), generate=True
+    ) == [
         {"model": "llama3", "created_at": AT, "response": "", "thinking": "Hmm", "done": False},
         {"model": "llama3", "created_at": AT, "response": "Hi", "done": False},
         {"model": "llama3", "created_at": AT, "response": "", "done": True, "done_reason": "stop", **COUNTERS},
@@ -134,8 +185,12 @@ def test_no_usage_counts_zero_tokens() -> None:
 
 def test_other_choices_are_ignored_and_logprobs_passed() -> None:
     entries = [{"token": "Hi", "logprob": -0.5, "bytes": [72, 105], "top_logprobs": []}]
-    objects = run(chunk(content="Hi", logprobs={"content": entries}), chunk(content="other", index=1),
-                  chunk(finish="stop"), usage_chunk())
+    objects = run(
+        chunk(content="Hi", logprobs={"content": entries}),
+        chunk(content="other", index=1),
+        chunk(finish="stop"),
+        usage_chunk(),
+    )
     assert objects[0] == {**line(content="Hi"), "logprobs": entries}
     assert len(objects) == 2
 
@@ -143,4 +198,5 @@ def test_other_choices_are_ignored_and_logprobs_passed() -> None:
 def test_streamed_images_become_base64() -> None:
     image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
     assert run(chunk(extra={"images": [image]}), chunk(finish="stop"), usage_chunk())[0] == line(
-        content="", images=["iVBORw0KGgo="])
+        content="", images=["iVBORw0KGgo="]
+    )

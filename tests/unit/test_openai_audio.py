@@ -19,17 +19,33 @@ from babelgate.schema.audio import SpeechRequest, TranscriptionRequest
 from babelgate.schema.chat import Usage
 
 REQUEST = TranscriptionRequest(
-    model="public-name", audio=b"RIFF\x00\xff", filename="spé ech.wav", content_type="audio/wav", language="de",
-    prompt="Ada", response_format="verbose_json", temperature=0.2, timestamp_granularities=["word", "segment"],
-    extra={"include": ["logprobs"], "chunking_strategy": {"type": "server_vad", "threshold": 0.5}, "flag": True})
+    model="public-name",
+    audio=b"RIFF\x00\xff",
+    filename="spé ech.wav",
+    content_type="audio/wav",
+    language="de",
+    prompt="Ada",
+    response_format="verbose_json",
+    temperature=0.2,
+    timestamp_granularities=["word", "segment"],
+    extra={"include": ["logprobs"], "chunking_strategy": {"type": "server_vad", "threshold": 0.5}, "flag": True},
+)
 
 
 def test_fields_follow_the_spec_then_the_clients_extras() -> None:
     assert transcription_fields(REQUEST, "whisper-1") == [
-        ("model", "whisper-1"), ("language", "de"), ("prompt", "Ada"), ("response_format", "verbose_json"),
-        ("temperature", "0.2"), ("timestamp_granularities[]", "word"), ("timestamp_granularities[]", "segment"),
-        ("include[]", "logprobs"), ("chunking_strategy[type]", "server_vad"), ("chunking_strategy[threshold]", "0.5"),
-        ("flag", "true")]
+        ("model", "whisper-1"),
+        ("language", "de"),
+        ("prompt", "Ada"),
+        ("response_format", "verbose_json"),
+        ("temperature", "0.2"),
+        ("timestamp_granularities[]", "word"),
+        ("timestamp_granularities[]", "segment"),
+        ("include[]", "logprobs"),
+        ("chunking_strategy[type]", "server_vad"),
+        ("chunking_strategy[threshold]", "0.5"),
+        ("flag", "true"),
+    ]
 
 
 def test_form_values_flatten_like_the_sdk() -> None:
@@ -48,13 +64,19 @@ async def test_the_rendered_form_carries_the_clients_file_untouched() -> None:
 
 
 def test_json_answers_are_kept_as_bytes_and_read_for_usage() -> None:
-    raw = (b'{"text": "Hallo", "usage": {"type": "tokens", "input_tokens": 14, "output_tokens": 6, "total_tokens": 20,'
-           b' "input_token_details": {"text_tokens": 10, "audio_tokens": 4}}}')
+    raw = (
+        b'{"text": "Hallo", "usage": {"type": "tokens", "input_tokens": 14, "output_tokens": 6, "total_tokens": 20,'
+        b' "input_token_details": {"text_tokens": 10, "audio_tokens": 4}}}'
+    )
     answer = transcription_from_wire(raw, "application/json", "json", provider="openai")
     assert (answer.raw, answer.raw_content_type, answer.text) == (raw, "application/json", "Hallo")
     assert answer.usage == Usage(14, 6, 20, extra={"text_tokens": 10, "audio_tokens": 4})
-    verbose = transcription_from_wire(b'{"text": "x", "language": "german", "duration": 2, "usage": '
-                                      b'{"type": "duration", "seconds": 2}}', None, "verbose_json", provider="openai")
+    verbose = transcription_from_wire(
+        b'{"text": "x", "language": "german", "duration": 2, "usage": {"type": "duration", "seconds": 2}}',
+        None,
+        "verbose_json",
+        provider="openai",
+    )
     assert (verbose.language, verbose.duration, verbose.usage) == ("german", 2.0, None)
 
 
@@ -78,8 +100,20 @@ def test_usage_without_tokens_counts_none() -> None:
 
 
 def test_speech_body_always_names_the_format_and_keeps_custom_voices() -> None:
-    request = SpeechRequest(model="public", input="Hi", voice="voice_1", speed=1.5, instructions="Calm",
-                            extra={"voice": {"id": "voice_1"}, "stream_format": "sse"})
+    request = SpeechRequest(
+        model="public",
+        input="Hi",
+        voice="voice_1",
+        speed=1.5,
+        instructions="Calm",
+        extra={"voice": {"id": "voice_1"}, "stream_format": "sse"},
+    )
     assert speech_to_wire(request, "gpt-4o-mini-tts") == {
-        "model": "gpt-4o-mini-tts", "input": "Hi", "voice": {"id": "voice_1"}, "response_format": "mp3",
-        "instructions": "Calm", "speed": 1.5, "stream_format": "sse"}
+        "model": "gpt-4o-mini-tts",
+        "input": "Hi",
+        "voice": {"id": "voice_1"},
+        "response_format": "mp3",
+        "instructions": "Calm",
+        "speed": 1.5,
+        "stream_format": "sse",
+    }

@@ -44,28 +44,47 @@ RICH_BODY: dict[str, Any] = {
     "model": "gpt-4o-mini",
     "messages": [
         {"role": "developer", "content": "Answer in JSON."},
-        {"role": "user", "name": "alice", "content": [
-            {"type": "text", "text": "What is this?", "cache_control": {"type": "ephemeral"}},
-            {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "high"}},
-            {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "mp3"}},
-            {"type": "file", "file": {"file_id": "file-1"}},
-        ]},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "look", "arguments": "{}"}},
-            {"id": "call_2", "type": "custom", "custom": {"name": "sql", "input": "SELECT 1"}},
-        ], "refusal": None, "audio": {"id": "audio_1"}},
+        {
+            "role": "user",
+            "name": "alice",
+            "content": [
+                {"type": "text", "text": "What is this?", "cache_control": {"type": "ephemeral"}},
+                {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "high"}},
+                {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "mp3"}},
+                {"type": "file", "file": {"file_id": "file-1"}},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "look", "arguments": "{}"}},
+                {"id": "call_2", "type": "custom", "custom": {"name": "sql", "input": "SELECT 1"}},
+            ],
+            "refusal": None,
+            "audio": {"id": "audio_1"},
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": "a cat"},
         {"role": "assistant", "content": [{"type": "refusal", "refusal": "no"}], "reasoning_content": "r"},
     ],
     "tools": [
-        {"type": "function", "function": {"name": "look", "description": "Look closer",
-                                          "parameters": {"type": "object", "properties": {}}, "strict": False}},
+        {
+            "type": "function",
+            "function": {
+                "name": "look",
+                "description": "Look closer",
+                "parameters": {"type": "object", "properties": {}},
+                "strict": False,
+            },
+        },
         {"type": "custom", "custom": {"name": "sql", "format": {"type": "grammar", "grammar": {"syntax": "lark"}}}},
     ],
     "tool_choice": {"type": "function", "function": {"name": "look"}},
     "parallel_tool_calls": True,
-    "response_format": {"type": "json_schema", "json_schema": {
-        "name": "answer", "description": "d", "schema": {"type": "object"}, "strict": True}},
+    "response_format": {
+        "type": "json_schema",
+        "json_schema": {"name": "answer", "description": "d", "schema": {"type": "object"}, "strict": True},
+    },
     "temperature": 0.7,
     "top_p": 0.95,
     "presence_penalty": 0.1,
@@ -107,12 +126,32 @@ def test_decode_then_to_wire_gives_back_the_same_json() -> None:
         {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
         {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 10, "tool_choice": "auto"},
         {"model": "m", "messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_object"}},
-        {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True,
-         "stream_options": {"include_usage": False, "x": 1}},
-        {"model": "m", "messages": [{"role": "assistant", "content": "", "tool_calls": [
-            {"id": "c", "type": "function", "function": {"name": "f", "arguments": ""}, "x_extra": True}]}]},
-        {"model": "m", "messages": [{"role": "user", "content": "hi"}], "tool_choice": {
-            "type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": [{"type": "function"}]}}},
+        {
+            "model": "m",
+            "messages": [{"role": "user", "content": "hi"}],
+            "stream": True,
+            "stream_options": {"include_usage": False, "x": 1},
+        },
+        {
+            "model": "m",
+            "messages": [
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [
+                        {"id": "c", "type": "function", "function": {"name": "f", "arguments": ""}, "x_extra": True}
+                    ],
+                }
+            ],
+        },
+        {
+            "model": "m",
+            "messages": [{"role": "user", "content": "hi"}],
+            "tool_choice": {
+                "type": "allowed_tools",
+                "allowed_tools": {"mode": "required", "tools": [{"type": "function"}]},
+            },
+        },
     ],
     ids=["minimal", "max_tokens", "json_object", "other stream_options", "empty content", "allowed_tools"],
 )
@@ -126,30 +165,51 @@ def test_round_trip_turns_a_stop_string_into_a_list() -> None:
 
 
 def test_round_trip_leaves_out_false_stream_and_usage_options() -> None:
-    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": False,
-            "stream_options": {"include_usage": False}}
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": False,
+        "stream_options": {"include_usage": False},
+    }
     assert round_trip(body) == {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 
 
 def test_round_trip_keeps_other_stream_options_next_to_include_usage() -> None:
-    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True,
-            "stream_options": {"include_usage": True, "include_obfuscation": False}}
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": True,
+        "stream_options": {"include_usage": True, "include_obfuscation": False},
+    }
     assert round_trip(body) == body
 
 
 def test_decode_request_golden() -> None:
     body = {
-        "model": "gpt-4o", "messages": [
-            {"role": "user", "content": [{"type": "text", "text": "hi"},
-                                         {"type": "image_url", "image_url": {"url": "https://x/a.png"}}]},
-            {"role": "assistant", "content": None, "tool_calls": [
-                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        "model": "gpt-4o",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "hi"},
+                    {"type": "image_url", "image_url": {"url": "https://x/a.png"}},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+            },
             {"role": "tool", "content": "ok", "tool_call_id": "c1"},
         ],
         "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
         "tool_choice": {"type": "function", "function": {"name": "f"}},
         "response_format": {"type": "json_schema", "json_schema": {"name": "s", "schema": {"type": "object"}}},
-        "max_tokens": 9, "stop": "x", "stream": True, "stream_options": {"include_usage": True}, "store": True,
+        "max_tokens": 9,
+        "stop": "x",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "store": True,
     }
     assert decode_request(body) == ChatRequest(
         model="gpt-4o",
@@ -171,8 +231,7 @@ def test_decode_request_golden() -> None:
 
 
 def test_decode_request_prefers_max_completion_tokens() -> None:
-    request = decode_request({"model": "m", "messages": [{"role": "user", "content": "x"}],
-                              "max_completion_tokens": 7})
+    request = decode_request({"model": "m", "messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 7})
     assert (request.max_tokens, request.max_tokens_field) == (7, "max_completion_tokens")
 
 
@@ -181,15 +240,33 @@ RESPONSE = ChatResponse(
     created=1_700_000_000,
     model="gpt-4o-mini",
     choices=[
-        Choice(0, AssistantMessage(content=None, tool_calls=[
-            ToolCall("call_1", "get_weather", '{"city":"Paris"}'),
-            ToolCall("call_2", "sql", "SELECT 1", type="custom"),
-        ], extra={"annotations": []}), "tool_calls"),
-        Choice(1, AssistantMessage(content="Hi", reasoning_content="greeting", refusal="partly"), "stop",
-               logprobs={"content": None, "refusal": None}),
+        Choice(
+            0,
+            AssistantMessage(
+                content=None,
+                tool_calls=[
+                    ToolCall("call_1", "get_weather", '{"city":"Paris"}'),
+                    ToolCall("call_2", "sql", "SELECT 1", type="custom"),
+                ],
+                extra={"annotations": []},
+            ),
+            "tool_calls",
+        ),
+        Choice(
+            1,
+            AssistantMessage(content="Hi", reasoning_content="greeting", refusal="partly"),
+            "stop",
+            logprobs={"content": None, "refusal": None},
+        ),
     ],
-    usage=Usage(20, 10, 30, cached_tokens=4, reasoning_tokens=6,
-                extra={"prompt_tokens_details": {"audio_tokens": 0, "cached_tokens": 0}}),
+    usage=Usage(
+        20,
+        10,
+        30,
+        cached_tokens=4,
+        reasoning_tokens=6,
+        extra={"prompt_tokens_details": {"audio_tokens": 0, "cached_tokens": 0}},
+    ),
     system_fingerprint="fp_1",
     extra={"service_tier": "default"},
 )
@@ -199,22 +276,38 @@ RESPONSE_JSON = {
     "created": 1_700_000_000,
     "model": "gpt-4o-mini",
     "choices": [
-        {"index": 0, "message": {
-            "role": "assistant", "content": None,
-            "tool_calls": [
-                {"id": "call_1", "type": "function",
-                 "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}},
-                {"id": "call_2", "type": "custom", "custom": {"name": "sql", "input": "SELECT 1"}},
-            ],
-            "annotations": [],
-        }, "finish_reason": "tool_calls", "logprobs": None},
-        {"index": 1, "message": {"role": "assistant", "content": "Hi", "refusal": "partly",
-                                 "reasoning_content": "greeting"},
-         "finish_reason": "stop", "logprobs": {"content": None, "refusal": None}},
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                    },
+                    {"id": "call_2", "type": "custom", "custom": {"name": "sql", "input": "SELECT 1"}},
+                ],
+                "annotations": [],
+            },
+            "finish_reason": "tool_calls",
+            "logprobs": None,
+        },
+        {
+            "index": 1,
+            "message": {"role": "assistant", "content": "Hi", "refusal": "partly", "reasoning_content": "greeting"},
+            "finish_reason": "stop",
+            "logprobs": {"content": None, "refusal": None},
+        },
     ],
-    "usage": {"prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30,
-              "prompt_tokens_details": {"audio_tokens": 0, "cached_tokens": 4},
-              "completion_tokens_details": {"reasoning_tokens": 6}},
+    "usage": {
+        "prompt_tokens": 20,
+        "completion_tokens": 10,
+        "total_tokens": 30,
+        "prompt_tokens_details": {"audio_tokens": 0, "cached_tokens": 4},
+        "completion_tokens_details": {"reasoning_tokens": 6},
+    },
     "system_fingerprint": "fp_1",
     "service_tier": "default",
 }
@@ -241,15 +334,27 @@ def test_encoded_response_is_a_valid_sdk_chat_completion() -> None:
 
 def test_encode_response_of_a_wire_response_gives_it_back() -> None:
     wire: dict[str, Any] = {
-        "id": "chatcmpl-x", "object": "chat.completion", "created": 1, "model": "m",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hey", "refusal": None,
-                                             "annotations": []},
-                     "logprobs": None, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3,
-                  "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                  "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                                "accepted_prediction_tokens": 0}},
-        "system_fingerprint": "fp", "service_tier": "default",
+        "id": "chatcmpl-x",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "hey", "refusal": None, "annotations": []},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 1,
+            "completion_tokens": 2,
+            "total_tokens": 3,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0},
+        },
+        "system_fingerprint": "fp",
+        "service_tier": "default",
     }
     expected = copy.deepcopy(wire)
     del expected["choices"][0]["message"]["refusal"]  # a null refusal is left out
@@ -260,10 +365,13 @@ def test_encode_usage_without_details() -> None:
     assert encode_usage(Usage(1, 2, 3)) == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
 
 
-def text_chunk(content: str | None = None, *, role: str | None = None,
-               finish: FinishReason | None = None) -> ChatChunk:
-    return ChatChunk(id="chatcmpl-9", created=5, model="gpt-4o-mini",
-                     choices=[ChunkChoice(0, Delta(role=role, content=content), finish)])
+def text_chunk(content: str | None = None, *, role: str | None = None, finish: FinishReason | None = None) -> ChatChunk:
+    return ChatChunk(
+        id="chatcmpl-9",
+        created=5,
+        model="gpt-4o-mini",
+        choices=[ChunkChoice(0, Delta(role=role, content=content), finish)],
+    )
 
 
 CHUNKS = [
@@ -288,19 +396,48 @@ def test_stream_encoder_with_include_usage() -> None:
     assert tail.endswith(SSE_DONE)
     payloads = frames(b"".join(encoded) + tail)
     assert payloads == [
-        {"id": "chatcmpl-9", "object": "chat.completion.chunk", "created": 5, "model": "gpt-4o-mini",
-         "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None,
-                      "logprobs": None}], "usage": None},
-        {"id": "chatcmpl-9", "object": "chat.completion.chunk", "created": 5, "model": "gpt-4o-mini",
-         "choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None, "logprobs": None}],
-         "usage": None},
-        {"id": "chatcmpl-9", "object": "chat.completion.chunk", "created": 5, "model": "gpt-4o-mini",
-         "choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": None, "logprobs": None}],
-         "usage": None},
-        {"id": "chatcmpl-9", "object": "chat.completion.chunk", "created": 5, "model": "gpt-4o-mini",
-         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "logprobs": None}], "usage": None},
-        {"id": "chatcmpl-9", "object": "chat.completion.chunk", "created": 5, "model": "gpt-4o-mini",
-         "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}},
+        {
+            "id": "chatcmpl-9",
+            "object": "chat.completion.chunk",
+            "created": 5,
+            "model": "gpt-4o-mini",
+            "choices": [
+                {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None, "logprobs": None}
+            ],
+            "usage": None,
+        },
+        {
+            "id": "chatcmpl-9",
+            "object": "chat.completion.chunk",
+            "created": 5,
+            "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None, "logprobs": None}],
+            "usage": None,
+        },
+        {
+            "id": "chatcmpl-9",
+            "object": "chat.completion.chunk",
+            "created": 5,
+            "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": None, "logprobs": None}],
+            "usage": None,
+        },
+        {
+            "id": "chatcmpl-9",
+            "object": "chat.completion.chunk",
+            "created": 5,
+            "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "logprobs": None}],
+            "usage": None,
+        },
+        {
+            "id": "chatcmpl-9",
+            "object": "chat.completion.chunk",
+            "created": 5,
+            "model": "gpt-4o-mini",
+            "choices": [],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12},
+        },
         "[DONE]",
     ]
     for payload in payloads[:-1]:
@@ -319,7 +456,11 @@ def test_stream_encoder_without_include_usage() -> None:
         assert "usage" not in payload
         ChatCompletionChunk.model_validate(payload)
     assert [p["choices"][0]["delta"] for p in payloads[:-1]] == [
-        {"role": "assistant", "content": ""}, {"content": "Hel"}, {"content": "lo"}, {}]
+        {"role": "assistant", "content": ""},
+        {"content": "Hel"},
+        {"content": "lo"},
+        {},
+    ]
 
 
 def test_usage_on_a_chunk_with_choices_is_sent_once_at_the_end() -> None:
@@ -327,8 +468,7 @@ def test_usage_on_a_chunk_with_choices_is_sent_once_at_the_end() -> None:
     last = ChatChunk(id="c", created=1, model="m", choices=[ChunkChoice(0, Delta(), "stop")], usage=Usage(1, 1, 2))
     body = orjson.loads(encoder.encode(last)[6:-2])
     assert body["usage"] is None
-    assert frames(encoder.finish(last))[0]["usage"] == {"prompt_tokens": 1, "completion_tokens": 1,
-                                                        "total_tokens": 2}
+    assert frames(encoder.finish(last))[0]["usage"] == {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
 
 
 def test_finish_without_known_usage_or_chunks_is_only_done() -> None:
@@ -340,37 +480,70 @@ def test_finish_without_known_usage_or_chunks_is_only_done() -> None:
 
 def test_stream_encoder_tool_call_deltas() -> None:
     encoder = OpenAIChatStreamEncoder(include_usage=False)
-    chunk = ChatChunk(id="c", created=1, model="m", choices=[ChunkChoice(0, Delta(tool_calls=[
-        ToolCallDelta(0, "call_1", "get_weather", ""),
-        ToolCallDelta(0, arguments='{"a":'),
-        ToolCallDelta(1, "call_2", "sql", "SEL", type="custom"),
-        ToolCallDelta(1, arguments="ECT", type="custom"),
-    ]))], system_fingerprint="fp")
+    chunk = ChatChunk(
+        id="c",
+        created=1,
+        model="m",
+        choices=[
+            ChunkChoice(
+                0,
+                Delta(
+                    tool_calls=[
+                        ToolCallDelta(0, "call_1", "get_weather", ""),
+                        ToolCallDelta(0, arguments='{"a":'),
+                        ToolCallDelta(1, "call_2", "sql", "SEL", type="custom"),
+                        ToolCallDelta(1, arguments="ECT", type="custom"),
+                    ]
+                ),
+            )
+        ],
+        system_fingerprint="fp",
+    )
     payload = frames(encoder.encode(chunk))[0]
     assert payload["system_fingerprint"] == "fp"
-    assert payload["choices"][0]["delta"] == {"tool_calls": [
-        {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}},
-        {"index": 0, "function": {"arguments": '{"a":'}},
-        {"index": 1, "id": "call_2", "type": "custom", "custom": {"name": "sql", "input": "SEL"}},
-        {"index": 1, "custom": {"input": "ECT"}},
-    ]}
+    assert payload["choices"][0]["delta"] == {
+        "tool_calls": [
+            {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}},
+            {"index": 0, "function": {"arguments": '{"a":'}},
+            {"index": 1, "id": "call_2", "type": "custom", "custom": {"name": "sql", "input": "SEL"}},
+            {"index": 1, "custom": {"input": "ECT"}},
+        ]
+    }
 
 
 def test_stream_encoder_reasoning_refusal_and_extra() -> None:
     encoder = OpenAIChatStreamEncoder(include_usage=False)
-    chunk = ChatChunk(id="c", created=1, model="m", choices=[ChunkChoice(
-        0, Delta(reasoning_content="hmm", refusal="no", extra={"annotations": []}),
-        logprobs={"content": []})])
+    chunk = ChatChunk(
+        id="c",
+        created=1,
+        model="m",
+        choices=[
+            ChunkChoice(
+                0, Delta(reasoning_content="hmm", refusal="no", extra={"annotations": []}), logprobs={"content": []}
+            )
+        ],
+    )
     choice = frames(encoder.encode(chunk))[0]["choices"][0]
-    assert choice == {"index": 0, "delta": {"reasoning_content": "hmm", "refusal": "no", "annotations": []},
-                      "finish_reason": None, "logprobs": {"content": []}}
+    assert choice == {
+        "index": 0,
+        "delta": {"reasoning_content": "hmm", "refusal": "no", "annotations": []},
+        "finish_reason": None,
+        "logprobs": {"content": []},
+    }
 
 
 @pytest.mark.parametrize("include_usage", [True, False])
 def test_upstream_stream_through_translator_and_encoder_is_valid_for_the_sdk(include_usage: bool) -> None:
-    stream = (OpenAIStream(include_usage=True).role().text("Hi", " there")
-              .tool_call(0, "call_a", "f", '{"x":', "1}").tool_call(1, "call_b", "g", "{}")
-              .finish("tool_calls").usage(5, 7).done())
+    stream = (
+        OpenAIStream(include_usage=True)
+        .role()
+        .text("Hi", " there")
+        .tool_call(0, "call_a", "f", '{"x":', "1}")
+        .tool_call(1, "call_b", "g", "{}")
+        .finish("tool_calls")
+        .usage(5, 7)
+        .done()
+    )
     decoder = SSEDecoder()
     translator = OpenAIStreamTranslator("openai", str)
     encoder = OpenAIChatStreamEncoder(include_usage=include_usage)

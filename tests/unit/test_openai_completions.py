@@ -48,43 +48,66 @@ def test_every_prompt_shape_of_the_spec_is_valid(prompt: Any) -> None:
 
 
 def test_a_full_body_is_valid() -> None:
-    validate_completion_body({
-        "model": "m", "prompt": "p", "suffix": "s", "max_tokens": 0, "temperature": 2, "top_p": 0, "n": 128,
-        "stream": True, "stream_options": {"include_usage": True}, "logprobs": 10, "echo": True, "stop": ["a"],
-        "presence_penalty": -2, "frequency_penalty": 2, "best_of": 40, "logit_bias": {"50256": -100}, "user": "u",
-        "seed": -3, "vendor_field": {"anything": [1]},
-    })
+    validate_completion_body(
+        {
+            "model": "m",
+            "prompt": "p",
+            "suffix": "s",
+            "max_tokens": 0,
+            "temperature": 2,
+            "top_p": 0,
+            "n": 128,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "logprobs": 10,
+            "echo": True,
+            "stop": ["a"],
+            "presence_penalty": -2,
+            "frequency_penalty": 2,
+            "best_of": 40,
+            "logit_bias": {"50256": -100},
+            "user": "u",
+            "seed": -3,
+            "vendor_field": {"anything": [1]},
+        }
+    )
 
 
-@pytest.mark.parametrize(("fields", "param", "key"), [
-    ({"model": "m"}, "prompt", "missing_field"),
-    ({"prompt": "p"}, "model", "missing_field"),
-    ({"model": "", "prompt": "p"}, "model", "wrong_type"),
-    ({"model": "m", "prompt": 3}, "prompt", "wrong_type"),
-    ({"model": "m", "prompt": ["a", 1]}, "prompt", "wrong_type"),
-    ({"model": "m", "prompt": [1, True]}, "prompt", "wrong_type"),
-    ({"model": "m", "prompt": [[1], []]}, "prompt", "wrong_type"),
-    ({"model": "m", "prompt": [[1], "a"]}, "prompt", "wrong_type"),
-    ({"model": "m", "prompt": {"text": "a"}}, "prompt", "wrong_type"),
-    ({"model": "m", "prompt": "p", "echo": 1}, "echo", "wrong_type"),
-    ({"model": "m", "prompt": "p", "stream": "yes"}, "stream", "wrong_type"),
-    ({"model": "m", "prompt": "p", "suffix": 1}, "suffix", "wrong_type"),
-    ({"model": "m", "prompt": "p", "user": 1}, "user", "wrong_type"),
-    ({"model": "m", "prompt": "p", "temperature": 2.5}, "temperature", "out_of_range"),
-    ({"model": "m", "prompt": "p", "top_p": "1"}, "top_p", "wrong_type"),
-    ({"model": "m", "prompt": "p", "n": 129}, "n", "out_of_range"),
-    ({"model": "m", "prompt": "p", "n": 1.5}, "n", "wrong_type"),
-    ({"model": "m", "prompt": "p", "max_tokens": -1}, "max_tokens", "out_of_range"),
-    ({"model": "m", "prompt": "p", "logprobs": -1}, "logprobs", "out_of_range"),
-    ({"model": "m", "prompt": "p", "logprobs": True}, "logprobs", "wrong_type"),
-    ({"model": "m", "prompt": "p", "best_of": "2"}, "best_of", "wrong_type"),
-    ({"model": "m", "prompt": "p", "seed": 1.0}, "seed", "wrong_type"),
-    ({"model": "m", "prompt": "p", "stop": 1}, "stop", "wrong_type"),
-    ({"model": "m", "prompt": "p", "stop": ["a", None]}, "stop", "wrong_type"),
-    ({"model": "m", "prompt": "p", "stream_options": []}, "stream_options", "wrong_type"),
-    ({"model": "m", "prompt": "p", "stream_options": {"include_usage": "y"}}, "stream_options.include_usage",
-     "wrong_type"),
-])
+@pytest.mark.parametrize(
+    ("fields", "param", "key"),
+    [
+        ({"model": "m"}, "prompt", "missing_field"),
+        ({"prompt": "p"}, "model", "missing_field"),
+        ({"model": "", "prompt": "p"}, "model", "wrong_type"),
+        ({"model": "m", "prompt": 3}, "prompt", "wrong_type"),
+        ({"model": "m", "prompt": ["a", 1]}, "prompt", "wrong_type"),
+        ({"model": "m", "prompt": [1, True]}, "prompt", "wrong_type"),
+        ({"model": "m", "prompt": [[1], []]}, "prompt", "wrong_type"),
+        ({"model": "m", "prompt": [[1], "a"]}, "prompt", "wrong_type"),
+        ({"model": "m", "prompt": {"text": "a"}}, "prompt", "wrong_type"),
+        ({"model": "m", "prompt": "p", "echo": 1}, "echo", "wrong_type"),
+        ({"model": "m", "prompt": "p", "stream": "yes"}, "stream", "wrong_type"),
+        ({"model": "m", "prompt": "p", "suffix": 1}, "suffix", "wrong_type"),
+        ({"model": "m", "prompt": "p", "user": 1}, "user", "wrong_type"),
+        ({"model": "m", "prompt": "p", "temperature": 2.5}, "temperature", "out_of_range"),
+        ({"model": "m", "prompt": "p", "top_p": "1"}, "top_p", "wrong_type"),
+        ({"model": "m", "prompt": "p", "n": 129}, "n", "out_of_range"),
+        ({"model": "m", "prompt": "p", "n": 1.5}, "n", "wrong_type"),
+        ({"model": "m", "prompt": "p", "max_tokens": -1}, "max_tokens", "out_of_range"),
+        ({"model": "m", "prompt": "p", "logprobs": -1}, "logprobs", "out_of_range"),
+        ({"model": "m", "prompt": "p", "logprobs": True}, "logprobs", "wrong_type"),
+        ({"model": "m", "prompt": "p", "best_of": "2"}, "best_of", "wrong_type"),
+        ({"model": "m", "prompt": "p", "seed": 1.0}, "seed", "wrong_type"),
+        ({"model": "m", "prompt": "p", "stop": 1}, "stop", "wrong_type"),
+        ({"model": "m", "prompt": "p", "stop": ["a", None]}, "stop", "wrong_type"),
+        ({"model": "m", "prompt": "p", "stream_options": []}, "stream_options", "wrong_type"),
+        (
+            {"model": "m", "prompt": "p", "stream_options": {"include_usage": "y"}},
+            "stream_options.include_usage",
+            "wrong_type",
+        ),
+    ],
+)
 def test_invalid_fields_are_named(fields: dict[str, Any], param: str, key: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         validate_completion_body(fields)
@@ -93,17 +116,21 @@ def test_invalid_fields_are_named(fields: dict[str, Any], param: str, key: str) 
 
 # -- what the translated road refuses ----------------------------------------------------------
 
-@pytest.mark.parametrize(("fields", "param", "key"), [
-    ({"prompt": None}, "prompt", "missing_field"),
-    ({"prompt": []}, "prompt", "completions_empty_prompt"),
-    ({"prompt": [1, 2]}, "prompt", "completions_token_prompt"),
-    ({"prompt": [[1], [2]]}, "prompt", "completions_token_prompt"),
-    ({"suffix": "}"}, "suffix", "completions_suffix"),
-    ({"logprobs": 0}, "logprobs", "completions_logprobs"),
-    ({"best_of": 2}, "best_of", "completions_best_of"),
-    ({"best_of": 1, "n": 2}, "best_of", "completions_best_of"),
-    ({"max_tokens": 0}, "max_tokens", "completions_max_tokens_zero"),
-])
+
+@pytest.mark.parametrize(
+    ("fields", "param", "key"),
+    [
+        ({"prompt": None}, "prompt", "missing_field"),
+        ({"prompt": []}, "prompt", "completions_empty_prompt"),
+        ({"prompt": [1, 2]}, "prompt", "completions_token_prompt"),
+        ({"prompt": [[1], [2]]}, "prompt", "completions_token_prompt"),
+        ({"suffix": "}"}, "suffix", "completions_suffix"),
+        ({"logprobs": 0}, "logprobs", "completions_logprobs"),
+        ({"best_of": 2}, "best_of", "completions_best_of"),
+        ({"best_of": 1, "n": 2}, "best_of", "completions_best_of"),
+        ({"max_tokens": 0}, "max_tokens", "completions_max_tokens_zero"),
+    ],
+)
 def test_translated_road_refusals(fields: dict[str, Any], param: str, key: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         validate_translatable({"model": "m", "prompt": "p", **fields}, "public-name")
@@ -112,25 +139,66 @@ def test_translated_road_refusals(fields: dict[str, Any], param: str, key: str) 
         assert caught.value.code == "unsupported_parameter" and caught.value.params["model"] == "public-name"
 
 
-@pytest.mark.parametrize("fields", [
-    {}, {"suffix": ""}, {"suffix": None}, {"logprobs": None}, {"best_of": 1}, {"best_of": 3, "n": 3},
-    {"best_of": None, "n": 4}, {"max_tokens": 1}, {"max_tokens": None}, {"prompt": ["a", "b"]}, {"echo": True},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"suffix": ""},
+        {"suffix": None},
+        {"logprobs": None},
+        {"best_of": 1},
+        {"best_of": 3, "n": 3},
+        {"best_of": None, "n": 4},
+        {"max_tokens": 1},
+        {"max_tokens": None},
+        {"prompt": ["a", "b"]},
+        {"echo": True},
+    ],
+)
 def test_translated_road_accepts(fields: dict[str, Any]) -> None:
     validate_translatable({"model": "m", "prompt": "p", **fields}, "m")
 
 
 # -- decode and fan-out -----------------------------------------------------------------------
 
+
 def test_decode_request_keeps_chat_fields_and_defaults_max_tokens_to_16() -> None:
-    request = decode_request({"model": "m", "prompt": "p", "echo": True, "suffix": "", "best_of": 2, "n": 2,
-                              "temperature": 0.3, "stop": "\n", "user": "u", "logit_bias": {"1": 5},
-                              "stream": True, "stream_options": {"include_usage": True}, "logprobs": None})
+    request = decode_request(
+        {
+            "model": "m",
+            "prompt": "p",
+            "echo": True,
+            "suffix": "",
+            "best_of": 2,
+            "n": 2,
+            "temperature": 0.3,
+            "stop": "\n",
+            "user": "u",
+            "logit_bias": {"1": 5},
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "logprobs": None,
+        }
+    )
     assert request == CompletionRequest(
-        model="m", prompts=["p"], n=2, echo=True, stream=True, include_usage=True,
-        chat_fields={"n": 2, "temperature": 0.3, "stop": "\n", "user": "u", "logit_bias": {"1": 5}, "stream": True,
-                     "stream_options": {"include_usage": True}, "max_tokens": 16},
-        adjusted=["best_of=dropped", "suffix=dropped"])
+        model="m",
+        prompts=["p"],
+        n=2,
+        echo=True,
+        stream=True,
+        include_usage=True,
+        chat_fields={
+            "n": 2,
+            "temperature": 0.3,
+            "stop": "\n",
+            "user": "u",
+            "logit_bias": {"1": 5},
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": 16,
+        },
+        adjusted=["best_of=dropped", "suffix=dropped"],
+    )
 
 
 @pytest.mark.parametrize(("max_tokens", "sent"), [(None, 16), (5, 5)])
@@ -138,7 +206,12 @@ def test_max_tokens_default(max_tokens: int | None, sent: int) -> None:
     request = decode_request({"model": "m", "prompt": "p", "max_tokens": max_tokens})
     assert request.chat_fields == {"max_tokens": sent}
     assert (request.n, request.echo, request.stream, request.include_usage, request.adjusted) == (
-        1, False, False, False, [])
+        1,
+        False,
+        False,
+        False,
+        [],
+    )
 
 
 def test_each_prompt_is_a_single_turn_chat() -> None:
@@ -152,11 +225,18 @@ def test_each_prompt_is_a_single_turn_chat() -> None:
 
 # -- encode -----------------------------------------------------------------------------------
 
-def answer(texts: list[str | None], *, finish: list[Any] | None = None, usage: Usage | None = None,
-           model: str = "up-model") -> ChatResponse:
+
+def answer(
+    texts: list[str | None], *, finish: list[Any] | None = None, usage: Usage | None = None, model: str = "up-model"
+) -> ChatResponse:
     reasons = finish or ["stop"] * len(texts)
-    return ChatResponse(id="chatcmpl-1", created=1, model=model, usage=usage, choices=[
-        Choice(index, AssistantMessage(content=text), reasons[index]) for index, text in enumerate(texts)])
+    return ChatResponse(
+        id="chatcmpl-1",
+        created=1,
+        model=model,
+        usage=usage,
+        choices=[Choice(index, AssistantMessage(content=text), reasons[index]) for index, text in enumerate(texts)],
+    )
 
 
 def test_encode_response_numbers_choices_prompt_major_and_sums_usage() -> None:
@@ -164,21 +244,36 @@ def test_encode_response_numbers_choices_prompt_major_and_sums_usage() -> None:
     answers = [
         answer(["a0", "a1"], finish=["stop", "length"], usage=Usage(3, 4, 7, cached_tokens=1)),
         # Choices may come in any order; tool calls or function calls cannot be asked for, but end the text.
-        ChatResponse(id="chatcmpl-2", created=1, model="up-model", usage=Usage(5, 6, 11, reasoning_tokens=2),
-                     choices=[Choice(1, AssistantMessage(content=None), "tool_calls"),
-                              Choice(0, AssistantMessage(content="b0"), "content_filter")]),
+        ChatResponse(
+            id="chatcmpl-2",
+            created=1,
+            model="up-model",
+            usage=Usage(5, 6, 11, reasoning_tokens=2),
+            choices=[
+                Choice(1, AssistantMessage(content=None), "tool_calls"),
+                Choice(0, AssistantMessage(content="b0"), "content_filter"),
+            ],
+        ),
     ]
     body = encode_response(request, answers, completion_id="cmpl-x", created=42)
     assert body == {
-        "id": "cmpl-x", "object": "text_completion", "created": 42, "model": "up-model",
+        "id": "cmpl-x",
+        "object": "text_completion",
+        "created": 42,
+        "model": "up-model",
         "choices": [
             {"text": "A:a0", "index": 0, "logprobs": None, "finish_reason": "stop"},
             {"text": "A:a1", "index": 1, "logprobs": None, "finish_reason": "length"},
             {"text": "B:b0", "index": 2, "logprobs": None, "finish_reason": "content_filter"},
             {"text": "B:", "index": 3, "logprobs": None, "finish_reason": "stop"},
         ],
-        "usage": {"prompt_tokens": 8, "completion_tokens": 10, "total_tokens": 18,
-                  "prompt_tokens_details": {"cached_tokens": 1}, "completion_tokens_details": {"reasoning_tokens": 2}},
+        "usage": {
+            "prompt_tokens": 8,
+            "completion_tokens": 10,
+            "total_tokens": 18,
+            "prompt_tokens_details": {"cached_tokens": 1},
+            "completion_tokens_details": {"reasoning_tokens": 2},
+        },
     }
     assert schema_violations(body, "CreateCompletionResponse") == []
     assert openai.types.Completion.model_validate(body).choices[3].text == "B:"
@@ -186,8 +281,7 @@ def test_encode_response_numbers_choices_prompt_major_and_sums_usage() -> None:
 
 def test_usage_is_left_out_unless_every_call_reported_it() -> None:
     request = CompletionRequest(model="public", prompts=["a", "b"])
-    body = encode_response(request, [answer(["x"], usage=Usage(1, 1, 2)), answer(["y"])], completion_id="c",
-                           created=1)
+    body = encode_response(request, [answer(["x"], usage=Usage(1, 1, 2)), answer(["y"])], completion_id="c", created=1)
     assert "usage" not in body
     assert schema_violations(body, "CreateCompletionResponse") == []
 
@@ -199,19 +293,32 @@ def test_single_call_usage_is_kept_whole() -> None:
     assert sum_usage([Usage(1, 2, 3), Usage(4, 5, 9, cached_tokens=2)]) == Usage(5, 7, 12, cached_tokens=2)
 
 
-@pytest.mark.parametrize(("chat", "legacy"), [
-    ("stop", "stop"), ("length", "length"), ("content_filter", "content_filter"), ("tool_calls", "stop"),
-    ("function_call", "stop"), (None, None),
-])
+@pytest.mark.parametrize(
+    ("chat", "legacy"),
+    [
+        ("stop", "stop"),
+        ("length", "length"),
+        ("content_filter", "content_filter"),
+        ("tool_calls", "stop"),
+        ("function_call", "stop"),
+        (None, None),
+    ],
+)
 def test_finish_reasons(chat: str | None, legacy: str | None) -> None:
     assert finish_reason(chat) == legacy
 
 
 # -- the stream encoder -------------------------------------------------------------------------
 
+
 def chunk(*choices: tuple[int, Delta, Any], usage: Usage | None = None, model: str = "up-model") -> ChatChunk:
-    return ChatChunk(id="chatcmpl-1", created=1, model=model, usage=usage,
-                     choices=[ChunkChoice(index, delta, finish) for index, delta, finish in choices])
+    return ChatChunk(
+        id="chatcmpl-1",
+        created=1,
+        model=model,
+        usage=usage,
+        choices=[ChunkChoice(index, delta, finish) for index, delta, finish in choices],
+    )
 
 
 def frames(data: bytes) -> list[Any]:
@@ -234,29 +341,54 @@ def assert_valid_chunk(event: dict[str, Any]) -> None:
 
 
 def encoder(**overrides: Any) -> OpenAICompletionsStreamEncoder:
-    settings: dict[str, Any] = {"completion_id": "cmpl-s", "created": 7, "model": "public", "prompts": ["P"], "n": 1,
-                                "echo": False, "include_usage": False, **overrides}
+    settings: dict[str, Any] = {
+        "completion_id": "cmpl-s",
+        "created": 7,
+        "model": "public",
+        "prompts": ["P"],
+        "n": 1,
+        "echo": False,
+        "include_usage": False,
+        **overrides,
+    }
     return OpenAICompletionsStreamEncoder(**settings)
 
 
 def test_stream_text_deltas_and_finish() -> None:
     enc = encoder()
-    out = b"".join([
-        enc.encode(0, chunk((0, Delta(role="assistant", content=""), None))),
-        enc.encode(0, chunk((0, Delta(content="Hel"), None))),
-        enc.encode(0, chunk((0, Delta(reasoning_content="thinking"), None))),
-        enc.encode(0, chunk((0, Delta(content="lo"), None))),
-        enc.encode(0, chunk((0, Delta(), "stop"))),
-        enc.finish(),
-    ])
+    out = b"".join(
+        [
+            enc.encode(0, chunk((0, Delta(role="assistant", content=""), None))),
+            enc.encode(0, chunk((0, Delta(content="Hel"), None))),
+            enc.encode(0, chunk((0, Delta(reasoning_content="thinking"), None))),
+            enc.encode(0, chunk((0, Delta(content="lo"), None))),
+            enc.encode(0, chunk((0, Delta(), "stop"))),
+            enc.finish(),
+        ]
+    )
     events = frames(out)
     assert events == [
-        {"id": "cmpl-s", "object": "text_completion", "created": 7, "model": "up-model",
-         "choices": [{"text": "Hel", "index": 0, "logprobs": None, "finish_reason": None}]},
-        {"id": "cmpl-s", "object": "text_completion", "created": 7, "model": "up-model",
-         "choices": [{"text": "lo", "index": 0, "logprobs": None, "finish_reason": None}]},
-        {"id": "cmpl-s", "object": "text_completion", "created": 7, "model": "up-model",
-         "choices": [{"text": "", "index": 0, "logprobs": None, "finish_reason": "stop"}]},
+        {
+            "id": "cmpl-s",
+            "object": "text_completion",
+            "created": 7,
+            "model": "up-model",
+            "choices": [{"text": "Hel", "index": 0, "logprobs": None, "finish_reason": None}],
+        },
+        {
+            "id": "cmpl-s",
+            "object": "text_completion",
+            "created": 7,
+            "model": "up-model",
+            "choices": [{"text": "lo", "index": 0, "logprobs": None, "finish_reason": None}],
+        },
+        {
+            "id": "cmpl-s",
+            "object": "text_completion",
+            "created": 7,
+            "model": "up-model",
+            "choices": [{"text": "", "index": 0, "logprobs": None, "finish_reason": "stop"}],
+        },
         "[DONE]",
     ]
     for event in events[:-1]:
@@ -265,26 +397,37 @@ def test_stream_text_deltas_and_finish() -> None:
 
 def test_stream_interleaved_prompts_echo_first_and_usage_last() -> None:
     enc = encoder(prompts=["A", "B"], n=2, echo=True, include_usage=True)
-    out = b"".join([
-        enc.encode(1, chunk((1, Delta(content="b1"), None))),
-        enc.encode(0, chunk((0, Delta(content="a0"), "stop"), (1, Delta(content="a1"), "length"))),
-        enc.encode(1, chunk((0, Delta(content="b0"), "stop"))),
-        enc.encode(1, chunk((1, Delta(), "stop"))),
-        enc.encode(0, chunk(usage=Usage(2, 3, 5))),
-        enc.encode(1, chunk(usage=Usage(4, 5, 9))),
-        enc.finish(),
-    ])
+    out = b"".join(
+        [
+            enc.encode(1, chunk((1, Delta(content="b1"), None))),
+            enc.encode(0, chunk((0, Delta(content="a0"), "stop"), (1, Delta(content="a1"), "length"))),
+            enc.encode(1, chunk((0, Delta(content="b0"), "stop"))),
+            enc.encode(1, chunk((1, Delta(), "stop"))),
+            enc.encode(0, chunk(usage=Usage(2, 3, 5))),
+            enc.encode(1, chunk(usage=Usage(4, 5, 9))),
+            enc.finish(),
+        ]
+    )
     events = frames(out)
     assert events[-1] == "[DONE]"
     usage_chunk = events[-2]
-    assert usage_chunk == {"id": "cmpl-s", "object": "text_completion", "created": 7, "model": "up-model",
-                           "choices": [], "usage": {"prompt_tokens": 6, "completion_tokens": 8, "total_tokens": 14}}
+    assert usage_chunk == {
+        "id": "cmpl-s",
+        "object": "text_completion",
+        "created": 7,
+        "model": "up-model",
+        "choices": [],
+        "usage": {"prompt_tokens": 6, "completion_tokens": 8, "total_tokens": 14},
+    }
     body = events[:-2]
     for event in [*body, usage_chunk]:
         assert_valid_chunk(event)
     assert all(event["usage"] is None for event in body)
     assert [[(c["index"], c["text"], c["finish_reason"]) for c in event["choices"]] for event in body] == [
-        [(0, "A", None)], [(1, "A", None)], [(2, "B", None)], [(3, "B", None)],  # the echo, one choice each
+        [(0, "A", None)],
+        [(1, "A", None)],
+        [(2, "B", None)],
+        [(3, "B", None)],  # the echo, one choice each
         [(3, "b1", None)],
         [(0, "a0", "stop"), (1, "a1", "length")],
         [(2, "b0", "stop")],
@@ -311,6 +454,7 @@ def test_stream_that_brought_no_chunk_still_echoes() -> None:
 
 
 # -- fan-out ------------------------------------------------------------------------------------
+
 
 async def test_gather_bounded_keeps_order_and_bound() -> None:
     running = peak = 0
@@ -400,38 +544,48 @@ async def test_merge_of_one_stream_needs_no_task() -> None:
 
 # -- which models the native road serves ------------------------------------------------------
 
-@pytest.mark.parametrize(("preset", "model", "native"), [
-    ("openai", "gpt-3.5-turbo-instruct", True),
-    ("openai", "gpt-3.5-turbo-instruct-0914", True),
-    ("openai", "davinci-002", True),
-    ("openai", "ft:babbage-002:acme::abc123", True),
-    ("openai", "gpt-4o-mini", False),
-    ("openai", "gpt-5", False),
-    ("ollama", "llama3.2", True),
-    ("vllm", "Qwen/Qwen2.5-7B", True),
-    ("llamacpp", "any", True),
-    ("together", "meta-llama/Llama-3-8b", True),
-    ("openrouter", "openai/gpt-3.5-turbo-instruct", True),
-    ("siliconflow", "deepseek-ai/DeepSeek-V3", True),
-    ("deepseek", "deepseek-chat", True),
-    ("deepseek", "deepseek-reasoner", False),
-    ("qwen", "qwen2.5-coder-32b-instruct", True),
-    ("qwen", "qwen-max", False),
-    ("groq", "llama-3.1-8b-instant", False),
-    ("xai", "grok-3", True),
-    ("xai", "grok-4-fast-non-reasoning", True),
-    ("xai", "grok-4", False),
-])
+
+@pytest.mark.parametrize(
+    ("preset", "model", "native"),
+    [
+        ("openai", "gpt-3.5-turbo-instruct", True),
+        ("openai", "gpt-3.5-turbo-instruct-0914", True),
+        ("openai", "davinci-002", True),
+        ("openai", "ft:babbage-002:acme::abc123", True),
+        ("openai", "gpt-4o-mini", False),
+        ("openai", "gpt-5", False),
+        ("ollama", "llama3.2", True),
+        ("vllm", "Qwen/Qwen2.5-7B", True),
+        ("llamacpp", "any", True),
+        ("together", "meta-llama/Llama-3-8b", True),
+        ("openrouter", "openai/gpt-3.5-turbo-instruct", True),
+        ("siliconflow", "deepseek-ai/DeepSeek-V3", True),
+        ("deepseek", "deepseek-chat", True),
+        ("deepseek", "deepseek-reasoner", False),
+        ("qwen", "qwen2.5-coder-32b-instruct", True),
+        ("qwen", "qwen-max", False),
+        ("groq", "llama-3.1-8b-instant", False),
+        ("xai", "grok-3", True),
+        ("xai", "grok-4-fast-non-reasoning", True),
+        ("xai", "grok-4", False),
+    ],
+)
 def test_presets_decide_the_road(preset: str, model: str, native: bool) -> None:
     chosen = PRESETS[preset]
     built = provider(StubClient(), base_url=chosen.base_url, profile=chosen.profile)
     assert built.accepts_completions(model) is native
 
 
-@pytest.mark.parametrize(("option", "model", "native"), [
-    (True, "gpt-4o", True), (False, "gpt-3.5-turbo-instruct", False), (["my-*"], "my-model", True),
-    (["my-*"], "gpt-3.5-turbo-instruct", False), ("base-*", "base-7b", True),
-])
+@pytest.mark.parametrize(
+    ("option", "model", "native"),
+    [
+        (True, "gpt-4o", True),
+        (False, "gpt-3.5-turbo-instruct", False),
+        (["my-*"], "my-model", True),
+        (["my-*"], "gpt-3.5-turbo-instruct", False),
+        ("base-*", "base-7b", True),
+    ],
+)
 def test_the_completions_option_wins_over_the_profile(option: Any, model: str, native: bool) -> None:
     built = provider(StubClient(), options={"completions": option, "drop_params": ["x"]})
     assert built.accepts_completions(model) is native
@@ -470,19 +624,24 @@ async def test_forward_completions_applies_the_profile_edits() -> None:
     client = StubClient(StubResponse(200, orjson.dumps(LEGACY)))
     notes = CallNotes()
     await provider(client, profile="no-stream-options").forward_completions(
-        {"model": "m", "prompt": "p", "stream_options": {"include_usage": True}}, "m", notes)
+        {"model": "m", "prompt": "p", "stream_options": {"include_usage": True}}, "m", notes
+    )
     assert client.sent[0]["json"] == {"model": "m", "prompt": "p"}
     assert notes.adjusted == ["stream_options=dropped"]
 
 
-@pytest.mark.parametrize(("base_url", "url"), [
-    ("https://api.deepseek.com/v1", "https://api.deepseek.com/beta/completions"),
-    ("https://api.deepseek.com", "https://api.deepseek.com/beta/completions"),
-])
+@pytest.mark.parametrize(
+    ("base_url", "url"),
+    [
+        ("https://api.deepseek.com/v1", "https://api.deepseek.com/beta/completions"),
+        ("https://api.deepseek.com", "https://api.deepseek.com/beta/completions"),
+    ],
+)
 async def test_deepseek_completions_live_under_beta(base_url: str, url: str) -> None:
     client = StubClient(StubResponse(200, orjson.dumps(LEGACY)))
     await provider(client, base_url=base_url, profile="deepseek").forward_completions(
-        {"model": "m", "prompt": "p"}, "deepseek-chat", CallNotes())
+        {"model": "m", "prompt": "p"}, "deepseek-chat", CallNotes()
+    )
     assert client.sent[0]["url"] == url
 
 
@@ -490,17 +649,22 @@ async def test_deepseek_completions_live_under_beta(base_url: str, url: str) -> 
 async def test_forward_completions_of_a_malformed_body(raw: bytes) -> None:
     with pytest.raises(UpstreamProtocolError):
         await provider(StubClient(StubResponse(200, raw))).forward_completions(
-            {"model": "m", "prompt": "p"}, "gpt-3.5-turbo-instruct", CallNotes())
+            {"model": "m", "prompt": "p"}, "gpt-3.5-turbo-instruct", CallNotes()
+        )
 
 
 async def test_forward_completions_stream_relays_frames_and_notes_usage() -> None:
     events = fake.completion_stream(["Hel", "lo"], include_usage=True)
     data = b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in events) + b"data: [DONE]\n\n"
-    response = StubResponse(200, pieces=[data[i:i + 7] for i in range(0, len(data), 7)])
+    response = StubResponse(200, pieces=[data[i : i + 7] for i in range(0, len(data), 7)])
     notes = CallNotes()
-    relayed = await collect(provider(StubClient(response)).forward_completions_stream(
-        {"model": "m", "prompt": "p", "stream": True, "stream_options": {"include_usage": True}},
-        "gpt-3.5-turbo-instruct", notes))
+    relayed = await collect(
+        provider(StubClient(response)).forward_completions_stream(
+            {"model": "m", "prompt": "p", "stream": True, "stream_options": {"include_usage": True}},
+            "gpt-3.5-turbo-instruct",
+            notes,
+        )
+    )
     assert b"".join(relayed) == data
     assert (notes.completed, notes.finish_reason, notes.usage) == (True, "stop", Usage(5, 3, 8))
 
@@ -509,8 +673,11 @@ async def test_forward_completions_stream_cut_short_raises() -> None:
     events = fake.completion_stream(["Hel", "lo"])[:1]
     data = b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in events)
     with pytest.raises(UpstreamProtocolError):
-        await collect(provider(StubClient(StubResponse(200, pieces=[data]))).forward_completions_stream(
-            {"model": "m", "prompt": "p", "stream": True}, "gpt-3.5-turbo-instruct", CallNotes()))
+        await collect(
+            provider(StubClient(StubResponse(200, pieces=[data]))).forward_completions_stream(
+                {"model": "m", "prompt": "p", "stream": True}, "gpt-3.5-turbo-instruct", CallNotes()
+            )
+        )
 
 
 def test_route_is_declared() -> None:
@@ -523,6 +690,7 @@ def test_provider_config_accepts_the_option() -> None:
 
 
 # -- the fake upstream answers in the real format --------------------------------------------------
+
 
 def test_fake_completions_are_valid_sdk_objects_and_match_the_spec() -> None:
     events = [fake.text_completion(["a", "b"]), *fake.completion_stream(["x"], choices=2, include_usage=True)[-1:]]

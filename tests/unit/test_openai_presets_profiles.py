@@ -15,9 +15,18 @@ from babelgate.providers import PROVIDER_TYPES
 from babelgate.providers.openai.profiles import PROFILES, select_profile
 
 TYPES = frozenset(PROVIDER_TYPES)
-FULL = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "temperature": 0.3, "top_p": 0.9,
-        "presence_penalty": 0.1, "frequency_penalty": 0.2, "reasoning_effort": "high", "max_tokens": 50,
-        "stream": True, "stream_options": {"include_usage": True}}
+FULL = {
+    "model": "m",
+    "messages": [{"role": "user", "content": "Hi"}],
+    "temperature": 0.3,
+    "top_p": 0.9,
+    "presence_penalty": 0.1,
+    "frequency_penalty": 0.2,
+    "reasoning_effort": "high",
+    "max_tokens": 50,
+    "stream": True,
+    "stream_options": {"include_usage": True},
+}
 
 
 def applied(profile: str, model: str, body: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
@@ -32,6 +41,7 @@ def without(*names: str) -> dict[str, Any]:
 
 
 # --- profiles ------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("model", ["deepseek-reasoner", "deepseek-reasoner-0528"])
 def test_deepseek_reasoner_drops_sampling(model: str) -> None:
@@ -141,8 +151,9 @@ def test_the_preset_table_is_complete() -> None:
 @pytest.mark.parametrize("name", sorted(EXPECTED_PRESETS))
 def test_a_preset_without_its_key_variable(name: str, tmp_path: Path) -> None:
     base_url, _, profile, models_endpoint = EXPECTED_PRESETS[name]
-    provider = load(f"server: {{providers_from_env: false}}\nproviders:\n  up:\n    preset: {name}\n",
-                    tmp_path).providers["up"]
+    provider = load(
+        f"server: {{providers_from_env: false}}\nproviders:\n  up:\n    preset: {name}\n", tmp_path
+    ).providers["up"]
     assert provider.type == "openai"
     assert provider.base_url == base_url
     assert provider.profile == profile
@@ -155,20 +166,27 @@ def test_a_preset_reads_its_key_variable_when_set(name: str, tmp_path: Path) -> 
     key_env = EXPECTED_PRESETS[name][1]
     assert key_env is not None
     environ = {key_env: f"key-for-{name}", "SOME_OTHER_API_KEY": "other"}
-    provider = load(f"server: {{providers_from_env: false}}\nproviders:\n  up:\n    preset: {name}\n",
-                    tmp_path, environ).providers["up"]
+    provider = load(
+        f"server: {{providers_from_env: false}}\nproviders:\n  up:\n    preset: {name}\n", tmp_path, environ
+    ).providers["up"]
     assert provider.api_keys == (f"key-for-{name}",)
 
 
 def test_an_empty_key_variable_means_no_key(tmp_path: Path) -> None:
-    provider = load("server: {providers_from_env: false}\nproviders:\n  up:\n    preset: deepseek\n",
-                    tmp_path, {"DEEPSEEK_API_KEY": ""}).providers["up"]
+    provider = load(
+        "server: {providers_from_env: false}\nproviders:\n  up:\n    preset: deepseek\n",
+        tmp_path,
+        {"DEEPSEEK_API_KEY": ""},
+    ).providers["up"]
     assert provider.api_keys == ()
 
 
 def test_ollama_takes_no_key_from_any_variable(tmp_path: Path) -> None:
-    provider = load("server: {providers_from_env: false}\nproviders:\n  local:\n    preset: ollama\n",
-                    tmp_path, {"OLLAMA_API_KEY": "x", "OPENAI_API_KEY": "y"}).providers["local"]
+    provider = load(
+        "server: {providers_from_env: false}\nproviders:\n  local:\n    preset: ollama\n",
+        tmp_path,
+        {"OLLAMA_API_KEY": "x", "OPENAI_API_KEY": "y"},
+    ).providers["local"]
     assert provider.api_keys == ()
 
 
@@ -189,15 +207,20 @@ providers:
     config = load(yaml_text, tmp_path, {"MY_DEEPSEEK_KEY": "mine", "DEEPSEEK_API_KEY": "preset's"})
     ds = config.providers["ds"]
     assert (ds.type, ds.base_url, ds.api_keys, ds.profile) == (
-        "openai", "https://proxy.example.com/deepseek/v1", ("mine",), "generic")
+        "openai",
+        "https://proxy.example.com/deepseek/v1",
+        ("mine",),
+        "generic",
+    )
     local = config.providers["local"]
     assert (local.base_url, local.api_keys, local.profile) == ("http://gpu-box:11434/v1", (), "ollama")
     assert local.options == {"models_endpoint": "openai", "keep_alive": "5m"}
 
 
 def test_explicit_api_keys_list_wins(tmp_path: Path) -> None:
-    yaml_text = ("server: {providers_from_env: false}\nproviders:\n  g:\n    preset: groq\n"
-                 "    api_keys: [env:A, env:B]\n")
+    yaml_text = (
+        "server: {providers_from_env: false}\nproviders:\n  g:\n    preset: groq\n    api_keys: [env:A, env:B]\n"
+    )
     provider = load(yaml_text, tmp_path, {"A": "a", "B": "b", "GROQ_API_KEY": "g"}).providers["g"]
     assert provider.api_keys == ("a", "b")
 

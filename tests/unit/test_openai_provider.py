@@ -30,8 +30,14 @@ KEY_B = "sk-test-key-B-0123456789"
 class StubResponse:
     """What providers use of `babelgate.http.UpstreamResponse`."""
 
-    def __init__(self, status: int, body: bytes = b"", *, pieces: list[bytes] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        body: bytes = b"",
+        *,
+        pieces: list[bytes] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.status = status
         self._body = body
         self._pieces = list(pieces if pieces is not None else [body])
@@ -60,23 +66,36 @@ class StubClient:
         self.responses = list(responses)
         self.sent: list[dict[str, Any]] = []
 
-    async def send(self, method: str, url: str, *, provider: str, headers: dict[str, str], body: bytes | None,
-                   timeouts: Timeouts) -> StubResponse:
-        self.sent.append({"method": method, "url": url, "provider": provider, "headers": headers,
-                          "json": orjson.loads(body) if body else None, "timeouts": timeouts})
+    async def send(
+        self, method: str, url: str, *, provider: str, headers: dict[str, str], body: bytes | None, timeouts: Timeouts
+    ) -> StubResponse:
+        self.sent.append(
+            {
+                "method": method,
+                "url": url,
+                "provider": provider,
+                "headers": headers,
+                "json": orjson.loads(body) if body else None,
+                "timeouts": timeouts,
+            }
+        )
         return self.responses.pop(0)
 
 
 def provider(client: StubClient, **config: Any) -> OpenAIProvider:
     settings = {"base_url": "https://api.openai.com/v1", "api_keys": [KEY_A], **config}
-    built = build_provider("openai", ProviderConfig.model_validate(settings), ServerConfig(),
-                           cast(UpstreamClient, client))
+    built = build_provider(
+        "openai", ProviderConfig.model_validate(settings), ServerConfig(), cast(UpstreamClient, client)
+    )
     assert isinstance(built, OpenAIProvider)
     return built
 
 
 COMPLETION = {
-    "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "o3-2025-04-16",
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "o3-2025-04-16",
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
     "usage": {"prompt_tokens": 4, "completion_tokens": 1, "total_tokens": 5},
 }
@@ -95,15 +114,21 @@ async def test_forward_chat_rewrites_model_applies_the_profile_and_returns_exact
     client = StubClient(StubResponse(200, raw))
     notes = CallNotes()
     answer = await provider(client, headers={"OpenAI-Organization": "org-1"}).forward_chat(
-        body(max_tokens=10), "o3", notes)
+        body(max_tokens=10), "o3", notes
+    )
     assert answer == raw
     sent = client.sent[0]
-    assert (sent["method"], sent["url"], sent["provider"]) == ("POST", "https://api.openai.com/v1/chat/completions",
-                                                               "openai")
-    assert sent["headers"] == {"Content-Type": "application/json", "OpenAI-Organization": "org-1",
-                               "Authorization": f"Bearer {KEY_A}"}
-    assert sent["json"] == {"model": "o3", "messages": [{"role": "user", "content": "hi"}],
-                            "max_completion_tokens": 10}
+    assert (sent["method"], sent["url"], sent["provider"]) == (
+        "POST",
+        "https://api.openai.com/v1/chat/completions",
+        "openai",
+    )
+    assert sent["headers"] == {
+        "Content-Type": "application/json",
+        "OpenAI-Organization": "org-1",
+        "Authorization": f"Bearer {KEY_A}",
+    }
+    assert sent["json"] == {"model": "o3", "messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 10}
     assert notes.adjusted == ["max_tokens=renamed:max_completion_tokens"]
     assert notes.usage == Usage(4, 1, 5)
 
@@ -113,8 +138,11 @@ async def test_keys_are_used_in_turn() -> None:
     chosen = provider(client, api_keys=[KEY_A, KEY_B])
     for _ in range(3):
         await chosen.forward_chat(body(), "gpt-4o", CallNotes())
-    assert [s["headers"]["Authorization"] for s in client.sent] == [f"Bearer {KEY_A}", f"Bearer {KEY_B}",
-                                                                    f"Bearer {KEY_A}"]
+    assert [s["headers"]["Authorization"] for s in client.sent] == [
+        f"Bearer {KEY_A}",
+        f"Bearer {KEY_B}",
+        f"Bearer {KEY_A}",
+    ]
 
 
 async def test_no_key_sends_no_authorization() -> None:
@@ -130,7 +158,10 @@ async def test_error_status_is_mapped_and_secrets_are_scrubbed() -> None:
     with pytest.raises(UpstreamRateLimited) as caught:
         await provider(client).forward_chat(body(), "gpt-4o", CallNotes())
     assert (caught.value.raw_message, caught.value.code, caught.value.retry_after) == (
-        "quota for [redacted] exceeded", "insufficient_quota", 3.0)
+        "quota for [redacted] exceeded",
+        "insufficient_quota",
+        3.0,
+    )
 
 
 async def test_auth_failure() -> None:
@@ -142,8 +173,11 @@ async def test_auth_failure() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "detail"),
-    [(b"<html>502</html>", "the body is not JSON"), (b"[]", "the body is not a JSON object"),
-     (b'{"object": "chat.completion"}', "the body has no choices")],
+    [
+        (b"<html>502</html>", "the body is not JSON"),
+        (b"[]", "the body is not a JSON object"),
+        (b'{"object": "chat.completion"}', "the body has no choices"),
+    ],
 )
 async def test_forward_chat_of_a_malformed_body(raw: bytes, detail: str) -> None:
     with pytest.raises(UpstreamProtocolError) as caught:
@@ -164,8 +198,12 @@ async def test_typed_chat() -> None:
     notes = CallNotes()
     request = decode_request(body(max_tokens=10, store=True))
     response = await provider(client).chat(request, "gpt-4o", notes)
-    assert client.sent[0]["json"] == {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}],
-                                      "max_tokens": 10, "store": True}
+    assert client.sent[0]["json"] == {
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 10,
+        "store": True,
+    }
     assert response.choices[0].message.content == "hi"
     assert notes.usage == Usage(4, 1, 5)
     assert notes.adjusted == []
@@ -178,7 +216,7 @@ async def test_typed_chat_of_a_body_with_malformed_choices() -> None:
 
 
 def stream_response(data: bytes, size: int = 5) -> StubResponse:
-    return StubResponse(200, pieces=[data[i:i + size] for i in range(0, len(data), size)])
+    return StubResponse(200, pieces=[data[i : i + size] for i in range(0, len(data), size)])
 
 
 async def test_forward_stream_relays_every_byte_and_notes_the_end() -> None:
@@ -186,8 +224,11 @@ async def test_forward_stream_relays_every_byte_and_notes_the_end() -> None:
     data = b": keep-alive\n\n" + stream.to_bytes()
     response = stream_response(data)
     notes = CallNotes()
-    frames = await collect(provider(StubClient(response)).forward_stream(
-        body(stream=True, stream_options={"include_usage": True}), "gpt-4o", notes))
+    frames = await collect(
+        provider(StubClient(response)).forward_stream(
+            body(stream=True, stream_options={"include_usage": True}), "gpt-4o", notes
+        )
+    )
     assert b"".join(frames) == data
     assert (notes.completed, notes.finish_reason, notes.usage) == (True, "stop", Usage(4, 1, 5))
     assert response.released and not response.closed
@@ -208,16 +249,20 @@ async def test_forward_stream_asks_for_usage_and_hides_it_from_a_client_that_did
 
 async def test_forward_stream_normalises_crlf_frames() -> None:
     stream = OpenAIStream().role().finish().done()
-    frames = await collect(provider(StubClient(stream_response(stream.to_bytes(b"\r\n"), 3))).forward_stream(
-        body(stream=True), "gpt-4o", CallNotes()))
+    frames = await collect(
+        provider(StubClient(stream_response(stream.to_bytes(b"\r\n"), 3))).forward_stream(
+            body(stream=True), "gpt-4o", CallNotes()
+        )
+    )
     assert b"".join(frames) == stream.to_bytes()
 
 
 async def test_forward_stream_without_done_after_a_finish_reason_is_ended_for_the_client() -> None:
     stream = OpenAIStream().role().text("x").finish("length")
     notes = CallNotes()
-    frames = await collect(provider(StubClient(stream_response(stream.to_bytes()))).forward_stream(
-        body(stream=True), "gpt-4o", notes))
+    frames = await collect(
+        provider(StubClient(stream_response(stream.to_bytes()))).forward_stream(body(stream=True), "gpt-4o", notes)
+    )
     assert b"".join(frames) == stream.to_bytes() + b"data: [DONE]\n\n"
     assert (notes.completed, notes.finish_reason) == (True, "length")
 
@@ -228,7 +273,8 @@ async def test_forward_stream_cut_before_the_end_raises_stream_interrupted() -> 
     notes = CallNotes()
     with pytest.raises(UpstreamProtocolError) as caught:
         async for frame in provider(StubClient(stream_response(stream.to_bytes()))).forward_stream(
-                body(stream=True), "gpt-4o", notes):
+            body(stream=True), "gpt-4o", notes
+        ):
             relayed.append(frame)
     assert caught.value.message_key == "stream_interrupted"
     assert b"".join(relayed) == stream.to_bytes()
@@ -240,7 +286,8 @@ async def test_forward_stream_error_mid_stream_relays_what_came_before_then_rais
     relayed: list[bytes] = []
     with pytest.raises(UpstreamError) as caught:
         async for frame in provider(StubClient(StubResponse(200, pieces=[stream.to_bytes()]))).forward_stream(
-                body(stream=True), "gpt-4o", CallNotes()):
+            body(stream=True), "gpt-4o", CallNotes()
+        ):
             relayed.append(frame)
     assert caught.value.raw_message == "boom [redacted]"
     assert b"".join(relayed) == OpenAIStream().role().text("partial").to_bytes()
@@ -263,17 +310,30 @@ async def test_typed_stream_cut_before_the_end() -> None:
     stream = OpenAIStream().role().text("x")
     notes = CallNotes()
     with pytest.raises(UpstreamProtocolError) as caught:
-        await collect(provider(StubClient(stream_response(stream.to_bytes()))).stream(
-            decode_request(body(stream=True)), "gpt-4o", notes))
+        await collect(
+            provider(StubClient(stream_response(stream.to_bytes()))).stream(
+                decode_request(body(stream=True)), "gpt-4o", notes
+            )
+        )
     assert caught.value.message_key == "stream_interrupted"
     assert notes.completed is False
 
 
 async def test_list_models() -> None:
-    listing = {"object": "list", "data": [{"id": "gpt-4o", "object": "model", "created": 5, "owned_by": "system"},
-                                          {"id": "llama3", "object": "model"}, {"object": "model"}, "junk"]}
+    listing = {
+        "object": "list",
+        "data": [
+            {"id": "gpt-4o", "object": "model", "created": 5, "owned_by": "system"},
+            {"id": "llama3", "object": "model"},
+            {"object": "model"},
+            "junk",
+        ],
+    }
     client = StubClient(StubResponse(200, orjson.dumps(listing)))
     models = await provider(client).list_models()
     assert [(m.id, m.owned_by, m.created) for m in models] == [("gpt-4o", "system", 5), ("llama3", "openai", 0)]
     assert (client.sent[0]["method"], client.sent[0]["url"], client.sent[0]["json"]) == (
-        "GET", "https://api.openai.com/v1/models", None)
+        "GET",
+        "https://api.openai.com/v1/models",
+        None,
+    )

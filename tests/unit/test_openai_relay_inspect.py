@@ -60,8 +60,10 @@ def test_non_null_usage_is_parsed(data: bytes) -> None:
 
 
 def test_usage_details_are_parsed() -> None:
-    data = (b'{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12,'
-            b'"prompt_tokens_details":{"cached_tokens":5},"completion_tokens_details":{"reasoning_tokens":2}}}')
+    data = (
+        b'{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12,'
+        b'"prompt_tokens_details":{"cached_tokens":5},"completion_tokens_details":{"reasoning_tokens":2}}}'
+    )
     usage = inspect(data).usage
     assert usage is not None
     assert (usage.cached_tokens, usage.reasoning_tokens) == (5, 2)

@@ -24,8 +24,13 @@ def translate(events: list[SSEEvent]) -> tuple[OpenAIStreamTranslator, list[Chat
 
 
 def chunk(delta: Delta, finish_reason: FinishReason | None = None) -> ChatChunk:
-    return ChatChunk(id="chatcmpl-1", created=1_700_000_000, model="gpt-4o-mini",
-                     choices=[ChunkChoice(0, delta, finish_reason)], system_fingerprint="fp_1")
+    return ChatChunk(
+        id="chatcmpl-1",
+        created=1_700_000_000,
+        model="gpt-4o-mini",
+        choices=[ChunkChoice(0, delta, finish_reason)],
+        system_fingerprint="fp_1",
+    )
 
 
 def test_text_stream() -> None:
@@ -52,16 +57,21 @@ def test_usage_chunk_with_empty_choices() -> None:
     stream = OpenAIStream(include_usage=True).role().text("x").finish("length").usage(9, 3).done()
     translator, chunks = translate(stream.events())
     assert [c.usage for c in chunks[:-1]] == [None, None, None]
-    assert chunks[-1] == ChatChunk(id="chatcmpl-1", created=1_700_000_000, model="gpt-4o-mini", choices=[],
-                                   usage=Usage(9, 3, 12))
+    assert chunks[-1] == ChatChunk(
+        id="chatcmpl-1", created=1_700_000_000, model="gpt-4o-mini", choices=[], usage=Usage(9, 3, 12)
+    )
     assert translator.finish_reason == "length"
 
 
 def test_parallel_tool_calls_streamed_by_index() -> None:
-    stream = (OpenAIStream().role(None)
-              .tool_call(0, "call_a", "get_weather", '{"city":', '"Paris"}')
-              .tool_call(1, "call_b", "get_time", "{}")
-              .finish("tool_calls").done())
+    stream = (
+        OpenAIStream()
+        .role(None)
+        .tool_call(0, "call_a", "get_weather", '{"city":', '"Paris"}')
+        .tool_call(1, "call_b", "get_time", "{}")
+        .finish("tool_calls")
+        .done()
+    )
     translator, chunks = translate(stream.events())
     assert [c.choices[0].delta.tool_calls for c in chunks] == [
         None,
@@ -77,13 +87,17 @@ def test_parallel_tool_calls_streamed_by_index() -> None:
 
 
 def test_several_tool_calls_in_one_delta() -> None:
-    delta = {"tool_calls": [
-        {"index": 0, "id": "a", "type": "function", "function": {"name": "f", "arguments": "{}"}},
-        {"index": 1, "id": "b", "type": "function", "function": {"name": "g", "arguments": "[]"}},
-    ]}
+    delta = {
+        "tool_calls": [
+            {"index": 0, "id": "a", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+            {"index": 1, "id": "b", "type": "function", "function": {"name": "g", "arguments": "[]"}},
+        ]
+    }
     _, chunks = translate(OpenAIStream().chunk(delta).events())
-    assert chunks[0].choices[0].delta.tool_calls == [ToolCallDelta(0, "a", "f", "{}", "function"),
-                                                     ToolCallDelta(1, "b", "g", "[]", "function")]
+    assert chunks[0].choices[0].delta.tool_calls == [
+        ToolCallDelta(0, "a", "f", "{}", "function"),
+        ToolCallDelta(1, "b", "g", "[]", "function"),
+    ]
 
 
 def test_tool_call_delta_without_index_takes_its_position() -> None:
@@ -168,8 +182,10 @@ def test_chunk_id_that_is_not_a_string_raises_a_protocol_error() -> None:
     assert caught.value.params["detail"] == "a chunk has no valid id"
 
 
-@pytest.mark.parametrize("data", ['{"choices": [null]}', '{"choices": 5}', '{"choices": [], "created": "soon"}',
-                                  '{"choices": [{"delta": "x"}]}'])
+@pytest.mark.parametrize(
+    "data",
+    ['{"choices": [null]}', '{"choices": 5}', '{"choices": [], "created": "soon"}', '{"choices": [{"delta": "x"}]}'],
+)
 def test_structurally_malformed_chunk_raises_a_protocol_error(data: str) -> None:
     with pytest.raises(UpstreamProtocolError):
         translate([SSEEvent(data)])

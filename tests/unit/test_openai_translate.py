@@ -46,18 +46,27 @@ def full_request() -> ChatRequest:
         model="public-name",
         messages=[
             Message("system", "Be brief."),
-            Message("user", [
-                TextPart("What is in this image?", extra={"cache_control": {"type": "ephemeral"}}),
-                ImagePart("https://example.com/cat.png", detail="low"),
-                ImagePart("data:image/png;base64,iVBORw0KGgo="),
-                AudioPart("UklGRg==", "wav"),
-                FilePart(file_data="data:application/pdf;base64,JVBERi0=", filename="a.pdf"),
-                FilePart(file_id="file-123"),
-            ], name="alice"),
-            Message("assistant", None, tool_calls=[
-                ToolCall("call_1", "get_weather", '{"city":"Paris"}'),
-                ToolCall("call_2", "grammar", "SELECT 1", type="custom"),
-            ], reasoning_content="thinking…"),
+            Message(
+                "user",
+                [
+                    TextPart("What is in this image?", extra={"cache_control": {"type": "ephemeral"}}),
+                    ImagePart("https://example.com/cat.png", detail="low"),
+                    ImagePart("data:image/png;base64,iVBORw0KGgo="),
+                    AudioPart("UklGRg==", "wav"),
+                    FilePart(file_data="data:application/pdf;base64,JVBERi0=", filename="a.pdf"),
+                    FilePart(file_id="file-123"),
+                ],
+                name="alice",
+            ),
+            Message(
+                "assistant",
+                None,
+                tool_calls=[
+                    ToolCall("call_1", "get_weather", '{"city":"Paris"}'),
+                    ToolCall("call_2", "grammar", "SELECT 1", type="custom"),
+                ],
+                reasoning_content="thinking…",
+            ),
             Message("tool", "18°C", tool_call_id="call_1"),
             Message("assistant", [TextPart("It is "), RefusalPart("no")], extra={"annotations": []}),
         ],
@@ -67,8 +76,9 @@ def full_request() -> ChatRequest:
         ],
         tool_choice=NamedToolChoice("get_weather"),
         parallel_tool_calls=False,
-        response_format=ResponseFormat("json_schema", name="answer", schema=WEATHER_SCHEMA, strict=True,
-                                       description="the answer"),
+        response_format=ResponseFormat(
+            "json_schema", name="answer", schema=WEATHER_SCHEMA, strict=True, description="the answer"
+        ),
         temperature=0.2,
         top_p=0.9,
         presence_penalty=0.5,
@@ -91,31 +101,56 @@ FULL_WIRE: dict[str, Any] = {
     "model": "gpt-4o-2024-08-06",
     "messages": [
         {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": [
-            {"type": "text", "text": "What is in this image?", "cache_control": {"type": "ephemeral"}},
-            {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "low"}},
-            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
-            {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
-            {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}},
-            {"type": "file", "file": {"file_id": "file-123"}},
-        ], "name": "alice"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}},
-            {"id": "call_2", "type": "custom", "custom": {"name": "grammar", "input": "SELECT 1"}},
-        ], "reasoning_content": "thinking…"},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is in this image?", "cache_control": {"type": "ephemeral"}},
+                {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "low"}},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+                {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+                {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}},
+                {"type": "file", "file": {"file_id": "file-123"}},
+            ],
+            "name": "alice",
+        },
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                },
+                {"id": "call_2", "type": "custom", "custom": {"name": "grammar", "input": "SELECT 1"}},
+            ],
+            "reasoning_content": "thinking…",
+        },
         {"role": "tool", "content": "18°C", "tool_call_id": "call_1"},
-        {"role": "assistant", "content": [{"type": "text", "text": "It is "}, {"type": "refusal", "refusal": "no"}],
-         "annotations": []},
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": "It is "}, {"type": "refusal", "refusal": "no"}],
+            "annotations": [],
+        },
     ],
     "tools": [
-        {"type": "function", "function": {"name": "get_weather", "description": "Weather by city",
-                                          "parameters": WEATHER_SCHEMA, "strict": True}},
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Weather by city",
+                "parameters": WEATHER_SCHEMA,
+                "strict": True,
+            },
+        },
         {"type": "custom", "custom": {"name": "grammar", "description": "SQL", "format": {"type": "text"}}},
     ],
     "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
     "parallel_tool_calls": False,
-    "response_format": {"type": "json_schema", "json_schema": {
-        "name": "answer", "description": "the answer", "schema": WEATHER_SCHEMA, "strict": True}},
+    "response_format": {
+        "type": "json_schema",
+        "json_schema": {"name": "answer", "description": "the answer", "schema": WEATHER_SCHEMA, "strict": True},
+    },
     "temperature": 0.2,
     "top_p": 0.9,
     "presence_penalty": 0.5,
@@ -164,8 +199,12 @@ def test_to_wire_stream_without_usage_has_no_stream_options() -> None:
 
 
 def test_to_wire_extra_never_overrides_a_modelled_field() -> None:
-    request = ChatRequest(model="m", messages=[Message("user", "hi")], temperature=0.5,
-                          extra={"temperature": 1.9, "model": "other", "store": False})
+    request = ChatRequest(
+        model="m",
+        messages=[Message("user", "hi")],
+        temperature=0.5,
+        extra={"temperature": 1.9, "model": "other", "store": False},
+    )
     body = to_wire(request, "upstream")
     assert body["temperature"] == 0.5
     assert body["model"] == "upstream"
@@ -173,8 +212,9 @@ def test_to_wire_extra_never_overrides_a_modelled_field() -> None:
 
 
 def test_to_wire_zero_and_false_values_are_sent() -> None:
-    request = ChatRequest(model="m", messages=[Message("user", "")], temperature=0.0, seed=0,
-                          parallel_tool_calls=False, stop=[])
+    request = ChatRequest(
+        model="m", messages=[Message("user", "")], temperature=0.0, seed=0, parallel_tool_calls=False, stop=[]
+    )
     body = to_wire(request, "m")
     assert body["messages"] == [{"role": "user", "content": ""}]
     assert body["temperature"] == 0.0
@@ -191,8 +231,10 @@ def test_to_wire_zero_and_false_values_are_sent() -> None:
         ("required", "required"),
         (NamedToolChoice("f"), {"type": "function", "function": {"name": "f"}}),
         (NamedToolChoice("g", type="custom"), {"type": "custom", "custom": {"name": "g"}}),
-        ({"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": []}},
-         {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": []}}),
+        (
+            {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": []}},
+            {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": []}},
+        ),
     ],
 )
 def test_to_wire_tool_choice(choice: Any, wire: Any) -> None:
@@ -205,15 +247,21 @@ def test_to_wire_tool_choice(choice: Any, wire: Any) -> None:
     [
         (ResponseFormat("text"), {"type": "text"}),
         (ResponseFormat("json_object"), {"type": "json_object"}),
-        (ResponseFormat("json_schema", name="n", schema={"type": "object"}),
-         {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"}}}),
-        (ResponseFormat("json_schema", name="n", schema={"type": "object"}, strict=False),
-         {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"}, "strict": False}}),
+        (
+            ResponseFormat("json_schema", name="n", schema={"type": "object"}),
+            {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"}}},
+        ),
+        (
+            ResponseFormat("json_schema", name="n", schema={"type": "object"}, strict=False),
+            {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"}, "strict": False}},
+        ),
     ],
 )
 def test_to_wire_response_format(fmt: ResponseFormat, wire: Any) -> None:
-    same_json(to_wire(ChatRequest(model="m", messages=[Message("user", "hi")], response_format=fmt), "m")
-              ["response_format"], wire)
+    same_json(
+        to_wire(ChatRequest(model="m", messages=[Message("user", "hi")], response_format=fmt), "m")["response_format"],
+        wire,
+    )
 
 
 def test_to_wire_assistant_without_content_sends_null_but_other_roles_omit_it() -> None:
@@ -225,7 +273,8 @@ def test_to_wire_tool_call_extra_is_kept() -> None:
     call = ToolCall("c", "f", "{}", extra={"x_cache": 1})
     request = ChatRequest(model="m", messages=[Message("assistant", None, tool_calls=[call])])
     assert to_wire(request, "m")["messages"][0]["tool_calls"] == [
-        {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}, "x_cache": 1}]
+        {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}, "x_cache": 1}
+    ]
 
 
 WIRE_RESPONSE: dict[str, Any] = {
@@ -242,8 +291,11 @@ WIRE_RESPONSE: dict[str, Any] = {
                 "refusal": None,
                 "annotations": [],
                 "tool_calls": [
-                    {"id": "call_1", "type": "function",
-                     "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}},
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                    },
                     {"id": "call_2", "type": "custom", "custom": {"name": "sql", "input": "SELECT 1"}},
                 ],
             },
@@ -252,14 +304,21 @@ WIRE_RESPONSE: dict[str, Any] = {
         },
         {
             "index": 1,
-            "message": {"role": "assistant", "content": "Hi", "reasoning_content": "hmm", "refusal": "nope",
-                        "audio": {"id": "a1", "data": "AAA=", "transcript": "Hi", "expires_at": 1}},
+            "message": {
+                "role": "assistant",
+                "content": "Hi",
+                "reasoning_content": "hmm",
+                "refusal": "nope",
+                "audio": {"id": "a1", "data": "AAA=", "transcript": "Hi", "expires_at": 1},
+            },
             "logprobs": {"content": []},
             "finish_reason": "abort",
         },
     ],
     "usage": {
-        "prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30,
+        "prompt_tokens": 20,
+        "completion_tokens": 10,
+        "total_tokens": 30,
         "prompt_tokens_details": {"cached_tokens": 4, "audio_tokens": 0},
         "completion_tokens_details": {"reasoning_tokens": 6, "audio_tokens": 0},
     },
@@ -278,8 +337,10 @@ def test_from_wire_golden_response() -> None:
                 index=0,
                 message=AssistantMessage(
                     content=None,
-                    tool_calls=[ToolCall("call_1", "get_weather", '{"city":"Paris"}'),
-                                ToolCall("call_2", "sql", "SELECT 1", type="custom")],
+                    tool_calls=[
+                        ToolCall("call_1", "get_weather", '{"city":"Paris"}'),
+                        ToolCall("call_2", "sql", "SELECT 1", type="custom"),
+                    ],
                     extra={"annotations": []},
                 ),
                 finish_reason="tool_calls",
@@ -287,7 +348,9 @@ def test_from_wire_golden_response() -> None:
             Choice(
                 index=1,
                 message=AssistantMessage(
-                    content="Hi", reasoning_content="hmm", refusal="nope",
+                    content="Hi",
+                    reasoning_content="hmm",
+                    refusal="nope",
                     audio={"id": "a1", "data": "AAA=", "transcript": "Hi", "expires_at": 1},
                 ),
                 finish_reason="stop",  # vLLM's "abort" is not an OpenAI finish reason
@@ -295,9 +358,15 @@ def test_from_wire_golden_response() -> None:
             ),
         ],
         usage=Usage(
-            prompt_tokens=20, completion_tokens=10, total_tokens=30, cached_tokens=4, reasoning_tokens=6,
-            extra={"prompt_tokens_details": {"cached_tokens": 4, "audio_tokens": 0},
-                   "completion_tokens_details": {"reasoning_tokens": 6, "audio_tokens": 0}},
+            prompt_tokens=20,
+            completion_tokens=10,
+            total_tokens=30,
+            cached_tokens=4,
+            reasoning_tokens=6,
+            extra={
+                "prompt_tokens_details": {"cached_tokens": 4, "audio_tokens": 0},
+                "completion_tokens_details": {"reasoning_tokens": 6, "audio_tokens": 0},
+            },
         ),
         system_fingerprint="fp_44709d6fcb",
         extra={"service_tier": "default"},
@@ -317,8 +386,16 @@ def test_from_wire_of_a_sparse_body() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("stop", "stop"), ("length", "length"), ("tool_calls", "tool_calls"), ("content_filter", "content_filter"),
-     ("function_call", "function_call"), (None, None), ("abort", "stop"), ("eos", "stop")],
+    [
+        ("stop", "stop"),
+        ("length", "length"),
+        ("tool_calls", "tool_calls"),
+        ("content_filter", "content_filter"),
+        ("function_call", "function_call"),
+        (None, None),
+        ("abort", "stop"),
+        ("eos", "stop"),
+    ],
 )
 def test_finish_reason_from_wire(value: str | None, expected: str | None) -> None:
     assert finish_reason_from_wire(value) == expected
@@ -338,14 +415,25 @@ def test_usage_from_wire_computes_a_missing_total() -> None:
 
 
 def test_usage_from_wire_with_null_details() -> None:
-    usage = {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7,
-             "prompt_tokens_details": None, "completion_tokens_details": None}
+    usage = {
+        "prompt_tokens": 3,
+        "completion_tokens": 4,
+        "total_tokens": 7,
+        "prompt_tokens_details": None,
+        "completion_tokens_details": None,
+    }
     assert usage_from_wire(usage) == Usage(3, 4, 7)
 
 
 def test_usage_from_wire_cache_write_tokens() -> None:
-    usage = usage_from_wire({"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11,
-                             "prompt_tokens_details": {"cached_tokens": 2, "cache_write_tokens": 8}})
+    usage = usage_from_wire(
+        {
+            "prompt_tokens": 10,
+            "completion_tokens": 1,
+            "total_tokens": 11,
+            "prompt_tokens_details": {"cached_tokens": 2, "cache_write_tokens": 8},
+        }
+    )
     assert usage is not None
     assert (usage.cached_tokens, usage.cache_write_tokens, usage.reasoning_tokens) == (2, 8, None)
 

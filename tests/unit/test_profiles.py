@@ -76,8 +76,11 @@ def test_unknown_profile_raises_value_error_listing_the_known_ones() -> None:
 
 
 def test_options_drop_rename_and_default_params() -> None:
-    options = {"drop_params": ["logprobs", "seed"], "rename_params": {"user": "end_user"},
-               "default_params": {"temperature": 0.3, "top_k": 40}}
+    options = {
+        "drop_params": ["logprobs", "seed"],
+        "rename_params": {"user": "end_user"},
+        "default_params": {"temperature": 0.3, "top_k": 40},
+    }
     profile = select_profile("generic", "http://x", options)
     body = {"model": "m", "logprobs": True, "user": "u", "temperature": 1.0}
     assert apply(profile, body, "m") == ["user=renamed:end_user", "logprobs=dropped"]

@@ -20,8 +20,10 @@ from babelgate.routing.registry import Deployment, ModelRegistry, RegistryError
 
 def providers(*names: str) -> dict[str, Provider]:
     client = UpstreamClient()
-    return {name: build_provider(name, ProviderConfig(base_url=f"http://127.0.0.1:1/{name}/v1"), ServerConfig(),
-                                 client) for name in names}
+    return {
+        name: build_provider(name, ProviderConfig(base_url=f"http://127.0.0.1:1/{name}/v1"), ServerConfig(), client)
+        for name in names
+    }
 
 
 def registry(names: tuple[str, ...] = ("openai", "local"), **config: Any) -> ModelRegistry:
@@ -30,8 +32,12 @@ def registry(names: tuple[str, ...] = ("openai", "local"), **config: Any) -> Mod
 
 
 MODELS = {
-    "fast": {"provider": "local", "model": "qwen2.5:7b", "defaults": {"temperature": 0.2},
-             "overrides": {"max_tokens": 64}},
+    "fast": {
+        "provider": "local",
+        "model": "qwen2.5:7b",
+        "defaults": {"temperature": 0.2},
+        "overrides": {"max_tokens": 64},
+    },
     "smart": {"provider": "openai", "model": "gpt-4o"},
 }
 
@@ -72,15 +78,17 @@ def test_alias_cycle_is_reported_at_construction(aliases: dict[str, str]) -> Non
         registry(aliases=aliases)
     assert caught.value.path == "aliases.a"
     assert str(caught.value) == (
-        f"target {aliases['a']!r} does not resolve: aliases form a cycle or a chain longer than 8")
+        f"target {aliases['a']!r} does not resolve: aliases form a cycle or a chain longer than 8"
+    )
 
 
 def test_alias_to_an_unknown_model_is_reported_at_construction() -> None:
     with pytest.raises(RegistryError) as caught:
         registry(("local",), aliases={"smart": "gpt-4o"})
     assert caught.value.path == "aliases.smart"
-    assert str(caught.value) == ("target 'gpt-4o' does not resolve: provider 'openai' is not enabled "
-                                 "(set OPENAI_API_KEY)")
+    assert str(caught.value) == (
+        "target 'gpt-4o' does not resolve: provider 'openai' is not enabled (set OPENAI_API_KEY)"
+    )
 
 
 def test_alias_chain_of_eight_resolves_and_a_longer_one_is_refused() -> None:
@@ -108,8 +116,14 @@ def test_provider_prefix(name: str, provider: str, model: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "model"),
-    [("gpt-4o", "gpt-4o"), ("gpt-4.1-mini", "gpt-4.1-mini"), ("o1", "o1"), ("o3-mini", "o3-mini"),
-     ("o4-mini", "o4-mini"), ("chatgpt-4o-latest", "chatgpt-4o-latest")],
+    [
+        ("gpt-4o", "gpt-4o"),
+        ("gpt-4.1-mini", "gpt-4.1-mini"),
+        ("o1", "o1"),
+        ("o3-mini", "o3-mini"),
+        ("o4-mini", "o4-mini"),
+        ("chatgpt-4o-latest", "chatgpt-4o-latest"),
+    ],
 )
 def test_openai_family_goes_to_the_provider_named_openai(name: str, model: str) -> None:
     deployment = registry().resolve(name)
@@ -118,8 +132,13 @@ def test_openai_family_goes_to_the_provider_named_openai(name: str, model: str) 
 
 @pytest.mark.parametrize(
     ("name", "provider"),
-    [("claude-sonnet-4-5", "anthropic"), ("gemini-2.5-pro", "gemini"), ("mistral-large-latest", "mistral"),
-     ("codestral-latest", "mistral"), ("magistral-medium", "mistral")],
+    [
+        ("claude-sonnet-4-5", "anthropic"),
+        ("gemini-2.5-pro", "gemini"),
+        ("mistral-large-latest", "mistral"),
+        ("codestral-latest", "mistral"),
+        ("magistral-medium", "mistral"),
+    ],
 )
 def test_other_families_need_a_provider_of_that_name(name: str, provider: str) -> None:
     assert registry((provider,)).resolve(name).provider.name == provider
@@ -130,9 +149,13 @@ def test_other_families_need_a_provider_of_that_name(name: str, provider: str) -
 def test_family_without_its_provider_is_not_found() -> None:
     with pytest.raises(ModelNotFound) as caught:
         registry(("local",)).resolve("gpt-4o")
-    assert caught.value.params == {"model": "gpt-4o", "providers": "local", "provider": "openai",
-                                   "variable": "OPENAI_API_KEY",
-                                   "reason": "provider 'openai' is not enabled (set OPENAI_API_KEY)"}
+    assert caught.value.params == {
+        "model": "gpt-4o",
+        "providers": "local",
+        "provider": "openai",
+        "variable": "OPENAI_API_KEY",
+        "reason": "provider 'openai' is not enabled (set OPENAI_API_KEY)",
+    }
 
 
 @pytest.mark.parametrize("name", ["llama3", "nowhere/gpt-4o", "openai/", "GPT-4o", "/gpt-4o"])
@@ -142,15 +165,22 @@ def test_unknown_model(name: str) -> None:
     error = caught.value
     assert (error.status, error.code, error.type, error.param) == (404, "model_not_found", "not_found_error", "model")
     assert error.params == {"model": name, "providers": "local, openai", "reason": "unknown model"}
-    assert render_message(error) == (f"The model '{name}' does not exist or is not served by any enabled provider. "
-                                     "Enabled providers: local, openai.")
+    assert render_message(error) == (
+        f"The model '{name}' does not exist or is not served by any enabled provider. Enabled providers: local, openai."
+    )
 
 
-@pytest.mark.parametrize(("name", "variable"), [
-    ("gpt-4o-mini", "OPENAI_API_KEY"), ("o3-mini", "OPENAI_API_KEY"), ("claude-sonnet-4-5", "ANTHROPIC_API_KEY"),
-    ("gemini-2.5-flash", "GEMINI_API_KEY"), ("codestral-latest", "MISTRAL_API_KEY"),
-    ("anthropic/claude-3-5-haiku", "ANTHROPIC_API_KEY"),
-])
+@pytest.mark.parametrize(
+    ("name", "variable"),
+    [
+        ("gpt-4o-mini", "OPENAI_API_KEY"),
+        ("o3-mini", "OPENAI_API_KEY"),
+        ("claude-sonnet-4-5", "ANTHROPIC_API_KEY"),
+        ("gemini-2.5-flash", "GEMINI_API_KEY"),
+        ("codestral-latest", "MISTRAL_API_KEY"),
+        ("anthropic/claude-3-5-haiku", "ANTHROPIC_API_KEY"),
+    ],
+)
 def test_a_model_of_a_provider_that_is_off_names_the_variable_that_turns_it_on(name: str, variable: str) -> None:
     with pytest.raises(ModelNotFound) as caught:
         registry(("ollama",)).resolve(name)
@@ -173,8 +203,12 @@ def test_resolve_is_cached() -> None:
 
 def test_table_lists_configured_models_then_aliases() -> None:
     routes = registry(models=MODELS, aliases={"default": "fast", "gpt": "openai/gpt-4o-mini"})
-    assert routes.table() == [("fast", "local", "qwen2.5:7b"), ("smart", "openai", "gpt-4o"),
-                              ("default", "local", "qwen2.5:7b"), ("gpt", "openai", "gpt-4o-mini")]
+    assert routes.table() == [
+        ("fast", "local", "qwen2.5:7b"),
+        ("smart", "openai", "gpt-4o"),
+        ("default", "local", "qwen2.5:7b"),
+        ("gpt", "openai", "gpt-4o-mini"),
+    ]
     assert set(routes.configured) == {"fast", "smart"}
     assert dict(routes.aliases) == {"default": "fast", "gpt": "openai/gpt-4o-mini"}
 

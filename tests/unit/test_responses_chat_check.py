@@ -31,13 +31,33 @@ JSON = dict[str, Any]
 # Bodies that between them reach every field the chat validation reads.
 BASES: list[JSON] = [
     {**VALID, "presence_penalty": 0.5, "frequency_penalty": -0.5, "user": "u-1"},
-    {"model": "gpt-test", "input": "Hi", "instructions": "Be brief.", "tool_choice": {"type": "function", "name": "f"},
-     "tools": [{"type": "function", "name": "f", "description": "d", "parameters": {"type": "object"}}],
-     "text": {"format": {"type": "json_object"}}, "max_output_tokens": 1, "temperature": 2, "top_p": 0},
+    {
+        "model": "gpt-test",
+        "input": "Hi",
+        "instructions": "Be brief.",
+        "tool_choice": {"type": "function", "name": "f"},
+        "tools": [{"type": "function", "name": "f", "description": "d", "parameters": {"type": "object"}}],
+        "text": {"format": {"type": "json_object"}},
+        "max_output_tokens": 1,
+        "temperature": 2,
+        "top_p": 0,
+    },
 ]
 # Values at and past the edges of the chat validation's own checks.
-EDGE_VALUES: list[Any] = [*ODD_VALUES, 3, -3, 2**31, "none", "auto", "required", "ftp://x.test/a.png",
-                          "data:image/png;base64,AAAA", "bad name", {"type": "object"}, {"type": "string"}]
+EDGE_VALUES: list[Any] = [
+    *ODD_VALUES,
+    3,
+    -3,
+    2**31,
+    "none",
+    "auto",
+    "required",
+    "ftp://x.test/a.png",
+    "data:image/png;base64,AAAA",
+    "bad name",
+    {"type": "object"},
+    {"type": "string"},
+]
 
 
 def responses_checks_pass(body: JSON) -> JSON | None:
@@ -65,8 +85,11 @@ def assert_chat_validation_passes(body: JSON) -> bool:
 
 @pytest.mark.parametrize("base", range(len(BASES)))
 def test_every_single_change_that_passes_the_responses_validation_passes_the_chat_validation(base: int) -> None:
-    passed = sum(assert_chat_validation_passes(mutate(BASES[base], path, value))
-                 for path in paths(BASES[base]) for value in EDGE_VALUES)
+    passed = sum(
+        assert_chat_validation_passes(mutate(BASES[base], path, value))
+        for path in paths(BASES[base])
+        for value in EDGE_VALUES
+    )
     assert passed > 0
 
 
@@ -95,32 +118,48 @@ def deployment(**settings: Any) -> Deployment:
 
 
 async def test_a_prechecked_chat_body_is_not_validated_again() -> None:
-    request = await typed_request(RUNTIME, deployment(), copy.deepcopy(UNCHECKED_CHAT), stream=False, context=None,
-                                  notes=CallNotes(), prechecked=True)
+    request = await typed_request(
+        RUNTIME,
+        deployment(),
+        copy.deepcopy(UNCHECKED_CHAT),
+        stream=False,
+        context=None,
+        notes=CallNotes(),
+        prechecked=True,
+    )
     assert request.temperature == 9
 
 
 async def test_a_chat_body_not_prechecked_is_validated() -> None:
     with pytest.raises(InvalidRequest) as caught:
-        await typed_request(RUNTIME, deployment(), copy.deepcopy(UNCHECKED_CHAT), stream=False, context=None,
-                            notes=CallNotes())
+        await typed_request(
+            RUNTIME, deployment(), copy.deepcopy(UNCHECKED_CHAT), stream=False, context=None, notes=CallNotes()
+        )
     assert caught.value.param == "temperature"
 
 
-@pytest.mark.parametrize("settings", [{"defaults": {"top_p": 5}}, {"overrides": {"top_p": 5}}],
-                         ids=["defaults", "overrides"])
+@pytest.mark.parametrize(
+    "settings", [{"defaults": {"top_p": 5}}, {"overrides": {"top_p": 5}}], ids=["defaults", "overrides"]
+)
 async def test_the_models_defaults_and_overrides_are_validated_even_when_prechecked(settings: JSON) -> None:
     chat = {"model": "m", "messages": [{"role": "user", "content": "Hi"}]}
     with pytest.raises(InvalidRequest) as caught:
-        await typed_request(RUNTIME, deployment(**settings), chat, stream=False, context=None, notes=CallNotes(),
-                            prechecked=True)
+        await typed_request(
+            RUNTIME, deployment(**settings), chat, stream=False, context=None, notes=CallNotes(), prechecked=True
+        )
     assert caught.value.param == "top_p"
 
 
 async def test_stored_items_of_earlier_turns_still_go_through_the_chat_validation() -> None:
     # A stored call whose id is no string: nothing this request's validation sees, so the chat check must.
-    stored = StoredResponse(id="resp_1", created_at=0, expires_at=None, response={"output": []}, input_items=[],
-                            conversation=[{"type": "function_call", "call_id": 7, "name": "f", "arguments": "{}"}])
+    stored = StoredResponse(
+        id="resp_1",
+        created_at=0,
+        expires_at=None,
+        response={"output": []},
+        input_items=[],
+        conversation=[{"type": "function_call", "call_id": 7, "name": "f", "arguments": "{}"}],
+    )
 
     async def lookup(response_id: str) -> StoredResponse | None:
         return stored if response_id == "resp_1" else None
@@ -128,6 +167,15 @@ async def test_stored_items_of_earlier_turns_still_go_through_the_chat_validatio
     body = {"model": "m", "input": "Hi", "previous_response_id": "resp_1"}
     validate_create_body(body)
     with pytest.raises(InvalidRequest) as caught:
-        await turn.prepare(RUNTIME, body, deployment(), lookup, language="en", context=None, notes=CallNotes(),
-                           stream=False, owner=None)
+        await turn.prepare(
+            RUNTIME,
+            body,
+            deployment(),
+            lookup,
+            language="en",
+            context=None,
+            notes=CallNotes(),
+            stream=False,
+            owner=None,
+        )
     assert caught.value.param == "messages[0].tool_calls[0].id"

@@ -37,7 +37,6 @@ def test_item_ids_stay_32_random_hex_digits_after_their_prefix() -> None:
     assert len(set(ids)) == len(ids)
 
 
-
 def test_our_ids_tell_when_they_were_made_and_others_do_not() -> None:
     made = wire.response_created_at(wire.new_response_id())
     assert made is not None and abs(made - time.time()) < 1

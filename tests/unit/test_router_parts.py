@@ -25,19 +25,22 @@ from babelgate.routing.registry import ModelRegistry, RegistryError
 from babelgate.routing.retry import Failure, backoff, classify, outcome_label
 
 
-@pytest.mark.parametrize(("error", "kind"), [
-    (UpstreamRateLimited(provider="p"), Failure.RETRYABLE),
-    (UpstreamUnavailable(provider="p"), Failure.RETRYABLE),
-    (UpstreamTimeout(provider="p", phase="first byte"), Failure.RETRYABLE),
-    (UpstreamConnectionFailed(provider="p"), Failure.RETRYABLE),
-    (UpstreamError(provider="p", upstream_status=500), Failure.RETRYABLE),
-    (UpstreamProtocolError(provider="p"), Failure.RETRYABLE),
-    (UpstreamAuthFailed(provider="p"), Failure.KEY_REJECTED),
-    (UpstreamRejected(provider="p", status=400), Failure.FINAL),
-    (UpstreamRejected(provider="p", status=400, code="context_length_exceeded"), Failure.CONTEXT_WINDOW),
-    (UpstreamRejected(provider="p", status=400, code="content_policy_violation"), Failure.CONTENT_POLICY),
-    (InvalidRequest("invalid_json"), Failure.FINAL),
-])
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (UpstreamRateLimited(provider="p"), Failure.RETRYABLE),
+        (UpstreamUnavailable(provider="p"), Failure.RETRYABLE),
+        (UpstreamTimeout(provider="p", phase="first byte"), Failure.RETRYABLE),
+        (UpstreamConnectionFailed(provider="p"), Failure.RETRYABLE),
+        (UpstreamError(provider="p", upstream_status=500), Failure.RETRYABLE),
+        (UpstreamProtocolError(provider="p"), Failure.RETRYABLE),
+        (UpstreamAuthFailed(provider="p"), Failure.KEY_REJECTED),
+        (UpstreamRejected(provider="p", status=400), Failure.FINAL),
+        (UpstreamRejected(provider="p", status=400, code="context_length_exceeded"), Failure.CONTEXT_WINDOW),
+        (UpstreamRejected(provider="p", status=400, code="content_policy_violation"), Failure.CONTENT_POLICY),
+        (InvalidRequest("invalid_json"), Failure.FINAL),
+    ],
+)
 def test_failures_are_classified_by_type_and_code(error: Exception, kind: Failure) -> None:
     assert classify(error) is kind  # type: ignore[arg-type]
 
@@ -104,10 +107,13 @@ def test_latency_is_an_exponentially_weighted_average() -> None:
 
 def _registry(tmp_path: Path, yaml_text: str) -> ModelRegistry:
     path = tmp_path / "c.yaml"
-    path.write_text("providers:\n  a: {type: openai, base_url: 'http://127.0.0.1:1/v1', api_key: env:A}\n"
-                    "  b: {type: openai, base_url: 'http://127.0.0.1:2/v1', api_key: env:B}\n" + yaml_text)
-    config = load_config(path, {"A": "sk-aaaa-1111", "B": "sk-bbbb-2222", "OWN": "sk-own-key-3333"},
-                         available_types=PROVIDER_TYPES)
+    path.write_text(
+        "providers:\n  a: {type: openai, base_url: 'http://127.0.0.1:1/v1', api_key: env:A}\n"
+        "  b: {type: openai, base_url: 'http://127.0.0.1:2/v1', api_key: env:B}\n" + yaml_text
+    )
+    config = load_config(
+        path, {"A": "sk-aaaa-1111", "B": "sk-bbbb-2222", "OWN": "sk-own-key-3333"}, available_types=PROVIDER_TYPES
+    )
     client = UpstreamClient()
     providers = {name: build_provider(name, c, config.server, client) for name, c in config.providers.items()}
 
@@ -118,7 +124,9 @@ def _registry(tmp_path: Path, yaml_text: str) -> ModelRegistry:
 
 
 def test_a_model_with_deployments_becomes_a_route(tmp_path: Path) -> None:
-    registry = _registry(tmp_path, """\
+    registry = _registry(
+        tmp_path,
+        """\
 routing: {retries: 1, fallbacks: [solo], circuit: {failures: 2, cooldown: 5}}
 models:
   multi:
@@ -129,7 +137,8 @@ models:
     defaults: {top_p: 0.9}
     routing: {balance: least_busy, retries: 3}
   solo: {provider: a, model: m3, fallbacks: []}
-""")
+""",
+    )
     route = registry.route("multi")
     assert [d.name for d in route.deployments] == ["a/m1", "b/m2", "b/m2#2"]
     assert route.deployments[0].weight == 2
@@ -147,16 +156,28 @@ def test_a_fallback_that_does_not_resolve_is_a_config_error(tmp_path: Path) -> N
     assert caught.value.path == "models.m.fallbacks[0]"
 
 
-@pytest.mark.parametrize(("yaml_text", "expected"), [
-    ("models:\n  m: {provider: a, model: x, deployments: [{provider: b, model: y}]}\n",
-     "c.yaml: models.m: give either provider and model, or deployments, not both"),
-    ("models:\n  m: {deployments: [{provider: c, model: y}]}\n",
-     "c.yaml: models.m.deployments[0].provider: unknown provider 'c' (configured: a, b"),
-    ("models:\n  m: {deployments: [{provider: a, model: y, api_key: sk-literal}]}\n",
-     "models.m.deployments[0].api_key: must be an 'env:VAR_NAME' reference, so that the secret stays out of the file"),
-    ("models:\n  m: {provider: a, model: x, fallbacks: [m]}\n",
-     "c.yaml: models.m.fallbacks: a model cannot be its own fallback"),
-])
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        (
+            "models:\n  m: {provider: a, model: x, deployments: [{provider: b, model: y}]}\n",
+            "c.yaml: models.m: give either provider and model, or deployments, not both",
+        ),
+        (
+            "models:\n  m: {deployments: [{provider: c, model: y}]}\n",
+            "c.yaml: models.m.deployments[0].provider: unknown provider 'c' (configured: a, b",
+        ),
+        (
+            "models:\n  m: {deployments: [{provider: a, model: y, api_key: sk-literal}]}\n",
+            "models.m.deployments[0].api_key: must be an 'env:VAR_NAME' reference, "
+            "so that the secret stays out of the file",
+        ),
+        (
+            "models:\n  m: {provider: a, model: x, fallbacks: [m]}\n",
+            "c.yaml: models.m.fallbacks: a model cannot be its own fallback",
+        ),
+    ],
+)
 def test_deployment_config_errors_name_the_key(tmp_path: Path, yaml_text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as caught:
         _registry(tmp_path, yaml_text)

@@ -41,8 +41,9 @@ def test_key_shapes_are_caught_without_knowing_the_value(text: str, scrubbed: st
 
 
 def test_filter_scrubs_the_formatted_record() -> None:
-    record = logging.LogRecord("babelgate", logging.INFO, __file__, 1, "upstream said %s", ("bad key my-secret-1",),
-                               None)
+    record = logging.LogRecord(
+        "babelgate", logging.INFO, __file__, 1, "upstream said %s", ("bad key my-secret-1",), None
+    )
     assert ScrubbingFilter(Scrubber(["my-secret-1"])).filter(record) is True
     assert record.getMessage() == f"upstream said bad key {REDACTED}"
     assert record.args is None

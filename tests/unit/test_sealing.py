@@ -46,7 +46,7 @@ def test_every_token_is_different() -> None:
 
 def test_changing_any_byte_breaks_the_seal() -> None:
     token = sealer().seal(PAYLOAD)
-    raw = bytearray(base64.urlsafe_b64decode(token[len(PREFIX):] + "=" * (-len(token) % 4)))
+    raw = bytearray(base64.urlsafe_b64decode(token[len(PREFIX) :] + "=" * (-len(token) % 4)))
     for position in range(len(raw)):
         tampered = bytearray(raw)
         tampered[position] ^= 0x01
@@ -63,28 +63,49 @@ def test_a_truncated_or_extended_token_does_not_open() -> None:
     middle = len(token) // 2
     for inserted in ("\n", " ", "!", "="):  # characters a lenient base64 decoder would skip
         assert sealer().open(token[:middle] + inserted + token[middle:]) is None, inserted
-    assert sealer().open("bg2." + token[len(PREFIX):]) is None  # another version
+    assert sealer().open("bg2." + token[len(PREFIX) :]) is None  # another version
     assert sealer().open(" " + token) is None
 
 
 def test_only_the_exact_text_seal_wrote_opens() -> None:
     """Spare bits in the last base64 character: other texts that a decoder reads as the same bytes."""
+
     def decoded(body: str) -> bytes:
         return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
 
     token = next(t for t in (sealer().seal(PAYLOAD) for _ in range(100)) if len(t) % 4 != len(PREFIX) % 4)
-    body = token[len(PREFIX):]
+    body = token[len(PREFIX) :]
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     same_bytes = [body[:-1] + c for c in alphabet if c != body[-1] and decoded(body[:-1] + c) == decoded(body)]
     assert same_bytes  # the decoder accepts them …
     assert all(sealer().open(PREFIX + other) is None for other in same_bytes)  # … seal never wrote them
 
 
-@pytest.mark.parametrize("token", [
-    "", "bg1.", "bg1.!!!", "bg1.AAAA", "bg2." + "A" * 80, "gAAAAABf-fernet-token", "bg1." + "A" * 80,
-    "bg1." + "_" * 1001, "x" * 10_000, "bg1.=====", "bg1.\u00e9\u00e9", "bg1.\x00\x00\x00", "BG1." + "A" * 80,
-    "bg1." + "A" * 1_000_000, "bg1.a.b.c", "bg1.\ud800", "bg1." + "+/" * 40, "null", "{}", "[]",
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "bg1.",
+        "bg1.!!!",
+        "bg1.AAAA",
+        "bg2." + "A" * 80,
+        "gAAAAABf-fernet-token",
+        "bg1." + "A" * 80,
+        "bg1." + "_" * 1001,
+        "x" * 10_000,
+        "bg1.=====",
+        "bg1.\u00e9\u00e9",
+        "bg1.\x00\x00\x00",
+        "BG1." + "A" * 80,
+        "bg1." + "A" * 1_000_000,
+        "bg1.a.b.c",
+        "bg1.\ud800",
+        "bg1." + "+/" * 40,
+        "null",
+        "{}",
+        "[]",
+    ],
+)
 def test_garbage_opens_to_none(token: str) -> None:
     assert sealer().open(token) is None
 
@@ -132,8 +153,7 @@ def test_the_key_comes_from_the_environment_or_a_file_reference(tmp_path: Path) 
     assert load_config(None, environ, available_types=PROVIDER_TYPES).responses.reasoning_key == KEY.hex()
     path = tmp_path / "c.yaml"
     path.write_text("responses:\n  reasoning_key: env:MY_KEY\n")
-    assert load_config(path, {"MY_KEY": KEY.hex()}, available_types=PROVIDER_TYPES).responses.reasoning_key == \
-        KEY.hex()
+    assert load_config(path, {"MY_KEY": KEY.hex()}, available_types=PROVIDER_TYPES).responses.reasoning_key == KEY.hex()
 
 
 def test_a_literal_or_malformed_key_is_a_config_error_that_does_not_quote_it(tmp_path: Path) -> None:

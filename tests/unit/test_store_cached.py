@@ -70,10 +70,14 @@ class ControlledStore(MemoryResponseStore):
 
 
 def record(response_id: str = "resp_1", *, text: str = SECRET, expires_at: int | None = None) -> StoredResponse:
-    return StoredResponse(id=response_id, created_at=T0, expires_at=expires_at,
-                          response={"id": response_id, "output_text": text},
-                          input_items=[{"id": "msg_1", "type": "message", "role": "user", "content": text}],
-                          conversation=[{"type": "message", "role": "user", "content": text}])
+    return StoredResponse(
+        id=response_id,
+        created_at=T0,
+        expires_at=expires_at,
+        response={"id": response_id, "output_text": text},
+        input_items=[{"id": "msg_1", "type": "message", "role": "user", "content": text}],
+        conversation=[{"type": "message", "role": "user", "content": text}],
+    )
 
 
 @pytest.fixture
@@ -97,8 +101,9 @@ async def test_get_sees_a_put_while_the_inner_write_is_blocked(inner: Controlled
     assert inner.puts == [record()]
 
 
-async def test_inner_write_failure_is_logged_not_raised(inner: ControlledStore, clock: FakeClock,
-                                                        caplog: pytest.LogCaptureFixture) -> None:
+async def test_inner_write_failure_is_logged_not_raised(
+    inner: ControlledStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     store = CachedStore(inner, clock=clock)
     inner.fail_puts = True
     with caplog.at_level(logging.ERROR, logger="babelgate.store"):
@@ -167,8 +172,9 @@ async def test_purge_removes_expired_records_from_the_inner_store(inner: Control
     await store.close()
 
 
-async def test_purge_failure_is_logged_not_raised(inner: ControlledStore, clock: FakeClock,
-                                                  caplog: pytest.LogCaptureFixture) -> None:
+async def test_purge_failure_is_logged_not_raised(
+    inner: ControlledStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     store = CachedStore(inner, clock=clock)
     inner.fail_purges = True
     with caplog.at_level(logging.ERROR, logger="babelgate.store"):
@@ -179,8 +185,9 @@ async def test_purge_failure_is_logged_not_raised(inner: ControlledStore, clock:
     await store.close()
 
 
-async def test_evicted_record_is_read_from_the_inner_store_and_cached_again(inner: ControlledStore,
-                                                                          clock: FakeClock) -> None:
+async def test_evicted_record_is_read_from_the_inner_store_and_cached_again(
+    inner: ControlledStore, clock: FakeClock
+) -> None:
     store = CachedStore(inner, capacity=2, clock=clock)
     for i in range(3):
         await store.put(record(f"resp_{i}"))
@@ -194,8 +201,9 @@ async def test_evicted_record_is_read_from_the_inner_store_and_cached_again(inne
     await store.close()
 
 
-async def test_evicted_record_with_a_pending_write_is_read_after_the_write(inner: ControlledStore,
-                                                                         clock: FakeClock) -> None:
+async def test_evicted_record_with_a_pending_write_is_read_after_the_write(
+    inner: ControlledStore, clock: FakeClock
+) -> None:
     store = CachedStore(inner, capacity=1, clock=clock)
     inner.put_gate.clear()
     await store.put(record("resp_0"))
@@ -262,8 +270,9 @@ async def test_a_slow_write_does_not_land_after_a_later_write_of_the_same_id(clo
     await store.close()
 
 
-async def test_inner_read_racing_a_put_does_not_cache_the_older_record(inner: ControlledStore,
-                                                                      clock: FakeClock) -> None:
+async def test_inner_read_racing_a_put_does_not_cache_the_older_record(
+    inner: ControlledStore, clock: FakeClock
+) -> None:
     store = CachedStore(inner, capacity=1, clock=clock)
     await store.put(record(text="old"))
     await store.put(record("resp_other"))  # evicts resp_1
@@ -339,7 +348,8 @@ async def test_puts_start_no_task_per_write(clock: FakeClock) -> None:
 
 
 async def test_a_refused_record_does_not_cost_the_rest_of_its_batch_their_write(
-        clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     inner = CountingStore(clock)
     inner.refused = {"resp_bad"}
     store = CachedStore(inner, clock=clock)
@@ -410,8 +420,9 @@ class LateStore(MemoryResponseStore):
 
 
 def _late(response_id: str) -> StoredResponse:
-    return StoredResponse(id=response_id, created_at=int(time.time()), expires_at=None, response={},
-                          input_items=[], conversation=[])
+    return StoredResponse(
+        id=response_id, created_at=int(time.time()), expires_at=None, response={}, input_items=[], conversation=[]
+    )
 
 
 def _shared(inner: MemoryResponseStore) -> CachedStore:

@@ -68,18 +68,25 @@ def store(open_store: Callable[[FakeClock], ResponseStore], clock: FakeClock) ->
     return open_store(clock)
 
 
-def record(response_id: str = "resp_1", *, expires_at: int | None = None, text: str = "hello",
-           **overrides: Any) -> StoredResponse:
+def record(
+    response_id: str = "resp_1", *, expires_at: int | None = None, text: str = "hello", **overrides: Any
+) -> StoredResponse:
     fields: dict[str, Any] = {
         "id": response_id,
         "created_at": T0,
         "expires_at": expires_at,
-        "response": {"id": response_id, "object": "response", "status": "completed",
-                     "output": [{"type": "message", "role": "assistant",
-                                 "content": [{"type": "output_text", "text": text}]}],
-                     "usage": {"input_tokens": 3, "output_tokens": 1}, "temperature": 0.5, "metadata": None},
-        "input_items": [{"id": "msg_1", "type": "message", "role": "user",
-                         "content": [{"type": "input_text", "text": "hi"}]}],
+        "response": {
+            "id": response_id,
+            "object": "response",
+            "status": "completed",
+            "output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]}],
+            "usage": {"input_tokens": 3, "output_tokens": 1},
+            "temperature": 0.5,
+            "metadata": None,
+        },
+        "input_items": [
+            {"id": "msg_1", "type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+        ],
         "conversation": [{"type": "message", "role": "user", "content": "hi"}],
     }
     fields.update(overrides)
@@ -151,10 +158,14 @@ async def test_purge_removes_only_expired_records(store: ResponseStore, clock: F
 
 
 async def test_unicode_and_large_payloads_round_trip(store: ResponseStore) -> None:
-    text = "héllo wörld — 你好 — مرحبا — 🦜🧪 — \u0000 nul — \u2028 line sep — \"quotes\" \\ backslash"
+    text = 'héllo wörld — 你好 — مرحبا — 🦜🧪 — \u0000 nul — \u2028 line sep — "quotes" \\ backslash'
     big = [{"type": "message", "role": "user", "content": f"{i}: " + "ça va? 🙂 " * 200} for i in range(2_000)]
-    original = record("resp_ünïcode_🦜", text=text, conversation=big,
-                      input_items=[{"id": "item_🙂", "type": "message", "role": "user", "content": text}])
+    original = record(
+        "resp_ünïcode_🦜",
+        text=text,
+        conversation=big,
+        input_items=[{"id": "item_🙂", "type": "message", "role": "user", "content": text}],
+    )
     await store.put(original)
     assert await store.get("resp_ünïcode_🦜") == original
 
@@ -178,7 +189,8 @@ async def test_put_many_of_nothing_stores_nothing(store: ResponseStore) -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 async def test_records_survive_a_new_store_on_the_same_storage(
-        open_store: Callable[[FakeClock], ResponseStore], clock: FakeClock) -> None:
+    open_store: Callable[[FakeClock], ResponseStore], clock: FakeClock
+) -> None:
     first = open_store(clock)
     await first.put(record(expires_at=T0 + 60))
     await first.close()
@@ -187,6 +199,7 @@ async def test_records_survive_a_new_store_on_the_same_storage(
 
 
 # -- secrets (the generated reasoning key, sealing.py) -------------------------------------------------
+
 
 async def test_a_secret_is_made_once_and_then_read_back(store: ResponseStore) -> None:
     made: list[bytes] = []
@@ -202,7 +215,8 @@ async def test_a_secret_is_made_once_and_then_read_back(store: ResponseStore) ->
 
 
 async def test_stores_sharing_their_data_agree_on_a_secret_even_when_racing(
-        open_store: Callable[[FakeClock], ResponseStore], clock: FakeClock, backend: Backend) -> None:
+    open_store: Callable[[FakeClock], ResponseStore], clock: FakeClock, backend: Backend
+) -> None:
     stores = [open_store(clock) for _ in range(4)]  # gateways starting together on a new database
     values = await asyncio.gather(*(store.secret("k", lambda n=n: bytes([n]) * 32) for n, store in enumerate(stores)))
     if isinstance(stores[0], MemoryResponseStore):
@@ -226,10 +240,27 @@ async def test_documents_are_kept_by_kind_and_id_and_every_write_moves_the_versi
 
 def _ledger_row(n: int, **fields: Any) -> dict[str, Any]:
     row: dict[str, Any] = {column: None for column in COLUMNS}
-    row.update(ts=100.0 + n, request_id=f"r{n}", key_id="k1", team="search", route="chat.completions",
-               model_requested="gpt-4o", provider="openai", model="gpt-4o", attempts=1, status=200,
-               prompt_tokens=10, completion_tokens=n, cached_tokens=0, reasoning_tokens=0, cost_usd=0.001,
-               latency_ms=float(n + 1), ttft_ms=None, stream=False, cache_hit=False)
+    row.update(
+        ts=100.0 + n,
+        request_id=f"r{n}",
+        key_id="k1",
+        team="search",
+        route="chat.completions",
+        model_requested="gpt-4o",
+        provider="openai",
+        model="gpt-4o",
+        attempts=1,
+        status=200,
+        prompt_tokens=10,
+        completion_tokens=n,
+        cached_tokens=0,
+        reasoning_tokens=0,
+        cost_usd=0.001,
+        latency_ms=float(n + 1),
+        ttft_ms=None,
+        stream=False,
+        cache_hit=False,
+    )
     row.update(fields)
     return row
 
@@ -246,27 +277,44 @@ async def test_ledger_rows_are_kept_and_read_back_by_time(store: ResponseStore) 
 
 
 async def test_failed_requests_are_read_newest_first_and_summed_by_what_failed(store: ResponseStore) -> None:
-    rows = [_ledger_row(0), _ledger_row(1, status=404, error_code="model_not_found", error_message="no model x"),
-            _ledger_row(2, status=502, error_code="upstream_error", error_message="é: upstream said so"),
-            _ledger_row(3, status=404, error_code="model_not_found", error_message="no model x",
-                        model_requested="x"),
-            _ledger_row(4, status=499)]
+    rows = [
+        _ledger_row(0),
+        _ledger_row(1, status=404, error_code="model_not_found", error_message="no model x"),
+        _ledger_row(2, status=502, error_code="upstream_error", error_message="é: upstream said so"),
+        _ledger_row(3, status=404, error_code="model_not_found", error_message="no model x", model_requested="x"),
+        _ledger_row(4, status=499),
+    ]
     await store.append_usage(rows)
     failed = await store.usage_errors(0, 1e12)
     assert [row["ts"] for row in failed] == [104.0, 103.0, 102.0, 101.0]
     assert set(failed[0]) == set(ERROR_COLUMNS)
     assert [row["ts"] for row in await store.usage_errors(102.0, 104.0)] == [103.0, 102.0]
     assert top_errors(failed, 2) == [
-        {"status": 404, "code": "model_not_found", "message": "no model x", "count": 2, "last_seen": 103.0,
-         "model": "x"},
-        {"status": 499, "code": None, "message": None, "count": 1, "last_seen": 104.0, "model": "gpt-4o"}]
+        {
+            "status": 404,
+            "code": "model_not_found",
+            "message": "no model x",
+            "count": 2,
+            "last_seen": 103.0,
+            "model": "x",
+        },
+        {"status": 499, "code": None, "message": None, "count": 1, "last_seen": 104.0, "model": "gpt-4o"},
+    ]
     await store.close()
 
 
 async def test_ledger_totals_and_time_series_are_the_same_in_every_store(store: ResponseStore) -> None:
-    rows = [_ledger_row(n, team="search" if n % 2 else "ads", status=200 if n % 5 else 502,
-                        ttft_ms=float(n) if n % 3 else None, cache_hit=n == 7, cost_usd=0.25 * n)
-            for n in range(20)]
+    rows = [
+        _ledger_row(
+            n,
+            team="search" if n % 2 else "ads",
+            status=200 if n % 5 else 502,
+            ttft_ms=float(n) if n % 3 else None,
+            cache_hit=n == 7,
+            cost_usd=0.25 * n,
+        )
+        for n in range(20)
+    ]
     await store.append_usage(rows)
     (total,) = await store.usage_summary(UsageQuery(0, 1000))  # under 6 hours: exact everywhere
     assert total["requests"] == 20 and total["errors"] == 4 and total["error_rate"] == 0.2
@@ -277,38 +325,50 @@ async def test_ledger_totals_and_time_series_are_the_same_in_every_store(store: 
     assert total["ttft_ms"] == {"p50": 10.0, "p95": 19.0, "p99": 19.0}
     by_team = await store.usage_summary(UsageQuery(0, 1000, ("team",), filters=(("status", 200),)))
     assert [(row["team"], row["requests"]) for row in by_team] == [("ads", 8), ("search", 8)]
-    series = await store.usage_summary(UsageQuery(100.0, 120.0, ("team",), interval=10.0,
-                                                  filters=(("team", "ads"),)))
+    series = await store.usage_summary(UsageQuery(100.0, 120.0, ("team",), interval=10.0, filters=(("team", "ads"),)))
     assert [(row["time"], row["team"], row["requests"]) for row in series] == [(100.0, "ads", 5), (110.0, "ads", 5)]
     assert await store.usage_summary(UsageQuery(0, 50)) == []
     await store.close()
 
 
-async def test_long_periods_keep_exact_sums_and_near_percentiles(store: ResponseStore,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_long_periods_keep_exact_sums_and_near_percentiles(
+    store: ResponseStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Over 6 whole hours, PostgreSQL answers from its hourly rollup (store/postgres_ledger.py):
     the same sums and counts as the rows give, percentiles within 10 %."""
     monkeypatch.setattr(postgres_ledger, "DENSE", 1)  # the rollup answers however sparse these rows are
     hour = 3600.0
     start = 1_700_000_000.0 - 1_700_000_000.0 % hour  # a whole hour
-    rows = [_ledger_row(0, ts=start + 1800 + n * 97.3, team=("a", "b", None)[n % 3], status=200 if n % 7 else 500,
-                        completion_tokens=n % 50, latency_ms=5.0 + (n * 37) % 900, ttft_ms=float(1 + n % 200),
-                        cost_usd=0.001 * (n % 10), cache_hit=n % 11 == 0)
-            for n in range(400)]  # 10.8 hours, from half past the first hour
+    rows = [
+        _ledger_row(
+            0,
+            ts=start + 1800 + n * 97.3,
+            team=("a", "b", None)[n % 3],
+            status=200 if n % 7 else 500,
+            completion_tokens=n % 50,
+            latency_ms=5.0 + (n * 37) % 900,
+            ttft_ms=float(1 + n % 200),
+            cost_usd=0.001 * (n % 10),
+            cache_hit=n % 11 == 0,
+        )
+        for n in range(400)
+    ]  # 10.8 hours, from half past the first hour
     for first in range(0, 400, 150):  # several batches: the rollup adds them up
-        await store.append_usage(rows[first:first + 150])
+        await store.append_usage(rows[first : first + 150])
     query = UsageQuery(start + 1000, start + 40000, ("team",))
     exact = summarize(rows, query)
     answer = await store.usage_summary(query)
-    assert [{k: v for k, v in row.items() if k not in ("latency_ms", "ttft_ms")} for row in answer] == \
-        [{k: v for k, v in row.items() if k not in ("latency_ms", "ttft_ms")} for row in exact]
+    assert [{k: v for k, v in row.items() if k not in ("latency_ms", "ttft_ms")} for row in answer] == [
+        {k: v for k, v in row.items() if k not in ("latency_ms", "ttft_ms")} for row in exact
+    ]
     for got, want in zip(answer, exact, strict=True):
         for field in ("latency_ms", "ttft_ms"):
             for share in ("p50", "p95", "p99"):
                 assert abs(got[field][share] - want[field][share]) <= 0.1 * want[field][share] + 0.5
     series = await store.usage_summary(UsageQuery(start, start + 12 * hour, (), interval=2 * hour))
-    assert [row["requests"] for row in series] == [row["requests"] for row in summarize(
-        rows, UsageQuery(start, start + 12 * hour, (), interval=2 * hour))]
+    assert [row["requests"] for row in series] == [
+        row["requests"] for row in summarize(rows, UsageQuery(start, start + 12 * hour, (), interval=2 * hour))
+    ]
     assert await store.delete_usage_before(start + 3 * hour) > 0
     (left,) = await store.usage_summary(UsageQuery(start, start + 12 * hour))
     assert left["requests"] == len([row for row in rows if row["ts"] >= start + 3 * hour])

@@ -13,8 +13,14 @@ from babelgate.store.sqlite import SQLiteResponseStore
 
 
 def record(response_id: str = "resp_1") -> StoredResponse:
-    return StoredResponse(id=response_id, created_at=1_700_000_000, expires_at=None,
-                          response={"id": response_id, "object": "response"}, input_items=[], conversation=[])
+    return StoredResponse(
+        id=response_id,
+        created_at=1_700_000_000,
+        expires_at=None,
+        response={"id": response_id, "object": "response"},
+        input_items=[],
+        conversation=[],
+    )
 
 
 @pytest.mark.parametrize("url", ["memory", "memory:"])
@@ -34,7 +40,8 @@ async def test_absolute_sqlite_url_names_the_file(tmp_path: Path) -> None:
 
 
 async def test_relative_sqlite_url_is_relative_to_the_working_directory(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     store = open_store("sqlite:data/state.db")
     await store.put(record())

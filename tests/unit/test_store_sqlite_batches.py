@@ -13,8 +13,9 @@ from babelgate.store.sqlite import SQLiteResponseStore
 
 
 def record(response_id: str, text: str = "x") -> StoredResponse:
-    return StoredResponse(id=response_id, created_at=1, expires_at=None, response={"text": text},
-                          input_items=[], conversation=[])
+    return StoredResponse(
+        id=response_id, created_at=1, expires_at=None, response={"text": text}, input_items=[], conversation=[]
+    )
 
 
 async def test_concurrent_puts_are_written_in_few_transactions(tmp_path: Path) -> None:
@@ -40,8 +41,11 @@ async def test_concurrent_puts_are_written_in_few_transactions(tmp_path: Path) -
 async def test_the_last_put_of_an_id_in_a_batch_wins(tmp_path: Path) -> None:
     store = SQLiteResponseStore(tmp_path / "db.sqlite")
     try:
-        await asyncio.gather(store.put(record("resp_1", "first")), store.put(record("resp_1", "second")),
-                             store.put(record("resp_1", "third")))
+        await asyncio.gather(
+            store.put(record("resp_1", "first")),
+            store.put(record("resp_1", "second")),
+            store.put(record("resp_1", "third")),
+        )
         stored = await store.get("resp_1")
         assert stored is not None and stored.response == {"text": "third"}
     finally:
@@ -52,8 +56,14 @@ async def test_a_failed_batch_fails_each_of_its_puts_and_writes_none(tmp_path: P
     store = SQLiteResponseStore(tmp_path / "db.sqlite")
     try:
         await store.put(record("resp_ok"))
-        bad = StoredResponse(id="resp_bad", created_at=1, expires_at=None, response={"x": object()},  # not JSON
-                             input_items=[], conversation=[])
+        bad = StoredResponse(
+            id="resp_bad",
+            created_at=1,
+            expires_at=None,
+            response={"x": object()},  # not JSON
+            input_items=[],
+            conversation=[],
+        )
         results = await asyncio.gather(store.put(record("resp_a")), store.put(bad), return_exceptions=True)
         assert any(isinstance(result, Exception) for result in results)
         assert await store.get("resp_bad") is None
@@ -79,15 +89,22 @@ def test_nothing_is_left_in_an_open_transaction(tmp_path: Path) -> None:
 async def test_a_ledger_made_before_error_messages_gains_the_column(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as db:  # the ledger table as the first releases made it
-        db.execute("CREATE TABLE babelgate_ledger (ts REAL NOT NULL, request_id TEXT, key_id TEXT, team TEXT,"
-                   " route TEXT, model_requested TEXT, provider TEXT, model TEXT, attempts INTEGER, status INTEGER,"
-                   " error_code TEXT, prompt_tokens INTEGER, completion_tokens INTEGER, cached_tokens INTEGER,"
-                   " reasoning_tokens INTEGER, cost_usd REAL, latency_ms REAL, ttft_ms REAL, stream INTEGER,"
-                   " cache_hit INTEGER)")
+        db.execute(
+            "CREATE TABLE babelgate_ledger (ts REAL NOT NULL, request_id TEXT, key_id TEXT, team TEXT,"
+            " route TEXT, model_requested TEXT, provider TEXT, model TEXT, attempts INTEGER, status INTEGER,"
+            " error_code TEXT, prompt_tokens INTEGER, completion_tokens INTEGER, cached_tokens INTEGER,"
+            " reasoning_tokens INTEGER, cost_usd REAL, latency_ms REAL, ttft_ms REAL, stream INTEGER,"
+            " cache_hit INTEGER)"
+        )
         db.execute("INSERT INTO babelgate_ledger (ts, status) VALUES (1.0, 200)")
     store = SQLiteResponseStore(path)
-    row = {column: None for column in COLUMNS} | {"ts": 2.0, "status": 500, "error_message": "boom",
-                                                  "stream": False, "cache_hit": False}
+    row = {column: None for column in COLUMNS} | {
+        "ts": 2.0,
+        "status": 500,
+        "error_message": "boom",
+        "stream": False,
+        "cache_hit": False,
+    }
     await store.append_usage([row])
     assert [r["error_message"] for r in await store.usage(0, 10)] == [None, "boom"]
     await store.close()

@@ -82,8 +82,11 @@ def test_every_pair_of_split_points_gives_the_same_frames() -> None:
     for first in range(len(data) + 1):
         for second in range(first, len(data) + 1):
             decoder = SSEDecoder()
-            frames = (decoder.feed_frames(data[:first]) + decoder.feed_frames(data[first:second])
-                      + decoder.feed_frames(data[second:]))
+            frames = (
+                decoder.feed_frames(data[:first])
+                + decoder.feed_frames(data[first:second])
+                + decoder.feed_frames(data[second:])
+            )
             assert frames == expected, (first, second)
 
 
@@ -121,7 +124,7 @@ def test_keep_alive_comments_are_frames_but_not_events() -> None:
 
 
 def test_multi_line_data_is_joined_with_lf() -> None:
-    assert SSEDecoder().feed(b"data: {\ndata:   \"a\": 1\ndata: }\n\n") == [SSEEvent('{\n  "a": 1\n}')]
+    assert SSEDecoder().feed(b'data: {\ndata:   "a": 1\ndata: }\n\n') == [SSEEvent('{\n  "a": 1\n}')]
 
 
 def test_event_and_id_fields() -> None:
@@ -208,7 +211,8 @@ def test_frame_data(frame: bytes, data: bytes | None) -> None:
 def test_encoders_write_exact_bytes() -> None:
     assert encode_sse_json({"a": [1, None], "b": "é"}) == b'data: {"a":[1,null],"b":"\xc3\xa9"}\n\n'
     assert encode_sse_event("message_stop", {"type": "message_stop"}) == (
-        b'event: message_stop\ndata: {"type":"message_stop"}\n\n')
+        b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+    )
     assert encode_ndjson({"done": True}) == b'{"done":true}\n'
     assert SSE_DONE == b"data: [DONE]\n\n"
 
@@ -241,7 +245,7 @@ def test_a_large_frame_over_many_reads_is_one_frame() -> None:
     decoder = SSEDecoder()
     frames = []
     for start in range(0, len(frame), 4096):
-        frames += decoder.feed_frames(frame[start:start + 4096])
+        frames += decoder.feed_frames(frame[start : start + 4096])
     assert frames == [frame]
     assert decoder.pending == b""
 

@@ -36,8 +36,9 @@ def test_anthropic_takes_the_leading_system_prompt_and_the_late_one_as_user_text
     adjusted: list[str] = []
     wire = anthropic_to_wire(request(AGENT), "claude-x", AnthropicProfile(), adjusted).body
     assert wire["system"] == [{"type": "text", "text": "You are an agent."}]
-    assert wire["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Make hello.txt"},
-                                                             {"type": "text", "text": REMINDER}]}]
+    assert wire["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "Make hello.txt"}, {"type": "text", "text": REMINDER}]}
+    ]
     assert "messages[2]=system-as-user" in adjusted
 
 
@@ -59,13 +60,17 @@ def test_mistral_keeps_a_system_message_after_the_user_and_moves_one_after_a_too
     assert [m["role"] for m in wire["messages"]] == ["system", "user", "user"]
     assert adjusted == ["messages[2]=system-as-user"]
     adjusted.clear()
-    after_tool = [*AGENT[:2], {"role": "assistant", "content": None, "tool_calls": [CALL]},
-                  {"role": "tool", "tool_call_id": "call_1", "content": "done"},
-                  {"role": "developer", "content": "Now summarise."}]
+    after_tool = [
+        *AGENT[:2],
+        {"role": "assistant", "content": None, "tool_calls": [CALL]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "done"},
+        {"role": "developer", "content": "Now summarise."},
+    ]
     wire = mistral_to_wire(request(after_tool), "mistral-large-latest", adjusted)
     assert wire["messages"][-1]["role"] == "user"
-    assert wire["messages"][-1]["content"] == [{"type": "text", "text":
-                                               "<system-reminder>\nNow summarise.\n</system-reminder>"}]
+    assert wire["messages"][-1]["content"] == [
+        {"type": "text", "text": "<system-reminder>\nNow summarise.\n</system-reminder>"}
+    ]
     assert adjusted == ["messages[4]=system-as-user", "messages=bridged"]
 
 
@@ -77,15 +82,23 @@ def test_nothing_moves_when_every_system_message_leads() -> None:
 
 
 def test_parts_join_in_order_inside_one_reminder_and_a_blank_message_carries_nothing() -> None:
-    moved = place_system_messages([Message("user", "x"), Message("system", [TextPart("a"), TextPart(" "),
-                                                                            TextPart("b")]),
-                                   Message("developer", "  ")], [])
+    moved = place_system_messages(
+        [
+            Message("user", "x"),
+            Message("system", [TextPart("a"), TextPart(" "), TextPart("b")]),
+            Message("developer", "  "),
+        ],
+        [],
+    )
     assert moved[1] == Message("user", [TextPart("<system-reminder>\na\nb\n</system-reminder>")])
     assert moved[2] == Message("user", [])
 
 
 def test_mistral_takes_a_developer_message_as_a_system_message() -> None:
     """Codex sends its instructions as developer messages; Mistral knows only `system`."""
-    wire = mistral_to_wire(request([{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "Hi"}]),
-                           "mistral-large-latest", [])
+    wire = mistral_to_wire(
+        request([{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "Hi"}]),
+        "mistral-large-latest",
+        [],
+    )
     assert wire["messages"][0] == {"role": "system", "content": "Be brief."}

@@ -11,7 +11,7 @@ def test_empty_text() -> None:
 
 def test_pieces_join_in_order_and_reading_twice_gives_the_same_text() -> None:
     pieces = TextPieces()
-    for piece in ("Hel", "", "lo ", "wörld", "{\"a\": 1}"):
+    for piece in ("Hel", "", "lo ", "wörld", '{"a": 1}'):
         pieces.add(piece)
     assert pieces.text() == 'Hello wörld{"a": 1}'
     assert pieces.text() == 'Hello wörld{"a": 1}'

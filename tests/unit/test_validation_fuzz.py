@@ -19,18 +19,28 @@ VALID: dict[str, Any] = {
     "model": "gpt-4o",
     "messages": [
         {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": [
-            {"type": "text", "text": "What is this?"},
-            {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "low"}},
-            {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
-            {"type": "file", "file": {"file_data": "data:application/pdf;base64,AAAA", "filename": "a.pdf"}},
-        ]},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is this?"},
+                {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "low"}},
+                {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
+                {"type": "file", "file": {"file_data": "data:application/pdf;base64,AAAA", "filename": "a.pdf"}},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": [{"type": "text", "text": "ok"}]},
     ],
-    "tools": [{"type": "function", "function": {"name": "f", "description": "d",
-                                                "parameters": {"type": "object", "properties": {}}}}],
+    "tools": [
+        {
+            "type": "function",
+            "function": {"name": "f", "description": "d", "parameters": {"type": "object", "properties": {}}},
+        }
+    ],
     "tool_choice": {"type": "function", "function": {"name": "f"}},
     "response_format": {"type": "json_schema", "json_schema": {"name": "out", "schema": {"type": "object"}}},
     "stream": True,
@@ -41,8 +51,6 @@ VALID: dict[str, Any] = {
     "metadata": {"k": "v"},
 }
 ODD_VALUES: list[Any] = [None, True, 0, -1, 2.5, 1e300, "", "x", [], [None], {}, {"type": None}, [{"type": "text"}]]
-
-
 
 
 @pytest.mark.parametrize("seed", range(8))

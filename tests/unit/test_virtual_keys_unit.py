@@ -17,12 +17,18 @@ from babelgate.store.memory import MemoryResponseStore
 
 
 def test_fields_are_checked_and_named() -> None:
-    assert checked_fields({"models": ["gpt-*"], "rpm": 5, "budget_period": "month",
-                           "expires_at": "2030-01-01T00:00:00Z"}, creating=True) == {
-        "models": ("gpt-*",), "rpm": 5, "budget_period": "month", "expires_at": 1893456000.0}
-    for fields, param in (({"rpm": 0}, "rpm"), ({"rpm": True}, "rpm"), ({"models": "gpt-*"}, "models"),
-                          ({"budget_period": "year"}, "budget_period"), ({"expires_at": "soon"}, "expires_at"),
-                          ({"secret": "x"}, "secret"), ({"budget_usd": -1}, "budget_usd")):
+    assert checked_fields(
+        {"models": ["gpt-*"], "rpm": 5, "budget_period": "month", "expires_at": "2030-01-01T00:00:00Z"}, creating=True
+    ) == {"models": ("gpt-*",), "rpm": 5, "budget_period": "month", "expires_at": 1893456000.0}
+    for fields, param in (
+        ({"rpm": 0}, "rpm"),
+        ({"rpm": True}, "rpm"),
+        ({"models": "gpt-*"}, "models"),
+        ({"budget_period": "year"}, "budget_period"),
+        ({"expires_at": "soon"}, "expires_at"),
+        ({"secret": "x"}, "secret"),
+        ({"budget_usd": -1}, "budget_usd"),
+    ):
         with pytest.raises(InvalidRequest) as caught:
             checked_fields(fields, creating=True)
         assert caught.value.param == param
@@ -90,9 +96,14 @@ async def test_a_store_outage_is_logged_once_and_its_end_once(caplog: pytest.Log
     await _until(lambda: key.id in reader.keys)
     await reader.close()
     said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("babelgate")]
-    assert said == [("WARNING", "could not read virtual keys from the store (ConnectionRefusedError: the database "
-                                "is down); keeping the ones read before until it answers"),
-                    ("INFO", "virtual keys are read from the store again")]
+    assert said == [
+        (
+            "WARNING",
+            "could not read virtual keys from the store (ConnectionRefusedError: the database "
+            "is down); keeping the ones read before until it answers",
+        ),
+        ("INFO", "virtual keys are read from the store again"),
+    ]
     assert not any(r.exc_info for r in caplog.records)
 
 
@@ -102,9 +113,15 @@ async def test_requests_do_not_each_wait_on_a_store_known_to_be_down() -> None:
     from babelgate import create_app
     from babelgate.errors import GatewayError
 
-    config = load_config(None, {"BABELGATE_MASTER_KEY": "master-key-for-the-unit-test-0123",
-                                "BABELGATE_STORE_URL": "memory", "OLLAMA_BASE_URL": "http://127.0.0.1:9"},
-                         available_types=PROVIDER_TYPES)
+    config = load_config(
+        None,
+        {
+            "BABELGATE_MASTER_KEY": "master-key-for-the-unit-test-0123",
+            "BABELGATE_STORE_URL": "memory",
+            "OLLAMA_BASE_URL": "http://127.0.0.1:9",
+        },
+        available_types=PROVIDER_TYPES,
+    )
     gateway = create_app(config)
     store = _FlakyStore()
     store.down = True

@@ -47,16 +47,21 @@ class EnvProvider:
 
 
 ENV_PROVIDERS: Final = (
-    EnvProvider("openai", "openai", "OPENAI_BASE_URL", "https://api.openai.com/v1", "OPENAI_API_KEY",
-                profile="openai"),
-    EnvProvider("anthropic", "anthropic", "ANTHROPIC_BASE_URL", "https://api.anthropic.com",
-                "ANTHROPIC_API_KEY"),
-    EnvProvider("gemini", "gemini", "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com",
-                "GEMINI_API_KEY"),
+    EnvProvider("openai", "openai", "OPENAI_BASE_URL", "https://api.openai.com/v1", "OPENAI_API_KEY", profile="openai"),
+    EnvProvider("anthropic", "anthropic", "ANTHROPIC_BASE_URL", "https://api.anthropic.com", "ANTHROPIC_API_KEY"),
+    EnvProvider("gemini", "gemini", "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com", "GEMINI_API_KEY"),
     EnvProvider("mistral", "mistral", "MISTRAL_BASE_URL", "https://api.mistral.ai", "MISTRAL_API_KEY"),
     # Ollama needs no key, so it is always on; a short connect timeout keeps its absence cheap.
-    EnvProvider("ollama", "openai", "OLLAMA_BASE_URL", "http://127.0.0.1:11434", None, url_suffix="/v1",
-                profile="ollama", connect_timeout=2.0),
+    EnvProvider(
+        "ollama",
+        "openai",
+        "OLLAMA_BASE_URL",
+        "http://127.0.0.1:11434",
+        None,
+        url_suffix="/v1",
+        profile="ollama",
+        connect_timeout=2.0,
+    ),
 )
 
 
@@ -85,8 +90,12 @@ def load_config(
         for name, provider in providers.items():
             kind = provider.get("type", "openai") if isinstance(provider, dict) else None
             if kind is not None and kind not in available_types:
-                problems.append((f"providers.{name}.type",
-                                 f"unknown provider type {kind!r} (available: {', '.join(sorted(available_types))})"))
+                problems.append(
+                    (
+                        f"providers.{name}.type",
+                        f"unknown provider type {kind!r} (available: {', '.join(sorted(available_types))})",
+                    )
+                )
     if problems:
         raise ConfigError(source, problems)
     try:
@@ -126,8 +135,9 @@ def _apply_presets(raw: dict[str, Any], environ: Mapping[str, str], problems: li
         preset_name = provider.pop("preset")
         preset = PRESETS.get(preset_name) if isinstance(preset_name, str) else None
         if preset is None:
-            problems.append((f"providers.{name}.preset",
-                             f"unknown preset {preset_name!r} (known: {', '.join(sorted(PRESETS))})"))
+            problems.append(
+                (f"providers.{name}.preset", f"unknown preset {preset_name!r} (known: {', '.join(sorted(PRESETS))})")
+            )
             continue
         provider.setdefault("type", "openai")
         provider.setdefault("base_url", preset.base_url)
@@ -177,16 +187,15 @@ def _resolve_secrets(raw: dict[str, Any], environ: Mapping[str, str], problems: 
                     headers[header] = _env_value(value, f"providers.{name}.headers.{header}", environ, problems)
 
 
-def _resolve_key_fields(section: dict[str, Any], path: str, environ: Mapping[str, str],
-                        problems: list[tuple[str, str]]) -> None:
+def _resolve_key_fields(
+    section: dict[str, Any], path: str, environ: Mapping[str, str], problems: list[tuple[str, str]]
+) -> None:
     for field in ("api_key", "api_keys"):
         if field in section:
             section[field] = _resolve_keys(section[field], f"{path}.{field}", environ, problems)
 
 
-def _resolve_keys(
-    value: Any, path: str, environ: Mapping[str, str], problems: list[tuple[str, str]]
-) -> list[str]:
+def _resolve_keys(value: Any, path: str, environ: Mapping[str, str], problems: list[tuple[str, str]]) -> list[str]:
     """Always a list, whether the file gave one reference or several."""
     single = not isinstance(value, list)
     items = [value] if single else value
@@ -201,7 +210,7 @@ def _resolve_keys(
 
 
 def _env_value(reference: str, path: str, environ: Mapping[str, str], problems: list[tuple[str, str]]) -> str:
-    variable = reference[len(ENV_PREFIX):]
+    variable = reference[len(ENV_PREFIX) :]
     value = environ.get(variable)
     if not value:
         problems.append((path, f"environment variable {variable} is not set"))
@@ -217,8 +226,9 @@ def _merge_server_env(server: dict[str, Any], environ: Mapping[str, str], proble
     master = server.get("master_key")
     if isinstance(master, str):
         if not master.startswith(ENV_PREFIX):
-            problems.append(("server.master_key", "must be an 'env:VAR_NAME' reference, so that the secret stays "
-                                                  "out of the file"))
+            problems.append(
+                ("server.master_key", "must be an 'env:VAR_NAME' reference, so that the secret stays out of the file")
+            )
         else:
             server["master_key"] = _env_value(master, "server.master_key", environ, problems)
     elif master is None and environ.get("BABELGATE_MASTER_KEY"):
@@ -270,7 +280,7 @@ def _merge_responses_env(raw: dict[str, Any], environ: Mapping[str, str], proble
         if not isinstance(reference, str) or not reference.startswith(ENV_PREFIX):
             problems.append((path, "must be an 'env:VAR_NAME' reference, so that the secret stays out of the file"))
             return
-        variable, value = reference[len(ENV_PREFIX):], _env_value(reference, path, environ, problems)
+        variable, value = reference[len(ENV_PREFIX) :], _env_value(reference, path, environ, problems)
         if not value:
             return  # _env_value named the missing variable
     try:
@@ -291,8 +301,9 @@ def _merge_env_providers(
         if spec.key_var and not key:
             continue
         if spec.type not in available_types:
-            log.warning("%s is set, but provider type %r is not available in this version; skipped",
-                        spec.key_var, spec.type)
+            log.warning(
+                "%s is set, but provider type %r is not available in this version; skipped", spec.key_var, spec.type
+            )
             continue
         base_url = (environ.get(spec.base_url_var) or spec.default_base_url).rstrip("/")
         if spec.url_suffix and not base_url.endswith(spec.url_suffix):

@@ -69,7 +69,6 @@ class ProviderConfig(_WithKeys):
     proxy: str | None = Field(default=None, repr=False)
     tls: TLSConfig | None = None
 
-
     @field_validator("proxy", mode="before")
     @classmethod
     def _no_proxy(cls, value: Any) -> Any:
@@ -117,8 +116,9 @@ class RoutingConfig(_Strict):
     budget: float | None = Field(default=None, gt=0, description="seconds for all attempts together")
     balance: Balance | None = None
     circuit: CircuitConfig | None = None
-    key_cooldown: float | None = Field(default=None, gt=0, description="seconds a key rests after a 429 "
-                                       "without Retry-After")
+    key_cooldown: float | None = Field(
+        default=None, gt=0, description="seconds a key rests after a 429 without Retry-After"
+    )
     fallbacks: tuple[str, ...] | None = None  # server-wide only: the default fallback list
 
 
@@ -132,8 +132,12 @@ class TimeoutsConfig(_Strict):
 
     def provider_fields(self) -> dict[str, float]:
         """The same settings under the provider config's names."""
-        names = {"connect": "connect_timeout", "first_byte": "first_byte_timeout", "chunk": "chunk_timeout",
-                 "total": "total_timeout"}
+        names = {
+            "connect": "connect_timeout",
+            "first_byte": "first_byte_timeout",
+            "chunk": "chunk_timeout",
+            "total": "total_timeout",
+        }
         return {names[key]: value for key, value in self.model_dump().items() if value is not None}
 
 
@@ -180,12 +184,19 @@ class TelemetryConfig(_Strict):
 
 
 class LedgerConfig(_Strict):
-    retention: float = Field(default=90 * 24 * 3600.0, ge=0,
-                             description="seconds a ledger row is kept; 0 keeps it forever")
-    queue_limit: int = Field(default=100_000, ge=1, description="rows kept in memory while the store cannot take"
-                             " them (about 1 KB each); past it the oldest are dropped and counted")
-    spool_dir: Path = Field(default_factory=lambda: state_dir() / "ledger-spool",
-                            description="where rows the store did not take at shutdown wait for the next start")
+    retention: float = Field(
+        default=90 * 24 * 3600.0, ge=0, description="seconds a ledger row is kept; 0 keeps it forever"
+    )
+    queue_limit: int = Field(
+        default=100_000,
+        ge=1,
+        description="rows kept in memory while the store cannot take"
+        " them (about 1 KB each); past it the oldest are dropped and counted",
+    )
+    spool_dir: Path = Field(
+        default_factory=lambda: state_dir() / "ledger-spool",
+        description="where rows the store did not take at shutdown wait for the next start",
+    )
 
 
 class DeploymentConfig(_WithKeys):
@@ -241,16 +252,32 @@ class ModelConfig(_WithKeys):
     def all_deployments(self) -> tuple[DeploymentConfig, ...]:
         """The deployments, the one-deployment form included (its defaults and overrides apply to it)."""
         if self.deployments:
-            return tuple(DeploymentConfig(provider=d.provider, model=d.model, weight=d.weight, api_keys=d.api_keys,
-                                          timeouts=_merged_timeouts(self.timeouts, d.timeouts),
-                                          defaults={**self.defaults, **d.defaults},
-                                          overrides={**self.overrides, **d.overrides},
-                                          price=d.price or self.price)
-                         for d in self.deployments)
+            return tuple(
+                DeploymentConfig(
+                    provider=d.provider,
+                    model=d.model,
+                    weight=d.weight,
+                    api_keys=d.api_keys,
+                    timeouts=_merged_timeouts(self.timeouts, d.timeouts),
+                    defaults={**self.defaults, **d.defaults},
+                    overrides={**self.overrides, **d.overrides},
+                    price=d.price or self.price,
+                )
+                for d in self.deployments
+            )
         assert self.provider is not None and self.model is not None
-        return (DeploymentConfig(provider=self.provider, model=self.model, weight=self.weight, api_keys=self.api_keys,
-                                 timeouts=self.timeouts, defaults=self.defaults, overrides=self.overrides,
-                                 price=self.price),)
+        return (
+            DeploymentConfig(
+                provider=self.provider,
+                model=self.model,
+                weight=self.weight,
+                api_keys=self.api_keys,
+                timeouts=self.timeouts,
+                defaults=self.defaults,
+                overrides=self.overrides,
+                price=self.price,
+            ),
+        )
 
 
 def _merged_timeouts(model: TimeoutsConfig | None, deployment: TimeoutsConfig | None) -> TimeoutsConfig | None:
@@ -264,11 +291,24 @@ class CorsConfig(_Strict):
 
     allow_origins: tuple[str, ...] = Field(min_length=1, description="origins, or '*' for any")
     allow_methods: tuple[str, ...] = ("GET", "POST", "PATCH", "DELETE")
-    allow_headers: tuple[str, ...] = ("authorization", "content-type", "x-api-key", "anthropic-version",
-                                      "anthropic-beta", "openai-beta", "x-babelgate-cache-ttl")
-    expose_headers: tuple[str, ...] = ("x-request-id", "x-babelgate-route", "x-babelgate-attempts",
-                                       "x-babelgate-adjusted-params", "x-babelgate-cost-usd", "x-babelgate-cache",
-                                       "retry-after")
+    allow_headers: tuple[str, ...] = (
+        "authorization",
+        "content-type",
+        "x-api-key",
+        "anthropic-version",
+        "anthropic-beta",
+        "openai-beta",
+        "x-babelgate-cache-ttl",
+    )
+    expose_headers: tuple[str, ...] = (
+        "x-request-id",
+        "x-babelgate-route",
+        "x-babelgate-attempts",
+        "x-babelgate-adjusted-params",
+        "x-babelgate-cost-usd",
+        "x-babelgate-cache",
+        "retry-after",
+    )
     allow_credentials: bool = False
     max_age: int = Field(default=600, ge=0)
 
@@ -340,11 +380,18 @@ class RedisConfig(_Strict):
 
     url: str = Field(repr=False, description="redis://[user:password@]host:port/db or rediss://…")
     prefix: str = Field(default="babelgate:", min_length=1, description="of every key and channel")
-    max_connections: int = Field(default=DEFAULT_MAX_CONNECTIONS, ge=2,  # a subscription holds one
-                                 description="connections to Redis this process opens at most (one pool for all uses)")
-    timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0, le=10,
-                           description="seconds a Redis call may take (connect and answer) "
-                                       "before Redis is taken for down and state kept per instance")
+    max_connections: int = Field(
+        default=DEFAULT_MAX_CONNECTIONS,
+        ge=2,  # a subscription holds one
+        description="connections to Redis this process opens at most (one pool for all uses)",
+    )
+    timeout: float = Field(
+        default=DEFAULT_TIMEOUT,
+        gt=0,
+        le=10,
+        description="seconds a Redis call may take (connect and answer) "
+        "before Redis is taken for down and state kept per instance",
+    )
 
     @field_validator("url")
     @classmethod
@@ -355,8 +402,9 @@ class RedisConfig(_Strict):
 
 
 class ResponsesConfig(_Strict):
-    retention: float = Field(default=30 * 24 * 3600.0, ge=0,
-                             description="seconds a stored response is kept; 0 keeps it until deleted")
+    retention: float = Field(
+        default=30 * 24 * 3600.0, ge=0, description="seconds a stored response is kept; 0 keeps it until deleted"
+    )
     # Seals reasoning state clients carry (sealing.py): 32 bytes as hex or base64; `NEW,OLD` while
     # rotating (OLD still opens). Unset: a key is generated once and kept in the store, shared by
     # every gateway that shares the store.

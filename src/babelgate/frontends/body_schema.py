@@ -40,10 +40,15 @@ def nullable(schema: JSON) -> JSON:
     return any_of(schema, {"type": "null"})
 
 
-def obj(required: Iterable[str] = (), *, strings: Iterable[str] = (), booleans: Iterable[str] = (),
-        numbers: Mapping[str, tuple[float, float]] | None = None,
-        integers: Mapping[str, tuple[int, int]] | None = None,
-        properties: Mapping[str, JSON] | None = None) -> JSON:
+def obj(
+    required: Iterable[str] = (),
+    *,
+    strings: Iterable[str] = (),
+    booleans: Iterable[str] = (),
+    numbers: Mapping[str, tuple[float, float]] | None = None,
+    integers: Mapping[str, tuple[int, int]] | None = None,
+    properties: Mapping[str, JSON] | None = None,
+) -> JSON:
     """An object whose named fields have these types; others pass (the tolerant reader)."""
     fields: JSON = {name: dict(STRING) for name in strings}
     fields.update({name: dict(BOOLEAN) for name in booleans})
@@ -55,4 +60,6 @@ def obj(required: Iterable[str] = (), *, strings: Iterable[str] = (), booleans: 
     if required:
         schema["required"] = required
     return schema
+
+
 BINARY: Final[JSON] = {"type": "string", "format": "binary"}  # a file part of a multipart form

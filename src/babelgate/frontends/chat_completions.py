@@ -41,8 +41,15 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
     await call(runtime, exchange, model, attempt, stream=stream, cache_body=raw)
 
 
-async def _attempt(runtime: Runtime, exchange: Exchange, deployment: Deployment, body: dict[str, Any], raw: bytes,
-                   stream: bool, notes: CallNotes) -> None:
+async def _attempt(
+    runtime: Runtime,
+    exchange: Exchange,
+    deployment: Deployment,
+    body: dict[str, Any],
+    raw: bytes,
+    stream: bool,
+    notes: CallNotes,
+) -> None:
     # The model's configured parameters go in before validation, so a bad default is caught too,
     # and both roads below see the same body.
     deployment.apply_to_body(body)
@@ -54,8 +61,9 @@ async def _attempt(runtime: Runtime, exchange: Exchange, deployment: Deployment,
         if foreign_signatures:
             tool_ids.strip_body(body)
         if stream:
-            await send_stream(exchange, provider.forward_stream(body, deployment.model, notes), notes,
-                              on_error=encode_stream_error)
+            await send_stream(
+                exchange, provider.forward_stream(body, deployment.model, notes), notes, on_error=encode_stream_error
+            )
         else:
             answer = await provider.forward_chat(body, deployment.model, notes)
             await exchange.respond(200, answer, headers=adjusted_headers(notes))
@@ -77,8 +85,12 @@ async def _typed(exchange: Exchange, deployment: Deployment, request: ChatReques
     encoder = OpenAIChatStreamEncoder(include_usage=request.include_usage)
     # Accounting needs the usage (the ledger, budgets, token limits); the client gets it only if it asked.
     request.include_usage = True
-    await send_stream(exchange, _encoded(provider.stream(request, deployment.model, notes), encoder), notes,
-                      on_error=encode_stream_error)
+    await send_stream(
+        exchange,
+        _encoded(provider.stream(request, deployment.model, notes), encoder),
+        notes,
+        on_error=encode_stream_error,
+    )
 
 
 async def _encoded(chunks: AsyncIterator[ChatChunk], encoder: OpenAIChatStreamEncoder) -> AsyncIterator[bytes]:

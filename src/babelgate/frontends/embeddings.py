@@ -33,11 +33,22 @@ IN_FLIGHT: Final = 4  # upstream calls one split request may run at once
 _KNOWN: Final = frozenset({"model", "input", "encoding_format", "dimensions", "user"})
 ENCODINGS: Final = ("float", "base64")
 # What decode_request reads, as /openapi.json publishes it.
-EMBEDDINGS_BODY: Final = schema.obj(("model", "input"), strings=("user",), properties={
-    "model": schema.MODEL, "encoding_format": schema.enum(ENCODINGS),
-    "dimensions": schema.number(1, 2**16, integer=True),
-    "input": schema.any_of(schema.STRING, *(schema.array(items, min_items=1) for items in (
-        schema.STRING, schema.INTEGER, schema.array(schema.INTEGER))))})
+EMBEDDINGS_BODY: Final = schema.obj(
+    ("model", "input"),
+    strings=("user",),
+    properties={
+        "model": schema.MODEL,
+        "encoding_format": schema.enum(ENCODINGS),
+        "dimensions": schema.number(1, 2**16, integer=True),
+        "input": schema.any_of(
+            schema.STRING,
+            *(
+                schema.array(items, min_items=1)
+                for items in (schema.STRING, schema.INTEGER, schema.array(schema.INTEGER))
+            ),
+        ),
+    },
+)
 
 
 async def create_embeddings(runtime: Runtime, exchange: Exchange) -> None:
@@ -49,11 +60,15 @@ async def create_embeddings(runtime: Runtime, exchange: Exchange) -> None:
         request, encoding = decode_request(fields)
         answer = await embed_in_batches(deployment, request, notes)
         notes.usage = answer.usage
-        await exchange.respond(200, orjson.dumps(encode_response(answer, deployment.public_name, encoding)),
-                               headers=adjusted_headers(notes))
+        await exchange.respond(
+            200,
+            orjson.dumps(encode_response(answer, deployment.public_name, encoding)),
+            headers=adjusted_headers(notes),
+        )
 
-    await call(runtime, exchange, require_model(body.peek()), attempt, stream=False, check=_capable,
-               cache_body=body.raw)
+    await call(
+        runtime, exchange, require_model(body.peek()), attempt, stream=False, check=_capable, cache_body=body.raw
+    )
 
 
 def _capable(deployment: Deployment) -> None:
@@ -89,8 +104,11 @@ def _inputs(value: Any) -> list[str] | list[list[int]]:
         return [value]
     if all(isinstance(item, list) and item and all(_is_token(token) for token in item) for item in value):
         return value
-    raise InvalidRequest("wrong_type", param="input",
-                         expected="a string, an array of strings, an array of token ids, or an array of those")
+    raise InvalidRequest(
+        "wrong_type",
+        param="input",
+        expected="a string, an array of strings, an array of token ids, or an array of those",
+    )
 
 
 def _is_token(value: Any) -> bool:
@@ -100,7 +118,7 @@ def _is_token(value: Any) -> bool:
 async def embed_in_batches(deployment: Deployment, request: EmbeddingRequest, notes: CallNotes) -> EmbeddingResponse:
     provider = deployment.provider
     limit = provider.capabilities.embedding_batch_limit or len(request.inputs)
-    batches = [request.inputs[start:start + limit] for start in range(0, len(request.inputs), limit)]
+    batches = [request.inputs[start : start + limit] for start in range(0, len(request.inputs), limit)]
     if len(batches) == 1:
         return await provider.embed(request, deployment.model, notes)
     gate = asyncio.Semaphore(IN_FLIGHT)
@@ -117,17 +135,26 @@ async def embed_in_batches(deployment: Deployment, request: EmbeddingRequest, no
     answers = await asyncio.gather(*(one(batch) for batch in batches))
     vectors = [vector for answer in answers for vector in answer.vectors]
     usages = [answer.usage for answer in answers if answer.usage is not None]
-    usage = Usage(prompt_tokens=sum(u.prompt_tokens for u in usages),
-                  total_tokens=sum(u.total_tokens for u in usages)) if usages else None
+    usage = (
+        Usage(prompt_tokens=sum(u.prompt_tokens for u in usages), total_tokens=sum(u.total_tokens for u in usages))
+        if usages
+        else None
+    )
     return EmbeddingResponse(model=answers[0].model, vectors=vectors, usage=usage)
 
 
 def encode_response(answer: EmbeddingResponse, model: str, encoding: str) -> dict[str, Any]:
-    data = [{"object": "embedding", "index": index, "embedding": _b64(vector) if encoding == "base64" else vector}
-            for index, vector in enumerate(answer.vectors)]
+    data = [
+        {"object": "embedding", "index": index, "embedding": _b64(vector) if encoding == "base64" else vector}
+        for index, vector in enumerate(answer.vectors)
+    ]
     usage = answer.usage or Usage()
-    return {"object": "list", "data": data, "model": model,
-            "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.total_tokens or usage.prompt_tokens}}
+    return {
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.total_tokens or usage.prompt_tokens},
+    }
 
 
 def _b64(vector: list[float]) -> str:

@@ -13,13 +13,16 @@ if TYPE_CHECKING:
 
 
 async def health(runtime: Runtime, exchange: Exchange) -> None:
-    await exchange.respond_json(200, {
-        "status": "ok",
-        "version": runtime.version,
-        "uptime_s": round(time.monotonic() - runtime.started_monotonic, 3),
-        "providers": provider_states(runtime),
-        "circuits": runtime.router.health.snapshot(),
-    })
+    await exchange.respond_json(
+        200,
+        {
+            "status": "ok",
+            "version": runtime.version,
+            "uptime_s": round(time.monotonic() - runtime.started_monotonic, 3),
+            "providers": provider_states(runtime),
+            "circuits": runtime.router.health.snapshot(),
+        },
+    )
 
 
 def provider_states(runtime: Runtime) -> list[dict[str, Any]]:

@@ -71,8 +71,9 @@ async def edit_images(runtime: Runtime, exchange: Exchange) -> None:
     await _answer(runtime, exchange, require_model(decode_form(parts)[0]), request_for, edit=True)
 
 
-async def _answer(runtime: Runtime, exchange: Exchange, model: str,
-                  request_for: Callable[[Deployment], ImageRequest], *, edit: bool) -> None:
+async def _answer(
+    runtime: Runtime, exchange: Exchange, model: str, request_for: Callable[[Deployment], ImageRequest], *, edit: bool
+) -> None:
     """`request_for` builds the canonical request for one deployment (its defaults and overrides)."""
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> None:
@@ -81,13 +82,17 @@ async def _answer(runtime: Runtime, exchange: Exchange, model: str,
         send = provider.edit_images if edit else provider.generate_images
         answer = await send(request, deployment.model, notes)
         notes.usage = answer.usage
-        await exchange.respond(200, orjson.dumps(encode_response(answer, request.response_format)),
-                               headers=adjusted_headers(notes))
+        await exchange.respond(
+            200, orjson.dumps(encode_response(answer, request.response_format)), headers=adjusted_headers(notes)
+        )
 
     def capable(deployment: Deployment) -> None:
         capabilities = deployment.provider.capabilities
-        require(capabilities.image_edits if edit else capabilities.image_generation, deployment,
-                "image edits" if edit else "image generation")
+        require(
+            capabilities.image_edits if edit else capabilities.image_generation,
+            deployment,
+            "image edits" if edit else "image generation",
+        )
 
     await call(runtime, exchange, model, attempt, stream=False, check=capable)
 
@@ -103,7 +108,8 @@ def decode_form(parts: list[Part]) -> tuple[dict[str, Any], dict[str, list[Image
             if base not in _FILES and base in _KNOWN:
                 raise InvalidRequest("wrong_type", param=base, expected="a text field")
             files.setdefault(base if base in _FILES else part.name, []).append(
-                ImageFile(part.data, part.filename or "image.png", part.content_type))
+                ImageFile(part.data, part.filename or "image.png", part.content_type)
+            )
         elif base in _FILES:
             raise InvalidRequest("wrong_type", param=base, expected="an image file")
         elif base in _KNOWN:
@@ -139,13 +145,22 @@ def decode_request(body: dict[str, Any], *, form: bool = False) -> ImageRequest:
     stream = body.get("stream")
     if stream is not None and stream is not False and stream != "false":
         # The gateway answers with whole images; streamed partial images are not relayed.
-        raise InvalidRequest("invalid_value", param="stream", detail="streamed images are not supported; leave it "
-                             "unset or false")
+        raise InvalidRequest(
+            "invalid_value", param="stream", detail="streamed images are not supported; leave it unset or false"
+        )
     extra = {key: value for key, value in body.items() if key not in _KNOWN}
-    return ImageRequest(model=require_model(body), prompt=prompt, n=n or 1, size=body.get("size"),
-                        quality=body.get("quality"), response_format=response_format,
-                        output_format=body.get("output_format"), background=body.get("background"),
-                        user=body.get("user"), extra=extra)
+    return ImageRequest(
+        model=require_model(body),
+        prompt=prompt,
+        n=n or 1,
+        size=body.get("size"),
+        quality=body.get("quality"),
+        response_format=response_format,
+        output_format=body.get("output_format"),
+        background=body.get("background"),
+        user=body.get("user"),
+        extra=extra,
+    )
 
 
 def _integer(value: Any) -> Any:
@@ -183,23 +198,34 @@ def encode_usage(usage: Usage) -> JSON:
     """OAI `ImageGenUsage`; `input_tokens_details` is required there: without a provider's breakdown
     the whole prompt counts as text."""
     details = usage.extra.get("input_tokens_details") or {"text_tokens": usage.prompt_tokens, "image_tokens": 0}
-    encoded: JSON = {"input_tokens": usage.prompt_tokens, "input_tokens_details": details,
-                     "output_tokens": usage.completion_tokens,
-                     "total_tokens": usage.total_tokens or usage.prompt_tokens + usage.completion_tokens}
+    encoded: JSON = {
+        "input_tokens": usage.prompt_tokens,
+        "input_tokens_details": details,
+        "output_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
+    }
     if isinstance(usage.extra.get("output_tokens_details"), dict):
         encoded["output_tokens_details"] = usage.extra["output_tokens_details"]
     return encoded
 
 
-_FIELDS: Final = {"model": MODEL, "prompt": {"type": "string", "minLength": 1},
-                  "response_format": enum(RESPONSE_FORMATS)}
-GENERATIONS_BODY: Final = obj(("model", "prompt"), strings=_STRINGS, properties={
-    **_FIELDS, "n": number(1, MAX_N, integer=True), "stream": {"const": False}})
-EDITS_FORM: Final = obj(("model", "prompt", "image"), strings=_STRINGS, properties={
-    **_FIELDS, "n": STRING, "image": BINARY, "mask": BINARY})
+_FIELDS: Final = {
+    "model": MODEL,
+    "prompt": {"type": "string", "minLength": 1},
+    "response_format": enum(RESPONSE_FORMATS),
+}
+GENERATIONS_BODY: Final = obj(
+    ("model", "prompt"),
+    strings=_STRINGS,
+    properties={**_FIELDS, "n": number(1, MAX_N, integer=True), "stream": {"const": False}},
+)
+EDITS_FORM: Final = obj(
+    ("model", "prompt", "image"), strings=_STRINGS, properties={**_FIELDS, "n": STRING, "image": BINARY, "mask": BINARY}
+)
 
 ROUTES: dict[str, Route] = {
-    "/images/generations": Route("POST", create_images, "images.generations",
-                                 operations=(Operation("POST", body=GENERATIONS_BODY),)),
+    "/images/generations": Route(
+        "POST", create_images, "images.generations", operations=(Operation("POST", body=GENERATIONS_BODY),)
+    ),
     "/images/edits": Route("POST", edit_images, "images.edits", operations=(Operation("POST", form=EDITS_FORM),)),
 }

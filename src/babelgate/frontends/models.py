@@ -39,8 +39,12 @@ async def described(runtime: Runtime) -> dict[str, tuple[ModelInfo, dict[str, An
 
     def add(public: str, deployment: Deployment) -> None:
         own = upstream.get((deployment.provider.name, deployment.model))
-        info = ModelInfo(public, owned_by=deployment.provider.name, created=runtime.created,
-                         display_name=own.display_name if own is not None else None)
+        info = ModelInfo(
+            public,
+            owned_by=deployment.provider.name,
+            created=runtime.created,
+            display_name=own.display_name if own is not None else None,
+        )
         models[public] = (info, _extras(registry.facts.lookup(deployment.model), deployment.price, own))
 
     for name, deployment in registry.configured.items():
@@ -52,15 +56,19 @@ async def described(runtime: Runtime) -> dict[str, tuple[ModelInfo, dict[str, An
             public = f"{provider}/{info.id}"
             if public not in models:
                 facts = registry.facts.lookup(info.id)
-                models[public] = (ModelInfo(public, owned_by=info.owned_by, created=info.created,
-                                            display_name=info.display_name),
-                                  _extras(facts, facts.price if facts is not None else None, info))
+                models[public] = (
+                    ModelInfo(public, owned_by=info.owned_by, created=info.created, display_name=info.display_name),
+                    _extras(facts, facts.price if facts is not None else None, info),
+                )
     return models
 
 
 def _extras(facts: ModelFacts | None, price: Price | None, upstream: ModelInfo | None) -> dict[str, Any]:
-    extras: dict[str, Any] = replace(facts, price=price).public() if facts is not None else (
-        {"pricing": {"currency": "USD", "unit": "1M tokens", **price.public()}} if price is not None else {})
+    extras: dict[str, Any] = (
+        replace(facts, price=price).public()
+        if facts is not None
+        else ({"pricing": {"currency": "USD", "unit": "1M tokens", **price.public()}} if price is not None else {})
+    )
     if upstream is not None:
         if upstream.context_window:
             extras["context_window"] = upstream.context_window
@@ -79,8 +87,13 @@ def _anthropic_object(info: ModelInfo, extras: dict[str, Any]) -> dict[str, Any]
     """Anthropic's `ModelInfo`: `created_at` is an RFC 3339 time, `display_name` a label; the
     gateway's fields follow (the SDK keeps unknown fields)."""
     created = datetime.datetime.fromtimestamp(info.created, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"type": "model", "id": info.id, "display_name": info.display_name or info.id, "created_at": created,
-            **extras}
+    return {
+        "type": "model",
+        "id": info.id,
+        "display_name": info.display_name or info.id,
+        "created_at": created,
+        **extras,
+    }
 
 
 def _anthropic_client(exchange: Exchange) -> bool:
@@ -92,9 +105,15 @@ async def list_models(runtime: Runtime, exchange: Exchange) -> None:
     if _anthropic_client(exchange):
         # One page: the listing is in memory, and `has_more: false` tells the SDK's pager to stop.
         data = [_anthropic_object(*m) for m in models.values()]
-        await exchange.respond_json(200, {"data": data, "has_more": False,
-                                          "first_id": data[0]["id"] if data else None,
-                                          "last_id": data[-1]["id"] if data else None})
+        await exchange.respond_json(
+            200,
+            {
+                "data": data,
+                "has_more": False,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+            },
+        )
         return
     await exchange.respond_json(200, {"object": "list", "data": [_object(*m) for m in models.values()]})
 

@@ -37,8 +37,9 @@ def parse_form(body: bytes, content_type: str | None) -> list[Part]:
     """The parts in order; a body that is not multipart/form-data (or has no boundary) is a 400."""
     kind = (content_type or "").lower()
     if not kind.startswith("multipart/form-data") or "boundary=" not in kind:
-        raise InvalidRequest("invalid_value", param="content-type",
-                             detail="expected multipart/form-data with a boundary")
+        raise InvalidRequest(
+            "invalid_value", param="content-type", detail="expected multipart/form-data with a boundary"
+        )
     assert content_type is not None
     message = _PARSER.parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
     if not message.is_multipart():

@@ -33,11 +33,30 @@ from babelgate.schema.chat import (
 from babelgate.schema.chunks import ChatChunk, ToolCallDelta
 from babelgate.streaming import SSE_DONE
 
-_REQUEST_FIELDS = frozenset({
-    "model", "messages", "tools", "tool_choice", "parallel_tool_calls", "response_format", "temperature",
-    "top_p", "presence_penalty", "frequency_penalty", "stop", "n", "seed", "max_tokens",
-    "max_completion_tokens", "stream", "stream_options", "reasoning_effort", "user", "metadata",
-})
+_REQUEST_FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "response_format",
+        "temperature",
+        "top_p",
+        "presence_penalty",
+        "frequency_penalty",
+        "stop",
+        "n",
+        "seed",
+        "max_tokens",
+        "max_completion_tokens",
+        "stream",
+        "stream_options",
+        "reasoning_effort",
+        "user",
+        "metadata",
+    }
+)
 _MESSAGE_FIELDS = frozenset({"role", "content", "name", "tool_calls", "tool_call_id", "reasoning_content"})
 _TOOL_FIELDS = frozenset({"name", "description", "parameters", "strict"})
 
@@ -53,7 +72,8 @@ def _unknown(wire: JSON, known: frozenset[str]) -> JSON:
 def decode_request(body: JSON) -> ChatRequest:
     """A body already checked by `validate_chat_body` → the canonical request."""
     max_field: Literal["max_tokens", "max_completion_tokens"] = (
-        "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens")
+        "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+    )
     stop = body.get("stop")
     stream_options = body.get("stream_options") or {}
     extra = _unknown(body, _REQUEST_FIELDS)
@@ -121,8 +141,13 @@ def _tool_call(wire: JSON) -> ToolCall:
     kind = wire.get("type", "function")
     spec = wire[kind]
     arguments = spec["input"] if kind == "custom" else spec["arguments"]
-    return ToolCall(wire["id"], spec["name"], arguments, type=kind,
-                    extra={k: v for k, v in wire.items() if k not in ("id", "type", kind)})
+    return ToolCall(
+        wire["id"],
+        spec["name"],
+        arguments,
+        type=kind,
+        extra={k: v for k, v in wire.items() if k not in ("id", "type", kind)},
+    )
 
 
 def _tool(wire: JSON) -> Tool:
@@ -130,8 +155,14 @@ def _tool(wire: JSON) -> Tool:
     if kind not in ("function", "custom"):  # hosted: its options are the rest of the object
         return Tool(kind, type=kind, extra={key: value for key, value in wire.items() if key != "type"})
     spec = wire[kind]
-    return Tool(spec["name"], type=kind, description=spec.get("description"), parameters=spec.get("parameters"),
-                strict=spec.get("strict"), extra=_unknown(spec, _TOOL_FIELDS))
+    return Tool(
+        spec["name"],
+        type=kind,
+        description=spec.get("description"),
+        parameters=spec.get("parameters"),
+        strict=spec.get("strict"),
+        extra=_unknown(spec, _TOOL_FIELDS),
+    )
 
 
 def _tool_choice(wire: Any) -> ToolChoice | None:
@@ -146,8 +177,13 @@ def _response_format(wire: Any) -> ResponseFormat | None:
     if wire["type"] != "json_schema":
         return ResponseFormat(wire["type"])
     spec = wire["json_schema"]
-    return ResponseFormat("json_schema", name=spec["name"], schema=spec["schema"], strict=spec.get("strict"),
-                          description=spec.get("description"))
+    return ResponseFormat(
+        "json_schema",
+        name=spec["name"],
+        schema=spec["schema"],
+        strict=spec.get("strict"),
+        description=spec.get("description"),
+    )
 
 
 def encode_response(response: ChatResponse) -> JSON:
@@ -166,10 +202,16 @@ def encode_response(response: ChatResponse) -> JSON:
         if message.images is not None:
             wire["images"] = message.images
         wire.update(message.extra)
-        choices.append({"index": choice.index, "message": wire, "finish_reason": choice.finish_reason,
-                        "logprobs": choice.logprobs})
-    body: JSON = {"id": response.id, "object": "chat.completion", "created": response.created,
-                  "model": response.model, "choices": choices}
+        choices.append(
+            {"index": choice.index, "message": wire, "finish_reason": choice.finish_reason, "logprobs": choice.logprobs}
+        )
+    body: JSON = {
+        "id": response.id,
+        "object": "chat.completion",
+        "created": response.created,
+        "model": response.model,
+        "choices": choices,
+    }
     if response.usage is not None:
         body["usage"] = encode_usage(response.usage)
     if response.system_fingerprint is not None:
@@ -188,8 +230,11 @@ def encode_usage(usage: Usage) -> JSON:
         prompt_details["cache_write_tokens"] = usage.cache_write_tokens
     if usage.reasoning_tokens is not None:
         completion_details["reasoning_tokens"] = usage.reasoning_tokens
-    wire: JSON = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-                  "total_tokens": usage.total_tokens}
+    wire: JSON = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
     if prompt_details:
         wire["prompt_tokens_details"] = prompt_details
     if completion_details:
@@ -228,10 +273,21 @@ class OpenAIChatStreamEncoder:
             if d.tool_calls:
                 delta["tool_calls"] = [_tool_call_delta(call) for call in d.tool_calls]
             delta.update(d.extra)
-            choices.append({"index": choice.index, "delta": delta, "finish_reason": choice.finish_reason,
-                            "logprobs": choice.logprobs})
-        wire: JSON = {"id": chunk.id, "object": "chat.completion.chunk", "created": chunk.created,
-                      "model": chunk.model, "choices": choices}
+            choices.append(
+                {
+                    "index": choice.index,
+                    "delta": delta,
+                    "finish_reason": choice.finish_reason,
+                    "logprobs": choice.logprobs,
+                }
+            )
+        wire: JSON = {
+            "id": chunk.id,
+            "object": "chat.completion.chunk",
+            "created": chunk.created,
+            "model": chunk.model,
+            "choices": choices,
+        }
         if chunk.system_fingerprint is not None:
             wire["system_fingerprint"] = chunk.system_fingerprint
         if self.include_usage:
@@ -242,8 +298,14 @@ class OpenAIChatStreamEncoder:
         """The usage chunk (when asked for and known) and `[DONE]`."""
         if not self.include_usage or self._usage is None or last is None:
             return SSE_DONE
-        wire = {"id": last.id, "object": "chat.completion.chunk", "created": last.created, "model": last.model,
-                "choices": [], "usage": encode_usage(self._usage)}
+        wire = {
+            "id": last.id,
+            "object": "chat.completion.chunk",
+            "created": last.created,
+            "model": last.model,
+            "choices": [],
+            "usage": encode_usage(self._usage),
+        }
         return b"data: " + orjson.dumps(wire) + b"\n\n" + SSE_DONE
 
 

@@ -13,8 +13,7 @@ def encode_error(error: GatewayError, language: str) -> bytes:
 
 
 def error_object(error: GatewayError, language: str) -> dict[str, str | None]:
-    return {"message": render_message(error, language), "type": error.type, "param": error.param,
-            "code": error.code}
+    return {"message": render_message(error, language), "type": error.type, "param": error.param, "code": error.code}
 
 
 def encode_stream_error(error: GatewayError, language: str) -> bytes:

@@ -102,8 +102,9 @@ def _string(container: dict[str, Any], key: str, path: str, *, required: bool = 
         raise InvalidRequest("wrong_type", param=f"{path}.{key}", expected="a string")
 
 
-def expect_ranges(body: dict[str, Any], numbers: dict[str, tuple[float, float]],
-                  integers: dict[str, tuple[int, int]]) -> None:
+def expect_ranges(
+    body: dict[str, Any], numbers: dict[str, tuple[float, float]], integers: dict[str, tuple[int, int]]
+) -> None:
     """Each top-level number the body has, within its inclusive range (and an integer where asked)."""
     for name, (low, high) in numbers.items():
         value = body.get(name)
@@ -128,8 +129,9 @@ def _message(message: Any, path: str) -> None:
     if role is None:
         raise InvalidRequest("missing_field", param=f"{path}.role")
     if not isinstance(role, str) or role not in ROLES:
-        raise InvalidRequest("invalid_value", param=f"{path}.role",
-                             detail=f"{role!r} is not one of {', '.join(sorted(ROLES))}")
+        raise InvalidRequest(
+            "invalid_value", param=f"{path}.role", detail=f"{role!r} is not one of {', '.join(sorted(ROLES))}"
+        )
     content = message.get("content")
     if content is None:
         # Assistant turns may carry only tool calls (or nothing the upstream would mind).
@@ -147,8 +149,9 @@ def _message(message: Any, path: str) -> None:
     tool_calls = message.get("tool_calls")
     if tool_calls is not None:
         if role != "assistant":
-            raise InvalidRequest("invalid_value", param=f"{path}.tool_calls",
-                                 detail="only assistant messages have tool calls")
+            raise InvalidRequest(
+                "invalid_value", param=f"{path}.tool_calls", detail="only assistant messages have tool calls"
+            )
         if not isinstance(tool_calls, list):
             raise InvalidRequest("wrong_type", param=f"{path}.tool_calls", expected="an array")
         for index, call in enumerate(tool_calls):
@@ -161,8 +164,11 @@ def _part(part: Any, path: str, allowed: frozenset[str]) -> None:
     if kind is None:
         raise InvalidRequest("missing_field", param=f"{path}.type")
     if not isinstance(kind, str) or kind not in allowed:
-        raise InvalidRequest("invalid_value", param=f"{path}.type",
-                             detail=f"{kind!r} is not allowed here (allowed: {', '.join(sorted(allowed))})")
+        raise InvalidRequest(
+            "invalid_value",
+            param=f"{path}.type",
+            detail=f"{kind!r} is not allowed here (allowed: {', '.join(sorted(allowed))})",
+        )
     if kind == "text":
         _string(part, "text", path)
     elif kind == "refusal":
@@ -174,8 +180,9 @@ def _part(part: Any, path: str, allowed: frozenset[str]) -> None:
         image = expect_object(image, f"{path}.image_url")
         _string(image, "url", f"{path}.image_url")
         if not image["url"].startswith(("http://", "https://", "data:")):
-            raise InvalidRequest("invalid_value", param=f"{path}.image_url.url",
-                                 detail="expected an http(s) URL or a data: URI")
+            raise InvalidRequest(
+                "invalid_value", param=f"{path}.image_url.url", detail="expected an http(s) URL or a data: URI"
+            )
         detail = image.get("detail")
         if detail is not None and detail not in ("auto", "low", "high"):
             raise InvalidRequest("invalid_value", param=f"{path}.image_url.detail", detail="expected auto, low or high")
@@ -233,8 +240,9 @@ def json_schema_object(schema: Any, path: str) -> None:
     schema = expect_object(schema, path)
     kind = schema.get("type")
     if kind is not None and kind != "object":
-        raise InvalidRequest("invalid_value", param=f"{path}.type",
-                             detail="a tool's parameters must be a JSON Schema of type 'object'")
+        raise InvalidRequest(
+            "invalid_value", param=f"{path}.type", detail="a tool's parameters must be a JSON Schema of type 'object'"
+        )
     properties = schema.get("properties")
     if properties is not None and not isinstance(properties, dict):
         raise InvalidRequest("wrong_type", param=f"{path}.properties", expected="an object")
@@ -247,8 +255,9 @@ def tool_choice_mode(choice: Any) -> bool:
         return True
     if isinstance(choice, str):
         if choice not in ("none", "auto", "required"):
-            raise InvalidRequest("invalid_value", param="tool_choice",
-                                 detail="expected none, auto, required or an object")
+            raise InvalidRequest(
+                "invalid_value", param="tool_choice", detail="expected none, auto, required or an object"
+            )
         return True
     return False
 
@@ -262,8 +271,9 @@ def _tool_choice(choice: Any) -> None:
         spec = expect_object(choice.get(kind), f"tool_choice.{kind}")
         _string(spec, "name", f"tool_choice.{kind}")
     elif kind != "allowed_tools":
-        raise InvalidRequest("invalid_value", param="tool_choice.type",
-                             detail="expected function, custom or allowed_tools")
+        raise InvalidRequest(
+            "invalid_value", param="tool_choice.type", detail="expected function, custom or allowed_tools"
+        )
 
 
 def output_format(fmt: Any, path: str) -> tuple[dict[str, Any], Any]:
@@ -316,14 +326,35 @@ def _stream_options(options: Any) -> None:
 
 
 # The body as /openapi.json publishes it: the tables above, so what is published is what is checked.
-MESSAGE_SCHEMA: Final = obj(("role",), properties={
-    "role": enum(ROLES),
-    "content": any_of(STRING, array(obj(("type",), properties={"type": enum(set().union(*PART_TYPES.values()))})),
-                      {"type": "null"}),
-    "name": STRING, "tool_calls": array(OBJECT), "tool_call_id": STRING})
-CHAT_BODY: Final = obj(("model", "messages"), booleans=BOOLEANS, numbers=NUMBER_RANGES, integers=INTEGER_RANGES,
-                       strings=("user", "reasoning_effort"), properties={
-    "model": MODEL, "messages": array(MESSAGE_SCHEMA, min_items=1), "seed": INTEGER,
-    "stop": any_of(STRING, array(STRING), {"type": "null"}), "stream_options": OBJECT,
-    "tools": array(obj(("type",), properties={"type": STRING})), "tool_choice": any_of(STRING, OBJECT),
-    "response_format": obj(("type",), properties={"type": STRING}), "metadata": OBJECT})
+MESSAGE_SCHEMA: Final = obj(
+    ("role",),
+    properties={
+        "role": enum(ROLES),
+        "content": any_of(
+            STRING,
+            array(obj(("type",), properties={"type": enum(set().union(*PART_TYPES.values()))})),
+            {"type": "null"},
+        ),
+        "name": STRING,
+        "tool_calls": array(OBJECT),
+        "tool_call_id": STRING,
+    },
+)
+CHAT_BODY: Final = obj(
+    ("model", "messages"),
+    booleans=BOOLEANS,
+    numbers=NUMBER_RANGES,
+    integers=INTEGER_RANGES,
+    strings=("user", "reasoning_effort"),
+    properties={
+        "model": MODEL,
+        "messages": array(MESSAGE_SCHEMA, min_items=1),
+        "seed": INTEGER,
+        "stop": any_of(STRING, array(STRING), {"type": "null"}),
+        "stream_options": OBJECT,
+        "tools": array(obj(("type",), properties={"type": STRING})),
+        "tool_choice": any_of(STRING, OBJECT),
+        "response_format": obj(("type",), properties={"type": STRING}),
+        "metadata": OBJECT,
+    },
+)

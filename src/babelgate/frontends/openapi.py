@@ -28,49 +28,82 @@ if TYPE_CHECKING:
 NULLABLE_STRING: Final = {"type": ["string", "null"]}
 # The error formats: OpenAI's `{"error": {...}}`, Anthropic's `{"type": "error", ...}`, Ollama's `{"error": "..."}`.
 ERROR_SCHEMAS: Final[dict[str, JSON]] = {
-    "OpenAIError": obj(("error",), properties={"error": obj(("message", "type"), properties={
-        "message": STRING, "type": STRING, "param": NULLABLE_STRING, "code": NULLABLE_STRING})}),
-    "AnthropicError": obj(("type", "error"), properties={"type": {"const": "error"}, "error": obj(
-        ("type", "message"), strings=("type", "message"))}),
+    "OpenAIError": obj(
+        ("error",),
+        properties={
+            "error": obj(
+                ("message", "type"),
+                properties={"message": STRING, "type": STRING, "param": NULLABLE_STRING, "code": NULLABLE_STRING},
+            )
+        },
+    ),
+    "AnthropicError": obj(
+        ("type", "error"),
+        properties={"type": {"const": "error"}, "error": obj(("type", "message"), strings=("type", "message"))},
+    ),
     "OllamaError": obj(("error",), strings=("error",)),
 }
 _SCHEMA_OF: Final[dict[ErrorEncoder, str]] = {
-    openai_errors: "OpenAIError", anthropic_errors: "AnthropicError", ollama_errors: "OllamaError"}
+    openai_errors: "OpenAIError",
+    anthropic_errors: "AnthropicError",
+    ollama_errors: "OllamaError",
+}
 # Paths served at the root; the rest are documented under /v1 (they answer without it too).
 _UNVERSIONED: Final = ("/api/", "/admin/", "/ui", "/health", "/metrics", "/openapi.json")
 _DESCRIPTION: Final = (
     "One API in front of OpenAI, Anthropic, Gemini, Mistral and any OpenAI-compatible server. Every "
     "/v1 path also answers without the /v1 prefix. `/v1/responses` also accepts a WebSocket (OpenAI's "
     "Responses WebSocket mode), which OpenAPI cannot describe. Bodies list what the gateway itself "
-    "checks; other fields pass to the upstream. Errors use each API's own format.")
+    "checks; other fields pass to the upstream. Errors use each API's own format."
+)
 
 
 def document(routes: Mapping[str, Route], prefix_routes: Iterable[PrefixRoute], version: str) -> JSON:
     paths: JSON = {}
     for path, route in routes.items():
-        paths[_published(path)] = _operations(route.name, route.documented(), route.errors, route.public,
-                                              route.name.startswith("admin."))
+        paths[_published(path)] = _operations(
+            route.name, route.documented(), route.errors, route.public, route.name.startswith("admin.")
+        )
     for prefixed in prefix_routes:
-        parameter = {"name": prefixed.parameter, "in": "path", "required": True,
-                     "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}}
+        parameter = {
+            "name": prefixed.parameter,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"},
+        }
         for suffix, operations in prefixed.operations.items():
-            item = _operations(prefixed.name + suffix.replace("/", "."), operations, prefixed.errors,
-                               prefixed.public and not prefixed.name.startswith("admin."),
-                               prefixed.name.startswith("admin."))
+            item = _operations(
+                prefixed.name + suffix.replace("/", "."),
+                operations,
+                prefixed.errors,
+                prefixed.public and not prefixed.name.startswith("admin."),
+                prefixed.name.startswith("admin."),
+            )
             item["parameters"] = [parameter]
             paths[f"{_published(prefixed.prefix)}{{{prefixed.parameter}}}{suffix}"] = item
     return {
         "openapi": "3.1.0",
-        "info": {"title": "babelgate", "version": version, "description": _DESCRIPTION,
-                 "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
+        "info": {
+            "title": "babelgate",
+            "version": version,
+            "description": _DESCRIPTION,
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        },
         "paths": paths,
         "components": {
             "schemas": ERROR_SCHEMAS,
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "a gateway key (the master key "
-                           "for /admin)"},
-                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key",
-                           "description": "a gateway key, as Anthropic's clients send it"},
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a gateway key (the master key for /admin)",
+                },
+                "apiKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "x-api-key",
+                    "description": "a gateway key, as Anthropic's clients send it",
+                },
             },
         },
     }
@@ -80,10 +113,11 @@ def _published(path: str) -> str:
     return path if path == "/" or path.startswith(_UNVERSIONED) else "/v1" + path
 
 
-def _operations(name: str, operations: tuple[Operation, ...], errors: ErrorEncoder, public: bool,
-                admin: bool) -> JSON:
-    error = {"description": "an error, in this API's own format",
-             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{_SCHEMA_OF[errors]}"}}}}
+def _operations(name: str, operations: tuple[Operation, ...], errors: ErrorEncoder, public: bool, admin: bool) -> JSON:
+    error = {
+        "description": "an error, in this API's own format",
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{_SCHEMA_OF[errors]}"}}},
+    }
     item: JSON = {}
     for operation in operations:
         success: JSON = {operation.answers: {"schema": {}}}
@@ -91,17 +125,23 @@ def _operations(name: str, operations: tuple[Operation, ...], errors: ErrorEncod
             success[operation.streams] = {"schema": {"type": "string"}}
         entry: JSON = {
             "operationId": name if len(operations) == 1 else f"{name}.{operation.method.lower()}",
-            "responses": {str(operation.status): {"description": "success", "content": success},
-                          "4XX": error, "5XX": error},
+            "responses": {
+                str(operation.status): {"description": "success", "content": success},
+                "4XX": error,
+                "5XX": error,
+            },
         }
         if operation.body is not None:
-            entry["requestBody"] = {"required": not operation.body_optional,
-                                    "content": {"application/json": {"schema": operation.body}}}
+            entry["requestBody"] = {
+                "required": not operation.body_optional,
+                "content": {"application/json": {"schema": operation.body}},
+            }
         elif operation.form is not None:
             entry["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": operation.form}}}
         if operation.query:
-            entry["parameters"] = [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}}
-                                   for q in operation.query]
+            entry["parameters"] = [
+                {"name": q, "in": "query", "required": False, "schema": {"type": "string"}} for q in operation.query
+            ]
         if admin:
             entry["security"] = [{"bearer": []}]
         elif not public:

@@ -55,8 +55,11 @@ class Route:
     def names_model(self) -> bool:
         """Its body names a model: a request to it leaves a ledger row, even one refused before
         the body was read (a wrong key)."""
-        return any("model" in (schema or {}).get("properties", ())
-                   for operation in self.documented() for schema in (operation.body, operation.form))
+        return any(
+            "model" in (schema or {}).get("properties", ())
+            for operation in self.documented()
+            for schema in (operation.body, operation.form)
+        )
 
 
 @dataclass(frozen=True, slots=True)

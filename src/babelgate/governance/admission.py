@@ -42,10 +42,15 @@ class Governance:
     def __init__(self, config: Config, limiter: RateLimiter, budgets: Budgets) -> None:
         self.limiter = limiter
         self.budgets = budgets
-        self.teams = {name: TeamRules(Limits(team.rpm, team.tpm, team.max_concurrent), team.budget_usd,
-                                      team.budget_period) for name, team in config.teams.items()}
-        self._model_limits = {name: Limits(model.limits.rpm, model.limits.tpm, model.limits.max_concurrent)
-                              for name, model in config.models.items() if model.limits is not None}
+        self.teams = {
+            name: TeamRules(Limits(team.rpm, team.tpm, team.max_concurrent), team.budget_usd, team.budget_period)
+            for name, team in config.teams.items()
+        }
+        self._model_limits = {
+            name: Limits(model.limits.rpm, model.limits.tpm, model.limits.max_concurrent)
+            for name, model in config.models.items()
+            if model.limits is not None
+        }
         self._aliases: Mapping[str, str] = config.aliases
         self._models: dict[str, tuple[str, Limits] | None] = {}
         self._scope_memo: dict[tuple[object, str], list[Scope]] = {}
@@ -70,13 +75,19 @@ class Governance:
         return found
 
     def applies(self, key: VirtualKey | None, model: str) -> bool:
-        if key is not None and (key.rpm or key.tpm or key.max_concurrent or key.budget_usd is not None
-                                or (key.team is not None and key.team in self.teams)):
+        if key is not None and (
+            key.rpm
+            or key.tpm
+            or key.max_concurrent
+            or key.budget_usd is not None
+            or (key.team is not None and key.team in self.teams)
+        ):
             return True
         return self.model_limits(model) is not None
 
-    async def admit(self, key: VirtualKey | None, model: str, body_size: int,
-                    headers: list[tuple[bytes, bytes]]) -> Ticket:
+    async def admit(
+        self, key: VirtualKey | None, model: str, body_size: int, headers: list[tuple[bytes, bytes]]
+    ) -> Ticket:
         """Raises RateLimitExceeded (or BudgetExceeded) when a limit or budget refuses the request."""
         team = self.teams.get(key.team) if key is not None and key.team is not None else None
         if key is not None and key.budget_usd is not None:

@@ -79,9 +79,13 @@ class Budgets:
         spent = await self._spent(kind, name, start)
         if spent >= budget:
             wait = None if end == float("inf") else max(1.0, end - now)
-            raise BudgetExceeded(retry_after=wait, who="this API key" if kind == "key" else f"team '{name}'",
-                                 budget=f"{budget:g}", spent=f"{spent:.4f}",
-                                 period=period or "all time")
+            raise BudgetExceeded(
+                retry_after=wait,
+                who="this API key" if kind == "key" else f"team '{name}'",
+                budget=f"{budget:g}",
+                spent=f"{spent:.4f}",
+                period=period or "all time",
+            )
 
     async def add(self, kind: str, name: str, period: str | None, cost: float) -> None:
         start, _ = period_bounds(period, time.time())
@@ -119,8 +123,7 @@ class Budgets:
             pending = self._seeding[slot] = asyncio.get_running_loop().create_future()
             try:
                 kind, name, start = slot
-                rows = await self.store.usage_summary(UsageQuery(start, time.time() + 1, (),
-                                                                 filters=((kind, name),)))
+                rows = await self.store.usage_summary(UsageQuery(start, time.time() + 1, (), filters=((kind, name),)))
                 pending.set_result(sum(row["cost_usd"] for row in rows))
             except Exception as exc:
                 pending.set_exception(exc)

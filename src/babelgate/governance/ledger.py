@@ -61,10 +61,19 @@ class Outage:
 
 
 class Ledger:
-    def __init__(self, store: ResponseStore, *, limit: int = QUEUE_LIMIT, retention: float = 0.0,
-                 scrub: Callable[[str], str] = str, spool: LedgerSpool | None = None,
-                 write_seconds: float = WRITE_SECONDS, retry_first: float = RETRY_FIRST_SECONDS,
-                 retry_max: float = RETRY_MAX_SECONDS, close_seconds: float = CLOSE_SECONDS) -> None:
+    def __init__(
+        self,
+        store: ResponseStore,
+        *,
+        limit: int = QUEUE_LIMIT,
+        retention: float = 0.0,
+        scrub: Callable[[str], str] = str,
+        spool: LedgerSpool | None = None,
+        write_seconds: float = WRITE_SECONDS,
+        retry_first: float = RETRY_FIRST_SECONDS,
+        retry_max: float = RETRY_MAX_SECONDS,
+        close_seconds: float = CLOSE_SECONDS,
+    ) -> None:
         self.store = store
         self.scrub = scrub  # takes secrets out of an error message before it is kept
         self.limit = limit
@@ -223,15 +232,23 @@ class Ledger:
         if self.outage is None:
             self.outage = Outage(started=time.monotonic())
             # One line per outage, no traceback: a store that is down fails every retry alike.
-            log.warning("the ledger's store is unavailable (%s); %d rows wait in memory (at most %d),"
-                        " retried with backoff", self._describe(exc), self.depth, self.limit)
+            log.warning(
+                "the ledger's store is unavailable (%s); %d rows wait in memory (at most %d), retried with backoff",
+                self._describe(exc),
+                self.depth,
+                self.limit,
+            )
         self.outage.attempts += 1
 
     def _succeeded(self, rows: int) -> None:
         outage, self.outage = self.outage, None
         if outage is not None:
-            log.info("the ledger's store is back after %.1f s: %d rows written now, %d dropped during the outage",
-                     time.monotonic() - outage.started, rows + self.depth, outage.dropped)
+            log.info(
+                "the ledger's store is back after %.1f s: %d rows written now, %d dropped during the outage",
+                time.monotonic() - outage.started,
+                rows + self.depth,
+                outage.dropped,
+            )
 
     def _describe(self, exc: BaseException) -> str:
         if isinstance(exc, TimeoutError):
@@ -302,8 +319,12 @@ class Ledger:
         except OSError as exc:
             self._lost(rows, f"the spool could not be written: {type(exc).__name__}: {exc}")
             return
-        log.warning("the ledger's store did not take the last %d rows at shutdown; they are in %s and are"
-                    " written at the next start", len(rows), path)
+        log.warning(
+            "the ledger's store did not take the last %d rows at shutdown; they are in %s and are"
+            " written at the next start",
+            len(rows),
+            path,
+        )
 
     def _lost(self, rows: list[dict[str, Any]], why: str) -> None:
         self._count_dropped("shutdown", len(rows))
@@ -316,16 +337,41 @@ Entry = tuple[Any, ...]
 
 
 def _row(entry: Entry, scrub: Callable[[str], str]) -> dict[str, Any]:
-    (ts, request_id, key_id, team, route, requested, provider, model, headers, status, error_code, usage,
-     price, elapsed, ttft, stream, message) = entry
+    (
+        ts,
+        request_id,
+        key_id,
+        team,
+        route,
+        requested,
+        provider,
+        model,
+        headers,
+        status,
+        error_code,
+        usage,
+        price,
+        elapsed,
+        ttft,
+        stream,
+        message,
+    ) = entry
     attempts = next((int(value) for name, value in headers if name == b"x-babelgate-attempts"), 1)
     hit = (response_cache.HEADER, b"hit") in headers  # answered from the response cache: no upstream, no cost
     if hit:
         attempts = 0
     return {
-        "ts": ts, "request_id": request_id.decode(), "key_id": key_id, "team": team, "route": route,
-        "model_requested": requested, "provider": provider, "model": model, "attempts": attempts,
-        "status": status, "error_code": error_code or None,
+        "ts": ts,
+        "request_id": request_id.decode(),
+        "key_id": key_id,
+        "team": team,
+        "route": route,
+        "model_requested": requested,
+        "provider": provider,
+        "model": model,
+        "attempts": attempts,
+        "status": status,
+        "error_code": error_code or None,
         "prompt_tokens": usage.prompt_tokens if usage else 0,
         "completion_tokens": usage.completion_tokens if usage else 0,
         "cached_tokens": (usage.cached_tokens or 0) if usage else 0,

@@ -40,11 +40,13 @@ class Price:
         reasoning = usage.reasoning_tokens or 0
         plain_prompt = max(0, usage.prompt_tokens - cached - written)
         plain_completion = max(0, usage.completion_tokens - reasoning)
-        total = (plain_prompt * self.input
-                 + cached * (self.input if self.cached_input is None else self.cached_input)
-                 + written * (self.input if self.cache_write is None else self.cache_write)
-                 + plain_completion * self.output
-                 + reasoning * (self.output if self.reasoning is None else self.reasoning))
+        total = (
+            plain_prompt * self.input
+            + cached * (self.input if self.cached_input is None else self.cached_input)
+            + written * (self.input if self.cache_write is None else self.cache_write)
+            + plain_completion * self.output
+            + reasoning * (self.output if self.reasoning is None else self.reasoning)
+        )
         return total / MILLION
 
     def public(self) -> dict[str, float]:
@@ -76,9 +78,15 @@ class ModelFacts:
             out["input_modalities"] = list(self.input_modalities)
         if self.output_modalities:
             out["output_modalities"] = list(self.output_modalities)
-        capabilities = {name: value for name, value in (("tools", self.tools),
-                        ("structured_output", self.structured_output), ("reasoning", self.reasoning))
-                        if value is not None}
+        capabilities = {
+            name: value
+            for name, value in (
+                ("tools", self.tools),
+                ("structured_output", self.structured_output),
+                ("reasoning", self.reasoning),
+            )
+            if value is not None
+        }
         if capabilities:
             out["capabilities"] = capabilities
         if self.price is not None:
@@ -92,10 +100,18 @@ _MULTI: Final = ("text", "image", "audio", "video")
 _PDF: Final = ("text", "image", "file")
 
 
-def _chat(price: Price, window: int, out: int, modalities: tuple[str, ...] = _TEXT_IMAGE, *,
-          reasoning: bool = False, structured: bool = True) -> ModelFacts:
-    return ModelFacts(price, window, out, modalities, _TEXT, tools=True, structured_output=structured,
-                      reasoning=reasoning)
+def _chat(
+    price: Price,
+    window: int,
+    out: int,
+    modalities: tuple[str, ...] = _TEXT_IMAGE,
+    *,
+    reasoning: bool = False,
+    structured: bool = True,
+) -> ModelFacts:
+    return ModelFacts(
+        price, window, out, modalities, _TEXT, tools=True, structured_output=structured, reasoning=reasoning
+    )
 
 
 def _embedding(price: float, window: int) -> ModelFacts:
@@ -168,8 +184,10 @@ class FactsTable:
         if model in self._seen:
             return self._seen[model]
         bare = model.rpartition("/")[2]  # `models/gemini-…`, `org/model` names of OpenAI-compatible servers
-        found = next((facts for pattern, facts in self._patterns
-                      if fnmatchcase(model, pattern) or fnmatchcase(bare, pattern)), None)
+        found = next(
+            (facts for pattern, facts in self._patterns if fnmatchcase(model, pattern) or fnmatchcase(bare, pattern)),
+            None,
+        )
         if len(self._seen) < 10_000:
             self._seen[model] = found
         return found
@@ -179,13 +197,16 @@ class FactsTable:
         return facts.price if facts is not None else None
 
 
-def facts_table(prices: Mapping[str, Mapping[str, Any]] | None = None,
-                overrides: Iterable[tuple[str, Mapping[str, Any]]] = ()) -> FactsTable:
+def facts_table(
+    prices: Mapping[str, Mapping[str, Any]] | None = None, overrides: Iterable[tuple[str, Mapping[str, Any]]] = ()
+) -> FactsTable:
     """The defaults, with the config's `prices:` (pattern → price fields) laid over them."""
     entries = dict(DEFAULT_FACTS)
     for pattern, fields_ in [*(prices or {}).items(), *overrides]:
-        known = entries.get(pattern) or next((f for p, f in sorted(DEFAULT_FACTS.items(), key=lambda i: -len(i[0]))
-                                              if fnmatchcase(pattern, p)), ModelFacts())
+        known = entries.get(pattern) or next(
+            (f for p, f in sorted(DEFAULT_FACTS.items(), key=lambda i: -len(i[0])) if fnmatchcase(pattern, p)),
+            ModelFacts(),
+        )
         entries[pattern] = replace(known, price=price_from(fields_))
     return FactsTable(entries)
 

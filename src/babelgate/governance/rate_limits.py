@@ -117,8 +117,10 @@ return 1
 """
 
 
-_HEADER_NAMES: Final = {unit: tuple(f"x-ratelimit-{part}-{unit}".encode() for part in ("limit", "remaining", "reset"))
-                        for unit in ("requests", "tokens")}
+_HEADER_NAMES: Final = {
+    unit: tuple(f"x-ratelimit-{part}-{unit}".encode() for part in ("limit", "remaining", "reset"))
+    for unit in ("requests", "tokens")
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +216,9 @@ class RateLimiter:
         self._tokens: dict[str, _TokenWindow] = {}
         self.in_flight: dict[str, int] = {}
 
-    async def admit(self, scopes: list[Scope], estimate: int, headers: list[tuple[bytes, bytes]] | None = None
-                    ) -> Admission:
+    async def admit(
+        self, scopes: list[Scope], estimate: int, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> Admission:
         """Take what the request needs from every scope, or nothing and raise the refusal.
         OpenAI's `x-ratelimit-*` headers go into `headers` either way."""
         admission = Admission(estimate, headers if headers is not None else [])
@@ -252,13 +255,29 @@ class RateLimiter:
     def _refuse(scope: Scope, kind: int, decision: Decision, estimate: int) -> RateLimitExceeded:
         wait = max(1.0, decision.reset)
         if kind == 1:
-            return RateLimitExceeded("requests_per_minute_limited", retry_after=wait, limit=decision.limit,
-                                     who=scope.who, seconds=round(wait))
+            return RateLimitExceeded(
+                "requests_per_minute_limited",
+                retry_after=wait,
+                limit=decision.limit,
+                who=scope.who,
+                seconds=round(wait),
+            )
         if kind == 2:
-            return RateLimitExceeded("tokens_per_minute_limited", retry_after=wait, limit=decision.limit,
-                                     who=scope.who, seconds=round(wait), estimate=estimate)
-        return RateLimitExceeded("concurrency_limited", code="concurrency_limit_exceeded", retry_after=1.0,
-                                 limit=decision.limit, who=scope.who)
+            return RateLimitExceeded(
+                "tokens_per_minute_limited",
+                retry_after=wait,
+                limit=decision.limit,
+                who=scope.who,
+                seconds=round(wait),
+                estimate=estimate,
+            )
+        return RateLimitExceeded(
+            "concurrency_limited",
+            code="concurrency_limit_exceeded",
+            retry_after=1.0,
+            limit=decision.limit,
+            who=scope.who,
+        )
 
     @staticmethod
     def _announce(admission: Admission, unit: str, decision: Decision, headed: set[str]) -> None:
@@ -268,8 +287,11 @@ class RateLimiter:
             return
         headed.add(unit)
         limit, remaining, reset = _HEADER_NAMES[unit]
-        admission.headers += [(limit, b"%d" % decision.limit), (remaining, b"%d" % decision.remaining),
-                              (reset, reset_text(decision.reset).encode())]
+        admission.headers += [
+            (limit, b"%d" % decision.limit),
+            (remaining, b"%d" % decision.remaining),
+            (reset, reset_text(decision.reset).encode()),
+        ]
 
     # --- the in-process engine ----------------------------------------------------------------------
 
@@ -356,7 +378,7 @@ class RateLimiter:
         admitted, failing, kind = result[0], result[1], result[2]
         headed: set[str] = set()
         for number, scope in enumerate(scopes):
-            count, oldest_ms, used, first = result[3 + 4 * number:7 + 4 * number]
+            count, oldest_ms, used, first = result[3 + 4 * number : 7 + 4 * number]
             limits = scope.limits
             if limits.rpm:
                 reset = max(0.0, oldest_ms / 1000 + WINDOW - now)
@@ -367,7 +389,7 @@ class RateLimiter:
         if not admitted:
             scope = scopes[failing - 1]
             limits = scope.limits
-            count, oldest_ms, used, first = result[3 + 4 * (failing - 1):7 + 4 * (failing - 1)]
+            count, oldest_ms, used, first = result[3 + 4 * (failing - 1) : 7 + 4 * (failing - 1)]
             if kind == 1:
                 decision = Decision(limits.rpm or 0, 0, max(0.0, oldest_ms / 1000 + WINDOW - now))
             elif kind == 2:
@@ -375,8 +397,10 @@ class RateLimiter:
             else:
                 decision = Decision(limits.max_concurrent or 0, 0, 1.0)
             raise self._refuse(scope, kind, decision, admission.estimate)
-        admission.shared = [(keys[3 * n + 1], keys[3 * n + 2], bool(scope.limits.tpm),
-                             bool(scope.limits.max_concurrent)) for n, scope in enumerate(scopes)]
+        admission.shared = [
+            (keys[3 * n + 1], keys[3 * n + 2], bool(scope.limits.tpm), bool(scope.limits.max_concurrent))
+            for n, scope in enumerate(scopes)
+        ]
         admission.member, admission.second = member, int(now)
 
     async def _settle_shared(self, admission: Admission, delta: int) -> None:

@@ -35,8 +35,18 @@ _ID_LENGTH: Final = 12
 POLL_SECONDS: Final = 0.5
 PERIODS: Final = ("day", "week", "month")
 # What a client may set (DECISIONS 14); everything else about a key is the gateway's.
-EDITABLE: Final = ("label", "team", "models", "rpm", "tpm", "max_concurrent", "budget_usd", "budget_period",
-                   "expires_at", "metadata")
+EDITABLE: Final = (
+    "label",
+    "team",
+    "models",
+    "rpm",
+    "tpm",
+    "max_concurrent",
+    "budget_usd",
+    "budget_period",
+    "expires_at",
+    "metadata",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +102,17 @@ def checked_fields(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     """The editable fields of a create or update body, type-checked (a 400 names the field)."""
     unknown = [name for name in fields if name not in EDITABLE]
     if unknown:
-        raise InvalidRequest("invalid_value", param=unknown[0],
-                             detail=f"not a key field (fields: {', '.join(EDITABLE)})")
+        raise InvalidRequest(
+            "invalid_value", param=unknown[0], detail=f"not a key field (fields: {', '.join(EDITABLE)})"
+        )
     out: dict[str, Any] = {}
     for name, value in fields.items():
         if value is None:
-            out[name] = None if name not in ("models", "metadata", "label") else ({} if name == "metadata"
-                                                                                  else () if name == "models" else "")
+            out[name] = (
+                None
+                if name not in ("models", "metadata", "label")
+                else ({} if name == "metadata" else () if name == "models" else "")
+            )
             continue
         if name in ("label", "team") and not isinstance(value, str):
             raise InvalidRequest("wrong_type", param=name, expected="a string")
@@ -106,8 +120,9 @@ def checked_fields(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
             if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
                 raise InvalidRequest("wrong_type", param=name, expected="an array of model names or patterns")
             value = tuple(value)
-        if name in ("rpm", "tpm", "max_concurrent") and (isinstance(value, bool) or not isinstance(value, int)
-                                                          or value < 1):
+        if name in ("rpm", "tpm", "max_concurrent") and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
             raise InvalidRequest("wrong_type", param=name, expected="a positive integer")
         if name == "budget_usd" and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
             raise InvalidRequest("wrong_type", param=name, expected="a number of dollars, 0 or more")
@@ -170,8 +185,12 @@ class KeyRing:
         except Exception as exc:
             if not self.unreadable:
                 self.unreadable = True
-                log.warning("could not read virtual keys from the store (%s: %s); keeping the ones read before "
-                            "until it answers", type(exc).__name__, exc)
+                log.warning(
+                    "could not read virtual keys from the store (%s: %s); keeping the ones read before "
+                    "until it answers",
+                    type(exc).__name__,
+                    exc,
+                )
             return False
         return True
 
@@ -197,7 +216,7 @@ class KeyRing:
     def authenticate(self, presented: str) -> VirtualKey:
         """The key whose secret this is, if it is live; AuthenticationFailed otherwise (the same
         error whether it is unknown, wrong, revoked or expired: nothing to probe with)."""
-        key = self.keys.get(presented[len(SECRET_PREFIX):len(SECRET_PREFIX) + _ID_LENGTH])
+        key = self.keys.get(presented[len(SECRET_PREFIX) : len(SECRET_PREFIX) + _ID_LENGTH])
         if key is None:
             raise AuthenticationFailed()
         # A known key's id goes with the refusal, for the ledger's row (never the client's answer).
@@ -213,8 +232,13 @@ class KeyRing:
         key_id = secrets.token_hex(_ID_LENGTH // 2)
         secret = f"{SECRET_PREFIX}{key_id}{secrets.token_urlsafe(24)}"
         salt = secrets.token_hex(16)
-        key = VirtualKey(id=key_id, salt=salt, digest=_digest(salt, secret), created_at=time.time(),
-                         **checked_fields(fields, creating=True))
+        key = VirtualKey(
+            id=key_id,
+            salt=salt,
+            digest=_digest(salt, secret),
+            created_at=time.time(),
+            **checked_fields(fields, creating=True),
+        )
         await self.store.put_document(KIND, key.id, key.encode())
         await self.refresh()
         return key, secret

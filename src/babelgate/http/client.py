@@ -34,8 +34,13 @@ _ROUTES_CACHED: Final = 1024
 class UpstreamClient:
     """Sends requests upstream; every transport failure is a typed GatewayError."""
 
-    def __init__(self, *, max_connections: int = 1000, tls: ssl.SSLContext | None = None,
-                 max_answer_bytes: int = MAX_ANSWER_BYTES) -> None:
+    def __init__(
+        self,
+        *,
+        max_connections: int = 1000,
+        tls: ssl.SSLContext | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+    ) -> None:
         """`max_connections` per upstream origin; `tls` verifies https upstreams (default: the
         system's trusted certificates, host names checked); `max_answer_bytes` the largest answer read
         whole (a larger one is the upstream's protocol error as soon as it passes the limit; it may be
@@ -53,8 +58,9 @@ class UpstreamClient:
         # the defaults: system CAs, and the proxy the environment names for the origin.
         self._settings: dict[str, tuple[ssl.SSLContext | None, Proxy | Literal["env"] | None]] = {}
 
-    def configure(self, provider: str, *, tls: ssl.SSLContext | None = None,
-                  proxy: Proxy | Literal["env"] | None = "env") -> None:
+    def configure(
+        self, provider: str, *, tls: ssl.SSLContext | None = None, proxy: Proxy | Literal["env"] | None = "env"
+    ) -> None:
         """`provider`'s own TLS context (None: the default) and proxy (None: no proxy, "env": the
         environment's). Its routes and connections are its own from then on."""
         if tls is None and proxy == "env":
@@ -82,8 +88,12 @@ class UpstreamClient:
         key: str | tuple[str, str] = url if provider not in self._settings else (provider, url)
         route = self._routes.get(key) or self._route(url, provider, key)
         pool, start = route
-        head = (method + start + self._header_lines(headers)
-                + (f"Content-Length: {len(body)}\r\n\r\n" if body is not None else "\r\n")).encode()
+        head = (
+            method
+            + start
+            + self._header_lines(headers)
+            + (f"Content-Length: {len(body)}\r\n\r\n" if body is not None else "\r\n")
+        ).encode()
         deadline = None if timeouts.total is None else asyncio.get_running_loop().time() + timeouts.total
         for attempt in (1, 2):
             connection = await pool.acquire(provider=provider, connect_timeout=timeouts.connect)
@@ -125,16 +135,21 @@ class UpstreamClient:
             proxy = environment_proxy(scheme, host, port) if proxy_setting == "env" else proxy_setting
         except ValueError as exc:  # not cached: the next request reads the environment again
             names = "HTTPS_PROXY" if scheme == "https" else "HTTP_PROXY"
-            raise UpstreamConnectionFailed(provider=provider, raw_message=f"Could not connect to provider "
-                                           f"'{provider}': {names} (or ALL_PROXY) in the gateway's environment: "
-                                           f"{exc}") from None
+            raise UpstreamConnectionFailed(
+                provider=provider,
+                raw_message=f"Could not connect to provider "
+                f"'{provider}': {names} (or ALL_PROXY) in the gateway's environment: "
+                f"{exc}",
+            ) from None
         key = (scheme, host, port, id(tls) if tls is not None else None, proxy)
         pool = self._pools.get(key)
         if pool is None:
-            pool = self._pools[key] = ConnectionPool(host, port, tls, limit=self._max_connections,
-                                                     keepalive=KEEPALIVE_SECONDS, proxy=proxy)
-        target = quote(parts.path or "/", safe=_PATH_SAFE) + (f"?{quote(parts.query, safe=_PATH_SAFE)}"
-                                                              if parts.query else "")
+            pool = self._pools[key] = ConnectionPool(
+                host, port, tls, limit=self._max_connections, keepalive=KEEPALIVE_SECONDS, proxy=proxy
+            )
+        target = quote(parts.path or "/", safe=_PATH_SAFE) + (
+            f"?{quote(parts.query, safe=_PATH_SAFE)}" if parts.query else ""
+        )
         default_port = port == (443 if scheme == "https" else 80)
         authority = (f"[{host}]" if ":" in host else host) + ("" if default_port else f":{port}")
         extra = ""

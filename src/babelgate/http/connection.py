@@ -66,8 +66,9 @@ class UpstreamResponse:
     def headers(self) -> CIMultiDictProxy[str]:
         """Built on first use: the fast path reads none of them."""
         if self._headers is None:
-            self._headers = CIMultiDictProxy(CIMultiDict(
-                (name.decode("latin-1"), value.decode("latin-1")) for name, value in self._raw_headers))
+            self._headers = CIMultiDictProxy(
+                CIMultiDict((name.decode("latin-1"), value.decode("latin-1")) for name, value in self._raw_headers)
+            )
         return self._headers
 
     async def read(self, phase: str = "body") -> bytes:
@@ -118,11 +119,37 @@ class Connection(asyncio.Protocol):
     # Slots: a dict of more than 30 attributes is no longer shared between instances (CPython), and a
     # held stream holds its connection: 1.5 KiB per open stream (bench/many_streams.py).
     __slots__ = (
-        "_chunks", "_decoder", "_error", "_head_bytes", "_inflated", "_keep_alive", "_parser", "_paused",
-        "_pool", "_raw_headers", "_response", "_timer", "_timer_at", "_transport", "_until_close",
-        "_wait_deadline", "_wait_phase", "_waiter", "answered_any", "buffered", "closed", "complete",
-        "deadline", "first_byte_timeout", "idle_since", "in_use", "loop", "max_answer_bytes", "provider",
-        "read_timeout", "reused",
+        "_chunks",
+        "_decoder",
+        "_error",
+        "_head_bytes",
+        "_inflated",
+        "_keep_alive",
+        "_parser",
+        "_paused",
+        "_pool",
+        "_raw_headers",
+        "_response",
+        "_timer",
+        "_timer_at",
+        "_transport",
+        "_until_close",
+        "_wait_deadline",
+        "_wait_phase",
+        "_waiter",
+        "answered_any",
+        "buffered",
+        "closed",
+        "complete",
+        "deadline",
+        "first_byte_timeout",
+        "idle_since",
+        "in_use",
+        "loop",
+        "max_answer_bytes",
+        "provider",
+        "read_timeout",
+        "reused",
     )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, pool: ConnectionPool) -> None:
@@ -288,8 +315,11 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             # A callback's own error (headers too large, an unknown encoding) comes wrapped.
             reason = exc.__context__
-            self._fail(reason if isinstance(reason, GatewayError) else
-                       UpstreamProtocolError(provider=self.provider, detail="the answer is not valid HTTP/1.1"))
+            self._fail(
+                reason
+                if isinstance(reason, GatewayError)
+                else UpstreamProtocolError(provider=self.provider, detail="the answer is not valid HTTP/1.1")
+            )
             self.close()
 
     def eof_received(self) -> bool:

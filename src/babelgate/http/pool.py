@@ -16,8 +16,16 @@ class ConnectionPool:
     upstream meanwhile) and dropped after `keepalive` idle seconds. At most `limit` connections
     are open at once; a request beyond that waits for one to come back."""
 
-    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None, *, limit: int, keepalive: float,
-                 proxy: Proxy | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        tls: ssl.SSLContext | None,
+        *,
+        limit: int,
+        keepalive: float,
+        proxy: Proxy | None = None,
+    ) -> None:
         self._host, self._port, self._tls, self._proxy = host, port, tls, proxy
         self._limit, self._keepalive = limit, keepalive
         self._idle: list[Connection] = []
@@ -56,8 +64,9 @@ class ConnectionPool:
             connection.close()
         return None
 
-    async def _connect(self, loop: asyncio.AbstractEventLoop, provider: str,
-                       connect_timeout: float | None) -> Connection:
+    async def _connect(
+        self, loop: asyncio.AbstractEventLoop, provider: str, connect_timeout: float | None
+    ) -> Connection:
         connection = Connection(loop, self)
         connection.in_use, connection.reused = True, False
         self._open += 1
@@ -66,7 +75,10 @@ class ConnectionPool:
                 proxy = self._proxy
                 if proxy is None:
                     await loop.create_connection(
-                        lambda: connection, self._host, self._port, ssl=self._tls,
+                        lambda: connection,
+                        self._host,
+                        self._port,
+                        ssl=self._tls,
                         server_hostname=self._host if self._tls is not None else None,
                     )
                 elif self._tls is None:  # http through the proxy: requests in absolute form (client.py)
@@ -74,8 +86,9 @@ class ConnectionPool:
                 else:  # https: a CONNECT tunnel, then TLS to the upstream over it
                     tunnel = await open_tunnel(proxy, self._host, self._port, provider=provider)
                     try:
-                        await loop.create_connection(lambda: connection, sock=tunnel, ssl=self._tls,
-                                                     server_hostname=self._host)
+                        await loop.create_connection(
+                            lambda: connection, sock=tunnel, ssl=self._tls, server_hostname=self._host
+                        )
                     except BaseException:
                         tunnel.close()
                         raise
@@ -96,12 +109,16 @@ class ConnectionPool:
         (its userinfo, path or query may hold a key), never the proxy's credentials."""
         said = f"Could not connect to provider '{provider}': "
         if isinstance(exc, ssl.SSLCertVerificationError):
-            return UpstreamConnectionFailed(provider=provider, raw_message=f"{said}its TLS certificate was not "
-                                            f"accepted ({exc.verify_message}); a private or corporate CA goes in "
-                                            "the provider's tls.ca_bundle")
+            return UpstreamConnectionFailed(
+                provider=provider,
+                raw_message=f"{said}its TLS certificate was not "
+                f"accepted ({exc.verify_message}); a private or corporate CA goes in "
+                "the provider's tls.ca_bundle",
+            )
         if isinstance(exc, ssl.SSLError):
-            return UpstreamConnectionFailed(provider=provider, raw_message=f"{said}the TLS handshake failed "
-                                            f"({exc.reason or type(exc).__name__})")
+            return UpstreamConnectionFailed(
+                provider=provider, raw_message=f"{said}the TLS handshake failed ({exc.reason or type(exc).__name__})"
+            )
         if self._proxy is not None and self._tls is None:  # the socket was to the proxy
             return unreachable_proxy(self._proxy, provider)
         host = f"[{self._host}]" if ":" in self._host else self._host

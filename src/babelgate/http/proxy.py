@@ -33,8 +33,10 @@ from babelgate.errors import UpstreamConnectionFailed
 
 _HEAD_LIMIT: Final = 16 * 1024
 # What a refusal most often means, said beside its status.
-_REFUSALS: Final = {407: ": the proxy wants credentials, or other ones, in the proxy URL",
-                    403: ": the proxy's policy forbids this destination"}
+_REFUSALS: Final = {
+    407: ": the proxy wants credentials, or other ones, in the proxy URL",
+    403: ": the proxy's policy forbids this destination",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +70,7 @@ def parse_proxy(url: str) -> Proxy:
     return Proxy(parts.hostname, port, authorization)
 
 
-def environment_proxy(scheme: str, host: str, port: int,
-                      environ: Mapping[str, str] | None = None) -> Proxy | None:
+def environment_proxy(scheme: str, host: str, port: int, environ: Mapping[str, str] | None = None) -> Proxy | None:
     """The proxy the environment names for this origin, or None."""
     if _loopback(host):
         return None
@@ -161,8 +162,10 @@ async def open_tunnel(proxy: Proxy, host: str, port: int, *, provider: str) -> s
             head += data
     except OSError:
         sock.close()
-        raise UpstreamConnectionFailed(provider=provider, raw_message=f"Could not connect to provider '{provider}': "
-                                       f"the proxy {proxy.label} closed the tunnel") from None
+        raise UpstreamConnectionFailed(
+            provider=provider,
+            raw_message=f"Could not connect to provider '{provider}': the proxy {proxy.label} closed the tunnel",
+        ) from None
     except BaseException:
         sock.close()
         raise
@@ -171,9 +174,11 @@ async def open_tunnel(proxy: Proxy, host: str, port: int, *, provider: str) -> s
     if not 200 <= status < 300:
         sock.close()
         raise UpstreamConnectionFailed(
-            provider=provider, raw_message=f"Could not connect to provider '{provider}': the proxy {proxy.label} "
-                                           f"refused the tunnel to {host}:{port} (HTTP {status or 'garbage'}"
-                                           f"{_REFUSALS.get(status, '')})")
+            provider=provider,
+            raw_message=f"Could not connect to provider '{provider}': the proxy {proxy.label} "
+            f"refused the tunnel to {host}:{port} (HTTP {status or 'garbage'}"
+            f"{_REFUSALS.get(status, '')})",
+        )
     return sock
 
 
@@ -200,5 +205,7 @@ async def _connect(loop: asyncio.AbstractEventLoop, proxy: Proxy, provider: str)
 
 
 def unreachable_proxy(proxy: Proxy, provider: str) -> UpstreamConnectionFailed:
-    return UpstreamConnectionFailed(provider=provider, raw_message=f"Could not connect to provider '{provider}': "
-                                    f"the proxy {proxy.label} is unreachable")
+    return UpstreamConnectionFailed(
+        provider=provider,
+        raw_message=f"Could not connect to provider '{provider}': the proxy {proxy.label} is unreachable",
+    )

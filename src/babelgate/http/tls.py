@@ -23,12 +23,17 @@ _contexts: dict[tuple[object, ...], ssl.SSLContext] = {}
 _warned: set[tuple[str, tuple[object, ...]]] = set()
 
 
-def tls_context(*, provider: str, verify: bool = True, ca_bundle: str | None = None,
-                client_cert: str | None = None, client_key: str | None = None) -> ssl.SSLContext:
+def tls_context(
+    *,
+    provider: str,
+    verify: bool = True,
+    ca_bundle: str | None = None,
+    client_cert: str | None = None,
+    client_key: str | None = None,
+) -> ssl.SSLContext:
     """Raises ValueError naming the setting (`ca_bundle`, `client_cert`, `client_key`) that could not
     be read."""
-    key = (verify, _state("ca_bundle", ca_bundle), _state("client_cert", client_cert),
-           _state("client_key", client_key))
+    key = (verify, _state("ca_bundle", ca_bundle), _state("client_cert", client_cert), _state("client_key", client_key))
     context = _contexts.get(key)
     if context is None:
         context = _build(verify=verify, ca_bundle=ca_bundle, client_cert=client_cert, client_key=client_key)
@@ -39,8 +44,9 @@ def tls_context(*, provider: str, verify: bool = True, ca_bundle: str | None = N
         # Once per provider and setting: not again for the same setting at a reload or when the
         # CLI builds the gateway a second time in its worker.
         _warned.add((provider, key))
-        log.warning("provider %s: TLS verification is off; anyone on the path can read and change its traffic",
-                    provider)
+        log.warning(
+            "provider %s: TLS verification is off; anyone on the path can read and change its traffic", provider
+        )
     return context
 
 
@@ -55,24 +61,27 @@ def _state(name: str, path: str | None) -> tuple[str, int, int] | None:
     return os.path.abspath(path), stat.st_size, stat.st_mtime_ns
 
 
-def _build(*, verify: bool, ca_bundle: str | None, client_cert: str | None,
-           client_key: str | None) -> ssl.SSLContext:
+def _build(*, verify: bool, ca_bundle: str | None, client_cert: str | None, client_key: str | None) -> ssl.SSLContext:
     try:
         # A bundle replaces the system's CAs, as curl's --cacert and requests' verify=PATH do.
         context = ssl.create_default_context(cafile=ca_bundle)
     except (OSError, ssl.SSLError) as exc:
-        raise ValueError(f"tls.ca_bundle: cannot read {ca_bundle!r} as PEM certificates ({type(exc).__name__})"
-                         ) from None
+        raise ValueError(
+            f"tls.ca_bundle: cannot read {ca_bundle!r} as PEM certificates ({type(exc).__name__})"
+        ) from None
     if client_cert is not None:
         try:
             # Without a password callback OpenSSL would ask for an encrypted key's on the terminal.
             context.load_cert_chain(client_cert, client_key, password=_no_password)
         except _EncryptedKey:
-            raise ValueError(f"tls.{'client_key' if client_key else 'client_cert'}: the private key is encrypted; "
-                             "give it unencrypted, in a file only the gateway can read") from None
+            raise ValueError(
+                f"tls.{'client_key' if client_key else 'client_cert'}: the private key is encrypted; "
+                "give it unencrypted, in a file only the gateway can read"
+            ) from None
         except (OSError, ssl.SSLError) as exc:
-            raise ValueError(f"tls.client_cert: cannot load {client_cert!r} with its key "
-                             f"({type(exc).__name__})") from None
+            raise ValueError(
+                f"tls.client_cert: cannot load {client_cert!r} with its key ({type(exc).__name__})"
+            ) from None
     elif client_key is not None:
         raise ValueError("tls.client_key: set client_cert too (the key alone is no certificate)")
     if not verify:

@@ -33,13 +33,27 @@ _TOKEN_BUCKETS: Final = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 10
 _DURATION_BUCKETS: Final = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 _TTFT_BUCKETS: Final = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 # The conventions' well-known `gen_ai.provider.name` values, by provider type.
-GEN_AI_PROVIDERS: Final = {"openai": "openai", "anthropic": "anthropic", "gemini": "gcp.gemini",
-                           "mistral": "mistral_ai", "ollama": "ollama"}
+GEN_AI_PROVIDERS: Final = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "gemini": "gcp.gemini",
+    "mistral": "mistral_ai",
+    "ollama": "ollama",
+}
 # `gen_ai.operation.name` by route; other routes use their own name.
-OPERATIONS: Final = {"chat.completions": "chat", "messages": "chat", "responses.create": "chat",
-                     "responses.websocket": "chat", "responses.compact": "chat", "ollama.chat": "chat",
-                     "completions": "text_completion", "ollama.generate": "text_completion",
-                     "embeddings": "embeddings", "ollama.embed": "embeddings", "ollama.embeddings": "embeddings"}
+OPERATIONS: Final = {
+    "chat.completions": "chat",
+    "messages": "chat",
+    "responses.create": "chat",
+    "responses.websocket": "chat",
+    "responses.compact": "chat",
+    "ollama.chat": "chat",
+    "completions": "text_completion",
+    "ollama.generate": "text_completion",
+    "embeddings": "embeddings",
+    "ollama.embed": "embeddings",
+    "ollama.embeddings": "embeddings",
+}
 
 
 class Observation(NamedTuple):
@@ -62,39 +76,79 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         labels = ("route", "provider", "model", "status")
         self.requests = Counter("babelgate_requests", "Requests handled", (*labels, "key_id"), registry=self.registry)
-        self.errors = Counter("babelgate_errors", "Requests that ended in an error",
-                              (*labels, "code"), registry=self.registry)
-        self.latency = Histogram("babelgate_request_duration_seconds", "Time from request to last byte",
-                                 ("route", "provider", "model"), buckets=_BUCKETS, registry=self.registry)
-        self.tokens = Counter("babelgate_tokens", "Tokens reported by upstreams",
-                              ("provider", "model", "kind"), registry=self.registry)
+        self.errors = Counter(
+            "babelgate_errors", "Requests that ended in an error", (*labels, "code"), registry=self.registry
+        )
+        self.latency = Histogram(
+            "babelgate_request_duration_seconds",
+            "Time from request to last byte",
+            ("route", "provider", "model"),
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.tokens = Counter(
+            "babelgate_tokens", "Tokens reported by upstreams", ("provider", "model", "kind"), registry=self.registry
+        )
         gen_ai = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_response_model")
-        self.token_usage = Histogram("gen_ai_client_token_usage", "Tokens used per request (GenAI conventions)",
-                                     (*gen_ai, "gen_ai_token_type", "route", "key_id"), buckets=_TOKEN_BUCKETS,
-                                     registry=self.registry)
-        self.duration = Histogram("gen_ai_server_request_duration_seconds",
-                                  "Time from request to last byte (GenAI conventions)",
-                                  (*gen_ai, "error_type", "route", "key_id"), buckets=_DURATION_BUCKETS,
-                                  registry=self.registry)
-        self.ttft = Histogram("gen_ai_server_time_to_first_token_seconds",
-                              "Time from request to the answer's first byte (GenAI conventions)",
-                              (*gen_ai, "route", "key_id"), buckets=_TTFT_BUCKETS, registry=self.registry)
+        self.token_usage = Histogram(
+            "gen_ai_client_token_usage",
+            "Tokens used per request (GenAI conventions)",
+            (*gen_ai, "gen_ai_token_type", "route", "key_id"),
+            buckets=_TOKEN_BUCKETS,
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "gen_ai_server_request_duration_seconds",
+            "Time from request to last byte (GenAI conventions)",
+            (*gen_ai, "error_type", "route", "key_id"),
+            buckets=_DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.ttft = Histogram(
+            "gen_ai_server_time_to_first_token_seconds",
+            "Time from request to the answer's first byte (GenAI conventions)",
+            (*gen_ai, "route", "key_id"),
+            buckets=_TTFT_BUCKETS,
+            registry=self.registry,
+        )
         # The router's decisions (routing/router.py), by provider and model, never by key.
-        self.routing = Counter("babelgate_routing_events", "Retries, fallbacks and key cool-downs",
-                               ("event", "provider", "model"), registry=self.registry)
-        self.cache = Counter("babelgate_cache_events", "Response cache lookups and stores (hit, miss, store)",
-                             ("event", "model"), registry=self.registry)
-        self.circuit_open = Gauge("babelgate_circuit_open", "1 while a deployment's circuit is open",
-                                  ("provider", "model"), registry=self.registry)
-        self.ledger_depth = Gauge("babelgate_ledger_queue_depth", "Ledger rows waiting to be written (in memory, "
-                                  "being retried, spooled)", registry=self.registry)
+        self.routing = Counter(
+            "babelgate_routing_events",
+            "Retries, fallbacks and key cool-downs",
+            ("event", "provider", "model"),
+            registry=self.registry,
+        )
+        self.cache = Counter(
+            "babelgate_cache_events",
+            "Response cache lookups and stores (hit, miss, store)",
+            ("event", "model"),
+            registry=self.registry,
+        )
+        self.circuit_open = Gauge(
+            "babelgate_circuit_open",
+            "1 while a deployment's circuit is open",
+            ("provider", "model"),
+            registry=self.registry,
+        )
+        self.ledger_depth = Gauge(
+            "babelgate_ledger_queue_depth",
+            "Ledger rows waiting to be written (in memory, being retried, spooled)",
+            registry=self.registry,
+        )
         # reason: queue_full (the store fell behind past ledger.queue_limit), shutdown (neither written
         # nor spooled when the gateway stopped). Each reason reads 0 from the start.
-        self.ledger_dropped = Gauge("babelgate_ledger_dropped", "Ledger rows dropped (since start), by reason",
-                                    ("reason",), registry=self.registry)
+        self.ledger_dropped = Gauge(
+            "babelgate_ledger_dropped",
+            "Ledger rows dropped (since start), by reason",
+            ("reason",),
+            registry=self.registry,
+        )
         # With several workers, gauges read their largest value: 1 while any worker reaches Redis.
-        self.redis_up = Gauge("babelgate_redis_up", "1 while Redis answers (its breaker is closed), 0 while state "
-                              "is kept per instance", registry=self.registry)
+        self.redis_up = Gauge(
+            "babelgate_redis_up",
+            "1 while Redis answers (its breaker is closed), 0 while state is kept per instance",
+            registry=self.registry,
+        )
         self.workers: WorkerMetrics | None = None  # with several worker processes: all of them in /metrics
         self._pending: deque[Observation] = deque()
         # labels() looks up a child under a lock each time; one lookup per label set is enough.
@@ -143,18 +197,24 @@ class Metrics:
 
     def _make_children(self, o: Observation) -> tuple[Any, ...]:
         status = str(o.status)
-        own = (self.requests.labels(o.route, o.provider, o.model, status, o.key_id),
-               self.latency.labels(o.route, o.provider, o.model),
-               self.tokens.labels(o.provider, o.model, "prompt"), self.tokens.labels(o.provider, o.model, "completion"))
+        own = (
+            self.requests.labels(o.route, o.provider, o.model, status, o.key_id),
+            self.latency.labels(o.route, o.provider, o.model),
+            self.tokens.labels(o.provider, o.model, "prompt"),
+            self.tokens.labels(o.provider, o.model, "completion"),
+        )
         if not o.requested_model or not o.provider:
             return (*own, None, None, None, None)  # no model was called: nothing for the GenAI family
         provider = GEN_AI_PROVIDERS.get(o.provider_type, o.provider_type or o.provider)
         gen_ai = (OPERATIONS.get(o.route, o.route), provider, o.requested_model, o.model)
         error_type = o.error_code if o.status >= 400 else ""
-        return (*own, self.duration.labels(*gen_ai, error_type, o.route, o.key_id),
-                self.ttft.labels(*gen_ai, o.route, o.key_id),
-                self.token_usage.labels(*gen_ai, "input", o.route, o.key_id),
-                self.token_usage.labels(*gen_ai, "output", o.route, o.key_id))
+        return (
+            *own,
+            self.duration.labels(*gen_ai, error_type, o.route, o.key_id),
+            self.ttft.labels(*gen_ai, o.route, o.key_id),
+            self.token_usage.labels(*gen_ai, "input", o.route, o.key_id),
+            self.token_usage.labels(*gen_ai, "output", o.route, o.key_id),
+        )
 
     def share_with_workers(self, directory: str) -> None:
         self.workers = WorkerMetrics(directory, self.registry, self.flush)

@@ -60,8 +60,9 @@ class RequestRecord:
 
 
 class Tracing:
-    def __init__(self, endpoint: str, *, service_name: str = "babelgate", sample_ratio: float = 1.0,
-                 export_interval: float = 5.0) -> None:
+    def __init__(
+        self, endpoint: str, *, service_name: str = "babelgate", sample_ratio: float = 1.0, export_interval: float = 5.0
+    ) -> None:
         try:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
             from opentelemetry.sdk.resources import Resource
@@ -70,14 +71,17 @@ class Tracing:
             from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
             from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
         except ImportError:
-            raise ValueError("telemetry.otlp_endpoint: traces need the OpenTelemetry SDK "
-                             "(pip install 'babelgate[otel]')") from None
+            raise ValueError(
+                "telemetry.otlp_endpoint: traces need the OpenTelemetry SDK (pip install 'babelgate[otel]')"
+            ) from None
         if not endpoint.rstrip("/").endswith(_TRACES_PATH):
             endpoint = endpoint.rstrip("/") + _TRACES_PATH
-        self.provider = TracerProvider(resource=Resource.create({"service.name": service_name}),
-                                       sampler=ParentBasedTraceIdRatio(sample_ratio))
-        self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint),
-                                                            schedule_delay_millis=int(export_interval * 1000)))
+        self.provider = TracerProvider(
+            resource=Resource.create({"service.name": service_name}), sampler=ParentBasedTraceIdRatio(sample_ratio)
+        )
+        self.provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint), schedule_delay_millis=int(export_interval * 1000))
+        )
         self.tracer = self.provider.get_tracer("babelgate")
         self._propagator = TraceContextTextMapPropagator()
         self.endpoint = endpoint
@@ -91,13 +95,13 @@ class Tracing:
         def ns(moment: float) -> int:
             return offset + int(moment * 1e9)
 
-        parent = (self._propagator.extract({"traceparent": request.traceparent})
-                  if request.traceparent else None)
+        parent = self._propagator.extract({"traceparent": request.traceparent}) if request.traceparent else None
         operation = OPERATIONS.get(request.route, request.route)
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": operation,
             "gen_ai.request.model": request.requested_model,
-            "babelgate.route": request.route, "babelgate.request_id": request.request_id,
+            "babelgate.route": request.route,
+            "babelgate.request_id": request.request_id,
             "http.response.status_code": request.status,
         }
         if request.provider:
@@ -113,21 +117,33 @@ class Tracing:
             attributes["babelgate.cache_hit"] = True
         if request.error_code:
             attributes["error.type"] = request.error_code
-        span = self.tracer.start_span(f"{operation} {request.requested_model}", context=parent,
-                                      kind=SpanKind.SERVER, attributes=attributes, start_time=ns(request.started))
+        span = self.tracer.start_span(
+            f"{operation} {request.requested_model}",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+            start_time=ns(request.started),
+        )
         if request.status >= 500:
             span.set_status(Status(StatusCode.ERROR))
         inside = set_span_in_context(span)
         for attempt in attempts:
-            child: dict[str, Any] = {"gen_ai.operation.name": operation,
-                                     "gen_ai.provider.name": _provider(attempt.provider_type, attempt.provider),
-                                     "gen_ai.request.model": attempt.model, "babelgate.deployment": attempt.deployment,
-                                     "babelgate.outcome": attempt.outcome}
+            child: dict[str, Any] = {
+                "gen_ai.operation.name": operation,
+                "gen_ai.provider.name": _provider(attempt.provider_type, attempt.provider),
+                "gen_ai.request.model": attempt.model,
+                "babelgate.deployment": attempt.deployment,
+                "babelgate.outcome": attempt.outcome,
+            }
             if attempt.outcome != "ok":
                 child["error.type"] = attempt.outcome
-            attempt_span = self.tracer.start_span(f"{operation} {attempt.model}", context=inside,
-                                                  kind=SpanKind.CLIENT, attributes=child,
-                                                  start_time=ns(attempt.started))
+            attempt_span = self.tracer.start_span(
+                f"{operation} {attempt.model}",
+                context=inside,
+                kind=SpanKind.CLIENT,
+                attributes=child,
+                start_time=ns(attempt.started),
+            )
             if attempt.outcome != "ok":
                 attempt_span.set_status(Status(StatusCode.ERROR))
             attempt_span.end(end_time=ns(attempt.ended))
@@ -146,5 +162,9 @@ def _provider(provider_type: str, name: str) -> str:
 
 def endpoint_from(configured: str | None, environ: Mapping[str, str]) -> str | None:
     """The configured endpoint, else the OpenTelemetry environment's."""
-    return (configured or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-            or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None)
+    return (
+        configured
+        or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or None
+    )

@@ -34,8 +34,15 @@ Sample = tuple[str, dict[str, str], float]
 
 
 def snapshot(registry: CollectorRegistry) -> list[dict[str, Any]]:
-    return [{"name": family.name, "type": family.type, "help": family.documentation,
-             "samples": [(s.name, s.labels, s.value) for s in family.samples]} for family in registry.collect()]
+    return [
+        {
+            "name": family.name,
+            "type": family.type,
+            "help": family.documentation,
+            "samples": [(s.name, s.labels, s.value) for s in family.samples],
+        }
+        for family in registry.collect()
+    ]
 
 
 class WorkerMetrics:
@@ -76,8 +83,9 @@ class WorkerMetrics:
         """This worker's registry and every other live worker's last snapshot, summed."""
         families: dict[str, dict[str, Any]] = {}
         for family in [*snapshot(self.registry), *self._others()]:
-            merged = families.setdefault(family["name"], {"type": family["type"], "help": family["help"],
-                                                          "samples": {}})
+            merged = families.setdefault(
+                family["name"], {"type": family["type"], "help": family["help"], "samples": {}}
+            )
             samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = merged["samples"]
             gauge = family["type"] == "gauge"
             for name, labels, value in family["samples"]:

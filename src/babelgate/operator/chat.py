@@ -32,9 +32,14 @@ class Reply:
     def summary(self, started: float, ended: float) -> dict[str, Any]:
         cost = self.headers.get("x-babelgate-cost-usd")
         return {
-            "answer": self.text, "reasoning": self.reasoning or None, "tool_calls": self.tool_calls,
-            "finish_reason": self.finish_reason, "model": self.model, "route": self.headers.get("x-babelgate-route"),
-            "request_id": self.headers.get("x-request-id"), "usage": self.usage,
+            "answer": self.text,
+            "reasoning": self.reasoning or None,
+            "tool_calls": self.tool_calls,
+            "finish_reason": self.finish_reason,
+            "model": self.model,
+            "route": self.headers.get("x-babelgate-route"),
+            "request_id": self.headers.get("x-request-id"),
+            "usage": self.usage,
             "cost_usd": float(cost) if cost is not None else None,
             "ttft_ms": round((self.first_token_at - started) * 1000, 1) if self.first_token_at else None,
             "total_ms": round((ended - started) * 1000, 1),
@@ -42,16 +47,21 @@ class Reply:
 
 
 def add_chat(commands: Any, common: argparse.ArgumentParser) -> None:
-    chat = commands.add_parser("chat", parents=[common], help="send a prompt through a gateway and show what served it",
-                               description=__doc__)
+    chat = commands.add_parser(
+        "chat", parents=[common], help="send a prompt through a gateway and show what served it", description=__doc__
+    )
     chat.add_argument("prompt", nargs="*", help="the prompt (default: read from stdin; '-' reads stdin too)")
     chat.add_argument("--host", help="the gateway's host (with --port, instead of --url)")
     chat.add_argument("--port", type=int, help="the gateway's port")
-    chat.add_argument("-m", "--model", default=os.environ.get("BABELGATE_MODEL"),
-                      help="the model to ask (default: $BABELGATE_MODEL)")
+    chat.add_argument(
+        "-m", "--model", default=os.environ.get("BABELGATE_MODEL"), help="the model to ask (default: $BABELGATE_MODEL)"
+    )
     chat.add_argument("-s", "--stream", action="store_true", help="stream the answer as it is written")
-    chat.add_argument("--key", default=os.environ.get("BABELGATE_API_KEY"),
-                      help="a gateway key, when the gateway needs one (default: $BABELGATE_API_KEY)")
+    chat.add_argument(
+        "--key",
+        default=os.environ.get("BABELGATE_API_KEY"),
+        help="a gateway key, when the gateway needs one (default: $BABELGATE_API_KEY)",
+    )
     chat.add_argument("--system", help="a system prompt")
     chat.add_argument("--max-tokens", type=int, help="the most tokens the answer may have")
     chat.set_defaults(func=run_chat)
@@ -76,7 +86,8 @@ def run_chat(args: argparse.Namespace) -> int:
         problem("no prompt: give one as an argument or on stdin")
         return 2
     messages = ([{"role": "system", "content": args.system}] if args.system else []) + [
-        {"role": "user", "content": prompt}]
+        {"role": "user", "content": prompt}
+    ]
     body: dict[str, Any] = {"model": args.model, "messages": messages}
     if args.max_tokens is not None:
         body["max_tokens"] = args.max_tokens
@@ -114,9 +125,15 @@ def _complete(gateway: Gateway, body: dict[str, Any], reply: Reply, show: bool) 
     reply.finish_reason = choice.get("finish_reason")
     reply.reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
     reply.text = message.get("content") or ""
-    reply.tool_calls = [{"id": call.get("id", ""), "name": call["function"].get("name", ""),
-                         "arguments": call["function"].get("arguments", "")}
-                        for call in message.get("tool_calls") or [] if call.get("function")]
+    reply.tool_calls = [
+        {
+            "id": call.get("id", ""),
+            "name": call["function"].get("name", ""),
+            "arguments": call["function"].get("arguments", ""),
+        }
+        for call in message.get("tool_calls") or []
+        if call.get("function")
+    ]
     if show:
         if reply.reasoning:
             out.print(literal(reply.reasoning, "dim italic"))
@@ -139,8 +156,9 @@ def _stream(gateway: Gateway, body: dict[str, Any], reply: Reply, show: bool) ->
             break
         chunk = parsed(data, "the stream carried an event")
         if isinstance(chunk.get("error"), dict):  # the stream's error event: the answer is cut short
-            raise Failed(f"the stream failed: {chunk['error'].get('message', 'unknown error')}",
-                         code=chunk["error"].get("code"))
+            raise Failed(
+                f"the stream failed: {chunk['error'].get('message', 'unknown error')}", code=chunk["error"].get("code")
+            )
         reply.model = chunk.get("model") or reply.model
         reply.usage = chunk.get("usage") or reply.usage
         for choice in chunk.get("choices") or []:
@@ -197,8 +215,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
     if summary["route"]:
         parts.append(literal(f"route {summary['route']}"))
     if usage:
-        parts.append(literal(f"tokens {count(usage.get('prompt_tokens'))} in / "
-                             f"{count(usage.get('completion_tokens'))} out"))
+        parts.append(
+            literal(f"tokens {count(usage.get('prompt_tokens'))} in / {count(usage.get('completion_tokens'))} out")
+        )
     if summary["cost_usd"] is not None:
         parts.append(literal(f"cost {usd(summary['cost_usd'])}"))
     if summary["ttft_ms"] is not None:

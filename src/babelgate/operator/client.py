@@ -46,7 +46,8 @@ class Gateway:
     url: str
     key: str | None = None  # sent as `Authorization: Bearer`: a gateway key, or the master key
     _opener: urllib.request.OpenerDirector = field(
-        default_factory=lambda: urllib.request.build_opener(urllib.request.ProxyHandler({})), repr=False)
+        default_factory=lambda: urllib.request.build_opener(urllib.request.ProxyHandler({})), repr=False
+    )
 
     def call(self, method: str, path: str, body: Any = None, *, timeout: float = ADMIN_TIMEOUT) -> Answer:
         """A JSON call; its answer parsed, or Failed with the gateway's message."""
@@ -85,8 +86,9 @@ class Gateway:
             try:
                 yield from response
             except (OSError, http.client.HTTPException) as error:  # reset, or STREAM_GAP without a line
-                raise Failed(f"the connection to the gateway at {self.url} broke mid-answer: "
-                             f"{error or type(error).__name__}") from None
+                raise Failed(
+                    f"the connection to the gateway at {self.url} broke mid-answer: {error or type(error).__name__}"
+                ) from None
             finally:
                 connection.close()
 

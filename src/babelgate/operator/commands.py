@@ -17,10 +17,15 @@ def _options(*, admin: bool, inherited: bool) -> argparse.ArgumentParser:
     their own that would override the upper one's."""
     options = argparse.ArgumentParser(add_help=False)
     default: Any = argparse.SUPPRESS if inherited else None
-    options.add_argument("--url", default=default,
-                         help="the gateway (default: $BABELGATE_URL, else http://127.0.0.1:8080)")
-    options.add_argument("--json", action="store_true", default=argparse.SUPPRESS if inherited else False,
-                         help="print JSON alone on stdout, for scripts (the API's answer; chat: a summary object)")
+    options.add_argument(
+        "--url", default=default, help="the gateway (default: $BABELGATE_URL, else http://127.0.0.1:8080)"
+    )
+    options.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if inherited else False,
+        help="print JSON alone on stdout, for scripts (the API's answer; chat: a summary object)",
+    )
     if admin:
         options.add_argument("--master-key", default=default, help="the master key (default: $BABELGATE_MASTER_KEY)")
     return options

@@ -11,14 +11,23 @@ from rich.panel import Panel
 from babelgate.operator.client import Gateway, run_admin
 from babelgate.operator.render import STATE_STYLE, compose, count, literal, out, print_json, styled, table, usd
 
-_LIMITS = (("--label", str), ("--team", str), ("--rpm", int), ("--tpm", int), ("--max-concurrent", int),
-           ("--budget-usd", float), ("--budget-period", str), ("--expires-at", str))
+_LIMITS = (
+    ("--label", str),
+    ("--team", str),
+    ("--rpm", int),
+    ("--tpm", int),
+    ("--max-concurrent", int),
+    ("--budget-usd", float),
+    ("--budget-period", str),
+    ("--expires-at", str),
+)
 
 
 def add_keys(commands: Any, admin: argparse.ArgumentParser, admin_below: argparse.ArgumentParser) -> None:
     """`admin`: the options on `keys` itself; `admin_below`: the same on each action, without defaults."""
-    keys = commands.add_parser("keys", parents=[admin], help="create, list, update or revoke virtual keys (admin API)",
-                               description=__doc__)
+    keys = commands.add_parser(
+        "keys", parents=[admin], help="create, list, update or revoke virtual keys (admin API)", description=__doc__
+    )
     admin = admin_below
     actions = keys.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", parents=[admin], help="create a key; its secret is printed this once")
@@ -57,8 +66,9 @@ def run_keys(args: argparse.Namespace, gateway: Gateway) -> None:
         print_json(answer)
         return
     if args.action == "create":
-        secret = compose(literal(answer["key"], "bold"), "\n\n[yellow]Shown once: store it now.[/] The gateway keeps "
-                         "only its hash.")
+        secret = compose(
+            literal(answer["key"], "bold"), "\n\n[yellow]Shown once: store it now.[/] The gateway keeps only its hash."
+        )
         out.print(Panel(secret, title=f"key {answer['id']} created", title_align="left", expand=False))
     else:
         done = "revoked" if args.action == "revoke" else "updated"
@@ -72,14 +82,30 @@ def _print_keys(keys: list[dict[str, Any]]) -> None:
         return
     drawn = table("Id", "Key", "Label", "Team", "Models", "Limits", "Budget", "Expires", "State")
     for key in keys:
-        limits = ", ".join(f"{count(key[name])} {unit}" for name, unit in
-                           (("rpm", "rpm"), ("tpm", "tpm"), ("max_concurrent", "at once")) if key.get(name)) or "-"
-        budget = usd(key["budget_usd"]) + (f"/{key['budget_period']}" if key.get("budget_period") else "") \
-            if key.get("budget_usd") is not None else "-"
-        drawn.add_row(literal(key["id"]), literal(key["prefix"]), literal(key["label"] or "-"),
-                      literal(key["team"] or "-"), literal(",".join(key["models"]) or "*"), limits, budget,
-                      _date(key.get("expires_at")),
-                      styled("revoked" if key["revoked"] else "active", STATE_STYLE))
+        limits = (
+            ", ".join(
+                f"{count(key[name])} {unit}"
+                for name, unit in (("rpm", "rpm"), ("tpm", "tpm"), ("max_concurrent", "at once"))
+                if key.get(name)
+            )
+            or "-"
+        )
+        budget = (
+            usd(key["budget_usd"]) + (f"/{key['budget_period']}" if key.get("budget_period") else "")
+            if key.get("budget_usd") is not None
+            else "-"
+        )
+        drawn.add_row(
+            literal(key["id"]),
+            literal(key["prefix"]),
+            literal(key["label"] or "-"),
+            literal(key["team"] or "-"),
+            literal(",".join(key["models"]) or "*"),
+            limits,
+            budget,
+            _date(key.get("expires_at")),
+            styled("revoked" if key["revoked"] else "active", STATE_STYLE),
+        )
     out.print(drawn)
 
 

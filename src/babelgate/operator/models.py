@@ -13,8 +13,9 @@ from babelgate.operator.render import CIRCUIT_STYLE, STATE_STYLE, count, literal
 
 
 def add_models(commands: Any, admin: argparse.ArgumentParser) -> None:
-    models = commands.add_parser("models", parents=[admin], help="what routes where, and its health (admin API)",
-                                 description=__doc__)
+    models = commands.add_parser(
+        "models", parents=[admin], help="what routes where, and its health (admin API)", description=__doc__
+    )
     models.add_argument("--all", action="store_true", help="also the providers' own listings (provider/id)")
     models.set_defaults(func=run_admin, command_func=run_models)
 
@@ -30,14 +31,23 @@ def run_models(args: argparse.Namespace, gateway: Gateway) -> None:
         deployments = literal("\n").join(_deployment(d, len(model["deployments"]) > 1) for d in model["deployments"])
         pricing = model.get("pricing") or {}
         fallbacks = [*model["fallbacks"], *model["context_window_fallbacks"], *model["content_policy_fallbacks"]]
-        drawn.add_row(literal(model["id"], "bold"), literal(kind), deployments, literal(", ".join(fallbacks) or "-"),
-                      count(model.get("context_window")), _price(pricing.get("input")), _price(pricing.get("output")))
+        drawn.add_row(
+            literal(model["id"], "bold"),
+            literal(kind),
+            deployments,
+            literal(", ".join(fallbacks) or "-"),
+            count(model.get("context_window")),
+            _price(pricing.get("input")),
+            _price(pricing.get("output")),
+        )
     out.print(drawn)
     out.print()
     providers = table("Provider", "Type", "State", "Keys")
     for provider in answer["providers"]:
-        keys = literal(", ").join(literal(f"{key['key']} ").append_text(styled(key["state"], STATE_STYLE))
-                                  for key in provider.get("keys") or []) or literal("-")
+        keys = literal(", ").join(
+            literal(f"{key['key']} ").append_text(styled(key["state"], STATE_STYLE))
+            for key in provider.get("keys") or []
+        ) or literal("-")
         state = styled(provider["state"], STATE_STYLE)
         providers.add_row(literal(provider["name"], "bold"), literal(provider["type"]), state, keys)
     out.print(providers)

@@ -25,11 +25,19 @@ STATE_STYLE = {"ok": "green", "active": "green", "cooling_down": "yellow", "unre
 
 def table(*columns: str, title: str | None = None) -> Table:
     """A table in the commands' style; a column named with a leading '>' is right-aligned (numbers)."""
-    drawn = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False,
-                  show_edge=False, padding=(0, 2, 0, 0))
+    drawn = Table(
+        title=title,
+        title_justify="left",
+        header_style="bold",
+        box=None,
+        pad_edge=False,
+        show_edge=False,
+        padding=(0, 2, 0, 0),
+    )
     for column in columns:
-        drawn.add_column(column.lstrip(">"), justify="right" if column.startswith(">") else "left",
-                         no_wrap=column.startswith(">"))
+        drawn.add_column(
+            column.lstrip(">"), justify="right" if column.startswith(">") else "left", no_wrap=column.startswith(">")
+        )
     return drawn
 
 
@@ -51,8 +59,7 @@ def literal(value: str, style: str = "") -> Text:
 
 def compose(*parts: str | Text) -> Text:
     """One line of markup written here (`str`) and values as written (`Text`)."""
-    return Text.assemble(*(Text.from_markup(part, emoji=False) if isinstance(part, str) else part
-                           for part in parts))
+    return Text.assemble(*(Text.from_markup(part, emoji=False) if isinstance(part, str) else part for part in parts))
 
 
 def count(value: float | None) -> str:

@@ -18,10 +18,12 @@ _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def add_usage(commands: Any, admin: argparse.ArgumentParser) -> None:
-    usage = commands.add_parser("usage", parents=[admin], help="a usage summary for a period (admin API)",
-                                description=__doc__)
-    usage.add_argument("--since", default="24h",
-                       help="start: RFC 3339, unix seconds, or a time ago such as 30m, 24h, 7d (default 24h)")
+    usage = commands.add_parser(
+        "usage", parents=[admin], help="a usage summary for a period (admin API)", description=__doc__
+    )
+    usage.add_argument(
+        "--since", default="24h", help="start: RFC 3339, unix seconds, or a time ago such as 30m, 24h, 7d (default 24h)"
+    )
     usage.add_argument("--until", help="end, in the same forms (default: now)")
     usage.add_argument("--by", default="model", help=f"group by, comma-separated: {', '.join(GROUPS)} (default model)")
     for name in ("key", "team", "model", "provider"):
@@ -32,8 +34,11 @@ def add_usage(commands: Any, admin: argparse.ArgumentParser) -> None:
 def run_usage(args: argparse.Namespace, gateway: Gateway) -> None:
     now = time.time()
     period = {"since": moment(args.since, now), "until": moment(args.until, now) if args.until else None}
-    filters = {name: getattr(args, f"only_{name}") for name in ("key", "team", "model", "provider")
-               if getattr(args, f"only_{name}")}
+    filters = {
+        name: getattr(args, f"only_{name}")
+        for name in ("key", "team", "model", "provider")
+        if getattr(args, f"only_{name}")
+    }
     groups = [name.strip() for name in args.by.split(",") if name.strip()]
     query = {**{k: v for k, v in period.items() if v is not None}, **filters}
     rows = gateway.call("GET", "/admin/usage?" + _encode({**query, "group_by": ",".join(groups)})).body
@@ -43,15 +48,30 @@ def run_usage(args: argparse.Namespace, gateway: Gateway) -> None:
         return
     since = datetime.datetime.fromtimestamp(rows["since"]).strftime("%Y-%m-%d %H:%M")
     until = datetime.datetime.fromtimestamp(rows["until"]).strftime("%Y-%m-%d %H:%M")
-    drawn = table(*groups, ">Requests", ">Errors", ">Prompt", ">Completion", ">Cost", ">p50", ">p95", ">p99",
-                  ">TTFT p50", ">TTFT p99", title=f"usage {since} → {until}")
+    drawn = table(
+        *groups,
+        ">Requests",
+        ">Errors",
+        ">Prompt",
+        ">Completion",
+        ">Cost",
+        ">p50",
+        ">p95",
+        ">p99",
+        ">TTFT p50",
+        ">TTFT p99",
+        title=f"usage {since} → {until}",
+    )
     for row in rows["data"]:
-        drawn.add_row(*(literal(str(row.get(name) if row.get(name) not in (None, "") else "-")) for name in groups),
-                      *_figures(row))
+        drawn.add_row(
+            *(literal(str(row.get(name) if row.get(name) not in (None, "") else "-")) for name in groups),
+            *_figures(row),
+        )
     if totals["data"]:
         drawn.add_section()
-        drawn.add_row("[bold]total[/]", *([""] * (len(groups) - 1)), *(f"[bold]{cell}[/]" for cell in
-                                                                        _figures(totals["data"][0])))
+        drawn.add_row(
+            "[bold]total[/]", *([""] * (len(groups) - 1)), *(f"[bold]{cell}[/]" for cell in _figures(totals["data"][0]))
+        )
     if not rows["data"]:
         out.print(f"[dim]no requests between {since} and {until}[/]")
         return
@@ -61,9 +81,18 @@ def run_usage(args: argparse.Namespace, gateway: Gateway) -> None:
 def _figures(row: dict[str, Any]) -> list[str]:
     errors = count(row["errors"]) + (f" ({percent(row['error_rate'])})" if row["errors"] else "")
     latency, ttft = row["latency_ms"], row["ttft_ms"]
-    return [count(row["requests"]), errors, count(row["prompt_tokens"]), count(row["completion_tokens"]),
-            usd(row["cost_usd"]), ms(latency["p50"]), ms(latency["p95"]), ms(latency["p99"]), ms(ttft["p50"]),
-            ms(ttft["p99"])]
+    return [
+        count(row["requests"]),
+        errors,
+        count(row["prompt_tokens"]),
+        count(row["completion_tokens"]),
+        usd(row["cost_usd"]),
+        ms(latency["p50"]),
+        ms(latency["p95"]),
+        ms(latency["p99"]),
+        ms(ttft["p50"]),
+        ms(ttft["p99"]),
+    ]
 
 
 def moment(text: str, now: float) -> float:
@@ -78,8 +107,9 @@ def moment(text: str, now: float) -> float:
     try:
         return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
-        raise UsageError(f"{text!r} is not a time: use RFC 3339, unix seconds, or a time ago such as 24h "
-                         "or 7d") from None
+        raise UsageError(
+            f"{text!r} is not a time: use RFC 3339, unix seconds, or a time ago such as 24h or 7d"
+        ) from None
 
 
 def _encode(query: dict[str, Any]) -> str:

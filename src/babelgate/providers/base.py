@@ -158,8 +158,7 @@ class Provider(Protocol):
         """Only when `accepts_completions`: a legacy completions body, relayed."""
         ...
 
-    def forward_completions_stream(self, body: dict[str, Any], model: str, notes: CallNotes
-                                   ) -> AsyncIterator[bytes]:
+    def forward_completions_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
         """Only when `accepts_completions`: the upstream's completion SSE frames, relayed."""
         ...
 
@@ -220,8 +219,7 @@ class ProviderDefaults:
     async def forward_completions(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
         raise NotImplementedError(f"{type(self).__name__} has no legacy completions API")
 
-    def forward_completions_stream(self, body: dict[str, Any], model: str, notes: CallNotes
-                                   ) -> AsyncIterator[bytes]:
+    def forward_completions_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
         raise NotImplementedError(f"{type(self).__name__} has no legacy completions API")
 
 

@@ -105,14 +105,21 @@ class KeyPool(Generic[T]):
         self._resting[index] = max(until, self._resting.get(index, 0.0))
         for listener in rest_listeners:
             listener(self.provider, self._labels[index], until)
-        log.info("upstream key %s of provider %s rests %.1f s after a 429", self._labels[index], self.provider,
-                 until - time.time())
+        log.info(
+            "upstream key %s of provider %s rests %.1f s after a 429",
+            self._labels[index],
+            self.provider,
+            until - time.time(),
+        )
 
     def reject(self, index: int) -> None:
         if index not in self._rejected:
             self._rejected.add(index)
-            log.warning("upstream key %s of provider %s was rejected (401/403): taken out until a reload",
-                        self._labels[index], self.provider)
+            log.warning(
+                "upstream key %s of provider %s was rejected (401/403): taken out until a reload",
+                self._labels[index],
+                self.provider,
+            )
 
     def learn_rest(self, label: str, until: float) -> None:
         """Another gateway instance rested this key (routing/shared.py)."""
@@ -123,9 +130,17 @@ class KeyPool(Generic[T]):
     def states(self) -> list[dict[str, Any]]:
         """Each key's label and state (`ok`, `cooling_down`, `rejected`), for /health."""
         now = time.time()
-        return [{"key": label, "state": "rejected" if i in self._rejected
-                 else "cooling_down" if self._resting.get(i, 0.0) > now else "ok"}
-                for i, label in enumerate(self._labels)]
+        return [
+            {
+                "key": label,
+                "state": "rejected"
+                if i in self._rejected
+                else "cooling_down"
+                if self._resting.get(i, 0.0) > now
+                else "ok",
+            }
+            for i, label in enumerate(self._labels)
+        ]
 
     def __len__(self) -> int:
         return len(self._items)

@@ -16,11 +16,21 @@ from babelgate.providers import PROVIDER_TYPES
 START: Final = "<!-- capability-matrix:start -->"
 END: Final = "<!-- capability-matrix:end -->"
 COLUMNS: Final = (
-    ("text", "text"), ("streaming", "stream"), ("tools", "tools"), ("streamed_tools", "streamed tools"),
-    ("structured_output", "structured output"), ("images_in", "images in"), ("images_out", "images out"),
-    ("audio_in", "audio in"), ("reasoning", "reasoning"), ("embeddings", "embeddings"),
-    ("image_generation", "image generation"), ("image_edits", "image edits"), ("transcription", "transcription"),
-    ("speech", "speech"), ("hosted_tools", "hosted tools"),
+    ("text", "text"),
+    ("streaming", "stream"),
+    ("tools", "tools"),
+    ("streamed_tools", "streamed tools"),
+    ("structured_output", "structured output"),
+    ("images_in", "images in"),
+    ("images_out", "images out"),
+    ("audio_in", "audio in"),
+    ("reasoning", "reasoning"),
+    ("embeddings", "embeddings"),
+    ("image_generation", "image generation"),
+    ("image_edits", "image edits"),
+    ("transcription", "transcription"),
+    ("speech", "speech"),
+    ("hosted_tools", "hosted tools"),
 )
 
 

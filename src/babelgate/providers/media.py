@@ -326,8 +326,10 @@ def check_content_type(header: str | None, policy: MediaPolicy) -> str:
         raise _Refused("the media host sent no Content-Type")
     if not MIME_TYPE.fullmatch(mime_type):
         raise _Refused("the media host sent an invalid Content-Type")
-    if not any(mime_type.startswith(allowed) if allowed.endswith("/") else mime_type == allowed
-               for allowed in policy.allowed_types):
+    if not any(
+        mime_type.startswith(allowed) if allowed.endswith("/") else mime_type == allowed
+        for allowed in policy.allowed_types
+    ):
         raise _Refused(f"media of type {mime_type} is not accepted")
     return mime_type
 

@@ -46,12 +46,17 @@ def error_for_status(
     param = _field(param, scrub)
     if status in (401, 403):
         # Never relay the upstream's words here: they may quote part of our key.
-        return UpstreamAuthFailed(provider=provider, status=status,
-                                  error_type="authentication_error" if status == 401 else "permission_error")
+        return UpstreamAuthFailed(
+            provider=provider, status=status, error_type="authentication_error" if status == 401 else "permission_error"
+        )
     if status == 429:
-        return UpstreamRateLimited(provider=provider, retry_after=retry_after, raw_message=message,
-                                   upstream_status=status,
-                                   code=code if code in ("insufficient_quota", "rate_limit_exceeded") else None)
+        return UpstreamRateLimited(
+            provider=provider,
+            retry_after=retry_after,
+            raw_message=message,
+            upstream_status=status,
+            code=code if code in ("insufficient_quota", "rate_limit_exceeded") else None,
+        )
     if status == 408 or status == 504:
         return UpstreamTimeout(provider=provider, phase=f"HTTP {status}", upstream_status=status)
     if status in (503, 529):
@@ -61,7 +66,11 @@ def error_for_status(
         if code is None and status == 400 and message and _says_too_long(message):
             code = CONTEXT_LENGTH_EXCEEDED  # the router's context-window fallbacks go by it
         return UpstreamRejected(
-            provider=provider, status=relayed, raw_message=message or None, code=code, param=param,
+            provider=provider,
+            status=relayed,
+            raw_message=message or None,
+            code=code,
+            param=param,
             error_type=_REJECTED_TYPE.get(relayed) if relayed != 400 else "invalid_request_error",
         )
     return UpstreamError(provider=provider, upstream_status=status)
@@ -80,8 +89,13 @@ CONTEXT_LENGTH_EXCEEDED: Final = "context_length_exceeded"  # OpenAI's code, giv
 # count (…) exceeds the maximum number of tokens allowed"; Mistral and OpenAI-compatible servers:
 # "… maximum context length …"). The one place the gateway reads an upstream's words: no status or
 # type tells this refusal apart, and a fallback to a larger model depends on it.
-_TOO_LONG: Final = ("prompt is too long", "exceeds the maximum number of tokens", "maximum context length",
-                    "context length exceeded", "context window")
+_TOO_LONG: Final = (
+    "prompt is too long",
+    "exceeds the maximum number of tokens",
+    "maximum context length",
+    "context length exceeded",
+    "context window",
+)
 
 
 def _says_too_long(message: str) -> bool:

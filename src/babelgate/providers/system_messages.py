@@ -21,8 +21,9 @@ OPEN_TAG: Final = "<system-reminder>\n"
 CLOSE_TAG: Final = "\n</system-reminder>"
 
 
-def place_system_messages(messages: list[Message], adjusted: list[str], *,
-                          accepted_after: frozenset[str] = frozenset()) -> list[Message]:
+def place_system_messages(
+    messages: list[Message], adjusted: list[str], *, accepted_after: frozenset[str] = frozenset()
+) -> list[Message]:
     """`messages` with every system or developer message that follows the conversation's first
     other message turned into a user message — unless the message before it has a role in
     `accepted_after` (where the upstream takes a system message there) and it is not the last one

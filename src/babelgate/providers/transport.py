@@ -19,8 +19,15 @@ from babelgate.streaming import SSEDecoder, SSEEvent, parse_frame
 
 
 class ErrorMapper(Protocol):
-    def __call__(self, status: int, body: bytes, headers: CIMultiDictProxy[str] | None, *, provider: str,
-                 scrub: Callable[[str], str]) -> GatewayError: ...
+    def __call__(
+        self,
+        status: int,
+        body: bytes,
+        headers: CIMultiDictProxy[str] | None,
+        *,
+        provider: str,
+        scrub: Callable[[str], str],
+    ) -> GatewayError: ...
 
 
 async def send_checked(
@@ -68,7 +75,11 @@ class StreamTranslator(Protocol):
 
 
 async def translate_sse(
-    response: UpstreamResponse, translator: StreamTranslator, notes: CallNotes, *, provider: str,
+    response: UpstreamResponse,
+    translator: StreamTranslator,
+    notes: CallNotes,
+    *,
+    provider: str,
     end_marker_required: bool = False,
 ) -> AsyncIterator[ChatChunk]:
     """The one stream loop of every provider: an upstream SSE body through `translator`, filling
@@ -167,8 +178,9 @@ async def read_json_object(response: UpstreamResponse, provider: str) -> tuple[b
     return raw, parsed
 
 
-def checked_embeddings(parsed: dict[str, Any], inputs: int, provider: str,
-                       from_wire: Callable[[dict[str, Any]], EmbeddingResponse]) -> EmbeddingResponse:
+def checked_embeddings(
+    parsed: dict[str, Any], inputs: int, provider: str, from_wire: Callable[[dict[str, Any]], EmbeddingResponse]
+) -> EmbeddingResponse:
     """An embeddings answer read by `from_wire`, with one vector per input, or a protocol error:
     a vector too few would shift every later one onto the wrong input."""
     try:

@@ -30,10 +30,12 @@ class _Entry:
 
 
 class ModelCatalog:
-    def __init__(self, providers: Mapping[str, Provider], ttls: Mapping[str, float], *,
-                 max_wait: float = 2.0) -> None:
-        self._providers = {name: p for name, p in providers.items()
-                           if p.capabilities.list_models and getattr(p, "list_models_enabled", True)}
+    def __init__(self, providers: Mapping[str, Provider], ttls: Mapping[str, float], *, max_wait: float = 2.0) -> None:
+        self._providers = {
+            name: p
+            for name, p in providers.items()
+            if p.capabilities.list_models and getattr(p, "list_models_enabled", True)
+        }
         self._ttls = ttls
         self._max_wait = max_wait
         self._entries: dict[str, _Entry] = {name: _Entry() for name in self._providers}

@@ -81,8 +81,9 @@ class Health:
     def succeeded(self, name: str, seconds: float) -> None:
         state = self._of(name)
         state.in_flight -= 1
-        state.latency = seconds if state.latency is None else \
-            state.latency + _LATENCY_WEIGHT * (seconds - state.latency)
+        state.latency = (
+            seconds if state.latency is None else state.latency + _LATENCY_WEIGHT * (seconds - state.latency)
+        )
         state.failures = 0
         if state.open_until:
             state.open_until, state.probing = 0.0, False

@@ -25,8 +25,23 @@ ProviderVariant = Callable[[str, dict[str, Any]], Provider]
 
 # Bare model names by family → the provider of that name.
 FAMILIES: Final = (
-    (("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-embedding-*", "dall-e-*", "gpt-image-*", "whisper-*",
-      "tts-*", "davinci-*", "babbage-*"), "openai"),
+    (
+        (
+            "gpt-*",
+            "o1*",
+            "o3*",
+            "o4*",
+            "chatgpt-*",
+            "text-embedding-*",
+            "dall-e-*",
+            "gpt-image-*",
+            "whisper-*",
+            "tts-*",
+            "davinci-*",
+            "babbage-*",
+        ),
+        "openai",
+    ),
     (("claude-*",), "anthropic"),
     (("gemini-*", "imagen-*"), "gemini"),
     (("mistral-*", "ministral-*", "codestral-*", "pixtral-*", "magistral-*", "devstral-*"), "mistral"),
@@ -97,8 +112,12 @@ class RoutingPolicy:
         for section in (server, model):
             if section is None:
                 continue
-            for name, target in (("retries", "retries"), ("budget", "budget"), ("balance", "balance"),
-                                 ("key_cooldown", "key_cooldown")):
+            for name, target in (
+                ("retries", "retries"),
+                ("budget", "budget"),
+                ("balance", "balance"),
+                ("key_cooldown", "key_cooldown"),
+            ):
                 if getattr(section, name) is not None:
                     values[target] = getattr(section, name)
             if section.backoff is not None:
@@ -129,12 +148,18 @@ class ModelRoute:
     @property
     def simple(self) -> bool:
         """One deployment, no retry, nowhere to fall back to: one attempt, and nothing to decide."""
-        return (len(self.deployments) == 1 and not self.policy.retries and not self.fallbacks
-                and not self.context_window_fallbacks and not self.content_policy_fallbacks)
+        return (
+            len(self.deployments) == 1
+            and not self.policy.retries
+            and not self.fallbacks
+            and not self.context_window_fallbacks
+            and not self.content_policy_fallbacks
+        )
 
     def renamed(self, public: str) -> ModelRoute:
-        return replace(self, public_name=public,
-                       deployments=tuple(replace(d, public_name=public) for d in self.deployments))
+        return replace(
+            self, public_name=public, deployments=tuple(replace(d, public_name=public) for d in self.deployments)
+        )
 
 
 class RegistryError(ValueError):
@@ -146,8 +171,9 @@ class RegistryError(ValueError):
 
 
 class ModelRegistry:
-    def __init__(self, config: Config, providers: Mapping[str, Provider],
-                 variant: ProviderVariant | None = None) -> None:
+    def __init__(
+        self, config: Config, providers: Mapping[str, Provider], variant: ProviderVariant | None = None
+    ) -> None:
         self.providers = dict(providers)
         self._aliases = dict(config.aliases)
         self._refuse_tools = config.server.unsupported_tools == "refuse"
@@ -166,8 +192,10 @@ class ModelRegistry:
             try:
                 self.route(alias)
             except ModelNotFound as exc:
-                raise RegistryError(f"aliases.{alias}", f"target {self._aliases[alias]!r} does not resolve: "
-                                        f"{exc.params.get('reason', 'unknown model')}") from None
+                raise RegistryError(
+                    f"aliases.{alias}",
+                    f"target {self._aliases[alias]!r} does not resolve: {exc.params.get('reason', 'unknown model')}",
+                ) from None
         for name, model in config.models.items():
             for field_name in ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks"):
                 for number, target in enumerate(getattr(model, field_name)):
@@ -189,23 +217,41 @@ class ModelRegistry:
                     raise RegistryError(f"models.{name}", "own keys or timeouts need a provider factory")
                 provider = self._variant(spec.provider, changes)
             twin = sum(1 for other in specs[:number] if (other.provider, other.model) == (spec.provider, spec.model))
-            deployments.append(Deployment(
-                name, provider, spec.model, spec.defaults, spec.overrides, model.native_responses, refuse,
-                spec.weight, f"{spec.provider}/{spec.model}#{twin + 1}" if twin else "",
-                price_from(spec.price.model_dump()) if spec.price is not None else self.facts.price(spec.model)))
+            deployments.append(
+                Deployment(
+                    name,
+                    provider,
+                    spec.model,
+                    spec.defaults,
+                    spec.overrides,
+                    model.native_responses,
+                    refuse,
+                    spec.weight,
+                    f"{spec.provider}/{spec.model}#{twin + 1}" if twin else "",
+                    price_from(spec.price.model_dump()) if spec.price is not None else self.facts.price(spec.model),
+                )
+            )
             if model.native_responses and not provider.capabilities.native_responses:
-                raise RegistryError(f"models.{name}.native_responses",
-                                    f"provider {provider.name!r} has no native Responses API")
-        return ModelRoute(name, tuple(deployments), RoutingPolicy.merged(config.routing, model.routing),
-                          model.fallbacks or self._default_fallbacks, model.context_window_fallbacks,
-                          model.content_policy_fallbacks, model.cache.ttl if model.cache is not None else None)
+                raise RegistryError(
+                    f"models.{name}.native_responses", f"provider {provider.name!r} has no native Responses API"
+                )
+        return ModelRoute(
+            name,
+            tuple(deployments),
+            RoutingPolicy.merged(config.routing, model.routing),
+            model.fallbacks or self._default_fallbacks,
+            model.context_window_fallbacks,
+            model.content_policy_fallbacks,
+            model.cache.ttl if model.cache is not None else None,
+        )
 
     def _check_target(self, path: str, target: str) -> None:
         try:
             self.route(target)
         except ModelNotFound as exc:
-            raise RegistryError(path, f"{target!r} does not resolve: {exc.params.get('reason', 'unknown model')}"
-                                ) from None
+            raise RegistryError(
+                path, f"{target!r} does not resolve: {exc.params.get('reason', 'unknown model')}"
+            ) from None
 
     def providers_named(self, name: str) -> list[Provider]:
         """The providers called `name` that serve this registry: the configured one, and the variants
@@ -249,13 +295,28 @@ class ModelRegistry:
             return self._route(public, target, depth + 1)
         prefix, slash, rest = name.partition("/")
         if slash and rest and prefix in self.providers:
-            return self._single(Deployment(public, self.providers[prefix], rest,
-                                           refuse_unsupported_tools=self._refuse_tools, price=self.facts.price(rest)))
-        family = next((provider for patterns, provider in FAMILIES if any(fnmatchcase(name, p) for p in patterns)),
-                      None)
+            return self._single(
+                Deployment(
+                    public,
+                    self.providers[prefix],
+                    rest,
+                    refuse_unsupported_tools=self._refuse_tools,
+                    price=self.facts.price(rest),
+                )
+            )
+        family = next(
+            (provider for patterns, provider in FAMILIES if any(fnmatchcase(name, p) for p in patterns)), None
+        )
         if family in self.providers:
-            return self._single(Deployment(public, self.providers[family], name,
-                                           refuse_unsupported_tools=self._refuse_tools, price=self.facts.price(name)))
+            return self._single(
+                Deployment(
+                    public,
+                    self.providers[family],
+                    name,
+                    refuse_unsupported_tools=self._refuse_tools,
+                    price=self.facts.price(name),
+                )
+            )
         raise self._not_found(public, wanted=prefix if slash and rest else family)
 
     def _single(self, deployment: Deployment) -> ModelRoute:
@@ -271,15 +332,20 @@ class ModelRegistry:
         providers = ", ".join(sorted(self.providers)) or "none"
         switch = next((env.key_var for env in ENV_PROVIDERS if env.name == wanted and env.key_var), None)
         if switch is not None:
-            return ModelNotFound("model_provider_not_enabled", model=model, provider=wanted, variable=switch,
-                                 providers=providers, param="model",
-                                 reason=f"provider {wanted!r} is not enabled (set {switch})")
+            return ModelNotFound(
+                "model_provider_not_enabled",
+                model=model,
+                provider=wanted,
+                variable=switch,
+                providers=providers,
+                param="model",
+                reason=f"provider {wanted!r} is not enabled (set {switch})",
+            )
         return ModelNotFound(model=model, providers=providers, reason=reason, param="model")
 
     def table(self) -> list[tuple[str, str, str]]:
         """(public name, provider, upstream model) for every configured model and alias."""
-        rows = [(name, d.provider.name, d.model) for name, route in self._configured.items()
-                for d in route.deployments]
+        rows = [(name, d.provider.name, d.model) for name, route in self._configured.items() for d in route.deployments]
         for alias in self._aliases:
             deployment = self.resolve(alias)
             rows.append((alias, deployment.provider.name, deployment.model))

@@ -40,8 +40,10 @@ class Failure(Enum):
 def classify(error: GatewayError) -> Failure:
     # A malformed, cut-off or oversized answer is the upstream's failure like a reset connection: the
     # router retries it only while nothing has reached the client (router.py checks that).
-    if isinstance(error, UpstreamRateLimited | UpstreamUnavailable | UpstreamTimeout | UpstreamConnectionFailed
-                  | UpstreamProtocolError):
+    if isinstance(
+        error,
+        UpstreamRateLimited | UpstreamUnavailable | UpstreamTimeout | UpstreamConnectionFailed | UpstreamProtocolError,
+    ):
         return Failure.RETRYABLE
     if isinstance(error, UpstreamAuthFailed):
         return Failure.KEY_REJECTED
@@ -61,8 +63,9 @@ def outcome_label(error: GatewayError) -> str:
     status = error.params.get("upstream_status")
     if isinstance(status, int):
         return str(status)
-    if isinstance(error, UpstreamRateLimited | UpstreamUnavailable | UpstreamAuthFailed) or \
-            (isinstance(error, UpstreamError) and error.status < 500):
+    if isinstance(error, UpstreamRateLimited | UpstreamUnavailable | UpstreamAuthFailed) or (
+        isinstance(error, UpstreamError) and error.status < 500
+    ):
         return str(error.status)
     return error.label
 

@@ -101,8 +101,11 @@ class Router:
                 if kind is Failure.KEY_REJECTED and key_pool.last_pool_has_free():
                     continue  # the same deployment, with another key of its pool
                 if kind in (Failure.CONTEXT_WINDOW, Failure.CONTENT_POLICY):
-                    targets = (route.context_window_fallbacks if kind is Failure.CONTEXT_WINDOW
-                               else route.content_policy_fallbacks)
+                    targets = (
+                        route.context_window_fallbacks
+                        if kind is Failure.CONTEXT_WINDOW
+                        else route.content_policy_fallbacks
+                    )
                     next_route = self._fallback(list(targets), visited)
                     if next_route is None:
                         raise
@@ -152,14 +155,14 @@ class Router:
             return min(candidates, key=lambda d: health.latency(d.label) or 0.0)
         return random.choices(candidates, weights=[d.weight for d in candidates])[0]
 
-    def _retry_wait(self, route: ModelRoute, retries: int, last: GatewayError | None,
-                    failed: set[str]) -> float | None:
+    def _retry_wait(self, route: ModelRoute, retries: int, last: GatewayError | None, failed: set[str]) -> float | None:
         """Seconds to wait before the next round on this route, or None when it has no retry left."""
         policy = route.policy
         if retries >= policy.retries or last is None or not failed:
             return None
-        return backoff(retries + 1, initial=policy.backoff_initial, maximum=policy.backoff_max,
-                       retry_after=last.retry_after)
+        return backoff(
+            retries + 1, initial=policy.backoff_initial, maximum=policy.backoff_max, retry_after=last.retry_after
+        )
 
     def _fallback(self, names: list[str], visited: set[str]) -> ModelRoute | None:
         while names:

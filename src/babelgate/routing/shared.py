@@ -87,12 +87,10 @@ class RedisShared:
     # --- what this instance tells the others (health.SharedHealth, key_pool.rest_listeners) -------
 
     def circuit_changed(self, deployment: str, open_until: float) -> None:
-        self._send(f"{self.prefix}circuit:{deployment}", open_until,
-                   {"k": "circuit", "n": deployment, "u": open_until})
+        self._send(f"{self.prefix}circuit:{deployment}", open_until, {"k": "circuit", "n": deployment, "u": open_until})
 
     def key_rested(self, provider: str, label: str, until: float) -> None:
-        self._send(f"{self.prefix}rest:{provider}:{label}", until,
-                   {"k": "rest", "p": provider, "l": label, "u": until})
+        self._send(f"{self.prefix}rest:{provider}:{label}", until, {"k": "rest", "p": provider, "l": label, "u": until})
 
     def _send(self, key: str, until: float, message: dict[str, Any]) -> None:
         if not self.started or not self._link.up:
@@ -162,7 +160,7 @@ class RedisShared:
             return
         if until <= now:
             return
-        kind, _, name = key[len(self.prefix):].partition(":")
+        kind, _, name = key[len(self.prefix) :].partition(":")
         if kind == "circuit":
             self.health.learn_circuit(name, until)
         elif kind == "rest":

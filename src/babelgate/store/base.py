@@ -100,12 +100,24 @@ def is_expired(expires_at: int | None, now: int) -> bool:
 
 
 def encode_body(record: StoredResponse) -> bytes:
-    return orjson.dumps({"response": record.response, "input_items": record.input_items,
-                         "conversation": record.conversation, "owner": record.owner})
+    return orjson.dumps(
+        {
+            "response": record.response,
+            "input_items": record.input_items,
+            "conversation": record.conversation,
+            "owner": record.owner,
+        }
+    )
 
 
 def decode_record(response_id: str, created_at: int, expires_at: int | None, body: bytes) -> StoredResponse:
     fields = orjson.loads(body)
-    return StoredResponse(id=response_id, created_at=created_at, expires_at=expires_at,
-                          response=fields["response"], input_items=fields["input_items"],
-                          conversation=fields["conversation"], owner=fields.get("owner"))
+    return StoredResponse(
+        id=response_id,
+        created_at=created_at,
+        expires_at=expires_at,
+        response=fields["response"],
+        input_items=fields["input_items"],
+        conversation=fields["conversation"],
+        owner=fields.get("owner"),
+    )

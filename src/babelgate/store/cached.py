@@ -39,8 +39,15 @@ _GONE_KEPT: Final = 1024
 
 
 class CachedStore:
-    def __init__(self, inner: ResponseStore, *, capacity: int = 1024, purge_interval: float = 3600.0,
-                 clock: Clock = time.time, made_at: Callable[[str], float | None] | None = None) -> None:
+    def __init__(
+        self,
+        inner: ResponseStore,
+        *,
+        capacity: int = 1024,
+        purge_interval: float = 3600.0,
+        clock: Clock = time.time,
+        made_at: Callable[[str], float | None] | None = None,
+    ) -> None:
         """`made_at`: for a store other processes write to, when an id was made (None if it cannot
         tell): a miss on an id younger than WRITE_BEHIND_WINDOW is looked up again until it is older."""
         if capacity < 0:
@@ -239,8 +246,12 @@ class CachedStore:
         except TimeoutError:
             # The store is silent, not a record bad: one at a time would wait out a deadline each,
             # and a traceback per record says nothing more than this line.
-            log.warning("storing %d response(s) failed: the store did not answer in time (ids %s…); they stay"
-                        " readable only in this process until evicted", len(records), records[0].id)
+            log.warning(
+                "storing %d response(s) failed: the store did not answer in time (ids %s…); they stay"
+                " readable only in this process until evicted",
+                len(records),
+                records[0].id,
+            )
         except Exception:
             if len(records) == 1:
                 _log_write_failure(records[0])

@@ -11,12 +11,39 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 # In table order. Text columns may be NULL (no key, no team, no upstream reached).
-COLUMNS: Final = ("ts", "request_id", "key_id", "team", "route", "model_requested", "provider", "model",
-                  "attempts", "status", "error_code", "prompt_tokens", "completion_tokens", "cached_tokens",
-                  "reasoning_tokens", "cost_usd", "latency_ms", "ttft_ms", "stream", "cache_hit", "error_message")
+COLUMNS: Final = (
+    "ts",
+    "request_id",
+    "key_id",
+    "team",
+    "route",
+    "model_requested",
+    "provider",
+    "model",
+    "attempts",
+    "status",
+    "error_code",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "latency_ms",
+    "ttft_ms",
+    "stream",
+    "cache_hit",
+    "error_message",
+)
 # What `/admin/usage` may group and filter by → the column.
-GROUPS: Final = {"key": "key_id", "team": "team", "model": "model", "provider": "provider", "status": "status",
-                 "route": "route", "model_requested": "model_requested"}
+GROUPS: Final = {
+    "key": "key_id",
+    "team": "team",
+    "model": "model",
+    "provider": "provider",
+    "status": "status",
+    "route": "route",
+    "model_requested": "model_requested",
+}
 SUMS: Final = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
 SHARES: Final = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 # What `/admin/errors` reads of a failed request's row, and how many of the newest it reads at most.
@@ -58,12 +85,16 @@ def _totals(key: tuple[Any, ...], rows: list[Mapping[str, Any]], query: UsageQue
         out["time"] = key[-1]
     requests = len(rows)
     errors = sum(1 for row in rows if row["status"] >= 400)
-    out.update(requests=requests, errors=errors, error_rate=round(errors / requests, 6) if requests else 0.0,
-               **{name: sum(row.get(name) or 0 for row in rows) for name in SUMS},
-               cost_usd=round(sum(row.get("cost_usd") or 0.0 for row in rows), 8),
-               cache_hits=sum(1 for row in rows if row.get("cache_hit")),
-               latency_ms=percentiles([row["latency_ms"] for row in rows]),
-               ttft_ms=percentiles([row["ttft_ms"] for row in rows if row.get("ttft_ms") is not None]))
+    out.update(
+        requests=requests,
+        errors=errors,
+        error_rate=round(errors / requests, 6) if requests else 0.0,
+        **{name: sum(row.get(name) or 0 for row in rows) for name in SUMS},
+        cost_usd=round(sum(row.get("cost_usd") or 0.0 for row in rows), 8),
+        cache_hits=sum(1 for row in rows if row.get("cache_hit")),
+        latency_ms=percentiles([row["latency_ms"] for row in rows]),
+        ttft_ms=percentiles([row["ttft_ms"] for row in rows if row.get("ttft_ms") is not None]),
+    )
     return out
 
 
@@ -105,6 +136,7 @@ def histogram_percentiles(counts: list[int]) -> dict[str, float | None]:
 
 def order(data: list[dict[str, Any]], query: UsageQuery) -> list[dict[str, Any]]:
     """Time series in time order, each bucket's groups by requests; totals by requests (ties by name)."""
+
     def groups(item: dict[str, Any]) -> tuple[str, ...]:  # ties in a stable order, the same in every store
         return tuple(str(item.get(name)) for name in query.group_by)
 
@@ -121,8 +153,14 @@ def top_errors(rows: Iterable[Mapping[str, Any]], limit: int) -> list[dict[str, 
         key = (row["status"], row.get("error_code"), row.get("error_message"))
         entry = found.get(key)
         if entry is None:
-            found[key] = {"status": key[0], "code": key[1], "message": key[2], "count": 1, "last_seen": row["ts"],
-                          "model": row.get("model_requested")}
+            found[key] = {
+                "status": key[0],
+                "code": key[1],
+                "message": key[2],
+                "count": 1,
+                "last_seen": row["ts"],
+                "model": row.get("model_requested"),
+            }
         else:
             entry["count"] += 1
     return sorted(found.values(), key=lambda entry: (-entry["count"], -entry["last_seen"]))[:limit]

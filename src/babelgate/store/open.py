@@ -13,8 +13,14 @@ from babelgate.store.memory import MemoryResponseStore
 from babelgate.store.sqlite import SQLiteResponseStore
 from babelgate.store.timed import DEFAULT_TIMEOUT, TimedStore
 
-ACCEPTED_FORMS: Final = ("memory", "sqlite:///absolute/path.db", "sqlite:relative/path.db", "sqlite:~/path.db",
-                         "postgresql://user@host/db", "postgres://user@host/db")
+ACCEPTED_FORMS: Final = (
+    "memory",
+    "sqlite:///absolute/path.db",
+    "sqlite:relative/path.db",
+    "sqlite:~/path.db",
+    "postgresql://user@host/db",
+    "postgres://user@host/db",
+)
 
 
 def open_store(url: str, *, clock: Clock = time.time, timeout: float = DEFAULT_TIMEOUT) -> ResponseStore:
@@ -28,12 +34,18 @@ def open_store(url: str, *, clock: Clock = time.time, timeout: float = DEFAULT_T
     if url.startswith("sqlite:"):
         return SQLiteResponseStore(_sqlite_path(url), clock=clock)
     # Only the scheme goes into the message: a mistyped PostgreSQL URL may carry a password.
-    raise ValueError(f"unsupported response store URL (scheme {url.partition(':')[0]!r});"
-                     f" use one of: {', '.join(ACCEPTED_FORMS)}")
+    raise ValueError(
+        f"unsupported response store URL (scheme {url.partition(':')[0]!r}); use one of: {', '.join(ACCEPTED_FORMS)}"
+    )
 
 
-def open_cached_store(url: str, *, clock: Clock = time.time, made_at: Callable[[str], float | None] | None = None,
-                      timeout: float = DEFAULT_TIMEOUT) -> TimedStore:
+def open_cached_store(
+    url: str,
+    *,
+    clock: Clock = time.time,
+    made_at: Callable[[str], float | None] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> TimedStore:
     """The store the gateway uses: the configured one behind a write-behind cache, every call a
     request waits for bounded by `timeout` (timed.py). A store several gateways share (PostgreSQL)
     is cached only while a write is pending: another instance may replace or delete a record at any
@@ -41,8 +53,12 @@ def open_cached_store(url: str, *, clock: Clock = time.time, made_at: Callable[[
     looked up again (another instance may still be writing it). A store only this process uses keeps
     a cache of recent records, and reads its own writes from it."""
     shared = url.startswith(("postgresql://", "postgres://"))
-    cached = CachedStore(open_store(url, clock=clock, timeout=timeout), capacity=0 if shared else 1024, clock=clock,
-                         made_at=made_at if shared else None)
+    cached = CachedStore(
+        open_store(url, clock=clock, timeout=timeout),
+        capacity=0 if shared else 1024,
+        clock=clock,
+        made_at=made_at if shared else None,
+    )
     return TimedStore(cached, timeout=timeout)
 
 
@@ -52,8 +68,10 @@ def _sqlite_path(url: str) -> Path:
         # URL form: the authority must be empty, so "sqlite:///x" names the absolute path "/x".
         rest = rest.removeprefix("//")
         if not rest.startswith("/"):
-            raise ValueError(f"a sqlite:// URL takes no host; write sqlite:///absolute/path.db or"
-                             f" sqlite:relative/path.db, got {url!r}")
+            raise ValueError(
+                f"a sqlite:// URL takes no host; write sqlite:///absolute/path.db or"
+                f" sqlite:relative/path.db, got {url!r}"
+            )
     if not rest:
         raise ValueError("a sqlite: store URL needs a file path, e.g. sqlite:///var/lib/babelgate/state.db")
     return Path(rest).expanduser()

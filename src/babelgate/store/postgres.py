@@ -35,8 +35,14 @@ _POOL_MAX: Final = 10
 
 
 class PostgresResponseStore:
-    def __init__(self, dsn: str, *, table: str = "babelgate_responses", clock: Clock = time.time,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        table: str = "babelgate_responses",
+        clock: Clock = time.time,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
         if not _TABLE_NAME.fullmatch(table):
             raise ValueError(f"table must be a plain SQL identifier of at most 44 characters, got {table!r}")
         self._dsn = dsn
@@ -58,16 +64,21 @@ class PostgresResponseStore:
             await connection.executemany(self._upsert(), [_row(record) for record in records], timeout=self._timeout)
 
     def _upsert(self) -> str:
-        return (f"INSERT INTO {self._table} (id, created_at, expires_at, body) VALUES ($1, $2, $3, $4)"
-                " ON CONFLICT (id) DO UPDATE SET created_at = EXCLUDED.created_at,"
-                " expires_at = EXCLUDED.expires_at, body = EXCLUDED.body")
+        return (
+            f"INSERT INTO {self._table} (id, created_at, expires_at, body) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (id) DO UPDATE SET created_at = EXCLUDED.created_at,"
+            " expires_at = EXCLUDED.expires_at, body = EXCLUDED.body"
+        )
 
     async def get(self, response_id: str) -> StoredResponse | None:
         async with self._connection() as connection:
             row = await connection.fetchrow(
                 f"SELECT created_at, expires_at, body FROM {self._table}"
                 " WHERE id = $1 AND (expires_at IS NULL OR expires_at > $2)",
-                response_id, now_seconds(self._clock), timeout=self._timeout)
+                response_id,
+                now_seconds(self._clock),
+                timeout=self._timeout,
+            )
         if row is None:
             return None
         return decode_record(response_id, row["created_at"], row["expires_at"], row["body"])
@@ -75,23 +86,30 @@ class PostgresResponseStore:
     async def delete(self, response_id: str) -> bool:
         async with self._connection() as connection:
             # An expired row goes too, but counts as absent, as it would for `get`.
-            row = await connection.fetchrow(f"DELETE FROM {self._table} WHERE id = $1 RETURNING expires_at",
-                                            response_id, timeout=self._timeout)
+            row = await connection.fetchrow(
+                f"DELETE FROM {self._table} WHERE id = $1 RETURNING expires_at", response_id, timeout=self._timeout
+            )
         return row is not None and not is_expired(row["expires_at"], now_seconds(self._clock))
 
     async def purge_expired(self) -> int:
         async with self._connection() as connection:
-            status: str = await connection.execute(f"DELETE FROM {self._table} WHERE expires_at <= $1",
-                                                   now_seconds(self._clock), timeout=self._timeout)
+            status: str = await connection.execute(
+                f"DELETE FROM {self._table} WHERE expires_at <= $1", now_seconds(self._clock), timeout=self._timeout
+            )
         return int(status.rsplit(" ", 1)[-1])  # the command tag: "DELETE <count>"
 
     async def secret(self, name: str, make: Callable[[], bytes]) -> bytes:
         async with self._connection() as connection:
             # Another instance may insert first: ON CONFLICT keeps its value, and the read returns it.
-            await connection.execute(f"INSERT INTO {self._table}_secrets (name, value) VALUES ($1, $2)"
-                                     " ON CONFLICT (name) DO NOTHING", name, make(), timeout=self._timeout)
-            value: bytes = await connection.fetchval(f"SELECT value FROM {self._table}_secrets WHERE name = $1",
-                                                     name, timeout=self._timeout)
+            await connection.execute(
+                f"INSERT INTO {self._table}_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                name,
+                make(),
+                timeout=self._timeout,
+            )
+            value: bytes = await connection.fetchval(
+                f"SELECT value FROM {self._table}_secrets WHERE name = $1", name, timeout=self._timeout
+            )
         return value
 
     async def put_document(self, kind: str, document_id: str, body: bytes) -> None:
@@ -100,19 +118,26 @@ class PostgresResponseStore:
             await connection.execute(
                 f"INSERT INTO {table} (kind, id, seq, body) VALUES ($1, $2, nextval('{table}_seq'), $3)"
                 f" ON CONFLICT (kind, id) DO UPDATE SET seq = excluded.seq, body = excluded.body",
-                kind, document_id, body, timeout=self._timeout)
+                kind,
+                document_id,
+                body,
+                timeout=self._timeout,
+            )
 
     async def documents(self, kind: str) -> dict[str, bytes]:
         async with self._connection() as connection:
-            rows = await connection.fetch(f"SELECT id, body FROM {self._table}_documents WHERE kind = $1", kind,
-                                          timeout=self._timeout)
+            rows = await connection.fetch(
+                f"SELECT id, body FROM {self._table}_documents WHERE kind = $1", kind, timeout=self._timeout
+            )
         return {row["id"]: bytes(row["body"]) for row in rows}
 
     async def document_version(self, kind: str) -> int:
         async with self._connection() as connection:
             value = await connection.fetchval(
-                f"SELECT coalesce(max(seq), 0) FROM {self._table}_documents WHERE kind = $1", kind,
-                timeout=self._timeout)
+                f"SELECT coalesce(max(seq), 0) FROM {self._table}_documents WHERE kind = $1",
+                kind,
+                timeout=self._timeout,
+            )
         return int(value)
 
     async def append_usage(self, rows: list[dict[str, Any]]) -> None:
@@ -120,9 +145,12 @@ class PostgresResponseStore:
 
     async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
         async with self._connection() as connection:
-            rows = await connection.fetch(f"SELECT {', '.join(COLUMNS)} FROM {self._table}_ledger"
-                                          " WHERE ts >= $1 AND ts < $2 ORDER BY ts", since, until,
-                                          timeout=self._timeout)
+            rows = await connection.fetch(
+                f"SELECT {', '.join(COLUMNS)} FROM {self._table}_ledger WHERE ts >= $1 AND ts < $2 ORDER BY ts",
+                since,
+                until,
+                timeout=self._timeout,
+            )
         return [dict(row) for row in rows]
 
     async def usage_summary(self, query: UsageQuery) -> list[dict[str, Any]]:
@@ -136,7 +164,10 @@ class PostgresResponseStore:
             rows = await connection.fetch(
                 f"SELECT {', '.join(ERROR_COLUMNS)} FROM {self._table}_ledger"
                 f" WHERE ts >= $1 AND ts < $2 AND status >= 400 ORDER BY ts DESC LIMIT {ERROR_ROWS}",
-                since, until, timeout=self._timeout)
+                since,
+                until,
+                timeout=self._timeout,
+            )
         return [dict(row) for row in rows]
 
     async def delete_usage_before(self, ts: float) -> int:
@@ -183,8 +214,9 @@ class PostgresResponseStore:
                 raise RuntimeError("the PostgreSQL response store is closed")
             if self._pool is None:
                 # `timeout`: each new connection's connect and authentication.
-                pool = await asyncpg.create_pool(self._dsn, min_size=_POOL_MIN, max_size=_POOL_MAX,
-                                                 timeout=self._timeout)
+                pool = await asyncpg.create_pool(
+                    self._dsn, min_size=_POOL_MIN, max_size=_POOL_MAX, timeout=self._timeout
+                )
                 try:
                     await self._create_table(pool)
                 except BaseException:
@@ -200,18 +232,21 @@ class PostgresResponseStore:
             await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self._table)
             await connection.execute(
                 f"CREATE TABLE IF NOT EXISTS {self._table} ("
-                " id TEXT PRIMARY KEY, created_at BIGINT NOT NULL, expires_at BIGINT, body BYTEA NOT NULL)")
+                " id TEXT PRIMARY KEY, created_at BIGINT NOT NULL, expires_at BIGINT, body BYTEA NOT NULL)"
+            )
             await connection.execute(
-                f"CREATE INDEX IF NOT EXISTS {self._table}_expires_at ON {self._table} (expires_at)")
+                f"CREATE INDEX IF NOT EXISTS {self._table}_expires_at ON {self._table} (expires_at)"
+            )
             await connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {self._table}_secrets (name TEXT PRIMARY KEY, value BYTEA NOT NULL)")
+                f"CREATE TABLE IF NOT EXISTS {self._table}_secrets (name TEXT PRIMARY KEY, value BYTEA NOT NULL)"
+            )
             for statement in postgres_ledger.schema(self._table):  # the usage ledger and its rollup
                 await connection.execute(statement)
-            await connection.execute(
-                f"CREATE SEQUENCE IF NOT EXISTS {self._table}_documents_seq")
+            await connection.execute(f"CREATE SEQUENCE IF NOT EXISTS {self._table}_documents_seq")
             await connection.execute(
                 f"CREATE TABLE IF NOT EXISTS {self._table}_documents (kind TEXT NOT NULL, id TEXT NOT NULL,"
-                f" seq BIGINT NOT NULL, body BYTEA NOT NULL, PRIMARY KEY (kind, id))")
+                f" seq BIGINT NOT NULL, body BYTEA NOT NULL, PRIMARY KEY (kind, id))"
+            )
 
 
 def _row(record: StoredResponse) -> tuple[str, int, int | None, bytes]:

@@ -50,8 +50,10 @@ def schema(table: str) -> list[str]:
         " stream BOOLEAN, cache_hit BOOLEAN, error_message TEXT)",
         # Added since the table was first made: an older one gains it when a gateway starts.
         f"ALTER TABLE {table}_ledger ADD COLUMN IF NOT EXISTS error_message TEXT",
-        *(f"CREATE INDEX IF NOT EXISTS {table}_ledger_{name} ON {table}_ledger ({columns})"
-          for name, columns in (("ts", "ts"), ("key", "key_id, ts"), ("team", "team, ts"))),
+        *(
+            f"CREATE INDEX IF NOT EXISTS {table}_ledger_{name} ON {table}_ledger ({columns})"
+            for name, columns in (("ts", "ts"), ("key", "key_id, ts"), ("team", "team, ts"))
+        ),
         f"CREATE TABLE IF NOT EXISTS {table}_ledger_hourly (hour DOUBLE PRECISION NOT NULL,"
         f" {', '.join(f'{c} TEXT NOT NULL' for c in _TEXT_GROUPS)}, status INTEGER NOT NULL,"
         f" {', '.join(f'{c} BIGINT NOT NULL' for c in _TOTALS if c != 'cost_usd')},"
@@ -99,17 +101,24 @@ async def append(pool: Any, table: str, rows: list[dict[str, Any]]) -> None:
             totals = rollup[key] = _Totals()
         totals.add_row(row)
     columns = ("hour", *_TEXT_GROUPS, "status", *_TOTALS, "latency_hist", "ttft_hist")
-    updates = ", ".join([*(f"{c} = h.{c} + EXCLUDED.{c}" for c in _TOTALS),
-                         *(f"{c} = {table}_hist_add(h.{c}, EXCLUDED.{c})" for c in ("latency_hist", "ttft_hist"))])
-    upsert = (f"INSERT INTO {table}_ledger_hourly AS h ({', '.join(columns)})"
-              f" VALUES ({', '.join(f'${n}' for n in range(1, len(columns) + 1))})"
-              f" ON CONFLICT (hour, {', '.join(_TEXT_GROUPS)}, status) DO UPDATE SET {updates}")
+    updates = ", ".join(
+        [
+            *(f"{c} = h.{c} + EXCLUDED.{c}" for c in _TOTALS),
+            *(f"{c} = {table}_hist_add(h.{c}, EXCLUDED.{c})" for c in ("latency_hist", "ttft_hist")),
+        ]
+    )
+    upsert = (
+        f"INSERT INTO {table}_ledger_hourly AS h ({', '.join(columns)})"
+        f" VALUES ({', '.join(f'${n}' for n in range(1, len(columns) + 1))})"
+        f" ON CONFLICT (hour, {', '.join(_TEXT_GROUPS)}, status) DO UPDATE SET {updates}"
+    )
     # In key order: two writers upserting the same hours lock rows in the same order (no deadlock).
     records = [(*key, *totals.sums, totals.latency, totals.ttft) for key, totals in sorted(rollup.items())]
     async with _transaction(pool) as connection:
         # COPY: one round trip and no per-row statement, whatever the batch's size.
-        await connection.copy_records_to_table(f"{table}_ledger", records=[values(row) for row in rows],
-                                               columns=COLUMNS)
+        await connection.copy_records_to_table(
+            f"{table}_ledger", records=[values(row) for row in rows], columns=COLUMNS
+        )
         await connection.executemany(upsert, records)
 
 
@@ -142,8 +151,11 @@ async def summary(pool: Any, table: str, query: UsageQuery) -> list[dict[str, An
     first_hour = math.ceil(query.since / HOUR) * HOUR
     last_hour = math.floor(query.until / HOUR) * HOUR
     whole_hours = query.interval is None or query.interval % HOUR == 0
-    if last_hour - first_hour < ROLLUP_FROM or not whole_hours or not await _dense(pool, table, query, first_hour,
-                                                                                   last_hour):
+    if (
+        last_hour - first_hour < ROLLUP_FROM
+        or not whole_hours
+        or not await _dense(pool, table, query, first_hour, last_hour)
+    ):
         return await _exact(pool, table, query)
     groups: dict[tuple[Any, ...], _Totals] = {}
     await _from_rollup(pool, table, query, first_hour, last_hour, groups)
@@ -169,8 +181,10 @@ async def _dense(pool: Any, table: str, query: UsageQuery, since: float, until: 
     row's histograms costs about what sorting DENSE requests' latencies does."""
     args: list[Any] = [since, until]
     where = ["hour >= $1", "hour < $2", *_where(query, args, rollup=True)]
-    rows, requests = await pool.fetchrow(f"SELECT count(*), coalesce(sum(requests), 0)::bigint"
-                                         f" FROM {table}_ledger_hourly WHERE {' AND '.join(where)}", *args)
+    rows, requests = await pool.fetchrow(
+        f"SELECT count(*), coalesce(sum(requests), 0)::bigint FROM {table}_ledger_hourly WHERE {' AND '.join(where)}",
+        *args,
+    )
     return bool(rows) and requests >= DENSE * rows
 
 
@@ -182,8 +196,9 @@ def _where(query: UsageQuery, args: list[Any], rollup: bool) -> list[str]:
     return where
 
 
-async def _from_rollup(pool: Any, table: str, query: UsageQuery, since: float, until: float,
-                       groups: dict[tuple[Any, ...], _Totals]) -> None:
+async def _from_rollup(
+    pool: Any, table: str, query: UsageQuery, since: float, until: float, groups: dict[tuple[Any, ...], _Totals]
+) -> None:
     args: list[Any] = [since, until]
     where = ["hour >= $1", "hour < $2", *_where(query, args, rollup=True)]
     keys = [GROUPS[name] for name in query.group_by]
@@ -202,9 +217,11 @@ async def _from_rollup(pool: Any, table: str, query: UsageQuery, since: float, u
         for n in range(len(_TOTALS)):
             totals.sums[n] += record[width + n] or 0
     for histogram in ("latency", "ttft"):
-        sql = (f"SELECT {selected}u.i, sum(u.v) FROM {table}_ledger_hourly,"
-               f" unnest({histogram}_hist) WITH ORDINALITY AS u(v, i) WHERE {' AND '.join(where)} AND u.v > 0"
-               f" GROUP BY {''.join(f'g{n}, ' for n in range(width))}u.i")
+        sql = (
+            f"SELECT {selected}u.i, sum(u.v) FROM {table}_ledger_hourly,"
+            f" unnest({histogram}_hist) WITH ORDINALITY AS u(v, i) WHERE {' AND '.join(where)} AND u.v > 0"
+            f" GROUP BY {''.join(f'g{n}, ' for n in range(width))}u.i"
+        )
         for record in await pool.fetch(sql, *args):
             getattr(_group(groups, record, width), histogram)[record[width] - 1] += int(record[width + 1])
 
@@ -221,13 +238,22 @@ def _none(value: Any) -> Any:
     return None if value == "" else value
 
 
-async def _from_rows(pool: Any, table: str, query: UsageQuery, since: float, until: float,
-                     groups: dict[tuple[Any, ...], _Totals]) -> None:
+async def _from_rows(
+    pool: Any, table: str, query: UsageQuery, since: float, until: float, groups: dict[tuple[Any, ...], _Totals]
+) -> None:
     """A partial hour at an end of the period: its rows, added up here."""
     args: list[Any] = [since, until]
     where = ["ts >= $1", "ts < $2", *_where(query, args, rollup=False)]
-    needed = ("ts", "status", *SUMS, "cost_usd", "cache_hit", "latency_ms", "ttft_ms",
-              *(GROUPS[name] for name in query.group_by))
+    needed = (
+        "ts",
+        "status",
+        *SUMS,
+        "cost_usd",
+        "cache_hit",
+        "latency_ms",
+        "ttft_ms",
+        *(GROUPS[name] for name in query.group_by),
+    )
     columns = ", ".join(dict.fromkeys(needed))
     for record in await pool.fetch(f"SELECT {columns} FROM {table}_ledger WHERE {' AND '.join(where)}", *args):
         row = dict(record)
@@ -250,13 +276,15 @@ async def _exact(pool: Any, table: str, query: UsageQuery) -> list[dict[str, Any
         keys.append(f"floor(ts / ${len(args)}) * ${len(args)} AS time")
     sums = ", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in SUMS)
     shares = ", ".join(str(share) for _, share in SHARES)
-    sql = (f"SELECT {''.join(key + ', ' for key in keys)}count(*) AS requests,"
-           f" count(*) FILTER (WHERE status >= 400) AS errors, {sums},"
-           " coalesce(sum(cost_usd), 0) AS cost_usd, count(*) FILTER (WHERE cache_hit) AS cache_hits,"
-           f" percentile_disc(ARRAY[{shares}]) WITHIN GROUP (ORDER BY latency_ms) AS latency,"
-           f" percentile_disc(ARRAY[{shares}]) WITHIN GROUP (ORDER BY ttft_ms) AS ttft"
-           f" FROM {table}_ledger WHERE {' AND '.join(where)}"
-           + (f" GROUP BY {', '.join(str(n + 1) for n in range(len(keys)))}" if keys else ""))
+    sql = (
+        f"SELECT {''.join(key + ', ' for key in keys)}count(*) AS requests,"
+        f" count(*) FILTER (WHERE status >= 400) AS errors, {sums},"
+        " coalesce(sum(cost_usd), 0) AS cost_usd, count(*) FILTER (WHERE cache_hit) AS cache_hits,"
+        f" percentile_disc(ARRAY[{shares}]) WITHIN GROUP (ORDER BY latency_ms) AS latency,"
+        f" percentile_disc(ARRAY[{shares}]) WITHIN GROUP (ORDER BY ttft_ms) AS ttft"
+        f" FROM {table}_ledger WHERE {' AND '.join(where)}"
+        + (f" GROUP BY {', '.join(str(n + 1) for n in range(len(keys)))}" if keys else "")
+    )
     data = []
     for record in await pool.fetch(sql, *args):
         row = dict(record)

@@ -40,10 +40,12 @@ _SCHEMA = (
     " error_message TEXT)",
     "CREATE INDEX IF NOT EXISTS babelgate_ledger_ts ON babelgate_ledger (ts)",
 )
-_INSERT_LEDGER = (f"INSERT INTO babelgate_ledger ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})")
+_INSERT_LEDGER = f"INSERT INTO babelgate_ledger ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _SELECT_LEDGER = f"SELECT {', '.join(COLUMNS)} FROM babelgate_ledger WHERE ts >= ? AND ts < ? ORDER BY ts"
-_SELECT_ERRORS = (f"SELECT {', '.join(ERROR_COLUMNS)} FROM babelgate_ledger WHERE ts >= ? AND ts < ? AND status >= 400"
-                  f" ORDER BY ts DESC LIMIT {ERROR_ROWS}")
+_SELECT_ERRORS = (
+    f"SELECT {', '.join(ERROR_COLUMNS)} FROM babelgate_ledger WHERE ts >= ? AND ts < ? AND status >= 400"
+    f" ORDER BY ts DESC LIMIT {ERROR_ROWS}"
+)
 # Columns added since a ledger table was first created: added to an older file when it is opened.
 _ADDED_COLUMNS = (("babelgate_ledger", "error_message", "TEXT"),)
 # Several gateway processes may share one file; wait for a writer's lock instead of failing at once.
@@ -121,13 +123,17 @@ class SQLiteResponseStore:
         await self._call(lambda db: _put_document(db, kind, document_id, body))
 
     async def documents(self, kind: str) -> dict[str, bytes]:
-        rows = await self._call(lambda db: db.execute(
-            "SELECT id, body FROM babelgate_documents WHERE kind = ?", (kind,)).fetchall())
+        rows = await self._call(
+            lambda db: db.execute("SELECT id, body FROM babelgate_documents WHERE kind = ?", (kind,)).fetchall()
+        )
         return {row[0]: bytes(row[1]) for row in rows}
 
     async def document_version(self, kind: str) -> int:
-        row = await self._call(lambda db: db.execute(
-            "SELECT coalesce(max(seq), 0) FROM babelgate_documents WHERE kind = ?", (kind,)).fetchone())
+        row = await self._call(
+            lambda db: db.execute(
+                "SELECT coalesce(max(seq), 0) FROM babelgate_documents WHERE kind = ?", (kind,)
+            ).fetchone()
+        )
         return int(row[0])
 
     async def append_usage(self, rows: list[dict[str, Any]]) -> None:
@@ -166,16 +172,16 @@ class SQLiteResponseStore:
             raise RuntimeError("the SQLite response store is closed")
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="babelgate-sqlite")
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, lambda: operation(self._connect()))
+        return await asyncio.get_running_loop().run_in_executor(self._executor, lambda: operation(self._connect()))
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             # Autocommit: every statement below is a transaction of its own. check_same_thread is off
             # because the single-worker executor already confines the connection to one thread at a time.
-            connection = sqlite3.connect(self._path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None,
-                                         check_same_thread=False)
+            connection = sqlite3.connect(
+                self._path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+            )
             try:
                 _use_wal(connection)  # readers in other processes never wait on us
                 connection.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; only a power cut loses the tail
@@ -240,9 +246,11 @@ def _insert_many(db: sqlite3.Connection, statement: str, values: list[tuple[Any,
 def _put_document(db: sqlite3.Connection, kind: str, document_id: str, body: bytes) -> None:
     db.execute("BEGIN IMMEDIATE")  # the next seq is read and written under one writer's lock
     try:
-        db.execute("INSERT OR REPLACE INTO babelgate_documents (kind, id, seq, body) VALUES"
-                   " (?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM babelgate_documents WHERE kind = ?), ?)",
-                   (kind, document_id, kind, body))
+        db.execute(
+            "INSERT OR REPLACE INTO babelgate_documents (kind, id, seq, body) VALUES"
+            " (?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM babelgate_documents WHERE kind = ?), ?)",
+            (kind, document_id, kind, body),
+        )
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
@@ -261,8 +269,9 @@ def _put_many(db: sqlite3.Connection, *, records: list[StoredResponse]) -> None:
     rows = [(record.id, record.created_at, record.expires_at, encode_body(record)) for record in records]
     db.execute("BEGIN")
     try:
-        db.executemany("INSERT OR REPLACE INTO babelgate_responses (id, created_at, expires_at, body)"
-                       " VALUES (?, ?, ?, ?)", rows)
+        db.executemany(
+            "INSERT OR REPLACE INTO babelgate_responses (id, created_at, expires_at, body) VALUES (?, ?, ?, ?)", rows
+        )
     except BaseException:
         db.execute("ROLLBACK")
         raise
@@ -270,8 +279,11 @@ def _put_many(db: sqlite3.Connection, *, records: list[StoredResponse]) -> None:
 
 
 def _get(db: sqlite3.Connection, response_id: str, now: int) -> StoredResponse | None:
-    row = db.execute("SELECT created_at, expires_at, body FROM babelgate_responses"
-                     " WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)", (response_id, now)).fetchone()
+    row = db.execute(
+        "SELECT created_at, expires_at, body FROM babelgate_responses"
+        " WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)",
+        (response_id, now),
+    ).fetchone()
     return None if row is None else decode_record(response_id, row[0], row[1], row[2])
 
 

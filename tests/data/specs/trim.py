@@ -26,24 +26,68 @@ HERE = Path(__file__).resolve().parent
 # JSON (parsed ten times faster than YAML; every YAML document here is plain JSON data but for one date in an
 # example, written as its ISO string).
 ROOTS: dict[str, tuple[str, list[str], list[tuple[str, ...]]]] = {
-    "openai-openapi.yaml": ("openai-openapi.json", [
-        "CreateChatCompletionRequest", "CreateCompletionRequest", "CreateCompletionResponse", "CreateResponse",
-        "CreateEmbeddingRequest", "CreateImageRequest", "CreateImageEditRequest", "CreateTranscriptionRequest",
-        "CreateTranslationRequest", "CreateSpeechRequest", "Response", "ResponseStreamEvent", "CompactResource",
-        "ResponseWsError", "ErrorResponse",
-    ], []),
-    "openresponses-openapi.json": ("openresponses-openapi.json", [
-        "ResponseResource", "CompactResource", "CompactionBody", "WebSocketErrorEvent", "CreateResponseBody",
-        "WebSocketResponseCreateEvent",
-    ], [("paths", "/responses", "post", "responses", "200", "content", "text/event-stream")]),
-    "ollama-openapi.yaml": ("ollama-openapi.json", [
-        "ChatResponse", "ChatStreamEvent", "GenerateResponse", "GenerateStreamEvent", "EmbedResponse",
-        "ListResponse", "ShowResponse", "PsResponse", "VersionResponse", "ErrorResponse",
-    ], []),
-    "mistral-openapi.yaml": ("mistral-openapi.json", [
-        "ChatCompletionRequest", "EmbeddingRequest", "EmbeddingResponse", "CompletionChunk",
-        "ChatCompletionChoice", "UsageInfo", "BaseModelCard",
-    ], []),
+    "openai-openapi.yaml": (
+        "openai-openapi.json",
+        [
+            "CreateChatCompletionRequest",
+            "CreateCompletionRequest",
+            "CreateCompletionResponse",
+            "CreateResponse",
+            "CreateEmbeddingRequest",
+            "CreateImageRequest",
+            "CreateImageEditRequest",
+            "CreateTranscriptionRequest",
+            "CreateTranslationRequest",
+            "CreateSpeechRequest",
+            "Response",
+            "ResponseStreamEvent",
+            "CompactResource",
+            "ResponseWsError",
+            "ErrorResponse",
+        ],
+        [],
+    ),
+    "openresponses-openapi.json": (
+        "openresponses-openapi.json",
+        [
+            "ResponseResource",
+            "CompactResource",
+            "CompactionBody",
+            "WebSocketErrorEvent",
+            "CreateResponseBody",
+            "WebSocketResponseCreateEvent",
+        ],
+        [("paths", "/responses", "post", "responses", "200", "content", "text/event-stream")],
+    ),
+    "ollama-openapi.yaml": (
+        "ollama-openapi.json",
+        [
+            "ChatResponse",
+            "ChatStreamEvent",
+            "GenerateResponse",
+            "GenerateStreamEvent",
+            "EmbedResponse",
+            "ListResponse",
+            "ShowResponse",
+            "PsResponse",
+            "VersionResponse",
+            "ErrorResponse",
+        ],
+        [],
+    ),
+    "mistral-openapi.yaml": (
+        "mistral-openapi.json",
+        [
+            "ChatCompletionRequest",
+            "EmbeddingRequest",
+            "EmbeddingResponse",
+            "CompletionChunk",
+            "ChatCompletionChoice",
+            "UsageInfo",
+            "BaseModelCard",
+        ],
+        [],
+    ),
 }
 
 _REF = re.compile(r'"\$ref": "#/([^"]+)"')
@@ -63,6 +107,7 @@ def _as_json(value: Any, indent: int | None = None) -> str:
         if isinstance(item, datetime.date):
             return item.isoformat()
         raise TypeError(f"not JSON data: {item!r}")
+
     return json.dumps(value, default=iso, ensure_ascii=False, indent=indent)
 
 

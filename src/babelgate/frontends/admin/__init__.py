@@ -30,16 +30,27 @@ LOGIN: Final = {"type": "object", "required": ["master_key"], "properties": {"ma
 
 # Public to the gateway-key check: the master key (or a session made from it) is checked here instead.
 ROUTES: dict[str, Route] = {
-    "/admin/session": Route("ANY", session, "admin.session", public=True, operations=(
-        Operation("GET"), Operation("POST", body=LOGIN), Operation("DELETE"))),
-    "/admin/keys": Route("ANY", keys, "admin.keys", public=True, operations=(
-        Operation("GET"), Operation("POST", body=KEY_FIELDS, status=201, body_optional=True))),
-    "/admin/usage": Route("GET", usage, "admin.usage", public=True,
-                          operations=(Operation("GET", query=USAGE_QUERY),)),
-    "/admin/errors": Route("GET", errors, "admin.errors", public=True,
-                           operations=(Operation("GET", query=ERRORS_QUERY),)),
-    "/admin/models": Route("GET", models, "admin.models", public=True,
-                           operations=(Operation("GET", query=("listed",)),)),
+    "/admin/session": Route(
+        "ANY",
+        session,
+        "admin.session",
+        public=True,
+        operations=(Operation("GET"), Operation("POST", body=LOGIN), Operation("DELETE")),
+    ),
+    "/admin/keys": Route(
+        "ANY",
+        keys,
+        "admin.keys",
+        public=True,
+        operations=(Operation("GET"), Operation("POST", body=KEY_FIELDS, status=201, body_optional=True)),
+    ),
+    "/admin/usage": Route("GET", usage, "admin.usage", public=True, operations=(Operation("GET", query=USAGE_QUERY),)),
+    "/admin/errors": Route(
+        "GET", errors, "admin.errors", public=True, operations=(Operation("GET", query=ERRORS_QUERY),)
+    ),
+    "/admin/models": Route(
+        "GET", models, "admin.models", public=True, operations=(Operation("GET", query=("listed",)),)
+    ),
 }
 
 __all__ = ["KEY_OPERATIONS", "PREFIX", "ROUTES", "key"]

@@ -70,12 +70,25 @@ async def _body(runtime: Runtime, exchange: Exchange) -> dict[str, Any]:
 # A key's editable fields (virtual_keys.checked_fields), as /openapi.json publishes them; null
 # sets a field back to its default.
 POSITIVE: Final = {"type": "integer", "minimum": 1}
-KEY_FIELDS: Final = {"type": "object", "additionalProperties": False, "properties": {
-    name: nullable(schema) for name, schema in {
-        "label": STRING, "team": STRING, "models": array({"type": "string", "minLength": 1}),
-        "rpm": POSITIVE, "tpm": POSITIVE, "max_concurrent": POSITIVE, "budget_usd": {"type": "number", "minimum": 0},
-        "budget_period": enum(PERIODS), "expires_at": any_of(STRING, {"type": "number"}), "metadata": OBJECT,
-    }.items()}}
+KEY_FIELDS: Final = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        name: nullable(schema)
+        for name, schema in {
+            "label": STRING,
+            "team": STRING,
+            "models": array({"type": "string", "minLength": 1}),
+            "rpm": POSITIVE,
+            "tpm": POSITIVE,
+            "max_concurrent": POSITIVE,
+            "budget_usd": {"type": "number", "minimum": 0},
+            "budget_period": enum(PERIODS),
+            "expires_at": any_of(STRING, {"type": "number"}),
+            "metadata": OBJECT,
+        }.items()
+    },
+}
 
 PREFIX: Final = "/admin/keys/"
 KEY_OPERATIONS: Final = {"": (Operation("GET"), Operation("PATCH", body=KEY_FIELDS), Operation("DELETE"))}

@@ -33,8 +33,10 @@ async def models(runtime: Runtime, exchange: Exchange) -> None:
     if listed:  # the providers' own listings, as `provider/id`: routed by prefix like any such name
         kinds.update((name, {"kind": "listed"}) for name in extras if name not in kinds)
     # Every name through the registry, as a request for it would go (deployments, policy, fallbacks).
-    data = [{"id": name, **kind, **_route(registry.route(name), health), **extras.get(name, {})}
-            for name, kind in kinds.items()]
+    data = [
+        {"id": name, **kind, **_route(registry.route(name), health), **extras.get(name, {})}
+        for name, kind in kinds.items()
+    ]
     await exchange.respond_json(200, {"object": "list", "data": data, "providers": provider_states(runtime)})
 
 
@@ -45,8 +47,12 @@ def _route(route: ModelRoute, health: Health) -> dict[str, Any]:
         "fallbacks": list(route.fallbacks),
         "context_window_fallbacks": list(route.context_window_fallbacks),
         "content_policy_fallbacks": list(route.content_policy_fallbacks),
-        "routing": {"balance": policy.balance, "retries": policy.retries,
-                    "circuit_failures": policy.circuit_failures, "circuit_cooldown_s": policy.circuit_cooldown},
+        "routing": {
+            "balance": policy.balance,
+            "retries": policy.retries,
+            "circuit_failures": policy.circuit_failures,
+            "circuit_cooldown_s": policy.circuit_cooldown,
+        },
         "cache_ttl_s": route.cache_ttl,
     }
 
@@ -54,7 +60,14 @@ def _route(route: ModelRoute, health: Health) -> dict[str, Any]:
 def _deployment(deployment: Deployment, health: Health) -> dict[str, Any]:
     label = deployment.label
     latency = health.latency(label)
-    return {"provider": deployment.provider.name, "type": deployment.provider.type, "model": deployment.model,
-            "label": label, "weight": deployment.weight,
-            "circuit": health.circuit(label), "reopens_in_s": round(health.reopens_in(label), 3),
-            "in_flight": health.in_flight(label), "latency_ms": round(latency * 1000, 3) if latency else None}
+    return {
+        "provider": deployment.provider.name,
+        "type": deployment.provider.type,
+        "model": deployment.model,
+        "label": label,
+        "weight": deployment.weight,
+        "circuit": health.circuit(label),
+        "reopens_in_s": round(health.reopens_in(label), 3),
+        "in_flight": health.in_flight(label),
+        "latency_ms": round(latency * 1000, 3) if latency else None,
+    }

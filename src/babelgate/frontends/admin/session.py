@@ -39,15 +39,19 @@ async def session(runtime: Runtime, exchange: Exchange) -> None:
         if not hmac.compare_digest(presented.encode(), master.encode()):
             raise AuthenticationFailed("wrong_master_key", code="wrong_master_key")
         token, csrf, expires = new_session(master)
-        await exchange.respond(200, orjson.dumps({"csrf_token": csrf, "expires_at": expires}),
-                               headers=[set_cookie(exchange, token, SESSION_SECONDS), NO_STORE])
+        await exchange.respond(
+            200,
+            orjson.dumps({"csrf_token": csrf, "expires_at": expires}),
+            headers=[set_cookie(exchange, token, SESSION_SECONDS), NO_STORE],
+        )
     elif method in ("GET", "HEAD"):
         found = session_of(master, exchange)
         if found is None:
             raise AuthenticationFailed("session_required", code="session_required")
         nonce, expires = found
-        await exchange.respond(200, orjson.dumps({"csrf_token": csrf_token(master, nonce), "expires_at": expires}),
-                               headers=[NO_STORE])
+        await exchange.respond(
+            200, orjson.dumps({"csrf_token": csrf_token(master, nonce), "expires_at": expires}), headers=[NO_STORE]
+        )
     elif method == "DELETE":
         exchange.route = "admin.session.delete"
         authorize(runtime, exchange)  # a cross-site page must not log an operator out either

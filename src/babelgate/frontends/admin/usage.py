@@ -36,15 +36,22 @@ async def usage(runtime: Runtime, exchange: Exchange) -> None:
     groups = tuple(name.strip() for name in query.get("group_by", "").split(",") if name.strip())
     unknown = [name for name in groups if name not in GROUPS]
     if unknown:
-        raise InvalidRequest("invalid_value", param="group_by",
-                             detail=f"unknown group {unknown[0]!r}; use {', '.join(GROUPS)}")
+        raise InvalidRequest(
+            "invalid_value", param="group_by", detail=f"unknown group {unknown[0]!r}; use {', '.join(GROUPS)}"
+        )
     since, until = _period(query)
     interval = _interval(query["interval"]) if "interval" in query else None
     if interval is not None and (until - since) / interval > MAX_BUCKETS:
-        raise InvalidRequest("invalid_value", param="interval",
-                             detail=f"more than {MAX_BUCKETS} buckets in the period; use a longer interval")
-    filters = tuple((name, int(value) if name == "status" and value.isdigit() else value)
-                    for name, value in query.items() if name in GROUPS)
+        raise InvalidRequest(
+            "invalid_value",
+            param="interval",
+            detail=f"more than {MAX_BUCKETS} buckets in the period; use a longer interval",
+        )
+    filters = tuple(
+        (name, int(value) if name == "status" and value.isdigit() else value)
+        for name, value in query.items()
+        if name in GROUPS
+    )
     await _flushed(runtime)  # what this instance served so far is in the answer
     data = await runtime.response_store.usage_summary(UsageQuery(since, until, groups, interval, filters))
     answer: dict[str, Any] = {"object": "list", "since": since, "until": until, "data": data}
@@ -64,8 +71,9 @@ async def errors(runtime: Runtime, exchange: Exchange) -> None:
         raise InvalidRequest("wrong_type", param="limit", expected=f"an integer from 1 to {MAX_ERRORS}")
     await _flushed(runtime)
     rows = await runtime.response_store.usage_errors(since, until)
-    await exchange.respond_json(200, {"object": "list", "since": since, "until": until,
-                                      "data": top_errors(rows, int(text))})
+    await exchange.respond_json(
+        200, {"object": "list", "since": since, "until": until, "data": top_errors(rows, int(text))}
+    )
 
 
 def _read(runtime: Runtime, exchange: Exchange) -> dict[str, str]:

@@ -29,18 +29,28 @@ if TYPE_CHECKING:
     pass
 
 # Configured model parameters (chat names) → the Messages field of the same meaning.
-NATIVE_PARAMETERS: Final = {"max_tokens": "max_tokens", "max_completion_tokens": "max_tokens",
-                            "temperature": "temperature", "top_p": "top_p", "top_k": "top_k"}
+NATIVE_PARAMETERS: Final = {
+    "max_tokens": "max_tokens",
+    "max_completion_tokens": "max_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+}
 _THINKING_MARK: Final = b'"thinking"'
 
 
-async def relay(exchange: Exchange, body: JSON, deployment: Deployment, notes: CallNotes, *, stream: bool,
-                raw: bytes) -> None:
+async def relay(
+    exchange: Exchange, body: JSON, deployment: Deployment, notes: CallNotes, *, stream: bool, raw: bytes
+) -> None:
     prepare(body, deployment, raw=raw, beta=exchange.header(b"anthropic-beta"))
     provider = deployment.provider
     if stream:
-        await send_stream(exchange, provider.forward_messages_stream(body, deployment.model, notes), notes,
-                          on_error=encode_stream_error)
+        await send_stream(
+            exchange,
+            provider.forward_messages_stream(body, deployment.model, notes),
+            notes,
+            on_error=encode_stream_error,
+        )
     else:
         await exchange.respond(200, await provider.forward_messages(body, deployment.model, notes))
 
@@ -69,8 +79,9 @@ def _apply_parameters(body: JSON, deployment: Deployment) -> None:
         return {NATIVE_PARAMETERS[name]: value for name, value in values.items() if name in NATIVE_PARAMETERS}
 
     if deployment.defaults or deployment.overrides:
-        dataclasses.replace(deployment, defaults=native(deployment.defaults),
-                            overrides=native(deployment.overrides)).apply_to_body(body)
+        dataclasses.replace(
+            deployment, defaults=native(deployment.defaults), overrides=native(deployment.overrides)
+        ).apply_to_body(body)
 
 
 def strip_foreign_state(body: JSON) -> None:

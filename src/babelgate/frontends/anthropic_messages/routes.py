@@ -59,8 +59,9 @@ async def create_message(runtime: Runtime, exchange: Exchange) -> None:
     await call(runtime, exchange, body.peek()["model"], attempt, stream=stream, cache_body=raw)
 
 
-async def _translated(runtime: Runtime, exchange: Exchange, body: JSON, deployment: Deployment, notes: CallNotes, *,
-                      stream: bool) -> None:
+async def _translated(
+    runtime: Runtime, exchange: Exchange, body: JSON, deployment: Deployment, notes: CallNotes, *, stream: bool
+) -> None:
     chat = decode_request(body, adjusted=notes.adjusted)
     request = await typed_request(runtime, deployment, chat, stream=stream, context=exchange.context, notes=notes)
     provider = deployment.provider
@@ -104,12 +105,14 @@ def _check_basics(body: JSON) -> None:
     if stream is not None and not isinstance(stream, bool):
         raise InvalidRequest("wrong_type", param="stream", expected="a boolean")
     if not isinstance(body.get("messages"), list):
-        raise InvalidRequest("missing_field" if body.get("messages") is None else "wrong_type", param="messages",
-                             expected="an array")
+        raise InvalidRequest(
+            "missing_field" if body.get("messages") is None else "wrong_type", param="messages", expected="an array"
+        )
 
 
-async def _events(deployment: Deployment, request: ChatRequest, notes: CallNotes,
-                  encoder: AnthropicMessagesStreamEncoder) -> AsyncIterator[bytes]:
+async def _events(
+    deployment: Deployment, request: ChatRequest, notes: CallNotes, encoder: AnthropicMessagesStreamEncoder
+) -> AsyncIterator[bytes]:
     """Nothing is sent before the first chunk, so an upstream failure before it is an ordinary HTTP
     error; after it, a failure raised here becomes the stream's `error` event (send_stream)."""
     chunks = deployment.provider.stream(request, deployment.model, notes)
@@ -131,17 +134,35 @@ def _framed(events: list[JSON]) -> bytes:
 
 
 # What _check_basics reads, as /openapi.json publishes it.
-_TURN: Final = obj(("role", "content"), properties={"role": enum(("user", "assistant", "system")),
-                                                    "content": any_of(STRING, array(OBJECT))})
-_CONVERSATION: Final = {"model": MODEL, "messages": array(_TURN, min_items=1), "system": any_of(STRING, array(OBJECT)),
-                        "tools": array(OBJECT), "tool_choice": OBJECT}
-MESSAGES_BODY: Final = obj(("model", "max_tokens", "messages"), booleans=("stream",),
-                           properties={**_CONVERSATION, "max_tokens": INTEGER})
+_TURN: Final = obj(
+    ("role", "content"),
+    properties={"role": enum(("user", "assistant", "system")), "content": any_of(STRING, array(OBJECT))},
+)
+_CONVERSATION: Final = {
+    "model": MODEL,
+    "messages": array(_TURN, min_items=1),
+    "system": any_of(STRING, array(OBJECT)),
+    "tools": array(OBJECT),
+    "tool_choice": OBJECT,
+}
+MESSAGES_BODY: Final = obj(
+    ("model", "max_tokens", "messages"), booleans=("stream",), properties={**_CONVERSATION, "max_tokens": INTEGER}
+)
 COUNT_TOKENS_BODY: Final = obj(("model", "messages"), properties=_CONVERSATION)
 
 ROUTES: dict[str, Route] = {
-    "/messages": Route("POST", create_message, "messages.create", errors=encode_error,
-                       operations=(Operation("POST", body=MESSAGES_BODY, streams=SSE),)),
-    "/messages/count_tokens": Route("POST", count_tokens, "messages.count_tokens", errors=encode_error,
-                                    operations=(Operation("POST", body=COUNT_TOKENS_BODY),)),
+    "/messages": Route(
+        "POST",
+        create_message,
+        "messages.create",
+        errors=encode_error,
+        operations=(Operation("POST", body=MESSAGES_BODY, streams=SSE),),
+    ),
+    "/messages/count_tokens": Route(
+        "POST",
+        count_tokens,
+        "messages.count_tokens",
+        errors=encode_error,
+        operations=(Operation("POST", body=COUNT_TOKENS_BODY),),
+    ),
 }

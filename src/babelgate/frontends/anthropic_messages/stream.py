@@ -40,21 +40,36 @@ class AnthropicMessagesStreamEncoder(OneAnswerEncoder):
         self.refused = False
 
     def start(self) -> list[JSON]:
-        message: JSON = {"id": self.message_id, "type": "message", "role": "assistant", "model": self.model,
-                   "content": [], "stop_reason": None, "stop_sequence": None,
-                   "usage": {"input_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-                             "output_tokens": 0}}
+        message: JSON = {
+            "id": self.message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": 0,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+                "output_tokens": 0,
+            },
+        }
         return [{"type": "message_start", "message": message}, {"type": "ping"}]
-
 
     def finish(self) -> list[JSON]:
         events: list[JSON] = []
         self._close(events)
         reason = stop_reason(self.finish_reason, tool_use=bool(self.tool_blocks), refusal=self.refused)
-        return [*events,
-                {"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": None},
-                 "usage": wire.usage_to_wire(self.usage)},
-                {"type": "message_stop"}]
+        return [
+            *events,
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": reason, "stop_sequence": None},
+                "usage": wire.usage_to_wire(self.usage),
+            },
+            {"type": "message_stop"},
+        ]
 
     # -- deltas ---------------------------------------------------------------------------------
 
@@ -87,8 +102,13 @@ class AnthropicMessagesStreamEncoder(OneAnswerEncoder):
             # sends a call's fragments together, so this is a broken stream, said as such.
             raise UpstreamProtocolError(provider=self.provider, detail="tool-call fragments arrived out of order")
         if call.arguments:
-            events.append({"type": "content_block_delta", "index": index,
-                           "delta": {"type": "input_json_delta", "partial_json": call.arguments}})
+            events.append(
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "input_json_delta", "partial_json": call.arguments},
+                }
+            )
 
     # -- blocks ---------------------------------------------------------------------------------
 

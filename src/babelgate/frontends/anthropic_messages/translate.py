@@ -28,10 +28,26 @@ from babelgate.streaming import encode_sse_event
 REFUSED_FIELDS: Final = ("container", "mcp_servers")
 # Request fields read below; any other field is dropped and reported. `betas` is the gateway's
 # spelling of the `anthropic-beta` header inside a body (the native road's), nothing to translate.
-_READ_FIELDS: Final = frozenset({
-    "model", "messages", "max_tokens", "system", "temperature", "top_p", "top_k", "stop_sequences", "metadata",
-    "tools", "tool_choice", "thinking", "output_config", "stream", "betas", *REFUSED_FIELDS,
-})
+_READ_FIELDS: Final = frozenset(
+    {
+        "model",
+        "messages",
+        "max_tokens",
+        "system",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop_sequences",
+        "metadata",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "output_config",
+        "stream",
+        "betas",
+        *REFUSED_FIELDS,
+    }
+)
 _TOOL_FIELDS: Final = frozenset({"type", "name", "description", "input_schema", "strict"})
 # count_tokens without Anthropic: what one image or document counts for (Anthropic's figure for an
 # image of about 1.15 megapixels); its base64 text would count hundreds of times more.
@@ -186,16 +202,20 @@ def _reasoning(body: JSON, chat: JSON, shaping: Shaping) -> None:
         elif kind == "disabled":
             disabled = True
         elif kind != "adaptive":  # adaptive: the model decides, unless output_config.effort says more
-            raise InvalidRequest("invalid_value", param="thinking.type",
-                                 detail="expected enabled, adaptive or disabled")
+            raise InvalidRequest(
+                "invalid_value", param="thinking.type", detail="expected enabled, adaptive or disabled"
+            )
     config = body.get("output_config")
     if config is not None:
         config = expect_object(config, "output_config")
         level = config.get("effort")
         if level is not None:
             if not isinstance(level, str) or level not in wire.ADAPTIVE_EFFORTS:
-                raise InvalidRequest("invalid_value", param="output_config.effort",
-                                     detail=f"expected one of {', '.join(wire.ADAPTIVE_EFFORTS)}")
+                raise InvalidRequest(
+                    "invalid_value",
+                    param="output_config.effort",
+                    detail=f"expected one of {', '.join(wire.ADAPTIVE_EFFORTS)}",
+                )
             if disabled:
                 shaping.drop("output_config.effort")  # thinking off wins: no reasoning is asked for
             elif effort is None:
@@ -206,8 +226,10 @@ def _reasoning(body: JSON, chat: JSON, shaping: Shaping) -> None:
             if fmt.get("type") != "json_schema":
                 raise InvalidRequest("invalid_value", param="output_config.format.type", detail="expected json_schema")
             schema = expect_object(fmt.get("schema"), "output_config.format.schema")
-            chat["response_format"] = {"type": "json_schema",
-                                       "json_schema": {"name": RESPONSE_FORMAT_NAME, "schema": schema}}
+            chat["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": RESPONSE_FORMAT_NAME, "schema": schema},
+            }
         for name, value in config.items():
             if name not in ("effort", "format") and value is not None:
                 shaping.drop(f"output_config.{name}")
@@ -216,6 +238,7 @@ def _reasoning(body: JSON, chat: JSON, shaping: Shaping) -> None:
 
 
 # -- answers -----------------------------------------------------------------------------------
+
 
 def encode_response(response: ChatResponse, *, message_id: str, model: str, provider: str) -> JSON:
     choice = response.choices[0] if response.choices else None
@@ -226,8 +249,9 @@ def encode_response(response: ChatResponse, *, message_id: str, model: str, prov
         "role": "assistant",
         "model": model,
         "content": content_blocks(message, provider),
-        "stop_reason": stop_reason(choice.finish_reason if choice else None, tool_use=bool(message.tool_calls),
-                                   refusal=bool(message.refusal)),
+        "stop_reason": stop_reason(
+            choice.finish_reason if choice else None, tool_use=bool(message.tool_calls), refusal=bool(message.refusal)
+        ),
         "stop_sequence": None,
         "usage": wire.usage_to_wire(response.usage),
     }
@@ -256,8 +280,9 @@ def tool_input(call: ToolCall, provider: str) -> JSON:
     except orjson.JSONDecodeError:
         arguments = None
     if not isinstance(arguments, dict):
-        raise UpstreamProtocolError(provider=provider,
-                                    detail=f"the arguments of tool call {call.id} are not a JSON object")
+        raise UpstreamProtocolError(
+            provider=provider, detail=f"the arguments of tool call {call.id} are not a JSON object"
+        )
     return arguments
 
 
@@ -287,6 +312,7 @@ def estimate_tokens(chat: JSON) -> int:
 
 
 # -- errors ------------------------------------------------------------------------------------
+
 
 def error_payload(error: GatewayError, language: str) -> JSON:
     """`{"type": "error", "error": {"type", "message"}}` (ANT shared/error_response.py)."""

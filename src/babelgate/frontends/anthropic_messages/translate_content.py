@@ -123,8 +123,10 @@ def _search_result(block: JSON, path: str) -> str:
     passages = block.get("content")
     if not isinstance(passages, list):
         raise InvalidRequest("wrong_type", param=f"{path}.content", expected="an array of text blocks")
-    texts = [string(expect_object(item, f"{path}.content[{i}]"), "text", f"{path}.content[{i}]")
-             for i, item in enumerate(passages)]
+    texts = [
+        string(expect_object(item, f"{path}.content[{i}]"), "text", f"{path}.content[{i}]")
+        for i, item in enumerate(passages)
+    ]
     return "\n\n".join(filter(None, (heading, *texts)))
 
 

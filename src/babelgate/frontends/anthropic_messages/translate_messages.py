@@ -101,8 +101,9 @@ def _user_turn(content: str | list[Any], path: str, shaping: Shaping) -> list[JS
         if kind == "tool_result":
             results.append(_tool_result(block, where, shaping, moved))
         elif kind in _ASSISTANT_ONLY:
-            raise InvalidRequest("invalid_value", param=f"{where}.type",
-                                 detail=f"`{kind}` blocks may only appear in assistant messages")
+            raise InvalidRequest(
+                "invalid_value", param=f"{where}.type", detail=f"`{kind}` blocks may only appear in assistant messages"
+            )
         else:
             parts += user_parts(block, kind, where, shaping)
     if moved or parts:
@@ -166,8 +167,9 @@ def _assistant_turn(content: str | list[Any], path: str, shaping: Shaping) -> JS
         elif kind in wire.SERVER_TOOL_BLOCKS:
             shaping.drop(where)  # a server tool's call or result: Claude's own work, not the conversation's
         elif kind in _USER_ONLY:
-            raise InvalidRequest("invalid_value", param=f"{where}.type",
-                                 detail=f"`{kind}` blocks may only appear in user messages")
+            raise InvalidRequest(
+                "invalid_value", param=f"{where}.type", detail=f"`{kind}` blocks may only appear in user messages"
+            )
         else:
             raise unsupported(f"{where}.type", f"'{kind}' blocks")
     text = "".join(texts)
@@ -185,5 +187,8 @@ def _tool_call(block: JSON, path: str) -> JSON:
     arguments = block.get("input")
     if not isinstance(arguments, dict):
         raise InvalidRequest("wrong_type", param=f"{path}.input", expected="an object")
-    return {"id": string(block, "id", path), "type": "function",
-            "function": {"name": string(block, "name", path), "arguments": orjson.dumps(arguments).decode()}}
+    return {
+        "id": string(block, "id", path),
+        "type": "function",
+        "function": {"name": string(block, "name", path), "arguments": orjson.dumps(arguments).decode()},
+    }

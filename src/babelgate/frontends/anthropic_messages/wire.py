@@ -37,9 +37,16 @@ SERVER_TOOLS: Final[dict[str, str]] = {
     "code_execution_": "code_interpreter",
 }
 # Blocks a server tool leaves in an assistant turn (its call and its result).
-SERVER_TOOL_BLOCKS: Final = frozenset({"server_tool_use", "web_search_tool_result", "web_fetch_tool_result",
-                                       "code_execution_tool_result", "bash_code_execution_tool_result",
-                                       "text_editor_code_execution_tool_result"})
+SERVER_TOOL_BLOCKS: Final = frozenset(
+    {
+        "server_tool_use",
+        "web_search_tool_result",
+        "web_fetch_tool_result",
+        "code_execution_tool_result",
+        "bash_code_execution_tool_result",
+        "text_editor_code_execution_tool_result",
+    }
+)
 ERROR_TYPES: Final[dict[int, str]] = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -61,8 +68,13 @@ ERROR_TYPES: Final[dict[int, str]] = {
 BUDGET_EFFORTS: Final[tuple[tuple[int, str], ...]] = ((2048, "low"), (8192, "medium"))
 LARGEST_EFFORT: Final = "high"
 # `output_config.effort` (adaptive thinking) → reasoning_effort, in the same portable vocabulary.
-ADAPTIVE_EFFORTS: Final[dict[str, str]] = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high",
-                                           "max": "high"}
+ADAPTIVE_EFFORTS: Final[dict[str, str]] = {
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "high",
+    "max": "high",
+}
 
 # A tool result's images and documents cannot stay in a chat `tool` message (text only there): they
 # follow in a user message, and the tool message says so, so the model connects the two.

@@ -67,8 +67,13 @@ async def create_speech(runtime: Runtime, exchange: Exchange) -> None:
         request = decode_speech(fields)
         audio = _cut_on_error(deployment.provider.speech(request, deployment.model, notes))
         try:
-            await send_stream(exchange, audio, notes, on_error=encode_stream_error,
-                              content_type=(b"content-type", speech_content_type(request)))
+            await send_stream(
+                exchange,
+                audio,
+                notes,
+                on_error=encode_stream_error,
+                content_type=(b"content-type", speech_content_type(request)),
+            )
         except _Cut as cut:
             # Before the first byte this is an ordinary error answer; after it, the app finds the response
             # started and the server drops the connection, so the client sees a cut body, not a whole one.
@@ -103,19 +108,43 @@ async def _cut_on_error(audio: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 
 def _form(formats: Iterable[str]) -> JSON:
-    return obj(("model", "file"), strings=("prompt", "language"), properties={
-        "model": MODEL, "file": BINARY, "response_format": enum(formats), "temperature": STRING})
+    return obj(
+        ("model", "file"),
+        strings=("prompt", "language"),
+        properties={"model": MODEL, "file": BINARY, "response_format": enum(formats), "temperature": STRING},
+    )
 
 
-SPEECH_BODY: Final = obj(("model", "input", "voice"), strings=("instructions",), properties={
-    "model": MODEL, "input": STRING, "voice": any_of(STRING, OBJECT), "response_format": enum(SPEECH_TYPES),
-    "speed": number(*SPEED_RANGE), "stream_format": enum(("audio", "sse"))})
+SPEECH_BODY: Final = obj(
+    ("model", "input", "voice"),
+    strings=("instructions",),
+    properties={
+        "model": MODEL,
+        "input": STRING,
+        "voice": any_of(STRING, OBJECT),
+        "response_format": enum(SPEECH_TYPES),
+        "speed": number(*SPEED_RANGE),
+        "stream_format": enum(("audio", "sse")),
+    },
+)
 
 ROUTES: dict[str, Route] = {
-    "/audio/transcriptions": Route("POST", create_transcription, "audio.transcriptions",
-                                   operations=(Operation("POST", form=_form(TRANSCRIPTION_FORMATS)),)),
-    "/audio/translations": Route("POST", create_translation, "audio.translations",
-                                 operations=(Operation("POST", form=_form(TRANSLATION_FORMATS)),)),
-    "/audio/speech": Route("POST", create_speech, "audio.speech",
-                           operations=(Operation("POST", body=SPEECH_BODY, answers="audio/*", streams=SSE),)),
+    "/audio/transcriptions": Route(
+        "POST",
+        create_transcription,
+        "audio.transcriptions",
+        operations=(Operation("POST", form=_form(TRANSCRIPTION_FORMATS)),),
+    ),
+    "/audio/translations": Route(
+        "POST",
+        create_translation,
+        "audio.translations",
+        operations=(Operation("POST", form=_form(TRANSLATION_FORMATS)),),
+    ),
+    "/audio/speech": Route(
+        "POST",
+        create_speech,
+        "audio.speech",
+        operations=(Operation("POST", body=SPEECH_BODY, answers="audio/*", streams=SSE),),
+    ),
 }

@@ -69,11 +69,18 @@ def decode_transcription(file: Part, form: dict[str, Any], *, translate: bool) -
         # The provider road returns one transcript; SSE transcript events would need a road of their own.
         raise InvalidRequest("audio_stream_unsupported", param="stream")
     return TranscriptionRequest(
-        model=form["model"], audio=file.data, filename=file.filename or "audio", content_type=file.content_type,
-        translate=translate, language=_optional_string(form, "language"), prompt=_optional_string(form, "prompt"),
+        model=form["model"],
+        audio=file.data,
+        filename=file.filename or "audio",
+        content_type=file.content_type,
+        translate=translate,
+        language=_optional_string(form, "language"),
+        prompt=_optional_string(form, "prompt"),
         response_format=response_format,
         temperature=None if temperature is None else _number(temperature, "temperature"),
-        timestamp_granularities=_granularities(form.get("timestamp_granularities")), extra=extra)
+        timestamp_granularities=_granularities(form.get("timestamp_granularities")),
+        extra=extra,
+    )
 
 
 def decode_speech(body: dict[str, Any]) -> SpeechRequest:
@@ -84,8 +91,9 @@ def decode_speech(body: dict[str, Any]) -> SpeechRequest:
         raise InvalidRequest("wrong_type", param="input", expected="a string")
     response_format = body.get("response_format", "mp3")
     if response_format not in SPEECH_TYPES:
-        raise InvalidRequest("invalid_value", param="response_format",
-                             detail=f"expected one of {', '.join(SPEECH_TYPES)}")
+        raise InvalidRequest(
+            "invalid_value", param="response_format", detail=f"expected one of {', '.join(SPEECH_TYPES)}"
+        )
     speed = body.get("speed")
     if speed is not None:
         expect_number(speed, "speed", *SPEED_RANGE, integer=False)
@@ -100,8 +108,15 @@ def decode_speech(body: dict[str, Any]) -> SpeechRequest:
         # A custom voice travels as the client sent it (OpenAI's body takes `extra` last); providers
         # that map voices see its id.
         extra["voice"] = body["voice"]
-    return SpeechRequest(model=body["model"], input=text, voice=voice, response_format=response_format,
-                         speed=speed, instructions=instructions, extra=extra)
+    return SpeechRequest(
+        model=body["model"],
+        input=text,
+        voice=voice,
+        response_format=response_format,
+        speed=speed,
+        instructions=instructions,
+        extra=extra,
+    )
 
 
 def speech_content_type(request: SpeechRequest) -> bytes:
@@ -123,9 +138,13 @@ def encode_transcription(answer: TranscriptionResponse, request: TranscriptionRe
                 body["usage"] = _usage(answer.usage)
             return orjson.dumps(body), JSON_TYPE
         case "verbose_json":
-            body = {"task": "translate" if request.translate else "transcribe", "language": answer.language or "",
-                    # Required by the format; 0 only when the provider could not tell.
-                    "duration": answer.duration or 0.0, "text": answer.text}
+            body = {
+                "task": "translate" if request.translate else "transcribe",
+                "language": answer.language or "",
+                # Required by the format; 0 only when the provider could not tell.
+                "duration": answer.duration or 0.0,
+                "text": answer.text,
+            }
             if answer.segments is not None:
                 body["segments"] = answer.segments
             if answer.words is not None:
@@ -178,8 +197,11 @@ def _granularities(value: Any) -> list[str] | None:
         return None
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, list) or not all(item in TIMESTAMP_GRANULARITIES for item in values):
-        raise InvalidRequest("invalid_value", param="timestamp_granularities",
-                             detail=f"expected items of {', '.join(TIMESTAMP_GRANULARITIES)}")
+        raise InvalidRequest(
+            "invalid_value",
+            param="timestamp_granularities",
+            detail=f"expected items of {', '.join(TIMESTAMP_GRANULARITIES)}",
+        )
     return values
 
 

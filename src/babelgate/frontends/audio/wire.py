@@ -10,13 +10,18 @@ TRANSCRIPTION_FORMATS: Final = ("json", "text", "srt", "verbose_json", "vtt", "d
 TRANSLATION_FORMATS: Final = ("json", "text", "srt", "verbose_json", "vtt")
 TIMESTAMP_GRANULARITIES: Final = ("word", "segment")
 # Form fields the canonical request models; every other field travels in `extra`.
-TRANSCRIPTION_FIELDS: Final = frozenset({"model", "language", "prompt", "response_format", "temperature",
-                                         "timestamp_granularities"})
+TRANSCRIPTION_FIELDS: Final = frozenset(
+    {"model", "language", "prompt", "response_format", "temperature", "timestamp_granularities"}
+)
 
 # `CreateSpeechRequest.response_format` → the content type of the audio. The gateway names it itself
 # (the provider road yields only bytes), from what the client asked for: every provider answers in it.
 SPEECH_TYPES: Final[dict[str, bytes]] = {
-    "mp3": b"audio/mpeg", "opus": b"audio/opus", "aac": b"audio/aac", "flac": b"audio/flac", "wav": b"audio/wav",
+    "mp3": b"audio/mpeg",
+    "opus": b"audio/opus",
+    "aac": b"audio/aac",
+    "flac": b"audio/flac",
+    "wav": b"audio/wav",
     "pcm": b"audio/pcm",
 }
 SPEECH_FIELDS: Final = frozenset({"model", "input", "voice", "response_format", "speed", "instructions"})

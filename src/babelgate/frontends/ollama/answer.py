@@ -40,28 +40,34 @@ class Clock:
             self.first_output = time.perf_counter_ns()
 
     def durations(self) -> Durations:
-        return Durations.measured(received=self.received, upstream=self.upstream, first_output=self.first_output,
-                                  end=time.perf_counter_ns())
+        return Durations.measured(
+            received=self.received, upstream=self.upstream, first_output=self.first_output, end=time.perf_counter_ns()
+        )
 
     @staticmethod
     def now() -> str:
         return wire.created_at(time.time_ns())
 
 
-async def send_stream(exchange: Exchange, chunks: AsyncIterator[ChatChunk], encoder: OllamaStreamEncoder,
-                      clock: Clock, notes: CallNotes) -> None:
+async def send_stream(
+    exchange: Exchange, chunks: AsyncIterator[ChatChunk], encoder: OllamaStreamEncoder, clock: Clock, notes: CallNotes
+) -> None:
     """The chunks as NDJSON, sent as `pipeline.send_stream` sends SSE: a failure before the first
     line is an ordinary HTTP error, a failure after it one more `{"error": …}` line."""
-    await pipeline.send_stream(exchange, _lines(chunks, encoder, clock), notes, on_error=_error_line,
-                               content_type=wire.NDJSON_TYPE)
+    await pipeline.send_stream(
+        exchange, _lines(chunks, encoder, clock), notes, on_error=_error_line, content_type=wire.NDJSON_TYPE
+    )
 
 
-async def _lines(chunks: AsyncIterator[ChatChunk], encoder: OllamaStreamEncoder, clock: Clock
-                 ) -> AsyncGenerator[bytes, None]:
+async def _lines(
+    chunks: AsyncIterator[ChatChunk], encoder: OllamaStreamEncoder, clock: Clock
+) -> AsyncGenerator[bytes, None]:
     async with contextlib.aclosing(chunks):  # type: ignore[type-var]
         async for chunk in chunks:
-            if any(c.delta.content or c.delta.reasoning_content or c.delta.refusal or c.delta.tool_calls
-                   for c in chunk.choices):
+            if any(
+                c.delta.content or c.delta.reasoning_content or c.delta.refusal or c.delta.tool_calls
+                for c in chunk.choices
+            ):
                 clock.output()
             objects = encoder.feed(chunk, clock.now())
             if objects:

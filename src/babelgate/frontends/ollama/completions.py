@@ -43,8 +43,11 @@ _DROPPED: Final = ("system", "template", "format", "think", "logprobs", "top_log
 def legacy_body(body: JSON, *, stream: bool) -> tuple[JSON, list[str]]:
     """The legacy completions body for a raw or suffixed `/api/generate` body, and what was dropped."""
     if body.get("images"):
-        raise InvalidRequest("invalid_value", param="images",
-                             detail="a raw prompt or a suffix goes to a completions endpoint, which takes no images")
+        raise InvalidRequest(
+            "invalid_value",
+            param="images",
+            detail="a raw prompt or a suffix goes to a completions endpoint, which takes no images",
+        )
     if body.get("context"):
         raise InvalidRequest("ollama_context_unsupported", param="context")
     legacy: JSON = {"model": body["model"], "prompt": body.get("prompt") or ""}
@@ -60,21 +63,37 @@ def legacy_body(body: JSON, *, stream: bool) -> tuple[JSON, list[str]]:
 
 def chunk_from_wire(payload: JSON) -> ChatChunk:
     """One legacy completion chunk as a canonical chunk: its text is the delta."""
-    choices = [ChunkChoice(int(c.get("index") or 0), Delta(content=c.get("text") or None),
-                           _finish(c.get("finish_reason")))
-               for c in payload.get("choices") or () if isinstance(c, dict)]
-    return ChatChunk(id=str(payload.get("id") or ""), created=int(payload.get("created") or 0),
-                     model=str(payload.get("model") or ""), choices=choices,
-                     usage=usage_from_wire(payload.get("usage")))
+    choices = [
+        ChunkChoice(int(c.get("index") or 0), Delta(content=c.get("text") or None), _finish(c.get("finish_reason")))
+        for c in payload.get("choices") or ()
+        if isinstance(c, dict)
+    ]
+    return ChatChunk(
+        id=str(payload.get("id") or ""),
+        created=int(payload.get("created") or 0),
+        model=str(payload.get("model") or ""),
+        choices=choices,
+        usage=usage_from_wire(payload.get("usage")),
+    )
 
 
 def response_from_wire(payload: JSON) -> ChatResponse:
-    choices = [Choice(int(c.get("index") or 0), AssistantMessage(content=str(c.get("text") or "")),
-                      _finish(c.get("finish_reason")))
-               for c in payload.get("choices") or () if isinstance(c, dict)]
-    return ChatResponse(id=str(payload.get("id") or ""), created=int(payload.get("created") or 0),
-                        model=str(payload.get("model") or ""), choices=choices,
-                        usage=usage_from_wire(payload.get("usage")))
+    choices = [
+        Choice(
+            int(c.get("index") or 0),
+            AssistantMessage(content=str(c.get("text") or "")),
+            _finish(c.get("finish_reason")),
+        )
+        for c in payload.get("choices") or ()
+        if isinstance(c, dict)
+    ]
+    return ChatResponse(
+        id=str(payload.get("id") or ""),
+        created=int(payload.get("created") or 0),
+        model=str(payload.get("model") or ""),
+        choices=choices,
+        usage=usage_from_wire(payload.get("usage")),
+    )
 
 
 def _finish(reason: Any) -> FinishReason | None:
@@ -110,8 +129,11 @@ async def generate(runtime: Runtime, exchange: Exchange, name: str, body: JSON, 
     def accepts(deployment: Deployment) -> None:
         if not deployment.provider.accepts_completions(deployment.model):
             raw = bool(body.get("raw"))
-            raise InvalidRequest("ollama_raw_unsupported" if raw else "ollama_suffix_unsupported",
-                                 param="raw" if raw else "suffix", model=model)
+            raise InvalidRequest(
+                "ollama_raw_unsupported" if raw else "ollama_suffix_unsupported",
+                param="raw" if raw else "suffix",
+                model=model,
+            )
 
     await call(runtime, exchange, name, attempt, stream=stream, check=accepts)
 
@@ -128,6 +150,7 @@ async def _chunks(frames: AsyncIterator[bytes], provider: str) -> AsyncIterator[
                 try:
                     chunk = chunk_from_wire(payload)
                 except (AttributeError, TypeError, ValueError):
-                    raise UpstreamProtocolError(provider=provider,
-                                                detail="a stream event has the wrong shape") from None
+                    raise UpstreamProtocolError(
+                        provider=provider, detail="a stream event has the wrong shape"
+                    ) from None
                 yield chunk

@@ -31,8 +31,10 @@ if TYPE_CHECKING:
 
 LATEST: Final = ":latest"
 # Chat defaults of a configured model, shown as Ollama's `parameters` under Ollama's option names.
-_PARAMETER_NAMES: Final = {**{field: option for option, field in OPTION_FIELDS.items()},
-                           "max_completion_tokens": "num_predict"}
+_PARAMETER_NAMES: Final = {
+    **{field: option for option, field in OPTION_FIELDS.items()},
+    "max_completion_tokens": "num_predict",
+}
 # Names that mark an embedding model (Ollama lists `embedding` instead of `completion` for them).
 _EMBEDDING_MARKERS: Final = ("embed",)
 _TEXT: Final = (b"content-type", b"text/plain; charset=utf-8")
@@ -70,13 +72,17 @@ async def show(runtime: Runtime, exchange: Exchange) -> None:
     family = deployment.provider.name
     body: JSON = {
         "modelfile": f"# {name} is served by babelgate: provider {family}, upstream model {deployment.model}\n"
-                     f"FROM {name}\n",
+        f"FROM {name}\n",
         "parameters": _parameters(deployment),
         "template": "{{ .Prompt }}",
         "details": _details(family),
         "remote_model": deployment.model,
-        "model_info": {"general.architecture": family, "general.basename": name,
-                       "babelgate.provider": family, "babelgate.upstream_model": deployment.model},
+        "model_info": {
+            "general.architecture": family,
+            "general.basename": name,
+            "babelgate.provider": family,
+            "babelgate.upstream_model": deployment.model,
+        },
         "capabilities": capabilities(name, deployment.provider.capabilities),
         "modified_at": _modified(runtime, info),
     }
@@ -134,14 +140,26 @@ def _summary(runtime: Runtime, info: ModelInfo) -> JSON:
     summary: JSON = {"name": info.id, "model": info.id}
     if deployment is not None:
         summary["remote_model"] = deployment.model
-    summary.update({"modified_at": _modified(runtime, info), "size": 0,
-                    "digest": hashlib.sha256(info.id.encode()).hexdigest(), "details": _details(family)})
+    summary.update(
+        {
+            "modified_at": _modified(runtime, info),
+            "size": 0,
+            "digest": hashlib.sha256(info.id.encode()).hexdigest(),
+            "details": _details(family),
+        }
+    )
     return summary
 
 
 def _details(family: str) -> JSON:
-    return {"parent_model": "", "format": "", "family": family, "families": [family], "parameter_size": "",
-            "quantization_level": ""}
+    return {
+        "parent_model": "",
+        "format": "",
+        "family": family,
+        "families": [family],
+        "parameter_size": "",
+        "quantization_level": "",
+    }
 
 
 def _modified(runtime: Runtime, info: ModelInfo | None) -> str:

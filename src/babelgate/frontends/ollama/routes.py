@@ -83,21 +83,33 @@ async def _loaded(exchange: Exchange, body: JSON, *, generate: bool) -> None:
     unloading) the model; upstream models need neither, so the answer is all there is to do."""
     reason = "unload" if _is_zero(body.get("keep_alive")) else "load"
     at = Clock.now()
-    payload = (wire.generate_line(body["model"], at, "", done=True) if generate
-               else wire.chat_line(body["model"], at, wire.assistant(), done=True))
+    payload = (
+        wire.generate_line(body["model"], at, "", done=True)
+        if generate
+        else wire.chat_line(body["model"], at, wire.assistant(), done=True)
+    )
     payload["done_reason"] = reason
     await exchange.respond(200, orjson.dumps(payload))
 
 
-async def _answer(runtime: Runtime, exchange: Exchange, body: JSON, chat_json: JSON, adjusted: list[str],
-                  clock: Clock, *, generate: bool) -> None:
+async def _answer(
+    runtime: Runtime,
+    exchange: Exchange,
+    body: JSON,
+    chat_json: JSON,
+    adjusted: list[str],
+    clock: Clock,
+    *,
+    generate: bool,
+) -> None:
     stream = body.get("stream") is not False  # Ollama streams by default
     model = body["model"]  # Ollama echoes the name the client sent
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> None:
         notes.adjusted.extend(adjusted)
-        request = await typed_request(runtime, deployment, dict(chat_json), stream=stream, context=exchange.context,
-                                      notes=notes)
+        request = await typed_request(
+            runtime, deployment, dict(chat_json), stream=stream, context=exchange.context, notes=notes
+        )
         provider = deployment.provider
         clock.upstream_called()
         if stream:
@@ -110,8 +122,9 @@ async def _answer(runtime: Runtime, exchange: Exchange, body: JSON, chat_json: J
         if generate:
             payload = translate.encode_generate(response, model=model, at=Clock.now(), durations=durations)
         else:
-            payload = translate.encode_chat(response, model=model, provider=provider.name, at=Clock.now(),
-                                            durations=durations)
+            payload = translate.encode_chat(
+                response, model=model, provider=provider.name, at=Clock.now(), durations=durations
+            )
         await exchange.respond(200, orjson.dumps(payload), headers=adjusted_headers(notes))
 
     await call(runtime, exchange, routable(runtime, model), attempt, stream=stream)
@@ -132,8 +145,11 @@ async def _embed(runtime: Runtime, exchange: Exchange, *, legacy: bool) -> None:
             clock.upstream_called()
             answer = await embed_in_batches(deployment, request, notes)
             notes.usage = answer.usage
-        payload = (translate.encode_embeddings(answer) if legacy
-                   else translate.encode_embed(answer, model=body["model"], durations=clock.durations()))
+        payload = (
+            translate.encode_embeddings(answer)
+            if legacy
+            else translate.encode_embed(answer, model=body["model"], durations=clock.durations())
+        )
         await exchange.respond(200, orjson.dumps(payload), headers=adjusted_headers(notes))
 
     def capable(deployment: Deployment) -> None:
@@ -152,20 +168,43 @@ def _is_zero(keep_alive: Any) -> bool:
 
 
 ROUTES: dict[str, Route] = {
-    "/api/chat": Route("POST", chat, "ollama.chat", errors=encode_error,
-                       operations=(Operation("POST", body=validate.CHAT_BODY, streams=NDJSON),)),
-    "/api/generate": Route("POST", generate, "ollama.generate", errors=encode_error,
-                           operations=(Operation("POST", body=validate.GENERATE_BODY, streams=NDJSON),)),
-    "/api/embed": Route("POST", embed, "ollama.embed", errors=encode_error,
-                        operations=(Operation("POST", body=validate.EMBED_BODY),)),
-    "/api/embeddings": Route("POST", embeddings, "ollama.embeddings", errors=encode_error,
-                             operations=(Operation("POST", body=validate.EMBEDDINGS_BODY),)),
+    "/api/chat": Route(
+        "POST",
+        chat,
+        "ollama.chat",
+        errors=encode_error,
+        operations=(Operation("POST", body=validate.CHAT_BODY, streams=NDJSON),),
+    ),
+    "/api/generate": Route(
+        "POST",
+        generate,
+        "ollama.generate",
+        errors=encode_error,
+        operations=(Operation("POST", body=validate.GENERATE_BODY, streams=NDJSON),),
+    ),
+    "/api/embed": Route(
+        "POST", embed, "ollama.embed", errors=encode_error, operations=(Operation("POST", body=validate.EMBED_BODY),)
+    ),
+    "/api/embeddings": Route(
+        "POST",
+        embeddings,
+        "ollama.embeddings",
+        errors=encode_error,
+        operations=(Operation("POST", body=validate.EMBEDDINGS_BODY),),
+    ),
     "/api/tags": Route("GET", tags, "ollama.tags", errors=encode_error),
-    "/api/show": Route("POST", show, "ollama.show", errors=encode_error,
-                       operations=(Operation("POST", body=validate.SHOW_BODY),)),
+    "/api/show": Route(
+        "POST", show, "ollama.show", errors=encode_error, operations=(Operation("POST", body=validate.SHOW_BODY),)
+    ),
     "/api/ps": Route("GET", ps, "ollama.ps", errors=encode_error),
     # Probes a client sends before it has a key to send: they reveal nothing but that this is up.
     "/api/version": Route("GET", version, "ollama.version", public=True, errors=encode_error),
-    "/": Route("GET", root, "ollama.root", public=True, errors=encode_error,
-               operations=(Operation("GET", answers="text/plain"),)),
+    "/": Route(
+        "GET",
+        root,
+        "ollama.root",
+        public=True,
+        errors=encode_error,
+        operations=(Operation("GET", answers="text/plain"),),
+    ),
 }

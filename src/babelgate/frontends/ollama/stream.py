@@ -84,11 +84,13 @@ class OllamaStreamEncoder:
                 if delta.index in self.sent_calls:
                     # Every upstream streams a call's fragments before the next call begins; a
                     # fragment after that would change a call the client already has.
-                    raise UpstreamProtocolError(provider=self.provider,
-                                                detail="a tool call continued after the next one began")
+                    raise UpstreamProtocolError(
+                        provider=self.provider, detail="a tool call continued after the next one began"
+                    )
                 complete.extend(self._close_open())  # a new call begins: the ones before it are whole
-                call = self.open_calls[delta.index] = _Call(delta.index, delta.id or f"call_{delta.index}",
-                                                            delta.name or "")
+                call = self.open_calls[delta.index] = _Call(
+                    delta.index, delta.id or f"call_{delta.index}", delta.name or ""
+                )
             if delta.arguments:
                 call.arguments.add(delta.arguments)
         return complete
@@ -100,8 +102,10 @@ class OllamaStreamEncoder:
         return calls
 
     def _calls_object(self, at: str, calls: list[_Call]) -> JSON:
-        wired = [tool_call_to_wire(call.id, call.name, call.arguments.text(), call.index, provider=self.provider)
-                 for call in calls]
+        wired = [
+            tool_call_to_wire(call.id, call.name, call.arguments.text(), call.index, provider=self.provider)
+            for call in calls
+        ]
         if self.generate:
             out = wire.generate_line(self.model, at, "")
             out["tool_calls"] = wired  # only when a hook added tools: /api/generate has none of its own
@@ -110,8 +114,9 @@ class OllamaStreamEncoder:
 
     # -- text -----------------------------------------------------------------------------------
 
-    def _output(self, at: str, text: str, thinking: str | None, images: list[str] | None,
-                logprobs: list[JSON] | None) -> JSON:
+    def _output(
+        self, at: str, text: str, thinking: str | None, images: list[str] | None, logprobs: list[JSON] | None
+    ) -> JSON:
         if self.generate:
             out = wire.generate_line(self.model, at, text, thinking=thinking)
         else:

@@ -28,18 +28,30 @@ from babelgate.schema.embeddings import EmbeddingResponse
 # they drop. Every other option tunes a local runtime (num_ctx, num_gpu, use_mmap, …) or a sampler
 # no API offers (mirostat, tfs_z, typical_p, …): dropped and reported.
 OPTION_FIELDS: Final[dict[str, str]] = {
-    "temperature": "temperature", "top_p": "top_p", "seed": "seed", "stop": "stop", "num_predict": "max_tokens",
-    "presence_penalty": "presence_penalty", "frequency_penalty": "frequency_penalty",
-    "top_k": "top_k", "min_p": "min_p", "repeat_penalty": "repetition_penalty",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "seed": "seed",
+    "stop": "stop",
+    "num_predict": "max_tokens",
+    "presence_penalty": "presence_penalty",
+    "frequency_penalty": "frequency_penalty",
+    "top_k": "top_k",
+    "min_p": "min_p",
+    "repeat_penalty": "repetition_penalty",
 }
 # `think: true` asks for the model's default effort (OpenAI's default is medium); false turns it off.
 THINK_EFFORT: Final[dict[bool, str]] = {True: "medium", False: "none"}
 FORMAT_NAME: Final = "response"  # json_schema needs a name; Ollama's `format` has none
-_IMAGE_TYPES: Final = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
-                       (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))
+_IMAGE_TYPES: Final = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
 
 
 # -- requests ------------------------------------------------------------------------------------
+
 
 def chat_body(body: JSON) -> tuple[JSON, list[str]]:
     """The chat request for an `/api/chat` body, and the parameters dropped on the way."""
@@ -88,8 +100,11 @@ def chat_messages(messages: list[JSON]) -> list[JSON]:
             pending = [_tool_call(call, index, position) for position, call in enumerate(calls)]
             # `thinking` is not replayed: the providers that need reasoning back carry it in their
             # signed tool-call ids (tool_ids.py), like the Responses frontend.
-            out.append({"role": "assistant", "content": content or None, "tool_calls": list(pending)} if pending
-                       else {"role": "assistant", "content": content})
+            out.append(
+                {"role": "assistant", "content": content or None, "tool_calls": list(pending)}
+                if pending
+                else {"role": "assistant", "content": content}
+            )
         elif role == "tool":
             out.append({"role": "tool", "tool_call_id": _answered_call(message, pending, path), "content": content})
         else:
@@ -128,8 +143,11 @@ def _tool_call(call: JSON, message_index: int, position: int) -> JSON:
         except orjson.JSONDecodeError:
             parsed = None
         if not isinstance(parsed, dict):
-            raise InvalidRequest("wrong_type", param=f"messages[{message_index}].tool_calls[{position}].function"
-                                                     ".arguments", expected="a JSON object")
+            raise InvalidRequest(
+                "wrong_type",
+                param=f"messages[{message_index}].tool_calls[{position}].function.arguments",
+                expected="a JSON object",
+            )
     else:
         text = orjson.dumps(arguments).decode()
     # A stable id when the client kept none: the same conversation gets the same ids every turn.
@@ -216,14 +234,22 @@ def embed_body(body: JSON, *, legacy: bool) -> tuple[JSON, list[str]]:
 
 # -- answers -------------------------------------------------------------------------------------
 
+
 def encode_chat(response: ChatResponse, *, model: str, provider: str, at: str, durations: Durations) -> JSON:
     choice = response.choices[0] if response.choices else None
     message = choice.message if choice is not None else AssistantMessage()
-    calls = [tool_call_to_wire(call.id, call.name, call.arguments, position, provider=provider)
-             for position, call in enumerate(message.tool_calls or ())]
-    out = wire.chat_line(model, at, wire.assistant(_text(message), thinking=message.reasoning_content,
-                                                   tool_calls=calls, images=images_to_wire(message.images)),
-                         done=True)
+    calls = [
+        tool_call_to_wire(call.id, call.name, call.arguments, position, provider=provider)
+        for position, call in enumerate(message.tool_calls or ())
+    ]
+    out = wire.chat_line(
+        model,
+        at,
+        wire.assistant(
+            _text(message), thinking=message.reasoning_content, tool_calls=calls, images=images_to_wire(message.images)
+        ),
+        done=True,
+    )
     return _finished(out, response, choice.finish_reason if choice else None, durations)
 
 
@@ -256,8 +282,10 @@ def tool_call_to_wire(call_id: str, name: str, arguments: str, position: int, *,
     except orjson.JSONDecodeError:
         parsed = None
     if not isinstance(parsed, dict):
-        raise UpstreamProtocolError(provider=provider, detail=f"the arguments of tool call {name!r} are not a "
-                                                              "JSON object, which Ollama clients need")
+        raise UpstreamProtocolError(
+            provider=provider,
+            detail=f"the arguments of tool call {name!r} are not a JSON object, which Ollama clients need",
+        )
     return {"id": call_id, "function": {"index": position, "name": name, "arguments": parsed}}
 
 
@@ -274,9 +302,13 @@ def images_to_wire(images: list[JSON] | None) -> list[str] | None:
 
 def encode_embed(answer: EmbeddingResponse | None, *, model: str, durations: Durations) -> JSON:
     usage = answer.usage if answer is not None else None
-    return {"model": model, "embeddings": answer.vectors if answer is not None else [],
-            "total_duration": durations.total, "load_duration": durations.load,
-            "prompt_eval_count": usage.prompt_tokens if usage else 0}
+    return {
+        "model": model,
+        "embeddings": answer.vectors if answer is not None else [],
+        "total_duration": durations.total,
+        "load_duration": durations.load,
+        "prompt_eval_count": usage.prompt_tokens if usage else 0,
+    }
 
 
 def encode_embeddings(answer: EmbeddingResponse | None) -> JSON:

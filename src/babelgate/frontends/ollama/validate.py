@@ -108,8 +108,11 @@ def _options(options: Any) -> None:
         # Ollama reads -1 as "no limit" and -2 as "until the context is full"; 0 would generate nothing.
         raise InvalidRequest("out_of_range", param="options.num_predict", expected="-1, -2 or a positive integer")
     stop = options.get("stop")
-    if stop is not None and not isinstance(stop, str) and not (
-            isinstance(stop, list) and all(isinstance(s, str) for s in stop)):
+    if (
+        stop is not None
+        and not isinstance(stop, str)
+        and not (isinstance(stop, list) and all(isinstance(s, str) for s in stop))
+    ):
         raise InvalidRequest("wrong_type", param="options.stop", expected="a string or an array of strings")
 
 
@@ -160,19 +163,48 @@ def _is_int(value: Any) -> bool:
 
 
 # The bodies as /openapi.json publishes them, from the tables above.
-OPTIONS_SCHEMA: Final = obj(properties={
-    **{name: number(*NUMBER_RANGES[name]) if name in NUMBER_RANGES else {"type": "number"} for name in _NUMBER_OPTIONS},
-    **{name: INTEGER for name in _INTEGER_OPTIONS}})
-_COMMON: Final = {"model": MODEL, "options": OPTIONS_SCHEMA, "think": any_of(BOOLEAN, STRING),
-                  "format": any_of(enum(("", "json")), OBJECT), "top_logprobs": number(0, 20, integer=True)}
-CHAT_BODY: Final = obj(("model",), booleans=_BOOLEANS, properties={
-    **_COMMON, "tools": array(OBJECT),
-    "messages": array(obj(("role",), strings=_MESSAGE_STRINGS, properties={"role": enum(ROLES),
-                                                                          "images": array(STRING)}))})
-GENERATE_BODY: Final = obj(("model",), booleans=_BOOLEANS, strings=_STRINGS, properties={
-    **_COMMON, "images": array(STRING), "context": array(INTEGER)})
-EMBED_BODY: Final = obj(("model", "input"), properties={
-    "model": MODEL, "options": OPTIONS_SCHEMA, "input": any_of(STRING, array(STRING)), "truncate": BOOLEAN,
-    "dimensions": number(1, 2**16, integer=True)})
+OPTIONS_SCHEMA: Final = obj(
+    properties={
+        **{
+            name: number(*NUMBER_RANGES[name]) if name in NUMBER_RANGES else {"type": "number"}
+            for name in _NUMBER_OPTIONS
+        },
+        **{name: INTEGER for name in _INTEGER_OPTIONS},
+    }
+)
+_COMMON: Final = {
+    "model": MODEL,
+    "options": OPTIONS_SCHEMA,
+    "think": any_of(BOOLEAN, STRING),
+    "format": any_of(enum(("", "json")), OBJECT),
+    "top_logprobs": number(0, 20, integer=True),
+}
+CHAT_BODY: Final = obj(
+    ("model",),
+    booleans=_BOOLEANS,
+    properties={
+        **_COMMON,
+        "tools": array(OBJECT),
+        "messages": array(
+            obj(("role",), strings=_MESSAGE_STRINGS, properties={"role": enum(ROLES), "images": array(STRING)})
+        ),
+    },
+)
+GENERATE_BODY: Final = obj(
+    ("model",),
+    booleans=_BOOLEANS,
+    strings=_STRINGS,
+    properties={**_COMMON, "images": array(STRING), "context": array(INTEGER)},
+)
+EMBED_BODY: Final = obj(
+    ("model", "input"),
+    properties={
+        "model": MODEL,
+        "options": OPTIONS_SCHEMA,
+        "input": any_of(STRING, array(STRING)),
+        "truncate": BOOLEAN,
+        "dimensions": number(1, 2**16, integer=True),
+    },
+)
 EMBEDDINGS_BODY: Final = obj(("model",), strings=("prompt",), properties={"model": MODEL, "options": OPTIONS_SCHEMA})
 SHOW_BODY: Final = obj(("model",), properties={"model": MODEL})

@@ -21,8 +21,12 @@ OLLAMA_VERSION: Final = "0.12.6"
 ROLES: Final = frozenset({"system", "user", "assistant", "tool"})
 # Chat finish reasons → Ollama's `done_reason`. Ollama says "stop" after tool calls too; a reason
 # Ollama has no word for (content_filter) is passed on as it is rather than disguised as "stop".
-DONE_REASONS: Final[dict[str, str]] = {"stop": "stop", "tool_calls": "stop", "function_call": "stop",
-                                       "length": "length"}
+DONE_REASONS: Final[dict[str, str]] = {
+    "stop": "stop",
+    "tool_calls": "stop",
+    "function_call": "stop",
+    "length": "length",
+}
 
 
 def created_at(epoch_ns: int) -> str:
@@ -56,16 +60,25 @@ class Durations:
         """From monotonic instants (ns): request received, upstream called, first output (None
         when not streamed or nothing came), upstream finished."""
         generating_from = upstream if first_output is None else first_output
-        return cls(total=max(0, end - received), load=max(0, upstream - received),
-                   prompt_eval=max(0, generating_from - upstream), eval=max(0, end - generating_from))
+        return cls(
+            total=max(0, end - received),
+            load=max(0, upstream - received),
+            prompt_eval=max(0, generating_from - upstream),
+            eval=max(0, end - generating_from),
+        )
 
 
 def counters(usage: Usage | None, durations: Durations) -> JSON:
     """The statistics of a final object; token counts are 0 when the upstream reported no usage."""
     usage = usage or Usage()
-    return {"total_duration": durations.total, "load_duration": durations.load,
-            "prompt_eval_count": usage.prompt_tokens, "prompt_eval_duration": durations.prompt_eval,
-            "eval_count": usage.completion_tokens, "eval_duration": durations.eval}
+    return {
+        "total_duration": durations.total,
+        "load_duration": durations.load,
+        "prompt_eval_count": usage.prompt_tokens,
+        "prompt_eval_duration": durations.prompt_eval,
+        "eval_count": usage.completion_tokens,
+        "eval_duration": durations.eval,
+    }
 
 
 def chat_line(model: str, at: str, message: JSON, *, done: bool = False) -> JSON:
@@ -80,8 +93,13 @@ def generate_line(model: str, at: str, response: str, *, thinking: str | None = 
     return line
 
 
-def assistant(content: str = "", *, thinking: str | None = None, tool_calls: list[JSON] | None = None,
-              images: list[str] | None = None) -> JSON:
+def assistant(
+    content: str = "",
+    *,
+    thinking: str | None = None,
+    tool_calls: list[JSON] | None = None,
+    images: list[str] | None = None,
+) -> JSON:
     message: JSON = {"role": "assistant", "content": content}
     if thinking:
         message["thinking"] = thinking

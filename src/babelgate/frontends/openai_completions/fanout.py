@@ -34,8 +34,9 @@ async def gather_bounded(calls: Sequence[Callable[[], Awaitable[T]]], *, limit: 
         raise
 
 
-async def merge_streams(streams: Sequence[AsyncIterator[T]], *, limit: int = MAX_PARALLEL
-                        ) -> AsyncIterator[tuple[int, T]]:
+async def merge_streams(
+    streams: Sequence[AsyncIterator[T]], *, limit: int = MAX_PARALLEL
+) -> AsyncIterator[tuple[int, T]]:
     """(index of the stream, item) as items come from any of `streams`; each stream's own order is
     kept. Closing the merged stream closes every stream still open."""
     if len(streams) == 1:

@@ -63,23 +63,31 @@ async def create_completion(runtime: Runtime, exchange: Exchange) -> None:
 async def _native(exchange: Exchange, body: wire.JSON, deployment: Deployment, notes: CallNotes) -> None:
     provider = deployment.provider
     if body.get("stream") is True:
-        await send_stream(exchange, provider.forward_completions_stream(body, deployment.model, notes), notes,
-                          on_error=encode_stream_error)
+        await send_stream(
+            exchange,
+            provider.forward_completions_stream(body, deployment.model, notes),
+            notes,
+            on_error=encode_stream_error,
+        )
     else:
         answer = await provider.forward_completions(body, deployment.model, notes)
         await exchange.respond(200, answer, headers=adjusted_headers(notes))
 
 
-async def _translated(runtime: Runtime, exchange: Exchange, body: wire.JSON, deployment: Deployment,
-                      combined: CallNotes) -> None:
+async def _translated(
+    runtime: Runtime, exchange: Exchange, body: wire.JSON, deployment: Deployment, combined: CallNotes
+) -> None:
     validate_translatable(body, deployment.public_name)
     request = decode_request(body)
     # `transform_request` runs here, not in `typed_request`: on each chat request the client's
     # request fans out to.
     combined.adjusted.extend(request.adjusted)
-    chats = [await typed_request(runtime, deployment, chat_body(request, prompt), stream=request.stream, context=None,
-                                 notes=combined)
-             for prompt in request.prompts]
+    chats = [
+        await typed_request(
+            runtime, deployment, chat_body(request, prompt), stream=request.stream, context=None, notes=combined
+        )
+        for prompt in request.prompts
+    ]
     context = exchange.context
     if context is not None:
         for number, chat in enumerate(chats):
@@ -90,15 +98,23 @@ async def _translated(runtime: Runtime, exchange: Exchange, body: wire.JSON, dep
     provider, model = deployment.provider, deployment.model
     if request.stream:
         encoder = OpenAICompletionsStreamEncoder(
-            completion_id=wire.new_id(), created=int(time.time()), model=deployment.public_name,
-            prompts=request.prompts, n=request.n, echo=request.echo, include_usage=request.include_usage)
+            completion_id=wire.new_id(),
+            created=int(time.time()),
+            model=deployment.public_name,
+            prompts=request.prompts,
+            n=request.n,
+            echo=request.echo,
+            include_usage=request.include_usage,
+        )
         chunks = merge_streams([provider.stream(chat, model, notes) for chat, notes in zip(chats, calls, strict=True)])
-        await send_stream(exchange, _frames(chunks, encoder, combined=combined, calls=calls), combined,
-                          on_error=encode_stream_error)
+        await send_stream(
+            exchange, _frames(chunks, encoder, combined=combined, calls=calls), combined, on_error=encode_stream_error
+        )
         return
     try:
-        answers = await gather_bounded([functools.partial(provider.chat, chat, model, notes)
-                                        for chat, notes in zip(chats, calls, strict=True)])
+        answers = await gather_bounded(
+            [functools.partial(provider.chat, chat, model, notes) for chat, notes in zip(chats, calls, strict=True)]
+        )
     finally:
         _combine(combined, calls)  # what the calls that ended cost is counted even when one failed
     payload = encode_response(request, answers, completion_id=wire.new_id(), created=int(time.time()))
@@ -106,8 +122,13 @@ async def _translated(runtime: Runtime, exchange: Exchange, body: wire.JSON, dep
     await exchange.respond(200, orjson.dumps(payload), headers=adjusted_headers(combined))
 
 
-async def _frames(chunks: AsyncIterator[tuple[int, ChatChunk]], encoder: OpenAICompletionsStreamEncoder, *,
-                  combined: CallNotes, calls: Sequence[CallNotes]) -> AsyncIterator[bytes]:
+async def _frames(
+    chunks: AsyncIterator[tuple[int, ChatChunk]],
+    encoder: OpenAICompletionsStreamEncoder,
+    *,
+    combined: CallNotes,
+    calls: Sequence[CallNotes],
+) -> AsyncIterator[bytes]:
     started = False
     try:
         async with contextlib.aclosing(chunks):  # type: ignore[type-var]
@@ -136,6 +157,10 @@ def _combine(combined: CallNotes, calls: Sequence[CallNotes]) -> None:
 
 
 ROUTES: dict[str, Route] = {
-    "/completions": Route("POST", create_completion, "completions",
-                          operations=(Operation("POST", body=validate.COMPLETION_BODY, streams=SSE),)),
+    "/completions": Route(
+        "POST",
+        create_completion,
+        "completions",
+        operations=(Operation("POST", body=validate.COMPLETION_BODY, streams=SSE),),
+    ),
 }

@@ -26,8 +26,17 @@ class OpenAICompletionsStreamEncoder:
 
     __slots__ = ("_started", "_usage", "completion_id", "created", "echo", "include_usage", "model", "n", "prompts")
 
-    def __init__(self, *, completion_id: str, created: int, model: str, prompts: list[str], n: int, echo: bool,
-                 include_usage: bool) -> None:
+    def __init__(
+        self,
+        *,
+        completion_id: str,
+        created: int,
+        model: str,
+        prompts: list[str],
+        n: int,
+        echo: bool,
+        include_usage: bool,
+    ) -> None:
         self.completion_id = completion_id
         self.created = created
         self.model = model  # replaced by the upstream's name for it when the first chunk comes
@@ -62,20 +71,36 @@ class OpenAICompletionsStreamEncoder:
         if self.include_usage and len(self._usage) == len(self.prompts):
             usage = sum_usage(list(self._usage.values()))
             assert usage is not None
-            out += encode_sse_json({"id": self.completion_id, "object": OBJECT, "created": self.created,
-                                    "model": self.model, "choices": [], "usage": encode_usage(usage)})
+            out += encode_sse_json(
+                {
+                    "id": self.completion_id,
+                    "object": OBJECT,
+                    "created": self.created,
+                    "model": self.model,
+                    "choices": [],
+                    "usage": encode_usage(usage),
+                }
+            )
         return out + SSE_DONE
 
     def _start(self) -> bytes:
         self._started = True
         if not self.echo:
             return b""
-        return b"".join(self._frame([text_choice(number * self.n + index, prompt, None)])
-                        for number, prompt in enumerate(self.prompts) for index in range(self.n))
+        return b"".join(
+            self._frame([text_choice(number * self.n + index, prompt, None)])
+            for number, prompt in enumerate(self.prompts)
+            for index in range(self.n)
+        )
 
     def _frame(self, choices: list[JSON]) -> bytes:
-        wire: JSON = {"id": self.completion_id, "object": OBJECT, "created": self.created, "model": self.model,
-                      "choices": choices}
+        wire: JSON = {
+            "id": self.completion_id,
+            "object": OBJECT,
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+        }
         if self.include_usage:
             wire["usage"] = None
         return encode_sse_json(wire)

@@ -67,15 +67,21 @@ def chat_body(request: CompletionRequest, prompt: str) -> JSON:
     return {"model": request.model, "messages": [{"role": "user", "content": prompt}], **request.chat_fields}
 
 
-def encode_response(request: CompletionRequest, answers: Sequence[ChatResponse], *, completion_id: str,
-                    created: int) -> JSON:
+def encode_response(
+    request: CompletionRequest, answers: Sequence[ChatResponse], *, completion_id: str, created: int
+) -> JSON:
     """`answers[p]` is the chat answer to `request.prompts[p]`."""
     choices: list[JSON] = []
     for number, answer in enumerate(answers):
         echoed = request.prompts[number] if request.echo else ""
         for choice in sorted(answer.choices, key=lambda c: c.index):
-            choices.append(text_choice(number * request.n + choice.index, echoed + (choice.message.content or ""),
-                                       finish_reason(choice.finish_reason) or "stop"))
+            choices.append(
+                text_choice(
+                    number * request.n + choice.index,
+                    echoed + (choice.message.content or ""),
+                    finish_reason(choice.finish_reason) or "stop",
+                )
+            )
     # The upstream's name for the model, as the chat road reports it.
     model = answers[0].model if answers and answers[0].model else request.model
     body: JSON = {"id": completion_id, "object": OBJECT, "created": created, "model": model, "choices": choices}

@@ -108,9 +108,18 @@ def _tokens(value: list[Any]) -> bool:
     return bool(value) and all(isinstance(item, int) and not isinstance(item, bool) for item in value)
 
 
-COMPLETION_BODY: Final = obj(("model", "prompt"), booleans=BOOLEANS, strings=STRINGS, numbers=NUMBERS,
-                             integers=INTEGERS, properties={
-    "model": MODEL, "seed": INTEGER, "stream_options": OBJECT,
-    "prompt": any_of(STRING, array(STRING), array(INTEGER), array(array(INTEGER))),
-    "stop": any_of(STRING, array(STRING), {"type": "null"}),
-    **{name: number(0, 2**31 - 1, integer=True) for name in OPEN_INTEGERS}})
+COMPLETION_BODY: Final = obj(
+    ("model", "prompt"),
+    booleans=BOOLEANS,
+    strings=STRINGS,
+    numbers=NUMBERS,
+    integers=INTEGERS,
+    properties={
+        "model": MODEL,
+        "seed": INTEGER,
+        "stream_options": OBJECT,
+        "prompt": any_of(STRING, array(STRING), array(INTEGER), array(array(INTEGER))),
+        "stop": any_of(STRING, array(STRING), {"type": "null"}),
+        **{name: number(0, 2**31 - 1, integer=True) for name in OPEN_INTEGERS},
+    },
+)

@@ -29,8 +29,12 @@ SUMMARY_PREFIX: Final = "Summary of the earlier conversation:\n"
 
 def compaction_item(summary: str) -> JSON:
     payload = base64.urlsafe_b64encode(orjson.dumps({"summary": summary})).decode()
-    return {"id": wire.new_id(wire.COMPACTION_PREFIX), "type": "compaction", "encrypted_content": _MARK + payload,
-            "created_by": "babelgate"}
+    return {
+        "id": wire.new_id(wire.COMPACTION_PREFIX),
+        "type": "compaction",
+        "encrypted_content": _MARK + payload,
+        "created_by": "babelgate",
+    }
 
 
 def read_compaction(content: str, *, param: str = "input") -> str:
@@ -38,7 +42,7 @@ def read_compaction(content: str, *, param: str = "input") -> str:
     if not content.startswith(_MARK):
         raise InvalidRequest("invalid_compaction", param=param)
     try:
-        summary = orjson.loads(base64.urlsafe_b64decode(content[len(_MARK):]))["summary"]
+        summary = orjson.loads(base64.urlsafe_b64decode(content[len(_MARK) :]))["summary"]
     except (binascii.Error, ValueError, KeyError, TypeError):
         raise InvalidRequest("invalid_compaction", param=param) from None
     if not isinstance(summary, str):
@@ -49,6 +53,9 @@ def read_compaction(content: str, *, param: str = "input") -> str:
 def compacted_output(items: list[JSON], summary: str) -> list[JSON]:
     """The window that replaces the conversation: the user's own messages, kept as they were,
     then the compaction item standing for everything else."""
-    kept = [{**item, "id": item.get("id") or wire.new_id(wire.MESSAGE_PREFIX), "status": "completed"}
-            for item in items if item.get("type", "message") == "message" and item.get("role") == "user"]
+    kept = [
+        {**item, "id": item.get("id") or wire.new_id(wire.MESSAGE_PREFIX), "status": "completed"}
+        for item in items
+        if item.get("type", "message") == "message" and item.get("role") == "user"
+    ]
     return [*kept, compaction_item(summary)]

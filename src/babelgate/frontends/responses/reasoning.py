@@ -62,8 +62,9 @@ class ReasoningSeal:
         return ReasoningState(text if isinstance(text, str) else None, details if isinstance(details, list) else [])
 
 
-def open_items(items: Iterable[JSON], seal: ReasoningSeal, adjusted: list[str], *, first_reported: int
-               ) -> dict[int, ReasoningState]:
+def open_items(
+    items: Iterable[JSON], seal: ReasoningSeal, adjusted: list[str], *, first_reported: int
+) -> dict[int, ReasoningState]:
     """The opened state of every reasoning item with `encrypted_content`, by position. Items from
     `first_reported` on are the request's own input (`input[i]`): a token of theirs that does not
     open is reported as dropped."""

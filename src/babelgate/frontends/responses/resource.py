@@ -28,8 +28,15 @@ class ResponseShell:
     def for_request(cls, response_id: str, model: str, body: JSON, *, store: bool) -> ResponseShell:
         return cls(response_id, int(time.time()), model, echo_settings(body, store=store))
 
-    def resource(self, status: str, output: list[JSON] | None = None, *, usage: JSON | None = None,
-                 error: JSON | None = None, incomplete_details: JSON | None = None) -> JSON:
+    def resource(
+        self,
+        status: str,
+        output: list[JSON] | None = None,
+        *,
+        usage: JSON | None = None,
+        error: JSON | None = None,
+        incomplete_details: JSON | None = None,
+    ) -> JSON:
         output = output or []
         terminal = status in ("completed", "incomplete", "failed")
         return {

@@ -40,8 +40,17 @@ async def create_response(runtime: Runtime, exchange: Exchange) -> None:
             # chat request to transform there. A copy: the relay names the upstream's model in it.
             await native.relay(exchange, dict(body), deployment, notes, stream=stream)
             return
-        current = await turn.prepare(runtime, body, deployment, lookup, language=exchange.language,
-                                     context=exchange.context, notes=notes, stream=stream, owner=exchange.key_id)
+        current = await turn.prepare(
+            runtime,
+            body,
+            deployment,
+            lookup,
+            language=exchange.language,
+            context=exchange.context,
+            notes=notes,
+            stream=stream,
+            owner=exchange.key_id,
+        )
         if stream:
             await send_stream(exchange, _sse(runtime, current), notes, on_error=native.encode_error_event)
             if current.error is not None:
@@ -93,8 +102,13 @@ async def response_resource(runtime: Runtime, exchange: Exchange, rest: str) -> 
 
 
 def _not_found(response_id: str) -> NotFound:
-    return NotFound("response_not_found", code="response_not_found", param="response_id",
-                    error_type="invalid_request_error", response_id=response_id)
+    return NotFound(
+        "response_not_found",
+        code="response_not_found",
+        param="response_id",
+        error_type="invalid_request_error",
+        response_id=response_id,
+    )
 
 
 def _query(exchange: Exchange) -> dict[str, str]:
@@ -117,7 +131,12 @@ def _item_page(items: list[JSON], query: dict[str, str]) -> JSON:
     after = query.get("after")
     if after is not None:
         ids = [item.get("id") for item in ordered]
-        ordered = ordered[ids.index(after) + 1:] if after in ids else []
+        ordered = ordered[ids.index(after) + 1 :] if after in ids else []
     page = ordered[:limit]
-    return {"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
-            "last_id": page[-1]["id"] if page else None, "has_more": len(ordered) > limit}
+    return {
+        "object": "list",
+        "data": page,
+        "first_id": page[0]["id"] if page else None,
+        "last_id": page[-1]["id"] if page else None,
+        "has_more": len(ordered) > limit,
+    }

@@ -59,8 +59,7 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
     """`names` gives calls back the names the client declared (tools.py); with `seal`, reasoning
     items carry the provider's reasoning state in `encrypted_content` (reasoning.py)."""
 
-    def __init__(self, shell: ResponseShell, names: ToolNames | None = None, seal: ReasoningSeal | None = None
-                 ) -> None:
+    def __init__(self, shell: ResponseShell, names: ToolNames | None = None, seal: ReasoningSeal | None = None) -> None:
         self.shell = shell
         self.names = names or ToolNames()
         self.seal = seal
@@ -75,24 +74,30 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
 
     def start(self) -> list[JSON]:
         snapshot = self.shell.resource("in_progress")
-        return [self._event("response.created", response=snapshot),
-                self._event("response.in_progress", response=snapshot)]
-
+        return [
+            self._event("response.created", response=snapshot),
+            self._event("response.in_progress", response=snapshot),
+        ]
 
     def finish(self) -> list[JSON]:
         events: list[JSON] = []
         self._close_all(events)
         status, details = outcome(self.finish_reason)
-        self.final = self.shell.resource(status, self.output, usage=wire.usage_to_wire(self.usage),
-                                         incomplete_details=details)
+        self.final = self.shell.resource(
+            status, self.output, usage=wire.usage_to_wire(self.usage), incomplete_details=details
+        )
         events.append(self._event(f"response.{status}", response=self.final))
         return events
 
     def fail(self, status: int, error: JSON) -> list[JSON]:
         """After output began, an upstream failure: an `error` event, then `response.failed`
         (items opened so far are not closed: they never completed)."""
-        self.final = self.shell.resource("failed", self.output, usage=wire.usage_to_wire(self.usage),
-                                         error=wire.response_error(status, error["message"]))
+        self.final = self.shell.resource(
+            "failed",
+            self.output,
+            usage=wire.usage_to_wire(self.usage),
+            error=wire.response_error(status, error["message"]),
+        )
         event = wire.error_event(self.sequence, error)
         self.sequence += 1
         return [event, self._event("response.failed", response=self.final)]
@@ -115,32 +120,55 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
         if self.reasoning is None:
             self._close_all(events)
             item = self.reasoning = _Reasoning(wire.new_id(wire.REASONING_PREFIX), self._next_index())
-            events.append(self._event("response.output_item.added", output_index=item.index,
-                                      item=wire.reasoning_item(item.id, None)))
+            events.append(
+                self._event(
+                    "response.output_item.added", output_index=item.index, item=wire.reasoning_item(item.id, None)
+                )
+            )
         return self.reasoning
 
     def _reasoning_delta(self, text: str, events: list[JSON]) -> None:
         item = self._open_reasoning(events)
         if not item.summary_open:
             item.summary_open = True
-            events.append(self._event("response.reasoning_summary_part.added", item_id=item.id,
-                                      output_index=item.index, summary_index=0, part=wire.summary_part("")))
+            events.append(
+                self._event(
+                    "response.reasoning_summary_part.added",
+                    item_id=item.id,
+                    output_index=item.index,
+                    summary_index=0,
+                    part=wire.summary_part(""),
+                )
+            )
         item.pieces.add(text)
-        events.append(self._event("response.reasoning_summary_text.delta", item_id=item.id, output_index=item.index,
-                                  summary_index=0, delta=text))
+        events.append(
+            self._event(
+                "response.reasoning_summary_text.delta",
+                item_id=item.id,
+                output_index=item.index,
+                summary_index=0,
+                delta=text,
+            )
+        )
 
     def _part_delta(self, kind: str, text: str, events: list[JSON]) -> None:
         if self.message is None:
             self._close_all(events)
             self.message = _Message(wire.new_id(wire.MESSAGE_PREFIX), self._next_index())
-            events.append(self._event("response.output_item.added", output_index=self.message.index,
-                                      item=wire.message_item(self.message.id, [], "in_progress")))
+            events.append(
+                self._event(
+                    "response.output_item.added",
+                    output_index=self.message.index,
+                    item=wire.message_item(self.message.id, [], "in_progress"),
+                )
+            )
         message = self.message
         if not message.parts or message.parts[-1].kind != kind:
             self._close_parts(message, events)
             message.parts.append(_Part(kind))
-            events.append(self._event("response.content_part.added", **self._part_place(message),
-                                      part=_part_wire(_Part(kind))))
+            events.append(
+                self._event("response.content_part.added", **self._part_place(message), part=_part_wire(_Part(kind)))
+            )
         part = message.parts[-1]
         part.pieces.add(text)
         name = "response.output_text.delta" if kind == "output_text" else "response.refusal.delta"
@@ -153,14 +181,25 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
             if self.message is not None or self.reasoning is not None:
                 self._close_all(events)
             name, namespace = self.names.client_name(delta.name or "")
-            call = self.calls[delta.index] = _Call(wire.new_id(wire.FUNCTION_CALL_PREFIX), self._next_index(),
-                                                   delta.id or wire.new_id("call_"), name, namespace)
+            call = self.calls[delta.index] = _Call(
+                wire.new_id(wire.FUNCTION_CALL_PREFIX),
+                self._next_index(),
+                delta.id or wire.new_id("call_"),
+                name,
+                namespace,
+            )
             item = wire.function_call_item(call.id, call.call_id, call.name, "", "in_progress", call.namespace)
             events.append(self._event("response.output_item.added", output_index=call.index, item=item))
         if delta.arguments:
             call.arguments.add(delta.arguments)
-            events.append(self._event("response.function_call_arguments.delta", item_id=call.id,
-                                      output_index=call.index, delta=delta.arguments))
+            events.append(
+                self._event(
+                    "response.function_call_arguments.delta",
+                    item_id=call.id,
+                    output_index=call.index,
+                    delta=delta.arguments,
+                )
+            )
 
     # -- closing items --------------------------------------------------------------------------
 
@@ -180,8 +219,7 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
         text = item.pieces.text()
         if item.summary_open:
             events.append(self._event("response.reasoning_summary_text.done", **place, text=text))
-            events.append(self._event("response.reasoning_summary_part.done", **place,
-                                      part=wire.summary_part(text)))
+            events.append(self._event("response.reasoning_summary_part.done", **place, part=wire.summary_part(text)))
         sealed = self.seal.seal(text or None, item.details) if self.seal is not None else None
         self._done(item.index, wire.reasoning_item(item.id, text, sealed), events)
 
@@ -190,8 +228,7 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
             part = message.parts[content_index]
             place = {"item_id": message.id, "output_index": message.index, "content_index": content_index}
             if part.kind == "output_text":
-                events.append(self._event("response.output_text.done", **place, text=part.pieces.text(),
-                                          logprobs=[]))
+                events.append(self._event("response.output_text.done", **place, text=part.pieces.text(), logprobs=[]))
             else:
                 events.append(self._event("response.refusal.done", **place, refusal=part.pieces.text()))
             events.append(self._event("response.content_part.done", **place, part=_part_wire(part)))
@@ -204,8 +241,15 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
 
     def _close_call(self, call: _Call, events: list[JSON]) -> None:
         arguments = call.arguments.text()
-        events.append(self._event("response.function_call_arguments.done", item_id=call.id, output_index=call.index,
-                                  name=call.name, arguments=arguments))
+        events.append(
+            self._event(
+                "response.function_call_arguments.done",
+                item_id=call.id,
+                output_index=call.index,
+                name=call.name,
+                arguments=arguments,
+            )
+        )
         item = wire.function_call_item(call.id, call.call_id, call.name, arguments, "completed", call.namespace)
         self._done(call.index, item, events)
 

@@ -30,7 +30,7 @@ def flat_name(namespace: str, name: str) -> str:
     if len(flat) <= MAX_NAME:
         return flat
     digest = hashlib.sha256(flat.encode()).hexdigest()[:10]
-    return f"{flat[:MAX_NAME - len(digest) - 1]}_{digest}"
+    return f"{flat[: MAX_NAME - len(digest) - 1]}_{digest}"
 
 
 @dataclass(slots=True)
@@ -65,8 +65,10 @@ def chat_tools(tools: list[JSON], adjusted: list[str]) -> tuple[list[JSON], Tool
 
 
 def function_tool(tool: JSON) -> JSON:
-    return {"type": "function", "function": {name: tool[name] for name in _FUNCTION_FIELDS
-                                             if tool.get(name) is not None}}
+    return {
+        "type": "function",
+        "function": {name: tool[name] for name in _FUNCTION_FIELDS if tool.get(name) is not None},
+    }
 
 
 def chat_call_name(item: JSON) -> str:
@@ -82,6 +84,11 @@ def echoed_tools(tools: list[Any]) -> list[JSON]:
 
 def _echo(tool: JSON) -> JSON:
     if tool.get("type") == "function":
-        return {"type": "function", "name": tool["name"], "description": tool.get("description"),
-                "parameters": tool.get("parameters"), "strict": tool.get("strict")}
+        return {
+            "type": "function",
+            "name": tool["name"],
+            "description": tool.get("description"),
+            "parameters": tool.get("parameters"),
+            "strict": tool.get("strict"),
+        }
     return tool

@@ -24,16 +24,42 @@ from babelgate.frontends.responses.wire import JSON
 from babelgate.schema.chat import ChatResponse
 
 # Responses fields that keep their name and meaning on a chat request.
-_SAME_FIELDS: Final = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "parallel_tool_calls",
-                       "user", "safety_identifier", "prompt_cache_key", "service_tier")
+_SAME_FIELDS: Final = (
+    "temperature",
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "parallel_tool_calls",
+    "user",
+    "safety_identifier",
+    "prompt_cache_key",
+    "service_tier",
+)
 # Fields the Responses frontend reads itself (turn.py, resource.py, validate.py); every other field
 # a client sends is dropped and reported (the tolerant reader, docs/api.md): client metadata, cache
 # settings, context-management hints, fields newer than the gateway.
-_READ_FIELDS: Final = frozenset({
-    *_SAME_FIELDS, "model", "input", "instructions", "previous_response_id", "store", "stream", "include",
-    "tools", "tool_choice", "max_output_tokens", "reasoning", "text", "metadata", "top_logprobs", "background",
-    "conversation", "prompt",
-})
+_READ_FIELDS: Final = frozenset(
+    {
+        *_SAME_FIELDS,
+        "model",
+        "input",
+        "instructions",
+        "previous_response_id",
+        "store",
+        "stream",
+        "include",
+        "tools",
+        "tool_choice",
+        "max_output_tokens",
+        "reasoning",
+        "text",
+        "metadata",
+        "top_logprobs",
+        "background",
+        "conversation",
+        "prompt",
+    }
+)
 # `include` values the translated road honours.
 _INCLUDES: Final = frozenset({ENCRYPTED_CONTENT})
 _IMAGE_DETAIL_DEFAULT = "auto"
@@ -53,14 +79,21 @@ def normalize_input(value: Any) -> list[JSON]:
             normalized["status"] = item.get("status") or "completed"
         if kind == "message" and isinstance(normalized.get("content"), str):
             text = normalized["content"]
-            normalized["content"] = [wire.text_part(text) if normalized["role"] == "assistant"
-                                     else {"type": "input_text", "text": text}]
+            normalized["content"] = [
+                wire.text_part(text) if normalized["role"] == "assistant" else {"type": "input_text", "text": text}
+            ]
         items.append(normalized)
     return items
 
 
-def chat_body(body: JSON, conversation: list[JSON], items: list[JSON], adjusted: list[str], *,
-              reasoning: Mapping[int, ReasoningState] | None = None) -> tuple[JSON, ToolNames]:
+def chat_body(
+    body: JSON,
+    conversation: list[JSON],
+    items: list[JSON],
+    adjusted: list[str],
+    *,
+    reasoning: Mapping[int, ReasoningState] | None = None,
+) -> tuple[JSON, ToolNames]:
     """The chat request for `body`, continuing `conversation` (earlier turns' items) with `items`,
     and the names its tool calls come back under. What it drops is appended to `adjusted`;
     `reasoning` is the opened state of reasoning items, by position in conversation + items.
@@ -127,8 +160,11 @@ def chat_messages(items: list[JSON], reasoning: Mapping[int, ReasoningState] | N
                 pending = None
             messages.append(message)
         elif kind == "function_call":
-            call = {"id": item["call_id"], "type": "function",
-                    "function": {"name": chat_call_name(item), "arguments": item["arguments"]}}
+            call = {
+                "id": item["call_id"],
+                "type": "function",
+                "function": {"name": chat_call_name(item), "arguments": item["arguments"]},
+            }
             # Adjacent calls (and the text before them) are one assistant turn in chat.
             last = messages[-1] if messages else None
             if last is not None and last["role"] == "assistant" and pending is None:
@@ -165,8 +201,10 @@ def _part(part: JSON) -> JSON:
     if kind in ("input_text", "output_text"):
         return {"type": "text", "text": part["text"]}
     if kind == "input_image":
-        return {"type": "image_url", "image_url": {"url": part["image_url"],
-                                                   "detail": part.get("detail") or _IMAGE_DETAIL_DEFAULT}}
+        return {
+            "type": "image_url",
+            "image_url": {"url": part["image_url"], "detail": part.get("detail") or _IMAGE_DETAIL_DEFAULT},
+        }
     file = {name: part[name] for name in ("file_data", "file_id", "filename") if part.get(name) is not None}
     return {"type": "file", "file": file}
 
@@ -210,8 +248,10 @@ def _response_format(fmt: JSON) -> JSON:
 
 # -- answers -----------------------------------------------------------------------------------
 
-def output_items(response: ChatResponse, names: ToolNames | None = None, seal: ReasoningSeal | None = None
-                 ) -> list[JSON]:
+
+def output_items(
+    response: ChatResponse, names: ToolNames | None = None, seal: ReasoningSeal | None = None
+) -> list[JSON]:
     """Reasoning, then the message, then the calls: the order the model produced them in. With
     `seal`, the reasoning item carries the provider's state sealed in `encrypted_content`."""
     message = response.choices[0].message if response.choices else None
@@ -232,8 +272,11 @@ def output_items(response: ChatResponse, names: ToolNames | None = None, seal: R
     names = names or ToolNames()
     for call in message.tool_calls or ():
         name, namespace = names.client_name(call.name)
-        items.append(wire.function_call_item(wire.new_id(wire.FUNCTION_CALL_PREFIX), call.id, name,
-                                             call.arguments, "completed", namespace))
+        items.append(
+            wire.function_call_item(
+                wire.new_id(wire.FUNCTION_CALL_PREFIX), call.id, name, call.arguments, "completed", namespace
+            )
+        )
     return items
 
 

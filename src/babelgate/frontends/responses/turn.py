@@ -59,10 +59,13 @@ class Turn:
         assert self.final is not None
         retention = self.runtime.config.responses.retention
         return StoredResponse(
-            id=self.shell.id, created_at=self.shell.created_at,
+            id=self.shell.id,
+            created_at=self.shell.created_at,
             expires_at=int(time.time() + retention) if retention else None,
-            response=self.final, input_items=self.input_items,
-            conversation=[*self.conversation, *self.input_items], owner=self.owner,
+            response=self.final,
+            input_items=self.input_items,
+            conversation=[*self.conversation, *self.input_items],
+            owner=self.owner,
         )
 
 
@@ -74,12 +77,27 @@ async def owned(store: ResponseStore, response_id: str, owner: str | None) -> St
 
 
 def previous_not_found(response_id: str) -> NotFound:
-    return NotFound("previous_response_not_found", code="previous_response_not_found", param="previous_response_id",
-                    error_type="invalid_request_error", response_id=response_id)
+    return NotFound(
+        "previous_response_not_found",
+        code="previous_response_not_found",
+        param="previous_response_id",
+        error_type="invalid_request_error",
+        response_id=response_id,
+    )
 
 
-async def prepare(runtime: Runtime, body: JSON, deployment: Deployment, lookup: Lookup, *, language: str,
-                  context: RequestContext | None, notes: CallNotes, stream: bool, owner: str | None) -> Turn:
+async def prepare(
+    runtime: Runtime,
+    body: JSON,
+    deployment: Deployment,
+    lookup: Lookup,
+    *,
+    language: str,
+    context: RequestContext | None,
+    notes: CallNotes,
+    stream: bool,
+    owner: str | None,
+) -> Turn:
     """`body` already passed `validate_create_body`; `deployment` serves this attempt (pipeline.call)."""
     validate_translatable(body)
     conversation: list[JSON] = []
@@ -91,23 +109,42 @@ async def prepare(runtime: Runtime, body: JSON, deployment: Deployment, lookup: 
         conversation = [*previous.conversation, *previous.response.get("output", ())]
     items = normalize_input(body.get("input"))
     seal = await _reasoning_seal(runtime, deployment, body, [*conversation, *items])
-    reasoning = {} if seal is None else open_items([*conversation, *items], seal, notes.adjusted,
-                                                   first_reported=len(conversation))
+    reasoning = (
+        {}
+        if seal is None
+        else open_items([*conversation, *items], seal, notes.adjusted, first_reported=len(conversation))
+    )
     chat, names = chat_body(body, conversation, items, notes.adjusted, reasoning=reasoning)
     # A chat body built from this create body alone holds nothing validate_create_body and
     # validate_translatable have not already checked as strictly as the chat validation would
     # (test_responses_chat_check.py proves it on mutated bodies). Earlier turns' items come from
     # the store, not from this body: with them the chat validation still runs.
-    request = await typed_request(runtime, deployment, chat, stream=stream,
-                                  context=context, notes=notes, prechecked=not conversation)
+    request = await typed_request(
+        runtime, deployment, chat, stream=stream, context=context, notes=notes, prechecked=not conversation
+    )
     store = body.get("store") is not False
     shell = ResponseShell.for_request(wire.new_response_id(), deployment.public_name, body, store=store)
-    return Turn(runtime, deployment, body, request, shell, items, conversation, store, language, notes,
-                context, owner, names=names, seal=seal if ENCRYPTED_CONTENT in (body.get("include") or ()) else None)
+    return Turn(
+        runtime,
+        deployment,
+        body,
+        request,
+        shell,
+        items,
+        conversation,
+        store,
+        language,
+        notes,
+        context,
+        owner,
+        names=names,
+        seal=seal if ENCRYPTED_CONTENT in (body.get("include") or ()) else None,
+    )
 
 
-async def _reasoning_seal(runtime: Runtime, deployment: Deployment, body: JSON, items: list[JSON]
-                          ) -> ReasoningSeal | None:
+async def _reasoning_seal(
+    runtime: Runtime, deployment: Deployment, body: JSON, items: list[JSON]
+) -> ReasoningSeal | None:
     """A seal when the client asks for sealed reasoning or sends some back; None (and no key
     lookup) for everyone else."""
     wanted = ENCRYPTED_CONTENT in (body.get("include") or ())
@@ -123,9 +160,12 @@ async def answer(turn: Turn) -> JSON:
     finish = response.choices[0].finish_reason if response.choices else None
     turn.notes.finish_reason = finish
     status, details = outcome(finish)
-    turn.final = turn.shell.resource(status, output_items(response, turn.names, turn.seal),
-                                     usage=wire.usage_to_wire(response.usage),
-                                     incomplete_details=details)
+    turn.final = turn.shell.resource(
+        status,
+        output_items(response, turn.names, turn.seal),
+        usage=wire.usage_to_wire(response.usage),
+        incomplete_details=details,
+    )
     return turn.final
 
 

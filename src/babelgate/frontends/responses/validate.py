@@ -36,14 +36,26 @@ IMAGE_DETAILS: Final = ("auto", "low", "high")
 ASSISTANT_PARTS: Final = frozenset({"output_text", "refusal", "input_text"})
 ITEM_TYPES: Final = frozenset({"message", "function_call", "function_call_output", "reasoning", "compaction"})
 NUMBERS: Final[dict[str, tuple[float, float]]] = {
-    "temperature": (0, 2), "top_p": (0, 1), "presence_penalty": (-2, 2), "frequency_penalty": (-2, 2),
+    "temperature": (0, 2),
+    "top_p": (0, 1),
+    "presence_penalty": (-2, 2),
+    "frequency_penalty": (-2, 2),
 }
 INTEGERS: Final[dict[str, tuple[int, int]]] = {
-    "max_output_tokens": (1, 2**31 - 1), "top_logprobs": (0, 20), "max_tool_calls": (1, 2**31 - 1),
+    "max_output_tokens": (1, 2**31 - 1),
+    "top_logprobs": (0, 20),
+    "max_tool_calls": (1, 2**31 - 1),
 }
 BOOLEANS: Final = ("stream", "store", "parallel_tool_calls", "background")
-STRINGS: Final = ("instructions", "previous_response_id", "user", "safety_identifier", "prompt_cache_key",
-                  "service_tier", "truncation")
+STRINGS: Final = (
+    "instructions",
+    "previous_response_id",
+    "user",
+    "safety_identifier",
+    "prompt_cache_key",
+    "service_tier",
+    "truncation",
+)
 # Request fields that need server state the gateway does not have on a translated road: without it
 # the answer would not be the one asked for. (`context_management` only trims what the model sees:
 # it is dropped and reported, translate.py.)
@@ -166,8 +178,9 @@ def _part(part: Any, path: str, allowed: frozenset[str]) -> None:
         url = part.get("image_url")
         _string(url, f"{path}.image_url")
         if not url.startswith(("http://", "https://", "data:")):
-            raise InvalidRequest("invalid_value", param=f"{path}.image_url",
-                                 detail="expected an http(s) URL or a data: URI")
+            raise InvalidRequest(
+                "invalid_value", param=f"{path}.image_url", detail="expected an http(s) URL or a data: URI"
+            )
         detail = part.get("detail")
         if detail is not None and detail not in IMAGE_DETAILS:
             raise InvalidRequest("invalid_value", param=f"{path}.detail", detail="expected auto, low or high")
@@ -241,7 +254,6 @@ def _text_format(fmt: Any) -> None:
         _boolean(fmt.get("strict"), "text.format.strict")
 
 
-
 def _string(value: Any, path: str) -> None:
     if value is not None and not isinstance(value, str):
         raise InvalidRequest("wrong_type", param=path, expected="a string")
@@ -263,8 +275,20 @@ def _one_of(names: frozenset[str]) -> str:
 
 
 COMPACT_BODY: Final = obj(("model",), properties={"model": MODEL, "input": any_of(STRING, array(OBJECT))})
-CREATE_BODY: Final = obj(("model",), booleans=BOOLEANS, strings=STRINGS, numbers=NUMBERS, integers=INTEGERS,
-                         properties={
-    "model": MODEL, "metadata": {"type": "object", "additionalProperties": STRING},
-    "input": any_of(STRING, array(OBJECT)), "include": array(STRING), "reasoning": OBJECT, "text": OBJECT,
-    "tools": array(obj(("type",), properties={"type": STRING})), "tool_choice": any_of(STRING, OBJECT)})
+CREATE_BODY: Final = obj(
+    ("model",),
+    booleans=BOOLEANS,
+    strings=STRINGS,
+    numbers=NUMBERS,
+    integers=INTEGERS,
+    properties={
+        "model": MODEL,
+        "metadata": {"type": "object", "additionalProperties": STRING},
+        "input": any_of(STRING, array(OBJECT)),
+        "include": array(STRING),
+        "reasoning": OBJECT,
+        "text": OBJECT,
+        "tools": array(obj(("type",), properties={"type": STRING})),
+        "tool_choice": any_of(STRING, OBJECT),
+    },
+)

@@ -136,12 +136,23 @@ class ResponsesSocket:
     async def _account(self, outcome: _Outcome, elapsed: float) -> None:
         notes = outcome.notes
         usage = notes.usage if notes is not None else None
-        account(self.runtime, outcome, route="responses.websocket", request_id=self.ids(None), key_id=self.key_id,
-                status=outcome.status, error_code=outcome.error_code, elapsed=elapsed, ttft=None, streamed=True,
-                headers=[])
+        account(
+            self.runtime,
+            outcome,
+            route="responses.websocket",
+            request_id=self.ids(None),
+            key_id=self.key_id,
+            status=outcome.status,
+            error_code=outcome.error_code,
+            elapsed=elapsed,
+            ttft=None,
+            streamed=True,
+            headers=[],
+        )
         if outcome.context is not None:
-            completion = Completion(outcome.status, elapsed, usage, notes.finish_reason if notes else None,
-                                    outcome.error_code or None)
+            completion = Completion(
+                outcome.status, elapsed, usage, notes.finish_reason if notes else None, outcome.error_code or None
+            )
             await notify_complete(self.runtime.hooks, outcome.context, completion)
 
     async def _respond(self, event: JSON, outcome: _Outcome) -> None:
@@ -151,8 +162,17 @@ class ResponsesSocket:
         current: turn.Turn | None = None
 
         async def attempt(deployment: Deployment, notes: CallNotes) -> turn.Turn:
-            current = await turn.prepare(self.runtime, body, deployment, self._lookup, language=self.language,
-                                         context=outcome.context, notes=notes, stream=True, owner=self.key_id)
+            current = await turn.prepare(
+                self.runtime,
+                body,
+                deployment,
+                self._lookup,
+                language=self.language,
+                context=outcome.context,
+                notes=notes,
+                stream=True,
+                owner=self.key_id,
+            )
             hooks = outcome.chunk_hooks
             async for batch in turn.events(current):
                 outcome.response_started = True
@@ -195,10 +215,18 @@ class ResponsesSocket:
 
     def _context(self, model: str, provider: str, upstream_model: str, stream: bool) -> RequestContext:
         key = self.virtual_key
-        return RequestContext(request_id=self.ids(None).decode(), route="responses.websocket", model=model,
-                              provider=provider, upstream_model=upstream_model, stream=stream, key_id=self.key_id,
-                              headers=self.headers, team=key.team if key is not None else None,
-                              key_metadata=key.metadata if key is not None else {})
+        return RequestContext(
+            request_id=self.ids(None).decode(),
+            route="responses.websocket",
+            model=model,
+            provider=provider,
+            upstream_model=upstream_model,
+            stream=stream,
+            key_id=self.key_id,
+            headers=self.headers,
+            team=key.team if key is not None else None,
+            key_metadata=key.metadata if key is not None else {},
+        )
 
     async def _error(self, error: GatewayError, lane: Any = None) -> None:
         payload = error_object(error, self.language)

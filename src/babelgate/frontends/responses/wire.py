@@ -42,7 +42,7 @@ class _RandomIds:
             self._block, self._position = secrets.token_bytes(16 * 256).hex(), 0
         start = self._position
         self._position = start + 32
-        return self._block[start:start + 32]
+        return self._block[start : start + 32]
 
 
 _random_id = _RandomIds()
@@ -64,7 +64,7 @@ def new_response_id() -> str:
 def response_created_at(response_id: str) -> float | None:
     """When one of our response ids was made (seconds since the epoch), read from the id itself;
     None for an id that is not ours."""
-    stamp = response_id[len(RESPONSE_PREFIX):len(RESPONSE_PREFIX) + 12]
+    stamp = response_id[len(RESPONSE_PREFIX) : len(RESPONSE_PREFIX) + 12]
     if not response_id.startswith(RESPONSE_PREFIX) or len(stamp) != 12:
         return None
     try:
@@ -85,10 +85,17 @@ def message_item(item_id: str, content: list[JSON], status: str) -> JSON:
     return {"id": item_id, "type": "message", "status": status, "role": "assistant", "content": content}
 
 
-def function_call_item(item_id: str, call_id: str, name: str, arguments: str, status: str,
-                       namespace: str | None = None) -> JSON:
-    item = {"id": item_id, "type": "function_call", "status": status, "call_id": call_id, "name": name,
-            "arguments": arguments}
+def function_call_item(
+    item_id: str, call_id: str, name: str, arguments: str, status: str, namespace: str | None = None
+) -> JSON:
+    item = {
+        "id": item_id,
+        "type": "function_call",
+        "status": status,
+        "call_id": call_id,
+        "name": name,
+        "arguments": arguments,
+    }
     if namespace is not None:
         item["namespace"] = namespace  # a call of a function inside a `namespace` tool (tools.py)
     return item
@@ -113,8 +120,10 @@ def usage_to_wire(usage: Usage | None) -> JSON:
     usage = usage or Usage()
     return {
         "input_tokens": usage.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": usage.cached_tokens or 0,
-                                 "cache_write_tokens": usage.cache_write_tokens or 0},
+        "input_tokens_details": {
+            "cached_tokens": usage.cached_tokens or 0,
+            "cache_write_tokens": usage.cache_write_tokens or 0,
+        },
         "output_tokens": usage.completion_tokens,
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
         "total_tokens": usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
@@ -131,11 +140,22 @@ def response_error(status: int, message: str) -> JSON:
 def error_event(sequence_number: int, error: JSON) -> JSON:
     """The stream's `error` event in both shapes at once: Open Responses nests the error object,
     OpenAI's SDK reads code, message and param at the top."""
-    return {"type": "error", "sequence_number": sequence_number, "code": error.get("code"),
-            "message": error["message"], "param": error.get("param"), "error": error}
+    return {
+        "type": "error",
+        "sequence_number": sequence_number,
+        "code": error.get("code"),
+        "message": error["message"],
+        "param": error.get("param"),
+        "error": error,
+    }
 
 
 def output_text(output: list[JSON]) -> str:
     """The SDKs' `output_text` convenience: every output_text part of every message, joined."""
-    return "".join(part.get("text", "") for item in output if item.get("type") == "message"
-                   for part in item.get("content", ()) if part.get("type") == "output_text")
+    return "".join(
+        part.get("text", "")
+        for item in output
+        if item.get("type") == "message"
+        for part in item.get("content", ())
+        if part.get("type") == "output_text"
+    )

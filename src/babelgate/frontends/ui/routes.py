@@ -16,12 +16,21 @@ if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 HTML: Final = (b"content-type", b"text/html; charset=utf-8")
-TYPES: Final = {".js": b"text/javascript; charset=utf-8", ".css": b"text/css; charset=utf-8",
-                ".html": b"text/html; charset=utf-8", ".svg": b"image/svg+xml", ".png": b"image/png",
-                ".ico": b"image/x-icon", ".woff2": b"font/woff2"}
+TYPES: Final = {
+    ".js": b"text/javascript; charset=utf-8",
+    ".css": b"text/css; charset=utf-8",
+    ".html": b"text/html; charset=utf-8",
+    ".svg": b"image/svg+xml",
+    ".png": b"image/png",
+    ".ico": b"image/x-icon",
+    ".woff2": b"font/woff2",
+}
 SECURITY: Final = [
-    (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-     b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
@@ -30,10 +39,11 @@ SECURITY: Final = [
 ]
 OFF_PAGE: Final = (
     b"<!doctype html><html lang=en><meta charset=utf-8><title>babelgate dashboard: off</title>"
-    b"<body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;color:#222\">"
+    b'<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;color:#222">'
     b"<h1>The dashboard is off</h1><p>It needs the gateway's master key: start the gateway with "
     b"<code>BABELGATE_MASTER_KEY</code> (or <code>server.master_key</code>) set, then log in here with it.</p>"
-    b"<p>See docs/dashboard.md.</p></body></html>")
+    b"<p>See docs/dashboard.md.</p></body></html>"
+)
 PREFIX: Final = "/ui/assets/"
 
 
@@ -44,8 +54,11 @@ def assets() -> dict[str, bytes]:
     folder = resources.files("babelgate.frontends.ui").joinpath("assets")
     if not folder.is_dir():
         return {}
-    return {entry.name: entry.read_bytes() for entry in folder.iterdir()
-            if entry.is_file() and not entry.name.startswith(".")}
+    return {
+        entry.name: entry.read_bytes()
+        for entry in folder.iterdir()
+        if entry.is_file() and not entry.name.startswith(".")
+    }
 
 
 async def page(runtime: Runtime, exchange: Exchange) -> None:
@@ -67,7 +80,7 @@ async def _serve(exchange: Exchange, name: str) -> None:
     found = assets().get(name)
     if found is None:
         raise NotFound(method=exchange.scope["method"], path=exchange.scope["path"])
-    kind = TYPES.get(name[name.rfind("."):], b"application/octet-stream")
+    kind = TYPES.get(name[name.rfind(".") :], b"application/octet-stream")
     await exchange.respond(200, found, content_type=(b"content-type", kind), headers=list(SECURITY))
 
 

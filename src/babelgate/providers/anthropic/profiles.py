@@ -43,25 +43,35 @@ def _family(*versions: str) -> tuple[str, ...]:
 
 
 BUILTIN_RULES: Final = (
-    ProfileRule(("claude-3-haiku*",), ModelProfile(max_tokens=4096, sampling="both", structured_output="tool",
-                                                   thinking="none")),
-    ProfileRule(("claude-3-5-*", "claude-3-opus*", "claude-3-sonnet*"),
-                ModelProfile(max_tokens=8192, sampling="both", structured_output="tool", thinking="none")),
+    ProfileRule(
+        ("claude-3-haiku*",), ModelProfile(max_tokens=4096, sampling="both", structured_output="tool", thinking="none")
+    ),
+    ProfileRule(
+        ("claude-3-5-*", "claude-3-opus*", "claude-3-sonnet*"),
+        ModelProfile(max_tokens=8192, sampling="both", structured_output="tool", thinking="none"),
+    ),
     ProfileRule(("claude-3-7-*",), ModelProfile(max_tokens=16384, sampling="both", structured_output="tool")),
     ProfileRule(("claude-opus-4-7*", "claude-opus-4-8*", *_family("5"), "claude-mythos*", "claude-fable*"), _NEWEST),
     ProfileRule(_family("4-6"), ModelProfile(max_tokens=16384, sampling="one", thinking="adaptive")),
     ProfileRule(_family("4-5"), ModelProfile(max_tokens=16384, sampling="one")),
     ProfileRule(("claude-opus-4-1*",), ModelProfile(max_tokens=16384, sampling="both")),
-    ProfileRule(("claude-sonnet-4*", "claude-opus-4*"),
-                ModelProfile(max_tokens=16384, sampling="both", structured_output="tool")),
+    ProfileRule(
+        ("claude-sonnet-4*", "claude-opus-4*"),
+        ModelProfile(max_tokens=16384, sampling="both", structured_output="tool"),
+    ),
 )
 DEFAULT_PROFILE: Final = ModelProfile(max_tokens=16384)
 
 # reasoning_effort → thinking budget (manual thinking) or effort (adaptive thinking).
-THINKING_BUDGETS: Final[dict[str, int]] = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384,
-                                            "xhigh": 32768}
-ADAPTIVE_EFFORTS: Final[dict[str, str]] = {"minimal": "low", "low": "low", "medium": "medium", "high": "high",
-                                           "xhigh": "xhigh", "max": "max"}
+THINKING_BUDGETS: Final[dict[str, int]] = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32768}
+ADAPTIVE_EFFORTS: Final[dict[str, str]] = {
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "xhigh",
+    "max": "max",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +82,10 @@ class ModelProfiles:
     def for_model(self, model: str) -> ModelProfile:
         profile = self._cache.get(model)
         if profile is None:
-            profile = next((rule.profile for rule in self.rules if any(fnmatchcase(model, p) for p in rule.patterns)),
-                           DEFAULT_PROFILE)
+            profile = next(
+                (rule.profile for rule in self.rules if any(fnmatchcase(model, p) for p in rule.patterns)),
+                DEFAULT_PROFILE,
+            )
             if len(self._cache) < 4096:
                 self._cache[model] = profile
         return profile

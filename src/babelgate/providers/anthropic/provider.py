@@ -52,26 +52,38 @@ class AnthropicProvider(ProviderDefaults):
         beta = config.options.get("beta", ())
         self._beta = (beta,) if isinstance(beta, str) else tuple(beta)
         self._replay = ThinkingReplay()
-        common = {"content-type": "application/json",
-                  "anthropic-version": str(config.options.get("version", wire.DEFAULT_VERSION)), **config.headers}
+        common = {
+            "content-type": "application/json",
+            "anthropic-version": str(config.options.get("version", wire.DEFAULT_VERSION)),
+            **config.headers,
+        }
         # `x-api-key` is the long-standing auth; `options.auth: bearer` for proxies that want OAuth style.
         bearer = config.options.get("auth") == "bearer"
         self._headers = KeyPool.for_keys(
-            name, config.api_keys,
-            lambda key: {**common, **({"authorization": f"Bearer {key}"} if bearer else {"x-api-key": key})}, common)
+            name,
+            config.api_keys,
+            lambda key: {**common, **({"authorization": f"Bearer {key}"} if bearer else {"x-api-key": key})},
+            common,
+        )
 
     def _prepare(self, request: ChatRequest, model: str, notes: CallNotes) -> WireRequest:
         profile = self._profiles.for_model(model)
-        return to_wire(self._with_thinking_replayed(request, notes), model, profile, notes.adjusted,
-                       tool_positions=notes.tool_positions)
+        return to_wire(
+            self._with_thinking_replayed(request, notes),
+            model,
+            profile,
+            notes.adjusted,
+            tool_positions=notes.tool_positions,
+        )
 
     def _with_thinking_replayed(self, request: ChatRequest, notes: CallNotes) -> ChatRequest:
         """Claude refuses a tool-loop continuation with thinking on unless the last assistant turn
         starts with its signed thinking: re-attach it from memory, or else leave thinking off."""
         if request.reasoning_effort in (None, "none"):
             return request
-        position = next((i for i in range(len(request.messages) - 1, -1, -1)
-                         if request.messages[i].role == "assistant"), None)
+        position = next(
+            (i for i in range(len(request.messages) - 1, -1, -1) if request.messages[i].role == "assistant"), None
+        )
         if position is None:
             return request
         last = request.messages[position]
@@ -90,16 +102,22 @@ class AnthropicProvider(ProviderDefaults):
         beta = tuple(dict.fromkeys((*self._beta, *self._profiles.for_model(model).beta, *client_beta)))
         return {**headers, "anthropic-beta": ",".join(beta)} if beta else headers
 
-    async def _post(self, body: dict[str, Any], model: str, *, url: str | None = None,
-                    client_beta: Iterable[str] = ()) -> UpstreamResponse:
+    async def _post(
+        self, body: dict[str, Any], model: str, *, url: str | None = None, client_beta: Iterable[str] = ()
+    ) -> UpstreamResponse:
         return await send_checked(
-            self._client, "POST", url or self._messages_url, provider=self.name,
-            headers=self._request_headers(model, client_beta), body=orjson.dumps(body), timeouts=self._timeouts,
-            map_error=map_error, scrub=self._scrub,
+            self._client,
+            "POST",
+            url or self._messages_url,
+            provider=self.name,
+            headers=self._request_headers(model, client_beta),
+            body=orjson.dumps(body),
+            timeouts=self._timeouts,
+            map_error=map_error,
+            scrub=self._scrub,
         )
 
-    async def _post_native(self, body: dict[str, Any], model: str, *, url: str | None = None
-                           ) -> UpstreamResponse:
+    async def _post_native(self, body: dict[str, Any], model: str, *, url: str | None = None) -> UpstreamResponse:
         """A client's Messages body with `model` rewritten. Its `betas` (the SDK's name for the
         `anthropic-beta` header, which the frontend puts there) go out as that header."""
         body = {**body, "model": model}
@@ -116,8 +134,7 @@ class AnthropicProvider(ProviderDefaults):
         notes.completed = True
         return raw
 
-    async def forward_messages_stream(self, body: dict[str, Any], model: str, notes: CallNotes
-                                      ) -> AsyncIterator[bytes]:
+    async def forward_messages_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
         response = await self._post_native(body, model)
         async for frames in relay_message_events(response, provider=self.name, notes=notes, scrub=self._scrub):
             yield frames
@@ -143,32 +160,46 @@ class AnthropicProvider(ProviderDefaults):
             raise UpstreamProtocolError(provider=self.name, detail="the body has the wrong shape") from None
         message = response.choices[0].message
         if message.tool_calls:
-            self._replay.remember([call.id for call in message.tool_calls],
-                                  message.extra.get(wire.REASONING_DETAILS) or [])
+            self._replay.remember(
+                [call.id for call in message.tool_calls], message.extra.get(wire.REASONING_DETAILS) or []
+            )
         notes.usage, notes.finish_reason = response.usage, response.choices[0].finish_reason
         return response
 
     async def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
         prepared = self._prepare(request, model, notes)
         response = await self._post(prepared.body, model)
-        translator = AnthropicStreamTranslator(self.name, created=int(time.time()), json_tool=prepared.json_tool,
-                                               scrub=self._scrub)
+        translator = AnthropicStreamTranslator(
+            self.name, created=int(time.time()), json_tool=prepared.json_tool, scrub=self._scrub
+        )
         # Anthropic always ends with message_stop; a stream without it was cut off.
-        async for canonical in translate_sse(response, translator, notes, provider=self.name,
-                                             end_marker_required=True):
+        async for canonical in translate_sse(response, translator, notes, provider=self.name, end_marker_required=True):
             yield canonical
         self._replay.remember(translator.tool_call_ids, translator.thinking_details)
 
     async def list_models(self) -> list[ModelInfo]:
         response = await send_checked(
-            self._client, "GET", self._models_url, provider=self.name, headers=self._headers.take(), body=None,
-            timeouts=self._timeouts, map_error=map_error, scrub=self._scrub,
+            self._client,
+            "GET",
+            self._models_url,
+            provider=self.name,
+            headers=self._headers.take(),
+            body=None,
+            timeouts=self._timeouts,
+            map_error=map_error,
+            scrub=self._scrub,
         )
         _, parsed = await read_json_object(response, self.name)
-        return [ModelInfo(id=entry["id"], owned_by="anthropic", created=_epoch(entry.get("created_at")),
-                          display_name=entry.get("display_name") if isinstance(entry.get("display_name"), str)
-                          else None)
-                for entry in parsed.get("data") or () if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
+        return [
+            ModelInfo(
+                id=entry["id"],
+                owned_by="anthropic",
+                created=_epoch(entry.get("created_at")),
+                display_name=entry.get("display_name") if isinstance(entry.get("display_name"), str) else None,
+            )
+            for entry in parsed.get("data") or ()
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str)
+        ]
 
 
 def _epoch(timestamp: Any) -> int:

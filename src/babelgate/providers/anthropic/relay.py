@@ -27,8 +27,9 @@ _EVENT: Final = b"event:"
 _ACCOUNTED: Final = frozenset({b"message_start", b"message_delta"})
 
 
-async def relay_message_events(response: UpstreamResponse, *, provider: str, notes: CallNotes,
-                               scrub: Callable[[str], str]) -> AsyncIterator[bytes]:
+async def relay_message_events(
+    response: UpstreamResponse, *, provider: str, notes: CallNotes, scrub: Callable[[str], str]
+) -> AsyncIterator[bytes]:
     decoder = SSEDecoder(provider=provider)
     usage: dict[str, Any] = {}
     async with contextlib.aclosing(iter_body(response)) as body:
@@ -63,10 +64,10 @@ async def relay_message_events(response: UpstreamResponse, *, provider: str, not
 def event_name(frame: bytes) -> bytes | None:
     """The SSE event name; Anthropic writes it on a frame's first line."""
     if frame.startswith(_EVENT):
-        return frame[len(_EVENT):frame.find(b"\n")].strip()
+        return frame[len(_EVENT) : frame.find(b"\n")].strip()
     for line in frame.split(b"\n"):
         if line.startswith(_EVENT):
-            return line[len(_EVENT):].strip()
+            return line[len(_EVENT) :].strip()
     return None
 
 

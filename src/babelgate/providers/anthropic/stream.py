@@ -34,8 +34,7 @@ class _Block:
 class AnthropicStreamTranslator:
     """One instance per stream; `done` turns true at `message_stop`."""
 
-    def __init__(self, provider: str, *, created: int, json_tool: str | None,
-                 scrub: Callable[[str], str]) -> None:
+    def __init__(self, provider: str, *, created: int, json_tool: str | None, scrub: Callable[[str], str]) -> None:
         self.provider = provider
         self.created = created
         self.json_tool = json_tool
@@ -81,15 +80,18 @@ class AnthropicStreamTranslator:
             usage = payload.get("usage") or {}
             self.output_tokens = int(usage.get("output_tokens") or self.output_tokens)
             # Newer API versions repeat input and cache counts here; the latest figures win.
-            self.input_usage = {**self.input_usage,
-                                **{k: v for k, v in usage.items() if k != "output_tokens" and v is not None}}
+            self.input_usage = {
+                **self.input_usage,
+                **{k: v for k, v in usage.items() if k != "output_tokens" and v is not None},
+            }
             stop = (payload.get("delta") or {}).get("stop_reason")
             self.finish_reason = finish_reason(stop, has_tool_calls=self.tool_calls > 0)
             return [self._chunk(Delta(), finish=self.finish_reason)]
         if kind == "message_stop":
             self.done = True
-            return [ChatChunk(id=self.message_id, created=self.created, model=self.model, choices=[],
-                              usage=self.usage())]
+            return [
+                ChatChunk(id=self.message_id, created=self.created, model=self.model, choices=[], usage=self.usage())
+            ]
         if kind == "error":
             raise error_from_body(payload, provider=self.provider, scrub=self.scrub)
         return []  # `ping`, and event types added after this was written (the SDK skips them too)
@@ -106,8 +108,9 @@ class AnthropicStreamTranslator:
             entry.tool_index = self.tool_calls
             self.tool_calls += 1
             self.tool_call_ids.append(str(block["id"]))
-            call = ToolCallDelta(index=entry.tool_index, id=str(block["id"]), name=str(block["name"]),
-                                 arguments="", type="function")
+            call = ToolCallDelta(
+                index=entry.tool_index, id=str(block["id"]), name=str(block["name"]), arguments="", type="function"
+            )
             return [self._chunk(Delta(tool_calls=[call]))]
         if kind == "thinking" and block.get("thinking"):
             entry.thinking.append(block["thinking"])
@@ -148,8 +151,12 @@ class AnthropicStreamTranslator:
         return [self._chunk(Delta(extra={REASONING_DETAILS: details}))]
 
     def _chunk(self, delta: Delta, *, finish: str | None = None) -> ChatChunk:
-        return ChatChunk(id=self.message_id, created=self.created, model=self.model,
-                         choices=[ChunkChoice(index=0, delta=delta, finish_reason=finish)])  # type: ignore[arg-type]
+        return ChatChunk(
+            id=self.message_id,
+            created=self.created,
+            model=self.model,
+            choices=[ChunkChoice(index=0, delta=delta, finish_reason=finish)],  # type: ignore[arg-type]
+        )
 
     def usage(self) -> Usage | None:
         return usage_from_wire({**self.input_usage, "output_tokens": self.output_tokens})

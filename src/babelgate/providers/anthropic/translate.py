@@ -41,8 +41,14 @@ class WireRequest:
     json_tool: str | None  # the forced tool whose input is the answer's content, if any
 
 
-def to_wire(request: ChatRequest, model: str, profile: ModelProfile, adjusted: list[str], *,
-            tool_positions: Sequence[int] | None = None) -> WireRequest:
+def to_wire(
+    request: ChatRequest,
+    model: str,
+    profile: ModelProfile,
+    adjusted: list[str],
+    *,
+    tool_positions: Sequence[int] | None = None,
+) -> WireRequest:
     _refuse_what_cannot_be_sent(request)
     system, turns = system_and_turns(request.messages, adjusted)
     body: JSON = {"model": model, "messages": turns}
@@ -110,8 +116,9 @@ def _sampling(request: ChatRequest, profile: ModelProfile, body: JSON, adjusted:
             body["top_p"] = top_p
 
 
-def _thinking(request: ChatRequest, profile: ModelProfile, body: JSON, max_tokens: int, *, forced_tool: bool,
-              adjusted: list[str]) -> None:
+def _thinking(
+    request: ChatRequest, profile: ModelProfile, body: JSON, max_tokens: int, *, forced_tool: bool, adjusted: list[str]
+) -> None:
     effort = request.reasoning_effort
     if effort is None or effort == "none":
         return
@@ -125,22 +132,27 @@ def _thinking(request: ChatRequest, profile: ModelProfile, body: JSON, max_token
         return
     if profile.thinking == "adaptive":
         if effort not in ADAPTIVE_EFFORTS:
-            raise InvalidRequest("invalid_value", param="reasoning_effort",
-                                 detail=f"expected one of {', '.join(ADAPTIVE_EFFORTS)}")
+            raise InvalidRequest(
+                "invalid_value", param="reasoning_effort", detail=f"expected one of {', '.join(ADAPTIVE_EFFORTS)}"
+            )
         body["thinking"] = {"type": "adaptive"}
         body.setdefault("output_config", {})["effort"] = ADAPTIVE_EFFORTS[effort]
         _drop_sampling_for_thinking(body, adjusted)
         return
     if effort not in THINKING_BUDGETS:
-        raise InvalidRequest("invalid_value", param="reasoning_effort",
-                             detail=f"expected one of {', '.join(THINKING_BUDGETS)}")
+        raise InvalidRequest(
+            "invalid_value", param="reasoning_effort", detail=f"expected one of {', '.join(THINKING_BUDGETS)}"
+        )
     budget = THINKING_BUDGETS[effort]
     if budget >= max_tokens:
         # The budget is part of max_tokens and must stay below it (ANT thinking_config_enabled_param.py).
         budget = max_tokens - 1
         if budget < 1024:
-            raise InvalidRequest("out_of_range", param="max_tokens",
-                                 expected="more than 1024 tokens when reasoning_effort is set for Claude")
+            raise InvalidRequest(
+                "out_of_range",
+                param="max_tokens",
+                expected="more than 1024 tokens when reasoning_effort is set for Claude",
+            )
         adjusted.append(f"reasoning_effort=clamped:budget_tokens={budget}")
     body["thinking"] = {"type": "enabled", "budget_tokens": budget}
     _drop_sampling_for_thinking(body, adjusted)
@@ -188,8 +200,9 @@ def from_wire(body: JSON, *, created: int, json_tool: str | None) -> ChatRespons
         elif kind == "tool_use" and block.get("name") == json_tool:
             texts.append(orjson.dumps(block.get("input", {})).decode())
         elif kind == "tool_use":
-            calls.append(ToolCall(id=block["id"], name=block["name"],
-                                  arguments=orjson.dumps(block.get("input", {})).decode()))
+            calls.append(
+                ToolCall(id=block["id"], name=block["name"], arguments=orjson.dumps(block.get("input", {})).decode())
+            )
         elif kind == "thinking":
             thinking.append(block.get("thinking", ""))
             thinking_blocks.append(block)
@@ -203,11 +216,19 @@ def from_wire(body: JSON, *, created: int, json_tool: str | None) -> ChatRespons
     if unhandled:
         extra["anthropic_content"] = unhandled
     finish = finish_reason(body.get("stop_reason"), has_tool_calls=bool(calls))
-    message = AssistantMessage(content="".join(texts) if texts else None, tool_calls=calls or None,
-                               reasoning_content="".join(thinking) if thinking else None, extra=extra)
-    return ChatResponse(id=str(body.get("id", "")), created=created, model=str(body.get("model", "")),
-                        choices=[Choice(index=0, message=message, finish_reason=finish)],  # type: ignore[arg-type]
-                        usage=usage_from_wire(body.get("usage")))
+    message = AssistantMessage(
+        content="".join(texts) if texts else None,
+        tool_calls=calls or None,
+        reasoning_content="".join(thinking) if thinking else None,
+        extra=extra,
+    )
+    return ChatResponse(
+        id=str(body.get("id", "")),
+        created=created,
+        model=str(body.get("model", "")),
+        choices=[Choice(index=0, message=message, finish_reason=finish)],  # type: ignore[arg-type]
+        usage=usage_from_wire(body.get("usage")),
+    )
 
 
 def finish_reason(stop_reason: Any, *, has_tool_calls: bool) -> str | None:
@@ -229,6 +250,11 @@ def usage_from_wire(usage: Any) -> Usage | None:
     prompt = int(usage.get("input_tokens") or 0) + cache_read + cache_write
     completion = int(usage.get("output_tokens") or 0)
     details = usage.get("output_tokens_details") or {}
-    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion,
-                 cached_tokens=cache_read, cache_write_tokens=cache_write or None,
-                 reasoning_tokens=details.get("thinking_tokens"))
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=prompt + completion,
+        cached_tokens=cache_read,
+        cache_write_tokens=cache_write or None,
+        reasoning_tokens=details.get("thinking_tokens"),
+    )

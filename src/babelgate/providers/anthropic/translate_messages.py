@@ -104,8 +104,11 @@ def _image_source(url: str, path: str) -> JSON:
         return {"type": "url", "url": url}
     media_type, data = _data_uri(url, f"{path}.image_url")
     if media_type not in IMAGE_MEDIA_TYPES:
-        raise InvalidRequest("invalid_value", param=f"{path}.image_url",
-                             detail=f"Anthropic accepts {', '.join(sorted(IMAGE_MEDIA_TYPES))}, not {media_type}")
+        raise InvalidRequest(
+            "invalid_value",
+            param=f"{path}.image_url",
+            detail=f"Anthropic accepts {', '.join(sorted(IMAGE_MEDIA_TYPES))}, not {media_type}",
+        )
     return {"type": "base64", "media_type": media_type, "data": data}
 
 
@@ -117,8 +120,9 @@ def _document(file_data: str | None, filename: str | None, path: str) -> JSON:
     else:
         media_type, data = "application/pdf", file_data  # OpenAI's file_data may be bare base64
     if media_type != "application/pdf":
-        raise InvalidRequest("invalid_value", param=f"{path}.file.file_data",
-                             detail=f"Anthropic accepts PDF documents, not {media_type}")
+        raise InvalidRequest(
+            "invalid_value", param=f"{path}.file.file_data", detail=f"Anthropic accepts PDF documents, not {media_type}"
+        )
     document: JSON = {"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}}
     if filename:
         document["title"] = filename
@@ -172,8 +176,9 @@ def thinking_blocks(details: Any) -> list[JSON]:
         if not isinstance(detail, dict) or detail.get("format", DETAIL_FORMAT) != DETAIL_FORMAT:
             continue
         if detail.get("type") == "reasoning.text" and isinstance(detail.get("signature"), str):
-            blocks.append({"type": "thinking", "thinking": str(detail.get("text", "")),
-                           "signature": detail["signature"]})
+            blocks.append(
+                {"type": "thinking", "thinking": str(detail.get("text", "")), "signature": detail["signature"]}
+            )
         elif detail.get("type") == "reasoning.encrypted" and isinstance(detail.get("data"), str):
             blocks.append({"type": "redacted_thinking", "data": detail["data"]})
     return blocks
@@ -184,8 +189,14 @@ def reasoning_details(blocks: list[JSON]) -> list[JSON]:
     details: list[JSON] = []
     for block in blocks:
         if block.get("type") == "thinking":
-            details.append({"type": "reasoning.text", "text": block.get("thinking", ""),
-                            "signature": block.get("signature", ""), "format": DETAIL_FORMAT})
+            details.append(
+                {
+                    "type": "reasoning.text",
+                    "text": block.get("thinking", ""),
+                    "signature": block.get("signature", ""),
+                    "format": DETAIL_FORMAT,
+                }
+            )
         elif block.get("type") == "redacted_thinking":
             details.append({"type": "reasoning.encrypted", "data": block.get("data", ""), "format": DETAIL_FORMAT})
     return details

@@ -19,10 +19,21 @@ JSON_OBJECT_INSTRUCTION: Final = "Respond with a single valid JSON object and no
 
 # JSON Schema keywords Anthropic's structured outputs do not support (structured-outputs docs):
 # numeric and length constraints and object/array size limits. The model still sees descriptions.
-_UNSUPPORTED_SCHEMA_KEYWORDS: Final = frozenset({
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength",
-    "maxItems", "minProperties", "maxProperties", "pattern",
-})
+_UNSUPPORTED_SCHEMA_KEYWORDS: Final = frozenset(
+    {
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "minLength",
+        "maxLength",
+        "maxItems",
+        "minProperties",
+        "maxProperties",
+        "pattern",
+    }
+)
 
 
 def tools_to_wire(tools: list[Tool], adjusted: list[str], positions: Sequence[int] | None = None) -> list[JSON]:
@@ -39,8 +50,9 @@ def tools_to_wire(tools: list[Tool], adjusted: list[str], positions: Sequence[in
                 searching = True
             continue
         if tool.type != "function":
-            raise UnsupportedCapability(provider=PROVIDER, capability=f"{tool.type} tools",
-                                        param=tool_path(index, positions))
+            raise UnsupportedCapability(
+                provider=PROVIDER, capability=f"{tool.type} tools", param=tool_path(index, positions)
+            )
         entry: JSON = {"name": tool.name}
         if tool.description:
             entry["description"] = tool.description
@@ -116,9 +128,11 @@ def forces_tool_use(choice: JSON | None) -> bool:
 
 def json_tool(response_format: ResponseFormat) -> JSON:
     """The forced single tool that carries structured output on models without native support."""
-    return {"name": JSON_TOOL_NAME,
-            "description": response_format.description or "Return the answer as this tool's input.",
-            "input_schema": response_format.schema or _empty_schema()}
+    return {
+        "name": JSON_TOOL_NAME,
+        "description": response_format.description or "Return the answer as this tool's input.",
+        "input_schema": response_format.schema or _empty_schema(),
+    }
 
 
 def native_schema(schema: Any, adjusted: list[str]) -> Any:

@@ -29,10 +29,21 @@ IMAGE_MEDIA_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/gif", "i
 
 # Top-level request fields of ANT MessageCreateParamsBase (plus the legacy sampling field `top_k`):
 # a client may send these through the OpenAI body's extra fields and they are passed on as they are.
-NATIVE_FIELDS: Final = frozenset({
-    "cache_control", "container", "diagnostics", "inference_geo", "output_config", "service_tier", "speed",
-    "thinking", "top_k", "context_management", "mcp_servers",
-})
+NATIVE_FIELDS: Final = frozenset(
+    {
+        "cache_control",
+        "container",
+        "diagnostics",
+        "inference_geo",
+        "output_config",
+        "service_tier",
+        "speed",
+        "thinking",
+        "top_k",
+        "context_management",
+        "mcp_servers",
+    }
+)
 
 # The tool that carries structured output on models without native structured outputs.
 JSON_TOOL_NAME: Final = "babelgate_json_output"

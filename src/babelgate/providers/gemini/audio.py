@@ -35,24 +35,46 @@ AUDIO_TOKENS_PER_SECOND: Final = 32
 
 # Upload extensions → the MIME types Gemini documents for audio (and those the chat adapter sends).
 AUDIO_TYPES: Final[dict[str, str]] = {
-    "wav": "audio/wav", "mp3": "audio/mp3", "mpga": "audio/mp3", "mpeg": "audio/mp3", "aiff": "audio/aiff",
-    "aac": "audio/aac", "ogg": "audio/ogg", "oga": "audio/ogg", "opus": "audio/ogg", "flac": "audio/flac",
-    "m4a": "audio/mp4", "mp4": "audio/mp4", "webm": "audio/webm",
+    "wav": "audio/wav",
+    "mp3": "audio/mp3",
+    "mpga": "audio/mp3",
+    "mpeg": "audio/mp3",
+    "aiff": "audio/aiff",
+    "aac": "audio/aac",
+    "ogg": "audio/ogg",
+    "oga": "audio/ogg",
+    "opus": "audio/ogg",
+    "flac": "audio/flac",
+    "m4a": "audio/mp4",
+    "mp4": "audio/mp4",
+    "webm": "audio/webm",
 }
-_TYPE_ALIASES: Final = {"audio/mpeg": "audio/mp3", "audio/x-wav": "audio/wav", "audio/wave": "audio/wav",
-                        "audio/x-flac": "audio/flac", "audio/x-aiff": "audio/aiff", "audio/x-m4a": "audio/mp4"}
+_TYPE_ALIASES: Final = {
+    "audio/mpeg": "audio/mp3",
+    "audio/x-wav": "audio/wav",
+    "audio/wave": "audio/wav",
+    "audio/x-flac": "audio/flac",
+    "audio/x-aiff": "audio/aiff",
+    "audio/x-m4a": "audio/mp4",
+}
 
 TRANSCRIPT_SCHEMA: Final[JSON] = {
     "type": "object",
     "properties": {
         "language": {"type": "string", "description": "The spoken language's English name in lowercase, e.g. english"},
         "text": {"type": "string", "description": "The whole text"},
-        "segments": {"type": "array", "items": {
-            "type": "object",
-            "properties": {"start": {"type": "number", "description": "Seconds from the start of the audio"},
-                           "end": {"type": "number", "description": "Seconds from the start of the audio"},
-                           "text": {"type": "string"}},
-            "required": ["start", "end", "text"]}},
+        "segments": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "start": {"type": "number", "description": "Seconds from the start of the audio"},
+                    "end": {"type": "number", "description": "Seconds from the start of the audio"},
+                    "text": {"type": "string"},
+                },
+                "required": ["start", "end", "text"],
+            },
+        },
     },
     "required": ["language", "text", "segments"],
 }
@@ -68,16 +90,24 @@ def is_tts_model(model: str) -> bool:
 def transcription_to_wire(request: TranscriptionRequest, model: str, adjusted: list[str]) -> JSON:
     what = "translation" if request.translate else "transcription"
     if is_tts_model(model):
-        raise UnsupportedCapability(provider=PROVIDER, capability=f"{what} on a TTS model (it takes text only)",
-                                    param="model")
+        raise UnsupportedCapability(
+            provider=PROVIDER, capability=f"{what} on a TTS model (it takes text only)", param="model"
+        )
     if request.response_format not in TRANSCRIPT_FORMATS:
-        raise UnsupportedCapability(provider=PROVIDER, param="response_format", capability=(
-            f"response_format '{request.response_format}' (Gemini answers json, text and verbose_json)"))
+        raise UnsupportedCapability(
+            provider=PROVIDER,
+            param="response_format",
+            capability=(f"response_format '{request.response_format}' (Gemini answers json, text and verbose_json)"),
+        )
     if "word" in (request.timestamp_granularities or ()):
         raise UnsupportedCapability(provider=PROVIDER, capability="word timestamps", param="timestamp_granularities")
     adjusted += [f"{name}=dropped" for name in request.extra]
-    audio = {"inlineData": {"mimeType": audio_type(request.filename, request.content_type),
-                            "data": base64.b64encode(request.audio).decode()}}
+    audio = {
+        "inlineData": {
+            "mimeType": audio_type(request.filename, request.content_type),
+            "data": base64.b64encode(request.audio).decode(),
+        }
+    }
     # Google's advice: the media first, then the instruction about it.
     body: JSON = {"contents": [{"role": "user", "parts": [audio, {"text": _instruction(request)}]}]}
     config: JSON = {}
@@ -100,21 +130,29 @@ def audio_type(filename: str, content_type: str) -> str:
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if extension in AUDIO_TYPES:
         return AUDIO_TYPES[extension]
-    raise InvalidRequest("invalid_value", param="file",
-                         detail=f"send an audio file ({', '.join(AUDIO_TYPES)}) with its extension or an audio/* type")
+    raise InvalidRequest(
+        "invalid_value",
+        param="file",
+        detail=f"send an audio file ({', '.join(AUDIO_TYPES)}) with its extension or an audio/* type",
+    )
 
 
 def _instruction(request: TranscriptionRequest) -> str:
     what = "translation" if request.translate else "transcript"
-    lines = ["Translate the speech in this audio into English." if request.translate
-             else "Transcribe the speech in this audio verbatim, in the language it is spoken in."]
+    lines = [
+        "Translate the speech in this audio into English."
+        if request.translate
+        else "Transcribe the speech in this audio verbatim, in the language it is spoken in."
+    ]
     if request.language:
         lines.append(f"The speech is in the language with the ISO-639-1 code '{request.language}'.")
     if request.prompt:
         lines.append(f"Context to follow for names, spellings and style: {request.prompt}")
     if request.response_format == "verbose_json":
-        lines.append(f"Answer with the {what} as JSON: `text` is all of it; `segments` split it into consecutive "
-                     "sentences or phrases, each with its `start` and `end` in seconds from the start of the audio.")
+        lines.append(
+            f"Answer with the {what} as JSON: `text` is all of it; `segments` split it into consecutive "
+            "sentences or phrases, each with its `start` and `end` in seconds from the start of the audio."
+        )
     else:
         lines.append(f"Answer with the {what} only: no introduction, labels, timestamps or comments.")
     return "\n".join(lines)
@@ -140,8 +178,12 @@ def _transcription(body: JSON, request: TranscriptionRequest, provider: str) -> 
     except (orjson.JSONDecodeError, TypeError, KeyError, ValueError):
         raise UpstreamProtocolError(provider=provider, detail="the transcript is not the JSON asked for") from None
     return TranscriptionResponse(
-        text=transcript.strip(), language="english" if request.translate else language,
-        duration=_duration(request.audio, usage, segments), segments=segments, usage=usage)
+        text=transcript.strip(),
+        language="english" if request.translate else language,
+        duration=_duration(request.audio, usage, segments),
+        segments=segments,
+        usage=usage,
+    )
 
 
 def _answer_text(body: JSON, provider: str) -> str:
@@ -205,7 +247,7 @@ def wav_duration(data: bytes) -> float | None:
         return None
     position, byte_rate = 12, 0
     while position + 8 <= len(data):
-        chunk, size = data[position:position + 4], int(struct.unpack_from("<I", data, position + 4)[0])
+        chunk, size = data[position : position + 4], int(struct.unpack_from("<I", data, position + 4)[0])
         if chunk == b"fmt " and size >= 16 and position + 24 <= len(data):
             byte_rate = int(struct.unpack_from("<I", data, position + 16)[0])
         elif chunk == b"data" and byte_rate:
@@ -220,26 +262,38 @@ def wav_duration(data: bytes) -> float | None:
 
 def speech_to_wire(request: SpeechRequest, model: str, adjusted: list[str]) -> JSON:
     if not is_tts_model(model):
-        raise UnsupportedCapability(provider=PROVIDER, param="model", capability=(
-            "speech on this model (use a TTS model, e.g. gemini-2.5-flash-preview-tts)"))
+        raise UnsupportedCapability(
+            provider=PROVIDER,
+            param="model",
+            capability=("speech on this model (use a TTS model, e.g. gemini-2.5-flash-preview-tts)"),
+        )
     if request.response_format not in SPEECH_FORMATS:
-        raise UnsupportedCapability(provider=PROVIDER, param="response_format", capability=(
-            f"response_format '{request.response_format}' (Gemini speaks PCM: ask for wav or pcm)"))
+        raise UnsupportedCapability(
+            provider=PROVIDER,
+            param="response_format",
+            capability=(f"response_format '{request.response_format}' (Gemini speaks PCM: ask for wav or pcm)"),
+        )
     if request.speed is not None and request.speed != 1:
-        raise UnsupportedCapability(provider=PROVIDER, param="speed",
-                                    capability="a speed setting (ask for a pace in `instructions`)")
+        raise UnsupportedCapability(
+            provider=PROVIDER, param="speed", capability="a speed setting (ask for a pace in `instructions`)"
+        )
     if request.extra.get("stream_format") not in (None, "audio"):
-        raise UnsupportedCapability(provider=PROVIDER, capability="speech events (stream_format sse)",
-                                    param="stream_format")
+        raise UnsupportedCapability(
+            provider=PROVIDER, capability="speech events (stream_format sse)", param="stream_format"
+        )
     voice = gemini_voice(request.voice)
     adjusted += [f"{name}=dropped" for name in request.extra if name not in ("stream_format", "voice")]
     text = request.input
     if request.instructions and request.instructions.strip():
         # Gemini TTS is steered by a directive before the text ("Say cheerfully: Have a wonderful day!").
         text = f"{request.instructions.strip().rstrip('.:;!')}:\n{text}"
-    return {"contents": [{"role": "user", "parts": [{"text": text}]}],
-            "generationConfig": {"responseModalities": ["AUDIO"],
-                                 "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": voice}}}}}
+    return {
+        "contents": [{"role": "user", "parts": [{"text": text}]}],
+        "generationConfig": {
+            "responseModalities": ["AUDIO"],
+            "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": voice}}},
+        },
+    }
 
 
 def speech_from_wire(body: JSON, response_format: str, *, provider: str) -> bytes:
@@ -247,11 +301,16 @@ def speech_from_wire(body: JSON, response_format: str, *, provider: str) -> byte
     try:
         _answer_text(body, provider)  # the same checks: a candidate that finished properly
         parts = (body["candidates"][0].get("content") or {}).get("parts") or ()
-        blob = next((part["inlineData"] for part in parts
-                     if str((part.get("inlineData") or {}).get("mimeType", "")).startswith("audio/")), None)
+        blob = next(
+            (
+                part["inlineData"]
+                for part in parts
+                if str((part.get("inlineData") or {}).get("mimeType", "")).startswith("audio/")
+            ),
+            None,
+        )
     except (AttributeError, TypeError, KeyError, IndexError):
         raise UpstreamProtocolError(provider=provider, detail="the body has the wrong shape") from None
     if blob is None:
         raise UpstreamProtocolError(provider=provider, detail="the answer has no audio")
     return pcm_audio(blob, response_format, provider=provider)
-

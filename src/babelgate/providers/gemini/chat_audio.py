@@ -31,11 +31,15 @@ def requested_format(request: ChatRequest) -> str | None:
         raise InvalidRequest("missing_field", param="audio")
     fmt = audio.get("format", "wav")
     if fmt not in FORMATS:
-        raise UnsupportedCapability(provider=PROVIDER, param="audio.format",
-                                    capability=f"audio format '{fmt}' (Gemini speaks PCM: ask for wav or pcm16)")
+        raise UnsupportedCapability(
+            provider=PROVIDER,
+            param="audio.format",
+            capability=f"audio format '{fmt}' (Gemini speaks PCM: ask for wav or pcm16)",
+        )
     if request.stream and fmt != "pcm16":
-        raise UnsupportedCapability(provider=PROVIDER, param="audio.format",
-                                    capability="streamed audio other than pcm16")
+        raise UnsupportedCapability(
+            provider=PROVIDER, param="audio.format", capability="streamed audio other than pcm16"
+        )
     return str(fmt)
 
 
@@ -51,5 +55,9 @@ def audio_entry(blob: JSON, fmt: str, *, response_id: str, created: int, provide
     """One audio part as OpenAI's audio object (in a stream: one chunk of it, same id)."""
     data = pcm_audio(blob, "wav" if fmt == "wav" else "pcm", provider=provider)
     audio_id = "audio_" + hashlib.sha256(response_id.encode()).hexdigest()[:24]
-    return {"id": audio_id, "data": base64.b64encode(data).decode(), "expires_at": created + EXPIRES_AFTER,
-            "transcript": ""}
+    return {
+        "id": audio_id,
+        "data": base64.b64encode(data).decode(),
+        "expires_at": created + EXPIRES_AFTER,
+        "transcript": "",
+    }

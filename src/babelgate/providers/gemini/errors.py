@@ -27,20 +27,31 @@ def map_error(
     if error is None:
         text = body.decode("utf-8", "replace").strip()[:500] if body and parsed is None else None
         return error_for_status(status, provider=provider, scrub=scrub, message=text)
-    return error_from_object(error, status, provider=provider, scrub=scrub,
-                             retry_after=parse_retry_after(headers) if headers is not None else None)
+    return error_from_object(
+        error,
+        status,
+        provider=provider,
+        scrub=scrub,
+        retry_after=parse_retry_after(headers) if headers is not None else None,
+    )
 
 
-def error_from_object(error: dict[str, Any], status: int, *, provider: str, scrub: Callable[[str], str],
-                      retry_after: float | None = None) -> GatewayError:
+def error_from_object(
+    error: dict[str, Any], status: int, *, provider: str, scrub: Callable[[str], str], retry_after: float | None = None
+) -> GatewayError:
     """Also for an error object that arrives inside a stream, whose own `code` is the status."""
     if _api_key_invalid(error):
         return UpstreamAuthFailed(provider=provider)
     if retry_after is None:
         retry_after = _retry_delay(error)
     message = error.get("message")
-    return error_for_status(status, provider=provider, scrub=scrub,
-                            message=message if isinstance(message, str) else None, retry_after=retry_after)
+    return error_for_status(
+        status,
+        provider=provider,
+        scrub=scrub,
+        message=message if isinstance(message, str) else None,
+        retry_after=retry_after,
+    )
 
 
 def stream_error_status(error: dict[str, Any]) -> int:

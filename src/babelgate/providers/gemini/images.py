@@ -61,13 +61,23 @@ IMAGEN_ASPECT_RATIOS: Final = ("1:1", "3:4", "4:3", "9:16", "16:9")
 IMAGEN_MAX_SAMPLES: Final = 4  # sampleCount is 1 to 4 per :predict call
 IMAGEN_MIME_TYPES: Final[dict[str, str]] = {"png": "image/png", "jpeg": "image/jpeg"}  # outputOptions.mimeType
 # Imagen parameters a client may pass as they are (extra body fields, camelCase as on the wire).
-IMAGEN_NATIVE: Final = frozenset({"personGeneration", "guidanceScale", "safetySetting", "includeRaiReason",
-                                  "includeSafetyAttributes", "language", "sampleImageSize"})
+IMAGEN_NATIVE: Final = frozenset(
+    {
+        "personGeneration",
+        "guidanceScale",
+        "safetySetting",
+        "includeRaiReason",
+        "includeSafetyAttributes",
+        "language",
+        "sampleImageSize",
+    }
+)
 OUTPUT_FORMATS: Final[dict[str, str]] = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
 # Finish reasons that mean the answer was refused as unsafe (OpenAI says content_policy_violation);
 # a prompt blocked outright (`promptFeedback.blockReason`) is refused whatever the reason.
-REFUSALS: Final = frozenset({*(reason for reason, finish in FINISH_REASONS.items() if finish == "content_filter"),
-                             "MODEL_ARMOR"})
+REFUSALS: Final = frozenset(
+    {*(reason for reason, finish in FINISH_REASONS.items() if finish == "content_filter"), "MODEL_ARMOR"}
+)
 IN_FLIGHT: Final = 4  # upstream calls one request for several images may run at once
 _SIGNATURES: Final = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
 # Our reason when Imagen gave no image and no `raiFilteredReason` (it leaves filtered images out).
@@ -88,8 +98,11 @@ def aspect_ratio(size: str | None, ratios: Sequence[str]) -> str | None:
         return size
     width, x, height = size.lower().partition("x")
     if not (x and width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
-        raise InvalidRequest("invalid_value", param="size",
-                             detail=f"expected auto, WIDTHxHEIGHT (e.g. 1024x1024) or one of {', '.join(ratios)}")
+        raise InvalidRequest(
+            "invalid_value",
+            param="size",
+            detail=f"expected auto, WIDTHxHEIGHT (e.g. 1024x1024) or one of {', '.join(ratios)}",
+        )
     target = math.log(int(width) / int(height))
     return min(ratios, key=lambda ratio: abs(math.log(_ratio(ratio)) - target))
 
@@ -124,8 +137,9 @@ def content_to_wire(request: ImageRequest, model: str, profile: ModelProfile, ad
     """A generateContent body: one user turn (prompt, then the input images) through the chat
     translator (so `extra`'s native fields and drops behave as on chat), asking for images."""
     if request.mask is not None:
-        raise UnsupportedCapability(provider=PROVIDER, capability="edit masks (describe the area to change in "
-                                    "the prompt)", param="mask")
+        raise UnsupportedCapability(
+            provider=PROVIDER, capability="edit masks (describe the area to change in the prompt)", param="mask"
+        )
     _common_drops(request, adjusted)
     if request.output_format is not None and request.output_format != "png":
         adjusted.append("output_format=dropped")  # image models answer PNG; the response says which
@@ -170,9 +184,12 @@ def content_from_wire(body: JSON, model: str) -> Generated:
     usage = answer.usage
     metadata = body.get("usageMetadata")
     if usage is not None and isinstance(metadata, dict):
-        usage.extra = {"input_tokens_details": _by_modality(metadata.get("promptTokensDetails"), usage.prompt_tokens),
-                       "output_tokens_details": _by_modality(metadata.get("candidatesTokensDetails"),
-                                                             usage.completion_tokens, text_default=False)}
+        usage.extra = {
+            "input_tokens_details": _by_modality(metadata.get("promptTokensDetails"), usage.prompt_tokens),
+            "output_tokens_details": _by_modality(
+                metadata.get("candidatesTokensDetails"), usage.completion_tokens, text_default=False
+            ),
+        }
     blocked = (body.get("promptFeedback") or {}).get("blockReason")
     if blocked is not None:
         return Generated(images, usage, str(blocked), refused=True)
@@ -230,8 +247,13 @@ def predict_from_wire(body: JSON) -> Generated:
         data = prediction.get("bytesBase64Encoded")
         if isinstance(data, str) and data:
             prompt = prediction.get("prompt")
-            images.append(GeneratedImage(b64_json=data, mime_type=str(prediction.get("mimeType") or "image/png"),
-                                         revised_prompt=prompt if isinstance(prompt, str) else None))
+            images.append(
+                GeneratedImage(
+                    b64_json=data,
+                    mime_type=str(prediction.get("mimeType") or "image/png"),
+                    revised_prompt=prompt if isinstance(prompt, str) else None,
+                )
+            )
         elif prediction.get("raiFilteredReason"):
             reasons.append(str(prediction["raiFilteredReason"]))
     return Generated(images, None, "; ".join(reasons) or IMAGEN_FILTERED, refused=True)
@@ -241,8 +263,9 @@ def no_image(reason: str | None, provider: str, *, refused: bool) -> GatewayErro
     """A 400 like OpenAI's (`content_policy_violation`) when the prompt or every image was refused as
     unsafe; otherwise a 502: the model answered, but not with an image."""
     if refused:
-        return UpstreamRejected("images_no_image", code="content_policy_violation", provider=provider,
-                                reason=reason or "SAFETY")
+        return UpstreamRejected(
+            "images_no_image", code="content_policy_violation", provider=provider, reason=reason or "SAFETY"
+        )
     return UpstreamError("images_no_image", provider=provider, reason=reason or "none given")
 
 
@@ -256,8 +279,7 @@ def response(answers: list[Generated], provider: str, *, created: int) -> ImageR
     output_format = OUTPUT_FORMATS.get(images[0].mime_type)
     if output_format is not None:
         extra["output_format"] = output_format
-    return ImageResponse(created=created, images=images, usage=_sum(counted) if counted else None,
-                         extra=extra)
+    return ImageResponse(created=created, images=images, usage=_sum(counted) if counted else None, extra=extra)
 
 
 def _sum(usages: list[Usage]) -> Usage:
@@ -269,9 +291,12 @@ def _sum(usages: list[Usage]) -> Usage:
             into = details.setdefault(key, {})
             for name, count in counts.items():
                 into[name] = into.get(name, 0) + count
-    return Usage(prompt_tokens=sum(u.prompt_tokens for u in usages),
-                 completion_tokens=sum(u.completion_tokens for u in usages),
-                 total_tokens=sum(u.total_tokens for u in usages), extra=details)
+    return Usage(
+        prompt_tokens=sum(u.prompt_tokens for u in usages),
+        completion_tokens=sum(u.completion_tokens for u in usages),
+        total_tokens=sum(u.total_tokens for u in usages),
+        extra=details,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,8 +321,11 @@ async def generate(calls: ImageCalls, request: ImageRequest, model: str, notes: 
 
 async def edit(calls: ImageCalls, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
     if is_imagen(model):
-        raise UnsupportedCapability(provider=calls.provider, capability="image edits on Imagen models (use a "
-                                    "Gemini image model such as gemini-2.5-flash-image)", param="model")
+        raise UnsupportedCapability(
+            provider=calls.provider,
+            capability="image edits on Imagen models (use a Gemini image model such as gemini-2.5-flash-image)",
+            param="model",
+        )
     return await _generate_content(calls, request, model, notes)
 
 
@@ -324,6 +352,7 @@ async def _predict(calls: ImageCalls, request: ImageRequest, notes: CallNotes) -
         async def one() -> Generated:
             _, parsed = await read_json_object(await calls.post(url, body), calls.provider)
             return _checked(lambda: predict_from_wire(parsed), calls.provider)
+
         return one
 
     answers = await _gathered([call(count) for count in counts])

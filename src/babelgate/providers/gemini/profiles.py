@@ -41,20 +41,25 @@ class ProfileRule:
 
 
 BUILTIN_RULES: Final = (
-    ProfileRule(("gemini-3*",),
-                ModelProfile(thinking="level", signatures_required=True, search_with_functions=True)),
+    ProfileRule(("gemini-3*",), ModelProfile(thinking="level", signatures_required=True, search_with_functions=True)),
     ProfileRule(("gemini-2.5*",), ModelProfile(thinking="budget", multiple_candidates=True)),
-    ProfileRule(("gemini-2.0*", "gemini-1.5*", "gemma-*"),
-                ModelProfile(thinking="none", penalties=True, multiple_candidates=True)),
+    ProfileRule(
+        ("gemini-2.0*", "gemini-1.5*", "gemma-*"),
+        ModelProfile(thinking="none", penalties=True, multiple_candidates=True),
+    ),
 )
 DEFAULT_PROFILE: Final = ModelProfile(thinking="level", signatures_required=True, search_with_functions=True)
 
 # reasoning_effort → Gemini 3 thinkingLevel, or a Gemini 2.5 thinkingBudget (tokens).
-THINKING_LEVELS: Final[dict[str, str]] = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH",
-                                          "xhigh": "XHIGH"}
+THINKING_LEVELS: Final[dict[str, str]] = {
+    "minimal": "MINIMAL",
+    "low": "LOW",
+    "medium": "MEDIUM",
+    "high": "HIGH",
+    "xhigh": "XHIGH",
+}
 # 24576 is Gemini 2.5 Flash's largest budget; Pro takes up to 32768.
-THINKING_BUDGETS: Final[dict[str, int]] = {"minimal": 512, "low": 1024, "medium": 8192, "high": 16384,
-                                           "xhigh": 24576}
+THINKING_BUDGETS: Final[dict[str, int]] = {"minimal": 512, "low": 1024, "medium": 8192, "high": 16384, "xhigh": 24576}
 
 _ALLOWED: Final[dict[str, tuple[Any, ...]]] = {
     "thinking": ("level", "budget", "none"),
@@ -75,8 +80,9 @@ class ModelProfiles:
     def for_model(self, model: str) -> ModelProfile:
         profile = self._cache.get(model)
         if profile is None:
-            profile = next((rule.profile for rule in self.rules if any(fnmatchcase(model, p) for p in rule.patterns)),
-                           self.base)
+            profile = next(
+                (rule.profile for rule in self.rules if any(fnmatchcase(model, p) for p in rule.patterns)), self.base
+            )
             if len(self._cache) < 4096:
                 self._cache[model] = profile
         return profile
@@ -92,9 +98,12 @@ def build_profiles(options: Mapping[str, Any]) -> ModelProfiles:
     configured = options.get("models") or {}
     if not isinstance(configured, Mapping):
         raise ValueError("options.models must map model-name patterns to profile fields")
-    own = [ProfileRule((str(pattern),), replace(builtin.for_model(str(pattern)),
-                                                **_fields(fields, f"options.models.{pattern}")))
-           for pattern, fields in configured.items()]
+    own = [
+        ProfileRule(
+            (str(pattern),), replace(builtin.for_model(str(pattern)), **_fields(fields, f"options.models.{pattern}"))
+        )
+        for pattern, fields in configured.items()
+    ]
     return ModelProfiles((*own, *rules), base)
 
 

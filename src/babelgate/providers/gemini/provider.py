@@ -44,10 +44,19 @@ from babelgate.schema.models import ModelInfo
 
 class GeminiProvider(ProviderDefaults):
     type = "gemini"
-    capabilities = Capabilities(images_out=True, audio_in=True, embeddings=True, transcription=True, speech=True,
-                                embedding_batch_limit=wire.EMBEDDING_BATCH_LIMIT, list_models=True,
-                                image_generation=True, image_edits=True, signed_tool_ids=True,
-                                hosted_tools=frozenset({"web_search"}))
+    capabilities = Capabilities(
+        images_out=True,
+        audio_in=True,
+        embeddings=True,
+        transcription=True,
+        speech=True,
+        embedding_batch_limit=wire.EMBEDDING_BATCH_LIMIT,
+        list_models=True,
+        image_generation=True,
+        image_edits=True,
+        signed_tool_ids=True,
+        hosted_tools=frozenset({"web_search"}),
+    )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name
@@ -62,9 +71,12 @@ class GeminiProvider(ProviderDefaults):
         self._media_policy = _media_policy(config.options.get("media") or {})
         self._media: MediaFetcher | None = None
         common = {"content-type": "application/json", **config.headers}
-        self._headers = KeyPool.for_keys(name, config.api_keys,
-                                         lambda key: MappingProxyType({**common, "x-goog-api-key": key}),
-                                         MappingProxyType(common))
+        self._headers = KeyPool.for_keys(
+            name,
+            config.api_keys,
+            lambda key: MappingProxyType({**common, "x-goog-api-key": key}),
+            MappingProxyType(common),
+        )
 
     def _url(self, model: str, method: str) -> str:
         return f"{self._base}{quote(model, safe='-._')}:{method}"
@@ -72,27 +84,42 @@ class GeminiProvider(ProviderDefaults):
     async def _body(self, request: ChatRequest, model: str, notes: CallNotes) -> bytes:
         profile = self._profiles.for_model(model)
         inline = await self._inline_media(request) if profile.inline_remote_media else {}
-        return orjson.dumps(to_wire(request, profile, notes.adjusted, inline=inline,
-                                    tool_positions=notes.tool_positions))
+        return orjson.dumps(
+            to_wire(request, profile, notes.adjusted, inline=inline, tool_positions=notes.tool_positions)
+        )
 
     async def _inline_media(self, request: ChatRequest) -> dict[str, InlineMedia]:
         """Fetch http(s) images through the safe fetcher, for upstreams that cannot fetch them."""
-        urls = {part.url: f"messages[{i}].content[{j}].image_url"
-                for i, message in enumerate(request.messages) if isinstance(message.content, list)
-                for j, part in enumerate(message.content)
-                if isinstance(part, ImagePart) and part.url.startswith(("https://", "http://"))}
+        urls = {
+            part.url: f"messages[{i}].content[{j}].image_url"
+            for i, message in enumerate(request.messages)
+            if isinstance(message.content, list)
+            for j, part in enumerate(message.content)
+            if isinstance(part, ImagePart) and part.url.startswith(("https://", "http://"))
+        }
         if not urls:
             return {}
         if self._media is None:
             self._media = MediaFetcher(self._media_policy)
             self._client.on_close(self._media.close)
         fetched = await asyncio.gather(*(self._media.fetch(url, param=param) for url, param in urls.items()))
-        return {url: InlineMedia(media.mime_type, base64.b64encode(media.data).decode())
-                for url, media in zip(urls, fetched, strict=True)}
+        return {
+            url: InlineMedia(media.mime_type, base64.b64encode(media.data).decode())
+            for url, media in zip(urls, fetched, strict=True)
+        }
 
     async def _post(self, url: str, body: bytes) -> Any:
-        return await send_checked(self._client, "POST", url, provider=self.name, headers=self._headers.take(),
-                                  body=body, timeouts=self._timeouts, map_error=map_error, scrub=self._scrub)
+        return await send_checked(
+            self._client,
+            "POST",
+            url,
+            provider=self.name,
+            headers=self._headers.take(),
+            body=body,
+            timeouts=self._timeouts,
+            map_error=map_error,
+            scrub=self._scrub,
+        )
 
     async def _answer(self, response: UpstreamResponse) -> dict[str, Any]:
         """A generateContent-like body; an error object in it (answered with HTTP 200) is raised, mapped
@@ -119,8 +146,9 @@ class GeminiProvider(ProviderDefaults):
     async def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
         body = await self._body(request, model, notes)
         response = await self._post(self._url(model, "streamGenerateContent") + "?alt=sse", body)
-        translator = GeminiStreamTranslator(self.name, created=int(time.time()), model=model, scrub=self._scrub,
-                                            audio_format=requested_format(request))
+        translator = GeminiStreamTranslator(
+            self.name, created=int(time.time()), model=model, scrub=self._scrub, audio_format=requested_format(request)
+        )
         async for canonical in translate_sse(response, translator, notes, provider=self.name):
             yield canonical
 
@@ -128,8 +156,9 @@ class GeminiProvider(ProviderDefaults):
         body = embedding_to_wire(request, model, self._profiles.for_model(model), notes.adjusted)
         response = await self._post(self._url(model, wire.EMBED_METHOD), orjson.dumps(body))
         parsed = await self._answer(response)
-        answer = checked_embeddings(parsed, len(request.inputs), self.name,
-                                    lambda body: embedding_from_wire(body, model))
+        answer = checked_embeddings(
+            parsed, len(request.inputs), self.name, lambda body: embedding_from_wire(body, model)
+        )
         notes.usage = answer.usage
         return answer
 
@@ -157,13 +186,25 @@ class GeminiProvider(ProviderDefaults):
         return await images.edit(self._image_calls(model), request, model, notes)
 
     def _image_calls(self, model: str) -> images.ImageCalls:
-        return images.ImageCalls(provider=self.name, post=self._post, url=lambda method: self._url(model, method),
-                                 profile=self._profiles.for_model(model))
+        return images.ImageCalls(
+            provider=self.name,
+            post=self._post,
+            url=lambda method: self._url(model, method),
+            profile=self._profiles.for_model(model),
+        )
 
     async def list_models(self) -> list[ModelInfo]:
-        response = await send_checked(self._client, "GET", self._models_url, provider=self.name,
-                                      headers=self._headers.take(), body=None, timeouts=self._timeouts,
-                                      map_error=map_error, scrub=self._scrub)
+        response = await send_checked(
+            self._client,
+            "GET",
+            self._models_url,
+            provider=self.name,
+            headers=self._headers.take(),
+            body=None,
+            timeouts=self._timeouts,
+            map_error=map_error,
+            scrub=self._scrub,
+        )
         _, parsed = await read_json_object(response, self.name)
         models = []
         for entry in parsed.get("models") or ():
@@ -174,13 +215,19 @@ class GeminiProvider(ProviderDefaults):
             if not {"generateContent", "embedContent", "predict"} & set(methods):  # predict: Imagen
                 continue
             window, output = entry.get("inputTokenLimit"), entry.get("outputTokenLimit")
-            models.append(ModelInfo(
-                id=entry["name"].removeprefix("models/"), owned_by="google",
-                display_name=entry.get("displayName") if isinstance(entry.get("displayName"), str) else None,
-                context_window=window if isinstance(window, int) and window > 0 else None,
-                max_output_tokens=output if isinstance(output, int) and output > 0 else None,
-                capabilities=(*(m for m in methods if isinstance(m, str)), *(("thinking",) if entry.get("thinking")
-                                                                           else ()))))
+            models.append(
+                ModelInfo(
+                    id=entry["name"].removeprefix("models/"),
+                    owned_by="google",
+                    display_name=entry.get("displayName") if isinstance(entry.get("displayName"), str) else None,
+                    context_window=window if isinstance(window, int) and window > 0 else None,
+                    max_output_tokens=output if isinstance(output, int) and output > 0 else None,
+                    capabilities=(
+                        *(m for m in methods if isinstance(m, str)),
+                        *(("thinking",) if entry.get("thinking") else ()),
+                    ),
+                )
+            )
         return models
 
 

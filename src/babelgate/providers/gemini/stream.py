@@ -30,8 +30,9 @@ class _Candidate:
 
 
 class GeminiStreamTranslator:
-    def __init__(self, provider: str, *, created: int, model: str, scrub: Callable[[str], str],
-                 audio_format: str | None = None) -> None:
+    def __init__(
+        self, provider: str, *, created: int, model: str, scrub: Callable[[str], str], audio_format: str | None = None
+    ) -> None:
         self.provider = provider
         self.audio_format = audio_format  # the client asked for audio (chat_audio.requested_format)
         self.created = created
@@ -55,8 +56,9 @@ class GeminiStreamTranslator:
             payload = orjson.loads(data)
         except orjson.JSONDecodeError:
             raise UpstreamProtocolError(provider=self.provider, detail="a stream event is not JSON") from None
-        if isinstance(payload, list) and (len(payload) == 1 or (payload and isinstance(payload[0], dict)
-                                                                and "error" in payload[0])):
+        if isinstance(payload, list) and (
+            len(payload) == 1 or (payload and isinstance(payload[0], dict) and "error" in payload[0])
+        ):
             payload = payload[0]  # a bare JSON error after the stream began comes as an array
         if not isinstance(payload, dict):
             raise UpstreamProtocolError(provider=self.provider, detail="a stream event is not an object")
@@ -81,8 +83,9 @@ class GeminiStreamTranslator:
             self.blocked = True
             state = self.candidates.setdefault(0, _Candidate())
             state.finish_reason = "content_filter"
-            choices.append(ChunkChoice(index=0, delta=Delta(role="assistant", content=""),
-                                       finish_reason="content_filter"))
+            choices.append(
+                ChunkChoice(index=0, delta=Delta(role="assistant", content=""), finish_reason="content_filter")
+            )
         for position, candidate in enumerate(candidates):
             choices += self._candidate(candidate, position)
         # One choice per chunk: OpenAI clients read a chunk's deltas by choice index, once each.
@@ -115,8 +118,9 @@ class GeminiStreamTranslator:
             return Delta(reasoning_content=text) if part.get("thought") else Delta(content=text)
         if "functionCall" in part:
             call = tool_call(part, self.response_id, index, state.tool_calls)
-            delta = ToolCallDelta(index=state.tool_calls, id=call.id, name=call.name, arguments=call.arguments,
-                                  type="function")
+            delta = ToolCallDelta(
+                index=state.tool_calls, id=call.id, name=call.name, arguments=call.arguments, type="function"
+            )
             state.tool_calls += 1
             return Delta(tool_calls=[delta])
         if part.get("thought"):
@@ -124,8 +128,13 @@ class GeminiStreamTranslator:
         if "inlineData" in part and str(part["inlineData"].get("mimeType", "")).startswith("image/"):
             return Delta(extra={"images": [image_entry(part["inlineData"])]})
         if self.audio_format and str(part.get("inlineData", {}).get("mimeType", "")).startswith("audio/"):
-            audio = audio_entry(part["inlineData"], self.audio_format, response_id=self.response_id,
-                                created=self.created, provider=self.provider)
+            audio = audio_entry(
+                part["inlineData"],
+                self.audio_format,
+                response_id=self.response_id,
+                created=self.created,
+                provider=self.provider,
+            )
             return Delta(extra={"audio": audio})
         return Delta(extra={"gemini_parts": [part]})  # code execution and newer kinds: kept, as in from_wire
 
@@ -136,8 +145,15 @@ class GeminiStreamTranslator:
         """At the end of the connection: the usage chunk, or an error if no finish reason came."""
         if not self.candidates or any(c.finish_reason is None for c in self.candidates.values()):
             raise UpstreamProtocolError("stream_interrupted", provider=self.provider)
-        return [ChatChunk(id=self.response_id, created=self.created, model=self.model, choices=[],
-                          usage=usage_from_wire(self.usage_metadata))]
+        return [
+            ChatChunk(
+                id=self.response_id,
+                created=self.created,
+                model=self.model,
+                choices=[],
+                usage=usage_from_wire(self.usage_metadata),
+            )
+        ]
 
     @property
     def finish_reason(self) -> str | None:

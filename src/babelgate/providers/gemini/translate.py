@@ -39,11 +39,18 @@ PROVIDER = "gemini"
 WEB_SEARCH: Final = "web_search"
 
 
-def to_wire(request: ChatRequest, profile: ModelProfile, adjusted: list[str], *,
-            inline: Mapping[str, InlineMedia], tool_positions: Sequence[int] | None = None) -> JSON:
+def to_wire(
+    request: ChatRequest,
+    profile: ModelProfile,
+    adjusted: list[str],
+    *,
+    inline: Mapping[str, InlineMedia],
+    tool_positions: Sequence[int] | None = None,
+) -> JSON:
     """`tool_positions`: where each tool stood in the client's request (`CallNotes.tool_positions`)."""
-    system, contents = system_and_contents(request.messages, adjusted, inline=inline,
-                                           placeholder_signatures=profile.signatures_required)
+    system, contents = system_and_contents(
+        request.messages, adjusted, inline=inline, placeholder_signatures=profile.signatures_required
+    )
     body: JSON = {"contents": contents}
     if system is not None:
         body["systemInstruction"] = system
@@ -63,8 +70,14 @@ def to_wire(request: ChatRequest, profile: ModelProfile, adjusted: list[str], *,
     for name, value in request.extra.items():
         if name in NATIVE_FIELDS:
             body[name] = value
-        elif value is not None and name not in ("stream_options", "logprobs", "top_logprobs", "top_k", "modalities",
-                                                "audio"):
+        elif value is not None and name not in (
+            "stream_options",
+            "logprobs",
+            "top_logprobs",
+            "top_k",
+            "modalities",
+            "audio",
+        ):
             adjusted.append(f"{name}=dropped")
     for name in ("user", "metadata"):
         if getattr(request, name):
@@ -72,11 +85,13 @@ def to_wire(request: ChatRequest, profile: ModelProfile, adjusted: list[str], *,
     return body
 
 
-def _tools(tools: list[Tool], profile: ModelProfile, adjusted: list[str], positions: Sequence[int] | None
-           ) -> list[JSON]:
+def _tools(
+    tools: list[Tool], profile: ModelProfile, adjusted: list[str], positions: Sequence[int] | None
+) -> list[JSON]:
     """Function declarations, and Google Search grounding for a hosted `web_search` (hosted_tools.py)."""
-    declarations = [_declaration(tool, tool_path(index, positions)) for index, tool in enumerate(tools)
-                    if tool.type != WEB_SEARCH]
+    declarations = [
+        _declaration(tool, tool_path(index, positions)) for index, tool in enumerate(tools) if tool.type != WEB_SEARCH
+    ]
     wire: list[JSON] = [{"functionDeclarations": declarations}] if declarations else []
     for index, tool in enumerate(tools):
         if tool.type != WEB_SEARCH:
@@ -192,8 +207,9 @@ def _thinking(effort: str | None, profile: ModelProfile, adjusted: list[str]) ->
         return {"thinkingLevel": "MINIMAL"}
     table: Mapping[str, Any] = THINKING_LEVELS if profile.thinking == "level" else THINKING_BUDGETS
     if effort not in table:
-        raise InvalidRequest("invalid_value", param="reasoning_effort",
-                             detail=f"expected none or one of {', '.join(table)}")
+        raise InvalidRequest(
+            "invalid_value", param="reasoning_effort", detail=f"expected none or one of {', '.join(table)}"
+        )
     key = "thinkingLevel" if profile.thinking == "level" else "thinkingBudget"
     return {key: table[effort], "includeThoughts": True}
 
@@ -201,15 +217,25 @@ def _thinking(effort: str | None, profile: ModelProfile, adjusted: list[str]) ->
 def from_wire(body: JSON, *, created: int, model: str, audio_format: str | None = None) -> ChatResponse:
     """`audio_format`: what the client asked audio answers in (chat_audio.requested_format)."""
     response_id = str(body.get("responseId", ""))
-    audio = (lambda blob: audio_entry(blob, audio_format, response_id=response_id, created=created,
-                                      provider=PROVIDER)) if audio_format else None
-    choices = [_choice(candidate, position, response_id, audio)
-               for position, candidate in enumerate(body.get("candidates") or ())]
+    audio = (
+        (lambda blob: audio_entry(blob, audio_format, response_id=response_id, created=created, provider=PROVIDER))
+        if audio_format
+        else None
+    )
+    choices = [
+        _choice(candidate, position, response_id, audio)
+        for position, candidate in enumerate(body.get("candidates") or ())
+    ]
     if not choices:
         # The prompt itself was blocked (promptFeedback.blockReason): an empty, filtered answer.
         choices = [Choice(index=0, message=AssistantMessage(content=None), finish_reason="content_filter")]
-    return ChatResponse(id=response_id, created=created, model=str(body.get("modelVersion") or model),
-                        choices=choices, usage=usage_from_wire(body.get("usageMetadata")))
+    return ChatResponse(
+        id=response_id,
+        created=created,
+        model=str(body.get("modelVersion") or model),
+        choices=choices,
+        usage=usage_from_wire(body.get("usageMetadata")),
+    )
 
 
 def _choice(candidate: JSON, position: int, response_id: str, audio: Callable[[JSON], JSON] | None = None) -> Choice:
@@ -229,25 +255,39 @@ def _choice(candidate: JSON, position: int, response_id: str, audio: Callable[[J
             continue  # draft images of image models' thinking are not the answer
         elif "inlineData" in part and str(part["inlineData"].get("mimeType", "")).startswith("image/"):
             images.append(image_entry(part["inlineData"]))
-        elif audio is not None and spoken is None and str(part.get("inlineData", {}).get("mimeType", "")).startswith(
-                "audio/"):
+        elif (
+            audio is not None
+            and spoken is None
+            and str(part.get("inlineData", {}).get("mimeType", "")).startswith("audio/")
+        ):
             spoken = audio(part["inlineData"])
         else:
             other.append(part)  # code execution and newer part kinds: kept, not lost
     extra: JSON = {"gemini_parts": other} if other else {}
-    message = AssistantMessage(content="".join(texts) if texts else None, tool_calls=calls or None,
-                               reasoning_content="".join(thoughts) if thoughts else None,
-                               images=images or None, audio=spoken, extra=extra)
-    return Choice(index=index, message=message,
-                  finish_reason=finish_reason(candidate.get("finishReason"), has_tool_calls=bool(calls)))  # type: ignore[arg-type]
+    message = AssistantMessage(
+        content="".join(texts) if texts else None,
+        tool_calls=calls or None,
+        reasoning_content="".join(thoughts) if thoughts else None,
+        images=images or None,
+        audio=spoken,
+        extra=extra,
+    )
+    return Choice(
+        index=index,
+        message=message,
+        finish_reason=finish_reason(candidate.get("finishReason"), has_tool_calls=bool(calls)),  # type: ignore[arg-type]
+    )
 
 
 def tool_call(part: JSON, response_id: str, candidate: int, position: int) -> ToolCall:
     call = part["functionCall"]
     name = str(call["name"])
     call_id = call.get("id") or minted_id(response_id, candidate, position, name)
-    return ToolCall(id=tool_ids.join(str(call_id), part.get("thoughtSignature")), name=name,
-                    arguments=orjson.dumps(call.get("args") or {}).decode())
+    return ToolCall(
+        id=tool_ids.join(str(call_id), part.get("thoughtSignature")),
+        name=name,
+        arguments=orjson.dumps(call.get("args") or {}).decode(),
+    )
 
 
 def minted_id(response_id: str, candidate: int, position: int, name: str) -> str:
@@ -276,9 +316,13 @@ def usage_from_wire(usage: Any) -> Usage | None:
     prompt = int(usage.get("promptTokenCount") or 0) + int(usage.get("toolUsePromptTokenCount") or 0)
     thoughts = int(usage.get("thoughtsTokenCount") or 0)
     completion = int(usage.get("candidatesTokenCount") or 0) + thoughts
-    return Usage(prompt_tokens=prompt, completion_tokens=completion,
-                 total_tokens=int(usage.get("totalTokenCount") or prompt + completion),
-                 cached_tokens=int(usage.get("cachedContentTokenCount") or 0), reasoning_tokens=thoughts)
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=int(usage.get("totalTokenCount") or prompt + completion),
+        cached_tokens=int(usage.get("cachedContentTokenCount") or 0),
+        reasoning_tokens=thoughts,
+    )
 
 
 def embedding_to_wire(request: EmbeddingRequest, model: str, profile: ModelProfile, adjusted: list[str]) -> JSON:

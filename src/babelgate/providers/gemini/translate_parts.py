@@ -41,7 +41,10 @@ class InlineMedia:
 
 
 def system_and_contents(
-    messages: list[Message], adjusted: list[str], *, inline: Mapping[str, InlineMedia],
+    messages: list[Message],
+    adjusted: list[str],
+    *,
+    inline: Mapping[str, InlineMedia],
     placeholder_signatures: bool = False,
 ) -> tuple[JSON | None, list[JSON]]:
     """`placeholder_signatures`: Gemini 3 refuses function calls of the current turn that lost their
@@ -100,8 +103,11 @@ def _part(part: ContentPart, path: str, inline: Mapping[str, InlineMedia]) -> JS
         case AudioPart(data=data, format=fmt):
             mime = AUDIO_MIME_TYPES.get(fmt)
             if mime is None:
-                raise InvalidRequest("invalid_value", param=f"{path}.input_audio.format",
-                                     detail=f"Gemini takes {', '.join(sorted(AUDIO_MIME_TYPES))} audio")
+                raise InvalidRequest(
+                    "invalid_value",
+                    param=f"{path}.input_audio.format",
+                    detail=f"Gemini takes {', '.join(sorted(AUDIO_MIME_TYPES))} audio",
+                )
             return {"inlineData": {"mimeType": mime, "data": data}}
         case FilePart(file_data=file_data, file_id=file_id):
             if file_data is not None:
@@ -162,8 +168,11 @@ def _function_response(message: Message, path: str, names: Mapping[str, str]) ->
     call_id = tool_ids.plain(message.tool_call_id or "")
     name = names.get(call_id) or message.name
     if not name:
-        raise InvalidRequest("invalid_value", param=f"{path}.tool_call_id",
-                             detail="no earlier assistant tool call has this id, and Gemini needs the function's name")
+        raise InvalidRequest(
+            "invalid_value",
+            param=f"{path}.tool_call_id",
+            detail="no earlier assistant tool call has this id, and Gemini needs the function's name",
+        )
     response: JSON = {"name": name, "response": _result_object(message.content)}
     if call_id and not call_id.startswith(MINTED_ID_PREFIX):
         response = {"id": call_id, **response}

@@ -13,11 +13,41 @@ from babelgate.schema.chat import JSON
 PCM_RATE: Final = 24_000  # what Gemini TTS speaks, and what OpenAI's `pcm` promises
 
 # Gemini's 30 prebuilt voices (ai.google.dev, speech generation), by lowercase name.
-VOICES: Final[dict[str, str]] = {name.lower(): name for name in (
-    "Zephyr", "Puck", "Charon", "Kore", "Fenrir", "Leda", "Orus", "Aoede", "Callirrhoe", "Autonoe", "Enceladus",
-    "Iapetus", "Umbriel", "Algieba", "Despina", "Erinome", "Algenib", "Rasalgethi", "Laomedeia", "Achernar",
-    "Alnilam", "Schedar", "Gacrux", "Pulcherrima", "Achird", "Zubenelgenubi", "Vindemiatrix", "Sadachbia",
-    "Sadaltager", "Sulafat")}
+VOICES: Final[dict[str, str]] = {
+    name.lower(): name
+    for name in (
+        "Zephyr",
+        "Puck",
+        "Charon",
+        "Kore",
+        "Fenrir",
+        "Leda",
+        "Orus",
+        "Aoede",
+        "Callirrhoe",
+        "Autonoe",
+        "Enceladus",
+        "Iapetus",
+        "Umbriel",
+        "Algieba",
+        "Despina",
+        "Erinome",
+        "Algenib",
+        "Rasalgethi",
+        "Laomedeia",
+        "Achernar",
+        "Alnilam",
+        "Schedar",
+        "Gacrux",
+        "Pulcherrima",
+        "Achird",
+        "Zubenelgenubi",
+        "Vindemiatrix",
+        "Sadachbia",
+        "Sadaltager",
+        "Sulafat",
+    )
+}
 # OpenAI's built-in voices → the Gemini voice whose one-word character (Google's voice list) is closest
 # to the OpenAI voice's; a Gemini voice name picks exactly.
 OPENAI_VOICES: Final[dict[str, str]] = {
@@ -41,8 +71,14 @@ def gemini_voice(voice: str) -> str:
     name = voice.lower()
     found = OPENAI_VOICES.get(name) or VOICES.get(name)
     if found is None:
-        raise InvalidRequest("invalid_value", param="voice", detail=(
-            f"expected an OpenAI voice ({', '.join(OPENAI_VOICES)}) or a Gemini voice ({', '.join(VOICES.values())})"))
+        raise InvalidRequest(
+            "invalid_value",
+            param="voice",
+            detail=(
+                f"expected an OpenAI voice ({', '.join(OPENAI_VOICES)}) "
+                f"or a Gemini voice ({', '.join(VOICES.values())})"
+            ),
+        )
     return found
 
 
@@ -67,6 +103,20 @@ def pcm_audio(blob: JSON, response_format: str, *, provider: str) -> bytes:
 def wav(pcm: bytes, rate: int, *, channels: int = 1, sample_width: int = 2) -> bytes:
     """A canonical 44-byte RIFF/WAVE header (PCM format 1) before the samples."""
     block = channels * sample_width
-    header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + len(pcm), b"WAVE", b"fmt ", 16, 1, channels, rate,
-                         rate * block, block, 8 * sample_width, b"data", len(pcm))
+    header = struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF",
+        36 + len(pcm),
+        b"WAVE",
+        b"fmt ",
+        16,
+        1,
+        channels,
+        rate,
+        rate * block,
+        block,
+        8 * sample_width,
+        b"data",
+        len(pcm),
+    )
     return header + pcm

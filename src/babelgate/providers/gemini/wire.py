@@ -34,8 +34,15 @@ FINISH_REASONS: Final[dict[str, str]] = {
 
 # OpenAI input_audio formats → MIME types.
 AUDIO_MIME_TYPES: Final[dict[str, str]] = {
-    "wav": "audio/wav", "mp3": "audio/mp3", "flac": "audio/flac", "aac": "audio/aac", "ogg": "audio/ogg",
-    "opus": "audio/ogg", "pcm16": "audio/pcm", "webm": "audio/webm", "m4a": "audio/mp4",
+    "wav": "audio/wav",
+    "mp3": "audio/mp3",
+    "flac": "audio/flac",
+    "aac": "audio/aac",
+    "ogg": "audio/ogg",
+    "opus": "audio/ogg",
+    "pcm16": "audio/pcm",
+    "webm": "audio/webm",
+    "m4a": "audio/mp4",
 }
 
 # Ids the gateway mints when Gemini (2.5 and older) returns function calls without one; they
@@ -54,6 +61,14 @@ EMBED_METHOD: Final = "batchEmbedContents"
 # (langchain-ai/langchainjs#4491, weaviate/weaviate#11277, vercel/ai#16575).
 EMBEDDING_BATCH_LIMIT: Final = 100
 # The Gemini API's TaskType (ai.google.dev/api/embeddings); GEM types `task_type` as a plain string.
-TASK_TYPES: Final = ("TASK_TYPE_UNSPECIFIED", "RETRIEVAL_QUERY", "RETRIEVAL_DOCUMENT", "SEMANTIC_SIMILARITY",
-                     "CLASSIFICATION", "CLUSTERING", "QUESTION_ANSWERING", "FACT_VERIFICATION",
-                     "CODE_RETRIEVAL_QUERY")
+TASK_TYPES: Final = (
+    "TASK_TYPE_UNSPECIFIED",
+    "RETRIEVAL_QUERY",
+    "RETRIEVAL_DOCUMENT",
+    "SEMANTIC_SIMILARITY",
+    "CLASSIFICATION",
+    "CLUSTERING",
+    "QUESTION_ANSWERING",
+    "FACT_VERIFICATION",
+    "CODE_RETRIEVAL_QUERY",
+)

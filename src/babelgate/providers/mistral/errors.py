@@ -24,8 +24,15 @@ def map_error(
     except orjson.JSONDecodeError:
         parsed = None
     message, param, code = _fields(parsed, body)
-    return error_for_status(status, provider=provider, scrub=scrub, message=message, param=param,
-                            code=code, retry_after=parse_retry_after(headers) if headers is not None else None)
+    return error_for_status(
+        status,
+        provider=provider,
+        scrub=scrub,
+        message=message,
+        param=param,
+        code=code,
+        retry_after=parse_retry_after(headers) if headers is not None else None,
+    )
 
 
 def _fields(parsed: Any, body: bytes) -> tuple[str | None, str | None, str | None]:
@@ -43,8 +50,11 @@ def _fields(parsed: Any, body: bytes) -> tuple[str | None, str | None, str | Non
         return _fields(message, body)
     code = parsed.get("code")
     param = parsed.get("param")
-    return (_text(message) or None, param if isinstance(param, str) else None,
-            str(code) if isinstance(code, str | int) else None)
+    return (
+        _text(message) or None,
+        param if isinstance(param, str) else None,
+        str(code) if isinstance(code, str | int) else None,
+    )
 
 
 def _text(value: Any) -> str:

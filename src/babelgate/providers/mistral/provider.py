@@ -28,8 +28,9 @@ from babelgate.schema.models import ModelInfo
 
 class MistralProvider(ProviderDefaults):
     type = "mistral"
-    capabilities = Capabilities(audio_in=True, embeddings=True, embedding_batch_limit=wire.EMBEDDING_BATCH_LIMIT,
-                                list_models=True)
+    capabilities = Capabilities(
+        audio_in=True, embeddings=True, embedding_batch_limit=wire.EMBEDDING_BATCH_LIMIT, list_models=True
+    )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name
@@ -43,17 +44,28 @@ class MistralProvider(ProviderDefaults):
         self._timeouts = provider_timeouts(config, server)
         self._scrub = Scrubber(config.api_keys)
         common = {"content-type": "application/json", **config.headers}
-        self._headers = KeyPool.for_keys(name, config.api_keys,
-                                         lambda key: MappingProxyType({**common, "authorization": f"Bearer {key}"}),
-                                         MappingProxyType(common))
+        self._headers = KeyPool.for_keys(
+            name,
+            config.api_keys,
+            lambda key: MappingProxyType({**common, "authorization": f"Bearer {key}"}),
+            MappingProxyType(common),
+        )
 
     async def _post(self, request: ChatRequest, model: str, notes: CallNotes) -> Any:
         return await self._send(self._chat_url, to_wire(request, model, notes.adjusted))
 
     async def _send(self, url: str, body: dict[str, Any]) -> Any:
-        return await send_checked(self._client, "POST", url, provider=self.name, headers=self._headers.take(),
-                                  body=orjson.dumps(body), timeouts=self._timeouts, map_error=map_error,
-                                  scrub=self._scrub)
+        return await send_checked(
+            self._client,
+            "POST",
+            url,
+            provider=self.name,
+            headers=self._headers.take(),
+            body=orjson.dumps(body),
+            timeouts=self._timeouts,
+            map_error=map_error,
+            scrub=self._scrub,
+        )
 
     async def _answer(self, response: Any) -> dict[str, Any]:
         _, parsed = await read_json_object(response, self.name)
@@ -80,28 +92,43 @@ class MistralProvider(ProviderDefaults):
     async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
         body = embedding_to_wire(request, model, notes.adjusted)
         parsed = await self._answer(await self._send(self._embeddings_url, body))
-        answer = checked_embeddings(parsed, len(request.inputs), self.name,
-                                    lambda body: embedding_from_wire(body, model))
+        answer = checked_embeddings(
+            parsed, len(request.inputs), self.name, lambda body: embedding_from_wire(body, model)
+        )
         notes.usage = answer.usage
         return answer
 
     async def list_models(self) -> list[ModelInfo]:
-        response = await send_checked(self._client, "GET", self._models_url, provider=self.name,
-                                      headers=self._headers.take(), body=None, timeouts=self._timeouts,
-                                      map_error=map_error, scrub=self._scrub)
+        response = await send_checked(
+            self._client,
+            "GET",
+            self._models_url,
+            provider=self.name,
+            headers=self._headers.take(),
+            body=None,
+            timeouts=self._timeouts,
+            map_error=map_error,
+            scrub=self._scrub,
+        )
         _, parsed = await read_json_object(response, self.name)
-        return [_model_info(entry) for entry in parsed.get("data") or ()
-                if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
-
+        return [
+            _model_info(entry)
+            for entry in parsed.get("data") or ()
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str)
+        ]
 
 
 def _model_info(entry: dict[str, Any]) -> ModelInfo:
     """Mistral's listing names the context length and what the model can do (`capabilities`)."""
     capabilities = entry.get("capabilities")
     window = entry.get("max_context_length")
-    return ModelInfo(id=entry["id"], owned_by=str(entry.get("owned_by") or "mistralai"),
-                     created=int(entry.get("created") or 0),
-                     display_name=entry.get("name") if isinstance(entry.get("name"), str) else None,
-                     context_window=window if isinstance(window, int) and window > 0 else None,
-                     capabilities=tuple(sorted(name for name, able in capabilities.items() if able is True))
-                     if isinstance(capabilities, dict) else ())
+    return ModelInfo(
+        id=entry["id"],
+        owned_by=str(entry.get("owned_by") or "mistralai"),
+        created=int(entry.get("created") or 0),
+        display_name=entry.get("name") if isinstance(entry.get("name"), str) else None,
+        context_window=window if isinstance(window, int) and window > 0 else None,
+        capabilities=tuple(sorted(name for name, able in capabilities.items() if able is True))
+        if isinstance(capabilities, dict)
+        else (),
+    )

@@ -132,8 +132,11 @@ def normalize(payload: JSON, *, stream: bool) -> JSON:
                 call.pop("id", None)
         reason = choice.get("finish_reason")
         if reason == "error":
-            raise UpstreamError(provider=PROVIDER, upstream_status=200,
-                                raw_message="Mistral ended the answer with finish_reason 'error'.")
+            raise UpstreamError(
+                provider=PROVIDER,
+                upstream_status=200,
+                raw_message="Mistral ended the answer with finish_reason 'error'.",
+            )
         if reason is not None:
             choice["finish_reason"] = FINISH_REASONS.get(reason, "stop")
     return payload
@@ -149,8 +152,7 @@ def _split_chunks(chunks: list[Any]) -> tuple[str | None, str | None]:
         if chunk.get("type") == "text":
             text.append(str(chunk.get("text", "")))
         elif chunk.get("type") == "thinking":
-            thinking += [str(inner.get("text", "")) for inner in chunk.get("thinking") or ()
-                         if isinstance(inner, dict)]
+            thinking += [str(inner.get("text", "")) for inner in chunk.get("thinking") or () if isinstance(inner, dict)]
     return ("".join(text) if text else None), ("".join(thinking) if thinking else None)
 
 
@@ -178,8 +180,9 @@ def embedding_to_wire(request: EmbeddingRequest, model: str, adjusted: list[str]
         if fixed is None:
             body["output_dimension"] = request.dimensions
         elif request.dimensions != fixed:
-            raise InvalidRequest("invalid_value", param="dimensions",
-                                 detail=f"{model} makes vectors of {fixed} dimensions only")
+            raise InvalidRequest(
+                "invalid_value", param="dimensions", detail=f"{model} makes vectors of {fixed} dimensions only"
+            )
         # A fixed-size model asked for its own size: the answer is that size, nothing to send.
     if request.extra.get("output_dtype") is not None:
         body["output_dtype"] = request.extra["output_dtype"]

@@ -66,8 +66,9 @@ def transcription_form(request: TranscriptionRequest, model: str) -> aiohttp.For
     return form
 
 
-def transcription_from_wire(raw: bytes, content_type: str | None, response_format: str, *,
-                            provider: str) -> TranscriptionResponse:
+def transcription_from_wire(
+    raw: bytes, content_type: str | None, response_format: str, *, provider: str
+) -> TranscriptionResponse:
     """The upstream's body kept for the client; JSON answers are also read for the text and usage."""
     answer = TranscriptionResponse(raw=raw, raw_content_type=content_type)
     if response_format not in _JSON_FORMATS:
@@ -100,8 +101,12 @@ def usage_from_wire(usage: Any) -> Usage | None:
 def speech_to_wire(request: SpeechRequest, model: str) -> JSON:
     """`response_format` is always sent: the gateway names the answer's content type from it, so the
     upstream must not fall back to a default of its own."""
-    body: JSON = {"model": model, "input": request.input, "voice": request.voice,
-                  "response_format": request.response_format}
+    body: JSON = {
+        "model": model,
+        "input": request.input,
+        "voice": request.voice,
+        "response_format": request.response_format,
+    }
     if request.instructions is not None:
         body["instructions"] = request.instructions
     if request.speed is not None:
@@ -110,8 +115,9 @@ def speech_to_wire(request: SpeechRequest, model: str) -> JSON:
     return body
 
 
-async def read_transcription(response: UpstreamResponse, response_format: str, *,
-                             provider: str) -> TranscriptionResponse:
+async def read_transcription(
+    response: UpstreamResponse, response_format: str, *, provider: str
+) -> TranscriptionResponse:
     raw = await read_body(response)
     return transcription_from_wire(raw, response.headers.get("Content-Type"), response_format, provider=provider)
 

@@ -28,17 +28,28 @@ from babelgate.schema.images import GeneratedImage, ImageFile, ImageRequest, Ima
 GENERATIONS_PATH: Final = "/images/generations"
 EDITS_PATH: Final = "/images/edits"
 # `output_format` → the MIME type of the bytes (what a `data:` URL made of them says).
-MIME_TYPES: Final[dict[str, str]] = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp",
-                                     "gif": "image/gif", "svg": "image/svg+xml"}
+MIME_TYPES: Final[dict[str, str]] = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "svg": "image/svg+xml",
+}
 USAGE_DETAILS: Final = ("input_tokens_details", "output_tokens_details")
 
 
 def _fields(request: ImageRequest) -> list[tuple[str, Any]]:
     """The modelled fields after `prompt` and `model`, in the spec's order, that the client set.
     `n` is left out at 1, the API's default (the canonical request cannot tell "1" from unset)."""
-    values = (("n", request.n if request.n != 1 else None), ("quality", request.quality),
-              ("response_format", request.response_format), ("output_format", request.output_format),
-              ("size", request.size), ("background", request.background), ("user", request.user))
+    values = (
+        ("n", request.n if request.n != 1 else None),
+        ("quality", request.quality),
+        ("response_format", request.response_format),
+        ("output_format", request.output_format),
+        ("size", request.size),
+        ("background", request.background),
+        ("user", request.user),
+    )
     return [(name, value) for name, value in values if value is not None]
 
 
@@ -105,9 +116,12 @@ def usage_from_wire(usage: Any) -> Usage | None:
     if not isinstance(usage, dict):
         return None
     prompt, completion = int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
-    return Usage(prompt_tokens=prompt, completion_tokens=completion,
-                 total_tokens=int(usage.get("total_tokens") or prompt + completion),
-                 extra={name: usage[name] for name in USAGE_DETAILS if isinstance(usage.get(name), dict)})
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=int(usage.get("total_tokens") or prompt + completion),
+        extra={name: usage[name] for name in USAGE_DETAILS if isinstance(usage.get(name), dict)},
+    )
 
 
 async def read_answer(response: UpstreamResponse, provider: str) -> ImageResponse:

@@ -89,8 +89,13 @@ _XAI_REASONING: Final = (
 
 # OpenAI's `/v1/completions` serves only its instruct and base models (and fine-tunes of those);
 # chat models there answer "This is a chat model and not supported in the v1/completions endpoint".
-_OPENAI_COMPLETIONS: Final = ("gpt-3.5-turbo-instruct*", "davinci-002", "babbage-002", "ft:davinci-002:*",
-                              "ft:babbage-002:*")
+_OPENAI_COMPLETIONS: Final = (
+    "gpt-3.5-turbo-instruct*",
+    "davinci-002",
+    "babbage-002",
+    "ft:davinci-002:*",
+    "ft:babbage-002:*",
+)
 # DeepSeek's completions are its FIM beta: `POST {root}/beta/completions`, non-thinking mode only.
 _DEEPSEEK_COMPLETIONS: Final = ("deepseek-chat*",)
 # DashScope's OpenAI-compatible Completions API serves only the Qwen Coder models (and only in the
@@ -110,8 +115,7 @@ PROFILES: Final[dict[str, Profile]] = {
     "ollama": Profile("ollama"),
     "vllm": Profile("vllm"),
     "llamacpp": Profile("llamacpp"),
-    "deepseek": Profile("deepseek", (_DEEPSEEK_REASONER,), completions=_DEEPSEEK_COMPLETIONS,
-                        completions_root="/beta"),
+    "deepseek": Profile("deepseek", (_DEEPSEEK_REASONER,), completions=_DEEPSEEK_COMPLETIONS, completions_root="/beta"),
     "qwen": Profile("qwen", completions=_QWEN_COMPLETIONS),
     # Groq serves chat only: `/openai/v1/completions` is a 404 (unknown URL) there.
     "groq": Profile("groq", completions=()),
@@ -132,8 +136,9 @@ def select_profile(name: str | None, base_url: str, options: Mapping[str, Any]) 
     drop = (drop_option,) if isinstance(drop_option, str) else tuple(drop_option)
     rename = dict(options.get("rename_params", {}))
     defaults = dict(options.get("default_params", {}))
-    extra = ModelRule(models=("*",), rename=rename, drop=drop, defaults=defaults) if (
-        drop or rename or defaults) else None
+    extra = (
+        ModelRule(models=("*",), rename=rename, drop=drop, defaults=defaults) if (drop or rename or defaults) else None
+    )
     profile = PROFILES[name].extended(extra)
     completions = _completions_option(options.get("completions"))
     return profile if completions is None else replace(profile, completions=completions, _by_model={})

@@ -41,9 +41,19 @@ from babelgate.schema.models import ModelInfo
 class OpenAIProvider(ProviderDefaults):
     type = "openai"
     # Everything the upstream can do passes through; compatible servers decide per model.
-    capabilities = Capabilities(images_out=True, audio_in=True, embeddings=True, embedding_batch_limit=2048,
-                                list_models=True, image_generation=True, image_edits=True, transcription=True,
-                                speech=True, openai_passthrough=True, native_responses=True)
+    capabilities = Capabilities(
+        images_out=True,
+        audio_in=True,
+        embeddings=True,
+        embedding_batch_limit=2048,
+        list_models=True,
+        image_generation=True,
+        image_edits=True,
+        transcription=True,
+        speech=True,
+        openai_passthrough=True,
+        native_responses=True,
+    )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name
@@ -55,29 +65,42 @@ class OpenAIProvider(ProviderDefaults):
         self._embeddings_url = self.base_url + wire.EMBEDDINGS_PATH
         # Ollama lists its models at /api/tags (its native API), beside the /v1 root.
         self._ollama_tags = config.options.get("models_endpoint") == "ollama_tags"
-        self._models_url = (self.base_url.removesuffix("/v1") + "/api/tags" if self._ollama_tags
-                            else self.base_url + wire.MODELS_PATH)
+        self._models_url = (
+            self.base_url.removesuffix("/v1") + "/api/tags" if self._ollama_tags else self.base_url + wire.MODELS_PATH
+        )
         self._client = client
         self._timeouts = provider_timeouts(config, server)
         self._profile = select_profile(config.profile, self.base_url, config.options)
         root = self._profile.completions_root
-        self._completions_url = (self.base_url.removesuffix("/v1") + root if root is not None
-                                 else self.base_url) + wire.COMPLETIONS_PATH
+        self._completions_url = (
+            self.base_url.removesuffix("/v1") + root if root is not None else self.base_url
+        ) + wire.COMPLETIONS_PATH
         self._scrub = Scrubber(config.api_keys)
         common = {"Content-Type": "application/json", **config.headers}
         # Header dicts are built once per key; a request only picks one.
-        self._headers = KeyPool.for_keys(name, config.api_keys,
-                                         lambda key: MappingProxyType({**common, "Authorization": f"Bearer {key}"}),
-                                         MappingProxyType(common))
+        self._headers = KeyPool.for_keys(
+            name,
+            config.api_keys,
+            lambda key: MappingProxyType({**common, "Authorization": f"Bearer {key}"}),
+            MappingProxyType(common),
+        )
 
-    async def _post(self, body: dict[str, Any], model: str, notes: CallNotes, *, url: str | None = None,
-                    profile: bool = True) -> UpstreamResponse:
+    async def _post(
+        self, body: dict[str, Any], model: str, notes: CallNotes, *, url: str | None = None, profile: bool = True
+    ) -> UpstreamResponse:
         body["model"] = model
         if profile:
             self._profile.apply(body, model, notes.adjusted)
         return await send_checked(
-            self._client, "POST", url or self._chat_url, provider=self.name, headers=self._headers.take(),
-            body=orjson.dumps(body), timeouts=self._timeouts, map_error=map_error, scrub=self._scrub,
+            self._client,
+            "POST",
+            url or self._chat_url,
+            provider=self.name,
+            headers=self._headers.take(),
+            body=orjson.dumps(body),
+            timeouts=self._timeouts,
+            map_error=map_error,
+            scrub=self._scrub,
         )
 
     async def _json_body(self, response: UpstreamResponse) -> tuple[bytes, dict[str, Any]]:
@@ -96,8 +119,9 @@ class OpenAIProvider(ProviderDefaults):
     async def forward_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
         hidden = ask_for_usage(body)
         response = await self._post(body, model, notes)
-        async for frames in relay_frames(response, provider=self.name, notes=notes, scrub=self._scrub,
-                                         hide_usage=hidden):
+        async for frames in relay_frames(
+            response, provider=self.name, notes=notes, scrub=self._scrub, hide_usage=hidden
+        ):
             yield frames
 
     async def forward_responses(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
@@ -111,8 +135,9 @@ class OpenAIProvider(ProviderDefaults):
         notes.usage = responses_usage(parsed.get("usage"))
         return raw
 
-    async def forward_responses_stream(self, body: dict[str, Any], model: str, notes: CallNotes
-                                       ) -> AsyncIterator[bytes]:
+    async def forward_responses_stream(
+        self, body: dict[str, Any], model: str, notes: CallNotes
+    ) -> AsyncIterator[bytes]:
         response = await self._post(body, model, notes, url=self._responses_url, profile=False)
         async for frames in relay_response_events(response, provider=self.name, notes=notes, scrub=self._scrub):
             yield frames
@@ -134,12 +159,14 @@ class OpenAIProvider(ProviderDefaults):
             notes.finish_reason = choices[0]["finish_reason"]
         return raw
 
-    async def forward_completions_stream(self, body: dict[str, Any], model: str, notes: CallNotes
-                                         ) -> AsyncIterator[bytes]:
+    async def forward_completions_stream(
+        self, body: dict[str, Any], model: str, notes: CallNotes
+    ) -> AsyncIterator[bytes]:
         hidden = ask_for_usage(body)
         response = await self._post(body, model, notes, url=self._completions_url)
-        async for frames in relay_frames(response, provider=self.name, notes=notes, scrub=self._scrub,
-                                         hide_usage=hidden):
+        async for frames in relay_frames(
+            response, provider=self.name, notes=notes, scrub=self._scrub, hide_usage=hidden
+        ):
             yield frames
 
     async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
@@ -158,17 +185,24 @@ class OpenAIProvider(ProviderDefaults):
             yield canonical
 
     async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
-        response = await self._post(translate.embedding_to_wire(request, model), model, notes,
-                                    url=self._embeddings_url, profile=False)
+        response = await self._post(
+            translate.embedding_to_wire(request, model), model, notes, url=self._embeddings_url, profile=False
+        )
         _, parsed = await read_json_object(response, self.name)
-        answer = checked_embeddings(parsed, len(request.inputs), self.name,
-                                    lambda body: translate.embedding_from_wire(body, model))
+        answer = checked_embeddings(
+            parsed, len(request.inputs), self.name, lambda body: translate.embedding_from_wire(body, model)
+        )
         notes.usage = answer.usage
         return answer
 
     async def generate_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
-        response = await self._post(images.generation_to_wire(request, model), model, notes,
-                                    url=self.base_url + images.GENERATIONS_PATH, profile=False)
+        response = await self._post(
+            images.generation_to_wire(request, model),
+            model,
+            notes,
+            url=self.base_url + images.GENERATIONS_PATH,
+            profile=False,
+        )
         answer = await images.read_answer(response, self.name)
         notes.usage = answer.usage
         return answer
@@ -179,9 +213,15 @@ class OpenAIProvider(ProviderDefaults):
         writer = form()
         body = await writer.as_bytes()
         return await send_checked(
-            self._client, "POST", url, provider=self.name, headers={**self._headers.take(), "Content-Type":
-                                                                    writer.content_type},
-            body=body, timeouts=self._timeouts, map_error=map_error, scrub=self._scrub,
+            self._client,
+            "POST",
+            url,
+            provider=self.name,
+            headers={**self._headers.take(), "Content-Type": writer.content_type},
+            body=body,
+            timeouts=self._timeouts,
+            map_error=map_error,
+            scrub=self._scrub,
         )
 
     async def edit_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
@@ -198,23 +238,39 @@ class OpenAIProvider(ProviderDefaults):
         return answer
 
     async def speech(self, request: SpeechRequest, model: str, notes: CallNotes) -> AsyncIterator[bytes]:
-        response = await self._post(speech_to_wire(request, model), model, notes, url=self.base_url + SPEECH_PATH,
-                                    profile=False)
+        response = await self._post(
+            speech_to_wire(request, model), model, notes, url=self.base_url + SPEECH_PATH, profile=False
+        )
         async for chunk in relay_audio(response, provider=self.name, notes=notes):
             yield chunk
 
     async def list_models(self) -> list[ModelInfo]:
         response = await send_checked(
-            self._client, "GET", self._models_url, provider=self.name, headers=self._headers.take(), body=None,
-            timeouts=self._timeouts, map_error=map_error, scrub=self._scrub,
+            self._client,
+            "GET",
+            self._models_url,
+            provider=self.name,
+            headers=self._headers.take(),
+            body=None,
+            timeouts=self._timeouts,
+            map_error=map_error,
+            scrub=self._scrub,
         )
         _, parsed = await read_json_object(response, self.name)
         if self._ollama_tags:
-            return [ModelInfo(id=entry["name"], owned_by=self.name) for entry in parsed.get("models") or ()
-                    if isinstance(entry, dict) and isinstance(entry.get("name"), str)]
+            return [
+                ModelInfo(id=entry["name"], owned_by=self.name)
+                for entry in parsed.get("models") or ()
+                if isinstance(entry, dict) and isinstance(entry.get("name"), str)
+            ]
         models = []
         for entry in parsed.get("data") or ():
             if isinstance(entry, dict) and isinstance(entry.get("id"), str):
-                models.append(ModelInfo(id=entry["id"], owned_by=str(entry.get("owned_by") or self.name),
-                                        created=int(entry.get("created") or 0)))
+                models.append(
+                    ModelInfo(
+                        id=entry["id"],
+                        owned_by=str(entry.get("owned_by") or self.name),
+                        created=int(entry.get("created") or 0),
+                    )
+                )
         return models

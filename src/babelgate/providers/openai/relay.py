@@ -36,13 +36,18 @@ def ask_for_usage(body: dict[str, Any]) -> bool:
     options = body.get("stream_options")
     if isinstance(options, dict) and options.get("include_usage") is True:
         return False
-    body["stream_options"] = {**options, "include_usage": True} if isinstance(options, dict) else {
-        "include_usage": True}
+    body["stream_options"] = (
+        {**options, "include_usage": True} if isinstance(options, dict) else {"include_usage": True}
+    )
     return True
 
 
 async def relay_frames(
-    response: UpstreamResponse, *, provider: str, notes: CallNotes, scrub: Callable[[str], str],
+    response: UpstreamResponse,
+    *,
+    provider: str,
+    notes: CallNotes,
+    scrub: Callable[[str], str],
     hide_usage: bool = False,
 ) -> AsyncIterator[bytes]:
     """`hide_usage`: the gateway asked for usage the client did not (`ask_for_usage`): the usage
@@ -101,11 +106,13 @@ def _inspect(data: bytes, notes: CallNotes, provider: str) -> bool:
     """Notes the finish reason and the usage an event carries; answers whether it carried usage."""
     position = data.find(_FINISH)
     if position >= 0:
-        rest = data[position + len(_FINISH):position + len(_FINISH) + 40].lstrip(b": ")
+        rest = data[position + len(_FINISH) : position + len(_FINISH) + 40].lstrip(b": ")
         if rest.startswith(b'"'):
-            notes.finish_reason = rest[1:rest.find(b'"', 1)].decode()
+            notes.finish_reason = rest[1 : rest.find(b'"', 1)].decode()
     position = data.find(_USAGE)
-    if position >= 0 and not data[position + len(_USAGE):position + len(_USAGE) + 8].lstrip(b": ").startswith(b"null"):
+    if position >= 0 and not data[position + len(_USAGE) : position + len(_USAGE) + 8].lstrip(b": ").startswith(
+        b"null"
+    ):
         usage = usage_from_wire(event_object(data, provider).get("usage"))
         if usage is not None:
             notes.usage = usage
@@ -118,8 +125,9 @@ _ERROR = b"event: error\n"
 _ERROR_TYPE = b'"type":"error"'
 
 
-async def relay_response_events(response: UpstreamResponse, *, provider: str, notes: CallNotes,
-                                scrub: Callable[[str], str]) -> AsyncIterator[bytes]:
+async def relay_response_events(
+    response: UpstreamResponse, *, provider: str, notes: CallNotes, scrub: Callable[[str], str]
+) -> AsyncIterator[bytes]:
     """A Responses API stream ends with its terminal `response.*` event (and maybe `[DONE]`). An
     upstream `error` event ends it too: it is raised, in the upstream's words, for the frontend to
     render as its own `error` event (one the SDK raises, where the upstream's may lack the `error`
@@ -157,6 +165,10 @@ def responses_usage(usage: object) -> Usage | None:
     if not isinstance(usage, dict):
         return None
     prompt, completion = int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
-    return Usage(prompt, completion, int(usage.get("total_tokens") or prompt + completion),
-                 cached_tokens=(usage.get("input_tokens_details") or {}).get("cached_tokens"),
-                 reasoning_tokens=(usage.get("output_tokens_details") or {}).get("reasoning_tokens"))
+    return Usage(
+        prompt,
+        completion,
+        int(usage.get("total_tokens") or prompt + completion),
+        cached_tokens=(usage.get("input_tokens_details") or {}).get("cached_tokens"),
+        reasoning_tokens=(usage.get("output_tokens_details") or {}).get("reasoning_tokens"),
+    )

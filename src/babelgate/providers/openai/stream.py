@@ -56,19 +56,21 @@ class OpenAIStreamTranslator:
             finish = finish_reason_from_wire(wire.get("finish_reason"))
             if finish is not None:
                 self.finish_reason = finish
-            choices.append(ChunkChoice(
-                index=int(wire.get("index", 0)),
-                delta=Delta(
-                    role=delta.get("role"),
-                    content=delta.get("content"),
-                    reasoning_content=delta.get("reasoning_content") or delta.get("reasoning"),
-                    refusal=delta.get("refusal"),
-                    tool_calls=tool_calls,
-                    extra={k: v for k, v in delta.items() if k not in _DELTA_FIELDS},
-                ),
-                finish_reason=finish,
-                logprobs=wire.get("logprobs"),
-            ))
+            choices.append(
+                ChunkChoice(
+                    index=int(wire.get("index", 0)),
+                    delta=Delta(
+                        role=delta.get("role"),
+                        content=delta.get("content"),
+                        reasoning_content=delta.get("reasoning_content") or delta.get("reasoning"),
+                        refusal=delta.get("refusal"),
+                        tool_calls=tool_calls,
+                        extra={k: v for k, v in delta.items() if k not in _DELTA_FIELDS},
+                    ),
+                    finish_reason=finish,
+                    logprobs=wire.get("logprobs"),
+                )
+            )
         if not isinstance(payload.get("id", ""), str):
             raise UpstreamProtocolError(provider=self.provider, detail="a chunk has no valid id")
         return ChatChunk(
@@ -84,8 +86,9 @@ class OpenAIStreamTranslator:
 def stream_error(payload: JSON, provider: str, scrub: Callable[[str], str]) -> UpstreamError:
     """An error the upstream sent inside a stream that had already started (HTTP 200)."""
     message = error_fields_from(payload).get("message")
-    return UpstreamError(provider=provider, upstream_status=200,
-                         raw_message=scrub(message) if isinstance(message, str) else None)
+    return UpstreamError(
+        provider=provider, upstream_status=200, raw_message=scrub(message) if isinstance(message, str) else None
+    )
 
 
 def _tool_call_delta(call: JSON, position: int) -> ToolCallDelta:

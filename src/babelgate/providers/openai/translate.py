@@ -40,8 +40,7 @@ def to_wire(request: ChatRequest, model: str) -> JSON:
     if request.tool_choice is not None:
         choice = request.tool_choice
         body["tool_choice"] = (
-            {"type": choice.type, choice.type: {"name": choice.name}}
-            if isinstance(choice, NamedToolChoice) else choice
+            {"type": choice.type, choice.type: {"name": choice.name}} if isinstance(choice, NamedToolChoice) else choice
         )
     if request.parallel_tool_calls is not None:
         body["parallel_tool_calls"] = request.parallel_tool_calls
@@ -57,8 +56,17 @@ def to_wire(request: ChatRequest, model: str) -> JSON:
                 schema["strict"] = rf.strict
             fmt["json_schema"] = schema
         body["response_format"] = fmt
-    for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty", "n", "seed",
-                 "reasoning_effort", "user", "metadata"):
+    for name in (
+        "temperature",
+        "top_p",
+        "presence_penalty",
+        "frequency_penalty",
+        "n",
+        "seed",
+        "reasoning_effort",
+        "user",
+        "metadata",
+    ):
         value = getattr(request, name)
         if value is not None:
             body[name] = value
@@ -211,8 +219,11 @@ def usage_from_wire(usage: Any) -> Usage | None:
         cache_write_tokens=prompt_details.get("cache_write_tokens"),
         reasoning_tokens=completion_details.get("reasoning_tokens"),
         # The detail objects travel whole, so fields we do not model (audio_tokens…) survive.
-        extra={key: usage[key] for key in ("prompt_tokens_details", "completion_tokens_details")
-               if isinstance(usage.get(key), dict)},
+        extra={
+            key: usage[key]
+            for key in ("prompt_tokens_details", "completion_tokens_details")
+            if isinstance(usage.get(key), dict)
+        },
     )
 
 
