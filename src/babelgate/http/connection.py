@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import zlib
 from collections import deque
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -25,9 +25,6 @@ from babelgate.errors import (
     size_text,
 )
 from babelgate.http.decoding import BodyDecoder, decoder_for
-
-if TYPE_CHECKING:
-    from babelgate.http.pool import ConnectionPool
 
 # A slow reader (a client that reads a stream slowly) stops the upstream socket here instead of
 # letting its answer pile up in memory; reading resumes once the reader has caught up.
@@ -43,6 +40,17 @@ MAX_ANSWER_BYTES: Final = 128 * 1024 * 1024
 MAX_INFLATE: Final = 16 * 1024 * 1024
 # len(b"content-length"), len(b"content-encoding"), len(b"transfer-encoding")
 _FRAMING_NAME_LENGTHS: Final = frozenset({14, 16, 17})
+
+
+class Home(Protocol):
+    """Where a connection reports back (pool.py's ConnectionPool): described here rather than imported,
+    so that the pool builds connections and a connection never needs the pool's module."""
+
+    def put_back(self, connection: Connection) -> None:
+        """`connection` answered in full and may serve the next request."""
+
+    def closed(self, connection: Connection) -> None:
+        """`connection` closed, whoever closed it (called once per connection)."""
 
 
 class StaleConnection(Exception):
@@ -152,7 +160,7 @@ class Connection(asyncio.Protocol):
         "reused",
     )
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, pool: ConnectionPool) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, pool: Home) -> None:
         self.loop = loop
         self._pool = pool
         self._transport: asyncio.Transport | None = None
