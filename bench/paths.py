@@ -158,6 +158,9 @@ class BenchPath:
     gateway: Side
     direct: Side
     streams: bool = True  # every path has stream runs; a path without them would set False
+    # Whether the fixed base (bench/base.py) is measured on it too: not where the path needs config that only
+    # the working tree has (a routed model, virtual keys and limits).
+    base: bool = True
 
 
 def _dumps(body: dict[str, Any]) -> bytes:
@@ -184,29 +187,43 @@ _OPENAI_DIRECT: Final = _side(
     "/v1/chat/completions", _chat(MODELS["openai"]), CHAT_OK, _chat_text, b'"prompt_tokens":42,', "chat"
 )
 _FAST: Final = Side("/v1/chat/completions", request_body(False), CHAT_OK, _chat_text, b"", request_body(True), "chat")
-_ROUTED: Final = Side(
-    "/v1/chat/completions",
-    request_body(False, model="routed"),
-    CHAT_OK,
-    _chat_text,
-    b"",
-    request_body(True, model="routed"),
-    "chat",
-)
+
+
+def _configured(model: str) -> Side:
+    """The fast path's request to a model of the bench's config (processes.BENCH_CONFIG)."""
+    return Side(
+        "/v1/chat/completions",
+        request_body(False, model=model),
+        CHAT_OK,
+        _chat_text,
+        b"",
+        request_body(True, model=model),
+        "chat",
+    )
+
 
 PATHS: Final[dict[str, BenchPath]] = {
     path.name: path
     for path in (
         BenchPath("fast", "OpenAI fast path: chat completions → OpenAI (gpt-4o-mini, no tools)", _FAST, _FAST),
-        # The fast path through the router: a model with two deployments and a fallback (processes.ROUTED_CONFIG).
-        BenchPath("routed", "OpenAI fast path, routed: two deployments and a fallback (gpt-4o-mini)", _ROUTED, _FAST),
-        # The fast path as a team runs it: a virtual key with rpm, tpm and requests-at-once limits (in Redis
-        # with --redis), the ledger and metrics on (they always are). Its key is created at start (run.py).
+        # The fast path through the router: a model with two deployments and a fallback (processes.BENCH_CONFIG).
+        BenchPath(
+            "routed",
+            "OpenAI fast path, routed: two deployments and a fallback (gpt-4o-mini)",
+            _configured("routed"),
+            _FAST,
+            base=False,
+        ),
+        # The fast path with every governance feature on: a virtual key with rpm, tpm, requests-at-once limits
+        # and a budget, its team's limits and budget, the model's limits and price (processes.BENCH_CONFIG;
+        # counted in Redis with --redis), the ledger and metrics (always on). Its key is created at start.
         BenchPath(
             "governed",
-            "OpenAI fast path with a virtual key: rpm, tpm and concurrency limits, ledger, metrics (gpt-4o-mini)",
+            "OpenAI fast path, governed: a virtual key's, its team's and the model's limits and budgets, "
+            "prices, ledger, metrics (gpt-4o-mini)",
+            _configured("governed"),
             _FAST,
-            _FAST,
+            base=False,
         ),
         BenchPath(
             "anthropic",

@@ -193,14 +193,26 @@ def gateway_command() -> list[str]:
 
 
 # The `routed` path's model (paths.py): two deployments on the fake OpenAI upstream and a fallback,
-# so that the router decides every request; the other paths' models come from the environment.
-ROUTED_CONFIG: Final = """\
+# so that the router decides every request. The `governed` path's model: the fast path's upstream model
+# under model limits, with its own price; its virtual key's team (`bench`) has limits and a budget too.
+# Every limit is far above what the bench sends, so every request is checked and none refused. The other
+# paths' models come from the environment (`gpt-4o-mini` and the rest route by their family), so a static
+# key's request meets none of these limits.
+BENCH_CONFIG: Final = """\
 models:
   routed:
     deployments:
       - {provider: openai, model: gpt-4o-mini, weight: 1}
       - {provider: openai, model: gpt-4o-mini, weight: 1}
     fallbacks: [gpt-4o]
+  governed:
+    provider: openai
+    model: gpt-4o-mini
+    limits: {rpm: 1000000000, tpm: 1000000000000, max_concurrent: 1000000}
+teams:
+  bench: {rpm: 1000000000, tpm: 1000000000000, max_concurrent: 1000000, budget_usd: 1000000, budget_period: month}
+prices:
+  'gpt-4o-mini*': {input: 0.15, output: 0.6, cached_input: 0.075}
 """
 
 
@@ -215,16 +227,25 @@ def gateway_config() -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     redis = os.environ.get(REDIS_ENV)
     path.write_text(
-        ROUTED_CONFIG + (f"redis: {{url: '{redis}', prefix: 'babelgate-bench-{os.getpid()}:'}}\n" if redis else "")
+        BENCH_CONFIG + (f"redis: {{url: '{redis}', prefix: 'babelgate-bench-{os.getpid()}:'}}\n" if redis else "")
     )
     return path
 
 
 def create_virtual_key(port: int) -> str:
-    """A key with limits far above what the bench sends: every request is checked, none refused."""
+    """A key of team `bench` with limits and a budget far above what the bench sends: every request is
+    checked, none refused."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     body = json.dumps(
-        {"label": "bench", "team": "bench", "rpm": 10**9, "tpm": 10**12, "max_concurrent": 10**6}
+        {
+            "label": "bench",
+            "team": "bench",
+            "rpm": 10**9,
+            "tpm": 10**12,
+            "max_concurrent": 10**6,
+            "budget_usd": 10**6,
+            "budget_period": "month",
+        }
     ).encode()
     request = urllib.request.Request(
         f"http://{LOOPBACK}:{port}/admin/keys",
@@ -236,10 +257,14 @@ def create_virtual_key(port: int) -> str:
         return str(json.loads(answer.read())["key"])
 
 
-def gateway_argv(pin: Pinning, port: int, workers: int = 1) -> list[str]:
+def gateway_argv(
+    pin: Pinning, port: int, workers: int = 1, *, command: Sequence[str] | None = None, config: bool = True
+) -> list[str]:
+    """`serve` of this tree's gateway, or of `command` (the base's, bench/base.py); without `config` it takes
+    the environment alone, as any version of the gateway does (the base refuses today's routed models)."""
     argv = [
         *pin.prefix(pin.gateway_cpu),
-        *gateway_command(),
+        *(command or gateway_command()),
         "serve",
         "--host",
         LOOPBACK,
@@ -247,8 +272,7 @@ def gateway_argv(pin: Pinning, port: int, workers: int = 1) -> list[str]:
         str(port),
         "--log-level",
         "warning",
-        "--config",
-        str(gateway_config()),
+        *(("--config", str(gateway_config())) if config else ()),
     ]
     return [*argv, "--workers", str(workers)] if workers != 1 else argv
 
@@ -262,12 +286,14 @@ def start_gateway(
     workers: int = 1,
     log_name: str = "gateway.log",
     env: dict[str, str] | None = None,
+    command: Sequence[str] | None = None,
+    config: bool = True,
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     log = RESULTS / log_name
     with log.open("wb") as output:
         process = children.start(
-            gateway_argv(pin, port, workers),
+            gateway_argv(pin, port, workers, command=command, config=config),
             env={**gateway_env(upstream_port, store_dir), **(env or {})},
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -1,12 +1,15 @@
-"""`make bench`: measure the gateway's cost against a fake upstream, and report it next to a direct call.
+"""`make bench`: measure the gateway's cost against a fake upstream, next to a direct call and next to the
+fixed base commit (DECISIONS 18: 267719c until an issue names another), all in the same run.
 
 It measures each path of paths.PATHS (`--paths`): the OpenAI fast path and the translated ones (chat
 completions to Anthropic, Gemini and Mistral, the Responses API and the Anthropic Messages frontend to
 OpenAI), one gateway with all four providers configured, one fake upstream speaking every format.
-It starts the fake upstream and the gateway on loopback, pins them (gateway alone on CPU 1; the load
-generator, i.e. this process or wrk, and the upstream on CPU 0), then alternates gateway and direct
-runs at each concurrency, reading the gateway's CPU time from /proc around every gateway run. It
-prints tables, writes bench/results/latest.json, and stops every process it started, whatever happens.
+It starts the fake upstream, the working tree's gateway and the base's (installed once into a venv of its
+own, fixed_base.py) on loopback, pins them (each gateway on CPU 1, measured alone; the load generator,
+i.e. this process or wrk, and the upstream on CPU 0), then alternates base, working tree and direct runs
+at each concurrency, reading each gateway's CPU time from /proc around its runs. It prints tables and
+the comparison (versus.py), writes bench/results/latest.json, and stops every process it started,
+whatever happens.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from compare import LITELLM_ENV
+from fixed_base import DEFAULT_BASE, install
 from loadgen import (
     CpuClock,
     RunStats,
@@ -74,6 +78,8 @@ from procfs import core_busy_clock, cpu_clock, cpu_identity, guest_halt_poll_ns,
 from scaling import start_multi_worker
 from tables import chat_table, fmt_ms, fmt_us, stream_table, summarize
 from targets import check_targets
+from versus import Verdict, verdicts
+from versus import table as versus_table
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 
@@ -98,6 +104,7 @@ class Plan:
     cold_starts: int = 5  # fresh starts timed to the first chat completion; 0: none
     nginx: bool = False  # measure nginx as a plain reverse proxy too
     litellm: Path | None = None  # a virtual environment with `litellm[proxy]`, to measure it too
+    base: str | None = DEFAULT_BASE  # the commit measured against, interleaved (fixed_base.py); None: not
 
 
 def _levels(text: str) -> tuple[int, ...]:
@@ -119,11 +126,19 @@ def _paths(text: str) -> tuple[str, ...]:
 
 def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
     parser = argparse.ArgumentParser(description="Benchmark babelgate against a fake upstream.")
-    parser.add_argument("--duration", type=float, default=4.0, help="seconds per measured run (default 4)")
-    parser.add_argument("--reps", type=int, default=3, help="gateway/direct pairs per level (default 3)")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per measured run (default 3)")
+    parser.add_argument("--reps", type=int, default=3, help="rounds of (base, gateway, direct) per level (default 3)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 s runs, 1 repetition")
-    parser.add_argument("--concurrency", type=_levels, default=(1, 16, 64), help="chat levels (default 1,16,64)")
-    parser.add_argument("--stream-concurrency", type=_levels, default=(1, 16), help="stream levels (default 1,16)")
+    # c=16 only by default: with the base beside the working tree, each level of every path takes three runs
+    # per repetition, and the issue's targets are at c=16; the whole run then stays under ten minutes.
+    parser.add_argument("--concurrency", type=_levels, default=(16,), help="chat levels (default 16; e.g. 1,16,64)")
+    parser.add_argument("--stream-concurrency", type=_levels, default=(16,), help="stream levels (default 16)")
+    parser.add_argument(
+        "--base",
+        default=DEFAULT_BASE,
+        metavar="COMMIT",
+        help=f"the commit to measure against in the same run (default {DEFAULT_BASE}, the fixed base; none: skip)",
+    )
     parser.add_argument("--chunks", type=int, default=50, help="chunks per stream, finish chunk included (50)")
     parser.add_argument(
         "--chunk-delay",
@@ -201,6 +216,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
         cold,
         args.nginx,
         args.litellm,
+        None if args.base.lower() in ("none", "") else args.base,
     )
     return plan, not args.no_pin
 
@@ -232,23 +248,20 @@ class Meters:
         return max(0.0, busy - mine) / (after[0] - before[0])
 
 
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
 def machine() -> dict[str, Any]:
     model = "unknown"
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
         model = cpu_identity(cpuinfo.read())
-    try:
-        commit = (
-            subprocess.run(
-                ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                capture_output=True,
-                text=True,
-                timeout=5,
-                check=False,
-            ).stdout.strip()
-            or None
-        )
-    except OSError:
-        commit = None
+    # The gateway serves from the working tree (an editable install): changes not yet committed are measured too.
+    changed = _git("status", "--porcelain", "--untracked-files=all", "--", "src")
     return {
         "nproc": os.cpu_count(),
         "cpu_model": model,
@@ -257,7 +270,8 @@ def machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "loadavg_at_start": os.getloadavg(),
         "babelgate_version": metadata.version("babelgate"),
-        "git_commit": commit,
+        "git_commit": _git("rev-parse", "--short", "HEAD") or None,
+        "git_uncommitted_src": bool(changed) if changed is not None else None,
     }
 
 
@@ -292,42 +306,54 @@ async def one_run(
 Pair = tuple[Target, Target]  # (gateway, direct) of one path
 
 
-async def check_answers(plan: Plan, pairs: dict[str, Pair]) -> None:
-    """Every path must answer correctly on both sides before anything is measured."""
+async def check_answers(plan: Plan, pairs: dict[str, Pair], bases: dict[str, Target]) -> None:
+    """Every path must answer correctly on every side before anything is measured."""
     problems: list[str] = []
     for name, (gateway, direct) in pairs.items():
         path = PATHS[name]
-        problems += await preflight_chat(gateway, functools.partial(answer_problem, path.gateway))
-        problems += await preflight_chat(direct, functools.partial(answer_problem, path.direct))
-        if path.streams:
-            problems += [*await preflight_stream(gateway, plan.chunks), *await preflight_stream(direct, plan.chunks)]
+        for side, checked in ((path.gateway, gateway), (path.direct, direct), (path.gateway, bases.get(name))):
+            if checked is None:
+                continue
+            problems += await preflight_chat(checked, functools.partial(answer_problem, side))
+            if path.streams:
+                problems += await preflight_stream(checked, plan.chunks)
     if problems:
         raise BenchError(
             "the answers are wrong, nothing measured:\n  "
             + "\n  ".join(problems)
             + f"\ngateway log:\n{log_tail(RESULTS / 'gateway.log')}"
+            + (f"\nbase gateway log:\n{log_tail(RESULTS / 'gateway-base.log')}" if bases else "")
         )
 
 
-async def measure(plan: Plan, pairs: dict[str, Pair], meters: Meters, pin: Pinning) -> list[RunStats]:
-    """Check every path answers correctly, warm the gateway up, then alternate gateway and direct runs.
-
-    The order is level, repetition, path, (gateway, direct): the paths are interleaved too, so that slow
-    drift of a shared machine hits every path alike."""
-    await check_answers(plan, pairs)
-    for name, (gateway, _) in pairs.items():
+async def warm_up(plan: Plan, name: str, gateway: Target) -> None:
+    await run_python(
+        gateway,
+        stream=False,
+        concurrency=16,
+        duration=min(plan.duration, 1.0 if name == "fast" else 0.5),
+        chunks=plan.chunks,
+        cpu=None,
+    )
+    if PATHS[name].streams:
         await run_python(
-            gateway,
-            stream=False,
-            concurrency=16,
-            duration=min(plan.duration, 1.0 if name == "fast" else 0.5),
-            chunks=plan.chunks,
-            cpu=None,
+            gateway, stream=True, concurrency=4, duration=min(plan.duration, 0.5), chunks=plan.chunks, cpu=None
         )
-        if PATHS[name].streams:
-            await run_python(
-                gateway, stream=True, concurrency=4, duration=min(plan.duration, 0.5), chunks=plan.chunks, cpu=None
-            )
+
+
+async def measure(
+    plan: Plan, pairs: dict[str, Pair], bases: dict[str, Target], meters: dict[str, Meters], pin: Pinning
+) -> list[RunStats]:
+    """Check every path answers correctly, warm the gateways up, then alternate base, gateway and direct runs.
+
+    The order is level, repetition, path, (base and gateway, in turn first, then direct): the paths and the
+    builds are interleaved, so that slow drift of a shared machine hits every path and both builds alike.
+    `meters` has the working tree's gateway's ("gateway") and the base's ("base")."""
+    await check_answers(plan, pairs, bases)
+    for name, (gateway, _) in pairs.items():
+        for warmed in (gateway, bases.get(name)):
+            if warmed is not None:
+                await warm_up(plan, name, warmed)
     runs: list[RunStats] = []
     for stream, levels in ((False, plan.concurrency), (True, plan.stream_concurrency)):
         names = [name for name in pairs if PATHS[name].streams or not stream]
@@ -335,12 +361,17 @@ async def measure(plan: Plan, pairs: dict[str, Pair], meters: Meters, pin: Pinni
             for rep in range(plan.reps):
                 for name in names:
                     gateway, direct = pairs[name]
-                    # Interleaved pairs, so that slow drift of a shared machine hits both sides alike.
-                    for target in (gateway, direct):
-                        before = meters.snapshot()
-                        cpu = meters.gateway_cpu if target is gateway else None
+                    builds = [gateway] if name not in bases else [bases[name], gateway]
+                    if rep % 2:  # which build goes first alternates, so neither always runs on a fresher core
+                        builds.reverse()
+                    for target in (*builds, direct):
+                        meter = meters[target.name] if target.name in meters else meters["gateway"]
+                        before = meter.snapshot()
+                        cpu = meter.gateway_cpu if target is not direct else None
                         run = await one_run(plan, target, stream, concurrency, cpu, pin)
-                        run.gateway_core_other_load = meters.other_load(before)
+                        run.gateway_core_other_load = meter.other_load(before)
+                        if target.name == "base":
+                            run.subject = "base"
                         progress(run, rep, plan.reps)
                         runs.append(run)
     return runs
@@ -395,7 +426,12 @@ def stream_overview_table(plan: Plan, rows: Sequence[dict[str, Any]]) -> list[st
 
 
 def report(
-    plan: Plan, rows: Sequence[dict[str, Any]], runs: Sequence[RunStats], memory: dict[str, int], pin: Pinning
+    plan: Plan,
+    rows: Sequence[dict[str, Any]],
+    runs: Sequence[RunStats],
+    memory: dict[str, int],
+    pin: Pinning,
+    base: Measured | None = None,
 ) -> str:
     out = [
         f"babelgate bench — median of {plan.reps} interleaved gateway/direct pair(s), {plan.duration:g} s each; "
@@ -404,32 +440,37 @@ def report(
     ]
     for name in plan.paths:
         path = PATHS[name]
-        chat = [row for row in rows if row["kind"] == "chat" and row["path"] == name]
-        streams = [row for row in rows if row["kind"] == "stream" and row["path"] == name]
-        if chat:
-            heading = "Chat completions (non-streaming)" if name == "fast" else "non-streaming"
-            out += [f"[{name}] {path.title} — {heading}", *chat_table(chat), ""]
-        if streams:
-            out += [
-                f"[{name}] Streams ({plan.chunks} chunks, {plan.chunk_delay_ms:g} ms apart at the upstream; "
-                f"every event checked; client reads {path.gateway.stream_format}, direct "
-                f"{path.direct.stream_format})",
-                *stream_table(streams, plan.chunks),
-                "",
-            ]
+        for label, source in (("", rows), (f" — base {base.label}" if base else "", base.rows if base else [])):
+            chat = [row for row in source if row["kind"] == "chat" and row["path"] == name]
+            streams = [row for row in source if row["kind"] == "stream" and row["path"] == name]
+            if chat:
+                heading = "Chat completions (non-streaming)" if name == "fast" else "non-streaming"
+                out += [f"[{name}] {path.title} — {heading}{label}", *chat_table(chat), ""]
+            if streams:
+                out += [
+                    f"[{name}] Streams ({plan.chunks} chunks, {plan.chunk_delay_ms:g} ms apart at the upstream; "
+                    f"every event checked; client reads {path.gateway.stream_format}, direct "
+                    f"{path.direct.stream_format}){label}",
+                    *stream_table(streams, plan.chunks),
+                    "",
+                ]
     if len(plan.paths) > 1:
         out += [*overview_table(plan, rows), ""]
         if any(row["kind"] == "stream" for row in rows):
             out += [*stream_overview_table(plan, rows), ""]
-    if memory:
-        out.append(
-            f"Gateway memory: peak RSS (VmHWM) {memory.get('VmHWM', 0) / 1024:.1f} MiB, "
-            f"RSS at the end {memory.get('VmRSS', 0) / 1024:.1f} MiB"
-        )
+    for label, measured in (
+        ("Gateway", memory),
+        (f"Base {base.label} gateway" if base else "", base.memory if base else {}),
+    ):
+        if measured:
+            out.append(
+                f"{label} memory: peak RSS (VmHWM) {measured.get('VmHWM', 0) / 1024:.1f} MiB, "
+                f"RSS at the end {measured.get('VmRSS', 0) / 1024:.1f} MiB"
+            )
     noise = [
         run.gateway_core_other_load
         for run in runs
-        if run.target == "gateway" and run.gateway_core_other_load is not None
+        if run.target in ("gateway", "base") and run.gateway_core_other_load is not None
     ]
     if noise:
         out.append(
@@ -455,6 +496,8 @@ def write_json(
     checks: dict[str, Any],
     further: Further,
     wall: float,
+    base: Measured | None,
+    found: Sequence[Verdict],
 ) -> None:
     plan.output.parent.mkdir(parents=True, exist_ok=True)
     document = {
@@ -475,6 +518,7 @@ def write_json(
             "cold_starts": plan.cold_starts,
             "nginx": plan.nginx,
             "litellm": str(plan.litellm) if plan.litellm else None,
+            "base": plan.base,
         },
         "pinning": {"enabled": pin.enabled, "note": pin.note},
         # `summary` is the fast path's, as before; `paths` has one section per measured path.
@@ -490,10 +534,90 @@ def write_json(
         },
         "gateway_memory_kib": memory,
         "targets": checks,
+        # The base's side (fixed_base.py): its rows have the same form as `paths.<name>.summary`'s.
+        "base": base.as_dict() if base else None,
+        "versus": {
+            "verdicts": [verdict.as_dict() for verdict in found],
+            "all_met": all(verdict.met for verdict in found if verdict.met is not None),
+        },
         "runs": [run.as_dict() for run in runs],
         **further.as_dict(),
     }
     plan.output.write_text(json.dumps(document, indent=2) + "\n")
+
+
+# --- the base ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Measured:
+    """The base's side of the run: what was asked for, and what it measured or why it was not measured."""
+
+    asked: str
+    commit: str | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    memory: dict[str, int] = field(default_factory=dict)
+    problem: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.commit is None or self.commit.startswith(self.asked):
+            return self.asked
+        return f"{self.asked} ({self.commit[:7]})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "asked": self.asked,
+            "commit": self.commit,
+            "problem": self.problem,
+            "paths": [name for name in PATHS if PATHS[name].base],
+            "summary": self.rows,
+            "gateway_memory_kib": self.memory,
+        }
+
+
+def start_base(
+    plan: Plan, children: Children, pin: Pinning, upstream_port: int, store_dir: str
+) -> tuple[Measured | None, subprocess.Popen[bytes] | None, int]:
+    """The base's gateway, installed on first use, with the working tree's environment and no config file (it
+    refuses today's; the paths it runs need none); one that cannot be had is reported, and the run goes on."""
+    if plan.base is None:
+        return None, None, 0
+    base = Measured(plan.base)
+    try:
+        installed = install(ROOT, plan.base, RESULTS / "base-build.log")
+        base.commit = installed.commit
+        folder = Path(store_dir) / "base"  # its own SQLite file: the base's schema is older
+        folder.mkdir()
+        process, port = start_gateway(
+            children,
+            pin,
+            upstream_port,
+            str(folder),
+            log_name="gateway-base.log",
+            command=installed.command,
+            config=False,
+        )
+    except (RuntimeError, OSError, BenchError) as exc:
+        base.problem = str(exc)
+        print(f"bench: the base {plan.base} is not measured: {exc}", file=sys.stderr, flush=True)
+        return base, None, 0
+    print(f"bench: measuring against the base {base.label} ({installed.folder})", file=sys.stderr, flush=True)
+    return base, process, port
+
+
+def compare_report(base: Measured | None, found: Sequence[Verdict], info: dict[str, Any]) -> list[str]:
+    head = f"working tree {info['git_commit'] or ''}".rstrip()
+    if info.get("git_uncommitted_src"):
+        head += " with uncommitted changes in src/"
+    out = [""]
+    if base is None:
+        out.append("Base: none asked for (--base none); only the working tree's own targets are judged")
+    elif base.problem:
+        out.append(f"Base {base.asked}: NOT MEASURED: {base.problem}")
+    else:
+        out.append(f"Base {base.label} ({base.commit}) against the {head}")
+    return out + versus_table(found, base.label if base else "base", "working tree")
 
 
 # --- further phases: scaling, comparison proxies, cold start -------------------------------------------------
@@ -626,26 +750,50 @@ def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> i
     print(f"bench: {info['cpu_model']}, guest_halt_poll_ns {info['guest_halt_poll_ns']}", file=sys.stderr, flush=True)
     upstream_port = start_upstream(children, pin, plan.chunks, plan.chunk_delay_ms)
     gateway_process, gateway_port = start_gateway(children, pin, upstream_port, store_dir)
+    base, base_process, base_port = start_base(plan, children, pin, upstream_port, store_dir)
     pin.pin_self()
     virtual_key = create_virtual_key(gateway_port) if "governed" in plan.paths else ""
     pairs = {name: targets(PATHS[name], gateway_port, upstream_port, virtual_key) for name in plan.paths}
-    meters = Meters(cpu_clock(gateway_process.pid), core_busy_clock(pin.gateway_cpu) if pin.enabled else None)
-    runs = run_loop(lambda: measure(plan, pairs, meters, pin))
-    if gateway_process.poll() is not None:
-        raise BenchError(f"the gateway died during the run:\n{log_tail(RESULTS / 'gateway.log')}")
+    bases = {
+        name: target("base", PATHS[name], PATHS[name].gateway, base_port, GATEWAY_KEY)
+        for name in plan.paths
+        if PATHS[name].base and base_process is not None
+    }
+    core = core_busy_clock(pin.gateway_cpu) if pin.enabled else None
+    meters = {"gateway": Meters(cpu_clock(gateway_process.pid), core)}
+    if base_process is not None:
+        meters["base"] = Meters(cpu_clock(base_process.pid), core)
+    runs = run_loop(lambda: measure(plan, pairs, bases, meters, pin))
+    for process, log in ((gateway_process, "gateway.log"), (base_process, "gateway-base.log")):
+        if process is not None and process.poll() is not None:
+            raise BenchError(f"{log[:-4]} died during the run:\n{log_tail(RESULTS / log)}")
     memory = memory_kib(gateway_process.pid)
-    rows = summarize(runs)
+    rows = summarize([run for run in runs if run.target != "base"])
+    if base is not None and base_process is not None:
+        base.memory = memory_kib(base_process.pid)
+        base.rows = [row for row in summarize([run for run in runs if run.target != "gateway"]) if row["path"] in bases]
+        children.stop(base_process)  # the later phases are the working tree's: it would only idle on CPU 1
+    found = verdicts(
+        rows,
+        base.rows if base else [],
+        paths=plan.paths,
+        base_paths=[name for name in plan.paths if PATHS[name].base],
+        levels={"chat": plan.concurrency, "stream": plan.stream_concurrency},
+        head_peak_kib=memory.get("VmHWM"),
+        base_peak_kib=base.memory.get("VmHWM") if base else None,
+    )
     fast = targets(PATHS["fast"], gateway_port, upstream_port)
-    further = further_phases(plan, children, pin, upstream_port, store_dir, fast, meters.gateway_cpu)
+    further = further_phases(plan, children, pin, upstream_port, store_dir, fast, meters["gateway"].gateway_cpu)
     checks = check_targets(
         rows,
         peak_rss_kib=memory.get("VmHWM"),
         cold_start_s=further.cold_start_s,
         scaling=further.scaling.levels if further.scaling else (),
     )
-    print(report(plan, rows, runs, memory, pin))
+    print(report(plan, rows, runs, memory, pin, base))
     print("\n".join(further.report(plan, rows, pin)))
     print("\n".join(["", *(check.line() for check in checks)]))
+    print("\n".join(compare_report(base, found, info)))
     write_json(
         plan,
         pin,
@@ -656,6 +804,8 @@ def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> i
         {check.name: check.as_dict() for check in checks},
         further,
         time.monotonic() - started,
+        base,
+        found,
     )
     print(f"\nwrote {plan.output} ({time.monotonic() - started:.0f} s)")
     return 1 if any(run.errors for run in runs) or further.errors else 0

@@ -1,0 +1,146 @@
+"""The working tree against the fixed base (bench/base.py), measured in the same run: both builds' figures
+side by side, their ratio, and a verdict per target of the speed issue (issue 29):
+
+- each path the base has (fast and translated), non-streamed and streamed, at every level measured: the
+  working tree's gateway CPU per request (per stream) ≤ the base's;
+- the governed fast path (every governance feature on): ≤ 1.15x the working tree's own static-key fast path at
+  the same level, in the same run (the base has no virtual keys, so this is the working tree's alone);
+- the working tree's gateway, which served the governed path, peaks at ≤ 70 MiB RSS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+AT_MOST_BASE: Final = 1.0
+GOVERNED_OVER_FAST: Final = 1.15
+PEAK_RSS_MIB: Final = 70.0
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One line of the comparison: a measure of each build (`base` None where only the working tree runs it)."""
+
+    measure: str
+    unit: str
+    base: float | None
+    head: float | None
+    ratio: float | None  # head over `reference`'s figure, when there is one
+    reference: str  # what the ratio is taken against ("base", "fast (working tree)", or "" for none)
+    limit: float | None  # the ratio's (or, for RSS, the value's) ceiling; None: shown, not judged
+    limit_text: str
+
+    @property
+    def met(self) -> bool | None:
+        if self.limit is None:
+            return None
+        judged = self.head if self.reference == "" else self.ratio
+        return None if judged is None else judged <= self.limit
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "measure": self.measure,
+            "unit": self.unit,
+            "base": self.base,
+            "working_tree": self.head,
+            "ratio": self.ratio,
+            "ratio_against": self.reference or None,
+            "target": self.limit_text or None,
+            "met": self.met,
+        }
+
+
+def _cpu_us(rows: Sequence[dict[str, Any]], path: str, kind: str, concurrency: int) -> float | None:
+    for row in rows:
+        if (row["path"], row["kind"], row["concurrency"]) == (path, kind, concurrency):
+            value = row["gateway"]["cpu_per_request_s"]
+            return None if value is None else value * 1e6
+    return None
+
+
+def _ratio(mine: float | None, theirs: float | None) -> float | None:
+    return mine / theirs if mine is not None and theirs else None
+
+
+def verdicts(
+    head_rows: Sequence[dict[str, Any]],
+    base_rows: Sequence[dict[str, Any]],
+    *,
+    paths: Sequence[str],
+    base_paths: Sequence[str],
+    levels: dict[str, Sequence[int]],
+    head_peak_kib: int | None,
+    base_peak_kib: int | None,
+) -> list[Verdict]:
+    """Every comparison the run has figures for: `levels` maps "chat" and "stream" to the levels measured."""
+    out: list[Verdict] = []
+    for kind in ("chat", "stream"):
+        unit = "µs/request" if kind == "chat" else "µs/stream"
+        for concurrency in levels[kind]:
+            for path in paths:
+                head = _cpu_us(head_rows, path, kind, concurrency)
+                if head is None:
+                    continue
+                measure = f"{path} {'' if kind == 'chat' else 'stream '}CPU c={concurrency}"
+                if path in base_paths:
+                    base = _cpu_us(base_rows, path, kind, concurrency)
+                    out.append(
+                        Verdict(measure, unit, base, head, _ratio(head, base), "base", AT_MOST_BASE, "≤ 1.00x base")
+                    )
+                elif path == "governed":
+                    fast = _cpu_us(head_rows, "fast", kind, concurrency)
+                    judged = kind == "chat"  # the issue's target is per request; the stream ratio is shown
+                    out.append(
+                        Verdict(
+                            measure,
+                            unit,
+                            None,
+                            head,
+                            _ratio(head, fast),
+                            "fast (working tree)",
+                            GOVERNED_OVER_FAST if judged else None,
+                            "≤ 1.15x fast, same build" if judged else "",
+                        )
+                    )
+    head_mib = None if head_peak_kib is None else head_peak_kib / 1024
+    base_mib = None if base_peak_kib is None else base_peak_kib / 1024
+    if head_mib is not None:
+        out.append(
+            Verdict(
+                "peak RSS of the gateway (governed config)",
+                "MiB",
+                base_mib,
+                head_mib,
+                _ratio(head_mib, base_mib),
+                "",
+                PEAK_RSS_MIB,
+                f"≤ {PEAK_RSS_MIB:g} MiB",
+            )
+        )
+    return out
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def table(found: Sequence[Verdict], base_label: str, head_label: str) -> list[str]:
+    """The comparison, one line per verdict, then a count of the targets met."""
+    width = max([len(v.measure) for v in found] + [len("measure")])
+    head = (
+        f"{'measure':{width}} | {'unit':10} | {base_label:>12} | {head_label:>13} | {'ratio':>6} "
+        f"| {'target':24} | result"
+    )
+    lines = [f"Working tree against the base {base_label}, in this run (gateway CPU: medians)", head, "-" * len(head)]
+    for verdict in found:
+        ratio = f"{verdict.ratio:.2f}x" if verdict.ratio is not None else "-"
+        result = {True: "PASS", False: "FAIL", None: ""}[verdict.met]
+        lines.append(
+            f"{verdict.measure:{width}} | {verdict.unit:10} | {_number(verdict.base):>12} | "
+            f"{_number(verdict.head):>13} | {ratio:>6} | {verdict.limit_text:24} | {result}".rstrip()
+        )
+    judged = [v.met for v in found if v.met is not None]
+    lines.append(f"Targets met: {sum(judged)} of {len(judged)}")
+    return lines
