@@ -26,13 +26,14 @@ from typing import TYPE_CHECKING, Final
 
 import orjson
 
+from babelgate import headers
 from babelgate.answer import JSON_TYPE, Answer, close
 from babelgate.redis_link import RedisLink, RedisUnavailable
 
 if TYPE_CHECKING:
     from babelgate.exchange import Exchange
 
-HEADER: Final = b"x-babelgate-cache"
+HEADER: Final = headers.CACHE
 TTL_HEADER: Final = b"x-babelgate-cache-ttl"
 # Request fields that change nothing in the answer: left out of the key.
 IGNORED_FIELDS: Final = frozenset(

@@ -14,11 +14,11 @@ import pytest
 from babelgate.config import ProviderConfig, ServerConfig
 from babelgate.errors import InvalidRequest
 from babelgate.frontends.openai_validation import validate_chat_body
+from babelgate.frontends.prepare import typed_request
 from babelgate.frontends.responses import turn
 from babelgate.frontends.responses.translate import chat_body, normalize_input
 from babelgate.frontends.responses.validate import validate_create_body, validate_translatable
 from babelgate.http import UpstreamClient
-from babelgate.frontends.prepare import typed_request
 from babelgate.providers import build_provider
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment

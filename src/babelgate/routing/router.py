@@ -28,6 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Final, TypeVar
 
+from babelgate import headers as gateway_headers
 from babelgate.errors import GatewayError, UpstreamUnavailable
 from babelgate.providers import key_pool
 from babelgate.routing.health import Health
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("babelgate.router")
 T = TypeVar("T")
 ROUTE_HEADER: Final = b"x-babelgate-route"
-ATTEMPTS_HEADER: Final = b"x-babelgate-attempts"
+ATTEMPTS_HEADER: Final = gateway_headers.ATTEMPTS
 MAX_ATTEMPTS: Final = 32  # whatever the settings, one request never makes more upstream calls
 
 
