@@ -12,8 +12,8 @@ from babelgate.observability.metrics import Observation
 from babelgate.store.ledger_table import MESSAGE_CHARS
 
 if TYPE_CHECKING:
+    from babelgate.answer import Headers
     from babelgate.errors import GatewayError
-    from babelgate.exchange import Headers
     from babelgate.pipeline import CallSite
     from babelgate.runtime import Runtime
 

@@ -4,16 +4,16 @@ the moment the client goes away."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import orjson
 
+from babelgate.answer import JSON_TYPE, Answer, Headers, close
 from babelgate.errors import GatewayError, InvalidRequest, RequestTooLarge
 from babelgate.governance.virtual_keys import VirtualKey
-from babelgate.hooks import Hook, RequestContext, notify_chunk
+from babelgate.hooks import Hook, RequestContext
 from babelgate.i18n import choose_language
 from babelgate.observability.request_id import RequestIds
 from babelgate.observability.tracing import AttemptRecord
@@ -22,9 +22,7 @@ from babelgate.providers.base import CallNotes
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[dict[str, Any]], Any]
-Headers = list[tuple[bytes, bytes]]
 
-JSON_TYPE: Final = (b"content-type", b"application/json")
 COST_HEADER: Final = b"x-babelgate-cost-usd"
 
 
@@ -176,48 +174,38 @@ class Exchange:
     async def respond_json(self, status: int, payload: Any) -> None:
         await self.respond(status, orjson.dumps(payload))
 
-    async def stream(
-        self,
-        first: bytes,
-        rest: AsyncIterator[bytes],
-        *,
-        content_type: tuple[bytes, bytes],
-        headers: Headers,
-        on_error: Callable[[GatewayError], bytes],
-        finished: Callable[[], bool] = lambda: False,
+    async def send_answer(
+        self, answer: Answer, last_event: Callable[[GatewayError], Awaitable[bytes]]
     ) -> GatewayError | None:
-        """Send `first`, then `rest` as it comes. A GatewayError from `rest` ends the stream with
-        `on_error`'s event; a client disconnect cancels `rest` at once (closing the upstream).
-        Returns the error that ended the stream, if any.
+        """Send what an attempt answered (answer.py): the whole body, or its stream as it comes. A
+        GatewayError from the stream ends it with `last_event(error)`; a client disconnect cancels the
+        stream at once (closing the upstream). Returns the error that ended the stream, if any.
 
-        `finished`: whether the answer is complete (its final event produced). A client that leaves
-        after a piece sent once it was is not a disconnect but the end: SDKs close the connection as
-        soon as they read `[DONE]`, while the relay may still be reading the upstream's last bytes.
-
-        The hooks' `on_stream_chunk` sees `first` and `rest` where the caller wrapped them
-        (pipeline.send_stream, only when a hook overrides it), and the error event here."""
-        await self.send(self._start(200, content_type, headers))
+        A client that leaves after a piece sent once the answer was complete (`answer.completed()`) is
+        not a disconnect but the end: SDKs close the connection as soon as they read `[DONE]`, while the
+        relay may still be reading the upstream's last bytes."""
+        rest = answer.rest
+        if rest is None:
+            await self.respond(answer.status, answer.body, content_type=answer.content_type, headers=answer.headers)
+            return None
+        await self.send(self._start(answer.status, answer.content_type, answer.headers))
         self.streamed = True
         task = asyncio.current_task()
         assert task is not None
         watched = self.watched
         delivered = False
         try:
-            await self.send({"type": "http.response.body", "body": first, "more_body": True})
-            delivered = finished()
+            await self.send({"type": "http.response.body", "body": answer.body, "more_body": True})
+            delivered = answer.completed()
             # Watched from here: the first bytes leave without waiting for the watcher's creation.
             self.watch()
             async for piece in rest:
                 await self.send({"type": "http.response.body", "body": piece, "more_body": True})
-                delivered = finished()
+                delivered = answer.completed()
             await self.send({"type": "http.response.body", "body": b""})
             return None
         except GatewayError as error:
-            last = on_error(error)
-            if self.chunk_hooks and self.context is not None:
-                # The error event is the stream's last piece: hooks that keep the answer see it too.
-                await notify_chunk(self.chunk_hooks, self.context, last)
-            await self.send({"type": "http.response.body", "body": last})
+            await self.send({"type": "http.response.body", "body": await last_event(error)})
             return error
         except asyncio.CancelledError:
             if not self.disconnected:
@@ -234,7 +222,7 @@ class Exchange:
         finally:
             if not watched:
                 self.unwatch()
-            await _close(rest)
+            await close(rest)
 
     def watch(self, after: float = 0.0) -> None:
         """Until `unwatch`, a client disconnect cancels the task handling this exchange: the
@@ -330,10 +318,3 @@ def _long_calls(loop: asyncio.AbstractEventLoop, after: float) -> _LongCalls:
     if group is None:
         group = _LongCalls._all[(loop, after)] = _LongCalls(loop, after)
     return group
-
-
-async def _close(iterator: AsyncIterator[bytes]) -> None:
-    aclose = getattr(iterator, "aclose", None)
-    if aclose is not None:
-        with contextlib.suppress(Exception):
-            await aclose()

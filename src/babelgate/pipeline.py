@@ -1,13 +1,14 @@
-"""The one call path every frontend uses, frontend-neutral, top to bottom:
-model → deployment → hooks → the frontend's attempt (translate, call the provider, answer) →
-accounting (app.py, from what the call path recorded on the call site).
+"""The conductor: the one call path every frontend uses, frontend-neutral, top to bottom:
+model allow-list → cache → admit (limits, budgets) → for each attempt the router picks: the frontend's
+attempt (prepare, call the provider, encode) returns an `Answer` → send it through the sink (chunk
+hooks, cache recording) → settle. Accounting and `on_complete` follow from what it recorded on the call
+site (app.py, the Responses WebSocket).
 
-A frontend reads and checks its body, then hands `call` the public model name and an *attempt*:
-what to do with one deployment. The call path resolves the model, tells accounting which provider
-and model serve it, runs the `on_request` hooks once, and runs the attempt. The router repeats
-the attempt for another try or another deployment (routing/), and only while nothing has gone to
-the client yet: an attempt answers the client itself, and a streamed one commits to 200 only
-with its first frame in hand (`send_stream`).
+A frontend reads and checks its body, then hands `call` the public model name and an *attempt*: what
+to do with one deployment, returning the answer. The router repeats the attempt for another try or
+another deployment (routing/); nothing reaches the client before an attempt has returned, and a
+streamed answer comes back with its first frame already pulled (answer.py), so a failure before the
+first byte is still retried. The pipeline alone sends answers, and fires the hooks.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 import orjson
 
-from babelgate import hosted_tools, response_cache, tool_ids
+from babelgate import response_cache
+from babelgate.answer import Answer, Headers, Sink
 from babelgate.errors import (
     GatewayError,
     InvalidRequest,
@@ -29,43 +31,36 @@ from babelgate.errors import (
     UpstreamAuthFailed,
     UpstreamRateLimited,
 )
-from babelgate.exchange import COST_HEADER, Exchange, Headers
-from babelgate.frontends.openai_chat import decode_request
-from babelgate.frontends.openai_validation import validate_chat_body
+from babelgate.exchange import COST_HEADER, Exchange
 from babelgate.governance.virtual_keys import VirtualKey
-from babelgate.hooks import Hook, RequestContext, observed
+from babelgate.hooks import Hook, RequestContext, notify_chunk, observed
 from babelgate.observability.tracing import AttemptRecord
 from babelgate.providers import key_pool
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
-from babelgate.schema.chat import ChatRequest
-from babelgate.streaming import SSE_HEADERS
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 log = logging.getLogger("babelgate.pipeline")
-ADJUSTED_HEADER = b"x-babelgate-adjusted-params"
-_SSE_TYPE = SSE_HEADERS[0]
 T = TypeVar("T")
 # Seconds a call runs before a client's disconnect is watched for (Exchange.watch): answers that
 # come sooner pay nothing for the watch.
 WATCH_AFTER: Final = 0.1
-# What a frontend does with one deployment: translate, call, answer (or return what it answers with).
-Attempt = Callable[[Deployment, CallNotes], Awaitable[T]]
+# What a frontend does with one deployment: prepare, call the provider, encode; returns the answer.
+Attempt = Callable[[Deployment, CallNotes], Awaitable[Answer]]
 # Raises (UnsupportedCapability, InvalidRequest) when a deployment cannot serve the request at all.
 Check = Callable[[Deployment], None]
 
 
-class CallSite(Protocol):
-    """Where one call's outcome is recorded for accounting and hooks: the HTTP exchange
-    (exchange.py), or one response on a Responses WebSocket."""
+class CallSite(Sink, Protocol):
+    """Where one call's outcome is recorded for accounting and hooks, and its answer sent: the HTTP
+    exchange (exchange.py), or one response on a Responses WebSocket."""
 
     provider: str
     model: str
     notes: CallNotes | None
     context: RequestContext | None
-    response_started: bool
     headers_out: Headers
     virtual_key: VirtualKey | None
     requested_model: str
@@ -73,6 +68,9 @@ class CallSite(Protocol):
     chunk_hooks: tuple[Hook, ...]  # hooks that see each piece of a stream (set with the context)
     body_size: int  # bytes of the request, for the token estimate of tokens-per-minute limits
     error: GatewayError | None  # what failed it, once it did (the ledger keeps its message)
+
+    @property
+    def language(self) -> str: ...
 
     def hook_context(self, model: str, provider: str, upstream_model: str, stream: bool) -> RequestContext:
         """What the hooks see of this request."""
@@ -94,113 +92,110 @@ async def call(
     runtime: Runtime,
     site: CallSite,
     model: str,
-    attempt: Attempt[T],
+    attempt: Attempt,
     *,
     stream: bool,
     check: Check | None = None,
     cache_body: bytes | None = None,
-) -> T:
-    """Serve `model` with `attempt`; what the attempt returns (or raises) is the answer. A simple
-    route (one deployment, nothing to retry or fall back to) is one attempt; any other goes
-    through the router, which may repeat the attempt while nothing has reached the client.
+) -> Answer:
+    """Serve `model` with `attempt` and send its answer; returns the answer that was sent. A simple
+    route (one deployment, nothing to retry or fall back to) is one attempt; any other goes through
+    the router, which may repeat the attempt (nothing has reached the client while it does).
 
-    `cache_body`: the request's bytes, from frontends whose answers may be cached (an HTTP
-    exchange whose attempt answers the client itself and returns nothing)."""
+    `cache_body`: the request's bytes, from frontends whose answers may be cached (response_cache.py)."""
     site.requested_model = model
     key = site.virtual_key
     if key is not None and not key.allows(model):
         raise PermissionDenied(
             "model_not_allowed", code="model_not_allowed", param="model", model=model, allowed=", ".join(key.models)
         )
+    rules = None
     if cache_body is not None:
-        assert isinstance(site, Exchange)
+        assert isinstance(site, Exchange)  # the cache keys on HTTP headers
         rules = response_cache.policy(
             site, runtime.registry.route(model).cache_ttl, site.route, model, stream, cache_body
         )
+        if rules is not None and rules.read:
+            hit = await _cached(runtime, site, rules, model, stream)
+            if hit is not None:
+                return hit
         if rules is not None:
-            await _cached(runtime, site, rules, model, attempt, stream=stream, check=check)
-            return None  # type: ignore[return-value]  # attempts that answer the client return nothing
-    return await _governed_or_routed(runtime, site, model, attempt, stream=stream, check=check)
+            runtime.metrics.cache_event("miss", model)
+            site.headers_out.append((response_cache.HEADER, b"miss"))
+    governance = runtime.governance
+    ticket = (
+        await governance.admit(key, model, site.body_size, site.headers_out) if governance.applies(key, model) else None
+    )
+    try:
+        answer = await _routed(runtime, site, model, attempt, stream=stream, check=check)
+        recorder = response_cache.Recorder(answer) if rules is not None and rules.write else None
+        await send(runtime, site, answer)
+    finally:
+        if ticket is not None:
+            try:
+                await governance.settle(ticket, site.notes)
+            except Exception:  # never the client's problem
+                log.exception("could not settle a request's limits and budgets")
+    if recorder is not None and rules is not None:
+        notes = site.notes
+        complete = not stream or (notes is not None and notes.completed)
+        entry = recorder.entry(site.provider, site.model) if complete and site.error is None else None
+        if entry is not None:
+            await runtime.cache.put(rules.key, entry, rules.ttl)
+            runtime.metrics.cache_event("store", model)
+    return answer
+
+
+async def send(runtime: Runtime, site: CallSite, answer: Answer) -> None:
+    """The one place answers go out: through the site's sink, each frame of a stream shown to the hooks
+    that observe chunks (its error event too)."""
+    context = site.context
+    hooks = site.chunk_hooks if context is not None else ()
+    if hooks and answer.rest is not None:
+        assert context is not None
+        await notify_chunk(hooks, context, answer.body)
+        answer.rest = observed(answer.rest, hooks, context)
+    on_error = answer.on_error
+    language = site.language
+
+    async def last_event(error: GatewayError) -> Any:
+        assert on_error is not None, "a stream without an error event"
+        event = on_error(error, language)
+        if hooks:
+            assert context is not None
+            # The error event is the stream's last piece: hooks that keep the answer see it too.
+            await notify_chunk(hooks, context, event)
+        return event
+
+    error = await site.send_answer(answer, last_event)
+    if error is not None:
+        site.failed(error)
 
 
 async def _cached(
-    runtime: Runtime,
-    exchange: Exchange,
-    rules: response_cache.CachePolicy,
-    model: str,
-    attempt: Attempt[T],
-    *,
-    stream: bool,
-    check: Check | None,
-) -> None:
-    """Answer from the cache, or answer and keep a copy (response_cache.py). A hit still passes
-    the hooks' `on_request` (an authentication hook decides for cached answers too), not the
-    limits or budgets: it costs no upstream anything."""
-    cache = runtime.cache
-    if rules.read:
-        entry = await cache.get(rules.key)
-        if entry is not None:
-            exchange.provider, exchange.model = entry.provider, entry.model
-            if runtime.hooks:
-                context = exchange.context = exchange.hook_context(model, entry.provider, entry.model, stream)
-                for hook in runtime.hooks:
-                    await hook.on_request(context)
-            runtime.metrics.cache_event("hit", model)
-            exchange.headers_out += [(response_cache.HEADER, b"hit"), (COST_HEADER, b"0.00000000")]
-            await response_cache.replay(exchange, entry)
-            return
-    runtime.metrics.cache_event("miss", model)
-    exchange.headers_out.append((response_cache.HEADER, b"miss"))
-    recorder = response_cache.Recorder()
-    exchange.send = recorder.wrap(exchange.send)
-    await _governed_or_routed(runtime, exchange, model, attempt, stream=stream, check=check)
-    notes = exchange.notes
-    complete = not stream or (notes is not None and notes.completed)
-    if rules.write and recorder.status == 200 and complete and not exchange.error_code and not recorder.too_big:
-        await cache.put(
-            rules.key,
-            response_cache.Entry(200, recorder.headers, recorder.chunks, exchange.provider, exchange.model),
-            rules.ttl,
-        )
-        runtime.metrics.cache_event("store", model)
-
-
-async def _governed_or_routed(
-    runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T], *, stream: bool, check: Check | None
-) -> T:
-    key = site.virtual_key
-    governance = runtime.governance
-    if governance.applies(key, model):
-        return await _governed(runtime, site, key, model, attempt, stream=stream, check=check)
-    return await _routed(runtime, site, model, attempt, stream=stream, check=check)
-
-
-async def _governed(
-    runtime: Runtime,
-    site: CallSite,
-    key: VirtualKey | None,
-    model: str,
-    attempt: Attempt[T],
-    *,
-    stream: bool,
-    check: Check | None,
-) -> T:
-    """Limits and budgets (governance/): refused with 429 before any upstream call, OpenAI's
-    `x-ratelimit-*` headers on the answer either way, and settled from real usage at the end."""
-    governance = runtime.governance
-    ticket = await governance.admit(key, model, site.body_size, site.headers_out)
-    try:
-        return await _routed(runtime, site, model, attempt, stream=stream, check=check)
-    finally:
-        try:
-            await governance.settle(ticket, site.notes)
-        except Exception:  # never the client's problem
-            log.exception("could not settle a request's limits and budgets")
+    runtime: Runtime, exchange: Exchange, rules: response_cache.CachePolicy, model: str, stream: bool
+) -> Answer | None:
+    """Answer from the cache (response_cache.py). A hit still passes the hooks' `on_request` (an
+    authentication hook decides for cached answers too), not the limits or budgets: it costs no
+    upstream anything."""
+    entry = await runtime.cache.get(rules.key)
+    if entry is None:
+        return None
+    exchange.provider, exchange.model = entry.provider, entry.model
+    if runtime.hooks:
+        context = exchange.context = exchange.hook_context(model, entry.provider, entry.model, stream)
+        for hook in runtime.hooks:
+            await hook.on_request(context)
+    runtime.metrics.cache_event("hit", model)
+    exchange.headers_out += [(response_cache.HEADER, b"hit"), (COST_HEADER, b"0.00000000")]
+    answer = response_cache.replay(entry)
+    await send(runtime, exchange, answer)
+    return answer
 
 
 async def _routed(
-    runtime: Runtime, site: CallSite, model: str, attempt: Attempt[T], *, stream: bool, check: Check | None
-) -> T:
+    runtime: Runtime, site: CallSite, model: str, attempt: Attempt, *, stream: bool, check: Check | None
+) -> Answer:
     route = runtime.registry.route(model)
     # A client that leaves cancels the attempt in flight and any retry still to come (the app
     # stops watching once the answer is out).
@@ -211,24 +206,24 @@ async def _routed(
                 return await run_attempt(runtime, site, route.deployments[0], attempt, stream=stream, check=check)
             except (UpstreamAuthFailed, UpstreamRateLimited):
                 # That key now rests or is out (key_pool.py); another key of the pool may answer.
-                if site.response_started or not key_pool.last_pool_has_free():
+                if not key_pool.last_pool_has_free():
                     raise
 
-    def one(deployment: Deployment) -> Awaitable[T]:
+    def one(deployment: Deployment) -> Awaitable[Answer]:
         return run_attempt(runtime, site, deployment, attempt, stream=stream, check=check)
 
-    return await runtime.router.run(route, site, one)
+    return await runtime.router.run(route, site.headers_out, site.watch, one)
 
 
 async def run_attempt(
     runtime: Runtime,
     site: CallSite,
     deployment: Deployment,
-    attempt: Attempt[T],
+    attempt: Attempt,
     *,
     stream: bool,
     check: Check | None = None,
-) -> T:
+) -> Answer:
     """One attempt on one deployment. The hooks' `on_request` runs on the first attempt only (a
     request is one request to a hook, however many attempts serve it); on a later attempt their
     context learns the new provider and model."""
@@ -253,7 +248,7 @@ async def run_attempt(
     return await _counted(runtime, deployment, attempt, notes)
 
 
-async def _counted(runtime: Runtime, deployment: Deployment, attempt: Attempt[T], notes: CallNotes) -> T:
+async def _counted(runtime: Runtime, deployment: Deployment, attempt: Attempt, notes: CallNotes) -> Answer:
     try:
         return await attempt(deployment, notes)
     except UpstreamRateLimited:
@@ -327,88 +322,3 @@ class Body:
     def take(self) -> dict[str, Any]:
         parsed, self._parsed = self._parsed, None
         return parsed if parsed is not None else parse_json_object(self.raw)
-
-
-async def typed_request(
-    runtime: Runtime,
-    deployment: Deployment,
-    chat: dict[str, Any],
-    *,
-    stream: bool,
-    context: RequestContext | None,
-    notes: CallNotes,
-    prechecked: bool = False,
-) -> ChatRequest:
-    """What every frontend that is not OpenAI Chat does with the chat body it translated its
-    request into: the model's defaults and overrides, the chat validation, decoding, signed tool
-    ids kept with their own provider, hosted tools kept only where the provider has them (what is
-    dropped goes into `notes`), and the hooks' `transform_request` (`on_request` ran in `call`).
-    A stream always asks for usage: the frontends report it at the end.
-
-    `prechecked` is the caller's promise that its own validation already refused everything the
-    chat validation would find in `chat` (the Responses frontend's, for a body built from its
-    create body alone). The check is then skipped, unless the model's defaults or overrides
-    changed the body: those the frontend's validation has not seen."""
-    rewritten = bool(deployment.defaults or deployment.overrides)
-    if rewritten:
-        deployment.apply_to_body(chat)
-    if rewritten or not prechecked:
-        validate_chat_body(chat)
-    request = decode_request(chat)
-    request.stream = request.include_usage = stream
-    if not deployment.provider.capabilities.signed_tool_ids:
-        request = tool_ids.strip_request(request)
-    request = supported_tools(request, deployment, notes)
-    if context is not None:
-        for hook in runtime.typed_hooks:
-            request = await hook.transform_request(context, request)
-    return request
-
-
-def supported_tools(request: ChatRequest, deployment: Deployment, notes: CallNotes) -> ChatRequest:
-    return hosted_tools.keep_supported(
-        request, deployment.provider.capabilities.hosted_tools, notes, refuse=deployment.refuse_unsupported_tools
-    )
-
-
-async def send_stream(
-    exchange: Exchange,
-    frames: AsyncIterator[bytes],
-    notes: CallNotes,
-    *,
-    on_error: Callable[[GatewayError, str], bytes],
-    content_type: tuple[bytes, bytes] = _SSE_TYPE,
-) -> None:
-    """Wait for the first frame before committing to 200, so that errors before the first byte
-    are ordinary HTTP errors (which the router may still retry) rather than stream events.
-    SSE by default; any other streamed type (Ollama's NDJSON) gets the same no-buffering headers.
-    `on_error` renders an error after the first frame as the frontend's own stream event."""
-    if exchange.chunk_hooks and exchange.context is not None:
-        frames = observed(frames, exchange.chunk_hooks, exchange.context)
-    try:
-        first = await anext(frames)
-    except StopAsyncIteration:
-        first = b""
-    except BaseException:
-        await frames.aclose()  # type: ignore[attr-defined]
-        raise
-    language = exchange.language
-    headers = [*SSE_HEADERS[1:], *adjusted_headers(notes)]
-    error = await exchange.stream(
-        first,
-        frames,
-        content_type=content_type,
-        headers=headers,
-        on_error=lambda e: on_error(e, language),
-        finished=lambda: notes.completed,
-    )
-    if error is not None:
-        exchange.failed(error)
-
-
-def adjusted_headers(notes: CallNotes) -> list[tuple[bytes, bytes]]:
-    if not notes.adjusted:
-        return []
-    value = ";".join(notes.adjusted)
-    log.debug("parameters adjusted for the upstream: %s", value)
-    return [(ADJUSTED_HEADER, value.encode())]

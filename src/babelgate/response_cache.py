@@ -20,18 +20,20 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import orjson
 
+from babelgate import headers
+from babelgate.answer import JSON_TYPE, Answer, close
 from babelgate.redis_link import RedisLink, RedisUnavailable
 
 if TYPE_CHECKING:
     from babelgate.exchange import Exchange
 
-HEADER: Final = b"x-babelgate-cache"
+HEADER: Final = headers.CACHE
 TTL_HEADER: Final = b"x-babelgate-cache-ttl"
 # Request fields that change nothing in the answer: left out of the key.
 IGNORED_FIELDS: Final = frozenset(
@@ -168,52 +170,53 @@ def policy(
     return CachePolicy(key, ttl, read, write) if key is not None else None
 
 
-async def replay(exchange: Exchange, entry: Entry) -> None:
-    """Send a stored answer as it was first sent: one body message per stored piece."""
-    exchange.status = entry.status
-    exchange.response_started = True
-    exchange.first_byte_at = time.perf_counter()
-    exchange.streamed = len(entry.chunks) > 1
-    send = exchange.send
-    await send(
-        {
-            "type": "http.response.start",
-            "status": entry.status,
-            "headers": [*entry.headers, (b"x-request-id", exchange.request_id), *exchange.headers_out],
-        }
-    )
-    last = len(entry.chunks) - 1
-    for number, chunk in enumerate(entry.chunks):
-        await send({"type": "http.response.body", "body": chunk, "more_body": number < last})
-    if not entry.chunks:
-        await send({"type": "http.response.body", "body": b""})
+def replay(entry: Entry) -> Answer:
+    """A stored answer, to be sent as it was first sent: one body message per stored piece."""
+    content_type = next((header for header in entry.headers if header[0] == b"content-type"), JSON_TYPE)
+    headers = [header for header in entry.headers if header[0] != b"content-type"]
+    first = entry.chunks[0] if entry.chunks else b""
+    rest = _pieces(entry.chunks[1:]) if len(entry.chunks) > 1 else None
+    return Answer(first, None, status=entry.status, content_type=content_type, headers=headers, rest=rest)
+
+
+async def _pieces(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
 
 
 class Recorder:
-    """Wraps an exchange's `send` to keep a copy of the answer as it goes out."""
+    """Keeps a copy of an answer as it goes out (its stream's frames as they pass)."""
 
     __slots__ = ("chunks", "headers", "size", "status", "too_big")
 
-    def __init__(self) -> None:
-        self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
+    def __init__(self, answer: Answer) -> None:
+        self.status = answer.status
+        self.headers = [(k, v) for k, v in (answer.content_type, *answer.headers) if k.lower() in REPLAYED]
         self.chunks: list[bytes] = []
         self.size = 0
         self.too_big = False
+        self._keep(answer.body)
+        if answer.rest is not None:
+            answer.rest = self._recording(answer.rest)
 
-    def wrap(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> Callable[[dict[str, Any]], Awaitable[None]]:
-        async def recording(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                self.status = message["status"]
-                self.headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() in REPLAYED]
-            elif message["type"] == "http.response.body" and not self.too_big:
-                body = message.get("body", b"")
-                if body:
-                    self.size += len(body)
-                    if self.size > MAX_ENTRY_BYTES:
-                        self.too_big, self.chunks = True, []
-                    else:
-                        self.chunks.append(bytes(body))
-            await send(message)
+    def _keep(self, body: bytes) -> None:
+        if body and not self.too_big:
+            self.size += len(body)
+            if self.size > MAX_ENTRY_BYTES:
+                self.too_big, self.chunks = True, []
+            else:
+                self.chunks.append(bytes(body))
 
-        return recording
+    async def _recording(self, frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        try:
+            async for frame in frames:
+                self._keep(frame)
+                yield frame
+        finally:
+            await close(frames)
+
+    def entry(self, provider: str, model: str) -> Entry | None:
+        """What to store, once the answer went out whole; None when it is not worth keeping."""
+        if self.status != 200 or self.too_big:
+            return None
+        return Entry(200, self.headers, self.chunks, provider, model)

@@ -1,4 +1,4 @@
-"""The chat validation on the Responses road (pipeline.typed_request, turn.prepare): skipped only where the
+"""The chat validation on the Responses road (prepare.typed_request, turn.prepare): skipped only where the
 Responses validation provably already refused everything it would find, and kept wherever something the
 Responses validation has not seen reaches the chat body (the model's defaults and overrides, stored items)."""
 
@@ -14,11 +14,11 @@ import pytest
 from babelgate.config import ProviderConfig, ServerConfig
 from babelgate.errors import InvalidRequest
 from babelgate.frontends.openai_validation import validate_chat_body
+from babelgate.frontends.prepare import typed_request
 from babelgate.frontends.responses import turn
 from babelgate.frontends.responses.translate import chat_body, normalize_input
 from babelgate.frontends.responses.validate import validate_create_body, validate_translatable
 from babelgate.http import UpstreamClient
-from babelgate.pipeline import typed_request
 from babelgate.providers import build_provider
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment

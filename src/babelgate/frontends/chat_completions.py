@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from babelgate import tool_ids
+from babelgate.answer import Answer, streamed
 from babelgate.exchange import Exchange
 from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder, decode_request, encode_response
 from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import require_model, validate_chat_body
-from babelgate.pipeline import Body, adjusted_headers, call, send_stream, supported_tools
+from babelgate.frontends.prepare import supported_tools
+from babelgate.pipeline import Body, call
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest
@@ -35,8 +37,8 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
     model = require_model(body.peek())
     stream = body.peek().get("stream") is True
 
-    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
-        await _attempt(runtime, exchange, deployment, body.take(), raw, stream, notes)
+    async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
+        return await _attempt(runtime, exchange, deployment, body.take(), raw, stream, notes)
 
     await call(runtime, exchange, model, attempt, stream=stream, cache_body=raw)
 
@@ -49,7 +51,7 @@ async def _attempt(
     raw: bytes,
     stream: bool,
     notes: CallNotes,
-) -> None:
+) -> Answer:
     # The model's configured parameters go in before validation, so a bad default is caught too,
     # and both roads below see the same body.
     deployment.apply_to_body(body)
@@ -61,36 +63,28 @@ async def _attempt(
         if foreign_signatures:
             tool_ids.strip_body(body)
         if stream:
-            await send_stream(
-                exchange, provider.forward_stream(body, deployment.model, notes), notes, on_error=encode_stream_error
+            return await streamed(
+                provider.forward_stream(body, deployment.model, notes), notes, on_error=encode_stream_error
             )
-        else:
-            answer = await provider.forward_chat(body, deployment.model, notes)
-            await exchange.respond(200, answer, headers=adjusted_headers(notes))
-        return
+        return Answer(await provider.forward_chat(body, deployment.model, notes), notes)
     request = supported_tools(decode_request(body), deployment, notes)
     if foreign_signatures:
         request = tool_ids.strip_request(request)
     for hook in runtime.typed_hooks:
         request = await hook.transform_request(exchange.context, request)  # type: ignore[arg-type]
-    await _typed(exchange, deployment, request, notes)
+    return await _typed(deployment, request, notes)
 
 
-async def _typed(exchange: Exchange, deployment: Deployment, request: ChatRequest, notes: CallNotes) -> None:
+async def _typed(deployment: Deployment, request: ChatRequest, notes: CallNotes) -> Answer:
     provider = deployment.provider
     if not request.stream:
         response = await provider.chat(request, deployment.model, notes)
-        await exchange.respond(200, orjson.dumps(encode_response(response)), headers=adjusted_headers(notes))
-        return
+        return Answer(orjson.dumps(encode_response(response)), notes)
     encoder = OpenAIChatStreamEncoder(include_usage=request.include_usage)
     # Accounting needs the usage (the ledger, budgets, token limits); the client gets it only if it asked.
     request.include_usage = True
-    await send_stream(
-        exchange,
-        _encoded(provider.stream(request, deployment.model, notes), encoder),
-        notes,
-        on_error=encode_stream_error,
-    )
+    chunks = provider.stream(request, deployment.model, notes)
+    return await streamed(_encoded(chunks, encoder), notes, on_error=encode_stream_error)
 
 
 async def _encoded(chunks: AsyncIterator[ChatChunk], encoder: OpenAIChatStreamEncoder) -> AsyncIterator[bytes]:

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from babelgate.answer import Answer
 from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
 from babelgate.frontends import body_schema as schema
 from babelgate.frontends.openai_validation import expect_number, require_model
-from babelgate.pipeline import Body, adjusted_headers, call, require
+from babelgate.pipeline import Body, call, require
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import Usage
@@ -54,17 +55,13 @@ EMBEDDINGS_BODY: Final = schema.obj(
 async def create_embeddings(runtime: Runtime, exchange: Exchange) -> None:
     body = Body(await exchange.read_body(runtime.max_body_bytes))
 
-    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+    async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         fields = body.take()
         deployment.apply_to_body(fields)
         request, encoding = decode_request(fields)
         answer = await embed_in_batches(deployment, request, notes)
         notes.usage = answer.usage
-        await exchange.respond(
-            200,
-            orjson.dumps(encode_response(answer, deployment.public_name, encoding)),
-            headers=adjusted_headers(notes),
-        )
+        return Answer(orjson.dumps(encode_response(answer, deployment.public_name, encoding)), notes)
 
     await call(
         runtime, exchange, require_model(body.peek()), attempt, stream=False, check=_capable, cache_body=body.raw

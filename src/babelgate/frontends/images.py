@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from babelgate.answer import Answer
 from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
 from babelgate.frontends.body_schema import BINARY, MODEL, STRING, enum, number, obj
 from babelgate.frontends.multipart import Part, parse_form
 from babelgate.frontends.openai_validation import expect_number, require_model
 from babelgate.frontends.route import Operation, Route
-from babelgate.pipeline import Body, adjusted_headers, call, require
+from babelgate.pipeline import Body, call, require
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import JSON, Usage
@@ -76,15 +77,13 @@ async def _answer(
 ) -> None:
     """`request_for` builds the canonical request for one deployment (its defaults and overrides)."""
 
-    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+    async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         request = request_for(deployment)
         provider = deployment.provider
         send = provider.edit_images if edit else provider.generate_images
         answer = await send(request, deployment.model, notes)
         notes.usage = answer.usage
-        await exchange.respond(
-            200, orjson.dumps(encode_response(answer, request.response_format)), headers=adjusted_headers(notes)
-        )
+        return Answer(orjson.dumps(encode_response(answer, request.response_format)), notes)
 
     def capable(deployment: Deployment) -> None:
         capabilities = deployment.provider.capabilities

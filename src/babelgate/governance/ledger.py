@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from babelgate import response_cache
+from babelgate import headers as gateway_headers
 from babelgate.store.ledger_table import MESSAGE_CHARS
 
 if TYPE_CHECKING:
@@ -356,8 +356,8 @@ def _row(entry: Entry, scrub: Callable[[str], str]) -> dict[str, Any]:
         stream,
         message,
     ) = entry
-    attempts = next((int(value) for name, value in headers if name == b"x-babelgate-attempts"), 1)
-    hit = (response_cache.HEADER, b"hit") in headers  # answered from the response cache: no upstream, no cost
+    attempts = next((int(value) for name, value in headers if name == gateway_headers.ATTEMPTS), 1)
+    hit = (gateway_headers.CACHE, b"hit") in headers  # answered from the response cache: no upstream, no cost
     if hit:
         attempts = 0
     return {

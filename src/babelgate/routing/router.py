@@ -1,7 +1,8 @@
 """The router: which deployment serves each attempt of a request, and what happens after a failure.
 
 A simple route (one deployment, no retries, no fallbacks) is one attempt and never comes here
-(pipeline.call). Otherwise, for a model's route:
+(pipeline.call). Attempts return their answer and nothing reaches the client while they run, so
+any failure may be retried. Otherwise, for a model's route:
 
 1. pick a deployment among those whose circuit admits a request and which has a key not resting
    after a 429 (unless every one rests), by the model's `balance` (weighted random, least busy,
@@ -27,6 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Final, TypeVar
 
+from babelgate import headers as gateway_headers
 from babelgate.errors import GatewayError, UpstreamUnavailable
 from babelgate.providers import key_pool
 from babelgate.routing.health import Health
@@ -35,12 +37,11 @@ from babelgate.routing.retry import Failure, backoff, classify, outcome_label
 
 if TYPE_CHECKING:
     from babelgate.observability.metrics import Metrics
-    from babelgate.pipeline import CallSite
 
 log = logging.getLogger("babelgate.router")
 T = TypeVar("T")
 ROUTE_HEADER: Final = b"x-babelgate-route"
-ATTEMPTS_HEADER: Final = b"x-babelgate-attempts"
+ATTEMPTS_HEADER: Final = gateway_headers.ATTEMPTS
 MAX_ATTEMPTS: Final = 32  # whatever the settings, one request never makes more upstream calls
 
 
@@ -50,7 +51,16 @@ class Router:
         self.health = health
         self.metrics = metrics
 
-    async def run(self, route: ModelRoute, site: CallSite, attempt: Callable[[Deployment], Awaitable[T]]) -> T:
+    async def run(
+        self,
+        route: ModelRoute,
+        headers: list[tuple[bytes, bytes]],
+        watch: Callable[[], None],
+        attempt: Callable[[Deployment], Awaitable[T]],
+    ) -> T:
+        """Attempts on `route` until one answers (what it returns); nothing has reached the client while
+        attempts run (an attempt returns its answer; pipeline.py sends it). `headers`: the answer's
+        headers, where the route headers go; `watch`: from now on, a client that leaves cancels the call."""
         trail: list[str] = []  # the attempts so far, as the route header lists them
         visited = {route.public_name}
         fallbacks = list(route.fallbacks) if route.fallbacks else []
@@ -67,7 +77,7 @@ class Router:
                     retries += 1
                     self._count("retries", route)
                     if wait:
-                        site.watch()  # a client that leaves now cancels the wait at once
+                        watch()  # a client that leaves now cancels the wait at once
                         await asyncio.sleep(wait)
                     failed.clear()
                     continue
@@ -79,9 +89,9 @@ class Router:
                 route, fallbacks, retries, failed = next_route, list(next_route.fallbacks), 0, set()
                 continue
             if trail:
-                self._announce(site, trail, deployment.label, "ok")
+                self._announce(headers, trail, deployment.label, "ok")
             else:  # the first attempt: headers made once per deployment
-                site.headers_out += ((ROUTE_HEADER, deployment.route_ok), (ATTEMPTS_HEADER, b"1"))
+                headers += ((ROUTE_HEADER, deployment.route_ok), (ATTEMPTS_HEADER, b"1"))
             health, name, policy = self.health, deployment.label, route.policy
             health.begin(name)
             started = time.monotonic()
@@ -94,9 +104,7 @@ class Router:
                 else:
                     health.ended(name)
                 trail.append(f"{name}={outcome_label(error)}")
-                self._announce(site, trail)
-                if site.response_started:
-                    raise
+                self._announce(headers, trail)
                 last = error
                 if kind is Failure.KEY_REJECTED and key_pool.last_pool_has_free():
                     continue  # the same deployment, with another key of its pool
@@ -178,11 +186,13 @@ class Router:
         wait = min(self.health.reopens_in(d.label) for d in route.deployments)
         return UpstreamUnavailable(provider=route.deployments[0].provider.name, retry_after=max(1.0, wait))
 
-    def _announce(self, site: CallSite, trail: list[str], current: str | None = None, outcome: str = "") -> None:
+    def _announce(
+        self, headers: list[tuple[bytes, bytes]], trail: list[str], current: str | None = None, outcome: str = ""
+    ) -> None:
         """The route headers as they stand: the attempts so far, and the current one as `ok` (if it
         answers, it is)."""
         entries = [*trail, f"{current}={outcome}"] if current is not None else trail
-        headers = site.headers_out  # an earlier attempt set them: replace
+        # An earlier attempt set them: replace.
         headers[:] = [header for header in headers if header[0] not in (ROUTE_HEADER, ATTEMPTS_HEADER)]
         headers.append((ROUTE_HEADER, ", ".join(entries).encode()))
         headers.append((ATTEMPTS_HEADER, str(len(entries)).encode()))

@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from babelgate import tool_ids
+from babelgate.answer import Answer, streamed
 from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
 from babelgate.frontends.anthropic_messages.translate import encode_stream_error
 from babelgate.frontends.anthropic_messages.wire import JSON
-from babelgate.pipeline import send_stream
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 
@@ -41,18 +41,13 @@ _THINKING_MARK: Final = b'"thinking"'
 
 async def relay(
     exchange: Exchange, body: JSON, deployment: Deployment, notes: CallNotes, *, stream: bool, raw: bytes
-) -> None:
+) -> Answer:
     prepare(body, deployment, raw=raw, beta=exchange.header(b"anthropic-beta"))
     provider = deployment.provider
     if stream:
-        await send_stream(
-            exchange,
-            provider.forward_messages_stream(body, deployment.model, notes),
-            notes,
-            on_error=encode_stream_error,
-        )
-    else:
-        await exchange.respond(200, await provider.forward_messages(body, deployment.model, notes))
+        frames = provider.forward_messages_stream(body, deployment.model, notes)
+        return await streamed(frames, notes, on_error=encode_stream_error)
+    return Answer(await provider.forward_messages(body, deployment.model, notes), notes)
 
 
 async def count(body: JSON, deployment: Deployment, *, raw: bytes, beta: bytes | None) -> int:

@@ -4,7 +4,7 @@
 Two roads, chosen per model. The native road (a provider with `native_messages`: Claude) relays the
 client's body (native.py); hooks see the request there (`on_request`) but there is no chat request
 for `transform_request`. Every other model gets the request translated onto a chat body, which goes
-the way every non-chat frontend's does (`pipeline.typed_request`: model defaults, validation, signed
+the way every non-chat frontend's does (`prepare.typed_request`: model defaults, validation, signed
 tool ids, hooks), and its answer encoded back (translate.py, stream.py).
 """
 
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Final
 
 import orjson
 
+from babelgate.answer import Answer, streamed
 from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
 from babelgate.frontends.anthropic_messages import native, wire
@@ -32,8 +33,9 @@ from babelgate.frontends.anthropic_messages.translate_content import Shaping
 from babelgate.frontends.anthropic_messages.wire import JSON
 from babelgate.frontends.body_schema import INTEGER, MODEL, OBJECT, STRING, any_of, array, enum, obj
 from babelgate.frontends.openai_validation import require_model
+from babelgate.frontends.prepare import typed_request
 from babelgate.frontends.route import SSE, Operation, Route
-from babelgate.pipeline import Body, adjusted_headers, call, send_stream, typed_request
+from babelgate.pipeline import Body, call
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest
@@ -49,31 +51,29 @@ async def create_message(runtime: Runtime, exchange: Exchange) -> None:
     _check_basics(body.peek())
     stream = body.peek().get("stream") is True
 
-    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+    async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         fields = body.take()
         if deployment.provider.capabilities.native_messages:
-            await native.relay(exchange, fields, deployment, notes, stream=stream, raw=raw)
-        else:
-            await _translated(runtime, exchange, fields, deployment, notes, stream=stream)
+            return await native.relay(exchange, fields, deployment, notes, stream=stream, raw=raw)
+        return await _translated(runtime, exchange, fields, deployment, notes, stream=stream)
 
     await call(runtime, exchange, body.peek()["model"], attempt, stream=stream, cache_body=raw)
 
 
 async def _translated(
     runtime: Runtime, exchange: Exchange, body: JSON, deployment: Deployment, notes: CallNotes, *, stream: bool
-) -> None:
+) -> Answer:
     chat = decode_request(body, adjusted=notes.adjusted)
     request = await typed_request(runtime, deployment, chat, stream=stream, context=exchange.context, notes=notes)
     provider = deployment.provider
     message_id = wire.new_id()
     if stream:
         encoder = AnthropicMessagesStreamEncoder(message_id, deployment.public_name, provider=provider.name)
-        await send_stream(exchange, _events(deployment, request, notes, encoder), notes, on_error=encode_stream_error)
-        return
+        return await streamed(_events(deployment, request, notes, encoder), notes, on_error=encode_stream_error)
     response = await provider.chat(request, deployment.model, notes)
     notes.finish_reason = response.choices[0].finish_reason if response.choices else None
     answer = encode_response(response, message_id=message_id, model=deployment.public_name, provider=provider.name)
-    await exchange.respond(200, orjson.dumps(answer), headers=adjusted_headers(notes))
+    return Answer(orjson.dumps(answer), notes)
 
 
 async def count_tokens(runtime: Runtime, exchange: Exchange) -> None:
@@ -81,13 +81,13 @@ async def count_tokens(runtime: Runtime, exchange: Exchange) -> None:
     raw = await exchange.read_body(runtime.max_body_bytes)
     body = Body(raw)
 
-    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+    async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         fields = body.take()
         if deployment.provider.capabilities.native_messages:
             tokens = await native.count(fields, deployment, raw=raw, beta=exchange.header(b"anthropic-beta"))
         else:
             tokens = estimate_tokens(chat_body(fields, Shaping(adjusted=[])))
-        await exchange.respond_json(200, {"input_tokens": tokens})
+        return Answer(orjson.dumps({"input_tokens": tokens}), notes, headers=[])
 
     await call(runtime, exchange, require_model(body.peek()), attempt, stream=False)
 
@@ -114,7 +114,7 @@ async def _events(
     deployment: Deployment, request: ChatRequest, notes: CallNotes, encoder: AnthropicMessagesStreamEncoder
 ) -> AsyncIterator[bytes]:
     """Nothing is sent before the first chunk, so an upstream failure before it is an ordinary HTTP
-    error; after it, a failure raised here becomes the stream's `error` event (send_stream)."""
+    error; after it, a failure raised here becomes the stream's `error` event (the sink sends it)."""
     chunks = deployment.provider.stream(request, deployment.model, notes)
     async with contextlib.aclosing(chunks):  # type: ignore[type-var]
         first = await anext(chunks, None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Final
 
+from babelgate.answer import Answer, streamed
 from babelgate.errors import GatewayError
 from babelgate.exchange import Exchange
 from babelgate.frontends.audio.translate import (
@@ -21,7 +22,7 @@ from babelgate.frontends.multipart import parse_form
 from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import require_model
 from babelgate.frontends.route import SSE, Operation, Route
-from babelgate.pipeline import Body, adjusted_headers, call, require, send_stream
+from babelgate.pipeline import Body, call, require
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 
@@ -44,13 +45,13 @@ async def _transcribe(runtime: Runtime, exchange: Exchange, *, translate: bool) 
     del raw  # the parts hold the bytes now; one copy of an upload at a time is enough
     capability = "translation" if translate else "transcription"
 
-    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+    async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         file, form = read_form(parts)
         deployment.apply_to_body(form)
         request = decode_transcription(file, form, translate=translate)
         answer = await deployment.provider.transcribe(request, deployment.model, notes)
         body, kind = encode_transcription(answer, request)
-        await exchange.respond(200, body, content_type=(b"content-type", kind), headers=adjusted_headers(notes))
+        return Answer(body, notes, content_type=(b"content-type", kind))
 
     def capable(deployment: Deployment) -> None:
         require(deployment.provider.capabilities.transcription, deployment, capability)
@@ -61,25 +62,23 @@ async def _transcribe(runtime: Runtime, exchange: Exchange, *, translate: bool) 
 async def create_speech(runtime: Runtime, exchange: Exchange) -> None:
     body = Body(await exchange.read_body(runtime.max_body_bytes))
 
-    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+    async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         fields = body.take()
         deployment.apply_to_body(fields)
         request = decode_speech(fields)
         audio = _cut_on_error(deployment.provider.speech(request, deployment.model, notes))
+        content_type = (b"content-type", speech_content_type(request))
         try:
-            await send_stream(
-                exchange,
-                audio,
-                notes,
-                on_error=encode_stream_error,
-                content_type=(b"content-type", speech_content_type(request)),
-            )
-        except _Cut as cut:
-            # Before the first byte this is an ordinary error answer; after it, the app finds the response
-            # started and the server drops the connection, so the client sees a cut body, not a whole one.
+            return await streamed(audio, notes, on_error=encode_stream_error, content_type=content_type)
+        except _Cut as cut:  # before the first byte: an ordinary error answer, which may be retried
             raise cut.error from None
 
-    await call(runtime, exchange, require_model(body.peek()), attempt, stream=True, check=_speaks)
+    try:
+        await call(runtime, exchange, require_model(body.peek()), attempt, stream=True, check=_speaks)
+    except _Cut as cut:
+        # After the first byte: the app finds the response started and the server drops the connection, so
+        # the client sees a cut body, not a whole one.
+        raise cut.error from None
 
 
 def _speaks(deployment: Deployment) -> None:
@@ -87,7 +86,7 @@ def _speaks(deployment: Deployment) -> None:
 
 
 class _Cut(Exception):
-    """An upstream failure carried past `Exchange.stream`, which would end the body cleanly with an
+    """An upstream failure carried past `Exchange.send_answer`, which would end the body cleanly with an
     error event: raw audio has no error event, and a clean end would pass a truncated file as whole."""
 
     def __init__(self, error: GatewayError) -> None:

@@ -10,7 +10,7 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 
-from babelgate import pipeline
+from babelgate.answer import Answer, streamed
 from babelgate.errors import GatewayError
 from babelgate.exchange import Exchange
 from babelgate.frontends.ollama import wire
@@ -49,14 +49,12 @@ class Clock:
         return wire.created_at(time.time_ns())
 
 
-async def send_stream(
-    exchange: Exchange, chunks: AsyncIterator[ChatChunk], encoder: OllamaStreamEncoder, clock: Clock, notes: CallNotes
-) -> None:
-    """The chunks as NDJSON, sent as `pipeline.send_stream` sends SSE: a failure before the first
-    line is an ordinary HTTP error, a failure after it one more `{"error": …}` line."""
-    await pipeline.send_stream(
-        exchange, _lines(chunks, encoder, clock), notes, on_error=_error_line, content_type=wire.NDJSON_TYPE
-    )
+async def stream_answer(
+    chunks: AsyncIterator[ChatChunk], encoder: OllamaStreamEncoder, clock: Clock, notes: CallNotes
+) -> Answer:
+    """The chunks as an NDJSON answer, streamed as SSE is: a failure before the first line is an ordinary
+    HTTP error, a failure after it one more `{"error": …}` line."""
+    return await streamed(_lines(chunks, encoder, clock), notes, on_error=_error_line, content_type=wire.NDJSON_TYPE)
 
 
 async def _lines(

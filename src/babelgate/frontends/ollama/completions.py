@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from babelgate.answer import Answer
 from babelgate.errors import InvalidRequest, UpstreamProtocolError
 from babelgate.exchange import Exchange
-from babelgate.frontends.ollama.answer import Clock, send_stream
+from babelgate.frontends.ollama.answer import Clock, stream_answer
 from babelgate.frontends.ollama.stream import OllamaStreamEncoder
 from babelgate.frontends.ollama.translate import apply_options, encode_generate
 from babelgate.frontends.ollama.wire import JSON
-from babelgate.pipeline import adjusted_headers, call
+from babelgate.pipeline import call
 from babelgate.providers.base import CallNotes
 from babelgate.providers.openai.translate import usage_from_wire  # legacy completions report OpenAI's usage
 from babelgate.providers.transport import event_object
@@ -105,7 +106,7 @@ async def generate(runtime: Runtime, exchange: Exchange, name: str, body: JSON, 
     model = body["model"]
     stream = body.get("stream") is not False
 
-    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+    async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         provider = deployment.provider
         legacy, adjusted = legacy_body(body, stream=stream)
         deployment.apply_to_body(legacy)
@@ -115,8 +116,7 @@ async def generate(runtime: Runtime, exchange: Exchange, name: str, body: JSON, 
         if stream:
             frames = provider.forward_completions_stream(legacy, deployment.model, notes)
             encoder = OllamaStreamEncoder(model, provider=provider.name, generate=True)
-            await send_stream(exchange, _chunks(frames, provider.name), encoder, clock, notes)
-            return
+            return await stream_answer(_chunks(frames, provider.name), encoder, clock, notes)
         try:
             payload = orjson.loads(await provider.forward_completions(legacy, deployment.model, notes))
             response = response_from_wire(payload)
@@ -124,7 +124,7 @@ async def generate(runtime: Runtime, exchange: Exchange, name: str, body: JSON, 
             raise UpstreamProtocolError(provider=provider.name, detail="the body has the wrong shape") from None
         notes.finish_reason = response.choices[0].finish_reason if response.choices else None
         answer = encode_generate(response, model=model, at=clock.now(), durations=clock.durations())
-        await exchange.respond(200, orjson.dumps(answer), headers=adjusted_headers(notes))
+        return Answer(orjson.dumps(answer), notes)
 
     def accepts(deployment: Deployment) -> None:
         if not deployment.provider.accepts_completions(deployment.model):

@@ -1,7 +1,7 @@
 """Routes of the Ollama API frontend: chat, generate and embeddings here; the model routes in models.py,
 `/api/generate`'s raw and suffix road in completions.py, the sending of answers in answer.py.
 
-Chat and generate become a chat request through `pipeline.typed_request` (model defaults, chat
+Chat and generate become a chat request through `prepare.typed_request` (model defaults, chat
 validation, hooks), like every frontend that is not OpenAI Chat; the answer, or the stream of
 chunks, is folded back into Ollama's JSON or NDJSON. Ollama streams unless told `stream: false`.
 Errors are Ollama's `{"error": "…"}`: before a stream begins as the HTTP answer, after it as its
@@ -15,18 +15,20 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from babelgate.answer import Answer
 from babelgate.exchange import Exchange
 from babelgate.frontends.embeddings import decode_request as decode_embeddings
 from babelgate.frontends.embeddings import embed_in_batches
 from babelgate.frontends.ollama import completions, translate, validate, wire
-from babelgate.frontends.ollama.answer import Clock, send_stream
+from babelgate.frontends.ollama.answer import Clock, stream_answer
 from babelgate.frontends.ollama.models import ps, resolve, root, routable, show, tags, version
 from babelgate.frontends.ollama.stream import OllamaStreamEncoder
 from babelgate.frontends.ollama.translate import encode_error
 from babelgate.frontends.ollama.validate import validate_chat, validate_embed, validate_generate
 from babelgate.frontends.ollama.wire import JSON
+from babelgate.frontends.prepare import typed_request
 from babelgate.frontends.route import NDJSON, Operation, Route
-from babelgate.pipeline import adjusted_headers, call, parse_json_object, require, typed_request
+from babelgate.pipeline import call, parse_json_object, require
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 
@@ -105,7 +107,7 @@ async def _answer(
     stream = body.get("stream") is not False  # Ollama streams by default
     model = body["model"]  # Ollama echoes the name the client sent
 
-    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+    async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         notes.adjusted.extend(adjusted)
         request = await typed_request(
             runtime, deployment, dict(chat_json), stream=stream, context=exchange.context, notes=notes
@@ -114,8 +116,7 @@ async def _answer(
         clock.upstream_called()
         if stream:
             encoder = OllamaStreamEncoder(model, provider=provider.name, generate=generate)
-            await send_stream(exchange, provider.stream(request, deployment.model, notes), encoder, clock, notes)
-            return
+            return await stream_answer(provider.stream(request, deployment.model, notes), encoder, clock, notes)
         response = await provider.chat(request, deployment.model, notes)
         notes.finish_reason = response.choices[0].finish_reason if response.choices else None
         durations = clock.durations()
@@ -125,7 +126,7 @@ async def _answer(
             payload = translate.encode_chat(
                 response, model=model, provider=provider.name, at=Clock.now(), durations=durations
             )
-        await exchange.respond(200, orjson.dumps(payload), headers=adjusted_headers(notes))
+        return Answer(orjson.dumps(payload), notes)
 
     await call(runtime, exchange, routable(runtime, model), attempt, stream=stream)
 
@@ -135,7 +136,7 @@ async def _embed(runtime: Runtime, exchange: Exchange, *, legacy: bool) -> None:
     body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
     validate_embed(body, legacy=legacy)
 
-    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+    async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         embed_json, adjusted = translate.embed_body(body, legacy=legacy)
         notes.adjusted.extend(adjusted)
         answer = None
@@ -150,7 +151,7 @@ async def _embed(runtime: Runtime, exchange: Exchange, *, legacy: bool) -> None:
             if legacy
             else translate.encode_embed(answer, model=body["model"], durations=clock.durations())
         )
-        await exchange.respond(200, orjson.dumps(payload), headers=adjusted_headers(notes))
+        return Answer(orjson.dumps(payload), notes)
 
     def capable(deployment: Deployment) -> None:
         require(deployment.provider.capabilities.embeddings, deployment, "embeddings")

@@ -2,7 +2,7 @@
 OpenAI embeddings body, and canonical answers fold back into Ollama's JSON.
 
 The request side produces chat *JSON*, not the canonical types, so that the chat road's model
-defaults, validation and decoding apply unchanged (pipeline.typed_request). Each Ollama message
+defaults, validation and decoding apply unchanged (prepare.typed_request). Each Ollama message
 becomes exactly one chat message, so the chat validation's paths (`messages[2].tool_calls[0]`) name
 the client's own message. Pure functions, golden-tested; bodies have passed validate.py.
 """

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from babelgate.answer import Answer, streamed
 from babelgate.exchange import Exchange
 from babelgate.frontends.openai_completions import validate, wire
 from babelgate.frontends.openai_completions.fanout import gather_bounded, merge_streams
@@ -33,8 +34,9 @@ from babelgate.frontends.openai_completions.translate import (
 from babelgate.frontends.openai_completions.validate import validate_completion_body, validate_translatable
 from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import require_model
+from babelgate.frontends.prepare import typed_request
 from babelgate.frontends.route import SSE, Operation, Route
-from babelgate.pipeline import Body, adjusted_headers, call, send_stream, typed_request
+from babelgate.pipeline import Body, call
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chunks import ChatChunk
@@ -47,36 +49,29 @@ async def create_completion(runtime: Runtime, exchange: Exchange) -> None:
     body = Body(await exchange.read_body(runtime.max_body_bytes))
     stream = body.peek().get("stream") is True
 
-    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+    async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         fields = body.take()
         # The model's configured parameters go in before validation, as on chat, so both roads get them.
         deployment.apply_to_body(fields)
         validate_completion_body(fields)
         if deployment.provider.accepts_completions(deployment.model):
-            await _native(exchange, fields, deployment, notes)
-        else:
-            await _translated(runtime, exchange, fields, deployment, notes)
+            return await _native(fields, deployment, notes)
+        return await _translated(runtime, exchange, fields, deployment, notes)
 
     await call(runtime, exchange, require_model(body.peek()), attempt, stream=stream, cache_body=body.raw)
 
 
-async def _native(exchange: Exchange, body: wire.JSON, deployment: Deployment, notes: CallNotes) -> None:
+async def _native(body: wire.JSON, deployment: Deployment, notes: CallNotes) -> Answer:
     provider = deployment.provider
     if body.get("stream") is True:
-        await send_stream(
-            exchange,
-            provider.forward_completions_stream(body, deployment.model, notes),
-            notes,
-            on_error=encode_stream_error,
-        )
-    else:
-        answer = await provider.forward_completions(body, deployment.model, notes)
-        await exchange.respond(200, answer, headers=adjusted_headers(notes))
+        frames = provider.forward_completions_stream(body, deployment.model, notes)
+        return await streamed(frames, notes, on_error=encode_stream_error)
+    return Answer(await provider.forward_completions(body, deployment.model, notes), notes)
 
 
 async def _translated(
     runtime: Runtime, exchange: Exchange, body: wire.JSON, deployment: Deployment, combined: CallNotes
-) -> None:
+) -> Answer:
     validate_translatable(body, deployment.public_name)
     request = decode_request(body)
     # `transform_request` runs here, not in `typed_request`: on each chat request the client's
@@ -107,10 +102,8 @@ async def _translated(
             include_usage=request.include_usage,
         )
         chunks = merge_streams([provider.stream(chat, model, notes) for chat, notes in zip(chats, calls, strict=True)])
-        await send_stream(
-            exchange, _frames(chunks, encoder, combined=combined, calls=calls), combined, on_error=encode_stream_error
-        )
-        return
+        frames = _frames(chunks, encoder, combined=combined, calls=calls)
+        return await streamed(frames, combined, on_error=encode_stream_error)
     try:
         answers = await gather_bounded(
             [functools.partial(provider.chat, chat, model, notes) for chat, notes in zip(chats, calls, strict=True)]
@@ -119,7 +112,7 @@ async def _translated(
         _combine(combined, calls)  # what the calls that ended cost is counted even when one failed
     payload = encode_response(request, answers, completion_id=wire.new_id(), created=int(time.time()))
     combined.finish_reason = payload["choices"][0]["finish_reason"] if payload["choices"] else None
-    await exchange.respond(200, orjson.dumps(payload), headers=adjusted_headers(combined))
+    return Answer(orjson.dumps(payload), combined)
 
 
 async def _frames(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from babelgate.answer import Answer
 from babelgate.exchange import Exchange
 from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import require_model, validate_chat_body
@@ -21,7 +22,6 @@ from babelgate.frontends.responses.wire import JSON
 from babelgate.pipeline import call, parse_json_object
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
-from babelgate.schema.chat import ChatResponse
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -44,19 +44,19 @@ async def compact_response(runtime: Runtime, exchange: Exchange) -> None:
         messages.insert(0, {"role": "system", "content": body["instructions"]})
     messages.append({"role": "user", "content": SUMMARY_PROMPT})
 
-    async def attempt(deployment: Deployment, notes: CallNotes) -> ChatResponse:
+    async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         chat: JSON = {"model": body["model"], "messages": messages}
         deployment.apply_to_body(chat)
         validate_chat_body(chat)
-        return await deployment.provider.chat(decode_request(chat), deployment.model, notes)
+        answer = await deployment.provider.chat(decode_request(chat), deployment.model, notes)
+        summary = (answer.choices[0].message.content or "") if answer.choices else ""
+        resource = {
+            "id": wire.new_response_id(),
+            "object": "response.compaction",
+            "output": compacted_output(items, summary),
+            "created_at": int(time.time()),
+            "usage": wire.usage_to_wire(answer.usage),
+        }
+        return Answer(orjson.dumps(resource), notes, headers=[])
 
-    answer = await call(runtime, exchange, body["model"], attempt, stream=False)
-    summary = (answer.choices[0].message.content or "") if answer.choices else ""
-    resource = {
-        "id": wire.new_response_id(),
-        "object": "response.compaction",
-        "output": compacted_output(items, summary),
-        "created_at": int(time.time()),
-        "usage": wire.usage_to_wire(answer.usage),
-    }
-    await exchange.respond(200, orjson.dumps(resource))
+    await call(runtime, exchange, body["model"], attempt, stream=False)

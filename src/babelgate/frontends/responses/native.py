@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from babelgate.answer import Answer, streamed
 from babelgate.errors import GatewayError
-from babelgate.exchange import Exchange
 from babelgate.frontends.openai_errors import error_object
 from babelgate.frontends.responses.wire import JSON, error_event
-from babelgate.pipeline import send_stream
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.streaming import encode_sse_event
@@ -20,13 +19,13 @@ if TYPE_CHECKING:
     pass
 
 
-async def relay(exchange: Exchange, body: JSON, deployment: Deployment, notes: CallNotes, *, stream: bool) -> None:
+async def relay(body: JSON, deployment: Deployment, notes: CallNotes, *, stream: bool) -> Answer:
     provider = deployment.provider
     if stream:
         frames = provider.forward_responses_stream(body, deployment.model, notes)
-        await send_stream(exchange, frames, notes, on_error=encode_error_event)
+        return await streamed(frames, notes, on_error=encode_error_event)
     else:
-        await exchange.respond(200, await provider.forward_responses(body, deployment.model, notes))
+        return Answer(await provider.forward_responses(body, deployment.model, notes), notes)
 
 
 def encode_error_event(error: GatewayError, language: str) -> bytes:

@@ -9,12 +9,13 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from babelgate.answer import Answer, streamed
 from babelgate.errors import InvalidRequest, MethodNotAllowed, NotFound
 from babelgate.exchange import Exchange
 from babelgate.frontends.responses import native, turn
 from babelgate.frontends.responses.validate import validate_create_body
 from babelgate.frontends.responses.wire import JSON
-from babelgate.pipeline import adjusted_headers, call, parse_json_object, send_stream
+from babelgate.pipeline import call, parse_json_object
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.store import StoredResponse
@@ -34,13 +35,16 @@ async def create_response(runtime: Runtime, exchange: Exchange) -> None:
     def lookup(response_id: str) -> Awaitable[StoredResponse | None]:
         return turn.owned(runtime.response_store, response_id, exchange.key_id)
 
-    async def attempt(deployment: Deployment, notes: CallNotes) -> None:
+    served: turn.Turn | None = None  # the turn of the attempt that answered (None on the native road)
+
+    async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
+        nonlocal served
+        served = None
         if deployment.native_responses:
             # Hooks saw the request (and may have refused it) on the native road too; there is no
             # chat request to transform there. A copy: the relay names the upstream's model in it.
-            await native.relay(exchange, dict(body), deployment, notes, stream=stream)
-            return
-        current = await turn.prepare(
+            return await native.relay(dict(body), deployment, notes, stream=stream)
+        current = served = await turn.prepare(
             runtime,
             body,
             deployment,
@@ -52,15 +56,14 @@ async def create_response(runtime: Runtime, exchange: Exchange) -> None:
             owner=exchange.key_id,
         )
         if stream:
-            await send_stream(exchange, _sse(runtime, current), notes, on_error=native.encode_error_event)
-            if current.error is not None:
-                exchange.failed(current.error)
-            return
+            return await streamed(_sse(runtime, current), notes, on_error=native.encode_error_event)
         resource = await turn.answer(current)
         await _remember(runtime, current)
-        await exchange.respond(200, orjson.dumps(resource), headers=adjusted_headers(notes))
+        return Answer(orjson.dumps(resource), notes)
 
     await call(runtime, exchange, body["model"], attempt, stream=stream)
+    if served is not None and served.error is not None:  # a stream that failed after it began
+        exchange.failed(served.error)
 
 
 async def _sse(runtime: Runtime, current: turn.Turn) -> AsyncIterator[bytes]:

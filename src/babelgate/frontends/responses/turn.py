@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from babelgate.errors import GatewayError, NotFound
 from babelgate.frontends.openai_errors import error_object
+from babelgate.frontends.prepare import typed_request
 from babelgate.frontends.responses import wire
 from babelgate.frontends.responses.reasoning import ENCRYPTED_CONTENT, ReasoningSeal, open_items
 from babelgate.frontends.responses.resource import ResponseShell
@@ -24,7 +25,6 @@ from babelgate.frontends.responses.translate import chat_body, normalize_input, 
 from babelgate.frontends.responses.validate import validate_translatable
 from babelgate.frontends.responses.wire import JSON
 from babelgate.hooks import RequestContext
-from babelgate.pipeline import typed_request
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest

@@ -13,25 +13,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from babelgate.accounting import account
+from babelgate.answer import Answer, Headers, close, streamed
 from babelgate.errors import AuthenticationFailed, GatewayError, InvalidRequest, RequestTooLarge
-from babelgate.exchange import Headers, Receive, Scope, Send
+from babelgate.exchange import Receive, Scope, Send
 from babelgate.frontends.openai_errors import error_object
 from babelgate.frontends.responses import turn
 from babelgate.frontends.responses.validate import validate_create_body
 from babelgate.frontends.responses.wire import JSON
 from babelgate.governance.gateway_keys import credentials
 from babelgate.governance.virtual_keys import VirtualKey
-from babelgate.hooks import Completion, Hook, RequestContext, notify_chunk, notify_complete
+from babelgate.hooks import Completion, Hook, RequestContext, notify_complete
 from babelgate.i18n import choose_language
 from babelgate.observability.tracing import AttemptRecord
 from babelgate.pipeline import call, parse_json_object
@@ -118,7 +120,9 @@ class ResponsesSocket:
                 return
             event, size = item
             started = time.perf_counter()
-            outcome = _Outcome(self._context, virtual_key=self.virtual_key, body_size=size)
+            outcome = _Outcome(
+                self._context, self._send_frame, language=self.language, virtual_key=self.virtual_key, body_size=size
+            )
             lane = event.get("stream_id")
             try:
                 await self._respond(event, outcome)
@@ -161,7 +165,8 @@ class ResponsesSocket:
         previous_id = body.get("previous_response_id")
         current: turn.Turn | None = None
 
-        async def attempt(deployment: Deployment, notes: CallNotes) -> turn.Turn:
+        async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
+            nonlocal current
             current = await turn.prepare(
                 self.runtime,
                 body,
@@ -173,18 +178,11 @@ class ResponsesSocket:
                 stream=True,
                 owner=self.key_id,
             )
-            hooks = outcome.chunk_hooks
-            async for batch in turn.events(current):
-                outcome.response_started = True
-                for item in batch:
-                    text = await self._send({**item, "stream_id": lane} if lane is not None else item)
-                    if hooks and outcome.context is not None:
-                        await notify_chunk(hooks, outcome.context, text.encode())
-            return current
+            return await streamed(_frames(current, lane), notes, on_error=functools.partial(_error_frame, lane=lane))
 
         try:
             validate_create_body(body, websocket=True)
-            current = await call(self.runtime, outcome, body["model"], attempt, stream=True, check=_not_native)
+            await call(self.runtime, outcome, body["model"], attempt, stream=True, check=_not_native)
         except GatewayError as error:
             if previous_id:
                 self.remembered.pop(previous_id, None)
@@ -192,8 +190,9 @@ class ResponsesSocket:
             await self._error(error, lane)
             return
         assert current is not None
-        if current.error is not None:
-            outcome.failed(current.error)
+        failure = current.error or outcome.error
+        if failure is not None:
+            outcome.failed(failure)
             if previous_id:
                 self.remembered.pop(previous_id, None)
         if current.final is not None:
@@ -229,18 +228,27 @@ class ResponsesSocket:
         )
 
     async def _error(self, error: GatewayError, lane: Any = None) -> None:
-        payload = error_object(error, self.language)
-        payload["code"] = payload["code"] or error.type  # Open Responses requires a code here
-        event: JSON = {"type": "error", "status": error.status, "error": payload}
-        if lane is not None:
-            event["stream_id"] = lane
-        await self._send(event)
+        await self._send_frame(_error_frame(error, self.language, lane=lane))
 
-    async def _send(self, event: JSON) -> str:
-        text = orjson.dumps(event).decode()
+    async def _send_frame(self, frame: bytes) -> None:
         async with self.send_lock:
-            await self.send({"type": "websocket.send", "text": text})
-        return text
+            await self.send({"type": "websocket.send", "text": frame.decode()})
+
+
+async def _frames(current: turn.Turn, lane: Any) -> AsyncIterator[bytes]:
+    """The response's events, one frame (one WebSocket message) each, echoing the lane's `stream_id`."""
+    async for batch in turn.events(current):
+        for item in batch:
+            yield orjson.dumps({**item, "stream_id": lane} if lane is not None else item)
+
+
+def _error_frame(error: GatewayError, language: str, *, lane: Any = None) -> bytes:
+    payload = error_object(error, language)
+    payload["code"] = payload["code"] or error.type  # Open Responses requires a code here
+    event: JSON = {"type": "error", "status": error.status, "error": payload}
+    if lane is not None:
+        event["stream_id"] = lane
+    return orjson.dumps(event)
 
 
 @dataclass(slots=True)
@@ -249,6 +257,8 @@ class _Outcome:
     of its upstream call."""
 
     hook_context: Callable[[str, str, str, bool], RequestContext]
+    send_frame: Callable[[bytes], Awaitable[None]]
+    language: str = "en"
     virtual_key: VirtualKey | None = None
     provider: str = ""
     model: str = ""
@@ -262,6 +272,25 @@ class _Outcome:
     attempt_log: list[AttemptRecord] | None = None  # no traces for WebSocket responses yet
     chunk_hooks: tuple[Hook, ...] = ()
     headers_out: Headers = field(default_factory=list)  # unused: a socket has no response headers
+
+    async def send_answer(
+        self, answer: Answer, last_event: Callable[[GatewayError], Awaitable[bytes]]
+    ) -> GatewayError | None:
+        """The sink of one response on the socket: each frame one message."""
+        self.response_started = True
+        rest = answer.rest
+        try:
+            await self.send_frame(answer.body)
+            if rest is not None:
+                async for frame in rest:
+                    await self.send_frame(frame)
+            return None
+        except GatewayError as error:
+            await self.send_frame(await last_event(error))
+            return error
+        finally:
+            if rest is not None:
+                await close(rest)
 
     def watch(self, after: float = 0.0) -> None:
         """Nothing to do: a closed socket cancels its responses' tasks (ResponsesSocket.run)."""

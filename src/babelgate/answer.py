@@ -1,0 +1,116 @@
+"""What an attempt answers with. An attempt (a frontend's translation, the provider's call) returns an
+`Answer` instead of writing to the client; the pipeline alone sends it, through a sink (the HTTP exchange,
+or one response on a Responses WebSocket). Calls go down, answers come back up by return value.
+
+A streamed answer holds its first frame already pulled (`streamed`): an upstream failure before the first
+byte is raised by the attempt, where the router may still retry or fall back; after it, the stream ends with
+the frontend's own error event (`on_error`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Final, Protocol
+
+from babelgate.errors import GatewayError
+from babelgate.providers.base import CallNotes
+from babelgate.streaming import SSE_HEADERS
+
+log = logging.getLogger("babelgate.answer")
+Headers = list[tuple[bytes, bytes]]
+JSON_TYPE: Final = (b"content-type", b"application/json")
+SSE_TYPE: Final = SSE_HEADERS[0]
+ADJUSTED_HEADER: Final = b"x-babelgate-adjusted-params"
+# Renders a failure after the first frame as the frontend's last event (the error, the client's language).
+ErrorEvent = Callable[[GatewayError, str], Any]
+
+
+class Answer:
+    """Status, headers, and either the body or a stream whose first frame is in hand, with the call's
+    notes (usage, cost, adjusted parameters). Frames are bytes on HTTP; a Responses WebSocket's frames
+    are lists of events (its sink sends each as a message)."""
+
+    __slots__ = ("body", "content_type", "headers", "notes", "on_error", "rest", "status")
+
+    def __init__(
+        self,
+        body: Any,
+        notes: CallNotes | None,
+        *,
+        status: int = 200,
+        content_type: tuple[bytes, bytes] = JSON_TYPE,
+        headers: Headers | None = None,
+        rest: AsyncIterator[Any] | None = None,
+        on_error: ErrorEvent | None = None,
+    ) -> None:
+        self.body = body  # the whole body; for a stream, its first frame
+        self.notes = notes
+        self.status = status
+        self.content_type = content_type
+        self.headers = headers if headers is not None else adjusted_headers(notes)
+        self.rest = rest  # the frames after the first, when the answer streams
+        self.on_error = on_error
+
+    @property
+    def streams(self) -> bool:
+        return self.rest is not None
+
+    def completed(self) -> bool:
+        """Whether the stream's final event has been produced (a client that leaves after it was is no
+        disconnect: SDKs close the connection as soon as they read `[DONE]`)."""
+        return self.notes is not None and self.notes.completed
+
+
+async def streamed(
+    frames: AsyncIterator[Any],
+    notes: CallNotes,
+    *,
+    on_error: ErrorEvent,
+    content_type: tuple[bytes, bytes] = SSE_TYPE,
+) -> Answer:
+    """A streamed answer, committed to only once its first frame is in hand: a failure before it is
+    raised here (an ordinary HTTP error, which the router may still retry). SSE by default; any other
+    streamed type (Ollama's NDJSON) gets the same no-buffering headers."""
+    try:
+        first = await anext(frames)
+    except StopAsyncIteration:
+        first = b""
+    except BaseException:
+        await close(frames)
+        raise
+    return Answer(
+        first,
+        notes,
+        content_type=content_type,
+        headers=[*SSE_HEADERS[1:], *adjusted_headers(notes)],
+        rest=frames,
+        on_error=on_error,
+    )
+
+
+def adjusted_headers(notes: CallNotes | None) -> Headers:
+    if notes is None or not notes.adjusted:
+        return []
+    value = ";".join(notes.adjusted)
+    log.debug("parameters adjusted for the upstream: %s", value)
+    return [(ADJUSTED_HEADER, value.encode())]
+
+
+class Sink(Protocol):
+    """Where the pipeline sends an answer: I/O only (exchange.py for HTTP, the Responses WebSocket)."""
+
+    async def send_answer(
+        self, answer: Answer, last_event: Callable[[GatewayError], Awaitable[Any]]
+    ) -> GatewayError | None:
+        """Send `answer`; a failure of its stream after the first frame ends it with `last_event(error)`,
+        and is returned."""
+        ...
+
+
+async def close(frames: AsyncIterator[Any]) -> None:
+    aclose = getattr(frames, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()

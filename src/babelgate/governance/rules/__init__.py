@@ -1,0 +1,55 @@
+"""Governance as a list of rules. Each limit or budget is one rule with its own `admit` (before any
+upstream call: refuse by raising, or hold something) and `settle` (once the request ended, from its real
+usage and cost). A new limit or budget is one class here and one line in `admission.RULES`.
+
+Rules look at an `Applicant`: the caller's virtual key (None for a static key), the team rules its team
+has in the config, the public model name, the request's size, and the answer's headers (where OpenAI's
+`x-ratelimit-*` headers go).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from babelgate.governance.rate_limits import Limits
+
+if TYPE_CHECKING:
+    from babelgate.governance.virtual_keys import VirtualKey
+    from babelgate.providers.base import CallNotes
+
+
+@dataclass(frozen=True, slots=True)
+class TeamRules:
+    """What the config says of one team: its limits and budget."""
+
+    limits: Limits
+    budget_usd: float | None
+    budget_period: str | None
+
+
+@dataclass(slots=True)
+class Applicant:
+    """One request as the rules see it."""
+
+    key: VirtualKey | None
+    team: TeamRules | None
+    model: str
+    body_size: int
+    headers: list[tuple[bytes, bytes]]
+
+
+class Rule(Protocol):
+    def applies(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> bool:
+        """Whether the rule has anything to check for this caller and model (asked on every request:
+        cheap, no I/O)."""
+        ...
+
+    async def admit(self, applicant: Applicant) -> Any:
+        """Raise (RateLimitExceeded, BudgetExceeded) to refuse; what it returns comes back to `settle`."""
+        ...
+
+    async def settle(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> None:
+        """The request ended (`notes` None when no upstream call reported anything): give back what
+        `admit` held, count what it used."""
+        ...

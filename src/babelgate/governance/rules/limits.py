@@ -1,0 +1,80 @@
+"""Rate limits as one rule: requests and tokens per minute and requests in flight, for the key, its team
+and the model, taken together from the limiter (governance/rate_limits.py: in this process, or exact
+across instances through Redis) so that a refusal by one scope takes nothing from the others."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from babelgate.governance.rate_limits import Admission, Limits, RateLimiter, Scope, estimate_tokens
+from babelgate.governance.rules import Applicant, TeamRules
+
+if TYPE_CHECKING:
+    from babelgate.governance.virtual_keys import VirtualKey
+    from babelgate.providers.base import CallNotes
+
+_MAX_ALIAS_DEPTH = 8
+
+
+class RateLimits:
+    def __init__(self, limiter: RateLimiter, model_limits: dict[str, Limits], aliases: Mapping[str, str]) -> None:
+        self.limiter = limiter
+        self._model_limits = model_limits
+        self._aliases = aliases
+        self._models: dict[str, tuple[str, Limits] | None] = {}
+        self._scope_memo: dict[tuple[object, str], list[Scope]] = {}
+
+    def model_limits(self, model: str) -> tuple[str, Limits] | None:
+        """The limits of the configured model `model` names (through aliases), if it has any."""
+        if not self._model_limits:
+            return None
+        if model in self._models:
+            return self._models[model]
+        name, found = model, None
+        for _ in range(_MAX_ALIAS_DEPTH):
+            limits = self._model_limits.get(name)
+            if limits is not None:
+                found = (name, limits)
+                break
+            if name not in self._aliases:
+                break
+            name = self._aliases[name]
+        if len(self._models) < 10_000:
+            self._models[model] = found
+        return found
+
+    def applies(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> bool:
+        if key is not None and (key.rpm or key.tpm or key.max_concurrent or (team is not None and team.limits)):
+            return True
+        return self.model_limits(model) is not None
+
+    async def admit(self, applicant: Applicant) -> Admission:
+        scopes = self._scopes(applicant.key, applicant.team, applicant.model)
+        return await self.limiter.admit(scopes, estimate_tokens(applicant.body_size), applicant.headers)
+
+    async def settle(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> None:
+        usage = notes.usage if notes is not None else None
+        # No usage (an error before the upstream answered): nothing was used, the estimate goes.
+        await self.limiter.finish(held, usage.prompt_tokens + usage.completion_tokens if usage is not None else 0)
+
+    def _scopes(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> list[Scope]:
+        """The scopes that limit this request, built once per key's limits, team and model."""
+        memo = (key.id, key.rpm, key.tpm, key.max_concurrent, key.team) if key is not None else None, model
+        scopes = self._scope_memo.get(memo)
+        if scopes is not None:
+            return scopes
+        scopes = []
+        if key is not None:
+            own = Limits(key.rpm, key.tpm, key.max_concurrent)
+            if own:
+                scopes.append(Scope("key", key.id, own))
+            if team is not None and team.limits:
+                assert key.team is not None
+                scopes.append(Scope("team", key.team, team.limits))
+        model_limits = self.model_limits(model)
+        if model_limits is not None:
+            scopes.append(Scope("model", *model_limits))
+        if len(self._scope_memo) < 100_000:
+            self._scope_memo[memo] = scopes
+        return scopes
