@@ -25,6 +25,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -598,8 +599,8 @@ def start_base(
             command=installed.command,
             config=False,
         )
-    except (RuntimeError, OSError, BenchError) as exc:
-        base.problem = str(exc)
+    except (RuntimeError, OSError, subprocess.SubprocessError, tarfile.TarError, BenchError) as exc:
+        base.problem = str(exc) or type(exc).__name__
         print(f"bench: the base {plan.base} is not measured: {exc}", file=sys.stderr, flush=True)
         return base, None, 0
     print(f"bench: measuring against the base {base.label} ({installed.folder})", file=sys.stderr, flush=True)
@@ -617,7 +618,7 @@ def compare_report(base: Measured | None, found: Sequence[Verdict], info: dict[s
         out.append(f"Base {base.asked}: NOT MEASURED: {base.problem}")
     else:
         out.append(f"Base {base.label} ({base.commit}) against the {head}")
-    return out + versus_table(found, base.label if base else "base", "working tree")
+    return out + versus_table(found, base.label if base and not base.problem else None, "working tree")
 
 
 # --- further phases: scaling, comparison proxies, cold start -------------------------------------------------
