@@ -434,8 +434,10 @@ def report(
     pin: Pinning,
     base: Measured | None = None,
 ) -> str:
+    builds = f"base {base.label}, gateway" if base and not base.problem else "gateway"
     out = [
-        f"babelgate bench — median of {plan.reps} interleaved gateway/direct pair(s), {plan.duration:g} s each; "
+        f"babelgate bench — median of {plan.reps} interleaved round(s) of {builds} and direct runs, "
+        f"{plan.duration:g} s each; "
         f"chat load by {plan.engine}, streams by python; {pin.note}",
         "",
     ]
