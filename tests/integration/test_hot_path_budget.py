@@ -1,43 +1,84 @@
 """The fast path's budget, counted rather than timed: the Python-level calls the gateway makes per
-request (its own code, uvicorn's, and the C functions they call), under a ceiling. A regression fails
-here on any machine, however loaded; a benchmark only shows it on a quiet one.
+request (its own code, uvicorn's, and the C functions they call) and the memory it allocates, each
+under a ceiling. A regression fails here on any machine, however loaded; a benchmark only shows it
+on a quiet one.
 
 The gateway runs in this test's own thread and loop (uvicorn with `babelgate serve`'s protocol, on a
-socket); the upstream is the session's fake, in its own thread, so it is not counted. Only frames of
-babelgate, uvicorn and httptools count (the test's raw-socket client is asyncio's and is left out).
+socket). Only the gateway's code counts: frames of the babelgate, uvicorn and httptools packages
+(the test's raw-socket client is asyncio's and is left out), seen by a `sys.setprofile` function,
+which sees this thread alone.
 
-When a ceiling fails: measure what changed with `bench/calls_per_request.py` (the calls by function,
-run with each commit's venv), then remove the cost, or raise the ceiling with the reason and the
-figure in docs/performance.md. Ceilings are today's counts with ~8 % of room: lower them when the
-path gets cheaper (issue 29 means to).
+Calls: every call into the gateway's Python code and every C function it calls.
+
+Allocations: CPython 3.11 cannot count allocation events from Python (`sys.getallocatedblocks()` and
+tracemalloc see the blocks alive, not the ones made and freed since), and `sys.getallocatedblocks()`
+walks every arena (tens of microseconds) where a profile function runs a thousand times a request.
+So the profile function reads tracemalloc's traced size (constant time) at each call and return, and
+adds what it grew since the one before when the code that ran in between is the gateway's: the
+bytes a function, or a C function it called, allocated and still held when it next called or
+returned. Short-lived temporaries inside one C call are not seen; objects built, kept and passed on,
+which are what the path's cost is made of, are. tracemalloc sees the whole process, so the upstream
+here is bench/fake_upstream.py in a process of its own (the session's fake, in a thread, would grow
+the size between two of the gateway's events). With the cycle collector off during the window,
+the objects `gc.collect()` then finds unreachable are the cyclic garbage the requests left: none
+today, and the collector's pauses grow with each one a request leaves, so its ceiling is near zero.
+
+When a ceiling fails: measure what changed with `bench/profile_fast_path.py` (`calls` for the calls
+by function, `allocations` for the bytes by function; run it with each commit's venv), then remove
+the cost, or raise the ceiling with the reason and the figure in docs/performance.md. Ceilings are
+today's counts with ~8 % of room: lower them when the path gets cheaper (issue 29 means to).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
+import subprocess
 import sys
-from collections.abc import AsyncIterator
+import tracemalloc
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
+import httptools
 import httpx
 import orjson
 import pytest
+import uvicorn
 
+import babelgate
 from babelgate import create_app
 from babelgate.config import load_config
 from babelgate.providers import PROVIDER_TYPES
-from tests.conftest import base_env
+from tests.conftest import CLOSED_PORT_URL, UPSTREAM_KEY, base_env
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.servers import RunningApp
 
 MASTER = "master-key-of-the-budget-test-0123456789"
+STATIC_KEY = "static-budget-key-0123"
 REQUESTS = 300
 # Calls per request (measured at 421-425 with a static key, 523-525 governed, when this test was written).
 CEILINGS = {"static key": 460, "governed": 565}
-COUNTED = ("/babelgate/", "/uvicorn/", "/httptools/")
+# KiB allocated per request by the gateway's code (measured at e578856 in 5 runs: 44.6-44.7 with a static
+# key, 53.7-53.8 governed).
+ALLOCATION_CEILINGS_KIB = {"static key": 48.0, "governed": 58.0}
+# Cyclic garbage per request, in objects: 0 at e578856 (any cycle a request makes gives 1 or more).
+GARBAGE_CEILING = 0.1
+# The packages whose frames count, by directory: a path test such as "/babelgate/" would also take
+# in this test's own frames wherever the checkout is a directory called babelgate.
+COUNTED = tuple(os.path.dirname(module.__file__ or "") + os.sep for module in (babelgate, uvicorn, httptools))
 BODY = orjson.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]})
+ROOT = Path(__file__).resolve().parents[2]
+_counted: dict[CodeType, bool] = {}
+
+
+def _is_counted(code: CodeType) -> bool:
+    counted = _counted.get(code)
+    if counted is None:
+        counted = _counted[code] = code.co_filename.startswith(COUNTED)
+    return counted
 
 
 class CallCounter:
@@ -47,11 +88,7 @@ class CallCounter:
         self.calls = 0
 
     def __call__(self, frame: FrameType, event: str, _: Any) -> None:
-        if (
-            event in ("call", "c_call")
-            and frame.f_code.co_filename.endswith(".py")
-            and any(part in frame.f_code.co_filename for part in COUNTED)
-        ):
+        if event in ("call", "c_call") and _is_counted(frame.f_code):
             self.calls += 1
 
 
@@ -63,17 +100,55 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     await reader.readexactly(length)
 
 
-@pytest.fixture
-async def gateway(upstream: FakeOpenAI, tmp_path: Path) -> AsyncIterator[RunningApp]:
+def _request(key: str) -> bytes:
+    return (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s" % (key.encode(), len(BODY), BODY)
+    )
+
+
+async def _serve(environ: dict[str, str], tmp_path: Path) -> RunningApp:
     # SQLite, the embedded default: the memory store would keep every ledger row in this process.
     environ = {
-        **base_env(upstream),
+        **environ,
         "BABELGATE_MASTER_KEY": MASTER,
-        "BABELGATE_API_KEYS": "static-budget-key-0123",
+        "BABELGATE_API_KEYS": STATIC_KEY,
         "BABELGATE_STORE_URL": f"sqlite:{tmp_path / 'budget.db'}",
     }
     running = RunningApp(create_app(load_config(None, environ, available_types=PROVIDER_TYPES)))
     await running.start()
+    return running
+
+
+@pytest.fixture
+async def gateway(upstream: FakeOpenAI, tmp_path: Path) -> AsyncIterator[RunningApp]:
+    running = await _serve(base_env(upstream), tmp_path)
+    yield running
+    await running.stop()
+
+
+@pytest.fixture(scope="module")
+def separate_upstream() -> Iterator[str]:
+    """The bench's fake OpenAI upstream in a process of its own: its allocations are not this process's."""
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "fake_upstream.py"), "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        ready = process.stdout.readline().split()
+        assert ready[:1] == ["READY"], ready
+        yield f"http://127.0.0.1:{ready[1]}/v1"
+    finally:
+        process.terminate()
+        process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@pytest.fixture
+async def lone_gateway(separate_upstream: str, tmp_path: Path) -> AsyncIterator[RunningApp]:
+    environ = {"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": separate_upstream, "OLLAMA_BASE_URL": CLOSED_PORT_URL}
+    running = await _serve(environ, tmp_path)
     yield running
     await running.stop()
 
@@ -97,33 +172,101 @@ async def _virtual_key(gateway: RunningApp) -> str:
     return key
 
 
+async def _key(gateway: RunningApp, caller: str) -> str:
+    return STATIC_KEY if caller == "static key" else await _virtual_key(gateway)
+
+
+async def _requests(
+    gateway: RunningApp, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> None:
+    for _ in range(REQUESTS):
+        await _exchange(reader, writer, request)
+    # The ledger's rows of these requests are written whenever its writer wakes: their cost is the
+    # requests', and waiting for all of them keeps the count steady.
+    await gateway.app.ledger.flush()
+
+
 @pytest.mark.parametrize("caller", ["static key", "governed"])
 async def test_python_calls_per_fast_path_request(gateway: RunningApp, caller: str) -> None:
-    key = "static-budget-key-0123" if caller == "static key" else await _virtual_key(gateway)
-    request = (
-        b"POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
-        b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s" % (key.encode(), len(BODY), BODY)
-    )
+    request = _request(await _key(gateway, caller))
     reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
     try:
-        for _ in range(REQUESTS):  # warm: pools, caches, the ledger's and metrics' first batches
-            await _exchange(reader, writer, request)
-        # The ledger's rows of the measured requests are written inside the window, whenever its
-        # writer wakes: their cost is the requests', and counting all of them keeps the count steady.
-        await gateway.app.ledger.flush()
+        await _requests(
+            gateway, reader, writer, request
+        )  # warm: pools, caches, the ledger's and metrics' first batches
         counter = CallCounter()
         sys.setprofile(counter)
         try:
-            for _ in range(REQUESTS):
-                await _exchange(reader, writer, request)
-            await gateway.app.ledger.flush()
+            await _requests(gateway, reader, writer, request)
         finally:
             sys.setprofile(None)
     finally:
         writer.close()
     per_request = counter.calls / REQUESTS
+    print(f"{caller}: {per_request:.0f} Python calls per request")
     assert per_request <= CEILINGS[caller], (
         f"{per_request:.0f} Python calls per {caller} fast-path request, over the ceiling of {CEILINGS[caller]}: "
-        "see what changed with bench/calls_per_request.py (run it with each commit's venv), then remove the "
-        "cost or raise the ceiling with its reason and figure in docs/performance.md"
+        f"see what changed with `bench/profile_fast_path.py calls --caller {caller.split()[0]}` (run it with "
+        "each commit's venv), then remove the cost or raise the ceiling with its reason and figure in "
+        "docs/performance.md"
+    )
+
+
+class AllocationCounter:
+    """A profile function adding up what tracemalloc's traced size grew between two events of this
+    thread, when the code that ran in between is counted: at a call, the caller (building what it
+    passes); at a return, the function returning; at a C function's call or return, the Python
+    function that calls it."""
+
+    def __init__(self) -> None:
+        self.allocated = 0
+        self._last = tracemalloc.get_traced_memory()[0]
+
+    def __call__(self, frame: FrameType, event: str, _: Any) -> None:
+        grown = tracemalloc.get_traced_memory()[0] - self._last
+        if grown > 0:
+            ran = frame.f_back if event == "call" else frame
+            if ran is not None and _is_counted(ran.f_code):
+                self.allocated += grown
+        # Read again: this function's own allocations (the size itself) are nobody's.
+        self._last = tracemalloc.get_traced_memory()[0]
+
+
+@pytest.mark.parametrize("caller", ["static key", "governed"])
+async def test_allocations_per_fast_path_request(lone_gateway: RunningApp, caller: str) -> None:
+    request = _request(await _key(lone_gateway, caller))
+    reader, writer = await asyncio.open_connection("127.0.0.1", lone_gateway.port)
+    try:
+        await _requests(lone_gateway, reader, writer, request)  # warm, as above
+        gc.collect()
+        gc.disable()
+        tracemalloc.start(1)
+        try:
+            counter = AllocationCounter()
+            sys.setprofile(counter)
+            try:
+                await _requests(lone_gateway, reader, writer, request)
+            finally:
+                sys.setprofile(None)
+        finally:
+            tracemalloc.stop()
+            garbage = gc.collect() / REQUESTS
+            gc.enable()
+    finally:
+        writer.close()
+    kib = counter.allocated / REQUESTS / 1024
+    how = (
+        f"see what changed with `bench/profile_fast_path.py allocations --caller {caller.split()[0]}` (run it "
+        "with each commit's venv), then remove the cost or raise the ceiling with its reason and figure in "
+        "docs/performance.md"
+    )
+    print(f"{caller}: {kib:.2f} KiB allocated, {garbage:.2f} objects of cyclic garbage per request")
+    assert kib <= ALLOCATION_CEILINGS_KIB[caller], (
+        f"{kib:.1f} KiB allocated by the gateway's code per {caller} fast-path request, over the ceiling of "
+        f"{ALLOCATION_CEILINGS_KIB[caller]}: {how}"
+    )
+    assert garbage <= GARBAGE_CEILING, (
+        f"{garbage:.2f} objects per {caller} fast-path request left to the cycle collector (a reference cycle "
+        f"made per request), over {GARBAGE_CEILING}: find the cycle with gc.set_debug(gc.DEBUG_SAVEALL) and "
+        "gc.garbage after such requests, then break it"
     )
