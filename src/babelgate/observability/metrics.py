@@ -19,6 +19,7 @@ processes each keeps its own registry and `/metrics` answers the sum of all of t
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -32,14 +33,6 @@ _BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 _TOKEN_BUCKETS: Final = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
 _DURATION_BUCKETS: Final = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 _TTFT_BUCKETS: Final = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
-# The conventions' well-known `gen_ai.provider.name` values, by provider type.
-GEN_AI_PROVIDERS: Final = {
-    "openai": "openai",
-    "anthropic": "anthropic",
-    "gemini": "gcp.gemini",
-    "mistral": "mistral_ai",
-    "ollama": "ollama",
-}
 # `gen_ai.operation.name` by route; other routes use their own name.
 OPERATIONS: Final = {
     "chat.completions": "chat",
@@ -71,8 +64,17 @@ class Observation(NamedTuple):
     key_id: str
 
 
+def telemetry_name(names: Mapping[str, str], provider_type: str, provider: str) -> str:
+    """The conventions' `gen_ai.provider.name`: the one the provider type declares, else its type's name
+    (or, with no type known, the configured provider's name)."""
+    return names.get(provider_type) or provider_type or provider
+
+
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, telemetry_names: Mapping[str, str] | None = None) -> None:
+        """`telemetry_names`: `gen_ai.provider.name` by provider type, as the provider types declare them
+        (`babelgate.providers.TELEMETRY_NAMES`, handed in: the providers' floor stands above this one)."""
+        self.telemetry_names: Mapping[str, str] = telemetry_names or {}
         self.registry = CollectorRegistry(auto_describe=True)
         labels = ("route", "provider", "model", "status")
         self.requests = Counter("babelgate_requests", "Requests handled", (*labels, "key_id"), registry=self.registry)
@@ -205,7 +207,7 @@ class Metrics:
         )
         if not o.requested_model or not o.provider:
             return (*own, None, None, None, None)  # no model was called: nothing for the GenAI family
-        provider = GEN_AI_PROVIDERS.get(o.provider_type, o.provider_type or o.provider)
+        provider = telemetry_name(self.telemetry_names, o.provider_type, o.provider)
         gen_ai = (OPERATIONS.get(o.route, o.route), provider, o.requested_model, o.model)
         error_type = o.error_code if o.status >= 400 else ""
         return (
