@@ -47,9 +47,10 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" tests/unit tests/fakes tests/test_examples.py
 
-# Every test.
+# Every test, with the line coverage of src/babelgate measured over the whole suite ([tool.coverage]
+# in pyproject.toml): the files not fully covered, then the TOTAL line, before pytest's closing line.
 suite: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest --cov --cov-report=term
 
 # The fast loop, for every change (about a minute): lint, format, types and the unit-level tests.
 check: lint typecheck unit
@@ -73,4 +74,4 @@ ui:
 	cd ui && npm ci --no-audit --no-fund && npm run build
 
 clean:
-	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
