@@ -71,7 +71,7 @@ async def _attempt(
     if foreign_signatures:
         request = tool_ids.strip_request(request)
     for hook in runtime.typed_hooks:
-        request = await hook.transform_request(exchange.context, request)  # type: ignore[arg-type]
+        request = await hook.transform_request(exchange.call.context, request)  # type: ignore[arg-type]
     return await _typed(deployment, request, notes)
 
 
