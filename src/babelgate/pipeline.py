@@ -309,13 +309,9 @@ async def run_attempt(
             context.model, context.provider = deployment.public_name, deployment.provider.name
             context.upstream_model = deployment.model
     notes = record.notes = CallNotes(price=deployment.price)
-    if record.attempt_log is not None:  # traces are on (observability/tracing.py)
-        return await _logged(record.attempt_log, deployment, _counted(runtime, deployment, attempt, notes))
-    return await _counted(runtime, deployment, attempt, notes)
-
-
-async def _counted(runtime: Runtime, deployment: Deployment, attempt: Attempt, notes: CallNotes) -> Answer:
     try:
+        if record.attempt_log is not None:  # traces are on (observability/tracing.py)
+            return await _logged(record.attempt_log, deployment, attempt(deployment, notes))
         return await attempt(deployment, notes)
     except UpstreamRateLimited:
         # The key it went with now rests (key_pool.py): counted by provider and model, never by key.
