@@ -251,18 +251,22 @@ class _RequestFamilies:
         ):
             route, provider, provider_type, requested, model, status, took, ttft, error, prompt, completion, key = o
             kind = (route, provider, provider_type, requested, model, status, key, error)
-            series = kinds[kind] if kind in kinds else self._series(o, kind)
-            series.requests.value += 1
-            series.latency.counts[latency_i] += 1
-            series.latency.sum += took
-            if series.errors is not None:
-                series.errors.value += 1
+            try:  # one lookup, and no call, for a kind already seen
+                series = kinds[kind]
+            except KeyError:
+                series = self._series(o, kind)
+            requests, latency, prompt_tokens, completion_tokens, errors, gen_ai = series
+            requests.value += 1
+            latency.counts[latency_i] += 1
+            latency.sum += took
+            if errors is not None:
+                errors.value += 1
             if prompt > 0:
-                series.prompt.value += prompt
+                prompt_tokens.value += prompt
             if completion > 0:
-                series.completion.value += completion
-            if series.gen_ai is not None:
-                duration, first_token, usage_in, usage_out = series.gen_ai
+                completion_tokens.value += completion
+            if gen_ai is not None:
+                duration, first_token, usage_in, usage_out = gen_ai
                 duration.counts[duration_i] += 1
                 duration.sum += took
                 if ttft is not None:
