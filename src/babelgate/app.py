@@ -65,7 +65,7 @@ from babelgate.observability.metrics import CONTENT_TYPE as METRICS_TYPE
 from babelgate.observability.metrics import Metrics
 from babelgate.observability.request_id import RequestIds
 from babelgate.observability.tracing import RequestRecord, Tracing, endpoint_from
-from babelgate.providers import PROVIDER_TYPES, build_provider, key_pool
+from babelgate.providers import PROVIDER_TYPES, TELEMETRY_NAMES, build_provider, key_pool
 from babelgate.providers.base import Provider
 from babelgate.redis_link import RedisLink
 from babelgate.response_cache import ResponseCache
@@ -174,7 +174,7 @@ class Gateway:
         self.collector: PacedCollector | None = None
         # Set at start (a reload keeps the pool it has).
         self.client = UpstreamClient(max_connections=config.server.max_upstream_connections)
-        self.metrics = Metrics()
+        self.metrics = Metrics(TELEMETRY_NAMES)
         if os.environ.get(worker_metrics.ENV):  # `serve --workers N`: /metrics sums every worker
             self.metrics.share_with_workers(os.environ[worker_metrics.ENV])
         # Deployments' health outlives a reload: a dead upstream stays skipped under the new config.
@@ -197,6 +197,7 @@ class Gateway:
                 service_name=telemetry.service_name,
                 sample_ratio=telemetry.sample_ratio,
                 export_interval=telemetry.export_interval,
+                telemetry_names=TELEMETRY_NAMES,
             )
             if endpoint
             else None

@@ -8,6 +8,7 @@ import os
 import random
 import re
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +16,16 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from babelgate.observability import metrics
-from babelgate.observability.metrics import GEN_AI_PROVIDERS, OPERATIONS, Metrics, Observation
+from babelgate.observability.metrics import OPERATIONS, Metrics, Observation, telemetry_name
 from babelgate.observability.worker_metrics import WorkerMetrics, snapshot
+from babelgate.providers import TELEMETRY_NAMES
 
 
 class Reference:
     """The metrics as they were: prometheus_client's collectors, children cached by the flush's key."""
 
-    def __init__(self) -> None:
+    def __init__(self, telemetry_names: Mapping[str, str]) -> None:
+        self.telemetry_names = telemetry_names
         self.registry = CollectorRegistry(auto_describe=True)
         labels = ("route", "provider", "model", "status")
         self.requests = Counter("babelgate_requests", "Requests handled", (*labels, "key_id"), registry=self.registry)
@@ -147,7 +150,7 @@ class Reference:
         )
         if not o.requested_model or not o.provider:
             return (*own, None, None, None, None)
-        provider = GEN_AI_PROVIDERS.get(o.provider_type, o.provider_type or o.provider)
+        provider = telemetry_name(self.telemetry_names, o.provider_type, o.provider)
         gen_ai = (OPERATIONS.get(o.route, o.route), provider, o.requested_model, o.model)
         error_type = o.error_code if o.status >= 400 else ""
         return (
@@ -218,7 +221,7 @@ def _without_created(text: bytes) -> str:
 
 
 def test_the_text_is_prometheus_clients_for_the_same_observations() -> None:
-    ours, reference = Metrics(), Reference()
+    ours, reference = Metrics(TELEMETRY_NAMES), Reference(TELEMETRY_NAMES)
     assert ours.render() == reference.render()  # nothing observed yet: the families' headers alone
     observations = _observations(700, seed=29)
     for target in (ours, reference):
@@ -236,7 +239,7 @@ def test_the_text_is_prometheus_clients_for_the_same_observations() -> None:
 
 
 def test_created_is_when_a_series_was_first_counted() -> None:
-    ours = Metrics()
+    ours = Metrics(TELEMETRY_NAMES)
     before = time.time()
     ours.observe(_observations(1, seed=1)[0])
     ours.flush()
@@ -245,7 +248,7 @@ def test_created_is_when_a_series_was_first_counted() -> None:
 
 
 def test_a_full_batch_is_counted_without_a_scrape() -> None:
-    ours = Metrics()
+    ours = Metrics(TELEMETRY_NAMES)
     observation = _observations(1, seed=2)[0]._replace(route="chat.completions", status=200, key_id="k1")
     labels = {"route": "chat.completions", "provider": observation.provider, "model": observation.model}
     labels |= {"status": "200", "key_id": "k1"}
@@ -262,7 +265,7 @@ def test_a_full_batch_is_counted_without_a_scrape() -> None:
 
 def _two_workers(make: type[Metrics] | type[Reference], directory: Path) -> bytes:
     """`/metrics` of one worker, with another's snapshot beside its own (the other: a live process)."""
-    this, other = make(), make()
+    this, other = make(TELEMETRY_NAMES), make(TELEMETRY_NAMES)
     for target, part in ((this, _observations(300, seed=3)), (other, _observations(200, seed=4))):
         _events(target)
         for observation in part:

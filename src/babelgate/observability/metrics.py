@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import accumulate, repeat
 from typing import Final, NamedTuple, cast
 
@@ -46,14 +46,6 @@ _BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 _TOKEN_BUCKETS: Final = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
 _DURATION_BUCKETS: Final = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 _TTFT_BUCKETS: Final = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
-# The conventions' well-known `gen_ai.provider.name` values, by provider type.
-GEN_AI_PROVIDERS: Final = {
-    "openai": "openai",
-    "anthropic": "anthropic",
-    "gemini": "gcp.gemini",
-    "mistral": "mistral_ai",
-    "ollama": "ollama",
-}
 # `gen_ai.operation.name` by route; other routes use their own name.
 OPERATIONS: Final = {
     "chat.completions": "chat",
@@ -83,6 +75,12 @@ class Observation(NamedTuple):
     prompt_tokens: int
     completion_tokens: int
     key_id: str
+
+
+def telemetry_name(names: Mapping[str, str], provider_type: str, provider: str) -> str:
+    """The conventions' `gen_ai.provider.name`: the one the provider type declares, else its type's name
+    (or, with no type known, the configured provider's name)."""
+    return names.get(provider_type) or provider_type or provider
 
 
 # prometheus_client's own switch for `_created` samples, read the same way (its flag is private).
@@ -185,7 +183,8 @@ class _RequestFamilies:
     a scrape from another thread copies each dict's items before reading them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, telemetry_names: Mapping[str, str]) -> None:
+        self.telemetry_names = telemetry_names
         labels = ("route", "provider", "model", "status")
         self.requests = _Counter("babelgate_requests", "Requests handled", (*labels, "key_id"))
         self.errors = _Counter("babelgate_errors", "Requests that ended in an error", (*labels, "code"))
@@ -287,7 +286,7 @@ class _RequestFamilies:
         errors = self.errors.child(o.route, o.provider, o.model, o.status, o.error_code) if o.error_code else None
         gen_ai = None
         if o.requested_model and o.provider:  # else no model was called: nothing for the GenAI family
-            provider = GEN_AI_PROVIDERS.get(o.provider_type, o.provider_type or o.provider)
+            provider = telemetry_name(self.telemetry_names, o.provider_type, o.provider)
             names = (OPERATIONS.get(o.route, o.route), provider, o.requested_model, o.model)
             error_type = o.error_code if o.status >= 400 else ""
             gen_ai = (
@@ -301,9 +300,12 @@ class _RequestFamilies:
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, telemetry_names: Mapping[str, str] | None = None) -> None:
+        """`telemetry_names`: `gen_ai.provider.name` by provider type, as the provider types declare them
+        (`babelgate.providers.TELEMETRY_NAMES`, handed in: the providers' floor stands above this one)."""
+        self.telemetry_names: Mapping[str, str] = telemetry_names or {}
         self.registry = CollectorRegistry(auto_describe=True)
-        self.per_request = _RequestFamilies()
+        self.per_request = _RequestFamilies(self.telemetry_names)
         self.registry.register(self.per_request)
         # The router's decisions (routing/router.py), by provider and model, never by key.
         self.routing = Counter(
