@@ -136,7 +136,8 @@ async def identify(runtime: Runtime, record: Call) -> None:
     once before the first request is let through, so a gateway that just started never lets in a request
     a virtual key would have been needed for; while the store is known to be down, requests do not wait on
     it each (its poller reads it)."""
-    await keys_ready(runtime)
+    if not runtime.key_ring.loaded:
+        await keys_ready(runtime)
     try:
         record.key_id, record.virtual_key = runtime.keys.identify(credentials(record.header))
     except AuthenticationFailed as refused:
@@ -220,11 +221,10 @@ async def send(runtime: Runtime, sink: Sink, answer: Answer) -> None:
         await notify_chunk(hooks, context, answer.body)
         answer.rest = observed(answer.rest, hooks, context)
     on_error = answer.on_error
-    language = record.language
 
     async def last_event(error: GatewayError) -> Any:
         assert on_error is not None, "a stream without an error event"
-        event = on_error(error, language)
+        event = on_error(error, record.language)
         if hooks:
             assert context is not None
             # The error event is the stream's last piece: hooks that keep the answer see it too.
