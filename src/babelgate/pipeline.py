@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 log = logging.getLogger("babelgate.pipeline")
+# A request that failed on the gateway's side (5xx), or after its answer began: the gateway's own logger, as
+# operators filter on it.
+requests_log = logging.getLogger("babelgate")
 T = TypeVar("T")
 # Seconds a call runs before a client's disconnect is watched for (Exchange.watch): answers that
 # come sooner pay nothing for the watch.
@@ -73,7 +76,7 @@ async def serve(
     except GatewayError as error:
         record.failed(error)
         if error.status >= 500 or sink.answered:
-            log.warning(
+            requests_log.warning(
                 "%s: %s %s (provider %s, model %s, request %s)",
                 record.route or "-",
                 error.status,
@@ -94,7 +97,7 @@ async def serve(
             task.uncancel()
         sink.client_left()
     except Exception:
-        log.exception("unexpected error on %s (request %s)", record.route or "-", record.request_id.decode())
+        requests_log.exception("unexpected error on %s (request %s)", record.route or "-", record.request_id.decode())
         record.failed(GatewayError())
         if not sink.answered:
             await sink.send_error(GatewayError(), [])
