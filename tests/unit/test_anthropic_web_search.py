@@ -193,7 +193,7 @@ def test_a_searched_stream_gives_the_text_and_no_tool_call() -> None:
     assert [choice.finish_reason for chunk in chunks for choice in chunk.choices if choice.finish_reason] == ["stop"]
     assert chunks[-1].usage == Usage(prompt_tokens=9, completion_tokens=30, total_tokens=39, cached_tokens=0)
     encoder = OpenAIChatStreamEncoder(include_usage=True)
-    frames = b"".join(encoder.encode(chunk) for chunk in chunks).split(b"\n\n")
+    frames = b"".join(encoder.feed(chunk) for chunk in chunks).split(b"\n\n")
     for frame in frames[:-1]:
         ChatCompletionChunk.model_validate(orjson.loads(frame.removeprefix(b"data: ")))
 

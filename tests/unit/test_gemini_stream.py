@@ -122,7 +122,7 @@ def usage_chunk(usage: Usage | None) -> ChatChunk:
 def encoded(chunks: list[ChatChunk]) -> list[JSON]:
     """The chunks as an OpenAI client receives them (include_usage on), each validated by openai."""
     encoder = OpenAIChatStreamEncoder(include_usage=True)
-    stream = b"".join(encoder.encode(item) for item in chunks) + encoder.finish(chunks[-1])
+    stream = b"".join(encoder.feed(item) for item in chunks) + encoder.finish()
     assert stream.endswith(SSE_DONE)
     frames = stream[: -len(SSE_DONE)].split(b"\n\n")
     assert frames.pop() == b""

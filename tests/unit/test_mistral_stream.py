@@ -55,7 +55,7 @@ def feed_all(payloads: list[JSON], translator: MistralStreamTranslator | None = 
 def encode(chunks: list[ChatChunk], *, include_usage: bool) -> list[JSON | str]:
     """The client's view: each `data:` payload parsed, `[DONE]` as the string."""
     encoder = OpenAIChatStreamEncoder(include_usage=include_usage)
-    raw = b"".join(encoder.encode(c) for c in chunks) + encoder.finish(chunks[-1] if chunks else None)
+    raw = b"".join(encoder.feed(c) for c in chunks) + encoder.finish()
     events: list[JSON | str] = []
     for frame in raw.split(b"\n\n"):
         if not frame:

@@ -390,9 +390,9 @@ def frames(data: bytes) -> list[Any]:
 
 def test_stream_encoder_with_include_usage() -> None:
     encoder = OpenAIChatStreamEncoder(include_usage=True)
-    encoded = [encoder.encode(chunk) for chunk in CHUNKS]
+    encoded = [encoder.feed(chunk) for chunk in CHUNKS]
     assert encoded[-1] == b""  # usage goes out in finish(), once
-    tail = encoder.finish(CHUNKS[-1])
+    tail = encoder.finish()
     assert tail.endswith(SSE_DONE)
     payloads = frames(b"".join(encoded) + tail)
     assert payloads == [
@@ -446,9 +446,9 @@ def test_stream_encoder_with_include_usage() -> None:
 
 def test_stream_encoder_without_include_usage() -> None:
     encoder = OpenAIChatStreamEncoder(include_usage=False)
-    encoded = [encoder.encode(chunk) for chunk in CHUNKS]
+    encoded = [encoder.feed(chunk) for chunk in CHUNKS]
     assert encoded[-1] == b""  # the usage-only chunk is dropped
-    assert encoder.finish(CHUNKS[-1]) == SSE_DONE
+    assert encoder.finish() == SSE_DONE
     payloads = frames(b"".join(encoded) + SSE_DONE)
     assert len(payloads) == 5
     assert payloads[-1] == "[DONE]"
@@ -466,16 +466,16 @@ def test_stream_encoder_without_include_usage() -> None:
 def test_usage_on_a_chunk_with_choices_is_sent_once_at_the_end() -> None:
     encoder = OpenAIChatStreamEncoder(include_usage=True)
     last = ChatChunk(id="c", created=1, model="m", choices=[ChunkChoice(0, Delta(), "stop")], usage=Usage(1, 1, 2))
-    body = orjson.loads(encoder.encode(last)[6:-2])
+    body = orjson.loads(encoder.feed(last)[6:-2])
     assert body["usage"] is None
-    assert frames(encoder.finish(last))[0]["usage"] == {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    assert frames(encoder.finish())[0]["usage"] == {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
 
 
 def test_finish_without_known_usage_or_chunks_is_only_done() -> None:
-    assert OpenAIChatStreamEncoder(include_usage=True).finish(None) == SSE_DONE
+    assert OpenAIChatStreamEncoder(include_usage=True).finish() == SSE_DONE
     encoder = OpenAIChatStreamEncoder(include_usage=True)
-    encoder.encode(CHUNKS[1])
-    assert encoder.finish(CHUNKS[1]) == SSE_DONE
+    encoder.feed(CHUNKS[1])
+    assert encoder.finish() == SSE_DONE
 
 
 def test_stream_encoder_tool_call_deltas() -> None:
@@ -499,7 +499,7 @@ def test_stream_encoder_tool_call_deltas() -> None:
         ],
         system_fingerprint="fp",
     )
-    payload = frames(encoder.encode(chunk))[0]
+    payload = frames(encoder.feed(chunk))[0]
     assert payload["system_fingerprint"] == "fp"
     assert payload["choices"][0]["delta"] == {
         "tool_calls": [
@@ -523,7 +523,7 @@ def test_stream_encoder_reasoning_refusal_and_extra() -> None:
             )
         ],
     )
-    choice = frames(encoder.encode(chunk))[0]["choices"][0]
+    choice = frames(encoder.feed(chunk))[0]["choices"][0]
     assert choice == {
         "index": 0,
         "delta": {"reasoning_content": "hmm", "refusal": "no", "annotations": []},
@@ -548,12 +548,10 @@ def test_upstream_stream_through_translator_and_encoder_is_valid_for_the_sdk(inc
     translator = OpenAIStreamTranslator("openai", str)
     encoder = OpenAIChatStreamEncoder(include_usage=include_usage)
     out = b""
-    last = None
     for event in decoder.feed(stream.to_bytes()):
         for chunk in translator.feed(event):
-            last = chunk
-            out += encoder.encode(chunk)
-    out += encoder.finish(last)
+            out += encoder.feed(chunk)
+    out += encoder.finish()
     assert translator.done
     payloads = frames(out)
     assert payloads[-1] == "[DONE]"

@@ -8,9 +8,7 @@ Both are one attempt of the call path (pipeline.py), so the router may repeat ei
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import orjson
@@ -22,11 +20,11 @@ from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder, decode_requ
 from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import require_model, validate_chat_body
 from babelgate.frontends.prepare import supported_tools
+from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.pipeline import Body, call
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest
-from babelgate.schema.chunks import ChatChunk
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -83,16 +81,4 @@ async def _typed(deployment: Deployment, request: ChatRequest, notes: CallNotes)
     encoder = OpenAIChatStreamEncoder(include_usage=request.include_usage)
     # Accounting needs the usage (the ledger, budgets, token limits); the client gets it only if it asked.
     request.include_usage = True
-    chunks = provider.stream(request, deployment.model, notes)
-    return await streamed(_encoded(chunks, encoder), notes, on_error=encode_stream_error)
-
-
-async def _encoded(chunks: AsyncIterator[ChatChunk], encoder: OpenAIChatStreamEncoder) -> AsyncIterator[bytes]:
-    last: ChatChunk | None = None
-    async with contextlib.aclosing(chunks):  # type: ignore[type-var]
-        async for chunk in chunks:
-            last = chunk
-            data = encoder.encode(chunk)
-            if data:
-                yield data
-    yield encoder.finish(last)
+    return await stream_answer(provider.stream(request, deployment.model, notes), encoder, notes)

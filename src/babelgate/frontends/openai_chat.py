@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import orjson
+from babelgate.errors import GatewayError
+from babelgate.frontends.openai_errors import encode_stream_error
 
 # The OpenAI wire shape of a tool call is the same in requests and answers: one encoder serves both.
 from babelgate.providers.openai.translate import tool_call_to_wire
@@ -31,7 +32,7 @@ from babelgate.schema.chat import (
     Usage,
 )
 from babelgate.schema.chunks import ChatChunk, ToolCallDelta
-from babelgate.streaming import SSE_DONE
+from babelgate.streaming import SSE_DONE, encode_sse_json
 
 _REQUEST_FIELDS = frozenset(
     {
@@ -243,17 +244,22 @@ def encode_usage(usage: Usage) -> JSON:
 
 
 class OpenAIChatStreamEncoder:
-    """Canonical chunks → `data: {chat.completion.chunk}` frames, with OpenAI's usage rules:
-    with `include_usage`, every chunk says `"usage": null` and usage comes in a final chunk with
-    empty choices; without it, no chunk has a `usage` key and usage-only chunks are left out."""
+    """Canonical chunks → `data: {chat.completion.chunk}` frames (a StreamEncoder, stream_encoder.py), with
+    OpenAI's usage rules: with `include_usage`, every chunk says `"usage": null` and usage comes in a final
+    chunk with empty choices; without it, no chunk has a `usage` key and usage-only chunks are left out."""
 
-    __slots__ = ("_usage", "include_usage")
+    __slots__ = ("_last", "_usage", "include_usage")
 
     def __init__(self, *, include_usage: bool) -> None:
         self.include_usage = include_usage
         self._usage: Usage | None = None
+        self._last: ChatChunk | None = None  # its id, created and model go in the usage chunk
 
-    def encode(self, chunk: ChatChunk) -> bytes:
+    def start(self) -> bytes:
+        return b""  # a chat stream opens with its first chunk
+
+    def feed(self, chunk: ChatChunk) -> bytes:
+        self._last = chunk
         if chunk.usage is not None:
             self._usage = chunk.usage
         if not chunk.choices:
@@ -292,10 +298,11 @@ class OpenAIChatStreamEncoder:
             wire["system_fingerprint"] = chunk.system_fingerprint
         if self.include_usage:
             wire["usage"] = None
-        return b"data: " + orjson.dumps(wire) + b"\n\n"
+        return encode_sse_json(wire)
 
-    def finish(self, last: ChatChunk | None) -> bytes:
+    def finish(self) -> bytes:
         """The usage chunk (when asked for and known) and `[DONE]`."""
+        last = self._last
         if not self.include_usage or self._usage is None or last is None:
             return SSE_DONE
         wire = {
@@ -306,7 +313,10 @@ class OpenAIChatStreamEncoder:
             "choices": [],
             "usage": encode_usage(self._usage),
         }
-        return b"data: " + orjson.dumps(wire) + b"\n\n" + SSE_DONE
+        return encode_sse_json(wire) + SSE_DONE
+
+    def fail(self, error: GatewayError, language: str) -> bytes:
+        return encode_stream_error(error, language)
 
 
 def _tool_call_delta(call: ToolCallDelta) -> JSON:

@@ -6,6 +6,7 @@ import orjson
 
 from babelgate.errors import GatewayError
 from babelgate.i18n import render_message
+from babelgate.streaming import encode_sse_json
 
 
 def encode_error(error: GatewayError, language: str) -> bytes:
@@ -18,4 +19,4 @@ def error_object(error: GatewayError, language: str) -> dict[str, str | None]:
 
 def encode_stream_error(error: GatewayError, language: str) -> bytes:
     """The event that ends a broken stream; the official SDKs raise it as an APIError."""
-    return b"data: " + encode_error(error, language) + b"\n\n"
+    return encode_sse_json({"error": error_object(error, language)})
