@@ -44,10 +44,10 @@ def calls(*deltas: ToolCallDelta, finish: FinishReason | None = None) -> ChatChu
 
 def stream(*chunks: ChatChunk) -> list[JSON]:
     encoder = AnthropicMessagesStreamEncoder("msg_1", "public", provider="openai")
-    events = encoder.start()
+    events = encoder.start_events()
     for item in chunks:
-        events += encoder.feed(item)
-    events += encoder.finish()
+        events += encoder.events(item)
+    events += encoder.finish_events()
     for event in events:
         if event["type"] == PING:
             assert event == {"type": "ping"}
@@ -236,7 +236,7 @@ def test_mid_stream_failure() -> None:
     """What the client receives when the upstream breaks after output began: the events so far, then
     the `error` event routes.py sends (the SDK raises it); no message_delta, no message_stop."""
     encoder = AnthropicMessagesStreamEncoder("msg_1", "public", provider="openai")
-    events = encoder.start() + encoder.feed(chunk(content="Hel"))
+    events = encoder.start_events() + encoder.events(chunk(content="Hel"))
     events.append(error_payload(UpstreamTimeout(provider="openai", phase="between chunks"), "en"))
     assert types(events) == [START, PING, BLOCK_START, BLOCK_DELTA, "error"]
     assert TypeAdapter(ErrorResponse).validate_python(events[-1]).error.type == "timeout_error"
@@ -244,8 +244,8 @@ def test_mid_stream_failure() -> None:
 
 def test_interleaved_tool_fragments_are_a_protocol_error() -> None:
     encoder = AnthropicMessagesStreamEncoder("msg_1", "public", provider="openai")
-    encoder.start()
-    encoder.feed(calls(ToolCallDelta(0, id="a", name="a", arguments="{")))
-    encoder.feed(calls(ToolCallDelta(1, id="b", name="b", arguments="{")))
+    encoder.start_events()
+    encoder.events(calls(ToolCallDelta(0, id="a", name="a", arguments="{")))
+    encoder.events(calls(ToolCallDelta(1, id="b", name="b", arguments="{")))
     with pytest.raises(UpstreamProtocolError):
-        encoder.feed(calls(ToolCallDelta(0, arguments="}")))
+        encoder.events(calls(ToolCallDelta(0, arguments="}")))

@@ -83,10 +83,10 @@ def calls(*deltas: ToolCallDelta, finish: FinishReason | None = None) -> ChatChu
 def stream(*chunks: ChatChunk, **body: Any) -> tuple[ResponsesStreamEncoder, list[JSON]]:
     """start, feed every chunk, finish: the encoder and every event, in order."""
     encoding = encoder(**body)
-    events = encoding.start()
+    events = encoding.start_events()
     for item in chunks:
-        events += encoding.feed(item)
-    return encoding, events + encoding.finish()
+        events += encoding.events(item)
+    return encoding, events + encoding.finish_events()
 
 
 def failed_stream(
@@ -96,10 +96,10 @@ def failed_stream(
 ) -> tuple[ResponsesStreamEncoder, list[JSON]]:
     """start, feed every chunk, then the upstream failure (`status`, OpenAI error object) that ends it."""
     encoding = encoder()
-    events = encoding.start()
+    events = encoding.start_events()
     for item in chunks:
-        events += encoding.feed(item)
-    return encoding, events + encoding.fail(status, error)
+        events += encoding.events(item)
+    return encoding, events + encoding.fail_events(status, error)
 
 
 def types(events: list[JSON]) -> list[str]:
@@ -233,11 +233,11 @@ def test_completed_resource_carries_status_output_text_and_usage() -> None:
 
 def test_role_only_chunks_and_other_choices_emit_nothing() -> None:
     encoding = encoder()
-    encoding.start()
+    encoding.start_events()
     other = ChatChunk(id="c", created=0, model="m", choices=[ChunkChoice(1, Delta(content="other choice"))])
-    assert encoding.feed(chunk(role="assistant", content="")) == []
-    assert encoding.feed(other) == []
-    assert encoding.feed(usage_chunk()) == []
+    assert encoding.events(chunk(role="assistant", content="")) == []
+    assert encoding.events(other) == []
+    assert encoding.events(usage_chunk()) == []
 
 
 # -- tool calls ---------------------------------------------------------------------------------------------

@@ -160,7 +160,7 @@ def test_calls_come_back_under_the_names_the_client_declared() -> None:
 def test_streamed_calls_come_back_under_the_declared_names() -> None:
     _, names, _ = fold(CODEX)
     encoder = ResponsesStreamEncoder(ResponseShell.for_request("resp_1", "gpt-test", CODEX, store=False), names)
-    encoder.start()
+    encoder.start_events()
     chunk = ChatChunk(
         "c",
         1,
@@ -173,7 +173,7 @@ def test_streamed_calls_come_back_under_the_declared_names() -> None:
             )
         ],
     )
-    events = encoder.feed(chunk) + encoder.finish()
+    events = encoder.events(chunk) + encoder.finish_events()
     done = [event["item"] for event in events if event["type"] == "response.output_item.done"]
     assert done[0]["name"] == "close_agent" and done[0]["namespace"] == "multi_agent_v1"
     arguments_done = next(e for e in events if e["type"] == "response.function_call_arguments.done")
@@ -198,10 +198,10 @@ def test_reasoning_state_is_sealed_into_the_reasoning_item() -> None:
 
 def test_streamed_reasoning_state_is_sealed_even_without_text() -> None:
     encoder = ResponsesStreamEncoder(ResponseShell.for_request("resp_1", "gpt-test", CODEX, store=False), seal=SEAL)
-    encoder.start()
+    encoder.start_events()
     chunks = [Delta(extra={"reasoning_details": SIGNED}), Delta(content="Done.")]
-    events = [event for delta in chunks for event in encoder.feed(ChatChunk("c", 1, "m", [ChunkChoice(0, delta)]))]
-    events += encoder.finish()
+    events = [event for delta in chunks for event in encoder.events(ChatChunk("c", 1, "m", [ChunkChoice(0, delta)]))]
+    events += encoder.finish_events()
     kinds = [event["type"] for event in events]
     assert "response.reasoning_summary_part.added" not in kinds  # no text: no summary part
     reasoning = next(e["item"] for e in events if e["type"] == "response.output_item.done")

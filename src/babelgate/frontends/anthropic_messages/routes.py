@@ -10,13 +10,11 @@ tool ids, hooks), and its answer encoded back (translate.py, stream.py).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Final
 
 import orjson
 
-from babelgate.answer import Answer, streamed
+from babelgate.answer import Answer
 from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
 from babelgate.frontends.anthropic_messages import native, wire
@@ -26,7 +24,6 @@ from babelgate.frontends.anthropic_messages.translate import (
     decode_request,
     encode_error,
     encode_response,
-    encode_stream_error,
     estimate_tokens,
 )
 from babelgate.frontends.anthropic_messages.translate_content import Shaping
@@ -35,11 +32,10 @@ from babelgate.frontends.body_schema import INTEGER, MODEL, OBJECT, STRING, any_
 from babelgate.frontends.openai_validation import require_model
 from babelgate.frontends.prepare import typed_request
 from babelgate.frontends.route import SSE, Operation, Route
+from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.pipeline import Body, call
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
-from babelgate.schema.chat import ChatRequest
-from babelgate.streaming import encode_sse_event
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -69,7 +65,7 @@ async def _translated(
     message_id = wire.new_id()
     if stream:
         encoder = AnthropicMessagesStreamEncoder(message_id, deployment.public_name, provider=provider.name)
-        return await streamed(_events(deployment, request, notes, encoder), notes, on_error=encode_stream_error)
+        return await stream_answer(provider.stream(request, deployment.model, notes), encoder, notes)
     response = await provider.chat(request, deployment.model, notes)
     notes.finish_reason = response.choices[0].finish_reason if response.choices else None
     answer = encode_response(response, message_id=message_id, model=deployment.public_name, provider=provider.name)
@@ -108,29 +104,6 @@ def _check_basics(body: JSON) -> None:
         raise InvalidRequest(
             "missing_field" if body.get("messages") is None else "wrong_type", param="messages", expected="an array"
         )
-
-
-async def _events(
-    deployment: Deployment, request: ChatRequest, notes: CallNotes, encoder: AnthropicMessagesStreamEncoder
-) -> AsyncIterator[bytes]:
-    """Nothing is sent before the first chunk, so an upstream failure before it is an ordinary HTTP
-    error; after it, a failure raised here becomes the stream's `error` event (the sink sends it)."""
-    chunks = deployment.provider.stream(request, deployment.model, notes)
-    async with contextlib.aclosing(chunks):  # type: ignore[type-var]
-        first = await anext(chunks, None)
-        events = encoder.start()
-        if first is not None:
-            events += encoder.feed(first)
-        yield _framed(events)
-        async for chunk in chunks:
-            events = encoder.feed(chunk)
-            if events:
-                yield _framed(events)
-    yield _framed(encoder.finish())
-
-
-def _framed(events: list[JSON]) -> bytes:
-    return b"".join(encode_sse_event(event["type"], event) for event in events)
 
 
 # What _check_basics reads, as /openapi.json publishes it.

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from babelgate.errors import UpstreamProtocolError
+from babelgate.errors import GatewayError, UpstreamProtocolError
 from babelgate.frontends.anthropic_messages import wire
-from babelgate.frontends.anthropic_messages.translate import stop_reason
+from babelgate.frontends.anthropic_messages.translate import encode_stream_error, stop_reason
 from babelgate.frontends.anthropic_messages.wire import JSON
 from babelgate.frontends.one_answer import OneAnswerEncoder
 from babelgate.schema.chunks import Delta, ToolCallDelta
@@ -27,10 +27,11 @@ class _Block:
 
 
 class AnthropicMessagesStreamEncoder(OneAnswerEncoder):
-    """One per stream: `start()`, `feed(chunk)` for each chunk, then `finish()`. Each returns events
-    (dicts whose `type` is also their SSE event name)."""
+    """One per stream, a StreamEncoder (stream_encoder.py): its events (dicts whose `type` is also their SSE
+    event name) framed as SSE; a failure after the stream began is Anthropic's `error` event."""
 
     def __init__(self, message_id: str, model: str, *, provider: str) -> None:
+        super().__init__()
         self.message_id = message_id
         self.model = model
         self.provider = provider  # names the upstream in a protocol error
@@ -39,7 +40,7 @@ class AnthropicMessagesStreamEncoder(OneAnswerEncoder):
         self.tool_blocks: dict[int, int] = {}  # chat tool-call index → block index
         self.refused = False
 
-    def start(self) -> list[JSON]:
+    def start_events(self) -> list[JSON]:
         message: JSON = {
             "id": self.message_id,
             "type": "message",
@@ -57,7 +58,7 @@ class AnthropicMessagesStreamEncoder(OneAnswerEncoder):
         }
         return [{"type": "message_start", "message": message}, {"type": "ping"}]
 
-    def finish(self) -> list[JSON]:
+    def finish_events(self) -> list[JSON]:
         events: list[JSON] = []
         self._close(events)
         reason = stop_reason(self.finish_reason, tool_use=bool(self.tool_blocks), refusal=self.refused)
@@ -70,6 +71,9 @@ class AnthropicMessagesStreamEncoder(OneAnswerEncoder):
             },
             {"type": "message_stop"},
         ]
+
+    def fail(self, error: GatewayError, language: str) -> bytes:
+        return encode_stream_error(error, language)
 
     # -- deltas ---------------------------------------------------------------------------------
 

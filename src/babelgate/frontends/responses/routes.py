@@ -3,23 +3,24 @@ and compact. The WebSocket mode on the same path lives in websocket.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+import functools
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 import orjson
 
-from babelgate.answer import Answer, streamed
+from babelgate.answer import Answer
 from babelgate.errors import InvalidRequest, MethodNotAllowed, NotFound
 from babelgate.exchange import Exchange
 from babelgate.frontends.responses import native, turn
 from babelgate.frontends.responses.validate import validate_create_body
 from babelgate.frontends.responses.wire import JSON
+from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.pipeline import call, parse_json_object
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.store import StoredResponse
-from babelgate.streaming import SSE_DONE, encode_sse_event
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -56,25 +57,22 @@ async def create_response(runtime: Runtime, exchange: Exchange) -> None:
             owner=exchange.call.key_id,
         )
         if stream:
-            return await streamed(_sse(runtime, current), notes, on_error=native.encode_error_event)
+            # Stored before its end goes out: a client that has read it may continue it at once.
+            ending = functools.partial(_remember, runtime, current)
+            return await stream_answer(current.chunks(), current.stream_encoder(), notes, ending=ending)
         resource = await turn.answer(current)
         await _remember(runtime, current)
         return Answer(orjson.dumps(resource), notes)
 
     await call(runtime, exchange, body["model"], attempt, stream=stream)
-    if served is not None and served.error is not None:  # a stream that failed after it began
-        exchange.call.failed(served.error)
-
-
-async def _sse(runtime: Runtime, current: turn.Turn) -> AsyncIterator[bytes]:
-    async for batch in turn.events(current):
-        yield b"".join(encode_sse_event(event["type"], event) for event in batch)
-    await _remember(runtime, current)
-    yield SSE_DONE
+    if served is not None and served.encoder is not None and exchange.call.error is not None:
+        # A stream that failed after it began ended with `response.failed`, which is kept as its end would have
+        # been (its error event is rendered as it goes out, where nothing can be awaited).
+        await _remember(runtime, served)
 
 
 async def _remember(runtime: Runtime, current: turn.Turn) -> None:
-    if current.store and current.final is not None:
+    if current.store and current.response is not None:
         await runtime.response_store.put(current.record())
 
 

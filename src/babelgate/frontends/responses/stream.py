@@ -4,6 +4,9 @@ Items open as their first delta arrives and close when another kind of output st
 stream ends: reasoning (as a summary), the assistant message (text and refusal parts), and one
 function_call item per tool call (parallel calls stay open together, keyed by chunk index).
 Every event carries `sequence_number`; the order is the one Open Responses specifies.
+
+As a StreamEncoder (stream_encoder.py) its events are framed by the transport's `frame` (SSE events,
+or WebSocket messages), and `trailer` follows the last one (`[DONE]` on SSE).
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from babelgate.frontends.one_answer import OneAnswerEncoder
+from babelgate.errors import GatewayError
+from babelgate.frontends.one_answer import Frame, OneAnswerEncoder, sse_event
+from babelgate.frontends.openai_errors import error_object
 from babelgate.frontends.responses import wire
 from babelgate.frontends.responses.reasoning import REASONING_DETAILS, ReasoningSeal
 from babelgate.frontends.responses.resource import ResponseShell
@@ -20,6 +25,7 @@ from babelgate.frontends.responses.translate import outcome
 from babelgate.frontends.responses.wire import JSON
 from babelgate.frontends.text_pieces import TextPieces
 from babelgate.schema.chunks import Delta, ToolCallDelta
+from babelgate.streaming import SSE_DONE
 
 
 @dataclass(slots=True)
@@ -59,7 +65,17 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
     """`names` gives calls back the names the client declared (tools.py); with `seal`, reasoning
     items carry the provider's reasoning state in `encrypted_content` (reasoning.py)."""
 
-    def __init__(self, shell: ResponseShell, names: ToolNames | None = None, seal: ReasoningSeal | None = None) -> None:
+    def __init__(
+        self,
+        shell: ResponseShell,
+        names: ToolNames | None = None,
+        seal: ReasoningSeal | None = None,
+        *,
+        frame: Frame = sse_event,
+        trailer: bytes = SSE_DONE,
+    ) -> None:
+        super().__init__(frame)
+        self.trailer = trailer
         self.shell = shell
         self.names = names or ToolNames()
         self.seal = seal
@@ -70,16 +86,24 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
         self.calls: dict[int, _Call] = {}
         self.final: JSON | None = None  # the terminal resource, once sent
 
+    # -- the StreamEncoder ----------------------------------------------------------------------
+
+    def finish(self) -> bytes:
+        return super().finish() + self.trailer
+
+    def fail(self, error: GatewayError, language: str) -> bytes:
+        return self.framed(self.fail_events(error.status, error_object(error, language))) + self.trailer
+
     # -- the sequence ---------------------------------------------------------------------------
 
-    def start(self) -> list[JSON]:
+    def start_events(self) -> list[JSON]:
         snapshot = self.shell.resource("in_progress")
         return [
             self._event("response.created", response=snapshot),
             self._event("response.in_progress", response=snapshot),
         ]
 
-    def finish(self) -> list[JSON]:
+    def finish_events(self) -> list[JSON]:
         events: list[JSON] = []
         self._close_all(events)
         status, details = outcome(self.finish_reason)
@@ -89,7 +113,7 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
         events.append(self._event(f"response.{status}", response=self.final))
         return events
 
-    def fail(self, status: int, error: JSON) -> list[JSON]:
+    def fail_events(self, status: int, error: JSON) -> list[JSON]:
         """After output began, an upstream failure: an `error` event, then `response.failed`
         (items opened so far are not closed: they never completed)."""
         self.final = self.shell.resource(

@@ -7,14 +7,13 @@ responses (a WebSocket connection also remembers its own `store: false` response
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from babelgate.errors import GatewayError, NotFound
-from babelgate.frontends.openai_errors import error_object
+from babelgate.errors import NotFound
+from babelgate.frontends.one_answer import Frame, sse_event
 from babelgate.frontends.prepare import typed_request
 from babelgate.frontends.responses import wire
 from babelgate.frontends.responses.reasoning import ENCRYPTED_CONTENT, ReasoningSeal, open_items
@@ -28,7 +27,9 @@ from babelgate.hooks import RequestContext
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest
+from babelgate.schema.chunks import ChatChunk
 from babelgate.store import ResponseStore, StoredResponse
+from babelgate.streaming import SSE_DONE
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -52,17 +53,33 @@ class Turn:
     owner: str | None = None  # the gateway key id of the caller
     names: ToolNames | None = None  # chat names of namespaced functions → the client's (tools.py)
     seal: ReasoningSeal | None = None  # set when the client asked for sealed reasoning (reasoning.py)
-    final: JSON | None = None  # the terminal resource
-    error: GatewayError | None = None  # what ended a stream after it began
+    final: JSON | None = None  # the terminal resource of the whole answer (`answer`)
+    encoder: ResponsesStreamEncoder | None = None  # the stream's (`stream_encoder`)
+
+    @property
+    def response(self) -> JSON | None:
+        """The terminal resource once there is one: the whole answer's, or the one its stream ended with
+        (completed, incomplete or failed)."""
+        return self.encoder.final if self.encoder is not None else self.final
+
+    def chunks(self) -> AsyncIterator[ChatChunk]:
+        """The upstream's stream of this turn."""
+        return self.deployment.provider.stream(self.request, self.deployment.model, self.notes)
+
+    def stream_encoder(self, frame: Frame = sse_event, trailer: bytes = SSE_DONE) -> ResponsesStreamEncoder:
+        """The turn's event stream as a StreamEncoder (SSE with `[DONE]` unless told otherwise)."""
+        self.encoder = ResponsesStreamEncoder(self.shell, self.names, self.seal, frame=frame, trailer=trailer)
+        return self.encoder
 
     def record(self) -> StoredResponse:
-        assert self.final is not None
+        response = self.response
+        assert response is not None
         retention = self.runtime.config.responses.retention
         return StoredResponse(
             id=self.shell.id,
             created_at=self.shell.created_at,
             expires_at=int(time.time() + retention) if retention else None,
-            response=self.final,
+            response=response,
             input_items=self.input_items,
             conversation=[*self.conversation, *self.input_items],
             owner=self.owner,
@@ -167,30 +184,3 @@ async def answer(turn: Turn) -> JSON:
         incomplete_details=details,
     )
     return turn.final
-
-
-async def events(turn: Turn) -> AsyncIterator[list[JSON]]:
-    """The event sequence, in batches (the events one upstream chunk made). An upstream failure
-    before the first chunk is raised (the caller answers it as an ordinary error); after it, it
-    ends the sequence with `error` and `response.failed`, and is kept in `turn.error`."""
-    provider = turn.deployment.provider
-    chunks = provider.stream(turn.request, turn.deployment.model, turn.notes)
-    encoder = ResponsesStreamEncoder(turn.shell, turn.names, turn.seal)
-    async with contextlib.aclosing(chunks):  # type: ignore[type-var]
-        first = await anext(chunks, None)
-        batch = encoder.start()
-        if first is not None:
-            batch.extend(encoder.feed(first))
-        yield batch
-        try:
-            async for chunk in chunks:
-                batch = encoder.feed(chunk)
-                if batch:
-                    yield batch
-        except GatewayError as error:
-            turn.error = error
-            batch = encoder.fail(error.status, error_object(error, turn.language))
-        else:
-            batch = encoder.finish()
-    turn.final = encoder.final
-    yield batch

@@ -31,6 +31,7 @@ from babelgate.frontends.openai_errors import error_object
 from babelgate.frontends.responses import turn
 from babelgate.frontends.responses.validate import validate_create_body
 from babelgate.frontends.responses.wire import JSON
+from babelgate.frontends.stream_encoder import encode_stream
 from babelgate.governance.gateway_keys import credentials
 from babelgate.governance.virtual_keys import VirtualKey
 from babelgate.i18n import choose_language
@@ -38,6 +39,7 @@ from babelgate.pipeline import parse_json_object
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.store import StoredResponse
+from babelgate.streaming import encode_ndjson
 
 if TYPE_CHECKING:
     from babelgate.observability.request_id import RequestIds
@@ -151,7 +153,9 @@ class ResponsesSocket:
                 stream=True,
                 owner=self.key_id,
             )
-            return await streamed(_frames(current, lane), notes, on_error=functools.partial(_error_frame, lane=lane))
+            # Each event one line (one message: `_messages`), echoing the lane's `stream_id`; no `[DONE]`.
+            encoder = current.stream_encoder(functools.partial(_message, lane=lane), trailer=b"")
+            return await streamed(_messages(encode_stream(current.chunks(), encoder)), notes, on_error=encoder.fail)
 
         try:
             validate_create_body(body, websocket=True)
@@ -161,12 +165,9 @@ class ResponsesSocket:
                 self.remembered.pop(previous_id, None)
             raise
         assert current is not None
-        failure = current.error or record.error
-        if failure is not None:
-            record.failed(failure)
-            if previous_id:
-                self.remembered.pop(previous_id, None)
-        if current.final is not None:
+        if record.error is not None and previous_id:  # the stream failed after it began
+            self.remembered.pop(previous_id, None)
+        if current.response is not None:
             stored = current.record()
             self._remember(stored)
             if current.store:
@@ -191,11 +192,18 @@ class ResponsesSocket:
             await self.send({"type": "websocket.send", "text": frame.decode()})
 
 
-async def _frames(current: turn.Turn, lane: Any) -> AsyncIterator[bytes]:
-    """The response's events, one frame (one WebSocket message) each, echoing the lane's `stream_id`."""
-    async for batch in turn.events(current):
-        for item in batch:
-            yield orjson.dumps({**item, "stream_id": lane} if lane is not None else item)
+def _message(event: JSON, *, lane: Any) -> bytes:
+    """One event as a line, echoing the lane's `stream_id`."""
+    return encode_ndjson({**event, "stream_id": lane} if lane is not None else event)
+
+
+async def _messages(frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The encoded stream one event (one line, one WebSocket message) at a time: the pipeline shows each
+    message to the hooks, and the sink sends each frame as one message."""
+    async with contextlib.aclosing(frames):  # type: ignore[type-var]
+        async for frame in frames:
+            for message in frame.splitlines():
+                yield message
 
 
 def _error_frame(error: GatewayError, language: str, *, lane: Any = None) -> bytes:
@@ -233,7 +241,8 @@ class _Response:
                     await self.send_frame(frame)
             return None
         except GatewayError as error:
-            await self.send_frame(await last_event(error))
+            for message in (await last_event(error)).splitlines():  # the encoder's lines (`_message`)
+                await self.send_frame(message)
             return error
         finally:
             if rest is not None:
