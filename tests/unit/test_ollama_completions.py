@@ -13,6 +13,7 @@ from babelgate.frontends.ollama.wire import Durations
 from babelgate.schema.chat import AssistantMessage, Choice, Usage
 from babelgate.schema.chunks import ChunkChoice, Delta
 from tests.ollama_spec import assert_valid, assert_valid_stream
+from tests.unit.test_ollama_stream import CLOCK
 
 AT = "2026-01-02T03:04:05Z"
 
@@ -109,9 +110,9 @@ def test_legacy_chunks_through_the_encoder() -> None:
     chunks = [chunk_from_wire(payload) for payload in wire_chunks]
     assert chunks[0].choices == [ChunkChoice(0, Delta(content="Hel"), None)]
     assert chunks[1].choices == [ChunkChoice(0, Delta(content=None), "stop")]
-    encoder = OllamaStreamEncoder("m", provider="p", generate=True)
-    objects = [item for chunk in chunks for item in encoder.feed(chunk, AT)]
-    objects += encoder.finish(AT, Durations(10, 1, 4, 5))
+    encoder = OllamaStreamEncoder("m", CLOCK, provider="p", generate=True)
+    objects = [item for chunk in chunks for item in encoder.objects(chunk, AT)]
+    objects += encoder.last_objects(AT, Durations(10, 1, 4, 5))
     assert_valid_stream(objects, "generate_stream")
     assert [item["response"] for item in objects] == ["Hel", ""]
     assert (objects[-1]["prompt_eval_count"], objects[-1]["eval_count"]) == (5, 1)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
-from babelgate.errors import UpstreamProtocolError
+from babelgate.errors import GatewayError, UpstreamProtocolError
 from babelgate.frontends.ollama.stream import OllamaStreamEncoder
 from babelgate.frontends.ollama.wire import Durations
 from babelgate.schema.chat import FinishReason, Usage
@@ -26,6 +27,25 @@ COUNTERS = {
     "eval_count": 5,
     "eval_duration": 500,
 }
+
+
+class FixedClock:
+    """The encoder's Timing, standing still: every stamp is AT, the counters DURATIONS."""
+
+    def __init__(self) -> None:
+        self.outputs = 0
+
+    def output(self) -> None:
+        self.outputs += 1
+
+    def now(self) -> str:
+        return AT
+
+    def durations(self) -> Durations:
+        return DURATIONS
+
+
+CLOCK = FixedClock()
 
 
 def chunk(
@@ -50,9 +70,9 @@ def usage_chunk() -> ChatChunk:
 
 
 def run(*chunks: ChatChunk, generate: bool = False) -> list[JSON]:
-    encoder = OllamaStreamEncoder("llama3", provider="openai", generate=generate)
-    objects = [item for c in chunks for item in encoder.feed(c, AT)]
-    objects += encoder.finish(AT, DURATIONS)
+    encoder = OllamaStreamEncoder("llama3", CLOCK, provider="openai", generate=generate)
+    objects = [item for c in chunks for item in encoder.objects(c, AT)]
+    objects += encoder.last_objects(AT, DURATIONS)
     assert_valid_stream(objects, "generate_stream" if generate else "chat_stream")
     return objects
 
@@ -117,13 +137,13 @@ def test_streamed_tool_call_is_sent_whole_with_object_arguments() -> None:
 
 
 def test_a_call_goes_out_when_the_next_begins_and_the_last_at_the_finish() -> None:
-    encoder = OllamaStreamEncoder("llama3", provider="openai")
-    assert encoder.feed(chunk(tool_calls=[ToolCallDelta(0, "call_a", "f", '{"x":1}')]), AT) == []
-    assert encoder.feed(chunk(tool_calls=[ToolCallDelta(1, "call_b", "g", "{")]), AT) == [
+    encoder = OllamaStreamEncoder("llama3", CLOCK, provider="openai")
+    assert encoder.objects(chunk(tool_calls=[ToolCallDelta(0, "call_a", "f", '{"x":1}')]), AT) == []
+    assert encoder.objects(chunk(tool_calls=[ToolCallDelta(1, "call_b", "g", "{")]), AT) == [
         line(content="", tool_calls=[{"id": "call_a", "function": {"index": 0, "name": "f", "arguments": {"x": 1}}}])
     ]
-    assert encoder.feed(chunk(tool_calls=[ToolCallDelta(1, arguments="}")], finish="tool_calls"), AT) == []
-    assert encoder.finish(AT, DURATIONS)[0] == line(
+    assert encoder.objects(chunk(tool_calls=[ToolCallDelta(1, arguments="}")], finish="tool_calls"), AT) == []
+    assert encoder.last_objects(AT, DURATIONS)[0] == line(
         content="", tool_calls=[{"id": "call_b", "function": {"index": 1, "name": "g", "arguments": {}}}]
     )
 
@@ -155,17 +175,17 @@ def test_text_before_a_call() -> None:
 
 
 def test_a_fragment_of_a_call_already_sent_is_a_protocol_error() -> None:
-    encoder = OllamaStreamEncoder("llama3", provider="openai")
-    encoder.feed(chunk(tool_calls=[ToolCallDelta(0, "a", "f", "{}"), ToolCallDelta(1, "b", "g", "{}")]), AT)
+    encoder = OllamaStreamEncoder("llama3", CLOCK, provider="openai")
+    encoder.objects(chunk(tool_calls=[ToolCallDelta(0, "a", "f", "{}"), ToolCallDelta(1, "b", "g", "{}")]), AT)
     with pytest.raises(UpstreamProtocolError):
-        encoder.feed(chunk(tool_calls=[ToolCallDelta(0, arguments=" ")]), AT)
+        encoder.objects(chunk(tool_calls=[ToolCallDelta(0, arguments=" ")]), AT)
 
 
 def test_arguments_that_are_not_an_object_are_a_protocol_error_at_the_finish() -> None:
-    encoder = OllamaStreamEncoder("llama3", provider="openai")
-    encoder.feed(chunk(tool_calls=[ToolCallDelta(0, "a", "f", '{"cut')]), AT)
+    encoder = OllamaStreamEncoder("llama3", CLOCK, provider="openai")
+    encoder.objects(chunk(tool_calls=[ToolCallDelta(0, "a", "f", '{"cut')]), AT)
     with pytest.raises(UpstreamProtocolError):
-        encoder.finish(AT, DURATIONS)
+        encoder.last_objects(AT, DURATIONS)
 
 
 def test_generate_lines_carry_response_and_thinking() -> None:
@@ -200,3 +220,21 @@ def test_streamed_images_become_base64() -> None:
     assert run(chunk(extra={"images": [image]}), chunk(finish="stop"), usage_chunk())[0] == line(
         content="", images=["iVBORw0KGgo="]
     )
+
+
+def test_the_stream_encoder_sends_the_objects_as_ndjson_lines_and_reads_the_clock() -> None:
+    """`feed` and `finish` are `objects` and `last_objects` framed, stamped from the clock handed in; the clock
+    hears of output only when a chunk carries some; `fail` is one `{"error": …}` line."""
+    clock = FixedClock()
+    chunks = [chunk(role="assistant"), chunk(content="Hi"), chunk(finish="stop"), usage_chunk()]
+    sent = [OllamaStreamEncoder("llama3", clock, provider="openai").feed(c) for c in chunks]
+    assert sent[0] == b"" and clock.outputs == 1
+    encoder = OllamaStreamEncoder("llama3", clock, provider="openai")
+    expected = [encoder.objects(c, AT) for c in chunks] + [encoder.last_objects(AT, DURATIONS)]
+    encoder = OllamaStreamEncoder("llama3", clock, provider="openai")
+    data = b"".join(encoder.feed(c) for c in chunks) + encoder.finish()
+    assert data.endswith(b"\n")
+    assert [orjson.loads(line) for line in data.splitlines()] == [item for batch in expected for item in batch]
+    assert encoder.start() == b""
+    failed = encoder.fail(GatewayError(), "en")
+    assert failed.endswith(b"\n") and failed.count(b"\n") == 1 and "error" in orjson.loads(failed)

@@ -115,8 +115,8 @@ async def generate(runtime: Runtime, exchange: Exchange, name: str, body: JSON, 
         clock.upstream_called()
         if stream:
             frames = provider.forward_completions_stream(legacy, deployment.model, notes)
-            encoder = OllamaStreamEncoder(model, provider=provider.name, generate=True)
-            return await stream_answer(_chunks(frames, provider.name), encoder, clock, notes)
+            encoder = OllamaStreamEncoder(model, clock, provider=provider.name, generate=True)
+            return await stream_answer(_chunks(frames, provider.name), encoder, notes)
         try:
             payload = orjson.loads(await provider.forward_completions(legacy, deployment.model, notes))
             response = response_from_wire(payload)

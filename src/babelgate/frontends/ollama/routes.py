@@ -115,8 +115,8 @@ async def _answer(
         provider = deployment.provider
         clock.upstream_called()
         if stream:
-            encoder = OllamaStreamEncoder(model, provider=provider.name, generate=generate)
-            return await stream_answer(provider.stream(request, deployment.model, notes), encoder, clock, notes)
+            encoder = OllamaStreamEncoder(model, clock, provider=provider.name, generate=generate)
+            return await stream_answer(provider.stream(request, deployment.model, notes), encoder, notes)
         response = await provider.chat(request, deployment.model, notes)
         notes.finish_reason = response.choices[0].finish_reason if response.choices else None
         durations = clock.durations()

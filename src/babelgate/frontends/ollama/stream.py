@@ -4,20 +4,36 @@ Text and thinking deltas go out as they come, one object per chunk. Tool calls d
 sends each call whole, arguments as an object, so argument fragments are buffered until the call
 is complete — when the next call begins, or the turn finishes — and the complete calls go out
 together in one message object. The last object says `done: true`, with `done_reason` and the
-counters. Timestamps and durations are handed in: the encoder never reads a clock.
+counters. Timestamps and durations come from the `Timing` handed in (answer.Clock): the state machine
+(`objects`, `last_objects`) is given them, the StreamEncoder's `feed` and `finish` read them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from babelgate.errors import UpstreamProtocolError
+from babelgate.errors import GatewayError, UpstreamProtocolError
 from babelgate.frontends.ollama import wire
 from babelgate.frontends.ollama.translate import images_to_wire, tool_call_to_wire
 from babelgate.frontends.ollama.wire import JSON, Durations
 from babelgate.frontends.text_pieces import TextPieces
+from babelgate.i18n import render_message
 from babelgate.schema.chat import Usage
 from babelgate.schema.chunks import ChatChunk, ToolCallDelta
+from babelgate.streaming import encode_ndjson
+
+
+class Timing(Protocol):
+    """The clock Ollama's stamps and counters are read from (answer.Clock)."""
+
+    def output(self) -> None:
+        """Output began (the first call counts)."""
+        ...
+
+    def now(self) -> str: ...
+
+    def durations(self) -> Durations: ...
 
 
 @dataclass(slots=True)
@@ -29,8 +45,12 @@ class _Call:
 
 
 class OllamaStreamEncoder:
-    def __init__(self, model: str, *, provider: str, generate: bool = False) -> None:
+    """One per stream, a StreamEncoder (stream_encoder.py) of NDJSON lines; a failure after the stream began
+    is one more `{"error": …}` line."""
+
+    def __init__(self, model: str, clock: Timing, *, provider: str, generate: bool = False) -> None:
         self.model = model
+        self.clock = clock
         self.provider = provider
         self.generate = generate  # `/api/generate` objects carry `response`, chat ones `message`
         self.open_calls: dict[int, _Call] = {}  # being buffered, by chunk index
@@ -38,7 +58,29 @@ class OllamaStreamEncoder:
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
 
-    def feed(self, chunk: ChatChunk, at: str) -> list[JSON]:
+    # -- the StreamEncoder ----------------------------------------------------------------------
+
+    def start(self) -> bytes:
+        return b""  # an Ollama stream opens with its first output
+
+    def feed(self, chunk: ChatChunk) -> bytes:
+        clock = self.clock
+        if any(
+            c.delta.content or c.delta.reasoning_content or c.delta.refusal or c.delta.tool_calls for c in chunk.choices
+        ):
+            clock.output()
+        return _lines(self.objects(chunk, clock.now()))
+
+    def finish(self) -> bytes:
+        clock = self.clock
+        return _lines(self.last_objects(clock.now(), clock.durations()))
+
+    def fail(self, error: GatewayError, language: str) -> bytes:
+        return encode_ndjson(wire.error_body(render_message(error, language)))
+
+    # -- the state machine ----------------------------------------------------------------------
+
+    def objects(self, chunk: ChatChunk, at: str) -> list[JSON]:
         """The objects one chunk makes (often none: a role-only chunk, an argument fragment)."""
         if chunk.usage is not None:
             self.usage = chunk.usage
@@ -59,7 +101,7 @@ class OllamaStreamEncoder:
                 self.finish_reason = choice.finish_reason
         return objects
 
-    def finish(self, at: str, durations: Durations) -> list[JSON]:
+    def last_objects(self, at: str, durations: Durations) -> list[JSON]:
         """The calls still buffered, then the final object."""
         objects = []
         complete = self._close_open()
@@ -124,3 +166,7 @@ class OllamaStreamEncoder:
         if logprobs:
             out["logprobs"] = logprobs
         return out
+
+
+def _lines(objects: list[JSON]) -> bytes:
+    return b"".join([encode_ndjson(item) for item in objects]) if objects else b""
