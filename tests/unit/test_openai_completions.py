@@ -358,11 +358,11 @@ def test_stream_text_deltas_and_finish() -> None:
     enc = encoder()
     out = b"".join(
         [
-            enc.encode(0, chunk((0, Delta(role="assistant", content=""), None))),
-            enc.encode(0, chunk((0, Delta(content="Hel"), None))),
-            enc.encode(0, chunk((0, Delta(reasoning_content="thinking"), None))),
-            enc.encode(0, chunk((0, Delta(content="lo"), None))),
-            enc.encode(0, chunk((0, Delta(), "stop"))),
+            enc.feed((0, chunk((0, Delta(role="assistant", content=""), None)))),
+            enc.feed((0, chunk((0, Delta(content="Hel"), None)))),
+            enc.feed((0, chunk((0, Delta(reasoning_content="thinking"), None)))),
+            enc.feed((0, chunk((0, Delta(content="lo"), None)))),
+            enc.feed((0, chunk((0, Delta(), "stop")))),
             enc.finish(),
         ]
     )
@@ -399,12 +399,12 @@ def test_stream_interleaved_prompts_echo_first_and_usage_last() -> None:
     enc = encoder(prompts=["A", "B"], n=2, echo=True, include_usage=True)
     out = b"".join(
         [
-            enc.encode(1, chunk((1, Delta(content="b1"), None))),
-            enc.encode(0, chunk((0, Delta(content="a0"), "stop"), (1, Delta(content="a1"), "length"))),
-            enc.encode(1, chunk((0, Delta(content="b0"), "stop"))),
-            enc.encode(1, chunk((1, Delta(), "stop"))),
-            enc.encode(0, chunk(usage=Usage(2, 3, 5))),
-            enc.encode(1, chunk(usage=Usage(4, 5, 9))),
+            enc.feed((1, chunk((1, Delta(content="b1"), None)))),
+            enc.feed((0, chunk((0, Delta(content="a0"), "stop"), (1, Delta(content="a1"), "length")))),
+            enc.feed((1, chunk((0, Delta(content="b0"), "stop")))),
+            enc.feed((1, chunk((1, Delta(), "stop")))),
+            enc.feed((0, chunk(usage=Usage(2, 3, 5)))),
+            enc.feed((1, chunk(usage=Usage(4, 5, 9)))),
             enc.finish(),
         ]
     )
@@ -437,13 +437,13 @@ def test_stream_interleaved_prompts_echo_first_and_usage_last() -> None:
 
 def test_stream_usage_chunk_needs_every_calls_usage() -> None:
     enc = encoder(prompts=["A", "B"], include_usage=True)
-    enc.encode(0, chunk((0, Delta(content="x"), "stop"), usage=Usage(1, 1, 2)))
+    enc.feed((0, chunk((0, Delta(content="x"), "stop"), usage=Usage(1, 1, 2))))
     assert frames(enc.finish()) == ["[DONE]"]
 
 
 def test_stream_without_include_usage_has_no_usage_key() -> None:
     enc = encoder()
-    events = frames(enc.encode(0, chunk((0, Delta(content="x"), None), usage=Usage(1, 1, 2))) + enc.finish())
+    events = frames(enc.feed((0, chunk((0, Delta(content="x"), None), usage=Usage(1, 1, 2)))) + enc.finish())
     assert "usage" not in events[0] and events[-1] == "[DONE]"
 
 

@@ -36,6 +36,7 @@ from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import require_model
 from babelgate.frontends.prepare import typed_request
 from babelgate.frontends.route import SSE, Operation, Route
+from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.pipeline import Body, call
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
@@ -101,9 +102,8 @@ async def _translated(
             echo=request.echo,
             include_usage=request.include_usage,
         )
-        chunks = merge_streams([provider.stream(chat, model, notes) for chat, notes in zip(chats, calls, strict=True)])
-        frames = _frames(chunks, encoder, combined=combined, calls=calls)
-        return await streamed(frames, combined, on_error=encode_stream_error)
+        streams = [provider.stream(chat, model, notes) for chat, notes in zip(chats, calls, strict=True)]
+        return await stream_answer(_combined(merge_streams(streams), combined, calls), encoder, combined)
     try:
         answers = await gather_bounded(
             [functools.partial(provider.chat, chat, model, notes) for chat, notes in zip(chats, calls, strict=True)]
@@ -115,27 +115,22 @@ async def _translated(
     return Answer(orjson.dumps(payload), combined)
 
 
-async def _frames(
-    chunks: AsyncIterator[tuple[int, ChatChunk]],
-    encoder: OpenAICompletionsStreamEncoder,
-    *,
-    combined: CallNotes,
-    calls: Sequence[CallNotes],
-) -> AsyncIterator[bytes]:
-    started = False
+async def _combined(
+    chunks: AsyncIterator[tuple[int, ChatChunk]], combined: CallNotes, calls: Sequence[CallNotes]
+) -> AsyncIterator[tuple[int, ChatChunk]]:
+    """The calls' chunks as they come, their notes combined into the answer's: at the first chunk (the
+    adjusted-params header goes out with the first bytes), and however the stream ends (usage for accounting)."""
     try:
         async with contextlib.aclosing(chunks):  # type: ignore[type-var]
-            async for prompt, chunk in chunks:
-                data = encoder.encode(prompt, chunk)
-                if data:
-                    if not started:  # the adjusted-params header goes out with the first bytes
-                        started = True
-                        _combine(combined, calls)
-                    yield data
+            first = True
+            async for item in chunks:
+                if first:
+                    first = False
+                    _combine(combined, calls)
+                yield item
         combined.completed = all(notes.completed for notes in calls)
-        yield encoder.finish()
     finally:
-        _combine(combined, calls)  # usage for accounting, however the stream ended
+        _combine(combined, calls)
 
 
 def _combine(combined: CallNotes, calls: Sequence[CallNotes]) -> None:

@@ -8,18 +8,20 @@ choices holds the usage, as on chat.
 
 from __future__ import annotations
 
+from babelgate.errors import GatewayError
 from babelgate.frontends.openai_chat import encode_usage
 from babelgate.frontends.openai_completions.translate import sum_usage, text_choice
 from babelgate.frontends.openai_completions.wire import JSON, OBJECT, finish_reason
+from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.schema.chat import Usage
 from babelgate.schema.chunks import ChatChunk
 from babelgate.streaming import SSE_DONE, encode_sse_json
 
 
 class OpenAICompletionsStreamEncoder:
-    """One instance per client stream, fed the chunks of every chat call with the index of the
-    prompt the call answers (the calls' chunks may interleave). Choice `i` of prompt `p` is choice
-    `p * n + i`. With `echo`, each choice's prompt goes out first, in a chunk of its own.
+    """One instance per client stream, a StreamEncoder (stream_encoder.py) fed the chunks of every chat
+    call with the index of the prompt the call answers (the calls' chunks may interleave). Choice `i` of
+    prompt `p` is choice `p * n + i`. With `echo`, each choice's prompt goes out first, in a chunk of its own.
 
     Only text reaches the client: a chat delta's role, reasoning or refusal has no place in a
     text completion (no tools are sent, so no tool calls come)."""
@@ -47,7 +49,11 @@ class OpenAICompletionsStreamEncoder:
         self._started = False
         self._usage: dict[int, Usage] = {}  # by prompt
 
-    def encode(self, prompt: int, chunk: ChatChunk) -> bytes:
+    def start(self) -> bytes:
+        return b""  # the echo waits for the first chunk, which names the model
+
+    def feed(self, item: tuple[int, ChatChunk]) -> bytes:
+        prompt, chunk = item
         out = b""
         if not self._started:
             self.model = chunk.model or self.model
@@ -82,6 +88,9 @@ class OpenAICompletionsStreamEncoder:
                 }
             )
         return out + SSE_DONE
+
+    def fail(self, error: GatewayError, language: str) -> bytes:
+        return encode_stream_error(error, language)
 
     def _start(self) -> bytes:
         self._started = True
