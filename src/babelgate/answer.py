@@ -30,8 +30,8 @@ ErrorEvent = Callable[[GatewayError, str], Any]
 
 class Answer:
     """Status, headers, and either the body or a stream whose first frame is in hand, with the call's
-    notes (usage, cost, adjusted parameters). Frames are bytes on HTTP; a Responses WebSocket's frames
-    are lists of events (its sink sends each as a message)."""
+    notes (usage, cost, adjusted parameters). Frames are bytes: pieces of the body on HTTP, one message
+    each on a Responses WebSocket."""
 
     __slots__ = ("body", "content_type", "headers", "notes", "on_error", "rest", "status")
 
