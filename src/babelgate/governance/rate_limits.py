@@ -300,7 +300,9 @@ class RateLimiter:
         now = time.time()
         if limits.rpm:
             window = scope.windows[0]
-            times = self._requests.setdefault(window, deque())
+            times = self._requests.get(window)
+            if times is None:  # not setdefault: that builds a window on every request to throw it away
+                times = self._requests[window] = deque()
             while times and times[0] <= now - WINDOW:
                 times.popleft()
             admitted = len(times) < limits.rpm
@@ -316,7 +318,9 @@ class RateLimiter:
                     raise self._refuse(scope, 1, decision, admission.estimate)
         if limits.tpm:
             window, second = scope.windows[1], int(now)
-            tokens = self._tokens.setdefault(window, _TokenWindow())
+            tokens = self._tokens.get(window)
+            if tokens is None:
+                tokens = self._tokens[window] = _TokenWindow()
             used, oldest = tokens.used(now)
             admitted = used <= 0 or used + admission.estimate <= limits.tpm
             if admitted:
