@@ -84,6 +84,21 @@ async def observed(
             await aclose()
 
 
+async def notify_request(hooks: Iterable[Hook], context: RequestContext) -> None:
+    """Every hook's `on_request`, in order, once per request; one that raises refuses the request (its
+    error is the answer)."""
+    for hook in hooks:
+        await hook.on_request(context)
+
+
+async def transformed(hooks: Iterable[Hook], context: RequestContext, request: ChatRequest) -> ChatRequest:
+    """The request as every hook's `transform_request` leaves it, in order (the hooks that override it:
+    `Runtime.typed_hooks`)."""
+    for hook in hooks:
+        request = await hook.transform_request(context, request)
+    return request
+
+
 async def notify_chunk(hooks: Sequence[Hook], context: RequestContext, data: bytes) -> None:
     """Every observing hook's `on_stream_chunk`; a failing hook never breaks the stream."""
     await _each(hooks, "on_stream_chunk", context, data)

@@ -36,7 +36,7 @@ from babelgate.errors import (
 )
 from babelgate.exchange import COST_HEADER, ClientGone
 from babelgate.governance.gateway_keys import credentials
-from babelgate.hooks import Completion, notify_chunk, notify_complete, observed
+from babelgate.hooks import Completion, notify_chunk, notify_complete, notify_request, observed
 from babelgate.observability.tracing import AttemptRecord
 from babelgate.providers import key_pool
 from babelgate.providers.base import CallNotes
@@ -251,9 +251,8 @@ async def _cached(
     record = sink.call
     record.provider, record.model = entry.provider, entry.model
     if runtime.hooks:
-        context = record.context = record.hook_context(model, entry.provider, entry.model, stream)
-        for hook in runtime.hooks:
-            await hook.on_request(context)
+        record.context = record.hook_context(model, entry.provider, entry.model, stream)
+        await notify_request(runtime.hooks, record.context)
     runtime.metrics.cache_event("hit", model)
     record.headers_out += [(response_cache.HEADER, b"hit"), (COST_HEADER, b"0.00000000")]
     answer = response_cache.replay(entry)
@@ -306,8 +305,7 @@ async def run_attempt(
                 deployment.public_name, deployment.provider.name, deployment.model, stream
             )
             record.chunk_hooks = runtime.chunk_hooks
-            for hook in runtime.hooks:
-                await hook.on_request(context)
+            await notify_request(runtime.hooks, context)
         else:
             context.model, context.provider = deployment.public_name, deployment.provider.name
             context.upstream_model = deployment.model

@@ -21,6 +21,7 @@ from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import require_model, validate_chat_body
 from babelgate.frontends.prepare import supported_tools
 from babelgate.frontends.stream_encoder import stream_answer
+from babelgate.hooks import transformed
 from babelgate.pipeline import Body, call
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
@@ -68,8 +69,9 @@ async def _attempt(
     request = supported_tools(decode_request(body), deployment, notes)
     if foreign_signatures:
         request = tool_ids.strip_request(request)
-    for hook in runtime.typed_hooks:
-        request = await hook.transform_request(exchange.call.context, request)  # type: ignore[arg-type]
+    if runtime.typed_hooks:
+        assert exchange.call.context is not None  # hooks are installed: the pipeline made the context
+        request = await transformed(runtime.typed_hooks, exchange.call.context, request)
     return await _typed(deployment, request, notes)
 
 

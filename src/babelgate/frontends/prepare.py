@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from babelgate import hosted_tools, tool_ids
 from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
-from babelgate.hooks import RequestContext
+from babelgate.hooks import RequestContext, transformed
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest
@@ -49,8 +49,7 @@ async def typed_request(
         request = tool_ids.strip_request(request)
     request = supported_tools(request, deployment, notes)
     if context is not None:
-        for hook in runtime.typed_hooks:
-            request = await hook.transform_request(context, request)
+        request = await transformed(runtime.typed_hooks, context, request)
     return request
 
 

@@ -300,31 +300,38 @@ class RateLimiter:
         now = time.time()
         if limits.rpm:
             window = scope.windows[0]
-            times = self._requests.setdefault(window, deque())
+            times = self._requests.get(window)
+            if times is None:  # not setdefault: that builds a window on every request to throw it away
+                times = self._requests[window] = deque()
             while times and times[0] <= now - WINDOW:
                 times.popleft()
             admitted = len(times) < limits.rpm
             if admitted:
                 times.append(now)
                 admission.requests.append(window)
-            reset = (times[0] + WINDOW - now) if times else 0.0
-            decision = Decision(limits.rpm, max(0, limits.rpm - len(times)), max(0.0, reset))
-            self._announce(admission, "requests", decision, headed)
-            if not admitted:
-                raise self._refuse(scope, 1, decision, admission.estimate)
+            # The decision is worked out only where it is told: the first scope's headers, or a refusal.
+            if not admitted or "requests" not in headed:
+                reset = (times[0] + WINDOW - now) if times else 0.0
+                decision = Decision(limits.rpm, max(0, limits.rpm - len(times)), max(0.0, reset))
+                self._announce(admission, "requests", decision, headed)
+                if not admitted:
+                    raise self._refuse(scope, 1, decision, admission.estimate)
         if limits.tpm:
             window, second = scope.windows[1], int(now)
-            tokens = self._tokens.setdefault(window, _TokenWindow())
+            tokens = self._tokens.get(window)
+            if tokens is None:
+                tokens = self._tokens[window] = _TokenWindow()
             used, oldest = tokens.used(now)
             admitted = used <= 0 or used + admission.estimate <= limits.tpm
             if admitted:
                 tokens.add(second, admission.estimate)
                 used += admission.estimate
                 admission.tokens.append((window, second))
-            decision = Decision(limits.tpm, max(0, limits.tpm - int(used)), max(0.0, oldest + WINDOW - now))
-            self._announce(admission, "tokens", decision, headed)
-            if not admitted:
-                raise self._refuse(scope, 2, decision, admission.estimate)
+            if not admitted or "tokens" not in headed:
+                decision = Decision(limits.tpm, max(0, limits.tpm - int(used)), max(0.0, oldest + WINDOW - now))
+                self._announce(admission, "tokens", decision, headed)
+                if not admitted:
+                    raise self._refuse(scope, 2, decision, admission.estimate)
         if limits.max_concurrent:
             window = scope.windows[2]
             current = self.in_flight.get(window, 0)

@@ -73,12 +73,21 @@ class CallNotes:
     completed: bool = False
     # What the deployment's tokens cost (set by the call path): with `usage`, the request's cost.
     price: Price | None = None
+    # The cost worked out for the usage it was worked out for: asked for by the answer's header, each
+    # budget and the ledger row.
+    _priced: tuple[Usage, float] | None = field(default=None, repr=False, compare=False)
 
     @property
     def cost(self) -> float | None:
-        if self.price is None or self.usage is None:
+        usage = self.usage
+        if self.price is None or usage is None:
             return None
-        return self.price.cost(self.usage)
+        priced = self._priced
+        if priced is not None and priced[0] is usage:
+            return priced[1]
+        cost = self.price.cost(usage)
+        self._priced = (usage, cost)
+        return cost
 
 
 class Provider(Protocol):

@@ -37,6 +37,7 @@ from babelgate.frontends.openai_validation import require_model
 from babelgate.frontends.prepare import typed_request
 from babelgate.frontends.route import SSE, Operation, Route
 from babelgate.frontends.stream_encoder import stream_answer
+from babelgate.hooks import transformed
 from babelgate.pipeline import Body, call
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
@@ -86,10 +87,7 @@ async def _translated(
     ]
     context = exchange.call.context
     if context is not None:
-        for number, chat in enumerate(chats):
-            for hook in runtime.typed_hooks:
-                chat = await hook.transform_request(context, chat)
-            chats[number] = chat
+        chats = [await transformed(runtime.typed_hooks, context, chat) for chat in chats]
     calls = [CallNotes() for _ in chats]
     provider, model = deployment.provider, deployment.model
     if request.stream:
