@@ -35,7 +35,6 @@ from babelgate.exchange import COST_HEADER, Exchange
 from babelgate.governance.virtual_keys import VirtualKey
 from babelgate.hooks import Hook, RequestContext, notify_chunk, observed
 from babelgate.observability.tracing import AttemptRecord
-from babelgate.providers import key_pool
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 
@@ -204,9 +203,9 @@ async def _routed(
         while True:
             try:
                 return await run_attempt(runtime, site, route.deployments[0], attempt, stream=stream, check=check)
-            except (UpstreamAuthFailed, UpstreamRateLimited):
+            except (UpstreamAuthFailed, UpstreamRateLimited) as error:
                 # That key now rests or is out (key_pool.py); another key of the pool may answer.
-                if not key_pool.last_pool_has_free():
+                if not error.other_key_free:
                     raise
 
     def one(deployment: Deployment) -> Awaitable[Answer]:

@@ -1,19 +1,20 @@
-"""What every provider's I/O class does the same way: send, map an error status, read a JSON body, and
-read an event stream (`SSEBody`, the one loop every stream of every provider goes through)."""
+"""What every provider's I/O class does the same way: send with a key of its pool and report the
+upstream's verdict on it, map an error status, read a JSON body, and read an event stream (`SSEBody`,
+the one loop every stream of every provider goes through)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from multidict import CIMultiDictProxy
 
 from babelgate.errors import GatewayError, UpstreamAuthFailed, UpstreamProtocolError, UpstreamRateLimited
 from babelgate.http import Timeouts, UpstreamClient, UpstreamResponse, drain, let_go, read_body
-from babelgate.providers import key_pool
 from babelgate.providers.base import CallNotes
+from babelgate.providers.key_pool import KeyPool
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingResponse
 from babelgate.streaming import SSEDecoder, SSEEvent, parse_frame
@@ -31,29 +32,39 @@ class ErrorMapper(Protocol):
     ) -> GatewayError: ...
 
 
+Headers = TypeVar("Headers", bound=Mapping[str, str])
+
+
 async def send_checked(
     client: UpstreamClient,
     method: str,
     url: str,
     *,
     provider: str,
-    headers: Mapping[str, str],
+    keys: KeyPool[Headers],
     body: bytes | None,
     timeouts: Timeouts,
     map_error: ErrorMapper,
     scrub: Callable[[str], str],
+    headers: Mapping[str, str] | None = None,
 ) -> UpstreamResponse:
-    """The response once the upstream accepted the request; an error status is raised, mapped, and
-    the key the request went with (key_pool.py) hears the verdict: rest after a 429, out after
-    our credentials were rejected."""
+    """The response once the upstream accepted the request, sent with the headers of the pool's next
+    key (`keys`, one header set per key) and `headers` on top. An error status is raised, mapped, and
+    the key hears the verdict: it rests after a 429, is out after our credentials were rejected, and the
+    error says whether another key of the pool is free (`other_key_free`), for the router."""
+    index = keys.pick()
+    headers = keys.items[index] if headers is None else {**keys.items[index], **headers}
     response = await client.send(method, url, provider=provider, headers=headers, body=body, timeouts=timeouts)
     if response.status >= 400:
         raw = await read_body(response)
         error = map_error(response.status, raw, response.headers, provider=provider, scrub=scrub)
         if isinstance(error, UpstreamRateLimited):
-            key_pool.report_rate_limited(error.retry_after)
+            keys.rest(index, error.retry_after)
         elif isinstance(error, UpstreamAuthFailed):
-            key_pool.report_rejected()
+            keys.reject(index)
+        else:
+            raise error
+        error.other_key_free = len(keys) > 1 and keys.has_free()
         raise error
     return response
 

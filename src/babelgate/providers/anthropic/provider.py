@@ -97,10 +97,10 @@ class AnthropicProvider(ProviderDefaults):
         messages[position] = dataclasses.replace(last, extra={**last.extra, wire.REASONING_DETAILS: details})
         return dataclasses.replace(request, messages=messages)
 
-    def _request_headers(self, model: str, client_beta: Iterable[str] = ()) -> dict[str, str]:
-        headers = self._headers.take()
+    def _beta_header(self, model: str, client_beta: Iterable[str] = ()) -> dict[str, str] | None:
+        """The `anthropic-beta` header the request adds to its key's headers, if any beta applies."""
         beta = tuple(dict.fromkeys((*self._beta, *self._profiles.for_model(model).beta, *client_beta)))
-        return {**headers, "anthropic-beta": ",".join(beta)} if beta else headers
+        return {"anthropic-beta": ",".join(beta)} if beta else None
 
     async def _post(
         self, body: dict[str, Any], model: str, *, url: str | None = None, client_beta: Iterable[str] = ()
@@ -110,11 +110,12 @@ class AnthropicProvider(ProviderDefaults):
             "POST",
             url or self._messages_url,
             provider=self.name,
-            headers=self._request_headers(model, client_beta),
+            keys=self._headers,
             body=orjson.dumps(body),
             timeouts=self._timeouts,
             map_error=map_error,
             scrub=self._scrub,
+            headers=self._beta_header(model, client_beta),
         )
 
     async def _post_native(self, body: dict[str, Any], model: str, *, url: str | None = None) -> UpstreamResponse:
@@ -183,7 +184,7 @@ class AnthropicProvider(ProviderDefaults):
             "GET",
             self._models_url,
             provider=self.name,
-            headers=self._headers.take(),
+            keys=self._headers,
             body=None,
             timeouts=self._timeouts,
             map_error=map_error,

@@ -96,7 +96,7 @@ class OpenAIProvider(ProviderDefaults):
             "POST",
             url or self._chat_url,
             provider=self.name,
-            headers=self._headers.take(),
+            keys=self._headers,
             body=orjson.dumps(body),
             timeouts=self._timeouts,
             map_error=map_error,
@@ -217,11 +217,12 @@ class OpenAIProvider(ProviderDefaults):
             "POST",
             url,
             provider=self.name,
-            headers={**self._headers.take(), "Content-Type": writer.content_type},
+            keys=self._headers,
             body=body,
             timeouts=self._timeouts,
             map_error=map_error,
             scrub=self._scrub,
+            headers={"Content-Type": writer.content_type},
         )
 
     async def edit_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
@@ -250,7 +251,7 @@ class OpenAIProvider(ProviderDefaults):
             "GET",
             self._models_url,
             provider=self.name,
-            headers=self._headers.take(),
+            keys=self._headers,
             body=None,
             timeouts=self._timeouts,
             map_error=map_error,
