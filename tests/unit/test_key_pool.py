@@ -37,7 +37,7 @@ def _refusal(status: int) -> StubResponse:
 
 async def _failed(client: StubClient, **config: Any) -> GatewayError:
     with pytest.raises(GatewayError) as caught:
-        await provider(client, **config).forward_chat(body(), "gpt-4o", CallNotes())
+        await provider(client, **config).relay("chat", body(), "gpt-4o", CallNotes())
     return caught.value
 
 
@@ -52,7 +52,7 @@ async def test_a_429_rests_the_key_and_says_another_is_free() -> None:
     verdicts = []
     for _ in range(2):
         with pytest.raises(UpstreamRateLimited) as caught:
-            await chosen.forward_chat(body(), "gpt-4o", CallNotes())
+            await chosen.relay("chat", body(), "gpt-4o", CallNotes())
         verdicts.append(caught.value.other_key_free)
     assert verdicts == [True, False]  # then both rest
     assert [_key_sent(client, 0), _key_sent(client, 1)] == [KEY_A, KEY_B]
@@ -68,7 +68,7 @@ async def test_a_rejected_key_is_out_and_the_other_is_free() -> None:
     client = StubClient(_refusal(401))
     chosen = provider(client, api_keys=[KEY_A, KEY_B])
     with pytest.raises(UpstreamAuthFailed) as caught:
-        await chosen.forward_chat(body(), "gpt-4o", CallNotes())
+        await chosen.relay("chat", body(), "gpt-4o", CallNotes())
     assert caught.value.other_key_free is True
     assert [state["state"] for state in chosen.key_pool.states()] == ["rejected", "ok"]
 
