@@ -1,4 +1,5 @@
-# One command each: `make run` serves the gateway, `make test` checks everything, `make bench` measures.
+# One command each: `make run` serves the gateway, `make test` checks everything, `make check` is the fast
+# loop to run after every change, `make bench` measures.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,7 @@ SUM := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 STAMP := $(VENV)/.installed-$(SUM)
 RUN_STAMP := $(VENV)/.runtime-$(SUM)
 
-.PHONY: install run test lint typecheck unit bench docs dist ui clean
+.PHONY: install run check test lint typecheck unit suite bench docs dist ui clean
 
 define new_venv
 	@$(PYTHON) -c 'import sys; sys.exit("babelgate needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -40,10 +41,21 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# The unit-level tests (tests/unit, the fakes' own, the example config), none of the slow loop (the
+# `slow` marker: tests/conftest.py's SLOW). Not tests/integration: each of its ~1,300 tests starts and
+# stops a gateway (~0.2 s apiece), minutes where this loop has one.
 unit: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -q -m "not slow" tests/unit tests/fakes tests/test_examples.py
 
-test: lint typecheck unit
+# Every test, with the line coverage of src/babelgate measured over the whole suite ([tool.coverage]
+# in pyproject.toml): the files not fully covered, then the TOTAL line, before pytest's closing line.
+suite: $(STAMP)
+	$(PY) -m pytest --cov --cov-report=term
+
+# The fast loop, for every change (about a minute): lint, format, types and the unit-level tests.
+check: lint typecheck unit
+
+test: lint typecheck suite
 
 bench: $(STAMP)
 	$(PY) bench/run.py $(ARGS)
@@ -62,4 +74,4 @@ ui:
 	cd ui && npm ci --no-audit --no-fund && npm run build
 
 clean:
-	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

@@ -41,6 +41,50 @@ def pytest_configure(config: pytest.Config) -> None:
     logging.getLogger().addHandler(LogWatch(logging.DEBUG))
 
 
+# The slow loop, marked `slow`: tests that install or start something big (coding agents, a browser, a
+# wheel in a fresh venv, gateway processes, nginx), fuzz, take a service down, or load a gateway for
+# seconds. `make test` runs every test; `make check` the unit-level ones only; `pytest -m "not slow"`
+# every test but these. A directory or module names all its tests, `module::function` every parameter
+# of that function. Name a test here when it takes more than a second or two.
+SLOW = (
+    "tests/agents/",  # installs and drives real coding agents
+    "tests/ui/",  # Chromium end to end, and npm ci + the dashboard's build
+    "tests/reliability/test_fuzz_routes.py",  # schemathesis on every route
+    "tests/reliability/test_properties.py",  # hypothesis on validators and decoders
+    "tests/reliability/test_graceful_shutdown.py",  # SIGTERM to gateway processes
+    "tests/reliability/test_hostile_input.py",  # slowloris, huge bodies, memory bounds
+    "tests/reliability/test_ledger_outage.py",  # PostgreSQL refusing, silent, SIGTERM
+    "tests/reliability/test_pipelining.py",  # ten thousand pipelined requests
+    "tests/reliability/test_redis_outage.py",  # Redis killed and hung
+    "tests/reliability/test_store_hang.py",  # a store that hangs past its timeout
+    "tests/integration/test_cli_serve.py",  # `babelgate serve` processes, SIGHUP
+    "tests/integration/test_many_instances.py",  # nginx in front of gateway processes
+    "tests/integration/test_operator_cli.py",  # the CLI's processes
+    "tests/integration/test_packaging.py",  # builds the wheel, installs it in a fresh venv
+    "tests/integration/test_shared_routing_state.py",  # gateway processes sharing Redis
+    "tests/integration/test_deploy_files.py::test_nginx_accepts_the_filled_template",
+    "tests/integration/test_ledger.py::test_sigterm_under_load_loses_no_row",
+    "tests/integration/test_observability.py::test_metrics_count_every_worker_and_logs_are_json_with_the_request_id",
+    "tests/integration/test_rate_limits.py::test_a_budget_is_shared_across_processes",
+    "tests/integration/test_rate_limits.py::test_requests_at_once_are_counted_across_processes",
+    "tests/integration/test_rate_limits.py::test_two_processes_admit_exactly_the_limit_between_them",
+    "tests/integration/test_responses_state.py::test_two_gateways_share_conversations_through_postgres",
+    "tests/integration/test_routing.py::test_a_client_that_leaves_cancels_a_pending_retry",
+    "tests/integration/test_routing.py::test_a_dead_deployment_costs_one_probe_per_cool_down",
+    "tests/integration/test_upstream_faults.py::test_a_compression_bomb_is_refused_before_it_is_inflated",
+    "tests/integration/test_upstream_faults.py::test_default_limits_bound_a_200_mb_answer",
+    "tests/integration/test_upstream_faults.py::test_no_descriptor_connection_or_memory_leak_after_two_rounds",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks the slow loop's tests `slow` (registered in pyproject.toml), by where they are."""
+    for item in items:
+        test = item.nodeid.split("[", 1)[0]
+        if any(test == name or test.startswith(name if name.endswith("/") else name + "::") for name in SLOW):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def loop_thread() -> Iterator[LoopThread]:
     thread = LoopThread()

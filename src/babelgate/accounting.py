@@ -12,41 +12,38 @@ from babelgate.observability.metrics import Observation
 from babelgate.store.ledger_table import MESSAGE_CHARS
 
 if TYPE_CHECKING:
-    from babelgate.answer import Headers
+    from babelgate.call import Call
     from babelgate.errors import GatewayError
-    from babelgate.pipeline import CallSite
     from babelgate.runtime import Runtime
 
 
 def account(
     runtime: Runtime,
-    site: CallSite,
+    record: Call,
     *,
-    route: str,
-    request_id: bytes,
-    key_id: str | None,
     status: int,
-    error_code: str,
     elapsed: float,
     ttft: float | None,
     streamed: bool,
-    headers: Headers,
     model_route: bool = False,
 ) -> str:
     """Records the request; answers the serving provider's type ("" when none served it).
     `model_route`: a request to a route that names a model, ended before it named one (a wrong
     key, a body that is not JSON): the ledger keeps it too, with no model."""
-    notes = site.notes
+    notes = record.notes
     usage = notes.usage if notes is not None else None
-    provider = runtime.providers.get(site.provider)
+    provider = runtime.providers.get(record.provider)
     provider_type = provider.type if provider is not None else ""
+    route = record.route or "unknown"
+    key_id = record.key_id
+    error_code = record.error_code
     runtime.metrics.observe(
         Observation(
             route,
-            site.provider,
+            record.provider,
             provider_type,
-            site.requested_model,
-            site.model,
+            record.requested_model,
+            record.model,
             status,
             elapsed,
             ttft,
@@ -56,20 +53,20 @@ def account(
             key_id or "",
         )
     )
-    if site.requested_model or model_route:  # a model route (listings, health, metrics are not in the ledger)
-        key = site.virtual_key
+    if record.requested_model or model_route:  # a model route (listings, health, metrics are not in the ledger)
+        key = record.virtual_key
         # The ledger's raw values, in its order (governance/ledger.py builds the row off the request path).
         runtime.ledger.record(
             (
                 time.time(),
-                request_id,
+                record.request_id,
                 key_id,
                 key.team if key is not None else None,
                 route,
-                site.requested_model or None,
-                site.provider,
-                site.model,
-                headers,
+                record.requested_model or None,
+                record.provider,
+                record.model,
+                record.headers_out,
                 status,
                 error_code,
                 usage,
@@ -77,7 +74,7 @@ def account(
                 elapsed,
                 ttft,
                 streamed,
-                _message(site.error),
+                _message(record.error),
             )
         )
     return provider_type

@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final, Protocol
 
+from babelgate.call import Call
 from babelgate.errors import GatewayError
 from babelgate.providers.base import CallNotes
 from babelgate.streaming import SSE_HEADERS
@@ -99,7 +100,16 @@ def adjusted_headers(notes: CallNotes | None) -> Headers:
 
 
 class Sink(Protocol):
-    """Where the pipeline sends an answer: I/O only (exchange.py for HTTP, the Responses WebSocket)."""
+    """Where the pipeline sends a request's answer, I/O only: the HTTP exchange (exchange.py), or one response on
+    a Responses WebSocket. `call` is the request's record (call.py), which the pipeline writes."""
+
+    call: Call
+    disconnected: bool  # the client left
+
+    @property
+    def answered(self) -> bool:
+        """Whether anything of the answer has gone out (then an error can no longer be the answer)."""
+        ...
 
     async def send_answer(
         self, answer: Answer, last_event: Callable[[GatewayError], Awaitable[Any]]
@@ -107,6 +117,26 @@ class Sink(Protocol):
         """Send `answer`; a failure of its stream after the first frame ends it with `last_event(error)`,
         and is returned."""
         ...
+
+    async def send_error(self, error: GatewayError, headers: Headers) -> None:
+        """`error` as the answer, in the door's format."""
+        ...
+
+    def client_left(self) -> None:
+        """The client went away before its answer was complete (accounted as 499)."""
+        ...
+
+    def outcome(self) -> tuple[int, float, float | None, bool]:
+        """What accounting reads of the I/O: the status sent, the seconds taken, the seconds to the answer's
+        first byte (None when unknown), whether it streamed."""
+        ...
+
+    def watch(self, after: float = 0.0) -> None:
+        """Until `unwatch`, the client's leaving cancels the call (from `after` seconds on; a no-op where
+        something else does)."""
+        ...
+
+    def unwatch(self) -> None: ...
 
 
 async def close(frames: AsyncIterator[Any]) -> None:

@@ -9,22 +9,22 @@ the upstream client is created on first use and the model catalog fills on deman
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 
-from babelgate import response_cache
-from babelgate.accounting import account
+from babelgate import pipeline, response_cache
 from babelgate.collector import PacedCollector
 from babelgate.config.load import load_config
 from babelgate.config.models import Config, ProviderConfig, RedisConfig
 from babelgate.config.reload import install_reload_signal
 from babelgate.cors import Cors
-from babelgate.errors import AuthenticationFailed, GatewayError, MethodNotAllowed, NotFound
-from babelgate.exchange import ClientGone, Exchange, Receive, Scope, Send
+from babelgate.errors import GatewayError, MethodNotAllowed, NotFound
+from babelgate.exchange import Exchange, Receive, Scope, Send
 from babelgate.frontends import admin as admin_routes
 from babelgate.frontends import images as images_routes
 from babelgate.frontends import openai_completions as completions_routes
@@ -50,12 +50,12 @@ from babelgate.frontends.route import SSE, ErrorEncoder, Operation, PrefixRoute,
 from babelgate.frontends.ui import routes as ui_routes
 from babelgate.governance.admission import Governance
 from babelgate.governance.budgets import Budgets
-from babelgate.governance.gateway_keys import GatewayKeys, credentials
+from babelgate.governance.gateway_keys import GatewayKeys
 from babelgate.governance.ledger import Ledger
 from babelgate.governance.ledger_spool import spool_for
 from babelgate.governance.rate_limits import RateLimiter
 from babelgate.governance.virtual_keys import KeyRing
-from babelgate.hooks import Completion, Hook, notify_complete
+from babelgate.hooks import Hook
 from babelgate.http import UpstreamClient
 from babelgate.http.proxy import Proxy, parse_proxy
 from babelgate.http.tls import tls_context
@@ -65,7 +65,7 @@ from babelgate.observability.metrics import CONTENT_TYPE as METRICS_TYPE
 from babelgate.observability.metrics import Metrics
 from babelgate.observability.request_id import RequestIds
 from babelgate.observability.tracing import RequestRecord, Tracing, endpoint_from
-from babelgate.providers import PROVIDER_TYPES, build_provider, key_pool
+from babelgate.providers import PROVIDER_TYPES, TELEMETRY_NAMES, build_provider, key_pool
 from babelgate.providers.base import Provider
 from babelgate.redis_link import RedisLink
 from babelgate.response_cache import ResponseCache
@@ -90,7 +90,9 @@ REASONING_SECRET = "reasoning_key"  # the store's name for the generated key
 
 
 async def _retrieve_model(runtime: Runtime, exchange: Exchange, model: str) -> None:
-    _check_method(exchange.scope, "GET")
+    scope = exchange.scope
+    if not _method_allowed(scope, "GET"):
+        raise MethodNotAllowed(method=scope["method"], path=scope["path"])
     await retrieve_model(runtime, exchange, model)
 
 
@@ -174,7 +176,7 @@ class Gateway:
         self.collector: PacedCollector | None = None
         # Set at start (a reload keeps the pool it has).
         self.client = UpstreamClient(max_connections=config.server.max_upstream_connections)
-        self.metrics = Metrics()
+        self.metrics = Metrics(TELEMETRY_NAMES)
         if os.environ.get(worker_metrics.ENV):  # `serve --workers N`: /metrics sums every worker
             self.metrics.share_with_workers(os.environ[worker_metrics.ENV])
         # Deployments' health outlives a reload: a dead upstream stays skipped under the new config.
@@ -197,6 +199,7 @@ class Gateway:
                 service_name=telemetry.service_name,
                 sample_ratio=telemetry.sample_ratio,
                 export_interval=telemetry.export_interval,
+                telemetry_names=TELEMETRY_NAMES,
             )
             if endpoint
             else None
@@ -378,7 +381,7 @@ class Gateway:
                 self._start_background()
             if _route_path(scope) in WEBSOCKET_PATHS:
                 try:
-                    await self._ensure_key_ring(self.runtime)
+                    await pipeline.keys_ready(self.runtime)
                 except GatewayError:
                     await send({"type": "websocket.close", "code": 1011})
                     return
@@ -404,7 +407,7 @@ class Gateway:
             path = path[3:]
         route = ROUTES.get(path)
         errors = route.errors if route is not None else errors_outside_routes(path)
-        exchange = Exchange(scope, receive, send, self.request_ids, route.name if route else "")
+        exchange = Exchange(scope, receive, send, self.request_ids, route.name if route else "", errors=errors)
         if runtime.cors is not None:
             origin = exchange.header(b"origin")
             if origin is not None:
@@ -413,119 +416,63 @@ class Gateway:
                     await exchange.respond(204 if preflight is not None else 403, b"", headers=preflight or [])
                     return
                 exchange.headers_out += runtime.cors.answer_headers(origin)
-        REQUEST_ID.set(exchange.request_id)  # for the logs of this request's task (and tasks it starts)
+        record = exchange.call
+        REQUEST_ID.set(record.request_id)  # for the logs of this request's task (and tasks it starts)
         if self.tracing is not None:
-            exchange.attempt_log = []
-        try:
-            if route is None:
-                for prefixed in PREFIX_ROUTES:
-                    if path.startswith(prefixed.prefix) and len(path) > len(prefixed.prefix):
-                        exchange.route = prefixed.name
-                        if not prefixed.public:
-                            await self._identify(runtime, exchange)
-                        await prefixed.handler(runtime, exchange, path[len(prefixed.prefix) :])
-                        return
-                raise NotFound(method=scope["method"], path=scope["path"])
-            _check_method(scope, route.method)
-            if not route.public:
-                await self._identify(runtime, exchange)
-            await route.handler(runtime, exchange)
-        except GatewayError as error:
-            exchange.failed(error)
-            if error.status >= 500 or exchange.response_started:
-                log.warning(
-                    "%s %s: %s %s (provider %s, model %s, request %s)",
-                    scope["method"],
-                    scope["path"],
-                    error.status,
-                    exchange.error_code,
-                    exchange.provider or "-",
-                    exchange.model or "-",
-                    exchange.request_id.decode(),
-                )
-            if not exchange.response_started:
-                await exchange.respond(error.status, errors(error, exchange.language), headers=error.headers())
-        except (ClientGone, OSError):  # the client left (uvicorn raises an OSError on send); nothing reaches it
-            exchange.status = 499
-        except asyncio.CancelledError:
-            if not exchange.disconnected:
-                raise
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
-            exchange.status = 499
-        except Exception:
-            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
-            exchange.failed(GatewayError())
-            if not exchange.response_started:
-                await exchange.respond(500, errors(GatewayError(), exchange.language))
-        finally:
-            exchange.unwatch()
-            self._account(runtime, exchange)
-        if exchange.context is not None:
-            await _complete(runtime, exchange)
-
-    async def _identify(self, runtime: Runtime, exchange: Exchange) -> None:
-        """Who is calling: a static key's id, or a virtual key (its models and limits)."""
-        if not self.key_ring.loaded:
-            await self._ensure_key_ring(runtime)
-        try:
-            exchange.key_id, exchange.virtual_key = runtime.keys.identify(credentials(exchange.header))
-        except AuthenticationFailed as refused:
-            exchange.key_id = refused.params.get("key_id")  # a known virtual key's id, never the secret
-            raise
-
-    async def _ensure_key_ring(self, runtime: Runtime) -> None:
-        """The key ring is read once before the first request is let through, so a gateway that
-        just started never lets in a request that a virtual key would have been needed for. While
-        the store is known to be down, requests do not wait on it each: the poller reads it."""
-        ring = self.key_ring
-        if not ring.loaded and (ring.unreadable or not await ring.try_refresh()) and runtime.config.server.master_key:
-            # Virtual keys may be in use: refuse rather than guess.
-            raise GatewayError("store_unavailable", code="store_unavailable", status=503)
-
-    def _account(self, runtime: Runtime, exchange: Exchange) -> None:
-        elapsed = exchange.elapsed()
-        provider_type = account(
-            runtime,
-            exchange,
-            route=exchange.route or "unknown",
-            request_id=exchange.request_id,
-            key_id=exchange.key_id,
-            status=exchange.status or 500,
-            error_code=exchange.error_code,
-            elapsed=elapsed,
-            ttft=exchange.first_byte_at - exchange.started if exchange.first_byte_at else None,
-            streamed=exchange.streamed,
-            headers=exchange.headers_out,
-            model_route=not exchange.requested_model and exchange.route in MODEL_ROUTES,
+            record.attempt_log = []
+        handle, public = self._handler(runtime, exchange, route, path)
+        # The pipeline conducts the request (authentication, the frontend's handler, accounting, hooks).
+        await pipeline.serve(
+            runtime, exchange, handle, authenticate=not public, model_route=record.route in MODEL_ROUTES
         )
-        if exchange.requested_model and self.tracing is not None:
-            self._trace(exchange, provider_type, elapsed)
+        if record.requested_model and self.tracing is not None:
+            self._trace(exchange)
 
-    def _trace(self, exchange: Exchange, provider_type: str, elapsed: float) -> None:
+    @staticmethod
+    def _handler(
+        runtime: Runtime, exchange: Exchange, route: Route | None, path: str
+    ) -> tuple[Callable[[], Awaitable[None]], bool]:
+        """The route's handler for this request, and whether the route is public (no gateway key). A wrong
+        method or an unknown path is refused before the key is looked at."""
+        scope = exchange.scope
+        if route is not None:
+            if not _method_allowed(scope, route.method):
+                return functools.partial(_refuse, MethodNotAllowed(method=scope["method"], path=scope["path"])), True
+            return functools.partial(route.handler, runtime, exchange), route.public
+        for prefixed in PREFIX_ROUTES:
+            if path.startswith(prefixed.prefix) and len(path) > len(prefixed.prefix):
+                exchange.call.route = prefixed.name
+                return functools.partial(prefixed.handler, runtime, exchange, path[len(prefixed.prefix) :]), (
+                    prefixed.public
+                )
+        return functools.partial(_refuse, NotFound(method=scope["method"], path=scope["path"])), True
+
+    def _trace(self, exchange: Exchange) -> None:
         assert self.tracing is not None
-        usage = exchange.notes.usage if exchange.notes is not None else None
+        record = exchange.call
+        provider = self.runtime.providers.get(record.provider)
+        status, elapsed, _, _ = exchange.outcome()
+        usage = record.notes.usage if record.notes is not None else None
         traceparent = exchange.header(b"traceparent")
-        record = RequestRecord(
-            exchange.route,
-            exchange.request_id.decode(),
-            exchange.key_id or "",
-            exchange.requested_model,
-            exchange.model,
-            exchange.provider,
-            provider_type,
-            exchange.status or 500,
-            exchange.error_code,
+        trace = RequestRecord(
+            record.route,
+            record.request_id.decode(),
+            record.key_id or "",
+            record.requested_model,
+            record.model,
+            record.provider,
+            provider.type if provider is not None else "",
+            status,
+            record.error_code,
             usage.prompt_tokens if usage else None,
             usage.completion_tokens if usage else None,
             exchange.started,
             exchange.started + elapsed,
             traceparent.decode("latin-1") if traceparent is not None else None,
-            (response_cache.HEADER, b"hit") in exchange.headers_out,
+            (response_cache.HEADER, b"hit") in record.headers_out,
         )
         try:
-            self.tracing.record(record, exchange.attempt_log or [])
+            self.tracing.record(trace, record.attempt_log or [])
         except Exception:
             log.warning("could not record a trace", exc_info=True)
 
@@ -548,18 +495,6 @@ class Gateway:
                 return
 
 
-async def _complete(runtime: Runtime, exchange: Exchange) -> None:
-    notes = exchange.notes
-    completion = Completion(
-        exchange.status or 500,
-        exchange.elapsed(),
-        notes.usage if notes else None,
-        notes.finish_reason if notes else None,
-        exchange.error_code or None,
-    )
-    await notify_complete(runtime.hooks, exchange.context, completion)  # type: ignore[arg-type]
-
-
 def error_format(path: str) -> ErrorEncoder:
     """The error format of the route (or API) a path belongs to: for answers made before the app
     sees the request (server_protocol.py refuses malformed or slow requests)."""
@@ -572,10 +507,13 @@ def errors_outside_routes(path: str) -> ErrorEncoder:
     return next((errors for prefix, errors in ERRORS_BY_PREFIX if path.startswith(prefix)), encode_error)
 
 
-def _check_method(scope: Scope, allowed: str) -> None:
+def _method_allowed(scope: Scope, allowed: str) -> bool:
     method = scope["method"]
-    if allowed != "ANY" and method != allowed and not (allowed == "GET" and method == "HEAD"):
-        raise MethodNotAllowed(method=method, path=scope["path"])
+    return allowed == "ANY" or method == allowed or (allowed == "GET" and method == "HEAD")
+
+
+async def _refuse(error: GatewayError) -> None:
+    raise error
 
 
 def _route_path(scope: Scope) -> str:

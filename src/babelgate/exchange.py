@@ -1,5 +1,6 @@
-"""One client exchange over ASGI: headers, a size-bounded body, JSON answers, and streams that stop
-the moment the client goes away."""
+"""One client exchange over ASGI, I/O only: headers, a size-bounded body, JSON answers, and streams that stop
+the moment the client goes away. It is the HTTP sink of the pipeline (answer.Sink); the request's record
+is its `call` (call.py), which the pipeline owns."""
 
 from __future__ import annotations
 
@@ -11,17 +12,15 @@ from typing import Any, Final
 import orjson
 
 from babelgate.answer import JSON_TYPE, Answer, Headers, close
+from babelgate.call import Call
 from babelgate.errors import GatewayError, InvalidRequest, RequestTooLarge
-from babelgate.governance.virtual_keys import VirtualKey
-from babelgate.hooks import Hook, RequestContext
-from babelgate.i18n import choose_language
 from babelgate.observability.request_id import RequestIds
-from babelgate.observability.tracing import AttemptRecord
-from babelgate.providers.base import CallNotes
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[dict[str, Any]], Any]
+# Renders an error as the body of an answer, in a frontend's format (the error, the client's language).
+ErrorBody = Callable[[GatewayError, str], bytes]
 
 COST_HEADER: Final = b"x-babelgate-cost-usd"
 
@@ -33,97 +32,63 @@ class ClientGone(Exception):
 class Exchange:
     __slots__ = (
         "_watcher",
-        "attempt_log",
-        "body_size",
-        "chunk_hooks",
-        "context",
+        "call",
         "disconnected",
-        "error",
+        "errors",
         "first_byte_at",
         "headers_out",
-        "key_id",
-        "model",
-        "notes",
-        "provider",
         "receive",
-        "request_id",
-        "requested_model",
         "response_started",
-        "route",
         "scope",
         "send",
         "started",
         "status",
         "streamed",
-        "virtual_key",
     )
 
-    def __init__(self, scope: Scope, receive: Receive, send: Send, ids: RequestIds, route: str = "") -> None:
+    def __init__(
+        self, scope: Scope, receive: Receive, send: Send, ids: RequestIds, route: str = "", *, errors: ErrorBody
+    ) -> None:
         self.scope = scope
         self.receive = receive
         self.send = send
         self.started = time.perf_counter()
-        self.request_id = ids(self.header(b"x-request-id"))
+        headers: Headers = scope["headers"]
+        self.call = Call(route, ids(_header(headers, b"x-request-id")), headers)
+        self.errors = errors  # how this door renders an error (the route's frontend)
         self.status = 0
         self.response_started = False
         self.disconnected = False
-        self.headers_out: Headers = []
-        self.route = route
-        # What accounting needs, filled in as the request is handled.
-        self.provider = ""
-        self.model = ""
-        self.key_id: str | None = None
-        self.virtual_key: VirtualKey | None = None  # the caller's, when it sent one (its models, limits)
-        # For the ledger: the model the client asked for, when the answer began, whether it streamed.
-        self.requested_model = ""
-        self.body_size = 0
-        self.attempt_log: list[AttemptRecord] | None = None  # set when traces are on
+        self.headers_out: Headers = []  # the exchange's own headers (CORS)
         self.first_byte_at = 0.0
         self.streamed = False
-        self.error: GatewayError | None = None  # what failed it (its code for metrics, its message for the ledger)
-        self.notes: CallNotes | None = None
-        self.context: RequestContext | None = None  # set when hooks are installed
-        self.chunk_hooks: tuple[Hook, ...] = ()  # the hooks that see each piece of a stream, when any
         self._watcher: asyncio.Task[None] | None = None
-
-    def failed(self, error: GatewayError) -> None:
-        """The request ended with `error` (whether or not the client could still be told)."""
-        self.error = error
-
-    @property
-    def error_code(self) -> str:
-        error = self.error
-        return error.label if error is not None else ""
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
     def header(self, name: bytes) -> bytes | None:
-        for key, value in self.scope["headers"]:
-            if key == name:
-                return value  # type: ignore[no-any-return]
-        return None
-
-    def hook_context(self, model: str, provider: str, upstream_model: str, stream: bool) -> RequestContext:
-        """What the hooks see of this request (pipeline.CallSite)."""
-        key = self.virtual_key
-        return RequestContext(
-            request_id=self.request_id.decode(),
-            route=self.route,
-            model=model,
-            provider=provider,
-            upstream_model=upstream_model,
-            stream=stream,
-            key_id=self.key_id,
-            headers={k.decode("latin-1"): v.decode("latin-1") for k, v in self.scope["headers"]},
-            team=key.team if key is not None else None,
-            key_metadata=key.metadata if key is not None else {},
-        )
+        return _header(self.scope["headers"], name)
 
     @property
-    def language(self) -> str:
-        value = self.header(b"accept-language")
-        return choose_language(value.decode("latin-1") if value else None)
+    def request_id(self) -> bytes:
+        return self.call.request_id
+
+    @property
+    def answered(self) -> bool:
+        """Whether anything of the answer has gone out (then an error can no longer be the answer)."""
+        return self.response_started
+
+    def outcome(self) -> tuple[int, float, float | None, bool]:
+        ttft = self.first_byte_at - self.started if self.first_byte_at else None
+        return self.status or 500, self.elapsed(), ttft, self.streamed
+
+    def client_left(self) -> None:
+        self.status = 499
+
+    async def send_error(self, error: GatewayError, headers: Headers) -> None:
+        """The error as the answer, in the route's format."""
+        await self.respond(error.status, self.errors(error, self.call.language), headers=headers)
 
     async def read_body(self, limit: int) -> bytes:
         """The whole body, refused with 413 as soon as it is known to pass `limit`."""
@@ -150,17 +115,14 @@ class Exchange:
                 parts.append(chunk)
             if not message.get("more_body", False):
                 break
-        self.body_size = received
+        self.call.body_size = received
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _start(self, status: int, content_type: tuple[bytes, bytes], extra: Headers) -> dict[str, Any]:
         self.status = status
         self.response_started = True
         self.first_byte_at = time.perf_counter()
-        headers = [content_type, (b"x-request-id", self.request_id), *self.headers_out, *extra]
-        cost = self.notes.cost if self.notes is not None else None
-        if cost is not None:  # known before the headers only when not streamed (a stream's usage comes last)
-            headers.append((COST_HEADER, b"%.8f" % cost))
+        headers = [content_type, (b"x-request-id", self.call.request_id), *self.headers_out, *extra]
         return {"type": "http.response.start", "status": status, "headers": headers}
 
     async def respond(
@@ -318,3 +280,10 @@ def _long_calls(loop: asyncio.AbstractEventLoop, after: float) -> _LongCalls:
     if group is None:
         group = _LongCalls._all[(loop, after)] = _LongCalls(loop, after)
     return group
+
+
+def _header(headers: Headers, name: bytes) -> bytes | None:
+    for key, value in headers:
+        if key == name:
+            return value
+    return None

@@ -17,13 +17,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import orjson
 
 from babelgate import response_cache
-from babelgate.answer import Answer, Headers, Sink
+from babelgate.accounting import account
+from babelgate.answer import Answer, Sink
+from babelgate.call import Call
 from babelgate.errors import (
+    AuthenticationFailed,
     GatewayError,
     InvalidRequest,
     PermissionDenied,
@@ -31,9 +34,9 @@ from babelgate.errors import (
     UpstreamAuthFailed,
     UpstreamRateLimited,
 )
-from babelgate.exchange import COST_HEADER, Exchange
-from babelgate.governance.virtual_keys import VirtualKey
-from babelgate.hooks import Hook, RequestContext, notify_chunk, observed
+from babelgate.exchange import COST_HEADER, ClientGone
+from babelgate.governance.gateway_keys import credentials
+from babelgate.hooks import Completion, notify_chunk, notify_complete, observed
 from babelgate.observability.tracing import AttemptRecord
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
@@ -42,6 +45,9 @@ if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 log = logging.getLogger("babelgate.pipeline")
+# A request that failed on the gateway's side (5xx), or after its answer began: the gateway's own logger, as
+# operators filter on it.
+requests_log = logging.getLogger("babelgate")
 T = TypeVar("T")
 # Seconds a call runs before a client's disconnect is watched for (Exchange.watch): answers that
 # come sooner pay nothing for the watch.
@@ -52,44 +58,98 @@ Attempt = Callable[[Deployment, CallNotes], Awaitable[Answer]]
 Check = Callable[[Deployment], None]
 
 
-class CallSite(Sink, Protocol):
-    """Where one call's outcome is recorded for accounting and hooks, and its answer sent: the HTTP
-    exchange (exchange.py), or one response on a Responses WebSocket."""
+async def serve(
+    runtime: Runtime, sink: Sink, handle: Callable[[], Awaitable[None]], *, authenticate: bool, model_route: bool
+) -> None:
+    """One request, top to bottom: authenticate → the frontend's handler (it decodes the request and hands the
+    model and an attempt to `call`: allow-list → cache → admit → attempts → send → settle) → account →
+    `on_complete`. An error before anything was sent is the answer, in the door's format (`sink.send_error`).
 
-    provider: str
-    model: str
-    notes: CallNotes | None
-    context: RequestContext | None
-    headers_out: Headers
-    virtual_key: VirtualKey | None
-    requested_model: str
-    attempt_log: list[AttemptRecord] | None  # each attempt, for traces; None when they are off
-    chunk_hooks: tuple[Hook, ...]  # hooks that see each piece of a stream (set with the context)
-    body_size: int  # bytes of the request, for the token estimate of tokens-per-minute limits
-    error: GatewayError | None  # what failed it, once it did (the ledger keeps its message)
+    `model_route`: the route names a model in its body: a request refused before it named one still
+    leaves a ledger row."""
+    record = sink.call
+    try:
+        if authenticate:
+            await identify(runtime, record)
+        await handle()
+    except GatewayError as error:
+        record.failed(error)
+        if error.status >= 500 or sink.answered:
+            requests_log.warning(
+                "%s: %s %s (provider %s, model %s, request %s)",
+                record.route or "-",
+                error.status,
+                record.error_code,
+                record.provider or "-",
+                record.model or "-",
+                record.request_id.decode(),
+            )
+        if not sink.answered:
+            await sink.send_error(error, [*record.headers_out, *error.headers()])
+    except (ClientGone, OSError):  # the client left (uvicorn raises an OSError on send); nothing reaches it
+        sink.client_left()
+    except asyncio.CancelledError:
+        if not sink.disconnected:
+            raise
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        sink.client_left()
+    except Exception:
+        requests_log.exception("unexpected error on %s (request %s)", record.route or "-", record.request_id.decode())
+        record.failed(GatewayError())
+        if not sink.answered:
+            await sink.send_error(GatewayError(), [])
+    finally:
+        sink.unwatch()
+        status, elapsed, ttft, streamed = sink.outcome()
+        account(
+            runtime,
+            record,
+            status=status,
+            elapsed=elapsed,
+            ttft=ttft,
+            streamed=streamed,
+            model_route=model_route and not record.requested_model,
+        )
+    context = record.context
+    if context is not None:
+        notes = record.notes
+        completion = Completion(
+            status,
+            elapsed,
+            notes.usage if notes else None,
+            notes.finish_reason if notes else None,
+            record.error_code or None,
+        )
+        await notify_complete(runtime.hooks, context, completion)
 
-    @property
-    def language(self) -> str: ...
 
-    def hook_context(self, model: str, provider: str, upstream_model: str, stream: bool) -> RequestContext:
-        """What the hooks see of this request."""
-        ...
+async def keys_ready(runtime: Runtime) -> None:
+    """Raises 503 when virtual keys may be in use and the key ring could not be read yet."""
+    ring = runtime.key_ring
+    if not ring.loaded and (ring.unreadable or not await ring.try_refresh()) and runtime.config.server.master_key:
+        # Virtual keys may be in use: refuse rather than guess.
+        raise GatewayError("store_unavailable", code="store_unavailable", status=503)
 
-    def watch(self, after: float = 0.0) -> None:
-        """Until `unwatch`, the client's leaving cancels the call (from `after` seconds on; a no-op
-        where something else does)."""
-        ...
 
-    def unwatch(self) -> None: ...
-
-    def failed(self, error: GatewayError) -> None:
-        """The call ended with `error`."""
-        ...
+async def identify(runtime: Runtime, record: Call) -> None:
+    """Who is calling: a static key's id, or a virtual key (its models and limits). The key ring is read
+    once before the first request is let through, so a gateway that just started never lets in a request
+    a virtual key would have been needed for; while the store is known to be down, requests do not wait on
+    it each (its poller reads it)."""
+    if not runtime.key_ring.loaded:
+        await keys_ready(runtime)
+    try:
+        record.key_id, record.virtual_key = runtime.keys.identify(credentials(record.header))
+    except AuthenticationFailed as refused:
+        record.key_id = refused.params.get("key_id")  # a known virtual key's id, never the secret
+        raise
 
 
 async def call(
     runtime: Runtime,
-    site: CallSite,
+    sink: Sink,
     model: str,
     attempt: Attempt,
     *,
@@ -102,77 +162,84 @@ async def call(
     the router, which may repeat the attempt (nothing has reached the client while it does).
 
     `cache_body`: the request's bytes, from frontends whose answers may be cached (response_cache.py)."""
-    site.requested_model = model
-    key = site.virtual_key
+    record = sink.call
+    record.requested_model = model
+    key = record.virtual_key
     if key is not None and not key.allows(model):
         raise PermissionDenied(
             "model_not_allowed", code="model_not_allowed", param="model", model=model, allowed=", ".join(key.models)
         )
     rules = None
     if cache_body is not None:
-        assert isinstance(site, Exchange)  # the cache keys on HTTP headers
         rules = response_cache.policy(
-            site, runtime.registry.route(model).cache_ttl, site.route, model, stream, cache_body
+            record, runtime.registry.route(model).cache_ttl, record.route, model, stream, cache_body
         )
         if rules is not None and rules.read:
-            hit = await _cached(runtime, site, rules, model, stream)
+            hit = await _cached(runtime, sink, rules, model, stream)
             if hit is not None:
                 return hit
         if rules is not None:
             runtime.metrics.cache_event("miss", model)
-            site.headers_out.append((response_cache.HEADER, b"miss"))
+            record.headers_out.append((response_cache.HEADER, b"miss"))
     governance = runtime.governance
     ticket = (
-        await governance.admit(key, model, site.body_size, site.headers_out) if governance.applies(key, model) else None
+        await governance.admit(key, model, record.body_size, record.headers_out)
+        if governance.applies(key, model)
+        else None
     )
     try:
-        answer = await _routed(runtime, site, model, attempt, stream=stream, check=check)
+        answer = await _routed(runtime, sink, model, attempt, stream=stream, check=check)
         recorder = response_cache.Recorder(answer) if rules is not None and rules.write else None
-        await send(runtime, site, answer)
+        await send(runtime, sink, answer)
     finally:
         if ticket is not None:
             try:
-                await governance.settle(ticket, site.notes)
+                await governance.settle(ticket, record.notes)
             except Exception:  # never the client's problem
                 log.exception("could not settle a request's limits and budgets")
     if recorder is not None and rules is not None:
-        notes = site.notes
+        notes = record.notes
         complete = not stream or (notes is not None and notes.completed)
-        entry = recorder.entry(site.provider, site.model) if complete and site.error is None else None
+        entry = recorder.entry(record.provider, record.model) if complete and record.error is None else None
         if entry is not None:
             await runtime.cache.put(rules.key, entry, rules.ttl)
             runtime.metrics.cache_event("store", model)
     return answer
 
 
-async def send(runtime: Runtime, site: CallSite, answer: Answer) -> None:
-    """The one place answers go out: through the site's sink, each frame of a stream shown to the hooks
-    that observe chunks (its error event too)."""
-    context = site.context
-    hooks = site.chunk_hooks if context is not None else ()
+async def send(runtime: Runtime, sink: Sink, answer: Answer) -> None:
+    """The one place answers go out: with the call's headers (route, rate limits, cache, cost) added, each
+    frame of a stream shown to the hooks that observe chunks (its error event too), through the sink."""
+    record = sink.call
+    headers = [*record.headers_out, *answer.headers]
+    cost = answer.notes.cost if answer.notes is not None and answer.rest is None else None
+    if cost is not None:  # known before the headers only when not streamed (a stream's usage comes last)
+        headers.append((COST_HEADER, b"%.8f" % cost))
+    answer.headers = headers
+    context = record.context
+    hooks = record.chunk_hooks if context is not None else ()
     if hooks and answer.rest is not None:
         assert context is not None
         await notify_chunk(hooks, context, answer.body)
         answer.rest = observed(answer.rest, hooks, context)
     on_error = answer.on_error
-    language = site.language
 
     async def last_event(error: GatewayError) -> Any:
         assert on_error is not None, "a stream without an error event"
-        event = on_error(error, language)
+        event = on_error(error, record.language)
         if hooks:
             assert context is not None
             # The error event is the stream's last piece: hooks that keep the answer see it too.
             await notify_chunk(hooks, context, event)
         return event
 
-    error = await site.send_answer(answer, last_event)
+    error = await sink.send_answer(answer, last_event)
     if error is not None:
-        site.failed(error)
+        record.failed(error)
 
 
 async def _cached(
-    runtime: Runtime, exchange: Exchange, rules: response_cache.CachePolicy, model: str, stream: bool
+    runtime: Runtime, sink: Sink, rules: response_cache.CachePolicy, model: str, stream: bool
 ) -> Answer | None:
     """Answer from the cache (response_cache.py). A hit still passes the hooks' `on_request` (an
     authentication hook decides for cached answers too), not the limits or budgets: it costs no
@@ -180,43 +247,45 @@ async def _cached(
     entry = await runtime.cache.get(rules.key)
     if entry is None:
         return None
-    exchange.provider, exchange.model = entry.provider, entry.model
+    record = sink.call
+    record.provider, record.model = entry.provider, entry.model
     if runtime.hooks:
-        context = exchange.context = exchange.hook_context(model, entry.provider, entry.model, stream)
+        context = record.context = record.hook_context(model, entry.provider, entry.model, stream)
         for hook in runtime.hooks:
             await hook.on_request(context)
     runtime.metrics.cache_event("hit", model)
-    exchange.headers_out += [(response_cache.HEADER, b"hit"), (COST_HEADER, b"0.00000000")]
+    record.headers_out += [(response_cache.HEADER, b"hit"), (COST_HEADER, b"0.00000000")]
     answer = response_cache.replay(entry)
-    await send(runtime, exchange, answer)
+    await send(runtime, sink, answer)
     return answer
 
 
 async def _routed(
-    runtime: Runtime, site: CallSite, model: str, attempt: Attempt, *, stream: bool, check: Check | None
+    runtime: Runtime, sink: Sink, model: str, attempt: Attempt, *, stream: bool, check: Check | None
 ) -> Answer:
     route = runtime.registry.route(model)
     # A client that leaves cancels the attempt in flight and any retry still to come (the app
     # stops watching once the answer is out).
-    site.watch(WATCH_AFTER)
+    sink.watch(WATCH_AFTER)
+    record = sink.call
     if route.simple:
         while True:
             try:
-                return await run_attempt(runtime, site, route.deployments[0], attempt, stream=stream, check=check)
+                return await run_attempt(runtime, record, route.deployments[0], attempt, stream=stream, check=check)
             except (UpstreamAuthFailed, UpstreamRateLimited) as error:
                 # That key now rests or is out (key_pool.py); another key of the pool may answer.
                 if not error.other_key_free:
                     raise
 
     def one(deployment: Deployment) -> Awaitable[Answer]:
-        return run_attempt(runtime, site, deployment, attempt, stream=stream, check=check)
+        return run_attempt(runtime, record, deployment, attempt, stream=stream, check=check)
 
-    return await runtime.router.run(route, site.headers_out, site.watch, one)
+    return await runtime.router.run(route, record.headers_out, sink.watch, one)
 
 
 async def run_attempt(
     runtime: Runtime,
-    site: CallSite,
+    record: Call,
     deployment: Deployment,
     attempt: Attempt,
     *,
@@ -226,29 +295,25 @@ async def run_attempt(
     """One attempt on one deployment. The hooks' `on_request` runs on the first attempt only (a
     request is one request to a hook, however many attempts serve it); on a later attempt their
     context learns the new provider and model."""
-    site.provider, site.model = deployment.provider.name, deployment.public_name
+    record.provider, record.model = deployment.provider.name, deployment.public_name
     if check is not None:
         check(deployment)
     if runtime.hooks:
-        context = site.context
+        context = record.context
         if context is None:
-            context = site.context = site.hook_context(
+            context = record.context = record.hook_context(
                 deployment.public_name, deployment.provider.name, deployment.model, stream
             )
-            site.chunk_hooks = runtime.chunk_hooks
+            record.chunk_hooks = runtime.chunk_hooks
             for hook in runtime.hooks:
                 await hook.on_request(context)
         else:
             context.model, context.provider = deployment.public_name, deployment.provider.name
             context.upstream_model = deployment.model
-    notes = site.notes = CallNotes(price=deployment.price)
-    if site.attempt_log is not None:  # traces are on (observability/tracing.py)
-        return await _logged(site.attempt_log, deployment, _counted(runtime, deployment, attempt, notes))
-    return await _counted(runtime, deployment, attempt, notes)
-
-
-async def _counted(runtime: Runtime, deployment: Deployment, attempt: Attempt, notes: CallNotes) -> Answer:
+    notes = record.notes = CallNotes(price=deployment.price)
     try:
+        if record.attempt_log is not None:  # traces are on (observability/tracing.py)
+            return await _logged(record.attempt_log, deployment, attempt(deployment, notes))
         return await attempt(deployment, notes)
     except UpstreamRateLimited:
         # The key it went with now rests (key_pool.py): counted by provider and model, never by key.

@@ -31,7 +31,7 @@ from babelgate.answer import JSON_TYPE, Answer, close
 from babelgate.redis_link import RedisLink, RedisUnavailable
 
 if TYPE_CHECKING:
-    from babelgate.exchange import Exchange
+    from babelgate.call import Call
 
 HEADER: Final = headers.CACHE
 TTL_HEADER: Final = b"x-babelgate-cache-ttl"
@@ -150,9 +150,9 @@ class CachePolicy:
 
 
 def policy(
-    exchange: Exchange, model_ttl: float | None, route: str, model: str, stream: bool, body: bytes
+    record: Call, model_ttl: float | None, route: str, model: str, stream: bool, body: bytes
 ) -> CachePolicy | None:
-    requested = exchange.header(TTL_HEADER)
+    requested = record.header(TTL_HEADER)
     ttl = model_ttl
     if requested is not None:
         try:
@@ -161,7 +161,7 @@ def policy(
             ttl = None
     if not ttl or ttl <= 0:
         return None
-    control = (exchange.header(b"cache-control") or b"").lower()
+    control = (record.header(b"cache-control") or b"").lower()
     write = b"no-store" not in control
     read = write and b"no-cache" not in control
     if not (read or write):

@@ -20,6 +20,7 @@ from babelgate.frontends.audio.translate import (
     speech_content_type,
 )
 from babelgate.frontends.multipart import Part
+from babelgate.frontends.openai_errors import encode_error
 from babelgate.observability.request_id import RequestIds
 from babelgate.schema.audio import TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import Usage
@@ -226,7 +227,7 @@ async def test_an_oversized_chunked_upload_is_refused_without_reading_it_whole()
         raise AssertionError("nothing is sent before the refusal is rendered")
 
     scope = {"type": "http", "headers": [(b"content-type", b"multipart/form-data; boundary=b")]}
-    exchange = Exchange(scope, receive, send, RequestIds())
+    exchange = Exchange(scope, receive, send, RequestIds(), errors=encode_error)
     runtime = SimpleNamespace(max_body_bytes=4096)
     with pytest.raises(RequestTooLarge):
         await create_transcription(runtime, exchange)  # type: ignore[arg-type]

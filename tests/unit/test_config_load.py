@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from babelgate.config import Config, ConfigError, ProviderConfig, ServerConfig, load_config
+from babelgate.config.load import EnvPreset, ProviderKind
 from babelgate.providers import PROVIDER_TYPES
 
 AVAILABLE = ", ".join(sorted(PROVIDER_TYPES))
 
-TYPES = frozenset(PROVIDER_TYPES)
+TYPES = PROVIDER_TYPES
 
 
 def load(
@@ -20,7 +23,7 @@ def load(
     yaml_text: str | None = None,
     *,
     tmp_path: Path | None = None,
-    types: frozenset[str] = TYPES,
+    types: Mapping[str, ProviderKind] = TYPES,
 ) -> Config:
     path = None
     if yaml_text is not None:
@@ -94,13 +97,24 @@ def test_every_provider_in_the_environment_is_enabled() -> None:
     assert config.providers["mistral"].base_url == "https://api.mistral.ai"
 
 
-def test_provider_types_that_are_not_available_are_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="babelgate.config"):
-        config = load({"ANTHROPIC_API_KEY": "sk-ant-x", "MISTRAL_API_KEY": "m"}, types=frozenset({"openai"}))
+def test_only_the_available_types_presets_turn_providers_on() -> None:
+    config = load({"ANTHROPIC_API_KEY": "sk-ant-x", "MISTRAL_API_KEY": "m"}, types={"openai": PROVIDER_TYPES["openai"]})
     assert set(config.providers) == {"ollama"}
+
+
+@dataclass(frozen=True)
+class Kind:
+    env: tuple[EnvPreset, ...]
+
+
+def test_a_preset_of_a_type_that_is_not_available_is_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    # A type may declare a preset that another type serves (OpenAI's declares Ollama's).
+    groq = EnvPreset("groq", "groq", "GROQ_BASE_URL", "https://api.groq.com/openai/v1", "GROQ_API_KEY")
+    with caplog.at_level(logging.WARNING, logger="babelgate.config"):
+        config = load({"GROQ_API_KEY": "g"}, types={"openai": Kind((groq,))})
+    assert config.providers == {}
     assert [record.getMessage() for record in caplog.records] == [
-        f"{var} is set, but provider type {kind!r} is not available in this version; skipped"
-        for var, kind in (("ANTHROPIC_API_KEY", "anthropic"), ("MISTRAL_API_KEY", "mistral"))
+        "GROQ_API_KEY is set, but provider type 'groq' is not available; skipped"
     ]
 
 

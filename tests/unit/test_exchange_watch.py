@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from babelgate.exchange import Exchange, _LongCalls
+from babelgate.frontends.openai_errors import encode_error
 from babelgate.observability.request_id import RequestIds
 
 
@@ -30,7 +31,7 @@ def _exchange(server: Server) -> Exchange:
     async def send(message: dict[str, Any]) -> None:
         return None
 
-    return Exchange(scope, server.receive, send, RequestIds())
+    return Exchange(scope, server.receive, send, RequestIds(), errors=encode_error)
 
 
 async def test_a_call_that_ends_before_the_delay_never_reads_from_the_server() -> None:

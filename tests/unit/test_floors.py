@@ -62,6 +62,7 @@ ROOMS: dict[str, Floor] = {
     "routing": Floor.ROUTING,
     "governance": Floor.GOVERNANCE,
     "answer": Floor.CONDUCTOR,
+    "call": Floor.CONDUCTOR,
     "exchange": Floor.CONDUCTOR,
     "runtime": Floor.CONDUCTOR,
     "pipeline": Floor.CONDUCTOR,

@@ -14,7 +14,7 @@ from babelgate.config.presets import PRESETS
 from babelgate.providers import PROVIDER_TYPES
 from babelgate.providers.openai.profiles import PROFILES, select_profile
 
-TYPES = frozenset(PROVIDER_TYPES)
+TYPES = PROVIDER_TYPES
 FULL = {
     "model": "m",
     "messages": [{"role": "user", "content": "Hi"}],

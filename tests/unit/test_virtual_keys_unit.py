@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -110,7 +111,7 @@ async def test_a_store_outage_is_logged_once_and_its_end_once(caplog: pytest.Log
 async def test_requests_do_not_each_wait_on_a_store_known_to_be_down() -> None:
     """Before the first read, a request reads the keys itself; once that failed, the next requests
     are refused at once (503, a master key being set) and the poller alone tries the store."""
-    from babelgate import create_app
+    from babelgate import create_app, pipeline
     from babelgate.errors import GatewayError
 
     config = load_config(
@@ -125,10 +126,10 @@ async def test_requests_do_not_each_wait_on_a_store_known_to_be_down() -> None:
     gateway = create_app(config)
     store = _FlakyStore()
     store.down = True
-    gateway.key_ring = KeyRing(store)
+    runtime = dataclasses.replace(gateway.runtime, key_ring=KeyRing(store))
     for _ in range(3):
         with pytest.raises(GatewayError) as refused:
-            await gateway._ensure_key_ring(gateway.runtime)
+            await pipeline.keys_ready(runtime)
         assert refused.value.status == 503
     assert store.reads == 1
     await gateway.aclose()

@@ -1,6 +1,7 @@
 """Build a `Config` from a YAML file and the environment, with errors that name file, key and problem.
 
-Environment conventions follow each official SDK (OPENAI_API_KEY + OPENAI_BASE_URL with `/v1`,
+Environment presets are declared by each provider type (its folder's declaration, handed in with the
+available types) and follow its official SDK (OPENAI_API_KEY + OPENAI_BASE_URL with `/v1`,
 ANTHROPIC_BASE_URL without, …). A provider found in the environment is added unless the file
 defines one of the same name; the file wins.
 """
@@ -8,10 +9,10 @@ defines one of the same name; the file wins.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import yaml
 from pydantic import ValidationError
@@ -35,7 +36,11 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class EnvProvider:
+class EnvPreset:
+    """A provider the environment turns on with no config file: when `key_var` is set (or always, for a
+    server that takes no key), a provider called `name` of type `type` at `base_url_var`'s address or
+    the default. Each provider type declares its own (providers/<name>/declaration.py)."""
+
     name: str
     type: str
     base_url_var: str
@@ -46,32 +51,22 @@ class EnvProvider:
     connect_timeout: float | None = None
 
 
-ENV_PROVIDERS: Final = (
-    EnvProvider("openai", "openai", "OPENAI_BASE_URL", "https://api.openai.com/v1", "OPENAI_API_KEY", profile="openai"),
-    EnvProvider("anthropic", "anthropic", "ANTHROPIC_BASE_URL", "https://api.anthropic.com", "ANTHROPIC_API_KEY"),
-    EnvProvider("gemini", "gemini", "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com", "GEMINI_API_KEY"),
-    EnvProvider("mistral", "mistral", "MISTRAL_BASE_URL", "https://api.mistral.ai", "MISTRAL_API_KEY"),
-    # Ollama needs no key, so it is always on; a short connect timeout keeps its absence cheap.
-    EnvProvider(
-        "ollama",
-        "openai",
-        "OLLAMA_BASE_URL",
-        "http://127.0.0.1:11434",
-        None,
-        url_suffix="/v1",
-        profile="ollama",
-        connect_timeout=2.0,
-    ),
-)
+class ProviderKind(Protocol):
+    """What loading needs of a provider type (providers/types.py's `ProviderType`, handed in by the
+    caller: the providers' floor stands above this one)."""
+
+    @property
+    def env(self) -> tuple[EnvPreset, ...]: ...
 
 
 def load_config(
     path: str | Path | None,
     environ: Mapping[str, str],
     *,
-    available_types: Collection[str],
+    available_types: Mapping[str, ProviderKind],
 ) -> Config:
-    """The file (if any) merged with the environment, validated."""
+    """The file (if any) merged with the environment, validated. `available_types`: the provider types
+    by name (`babelgate.providers.PROVIDER_TYPES`), with the environment presets each declares."""
     source = str(path) if path is not None else "<environment>"
     raw: dict[str, Any] = _read_yaml(Path(path)) if path is not None else {}
     problems: list[tuple[str, str]] = []
@@ -291,19 +286,24 @@ def _merge_responses_env(raw: dict[str, Any], environ: Mapping[str, str], proble
     responses["reasoning_key"] = value
 
 
+def env_presets(available_types: Mapping[str, ProviderKind]) -> list[EnvPreset]:
+    """Every type's presets, the ones a key turns on first: a keyless one (a local server) is always on,
+    and providers are listed in this order."""
+    presets = [preset for kind in available_types.values() for preset in kind.env]
+    return sorted(presets, key=lambda preset: preset.key_var is None)
+
+
 def _merge_env_providers(
-    providers: dict[str, Any], environ: Mapping[str, str], available_types: Collection[str]
+    providers: dict[str, Any], environ: Mapping[str, str], available_types: Mapping[str, ProviderKind]
 ) -> None:
-    for spec in ENV_PROVIDERS:
+    for spec in env_presets(available_types):
         if spec.name in providers:
             continue
         key = environ.get(spec.key_var) if spec.key_var else None
         if spec.key_var and not key:
             continue
         if spec.type not in available_types:
-            log.warning(
-                "%s is set, but provider type %r is not available in this version; skipped", spec.key_var, spec.type
-            )
+            log.warning("%s is set, but provider type %r is not available; skipped", spec.key_var, spec.type)
             continue
         base_url = (environ.get(spec.base_url_var) or spec.default_base_url).rstrip("/")
         if spec.url_suffix and not base_url.endswith(spec.url_suffix):

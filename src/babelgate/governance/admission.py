@@ -53,13 +53,21 @@ class Governance:
             for name, team in config.teams.items()
         }
         self.rules = rules_for(config, limiter, budgets)
+        # Without a key only the model's limits can apply (budgets and the other limits are a key's or a team's).
+        self._limits = next(rule for rule in self.rules if isinstance(rule, RateLimits))
 
     def _team(self, key: VirtualKey | None) -> TeamRules | None:
         return self.teams.get(key.team) if key is not None and key.team is not None else None
 
     def applies(self, key: VirtualKey | None, model: str) -> bool:
+        """Asked on every request: a static key with no model limits (the fast path) is one call."""
+        if key is None:
+            return self._limits.model_limits(model) is not None
         team = self._team(key)
-        return any(rule.applies(key, team, model) for rule in self.rules)
+        for rule in self.rules:  # noqa: SIM110 (any() over a generator costs a call per rule, per request)
+            if rule.applies(key, team, model):
+                return True
+        return False
 
     async def admit(
         self, key: VirtualKey | None, model: str, body_size: int, headers: list[tuple[bytes, bytes]]

@@ -153,7 +153,7 @@ class Ledger:
                 return  # close() writes what is left, under its own deadline
             # Spooled rows first (they are the oldest); no second try in the same round if they failed.
             if self.outage is None or await self._replay():
-                await self._write_queued()
+                await self._write_queued(drain=False)
             await self._prune()
 
     @staticmethod
@@ -195,11 +195,17 @@ class Ledger:
             return
         await self._write_queued()
 
-    async def _write_queued(self) -> None:
+    async def _write_queued(self, *, drain: bool = True) -> None:
+        """Write the queued rows. `drain`: until none is left (a flush, the shutdown); the writer's own rounds
+        write what has gathered and go back to rest, unless a full batch waits again: writing the few rows
+        that came in during a write at once, round after round, made batches of a dozen rows, each paying a
+        transaction and a hand-off to the store's thread."""
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            while self._retrying or self._queue:
+            first = True
+            while self._retrying or (self._queue and (drain or first or len(self._queue) >= BATCH)):
+                first = False
                 if self._retrying:
                     batch, self._retrying = self._retrying, []
                 else:

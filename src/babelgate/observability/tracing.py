@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from babelgate.observability.metrics import GEN_AI_PROVIDERS, OPERATIONS
+from babelgate.observability.metrics import OPERATIONS, telemetry_name
 
 log = logging.getLogger("babelgate.tracing")
 _TRACES_PATH: Final = "/v1/traces"
@@ -61,8 +61,16 @@ class RequestRecord:
 
 class Tracing:
     def __init__(
-        self, endpoint: str, *, service_name: str = "babelgate", sample_ratio: float = 1.0, export_interval: float = 5.0
+        self,
+        endpoint: str,
+        *,
+        service_name: str = "babelgate",
+        sample_ratio: float = 1.0,
+        export_interval: float = 5.0,
+        telemetry_names: Mapping[str, str] | None = None,
     ) -> None:
+        """`telemetry_names`: `gen_ai.provider.name` by provider type (`babelgate.providers.TELEMETRY_NAMES`)."""
+        self.telemetry_names: Mapping[str, str] = telemetry_names or {}
         try:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
             from opentelemetry.sdk.resources import Resource
@@ -105,7 +113,9 @@ class Tracing:
             "http.response.status_code": request.status,
         }
         if request.provider:
-            attributes["gen_ai.provider.name"] = _provider(request.provider_type, request.provider)
+            attributes["gen_ai.provider.name"] = telemetry_name(
+                self.telemetry_names, request.provider_type, request.provider
+            )
             attributes["gen_ai.response.model"] = request.model
         if request.key_id:
             attributes["babelgate.key_id"] = request.key_id
@@ -130,7 +140,7 @@ class Tracing:
         for attempt in attempts:
             child: dict[str, Any] = {
                 "gen_ai.operation.name": operation,
-                "gen_ai.provider.name": _provider(attempt.provider_type, attempt.provider),
+                "gen_ai.provider.name": telemetry_name(self.telemetry_names, attempt.provider_type, attempt.provider),
                 "gen_ai.request.model": attempt.model,
                 "babelgate.deployment": attempt.deployment,
                 "babelgate.outcome": attempt.outcome,
@@ -154,10 +164,6 @@ class Tracing:
 
     def close(self) -> None:
         self.provider.shutdown()  # exports what is left
-
-
-def _provider(provider_type: str, name: str) -> str:
-    return GEN_AI_PROVIDERS.get(provider_type, provider_type or name)
 
 
 def endpoint_from(configured: str | None, environ: Mapping[str, str]) -> str | None:

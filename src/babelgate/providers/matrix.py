@@ -37,8 +37,8 @@ COLUMNS: Final = (
 def render_matrix() -> str:
     header = "| provider type | " + " | ".join(title for _, title in COLUMNS) + " |"
     rows = [header, "|---" * (len(COLUMNS) + 1) + "|"]
-    for name, factory in PROVIDER_TYPES.items():
-        capabilities = factory.capabilities  # type: ignore[attr-defined]
+    for name, declaration in PROVIDER_TYPES.items():
+        capabilities = declaration.factory.capabilities  # type: ignore[attr-defined]
         marks = [_mark(getattr(capabilities, field)) for field, _ in COLUMNS]
         rows.append(f"| `{name}` | " + " | ".join(marks) + " |")
     return "\n".join(rows)

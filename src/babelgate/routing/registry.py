@@ -2,7 +2,8 @@
 parameter defaults + weight), its fallbacks, and the routing policy its attempts follow.
 
 Order: a configured model, then an alias (resolved again), then a `provider/model` prefix, then
-a model family (`gpt-*` → the provider named "openai", …). Results are cached per name.
+a model family (`gpt-*` → the provider named "openai", …; each provider type declares its families,
+babelgate.providers.FAMILIES). Results are cached per name.
 """
 
 from __future__ import annotations
@@ -13,39 +14,16 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any, Final
 
-from babelgate.config.load import ENV_PROVIDERS
 from babelgate.config.models import Balance, Config, ModelConfig, RoutingConfig
 from babelgate.errors import ModelNotFound
 from babelgate.governance.model_facts import Price, facts_table, price_from
+from babelgate.providers import ENV_PRESETS, FAMILIES, MODEL_FACTS
 from babelgate.providers.base import Provider
 
 # A provider like the named one but with some of its config replaced (a deployment's own key
 # pool or timeouts): name, {provider config field: value}.
 ProviderVariant = Callable[[str, dict[str, Any]], Provider]
 
-# Bare model names by family → the provider of that name.
-FAMILIES: Final = (
-    (
-        (
-            "gpt-*",
-            "o1*",
-            "o3*",
-            "o4*",
-            "chatgpt-*",
-            "text-embedding-*",
-            "dall-e-*",
-            "gpt-image-*",
-            "whisper-*",
-            "tts-*",
-            "davinci-*",
-            "babbage-*",
-        ),
-        "openai",
-    ),
-    (("claude-*",), "anthropic"),
-    (("gemini-*", "imagen-*"), "gemini"),
-    (("mistral-*", "ministral-*", "codestral-*", "pixtral-*", "magistral-*", "devstral-*"), "mistral"),
-)
 _MAX_ALIAS_DEPTH: Final = 8
 _CACHE_LIMIT: Final = 10_000
 
@@ -180,8 +158,9 @@ class ModelRegistry:
         self._policy = RoutingPolicy.merged(config.routing, None)
         self._default_fallbacks = tuple(config.routing.fallbacks or ())
         self._variant = variant
-        # Prices and capabilities by upstream model name: the defaults under the config's `prices`.
-        self.facts = facts_table({pattern: p.model_dump() for pattern, p in config.prices.items()})
+        # Prices and capabilities by upstream model name: the providers' declared defaults under the
+        # config's `prices`.
+        self.facts = facts_table(MODEL_FACTS, {pattern: p.model_dump() for pattern, p in config.prices.items()})
         self._configured = {
             name: self._configured_route(config, name, model)
             for name, model in config.models.items()
@@ -330,7 +309,7 @@ class ModelRegistry:
         no key set, the README's own first example (`gpt-4o-mini`) would otherwise only hear "Enabled
         providers: ollama"."""
         providers = ", ".join(sorted(self.providers)) or "none"
-        switch = next((env.key_var for env in ENV_PROVIDERS if env.name == wanted and env.key_var), None)
+        switch = next((env.key_var for env in ENV_PRESETS if env.name == wanted and env.key_var), None)
         if switch is not None:
             return ModelNotFound(
                 "model_provider_not_enabled",

@@ -22,11 +22,11 @@ async def keys(runtime: Runtime, exchange: Exchange) -> None:
     method = exchange.scope["method"]
     ring = runtime.key_ring
     if method == "POST":
-        exchange.route = "admin.keys.create"
+        exchange.call.route = "admin.keys.create"
         key, secret = await ring.create(await _body(runtime, exchange))
         await exchange.respond_json(201, {**key.public(), "key": secret})
     elif method in ("GET", "HEAD"):
-        exchange.route = "admin.keys.list"
+        exchange.call.route = "admin.keys.list"
         await ring.refresh()
         listed = sorted(ring.keys.values(), key=lambda key: key.created_at)
         await exchange.respond_json(200, {"object": "list", "data": [key.public() for key in listed]})
@@ -42,10 +42,10 @@ async def key(runtime: Runtime, exchange: Exchange, key_id: str) -> None:
     if "/" in key_id:
         raise NotFound(method=method, path=exchange.scope["path"])
     if method == "PATCH":
-        exchange.route = "admin.keys.update"
+        exchange.call.route = "admin.keys.update"
         await exchange.respond_json(200, (await ring.update(key_id, await _body(runtime, exchange))).public())
     elif method == "DELETE":
-        exchange.route = "admin.keys.revoke"
+        exchange.call.route = "admin.keys.revoke"
         await exchange.respond_json(200, (await ring.revoke(key_id)).public())
     elif method in ("GET", "HEAD"):
         await ring.refresh()

@@ -31,7 +31,7 @@ async def session(runtime: Runtime, exchange: Exchange) -> None:
     method = exchange.scope["method"]
     master = master_key(runtime)
     if method == "POST":
-        exchange.route = "admin.session.create"
+        exchange.call.route = "admin.session.create"
         body = parse_json_object(await exchange.read_body(4096))
         presented = body.get("master_key")
         if not isinstance(presented, str):
@@ -53,7 +53,7 @@ async def session(runtime: Runtime, exchange: Exchange) -> None:
             200, orjson.dumps({"csrf_token": csrf_token(master, nonce), "expires_at": expires}), headers=[NO_STORE]
         )
     elif method == "DELETE":
-        exchange.route = "admin.session.delete"
+        exchange.call.route = "admin.session.delete"
         authorize(runtime, exchange)  # a cross-site page must not log an operator out either
         await exchange.respond(200, b"{}", headers=[set_cookie(exchange, "", 0), NO_STORE])
     else:

@@ -65,7 +65,7 @@ async def _translated(
     runtime: Runtime, exchange: Exchange, body: JSON, deployment: Deployment, notes: CallNotes, *, stream: bool
 ) -> Answer:
     chat = decode_request(body, adjusted=notes.adjusted)
-    request = await typed_request(runtime, deployment, chat, stream=stream, context=exchange.context, notes=notes)
+    request = await typed_request(runtime, deployment, chat, stream=stream, context=exchange.call.context, notes=notes)
     provider = deployment.provider
     message_id = wire.new_id()
     if stream:

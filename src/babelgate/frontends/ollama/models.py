@@ -68,7 +68,7 @@ async def tags(runtime: Runtime, exchange: Exchange) -> None:
 async def show(runtime: Runtime, exchange: Exchange) -> None:
     name = validate_show(parse_json_object(await exchange.read_body(runtime.max_body_bytes)))
     deployment, info = await _known(runtime, name)
-    exchange.provider, exchange.model = deployment.provider.name, deployment.public_name
+    exchange.call.provider, exchange.call.model = deployment.provider.name, deployment.public_name
     family = deployment.provider.name
     body: JSON = {
         "modelfile": f"# {name} is served by babelgate: provider {family}, upstream model {deployment.model}\n"

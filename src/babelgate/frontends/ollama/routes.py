@@ -77,7 +77,7 @@ async def embeddings(runtime: Runtime, exchange: Exchange) -> None:
 def _route_to(runtime: Runtime, exchange: Exchange, body: JSON) -> None:
     """A request with nothing to send upstream still names a model that must exist."""
     deployment = resolve(runtime, body["model"])
-    exchange.provider, exchange.model = deployment.provider.name, deployment.public_name
+    exchange.call.provider, exchange.call.model = deployment.provider.name, deployment.public_name
 
 
 async def _loaded(exchange: Exchange, body: JSON, *, generate: bool) -> None:
@@ -110,7 +110,7 @@ async def _answer(
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         notes.adjusted.extend(adjusted)
         request = await typed_request(
-            runtime, deployment, dict(chat_json), stream=stream, context=exchange.context, notes=notes
+            runtime, deployment, dict(chat_json), stream=stream, context=exchange.call.context, notes=notes
         )
         provider = deployment.provider
         clock.upstream_called()

@@ -83,7 +83,7 @@ async def _translated(
         )
         for prompt in request.prompts
     ]
-    context = exchange.context
+    context = exchange.call.context
     if context is not None:
         for number, chat in enumerate(chats):
             for hook in runtime.typed_hooks:

@@ -34,7 +34,7 @@ async def compact_response(runtime: Runtime, exchange: Exchange) -> None:
     conversation: list[JSON] = []
     previous_id = body.get("previous_response_id")
     if previous_id:
-        previous = await owned(runtime.response_store, str(previous_id), exchange.key_id)
+        previous = await owned(runtime.response_store, str(previous_id), exchange.call.key_id)
         if previous is None:
             raise previous_not_found(str(previous_id))
         conversation = [*previous.conversation, *previous.response.get("output", ())]

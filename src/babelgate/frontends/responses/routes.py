@@ -33,7 +33,7 @@ async def create_response(runtime: Runtime, exchange: Exchange) -> None:
     stream = body.get("stream") is True
 
     def lookup(response_id: str) -> Awaitable[StoredResponse | None]:
-        return turn.owned(runtime.response_store, response_id, exchange.key_id)
+        return turn.owned(runtime.response_store, response_id, exchange.call.key_id)
 
     served: turn.Turn | None = None  # the turn of the attempt that answered (None on the native road)
 
@@ -49,11 +49,11 @@ async def create_response(runtime: Runtime, exchange: Exchange) -> None:
             body,
             deployment,
             lookup,
-            language=exchange.language,
-            context=exchange.context,
+            language=exchange.call.language,
+            context=exchange.call.context,
             notes=notes,
             stream=stream,
-            owner=exchange.key_id,
+            owner=exchange.call.key_id,
         )
         if stream:
             return await streamed(_sse(runtime, current), notes, on_error=native.encode_error_event)
@@ -63,7 +63,7 @@ async def create_response(runtime: Runtime, exchange: Exchange) -> None:
 
     await call(runtime, exchange, body["model"], attempt, stream=stream)
     if served is not None and served.error is not None:  # a stream that failed after it began
-        exchange.failed(served.error)
+        exchange.call.failed(served.error)
 
 
 async def _sse(runtime: Runtime, current: turn.Turn) -> AsyncIterator[bytes]:
@@ -85,15 +85,15 @@ async def response_resource(runtime: Runtime, exchange: Exchange, rest: str) -> 
     response_id = rest[: -len(INPUT_ITEMS)] if listing else rest
     if "/" in response_id or not response_id:
         raise NotFound(method=method, path=exchange.scope["path"])
-    exchange.route = "responses.input_items" if listing else "responses.retrieve"
+    exchange.call.route = "responses.input_items" if listing else "responses.retrieve"
     if method not in (("GET", "HEAD") if listing else ("GET", "HEAD", "DELETE")):
         raise MethodNotAllowed(method=method, path=exchange.scope["path"])
     store = runtime.response_store
-    record = await turn.owned(store, response_id, exchange.key_id)
+    record = await turn.owned(store, response_id, exchange.call.key_id)
     if record is None:
         raise _not_found(response_id)
     if method == "DELETE":
-        exchange.route = "responses.delete"
+        exchange.call.route = "responses.delete"
         if not await store.delete(response_id):
             raise _not_found(response_id)
         await exchange.respond_json(200, {"id": response_id, "object": "response.deleted", "deleted": True})

@@ -18,13 +18,13 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from babelgate.accounting import account
+from babelgate import pipeline
 from babelgate.answer import Answer, Headers, close, streamed
+from babelgate.call import Call
 from babelgate.errors import AuthenticationFailed, GatewayError, InvalidRequest, RequestTooLarge
 from babelgate.exchange import Receive, Scope, Send
 from babelgate.frontends.openai_errors import error_object
@@ -33,10 +33,8 @@ from babelgate.frontends.responses.validate import validate_create_body
 from babelgate.frontends.responses.wire import JSON
 from babelgate.governance.gateway_keys import credentials
 from babelgate.governance.virtual_keys import VirtualKey
-from babelgate.hooks import Completion, Hook, RequestContext, notify_complete
 from babelgate.i18n import choose_language
-from babelgate.observability.tracing import AttemptRecord
-from babelgate.pipeline import call, parse_json_object
+from babelgate.pipeline import parse_json_object
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.store import StoredResponse
@@ -119,51 +117,26 @@ class ResponsesSocket:
             if item is None:
                 return
             event, size = item
-            started = time.perf_counter()
-            outcome = _Outcome(
-                self._context, self._send_frame, language=self.language, virtual_key=self.virtual_key, body_size=size
+            # One response is one request to the pipeline: its own record, this connection's caller.
+            record = Call("responses.websocket", self.ids(None), self.scope["headers"])
+            record.key_id, record.virtual_key, record.body_size = self.key_id, self.virtual_key, size
+            response = _Response(record, self._send_frame, event.get("stream_id"))
+            await pipeline.serve(
+                self.runtime,
+                response,
+                functools.partial(self._respond, event, response),
+                authenticate=False,
+                model_route=True,
             )
-            lane = event.get("stream_id")
-            try:
-                await self._respond(event, outcome)
-            except OSError:  # the client left while we were sending: the read loop ends the connection
-                outcome.status = 499
+            if response.disconnected:  # the client left while we were sending: the read loop ends the connection
                 return
-            except Exception:
-                log.exception("unexpected error in a WebSocket response")
-                outcome.failed(GatewayError())
-                with contextlib.suppress(OSError):
-                    await self._error(GatewayError(), lane)
-            finally:
-                await self._account(outcome, time.perf_counter() - started)
 
-    async def _account(self, outcome: _Outcome, elapsed: float) -> None:
-        notes = outcome.notes
-        usage = notes.usage if notes is not None else None
-        account(
-            self.runtime,
-            outcome,
-            route="responses.websocket",
-            request_id=self.ids(None),
-            key_id=self.key_id,
-            status=outcome.status,
-            error_code=outcome.error_code,
-            elapsed=elapsed,
-            ttft=None,
-            streamed=True,
-            headers=[],
-        )
-        if outcome.context is not None:
-            completion = Completion(
-                outcome.status, elapsed, usage, notes.finish_reason if notes else None, outcome.error_code or None
-            )
-            await notify_complete(self.runtime.hooks, outcome.context, completion)
-
-    async def _respond(self, event: JSON, outcome: _Outcome) -> None:
+    async def _respond(self, event: JSON, response: _Response) -> None:
         lane = event.pop("stream_id", None)
         body = {key: value for key, value in event.items() if key != "type"}
         previous_id = body.get("previous_response_id")
         current: turn.Turn | None = None
+        record = response.call
 
         async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
             nonlocal current
@@ -173,7 +146,7 @@ class ResponsesSocket:
                 deployment,
                 self._lookup,
                 language=self.language,
-                context=outcome.context,
+                context=record.context,
                 notes=notes,
                 stream=True,
                 owner=self.key_id,
@@ -182,24 +155,22 @@ class ResponsesSocket:
 
         try:
             validate_create_body(body, websocket=True)
-            await call(self.runtime, outcome, body["model"], attempt, stream=True, check=_not_native)
-        except GatewayError as error:
-            if previous_id:
+            await pipeline.call(self.runtime, response, body["model"], attempt, stream=True, check=_not_native)
+        except GatewayError:
+            if previous_id:  # a continuation that fails evicts the response it continued
                 self.remembered.pop(previous_id, None)
-            outcome.failed(error)
-            await self._error(error, lane)
-            return
+            raise
         assert current is not None
-        failure = current.error or outcome.error
+        failure = current.error or record.error
         if failure is not None:
-            outcome.failed(failure)
+            record.failed(failure)
             if previous_id:
                 self.remembered.pop(previous_id, None)
         if current.final is not None:
-            record = current.record()
-            self._remember(record)
+            stored = current.record()
+            self._remember(stored)
             if current.store:
-                await self.runtime.response_store.put(record)
+                await self.runtime.response_store.put(stored)
 
     async def _lookup(self, response_id: str) -> StoredResponse | None:
         record = self.remembered.get(response_id)
@@ -211,21 +182,6 @@ class ResponsesSocket:
         self.remembered[record.id] = record
         while len(self.remembered) > CONNECTION_MEMORY:
             self.remembered.popitem(last=False)
-
-    def _context(self, model: str, provider: str, upstream_model: str, stream: bool) -> RequestContext:
-        key = self.virtual_key
-        return RequestContext(
-            request_id=self.ids(None).decode(),
-            route="responses.websocket",
-            model=model,
-            provider=provider,
-            upstream_model=upstream_model,
-            stream=stream,
-            key_id=self.key_id,
-            headers=self.headers,
-            team=key.team if key is not None else None,
-            key_metadata=key.metadata if key is not None else {},
-        )
 
     async def _error(self, error: GatewayError, lane: Any = None) -> None:
         await self._send_frame(_error_frame(error, self.language, lane=lane))
@@ -251,33 +207,24 @@ def _error_frame(error: GatewayError, language: str, *, lane: Any = None) -> byt
     return orjson.dumps(event)
 
 
-@dataclass(slots=True)
-class _Outcome:
-    """What accounting needs from one response on the socket; the call site (pipeline.CallSite)
-    of its upstream call."""
+class _Response:
+    """One response on the socket, as the pipeline's sink: each frame of its answer one message, its errors an
+    `error` event of its lane."""
 
-    hook_context: Callable[[str, str, str, bool], RequestContext]
-    send_frame: Callable[[bytes], Awaitable[None]]
-    language: str = "en"
-    virtual_key: VirtualKey | None = None
-    provider: str = ""
-    model: str = ""
-    status: int = 200
-    error: GatewayError | None = None
-    notes: CallNotes | None = None
-    context: RequestContext | None = None
-    response_started: bool = False  # an event of this response went to the client
-    requested_model: str = ""
-    body_size: int = 0
-    attempt_log: list[AttemptRecord] | None = None  # no traces for WebSocket responses yet
-    chunk_hooks: tuple[Hook, ...] = ()
-    headers_out: Headers = field(default_factory=list)  # unused: a socket has no response headers
+    __slots__ = ("answered", "call", "disconnected", "lane", "send_frame", "started")
+
+    def __init__(self, call: Call, send_frame: Callable[[bytes], Awaitable[None]], lane: Any) -> None:
+        self.call = call
+        self.send_frame = send_frame
+        self.lane = lane
+        self.answered = False  # an event of this response went to the client
+        self.disconnected = False
+        self.started = time.perf_counter()
 
     async def send_answer(
         self, answer: Answer, last_event: Callable[[GatewayError], Awaitable[bytes]]
     ) -> GatewayError | None:
-        """The sink of one response on the socket: each frame one message."""
-        self.response_started = True
+        self.answered = True
         rest = answer.rest
         try:
             await self.send_frame(answer.body)
@@ -292,18 +239,24 @@ class _Outcome:
             if rest is not None:
                 await close(rest)
 
+    async def send_error(self, error: GatewayError, headers: Headers) -> None:
+        """Failures before a response starts are `error` events with an HTTP-style `status`; the connection
+        stays open."""
+        await self.send_frame(_error_frame(error, self.call.language, lane=self.lane))
+
+    def client_left(self) -> None:
+        self.disconnected = True
+
+    def outcome(self) -> tuple[int, float, float | None, bool]:
+        error = self.call.error
+        status = 499 if self.disconnected else error.status if error is not None else 200
+        return status, time.perf_counter() - self.started, None, True
+
     def watch(self, after: float = 0.0) -> None:
-        """Nothing to do: a closed socket cancels its responses' tasks (ResponsesSocket.run)."""
+        """The read loop notices a client that leaves (it cancels the lanes)."""
 
     def unwatch(self) -> None:
         pass
-
-    def failed(self, error: GatewayError) -> None:
-        self.status, self.error = error.status, error
-
-    @property
-    def error_code(self) -> str:
-        return self.error.label if self.error is not None else ""
 
 
 def _not_native(deployment: Deployment) -> None:
