@@ -50,7 +50,7 @@ GONE: Final = (
 
 @pytest.mark.parametrize("kind", list(PROVIDER_TYPES))
 def test_a_provider_has_the_parts_its_capabilities_declare_and_no_others(kind: str) -> None:
-    factory = PROVIDER_TYPES[kind]
+    factory = PROVIDER_TYPES[kind].factory
     capabilities: Capabilities = factory.capabilities  # type: ignore[attr-defined]
     for capability, method in MEDIA.items():
         assert hasattr(factory, method) is getattr(capabilities, capability), (kind, capability)
