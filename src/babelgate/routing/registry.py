@@ -210,7 +210,7 @@ class ModelRegistry:
                     price_from(spec.price.model_dump()) if spec.price is not None else self.facts.price(spec.model),
                 )
             )
-            if model.native_responses and not provider.capabilities.native_responses:
+            if model.native_responses and "responses" not in provider.capabilities.relays:
                 raise RegistryError(
                     f"models.{name}.native_responses", f"provider {provider.name!r} has no native Responses API"
                 )
