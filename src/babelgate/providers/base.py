@@ -8,8 +8,8 @@ from typing import Any, Literal, Protocol
 
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UnsupportedCapability
-from babelgate.governance.model_facts import Price
 from babelgate.http import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Timeouts
+from babelgate.model_facts import Price
 from babelgate.providers.key_pool import KeyPool
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import ChatRequest, ChatResponse, Usage
