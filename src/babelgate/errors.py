@@ -35,6 +35,10 @@ class GatewayError(Exception):
     default_code: ClassVar[str | None] = None
     default_key: ClassVar[str] = "internal_error"
     retryable: ClassVar[bool] = False
+    # The key pool's verdict, written where an upstream's 429 or 401/403 was mapped (transport.send_checked,
+    # which rested or took out the key it sent with): whether another key of that pool is free now, so
+    # that the same deployment may be tried again at once. False on every other error.
+    other_key_free: bool = False
 
     def __init__(
         self,

@@ -38,7 +38,6 @@ from babelgate.exchange import COST_HEADER, ClientGone
 from babelgate.governance.gateway_keys import credentials
 from babelgate.hooks import Completion, notify_chunk, notify_complete, notify_request, observed
 from babelgate.observability.tracing import AttemptRecord
-from babelgate.providers import key_pool
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 
@@ -272,9 +271,9 @@ async def _routed(
         while True:
             try:
                 return await run_attempt(runtime, record, route.deployments[0], attempt, stream=stream, check=check)
-            except (UpstreamAuthFailed, UpstreamRateLimited):
+            except (UpstreamAuthFailed, UpstreamRateLimited) as error:
                 # That key now rests or is out (key_pool.py); another key of the pool may answer.
-                if not key_pool.last_pool_has_free():
+                if not error.other_key_free:
                     raise
 
     def one(deployment: Deployment) -> Awaitable[Answer]:

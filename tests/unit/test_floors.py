@@ -53,12 +53,9 @@ ROOMS: dict[str, Floor] = {
     "store": Floor.FOUNDATION,
     "http": Floor.FOUNDATION,
     # Prices, limits and capabilities of models by name: pure data (it imports only schema/), read by
-    # providers, routing, governance and frontends alike, so it stands on the foundation, not in governance.
-    "governance.model_facts": Floor.FOUNDATION,
+    # providers, routing, governance and frontends alike.
+    "model_facts": Floor.FOUNDATION,
     "providers": Floor.PROVIDERS,
-    # Which hosted tools a provider runs: decided from the provider's declared capabilities, used by the
-    # provider translators and the pipeline, so it lives with the providers.
-    "hosted_tools": Floor.PROVIDERS,
     "routing": Floor.ROUTING,
     "governance": Floor.GOVERNANCE,
     "answer": Floor.CONDUCTOR,

@@ -65,7 +65,7 @@ def test_the_key_goes_in_a_header_never_in_the_url() -> None:
     config = ProviderConfig(type="gemini", api_keys=("AIzaSECRET",), headers={"x-extra": "1"})
     gemini = build_provider("gemini", config, ServerConfig(), UpstreamClient())
     assert isinstance(gemini, GeminiProvider)
-    assert gemini._headers.take() == {
+    assert gemini._headers.items[gemini._headers.pick()] == {
         "content-type": "application/json",
         "x-extra": "1",
         "x-goog-api-key": "AIzaSECRET",
@@ -77,7 +77,7 @@ def test_several_keys_rotate() -> None:
     config = ProviderConfig(type="gemini", api_keys=("k1", "k2"))
     gemini = build_provider("gemini", config, ServerConfig(), UpstreamClient())
     assert isinstance(gemini, GeminiProvider)
-    assert {gemini._headers.take()["x-goog-api-key"] for _ in range(4)} == {"k1", "k2"}
+    assert {gemini._headers.items[gemini._headers.pick()]["x-goog-api-key"] for _ in range(4)} == {"k1", "k2"}
 
 
 def test_profiles_come_from_the_options() -> None:

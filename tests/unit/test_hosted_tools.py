@@ -10,9 +10,9 @@ import pytest
 from babelgate.errors import InvalidRequest
 from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
-from babelgate.hosted_tools import keep_supported, tool_path
 from babelgate.i18n import render_message
 from babelgate.providers.base import CallNotes
+from babelgate.providers.hosted_tools import keep_supported, tool_path
 from babelgate.schema.chat import ChatRequest, Tool
 
 JSON = dict[str, Any]

@@ -1,7 +1,7 @@
 """The legacy completions frontend (frontends/openai_completions/) and the OpenAI provider's native road.
 
 Golden tests of the pure parts (validation, decode and fan-out, encode, the stream encoder), the
-fan-out helpers, and the provider's `accepts_completions` / `forward_completions*` over a stub client.
+fan-out helpers, and the provider's relay of "completions" (`relays`, `relay`, `relay_stream`) over a stub client.
 """
 
 from __future__ import annotations
@@ -573,7 +573,7 @@ async def test_merge_of_one_stream_needs_no_task() -> None:
 def test_presets_decide_the_road(preset: str, model: str, native: bool) -> None:
     chosen = PRESETS[preset]
     built = provider(StubClient(), base_url=chosen.base_url, profile=chosen.profile)
-    assert built.accepts_completions(model) is native
+    assert built.relays("completions", model) is native
 
 
 @pytest.mark.parametrize(
@@ -588,7 +588,7 @@ def test_presets_decide_the_road(preset: str, model: str, native: bool) -> None:
 )
 def test_the_completions_option_wins_over_the_profile(option: Any, model: str, native: bool) -> None:
     built = provider(StubClient(), options={"completions": option, "drop_params": ["x"]})
-    assert built.accepts_completions(model) is native
+    assert built.relays("completions", model) is native
 
 
 @pytest.mark.parametrize("option", [3, {"a": 1}, [1]])
@@ -608,23 +608,23 @@ def test_every_profile_says_where_its_completions_are() -> None:
 LEGACY = fake.text_completion("done", model="gpt-3.5-turbo-instruct-0914")
 
 
-async def test_forward_completions_rewrites_model_only_and_returns_exact_bytes() -> None:
+async def test_relay_completions_rewrites_model_only_and_returns_exact_bytes() -> None:
     raw = orjson.dumps(LEGACY) + b"\n"
     client = StubClient(StubResponse(200, raw))
     notes = CallNotes()
     body = {"model": "public", "prompt": ["a", [1, 2]], "suffix": "s", "echo": True, "logprobs": 3, "vendor": 1}
-    assert await provider(client).forward_completions(dict(body), "gpt-3.5-turbo-instruct", notes) == raw
+    assert await provider(client).relay("completions", dict(body), "gpt-3.5-turbo-instruct", notes) == raw
     sent = client.sent[0]
     assert sent["url"] == "https://api.openai.com/v1/completions"
     assert sent["json"] == {**body, "model": "gpt-3.5-turbo-instruct"}
     assert (notes.usage, notes.finish_reason, notes.adjusted) == (Usage(5, 2, 7), "stop", [])
 
 
-async def test_forward_completions_applies_the_profile_edits() -> None:
+async def test_relay_completions_applies_the_profile_edits() -> None:
     client = StubClient(StubResponse(200, orjson.dumps(LEGACY)))
     notes = CallNotes()
-    await provider(client, profile="no-stream-options").forward_completions(
-        {"model": "m", "prompt": "p", "stream_options": {"include_usage": True}}, "m", notes
+    await provider(client, profile="no-stream-options").relay(
+        "completions", {"model": "m", "prompt": "p", "stream_options": {"include_usage": True}}, "m", notes
     )
     assert client.sent[0]["json"] == {"model": "m", "prompt": "p"}
     assert notes.adjusted == ["stream_options=dropped"]
@@ -639,27 +639,28 @@ async def test_forward_completions_applies_the_profile_edits() -> None:
 )
 async def test_deepseek_completions_live_under_beta(base_url: str, url: str) -> None:
     client = StubClient(StubResponse(200, orjson.dumps(LEGACY)))
-    await provider(client, base_url=base_url, profile="deepseek").forward_completions(
-        {"model": "m", "prompt": "p"}, "deepseek-chat", CallNotes()
+    await provider(client, base_url=base_url, profile="deepseek").relay(
+        "completions", {"model": "m", "prompt": "p"}, "deepseek-chat", CallNotes()
     )
     assert client.sent[0]["url"] == url
 
 
 @pytest.mark.parametrize("raw", [b"[]", b'{"object": "text_completion"}', b"not json"])
-async def test_forward_completions_of_a_malformed_body(raw: bytes) -> None:
+async def test_relay_completions_of_a_malformed_body(raw: bytes) -> None:
     with pytest.raises(UpstreamProtocolError):
-        await provider(StubClient(StubResponse(200, raw))).forward_completions(
-            {"model": "m", "prompt": "p"}, "gpt-3.5-turbo-instruct", CallNotes()
+        await provider(StubClient(StubResponse(200, raw))).relay(
+            "completions", {"model": "m", "prompt": "p"}, "gpt-3.5-turbo-instruct", CallNotes()
         )
 
 
-async def test_forward_completions_stream_relays_frames_and_notes_usage() -> None:
+async def test_relay_completions_stream_relays_frames_and_notes_usage() -> None:
     events = fake.completion_stream(["Hel", "lo"], include_usage=True)
     data = b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in events) + b"data: [DONE]\n\n"
     response = StubResponse(200, pieces=[data[i : i + 7] for i in range(0, len(data), 7)])
     notes = CallNotes()
     relayed = await collect(
-        provider(StubClient(response)).forward_completions_stream(
+        provider(StubClient(response)).relay_stream(
+            "completions",
             {"model": "m", "prompt": "p", "stream": True, "stream_options": {"include_usage": True}},
             "gpt-3.5-turbo-instruct",
             notes,
@@ -669,13 +670,13 @@ async def test_forward_completions_stream_relays_frames_and_notes_usage() -> Non
     assert (notes.completed, notes.finish_reason, notes.usage) == (True, "stop", Usage(5, 3, 8))
 
 
-async def test_forward_completions_stream_cut_short_raises() -> None:
+async def test_relay_completions_stream_cut_short_raises() -> None:
     events = fake.completion_stream(["Hel", "lo"])[:1]
     data = b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in events)
     with pytest.raises(UpstreamProtocolError):
         await collect(
-            provider(StubClient(StubResponse(200, pieces=[data]))).forward_completions_stream(
-                {"model": "m", "prompt": "p", "stream": True}, "gpt-3.5-turbo-instruct", CallNotes()
+            provider(StubClient(StubResponse(200, pieces=[data]))).relay_stream(
+                "completions", {"model": "m", "prompt": "p", "stream": True}, "gpt-3.5-turbo-instruct", CallNotes()
             )
         )
 

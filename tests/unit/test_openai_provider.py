@@ -109,12 +109,12 @@ async def collect(frames: AsyncIterator[Any]) -> list[Any]:
     return [frame async for frame in frames]
 
 
-async def test_forward_chat_rewrites_model_applies_the_profile_and_returns_exact_bytes() -> None:
+async def test_relay_chat_rewrites_model_applies_the_profile_and_returns_exact_bytes() -> None:
     raw = orjson.dumps(COMPLETION) + b"\n"
     client = StubClient(StubResponse(200, raw))
     notes = CallNotes()
-    answer = await provider(client, headers={"OpenAI-Organization": "org-1"}).forward_chat(
-        body(max_tokens=10), "o3", notes
+    answer = await provider(client, headers={"OpenAI-Organization": "org-1"}).relay(
+        "chat", body(max_tokens=10), "o3", notes
     )
     assert answer == raw
     sent = client.sent[0]
@@ -137,7 +137,7 @@ async def test_keys_are_used_in_turn() -> None:
     client = StubClient(*(StubResponse(200, orjson.dumps(COMPLETION)) for _ in range(3)))
     chosen = provider(client, api_keys=[KEY_A, KEY_B])
     for _ in range(3):
-        await chosen.forward_chat(body(), "gpt-4o", CallNotes())
+        await chosen.relay("chat", body(), "gpt-4o", CallNotes())
     assert [s["headers"]["Authorization"] for s in client.sent] == [
         f"Bearer {KEY_A}",
         f"Bearer {KEY_B}",
@@ -148,7 +148,7 @@ async def test_keys_are_used_in_turn() -> None:
 async def test_no_key_sends_no_authorization() -> None:
     client = StubClient(StubResponse(200, orjson.dumps(COMPLETION)))
     ollama = provider(client, base_url="http://127.0.0.1:11434/v1", api_keys=[])
-    await ollama.forward_chat(body(), "llama3", CallNotes())
+    await ollama.relay("chat", body(), "llama3", CallNotes())
     assert client.sent[0]["headers"] == {"Content-Type": "application/json"}
 
 
@@ -156,7 +156,7 @@ async def test_error_status_is_mapped_and_secrets_are_scrubbed() -> None:
     error_body = orjson.dumps({"error": {"message": f"quota for {KEY_A} exceeded", "code": "insufficient_quota"}})
     client = StubClient(StubResponse(429, error_body, headers={"retry-after": "3"}))
     with pytest.raises(UpstreamRateLimited) as caught:
-        await provider(client).forward_chat(body(), "gpt-4o", CallNotes())
+        await provider(client).relay("chat", body(), "gpt-4o", CallNotes())
     assert (caught.value.raw_message, caught.value.code, caught.value.retry_after) == (
         "quota for [redacted] exceeded",
         "insufficient_quota",
@@ -167,7 +167,7 @@ async def test_error_status_is_mapped_and_secrets_are_scrubbed() -> None:
 async def test_auth_failure() -> None:
     client = StubClient(StubResponse(401, orjson.dumps({"error": {"message": f"bad key {KEY_A}"}})))
     with pytest.raises(UpstreamAuthFailed) as caught:
-        await provider(client).forward_chat(body(), "gpt-4o", CallNotes())
+        await provider(client).relay("chat", body(), "gpt-4o", CallNotes())
     assert caught.value.raw_message is None
 
 
@@ -179,16 +179,16 @@ async def test_auth_failure() -> None:
         (b'{"object": "chat.completion"}', "the body has no choices"),
     ],
 )
-async def test_forward_chat_of_a_malformed_body(raw: bytes, detail: str) -> None:
+async def test_relay_chat_of_a_malformed_body(raw: bytes, detail: str) -> None:
     with pytest.raises(UpstreamProtocolError) as caught:
-        await provider(StubClient(StubResponse(200, raw))).forward_chat(body(), "gpt-4o", CallNotes())
+        await provider(StubClient(StubResponse(200, raw))).relay("chat", body(), "gpt-4o", CallNotes())
     assert caught.value.params == {"provider": "openai", "detail": detail}
 
 
 async def test_error_object_with_status_200() -> None:
     client = StubClient(StubResponse(200, b'{"error": {"message": "model overloaded"}}'))
     with pytest.raises(UpstreamError) as caught:
-        await provider(client).forward_chat(body(), "gpt-4o", CallNotes())
+        await provider(client).relay("chat", body(), "gpt-4o", CallNotes())
     assert caught.value.raw_message == "model overloaded"
     assert caught.value.params == {"provider": "openai", "upstream_status": 200}
 
@@ -219,14 +219,14 @@ def stream_response(data: bytes, size: int = 5) -> StubResponse:
     return StubResponse(200, pieces=[data[i : i + size] for i in range(0, len(data), size)])
 
 
-async def test_forward_stream_relays_every_byte_and_notes_the_end() -> None:
+async def test_relay_chat_stream_relays_every_byte_and_notes_the_end() -> None:
     stream = OpenAIStream(include_usage=True).role().text("Hi").finish().usage(4, 1).done()
     data = b": keep-alive\n\n" + stream.to_bytes()
     response = stream_response(data)
     notes = CallNotes()
     frames = await collect(
-        provider(StubClient(response)).forward_stream(
-            body(stream=True, stream_options={"include_usage": True}), "gpt-4o", notes
+        provider(StubClient(response)).relay_stream(
+            "chat", body(stream=True, stream_options={"include_usage": True}), "gpt-4o", notes
         )
     )
     assert b"".join(frames) == data
@@ -234,12 +234,12 @@ async def test_forward_stream_relays_every_byte_and_notes_the_end() -> None:
     assert response.released and not response.closed
 
 
-async def test_forward_stream_asks_for_usage_and_hides_it_from_a_client_that_did_not() -> None:
+async def test_relay_chat_stream_asks_for_usage_and_hides_it_from_a_client_that_did_not() -> None:
     stream = OpenAIStream(include_usage=True).role().text("Hi").finish().usage(4, 1).done()
     client = StubClient(stream_response(stream.to_bytes()))
     notes = CallNotes()
     sent = body(stream=True)
-    frames = b"".join(await collect(provider(client).forward_stream(sent, "gpt-4o", notes)))
+    frames = b"".join(await collect(provider(client).relay_stream("chat", sent, "gpt-4o", notes)))
     assert sent["stream_options"] == {"include_usage": True}  # what went upstream
     assert b'"usage"' not in frames and b'"Hi"' in frames and frames.endswith(b"data: [DONE]\n\n")
     assert notes.usage == Usage(4, 1, 5)
@@ -247,33 +247,35 @@ async def test_forward_stream_asks_for_usage_and_hides_it_from_a_client_that_did
     assert frames == without  # byte for byte the stream the client would have got without asking
 
 
-async def test_forward_stream_normalises_crlf_frames() -> None:
+async def test_relay_chat_stream_normalises_crlf_frames() -> None:
     stream = OpenAIStream().role().finish().done()
     frames = await collect(
-        provider(StubClient(stream_response(stream.to_bytes(b"\r\n"), 3))).forward_stream(
-            body(stream=True), "gpt-4o", CallNotes()
+        provider(StubClient(stream_response(stream.to_bytes(b"\r\n"), 3))).relay_stream(
+            "chat", body(stream=True), "gpt-4o", CallNotes()
         )
     )
     assert b"".join(frames) == stream.to_bytes()
 
 
-async def test_forward_stream_without_done_after_a_finish_reason_is_ended_for_the_client() -> None:
+async def test_relay_chat_stream_without_done_after_a_finish_reason_is_ended_for_the_client() -> None:
     stream = OpenAIStream().role().text("x").finish("length")
     notes = CallNotes()
     frames = await collect(
-        provider(StubClient(stream_response(stream.to_bytes()))).forward_stream(body(stream=True), "gpt-4o", notes)
+        provider(StubClient(stream_response(stream.to_bytes()))).relay_stream(
+            "chat", body(stream=True), "gpt-4o", notes
+        )
     )
     assert b"".join(frames) == stream.to_bytes() + b"data: [DONE]\n\n"
     assert (notes.completed, notes.finish_reason) == (True, "length")
 
 
-async def test_forward_stream_cut_before_the_end_raises_stream_interrupted() -> None:
+async def test_relay_chat_stream_cut_before_the_end_raises_stream_interrupted() -> None:
     stream = OpenAIStream().role().text("partial")
     relayed: list[bytes] = []
     notes = CallNotes()
     with pytest.raises(UpstreamProtocolError) as caught:
-        async for frame in provider(StubClient(stream_response(stream.to_bytes()))).forward_stream(
-            body(stream=True), "gpt-4o", notes
+        async for frame in provider(StubClient(stream_response(stream.to_bytes()))).relay_stream(
+            "chat", body(stream=True), "gpt-4o", notes
         ):
             relayed.append(frame)
     assert caught.value.message_key == "stream_interrupted"
@@ -281,12 +283,12 @@ async def test_forward_stream_cut_before_the_end_raises_stream_interrupted() -> 
     assert notes.completed is False
 
 
-async def test_forward_stream_error_mid_stream_relays_what_came_before_then_raises() -> None:
+async def test_relay_chat_stream_error_mid_stream_relays_what_came_before_then_raises() -> None:
     stream = OpenAIStream().role().text("partial").error(f"boom {KEY_A}").done()
     relayed: list[bytes] = []
     with pytest.raises(UpstreamError) as caught:
-        async for frame in provider(StubClient(StubResponse(200, pieces=[stream.to_bytes()]))).forward_stream(
-            body(stream=True), "gpt-4o", CallNotes()
+        async for frame in provider(StubClient(StubResponse(200, pieces=[stream.to_bytes()]))).relay_stream(
+            "chat", body(stream=True), "gpt-4o", CallNotes()
         ):
             relayed.append(frame)
     assert caught.value.raw_message == "boom [redacted]"

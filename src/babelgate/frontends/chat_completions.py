@@ -23,7 +23,7 @@ from babelgate.frontends.prepare import supported_tools
 from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.hooks import transformed
 from babelgate.pipeline import Body, call
-from babelgate.providers.base import CallNotes
+from babelgate.providers.base import CallNotes, relay_of
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest
 
@@ -58,14 +58,15 @@ async def _attempt(
     provider = deployment.provider
     # Signed tool-call ids (tool_ids.py) reach only the provider that issued them.
     foreign_signatures = not provider.capabilities.signed_tool_ids and tool_ids.MARK_BYTES in raw
-    if provider.capabilities.openai_passthrough and not runtime.typed_hooks:
+    relay = None if runtime.typed_hooks else relay_of(provider, "chat", deployment.model)
+    if relay is not None:
         if foreign_signatures:
             tool_ids.strip_body(body)
         if stream:
             return await streamed(
-                provider.forward_stream(body, deployment.model, notes), notes, on_error=encode_stream_error
+                relay.relay_stream("chat", body, deployment.model, notes), notes, on_error=encode_stream_error
             )
-        return Answer(await provider.forward_chat(body, deployment.model, notes), notes)
+        return Answer(await relay.relay("chat", body, deployment.model, notes), notes)
     request = supported_tools(decode_request(body), deployment, notes)
     if foreign_signatures:
         request = tool_ids.strip_request(request)

@@ -22,7 +22,7 @@ from babelgate.exchange import Exchange
 from babelgate.frontends import body_schema as schema
 from babelgate.frontends.openai_validation import expect_number, require_model
 from babelgate.pipeline import Body, call, require
-from babelgate.providers.base import CallNotes
+from babelgate.providers.base import CallNotes, embeddings_of
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import Usage
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
@@ -113,8 +113,8 @@ def _is_token(value: Any) -> bool:
 
 
 async def embed_in_batches(deployment: Deployment, request: EmbeddingRequest, notes: CallNotes) -> EmbeddingResponse:
-    provider = deployment.provider
-    limit = provider.capabilities.embedding_batch_limit or len(request.inputs)
+    provider = embeddings_of(deployment.provider)
+    limit = deployment.provider.capabilities.embedding_batch_limit or len(request.inputs)
     batches = [request.inputs[start : start + limit] for start in range(0, len(request.inputs), limit)]
     if len(batches) == 1:
         return await provider.embed(request, deployment.model, notes)

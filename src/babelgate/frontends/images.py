@@ -24,7 +24,7 @@ from babelgate.frontends.multipart import Part, parse_form
 from babelgate.frontends.openai_validation import expect_number, require_model
 from babelgate.frontends.route import Operation, Route
 from babelgate.pipeline import Body, call, require
-from babelgate.providers.base import CallNotes
+from babelgate.providers.base import CallNotes, image_edits_of, image_generation_of
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import JSON, Usage
 from babelgate.schema.images import GeneratedImage, ImageFile, ImageRequest, ImageResponse
@@ -80,7 +80,7 @@ async def _answer(
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         request = request_for(deployment)
         provider = deployment.provider
-        send = provider.edit_images if edit else provider.generate_images
+        send = image_edits_of(provider).edit_images if edit else image_generation_of(provider).generate_images
         answer = await send(request, deployment.model, notes)
         notes.usage = answer.usage
         return Answer(orjson.dumps(encode_response(answer, request.response_format)), notes)

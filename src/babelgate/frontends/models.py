@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from babelgate.errors import ModelNotFound
 from babelgate.exchange import Exchange
-from babelgate.governance.model_facts import ModelFacts, Price
+from babelgate.model_facts import ModelFacts, Price
 from babelgate.routing.registry import Deployment
 from babelgate.schema.models import ModelInfo
 
@@ -30,7 +30,7 @@ async def known_models(runtime: Runtime) -> dict[str, ModelInfo]:
 async def described(runtime: Runtime) -> dict[str, tuple[ModelInfo, dict[str, Any]]]:
     """Every model by its public name: its listing entry, and what `/v1/models` adds to OpenAI's
     fields (context window, limits, modalities, capabilities, prices): the gateway's table for the
-    upstream model (governance/model_facts.py), a configured price over it, and what the upstream's
+    upstream model (model_facts.py), a configured price over it, and what the upstream's
     own listing says over both."""
     registry = runtime.registry
     listings = await runtime.catalog.listings()

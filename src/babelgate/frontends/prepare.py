@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from babelgate import hosted_tools, tool_ids
+from babelgate import tool_ids
 from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.hooks import RequestContext, transformed
+from babelgate.providers import hosted_tools
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest

@@ -7,7 +7,7 @@ each phase may take, `proxy.py` which forward proxy an origin goes through (and 
 tunnel), `tls.py` a provider's own TLS settings.
 """
 
-from babelgate.http.body import drain, iter_body, read_body
+from babelgate.http.body import drain, iter_body, let_go, read_body
 from babelgate.http.client import UpstreamClient
 from babelgate.http.connection import UpstreamResponse
 from babelgate.http.timeouts import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Timeouts
@@ -20,5 +20,6 @@ __all__ = [
     "UpstreamResponse",
     "drain",
     "iter_body",
+    "let_go",
     "read_body",
 ]

@@ -27,12 +27,17 @@ async def iter_body(response: UpstreamResponse) -> AsyncGenerator[bytes, None]:
                 return
             yield chunk
     finally:
-        # Closing (not releasing) an unfinished answer drops the upstream connection, so the
-        # upstream stops generating when our client has gone.
-        if response.at_eof():
-            response.release()
-        else:
-            response.close()
+        let_go(response)
+
+
+def let_go(response: UpstreamResponse) -> None:
+    """Done with an answer: its connection goes back to the pool when the body was read to its end.
+    Closing (not releasing) an unfinished answer drops the upstream connection, so the upstream stops
+    generating when our client has gone."""
+    if response.at_eof():
+        response.release()
+    else:
+        response.close()
 
 
 async def drain(response: UpstreamResponse, *, seconds: float = 1.0, max_bytes: int = 65536) -> None:

@@ -2,7 +2,7 @@
 naming providers itself. A provider is its folder plus one entry in `DECLARATIONS`; its folder's
 `declaration.py` says everything the rest of the gateway needs to know of it (providers/types.py).
 
-The floors below this one (config, observability, governance/model_facts.py) never import it: the
+The floors below this one (config, observability, model_facts.py) never import it: the
 app hands them what they need (`load_config(available_types=PROVIDER_TYPES)`, `Metrics(TELEMETRY_NAMES)`),
 and routing, above, reads `FAMILIES`, `ENV_PRESETS` and `MODEL_FACTS` here.
 """
@@ -15,8 +15,8 @@ from typing import Final
 
 from babelgate.config.load import EnvPreset, env_presets
 from babelgate.config.models import ProviderConfig, ServerConfig
-from babelgate.governance.model_facts import ModelFacts
 from babelgate.http import UpstreamClient
+from babelgate.model_facts import ModelFacts
 from babelgate.providers.anthropic.declaration import DECLARATION as ANTHROPIC
 from babelgate.providers.base import Provider
 from babelgate.providers.gemini.declaration import DECLARATION as GEMINI

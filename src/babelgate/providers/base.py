@@ -1,15 +1,15 @@
-"""The Provider protocol every upstream family implements, and the values it exchanges."""
+"""The Provider protocol every upstream family implements, its optional parts, and the values they exchange."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UnsupportedCapability
-from babelgate.governance.model_facts import Price
 from babelgate.http import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Timeouts
+from babelgate.model_facts import Price
 from babelgate.providers.key_pool import KeyPool
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import ChatRequest, ChatResponse, Usage
@@ -17,6 +17,11 @@ from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 from babelgate.schema.images import ImageRequest, ImageResponse
 from babelgate.schema.models import ModelInfo
+
+# The client APIs a relay may serve natively, by the name of the frontend's road: "chat" (the OpenAI
+# fast path), "responses" (OpenAI's Responses API), "completions" (legacy completions), "messages"
+# (Anthropic's Messages API) and "messages.count_tokens" (its token counter, which has no stream).
+RelayApi = Literal["chat", "responses", "completions", "messages", "messages.count_tokens"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +46,10 @@ class Capabilities:
     embedding_batch_limit: int = 0
     image_generation: bool = False
     list_models: bool = False
-    # Accepts the OpenAI Chat Completions JSON as it is: the fast path forwards bytes.
-    openai_passthrough: bool = False
-    # Serves OpenAI's Responses API itself: models may opt into `native_responses`.
-    native_responses: bool = False
-    # Serves Anthropic's Messages API itself: `/v1/messages` is forwarded without translation.
-    native_messages: bool = False
+    # The client APIs it serves natively (its Relay part: `relay_of`): "chat" is the fast path (the
+    # OpenAI Chat Completions JSON forwarded as it is), "responses" lets models opt into
+    # `native_responses`, "messages" relays `/v1/messages` without translation.
+    relays: frozenset[RelayApi] = frozenset()
     # Issues tool-call ids that carry a signature (see tool_ids.py) and reads them back; every
     # other provider gets plain ids.
     signed_tool_ids: bool = False
@@ -91,6 +94,10 @@ class CallNotes:
 
 
 class Provider(Protocol):
+    """What every provider does. The rest is optional and comes in parts, each declared in the
+    capabilities and found through them (`relay_of`, `embeddings_of`…): a `Relay` for the native
+    roads, and one media part per media capability. A provider has only the parts it serves."""
+
     name: str
     type: str
     capabilities: Capabilities
@@ -111,71 +118,110 @@ class Provider(Protocol):
 
     async def list_models(self) -> list[ModelInfo]: ...
 
-    async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
-        """Only with `embeddings` in the capabilities; others raise UnsupportedCapability."""
+
+class Relay(Protocol):
+    """Optional part: native roads. The client's own body goes to the upstream's own endpoint with only
+    `model` rewritten, and the answer comes back as the upstream's bytes; the provider reads only what
+    accounting needs into `notes`. `Capabilities.relays` lists the APIs it may serve; `relays` says
+    whether it serves one for a model (legacy completions are served for some models only)."""
+
+    def relays(self, api: RelayApi, model: str) -> bool: ...
+
+    async def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        """The upstream's exact body bytes."""
         ...
 
-    async def generate_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
-        """Only with `image_generation`; others raise UnsupportedCapability."""
+    def relay_stream(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        """The upstream's SSE frames, relayed as they come; the call happens on the first iteration."""
         ...
 
-    async def edit_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
-        """Only with `image_edits`; others raise UnsupportedCapability."""
-        ...
 
-    async def transcribe(self, request: TranscriptionRequest, model: str, notes: CallNotes) -> TranscriptionResponse:
-        """Only with `transcription` (translations too: `request.translate`)."""
-        ...
+class Embeddings(Protocol):
+    """Optional part, with the `embeddings` capability."""
+
+    async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse: ...
+
+
+class ImageGeneration(Protocol):
+    """Optional part, with the `image_generation` capability."""
+
+    async def generate_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse: ...
+
+
+class ImageEdits(Protocol):
+    """Optional part, with the `image_edits` capability."""
+
+    async def edit_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse: ...
+
+
+class Transcription(Protocol):
+    """Optional part, with the `transcription` capability (translations too: `request.translate`)."""
+
+    async def transcribe(
+        self, request: TranscriptionRequest, model: str, notes: CallNotes
+    ) -> TranscriptionResponse: ...
+
+
+class Speech(Protocol):
+    """Optional part, with the `speech` capability."""
 
     def speech(self, request: SpeechRequest, model: str, notes: CallNotes) -> AsyncIterator[bytes]:
-        """Only with `speech`: the audio in `request.response_format`, as it arrives."""
+        """The audio in `request.response_format`, as it arrives."""
         ...
 
-    async def forward_chat(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
-        """Fast path (only with `openai_passthrough`): the upstream's exact body bytes."""
-        ...
 
-    def forward_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
-        """Fast path, streaming: the upstream's SSE frames, relayed as they come."""
-        ...
+# How callers find a part: the capabilities say, so finding one is a flag read (an isinstance on a
+# runtime-checkable Protocol compares every member, too slow for the fast path, which asks per request).
+# tests/unit/test_provider_parts.py holds every provider type to its word: a declared part is there.
 
-    async def forward_responses(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
-        """Only with `native_responses`: a Responses API body, relayed to the upstream's own."""
-        ...
 
-    def forward_responses_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
-        """Only with `native_responses`: the upstream's Responses SSE frames, relayed as they come."""
-        ...
+def relay_of(provider: Provider, api: RelayApi, model: str) -> Relay | None:
+    """The provider's relay when it serves `api` natively for `model`, else None (the frontend then
+    takes its translated road, or refuses)."""
+    if api in provider.capabilities.relays:
+        relay: Relay = provider  # type: ignore[assignment]  # declared in its capabilities
+        if relay.relays(api, model):
+            return relay
+    return None
 
-    async def forward_messages(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
-        """Only with `native_messages`: an Anthropic Messages body, relayed to the upstream's own."""
-        ...
 
-    def forward_messages_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
-        """Only with `native_messages`: the upstream's Messages SSE frames, relayed as they come."""
-        ...
+# The media parts are not optional for the routes that need them: their frontends refuse a provider
+# without the capability before any attempt (pipeline.require, so the router never picks it), and these
+# refuse it too, rather than hand out a part that is not there.
 
-    async def count_tokens(self, body: dict[str, Any], model: str) -> int:
-        """Only with `native_messages`: the upstream's token count for a Messages body."""
-        ...
 
-    def accepts_completions(self, model: str) -> bool:
-        """Whether legacy `/completions` requests for `model` go to the upstream as they are."""
-        ...
+def embeddings_of(provider: Provider) -> Embeddings:
+    _require(provider.capabilities.embeddings, provider, "embeddings")
+    return provider  # type: ignore[return-value]  # declared in its capabilities
 
-    async def forward_completions(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
-        """Only when `accepts_completions`: a legacy completions body, relayed."""
-        ...
 
-    def forward_completions_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
-        """Only when `accepts_completions`: the upstream's completion SSE frames, relayed."""
-        ...
+def image_generation_of(provider: Provider) -> ImageGeneration:
+    _require(provider.capabilities.image_generation, provider, "image generation")
+    return provider  # type: ignore[return-value]  # declared in its capabilities
+
+
+def image_edits_of(provider: Provider) -> ImageEdits:
+    _require(provider.capabilities.image_edits, provider, "image edits")
+    return provider  # type: ignore[return-value]  # declared in its capabilities
+
+
+def transcription_of(provider: Provider) -> Transcription:
+    _require(provider.capabilities.transcription, provider, "transcription")
+    return provider  # type: ignore[return-value]  # declared in its capabilities
+
+
+def speech_of(provider: Provider) -> Speech:
+    _require(provider.capabilities.speech, provider, "speech")
+    return provider  # type: ignore[return-value]  # declared in its capabilities
+
+
+def _require(capable: bool, provider: Provider, capability: str) -> None:
+    if not capable:
+        raise UnsupportedCapability(provider=provider.name, capability=capability)
 
 
 class ProviderDefaults:
-    """Base of every provider: the optional roads of the Provider protocol exist on each (so every
-    provider has one shape) and refuse, as their capabilities say; a provider overrides the ones
-    it has. Core code asks the capabilities (or `accepts_completions`) before it takes a road."""
+    """Base of every provider: its key pool as the Provider protocol's `key_pool`."""
 
     name: str
     _headers: KeyPool[Any]  # each provider's request headers, one set per upstream key
@@ -183,53 +229,6 @@ class ProviderDefaults:
     @property
     def key_pool(self) -> KeyPool[Any]:
         return self._headers
-
-    async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
-        raise UnsupportedCapability(provider=self.name, capability="embeddings")
-
-    async def generate_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
-        raise UnsupportedCapability(provider=self.name, capability="image generation")
-
-    async def edit_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
-        raise UnsupportedCapability(provider=self.name, capability="image edits")
-
-    async def transcribe(self, request: TranscriptionRequest, model: str, notes: CallNotes) -> TranscriptionResponse:
-        raise UnsupportedCapability(provider=self.name, capability="transcription")
-
-    def speech(self, request: SpeechRequest, model: str, notes: CallNotes) -> AsyncIterator[bytes]:
-        raise UnsupportedCapability(provider=self.name, capability="speech")
-
-    async def forward_chat(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
-        raise NotImplementedError(f"{type(self).__name__} is translated, never passed through")
-
-    def forward_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
-        raise NotImplementedError(f"{type(self).__name__} is translated, never passed through")
-
-    async def forward_responses(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
-        raise NotImplementedError(f"{type(self).__name__} has no native Responses API")
-
-    def forward_responses_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
-        raise NotImplementedError(f"{type(self).__name__} has no native Responses API")
-
-    async def forward_messages(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
-        raise NotImplementedError(f"{type(self).__name__} has no native Messages API")
-
-    def forward_messages_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
-        raise NotImplementedError(f"{type(self).__name__} has no native Messages API")
-
-    async def count_tokens(self, body: dict[str, Any], model: str) -> int:
-        """Anthropic's `count_tokens` for a Messages body (only with `native_messages`)."""
-        raise NotImplementedError(f"{type(self).__name__} has no native Messages API")
-
-    def accepts_completions(self, model: str) -> bool:
-        """Whether the upstream serves legacy `/completions` for `model` (then it gets it as is)."""
-        return False
-
-    async def forward_completions(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
-        raise NotImplementedError(f"{type(self).__name__} has no legacy completions API")
-
-    def forward_completions_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
-        raise NotImplementedError(f"{type(self).__name__} has no legacy completions API")
 
 
 def provider_timeouts(config: ProviderConfig, server: ServerConfig) -> Timeouts:

@@ -4,14 +4,13 @@ a key answered with 401/403 is taken out until a reload. A request never goes to
 rejected key while another is free; when none is, the least bad one is used (the upstream's
 answer is then the client's).
 
-`take` notes, in a context variable, which pool and key the current task last used, so that
-transport.send_checked can report the upstream's verdict on that key without every provider
-threading the key through, and the router can ask whether another key is free.
+`pick` answers the index of the key a request goes with; the request's sender (transport.send_checked)
+keeps it, tells the pool the upstream's verdict on that key, and writes on the error whether another
+key of the pool is free (`GatewayError.other_key_free`), which the router and the pipeline read.
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import time
 import weakref
@@ -25,19 +24,19 @@ DEFAULT_COOLDOWN: Final = 60.0
 # Told of every key that starts to rest, (provider, label, until): routing/shared.py shares it.
 rest_listeners: list[Callable[[str, str, float], None]] = []
 _pools: weakref.WeakSet[KeyPool[Any]] = weakref.WeakSet()  # every live pool, for /health and shared state
-_last: contextvars.ContextVar[tuple[KeyPool[Any], int] | None] = contextvars.ContextVar("babelgate_key", default=None)
 
 
 class KeyPool(Generic[T]):
     """Round-robin over prepared per-key values (usually ready-made header dicts). `labels` name
     the keys where they may be shown (`…abcd`, the last four characters)."""
 
-    __slots__ = ("__weakref__", "_items", "_labels", "_next", "_rejected", "_resting", "cooldown", "provider")
+    __slots__ = ("__weakref__", "_count", "_labels", "_next", "_rejected", "_resting", "cooldown", "items", "provider")
 
     def __init__(self, items: Sequence[T], labels: Sequence[str] = (), *, provider: str = "") -> None:
         if not items:
             raise ValueError("a key pool needs at least one entry")
-        self._items = tuple(items)
+        self.items = tuple(items)  # by the index `pick` answers
+        self._count = len(self.items)  # kept: `pick` runs per request
         self._labels = tuple(labels) or tuple(f"key {n + 1}" for n in range(len(items)))
         self._next = 0
         self._resting: dict[int, float] = {}  # index → wall-clock time it may be used again
@@ -54,21 +53,20 @@ class KeyPool(Generic[T]):
             return cls([keyless], ["none"], provider=provider)
         return cls([make(key) for key in keys], [key_label(key) for key in keys], provider=provider)
 
-    def take(self) -> T:
-        items = self._items
-        if len(items) == 1:
-            _last.set((self, 0))
-            return items[0]
+    def pick(self) -> int:
+        """The index of the next key to use (in `items`): in turn, a free one while there is one."""
+        count = self._count
+        if count == 1:
+            return 0
         index = self._next
         if self._resting or self._rejected:
             index = self._free_from(index)
-        self._next = (index + 1) % len(items)
-        _last.set((self, index))
-        return items[index]
+        self._next = (index + 1) % count
+        return index
 
     def _free_from(self, start: int) -> int:
         now = time.time()
-        count = len(self._items)
+        count = len(self.items)
         for step in range(count):
             index = (start + step) % count
             if index in self._rejected:
@@ -88,7 +86,7 @@ class KeyPool(Generic[T]):
         if not resting:
             return False
         now = time.time()
-        usable = [i for i in range(len(self._items)) if i not in self._rejected]
+        usable = [i for i in range(len(self.items)) if i not in self._rejected]
         if all(resting.get(i, 0.0) > now for i in usable) and usable:
             return True
         # Rests that ended go, so that the usual question costs one look at an empty dict.
@@ -97,8 +95,9 @@ class KeyPool(Generic[T]):
         return False
 
     def has_free(self) -> bool:
+        """Whether a key may be used now that is not rejected and does not rest."""
         now = time.time()
-        return any(i not in self._rejected and self._resting.get(i, 0.0) <= now for i in range(len(self._items)))
+        return any(i not in self._rejected and self._resting.get(i, 0.0) <= now for i in range(len(self.items)))
 
     def rest(self, index: int, seconds: float | None) -> None:
         until = time.time() + (seconds if seconds is not None and seconds > 0 else self.cooldown)
@@ -143,7 +142,7 @@ class KeyPool(Generic[T]):
         ]
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.items)
 
 
 def pools_of(provider: str) -> list[KeyPool[Any]]:
@@ -154,26 +153,3 @@ def pools_of(provider: str) -> list[KeyPool[Any]]:
 def key_label(key: str) -> str:
     """How a key is shown anywhere: its last four characters only."""
     return f"…{key[-4:]}" if len(key) > 8 else "…"
-
-
-def report_rate_limited(retry_after: float | None) -> tuple[str, str] | None:
-    """The current task's last key rests; returns (provider, label) of it."""
-    last = _last.get()
-    if last is None:
-        return None
-    pool, index = last
-    pool.rest(index, retry_after)
-    return pool.provider, pool._labels[index]
-
-
-def report_rejected() -> None:
-    last = _last.get()
-    if last is not None:
-        last[0].reject(last[1])
-
-
-def last_pool_has_free() -> bool:
-    """Whether the pool of the key this task used last has a key free now (another, or this one
-    rested no more)."""
-    last = _last.get()
-    return last is not None and len(last[0]) > 1 and last[0].has_free()

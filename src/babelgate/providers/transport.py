@@ -1,18 +1,20 @@
-"""What every provider's I/O class does the same way: send, map an error status, read a JSON body."""
+"""What every provider's I/O class does the same way: send with a key of its pool and report the
+upstream's verdict on it, map an error status, read a JSON body, and read an event stream (`SSEBody`,
+the one loop every stream of every provider goes through)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from multidict import CIMultiDictProxy
 
 from babelgate.errors import GatewayError, UpstreamAuthFailed, UpstreamProtocolError, UpstreamRateLimited
-from babelgate.http import Timeouts, UpstreamClient, UpstreamResponse, drain, iter_body, read_body
-from babelgate.providers import key_pool
+from babelgate.http import Timeouts, UpstreamClient, UpstreamResponse, drain, let_go, read_body
 from babelgate.providers.base import CallNotes
+from babelgate.providers.key_pool import KeyPool
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingResponse
 from babelgate.streaming import SSEDecoder, SSEEvent, parse_frame
@@ -30,31 +32,97 @@ class ErrorMapper(Protocol):
     ) -> GatewayError: ...
 
 
+Headers = TypeVar("Headers", bound=Mapping[str, str])
+
+
 async def send_checked(
     client: UpstreamClient,
     method: str,
     url: str,
     *,
     provider: str,
-    headers: Mapping[str, str],
+    keys: KeyPool[Headers],
     body: bytes | None,
     timeouts: Timeouts,
     map_error: ErrorMapper,
     scrub: Callable[[str], str],
+    headers: Mapping[str, str] | None = None,
 ) -> UpstreamResponse:
-    """The response once the upstream accepted the request; an error status is raised, mapped, and
-    the key the request went with (key_pool.py) hears the verdict: rest after a 429, out after
-    our credentials were rejected."""
+    """The response once the upstream accepted the request, sent with the headers of the pool's next
+    key (`keys`, one header set per key) and `headers` on top. An error status is raised, mapped, and
+    the key hears the verdict: it rests after a 429, is out after our credentials were rejected, and the
+    error says whether another key of the pool is free (`other_key_free`), for the router."""
+    index = keys.pick()
+    headers = keys.items[index] if headers is None else {**keys.items[index], **headers}
     response = await client.send(method, url, provider=provider, headers=headers, body=body, timeouts=timeouts)
     if response.status >= 400:
         raw = await read_body(response)
         error = map_error(response.status, raw, response.headers, provider=provider, scrub=scrub)
         if isinstance(error, UpstreamRateLimited):
-            key_pool.report_rate_limited(error.retry_after)
+            keys.rest(index, error.retry_after)
         elif isinstance(error, UpstreamAuthFailed):
-            key_pool.report_rejected()
+            keys.reject(index)
+        else:
+            raise error
+        error.other_key_free = len(keys) > 1 and keys.has_free()
         raise error
     return response
+
+
+class SSEBody:
+    """An upstream's event stream, read by the gateway's one SSE loop (`reads`): the native roads'
+    relays and `translate_sse` alike go through it, each reading the frames its own way. A frame is the
+    upstream's exact bytes (LF line ends, ending in a blank line), so a relay may pass it on untouched.
+
+    What the body held after its last frame stays in the decoder, for the reader to judge at the end:
+    `tail_events` (a last event without its blank line, or bare JSON) or `json_instead` (one JSON
+    object where events were expected: an upstream's error answered with HTTP 200)."""
+
+    __slots__ = ("decoder", "response")
+
+    def __init__(self, response: UpstreamResponse, provider: str) -> None:
+        self.response = response
+        self.decoder = SSEDecoder(provider=provider)
+
+    async def reads(self) -> AsyncGenerator[list[bytes], None]:
+        """The complete frames of each read of the body, as they arrive (a read that completes none
+        is not yielded). The wait between two reads is bounded by the connection's chunk timeout
+        (http/connection.py): a stream that goes quiet ends here with UpstreamTimeout. A reader that
+        stops early closes this (`contextlib.aclosing`), which lets the connection go: back to the
+        pool when the body was read to its end (`end` reads the rest), dropped otherwise, so that the
+        upstream stops generating when the client has gone."""
+        response, decoder = self.response, self.decoder
+        try:
+            while chunk := await response.readany():
+                frames = decoder.feed_frames(chunk)
+                if frames:
+                    yield frames
+        finally:
+            let_go(response)
+
+    async def end(self) -> None:
+        """The reader saw the stream's end marker: the little that follows is read and dropped, so
+        the connection can be reused."""
+        await drain(self.response)
+
+    def tail_events(self) -> list[SSEEvent]:
+        """At the body's end: a last event without the blank line after it, or a JSON body where
+        events were expected, as one event (the translator raises the error it holds)."""
+        decoder = self.decoder
+        leftover = decoder.pending
+        return decoder.close() or [event for event in (_bare_json(leftover),) if event is not None]
+
+    def json_instead(self) -> dict[str, Any] | None:
+        """At the body's end: the JSON object it held instead of events, if it is one (an upstream's
+        error answered with HTTP 200 and `application/json`), else None."""
+        rest = self.decoder.pending.strip()
+        if not rest.startswith(b"{"):
+            return None
+        try:
+            parsed = orjson.loads(rest)
+        except orjson.JSONDecodeError:
+            return None
+        return parsed if isinstance(parsed, dict) else None
 
 
 class StreamTranslator(Protocol):
@@ -82,17 +150,16 @@ async def translate_sse(
     provider: str,
     end_marker_required: bool = False,
 ) -> AsyncIterator[ChatChunk]:
-    """The one stream loop of every provider: an upstream SSE body through `translator`, filling
-    `notes` (usage, finish, completed). After the end marker the rest of the body is drained so the
+    """The translated road's stream: an upstream SSE body through `translator`, filling `notes`
+    (usage, finish, completed). After the end marker the rest of the body is drained so the
     connection is reused. A body that ends without the marker is complete only if a finish reason
-    came (and the marker is optional). The wait between two reads is bounded by the connection's
-    chunk timeout (http/connection.py): a stream that goes quiet ends here with UpstreamTimeout.
-    A body that is one JSON object instead of events (an error answered with 200, no stream at all)
-    goes to the translator as one event: it raises the provider's error, in the upstream's words."""
-    decoder = SSEDecoder(provider=provider)
-    async with contextlib.aclosing(iter_body(response)) as body:
-        async for chunk in body:
-            for frame in decoder.feed_frames(chunk):
+    came (and the marker is optional). A body that is one JSON object instead of events (an error
+    answered with 200, no stream at all) goes to the translator as one event: it raises the
+    provider's error, in the upstream's words."""
+    sse = SSEBody(response, provider)
+    async with contextlib.aclosing(sse.reads()) as reads:
+        async for frames in reads:
+            for frame in frames:
                 event = parse_frame(frame) or _bare_json(frame)
                 if event is None:
                     continue  # a keep-alive comment
@@ -102,12 +169,9 @@ async def translate_sse(
                     yield canonical
                 if translator.done:
                     notes.finish_reason, notes.completed = translator.finish_reason, True
-                    await drain(response)
+                    await sse.end()
                     return
-    leftover = decoder.pending
-    # A last event without the blank line after it, or a JSON body where events were expected.
-    events = decoder.close() or [event for event in (_bare_json(leftover),) if event is not None]
-    for event in events:
+    for event in sse.tail_events():
         for canonical in translator.feed(event):
             if canonical.usage is not None:
                 notes.usage = canonical.usage
@@ -129,19 +193,6 @@ def _bare_json(frame: bytes) -> SSEEvent | None:
     if text.startswith((b"{", b"[")):
         return SSEEvent(data=text.decode("utf-8", "replace"))
     return None
-
-
-def json_instead_of_events(decoder: SSEDecoder) -> dict[str, Any] | None:
-    """At the end of a body that should have been a stream: the JSON object it held instead, if it
-    is one (an upstream's error answered with HTTP 200 and `application/json`), else None."""
-    rest = decoder.pending.strip()
-    if not rest.startswith(b"{"):
-        return None
-    try:
-        parsed = orjson.loads(rest)
-    except orjson.JSONDecodeError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
 
 
 def checked_data(data: bytes, provider: str) -> bytes:

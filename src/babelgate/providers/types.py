@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from babelgate.config.load import EnvPreset
 from babelgate.config.models import ProviderConfig, ServerConfig
-from babelgate.governance.model_facts import ModelFacts
 from babelgate.http import UpstreamClient
+from babelgate.model_facts import ModelFacts
 from babelgate.providers.base import Provider
 
 ProviderFactory = Callable[[str, ProviderConfig, ServerConfig, UpstreamClient], Provider]
@@ -32,5 +32,5 @@ class ProviderType:
     # a folder may declare several (OpenAI's also declares the always-on local Ollama).
     env: tuple[EnvPreset, ...] = ()
     # List prices, context windows and capabilities by upstream model name (glob patterns): the defaults
-    # under a config's `prices:` (governance/model_facts.py). Without them its requests have no cost.
+    # under a config's `prices:` (model_facts.py). Without them its requests have no cost.
     facts: Mapping[str, ModelFacts] = field(default_factory=dict)

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from babelgate.config.models import Balance, Config, ModelConfig, RoutingConfig
 from babelgate.errors import ModelNotFound
-from babelgate.governance.model_facts import Price, facts_table, price_from
+from babelgate.model_facts import Price, facts_table, price_from
 from babelgate.providers import ENV_PRESETS, FAMILIES, MODEL_FACTS
 from babelgate.providers.base import Provider
 
@@ -41,7 +41,7 @@ class Deployment:
     # Who this deployment is to the router's health state (circuit, latency) and in
     # `x-babelgate-route`: `provider/model`, with `#n` when a model has the pair twice (own keys).
     label: str = ""
-    price: Price | None = None  # what a token costs here (governance/model_facts.py); None: unknown
+    price: Price | None = None  # what a token costs here (model_facts.py); None: unknown
     # `label=ok` as `x-babelgate-route` names a first attempt that answered (router.py).
     route_ok: bytes = field(init=False, repr=False, compare=False)
 
@@ -210,7 +210,7 @@ class ModelRegistry:
                     price_from(spec.price.model_dump()) if spec.price is not None else self.facts.price(spec.model),
                 )
             )
-            if model.native_responses and not provider.capabilities.native_responses:
+            if model.native_responses and "responses" not in provider.capabilities.relays:
                 raise RegistryError(
                     f"models.{name}.native_responses", f"provider {provider.name!r} has no native Responses API"
                 )

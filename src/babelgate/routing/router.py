@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from babelgate import headers as gateway_headers
 from babelgate.errors import GatewayError, UpstreamUnavailable
-from babelgate.providers import key_pool
 from babelgate.routing.health import Health
 from babelgate.routing.registry import Deployment, ModelRegistry, ModelRoute
 from babelgate.routing.retry import Failure, backoff, classify, outcome_label
@@ -106,7 +105,7 @@ class Router:
                 trail.append(f"{name}={outcome_label(error)}")
                 self._announce(headers, trail)
                 last = error
-                if kind is Failure.KEY_REJECTED and key_pool.last_pool_has_free():
+                if kind is Failure.KEY_REJECTED and error.other_key_free:
                     continue  # the same deployment, with another key of its pool
                 if kind in (Failure.CONTEXT_WINDOW, Failure.CONTENT_POLICY):
                     targets = (
@@ -122,7 +121,7 @@ class Router:
                     continue
                 if kind is not Failure.RETRYABLE:
                     raise
-                if not (error.status == 429 and key_pool.last_pool_has_free()):
+                if not (error.status == 429 and error.other_key_free):
                     failed.add(name)  # a 429 with another key free: this deployment may go again at once
                 log.info("attempt on %s failed (%s); %d so far", name, trail[-1], len(trail))
                 continue

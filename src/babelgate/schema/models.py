@@ -11,7 +11,7 @@ class ModelInfo:
     owned_by: str
     created: int = 0
     # What the upstream's own listing says of the model, where it says it (Gemini, Mistral,
-    # Anthropic): shown in `/v1/models` over the gateway's table (governance/model_facts.py).
+    # Anthropic): shown in `/v1/models` over the gateway's table (model_facts.py).
     display_name: str | None = None
     context_window: int | None = None
     max_output_tokens: int | None = None

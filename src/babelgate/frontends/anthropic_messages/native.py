@@ -1,4 +1,4 @@
-"""The native road: a model whose provider serves Anthropic's Messages API itself (`native_messages`)
+"""The native road: a model whose provider serves Anthropic's Messages API itself (it relays "messages")
 gets the client's body unchanged but for `model` — every block type, server tool, beta field and
 cache marker keeps working — and its answer is relayed as it came, streamed or not.
 
@@ -22,7 +22,7 @@ from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
 from babelgate.frontends.anthropic_messages.translate import encode_stream_error
 from babelgate.frontends.anthropic_messages.wire import JSON
-from babelgate.providers.base import CallNotes
+from babelgate.providers.base import CallNotes, Relay
 from babelgate.routing.registry import Deployment
 
 if TYPE_CHECKING:
@@ -40,19 +40,28 @@ _THINKING_MARK: Final = b'"thinking"'
 
 
 async def relay(
-    exchange: Exchange, body: JSON, deployment: Deployment, notes: CallNotes, *, stream: bool, raw: bytes
+    exchange: Exchange,
+    body: JSON,
+    deployment: Deployment,
+    relay: Relay,
+    notes: CallNotes,
+    *,
+    stream: bool,
+    raw: bytes,
 ) -> Answer:
     prepare(body, deployment, raw=raw, beta=exchange.header(b"anthropic-beta"))
-    provider = deployment.provider
     if stream:
-        frames = provider.forward_messages_stream(body, deployment.model, notes)
+        frames = relay.relay_stream("messages", body, deployment.model, notes)
         return await streamed(frames, notes, on_error=encode_stream_error)
-    return Answer(await provider.forward_messages(body, deployment.model, notes), notes)
+    return Answer(await relay.relay("messages", body, deployment.model, notes), notes)
 
 
-async def count(body: JSON, deployment: Deployment, *, raw: bytes, beta: bytes | None) -> int:
+async def count(
+    body: JSON, deployment: Deployment, relay: Relay, notes: CallNotes, *, raw: bytes, beta: bytes | None
+) -> bytes:
+    """The upstream's own count (`{"input_tokens": n}`), relayed as it came."""
     prepare(body, deployment, raw=raw, beta=beta, parameters=False)
-    return await deployment.provider.count_tokens(body, deployment.model)
+    return await relay.relay("messages.count_tokens", body, deployment.model, notes)
 
 
 def prepare(body: JSON, deployment: Deployment, *, raw: bytes, beta: bytes | None, parameters: bool = True) -> None:

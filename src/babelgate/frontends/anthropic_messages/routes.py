@@ -1,7 +1,7 @@
 """Routes of the Anthropic Messages API frontend: `POST /v1/messages` (JSON or SSE) and
 `POST /v1/messages/count_tokens`, every error on them in Anthropic's shape.
 
-Two roads, chosen per model. The native road (a provider with `native_messages`: Claude) relays the
+Two roads, chosen per model. The native road (a provider that relays "messages": Claude) relays the
 client's body (native.py); hooks see the request there (`on_request`) but there is no chat request
 for `transform_request`. Every other model gets the request translated onto a chat body, which goes
 the way every non-chat frontend's does (`prepare.typed_request`: model defaults, validation, signed
@@ -34,7 +34,7 @@ from babelgate.frontends.prepare import typed_request
 from babelgate.frontends.route import SSE, Operation, Route
 from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.pipeline import Body, call
-from babelgate.providers.base import CallNotes
+from babelgate.providers.base import CallNotes, relay_of
 from babelgate.routing.registry import Deployment
 
 if TYPE_CHECKING:
@@ -49,8 +49,9 @@ async def create_message(runtime: Runtime, exchange: Exchange) -> None:
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         fields = body.take()
-        if deployment.provider.capabilities.native_messages:
-            return await native.relay(exchange, fields, deployment, notes, stream=stream, raw=raw)
+        relay = relay_of(deployment.provider, "messages", deployment.model)
+        if relay is not None:
+            return await native.relay(exchange, fields, deployment, relay, notes, stream=stream, raw=raw)
         return await _translated(runtime, exchange, fields, deployment, notes, stream=stream)
 
     await call(runtime, exchange, body.peek()["model"], attempt, stream=stream, cache_body=raw)
@@ -79,10 +80,13 @@ async def count_tokens(runtime: Runtime, exchange: Exchange) -> None:
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         fields = body.take()
-        if deployment.provider.capabilities.native_messages:
-            tokens = await native.count(fields, deployment, raw=raw, beta=exchange.header(b"anthropic-beta"))
-        else:
-            tokens = estimate_tokens(chat_body(fields, Shaping(adjusted=[])))
+        relay = relay_of(deployment.provider, "messages.count_tokens", deployment.model)
+        if relay is not None:
+            counted = await native.count(
+                fields, deployment, relay, notes, raw=raw, beta=exchange.header(b"anthropic-beta")
+            )
+            return Answer(counted, notes, headers=[])
+        tokens = estimate_tokens(chat_body(fields, Shaping(adjusted=[])))
         return Answer(orjson.dumps({"input_tokens": tokens}), notes, headers=[])
 
     await call(runtime, exchange, require_model(body.peek()), attempt, stream=False)

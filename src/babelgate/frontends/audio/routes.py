@@ -23,7 +23,7 @@ from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import require_model
 from babelgate.frontends.route import SSE, Operation, Route
 from babelgate.pipeline import Body, call, require
-from babelgate.providers.base import CallNotes
+from babelgate.providers.base import CallNotes, speech_of, transcription_of
 from babelgate.routing.registry import Deployment
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ async def _transcribe(runtime: Runtime, exchange: Exchange, *, translate: bool) 
         file, form = read_form(parts)
         deployment.apply_to_body(form)
         request = decode_transcription(file, form, translate=translate)
-        answer = await deployment.provider.transcribe(request, deployment.model, notes)
+        answer = await transcription_of(deployment.provider).transcribe(request, deployment.model, notes)
         body, kind = encode_transcription(answer, request)
         return Answer(body, notes, content_type=(b"content-type", kind))
 
@@ -66,7 +66,7 @@ async def create_speech(runtime: Runtime, exchange: Exchange) -> None:
         fields = body.take()
         deployment.apply_to_body(fields)
         request = decode_speech(fields)
-        audio = _cut_on_error(deployment.provider.speech(request, deployment.model, notes))
+        audio = _cut_on_error(speech_of(deployment.provider).speech(request, deployment.model, notes))
         content_type = (b"content-type", speech_content_type(request))
         try:
             return await streamed(audio, notes, on_error=encode_stream_error, content_type=content_type)

@@ -3,7 +3,7 @@
 A raw prompt already holds the model's own template tokens, and a suffix asks for fill-in-the-middle:
 both are what a legacy `/completions` endpoint takes as they are (`prompt`, `suffix`), and what no
 chat endpoint can do (it wraps every prompt in the model's chat template). So where the provider
-serves that endpoint for the model (`accepts_completions`: instruct and base models, FIM servers,
+serves that endpoint for the model (its relay of "completions": instruct and base models, FIM servers,
 compatible servers as their profile says) the request goes there; elsewhere it is refused. The
 upstream's answer, JSON or SSE, becomes canonical chunks for the same encoder as chat.
 """
@@ -24,7 +24,7 @@ from babelgate.frontends.ollama.stream import OllamaStreamEncoder
 from babelgate.frontends.ollama.translate import apply_options, encode_generate
 from babelgate.frontends.ollama.wire import JSON
 from babelgate.pipeline import call
-from babelgate.providers.base import CallNotes
+from babelgate.providers.base import CallNotes, Relay, relay_of
 from babelgate.providers.openai.translate import usage_from_wire  # legacy completions report OpenAI's usage
 from babelgate.providers.transport import event_object
 from babelgate.routing.registry import Deployment
@@ -106,34 +106,39 @@ async def generate(runtime: Runtime, exchange: Exchange, name: str, body: JSON, 
     model = body["model"]
     stream = body.get("stream") is not False
 
-    async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
-        provider = deployment.provider
-        legacy, adjusted = legacy_body(body, stream=stream)
-        deployment.apply_to_body(legacy)
-        notes.adjusted.extend(adjusted)
-        # No chat request is sent here, so `transform_request` does not run.
-        clock.upstream_called()
-        if stream:
-            frames = provider.forward_completions_stream(legacy, deployment.model, notes)
-            encoder = OllamaStreamEncoder(model, clock, provider=provider.name, generate=True)
-            return await stream_answer(_chunks(frames, provider.name), encoder, notes)
-        try:
-            payload = orjson.loads(await provider.forward_completions(legacy, deployment.model, notes))
-            response = response_from_wire(payload)
-        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
-            raise UpstreamProtocolError(provider=provider.name, detail="the body has the wrong shape") from None
-        notes.finish_reason = response.choices[0].finish_reason if response.choices else None
-        answer = encode_generate(response, model=model, at=clock.now(), durations=clock.durations())
-        return Answer(orjson.dumps(answer), notes)
-
-    def accepts(deployment: Deployment) -> None:
-        if not deployment.provider.accepts_completions(deployment.model):
+    def native(deployment: Deployment) -> Relay:
+        relay = relay_of(deployment.provider, "completions", deployment.model)
+        if relay is None:
             raw = bool(body.get("raw"))
             raise InvalidRequest(
                 "ollama_raw_unsupported" if raw else "ollama_suffix_unsupported",
                 param="raw" if raw else "suffix",
                 model=model,
             )
+        return relay
+
+    def accepts(deployment: Deployment) -> None:
+        native(deployment)
+
+    async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
+        provider, relay = deployment.provider, native(deployment)
+        legacy, adjusted = legacy_body(body, stream=stream)
+        deployment.apply_to_body(legacy)
+        notes.adjusted.extend(adjusted)
+        # No chat request is sent here, so `transform_request` does not run.
+        clock.upstream_called()
+        if stream:
+            frames = relay.relay_stream("completions", legacy, deployment.model, notes)
+            encoder = OllamaStreamEncoder(model, clock, provider=provider.name, generate=True)
+            return await stream_answer(_chunks(frames, provider.name), encoder, notes)
+        try:
+            payload = orjson.loads(await relay.relay("completions", legacy, deployment.model, notes))
+            response = response_from_wire(payload)
+        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+            raise UpstreamProtocolError(provider=provider.name, detail="the body has the wrong shape") from None
+        notes.finish_reason = response.choices[0].finish_reason if response.choices else None
+        answer = encode_generate(response, model=model, at=clock.now(), durations=clock.durations())
+        return Answer(orjson.dumps(answer), notes)
 
     await call(runtime, exchange, name, attempt, stream=stream, check=accepts)
 

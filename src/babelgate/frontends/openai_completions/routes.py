@@ -1,6 +1,6 @@
 """`POST /v1/completions`: validation, the choice of road, and the upstream calls of each road.
 
-The road is the provider's to say (`accepts_completions`): an upstream that serves the legacy
+The road is the provider's to say (its relay of "completions", `relay_of`): an upstream that serves the legacy
 endpoint for the model gets the body as it is (only `model` rewritten, plus the profile's
 top-level edits) and its answer or SSE frames are relayed; otherwise each prompt is one chat call
 through the canonical request, and the answers are encoded as `text_completion` objects.
@@ -39,7 +39,7 @@ from babelgate.frontends.route import SSE, Operation, Route
 from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.hooks import transformed
 from babelgate.pipeline import Body, call
-from babelgate.providers.base import CallNotes
+from babelgate.providers.base import CallNotes, Relay, relay_of
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chunks import ChatChunk
 
@@ -56,19 +56,19 @@ async def create_completion(runtime: Runtime, exchange: Exchange) -> None:
         # The model's configured parameters go in before validation, as on chat, so both roads get them.
         deployment.apply_to_body(fields)
         validate_completion_body(fields)
-        if deployment.provider.accepts_completions(deployment.model):
-            return await _native(fields, deployment, notes)
+        relay = relay_of(deployment.provider, "completions", deployment.model)
+        if relay is not None:
+            return await _native(fields, deployment, relay, notes)
         return await _translated(runtime, exchange, fields, deployment, notes)
 
     await call(runtime, exchange, require_model(body.peek()), attempt, stream=stream, cache_body=body.raw)
 
 
-async def _native(body: wire.JSON, deployment: Deployment, notes: CallNotes) -> Answer:
-    provider = deployment.provider
+async def _native(body: wire.JSON, deployment: Deployment, relay: Relay, notes: CallNotes) -> Answer:
     if body.get("stream") is True:
-        frames = provider.forward_completions_stream(body, deployment.model, notes)
+        frames = relay.relay_stream("completions", body, deployment.model, notes)
         return await streamed(frames, notes, on_error=encode_stream_error)
-    return Answer(await provider.forward_completions(body, deployment.model, notes), notes)
+    return Answer(await relay.relay("completions", body, deployment.model, notes), notes)
 
 
 async def _translated(

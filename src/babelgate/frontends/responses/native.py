@@ -11,7 +11,7 @@ from babelgate.answer import Answer, streamed
 from babelgate.errors import GatewayError
 from babelgate.frontends.openai_errors import error_object
 from babelgate.frontends.responses.wire import JSON, error_event
-from babelgate.providers.base import CallNotes
+from babelgate.providers.base import CallNotes, relay_of
 from babelgate.routing.registry import Deployment
 from babelgate.streaming import encode_sse_event
 
@@ -20,12 +20,13 @@ if TYPE_CHECKING:
 
 
 async def relay(body: JSON, deployment: Deployment, notes: CallNotes, *, stream: bool) -> Answer:
-    provider = deployment.provider
+    relay = relay_of(deployment.provider, "responses", deployment.model)
+    if relay is None:  # the registry refuses `native_responses` on such a provider at startup
+        raise RuntimeError(f"provider {deployment.provider.name!r} does not relay the Responses API")
     if stream:
-        frames = provider.forward_responses_stream(body, deployment.model, notes)
+        frames = relay.relay_stream("responses", body, deployment.model, notes)
         return await streamed(frames, notes, on_error=encode_error_event)
-    else:
-        return Answer(await provider.forward_responses(body, deployment.model, notes), notes)
+    return Answer(await relay.relay("responses", body, deployment.model, notes), notes)
 
 
 def encode_error_event(error: GatewayError, language: str) -> bytes:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Final
 
 from babelgate.config.load import EnvPreset
-from babelgate.governance.model_facts import PDF, Price, chat_model
+from babelgate.model_facts import PDF, Price, chat_model
 from babelgate.providers.anthropic import wire
 from babelgate.providers.anthropic.provider import AnthropicProvider
 from babelgate.providers.types import ProviderType

@@ -1,8 +1,9 @@
 """Thin I/O for Anthropic: URL, auth and version headers, sending, and handing bodies over.
 
-Besides the translated road (`chat`, `stream`), the native Messages road (`forward_messages`,
-`forward_messages_stream`, `count_tokens`) sends an Anthropic client's own body with only `model`
-rewritten, and relays the answer as it came (relay.py reads what accounting needs)."""
+Besides the translated road (`chat`, `stream`), its relay serves the native Messages road (`relay` and
+`relay_stream` of "messages", and `relay` of "messages.count_tokens"): an Anthropic client's own body
+goes out with only `model` rewritten, and the answer is relayed as it came (relay.py reads what
+accounting needs)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from babelgate.providers.anthropic.relay import account, relay_message_events
 from babelgate.providers.anthropic.replay import ThinkingReplay
 from babelgate.providers.anthropic.stream import AnthropicStreamTranslator
 from babelgate.providers.anthropic.translate import WireRequest, from_wire, to_wire
-from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, provider_timeouts
+from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
 from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.transport import read_json_object, send_checked, translate_sse
 from babelgate.schema.chat import ChatRequest, ChatResponse
@@ -35,7 +36,11 @@ from babelgate.schema.models import ModelInfo
 
 class AnthropicProvider(ProviderDefaults):
     type = "anthropic"
-    capabilities = Capabilities(list_models=True, native_messages=True, hosted_tools=frozenset({"web_search"}))
+    capabilities = Capabilities(
+        list_models=True,
+        relays=frozenset({"messages", "messages.count_tokens"}),
+        hosted_tools=frozenset({"web_search"}),
+    )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name
@@ -97,10 +102,10 @@ class AnthropicProvider(ProviderDefaults):
         messages[position] = dataclasses.replace(last, extra={**last.extra, wire.REASONING_DETAILS: details})
         return dataclasses.replace(request, messages=messages)
 
-    def _request_headers(self, model: str, client_beta: Iterable[str] = ()) -> dict[str, str]:
-        headers = self._headers.take()
+    def _beta_header(self, model: str, client_beta: Iterable[str] = ()) -> dict[str, str] | None:
+        """The `anthropic-beta` header the request adds to its key's headers, if any beta applies."""
         beta = tuple(dict.fromkeys((*self._beta, *self._profiles.for_model(model).beta, *client_beta)))
-        return {**headers, "anthropic-beta": ",".join(beta)} if beta else headers
+        return {"anthropic-beta": ",".join(beta)} if beta else None
 
     async def _post(
         self, body: dict[str, Any], model: str, *, url: str | None = None, client_beta: Iterable[str] = ()
@@ -110,11 +115,12 @@ class AnthropicProvider(ProviderDefaults):
             "POST",
             url or self._messages_url,
             provider=self.name,
-            headers=self._request_headers(model, client_beta),
+            keys=self._headers,
             body=orjson.dumps(body),
             timeouts=self._timeouts,
             map_error=map_error,
             scrub=self._scrub,
+            headers=self._beta_header(model, client_beta),
         )
 
     async def _post_native(self, body: dict[str, Any], model: str, *, url: str | None = None) -> UpstreamResponse:
@@ -124,28 +130,37 @@ class AnthropicProvider(ProviderDefaults):
         beta = body.pop("betas", None) or ()
         return await self._post(body, model, url=url, client_beta=(str(item) for item in beta))
 
-    async def forward_messages(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
-        raw, parsed = await read_json_object(await self._post_native(body, model), self.name)
-        if parsed.get("type") == "error":
-            raise error_from_body(parsed, provider=self.name, scrub=self._scrub)
-        if parsed.get("type") != "message":
-            raise UpstreamProtocolError(provider=self.name, detail="the body is not a Message")
-        account(parsed, {}, notes)
-        notes.completed = True
-        return raw
+    def relays(self, api: RelayApi, model: str) -> bool:
+        return api == "messages" or api == "messages.count_tokens"
 
-    async def forward_messages_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+    async def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        if api == "messages":
+            raw, parsed = await read_json_object(await self._post_native(body, model), self.name)
+            if parsed.get("type") == "error":
+                raise error_from_body(parsed, provider=self.name, scrub=self._scrub)
+            if parsed.get("type") != "message":
+                raise UpstreamProtocolError(provider=self.name, detail="the body is not a Message")
+            account(parsed, {}, notes)
+            notes.completed = True
+            return raw
+        if api == "messages.count_tokens":
+            # Anthropic's own count, relayed as it came like the Messages answer (`{"input_tokens": n}`).
+            response = await self._post_native(body, model, url=self._count_tokens_url)
+            raw, parsed = await read_json_object(response, self.name)
+            tokens = parsed.get("input_tokens")
+            if isinstance(tokens, bool) or not isinstance(tokens, int):
+                raise UpstreamProtocolError(provider=self.name, detail="the body has no input_tokens")
+            return raw
+        raise ValueError(f"{self.name} does not relay {api!r}")  # relay_of hands out only what it relays
+
+    async def relay_stream(
+        self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes
+    ) -> AsyncIterator[bytes]:
+        if api != "messages":  # count_tokens has no stream
+            raise ValueError(f"{self.name} does not relay a stream of {api!r}")
         response = await self._post_native(body, model)
         async for frames in relay_message_events(response, provider=self.name, notes=notes, scrub=self._scrub):
             yield frames
-
-    async def count_tokens(self, body: dict[str, Any], model: str) -> int:
-        response = await self._post_native(body, model, url=self._count_tokens_url)
-        _, parsed = await read_json_object(response, self.name)
-        tokens = parsed.get("input_tokens")
-        if isinstance(tokens, bool) or not isinstance(tokens, int):
-            raise UpstreamProtocolError(provider=self.name, detail="the body has no input_tokens")
-        return tokens
 
     async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
         prepared = self._prepare(request, model, notes)
@@ -183,7 +198,7 @@ class AnthropicProvider(ProviderDefaults):
             "GET",
             self._models_url,
             provider=self.name,
-            headers=self._headers.take(),
+            keys=self._headers,
             body=None,
             timeouts=self._timeouts,
             map_error=map_error,

@@ -16,12 +16,12 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
 
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import UpstreamResponse, drain, iter_body
+from babelgate.http import UpstreamResponse
 from babelgate.providers.anthropic.errors import error_from_body
 from babelgate.providers.anthropic.translate import finish_reason, usage_from_wire
 from babelgate.providers.base import CallNotes
-from babelgate.providers.transport import checked_data, event_object, json_instead_of_events
-from babelgate.streaming import SSEDecoder, frame_data, parse_frame
+from babelgate.providers.transport import SSEBody, checked_data, event_object
+from babelgate.streaming import frame_data, parse_frame
 
 _EVENT: Final = b"event:"
 _ACCOUNTED: Final = frozenset({b"message_start", b"message_delta"})
@@ -30,12 +30,12 @@ _ACCOUNTED: Final = frozenset({b"message_start", b"message_delta"})
 async def relay_message_events(
     response: UpstreamResponse, *, provider: str, notes: CallNotes, scrub: Callable[[str], str]
 ) -> AsyncIterator[bytes]:
-    decoder = SSEDecoder(provider=provider)
+    sse = SSEBody(response, provider)
     usage: dict[str, Any] = {}
-    async with contextlib.aclosing(iter_body(response)) as body:
-        async for chunk in body:
+    async with contextlib.aclosing(sse.reads()) as reads:
+        async for frames in reads:
             out: list[bytes] = []
-            for frame in decoder.feed_frames(chunk):
+            for frame in frames:
                 name = event_name(frame)
                 if name == b"error":
                     if out:
@@ -51,11 +51,11 @@ async def relay_message_events(
                 if name == b"message_stop":
                     notes.completed = True
                     yield b"".join(out)
-                    await drain(response)
+                    await sse.end()
                     return
             if out:
                 yield b"".join(out)
-    answered = json_instead_of_events(decoder)
+    answered = sse.json_instead()
     if answered is not None and answered.get("type") == "error":
         raise error_from_body(answered, provider=provider, scrub=scrub)
     raise UpstreamProtocolError("stream_interrupted", provider=provider)

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from babelgate.errors import UnsupportedCapability
-from babelgate.hosted_tools import tool_path
 from babelgate.providers.anthropic.wire import JSON_TOOL_NAME
+from babelgate.providers.hosted_tools import tool_path
 from babelgate.schema.chat import JSON, NamedToolChoice, ResponseFormat, Tool, ToolChoice
 
 PROVIDER = "anthropic"

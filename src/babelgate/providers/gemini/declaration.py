@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Final
 
 from babelgate.config.load import EnvPreset
-from babelgate.governance.model_facts import MULTI, Price, chat_model, embedding_model
+from babelgate.model_facts import MULTI, Price, chat_model, embedding_model
 from babelgate.providers.gemini import wire
 from babelgate.providers.gemini.provider import GeminiProvider
 from babelgate.providers.types import ProviderType

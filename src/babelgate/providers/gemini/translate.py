@@ -16,11 +16,11 @@ import orjson
 
 from babelgate import tool_ids
 from babelgate.errors import InvalidRequest, UnsupportedCapability
-from babelgate.hosted_tools import tool_path
 from babelgate.providers.gemini.chat_audio import audio_entry, requested_format, speech_config
 from babelgate.providers.gemini.profiles import THINKING_BUDGETS, THINKING_LEVELS, ModelProfile
 from babelgate.providers.gemini.translate_parts import InlineMedia, system_and_contents
 from babelgate.providers.gemini.wire import FINISH_REASONS, MINTED_ID_PREFIX, NATIVE_FIELDS, TASK_TYPES
+from babelgate.providers.hosted_tools import tool_path
 from babelgate.schema.chat import (
     JSON,
     AssistantMessage,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Final
 
 from babelgate.config.load import EnvPreset
-from babelgate.governance.model_facts import TEXT, TEXT_IMAGE, Price, chat_model, embedding_model
+from babelgate.model_facts import TEXT, TEXT_IMAGE, Price, chat_model, embedding_model
 from babelgate.providers.openai import wire
 from babelgate.providers.openai.provider import OpenAIProvider
 from babelgate.providers.types import ProviderType

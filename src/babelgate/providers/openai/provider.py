@@ -1,4 +1,7 @@
-"""Thin I/O for OpenAI-compatible upstreams: URL, auth headers, sending, and handing bodies over."""
+"""Thin I/O for OpenAI-compatible upstreams: URL, auth headers, sending, and handing bodies over.
+
+Besides `chat` and `stream` it has every optional part: the relay of the native roads (the chat fast
+path, the Responses API, legacy completions: relay.py reads what accounting needs) and the media parts."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
 from babelgate.http import UpstreamClient, UpstreamResponse
 from babelgate.observability.logging import Scrubber
-from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, provider_timeouts
+from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
 from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.openai import images, translate, wire
 from babelgate.providers.openai.audio import (
@@ -51,8 +54,7 @@ class OpenAIProvider(ProviderDefaults):
         image_edits=True,
         transcription=True,
         speech=True,
-        openai_passthrough=True,
-        native_responses=True,
+        relays=frozenset({"chat", "responses", "completions"}),
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -96,7 +98,7 @@ class OpenAIProvider(ProviderDefaults):
             "POST",
             url or self._chat_url,
             provider=self.name,
-            headers=self._headers.take(),
+            keys=self._headers,
             body=orjson.dumps(body),
             timeouts=self._timeouts,
             map_error=map_error,
@@ -109,24 +111,31 @@ class OpenAIProvider(ProviderDefaults):
             raise stream_error(parsed, self.name, self._scrub)
         return raw, parsed
 
-    async def forward_chat(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
-        raw, parsed = await self._json_body(await self._post(body, model, notes))
-        if not isinstance(parsed.get("choices"), list):
-            raise UpstreamProtocolError(provider=self.name, detail="the body has no choices")
-        notes.usage = translate.usage_from_wire(parsed.get("usage"))
-        return raw
+    def relays(self, api: RelayApi, model: str) -> bool:
+        """Chat and the Responses API for every model; legacy `/completions` where the server serves
+        `model` there (the profile says, or `options.completions`), others go through chat."""
+        return api != "completions" or self._profile.serves_completions(model)
 
-    async def forward_stream(self, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
-        hidden = ask_for_usage(body)
-        response = await self._post(body, model, notes)
-        async for frames in relay_frames(
-            response, provider=self.name, notes=notes, scrub=self._scrub, hide_usage=hidden
-        ):
-            yield frames
+    async def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        # The fast path's road is here, the others in methods of their own: the coroutine of every
+        # fast-path request is sized by this method's locals.
+        if api == "chat":  # the quirk profile applies, as on the typed road
+            # `_json_body` written out: a coroutine fewer per request.
+            raw, parsed = await read_json_object(await self._post(body, model, notes), self.name)
+            if "error" in parsed and "choices" not in parsed:
+                raise stream_error(parsed, self.name, self._scrub)
+            if not isinstance(parsed.get("choices"), list):
+                raise UpstreamProtocolError(provider=self.name, detail="the body has no choices")
+            notes.usage = translate.usage_from_wire(parsed.get("usage"))
+            return raw
+        if api == "responses":
+            return await self._relay_responses(body, model, notes)
+        if api == "completions":
+            return await self._relay_completions(body, model, notes)
+        raise ValueError(f"{self.name} does not relay {api!r}")  # relay_of hands out only what it relays
 
-    async def forward_responses(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
-        """The upstream's own Responses API (models with `native_responses`): body relayed as is.
-        Chat quirk profiles do not apply: the Responses API has its own names."""
+    async def _relay_responses(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        # Chat quirk profiles do not apply: the Responses API has its own names.
         response = await self._post(body, model, notes, url=self._responses_url, profile=False)
         raw, parsed = await read_json_object(response, self.name)
         if isinstance(parsed.get("error"), dict) and parsed.get("object") != "response":
@@ -135,21 +144,9 @@ class OpenAIProvider(ProviderDefaults):
         notes.usage = responses_usage(parsed.get("usage"))
         return raw
 
-    async def forward_responses_stream(
-        self, body: dict[str, Any], model: str, notes: CallNotes
-    ) -> AsyncIterator[bytes]:
-        response = await self._post(body, model, notes, url=self._responses_url, profile=False)
-        async for frames in relay_response_events(response, provider=self.name, notes=notes, scrub=self._scrub):
-            yield frames
-
-    def accepts_completions(self, model: str) -> bool:
-        """Whether the server's legacy `/completions` serves `model` (the profile says, or
-        `options.completions`); those requests are relayed as they are, others go through chat."""
-        return self._profile.serves_completions(model)
-
-    async def forward_completions(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
-        """A legacy completions body relayed to the upstream's own endpoint, with the profile's
-        top-level edits (DECISIONS 1: the same server takes the same quirks on both endpoints)."""
+    async def _relay_completions(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        # With the profile's top-level edits (DECISIONS 1: the same server takes the same quirks on both
+        # endpoints).
         raw, parsed = await self._json_body(await self._post(body, model, notes, url=self._completions_url))
         choices = parsed.get("choices")
         if not isinstance(choices, list):
@@ -159,15 +156,20 @@ class OpenAIProvider(ProviderDefaults):
             notes.finish_reason = choices[0]["finish_reason"]
         return raw
 
-    async def forward_completions_stream(
-        self, body: dict[str, Any], model: str, notes: CallNotes
+    async def relay_stream(
+        self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes
     ) -> AsyncIterator[bytes]:
-        hidden = ask_for_usage(body)
-        response = await self._post(body, model, notes, url=self._completions_url)
-        async for frames in relay_frames(
-            response, provider=self.name, notes=notes, scrub=self._scrub, hide_usage=hidden
-        ):
-            yield frames
+        if api == "responses":
+            response = await self._post(body, model, notes, url=self._responses_url, profile=False)
+            frames = relay_response_events(response, provider=self.name, notes=notes, scrub=self._scrub)
+        elif api == "chat" or api == "completions":  # the same framing (relay.py)
+            hidden = ask_for_usage(body)
+            response = await self._post(body, model, notes, url=self._completions_url if api == "completions" else None)
+            frames = relay_frames(response, provider=self.name, notes=notes, scrub=self._scrub, hide_usage=hidden)
+        else:
+            raise ValueError(f"{self.name} does not relay {api!r}")
+        async for piece in frames:
+            yield piece
 
     async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
         _, parsed = await self._json_body(await self._post(translate.to_wire(request, model), model, notes))
@@ -217,11 +219,12 @@ class OpenAIProvider(ProviderDefaults):
             "POST",
             url,
             provider=self.name,
-            headers={**self._headers.take(), "Content-Type": writer.content_type},
+            keys=self._headers,
             body=body,
             timeouts=self._timeouts,
             map_error=map_error,
             scrub=self._scrub,
+            headers={"Content-Type": writer.content_type},
         )
 
     async def edit_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
@@ -250,7 +253,7 @@ class OpenAIProvider(ProviderDefaults):
             "GET",
             self._models_url,
             provider=self.name,
-            headers=self._headers.take(),
+            keys=self._headers,
             body=None,
             timeouts=self._timeouts,
             map_error=map_error,

@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import UpstreamResponse, drain, iter_body
+from babelgate.http import UpstreamResponse
 from babelgate.providers.base import CallNotes
 from babelgate.providers.openai.stream import stream_error
 from babelgate.providers.openai.translate import usage_from_wire
-from babelgate.providers.transport import checked_data, event_object, json_instead_of_events
+from babelgate.providers.transport import SSEBody, checked_data, event_object
 from babelgate.schema.chat import Usage
-from babelgate.streaming import SSEDecoder, frame_data
+from babelgate.streaming import frame_data
 
 _FINISH = b'"finish_reason"'
 _USAGE = b'"usage"'
@@ -54,12 +54,9 @@ async def relay_frames(
     chunk is read, not relayed, and the `"usage":null` every other chunk then carries is cut.
     An event that is not a JSON object is a protocol error (the client's SDK could not read it);
     a body that is one JSON error instead of a stream is that error."""
-    decoder = SSEDecoder(provider=provider)
-    async with contextlib.aclosing(iter_body(response)) as body:
-        async for chunk in body:
-            frames = decoder.feed_frames(chunk)
-            if not frames:
-                continue
+    sse = SSEBody(response, provider)
+    async with contextlib.aclosing(sse.reads()) as reads:
+        async for frames in reads:
             out: list[bytes] = []
             for frame in frames:
                 data = frame_data(frame)
@@ -70,7 +67,7 @@ async def relay_frames(
                     notes.completed = True
                     out.append(frame)
                     yield _joined(out, hide_usage)
-                    await drain(response)
+                    await sse.end()
                     return
                 if b'"error"' in data[:16]:
                     if out:
@@ -81,7 +78,7 @@ async def relay_frames(
                     continue  # the usage chunk the client did not ask for
                 out.append(frame)
             yield _joined(out, hide_usage)
-    answered = json_instead_of_events(decoder)
+    answered = sse.json_instead()
     if answered is not None and "error" in answered:
         raise stream_error(answered, provider, scrub)
     if notes.finish_reason is not None:
@@ -133,12 +130,9 @@ async def relay_response_events(
     render as its own `error` event (one the SDK raises, where the upstream's may lack the `error`
     object the SDK looks for) and for accounting to see the failure. An event that is not a JSON
     object is a protocol error; a JSON error answered instead of a stream is that error."""
-    decoder = SSEDecoder(provider=provider)
-    async with contextlib.aclosing(iter_body(response)) as body:
-        async for chunk in body:
-            frames = decoder.feed_frames(chunk)
-            if not frames:
-                continue
+    sse = SSEBody(response, provider)
+    async with contextlib.aclosing(sse.reads()) as reads:
+        async for frames in reads:
             for position, frame in enumerate(frames):
                 data = frame_data(frame)
                 if data is None or data == b"[DONE]":
@@ -153,7 +147,7 @@ async def relay_response_events(
                         yield b"".join(frames[:position])
                     raise stream_error(event_object(data, provider), provider, scrub)
             yield b"".join(frames)
-    answered = json_instead_of_events(decoder)
+    answered = sse.json_instead()
     if answered is not None and isinstance(answered.get("error"), dict):
         raise stream_error(answered, provider, scrub)
     if not notes.completed:
