@@ -217,6 +217,23 @@ def event_object(data: str | bytes, provider: str) -> dict[str, Any]:
     return parsed
 
 
+async def get_json_object(
+    client: UpstreamClient,
+    url: str,
+    *,
+    provider: str,
+    keys: KeyPool[Headers],
+    timeouts: Timeouts,
+    map_error: ErrorMapper,
+    scrub: Callable[[str], str],
+) -> dict[str, Any]:
+    """A GET whose answer is a JSON object (an upstream's model listing), with a key of the pool."""
+    response = await send_checked(
+        client, "GET", url, provider=provider, keys=keys, body=None, timeouts=timeouts, map_error=map_error, scrub=scrub
+    )
+    return (await read_json_object(response, provider))[1]
+
+
 async def read_json_object(response: UpstreamResponse, provider: str) -> tuple[bytes, dict[str, Any]]:
     """The body as bytes and as a parsed object; anything else is the upstream's protocol error."""
     raw = await read_body(response)

@@ -28,7 +28,7 @@ from babelgate.providers.anthropic.stream import AnthropicStreamTranslator
 from babelgate.providers.anthropic.translate import WireRequest, from_wire, to_wire
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
 from babelgate.providers.key_pool import KeyPool
-from babelgate.providers.transport import read_json_object, send_checked, translate_sse
+from babelgate.providers.transport import get_json_object, read_json_object, send_checked, translate_sse
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.models import ModelInfo
@@ -193,18 +193,15 @@ class AnthropicProvider(ProviderDefaults):
         self._replay.remember(translator.tool_call_ids, translator.thinking_details)
 
     async def list_models(self) -> list[ModelInfo]:
-        response = await send_checked(
+        parsed = await get_json_object(
             self._client,
-            "GET",
             self._models_url,
             provider=self.name,
             keys=self._headers,
-            body=None,
             timeouts=self._timeouts,
             map_error=map_error,
             scrub=self._scrub,
         )
-        _, parsed = await read_json_object(response, self.name)
         return [
             ModelInfo(
                 id=entry["id"],

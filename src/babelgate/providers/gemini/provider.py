@@ -33,7 +33,13 @@ from babelgate.providers.gemini.translate import embedding_from_wire, embedding_
 from babelgate.providers.gemini.translate_parts import InlineMedia
 from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.media import MediaFetcher, MediaPolicy
-from babelgate.providers.transport import checked_embeddings, read_json_object, send_checked, translate_sse
+from babelgate.providers.transport import (
+    checked_embeddings,
+    get_json_object,
+    read_json_object,
+    send_checked,
+    translate_sse,
+)
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import ChatRequest, ChatResponse, ImagePart
 from babelgate.schema.chunks import ChatChunk
@@ -194,18 +200,15 @@ class GeminiProvider(ProviderDefaults):
         )
 
     async def list_models(self) -> list[ModelInfo]:
-        response = await send_checked(
+        parsed = await get_json_object(
             self._client,
-            "GET",
             self._models_url,
             provider=self.name,
             keys=self._headers,
-            body=None,
             timeouts=self._timeouts,
             map_error=map_error,
             scrub=self._scrub,
         )
-        _, parsed = await read_json_object(response, self.name)
         models = []
         for entry in parsed.get("models") or ():
             if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):

@@ -19,7 +19,13 @@ from babelgate.providers.mistral.errors import map_error
 from babelgate.providers.mistral.stream import MistralStreamTranslator
 from babelgate.providers.mistral.translate import embedding_from_wire, embedding_to_wire, from_wire, to_wire
 from babelgate.providers.openai.stream import stream_error
-from babelgate.providers.transport import checked_embeddings, read_json_object, send_checked, translate_sse
+from babelgate.providers.transport import (
+    checked_embeddings,
+    get_json_object,
+    read_json_object,
+    send_checked,
+    translate_sse,
+)
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
@@ -99,18 +105,15 @@ class MistralProvider(ProviderDefaults):
         return answer
 
     async def list_models(self) -> list[ModelInfo]:
-        response = await send_checked(
+        parsed = await get_json_object(
             self._client,
-            "GET",
             self._models_url,
             provider=self.name,
             keys=self._headers,
-            body=None,
             timeouts=self._timeouts,
             map_error=map_error,
             scrub=self._scrub,
         )
-        _, parsed = await read_json_object(response, self.name)
         return [
             _model_info(entry)
             for entry in parsed.get("data") or ()

@@ -32,7 +32,13 @@ from babelgate.providers.openai.errors import map_error
 from babelgate.providers.openai.profiles import select_profile
 from babelgate.providers.openai.relay import ask_for_usage, relay_frames, relay_response_events, responses_usage
 from babelgate.providers.openai.stream import OpenAIStreamTranslator, stream_error
-from babelgate.providers.transport import checked_embeddings, read_json_object, send_checked, translate_sse
+from babelgate.providers.transport import (
+    checked_embeddings,
+    get_json_object,
+    read_json_object,
+    send_checked,
+    translate_sse,
+)
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
@@ -248,18 +254,15 @@ class OpenAIProvider(ProviderDefaults):
             yield chunk
 
     async def list_models(self) -> list[ModelInfo]:
-        response = await send_checked(
+        parsed = await get_json_object(
             self._client,
-            "GET",
             self._models_url,
             provider=self.name,
             keys=self._headers,
-            body=None,
             timeouts=self._timeouts,
             map_error=map_error,
             scrub=self._scrub,
         )
-        _, parsed = await read_json_object(response, self.name)
         if self._ollama_tags:
             return [
                 ModelInfo(id=entry["name"], owned_by=self.name)
