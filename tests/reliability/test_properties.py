@@ -19,7 +19,6 @@ from babelgate.frontends.anthropic_messages.translate import decode_request as d
 from babelgate.frontends.anthropic_messages.translate_content import Shaping
 from babelgate.frontends.audio.translate import decode_speech
 from babelgate.frontends.ollama import validate as ollama
-from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_completions.validate import validate_completion_body
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.frontends.responses.validate import validate_create_body
@@ -30,6 +29,7 @@ from babelgate.providers.anthropic.translate import to_wire as anthropic_wire
 from babelgate.providers.gemini.profiles import ModelProfile as GeminiProfile
 from babelgate.providers.gemini.translate import to_wire as gemini_wire
 from babelgate.providers.mistral.translate import to_wire as mistral_wire
+from babelgate.providers.openai.translate import request_from_wire
 from babelgate.streaming import SSEDecoder, SSEEvent
 
 JSON = dict[str, Any]
@@ -191,7 +191,7 @@ def test_any_bytes_as_a_body_are_a_clear_400_or_an_object(raw: bytes) -> None:
 @given(chat_bodies)
 def test_every_provider_translates_a_valid_chat_or_refuses_it_clearly(body: JSON) -> None:
     validate_chat_body(body)
-    request = decode_request(body)
+    request = request_from_wire(body)
     before = copy.deepcopy(request)
     for profile in (AnthropicProfile(), AnthropicProfile(thinking="adaptive")):
         wire = only_gateway_errors(anthropic_wire, request, "claude", profile, [])

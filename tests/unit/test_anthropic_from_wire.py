@@ -12,8 +12,8 @@ import pytest
 from anthropic.types import Message
 from openai.types.chat import ChatCompletion
 
-from babelgate.frontends.openai_chat import encode_response
 from babelgate.providers.anthropic.translate import from_wire
+from babelgate.providers.openai.translate import response_to_wire
 from babelgate.schema.chat import AssistantMessage, ChatResponse, Choice, ToolCall, Usage
 
 JSON = dict[str, Any]
@@ -61,7 +61,7 @@ def translated(body: JSON, json_tool: str | None = None) -> ChatResponse:
 def test_text() -> None:
     result = translated(api_message([{"type": "text", "text": "Hello!"}]))
     assert result == response(AssistantMessage(content="Hello!"), "stop")
-    encoded = encode_response(result)
+    encoded = response_to_wire(result)
     assert encoded == {
         "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
         "object": "chat.completion",
@@ -124,7 +124,7 @@ def test_tool_use_blocks_become_tool_calls_with_json_string_arguments() -> None:
         ),
         "tool_calls",
     )
-    encoded = encode_response(result)
+    encoded = response_to_wire(result)
     assert encoded["choices"][0]["message"] == {
         "role": "assistant",
         "content": "Let me check both.",
@@ -146,7 +146,7 @@ def test_only_tool_calls_leave_content_null() -> None:
     )
     assert result.choices[0].message == AssistantMessage(content=None, tool_calls=[ToolCall("toolu_1", "f", '{"a":1}')])
     assert result.choices[0].finish_reason == "tool_calls"
-    encoded = encode_response(result)
+    encoded = response_to_wire(result)
     assert encoded["choices"][0]["message"]["content"] is None
     ChatCompletion.model_validate(encoded)
 
@@ -160,7 +160,7 @@ def test_the_json_tool_input_is_the_content_and_the_answer_stops() -> None:
         json_tool=JSON_TOOL,
     )
     assert result == response(AssistantMessage(content='{"answer":42,"unit":"m"}'), "stop")
-    ChatCompletion.model_validate(encode_response(result))
+    ChatCompletion.model_validate(response_to_wire(result))
 
 
 def test_a_tool_named_like_the_json_tool_is_a_tool_call_when_no_json_tool_was_forced() -> None:
@@ -210,7 +210,7 @@ def test_thinking_becomes_reasoning_content_and_reasoning_details() -> None:
         "tool_calls",
         Usage(prompt_tokens=50, completion_tokens=120, total_tokens=170, cached_tokens=0, reasoning_tokens=90),
     )
-    encoded = encode_response(result)
+    encoded = response_to_wire(result)
     assert encoded["choices"][0]["message"]["reasoning_content"] == "The user wants a tool call."
     assert encoded["choices"][0]["message"]["reasoning_details"] == details
     assert encoded["usage"]["completion_tokens_details"] == {"reasoning_tokens": 90}
@@ -283,7 +283,7 @@ def test_usage_adds_cache_reads_and_writes_to_the_prompt() -> None:
         cache_write_tokens=248,
         reasoning_tokens=None,
     )
-    encoded = encode_response(result)
+    encoded = response_to_wire(result)
     assert encoded["usage"] == {
         "prompt_tokens": 2069,
         "completion_tokens": 393,

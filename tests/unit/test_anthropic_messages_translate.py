@@ -35,8 +35,8 @@ from babelgate.frontends.anthropic_messages.translate import (
     encode_stream_error,
     estimate_tokens,
 )
-from babelgate.frontends.openai_chat import decode_request as decode_chat
 from babelgate.frontends.openai_validation import validate_chat_body
+from babelgate.providers.openai.translate import request_from_wire as decode_chat
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import AssistantMessage, ChatResponse, Choice, FinishReason, ToolCall, Usage
 

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from babelgate.config.models import ProviderConfig, ServerConfig
-from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.http import UpstreamClient
 from babelgate.providers import build_provider
 from babelgate.providers.anthropic.provider import AnthropicProvider
 from babelgate.providers.anthropic.replay import ThinkingReplay
 from babelgate.providers.base import CallNotes
+from babelgate.providers.openai.translate import request_from_wire
 from babelgate.schema.chat import ChatRequest
 
 JSON = dict[str, Any]
@@ -78,7 +78,7 @@ def provider() -> AnthropicProvider:
 
 def decoded(body: JSON) -> ChatRequest:
     validate_chat_body(body)
-    return decode_request(body)
+    return request_from_wire(body)
 
 
 def tool_loop(reasoning_effort: str | None = "medium", **assistant_fields: Any) -> ChatRequest:

@@ -1,7 +1,7 @@
 """Golden tests of canonical chat → Anthropic Messages (providers/anthropic/translate.py `to_wire`).
 
 Requests are built the way the gateway builds them (OpenAI JSON → `validate_chat_body` →
-`decode_request`); the expected bodies are exact. Several bodies are also checked against the
+`request_from_wire`); the expected bodies are exact. Several bodies are also checked against the
 official SDK's own request type, so a shape the SDK does not know (a stray key, a wrong literal)
 fails here rather than as a 400 upstream.
 """
@@ -17,12 +17,12 @@ import pytest
 from anthropic.types.message_create_params import MessageCreateParamsNonStreaming, MessageCreateParamsStreaming
 
 from babelgate.errors import GatewayError, InvalidRequest, UnsupportedCapability
-from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.i18n import render_message
 from babelgate.providers.anthropic.profiles import ModelProfile
 from babelgate.providers.anthropic.translate import WireRequest, to_wire
 from babelgate.providers.anthropic.translate_tools import JSON_OBJECT_INSTRUCTION
+from babelgate.providers.openai.translate import request_from_wire
 from babelgate.schema.chat import ChatRequest
 
 JSON = dict[str, Any]
@@ -50,7 +50,7 @@ WEATHER_WIRE = {"name": "get_weather", "description": "Weather for a city", "inp
 
 def decoded(body: JSON) -> ChatRequest:
     validate_chat_body(body)
-    return decode_request(body)
+    return request_from_wire(body)
 
 
 def chat(messages: list[JSON] | None = None, **fields: Any) -> JSON:

@@ -16,12 +16,13 @@ import pytest
 from anthropic.types import Message, RawMessageStreamEvent
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder, decode_request, encode_response
+from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.anthropic.profiles import ModelProfile
 from babelgate.providers.anthropic.stream import AnthropicStreamTranslator
 from babelgate.providers.anthropic.translate import from_wire, to_wire
+from babelgate.providers.openai.translate import request_from_wire, response_to_wire
 from babelgate.schema.chat import ChatRequest, Usage
 from babelgate.schema.chunks import ChatChunk
 from babelgate.streaming import SSEEvent
@@ -41,7 +42,7 @@ _EVENTS: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(RawMessageStreamEvent)
 def wire(*tools: JSON, positions: tuple[int, ...] | None = None, **fields: Any) -> tuple[JSON, list[str]]:
     body = {"model": "m", "messages": [{"role": "user", "content": "News?"}], "tools": list(tools), **fields}
     validate_chat_body(body)
-    request: ChatRequest = decode_request(body)
+    request: ChatRequest = request_from_wire(body)
     adjusted: list[str] = []
     sent = to_wire(request, MODEL, ModelProfile(), adjusted, tool_positions=positions).body
     assert ant.request_violations(sent) == [], "Anthropic would refuse this body"
@@ -164,7 +165,7 @@ def test_a_searched_answer_keeps_its_text_and_has_no_tool_call() -> None:
     assert (message.content, message.tool_calls) == ("Let me search.In Paris, Rain is expected today.", None)
     assert answer.choices[0].finish_reason == "stop"
     assert answer.usage == Usage(prompt_tokens=120, completion_tokens=40, total_tokens=160, cached_tokens=0)
-    ChatCompletion.model_validate(encode_response(answer))
+    ChatCompletion.model_validate(response_to_wire(answer))
 
 
 def test_a_failed_search_and_a_paused_turn_still_answer() -> None:

@@ -17,9 +17,9 @@ from google.genai import types
 from openai.types.chat import ChatCompletion
 
 from babelgate import tool_ids
-from babelgate.frontends.openai_chat import encode_response
 from babelgate.providers.gemini.translate import from_wire, minted_id
 from babelgate.providers.gemini.wire import FINISH_REASONS, MINTED_ID_PREFIX
+from babelgate.providers.openai.translate import response_to_wire
 from babelgate.schema.chat import AssistantMessage, ChatResponse, Choice, ToolCall, Usage
 
 JSON = dict[str, Any]
@@ -75,7 +75,7 @@ def response(message: AssistantMessage, finish: Any, usage: Usage | None = USAGE
 
 
 def encoded(result: ChatResponse) -> JSON:
-    body = encode_response(result)
+    body = response_to_wire(result)
     ChatCompletion.model_validate(body)
     return body
 

@@ -16,12 +16,12 @@ import pytest
 from google.genai import types
 from openai.types.chat import ChatCompletion
 
-from babelgate.frontends.openai_chat import decode_request, encode_response
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.gemini.profiles import build_profiles
 from babelgate.providers.gemini.stream import GeminiStreamTranslator
 from babelgate.providers.gemini.translate import from_wire, to_wire
+from babelgate.providers.openai.translate import request_from_wire, response_to_wire
 from babelgate.schema.chunks import ChatChunk
 from babelgate.streaming import SSEEvent
 from tests.fakes import gemini_upstream as gem
@@ -51,7 +51,7 @@ def wire(model: str, *tools: JSON, positions: tuple[int, ...] | None = None, **f
     body = {"model": "m", "messages": [{"role": "user", "content": "Weather?"}], "tools": list(tools), **fields}
     validate_chat_body(body)
     adjusted: list[str] = []
-    sent = to_wire(decode_request(body), PROFILES.for_model(model), adjusted, inline={}, tool_positions=positions)
+    sent = to_wire(request_from_wire(body), PROFILES.for_model(model), adjusted, inline={}, tool_positions=positions)
     assert gem.request_violations(sent, model) == [], f"Gemini would refuse this body for {model}"
     return sent, adjusted
 
@@ -134,7 +134,7 @@ def test_a_grounded_answer_keeps_its_text() -> None:
     answer = from_wire(payload, created=1, model=GEMINI_2)
     message = answer.choices[0].message
     assert (message.content, message.tool_calls, answer.choices[0].finish_reason) == ("Rain in Paris.", None, "stop")
-    ChatCompletion.model_validate(encode_response(answer))
+    ChatCompletion.model_validate(response_to_wire(answer))
 
 
 def test_gemini_3s_own_search_calls_are_not_tool_calls() -> None:

@@ -1,7 +1,7 @@
 """Golden tests of canonical chat → Gemini generateContent (providers/gemini/translate.py `to_wire`).
 
 Requests are built the way the gateway builds them (OpenAI JSON → `validate_chat_body` →
-`decode_request`); the expected bodies are exact. Several bodies are also run through the official
+`request_from_wire`); the expected bodies are exact. Several bodies are also run through the official
 `google-genai` SDK's own models (which forbid unknown fields) and must come back unchanged, so a key
 the API does not know, or a wrong enum value, fails here rather than as a 400 upstream.
 """
@@ -19,12 +19,12 @@ import pytest
 from google.genai import types
 
 from babelgate.errors import GatewayError, InvalidRequest, UnsupportedCapability
-from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.i18n import render_message
 from babelgate.providers.gemini.profiles import ModelProfile
 from babelgate.providers.gemini.translate import to_wire
 from babelgate.providers.gemini.translate_parts import InlineMedia
+from babelgate.providers.openai.translate import request_from_wire
 from babelgate.schema.chat import ChatRequest, ImagePart, Message
 
 JSON = dict[str, Any]
@@ -66,7 +66,7 @@ TOP_LEVEL = {
 
 def decoded(body: JSON) -> ChatRequest:
     validate_chat_body(body)
-    return decode_request(body)
+    return request_from_wire(body)
 
 
 def chat(messages: list[JSON] | None = None, **fields: Any) -> JSON:

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from babelgate.errors import InvalidRequest
-from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.i18n import render_message
 from babelgate.providers.base import CallNotes
 from babelgate.providers.hosted_tools import keep_supported, tool_path
+from babelgate.providers.openai.translate import request_from_wire
 from babelgate.schema.chat import ChatRequest, Tool
 
 JSON = dict[str, Any]
@@ -29,7 +29,7 @@ WEB_SEARCH = frozenset({"web_search"})
 def request(*tools: JSON, **fields: Any) -> ChatRequest:
     body = {"model": "m", "messages": [{"role": "user", "content": "News?"}], "tools": list(tools), **fields}
     validate_chat_body(body)
-    return decode_request(body)
+    return request_from_wire(body)
 
 
 def test_a_hosted_tool_is_decoded_with_its_options() -> None:

@@ -13,8 +13,8 @@ from mistralai.client.models import ChatCompletionResponse as MistralResponse
 from openai.types.chat import ChatCompletion
 
 from babelgate.errors import UpstreamError
-from babelgate.frontends.openai_chat import encode_response
 from babelgate.providers.mistral.translate import from_wire, mistral_tool_id, normalize
+from babelgate.providers.openai.translate import response_to_wire
 
 JSON = dict[str, Any]
 NINE = re.compile(r"^[a-zA-Z0-9]{9}$")
@@ -36,7 +36,7 @@ def mistral_body(message: JSON, finish_reason: str = "stop", **extra: Any) -> JS
 
 
 def openai_answer(body: JSON) -> JSON:
-    encoded = encode_response(from_wire(copy.deepcopy(body)))
+    encoded = response_to_wire(from_wire(copy.deepcopy(body)))
     ChatCompletion.model_validate(encoded)
     return encoded
 

@@ -1,7 +1,7 @@
 """Golden tests of canonical chat → Mistral chat completions (providers/mistral/translate.py).
 
 Requests are built the way the gateway builds them (OpenAI JSON → `validate_chat_body` →
-`decode_request`); the expected bodies are exact (TRANSLATION.md §4.1, §4.4; DECISIONS.md 3 and 6).
+`request_from_wire`); the expected bodies are exact (TRANSLATION.md §4.1, §4.4; DECISIONS.md 3 and 6).
 Several bodies are also checked against the official `mistralai` SDK's request model and against
 `wire.REQUEST_FIELDS`, since Mistral answers unknown top-level keys with 422 `extra_forbidden`.
 """
@@ -15,10 +15,10 @@ import pytest
 from mistralai.client.models import ChatCompletionRequest
 
 from babelgate.errors import GatewayError, InvalidRequest
-from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.providers.mistral.translate import mistral_tool_id, to_wire
 from babelgate.providers.mistral.wire import BRIDGE_TEXT, REQUEST_FIELDS
+from babelgate.providers.openai.translate import request_from_wire
 
 JSON = dict[str, Any]
 MODEL = "mistral-large-latest"
@@ -52,7 +52,7 @@ def chat(messages: list[JSON] | None = None, **fields: Any) -> JSON:
 def translate(body: JSON) -> tuple[JSON, list[str]]:
     validate_chat_body(body)
     adjusted: list[str] = []
-    wire = to_wire(decode_request(body), MODEL, adjusted)
+    wire = to_wire(request_from_wire(body), MODEL, adjusted)
     return wire, adjusted
 
 
@@ -448,7 +448,7 @@ def test_content_parts() -> None:
 def test_the_request_is_not_mutated() -> None:
     body = chat(TOOL_TURN, tools=[WEATHER_TOOL])
     validate_chat_body(body)
-    request = decode_request(body)
+    request = request_from_wire(body)
     first = to_wire(request, MODEL, [])
     second = to_wire(request, MODEL, [])
     assert first == second

@@ -12,15 +12,10 @@ import orjson
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from babelgate.frontends.openai_chat import (
-    OpenAIChatStreamEncoder,
-    decode_request,
-    encode_response,
-    encode_usage,
-)
+from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.providers.openai.stream import OpenAIStreamTranslator
-from babelgate.providers.openai.translate import from_wire, to_wire
+from babelgate.providers.openai.translate import from_wire, request_from_wire, response_to_wire, to_wire, usage_to_wire
 from babelgate.schema.chat import (
     AssistantMessage,
     ChatRequest,
@@ -113,7 +108,7 @@ RICH_BODY: dict[str, Any] = {
 
 def round_trip(body: dict[str, Any]) -> dict[str, Any]:
     validate_chat_body(body)
-    return to_wire(decode_request(copy.deepcopy(body)), body["model"])
+    return to_wire(request_from_wire(copy.deepcopy(body)), body["model"])
 
 
 def test_decode_then_to_wire_gives_back_the_same_json() -> None:
@@ -211,7 +206,7 @@ def test_decode_request_golden() -> None:
         "stream_options": {"include_usage": True},
         "store": True,
     }
-    assert decode_request(body) == ChatRequest(
+    assert request_from_wire(body) == ChatRequest(
         model="gpt-4o",
         messages=[
             Message("user", [TextPart("hi"), ImagePart("https://x/a.png")]),
@@ -231,7 +226,9 @@ def test_decode_request_golden() -> None:
 
 
 def test_decode_request_prefers_max_completion_tokens() -> None:
-    request = decode_request({"model": "m", "messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 7})
+    request = request_from_wire(
+        {"model": "m", "messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 7}
+    )
     assert (request.max_tokens, request.max_tokens_field) == (7, "max_completion_tokens")
 
 
@@ -314,13 +311,13 @@ RESPONSE_JSON = {
 
 
 def test_encode_response_golden() -> None:
-    encoded = encode_response(RESPONSE)
+    encoded = response_to_wire(RESPONSE)
     assert encoded == RESPONSE_JSON
     assert orjson.dumps(encoded) == orjson.dumps(RESPONSE_JSON)
 
 
 def test_encoded_response_is_a_valid_sdk_chat_completion() -> None:
-    completion = ChatCompletion.model_validate(encode_response(RESPONSE))
+    completion = ChatCompletion.model_validate(response_to_wire(RESPONSE))
     first, second = completion.choices
     assert first.finish_reason == "tool_calls"
     assert first.message.tool_calls is not None
@@ -358,11 +355,11 @@ def test_encode_response_of_a_wire_response_gives_it_back() -> None:
     }
     expected = copy.deepcopy(wire)
     del expected["choices"][0]["message"]["refusal"]  # a null refusal is left out
-    assert encode_response(from_wire(wire)) == expected
+    assert response_to_wire(from_wire(wire)) == expected
 
 
 def test_encode_usage_without_details() -> None:
-    assert encode_usage(Usage(1, 2, 3)) == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
+    assert usage_to_wire(Usage(1, 2, 3)) == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
 
 
 def text_chunk(content: str | None = None, *, role: str | None = None, finish: FinishReason | None = None) -> ChatChunk:

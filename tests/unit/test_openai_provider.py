@@ -14,11 +14,11 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from babelgate.config import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamAuthFailed, UpstreamError, UpstreamProtocolError, UpstreamRateLimited
-from babelgate.frontends.openai_chat import decode_request
 from babelgate.http import Timeouts, UpstreamClient
 from babelgate.providers import build_provider
 from babelgate.providers.base import CallNotes
 from babelgate.providers.openai.provider import OpenAIProvider
+from babelgate.providers.openai.translate import request_from_wire
 from babelgate.schema.chat import Usage
 from babelgate.schema.chunks import ChatChunk
 from tests.unit.stream_builder import OpenAIStream
@@ -196,7 +196,7 @@ async def test_error_object_with_status_200() -> None:
 async def test_typed_chat() -> None:
     client = StubClient(StubResponse(200, orjson.dumps(COMPLETION)))
     notes = CallNotes()
-    request = decode_request(body(max_tokens=10, store=True))
+    request = request_from_wire(body(max_tokens=10, store=True))
     response = await provider(client).chat(request, "gpt-4o", notes)
     assert client.sent[0]["json"] == {
         "model": "gpt-4o",
@@ -212,7 +212,7 @@ async def test_typed_chat() -> None:
 async def test_typed_chat_of_a_body_with_malformed_choices() -> None:
     client = StubClient(StubResponse(200, b'{"id": "x", "choices": [null]}'))
     with pytest.raises(UpstreamProtocolError):
-        await provider(client).chat(decode_request(body()), "gpt-4o", CallNotes())
+        await provider(client).chat(request_from_wire(body()), "gpt-4o", CallNotes())
 
 
 def stream_response(data: bytes, size: int = 5) -> StubResponse:
@@ -300,7 +300,7 @@ async def test_typed_stream() -> None:
     response = stream_response(stream.to_bytes(), 7)
     client = StubClient(response)
     notes = CallNotes()
-    request = decode_request(body(stream=True, stream_options={"include_usage": True}))
+    request = request_from_wire(body(stream=True, stream_options={"include_usage": True}))
     chunks: list[ChatChunk] = await collect(provider(client).stream(request, "gpt-4o", notes))
     assert client.sent[0]["json"]["stream_options"] == {"include_usage": True}
     assert [c.choices[0].delta.content for c in chunks[:-1]] == ["", "Hi", None]
@@ -314,7 +314,7 @@ async def test_typed_stream_cut_before_the_end() -> None:
     with pytest.raises(UpstreamProtocolError) as caught:
         await collect(
             provider(StubClient(stream_response(stream.to_bytes()))).stream(
-                decode_request(body(stream=True)), "gpt-4o", notes
+                request_from_wire(body(stream=True)), "gpt-4o", notes
             )
         )
     assert caught.value.message_key == "stream_interrupted"

@@ -8,13 +8,12 @@ import pytest
 
 from babelgate.config import Config, ProviderConfig, ServerConfig
 from babelgate.errors import ModelNotFound
-from babelgate.frontends.openai_chat import decode_request
 from babelgate.http import UpstreamClient
 from babelgate.i18n import render_message
 from babelgate.providers import build_provider
 from babelgate.providers.base import Provider
 from babelgate.providers.openai.profiles import select_profile
-from babelgate.providers.openai.translate import to_wire
+from babelgate.providers.openai.translate import request_from_wire, to_wire
 from babelgate.routing.registry import Deployment, ModelRegistry, RegistryError
 
 
@@ -238,7 +237,7 @@ def test_defaults_applied_to_the_body_reach_the_typed_request() -> None:
         defaults={"temperature": 0.1, "top_p": 0.5, "store": False, "top_k": 40},
         overrides={"max_tokens": 64, "logprobs": True},
     ).apply_to_body(body)
-    request = decode_request(body)
+    request = request_from_wire(body)
     assert (request.temperature, request.top_p, request.max_tokens) == (0.9, 0.5, 64)
     assert request.extra == {"store": True, "top_k": 40, "logprobs": True}
 
@@ -246,7 +245,7 @@ def test_defaults_applied_to_the_body_reach_the_typed_request() -> None:
 def test_response_format_default_works_on_the_typed_path() -> None:
     body = {"model": "fast", "messages": [{"role": "user", "content": "x"}]}
     deployment(defaults={"response_format": {"type": "json_object"}}).apply_to_body(body)
-    assert to_wire(decode_request(body), "qwen")["response_format"] == {"type": "json_object"}
+    assert to_wire(request_from_wire(body), "qwen")["response_format"] == {"type": "json_object"}
 
 
 def test_max_tokens_override_keeps_the_clients_field_name() -> None:

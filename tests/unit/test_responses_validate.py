@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from babelgate.errors import GatewayError, InvalidRequest
-from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.frontends.responses.compaction import compaction_item
 from babelgate.frontends.responses.translate import chat_body, normalize_input
 from babelgate.frontends.responses.validate import validate_create_body, validate_translatable
+from babelgate.providers.openai.translate import request_from_wire
 from tests.mutations import mutate, paths
 
 JSON = dict[str, Any]
@@ -89,7 +89,7 @@ def prepare(body: JSON) -> None:
     validate_translatable(body)
     chat, _ = chat_body(body, [], normalize_input(body.get("input")), [])
     validate_chat_body(chat)
-    decode_request(chat)
+    request_from_wire(chat)
 
 
 # -- accepted -----------------------------------------------------------------------------------------------

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.providers.anthropic.profiles import ModelProfile as AnthropicProfile
 from babelgate.providers.anthropic.translate import to_wire as anthropic_to_wire
 from babelgate.providers.gemini.profiles import ModelProfile as GeminiProfile
 from babelgate.providers.gemini.translate import to_wire as gemini_to_wire
 from babelgate.providers.mistral.translate import to_wire as mistral_to_wire
+from babelgate.providers.openai.translate import request_from_wire
 from babelgate.providers.system_messages import place_system_messages
 from babelgate.schema.chat import ChatRequest, Message, TextPart
 
@@ -29,7 +29,7 @@ REMINDER = "<system-reminder>\n# Environment\n</system-reminder>"
 def request(messages: list[JSON]) -> ChatRequest:
     body = {"model": "m", "messages": messages}
     validate_chat_body(body)
-    return decode_request(body)
+    return request_from_wire(body)
 
 
 def test_anthropic_takes_the_leading_system_prompt_and_the_late_one_as_user_text() -> None:

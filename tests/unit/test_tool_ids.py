@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from babelgate import tool_ids
-from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
+from babelgate.providers.openai.translate import request_from_wire
 from babelgate.schema.chat import ChatRequest, Message, ToolCall
 
 JSON = dict[str, Any]
@@ -24,7 +24,7 @@ SIGNED = f"fc_7a1b~sig~{SIGNATURE}"
 
 def decoded(body: JSON) -> ChatRequest:
     validate_chat_body(body)
-    return decode_request(body)
+    return request_from_wire(body)
 
 
 def conversation(call_id: str, other_id: str = "call_plain_2") -> JSON:

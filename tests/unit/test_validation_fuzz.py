@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from babelgate.errors import InvalidRequest
-from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
-from babelgate.providers.openai.translate import to_wire
+from babelgate.providers.openai.translate import request_from_wire, to_wire
 from tests.mutations import mutate, paths
 
 VALID: dict[str, Any] = {
@@ -67,4 +66,4 @@ def test_mutated_bodies_never_crash_the_typed_path(seed: int) -> None:
         except InvalidRequest as error:
             assert error.param, f"an InvalidRequest without param for {body}"
             continue
-        to_wire(decode_request(body), "gpt-4o")
+        to_wire(request_from_wire(body), "gpt-4o")

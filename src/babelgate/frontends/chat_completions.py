@@ -16,7 +16,7 @@ import orjson
 from babelgate import tool_ids
 from babelgate.answer import Answer, streamed
 from babelgate.exchange import Exchange
-from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder, decode_request, encode_response
+from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder
 from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import require_model, validate_chat_body
 from babelgate.frontends.prepare import supported_tools
@@ -24,6 +24,7 @@ from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.hooks import transformed
 from babelgate.pipeline import Body, call
 from babelgate.providers.base import CallNotes, relay_of
+from babelgate.providers.openai.translate import request_from_wire, response_to_wire
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest
 
@@ -67,7 +68,7 @@ async def _attempt(
                 relay.relay_stream("chat", body, deployment.model, notes), notes, on_error=encode_stream_error
             )
         return Answer(await relay.relay("chat", body, deployment.model, notes), notes)
-    request = supported_tools(decode_request(body), deployment, notes)
+    request = supported_tools(request_from_wire(body), deployment, notes)
     if foreign_signatures:
         request = tool_ids.strip_request(request)
     if runtime.typed_hooks:
@@ -80,7 +81,7 @@ async def _typed(deployment: Deployment, request: ChatRequest, notes: CallNotes)
     provider = deployment.provider
     if not request.stream:
         response = await provider.chat(request, deployment.model, notes)
-        return Answer(orjson.dumps(encode_response(response)), notes)
+        return Answer(orjson.dumps(response_to_wire(response)), notes)
     encoder = OpenAIChatStreamEncoder(include_usage=request.include_usage)
     # Accounting needs the usage (the ledger, budgets, token limits); the client gets it only if it asked.
     request.include_usage = True

@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from babelgate import tool_ids
-from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.hooks import RequestContext, transformed
 from babelgate.providers import hosted_tools
 from babelgate.providers.base import CallNotes
+from babelgate.providers.openai.translate import request_from_wire
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest
 
@@ -44,7 +44,7 @@ async def typed_request(
         deployment.apply_to_body(chat)
     if rewritten or not prechecked:
         validate_chat_body(chat)
-    request = decode_request(chat)
+    request = request_from_wire(chat)
     request.stream = request.include_usage = stream
     if not deployment.provider.capabilities.signed_tool_ids:
         request = tool_ids.strip_request(request)

@@ -9,10 +9,10 @@ choices holds the usage, as on chat.
 from __future__ import annotations
 
 from babelgate.errors import GatewayError
-from babelgate.frontends.openai_chat import encode_usage
 from babelgate.frontends.openai_completions.translate import sum_usage, text_choice
 from babelgate.frontends.openai_completions.wire import JSON, OBJECT, finish_reason
 from babelgate.frontends.openai_errors import encode_stream_error
+from babelgate.providers.openai.translate import usage_to_wire
 from babelgate.schema.chat import Usage
 from babelgate.schema.chunks import ChatChunk
 from babelgate.streaming import SSE_DONE, encode_sse_json
@@ -84,7 +84,7 @@ class OpenAICompletionsStreamEncoder:
                     "created": self.created,
                     "model": self.model,
                     "choices": [],
-                    "usage": encode_usage(usage),
+                    "usage": usage_to_wire(usage),
                 }
             )
         return out + SSE_DONE

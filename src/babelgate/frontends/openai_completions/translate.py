@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from babelgate.frontends.openai_chat import encode_usage
 from babelgate.frontends.openai_completions.wire import (
     COMPLETION_ONLY,
     DEFAULT_MAX_TOKENS,
@@ -19,6 +18,7 @@ from babelgate.frontends.openai_completions.wire import (
     OBJECT,
     finish_reason,
 )
+from babelgate.providers.openai.translate import usage_to_wire
 from babelgate.schema.chat import ChatResponse, Usage
 
 
@@ -89,7 +89,7 @@ def encode_response(
     if all(usage is not None for usage in usages):
         total = sum_usage([usage for usage in usages if usage is not None])
         if total is not None:
-            body["usage"] = encode_usage(total)
+            body["usage"] = usage_to_wire(total)
     return body
 
 

@@ -11,7 +11,6 @@ import orjson
 
 from babelgate.answer import Answer
 from babelgate.exchange import Exchange
-from babelgate.frontends.openai_chat import decode_request
 from babelgate.frontends.openai_validation import require_model, validate_chat_body
 from babelgate.frontends.responses import wire
 from babelgate.frontends.responses.compaction import SUMMARY_PROMPT, compacted_output
@@ -21,6 +20,7 @@ from babelgate.frontends.responses.validate import validate_input
 from babelgate.frontends.responses.wire import JSON
 from babelgate.pipeline import call, parse_json_object
 from babelgate.providers.base import CallNotes
+from babelgate.providers.openai.translate import request_from_wire
 from babelgate.routing.registry import Deployment
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ async def compact_response(runtime: Runtime, exchange: Exchange) -> None:
         chat: JSON = {"model": body["model"], "messages": messages}
         deployment.apply_to_body(chat)
         validate_chat_body(chat)
-        answer = await deployment.provider.chat(decode_request(chat), deployment.model, notes)
+        answer = await deployment.provider.chat(request_from_wire(chat), deployment.model, notes)
         summary = (answer.choices[0].message.content or "") if answer.choices else ""
         resource = {
             "id": wire.new_response_id(),
