@@ -25,29 +25,11 @@ from babelgate.config.reload import install_reload_signal
 from babelgate.cors import Cors
 from babelgate.errors import GatewayError, MethodNotAllowed, NotFound
 from babelgate.exchange import Exchange, Receive, Scope, Send
-from babelgate.frontends import admin as admin_routes
-from babelgate.frontends import images as images_routes
-from babelgate.frontends import openai_completions as completions_routes
-from babelgate.frontends.anthropic_messages import routes as anthropic_routes
-from babelgate.frontends.anthropic_messages.translate import encode_error as anthropic_encode_error
-from babelgate.frontends.audio import routes as audio_routes
-from babelgate.frontends.chat_completions import chat_completions
-from babelgate.frontends.embeddings import EMBEDDINGS_BODY, create_embeddings
-from babelgate.frontends.health import health
-from babelgate.frontends.metrics import metrics
-from babelgate.frontends.models import list_models, retrieve_model
-from babelgate.frontends.ollama import routes as ollama_routes
-from babelgate.frontends.ollama.translate import encode_error as ollama_encode_error
+from babelgate.frontends import registry as frontends
 from babelgate.frontends.openai_errors import encode_error
-from babelgate.frontends.openai_validation import CHAT_BODY
 from babelgate.frontends.openapi import OpenAPIDocument
-from babelgate.frontends.responses import validate as responses_validate
-from babelgate.frontends.responses.compact import compact_response
-from babelgate.frontends.responses.routes import INPUT_ITEMS, create_response, response_resource
-from babelgate.frontends.responses.websocket import ResponsesSocket
 from babelgate.frontends.responses.wire import response_created_at
-from babelgate.frontends.route import SSE, ErrorEncoder, Operation, PrefixRoute, Route
-from babelgate.frontends.ui import routes as ui_routes
+from babelgate.frontends.route import ErrorEncoder, PrefixRoute, Route
 from babelgate.governance.admission import Governance
 from babelgate.governance.budgets import Budgets
 from babelgate.governance.gateway_keys import GatewayKeys
@@ -61,7 +43,6 @@ from babelgate.http.proxy import Proxy, parse_proxy
 from babelgate.http.tls import tls_context
 from babelgate.observability import worker_metrics
 from babelgate.observability.logging import REQUEST_ID, Scrubber, secrets_of
-from babelgate.observability.metrics import CONTENT_TYPE as METRICS_TYPE
 from babelgate.observability.metrics import Metrics
 from babelgate.observability.request_id import RequestIds
 from babelgate.observability.tracing import RequestRecord, Tracing, endpoint_from
@@ -89,66 +70,12 @@ REASONING_PURPOSE = b"babelgate reasoning v1"  # bound into every sealed reasoni
 REASONING_SECRET = "reasoning_key"  # the store's name for the generated key
 
 
-async def _retrieve_model(runtime: Runtime, exchange: Exchange, model: str) -> None:
-    scope = exchange.scope
-    if not _method_allowed(scope, "GET"):
-        raise MethodNotAllowed(method=scope["method"], path=scope["path"])
-    await retrieve_model(runtime, exchange, model)
-
-
-# Paths without the optional `/v1` prefix; both spellings reach the same route. Each route's
-# operations are what /openapi.json publishes (frontends/openapi.py).
-ROUTES: dict[str, Route] = {
-    "/chat/completions": Route(
-        "POST", chat_completions, "chat.completions", operations=(Operation("POST", body=CHAT_BODY, streams=SSE),)
-    ),
-    "/responses": Route(
-        "POST",
-        create_response,
-        "responses.create",
-        operations=(Operation("POST", body=responses_validate.CREATE_BODY, streams=SSE),),
-    ),
-    "/embeddings": Route(
-        "POST", create_embeddings, "embeddings", operations=(Operation("POST", body=EMBEDDINGS_BODY),)
-    ),
-    "/responses/compact": Route(
-        "POST",
-        compact_response,
-        "responses.compact",
-        operations=(Operation("POST", body=responses_validate.COMPACT_BODY),),
-    ),
-    "/models": Route("GET", list_models, "models"),
-    "/health": Route("GET", health, "health", public=True),
-    "/metrics": Route(
-        "GET", metrics, "metrics", operations=(Operation("GET", answers=METRICS_TYPE.decode().partition(";")[0]),)
-    ),
-    # Frontends for clients that speak something else: each declares its own paths.
-    **completions_routes.ROUTES,
-    **images_routes.ROUTES,
-    **audio_routes.ROUTES,
-    **anthropic_routes.ROUTES,
-    **ollama_routes.ROUTES,
-    **admin_routes.ROUTES,
-    **ui_routes.ROUTES,
-}
+# The tables the app routes by, built from the frontends' declarations (frontends/registry.py). Paths are
+# without the optional `/v1` prefix; both spellings reach the same route. Each route's operations are what
+# /openapi.json publishes (frontends/openapi.py).
+ROUTES: dict[str, Route] = frontends.routes()
 # Routes with an id in the path, tried in order where no exact path matched.
-PREFIX_ROUTES: tuple[PrefixRoute, ...] = (
-    PrefixRoute("/models/", "models.retrieve", _retrieve_model, False, "model", {"": (Operation("GET"),)}),
-    PrefixRoute(
-        "/responses/",
-        "responses.retrieve",
-        response_resource,
-        False,
-        "response_id",
-        {
-            "": (Operation("GET"), Operation("DELETE")),
-            INPUT_ITEMS: (Operation("GET", query=("limit", "order", "after", "before", "include")),),
-        },
-    ),
-    # Public to the gateway-key check: the admin API checks the master key itself.
-    PrefixRoute(admin_routes.PREFIX, "admin.keys.read", admin_routes.key, True, "key_id", admin_routes.KEY_OPERATIONS),
-    PrefixRoute(ui_routes.PREFIX, "ui.asset", ui_routes.asset_file, True, "asset", ui_routes.ASSET_OPERATIONS),
-)
+PREFIX_ROUTES: tuple[PrefixRoute, ...] = frontends.prefix_routes()
 # Routes whose requests the ledger keeps, the refused ones too (Ollama's `show` reads a model's
 # facts: no call, no row).
 MODEL_ROUTES: frozenset[str] = frozenset(
@@ -156,12 +83,10 @@ MODEL_ROUTES: frozenset[str] = frozenset(
 )
 OPENAPI = OpenAPIDocument(ROUTES, PREFIX_ROUTES)
 ROUTES["/openapi.json"] = Route("GET", OPENAPI.serve, "openapi", public=True)
-WEBSOCKET_PATHS = frozenset({"/responses", "/v1/responses"})
+WEBSOCKETS = frontends.websockets()
 # Where no route matched, the error still speaks the format of the API the path belongs to.
-ERRORS_BY_PREFIX: tuple[tuple[str, ErrorEncoder], ...] = (
-    ("/api/", ollama_encode_error),
-    ("/messages/", anthropic_encode_error),
-)
+ERRORS_BY_PREFIX: tuple[tuple[str, ErrorEncoder], ...] = frontends.error_prefixes()
+OPERATIONS = frontends.operations()  # gen_ai.operation.name by route name
 
 
 class Gateway:
@@ -176,7 +101,7 @@ class Gateway:
         self.collector: PacedCollector | None = None
         # Set at start (a reload keeps the pool it has).
         self.client = UpstreamClient(max_connections=config.server.max_upstream_connections)
-        self.metrics = Metrics(TELEMETRY_NAMES)
+        self.metrics = Metrics(TELEMETRY_NAMES, OPERATIONS)
         if os.environ.get(worker_metrics.ENV):  # `serve --workers N`: /metrics sums every worker
             self.metrics.share_with_workers(os.environ[worker_metrics.ENV])
         # Deployments' health outlives a reload: a dead upstream stays skipped under the new config.
@@ -200,6 +125,7 @@ class Gateway:
                 sample_ratio=telemetry.sample_ratio,
                 export_interval=telemetry.export_interval,
                 telemetry_names=TELEMETRY_NAMES,
+                operations=OPERATIONS,
             )
             if endpoint
             else None
@@ -379,13 +305,14 @@ class Gateway:
         elif kind == "websocket":
             if not self._background_started:
                 self._start_background()
-            if _route_path(scope) in WEBSOCKET_PATHS:
+            serve_websocket = WEBSOCKETS.get(_route_path(scope))
+            if serve_websocket is not None:
                 try:
                     await pipeline.keys_ready(self.runtime)
                 except GatewayError:
                     await send({"type": "websocket.close", "code": 1011})
                     return
-                await ResponsesSocket(self.runtime, scope, receive, send, self.request_ids).run()
+                await serve_websocket(self.runtime, scope, receive, send, self.request_ids)
             else:
                 await send({"type": "websocket.close", "code": 1000})
 

@@ -15,10 +15,13 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from babelgate.frontends.registry import operations
 from babelgate.observability import metrics
-from babelgate.observability.metrics import OPERATIONS, Metrics, Observation, telemetry_name
+from babelgate.observability.metrics import Metrics, Observation, telemetry_name
 from babelgate.observability.worker_metrics import WorkerMetrics, snapshot
 from babelgate.providers import TELEMETRY_NAMES
+
+OPERATIONS = operations()
 
 
 class Reference:
@@ -221,7 +224,7 @@ def _without_created(text: bytes) -> str:
 
 
 def test_the_text_is_prometheus_clients_for_the_same_observations() -> None:
-    ours, reference = Metrics(TELEMETRY_NAMES), Reference(TELEMETRY_NAMES)
+    ours, reference = Metrics(TELEMETRY_NAMES, OPERATIONS), Reference(TELEMETRY_NAMES)
     assert ours.render() == reference.render()  # nothing observed yet: the families' headers alone
     observations = _observations(700, seed=29)
     for target in (ours, reference):
@@ -239,7 +242,7 @@ def test_the_text_is_prometheus_clients_for_the_same_observations() -> None:
 
 
 def test_created_is_when_a_series_was_first_counted() -> None:
-    ours = Metrics(TELEMETRY_NAMES)
+    ours = Metrics(TELEMETRY_NAMES, OPERATIONS)
     before = time.time()
     ours.observe(_observations(1, seed=1)[0])
     ours.flush()
@@ -248,7 +251,7 @@ def test_created_is_when_a_series_was_first_counted() -> None:
 
 
 def test_a_full_batch_is_counted_without_a_scrape() -> None:
-    ours = Metrics(TELEMETRY_NAMES)
+    ours = Metrics(TELEMETRY_NAMES, OPERATIONS)
     observation = _observations(1, seed=2)[0]._replace(route="chat.completions", status=200, key_id="k1")
     labels = {"route": "chat.completions", "provider": observation.provider, "model": observation.model}
     labels |= {"status": "200", "key_id": "k1"}
@@ -265,7 +268,11 @@ def test_a_full_batch_is_counted_without_a_scrape() -> None:
 
 def _two_workers(make: type[Metrics] | type[Reference], directory: Path) -> bytes:
     """`/metrics` of one worker, with another's snapshot beside its own (the other: a live process)."""
-    this, other = make(TELEMETRY_NAMES), make(TELEMETRY_NAMES)
+    this, other = (
+        (Metrics(TELEMETRY_NAMES, OPERATIONS), Metrics(TELEMETRY_NAMES, OPERATIONS))
+        if make is Metrics
+        else (make(TELEMETRY_NAMES), make(TELEMETRY_NAMES))
+    )
     for target, part in ((this, _observations(300, seed=3)), (other, _observations(200, seed=4))):
         _events(target)
         for observation in part:

@@ -9,7 +9,7 @@ Both are one attempt of the call path (pipeline.py), so the router may repeat ei
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import orjson
 
@@ -18,8 +18,9 @@ from babelgate.answer import Answer, streamed
 from babelgate.exchange import Exchange
 from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder
 from babelgate.frontends.openai_errors import encode_stream_error
-from babelgate.frontends.openai_validation import require_model, validate_chat_body
+from babelgate.frontends.openai_validation import CHAT_BODY, require_model, validate_chat_body
 from babelgate.frontends.prepare import supported_tools
+from babelgate.frontends.route import SSE, Frontend, Operation, Route
 from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.hooks import transformed
 from babelgate.pipeline import Body, call
@@ -86,3 +87,13 @@ async def _typed(deployment: Deployment, request: ChatRequest, notes: CallNotes)
     # Accounting needs the usage (the ledger, budgets, token limits); the client gets it only if it asked.
     request.include_usage = True
     return await stream_answer(provider.stream(request, deployment.model, notes), encoder, notes)
+
+
+FRONTEND: Final = Frontend(
+    routes={
+        "/chat/completions": Route(
+            "POST", chat_completions, "chat.completions", operations=(Operation("POST", body=CHAT_BODY, streams=SSE),)
+        )
+    },
+    operations={"chat.completions": "chat"},
+)

@@ -21,6 +21,7 @@ from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
 from babelgate.frontends import body_schema as schema
 from babelgate.frontends.openai_validation import expect_number, require_model
+from babelgate.frontends.route import Frontend, Operation, Route
 from babelgate.pipeline import Body, call, require
 from babelgate.providers.base import CallNotes, embeddings_of
 from babelgate.routing.registry import Deployment
@@ -159,3 +160,13 @@ def _b64(vector: list[float]) -> str:
     if sys.byteorder != "little":
         packed.byteswap()
     return base64.b64encode(packed.tobytes()).decode()
+
+
+FRONTEND: Final = Frontend(
+    routes={
+        "/embeddings": Route(
+            "POST", create_embeddings, "embeddings", operations=(Operation("POST", body=EMBEDDINGS_BODY),)
+        )
+    },
+    operations={"embeddings": "embeddings"},
+)

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any, Final
 
 from babelgate.exchange import Exchange
+from babelgate.frontends.route import Frontend, Route
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -61,3 +62,6 @@ def key_states(runtime: Runtime, provider: str) -> list[dict[str, Any]]:
             if label != "none" and _SEVERITY[state] >= _SEVERITY[merged.get(label, "ok")]:
                 merged[label] = state
     return [{"key": label, "state": state} for label, state in merged.items()]
+
+
+FRONTEND: Final = Frontend(routes={"/health": Route("GET", health, "health", public=True)})

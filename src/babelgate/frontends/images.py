@@ -22,7 +22,7 @@ from babelgate.exchange import Exchange
 from babelgate.frontends.body_schema import BINARY, MODEL, STRING, enum, number, obj
 from babelgate.frontends.multipart import Part, parse_form
 from babelgate.frontends.openai_validation import expect_number, require_model
-from babelgate.frontends.route import Operation, Route
+from babelgate.frontends.route import Frontend, Operation, Route
 from babelgate.pipeline import Body, call, require
 from babelgate.providers.base import CallNotes, image_edits_of, image_generation_of
 from babelgate.routing.registry import Deployment
@@ -228,3 +228,6 @@ ROUTES: dict[str, Route] = {
     ),
     "/images/edits": Route("POST", edit_images, "images.edits", operations=(Operation("POST", form=EDITS_FORM),)),
 }
+
+
+FRONTEND: Final = Frontend(routes=ROUTES)

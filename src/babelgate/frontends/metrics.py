@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from babelgate.exchange import Exchange
+from babelgate.frontends.route import Frontend, Operation, Route
 from babelgate.observability.metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
@@ -16,3 +17,12 @@ async def metrics(runtime: Runtime, exchange: Exchange) -> None:
     for reason, rows in runtime.ledger.dropped.items():
         runtime.metrics.ledger_dropped.labels(reason).set(rows)
     await exchange.respond(200, runtime.metrics.render(), content_type=(b"content-type", CONTENT_TYPE))
+
+
+FRONTEND: Final = Frontend(
+    routes={
+        "/metrics": Route(
+            "GET", metrics, "metrics", operations=(Operation("GET", answers=CONTENT_TYPE.decode().partition(";")[0]),)
+        )
+    }
+)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from babelgate.errors import ModelNotFound
+from babelgate.errors import MethodNotAllowed, ModelNotFound
 from babelgate.exchange import Exchange
+from babelgate.frontends.route import Frontend, Operation, PrefixRoute, Route
 from babelgate.model_facts import ModelFacts, Price
 from babelgate.routing.registry import Deployment
 from babelgate.schema.models import ModelInfo
@@ -134,3 +135,16 @@ async def retrieve_model(runtime: Runtime, exchange: Exchange, model_id: str) ->
     if found is None:
         raise ModelNotFound(model=model_id, providers=", ".join(sorted(runtime.providers)) or "none")
     await exchange.respond_json(200, _anthropic_object(*found) if _anthropic_client(exchange) else _object(*found))
+
+
+async def _retrieve(runtime: Runtime, exchange: Exchange, model: str) -> None:
+    scope = exchange.scope
+    if scope["method"] not in ("GET", "HEAD"):
+        raise MethodNotAllowed(method=scope["method"], path=scope["path"])
+    await retrieve_model(runtime, exchange, model)
+
+
+FRONTEND: Final = Frontend(
+    routes={"/models": Route("GET", list_models, "models")},
+    prefix_routes=(PrefixRoute("/models/", "models.retrieve", _retrieve, False, "model", {"": (Operation("GET"),)}),),
+)

@@ -4,7 +4,7 @@ format its clients read (OpenAI's by default; Anthropic and Ollama clients expec
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from babelgate.errors import GatewayError
@@ -12,12 +12,15 @@ from babelgate.exchange import Exchange
 from babelgate.frontends.openai_errors import encode_error
 
 if TYPE_CHECKING:
+    from babelgate.observability.request_id import RequestIds
     from babelgate.runtime import Runtime
 
 Handler = Callable[["Runtime", Exchange], Awaitable[None]]
 PrefixHandler = Callable[["Runtime", Exchange, str], Awaitable[None]]  # the path's rest after the prefix
 JSON = dict[str, Any]
 ErrorEncoder = Callable[[GatewayError, str], bytes]  # (error, language) → response body
+# (runtime, scope, receive, send, request ids): one WebSocket connection, from accept to close.
+WebSocketHandler = Callable[["Runtime", Any, Any, Any, "RequestIds"], Awaitable[None]]
 
 
 SSE: Final = "text/event-stream"
@@ -73,3 +76,18 @@ class PrefixRoute:
     parameter: str  # the id's name in /openapi.json
     operations: Mapping[str, tuple[Operation, ...]]  # suffix after the id ("" for none) → its methods
     errors: ErrorEncoder = encode_error
+
+
+@dataclass(frozen=True, slots=True)
+class Frontend:
+    """All the app learns of one frontend (frontends/__init__.py lists them): its paths, the paths with an id,
+    the path prefix under which even an unknown path answers in its error format, its WebSocket paths, and
+    the GenAI operation (`gen_ai.operation.name`: chat, text_completion, embeddings) of each of its routes
+    that calls a model. Adding a frontend is its folder and one entry in that list."""
+
+    routes: Mapping[str, Route]
+    prefix_routes: tuple[PrefixRoute, ...] = ()
+    error_prefix: tuple[str, ErrorEncoder] | None = None
+    websocket_paths: frozenset[str] = frozenset()
+    websocket: WebSocketHandler | None = None  # serves a connection on one of `websocket_paths`
+    operations: Mapping[str, str] = field(default_factory=dict)  # route name -> gen_ai.operation.name

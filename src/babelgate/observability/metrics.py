@@ -46,20 +46,6 @@ _BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 _TOKEN_BUCKETS: Final = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
 _DURATION_BUCKETS: Final = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 _TTFT_BUCKETS: Final = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
-# `gen_ai.operation.name` by route; other routes use their own name.
-OPERATIONS: Final = {
-    "chat.completions": "chat",
-    "messages": "chat",
-    "responses.create": "chat",
-    "responses.websocket": "chat",
-    "responses.compact": "chat",
-    "ollama.chat": "chat",
-    "completions": "text_completion",
-    "ollama.generate": "text_completion",
-    "embeddings": "embeddings",
-    "ollama.embed": "embeddings",
-    "ollama.embeddings": "embeddings",
-}
 
 
 class Observation(NamedTuple):
@@ -183,8 +169,9 @@ class _RequestFamilies:
     a scrape from another thread copies each dict's items before reading them.
     """
 
-    def __init__(self, telemetry_names: Mapping[str, str]) -> None:
+    def __init__(self, telemetry_names: Mapping[str, str], operations: Mapping[str, str]) -> None:
         self.telemetry_names = telemetry_names
+        self.operations = operations
         labels = ("route", "provider", "model", "status")
         self.requests = _Counter("babelgate_requests", "Requests handled", (*labels, "key_id"))
         self.errors = _Counter("babelgate_errors", "Requests that ended in an error", (*labels, "code"))
@@ -287,7 +274,7 @@ class _RequestFamilies:
         gen_ai = None
         if o.requested_model and o.provider:  # else no model was called: nothing for the GenAI family
             provider = telemetry_name(self.telemetry_names, o.provider_type, o.provider)
-            names = (OPERATIONS.get(o.route, o.route), provider, o.requested_model, o.model)
+            names = (self.operations.get(o.route, o.route), provider, o.requested_model, o.model)
             error_type = o.error_code if o.status >= 400 else ""
             gen_ai = (
                 self.duration.child(*names, error_type, o.route, o.key_id),
@@ -300,12 +287,16 @@ class _RequestFamilies:
 
 
 class Metrics:
-    def __init__(self, telemetry_names: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, telemetry_names: Mapping[str, str] | None = None, operations: Mapping[str, str] | None = None
+    ) -> None:
         """`telemetry_names`: `gen_ai.provider.name` by provider type, as the provider types declare them
-        (`babelgate.providers.TELEMETRY_NAMES`, handed in: the providers' floor stands above this one)."""
+        (`babelgate.providers.TELEMETRY_NAMES`); `operations`: `gen_ai.operation.name` by route name, as the
+        frontends declare them (`babelgate.frontends.registry.operations()`; other routes use their own name).
+        Both handed in: the providers' and frontends' floors stand above this one."""
         self.telemetry_names: Mapping[str, str] = telemetry_names or {}
         self.registry = CollectorRegistry(auto_describe=True)
-        self.per_request = _RequestFamilies(self.telemetry_names)
+        self.per_request = _RequestFamilies(self.telemetry_names, operations or {})
         self.registry.register(self.per_request)
         # The router's decisions (routing/router.py), by provider and model, never by key.
         self.routing = Counter(

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from babelgate.observability.metrics import OPERATIONS, telemetry_name
+from babelgate.observability.metrics import telemetry_name
 
 log = logging.getLogger("babelgate.tracing")
 _TRACES_PATH: Final = "/v1/traces"
@@ -68,9 +68,12 @@ class Tracing:
         sample_ratio: float = 1.0,
         export_interval: float = 5.0,
         telemetry_names: Mapping[str, str] | None = None,
+        operations: Mapping[str, str] | None = None,
     ) -> None:
-        """`telemetry_names`: `gen_ai.provider.name` by provider type (`babelgate.providers.TELEMETRY_NAMES`)."""
+        """`telemetry_names`: `gen_ai.provider.name` by provider type (`babelgate.providers.TELEMETRY_NAMES`);
+        `operations`: `gen_ai.operation.name` by route name (`babelgate.frontends.registry.operations()`)."""
         self.telemetry_names: Mapping[str, str] = telemetry_names or {}
+        self.operations: Mapping[str, str] = operations or {}
         try:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
             from opentelemetry.sdk.resources import Resource
@@ -104,7 +107,7 @@ class Tracing:
             return offset + int(moment * 1e9)
 
         parent = self._propagator.extract({"traceparent": request.traceparent}) if request.traceparent else None
-        operation = OPERATIONS.get(request.route, request.route)
+        operation = self.operations.get(request.route, request.route)
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": operation,
             "gen_ai.request.model": request.requested_model,

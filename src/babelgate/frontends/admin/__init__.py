@@ -24,7 +24,7 @@ from babelgate.frontends.admin.models import models
 from babelgate.frontends.admin.session import session
 from babelgate.frontends.admin.usage import ERRORS_QUERY, USAGE_QUERY, errors, usage
 from babelgate.frontends.body_schema import STRING
-from babelgate.frontends.route import Operation, Route
+from babelgate.frontends.route import Frontend, Operation, PrefixRoute, Route
 
 LOGIN: Final = {"type": "object", "required": ["master_key"], "properties": {"master_key": STRING}}
 
@@ -53,4 +53,9 @@ ROUTES: dict[str, Route] = {
     ),
 }
 
-__all__ = ["KEY_OPERATIONS", "PREFIX", "ROUTES", "key"]
+# Public to the gateway-key check: the admin API checks the master key itself.
+FRONTEND: Final = Frontend(
+    routes=ROUTES, prefix_routes=(PrefixRoute(PREFIX, "admin.keys.read", key, True, "key_id", KEY_OPERATIONS),)
+)
+
+__all__ = ["FRONTEND", "KEY_OPERATIONS", "PREFIX", "ROUTES", "key"]

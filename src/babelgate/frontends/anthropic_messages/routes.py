@@ -31,7 +31,7 @@ from babelgate.frontends.anthropic_messages.wire import JSON
 from babelgate.frontends.body_schema import INTEGER, MODEL, OBJECT, STRING, any_of, array, enum, obj
 from babelgate.frontends.openai_validation import require_model
 from babelgate.frontends.prepare import typed_request
-from babelgate.frontends.route import SSE, Operation, Route
+from babelgate.frontends.route import SSE, Frontend, Operation, Route
 from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.pipeline import Body, call
 from babelgate.providers.base import CallNotes, relay_of
@@ -143,3 +143,7 @@ ROUTES: dict[str, Route] = {
         operations=(Operation("POST", body=COUNT_TOKENS_BODY),),
     ),
 }
+
+
+# Where no route matched under /messages/, the error still speaks Anthropic's format.
+FRONTEND: Final = Frontend(routes=ROUTES, error_prefix=("/messages/", encode_error), operations={"messages": "chat"})

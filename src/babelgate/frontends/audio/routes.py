@@ -21,7 +21,7 @@ from babelgate.frontends.body_schema import BINARY, JSON, MODEL, OBJECT, STRING,
 from babelgate.frontends.multipart import parse_form
 from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import require_model
-from babelgate.frontends.route import SSE, Operation, Route
+from babelgate.frontends.route import SSE, Frontend, Operation, Route
 from babelgate.pipeline import Body, call, require
 from babelgate.providers.base import CallNotes, speech_of, transcription_of
 from babelgate.routing.registry import Deployment
@@ -147,3 +147,6 @@ ROUTES: dict[str, Route] = {
         operations=(Operation("POST", body=SPEECH_BODY, answers="audio/*", streams=SSE),),
     ),
 }
+
+
+FRONTEND: Final = Frontend(routes=ROUTES)

@@ -27,7 +27,7 @@ from babelgate.frontends.ollama.translate import encode_error
 from babelgate.frontends.ollama.validate import validate_chat, validate_embed, validate_generate
 from babelgate.frontends.ollama.wire import JSON
 from babelgate.frontends.prepare import typed_request
-from babelgate.frontends.route import NDJSON, Operation, Route
+from babelgate.frontends.route import NDJSON, Frontend, Operation, Route
 from babelgate.pipeline import call, parse_json_object, require
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
@@ -209,3 +209,16 @@ ROUTES: dict[str, Route] = {
         operations=(Operation("GET", answers="text/plain"),),
     ),
 }
+
+
+# Where no route matched under /api/, the error still speaks Ollama's format.
+FRONTEND: Final = Frontend(
+    routes=ROUTES,
+    error_prefix=("/api/", encode_error),
+    operations={
+        "ollama.chat": "chat",
+        "ollama.generate": "text_completion",
+        "ollama.embed": "embeddings",
+        "ollama.embeddings": "embeddings",
+    },
+)

@@ -7,6 +7,6 @@ each prompt as a single-turn chat (translate.py), and the chat answers and chunk
 `text_completion` objects (translate.py, stream.py). docs/completions.md tells both from outside.
 """
 
-from babelgate.frontends.openai_completions.routes import ROUTES
+from babelgate.frontends.openai_completions.routes import FRONTEND, ROUTES
 
-__all__ = ["ROUTES"]
+__all__ = ["FRONTEND", "ROUTES"]

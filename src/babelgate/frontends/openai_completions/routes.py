@@ -16,7 +16,7 @@ import contextlib
 import functools
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import orjson
 
@@ -35,7 +35,7 @@ from babelgate.frontends.openai_completions.validate import validate_completion_
 from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import require_model
 from babelgate.frontends.prepare import typed_request
-from babelgate.frontends.route import SSE, Operation, Route
+from babelgate.frontends.route import SSE, Frontend, Operation, Route
 from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.hooks import transformed
 from babelgate.pipeline import Body, call
@@ -150,3 +150,6 @@ ROUTES: dict[str, Route] = {
         operations=(Operation("POST", body=validate.COMPLETION_BODY, streams=SSE),),
     ),
 }
+
+
+FRONTEND: Final = Frontend(routes=ROUTES, operations={"completions": "text_completion"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qs
 
 import orjson
@@ -14,8 +14,11 @@ from babelgate.answer import Answer
 from babelgate.errors import InvalidRequest, MethodNotAllowed, NotFound
 from babelgate.exchange import Exchange
 from babelgate.frontends.responses import native, turn
-from babelgate.frontends.responses.validate import validate_create_body
+from babelgate.frontends.responses.compact import compact_response
+from babelgate.frontends.responses.validate import COMPACT_BODY, CREATE_BODY, validate_create_body
+from babelgate.frontends.responses.websocket import serve_websocket
 from babelgate.frontends.responses.wire import JSON
+from babelgate.frontends.route import SSE, Frontend, Operation, PrefixRoute, Route
 from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.pipeline import call, parse_json_object
 from babelgate.providers.base import CallNotes
@@ -141,3 +144,35 @@ def _item_page(items: list[JSON], query: dict[str, str]) -> JSON:
         "last_id": page[-1]["id"] if page else None,
         "has_more": len(ordered) > limit,
     }
+
+
+FRONTEND: Final = Frontend(
+    routes={
+        "/responses": Route(
+            "POST", create_response, "responses.create", operations=(Operation("POST", body=CREATE_BODY, streams=SSE),)
+        ),
+        "/responses/compact": Route(
+            "POST", compact_response, "responses.compact", operations=(Operation("POST", body=COMPACT_BODY),)
+        ),
+    },
+    prefix_routes=(
+        PrefixRoute(
+            "/responses/",
+            "responses.retrieve",
+            response_resource,
+            False,
+            "response_id",
+            {
+                "": (Operation("GET"), Operation("DELETE")),
+                INPUT_ITEMS: (Operation("GET", query=("limit", "order", "after", "before", "include")),),
+            },
+        ),
+    ),
+    websocket_paths=frozenset({"/responses", "/v1/responses"}),
+    websocket=serve_websocket,
+    operations={
+        "responses.create": "chat",
+        "responses.websocket": "chat",
+        "responses.compact": "chat",
+    },
+)

@@ -282,3 +282,8 @@ def _parse(data: str | bytes) -> JSON:
     if lane is not None and not isinstance(lane, str):
         raise InvalidRequest("wrong_type", param="stream_id", expected="a string")
     return event
+
+
+async def serve_websocket(runtime: Runtime, scope: Scope, receive: Receive, send: Send, ids: RequestIds) -> None:
+    """One connection in WebSocket mode on `/v1/responses`."""
+    await ResponsesSocket(runtime, scope, receive, send, ids).run()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Final
 
 from babelgate.errors import MethodNotAllowed, NotFound
 from babelgate.exchange import Exchange
-from babelgate.frontends.route import Operation, Route
+from babelgate.frontends.route import Frontend, Operation, PrefixRoute, Route
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -95,3 +95,8 @@ ROUTES: dict[str, Route] = {
     "/ui/": Route("ANY", page, "ui", public=True, operations=(PAGE,)),
 }
 ASSET_OPERATIONS: Final = {"": (Operation("GET", answers="text/javascript"),)}
+
+
+FRONTEND: Final = Frontend(
+    routes=ROUTES, prefix_routes=(PrefixRoute(PREFIX, "ui.asset", asset_file, True, "asset", ASSET_OPERATIONS),)
+)
