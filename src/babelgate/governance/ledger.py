@@ -115,7 +115,7 @@ class Ledger:
 
     def _drop_oldest(self) -> bool:
         if self._retrying:
-            self._retrying.pop(0)  # a batch (at most BATCH * 4 rows): cheap enough, and rare
+            self._retrying.pop(0)  # a batch (at most BATCH rows): cheap enough, and rare
         elif self._queue:
             self._queue.popleft()
         else:
@@ -209,7 +209,9 @@ class Ledger:
                 if self._retrying:
                     batch, self._retrying = self._retrying, []
                 else:
-                    entries = [self._queue.popleft() for _ in range(min(BATCH * 4, len(self._queue)))]
+                    # BATCH rows at a time: the rows of a write are built all at once (about 2 KB each), and
+                    # what a burst of them takes the process keeps as resident memory.
+                    entries = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
                     batch = [_row(entry, self.scrub) for entry in entries]
                 try:
                     written = await self._write(batch)
