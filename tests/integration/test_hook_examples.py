@@ -40,7 +40,7 @@ def test_the_stream_timer_example_times_each_stream_once_by_tenant(
 
     timer = example("first-piece-timer")
     assert not timer.needs_typed_request and timer.observes_chunks
-    monkeypatch.setattr(chat_completions, "decode_request", typed_road)
+    monkeypatch.setattr(chat_completions, "request_from_wire", typed_road)
     gateway = make_gateway(env={"BABELGATE_MASTER_KEY": MASTER}, hooks=(timer,))
     search = _create(gateway, team="search")["key"]
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key=search, max_retries=0, timeout=10) as client:

@@ -246,7 +246,7 @@ def test_an_observing_hook_keeps_chat_on_the_byte_forwarding_road(
     def typed_road(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("an observing hook took chat off the fast path")
 
-    monkeypatch.setattr(chat_completions, "decode_request", typed_road)
+    monkeypatch.setattr(chat_completions, "request_from_wire", typed_road)
     observer = Observer()
     assert not observer.needs_typed_request and observer.observes_chunks
     answer = _post(roads_gateway(observer), ROADS[1], upstream)
