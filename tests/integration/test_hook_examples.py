@@ -10,7 +10,7 @@ from typing import Any
 import openai
 import pytest
 
-from babelgate.frontends import chat_completions
+from babelgate.frontends.openai_chat import routes as chat_completions
 from babelgate.hooks import Hook
 from tests.conftest import GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI

@@ -15,7 +15,7 @@ from websockets.sync.client import connect
 
 from babelgate import hooks as hooks_module
 from babelgate import pipeline
-from babelgate.frontends import chat_completions
+from babelgate.frontends.openai_chat import routes as chat_completions
 from babelgate.hooks import Completion, Hook, RequestContext
 from babelgate.schema.chat import ChatRequest
 from tests.conftest import ANTHROPIC_KEY, GatewayFactory

@@ -26,7 +26,7 @@ from babelgate.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder
+from babelgate.frontends.openai_chat.stream import OpenAIChatStreamEncoder
 from babelgate.i18n import render_message
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.anthropic.stream import AnthropicStreamTranslator

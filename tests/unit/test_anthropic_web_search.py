@@ -16,7 +16,7 @@ import pytest
 from anthropic.types import Message, RawMessageStreamEvent
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder
+from babelgate.frontends.openai_chat.stream import OpenAIChatStreamEncoder
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.anthropic.profiles import ModelProfile

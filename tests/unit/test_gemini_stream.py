@@ -27,7 +27,7 @@ from babelgate.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder
+from babelgate.frontends.openai_chat.stream import OpenAIChatStreamEncoder
 from babelgate.frontends.openai_errors import error_object
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.gemini.stream import GeminiStreamTranslator

@@ -13,7 +13,7 @@ from mistralai.client.models import CompletionChunk
 from openai.types.chat import ChatCompletionChunk
 
 from babelgate.errors import UpstreamError, UpstreamProtocolError
-from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder
+from babelgate.frontends.openai_chat.stream import OpenAIChatStreamEncoder
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.mistral.stream import MistralStreamTranslator
 from babelgate.providers.mistral.translate import mistral_tool_id

@@ -1,4 +1,4 @@
-"""The OpenAI Chat Completions frontend (frontends/openai_chat.py): decode, encode, stream encoding.
+"""The OpenAI Chat Completions frontend (frontends/openai_chat/): decode, encode, stream encoding.
 
 Encoded JSON is also checked against the official SDK's types.
 """
@@ -12,7 +12,7 @@ import orjson
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder
+from babelgate.frontends.openai_chat.stream import OpenAIChatStreamEncoder
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.providers.openai.stream import OpenAIStreamTranslator
 from babelgate.providers.openai.translate import from_wire, request_from_wire, response_to_wire, to_wire, usage_to_wire

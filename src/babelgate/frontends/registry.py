@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from babelgate.frontends import admin, chat_completions, embeddings, health, images, metrics, models
+from babelgate.frontends import admin, embeddings, health, images, metrics, models
 from babelgate.frontends.anthropic_messages import routes as anthropic_messages
 from babelgate.frontends.audio import routes as audio
 from babelgate.frontends.ollama import routes as ollama
+from babelgate.frontends.openai_chat import routes as chat_completions
 from babelgate.frontends.openai_completions import routes as openai_completions
 from babelgate.frontends.responses import routes as responses
 from babelgate.frontends.route import ErrorEncoder, Frontend, PrefixRoute, Route, WebSocketHandler

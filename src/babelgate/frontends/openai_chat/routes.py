@@ -2,7 +2,7 @@
 
 Two roads lead through the provider. The fast path (OpenAI-compatible provider, no hook that
 needs the typed request) forwards the validated JSON with `model` rewritten and relays bytes;
-the typed path decodes into `ChatRequest` and encodes canonical answers back (openai_chat.py).
+the typed path decodes into `ChatRequest` and encodes canonical answers back (stream.py, and the OpenAI chat codec).
 Both are one attempt of the call path (pipeline.py), so the router may repeat either.
 """
 
@@ -16,7 +16,7 @@ import orjson
 from babelgate import tool_ids
 from babelgate.answer import Answer, streamed
 from babelgate.exchange import Exchange
-from babelgate.frontends.openai_chat import OpenAIChatStreamEncoder
+from babelgate.frontends.openai_chat.stream import OpenAIChatStreamEncoder
 from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import CHAT_BODY, require_model, validate_chat_body
 from babelgate.frontends.prepare import supported_tools
