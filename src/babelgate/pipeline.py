@@ -1,8 +1,8 @@
-"""The conductor: the one call path every frontend uses, frontend-neutral, top to bottom:
-model allow-list → cache → admit (limits, budgets) → for each attempt the router picks: the frontend's
-attempt (prepare, call the provider, encode) returns an `Answer` → send it through the sink (chunk
-hooks, cache recording) → settle. Accounting and `on_complete` follow from what it recorded on the call
-site (app.py, the Responses WebSocket).
+"""The conductor, top to bottom. `serve` runs one request: authenticate → the frontend's handler → account →
+`on_complete`, for every sink (the HTTP exchange, a Responses WebSocket response). `call` is the frontend's
+way down: model allow-list → cache → admit (limits, budgets) → for each attempt the router picks: the
+frontend's attempt (prepare, call the provider, encode) returns an `Answer` → `send` it through the sink
+(chunk hooks, cache recording) → settle.
 
 A frontend reads and checks its body, then hands `call` the public model name and an *attempt*: what
 to do with one deployment, returning the answer. The router repeats the attempt for another try or

@@ -5,7 +5,8 @@ the one loop every stream of every provider goes through)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import orjson
@@ -217,21 +218,49 @@ def event_object(data: str | bytes, provider: str) -> dict[str, Any]:
     return parsed
 
 
-async def get_json_object(
-    client: UpstreamClient,
-    url: str,
-    *,
-    provider: str,
-    keys: KeyPool[Headers],
-    timeouts: Timeouts,
-    map_error: ErrorMapper,
-    scrub: Callable[[str], str],
-) -> dict[str, Any]:
-    """A GET whose answer is a JSON object (an upstream's model listing), with a key of the pool."""
-    response = await send_checked(
-        client, "GET", url, provider=provider, keys=keys, body=None, timeouts=timeouts, map_error=map_error, scrub=scrub
-    )
-    return (await read_json_object(response, provider))[1]
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """One provider's way to its upstream: the shared client, its key pool, timeouts, error table and the
+    scrubber of its secrets, so that a provider's I/O names only the URL and the body."""
+
+    client: UpstreamClient
+    provider: str
+    keys: KeyPool[Any]  # each key's header set (a TypeVar in send_checked)
+    timeouts: Timeouts
+    map_error: ErrorMapper
+    scrub: Callable[[str], str]
+
+    def post(
+        self, url: str, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> Coroutine[Any, Any, UpstreamResponse]:
+        """send_checked's POST (a plain call that hands back its coroutine: no frame of its own per request)."""
+        return send_checked(
+            self.client,
+            "POST",
+            url,
+            provider=self.provider,
+            keys=self.keys,
+            body=body,
+            timeouts=self.timeouts,
+            map_error=self.map_error,
+            scrub=self.scrub,
+            headers=headers,
+        )
+
+    async def get_json(self, url: str) -> dict[str, Any]:
+        """A GET whose answer is a JSON object (an upstream's model listing)."""
+        response = await send_checked(
+            self.client,
+            "GET",
+            url,
+            provider=self.provider,
+            keys=self.keys,
+            body=None,
+            timeouts=self.timeouts,
+            map_error=self.map_error,
+            scrub=self.scrub,
+        )
+        return (await read_json_object(response, self.provider))[1]
 
 
 async def read_json_object(response: UpstreamResponse, provider: str) -> tuple[bytes, dict[str, Any]]:

@@ -28,7 +28,7 @@ from babelgate.providers.anthropic.stream import AnthropicStreamTranslator
 from babelgate.providers.anthropic.translate import WireRequest, from_wire, to_wire
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
 from babelgate.providers.key_pool import KeyPool
-from babelgate.providers.transport import get_json_object, read_json_object, send_checked, translate_sse
+from babelgate.providers.transport import Upstream, read_json_object, translate_sse
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.models import ModelInfo
@@ -70,6 +70,7 @@ class AnthropicProvider(ProviderDefaults):
             lambda key: {**common, **({"authorization": f"Bearer {key}"} if bearer else {"x-api-key": key})},
             common,
         )
+        self._upstream = Upstream(client, name, self._headers, self._timeouts, map_error, self._scrub)
 
     def _prepare(self, request: ChatRequest, model: str, notes: CallNotes) -> WireRequest:
         profile = self._profiles.for_model(model)
@@ -110,17 +111,8 @@ class AnthropicProvider(ProviderDefaults):
     async def _post(
         self, body: dict[str, Any], model: str, *, url: str | None = None, client_beta: Iterable[str] = ()
     ) -> UpstreamResponse:
-        return await send_checked(
-            self._client,
-            "POST",
-            url or self._messages_url,
-            provider=self.name,
-            keys=self._headers,
-            body=orjson.dumps(body),
-            timeouts=self._timeouts,
-            map_error=map_error,
-            scrub=self._scrub,
-            headers=self._beta_header(model, client_beta),
+        return await self._upstream.post(
+            url or self._messages_url, orjson.dumps(body), self._beta_header(model, client_beta)
         )
 
     async def _post_native(self, body: dict[str, Any], model: str, *, url: str | None = None) -> UpstreamResponse:
@@ -193,15 +185,7 @@ class AnthropicProvider(ProviderDefaults):
         self._replay.remember(translator.tool_call_ids, translator.thinking_details)
 
     async def list_models(self) -> list[ModelInfo]:
-        parsed = await get_json_object(
-            self._client,
-            self._models_url,
-            provider=self.name,
-            keys=self._headers,
-            timeouts=self._timeouts,
-            map_error=map_error,
-            scrub=self._scrub,
-        )
+        parsed = await self._upstream.get_json(self._models_url)
         return [
             ModelInfo(
                 id=entry["id"],

@@ -34,10 +34,9 @@ from babelgate.providers.gemini.translate_parts import InlineMedia
 from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.media import MediaFetcher, MediaPolicy
 from babelgate.providers.transport import (
+    Upstream,
     checked_embeddings,
-    get_json_object,
     read_json_object,
-    send_checked,
     translate_sse,
 )
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
@@ -83,6 +82,7 @@ class GeminiProvider(ProviderDefaults):
             lambda key: MappingProxyType({**common, "x-goog-api-key": key}),
             MappingProxyType(common),
         )
+        self._upstream = Upstream(client, name, self._headers, self._timeouts, map_error, self._scrub)
 
     def _url(self, model: str, method: str) -> str:
         return f"{self._base}{quote(model, safe='-._')}:{method}"
@@ -115,17 +115,7 @@ class GeminiProvider(ProviderDefaults):
         }
 
     async def _post(self, url: str, body: bytes) -> Any:
-        return await send_checked(
-            self._client,
-            "POST",
-            url,
-            provider=self.name,
-            keys=self._headers,
-            body=body,
-            timeouts=self._timeouts,
-            map_error=map_error,
-            scrub=self._scrub,
-        )
+        return await self._upstream.post(url, body)
 
     async def _answer(self, response: UpstreamResponse) -> dict[str, Any]:
         """A generateContent-like body; an error object in it (answered with HTTP 200) is raised, mapped
@@ -200,15 +190,7 @@ class GeminiProvider(ProviderDefaults):
         )
 
     async def list_models(self) -> list[ModelInfo]:
-        parsed = await get_json_object(
-            self._client,
-            self._models_url,
-            provider=self.name,
-            keys=self._headers,
-            timeouts=self._timeouts,
-            map_error=map_error,
-            scrub=self._scrub,
-        )
+        parsed = await self._upstream.get_json(self._models_url)
         models = []
         for entry in parsed.get("models") or ():
             if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):

@@ -20,10 +20,9 @@ from babelgate.providers.mistral.stream import MistralStreamTranslator
 from babelgate.providers.mistral.translate import embedding_from_wire, embedding_to_wire, from_wire, to_wire
 from babelgate.providers.openai.stream import stream_error
 from babelgate.providers.transport import (
+    Upstream,
     checked_embeddings,
-    get_json_object,
     read_json_object,
-    send_checked,
     translate_sse,
 )
 from babelgate.schema.chat import ChatRequest, ChatResponse
@@ -56,22 +55,13 @@ class MistralProvider(ProviderDefaults):
             lambda key: MappingProxyType({**common, "authorization": f"Bearer {key}"}),
             MappingProxyType(common),
         )
+        self._upstream = Upstream(client, name, self._headers, self._timeouts, map_error, self._scrub)
 
     async def _post(self, request: ChatRequest, model: str, notes: CallNotes) -> Any:
         return await self._send(self._chat_url, to_wire(request, model, notes.adjusted))
 
     async def _send(self, url: str, body: dict[str, Any]) -> Any:
-        return await send_checked(
-            self._client,
-            "POST",
-            url,
-            provider=self.name,
-            keys=self._headers,
-            body=orjson.dumps(body),
-            timeouts=self._timeouts,
-            map_error=map_error,
-            scrub=self._scrub,
-        )
+        return await self._upstream.post(url, orjson.dumps(body))
 
     async def _answer(self, response: Any) -> dict[str, Any]:
         _, parsed = await read_json_object(response, self.name)
@@ -105,15 +95,7 @@ class MistralProvider(ProviderDefaults):
         return answer
 
     async def list_models(self) -> list[ModelInfo]:
-        parsed = await get_json_object(
-            self._client,
-            self._models_url,
-            provider=self.name,
-            keys=self._headers,
-            timeouts=self._timeouts,
-            map_error=map_error,
-            scrub=self._scrub,
-        )
+        parsed = await self._upstream.get_json(self._models_url)
         return [
             _model_info(entry)
             for entry in parsed.get("data") or ()

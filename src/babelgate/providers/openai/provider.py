@@ -33,10 +33,9 @@ from babelgate.providers.openai.profiles import select_profile
 from babelgate.providers.openai.relay import ask_for_usage, relay_frames, relay_response_events, responses_usage
 from babelgate.providers.openai.stream import OpenAIStreamTranslator, stream_error
 from babelgate.providers.transport import (
+    Upstream,
     checked_embeddings,
-    get_json_object,
     read_json_object,
-    send_checked,
     translate_sse,
 )
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
@@ -92,6 +91,7 @@ class OpenAIProvider(ProviderDefaults):
             lambda key: MappingProxyType({**common, "Authorization": f"Bearer {key}"}),
             MappingProxyType(common),
         )
+        self._upstream = Upstream(client, name, self._headers, self._timeouts, map_error, self._scrub)
 
     async def _post(
         self, body: dict[str, Any], model: str, notes: CallNotes, *, url: str | None = None, profile: bool = True
@@ -99,17 +99,7 @@ class OpenAIProvider(ProviderDefaults):
         body["model"] = model
         if profile:
             self._profile.apply(body, model, notes.adjusted)
-        return await send_checked(
-            self._client,
-            "POST",
-            url or self._chat_url,
-            provider=self.name,
-            keys=self._headers,
-            body=orjson.dumps(body),
-            timeouts=self._timeouts,
-            map_error=map_error,
-            scrub=self._scrub,
-        )
+        return await self._upstream.post(url or self._chat_url, orjson.dumps(body))
 
     async def _json_body(self, response: UpstreamResponse) -> tuple[bytes, dict[str, Any]]:
         raw, parsed = await read_json_object(response, self.name)
@@ -220,18 +210,7 @@ class OpenAIProvider(ProviderDefaults):
         memory, bounded by the body limit — and posted with its boundary as the content type."""
         writer = form()
         body = await writer.as_bytes()
-        return await send_checked(
-            self._client,
-            "POST",
-            url,
-            provider=self.name,
-            keys=self._headers,
-            body=body,
-            timeouts=self._timeouts,
-            map_error=map_error,
-            scrub=self._scrub,
-            headers={"Content-Type": writer.content_type},
-        )
+        return await self._upstream.post(url, body, {"Content-Type": writer.content_type})
 
     async def edit_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
         response = await self._post_form(self.base_url + images.EDITS_PATH, images.edit_to_form(request, model))
@@ -254,15 +233,7 @@ class OpenAIProvider(ProviderDefaults):
             yield chunk
 
     async def list_models(self) -> list[ModelInfo]:
-        parsed = await get_json_object(
-            self._client,
-            self._models_url,
-            provider=self.name,
-            keys=self._headers,
-            timeouts=self._timeouts,
-            map_error=map_error,
-            scrub=self._scrub,
-        )
+        parsed = await self._upstream.get_json(self._models_url)
         if self._ollama_tags:
             return [
                 ModelInfo(id=entry["name"], owned_by=self.name)
