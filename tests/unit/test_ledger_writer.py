@@ -210,3 +210,39 @@ def test_a_spool_file_is_replayed_once_by_its_own_store_only(tmp_path: Path) -> 
 def test_a_spool_is_named_after_its_store_without_the_password() -> None:
     assert store_tag("postgresql://u:secret@db:5432/x") == store_tag("postgresql://u:other@db:5432/x")
     assert store_tag("postgresql://u@db:5432/x") != store_tag("postgresql://u@db:5432/y")
+
+
+class SlowWrites:
+    """A memory store whose every write takes a while, counting the writes and their rows."""
+
+    def __init__(self, seconds: float) -> None:
+        self.inner = MemoryResponseStore()
+        self.seconds = seconds
+        self.batches: list[int] = []
+
+    async def append_usage(self, rows: list[dict[str, Any]]) -> None:
+        self.batches.append(len(rows))
+        await asyncio.sleep(self.seconds)
+        await self.inner.append_usage(rows)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_rows_that_arrive_during_a_write_wait_for_the_next_round_not_a_write_of_their_own() -> None:
+    """Steady traffic: the writer writes what has gathered and rests (half a second, or until a full batch
+    waits). Writing at once the few rows that came in during each write made batches of a dozen rows, each
+    a transaction and a hand-off to the store's thread."""
+    store = SlowWrites(0.01)
+    ledger = Ledger(store)  # type: ignore[arg-type]
+    ledger.start()
+    sent = 0
+    for _ in range(120):  # 1.2 s of 10 rows every 10 ms: 1,200 rows
+        for _ in range(10):
+            ledger.record(entry(sent))
+            sent += 1
+        await asyncio.sleep(0.01)
+    await ledger.close()
+    assert sum(store.batches) == sent
+    # Full batches (512) and the half-second rests: a handful of writes, not one per 10 ms write.
+    assert len(store.batches) <= 8, store.batches

@@ -1,0 +1,60 @@
+"""What issue 29 made cheaper in governance and accounting, held to what it must still mean: rpm counted per
+second (memory that does not grow with the rate; a refusal gives its count back), a budget period's bounds
+kept only while they last, and a request's cost worked out once for the usage it was worked out for."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from babelgate.governance.budgets import period_bounds
+from babelgate.governance.rate_limits import Limits, RateLimiter, RateLimitExceeded, Scope
+from babelgate.model_facts import Price
+from babelgate.providers.base import CallNotes
+from babelgate.schema.chat import Usage
+
+
+async def test_rpm_keeps_a_count_per_second_not_a_timestamp_per_request() -> None:
+    limiter = RateLimiter()
+    scope = Scope("key", "k1", Limits(rpm=100_000))
+    for _ in range(5_000):
+        admission = await limiter.admit([scope], 1)
+        await limiter.finish(admission, 1)
+    window = limiter._requests[scope.windows[0]]
+    assert window.total == 5_000
+    assert len(window.seconds) <= 2  # one bucket per second the loop ran in
+
+
+async def test_rpm_refuses_past_the_limit_and_a_refused_request_takes_nothing() -> None:
+    limiter = RateLimiter()
+    key = Scope("key", "k1", Limits(rpm=3))
+    model = Scope("model", "m", Limits(rpm=2))
+    headers: list[tuple[bytes, bytes]] = []
+    for _ in range(2):
+        await limiter.admit([key, model], 1, headers)
+    with pytest.raises(RateLimitExceeded):
+        await limiter.admit([key, model], 1)  # the model's second limit refuses: the key's count goes back
+    assert limiter._requests[key.windows[0]].total == 2
+    assert (b"x-ratelimit-remaining-requests", b"1") in headers  # the key's headers, the first scope's
+
+
+def test_a_budget_period_is_worked_out_again_once_it_is_over() -> None:
+    first = datetime(2026, 11, 30, 12, tzinfo=UTC).timestamp()
+    november = period_bounds("month", first)
+    assert november == (datetime(2026, 11, 1, tzinfo=UTC).timestamp(), datetime(2026, 12, 1, tzinfo=UTC).timestamp())
+    assert period_bounds("month", first + 3600) == november
+    december = period_bounds("month", datetime(2026, 12, 2, tzinfo=UTC).timestamp())
+    assert december[0] == november[1]
+    assert period_bounds("month", first) == november  # an earlier moment (a test's clock) is not December's
+    assert period_bounds("day", first) == (datetime(2026, 11, 30, tzinfo=UTC).timestamp(), november[1])
+
+
+def test_a_request_costs_what_its_latest_usage_costs() -> None:
+    notes = CallNotes(price=Price(input=1.0, output=2.0))  # dollars per million tokens
+    assert notes.cost is None
+    notes.usage = Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15)
+    assert notes.cost == pytest.approx(20e-6)
+    assert notes.cost == pytest.approx(20e-6)  # the second ask: the same answer
+    notes.usage = Usage(prompt_tokens=100, completion_tokens=0, total_tokens=100)  # a stream's final usage
+    assert notes.cost == pytest.approx(100e-6)
