@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from babelgate.errors import RateLimitExceeded
 from babelgate.governance.budgets import period_bounds
-from babelgate.governance.rate_limits import Limits, RateLimiter, RateLimitExceeded, Scope
+from babelgate.governance.rate_limits import Limits, RateLimiter, Scope
 from babelgate.model_facts import Price
 from babelgate.providers.base import CallNotes
 from babelgate.schema.chat import Usage
