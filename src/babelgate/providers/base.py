@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UnsupportedCapability
@@ -191,33 +191,30 @@ def relay_of(provider: Provider, api: RelayApi, model: str) -> Relay | None:
 
 
 def embeddings_of(provider: Provider) -> Embeddings:
-    _require(provider.capabilities.embeddings, provider, "embeddings")
-    return provider  # type: ignore[return-value]  # declared in its capabilities
+    return cast(Embeddings, _part(provider, provider.capabilities.embeddings, "embeddings"))
 
 
 def image_generation_of(provider: Provider) -> ImageGeneration:
-    _require(provider.capabilities.image_generation, provider, "image generation")
-    return provider  # type: ignore[return-value]  # declared in its capabilities
+    return cast(ImageGeneration, _part(provider, provider.capabilities.image_generation, "image generation"))
 
 
 def image_edits_of(provider: Provider) -> ImageEdits:
-    _require(provider.capabilities.image_edits, provider, "image edits")
-    return provider  # type: ignore[return-value]  # declared in its capabilities
+    return cast(ImageEdits, _part(provider, provider.capabilities.image_edits, "image edits"))
 
 
 def transcription_of(provider: Provider) -> Transcription:
-    _require(provider.capabilities.transcription, provider, "transcription")
-    return provider  # type: ignore[return-value]  # declared in its capabilities
+    return cast(Transcription, _part(provider, provider.capabilities.transcription, "transcription"))
 
 
 def speech_of(provider: Provider) -> Speech:
-    _require(provider.capabilities.speech, provider, "speech")
-    return provider  # type: ignore[return-value]  # declared in its capabilities
+    return cast(Speech, _part(provider, provider.capabilities.speech, "speech"))
 
 
-def _require(capable: bool, provider: Provider, capability: str) -> None:
+def _part(provider: Provider, capable: bool, capability: str) -> Provider:
+    """The provider as one of its media parts, which its capabilities declare (or the refusal)."""
     if not capable:
         raise UnsupportedCapability(provider=provider.name, capability=capability)
+    return provider
 
 
 class ProviderDefaults:
