@@ -368,7 +368,10 @@ class Gateway:
             return functools.partial(route.handler, runtime, exchange), route.public
         for prefixed in PREFIX_ROUTES:
             if path.startswith(prefixed.prefix) and len(path) > len(prefixed.prefix):
+                if prefixed.claims is not None and not prefixed.claims(scope["method"], path[len(prefixed.prefix) :]):
+                    continue
                 exchange.call.route = prefixed.name
+                exchange.errors = prefixed.errors
                 return functools.partial(prefixed.handler, runtime, exchange, path[len(prefixed.prefix) :]), (
                     prefixed.public
                 )

@@ -32,6 +32,7 @@ class Call:
         "model",
         "notes",
         "provider",
+        "query",
         "request_headers",
         "request_id",
         "requested_model",
@@ -43,6 +44,7 @@ class Call:
         self.route = route  # the route's metric name (chat.completions, messages, …)
         self.request_id = request_id
         self.request_headers = request_headers  # as the client sent them (lower-case names)
+        self.query = b""  # the URL's query string (Google's clients may send their key there)
         self.key_id: str | None = None  # the caller's key id (safe to log), once authenticated
         self.virtual_key: VirtualKey | None = None  # the caller's, when it sent one (its models, limits)
         self.requested_model = ""  # the public model name the client asked for

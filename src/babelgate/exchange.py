@@ -55,6 +55,7 @@ class Exchange:
         self.started = time.perf_counter()
         headers: Headers = scope["headers"]
         self.call = Call(route, ids(_header(headers, b"x-request-id")), headers)
+        self.call.query = scope.get("query_string", b"")
         self.errors = errors  # how this door renders an error (the route's frontend)
         self.status = 0
         self.response_started = False

@@ -141,7 +141,7 @@ async def identify(runtime: Runtime, record: Call) -> None:
     if not runtime.key_ring.loaded:
         await keys_ready(runtime)
     try:
-        record.key_id, record.virtual_key = runtime.keys.identify(credentials(record.header))
+        record.key_id, record.virtual_key = runtime.keys.identify(credentials(record.header, record.query))
     except AuthenticationFailed as refused:
         record.key_id = refused.params.get("key_id")  # a known virtual key's id, never the secret
         raise

@@ -9,6 +9,7 @@ from typing import Final
 from babelgate.frontends import admin, embeddings, health, images, metrics, models
 from babelgate.frontends.anthropic_messages import routes as anthropic_messages
 from babelgate.frontends.audio import routes as audio
+from babelgate.frontends.gemini import routes as gemini
 from babelgate.frontends.ollama import routes as ollama
 from babelgate.frontends.openai_chat import routes as chat_completions
 from babelgate.frontends.openai_completions import routes as openai_completions
@@ -27,6 +28,7 @@ FRONTENDS: Final[tuple[Frontend, ...]] = (
     images.FRONTEND,
     audio.FRONTEND,
     anthropic_messages.FRONTEND,
+    gemini.FRONTEND,
     ollama.FRONTEND,
     admin.FRONTEND,
     ui.FRONTEND,
@@ -44,8 +46,10 @@ def routes() -> dict[str, Route]:
 
 
 def prefix_routes() -> tuple[PrefixRoute, ...]:
-    """Routes with an id in the path, tried in this order where no exact path matched."""
-    return tuple(route for frontend in FRONTENDS for route in frontend.prefix_routes)
+    """Routes with an id in the path, tried in this order where no exact path matched: those that claim
+    only some requests under their prefix first."""
+    every = [route for frontend in FRONTENDS for route in frontend.prefix_routes]
+    return tuple(sorted(every, key=lambda route: route.claims is None))
 
 
 def error_prefixes() -> tuple[tuple[str, ErrorEncoder], ...]:

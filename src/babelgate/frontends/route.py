@@ -76,6 +76,10 @@ class PrefixRoute:
     parameter: str  # the id's name in /openapi.json
     operations: Mapping[str, tuple[Operation, ...]]  # suffix after the id ("" for none) → its methods
     errors: ErrorEncoder = encode_error
+    # (method, the path's rest) → whether the request is this route's, where two frontends share a prefix
+    # (`/v1/models/{model}:generateContent` is the Gemini API's, `/v1/models/{model}` OpenAI's); routes with
+    # one are tried first. None: every request under the prefix.
+    claims: Callable[[str, str], bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,14 @@
 """Gateway API keys: `Authorization: Bearer <key>` (or `x-api-key: <key>`, the header Anthropic's
-clients send). Static keys (`server.api_keys`, BABELGATE_API_KEYS) are compared in constant time;
-a `bg-` key is a virtual key, looked up in the key ring (virtual_keys.py)."""
+clients send, or Google's `x-goog-api-key: <key>` and `?key=<key>`). Static keys (`server.api_keys`,
+BABELGATE_API_KEYS) are compared in constant time; a `bg-` key is a virtual key, looked up in the key ring
+(virtual_keys.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable
+from urllib.parse import parse_qs
 
 from babelgate.errors import AuthenticationFailed
 from babelgate.governance.virtual_keys import SECRET_PREFIX, KeyRing, VirtualKey
@@ -56,10 +58,14 @@ class GatewayKeys:
         return self._ids[matched]
 
 
-def credentials(header: Callable[[bytes], bytes | None]) -> bytes | None:
-    """The presented key as an Authorization value: the header itself, else `x-api-key`."""
+def credentials(header: Callable[[bytes], bytes | None], query: bytes = b"") -> bytes | None:
+    """The presented key as an Authorization value: the header itself, else `x-api-key` (Anthropic's
+    clients), `x-goog-api-key` or the query's `key` (Google's: the Gemini API frontend)."""
     authorization = header(b"authorization")
     if authorization is not None:
         return authorization
-    key = header(b"x-api-key")
+    key = header(b"x-api-key") or header(b"x-goog-api-key")
+    if key is None and b"key=" in query:
+        found = parse_qs(query.decode("latin-1")).get("key")
+        key = found[0].encode("latin-1") if found else None
     return b"Bearer " + key if key is not None else None

@@ -21,7 +21,16 @@ from babelgate.schema.models import ModelInfo
 # The client APIs a relay may serve natively, by the name of the frontend's road: "chat" (the OpenAI
 # fast path), "responses" (OpenAI's Responses API), "completions" (legacy completions), "messages"
 # (Anthropic's Messages API) and "messages.count_tokens" (its token counter, which has no stream).
-RelayApi = Literal["chat", "responses", "completions", "messages", "messages.count_tokens"]
+# "generate_content" (the Gemini API's generateContent and its stream) and "generate_content.count_tokens".
+RelayApi = Literal[
+    "chat",
+    "responses",
+    "completions",
+    "messages",
+    "messages.count_tokens",
+    "generate_content",
+    "generate_content.count_tokens",
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,9 @@ from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
 from babelgate.http import UpstreamClient, UpstreamResponse
 from babelgate.observability.logging import Scrubber
-from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, provider_timeouts
+from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
 from babelgate.providers.gemini import images, wire
+from babelgate.providers.gemini import relay as native
 from babelgate.providers.gemini.audio import (
     audio_usage,
     speech_from_wire,
@@ -61,6 +62,7 @@ class GeminiProvider(ProviderDefaults):
         image_edits=True,
         signed_tool_ids=True,
         hosted_tools=frozenset({"web_search"}),
+        relays=frozenset({"generate_content", "generate_content.count_tokens"}),
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -147,6 +149,31 @@ class GeminiProvider(ProviderDefaults):
         )
         async for canonical in translate_sse(response, translator, notes, provider=self.name):
             yield canonical
+
+    def relays(self, api: RelayApi, model: str) -> bool:
+        return api == "generate_content" or api == "generate_content.count_tokens"
+
+    async def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        """A Gemini API client's body, sent to the same method (the model is in the URL)."""
+        if api == "generate_content":
+            response = await self._post(self._url(model, "generateContent"), orjson.dumps(body))
+            return await native.whole(response, provider=self.name, notes=notes, scrub=self._scrub)
+        if api == "generate_content.count_tokens":
+            response = await self._post(self._url(model, "countTokens"), orjson.dumps(body))
+            raw, parsed = await read_json_object(response, self.name)
+            if not isinstance(parsed.get("totalTokens", 0), int):
+                raise UpstreamProtocolError(provider=self.name, detail="the body has no totalTokens")
+            return raw
+        raise ValueError(f"{self.name} does not relay {api!r}")  # relay_of hands out only what it relays
+
+    async def relay_stream(
+        self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes
+    ) -> AsyncIterator[bytes]:
+        if api != "generate_content":  # countTokens has no stream
+            raise ValueError(f"{self.name} does not relay a stream of {api!r}")
+        response = await self._post(self._url(model, "streamGenerateContent") + "?alt=sse", orjson.dumps(body))
+        async for frames in native.frames(response, provider=self.name, notes=notes, scrub=self._scrub):
+            yield frames
 
     async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
         body = embedding_to_wire(request, model, self._profiles.for_model(model), notes.adjusted)

@@ -1,0 +1,251 @@
+"""Routes of the Gemini API frontend (DECISIONS 22): `POST /v1beta/models/{model}:generateContent`,
+`:streamGenerateContent` (SSE with `alt=sse`, else one JSON array), `:countTokens`, `:embedContent`,
+`:batchEmbedContents`, and `GET /v1beta/models`, `/v1beta/models/{model}`; the same under `/v1/`, where a
+POST with a `:method` suffix is this frontend's and every other request to `/v1/models/…` stays the
+OpenAI model routes'. `{model}` may hold slashes (`openai/gpt-4o-mini`): the method is what follows the
+last colon. Every error on them is in Google's shape.
+
+Two roads, chosen per model, as on the Messages API: a provider that relays "generate_content" (Gemini)
+gets the client's body (native.py); every other model gets it translated onto a chat body, which takes
+the way every non-chat frontend's does (`prepare.typed_request`), and its answer encoded back.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+import orjson
+
+from babelgate.answer import JSON_TYPE, Answer
+from babelgate.errors import InvalidRequest, MethodNotAllowed, ModelNotFound, NotFound
+from babelgate.exchange import Exchange
+from babelgate.frontends import models
+from babelgate.frontends.anthropic_messages.translate import estimate_tokens
+from babelgate.frontends.embeddings import embed_in_batches
+from babelgate.frontends.gemini import native, wire
+from babelgate.frontends.gemini.stream import GeminiStreamEncoder
+from babelgate.frontends.gemini.translate import decode_request, encode_error, encode_response
+from babelgate.frontends.gemini.translate_embed import batch_answer, batch_requests, embed_answer, embedding_request
+from babelgate.frontends.gemini.wire import JSON
+from babelgate.frontends.prepare import typed_request
+from babelgate.frontends.responses.reasoning import ReasoningSeal
+from babelgate.frontends.route import SSE, Frontend, Operation, PrefixRoute, Route
+from babelgate.frontends.stream_encoder import stream_answer
+from babelgate.pipeline import Body, call, require
+from babelgate.providers.base import CallNotes, relay_of
+from babelgate.routing.registry import Deployment
+from babelgate.schema.models import ModelInfo
+
+if TYPE_CHECKING:
+    from babelgate.runtime import Runtime
+
+
+async def model_method(runtime: Runtime, exchange: Exchange, rest: str) -> None:
+    """`{model}:method` (POST) or `{model}` (GET) under `/v1beta/models/` or `/v1/models/`."""
+    method = exchange.scope["method"]
+    found = wire.METHOD_SUFFIX.search(rest)
+    if found is None:
+        if method not in ("GET", "HEAD"):
+            raise MethodNotAllowed(method=method, path=exchange.scope["path"])
+        await retrieve_model(runtime, exchange, rest)
+        return
+    name, model = found.group(1), rest[: found.start()].removeprefix("models/")
+    if name not in wire.METHODS:
+        raise NotFound(method=method, path=exchange.scope["path"])
+    if method != "POST":
+        raise MethodNotAllowed(method=method, path=exchange.scope["path"])
+    exchange.call.route = f"gemini.{name}"
+    if name in (wire.GENERATE, wire.STREAM):
+        await generate(runtime, exchange, model, stream=name == wire.STREAM)
+    elif name == wire.COUNT_TOKENS:
+        await count_tokens(runtime, exchange, model)
+    else:
+        await embed(runtime, exchange, model, batch=name == wire.BATCH_EMBED)
+
+
+def _claims(method: str, rest: str) -> bool:
+    """Under `/v1/models/`: only a POST with a `:method` suffix is this frontend's."""
+    return method == "POST" and wire.METHOD_SUFFIX.search(rest) is not None
+
+
+async def generate(runtime: Runtime, exchange: Exchange, model: str, *, stream: bool) -> None:
+    raw = await exchange.read_body(runtime.max_body_bytes)
+    body = Body(raw)
+    _check_basics(body.peek())
+    sse = b"alt=sse" in exchange.scope.get("query_string", b"")
+
+    async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
+        fields = body.take()
+        relay = relay_of(deployment.provider, "generate_content", deployment.model)
+        if relay is not None:
+            return await native.relay(fields, deployment, relay, notes, stream=stream, sse=sse, raw=raw)
+        return await _translated(runtime, exchange, fields, deployment, notes, stream=stream, sse=sse)
+
+    await call(runtime, exchange, model, attempt, stream=stream)
+
+
+async def _translated(
+    runtime: Runtime,
+    exchange: Exchange,
+    body: JSON,
+    deployment: Deployment,
+    notes: CallNotes,
+    *,
+    stream: bool,
+    sse: bool,
+) -> Answer:
+    seal = ReasoningSeal(await runtime.reasoning_sealer.get(), deployment.provider.name)
+    chat = decode_request(body, deployment.public_name, adjusted=notes.adjusted, opener=seal.open)
+    request = await typed_request(runtime, deployment, chat, stream=stream, context=exchange.call.context, notes=notes)
+    provider = deployment.provider
+    if stream:
+        encoder = GeminiStreamEncoder(deployment.public_name, sse=sse, seal=seal)
+        chunks = provider.stream(request, deployment.model, notes)
+        if sse:
+            return await stream_answer(chunks, encoder, notes)
+        return await stream_answer(chunks, encoder, notes, content_type=JSON_TYPE)
+    response = await provider.chat(request, deployment.model, notes)
+    notes.finish_reason = response.choices[0].finish_reason if response.choices else None
+    return Answer(orjson.dumps(encode_response(response, model=deployment.public_name, seal=seal)), notes)
+
+
+async def count_tokens(runtime: Runtime, exchange: Exchange, model: str) -> None:
+    """Gemini's own count where the model is Gemini; elsewhere the Messages frontend's estimate."""
+    raw = await exchange.read_body(runtime.max_body_bytes)
+    body = Body(raw)
+
+    async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
+        fields = body.take()
+        relay = relay_of(deployment.provider, "generate_content.count_tokens", deployment.model)
+        if relay is not None:
+            return Answer(await native.count(fields, deployment, relay, notes, raw=raw), notes, headers=[])
+        inner = fields.get("generateContentRequest")
+        request = inner if isinstance(inner, dict) else fields
+        if "contents" not in request:
+            request = {**request, "contents": []}
+        chat = decode_request(request, deployment.public_name, adjusted=[])
+        return Answer(orjson.dumps({"totalTokens": estimate_tokens(chat)}), notes, headers=[])
+
+    await call(runtime, exchange, model, attempt, stream=False)
+
+
+async def embed(runtime: Runtime, exchange: Exchange, model: str, *, batch: bool) -> None:
+    raw = await exchange.read_body(runtime.max_body_bytes)
+    body = Body(raw)
+
+    async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
+        fields = body.take()
+        requests = batch_requests(fields) if batch else [(fields, "")]
+        request = embedding_request(deployment.public_name, requests, notes.adjusted)
+        answer = await embed_in_batches(deployment, request, notes)
+        notes.usage = answer.usage
+        encoded = batch_answer(answer) if batch else embed_answer(answer)
+        return Answer(orjson.dumps(encoded), notes)
+
+    def capable(deployment: Deployment) -> None:
+        require(deployment.provider.capabilities.embeddings, deployment, "embeddings")
+
+    await call(runtime, exchange, model, attempt, stream=False, check=capable)
+
+
+def _check_basics(body: JSON) -> None:
+    """What both roads read before choosing one (DECISIONS 9); the rest is checked as it is translated,
+    or is Gemini's to judge on the native road."""
+    contents = body.get("contents")
+    if contents is None:
+        raise InvalidRequest("missing_field", param="contents")
+    if not isinstance(contents, list | dict):
+        raise InvalidRequest("wrong_type", param="contents", expected="an array")
+
+
+# -- models --------------------------------------------------------------------------------------
+
+
+def model_object(info: ModelInfo, extras: JSON) -> JSON:
+    """A GEM `Model`: `models/<id>`, its limits where known, and the methods this gateway serves for it."""
+    embedding = "embed" in info.id
+    out: JSON = {
+        "name": f"models/{info.id}",
+        "baseModelId": info.id,
+        "version": "001",
+        "displayName": info.display_name or info.id,
+        "supportedGenerationMethods": (
+            [wire.EMBED, wire.BATCH_EMBED] if embedding else [wire.GENERATE, wire.STREAM, wire.COUNT_TOKENS]
+        ),
+    }
+    if extras.get("context_window"):
+        out["inputTokenLimit"] = extras["context_window"]
+    if extras.get("max_output_tokens"):
+        out["outputTokenLimit"] = extras["max_output_tokens"]
+    if (extras.get("capabilities") or {}).get("reasoning"):
+        out["thinking"] = True
+    return out
+
+
+async def list_models(runtime: Runtime, exchange: Exchange) -> None:
+    """One page: the listing is in memory, and no `nextPageToken` tells the SDK's pager to stop."""
+    described = await models.described(runtime)
+    await exchange.respond_json(200, {"models": [model_object(*entry) for entry in described.values()]})
+
+
+async def retrieve_model(runtime: Runtime, exchange: Exchange, model: str) -> None:
+    model = model.removeprefix("models/")
+    described = await models.described(runtime)
+    found = described.get(model)
+    if found is None:
+        raise ModelNotFound(model=model, providers=", ".join(sorted(runtime.providers)) or "none")
+    await exchange.respond_json(200, model_object(*found))
+
+
+# -- what /openapi.json says ---------------------------------------------------------------------
+
+_PARTS: Final = {"type": "array", "items": {"type": "object"}}
+GENERATE_BODY: Final = {
+    "type": "object",
+    "required": ["contents"],
+    "properties": {
+        "contents": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"role": {"type": "string"}, "parts": _PARTS}},
+        },
+        "systemInstruction": {"type": "object"},
+        "tools": {"type": "array", "items": {"type": "object"}},
+        "toolConfig": {"type": "object"},
+        "generationConfig": {"type": "object"},
+        "safetySettings": {"type": "array", "items": {"type": "object"}},
+    },
+}
+_METHODS: Final = {
+    f":{wire.GENERATE}": (Operation("POST", body=GENERATE_BODY),),
+    f":{wire.STREAM}": (Operation("POST", body=GENERATE_BODY, streams=SSE, query=("alt",)),),
+    f":{wire.COUNT_TOKENS}": (Operation("POST", body={"type": "object"}),),
+    f":{wire.EMBED}": (Operation("POST", body={"type": "object", "required": ["content"]}),),
+    f":{wire.BATCH_EMBED}": (Operation("POST", body={"type": "object", "required": ["requests"]}),),
+}
+
+ROUTES: dict[str, Route] = {"/v1beta/models": Route("GET", list_models, "gemini.models", errors=encode_error)}
+PREFIX_ROUTES: Final = (
+    PrefixRoute(
+        "/v1beta/models/",
+        "gemini.models",
+        model_method,
+        False,
+        "model",
+        {"": (Operation("GET"),), **_METHODS},
+        errors=encode_error,
+    ),
+    # `/v1/models/…` after the app took `/v1` off: only a POST with a `:method` (`_claims`).
+    PrefixRoute("/models/", "gemini", model_method, False, "model", _METHODS, errors=encode_error, claims=_claims),
+)
+
+FRONTEND: Final = Frontend(
+    routes=ROUTES,
+    prefix_routes=PREFIX_ROUTES,
+    error_prefix=("/v1beta/", encode_error),
+    operations={
+        f"gemini.{wire.GENERATE}": "chat",
+        f"gemini.{wire.STREAM}": "chat",
+        f"gemini.{wire.EMBED}": "embeddings",
+        f"gemini.{wire.BATCH_EMBED}": "embeddings",
+    },
+)

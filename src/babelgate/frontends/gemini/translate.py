@@ -1,0 +1,374 @@
+"""The Gemini API ⇄ chat (pure): a `generateContent` request becomes an OpenAI chat *body* (so the chat
+road's model defaults, validation and decoding apply unchanged, as for the Messages and Responses
+frontends), a canonical answer becomes a `GenerateContentResponse`, and gateway errors take Google's
+error shape (`{"error": {"code", "message", "status"}}`).
+
+Everything a request says is carried, reported in `x-babelgate-adjusted-params` when dropped, or refused
+by name when dropping it would change what the answer is about (docs/gemini-api.md). The reverse
+direction's pieces are the Gemini provider's: its finish reasons and usage fields are read from
+providers/gemini/ (wire.py, translate.py), its effort table from profiles.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import orjson
+
+from babelgate import tool_ids
+from babelgate.errors import GatewayError, InvalidRequest
+from babelgate.frontends.gemini import wire
+from babelgate.frontends.gemini.translate_contents import Opener, chat_messages
+from babelgate.frontends.gemini.translate_schema import json_schema
+from babelgate.frontends.gemini.wire import JSON
+from babelgate.frontends.openai_validation import expect_object
+from babelgate.frontends.responses.reasoning import REASONING_DETAILS, ReasoningSeal
+from babelgate.i18n import render_message
+from babelgate.providers.gemini.profiles import THINKING_BUDGETS
+from babelgate.schema.chat import AssistantMessage, ChatResponse, Choice, Usage
+
+# Top-level request fields read below; any other is dropped and reported.
+_READ_FIELDS: Final = frozenset(
+    {
+        "contents",
+        "systemInstruction",
+        "system_instruction",
+        "tools",
+        "toolConfig",
+        "generationConfig",
+        "safetySettings",
+        "model",
+    }
+)
+# generationConfig fields and the chat field of the same meaning (chat validation checks the ranges).
+SAMPLING: Final[dict[str, str]] = {
+    "temperature": "temperature",
+    "topP": "top_p",
+    "maxOutputTokens": "max_tokens",
+    "candidateCount": "n",
+    "presencePenalty": "presence_penalty",
+    "frequencyPenalty": "frequency_penalty",
+    "seed": "seed",
+}
+# generationConfig fields that change nothing the answer says, or that only Gemini serves: dropped, reported.
+_CONFIG_READ: Final = frozenset(
+    {
+        *SAMPLING,
+        "topK",
+        "stopSequences",
+        "responseMimeType",
+        "responseSchema",
+        "responseJsonSchema",
+        "_responseJsonSchema",
+        "thinkingConfig",
+        "responseLogprobs",
+        "logprobs",
+        "responseModalities",
+    }
+)
+RESPONSE_FORMAT_NAME: Final = "response"  # chat's json_schema format needs a name; Gemini's has none
+FUNCTION_MODES: Final[dict[str, str]] = {"AUTO": "auto", "ANY": "required", "NONE": "none", "VALIDATED": "auto"}
+
+
+def decode_request(body: JSON, model: str, *, adjusted: list[str], opener: Opener | None = None) -> JSON:
+    """A generateContent body → the chat body it means; what it drops is appended to `adjusted`.
+    `opener` opens the thought signatures the gateway sealed for this request's provider."""
+    chat: JSON = {"model": model, "messages": chat_messages(body, adjusted, opener)}
+    tools = body.get("tools")
+    if tools is not None:
+        chat_tools = _tools(tools, adjusted)
+        if chat_tools:
+            chat["tools"] = chat_tools
+    _tool_config(body.get("toolConfig"), chat, adjusted)
+    config = body.get("generationConfig")
+    if config is not None:
+        _generation_config(expect_object(config, "generationConfig"), chat, adjusted)
+    if body.get("safetySettings"):
+        _drop(adjusted, "safetySettings")  # Gemini's own filters; another provider applies its own
+    if body.get("cachedContent") is not None:
+        # A Gemini context cache holds part of the prompt: without it the model would not see it.
+        raise InvalidRequest(
+            "invalid_value", param="cachedContent", detail="cached contents live on Gemini; send the contents"
+        )
+    for name, value in body.items():
+        if name not in _READ_FIELDS and name != "cachedContent" and value is not None:
+            _drop(adjusted, name)  # labels, serviceTier…
+    return chat
+
+
+def _drop(adjusted: list[str], name: str) -> None:
+    entry = f"{name}=dropped"
+    if entry not in adjusted:
+        adjusted.append(entry)
+
+
+def _tools(tools: Any, adjusted: list[str]) -> list[JSON]:
+    if not isinstance(tools, list):
+        raise InvalidRequest("wrong_type", param="tools", expected="an array")
+    out: list[JSON] = []
+    for index, tool in enumerate(tools):
+        path = f"tools[{index}]"
+        tool = expect_object(tool, path)
+        for kind, value in tool.items():
+            if kind == "functionDeclarations":
+                if not isinstance(value, list):
+                    raise InvalidRequest("wrong_type", param=f"{path}.functionDeclarations", expected="an array")
+                out += [
+                    _function(item, f"{path}.functionDeclarations[{position}]") for position, item in enumerate(value)
+                ]
+            elif kind in wire.HOSTED_TOOLS:
+                # Mapped to the provider's own where it has one, else dropped and reported (hosted_tools.py).
+                out.append({"type": wire.HOSTED_TOOLS[kind]})
+            elif value is not None:
+                _drop(adjusted, f"{path}.{kind}")  # retrieval, MCP servers, computer use: Gemini's own servers
+    return out
+
+
+def _function(declaration: Any, path: str) -> JSON:
+    declaration = expect_object(declaration, path)
+    name = declaration.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidRequest("missing_field" if name is None else "wrong_type", param=f"{path}.name")
+    function: JSON = {"name": name}
+    description = declaration.get("description")
+    if isinstance(description, str) and description:
+        function["description"] = description
+    if declaration.get("parametersJsonSchema") is not None:
+        function["parameters"] = expect_object(declaration["parametersJsonSchema"], f"{path}.parametersJsonSchema")
+    elif declaration.get("parameters") is not None:
+        function["parameters"] = json_schema(declaration["parameters"], f"{path}.parameters")
+    # Without either, none: chat takes a function without parameters too (a provider that needs a schema
+    # gets an empty one from its own translator).
+    return {"type": "function", "function": function}
+
+
+def _tool_config(config: Any, chat: JSON, adjusted: list[str]) -> None:
+    if config is None:
+        return
+    config = expect_object(config, "toolConfig")
+    calling = config.get("functionCallingConfig")
+    for name, value in config.items():
+        if name != "functionCallingConfig" and value is not None:
+            _drop(adjusted, f"toolConfig.{name}")  # retrievalConfig, includeServerSideToolInvocations
+    if calling is None:
+        return
+    calling = expect_object(calling, "toolConfig.functionCallingConfig")
+    mode = str(calling.get("mode") or "AUTO").upper()
+    if mode not in FUNCTION_MODES:
+        raise InvalidRequest(
+            "invalid_value",
+            param="toolConfig.functionCallingConfig.mode",
+            detail="expected AUTO, ANY, NONE or VALIDATED",
+        )
+    if mode == "VALIDATED":
+        adjusted.append("toolConfig.functionCallingConfig.mode=approximated:AUTO")
+    if "tools" not in chat:
+        return  # a mode without functions says nothing (and chat upstreams refuse a lone tool_choice)
+    names = calling.get("allowedFunctionNames")
+    choice: Any = FUNCTION_MODES[mode]
+    if isinstance(names, list) and names and mode == "ANY":
+        if len(names) == 1 and isinstance(names[0], str):
+            choice = {"type": "function", "function": {"name": names[0]}}
+        else:
+            choice = {
+                "type": "allowed_tools",
+                "allowed_tools": {
+                    "mode": "required",
+                    "tools": [{"type": "function", "function": {"name": name}} for name in names],
+                },
+            }
+    elif names:
+        _drop(adjusted, "toolConfig.functionCallingConfig.allowedFunctionNames")  # only ANY reads them
+    chat["tool_choice"] = choice
+
+
+def _generation_config(config: JSON, chat: JSON, adjusted: list[str]) -> None:
+    for name, chat_name in SAMPLING.items():
+        if config.get(name) is not None:
+            chat[chat_name] = config[name]
+    top_k = config.get("topK")
+    if top_k is not None:
+        if isinstance(top_k, bool) or not isinstance(top_k, int | float) or top_k < 0:
+            raise InvalidRequest("wrong_type", param="generationConfig.topK", expected="a non-negative integer")
+        chat["top_k"] = int(top_k)  # not a chat field: an extra field, each provider's to take or report
+    stop = config.get("stopSequences")
+    if stop:
+        chat["stop"] = stop
+    if config.get("responseLogprobs") is True:
+        chat["logprobs"] = True
+        if config.get("logprobs") is not None:
+            chat["top_logprobs"] = config["logprobs"]
+    _response_format(config, chat, adjusted)
+    modalities = config.get("responseModalities")
+    if isinstance(modalities, list) and any(str(item).upper() != "TEXT" for item in modalities):
+        # An image or audio answer asked of a model that writes text would change what comes back.
+        raise InvalidRequest(
+            "invalid_value", param="generationConfig.responseModalities", detail="this route answers in text"
+        )
+    thinking = config.get("thinkingConfig")
+    if thinking is not None:
+        effort = _effort(expect_object(thinking, "generationConfig.thinkingConfig"))
+        if effort is not None:
+            chat["reasoning_effort"] = effort
+    for name, value in config.items():
+        if name not in _CONFIG_READ and value is not None:
+            _drop(adjusted, f"generationConfig.{name}")  # mediaResolution, speechConfig, routingConfig…
+
+
+def _response_format(config: JSON, chat: JSON, adjusted: list[str]) -> None:
+    mime = config.get("responseMimeType")
+    schema = config.get("responseJsonSchema", config.get("_responseJsonSchema"))
+    if schema is None and config.get("responseSchema") is not None:
+        schema = json_schema(config["responseSchema"], "generationConfig.responseSchema")
+    if mime in (None, "text/plain") and schema is None:
+        return
+    if mime == "text/x.enum" and isinstance(schema, dict) and isinstance(schema.get("enum"), list):
+        # One of the listed words: a JSON string of that enum is the nearest chat can ask for.
+        adjusted.append("generationConfig.responseMimeType=approximated:application/json")
+        schema = {"type": "object", "properties": {"value": schema}, "required": ["value"]}
+    elif mime not in (None, "application/json"):
+        raise InvalidRequest(
+            "invalid_value", param="generationConfig.responseMimeType", detail="expected text/plain or application/json"
+        )
+    if schema is None:
+        chat["response_format"] = {"type": "json_object"}
+        return
+    chat["response_format"] = {
+        "type": "json_schema",
+        "json_schema": {
+            "name": RESPONSE_FORMAT_NAME,
+            "schema": expect_object(schema, "generationConfig.responseJsonSchema"),
+        },
+    }
+
+
+def _effort(thinking: JSON) -> str | None:
+    level = thinking.get("thinkingLevel")
+    if level is not None:
+        effort = wire.THINKING_LEVELS.get(str(level).upper())
+        if effort is None:
+            raise InvalidRequest(
+                "invalid_value",
+                param="generationConfig.thinkingConfig.thinkingLevel",
+                detail=f"expected one of {', '.join(wire.THINKING_LEVELS)}",
+            )
+        return effort
+    budget = thinking.get("thinkingBudget")
+    if budget is None:
+        return None
+    if isinstance(budget, bool) or not isinstance(budget, int):
+        raise InvalidRequest(
+            "wrong_type", param="generationConfig.thinkingConfig.thinkingBudget", expected="an integer"
+        )
+    return budget_effort(budget)
+
+
+def budget_effort(budget: int) -> str | None:
+    """A thinking budget → the least effort whose Gemini budget (profiles.THINKING_BUDGETS) covers it;
+    0 turns thinking off, -1 lets the model decide (nothing to ask for)."""
+    if budget == 0:
+        return "none"
+    if budget < 0:
+        return None
+    for effort, tokens in THINKING_BUDGETS.items():
+        if budget <= tokens:
+            return effort
+    return next(reversed(THINKING_BUDGETS))
+
+
+# -- answers -----------------------------------------------------------------------------------
+
+
+def encode_response(response: ChatResponse, *, model: str, seal: ReasoningSeal | None) -> JSON:
+    answer: JSON = {
+        "candidates": [candidate(choice, seal) for choice in response.choices],
+        "usageMetadata": usage_to_wire(response.usage),
+        "modelVersion": model,
+        "responseId": response.id,
+    }
+    return answer
+
+
+def candidate(choice: Choice, seal: ReasoningSeal | None) -> JSON:
+    return {
+        "content": {"role": "model", "parts": model_parts(choice.message, seal)},
+        "finishReason": wire.FINISH_REASONS.get(choice.finish_reason or "", wire.DEFAULT_FINISH_REASON),
+        "index": choice.index,
+    }
+
+
+def model_parts(message: AssistantMessage, seal: ReasoningSeal | None) -> list[JSON]:
+    """Thoughts, then text, then function calls: Gemini's order. The provider's reasoning state (its
+    text and signed details) is sealed into the `thoughtSignature` of the first part, the place Gemini's
+    own clients keep and send back (docs/gemini-api.md)."""
+    parts: list[JSON] = []
+    if message.reasoning_content:
+        parts.append({"text": message.reasoning_content, "thought": True})
+    text = (message.content or "") + (message.refusal or "")
+    if text:
+        parts.append({"text": text})
+    for image in message.images or ():
+        url = str((image.get("image_url") or {}).get("url", ""))
+        header, _, data = url.partition(",")
+        if header.startswith("data:") and header.endswith(";base64"):
+            parts.append({"inlineData": {"mimeType": header[5:-7], "data": data}})
+    for call in message.tool_calls or ():
+        parts.append(function_call_part(call.id, call.name, call.arguments))
+    details = message.extra.get(REASONING_DETAILS)
+    if seal is not None and (message.reasoning_content or details):
+        token = seal.seal(message.reasoning_content, details if isinstance(details, list) else [])
+        if not parts:
+            parts.append({"text": ""})
+        parts[0]["thoughtSignature"] = token
+    if not parts:
+        parts.append({"text": ""})
+    return parts
+
+
+def function_call_part(call_id: str, name: str, arguments: str) -> JSON:
+    plain, signature = tool_ids.split(call_id)
+    try:
+        args = orjson.loads(arguments) if arguments.strip() else {}
+    except orjson.JSONDecodeError:
+        args = None
+    call: JSON = {"id": plain, "name": name, "args": args if isinstance(args, dict) else {"arguments": arguments}}
+    part: JSON = {"functionCall": call}
+    if signature:
+        part["thoughtSignature"] = signature
+    return part
+
+
+def usage_to_wire(usage: Usage | None) -> JSON:
+    """The reverse of providers/gemini/translate.usage_from_wire: thoughts are outside
+    candidatesTokenCount, which chat counts inside completion tokens."""
+    if usage is None:
+        return {}
+    thoughts = usage.reasoning_tokens or 0
+    out: JSON = {
+        "promptTokenCount": usage.prompt_tokens,
+        "candidatesTokenCount": max(usage.completion_tokens - thoughts, 0),
+        "totalTokenCount": usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
+    }
+    if thoughts:
+        out["thoughtsTokenCount"] = thoughts
+    if usage.cached_tokens:
+        out["cachedContentTokenCount"] = usage.cached_tokens
+    return out
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+def error_payload(error: GatewayError, language: str) -> JSON:
+    """Google's error body (GEM errors.py `APIError` reads `code`, `message`, `status`)."""
+    return {
+        "error": {
+            "code": error.status,
+            "message": render_message(error, language),
+            "status": wire.status_name(error.status),
+        }
+    }
+
+
+def encode_error(error: GatewayError, language: str) -> bytes:
+    return orjson.dumps(error_payload(error, language))

@@ -1,0 +1,241 @@
+"""Gemini `contents` and `systemInstruction` → OpenAI chat messages (pure): the request direction of what
+providers/gemini/translate_parts.py does the other way.
+
+Roles are `user` and `model`; a user turn's `functionResponse` parts become `tool` messages (before the
+turn's other parts, which follow as a user message), a model turn's `functionCall` parts its tool calls.
+Calls without an id (Gemini 2.5 and older, and clients that keep none) get a made-up id, stable for the
+same conversation, and the responses that answer them by name are given that id (DECISIONS 7). A
+`thoughtSignature` the gateway sealed for this provider opens into the reasoning state it carried; any
+other is dropped and reported (it only means something to the model that signed it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
+
+from babelgate.errors import InvalidRequest
+from babelgate.frontends.gemini.wire import JSON
+from babelgate.frontends.openai_validation import expect_object
+from babelgate.frontends.responses.reasoning import ReasoningState
+from babelgate.providers.gemini.wire import AUDIO_MIME_TYPES, MINTED_ID_PREFIX
+
+# Opens a thoughtSignature the gateway sealed for this request's provider; None where it does not.
+Opener = Callable[[str], ReasoningState | None]
+# MIME type → chat's input_audio format (the reverse of the provider's table, plus MP3's registered type).
+AUDIO_FORMATS: Final[dict[str, str]] = {
+    **{mime: fmt for fmt, mime in reversed(AUDIO_MIME_TYPES.items())},
+    "audio/mpeg": "mp3",
+    "audio/x-wav": "wav",
+}
+# A single-key object a function result is commonly wrapped in (Gemini's own docs use `output` and
+# `result`; providers/gemini/translate_parts.py wraps a plain-text result as `result`): its string is the result.
+RESULT_KEYS: Final = ("output", "result")
+# Part fields that change nothing another model reads: dropped without a word of their own.
+_PART_METADATA: Final = frozenset({"thought", "thoughtSignature", "partMetadata", "videoMetadata", "mediaResolution"})
+
+
+@dataclass(slots=True)
+class Conversation:
+    """What reading the contents keeps: the messages, the calls still unanswered (id by name, for
+    responses without an id), and what was dropped."""
+
+    adjusted: list[str]
+    opener: Opener | None
+    messages: list[JSON] = field(default_factory=list)
+    unanswered: list[tuple[str, str]] = field(default_factory=list)  # (name, id) in call order
+
+    def drop(self, name: str) -> None:
+        entry = f"{name}=dropped"
+        if entry not in self.adjusted:
+            self.adjusted.append(entry)
+
+
+def chat_messages(body: JSON, adjusted: list[str], opener: Opener | None) -> list[JSON]:
+    conversation = Conversation(adjusted, opener)
+    system = body.get("systemInstruction", body.get("system_instruction"))
+    if system is not None:
+        text = _system_text(system)
+        if text:
+            conversation.messages.append({"role": "system", "content": text})
+    contents = body.get("contents")
+    if contents is None:
+        raise InvalidRequest("missing_field", param="contents")
+    if isinstance(contents, dict):
+        contents = [contents]  # the API takes one Content as well as a list
+    if not isinstance(contents, list):
+        raise InvalidRequest("wrong_type", param="contents", expected="an array")
+    for index, content in enumerate(contents):
+        _turn(expect_object(content, f"contents[{index}]"), index, conversation)
+    return conversation.messages
+
+
+def _system_text(system: Any) -> str:
+    if isinstance(system, str):
+        return system
+    parts = expect_object(system, "systemInstruction").get("parts") or ()
+    texts = [part.get("text") for part in parts if isinstance(part, dict)]
+    return "\n".join(text for text in texts if isinstance(text, str) and text)
+
+
+def _turn(content: JSON, index: int, conversation: Conversation) -> None:
+    path = f"contents[{index}]"
+    role = content.get("role") or "user"
+    parts = content.get("parts")
+    if not isinstance(parts, list):
+        raise InvalidRequest("missing_field" if parts is None else "wrong_type", param=f"{path}.parts")
+    if role == "model":
+        _model_turn(parts, path, index, conversation)
+    elif role in ("user", "function"):  # `function`: the older role of a function-response turn
+        _user_turn(parts, path, conversation)
+    else:
+        raise InvalidRequest("invalid_value", param=f"{path}.role", detail="expected user or model")
+
+
+def _user_turn(parts: list[Any], path: str, conversation: Conversation) -> None:
+    chat_parts: list[JSON] = []
+    for position, part in enumerate(parts):
+        where = f"{path}.parts[{position}]"
+        part = expect_object(part, where)
+        if "functionResponse" in part:
+            conversation.messages.append(_tool_message(part["functionResponse"], where, conversation))
+            continue
+        chat_part = _user_part(part, where, conversation)
+        if chat_part is not None:
+            chat_parts.append(chat_part)
+    if chat_parts:
+        if all(item["type"] == "text" for item in chat_parts):
+            conversation.messages.append({"role": "user", "content": "".join(p["text"] for p in chat_parts)})
+        else:
+            conversation.messages.append({"role": "user", "content": chat_parts})
+
+
+def _user_part(part: JSON, path: str, conversation: Conversation) -> JSON | None:
+    if part.get("thought"):
+        return None  # a thought summary a client echoed: not the user's words
+    if "text" in part:
+        text = part["text"]
+        if not isinstance(text, str):
+            raise InvalidRequest("wrong_type", param=f"{path}.text", expected="a string")
+        return {"type": "text", "text": text} if text else None
+    if "inlineData" in part:
+        blob = expect_object(part["inlineData"], f"{path}.inlineData")
+        mime, data = _string(blob, "mimeType", f"{path}.inlineData"), _string(blob, "data", f"{path}.inlineData")
+        if mime.startswith("image/"):
+            return {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}}
+        if mime.split(";")[0] in AUDIO_FORMATS:
+            return {"type": "input_audio", "input_audio": {"data": data, "format": AUDIO_FORMATS[mime.split(";")[0]]}}
+        return {"type": "file", "file": {"file_data": f"data:{mime};base64,{data}"}}
+    if "fileData" in part:
+        file = expect_object(part["fileData"], f"{path}.fileData")
+        uri = _string(file, "fileUri", f"{path}.fileData")
+        kind = file.get("mimeType")
+        if isinstance(kind, str) and kind.startswith("image/") and uri.startswith(("https://", "http://")):
+            return {"type": "image_url", "image_url": {"url": uri}}
+        return {"type": "file", "file": {"file_id": uri}}  # Files API and gs:// URIs: a provider's to read
+    for name in part:
+        if name not in _PART_METADATA:
+            conversation.drop(f"{path}.{name}")  # executableCode, codeExecutionResult, toolCall…
+    return None
+
+
+def _model_turn(parts: list[Any], path: str, index: int, conversation: Conversation) -> None:
+    texts: list[str] = []
+    thoughts: list[str] = []
+    calls: list[JSON] = []
+    states: list[ReasoningState] = []
+    for position, part in enumerate(parts):
+        where = f"{path}.parts[{position}]"
+        part = expect_object(part, where)
+        signature = part.get("thoughtSignature")
+        if isinstance(signature, str) and signature:
+            state = conversation.opener(signature) if conversation.opener is not None else None
+            if state is not None:
+                states.append(state)
+            else:
+                conversation.drop(f"{where}.thoughtSignature")
+        if "text" in part:
+            text = part["text"]
+            if not isinstance(text, str):
+                raise InvalidRequest("wrong_type", param=f"{where}.text", expected="a string")
+            (thoughts if part.get("thought") else texts).append(text)
+        elif "functionCall" in part:
+            calls.append(_tool_call(part["functionCall"], where, index, len(calls), conversation))
+        else:
+            for name in part:
+                if name not in _PART_METADATA:
+                    conversation.drop(f"{where}.{name}")
+    message: JSON = {"role": "assistant", "content": "".join(texts) if texts else None}
+    if calls:
+        message["tool_calls"] = calls
+    if thoughts:
+        message["reasoning_content"] = "".join(thoughts)
+    for state in states:
+        state.attach(message)
+    if message["content"] is not None or calls or "reasoning_content" in message:
+        conversation.messages.append(message)
+
+
+def _tool_call(call: Any, path: str, turn: int, position: int, conversation: Conversation) -> JSON:
+    call = expect_object(call, f"{path}.functionCall")
+    name = _string(call, "name", f"{path}.functionCall")
+    args = call.get("args")
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise InvalidRequest("wrong_type", param=f"{path}.functionCall.args", expected="an object")
+    call_id = call.get("id")
+    if not isinstance(call_id, str) or not call_id:
+        call_id = minted_id(turn, position, name)
+    conversation.unanswered.append((name, call_id))
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": orjson.dumps(args).decode()}}
+
+
+def minted_id(turn: int, position: int, name: str) -> str:
+    """An id for a call the client gave none: the same for the same conversation, never sent to Gemini
+    (the provider's translator leaves out ids with this prefix)."""
+    digest = hashlib.sha256(f"{turn}|{position}|{name}".encode()).hexdigest()[:20]
+    return f"{MINTED_ID_PREFIX}{digest}"
+
+
+def _tool_message(response: Any, path: str, conversation: Conversation) -> JSON:
+    response = expect_object(response, f"{path}.functionResponse")
+    name = _string(response, "name", f"{path}.functionResponse")
+    call_id = response.get("id")
+    unanswered = conversation.unanswered
+    if isinstance(call_id, str) and call_id:
+        unanswered[:] = [entry for entry in unanswered if entry[1] != call_id]
+    else:
+        found = next((entry for entry in unanswered if entry[0] == name), None)
+        if found is None:
+            raise InvalidRequest(
+                "invalid_value",
+                param=f"{path}.functionResponse.name",
+                detail="no earlier functionCall of this name is waiting for its response",
+            )
+        unanswered.remove(found)
+        call_id = found[1]
+    if response.get("parts"):
+        conversation.drop(f"{path}.functionResponse.parts")  # media results: chat's tool messages hold text
+    return {"role": "tool", "tool_call_id": call_id, "content": result_text(response.get("response"))}
+
+
+def result_text(result: Any) -> str:
+    if isinstance(result, dict) and len(result) == 1:
+        key, value = next(iter(result.items()))
+        if key in RESULT_KEYS and isinstance(value, str):
+            return value
+    return orjson.dumps(result if result is not None else {}).decode()
+
+
+def _string(container: JSON, key: str, path: str) -> str:
+    value = container.get(key)
+    if value is None:
+        raise InvalidRequest("missing_field", param=f"{path}.{key}")
+    if not isinstance(value, str):
+        raise InvalidRequest("wrong_type", param=f"{path}.{key}", expected="a string")
+    return value

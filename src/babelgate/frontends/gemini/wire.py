@@ -1,0 +1,82 @@
+"""The Gemini API's shapes and tables as its clients see them (GEM = the `google-genai` SDK's types.py;
+ai.google.dev/api): roles, finish reasons, error statuses, the methods of `/models/{model}:method`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+JSON = dict[str, Any]
+
+# The `:method` suffixes of `POST /v1beta/models/{model}:method` this frontend serves.
+GENERATE: Final = "generateContent"
+STREAM: Final = "streamGenerateContent"
+COUNT_TOKENS: Final = "countTokens"
+EMBED: Final = "embedContent"
+BATCH_EMBED: Final = "batchEmbedContents"
+METHODS: Final = frozenset({GENERATE, STREAM, COUNT_TOKENS, EMBED, BATCH_EMBED})
+# `{model}:method`: the model may hold slashes (`openai/gpt-4o-mini`), the method never does.
+METHOD_SUFFIX: Final = re.compile(r":([A-Za-z]+)$")
+
+# Canonical finish_reason → GEM FinishReason (a turn that called tools ends with STOP, as Gemini's do).
+FINISH_REASONS: Final[dict[str, str]] = {
+    "stop": "STOP",
+    "tool_calls": "STOP",
+    "function_call": "STOP",
+    "length": "MAX_TOKENS",
+    "content_filter": "SAFETY",
+}
+DEFAULT_FINISH_REASON: Final = "STOP"
+
+# HTTP status → google.rpc.Code name, the `status` of Google's error body (GEM errors.py reads it).
+STATUSES: Final[dict[int, str]] = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "UNIMPLEMENTED",
+    408: "DEADLINE_EXCEEDED",
+    409: "ABORTED",
+    413: "INVALID_ARGUMENT",
+    422: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def status_name(status: int) -> str:
+    return STATUSES.get(status, "INVALID_ARGUMENT" if status < 500 else "INTERNAL")
+
+
+# thinkingConfig.thinkingLevel → reasoning_effort (GEM ThinkingLevel).
+THINKING_LEVELS: Final[dict[str, str]] = {
+    "MINIMAL": "minimal",
+    "LOW": "low",
+    "MEDIUM": "medium",
+    "HIGH": "high",
+}
+
+
+# Google's OpenAPI subset (GEM Schema) → JSON Schema: upper-case type names.
+SCHEMA_TYPES: Final[dict[str, str]] = {
+    "STRING": "string",
+    "NUMBER": "number",
+    "INTEGER": "integer",
+    "BOOLEAN": "boolean",
+    "ARRAY": "array",
+    "OBJECT": "object",
+    "NULL": "null",
+}
+# Google-only tools → the hosted tool (Responses type) the one call path maps to the provider's own or drops
+# (providers/hosted_tools.py); `googleSearchRetrieval` is Gemini 1.5's spelling of the search tool.
+HOSTED_TOOLS: Final[dict[str, str]] = {
+    "googleSearch": "web_search",
+    "googleSearchRetrieval": "web_search",
+    "codeExecution": "code_interpreter",
+    "urlContext": "url_context",
+}

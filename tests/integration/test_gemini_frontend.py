@@ -1,0 +1,256 @@
+"""The Gemini API frontend (`/v1beta/models/{model}:method` and `/v1/…`) driven by the official
+`google-genai` SDK: translated onto OpenAI and Anthropic models (their fakes check what they receive
+against their own specs), and relayed on the native road to the Gemini fake, which refuses what Gemini
+refuses. Model names with slashes (`openai/gpt-4o-mini`) go in the URL as the SDK writes them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types as gt
+
+from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, GatewayFactory
+from tests.fakes import anthropic_upstream as ant
+from tests.fakes import gemini_upstream as gem
+from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream, tool_call, tool_call_stream
+from tests.fakes.scripted import Reply
+from tests.fakes.servers import RunningApp
+
+GPT = "gpt-4o-mini"
+SLASHED = "openai/gpt-4o-mini"
+CLAUDE = "claude-sonnet-4-6"
+GEMINI = "gemini-2.5-flash"
+WEATHER = gt.FunctionDeclaration(
+    name="get_weather",
+    description="Weather for a city",
+    parameters=gt.Schema(
+        type=gt.Type.OBJECT, properties={"city": gt.Schema(type=gt.Type.STRING)}, required=["city"]
+    ),
+)
+
+
+def _sdk(gateway: RunningApp, *, version: str | None = "v1beta", key: str = "x") -> genai.Client:
+    options = gt.HttpOptions(base_url=gateway.url, api_version=version, timeout=10_000)
+    if version is None:
+        options = gt.HttpOptions(base_url=gateway.url, timeout=10_000)
+    return genai.Client(api_key=key, http_options=options)
+
+
+@pytest.fixture(params=["v1beta", None], ids=["v1beta", "sdk-default"])
+def sdk(request: pytest.FixtureRequest, gateway: RunningApp) -> Iterator[genai.Client]:
+    client = _sdk(gateway, version=request.param)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def claude_gateway(make_gateway: GatewayFactory, anthropic_upstream: ant.FakeAnthropic) -> RunningApp:
+    return make_gateway(env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url})
+
+
+@pytest.fixture
+def gemini_gateway(make_gateway: GatewayFactory, gemini_upstream: gem.FakeGemini) -> RunningApp:
+    return make_gateway(env={"GEMINI_API_KEY": GEMINI_KEY, "GEMINI_BASE_URL": gemini_upstream.base_url})
+
+
+# -- on an OpenAI model --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", [GPT, SLASHED])
+def test_generate_on_openai(sdk: genai.Client, upstream: FakeOpenAI, model: str) -> None:
+    upstream.script(
+        Reply(json=completion("Bonjour!", usage={"prompt_tokens": 20, "completion_tokens": 4, "total_tokens": 24}))
+    )
+    answer = sdk.models.generate_content(
+        model=model,
+        contents="Hi",
+        config=gt.GenerateContentConfig(
+            system_instruction="Answer in French.", temperature=0.5, max_output_tokens=100, stop_sequences=["END"]
+        ),
+    )
+    assert answer.text == "Bonjour!"
+    assert answer.candidates and answer.candidates[0].finish_reason == gt.FinishReason.STOP
+    assert answer.usage_metadata is not None
+    assert (answer.usage_metadata.prompt_token_count, answer.usage_metadata.candidates_token_count) == (20, 4)
+    assert upstream.received[-1].json == {
+        "model": GPT,
+        "messages": [{"role": "system", "content": "Answer in French."}, {"role": "user", "content": "Hi"}],
+        "temperature": 0.5,
+        "max_tokens": 100,
+        "stop": ["END"],
+    }
+
+
+def test_stream_on_openai(sdk: genai.Client, upstream: FakeOpenAI) -> None:
+    upstream.script(Reply(stream=text_stream(["Hel", "lo", "!"], include_usage=True)))
+    pieces = list(sdk.models.generate_content_stream(model=SLASHED, contents="Hi"))
+    assert "".join(piece.text or "" for piece in pieces) == "Hello!"
+    last = pieces[-1]
+    assert last.candidates and last.candidates[0].finish_reason == gt.FinishReason.STOP
+    assert last.usage_metadata is not None and last.usage_metadata.total_token_count
+
+
+def test_function_call_round_trip_on_openai(sdk: genai.Client, upstream: FakeOpenAI) -> None:
+    upstream.script(
+        Reply(json=completion(None, tool_calls=[tool_call("call_1", "get_weather", '{"city": "Paris"}')])),
+        Reply(json=completion("It is sunny in Paris.")),
+    )
+    config = gt.GenerateContentConfig(
+        tools=[gt.Tool(function_declarations=[WEATHER])],
+        tool_config=gt.ToolConfig(function_calling_config=gt.FunctionCallingConfig(mode=gt.FunctionCallingConfigMode.ANY)),
+        automatic_function_calling=gt.AutomaticFunctionCallingConfig(disable=True),
+    )
+    first = sdk.models.generate_content(model=GPT, contents="Weather in Paris?", config=config)
+    calls = first.function_calls
+    assert calls and calls[0].name == "get_weather" and calls[0].args == {"city": "Paris"} and calls[0].id == "call_1"
+    sent = upstream.received[-1].json
+    assert sent["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Weather for a city",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+            },
+        }
+    ]
+    assert sent["tool_choice"] == "required"
+    assert first.candidates and first.candidates[0].content
+    history = [
+        gt.Content(role="user", parts=[gt.Part(text="Weather in Paris?")]),
+        first.candidates[0].content,
+        gt.Content(
+            role="user",
+            parts=[gt.Part(function_response=gt.FunctionResponse(id=calls[0].id, name="get_weather", response={"output": "sunny"}))],
+        ),
+    ]
+    second = sdk.models.generate_content(model=GPT, contents=history, config=gt.GenerateContentConfig(tools=config.tools))
+    assert second.text == "It is sunny in Paris."
+    messages = upstream.received[-1].json["messages"]
+    assert messages[1:] == [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+    ]
+
+
+def test_stream_function_call_on_openai(sdk: genai.Client, upstream: FakeOpenAI) -> None:
+    upstream.script(Reply(stream=tool_call_stream([("call_9", "get_weather", ['{"ci', 'ty": "Rome"}'])])))
+    pieces = list(
+        sdk.models.generate_content_stream(
+            model=GPT, contents="Weather?", config=gt.GenerateContentConfig(tools=[gt.Tool(function_declarations=[WEATHER])])
+        )
+    )
+    calls = [call for piece in pieces for call in piece.function_calls or ()]
+    assert [(call.id, call.name, call.args) for call in calls] == [("call_9", "get_weather", {"city": "Rome"})]
+
+
+def test_count_tokens_estimate(sdk: genai.Client, upstream: FakeOpenAI) -> None:
+    counted = sdk.models.count_tokens(model=SLASHED, contents="Hello there, how are you?")
+    assert counted.total_tokens and counted.total_tokens > 0
+    assert [r for r in upstream.received if r.method == "POST"] == []
+
+
+def test_embeddings_on_openai(sdk: genai.Client, upstream: FakeOpenAI) -> None:
+    answer = sdk.models.embed_content(model="text-embedding-3-small", contents=["one", "two"])
+    assert answer.embeddings and len(answer.embeddings) == 2 and answer.embeddings[0].values
+
+
+def test_list_and_get_models(gateway: RunningApp) -> None:
+    client = _sdk(gateway)
+    names = [model.name for model in client.models.list()]
+    assert f"models/{GPT}" in names or any(name and name.endswith(GPT) for name in names)
+    got = client.models.get(model=SLASHED)
+    assert got.name == f"models/{SLASHED}"
+
+
+def test_openai_retrieve_route_still_works(gateway: RunningApp) -> None:
+    response = httpx.get(gateway.url + f"/v1/models/{GPT}", headers={"authorization": "Bearer x"}, timeout=10)
+    assert response.status_code in (200, 404), response.text
+    assert "object" in response.json() or "error" in response.json()
+
+
+def test_errors_in_google_format(gateway: RunningApp) -> None:
+    response = httpx.post(
+        gateway.url + "/v1beta/models/nope/none:generateContent",
+        content=orjson.dumps({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}),
+        headers={"x-goog-api-key": "x"},
+        timeout=10,
+    )
+    body = response.json()
+    assert response.status_code == 404 and body["error"]["code"] == 404 and body["error"]["status"] == "NOT_FOUND"
+    with pytest.raises(genai_errors.ClientError) as caught:
+        _sdk(gateway).models.generate_content(
+            model=GPT, contents="Hi", config=gt.GenerateContentConfig(temperature=5.0)
+        )
+    assert caught.value.code == 400 and caught.value.status == "INVALID_ARGUMENT"
+    assert "temperature" in str(caught.value.message)
+
+
+# -- on a Claude model ---------------------------------------------------------------------------
+
+
+def test_generate_on_anthropic(claude_gateway: RunningApp, anthropic_upstream: ant.FakeAnthropic) -> None:
+    client = _sdk(claude_gateway)
+    answer = client.models.generate_content(model=CLAUDE, contents="Hi", config=gt.GenerateContentConfig(max_output_tokens=50))
+    assert answer.text
+    pieces = list(client.models.generate_content_stream(model=CLAUDE, contents="Hi"))
+    assert "".join(piece.text or "" for piece in pieces)
+
+
+# -- native, on a Gemini model -------------------------------------------------------------------
+
+
+def test_generate_native_on_gemini(gemini_gateway: RunningApp, gemini_upstream: gem.FakeGemini) -> None:
+    client = _sdk(gemini_gateway)
+    answer = client.models.generate_content(model=GEMINI, contents="Hi", config=gt.GenerateContentConfig(temperature=0.2))
+    assert answer.text == "Hello!"
+    received = gemini_upstream.received[-1]
+    assert received.path.endswith(f"/models/{GEMINI}:generateContent")
+    assert received.json["generationConfig"] == {"temperature": 0.2}
+    pieces = list(client.models.generate_content_stream(model=f"gemini/{GEMINI}", contents="Hi"))
+    assert "".join(piece.text or "" for piece in pieces) == "Hello!"
+
+
+def test_json_array_stream_native_and_translated(
+    gemini_gateway: RunningApp, gemini_upstream: gem.FakeGemini, upstream: FakeOpenAI
+) -> None:
+    body = orjson.dumps({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
+    for model in (GEMINI, SLASHED):
+        if model == SLASHED:
+            upstream.script(Reply(stream=text_stream(["Hel", "lo", "!"], include_usage=True)))
+        response = httpx.post(
+            gemini_gateway.url + f"/v1beta/models/{model}:streamGenerateContent",
+            content=body,
+            headers={"x-goog-api-key": "x"},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        elements: list[dict[str, Any]] = response.json()
+        text = "".join(
+            part.get("text", "") for element in elements for c in element.get("candidates", ()) for part in c["content"]["parts"]
+        )
+        assert text == "Hello!"
+
+
+def test_key_from_query(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
+    gateway = make_gateway(env={"BABELGATE_API_KEYS": "gw-key-1"})
+    upstream.script(Reply(json=completion("ok")))
+    body = orjson.dumps({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
+    url = gateway.url + f"/v1beta/models/{GPT}:generateContent"
+    assert httpx.post(url + "?key=gw-key-1", content=body, timeout=10).status_code == 200
+    refused = httpx.post(url + "?key=wrong", content=body, timeout=10)
+    assert refused.status_code == 401 and refused.json()["error"]["status"] == "UNAUTHENTICATED"
+    upstream.script(Reply(json=completion("ok")))
+    assert httpx.post(url, content=body, headers={"x-goog-api-key": "gw-key-1"}, timeout=10).status_code == 200
