@@ -190,8 +190,9 @@ def test_errors_in_google_format(gateway: RunningApp) -> None:
     )
     body = response.json()
     assert response.status_code == 404 and body["error"]["code"] == 404 and body["error"]["status"] == "NOT_FOUND"
+    client = _sdk(gateway)
     with pytest.raises(genai_errors.ClientError) as caught:
-        _sdk(gateway).models.generate_content(
+        client.models.generate_content(
             model=GPT, contents="Hi", config=gt.GenerateContentConfig(temperature=5.0)
         )
     assert caught.value.code == 400 and caught.value.status == "INVALID_ARGUMENT"
