@@ -29,9 +29,7 @@ GEMINI = "gemini-2.5-flash"
 WEATHER = gt.FunctionDeclaration(
     name="get_weather",
     description="Weather for a city",
-    parameters=gt.Schema(
-        type=gt.Type.OBJECT, properties={"city": gt.Schema(type=gt.Type.STRING)}, required=["city"]
-    ),
+    parameters=gt.Schema(type=gt.Type.OBJECT, properties={"city": gt.Schema(type=gt.Type.STRING)}, required=["city"]),
 )
 
 
@@ -103,7 +101,9 @@ def test_function_call_round_trip_on_openai(sdk: genai.Client, upstream: FakeOpe
     )
     config = gt.GenerateContentConfig(
         tools=[gt.Tool(function_declarations=[WEATHER])],
-        tool_config=gt.ToolConfig(function_calling_config=gt.FunctionCallingConfig(mode=gt.FunctionCallingConfigMode.ANY)),
+        tool_config=gt.ToolConfig(
+            function_calling_config=gt.FunctionCallingConfig(mode=gt.FunctionCallingConfigMode.ANY)
+        ),
         automatic_function_calling=gt.AutomaticFunctionCallingConfig(disable=True),
     )
     first = sdk.models.generate_content(model=GPT, contents="Weather in Paris?", config=config)
@@ -127,10 +127,18 @@ def test_function_call_round_trip_on_openai(sdk: genai.Client, upstream: FakeOpe
         first.candidates[0].content,
         gt.Content(
             role="user",
-            parts=[gt.Part(function_response=gt.FunctionResponse(id=calls[0].id, name="get_weather", response={"output": "sunny"}))],
+            parts=[
+                gt.Part(
+                    function_response=gt.FunctionResponse(
+                        id=calls[0].id, name="get_weather", response={"output": "sunny"}
+                    )
+                )
+            ],
         ),
     ]
-    second = sdk.models.generate_content(model=GPT, contents=history, config=gt.GenerateContentConfig(tools=config.tools))
+    second = sdk.models.generate_content(
+        model=GPT, contents=history, config=gt.GenerateContentConfig(tools=config.tools)
+    )
     assert second.text == "It is sunny in Paris."
     messages = upstream.received[-1].json["messages"]
     assert messages[1:] == [
@@ -138,7 +146,11 @@ def test_function_call_round_trip_on_openai(sdk: genai.Client, upstream: FakeOpe
             "role": "assistant",
             "content": None,
             "tool_calls": [
-                {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                }
             ],
         },
         {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
@@ -149,7 +161,9 @@ def test_stream_function_call_on_openai(sdk: genai.Client, upstream: FakeOpenAI)
     upstream.script(Reply(stream=tool_call_stream([("call_9", "get_weather", ['{"ci', 'ty": "Rome"}'])])))
     pieces = list(
         sdk.models.generate_content_stream(
-            model=GPT, contents="Weather?", config=gt.GenerateContentConfig(tools=[gt.Tool(function_declarations=[WEATHER])])
+            model=GPT,
+            contents="Weather?",
+            config=gt.GenerateContentConfig(tools=[gt.Tool(function_declarations=[WEATHER])]),
         )
     )
     calls = [call for piece in pieces for call in piece.function_calls or ()]
@@ -192,9 +206,7 @@ def test_errors_in_google_format(gateway: RunningApp) -> None:
     assert response.status_code == 404 and body["error"]["code"] == 404 and body["error"]["status"] == "NOT_FOUND"
     client = _sdk(gateway)
     with pytest.raises(genai_errors.ClientError) as caught:
-        client.models.generate_content(
-            model=GPT, contents="Hi", config=gt.GenerateContentConfig(temperature=5.0)
-        )
+        client.models.generate_content(model=GPT, contents="Hi", config=gt.GenerateContentConfig(temperature=5.0))
     assert caught.value.code == 400 and caught.value.status == "INVALID_ARGUMENT"
     assert "temperature" in str(caught.value.message)
 
@@ -204,7 +216,9 @@ def test_errors_in_google_format(gateway: RunningApp) -> None:
 
 def test_generate_on_anthropic(claude_gateway: RunningApp, anthropic_upstream: ant.FakeAnthropic) -> None:
     client = _sdk(claude_gateway)
-    answer = client.models.generate_content(model=CLAUDE, contents="Hi", config=gt.GenerateContentConfig(max_output_tokens=50))
+    answer = client.models.generate_content(
+        model=CLAUDE, contents="Hi", config=gt.GenerateContentConfig(max_output_tokens=50)
+    )
     assert answer.text
     pieces = list(client.models.generate_content_stream(model=CLAUDE, contents="Hi"))
     assert "".join(piece.text or "" for piece in pieces)
@@ -215,7 +229,9 @@ def test_generate_on_anthropic(claude_gateway: RunningApp, anthropic_upstream: a
 
 def test_generate_native_on_gemini(gemini_gateway: RunningApp, gemini_upstream: gem.FakeGemini) -> None:
     client = _sdk(gemini_gateway)
-    answer = client.models.generate_content(model=GEMINI, contents="Hi", config=gt.GenerateContentConfig(temperature=0.2))
+    answer = client.models.generate_content(
+        model=GEMINI, contents="Hi", config=gt.GenerateContentConfig(temperature=0.2)
+    )
     assert answer.text == "Hello!"
     received = gemini_upstream.received[-1]
     assert received.path.endswith(f"/models/{GEMINI}:generateContent")
@@ -240,7 +256,10 @@ def test_json_array_stream_native_and_translated(
         assert response.status_code == 200, response.text
         elements: list[dict[str, Any]] = response.json()
         text = "".join(
-            part.get("text", "") for element in elements for c in element.get("candidates", ()) for part in c["content"]["parts"]
+            part.get("text", "")
+            for element in elements
+            for c in element.get("candidates", ())
+            for part in c["content"]["parts"]
         )
         assert text == "Hello!"
 

@@ -188,6 +188,19 @@ def test_not_yet_lists_only_what_still_happens() -> None:
 
 # OpenAI's wire format is the canonical shape's own: frontends that speak it reuse its translator.
 SHARED_CODECS: frozenset[str] = frozenset({f"{PACKAGE}.providers.openai.translate"})
+# A frontend that speaks a provider's own API reuses that provider's codec (its tables, part and usage
+# mappings), never its I/O: the Gemini API frontend reads providers/gemini/'s wire, profiles and translators.
+SAME_API_CODECS: dict[str, frozenset[str]] = {
+    f"{PACKAGE}.frontends.gemini": frozenset(
+        f"{PACKAGE}.providers.gemini.{name}" for name in ("wire", "profiles", "translate", "translate_parts")
+    )
+}
+
+
+def _same_api_codec(importer: str, imported: str) -> bool:
+    return any(
+        importer.startswith(frontend + ".") and imported in codecs for frontend, codecs in SAME_API_CODECS.items()
+    )
 
 
 def test_only_the_registry_names_a_provider() -> None:
@@ -209,6 +222,7 @@ def test_only_the_registry_names_a_provider() -> None:
         and folder(found.importer) is None
         and found.importer != f"{PACKAGE}.providers"
         and not (floor_of(found.importer) == Floor.FRONTENDS and found.imported in SHARED_CODECS)
+        and not _same_api_codec(found.importer, found.imported)
     ]
     assert not naming, "code outside the providers' folders names a provider; ask the registry instead:\n" + "\n".join(
         naming
