@@ -39,6 +39,9 @@ INTEGER_RANGES: Final[dict[str, tuple[int, int]]] = {
     "top_logprobs": (0, 20),
 }
 BOOLEANS: Final = ("stream", "logprobs", "parallel_tool_calls", "store")
+# `any` is Mistral's word for `required` (its SDK sends it): read as `required` by the OpenAI codec, and
+# renamed on the fast path (openai_chat/dialects.py).
+TOOL_CHOICE_MODES: Final = frozenset({"none", "auto", "required", "any"})
 
 
 def require_model(body: dict[str, Any]) -> str:
@@ -254,7 +257,7 @@ def tool_choice_mode(choice: Any) -> bool:
     if choice is None:
         return True
     if isinstance(choice, str):
-        if choice not in ("none", "auto", "required"):
+        if choice not in TOOL_CHOICE_MODES:
             raise InvalidRequest(
                 "invalid_value", param="tool_choice", detail="expected none, auto, required or an object"
             )

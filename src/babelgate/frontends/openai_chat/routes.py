@@ -16,6 +16,7 @@ import orjson
 from babelgate import tool_ids
 from babelgate.answer import Answer, streamed
 from babelgate.exchange import Exchange
+from babelgate.frontends.openai_chat import dialects
 from babelgate.frontends.openai_chat.stream import OpenAIChatStreamEncoder
 from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import CHAT_BODY, require_model, validate_chat_body
@@ -64,6 +65,8 @@ async def _attempt(
     if relay is not None:
         if foreign_signatures:
             tool_ids.strip_body(body)
+        if dialects.needs_edits(body, raw):
+            dialects.make_openai(body, notes.adjusted)
         if stream:
             return await streamed(
                 relay.relay_stream("chat", body, deployment.model, notes), notes, on_error=encode_stream_error

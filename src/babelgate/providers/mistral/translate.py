@@ -34,6 +34,7 @@ _BASE62: Final = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
 # Fields whose name differs, and OpenAI's value names Mistral spells otherwise.
 _RENAMES: Final = {"seed": "random_seed", "max_completion_tokens": "max_tokens"}
 _SYSTEM_MAY_FOLLOW: Final = frozenset({"system", "developer", "user"})
+EMPTY_PARAMETERS: Final = {"type": "object", "properties": {}}
 
 
 def mistral_tool_id(call_id: str) -> str:
@@ -63,6 +64,11 @@ def to_wire(request: ChatRequest, model: str, adjusted: list[str]) -> JSON:
             body[new] = body.pop(old)
     if body.get("tool_choice") == "required":
         body["tool_choice"] = "any"
+    for tool in body.get("tools") or ():
+        function = tool.get("function") if tool.get("type") == "function" else None
+        if isinstance(function, dict) and function.get("parameters") is None:
+            # Optional in OpenAI's API (Qwen Code sends such tools); Mistral refuses a function without it.
+            function["parameters"] = dict(EMPTY_PARAMETERS)
     body["messages"] = _messages(body["messages"], adjusted)
     for name in [name for name in body if name not in REQUEST_FIELDS]:
         del body[name]

@@ -268,6 +268,7 @@ _REQUEST_FIELDS = frozenset(
         "stop",
         "n",
         "seed",
+        "random_seed",  # Mistral's name for `seed` (read as it, above)
         "max_tokens",
         "max_completion_tokens",
         "stream",
@@ -313,7 +314,7 @@ def request_from_wire(body: JSON) -> ChatRequest:
         frequency_penalty=body.get("frequency_penalty"),
         stop=[stop] if isinstance(stop, str) else stop,
         n=body.get("n"),
-        seed=body.get("seed"),
+        seed=body.get("seed", body.get("random_seed")),
         max_tokens=body.get(max_field),
         max_tokens_field=max_field,
         stream=bool(body.get("stream")),
@@ -389,6 +390,8 @@ def _tool_from_client(wire: JSON) -> Tool:
 def _tool_choice_from_client(wire: Any) -> ToolChoice | None:
     if isinstance(wire, dict) and wire.get("type") in ("function", "custom"):
         return NamedToolChoice(wire[wire["type"]]["name"], type=wire["type"])
+    if wire == "any":
+        return "required"  # Mistral's word for it (the mistralai SDK sends it), one meaning everywhere
     return wire  # type: ignore[no-any-return]
 
 
