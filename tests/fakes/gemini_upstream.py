@@ -1282,10 +1282,12 @@ class FakeGemini(ScriptedStreams):
             return await self._batch_embed(request, body, model)
         if method == "predict":  # Imagen (tests/fakes/images.py)
             return await images.gemini_predict(self, request, body, model)
+        if method == "countTokens":
+            return self._count_tokens(request, body, model)
         if method not in ("generateContent", "streamGenerateContent"):
             self.violations.append(
                 f"{request.path}: no method {method!r} on models (this fake serves generateContent, "
-                "streamGenerateContent and batchEmbedContents)"
+                "streamGenerateContent, countTokens and batchEmbedContents)"
             )
             return _error_response(404, f"Method not found: {method}")
         streaming = method == "streamGenerateContent"
@@ -1318,6 +1320,20 @@ class FakeGemini(ScriptedStreams):
         if reply.stream is None:
             return self._plain(reply)
         return await self._stream(request, reply)
+
+    def _count_tokens(self, request: web.Request, body: Any, model: str) -> web.Response:
+        """`{"contents"}` (what GEM `count_tokens` sends for the Gemini API), checked as a generateContent
+        body is; the count is the words of its texts, so a test can predict it."""
+        problems = query_violations(request.query)
+        if not isinstance(body, dict) or set(body) - {"contents", "generateContentRequest"}:
+            problems.append("<body>: Invalid JSON payload received. Unknown name in CountTokensRequest.")
+        else:
+            problems += request_violations(body.get("generateContentRequest") or body, model)
+        if problems:
+            return self._refuse(problems)
+        contents = (body.get("generateContentRequest") or body).get("contents") or []
+        words = sum(len(str(part.get("text", "")).split()) for content in contents for part in content.get("parts", ()))
+        return self._plain(Reply(json={"totalTokens": words}))
 
     @staticmethod
     def _plain(reply: Reply) -> web.Response:

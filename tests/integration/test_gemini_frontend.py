@@ -274,3 +274,117 @@ def test_key_from_query(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> N
     assert refused.status_code == 401 and refused.json()["error"]["status"] == "UNAUTHENTICATED"
     upstream.script(Reply(json=completion("ok")))
     assert httpx.post(url, content=body, headers={"x-goog-api-key": "gw-key-1"}, timeout=10).status_code == 200
+
+
+def test_count_tokens_native_on_gemini(gemini_gateway: RunningApp, gemini_upstream: gem.FakeGemini) -> None:
+    client = _sdk(gemini_gateway)
+    counted = client.models.count_tokens(model=GEMINI, contents="one two three")
+    assert counted.total_tokens == 3
+    assert gemini_upstream.received[-1].path.endswith(f"/models/{GEMINI}:countTokens")
+
+
+def test_embeddings_on_gemini(gemini_gateway: RunningApp, gemini_upstream: gem.FakeGemini) -> None:
+    client = _sdk(gemini_gateway, version=None)
+    answer = client.models.embed_content(
+        model="gemini-embedding-001",
+        contents=["one", "two"],
+        config=gt.EmbedContentConfig(output_dimensionality=8, task_type="RETRIEVAL_QUERY"),
+    )
+    assert answer.embeddings and [len(item.values or ()) for item in answer.embeddings] == [8, 8]
+    sent = gemini_upstream.received[-1].json["requests"]
+    assert [item["taskType"] for item in sent] == ["RETRIEVAL_QUERY", "RETRIEVAL_QUERY"]
+
+
+def test_models_with_the_sdk_default_version(gateway: RunningApp) -> None:
+    client = _sdk(gateway, version=None)
+    names = [model.name for model in client.models.list()]
+    assert names and all(name and name.startswith("models/") for name in names)
+    assert client.models.get(model=SLASHED).name == f"models/{SLASHED}"
+    # An OpenAI client on the same paths still gets OpenAI's shapes.
+    listed = httpx.get(gateway.url + "/v1/models", headers={"authorization": "Bearer x"}, timeout=10).json()
+    assert listed["object"] == "list"
+
+
+REASONING_KEY = "a" * 64
+
+
+def test_thought_signature_carries_claude_thinking_across_instances(
+    make_gateway: GatewayFactory, anthropic_upstream: ant.FakeAnthropic
+) -> None:
+    """The Claude reasoning state (signed thinking) sealed into `thoughtSignature` by one instance opens on
+    another that never saw the conversation: nothing is kept in the gateway."""
+    env = {
+        "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+        "ANTHROPIC_BASE_URL": anthropic_upstream.base_url,
+        "BABELGATE_REASONING_KEY": REASONING_KEY,
+    }
+    first_gateway, second_gateway = make_gateway(env=env), make_gateway(env=env)
+    model = "claude-sonnet-4-5-20250929"
+    anthropic_upstream.script(
+        Reply(
+            json=ant.message(
+                [
+                    ant.thinking_block("The user wants weather.", "EqSig=="),
+                    ant.tool_use_block("toolu_01T", "get_weather", {"city": "Paris"}),
+                ],
+                model=model,
+            )
+        ),
+        Reply(json=ant.message("Sunny.", model=model)),
+    )
+    config = gt.GenerateContentConfig(
+        tools=[gt.Tool(function_declarations=[WEATHER])],
+        thinking_config=gt.ThinkingConfig(thinking_budget=8192, include_thoughts=True),
+        max_output_tokens=20000,
+        automatic_function_calling=gt.AutomaticFunctionCallingConfig(disable=True),
+    )
+    first_client, second_client = _sdk(first_gateway), _sdk(second_gateway)
+    first = first_client.models.generate_content(model=model, contents="Weather in Paris?", config=config)
+    assert first.candidates and first.candidates[0].content and first.candidates[0].content.parts
+    parts = first.candidates[0].content.parts
+    assert parts[0].thought and parts[0].text == "The user wants weather."
+    assert parts[0].thought_signature and parts[0].thought_signature.startswith(b"bg1.")
+    call = first.function_calls[0] if first.function_calls else None
+    assert call is not None and call.id == "toolu_01T"
+    history = [
+        gt.Content(role="user", parts=[gt.Part(text="Weather in Paris?")]),
+        first.candidates[0].content,
+        gt.Content(
+            role="user",
+            parts=[
+                gt.Part(function_response=gt.FunctionResponse(id=call.id, name=call.name, response={"output": "21C"}))
+            ],
+        ),
+    ]
+    second = second_client.models.generate_content(model=model, contents=history, config=config)
+    assert second.text == "Sunny."
+    assistant = anthropic_upstream.received[-1].json["messages"][1]
+    assert assistant["content"][0] == {
+        "type": "thinking",
+        "thinking": "The user wants weather.",
+        "signature": "EqSig==",
+    }
+
+
+def test_foreign_thought_signature_is_dropped_and_listed(gateway: RunningApp, upstream: FakeOpenAI) -> None:
+    upstream.script(Reply(json=completion("ok")))
+    body = {
+        "contents": [
+            {"role": "user", "parts": [{"text": "hi"}]},
+            {"role": "model", "parts": [{"text": "hello", "thoughtSignature": "c2lnbmF0dXJl"}]},
+            {"role": "user", "parts": [{"text": "again"}]},
+        ],
+        "safetySettings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}],
+    }
+    response = httpx.post(
+        gateway.url + f"/v1/models/{SLASHED}:generateContent",
+        content=orjson.dumps(body),
+        headers={"x-goog-api-key": "x"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["x-babelgate-adjusted-params"].split(";") == [
+        "contents[1].parts[0].thoughtSignature=dropped",
+        "safetySettings=dropped",
+    ]
+    assert upstream.received[-1].json["messages"][1] == {"role": "assistant", "content": "hello"}

@@ -1,5 +1,6 @@
 """`GET /v1/models` and `GET /v1/models/{id}` in OpenAI's list/object format, or in Anthropic's for
-clients of the Messages API (they send `anthropic-version`; Claude Code lists models this way).
+clients of the Messages API (they send `anthropic-version`; Claude Code lists models this way), or in
+Google's for clients of the Gemini API (they send `x-goog-api-key`; the google-genai SDK lists here).
 
 Lists configured models and aliases first, then each provider's own listing as `provider/id`,
 which is also how those models are asked for. Upstream listings come from the catalog's cache.
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from babelgate.errors import MethodNotAllowed, ModelNotFound
 from babelgate.exchange import Exchange
+from babelgate.frontends.gemini.translate import model_object as gemini_model
 from babelgate.frontends.route import Frontend, Operation, PrefixRoute, Route
 from babelgate.model_facts import ModelFacts, Price
 from babelgate.routing.registry import Deployment
@@ -101,8 +103,16 @@ def _anthropic_client(exchange: Exchange) -> bool:
     return exchange.header(b"anthropic-version") is not None
 
 
+def _gemini_client(exchange: Exchange) -> bool:
+    """The google-genai SDK's default API version is `v1`: its listing comes here, with its own headers."""
+    return exchange.header(b"x-goog-api-client") is not None or exchange.header(b"x-goog-api-key") is not None
+
+
 async def list_models(runtime: Runtime, exchange: Exchange) -> None:
     models = await described(runtime)
+    if _gemini_client(exchange):
+        await exchange.respond_json(200, {"models": [gemini_model(*m) for m in models.values()]})
+        return
     if _anthropic_client(exchange):
         # One page: the listing is in memory, and `has_more: false` tells the SDK's pager to stop.
         data = [_anthropic_object(*m) for m in models.values()]
@@ -134,6 +144,9 @@ async def retrieve_model(runtime: Runtime, exchange: Exchange, model_id: str) ->
                 found = (replace(listed[0], id=model_id), listed[1])
     if found is None:
         raise ModelNotFound(model=model_id, providers=", ".join(sorted(runtime.providers)) or "none")
+    if _gemini_client(exchange):
+        await exchange.respond_json(200, gemini_model(*found))
+        return
     await exchange.respond_json(200, _anthropic_object(*found) if _anthropic_client(exchange) else _object(*found))
 
 

@@ -15,10 +15,9 @@ from typing import Any, Final
 
 from babelgate.answer import JSON_TYPE, Answer, streamed
 from babelgate.frontends.gemini.stream import GeminiStreamEncoder
-from babelgate.frontends.gemini.wire import JSON
+from babelgate.frontends.gemini.wire import JSON, SEALED_SIGNATURE_MARK
 from babelgate.providers.base import CallNotes, Relay
 from babelgate.routing.registry import Deployment
-from babelgate.sealing import PREFIX as SEALED_PREFIX
 
 # Configured model parameters (chat names) → the generationConfig field of the same meaning.
 NATIVE_PARAMETERS: Final = {
@@ -28,7 +27,7 @@ NATIVE_PARAMETERS: Final = {
     "top_p": "topP",
     "top_k": "topK",
 }
-_SEALED: Final = ('"thoughtSignature":"' + SEALED_PREFIX).encode()
+_SEALED: Final = SEALED_SIGNATURE_MARK.encode()
 
 
 async def relay(
@@ -67,13 +66,13 @@ def _native(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def strip_sealed(body: JSON, *, raw: bytes) -> None:
     """Signatures the gateway sealed (another provider's reasoning) out of the model turns."""
-    if _SEALED not in raw.replace(b" ", b""):
+    if _SEALED not in raw:
         return
     contents = body.get("contents")
     for content in contents if isinstance(contents, list) else ():
         for part in (content.get("parts") or ()) if isinstance(content, dict) else ():
             signature = part.get("thoughtSignature") if isinstance(part, dict) else None
-            if isinstance(signature, str) and signature.startswith(SEALED_PREFIX):
+            if isinstance(signature, str) and signature.startswith(SEALED_SIGNATURE_MARK):
                 del part["thoughtSignature"]
 
 

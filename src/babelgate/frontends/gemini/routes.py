@@ -24,7 +24,7 @@ from babelgate.frontends.anthropic_messages.translate import estimate_tokens
 from babelgate.frontends.embeddings import embed_in_batches
 from babelgate.frontends.gemini import native, wire
 from babelgate.frontends.gemini.stream import GeminiStreamEncoder
-from babelgate.frontends.gemini.translate import decode_request, encode_error, encode_response
+from babelgate.frontends.gemini.translate import decode_request, encode_error, encode_response, model_object
 from babelgate.frontends.gemini.translate_embed import batch_answer, batch_requests, embed_answer, embedding_request
 from babelgate.frontends.gemini.wire import JSON
 from babelgate.frontends.prepare import typed_request
@@ -34,7 +34,6 @@ from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.pipeline import Body, call, require
 from babelgate.providers.base import CallNotes, relay_of
 from babelgate.routing.registry import Deployment
-from babelgate.schema.models import ModelInfo
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -159,27 +158,6 @@ def _check_basics(body: JSON) -> None:
 
 
 # -- models --------------------------------------------------------------------------------------
-
-
-def model_object(info: ModelInfo, extras: JSON) -> JSON:
-    """A GEM `Model`: `models/<id>`, its limits where known, and the methods this gateway serves for it."""
-    embedding = "embed" in info.id
-    out: JSON = {
-        "name": f"models/{info.id}",
-        "baseModelId": info.id,
-        "version": "001",
-        "displayName": info.display_name or info.id,
-        "supportedGenerationMethods": (
-            [wire.EMBED, wire.BATCH_EMBED] if embedding else [wire.GENERATE, wire.STREAM, wire.COUNT_TOKENS]
-        ),
-    }
-    if extras.get("context_window"):
-        out["inputTokenLimit"] = extras["context_window"]
-    if extras.get("max_output_tokens"):
-        out["outputTokenLimit"] = extras["max_output_tokens"]
-    if (extras.get("capabilities") or {}).get("reasoning"):
-        out["thinking"] = True
-    return out
 
 
 async def list_models(runtime: Runtime, exchange: Exchange) -> None:

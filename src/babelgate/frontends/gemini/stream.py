@@ -107,7 +107,7 @@ class GeminiStreamEncoder:
                 token = self.seal.seal("".join(state.reasoning) or None, state.details)
                 if not parts:
                     parts.append({"text": ""})
-                parts[0]["thoughtSignature"] = token
+                parts[0]["thoughtSignature"] = wire.signature_of(token)
             entry: JSON = {
                 "content": {"role": "model", "parts": parts or [{"text": ""}]},
                 "finishReason": wire.FINISH_REASONS.get(state.finish_reason or "", wire.DEFAULT_FINISH_REASON),

@@ -26,6 +26,7 @@ from babelgate.frontends.responses.reasoning import REASONING_DETAILS, Reasoning
 from babelgate.i18n import render_message
 from babelgate.providers.gemini.profiles import THINKING_BUDGETS
 from babelgate.schema.chat import AssistantMessage, ChatResponse, Choice, Usage
+from babelgate.schema.models import ModelInfo
 
 # Top-level request fields read below; any other is dropped and reported.
 _READ_FIELDS: Final = frozenset(
@@ -319,7 +320,7 @@ def model_parts(message: AssistantMessage, seal: ReasoningSeal | None) -> list[J
         token = seal.seal(message.reasoning_content, details if isinstance(details, list) else [])
         if not parts:
             parts.append({"text": ""})
-        parts[0]["thoughtSignature"] = token
+        parts[0]["thoughtSignature"] = wire.signature_of(token)
     if not parts:
         parts.append({"text": ""})
     return parts
@@ -353,6 +354,30 @@ def usage_to_wire(usage: Usage | None) -> JSON:
         out["thoughtsTokenCount"] = thoughts
     if usage.cached_tokens:
         out["cachedContentTokenCount"] = usage.cached_tokens
+    return out
+
+
+# -- models ----------------------------------------------------------------------------------
+
+
+def model_object(info: ModelInfo, extras: JSON) -> JSON:
+    """A GEM `Model`: `models/<id>`, its limits where known, and the methods this gateway serves for it."""
+    embedding = "embed" in info.id
+    out: JSON = {
+        "name": f"models/{info.id}",
+        "baseModelId": info.id,
+        "version": "001",
+        "displayName": info.display_name or info.id,
+        "supportedGenerationMethods": (
+            [wire.EMBED, wire.BATCH_EMBED] if embedding else [wire.GENERATE, wire.STREAM, wire.COUNT_TOKENS]
+        ),
+    }
+    if extras.get("context_window"):
+        out["inputTokenLimit"] = extras["context_window"]
+    if extras.get("max_output_tokens"):
+        out["outputTokenLimit"] = extras["max_output_tokens"]
+    if (extras.get("capabilities") or {}).get("reasoning"):
+        out["thinking"] = True
     return out
 
 

@@ -19,7 +19,8 @@ from typing import Any, Final
 import orjson
 
 from babelgate.errors import InvalidRequest
-from babelgate.frontends.gemini.wire import JSON
+from babelgate.frontends.anthropic_messages.translate_content import string
+from babelgate.frontends.gemini.wire import JSON, token_of
 from babelgate.frontends.openai_validation import expect_object
 from babelgate.frontends.responses.reasoning import ReasoningState
 from babelgate.providers.gemini.wire import AUDIO_MIME_TYPES, MINTED_ID_PREFIX
@@ -124,7 +125,7 @@ def _user_part(part: JSON, path: str, conversation: Conversation) -> JSON | None
         return {"type": "text", "text": text} if text else None
     if "inlineData" in part:
         blob = expect_object(part["inlineData"], f"{path}.inlineData")
-        mime, data = _string(blob, "mimeType", f"{path}.inlineData"), _string(blob, "data", f"{path}.inlineData")
+        mime, data = string(blob, "mimeType", f"{path}.inlineData"), string(blob, "data", f"{path}.inlineData")
         if mime.startswith("image/"):
             return {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}}
         if mime.split(";")[0] in AUDIO_FORMATS:
@@ -132,7 +133,7 @@ def _user_part(part: JSON, path: str, conversation: Conversation) -> JSON | None
         return {"type": "file", "file": {"file_data": f"data:{mime};base64,{data}"}}
     if "fileData" in part:
         file = expect_object(part["fileData"], f"{path}.fileData")
-        uri = _string(file, "fileUri", f"{path}.fileData")
+        uri = string(file, "fileUri", f"{path}.fileData")
         kind = file.get("mimeType")
         if isinstance(kind, str) and kind.startswith("image/") and uri.startswith(("https://", "http://")):
             return {"type": "image_url", "image_url": {"url": uri}}
@@ -153,7 +154,8 @@ def _model_turn(parts: list[Any], path: str, index: int, conversation: Conversat
         part = expect_object(part, where)
         signature = part.get("thoughtSignature")
         if isinstance(signature, str) and signature:
-            state = conversation.opener(signature) if conversation.opener is not None else None
+            token = token_of(signature)
+            state = conversation.opener(token) if conversation.opener is not None and token else None
             if state is not None:
                 states.append(state)
             else:
@@ -182,7 +184,7 @@ def _model_turn(parts: list[Any], path: str, index: int, conversation: Conversat
 
 def _tool_call(call: Any, path: str, turn: int, position: int, conversation: Conversation) -> JSON:
     call = expect_object(call, f"{path}.functionCall")
-    name = _string(call, "name", f"{path}.functionCall")
+    name = string(call, "name", f"{path}.functionCall")
     args = call.get("args")
     if args is None:
         args = {}
@@ -204,7 +206,7 @@ def minted_id(turn: int, position: int, name: str) -> str:
 
 def _tool_message(response: Any, path: str, conversation: Conversation) -> JSON:
     response = expect_object(response, f"{path}.functionResponse")
-    name = _string(response, "name", f"{path}.functionResponse")
+    name = string(response, "name", f"{path}.functionResponse")
     call_id = response.get("id")
     unanswered = conversation.unanswered
     if isinstance(call_id, str) and call_id:
@@ -230,12 +232,3 @@ def result_text(result: Any) -> str:
         if key in RESULT_KEYS and isinstance(value, str):
             return value
     return orjson.dumps(result if result is not None else {}).decode()
-
-
-def _string(container: JSON, key: str, path: str) -> str:
-    value = container.get(key)
-    if value is None:
-        raise InvalidRequest("missing_field", param=f"{path}.{key}")
-    if not isinstance(value, str):
-        raise InvalidRequest("wrong_type", param=f"{path}.{key}", expected="a string")
-    return value

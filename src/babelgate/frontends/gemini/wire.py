@@ -3,8 +3,12 @@ ai.google.dev/api): roles, finish reasons, error statuses, the methods of `/mode
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from typing import Any, Final
+
+from babelgate.sealing import PREFIX as SEALED_PREFIX
 
 JSON = dict[str, Any]
 
@@ -80,3 +84,24 @@ HOSTED_TOOLS: Final[dict[str, str]] = {
     "codeExecution": "code_interpreter",
     "urlContext": "url_context",
 }
+
+
+# A thoughtSignature is bytes, base64 on the wire (GEM `Part.thought_signature`; its clients decode and
+# re-encode it): a sealed token (sealing.py) travels base64-encoded, and so starts with these characters
+# (the first 30 bits of "bg1."), which a Gemini signature does with a chance of one in 64**5.
+SEALED_SIGNATURE_MARK: Final = base64.b64encode(SEALED_PREFIX.encode()).decode()[:5]
+
+
+def signature_of(token: str) -> str:
+    """A sealed token as a thoughtSignature."""
+    return base64.b64encode(token.encode()).decode()
+
+
+def token_of(signature: str) -> str | None:
+    """The sealed token inside a thoughtSignature, or None for any other signature."""
+    if not signature.startswith(SEALED_SIGNATURE_MARK):
+        return None
+    try:
+        return base64.b64decode(signature, validate=True).decode("ascii")
+    except (binascii.Error, ValueError):
+        return None
