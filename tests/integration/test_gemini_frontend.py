@@ -388,3 +388,70 @@ def test_foreign_thought_signature_is_dropped_and_listed(gateway: RunningApp, up
         "safetySettings=dropped",
     ]
     assert upstream.received[-1].json["messages"][1] == {"role": "assistant", "content": "hello"}
+
+
+def test_native_stream_function_call_round_trip_with_signatures(
+    gemini_gateway: RunningApp, gemini_upstream: gem.FakeGemini
+) -> None:
+    """Gemini 3 refuses a function call of the current turn without its thought signature: the native road
+    relays the signature the model gave, and the SDK sends it back."""
+    model = "gemini-3-pro-preview"
+    signature = "ZmFrZS1nZW1pbmktdGhvdWdodC1zaWduYXR1cmU="  # base64, as the SDK reads it
+    gemini_upstream.script(
+        Reply(
+            stream=gem.function_call_chunks([("get_weather", {"city": "Oslo"}, None, signature)], model_version=model)
+        ),
+        Reply(json=gem.response("Cold.", model_version=model)),
+    )
+    client = _sdk(gemini_gateway)
+    config = gt.GenerateContentConfig(
+        tools=[gt.Tool(function_declarations=[WEATHER])],
+        automatic_function_calling=gt.AutomaticFunctionCallingConfig(disable=True),
+    )
+    pieces = list(client.models.generate_content_stream(model=model, contents="Weather in Oslo?", config=config))
+    parts = [part for piece in pieces if piece.candidates for part in (piece.candidates[0].content.parts or ())]  # type: ignore[union-attr]
+    call_parts = [part for part in parts if part.function_call]
+    assert len(call_parts) == 1 and call_parts[0].thought_signature
+    history = [
+        gt.Content(role="user", parts=[gt.Part(text="Weather in Oslo?")]),
+        gt.Content(role="model", parts=call_parts),
+        gt.Content(
+            role="user",
+            parts=[gt.Part(function_response=gt.FunctionResponse(name="get_weather", response={"output": "-5C"}))],
+        ),
+    ]
+    assert client.models.generate_content(model=model, contents=history, config=config).text == "Cold."
+    sent = gemini_upstream.received[-1].json["contents"][1]["parts"][0]
+    assert sent["thoughtSignature"] == signature
+
+
+def test_google_search_becomes_claude_web_search_and_code_execution_is_dropped(
+    claude_gateway: RunningApp, anthropic_upstream: ant.FakeAnthropic
+) -> None:
+    body = {
+        "contents": [{"role": "user", "parts": [{"text": "News?"}]}],
+        "tools": [{"googleSearch": {}}, {"codeExecution": {}}],
+        "generationConfig": {"temperature": 0.5, "topP": 0.9, "maxOutputTokens": 100},
+    }
+    response = httpx.post(
+        claude_gateway.url + "/v1beta/models/claude-sonnet-4-5:generateContent",
+        content=orjson.dumps(body),
+        headers={"x-goog-api-key": "x"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    sent = anthropic_upstream.received[-1].json
+    assert [tool["type"] for tool in sent["tools"]] == ["web_search_20250305"]
+    adjusted = response.headers["x-babelgate-adjusted-params"].split(";")
+    assert "tools[1]=dropped" in adjusted and "top_p=dropped" in adjusted
+    assert "top_p" not in sent and sent["temperature"] == 0.5
+
+
+def test_an_unknown_method_and_a_wrong_verb(gateway: RunningApp) -> None:
+    headers = {"x-goog-api-key": "x"}
+    unknown = httpx.post(gateway.url + f"/v1beta/models/{GPT}:predict", content=b"{}", headers=headers, timeout=10)
+    assert unknown.status_code == 404 and unknown.json()["error"]["status"] == "NOT_FOUND"
+    verb = httpx.put(gateway.url + f"/v1beta/models/{GPT}:generateContent", content=b"{}", headers=headers, timeout=10)
+    assert verb.status_code == 405 and verb.json()["error"]["code"] == 405
+    missing = httpx.post(gateway.url + f"/v1/models/{GPT}:generateContent", content=b"{}", headers=headers, timeout=10)
+    assert missing.status_code == 400 and missing.json()["error"]["status"] == "INVALID_ARGUMENT"
