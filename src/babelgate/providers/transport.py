@@ -16,6 +16,7 @@ from babelgate.errors import GatewayError, UpstreamAuthFailed, UpstreamProtocolE
 from babelgate.http import Timeouts, UpstreamClient, UpstreamResponse, drain, let_go, read_body
 from babelgate.providers.base import CallNotes
 from babelgate.providers.key_pool import KeyPool
+from babelgate.providers.tokens import BearerTokens
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingResponse
 from babelgate.streaming import SSEDecoder, SSEEvent, parse_frame
@@ -221,7 +222,8 @@ def event_object(data: str | bytes, provider: str) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class Upstream:
     """One provider's way to its upstream: the shared client, its key pool, timeouts, error table and the
-    scrubber of its secrets, so that a provider's I/O names only the URL and the body."""
+    scrubber of its secrets, so that a provider's I/O names only the URL and the body. With `tokens`
+    (a cloud's short-lived bearer tokens, tokens.py) each request also carries the current token."""
 
     client: UpstreamClient
     provider: str
@@ -229,11 +231,14 @@ class Upstream:
     timeouts: Timeouts
     map_error: ErrorMapper
     scrub: Callable[[str], str]
+    tokens: BearerTokens | None = None
 
     def post(
         self, url: str, body: bytes, headers: Mapping[str, str] | None = None
     ) -> Coroutine[Any, Any, UpstreamResponse]:
         """send_checked's POST (a plain call that hands back its coroutine: no frame of its own per request)."""
+        if self.tokens is not None:
+            return self._with_token("POST", url, body, headers)
         return send_checked(
             self.client,
             "POST",
@@ -249,18 +254,52 @@ class Upstream:
 
     async def get_json(self, url: str) -> dict[str, Any]:
         """A GET whose answer is a JSON object (an upstream's model listing)."""
-        response = await send_checked(
-            self.client,
-            "GET",
-            url,
-            provider=self.provider,
-            keys=self.keys,
-            body=None,
-            timeouts=self.timeouts,
-            map_error=self.map_error,
-            scrub=self.scrub,
-        )
+        if self.tokens is not None:
+            response = await self._with_token("GET", url, None, None)
+        else:
+            response = await send_checked(
+                self.client,
+                "GET",
+                url,
+                provider=self.provider,
+                keys=self.keys,
+                body=None,
+                timeouts=self.timeouts,
+                map_error=self.map_error,
+                scrub=self.scrub,
+            )
         return (await read_json_object(response, self.provider))[1]
+
+    async def _with_token(
+        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None
+    ) -> UpstreamResponse:
+        """The request with the current bearer token. A token the upstream refuses with 401 (expired
+        early, revoked) is dropped and the request sent once more with a new one; a second refusal is
+        the answer. A refusal says nothing against the pool's entry (the token was at fault), so the
+        entry stays in."""
+        tokens = self.tokens
+        assert tokens is not None
+        for attempt in (1, 2):
+            token = await tokens.token()
+            try:
+                return await send_checked(
+                    self.client,
+                    method,
+                    url,
+                    provider=self.provider,
+                    keys=self.keys,
+                    body=body,
+                    timeouts=self.timeouts,
+                    map_error=self.map_error,
+                    scrub=self.scrub,
+                    headers={**(headers or {}), "authorization": f"Bearer {token}"},
+                )
+            except UpstreamAuthFailed as error:
+                self.keys.readmit_all()
+                if error.status != 401 or attempt == 2:
+                    raise
+                tokens.invalidate(token)
+        raise AssertionError("unreachable")  # the loop returns or raises
 
 
 async def read_json_object(response: UpstreamResponse, provider: str) -> tuple[bytes, dict[str, Any]]:
