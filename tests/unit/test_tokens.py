@@ -12,7 +12,6 @@ import time
 import pytest
 
 from babelgate.errors import UpstreamCredentialsFailed
-from babelgate.providers import tokens as tokens_module
 from babelgate.providers.tokens import BearerTokens, CredentialsError, Token
 
 
@@ -49,10 +48,7 @@ def test_the_first_request_waits_for_a_token_fetched_off_the_event_loop() -> Non
     assert threading.main_thread().name not in issuer.threads
 
 
-def test_a_token_is_renewed_in_the_background_before_it_expires_and_no_request_waits(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(tokens_module, "SAFETY_MARGIN", 0.0)
+def test_a_token_is_renewed_in_the_background_before_it_expires_and_no_request_waits() -> None:
     issuer = Issuer(life=0.6, delay=0.05)
 
     async def run() -> tuple[list[str], float]:

@@ -23,6 +23,7 @@ from babelgate.providers.gemini.declaration import DECLARATION as GEMINI
 from babelgate.providers.mistral.declaration import DECLARATION as MISTRAL
 from babelgate.providers.openai.declaration import DECLARATION as OPENAI
 from babelgate.providers.types import ProviderFactory, ProviderType
+from babelgate.providers.vertex.declaration import DECLARATION as VERTEX
 
 __all__ = [
     "DECLARATIONS",
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 # In the order the feature matrix (docs/providers.md) lists them.
-DECLARATIONS: Final[tuple[ProviderType, ...]] = (OPENAI, ANTHROPIC, GEMINI, MISTRAL)
+DECLARATIONS: Final[tuple[ProviderType, ...]] = (OPENAI, ANTHROPIC, GEMINI, MISTRAL, VERTEX)
 
 
 def _by_name(declarations: tuple[ProviderType, ...]) -> Mapping[str, ProviderType]:

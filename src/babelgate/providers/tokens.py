@@ -28,7 +28,8 @@ log = logging.getLogger("babelgate.tokens")
 # Renew at two thirds of a token's life, and at the latest this long before it ends.
 RENEW_FRACTION: Final = 2 / 3
 RENEW_BEFORE: Final = 300.0
-# A token this close to its end is not sent: it could expire on its way (clock skew, a slow upload).
+# A token this close to its end (at most; a tenth of a short life) is not sent: it could expire on its way
+# (clock skew, a slow upload).
 SAFETY_MARGIN: Final = 5.0
 # After a failed fetch, requests without a token fail at once for this long instead of each starting a
 # fetch of its own (a missing key file fails the same way every time; a down metadata server would make
@@ -67,6 +68,7 @@ class BearerTokens:
         "_scrub",
         "_timer",
         "_token",
+        "_valid_until",
         "provider",
         "source",
         "wait",
@@ -82,6 +84,7 @@ class BearerTokens:
         self._scrub = scrub
         self._token: Token | None = None
         self._renew_at = 0.0
+        self._valid_until = 0.0
         self._inflight: asyncio.Future[Token] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._failed_at = 0.0
@@ -91,7 +94,7 @@ class BearerTokens:
         """The current token's value, at once while it is valid (a due renewal starts behind it);
         else the renewal's, awaited no longer than `wait`."""
         token, now = self._token, time.time()
-        if token is not None and now < token.expires_at - SAFETY_MARGIN:
+        if token is not None and now < self._valid_until:
             if now >= self._renew_at:
                 self._renew()
             return token.value
@@ -147,7 +150,10 @@ class BearerTokens:
         token = future.result()
         self._token, self._failed_at = token, 0.0
         life = max(0.0, token.expires_at - now)
-        self._renew_at = now + min(life * RENEW_FRACTION, max(0.0, life - RENEW_BEFORE))
+        # Sent until shortly before its end (a tenth of a short life), renewed well before that.
+        usable = life - min(SAFETY_MARGIN, life / 10)
+        self._valid_until = now + usable
+        self._renew_at = now + min(usable * RENEW_FRACTION, max(0.0, usable - RENEW_BEFORE))
         self._schedule(self._renew_at - now)
 
     def _schedule(self, delay: float) -> None:
