@@ -18,6 +18,7 @@ from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.http import UpstreamClient
 from babelgate.model_facts import ModelFacts
 from babelgate.providers.anthropic.declaration import DECLARATION as ANTHROPIC
+from babelgate.providers.azure.declaration import DECLARATION as AZURE
 from babelgate.providers.base import Provider
 from babelgate.providers.gemini.declaration import DECLARATION as GEMINI
 from babelgate.providers.mistral.declaration import DECLARATION as MISTRAL
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 # In the order the feature matrix (docs/providers.md) lists them.
-DECLARATIONS: Final[tuple[ProviderType, ...]] = (OPENAI, ANTHROPIC, GEMINI, MISTRAL, VERTEX)
+DECLARATIONS: Final[tuple[ProviderType, ...]] = (OPENAI, ANTHROPIC, GEMINI, MISTRAL, VERTEX, AZURE)
 
 
 def _by_name(declarations: tuple[ProviderType, ...]) -> Mapping[str, ProviderType]:
