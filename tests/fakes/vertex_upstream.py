@@ -37,7 +37,9 @@ from tests.fakes.scripted import Received, Reply, ScriptedStreams
 
 PROJECT = "fake-project"
 LOCATION = "us-east5"
-ANTHROPIC_VERSION = "vertex-2023-10-16"
+ANTHROPIC_VERSION = "vertex-2023-10-16"  # Google's documented value, what the gateway sends
+# ... and the API's dated versions, which the anthropic SDK's AnthropicVertex sends since 2.x.
+ANTHROPIC_VERSIONS = frozenset({ANTHROPIC_VERSION, *anthropic.ANTHROPIC_VERSIONS})
 GOOGLE_MODELS = (
     "gemini-2.5-flash",
     "gemini-2.5-pro",
@@ -139,10 +141,13 @@ class FakeVertex(ScriptedStreams):
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
-        scoped = r"/{version:v1}/projects/{project}/locations/{location}"
+        # v1 (the gateway's), and v1beta1, google-genai's default for Vertex.
+        scoped = r"/{version:v1|v1beta1}/projects/{project}/locations/{location}"
         app.router.add_post(scoped + r"/publishers/{publisher}/models/{model:[^/:]+}:{method}", self._publisher)
         app.router.add_post(scoped + "/endpoints/openapi/chat/completions", self._openapi)
-        app.router.add_post(r"/{version:v1}/publishers/{publisher}/models/{model:[^/:]+}:{method}", self._express)
+        app.router.add_post(
+            r"/{version:v1|v1beta1}/publishers/{publisher}/models/{model:[^/:]+}:{method}", self._express
+        )
         await self.serve(app)
 
     # What every handler does first.
@@ -292,8 +297,8 @@ class FakeVertex(ScriptedStreams):
         if not isinstance(body, dict):
             return self._refuse(["<body>: not a JSON object"])
         problems = []
-        if body.get("anthropic_version") != ANTHROPIC_VERSION:
-            problems.append(f"anthropic_version: expected {ANTHROPIC_VERSION!r}, got {body.get('anthropic_version')!r}")
+        if body.get("anthropic_version") not in ANTHROPIC_VERSIONS:
+            problems.append(f"anthropic_version: unknown version {body.get('anthropic_version')!r}")
         if "model" in body:
             problems.append("model: Extra inputs are not permitted (the URL names the model)")
         if (body.get("stream") is True) != (method == "streamRawPredict"):
@@ -319,7 +324,7 @@ class FakeVertex(ScriptedStreams):
     def _count_tokens(self, body: Any) -> web.Response:
         if not isinstance(body, dict):
             return self._anthropic_refusal(["<body>: not a JSON object"])
-        problems = [] if body.get("anthropic_version") == ANTHROPIC_VERSION else ["anthropic_version: missing"]
+        problems = [] if body.get("anthropic_version") in ANTHROPIC_VERSIONS else ["anthropic_version: missing"]
         if body.get("model") not in self.claude_models:
             problems.append(f"model: {body.get('model')!r} is not a Claude model of this project")
         counted = {key: value for key, value in body.items() if key != "anthropic_version"}
