@@ -379,3 +379,18 @@ def test_claude_falls_back_from_vertex_to_anthropic(
         raw = client.chat.completions.with_raw_response.create(model="sonnet", messages=USER)  # type: ignore[arg-type]
     assert raw.parse().choices[0].message.content == "Hello!"
     assert raw.headers["x-babelgate-route"].endswith("anthropic/claude-sonnet-4-5=ok")
+
+
+def test_a_deployment_names_its_own_location(make_gateway: GatewayFactory, vertex: FakeVertex, key_file: Path) -> None:
+    """One provider, one model in two regions: each deployment may name its own location (or project)."""
+    gateway = make_gateway(
+        "providers:\n"
+        f"  gcp: {{type: vertex, project: {PROJECT}, location: europe-west1, base_url: '{vertex.base_url}',"
+        f" credentials_file: '{key_file}'}}\n"
+        "models:\n"
+        "  flash:\n"
+        f"    deployments: [{{provider: gcp, model: {GEMINI}, location: {LOCATION}}}]\n"
+    )
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=10) as client:
+        assert client.chat.completions.create(model="flash", messages=USER).choices[0].message.content == "Hello!"  # type: ignore[arg-type]
+    assert vertex.received[-1].path.startswith(f"/v1/projects/{PROJECT}/locations/{LOCATION}/publishers/google/")

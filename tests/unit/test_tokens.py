@@ -130,3 +130,13 @@ def test_a_failed_renewal_keeps_the_valid_token_and_a_refused_token_is_replaced(
         return [first, kept, again, replaced]
 
     assert asyncio.run(run()) == ["token-1", "token-1", "token-1", "token-2"]
+
+
+def test_the_clouds_tokens_are_scrubbed_though_no_config_holds_them() -> None:
+    from babelgate.observability.logging import Scrubber
+
+    scrub = Scrubber()
+    text = scrub(
+        "token ya29.a0AfB_byC-1234567890abcdef was refused; jwt eyJ0eXAiOiJKV1QiLCJhbGciOi.eyJhdWQiOiJodHRwczovL2NvZ24.sig-nature_x ok"
+    )
+    assert text == "token [redacted] was refused; jwt [redacted] ok"

@@ -227,6 +227,10 @@ class DeploymentConfig(_WithKeys):
     defaults: dict[str, Any] = Field(default_factory=dict, description="set when the client did not")
     overrides: dict[str, Any] = Field(default_factory=dict, description="always set")
     price: PriceConfig | None = None  # unset: the model's, else the price table's for `model`
+    # Where on its cloud this deployment is served, when not where its provider says (DECISIONS 19: one
+    # model in two regions of one project is two deployments of one provider).
+    project: str | None = None
+    location: str | None = None
 
 
 class ModelConfig(_WithKeys):
@@ -278,6 +282,8 @@ class ModelConfig(_WithKeys):
                     defaults={**self.defaults, **d.defaults},
                     overrides={**self.overrides, **d.overrides},
                     price=d.price or self.price,
+                    project=d.project,
+                    location=d.location,
                 )
                 for d in self.deployments
             )
