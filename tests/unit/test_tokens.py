@@ -136,7 +136,6 @@ def test_the_clouds_tokens_are_scrubbed_though_no_config_holds_them() -> None:
     from babelgate.observability.logging import Scrubber
 
     scrub = Scrubber()
-    text = scrub(
-        "token ya29.a0AfB_byC-1234567890abcdef was refused; jwt eyJ0eXAiOiJKV1QiLCJhbGciOi.eyJhdWQiOiJodHRwczovL2NvZ24.sig-nature_x ok"
-    )
+    jwt = "eyJ0eXAiOiJKV1QiLCJhbGciOi.eyJhdWQiOiJodHRwczovL2NvZ24.sig-nature_x"
+    text = scrub(f"token ya29.a0AfB_byC-1234567890abcdef was refused; jwt {jwt} ok")
     assert text == "token [redacted] was refused; jwt [redacted] ok"
