@@ -41,6 +41,13 @@ class FakeEntraState:
     refusals: list[str] = field(default_factory=list)
 
 
+@web.middleware
+async def _close_connection(request: web.Request, handler: Any) -> web.StreamResponse:
+    response: web.StreamResponse = await handler(request)
+    response.force_close()
+    return response
+
+
 class FakeEntra(ScriptedStreams):
     def __init__(self, registry: TokenRegistry) -> None:
         self.registry = registry
@@ -55,7 +62,9 @@ class FakeEntra(ScriptedStreams):
         self.state = FakeEntraState()
 
     async def start(self) -> None:
-        app = web.Application()
+        # MSAL keeps its connections (requests' pool, in the gateway's worker threads) past the test session's
+        # end, when this server's loop is closed: it closes each one itself instead.
+        app = web.Application(middlewares=[_close_connection])
         app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", self._configuration)
         app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
         await self.serve(app)

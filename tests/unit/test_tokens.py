@@ -139,3 +139,26 @@ def test_the_clouds_tokens_are_scrubbed_though_no_config_holds_them() -> None:
     jwt = "eyJ0eXAiOiJKV1QiLCJhbGciOi.eyJhdWQiOiJodHRwczovL2NvZ24.sig-nature_x"
     text = scrub(f"token ya29.a0AfB_byC-1234567890abcdef was refused; jwt {jwt} ok")
     assert text == "token [redacted] was refused; jwt [redacted] ok"
+
+
+def test_a_holder_nothing_else_keeps_is_let_go_with_its_timer_pending() -> None:
+    """A config reload replaces the providers; the shared client and the loop must not keep their token
+    holders (and renew their tokens) for ever."""
+    import gc
+    import weakref
+
+    from babelgate.providers.tokens import closer
+
+    issuer = Issuer(life=3600)
+
+    async def run() -> bool:
+        holder = BearerTokens("vx", issuer, source="test", wait=5)
+        await holder.token()  # a renewal timer is now pending
+        close = closer(holder)
+        gone = weakref.ref(holder)
+        del holder
+        gc.collect()
+        await close()  # the client's close after the provider is gone: nothing to do
+        return gone() is None
+
+    assert asyncio.run(run())

@@ -17,7 +17,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -60,6 +61,7 @@ class BearerTokens:
     """One provider's current token and its renewal. `token()` is what requests call."""
 
     __slots__ = (
+        "__weakref__",
         "_cause",
         "_failed_at",
         "_fetch",
@@ -158,14 +160,11 @@ class BearerTokens:
 
     def _schedule(self, delay: float) -> None:
         """A timer renews the token even when no request comes (an idle gateway's first request then
-        finds a fresh one)."""
+        finds a fresh one). It holds the holder weakly: a provider a config reload replaced is let go,
+        and its timer then renews nothing."""
         self.close()
         with contextlib.suppress(RuntimeError):  # the loop is closing
-            self._timer = asyncio.get_running_loop().call_later(max(delay, 0.0), self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._renew()
+            self._timer = asyncio.get_running_loop().call_later(max(delay, 0.0), _on_timer, weakref.ref(self))
 
     def _describe(self, error: BaseException) -> str:
         """A failure in words a client may read: a CredentialsError's own, else the library's
@@ -180,3 +179,23 @@ class BearerTokens:
 
     def _error(self, cause: str) -> UpstreamCredentialsFailed:
         return UpstreamCredentialsFailed(provider=self.provider, source=self.source, cause=cause)
+
+
+def _on_timer(holder: weakref.ref[BearerTokens]) -> None:
+    tokens = holder()
+    if tokens is not None:
+        tokens._timer = None
+        tokens._renew()
+
+
+def closer(tokens: BearerTokens) -> Callable[[], Awaitable[None]]:
+    """What the shared HTTP client runs when it closes (`UpstreamClient.on_close`): stop the renewals.
+    Weak, like the timer: the client outlives the providers a reload replaces."""
+    holder = weakref.ref(tokens)
+
+    async def close() -> None:
+        alive = holder()
+        if alive is not None:
+            alive.close()
+
+    return close

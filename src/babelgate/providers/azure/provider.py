@@ -26,7 +26,7 @@ from babelgate.providers.azure.credentials import check, entra_fetch, kind_of, s
 from babelgate.providers.azure.errors import content_filtered, filtered_answer, map_error
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
 from babelgate.providers.openai.provider import OpenAIProvider
-from babelgate.providers.tokens import BearerTokens
+from babelgate.providers.tokens import BearerTokens, closer
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
@@ -138,15 +138,11 @@ class AzureProvider(ProviderDefaults):
                 wait=provider_timeouts(config, server).connect,
                 scrub=Scrubber(self.secrets),
             )
-            client.on_close(self._close)
+            client.on_close(closer(self._tokens))
         self._openai = AzureOpenAIRoad(name, config, server, client, resource=resource, tokens=self._tokens)
         self.list_models_enabled = self._openai.list_models_enabled
         self._headers = self._openai.key_pool
         self._claude = FoundryClaudeRoad(name, config, server, client, resource=resource, tokens=self._tokens)
-
-    async def _close(self) -> None:
-        if self._tokens is not None:
-            self._tokens.close()
 
     def relays(self, api: RelayApi, model: str) -> bool:
         if wire.is_claude(model):

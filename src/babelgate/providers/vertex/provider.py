@@ -17,7 +17,7 @@ from babelgate.http import UpstreamClient
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
 from babelgate.providers.gemini.provider import GeminiProvider
-from babelgate.providers.tokens import BearerTokens
+from babelgate.providers.tokens import BearerTokens, closer
 from babelgate.providers.vertex import wire
 from babelgate.providers.vertex.credentials import google_fetch, source_of
 from babelgate.providers.vertex.roads import ClaudeRoad, GoogleRoad, OpenRoad
@@ -67,7 +67,7 @@ class VertexProvider(ProviderDefaults):
                 wait=provider_timeouts(config, server).connect,
                 scrub=scrub,
             )
-            client.on_close(self._close)
+            client.on_close(closer(self._tokens))
         root = wire.location_root(base_url, config.project, location) if config.project else None
         google_models = wire.express_models(base_url) if express else wire.publisher_models(root or "", "google")
         self._google = GoogleRoad(
@@ -86,10 +86,6 @@ class VertexProvider(ProviderDefaults):
             if root is not None
             else None
         )
-
-    async def _close(self) -> None:
-        if self._tokens is not None:
-            self._tokens.close()
 
     def _claude_road(self) -> ClaudeRoad:
         if self._claude is None:
