@@ -99,6 +99,7 @@ def _config(vertex: FakeVertex, auth: str, models: str = "") -> str:
         f"  llama: {{provider: gcp, model: {LLAMA}}}\n"
         "  embed: {provider: gcp, model: text-embedding-005}\n"
         "  gembed: {provider: gcp, model: gemini-embedding-001}\n"
+        "  imagen: {provider: gcp, model: imagen-4.0-generate-001}\n"
         f"{models}"
     )
 
@@ -394,3 +395,14 @@ def test_a_deployment_names_its_own_location(make_gateway: GatewayFactory, verte
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=10) as client:
         assert client.chat.completions.create(model="flash", messages=USER).choices[0].message.content == "Hello!"  # type: ignore[arg-type]
     assert vertex.received[-1].path.startswith(f"/v1/projects/{PROJECT}/locations/{LOCATION}/publishers/google/")
+
+
+def test_imagen_on_vertex_and_no_images_from_claude(client: openai.OpenAI, vertex: FakeVertex) -> None:
+    answer = client.images.generate(model="imagen", prompt="a lighthouse", n=2, size="1024x1024")
+    assert answer.data is not None and len(answer.data) == 2
+    request = vertex.received[-1]
+    assert request.path.endswith("/publishers/google/models/imagen-4.0-generate-001:predict")
+    assert request.json["instances"] == [{"prompt": "a lighthouse"}]
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.images.generate(model="claude", prompt="p")
+    assert refused.value.code == "unsupported_capability"

@@ -85,3 +85,40 @@ def test_what_predict_cannot_take_is_refused() -> None:
         embedding_to_wire(EmbeddingRequest(model="e", inputs=[[1, 2]]), [])
     with pytest.raises(InvalidRequest):
         embedding_to_wire(EmbeddingRequest(model="e", inputs=["a"], extra={"task_type": "NOPE"}), [])
+
+
+def test_vertex_errors_in_google_and_anthropic_formats() -> None:
+    import orjson
+
+    from babelgate.errors import UpstreamAuthFailed, UpstreamRateLimited, UpstreamRejected
+    from babelgate.providers.vertex.errors import map_error
+    from babelgate.routing.retry import Failure, classify
+
+    def mapped(status: int, body: object) -> object:
+        return map_error(status, orjson.dumps(body), None, provider="gcp", scrub=str)
+
+    missing = mapped(
+        404, {"error": {"code": 404, "message": "Publisher Model `x` was not found", "status": "NOT_FOUND"}}
+    )
+    assert isinstance(missing, UpstreamRejected) and missing.code == "model_not_found" and missing.status == 404
+    expired = mapped(401, {"error": {"code": 401, "message": "Request had invalid authentication credentials."}})
+    assert isinstance(expired, UpstreamAuthFailed)
+    quota = {
+        "error": {
+            "code": 429,
+            "message": "Quota exceeded",
+            "status": "RESOURCE_EXHAUSTED",
+            "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "9s"}],
+        }
+    }
+    limited = mapped(429, quota)
+    assert isinstance(limited, UpstreamRateLimited) and limited.retry_after == 9.0
+    # Claude's own refusal through rawPredict, in Anthropic's format: a too-long prompt is the context-window failure.
+    too_long = mapped(
+        400,
+        {
+            "type": "error",
+            "error": {"type": "invalid_request_error", "message": "prompt is too long: 250000 tokens > 200000 maximum"},
+        },
+    )
+    assert classify(too_long) is Failure.CONTEXT_WINDOW  # type: ignore[arg-type]
