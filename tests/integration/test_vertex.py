@@ -406,3 +406,34 @@ def test_imagen_on_vertex_and_no_images_from_claude(client: openai.OpenAI, verte
     with pytest.raises(openai.BadRequestError) as refused:
         client.images.generate(model="claude", prompt="p")
     assert refused.value.code == "unsupported_capability"
+
+
+@pytest.mark.parametrize("model", ["claude", "llama"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_gemini_signatures_stay_on_the_gemini_road(
+    client: openai.OpenAI, vertex: FakeVertex, model: str, stream: bool
+) -> None:
+    """A conversation Gemini began, with its thought signatures in the tool-call ids, continued on Claude or
+    a partner model of the same provider: they get the plain ids, as every provider without signatures."""
+    signed = tool_ids.join("fc_1", "c2ln")
+    messages = [
+        *USER,
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": signed, "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": signed, "content": "sunny"},
+    ]
+    answer = client.chat.completions.create(
+        model=model,
+        messages=messages,  # type: ignore[arg-type]
+        tools=[_tool("get_weather")],  # type: ignore[list-item]
+        stream=stream,
+    )
+    if stream:
+        list(answer)  # type: ignore[arg-type]
+    sent = json.dumps(vertex.received[-1].json)
+    assert tool_ids.MARK not in sent and '"fc_1"' in sent

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from babelgate import tool_ids
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UnsupportedCapability, UpstreamCredentialsFailed
 from babelgate.http import UpstreamClient
@@ -109,6 +110,10 @@ class VertexProvider(ProviderDefaults):
             raise UnsupportedCapability(provider=self.name, capability=capability)
         return self._google
 
+    # Gemini's thought signatures ride in tool-call ids (tool_ids.py): this provider declares
+    # `signed_tool_ids` for its Gemini road, so the gateway leaves them in; the other roads make them plain,
+    # as the gateway does for every provider without signatures.
+
     def relays(self, api: RelayApi, model: str) -> bool:
         road = wire.road(model)
         if api == "chat":
@@ -117,28 +122,28 @@ class VertexProvider(ProviderDefaults):
 
     async def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
         if api == "chat":
-            return await self._open_road().relay(api, body, model, notes)
+            return await self._open_road().relay(api, plain_ids(body), model, notes)
         return await self._claude_road().relay(api, body, model, notes)
 
     def relay_stream(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
         if api == "chat":
-            return self._open_road().relay_stream(api, body, model, notes)
+            return self._open_road().relay_stream(api, plain_ids(body), model, notes)
         return self._claude_road().relay_stream(api, body, model, notes)
 
     async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
         road = wire.road(model)
         if road is Road.ANTHROPIC:
-            return await self._claude_road().chat(request, model, notes)
+            return await self._claude_road().chat(tool_ids.strip_request(request), model, notes)
         if road is Road.OPENAPI:
-            return await self._open_road().chat(request, model, notes)
+            return await self._open_road().chat(tool_ids.strip_request(request), model, notes)
         return await self._google.chat(request, model, notes)
 
     def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
         road = wire.road(model)
         if road is Road.ANTHROPIC:
-            return self._claude_road().stream(request, model, notes)
+            return self._claude_road().stream(tool_ids.strip_request(request), model, notes)
         if road is Road.OPENAPI:
-            return self._open_road().stream(request, model, notes)
+            return self._open_road().stream(tool_ids.strip_request(request), model, notes)
         return self._google.stream(request, model, notes)
 
     async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
@@ -160,3 +165,36 @@ class VertexProvider(ProviderDefaults):
         # Vertex lists no models of a project through these APIs (its Model Garden is another API): the
         # configured models are the catalogue (`list_models` is off in the capabilities).
         return []
+
+
+def plain_ids(body: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI chat body whose tool-call ids carry no signature (a copy only when one does)."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not any(_signed(message) for message in messages):
+        return body
+    plain: list[Any] = []
+    for message in messages:
+        if isinstance(message, dict) and _signed(message):
+            message = dict(message)
+            if isinstance(message.get("tool_call_id"), str):
+                message["tool_call_id"] = tool_ids.plain(message["tool_call_id"])
+            if isinstance(message.get("tool_calls"), list):
+                message["tool_calls"] = [
+                    {**call, "id": tool_ids.plain(call["id"])}
+                    if isinstance(call, dict) and isinstance(call.get("id"), str)
+                    else call
+                    for call in message["tool_calls"]
+                ]
+        plain.append(message)
+    return {**body, "messages": plain}
+
+
+def _signed(message: Any) -> bool:
+    if not isinstance(message, dict):
+        return False
+    if tool_ids.MARK in str(message.get("tool_call_id") or ""):
+        return True
+    calls = message.get("tool_calls")
+    return isinstance(calls, list) and any(
+        isinstance(call, dict) and tool_ids.MARK in str(call.get("id") or "") for call in calls
+    )
