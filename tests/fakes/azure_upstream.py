@@ -15,11 +15,13 @@ route is `FakeAnthropic`'s (the anthropic SDK's types), behind the same keys (Fo
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from tests.fakes import images, openai_audio
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.cloud_tokens import TokenRegistry
 from tests.fakes.openai_upstream import FakeOpenAI
@@ -102,6 +104,14 @@ class FakeAzure(FakeOpenAI):
         app.router.add_get("/openai/v1/models", self._guarded(self._models))
         app.router.add_post("/openai/deployments/{deployment}/chat/completions", deployment(self._chat))
         app.router.add_post("/openai/deployments/{deployment}/embeddings", deployment(self._embeddings))
+        # Images and audio: the OpenAI fake's own handlers, at both APIs' paths.
+        for name, handler in (
+            ("images/generations", partial(images.openai_generations, self)),
+            ("audio/speech", partial(openai_audio.speech, self)),
+            ("audio/transcriptions", partial(openai_audio.transcribe, self)),
+        ):
+            app.router.add_post(f"/openai/v1/{name}", self._guarded(handler))
+            app.router.add_post(f"/openai/deployments/{{deployment}}/{name}", deployment(handler))
         app.router.add_post("/openai/responses", self._versioned(self._guarded(self._responses)))
         app.router.add_post("/anthropic/v1/messages", self._guarded(self.claude._messages, anthropic=True))
         app.router.add_post(

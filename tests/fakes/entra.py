@@ -137,3 +137,46 @@ class FakeEntra(ScriptedStreams):
         return web.json_response(
             {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": issued.token}
         )
+
+
+class FakeManagedIdentity(ScriptedStreams):
+    """An Azure managed identity endpoint as App Service and Container Apps expose it to their apps
+    (`IDENTITY_ENDPOINT`, with the `IDENTITY_HEADER` secret sent back as `X-IDENTITY-HEADER`): `GET
+    ?api-version=2019-08-01&resource=…` → `{"access_token", "expires_on", "resource", "token_type"}`."""
+
+    header = "managed-identity-test-header-0123"
+
+    def __init__(self, registry: TokenRegistry) -> None:
+        self.registry = registry
+        self.requests: list[dict[str, str]] = []
+        self.port = 0
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}/msi/token"
+
+    def reset(self) -> None:
+        self.requests.clear()
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/msi/token", self._token)
+        await self.serve(app)
+
+    async def _token(self, request: web.Request) -> web.Response:
+        self.requests.append(dict(request.query))
+        if request.headers.get("X-IDENTITY-HEADER") != self.header:
+            return web.json_response({"statusCode": 401, "message": "Unauthorized request."}, status=401)
+        if request.query.get("api-version") != "2019-08-01":
+            return web.json_response({"statusCode": 400, "message": "Invalid api-version."}, status=400)
+        resource = request.query.get("resource", "")
+        issued = self.registry.issue("managed", resource.removesuffix("/.default"), "eyJ0eXAiOiJKV1Qi.msi-")
+        return web.json_response(
+            {
+                "access_token": issued.token,
+                "expires_on": str(int(issued.expires_at)),
+                "resource": resource,
+                "token_type": "Bearer",
+            },
+            headers={"Connection": "close"},
+        )

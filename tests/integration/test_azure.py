@@ -20,7 +20,7 @@ from tests.conftest import UPSTREAM_KEY, GatewayFactory
 from tests.fakes import anthropic_upstream as ant
 from tests.fakes.azure_upstream import FakeAzure, content_filter_error
 from tests.fakes.cloud_tokens import TokenRegistry
-from tests.fakes.entra import CLIENT_ID, TENANT, App, FakeEntra
+from tests.fakes.entra import CLIENT_ID, TENANT, App, FakeEntra, FakeManagedIdentity
 from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream, tool_call_stream
 from tests.fakes.pki import make_pki, server_context
 from tests.fakes.scripted import Reply
@@ -319,3 +319,61 @@ def test_the_upstream_key_never_leaks(client: openai.OpenAI, azure: FakeAzure) -
     with pytest.raises(openai.BadRequestError) as refused:
         client.chat.completions.create(model="mini", messages=USER)  # type: ignore[arg-type]
     assert AZURE_KEY not in str(refused.value.body) and UPSTREAM_KEY not in str(refused.value.body)
+
+
+def test_a_managed_identity(
+    make_gateway: GatewayFactory,
+    azure: FakeAzure,
+    registry: TokenRegistry,
+    loop_thread: LoopThread,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    identity = FakeManagedIdentity(registry)
+    loop_thread.run(identity.start())
+    try:
+        monkeypatch.setenv("IDENTITY_ENDPOINT", identity.endpoint)
+        monkeypatch.setenv("IDENTITY_HEADER", FakeManagedIdentity.header)
+        gateway = make_gateway(_config(azure, "options: {credential: managed_identity}"))
+        with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=10) as client:
+            assert client.chat.completions.create(model="mini", messages=USER).choices[0].message.content == "Hello!"  # type: ignore[arg-type]
+    finally:
+        loop_thread.run(identity.stop())
+    token = azure.received[-1].headers["Authorization"].removeprefix("Bearer ")
+    assert registry.issued[token].source == "managed"
+    assert identity.requests[0]["resource"] == "https://cognitiveservices.azure.com"
+
+
+def test_a_revoked_entra_token_is_replaced(
+    make_gateway: GatewayFactory, azure: FakeAzure, entra: FakeEntra, registry: TokenRegistry
+) -> None:
+    gateway = make_gateway(_config(azure, _entra(entra)), env={"AZURE_CLIENT_SECRET": CLIENT_SECRET})
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=10) as client:
+        client.chat.completions.create(model="mini", messages=USER)  # type: ignore[arg-type]
+        registry.revoke_all()
+        assert client.chat.completions.create(model="mini", messages=USER).choices[0].message.content == "Hello!"  # type: ignore[arg-type]
+    first, refused, again = [r.headers["Authorization"] for r in azure.received]
+    assert first == refused != again
+    assert len(entra.state.grants) == 2
+
+
+def test_images_and_speech_on_both_apis(make_gateway: GatewayFactory, azure: FakeAzure) -> None:
+    for extra, prefix in (
+        ("", "/openai/v1/"),
+        ("    api_version: '2025-04-01-preview'\n", "/openai/deployments/dalle/"),
+    ):
+        azure.deployments.update({"dalle", "tts"})
+        gateway = make_gateway(
+            _config(
+                azure,
+                extra=extra,
+                models="models:\n  dalle: {provider: az, model: dalle}\n  tts: {provider: az, model: tts}\n",
+            ),
+            env={"AZURE_KEY": AZURE_KEY},
+        )
+        with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=10) as client:
+            image = client.images.generate(model="dalle", prompt="a lighthouse", response_format="b64_json")
+            assert image.data and image.data[0].b64_json
+            assert azure.urls[-1].startswith(prefix + "images/generations")
+            audio = client.audio.speech.create(model="tts", voice="alloy", input="Hello")
+            assert audio.read()
+            assert "/audio/speech" in azure.urls[-1]

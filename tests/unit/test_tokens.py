@@ -23,8 +23,10 @@ class Issuer:
         self.count = 0
         self.threads: set[str] = set()
         self.fail: Exception | None = None
+        self.refused: list[bool] = []
 
-    def __call__(self) -> Token:
+    def __call__(self, refused: bool) -> Token:
+        self.refused.append(refused)
         self.threads.add(threading.current_thread().name)
         if self.delay:
             time.sleep(self.delay)
@@ -130,6 +132,7 @@ def test_a_failed_renewal_keeps_the_valid_token_and_a_refused_token_is_replaced(
         return [first, kept, again, replaced]
 
     assert asyncio.run(run()) == ["token-1", "token-1", "token-1", "token-2"]
+    assert issuer.refused[-1] is True  # the fetch that replaced the refused token was told so
 
 
 def test_the_clouds_tokens_are_scrubbed_though_no_config_holds_them() -> None:

@@ -53,8 +53,9 @@ class CredentialsError(Exception):
     shown to clients)."""
 
 
-# Fetches a new token; blocking, run in a worker thread.
-Fetch = Callable[[], Token]
+# Fetches a new token; blocking, run in a worker thread. Its argument says the upstream refused the last
+# token (revoked before its time): a fetcher whose library caches tokens must then get a fresh one.
+Fetch = Callable[[bool], Token]
 
 
 class BearerTokens:
@@ -66,6 +67,7 @@ class BearerTokens:
         "_failed_at",
         "_fetch",
         "_inflight",
+        "_refused",
         "_renew_at",
         "_scrub",
         "_timer",
@@ -88,6 +90,7 @@ class BearerTokens:
         self._renew_at = 0.0
         self._valid_until = 0.0
         self._inflight: asyncio.Future[Token] | None = None
+        self._refused = False
         self._timer: asyncio.TimerHandle | None = None
         self._failed_at = 0.0
         self._cause = ""
@@ -106,7 +109,7 @@ class BearerTokens:
         """The upstream refused this token (401): it is not sent again, and a new one is fetched."""
         token = self._token
         if token is not None and token.value == value:
-            self._token = None
+            self._token, self._refused = None, True
             self._renew()
 
     def close(self) -> None:
@@ -132,7 +135,7 @@ class BearerTokens:
         if inflight is not None:
             return inflight
         loop = asyncio.get_running_loop()
-        inflight = self._inflight = loop.run_in_executor(None, self._fetch)
+        inflight = self._inflight = loop.run_in_executor(None, self._fetch, self._refused)
         inflight.add_done_callback(self._fetched)
         return inflight
 
@@ -150,7 +153,7 @@ class BearerTokens:
                 self._schedule(RETRY_RENEWAL)
             return
         token = future.result()
-        self._token, self._failed_at = token, 0.0
+        self._token, self._failed_at, self._refused = token, 0.0, False
         life = max(0.0, token.expires_at - now)
         # Sent until shortly before its end (a tenth of a short life), renewed well before that.
         usable = life - min(SAFETY_MARGIN, life / 10)

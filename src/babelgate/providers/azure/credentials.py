@@ -67,10 +67,14 @@ def entra_fetch(kind: str, config: ProviderConfig, scope: str) -> Fetch:
     worker thread) and kept: it holds MSAL's token cache and the app's connection pool."""
     held: list[Any] = []
 
-    def fetch() -> Token:
+    def fetch(refused: bool) -> Token:
         from azure.core.exceptions import AzureError
 
         try:
+            if refused:
+                # MSAL would hand out the cached token the upstream just refused until its expiry: a new
+                # credential, with an empty cache, asks Entra for a new one.
+                held.clear()
             if not held:
                 held.append(_credential(kind, config))
             token = held[0].get_token(scope)

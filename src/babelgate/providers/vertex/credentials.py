@@ -36,7 +36,7 @@ def google_fetch(credentials_file: str | None) -> Fetch:
     lock = threading.Lock()
     held: list[Any] = []
 
-    def fetch() -> Token:
+    def fetch(refused: bool) -> Token:  # google-auth keeps no token of its own: every refresh is a new one
         from google.auth import exceptions
         from google.auth.transport.requests import Request
 
