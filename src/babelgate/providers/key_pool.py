@@ -120,11 +120,6 @@ class KeyPool(Generic[T]):
                 self.provider,
             )
 
-    def readmit_all(self) -> None:
-        """Undo `reject`: the refusal was of a short-lived token sent beside the pool's headers
-        (transport.Upstream with tokens), not of a key of the pool."""
-        self._rejected.clear()
-
     def learn_rest(self, label: str, until: float) -> None:
         """Another gateway instance rested this key (routing/shared.py)."""
         if label in self._labels:

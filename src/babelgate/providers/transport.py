@@ -49,11 +49,13 @@ async def send_checked(
     map_error: ErrorMapper,
     scrub: Callable[[str], str],
     headers: Mapping[str, str] | None = None,
+    keyed: bool = True,
 ) -> UpstreamResponse:
     """The response once the upstream accepted the request, sent with the headers of the pool's next
     key (`keys`, one header set per key) and `headers` on top. An error status is raised, mapped, and
     the key hears the verdict: it rests after a 429, is out after our credentials were rejected, and the
-    error says whether another key of the pool is free (`other_key_free`), for the router."""
+    error says whether another key of the pool is free (`other_key_free`), for the router. Not `keyed`:
+    the credentials are a token in `headers` (Upstream's tokens), whose refusal says nothing of the pool."""
     index = keys.pick()
     headers = keys.items[index] if headers is None else {**keys.items[index], **headers}
     response = await client.send(method, url, provider=provider, headers=headers, body=body, timeouts=timeouts)
@@ -62,7 +64,7 @@ async def send_checked(
         error = map_error(response.status, raw, response.headers, provider=provider, scrub=scrub)
         if isinstance(error, UpstreamRateLimited):
             keys.rest(index, error.retry_after)
-        elif isinstance(error, UpstreamAuthFailed):
+        elif isinstance(error, UpstreamAuthFailed) and keyed:
             keys.reject(index)
         else:
             raise error
@@ -275,8 +277,7 @@ class Upstream:
     ) -> UpstreamResponse:
         """The request with the current bearer token. A token the upstream refuses with 401 (expired
         early, revoked) is dropped and the request sent once more with a new one; a second refusal is
-        the answer. A refusal says nothing against the pool's entry (the token was at fault), so the
-        entry stays in."""
+        the answer. A refusal says nothing against the pool's entry (the token was at fault), which stays in."""
         tokens = self.tokens
         assert tokens is not None
         for attempt in (1, 2):
@@ -293,9 +294,9 @@ class Upstream:
                     map_error=self.map_error,
                     scrub=self.scrub,
                     headers={**(headers or {}), "authorization": f"Bearer {token}"},
+                    keyed=False,
                 )
             except UpstreamAuthFailed as error:
-                self.keys.readmit_all()
                 if error.status != 401 or attempt == 2:
                     raise
                 tokens.invalidate(token)
