@@ -21,7 +21,7 @@ from tests.fakes import anthropic_upstream as ant
 from tests.fakes.azure_upstream import FakeAzure, content_filter_error
 from tests.fakes.cloud_tokens import TokenRegistry
 from tests.fakes.entra import CLIENT_ID, TENANT, App, FakeEntra, FakeManagedIdentity
-from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream, tool_call_stream
+from tests.fakes.openai_upstream import FakeOpenAI, chunk, completion, text_stream, tool_call_stream
 from tests.fakes.pki import make_pki, server_context
 from tests.fakes.scripted import Reply
 from tests.fakes.servers import LoopThread, RunningApp
@@ -199,7 +199,9 @@ def test_a_deployment_that_does_not_exist_and_throttling(client: openai.OpenAI, 
     assert limited.value.response.headers["retry-after"] == "11"
 
 
-@pytest.mark.parametrize(("refusal", "stream"), [("prompt", False), ("answer", False), ("prompt", True)])
+@pytest.mark.parametrize(
+    ("refusal", "stream"), [("prompt", False), ("answer", False), ("prompt", True), ("answer", True)]
+)
 def test_a_content_filter_refusal_goes_to_the_content_policy_fallback(
     make_gateway: GatewayFactory, azure: FakeAzure, upstream: FakeOpenAI, refusal: str, stream: bool
 ) -> None:
@@ -216,6 +218,10 @@ def test_a_content_filter_refusal_goes_to_the_content_policy_fallback(
     )
     if refusal == "prompt":
         azure.script(Reply(status=400, json=content_filter_error()))
+    elif stream:  # the answer stopped by the filter before its first word
+        azure.script(
+            Reply(stream=[chunk({"role": "assistant", "content": ""}), chunk({}, finish_reason="content_filter")])
+        )
     else:  # the answer stopped by the filter, nothing left of it
         azure.script(Reply(json=completion(None, finish_reason="content_filter")))
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=10) as client:
@@ -377,3 +383,42 @@ def test_images_and_speech_on_both_apis(make_gateway: GatewayFactory, azure: Fak
             audio = client.audio.speech.create(model="tts", voice="alloy", input="Hello")
             assert audio.read()
             assert "/audio/speech" in azure.urls[-1]
+
+
+def test_a_stream_the_filter_stops_midway_keeps_its_words(client: openai.OpenAI, azure: FakeAzure) -> None:
+    azure.script(
+        Reply(
+            stream=[
+                chunk({"role": "assistant", "content": ""}),
+                chunk({"content": "Once upon"}),
+                chunk({}, finish_reason="content_filter"),
+            ]
+        )
+    )
+    chunks = list(client.chat.completions.create(model="mini", messages=USER, stream=True))  # type: ignore[arg-type]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Once upon"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "content_filter"
+
+
+def test_a_filtered_stream_on_the_translated_road_goes_to_the_fallback(
+    make_gateway: GatewayFactory, azure: FakeAzure, upstream: FakeOpenAI
+) -> None:
+    """The Messages API's client on an Azure deployment: translated, and the filter's refusal the same."""
+    gateway = make_gateway(
+        _config(
+            azure,
+            models=(
+                "models:\n"
+                "  strict: {provider: az, model: gpt-4o-mini-prod, content_policy_fallbacks: [lenient]}\n"
+                "  lenient: {provider: openai, model: gpt-4o-mini}\n"
+            ),
+        ),
+        env={"AZURE_KEY": AZURE_KEY},
+    )
+    azure.script(Reply(stream=[chunk({"role": "assistant", "content": ""}), chunk({}, finish_reason="content_filter")]))
+    upstream.script(Reply(stream=text_stream(["From the", " fallback."], include_usage=True)))  # type: ignore[arg-type]
+    with (
+        anthropic.Anthropic(base_url=gateway.url, api_key="x", max_retries=0, timeout=10) as sdk,
+        sdk.messages.stream(model="strict", max_tokens=32, messages=[{"role": "user", "content": "Hi"}]) as stream,
+    ):
+        assert stream.get_final_text() == "From the fallback."

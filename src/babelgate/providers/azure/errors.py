@@ -7,7 +7,8 @@ its content filter refused is a 400 `{"error": {"code": "content_filter", "inner
 `content_filter` code (routing/retry.py: CONTENT_POLICY_CODES); older API versions may put the
 `ResponsibleAIPolicyViolation` only in `innererror`, which is read here. An answer the filter stopped
 arrives with HTTP 200 and `finish_reason: "content_filter"`, with its text cut or empty: with nothing
-left of it, it is that refusal too (`filtered_answer`), so that another model may answer.
+left of it, it is that refusal too (`filtered_answer`; in a stream, a filter that stops it before its first
+word: `stream_began`), so that another model may answer.
 """
 
 from __future__ import annotations
@@ -78,3 +79,24 @@ def _error_object(body: bytes) -> dict[str, Any]:
         return {}
     error = parsed.get("error") if isinstance(parsed, dict) else None
     return error if isinstance(error, dict) else {}
+
+
+def stream_began(piece: bytes) -> bool:
+    """Whether these SSE frames of a chat stream carry the answer's first words (text, a tool call, a
+    refusal): until then, a filter that ends the stream leaves the client nothing, and the gateway may still
+    send the request elsewhere. Read only while nothing has begun (a stream's first frame or two)."""
+    for line in piece.split(b"\n"):
+        if not line.startswith(b"data:"):
+            continue
+        data = line[5:].strip()
+        if not data.startswith(b"{"):
+            continue
+        try:
+            event = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return True  # not ours to judge: the relay's own checks speak to it
+        for choice in event.get("choices") or ():
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if isinstance(delta, dict) and (delta.get("content") or delta.get("tool_calls") or delta.get("refusal")):
+                return True
+    return False

@@ -4,9 +4,9 @@ and Foundry's serverless ones (the fast path's byte relay and the Responses road
 Claude in Foundry (the native Messages road included).
 
 Azure's content filter: a refused prompt is a 400 `content_filter` (errors.map_error) and an answer the
-filter stopped with nothing left is the same refusal (errors.filtered_answer), so `content_policy_fallbacks`
-send it to another model. A stream the filter stops midway ends with `finish_reason: "content_filter"` as
-Azure sent it (its first words are already the client's).
+filter stopped with nothing left is the same refusal (errors.filtered_answer; a stream stopped before its
+first word too), so `content_policy_fallbacks` send it to another model. A stream the filter stops midway
+ends with `finish_reason: "content_filter"` as Azure sent it (its first words are already the client's).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from babelgate.observability.logging import Scrubber
 from babelgate.providers.anthropic.provider import AnthropicProvider
 from babelgate.providers.azure import wire
 from babelgate.providers.azure.credentials import check, entra_fetch, kind_of, source_of
-from babelgate.providers.azure.errors import content_filtered, filtered_answer, map_error
+from babelgate.providers.azure.errors import CONTENT_FILTER, content_filtered, filtered_answer, map_error, stream_began
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
 from babelgate.providers.openai.provider import OpenAIProvider
 from babelgate.providers.tokens import BearerTokens, closer
@@ -72,6 +72,43 @@ class AzureOpenAIRoad(OpenAIProvider):
             if refused is not None:
                 raise refused
         return raw
+
+    async def relay_stream(
+        self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes
+    ) -> AsyncIterator[bytes]:
+        """A chat stream's first frames are held until its first words: a filter that ends it before them is
+        the refusal, raised while the gateway may still send the request elsewhere."""
+        frames = super().relay_stream(api, body, model, notes)
+        held: list[bytes] | None = [] if api == "chat" else None
+        async for piece in frames:
+            if held is None:
+                yield piece
+                continue
+            held.append(piece)
+            if stream_began(piece):
+                yield b"".join(held)
+                held = None
+            elif notes.finish_reason == CONTENT_FILTER:
+                raise content_filtered(self.name)
+        if held:
+            yield b"".join(held)
+
+    async def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
+        """As `relay_stream`, on the translated road."""
+        held: list[ChatChunk] | None = []
+        async for chunk in super().stream(request, model, notes):
+            if held is None:
+                yield chunk
+                continue
+            held.append(chunk)
+            if any(c.delta.content or c.delta.tool_calls or c.delta.refusal for c in chunk.choices):
+                for earlier in held:
+                    yield earlier
+                held = None
+            elif any(c.finish_reason == CONTENT_FILTER for c in chunk.choices):
+                raise content_filtered(self.name)
+        for earlier in held or ():
+            yield earlier
 
     async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
         response = await super().chat(request, model, notes)
