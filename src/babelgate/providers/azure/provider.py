@@ -12,7 +12,7 @@ ends with `finish_reason: "content_filter"` as Azure sent it (its first words ar
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import orjson
@@ -186,20 +186,23 @@ class AzureProvider(ProviderDefaults):
             return api == "messages" or api == "messages.count_tokens"
         return self._openai.relays(api, model) and api not in ("messages", "messages.count_tokens")
 
-    async def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+    # The dispatching methods hand back their road's coroutine (no frame of their own per request, as
+    # transport.Upstream.post): the fast path goes through `relay` on every request.
+
+    def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> Coroutine[Any, Any, bytes]:
         if wire.is_claude(model):
-            return await self._claude.relay(api, body, model, notes)
-        return await self._openai.relay(api, body, model, notes)
+            return self._claude.relay(api, body, model, notes)
+        return self._openai.relay(api, body, model, notes)
 
     def relay_stream(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
         if wire.is_claude(model):
             return self._claude.relay_stream(api, body, model, notes)
         return self._openai.relay_stream(api, body, model, notes)
 
-    async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
+    def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> Coroutine[Any, Any, ChatResponse]:
         if wire.is_claude(model):
-            return await self._claude.chat(request, model, notes)
-        return await self._openai.chat(request, model, notes)
+            return self._claude.chat(request, model, notes)
+        return self._openai.chat(request, model, notes)
 
     def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
         if wire.is_claude(model):

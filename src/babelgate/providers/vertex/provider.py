@@ -8,7 +8,7 @@ mode), sent as `x-goog-api-key` to Google's models only (express mode serves no 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 from babelgate import tool_ids
@@ -120,23 +120,26 @@ class VertexProvider(ProviderDefaults):
             return road is Road.OPENAPI
         return (api == "messages" or api == "messages.count_tokens") and road is Road.ANTHROPIC
 
-    async def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+    # The dispatching methods hand back their road's coroutine (no frame of their own per request, as
+    # transport.Upstream.post).
+
+    def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> Coroutine[Any, Any, bytes]:
         if api == "chat":
-            return await self._open_road().relay(api, plain_ids(body), model, notes)
-        return await self._claude_road().relay(api, body, model, notes)
+            return self._open_road().relay(api, plain_ids(body), model, notes)
+        return self._claude_road().relay(api, body, model, notes)
 
     def relay_stream(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
         if api == "chat":
             return self._open_road().relay_stream(api, plain_ids(body), model, notes)
         return self._claude_road().relay_stream(api, body, model, notes)
 
-    async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
+    def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> Coroutine[Any, Any, ChatResponse]:
         road = wire.road(model)
         if road is Road.ANTHROPIC:
-            return await self._claude_road().chat(tool_ids.strip_request(request), model, notes)
+            return self._claude_road().chat(tool_ids.strip_request(request), model, notes)
         if road is Road.OPENAPI:
-            return await self._open_road().chat(tool_ids.strip_request(request), model, notes)
-        return await self._google.chat(request, model, notes)
+            return self._open_road().chat(tool_ids.strip_request(request), model, notes)
+        return self._google.chat(request, model, notes)
 
     def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
         road = wire.road(model)
