@@ -314,11 +314,17 @@ def test_express_mode_sends_the_api_key_to_google_models_only(make_gateway: Gate
     assert refused.value.status_code == 502 and "express mode" in refused.value.message
 
 
-def test_a_revoked_token_is_replaced_and_the_request_sent_again(
-    client: openai.OpenAI, vertex: FakeVertex, registry: TokenRegistry
+@pytest.mark.parametrize("fault", ["revoked", "expired"])
+def test_a_refused_token_is_replaced_and_the_request_sent_again(
+    client: openai.OpenAI, vertex: FakeVertex, registry: TokenRegistry, fault: str
 ) -> None:
+    """Revoked, or expired early by Google's clock (the gateway's thought it had minutes left)."""
     client.chat.completions.create(model="gemini", messages=USER)  # type: ignore[arg-type]
-    registry.revoke_all()
+    if fault == "revoked":
+        registry.revoke_all()
+    else:
+        for issued in registry.issued.values():
+            issued.expires_at = time.time() - 1
     answer = client.chat.completions.create(model="gemini", messages=USER)  # type: ignore[arg-type]
     assert answer.choices[0].message.content == "Hello!"
     first, refused, again = [token for _, token in _calls(vertex)]
