@@ -122,3 +122,16 @@ def test_vertex_errors_in_google_and_anthropic_formats() -> None:
         },
     )
     assert classify(too_long) is Failure.CONTEXT_WINDOW  # type: ignore[arg-type]
+
+
+def test_cloud_model_ids_are_priced_by_the_facts_of_their_model() -> None:
+    """Vertex's Claude ids (`…@date`) and Gemini ids, and Azure deployments named after their model, take the
+    declared facts of that model: no pattern of their own to clash with the direct providers'."""
+    from babelgate.model_facts import facts_table
+    from babelgate.providers import MODEL_FACTS
+
+    table = facts_table(MODEL_FACTS)
+    assert table.price("claude-sonnet-4-5@20250929") == table.price("claude-sonnet-4-5") is not None
+    assert table.price("gemini-2.5-flash") is not None
+    assert table.price("gpt-4o-mini-prod") == table.price("gpt-4o-mini") is not None
+    assert table.price("meta/llama-3.3-70b-instruct-maas") is None  # Vertex's own price: the config's `prices:`
