@@ -135,3 +135,23 @@ def test_cloud_model_ids_are_priced_by_the_facts_of_their_model() -> None:
     assert table.price("gemini-2.5-flash") is not None
     assert table.price("gpt-4o-mini-prod") == table.price("gpt-4o-mini") is not None
     assert table.price("meta/llama-3.3-70b-instruct-maas") is None  # Vertex's own price: the config's `prices:`
+
+
+def test_each_road_gets_the_model_rules_of_its_api() -> None:
+    """`options.models` of a vertex provider holds Gemini's and Claude's rules side by side; each road's
+    provider is built with its own (Anthropic's profiles refuse a Gemini field)."""
+    from babelgate.config import ProviderConfig, ServerConfig
+    from babelgate.http import UpstreamClient
+    from babelgate.providers import build_provider
+
+    options = {
+        "models": {
+            "gemini-2.5-*": {"task_type": "CLUSTERING"},
+            "claude-sonnet-*": {"max_tokens": 4096},
+            "meta/*": {"anything": True},
+        }
+    }
+    config = ProviderConfig(type="vertex", project="p", location="global", options=options)
+    build_provider("gcp", config, ServerConfig(), UpstreamClient())  # no "unknown field(s)"
+    assert wire.road_options(options, Road.ANTHROPIC)["models"] == {"claude-sonnet-*": {"max_tokens": 4096}}
+    assert wire.road_options(options, Road.GOOGLE)["models"] == {"gemini-2.5-*": {"task_type": "CLUSTERING"}}

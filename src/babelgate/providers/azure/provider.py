@@ -51,7 +51,8 @@ class AzureOpenAIRoad(OpenAIProvider):
     ) -> None:
         self._api_version = config.api_version
         root = resource + (wire.DEPLOYMENT_ROOT if config.api_version else wire.V1_ROOT)
-        super().__init__(name, config.model_copy(update={"base_url": root}), server, client)
+        update = {"base_url": root, "options": wire.claude_options(config.options, False)}
+        super().__init__(name, config.model_copy(update=update), server, client)
         self._upstream = dataclasses.replace(self._upstream, map_error=map_error, tokens=tokens)
         # The deployment-style API lists base models, not deployments: its listing says nothing useful.
         self.list_models_enabled = config.list_models and config.api_version is None
@@ -135,7 +136,8 @@ class FoundryClaudeRoad(AnthropicProvider):
         resource: str,
         tokens: BearerTokens | None,
     ) -> None:
-        super().__init__(name, config.model_copy(update={"base_url": resource + wire.ANTHROPIC_ROOT}), server, client)
+        update = {"base_url": resource + wire.ANTHROPIC_ROOT, "options": wire.claude_options(config.options, True)}
+        super().__init__(name, config.model_copy(update=update), server, client)
         self._upstream = dataclasses.replace(self._upstream, tokens=tokens)
 
 

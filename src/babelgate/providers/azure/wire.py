@@ -14,7 +14,8 @@ and the data-plane API with `api-version`; ANTF = the anthropic SDK's `lib/found
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 from urllib.parse import quote
 
 V1_ROOT: Final = "/openai/v1"
@@ -37,3 +38,12 @@ def deployment_url(root: str, path: str, deployment: str, api_version: str) -> s
 
 def is_claude(model: str) -> bool:
     return model.startswith(CLAUDE_PREFIXES)
+
+
+def claude_options(options: Mapping[str, Any], claude: bool) -> dict[str, Any]:
+    """The provider's options as one road reads them: `options.models` rules for `claude-*` patterns go to
+    Anthropic's profiles, the others to the OpenAI provider's."""
+    models = options.get("models")
+    if not isinstance(models, Mapping):
+        return dict(options)
+    return {**options, "models": {p: rule for p, rule in models.items() if is_claude(str(p)) is claude}}

@@ -47,7 +47,12 @@ class GoogleRoad(GeminiProvider):
         models: str,
         tokens: BearerTokens | None,
     ) -> None:
-        super().__init__(name, config, server, client)
+        super().__init__(
+            name,
+            config.model_copy(update={"options": wire.road_options(config.options, wire.Road.GOOGLE)}),
+            server,
+            client,
+        )
         self._base = models  # `_url(model, method)` is `{models}{model}:{method}`
         self._upstream = dataclasses.replace(self._upstream, map_error=map_error, tokens=tokens)
 
@@ -94,7 +99,8 @@ class ClaudeRoad(AnthropicProvider):
         tokens: BearerTokens | None,
     ) -> None:
         # Claude on Vertex takes OAuth tokens only: an express-mode key is never sent to it.
-        super().__init__(name, config.model_copy(update={"api_keys": ()}), server, client)
+        options = wire.road_options(config.options, wire.Road.ANTHROPIC)
+        super().__init__(name, config.model_copy(update={"api_keys": (), "options": options}), server, client)
         self._models = models
         self._upstream = dataclasses.replace(self._upstream, map_error=map_error, tokens=tokens)
 
@@ -124,5 +130,8 @@ class OpenRoad(OpenAIProvider):
         root: str,
         tokens: BearerTokens | None,
     ) -> None:
-        super().__init__(name, config.model_copy(update={"base_url": root, "api_keys": ()}), server, client)
+        options = wire.road_options(config.options, wire.Road.OPENAPI)
+        super().__init__(
+            name, config.model_copy(update={"base_url": root, "api_keys": (), "options": options}), server, client
+        )
         self._upstream = dataclasses.replace(self._upstream, map_error=map_error, tokens=tokens)

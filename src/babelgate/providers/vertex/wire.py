@@ -13,9 +13,10 @@ A model's `model:` id decides its road:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 from fnmatch import fnmatchcase
-from typing import Final
+from typing import Any, Final
 from urllib.parse import quote
 
 
@@ -44,6 +45,16 @@ def road(model: str) -> Road:
     if "/" in model:
         return Road.OPENAPI
     return Road.GOOGLE
+
+
+def road_options(options: Mapping[str, Any], for_road: Road) -> dict[str, Any]:
+    """The provider's options as one road's provider reads them: `options.models` holds the per-model rules
+    of all three APIs, each road gets those whose pattern falls on it (a Gemini rule's fields are unknown
+    to Anthropic's profiles, which refuse them)."""
+    models = options.get("models")
+    if not isinstance(models, Mapping):
+        return dict(options)
+    return {**options, "models": {pattern: rule for pattern, rule in models.items() if road(str(pattern)) is for_road}}
 
 
 def host(location: str) -> str:
