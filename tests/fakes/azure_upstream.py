@@ -78,6 +78,7 @@ class FakeAzure(FakeOpenAI):
         self.api_keys: frozenset[str] = frozenset()
         self.deployments = set(DEPLOYMENTS)
         self.urls: list[str] = []  # every request's path and query, as it came (the handlers record the path)
+        self.bearers: list[str] = []  # every request's bearer token, refused ones included
         self.claude = FakeAnthropic()  # its handlers serve /anthropic/v1/…; it is not started on its own
 
     @property
@@ -94,6 +95,7 @@ class FakeAzure(FakeOpenAI):
         self.api_keys = frozenset()
         self.deployments = set(DEPLOYMENTS)
         self.urls.clear()
+        self.bearers.clear()
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -122,6 +124,8 @@ class FakeAzure(FakeOpenAI):
     def _guarded(self, handler: Handler, *, anthropic: bool = False) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
             self.urls.append(request.path_qs)
+            if request.headers.get("Authorization", "").startswith("Bearer "):
+                self.bearers.append(request.headers["Authorization"][7:])
             key = request.headers.get("api-key") or (request.headers.get("x-api-key") if anthropic else None)
             bearer = request.headers.get("Authorization", "")
             if key is not None:

@@ -54,8 +54,6 @@ class AzureOpenAIRoad(OpenAIProvider):
         update = {"base_url": root, "options": wire.claude_options(config.options, False)}
         super().__init__(name, config.model_copy(update=update), server, client)
         self._upstream = dataclasses.replace(self._upstream, map_error=map_error, tokens=tokens)
-        # The deployment-style API lists base models, not deployments: its listing says nothing useful.
-        self.list_models_enabled = config.list_models and config.api_version is None
 
     def _key_headers(self, key: str) -> dict[str, str]:
         return {"api-key": key}
@@ -148,7 +146,9 @@ class AzureProvider(ProviderDefaults):
         audio_in=True,
         embeddings=True,
         embedding_batch_limit=2048,
-        list_models=True,
+        # Off: both APIs list the models the resource may deploy, not its deployments, which are what a
+        # `model:` names (a listed name would be a DeploymentNotFound).
+        list_models=False,
         image_generation=True,
         image_edits=True,
         transcription=True,
@@ -179,7 +179,6 @@ class AzureProvider(ProviderDefaults):
             )
             client.on_close(closer(self._tokens))
         self._openai = AzureOpenAIRoad(name, config, server, client, resource=resource, tokens=self._tokens)
-        self.list_models_enabled = self._openai.list_models_enabled
         self._headers = self._openai.key_pool
         self._claude = FoundryClaudeRoad(name, config, server, client, resource=resource, tokens=self._tokens)
 
@@ -227,4 +226,4 @@ class AzureProvider(ProviderDefaults):
         return self._openai.speech(request, model, notes)
 
     async def list_models(self) -> list[ModelInfo]:
-        return await self._openai.list_models()
+        return []  # the configured models are the catalogue (`list_models` is off in the capabilities)
