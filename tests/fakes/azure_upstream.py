@@ -25,6 +25,7 @@ from tests.fakes import images, openai_audio
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.cloud_tokens import TokenRegistry
 from tests.fakes.openai_upstream import FakeOpenAI
+from tests.fakes.scripted import Reply
 
 AUDIENCE = "https://cognitiveservices.azure.com"
 # GA and preview data-plane versions Azure answers (a sample; an unknown one is a 400).
@@ -68,6 +69,33 @@ def content_filter_error() -> dict[str, Any]:
                 },
             },
         }
+    }
+
+
+_SAFE: dict[str, Any] = {
+    category: {"filtered": False, "severity": "safe"} for category in ("hate", "self_harm", "sexual", "violence")
+}
+
+
+def prompt_filter_chunk() -> dict[str, Any]:
+    """What an Azure stream begins with: the prompt's filter results, in a chunk with no choices and no id."""
+    return {
+        "choices": [],
+        "created": 0,
+        "id": "",
+        "model": "",
+        "object": "",
+        "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": _SAFE}],
+    }
+
+
+def with_filter_results(answer: dict[str, Any]) -> dict[str, Any]:
+    """A chat completion as Azure answers it: the prompt's and each choice's filter results."""
+    choices = [{**choice, "content_filter_results": _SAFE} for choice in answer.get("choices") or ()]
+    return {
+        **answer,
+        "choices": choices,
+        "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": _SAFE}],
     }
 
 
@@ -147,6 +175,13 @@ class FakeAzure(FakeOpenAI):
             return await handler(request)
 
         return versioned
+
+    def _default(self, body: dict[str, Any]) -> Reply:
+        """OpenAI's default answers with Azure's additions: filter results on the prompt and each choice."""
+        reply = super()._default(body)
+        if reply.stream is not None:
+            return Reply(stream=[prompt_filter_chunk(), *reply.stream])
+        return Reply(json=with_filter_results(reply.json))
 
     def _v1(self, handler: Handler) -> Handler:
         async def v1(request: web.Request) -> web.StreamResponse:

@@ -422,3 +422,18 @@ def test_a_filtered_stream_on_the_translated_road_goes_to_the_fallback(
         sdk.messages.stream(model="strict", max_tokens=32, messages=[{"role": "user", "content": "Hi"}]) as stream,
     ):
         assert stream.get_final_text() == "From the fallback."
+
+
+def test_azures_filter_results_pass_both_roads(gateway: RunningApp, azure: FakeAzure) -> None:
+    """Azure's streams begin with a chunk of the prompt's filter results (no choices, no id), and every
+    choice carries its own: the fast path relays them, the translated road reads past them."""
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=10) as client:
+        raw = client.chat.completions.with_raw_response.create(model="mini", messages=USER)  # type: ignore[arg-type]
+        assert "prompt_filter_results" in raw.text and raw.parse().choices[0].message.content == "Hello!"
+        chunks = list(client.chat.completions.create(model="mini", messages=USER, stream=True))  # type: ignore[arg-type]
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello!"
+    with (
+        anthropic.Anthropic(base_url=gateway.url, api_key="x", max_retries=0, timeout=10) as sdk,
+        sdk.messages.stream(model="mini", max_tokens=32, messages=[{"role": "user", "content": "Hi"}]) as stream,
+    ):
+        assert stream.get_final_text() == "Hello!"
