@@ -112,6 +112,15 @@ def vertex_gemini_violations(body: Any, model: str) -> list[str]:
     return problems
 
 
+def vertex_extras(payload: dict[str, Any]) -> dict[str, Any]:
+    """A GenerateContentResponse as Vertex sends it: with its `createTime` and `responseId`, and the traffic
+    type in the usage (fields the Gemini API does not send)."""
+    out = {**payload, "createTime": "2026-11-23T10:00:00.123456Z", "responseId": "vtxFakeResponse01"}
+    if isinstance(payload.get("usageMetadata"), dict):
+        out["usageMetadata"] = {**payload["usageMetadata"], "trafficType": "ON_DEMAND"}
+    return out
+
+
 class FakeVertex(ScriptedStreams):
     def __init__(self, registry: TokenRegistry) -> None:
         self.registry = registry
@@ -241,8 +250,11 @@ class FakeVertex(ScriptedStreams):
             return self._refuse(problems)
         reply = self.next_reply(body, request.path)
         if reply is None:
-            events: list[dict[str, Any] | bytes] = [*gemini.text_chunks(["Hel", "lo", "!"], model_version=model)]
-            reply = Reply(stream=events) if streaming else Reply(json=gemini.response("Hello!", model_version=model))
+            events: list[dict[str, Any] | bytes] = [
+                vertex_extras(event) for event in gemini.text_chunks(["Hel", "lo", "!"], model_version=model)
+            ]
+            answer = vertex_extras(gemini.response("Hello!", model_version=model))
+            reply = Reply(stream=events) if streaming else Reply(json=answer)
         return await self._send(request, reply, frame=gemini.sse_frame)
 
     def _embed(self, body: Any, model: str) -> web.Response:
