@@ -437,3 +437,10 @@ def test_azures_filter_results_pass_both_roads(gateway: RunningApp, azure: FakeA
         sdk.messages.stream(model="mini", max_tokens=32, messages=[{"role": "user", "content": "Hi"}]) as stream,
     ):
         assert stream.get_final_text() == "Hello!"
+
+
+def test_media_are_refused_for_claude_in_foundry(client: openai.OpenAI, azure: FakeAzure) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.embeddings.create(model="claude", input="a")
+    assert refused.value.code == "unsupported_capability"
+    assert azure.urls == []

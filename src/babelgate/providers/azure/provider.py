@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
+from babelgate.errors import UnsupportedCapability
 from babelgate.http import UpstreamClient
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.anthropic.provider import AnthropicProvider
@@ -210,20 +211,26 @@ class AzureProvider(ProviderDefaults):
             return self._claude.stream(request, model, notes)
         return self._openai.stream(request, model, notes)
 
+    def _media_road(self, model: str, capability: str) -> AzureOpenAIRoad:
+        """Media are OpenAI's deployments' (Claude in Foundry has chat only)."""
+        if wire.is_claude(model):
+            raise UnsupportedCapability(provider=self.name, capability=capability)
+        return self._openai
+
     async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
-        return await self._openai.embed(request, model, notes)
+        return await self._media_road(model, "embeddings").embed(request, model, notes)
 
     async def generate_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
-        return await self._openai.generate_images(request, model, notes)
+        return await self._media_road(model, "image generation").generate_images(request, model, notes)
 
     async def edit_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
-        return await self._openai.edit_images(request, model, notes)
+        return await self._media_road(model, "image edits").edit_images(request, model, notes)
 
     async def transcribe(self, request: TranscriptionRequest, model: str, notes: CallNotes) -> TranscriptionResponse:
-        return await self._openai.transcribe(request, model, notes)
+        return await self._media_road(model, "transcription").transcribe(request, model, notes)
 
     def speech(self, request: SpeechRequest, model: str, notes: CallNotes) -> AsyncIterator[bytes]:
-        return self._openai.speech(request, model, notes)
+        return self._media_road(model, "speech").speech(request, model, notes)
 
     async def list_models(self) -> list[ModelInfo]:
         return []  # the configured models are the catalogue (`list_models` is off in the capabilities)
