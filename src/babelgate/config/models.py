@@ -68,6 +68,22 @@ class ProviderConfig(_WithKeys):
     # An http:// proxy URL for this provider's calls, or "none"; unset: HTTPS_PROXY/HTTP_PROXY/NO_PROXY.
     proxy: str | None = Field(default=None, repr=False)
     tls: TLSConfig | None = None
+    # The clouds' own keys (DECISIONS 19), each read only by its provider type. Google Vertex AI: the
+    # project and location (`global` too) of its URLs, and a service-account key file (unset: application
+    # default credentials, the metadata server).
+    project: str | None = None
+    location: str | None = None
+    credentials_file: str | None = None
+    # Azure OpenAI and Foundry: `api_version` set -> the deployment-style API; Entra ID's tenant and app,
+    # and the app's secret (an env: reference; unset with tenant and client set: workload identity).
+    api_version: str | None = None
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = Field(default=None, repr=False)
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret value this provider holds: what no log line, error or metric may show."""
+        return (*self.api_keys, *((self.client_secret,) if self.client_secret else ()))
 
     @field_validator("proxy", mode="before")
     @classmethod
@@ -211,6 +227,10 @@ class DeploymentConfig(_WithKeys):
     defaults: dict[str, Any] = Field(default_factory=dict, description="set when the client did not")
     overrides: dict[str, Any] = Field(default_factory=dict, description="always set")
     price: PriceConfig | None = None  # unset: the model's, else the price table's for `model`
+    # Where on its cloud this deployment is served, when not where its provider says (DECISIONS 19: one
+    # model in two regions of one project is two deployments of one provider).
+    project: str | None = None
+    location: str | None = None
 
 
 class ModelConfig(_WithKeys):
@@ -262,6 +282,8 @@ class ModelConfig(_WithKeys):
                     defaults={**self.defaults, **d.defaults},
                     overrides={**self.overrides, **d.overrides},
                     price=d.price or self.price,
+                    project=d.project,
+                    location=d.location,
                 )
                 for d in self.deployments
             )
