@@ -23,7 +23,7 @@ from tests.fakes.scripted import Received, Reply
 
 JSON = dict[str, Any]
 # Each agent's shell tool and the argument that holds the command line.
-SHELL_TOOLS: Final = {"Bash": "command", "exec_command": "cmd"}
+SHELL_TOOLS: Final = {"Bash": "command", "exec_command": "cmd", "run_shell_command": "command"}
 FINAL_PREFIX: Final = "All done. The command printed: "
 CLAUDE_THOUGHT: Final = "The user wants a file: run the command."
 

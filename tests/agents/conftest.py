@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.agents.install import Agents, AgentsMissing, install, required
+from tests.fakes.scripted import ScriptedStreams
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +17,16 @@ def agents() -> Agents:
         if required():
             pytest.fail(f"{missing} (required here: CI or BABELGATE_REQUIRE_SERVICES=1)")
         pytest.skip(str(missing))
+
+
+@pytest.fixture
+def fake(request: pytest.FixtureRequest, provider: str) -> ScriptedStreams:
+    """The fake upstream of the test's `provider` (its parameter)."""
+    name = {
+        "openai": "upstream",
+        "anthropic": "anthropic_upstream",
+        "gemini": "gemini_upstream",
+        "mistral": "mistral_upstream",
+    }[provider]
+    upstream: ScriptedStreams = request.getfixturevalue(name)
+    return upstream

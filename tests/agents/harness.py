@@ -38,7 +38,7 @@ MODELS: Final = {
 
 @dataclass
 class Run:
-    agent: str  # "claude-code" or "codex"
+    agent: str  # "claude-code", "codex" or "gemini-cli"
     returncode: int
     stdout: str
     stderr: str
@@ -52,6 +52,10 @@ class Run:
 
     def last_word(self) -> str | None:
         """How the run ended, as the agent put it: its answer, or the error it stopped on."""
+        if self.agent == "gemini-cli":
+            report = self.report
+            error = report.get("error")
+            return str(error.get("message")) if isinstance(error, dict) else self.final_text()
         if self.agent == "claude-code":
             results = [event for event in self.events if event.get("type") == "result"]
             return str(results[-1].get("result")) if results else None
@@ -73,8 +77,25 @@ class Run:
                 events.append(event)
         return events
 
+    @property
+    def report(self) -> dict[str, Any]:
+        """Gemini CLI's `--output-format json`: one object (`response`, `stats`, or `error`), on stdout
+        (or stderr when the run failed)."""
+        for text in (self.stdout, self.stderr[self.stderr.find("{") :] if "{" in self.stderr else ""):
+            try:
+                report = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(report, dict):
+                return report
+        return {}
+
     def final_text(self) -> str | None:
-        """The agent's last answer: Claude Code's `result` event, Codex's last `agent_message` item."""
+        """The agent's last answer: Claude Code's `result` event, Codex's last `agent_message` item, Gemini
+        CLI's `response`."""
+        if self.agent == "gemini-cli":
+            response = self.report.get("response")
+            return str(response) if response is not None else None
         if self.agent == "claude-code":
             results = [event for event in self.events if event.get("type") == "result"]
             if not results or results[-1].get("is_error"):
@@ -245,6 +266,35 @@ def run_codex(codex: Path, gateway: RunningApp, model: str, tmp: Path, *, reason
     return _run(
         "codex",
         [str(codex), "exec", "--json", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", TASK],
+        env,
+        workdir,
+    )
+
+
+def run_gemini_cli(gemini: Path, gateway: RunningApp, model: str, tmp: Path) -> Run:
+    """`gemini -p` as docs/agents.md says: GOOGLE_GEMINI_BASE_URL at the gateway, GEMINI_API_KEY a gateway
+    key, the model by its gateway name (slashes and all: it goes in the URL)."""
+    home, workdir = tmp / "home", tmp / "work"
+    (home / ".gemini").mkdir(parents=True)
+    workdir.mkdir()
+    # Headless runs take the auth method from the settings: an API key (the gateway's).
+    settings = {
+        "security": {"auth": {"selectedType": "gemini-api-key"}},
+        "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
+        "privacy": {"usageStatisticsEnabled": False},
+        "telemetry": {"enabled": False},
+    }
+    (home / ".gemini" / "settings.json").write_text(json.dumps(settings))
+    env = {
+        **_base_env(home),
+        "GOOGLE_GEMINI_BASE_URL": gateway.url,
+        "GEMINI_API_KEY": GATEWAY_KEY,
+        "GEMINI_CLI_NO_RELAUNCH": "true",
+        "GEMINI_TELEMETRY_ENABLED": "false",
+    }
+    return _run(
+        "gemini-cli",
+        [str(gemini), "-p", TASK, "--model", model, "--yolo", "--skip-trust", "--output-format", "json"],
         env,
         workdir,
     )

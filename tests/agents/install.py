@@ -32,6 +32,7 @@ INSTALL_TIMEOUT_S: Final = 600
 class Agents:
     claude: Path
     codex: Path
+    gemini: Path
 
 
 class AgentsMissing(Exception):
@@ -56,18 +57,26 @@ def install() -> Agents:
     target = cache_dir()
     target.mkdir(parents=True, exist_ok=True)
     agents = Agents(
-        claude=target / "node_modules" / ".bin" / "claude", codex=target / "node_modules" / ".bin" / "codex"
+        claude=target / "node_modules" / ".bin" / "claude",
+        codex=target / "node_modules" / ".bin" / "codex",
+        gemini=target / "node_modules" / ".bin" / "gemini",
     )
     with (target / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if (target / ".complete").exists() and agents.claude.exists() and agents.codex.exists():
+        if (target / ".complete").exists() and all(
+            path.exists() for path in (agents.claude, agents.codex, agents.gemini)
+        ):
             return agents
         for name in ("package.json", "package-lock.json"):
             shutil.copyfile(HERE / name, target / name)
         _step([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], target)
         _step([node, "install.cjs"], target / "node_modules" / "@anthropic-ai" / "claude-code")
         pinned = json.loads((HERE / "package.json").read_text())["dependencies"]
-        for executable, package in ((agents.claude, "@anthropic-ai/claude-code"), (agents.codex, "@openai/codex")):
+        for executable, package in (
+            (agents.claude, "@anthropic-ai/claude-code"),
+            (agents.codex, "@openai/codex"),
+            (agents.gemini, "@google/gemini-cli"),
+        ):
             printed = _step([str(executable), "--version"], target)
             if pinned[package] not in printed:
                 raise RuntimeError(f"{executable} reports {printed.strip()!r}, not {package} {pinned[package]}")

@@ -23,18 +23,6 @@ PROVIDERS = list(MODELS)
 AGENTS = ("claude-code", "codex")
 
 
-@pytest.fixture
-def fake(request: pytest.FixtureRequest, provider: str) -> ScriptedStreams:
-    name = {
-        "openai": "upstream",
-        "anthropic": "anthropic_upstream",
-        "gemini": "gemini_upstream",
-        "mistral": "mistral_upstream",
-    }[provider]
-    upstream: ScriptedStreams = request.getfixturevalue(name)
-    return upstream
-
-
 def run_agent(agent: str, agents: Agents, gateway: RunningApp, provider: str, tmp_path: Any) -> Run:
     if agent == "claude-code":
         return run_claude_code(agents.claude, gateway, MODELS[provider], tmp_path)
