@@ -316,6 +316,46 @@ PATHS: Final[dict[str, BenchPath]] = {
             ),
             _OPENAI_DIRECT,
         ),
+        # The Gemini API frontend (issue 31): translated onto an OpenAI model, judged against the Messages
+        # frontend's translated path; and native to Gemini (the body relayed), judged against the fast path.
+        BenchPath(
+            "gemini-api",
+            f"Gemini API frontend → OpenAI chat ({MODELS['openai']}, two tools); direct: OpenAI chat",
+            _side(
+                f"/v1beta/models/{MODELS['openai']}:generateContent",
+                _gemini(),
+                GEMINI_OK,
+                _gemini_text,
+                b'"promptTokenCount":42,',
+                "gemini",
+                f"/v1beta/models/{MODELS['openai']}:streamGenerateContent?alt=sse",
+            ),
+            _OPENAI_DIRECT,
+            base=False,
+        ),
+        BenchPath(
+            "gemini-native",
+            f"Gemini API frontend → Gemini, relayed ({MODELS['gemini']}, two tools); direct: generateContent",
+            _side(
+                f"{_GEMINI_ROUTE}:generateContent",
+                _gemini(),
+                GEMINI_OK,
+                _gemini_text,
+                b'"promptTokenCount":98,',
+                "gemini",
+                f"{_GEMINI_ROUTE}:streamGenerateContent?alt=sse",
+            ),
+            _side(
+                f"{_GEMINI_ROUTE}:generateContent",
+                _gemini(),
+                GEMINI_OK,
+                _gemini_text,
+                b'"promptTokenCount":98,',
+                "gemini",
+                f"{_GEMINI_ROUTE}:streamGenerateContent?alt=sse",
+            ),
+            base=False,
+        ),
         BenchPath(
             "messages",
             f"Anthropic Messages frontend → OpenAI chat ({MODELS['openai']}, two tools); direct: OpenAI chat",

@@ -8,7 +8,9 @@ side by side, their ratio, and a verdict per target of the speed issue (issue 29
 - the working tree's gateway, which served the governed path, peaks at ≤ 70 MiB RSS;
 - each cloud's path (issue 30), signing and tokens included: ≤ 1.10x the same path to the provider it
   reaches through the cloud, in the same run (Gemini on Vertex against Gemini, an Azure deployment against
-  the OpenAI fast path, Claude on Bedrock against Anthropic), requests and streams.
+  the OpenAI fast path, Claude on Bedrock against Anthropic), requests and streams;
+- the Gemini API frontend (issue 31): its translated road ≤ 1.10x the Messages frontend's, its native road to
+  Gemini ≤ 1.10x the OpenAI fast path, in the same run, requests and streams.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ SAME_RUN: Final[dict[str, tuple[str, float, bool]]] = {
     "vertex": ("gemini", 1.10, True),
     "azure": ("fast", 1.10, True),
     "bedrock": ("anthropic", 1.10, True),
+    # The Gemini API frontend (issue 31): its translated road within 10 % of the Messages frontend's, its
+    # native road to Gemini as cheap as the OpenAI fast path (the same relay work: a body in, bytes out).
+    "gemini-api": ("messages", 1.10, True),
+    "gemini-native": ("fast", 1.10, True),
 }
 
 

@@ -55,21 +55,35 @@ class GeminiStreamEncoder:
         self.response_id = chunk.id or self.response_id
         if chunk.usage is not None:
             self.usage = chunk.usage
-        candidates = [entry for entry in (self._candidate(choice) for choice in chunk.choices) if entry is not None]
+        choices = chunk.choices
+        if len(choices) == 1:  # the usual stream: no list of one built from a generator
+            entry = self._candidate(choices[0])
+            return self._element({"candidates": [entry]}) if entry is not None else b""
+        candidates = [entry for entry in map(self._candidate, choices) if entry is not None]
         return self._element({"candidates": candidates}) if candidates else b""
 
     def _candidate(self, choice: ChunkChoice) -> JSON | None:
-        state = self.candidates.setdefault(choice.index, _Candidate())
+        index = choice.index
+        state = self.candidates.get(index)
+        if state is None:
+            state = self.candidates[index] = _Candidate()
         delta = choice.delta
+        if choice.finish_reason is not None:
+            state.finish_reason = choice.finish_reason
+        content = delta.content
+        if content and not (delta.reasoning_content or delta.refusal or delta.tool_calls or delta.extra):
+            # Most chunks of a stream: one piece of text.
+            return {"content": {"role": "model", "parts": [{"text": content}]}, "index": index}
         parts: list[JSON] = []
         if delta.reasoning_content:
             parts.append({"text": delta.reasoning_content, "thought": True})
             state.reasoning.append(delta.reasoning_content)
-        details = delta.extra.get(REASONING_DETAILS)
+        extra = delta.extra
+        details = extra.get(REASONING_DETAILS) if extra else None
         if isinstance(details, list):
             state.details += details
-        if delta.content:
-            parts.append({"text": delta.content})
+        if content:
+            parts.append({"text": content})
         if delta.refusal:
             parts.append({"text": delta.refusal})
         for call in delta.tool_calls or ():
@@ -81,13 +95,11 @@ class GeminiStreamEncoder:
             pending.name = call.name or pending.name
             if call.arguments:
                 pending.arguments.append(call.arguments)
-        for image in delta.extra.get("images") or ():
+        for image in (extra.get("images") if extra else None) or ():
             url = str((image.get("image_url") or {}).get("url", ""))
             header, _, data = url.partition(",")
             if header.startswith("data:") and header.endswith(";base64"):
                 parts.append({"inlineData": {"mimeType": header[5:-7], "data": data}})
-        if choice.finish_reason is not None:
-            state.finish_reason = choice.finish_reason
         if not parts:
             return None
         return {"content": {"role": "model", "parts": parts}, "index": choice.index}
