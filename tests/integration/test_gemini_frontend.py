@@ -455,3 +455,33 @@ def test_an_unknown_method_and_a_wrong_verb(gateway: RunningApp) -> None:
     assert verb.status_code == 405 and verb.json()["error"]["code"] == 405
     missing = httpx.post(gateway.url + f"/v1/models/{GPT}:generateContent", content=b"{}", headers=headers, timeout=10)
     assert missing.status_code == 400 and missing.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+MASTER = "master-key-of-the-gemini-tests-0123456789"
+
+
+def test_virtual_keys_and_their_limits_apply(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
+    """A virtual key sent as Gemini's clients send it (`x-goog-api-key`): its model allow-list and its
+    requests-per-minute limit apply, their refusals in Google's format."""
+    gateway = make_gateway(env={"BABELGATE_MASTER_KEY": MASTER})
+    created = httpx.post(
+        gateway.url + "/admin/keys",
+        json={"models": ["gpt-*"], "rpm": 1},
+        headers={"authorization": f"Bearer {MASTER}"},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()["key"]
+    client = _sdk(gateway, key=key)
+    upstream.script(Reply(json=completion("Allowed.")))
+    assert client.models.generate_content(model=GPT, contents="Hi").text == "Allowed."
+    with pytest.raises(genai_errors.ClientError) as limited:
+        client.models.generate_content(model=GPT, contents="Hi")
+    assert limited.value.code == 429 and limited.value.status == "RESOURCE_EXHAUSTED"
+    with pytest.raises(genai_errors.ClientError) as refused:
+        client.models.generate_content(model=CLAUDE, contents="Hi")
+    assert refused.value.code == 403 and refused.value.status == "PERMISSION_DENIED"
+    wrong = _sdk(gateway, key="bg-not-a-key")
+    with pytest.raises(genai_errors.ClientError) as unknown:
+        wrong.models.generate_content(model=GPT, contents="Hi")
+    assert unknown.value.code == 401 and unknown.value.status == "UNAUTHENTICATED"
