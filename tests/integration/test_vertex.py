@@ -14,6 +14,8 @@ import anthropic
 import httpx
 import openai
 import pytest
+from google import genai
+from google.genai import types as gt
 
 from babelgate import tool_ids
 from tests.conftest import ANTHROPIC_KEY, GatewayFactory
@@ -443,3 +445,23 @@ def test_gemini_signatures_stay_on_the_gemini_road(
         list(answer)  # type: ignore[arg-type]
     sent = json.dumps(vertex.received[-1].json)
     assert tool_ids.MARK not in sent and '"fc_1"' in sent
+
+
+def test_gemini_api_clients_take_the_native_road_to_gemini_on_vertex(gateway: RunningApp, vertex: FakeVertex) -> None:
+    """The Gemini API frontend (docs/gemini-api.md) relays a google-genai client's body to Vertex's
+    generateContent for a Gemini model, with the provider's token."""
+    client = genai.Client(api_key="x", http_options=gt.HttpOptions(base_url=gateway.url, api_version="v1beta"))
+    config = gt.GenerateContentConfig(
+        temperature=0.3,
+        safety_settings=[gt.SafetySetting(category="HARM_CATEGORY_HARASSMENT", threshold="BLOCK_ONLY_HIGH")],
+    )
+    answer = client.models.generate_content(model="gemini", contents="Hi", config=config)
+    assert answer.text == "Hello!"
+    sent = vertex.received[-1]
+    assert sent.path.endswith(f"/publishers/google/models/{GEMINI}:generateContent")
+    assert sent.json["safetySettings"] == [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"}]
+    assert sent.headers["Authorization"].startswith("Bearer ")
+    pieces = list(client.models.generate_content_stream(model="gemini", contents="Hi"))
+    assert "".join(piece.text or "" for piece in pieces) == "Hello!"
+    assert ":streamGenerateContent?alt=sse" in vertex.received[-1].path
+    client.close()

@@ -44,8 +44,9 @@ class VertexProvider(ProviderDefaults):
         embedding_batch_limit=wire.EMBEDDING_BATCH_LIMIT,
         image_generation=True,
         image_edits=True,
-        # Claude's native Messages road (rawPredict), and the chat fast path to the OpenAI-compatible endpoint.
-        relays=frozenset({"chat", "messages", "messages.count_tokens"}),
+        # Claude's native Messages road (rawPredict), the chat fast path to the OpenAI-compatible endpoint, and
+        # Gemini API clients' native road to Google's models (the Gemini provider's relay at Vertex's URLs).
+        relays=frozenset({"chat", "messages", "messages.count_tokens", "generate_content"}),
         signed_tool_ids=True,
         hosted_tools=frozenset({"web_search"}),
     )
@@ -118,6 +119,8 @@ class VertexProvider(ProviderDefaults):
         road = wire.road(model)
         if api == "chat":
             return road is Road.OPENAPI
+        if api == "generate_content":
+            return road is Road.GOOGLE
         return (api == "messages" or api == "messages.count_tokens") and road is Road.ANTHROPIC
 
     # The dispatching methods hand back their road's coroutine (no frame of their own per request, as
@@ -126,11 +129,15 @@ class VertexProvider(ProviderDefaults):
     def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> Coroutine[Any, Any, bytes]:
         if api == "chat":
             return self._open_road().relay(api, plain_ids(body), model, notes)
+        if api == "generate_content":
+            return self._google.relay(api, body, model, notes)
         return self._claude_road().relay(api, body, model, notes)
 
     def relay_stream(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
         if api == "chat":
             return self._open_road().relay_stream(api, plain_ids(body), model, notes)
+        if api == "generate_content":
+            return self._google.relay_stream(api, body, model, notes)
         return self._claude_road().relay_stream(api, body, model, notes)
 
     def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> Coroutine[Any, Any, ChatResponse]:
