@@ -187,6 +187,16 @@ _VERTEX_ROUTE: Final = f"/v1/publishers/google/models/{MODELS['gemini']}"
 _OPENAI_DIRECT: Final = _side(
     "/v1/chat/completions", _chat(MODELS["openai"]), CHAT_OK, _chat_text, b'"prompt_tokens":42,', "chat"
 )
+# Gemini's own route: the direct call of the Gemini paths, and the gateway's on the Gemini API's native road.
+_GEMINI_DIRECT: Final = _side(
+    f"{_GEMINI_ROUTE}:generateContent",
+    _gemini(),
+    GEMINI_OK,
+    _gemini_text,
+    b'"promptTokenCount":98,',
+    "gemini",
+    f"{_GEMINI_ROUTE}:streamGenerateContent?alt=sse",
+)
 _FAST: Final = Side("/v1/chat/completions", request_body(False), CHAT_OK, _chat_text, b"", request_body(True), "chat")
 
 
@@ -245,15 +255,7 @@ PATHS: Final[dict[str, BenchPath]] = {
             "gemini",
             f"Chat completions → Gemini ({MODELS['gemini']}, two tools); direct: generateContent",
             _side("/v1/chat/completions", _chat(MODELS["gemini"]), CHAT_OK, _chat_text, b'"prompt_tokens":98,', "chat"),
-            _side(
-                f"{_GEMINI_ROUTE}:generateContent",
-                _gemini(),
-                GEMINI_OK,
-                _gemini_text,
-                b'"promptTokenCount":98,',
-                "gemini",
-                f"{_GEMINI_ROUTE}:streamGenerateContent?alt=sse",
-            ),
+            _GEMINI_DIRECT,
         ),
         # The clouds (issue 30): Gemini on Vertex, the Gemini path's request and translation at Vertex's URLs
         # and key; and a deployment on Azure, the fast path's relay at Azure's URL with its `api-key` header.
@@ -336,24 +338,8 @@ PATHS: Final[dict[str, BenchPath]] = {
         BenchPath(
             "gemini-native",
             f"Gemini API frontend → Gemini, relayed ({MODELS['gemini']}, two tools); direct: generateContent",
-            _side(
-                f"{_GEMINI_ROUTE}:generateContent",
-                _gemini(),
-                GEMINI_OK,
-                _gemini_text,
-                b'"promptTokenCount":98,',
-                "gemini",
-                f"{_GEMINI_ROUTE}:streamGenerateContent?alt=sse",
-            ),
-            _side(
-                f"{_GEMINI_ROUTE}:generateContent",
-                _gemini(),
-                GEMINI_OK,
-                _gemini_text,
-                b'"promptTokenCount":98,',
-                "gemini",
-                f"{_GEMINI_ROUTE}:streamGenerateContent?alt=sse",
-            ),
+            _GEMINI_DIRECT,
+            _GEMINI_DIRECT,
             base=False,
         ),
         BenchPath(
