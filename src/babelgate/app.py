@@ -80,7 +80,7 @@ PREFIX_ROUTES: tuple[PrefixRoute, ...] = frontends.prefix_routes()
 # facts: no call, no row).
 MODEL_ROUTES: frozenset[str] = frozenset(
     route.name for route in ROUTES.values() if route.names_model and route.name != "ollama.show"
-)
+) | frozenset(route.name for route in PREFIX_ROUTES if route.names_model)
 OPENAPI = OpenAPIDocument(ROUTES, PREFIX_ROUTES)
 ROUTES["/openapi.json"] = Route("GET", OPENAPI.serve, "openapi", public=True)
 WEBSOCKETS = frontends.websockets()

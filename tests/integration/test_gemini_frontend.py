@@ -5,6 +5,7 @@ refuses. Model names with slashes (`openai/gpt-4o-mini`) go in the URL as the SD
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from tests.fakes import gemini_upstream as gem
 from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream, tool_call, tool_call_stream
 from tests.fakes.scripted import Reply
 from tests.fakes.servers import RunningApp
+from tests.waiting import eventually
 
 GPT = "gpt-4o-mini"
 SLASHED = "openai/gpt-4o-mini"
@@ -485,3 +487,26 @@ def test_virtual_keys_and_their_limits_apply(make_gateway: GatewayFactory, upstr
     with pytest.raises(genai_errors.ClientError) as unknown:
         wrong.models.generate_content(model=GPT, contents="Hi")
     assert unknown.value.code == 401 and unknown.value.status == "UNAUTHENTICATED"
+
+
+def test_a_refused_request_leaves_a_ledger_row(make_gateway: GatewayFactory, tmp_path: Any) -> None:
+    """The model is in the path, not the body: a wrong key on a Gemini method is still a model route's
+    refusal, kept in the ledger (without the secret); a listing refused is not."""
+    gateway = make_gateway(env={"BABELGATE_API_KEYS": "gw-key-1", "BABELGATE_STORE_URL": f"sqlite:{tmp_path / 'l.db'}"})
+    body = orjson.dumps({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
+    for path in (f"/v1beta/models/{SLASHED}:generateContent", f"/v1/models/{GPT}:streamGenerateContent"):
+        refused = httpx.post(gateway.url + path, content=body, headers={"x-goog-api-key": "WRONGsecret"}, timeout=10)
+        assert refused.status_code == 401 and refused.json()["error"]["status"] == "UNAUTHENTICATED"
+    assert httpx.get(gateway.url + "/v1beta/models", params={"key": "WRONGsecret"}, timeout=10).status_code == 401
+
+    def rows() -> list[tuple[str, int]]:
+        database = sqlite3.connect(tmp_path / "l.db")
+        try:
+            return [tuple(row) for row in database.execute("SELECT route, status FROM babelgate_ledger ORDER BY ts")]
+        except sqlite3.OperationalError:
+            return []
+        finally:
+            database.close()
+
+    eventually(lambda: len(rows()) == 2)
+    assert rows() == [("gemini", 401), ("gemini.v1", 401)]

@@ -80,6 +80,9 @@ class PrefixRoute:
     # (`/v1/models/{model}:generateContent` is the Gemini API's, `/v1/models/{model}` OpenAI's); routes with
     # one are tried first. None: every request under the prefix.
     claims: Callable[[str, str], bool] | None = None
+    # The path names a model (the Gemini API's `{model}:method`): a request refused before it reached the
+    # model (a wrong key) still leaves a ledger row, as on the routes whose body names one.
+    names_model: bool = False
 
 
 @dataclass(frozen=True, slots=True)

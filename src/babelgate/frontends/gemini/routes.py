@@ -67,6 +67,10 @@ def _claims(method: str, rest: str) -> bool:
     return method == "POST" and wire.METHOD_SUFFIX.search(rest) is not None
 
 
+def _others(method: str, rest: str) -> bool:
+    return not _claims(method, rest)
+
+
 async def generate(runtime: Runtime, exchange: Exchange, model: str, *, stream: bool) -> None:
     raw = await exchange.read_body(runtime.max_body_bytes)
     body = Body(raw)
@@ -203,17 +207,41 @@ _METHODS: Final = {
 
 ROUTES: dict[str, Route] = {"/v1beta/models": Route("GET", list_models, "gemini.models", errors=encode_error)}
 PREFIX_ROUTES: Final = (
+    # A model's methods (POST `{model}:method`), under `/v1beta/models/` and, after the app took `/v1` off,
+    # `/models/`: there only a POST with a `:method` is this frontend's (`_claims`).
+    PrefixRoute(
+        "/v1beta/models/",
+        "gemini",
+        model_method,
+        False,
+        "model",
+        _METHODS,
+        errors=encode_error,
+        claims=_claims,
+        names_model=True,
+    ),
+    PrefixRoute(
+        "/models/",
+        "gemini.v1",
+        model_method,
+        False,
+        "model",
+        _METHODS,
+        errors=encode_error,
+        claims=_claims,
+        names_model=True,
+    ),
+    # Everything else under `/v1beta/models/`: the model's retrieve (GET), or a refusal in Google's format.
     PrefixRoute(
         "/v1beta/models/",
         "gemini.models",
         model_method,
         False,
         "model",
-        {"": (Operation("GET"),), **_METHODS},
+        {"": (Operation("GET"),)},
         errors=encode_error,
+        claims=_others,
     ),
-    # `/v1/models/…` after the app took `/v1` off: only a POST with a `:method` (`_claims`).
-    PrefixRoute("/models/", "gemini", model_method, False, "model", _METHODS, errors=encode_error, claims=_claims),
 )
 
 FRONTEND: Final = Frontend(
