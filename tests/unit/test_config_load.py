@@ -249,8 +249,8 @@ def test_every_problem_is_listed_one_per_line(tmp_path: Path) -> None:
 
 
 def test_unknown_provider_type(tmp_path: Path) -> None:
-    assert problem({}, "providers:\n  bedrock:\n    type: bedrock\n", tmp_path) == (
-        f"{source(tmp_path)}: providers.bedrock.type: unknown provider type 'bedrock' (available: {AVAILABLE})"
+    assert problem({}, "providers:\n  watsonx:\n    type: watsonx\n", tmp_path) == (
+        f"{source(tmp_path)}: providers.watsonx.type: unknown provider type 'watsonx' (available: {AVAILABLE})"
     )
 
 

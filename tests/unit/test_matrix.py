@@ -17,5 +17,11 @@ def test_docs_matrix_matches_the_declared_capabilities() -> None:
 def test_matrix_has_a_row_per_provider_type() -> None:
     rows = render_matrix().splitlines()
     assert rows[0].startswith("| provider type | text | stream | tools |")
-    assert [row.split("|")[1].strip() for row in rows[2:]] == ["`openai`", "`anthropic`", "`gemini`", "`mistral`"]
+    assert [row.split("|")[1].strip() for row in rows[2:]] == [
+        "`openai`",
+        "`anthropic`",
+        "`gemini`",
+        "`mistral`",
+        "`bedrock`",
+    ]
     assert START in DOC.read_text("utf-8") and END in DOC.read_text("utf-8")

@@ -26,12 +26,13 @@ def test_every_provider_folder_declares_itself_and_is_listed(folder: str) -> Non
 
 
 def test_the_tables_are_built_from_the_declarations() -> None:
-    assert list(PROVIDER_TYPES) == ["openai", "anthropic", "gemini", "mistral"]
+    assert list(PROVIDER_TYPES) == ["openai", "anthropic", "gemini", "mistral", "bedrock"]
     assert dict(TELEMETRY_NAMES) == {
         "openai": "openai",
         "anthropic": "anthropic",
         "gemini": "gcp.gemini",
         "mistral": "mistral_ai",
+        "bedrock": "aws.bedrock",
     }
     # The keyless local server comes last, as its provider is listed last.
     assert [(p.name, p.type, p.key_var) for p in ENV_PRESETS] == [

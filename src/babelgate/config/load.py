@@ -169,6 +169,9 @@ def _resolve_secrets(raw: dict[str, Any], environ: Mapping[str, str], problems: 
         if not isinstance(provider, dict):
             continue
         _resolve_key_fields(provider, f"providers.{name}", environ, problems)
+        for field in SECRET_FIELDS:
+            if field in provider:
+                provider[field] = _resolve_secret(provider[field], f"providers.{name}.{field}", environ, problems)
         for field in ("base_url", "proxy"):
             # An address that differs per environment (examples/resilience.yaml); a proxy URL may
             # also hold a password.
@@ -188,6 +191,17 @@ def _resolve_key_fields(
     for field in ("api_key", "api_keys"):
         if field in section:
             section[field] = _resolve_keys(section[field], f"{path}.{field}", environ, problems)
+
+
+# A provider's secrets besides its api_keys (AWS credentials, DECISIONS 19): env:VAR references only.
+SECRET_FIELDS: Final = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+
+
+def _resolve_secret(value: Any, path: str, environ: Mapping[str, str], problems: list[tuple[str, str]]) -> str:
+    if not isinstance(value, str) or not value.startswith(ENV_PREFIX):
+        problems.append((path, "must be an 'env:VAR_NAME' reference, so that the secret stays out of the file"))
+        return ""
+    return _env_value(value, path, environ, problems)
 
 
 def _resolve_keys(value: Any, path: str, environ: Mapping[str, str], problems: list[tuple[str, str]]) -> list[str]:

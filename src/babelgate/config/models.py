@@ -68,6 +68,19 @@ class ProviderConfig(_WithKeys):
     # An http:// proxy URL for this provider's calls, or "none"; unset: HTTPS_PROXY/HTTP_PROXY/NO_PROXY.
     proxy: str | None = Field(default=None, repr=False)
     tls: TLSConfig | None = None
+    # AWS (type: bedrock, DECISIONS 19): the region, and credentials when not the AWS chain's. The
+    # key pair and token are secrets (env:VAR references in a file, like api_keys).
+    region: str | None = None
+    aws_access_key_id: str | None = Field(default=None, repr=False)
+    aws_secret_access_key: str | None = Field(default=None, repr=False)
+    aws_session_token: str | None = Field(default=None, repr=False)
+    aws_profile: str | None = None
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret the section holds: what no log line, error or metric may show."""
+        held = (self.aws_access_key_id, self.aws_secret_access_key, self.aws_session_token)
+        return (*self.api_keys, *(value for value in held if value))
 
     @field_validator("proxy", mode="before")
     @classmethod

@@ -47,7 +47,7 @@ class Scrubber:
 
 def secrets_of(config: Config) -> list[str]:
     """The upstream keys a config holds: what no log line or kept message may show."""
-    return [key for provider in config.providers.values() for key in provider.api_keys]
+    return [key for provider in config.providers.values() for key in provider.secret_values]
 
 
 class ScrubbingFilter(logging.Filter):

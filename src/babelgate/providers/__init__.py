@@ -19,6 +19,7 @@ from babelgate.http import UpstreamClient
 from babelgate.model_facts import ModelFacts
 from babelgate.providers.anthropic.declaration import DECLARATION as ANTHROPIC
 from babelgate.providers.base import Provider
+from babelgate.providers.bedrock.declaration import DECLARATION as BEDROCK
 from babelgate.providers.gemini.declaration import DECLARATION as GEMINI
 from babelgate.providers.mistral.declaration import DECLARATION as MISTRAL
 from babelgate.providers.openai.declaration import DECLARATION as OPENAI
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 # In the order the feature matrix (docs/providers.md) lists them.
-DECLARATIONS: Final[tuple[ProviderType, ...]] = (OPENAI, ANTHROPIC, GEMINI, MISTRAL)
+DECLARATIONS: Final[tuple[ProviderType, ...]] = (OPENAI, ANTHROPIC, GEMINI, MISTRAL, BEDROCK)
 
 
 def _by_name(declarations: tuple[ProviderType, ...]) -> Mapping[str, ProviderType]:
