@@ -90,6 +90,8 @@ class CredentialSource:
         self._refresh: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._problem = MISSING
+        self._used = False  # a request read the credentials since the last refresh
+        self._closed = False
 
     def current(self) -> Frozen | None:
         """The credentials to sign with now, or None (none yet, or expired); starts a background
@@ -97,6 +99,7 @@ class CredentialSource:
         frozen = self._frozen
         if frozen is None or frozen.refresh_at is None:
             return frozen
+        self._used = True
         now = time.time()
         if now >= frozen.refresh_at:
             self._start_refresh()
@@ -127,6 +130,21 @@ class CredentialSource:
         self._frozen = None
         self._start_refresh()
 
+    async def close(self) -> None:
+        """No more refreshes (the gateway's HTTP client closes: providers.bedrock registers this)."""
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _on_timer(self) -> None:
+        """The timer's refresh, only while requests use the credentials: a provider no request has
+        used for a whole lifetime of its credentials (an idle gateway, or one replaced by a reload)
+        stops refreshing, and its next request refreshes them as any first request does."""
+        if self._closed or not self._used:
+            return
+        self._used = False
+        self._start_refresh()
+
     def _start_refresh(self) -> asyncio.Future[None]:
         refresh = self._refresh
         if refresh is None or refresh.done():
@@ -153,7 +171,8 @@ class CredentialSource:
         """The next background refresh: a timer, so an idle gateway has fresh credentials too."""
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_later(delay, self._start_refresh)
+        if not self._closed:
+            self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
 
     def _fetch(self) -> Frozen | None:
         """In a thread: find the credentials (once), and freeze a consistent set (botocore refreshes

@@ -93,6 +93,7 @@ class BedrockProvider(ProviderDefaults):
                 profile=config.aws_profile,
             )
             self._credentials = CredentialSource(name, lookup, wait=self._timeouts.connect or 10.0)
+            client.on_close(self._credentials.close)
             self._auth = SigV4Authorizer(self._credentials, self.region)
         self._upstream = Upstream(client, name, self._headers, self._timeouts, map_error, self._scrub)
 
