@@ -548,9 +548,11 @@ def test_a_frame_with_a_bad_crc_ends_with_an_error(client: openai.OpenAI, bedroc
 def test_an_exception_frame_becomes_the_error_event(client: openai.OpenAI, bedrock: FakeBedrock) -> None:
     frame = exception_frame("modelStreamErrorException", "The model stream failed.")
     bedrock.script(Reply(stream=[*converse_text_events(["a"])[:2], frame]))
-    with pytest.raises(openai.APIError):
+    with pytest.raises(openai.APIError) as caught:
         for _ in client.chat.completions.create(model="nova", messages=USER, stream=True):  # type: ignore[arg-type]
             pass
+    assert caught.value.code == "upstream_error"  # type: ignore[attr-defined]
+    assert "The model stream failed." in str(caught.value)
 
 
 def test_a_throttling_frame_inside_a_claude_stream(gateway: RunningApp, bedrock: FakeBedrock) -> None:
@@ -566,10 +568,11 @@ def test_a_throttling_frame_inside_a_claude_stream(gateway: RunningApp, bedrock:
     )
     with (
         anthropic.Anthropic(base_url=gateway.url, api_key="x", max_retries=0, timeout=15) as sdk,
-        pytest.raises(anthropic.APIError),
+        pytest.raises(anthropic.APIError) as caught,
         sdk.messages.stream(model="claude", max_tokens=100, messages=[{"role": "user", "content": "Hi"}]) as stream,
     ):
         stream.get_final_message()
+    assert "rate_limit" in str(caught.value.body)
 
 
 # --- credentials --------------------------------------------------------------------------------------------
@@ -697,3 +700,14 @@ def test_a_gateway_without_bedrock_never_imports_botocore() -> None:
         check=True,
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_responses_api_on_converse_and_on_claude(client: openai.OpenAI, bedrock: FakeBedrock) -> None:
+    bedrock.script(Reply(stream=converse_text_events(["Hel", "lo"])))
+    with client.responses.stream(model="nova", input="Hi") as stream:
+        final = stream.get_final_response()
+    assert final.output_text == "Hello"
+    assert bedrock.received[-1].path == f"/model/{NOVA}/converse-stream"
+    answer = client.responses.create(model="claude", input="Hi", max_output_tokens=300)
+    assert answer.output_text == "Hello from Claude on Bedrock!"
+    assert _sent(bedrock, "invoke")["max_tokens"] == 300

@@ -69,7 +69,9 @@ def map_error(
 
 
 def error_from_frame(name: str, payload: bytes, *, provider: str, scrub: Callable[[str], str]) -> GatewayError:
-    """An exception frame inside a stream: no HTTP status, so the exception's name decides."""
+    """An exception frame inside a stream: no HTTP status, so the exception's name decides. Frames
+    name it as the stream's union member does (`throttlingException`), headers as its shape does."""
+    name = name[:1].upper() + name[1:]
     parsed = _payload(payload)
     return _error(ERROR_STATUS.get(name, 500), name, _message(parsed, payload), provider=provider, scrub=scrub)
 
