@@ -52,25 +52,16 @@ WEATHER = {
 }
 
 
-@pytest.fixture(scope="session")
-def _bedrock(loop_thread: LoopThread) -> Iterator[FakeBedrock]:
-    fake = FakeBedrock()
-    loop_thread.run(fake.start())
-    yield fake
-    loop_thread.run(fake.stop())
-
-
 @pytest.fixture
-def bedrock(_bedrock: FakeBedrock) -> Iterator[FakeBedrock]:
-    _bedrock.reset()
-    _bedrock.iam[ACCESS_KEY] = AwsKey(SECRET_KEY)
-    yield _bedrock
-    assert _bedrock.violations == [], "the gateway sent requests Bedrock refuses"
+def bedrock(bedrock_upstream: FakeBedrock) -> FakeBedrock:
+    """The fake Bedrock, whose IAM knows the test's access key."""
+    bedrock_upstream.iam[ACCESS_KEY] = AwsKey(SECRET_KEY)
+    return bedrock_upstream
 
 
 @pytest.fixture(scope="session")
-def _sources(loop_thread: LoopThread, _bedrock: FakeBedrock) -> Iterator[FakeCredentialSources]:
-    fake = FakeCredentialSources(_bedrock.iam)
+def _sources(loop_thread: LoopThread) -> Iterator[FakeCredentialSources]:
+    fake = FakeCredentialSources({})
     loop_thread.run(fake.start())
     yield fake
     loop_thread.run(fake.stop())
