@@ -10,7 +10,8 @@
   web identity token and role ARN (AWS_ENDPOINT_URL_STS).
 
 `delay` slows every answer (a slow metadata endpoint must never slow a request); `issued` lists the
-access keys handed out, oldest first.
+access keys handed out, oldest first, and `issued_by` which source handed each out (a refresh a
+previous test's gateway started may still land in the lists).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class FakeCredentialSources(ScriptedStreams):
         self.lifetime = 3600.0
         self.delay = 0.0
         self.issued: list[str] = []
+        self.issued_by: dict[str, str] = {}
         self.imds_tokens: set[str] = set()
         self.requests: list[str] = []
         self.port = 0
@@ -45,6 +47,7 @@ class FakeCredentialSources(ScriptedStreams):
     def reset(self) -> None:
         self.lifetime, self.delay = 3600.0, 0.0
         self.issued.clear()
+        self.issued_by.clear()
         self.imds_tokens.clear()
         self.requests.clear()
 
@@ -57,7 +60,11 @@ class FakeCredentialSources(ScriptedStreams):
         app.router.add_post("/", self._sts)
         await self.serve(app)
 
-    def _mint(self) -> tuple[str, AwsKey]:
+    def by(self, source: str) -> list[str]:
+        """The keys `source` (container, imds, sts) handed out, oldest first."""
+        return [key for key in self.issued if self.issued_by[key] == source]
+
+    def _mint(self, source: str) -> tuple[str, AwsKey]:
         access_key = "ASIA" + secrets.token_hex(8).upper()
         key = AwsKey(
             secret=secrets.token_urlsafe(30),
@@ -66,6 +73,7 @@ class FakeCredentialSources(ScriptedStreams):
         )
         self.iam[access_key] = key
         self.issued.append(access_key)
+        self.issued_by[access_key] = source
         return access_key, key
 
     @staticmethod
@@ -82,7 +90,7 @@ class FakeCredentialSources(ScriptedStreams):
         await self._slow("container")
         if request.headers.get("Authorization", CONTAINER_TOKEN) != CONTAINER_TOKEN:
             return web.json_response({"message": "unauthorized"}, status=401)
-        access_key, key = self._mint()
+        access_key, key = self._mint("container")
         return web.json_response(
             {
                 "AccessKeyId": access_key,
@@ -117,7 +125,7 @@ class FakeCredentialSources(ScriptedStreams):
             return refusal
         if request.match_info["role"] != ROLE:
             return web.Response(status=404)
-        access_key, key = self._mint()
+        access_key, key = self._mint("imds")
         body: dict[str, Any] = {
             "Code": "Success",
             "LastUpdated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -142,7 +150,7 @@ class FakeCredentialSources(ScriptedStreams):
                 "<Message>Couldn't retrieve verification key from your identity provider</Message>"
                 "</Error></ErrorResponse>",
             )
-        access_key, key = self._mint()
+        access_key, key = self._mint("sts")
         xml = f"""<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleWithWebIdentityResult>
     <SubjectFromWebIdentityToken>system:serviceaccount:default:babelgate</SubjectFromWebIdentityToken>

@@ -618,7 +618,7 @@ def test_container_credentials_are_refreshed_in_the_background(
     monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", CONTAINER_TOKEN)
     gateway = make_gateway(_config(bedrock))
     assert _chat(gateway).status_code == 200
-    first = sources.issued[-1]
+    first = sources.by("container")[-1]
     sources.delay = 1.0  # a slow endpoint from now on: refreshing must not slow requests
     time.sleep(3.5)  # past the refresh point (half the lifetime), before the expiry
     started = time.monotonic()
@@ -626,7 +626,7 @@ def test_container_credentials_are_refreshed_in_the_background(
     assert time.monotonic() - started < 0.8
     time.sleep(1.5)  # the first key has expired now
     assert _chat(gateway).status_code == 200
-    assert len(sources.issued) >= 2 and bedrock.signed_with[0] == first and bedrock.signed_with[-1] != first
+    assert len(sources.by("container")) >= 2 and bedrock.signed_with[0] == first and bedrock.signed_with[-1] != first
 
 
 def test_web_identity_through_sts(
@@ -644,7 +644,7 @@ def test_web_identity_through_sts(
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", sources.base_url)
     gateway = make_gateway(_config(bedrock))
     assert _chat(gateway).status_code == 200
-    assert sources.requests == ["sts"] and bedrock.signed_with == sources.issued
+    assert bedrock.signed_with == sources.by("sts") and len(bedrock.signed_with) == 1
 
 
 def test_instance_metadata_imdsv2(
@@ -654,8 +654,9 @@ def test_instance_metadata_imdsv2(
     monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", sources.base_url + "/")
     gateway = make_gateway(_config(bedrock))
     assert _chat(gateway).status_code == 200
-    assert sources.requests[:3] == ["imds-token", "imds-role", "imds-credentials"]
-    assert bedrock.signed_with == sources.issued[-1:]
+    imds = [request for request in sources.requests if request.startswith("imds")]
+    assert imds == ["imds-token", "imds-role", "imds-credentials"]
+    assert bedrock.signed_with == sources.by("imds") and len(bedrock.signed_with) == 1
 
 
 def test_no_credentials_anywhere_is_a_clear_502(make_gateway: GatewayFactory, bedrock: FakeBedrock) -> None:
@@ -664,7 +665,7 @@ def test_no_credentials_anywhere_is_a_clear_502(make_gateway: GatewayFactory, be
     assert response.status_code == 502
     error = response.json()["error"]
     assert error["code"] == "upstream_credentials_unavailable"
-    assert "aws" in error["message"] and "AWS credential" in error["message"]
+    assert "'aws'" in error["message"] and "AWS credentials for Bedrock" in error["message"], error["message"]
     assert bedrock.received == []
     with (
         anthropic.Anthropic(base_url=gateway.url, api_key="x", max_retries=0, timeout=15) as sdk,

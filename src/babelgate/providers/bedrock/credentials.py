@@ -32,7 +32,7 @@ _EXPIRED_SHARE: Final = 0.1
 _RETRY_AFTER_FAILURE: Final = 5.0
 
 MISSING: Final = (
-    "no AWS credentials were found (set aws_access_key_id and aws_secret_access_key, aws_profile, or "
+    "no AWS credentials for Bedrock were found (set aws_access_key_id and aws_secret_access_key, aws_profile, or "
     "api_key, or run where the AWS credential chain finds some: environment, shared files, web "
     "identity, container or instance metadata)"
 )
@@ -117,7 +117,7 @@ class CredentialSource:
             await asyncio.wait_for(asyncio.shield(refresh), self._wait)
         except TimeoutError:
             raise credentials_missing(
-                self.provider, f"the AWS credential chain did not answer within {self._wait:g} s"
+                self.provider, f"the AWS credential chain did not answer Bedrock within {self._wait:g} s"
             ) from None
         frozen = self.current()
         if frozen is None:
@@ -156,7 +156,7 @@ class CredentialSource:
             frozen = await asyncio.to_thread(self._fetch)
         except Exception as error:
             # botocore's messages name files, roles and endpoints, never a secret; the class says enough.
-            self._problem = f"the AWS credential chain failed ({type(error).__name__})"
+            self._problem = f"the AWS credential chain failed for Bedrock ({type(error).__name__})"
             log.warning("%s: refreshing AWS credentials failed: %s", self.provider, type(error).__name__)
             self._schedule(_RETRY_AFTER_FAILURE)
             return

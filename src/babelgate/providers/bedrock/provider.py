@@ -115,12 +115,16 @@ class BedrockProvider(ProviderDefaults):
 
     # --- the native Messages road (Claude) ---------------------------------------------------------
 
+    def _betas(self, model: str) -> tuple[str, ...]:
+        """The provider's and the model profile's betas (the Anthropic provider's rule), sent in the body."""
+        return (*self._beta, *self._profiles.for_model(wire.claude_name(model)).beta)
+
     def relays(self, api: RelayApi, model: str) -> bool:
         return api in ("messages", "messages.count_tokens") and self._claude(model)
 
     async def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
         if api == "messages":
-            response = await self._post(model, "invoke", invoke_body(body, self._beta))
+            response = await self._post(model, "invoke", invoke_body(body, self._betas(model)))
             raw, parsed = await read_json_object(response, self.name)
             if parsed.get("type") != "message":
                 raise UpstreamProtocolError(provider=self.name, detail="the body is not a Message")
@@ -129,7 +133,7 @@ class BedrockProvider(ProviderDefaults):
             return raw
         if api == "messages.count_tokens":
             # Bedrock's CountTokens takes the InvokeModel body, base64, and answers `{"inputTokens": n}`.
-            inner = invoke_body({**body, "max_tokens": body.get("max_tokens", 1)}, self._beta)
+            inner = invoke_body({**body, "max_tokens": body.get("max_tokens", 1)}, self._betas(model))
             count = {"input": {"invokeModel": {"body": _b64(orjson.dumps(inner))}}}
             _, parsed = await read_json_object(await self._post(model, "count-tokens", count), self.name)
             tokens = parsed.get("inputTokens")
@@ -143,7 +147,7 @@ class BedrockProvider(ProviderDefaults):
     ) -> AsyncIterator[bytes]:
         if api != "messages":
             raise ValueError(f"{self.name} does not relay a stream of {api!r}")
-        response = await self._post(model, "invoke-with-response-stream", invoke_body(body, self._beta))
+        response = await self._post(model, "invoke-with-response-stream", invoke_body(body, self._betas(model)))
         async with contextlib.aclosing(
             relay_as_sse(response, provider=self.name, notes=notes, scrub=self._scrub)
         ) as frames:
@@ -237,7 +241,7 @@ class BedrockProvider(ProviderDefaults):
         profile = self._profiles.for_model(wire.claude_name(model))
         request = _with_thinking_replayed(request, self._replay, notes)
         prepared = anthropic_to_wire(request, model, profile, notes.adjusted, tool_positions=notes.tool_positions)
-        body = invoke_body(prepared.body, (*self._beta, *profile.beta))
+        body = invoke_body(prepared.body, self._betas(model))
         return type(prepared)(body, prepared.json_tool)
 
     # --- embeddings ------------------------------------------------------------------------------------
