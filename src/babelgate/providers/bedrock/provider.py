@@ -310,8 +310,12 @@ def _default_region(profile: str | None, *, needs_profile: bool) -> str:
     if region:
         return region
     import botocore.session
+    from botocore.exceptions import BotoCoreError
 
-    found = botocore.session.Session(profile=profile).get_config_variable("region")
+    try:
+        found = botocore.session.Session(profile=profile).get_config_variable("region")
+    except BotoCoreError as error:  # a profile that is not there, a config file botocore cannot read
+        raise ValueError(f"the AWS configuration could not be read: {error}") from None
     if isinstance(found, str) and found:
         return found
     if needs_profile:
