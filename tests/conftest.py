@@ -59,6 +59,7 @@ SLOW = (
     "tests/reliability/test_redis_outage.py",  # Redis killed and hung
     "tests/reliability/test_store_hang.py",  # a store that hangs past its timeout
     "tests/integration/test_cli_serve.py",  # `babelgate serve` processes, SIGHUP
+    "tests/integration/test_bedrock.py::test_container_credentials_are_refreshed_in_the_background",  # waits 5 s
     "tests/integration/test_many_instances.py",  # nginx in front of gateway processes
     "tests/integration/test_operator_cli.py",  # the CLI's processes
     "tests/integration/test_packaging.py",  # builds the wheel, installs it in a fresh venv

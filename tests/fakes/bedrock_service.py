@@ -68,7 +68,8 @@ def _check(value: Any, shape_name: str, path: str, out: list[str], *, top: bool 
             out.append(f"{path}: {value!r} is not one of {shape['enum']}")
         _length(len(value), shape, path, out)
         pattern = _pattern(shape["pattern"]) if "pattern" in shape else None
-        if pattern is not None and not pattern.search(value):
+        # AWS's validation matches the whole value ("Member must satisfy regular expression pattern").
+        if pattern is not None and not pattern.fullmatch(value):
             out.append(f"{path}: {value[:60]!r} does not match {shape['pattern'][:60]}")
     elif kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):

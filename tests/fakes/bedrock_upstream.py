@@ -295,7 +295,8 @@ class FakeBedrock(ScriptedStreams):
         )
 
     def _body_violations(self, action: str, model: str, body: dict[str, Any], request: web.Request) -> list[str]:
-        if request.headers.get("Content-Type", "").split(";")[0] != "application/json":
+        # InvokeModel's contentType "must be application/json" (its default: botocore may send none).
+        if request.headers.get("Content-Type", "application/json").split(";")[0] != "application/json":
             return ["Content-Type: expected application/json"]
         if action == "converse":
             return shape_violations(body, "ConverseRequest") + _converse_rules(body)

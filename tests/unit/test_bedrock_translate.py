@@ -5,7 +5,7 @@ replaced by plain functions)."""
 from __future__ import annotations
 
 import asyncio
-import time
+import datetime
 from typing import Any
 
 import orjson
@@ -235,28 +235,31 @@ def test_credentials_refresh_ahead_of_expiry_without_blocking() -> None:
 
         def __init__(self) -> None:
             self.round = 0
+            self._expiry_time = datetime.datetime.now(datetime.UTC)
 
         def get_frozen_credentials(self) -> Any:
             self.round += 1
-            lifetime = 2.0
-            import datetime
-
-            self._expiry_time = datetime.datetime.fromtimestamp(time.time() + lifetime, datetime.UTC)
-            return type("F", (), {"access_key": f"AK{self.round}", "secret_key": "s", "token": "t"})()
+            self._expiry_time = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=0.4)
+            return type("Frozen", (), {"access_key": f"AK{self.round}", "secret_key": "s", "token": "t"})()
 
     found = Temporary()
 
-    async def scenario() -> list[str]:
+    async def scenario() -> list[str | None]:
         source = CredentialSource("aws", lambda: found, wait=1.0)
-        seen = [(await source.get()).access_key]
-        await asyncio.sleep(1.2)  # past half the lifetime: the timer refreshed in the background
-        frozen = source.current()
-        assert frozen is not None
-        seen.append(frozen.access_key)
+        seen: list[str | None] = [(await source.get()).access_key]
+        await asyncio.sleep(0.25)  # past half the lifetime, before the expiry
+        due = source.current()  # the old ones still, at once; a refresh starts in the background
+        seen.append(due.access_key if due is not None else None)
+        assert source._refresh is not None
+        await source._refresh
+        fresh = source.current()
+        seen.append(fresh.access_key if fresh is not None else None)
+        await asyncio.sleep(0.45)  # every key has expired now: a request waits for a refresh
+        seen.append((await source.get()).access_key)
         await source.close()
         return seen
 
-    assert asyncio.run(scenario()) == ["AK1", "AK2"]
+    assert asyncio.run(scenario()) == ["AK1", "AK1", "AK2", "AK3"]
 
 
 def test_no_credentials_is_a_clear_error() -> None:
