@@ -270,3 +270,38 @@ def test_no_credentials_is_a_clear_error() -> None:
         asyncio.run(scenario())
     assert caught.value.code == "upstream_credentials_unavailable"
     assert "aws_access_key_id" in caught.value.params["detail"]
+
+
+@pytest.mark.parametrize("token", [None, "FwoGZXIvYXdzEFAKE//token+with/slashes=="])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bedrock-runtime.us-east-1.amazonaws.com/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke",
+        "http://127.0.0.1:8123/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aapplication-inference-profile%2Fab/converse",
+        "https://vpce-0abc.bedrock-runtime.eu-west-1.vpce.amazonaws.com:443/model/amazon.nova-pro-v1%3A0/converse-stream",
+    ],
+)
+def test_the_signature_is_botocores(url: str, token: str | None) -> None:
+    """The lean canonical request signs exactly as botocore's SigV4Auth does for the whole request."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import ReadOnlyCredentials
+
+    from babelgate.providers.bedrock.credentials import Frozen
+    from babelgate.providers.bedrock.signing import SigV4Authorizer
+
+    frozen = Frozen("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token, None, None, None)
+    body = orjson.dumps({"messages": [{"role": "user", "content": [{"text": "Grüße  "}]}]})
+    signer = SigV4Authorizer(CredentialSource("aws", lambda: None, wait=1.0), "us-east-1")
+    ours = signer.sign(frozen, "POST", url, body, now=1_700_000_000)
+    request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json"})
+    reference = SigV4Auth(ReadOnlyCredentials("AKIDEXAMPLE", frozen.secret_key, token), "bedrock", "us-east-1")
+    import datetime
+    from unittest import mock
+
+    moment = datetime.datetime.fromtimestamp(1_700_000_000, datetime.UTC).replace(tzinfo=None)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=moment):
+        reference.add_auth(request)
+    assert ours["authorization"] == request.headers["Authorization"]
+    assert ours["x-amz-date"] == request.headers["X-Amz-Date"]
+    assert ours.get("x-amz-security-token") == request.headers.get("X-Amz-Security-Token")
