@@ -591,6 +591,15 @@ def test_aws_bearer_token_bedrock_fills_the_key(
     assert bedrock.received[-1].headers["Authorization"] == f"Bearer {BEARER}"
 
 
+def test_configured_keys_win_over_the_bearer_variable(
+    make_gateway: GatewayFactory, bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", BEARER)
+    gateway = make_gateway(_config(bedrock, KEYS), env=KEY_ENV)
+    assert _chat(gateway).status_code == 200
+    assert bedrock.signed_with == [ACCESS_KEY]
+
+
 def test_environment_keys(make_gateway: GatewayFactory, bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)

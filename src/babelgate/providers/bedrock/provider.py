@@ -61,8 +61,11 @@ class BedrockProvider(ProviderDefaults):
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name
         self.list_models_enabled = False  # the runtime endpoint lists nothing (that is the control plane's)
-        # AWS_BEARER_TOKEN_BEDROCK fills `api_key`, as in the AWS SDKs (read once, here).
-        bearer = config.api_keys or tuple(key for key in (os.environ.get(wire.BEARER_ENV, ""),) if key)
+        # AWS_BEARER_TOKEN_BEDROCK fills `api_key`, as in the AWS SDKs (read once, here), unless the
+        # provider names its AWS credentials: what the file says wins over the environment.
+        named = config.aws_access_key_id or config.aws_profile
+        from_env = () if named else tuple(key for key in (os.environ.get(wire.BEARER_ENV, ""),) if key)
+        bearer = config.api_keys or from_env
         self.secrets = (*config.secret_values, *bearer)
         self.region = config.region or _default_region(config.aws_profile, needs_profile=not config.base_url)
         self._base_url = config.base_url or wire.DEFAULT_BASE_URL.format(region=self.region)
