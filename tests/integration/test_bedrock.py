@@ -641,6 +641,21 @@ def test_container_credentials_are_refreshed_in_the_background(
     assert bedrock.signed_with[-1] == sources.by("container")[-1] != first
 
 
+def test_revoked_temporary_credentials_are_looked_up_again(
+    make_gateway: GatewayFactory, bedrock: FakeBedrock, sources: FakeCredentialSources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", sources.base_url + "/container")
+    gateway = make_gateway(_config(bedrock))
+    assert _chat(gateway).status_code == 200
+    revoked = bedrock.signed_with[-1]
+    bedrock.iam[revoked].expires = time.time() - 1  # AWS answers ExpiredTokenException from now on
+    refused = _chat(gateway)
+    assert refused.status_code == 403 and refused.json()["error"]["type"] == "permission_error"
+    assert bedrock.violations.pop().startswith("ExpiredTokenException")
+    assert _chat(gateway).status_code == 200
+    assert bedrock.signed_with[-1] != revoked and bedrock.signed_with[-1] == sources.by("container")[-1]
+
+
 def test_web_identity_through_sts(
     make_gateway: GatewayFactory,
     bedrock: FakeBedrock,

@@ -125,9 +125,11 @@ class CredentialSource:
         return frozen
 
     def rejected(self) -> None:
-        """AWS refused the credentials (expired or revoked token): forget them and fetch new ones, in
-        the background; the requests meanwhile wait for them (bounded) instead of failing again."""
+        """AWS refused the credentials (expired or revoked token): forget them and look them up again
+        through the chain, in the background (botocore would hand back the same temporary ones until
+        their own expiry); the requests meanwhile wait for them (bounded) instead of failing again."""
         self._frozen = None
+        self._found = None
         self._start_refresh()
 
     async def close(self) -> None:
