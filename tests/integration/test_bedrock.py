@@ -730,3 +730,56 @@ def test_responses_api_on_converse_and_on_claude(client: openai.OpenAI, bedrock:
     answer = client.responses.create(model="claude", input="Hi", max_output_tokens=300)
     assert answer.output_text == "Hello from Claude on Bedrock!"
     assert _sent(bedrock, "invoke")["max_tokens"] == 300
+
+
+def test_claude_through_converse_when_asked(make_gateway: GatewayFactory, bedrock: FakeBedrock) -> None:
+    """`options.claude: converse`: thinking as additionalModelRequestFields, its signed reasoning
+    streamed as reasoning_details and sent back as reasoningContent on the next turn."""
+    gateway = make_gateway(_config(bedrock, KEYS + "    options:\n      claude: converse\n"), env=KEY_ENV)
+    events = converse_tool_events(
+        [("tooluse_7", "get_weather", ['{"city": "Lima"}'])], reasoning=("Think.", "c2lnbg==")
+    )
+    bedrock.script(Reply(stream=events), Reply(json=converse_response("Warm.")))
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=15) as sdk:
+        details: Any = None
+        arguments = ""
+        for chunk in sdk.chat.completions.create(
+            model="claude",
+            messages=USER,  # type: ignore[arg-type]
+            tools=[WEATHER],  # type: ignore[list-item]
+            stream=True,
+            reasoning_effort="low",
+            max_tokens=5000,
+        ):
+            delta = chunk.choices[0].delta if chunk.choices else None
+            if delta is not None and (delta.model_extra or {}).get("reasoning_details"):
+                details = delta.model_extra["reasoning_details"]  # type: ignore[index]
+            for call in (delta.tool_calls if delta is not None else None) or ():
+                arguments += (call.function.arguments if call.function else None) or ""
+        first = _sent(bedrock, "converse-stream")
+        assert first["additionalModelRequestFields"] == {"thinking": {"type": "enabled", "budget_tokens": 2048}}
+        assert arguments == '{"city": "Lima"}' and details[0]["signature"] == "c2lnbg=="
+        sdk.chat.completions.create(
+            model="claude",
+            messages=[
+                *USER,
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {
+                            "id": "tooluse_7",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": arguments},
+                        }
+                    ],
+                    "reasoning_details": details,
+                },
+                {"role": "tool", "tool_call_id": "tooluse_7", "content": "warm"},
+            ],  # type: ignore[list-item]
+            tools=[WEATHER],  # type: ignore[list-item]
+            reasoning_effort="low",
+            max_tokens=5000,
+        )
+    turn = _sent(bedrock, "converse")["messages"][1]["content"]
+    assert turn[0] == {"reasoningContent": {"reasoningText": {"text": "Think.", "signature": "c2lnbg=="}}}
+    assert bedrock.received[-1].path == f"/model/{CLAUDE}/converse"

@@ -30,6 +30,7 @@ from babelgate.providers.anthropic.profiles import build_profiles
 from babelgate.providers.anthropic.relay import account
 from babelgate.providers.anthropic.replay import ThinkingReplay
 from babelgate.providers.anthropic.stream import AnthropicStreamTranslator
+from babelgate.providers.anthropic.translate import WireRequest as MessagesRequest
 from babelgate.providers.anthropic.translate import from_wire as anthropic_from_wire
 from babelgate.providers.anthropic.translate import to_wire as anthropic_to_wire
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
@@ -40,7 +41,7 @@ from babelgate.providers.bedrock.eventstream import messages_of
 from babelgate.providers.bedrock.invoke import anthropic_events, invoke_body, relay_as_sse
 from babelgate.providers.bedrock.signing import Authorizer, BearerAuthorizer, SigV4Authorizer
 from babelgate.providers.bedrock.stream import ConverseStreamTranslator
-from babelgate.providers.bedrock.translate import StructuredOutput, from_wire, to_wire
+from babelgate.providers.bedrock.translate import StructuredOutput, WireRequest, from_wire, to_wire
 from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.transport import Upstream, event_object, read_json_object
 from babelgate.schema.chat import ChatRequest, ChatResponse, Usage
@@ -170,32 +171,37 @@ class BedrockProvider(ProviderDefaults):
                 answer = anthropic_from_wire(parsed, created=int(time.time()), json_tool=prepared.json_tool)
             except (AttributeError, TypeError, ValueError, KeyError):
                 raise UpstreamProtocolError(provider=self.name, detail="the body has the wrong shape") from None
-            message = answer.choices[0].message
-            if message.tool_calls:
-                self._replay.remember(
-                    [call.id for call in message.tool_calls], message.extra.get(wire.REASONING_DETAILS) or []
-                )
         else:
-            converse = to_wire(
-                request, model, notes.adjusted, structured_output=self._structured, tool_positions=notes.tool_positions
-            )
+            converse = self._converse(request, model, notes)
             _, parsed = await read_json_object(await self._post(model, "converse", converse.body), self.name)
             try:
                 answer = from_wire(parsed, model=model, created=int(time.time()), json_tool=converse.json_tool)
             except (AttributeError, TypeError, ValueError, KeyError):
                 raise UpstreamProtocolError(provider=self.name, detail="the body has the wrong shape") from None
             answer = dataclasses.replace(answer, id=answer.id or _response_id())
+        message = answer.choices[0].message
+        if message.tool_calls:
+            self._replay.remember(
+                [call.id for call in message.tool_calls], message.extra.get(wire.REASONING_DETAILS) or []
+            )
         notes.usage, notes.finish_reason = answer.usage, answer.choices[0].finish_reason
         return answer
+
+    def _converse(self, request: ChatRequest, model: str, notes: CallNotes) -> WireRequest:
+        """The Converse body; for Claude (`options.claude: converse`) with its signed thinking
+        re-attached from memory when the client dropped it, as on the InvokeModel road."""
+        if wire.is_claude(model):
+            request = _with_thinking_replayed(request, self._replay, notes)
+        return to_wire(
+            request, model, notes.adjusted, structured_output=self._structured, tool_positions=notes.tool_positions
+        )
 
     async def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
         if self._claude(model):
             async for chunk in self._stream_claude(request, model, notes):
                 yield chunk
             return
-        converse = to_wire(
-            request, model, notes.adjusted, structured_output=self._structured, tool_positions=notes.tool_positions
-        )
+        converse = self._converse(request, model, notes)
         response = await self._post(model, "converse-stream", converse.body)
         translator = ConverseStreamTranslator(
             self.name, message_id=_response_id(), model=model, created=int(time.time()), json_tool=converse.json_tool
@@ -211,6 +217,7 @@ class BedrockProvider(ProviderDefaults):
                         yield chunk
                     if translator.done:
                         notes.finish_reason, notes.completed = translator.finish_reason, True
+                        self._replay.remember(translator.tool_call_ids, translator.thinking_details)
                         return
         notes.finish_reason = translator.finish_reason
         if translator.finish_reason is None:
@@ -237,7 +244,7 @@ class BedrockProvider(ProviderDefaults):
                         return
         raise UpstreamProtocolError("stream_interrupted", provider=self.name)
 
-    def _claude_body(self, request: ChatRequest, model: str, notes: CallNotes) -> Any:
+    def _claude_body(self, request: ChatRequest, model: str, notes: CallNotes) -> MessagesRequest:
         """The Anthropic translator's Messages body (profiles by the Claude name inside the Bedrock
         id), signed thinking re-attached from memory as the Anthropic provider does, made an
         InvokeModel body."""
@@ -245,7 +252,7 @@ class BedrockProvider(ProviderDefaults):
         request = _with_thinking_replayed(request, self._replay, notes)
         prepared = anthropic_to_wire(request, model, profile, notes.adjusted, tool_positions=notes.tool_positions)
         body = invoke_body(prepared.body, self._betas(model))
-        return type(prepared)(body, prepared.json_tool)
+        return MessagesRequest(body, prepared.json_tool)
 
     # --- embeddings ------------------------------------------------------------------------------------
 
