@@ -28,7 +28,7 @@ from babelgate.http import UpstreamClient, UpstreamResponse
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.anthropic.profiles import build_profiles
 from babelgate.providers.anthropic.relay import account
-from babelgate.providers.anthropic.replay import ThinkingReplay
+from babelgate.providers.anthropic.replay import ThinkingReplay, with_thinking_replayed
 from babelgate.providers.anthropic.stream import AnthropicStreamTranslator
 from babelgate.providers.anthropic.translate import WireRequest as MessagesRequest
 from babelgate.providers.anthropic.translate import from_wire as anthropic_from_wire
@@ -191,7 +191,7 @@ class BedrockProvider(ProviderDefaults):
         """The Converse body; for Claude (`options.claude: converse`) with its signed thinking
         re-attached from memory when the client dropped it, as on the InvokeModel road."""
         if wire.is_claude(model):
-            request = _with_thinking_replayed(request, self._replay, notes)
+            request = with_thinking_replayed(request, self._replay, notes)
         return to_wire(
             request, model, notes.adjusted, structured_output=self._structured, tool_positions=notes.tool_positions
         )
@@ -249,7 +249,7 @@ class BedrockProvider(ProviderDefaults):
         id), signed thinking re-attached from memory as the Anthropic provider does, made an
         InvokeModel body."""
         profile = self._profiles.for_model(wire.claude_name(model))
-        request = _with_thinking_replayed(request, self._replay, notes)
+        request = with_thinking_replayed(request, self._replay, notes)
         prepared = anthropic_to_wire(request, model, profile, notes.adjusted, tool_positions=notes.tool_positions)
         body = invoke_body(prepared.body, self._betas(model))
         return MessagesRequest(body, prepared.json_tool)
@@ -288,29 +288,6 @@ class BedrockProvider(ProviderDefaults):
 
     async def list_models(self) -> list[ModelInfo]:
         return []
-
-
-def _with_thinking_replayed(request: ChatRequest, replay: ThinkingReplay, notes: CallNotes) -> ChatRequest:
-    """Claude refuses a tool-loop continuation with thinking on unless the last assistant turn starts
-    with its signed thinking: re-attached from memory when the client dropped it, else thinking is off
-    (the Anthropic provider's rule)."""
-    if request.reasoning_effort in (None, "none"):
-        return request
-    position = next(
-        (i for i in range(len(request.messages) - 1, -1, -1) if request.messages[i].role == "assistant"), None
-    )
-    if position is None:
-        return request
-    last = request.messages[position]
-    if not last.tool_calls or last.extra.get(wire.REASONING_DETAILS):
-        return request
-    details = replay.recall([call.id for call in last.tool_calls])
-    if details is None:
-        notes.adjusted.append("reasoning_effort=dropped")
-        return dataclasses.replace(request, reasoning_effort=None)
-    messages = list(request.messages)
-    messages[position] = dataclasses.replace(last, extra={**last.extra, wire.REASONING_DETAILS: details})
-    return dataclasses.replace(request, messages=messages)
 
 
 def _default_region(profile: str | None, *, needs_profile: bool) -> str:
