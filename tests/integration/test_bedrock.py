@@ -269,6 +269,13 @@ def test_an_image_goes_as_bytes(client: openai.OpenAI, bedrock: FakeBedrock) -> 
     assert content[1] == {"image": {"format": "png", "source": {"bytes": png}}}
 
 
+def test_a_refusal_names_the_bedrock_provider(client: openai.OpenAI, bedrock: FakeBedrock) -> None:
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="nova", messages=[{"role": "user", "content": [image]}])  # type: ignore[list-item]
+    assert "'aws'" in caught.value.message and bedrock.received == []
+
+
 def test_an_arn_model_id_is_one_encoded_path_segment(make_gateway: GatewayFactory, bedrock: FakeBedrock) -> None:
     arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123def456"
     gateway = make_gateway(

@@ -17,13 +17,13 @@ import dataclasses
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
-from babelgate.errors import UpstreamAuthFailed, UpstreamProtocolError
+from babelgate.errors import UnsupportedCapability, UpstreamAuthFailed, UpstreamProtocolError
 from babelgate.http import UpstreamClient, UpstreamResponse
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.anthropic.profiles import build_profiles
@@ -192,9 +192,20 @@ class BedrockProvider(ProviderDefaults):
         re-attached from memory when the client dropped it, as on the InvokeModel road."""
         if wire.is_claude(model):
             request = with_thinking_replayed(request, self._replay, notes)
-        return to_wire(
-            request, model, notes.adjusted, structured_output=self._structured, tool_positions=notes.tool_positions
-        )
+        with self._named():
+            return to_wire(
+                request, model, notes.adjusted, structured_output=self._structured, tool_positions=notes.tool_positions
+            )
+
+    @contextlib.contextmanager
+    def _named(self) -> Iterator[None]:
+        """A refusal of the shared Anthropic translators names this provider, not `anthropic`."""
+        try:
+            yield
+        except UnsupportedCapability as error:
+            if error.params.get("provider") in ("anthropic", "bedrock"):
+                error.params["provider"] = self.name
+            raise
 
     async def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
         if self._claude(model):
@@ -250,7 +261,8 @@ class BedrockProvider(ProviderDefaults):
         InvokeModel body."""
         profile = self._profiles.for_model(wire.claude_name(model))
         request = with_thinking_replayed(request, self._replay, notes)
-        prepared = anthropic_to_wire(request, model, profile, notes.adjusted, tool_positions=notes.tool_positions)
+        with self._named():
+            prepared = anthropic_to_wire(request, model, profile, notes.adjusted, tool_positions=notes.tool_positions)
         body = invoke_body(prepared.body, self._betas(model))
         return MessagesRequest(body, prepared.json_tool)
 
