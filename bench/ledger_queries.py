@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from babelgate.store.ledger_table import UsageQuery
+from babelgate.store.ledger_table import UsageQuery, row_of
 from babelgate.store.postgres import PostgresResponseStore
 
 DAY = 86400.0
@@ -87,9 +87,8 @@ async def main() -> None:
         started = time.perf_counter()
         batch = 2048  # the ledger writer's largest batch
         for first in range(0, args.rows, batch):
-            await store.append_usage(
-                _rows(first, min(batch, args.rows - first), now, args.rows, args.keys, args.models)
-            )
+            rows = _rows(first, min(batch, args.rows - first), now, args.rows, args.keys, args.models)
+            await store.append_usage([row_of(row) for row in rows])
         await connection.execute(f"ANALYZE {table}_ledger")
         await connection.execute(f"ANALYZE {table}_ledger_hourly")
         rollup_rows = await connection.fetchval(f"SELECT count(*) FROM {table}_ledger_hourly")

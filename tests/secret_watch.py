@@ -21,7 +21,7 @@ FOUND: list[str] = []  # what leaked, where; the autouse fixture in conftest.py 
 def configured_secrets(config: Config) -> tuple[str, ...]:
     server = config.server
     keys = [*server.api_keys, *([server.master_key] if server.master_key else [])]
-    keys += [key for provider in config.providers.values() for key in provider.secret_values]
+    keys += [key for provider in config.providers.values() for key in provider.secret_values()]
     return tuple(key for key in keys if len(key) >= 8)  # short test keys ("x") would match everywhere
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,27 @@ def test_the_resilience_example_names_a_missing_variable(
     monkeypatch.delenv("SECONDARY_BASE_URL", raising=False)
     assert main(["check-config", str(RESILIENCE)]) != 0
     assert "providers.secondary.base_url: environment variable SECONDARY_BASE_URL is not set" in capsys.readouterr().err
+
+
+CLOUDS = Path(__file__).parent.parent / "examples" / "vertex-azure.yaml"
+
+
+def test_the_clouds_example_checks_out_without_reaching_a_cloud(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Building the cloud providers fetches no token (the first request does), so a config checks offline."""
+    for name, value in {
+        "GOOGLE_CLOUD_PROJECT": "my-project",
+        "VERTEX_CREDENTIALS_FILE": "/nonexistent/key.json",
+        "AZURE_OPENAI_ENDPOINT": "https://sweden.openai.azure.com",
+        "AZURE_OPENAI_API_KEY": "azure-example-key",
+        "AZURE_FOUNDRY_ENDPOINT": "https://foundry.services.ai.azure.com",
+        "AZURE_TENANT_ID": "tenant",
+        "AZURE_CLIENT_ID": "client",
+        "AZURE_CLIENT_SECRET": "secret-example",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["check-config", str(CLOUDS)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\n  sonnet +→  gcp: claude-sonnet-4-5@20250929\n", out)
+    assert re.search(r"\n  gpt-4o +→  azure-sweden: gpt-4o-prod\n", out)

@@ -70,7 +70,7 @@ def account(
                 status,
                 error_code,
                 usage,
-                notes.price if notes is not None else None,
+                notes.cost if notes is not None else None,  # worked out once: an answer's cost header has it
                 elapsed,
                 ttft,
                 streamed,

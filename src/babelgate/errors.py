@@ -18,6 +18,7 @@
         ├── UpstreamUnavailable       503 upstream_unavailable, retryable
         ├── UpstreamTimeout           504 upstream_timeout, retryable
         ├── UpstreamConnectionFailed  502 upstream_connection_error, retryable
+        │   └── UpstreamCredentialsFailed  502 upstream_credentials_error (no cloud token to send)
         └── UpstreamProtocolError     502 upstream_protocol_error (malformed body or stream)
 
 A message is a key into `locales/*.json` plus parameters, so it is rendered in the client's
@@ -235,6 +236,16 @@ class UpstreamConnectionFailed(UpstreamError):
     default_code = "upstream_connection_error"
     default_key = "upstream_connection_failed"
     retryable = True
+
+
+class UpstreamCredentialsFailed(UpstreamConnectionFailed):
+    """The gateway has no credentials to send (a cloud's token could not be obtained: a missing or bad
+    key file, a metadata server or token endpoint that refused or did not answer). Retryable like a
+    refused connection: another deployment, on another cloud, may serve. `source` names where the
+    credentials were to come from, `cause` what went wrong; neither ever holds a secret."""
+
+    default_code = "upstream_credentials_error"
+    default_key = "upstream_credentials_failed"
 
 
 class UpstreamProtocolError(UpstreamError):

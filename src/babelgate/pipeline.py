@@ -182,11 +182,8 @@ async def call(
             runtime.metrics.cache_event("miss", model)
             record.headers_out.append((response_cache.HEADER, b"miss"))
     governance = runtime.governance
-    ticket = (
-        await governance.admit(key, model, record.body_size, record.headers_out)
-        if governance.applies(key, model)
-        else None
-    )
+    governing = governance.applicable(key, model)
+    ticket = await governance.admit(governing, key, model, record.body_size, record.headers_out) if governing else None
     try:
         answer = await _routed(runtime, sink, model, attempt, stream=stream, check=check)
         recorder = response_cache.Recorder(answer) if rules is not None and rules.write else None

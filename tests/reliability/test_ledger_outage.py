@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from babelgate.governance.ledger import Ledger
+from babelgate.store.ledger_table import Row
 from babelgate.store.postgres import PostgresResponseStore
 from tests.conftest import UPSTREAM_KEY, GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI
@@ -90,7 +91,7 @@ class CountingWrites:
         self.inner = inner
         self.attempts = 0
 
-    async def append_usage(self, rows: list[dict[str, Any]]) -> None:
+    async def append_usage(self, rows: list[Row]) -> None:
         self.attempts += 1
         await self.inner.append_usage(rows)
 

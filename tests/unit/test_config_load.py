@@ -327,3 +327,21 @@ def test_single_server_key_reference_is_not_split_into_characters(tmp_path: Path
     except ConfigError:
         return  # refusing the shape is fine too
     assert config.server.api_keys == ("abc123", "k2")
+
+
+def test_a_clouds_keys_and_its_secret_as_env_references(tmp_path: Path) -> None:
+    yaml_text = (
+        "providers:\n"
+        "  az: {type: azure, base_url: 'https://r.openai.azure.com', tenant_id: env:TENANT,"
+        " client_id: cid, client_secret: env:SECRET}\n"
+        "  gcp: {type: vertex, project: env:PROJECT, location: global, credentials_file: /k.json}\n"
+    )
+    config = load({"TENANT": "t-1", "SECRET": "s3cret-value", "PROJECT": "p-1"}, yaml_text, tmp_path=tmp_path)
+    azure, vertex = config.providers["az"], config.providers["gcp"]
+    assert (azure.tenant_id, azure.client_id, azure.client_secret) == ("t-1", "cid", "s3cret-value")
+    assert azure.secret_values() == ("s3cret-value",) and "s3cret-value" not in repr(azure)
+    assert (vertex.project, vertex.location, vertex.credentials_file) == ("p-1", "global", "/k.json")
+    literal = yaml_text.replace("env:SECRET", "plain-secret")
+    assert "providers.az.client_secret: must be an 'env:VAR_NAME' reference" in problem(
+        {"TENANT": "t", "PROJECT": "p"}, literal, tmp_path
+    )

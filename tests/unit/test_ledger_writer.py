@@ -16,6 +16,7 @@ import pytest
 
 from babelgate.governance.ledger import Entry, Ledger
 from babelgate.governance.ledger_spool import LedgerSpool, store_tag
+from babelgate.store.ledger_table import Row, row_of
 from babelgate.store.memory import MemoryResponseStore
 from babelgate.store.sqlite import SQLiteResponseStore
 
@@ -51,7 +52,7 @@ class Failing:
         self.mode = "refuse"
         self.attempts = 0
 
-    async def append_usage(self, rows: list[dict[str, Any]]) -> None:
+    async def append_usage(self, rows: list[Row]) -> None:
         self.attempts += 1
         if self.mode == "refuse":
             raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
@@ -197,11 +198,11 @@ async def test_rows_that_cannot_be_spooled_are_counted_lost_not_promised(
 
 def test_a_spool_file_is_replayed_once_by_its_own_store_only(tmp_path: Path) -> None:
     mine, other = LedgerSpool(tmp_path, "mine"), LedgerSpool(tmp_path, "other")
-    mine.write([{"ts": 1.0, "request_id": "a"}])
-    other.write([{"ts": 1.0, "request_id": "b"}])
+    mine.write([row_of({"ts": 1.0, "request_id": "a"})])
+    other.write([row_of({"ts": 1.0, "request_id": "b"})])
     (claimed,) = mine.claim()
     assert LedgerSpool(tmp_path, "mine").claim() == []  # another gateway: the file is locked
-    assert mine.read(claimed) == [{"ts": 1.0, "request_id": "a"}]
+    assert mine.read(claimed) == [row_of({"ts": 1.0, "request_id": "a"})]
     mine.done(claimed)
     assert [path.name.split("-")[1] for path in tmp_path.glob("*.jsonl")] == ["other"]
     assert oct(os.stat(next(tmp_path.glob("*.jsonl"))).st_mode & 0o777) == "0o600"
@@ -220,7 +221,7 @@ class SlowWrites:
         self.seconds = seconds
         self.batches: list[int] = []
 
-    async def append_usage(self, rows: list[dict[str, Any]]) -> None:
+    async def append_usage(self, rows: list[Row]) -> None:
         self.batches.append(len(rows))
         await asyncio.sleep(self.seconds)
         await self.inner.append_usage(rows)

@@ -23,5 +23,7 @@ def test_matrix_has_a_row_per_provider_type() -> None:
         "`gemini`",
         "`mistral`",
         "`bedrock`",
+        "`vertex`",
+        "`azure`",
     ]
     assert START in DOC.read_text("utf-8") and END in DOC.read_text("utf-8")

@@ -26,13 +26,15 @@ def test_every_provider_folder_declares_itself_and_is_listed(folder: str) -> Non
 
 
 def test_the_tables_are_built_from_the_declarations() -> None:
-    assert list(PROVIDER_TYPES) == ["openai", "anthropic", "gemini", "mistral", "bedrock"]
+    assert list(PROVIDER_TYPES) == ["openai", "anthropic", "gemini", "mistral", "bedrock", "vertex", "azure"]
     assert dict(TELEMETRY_NAMES) == {
         "openai": "openai",
         "anthropic": "anthropic",
         "gemini": "gcp.gemini",
         "mistral": "mistral_ai",
         "bedrock": "aws.bedrock",
+        "vertex": "gcp.vertex_ai",
+        "azure": "azure.ai.openai",
     }
     # The keyless local server comes last, as its provider is listed last.
     assert [(p.name, p.type, p.key_var) for p in ENV_PRESETS] == [

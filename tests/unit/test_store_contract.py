@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from babelgate.store import ResponseStore, StoredResponse, postgres_ledger
-from babelgate.store.ledger_table import COLUMNS, ERROR_COLUMNS, UsageQuery, summarize, top_errors
+from babelgate.store.ledger_table import COLUMNS, ERROR_COLUMNS, Row, UsageQuery, row_of, summarize, top_errors
 from babelgate.store.memory import MemoryResponseStore
 from babelgate.store.postgres import PostgresResponseStore
 from babelgate.store.sqlite import SQLiteResponseStore
@@ -238,6 +238,11 @@ async def test_documents_are_kept_by_kind_and_id_and_every_write_moves_the_versi
     await store.close()
 
 
+def rows_of(rows: list[dict[str, Any]]) -> list[Row]:
+    """Rows by column name, as the ledger hands them to a store (store/ledger_table.py)."""
+    return [row_of(row) for row in rows]
+
+
 def _ledger_row(n: int, **fields: Any) -> dict[str, Any]:
     row: dict[str, Any] = {column: None for column in COLUMNS}
     row.update(
@@ -267,8 +272,8 @@ def _ledger_row(n: int, **fields: Any) -> dict[str, Any]:
 
 async def test_ledger_rows_are_kept_and_read_back_by_time(store: ResponseStore) -> None:
     rows = [_ledger_row(n) for n in range(5)]
-    await store.append_usage(rows[:3])
-    await store.append_usage(rows[3:])
+    await store.append_usage(rows_of(rows[:3]))
+    await store.append_usage(rows_of(rows[3:]))
     assert await store.usage(101.0, 104.0) == rows[1:4]
     assert await store.usage(0, 1e12) == rows
     assert await store.delete_usage_before(102.0) == 2
@@ -284,7 +289,7 @@ async def test_failed_requests_are_read_newest_first_and_summed_by_what_failed(s
         _ledger_row(3, status=404, error_code="model_not_found", error_message="no model x", model_requested="x"),
         _ledger_row(4, status=499),
     ]
-    await store.append_usage(rows)
+    await store.append_usage(rows_of(rows))
     failed = await store.usage_errors(0, 1e12)
     assert [row["ts"] for row in failed] == [104.0, 103.0, 102.0, 101.0]
     assert set(failed[0]) == set(ERROR_COLUMNS)
@@ -315,7 +320,7 @@ async def test_ledger_totals_and_time_series_are_the_same_in_every_store(store: 
         )
         for n in range(20)
     ]
-    await store.append_usage(rows)
+    await store.append_usage(rows_of(rows))
     (total,) = await store.usage_summary(UsageQuery(0, 1000))  # under 6 hours: exact everywhere
     assert total["requests"] == 20 and total["errors"] == 4 and total["error_rate"] == 0.2
     assert total["completion_tokens"] == sum(range(20)) and total["prompt_tokens"] == 200
@@ -354,7 +359,7 @@ async def test_long_periods_keep_exact_sums_and_near_percentiles(
         for n in range(400)
     ]  # 10.8 hours, from half past the first hour
     for first in range(0, 400, 150):  # several batches: the rollup adds them up
-        await store.append_usage(rows[first : first + 150])
+        await store.append_usage(rows_of(rows[first : first + 150]))
     query = UsageQuery(start + 1000, start + 40000, ("team",))
     exact = summarize(rows, query)
     answer = await store.usage_summary(query)

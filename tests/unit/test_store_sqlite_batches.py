@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from babelgate.store import StoredResponse
-from babelgate.store.ledger_table import COLUMNS
+from babelgate.store.ledger_table import COLUMNS, row_of
 from babelgate.store.sqlite import SQLiteResponseStore
 
 
@@ -105,6 +105,6 @@ async def test_a_ledger_made_before_error_messages_gains_the_column(tmp_path: Pa
         "stream": False,
         "cache_hit": False,
     }
-    await store.append_usage([row])
+    await store.append_usage([row_of(row)])
     assert [r["error_message"] for r in await store.usage(0, 10)] == [None, "boom"]
     await store.close()

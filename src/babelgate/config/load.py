@@ -172,9 +172,20 @@ def _resolve_secrets(raw: dict[str, Any], environ: Mapping[str, str], problems: 
         for field in SECRET_FIELDS:
             if field in provider:
                 provider[field] = _resolve_secret(provider[field], f"providers.{name}.{field}", environ, problems)
-        for field in ("base_url", "proxy"):
+        secret = provider.get("client_secret")
+        if secret is not None:  # Entra ID's app secret: a key like the others
+            if not isinstance(secret, str) or not secret.startswith(ENV_PREFIX):
+                problems.append(
+                    (
+                        f"providers.{name}.client_secret",
+                        "must be an 'env:VAR_NAME' reference, so that the secret stays out of the file",
+                    )
+                )
+            else:
+                provider["client_secret"] = _env_value(secret, f"providers.{name}.client_secret", environ, problems)
+        for field in _ENV_FIELDS:
             # An address that differs per environment (examples/resilience.yaml); a proxy URL may
-            # also hold a password.
+            # also hold a password; a cloud's project, tenant or key file per environment.
             value = provider.get(field)
             if isinstance(value, str) and value.startswith(ENV_PREFIX):
                 provider[field] = _env_value(value, f"providers.{name}.{field}", environ, problems)
@@ -183,6 +194,21 @@ def _resolve_secrets(raw: dict[str, Any], environ: Mapping[str, str], problems: 
             for header, value in headers.items():
                 if isinstance(value, str) and value.startswith(ENV_PREFIX):
                     headers[header] = _env_value(value, f"providers.{name}.headers.{header}", environ, problems)
+
+
+# Provider fields that may be given as `env:VAR` references (and as plain values).
+_ENV_FIELDS: Final = (
+    "base_url",
+    "proxy",
+    "region",
+    "aws_profile",
+    "project",
+    "location",
+    "credentials_file",
+    "api_version",
+    "tenant_id",
+    "client_id",
+)
 
 
 def _resolve_key_fields(

@@ -68,18 +68,29 @@ class ProviderConfig(_WithKeys):
     # An http:// proxy URL for this provider's calls, or "none"; unset: HTTPS_PROXY/HTTP_PROXY/NO_PROXY.
     proxy: str | None = Field(default=None, repr=False)
     tls: TLSConfig | None = None
-    # AWS (type: bedrock, DECISIONS 19): the region, and credentials when not the AWS chain's. The
-    # key pair and token are secrets (env:VAR references in a file, like api_keys).
+    # The clouds' own keys (DECISIONS 19), each read only by its provider type. AWS Bedrock: the region,
+    # and credentials when not the AWS chain's (the key pair and token are secrets: env:VAR references).
     region: str | None = None
     aws_access_key_id: str | None = Field(default=None, repr=False)
     aws_secret_access_key: str | None = Field(default=None, repr=False)
     aws_session_token: str | None = Field(default=None, repr=False)
     aws_profile: str | None = None
+    # Google Vertex AI: the
+    # project and location (`global` too) of its URLs, and a service-account key file (unset: application
+    # default credentials, the metadata server).
+    project: str | None = None
+    location: str | None = None
+    credentials_file: str | None = None
+    # Azure OpenAI and Foundry: `api_version` set -> the deployment-style API; Entra ID's tenant and app,
+    # and the app's secret (an env: reference; unset with tenant and client set: workload identity).
+    api_version: str | None = None
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = Field(default=None, repr=False)
 
-    @property
     def secret_values(self) -> tuple[str, ...]:
-        """Every secret the section holds: what no log line, error or metric may show."""
-        held = (self.aws_access_key_id, self.aws_secret_access_key, self.aws_session_token)
+        """Every secret value this provider holds: what no log line, error or metric may show."""
+        held = (self.aws_access_key_id, self.aws_secret_access_key, self.aws_session_token, self.client_secret)
         return (*self.api_keys, *(value for value in held if value))
 
     @field_validator("proxy", mode="before")
@@ -224,6 +235,10 @@ class DeploymentConfig(_WithKeys):
     defaults: dict[str, Any] = Field(default_factory=dict, description="set when the client did not")
     overrides: dict[str, Any] = Field(default_factory=dict, description="always set")
     price: PriceConfig | None = None  # unset: the model's, else the price table's for `model`
+    # Where on its cloud this deployment is served, when not where its provider says (DECISIONS 19: one
+    # model in two regions of one project is two deployments of one provider).
+    project: str | None = None
+    location: str | None = None
 
 
 class ModelConfig(_WithKeys):
@@ -275,6 +290,8 @@ class ModelConfig(_WithKeys):
                     defaults={**self.defaults, **d.defaults},
                     overrides={**self.overrides, **d.overrides},
                     price=d.price or self.price,
+                    project=d.project,
+                    location=d.location,
                 )
                 for d in self.deployments
             )

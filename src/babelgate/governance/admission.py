@@ -55,31 +55,33 @@ class Governance:
         self.rules = rules_for(config, limiter, budgets)
         # Without a key only the model's limits can apply (budgets and the other limits are a key's or a team's).
         self._limits = next(rule for rule in self.rules if isinstance(rule, RateLimits))
+        self._model_only: tuple[Rule, ...] = (self._limits,)
 
     def _team(self, key: VirtualKey | None) -> TeamRules | None:
         return self.teams.get(key.team) if key is not None and key.team is not None else None
 
-    def applies(self, key: VirtualKey | None, model: str) -> bool:
-        """Asked on every request: a static key with no model limits (the fast path) is one call."""
+    def applicable(self, key: VirtualKey | None, model: str) -> tuple[Rule, ...]:
+        """The rules that apply to this caller and model, asked on every request (none: the request passes
+        without a look). A static key with no model limits (the fast path) is one call."""
         if key is None:
-            return self._limits.model_limits(model) is not None
+            return self._model_only if self._limits.model_limits(model) is not None else ()
         team = self._team(key)
-        for rule in self.rules:  # noqa: SIM110 (any() over a generator costs a call per rule, per request)
-            if rule.applies(key, team, model):
-                return True
-        return False
+        return tuple([rule for rule in self.rules if rule.applies(key, team, model)])
 
     async def admit(
-        self, key: VirtualKey | None, model: str, body_size: int, headers: list[tuple[bytes, bytes]]
+        self,
+        rules: tuple[Rule, ...],
+        key: VirtualKey | None,
+        model: str,
+        body_size: int,
+        headers: list[tuple[bytes, bytes]],
     ) -> Ticket:
-        """Raises RateLimitExceeded (or BudgetExceeded) when a rule refuses the request; what the rules
-        before it held is given back."""
-        team = self._team(key)
-        ticket = Ticket(Applicant(key, team, model, body_size, headers))
+        """Admits the request by each of `rules` (`applicable`'s) in order. Raises RateLimitExceeded (or
+        BudgetExceeded) when a rule refuses it; what the rules before it held is given back."""
+        ticket = Ticket(Applicant(key, self._team(key), model, body_size, headers))
         try:
-            for rule in self.rules:
-                if rule.applies(key, team, model):
-                    ticket.held.append((rule, await rule.admit(ticket.applicant)))
+            for rule in rules:
+                ticket.held.append((rule, await rule.admit(ticket.applicant)))
         except BaseException:
             await self.settle(ticket, None)
             raise

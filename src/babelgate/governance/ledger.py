@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from babelgate import headers as gateway_headers
-from babelgate.store.ledger_table import MESSAGE_CHARS
+from babelgate.store.ledger_table import MESSAGE_CHARS, Row
 
 if TYPE_CHECKING:
     from babelgate.governance.ledger_spool import Claimed, LedgerSpool
@@ -87,7 +87,7 @@ class Ledger:
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
         self.outage: Outage | None = None
         self._queue: deque[Entry] = deque()
-        self._retrying: list[dict[str, Any]] = []  # the batch a failed write gave back, tried first
+        self._retrying: list[Row] = []  # the batch a failed write gave back, tried first
         self._writing = 0  # rows of the write under way
         self._spooled = 0  # rows in spool files claimed for replay, not yet written
         self._wake: asyncio.Event | None = None
@@ -222,7 +222,7 @@ class Ledger:
                     self._retrying = batch + self._retrying
                     return
 
-    async def _write(self, rows: list[dict[str, Any]]) -> bool:
+    async def _write(self, rows: list[Row]) -> bool:
         """One store write under the deadline; False when it failed (the outage then starts, or goes on)."""
         self._writing = len(rows)
         try:
@@ -334,17 +334,18 @@ class Ledger:
             path,
         )
 
-    def _lost(self, rows: list[dict[str, Any]], why: str) -> None:
+    def _lost(self, rows: list[Row], why: str) -> None:
         self._count_dropped("shutdown", len(rows))
         log.error("%d ledger rows lost at shutdown: the store did not take them and %s", len(rows), why)
 
 
-# What a request leaves in the queue (accounting.py): the raw values, in this order; the row's dict
-# is made by the writer (`_row`), off the request path.
+# What a request leaves in the queue (accounting.py): the raw values, in this order; the row is made by
+# the writer (`_row`), off the request path.
 Entry = tuple[Any, ...]
 
 
-def _row(entry: Entry, scrub: Callable[[str], str]) -> dict[str, Any]:
+def _row(entry: Entry, scrub: Callable[[str], str]) -> Row:
+    """The row (store/ledger_table.py COLUMNS order) of a request's entry."""
     (
         ts,
         request_id,
@@ -358,37 +359,42 @@ def _row(entry: Entry, scrub: Callable[[str], str]) -> dict[str, Any]:
         status,
         error_code,
         usage,
-        price,
+        cost,
         elapsed,
         ttft,
         stream,
         message,
     ) = entry
-    attempts = next((int(value) for name, value in headers if name == gateway_headers.ATTEMPTS), 1)
-    hit = (gateway_headers.CACHE, b"hit") in headers  # answered from the response cache: no upstream, no cost
+    attempts = 1
+    hit = False
+    for name, value in headers:  # the router's count of attempts; the cache's verdict (a hit: no upstream, no cost)
+        if name == gateway_headers.ATTEMPTS:
+            attempts = int(value)
+        elif name == gateway_headers.CACHE and value == b"hit":
+            hit = True
     if hit:
         attempts = 0
-    return {
-        "ts": ts,
-        "request_id": request_id.decode(),
-        "key_id": key_id,
-        "team": team,
-        "route": route,
-        "model_requested": requested,
-        "provider": provider,
-        "model": model,
-        "attempts": attempts,
-        "status": status,
-        "error_code": error_code or None,
-        "prompt_tokens": usage.prompt_tokens if usage else 0,
-        "completion_tokens": usage.completion_tokens if usage else 0,
-        "cached_tokens": (usage.cached_tokens or 0) if usage else 0,
-        "reasoning_tokens": (usage.reasoning_tokens or 0) if usage else 0,
-        "cost_usd": price.cost(usage) if price is not None and usage is not None else (0.0 if hit else None),
-        "latency_ms": round(elapsed * 1000, 3),
-        "ttft_ms": round(ttft * 1000, 3) if ttft is not None else None,
-        "stream": stream,
-        "cache_hit": hit,
+    return (
+        ts,
+        request_id.decode(),
+        key_id,
+        team,
+        route,
+        requested,
+        provider,
+        model,
+        attempts,
+        status,
+        error_code or None,
+        usage.prompt_tokens if usage else 0,
+        usage.completion_tokens if usage else 0,
+        (usage.cached_tokens or 0) if usage else 0,
+        (usage.reasoning_tokens or 0) if usage else 0,
+        cost if cost is not None else (0.0 if hit else None),
+        round(elapsed * 1000, 3),
+        round(ttft * 1000, 3) if ttft is not None else None,
+        stream,
+        hit,
         # What `/admin/errors` shows: our text, or the upstream's words (scrubbed of secrets, cut short).
-        "error_message": scrub(message)[:MESSAGE_CHARS] if message is not None else None,
-    }
+        scrub(message)[:MESSAGE_CHARS] if message is not None else None,
+    )

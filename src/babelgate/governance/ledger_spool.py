@@ -19,10 +19,12 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
+
+from babelgate.store.ledger_table import Row, as_dict, row_of
 
 log = logging.getLogger("babelgate.ledger")
 SUFFIX: Final = ".jsonl"
@@ -54,7 +56,7 @@ class LedgerSpool:
     tag: str
     _claimed: dict[Path, Claimed] = field(default_factory=dict)
 
-    def write(self, rows: list[dict[str, Any]]) -> Path:
+    def write(self, rows: list[Row]) -> Path:
         """Keeps `rows` in a new spool file and answers its path; raises OSError when it cannot."""
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"ledger-{self.tag}-{os.getpid()}-{time.time_ns()}"
@@ -63,7 +65,8 @@ class LedgerSpool:
             # Owner only: rows name keys, teams and what failed (never a secret, still not for everyone).
             with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
                 for row in rows:
-                    file.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+                    # By column name: a file kept across an upgrade that adds a column still reads.
+                    file.write(orjson.dumps(as_dict(row), option=orjson.OPT_APPEND_NEWLINE))
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temporary, final)
@@ -93,8 +96,8 @@ class LedgerSpool:
         return found
 
     @staticmethod
-    def read(claimed: Claimed) -> list[dict[str, Any]]:
-        return [orjson.loads(line) for line in _lines(claimed.fd)]
+    def read(claimed: Claimed) -> list[Row]:
+        return [row_of(orjson.loads(line)) for line in _lines(claimed.fd)]
 
     def done(self, claimed: Claimed) -> None:
         """The file's rows are in the store: the file goes (before its lock, so no other gateway

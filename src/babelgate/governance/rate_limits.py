@@ -152,28 +152,31 @@ class Scope:
         return "this API key" if self.kind == "key" else f"{self.kind} '{self.name}'"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__
 class Decision:
     limit: int
     remaining: int
     reset: float  # seconds until the window has room again (its oldest entry leaves it)
 
 
-@dataclass(slots=True)
 class Admission:
-    """What one request took from its scopes: given back or corrected when it ends (`finish`)."""
+    """What one request took from its scopes: given back or corrected when it ends (`finish`). (A plain
+    class: a dataclass's default factories cost a call each, on every governed request.)"""
 
-    estimate: int
-    headers: list[tuple[bytes, bytes]]
-    # The in-process engine: what each window counted for it.
-    requests: list[tuple[str, int]] = field(default_factory=list)  # (window name, second)
-    tokens: list[tuple[str, int]] = field(default_factory=list)  # (window name, second)
-    in_flight: list[str] = field(default_factory=list)
-    # The Redis engine: the scopes' (tokens key, in-flight key, has tpm, has max_concurrent), the
-    # request's member in the sets, and the second it was admitted in.
-    shared: list[tuple[str, str, bool, bool]] | None = None
-    member: str = ""
-    second: int = 0
+    __slots__ = ("estimate", "headers", "in_flight", "member", "requests", "second", "shared", "tokens")
+
+    def __init__(self, estimate: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.estimate = estimate
+        self.headers = headers
+        # The in-process engine: what each window counted for it.
+        self.requests: list[tuple[str, int]] = []  # (window name, second)
+        self.tokens: list[tuple[str, int]] = []  # (window name, second)
+        self.in_flight: list[str] = []
+        # The Redis engine: the scopes' (tokens key, in-flight key, has tpm, has max_concurrent), the
+        # request's member in the sets, and the second it was admitted in.
+        self.shared: list[tuple[str, str, bool, bool]] | None = None
+        self.member = ""
+        self.second = 0
 
 
 class _TokenWindow:
@@ -194,7 +197,12 @@ class _TokenWindow:
         return self.total, (seconds[0][0] if seconds else now)
 
     def add(self, second: float, tokens: float) -> None:
-        for entry in reversed(self.seconds):
+        seconds = self.seconds
+        if seconds and seconds[-1][0] == second:  # nearly always: this second's entry, the newest
+            seconds[-1][1] += tokens
+            self.total += tokens
+            return
+        for entry in reversed(seconds):
             if entry[0] == second:
                 entry[1] += tokens
                 self.total += tokens

@@ -20,8 +20,11 @@ if TYPE_CHECKING:
     from babelgate.config.models import Config
 
 # Shapes of common provider keys, caught even when we do not know the exact value.
+# Provider keys (OpenAI's, Anthropic's, Google's), bearer headers, and the clouds' short-lived tokens,
+# which no config holds: Google's OAuth2 access tokens (`ya29.…`) and JWTs (Entra ID's access tokens).
 _KEY_SHAPES: Final = re.compile(
-    r"(sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{8,}|AIza[0-9A-Za-z_\-]{20,}|Bearer\s+[A-Za-z0-9._\-]{8,})"
+    r"(sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{8,}|AIza[0-9A-Za-z_\-]{20,}|Bearer\s+[A-Za-z0-9._\-]{8,}"
+    r"|ya29\.[A-Za-z0-9._\-]{8,}|eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*)"
 )
 REDACTED: Final = "[redacted]"
 # The request the current task serves (set by the app for each request: every task of a request
@@ -47,7 +50,7 @@ class Scrubber:
 
 def secrets_of(config: Config) -> list[str]:
     """The upstream keys a config holds: what no log line or kept message may show."""
-    return [key for provider in config.providers.values() for key in provider.secret_values]
+    return [key for provider in config.providers.values() for key in provider.secret_values()]
 
 
 class ScrubbingFilter(logging.Filter):

@@ -16,6 +16,7 @@ from babelgate.errors import GatewayError, UpstreamAuthFailed, UpstreamProtocolE
 from babelgate.http import Timeouts, UpstreamClient, UpstreamResponse, drain, let_go, read_body
 from babelgate.providers.base import CallNotes
 from babelgate.providers.key_pool import KeyPool
+from babelgate.providers.tokens import BearerTokens
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingResponse
 from babelgate.streaming import SSEDecoder, SSEEvent, parse_frame
@@ -48,11 +49,13 @@ async def send_checked(
     map_error: ErrorMapper,
     scrub: Callable[[str], str],
     headers: Mapping[str, str] | None = None,
+    keyed: bool = True,
 ) -> UpstreamResponse:
     """The response once the upstream accepted the request, sent with the headers of the pool's next
     key (`keys`, one header set per key) and `headers` on top. An error status is raised, mapped, and
     the key hears the verdict: it rests after a 429, is out after our credentials were rejected, and the
-    error says whether another key of the pool is free (`other_key_free`), for the router."""
+    error says whether another key of the pool is free (`other_key_free`), for the router. Not `keyed`:
+    the credentials are a token in `headers` (Upstream's tokens), whose refusal says nothing of the pool."""
     index = keys.pick()
     headers = keys.items[index] if headers is None else {**keys.items[index], **headers}
     response = await client.send(method, url, provider=provider, headers=headers, body=body, timeouts=timeouts)
@@ -61,7 +64,7 @@ async def send_checked(
         error = map_error(response.status, raw, response.headers, provider=provider, scrub=scrub)
         if isinstance(error, UpstreamRateLimited):
             keys.rest(index, error.retry_after)
-        elif isinstance(error, UpstreamAuthFailed):
+        elif isinstance(error, UpstreamAuthFailed) and keyed:
             keys.reject(index)
         else:
             raise error
@@ -221,7 +224,8 @@ def event_object(data: str | bytes, provider: str) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class Upstream:
     """One provider's way to its upstream: the shared client, its key pool, timeouts, error table and the
-    scrubber of its secrets, so that a provider's I/O names only the URL and the body."""
+    scrubber of its secrets, so that a provider's I/O names only the URL and the body. With `tokens`
+    (a cloud's short-lived bearer tokens, tokens.py) each request also carries the current token."""
 
     client: UpstreamClient
     provider: str
@@ -229,11 +233,14 @@ class Upstream:
     timeouts: Timeouts
     map_error: ErrorMapper
     scrub: Callable[[str], str]
+    tokens: BearerTokens | None = None
 
     def post(
         self, url: str, body: bytes, headers: Mapping[str, str] | None = None
     ) -> Coroutine[Any, Any, UpstreamResponse]:
         """send_checked's POST (a plain call that hands back its coroutine: no frame of its own per request)."""
+        if self.tokens is not None:
+            return self._with_token("POST", url, body, headers)
         return send_checked(
             self.client,
             "POST",
@@ -249,18 +256,51 @@ class Upstream:
 
     async def get_json(self, url: str) -> dict[str, Any]:
         """A GET whose answer is a JSON object (an upstream's model listing)."""
-        response = await send_checked(
-            self.client,
-            "GET",
-            url,
-            provider=self.provider,
-            keys=self.keys,
-            body=None,
-            timeouts=self.timeouts,
-            map_error=self.map_error,
-            scrub=self.scrub,
-        )
+        if self.tokens is not None:
+            response = await self._with_token("GET", url, None, None)
+        else:
+            response = await send_checked(
+                self.client,
+                "GET",
+                url,
+                provider=self.provider,
+                keys=self.keys,
+                body=None,
+                timeouts=self.timeouts,
+                map_error=self.map_error,
+                scrub=self.scrub,
+            )
         return (await read_json_object(response, self.provider))[1]
+
+    async def _with_token(
+        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None
+    ) -> UpstreamResponse:
+        """The request with the current bearer token. A token the upstream refuses with 401 (expired
+        early, revoked) is dropped and the request sent once more with a new one; a second refusal is
+        the answer. A refusal says nothing against the pool's entry (the token was at fault), which stays in."""
+        tokens = self.tokens
+        assert tokens is not None
+        for attempt in (1, 2):
+            token = await tokens.token()
+            try:
+                return await send_checked(
+                    self.client,
+                    method,
+                    url,
+                    provider=self.provider,
+                    keys=self.keys,
+                    body=body,
+                    timeouts=self.timeouts,
+                    map_error=self.map_error,
+                    scrub=self.scrub,
+                    headers={**(headers or {}), "authorization": f"Bearer {token}"},
+                    keyed=False,
+                )
+            except UpstreamAuthFailed as error:
+                if error.status != 401 or attempt == 2:
+                    raise
+                tokens.invalidate(token)
+        raise AssertionError("unreachable")  # the loop returns or raises
 
 
 async def read_json_object(response: UpstreamResponse, provider: str) -> tuple[bytes, dict[str, Any]]:

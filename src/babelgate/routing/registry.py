@@ -191,9 +191,12 @@ class ModelRegistry:
             changes: dict[str, Any] = spec.timeouts.provider_fields() if spec.timeouts is not None else {}
             if spec.api_keys:
                 changes["api_keys"] = spec.api_keys
+            for place in ("project", "location"):  # the provider's own config keys (a cloud's)
+                if getattr(spec, place) is not None:
+                    changes[place] = getattr(spec, place)
             if changes:
                 if self._variant is None:
-                    raise RegistryError(f"models.{name}", "own keys or timeouts need a provider factory")
+                    raise RegistryError(f"models.{name}", "own keys, timeouts or places need a provider factory")
                 provider = self._variant(spec.provider, changes)
             twin = sum(1 for other in specs[:number] if (other.provider, other.model) == (spec.provider, spec.model))
             deployments.append(

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from babelgate.store.ledger_table import UsageQuery
+from babelgate.store.ledger_table import Row, UsageQuery
 
 Clock = Callable[[], float]
 
@@ -72,8 +72,9 @@ class ResponseStore(Protocol):
     async def document_version(self, kind: str) -> int:
         """A number that grows with every `put_document` of `kind`: cheap to poll for changes."""
 
-    async def append_usage(self, rows: list[dict[str, Any]]) -> None:
-        """Add ledger rows (governance/ledger.py), each with its `ts` (unix seconds), in one write."""
+    async def append_usage(self, rows: list[Row]) -> None:
+        """Add ledger rows (governance/ledger.py: values in COLUMNS order, `ts` first, in unix seconds), in
+        one write."""
 
     async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
         """The ledger rows with `since <= ts < until`, oldest first."""

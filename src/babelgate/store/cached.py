@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from babelgate.store.base import Clock, ResponseStore, StoredResponse, is_expired, now_seconds
-from babelgate.store.ledger_table import UsageQuery
+from babelgate.store.ledger_table import Row, UsageQuery
 
 log = logging.getLogger("babelgate.store")
 
@@ -162,7 +162,7 @@ class CachedStore:
     async def document_version(self, kind: str) -> int:
         return await self._inner.document_version(kind)
 
-    async def append_usage(self, rows: list[dict[str, Any]]) -> None:
+    async def append_usage(self, rows: list[Row]) -> None:
         await self._inner.append_usage(rows)
 
     async def usage(self, since: float, until: float) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ percentiles are PostgreSQL's `percentile_disc`: the smallest value at or above t
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -62,16 +61,19 @@ class UsageQuery:
     filters: tuple[tuple[str, str | int], ...] = ()  # (name of GROUPS, value)
 
 
-_COLUMN_VALUES: Final = operator.itemgetter(*COLUMNS)
+# A ledger row as the ledger hands it to a store: its values in COLUMNS order (NULL as None, flags as
+# bools). A tuple, not a dict: the writer builds one per request, and a 21-key dict cost as much again
+# as the tuple (docs/performance.md, issue 29); the stores that want names make them (`as_dict`).
+Row = tuple[Any, ...]
 
 
-def values(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The row's values in COLUMNS order: one C call for a row the ledger built (it has every column); a
-    row of an older spool that lacks one gets None there."""
-    try:
-        return _COLUMN_VALUES(row)  # type: ignore[no-any-return]
-    except KeyError:
-        return tuple(row.get(column) for column in COLUMNS)
+def row_of(mapping: Mapping[str, Any]) -> Row:
+    """A row given by column names (a spool file's line, a test's row); a column it lacks is None."""
+    return tuple(mapping.get(column) for column in COLUMNS)
+
+
+def as_dict(row: Row) -> dict[str, Any]:
+    return dict(zip(COLUMNS, row, strict=True))
 
 
 def summarize(rows: Iterable[Mapping[str, Any]], query: UsageQuery) -> list[dict[str, Any]]:

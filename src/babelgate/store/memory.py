@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from babelgate.store.base import Clock, StoredResponse, is_expired, now_seconds
-from babelgate.store.ledger_table import ERROR_COLUMNS, ERROR_ROWS, UsageQuery, summarize
+from babelgate.store.ledger_table import ERROR_COLUMNS, ERROR_ROWS, Row, UsageQuery, as_dict, summarize
 
 
 class MemoryResponseStore:
@@ -73,8 +73,8 @@ class MemoryResponseStore:
     async def document_version(self, kind: str) -> int:
         return self._versions.get(kind, 0)
 
-    async def append_usage(self, rows: list[dict[str, Any]]) -> None:
-        self._usage.extend(rows)
+    async def append_usage(self, rows: list[Row]) -> None:
+        self._usage.extend(map(as_dict, rows))
 
     async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
         return sorted((row for row in self._usage if since <= row["ts"] < until), key=lambda row: row["ts"])

@@ -24,7 +24,7 @@ import asyncpg
 
 from babelgate.store import postgres_ledger
 from babelgate.store.base import Clock, StoredResponse, decode_record, encode_body, is_expired, now_seconds
-from babelgate.store.ledger_table import COLUMNS, ERROR_COLUMNS, ERROR_ROWS, UsageQuery
+from babelgate.store.ledger_table import COLUMNS, ERROR_COLUMNS, ERROR_ROWS, Row, UsageQuery
 from babelgate.store.timed import DEFAULT_TIMEOUT
 
 # Unquoted identifiers only, and short enough that "<table>_ledger_hourly_pkey" stays within Postgres's 63 bytes
@@ -140,7 +140,7 @@ class PostgresResponseStore:
             )
         return int(value)
 
-    async def append_usage(self, rows: list[dict[str, Any]]) -> None:
+    async def append_usage(self, rows: list[Row]) -> None:
         await postgres_ledger.append(await self._ready_pool(), self._table, rows)
 
     async def usage(self, since: float, until: float) -> list[dict[str, Any]]:

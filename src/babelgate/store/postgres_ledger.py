@@ -25,11 +25,12 @@ from babelgate.store.ledger_table import (
     GROUPS,
     SHARES,
     SUMS,
+    Row,
     UsageQuery,
+    as_dict,
     bucket_of,
     histogram_percentiles,
     order,
-    values,
 )
 
 HOUR: Final = 3600.0
@@ -92,9 +93,9 @@ def _rollup_key(row: dict[str, Any]) -> tuple[Any, ...]:
     return (math.floor(row["ts"] / HOUR) * HOUR, *(row.get(c) or "" for c in _TEXT_GROUPS), row.get("status") or 0)
 
 
-async def append(pool: Any, table: str, rows: list[dict[str, Any]]) -> None:
+async def append(pool: Any, table: str, rows: list[Row]) -> None:
     rollup: dict[tuple[Any, ...], _Totals] = {}
-    for row in rows:
+    for row in map(as_dict, rows):
         key = _rollup_key(row)
         totals = rollup.get(key)
         if totals is None:
@@ -116,9 +117,7 @@ async def append(pool: Any, table: str, rows: list[dict[str, Any]]) -> None:
     records = [(*key, *totals.sums, totals.latency, totals.ttft) for key, totals in sorted(rollup.items())]
     async with _transaction(pool) as connection:
         # COPY: one round trip and no per-row statement, whatever the batch's size.
-        await connection.copy_records_to_table(
-            f"{table}_ledger", records=[values(row) for row in rows], columns=COLUMNS
-        )
+        await connection.copy_records_to_table(f"{table}_ledger", records=rows, columns=COLUMNS)
         await connection.executemany(upsert, records)
 
 

@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from babelgate.store.base import Clock, StoredResponse, decode_record, encode_body, is_expired, now_seconds
-from babelgate.store.ledger_table import COLUMNS, ERROR_COLUMNS, ERROR_ROWS, UsageQuery, summarize, values
+from babelgate.store.ledger_table import COLUMNS, ERROR_COLUMNS, ERROR_ROWS, Row, UsageQuery, summarize
 
 _T = TypeVar("_T")
 
@@ -40,7 +40,21 @@ _SCHEMA = (
     " error_message TEXT)",
     "CREATE INDEX IF NOT EXISTS babelgate_ledger_ts ON babelgate_ledger (ts)",
 )
-_INSERT_LEDGER = f"INSERT INTO babelgate_ledger ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+# sqlite3 binds an exact int, float or str directly; None and bool go through its adaptation protocol,
+# which looks for `__conform__` and formats an AttributeError for every such value (about 17,000
+# instructions per fast-path row, four Nones and two bools: more than a third of the insert). So a NULL
+# travels as a sentinel of its column's kind that NULLIF turns back into NULL (`_bound`): '' for text, -1
+# for numbers (no column holds a negative number), and a flag as 0 or 1.
+_TEXT_COLUMNS: Final = frozenset(
+    ("request_id", "key_id", "team", "route", "model_requested", "provider", "model", "error_code", "error_message")
+)
+_INSERT_LEDGER = (
+    f"INSERT INTO babelgate_ledger ({', '.join(COLUMNS)}) VALUES ("
+    + ", ".join(
+        "?" if column == "ts" else f"NULLIF(?, {chr(39) * 2 if column in _TEXT_COLUMNS else -1})" for column in COLUMNS
+    )
+    + ")"
+)
 _SELECT_LEDGER = f"SELECT {', '.join(COLUMNS)} FROM babelgate_ledger WHERE ts >= ? AND ts < ? ORDER BY ts"
 _SELECT_ERRORS = (
     f"SELECT {', '.join(ERROR_COLUMNS)} FROM babelgate_ledger WHERE ts >= ? AND ts < ? AND status >= 400"
@@ -136,8 +150,8 @@ class SQLiteResponseStore:
         )
         return int(row[0])
 
-    async def append_usage(self, rows: list[dict[str, Any]]) -> None:
-        records = [values(row) for row in rows]
+    async def append_usage(self, rows: list[Row]) -> None:
+        records = [_bound(row) for row in rows]
         await self._call(lambda db: _insert_many(db, _INSERT_LEDGER, records))
 
     async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
@@ -231,6 +245,56 @@ def _ledger_row(row: tuple[Any, ...]) -> dict[str, Any]:
     out = dict(zip(COLUMNS, row, strict=True))
     out["stream"], out["cache_hit"] = bool(out["stream"]), bool(out["cache_hit"])
     return out
+
+
+def _bound(row: Row) -> tuple[Any, ...]:
+    """The row's values as `_INSERT_LEDGER` binds them: NULLs as their sentinels, flags as integers."""
+    (
+        ts,
+        request_id,
+        key_id,
+        team,
+        route,
+        requested,
+        provider,
+        model,
+        attempts,
+        status,
+        error_code,
+        prompt_tokens,
+        completion_tokens,
+        cached_tokens,
+        reasoning_tokens,
+        cost_usd,
+        latency_ms,
+        ttft_ms,
+        stream,
+        cache_hit,
+        error_message,
+    ) = row
+    return (
+        ts,
+        "" if request_id is None else request_id,
+        "" if key_id is None else key_id,
+        "" if team is None else team,
+        "" if route is None else route,
+        "" if requested is None else requested,
+        "" if provider is None else provider,
+        "" if model is None else model,
+        -1 if attempts is None else int(attempts),
+        -1 if status is None else int(status),
+        "" if error_code is None else error_code,
+        -1 if prompt_tokens is None else int(prompt_tokens),
+        -1 if completion_tokens is None else int(completion_tokens),
+        -1 if cached_tokens is None else int(cached_tokens),
+        -1 if reasoning_tokens is None else int(reasoning_tokens),
+        -1 if cost_usd is None else cost_usd,
+        -1 if latency_ms is None else latency_ms,
+        -1 if ttft_ms is None else ttft_ms,
+        -1 if stream is None else 1 if stream else 0,
+        -1 if cache_hit is None else 1 if cache_hit else 0,
+        "" if error_message is None else error_message,
+    )
 
 
 def _insert_many(db: sqlite3.Connection, statement: str, values: list[tuple[Any, ...]]) -> None:

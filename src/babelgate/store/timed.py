@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from babelgate.errors import StoreUnavailable
 from babelgate.store.base import ResponseStore, StoredResponse
-from babelgate.store.ledger_table import UsageQuery
+from babelgate.store.ledger_table import Row, UsageQuery
 
 _T = TypeVar("_T")
 DEFAULT_TIMEOUT = 5.0
@@ -80,7 +80,7 @@ class TimedStore:
     async def usage_errors(self, since: float, until: float) -> list[dict[str, Any]]:
         return await self._within(self.inner.usage_errors(since, until))
 
-    async def append_usage(self, rows: list[dict[str, Any]]) -> None:
+    async def append_usage(self, rows: list[Row]) -> None:
         await self.inner.append_usage(rows)
 
     async def delete_usage_before(self, ts: float) -> int:

@@ -67,7 +67,7 @@ class BedrockProvider(ProviderDefaults):
         named = config.aws_access_key_id or config.aws_profile
         from_env = () if named else tuple(key for key in (os.environ.get(wire.BEARER_ENV, ""),) if key)
         bearer = config.api_keys or from_env
-        self.secrets = (*config.secret_values, *bearer)
+        self.secrets = (*config.secret_values(), *bearer)
         self.region = config.region or _default_region(config.aws_profile, needs_profile=not config.base_url)
         self._base_url = config.base_url or wire.DEFAULT_BASE_URL.format(region=self.region)
         self._timeouts = provider_timeouts(config, server)

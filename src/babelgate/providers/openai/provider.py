@@ -88,10 +88,19 @@ class OpenAIProvider(ProviderDefaults):
         self._headers = KeyPool.for_keys(
             name,
             config.api_keys,
-            lambda key: MappingProxyType({**common, "Authorization": f"Bearer {key}"}),
+            lambda key: MappingProxyType({**common, **self._key_headers(key)}),
             MappingProxyType(common),
         )
         self._upstream = Upstream(client, name, self._headers, self._timeouts, map_error, self._scrub)
+
+    def _key_headers(self, key: str) -> dict[str, str]:
+        """How a key is sent (Azure sends it as `api-key`)."""
+        return {"Authorization": f"Bearer {key}"}
+
+    def _url(self, url: str, model: str) -> str:
+        """The URL of an endpoint for `model`: the endpoint's own here; Azure's deployment-style API
+        puts the model (its deployment) in the path."""
+        return url
 
     async def _post(
         self, body: dict[str, Any], model: str, notes: CallNotes, *, url: str | None = None, profile: bool = True
@@ -99,7 +108,7 @@ class OpenAIProvider(ProviderDefaults):
         body["model"] = model
         if profile:
             self._profile.apply(body, model, notes.adjusted)
-        return await self._upstream.post(url or self._chat_url, orjson.dumps(body))
+        return await self._upstream.post(self._url(url or self._chat_url, model), orjson.dumps(body))
 
     async def _json_body(self, response: UpstreamResponse) -> tuple[bytes, dict[str, Any]]:
         raw, parsed = await read_json_object(response, self.name)
@@ -213,14 +222,16 @@ class OpenAIProvider(ProviderDefaults):
         return await self._upstream.post(url, body, {"Content-Type": writer.content_type})
 
     async def edit_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
-        response = await self._post_form(self.base_url + images.EDITS_PATH, images.edit_to_form(request, model))
+        response = await self._post_form(
+            self._url(self.base_url + images.EDITS_PATH, model), images.edit_to_form(request, model)
+        )
         answer = await images.read_answer(response, self.name)
         notes.usage = answer.usage
         return answer
 
     async def transcribe(self, request: TranscriptionRequest, model: str, notes: CallNotes) -> TranscriptionResponse:
         url = self.base_url + (TRANSLATIONS_PATH if request.translate else TRANSCRIPTIONS_PATH)
-        response = await self._post_form(url, transcription_form(request, model))
+        response = await self._post_form(self._url(url, model), transcription_form(request, model))
         answer = await read_transcription(response, request.response_format, provider=self.name)
         notes.usage = answer.usage
         return answer

@@ -1,0 +1,170 @@
+"""Machine instructions per fast-path request, this tree's gateway against the fixed base: a figure the
+machine's load does not move.
+
+    .venv/bin/python bench/instructions.py [--base 267719c] [--caller static|governed] [--seconds 15]
+
+Each gateway (`babelgate serve`, as `make bench` starts it: the bench's environment, its SQLite store,
+the fake upstream) runs under valgrind's callgrind, which counts the instructions every thread of the
+process executes. wrk (c=16) warms it for 8 seconds; then the counts are zeroed, wrk runs `--seconds`
+more, and the counts are dumped and divided by the requests wrk completed.
+
+Two figures per gateway: every instruction, and every instruction but the cyclic collector's. The
+gateway's collector runs on the clock (100 young passes a second, collector.py), and under valgrind a
+second holds ~50 times fewer requests than outside it, so its share per request is ~50 times what it is
+in a real run (where it is well under 1 %); the base's collector runs by allocation counts, which
+valgrind does not stretch. Compare the second figures. Two runs of the same build agree within ~1 %.
+
+Needs valgrind and wrk (Debian: apt-get install valgrind wrk). A run takes about a minute per gateway
+(valgrind slows the gateway ~50 times; its requests' count, not their speed, is what matters).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Final
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+
+from bench import processes  # noqa: E402
+from bench.fixed_base import DEFAULT_BASE, install  # noqa: E402
+
+WARM_SECONDS: Final = 8
+STARTUP_SECONDS: Final = 300.0  # valgrind's start of a Python program is slow
+COLLECTOR: Final = "gcmodule.c:gc_collect_main ["
+
+
+def measure(command: list[str], caller: str, seconds: int, upstream_port: int, scratch: Path) -> tuple[int, int, int]:
+    """(requests, instructions, instructions outside the cyclic collector) of one gateway's run."""
+    port = processes.free_port()
+    out = scratch / f"callgrind.{len(list(scratch.iterdir()))}"
+    config = ["--config", str(processes.gateway_config())] if caller == "governed" else []
+    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-line=no", *command]
+    argv += ["serve", "--host", processes.LOOPBACK, "--port", str(port), "--log-level", "warning", *config]
+    store = tempfile.mkdtemp(dir=scratch)
+    log = (scratch / "gateway.log").open("ab")
+    gateway = subprocess.Popen(argv, env=processes.gateway_env(upstream_port, store), stdout=log, stderr=log)
+    try:
+        _wait_healthy(port)
+        key = processes.GATEWAY_KEY if caller == "static" else processes.create_virtual_key(port)
+        model = "gpt-4o-mini" if caller == "static" else "governed"
+        script = scratch / "post.lua"
+        body = f'{{"model":"{model}","messages":[{{"role":"user","content":"Hi"}}]}}'
+        script.write_text(
+            f"wrk.method='POST'; wrk.body='{body}'; wrk.headers['Content-Type']='application/json'; "
+            f"wrk.headers['Authorization']='Bearer {key}'"
+        )
+        url = f"http://{processes.LOOPBACK}:{port}/v1/chat/completions"
+        _wrk(url, script, WARM_SECONDS)
+        subprocess.run(["callgrind_control", "-z", str(gateway.pid)], check=True, capture_output=True)
+        requests = _wrk(url, script, seconds)
+        subprocess.run(["callgrind_control", "-d", str(gateway.pid)], check=True, capture_output=True)
+        dump = _newest_dump(out)
+        total = _total(dump)
+        collector = _inclusive(dump, COLLECTOR)
+        return requests, total, total - collector
+    finally:
+        gateway.terminate()
+        gateway.wait(60)
+        log.close()
+
+
+def _wait_healthy(port: int) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://{processes.LOOPBACK}:{port}/health", timeout=5):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit(f"the gateway did not answer /health within {STARTUP_SECONDS:g} s under valgrind")
+
+
+def _wrk(url: str, script: Path, seconds: int) -> int:
+    result = subprocess.run(
+        ["wrk", "-t1", "-c16", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    if "Non-2xx" in result.stdout:
+        raise SystemExit(f"the gateway answered errors:\n{result.stdout}")
+    found = re.search(r"(\d+) requests in", result.stdout)
+    if found is None:
+        raise SystemExit(f"wrk said:\n{result.stdout}{result.stderr}")
+    return int(found.group(1))
+
+
+def _newest_dump(out: Path) -> Path:
+    dumps = sorted(out.parent.glob(out.name + ".*"), key=lambda path: path.stat().st_mtime)
+    if not dumps:
+        raise SystemExit("callgrind wrote no dump")
+    return dumps[-1]
+
+
+def _total(dump: Path) -> int:
+    total = 0
+    for line in dump.read_text(errors="replace").splitlines():
+        if line.startswith(("summary:", "totals:")):
+            total = int(line.split()[1])
+    return total
+
+
+def _inclusive(dump: Path, function: str) -> int:
+    listing = subprocess.run(
+        ["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(dump)], capture_output=True, text=True
+    ).stdout
+    for line in listing.splitlines():
+        if function in line:
+            return int(line.split()[0].replace(",", ""))
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base", default=DEFAULT_BASE, help="the commit to compare with; 'none': this tree only")
+    parser.add_argument("--caller", choices=("static", "governed"), default="static")
+    parser.add_argument("--seconds", type=int, default=15)
+    args = parser.parse_args()
+    for tool in ("valgrind", "callgrind_control", "callgrind_annotate", "wrk"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is needed (Debian: apt-get install valgrind wrk)")
+    subjects = [("this tree", processes.gateway_command())]
+    if args.base != "none":
+        base = install(BENCH.parent, args.base, BENCH / "results" / "base-build.log")
+        subjects.append((f"base {base.commit[:7]}", base.command))
+    if args.caller == "governed" and args.base != "none":
+        print("note: the base has no virtual keys; it is measured with its static key", file=sys.stderr)
+    children = processes.Children()
+    try:
+        upstream = processes.start_upstream(children, processes.Pinning.detect(False), 50, 1.0)
+        figures = {}
+        with tempfile.TemporaryDirectory() as scratch:
+            for name, command in subjects:
+                caller = args.caller if name == "this tree" else "static"
+                figures[name] = measure(command, caller, args.seconds, upstream, Path(scratch))
+                requests, total, outside = figures[name]
+                print(
+                    f"{name:>12}: {requests:6d} requests, {total / requests / 1000:7.1f} k instructions per request,"
+                    f" {outside / requests / 1000:7.1f} k without the cyclic collector",
+                    flush=True,
+                )
+    finally:
+        children.stop_all()
+    if len(figures) == 2:
+        (mine, theirs) = (figures[name] for name, _ in subjects)
+        ratio = (mine[2] / mine[0]) / (theirs[2] / theirs[0])
+        print(f"ratio (without the collector): {ratio:.2f}x the base")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Google Vertex AI: Gemini, Claude and partner models on Google Cloud (`type: vertex`)."""

@@ -1,0 +1,20 @@
+"""Google Vertex AI as a provider type: its class and telemetry name (providers/types.py).
+
+It claims no model family (a bare `claude-…` or `gemini-…` stays with Anthropic's or Google's own API) and
+no environment preset (it needs a project). Its models' prices are the facts Gemini's and Anthropic's
+declarations already hold under the same names (`gemini-2.5-flash`, `claude-sonnet-4-5@20250929` matches
+`claude-sonnet-4*`), at Vertex's global endpoint's list prices, which are theirs; partner models' are here.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from babelgate.providers.types import ProviderType
+from babelgate.providers.vertex.provider import VertexProvider
+
+DECLARATION: Final = ProviderType(
+    name=VertexProvider.type,
+    factory=VertexProvider,
+    telemetry_name="gcp.vertex_ai",
+)

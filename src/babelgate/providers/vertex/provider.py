@@ -1,0 +1,203 @@
+"""Thin I/O for Google Vertex AI: the project's URLs, Google's credentials, and each call handed to the
+road its model takes (wire.road: Gemini's, Anthropic's or OpenAI's provider, roads.py).
+
+Credentials: a service-account key (`credentials_file`) or application default credentials, whose
+access token providers/tokens.py keeps fresh in the background; or an API key (`api_key`, express
+mode), sent as `x-goog-api-key` to Google's models only (express mode serves no others).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+from babelgate import tool_ids
+from babelgate.config.models import ProviderConfig, ServerConfig
+from babelgate.errors import UnsupportedCapability, UpstreamCredentialsFailed
+from babelgate.http import UpstreamClient
+from babelgate.observability.logging import Scrubber
+from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
+from babelgate.providers.gemini.provider import GeminiProvider
+from babelgate.providers.tokens import BearerTokens, closer
+from babelgate.providers.vertex import wire
+from babelgate.providers.vertex.credentials import google_fetch, source_of
+from babelgate.providers.vertex.roads import ClaudeRoad, GoogleRoad, OpenRoad
+from babelgate.providers.vertex.wire import Road
+from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
+from babelgate.schema.chat import ChatRequest, ChatResponse
+from babelgate.schema.chunks import ChatChunk
+from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
+from babelgate.schema.images import ImageRequest, ImageResponse
+from babelgate.schema.models import ModelInfo
+
+DEFAULT_LOCATION = "global"  # GEM's default when no location is given
+
+
+class VertexProvider(ProviderDefaults):
+    type = "vertex"
+    capabilities = Capabilities(
+        images_out=True,
+        audio_in=True,
+        embeddings=True,
+        transcription=True,
+        speech=True,
+        embedding_batch_limit=wire.EMBEDDING_BATCH_LIMIT,
+        image_generation=True,
+        image_edits=True,
+        # Claude's native Messages road (rawPredict), and the chat fast path to the OpenAI-compatible endpoint.
+        relays=frozenset({"chat", "messages", "messages.count_tokens"}),
+        signed_tool_ids=True,
+        hosted_tools=frozenset({"web_search"}),
+    )
+
+    def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
+        self.name = name
+        self.secrets = config.secret_values()
+        express = bool(config.api_keys)
+        if not config.project and not express:
+            raise ValueError(f"provider {name!r} (type vertex) needs `project` (or `api_key`, for express mode)")
+        location = config.location or DEFAULT_LOCATION
+        base_url = config.base_url or wire.host("global" if express and not config.project else location)
+        scrub = Scrubber(self.secrets)
+        self._tokens: BearerTokens | None = None
+        if config.project:
+            self._tokens = BearerTokens(
+                name,
+                google_fetch(config.credentials_file),
+                source=source_of(config.credentials_file),
+                wait=provider_timeouts(config, server).connect,
+                scrub=scrub,
+            )
+            client.on_close(closer(self._tokens))
+        root = wire.location_root(base_url, config.project, location) if config.project else None
+        google_models = wire.express_models(base_url) if express else wire.publisher_models(root or "", "google")
+        self._google = GoogleRoad(
+            name, config, server, client, models=google_models, tokens=None if express else self._tokens
+        )
+        self._headers = self._google.key_pool
+        self._claude = (
+            ClaudeRoad(
+                name, config, server, client, models=wire.publisher_models(root, "anthropic"), tokens=self._tokens
+            )
+            if root is not None
+            else None
+        )
+        self._open = (
+            OpenRoad(name, config, server, client, root=f"{root}/endpoints/openapi", tokens=self._tokens)
+            if root is not None
+            else None
+        )
+
+    def _claude_road(self) -> ClaudeRoad:
+        if self._claude is None:
+            raise self._express_only("Claude")
+        return self._claude
+
+    def _open_road(self) -> OpenRoad:
+        if self._open is None:
+            raise self._express_only("partner and open models")
+        return self._open
+
+    def _express_only(self, what: str) -> UpstreamCredentialsFailed:
+        return UpstreamCredentialsFailed(
+            provider=self.name,
+            source="express mode (api_key)",
+            cause=f"{what} on Vertex need a project and Google credentials; an API key serves Google's models only",
+        )
+
+    def _google_road(self, model: str, capability: str) -> GeminiProvider:
+        if wire.road(model) is not Road.GOOGLE:
+            raise UnsupportedCapability(provider=self.name, capability=capability)
+        return self._google
+
+    # Gemini's thought signatures ride in tool-call ids (tool_ids.py): this provider declares
+    # `signed_tool_ids` for its Gemini road, so the gateway leaves them in; the other roads make them plain,
+    # as the gateway does for every provider without signatures.
+
+    def relays(self, api: RelayApi, model: str) -> bool:
+        road = wire.road(model)
+        if api == "chat":
+            return road is Road.OPENAPI
+        return (api == "messages" or api == "messages.count_tokens") and road is Road.ANTHROPIC
+
+    # The dispatching methods hand back their road's coroutine (no frame of their own per request, as
+    # transport.Upstream.post).
+
+    def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> Coroutine[Any, Any, bytes]:
+        if api == "chat":
+            return self._open_road().relay(api, plain_ids(body), model, notes)
+        return self._claude_road().relay(api, body, model, notes)
+
+    def relay_stream(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        if api == "chat":
+            return self._open_road().relay_stream(api, plain_ids(body), model, notes)
+        return self._claude_road().relay_stream(api, body, model, notes)
+
+    def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> Coroutine[Any, Any, ChatResponse]:
+        road = wire.road(model)
+        if road is Road.ANTHROPIC:
+            return self._claude_road().chat(tool_ids.strip_request(request), model, notes)
+        if road is Road.OPENAPI:
+            return self._open_road().chat(tool_ids.strip_request(request), model, notes)
+        return self._google.chat(request, model, notes)
+
+    def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
+        road = wire.road(model)
+        if road is Road.ANTHROPIC:
+            return self._claude_road().stream(tool_ids.strip_request(request), model, notes)
+        if road is Road.OPENAPI:
+            return self._open_road().stream(tool_ids.strip_request(request), model, notes)
+        return self._google.stream(request, model, notes)
+
+    async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
+        return await self._google_road(model, "embeddings").embed(request, model, notes)
+
+    async def generate_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
+        return await self._google_road(model, "image generation").generate_images(request, model, notes)
+
+    async def edit_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
+        return await self._google_road(model, "image edits").edit_images(request, model, notes)
+
+    async def transcribe(self, request: TranscriptionRequest, model: str, notes: CallNotes) -> TranscriptionResponse:
+        return await self._google_road(model, "transcription").transcribe(request, model, notes)
+
+    def speech(self, request: SpeechRequest, model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        return self._google_road(model, "speech").speech(request, model, notes)
+
+    async def list_models(self) -> list[ModelInfo]:
+        # Vertex lists no models of a project through these APIs (its Model Garden is another API): the
+        # configured models are the catalogue (`list_models` is off in the capabilities).
+        return []
+
+
+def plain_ids(body: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI chat body whose tool-call ids carry no signature (a copy only when one does)."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not any(_signed(message) for message in messages):
+        return body
+    plain: list[Any] = []
+    for message in messages:
+        if isinstance(message, dict) and _signed(message):
+            message = dict(message)
+            if isinstance(message.get("tool_call_id"), str):
+                message["tool_call_id"] = tool_ids.plain(message["tool_call_id"])
+            if isinstance(message.get("tool_calls"), list):
+                message["tool_calls"] = [
+                    {**call, "id": tool_ids.plain(call["id"])}
+                    if isinstance(call, dict) and isinstance(call.get("id"), str)
+                    else call
+                    for call in message["tool_calls"]
+                ]
+        plain.append(message)
+    return {**body, "messages": plain}
+
+
+def _signed(message: Any) -> bool:
+    if not isinstance(message, dict):
+        return False
+    if tool_ids.MARK in str(message.get("tool_call_id") or ""):
+        return True
+    calls = message.get("tool_calls")
+    return isinstance(calls, list) and any(
+        isinstance(call, dict) and tool_ids.MARK in str(call.get("id") or "") for call in calls
+    )
