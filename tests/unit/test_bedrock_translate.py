@@ -305,3 +305,24 @@ def test_the_signature_is_botocores(url: str, token: str | None) -> None:
     assert ours["authorization"] == request.headers["Authorization"]
     assert ours["x-amz-date"] == request.headers["X-Amz-Date"]
     assert ours.get("x-amz-security-token") == request.headers.get("X-Amz-Security-Token")
+
+
+def test_bedrock_model_ids_are_priced_by_their_own_patterns() -> None:
+    """Every inference-profile prefix and an ARN's tail match the declaration's `*anthropic.…` patterns,
+    which never price a direct provider's `claude-…` name."""
+    from babelgate.model_facts import Price, facts_table
+    from babelgate.providers import MODEL_FACTS
+
+    table = facts_table(MODEL_FACTS)
+    sonnet = Price(3.0, 15.0, 0.30, 3.75)
+    for model in (
+        "anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "arn:aws:bedrock:us-east-1:123456789012:inference-profile/eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    ):
+        assert table.price(model) == sonnet, model
+    assert table.price("us.anthropic.claude-opus-4-5-20251101-v1:0") == Price(5.0, 25.0, 0.50, 6.25)
+    assert table.price("us.amazon.nova-pro-v1:0") == Price(0.80, 3.20, 0.20)
+    assert table.price("amazon.titan-embed-text-v2:0") == Price(0.02, 0.0)
+    assert table.price("claude-sonnet-4-5") == sonnet  # the Anthropic declaration's own pattern, unchanged
