@@ -698,8 +698,9 @@ def test_no_credentials_anywhere_is_a_clear_502(make_gateway: GatewayFactory, be
     response = _chat(gateway)
     assert response.status_code == 502
     error = response.json()["error"]
-    assert error["code"] == "upstream_credentials_unavailable"
-    assert "'aws'" in error["message"] and "AWS credentials for Bedrock" in error["message"], error["message"]
+    assert error["code"] == "upstream_credentials_error"
+    message = error["message"]
+    assert "'aws'" in message and "AWS credential chain" in message and "aws_access_key_id" in message, message
     assert bedrock.received == []
     with (
         anthropic.Anthropic(base_url=gateway.url, api_key="x", max_retries=0, timeout=15) as sdk,

@@ -268,8 +268,8 @@ def test_no_credentials_is_a_clear_error() -> None:
 
     with pytest.raises(UpstreamError) as caught:
         asyncio.run(scenario())
-    assert caught.value.code == "upstream_credentials_unavailable"
-    assert "aws_access_key_id" in caught.value.params["detail"]
+    assert caught.value.code == "upstream_credentials_error"
+    assert "aws_access_key_id" in caught.value.params["cause"]
 
 
 @pytest.mark.parametrize("token", [None, "FwoGZXIvYXdzEFAKE//token+with/slashes=="])

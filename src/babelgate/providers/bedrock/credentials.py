@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from babelgate.errors import UpstreamError
+from babelgate.errors import UpstreamCredentialsFailed
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,10 @@ class Frozen:
     stale_at: float | None
 
 
-def credentials_missing(provider: str, detail: str) -> UpstreamError:
-    """The 502 of a provider without usable credentials (retryable: another deployment may have some)."""
-    return UpstreamError(
-        "upstream_credentials_missing", code="upstream_credentials_unavailable", provider=provider, detail=detail
-    )
+def credentials_missing(provider: str, source: str, cause: str) -> UpstreamCredentialsFailed:
+    """The 502 of a provider without usable credentials, as every cloud's (retryable: another
+    deployment may have some)."""
+    return UpstreamCredentialsFailed(provider=provider, source=source, cause=cause)
 
 
 def botocore_credentials(
@@ -81,8 +80,9 @@ def botocore_credentials(
 class CredentialSource:
     """One provider's credentials, refreshed in a thread; `current()` is all a request reads."""
 
-    def __init__(self, provider: str, lookup: Callable[[], Any], *, wait: float) -> None:
+    def __init__(self, provider: str, lookup: Callable[[], Any], *, wait: float, source: str = "AWS") -> None:
         self.provider = provider
+        self.source = source  # where the credentials were to come from, as the 502 names it
         self._lookup = lookup
         self._wait = wait
         self._found: Any = None  # botocore's credentials object, once the chain found one
@@ -116,12 +116,10 @@ class CredentialSource:
         try:
             await asyncio.wait_for(asyncio.shield(refresh), self._wait)
         except TimeoutError:
-            raise credentials_missing(
-                self.provider, f"the AWS credential chain did not answer Bedrock within {self._wait:g} s"
-            ) from None
+            raise credentials_missing(self.provider, self.source, f"no answer within {self._wait:g} s") from None
         frozen = self.current()
         if frozen is None:
-            raise credentials_missing(self.provider, self._problem)
+            raise credentials_missing(self.provider, self.source, self._problem)
         return frozen
 
     def rejected(self) -> None:

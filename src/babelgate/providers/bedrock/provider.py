@@ -96,7 +96,14 @@ class BedrockProvider(ProviderDefaults):
                 token=config.aws_session_token,
                 profile=config.aws_profile,
             )
-            self._credentials = CredentialSource(name, lookup, wait=self._timeouts.connect or 10.0)
+            source = (
+                "the provider's AWS keys"
+                if config.aws_access_key_id
+                else f"the AWS profile {config.aws_profile}"
+                if config.aws_profile
+                else "the AWS credential chain"
+            )
+            self._credentials = CredentialSource(name, lookup, wait=self._timeouts.connect or 10.0, source=source)
             client.on_close(self._credentials.close)
             self._auth = SigV4Authorizer(self._credentials, self.region)
         self._upstream = Upstream(client, name, self._headers, self._timeouts, map_error, self._scrub)
