@@ -791,3 +791,14 @@ def test_claude_through_converse_when_asked(make_gateway: GatewayFactory, bedroc
     turn = _sent(bedrock, "converse")["messages"][1]["content"]
     assert turn[0] == {"reasoningContent": {"reasoningText": {"text": "Think.", "signature": "c2lnbg=="}}}
     assert bedrock.received[-1].path == f"/model/{CLAUDE}/converse"
+
+
+def test_a_profile_that_is_not_there_is_named_in_the_502(make_gateway: GatewayFactory, bedrock: FakeBedrock) -> None:
+    gateway = make_gateway(_config(bedrock, "    aws_profile: nowhere\n"))
+    first = _chat(gateway)
+    assert first.status_code == 502
+    message = first.json()["error"]["message"]
+    assert "the AWS profile nowhere" in message and "ProfileNotFound" in message, message
+    started = time.monotonic()
+    assert _chat(gateway).status_code == 502  # held: no second lookup right away
+    assert time.monotonic() - started < 0.5 and bedrock.received == []

@@ -30,6 +30,9 @@ _REFRESH_SHARE: Final = 0.5
 _EXPIRY_MARGIN: Final = 60.0
 _EXPIRED_SHARE: Final = 0.1
 _RETRY_AFTER_FAILURE: Final = 5.0
+# After a lookup that failed or found nothing, requests fail at once for this long instead of each
+# starting a lookup of its own (a chain with nothing to find fails the same way every time).
+_FAILURE_HOLD: Final = 2.0
 
 MISSING: Final = (
     "no AWS credentials for Bedrock were found (set aws_access_key_id and aws_secret_access_key, aws_profile, or "
@@ -80,8 +83,18 @@ def botocore_credentials(
 class CredentialSource:
     """One provider's credentials, refreshed in a thread; `current()` is all a request reads."""
 
-    def __init__(self, provider: str, lookup: Callable[[], Any], *, wait: float, source: str = "AWS") -> None:
+    def __init__(
+        self,
+        provider: str,
+        lookup: Callable[[], Any],
+        *,
+        wait: float,
+        source: str = "AWS",
+        scrub: Callable[[str], str] = str,
+    ) -> None:
         self.provider = provider
+        self._scrub = scrub
+        self._failed_at = 0.0
         self.source = source  # where the credentials were to come from, as the 502 names it
         self._lookup = lookup
         self._wait = wait
@@ -112,6 +125,9 @@ class CredentialSource:
         frozen = self.current()
         if frozen is not None:
             return frozen
+        in_flight = self._refresh is not None and not self._refresh.done()
+        if not in_flight and time.time() - self._failed_at < _FAILURE_HOLD:
+            raise credentials_missing(self.provider, self.source, self._problem)
         refresh = self._start_refresh()
         try:
             await asyncio.wait_for(asyncio.shield(refresh), self._wait)
@@ -155,15 +171,18 @@ class CredentialSource:
         try:
             frozen = await asyncio.to_thread(self._fetch)
         except Exception as error:
-            # botocore's messages name files, roles and endpoints, never a secret; the class says enough.
-            self._problem = f"the AWS credential chain failed for Bedrock ({type(error).__name__})"
-            log.warning("%s: refreshing AWS credentials failed: %s", self.provider, type(error).__name__)
+            # botocore's messages name files, profiles, roles and endpoints (scrubbed all the same).
+            first = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+            name = type(error).__name__
+            self._problem = self._scrub(f"{name}: {first}" if first else name)
+            self._failed_at = time.time()
+            log.warning("%s: looking up AWS credentials failed: %s", self.provider, self._problem)
             self._schedule(_RETRY_AFTER_FAILURE)
             return
         if frozen is None:
-            self._problem = MISSING
+            self._problem, self._failed_at = MISSING, time.time()
             return
-        self._frozen = frozen
+        self._frozen, self._failed_at = frozen, 0.0
         if frozen.refresh_at is not None:
             self._schedule(max(1.0, frozen.refresh_at - time.time()))
 

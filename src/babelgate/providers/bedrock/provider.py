@@ -103,7 +103,9 @@ class BedrockProvider(ProviderDefaults):
                 if config.aws_profile
                 else "the AWS credential chain"
             )
-            self._credentials = CredentialSource(name, lookup, wait=self._timeouts.connect or 10.0, source=source)
+            self._credentials = CredentialSource(
+                name, lookup, wait=self._timeouts.connect or 10.0, source=source, scrub=self._scrub
+            )
             client.on_close(self._credentials.close)
             self._auth = SigV4Authorizer(self._credentials, self.region)
         self._upstream = Upstream(client, name, self._headers, self._timeouts, map_error, self._scrub)
