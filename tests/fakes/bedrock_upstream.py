@@ -168,6 +168,9 @@ class FakeBedrock(ScriptedStreams):
         self.iam: dict[str, AwsKey] = {}
         self.bearer_keys: set[str] = set()
         self.signed_with: list[str] = []  # the access key of each accepted signed request
+        self.signed_regions: list[str] = []  # and the region its signature was scoped to
+        # The regions this fake stands for (a real endpoint is one region's; a test may play several).
+        self.regions = {REGION, "eu-west-1", "us-west-2"}
         # bench/bedrock_paths.py turns this off, so that the fake's own SigV4 work (botocore, in
         # Python) does not slow the gateway's measure; the tests never do.
         self.verify_signatures = True
@@ -185,6 +188,7 @@ class FakeBedrock(ScriptedStreams):
         self.iam.clear()
         self.bearer_keys.clear()
         self.signed_with.clear()
+        self.signed_regions.clear()
         self.stream_closed_at = None
 
     async def start(self) -> None:
@@ -211,7 +215,7 @@ class FakeBedrock(ScriptedStreams):
             return self._refuse(
                 "UnrecognizedClientException", 403, "The security token included in the request is invalid."
             )
-        if (region, service, terminator) != (REGION, "bedrock", "aws4_request"):
+        if (service, terminator) != ("bedrock", "aws4_request") or region not in self.regions:
             return self._refuse(
                 "InvalidSignatureException", 403, f"Credential should be scoped to a valid region, not '{region}'."
             )
@@ -231,6 +235,7 @@ class FakeBedrock(ScriptedStreams):
                 "Access Key and signing method. Consult the service documentation for details.",
             )
         self.signed_with.append(access_key)
+        self.signed_regions.append(region)
         return None
 
     def _signature(self, request: web.Request, raw: bytes, key: AwsKey, access_key: str, signed: list[str]) -> str:
@@ -243,7 +248,8 @@ class FakeBedrock(ScriptedStreams):
             method=request.method, url=f"http://{request.host}{request.raw_path}", data=raw, headers=headers
         )
         rebuilt.context["timestamp"] = request.headers.get("X-Amz-Date", "")
-        signer = SigV4Auth(ReadOnlyCredentials(access_key, key.secret, key.token), "bedrock", REGION)
+        region = request.headers.get("Authorization", "").split("Credential=", 1)[1].split("/")[2]
+        signer = SigV4Auth(ReadOnlyCredentials(access_key, key.secret, key.token), "bedrock", region)
         canonical = signer.canonical_request(rebuilt)
         return str(signer.signature(signer.string_to_sign(rebuilt, canonical), rebuilt))
 

@@ -802,3 +802,16 @@ def test_a_profile_that_is_not_there_is_named_in_the_502(make_gateway: GatewayFa
     started = time.monotonic()
     assert _chat(gateway).status_code == 502  # held: no second lookup right away
     assert time.monotonic() - started < 0.5 and bedrock.received == []
+
+
+def test_a_region_per_deployment(make_gateway: GatewayFactory, bedrock: FakeBedrock) -> None:
+    """One provider, one model in two regions: the second deployment's provider is the first's with
+    its own region (its URL and its signature's scope)."""
+    models = (
+        "  nova-eu:\n    deployments:\n      - provider: aws\n        model: eu.amazon.nova-pro-v1:0\n"
+        "        region: eu-west-1\n"
+    )
+    gateway = make_gateway(_config(bedrock, KEYS, extra_models=models), env=KEY_ENV)
+    assert _chat(gateway, "nova-eu").status_code == 200
+    assert _chat(gateway, "nova").status_code == 200
+    assert bedrock.signed_regions == ["eu-west-1", "us-east-1"]

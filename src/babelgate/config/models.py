@@ -239,6 +239,7 @@ class DeploymentConfig(_WithKeys):
     # model in two regions of one project is two deployments of one provider).
     project: str | None = None
     location: str | None = None
+    region: str | None = None  # AWS Bedrock's
 
 
 class ModelConfig(_WithKeys):
@@ -292,6 +293,7 @@ class ModelConfig(_WithKeys):
                     price=d.price or self.price,
                     project=d.project,
                     location=d.location,
+                    region=d.region,
                 )
                 for d in self.deployments
             )
