@@ -15,7 +15,7 @@ from typing import Any, Final
 import orjson
 from multidict import CIMultiDictProxy
 
-from babelgate.errors import GatewayError, UpstreamError
+from babelgate.errors import GatewayError, UpstreamAuthFailed, UpstreamError
 from babelgate.providers.status import CONTEXT_LENGTH_EXCEEDED, error_for_status, parse_retry_after
 
 # The status each error stands for (BRT error shapes' `httpStatusCode`, and the auth errors of the
@@ -54,6 +54,11 @@ CREDENTIAL_ERRORS: Final = frozenset(
 _TOO_LONG: Final = ("too long", "context window", "context length", "maximum context")
 
 
+class CredentialsRefused(UpstreamAuthFailed):
+    """AWS refused the credentials themselves (expired or revoked token, unknown key, bad signature),
+    not a permission they carry: the provider looks them up again."""
+
+
 def error_name(headers: CIMultiDictProxy[str] | None, payload: dict[str, Any]) -> str:
     """The error's name: the header's (before its `:`), else the body's `__type` (`…#ThrottlingException`)."""
     raw = (headers.get("x-amzn-errortype") if headers is not None else None) or str(payload.get("__type") or "")
@@ -86,6 +91,9 @@ def _error(
     headers: CIMultiDictProxy[str] | None = None,
 ) -> GatewayError:
     status = ERROR_STATUS.get(name, status)
+    if name in CREDENTIAL_ERRORS:
+        # Never relay AWS's words here (as for any rejected key): they may quote part of it.
+        return CredentialsRefused(provider=provider, status=403, error_type="permission_error")
     code = None
     if name == "ValidationException" and message and any(words in message.lower() for words in _TOO_LONG):
         code = CONTEXT_LENGTH_EXCEEDED

@@ -17,13 +17,14 @@ import dataclasses
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
-from babelgate.errors import UnsupportedCapability, UpstreamAuthFailed, UpstreamProtocolError
+from babelgate.errors import UnsupportedCapability, UpstreamProtocolError
 from babelgate.http import UpstreamClient, UpstreamResponse
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.anthropic.profiles import build_profiles
@@ -36,7 +37,7 @@ from babelgate.providers.anthropic.translate import to_wire as anthropic_to_wire
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
 from babelgate.providers.bedrock import embeddings, wire
 from babelgate.providers.bedrock.credentials import CredentialSource, botocore_credentials
-from babelgate.providers.bedrock.errors import error_from_frame, map_error
+from babelgate.providers.bedrock.errors import CredentialsRefused, error_from_frame, map_error
 from babelgate.providers.bedrock.eventstream import messages_of
 from babelgate.providers.bedrock.invoke import anthropic_events, invoke_body, relay_as_sse
 from babelgate.providers.bedrock.signing import Authorizer, BearerAuthorizer, SigV4Authorizer
@@ -106,7 +107,7 @@ class BedrockProvider(ProviderDefaults):
             self._credentials = CredentialSource(
                 name, lookup, wait=self._timeouts.connect or 10.0, source=source, scrub=self._scrub
             )
-            client.on_close(self._credentials.close)
+            client.on_close(_closer(self._credentials))
             self._auth = SigV4Authorizer(self._credentials, self.region)
         self._upstream = Upstream(client, name, self._headers, self._timeouts, map_error, self._scrub)
 
@@ -118,9 +119,9 @@ class BedrockProvider(ProviderDefaults):
         headers = await self._auth.headers("POST", url, raw)
         try:
             return await self._upstream.post(url, raw, headers)
-        except UpstreamAuthFailed:
+        except CredentialsRefused:
             if self._credentials is not None:
-                self._credentials.rejected()  # expired or revoked: fetch new ones for the next request
+                self._credentials.rejected()  # expired or revoked: look them up again for the next request
             raise
 
     def _claude(self, model: str) -> bool:
@@ -329,6 +330,19 @@ def _default_region(profile: str | None, *, needs_profile: bool) -> str:
     if needs_profile:
         raise ValueError("a bedrock provider needs a region: set `region`, AWS_REGION, or the profile's region")
     return "us-east-1"
+
+
+def _closer(source: CredentialSource) -> Callable[[], Awaitable[None]]:
+    """What the shared HTTP client runs when it closes: stop the refreshes. Weak: the client outlives the
+    providers a config reload replaces."""
+    holder = weakref.ref(source)
+
+    async def close() -> None:
+        alive = holder()
+        if alive is not None:
+            await alive.close()
+
+    return close
 
 
 def _b64(data: bytes) -> str:
