@@ -582,15 +582,16 @@ class UpstreamProtocol(asyncio.Protocol):
             return answers.models[keep_alive]
         if request.method != b"POST":
             return answers.not_found[keep_alive]
-        if path.startswith(b"/v1/chat/completions"):
+        if path.startswith((b"/v1/chat/completions", b"/openai/v1/chat/completions")):  # OpenAI, Azure's v1 API
             if stream:
                 return answers.stream[_INCLUDE_USAGE.search(request.body) is not None]
             return answers.completion[keep_alive]
         if path.startswith(b"/v1/messages"):
             return answers.anthropic_stream if stream else answers.anthropic[keep_alive]
-        if path.startswith(b"/v1beta/models/") and b":streamGenerateContent" in path:
+        gemini = path.startswith(b"/v1beta/models/") or b"/publishers/google/models/" in path  # Gemini API, Vertex
+        if gemini and b":streamGenerateContent" in path:
             return answers.gemini_stream  # Gemini streams by route (and `alt=sse`), not by a body field
-        if path.startswith(b"/v1beta/models/") and b":generateContent" in path:
+        if gemini and b":generateContent" in path:
             return answers.gemini[keep_alive]
         if path.startswith(b"/mistral/v1/chat/completions"):
             return answers.mistral_stream if stream else answers.mistral[keep_alive]

@@ -183,6 +183,7 @@ def _side(
 
 
 _GEMINI_ROUTE: Final = f"/v1beta/models/{MODELS['gemini']}"
+_VERTEX_ROUTE: Final = f"/v1/publishers/google/models/{MODELS['gemini']}"
 _OPENAI_DIRECT: Final = _side(
     "/v1/chat/completions", _chat(MODELS["openai"]), CHAT_OK, _chat_text, b'"prompt_tokens":42,', "chat"
 )
@@ -253,6 +254,32 @@ PATHS: Final[dict[str, BenchPath]] = {
                 "gemini",
                 f"{_GEMINI_ROUTE}:streamGenerateContent?alt=sse",
             ),
+        ),
+        # The clouds (issue 30): Gemini on Vertex, the Gemini path's request and translation at Vertex's URLs
+        # and key; and a deployment on Azure, the fast path's relay at Azure's URL with its `api-key` header.
+        BenchPath(
+            "vertex",
+            f"Chat completions → Gemini on Vertex AI ({MODELS['gemini']}, two tools); direct: Vertex generateContent",
+            _side("/v1/chat/completions", _chat("vertex-gemini"), CHAT_OK, _chat_text, b'"prompt_tokens":98,', "chat"),
+            _side(
+                f"{_VERTEX_ROUTE}:generateContent",
+                _gemini(),
+                GEMINI_OK,
+                _gemini_text,
+                b'"promptTokenCount":98,',
+                "gemini",
+                f"{_VERTEX_ROUTE}:streamGenerateContent?alt=sse",
+            ),
+            base=False,
+        ),
+        BenchPath(
+            "azure",
+            "OpenAI fast path to an Azure OpenAI deployment (v1 API, api-key); direct: /openai/v1/chat/completions",
+            _configured("azure-gpt"),
+            Side(
+                "/openai/v1/chat/completions", request_body(False), CHAT_OK, _chat_text, b"", request_body(True), "chat"
+            ),
+            base=False,
         ),
         BenchPath(
             "mistral",

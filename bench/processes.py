@@ -182,6 +182,9 @@ def gateway_env(upstream_port: int, store_dir: str) -> dict[str, str]:
             "BABELGATE_MASTER_KEY": MASTER_KEY,
             # The Responses API stores every response (as by default, in SQLite), here in a throw-away file.
             "BABELGATE_STORE_URL": f"sqlite:{store_dir}/babelgate.db",
+            # The cloud providers of the bench's config (BENCH_CONFIG), at the same fake upstream.
+            "BABELGATE_BENCH_UPSTREAM": upstream,
+            "BABELGATE_BENCH_CLOUD_KEY": UPSTREAM_KEY,
         }
     )
     return env
@@ -197,9 +200,15 @@ def gateway_command() -> list[str]:
 # under model limits, with its own price; its virtual key's team (`bench`) has limits and a budget too.
 # Every limit is far above what the bench sends, so every request is checked and none refused. The other
 # paths' models come from the environment (`gpt-4o-mini` and the rest route by their family), so a static
-# key's request meets none of these limits.
+# key's request meets none of these limits. The clouds' paths: Gemini on Vertex (express mode's API key: no
+# token to fetch from a fake token endpoint) and a deployment on Azure's v1 API, both at the fake upstream.
 BENCH_CONFIG: Final = """\
+providers:
+  vertex: {type: vertex, api_key: 'env:BABELGATE_BENCH_CLOUD_KEY', base_url: 'env:BABELGATE_BENCH_UPSTREAM'}
+  azure: {type: azure, api_key: 'env:BABELGATE_BENCH_CLOUD_KEY', base_url: 'env:BABELGATE_BENCH_UPSTREAM'}
 models:
+  vertex-gemini: {provider: vertex, model: gemini-2.5-flash}
+  azure-gpt: {provider: azure, model: gpt-4o-mini}
   routed:
     deployments:
       - {provider: openai, model: gpt-4o-mini, weight: 1}

@@ -241,9 +241,22 @@ class Upstream:
         """send_checked's POST (a plain call that hands back its coroutine: no frame of its own per request)."""
         if self.tokens is not None:
             return self._with_token("POST", url, body, headers)
+        return self._send("POST", url, body, headers)
+
+    async def get_json(self, url: str) -> dict[str, Any]:
+        """A GET whose answer is a JSON object (an upstream's model listing)."""
+        if self.tokens is not None:
+            response = await self._with_token("GET", url, None, None)
+        else:
+            response = await self._send("GET", url, None, None)
+        return (await read_json_object(response, self.provider))[1]
+
+    def _send(
+        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None, *, keyed: bool = True
+    ) -> Coroutine[Any, Any, UpstreamResponse]:
         return send_checked(
             self.client,
-            "POST",
+            method,
             url,
             provider=self.provider,
             keys=self.keys,
@@ -252,25 +265,8 @@ class Upstream:
             map_error=self.map_error,
             scrub=self.scrub,
             headers=headers,
+            keyed=keyed,
         )
-
-    async def get_json(self, url: str) -> dict[str, Any]:
-        """A GET whose answer is a JSON object (an upstream's model listing)."""
-        if self.tokens is not None:
-            response = await self._with_token("GET", url, None, None)
-        else:
-            response = await send_checked(
-                self.client,
-                "GET",
-                url,
-                provider=self.provider,
-                keys=self.keys,
-                body=None,
-                timeouts=self.timeouts,
-                map_error=self.map_error,
-                scrub=self.scrub,
-            )
-        return (await read_json_object(response, self.provider))[1]
 
     async def _with_token(
         self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None
@@ -283,18 +279,8 @@ class Upstream:
         for attempt in (1, 2):
             token = await tokens.token()
             try:
-                return await send_checked(
-                    self.client,
-                    method,
-                    url,
-                    provider=self.provider,
-                    keys=self.keys,
-                    body=body,
-                    timeouts=self.timeouts,
-                    map_error=self.map_error,
-                    scrub=self.scrub,
-                    headers={**(headers or {}), "authorization": f"Bearer {token}"},
-                    keyed=False,
+                return await self._send(
+                    method, url, body, {**(headers or {}), "authorization": f"Bearer {token}"}, keyed=False
                 )
             except UpstreamAuthFailed as error:
                 if error.status != 401 or attempt == 2:
