@@ -326,3 +326,34 @@ def test_bedrock_model_ids_are_priced_by_their_own_patterns() -> None:
     assert table.price("us.amazon.nova-pro-v1:0") == Price(0.80, 3.20, 0.20)
     assert table.price("amazon.titan-embed-text-v2:0") == Price(0.02, 0.0)
     assert table.price("claude-sonnet-4-5") == sonnet  # the Anthropic declaration's own pattern, unchanged
+
+
+def test_the_decoder_reads_what_botocore_reads() -> None:
+    """The gateway's event-stream decoder and botocore's give the same messages, whatever the cuts."""
+    from botocore.eventstream import EventStreamBuffer
+
+    from tests.fakes.bedrock_service import chunk_frame, frame
+
+    frames = [
+        event_frame("messageStart", {"role": "assistant"}),
+        chunk_frame({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Grüße"}}),
+        exception_frame("modelStreamErrorException", "boom"),
+        frame({":message-type": "error", ":error-code": "InternalFailure", ":error-message": "x"}, b""),
+    ]
+    body = b"".join(frames)
+    reference = EventStreamBuffer()
+    reference.add_data(body)
+    expected = []
+    for message in reference:
+        headers = message.headers
+        kind = headers[":message-type"]
+        name = headers[{"event": ":event-type", "exception": ":exception-type", "error": ":error-code"}[kind]]
+        expected.append((kind, name, message.payload))
+    for cut in (1, 7, 13, 64, len(body)):
+        decoder = EventStreamDecoder("aws")
+        got = [
+            (m.kind, m.name, m.payload)
+            for start in range(0, len(body), cut)
+            for m in decoder.feed(body[start : start + cut])
+        ]
+        assert got == expected and not decoder.pending

@@ -62,7 +62,18 @@ async def anthropic_events(
                 yield events
 
 
+_BYTES_FIRST: Final = b'{"bytes":"'
+
+
 def _chunk_bytes(payload: bytes, provider: str) -> bytes:
+    """A `chunk` event's `bytes`: sliced out where AWS writes it first (base64 holds no quote), else parsed."""
+    if payload.startswith(_BYTES_FIRST):
+        end = payload.find(b'"', len(_BYTES_FIRST))
+        if end != -1:
+            try:
+                return base64.b64decode(payload[len(_BYTES_FIRST) : end], validate=True)
+            except binascii.Error:
+                raise UpstreamProtocolError(provider=provider, detail="a stream chunk has no base64 bytes") from None
     try:
         part = orjson.loads(payload)
         return base64.b64decode(part["bytes"], validate=True)
@@ -70,7 +81,16 @@ def _chunk_bytes(payload: bytes, provider: str) -> bytes:
         raise UpstreamProtocolError(provider=provider, detail="a stream chunk has no base64 bytes") from None
 
 
+_TYPE_FIRST: Final = b'{"type":"'
+
+
 def _event_type(data: bytes, provider: str) -> str:
+    """The event's `type`, read off the front where Anthropic writes it (no parse: the reader parses the
+    event itself), else from the parsed JSON."""
+    if data.startswith(_TYPE_FIRST):
+        end = data.find(b'"', len(_TYPE_FIRST))
+        if end != -1 and data.endswith(b"}"):
+            return data[len(_TYPE_FIRST) : end].decode()
     try:
         event = orjson.loads(data)
     except orjson.JSONDecodeError:

@@ -18,7 +18,7 @@ import os
 import time
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -71,6 +71,7 @@ class BedrockProvider(ProviderDefaults):
         self.secrets = (*config.secret_values(), *bearer)
         self.region = config.region or _default_region(config.aws_profile, needs_profile=not config.base_url)
         self._base_url = config.base_url or wire.DEFAULT_BASE_URL.format(region=self.region)
+        self._urls: dict[tuple[str, str], str] = {}
         self._timeouts = provider_timeouts(config, server)
         self._scrub = Scrubber(self.secrets)
         self._profiles = build_profiles(config.options)
@@ -114,7 +115,11 @@ class BedrockProvider(ProviderDefaults):
     # --- sending ---------------------------------------------------------------------------------
 
     async def _post(self, model: str, action: str, body: dict[str, Any]) -> UpstreamResponse:
-        url = self._base_url + wire.model_path(model, action)
+        url = self._urls.get((model, action))
+        if url is None:
+            url = self._base_url + wire.model_path(model, action)
+            if len(self._urls) < 4096:  # a provider calls a handful of models' actions
+                self._urls[(model, action)] = url
         raw = orjson.dumps(body)
         headers = await self._auth.headers("POST", url, raw)
         try:
@@ -202,20 +207,18 @@ class BedrockProvider(ProviderDefaults):
         re-attached from memory when the client dropped it, as on the InvokeModel road."""
         if wire.is_claude(model):
             request = with_thinking_replayed(request, self._replay, notes)
-        with self._named():
+        try:
             return to_wire(
                 request, model, notes.adjusted, structured_output=self._structured, tool_positions=notes.tool_positions
             )
-
-    @contextlib.contextmanager
-    def _named(self) -> Iterator[None]:
-        """A refusal of the shared Anthropic translators names this provider, not `anthropic`."""
-        try:
-            yield
         except UnsupportedCapability as error:
-            if error.params.get("provider") in ("anthropic", "bedrock"):
-                error.params["provider"] = self.name
-            raise
+            raise self._named(error) from None
+
+    def _named(self, error: UnsupportedCapability) -> UnsupportedCapability:
+        """A refusal of the shared Anthropic translators names this provider, not `anthropic`."""
+        if error.params.get("provider") in ("anthropic", "bedrock"):
+            error.params["provider"] = self.name
+        return error
 
     async def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
         if self._claude(model):
@@ -271,8 +274,10 @@ class BedrockProvider(ProviderDefaults):
         InvokeModel body."""
         profile = self._profiles.for_model(wire.claude_name(model))
         request = with_thinking_replayed(request, self._replay, notes)
-        with self._named():
+        try:
             prepared = anthropic_to_wire(request, model, profile, notes.adjusted, tool_positions=notes.tool_positions)
+        except UnsupportedCapability as error:
+            raise self._named(error) from None
         body = invoke_body(prepared.body, self._betas(model))
         return MessagesRequest(body, prepared.json_tool)
 

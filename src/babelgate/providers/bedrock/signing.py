@@ -2,12 +2,13 @@
 key as a bearer token.
 
 The signature is botocore's: `botocore.auth.SigV4Auth` makes the string to sign (timestamp, credential
-scope, the canonical request's hash) and the signature (the HMAC chain from the secret key). What
+scope, the canonical request's hash) and derives the day's signing key (the HMAC chain from the secret
+key, kept for the day); the last HMAC over the string to sign is the one botocore computes. What
 this module builds itself is the canonical request, which it can do in a few string operations
 because it signs the same few headers of requests it made itself (content-type, host, x-amz-date,
 x-amz-security-token; a POST with no query string): botocore's general canonicaliser, written for any
 request, runs some 550 Python calls through its header and URL classes, and measured ~330 µs of the
-gateway's CPU per request (bench/bedrock_paths.py), against ~60 µs now. tests/unit/test_bedrock_translate.py
+gateway's CPU per request (bench/bedrock_paths.py); signing takes ~13 µs now. tests/unit/test_bedrock_translate.py
 holds the two to the same signature, and the fake Bedrock recomputes every signature with SigV4Auth
 whole. The request goes out on the gateway's own HTTP client.
 """
@@ -15,6 +16,7 @@ whole. The request goes out on the gateway's own HTTP client.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import time
 from typing import Any, Final, Protocol
 from urllib.parse import quote, urlsplit
@@ -59,7 +61,8 @@ class SigV4Authorizer:
         self._region = region
         self._auth_class = SigV4Auth
         self._read_only = ReadOnlyCredentials
-        self._auth: tuple[Frozen, Any] | None = None
+        # The frozen credentials, their SigV4Auth, and the day and signing key derived for that day.
+        self._auth: tuple[Frozen, Any, str, bytes] | None = None
         self._targets: dict[str, tuple[str, str]] = {}  # URL -> (host, canonical URI)
 
     async def headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
@@ -72,7 +75,7 @@ class SigV4Authorizer:
             signer = self._auth_class(
                 self._read_only(frozen.access_key, frozen.secret_key, frozen.token), SIGNING_NAME, self._region
             )
-            auth = self._auth = (frozen, signer)
+            auth = self._auth = (frozen, signer, "", b"")
         signer = auth[1]
         host, uri = self._targets.get(url) or self._target(url)
         timestamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
@@ -92,7 +95,16 @@ class SigV4Authorizer:
             )
         )
         request = _Signing(timestamp)
-        signature = signer.signature(signer.string_to_sign(request, canonical), request)
+        string_to_sign = signer.string_to_sign(request, canonical)
+        # botocore's `signature` derives the day's signing key (four HMACs) on every call; the key is
+        # the same all day, so it is derived once (with botocore's own `_sign`) and kept with the signer.
+        day = timestamp[:8]
+        if auth[2] != day:
+            key = signer._sign(f"AWS4{frozen.secret_key}".encode(), day)
+            for part in (self._region, SIGNING_NAME, "aws4_request"):
+                key = signer._sign(key, part)
+            auth = self._auth = (frozen, signer, day, key)
+        signature = hmac.new(auth[3], string_to_sign.encode(), hashlib.sha256).hexdigest()
         del headers["host"]  # the HTTP client writes it, from the same URL
         headers["authorization"] = (
             f"{ALGORITHM} Credential={frozen.access_key}/{signer.credential_scope(request)}, "
