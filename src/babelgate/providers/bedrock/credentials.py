@@ -70,14 +70,25 @@ def botocore_credentials(
 
     def lookup() -> Any:
         if access_key and secret_key:
-            from botocore.credentials import Credentials
-
-            return Credentials(access_key, secret_key, token)
+            return _Static(access_key, secret_key, token)
         import botocore.session
 
         return botocore.session.Session(profile=profile).get_credentials()
 
     return lookup
+
+
+@dataclass(frozen=True, slots=True)
+class _Static:
+    """Keys given in the configuration: what botocore's Credentials would hold, without importing the
+    credential machinery (3 MB of resident memory) for them."""
+
+    access_key: str
+    secret_key: str
+    token: str | None
+
+    def get_frozen_credentials(self) -> _Static:
+        return self
 
 
 class CredentialSource:

@@ -55,12 +55,10 @@ class _Signing:
 class SigV4Authorizer:
     def __init__(self, credentials: CredentialSource, region: str) -> None:
         from botocore.auth import SigV4Auth
-        from botocore.credentials import ReadOnlyCredentials
 
         self._credentials = credentials
         self._region = region
         self._auth_class = SigV4Auth
-        self._read_only = ReadOnlyCredentials
         # The frozen credentials, their SigV4Auth, and the day and signing key derived for that day.
         self._auth: tuple[Frozen, Any, str, bytes] | None = None
         self._targets: dict[str, tuple[str, str]] = {}  # URL -> (host, canonical URI)
@@ -72,9 +70,8 @@ class SigV4Authorizer:
     def sign(self, frozen: Frozen, method: str, url: str, body: bytes, *, now: float | None = None) -> dict[str, str]:
         auth = self._auth
         if auth is None or auth[0] is not frozen:
-            signer = self._auth_class(
-                self._read_only(frozen.access_key, frozen.secret_key, frozen.token), SIGNING_NAME, self._region
-            )
+            # SigV4Auth reads `access_key`, `secret_key` and `token`, which the frozen credentials hold.
+            signer = self._auth_class(frozen, SIGNING_NAME, self._region)
             auth = self._auth = (frozen, signer, "", b"")
         signer = auth[1]
         host, uri = self._targets.get(url) or self._target(url)
