@@ -18,8 +18,7 @@ import contextlib
 import struct
 from binascii import crc32
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from babelgate.errors import UpstreamProtocolError
 from babelgate.http import UpstreamResponse, let_go
@@ -36,10 +35,10 @@ _KIND: Final = ":message-type"
 _NAMES: Final = {"event": ":event-type", "exception": ":exception-type", "error": ":error-code"}
 
 
-@dataclass(frozen=True, slots=True)
-class StreamMessage:
+class StreamMessage(NamedTuple):
     """One event-stream message: `kind` is its `:message-type` (event, exception or error), `name`
-    its `:event-type`, `:exception-type` or `:error-code`, `payload` its bytes (JSON for Bedrock)."""
+    its `:event-type`, `:exception-type` or `:error-code`, `payload` its bytes (JSON for Bedrock). A
+    tuple: one is made per frame."""
 
     kind: str
     name: str

@@ -42,10 +42,11 @@ def invoke_body(body: dict[str, Any], beta: Iterable[str] = ()) -> dict[str, Any
 
 
 async def anthropic_events(
-    response: UpstreamResponse, *, provider: str, scrub: Callable[[str], str]
+    response: UpstreamResponse, *, provider: str, scrub: Callable[[str], str], typed: bool = True
 ) -> AsyncGenerator[list[tuple[str, bytes]], None]:
     """Each read's Anthropic stream events, as (type, JSON bytes); an exception frame is raised as
-    its error, in the client's format at the frontend."""
+    its error, in the client's format at the frontend. `typed=False`: the type is left empty, for a
+    reader that parses each event anyway (the stream translator)."""
     async with messages_of(response, provider) as reads:
         async for messages in reads:
             events: list[tuple[str, bytes]] = []
@@ -57,7 +58,7 @@ async def anthropic_events(
                 if message.name != "chunk":
                     continue
                 data = _chunk_bytes(message.payload, provider)
-                events.append((_event_type(data, provider), data))
+                events.append((_event_type(data, provider) if typed else "", data))
             if events:
                 yield events
 
@@ -71,7 +72,7 @@ def _chunk_bytes(payload: bytes, provider: str) -> bytes:
         end = payload.find(b'"', len(_BYTES_FIRST))
         if end != -1:
             try:
-                return base64.b64decode(payload[len(_BYTES_FIRST) : end], validate=True)
+                return binascii.a2b_base64(payload[len(_BYTES_FIRST) : end], strict_mode=True)
             except binascii.Error:
                 raise UpstreamProtocolError(provider=provider, detail="a stream chunk has no base64 bytes") from None
     try:

@@ -254,7 +254,7 @@ class BedrockProvider(ProviderDefaults):
         translator = AnthropicStreamTranslator(
             self.name, created=int(time.time()), json_tool=prepared.json_tool, scrub=self._scrub
         )
-        events = anthropic_events(response, provider=self.name, scrub=self._scrub)
+        events = anthropic_events(response, provider=self.name, scrub=self._scrub, typed=False)
         async with contextlib.aclosing(events):
             async for batch in events:
                 for _, data in batch:
