@@ -815,3 +815,18 @@ def test_a_region_per_deployment(make_gateway: GatewayFactory, bedrock: FakeBedr
     assert _chat(gateway, "nova-eu").status_code == 200
     assert _chat(gateway, "nova").status_code == 200
     assert bedrock.signed_regions == ["eu-west-1", "us-east-1"]
+
+
+def test_a_guardrail_or_content_filter_stop_is_content_filter(client: openai.OpenAI, bedrock: FakeBedrock) -> None:
+    bedrock.script(
+        Reply(json=converse_response("Sorry.", stop_reason="guardrail_intervened")),
+        Reply(stream=converse_text_events(["No"], stop_reason="content_filtered")),
+    )
+    answer = client.chat.completions.create(model="nova", messages=USER)  # type: ignore[arg-type]
+    assert answer.choices[0].finish_reason == "content_filter"
+    finishes = [
+        chunk.choices[0].finish_reason
+        for chunk in client.chat.completions.create(model="nova", messages=USER, stream=True)  # type: ignore[arg-type]
+        if chunk.choices and chunk.choices[0].finish_reason
+    ]
+    assert finishes == ["content_filter"]
