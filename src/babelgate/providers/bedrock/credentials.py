@@ -7,6 +7,10 @@ endpoint, STS), so it always runs in a thread. The request path only reads the f
 the last refresh (`current`); a refresh is started in the background ahead of their expiry, by a
 timer and by the first request that sees them due. A request waits only when there are no valid
 credentials at all, and then at most the connect timeout, before a clear 502 naming what is missing.
+
+The same schedule as providers/tokens.py's BearerTokens (the other clouds' tokens), not that class:
+what AWS hands out is a key triple that signs each request, which botocore's own objects refresh and
+whose expiry they keep, not a bearer token to send as it is.
 """
 
 from __future__ import annotations
