@@ -172,17 +172,6 @@ def _resolve_secrets(raw: dict[str, Any], environ: Mapping[str, str], problems: 
         for field in SECRET_FIELDS:
             if field in provider:
                 provider[field] = _resolve_secret(provider[field], f"providers.{name}.{field}", environ, problems)
-        secret = provider.get("client_secret")
-        if secret is not None:  # Entra ID's app secret: a key like the others
-            if not isinstance(secret, str) or not secret.startswith(ENV_PREFIX):
-                problems.append(
-                    (
-                        f"providers.{name}.client_secret",
-                        "must be an 'env:VAR_NAME' reference, so that the secret stays out of the file",
-                    )
-                )
-            else:
-                provider["client_secret"] = _env_value(secret, f"providers.{name}.client_secret", environ, problems)
         for field in _ENV_FIELDS:
             # An address that differs per environment (examples/resilience.yaml); a proxy URL may
             # also hold a password; a cloud's project, tenant or key file per environment.
@@ -219,8 +208,9 @@ def _resolve_key_fields(
             section[field] = _resolve_keys(section[field], f"{path}.{field}", environ, problems)
 
 
-# A provider's secrets besides its api_keys (AWS credentials, DECISIONS 19): env:VAR references only.
-SECRET_FIELDS: Final = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+# A provider's secrets besides its api_keys (AWS credentials, Entra ID's app secret; DECISIONS 19): env:VAR
+# references only.
+SECRET_FIELDS: Final = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "client_secret")
 
 
 def _resolve_secret(value: Any, path: str, environ: Mapping[str, str], problems: list[tuple[str, str]]) -> str:
