@@ -105,6 +105,7 @@ def test_only_the_available_types_presets_turn_providers_on() -> None:
 @dataclass(frozen=True)
 class Kind:
     env: tuple[EnvPreset, ...]
+    config_keys: frozenset[str] = frozenset()
 
 
 def test_a_preset_of_a_type_that_is_not_available_is_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
@@ -345,3 +346,16 @@ def test_a_clouds_keys_and_its_secret_as_env_references(tmp_path: Path) -> None:
     assert "providers.az.client_secret: must be an 'env:VAR_NAME' reference" in problem(
         {"TENANT": "t", "PROJECT": "p"}, literal, tmp_path
     )
+
+
+def test_a_cloud_key_on_a_provider_of_another_type_is_refused(tmp_path: Path) -> None:
+    # `region` is Bedrock's: on an OpenAI provider it would be silently ignored, so it is refused.
+    with pytest.raises(ConfigError) as refused:
+        load(
+            {},
+            "providers:\n  up: {type: openai, base_url: 'http://x/v1', region: eu-west-1}\n",
+            tmp_path=tmp_path,
+        )
+    assert "providers.up.region" in str(refused.value) and "type bedrock only" in str(refused.value)
+    config = load({}, "providers:\n  aws: {type: bedrock, region: eu-west-1}\n", tmp_path=tmp_path)
+    assert config.providers["aws"].region == "eu-west-1"

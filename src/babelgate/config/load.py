@@ -58,6 +58,9 @@ class ProviderKind(Protocol):
     @property
     def env(self) -> tuple[EnvPreset, ...]: ...
 
+    @property
+    def config_keys(self) -> frozenset[str]: ...
+
 
 def load_config(
     path: str | Path | None,
@@ -82,6 +85,7 @@ def load_config(
     if providers is not None and (server is None or server.get("providers_from_env", True)):
         _merge_env_providers(providers, environ, available_types)
     if providers is not None:
+        owners = {key: kind for kind, declared in available_types.items() for key in declared.config_keys}
         for name, provider in providers.items():
             kind = provider.get("type", "openai") if isinstance(provider, dict) else None
             if kind is not None and kind not in available_types:
@@ -91,6 +95,13 @@ def load_config(
                         f"unknown provider type {kind!r} (available: {', '.join(sorted(available_types))})",
                     )
                 )
+            elif kind is not None:
+                for key in provider:
+                    owner = owners.get(key)
+                    if owner is not None and owner != kind:
+                        problems.append(
+                            (f"providers.{name}.{key}", f"is read by type {owner} only; this provider is type {kind}")
+                        )
     if problems:
         raise ConfigError(source, problems)
     try:
