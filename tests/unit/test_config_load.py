@@ -359,3 +359,11 @@ def test_a_cloud_key_on_a_provider_of_another_type_is_refused(tmp_path: Path) ->
     assert "providers.up.region" in str(refused.value) and "type bedrock only" in str(refused.value)
     config = load({}, "providers:\n  aws: {type: bedrock, region: eu-west-1}\n", tmp_path=tmp_path)
     assert config.providers["aws"].region == "eu-west-1"
+
+
+def test_the_bedrock_openai_preset_takes_the_region_and_the_bedrock_api_key(tmp_path: Path) -> None:
+    environ = {"AWS_REGION": "eu-central-1", "AWS_BEARER_TOKEN_BEDROCK": "bedrock-api-key"}
+    config = load(environ, "providers:\n  oss: {preset: bedrock-openai}\n", tmp_path=tmp_path)
+    oss = config.providers["oss"]
+    assert (oss.type, oss.base_url) == ("openai", "https://bedrock-runtime.eu-central-1.amazonaws.com/openai/v1")
+    assert oss.api_keys == ("bedrock-api-key",) and oss.list_models is False

@@ -18,7 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from babelgate.config.models import Config
-from babelgate.config.presets import PRESETS
+from babelgate.config.presets import DEFAULT_REGION, PRESETS, REGION_VARIABLES
 from babelgate.sealing import parse_keys
 
 log = logging.getLogger("babelgate.config")
@@ -146,7 +146,10 @@ def _apply_presets(raw: dict[str, Any], environ: Mapping[str, str], problems: li
             )
             continue
         provider.setdefault("type", "openai")
-        provider.setdefault("base_url", preset.base_url)
+        region = next((environ[v] for v in REGION_VARIABLES if environ.get(v)), DEFAULT_REGION)
+        provider.setdefault("base_url", preset.base_url.replace("{region}", region))
+        if not preset.list_models:
+            provider.setdefault("list_models", False)
         provider.setdefault("profile", preset.profile)
         if "api_key" not in provider and "api_keys" not in provider and preset.key_env and environ.get(preset.key_env):
             provider["api_keys"] = [f"{ENV_PREFIX}{preset.key_env}"]
