@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import binascii
 import json
 import re
 import signal
@@ -260,6 +262,32 @@ def anthropic_sse(event: dict[str, Any]) -> bytes:
 def anthropic_stream_frames(chunks: int) -> list[bytes]:
     """message_start, content_block_start and ping together (the API sends them at once), a text_delta per
     token, then content_block_stop, message_delta (stop_reason, cumulative output tokens) and message_stop."""
+    return [b"".join(map(anthropic_sse, events)) for events in anthropic_stream_events(chunks)]
+
+
+def bedrock_stream_frames(chunks: int) -> list[bytes]:
+    """Claude on Bedrock (InvokeModelWithResponseStream): the same events, each in an event-stream `chunk`
+    message with the event's JSON base64 in `bytes`, as AWS sends them (prelude and message CRC32s)."""
+    return [b"".join(_bedrock_chunk(event) for event in events) for events in anthropic_stream_events(chunks)]
+
+
+def _bedrock_chunk(event: dict[str, Any]) -> bytes:
+    payload = b'{"bytes":"' + base64.b64encode(_json(event)) + b'"}'
+    headers = b"".join(
+        struct.pack("!B", len(name)) + name + b"\x07" + struct.pack("!H", len(value)) + value
+        for name, value in (
+            (b":event-type", b"chunk"),
+            (b":content-type", b"application/json"),
+            (b":message-type", b"event"),
+        )
+    )
+    prelude = struct.pack("!II", 12 + len(headers) + len(payload) + 4, len(headers))
+    message = prelude + struct.pack("!I", binascii.crc32(prelude)) + headers + payload
+    return message + struct.pack("!I", binascii.crc32(message))
+
+
+def anthropic_stream_events(chunks: int) -> list[list[dict[str, Any]]]:
+    """The Anthropic stream's events, grouped by the write that sends them."""
     tokens = chunks - 1
     start: dict[str, Any] = {
         "id": ANTHROPIC_MESSAGE_ID,
@@ -289,7 +317,7 @@ def anthropic_stream_frames(chunks: int) -> list[bytes]:
         },
         {"type": "message_stop"},
     ]
-    return [b"".join(map(anthropic_sse, opening)), *map(anthropic_sse, deltas), b"".join(map(anthropic_sse, closing))]
+    return [opening, *([delta] for delta in deltas), closing]
 
 
 def gemini_stream_frames(chunks: int) -> list[bytes]:
@@ -405,6 +433,7 @@ class Answers:
     gemini: dict[bool, bytes]
     mistral: dict[bool, bytes]
     anthropic_stream: StreamAnswer
+    bedrock_stream: StreamAnswer
     gemini_stream: StreamAnswer
     mistral_stream: StreamAnswer
 
@@ -435,6 +464,9 @@ class Answers:
             },
             mistral={ka: plain_response(b"200 OK", mistral_body(), ka, MISTRAL_HEADERS) for ka in (True, False)},
             anthropic_stream=StreamAnswer.build(anthropic_stream_frames(chunks), ANTHROPIC_HEADERS),
+            bedrock_stream=StreamAnswer.build(
+                bedrock_stream_frames(chunks), UPSTREAM_HEADERS, b"application/vnd.amazon.eventstream"
+            ),
             gemini_stream=StreamAnswer.build(gemini_stream_frames(chunks), GEMINI_HEADERS, b"text/event-stream"),
             mistral_stream=StreamAnswer.build(mistral_stream_frames(chunks), MISTRAL_HEADERS),
         )
@@ -586,6 +618,10 @@ class UpstreamProtocol(asyncio.Protocol):
             if stream:
                 return answers.stream[_INCLUDE_USAGE.search(request.body) is not None]
             return answers.completion[keep_alive]
+        if path.startswith(b"/model/"):  # Claude on Bedrock: Anthropic's answer, its stream in event-stream frames
+            if path.endswith(b"/invoke-with-response-stream"):
+                return answers.bedrock_stream
+            return answers.anthropic[keep_alive]
         if path.startswith(b"/v1/messages"):
             return answers.anthropic_stream if stream else answers.anthropic[keep_alive]
         gemini = path.startswith(b"/v1beta/models/") or b"/publishers/google/models/" in path  # Gemini API, Vertex

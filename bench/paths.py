@@ -283,6 +283,25 @@ PATHS: Final[dict[str, BenchPath]] = {
             ),
             base=False,
         ),
+        # Claude on Bedrock, signed with SigV4: the Anthropic path's request and translation through
+        # InvokeModel, its stream in event-stream frames. Direct: the same answer as Anthropic's /v1/messages
+        # (the fake gives Bedrock's routes Anthropic's answer; its own cost is what the direct column shows).
+        BenchPath(
+            "bedrock",
+            "Chat completions → Claude on AWS Bedrock (InvokeModel, SigV4, two tools); direct: /v1/messages",
+            _side(
+                "/v1/chat/completions", _chat("bedrock-claude"), CHAT_OK, _chat_text, b'"prompt_tokens":412,', "chat"
+            ),
+            _side(
+                "/v1/messages",
+                _anthropic(MODELS["anthropic"]),
+                MESSAGE_OK,
+                _messages_text,
+                b'"input_tokens":412,',
+                "anthropic",
+            ),
+            base=False,
+        ),
         BenchPath(
             "mistral",
             f"Chat completions → Mistral ({MODELS['mistral']}, two tools); direct: Mistral chat",

@@ -201,14 +201,19 @@ def gateway_command() -> list[str]:
 # Every limit is far above what the bench sends, so every request is checked and none refused. The other
 # paths' models come from the environment (`gpt-4o-mini` and the rest route by their family), so a static
 # key's request meets none of these limits. The clouds' paths: Gemini on Vertex (express mode's API key: no
-# token to fetch from a fake token endpoint) and a deployment on Azure's v1 API, both at the fake upstream.
+# token to fetch from a fake token endpoint), a deployment on Azure's v1 API and Claude on Bedrock (static
+# AWS keys: every request signed with SigV4), all at the fake upstream.
 BENCH_CONFIG: Final = """\
 providers:
   vertex: {type: vertex, api_key: 'env:BABELGATE_BENCH_CLOUD_KEY', base_url: 'env:BABELGATE_BENCH_UPSTREAM'}
   azure: {type: azure, api_key: 'env:BABELGATE_BENCH_CLOUD_KEY', base_url: 'env:BABELGATE_BENCH_UPSTREAM'}
+  bedrock:
+    {type: bedrock, region: us-east-1, base_url: 'env:BABELGATE_BENCH_UPSTREAM',
+     aws_access_key_id: 'env:BABELGATE_BENCH_CLOUD_KEY', aws_secret_access_key: 'env:BABELGATE_BENCH_CLOUD_KEY'}
 models:
   vertex-gemini: {provider: vertex, model: gemini-2.5-flash}
   azure-gpt: {provider: azure, model: gpt-4o-mini}
+  bedrock-claude: {provider: bedrock, model: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0'}
   routed:
     deployments:
       - {provider: openai, model: gpt-4o-mini, weight: 1}

@@ -16,6 +16,7 @@ from babelgate import Config, Hook, create_app
 from babelgate.config import load_config
 from babelgate.providers import PROVIDER_TYPES
 from tests.fakes.anthropic_upstream import FakeAnthropic
+from tests.fakes.bedrock_upstream import FakeBedrock
 from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.mistral_upstream import FakeMistral
 from tests.fakes.openai_upstream import FakeOpenAI
@@ -58,6 +59,7 @@ SLOW = (
     "tests/reliability/test_redis_outage.py",  # Redis killed and hung
     "tests/reliability/test_store_hang.py",  # a store that hangs past its timeout
     "tests/integration/test_cli_serve.py",  # `babelgate serve` processes, SIGHUP
+    "tests/integration/test_bedrock.py::test_container_credentials_are_refreshed_in_the_background",  # waits 5 s
     "tests/integration/test_many_instances.py",  # nginx in front of gateway processes
     "tests/integration/test_operator_cli.py",  # the CLI's processes
     "tests/integration/test_packaging.py",  # builds the wheel, installs it in a fresh venv
@@ -135,6 +137,21 @@ def gemini_upstream(_gemini: FakeGemini) -> Iterator[FakeGemini]:
     _gemini.reset()
     yield _gemini
     assert _gemini.violations == [], "the gateway sent requests the Gemini API refuses"
+
+
+@pytest.fixture(scope="session")
+def _bedrock(loop_thread: LoopThread) -> Iterator[FakeBedrock]:
+    fake = FakeBedrock()
+    loop_thread.run(fake.start())
+    yield fake
+    loop_thread.run(fake.stop())
+
+
+@pytest.fixture
+def bedrock_upstream(_bedrock: FakeBedrock) -> Iterator[FakeBedrock]:
+    _bedrock.reset()
+    yield _bedrock
+    assert _bedrock.violations == [], "the gateway sent requests Bedrock refuses"
 
 
 @pytest.fixture(scope="session")

@@ -165,6 +165,8 @@ READERS: Final[dict[str, Callable[[JSON, str], Turn]]] = {
     "mistral": lambda body, _: chat_turn(body),
     "anthropic": lambda body, _: anthropic_turn(body),
     "gemini": gemini_turn,
+    # Claude on Bedrock: Anthropic's body through InvokeModel, streamed when the path says so.
+    "bedrock": lambda body, path: anthropic_turn({**body, "stream": path.endswith("/invoke-with-response-stream")}),
 }
 
 
@@ -180,11 +182,15 @@ def shell_results(provider: str, received: list[Received]) -> list[str]:
 
 
 def responder(brain: Brain, provider: str) -> Responder:
-    """The fake upstream's responder for `provider` ("openai", "anthropic", "gemini", "mistral")."""
+    """The fake upstream's responder for `provider` ("openai", "anthropic", "gemini", "mistral", "bedrock")."""
     read = READERS[provider]
-    write = {"openai": openai_reply, "anthropic": anthropic_reply, "gemini": gemini_reply, "mistral": mistral_reply}[
-        provider
-    ]
+    write = {
+        "openai": openai_reply,
+        "anthropic": anthropic_reply,
+        "gemini": gemini_reply,
+        "mistral": mistral_reply,
+        "bedrock": anthropic_reply,  # the fake Bedrock wraps each Anthropic event in a `chunk` frame
+    }[provider]
 
     def respond(body: Any, path: str) -> Reply | None:
         if not isinstance(body, dict):

@@ -27,6 +27,7 @@ def fake(request: pytest.FixtureRequest, provider: str) -> ScriptedStreams:
         "anthropic": "anthropic_upstream",
         "gemini": "gemini_upstream",
         "mistral": "mistral_upstream",
+        "bedrock": "bedrock_upstream",
     }[provider]
     upstream: ScriptedStreams = request.getfixturevalue(name)
     return upstream

@@ -21,6 +21,7 @@ from babelgate import Hook
 from babelgate.hooks import Completion, RequestContext
 from tests.agents.brain import Brain, responder
 from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, MISTRAL_KEY, GatewayFactory
+from tests.fakes.bedrock_upstream import AwsKey
 from tests.fakes.scripted import ScriptedStreams
 from tests.fakes.servers import RunningApp
 
@@ -33,7 +34,11 @@ MODELS: Final = {
     "anthropic": "anthropic/claude-sonnet-4-5",
     "gemini": "gemini/gemini-3-pro-preview",
     "mistral": "mistral/mistral-large-latest",
+    "bedrock": "aws/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
 }
+# The fake Bedrock's IAM knows this key pair; the gateway signs with it.
+AWS_KEY_ID: Final = "AKIAAGENTTESTKEY0001"
+AWS_SECRET: Final = "agent/test/Secret+Key/For+Bedrock/0123456"
 
 
 @dataclass
@@ -155,13 +160,22 @@ def gateway_for(
     provider: str, fake: ScriptedStreams, make_gateway: GatewayFactory, answers: Answers | None = None
 ) -> RunningApp:
     """A gateway whose `provider` is the fake (the OpenAI fake is the default gateway's upstream)."""
+    hooks = (answers,) if answers else ()
+    if provider == "bedrock":  # no environment preset: a provider named `aws` in a file
+        fake.iam[AWS_KEY_ID] = AwsKey(AWS_SECRET)  # type: ignore[attr-defined]
+        config = (
+            f"providers:\n  aws:\n    type: bedrock\n    region: us-east-1\n    base_url: {fake.base_url}\n"
+            "    aws_access_key_id: env:AGENT_AWS_KEY_ID\n    aws_secret_access_key: env:AGENT_AWS_SECRET\n"
+        )
+        env = {"AGENT_AWS_KEY_ID": AWS_KEY_ID, "AGENT_AWS_SECRET": AWS_SECRET, "BABELGATE_API_KEYS": GATEWAY_KEY}
+        return make_gateway(config, env=env, hooks=hooks)
     env = {
         "openai": {},
         "anthropic": {"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": fake.base_url},
         "gemini": {"GEMINI_API_KEY": GEMINI_KEY, "GEMINI_BASE_URL": fake.base_url},
         "mistral": {"MISTRAL_API_KEY": MISTRAL_KEY, "MISTRAL_BASE_URL": fake.base_url},
     }[provider]
-    return make_gateway(env={**env, "BABELGATE_API_KEYS": GATEWAY_KEY}, hooks=(answers,) if answers else ())
+    return make_gateway(env={**env, "BABELGATE_API_KEYS": GATEWAY_KEY}, hooks=hooks)
 
 
 def script(fake: ScriptedStreams, provider: str) -> Brain:

@@ -15,7 +15,6 @@ from tests.agents.harness import MODELS, Answers, Run, gateway_for, run_claude_c
 from tests.agents.install import Agents
 from tests.conftest import GatewayFactory
 from tests.fakes import mistral_upstream
-from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.scripted import Reply, ScriptedStreams
 from tests.fakes.servers import RunningApp
 
@@ -63,21 +62,23 @@ def test_the_agent_runs_its_shell_tool_through_the_gateway(
     assert run.retried_statuses() == [], run.explain()
 
 
+@pytest.mark.parametrize("provider", ["anthropic", "bedrock"])
 @pytest.mark.parametrize("agent", AGENTS)
 def test_claudes_signed_thinking_comes_back_intact_through_the_tool_loop(
-    agents: Agents, make_gateway: GatewayFactory, anthropic_upstream: FakeAnthropic, agent: str, tmp_path: Any
+    agents: Agents, make_gateway: GatewayFactory, fake: ScriptedStreams, agent: str, provider: str, tmp_path: Any
 ) -> None:
     """With thinking on, Anthropic refuses a tool result whose tool_use turn lost its signed thinking block,
     and a block whose signature was altered. Claude Code (native road) gets the block and sends it back;
-    Codex (Responses road, `store: false`) carries it in the encrypted reasoning it replays."""
-    script(anthropic_upstream, "anthropic")
-    gateway = gateway_for("anthropic", anthropic_upstream, make_gateway)
+    Codex (Responses road, `store: false`) carries it in the encrypted reasoning it replays. Claude on
+    Bedrock (InvokeModel) the same."""
+    script(fake, provider)
+    gateway = gateway_for(provider, fake, make_gateway)
     if agent == "claude-code":
-        run = run_claude_code(agents.claude, gateway, MODELS["anthropic"], tmp_path)
+        run = run_claude_code(agents.claude, gateway, MODELS[provider], tmp_path)
     else:  # Codex asks a gateway model for no reasoning unless configured to
-        run = run_codex(agents.codex, gateway, MODELS["anthropic"], tmp_path, reasoning_effort="medium")
-    assert_work_done(run, anthropic_upstream, "anthropic")
-    bodies = [received.json for received in anthropic_upstream.received if received.method == "POST"]
+        run = run_codex(agents.codex, gateway, MODELS[provider], tmp_path, reasoning_effort="medium")
+    assert_work_done(run, fake, provider)
+    bodies = [received.json for received in fake.received if received.method == "POST"]  # type: ignore[attr-defined]
     thinking = bodies[0].get("thinking") or {}
     assert thinking.get("type") in ("enabled", "adaptive"), f"thinking was not asked for: {thinking}\n{run.explain()}"
     turn = [message for message in bodies[-1]["messages"] if message["role"] == "assistant"][-1]

@@ -114,10 +114,10 @@ def test_yaml_syntax_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_unknown_provider_type(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, "providers:\n  g:\n    type: bedrock\n")
+    path = write(tmp_path, "providers:\n  g:\n    type: watsonx\n")
     code, _, err = check(path, capsys)
     assert code == 1
-    assert err == f"{path}: providers.g.type: unknown provider type 'bedrock' (available: {AVAILABLE})\n"
+    assert err == f"{path}: providers.g.type: unknown provider type 'watsonx' (available: {AVAILABLE})\n"
 
 
 def test_unknown_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

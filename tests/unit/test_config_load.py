@@ -105,6 +105,7 @@ def test_only_the_available_types_presets_turn_providers_on() -> None:
 @dataclass(frozen=True)
 class Kind:
     env: tuple[EnvPreset, ...]
+    config_keys: frozenset[str] = frozenset()
 
 
 def test_a_preset_of_a_type_that_is_not_available_is_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
@@ -249,8 +250,8 @@ def test_every_problem_is_listed_one_per_line(tmp_path: Path) -> None:
 
 
 def test_unknown_provider_type(tmp_path: Path) -> None:
-    assert problem({}, "providers:\n  bedrock:\n    type: bedrock\n", tmp_path) == (
-        f"{source(tmp_path)}: providers.bedrock.type: unknown provider type 'bedrock' (available: {AVAILABLE})"
+    assert problem({}, "providers:\n  watsonx:\n    type: watsonx\n", tmp_path) == (
+        f"{source(tmp_path)}: providers.watsonx.type: unknown provider type 'watsonx' (available: {AVAILABLE})"
     )
 
 
@@ -345,3 +346,24 @@ def test_a_clouds_keys_and_its_secret_as_env_references(tmp_path: Path) -> None:
     assert "providers.az.client_secret: must be an 'env:VAR_NAME' reference" in problem(
         {"TENANT": "t", "PROJECT": "p"}, literal, tmp_path
     )
+
+
+def test_a_cloud_key_on_a_provider_of_another_type_is_refused(tmp_path: Path) -> None:
+    # `region` is Bedrock's: on an OpenAI provider it would be silently ignored, so it is refused.
+    with pytest.raises(ConfigError) as refused:
+        load(
+            {},
+            "providers:\n  up: {type: openai, base_url: 'http://x/v1', region: eu-west-1}\n",
+            tmp_path=tmp_path,
+        )
+    assert "providers.up.region" in str(refused.value) and "type bedrock only" in str(refused.value)
+    config = load({}, "providers:\n  aws: {type: bedrock, region: eu-west-1}\n", tmp_path=tmp_path)
+    assert config.providers["aws"].region == "eu-west-1"
+
+
+def test_the_bedrock_openai_preset_takes_the_region_and_the_bedrock_api_key(tmp_path: Path) -> None:
+    environ = {"AWS_REGION": "eu-central-1", "AWS_BEARER_TOKEN_BEDROCK": "bedrock-api-key"}
+    config = load(environ, "providers:\n  oss: {preset: bedrock-openai}\n", tmp_path=tmp_path)
+    oss = config.providers["oss"]
+    assert (oss.type, oss.base_url) == ("openai", "https://bedrock-runtime.eu-central-1.amazonaws.com/openai/v1")
+    assert oss.api_keys == ("bedrock-api-key",) and oss.list_models is False

@@ -22,6 +22,7 @@ def test_matrix_has_a_row_per_provider_type() -> None:
         "`anthropic`",
         "`gemini`",
         "`mistral`",
+        "`bedrock`",
         "`vertex`",
         "`azure`",
     ]

@@ -26,12 +26,13 @@ def test_every_provider_folder_declares_itself_and_is_listed(folder: str) -> Non
 
 
 def test_the_tables_are_built_from_the_declarations() -> None:
-    assert list(PROVIDER_TYPES) == ["openai", "anthropic", "gemini", "mistral", "vertex", "azure"]
+    assert list(PROVIDER_TYPES) == ["openai", "anthropic", "gemini", "mistral", "bedrock", "vertex", "azure"]
     assert dict(TELEMETRY_NAMES) == {
         "openai": "openai",
         "anthropic": "anthropic",
         "gemini": "gcp.gemini",
         "mistral": "mistral_ai",
+        "bedrock": "aws.bedrock",
         "vertex": "gcp.vertex_ai",
         "azure": "azure.ai.openai",
     }

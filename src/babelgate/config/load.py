@@ -18,7 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from babelgate.config.models import Config
-from babelgate.config.presets import PRESETS
+from babelgate.config.presets import DEFAULT_REGION, PRESETS, REGION_VARIABLES
 from babelgate.sealing import parse_keys
 
 log = logging.getLogger("babelgate.config")
@@ -58,6 +58,9 @@ class ProviderKind(Protocol):
     @property
     def env(self) -> tuple[EnvPreset, ...]: ...
 
+    @property
+    def config_keys(self) -> frozenset[str]: ...
+
 
 def load_config(
     path: str | Path | None,
@@ -82,6 +85,7 @@ def load_config(
     if providers is not None and (server is None or server.get("providers_from_env", True)):
         _merge_env_providers(providers, environ, available_types)
     if providers is not None:
+        owners = {key: kind for kind, declared in available_types.items() for key in declared.config_keys}
         for name, provider in providers.items():
             kind = provider.get("type", "openai") if isinstance(provider, dict) else None
             if kind is not None and kind not in available_types:
@@ -91,6 +95,13 @@ def load_config(
                         f"unknown provider type {kind!r} (available: {', '.join(sorted(available_types))})",
                     )
                 )
+            elif kind is not None:
+                for key in provider:
+                    owner = owners.get(key)
+                    if owner is not None and owner != kind:
+                        problems.append(
+                            (f"providers.{name}.{key}", f"is read by type {owner} only; this provider is type {kind}")
+                        )
     if problems:
         raise ConfigError(source, problems)
     try:
@@ -135,7 +146,10 @@ def _apply_presets(raw: dict[str, Any], environ: Mapping[str, str], problems: li
             )
             continue
         provider.setdefault("type", "openai")
-        provider.setdefault("base_url", preset.base_url)
+        region = next((environ[v] for v in REGION_VARIABLES if environ.get(v)), DEFAULT_REGION)
+        provider.setdefault("base_url", preset.base_url.replace("{region}", region))
+        if not preset.list_models:
+            provider.setdefault("list_models", False)
         provider.setdefault("profile", preset.profile)
         if "api_key" not in provider and "api_keys" not in provider and preset.key_env and environ.get(preset.key_env):
             provider["api_keys"] = [f"{ENV_PREFIX}{preset.key_env}"]
@@ -169,17 +183,9 @@ def _resolve_secrets(raw: dict[str, Any], environ: Mapping[str, str], problems: 
         if not isinstance(provider, dict):
             continue
         _resolve_key_fields(provider, f"providers.{name}", environ, problems)
-        secret = provider.get("client_secret")
-        if secret is not None:  # Entra ID's app secret: a key like the others
-            if not isinstance(secret, str) or not secret.startswith(ENV_PREFIX):
-                problems.append(
-                    (
-                        f"providers.{name}.client_secret",
-                        "must be an 'env:VAR_NAME' reference, so that the secret stays out of the file",
-                    )
-                )
-            else:
-                provider["client_secret"] = _env_value(secret, f"providers.{name}.client_secret", environ, problems)
+        for field in SECRET_FIELDS:
+            if field in provider:
+                provider[field] = _resolve_secret(provider[field], f"providers.{name}.{field}", environ, problems)
         for field in _ENV_FIELDS:
             # An address that differs per environment (examples/resilience.yaml); a proxy URL may
             # also hold a password; a cloud's project, tenant or key file per environment.
@@ -197,6 +203,8 @@ def _resolve_secrets(raw: dict[str, Any], environ: Mapping[str, str], problems: 
 _ENV_FIELDS: Final = (
     "base_url",
     "proxy",
+    "region",
+    "aws_profile",
     "project",
     "location",
     "credentials_file",
@@ -212,6 +220,18 @@ def _resolve_key_fields(
     for field in ("api_key", "api_keys"):
         if field in section:
             section[field] = _resolve_keys(section[field], f"{path}.{field}", environ, problems)
+
+
+# A provider's secrets besides its api_keys (AWS credentials, Entra ID's app secret; DECISIONS 19): env:VAR
+# references only.
+SECRET_FIELDS: Final = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "client_secret")
+
+
+def _resolve_secret(value: Any, path: str, environ: Mapping[str, str], problems: list[tuple[str, str]]) -> str:
+    if not isinstance(value, str) or not value.startswith(ENV_PREFIX):
+        problems.append((path, "must be an 'env:VAR_NAME' reference, so that the secret stays out of the file"))
+        return ""
+    return _env_value(value, path, environ, problems)
 
 
 def _resolve_keys(value: Any, path: str, environ: Mapping[str, str], problems: list[tuple[str, str]]) -> list[str]:

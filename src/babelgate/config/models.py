@@ -68,7 +68,14 @@ class ProviderConfig(_WithKeys):
     # An http:// proxy URL for this provider's calls, or "none"; unset: HTTPS_PROXY/HTTP_PROXY/NO_PROXY.
     proxy: str | None = Field(default=None, repr=False)
     tls: TLSConfig | None = None
-    # The clouds' own keys (DECISIONS 19), each read only by its provider type. Google Vertex AI: the
+    # The clouds' own keys (DECISIONS 19), each read only by its provider type. AWS Bedrock: the region,
+    # and credentials when not the AWS chain's (the key pair and token are secrets: env:VAR references).
+    region: str | None = None
+    aws_access_key_id: str | None = Field(default=None, repr=False)
+    aws_secret_access_key: str | None = Field(default=None, repr=False)
+    aws_session_token: str | None = Field(default=None, repr=False)
+    aws_profile: str | None = None
+    # Google Vertex AI: the
     # project and location (`global` too) of its URLs, and a service-account key file (unset: application
     # default credentials, the metadata server).
     project: str | None = None
@@ -83,7 +90,8 @@ class ProviderConfig(_WithKeys):
 
     def secret_values(self) -> tuple[str, ...]:
         """Every secret value this provider holds: what no log line, error or metric may show."""
-        return (*self.api_keys, *((self.client_secret,) if self.client_secret else ()))
+        held = (self.aws_access_key_id, self.aws_secret_access_key, self.aws_session_token, self.client_secret)
+        return (*self.api_keys, *(value for value in held if value))
 
     @field_validator("proxy", mode="before")
     @classmethod
@@ -231,6 +239,7 @@ class DeploymentConfig(_WithKeys):
     # model in two regions of one project is two deployments of one provider).
     project: str | None = None
     location: str | None = None
+    region: str | None = None  # AWS Bedrock's
 
 
 class ModelConfig(_WithKeys):
@@ -284,6 +293,7 @@ class ModelConfig(_WithKeys):
                     price=d.price or self.price,
                     project=d.project,
                     location=d.location,
+                    region=d.region,
                 )
                 for d in self.deployments
             )

@@ -17,6 +17,12 @@ class Preset:
     key_env: str | None  # None: the server takes no key
     profile: str = "generic"
     models_endpoint: str = "openai"  # "openai" (GET {base}/models) or "ollama_tags" (GET /api/tags)
+    list_models: bool = True  # False: the upstream has no listing to ask
+
+
+# A preset's `{region}`: the AWS region the environment names, as AWS's tools read it.
+REGION_VARIABLES: Final = ("AWS_REGION", "AWS_DEFAULT_REGION")
+DEFAULT_REGION: Final = "us-east-1"
 
 
 PRESETS: Final[dict[str, Preset]] = {
@@ -31,4 +37,9 @@ PRESETS: Final[dict[str, Preset]] = {
     "together": Preset("https://api.together.xyz/v1", "TOGETHER_API_KEY"),
     "openrouter": Preset("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
     "xai": Preset("https://api.x.ai/v1", "XAI_API_KEY", profile="xai"),
+    # Bedrock's OpenAI-compatible endpoint for open-weight models (gpt-oss…), with a Bedrock API key as the
+    # bearer: no SigV4, so an `openai` provider (docs/clouds.md). It lists no models.
+    "bedrock-openai": Preset(
+        "https://bedrock-runtime.{region}.amazonaws.com/openai/v1", "AWS_BEARER_TOKEN_BEDROCK", list_models=False
+    ),
 }

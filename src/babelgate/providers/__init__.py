@@ -20,6 +20,7 @@ from babelgate.model_facts import ModelFacts
 from babelgate.providers.anthropic.declaration import DECLARATION as ANTHROPIC
 from babelgate.providers.azure.declaration import DECLARATION as AZURE
 from babelgate.providers.base import Provider
+from babelgate.providers.bedrock.declaration import DECLARATION as BEDROCK
 from babelgate.providers.gemini.declaration import DECLARATION as GEMINI
 from babelgate.providers.mistral.declaration import DECLARATION as MISTRAL
 from babelgate.providers.openai.declaration import DECLARATION as OPENAI
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 # In the order the feature matrix (docs/providers.md) lists them.
-DECLARATIONS: Final[tuple[ProviderType, ...]] = (OPENAI, ANTHROPIC, GEMINI, MISTRAL, VERTEX, AZURE)
+DECLARATIONS: Final[tuple[ProviderType, ...]] = (OPENAI, ANTHROPIC, GEMINI, MISTRAL, BEDROCK, VERTEX, AZURE)
 
 
 def _by_name(declarations: tuple[ProviderType, ...]) -> Mapping[str, ProviderType]:

@@ -34,3 +34,6 @@ class ProviderType:
     # List prices, context windows and capabilities by upstream model name (glob patterns): the defaults
     # under a config's `prices:` (model_facts.py). Without them its requests have no cost.
     facts: Mapping[str, ModelFacts] = field(default_factory=dict)
+    # The provider config keys only this type reads (a cloud's region, project, tenant…): given to a provider
+    # of another type they are refused when the config loads, not silently ignored.
+    config_keys: frozenset[str] = frozenset()

@@ -191,7 +191,7 @@ class ModelRegistry:
             changes: dict[str, Any] = spec.timeouts.provider_fields() if spec.timeouts is not None else {}
             if spec.api_keys:
                 changes["api_keys"] = spec.api_keys
-            for place in ("project", "location"):  # the provider's own config keys (a cloud's)
+            for place in ("project", "location", "region"):  # the provider's own config keys (a cloud's)
                 if getattr(spec, place) is not None:
                     changes[place] = getattr(spec, place)
             if changes:

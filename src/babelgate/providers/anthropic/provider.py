@@ -7,7 +7,6 @@ accounting needs)."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
@@ -23,7 +22,7 @@ from babelgate.providers.anthropic import wire
 from babelgate.providers.anthropic.errors import error_from_body, map_error
 from babelgate.providers.anthropic.profiles import build_profiles
 from babelgate.providers.anthropic.relay import account, relay_message_events
-from babelgate.providers.anthropic.replay import ThinkingReplay
+from babelgate.providers.anthropic.replay import ThinkingReplay, with_thinking_replayed
 from babelgate.providers.anthropic.stream import AnthropicStreamTranslator
 from babelgate.providers.anthropic.translate import WireRequest, from_wire, to_wire
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
@@ -83,25 +82,7 @@ class AnthropicProvider(ProviderDefaults):
         )
 
     def _with_thinking_replayed(self, request: ChatRequest, notes: CallNotes) -> ChatRequest:
-        """Claude refuses a tool-loop continuation with thinking on unless the last assistant turn
-        starts with its signed thinking: re-attach it from memory, or else leave thinking off."""
-        if request.reasoning_effort in (None, "none"):
-            return request
-        position = next(
-            (i for i in range(len(request.messages) - 1, -1, -1) if request.messages[i].role == "assistant"), None
-        )
-        if position is None:
-            return request
-        last = request.messages[position]
-        if not last.tool_calls or last.extra.get(wire.REASONING_DETAILS):
-            return request
-        details = self._replay.recall([call.id for call in last.tool_calls])
-        if details is None:
-            notes.adjusted.append("reasoning_effort=dropped")
-            return dataclasses.replace(request, reasoning_effort=None)
-        messages = list(request.messages)
-        messages[position] = dataclasses.replace(last, extra={**last.extra, wire.REASONING_DETAILS: details})
-        return dataclasses.replace(request, messages=messages)
+        return with_thinking_replayed(request, self._replay, notes)
 
     def _beta_header(self, model: str, client_beta: Iterable[str] = ()) -> dict[str, str] | None:
         """The `anthropic-beta` header the request adds to its key's headers, if any beta applies."""

@@ -7,9 +7,12 @@ bounded in-process memory re-attaches the blocks by the tool-call ids the client
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 
-from babelgate.schema.chat import JSON
+from babelgate.providers.anthropic.wire import REASONING_DETAILS
+from babelgate.providers.base import CallNotes
+from babelgate.schema.chat import JSON, ChatRequest
 
 
 class ThinkingReplay:
@@ -32,3 +35,26 @@ class ThinkingReplay:
             if details is not None:
                 return details
         return None
+
+
+def with_thinking_replayed(request: ChatRequest, replay: ThinkingReplay, notes: CallNotes) -> ChatRequest:
+    """Claude refuses a tool-loop continuation with thinking on unless the last assistant turn
+    starts with its signed thinking: re-attach it from memory, or else leave thinking off (every
+    provider that serves Claude: Anthropic, Bedrock)."""
+    if request.reasoning_effort in (None, "none"):
+        return request
+    position = next(
+        (i for i in range(len(request.messages) - 1, -1, -1) if request.messages[i].role == "assistant"), None
+    )
+    if position is None:
+        return request
+    last = request.messages[position]
+    if not last.tool_calls or last.extra.get(REASONING_DETAILS):
+        return request
+    details = replay.recall([call.id for call in last.tool_calls])
+    if details is None:
+        notes.adjusted.append("reasoning_effort=dropped")
+        return dataclasses.replace(request, reasoning_effort=None)
+    messages = list(request.messages)
+    messages[position] = dataclasses.replace(last, extra={**last.extra, REASONING_DETAILS: details})
+    return dataclasses.replace(request, messages=messages)

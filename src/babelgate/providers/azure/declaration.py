@@ -17,4 +17,5 @@ DECLARATION: Final = ProviderType(
     name=AzureProvider.type,
     factory=AzureProvider,
     telemetry_name="azure.ai.openai",
+    config_keys=frozenset(("api_version", "tenant_id", "client_id", "client_secret")),
 )

@@ -17,4 +17,5 @@ DECLARATION: Final = ProviderType(
     name=VertexProvider.type,
     factory=VertexProvider,
     telemetry_name="gcp.vertex_ai",
+    config_keys=frozenset(("project", "location", "credentials_file")),
 )

@@ -1,0 +1,359 @@
+"""Thin I/O for AWS Bedrock: URL, authorisation (SigV4 or a bearer key), sending, handing bodies over.
+
+Which road serves a model: Claude (`anthropic.…`, `us.anthropic.…`, an ARN of one) goes through
+InvokeModel with Anthropic's Messages body, for every frontend: the Anthropic translators then serve
+it as they serve Anthropic (thinking and its signatures, cache control, betas, native structured
+outputs), and `/v1/messages` is relayed natively. `options.claude: converse` sends Claude through
+Converse instead. Every other model goes through Converse / ConverseStream. Embeddings (Titan,
+Cohere) go through InvokeModel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import dataclasses
+import os
+import time
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from babelgate.config.models import ProviderConfig, ServerConfig
+from babelgate.errors import UnsupportedCapability, UpstreamProtocolError
+from babelgate.http import UpstreamClient, UpstreamResponse
+from babelgate.observability.logging import Scrubber
+from babelgate.providers.anthropic.profiles import build_profiles
+from babelgate.providers.anthropic.relay import account
+from babelgate.providers.anthropic.replay import ThinkingReplay, with_thinking_replayed
+from babelgate.providers.anthropic.stream import AnthropicStreamTranslator
+from babelgate.providers.anthropic.translate import WireRequest as MessagesRequest
+from babelgate.providers.anthropic.translate import from_wire as anthropic_from_wire
+from babelgate.providers.anthropic.translate import to_wire as anthropic_to_wire
+from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
+from babelgate.providers.bedrock import embeddings, wire
+from babelgate.providers.bedrock.credentials import CredentialSource, botocore_credentials
+from babelgate.providers.bedrock.errors import CredentialsRefused, error_from_frame, map_error
+from babelgate.providers.bedrock.eventstream import messages_of
+from babelgate.providers.bedrock.invoke import anthropic_events, invoke_body, relay_as_sse
+from babelgate.providers.bedrock.signing import Authorizer, BearerAuthorizer, SigV4Authorizer
+from babelgate.providers.bedrock.stream import ConverseStreamTranslator
+from babelgate.providers.bedrock.translate import StructuredOutput, WireRequest, from_wire, to_wire
+from babelgate.providers.key_pool import KeyPool
+from babelgate.providers.transport import Upstream, event_object, read_json_object
+from babelgate.schema.chat import ChatRequest, ChatResponse, Usage
+from babelgate.schema.chunks import ChatChunk
+from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
+from babelgate.schema.models import ModelInfo
+from babelgate.streaming import SSEEvent
+
+
+class BedrockProvider(ProviderDefaults):
+    type = "bedrock"
+    capabilities = Capabilities(
+        embeddings=True,
+        embedding_batch_limit=embeddings.COHERE_BATCH,
+        relays=frozenset({"messages", "messages.count_tokens"}),
+    )
+
+    def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
+        self.name = name
+        self.list_models_enabled = False  # the runtime endpoint lists nothing (that is the control plane's)
+        # AWS_BEARER_TOKEN_BEDROCK fills `api_key`, as in the AWS SDKs (read once, here), unless the
+        # provider names its AWS credentials: what the file says wins over the environment.
+        named = config.aws_access_key_id or config.aws_profile
+        from_env = () if named else tuple(key for key in (os.environ.get(wire.BEARER_ENV, ""),) if key)
+        bearer = config.api_keys or from_env
+        self.secrets = (*config.secret_values(), *bearer)
+        self.region = config.region or _default_region(config.aws_profile, needs_profile=not config.base_url)
+        self._base_url = config.base_url or wire.DEFAULT_BASE_URL.format(region=self.region)
+        self._urls: dict[tuple[str, str], str] = {}
+        self._timeouts = provider_timeouts(config, server)
+        self._scrub = Scrubber(self.secrets)
+        self._profiles = build_profiles(config.options)
+        self._claude_road = str(config.options.get("claude", "invoke"))
+        structured = str(config.options.get("structured_output", "native"))
+        if structured not in ("native", "tool") or self._claude_road not in ("invoke", "converse"):
+            raise ValueError("options.structured_output is native or tool; options.claude is invoke or converse")
+        self._structured: StructuredOutput = "tool" if structured == "tool" else "native"
+        beta = config.options.get("beta", ())
+        self._beta = (beta,) if isinstance(beta, str) else tuple(beta)
+        self._replay = ThinkingReplay()
+        self._credentials: CredentialSource | None = None
+        self._auth: Authorizer
+        if bearer:
+            self._headers = KeyPool.for_keys(
+                name, bearer, lambda key: {**config.headers, "authorization": f"Bearer {key}"}, dict(config.headers)
+            )
+            self._auth = BearerAuthorizer()
+        else:
+            self._headers = KeyPool([dict(config.headers)], ["aws"], provider=name)
+            lookup = botocore_credentials(
+                access_key=config.aws_access_key_id,
+                secret_key=config.aws_secret_access_key,
+                token=config.aws_session_token,
+                profile=config.aws_profile,
+            )
+            source = (
+                "the provider's AWS keys"
+                if config.aws_access_key_id
+                else f"the AWS profile {config.aws_profile}"
+                if config.aws_profile
+                else "the AWS credential chain"
+            )
+            self._credentials = CredentialSource(
+                name, lookup, wait=self._timeouts.connect or 10.0, source=source, scrub=self._scrub
+            )
+            client.on_close(_closer(self._credentials))
+            self._auth = SigV4Authorizer(self._credentials, self.region)
+        self._upstream = Upstream(client, name, self._headers, self._timeouts, map_error, self._scrub)
+
+    # --- sending ---------------------------------------------------------------------------------
+
+    async def _post(self, model: str, action: str, body: dict[str, Any]) -> UpstreamResponse:
+        url = self._urls.get((model, action))
+        if url is None:
+            url = self._base_url + wire.model_path(model, action)
+            if len(self._urls) < 4096:  # a provider calls a handful of models' actions
+                self._urls[(model, action)] = url
+        raw = orjson.dumps(body)
+        headers = await self._auth.headers("POST", url, raw)
+        try:
+            return await self._upstream.post(url, raw, headers)
+        except CredentialsRefused:
+            if self._credentials is not None:
+                self._credentials.rejected()  # expired or revoked: look them up again for the next request
+            raise
+
+    def _claude(self, model: str) -> bool:
+        return self._claude_road == "invoke" and wire.is_claude(model)
+
+    # --- the native Messages road (Claude) ---------------------------------------------------------
+
+    def _betas(self, model: str) -> tuple[str, ...]:
+        """The provider's and the model profile's betas (the Anthropic provider's rule), sent in the body."""
+        return (*self._beta, *self._profiles.for_model(wire.claude_name(model)).beta)
+
+    def relays(self, api: RelayApi, model: str) -> bool:
+        return api in ("messages", "messages.count_tokens") and self._claude(model)
+
+    async def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
+        if api == "messages":
+            response = await self._post(model, "invoke", invoke_body(body, self._betas(model)))
+            raw, parsed = await read_json_object(response, self.name)
+            if parsed.get("type") != "message":
+                raise UpstreamProtocolError(provider=self.name, detail="the body is not a Message")
+            account(parsed, {}, notes)
+            notes.completed = True
+            return raw
+        if api == "messages.count_tokens":
+            # Bedrock's CountTokens takes the InvokeModel body, base64, and answers `{"inputTokens": n}`.
+            inner = invoke_body({**body, "max_tokens": body.get("max_tokens", 1)}, self._betas(model))
+            count = {"input": {"invokeModel": {"body": _b64(orjson.dumps(inner))}}}
+            _, parsed = await read_json_object(await self._post(model, "count-tokens", count), self.name)
+            tokens = parsed.get("inputTokens")
+            if isinstance(tokens, bool) or not isinstance(tokens, int):
+                raise UpstreamProtocolError(provider=self.name, detail="the body has no inputTokens")
+            return orjson.dumps({"input_tokens": tokens})
+        raise ValueError(f"{self.name} does not relay {api!r}")
+
+    async def relay_stream(
+        self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes
+    ) -> AsyncIterator[bytes]:
+        if api != "messages":
+            raise ValueError(f"{self.name} does not relay a stream of {api!r}")
+        response = await self._post(model, "invoke-with-response-stream", invoke_body(body, self._betas(model)))
+        async with contextlib.aclosing(
+            relay_as_sse(response, provider=self.name, notes=notes, scrub=self._scrub)
+        ) as frames:
+            async for frame in frames:
+                yield frame
+
+    # --- the translated road -------------------------------------------------------------------------
+
+    async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
+        if self._claude(model):
+            prepared = self._claude_body(request, model, notes)
+            response = await self._post(model, "invoke", prepared.body)
+            _, parsed = await read_json_object(response, self.name)
+            if parsed.get("type") != "message":
+                raise UpstreamProtocolError(provider=self.name, detail="the body is not a Message")
+            try:
+                answer = anthropic_from_wire(parsed, created=int(time.time()), json_tool=prepared.json_tool)
+            except (AttributeError, TypeError, ValueError, KeyError):
+                raise UpstreamProtocolError(provider=self.name, detail="the body has the wrong shape") from None
+        else:
+            converse = self._converse(request, model, notes)
+            _, parsed = await read_json_object(await self._post(model, "converse", converse.body), self.name)
+            try:
+                answer = from_wire(parsed, model=model, created=int(time.time()), json_tool=converse.json_tool)
+            except (AttributeError, TypeError, ValueError, KeyError):
+                raise UpstreamProtocolError(provider=self.name, detail="the body has the wrong shape") from None
+            answer = dataclasses.replace(answer, id=answer.id or _response_id())
+        message = answer.choices[0].message
+        if message.tool_calls:
+            self._replay.remember(
+                [call.id for call in message.tool_calls], message.extra.get(wire.REASONING_DETAILS) or []
+            )
+        notes.usage, notes.finish_reason = answer.usage, answer.choices[0].finish_reason
+        return answer
+
+    def _converse(self, request: ChatRequest, model: str, notes: CallNotes) -> WireRequest:
+        """The Converse body; for Claude (`options.claude: converse`) with its signed thinking
+        re-attached from memory when the client dropped it, as on the InvokeModel road."""
+        if wire.is_claude(model):
+            request = with_thinking_replayed(request, self._replay, notes)
+        try:
+            return to_wire(
+                request, model, notes.adjusted, structured_output=self._structured, tool_positions=notes.tool_positions
+            )
+        except UnsupportedCapability as error:
+            raise self._named(error) from None
+
+    def _named(self, error: UnsupportedCapability) -> UnsupportedCapability:
+        """A refusal of the shared Anthropic translators names this provider, not `anthropic`."""
+        if error.params.get("provider") in ("anthropic", "bedrock"):
+            error.params["provider"] = self.name
+        return error
+
+    async def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
+        if self._claude(model):
+            async for chunk in self._stream_claude(request, model, notes):
+                yield chunk
+            return
+        converse = self._converse(request, model, notes)
+        response = await self._post(model, "converse-stream", converse.body)
+        translator = ConverseStreamTranslator(
+            self.name, message_id=_response_id(), model=model, created=int(time.time()), json_tool=converse.json_tool
+        )
+        async with messages_of(response, self.name) as reads:
+            async for messages in reads:
+                for message in messages:
+                    if message.kind != "event":
+                        raise error_from_frame(message.name, message.payload, provider=self.name, scrub=self._scrub)
+                    for chunk in translator.feed(message.name, event_object(message.payload, self.name)):
+                        if chunk.usage is not None:
+                            notes.usage = chunk.usage
+                        yield chunk
+                    if translator.done:
+                        notes.finish_reason, notes.completed = translator.finish_reason, True
+                        self._replay.remember(translator.tool_call_ids, translator.thinking_details)
+                        return
+        notes.finish_reason = translator.finish_reason
+        if translator.finish_reason is None:
+            raise UpstreamProtocolError("stream_interrupted", provider=self.name)
+        notes.completed = True  # messageStop came; only the metadata (usage) did not
+
+    async def _stream_claude(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
+        prepared = self._claude_body(request, model, notes)
+        response = await self._post(model, "invoke-with-response-stream", prepared.body)
+        translator = AnthropicStreamTranslator(
+            self.name, created=int(time.time()), json_tool=prepared.json_tool, scrub=self._scrub
+        )
+        events = anthropic_events(response, provider=self.name, scrub=self._scrub, typed=False)
+        async with contextlib.aclosing(events):
+            async for batch in events:
+                for _, data in batch:
+                    for chunk in translator.feed(SSEEvent(data=data.decode())):
+                        if chunk.usage is not None:
+                            notes.usage = chunk.usage
+                        yield chunk
+                    if translator.done:
+                        notes.finish_reason, notes.completed = translator.finish_reason, True
+                        self._replay.remember(translator.tool_call_ids, translator.thinking_details)
+                        return
+        raise UpstreamProtocolError("stream_interrupted", provider=self.name)
+
+    def _claude_body(self, request: ChatRequest, model: str, notes: CallNotes) -> MessagesRequest:
+        """The Anthropic translator's Messages body (profiles by the Claude name inside the Bedrock
+        id), signed thinking re-attached from memory as the Anthropic provider does, made an
+        InvokeModel body."""
+        profile = self._profiles.for_model(wire.claude_name(model))
+        request = with_thinking_replayed(request, self._replay, notes)
+        try:
+            prepared = anthropic_to_wire(request, model, profile, notes.adjusted, tool_positions=notes.tool_positions)
+        except UnsupportedCapability as error:
+            raise self._named(error) from None
+        body = invoke_body(prepared.body, self._betas(model))
+        return MessagesRequest(body, prepared.json_tool)
+
+    # --- embeddings ------------------------------------------------------------------------------------
+
+    async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
+        texts = embeddings.texts_of(request.inputs)
+        if embeddings.family(model) == "titan":
+            bodies = [embeddings.titan_body(text, model, request.dimensions) for text in texts]
+            answers = await asyncio.gather(*(self._embed_call(model, body) for body in bodies))
+            try:
+                pairs = [embeddings.titan_vector(parsed) for parsed, _ in answers]
+            except (KeyError, TypeError, ValueError):
+                raise UpstreamProtocolError(provider=self.name, detail="the body has the wrong shape") from None
+            vectors, tokens = [vector for vector, _ in pairs], sum(count for _, count in pairs)
+        else:
+            parsed, tokens = await self._embed_call(
+                model, embeddings.cohere_body(texts, request.extra, request.dimensions)
+            )
+            try:
+                vectors = embeddings.cohere_vectors(parsed)
+            except (KeyError, TypeError, ValueError):
+                raise UpstreamProtocolError(provider=self.name, detail="the body has the wrong shape") from None
+        if len(vectors) != len(texts):
+            raise UpstreamProtocolError(provider=self.name, detail=f"{len(vectors)} embeddings for {len(texts)} inputs")
+        answer = EmbeddingResponse(model=model, vectors=vectors, usage=Usage(prompt_tokens=tokens, total_tokens=tokens))
+        notes.usage = answer.usage
+        return answer
+
+    async def _embed_call(self, model: str, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        response = await self._post(model, "invoke", body)
+        header = response.headers.get(embeddings.TOKEN_COUNT_HEADER)
+        _, parsed = await read_json_object(response, self.name)
+        return parsed, int(header) if header and header.isdigit() else 0
+
+    async def list_models(self) -> list[ModelInfo]:
+        return []
+
+
+def _default_region(profile: str | None, *, needs_profile: bool) -> str:
+    """AWS_REGION, AWS_DEFAULT_REGION, then the profile's `region` (read with botocore, as the AWS
+    tools read it); a provider with neither and no `base_url` is a configuration error."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        return region
+    import botocore.session
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        found = botocore.session.Session(profile=profile).get_config_variable("region")
+    except BotoCoreError as error:  # a profile that is not there, a config file botocore cannot read
+        raise ValueError(f"the AWS configuration could not be read: {error}") from None
+    if isinstance(found, str) and found:
+        return found
+    if needs_profile:
+        raise ValueError("a bedrock provider needs a region: set `region`, AWS_REGION, or the profile's region")
+    return "us-east-1"
+
+
+def _closer(source: CredentialSource) -> Callable[[], Awaitable[None]]:
+    """What the shared HTTP client runs when it closes: stop the refreshes. Weak: the client outlives the
+    providers a config reload replaces."""
+    holder = weakref.ref(source)
+
+    async def close() -> None:
+        alive = holder()
+        if alive is not None:
+            await alive.close()
+
+    return close
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _response_id() -> str:
+    """Converse answers carry no id of their own."""
+    return f"chatcmpl-{uuid.uuid4().hex}"
