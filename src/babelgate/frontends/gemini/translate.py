@@ -4,9 +4,10 @@ frontends), a canonical answer becomes a `GenerateContentResponse`, and gateway 
 error shape (`{"error": {"code", "message", "status"}}`).
 
 Everything a request says is carried, reported in `x-babelgate-adjusted-params` when dropped, or refused
-by name when dropping it would change what the answer is about (docs/gemini-api.md). The reverse
-direction's pieces are the Gemini provider's: its finish reasons and usage fields are read from
-providers/gemini/ (wire.py, translate.py), its effort table from profiles.py.
+by name when dropping it would change what the answer is about (docs/gemini-api.md). Where the Gemini
+provider has the table this direction needs, it is imported: its effort budgets (profiles.py), its audio
+MIME types and the prefix of made-up call ids (wire.py); the finish reasons and usage fields here are the
+inverse of its translate.py's (`usage_to_wire` of `usage_from_wire`).
 """
 
 from __future__ import annotations
