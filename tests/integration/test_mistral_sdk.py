@@ -170,3 +170,21 @@ def test_function_without_parameters_reaches_mistral_with_an_empty_schema(
             },
         }
     ]
+
+
+def test_tool_round_trip_on_mistral(mistral_sdk: Mistral, mistral_upstream: mis.FakeMistral) -> None:
+    """On Mistral's own road the SDK's fields are Mistral's: the round trip reaches it valid."""
+    mistral_upstream.script(
+        mis.Reply(json=mis.completion(None, tool_calls=[mis.tool_call("abcDEF123", "get_weather", {"city": "Rome"})])),
+        mis.Reply(json=mis.completion("Sunny in Rome.")),
+    )
+    messages: list[mm.Messages] = [mm.UserMessage(content="Weather in Rome?")]
+    first = mistral_sdk.chat.complete(model=MISTRAL, messages=messages, tools=[WEATHER], tool_choice="any")
+    message = first.choices[0].message
+    assert message.tool_calls
+    messages += [message, mm.ToolMessage(content="sunny", tool_call_id="abcDEF123", name="get_weather")]
+    second = mistral_sdk.chat.complete(model=MISTRAL, messages=messages, tools=[WEATHER])
+    assert second.choices[0].message.content == "Sunny in Rome."
+    sent = _sent(mistral_upstream)["messages"]
+    assert sent[1]["prefix"] is False and sent[1]["tool_calls"][0]["index"] == 0  # type: ignore[index]
+    assert sent[2] == {"role": "tool", "content": "sunny", "tool_call_id": "abcDEF123", "name": "get_weather"}  # type: ignore[index]
