@@ -135,6 +135,13 @@ EXPECTED_PRESETS: dict[str, tuple[str, str | None, str, str | None]] = {
     "together": ("https://api.together.xyz/v1", "TOGETHER_API_KEY", "generic", None),
     "openrouter": ("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", "generic", None),
     "xai": ("https://api.x.ai/v1", "XAI_API_KEY", "xai", None),
+    # `{region}` from AWS_REGION / AWS_DEFAULT_REGION, us-east-1 without either.
+    "bedrock-openai": (
+        "https://bedrock-runtime.us-east-1.amazonaws.com/openai/v1",
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "generic",
+        None,
+    ),
 }
 
 
