@@ -188,3 +188,19 @@ def test_tool_round_trip_on_mistral(mistral_sdk: Mistral, mistral_upstream: mis.
     sent = _sent(mistral_upstream)["messages"]
     assert sent[1]["prefix"] is False and sent[1]["tool_calls"][0]["index"] == 0  # type: ignore[index]
     assert sent[2] == {"role": "tool", "content": "sunny", "tool_call_id": "abcDEF123", "name": "get_weather"}  # type: ignore[index]
+
+
+def test_any_is_required_on_the_responses_api_too(gateway: RunningApp, upstream: FakeOpenAI) -> None:
+    upstream.script(Reply(json=completion(None, tool_calls=[tool_call("call_1", "f", "{}")])))
+    body = {
+        "model": GPT,
+        "input": "Hi",
+        "tools": [{"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}],
+        "tool_choice": "any",
+        "store": False,
+    }
+    response = httpx.post(
+        gateway.url + "/v1/responses", content=orjson.dumps(body), headers={"authorization": "Bearer x"}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    assert upstream.received[-1].json["tool_choice"] == "required"
