@@ -510,3 +510,27 @@ def test_a_refused_request_leaves_a_ledger_row(make_gateway: GatewayFactory, tmp
 
     eventually(lambda: len(rows()) == 2)
     assert rows() == [("gemini", 401), ("gemini.v1", 401)]
+
+
+def test_a_native_stream_cut_off_ends_with_an_error_event(
+    gemini_gateway: RunningApp, gemini_upstream: gem.FakeGemini
+) -> None:
+    """Gemini sends no end marker: a stream whose connection closes before a finish reason was cut off,
+    and the client's stream ends with Google's error object (SSE event, or the array's last element)."""
+    body = orjson.dumps({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
+    for query, parse in (("?alt=sse", _sse_payloads), ("", orjson.loads)):
+        gemini_upstream.script(Reply(stream=[gem.chunk([gem.text_part("Hel")]), gem.chunk([gem.text_part("lo")])]))
+        response = httpx.post(
+            gemini_gateway.url + f"/v1beta/models/{GEMINI}:streamGenerateContent{query}",
+            content=body,
+            headers={"x-goog-api-key": "x"},
+            timeout=10,
+        )
+        assert response.status_code == 200
+        elements = parse(response.content)
+        assert [e["candidates"][0]["content"]["parts"][0]["text"] for e in elements[:-1]] == ["Hel", "lo"]
+        assert elements[-1]["error"]["code"] == 502 and elements[-1]["error"]["status"] == "UNAVAILABLE"
+
+
+def _sse_payloads(data: bytes) -> list[dict[str, Any]]:
+    return [orjson.loads(line[5:]) for line in data.split(b"\n") if line.startswith(b"data:")]
