@@ -1,11 +1,12 @@
 """The coding agents the suite drives, installed from the npm registry at the versions package-lock.json
 pins, once per lockfile into a cache outside the work tree (~/.cache/babelgate/agents/<lock hash>).
 
-Both agents ship native binaries inside registry packages (per-platform optional dependencies).
+Claude Code and Codex ship native binaries inside registry packages (per-platform optional dependencies);
+Gemini CLI is one bundled Node.js script.
 `npm ci --ignore-scripts` fetches them; the one install step that matters, Claude Code's postinstall
 (it links its platform package's binary over the `bin/claude.exe` placeholder), is then run by name,
-so the result is the same whatever the machine's npm says about install scripts. Both binaries must
-then report the pinned versions before the install counts as done. It all runs under a file lock so
+so the result is the same whatever the machine's npm says about install scripts. Every agent must then
+report its pinned version before the install counts as done. It all runs under a file lock so
 parallel test runs share one install. Without Node.js the agent tests skip with a reason — except
 where the suite must prove them (`CI` or `BABELGATE_REQUIRE_SERVICES=1`): there a missing npm fails
 the run. A failed install fails it everywhere.
