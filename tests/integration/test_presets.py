@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from babelgate.config import ConfigError, load_config
-from babelgate.config.presets import PRESETS
+from babelgate.config.presets import DEFAULT_REGION, PRESETS
 from babelgate.providers import PROVIDER_TYPES
 from tests.conftest import GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI
@@ -22,7 +22,8 @@ def test_every_preset_is_one_line(name: str, tmp_path: pytest.TempPathFactory) -
     environ = {preset.key_env: "sk-preset-key"} if preset.key_env else {}
     config = load_config(path, environ, available_types=PROVIDER_TYPES)
     provider = config.providers["mine"]
-    assert (provider.type, provider.base_url, provider.profile) == ("openai", preset.base_url, preset.profile)
+    base_url = preset.base_url.replace("{region}", DEFAULT_REGION)  # bedrock-openai's, with no AWS_REGION set
+    assert (provider.type, provider.base_url, provider.profile) == ("openai", base_url, preset.profile)
     assert provider.api_keys == (("sk-preset-key",) if preset.key_env else ())
 
 
