@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -231,10 +231,11 @@ def from_wire(body: JSON, *, created: int, json_tool: str | None) -> ChatRespons
     )
 
 
-def finish_reason(stop_reason: Any, *, has_tool_calls: bool) -> str | None:
+def finish_reason(stop_reason: Any, *, has_tool_calls: bool, reasons: Mapping[str, str] = FINISH_REASONS) -> str | None:
+    """`reasons`: the upstream's stop reasons (Anthropic's; Bedrock's Converse names its own)."""
     if stop_reason is None:
         return None
-    finish = FINISH_REASONS.get(str(stop_reason), "stop")
+    finish = reasons.get(str(stop_reason), "stop")
     # The structured-output tool is not a tool call for the client.
     if finish == "tool_calls" and not has_tool_calls:
         return "stop"
@@ -245,16 +246,28 @@ def usage_from_wire(usage: Any) -> Usage | None:
     """Anthropic's input_tokens exclude cache reads and writes; OpenAI's prompt_tokens include them."""
     if not isinstance(usage, dict):
         return None
-    cache_read = int(usage.get("cache_read_input_tokens") or 0)
-    cache_write = int(usage.get("cache_creation_input_tokens") or 0)
-    prompt = int(usage.get("input_tokens") or 0) + cache_read + cache_write
-    completion = int(usage.get("output_tokens") or 0)
     details = usage.get("output_tokens_details") or {}
+    return usage_with_cache(
+        usage.get("input_tokens"),
+        usage.get("output_tokens"),
+        usage.get("cache_read_input_tokens"),
+        usage.get("cache_creation_input_tokens"),
+        reasoning=details.get("thinking_tokens"),
+    )
+
+
+def usage_with_cache(
+    uncached: Any, completion: Any, cache_read: Any, cache_write: Any, *, reasoning: int | None = None
+) -> Usage:
+    """Claude's counting (on Anthropic and on Bedrock): input tokens exclude cache reads and writes, OpenAI's
+    prompt_tokens include them."""
+    read, written = int(cache_read or 0), int(cache_write or 0)
+    prompt, completed = int(uncached or 0) + read + written, int(completion or 0)
     return Usage(
         prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=prompt + completion,
-        cached_tokens=cache_read,
-        cache_write_tokens=cache_write or None,
-        reasoning_tokens=details.get("thinking_tokens"),
+        completion_tokens=completed,
+        total_tokens=prompt + completed,
+        cached_tokens=read,
+        cache_write_tokens=written or None,
+        reasoning_tokens=reasoning,
     )

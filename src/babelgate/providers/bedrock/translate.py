@@ -22,6 +22,8 @@ import orjson
 
 from babelgate.errors import UnsupportedCapability
 from babelgate.providers.anthropic.profiles import ADAPTIVE_EFFORTS, THINKING_BUDGETS, ModelProfiles
+from babelgate.providers.anthropic.translate import finish_reason as anthropic_finish_reason
+from babelgate.providers.anthropic.translate import usage_with_cache
 from babelgate.providers.anthropic.translate_messages import reasoning_details, system_and_turns
 from babelgate.providers.anthropic.translate_tools import JSON_OBJECT_INSTRUCTION, tool_choice_to_wire
 from babelgate.providers.anthropic.translate_tools import tools_to_wire as anthropic_tools
@@ -223,26 +225,16 @@ def from_wire(body: JSON, *, model: str, created: int, json_tool: str | None) ->
 
 
 def finish_reason(stop_reason: Any, *, has_tool_calls: bool) -> str | None:
-    if stop_reason is None:
-        return None
-    finish = FINISH_REASONS.get(str(stop_reason), "stop")
-    if finish == "tool_calls" and not has_tool_calls:
-        return "stop"  # the structured-output tool is not a call for the client
-    return finish
+    return anthropic_finish_reason(stop_reason, has_tool_calls=has_tool_calls, reasons=FINISH_REASONS)
 
 
 def usage_from_wire(usage: Any) -> Usage | None:
     """Converse's inputTokens exclude cache reads and writes (as Anthropic's do); prompt_tokens include them."""
     if not isinstance(usage, dict):
         return None
-    cache_read = int(usage.get("cacheReadInputTokens") or 0)
-    cache_write = int(usage.get("cacheWriteInputTokens") or 0)
-    prompt = int(usage.get("inputTokens") or 0) + cache_read + cache_write
-    completion = int(usage.get("outputTokens") or 0)
-    return Usage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=prompt + completion,
-        cached_tokens=cache_read,
-        cache_write_tokens=cache_write or None,
+    return usage_with_cache(
+        usage.get("inputTokens"),
+        usage.get("outputTokens"),
+        usage.get("cacheReadInputTokens"),
+        usage.get("cacheWriteInputTokens"),
     )
