@@ -1,7 +1,8 @@
 """Machine instructions per fast-path request, this tree's gateway against the fixed base: a figure the
 machine's load does not move.
 
-    .venv/bin/python bench/instructions.py [--base 267719c] [--caller static|governed] [--seconds 15]
+    .venv/bin/python bench/instructions.py [--base 267719c] [--caller static|governed|jwt] [--seconds 15]
+    .venv/bin/python bench/instructions.py --base none --path bedrock   # a translated path of bench/paths.py
 
 Each gateway (`babelgate serve`, as `make bench` starts it: the bench's environment, its SQLite store,
 the fake upstream) runs under valgrind's callgrind, which counts the instructions every thread of the
@@ -36,17 +37,31 @@ sys.path.insert(0, str(BENCH.parent))
 
 from bench import processes  # noqa: E402
 from bench.fixed_base import DEFAULT_BASE, install  # noqa: E402
+from bench.jwt_issuer import Issuer  # noqa: E402
+from bench.paths import PATHS  # noqa: E402
 
 WARM_SECONDS: Final = 8
 STARTUP_SECONDS: Final = 300.0  # valgrind's start of a Python program is slow
 COLLECTOR: Final = "gcmodule.c:gc_collect_main ["
 
 
-def measure(command: list[str], caller: str, seconds: int, upstream_port: int, scratch: Path) -> tuple[int, int, int]:
-    """(requests, instructions, instructions outside the cyclic collector) of one gateway's run."""
+def measure(
+    command: list[str],
+    caller: str,
+    seconds: int,
+    upstream_port: int,
+    scratch: Path,
+    path: str | None = None,
+    keep: Path | None = None,
+    stream: bool = False,
+) -> tuple[int, int, int]:
+    """(requests, instructions, instructions outside the cyclic collector) of one gateway's run: the fast path's
+    request, or the gateway side of one of bench/paths.py's paths (with the bench's config, a static key)."""
     port = processes.free_port()
     out = scratch / f"callgrind.{len(list(scratch.iterdir()))}"
-    config = ["--config", str(processes.gateway_config())] if caller == "governed" else []
+    issuer = Issuer(processes.LOOPBACK) if caller == "jwt" else None
+    extra = issuer.config() if issuer is not None else ""
+    config = ["--config", str(processes.gateway_config(extra))] if caller in ("governed", "jwt") or path else []
     argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-line=no", *command]
     argv += ["serve", "--host", processes.LOOPBACK, "--port", str(port), "--log-level", "warning", *config]
     store = tempfile.mkdtemp(dir=scratch)
@@ -54,20 +69,31 @@ def measure(command: list[str], caller: str, seconds: int, upstream_port: int, s
     gateway = subprocess.Popen(argv, env=processes.gateway_env(upstream_port, store), stdout=log, stderr=log)
     try:
         _wait_healthy(port)
-        key = processes.GATEWAY_KEY if caller == "static" else processes.create_virtual_key(port)
+        # A JWT caller of team `bench` meets the same limits and budget as the governed path's virtual key.
+        if issuer is not None:
+            key = issuer.token()
+        else:
+            key = processes.GATEWAY_KEY if caller == "static" else processes.create_virtual_key(port)
         model = "gpt-4o-mini" if caller == "static" else "governed"
-        script = scratch / "post.lua"
         body = f'{{"model":"{model}","messages":[{{"role":"user","content":"Hi"}}]}}'
+        route = "/v1/chat/completions"
+        if path is not None:
+            side = PATHS[path].gateway
+            body = (side.stream_body if stream else side.body).decode()
+            route = (side.stream_route or side.route) if stream else side.route
+        script = scratch / "post.lua"
         script.write_text(
-            f"wrk.method='POST'; wrk.body='{body}'; wrk.headers['Content-Type']='application/json'; "
-            f"wrk.headers['Authorization']='Bearer {key}'"
+            f"wrk.method='POST'; wrk.body=[==[{body}]==]; wrk.headers['Content-Type']='application/json'; "
+            f"wrk.headers['Authorization']='Bearer {key}'; wrk.headers['x-api-key']='{key}'"
         )
-        url = f"http://{processes.LOOPBACK}:{port}/v1/chat/completions"
+        url = f"http://{processes.LOOPBACK}:{port}{route}"
         _wrk(url, script, WARM_SECONDS)
         subprocess.run(["callgrind_control", "-z", str(gateway.pid)], check=True, capture_output=True)
         requests = _wrk(url, script, seconds)
         subprocess.run(["callgrind_control", "-d", str(gateway.pid)], check=True, capture_output=True)
         dump = _newest_dump(out)
+        if keep is not None:  # for callgrind_annotate: where the instructions go, by C function
+            shutil.copy(dump, keep)
         total = _total(dump)
         collector = _inclusive(dump, COLLECTOR)
         return requests, total, total - collector
@@ -75,6 +101,8 @@ def measure(command: list[str], caller: str, seconds: int, upstream_port: int, s
         gateway.terminate()
         gateway.wait(60)
         log.close()
+        if issuer is not None:
+            issuer.close()
 
 
 def _wait_healthy(port: int) -> None:
@@ -131,8 +159,11 @@ def _inclusive(dump: Path, function: str) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", default=DEFAULT_BASE, help="the commit to compare with; 'none': this tree only")
-    parser.add_argument("--caller", choices=("static", "governed"), default="static")
+    parser.add_argument("--caller", choices=("static", "governed", "jwt"), default="static")
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--path", choices=tuple(PATHS), help="a path of bench/paths.py instead of the fast path")
+    parser.add_argument("--stream", action="store_true", help="with --path: its streamed request")
+    parser.add_argument("--keep", type=Path, help="copy this tree's callgrind dump here (for callgrind_annotate)")
     args = parser.parse_args()
     for tool in ("valgrind", "callgrind_control", "callgrind_annotate", "wrk"):
         if shutil.which(tool) is None:
@@ -141,8 +172,8 @@ def main() -> int:
     if args.base != "none":
         base = install(BENCH.parent, args.base, BENCH / "results" / "base-build.log")
         subjects.append((f"base {base.commit[:7]}", base.command))
-    if args.caller == "governed" and args.base != "none":
-        print("note: the base has no virtual keys; it is measured with its static key", file=sys.stderr)
+    if args.caller in ("governed", "jwt") and args.base != "none":
+        print("note: the base has no virtual keys or JWT callers; it is measured with its static key", file=sys.stderr)
     children = processes.Children()
     try:
         upstream = processes.start_upstream(children, processes.Pinning.detect(False), 50, 1.0)
@@ -150,7 +181,9 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as scratch:
             for name, command in subjects:
                 caller = args.caller if name == "this tree" else "static"
-                figures[name] = measure(command, caller, args.seconds, upstream, Path(scratch))
+                keep = args.keep if name == "this tree" else None
+                run = (args.path, keep, args.stream)
+                figures[name] = measure(command, caller, args.seconds, upstream, Path(scratch), *run)
                 requests, total, outside = figures[name]
                 print(
                     f"{name:>12}: {requests:6d} requests, {total / requests / 1000:7.1f} k instructions per request,"

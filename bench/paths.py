@@ -236,6 +236,16 @@ PATHS: Final[dict[str, BenchPath]] = {
             _FAST,
             base=False,
         ),
+        # The governed path's request by a JWT caller (issue 33): a token of the bench's identity provider
+        # (bench/jwt_issuer.py) for a user of team `bench`, verified once and then found in the gateway's cache;
+        # the same team limits and budget, the model's limits, ledger and metrics as the governed path.
+        BenchPath(
+            "jwt",
+            "OpenAI fast path, governed, by a JWT caller of the company's identity provider (gpt-4o-mini)",
+            _configured("governed"),
+            _FAST,
+            base=False,
+        ),
         BenchPath(
             "anthropic",
             f"Chat completions → Anthropic ({MODELS['anthropic']}, two tools); direct: /v1/messages",

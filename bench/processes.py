@@ -152,6 +152,7 @@ def start_upstream(children: Children, pin: Pinning, chunks: int, chunk_delay_ms
         "--chunk-delay-ms",
         str(chunk_delay_ms),
     ]
+    log.parent.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no results folder yet
     with log.open("wb") as stderr:
         process = children.start(argv, stdout=subprocess.PIPE, stderr=stderr)
     assert process.stdout is not None
@@ -236,12 +237,15 @@ MASTER_KEY: Final = "bench-master-key-0123456789"
 REDIS_ENV: Final = "BABELGATE_BENCH_REDIS"
 
 
-def gateway_config() -> Path:
+def gateway_config(extra: str = "") -> Path:
+    """The bench's config; `extra`: sections to add (the `jwt` caller's `auth:`, bench/jwt_issuer.py)."""
     path = RESULTS / "bench-config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     redis = os.environ.get(REDIS_ENV)
     path.write_text(
-        BENCH_CONFIG + (f"redis: {{url: '{redis}', prefix: 'babelgate-bench-{os.getpid()}:'}}\n" if redis else "")
+        BENCH_CONFIG
+        + (f"redis: {{url: '{redis}', prefix: 'babelgate-bench-{os.getpid()}:'}}\n" if redis else "")
+        + extra
     )
     return path
 
@@ -272,7 +276,13 @@ def create_virtual_key(port: int) -> str:
 
 
 def gateway_argv(
-    pin: Pinning, port: int, workers: int = 1, *, command: Sequence[str] | None = None, config: bool = True
+    pin: Pinning,
+    port: int,
+    workers: int = 1,
+    *,
+    command: Sequence[str] | None = None,
+    config: bool = True,
+    extra: str = "",
 ) -> list[str]:
     """`serve` of this tree's gateway, or of `command` (the base's, bench/base.py); without `config` it takes
     the environment alone, as any version of the gateway does (the base refuses today's routed models)."""
@@ -286,7 +296,7 @@ def gateway_argv(
         str(port),
         "--log-level",
         "warning",
-        *(("--config", str(gateway_config())) if config else ()),
+        *(("--config", str(gateway_config(extra))) if config else ()),
     ]
     return [*argv, "--workers", str(workers)] if workers != 1 else argv
 
@@ -302,12 +312,14 @@ def start_gateway(
     env: dict[str, str] | None = None,
     command: Sequence[str] | None = None,
     config: bool = True,
+    extra: str = "",
 ) -> tuple[subprocess.Popen[bytes], int]:
+    """The gateway under `serve`; `extra`: config sections added to the bench's (gateway_config)."""
     port = free_port()
     log = RESULTS / log_name
     with log.open("wb") as output:
         process = children.start(
-            gateway_argv(pin, port, workers, command=command, config=config),
+            gateway_argv(pin, port, workers, command=command, config=config, extra=extra),
             env={**gateway_env(upstream_port, store_dir), **(env or {})},
             stdout=output,
             stderr=subprocess.STDOUT,

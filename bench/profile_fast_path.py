@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/profile_fast_path.py calls [--caller static|governed] [--seconds 2] [--top 30]
     .venv/bin/python bench/profile_fast_path.py allocations [--caller static|governed] [--seconds 2] [--top 30]
+    .venv/bin/python bench/profile_fast_path.py time [--path bedrock] [--seconds 2] [--top 30]
     .venv/bin/python bench/profile_fast_path.py serve [--caller static|governed]
 
 The gateway (the app served by uvicorn with `babelgate serve`'s protocol, in this process, its store in
@@ -123,24 +124,47 @@ class AllocationCounter:
         self._last = tracemalloc.get_traced_memory()[0]
 
 
-async def _run(mode: str, caller: str, seconds: int, upstream_port: int, scratch: Path) -> tuple[Any, int]:
+async def _run(
+    mode: str,
+    caller: str,
+    seconds: int,
+    upstream_port: int,
+    scratch: Path,
+    path: str | None = None,
+    stream: bool = False,
+) -> tuple[Any, int]:
     from babelgate import create_app
 
-    os.environ.update(
-        {
-            "OPENAI_API_KEY": "sk-bench",
-            "OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
-            "OLLAMA_BASE_URL": "http://127.0.0.1:9",
-            "BABELGATE_STORE_URL": f"sqlite:{scratch / 'profile.db'}",
-            "BABELGATE_API_KEYS": STATIC_KEY,
-            "BABELGATE_MASTER_KEY": MASTER_KEY,
-        }
-    )
-    app = create_app()
+    body, route = BODY, "/v1/chat/completions"
+    if path is None:
+        os.environ.update(
+            {
+                "OPENAI_API_KEY": "sk-bench",
+                "OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
+                "OLLAMA_BASE_URL": "http://127.0.0.1:9",
+                "BABELGATE_STORE_URL": f"sqlite:{scratch / 'profile.db'}",
+                "BABELGATE_API_KEYS": STATIC_KEY,
+                "BABELGATE_MASTER_KEY": MASTER_KEY,
+            }
+        )
+        app = create_app()
+    else:  # a path of bench/paths.py: `make bench`'s environment and config, every provider at the fake
+        import processes
+        from babelgate.config.load import load_config
+        from babelgate.providers import PROVIDER_TYPES
+        from paths import PATHS
+
+        os.environ.update(processes.gateway_env(upstream_port, str(scratch)))
+        os.environ.update({"BABELGATE_API_KEYS": STATIC_KEY, "BABELGATE_MASTER_KEY": MASTER_KEY})
+        config = load_config(processes.gateway_config(), os.environ, available_types=PROVIDER_TYPES)
+        app = create_app(config)
+        side = PATHS[path].gateway
+        body = (side.stream_body if stream else side.body).decode()
+        route = (side.stream_route or side.route) if stream else side.route
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    url = f"http://127.0.0.1:{port}{route}"
     config = uvicorn.Config(app, loop="none", lifespan="on", log_level="warning", **_options())
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[listener]))
@@ -149,8 +173,8 @@ async def _run(mode: str, caller: str, seconds: int, upstream_port: int, scratch
     key = STATIC_KEY if caller == "static" else await asyncio.to_thread(_virtual_key, port)
     script = str(scratch / "post.lua")
     lua = (
-        f"wrk.method='POST'; wrk.body='{BODY}'; wrk.headers['Content-Type']='application/json'; "
-        f"wrk.headers['Authorization']='Bearer {key}'"
+        f"wrk.method='POST'; wrk.body=[==[{body}]==]; wrk.headers['Content-Type']='application/json'; "
+        f"wrk.headers['Authorization']='Bearer {key}'; wrk.headers['x-api-key']='{key}'"
     )
     await asyncio.to_thread(Path(script).write_text, lua)
     result: Any = None
@@ -163,7 +187,7 @@ async def _run(mode: str, caller: str, seconds: int, upstream_port: int, scratch
         await stop.wait()
     else:
         await _wrk(url, 1, script)  # warm: connections, caches, the first requests' one-time work
-        if mode == "calls":
+        if mode in ("calls", "time"):
             result = cProfile.Profile()
             result.enable()
             requests = await _wrk(url, seconds, script)
@@ -200,8 +224,10 @@ def _print(rows: list[tuple[float, str, str]], requests: int, unit: str, top: in
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", choices=("calls", "allocations", "serve"))
+    parser.add_argument("mode", choices=("calls", "time", "allocations", "serve"))
     parser.add_argument("--caller", choices=("static", "governed"), default="static")
+    parser.add_argument("--path", help="a path of bench/paths.py (its gateway side, the bench's config) instead")
+    parser.add_argument("--stream", action="store_true", help="with --path: its streamed request")
     parser.add_argument("--seconds", type=int, default=2)
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args()
@@ -216,22 +242,28 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as scratch:
             import uvloop
 
-            result, requests = uvloop.run(_run(args.mode, args.caller, args.seconds, port, Path(scratch)))
+            result, requests = uvloop.run(
+                _run(args.mode, args.caller, args.seconds, port, Path(scratch), args.path, args.stream)
+            )
     finally:
         upstream.terminate()
         upstream.wait(10)
-    if args.mode == "calls":
+    if args.mode in ("calls", "time"):
+        # `time`: each function's own time under cProfile (µs per request; the profiler's overhead makes
+        # the figures larger than real, but the shares between two paths of one run compare).
         table = pstats.Stats(result).stats  # type: ignore[attr-defined]
+        field, scale, unit = (1, 1.0, "calls") if args.mode == "calls" else (2, 1e6, "µs")
         rows = []
         for (file, line, name), entry in table.items():
             if file != "~" or not entry[4]:
-                rows.append((entry[1] / requests, _short(file, line, name), part_of(file, name)))
+                rows.append((entry[field] * scale / requests, _short(file, line, name), part_of(file, name)))
                 continue
-            # A C function's calls go to the parts of the Python functions that call it.
+            # A C function's cost goes to the parts of the Python functions that call it.
             for (caller_file, _, caller_name), caller_entry in entry[4].items():
                 part = part_of(caller_file, caller_name)
-                rows.append((caller_entry[0] / requests, f"{name} (from {part.split(' (')[0]})", part))
-        _print(rows, requests, "calls", args.top)
+                value = caller_entry[0 if field == 1 else 2] * scale / requests
+                rows.append((value, f"{name} (from {part.split(' (')[0]})", part))
+        _print(rows, requests, unit, args.top)
     elif args.mode == "allocations":
         rows = [
             (

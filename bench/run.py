@@ -37,6 +37,7 @@ from typing import Any, Final, TypeVar
 
 from compare import LITELLM_ENV
 from fixed_base import DEFAULT_BASE, install
+from jwt_issuer import Issuer
 from loadgen import (
     CpuClock,
     RunStats,
@@ -106,6 +107,7 @@ class Plan:
     nginx: bool = False  # measure nginx as a plain reverse proxy too
     litellm: Path | None = None  # a virtual environment with `litellm[proxy]`, to measure it too
     base: str | None = DEFAULT_BASE  # the commit measured against, interleaved (fixed_base.py); None: not
+    mcp_calls: int = 200  # MCP tool calls per round through /mcp and direct (mcp_paths.py); 0: not measured
 
 
 def _levels(text: str) -> tuple[int, ...]:
@@ -181,6 +183,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
         help="count the governed path's rate limits in this Redis (e.g. redis://127.0.0.1:6379/0)",
     )
     parser.add_argument("--nginx", action="store_true", help="also measure nginx as a reverse proxy (fast path)")
+    parser.add_argument(
+        "--mcp-calls",
+        type=int,
+        default=200,
+        help="MCP tool calls per round through the gateway's /mcp and directly (bench/mcp_paths.py); 0: none",
+    )
     litellm = os.environ.get(LITELLM_ENV)
     parser.add_argument(
         "--litellm",
@@ -218,6 +226,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
         args.nginx,
         args.litellm,
         None if args.base.lower() in ("none", "") else args.base,
+        0 if args.quick else args.mcp_calls,
     )
     return plan, not args.no_pin
 
@@ -736,8 +745,8 @@ def target(name: str, path: BenchPath, side: Side, port: int, key: str) -> Targe
     )
 
 
-def targets(path: BenchPath, gateway_port: int, upstream_port: int, virtual_key: str = "") -> Pair:
-    key = virtual_key if path.name == "governed" else GATEWAY_KEY
+def targets(path: BenchPath, gateway_port: int, upstream_port: int, virtual_key: str = "", token: str = "") -> Pair:
+    key = virtual_key if path.name == "governed" else token if path.name == "jwt" else GATEWAY_KEY
     return (
         target("gateway", path, path.gateway, gateway_port, key),
         target("direct", path, path.direct, upstream_port, UPSTREAM_KEY),
@@ -752,11 +761,16 @@ def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> i
     print(f"bench: {pin.note}; chat load by {plan.engine}", file=sys.stderr, flush=True)
     print(f"bench: {info['cpu_model']}, guest_halt_poll_ns {info['guest_halt_poll_ns']}", file=sys.stderr, flush=True)
     upstream_port = start_upstream(children, pin, plan.chunks, plan.chunk_delay_ms)
-    gateway_process, gateway_port = start_gateway(children, pin, upstream_port, store_dir)
+    # The `jwt` path's identity provider: its JWKS served from this process, its `auth.jwt` in the config.
+    issuer = Issuer(LOOPBACK) if "jwt" in plan.paths else None
+    gateway_process, gateway_port = start_gateway(
+        children, pin, upstream_port, store_dir, extra=issuer.config() if issuer is not None else ""
+    )
     base, base_process, base_port = start_base(plan, children, pin, upstream_port, store_dir)
     pin.pin_self()
     virtual_key = create_virtual_key(gateway_port) if "governed" in plan.paths else ""
-    pairs = {name: targets(PATHS[name], gateway_port, upstream_port, virtual_key) for name in plan.paths}
+    token = issuer.token() if issuer is not None else ""
+    pairs = {name: targets(PATHS[name], gateway_port, upstream_port, virtual_key, token) for name in plan.paths}
     bases = {
         name: target("base", PATHS[name], PATHS[name].gateway, base_port, GATEWAY_KEY)
         for name in plan.paths
@@ -797,6 +811,8 @@ def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> i
     print("\n".join(further.report(plan, rows, pin)))
     print("\n".join(["", *(check.line() for check in checks)]))
     print("\n".join(compare_report(base, found, info)))
+    if plan.mcp_calls > 0:
+        print("\n".join(mcp_report(plan.mcp_calls)))
     write_json(
         plan,
         pin,
@@ -812,6 +828,19 @@ def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> i
     )
     print(f"\nwrote {plan.output} ({time.monotonic() - started:.0f} s)")
     return 1 if any(run.errors for run in runs) or further.errors else 0
+
+
+def mcp_report(calls: int) -> list[str]:
+    """The MCP endpoint's own cost per tool call (issue 32), measured by bench/mcp_paths.py in a process of
+    its own (its fake MCP server and gateway), after the chat paths."""
+    command = [sys.executable, str(Path(__file__).parent / "mcp_paths.py"), "--calls", str(calls), "--rounds", "3"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    lines = done.stdout.strip().splitlines() if done.returncode == 0 else [f"failed: {done.stderr.strip()[-400:]}"]
+    return [
+        "",
+        "MCP endpoint: one tool call through /mcp against the same call made directly (bench/mcp_paths.py)",
+        *lines,
+    ]
 
 
 def _terminate(signum: int, frame: object) -> None:

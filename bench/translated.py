@@ -64,6 +64,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def serve(config: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """`babelgate serve --config` from this tree on a free port (pinned to CPU 1 where there are two), once
+    /health answers: the process and its base URL."""
+    port = free_port()
+    pin = ["taskset", "-c", "1"] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
+    command = [sys.executable, "-c", "import sys; from babelgate.cli import main; sys.exit(main())"]
+    gateway = subprocess.Popen(
+        [*pin, *command, "serve", "--config", str(config), "--port", str(port), "--log-level", "warning"],
+        env={**env, "PYTHONPATH": str(ROOT / "src")},
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(base + "/health", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return gateway, base
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=1000)

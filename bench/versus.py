@@ -26,6 +26,7 @@ PEAK_RSS_MIB: Final = 70.0
 # whether streams are judged too).
 SAME_RUN: Final[dict[str, tuple[str, float, bool]]] = {
     "governed": ("fast", GOVERNED_OVER_FAST, False),  # the issue's target is per request; the stream ratio is shown
+    "jwt": ("governed", 1.10, False),  # issue 33: a JWT caller at most 10 % over a virtual key, per request
     "vertex": ("gemini", 1.10, True),
     "azure": ("fast", 1.10, True),
     "bedrock": ("anthropic", 1.10, True),

@@ -7,7 +7,7 @@ import logging
 import os
 import urllib.request
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openai
 import pytest
@@ -22,6 +22,9 @@ from tests.fakes.mistral_upstream import FakeMistral
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.servers import LoopThread, RunningApp
 from tests.secret_watch import FOUND, LogWatch, WatchedGateway, configured_secrets, scan
+
+if TYPE_CHECKING:
+    from tests.fakes.mcp_server import FakeMcp
 
 UPSTREAM_KEY = "sk-test-UPSTREAM-secret-0123456789"
 ANTHROPIC_KEY = "sk-ant-test-UPSTREAM-secret-987654321"
@@ -50,6 +53,8 @@ def pytest_configure(config: pytest.Config) -> None:
 SLOW = (
     "tests/agents/",  # installs and drives real coding agents
     "tests/ui/",  # Chromium end to end, and npm ci + the dashboard's build
+    "tests/identity/test_sign_in.py",  # a real OpenID provider (npm) and Chromium signing in through it
+    "tests/identity/test_provider_tokens.py",  # the real OpenID provider's access tokens as JWT callers
     "tests/reliability/test_fuzz_routes.py",  # schemathesis on every route
     "tests/reliability/test_properties.py",  # hypothesis on validators and decoders
     "tests/reliability/test_graceful_shutdown.py",  # SIGTERM to gateway processes
@@ -92,6 +97,25 @@ def loop_thread() -> Iterator[LoopThread]:
     thread = LoopThread()
     yield thread
     thread.stop()
+
+
+@pytest.fixture(scope="module")
+def mcp_server(loop_thread: LoopThread) -> Iterator[FakeMcp]:
+    """An MCP server written with the official SDK (tests/fakes/mcp_server.py), for a module's tests."""
+    from tests.fakes.mcp_server import FakeMcp as Fake  # the SDK loads only for the tests that use it
+
+    fake = Fake()
+    loop_thread.run(fake.start())
+    yield fake
+    loop_thread.run(fake.stop())
+
+
+@pytest.fixture
+def tools_server(mcp_server: FakeMcp) -> FakeMcp:
+    """`mcp_server` with what the last test recorded cleared."""
+    mcp_server.calls.clear()
+    mcp_server.authorizations.clear()
+    return mcp_server
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,10 @@ def configured_secrets(config: Config) -> tuple[str, ...]:
     server = config.server
     keys = [*server.api_keys, *([server.master_key] if server.master_key else [])]
     keys += [key for provider in config.providers.values() for key in provider.secret_values()]
+    oidc = config.auth.oidc
+    if oidc is not None and oidc.client_secret:
+        keys.append(oidc.client_secret)
+    keys += [value for mcp_server in config.mcp_servers or () for value in mcp_server.secret_values()]
     return tuple(key for key in keys if len(key) >= 8)  # short test keys ("x") would match everywhere
 
 

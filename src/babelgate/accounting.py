@@ -75,6 +75,9 @@ def account(
                 ttft,
                 streamed,
                 _message(record.error),
+                record.session,
+                key.user if key is not None else None,
+                record.end_user,
             )
         )
     return provider_type

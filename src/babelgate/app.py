@@ -9,13 +9,14 @@ the upstream client is created on first use and the model catalog fills on deman
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from babelgate import pipeline, response_cache
 from babelgate.collector import PacedCollector
@@ -31,7 +32,10 @@ from babelgate.frontends.openapi import OpenAPIDocument
 from babelgate.frontends.responses.wire import response_created_at
 from babelgate.frontends.route import ErrorEncoder, PrefixRoute, Route
 from babelgate.governance.admission import Governance
+from babelgate.governance.alerts import Alerts
+from babelgate.governance.audit import AuditLog
 from babelgate.governance.budgets import Budgets
+from babelgate.governance.directory import Directory
 from babelgate.governance.gateway_keys import GatewayKeys
 from babelgate.governance.ledger import Ledger
 from babelgate.governance.ledger_spool import spool_for
@@ -41,6 +45,9 @@ from babelgate.hooks import Hook
 from babelgate.http import UpstreamClient
 from babelgate.http.proxy import Proxy, parse_proxy
 from babelgate.http.tls import tls_context
+from babelgate.identity.jwks import Jwks
+from babelgate.identity.jwt_callers import JwtCallers
+from babelgate.identity.oidc import OidcClient
 from babelgate.observability import worker_metrics
 from babelgate.observability.logging import REQUEST_ID, Scrubber, secrets_of
 from babelgate.observability.metrics import Metrics
@@ -52,12 +59,18 @@ from babelgate.redis_link import RedisLink
 from babelgate.response_cache import ResponseCache
 from babelgate.routing.catalog import ModelCatalog
 from babelgate.routing.health import Health
+from babelgate.routing.pins import Pins
 from babelgate.routing.registry import ModelRegistry, RegistryError
 from babelgate.routing.router import Router
 from babelgate.routing.shared import RedisShared
 from babelgate.runtime import Runtime
 from babelgate.sealing import SealerSource
 from babelgate.store import open_cached_store
+
+if TYPE_CHECKING:  # the MCP SDK loads only when MCP servers are configured
+    from babelgate.mcp.endpoint import McpEndpoint
+    from babelgate.mcp.servers import McpServers
+    from babelgate.mcp.stored import StoredServers
 
 log = logging.getLogger("babelgate")
 
@@ -107,13 +120,15 @@ class Gateway:
         # Deployments' health outlives a reload: a dead upstream stays skipped under the new config.
         self.health = Health()
         self.health.on_circuit = self._circuit_changed
+        # Sessions pinned to deployments (routing.affinity) outlive a reload too, as their caches do.
+        self.pins = Pins()
         # One Redis pool and breaker for every use of shared state (redis_link.py), and the circuits
         # and resting keys shared with other instances (started with the event loop).
         self.redis: RedisLink | None = None
         self.shared: RedisShared | None = None
         if config.redis is not None:
             self.redis = self._redis_link(config.redis)
-            self.shared = RedisShared(self.redis, self.health, prefix=config.redis.prefix)
+            self.shared = RedisShared(self.redis, self.health, prefix=config.redis.prefix, pins=self.pins)
         self.request_ids = RequestIds()
         # Traces when an OTLP endpoint is configured (observability/tracing.py); None costs nothing.
         endpoint = endpoint_from(config.telemetry.otlp_endpoint, os.environ)
@@ -140,6 +155,9 @@ class Gateway:
             config.store.url, made_at=response_created_at, timeout=config.store.timeout
         )
         self.key_ring = KeyRing(self.response_store)  # virtual keys, kept in the store
+        self.directory = Directory(self.response_store)  # users and teams, kept in the store
+        self.audit = AuditLog(self.response_store)
+        self.alerts = Alerts(self.response_store, self.redis)
         self.ledger = self._ledger(config)  # one row per request, in batches
         # Limits and budgets: exact across instances through Redis when configured.
         self.limiter = RateLimiter(self.redis, prefix=config.redis.prefix if config.redis else "babelgate:")
@@ -150,6 +168,14 @@ class Gateway:
             prefix=config.redis.prefix if config.redis else "babelgate:",
         )
         self.sealer_source: SealerSource | None = None
+        self.jwks: Jwks | None = None  # auth.jwt's key set, kept across reloads while its source stays
+        # Upstream MCP servers (mcp/), kept across reloads (their connections stay open); the SDK loads
+        # only when some are configured.
+        self.mcp_servers: McpServers | None = None
+        # The servers the admin API keeps in the store, kept in step on every instance (mcp/stored.py).
+        self.stored_mcp: StoredServers | None = None
+        self.mcp_endpoint: McpEndpoint | None = None
+        self._mcp_servers_for(config)
         self.runtime = self.build_runtime(config)
 
     def build_runtime(self, config: Config) -> Runtime:
@@ -181,15 +207,20 @@ class Gateway:
             self.sealer_source = SealerSource(
                 self.response_store, key, purpose=REASONING_PURPOSE, secret_name=REASONING_SECRET
             )
+        self.directory.configure(config)
+        self.alerts.configure(config)
         return Runtime(
             config=config,
             providers=providers,
             registry=registry,
-            router=Router(registry, self.health, self.metrics),
+            router=Router(registry, self.health, self.metrics, self.pins),
             catalog=ModelCatalog(providers, ttls),
-            keys=GatewayKeys(config.server.api_keys, self.key_ring),
+            keys=GatewayKeys(config.server.api_keys, self.key_ring, required=config.auth.jwt is not None),
             key_ring=self.key_ring,
-            governance=Governance(config, self.limiter, self.budgets),
+            governance=Governance(config, self.limiter, self.budgets, self.directory, self.alerts),
+            directory=self.directory,
+            audit=self.audit,
+            alerts=self.alerts,
             ledger=self.ledger,
             cache=self.cache,
             hooks=self.hooks,
@@ -203,7 +234,83 @@ class Gateway:
             created=self.created,
             cors=Cors(config.server.cors) if config.server.cors is not None else None,
             started_monotonic=self.started_monotonic,
+            jwt=self._jwt_callers(config),
+            oidc=OidcClient(config.auth.oidc) if config.auth.oidc is not None else None,
+            mcp_servers=self.mcp_servers,
         )
+
+    def _jwt_callers(self, config: Config) -> JwtCallers | None:
+        settings = config.auth.jwt
+        old = self.jwks
+        if settings is None:
+            self.jwks = None
+        elif old is None or (old.issuer, old.configured_url) != (settings.issuer, settings.jwks_url):
+            self.jwks = Jwks(
+                settings.issuer, settings.jwks_url, refresh=settings.refresh, min_refresh=settings.min_refresh
+            )
+        if old is not None and old is not self.jwks and self._background_started:
+            self._in_background(old.close())
+        if self.jwks is not None and old is not self.jwks and self._background_started:
+            self.jwks.start()
+        if settings is None or self.jwks is None:
+            return None
+        oidc = config.auth.oidc
+        return JwtCallers(
+            settings,
+            self.jwks,
+            roles=oidc.roles if oidc is not None else None,
+            teams=config.teams,
+            directory=self.directory,
+        )
+
+    def _mcp_servers_for(self, config: Config) -> None:
+        """The MCP registry follows the config: servers added, changed or gone (a reload)."""
+        if config.mcp_servers is None and self.mcp_servers is None:
+            return
+        servers = self._mcp_registry()
+        wanted = {server.name: server for server in config.mcp_servers or ()}
+        current = {server.name: server for server in servers.configs()}
+        for name, server in wanted.items():
+            if current.get(name) != server:
+                servers.add(server)
+        old = (self.runtime.config.mcp_servers or ()) if hasattr(self, "runtime") else ()
+        for server in old:  # a server the old file had and the new one has not (not one added by the API)
+            if server.name not in wanted and server.name in current:
+                self._in_background(servers.remove(server.name))
+
+    def _mcp_registry(self) -> McpServers:
+        if self.mcp_servers is None:
+            from babelgate.mcp.endpoint import McpEndpoint
+            from babelgate.mcp.servers import McpServers
+
+            self.mcp_servers = McpServers()
+            self.mcp_endpoint = McpEndpoint(self.mcp_servers, lambda: self.runtime, version=VERSION)
+            if hasattr(self, "runtime"):
+                self.runtime = dataclasses.replace(self.runtime, mcp_servers=self.mcp_servers)
+        return self.mcp_servers
+
+    def _stored_mcp_for(self, config: Config) -> None:
+        """With MCP on, the servers the admin API keeps in the store are this instance's too: read now, then
+        polled (a server added or removed through another instance reaches this one within the poll)."""
+        if config.mcp_servers is None or not self._background_started:
+            return
+        if self.stored_mcp is None:
+            from babelgate.mcp.stored import StoredServers
+
+            self.stored_mcp = StoredServers(
+                self.response_store,
+                self._mcp_registry,
+                lambda: {server.name for server in self.runtime.config.mcp_servers or ()},
+                os.environ,
+            )
+            self.stored_mcp.start()
+        elif self.stored_mcp.store is not self.response_store:  # a reload moved the store
+            self.stored_mcp.store, self.stored_mcp.version = self.response_store, -1
+        self._in_background(self._refresh_stored_mcp())
+
+    async def _refresh_stored_mcp(self) -> None:
+        if self.stored_mcp is not None:
+            await self.stored_mcp.try_refresh()
 
     def _budgets(self, config: Config) -> Budgets:
         return Budgets(self.response_store, self.redis, prefix=config.redis.prefix if config.redis else "babelgate:")
@@ -245,6 +352,7 @@ class Gateway:
         self.client.configure(name, tls=tls, proxy=proxy)
 
     def _circuit_changed(self, deployment: str, state: str) -> None:
+        self.alerts.circuit_changed(deployment, state)
         self.metrics.circuit(deployment, state == "open")
         if state == "open":
             log.warning("deployment %s failed repeatedly: skipped until its cool-down ends", deployment)
@@ -253,6 +361,7 @@ class Gateway:
 
     def swap(self, config: Config) -> None:
         """Serve `config` from now on; requests in flight keep the runtime they started with."""
+        self._mcp_servers_for(config)
         old = self.runtime
         old_store = self.response_store
         if config.store != self.store:
@@ -261,6 +370,12 @@ class Gateway:
                 config.store.url, made_at=response_created_at, timeout=config.store.timeout
             )
             old_ring, self.key_ring = self.key_ring, KeyRing(self.response_store)
+            old_directory, self.directory = self.directory, Directory(self.response_store)
+            old_audit, self.audit = self.audit, AuditLog(self.response_store)
+            self.alerts.store = self.response_store
+            self.directory.start()
+            self._in_background(old_directory.close())
+            self._in_background(old_audit.close())
             old_ledger, self.ledger = self.ledger, self._ledger(config)
             self.budgets = self._budgets(config)
             self.key_ring.start()
@@ -268,6 +383,7 @@ class Gateway:
             self._in_background(old_ledger.close())
         self.runtime = self.build_runtime(config)
         self.runtime.catalog.start()
+        self._stored_mcp_for(config)
         self._in_background(old.catalog.close())
         if old_store is not self.response_store:
             self._in_background(old_store.close())
@@ -283,6 +399,17 @@ class Gateway:
         if self.shared is not None:
             await self.shared.close()
         await self.key_ring.close()
+        await self.directory.close()
+        await self.audit.close()
+        await self.alerts.close()
+        if self.stored_mcp is not None:
+            await self.stored_mcp.close()
+        if self.mcp_endpoint is not None:
+            await self.mcp_endpoint.aclose()
+        if self.mcp_servers is not None:
+            await self.mcp_servers.aclose()
+        if self.jwks is not None:
+            await self.jwks.close()
         if self.redis is not None:
             await self.redis.close()
         await self.ledger.close()  # before the store closes: the last rows go in
@@ -321,6 +448,11 @@ class Gateway:
         gateway is mounted without our lifespan."""
         self._background_started = True
         self.key_ring.start()
+        self.directory.start()
+        self.alerts.start(lambda: self.key_ring.keys.values())
+        self._stored_mcp_for(self.runtime.config)
+        if self.jwks is not None:
+            self.jwks.start()  # the identity provider's keys, read now and then every `refresh` seconds
         self.ledger.start()  # rows spooled at the last shutdown go to the store now, not at the first request
         if self.shared is not None:
             self.shared.start()
@@ -330,6 +462,9 @@ class Gateway:
             self._start_background()
         runtime = self.runtime
         path = _route_path(scope)
+        if self.mcp_endpoint is not None and self.mcp_endpoint.claims(path):
+            await self.mcp_endpoint.serve(path, scope, receive, send)
+            return
         if path.startswith("/v1/"):
             path = path[3:]
         route = ROUTES.get(path)
@@ -372,6 +507,7 @@ class Gateway:
                     continue
                 exchange.call.route = prefixed.name
                 exchange.errors = prefixed.errors
+                exchange.error_headers = prefixed.error_headers
                 return functools.partial(prefixed.handler, runtime, exchange, path[len(prefixed.prefix) :]), (
                     prefixed.public
                 )

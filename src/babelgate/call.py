@@ -26,6 +26,7 @@ class Call:
         "body_size",
         "chunk_hooks",
         "context",
+        "end_user",
         "error",
         "headers_out",
         "key_id",
@@ -37,6 +38,7 @@ class Call:
         "request_id",
         "requested_model",
         "route",
+        "session",
         "virtual_key",
     )
 
@@ -47,6 +49,7 @@ class Call:
         self.query = b""  # the URL's query string (Google's clients may send their key there)
         self.key_id: str | None = None  # the caller's key id (safe to log), once authenticated
         self.virtual_key: VirtualKey | None = None  # the caller's, when it sent one (its models, limits)
+        self.end_user: str | None = None  # the end customer the request names (body or header), if any
         self.requested_model = ""  # the public model name the client asked for
         self.provider = ""  # the provider and public model that served (or last tried) it
         self.model = ""
@@ -55,6 +58,7 @@ class Call:
         self.context: RequestContext | None = None  # what the hooks see, once they have seen it
         self.chunk_hooks: tuple[Hook, ...] = ()  # the hooks that see each piece of a stream, when any
         self.attempt_log: list[AttemptRecord] | None = None  # each attempt, when traces are on
+        self.session: str | None = None  # its session's hash, when the model keeps sessions on a deployment
         self.error: GatewayError | None = None  # what failed it (its code for metrics, its message for the ledger)
         # Headers the answer carries besides its own: the route's and attempts' (routing/), the rate limits'
         # (governance/), the cache's.

@@ -164,8 +164,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     check = commands.add_parser("check-config", help="validate a config and print the model table")
     check.add_argument("file")
     check.set_defaults(func=check_config)
-    add_operator_commands(commands)  # chat, models, keys, usage: clients of a running gateway
+    add_operator_commands(commands)  # chat, models, keys, usage, launch: clients of a running gateway
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `launch AGENT [options] -- ARGS`: what follows the first `--` is the agent's, left unparsed.
+    agent_args: list[str] = []
+    if argv[:1] == ["launch"] and "--" in argv:
+        argv, agent_args = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
     args = parser.parse_args(argv)
+    if args.command == "launch":
+        args.agent_args = agent_args
     return int(args.func(args))
 
 

@@ -21,6 +21,8 @@ Receive = Callable[[], Any]
 Send = Callable[[dict[str, Any]], Any]
 # Renders an error as the body of an answer, in a frontend's format (the error, the client's language).
 ErrorBody = Callable[[GatewayError, str], bytes]
+# The headers an error's answer carries in a frontend's format besides its body.
+ErrorHeaders = Callable[[GatewayError], list[tuple[bytes, bytes]]]
 
 COST_HEADER: Final = b"x-babelgate-cost-usd"
 
@@ -34,6 +36,7 @@ class Exchange:
         "_watcher",
         "call",
         "disconnected",
+        "error_headers",
         "errors",
         "first_byte_at",
         "headers_out",
@@ -57,6 +60,8 @@ class Exchange:
         self.call = Call(route, ids(_header(headers, b"x-request-id")), headers)
         self.call.query = scope.get("query_string", b"")
         self.errors = errors  # how this door renders an error (the route's frontend)
+        # The headers a door's error format puts beside the body (Bedrock's `x-amzn-ErrorType`); None: none.
+        self.error_headers: ErrorHeaders | None = None
         self.status = 0
         self.response_started = False
         self.disconnected = False
@@ -89,6 +94,8 @@ class Exchange:
 
     async def send_error(self, error: GatewayError, headers: Headers) -> None:
         """The error as the answer, in the route's format."""
+        if self.error_headers is not None:
+            headers = [*headers, *self.error_headers(error)]
         await self.respond(error.status, self.errors(error, self.call.language), headers=headers)
 
     async def read_body(self, limit: int) -> bytes:

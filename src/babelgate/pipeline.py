@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import orjson
@@ -35,13 +35,15 @@ from babelgate.errors import (
     UpstreamRateLimited,
 )
 from babelgate.exchange import COST_HEADER, ClientGone
-from babelgate.governance.gateway_keys import credentials
+from babelgate.governance.gateway_keys import credentials, key_beside_signature
 from babelgate.hooks import Completion, notify_chunk, notify_complete, notify_request, observed
+from babelgate.identity.jwt_callers import looks_like_jwt
 from babelgate.observability.tracing import AttemptRecord
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 
 if TYPE_CHECKING:
+    from babelgate.governance.virtual_keys import VirtualKey
     from babelgate.runtime import Runtime
 
 log = logging.getLogger("babelgate.pipeline")
@@ -134,17 +136,42 @@ async def keys_ready(runtime: Runtime) -> None:
 
 
 async def identify(runtime: Runtime, record: Call) -> None:
-    """Who is calling: a static key's id, or a virtual key (its models and limits). The key ring is read
-    once before the first request is let through, so a gateway that just started never lets in a request
-    a virtual key would have been needed for; while the store is known to be down, requests do not wait on
-    it each (its poller reads it)."""
+    """Who is calling: a static key's id, a virtual key (its models and limits), or a JWT caller (auth.jwt).
+    The key ring is read once before the first request is let through, so a gateway that just started never
+    lets in a request a virtual key would have been needed for; while the store is known to be down, requests
+    do not wait on it each (its poller reads it)."""
     if not runtime.key_ring.loaded:
         await keys_ready(runtime)
+    presented = credentials(record.header, record.query)
     try:
-        record.key_id, record.virtual_key = runtime.keys.identify(credentials(record.header, record.query))
+        if runtime.jwt is None:
+            record.key_id, record.virtual_key = runtime.keys.identify(presented)
+        else:
+            record.key_id, record.virtual_key = await caller_of(runtime, presented)
     except AuthenticationFailed as refused:
-        record.key_id = refused.params.get("key_id")  # a known virtual key's id, never the secret
-        raise
+        beside = key_beside_signature(record.header)
+        if beside is None:
+            record.key_id = refused.params.get("key_id")  # a known virtual key's id, never the secret
+            raise
+        # An AWS SDK signs every request (Claude Code in Bedrock mode); a key the client also sent in
+        # `x-api-key` is the one the gateway can check. Looked for only here: no cost to other requests.
+        try:
+            record.key_id, record.virtual_key = runtime.keys.identify(beside)
+        except AuthenticationFailed as also:
+            record.key_id = also.params.get("key_id")
+            raise
+
+
+async def caller_of(runtime: Runtime, presented: bytes | None) -> tuple[str | None, VirtualKey | None]:
+    """The caller when JWT callers are configured (auth.jwt): a JWT is its user's synthetic virtual key
+    (`user:<sub>`, governed like any other; identity/jwt_callers.py), anything else a gateway key."""
+    jwt = runtime.jwt
+    if jwt is not None and presented is not None and presented[:7].lower() == b"bearer ":
+        token = presented[7:].strip()
+        if looks_like_jwt(token):
+            found = jwt.cached(token) or await jwt.caller(token)
+            return found.key.id, found.key
+    return runtime.keys.identify(presented)
 
 
 async def call(
@@ -156,12 +183,15 @@ async def call(
     stream: bool,
     check: Check | None = None,
     cache_body: bytes | None = None,
+    fields: Mapping[str, Any] | None = None,
 ) -> Answer:
     """Serve `model` with `attempt` and send its answer; returns the answer that was sent. A simple
     route (one deployment, nothing to retry or fall back to) is one attempt; any other goes through
     the router, which may repeat the attempt (nothing has reached the client while it does).
 
-    `cache_body`: the request's bytes, from frontends whose answers may be cached (response_cache.py)."""
+    `cache_body`: the request's bytes, from frontends whose answers may be cached (response_cache.py);
+    `fields`: the request's decoded body, from frontends of conversations, where session affinity reads
+    what names a session (routing/affinity.py; only when the model's routing keeps sessions)."""
     record = sink.call
     record.requested_model = model
     key = record.virtual_key
@@ -181,11 +211,20 @@ async def call(
         if rules is not None:
             runtime.metrics.cache_event("miss", model)
             record.headers_out.append((response_cache.HEADER, b"miss"))
+    named = record.header(END_USER_HEADER)
+    if named:
+        record.end_user = named.decode("utf-8", "replace")[:END_USER_CHARS]
+    if key is not None and (key.user is not None or key.team is not None):
+        _check_owner(runtime, key, model)
     governance = runtime.governance
     governing = governance.applicable(key, model)
-    ticket = await governance.admit(governing, key, model, record.body_size, record.headers_out) if governing else None
+    ticket = (
+        await governance.admit(governing, key, model, record.body_size, record.headers_out, record.end_user)
+        if governing
+        else None
+    )
     try:
-        answer = await _routed(runtime, sink, model, attempt, stream=stream, check=check)
+        answer = await _routed(runtime, sink, model, attempt, stream=stream, check=check, fields=fields)
         recorder = response_cache.Recorder(answer) if rules is not None and rules.write else None
         await send(runtime, sink, answer)
     finally:
@@ -202,6 +241,35 @@ async def call(
             await runtime.cache.put(rules.key, entry, rules.ttl)
             runtime.metrics.cache_event("store", model)
     return answer
+
+
+# The end customer an application names in a request, for its limits and the ledger (docs/identity.md):
+# the OpenAI `user` field, Anthropic's `metadata.user_id`, or this header (which wins when both are sent).
+END_USER_HEADER: Final = b"x-babelgate-end-user"
+END_USER_CHARS: Final = 256
+
+
+def name_end_user(record: Call, named: Any) -> None:
+    """The end customer a request's body names (a string; anything else names nobody)."""
+    if named.__class__ is str and named:
+        record.end_user = named[:END_USER_CHARS]
+
+
+def _check_owner(runtime: Runtime, key: VirtualKey, model: str) -> None:
+    """A key's user must not be disabled, and its team's model list (the admin API's) holds for it."""
+    directory = runtime.directory
+    if key.user is not None and key.user in directory.disabled:
+        raise PermissionDenied("user_disabled", code="user_disabled")
+    team = directory.teams.get(key.team) if key.team is not None else None
+    if team is not None and not team.allows(model):
+        raise PermissionDenied(
+            "team_model_not_allowed",
+            code="model_not_allowed",
+            param="model",
+            team=team.id,
+            model=model,
+            allowed=", ".join(team.models),
+        )
 
 
 async def send(runtime: Runtime, sink: Sink, answer: Answer) -> None:
@@ -257,13 +325,26 @@ async def _cached(
 
 
 async def _routed(
-    runtime: Runtime, sink: Sink, model: str, attempt: Attempt, *, stream: bool, check: Check | None
+    runtime: Runtime,
+    sink: Sink,
+    model: str,
+    attempt: Attempt,
+    *,
+    stream: bool,
+    check: Check | None,
+    fields: Mapping[str, Any] | None = None,
 ) -> Answer:
     route = runtime.registry.route(model)
     # A client that leaves cancels the attempt in flight and any retry still to come (the app
     # stops watching once the answer is out).
     sink.watch(WATCH_AFTER)
     record = sink.call
+    session = None
+    affinity = route.policy.affinity
+    if affinity is not None:  # off by default: nothing is read for it
+        found = affinity.session(fields, record.header, record.key_id, route.public_name)
+        if found is not None:
+            record.session, session = found.label, found.key
     if route.simple:
         while True:
             try:
@@ -276,7 +357,7 @@ async def _routed(
     def one(deployment: Deployment) -> Awaitable[Answer]:
         return run_attempt(runtime, record, deployment, attempt, stream=stream, check=check)
 
-    return await runtime.router.run(route, record.headers_out, sink.watch, one)
+    return await runtime.router.run(route, record.headers_out, sink.watch, one, session)
 
 
 async def run_attempt(

@@ -8,14 +8,20 @@ finish on the runtime they started with.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from babelgate.config.models import Config
 from babelgate.cors import Cors
 from babelgate.governance.admission import Governance
+from babelgate.governance.alerts import Alerts
+from babelgate.governance.audit import AuditLog
+from babelgate.governance.directory import Directory
 from babelgate.governance.gateway_keys import GatewayKeys
 from babelgate.governance.ledger import Ledger
 from babelgate.governance.virtual_keys import KeyRing
 from babelgate.hooks import Hook
+from babelgate.identity.jwt_callers import JwtCallers
+from babelgate.identity.oidc import OidcClient
 from babelgate.observability.metrics import Metrics
 from babelgate.providers.base import Provider
 from babelgate.response_cache import ResponseCache
@@ -24,6 +30,9 @@ from babelgate.routing.registry import ModelRegistry
 from babelgate.routing.router import Router
 from babelgate.sealing import SealerSource
 from babelgate.store import ResponseStore
+
+if TYPE_CHECKING:  # the MCP SDK loads only when MCP servers are configured
+    from babelgate.mcp.servers import McpServers
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +46,10 @@ class Runtime:
     catalog: ModelCatalog
     keys: GatewayKeys
     key_ring: KeyRing  # the virtual keys (the admin API writes them)
-    governance: Governance  # limits and budgets of keys, teams and models
+    governance: Governance  # limits and budgets of keys, users, teams, end users and models
+    directory: Directory  # users and teams (the admin API writes them)
+    audit: AuditLog  # every admin action
+    alerts: Alerts  # budget thresholds, key expiry, open circuits → webhooks
     ledger: Ledger  # one row per request, written in batches (governance/ledger.py)
     cache: ResponseCache  # exact-match answers (response_cache.py)
     hooks: tuple[Hook, ...]
@@ -51,3 +63,6 @@ class Runtime:
     created: int
     started_monotonic: float
     cors: Cors | None = None  # server.cors: None answers no browser from another origin
+    jwt: JwtCallers | None = None  # auth.jwt: callers presenting the identity provider's JWTs
+    oidc: OidcClient | None = None  # auth.oidc: people signing in to the dashboard
+    mcp_servers: McpServers | None = None  # upstream MCP servers (mcp/); None: none configured

@@ -1,7 +1,8 @@
 """A scripted model for the coding agents, speaking each provider's own streaming format.
 
 It reads what the agent sent through the gateway, in the upstream's format: when the agent offers its
-shell tool (Claude Code's `Bash`, Codex's `exec_command`) and no result of it came back yet, the model
+shell tool (Claude Code's `Bash`, Codex's `exec_command`, Gemini CLI's and Qwen Code's
+`run_shell_command`, opencode's `bash`) and no result of it came back yet, the model
 calls it with a command that writes a file; once the result is in the conversation, it answers with
 a text that quotes the result. Any other request (an agent's side query: a title, a summary) is left
 to the fake's default answer. The agent really runs the command: the file proves the loop closed.
@@ -23,7 +24,8 @@ from tests.fakes.scripted import Received, Reply
 
 JSON = dict[str, Any]
 # Each agent's shell tool and the argument that holds the command line.
-SHELL_TOOLS: Final = {"Bash": "command", "exec_command": "cmd", "run_shell_command": "command"}
+# (Qwen Code's is Gemini CLI's `run_shell_command`; opencode's is `bash`.)
+SHELL_TOOLS: Final = {"Bash": "command", "exec_command": "cmd", "run_shell_command": "command", "bash": "command"}
 FINAL_PREFIX: Final = "All done. The command printed: "
 CLAUDE_THOUGHT: Final = "The user wants a file: run the command."
 
@@ -50,7 +52,7 @@ class Brain:
 
     def arguments(self, shell: str) -> JSON:
         arguments: JSON = {SHELL_TOOLS[shell]: self.command}
-        if shell == "Bash":
+        if shell in ("Bash", "bash"):
             arguments["description"] = "Write the proof file"
         return arguments
 

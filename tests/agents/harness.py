@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,7 @@ AWS_SECRET: Final = "agent/test/Secret+Key/For+Bedrock/0123456"
 
 @dataclass
 class Run:
-    agent: str  # "claude-code", "codex" or "gemini-cli"
+    agent: str  # "claude-code", "codex", "gemini-cli", "qwen-code" or "opencode"
     returncode: int
     stdout: str
     stderr: str
@@ -61,9 +62,12 @@ class Run:
             report = self.report
             error = report.get("error")
             return str(error.get("message")) if isinstance(error, dict) else self.final_text()
-        if self.agent == "claude-code":
+        if self.agent in ("claude-code", "qwen-code"):
             results = [event for event in self.events if event.get("type") == "result"]
             return str(results[-1].get("result")) if results else None
+        if self.agent == "opencode":
+            errors = [event for event in self.events if event.get("type") == "error"]
+            return str(errors[-1].get("error")) if errors else self.final_text()
         ends = [event for event in self.events if event.get("type") in ("turn.failed", "error", "turn.completed")]
         if ends and ends[-1].get("type") == "turn.failed":
             return str((ends[-1].get("error") or {}).get("message"))
@@ -71,7 +75,14 @@ class Run:
 
     @property
     def events(self) -> list[dict[str, Any]]:
-        """The JSON lines the agent printed (anything else on stdout is left out)."""
+        """The JSON lines the agent printed (anything else on stdout is left out); Qwen Code's
+        `--output-format json` prints them as one array."""
+        try:
+            printed = json.loads(self.stdout)
+        except ValueError:
+            printed = None
+        if isinstance(printed, list):
+            return [event for event in printed if isinstance(event, dict)]
         events = []
         for line in self.stdout.splitlines():
             try:
@@ -101,11 +112,18 @@ class Run:
         if self.agent == "gemini-cli":
             response = self.report.get("response")
             return str(response) if response is not None else None
-        if self.agent == "claude-code":
+        if self.agent in ("claude-code", "qwen-code"):
             results = [event for event in self.events if event.get("type") == "result"]
             if not results or results[-1].get("is_error"):
                 return None
             return str(results[-1].get("result"))
+        if self.agent == "opencode":
+            texts = [
+                event["part"].get("text")
+                for event in self.events
+                if event.get("type") == "text" and isinstance(event.get("part"), dict)
+            ]
+            return str(texts[-1]) if texts else None
         messages = [
             event["item"].get("text")
             for event in self.events
@@ -221,15 +239,9 @@ def _decode(data: bytes | str | None) -> str:
     return data.decode(errors="replace") if isinstance(data, bytes) else data or ""
 
 
-def run_claude_code(claude: Path, gateway: RunningApp, model: str, tmp: Path) -> Run:
-    """`claude -p` as docs/agents.md says: ANTHROPIC_BASE_URL at the gateway, every model tier on `model`."""
-    home, workdir = tmp / "home", tmp / "work"
-    home.mkdir()
-    workdir.mkdir()
-    env = {
+def _claude_code_env(home: Path, model: str) -> dict[str, str]:
+    return {
         **_base_env(home),
-        "ANTHROPIC_BASE_URL": gateway.url,
-        "ANTHROPIC_API_KEY": GATEWAY_KEY,
         # Side queries use the "small fast" and tier models: keep them on the gateway's model too.
         "ANTHROPIC_DEFAULT_HAIKU_MODEL": model,
         "ANTHROPIC_DEFAULT_SONNET_MODEL": model,
@@ -241,6 +253,11 @@ def run_claude_code(claude: Path, gateway: RunningApp, model: str, tmp: Path) ->
         "DISABLE_TELEMETRY": "1",
         "IS_SANDBOX": "1",
     }  # the tests run as root, where --dangerously-skip-permissions asks for a sandbox
+
+
+def _run_claude_code(
+    claude: Path, env: dict[str, str], model: str, workdir: Path, extra_args: tuple[str, ...] = ()
+) -> Run:
     return _run(
         "claude-code",
         [
@@ -253,15 +270,92 @@ def run_claude_code(claude: Path, gateway: RunningApp, model: str, tmp: Path) ->
             "--output-format",
             "stream-json",
             "--verbose",
+            *extra_args,
         ],
         env,
         workdir,
     )
 
 
-def run_codex(codex: Path, gateway: RunningApp, model: str, tmp: Path, *, reasoning_effort: str | None = None) -> Run:
+def run_claude_code(
+    claude: Path,
+    gateway: RunningApp,
+    model: str,
+    tmp: Path,
+    *,
+    mcp_config: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Run:
+    """`claude -p` as docs/agents.md says: ANTHROPIC_BASE_URL at the gateway, every model tier on `model`;
+    `mcp_config`: the `--mcp-config` JSON (docs/mcp.md), the only MCP servers it then knows."""
+    home, workdir = tmp / "home", tmp / "work"
+    home.mkdir()
+    workdir.mkdir()
+    env = {
+        **_claude_code_env(home, model),
+        "ANTHROPIC_BASE_URL": gateway.url,
+        "ANTHROPIC_API_KEY": GATEWAY_KEY,
+        **(extra_env or {}),
+    }
+    extra = ("--mcp-config", mcp_config, "--strict-mcp-config") if mcp_config is not None else ()
+    return _run_claude_code(claude, env, model, workdir, extra)
+
+
+# Claude Code's cloud modes as a company's managed settings set them, pointed at the gateway (docs/agents.md,
+# "Claude Code in Bedrock or Vertex mode"): the gateway key as Bedrock's API key (a bearer token), or, with the
+# cloud's own auth skipped, in a header of ANTHROPIC_CUSTOM_HEADERS.
+CLOUD_MODES: Final = ("bedrock", "bedrock-skip-auth", "vertex")
+
+
+def _cloud_env(gateway: RunningApp, mode: str) -> dict[str, str]:
+    if mode == "bedrock":
+        return {
+            "CLAUDE_CODE_USE_BEDROCK": "1",
+            "ANTHROPIC_BEDROCK_BASE_URL": gateway.url,
+            "AWS_REGION": "us-east-1",
+            "AWS_BEARER_TOKEN_BEDROCK": GATEWAY_KEY,
+        }
+    if mode == "bedrock-skip-auth":
+        return {
+            "CLAUDE_CODE_USE_BEDROCK": "1",
+            "ANTHROPIC_BEDROCK_BASE_URL": gateway.url,
+            "AWS_REGION": "us-east-1",
+            "CLAUDE_CODE_SKIP_BEDROCK_AUTH": "1",
+            "ANTHROPIC_CUSTOM_HEADERS": f"x-api-key: {GATEWAY_KEY}",
+        }
+    assert mode == "vertex", mode
+    return {
+        "CLAUDE_CODE_USE_VERTEX": "1",
+        "ANTHROPIC_VERTEX_BASE_URL": gateway.url + "/v1",
+        "ANTHROPIC_VERTEX_PROJECT_ID": "babelgate-agents",
+        "CLOUD_ML_REGION": "us-east5",
+        "CLAUDE_CODE_SKIP_VERTEX_AUTH": "1",
+        "ANTHROPIC_CUSTOM_HEADERS": f"Authorization: Bearer {GATEWAY_KEY}",
+    }
+
+
+def run_claude_code_cloud(claude: Path, gateway: RunningApp, model: str, tmp: Path, *, mode: str) -> Run:
+    """`claude -p` in Bedrock or Vertex mode (`mode`, one of CLOUD_MODES) with the cloud's base URL at the
+    gateway; no ANTHROPIC_BASE_URL or ANTHROPIC_API_KEY."""
+    home, workdir = tmp / "home", tmp / "work"
+    home.mkdir()
+    workdir.mkdir()
+    return _run_claude_code(claude, {**_claude_code_env(home, model), **_cloud_env(gateway, mode)}, model, workdir)
+
+
+def run_codex(
+    codex: Path,
+    gateway: RunningApp,
+    model: str,
+    tmp: Path,
+    *,
+    reasoning_effort: str | None = None,
+    extra_config: str = "",
+    extra_env: dict[str, str] | None = None,
+) -> Run:
     """`codex exec` with a model provider whose base URL is the gateway's /v1 (docs/agents.md).
-    Codex knows no metadata for a gateway's model names and asks for no reasoning unless told to."""
+    Codex knows no metadata for a gateway's model names and asks for no reasoning unless told to.
+    `extra_config`: more of config.toml (its `[mcp_servers.…]` tables, docs/mcp.md)."""
     home, workdir, codex_home = tmp / "home", tmp / "work", tmp / "codex-home"
     for folder in (home, workdir, codex_home):
         folder.mkdir()
@@ -275,8 +369,9 @@ def run_codex(codex: Path, gateway: RunningApp, model: str, tmp: Path, *, reason
         f'base_url = "{gateway.url}/v1"\n'
         'env_key = "BABELGATE_API_KEY"\n'
         'wire_api = "responses"\n'
+        f"{extra_config}"
     )
-    env = {**_base_env(home), "CODEX_HOME": str(codex_home), "BABELGATE_API_KEY": GATEWAY_KEY}
+    env = {**_base_env(home), "CODEX_HOME": str(codex_home), "BABELGATE_API_KEY": GATEWAY_KEY, **(extra_env or {})}
     return _run(
         "codex",
         [str(codex), "exec", "--json", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", TASK],
@@ -312,3 +407,146 @@ def run_gemini_cli(gemini: Path, gateway: RunningApp, model: str, tmp: Path) -> 
         env,
         workdir,
     )
+
+
+def run_qwen_code(qwen: Path, gateway: RunningApp, model: str, tmp: Path) -> Run:
+    """`qwen -p` as docs/agents.md says: Qwen Code's OpenAI sign-in (OPENAI_BASE_URL at the gateway's /v1,
+    OPENAI_API_KEY a gateway key), the model by its gateway name."""
+    home, workdir = tmp / "home", tmp / "work"
+    (home / ".qwen").mkdir(parents=True)
+    workdir.mkdir()
+    (home / ".qwen" / "settings.json").write_text(json.dumps(QWEN_SETTINGS))
+    env = {
+        **_base_env(home),
+        "OPENAI_BASE_URL": f"{gateway.url}/v1",
+        "OPENAI_API_KEY": GATEWAY_KEY,
+        "OPENAI_MODEL": model,
+    }
+    return _run("qwen-code", [str(qwen), *QWEN_ARGS, "--auth-type", "openai", "--model", model], env, workdir)
+
+
+# Headless, everything allowed, no telemetry or update checks (there is no internet in the tests).
+QWEN_SETTINGS: Final = {
+    "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
+    "privacy": {"usageStatisticsEnabled": False},
+    "telemetry": {"enabled": False},
+}
+QWEN_ARGS: Final = ("-p", TASK, "--yolo", "--output-format", "json")
+
+
+def run_opencode(opencode: Path, gateway: RunningApp, model: str, tmp: Path) -> Run:
+    """`opencode run` as docs/agents.md says: a provider on `@ai-sdk/openai-compatible` whose baseURL is the
+    gateway's /v1, in the file OPENCODE_CONFIG names."""
+    home, workdir = tmp / "home", tmp / "work"
+    home.mkdir()
+    workdir.mkdir()
+    config = tmp / "opencode.json"
+    config.write_text(
+        json.dumps(
+            {
+                "provider": {
+                    "babelgate": {
+                        "npm": "@ai-sdk/openai-compatible",
+                        "name": "babelgate",
+                        "options": {"baseURL": f"{gateway.url}/v1", "apiKey": "{env:BABELGATE_API_KEY}"},
+                        "models": {model: {"name": model}},
+                    }
+                },
+                "model": f"babelgate/{model}",
+            }
+        )
+    )
+    env = {**_base_env(home), **OPENCODE_OFFLINE, "OPENCODE_CONFIG": str(config), "BABELGATE_API_KEY": GATEWAY_KEY}
+    return _run("opencode", [str(opencode), *OPENCODE_ARGS], env, workdir)
+
+
+# opencode offline: no models.dev catalogue, no update check, no LSP or plugin downloads, no sharing.
+OPENCODE_OFFLINE: Final = {
+    "OPENCODE_DISABLE_MODELS_FETCH": "1",
+    "OPENCODE_DISABLE_AUTOUPDATE": "1",
+    "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
+    "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1",
+    "OPENCODE_DISABLE_SHARE": "1",
+}
+OPENCODE_ARGS: Final = ("run", "--format", "json", "--auto", TASK)
+
+
+# -- `babelgate launch`: the same runs, the gateway's part set by the command (docs/cli.md) ----------------
+
+# Per agent: its name in Run, what only the test adds (no network beyond the gateway, no prompts), and
+# the arguments after `--` that make it do the task and exit.
+LAUNCHED: Final[dict[str, tuple[str, dict[str, str], tuple[str, ...]]]] = {
+    "claude": (
+        "claude-code",
+        {
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "DISABLE_AUTOUPDATER": "1",
+            "DISABLE_TELEMETRY": "1",
+            "IS_SANDBOX": "1",
+        },
+        ("-p", TASK, "--dangerously-skip-permissions", "--output-format", "stream-json", "--verbose"),
+    ),
+    "codex": (
+        "codex",
+        {},
+        ("exec", "--json", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", TASK),
+    ),
+    "gemini": (
+        "gemini-cli",
+        # Its settings file (launch's system settings) must not be under a world-writable directory, which
+        # the test's home is (/tmp): launch's cache in the real one.
+        {
+            "GEMINI_CLI_NO_RELAUNCH": "true",
+            "GEMINI_TELEMETRY_ENABLED": "false",
+            "XDG_CACHE_HOME": str(Path.home() / ".cache"),
+        },
+        ("-p", TASK, "--yolo", "--skip-trust", "--output-format", "json"),
+    ),
+    "qwen": ("qwen-code", {}, QWEN_ARGS),
+    "opencode": ("opencode", OPENCODE_OFFLINE, OPENCODE_ARGS),
+}
+# The user's own settings, as a user of each agent has them (here: no telemetry or update checks).
+HOME_SETTINGS: Final = {
+    "gemini": (".gemini/settings.json", {key: value for key, value in QWEN_SETTINGS.items()}),
+    "qwen": (".qwen/settings.json", QWEN_SETTINGS),
+}
+
+
+def run_launched(
+    agent: str, binary: Path, tmp: Path, launch_args: list[str], env: dict[str, str] | None = None
+) -> tuple[Run, Path]:
+    """`babelgate launch AGENT --agent-path BINARY LAUNCH_ARGS -- <the task>` in a fresh home: the run,
+    and the home (to show nothing was written into it)."""
+    name, extra_env, task_args = LAUNCHED[agent]
+    home, workdir = tmp / "home", tmp / "work"
+    home.mkdir()
+    workdir.mkdir()
+    if agent in HOME_SETTINGS:
+        where, settings = HOME_SETTINGS[agent]
+        (home / where).parent.mkdir(parents=True)
+        (home / where).write_text(json.dumps(settings))
+    environ = {**_base_env(home), **extra_env, **(env or {})}
+    if "PYTHONPATH" in os.environ:  # this checkout's sources, wherever the agent's directory is
+        environ["PYTHONPATH"] = os.pathsep.join(map(os.path.abspath, os.environ["PYTHONPATH"].split(os.pathsep)))
+    argv = [sys.executable, "-m", "babelgate.cli", "launch", agent, "--agent-path", str(binary), *launch_args]
+    return _run(name, [*argv, "--", *task_args], environ, workdir), home
+
+
+def run_configured(agent: str, binary: Path, tmp: Path, launch_args: list[str]) -> tuple[Run, Run]:
+    """`babelgate launch AGENT --write-config LAUNCH_ARGS`, then the agent run plainly in that home, with
+    nothing of the gateway's in its environment (Codex: its `babelgate` profile, and the key's variable,
+    as docs/cli.md says)."""
+    name, extra_env, task_args = LAUNCHED[agent]
+    wrote, home = run_launched(agent, binary, tmp, ["--write-config", *launch_args])
+    environ = {**_base_env(home), **extra_env}
+    if agent == "codex":
+        environ["BABELGATE_API_KEY"] = GATEWAY_KEY
+        task_args = (task_args[0], "--profile", "babelgate", *task_args[1:])
+    return wrote, _run(name, [str(binary), *task_args], environ, tmp / "work")
+
+
+def home_files(home: Path) -> dict[str, bytes]:
+    """Every file under `home` that is a configuration an agent reads, with its content."""
+    configs = (".claude/settings.json", ".codex/config.toml", ".gemini/settings.json", ".gemini/.env")
+    more = (".qwen/settings.json", ".qwen/.env", ".config/opencode/opencode.json")
+    return {name: (home / name).read_bytes() for name in (*configs, *more) if (home / name).exists()}

@@ -1,11 +1,11 @@
 """The coding agents the suite drives, installed from the npm registry at the versions package-lock.json
 pins, once per lockfile into a cache outside the work tree (~/.cache/babelgate/agents/<lock hash>).
 
-Claude Code and Codex ship native binaries inside registry packages (per-platform optional dependencies);
-Gemini CLI is one bundled Node.js script.
-`npm ci --ignore-scripts` fetches them; the one install step that matters, Claude Code's postinstall
-(it links its platform package's binary over the `bin/claude.exe` placeholder), is then run by name,
-so the result is the same whatever the machine's npm says about install scripts. Every agent must then
+Claude Code, Codex and opencode ship native binaries inside registry packages (per-platform optional
+dependencies); Gemini CLI and Qwen Code are bundled Node.js scripts.
+`npm ci --ignore-scripts` fetches them; the install steps that matter, Claude Code's and opencode's
+postinstalls (each links its platform package's binary over a `bin/*.exe` placeholder), are then run by
+name, so the result is the same whatever the machine's npm says about install scripts. Every agent must then
 report its pinned version before the install counts as done. It all runs under a file lock so
 parallel test runs share one install. Without Node.js the agent tests skip with a reason — except
 where the suite must prove them (`CI` or `BABELGATE_REQUIRE_SERVICES=1`): there a missing npm fails
@@ -34,6 +34,11 @@ class Agents:
     claude: Path
     codex: Path
     gemini: Path
+    qwen: Path
+    opencode: Path
+
+    def paths(self) -> tuple[Path, ...]:
+        return (self.claude, self.codex, self.gemini, self.qwen, self.opencode)
 
 
 class AgentsMissing(Exception):
@@ -57,26 +62,24 @@ def install() -> Agents:
         raise AgentsMissing("Node.js and npm are not installed: the coding-agent tests need them")
     target = cache_dir()
     target.mkdir(parents=True, exist_ok=True)
-    agents = Agents(
-        claude=target / "node_modules" / ".bin" / "claude",
-        codex=target / "node_modules" / ".bin" / "codex",
-        gemini=target / "node_modules" / ".bin" / "gemini",
-    )
+    bin_dir = target / "node_modules" / ".bin"
+    agents = Agents(*(bin_dir / name for name in ("claude", "codex", "gemini", "qwen", "opencode")))
     with (target / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if (target / ".complete").exists() and all(
-            path.exists() for path in (agents.claude, agents.codex, agents.gemini)
-        ):
+        if (target / ".complete").exists() and all(path.exists() for path in agents.paths()):
             return agents
         for name in ("package.json", "package-lock.json"):
             shutil.copyfile(HERE / name, target / name)
         _step([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], target)
         _step([node, "install.cjs"], target / "node_modules" / "@anthropic-ai" / "claude-code")
+        _step([node, "postinstall.mjs"], target / "node_modules" / "opencode-ai")
         pinned = json.loads((HERE / "package.json").read_text())["dependencies"]
         for executable, package in (
             (agents.claude, "@anthropic-ai/claude-code"),
             (agents.codex, "@openai/codex"),
             (agents.gemini, "@google/gemini-cli"),
+            (agents.qwen, "@qwen-code/qwen-code"),
+            (agents.opencode, "opencode-ai"),
         ):
             printed = _step([str(executable), "--version"], target)
             if pinned[package] not in printed:

@@ -1,7 +1,10 @@
 """Claude Code and Codex CLI doing real work through the gateway on the clouds: Gemini on Vertex, Claude on
 Vertex (Claude Code on its native Messages road, rawPredict underneath) and an Azure OpenAI deployment. The
 fakes check the bearer token or key of every request and validate every body (tests/fakes/vertex_upstream.py,
-azure_upstream.py); the scripted model (brain.py) speaks the wire format of the API behind each road."""
+azure_upstream.py); the scripted model (brain.py) speaks the wire format of the API behind each road.
+
+And the other way round: Claude Code in its own Bedrock and Vertex modes, the cloud's base URL at the gateway
+(frontends/anthropic_clouds/), served by OpenAI, Anthropic, Gemini and Bedrock's Claude."""
 
 from __future__ import annotations
 
@@ -12,8 +15,19 @@ from typing import Any, Final
 import pytest
 
 from tests.agents.brain import FINAL_PREFIX, Brain, responder, shell_results
-from tests.agents.harness import GATEWAY_KEY, Answers, run_claude_code, run_codex
+from tests.agents.harness import (
+    CLOUD_MODES,
+    GATEWAY_KEY,
+    MODELS,
+    Answers,
+    gateway_for,
+    run_claude_code,
+    run_claude_code_cloud,
+    run_codex,
+    script,
+)
 from tests.agents.install import Agents
+from tests.agents.test_agents import assert_work_done
 from tests.conftest import GatewayFactory
 from tests.fakes.azure_upstream import FakeAzure
 from tests.fakes.cloud_tokens import TokenRegistry
@@ -97,3 +111,25 @@ def test_the_agent_runs_its_shell_tool_through_a_cloud(
     assert statuses and set(statuses) == {200}, f"the gateway answered {statuses}\n{explain}"
     violations = vertex.violations if fake is vertex else azure.violations
     assert violations == [], violations
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini", "bedrock"])
+@pytest.mark.parametrize("mode", CLOUD_MODES)
+def test_claude_code_in_a_cloud_mode_runs_its_shell_tool_through_the_gateway(
+    agents: Agents, make_gateway: GatewayFactory, fake: ScriptedStreams, mode: str, provider: str, tmp_path: Any
+) -> None:
+    """Claude Code set to Bedrock (InvokeModelWithResponseStream, event-stream answers) or Vertex
+    (streamRawPredict), as managed settings would set it, with the gateway's base URL and a gateway key."""
+    brain = script(fake, provider)
+    answers = Answers()
+    gateway = gateway_for(provider, fake, make_gateway, answers)
+    run = run_claude_code_cloud(agents.claude, gateway, MODELS[provider], tmp_path, mode=mode)
+    assert_work_done(run, fake, provider)
+    explain = run.explain()
+    assert (brain.calls, brain.answers) == (1, 1), explain
+    door = "bedrock" if mode.startswith("bedrock") else "vertex"
+    routes = {route for route, _ in answers.seen}
+    assert routes and all(route.startswith(door) for route in routes), f"{routes}\n{explain}"
+    statuses = answers.statuses()
+    assert statuses and set(statuses) == {200}, f"the gateway answered {statuses}\n{explain}"
+    assert run.retried_statuses() == [], explain

@@ -241,6 +241,8 @@ class FakeVertex(ScriptedStreams):
             if model.startswith("imagen-"):
                 return await images.gemini_predict(self, request, body, model)  # type: ignore[arg-type]
             return self._embed(body, model)
+        if method == "countTokens":
+            return self._count_google_tokens(body, model)
         if method not in ("generateContent", "streamGenerateContent"):
             return self._refuse([f"{request.path}: no method {method!r}"], 404)
         streaming = method == "streamGenerateContent"
@@ -256,6 +258,24 @@ class FakeVertex(ScriptedStreams):
             answer = vertex_extras(gemini.response("Hello!", model_version=model))
             reply = Reply(stream=events) if streaming else Reply(json=answer)
         return await self._send(request, reply, frame=gemini.sse_frame)
+
+    def _count_google_tokens(self, body: Any, model: str) -> web.Response:
+        """Vertex's CountTokensRequest (aiplatform v1): the generateContent fields at the top level
+        (`contents`, `systemInstruction`, `tools`, `generationConfig`; no `generateContentRequest`, the
+        Gemini API's wrapper), checked as a generateContent body is. The count is the words of the texts,
+        so a test can predict it; the answer has Vertex's `totalBillableCharacters` too."""
+        allowed = {"contents", "systemInstruction", "tools", "generationConfig", "model", "instances"}
+        if not isinstance(body, dict) or set(body) - allowed:
+            unknown = sorted(set(body) - allowed) if isinstance(body, dict) else "<body>"
+            return self._refuse([f"Invalid JSON payload received. Unknown name {unknown} in CountTokensRequest."])
+        problems = vertex_gemini_violations({key: value for key, value in body.items() if key != "model"}, model)
+        if problems:
+            return self._refuse(problems)
+        system = body.get("systemInstruction")
+        contents = [*body["contents"], *([system] if isinstance(system, dict) else [])]
+        texts = [str(part.get("text", "")) for content in contents for part in content.get("parts", ())]
+        words = sum(len(text.split()) for text in texts)
+        return web.json_response({"totalTokens": words, "totalBillableCharacters": sum(map(len, texts))})
 
     def _embed(self, body: Any, model: str) -> web.Response:
         size = EMBEDDING_SIZES.get(model)

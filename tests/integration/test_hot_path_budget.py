@@ -32,6 +32,7 @@ the counts issue 29 recovered with ~5 % of room: lower them when the path gets c
 from __future__ import annotations
 
 import asyncio
+import collections
 import gc
 import os
 import subprocess
@@ -62,12 +63,22 @@ REQUESTS = 300
 # Calls per request: 421-425 with a static key and 523-525 governed when this test was written (issue 28);
 # 370 and 472 once issue 29 recovered them; 367 and 470 after its second session (the ledger's rows as
 # tuples, the governance rules found once). The ceilings leave ~5 % of room over the recovered state.
-CEILINGS = {"static key": 385, "governed": 494}
+# 375 and 484 after the third session's merges (affinity's session, JWT callers' check, the end customer's
+# name and the user and end-customer rules of issue 33: +2 static, +9 governed), ceilings moved with them.
+CEILINGS = {"static key": 390, "governed": 505}
 # KiB allocated per request by the gateway's code: 44.6-44.7 with a static key and 53.7-53.8 governed at
-# e578856 (5 runs); 42.9 and 51.5-51.6 once issue 29 recovered them; 41.9 and 50.6 after its second session.
-ALLOCATION_CEILINGS_KIB = {"static key": 44.0, "governed": 53.0}
-# Cyclic garbage per request, in objects: 0 at e578856 (any cycle a request makes gives 1 or more).
-GARBAGE_CEILING = 0.1
+# e578856 (5 runs); 42.9 and 51.5-51.6 once issue 29 recovered them; 41.9 and 50.6 after its second session;
+# 42.8-42.9 and 52.0 after the third session's merges (the same additions as the calls'). The count takes in
+# what background pollers (the key ring's and the user directory's, twice a second) allocate during the
+# run, which a loaded machine spreads over fewer requests: one CI run on a machine at load 5 measured the
+# governed path over 53 KiB. The ceilings leave ~5 % over the quiet figures.
+ALLOCATION_CEILINGS_KIB = {"static key": 45.0, "governed": 55.0}
+# Cyclic garbage per request, in objects: 0 at e578856 (any cycle a request makes gives 2 or more). Once,
+# on a machine loaded by other work, one cycle of 32 objects (0.11 a request) came from something the
+# gateway does by the clock, not per request: the ceiling lets one such stray cycle pass and still
+# fails on a cycle made by every fourth request. Over it, the requests run again and the smaller count
+# counts (see the test).
+GARBAGE_CEILING = 0.5
 # The packages whose frames count, by directory: a path test such as "/babelgate/" would also take
 # in this test's own frames wherever the checkout is a directory called babelgate.
 COUNTED = tuple(os.path.dirname(module.__file__ or "") + os.sep for module in (babelgate, uvicorn, httptools))
@@ -234,6 +245,16 @@ class AllocationCounter:
         self._last = tracemalloc.get_traced_memory()[0]
 
 
+def _cyclic_garbage() -> tuple[float, list[tuple[str, int]]]:
+    """Objects per request the cycle collector finds unreachable now, and what they are made of."""
+    gc.set_debug(gc.DEBUG_SAVEALL)  # kept, to name what the cycles were made of
+    garbage = gc.collect() / REQUESTS
+    kinds = collections.Counter(type(item).__name__ for item in gc.garbage).most_common(8)
+    gc.garbage.clear()
+    gc.set_debug(0)
+    return garbage, kinds
+
+
 @pytest.mark.parametrize("caller", ["static key", "governed"])
 async def test_allocations_per_fast_path_request(lone_gateway: RunningApp, caller: str) -> None:
     request = _request(await _key(lone_gateway, caller))
@@ -252,8 +273,18 @@ async def test_allocations_per_fast_path_request(lone_gateway: RunningApp, calle
                 sys.setprofile(None)
         finally:
             tracemalloc.stop()
-            garbage = gc.collect() / REQUESTS
+            garbage, kinds = _cyclic_garbage()
             gc.enable()
+        if garbage > GARBAGE_CEILING:
+            # Counted again over as many requests: a cycle made per request shows in both runs, where a
+            # graph let go once (the previous parameter's stopped gateway, when a loaded machine frees it
+            # late: 88 of its Observations once) shows in one.
+            gc.disable()
+            try:
+                await _requests(lone_gateway, reader, writer, request)
+            finally:
+                garbage, kinds = min((garbage, kinds), _cyclic_garbage())
+                gc.enable()
     finally:
         writer.close()
     kib = counter.allocated / REQUESTS / 1024
@@ -269,6 +300,6 @@ async def test_allocations_per_fast_path_request(lone_gateway: RunningApp, calle
     )
     assert garbage <= GARBAGE_CEILING, (
         f"{garbage:.2f} objects per {caller} fast-path request left to the cycle collector (a reference cycle "
-        f"made per request), over {GARBAGE_CEILING}: find the cycle with gc.set_debug(gc.DEBUG_SAVEALL) and "
-        "gc.garbage after such requests, then break it"
+        f"made per request), over {GARBAGE_CEILING}, made of {kinds}: find the cycle with "
+        "gc.set_debug(gc.DEBUG_SAVEALL) and gc.garbage after such requests, then break it"
     )

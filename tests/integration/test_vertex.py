@@ -465,3 +465,28 @@ def test_gemini_api_clients_take_the_native_road_to_gemini_on_vertex(gateway: Ru
     assert "".join(piece.text or "" for piece in pieces) == "Hello!"
     assert ":streamGenerateContent?alt=sse" in vertex.received[-1].path
     client.close()
+
+
+def test_gemini_api_count_tokens_is_vertexs_own_count(gateway: RunningApp, vertex: FakeVertex) -> None:
+    """`:countTokens` on a Gemini model on Vertex is relayed to Vertex's countTokens (not estimated), with
+    the Gemini API's `generateContentRequest` wrapper unwrapped as Vertex's CountTokensRequest reads it."""
+    client = genai.Client(api_key="x", http_options=gt.HttpOptions(base_url=gateway.url, api_version="v1beta"))
+    counted = client.models.count_tokens(model="gemini", contents="one two three four")
+    assert counted.total_tokens == 4
+    sent = vertex.received[-1]
+    assert sent.path.endswith(f"/publishers/google/models/{GEMINI}:countTokens")
+    assert sent.headers["Authorization"].startswith("Bearer ")
+    wrapped = {
+        "generateContentRequest": {
+            "model": f"models/{GEMINI}",
+            "contents": [{"role": "user", "parts": [{"text": "five words in this text"}]}],
+            "systemInstruction": {"parts": [{"text": "brief"}]},
+        }
+    }
+    url = f"{gateway.url}/v1beta/models/gemini:countTokens"
+    answer = httpx.post(url, json=wrapped, headers={"x-goog-api-key": "x"}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["totalTokens"] == 6  # the system instruction's word is counted with the contents'
+    assert set(vertex.received[-1].json) == {"contents", "systemInstruction"}
+    assert not vertex.violations
+    client.close()

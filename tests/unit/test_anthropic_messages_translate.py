@@ -344,7 +344,12 @@ def test_what_needs_anthropic_is_refused_by_name() -> None:
     )
     error = refused("messages_unsupported", "tools[0].type", tools=[{"type": "bash_20250124", "name": "bash"}])
     assert error.params["feature"] == "Anthropic's 'bash_20250124' tool"
-    refused("messages_unsupported", "mcp_servers", mcp_servers=[{"type": "url", "url": "https://m", "name": "m"}])
+    # The MCP connector is the gateway's to run (frontends/anthropic_messages/mcp.py): no chat field, no refusal.
+    chat, _ = decode(
+        mcp_servers=[{"type": "url", "url": "https://m", "name": "m"}],
+        tools=[{"type": "mcp_toolset", "mcp_server_name": "m"}],
+    )
+    assert "mcp_servers" not in chat and "tools" not in chat
     refused(
         "messages_unsupported",
         "messages[0].content[0].type",

@@ -21,10 +21,10 @@ from babelgate.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
+from babelgate.eventstream import EventStreamDecoder
 from babelgate.providers.bedrock import wire
 from babelgate.providers.bedrock.credentials import CredentialSource
 from babelgate.providers.bedrock.errors import error_from_frame, map_error
-from babelgate.providers.bedrock.eventstream import EventStreamDecoder
 from babelgate.providers.bedrock.stream import ConverseStreamTranslator
 from babelgate.providers.bedrock.translate import from_wire, to_wire
 from babelgate.providers.bedrock.translate_blocks import document_name

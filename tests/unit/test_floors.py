@@ -41,6 +41,7 @@ ROOMS: dict[str, Floor] = {
     "errors": Floor.GROUND,
     "i18n": Floor.FOUNDATION,
     "streaming": Floor.FOUNDATION,
+    "eventstream": Floor.FOUNDATION,
     "tool_ids": Floor.FOUNDATION,
     "sealing": Floor.FOUNDATION,
     "collector": Floor.FOUNDATION,
@@ -56,8 +57,14 @@ ROOMS: dict[str, Floor] = {
     # providers, routing, governance and frontends alike.
     "model_facts": Floor.FOUNDATION,
     "providers": Floor.PROVIDERS,
+    # Upstream MCP servers: connections and their registry, used by the runtime like providers are; the
+    # /mcp endpoint itself is a frontend.
+    "mcp": Floor.PROVIDERS,
+    "mcp.endpoint": Floor.FRONTENDS,
     "routing": Floor.ROUTING,
     "governance": Floor.GOVERNANCE,
+    # Who a person or a JWT caller is (sign-in, JWTs, roles): makes synthetic virtual keys of governance/.
+    "identity": Floor.GOVERNANCE,
     "answer": Floor.CONDUCTOR,
     "call": Floor.CONDUCTOR,
     "exchange": Floor.CONDUCTOR,
@@ -65,6 +72,7 @@ ROOMS: dict[str, Floor] = {
     "pipeline": Floor.CONDUCTOR,
     "accounting": Floor.CONDUCTOR,
     "response_cache": Floor.CONDUCTOR,
+    "tool_loop": Floor.CONDUCTOR,
     "frontends": Floor.FRONTENDS,
     "app": Floor.TOP,
     "server_protocol": Floor.TOP,

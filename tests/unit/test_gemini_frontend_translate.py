@@ -78,6 +78,17 @@ def test_unknown_role_is_a_400() -> None:
     assert caught.value.param == "contents[0].role"
 
 
+def test_system_instruction_parts_of_the_wrong_type_are_a_400_and_one_part_is_taken_as_a_list() -> None:
+    user = [{"role": "user", "parts": [{"text": "Hi"}]}]
+    with pytest.raises(InvalidRequest) as caught:
+        _decode({"systemInstruction": {"parts": 5}, "contents": user})
+    assert caught.value.param == "systemInstruction.parts"
+    chat, _ = _decode({"systemInstruction": {"parts": {"text": "Be brief."}}, "contents": user})
+    assert chat["messages"][0] == {"role": "system", "content": "Be brief."}
+    chat, _ = _decode({"systemInstruction": {"parts": [{"text": "A"}, {"text": "B"}]}, "contents": user})
+    assert chat["messages"][0] == {"role": "system", "content": "A\nB"}
+
+
 def test_missing_contents_is_a_400() -> None:
     with pytest.raises(InvalidRequest) as caught:
         _decode({})

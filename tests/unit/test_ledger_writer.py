@@ -40,6 +40,9 @@ def entry(n: int) -> Entry:
         None,
         False,
         None,
+        None,  # session
+        None,
+        None,
     )
 
 

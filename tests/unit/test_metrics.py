@@ -96,6 +96,18 @@ class Reference:
             ("reason",),
             registry=self.registry,
         )
+        self.mcp_calls = Counter(
+            "babelgate_mcp_tool_calls",
+            "MCP tool calls through the gateway",
+            ("server", "tool", "outcome"),
+            registry=self.registry,
+        )
+        self.mcp_latency = Histogram(
+            "babelgate_mcp_tool_call_seconds",
+            "Time of an MCP tool call through the gateway, upstream included",
+            ("server",),
+            registry=self.registry,
+        )
         self.redis_up = Gauge(
             "babelgate_redis_up",
             "1 while Redis answers (its breaker is closed), 0 while state is kept per instance",

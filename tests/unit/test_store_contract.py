@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from babelgate.store import ResponseStore, StoredResponse, postgres_ledger
+from babelgate.store import sqlite as sqlite_store
 from babelgate.store.ledger_table import COLUMNS, ERROR_COLUMNS, Row, UsageQuery, row_of, summarize, top_errors
 from babelgate.store.memory import MemoryResponseStore
 from babelgate.store.postgres import PostgresResponseStore
@@ -377,4 +380,57 @@ async def test_long_periods_keep_exact_sums_and_near_percentiles(
     assert await store.delete_usage_before(start + 3 * hour) > 0
     (left,) = await store.usage_summary(UsageQuery(start, start + 12 * hour))
     assert left["requests"] == len([row for row in rows if row["ts"] >= start + 3 * hour])
+    await store.close()
+
+
+async def test_sessions_are_grouped_and_filtered_from_the_rows(
+    store: ResponseStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`group_by=session` (session affinity's column): from the rows in every store, even over a period
+    PostgreSQL's hourly rollup would answer (it has no session column: one row per session and hour)."""
+    monkeypatch.setattr(postgres_ledger, "DENSE", 1)
+    hour = 3600.0
+    start = 1_700_000_000.0 - 1_700_000_000.0 % hour
+    rows = [
+        _ledger_row(n, ts=start + 600 + n * 1000, session=("a1b2c3d4e5f60718", "ffff000011112222", None)[n % 3])
+        for n in range(30)
+    ]
+    rows = [{**row, "cached_tokens": 5 if row["session"] else 0} for row in rows]
+    await store.append_usage(rows_of(rows))
+    assert await store.usage(0, 1e12) == rows
+    query = UsageQuery(start, start + 10 * hour, ("session",))
+    answer = await store.usage_summary(query)
+    assert [(row["session"], row["requests"], row["cached_tokens"]) for row in answer] == [
+        (row["session"], row["requests"], row["cached_tokens"]) for row in summarize(rows, query)
+    ]
+    assert {row["session"] for row in answer} == {"a1b2c3d4e5f60718", "ffff000011112222", None}
+    one = await store.usage_summary(UsageQuery(start, start + 10 * hour, filters=(("session", "ffff000011112222"),)))
+    assert one[0]["requests"] == len([row for row in rows if row["session"] == "ffff000011112222"])
+    await store.close()
+
+
+async def test_a_ledger_from_before_the_session_column_gains_it(
+    backend: Backend, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """An existing database made before `session` was a column: the store adds it when it opens."""
+    kind = request.node.callspec.params["backend"]
+    if kind == "memory":
+        pytest.skip("nothing outlives a memory store")
+    if kind == "sqlite":
+        (tmp_path / "state").mkdir(exist_ok=True)
+        with sqlite3.connect(tmp_path / "state" / "responses.db") as db:
+            db.execute(sqlite_store._SCHEMA[4].replace(", session TEXT", ""))
+            db.execute("INSERT INTO babelgate_ledger (ts, request_id, status) VALUES (1.0, 'old', 200)")
+    else:
+        dsn, table = request.getfixturevalue("postgres_dsn"), request.getfixturevalue("postgres_table")
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(postgres_ledger.schema(table)[0].replace(", session TEXT", ""))
+            await connection.execute(f"INSERT INTO {table}_ledger (ts, request_id, status) VALUES (1.0, 'old', 200)")
+        finally:
+            await connection.close()
+    store = backend(FakeClock())
+    await store.append_usage(rows_of([_ledger_row(0, session="0123456789abcdef")]))
+    got = await store.usage(0, 1e12)
+    assert [(row["request_id"], row["session"]) for row in got] == [("old", None), ("r0", "0123456789abcdef")]
     await store.close()

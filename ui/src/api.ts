@@ -52,11 +52,17 @@ export function query(params: Record<string, string | number | undefined>): stri
   return text ? `?${text}` : "";
 }
 
+// Who is signed in (GET /admin/session) and what the role may see (docs/identity.md).
+export type Role = "admin" | "team_admin" | "member" | "viewer";
+export interface Session { csrf_token: string; user: string; role: Role; teams: string[]; logout_url?: string }
+export interface SignIn { enabled: boolean; login_url: string | null; master_key: boolean }
+
 // What the admin API answers (docs/governance.md).
 export interface Percentiles { p50: number | null; p95: number | null; p99: number | null }
 export interface UsageRow {
   time?: number;
   key?: string | null; team?: string | null; model?: string | null; provider?: string | null;
+  server?: string | null; tool?: string | null;
   requests: number; errors: number; error_rate: number;
   prompt_tokens: number; completion_tokens: number; cached_tokens: number; reasoning_tokens: number;
   cost_usd: number; cache_hits: number; latency_ms: Percentiles; ttft_ms: Percentiles;
@@ -80,3 +86,8 @@ export interface Model {
   pricing?: { input?: number; output?: number; cached_input?: number };
 }
 export interface Provider { name: string; type: string; state: string; keys?: { key: string; state: string }[] }
+export interface McpServer {
+  name: string; transport: string; url: string | null; command: string | null; args?: string[];
+  state: string; error: string | null; failures: number; source: "file" | "api";
+  tools: (string | { name: string; description: string | null })[] | null; tools_error?: string;
+}

@@ -82,6 +82,7 @@ def load_config(
     _merge_store_env(raw, environ, problems)
     _merge_redis_env(raw, environ, problems)
     _merge_responses_env(raw, environ, problems)
+    _resolve_auth_secrets(raw, environ, problems)
     if providers is not None and (server is None or server.get("providers_from_env", True)):
         _merge_env_providers(providers, environ, available_types)
     if providers is not None:
@@ -176,6 +177,13 @@ def _resolve_secrets(raw: dict[str, Any], environ: Mapping[str, str], problems: 
                 for number, deployment in enumerate(deployments):
                     if isinstance(deployment, dict):
                         _resolve_key_fields(deployment, f"models.{name}.deployments[{number}]", environ, problems)
+    _resolve_mcp_secrets(raw.get("mcp_servers"), environ, problems)
+    alerts = raw.get("alerts")
+    hooks = alerts.get("webhooks") if isinstance(alerts, dict) else None
+    if isinstance(hooks, list):
+        for number, hook in enumerate(hooks):
+            if isinstance(hook, dict) and hook.get("secret") is not None:
+                hook["secret"] = _resolve_secret(hook["secret"], f"alerts.webhooks[{number}].secret", environ, problems)
     providers = raw.get("providers")
     if not isinstance(providers, dict):
         return
@@ -197,6 +205,26 @@ def _resolve_secrets(raw: dict[str, Any], environ: Mapping[str, str], problems: 
             for header, value in headers.items():
                 if isinstance(value, str) and value.startswith(ENV_PREFIX):
                     headers[header] = _env_value(value, f"providers.{name}.headers.{header}", environ, problems)
+
+
+def _resolve_mcp_secrets(servers: Any, environ: Mapping[str, str], problems: list[tuple[str, str]]) -> None:
+    """An MCP server's header and env values may be `env:VAR` references (plain values are allowed:
+    not every header is a secret); its OAuth client secret must be one."""
+    if not isinstance(servers, list):
+        return
+    for number, server in enumerate(servers):
+        if not isinstance(server, dict):
+            continue
+        for field in ("headers", "env"):
+            values = server.get(field)
+            if isinstance(values, dict):
+                for name, value in values.items():
+                    if isinstance(value, str) and value.startswith(ENV_PREFIX):
+                        values[name] = _env_value(value, f"mcp_servers[{number}].{field}.{name}", environ, problems)
+        oauth = server.get("oauth")
+        if isinstance(oauth, dict) and "client_secret" in oauth:
+            where = f"mcp_servers[{number}].oauth.client_secret"
+            oauth["client_secret"] = _resolve_secret(oauth["client_secret"], where, environ, problems)
 
 
 # Provider fields that may be given as `env:VAR` references (and as plain values).
@@ -373,3 +401,11 @@ def _describe(error: Any) -> tuple[str, str]:
         # Cross-field checks name their own path in the message.
         path, message = message.split(": ", 1)
     return path, message
+
+
+def _resolve_auth_secrets(raw: dict[str, Any], environ: Mapping[str, str], problems: list[tuple[str, str]]) -> None:
+    """`auth.oidc.client_secret` must be an `env:VAR` reference (DECISIONS 21)."""
+    auth = raw.get("auth")
+    oidc = auth.get("oidc") if isinstance(auth, dict) else None
+    if isinstance(oidc, dict) and oidc.get("client_secret") is not None:
+        oidc["client_secret"] = _resolve_secret(oidc["client_secret"], "auth.oidc.client_secret", environ, problems)

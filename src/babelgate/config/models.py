@@ -131,6 +131,34 @@ class CircuitConfig(_Strict):
     cooldown: float = Field(default=30.0, gt=0, description="seconds a deployment is skipped, then one probe")
 
 
+AffinityKey = Literal["prompt_cache_key", "session_header", "user", "prefix"]
+AFFINITY_KEYS: Final[tuple[AffinityKey, ...]] = ("prompt_cache_key", "session_header", "user", "prefix")
+
+
+class AffinityConfig(_Strict):
+    """Session affinity (routing/affinity.py, docs/routing.md "Affinity"): a session's requests keep
+    reaching the deployment that served it, so the provider's prompt cache stays warm. Each key unset
+    here is the server-wide section's (for a model's own), then the default."""
+
+    keys: tuple[AffinityKey, ...] | None = Field(
+        default=None, description="what names a session, first found wins; [] turns affinity off"
+    )
+    ttl: float | None = Field(default=None, gt=0, description="seconds a pin lasts after the session's last request")
+    headers: tuple[str, ...] | None = Field(
+        default=None, description="session headers besides the known agents' (session_header)"
+    )
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _one_or_many_keys(cls, value: Any) -> Any:
+        return None if value is None else _as_list(value)
+
+    @field_validator("headers", mode="before")
+    @classmethod
+    def _header_names(cls, value: Any) -> Any:
+        return None if value is None else [str(name).strip().lower() for name in _as_list(value)]
+
+
 class RoutingConfig(_Strict):
     """How a model's attempts go (docs/routing.md). Every key is optional; a model's own `routing`
     overrides the server-wide section key by key."""
@@ -144,6 +172,7 @@ class RoutingConfig(_Strict):
         default=None, gt=0, description="seconds a key rests after a 429 without Retry-After"
     )
     fallbacks: tuple[str, ...] | None = None  # server-wide only: the default fallback list
+    affinity: AffinityConfig | None = None  # off unless set (DECISIONS 23)
 
 
 class TimeoutsConfig(_Strict):
@@ -188,6 +217,95 @@ class TeamConfig(LimitsConfig):
 
     budget_usd: float | None = Field(default=None, ge=0)
     budget_period: Literal["day", "week", "month"] | None = None
+    # MCP servers (or `server/tool` patterns) the team's keys may use (DECISIONS 20); unset: the key's own.
+    mcp: tuple[str, ...] | None = None
+
+
+MCP_SERVER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")
+
+
+class McpOAuthConfig(_Strict):
+    """OAuth 2.0 client credentials for an upstream MCP server: the gateway fetches a token from
+    `token_url` and keeps it until shortly before it expires."""
+
+    token_url: str
+    client_id: str
+    client_secret: str = Field(repr=False)
+    scope: str | None = None
+    audience: str | None = None
+
+
+class McpServerConfig(_Strict):
+    """One upstream MCP server (DECISIONS 20): `url` (streamable HTTP, or SSE) or `command`/`args` (stdio)."""
+
+    name: str
+    url: str | None = None
+    # How `url` is spoken; unset: SSE when the path ends in `/sse`, else streamable HTTP.
+    transport: Literal["streamable_http", "sse"] | None = None
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)  # values may be env:VAR references
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = Field(default_factory=dict, repr=False)  # values may be env:VAR references
+    cwd: str | None = None
+    timeout: float = Field(default=60.0, gt=0, description="seconds a call may take (per call: less)")
+    connect_timeout: float = Field(default=15.0, gt=0, description="seconds to connect and initialize")
+    max_result_bytes: int = Field(default=4 * 1024 * 1024, ge=1, description="largest tool result passed on")
+    oauth: McpOAuthConfig | None = None
+    # Per-user tokens: the caller's `X-Mcp-Authorization` header goes upstream as `Authorization`
+    # (one upstream session per distinct token). Off unless the operator turns it on for the server.
+    pass_through_auth: bool = False
+    # What its tools and prompts are prefixed with on /mcp (`<prefix>__<tool>`); unset: the name.
+    prefix: str | None = None
+
+    @field_validator("name", "prefix")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and (not MCP_SERVER_NAME.match(value) or "__" in value or value.endswith("_")):
+            raise ValueError(f"{value!r} may hold letters, digits, '_' and '-' (not '__', not ending in '_')")
+        if value in ("sse", "messages"):  # the paths of /mcp's older SSE transport
+            raise ValueError(f"{value!r} is reserved")
+        return value
+
+    @property
+    def namespace(self) -> str:
+        return self.prefix or self.name
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerConfig:
+        if (self.url is None) == (self.command is None):
+            raise ValueError("set either url (streamable HTTP or SSE) or command (stdio)")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError("url must be an http:// or https:// address")
+        if self.pass_through_auth and self.url is None:
+            raise ValueError("pass_through_auth needs a url (a stdio server has no Authorization header)")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """stdio, sse or streamable_http."""
+        if self.command is not None:
+            return "stdio"
+        if self.transport is not None:
+            return self.transport
+        return "sse" if (self.url or "").rstrip("/").endswith("/sse") else "streamable_http"
+
+    def secret_values(self) -> list[str]:
+        """What no log line, answer or admin page may show: header and env values, the OAuth secret."""
+        values = [*self.headers.values(), *self.env.values()]
+        if self.oauth is not None:
+            values.append(self.oauth.client_secret)
+        return [value for value in values if len(value) >= 8]
+
+    def public(self) -> dict[str, Any]:
+        """The server as /admin shows it: header and env names, never their values."""
+        out = self.model_dump(exclude={"headers", "env", "oauth"})
+        out["args"] = list(self.args)
+        out["headers"] = {name: "***" for name in self.headers}
+        out["env"] = {name: "***" for name in self.env}
+        out["transport"] = self.kind
+        if self.oauth is not None:
+            out["oauth"] = {**self.oauth.model_dump(exclude={"client_secret"}), "client_secret": "***"}
+        return out
 
 
 class ModelCacheConfig(_Strict):
@@ -220,6 +338,12 @@ class LedgerConfig(_Strict):
     spool_dir: Path = Field(
         default_factory=lambda: state_dir() / "ledger-spool",
         description="where rows the store did not take at shutdown wait for the next start",
+    )
+    content: bool = Field(
+        default=False, description="keep MCP tool calls' arguments and results in their ledger rows (`content`)"
+    )
+    content_max_bytes: int = Field(
+        default=65_536, ge=256, le=16 * 1024 * 1024, description="a tool call's content kept at most (then cut)"
     )
 
 
@@ -450,6 +574,118 @@ class ResponsesConfig(_Strict):
         return value
 
 
+class WebhookConfig(_Strict):
+    """Where alerts go (governance/alerts.py): a JSON body signed with HMAC-SHA256, or Slack's format."""
+
+    url: str = Field(description="http(s) URL the alert is POSTed to")
+    secret: str | None = Field(default=None, repr=False, description="env:VAR; signs the body (HMAC-SHA256)")
+    format: Literal["json", "slack"] = "json"
+
+
+class AlertsConfig(_Strict):
+    """Alerts (issue 33): budget thresholds, key expiry ahead, a provider's circuit open for long."""
+
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    budget_thresholds: list[float] = Field(default_factory=lambda: [50.0, 80.0, 100.0])
+    key_expiry_days: float = Field(default=7.0, gt=0, description="alert when a key expires within this")
+    circuit_open_seconds: float = Field(default=300.0, gt=0, description="alert when a circuit stays open this long")
+    check_seconds: float = Field(default=30.0, gt=0, description="how often expiry and circuits are looked at")
+    retries: int = Field(default=6, ge=0, description="delivery retries after the first try, with backoff")
+
+    @field_validator("budget_thresholds")
+    @classmethod
+    def _thresholds(cls, value: list[float]) -> list[float]:
+        if any(not 0 < item <= 1000 for item in value):
+            raise ValueError("thresholds are percents of a budget, above 0")
+        return sorted(set(value))
+
+
+ROLES: Final = ("admin", "team_admin", "member", "viewer")  # the most powerful first (identity/roles.py)
+JWT_ALGORITHMS: Final = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
+
+
+class ClaimsConfig(_Strict):
+    """Which claims of a caller's JWT say who it is (DECISIONS 21)."""
+
+    user: str = Field(default="sub", min_length=1, description="the claim naming the user")
+    teams: str | None = Field(default="groups", description="a claim listing the caller's teams (or groups)")
+    role: str | None = Field(default=None, description="a claim naming the caller's role on /admin")
+    models: str | None = Field(default=None, description="a claim listing the models the caller may use")
+
+
+class RoleMapping(_Strict):
+    """Identity-provider groups → a role; a person in groups of several roles gets the most powerful."""
+
+    admin: tuple[str, ...] = ()
+    team_admin: tuple[str, ...] = ()
+    member: tuple[str, ...] = ()
+    viewer: tuple[str, ...] = ()
+
+
+class JwtConfig(_Strict):
+    """`auth.jwt`: callers presenting a JWT of the company's identity provider instead of a gateway key."""
+
+    issuer: str = Field(min_length=1)
+    audience: tuple[str, ...] = Field(min_length=1)
+    # Unset: the issuer's discovery document names it (`jwks_uri`).
+    jwks_url: str | None = None
+    claims: ClaimsConfig = Field(default_factory=ClaimsConfig)
+    models: tuple[str, ...] = ()  # patterns allowed when the token names none; empty: every model
+    algorithms: tuple[str, ...] = JWT_ALGORITHMS
+    leeway: float = Field(default=30.0, ge=0, le=600, description="seconds of clock skew allowed on exp and nbf")
+    refresh: float = Field(default=300.0, ge=5, description="seconds between background reads of the JWKS")
+    min_refresh: float = Field(default=10.0, ge=0, description="seconds between reads caused by an unknown kid")
+    # Without a `role` claim or a group in `auth.oidc.roles`: the role a JWT caller has on /admin.
+    default_role: Literal["admin", "team_admin", "member", "viewer"] | None = "member"
+
+    @field_validator("audience", mode="before")
+    @classmethod
+    def _audiences(cls, value: Any) -> Any:
+        return _as_list(value) if isinstance(value, str | list | tuple) else value
+
+    @field_validator("algorithms")
+    @classmethod
+    def _algorithms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in value if name not in JWT_ALGORITHMS]
+        if unknown or not value:
+            raise ValueError(f"expected some of {', '.join(JWT_ALGORITHMS)} (never HS256 or none)")
+        return value
+
+
+class OidcConfig(_Strict):
+    """`auth.oidc`: people sign in to the dashboard and the admin API with the company's identity provider."""
+
+    issuer: str = Field(min_length=1)
+    client_id: str = Field(min_length=1)
+    client_secret: str | None = Field(default=None, repr=False)  # none: a public client (PKCE alone)
+    redirect_url: str = Field(
+        min_length=1, description="this gateway's /admin/oidc/callback, as the browser reaches it"
+    )
+    roles: RoleMapping = Field(default_factory=RoleMapping)
+    scopes: tuple[str, ...] = ("openid", "profile", "email")
+    groups_claim: str = "groups"  # where the ID token (or userinfo) lists the person's groups
+    user_claim: str = "email"  # what names the person (falls back to `sub`)
+    # Signed in, but in none of the mapped groups: this role, or (None) refused.
+    default_role: Literal["admin", "team_admin", "member", "viewer"] | None = None
+    session_seconds: int = Field(default=12 * 3600, ge=60)
+
+
+class AuthConfig(_Strict):
+    jwt: JwtConfig | None = None
+    oidc: OidcConfig | None = None
+
+
+class ToolLoopConfig(_Strict):
+    """Bounds of the loop the gateway runs for MCP tools inside model requests (tool_loop/)."""
+
+    max_calls: int = Field(default=20, ge=1, description="MCP tool calls per request")
+    max_seconds: float = Field(default=300.0, gt=0, description="seconds for all turns and calls of a request")
+    call_timeout: float = Field(default=60.0, gt=0, description="seconds for one tool call or listing")
+    allow_server_urls: bool = Field(
+        default=True, description="whether requests may name any MCP server by URL (false: configured servers only)"
+    )
+
+
 class Config(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
@@ -461,9 +697,31 @@ class Config(_Strict):
     aliases: dict[str, str] = Field(default_factory=dict)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)  # upstream model pattern → price
     teams: dict[str, TeamConfig] = Field(default_factory=dict)
+    alerts: AlertsConfig | None = None
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    tool_loop: ToolLoopConfig = Field(default_factory=ToolLoopConfig)
+    # Upstream MCP servers behind /mcp (mcp/); unset: no MCP endpoint unless the admin API added some.
+    # An empty list turns the endpoint on for servers added through the admin API only.
+    mcp_servers: tuple[McpServerConfig, ...] | None = None
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _mcp_names(cls, value: tuple[McpServerConfig, ...] | None) -> tuple[McpServerConfig, ...] | None:
+        if value is None:
+            return None
+        names: set[str] = set()
+        prefixes: set[str] = set()
+        for server in value:
+            if server.name in names:
+                raise ValueError(f"MCP server name {server.name!r} is used twice")
+            if server.namespace in prefixes:
+                raise ValueError(f"MCP prefix {server.namespace!r} is used twice (tool names would collide)")
+            names.add(server.name)
+            prefixes.add(server.namespace)
+        return value
 
     @field_validator("providers")
     @classmethod

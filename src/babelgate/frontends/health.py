@@ -22,8 +22,15 @@ async def health(runtime: Runtime, exchange: Exchange) -> None:
             "uptime_s": round(time.monotonic() - runtime.started_monotonic, 3),
             "providers": provider_states(runtime),
             "circuits": runtime.router.health.snapshot(),
+            **({"mcp_servers": mcp_states(runtime)} if runtime.mcp_servers is not None else {}),
         },
     )
+
+
+def mcp_states(runtime: Runtime) -> list[dict[str, Any]]:
+    """Each MCP server's name, state and last error (its tools are the admin API's to show)."""
+    assert runtime.mcp_servers is not None
+    return [{"name": s["name"], "state": s["state"], "error": s["error"]} for s in runtime.mcp_servers.status()]
 
 
 def provider_states(runtime: Runtime) -> list[dict[str, Any]]:

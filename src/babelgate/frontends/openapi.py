@@ -4,7 +4,7 @@ Every path the gateway serves is in the route table (app.py), and each route dec
 operations (frontends/route.py) with the JSON Schema of its body, built from the validators'
 own tables (frontends/body_schema.py). This module only arranges them: a route added to the
 table is documented, and a validator's range changed is published, with nothing written twice.
-Errors are described in each route's own format (OpenAI's, Anthropic's, Ollama's or Google's), which is
+Errors are described in each route's own format (OpenAI's, Anthropic's, Ollama's, Google's or Bedrock's), which is
 what the fuzz tests (tests/reliability/) hold every 4xx to.
 """
 
@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Final
 import orjson
 
 from babelgate.exchange import Exchange
+from babelgate.frontends.anthropic_clouds.bedrock import encode_error as bedrock_errors
+from babelgate.frontends.anthropic_clouds.vertex import encode_error as vertex_errors
 from babelgate.frontends.anthropic_messages.translate import encode_error as anthropic_errors
 from babelgate.frontends.body_schema import INTEGER, JSON, STRING, obj
 from babelgate.frontends.gemini.translate import encode_error as google_errors
@@ -43,6 +45,8 @@ ERROR_SCHEMAS: Final[dict[str, JSON]] = {
         properties={"type": {"const": "error"}, "error": obj(("type", "message"), strings=("type", "message"))},
     ),
     "OllamaError": obj(("error",), strings=("error",)),
+    # Bedrock's: the error's name is in the `x-amzn-ErrorType` header.
+    "BedrockError": obj(("message",), strings=("message",)),
     "GoogleError": obj(
         ("error",),
         properties={
@@ -57,9 +61,21 @@ _SCHEMA_OF: Final[dict[ErrorEncoder, str]] = {
     anthropic_errors: "AnthropicError",
     ollama_errors: "OllamaError",
     google_errors: "GoogleError",
+    vertex_errors: "GoogleError",
+    bedrock_errors: "BedrockError",
 }
 # Paths served at the root; the rest are documented under /v1 (they answer without it too).
-_UNVERSIONED: Final = ("/api/", "/v1beta/", "/admin/", "/ui", "/health", "/metrics", "/openapi.json")
+_UNVERSIONED: Final = (
+    "/api/",
+    "/v1beta/",
+    "/model/",
+    "/inference-profiles",
+    "/admin/",
+    "/ui",
+    "/health",
+    "/metrics",
+    "/openapi.json",
+)
 _DESCRIPTION: Final = (
     "One API in front of OpenAI, Anthropic, Gemini, Mistral and any OpenAI-compatible server. Every "
     "/v1 path also answers without the /v1 prefix. `/v1/responses` also accepts a WebSocket (OpenAI's "

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Final
 
 from babelgate.frontends import admin, embeddings, health, images, metrics, models
+from babelgate.frontends.anthropic_clouds import bedrock, vertex
 from babelgate.frontends.anthropic_messages import routes as anthropic_messages
 from babelgate.frontends.audio import routes as audio
 from babelgate.frontends.gemini import routes as gemini
@@ -28,6 +29,8 @@ FRONTENDS: Final[tuple[Frontend, ...]] = (
     images.FRONTEND,
     audio.FRONTEND,
     anthropic_messages.FRONTEND,
+    bedrock.FRONTEND,
+    vertex.FRONTEND,
     gemini.FRONTEND,
     ollama.FRONTEND,
     admin.FRONTEND,

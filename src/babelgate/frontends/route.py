@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from babelgate.errors import GatewayError
-from babelgate.exchange import Exchange
+from babelgate.exchange import ErrorHeaders, Exchange
 from babelgate.frontends.openai_errors import encode_error
 
 if TYPE_CHECKING:
@@ -83,6 +83,8 @@ class PrefixRoute:
     # The path names a model (the Gemini API's `{model}:method`): a request refused before it reached the
     # model (a wrong key) still leaves a ledger row, as on the routes whose body names one.
     names_model: bool = False
+    # Headers an error's answer carries besides its body, in the route's format (Bedrock's `x-amzn-ErrorType`).
+    error_headers: ErrorHeaders | None = None
 
 
 @dataclass(frozen=True, slots=True)

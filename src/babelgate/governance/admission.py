@@ -1,5 +1,6 @@
 """Before and after each model request: the rules that apply to it (governance/rules/: a virtual key's
-budget, its team's budget, the rate limits of the key, its team and the model), admitted in order before
+budget, its user's, its team's and its end customer's budgets, the rate limits of all of them and of the
+model), admitted in order before
 any upstream call and settled once the request ended (slots given back, token estimates corrected to real
 usage, cost added to the budgets). Requests no rule applies to (a static key, a model without limits) pass
 without a look (`applies`).
@@ -14,26 +15,36 @@ from typing import TYPE_CHECKING, Any
 
 from babelgate.governance.rate_limits import Limits, RateLimiter
 from babelgate.governance.rules import Applicant, Rule, TeamRules
-from babelgate.governance.rules.budget import KeyBudget, TeamBudget
+from babelgate.governance.rules.budget import EndUserBudget, KeyBudget, TeamBudget, UserBudget
 from babelgate.governance.rules.limits import RateLimits
 
 if TYPE_CHECKING:
     from babelgate.config.models import Config
+    from babelgate.governance.alerts import Alerts
     from babelgate.governance.budgets import Budgets
+    from babelgate.governance.directory import Directory
     from babelgate.governance.virtual_keys import VirtualKey
     from babelgate.providers.base import CallNotes
 
 log = logging.getLogger("babelgate.governance")
 
 
-def rules_for(config: Config, limiter: RateLimiter, budgets: Budgets) -> tuple[Rule, ...]:
+def rules_for(
+    config: Config, limiter: RateLimiter, budgets: Budgets, directory: Directory, alerts: Alerts | None = None
+) -> tuple[Rule, ...]:
     """The rules, in the order they admit: budgets first (they hold nothing), then the limits."""
     model_limits = {
         name: Limits(model.limits.rpm, model.limits.tpm, model.limits.max_concurrent)
         for name, model in config.models.items()
         if model.limits is not None
     }
-    return (KeyBudget(budgets), TeamBudget(budgets), RateLimits(limiter, model_limits, config.aliases))
+    return (
+        KeyBudget(budgets, alerts),
+        UserBudget(budgets, alerts, directory),
+        TeamBudget(budgets, alerts),
+        EndUserBudget(budgets, alerts),
+        RateLimits(limiter, model_limits, config.aliases, directory),
+    )
 
 
 class Ticket:
@@ -47,18 +58,33 @@ class Ticket:
 
 
 class Governance:
-    def __init__(self, config: Config, limiter: RateLimiter, budgets: Budgets) -> None:
-        self.teams = {
-            name: TeamRules(Limits(team.rpm, team.tpm, team.max_concurrent), team.budget_usd, team.budget_period)
-            for name, team in config.teams.items()
-        }
-        self.rules = rules_for(config, limiter, budgets)
+    def __init__(
+        self,
+        config: Config,
+        limiter: RateLimiter,
+        budgets: Budgets,
+        directory: Directory | None = None,
+        alerts: Alerts | None = None,
+    ) -> None:
+        if directory is None:  # a governance of the config alone (tests): its teams, no users
+            from babelgate.governance.directory import Directory
+            from babelgate.store.memory import MemoryResponseStore
+
+            directory = Directory(MemoryResponseStore())
+            directory.configure(config)
+        self.directory = directory
+        self.rules = rules_for(config, limiter, budgets, directory, alerts)
         # Without a key only the model's limits can apply (budgets and the other limits are a key's or a team's).
         self._limits = next(rule for rule in self.rules if isinstance(rule, RateLimits))
         self._model_only: tuple[Rule, ...] = (self._limits,)
 
+    @property
+    def teams(self) -> dict[str, TeamRules]:
+        """The teams that limit something: the config's `teams:` and the admin API's (directory.py)."""
+        return self.directory.team_rules
+
     def _team(self, key: VirtualKey | None) -> TeamRules | None:
-        return self.teams.get(key.team) if key is not None and key.team is not None else None
+        return self.directory.team_rules.get(key.team) if key is not None and key.team is not None else None
 
     def applicable(self, key: VirtualKey | None, model: str) -> tuple[Rule, ...]:
         """The rules that apply to this caller and model, asked on every request (none: the request passes
@@ -75,10 +101,11 @@ class Governance:
         model: str,
         body_size: int,
         headers: list[tuple[bytes, bytes]],
+        end_user: str | None = None,
     ) -> Ticket:
         """Admits the request by each of `rules` (`applicable`'s) in order. Raises RateLimitExceeded (or
         BudgetExceeded) when a rule refuses it; what the rules before it held is given back."""
-        ticket = Ticket(Applicant(key, self._team(key), model, body_size, headers))
+        ticket = Ticket(Applicant(key, self._team(key), model, body_size, headers, end_user))
         try:
             for rule in rules:
                 ticket.held.append((rule, await rule.admit(ticket.applicant)))

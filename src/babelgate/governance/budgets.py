@@ -98,22 +98,26 @@ class Budgets:
             wait = None if end == float("inf") else max(1.0, end - now)
             raise BudgetExceeded(
                 retry_after=wait,
-                who="this API key" if kind == "key" else f"team '{name}'",
+                who=_who(kind, name),
                 budget=f"{budget:g}",
                 spent=f"{spent:.4f}",
                 period=period or "all time",
             )
 
-    async def add(self, kind: str, name: str, period: str | None, cost: float) -> None:
+    async def add(self, kind: str, name: str, period: str | None, cost: float) -> tuple[float, float] | None:
+        """Adds `cost`; answers the period's start and its new total where one is known (for alerts)."""
         start, _ = period_bounds(period, time.time())
         slot = (kind, name, start)
+        total = None
         if slot in self.spent:
-            self.spent[slot] += cost
+            total = self.spent[slot] = self.spent[slot] + cost
         if self._link is not None and self._link.up:
             if self._add is None:
                 self._add = self._link.client.register_script(_ADD)
             with contextlib.suppress(RedisUnavailable):  # the ledger has the cost: the next seeding counts it
-                await self._link.call(lambda _: self._add(keys=[self._key(slot)], args=[repr(cost)]))
+                shared = await self._link.call(lambda _: self._add(keys=[self._key(slot)], args=[repr(cost)]))
+                total = float(shared) if shared is not None else total
+        return (start, total) if total is not None else None
 
     async def _spent(self, kind: str, name: str, start: float) -> float:
         slot = (kind, name, start)
@@ -140,7 +144,10 @@ class Budgets:
             pending = self._seeding[slot] = asyncio.get_running_loop().create_future()
             try:
                 kind, name, start = slot
-                rows = await self.store.usage_summary(UsageQuery(start, time.time() + 1, (), filters=((kind, name),)))
+                # An end customer's budget is per key: its name is `<key id>/<end user>`.
+                key_id, _, end_user = name.partition("/")
+                filters = (("key", key_id), ("end_user", end_user)) if kind == "end_user" else ((kind, name),)
+                rows = await self.store.usage_summary(UsageQuery(start, time.time() + 1, (), filters=filters))
                 pending.set_result(sum(row["cost_usd"] for row in rows))
             except Exception as exc:
                 pending.set_exception(exc)
@@ -152,6 +159,14 @@ class Budgets:
     def _key(self, slot: tuple[str, str, float]) -> str:
         kind, name, start = slot
         return f"{self.prefix}spend:{kind}:{name}:{int(start)}"
+
+
+def _who(kind: str, name: str) -> str:
+    if kind == "key":
+        return "this API key"
+    if kind == "end_user":
+        return f"end user '{name.partition('/')[2]}'"
+    return f"{kind} '{name}'"
 
 
 def _ttl(start: float) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable
+from typing import Final
 from urllib.parse import parse_qs
 
 from babelgate.errors import AuthenticationFailed
@@ -17,16 +18,18 @@ _VIRTUAL = SECRET_PREFIX.encode()
 
 
 class GatewayKeys:
-    __slots__ = ("_ids", "_keys", "_ring")
+    __slots__ = ("_ids", "_keys", "_required", "_ring")
 
-    def __init__(self, keys: Iterable[str], ring: KeyRing | None = None) -> None:
+    def __init__(self, keys: Iterable[str], ring: KeyRing | None = None, *, required: bool = False) -> None:
         self._keys = tuple(key.encode() for key in keys if key)
         self._ids = {key: hashlib.sha256(key).hexdigest()[:12] for key in self._keys}
         self._ring = ring
+        # Callers authenticate some other way too (JWTs, auth.jwt): no key at all is then refused as well.
+        self._required = required
 
     @property
     def enabled(self) -> bool:
-        return bool(self._keys) or (self._ring is not None and self._ring.enabled)
+        return bool(self._keys) or self._required or (self._ring is not None and self._ring.enabled)
 
     def identify(self, authorization: bytes | None) -> tuple[str | None, VirtualKey | None]:
         """The caller's key id (safe to log) and, for a virtual key, the key; (None, None) when no
@@ -42,8 +45,8 @@ class GatewayKeys:
     def authenticate(self, authorization: bytes | None) -> str | None:
         """The caller's static key id (a short hash, safe to log), or None when no keys exist."""
         if not self._keys:
-            if self._ring is not None and self._ring.enabled:
-                raise AuthenticationFailed()  # virtual keys exist: a key is needed
+            if self._required or (self._ring is not None and self._ring.enabled):
+                raise AuthenticationFailed()  # virtual keys (or JWT callers) exist: a credential is needed
             return None
         if authorization is None or not authorization[:7].lower() == b"bearer ":
             raise AuthenticationFailed()
@@ -56,6 +59,20 @@ class GatewayKeys:
         if not matched:
             raise AuthenticationFailed()
         return self._ids[matched]
+
+
+SIGV4: Final = b"AWS4-HMAC-SHA256 "
+
+
+def key_beside_signature(header: Callable[[bytes], bytes | None]) -> bytes | None:
+    """Where `Authorization` is an AWS SigV4 signature (which the gateway cannot verify: it proves knowledge
+    of an AWS secret the gateway does not hold), the gateway key sent beside it in `x-api-key` or
+    `x-goog-api-key`, as an Authorization value; else None."""
+    authorization = header(b"authorization")
+    if authorization is None or not authorization.startswith(SIGV4):
+        return None
+    key = header(b"x-api-key") or header(b"x-goog-api-key")
+    return b"Bearer " + key if key is not None else None
 
 
 def credentials(header: Callable[[bytes], bytes | None], query: bytes = b"") -> bytes | None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from babelgate import headers as gateway_headers
-from babelgate.store.ledger_table import MESSAGE_CHARS, Row
+from babelgate.store.ledger_table import MESSAGE_CHARS, TAIL_NULLS, Row
 
 if TYPE_CHECKING:
     from babelgate.governance.ledger_spool import Claimed, LedgerSpool
@@ -112,6 +112,10 @@ class Ledger:
         # In an outage the writer keeps to its backoff: a full batch does not wake it.
         elif len(queue) >= BATCH and self._wake is not None and self.outage is None:
             self._wake.set()
+
+    def record_row(self, row: Row) -> None:
+        """A row made by its caller (an MCP tool call's, mcp/): queued like a request's entry."""
+        self.record((READY, row))
 
     def _drop_oldest(self) -> bool:
         if self._retrying:
@@ -212,7 +216,7 @@ class Ledger:
                     # BATCH rows at a time: the rows of a write are built all at once (about 2 KB each), and
                     # what a burst of them takes the process keeps as resident memory.
                     entries = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
-                    batch = [_row(entry, self.scrub) for entry in entries]
+                    batch = [entry[1] if entry[0] is READY else _row(entry, self.scrub) for entry in entries]
                 try:
                     written = await self._write(batch)
                 except BaseException:  # cut short by close(): the rows are spooled with the rest
@@ -313,7 +317,7 @@ class Ledger:
         await self._keep_the_rest()
 
     async def _keep_the_rest(self) -> None:
-        rows = self._retrying + [_row(entry, self.scrub) for entry in self._queue]
+        rows = self._retrying + [entry[1] if entry[0] is READY else _row(entry, self.scrub) for entry in self._queue]
         self._retrying, self._queue = [], deque()
         if self.spool is not None:
             self.spool.release_all()  # spool files not replayed stay for the next start
@@ -340,8 +344,9 @@ class Ledger:
 
 
 # What a request leaves in the queue (accounting.py): the raw values, in this order; the row is made by
-# the writer (`_row`), off the request path.
+# the writer (`_row`), off the request path. A row made already (`record_row`) waits as (READY, row).
 Entry = tuple[Any, ...]
+READY: Final = object()
 
 
 def _row(entry: Entry, scrub: Callable[[str], str]) -> Row:
@@ -364,6 +369,9 @@ def _row(entry: Entry, scrub: Callable[[str], str]) -> Row:
         ttft,
         stream,
         message,
+        session,
+        user,
+        end_user,
     ) = entry
     attempts = 1
     hit = False
@@ -397,4 +405,9 @@ def _row(entry: Entry, scrub: Callable[[str], str]) -> Row:
         hit,
         # What `/admin/errors` shows: our text, or the upstream's words (scrubbed of secrets, cut short).
         scrub(message)[:MESSAGE_CHARS] if message is not None else None,
+        session,
+        *TAIL_NULLS,
+        user,
+        end_user,
+        None,  # content: a tool call's, never a request's
     )

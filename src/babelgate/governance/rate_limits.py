@@ -149,7 +149,11 @@ class Scope:
 
     @property
     def who(self) -> str:
-        return "this API key" if self.kind == "key" else f"{self.kind} '{self.name}'"
+        if self.kind == "key":
+            return "this API key"
+        if self.kind == "end_user":  # `<key id>/<end user>`: the key's id is not the client's to see
+            return f"end user '{self.name.partition('/')[2]}'"
+        return f"{self.kind} '{self.name}'"
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__

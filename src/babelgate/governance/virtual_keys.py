@@ -10,7 +10,6 @@ every instance within a second.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from babelgate.errors import AuthenticationFailed, InvalidRequest, NotFound
+from babelgate.store.polled import POLL_SECONDS, Polled
 
 if TYPE_CHECKING:
     from babelgate.store import ResponseStore
@@ -32,13 +32,15 @@ log = logging.getLogger("babelgate.keys")
 KIND: Final = "virtual_key"
 SECRET_PREFIX: Final = "bg-"
 _ID_LENGTH: Final = 12
-POLL_SECONDS: Final = 0.5
 PERIODS: Final = ("day", "week", "month")
+LIMIT_FIELDS: Final = ("rpm", "tpm", "max_concurrent", "budget_usd", "budget_period")
 # What a client may set (DECISIONS 14); everything else about a key is the gateway's.
 EDITABLE: Final = (
     "label",
     "team",
+    "user",
     "models",
+    "mcp",
     "rpm",
     "tpm",
     "max_concurrent",
@@ -46,6 +48,7 @@ EDITABLE: Final = (
     "budget_period",
     "expires_at",
     "metadata",
+    "end_user_limits",
 )
 
 
@@ -57,7 +60,9 @@ class VirtualKey:
     created_at: float
     label: str = ""
     team: str | None = None
+    user: str | None = None
     models: tuple[str, ...] = ()  # patterns of public model names; empty: every model
+    mcp: tuple[str, ...] | None = None  # MCP servers or `server/tool` patterns (DECISIONS 20); None: none
     rpm: int | None = None
     tpm: int | None = None
     max_concurrent: int | None = None
@@ -66,6 +71,9 @@ class VirtualKey:
     expires_at: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     revoked_at: float | None = None
+    # Limits each end customer the application names in a request (`user`, `metadata.user_id` or the
+    # x-babelgate-end-user header) gets under this key: rpm, tpm, max_concurrent, budget_usd, budget_period.
+    end_user_limits: dict[str, Any] | None = None
 
     @property
     def prefix(self) -> str:
@@ -80,6 +88,7 @@ class VirtualKey:
         fields = asdict(self)
         del fields["salt"], fields["digest"]
         fields["models"] = list(self.models)
+        fields["mcp"] = list(self.mcp) if self.mcp is not None else None
         fields["prefix"] = self.prefix
         fields["revoked"] = self.revoked_at is not None
         return fields
@@ -91,6 +100,8 @@ class VirtualKey:
     def decode(cls, body: bytes) -> VirtualKey:
         fields = orjson.loads(body)
         fields["models"] = tuple(fields.get("models") or ())
+        if fields.get("mcp") is not None:
+            fields["mcp"] = tuple(fields["mcp"])
         return cls(**fields)
 
 
@@ -114,26 +125,54 @@ def checked_fields(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
                 else ({} if name == "metadata" else () if name == "models" else "")
             )
             continue
-        if name in ("label", "team") and not isinstance(value, str):
+        if name == "end_user_limits":
+            value = checked_limits(value, param=name)
+        if name in ("label", "team", "user") and not isinstance(value, str):
             raise InvalidRequest("wrong_type", param=name, expected="a string")
         if name == "models":
             if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
                 raise InvalidRequest("wrong_type", param=name, expected="an array of model names or patterns")
             value = tuple(value)
-        if name in ("rpm", "tpm", "max_concurrent") and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
-            raise InvalidRequest("wrong_type", param=name, expected="a positive integer")
-        if name == "budget_usd" and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
-            raise InvalidRequest("wrong_type", param=name, expected="a number of dollars, 0 or more")
-        if name == "budget_period" and value not in PERIODS:
-            raise InvalidRequest("invalid_value", param=name, detail=f"expected one of {', '.join(PERIODS)} or null")
+        if name == "mcp":
+            if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+                raise InvalidRequest("wrong_type", param=name, expected="an array of MCP server names or patterns")
+            value = tuple(value)
+        if name in LIMIT_FIELDS:
+            check_limit(name, value, param=name)
         if name == "expires_at":
             value = _timestamp(value)
         if name == "metadata" and not isinstance(value, dict):
             raise InvalidRequest("wrong_type", param=name, expected="an object")
         out[name] = value
     return out
+
+
+def checked_limits(value: Any, *, param: str) -> dict[str, Any]:
+    """A limits object (`end_user_limits`): only LIMIT_FIELDS, each of its type (a 400 names it)."""
+    if not isinstance(value, dict):
+        raise InvalidRequest("wrong_type", param=param, expected="an object")
+    out: dict[str, Any] = {}
+    for name, item in value.items():
+        where = f"{param}.{name}"
+        if name not in LIMIT_FIELDS:
+            raise InvalidRequest("invalid_value", param=where, detail=f"expected one of {', '.join(LIMIT_FIELDS)}")
+        if item is None:
+            continue
+        check_limit(name, item, param=where)
+        out[name] = item
+    return out
+
+
+def check_limit(name: str, value: Any, *, param: str) -> None:
+    """One of LIMIT_FIELDS (of a key, a user, a team or `end_user_limits`), type-checked: a 400 names `param`."""
+    if name in ("rpm", "tpm", "max_concurrent") and (
+        isinstance(value, bool) or not isinstance(value, int) or value < 1
+    ):
+        raise InvalidRequest("wrong_type", param=param, expected="a positive integer")
+    if name == "budget_usd" and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+        raise InvalidRequest("wrong_type", param=param, expected="a number of dollars, 0 or more")
+    if name == "budget_period" and value not in PERIODS:
+        raise InvalidRequest("invalid_value", param=param, detail=f"expected one of {', '.join(PERIODS)} or null")
 
 
 def _timestamp(value: Any) -> float:
@@ -148,17 +187,17 @@ def _timestamp(value: Any) -> float:
     raise InvalidRequest("wrong_type", param="expires_at", expected="an RFC 3339 time or unix seconds")
 
 
-class KeyRing:
+class KeyRing(Polled):
     """Every virtual key, in memory; the store is read only when its version moved."""
 
+    what = "virtual keys"
+
     def __init__(self, store: ResponseStore, *, poll: float = POLL_SECONDS) -> None:
+        super().__init__(poll=poll)
         self.store = store
-        self.poll = poll
         self.keys: dict[str, VirtualKey] = {}
         self.version = -1
         self.loaded = False
-        self.unreadable = False  # the last read failed: the store is down (logged once, not per try)
-        self._poller: asyncio.Task[None] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -171,47 +210,7 @@ class KeyRing:
             self.keys = {key_id: VirtualKey.decode(body) for key_id, body in documents.items()}
             self.version = version
         self.loaded = True
-        if self.unreadable:
-            self.unreadable = False
-            log.info("virtual keys are read from the store again")
-
-    async def try_refresh(self) -> bool:
-        """`refresh`; a failure is logged once per outage, without its traceback (the poller tries
-        twice a second: a store down for a minute once wrote 120 tracebacks)."""
-        try:
-            await self.refresh()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if not self.unreadable:
-                self.unreadable = True
-                log.warning(
-                    "could not read virtual keys from the store (%s: %s); keeping the ones read before "
-                    "until it answers",
-                    type(exc).__name__,
-                    exc,
-                )
-            return False
-        return True
-
-    def start(self) -> None:
-        """Poll from now on. Started with the gateway (or, mounted without its lifespan, on its first
-        request of any kind), never from one kind of route: an instance whose first request was an
-        admin call once never polled, and kept a revoked key valid for as long as it ran."""
-        if self._poller is None:
-            self._poller = asyncio.get_running_loop().create_task(self._poll())
-
-    async def close(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._poller
-            self._poller = None
-
-    async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self.poll)
-            await self.try_refresh()  # a store outage keeps the keys last read
+        self.read_again()
 
     def authenticate(self, presented: str) -> VirtualKey:
         """The key whose secret this is, if it is live; AuthenticationFailed otherwise (the same
@@ -228,7 +227,8 @@ class KeyRing:
 
     # --- the admin API's writes: to the store, then read back -------------------------------------
 
-    async def create(self, fields: dict[str, Any]) -> tuple[VirtualKey, str]:
+    async def create(self, fields: dict[str, Any], *, user: str | None = None) -> tuple[VirtualKey, str]:
+        """A new key from a create body's fields; `user`: whose key it is (a signed-in member's own)."""
         key_id = secrets.token_hex(_ID_LENGTH // 2)
         secret = f"{SECRET_PREFIX}{key_id}{secrets.token_urlsafe(24)}"
         salt = secrets.token_hex(16)
@@ -237,7 +237,7 @@ class KeyRing:
             salt=salt,
             digest=_digest(salt, secret),
             created_at=time.time(),
-            **checked_fields(fields, creating=True),
+            **{**({"user": user} if user is not None else {}), **checked_fields(fields, creating=True)},
         )
         await self.store.put_document(KIND, key.id, key.encode())
         await self.refresh()

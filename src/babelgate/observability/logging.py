@@ -50,7 +50,12 @@ class Scrubber:
 
 def secrets_of(config: Config) -> list[str]:
     """The upstream keys a config holds: what no log line or kept message may show."""
-    return [key for provider in config.providers.values() for key in provider.secret_values()]
+    found = [key for provider in config.providers.values() for key in provider.secret_values()]
+    oidc = config.auth.oidc
+    if oidc is not None and oidc.client_secret:
+        found.append(oidc.client_secret)
+    found += [value for server in config.mcp_servers or () for value in server.secret_values()]
+    return found
 
 
 class ScrubbingFilter(logging.Filter):

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import accumulate, repeat
 from typing import Final, NamedTuple, cast
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
@@ -330,6 +330,19 @@ class Metrics:
             ("reason",),
             registry=self.registry,
         )
+        # MCP tool calls through /mcp (mcp/endpoint.py), by server, tool and outcome (ok, error, denied…).
+        self.mcp_calls = Counter(
+            "babelgate_mcp_tool_calls",
+            "MCP tool calls through the gateway",
+            ("server", "tool", "outcome"),
+            registry=self.registry,
+        )
+        self.mcp_latency = Histogram(
+            "babelgate_mcp_tool_call_seconds",
+            "Time of an MCP tool call through the gateway, upstream included",
+            ("server",),
+            registry=self.registry,
+        )
         # With several workers, gauges read their largest value: 1 while any worker reaches Redis.
         self.redis_up = Gauge(
             "babelgate_redis_up",
@@ -350,7 +363,7 @@ class Metrics:
             self.flush()
 
     def routing_event(self, event: str, provider: str, model: str) -> None:
-        """`retries`, `fallbacks`, `key_cooldowns`, `keys_rejected`: rare, so counted at once."""
+        """`retries`, `fallbacks`, `key_cooldowns`, `keys_rejected`, `pins_moved`: rare, so counted at once."""
         self.routing.labels(event, provider, model).inc()
 
     def cache_event(self, event: str, model: str) -> None:

@@ -6,7 +6,10 @@ import argparse
 from typing import Any
 
 from babelgate.operator.chat import add_chat
+from babelgate.operator.directory import add_directory
 from babelgate.operator.keys import add_keys
+from babelgate.operator.launch import add_launch
+from babelgate.operator.mcp import add_mcp
 from babelgate.operator.models import add_models
 from babelgate.operator.usage import add_usage
 
@@ -37,3 +40,6 @@ def add_operator_commands(commands: Any) -> None:
     add_models(commands, admin)
     add_usage(commands, admin)
     add_keys(commands, admin, _options(admin=True, inherited=True))
+    add_launch(commands)  # a coding agent against a gateway
+    add_mcp(commands, admin, _options(admin=True, inherited=True))
+    add_directory(commands, admin, _options(admin=True, inherited=True))

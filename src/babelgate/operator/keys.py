@@ -14,6 +14,7 @@ from babelgate.operator.render import STATE_STYLE, compose, count, literal, out,
 _LIMITS = (
     ("--label", str),
     ("--team", str),
+    ("--user", str),
     ("--rpm", int),
     ("--tpm", int),
     ("--max-concurrent", int),
@@ -37,6 +38,9 @@ def add_keys(commands: Any, admin: argparse.ArgumentParser, admin_below: argpars
         for flag, kind in _LIMITS:
             parser.add_argument(flag, type=kind)
         parser.add_argument("--models", help="comma-separated model names or patterns (gpt-4o*, claude-*)")
+        parser.add_argument(
+            "--mcp", help="comma-separated MCP servers or server/tool patterns the key may use (github, docs/search_*)"
+        )
     listing = actions.add_parser("list", parents=[admin], help="list keys (never their secrets)")
     listing.add_argument("--active", action="store_true", help="leave out revoked keys")
     revoke = actions.add_parser("revoke", parents=[admin], help="revoke a key at once, on every instance")
@@ -120,4 +124,6 @@ def _fields(args: argparse.Namespace) -> dict[str, Any]:
     fields = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.models is not None:
         fields["models"] = [item.strip() for item in args.models.split(",") if item.strip()]
+    if args.mcp is not None:
+        fields["mcp"] = [item.strip() for item in args.mcp.split(",") if item.strip()]
     return fields

@@ -1,6 +1,6 @@
 """`babelgate usage`: the ledger's summary for a period (`GET /admin/usage`), one row per group
-(model by default), with a totals line: requests, errors, tokens, cost, latency and time to first
-token percentiles."""
+(model by default), with a totals line: requests, errors, tokens (prompt, cached, completion), cost,
+latency and time to first token percentiles."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 from babelgate.operator.client import Gateway, UsageError, run_admin
 from babelgate.operator.render import count, literal, ms, out, percent, print_json, table, usd
 
-GROUPS = ("model", "provider", "key", "team", "status", "route", "model_requested")
+GROUPS = ("model", "provider", "key", "team", "status", "route", "model_requested", "session")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -53,6 +53,7 @@ def run_usage(args: argparse.Namespace, gateway: Gateway) -> None:
         ">Requests",
         ">Errors",
         ">Prompt",
+        ">Cached",
         ">Completion",
         ">Cost",
         ">p50",
@@ -85,6 +86,7 @@ def _figures(row: dict[str, Any]) -> list[str]:
         count(row["requests"]),
         errors,
         count(row["prompt_tokens"]),
+        count(row["cached_tokens"]),
         count(row["completion_tokens"]),
         usd(row["cost_usd"]),
         ms(latency["p50"]),

@@ -19,6 +19,7 @@ from babelgate.errors import ModelNotFound
 from babelgate.model_facts import Price, facts_table, price_from
 from babelgate.providers import ENV_PRESETS, FAMILIES, MODEL_FACTS
 from babelgate.providers.base import Provider
+from babelgate.routing.affinity import AffinityPolicy
 
 # A provider like the named one but with some of its config replaced (a deployment's own key
 # pool or timeouts): name, {provider config field: value}.
@@ -83,6 +84,7 @@ class RoutingPolicy:
     circuit_failures: int = 5
     circuit_cooldown: float = 30.0
     key_cooldown: float = 60.0
+    affinity: AffinityPolicy | None = None  # None: no session pins (the default), nothing read for them
 
     @classmethod
     def merged(cls, server: RoutingConfig, model: RoutingConfig | None) -> RoutingPolicy:
@@ -103,6 +105,7 @@ class RoutingPolicy:
             if section.circuit is not None:
                 values["circuit_failures"] = section.circuit.failures
                 values["circuit_cooldown"] = section.circuit.cooldown
+        values["affinity"] = AffinityPolicy.merged(server.affinity, model.affinity if model is not None else None)
         return cls(**values)
 
 

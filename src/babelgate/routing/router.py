@@ -5,8 +5,9 @@ A simple route (one deployment, no retries, no fallbacks) is one attempt and nev
 any failure may be retried. Otherwise, for a model's route:
 
 1. pick a deployment among those whose circuit admits a request and which has a key not resting
-   after a 429 (unless every one rests), by the model's `balance` (weighted random, least busy,
-   lowest latency);
+   after a 429 (unless every one rests): the one the request's session is pinned to (affinity.py,
+   pins.py) while it can take it, else by the model's `balance` (weighted random, least busy,
+   lowest latency); the deployment that answers a session's request is its pin from then on;
 2. on a retryable failure (before anything reached the client), fail over at once to another
    deployment of the model that has not failed in this round;
 3. when every deployment failed in this round, retry with exponential backoff and full jitter
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 from babelgate import headers as gateway_headers
 from babelgate.errors import GatewayError, UpstreamUnavailable
 from babelgate.routing.health import Health
+from babelgate.routing.pins import Pins
 from babelgate.routing.registry import Deployment, ModelRegistry, ModelRoute
 from babelgate.routing.retry import Failure, backoff, classify, outcome_label
 
@@ -45,10 +47,13 @@ MAX_ATTEMPTS: Final = 32  # whatever the settings, one request never makes more 
 
 
 class Router:
-    def __init__(self, registry: ModelRegistry, health: Health, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self, registry: ModelRegistry, health: Health, metrics: Metrics | None = None, pins: Pins | None = None
+    ) -> None:
         self.registry = registry
         self.health = health
         self.metrics = metrics
+        self.pins = pins if pins is not None else Pins()
 
     async def run(
         self,
@@ -56,10 +61,12 @@ class Router:
         headers: list[tuple[bytes, bytes]],
         watch: Callable[[], None],
         attempt: Callable[[Deployment], Awaitable[T]],
+        session: str | None = None,
     ) -> T:
         """Attempts on `route` until one answers (what it returns); nothing has reached the client while
         attempts run (an attempt returns its answer; pipeline.py sends it). `headers`: the answer's
-        headers, where the route headers go; `watch`: from now on, a client that leaves cancels the call."""
+        headers, where the route headers go; `watch`: from now on, a client that leaves cancels the call;
+        `session`: the pin's name (affinity.Session.key) when the route's policy keeps sessions on a deployment."""
         trail: list[str] = []  # the attempts so far, as the route header lists them
         visited = {route.public_name}
         fallbacks = list(route.fallbacks) if route.fallbacks else []
@@ -67,8 +74,10 @@ class Router:
         failed: set[str] = set()  # deployments of the current route that failed in this round
         deadline = time.monotonic() + route.policy.budget
         last: GatewayError | None = None
+        pinned = self.pins.get(session) if session is not None else None
+        pinning = route  # a session is pinned among its own model's deployments, never a fallback's
         while len(trail) < MAX_ATTEMPTS:
-            deployment = self._pick(route, failed)
+            deployment = self._pick(route, failed, pinned)
             if deployment is None:
                 # Every deployment failed in this round, or has an open circuit.
                 wait = self._retry_wait(route, retries, last, failed)
@@ -129,13 +138,24 @@ class Router:
                 health.ended(name)  # cancelled (the client left) or an unexpected error
                 raise
             health.succeeded(name, time.monotonic() - started)
+            affinity = route.policy.affinity
+            if session is not None and affinity is not None and route is pinning:
+                # Kept, or moved to the deployment that served when the pinned one failed or was skipped.
+                if pinned is not None and pinned != name:
+                    self._count("pins_moved", route)
+                self.pins.keep(session, name, affinity.ttl)
             return result
         assert last is not None
         raise last
 
-    def _pick(self, route: ModelRoute, failed: set[str]) -> Deployment | None:
+    def _pick(self, route: ModelRoute, failed: set[str], pinned: str | None = None) -> Deployment | None:
         health = self.health
         deployments = route.deployments
+        if pinned is not None and pinned not in failed and health.admits(pinned):
+            # The session's deployment has its prompt cached: it serves unless it cannot take the request.
+            for deployment in deployments:
+                if deployment.label == pinned and not deployment.provider.key_pool.all_resting():
+                    return deployment
         balance = route.policy.balance
         candidates: Sequence[Deployment] = deployments
         if failed or health.open_count:

@@ -1,6 +1,7 @@
-"""Routing state several gateway instances share through Redis: open circuits and resting keys.
+"""Routing state several gateway instances share through Redis: open circuits, resting keys, and the
+deployments sessions are pinned to (routing.affinity).
 
-Without Redis each instance keeps its own (routing/health.py, providers/key_pool.py). With it,
+Without Redis each instance keeps its own (routing/health.py, providers/key_pool.py, routing/pins.py). With it,
 every change is written to Redis (a key that expires when the state does) and published on a
 channel; every instance applies what the others publish, and loads what is current when it
 starts or reconnects. Nothing in a request waits for Redis: changes are sent by a task, and what
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from babelgate.routing.health import Health
+    from babelgate.routing.pins import Pins
 
 log = logging.getLogger("babelgate.shared")
 LATENCY_EVERY: Final = 2.0  # seconds between two exchanges of latency figures
@@ -38,9 +40,12 @@ _LINGER: Final = 1.0  # seconds a Redis key outlives the state it holds (clock d
 
 
 class RedisShared:
-    def __init__(self, redis: RedisLink, health: Health, *, prefix: str = "babelgate:") -> None:
+    def __init__(
+        self, redis: RedisLink, health: Health, *, prefix: str = "babelgate:", pins: Pins | None = None
+    ) -> None:
         """`redis`: the gateway's link (its owner closes it)."""
         self.health = health
+        self.pins = pins
         self.prefix = prefix
         self.channel = f"{prefix}routing"
         self.instance = uuid.uuid4().hex[:12]  # its own messages come back to it: ignored
@@ -63,6 +68,8 @@ class RedisShared:
             return
         self.started = True
         self.health.shared = self
+        if self.pins is not None:
+            self.pins.shared = self
         key_pool.rest_listeners.append(self.key_rested)
         loop = asyncio.get_running_loop()
         self._listener = loop.create_task(self._listen())
@@ -75,6 +82,8 @@ class RedisShared:
             key_pool.rest_listeners.remove(self.key_rested)
         if self.health.shared is self:
             self.health.shared = None
+        if self.pins is not None and self.pins.shared is self:
+            self.pins.shared = None
         if self._sends:
             await asyncio.wait(set(self._sends), timeout=self._link.timeout * 2)
         for task in (self._listener, self._latency):
@@ -92,23 +101,27 @@ class RedisShared:
     def key_rested(self, provider: str, label: str, until: float) -> None:
         self._send(f"{self.prefix}rest:{provider}:{label}", until, {"k": "rest", "p": provider, "l": label, "u": until})
 
-    def _send(self, key: str, until: float, message: dict[str, Any]) -> None:
+    def pin_changed(self, key: str, deployment: str, until: float) -> None:
+        message = {"k": "pin", "n": key, "d": deployment, "u": until}
+        self._send(f"{self.prefix}pin:{key}", until, message, value=f"{until!r} {deployment}")
+
+    def _send(self, key: str, until: float, message: dict[str, Any], value: str | None = None) -> None:
         if not self.started or not self._link.up:
             return  # while Redis is away each instance keeps its own
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        task = loop.create_task(self._write(key, until, {**message, "i": self.instance}))
+        task = loop.create_task(self._write(key, until, {**message, "i": self.instance}, value or repr(until)))
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
 
-    async def _write(self, key: str, until: float, message: dict[str, Any]) -> None:
+    async def _write(self, key: str, until: float, message: dict[str, Any], value: str) -> None:
         async def write(redis: Redis) -> None:
             async with redis.pipeline(transaction=False) as pipe:
                 ttl = until - time.time()
                 if ttl > 0:
-                    pipe.set(key, repr(until), px=int((ttl + _LINGER) * 1000))
+                    pipe.set(key, value, px=int((ttl + _LINGER) * 1000))
                 else:
                     pipe.delete(key)
                 pipe.publish(self.channel, orjson.dumps(message))
@@ -145,17 +158,22 @@ class RedisShared:
                 await asyncio.sleep(self._link.timeout)
 
     async def _load(self) -> None:
-        """What is current: open circuits and resting keys, from their keys' values."""
+        """What is current: open circuits, resting keys and pinned sessions, from their keys' values."""
         now = time.time()
-        for pattern in (f"{self.prefix}circuit:*", f"{self.prefix}rest:*"):
+        patterns = [f"{self.prefix}circuit:*", f"{self.prefix}rest:*"]
+        if self.pins is not None:
+            patterns.append(f"{self.prefix}pin:*")
+        for pattern in patterns:
             for raw_key in await self._link.call(functools.partial(_scan, match=pattern)):
                 await self._load_one(raw_key, now)
 
     async def _load_one(self, raw_key: Any, now: float) -> None:
         key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
         value = await self._link.call(lambda redis: redis.get(key))
+        text = value.decode() if isinstance(value, bytes) else str(value or "")
+        until_text, _, deployment = text.partition(" ")  # a pin's value also names its deployment
         try:
-            until = float(value) if value is not None else 0.0
+            until = float(until_text) if value is not None else 0.0
         except ValueError:
             return
         if until <= now:
@@ -166,6 +184,8 @@ class RedisShared:
         elif kind == "rest":
             provider, _, label = name.partition(":")
             _learn_rest(provider, label, until)
+        elif kind == "pin" and self.pins is not None and deployment:
+            self.pins.learn(name, deployment, until)
 
     def _apply(self, data: Any) -> None:
         try:
@@ -181,6 +201,10 @@ class RedisShared:
             self.health.learn_circuit(message["n"], float(until))
         elif message.get("k") == "rest" and isinstance(message.get("p"), str) and isinstance(message.get("l"), str):
             _learn_rest(message["p"], message["l"], float(until))
+        elif message.get("k") == "pin" and self.pins is not None:
+            key, deployment = message.get("n"), message.get("d")
+            if isinstance(key, str) and isinstance(deployment, str):
+                self.pins.learn(key, deployment, float(until))
 
     # --- latency: each instance's figures in a hash of its own, averaged by every instance ---------
 

@@ -33,7 +33,23 @@ COLUMNS: Final = (
     "stream",
     "cache_hit",
     "error_message",
+    # Appended: a ledger from before gains them when a gateway starts (each store's migration).
+    "session",  # a hash of the session's affinity key (routing/affinity.py), when the model keeps sessions
+    # An MCP tool call's row (mcp/): the upstream server, the tool, and the sizes of its arguments and
+    # result in bytes; NULL on a model request's row.
+    "server",
+    "tool",
+    "bytes_in",
+    "bytes_out",
+    "user",  # the key's user (issue 33)
+    "end_user",  # the end customer the request named (issue 33)
+    # An MCP tool call's arguments and result as JSON (`{"arguments": …, "result": …}`, cut at
+    # `ledger.content_max_bytes`), only when the operator turns `ledger.content` on; NULL otherwise.
+    "content",
 )
+# Columns that only some rows fill (MCP tool calls' server … bytes_out, after `session`): a model request's
+# row leaves them NULL.
+TAIL_NULLS: Final = (None, None, None, None)
 # What `/admin/usage` may group and filter by → the column.
 GROUPS: Final = {
     "key": "key_id",
@@ -43,7 +59,16 @@ GROUPS: Final = {
     "status": "status",
     "route": "route",
     "model_requested": "model_requested",
+    "session": "session",
+    "server": "server",
+    "tool": "tool",
+    "user": "user",
+    "end_user": "end_user",
 }
+# Groups the PostgreSQL hourly rollup does not keep (one row per session, user or end customer and hour would
+# be nearly as many rows as requests; MCP servers and tools are on tool calls' rows only): a question that
+# groups or filters by one is answered from the rows.
+ROW_ONLY_GROUPS: Final = frozenset(("session", "server", "tool", "user", "end_user"))
 SUMS: Final = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
 SHARES: Final = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 # What `/admin/errors` reads of a failed request's row, and how many of the newest it reads at most.

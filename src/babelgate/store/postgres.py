@@ -27,6 +27,9 @@ from babelgate.store.base import Clock, StoredResponse, decode_record, encode_bo
 from babelgate.store.ledger_table import COLUMNS, ERROR_COLUMNS, ERROR_ROWS, Row, UsageQuery
 from babelgate.store.timed import DEFAULT_TIMEOUT
 
+# `user` is a keyword in PostgreSQL: every column quoted.
+_SQL_COLUMNS: Final = ", ".join(f'"{column}"' for column in COLUMNS)
+
 # Unquoted identifiers only, and short enough that "<table>_ledger_hourly_pkey" stays within Postgres's 63 bytes
 # (longer names are silently truncated, and two tables could then fight over one index name).
 _TABLE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,43}")
@@ -146,7 +149,7 @@ class PostgresResponseStore:
     async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
         async with self._connection() as connection:
             rows = await connection.fetch(
-                f"SELECT {', '.join(COLUMNS)} FROM {self._table}_ledger WHERE ts >= $1 AND ts < $2 ORDER BY ts",
+                f"SELECT {_SQL_COLUMNS} FROM {self._table}_ledger WHERE ts >= $1 AND ts < $2 ORDER BY ts",
                 since,
                 until,
                 timeout=self._timeout,

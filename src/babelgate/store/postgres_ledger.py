@@ -23,6 +23,7 @@ from babelgate.store.ledger_table import (
     BUCKETS,
     COLUMNS,
     GROUPS,
+    ROW_ONLY_GROUPS,
     SHARES,
     SUMS,
     Row,
@@ -48,9 +49,18 @@ def schema(table: str) -> list[str]:
         " attempts INTEGER, status INTEGER, error_code TEXT, prompt_tokens INTEGER,"
         " completion_tokens INTEGER, cached_tokens INTEGER, reasoning_tokens INTEGER,"
         " cost_usd DOUBLE PRECISION, latency_ms DOUBLE PRECISION, ttft_ms DOUBLE PRECISION,"
-        " stream BOOLEAN, cache_hit BOOLEAN, error_message TEXT)",
-        # Added since the table was first made: an older one gains it when a gateway starts.
+        " stream BOOLEAN, cache_hit BOOLEAN, error_message TEXT, session TEXT, server TEXT, tool TEXT,"
+        ' bytes_in BIGINT, bytes_out BIGINT, "user" TEXT, end_user TEXT, content TEXT)',
+        # Added since the table was first made: an older one gains them when a gateway starts.
         f"ALTER TABLE {table}_ledger ADD COLUMN IF NOT EXISTS error_message TEXT",
+        f"ALTER TABLE {table}_ledger ADD COLUMN IF NOT EXISTS session TEXT",
+        f"ALTER TABLE {table}_ledger ADD COLUMN IF NOT EXISTS server TEXT",
+        f"ALTER TABLE {table}_ledger ADD COLUMN IF NOT EXISTS tool TEXT",
+        f"ALTER TABLE {table}_ledger ADD COLUMN IF NOT EXISTS bytes_in BIGINT",
+        f"ALTER TABLE {table}_ledger ADD COLUMN IF NOT EXISTS bytes_out BIGINT",
+        f'ALTER TABLE {table}_ledger ADD COLUMN IF NOT EXISTS "user" TEXT',
+        f"ALTER TABLE {table}_ledger ADD COLUMN IF NOT EXISTS end_user TEXT",
+        f"ALTER TABLE {table}_ledger ADD COLUMN IF NOT EXISTS content TEXT",
         *(
             f"CREATE INDEX IF NOT EXISTS {table}_ledger_{name} ON {table}_ledger ({columns})"
             for name, columns in (("ts", "ts"), ("key", "key_id, ts"), ("team", "team, ts"))
@@ -150,8 +160,10 @@ async def summary(pool: Any, table: str, query: UsageQuery) -> list[dict[str, An
     first_hour = math.ceil(query.since / HOUR) * HOUR
     last_hour = math.floor(query.until / HOUR) * HOUR
     whole_hours = query.interval is None or query.interval % HOUR == 0
+    fine = any(name in ROW_ONLY_GROUPS for name in (*query.group_by, *(name for name, _ in query.filters)))
     if (
-        last_hour - first_hour < ROLLUP_FROM
+        fine
+        or last_hour - first_hour < ROLLUP_FROM
         or not whole_hours
         or not await _dense(pool, table, query, first_hour, last_hour)
     ):
@@ -187,11 +199,16 @@ async def _dense(pool: Any, table: str, query: UsageQuery, since: float, until: 
     return bool(rows) and requests >= DENSE * rows
 
 
+def _column(name: str) -> str:
+    """A group's column as SQL names it (`user` is a keyword: quoted)."""
+    return f'"{GROUPS[name]}"'
+
+
 def _where(query: UsageQuery, args: list[Any], rollup: bool) -> list[str]:
     where = []
     for name, value in query.filters:
         args.append(value if not (rollup and value is None) else "")
-        where.append(f"{GROUPS[name]} = ${len(args)}")
+        where.append(f"{_column(name)} = ${len(args)}")
     return where
 
 
@@ -200,7 +217,7 @@ async def _from_rollup(
 ) -> None:
     args: list[Any] = [since, until]
     where = ["hour >= $1", "hour < $2", *_where(query, args, rollup=True)]
-    keys = [GROUPS[name] for name in query.group_by]
+    keys = [_column(name) for name in query.group_by]
     if query.interval:
         args.append(query.interval)
         keys.append(f"floor(hour / ${len(args)}) * ${len(args)}")
@@ -253,7 +270,7 @@ async def _from_rows(
         "ttft_ms",
         *(GROUPS[name] for name in query.group_by),
     )
-    columns = ", ".join(dict.fromkeys(needed))
+    columns = ", ".join(f'"{column}"' for column in dict.fromkeys(needed))
     for record in await pool.fetch(f"SELECT {columns} FROM {table}_ledger WHERE {' AND '.join(where)}", *args):
         row = dict(record)
         key = tuple(row.get(GROUPS[name]) for name in query.group_by)
@@ -269,7 +286,7 @@ async def _exact(pool: Any, table: str, query: UsageQuery) -> list[dict[str, Any
     """One SQL query on the rows: sums and counts, and exact percentiles (`percentile_disc`)."""
     args: list[Any] = [query.since, query.until]
     where = ["ts >= $1", "ts < $2", *_where(query, args, rollup=False)]
-    keys = [f"{GROUPS[name]} AS {name}" for name in query.group_by]
+    keys = [f'{_column(name)} AS "{name}"' for name in query.group_by]
     if query.interval:
         args.append(query.interval)
         keys.append(f"floor(ts / ${len(args)}) * ${len(args)} AS time")

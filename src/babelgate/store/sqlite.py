@@ -37,7 +37,8 @@ _SCHEMA = (
     " route TEXT, model_requested TEXT, provider TEXT, model TEXT, attempts INTEGER, status INTEGER,"
     " error_code TEXT, prompt_tokens INTEGER, completion_tokens INTEGER, cached_tokens INTEGER,"
     " reasoning_tokens INTEGER, cost_usd REAL, latency_ms REAL, ttft_ms REAL, stream INTEGER, cache_hit INTEGER,"
-    " error_message TEXT)",
+    " error_message TEXT, session TEXT, server TEXT, tool TEXT, bytes_in INTEGER, bytes_out INTEGER,"
+    ' "user" TEXT, end_user TEXT, content TEXT)',
     "CREATE INDEX IF NOT EXISTS babelgate_ledger_ts ON babelgate_ledger (ts)",
 )
 # sqlite3 binds an exact int, float or str directly; None and bool go through its adaptation protocol,
@@ -46,22 +47,50 @@ _SCHEMA = (
 # travels as a sentinel of its column's kind that NULLIF turns back into NULL (`_bound`): '' for text, -1
 # for numbers (no column holds a negative number), and a flag as 0 or 1.
 _TEXT_COLUMNS: Final = frozenset(
-    ("request_id", "key_id", "team", "route", "model_requested", "provider", "model", "error_code", "error_message")
+    (
+        "request_id",
+        "key_id",
+        "team",
+        "route",
+        "model_requested",
+        "provider",
+        "model",
+        "error_code",
+        "error_message",
+        "session",
+        "server",
+        "tool",
+        "user",
+        "end_user",
+        "content",
+    )
 )
+# Column names as SQL names them: `user` is a keyword in PostgreSQL and quoted everywhere for one spelling.
+_SQL_COLUMNS: Final = ", ".join(f'"{column}"' for column in COLUMNS)
 _INSERT_LEDGER = (
-    f"INSERT INTO babelgate_ledger ({', '.join(COLUMNS)}) VALUES ("
+    f"INSERT INTO babelgate_ledger ({_SQL_COLUMNS}) VALUES ("
     + ", ".join(
         "?" if column == "ts" else f"NULLIF(?, {chr(39) * 2 if column in _TEXT_COLUMNS else -1})" for column in COLUMNS
     )
     + ")"
 )
-_SELECT_LEDGER = f"SELECT {', '.join(COLUMNS)} FROM babelgate_ledger WHERE ts >= ? AND ts < ? ORDER BY ts"
+_SELECT_LEDGER = f"SELECT {_SQL_COLUMNS} FROM babelgate_ledger WHERE ts >= ? AND ts < ? ORDER BY ts"
 _SELECT_ERRORS = (
     f"SELECT {', '.join(ERROR_COLUMNS)} FROM babelgate_ledger WHERE ts >= ? AND ts < ? AND status >= 400"
     f" ORDER BY ts DESC LIMIT {ERROR_ROWS}"
 )
 # Columns added since a ledger table was first created: added to an older file when it is opened.
-_ADDED_COLUMNS = (("babelgate_ledger", "error_message", "TEXT"),)
+_ADDED_COLUMNS = (
+    ("babelgate_ledger", "error_message", "TEXT"),
+    ("babelgate_ledger", "session", "TEXT"),
+    ("babelgate_ledger", "server", "TEXT"),
+    ("babelgate_ledger", "tool", "TEXT"),
+    ("babelgate_ledger", "bytes_in", "INTEGER"),
+    ("babelgate_ledger", "bytes_out", "INTEGER"),
+    ("babelgate_ledger", '"user"', "TEXT"),
+    ("babelgate_ledger", "end_user", "TEXT"),
+    ("babelgate_ledger", "content", "TEXT"),
+)
 # Several gateway processes may share one file; wait for a writer's lock instead of failing at once.
 _BUSY_TIMEOUT_SECONDS = 10.0
 
@@ -233,7 +262,7 @@ def _add_columns(db: sqlite3.Connection) -> None:
     """Columns newer than the file: SQLite has no ADD COLUMN IF NOT EXISTS. A process that loses the
     race to another adding the same column finds it there."""
     for table, column, kind in _ADDED_COLUMNS:
-        if not any(row[1] == column for row in db.execute(f"PRAGMA table_info({table})")):
+        if not any(row[1] == column.strip('"') for row in db.execute(f"PRAGMA table_info({table})")):
             try:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
             except sqlite3.OperationalError as exc:
@@ -271,6 +300,14 @@ def _bound(row: Row) -> tuple[Any, ...]:
         stream,
         cache_hit,
         error_message,
+        session,
+        server,
+        tool,
+        bytes_in,
+        bytes_out,
+        user,
+        end_user,
+        content,
     ) = row
     return (
         ts,
@@ -294,6 +331,14 @@ def _bound(row: Row) -> tuple[Any, ...]:
         -1 if stream is None else 1 if stream else 0,
         -1 if cache_hit is None else 1 if cache_hit else 0,
         "" if error_message is None else error_message,
+        "" if session is None else session,
+        "" if server is None else server,
+        "" if tool is None else tool,
+        -1 if bytes_in is None else int(bytes_in),
+        -1 if bytes_out is None else int(bytes_out),
+        "" if user is None else user,
+        "" if end_user is None else end_user,
+        "" if content is None else content,
     )
 
 

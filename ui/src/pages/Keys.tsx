@@ -42,7 +42,8 @@ function bodyOf(form: Form, creating: boolean): Record<string, unknown> {
   return body;
 }
 
-export function Keys() {
+// `limits`: whether the signed-in role may set a key's limits and budget (a member's are their team admin's).
+export function Keys({ limits: mayLimit = true }: { limits?: boolean } = {}) {
   const [keys, setKeys] = useState<Key[] | null>(null);
   const [error, setError] = useState("");
   const [editing, setEditing] = useState<Key | "new" | null>(null);
@@ -103,7 +104,7 @@ export function Keys() {
         </section>
       )}
       {editing && (
-        <KeyForm key_={editing === "new" ? null : editing} onClose={() => setEditing(null)}
+        <KeyForm key_={editing === "new" ? null : editing} limits={mayLimit} onClose={() => setEditing(null)}
           onSaved={(created) => { setEditing(null); if (created) setSecret(created); void load(); }} />
       )}
       {secret && (
@@ -147,7 +148,7 @@ function limits(key: Key) {
     : <span class="muted">none</span>;
 }
 
-function KeyForm({ key_, onClose, onSaved }: { key_: Key | null; onClose: () => void; onSaved: (created: { key: string; prefix: string } | null) => void }) {
+function KeyForm({ key_, limits: mayLimit, onClose, onSaved }: { key_: Key | null; limits: boolean; onClose: () => void; onSaved: (created: { key: string; prefix: string } | null) => void }) {
   const [form, setForm] = useState<Form>(key_ ? formOf(key_) : EMPTY);
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
@@ -170,15 +171,17 @@ function KeyForm({ key_, onClose, onSaved }: { key_: Key | null; onClose: () => 
         <label>Label<input {...field("label")} placeholder="what it is for" data-testid="key-label" /></label>
         <label>Team<input {...field("team")} placeholder="shares the team's limits and budget" /></label>
         <label class="wide">Models<input {...field("models")} placeholder="all models; or gpt-4o*, claude-* …" data-testid="key-models" /></label>
-        <label>Requests per minute<input {...field("rpm")} type="number" min="1" data-testid="key-rpm" /></label>
-        <label>Tokens per minute<input {...field("tpm")} type="number" min="1" /></label>
-        <label>At once<input {...field("max_concurrent")} type="number" min="1" /></label>
-        <label>Budget (USD)<input {...field("budget_usd")} type="number" min="0" step="0.01" data-testid="key-budget" /></label>
-        <label>Budget period
-          <select {...field("budget_period")} onChange={(e) => setForm({ ...form, budget_period: e.currentTarget.value })}>
-            <option value="">none (a total)</option><option value="day">per day</option><option value="week">per week</option><option value="month">per month</option>
-          </select>
-        </label>
+        {mayLimit && <>
+          <label>Requests per minute<input {...field("rpm")} type="number" min="1" data-testid="key-rpm" /></label>
+          <label>Tokens per minute<input {...field("tpm")} type="number" min="1" /></label>
+          <label>At once<input {...field("max_concurrent")} type="number" min="1" /></label>
+          <label>Budget (USD)<input {...field("budget_usd")} type="number" min="0" step="0.01" data-testid="key-budget" /></label>
+          <label>Budget period
+            <select {...field("budget_period")} onChange={(e) => setForm({ ...form, budget_period: e.currentTarget.value })}>
+              <option value="">none (a total)</option><option value="day">per day</option><option value="week">per week</option><option value="month">per month</option>
+            </select>
+          </label>
+        </>}
         <label>Expires<input {...field("expires_at")} type="date" /></label>
         {error && <p class="error-text wide">{error}</p>}
         <footer class="wide">

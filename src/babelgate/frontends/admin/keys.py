@@ -6,10 +6,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from babelgate.errors import InvalidRequest, MethodNotAllowed, NotFound
 from babelgate.exchange import Exchange
-from babelgate.frontends.admin.access import authorize
+from babelgate.frontends.admin.access import authorize, refuse
+from babelgate.frontends.admin.audit import note
 from babelgate.frontends.body_schema import OBJECT, STRING, any_of, array, enum, nullable
 from babelgate.frontends.route import Operation
-from babelgate.governance.virtual_keys import PERIODS
+from babelgate.governance.virtual_keys import PERIODS, VirtualKey
+from babelgate.identity.roles import Principal
 from babelgate.pipeline import parse_json_object
 
 if TYPE_CHECKING:
@@ -17,47 +19,102 @@ if TYPE_CHECKING:
 
 
 async def keys(runtime: Runtime, exchange: Exchange) -> None:
-    """`/admin/keys`: create (POST) or list (GET)."""
-    authorize(runtime, exchange)
+    """`/admin/keys`: create (POST) or list (GET); each role sees and makes only the keys it may (`mine`)."""
+    principal = await authorize(runtime, exchange, "member")
     method = exchange.scope["method"]
     ring = runtime.key_ring
     if method == "POST":
         exchange.call.route = "admin.keys.create"
-        key, secret = await ring.create(await _body(runtime, exchange))
+        fields = await read_body(runtime, exchange)
+        owner = None
+        if principal.role != "admin":
+            # A team admin makes keys for their teams, a member for themself in one of theirs.
+            fields.setdefault("team", principal.teams[0] if principal.teams else None)
+            _check_fields(principal, exchange, fields)
+            owner = principal.user
+        key, secret = await ring.create(fields, user=owner)
+        note(runtime, exchange, "keys.create", "key", key.id, None, key.public(), 201)
         await exchange.respond_json(201, {**key.public(), "key": secret})
     elif method in ("GET", "HEAD"):
         exchange.call.route = "admin.keys.list"
         await ring.refresh()
-        listed = sorted(ring.keys.values(), key=lambda key: key.created_at)
+        listed = sorted((key for key in ring.keys.values() if mine(principal, key)), key=lambda key: key.created_at)
         await exchange.respond_json(200, {"object": "list", "data": [key.public() for key in listed]})
     else:
         raise MethodNotAllowed(method=method, path=exchange.scope["path"])
 
 
 async def key(runtime: Runtime, exchange: Exchange, key_id: str) -> None:
-    """`/admin/keys/{id}`: read (GET), change (PATCH) or revoke (DELETE)."""
-    authorize(runtime, exchange)
+    """`/admin/keys/{id}`: read (GET), change (PATCH) or revoke (DELETE). A key the caller may not see is
+    "not found" to them, as an unknown one is (nothing to probe other teams' keys with)."""
+    principal = await authorize(runtime, exchange, "member")
     method = exchange.scope["method"]
     ring = runtime.key_ring
     if "/" in key_id:
         raise NotFound(method=method, path=exchange.scope["path"])
-    if method == "PATCH":
-        exchange.call.route = "admin.keys.update"
-        await exchange.respond_json(200, (await ring.update(key_id, await _body(runtime, exchange))).public())
-    elif method == "DELETE":
-        exchange.call.route = "admin.keys.revoke"
-        await exchange.respond_json(200, (await ring.revoke(key_id)).public())
-    elif method in ("GET", "HEAD"):
+    if method in ("GET", "HEAD", "PATCH", "DELETE"):
         await ring.refresh()
         found = ring.keys.get(key_id)
-        if found is None:
+        if found is None or not mine(principal, found):
             raise NotFound("key_not_found", code="key_not_found", key_id=key_id)
-        await exchange.respond_json(200, found.public())
+    if method == "PATCH":
+        exchange.call.route = "admin.keys.update"
+        fields = await read_body(runtime, exchange)
+        if principal.role != "admin":
+            _check_fields(principal, exchange, _changes(fields, ring.keys[key_id]))
+        before = ring.keys[key_id]
+        updated = await ring.update(key_id, fields)
+        note(runtime, exchange, "keys.update", "key", key_id, before.public(), updated.public())
+        await exchange.respond_json(200, updated.public())
+    elif method == "DELETE":
+        exchange.call.route = "admin.keys.revoke"
+        revoked = await ring.revoke(key_id)
+        note(runtime, exchange, "keys.revoke", "key", key_id, None, {"revoked_at": revoked.revoked_at})
+        await exchange.respond_json(200, revoked.public())
+    elif method in ("GET", "HEAD"):
+        await exchange.respond_json(200, ring.keys[key_id].public())
     else:
         raise MethodNotAllowed(method=method, path=exchange.scope["path"])
 
 
-async def _body(runtime: Runtime, exchange: Exchange) -> dict[str, Any]:
+def mine(principal: Principal, key: VirtualKey) -> bool:
+    """Whether the principal may see and manage the key: an admin every key, a team admin their teams'
+    keys and their own, a member their own."""
+    if principal.role == "admin":
+        return True
+    if key.user == principal.user:
+        return True
+    return principal.role == "team_admin" and key.team is not None and key.team in principal.teams
+
+
+# What a member may set on their own keys: not their limits or budget (their team admin's to set).
+MEMBER_FIELDS: Final = frozenset({"label", "models", "expires_at", "metadata", "team"})
+
+
+def _changes(fields: dict[str, Any], key: VirtualKey) -> dict[str, Any]:
+    """The fields of an update that change the key: the dashboard's form sends every field, a member's
+    unchanged (empty) limits among them."""
+    changed = {}
+    for name, value in fields.items():
+        now = getattr(key, name, None)
+        if isinstance(value, list):
+            value = tuple(value)
+        if value == now or (value is None and now in (None, (), "")) or (value == {} and now == {}):
+            continue
+        changed[name] = value
+    return changed
+
+
+def _check_fields(principal: Principal, exchange: Exchange, fields: dict[str, Any]) -> None:
+    team = fields.get("team")
+    # No team only for someone of no team; else one of theirs.
+    if "team" in fields and (team not in principal.teams if team is not None else bool(principal.teams)):
+        refuse(principal, exchange)  # a key of no team, or of a team not theirs, escapes their team's limits
+    if principal.role == "member" and any(name not in MEMBER_FIELDS for name in fields):
+        refuse(principal, exchange)
+
+
+async def read_body(runtime: Runtime, exchange: Exchange) -> dict[str, Any]:
     raw = await exchange.read_body(runtime.max_body_bytes)
     if not raw.strip():
         return {}
@@ -78,6 +135,7 @@ KEY_FIELDS: Final = {
         for name, schema in {
             "label": STRING,
             "team": STRING,
+            "user": STRING,
             "models": array({"type": "string", "minLength": 1}),
             "rpm": POSITIVE,
             "tpm": POSITIVE,
@@ -86,6 +144,7 @@ KEY_FIELDS: Final = {
             "budget_period": enum(PERIODS),
             "expires_at": any_of(STRING, {"type": "number"}),
             "metadata": OBJECT,
+            "end_user_limits": OBJECT,
         }.items()
     },
 }

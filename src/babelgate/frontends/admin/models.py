@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 async def models(runtime: Runtime, exchange: Exchange) -> None:
-    authorize(runtime, exchange)
+    await authorize(runtime, exchange, "viewer")  # the catalog: no secret in it, every role may read it
     if exchange.scope["method"] not in ("GET", "HEAD"):
         raise MethodNotAllowed(method=exchange.scope["method"], path=exchange.scope["path"])
     query = parse_qs(exchange.scope.get("query_string", b"").decode())

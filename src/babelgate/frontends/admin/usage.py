@@ -10,7 +10,9 @@ from urllib.parse import parse_qs
 
 from babelgate.errors import InvalidRequest, MethodNotAllowed
 from babelgate.exchange import Exchange
-from babelgate.frontends.admin.access import authorize
+from babelgate.frontends.admin.access import authorize, refuse
+from babelgate.identity.jwt_callers import USER_PREFIX
+from babelgate.identity.roles import Principal, Role
 from babelgate.store.ledger_table import GROUPS, UsageQuery, top_errors
 from babelgate.store.timed import within
 
@@ -29,10 +31,11 @@ ERRORS_QUERY: Final = ("since", "until", "limit")
 async def usage(runtime: Runtime, exchange: Exchange) -> None:
     """`GET /admin/usage` (DECISIONS 14): totals per group from the ledger, or a time series.
 
-    `group_by` (key, team, model, provider, status, route, model_requested; comma-separated),
+    `group_by` (key, team, model, provider, status, route, model_requested, session; server and tool
+    for MCP tool calls; comma-separated),
     `since` and `until` (RFC 3339 or unix seconds; by default the last 24 hours), `interval` (a
     time series: `1h`, `5m`, `1d` or seconds), and any group name as a filter (`team=search`)."""
-    query = _read(runtime, exchange)
+    query = await read_query(runtime, exchange, "viewer")
     groups = tuple(name.strip() for name in query.get("group_by", "").split(",") if name.strip())
     unknown = [name for name in groups if name not in GROUPS]
     if unknown:
@@ -64,7 +67,7 @@ async def errors(runtime: Runtime, exchange: Exchange) -> None:
     """`GET /admin/errors`: the failed requests of a period (`since`, `until` as for usage) by status,
     code and message, the most frequent first (`limit`, default 10), each with its count, when it
     last happened and the model asked for then. Read from the newest 100,000 failures."""
-    query = _read(runtime, exchange)
+    query = await read_query(runtime, exchange, "admin")  # failures of every team's requests: admins only
     since, until = _period(query)
     text = query.get("limit", "10")
     if not text.isdigit() or not 1 <= int(text) <= MAX_ERRORS:
@@ -76,17 +79,38 @@ async def errors(runtime: Runtime, exchange: Exchange) -> None:
     )
 
 
-def _read(runtime: Runtime, exchange: Exchange) -> dict[str, str]:
-    """The caller checked, the method a read, and the query's parameters (the last of each name)."""
-    authorize(runtime, exchange)
+async def read_query(runtime: Runtime, exchange: Exchange, need: Role) -> dict[str, str]:
+    """The caller checked, the method a read, and the query's parameters (the last of each name), narrowed
+    to what the caller's role may see (`scoped`)."""
+    principal = await authorize(runtime, exchange, need)
     if exchange.scope["method"] not in ("GET", "HEAD"):
         raise MethodNotAllowed(method=exchange.scope["method"], path=exchange.scope["path"])
-    return {name: values[-1] for name, values in parse_qs(exchange.scope.get("query_string", b"").decode()).items()}
+    query = {name: values[-1] for name, values in parse_qs(exchange.scope.get("query_string", b"").decode()).items()}
+    return scoped(runtime, exchange, principal, query)
+
+
+def scoped(runtime: Runtime, exchange: Exchange, principal: Principal, query: dict[str, str]) -> dict[str, str]:
+    """Admins and viewers read every team's usage; a team admin their teams' (`team=` one of them, the
+    first by default); a member their own (`key=` their JWT identity `user:<user>`, the default, or one of
+    their keys)."""
+    if principal.role == "team_admin":
+        team = query.get("team") or (principal.teams[0] if principal.teams else "")
+        if team not in principal.teams:
+            refuse(principal, exchange)
+        query["team"] = team
+    elif principal.role == "member":
+        own = USER_PREFIX + principal.user
+        key = query.get("key") or own
+        found = runtime.key_ring.keys.get(key)
+        if key != own and (found is None or found.user != principal.user):
+            refuse(principal, exchange)
+        query["key"] = key
+    return query
 
 
 def _period(query: dict[str, str]) -> tuple[float, float]:
-    until = _time(query["until"], "until") if "until" in query else time.time() + 1
-    since = _time(query["since"], "since") if "since" in query else until - DAY
+    until = time_of(query["until"], "until") if "until" in query else time.time() + 1
+    since = time_of(query["since"], "since") if "since" in query else until - DAY
     return since, until
 
 
@@ -101,7 +125,7 @@ def _interval(value: str) -> float:
     return seconds
 
 
-def _time(value: str, name: str) -> float:
+def time_of(value: str, name: str) -> float:
     try:
         return float(value)
     except ValueError:

@@ -10,6 +10,7 @@ tool ids, hooks), and its answer encoded back (translate.py, stream.py).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Final
 
 import orjson
@@ -17,7 +18,7 @@ import orjson
 from babelgate.answer import Answer
 from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
-from babelgate.frontends.anthropic_messages import native, wire
+from babelgate.frontends.anthropic_messages import mcp, native, wire
 from babelgate.frontends.anthropic_messages.stream import AnthropicMessagesStreamEncoder
 from babelgate.frontends.anthropic_messages.translate import (
     chat_body,
@@ -33,28 +34,50 @@ from babelgate.frontends.openai_validation import require_model
 from babelgate.frontends.prepare import typed_request
 from babelgate.frontends.route import SSE, Frontend, Operation, Route
 from babelgate.frontends.stream_encoder import stream_answer
-from babelgate.pipeline import Body, call
+from babelgate.pipeline import Body, call, name_end_user
 from babelgate.providers.base import CallNotes, relay_of
 from babelgate.routing.registry import Deployment
+from babelgate.schema.chat import ChatRequest
+from babelgate.schema.chunks import ChatChunk
+from babelgate.tool_loop.loop import Loop, LoopEvent, Outcome, Toolbox, with_tools
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 
+# What a door that speaks Messages in another envelope does to each answer before it goes out (the Bedrock
+# InvokeModel frontend reframes a stream as an AWS event stream).
+Reframe = Callable[[Answer], Answer]
+
+
 async def create_message(runtime: Runtime, exchange: Exchange) -> None:
-    raw = await exchange.read_body(runtime.max_body_bytes)
+    await serve_message(runtime, exchange, await exchange.read_body(runtime.max_body_bytes))
+
+
+async def serve_message(runtime: Runtime, exchange: Exchange, raw: bytes, *, reframe: Reframe | None = None) -> None:
+    """A Messages request's body (`raw`), served on either road. The cloud doors (frontends/anthropic_clouds/)
+    hand it the body they rebuilt, and a `reframe` for their answers. The response cache keys by route and
+    replays the frames and content type that went out, so each door's answers are cached in its own framing."""
     body = Body(raw)
-    _check_basics(body.peek())
-    stream = body.peek().get("stream") is True
+    fields = body.peek()
+    _check_basics(fields)
+    stream = fields.get("stream") is True
+    metadata = fields.get("metadata")
+    if metadata.__class__ is dict:
+        name_end_user(exchange.call, metadata.get("user_id"))
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         fields = body.take()
         relay = relay_of(deployment.provider, "messages", deployment.model)
         if relay is not None:
-            return await native.relay(exchange, fields, deployment, relay, notes, stream=stream, raw=raw)
-        return await _translated(runtime, exchange, fields, deployment, notes, stream=stream)
+            answer = await native.relay(exchange, fields, deployment, relay, notes, stream=stream, raw=raw)
+        else:
+            answer = await _translated(runtime, exchange, fields, deployment, notes, stream=stream)
+        return answer if reframe is None else reframe(answer)
 
-    await call(runtime, exchange, body.peek()["model"], attempt, stream=stream, cache_body=raw)
+    # A request whose MCP tools run (here or at Anthropic) has effects a cached answer would skip: not cached.
+    cached = None if fields.get("mcp_servers") else raw
+    await call(runtime, exchange, body.peek()["model"], attempt, stream=stream, cache_body=cached, fields=body.peek())
 
 
 async def _translated(
@@ -64,6 +87,9 @@ async def _translated(
     request = await typed_request(runtime, deployment, chat, stream=stream, context=exchange.call.context, notes=notes)
     provider = deployment.provider
     message_id = wire.new_id()
+    toolbox = mcp.connector(runtime, body, exchange.call, deployment, stream=stream)
+    if toolbox is not None:
+        return await _with_connector(toolbox, request, deployment, notes, message_id, stream=stream)
     if stream:
         encoder = AnthropicMessagesStreamEncoder(message_id, deployment.public_name, provider=provider.name)
         return await stream_answer(provider.stream(request, deployment.model, notes), encoder, notes)
@@ -73,9 +99,50 @@ async def _translated(
     return Answer(orjson.dumps(answer), notes)
 
 
+async def _with_connector(
+    toolbox: Toolbox, request: ChatRequest, deployment: Deployment, notes: CallNotes, message_id: str, *, stream: bool
+) -> Answer:
+    """The MCP connector run by the gateway (mcp.py): model turns and tool calls until the answer."""
+    provider = deployment.provider
+    outcome = Outcome()
+    try:
+        mcp.check_listed(await toolbox.open())
+        request = with_tools(request, toolbox)
+    except BaseException:
+        await toolbox.aclose()
+        raise
+    loop = Loop(provider, deployment.model, notes, toolbox)
+    if stream:
+
+        async def chunks() -> AsyncIterator[ChatChunk | LoopEvent]:
+            try:
+                async for item in loop.stream(request, outcome):
+                    yield item
+            finally:
+                await toolbox.aclose()
+
+        encoder = mcp.ConnectorStreamEncoder(
+            message_id, deployment.public_name, provider=provider.name, outcome=outcome
+        )
+        return await stream_answer(chunks(), encoder, notes)
+    try:
+        response = await loop.run(request, outcome)
+    finally:
+        await toolbox.aclose()
+    answer = encode_response(response, message_id=message_id, model=deployment.public_name, provider=provider.name)
+    answer["content"] = [*mcp.event_blocks(outcome.events), *answer["content"]]
+    answer["stop_reason"] = mcp.stop_reason_of(outcome, answer["stop_reason"])
+    answer["usage"] = wire.usage_to_wire(notes.usage)
+    return Answer(orjson.dumps(answer), notes)
+
+
 async def count_tokens(runtime: Runtime, exchange: Exchange) -> None:
-    """Anthropic's own count where the model is Claude; elsewhere an estimate (translate.estimate_tokens)."""
-    raw = await exchange.read_body(runtime.max_body_bytes)
+    await serve_count(runtime, exchange, await exchange.read_body(runtime.max_body_bytes))
+
+
+async def serve_count(runtime: Runtime, exchange: Exchange, raw: bytes, *, reframe: Reframe | None = None) -> None:
+    """Anthropic's own count where the model is Claude; elsewhere an estimate (translate.estimate_tokens). A cloud
+    door's `reframe` rewrites the `{"input_tokens": n}` answer in its own words."""
     body = Body(raw)
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
@@ -85,9 +152,11 @@ async def count_tokens(runtime: Runtime, exchange: Exchange) -> None:
             counted = await native.count(
                 fields, deployment, relay, notes, raw=raw, beta=exchange.header(b"anthropic-beta")
             )
-            return Answer(counted, notes, headers=[])
-        tokens = estimate_tokens(chat_body(fields, Shaping(adjusted=[])))
-        return Answer(orjson.dumps({"input_tokens": tokens}), notes, headers=[])
+            answer = Answer(counted, notes, headers=[])
+        else:
+            tokens = estimate_tokens(chat_body(fields, Shaping(adjusted=[])))
+            answer = Answer(orjson.dumps({"input_tokens": tokens}), notes, headers=[])
+        return answer if reframe is None else reframe(answer)
 
     await call(runtime, exchange, require_model(body.peek()), attempt, stream=False)
 

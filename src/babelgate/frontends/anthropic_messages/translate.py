@@ -25,7 +25,7 @@ from babelgate.streaming import encode_sse_event
 
 # Request fields that need Anthropic's own servers: dropping them would take tools away. (Server-side
 # `context_management` only trims what the model sees: it is dropped and reported, like the rest.)
-REFUSED_FIELDS: Final = ("container", "mcp_servers")
+REFUSED_FIELDS: Final = ("container",)
 # Request fields read below; any other field is dropped and reported. `betas` is the gateway's
 # spelling of the `anthropic-beta` header inside a body (the native road's), nothing to translate.
 _READ_FIELDS: Final = frozenset(
@@ -45,9 +45,11 @@ _READ_FIELDS: Final = frozenset(
         "output_config",
         "stream",
         "betas",
+        "mcp_servers",  # the MCP connector: run by the gateway (mcp.py)
         *REFUSED_FIELDS,
     }
 )
+MCP_TOOLSET: Final = "mcp_toolset"
 _TOOL_FIELDS: Final = frozenset({"type", "name", "description", "input_schema", "strict"})
 # count_tokens without Anthropic: what one image or document counts for (Anthropic's figure for an
 # image of about 1.15 megapixels); its base64 text would count hundreds of times more.
@@ -110,7 +112,11 @@ def _tools(body: JSON, chat: JSON, shaping: Shaping) -> None:
     if tools is not None:
         if not isinstance(tools, list):
             raise InvalidRequest("wrong_type", param="tools", expected="an array")
-        chat_tools = [_tool(tool, f"tools[{index}]", shaping) for index, tool in enumerate(tools)]
+        chat_tools = [
+            _tool(tool, f"tools[{index}]", shaping)
+            for index, tool in enumerate(tools)
+            if not (isinstance(tool, dict) and tool.get("type") == MCP_TOOLSET)  # the connector's (mcp.py)
+        ]
         if chat_tools:
             chat["tools"] = chat_tools
     choice = body.get("tool_choice")

@@ -45,6 +45,11 @@ SERVER_TOOL_BLOCKS: Final = frozenset(
         "code_execution_tool_result",
         "bash_code_execution_tool_result",
         "text_editor_code_execution_tool_result",
+        # The MCP connector's (the gateway's own, tool_loop/, on a translated road): its calls were run
+        # in the turn that made them; the conversation keeps their text.
+        "mcp_tool_use",
+        "mcp_tool_result",
+        "mcp_tool_listing",
     }
 )
 ERROR_TYPES: Final[dict[int, str]] = {

@@ -84,7 +84,7 @@ async def generate(runtime: Runtime, exchange: Exchange, model: str, *, stream: 
             return await native.relay(fields, deployment, relay, notes, stream=stream, sse=sse, raw=raw)
         return await _translated(runtime, exchange, fields, deployment, notes, stream=stream, sse=sse)
 
-    await call(runtime, exchange, model, attempt, stream=stream)
+    await call(runtime, exchange, model, attempt, stream=stream, fields=body.peek())
 
 
 async def _translated(

@@ -78,7 +78,14 @@ def chat_messages(body: JSON, adjusted: list[str], opener: Opener | None) -> lis
 def _system_text(system: Any) -> str:
     if isinstance(system, str):
         return system
-    parts = expect_object(system, "systemInstruction").get("parts") or ()
+    parts = expect_object(system, "systemInstruction").get("parts") or []
+    if isinstance(parts, dict):
+        parts = [parts]  # one Part, as the API takes one Content for a list
+    if not isinstance(parts, list):
+        raise InvalidRequest("wrong_type", param="systemInstruction.parts", expected="an array")
+    if len(parts) == 1 and isinstance(parts[0], dict):  # the usual one part
+        text = parts[0].get("text")
+        return text if isinstance(text, str) else ""
     texts = [part.get("text") for part in parts if isinstance(part, dict)]
     return "\n".join(text for text in texts if isinstance(text, str) and text)
 
@@ -108,7 +115,9 @@ def _user_turn(parts: list[Any], path: str, conversation: Conversation) -> None:
         chat_part = _user_part(part, where, conversation)
         if chat_part is not None:
             chat_parts.append(chat_part)
-    if chat_parts:
+    if len(chat_parts) == 1 and chat_parts[0]["type"] == "text":  # the usual one text part
+        conversation.messages.append({"role": "user", "content": chat_parts[0]["text"]})
+    elif chat_parts:
         if all(item["type"] == "text" for item in chat_parts):
             conversation.messages.append({"role": "user", "content": "".join(p["text"] for p in chat_parts)})
         else:

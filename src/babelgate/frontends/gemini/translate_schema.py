@@ -24,22 +24,57 @@ _LIST: Final = frozenset({"anyOf", "oneOf", "allOf", "prefixItems"})
 
 
 def json_schema(schema: Any, path: str) -> JSON:
+    """The JSON Schema of a subset schema at `path` (where an error names it)."""
+    try:
+        return _converted(schema)
+    except _Misplaced as error:
+        where = "".join(_step(key, inner) for key, inner in reversed(error.steps))
+        raise InvalidRequest("wrong_type", param=f"{path}{where}", expected=error.expected) from None
+
+
+class _Misplaced(Exception):
+    """A wrong value deep in a schema. The steps to it are added on the way out, so that a good
+    schema (every request's) converts without building a path string at each level."""
+
+    def __init__(self, expected: str) -> None:
+        self.expected = expected
+        self.steps: list[tuple[str, str | int | None]] = []  # (keyword, property name or index)
+
+
+def _step(key: str, inner: str | int | None) -> str:
+    return f".{key}" if inner is None else f".{key}[{inner}]" if isinstance(inner, int) else f".{key}.{inner}"
+
+
+def _converted(schema: Any) -> JSON:
+    # Loops rather than comprehensions, and the type read in place: no call per property but the
+    # recursion itself (a request converts its tools' schemas every time).
     if not isinstance(schema, dict):
-        raise InvalidRequest("wrong_type", param=path, expected="an object")
+        raise _Misplaced("an object")
     out: JSON = {}
     for key, value in schema.items():
         if key in _DROPPED:
             continue
         if key == "type":
-            kind = _type(value, f"{path}.type")
-            if kind is not None:  # TYPE_UNSPECIFIED: no constraint
-                out["type"] = kind
+            if isinstance(value, str):
+                upper = value.upper()
+                if upper != "TYPE_UNSPECIFIED":  # unspecified: no constraint
+                    out["type"] = SCHEMA_TYPES.get(upper) or value.lower()
+            else:
+                out["type"] = _types(value)
         elif key in _ONE and isinstance(value, dict):
-            out[key] = json_schema(value, f"{path}.{key}")
+            out[key] = _inner(value, key, None)
         elif key in _MAP and isinstance(value, dict):
-            out[key] = {name: json_schema(item, f"{path}.{key}.{name}") for name, item in value.items()}
+            converted: JSON = {}
+            name = ""
+            try:
+                for name, item in value.items():
+                    converted[name] = _converted(item)
+            except _Misplaced as error:
+                error.steps.append((key, name))
+                raise
+            out[key] = converted
         elif key in _LIST and isinstance(value, list):
-            out[key] = [json_schema(item, f"{path}.{key}[{index}]") for index, item in enumerate(value)]
+            out[key] = [_inner(item, key, index) for index, item in enumerate(value)]
         else:
             out[key] = value
     if schema.get("nullable") is True:
@@ -53,9 +88,18 @@ def json_schema(schema: Any, path: str) -> JSON:
     return out
 
 
-def _type(value: Any, path: str) -> Any:
-    if isinstance(value, str):
-        return SCHEMA_TYPES.get(value.upper(), value.lower()) if value.upper() != "TYPE_UNSPECIFIED" else None
+def _inner(schema: Any, key: str, inner: str | int | None) -> JSON:
+    try:
+        return _converted(schema)
+    except _Misplaced as error:
+        error.steps.append((key, inner))
+        raise
+
+
+def _types(value: Any) -> list[str]:
+    """A list of type names (the subset's one-name form is read in place)."""
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return [SCHEMA_TYPES.get(item.upper(), item.lower()) for item in value]
-    raise InvalidRequest("wrong_type", param=path, expected="a type name")
+    error = _Misplaced("a type name")
+    error.steps.append(("type", None))
+    raise error

@@ -24,7 +24,7 @@ from babelgate.frontends.prepare import supported_tools
 from babelgate.frontends.route import SSE, Frontend, Operation, Route
 from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.hooks import transformed
-from babelgate.pipeline import Body, call
+from babelgate.pipeline import Body, call, name_end_user
 from babelgate.providers.base import CallNotes, relay_of
 from babelgate.providers.openai.translate import request_from_wire, response_to_wire
 from babelgate.routing.registry import Deployment
@@ -37,12 +37,14 @@ if TYPE_CHECKING:
 async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
     raw = await exchange.read_body(runtime.max_body_bytes)
     body = Body(raw)
-    model = require_model(body.peek())
-    stream = body.peek().get("stream") is True
+    fields = body.peek()
+    model = require_model(fields)
+    stream = fields.get("stream") is True
+    name_end_user(exchange.call, fields.get("user"))
 
     # The attempt is a partial, not a closure around another coroutine: one coroutine less per request.
     attempt = functools.partial(_attempt, runtime, exchange, body, stream)
-    await call(runtime, exchange, model, attempt, stream=stream, cache_body=raw)
+    await call(runtime, exchange, model, attempt, stream=stream, cache_body=raw, fields=fields)
 
 
 async def _attempt(

@@ -20,7 +20,7 @@ from babelgate.frontends.responses.websocket import serve_websocket
 from babelgate.frontends.responses.wire import JSON
 from babelgate.frontends.route import SSE, Frontend, Operation, PrefixRoute, Route
 from babelgate.frontends.stream_encoder import stream_answer
-from babelgate.pipeline import call, parse_json_object
+from babelgate.pipeline import call, name_end_user, parse_json_object
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.store import StoredResponse
@@ -58,6 +58,7 @@ async def create_response(runtime: Runtime, exchange: Exchange) -> None:
             notes=notes,
             stream=stream,
             owner=exchange.call.key_id,
+            call=exchange.call,
         )
         if stream:
             # Stored before its end goes out: a client that has read it may continue it at once.
@@ -67,7 +68,9 @@ async def create_response(runtime: Runtime, exchange: Exchange) -> None:
         await _remember(runtime, current)
         return Answer(orjson.dumps(resource), notes)
 
-    await call(runtime, exchange, body["model"], attempt, stream=stream)
+    # `safety_identifier` is what OpenAI now asks for in place of the older `user`.
+    name_end_user(exchange.call, body.get("safety_identifier") or body.get("user"))
+    await call(runtime, exchange, body["model"], attempt, stream=stream, fields=body)
     if served is not None and served.encoder is not None and exchange.call.error is not None:
         # A stream that failed after it began ended with `response.failed`, which is kept as its end would have
         # been (its error event is rendered as it goes out, where nothing can be awaited).

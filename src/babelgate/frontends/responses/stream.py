@@ -18,14 +18,16 @@ from babelgate.errors import GatewayError
 from babelgate.frontends.one_answer import Frame, OneAnswerEncoder, sse_event
 from babelgate.frontends.openai_errors import error_object
 from babelgate.frontends.responses import wire
+from babelgate.frontends.responses.mcp import INCOMPLETE_LIMIT, approval_item, call_item, list_item
 from babelgate.frontends.responses.reasoning import REASONING_DETAILS, ReasoningSeal
 from babelgate.frontends.responses.resource import ResponseShell
 from babelgate.frontends.responses.tools import ToolNames
 from babelgate.frontends.responses.translate import outcome
 from babelgate.frontends.responses.wire import JSON
 from babelgate.frontends.text_pieces import TextPieces
-from babelgate.schema.chunks import Delta, ToolCallDelta
+from babelgate.schema.chunks import ChatChunk, Delta, ToolCallDelta
 from babelgate.streaming import SSE_DONE
+from babelgate.tool_loop.loop import LoopEvent, Outcome, Said, ToolCalled, ToolsListed
 
 
 @dataclass(slots=True)
@@ -73,8 +75,10 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
         *,
         frame: Frame = sse_event,
         trailer: bytes = SSE_DONE,
+        loop: Outcome | None = None,
     ) -> None:
         super().__init__(frame)
+        self.loop = loop  # how the gateway's MCP tool loop ended, when it runs one (mcp.py)
         self.trailer = trailer
         self.shell = shell
         self.names = names or ToolNames()
@@ -87,6 +91,11 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
         self.final: JSON | None = None  # the terminal resource, once sent
 
     # -- the StreamEncoder ----------------------------------------------------------------------
+
+    def feed(self, chunk: ChatChunk | LoopEvent) -> bytes:
+        if isinstance(chunk, ChatChunk):
+            return self.framed(self.events(chunk))
+        return self.framed(self._loop_event(chunk))
 
     def finish(self) -> bytes:
         return super().finish() + self.trailer
@@ -107,6 +116,8 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
         events: list[JSON] = []
         self._close_all(events)
         status, details = outcome(self.finish_reason)
+        if self.loop is not None and self.loop.limit is not None:
+            status, details = "incomplete", INCOMPLETE_LIMIT
         self.final = self.shell.resource(
             status, self.output, usage=wire.usage_to_wire(self.usage), incomplete_details=details
         )
@@ -224,6 +235,37 @@ class ResponsesStreamEncoder(OneAnswerEncoder):
                     delta=delta.arguments,
                 )
             )
+
+    # -- MCP items (the gateway's tool loop) -------------------------------------------------------
+
+    def _loop_event(self, event: LoopEvent) -> list[JSON]:
+        events: list[JSON] = []
+        self._close_all(events)
+        index = self._next_index()
+        if isinstance(event, ToolsListed):
+            item = list_item(wire.new_id(wire.MCP_LIST_PREFIX), event)
+            place = {"item_id": item["id"], "output_index": index}
+            events.append(self._event("response.output_item.added", output_index=index, item={**item, "tools": []}))
+            events.append(self._event("response.mcp_list_tools.in_progress", **place))
+            ended = "failed" if event.error is not None else "completed"
+            events.append(self._event(f"response.mcp_list_tools.{ended}", **place))
+        elif isinstance(event, ToolCalled):
+            item_id = wire.new_id(wire.MCP_CALL_PREFIX)
+            place = {"item_id": item_id, "output_index": index}
+            opened = {**call_item(item_id, event, "in_progress"), "arguments": ""}
+            events.append(self._event("response.output_item.added", output_index=index, item=opened))
+            events.append(self._event("response.mcp_call.in_progress", **place))
+            events.append(self._event("response.mcp_call_arguments.delta", **place, delta=event.arguments))
+            events.append(self._event("response.mcp_call_arguments.done", **place, arguments=event.arguments))
+            item = call_item(item_id, event)
+            events.append(self._event(f"response.mcp_call.{item['status']}", **place))
+        elif isinstance(event, Said):
+            return events  # streamed as it came
+        else:
+            item = approval_item(wire.new_id(wire.MCP_APPROVAL_PREFIX), event)
+            events.append(self._event("response.output_item.added", output_index=index, item=item))
+        self._done(index, item, events)
+        return events
 
     # -- closing items --------------------------------------------------------------------------
 

@@ -59,6 +59,8 @@ def chat_tools(tools: list[JSON], adjusted: list[str]) -> tuple[list[JSON], Tool
                 names.namespaced[flat] = (tool["name"], inner["name"])
                 out.append(function_tool({**inner, "name": flat}))
             adjusted.append(f"tools[{index}]=namespace-flattened")
+        elif kind == "mcp":
+            continue  # the gateway runs MCP tools itself (mcp.py): the model is offered their functions
         else:
             out.append(dict(tool))  # hosted: the pipeline maps or drops it
     return out, names
@@ -83,6 +85,12 @@ def echoed_tools(tools: list[Any]) -> list[JSON]:
 
 
 def _echo(tool: JSON) -> JSON:
+    if tool.get("type") == "mcp":
+        # An MCP server's credentials are the client's secret: never echoed, never stored (OpenAI
+        # answers them redacted too).
+        return {
+            name: value for name, value in tool.items() if name not in ("authorization", "headers") or value is None
+        } | ({"headers": None} if tool.get("headers") else {})
     if tool.get("type") == "function":
         return {
             "type": "function",

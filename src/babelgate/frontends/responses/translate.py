@@ -13,6 +13,7 @@ from typing import Any, Final
 from babelgate.errors import InvalidRequest
 from babelgate.frontends.responses import wire
 from babelgate.frontends.responses.compaction import read_compaction
+from babelgate.frontends.responses.mcp import mcp_tools, replayed_call
 from babelgate.frontends.responses.reasoning import (
     ENCRYPTED_CONTENT,
     REASONING_DETAILS,
@@ -136,6 +137,8 @@ def _report_unread(body: JSON, adjusted: list[str]) -> None:
         if name not in _READ_FIELDS and value is not None:
             if name == "truncation" and value == "disabled":
                 continue  # what the gateway does anyway
+            if name == "max_tool_calls" and mcp_tools(body):
+                continue  # bounds the gateway's MCP tool loop (mcp.py); without MCP tools it has no meaning here
             adjusted.append(f"{name}=dropped")
     for index, value in enumerate(body.get("include") or ()):
         if value not in _INCLUDES:
@@ -175,6 +178,15 @@ def chat_messages(items: list[JSON], reasoning: Mapping[int, ReasoningState] | N
                     pending.attach(message)
                     pending = None
                 messages.append(message)
+        elif kind == "mcp_call":
+            # A call the gateway ran (tool_loop/): the model saw it as a function call and its result.
+            call, result = replayed_call(item)
+            last = messages[-1] if messages else None
+            if last is not None and last["role"] == "assistant" and pending is None and "tool_calls" in last:
+                last["tool_calls"].append(call)
+            else:
+                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+            messages.append(result)
         elif kind == "function_call_output":
             messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": _tool_output(item)})
         elif kind == "compaction":

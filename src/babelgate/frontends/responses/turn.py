@@ -16,6 +16,7 @@ from babelgate.errors import NotFound
 from babelgate.frontends.one_answer import Frame, sse_event
 from babelgate.frontends.prepare import typed_request
 from babelgate.frontends.responses import wire
+from babelgate.frontends.responses.mcp import INCOMPLETE_LIMIT, McpTurn, event_item, prepare_mcp
 from babelgate.frontends.responses.reasoning import ENCRYPTED_CONTENT, ReasoningSeal, open_items
 from babelgate.frontends.responses.resource import ResponseShell
 from babelgate.frontends.responses.stream import ResponsesStreamEncoder
@@ -30,8 +31,10 @@ from babelgate.schema.chat import ChatRequest
 from babelgate.schema.chunks import ChatChunk
 from babelgate.store import ResponseStore, StoredResponse
 from babelgate.streaming import SSE_DONE
+from babelgate.tool_loop.loop import Loop, LoopEvent
 
 if TYPE_CHECKING:
+    from babelgate.call import Call
     from babelgate.runtime import Runtime
 
 Lookup = Callable[[str], Awaitable[StoredResponse | None]]
@@ -55,6 +58,7 @@ class Turn:
     seal: ReasoningSeal | None = None  # set when the client asked for sealed reasoning (reasoning.py)
     final: JSON | None = None  # the terminal resource of the whole answer (`answer`)
     encoder: ResponsesStreamEncoder | None = None  # the stream's (`stream_encoder`)
+    mcp: McpTurn | None = None  # the request's MCP tools, run by the gateway (mcp.py, tool_loop/)
 
     @property
     def response(self) -> JSON | None:
@@ -62,13 +66,32 @@ class Turn:
         (completed, incomplete or failed)."""
         return self.encoder.final if self.encoder is not None else self.final
 
-    def chunks(self) -> AsyncIterator[ChatChunk]:
-        """The upstream's stream of this turn."""
+    def chunks(self) -> AsyncIterator[ChatChunk | LoopEvent]:
+        """The upstream's stream of this turn (of each model turn, with the MCP tools' events between)."""
+        if self.mcp is not None:
+            return self._loop_chunks(self.mcp)
         return self.deployment.provider.stream(self.request, self.deployment.model, self.notes)
+
+    async def _loop_chunks(self, mcp: McpTurn) -> AsyncIterator[ChatChunk | LoopEvent]:
+        try:
+            for event in mcp.opening:
+                yield event
+            loop = Loop(self.deployment.provider, self.deployment.model, self.notes, mcp.toolbox)
+            async for item in loop.stream(self.request, mcp.outcome):
+                yield item
+        finally:
+            await mcp.toolbox.aclose()
 
     def stream_encoder(self, frame: Frame = sse_event, trailer: bytes = SSE_DONE) -> ResponsesStreamEncoder:
         """The turn's event stream as a StreamEncoder (SSE with `[DONE]` unless told otherwise)."""
-        self.encoder = ResponsesStreamEncoder(self.shell, self.names, self.seal, frame=frame, trailer=trailer)
+        self.encoder = ResponsesStreamEncoder(
+            self.shell,
+            self.names,
+            self.seal,
+            frame=frame,
+            trailer=trailer,
+            loop=self.mcp.outcome if self.mcp is not None else None,
+        )
         return self.encoder
 
     def record(self) -> StoredResponse:
@@ -114,6 +137,7 @@ async def prepare(
     notes: CallNotes,
     stream: bool,
     owner: str | None,
+    call: Call | None = None,  # the request's record: its ledger rows (None: a test's, unaccounted)
 ) -> Turn:
     """`body` already passed `validate_create_body`; `deployment` serves this attempt (pipeline.call)."""
     validate_translatable(body)
@@ -139,6 +163,11 @@ async def prepare(
     request = await typed_request(
         runtime, deployment, chat, stream=stream, context=context, notes=notes, prechecked=not conversation
     )
+    mcp = await prepare_mcp(
+        runtime, body, conversation, items, request, call=call, deployment=deployment, stream=stream
+    )
+    if mcp is not None:
+        request = mcp[1]
     store = body.get("store") is not False
     shell = ResponseShell.for_request(wire.new_response_id(), deployment.public_name, body, store=store)
     return Turn(
@@ -156,6 +185,7 @@ async def prepare(
         owner,
         names=names,
         seal=seal if ENCRYPTED_CONTENT in (body.get("include") or ()) else None,
+        mcp=mcp[0] if mcp is not None else None,
     )
 
 
@@ -173,14 +203,28 @@ async def _reasoning_seal(
 async def answer(turn: Turn) -> JSON:
     """The whole response at once (HTTP without `stream`)."""
     provider = turn.deployment.provider
-    response = await provider.chat(turn.request, turn.deployment.model, turn.notes)
+    items: list[JSON] = []
+    if turn.mcp is None:
+        response = await provider.chat(turn.request, turn.deployment.model, turn.notes)
+        usage = response.usage
+    else:
+        mcp = turn.mcp
+        try:
+            loop = Loop(provider, turn.deployment.model, turn.notes, mcp.toolbox)
+            response = await loop.run(turn.request, mcp.outcome)
+        finally:
+            await mcp.toolbox.aclose()
+        items = [event_item(event) for event in (*mcp.opening, *mcp.outcome.events)]
+        usage = turn.notes.usage
     finish = response.choices[0].finish_reason if response.choices else None
     turn.notes.finish_reason = finish
     status, details = outcome(finish)
+    if turn.mcp is not None and turn.mcp.outcome.limit is not None:
+        status, details = "incomplete", INCOMPLETE_LIMIT
     turn.final = turn.shell.resource(
         status,
-        output_items(response, turn.names, turn.seal),
-        usage=wire.usage_to_wire(response.usage),
+        [*items, *output_items(response, turn.names, turn.seal)],
+        usage=wire.usage_to_wire(usage),
         incomplete_details=details,
     )
     return turn.final

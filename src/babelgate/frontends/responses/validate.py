@@ -23,6 +23,7 @@ from babelgate.frontends.openai_validation import (
     tool_choice_mode,
 )
 from babelgate.frontends.responses.compaction import read_compaction
+from babelgate.frontends.responses.mcp import validate_mcp_tool
 
 JSON = dict[str, Any]
 
@@ -34,7 +35,20 @@ TEXT_PARTS: Final = frozenset({"input_text"})
 ROLE_PARTS: Final = {"user": INPUT_PARTS, "system": TEXT_PARTS, "developer": TEXT_PARTS}
 IMAGE_DETAILS: Final = ("auto", "low", "high")
 ASSISTANT_PARTS: Final = frozenset({"output_text", "refusal", "input_text"})
-ITEM_TYPES: Final = frozenset({"message", "function_call", "function_call_output", "reasoning", "compaction"})
+ITEM_TYPES: Final = frozenset(
+    {
+        "message",
+        "function_call",
+        "function_call_output",
+        "reasoning",
+        "compaction",
+        # MCP items (mcp.py): what an earlier answer held, and the client's approvals.
+        "mcp_list_tools",
+        "mcp_call",
+        "mcp_approval_request",
+        "mcp_approval_response",
+    }
+)
 NUMBERS: Final[dict[str, tuple[float, float]]] = {
     "temperature": (0, 2),
     "top_p": (0, 1),
@@ -142,6 +156,15 @@ def validate_item(item: Any, path: str) -> None:
                 _part(part, f"{path}.output[{index}]", TEXT_PARTS)
         elif not isinstance(output, str):
             raise InvalidRequest("wrong_type", param=f"{path}.output", expected="a string or an array of parts")
+    elif kind == "mcp_approval_response":
+        _required_string(item, "approval_request_id", path)
+        if not isinstance(item.get("approve"), bool):
+            raise InvalidRequest("wrong_type", param=f"{path}.approve", expected="a boolean")
+    elif kind in ("mcp_call", "mcp_approval_request"):
+        for name in ("server_label", "name", "arguments"):
+            _required_string(item, name, path)
+    elif kind == "mcp_list_tools":
+        _required_string(item, "server_label", path)
     elif kind == "compaction":
         _required_string(item, "encrypted_content", path)
         read_compaction(item["encrypted_content"], param=f"{path}.encrypted_content")
@@ -202,6 +225,8 @@ def _tool(tool: Any, path: str) -> None:
         raise InvalidRequest("wrong_type", param=f"{path}.type", expected="a string")
     if kind == "function":
         _function_tool(tool, path)
+    elif kind == "mcp":
+        validate_mcp_tool(tool, path)
     elif kind == "namespace":
         name = tool.get("name")
         if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):

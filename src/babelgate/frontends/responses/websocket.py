@@ -35,7 +35,7 @@ from babelgate.frontends.stream_encoder import encode_stream
 from babelgate.governance.gateway_keys import credentials
 from babelgate.governance.virtual_keys import VirtualKey
 from babelgate.i18n import choose_language
-from babelgate.pipeline import parse_json_object
+from babelgate.pipeline import caller_of, parse_json_object
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.store import StoredResponse
@@ -72,7 +72,8 @@ class ResponsesSocket:
             return
         await self.send({"type": "websocket.accept"})
         try:
-            self.key_id, self.virtual_key = self.runtime.keys.identify(credentials(self._header))
+            # Checked once, at connect (a JWT that expires later does not end the connection).
+            self.key_id, self.virtual_key = await caller_of(self.runtime, credentials(self._header))
         except AuthenticationFailed as error:
             await self._error(error)
             await self.send({"type": "websocket.close", "code": POLICY_VIOLATION})
@@ -152,6 +153,7 @@ class ResponsesSocket:
                 notes=notes,
                 stream=True,
                 owner=self.key_id,
+                call=record,
             )
             # Each event one line (one message: `_messages`), echoing the lane's `stream_id`; no `[DONE]`.
             encoder = current.stream_encoder(functools.partial(_message, lane=lane), trailer=b"")
@@ -159,7 +161,9 @@ class ResponsesSocket:
 
         try:
             validate_create_body(body, websocket=True)
-            await pipeline.call(self.runtime, response, body["model"], attempt, stream=True, check=_not_native)
+            await pipeline.call(
+                self.runtime, response, body["model"], attempt, stream=True, check=_not_native, fields=body
+            )
         except GatewayError:
             if previous_id:  # a continuation that fails evicts the response it continued
                 self.remembered.pop(previous_id, None)

@@ -17,7 +17,15 @@ FUNCTION_CALL_PREFIX: Final = "fc_"
 FUNCTION_OUTPUT_PREFIX: Final = "fco_"
 REASONING_PREFIX: Final = "rs_"
 COMPACTION_PREFIX: Final = "cmp_"
+MCP_LIST_PREFIX: Final = "mcpl_"
+MCP_CALL_PREFIX: Final = "mcp_"
+MCP_APPROVAL_PREFIX: Final = "mcpr_"
+MCP_APPROVAL_RESPONSE_PREFIX: Final = "mcpa_"
 ITEM_PREFIXES: Final = {
+    "mcp_list_tools": MCP_LIST_PREFIX,
+    "mcp_call": MCP_CALL_PREFIX,
+    "mcp_approval_request": MCP_APPROVAL_PREFIX,
+    "mcp_approval_response": MCP_APPROVAL_RESPONSE_PREFIX,
     "message": MESSAGE_PREFIX,
     "function_call": FUNCTION_CALL_PREFIX,
     "function_call_output": FUNCTION_OUTPUT_PREFIX,

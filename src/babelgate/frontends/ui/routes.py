@@ -1,6 +1,6 @@
 """`/ui`: the dashboard's page and its files, read once from `assets/`, with headers that keep the
 page to its own origin (no inline script, no framing, no referrer) and let browsers revalidate.
-Without a master key the dashboard is off, and the page says how to turn it on."""
+Without a master key or single sign-on (auth.oidc) the dashboard is off, and the page says how to turn it on."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def assets() -> dict[str, bytes]:
 async def page(runtime: Runtime, exchange: Exchange) -> None:
     """`/ui`: the single page (its own hash routes pick the view)."""
     _check_method(exchange)
-    if not runtime.config.server.master_key:
+    if not runtime.config.server.master_key and runtime.config.auth.oidc is None:
         await exchange.respond(404, OFF_PAGE, content_type=HTML, headers=list(SECURITY))
         return
     await _serve(exchange, "index.html")

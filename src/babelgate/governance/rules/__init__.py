@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class TeamRules:
-    """What the config says of one team: its limits and budget."""
+    """The limits and budget of one team or user (the config's `teams:`, or the admin API's)."""
 
     limits: Limits
     budget_usd: float | None
@@ -37,6 +37,7 @@ class Applicant:
     model: str
     body_size: int
     headers: list[tuple[bytes, bytes]]
+    end_user: str | None = None  # the end customer the request names, if any (pipeline.end_user_of)
 
 
 class Rule(Protocol):

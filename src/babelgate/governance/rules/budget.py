@@ -1,5 +1,6 @@
-"""Budgets as rules: a virtual key's and a team's spend in a period (governance/budgets.py keeps the
-running sums), checked before the call and added to from the request's cost after it."""
+"""Budgets as rules: the spend in a period of a virtual key, its user, its team, and the end customer the
+request names (governance/budgets.py keeps the running sums), checked before the call and added to from
+the request's cost after it; each addition may cross an alert threshold (governance/alerts.py)."""
 
 from __future__ import annotations
 
@@ -9,47 +10,112 @@ from babelgate.governance.budgets import Budgets
 from babelgate.governance.rules import Applicant, TeamRules
 
 if TYPE_CHECKING:
+    from babelgate.governance.alerts import Alerts
+    from babelgate.governance.directory import Directory
     from babelgate.governance.virtual_keys import VirtualKey
     from babelgate.providers.base import CallNotes
 
+# (scope's name, budget in dollars, period) of one request, for one kind of budget.
+Scope = tuple[str, float, str | None]
 
-class KeyBudget:
+
+class _Budget:
+    kind = ""
+
+    def __init__(self, budgets: Budgets, alerts: Alerts | None = None) -> None:
+        self.budgets = budgets
+        self.alerts = alerts
+
+    def scope(self, applicant: Applicant) -> Scope | None:
+        raise NotImplementedError
+
+    async def admit(self, applicant: Applicant) -> Any:
+        found = self.scope(applicant)
+        if found is not None:
+            name, budget, period = found
+            await self.budgets.check(self.kind, name, budget, period)
+        return found
+
+    async def settle(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> None:
+        cost = notes.cost if notes is not None else None
+        if not cost or held is None:
+            return
+        name, budget, period = held
+        added = await self.budgets.add(self.kind, name, period, cost)
+        if added is not None and self.alerts is not None and self.alerts.enabled:
+            start, total = added
+            self.alerts.budget_spent(self.kind, name, budget, total - cost, total, period, start)
+
+
+class KeyBudget(_Budget):
     """A virtual key's `budget_usd` per `budget_period`."""
 
-    def __init__(self, budgets: Budgets) -> None:
-        self.budgets = budgets
+    kind = "key"
 
     def applies(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> bool:
         return key is not None and key.budget_usd is not None
 
-    async def admit(self, applicant: Applicant) -> Any:
+    def scope(self, applicant: Applicant) -> Scope | None:
         key = applicant.key
         assert key is not None and key.budget_usd is not None
-        await self.budgets.check("key", key.id, key.budget_usd, key.budget_period)
-
-    async def settle(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> None:
-        cost = notes.cost if notes is not None else None
-        key = applicant.key
-        if cost and key is not None:
-            await self.budgets.add("key", key.id, key.budget_period, cost)
+        return key.id, key.budget_usd, key.budget_period
 
 
-class TeamBudget:
-    """A team's `budget_usd` per `budget_period` (teams: in the config), spent by all its keys."""
+class TeamBudget(_Budget):
+    """A team's `budget_usd` per `budget_period` (the config's `teams:` or the admin API's), spent by all
+    its keys."""
 
-    def __init__(self, budgets: Budgets) -> None:
-        self.budgets = budgets
+    kind = "team"
 
     def applies(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> bool:
         return team is not None and team.budget_usd is not None
 
-    async def admit(self, applicant: Applicant) -> Any:
+    def scope(self, applicant: Applicant) -> Scope | None:
         key, team = applicant.key, applicant.team
         assert key is not None and key.team is not None and team is not None and team.budget_usd is not None
-        await self.budgets.check("team", key.team, team.budget_usd, team.budget_period)
+        return key.team, team.budget_usd, team.budget_period
 
-    async def settle(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> None:
-        cost = notes.cost if notes is not None else None
-        key, team = applicant.key, applicant.team
-        if cost and key is not None and key.team is not None and team is not None:
-            await self.budgets.add("team", key.team, team.budget_period, cost)
+
+class UserBudget(_Budget):
+    """A user's `budget_usd` per `budget_period` (the admin API's), spent by all the keys they own."""
+
+    kind = "user"
+
+    def __init__(self, budgets: Budgets, alerts: Alerts | None, directory: Directory) -> None:
+        super().__init__(budgets, alerts)
+        self.directory = directory
+
+    def applies(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> bool:
+        if key is None or key.user is None:
+            return False
+        rules = self.directory.user_rules.get(key.user)
+        return rules is not None and rules.budget_usd is not None
+
+    def scope(self, applicant: Applicant) -> Scope | None:
+        key = applicant.key
+        assert key is not None and key.user is not None
+        rules = self.directory.user_rules.get(key.user)
+        if rules is None or rules.budget_usd is None:
+            return None  # changed since `applies`
+        return key.user, rules.budget_usd, rules.budget_period
+
+
+class EndUserBudget(_Budget):
+    """The budget a key gives each end customer its application names (`end_user_limits.budget_usd`):
+    per key and end customer, so two applications' customers of the same name never share one."""
+
+    kind = "end_user"
+
+    def applies(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> bool:
+        limits = key.end_user_limits if key is not None else None
+        return limits is not None and limits.get("budget_usd") is not None
+
+    def scope(self, applicant: Applicant) -> Scope | None:
+        key, end_user = applicant.key, applicant.end_user
+        if key is None or not end_user or not key.end_user_limits:
+            return None  # a request that names no end customer has no end-customer budget
+        return (
+            f"{key.id}/{end_user}",
+            float(key.end_user_limits["budget_usd"]),
+            key.end_user_limits.get("budget_period"),
+        )

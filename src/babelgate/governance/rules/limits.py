@@ -1,6 +1,7 @@
-"""Rate limits as one rule: requests and tokens per minute and requests in flight, for the key, its team
-and the model, taken together from the limiter (governance/rate_limits.py: in this process, or exact
-across instances through Redis) so that a refusal by one scope takes nothing from the others."""
+"""Rate limits as one rule: requests and tokens per minute and requests in flight, for the key, its user,
+its team, the end customer the request names (per key: `end_user_limits`) and the model, taken together
+from the limiter (governance/rate_limits.py: in this process, or exact across instances through Redis)
+so that a refusal by one scope takes nothing from the others."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from babelgate.governance.rate_limits import Admission, Limits, RateLimiter, Sco
 from babelgate.governance.rules import Applicant, TeamRules
 
 if TYPE_CHECKING:
+    from babelgate.governance.directory import Directory
     from babelgate.governance.virtual_keys import VirtualKey
     from babelgate.providers.base import CallNotes
 
@@ -18,8 +20,15 @@ _MAX_ALIAS_DEPTH = 8
 
 
 class RateLimits:
-    def __init__(self, limiter: RateLimiter, model_limits: dict[str, Limits], aliases: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        model_limits: dict[str, Limits],
+        aliases: Mapping[str, str],
+        directory: Directory | None = None,
+    ) -> None:
         self.limiter = limiter
+        self.directory = directory
         self._model_limits = model_limits
         self._aliases = aliases
         self._models: dict[str, tuple[str, Limits] | None] = {}
@@ -47,10 +56,17 @@ class RateLimits:
     def applies(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> bool:
         if key is not None and (key.rpm or key.tpm or key.max_concurrent or (team is not None and team.limits)):
             return True
+        if key is not None and (self._user_limits(key) is not None or _end_user_limits(key) is not None):
+            return True
         return self.model_limits(model) is not None
 
     async def admit(self, applicant: Applicant) -> Admission:
         scopes = self._scopes(applicant.key, applicant.team, applicant.model)
+        key, end_user = applicant.key, applicant.end_user
+        if key is not None and end_user:
+            own = _end_user_limits(key)
+            if own is not None:  # one scope per end customer: not memoised (there may be millions)
+                scopes = [*scopes, Scope("end_user", f"{key.id}/{end_user}", own)]
         return await self.limiter.admit(scopes, estimate_tokens(applicant.body_size), applicant.headers)
 
     async def settle(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> None:
@@ -60,7 +76,8 @@ class RateLimits:
 
     def _scopes(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> list[Scope]:
         """The scopes that limit this request, built once per key's limits, team and model."""
-        memo = (key.id, key.rpm, key.tpm, key.max_concurrent, key.team) if key is not None else None, model
+        user = self._user_limits(key) if key is not None else None
+        memo = (key.id, key.rpm, key.tpm, key.max_concurrent, key.team, user) if key is not None else None, model
         scopes = self._scope_memo.get(memo)
         if scopes is not None:
             return scopes
@@ -69,6 +86,9 @@ class RateLimits:
             own = Limits(key.rpm, key.tpm, key.max_concurrent)
             if own:
                 scopes.append(Scope("key", key.id, own))
+            if user is not None:
+                assert key.user is not None
+                scopes.append(Scope("user", key.user, user))
             if team is not None and team.limits:
                 assert key.team is not None
                 scopes.append(Scope("team", key.team, team.limits))
@@ -78,3 +98,18 @@ class RateLimits:
         if len(self._scope_memo) < 100_000:
             self._scope_memo[memo] = scopes
         return scopes
+
+    def _user_limits(self, key: VirtualKey) -> Limits | None:
+        if key.user is None or self.directory is None:
+            return None
+        rules = self.directory.user_rules.get(key.user)
+        return rules.limits if rules is not None and rules.limits else None
+
+
+def _end_user_limits(key: VirtualKey) -> Limits | None:
+    """The limits a key gives each of its end customers, when it gives any."""
+    own = key.end_user_limits
+    if not own:
+        return None
+    limits = Limits(own.get("rpm"), own.get("tpm"), own.get("max_concurrent"))
+    return limits if limits else None

@@ -55,7 +55,11 @@ class AnthropicStreamTranslator:
         return []
 
     def feed(self, event: SSEEvent) -> list[ChatChunk]:
-        payload = event_object(event.data, self.provider)
+        return self.feed_data(event.data)
+
+    def feed_data(self, data: str | bytes) -> list[ChatChunk]:
+        """One event's JSON, however it came (an SSE frame's data, or Bedrock's base64 chunk decoded)."""
+        payload = event_object(data, self.provider)
         try:
             return self._event(payload)
         except GatewayError:

@@ -1,123 +1,16 @@
-"""Bytes -> messages of the AWS event stream (`application/vnd.amazon.eventstream`), I/O-free.
-
-Each message is a prelude (total length, headers length, the prelude's CRC32), headers, a payload and a
-CRC32 of everything before it. Both CRCs are checked; a frame whose CRC does not match, a malformed
-frame, or a body that ends inside a frame is the upstream's protocol error, and the frontend ends the
-client's stream with its error event.
-
-The format is botocore's `EventStreamBuffer`'s (botocore/eventstream.py: the same limits, the same header
-value types); parsing it here in a few slices and `struct` calls instead costs a fraction of botocore's
-generic parser, which walked each header through a dozen Python calls and took ~20 µs of the gateway's CPU
-per frame (a 50-chunk Claude stream: +1 ms, bench/bedrock_paths.py). tests/unit/test_bedrock_translate.py
-holds the two to the same messages, and the test suite's fake Bedrock is read by botocore's own client.
-"""
+"""Reading an AWS event stream off an upstream answer (the codec itself is babelgate/eventstream.py, which the
+Bedrock InvokeModel frontend also writes with): the messages of each read as they arrive, the connection let
+go however the reader leaves."""
 
 from __future__ import annotations
 
 import contextlib
-import struct
-from binascii import crc32
 from collections.abc import AsyncGenerator
-from typing import Any, Final, NamedTuple
+from typing import Any
 
 from babelgate.errors import UpstreamProtocolError
+from babelgate.eventstream import EventStreamDecoder, StreamMessage
 from babelgate.http import UpstreamResponse, let_go
-
-_PRELUDE: Final = struct.Struct("!III")  # total length, headers length, prelude CRC
-_CRC: Final = struct.Struct("!I")
-_SHORT: Final = struct.Struct("!H")
-_MAX_HEADERS: Final = 128 * 1024  # botocore's _MAX_HEADERS_LENGTH
-_MAX_PAYLOAD: Final = 24 * 1024 * 1024  # botocore's _MAX_PAYLOAD_LENGTH
-# Fixed sizes of the header value types (botocore's EventStreamHeaderParser): 0 true, 1 false, 2 byte,
-# 3 short, 4 integer, 5 long, 8 timestamp, 9 uuid; 6 (bytes) and 7 (string) carry a 2-byte length.
-_FIXED: Final = {0: 0, 1: 0, 2: 1, 3: 2, 4: 4, 5: 8, 8: 8, 9: 16}
-_KIND: Final = ":message-type"
-_NAMES: Final = {"event": ":event-type", "exception": ":exception-type", "error": ":error-code"}
-
-
-class StreamMessage(NamedTuple):
-    """One event-stream message: `kind` is its `:message-type` (event, exception or error), `name`
-    its `:event-type`, `:exception-type` or `:error-code`, `payload` its bytes (JSON for Bedrock). A
-    tuple: one is made per frame."""
-
-    kind: str
-    name: str
-    payload: bytes
-
-
-class EventStreamDecoder:
-    """feed(bytes) -> the messages those bytes completed; `pending` says a message is half received."""
-
-    __slots__ = ("_buffer", "_seen", "provider")
-
-    def __init__(self, provider: str) -> None:
-        self.provider = provider
-        self._buffer = b""
-        # A stream's frames repeat a few header blocks (a chunk event's are all the same bytes): each
-        # block is parsed once per stream.
-        self._seen: dict[bytes, tuple[str, str]] = {}
-
-    @property
-    def pending(self) -> bool:
-        return bool(self._buffer)
-
-    def feed(self, data: bytes) -> list[StreamMessage]:
-        buffer = self._buffer + data if self._buffer else data
-        messages = []
-        start, end = 0, len(buffer)
-        while end - start >= 12:
-            total, headers_length, prelude_crc = _PRELUDE.unpack_from(buffer, start)
-            if crc32(buffer[start : start + 8]) != prelude_crc:
-                raise self._malformed("an event-stream frame failed its CRC check")
-            if (
-                headers_length > _MAX_HEADERS
-                or total - headers_length - 16 > _MAX_PAYLOAD
-                or total < 16 + headers_length
-            ):
-                raise self._malformed("an event-stream frame is malformed")
-            if end - start < total:
-                break
-            crc_at = start + total - 4
-            if crc32(buffer[start:crc_at]) != _CRC.unpack_from(buffer, crc_at)[0]:
-                raise self._malformed("an event-stream frame failed its CRC check")
-            block = buffer[start + 12 : start + 12 + headers_length]
-            named = self._seen.get(block)
-            if named is None:
-                headers = self._headers(block, 0, headers_length)
-                kind = headers.get(_KIND, "event")
-                named = (kind, headers.get(_NAMES.get(kind, ":event-type"), ""))
-                if len(self._seen) < 64:
-                    self._seen[block] = named
-            messages.append(StreamMessage(named[0], named[1], buffer[start + 12 + headers_length : crc_at]))
-            start += total
-        self._buffer = buffer[start:]
-        return messages
-
-    def _headers(self, buffer: bytes, at: int, end: int) -> dict[str, str]:
-        """The string-valued headers (the ones Bedrock's frames carry); values of other types are skipped."""
-        headers: dict[str, str] = {}
-        try:
-            while at < end:
-                name_length = buffer[at]
-                name = buffer[at + 1 : at + 1 + name_length].decode()
-                at += 1 + name_length
-                kind = buffer[at]
-                at += 1
-                if kind in (6, 7):
-                    (length,) = _SHORT.unpack_from(buffer, at)
-                    if kind == 7:
-                        headers[name] = buffer[at + 2 : at + 2 + length].decode()
-                    at += 2 + length
-                else:
-                    at += _FIXED[kind]
-        except (IndexError, KeyError, UnicodeDecodeError, struct.error):
-            raise self._malformed("an event-stream frame has malformed headers") from None
-        if at != end:
-            raise self._malformed("an event-stream frame has malformed headers")
-        return headers
-
-    def _malformed(self, detail: str) -> UpstreamProtocolError:
-        return UpstreamProtocolError(provider=self.provider, detail=detail)
 
 
 async def read_messages(response: UpstreamResponse, provider: str) -> AsyncGenerator[list[StreamMessage], None]:

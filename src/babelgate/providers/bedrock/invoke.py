@@ -33,20 +33,22 @@ _NOT_IN_BODY: Final = ("model", "stream", "betas")
 
 def invoke_body(body: dict[str, Any], beta: Iterable[str] = ()) -> dict[str, Any]:
     """A Messages body as InvokeModel takes it for Claude."""
-    out: dict[str, Any] = {"anthropic_version": ANTHROPIC_VERSION}
-    out.update((key, value) for key, value in body.items() if key not in _NOT_IN_BODY)
-    betas = list(dict.fromkeys((*beta, *(str(item) for item in body.get("betas") or ()))))
-    if betas:
-        out["anthropic_beta"] = betas
+    out: dict[str, Any] = {"anthropic_version": ANTHROPIC_VERSION, **body}
+    for key in _NOT_IN_BODY:  # three pops, not a filter over every key (the body has a dozen)
+        out.pop(key, None)
+    client_beta = body.get("betas")
+    if client_beta:
+        out["anthropic_beta"] = list(dict.fromkeys((*beta, *(str(item) for item in client_beta))))
+    elif beta:
+        out["anthropic_beta"] = list(dict.fromkeys(beta))
     return out
 
 
 async def anthropic_events(
-    response: UpstreamResponse, *, provider: str, scrub: Callable[[str], str], typed: bool = True
+    response: UpstreamResponse, *, provider: str, scrub: Callable[[str], str]
 ) -> AsyncGenerator[list[tuple[str, bytes]], None]:
-    """Each read's Anthropic stream events, as (type, JSON bytes); an exception frame is raised as
-    its error, in the client's format at the frontend. `typed=False`: the type is left empty, for a
-    reader that parses each event anyway (the stream translator)."""
+    """Each read's Anthropic stream events, as (type, JSON bytes), for the native road's relay; an
+    exception frame is raised as its error, in the client's format at the frontend."""
     async with messages_of(response, provider) as reads:
         async for messages in reads:
             events: list[tuple[str, bytes]] = []
@@ -57,8 +59,8 @@ async def anthropic_events(
                     raise error_from_frame(message.name, message.payload, provider=provider, scrub=scrub)
                 if message.name != "chunk":
                     continue
-                data = _chunk_bytes(message.payload, provider)
-                events.append((_event_type(data, provider) if typed else "", data))
+                data = chunk_bytes(message.payload, provider)
+                events.append((_event_type(data, provider), data))
             if events:
                 yield events
 
@@ -66,7 +68,7 @@ async def anthropic_events(
 _BYTES_FIRST: Final = b'{"bytes":"'
 
 
-def _chunk_bytes(payload: bytes, provider: str) -> bytes:
+def chunk_bytes(payload: bytes, provider: str) -> bytes:
     """A `chunk` event's `bytes`: sliced out where AWS writes it first (base64 holds no quote), else parsed."""
     if payload.startswith(_BYTES_FIRST):
         end = payload.find(b'"', len(_BYTES_FIRST))

@@ -27,7 +27,7 @@ from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UnsupportedCapability, UpstreamProtocolError
 from babelgate.http import UpstreamClient, UpstreamResponse
 from babelgate.observability.logging import Scrubber
-from babelgate.providers.anthropic.profiles import build_profiles
+from babelgate.providers.anthropic.profiles import ModelProfile, build_profiles
 from babelgate.providers.anthropic.relay import account
 from babelgate.providers.anthropic.replay import ThinkingReplay, with_thinking_replayed
 from babelgate.providers.anthropic.stream import AnthropicStreamTranslator
@@ -39,7 +39,7 @@ from babelgate.providers.bedrock import embeddings, wire
 from babelgate.providers.bedrock.credentials import CredentialSource, botocore_credentials
 from babelgate.providers.bedrock.errors import CredentialsRefused, error_from_frame, map_error
 from babelgate.providers.bedrock.eventstream import messages_of
-from babelgate.providers.bedrock.invoke import anthropic_events, invoke_body, relay_as_sse
+from babelgate.providers.bedrock.invoke import chunk_bytes, invoke_body, relay_as_sse
 from babelgate.providers.bedrock.signing import Authorizer, BearerAuthorizer, SigV4Authorizer
 from babelgate.providers.bedrock.stream import ConverseStreamTranslator
 from babelgate.providers.bedrock.translate import StructuredOutput, WireRequest, from_wire, to_wire
@@ -49,7 +49,17 @@ from babelgate.schema.chat import ChatRequest, ChatResponse, Usage
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 from babelgate.schema.models import ModelInfo
-from babelgate.streaming import SSEEvent
+
+
+class _Road:
+    """What every request to one model id shares: whether Claude's InvokeModel road serves it, its
+    Anthropic profile (by the Claude name inside the Bedrock id) and betas, and its actions' URLs."""
+
+    __slots__ = ("betas", "claude", "invoke", "profile", "urls")
+
+    def __init__(self, *, invoke: bool, claude: bool, betas: tuple[str, ...], profile: ModelProfile | None) -> None:
+        self.invoke, self.claude, self.betas, self.profile = invoke, claude, betas, profile
+        self.urls: dict[str, str] = {}
 
 
 class BedrockProvider(ProviderDefaults):
@@ -71,7 +81,7 @@ class BedrockProvider(ProviderDefaults):
         self.secrets = (*config.secret_values(), *bearer)
         self.region = config.region or _default_region(config.aws_profile, needs_profile=not config.base_url)
         self._base_url = config.base_url or wire.DEFAULT_BASE_URL.format(region=self.region)
-        self._urls: dict[tuple[str, str], str] = {}
+        self._roads: dict[str, _Road] = {}  # model id -> what every request to it shares
         self._timeouts = provider_timeouts(config, server)
         self._scrub = Scrubber(self.secrets)
         self._profiles = build_profiles(config.options)
@@ -114,12 +124,28 @@ class BedrockProvider(ProviderDefaults):
 
     # --- sending ---------------------------------------------------------------------------------
 
+    def _road(self, model: str) -> _Road:
+        """The model's road, profile, betas and URLs, worked out at its first request (a provider calls a
+        handful of models; bounded all the same)."""
+        road = self._roads.get(model)
+        if road is None:
+            claude = wire.is_claude(model)
+            profile = self._profiles.for_model(wire.claude_name(model)) if claude else None
+            road = _Road(
+                invoke=claude and self._claude_road == "invoke",
+                claude=claude,
+                betas=(*self._beta, *(profile.beta if profile is not None else ())),
+                profile=profile,
+            )
+            if len(self._roads) < 4096:
+                self._roads[model] = road
+        return road
+
     async def _post(self, model: str, action: str, body: dict[str, Any]) -> UpstreamResponse:
-        url = self._urls.get((model, action))
+        urls = self._road(model).urls
+        url = urls.get(action)
         if url is None:
-            url = self._base_url + wire.model_path(model, action)
-            if len(self._urls) < 4096:  # a provider calls a handful of models' actions
-                self._urls[(model, action)] = url
+            url = urls[action] = self._base_url + wire.model_path(model, action)
         raw = orjson.dumps(body)
         headers = await self._auth.headers("POST", url, raw)
         try:
@@ -130,13 +156,13 @@ class BedrockProvider(ProviderDefaults):
             raise
 
     def _claude(self, model: str) -> bool:
-        return self._claude_road == "invoke" and wire.is_claude(model)
+        return self._road(model).invoke
 
     # --- the native Messages road (Claude) ---------------------------------------------------------
 
     def _betas(self, model: str) -> tuple[str, ...]:
         """The provider's and the model profile's betas (the Anthropic provider's rule), sent in the body."""
-        return (*self._beta, *self._profiles.for_model(wire.claude_name(model)).beta)
+        return self._road(model).betas
 
     def relays(self, api: RelayApi, model: str) -> bool:
         return api in ("messages", "messages.count_tokens") and self._claude(model)
@@ -205,7 +231,7 @@ class BedrockProvider(ProviderDefaults):
     def _converse(self, request: ChatRequest, model: str, notes: CallNotes) -> WireRequest:
         """The Converse body; for Claude (`options.claude: converse`) with its signed thinking
         re-attached from memory when the client dropped it, as on the InvokeModel road."""
-        if wire.is_claude(model):
+        if self._road(model).claude:
             request = with_thinking_replayed(request, self._replay, notes)
         try:
             return to_wire(
@@ -220,11 +246,13 @@ class BedrockProvider(ProviderDefaults):
             error.params["provider"] = self.name
         return error
 
-    async def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
+    def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
+        # The road's own generator, handed out (not wrapped: a wrapping generator is one more hop a chunk).
         if self._claude(model):
-            async for chunk in self._stream_claude(request, model, notes):
-                yield chunk
-            return
+            return self._stream_claude(request, model, notes)
+        return self._stream_converse(request, model, notes)
+
+    async def _stream_converse(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
         converse = self._converse(request, model, notes)
         response = await self._post(model, "converse-stream", converse.body)
         translator = ConverseStreamTranslator(
@@ -254,11 +282,16 @@ class BedrockProvider(ProviderDefaults):
         translator = AnthropicStreamTranslator(
             self.name, created=int(time.time()), json_tool=prepared.json_tool, scrub=self._scrub
         )
-        events = anthropic_events(response, provider=self.name, scrub=self._scrub, typed=False)
-        async with contextlib.aclosing(events):
-            async for batch in events:
-                for _, data in batch:
-                    for chunk in translator.feed(SSEEvent(data=data.decode())):
+        # The frames read here, not through anthropic_events (the relay's reader): one generator fewer
+        # between the body and the client, per chunk.
+        async with messages_of(response, self.name) as reads:
+            async for messages in reads:
+                for message in messages:
+                    if message.kind != "event":
+                        raise error_from_frame(message.name, message.payload, provider=self.name, scrub=self._scrub)
+                    if message.name != "chunk":
+                        continue
+                    for chunk in translator.feed_data(chunk_bytes(message.payload, self.name)):
                         if chunk.usage is not None:
                             notes.usage = chunk.usage
                         yield chunk
@@ -272,14 +305,16 @@ class BedrockProvider(ProviderDefaults):
         """The Anthropic translator's Messages body (profiles by the Claude name inside the Bedrock
         id), signed thinking re-attached from memory as the Anthropic provider does, made an
         InvokeModel body."""
-        profile = self._profiles.for_model(wire.claude_name(model))
+        road = self._road(model)
+        assert road.profile is not None  # Claude's road
         request = with_thinking_replayed(request, self._replay, notes)
         try:
-            prepared = anthropic_to_wire(request, model, profile, notes.adjusted, tool_positions=notes.tool_positions)
+            prepared = anthropic_to_wire(
+                request, model, road.profile, notes.adjusted, tool_positions=notes.tool_positions
+            )
         except UnsupportedCapability as error:
             raise self._named(error) from None
-        body = invoke_body(prepared.body, self._betas(model))
-        return MessagesRequest(body, prepared.json_tool)
+        return MessagesRequest(invoke_body(prepared.body, road.betas), prepared.json_tool)
 
     # --- embeddings ------------------------------------------------------------------------------------
 

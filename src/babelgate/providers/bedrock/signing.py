@@ -4,13 +4,13 @@ key as a bearer token.
 The signing key is botocore's: `botocore.auth.SigV4Auth` derives the day's key (the HMAC chain from the
 secret key, kept for the day). What this module builds itself, by SigV4's rules as botocore applies them,
 is the string to sign (timestamp, credential scope, the canonical request's hash) and the canonical
-request, which it can do in a few string operations
-because it signs the same few headers of requests it made itself (content-type, host, x-amz-date,
-x-amz-security-token; a POST with no query string): botocore's general canonicaliser, written for any
-request, runs some 550 Python calls through its header and URL classes, and measured ~330 µs of the
-gateway's CPU per request (bench/bedrock_paths.py); signing takes ~13 µs now. tests/unit/test_bedrock_translate.py
-holds the two to the same signature, and the fake Bedrock recomputes every signature with SigV4Auth
-whole. The request goes out on the gateway's own HTTP client.
+request, which it can do in a few string operations because it signs the same few headers of requests it
+made itself (content-type, host, x-amz-date, x-amz-security-token; a POST with no query string):
+botocore's general canonicaliser, written for any request, runs some 550 Python calls through its header
+and URL classes, and measured ~330 µs of the gateway's CPU per request (bench/bedrock_paths.py); signing
+takes ~4 µs now (the canonical request's head kept per URL). tests/unit/test_bedrock_translate.py holds
+the two to the same signature, and the fake Bedrock recomputes every signature with SigV4Auth whole. The
+request goes out on the gateway's own HTTP client.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from babelgate.providers.bedrock.wire import JSON_TYPE, SIGNING_NAME
 
 ALGORITHM: Final = "AWS4-HMAC-SHA256"
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+# The signed headers, in SigV4's sorted order: the ones every request has, and with a session token.
+_NAMES: Final = "content-type;host;x-amz-date"
+_NAMES_WITH_TOKEN: Final = "content-type;host;x-amz-date;x-amz-security-token"
 
 
 class Authorizer(Protocol):
@@ -53,7 +56,7 @@ class SigV4Authorizer:
         # The frozen credentials, their SigV4Auth, the day, the signing key derived for that day and the
         # credential scope (`day/region/service/aws4_request`): all the same for a day's requests.
         self._auth: tuple[Frozen, Any, str, bytes, str] | None = None
-        self._targets: dict[str, tuple[str, str]] = {}  # URL -> (host, canonical URI)
+        self._heads: dict[str, str] = {}  # URL -> its canonical requests' head
         self._clock: tuple[int, str] = (-1, "")  # the last second signed in, and its timestamp
 
     async def headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
@@ -66,26 +69,22 @@ class SigV4Authorizer:
             # SigV4Auth reads `access_key`, `secret_key` and `token`, which the frozen credentials hold.
             signer = self._auth_class(frozen, SIGNING_NAME, self._region)
             auth = self._auth = (frozen, signer, "", b"", "")
-        host, uri = self._targets.get(url) or self._target(url)
+        head = self._heads.get(url) or self._head(url, method)
+        if not head.startswith(f"{method}\n"):  # kept by URL: another method's head is made, not kept
+            head = self._head(url, method, keep=False)
         second = int(time.time() if now is None else now)
         if self._clock[0] != second:  # a timestamp a second, not a strftime a request
             self._clock = (second, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second)))
         timestamp = self._clock[1]
-        headers = {"content-type": JSON_TYPE, "host": host, "x-amz-date": timestamp}
+        # The canonical request: the method, URI, empty query and the host's and content type's header
+        # lines are the URL's (`head`, made once per URL); the date, the session token and the body's hash
+        # are the request's. Header values are ours, with no runs of spaces to fold.
         if frozen.token:
-            headers["x-amz-security-token"] = frozen.token
-        names = ";".join(headers)  # already in sorted order
-        canonical = "\n".join(
-            (
-                method,
-                uri,
-                "",  # no query string
-                *(f"{name}:{' '.join(value.split())}" for name, value in headers.items()),
-                "",
-                names,
-                hashlib.sha256(body).hexdigest(),
-            )
-        )
+            names = _NAMES_WITH_TOKEN
+            lines = f"x-amz-date:{timestamp}\nx-amz-security-token:{' '.join(frozen.token.split())}\n"
+        else:
+            names, lines = _NAMES, f"x-amz-date:{timestamp}\n"
+        canonical = f"{head}{lines}\n{names}\n{hashlib.sha256(body).hexdigest()}"
         # botocore's `signature` derives the day's signing key (four HMACs) on every call; the key is
         # the same all day, so it is derived once (with botocore's own `_sign`) and kept with the signer,
         # and so is the credential scope (SigV4Auth.credential_scope's, the day's).
@@ -101,15 +100,22 @@ class SigV4Authorizer:
         # the signing's cost. tests/unit/test_bedrock_translate.py holds the result to botocore's add_auth.
         string_to_sign = f"{ALGORITHM}\n{timestamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
         signature = hmac.digest(auth[3], string_to_sign.encode(), "sha256").hex()  # one C call, no HMAC object
-        del headers["host"]  # the HTTP client writes it, from the same URL
-        headers["authorization"] = (
-            f"{ALGORITHM} Credential={frozen.access_key}/{scope}, SignedHeaders={names}, Signature={signature}"
-        )
+        # No host header: the HTTP client writes it, from the same URL.
+        headers = {
+            "content-type": JSON_TYPE,
+            "x-amz-date": timestamp,
+            "authorization": (
+                f"{ALGORITHM} Credential={frozen.access_key}/{scope}, SignedHeaders={names}, Signature={signature}"
+            ),
+        }
+        if frozen.token:
+            headers["x-amz-security-token"] = frozen.token
         return headers
 
-    def _target(self, url: str) -> tuple[str, str]:
-        """The Host header and the canonical URI of a URL (botocore's rules: the default port left out,
-        the path's own escapes escaped again, as for every service but S3)."""
+    def _head(self, url: str, method: str, *, keep: bool = True) -> str:
+        """The head of a URL's canonical requests: the method, the canonical URI (botocore's rules: the
+        default port left out, the path's own escapes escaped again, as for every service but S3), the
+        empty query string, and the content-type and host header lines."""
         parts = urlsplit(url)
         if parts.query:
             raise ValueError("Bedrock requests carry no query string")
@@ -118,7 +124,8 @@ class SigV4Authorizer:
             host = f"[{host}]"
         if parts.port is not None and parts.port != _DEFAULT_PORTS.get(parts.scheme):
             host = f"{host}:{parts.port}"
-        target = (host, quote(parts.path or "/", safe="/~"))
-        if len(self._targets) < 4096:  # a provider calls a handful of URLs (its models' actions)
-            self._targets[url] = target
-        return target
+        uri = quote(parts.path or "/", safe="/~")
+        head = f"{method}\n{uri}\n\ncontent-type:{JSON_TYPE}\nhost:{host}\n"
+        if keep and len(self._heads) < 4096:  # a provider calls a handful of URLs (its models' actions)
+            self._heads[url] = head
+        return head

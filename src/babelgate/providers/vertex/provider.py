@@ -46,7 +46,9 @@ class VertexProvider(ProviderDefaults):
         image_edits=True,
         # Claude's native Messages road (rawPredict), the chat fast path to the OpenAI-compatible endpoint, and
         # Gemini API clients' native road to Google's models (the Gemini provider's relay at Vertex's URLs).
-        relays=frozenset({"chat", "messages", "messages.count_tokens", "generate_content"}),
+        relays=frozenset(
+            {"chat", "messages", "messages.count_tokens", "generate_content", "generate_content.count_tokens"}
+        ),
         signed_tool_ids=True,
         hosted_tools=frozenset({"web_search"}),
     )
@@ -119,7 +121,7 @@ class VertexProvider(ProviderDefaults):
         road = wire.road(model)
         if api == "chat":
             return road is Road.OPENAPI
-        if api == "generate_content":
+        if api == "generate_content" or api == "generate_content.count_tokens":
             return road is Road.GOOGLE
         return (api == "messages" or api == "messages.count_tokens") and road is Road.ANTHROPIC
 
@@ -131,6 +133,8 @@ class VertexProvider(ProviderDefaults):
             return self._open_road().relay(api, plain_ids(body), model, notes)
         if api == "generate_content":
             return self._google.relay(api, body, model, notes)
+        if api == "generate_content.count_tokens":
+            return self._google.relay(api, count_tokens_body(body), model, notes)
         return self._claude_road().relay(api, body, model, notes)
 
     def relay_stream(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
@@ -175,6 +179,16 @@ class VertexProvider(ProviderDefaults):
         # Vertex lists no models of a project through these APIs (its Model Garden is another API): the
         # configured models are the catalogue (`list_models` is off in the capabilities).
         return []
+
+
+def count_tokens_body(body: dict[str, Any]) -> dict[str, Any]:
+    """A Gemini API countTokens body as Vertex's CountTokensRequest takes it: Vertex has no
+    `generateContentRequest` wrapper, and reads the generateContent fields at the top level."""
+    inner = body.get("generateContentRequest")
+    if not isinstance(inner, dict):
+        return body
+    fields = ("contents", "systemInstruction", "tools", "generationConfig")
+    return {name: inner[name] for name in fields if name in inner}
 
 
 def plain_ids(body: dict[str, Any]) -> dict[str, Any]:

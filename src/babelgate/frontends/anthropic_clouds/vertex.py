@@ -1,0 +1,92 @@
+"""Vertex AI's rawPredict door (Claude Code with `CLAUDE_CODE_USE_VERTEX=1`, the `AnthropicVertex` client):
+`POST /v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:rawPredict` (the Messages
+answer as JSON) and `:streamRawPredict` (Anthropic's SSE stream, as Vertex relays it), every model of the
+gateway by its name as `{model}` (slashes and all: the method is what follows the last colon), and the token
+count at `…/models/count-tokens:rawPredict` (the model in the body, as on Vertex). The body is Anthropic's
+Messages body in Vertex's envelope (envelope.py), served by the Messages frontend on either road; answers are
+Anthropic's as Vertex relays them, errors before the answer Google's (`{"error": {"code", "message",
+"status"}}`), and an error inside a stream that already began Anthropic's `error` event, as Vertex passes it on.
+
+`{project}` and `{location}` name nothing on the gateway and are not checked. A caller authenticates as on
+every route: a gateway key as the bearer token Claude Code's Vertex mode sends (with
+`CLAUDE_CODE_SKIP_VERTEX_AUTH=1` and `ANTHROPIC_CUSTOM_HEADERS: Authorization: Bearer <key>`), or `x-api-key`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Final
+
+import orjson
+
+from babelgate.errors import GatewayError, MethodNotAllowed, NotFound
+from babelgate.exchange import Exchange
+from babelgate.frontends.anthropic_clouds.envelope import ENVELOPE_BODY, messages_body
+from babelgate.frontends.anthropic_messages.routes import serve_count, serve_message
+from babelgate.frontends.anthropic_messages.translate import error_payload as messages_error_payload
+from babelgate.frontends.gemini.translate import error_payload
+from babelgate.frontends.route import SSE, Frontend, Operation, PrefixRoute
+from babelgate.pipeline import parse_json_object
+
+if TYPE_CHECKING:
+    from babelgate.runtime import Runtime
+
+RAW: Final = "rawPredict"
+STREAM: Final = "streamRawPredict"
+COUNT_TOKENS_MODEL: Final = "count-tokens"
+# `{project}/locations/{location}/publishers/anthropic/models/{model}:{method}` after `/projects/`.
+_PATH: Final = re.compile(r"[^/]+/locations/[^/]+/publishers/anthropic/models/(.+):([A-Za-z]+)")
+
+
+def encode_error(error: GatewayError, language: str) -> bytes:
+    """Google's error body; the wrong-key message names the headers an Anthropic client can send."""
+    if error.message_key == "invalid_api_key" and error.raw_message is None:
+        message = messages_error_payload(error, language)["error"]["message"]
+        return orjson.dumps({"error": {"code": error.status, "message": message, "status": "UNAUTHENTICATED"}})
+    return orjson.dumps(error_payload(error, language))
+
+
+async def publisher_model(runtime: Runtime, exchange: Exchange, rest: str) -> None:
+    found = _PATH.fullmatch(rest)
+    if found is None or found.group(2) not in (RAW, STREAM):
+        raise NotFound(method=exchange.scope["method"], path=exchange.scope["path"])
+    if exchange.scope["method"] != "POST":
+        raise MethodNotAllowed(method=exchange.scope["method"], path=exchange.scope["path"])
+    model, method = found.group(1), found.group(2)
+    raw = await exchange.read_body(runtime.max_body_bytes)
+    if model == COUNT_TOKENS_MODEL and method == RAW:
+        exchange.call.route = "vertex.count_tokens"
+        body = parse_json_object(raw)
+        body.pop("anthropic_version", None)
+        await serve_count(runtime, exchange, orjson.dumps(body))
+        return
+    stream = method == STREAM
+    exchange.call.route = "vertex.stream_raw_predict" if stream else "vertex.raw_predict"
+    await serve_message(runtime, exchange, messages_body(raw, model, stream=stream))
+
+
+_OPERATIONS: Final = {
+    f":{RAW}": (Operation("POST", body=ENVELOPE_BODY),),
+    f":{STREAM}": (Operation("POST", body=ENVELOPE_BODY, streams=SSE),),
+}
+PREFIX_ROUTES: Final = (
+    PrefixRoute(
+        "/projects/",
+        "vertex",
+        publisher_model,
+        False,
+        # One path parameter stands for `{project}/locations/{location}/publishers/anthropic/models/{model}`:
+        # a prefix route has one (frontends/route.py); docs/agents.md spells the whole path.
+        "resource",
+        _OPERATIONS,
+        errors=encode_error,
+        names_model=True,
+    ),
+)
+
+FRONTEND: Final = Frontend(
+    routes={},
+    prefix_routes=PREFIX_ROUTES,
+    error_prefix=("/projects/", encode_error),
+    operations={"vertex.raw_predict": "chat", "vertex.stream_raw_predict": "chat"},
+)
