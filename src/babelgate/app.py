@@ -45,9 +45,6 @@ from babelgate.hooks import Hook
 from babelgate.http import UpstreamClient
 from babelgate.http.proxy import Proxy, parse_proxy
 from babelgate.http.tls import tls_context
-from babelgate.identity.jwks import Jwks
-from babelgate.identity.jwt_callers import JwtCallers
-from babelgate.identity.oidc import OidcClient
 from babelgate.observability import worker_metrics
 from babelgate.observability.logging import REQUEST_ID, Scrubber, secrets_of
 from babelgate.observability.metrics import Metrics
@@ -67,7 +64,10 @@ from babelgate.runtime import Runtime
 from babelgate.sealing import SealerSource
 from babelgate.store import open_cached_store
 
-if TYPE_CHECKING:  # the MCP SDK loads only when MCP servers are configured
+if TYPE_CHECKING:  # the MCP SDK, PyJWT and `cryptography` load only when configured
+    from babelgate.identity.jwks import Jwks
+    from babelgate.identity.jwt_callers import JwtCallers
+    from babelgate.identity.oidc import OidcClient
     from babelgate.mcp.endpoint import McpEndpoint
     from babelgate.mcp.servers import McpServers
     from babelgate.mcp.stored import StoredServers
@@ -235,9 +235,17 @@ class Gateway:
             cors=Cors(config.server.cors) if config.server.cors is not None else None,
             started_monotonic=self.started_monotonic,
             jwt=self._jwt_callers(config),
-            oidc=OidcClient(config.auth.oidc) if config.auth.oidc is not None else None,
+            oidc=self._oidc_client(config),
             mcp_servers=self.mcp_servers,
         )
+
+    @staticmethod
+    def _oidc_client(config: Config) -> OidcClient | None:
+        if config.auth.oidc is None:
+            return None
+        from babelgate.identity.oidc import OidcClient
+
+        return OidcClient(config.auth.oidc)
 
     def _jwt_callers(self, config: Config) -> JwtCallers | None:
         settings = config.auth.jwt
@@ -245,6 +253,8 @@ class Gateway:
         if settings is None:
             self.jwks = None
         elif old is None or (old.issuer, old.configured_url) != (settings.issuer, settings.jwks_url):
+            from babelgate.identity.jwks import Jwks
+
             self.jwks = Jwks(
                 settings.issuer, settings.jwks_url, refresh=settings.refresh, min_refresh=settings.min_refresh
             )
@@ -254,6 +264,8 @@ class Gateway:
             self.jwks.start()
         if settings is None or self.jwks is None:
             return None
+        from babelgate.identity.jwt_callers import JwtCallers
+
         oidc = config.auth.oidc
         return JwtCallers(
             settings,

@@ -37,7 +37,7 @@ from babelgate.errors import (
 from babelgate.exchange import COST_HEADER, ClientGone
 from babelgate.governance.gateway_keys import credentials, key_beside_signature
 from babelgate.hooks import Completion, notify_chunk, notify_complete, notify_request, observed
-from babelgate.identity.jwt_callers import looks_like_jwt
+from babelgate.identity.bearer import looks_like_jwt
 from babelgate.observability.tracing import AttemptRecord
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment

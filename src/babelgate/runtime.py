@@ -20,8 +20,6 @@ from babelgate.governance.gateway_keys import GatewayKeys
 from babelgate.governance.ledger import Ledger
 from babelgate.governance.virtual_keys import KeyRing
 from babelgate.hooks import Hook
-from babelgate.identity.jwt_callers import JwtCallers
-from babelgate.identity.oidc import OidcClient
 from babelgate.observability.metrics import Metrics
 from babelgate.providers.base import Provider
 from babelgate.response_cache import ResponseCache
@@ -31,7 +29,9 @@ from babelgate.routing.router import Router
 from babelgate.sealing import SealerSource
 from babelgate.store import ResponseStore
 
-if TYPE_CHECKING:  # the MCP SDK loads only when MCP servers are configured
+if TYPE_CHECKING:  # the MCP SDK, PyJWT and `cryptography` load only when configured
+    from babelgate.identity.jwt_callers import JwtCallers
+    from babelgate.identity.oidc import OidcClient
     from babelgate.mcp.servers import McpServers
 
 

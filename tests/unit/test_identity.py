@@ -19,8 +19,9 @@ from babelgate.config.load import ConfigError
 from babelgate.config.models import JwtConfig, RoleMapping
 from babelgate.errors import AuthenticationFailed
 from babelgate.frontends.admin import access
+from babelgate.identity.bearer import looks_like_jwt
 from babelgate.identity.jwks import Jwks
-from babelgate.identity.jwt_callers import JwtCallers, looks_like_jwt
+from babelgate.identity.jwt_callers import JwtCallers
 from babelgate.identity.roles import MASTER, Principal, as_role, listed, role_from_groups
 from tests.identity.issuer import public_jwk
 from tests.unit.test_config_load import load

@@ -28,6 +28,7 @@ import jwt
 from babelgate.config.models import JwtConfig, RoleMapping
 from babelgate.errors import AuthenticationFailed, GatewayError
 from babelgate.governance.virtual_keys import VirtualKey
+from babelgate.identity.bearer import USER_PREFIX
 from babelgate.identity.jwks import Jwks
 from babelgate.identity.roles import Principal, as_role, listed, role_from_groups
 
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from babelgate.governance.directory import Directory
 
 MAX_CACHED: Final = 50_000  # verified tokens kept at once; past it, the expired go, then the oldest half
-USER_PREFIX: Final = "user:"
 log = logging.getLogger("babelgate.identity")
 
 
@@ -47,12 +47,6 @@ class Caller:
     principal: Principal | None  # None: no role on /admin (no role claim, mapping or default)
     expires: float
     teams: tuple[str, ...] = ()  # every team or group the token names
-
-
-def looks_like_jwt(presented: bytes) -> bool:
-    """A compact JWS (`header.payload.signature`, the header a base64url JSON object): what no gateway
-    key looks like (static keys are operators' strings, virtual keys start `bg-`)."""
-    return presented[:3] == b"eyJ" and presented.count(b".") == 2
 
 
 class JwtCallers:

@@ -40,8 +40,8 @@ from babelgate.errors import AuthenticationFailed, GatewayError
 from babelgate.governance.gateway_keys import credentials
 from babelgate.i18n import render_message
 from babelgate.mcp.aggregate import Access, Namespace
+from babelgate.mcp.errors import McpServerError
 from babelgate.mcp.servers import McpServers, result_size
-from babelgate.mcp.upstreams import McpServerError
 from babelgate.pipeline import keys_ready
 from babelgate.store.ledger_table import MESSAGE_CHARS, row_of
 

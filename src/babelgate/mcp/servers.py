@@ -20,7 +20,8 @@ import mcp.types as types
 from mcp import Client
 
 from babelgate.config.models import McpServerConfig
-from babelgate.mcp.upstreams import McpServerError, Upstream
+from babelgate.mcp.errors import McpServerError
+from babelgate.mcp.upstreams import Upstream
 
 log = logging.getLogger("babelgate.mcp")
 

@@ -26,6 +26,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from babelgate.config.models import McpServerConfig
+from babelgate.mcp.errors import McpServerError
 from babelgate.mcp.oauth import ClientCredentials
 
 log = logging.getLogger("babelgate.mcp")
@@ -35,21 +36,6 @@ BACKOFF_MAX: Final = 30.0
 PROBE_SECONDS: Final = 30.0  # an idle open connection is checked (tools/list) this often
 # MCP error codes that mean the connection, not the request, failed.
 _CONNECTION_CODES: Final = frozenset({types.CONNECTION_CLOSED})
-
-
-class McpServerError(Exception):
-    """A server could not answer: `kind` is unknown (no such server), unavailable (down or not yet
-    connected), timeout, too_large (a result past max_result_bytes), protocol (a malformed answer) or
-    error (the server answered a JSON-RPC error; `code` is its code)."""
-
-    def __init__(self, server: str, kind: str, message: str, *, code: int | None = None) -> None:
-        super().__init__(message)
-        self.server = server
-        self.kind = kind
-        self.code = code
-
-    def __str__(self) -> str:
-        return f"MCP server {self.server!r}: {self.args[0]}"
 
 
 class Upstream:

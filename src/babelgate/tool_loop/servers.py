@@ -18,16 +18,15 @@ import asyncio
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import mcp.types as mcp_types
 import orjson
-from mcp import Client
-from mcp.client.sse import sse_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 
-from babelgate.mcp.upstreams import McpServerError
+from babelgate.mcp.errors import McpServerError
+
+if TYPE_CHECKING:
+    import mcp.types as mcp_types
+    from mcp import Client
 
 JSON = dict[str, Any]
 
@@ -158,6 +157,13 @@ class UrlServer:
         return self._client
 
     async def _connect(self, *, streamable: bool) -> Client:
+        # The SDK loads with the first request that names a server (~25 MiB of modules a gateway
+        # whose clients never do need not hold).
+        from mcp import Client
+        from mcp.client.sse import sse_client
+        from mcp.client.streamable_http import streamable_http_client
+        from mcp.shared._httpx_utils import create_mcp_http_client
+
         stack = self._stack = contextlib.AsyncExitStack()
         if streamable:
             http = await stack.enter_async_context(create_mcp_http_client(headers=self.headers))

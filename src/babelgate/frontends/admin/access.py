@@ -24,7 +24,7 @@ import orjson
 
 from babelgate.errors import AuthenticationFailed, PermissionDenied
 from babelgate.exchange import Exchange
-from babelgate.identity.jwt_callers import looks_like_jwt
+from babelgate.identity.bearer import looks_like_jwt
 from babelgate.identity.roles import MASTER, Principal, Role, as_role
 
 if TYPE_CHECKING:

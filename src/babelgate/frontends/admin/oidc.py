@@ -23,9 +23,9 @@ from urllib.parse import parse_qs, quote
 from babelgate.errors import AuthenticationFailed, GatewayError, MethodNotAllowed, PermissionDenied
 from babelgate.exchange import Exchange
 from babelgate.frontends.admin.access import cookie, new_session, over_tls, session_secret, set_cookie, sign
-from babelgate.identity.oidc import OidcClient
 
 if TYPE_CHECKING:
+    from babelgate.identity.oidc import OidcClient
     from babelgate.runtime import Runtime
 
 log = logging.getLogger("babelgate.identity")

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 from babelgate.errors import InvalidRequest, MethodNotAllowed
 from babelgate.exchange import Exchange
 from babelgate.frontends.admin.access import authorize, refuse
-from babelgate.identity.jwt_callers import USER_PREFIX
+from babelgate.identity.bearer import USER_PREFIX
 from babelgate.identity.roles import Principal, Role
 from babelgate.store.ledger_table import GROUPS, UsageQuery, top_errors
 from babelgate.store.timed import within
