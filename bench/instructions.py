@@ -68,7 +68,7 @@ def measure(
     log = (scratch / "gateway.log").open("ab")
     gateway = subprocess.Popen(argv, env=processes.gateway_env(upstream_port, store), stdout=log, stderr=log)
     try:
-        _wait_healthy(port)
+        _wait_healthy(port, gateway)
         # A JWT caller of team `bench` meets the same limits and budget as the governed path's virtual key.
         if issuer is not None:
             key = issuer.token()
@@ -105,9 +105,11 @@ def measure(
             issuer.close()
 
 
-def _wait_healthy(port: int) -> None:
+def _wait_healthy(port: int, gateway: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
+        if gateway.poll() is not None:  # it failed to start: its log says why (not five minutes of polling)
+            raise SystemExit(f"the gateway exited with {gateway.returncode} before it answered /health")
         try:
             with urllib.request.urlopen(f"http://{processes.LOOPBACK}:{port}/health", timeout=5):
                 return
