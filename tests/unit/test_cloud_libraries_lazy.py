@@ -1,7 +1,8 @@
 """The clouds' credential libraries are loaded only by a gateway that has a provider of their type: a
 gateway without one never imports google-auth, azure-identity or botocore (import time and memory it does not
 need). So with the MCP SDK (only with `mcp_servers:` or a request that names an MCP server: ~25 MiB of
-modules) and PyJWT with `cryptography` (only with `auth.jwt` or `auth.oidc`)."""
+modules), PyJWT with `cryptography` (only with `auth.jwt` or `auth.oidc`) and aiohttp (~14 MiB: only once a
+request names a media URL to fetch or sends a form, or an identity provider is read)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import sys
 
 SCRIPT = """
 import json, sys
-LAZY = ("google.auth", "google.oauth2", "azure", "msal", "botocore", "mcp", "jwt", "cryptography")
+LAZY = ("google.auth", "google.oauth2", "azure", "msal", "botocore", "mcp", "jwt", "cryptography", "aiohttp")
 from babelgate import create_app
 from babelgate.config import load_config
 from babelgate.providers import PROVIDER_TYPES

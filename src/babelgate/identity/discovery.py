@@ -8,10 +8,9 @@ import base64
 from typing import Any, Final
 from urllib.parse import quote
 
-import aiohttp
 import orjson
 
-TIMEOUT: Final = aiohttp.ClientTimeout(total=10)
+TIMEOUT_SECONDS: Final = 10.0
 MAX_BYTES: Final = 1 << 20  # a discovery document or a key set is a few KiB
 
 
@@ -30,9 +29,11 @@ async def get_json(
     if basic is not None:
         pair = f"{quote(basic[0], safe='')}:{quote(basic[1], safe='')}".encode()
         headers["authorization"] = "Basic " + base64.b64encode(pair).decode()
+    import aiohttp  # with the first read of an identity provider's documents, not with every gateway
+
     try:
         async with (
-            aiohttp.ClientSession(timeout=TIMEOUT) as session,
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)) as session,
             session.request("POST" if form is not None else "GET", url, data=form, headers=headers) as answer,
         ):
             body = await answer.content.read(MAX_BYTES)

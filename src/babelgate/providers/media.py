@@ -24,7 +24,7 @@ import ipaddress
 import re
 import socket
 from collections.abc import AsyncIterable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 import aiohttp
@@ -37,9 +37,11 @@ from babelgate.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from babelgate.providers.media_policy import MediaPolicy as MediaPolicy  # its policy, re-exported
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+DEFAULT_POLICY: Final = MediaPolicy()
 PROVIDER: Final = "media"  # the provider name in Upstream* errors
 USER_AGENT: Final = "babelgate-media-fetcher"
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
@@ -74,33 +76,6 @@ _NOT_PUBLIC: Final[tuple[tuple[Callable[[IPAddress], bool], str], ...]] = (
 
 
 @dataclass(frozen=True, slots=True)
-class MediaPolicy:
-    """What the fetcher may reach and accept; one per fetcher, read once.
-
-    `allow_private_hosts` lists exact IP addresses (not names, not networks) that are reachable
-    although they are not public: for tests (the loopback test server) and for operators who must
-    reach one internal media host. Every other non-public address stays refused, so a redirect
-    from an allowed host into, say, 169.254.169.254 is still refused. `allow_private` switches the
-    address check off entirely and is meant for tests only.
-    """
-
-    allow_http: bool = False
-    allow_private: bool = False
-    max_bytes: int = 20 * 1024 * 1024
-    timeout: float = 10.0
-    max_redirects: int = 3
-    allowed_types: tuple[str, ...] = ("image/", "application/pdf", "audio/", "video/", "text/")
-    allow_private_hosts: frozenset[str] = field(default_factory=frozenset)
-
-    def __post_init__(self) -> None:
-        if self.max_bytes < 1 or self.timeout <= 0 or self.max_redirects < 0:
-            raise ValueError("max_bytes and timeout must be positive, max_redirects not negative")
-        # Normalised, so "::1" and "0:0::1" name the same allowed host.
-        hosts = frozenset(str(ipaddress.ip_address(host)) for host in self.allow_private_hosts)
-        object.__setattr__(self, "allow_private_hosts", hosts)
-
-
-@dataclass(frozen=True, slots=True)
 class Media:
     mime_type: str
     data: bytes
@@ -117,7 +92,7 @@ class _Refused(Exception):
 class MediaFetcher:
     """Fetches media URLs with its own session: no cookies, no proxies from the environment."""
 
-    def __init__(self, policy: MediaPolicy = MediaPolicy(), *, resolver: AbstractResolver | None = None) -> None:
+    def __init__(self, policy: MediaPolicy = DEFAULT_POLICY, *, resolver: AbstractResolver | None = None) -> None:
         """`resolver` does the name lookups under the check: the system's unless given (tests give a fake)."""
         self._policy = policy
         self._lookup = resolver

@@ -7,7 +7,7 @@ import base64
 import time
 from collections.abc import AsyncIterator
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import orjson
@@ -33,7 +33,7 @@ from babelgate.providers.gemini.stream import GeminiStreamTranslator
 from babelgate.providers.gemini.translate import embedding_from_wire, embedding_to_wire, from_wire, to_wire
 from babelgate.providers.gemini.translate_parts import InlineMedia
 from babelgate.providers.key_pool import KeyPool
-from babelgate.providers.media import MediaFetcher, MediaPolicy
+from babelgate.providers.media_policy import MediaPolicy
 from babelgate.providers.transport import (
     Upstream,
     checked_embeddings,
@@ -46,6 +46,9 @@ from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 from babelgate.schema.images import ImageRequest, ImageResponse
 from babelgate.schema.models import ModelInfo
+
+if TYPE_CHECKING:
+    from babelgate.providers.media import MediaFetcher
 
 
 class GeminiProvider(ProviderDefaults):
@@ -108,6 +111,8 @@ class GeminiProvider(ProviderDefaults):
         if not urls:
             return {}
         if self._media is None:
+            from babelgate.providers.media import MediaFetcher  # aiohttp, loaded by the first URL to fetch
+
             self._media = MediaFetcher(self._media_policy)
             self._client.on_close(self._media.close)
         fetched = await asyncio.gather(*(self._media.fetch(url, param=param) for url, param in urls.items()))

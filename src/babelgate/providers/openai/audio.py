@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import aiohttp
 import orjson
 
 from babelgate.errors import UpstreamProtocolError
@@ -21,6 +20,9 @@ from babelgate.http import UpstreamResponse, iter_body, read_body
 from babelgate.providers.base import CallNotes
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import JSON, Usage
+
+if TYPE_CHECKING:  # aiohttp (~14 MiB) loads with the first form sent, not with the gateway
+    import aiohttp
 
 TRANSCRIPTIONS_PATH: Final = "/audio/transcriptions"
 TRANSLATIONS_PATH: Final = "/audio/translations"
@@ -58,6 +60,8 @@ def form_values(name: str, value: Any) -> list[tuple[str, str]]:
 
 
 def transcription_form(request: TranscriptionRequest, model: str) -> aiohttp.FormData:
+    import aiohttp
+
     # Unquoted names, as browsers and httpx send them: OpenAI reads the format from the file's extension.
     form = aiohttp.FormData(quote_fields=False)
     form.add_field("file", request.audio, filename=request.filename, content_type=request.content_type)

@@ -14,9 +14,8 @@ Image usage is canonical `Usage` with `prompt_tokens` = `input_tokens`, `complet
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import aiohttp
 import orjson
 
 from babelgate.errors import UpstreamProtocolError
@@ -24,6 +23,9 @@ from babelgate.http import UpstreamResponse
 from babelgate.providers.transport import read_json_object
 from babelgate.schema.chat import JSON, Usage
 from babelgate.schema.images import GeneratedImage, ImageFile, ImageRequest, ImageResponse
+
+if TYPE_CHECKING:  # aiohttp (~14 MiB) loads with the first form sent, not with the gateway
+    import aiohttp
 
 GENERATIONS_PATH: Final = "/images/generations"
 EDITS_PATH: Final = "/images/edits"
@@ -63,6 +65,8 @@ def generation_to_wire(request: ImageRequest, model: str) -> JSON:
 def edit_to_form(request: ImageRequest, model: str) -> aiohttp.FormData:
     """The edit as multipart: the images (`image`, or `image[]` for several, as the official SDK
     sends them), the prompt, the mask, the model, then every other field as the client named it."""
+    import aiohttp
+
     form = aiohttp.FormData(quote_fields=False)
     name = "image" if len(request.images) == 1 else "image[]"
     for image in request.images:
