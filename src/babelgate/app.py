@@ -480,7 +480,8 @@ class Gateway:
         if path.startswith("/v1/"):
             path = path[3:]
         route = ROUTES.get(path)
-        errors = route.errors if route is not None else errors_outside_routes(path)
+        # A prefix route sets its own format (`_handler`), and a path of no route gets the format of its API there.
+        errors = route.errors if route is not None else encode_error
         exchange = Exchange(scope, receive, send, self.request_ids, route.name if route else "", errors=errors)
         if runtime.cors is not None:
             origin = exchange.header(b"origin")
@@ -523,6 +524,7 @@ class Gateway:
                 return functools.partial(prefixed.handler, runtime, exchange, path[len(prefixed.prefix) :]), (
                     prefixed.public
                 )
+        exchange.errors = errors_outside_routes(path)
         return functools.partial(_refuse, NotFound(method=scope["method"], path=scope["path"])), True
 
     def _trace(self, exchange: Exchange) -> None:

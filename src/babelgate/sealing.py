@@ -136,7 +136,8 @@ class SealerSource:
         self._configured = configured
         self._purpose = purpose
         self._secret_name = secret_name
-        self._sealer: Sealer | None = None
+        # Once made, read by requests without a coroutine (`sealer or await get()`).
+        self.sealer: Sealer | None = None
         self._lock = asyncio.Lock()  # the first requests together ask the store once
 
     def same_source(self, store: SecretStore, configured: str | None) -> bool:
@@ -145,11 +146,11 @@ class SealerSource:
     async def get(self) -> Sealer:
         """Raises what the store raises when it cannot be reached; nothing is kept, so the next
         call asks again."""
-        if self._sealer is None:
+        if self.sealer is None:
             async with self._lock:
-                if self._sealer is None:
-                    self._sealer = await self._make()
-        return self._sealer
+                if self.sealer is None:
+                    self.sealer = await self._make()
+        return self.sealer
 
     async def _make(self) -> Sealer:
         if self._configured is not None:

@@ -97,7 +97,9 @@ async def _translated(
     stream: bool,
     sse: bool,
 ) -> Answer:
-    seal = ReasoningSeal(await runtime.reasoning_sealer.get(), deployment.provider.name)
+    seal = ReasoningSeal(
+        runtime.reasoning_sealer.sealer or await runtime.reasoning_sealer.get(), deployment.provider.name
+    )
     chat = decode_request(body, deployment.public_name, adjusted=notes.adjusted, opener=seal.open)
     request = await typed_request(runtime, deployment, chat, stream=stream, context=exchange.call.context, notes=notes)
     provider = deployment.provider

@@ -109,39 +109,52 @@ def _tools(tools: Any, adjusted: list[str]) -> list[JSON]:
         raise InvalidRequest("wrong_type", param="tools", expected="an array")
     out: list[JSON] = []
     for index, tool in enumerate(tools):
-        path = f"tools[{index}]"
-        tool = expect_object(tool, path)
+        if tool.__class__ is not dict:
+            expect_object(tool, f"tools[{index}]")  # raises, naming it
         for kind, value in tool.items():
             if kind == "functionDeclarations":
-                if not isinstance(value, list):
-                    raise InvalidRequest("wrong_type", param=f"{path}.functionDeclarations", expected="an array")
-                out += [
-                    _function(item, f"{path}.functionDeclarations[{position}]") for position, item in enumerate(value)
-                ]
+                if value.__class__ is not list:
+                    raise InvalidRequest(
+                        "wrong_type", param=f"tools[{index}].functionDeclarations", expected="an array"
+                    )
+                for position, item in enumerate(value):
+                    out.append(_function(item, index, position))
             elif kind in wire.HOSTED_TOOLS:
                 # Mapped to the provider's own where it has one, else dropped and reported (hosted_tools.py).
                 out.append({"type": wire.HOSTED_TOOLS[kind]})
             elif value is not None:
-                _drop(adjusted, f"{path}.{kind}")  # retrieval, MCP servers, computer use: Gemini's own servers
+                _drop(adjusted, f"tools[{index}].{kind}")  # retrieval, MCP servers, computer use: Gemini's own servers
     return out
 
 
-def _function(declaration: Any, path: str) -> JSON:
-    declaration = expect_object(declaration, path)
+def _function(declaration: Any, index: int, position: int) -> JSON:
+    """A function declaration as chat's function tool; its place (`tools[index].functionDeclarations[position]`)
+    is spelled out only in an error."""
+    if declaration.__class__ is not dict:
+        expect_object(declaration, _declaration_path(index, position))  # raises, naming it
     name = declaration.get("name")
-    if not isinstance(name, str) or not name:
-        raise InvalidRequest("missing_field" if name is None else "wrong_type", param=f"{path}.name")
+    if name.__class__ is not str or not name:
+        param = f"{_declaration_path(index, position)}.name"
+        raise InvalidRequest("missing_field" if name is None else "wrong_type", param=param)
     function: JSON = {"name": name}
     description = declaration.get("description")
-    if isinstance(description, str) and description:
+    if description.__class__ is str and description:
         function["description"] = description
     if declaration.get("parametersJsonSchema") is not None:
-        function["parameters"] = expect_object(declaration["parametersJsonSchema"], f"{path}.parametersJsonSchema")
+        schema = declaration["parametersJsonSchema"]
+        if schema.__class__ is not dict:
+            expect_object(schema, f"{_declaration_path(index, position)}.parametersJsonSchema")
+        function["parameters"] = schema
     elif declaration.get("parameters") is not None:
-        function["parameters"] = json_schema(declaration["parameters"], f"{path}.parameters")
+        parameters = declaration["parameters"]
+        function["parameters"] = json_schema(parameters, lambda: f"{_declaration_path(index, position)}.parameters")
     # Without either, none: chat takes a function without parameters too (a provider that needs a schema
     # gets an empty one from its own translator).
     return {"type": "function", "function": function}
+
+
+def _declaration_path(index: int, position: int) -> str:
+    return f"tools[{index}].functionDeclarations[{position}]"
 
 
 def _tool_config(config: Any, chat: JSON, adjusted: list[str]) -> None:
@@ -185,9 +198,26 @@ def _tool_config(config: Any, chat: JSON, adjusted: list[str]) -> None:
 
 
 def _generation_config(config: JSON, chat: JSON, adjusted: list[str]) -> None:
-    for name, chat_name in SAMPLING.items():
-        if config.get(name) is not None:
-            chat[chat_name] = config[name]
+    # One pass over what the client set (a few fields), not a lookup of every field it might have set.
+    rest = unknown = False  # a field read below is set; a field not read is
+    for name, value in config.items():
+        if value is None:
+            continue
+        if name in SAMPLING:
+            chat[SAMPLING[name]] = value
+        elif name in _CONFIG_READ:
+            rest = True
+        else:
+            unknown = True
+    if rest:
+        _generation_rest(config, chat, adjusted)
+    if unknown:
+        for name, value in config.items():
+            if name not in _CONFIG_READ and value is not None:
+                _drop(adjusted, f"generationConfig.{name}")  # mediaResolution, speechConfig, routingConfig…
+
+
+def _generation_rest(config: JSON, chat: JSON, adjusted: list[str]) -> None:
     top_k = config.get("topK")
     if top_k is not None:
         if isinstance(top_k, bool) or not isinstance(top_k, int | float) or top_k < 0:
@@ -212,9 +242,6 @@ def _generation_config(config: JSON, chat: JSON, adjusted: list[str]) -> None:
         effort = _effort(expect_object(thinking, "generationConfig.thinkingConfig"))
         if effort is not None:
             chat["reasoning_effort"] = effort
-    for name, value in config.items():
-        if name not in _CONFIG_READ and value is not None:
-            _drop(adjusted, f"generationConfig.{name}")  # mediaResolution, speechConfig, routingConfig…
 
 
 def _response_format(config: JSON, chat: JSON, adjusted: list[str]) -> None:

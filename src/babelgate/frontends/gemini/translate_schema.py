@@ -10,6 +10,7 @@ The subset differs from JSON Schema in three ways that matter: type names are up
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 from babelgate.errors import InvalidRequest
@@ -21,15 +22,19 @@ _DROPPED: Final = frozenset({"nullable", "propertyOrdering"})
 _ONE: Final = frozenset({"items", "not", "additionalProperties"})
 _MAP: Final = frozenset({"properties", "$defs", "definitions"})
 _LIST: Final = frozenset({"anyOf", "oneOf", "allOf", "prefixItems"})
+# Type names as JSON Schema spells them (what most clients send even in the subset): taken as they are.
+_JSON_TYPES: Final = frozenset(SCHEMA_TYPES.values())
 
 
-def json_schema(schema: Any, path: str) -> JSON:
-    """The JSON Schema of a subset schema at `path` (where an error names it)."""
+def json_schema(schema: Any, path: str | Callable[[], str]) -> JSON:
+    """The JSON Schema of a subset schema at `path` (where an error names it: a function that spells it, so
+    that a good schema, every request's, builds no path string)."""
     try:
         return _converted(schema)
     except _Misplaced as error:
         where = "".join(_step(key, inner) for key, inner in reversed(error.steps))
-        raise InvalidRequest("wrong_type", param=f"{path}{where}", expected=error.expected) from None
+        start = path if isinstance(path, str) else path()
+        raise InvalidRequest("wrong_type", param=f"{start}{where}", expected=error.expected) from None
 
 
 class _Misplaced(Exception):
@@ -46,24 +51,30 @@ def _step(key: str, inner: str | int | None) -> str:
 
 
 def _converted(schema: Any) -> JSON:
-    # Loops rather than comprehensions, and the type read in place: no call per property but the
-    # recursion itself (a request converts its tools' schemas every time).
-    if not isinstance(schema, dict):
+    # Loops rather than comprehensions, types tested by class (orjson makes exact dicts and strings) and
+    # a type name already in JSON Schema's spelling taken as it is: no call per level but the items and
+    # the recursion itself (a request converts its tools' schemas every time).
+    if schema.__class__ is not dict:
         raise _Misplaced("an object")
     out: JSON = {}
+    nullable = False
     for key, value in schema.items():
         if key in _DROPPED:
+            nullable = nullable or (key == "nullable" and value is True)
             continue
         if key == "type":
-            if isinstance(value, str):
-                upper = value.upper()
-                if upper != "TYPE_UNSPECIFIED":  # unspecified: no constraint
-                    out["type"] = SCHEMA_TYPES.get(upper) or value.lower()
+            if value.__class__ is str:
+                if value in _JSON_TYPES:
+                    out["type"] = value
+                else:
+                    upper = value.upper()
+                    if upper != "TYPE_UNSPECIFIED":  # unspecified: no constraint
+                        out["type"] = SCHEMA_TYPES.get(upper) or value.lower()
             else:
                 out["type"] = _types(value)
-        elif key in _ONE and isinstance(value, dict):
+        elif key in _ONE and value.__class__ is dict:
             out[key] = _inner(value, key, None)
-        elif key in _MAP and isinstance(value, dict):
+        elif key in _MAP and value.__class__ is dict:
             converted: JSON = {}
             name = ""
             try:
@@ -73,11 +84,11 @@ def _converted(schema: Any) -> JSON:
                 error.steps.append((key, name))
                 raise
             out[key] = converted
-        elif key in _LIST and isinstance(value, list):
+        elif key in _LIST and value.__class__ is list:
             out[key] = [_inner(item, key, index) for index, item in enumerate(value)]
         else:
             out[key] = value
-    if schema.get("nullable") is True:
+    if nullable:
         kind = out.get("type")
         if isinstance(kind, str):
             out["type"] = [kind, "null"]

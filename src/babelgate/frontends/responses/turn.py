@@ -197,7 +197,9 @@ async def _reasoning_seal(
     wanted = ENCRYPTED_CONTENT in (body.get("include") or ())
     if not wanted and not any(item.get("type") == "reasoning" and item.get("encrypted_content") for item in items):
         return None
-    return ReasoningSeal(await runtime.reasoning_sealer.get(), deployment.provider.name)
+    return ReasoningSeal(
+        runtime.reasoning_sealer.sealer or await runtime.reasoning_sealer.get(), deployment.provider.name
+    )
 
 
 async def answer(turn: Turn) -> JSON:
