@@ -43,6 +43,7 @@ ROOMS: dict[str, Floor] = {
     "streaming": Floor.FOUNDATION,
     "eventstream": Floor.FOUNDATION,
     "tool_ids": Floor.FOUNDATION,
+    "randomness": Floor.FOUNDATION,
     "sealing": Floor.FOUNDATION,
     "collector": Floor.FOUNDATION,
     "redis_link": Floor.FOUNDATION,

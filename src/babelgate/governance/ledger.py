@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections import deque
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from babelgate import headers as gateway_headers
+from babelgate.randomness import RANDOM
 from babelgate.store.ledger_table import MESSAGE_CHARS, TAIL_NULLS, Row
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ class Ledger:
     def _retry_delay(self, attempts: int) -> float:
         delay = min(self.retry_max, self.retry_first * 2.0 ** max(0, attempts - 1))
         # Jitter: instances that lost the same database do not all come back at the same instant.
-        return delay * random.uniform(0.5, 1.0)
+        return delay * RANDOM.uniform(0.5, 1.0)
 
     async def _prune(self) -> None:
         """Rows older than the retention go, once an hour (the first time at the first write)."""

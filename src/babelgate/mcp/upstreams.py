@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
@@ -28,6 +27,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from babelgate.config.models import McpServerConfig
 from babelgate.mcp.errors import McpServerError
 from babelgate.mcp.oauth import ClientCredentials
+from babelgate.randomness import RANDOM
 
 log = logging.getLogger("babelgate.mcp")
 
@@ -146,7 +146,7 @@ class Upstream:
                 return
             self.failures += 1
             self._set("down")
-            delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self.failures - 1)) * random.uniform(0.8, 1.2)
+            delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self.failures - 1)) * RANDOM.uniform(0.8, 1.2)
             log.warning("MCP server %s is down (%s); retrying in %.1f s", self.name, self.error, delay)
             await asyncio.sleep(delay)
 

@@ -8,7 +8,6 @@ else is the client's answer at once.
 
 from __future__ import annotations
 
-import random
 from enum import Enum
 from typing import Final
 
@@ -22,6 +21,7 @@ from babelgate.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from babelgate.randomness import RANDOM
 
 # Codes the providers' error mappers give an upstream's refusal of a too-long prompt or of content.
 CONTEXT_WINDOW_CODES: Final = frozenset({"context_length_exceeded", "context_window_exceeded"})
@@ -75,7 +75,7 @@ def backoff(attempt: int, *, initial: float, maximum: float, retry_after: float 
     (a uniform draw below the exponential bound, so that clients that failed together do not
     come back together), and never sooner than the upstream's `Retry-After`."""
     bound = min(maximum, initial * (2 ** (attempt - 1)))
-    delay = random.uniform(0.0, bound)
+    delay = RANDOM.uniform(0.0, bound)
     if retry_after is not None:
         delay = max(delay, retry_after)
     return delay

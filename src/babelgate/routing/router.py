@@ -24,13 +24,13 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from babelgate import headers as gateway_headers
 from babelgate.errors import GatewayError, UpstreamUnavailable
+from babelgate.randomness import RANDOM
 from babelgate.routing.health import Health
 from babelgate.routing.pins import Pins
 from babelgate.routing.registry import Deployment, ModelRegistry, ModelRoute
@@ -173,14 +173,14 @@ class Router:
         if balance == "weighted" and candidates is deployments:
             # Everyone available (the usual case): the route's running totals, one draw, a bisection.
             totals = route.weight_totals
-            return deployments[bisect.bisect_right(totals, random.random() * totals[-1])]
+            return deployments[bisect.bisect_right(totals, RANDOM.random() * totals[-1])]
         if balance == "least_busy":
             fewest = min(health.in_flight(d.label) for d in candidates)
             candidates = [d for d in candidates if health.in_flight(d.label) == fewest]
         elif balance == "lowest_latency":
             # A deployment not measured yet goes first, so that every one gets measured.
             return min(candidates, key=lambda d: health.latency(d.label) or 0.0)
-        return random.choices(candidates, weights=[d.weight for d in candidates])[0]
+        return RANDOM.choices(candidates, weights=[d.weight for d in candidates])[0]
 
     def _retry_wait(self, route: ModelRoute, retries: int, last: GatewayError | None, failed: set[str]) -> float | None:
         """Seconds to wait before the next round on this route, or None when it has no retry left."""

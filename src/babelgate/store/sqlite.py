@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import random
 import sqlite3
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from babelgate.randomness import RANDOM
 from babelgate.store.base import Clock, StoredResponse, decode_record, encode_body, is_expired, now_seconds
 from babelgate.store.ledger_table import COLUMNS, ERROR_COLUMNS, ERROR_ROWS, Row, UsageQuery, summarize
 
@@ -255,7 +255,7 @@ def _use_wal(db: sqlite3.Connection) -> None:
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
                 raise
-        time.sleep(random.uniform(0.001, 0.01))  # on the store's worker thread, never the event loop
+        time.sleep(RANDOM.uniform(0.001, 0.01))  # on the store's worker thread, never the event loop
 
 
 def _add_columns(db: sqlite3.Connection) -> None:
