@@ -65,10 +65,10 @@ from babelgate.sealing import SealerSource
 from babelgate.store import open_cached_store
 
 if TYPE_CHECKING:  # the MCP SDK, PyJWT and `cryptography` load only when configured
+    from babelgate.frontends.mcp_endpoint import McpEndpoint
     from babelgate.identity.jwks import Jwks
     from babelgate.identity.jwt_callers import JwtCallers
     from babelgate.identity.oidc import OidcClient
-    from babelgate.mcp.endpoint import McpEndpoint
     from babelgate.mcp.servers import McpServers
     from babelgate.mcp.stored import StoredServers
 
@@ -292,7 +292,7 @@ class Gateway:
 
     def _mcp_registry(self) -> McpServers:
         if self.mcp_servers is None:
-            from babelgate.mcp.endpoint import McpEndpoint
+            from babelgate.frontends.mcp_endpoint import McpEndpoint
             from babelgate.mcp.servers import McpServers
 
             self.mcp_servers = McpServers()

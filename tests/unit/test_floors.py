@@ -58,10 +58,9 @@ ROOMS: dict[str, Floor] = {
     # providers, routing, governance and frontends alike.
     "model_facts": Floor.FOUNDATION,
     "providers": Floor.PROVIDERS,
-    # Upstream MCP servers: connections and their registry, used by the runtime like providers are; the
-    # /mcp endpoint itself is a frontend.
+    # Upstream MCP servers: connections and their registry, used by the runtime like providers are (the
+    # /mcp endpoint itself is a frontend: frontends/mcp_endpoint.py).
     "mcp": Floor.PROVIDERS,
-    "mcp.endpoint": Floor.FRONTENDS,
     "routing": Floor.ROUTING,
     "governance": Floor.GOVERNANCE,
     # Who a person or a JWT caller is (sign-in, JWTs, roles): makes synthetic virtual keys of governance/.

@@ -330,7 +330,7 @@ class Metrics:
             ("reason",),
             registry=self.registry,
         )
-        # MCP tool calls through /mcp (mcp/endpoint.py), by server, tool and outcome (ok, error, denied…).
+        # MCP tool calls through /mcp (frontends/mcp_endpoint.py), by server, tool and outcome (ok, error, denied…).
         self.mcp_calls = Counter(
             "babelgate_mcp_tool_calls",
             "MCP tool calls through the gateway",

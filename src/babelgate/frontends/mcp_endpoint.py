@@ -1,7 +1,7 @@
 """`/mcp`: the gateway as one MCP server over every configured upstream (DECISIONS 20).
 
 - `/mcp` (streamable HTTP) and `/mcp/sse` + `/mcp/messages/` (the older HTTP+SSE transport) aggregate
-  every server under one namespace (aggregate.py); `/mcp/{server}` (and `/mcp/{server}/sse`) serve one
+  every server under one namespace (mcp/aggregate.py); `/mcp/{server}` (and `/mcp/{server}/sse`) serve one
   server under its own names.
 - Callers authenticate with a bearer: a virtual key, a static gateway key or the master key; what a
   key may use is its `mcp` field (and its team's). Without one: 401 and `WWW-Authenticate: Bearer
