@@ -609,6 +609,9 @@ def start_base(
             log_name="gateway-base.log",
             command=installed.command,
             config=False,
+            # Not the working tree's PYTHONPATH: a run started with it pointing at a tree's src/ (a snapshot of
+            # the tree, say) had the base's venv import that tree instead of the base, and measured no base.
+            env={"PYTHONPATH": ""},
         )
     except (RuntimeError, OSError, subprocess.SubprocessError, tarfile.TarError, BenchError) as exc:
         base.problem = str(exc) or type(exc).__name__
