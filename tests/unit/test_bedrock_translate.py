@@ -357,3 +357,18 @@ def test_the_decoder_reads_what_botocore_reads() -> None:
             for m in decoder.feed(body[start : start + cut])
         ]
         assert got == expected and not decoder.pending
+
+
+@pytest.mark.parametrize("size", [0, 1, 32, 63, 64, 65, 200])
+def test_the_signing_hmac_is_the_standard_librarys(size: int) -> None:
+    """The signature's HMAC with its pads hashed once (`_Keyed`) equals `hmac.digest`, for keys shorter than,
+    as long as and longer than SHA-256's block (a day's SigV4 key is 32 bytes)."""
+    import hmac
+    import os
+
+    from babelgate.providers.bedrock.signing import _Keyed
+
+    key = os.urandom(size)
+    keyed = _Keyed(key)
+    for message in (b"", b"AWS4-HMAC-SHA256\n20231114T221320Z\n", os.urandom(300)):
+        assert keyed.hexdigest(message) == hmac.digest(key, message, "sha256").hex()

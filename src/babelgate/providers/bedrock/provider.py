@@ -141,8 +141,8 @@ class BedrockProvider(ProviderDefaults):
                 self._roads[model] = road
         return road
 
-    async def _post(self, model: str, action: str, body: dict[str, Any]) -> UpstreamResponse:
-        urls = self._road(model).urls
+    async def _post(self, model: str, action: str, body: dict[str, Any], road: _Road | None = None) -> UpstreamResponse:
+        urls = (road or self._road(model)).urls
         url = urls.get(action)
         if url is None:
             url = urls[action] = self._base_url + wire.model_path(model, action)
@@ -169,7 +169,8 @@ class BedrockProvider(ProviderDefaults):
 
     async def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
         if api == "messages":
-            response = await self._post(model, "invoke", invoke_body(body, self._betas(model)))
+            road = self._road(model)
+            response = await self._post(model, "invoke", invoke_body(body, road.betas), road)
             raw, parsed = await read_json_object(response, self.name)
             if parsed.get("type") != "message":
                 raise UpstreamProtocolError(provider=self.name, detail="the body is not a Message")
@@ -192,7 +193,8 @@ class BedrockProvider(ProviderDefaults):
     ) -> AsyncIterator[bytes]:
         if api != "messages":
             raise ValueError(f"{self.name} does not relay a stream of {api!r}")
-        response = await self._post(model, "invoke-with-response-stream", invoke_body(body, self._betas(model)))
+        road = self._road(model)
+        response = await self._post(model, "invoke-with-response-stream", invoke_body(body, road.betas), road)
         async with contextlib.aclosing(
             relay_as_sse(response, provider=self.name, notes=notes, scrub=self._scrub)
         ) as frames:
@@ -202,9 +204,10 @@ class BedrockProvider(ProviderDefaults):
     # --- the translated road -------------------------------------------------------------------------
 
     async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
-        if self._claude(model):
-            prepared = self._claude_body(request, model, notes)
-            response = await self._post(model, "invoke", prepared.body)
+        road = self._road(model)  # looked up once a request: the body and the URL both read it
+        if road.invoke:
+            prepared = self._claude_body(request, model, notes, road)
+            response = await self._post(model, "invoke", prepared.body, road)
             _, parsed = await read_json_object(response, self.name)
             if parsed.get("type") != "message":
                 raise UpstreamProtocolError(provider=self.name, detail="the body is not a Message")
@@ -248,8 +251,9 @@ class BedrockProvider(ProviderDefaults):
 
     def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
         # The road's own generator, handed out (not wrapped: a wrapping generator is one more hop a chunk).
-        if self._claude(model):
-            return self._stream_claude(request, model, notes)
+        road = self._road(model)
+        if road.invoke:
+            return self._stream_claude(request, model, notes, road)
         return self._stream_converse(request, model, notes)
 
     async def _stream_converse(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
@@ -276,9 +280,11 @@ class BedrockProvider(ProviderDefaults):
             raise UpstreamProtocolError("stream_interrupted", provider=self.name)
         notes.completed = True  # messageStop came; only the metadata (usage) did not
 
-    async def _stream_claude(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
-        prepared = self._claude_body(request, model, notes)
-        response = await self._post(model, "invoke-with-response-stream", prepared.body)
+    async def _stream_claude(
+        self, request: ChatRequest, model: str, notes: CallNotes, road: _Road
+    ) -> AsyncIterator[ChatChunk]:
+        prepared = self._claude_body(request, model, notes, road)
+        response = await self._post(model, "invoke-with-response-stream", prepared.body, road)
         translator = AnthropicStreamTranslator(
             self.name, created=int(time.time()), json_tool=prepared.json_tool, scrub=self._scrub
         )
@@ -301,11 +307,10 @@ class BedrockProvider(ProviderDefaults):
                         return
         raise UpstreamProtocolError("stream_interrupted", provider=self.name)
 
-    def _claude_body(self, request: ChatRequest, model: str, notes: CallNotes) -> MessagesRequest:
+    def _claude_body(self, request: ChatRequest, model: str, notes: CallNotes, road: _Road) -> MessagesRequest:
         """The Anthropic translator's Messages body (profiles by the Claude name inside the Bedrock
         id), signed thinking re-attached from memory as the Anthropic provider does, made an
         InvokeModel body."""
-        road = self._road(model)
         assert road.profile is not None  # Claude's road
         request = with_thinking_replayed(request, self._replay, notes)
         try:
