@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import orjson
 
@@ -239,8 +239,8 @@ class _LongCalls:
     """Exchanges waiting to be watched (`Exchange.watch(after=…)`), in the order they began, swept
     by one timer per loop: a request costs a dict entry, not a timer of its own."""
 
-    _all: dict[tuple[asyncio.AbstractEventLoop, float], _LongCalls] = {}
-    _member: dict[Exchange, _LongCalls] = {}
+    _all: ClassVar[dict[tuple[asyncio.AbstractEventLoop, float], _LongCalls]] = {}
+    _member: ClassVar[dict[Exchange, _LongCalls]] = {}
 
     def __init__(self, loop: asyncio.AbstractEventLoop, after: float) -> None:
         self.loop, self.after = loop, after
