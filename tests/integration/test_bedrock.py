@@ -459,6 +459,32 @@ def test_throttling_fails_over_to_anthropic(
     assert "aws/" in answer.headers["x-babelgate-route"] and "=429" in answer.headers["x-babelgate-route"]
 
 
+def test_a_model_not_enabled_in_the_account_fails_over_to_anthropic(
+    make_gateway: GatewayFactory, bedrock: FakeBedrock, anthropic_upstream: ant.FakeAnthropic
+) -> None:
+    """Bedrock's 403 for a model the account has no access to is the gateway's credentials' limit, not the
+    client's mistake: the model's fallback (Claude at Anthropic) serves, and AWS's words go nowhere."""
+    models = (
+        f"  sonnet:\n    provider: aws\n    model: {CLAUDE}\n    fallbacks: [sonnet-direct]\n"
+        "  sonnet-direct:\n    provider: direct\n    model: claude-sonnet-4-5\n"
+    )
+    direct = (
+        f"  direct:\n    type: anthropic\n    base_url: {anthropic_upstream.base_url}\n"
+        "    api_key: env:ANTHROPIC_KEY_FOR_TEST\n"
+    )
+    config = _config(bedrock, KEYS, extra_models=models, extra_providers=direct)
+    gateway = make_gateway(config, env={**KEY_ENV, "ANTHROPIC_KEY_FOR_TEST": ANTHROPIC_KEY})
+    denied = "You don't have access to the model with the specified model ID."
+    bedrock.responder = lambda body, path: error_reply("AccessDeniedException", 403, denied)
+    anthropic_upstream.script(ant.Reply(json=ant.message("From Anthropic.")))
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=15) as sdk:
+        answer = sdk.chat.completions.with_raw_response.create(model="sonnet", messages=USER)  # type: ignore[arg-type]
+    assert answer.parse().choices[0].message.content == "From Anthropic."
+    route = answer.headers["x-babelgate-route"]
+    assert route.startswith("aws/") and "=403, direct/claude-sonnet-4-5=ok" in route
+    assert "access to the model" not in answer.text
+
+
 @pytest.mark.parametrize(
     ("name", "status", "message", "expected"),
     [

@@ -152,7 +152,7 @@ def test_every_retryable_status_fails_over(start: Start, fakes: dict[str, FakeOp
     assert raw.headers["x-babelgate-route"].endswith("secondary/s-model=ok")
 
 
-@pytest.mark.parametrize(("status", "code"), [(400, None), (404, None), (413, None), (401, None)])
+@pytest.mark.parametrize(("status", "code"), [(400, None), (404, None), (413, None)])
 def test_a_non_retryable_error_is_answered_at_once(
     start: Start, fakes: dict[str, FakeOpenAI], status: int, code: str | None
 ) -> None:
@@ -163,6 +163,53 @@ def test_a_non_retryable_error_is_answered_at_once(
     assert caught.value.status_code == status
     assert caught.value.response.headers["x-babelgate-attempts"] == "1"
     assert _chats(fakes["secondary"]) == [] and _chats(fakes["fallback"]) == []
+
+
+def test_refused_credentials_fail_over_to_the_next_deployment(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+    """A 401 for the gateway's own key at one deployment is not the client's fault: another deployment serves."""
+    gateway = start(RESILIENT)
+    fakes["primary"].script(_error(401, "invalid_api_key", "Incorrect API key provided: sk-prim****AAAA"))
+    raw = _chat(gateway)
+    assert raw.parse().model == "s-model"
+    assert raw.headers["x-babelgate-route"] == "primary/p-model=401, secondary/s-model=ok"
+    assert raw.headers["x-babelgate-attempts"] == "2"
+
+
+def test_when_every_deployment_refuses_the_credentials_the_fallback_answers(
+    start: Start, fakes: dict[str, FakeOpenAI]
+) -> None:
+    gateway = start(RESILIENT)
+    fakes["primary"].script(_error(403))
+    fakes["secondary"].script(_error(401))
+    raw = _chat(gateway)
+    assert raw.parse().model == "b-model"
+    assert raw.headers["x-babelgate-route"] == "primary/p-model=403, secondary/s-model=401, fallback/b-model=ok"
+
+
+def test_refused_credentials_everywhere_are_answered_without_retrying_them(
+    start: Start, fakes: dict[str, FakeOpenAI]
+) -> None:
+    """Retries wait for an upstream that may recover; refused credentials do not recover within a request: each
+    deployment is tried once, and the client gets the refusal in words of the gateway's own."""
+    models = """\
+  guarded:
+    deployments:
+      - {provider: primary, model: p-model, weight: 1000000}
+      - {provider: secondary, model: s-model, weight: 0.000001}
+    routing: {retries: 2}
+"""
+    gateway = start(models, FAST_BACKOFF)
+    fakes["primary"].script(_error(401, "invalid_api_key", "Incorrect API key provided: sk-prim****AAAA"))
+    fakes["secondary"].script(_error(403))
+    with _client(gateway) as client, pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model="guarded", messages=[{"role": "user", "content": "Hi"}])
+    assert caught.value.status_code == 403  # the last refusal
+    assert caught.value.response.headers["x-babelgate-route"] == "primary/p-model=401, secondary/s-model=403"
+    assert caught.value.response.headers["x-babelgate-attempts"] == "2"
+    assert len(_chats(fakes["primary"])) == 1 and len(_chats(fakes["secondary"])) == 1
+    error = caught.value.response.json()["error"]
+    assert error["code"] == "upstream_authentication_error"
+    assert "secondary" in error["message"] and "sk-prim" not in caught.value.response.text
 
 
 def test_a_refused_connection_fails_over(start: Start, fakes: dict[str, FakeOpenAI]) -> None:

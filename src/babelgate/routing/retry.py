@@ -31,7 +31,7 @@ CONTENT_POLICY_CODES: Final = frozenset({"content_policy_violation", "content_fi
 class Failure(Enum):
     RETRYABLE = "retryable"  # 408, 429, 500, 502, 503, 504, 529, refused or reset connections, timeouts,
     # answers that break the protocol (malformed, cut off, oversized)
-    KEY_REJECTED = "key_rejected"  # 401/403 for our upstream key: another key of the pool may do
+    KEY_REJECTED = "key_rejected"  # 401/403 for our upstream key: another key of the pool, else another deployment
     CONTEXT_WINDOW = "context_window"
     CONTENT_POLICY = "content_policy"
     FINAL = "final"  # the client's own mistake (400, 404, 413…): no attempt elsewhere changes it

@@ -72,6 +72,9 @@ class Router:
         fallbacks = list(route.fallbacks) if route.fallbacks else []
         retries = 0
         failed: set[str] = set()  # deployments of the current route that failed in this round
+        # Deployments whose credentials the upstream refused (401/403) in this request: not tried again, in any
+        # round or fallback (the same label is the same provider and credentials).
+        rejected: set[str] = set()
         deadline = time.monotonic() + route.policy.budget
         last: GatewayError | None = None
         pinned = self.pins.get(session) if session is not None else None
@@ -80,7 +83,7 @@ class Router:
             deployment = self._pick(route, failed, pinned)
             if deployment is None:
                 # Every deployment failed in this round, or has an open circuit.
-                wait = self._retry_wait(route, retries, last, failed)
+                wait = self._retry_wait(route, retries, last, failed - rejected if rejected else failed)
                 if wait is not None and time.monotonic() + wait < deadline:
                     retries += 1
                     self._count("retries", route)
@@ -88,13 +91,14 @@ class Router:
                         watch()  # a client that leaves now cancels the wait at once
                         await asyncio.sleep(wait)
                     failed.clear()
+                    failed |= rejected
                     continue
                 next_route = self._fallback(fallbacks, visited)
                 if next_route is None:
                     raise last if last is not None else self._all_open(route)
                 self._count("fallbacks", route)
                 # The budget is the request's: a fallback's retries wait only within what is left of it.
-                route, fallbacks, retries, failed = next_route, list(next_route.fallbacks), 0, set()
+                route, fallbacks, retries, failed = next_route, list(next_route.fallbacks), 0, set(rejected)
                 continue
             if trail:
                 self._announce(headers, trail, deployment.label, "ok")
@@ -114,8 +118,15 @@ class Router:
                 trail.append(f"{name}={outcome_label(error)}")
                 self._announce(headers, trail)
                 last = error
-                if kind is Failure.KEY_REJECTED and error.other_key_free:
-                    continue  # the same deployment, with another key of its pool
+                if kind is Failure.KEY_REJECTED:
+                    if not error.other_key_free:
+                        # No key of this deployment is left: the gateway's credentials for it are wrong (an expired
+                        # key, a model not enabled in that cloud account), never the client's fault, and another
+                        # deployment's or a fallback's may be good. When none serves, the client gets the refusal.
+                        failed.add(name)
+                        rejected.add(name)
+                        log.info("attempt on %s: its credentials were refused; %d so far", name, len(trail))
+                    continue  # another deployment, or the same one with another key of its pool
                 if kind in (Failure.CONTEXT_WINDOW, Failure.CONTENT_POLICY):
                     targets = (
                         route.context_window_fallbacks
@@ -126,7 +137,7 @@ class Router:
                     if next_route is None:
                         raise
                     self._count("fallbacks", route)
-                    route, fallbacks, retries, failed = next_route, list(next_route.fallbacks), 0, set()
+                    route, fallbacks, retries, failed = next_route, list(next_route.fallbacks), 0, set(rejected)
                     continue
                 if kind is not Failure.RETRYABLE:
                     raise
