@@ -82,7 +82,8 @@ def _options() -> dict[str, Any]:
         from babelgate.server_protocol import CoalescingHttpToolsProtocol
 
         return {"http": CoalescingHttpToolsProtocol, "server_header": False, "access_log": False}
-    return dict(UVICORN_OPTIONS)
+    # As `babelgate serve` runs without an access log: no X-Forwarded-For parsing (2 calls a request).
+    return {**UVICORN_OPTIONS, "proxy_headers": False}
 
 
 async def _wrk(url: str, seconds: int, script: str) -> int:
