@@ -183,6 +183,7 @@ async def call(
     stream: bool,
     check: Check | None = None,
     cache_body: bytes | None = None,
+    cache_framing: str = "",
     fields: Mapping[str, Any] | None = None,
 ) -> Answer:
     """Serve `model` with `attempt` and send its answer; returns the answer that was sent. A simple
@@ -190,6 +191,8 @@ async def call(
     the router, which may repeat the attempt (nothing has reached the client while it does).
 
     `cache_body`: the request's bytes, from frontends whose answers may be cached (response_cache.py);
+    `cache_framing`: what else decides the answer's bytes on that route (the Gemini API's stream, as SSE or as
+    one JSON array), so that each framing has its own entries;
     `fields`: the request's decoded body, from frontends of conversations, where session affinity reads
     what names a session (routing/affinity.py; only when the model's routing keeps sessions)."""
     record = sink.call
@@ -201,9 +204,8 @@ async def call(
         )
     rules = None
     if cache_body is not None:
-        rules = response_cache.policy(
-            record, runtime.registry.route(model).cache_ttl, record.route, model, stream, cache_body
-        )
+        route = f"{record.route}/{cache_framing}" if cache_framing else record.route
+        rules = response_cache.policy(record, runtime.registry.route(model).cache_ttl, route, model, stream, cache_body)
         if rules is not None and rules.read:
             hit = await _cached(runtime, sink, rules, model, stream)
             if hit is not None:

@@ -10,7 +10,10 @@ from typing import Any
 import anthropic
 import httpx
 import openai
+import orjson
 import pytest
+from google import genai
+from google.genai import types as gt
 
 from babelgate.errors import PermissionDenied
 from babelgate.hooks import Hook, RequestContext
@@ -139,6 +142,36 @@ class TenantGate(Hook):
     async def on_request(self, context: RequestContext) -> None:
         if context.headers.get("x-tenant") != "acme":
             raise PermissionDenied()
+
+
+def test_the_gemini_api_is_cached_in_each_of_its_framings(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
+    """The google-genai SDK's requests are cached like the other doors'; a stream as SSE (`alt=sse`, what the SDK
+    asks for) and as one JSON array (without it) are different bytes, so each has its own entry."""
+    gateway = make_gateway(CACHED)
+    question = "What is the capital of France?"
+    options = gt.HttpOptions(base_url=gateway.url, api_version="v1beta", timeout=10_000)
+    with genai.Client(api_key="unused", http_options=options) as sdk:
+        answers = [sdk.models.generate_content(model="cached", contents=question).text for _ in range(2)]
+        assert answers == ["Hello!", "Hello!"] and _calls(upstream) == 1
+        upstream.script(Reply(stream=text_stream(["Par", "is", "."], include_usage=True)))
+        runs = [
+            "".join(chunk.text or "" for chunk in sdk.models.generate_content_stream(model="cached", contents=question))
+            for _ in range(2)
+        ]
+    assert runs == ["Paris.", "Paris."] and _calls(upstream) == 2
+    upstream.script(Reply(stream=text_stream(["Ro", "me."], include_usage=True)))
+    body = {"contents": [{"role": "user", "parts": [{"text": question}]}]}
+    for expected in ("miss", "hit"):
+        raw = httpx.post(gateway.url + "/v1beta/models/cached:streamGenerateContent", json=body, timeout=10)
+        assert raw.headers["x-babelgate-cache"] == expected
+        assert raw.headers["content-type"].startswith("application/json")
+        pieces = orjson.loads(raw.content)  # one JSON array of GenerateContentResponse objects
+        text = "".join(part.get("text", "") for piece in pieces for part in piece["candidates"][0]["content"]["parts"])
+        assert text == "Rome."
+    assert _calls(upstream) == 3
+    sse = httpx.post(gateway.url + "/v1beta/models/cached:streamGenerateContent?alt=sse", json=body, timeout=10)
+    assert sse.headers["x-babelgate-cache"] == "hit" and sse.headers["content-type"].startswith("text/event-stream")
+    assert _calls(upstream) == 3
 
 
 def test_a_hit_still_passes_the_authentication_hooks(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:

@@ -84,7 +84,12 @@ async def generate(runtime: Runtime, exchange: Exchange, model: str, *, stream: 
             return await native.relay(fields, deployment, relay, notes, stream=stream, sse=sse, raw=raw)
         return await _translated(runtime, exchange, fields, deployment, notes, stream=stream, sse=sse)
 
-    await call(runtime, exchange, model, attempt, stream=stream, fields=body.peek())
+    # Cached like the other conversation doors (response_cache.py), each stream framing apart: the same request
+    # with and without `alt=sse` is answered in different bytes.
+    framing = ("sse" if sse else "json-array") if stream else ""
+    await call(
+        runtime, exchange, model, attempt, stream=stream, cache_body=raw, cache_framing=framing, fields=body.peek()
+    )
 
 
 async def _translated(
