@@ -437,9 +437,16 @@ def test_throttling_is_a_429_with_retry_after(client: openai.OpenAI, bedrock: Fa
     assert caught.value.response.headers.get("retry-after") == "7"
 
 
-def test_throttling_fails_over_to_anthropic(
-    make_gateway: GatewayFactory, bedrock: FakeBedrock, anthropic_upstream: ant.FakeAnthropic
-) -> None:
+def _sonnet_answered_after(
+    make_gateway: GatewayFactory,
+    bedrock: FakeBedrock,
+    anthropic_upstream: ant.FakeAnthropic,
+    name: str,
+    status: int,
+    message: str,
+) -> Any:
+    """`sonnet` on Bedrock with Claude at Anthropic as its fallback, Bedrock answering every call with the error
+    `name`: the openai SDK's raw answer to one request."""
     models = (
         f"  sonnet:\n    provider: aws\n    model: {CLAUDE}\n    fallbacks: [sonnet-direct]\n"
         "    routing:\n      retries: 0\n"
@@ -451,10 +458,18 @@ def test_throttling_fails_over_to_anthropic(
     )
     config = _config(bedrock, KEYS, extra_models=models, extra_providers=direct)
     gateway = make_gateway(config, env={**KEY_ENV, "ANTHROPIC_KEY_FOR_TEST": ANTHROPIC_KEY})
-    bedrock.responder = lambda body, path: error_reply("ThrottlingException", 429, "Too many requests")
+    bedrock.responder = lambda body, path: error_reply(name, status, message)
     anthropic_upstream.script(ant.Reply(json=ant.message("From Anthropic.")))
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=15) as sdk:
-        answer = sdk.chat.completions.with_raw_response.create(model="sonnet", messages=USER)  # type: ignore[arg-type]
+        return sdk.chat.completions.with_raw_response.create(model="sonnet", messages=USER)  # type: ignore[arg-type]
+
+
+def test_throttling_fails_over_to_anthropic(
+    make_gateway: GatewayFactory, bedrock: FakeBedrock, anthropic_upstream: ant.FakeAnthropic
+) -> None:
+    answer = _sonnet_answered_after(
+        make_gateway, bedrock, anthropic_upstream, "ThrottlingException", 429, "Too many requests"
+    )
     assert answer.parse().choices[0].message.content == "From Anthropic."
     assert "aws/" in answer.headers["x-babelgate-route"] and "=429" in answer.headers["x-babelgate-route"]
 
@@ -464,21 +479,8 @@ def test_a_model_not_enabled_in_the_account_fails_over_to_anthropic(
 ) -> None:
     """Bedrock's 403 for a model the account has no access to is the gateway's credentials' limit, not the
     client's mistake: the model's fallback (Claude at Anthropic) serves, and AWS's words go nowhere."""
-    models = (
-        f"  sonnet:\n    provider: aws\n    model: {CLAUDE}\n    fallbacks: [sonnet-direct]\n"
-        "  sonnet-direct:\n    provider: direct\n    model: claude-sonnet-4-5\n"
-    )
-    direct = (
-        f"  direct:\n    type: anthropic\n    base_url: {anthropic_upstream.base_url}\n"
-        "    api_key: env:ANTHROPIC_KEY_FOR_TEST\n"
-    )
-    config = _config(bedrock, KEYS, extra_models=models, extra_providers=direct)
-    gateway = make_gateway(config, env={**KEY_ENV, "ANTHROPIC_KEY_FOR_TEST": ANTHROPIC_KEY})
     denied = "You don't have access to the model with the specified model ID."
-    bedrock.responder = lambda body, path: error_reply("AccessDeniedException", 403, denied)
-    anthropic_upstream.script(ant.Reply(json=ant.message("From Anthropic.")))
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=15) as sdk:
-        answer = sdk.chat.completions.with_raw_response.create(model="sonnet", messages=USER)  # type: ignore[arg-type]
+    answer = _sonnet_answered_after(make_gateway, bedrock, anthropic_upstream, "AccessDeniedException", 403, denied)
     assert answer.parse().choices[0].message.content == "From Anthropic."
     route = answer.headers["x-babelgate-route"]
     assert route.startswith("aws/") and "=403, direct/claude-sonnet-4-5=ok" in route
