@@ -197,11 +197,13 @@ def test_the_dockerfile_builds_the_wheel_apart_and_runs_it_as_the_gateway_expect
     instructions = dockerfile_instructions()
     stages = [i for i, line in enumerate(instructions) if line.startswith("FROM ")]
     assert len(stages) == 2, "multi-stage: the build tools stay out of the image"
-    for index in stages:
-        image = instructions[index].split()[1]
-        assert re.fullmatch(r"python:3\.11-slim(-\w+)?", image), image  # pinned, never latest
+    builder, runtime = (instructions[index].split()[1] for index in stages)
+    # Pinned, never latest; the same Python and Debian in both, so the compiled modules load in the image.
+    assert builder == "python:3.11-bookworm", builder  # the full image: gcc and Python's headers, for mypyc
+    assert runtime == "python:3.11-slim-bookworm", runtime
     build, final = instructions[stages[0] : stages[1]], instructions[stages[1] :]
     assert any("python -m build --wheel" in line for line in build)
+    assert "ENV BABELGATE_COMPILE=1" in build  # the image ships the compiled request path
     (install,) = [line for line in final if "pip install" in line]
     assert "--no-cache-dir" in install and re.search(r"pip install --no-cache-dir /dist/\*\.whl(\s|$)", install)
     assert "from=build" in install  # only the wheel built above: no extras, no test SDKs
@@ -218,6 +220,10 @@ def test_the_dockerfile_builds_the_wheel_apart_and_runs_it_as_the_gateway_expect
     assert "CMD [" in healthcheck and "http://127.0.0.1:8080/health" in healthcheck and "curl" not in healthcheck
     ignore = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
     assert "*" in ignore and "!src/" in ignore  # everything out, then only what the wheel is built from
+    # ... which includes the build backend pyproject.toml names and the files it reads.
+    assert {"!setup.py", "!MANIFEST.in", "!buildtools/"} <= set(ignore)
+    copied = " ".join(line for line in build if line.startswith("COPY "))
+    assert all(name in copied for name in ("setup.py", "MANIFEST.in", "buildtools", "pyproject.toml"))
 
 
 # -- Compose ------------------------------------------------------------------------------------------

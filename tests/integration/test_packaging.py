@@ -49,6 +49,9 @@ def venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
         text=True,
         timeout=900,
+        # With a PYTHONPATH that holds babelgate (the compiled suite's run), pip would find it installed
+        # already and leave out the wheel and its `babelgate` command.
+        env={key: value for key, value in os.environ.items() if key != "PYTHONPATH"},
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return home

@@ -162,7 +162,7 @@ def _b64(vector: list[float]) -> str:
     return base64.b64encode(packed.tobytes()).decode()
 
 
-FRONTEND: Final = Frontend(
+FRONTEND: Final[Frontend] = Frontend(
     routes={
         "/embeddings": Route(
             "POST", create_embeddings, "embeddings", operations=(Operation("POST", body=EMBEDDINGS_BODY),)

@@ -71,4 +71,4 @@ def key_states(runtime: Runtime, provider: str) -> list[dict[str, Any]]:
     return [{"key": label, "state": state} for label, state in merged.items()]
 
 
-FRONTEND: Final = Frontend(routes={"/health": Route("GET", health, "health", public=True)})
+FRONTEND: Final[Frontend] = Frontend(routes={"/health": Route("GET", health, "health", public=True)})

@@ -230,4 +230,4 @@ ROUTES: dict[str, Route] = {
 }
 
 
-FRONTEND: Final = Frontend(routes=ROUTES)
+FRONTEND: Final[Frontend] = Frontend(routes=ROUTES)

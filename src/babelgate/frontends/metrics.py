@@ -19,7 +19,7 @@ async def metrics(runtime: Runtime, exchange: Exchange) -> None:
     await exchange.respond(200, runtime.metrics.render(), content_type=(b"content-type", CONTENT_TYPE))
 
 
-FRONTEND: Final = Frontend(
+FRONTEND: Final[Frontend] = Frontend(
     routes={
         "/metrics": Route(
             "GET", metrics, "metrics", operations=(Operation("GET", answers=CONTENT_TYPE.decode().partition(";")[0]),)

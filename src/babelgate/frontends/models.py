@@ -157,7 +157,7 @@ async def _retrieve(runtime: Runtime, exchange: Exchange, model: str) -> None:
     await retrieve_model(runtime, exchange, model)
 
 
-FRONTEND: Final = Frontend(
+FRONTEND: Final[Frontend] = Frontend(
     routes={"/models": Route("GET", list_models, "models")},
     prefix_routes=(PrefixRoute("/models/", "models.retrieve", _retrieve, False, "model", {"": (Operation("GET"),)}),),
 )

@@ -25,8 +25,11 @@ PART_TYPES: Final[dict[str, frozenset[str]]] = {
     "tool": frozenset({"text"}),
     "function": frozenset({"text"}),
 }
+# A range's bound as written: `int | float`, not `float`, which compiled code (mypyc) takes at its word and turns
+# an int into a float, so that an error would tell the client "from 0.0 to 2.0" where the API says 0 to 2.
+Bound = int | float
 # name → (low, high) inclusive, per OAI CreateChatCompletionRequest.
-NUMBER_RANGES: Final[dict[str, tuple[float, float]]] = {
+NUMBER_RANGES: Final[dict[str, tuple[Bound, Bound]]] = {
     "temperature": (0, 2),
     "top_p": (0, 1),
     "presence_penalty": (-2, 2),
@@ -106,7 +109,7 @@ def _string(container: dict[str, Any], key: str, path: str, *, required: bool = 
 
 
 def expect_ranges(
-    body: dict[str, Any], numbers: dict[str, tuple[float, float]], integers: dict[str, tuple[int, int]]
+    body: dict[str, Any], numbers: dict[str, tuple[Bound, Bound]], integers: dict[str, tuple[int, int]]
 ) -> None:
     """Each top-level number the body has, within its inclusive range (and an integer where asked)."""
     for name, (low, high) in numbers.items():
@@ -119,7 +122,7 @@ def expect_ranges(
             expect_number(value, name, ilow, ihigh, integer=True)
 
 
-def expect_number(value: Any, path: str, low: float, high: float, *, integer: bool) -> None:
+def expect_number(value: Any, path: str, low: Bound, high: Bound, *, integer: bool) -> None:
     if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
         raise InvalidRequest("wrong_type", param=path, expected="an integer" if integer else "a number")
     if not low <= value <= high:

@@ -9,10 +9,14 @@ import contextlib
 import logging
 from typing import Final
 
+from babelgate.compiling import mypyc_attr
+
 log = logging.getLogger("babelgate.keys")
 POLL_SECONDS: Final = 0.5
 
 
+# Compiled in the compiled build, and subclassed by modules that are not (mcp/stored.py).
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Polled:
     what = "documents"  # what the log lines name
 

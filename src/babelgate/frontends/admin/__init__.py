@@ -112,7 +112,7 @@ ROUTES: dict[str, Route] = {
 }
 
 # Public to the gateway-key check: the admin API checks the master key itself.
-FRONTEND: Final = Frontend(
+FRONTEND: Final[Frontend] = Frontend(
     routes=ROUTES,
     prefix_routes=(
         PrefixRoute(PREFIX, "admin.keys.read", key, True, "key_id", KEY_OPERATIONS),

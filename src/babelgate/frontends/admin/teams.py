@@ -10,7 +10,7 @@ from babelgate.exchange import Exchange
 from babelgate.frontends.admin.people import Collection, listing, one
 from babelgate.frontends.admin.users import LIMITS, NAMES
 from babelgate.frontends.body_schema import OBJECT, STRING, nullable
-from babelgate.frontends.route import Operation
+from babelgate.frontends.route import JSON, Operation
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -42,7 +42,7 @@ async def team(runtime: Runtime, exchange: Exchange, team_id: str) -> None:
     await one(TEAMS, runtime, exchange, team_id)
 
 
-TEAM_FIELDS: Final = {
+TEAM_FIELDS: Final[JSON] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
@@ -58,4 +58,6 @@ TEAM_FIELDS: Final = {
     },
 }
 PREFIX: Final = "/admin/teams/"
-TEAM_OPERATIONS: Final = {"": (Operation("GET"), Operation("PATCH", body=TEAM_FIELDS), Operation("DELETE"))}
+TEAM_OPERATIONS: Final[dict[str, tuple[Operation, ...]]] = {
+    "": (Operation("GET"), Operation("PATCH", body=TEAM_FIELDS), Operation("DELETE"))
+}

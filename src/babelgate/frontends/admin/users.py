@@ -9,7 +9,7 @@ from babelgate.exchange import Exchange
 from babelgate.frontends.admin.keys import POSITIVE
 from babelgate.frontends.admin.people import Collection, listing, one
 from babelgate.frontends.body_schema import OBJECT, STRING, array, enum, nullable
-from babelgate.frontends.route import Operation
+from babelgate.frontends.route import JSON, Operation
 from babelgate.governance.directory import ROLES
 from babelgate.governance.virtual_keys import PERIODS
 
@@ -47,7 +47,7 @@ LIMITS: Final = {
     "budget_usd": {"type": "number", "minimum": 0},
     "budget_period": enum(PERIODS),
 }
-USER_FIELDS: Final = {
+USER_FIELDS: Final[JSON] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
@@ -65,4 +65,6 @@ USER_FIELDS: Final = {
     },
 }
 PREFIX: Final = "/admin/users/"
-USER_OPERATIONS: Final = {"": (Operation("GET"), Operation("PATCH", body=USER_FIELDS), Operation("DELETE"))}
+USER_OPERATIONS: Final[dict[str, tuple[Operation, ...]]] = {
+    "": (Operation("GET"), Operation("PATCH", body=USER_FIELDS), Operation("DELETE"))
+}

@@ -216,7 +216,7 @@ ROUTES: Final = {
     ),
 }
 
-FRONTEND: Final = Frontend(
+FRONTEND: Final[Frontend] = Frontend(
     routes=ROUTES,
     prefix_routes=PREFIX_ROUTES,
     error_prefix=("/model/", encode_error),

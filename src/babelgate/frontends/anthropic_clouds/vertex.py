@@ -84,7 +84,7 @@ PREFIX_ROUTES: Final = (
     ),
 )
 
-FRONTEND: Final = Frontend(
+FRONTEND: Final[Frontend] = Frontend(
     routes={},
     prefix_routes=PREFIX_ROUTES,
     error_prefix=("/projects/", encode_error),

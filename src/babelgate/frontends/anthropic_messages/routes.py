@@ -215,4 +215,6 @@ ROUTES: dict[str, Route] = {
 
 
 # Where no route matched under /messages/, the error still speaks Anthropic's format.
-FRONTEND: Final = Frontend(routes=ROUTES, error_prefix=("/messages/", encode_error), operations={"messages": "chat"})
+FRONTEND: Final[Frontend] = Frontend(
+    routes=ROUTES, error_prefix=("/messages/", encode_error), operations={"messages": "chat"}
+)

@@ -149,4 +149,4 @@ ROUTES: dict[str, Route] = {
 }
 
 
-FRONTEND: Final = Frontend(routes=ROUTES)
+FRONTEND: Final[Frontend] = Frontend(routes=ROUTES)

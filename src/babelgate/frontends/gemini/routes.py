@@ -251,7 +251,7 @@ PREFIX_ROUTES: Final = (
     ),
 )
 
-FRONTEND: Final = Frontend(
+FRONTEND: Final[Frontend] = Frontend(
     routes=ROUTES,
     prefix_routes=PREFIX_ROUTES,
     error_prefix=("/v1beta/", encode_error),

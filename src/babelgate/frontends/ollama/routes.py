@@ -212,7 +212,7 @@ ROUTES: dict[str, Route] = {
 
 
 # Where no route matched under /api/, the error still speaks Ollama's format.
-FRONTEND: Final = Frontend(
+FRONTEND: Final[Frontend] = Frontend(
     routes=ROUTES,
     error_prefix=("/api/", encode_error),
     operations={

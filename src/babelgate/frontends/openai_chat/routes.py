@@ -94,7 +94,7 @@ async def _typed(deployment: Deployment, request: ChatRequest, notes: CallNotes)
     return await stream_answer(provider.stream(request, deployment.model, notes), encoder, notes)
 
 
-FRONTEND: Final = Frontend(
+FRONTEND: Final[Frontend] = Frontend(
     routes={
         "/chat/completions": Route(
             "POST", chat_completions, "chat.completions", operations=(Operation("POST", body=CHAT_BODY, streams=SSE),)

@@ -152,4 +152,4 @@ ROUTES: dict[str, Route] = {
 }
 
 
-FRONTEND: Final = Frontend(routes=ROUTES, operations={"completions": "text_completion"})
+FRONTEND: Final[Frontend] = Frontend(routes=ROUTES, operations={"completions": "text_completion"})

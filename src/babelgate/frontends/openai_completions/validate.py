@@ -13,10 +13,10 @@ from typing import Any, Final
 from babelgate.errors import InvalidRequest
 from babelgate.frontends.body_schema import INTEGER, MODEL, OBJECT, STRING, any_of, array, number, obj
 from babelgate.frontends.openai_completions.wire import JSON
-from babelgate.frontends.openai_validation import expect_number, expect_object, expect_ranges, require_model
+from babelgate.frontends.openai_validation import Bound, expect_number, expect_object, expect_ranges, require_model
 
 # name → (low, high) inclusive, per OAI CreateCompletionRequest.
-NUMBERS: Final[dict[str, tuple[float, float]]] = {
+NUMBERS: Final[dict[str, tuple[Bound, Bound]]] = {
     "temperature": (0, 2),
     "top_p": (0, 1),
     "presence_penalty": (-2, 2),

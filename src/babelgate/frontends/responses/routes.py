@@ -149,7 +149,7 @@ def _item_page(items: list[JSON], query: dict[str, str]) -> JSON:
     }
 
 
-FRONTEND: Final = Frontend(
+FRONTEND: Final[Frontend] = Frontend(
     routes={
         "/responses": Route(
             "POST", create_response, "responses.create", operations=(Operation("POST", body=CREATE_BODY, streams=SSE),)

@@ -14,6 +14,7 @@ from babelgate.errors import InvalidRequest
 from babelgate.frontends.body_schema import MODEL, OBJECT, STRING, any_of, array, obj
 from babelgate.frontends.openai_validation import (
     TOOL_NAME,
+    Bound,
     expect_object,
     expect_ranges,
     json_schema_format,
@@ -49,7 +50,7 @@ ITEM_TYPES: Final = frozenset(
         "mcp_approval_response",
     }
 )
-NUMBERS: Final[dict[str, tuple[float, float]]] = {
+NUMBERS: Final[dict[str, tuple[Bound, Bound]]] = {
     "temperature": (0, 2),
     "top_p": (0, 1),
     "presence_penalty": (-2, 2),

@@ -97,6 +97,6 @@ ROUTES: dict[str, Route] = {
 ASSET_OPERATIONS: Final = {"": (Operation("GET", answers="text/javascript"),)}
 
 
-FRONTEND: Final = Frontend(
+FRONTEND: Final[Frontend] = Frontend(
     routes=ROUTES, prefix_routes=(PrefixRoute(PREFIX, "ui.asset", asset_file, True, "asset", ASSET_OPERATIONS),)
 )

@@ -1,0 +1,116 @@
+"""babelgate's build backend: setuptools' own, and the compiled hot path when it is asked for.
+
+    python -m build --wheel                          # plain Python: the default, and every editable install
+    BABELGATE_COMPILE=1 python -m build --wheel      # the request path's modules (HOT) compiled with mypyc
+
+A compiled wheel holds the same `.py` files plus one extension module per module of HOT (and mypyc's shared
+runtime beside them); Python imports an extension ahead of the source of the same name, so the rest of the
+package, and every module mypyc cannot take, stays Python and calls into the compiled ones. Nothing is
+imported from mypy at run time. Why these modules and what compiling buys: docs/performance.md, "The compiled
+hot path". Editable installs (`make install`) are never compiled: a built extension would shadow the source
+a developer edits.
+
+Compiling type-checks the package with mypy in the build's own environment, so the build asks for mypy and
+for the project's runtime dependencies (their types are what mypy checks the package against) only when
+BABELGATE_COMPILE=1; a plain build needs setuptools alone, as before.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from setuptools import build_meta
+from setuptools.build_meta import (  # noqa: F401  (the rest of the PEP 517 interface, as setuptools has it)
+    build_editable,
+    build_sdist,
+    build_wheel,
+    get_requires_for_build_editable,
+    get_requires_for_build_sdist,
+    prepare_metadata_for_build_editable,
+    prepare_metadata_for_build_wheel,
+)
+
+COMPILE_ENV = "BABELGATE_COMPILE"
+
+# The compiler: mypyc ships with mypy. The range is the one the suite's compiled run is tested with.
+MYPYC = "mypy>=2.4,<3"
+# Stubs mypy needs for the package's imports that do not carry their own types (the dev extra has them too).
+STUBS = ("types-PyYAML>=6,<7",)
+
+# The modules a fast-path request runs (static key and governed), as `bench/profile_fast_path.py calls --top
+# 1000` lists them, less those mypyc cannot take (docs/performance.md lists them, with why).
+HOT = (
+    "accounting.py",
+    "answer.py",
+    "app.py",
+    "call.py",
+    "exchange.py",
+    "frontends/openai_chat/dialects.py",
+    "frontends/openai_chat/routes.py",
+    "frontends/openai_validation.py",
+    "governance/admission.py",
+    "governance/alerts.py",
+    "governance/budgets.py",
+    "governance/directory.py",
+    "governance/gateway_keys.py",
+    "governance/ledger.py",
+    "governance/rate_limits.py",
+    "governance/rules/budget.py",
+    "governance/rules/limits.py",
+    "governance/virtual_keys.py",
+    "http/client.py",
+    "http/connection.py",
+    "http/pool.py",
+    "model_facts.py",
+    "observability/metrics.py",
+    "observability/request_id.py",
+    "pipeline.py",
+    "providers/openai/profiles.py",
+    "providers/openai/translate.py",
+    "routing/registry.py",
+    "store/cached.py",
+    "store/polled.py",
+    "store/sqlite.py",
+    "store/timed.py",
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def compiling() -> bool:
+    return os.environ.get(COMPILE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def _runtime_dependencies() -> list[str]:
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        return list(tomllib.load(file)["project"]["dependencies"])
+
+
+def get_requires_for_build_wheel(config_settings: dict[str, Any] | None = None) -> list[str]:
+    requires: list[str] = build_meta.get_requires_for_build_wheel(config_settings)
+    if compiling():
+        requires += [MYPYC, *STUBS, *_runtime_dependencies()]
+    return requires
+
+
+def ext_modules() -> list[Any]:
+    """setup.py's extensions: HOT through mypyc when compiling (never for an editable install), else none."""
+    if not compiling() or _building_editable():
+        return []
+    from mypyc.build import mypycify
+
+    # Run from the project's root (setup.py's folder), so that mypy reads pyproject.toml's [tool.mypy]
+    # (strict, mypy_path = "src") and names each module from src/ (babelgate.app, not src.babelgate.app).
+    # Its own mypy cache: `make typecheck`'s (.mypy_cache, the whole package as sources) once hid from it an
+    # error that only the build's own order of the modules finds (a type inferred across an import cycle).
+    sources = [f"src/babelgate/{name}" for name in HOT]
+    return list(mypycify([*sources, "--cache-dir", "build/mypyc-cache"], opt_level="3"))
+
+
+def _building_editable() -> bool:
+    # setuptools runs setup.py with the command it builds in sys.argv: `editable_wheel` for PEP 660.
+    return any(arg in ("editable_wheel", "develop") for arg in sys.argv)

@@ -1,0 +1,125 @@
+"""What the compiled build (buildtools/babelgate_build.py: the request path's modules through mypyc) needs of the
+source, checked on every run without compiling anything: the source is read with `ast`.
+
+mypyc refuses, or breaks at run time, on a few patterns plain Python takes: an interpreted class that inherits from
+a compiled one ("interpreted classes cannot inherit from compiled", raised when the subclass is defined: at the
+gateway's start-up), and async generators (mypyc has none: the build fails). The suite's compiled run
+(`bench/compiled.py --test`) finds the rest; these two would otherwise surface only there.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "src" / "babelgate"
+sys.path.insert(0, str(ROOT / "buildtools"))
+import babelgate_build  # noqa: E402  (buildtools/ is the build backend's folder, not a package)
+from babelgate_build import HOT  # noqa: E402
+
+
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text("utf-8"), str(path))
+
+
+def _base_names(node: ast.ClassDef) -> Iterator[str]:
+    for base in node.bases:
+        if isinstance(base, ast.Subscript):  # Generic[T], KeyPool[Any]
+            base = base.value
+        if isinstance(base, ast.Attribute):
+            yield base.attr
+        elif isinstance(base, ast.Name):
+            yield base.id
+
+
+def _opens_to_interpreted_subclasses(node: ast.ClassDef) -> bool:
+    for decorator in node.decorator_list:
+        if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", "") == "mypyc_attr":
+            for keyword in decorator.keywords:
+                if keyword.arg == "allow_interpreted_subclasses" and getattr(keyword.value, "value", None) is True:
+                    return True
+    return False
+
+
+def test_every_compiled_module_exists() -> None:
+    missing = [name for name in HOT if not (SRC / name).is_file()]
+    assert not missing, f"buildtools/babelgate_build.py's HOT names modules that are gone: {missing}"
+
+
+def test_no_interpreted_class_inherits_from_a_compiled_one() -> None:
+    compiled: dict[str, tuple[str, bool]] = {}  # class name -> (its module, open to interpreted subclasses)
+    for name in HOT:
+        for node in _tree(SRC / name).body:
+            if isinstance(node, ast.ClassDef):
+                compiled[node.name] = (name, _opens_to_interpreted_subclasses(node))
+    hot = {SRC / name for name in HOT}
+    found = []
+    for folder in (ROOT / "src", ROOT / "tests", ROOT / "bench"):
+        for path in sorted(folder.rglob("*.py")):
+            if path in hot:
+                continue
+            for node in ast.walk(_tree(path)):
+                if isinstance(node, ast.ClassDef):
+                    for base in _base_names(node):
+                        if base in compiled and not compiled[base][1]:
+                            found.append(f"{path.relative_to(ROOT)}: {node.name}({base}) ({compiled[base][0]})")
+    assert not found, (
+        "classes that are not compiled inherit from compiled ones, which fails when the compiled build defines "
+        "them; mark the base `@mypyc_attr(allow_interpreted_subclasses=True)` (babelgate.compiling), or compile "
+        "the subclass's module too:\n" + "\n".join(found)
+    )
+
+
+def test_no_compiled_module_has_an_async_generator() -> None:
+    found = []
+    for name in HOT:
+        for node in ast.walk(_tree(SRC / name)):
+            if isinstance(node, ast.AsyncFunctionDef) and any(
+                isinstance(inner, (ast.Yield, ast.YieldFrom)) for inner in ast.walk(node)
+            ):
+                found.append(f"{name}: {node.name}")
+    assert not found, (
+        "mypyc cannot compile async generators: write them as a class with __aiter__/__anext__, or leave the "
+        "module out of HOT (buildtools/babelgate_build.py):\n" + "\n".join(found)
+    )
+
+
+def test_the_check_finds_what_it_looks_for() -> None:
+    """The two scans above do look: each flags the pattern it is for."""
+    module = ast.parse(
+        "class Pool(KeyPool[Any]): pass\n"
+        "@mypyc_attr(allow_interpreted_subclasses=True)\nclass Open: pass\n"
+        "async def chunks():\n    yield b''\n"
+    )
+    pool, opened, generator = module.body
+    assert isinstance(pool, ast.ClassDef) and list(_base_names(pool)) == ["KeyPool"]
+    assert isinstance(opened, ast.ClassDef) and _opens_to_interpreted_subclasses(opened)
+    assert not _opens_to_interpreted_subclasses(pool)
+    assert isinstance(generator, ast.AsyncFunctionDef)
+    assert any(isinstance(inner, ast.Yield) for inner in ast.walk(generator))
+
+
+@pytest.mark.parametrize("asked", ["1", ""])
+def test_only_a_compiled_build_asks_for_mypy_and_the_packages_it_checks_against(
+    asked: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain build needs setuptools alone; a compiled one mypy (mypyc), the stubs and the runtime dependencies
+    in its isolated environment, and would fail to type-check the package without them."""
+    monkeypatch.setenv("BABELGATE_COMPILE", asked)
+    monkeypatch.setattr(babelgate_build.build_meta, "get_requires_for_build_wheel", lambda settings=None: [])
+    requires = babelgate_build.get_requires_for_build_wheel()
+    if not asked:
+        assert requires == [] and babelgate_build.ext_modules() == []
+        return
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        project = tomllib.load(file)["project"]
+    assert babelgate_build.MYPYC in requires and set(project["dependencies"]) <= set(requires)
+    dev = project["optional-dependencies"]["dev"]
+    assert all(stub in dev for stub in babelgate_build.STUBS)  # the same stubs `make typecheck` uses
+    assert babelgate_build.MYPYC.split(">=")[0] == "mypy" and any(d.startswith("mypy>=") for d in dev)
