@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, ClassVar, Final
 
 import orjson
@@ -160,9 +160,23 @@ class Exchange:
             return None
         await self.send(self._start(answer.status, answer.content_type, answer.headers))
         self.streamed = True
+        watched = self.watched
+        # The handlers (in `_relay`) and the cleanup in two try statements: with both in one, and an `await`
+        # in its `finally`, compiled code (mypyc) raised the CancelledError its handler had taken once the
+        # `finally` had run, and a client that left after `[DONE]` was booked as a disconnect (499).
+        try:
+            return await self._relay(answer, rest, last_event)
+        finally:
+            if not watched:
+                self.unwatch()
+            await close(rest)
+
+    async def _relay(
+        self, answer: Answer, rest: AsyncIterator[Any], last_event: Callable[[GatewayError], Awaitable[bytes]]
+    ) -> GatewayError | None:
+        """`send_answer`'s stream after its head: the first frame, then the rest as it comes."""
         task = asyncio.current_task()
         assert task is not None
-        watched = self.watched
         delivered = False
         try:
             await self.send({"type": "http.response.body", "body": answer.body, "more_body": True})
@@ -189,10 +203,6 @@ class Exchange:
             if delivered:
                 return None
             raise ClientGone() from None
-        finally:
-            if not watched:
-                self.unwatch()
-            await close(rest)
 
     def watch(self, after: float = 0.0) -> None:
         """Until `unwatch`, a client disconnect cancels the task handling this exchange: the

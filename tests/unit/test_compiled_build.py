@@ -90,19 +90,45 @@ def test_no_compiled_module_has_an_async_generator() -> None:
     )
 
 
+def _handled_then_awaited(function: ast.AsyncFunctionDef) -> Iterator[int]:
+    """The lines of `try` statements with both handlers and an `await` in their `finally`."""
+    for node in ast.walk(function):
+        if isinstance(node, ast.Try) and node.handlers and node.finalbody:
+            awaits = (ast.Await, ast.AsyncWith, ast.AsyncFor)
+            if any(isinstance(inner, awaits) for statement in node.finalbody for inner in ast.walk(statement)):
+                yield node.lineno
+
+
+def test_no_compiled_coroutine_awaits_in_the_finally_of_a_try_that_handles() -> None:
+    """Compiled, such a `try` raised again the exception one of its handlers had taken, once the `finally` had
+    awaited (exchange.py's stream relay: a client that left after `[DONE]` was booked as a disconnect)."""
+    found = []
+    for name in HOT:
+        for node in ast.walk(_tree(SRC / name)):
+            if isinstance(node, ast.AsyncFunctionDef):
+                found += [f"{name}:{line} ({node.name})" for line in _handled_then_awaited(node)]
+    assert not found, (
+        "put the handlers in a `try` of their own (a coroutine the `try`/`finally` awaits, as "
+        "Exchange.send_answer does with _relay):\n" + "\n".join(found)
+    )
+
+
 def test_the_check_finds_what_it_looks_for() -> None:
     """The two scans above do look: each flags the pattern it is for."""
     module = ast.parse(
         "class Pool(KeyPool[Any]): pass\n"
         "@mypyc_attr(allow_interpreted_subclasses=True)\nclass Open: pass\n"
         "async def chunks():\n    yield b''\n"
+        "async def relay():\n    try:\n        pass\n    except OSError:\n        pass\n"
+        "    finally:\n        await close()\n"
     )
-    pool, opened, generator = module.body
+    pool, opened, generator, relay = module.body
     assert isinstance(pool, ast.ClassDef) and list(_base_names(pool)) == ["KeyPool"]
     assert isinstance(opened, ast.ClassDef) and _opens_to_interpreted_subclasses(opened)
     assert not _opens_to_interpreted_subclasses(pool)
     assert isinstance(generator, ast.AsyncFunctionDef)
     assert any(isinstance(inner, ast.Yield) for inner in ast.walk(generator))
+    assert isinstance(relay, ast.AsyncFunctionDef) and list(_handled_then_awaited(relay)) == [7]
 
 
 @pytest.mark.parametrize("asked", ["1", ""])
