@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,10 @@ def build(scratch: Path) -> Path:
     wheels = scratch / "wheel"
     log = scratch / "build.log"
     print("building the compiled wheel (mypyc: a few minutes the first time) ...", flush=True)
+    # setuptools packs everything under build/lib*: a module compiled by an earlier build and since taken out
+    # of HOT would ship there still. Its object files (build/temp*) stay, so unchanged C is not compiled again.
+    for stale in (*ROOT.glob("build/lib.*"), *ROOT.glob("build/bdist.*")):
+        shutil.rmtree(stale)
     env = {**os.environ, "BABELGATE_COMPILE": "1"}
     pip = [sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "--wheel-dir", str(wheels)]
     with log.open("wb") as out:
