@@ -60,6 +60,7 @@ def measure(
     keep: Path | None = None,
     stream: bool = False,
     idle: int = 0,
+    base: bool = False,
 ) -> tuple[int, int, int, int]:
     """(requests, instructions, instructions outside the cyclic collector, those less the clock's idle work over
     the same time) of one gateway's run: the fast path's request, or the gateway side of one of bench/paths.py's
@@ -73,7 +74,10 @@ def measure(
     argv += ["serve", "--host", processes.LOOPBACK, "--port", str(port), "--log-level", "warning", *config]
     store = tempfile.mkdtemp(dir=scratch)
     log = (scratch / "gateway.log").open("ab")
-    gateway = subprocess.Popen(argv, env=processes.gateway_env(upstream_port, store), stdout=log, stderr=log)
+    env = processes.gateway_env(upstream_port, store)
+    if base:  # not the working tree's PYTHONPATH (bench/compiled.py's build, a tree's src/): the base imports itself
+        env["PYTHONPATH"] = ""
+    gateway = subprocess.Popen(argv, env=env, stdout=log, stderr=log)
     try:
         _wait_healthy(port, gateway)
         # A JWT caller of team `bench` meets the same limits and budget as the governed path's virtual key.
@@ -207,7 +211,10 @@ def main() -> int:
                 caller = args.caller if name == "this tree" else "static"
                 keep = args.keep if name == "this tree" else None
                 run = (args.path, keep, args.stream)
-                figures[name] = measure(command, caller, args.seconds, upstream, Path(scratch), *run, idle=args.idle)
+                base = name != "this tree"
+                figures[name] = measure(
+                    command, caller, args.seconds, upstream, Path(scratch), *run, idle=args.idle, base=base
+                )
                 requests, total, outside, working = figures[name]
                 print(
                     f"{name:>12}: {requests:6d} requests, {total / requests / 1000:7.1f} k instructions per request,"
