@@ -184,7 +184,9 @@ class Exchange:
             # answer is complete: what is left then is the upstream's end, read whether the client stays or
             # not, so a client that leaves after `[DONE]` cancels nothing. (Cancelled there, compiled code
             # raised the CancelledError again after `_relay` had handled it: the request was booked as 499.)
-            if not delivered:
+            if delivered:
+                self.unwatch()  # the pipeline's watch for a long call, if it began one
+            else:
                 self.watch()
             async for piece in rest:
                 await self.send({"type": "http.response.body", "body": piece, "more_body": True})
