@@ -12,6 +12,7 @@ from typing import Any
 import anthropic
 import httpx
 import openai
+import orjson
 import pytest
 
 from babelgate.config import load_config
@@ -444,11 +445,25 @@ def test_a_client_that_leaves_cancels_the_upstream_call(start: Start, fakes: dic
     pytest.fail("the call went on after the client left")
 
 
-def test_a_stream_read_to_done_is_not_booked_as_a_disconnect(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
+def _whole_stream_at_once() -> Reply:
+    """The whole stream, `[DONE]` included, in one write after a long wait: the gateway's first frame completes the
+    answer, and the pipeline has begun watching the long call for a disconnect."""
+    frames = b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in text_stream(["Hel", "lo"]))
+    return Reply(stream=[frames + b"data: [DONE]\n\n"], done=False, first_byte_delay=0.3, end_delay=2)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [lambda: Reply(stream=text_stream(["Hel", "lo"]), end_delay=2), _whole_stream_at_once],
+    ids=["done-after-chunks", "done-in-the-first-frame-of-a-long-call"],
+)
+def test_a_stream_read_to_done_is_not_booked_as_a_disconnect(
+    start: Start, fakes: dict[str, FakeOpenAI], reply: Callable[[], Reply]
+) -> None:
     """A client that closes right after `[DONE]` (as SDKs may) while the upstream's body has not ended yet
     got the whole answer: the request is a 200, not a 499."""
     gateway = start("  plain: {provider: primary, model: p-model}\n")
-    fakes["primary"].script(Reply(stream=text_stream(["Hel", "lo"]), end_delay=2))
+    fakes["primary"].script(reply())
     body = {"model": "plain", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
     with httpx.stream("POST", gateway.url + "/v1/chat/completions", json=body, timeout=5) as answer:
         for line in answer.iter_lines():
