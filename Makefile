@@ -53,8 +53,8 @@ suite: $(STAMP)
 	$(PY) -m pytest --cov --cov-report=term
 
 # The request path's tests again, on the compiled build (buildtools/babelgate_build.py: mypyc, as the Docker
-# image ships it): what compiled code does differently from Python shows only there. ~4 minutes to build
-# (gcc), ~3 to run; skipped, with a line that says so, on a machine without a C compiler.
+# image ships it): what compiled code does differently from Python shows only there. ~3.5 minutes to build
+# (gcc), ~2.5 to run; skipped, with a line that says so, on a machine without a C compiler.
 COMPILED_TESTS := tests/unit $(addprefix tests/integration/test_,$(addsuffix .py,chat errors routing \
 	routing_retry_after stream_failures upstream_faults virtual_keys rate_limits cost_and_budgets ledger \
 	observability hot_path_budget response_cache anthropic_messages mcp_connector tenancy alerts hooks_and_mount))
