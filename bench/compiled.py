@@ -39,6 +39,7 @@ def build(scratch: Path) -> Path:
         shutil.rmtree(stale)
     env = {**os.environ, "BABELGATE_COMPILE": "1"}
     pip = [sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "--wheel-dir", str(wheels)]
+    scratch.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         done = subprocess.run([*pip, str(ROOT)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     if done.returncode != 0:

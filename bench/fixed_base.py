@@ -110,6 +110,7 @@ def install(root: Path, name: str, log: Path) -> Base:
         )
         folder.mkdir()
         (folder / "constraints.txt").write_text(constraints)
+        log.parent.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no results folder yet
         with log.open("wb") as output:
             _build(root, commit, folder, output)
         (folder / READY).write_text(commit + "\n")

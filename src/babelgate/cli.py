@@ -22,7 +22,7 @@ from babelgate.observability import worker_metrics
 from babelgate.observability.logging import Scrubber, configure_logging, secrets_of
 from babelgate.operator.commands import add_operator_commands
 from babelgate.providers import PROVIDER_TYPES
-from babelgate.server_protocol import UVICORN_OPTIONS, CoalescingHttpToolsProtocol, Limits
+from babelgate.server_protocol import UVICORN_OPTIONS, Limits, set_limits
 
 CONFIG_ENV = "BABELGATE_CONFIG"
 LOG_LEVEL_ENV = "BABELGATE_LOG_LEVEL"  # --log-level, handed to worker processes
@@ -49,8 +49,12 @@ def worker_app() -> Gateway:
     app = _checked(os.environ.get(CONFIG_ENV) or None, reloadable=True)
     config = app.runtime.config
     server = config.server
-    CoalescingHttpToolsProtocol.limits = Limits(
-        header_timeout=server.header_timeout, body_timeout=server.body_timeout, max_header_bytes=server.max_header_bytes
+    set_limits(
+        Limits(
+            header_timeout=server.header_timeout,
+            body_timeout=server.body_timeout,
+            max_header_bytes=server.max_header_bytes,
+        )
     )
     configure_logging(
         os.environ.get(LOG_LEVEL_ENV) or config.server.log_level, Scrubber(secrets_of(config)), config.server.log_format

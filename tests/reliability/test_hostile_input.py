@@ -17,7 +17,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from babelgate.server_protocol import CoalescingHttpToolsProtocol, Limits
+from babelgate import server_protocol
+from babelgate.server_protocol import Limits
 from tests.conftest import GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI, text_stream
 from tests.fakes.scripted import Reply
@@ -36,7 +37,7 @@ HELLO = {"model": "gpt", "messages": [{"role": "user", "content": "hi"}]}
 
 @pytest.fixture
 def hostile(make_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch) -> RunningApp:
-    monkeypatch.setattr(CoalescingHttpToolsProtocol, "limits", LIMITS)
+    monkeypatch.setattr(server_protocol, "_limits", LIMITS)
     return make_gateway(CONFIG)
 
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import orjson
 import pytest
-from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 
-from babelgate.server_protocol import PIPELINE_DEPTH, READ_STEP, CoalescingHttpToolsProtocol, Limits
+from babelgate import server_protocol
+from babelgate.server_protocol import HIGH_WATER_LIMIT, PIPELINE_DEPTH, READ_STEP, GatewayHttpProtocol, Limits
 from tests.conftest import GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI, Reply, completion
 from tests.fakes.servers import RunningApp
@@ -34,13 +34,13 @@ class Deepest:
 @pytest.fixture
 def deepest(monkeypatch: pytest.MonkeyPatch) -> Deepest:
     seen = Deepest()
-    parsed = CoalescingHttpToolsProtocol.on_headers_complete
+    parsed = GatewayHttpProtocol.on_headers_complete
 
-    def counting(protocol: CoalescingHttpToolsProtocol) -> None:
+    def counting(protocol: GatewayHttpProtocol) -> None:
         parsed(protocol)
         seen.requests = max(seen.requests, len(protocol.pipeline))
 
-    monkeypatch.setattr(CoalescingHttpToolsProtocol, "on_headers_complete", counting)
+    monkeypatch.setattr(GatewayHttpProtocol, "on_headers_complete", counting)
     return seen
 
 
@@ -118,14 +118,14 @@ def test_a_waiting_requests_body_stays_in_the_clients_socket_not_in_the_gateway(
     """While the first request waits on a slow upstream, the second's 4 MiB body is not read into memory
     beyond uvicorn's high-water mark (and one read step): it is read once its own turn comes."""
     buffered = Deepest()
-    received = CoalescingHttpToolsProtocol.on_body
+    received = GatewayHttpProtocol.on_body
 
-    def measuring(protocol: CoalescingHttpToolsProtocol, body: bytes) -> None:
+    def measuring(protocol: GatewayHttpProtocol, body: bytes) -> None:
         received(protocol, body)
         if protocol.pipeline and protocol.pipeline[0][0] is protocol.cycle:  # the request being read waits
             buffered.requests = max(buffered.requests, len(protocol.cycle.body))
 
-    monkeypatch.setattr(CoalescingHttpToolsProtocol, "on_body", measuring)
+    monkeypatch.setattr(GatewayHttpProtocol, "on_body", measuring)
     upstream.script(Reply(json=completion("slow"), first_byte_delay=1.0))
     big = orjson.dumps({"model": "gpt", "messages": [{"role": "user", "content": "x" * (4 << 20)}]})
     requests = b"".join(
@@ -145,7 +145,7 @@ def test_a_pipelined_head_left_unread_while_others_wait_is_not_timed_out(
 ) -> None:
     """The gateway stops reading when the queue is full; a head it has half read meanwhile is not the
     client's delay: no 408 while the first answer takes longer than the head's deadline."""
-    monkeypatch.setattr(CoalescingHttpToolsProtocol, "limits", Limits(header_timeout=0.3, body_timeout=0.3))
+    monkeypatch.setattr(server_protocol, "_limits", Limits(header_timeout=0.3, body_timeout=0.3))
     gateway = make_gateway(CONFIG)
     upstream.script(Reply(json=completion("slow"), first_byte_delay=1.0))  # over three head deadlines
     slow = (

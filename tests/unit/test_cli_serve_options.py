@@ -10,7 +10,7 @@ import uvicorn
 
 from babelgate import cli
 from babelgate.cli import main
-from babelgate.server_protocol import CoalescingHttpToolsProtocol
+from babelgate.server_protocol import GatewayHttpProtocol
 from tests.unit.test_cli_check_config import ENV_VARS
 
 
@@ -32,6 +32,6 @@ def test_serve_runs_uvicorn_with_our_protocol(
 ) -> None:
     assert main(["serve", "--port", "0", *args]) == 0
     [options] = uvicorn_calls
-    assert options["http"] is CoalescingHttpToolsProtocol
+    assert options["http"] is GatewayHttpProtocol
     assert options["proxy_headers"] is proxy_headers
     assert options["access_log"] is proxy_headers

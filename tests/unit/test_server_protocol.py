@@ -1,83 +1,246 @@
-"""The transport under `babelgate serve`'s HTTP protocol: one loop iteration's writes leave as one."""
+"""`babelgate serve`'s HTTP/1.1 protocol (server_protocol.py) on a recording transport: what it writes, and
+when. Over real sockets: tests/reliability/test_pipelining.py, test_hostile_input.py, test_graceful_shutdown.py."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from babelgate.server_protocol import CoalescingTransport
+import pytest
+import uvicorn
+from uvicorn.server import ServerState
+
+from babelgate.server_protocol import GatewayHttpProtocol
+
+App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+GET = b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n"
 
 
 class RecordingTransport:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
         self.closing = False
+        self.reading = True
 
     def write(self, data: bytes) -> None:
-        self.calls.append(("write", data))
+        self.calls.append(("write", bytes(data)))
 
-    def writelines(self, chunks: list[bytes]) -> None:
-        self.calls.append(("writelines", list(chunks)))
+    def writelines(self, chunks: Any) -> None:
+        self.calls.append(("writelines", [bytes(chunk) for chunk in chunks]))
 
     def close(self) -> None:
+        if not self.closing:
+            self.calls.append(("close", None))
         self.closing = True
-        self.calls.append(("close", None))
-
-    def abort(self) -> None:
-        self.closing = True
-        self.calls.append(("abort", None))
 
     def is_closing(self) -> bool:
         return self.closing
 
-    def get_write_buffer_size(self) -> int:
-        return 10
+    def pause_reading(self) -> None:
+        self.reading = False
 
-    def get_extra_info(self, name: str) -> str:
-        return f"info:{name}"
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def get_extra_info(self, name: str) -> Any:
+        return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 8000)}.get(name)
+
+    def written(self) -> bytes:
+        out = b""
+        for kind, data in self.calls:
+            if kind == "write":
+                out += data
+            elif kind == "writelines":
+                out += b"".join(data)
+        return out
+
+
+def connect(app: App, **options: Any) -> tuple[GatewayHttpProtocol, RecordingTransport]:
+    config = uvicorn.Config(app, lifespan="off", log_config=None, date_header=False, proxy_headers=False, **options)
+    state = ServerState()
+    protocol = GatewayHttpProtocol(config, state, {})
+    transport = RecordingTransport()
+    protocol.connection_made(transport)  # type: ignore[arg-type]
+    return protocol, transport
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def answering(*messages: dict[str, Any], pause: float = 0) -> App:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        for number, message in enumerate(messages):
+            if number and pause:
+                await asyncio.sleep(pause)
+            await send(message)
+
+    return app
+
+
+START = {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"11")]}
+BODY = {"type": "http.response.body", "body": b'{"ok":true}'}
 
 
 async def test_the_head_and_body_of_one_answer_go_out_in_one_call() -> None:
-    real = RecordingTransport()
-    transport = CoalescingTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
-    transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
-    assert real.calls == [] and transport.get_write_buffer_size() == 10 + 19
-    transport.write(b'{"ok":true}')  # the body takes the head along at once
-    assert real.calls == [("writelines", [b"HTTP/1.1 200 OK\r\n\r\n", b'{"ok":true}'])]
-    await asyncio.sleep(0)
-    assert len(real.calls) == 1  # the end-of-turn flush finds nothing held
-    transport.write(b"data: 1\n\n")  # a stream's later chunks are not held
-    assert real.calls[-1] == ("write", b"data: 1\n\n")
+    protocol, transport = connect(answering(START, BODY))
+    protocol.data_received(GET)
+    await settle()
+    assert transport.calls == [("writelines", [b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n", b'{"ok":true}'])]
 
 
-async def test_a_head_without_a_body_leaves_at_the_end_of_the_turn() -> None:
-    real = RecordingTransport()
-    transport = CoalescingTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
-    transport.write(b"HTTP/1.1 204 No Content\r\n\r\n")
-    assert real.calls == []
-    await asyncio.sleep(0)
-    assert real.calls == [("write", b"HTTP/1.1 204 No Content\r\n\r\n")]
+async def test_a_head_without_a_body_in_its_turn_leaves_alone_at_the_end_of_it() -> None:
+    protocol, transport = connect(answering(START, BODY, pause=0.05))
+    protocol.data_received(GET)
+    await settle()
+    assert transport.calls == [("write", b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n")]
+    await asyncio.sleep(0.1)
+    assert transport.calls[1:] == [("write", b'{"ok":true}')]
 
 
-async def test_close_sends_what_is_pending_first_and_abort_drops_it() -> None:
-    real = RecordingTransport()
-    transport = CoalescingTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
-    transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
-    transport.close()
-    assert real.calls == [("write", b"HTTP/1.1 200 OK\r\n\r\n"), ("close", None)]
-    await asyncio.sleep(0)
-    assert len(real.calls) == 2  # the scheduled flush finds nothing left
+async def test_an_answer_without_a_length_is_chunked_and_a_head_request_gets_no_body() -> None:
+    start = {"type": "http.response.start", "status": 200, "headers": [(b"Content-Type", b"text/event-stream")]}
+    more = {"type": "http.response.body", "body": b"data: 1\n\n", "more_body": True}
+    end = {"type": "http.response.body", "body": b""}
+    protocol, transport = connect(answering(start, more, end))
+    protocol.data_received(GET)
+    await settle()
+    assert transport.written() == (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        b"9\r\ndata: 1\n\n\r\n0\r\n\r\n"
+    )
+    protocol, transport = connect(answering(START, BODY))
+    protocol.data_received(b"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n")
+    await settle()
+    assert transport.written() == b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n"
 
-    real = RecordingTransport()
-    transport = CoalescingTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
-    transport.write(b"HTTP/1.1 500 never sent\r\n\r\n")
-    transport.abort()
-    await asyncio.sleep(0)
-    assert real.calls == [("abort", None)]
+
+@pytest.mark.parametrize(
+    "header",
+    [(b"x-note", b"one\r\nset-cookie: two"), (b"x note", b"v"), (b"x-note", b"bell\x07")],
+    ids=["value-with-crlf", "name-with-space", "value-with-control"],
+)
+async def test_a_header_that_would_split_the_head_is_never_written(header: tuple[bytes, bytes]) -> None:
+    start = {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2"), header]}
+    protocol, transport = connect(answering(start, {"type": "http.response.body", "body": b"{}"}))
+    protocol.data_received(GET)
+    await settle()
+    assert transport.calls == [("close", None)]
 
 
-async def test_everything_else_is_the_real_transports() -> None:
-    real = RecordingTransport()
-    transport = CoalescingTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
-    assert transport.get_extra_info("peername") == "info:peername"
-    assert not transport.is_closing()
+async def test_a_tab_in_a_header_value_is_allowed() -> None:
+    start = {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2"), (b"x-a", b"1\t2")]}
+    protocol, transport = connect(answering(start, {"type": "http.response.body", "body": b"{}"}))
+    protocol.data_received(GET)
+    await settle()
+    assert transport.written() == b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-a: 1\t2\r\n\r\n{}"
+
+
+async def test_an_app_that_fails_before_answering_gets_a_500_and_a_closed_connection() -> None:
+    async def failing(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        raise ValueError("boom")
+
+    protocol, transport = connect(failing)
+    protocol.data_received(GET)
+    await settle()
+    assert transport.written().startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+    assert transport.calls[-1] == ("close", None)
+
+
+async def test_a_body_longer_or_shorter_than_its_length_closes_the_connection() -> None:
+    for body in (b"far too long for it", b"short"):
+        protocol, transport = connect(answering(START, {"type": "http.response.body", "body": body}))
+        protocol.data_received(GET)
+        await settle()
+        assert transport.calls[-1] == ("close", None)
+
+
+async def test_the_body_is_given_to_the_app_as_it_arrives_and_then_the_clients_leaving() -> None:
+    got: list[dict[str, Any]] = []
+
+    async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        while len(got) < 3:  # the third waits for the client to leave: the body has ended
+            got.append(await receive())
+
+    protocol, _ = connect(echo)
+    protocol.data_received(b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nab")
+    await settle()
+    assert got == [{"type": "http.request", "body": b"ab", "more_body": True}]
+    protocol.data_received(b"cd")
+    await settle()
+    assert got[1:] == [{"type": "http.request", "body": b"cd", "more_body": False}]
+    protocol.connection_lost(None)
+    await settle()
+    assert got[2:] == [{"type": "http.disconnect"}]
+
+
+async def test_expect_100_continue_is_answered_when_the_app_reads_the_body() -> None:
+    async def reading(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send(START)
+        await send(BODY)
+
+    protocol, transport = connect(reading)
+    protocol.data_received(b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+    await settle()
+    assert transport.calls == [("write", b"HTTP/1.1 100 Continue\r\n\r\n")]
+    protocol.data_received(b"{}")
+    await settle()
+    assert transport.written().endswith(b'\r\n\r\n{"ok":true}')
+
+
+async def test_http_1_0_and_connection_close_close_after_the_answer() -> None:
+    for request in (b"GET /x HTTP/1.0\r\n\r\n", b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"):
+        protocol, transport = connect(answering(START, BODY))
+        protocol.data_received(request)
+        await settle()
+        assert b"connection: close\r\n" in transport.written()
+        assert transport.calls[-1] == ("close", None)
+
+
+async def test_an_idle_keep_alive_connection_is_closed_after_its_timeout_and_a_busy_one_is_not() -> None:
+    protocol, transport = connect(answering(START, BODY), timeout_keep_alive=0.2)
+    protocol.data_received(GET)
+    await asyncio.sleep(0.15)
+    protocol.data_received(GET)  # a second request before the timeout: its answer starts a new idle period
+    await asyncio.sleep(0.15)
+    assert not transport.closing
+    await asyncio.sleep(0.15)
+    assert transport.closing
+
+
+async def test_pipelined_requests_are_answered_in_order() -> None:
+    seen: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(scope["path"])
+        await asyncio.sleep(0.01)
+        await send(START)
+        await send(BODY)
+
+    protocol, transport = connect(app)
+    protocol.data_received(b"GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n")
+    await asyncio.sleep(0.1)
+    assert seen == ["/a", "/b"]
+    assert transport.written().count(b"HTTP/1.1 200 OK") == 2
+    assert transport.reading
+
+
+async def test_the_scope_has_what_asgi_promises() -> None:
+    scopes: list[dict[str, Any]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        scopes.append(scope)
+        await send(START)
+        await send(BODY)
+
+    protocol, _ = connect(app, root_path="/gw")
+    protocol.data_received(b"GET /v1/a%20b?x=1 HTTP/1.1\r\nHost: a\r\nX-Thing: Y\r\n\r\n")
+    await settle()
+    (scope,) = scopes
+    assert scope["method"] == "GET" and scope["http_version"] == "1.1" and scope["scheme"] == "http"
+    assert scope["path"] == "/gw/v1/a b" and scope["raw_path"] == b"/gw/v1/a%20b" and scope["query_string"] == b"x=1"
+    assert scope["headers"] == [(b"host", b"a"), (b"x-thing", b"Y")]
+    assert scope["client"] == ("127.0.0.1", 5000) and scope["server"] == ("127.0.0.1", 8000)
