@@ -373,6 +373,43 @@ class GatewayHttpProtocol:
     """The HTTP/1.1 protocol `babelgate serve` runs under uvicorn's server (and the tests' servers):
     constructed as uvicorn constructs its own, `(config, server_state, app_state)`."""
 
+    # Slots: its attributes are past the 30 keys CPython shares between instances' dicts (1.5 KiB per connection).
+    __slots__ = (
+        "_deadline",
+        "_head_bytes",
+        "_held",
+        "_idle_since",
+        "_idle_timer",
+        "_in_body",
+        "_in_head",
+        "_refusal",
+        "_stopping",
+        "_upgrade_pending",
+        "_upgraded",
+        "access_log",
+        "app",
+        "app_state",
+        "client",
+        "config",
+        "cycle",
+        "expect_100",
+        "flow",
+        "headers",
+        "keep_alive_timeout",
+        "limit_concurrency",
+        "limits",
+        "loop",
+        "parser",
+        "pipeline",
+        "root_path",
+        "scheme",
+        "scope",
+        "server",
+        "server_state",
+        "transport",
+        "url",
+    )
+
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None) -> None:
         if not config.loaded:
             config.load()
