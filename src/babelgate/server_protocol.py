@@ -36,7 +36,6 @@ import asyncio
 import http
 import logging
 import os
-import re
 import socket
 import urllib.parse
 from collections import deque
@@ -82,10 +81,14 @@ READ_STEP: Final = 4096
 # A request body buffered past this, while its app is not reading it, pauses reading (uvicorn's figure).
 HIGH_WATER_LIMIT: Final = 65536
 
-# What may not appear in a response header's name (RFC 9110 tokens) and value (controls but tab), searched
-# once over all of a head's names and once over its values, joined by a byte each set allows.
-_BAD_NAME: Final = re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]')
-_BAD_VALUE: Final = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
+# What a response header's name (RFC 9110's token characters, as uvicorn checks them) and value (all but
+# controls; tab allowed) may hold. A head's names and values are checked joined, each in one `translate` that
+# deletes what is allowed: whatever is left is refused. (A regular expression per header was 14k instructions
+# of a governed request's head, in the regex engine's character-set loop.)
+_NAME_BYTES: Final = bytes(
+    byte for byte in range(256) if byte > 32 and byte != 127 and chr(byte) not in '()<>@,;:[]={}\\"'
+)
+_VALUE_BYTES: Final = bytes(byte for byte in range(256) if byte == 9 or (byte >= 32 and byte != 127))
 
 
 def _status_line(status: int) -> bytes:
@@ -311,7 +314,7 @@ class Cycle:
             elif name == b"connection" and b"close" in [token.strip() for token in value.lower().split(b",")]:
                 closes = True
             content += (name, b": ", value, b"\r\n")
-        if names and (_BAD_NAME.search(b"".join(names)) or _BAD_VALUE.search(b"\t".join(values))):
+        if names and (b"".join(names).translate(None, _NAME_BYTES) or b"\t".join(values).translate(None, _VALUE_BYTES)):
             raise RuntimeError("Invalid HTTP header name or value.")
         if closes:
             self.keep_alive = False

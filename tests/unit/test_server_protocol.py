@@ -244,3 +244,16 @@ async def test_the_scope_has_what_asgi_promises() -> None:
     assert scope["path"] == "/gw/v1/a b" and scope["raw_path"] == b"/gw/v1/a%20b" and scope["query_string"] == b"x=1"
     assert scope["headers"] == [(b"host", b"a"), (b"x-thing", b"Y")]
     assert scope["client"] == ("127.0.0.1", 5000) and scope["server"] == ("127.0.0.1", 8000)
+
+
+def test_the_bytes_a_header_may_hold_are_uvicorns() -> None:
+    """The head is checked with `translate` (server_protocol._NAME_BYTES, _VALUE_BYTES), uvicorn with a regular
+    expression per header: the same bytes pass both."""
+    from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE
+
+    from babelgate.server_protocol import _NAME_BYTES, _VALUE_BYTES
+
+    for byte in range(256):
+        one = bytes([byte])
+        assert (HEADER_RE.search(one) is None) == (one in _NAME_BYTES), byte
+        assert (HEADER_VALUE_RE.search(one) is None) == (one in _VALUE_BYTES), byte
