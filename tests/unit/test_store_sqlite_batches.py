@@ -9,7 +9,7 @@ from pathlib import Path
 
 from babelgate.store import StoredResponse
 from babelgate.store.ledger_table import COLUMNS, row_of
-from babelgate.store.sqlite import SQLiteResponseStore
+from babelgate.store.sqlite import LEDGER_ROWS_PER_INSERT, SQLiteResponseStore
 
 
 def record(response_id: str, text: str = "x") -> StoredResponse:
@@ -106,3 +106,36 @@ async def test_a_ledger_made_before_error_messages_gains_the_column(tmp_path: Pa
     await store.append_usage([row_of(row)])
     assert [r["error_message"] for r in await store.usage(0, 10)] == [None, "boom"]
     await store.close()
+
+
+async def test_a_ledger_batch_is_written_many_rows_to_a_statement_every_row_as_it_was(tmp_path: Path) -> None:
+    """`append_usage` puts LEDGER_ROWS_PER_INSERT rows in each INSERT (one GIL hand-over per statement, not per
+    row) and the rest one by one: every row reads back as written, NULLs and flags included, in order."""
+    store = SQLiteResponseStore(tmp_path / "db.sqlite")
+    statements: list[str] = []
+    count = 2 * LEDGER_ROWS_PER_INSERT + 5
+    rows = [
+        {column: None for column in COLUMNS}
+        | {
+            "ts": float(n),
+            "request_id": f"r{n}",
+            "status": 200 if n % 3 else None,
+            "stream": n % 2 == 0,
+            "cost_usd": n / 7,
+        }
+        for n in range(count)
+    ]
+    try:
+        await store.usage(0, 1)  # opens the connection
+        assert store._connection is not None
+        store._connection.set_trace_callback(statements.append)
+        await store.append_usage([row_of(row) for row in rows])
+        inserts = [statement for statement in statements if statement.startswith("INSERT INTO babelgate_ledger")]
+        assert len(inserts) == 2 + 5  # two statements of many rows, then the five left over
+        read = await store.usage(0, count)
+        assert [(r["request_id"], r["status"], r["stream"], r["cost_usd"]) for r in read] == [
+            (row["request_id"], row["status"], row["stream"], row["cost_usd"]) for row in rows
+        ]
+        assert all(r["error_code"] is None and r["key_id"] is None for r in read)
+    finally:
+        await store.close()
