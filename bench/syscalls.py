@@ -1,5 +1,5 @@
 """System calls and user/system CPU time per fast-path request, this tree's gateway against the fixed base:
-what `bench/instructions.py` does not see (it counts user-space instructions only).
+what `bench/instructions.py` does not see (it counts user-space instructions only), and minor page faults.
 
     .venv/bin/python bench/syscalls.py [--base 267719c] [--caller static|governed] [--seconds 10]
 
@@ -34,13 +34,14 @@ from bench.instructions import _wait_healthy, _wrk  # noqa: E402
 
 WARM_SECONDS: Final = 3
 TICKS: Final = os.sysconf("SC_CLK_TCK")
+NOT_CALLS: Final = ("user µs", "system µs", "page faults")
 
 
-def cpu_split(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of every thread of the process so far."""
+def cpu_split(pid: int) -> tuple[float, float, int]:
+    """(user, system) CPU seconds of every thread of the process so far, and its minor page faults."""
     with open(f"/proc/{pid}/stat", "rb") as stat:
         fields = stat.read().rsplit(b")", 1)[1].split()
-    return int(fields[11]) / TICKS, int(fields[12]) / TICKS
+    return int(fields[11]) / TICKS, int(fields[12]) / TICKS, int(fields[7])
 
 
 def run(command: list[str], caller: str, seconds: int, upstream: int, scratch: Path, base: bool) -> dict[str, float]:
@@ -83,6 +84,7 @@ def run(command: list[str], caller: str, seconds: int, upstream: int, scratch: P
     return {
         "user µs": (after[0] - before[0]) / requests * 1e6,
         "system µs": (after[1] - before[1]) / requests * 1e6,
+        "page faults": (after[2] - before[2]) / requests,
         **_per_request(counts, traced),
     }
 
@@ -121,10 +123,11 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as scratch:
             for name, command, caller, base_run in subjects:
                 figures = run(command, caller, args.seconds, upstream, Path(scratch), base_run)
-                calls = {call: per for call, per in figures.items() if not call.endswith("µs")}
-                user, system = figures["user µs"], figures["system µs"]
+                calls = {call: per for call, per in figures.items() if call not in NOT_CALLS}
+                user, system, faults = figures["user µs"], figures["system µs"], figures["page faults"]
                 print(
-                    f"{name:>12} ({caller}): user {user:.1f} µs, system {system:.1f} µs per request;"
+                    f"{name:>12} ({caller}): user {user:.1f} µs, system {system:.1f} µs, {faults:.2f} page faults"
+                    " per request;"
                     f" {sum(calls.values()):.1f} system calls per request:",
                     flush=True,
                 )
