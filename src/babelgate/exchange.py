@@ -16,6 +16,10 @@ from babelgate.call import Call
 from babelgate.errors import GatewayError, InvalidRequest, RequestTooLarge
 from babelgate.observability.request_id import RequestIds
 
+# An `http.response.start` key of the gateway's own: true when the app sends the first body bytes before its next
+# await on anything else, so the server may hold the head for them without a flush at the end of the turn.
+BODY_FOLLOWS: Final = "babelgate.body_follows"
+
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[dict[str, Any]], Any]
@@ -131,7 +135,10 @@ class Exchange:
         self.response_started = True
         self.first_byte_at = time.perf_counter()
         headers = [content_type, (b"x-request-id", self.call.request_id), *self.headers_out, *extra]
-        return {"type": "http.response.start", "status": status, "headers": headers}
+        # Every answer's first body bytes follow its head in the same turn of the loop (a stream's first frame
+        # was pulled before the answer was made): the gateway's own server need not schedule the head's
+        # flush (server_protocol.py). Other ASGI servers ignore a key they do not know.
+        return {"type": "http.response.start", "status": status, "headers": headers, BODY_FOLLOWS: True}
 
     async def respond(
         self, status: int, body: bytes, *, content_type: tuple[bytes, bytes] = JSON_TYPE, headers: Headers | None = None

@@ -13,7 +13,9 @@ What it keeps from uvicorn's, and adds:
 - **One write per answer.** uvicorn writes a response's head when the app sends `http.response.start` and its
   body when the app sends `http.response.body`: two `send` system calls, each running the loopback TCP stack
   and waking the client. The gateway sends the body right after the head, so the head waits for it. A head
-  with no body after it in the same turn of the event loop goes out at the end of that turn.
+  with no body after it in the same turn of the event loop goes out at the end of that turn, unless the app
+  said that its body follows before it awaits anything else (`exchange.BODY_FOLLOWS`, as the gateway's own
+  answers do): then nothing is scheduled for it.
 - **Bounds on what a client may hold** (`Limits`): the time to send a request's head and its body, and the
   head's size. A client that opens a connection and sends nothing, sends its headers a byte at a time
   (slowloris), or sends a chunked body that never ends is refused in JSON like any error of the app
@@ -48,6 +50,7 @@ from uvicorn.protocols.utils import get_client_addr, get_local_addr, get_path_wi
 
 from babelgate import protocol_errors
 from babelgate.errors import GatewayError
+from babelgate.exchange import BODY_FOLLOWS
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +273,7 @@ class Cycle:
         if not self.response_started:
             if kind != "http.response.start":
                 raise RuntimeError(f"Expected ASGI message 'http.response.start', but got '{kind}'.")
-            self._start(message["status"], message.get("headers") or ())
+            self._start(message["status"], message.get("headers") or (), message.get(BODY_FOLLOWS) is True)
         elif not self.response_complete:
             if kind != "http.response.body":
                 raise RuntimeError(f"Expected ASGI message 'http.response.body', but got '{kind}'.")
@@ -278,7 +281,7 @@ class Cycle:
         else:
             raise RuntimeError(f"Unexpected ASGI message '{kind}' sent, after response already completed.")
 
-    def _start(self, status: int, headers: Any) -> None:
+    def _start(self, status: int, headers: Any, body_follows: bool) -> None:
         self.response_started = True
         self.waiting_for_100_continue = False
         protocol = self.protocol
@@ -328,7 +331,8 @@ class Cycle:
         self.remaining = max(length, 0)  # no length, no chunks (HEAD, 204, 304): no body bytes
         content.append(b"\r\n")
         self._head = b"".join(content)
-        protocol.loop.call_soon(self._flush_head)
+        if not body_follows:  # an app that may await something else first: the head leaves at the end of the turn
+            protocol.loop.call_soon(self._flush_head)
 
     def _flush_head(self) -> None:
         """The end of the turn in which the head was sent without a body: it leaves alone."""

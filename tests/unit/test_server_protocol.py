@@ -11,6 +11,7 @@ import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
+from babelgate.exchange import BODY_FOLLOWS
 from babelgate.server_protocol import GatewayHttpProtocol
 
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -98,6 +99,18 @@ async def test_a_head_without_a_body_in_its_turn_leaves_alone_at_the_end_of_it()
     assert transport.calls == [("write", b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n")]
     await asyncio.sleep(0.1)
     assert transport.calls[1:] == [("write", b'{"ok":true}')]
+
+
+async def test_a_head_whose_body_follows_waits_for_it_with_nothing_scheduled() -> None:
+    """`exchange.BODY_FOLLOWS` on the head: the app promises its body before any other await, so no flush is
+    scheduled (here the app breaks the promise, and the head waits for the body all the same)."""
+    start = {**START, BODY_FOLLOWS: True}
+    protocol, transport = connect(answering(start, BODY, pause=0.05))
+    protocol.data_received(GET)
+    await settle()
+    assert transport.calls == []
+    await asyncio.sleep(0.1)
+    assert transport.calls == [("writelines", [b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n", b'{"ok":true}'])]
 
 
 async def test_an_answer_without_a_length_is_chunked_and_a_head_request_gets_no_body() -> None:
