@@ -52,6 +52,24 @@ async def test_a_key_opens_only_with_its_own_secret_and_keeps_no_secret() -> Non
         ring.authenticate(secret)
 
 
+async def test_a_secret_checked_once_opens_its_key_only_while_the_key_keeps_its_digest() -> None:
+    """KeyRing remembers the secrets it checked (no SHA-256 per request); a key replaced under the same id
+    (another salt and digest, as a store restored or edited elsewhere gives) refuses the old secret."""
+    ring = KeyRing(MemoryResponseStore())
+    key, secret = await ring.create({})
+    assert ring.authenticate(secret) == key
+    assert ring.authenticate(secret) == key  # remembered
+    replaced = dataclasses.replace(key, salt="00" * 16, digest="0" * 64)
+    ring.keys[key.id] = replaced
+    with pytest.raises(AuthenticationFailed):
+        ring.authenticate(secret)
+    ring.keys[key.id] = key
+    assert ring.authenticate(secret) == key
+    wrong = secret[:-1] + ("y" if secret.endswith("x") else "x")
+    with pytest.raises(AuthenticationFailed):
+        ring.authenticate(wrong)  # a remembered secret opens nothing for another
+
+
 def test_the_master_key_comes_from_an_env_reference_or_the_environment(tmp_path: Path) -> None:
     path = tmp_path / "m.yaml"
     path.write_text("server: {master_key: env:MASTER}\n")
