@@ -92,11 +92,7 @@ def measure(
             side = PATHS[path].gateway
             body = (side.stream_body if stream else side.body).decode()
             route = (side.stream_route or side.route) if stream else side.route
-        script = scratch / "post.lua"
-        script.write_text(
-            f"wrk.method='POST'; wrk.body=[==[{body}]==]; wrk.headers['Content-Type']='application/json'; "
-            f"wrk.headers['Authorization']='Bearer {key}'; wrk.headers['x-api-key']='{key}'"
-        )
+        script = post_script(scratch, body, key)
         url = f"http://{processes.LOOPBACK}:{port}{route}"
         _wrk(url, script, WARM_SECONDS)
         idle_rate = 0.0  # instructions a second outside the collector, with no request
@@ -126,6 +122,16 @@ def measure(
         log.close()
         if issuer is not None:
             issuer.close()
+
+
+def post_script(scratch: Path, body: str, key: str) -> Path:
+    """wrk's script: one POST of `body`, the caller's key in both headers an API may read it from."""
+    script = scratch / "post.lua"
+    script.write_text(
+        f"wrk.method='POST'; wrk.body=[==[{body}]==]; wrk.headers['Content-Type']='application/json'; "
+        f"wrk.headers['Authorization']='Bearer {key}'; wrk.headers['x-api-key']='{key}'"
+    )
+    return script
 
 
 def _wait_healthy(port: int, gateway: subprocess.Popen[bytes]) -> None:

@@ -30,7 +30,7 @@ sys.path.insert(0, str(BENCH.parent))
 
 from bench import processes  # noqa: E402
 from bench.fixed_base import DEFAULT_BASE, install  # noqa: E402
-from bench.instructions import _wait_healthy, _wrk  # noqa: E402
+from bench.instructions import _wait_healthy, _wrk, post_script  # noqa: E402
 
 WARM_SECONDS: Final = 3
 TICKS: Final = os.sysconf("SC_CLK_TCK")
@@ -61,11 +61,7 @@ def run(command: list[str], caller: str, seconds: int, upstream: int, scratch: P
             key = processes.GATEWAY_KEY if caller == "static" else processes.create_virtual_key(port)
             model = "gpt-4o-mini" if caller == "static" else "governed"
             body = f'{{"model":"{model}","messages":[{{"role":"user","content":"Hi"}}]}}'
-            script = scratch / "post.lua"
-            script.write_text(
-                f"wrk.method='POST'; wrk.body=[==[{body}]==]; wrk.headers['Content-Type']='application/json'; "
-                f"wrk.headers['Authorization']='Bearer {key}'"
-            )
+            script = post_script(scratch, body, key)
             url = f"http://{processes.LOOPBACK}:{port}/v1/chat/completions"
             _wrk(url, script, WARM_SECONDS)
             before = cpu_split(gateway.pid)
