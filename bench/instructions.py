@@ -3,6 +3,7 @@ machine's load does not move.
 
     .venv/bin/python bench/instructions.py [--base 267719c] [--caller static|governed|jwt] [--seconds 15]
     .venv/bin/python bench/instructions.py --base none --path bedrock   # a translated path of bench/paths.py
+    .venv/bin/python bench/instructions.py --cache-sim   # and L1 cache misses per request (simulated)
 
 Each gateway (`babelgate serve`, as `make bench` starts it: the bench's environment, its SQLite store,
 the fake upstream) runs under valgrind's callgrind, which counts the instructions every thread of the
@@ -61,7 +62,8 @@ def measure(
     stream: bool = False,
     idle: int = 0,
     base: bool = False,
-) -> tuple[int, int, int, int]:
+    cache_sim: bool = False,
+) -> tuple[int, int, int, int, dict[str, int]]:
     """(requests, instructions, instructions outside the cyclic collector, those less the clock's idle work over
     the same time) of one gateway's run: the fast path's request, or the gateway side of one of bench/paths.py's
     paths (with the bench's config, a static key). `idle`: the seconds the idle rate is measured over (0: none)."""
@@ -70,7 +72,8 @@ def measure(
     issuer = Issuer(processes.LOOPBACK) if caller == "jwt" else None
     extra = issuer.config() if issuer is not None else ""
     config = ["--config", str(processes.gateway_config(extra))] if caller in ("governed", "jwt") or path else []
-    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-line=no", *command]
+    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-line=no"]
+    argv += ["--cache-sim=yes", *command] if cache_sim else command
     argv += ["serve", "--host", processes.LOOPBACK, "--port", str(port), "--log-level", "warning", *config]
     store = tempfile.mkdtemp(dir=scratch)
     log = (scratch / "gateway.log").open("ab")
@@ -115,7 +118,7 @@ def measure(
             shutil.copy(dump, keep)
         total = _total(dump)
         outside = total - _inclusive(dump, COLLECTOR)
-        return requests, total, outside, max(0, round(outside - idle_rate * elapsed))
+        return requests, total, outside, max(0, round(outside - idle_rate * elapsed)), _events(dump)
     finally:
         gateway.terminate()
         gateway.wait(60)
@@ -169,6 +172,18 @@ def _newest_dump(out: Path) -> Path:
     return dumps[-1]
 
 
+def _events(dump: Path) -> dict[str, int]:
+    """Every event the dump counted over the run (with --cache-sim: the simulated caches' misses too)."""
+    names: list[str] = []
+    totals: list[str] = []
+    for line in dump.read_text(errors="replace").splitlines():
+        if line.startswith("events:"):
+            names = line.split()[1:]
+        elif line.startswith(("summary:", "totals:")):
+            totals = line.split()[1:]
+    return {name: int(value) for name, value in zip(names, totals, strict=False)}
+
+
 def _total(dump: Path) -> int:
     total = 0
     for line in dump.read_text(errors="replace").splitlines():
@@ -198,6 +213,11 @@ def main() -> int:
     parser.add_argument("--path", choices=tuple(PATHS), help="a path of bench/paths.py instead of the fast path")
     parser.add_argument("--stream", action="store_true", help="with --path: its streamed request")
     parser.add_argument("--keep", type=Path, help="copy this tree's callgrind dump here (for callgrind_annotate)")
+    parser.add_argument(
+        "--cache-sim",
+        action="store_true",
+        help="also simulate the caches: first-level instruction and data misses per request (slower, fewer requests)",
+    )
     args = parser.parse_args()
     for tool in ("valgrind", "callgrind_control", "callgrind_annotate", "wrk"):
         if shutil.which(tool) is None:
@@ -219,15 +239,29 @@ def main() -> int:
                 run = (args.path, keep, args.stream)
                 base = name != "this tree"
                 figures[name] = measure(
-                    command, caller, args.seconds, upstream, Path(scratch), *run, idle=args.idle, base=base
+                    command,
+                    caller,
+                    args.seconds,
+                    upstream,
+                    Path(scratch),
+                    *run,
+                    idle=args.idle,
+                    base=base,
+                    cache_sim=args.cache_sim,
                 )
-                requests, total, outside, working = figures[name]
+                requests, total, outside, working, events = figures[name]
                 print(
                     f"{name:>12}: {requests:6d} requests, {total / requests / 1000:7.1f} k instructions per request,"
                     f" {outside / requests / 1000:7.1f} k without the cyclic collector"
                     + (f", {working / requests / 1000:7.1f} k without the clock's idle work" if args.idle else ""),
                     flush=True,
                 )
+                if args.cache_sim:  # the collector's and the clock's share are in these (not taken off)
+                    misses = ", ".join(
+                        f"{label} {events.get(event, 0) / requests / 1000:.1f} k"
+                        for event, label in (("I1mr", "instruction L1 misses"), ("D1mr", "data L1 read misses"))
+                    )
+                    print(f"{'':>14}{misses} per request", flush=True)
     finally:
         children.stop_all()
     if len(figures) == 2:
