@@ -72,6 +72,7 @@ HOT = (
     "providers/openai/profiles.py",
     "providers/openai/translate.py",
     "routing/registry.py",
+    "server_cycle.py",
     "server_protocol.py",
     "store/cached.py",
     "store/polled.py",

@@ -78,6 +78,7 @@ ROOMS: dict[str, Floor] = {
     "frontends": Floor.FRONTENDS,
     "app": Floor.TOP,
     "server_protocol": Floor.TOP,
+    "server_cycle": Floor.TOP,
     "protocol_errors": Floor.TOP,
     "cli": Floor.TOP,
     "operator": Floor.TOP,

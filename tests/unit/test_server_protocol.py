@@ -260,11 +260,11 @@ async def test_the_scope_has_what_asgi_promises() -> None:
 
 
 def test_the_bytes_a_header_may_hold_are_uvicorns() -> None:
-    """The head is checked with `translate` (server_protocol._NAME_BYTES, _VALUE_BYTES), uvicorn with a regular
+    """The head is checked with `translate` (server_cycle._NAME_BYTES, _VALUE_BYTES), uvicorn with a regular
     expression per header: the same bytes pass both."""
     from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE
 
-    from babelgate.server_protocol import _NAME_BYTES, _VALUE_BYTES
+    from babelgate.server_cycle import _NAME_BYTES, _VALUE_BYTES
 
     for byte in range(256):
         one = bytes([byte])

@@ -1,0 +1,315 @@
+"""One HTTP/1.1 request and its answer on a connection of the gateway's server (server_protocol.py): what the
+app's ASGI `receive` and `send` read and write, how the answer's head and body are written (the head held for
+the body's first bytes: one write per answer; header names and values checked; chunked when the app gives no
+length), and the connection's flow control that both share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import logging
+from collections.abc import Callable
+from typing import Any, Final, Protocol
+
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
+
+from babelgate.exchange import BODY_FOLLOWS
+
+# What a response header's name (RFC 9110's token characters, as uvicorn checks them) and value (all but
+# controls; tab allowed) may hold. A head's names and values are checked joined, each in one `translate` that
+# deletes what is allowed: whatever is left is refused. (A regular expression per header was 14k instructions
+# of a governed request's head, in the regex engine's character-set loop.)
+_NAME_BYTES: Final = bytes(
+    byte for byte in range(256) if byte > 32 and byte != 127 and chr(byte) not in '()<>@,;:[]={}\\"'
+)
+_VALUE_BYTES: Final = bytes(byte for byte in range(256) if byte == 9 or (byte >= 32 and byte != 127))
+
+
+def _status_line(status: int) -> bytes:
+    try:
+        phrase = http.HTTPStatus(status).phrase.encode()
+    except ValueError:
+        phrase = b""
+    return b"HTTP/1.1 %d %s\r\n" % (status, phrase)
+
+
+_STATUS_LINES: Final = {status: _status_line(status) for status in range(100, 600)}
+_CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+_INTERNAL_ERROR: Final = (
+    b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error"
+)
+
+_logger = logging.getLogger("uvicorn.error")
+_access_logger = logging.getLogger("uvicorn.access")
+
+
+class Connection(Protocol):
+    """What a request's cycle uses of its connection's protocol (server_protocol.GatewayHttpProtocol)."""
+
+    transport: Any
+    flow: Flow
+    loop: asyncio.AbstractEventLoop
+    server_state: Any
+    access_log: bool
+
+
+class Flow:
+    """Reading and writing paused and resumed on one connection. Reading resumes only while the protocol
+    has room for another request (`may_read`): every `receive()` and the end of every answer ask."""
+
+    __slots__ = ("_drained", "_may_read", "_transport", "read_paused", "write_paused")
+
+    def __init__(self, transport: Any, may_read: Callable[[], bool]) -> None:
+        self._transport = transport
+        self._may_read = may_read
+        self.read_paused = False
+        self.write_paused = False
+        self._drained: asyncio.Future[None] | None = None
+
+    def pause_reading(self) -> None:
+        if not self.read_paused:
+            self.read_paused = True
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.read_paused and self._may_read():
+            self.read_paused = False
+            self._transport.resume_reading()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    async def drain(self) -> None:
+        if self.write_paused:
+            if self._drained is None:
+                self._drained = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._drained)
+
+
+class Cycle:
+    """One request and its answer: what the app's `receive` and `send` read and write."""
+
+    __slots__ = (
+        "_ended",
+        "_head",
+        "_head_only",
+        "_waiter",
+        "body",
+        "chunked",
+        "connection",
+        "disconnected",
+        "keep_alive",
+        "more_body",
+        "on_response",
+        "remaining",
+        "response_complete",
+        "response_started",
+        "scope",
+        "transport",
+        "waiting_for_100_continue",
+    )
+
+    def __init__(
+        self,
+        connection: Connection,
+        scope: dict[str, Any],
+        keep_alive: bool,
+        expect_100: bool,
+        on_response: Callable[[], None],
+    ) -> None:
+        self.connection = connection
+        self.transport = connection.transport
+        self.scope = scope
+        self.keep_alive = keep_alive
+        self.waiting_for_100_continue = expect_100
+        self.on_response: Callable[[], None] | None = on_response
+        self.disconnected = False
+        self.body = bytearray()
+        self.more_body = True
+        self._ended = False  # the body's end has been given to the app
+        self.response_started = False
+        self.response_complete = False
+        self.chunked = False
+        self.remaining = 0  # body bytes the answer's content-length still promises
+        self._head: bytes | None = None  # a head waiting for the body bytes it leaves with
+        self._head_only = False  # HEAD: the answer's head, no body bytes
+        self._waiter: asyncio.Future[None] | None = None
+
+    def wake(self) -> None:
+        """Body bytes arrived, the body ended, the client left or the answer completed: `receive` looks again."""
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def client_left(self) -> None:
+        if not self.response_complete:
+            self.disconnected = True
+        self.wake()
+
+    async def run(self, app: Any) -> None:
+        try:
+            result = await app(self.scope, self.receive, self.send)
+        except BaseException as exc:
+            _logger.error("Exception in ASGI application\n", exc_info=exc)
+            if not self.response_started:
+                self._send_500()
+            else:
+                self.transport.close()
+        else:
+            if result is not None:
+                _logger.error("ASGI callable should return None, but returned '%s'.", result)
+                self.transport.close()
+            elif not self.response_started and not self.disconnected:
+                _logger.error("ASGI callable returned without starting response.")
+                self._send_500()
+            elif not self.response_complete and not self.disconnected:
+                _logger.error("ASGI callable returned without completing response.")
+                self.transport.close()
+        finally:
+            self.on_response = None
+
+    def _send_500(self) -> None:
+        if self.disconnected:
+            return
+        self.response_started = True
+        self.response_complete = True
+        if not self.transport.is_closing():
+            self.transport.write(_INTERNAL_ERROR)
+            self.transport.close()
+
+    async def receive(self) -> dict[str, Any]:
+        if self.waiting_for_100_continue and not self.transport.is_closing():
+            self.transport.write(_CONTINUE)
+            self.waiting_for_100_continue = False
+        while not self.disconnected and not self.response_complete:
+            if self.body or (not self.more_body and not self._ended):
+                message = {"type": "http.request", "body": bytes(self.body), "more_body": self.more_body}
+                self.body = bytearray()
+                self._ended = not self.more_body
+                return message
+            self.connection.flow.resume_reading()
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            await waiter
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        flow = self.connection.flow
+        if flow.write_paused and not self.disconnected:
+            await flow.drain()
+        if self.disconnected:
+            return
+        kind = message["type"]
+        if not self.response_started:
+            if kind != "http.response.start":
+                raise RuntimeError(f"Expected ASGI message 'http.response.start', but got '{kind}'.")
+            self._start(message["status"], message.get("headers") or (), message.get(BODY_FOLLOWS) is True)
+        elif not self.response_complete:
+            if kind != "http.response.body":
+                raise RuntimeError(f"Expected ASGI message 'http.response.body', but got '{kind}'.")
+            self._body(message.get("body", b""), bool(message.get("more_body", False)))
+        else:
+            raise RuntimeError(f"Unexpected ASGI message '{kind}' sent, after response already completed.")
+
+    def _start(self, status: int, headers: Any, body_follows: bool) -> None:
+        self.response_started = True
+        self.waiting_for_100_continue = False
+        connection = self.connection
+        if connection.access_log:
+            scope = self.scope
+            _access_logger.info(
+                '%s - "%s %s HTTP/%s" %d',
+                get_client_addr(scope),  # type: ignore[arg-type]
+                scope["method"],
+                get_path_with_query_string(scope),  # type: ignore[arg-type]
+                scope["http_version"],
+                status,
+            )
+        content = [_STATUS_LINES[status]]
+        for name, value in connection.server_state.default_headers:
+            content += (name, b": ", value, b"\r\n")
+        names: list[bytes] = []
+        values: list[bytes] = []
+        closes = False
+        length = -1
+        chunked = False
+        for name, value in headers:
+            name = name.lower()
+            names.append(name)
+            values.append(value)
+            if name == b"content-length":
+                if length < 0 and not chunked:
+                    length = int(value)
+            elif name == b"transfer-encoding":
+                if value.lower() == b"chunked":
+                    chunked = True
+                    length = -1
+            elif name == b"connection" and b"close" in [token.strip() for token in value.lower().split(b",")]:
+                closes = True
+            content += (name, b": ", value, b"\r\n")
+        if names and (b"".join(names).translate(None, _NAME_BYTES) or b"\t".join(values).translate(None, _VALUE_BYTES)):
+            raise RuntimeError("Invalid HTTP header name or value.")
+        if closes:
+            self.keep_alive = False
+        elif not self.keep_alive:
+            content.append(b"connection: close\r\n")
+        self._head_only = self.scope["method"] == "HEAD"
+        if length < 0 and not chunked and not self._head_only and status != 204 and status != 304:
+            chunked = True
+            content.append(b"transfer-encoding: chunked\r\n")
+        self.chunked = chunked
+        self.remaining = max(length, 0)  # no length, no chunks (HEAD, 204, 304): no body bytes
+        content.append(b"\r\n")
+        self._head = b"".join(content)
+        if not body_follows:  # an app that may await something else first: the head leaves at the end of the turn
+            connection.loop.call_soon(self._flush_head)
+
+    def _flush_head(self) -> None:
+        """The end of the turn in which the head was sent without a body: it leaves alone."""
+        head, self._head = self._head, None
+        if head is not None and not self.transport.is_closing():
+            self.transport.write(head)
+
+    def _body(self, body: Any, more_body: bool) -> None:  # Any: bytes, or what an app passes for them
+        head, self._head = self._head, None
+        if self._head_only:
+            out = b""
+            self.remaining = 0
+        elif self.chunked:
+            if body:
+                out = b"%x\r\n%b\r\n%b" % (len(body), body, b"" if more_body else b"0\r\n\r\n")
+            else:
+                out = b"" if more_body else b"0\r\n\r\n"
+        else:
+            if len(body) > self.remaining:
+                raise RuntimeError("Response content longer than Content-Length")
+            self.remaining -= len(body)
+            out = body
+        transport = self.transport
+        if not transport.is_closing():
+            if head is not None:
+                if out:
+                    transport.writelines((head, out))
+                else:
+                    transport.write(head)
+            elif out:
+                transport.write(out)
+        if not more_body:
+            if self.remaining > 0:
+                raise RuntimeError("Response content shorter than Content-Length")
+            self.response_complete = True
+            self.wake()
+            if not self.keep_alive:
+                transport.close()
+            on_response = self.on_response
+            if on_response is not None:
+                on_response()
