@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import httptools
+from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.utils import get_local_addr, get_remote_addr, is_ssl
 
 from babelgate import protocol_errors
@@ -338,7 +339,7 @@ class GatewayHttpProtocol:
         limit = self.limit_concurrency
         if limit is not None and (len(self.server_state.connections) >= limit or len(self.server_state.tasks) >= limit):
             _logger.warning("Exceeded concurrency limit.")
-            app: Any = _service_unavailable
+            app: Any = service_unavailable  # uvicorn's own 503
         else:
             app = self.app
         keep_alive = http_version != "1.0" and parser.should_keep_alive() and not self._stopping
@@ -497,21 +498,6 @@ class GatewayHttpProtocol:
             except httptools.HttpParserInvalidURLError:
                 return None
         return path
-
-
-async def _service_unavailable(scope: Any, receive: Any, send: Any) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", b"19"),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": b"Service Unavailable"})
 
 
 def _has_unread_bytes(transport: Any) -> bool:

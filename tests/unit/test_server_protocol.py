@@ -270,3 +270,11 @@ def test_the_bytes_a_header_may_hold_are_uvicorns() -> None:
         one = bytes([byte])
         assert (HEADER_RE.search(one) is None) == (one in _NAME_BYTES), byte
         assert (HEADER_VALUE_RE.search(one) is None) == (one in _VALUE_BYTES), byte
+
+
+async def test_past_limit_concurrency_a_request_gets_uvicorns_503() -> None:
+    protocol, transport = connect(answering(START, BODY), limit_concurrency=1)  # this connection is the one
+    protocol.data_received(GET)
+    await settle()
+    assert transport.written().startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+    assert transport.written().endswith(b"Service Unavailable")
