@@ -16,8 +16,9 @@ from anthropic.types.shared import ErrorResponse
 from pydantic import TypeAdapter
 
 from babelgate import Hook, tool_ids
-from babelgate.frontends.anthropic_messages.translate import estimate_tokens
+from babelgate.frontends.token_estimate import estimate_tokens
 from babelgate.hooks import Completion, RequestContext
+from babelgate.providers.openai.translate import request_from_wire
 from babelgate.schema.chat import ChatRequest
 from babelgate.schema.chat import Message as ChatMessage
 from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, GatewayFactory
@@ -236,9 +237,43 @@ def test_parallel_tools_streamed_on_openai(sdk: anthropic.Anthropic, upstream: F
     ]
 
 
+def test_configured_model_applies_defaults_and_overrides(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
+    """A model's defaults and overrides (chat body fields) on a request the Messages frontend decoded
+    straight into the canonical request: the client's value wins over a default, an override over both."""
+    gateway = make_gateway(f"""
+providers:
+  main:
+    type: openai
+    base_url: {upstream.base_url}
+    api_key: env:OPENAI_API_KEY
+models:
+  fast:
+    provider: main
+    model: gpt-4o-mini
+    defaults: {{temperature: 0.2, top_p: 0.5, seed: 7, user: ops}}
+    overrides: {{max_tokens: 64}}
+""")
+    upstream.script(Reply(json=completion("Hello!")))
+    with _sdk(gateway) as client:
+        answer = client.messages.create(
+            model="fast", max_tokens=1000, messages=USER, metadata={"user_id": "u-1"}, extra_body={"top_p": 0.9}
+        )
+    assert answer.content[0].text == "Hello!"  # type: ignore[union-attr]
+    sent = upstream.received[-1].json
+    assert [sent[name] for name in ("model", "temperature", "top_p", "seed", "user", "max_tokens")] == [
+        "gpt-4o-mini",
+        0.2,
+        0.9,
+        7,
+        "u-1",
+        64,
+    ]
+
+
 def test_count_tokens_estimate_on_openai(sdk: anthropic.Anthropic, upstream: FakeOpenAI) -> None:
     counted = sdk.messages.count_tokens(model=GPT, messages=USER, system="Be brief.", tools=[WEATHER])
     chat = {
+        "model": GPT,
         "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
         "tools": [
             {
@@ -251,7 +286,7 @@ def test_count_tokens_estimate_on_openai(sdk: anthropic.Anthropic, upstream: Fak
             }
         ],
     }
-    assert counted.input_tokens == estimate_tokens(chat) > 0
+    assert counted.input_tokens == estimate_tokens(request_from_wire(chat)) > 0
     assert [r for r in upstream.received if r.method == "POST"] == [], "an estimate needs no upstream"
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from babelgate.errors import GatewayError
 from babelgate.frontends import embeddings, images
-from babelgate.frontends.anthropic_messages.translate import chat_body
+from babelgate.frontends.anthropic_messages.translate import chat_request
 from babelgate.frontends.anthropic_messages.translate import decode_request as decode_messages
 from babelgate.frontends.anthropic_messages.translate_content import Shaping
 from babelgate.frontends.audio.translate import decode_speech
@@ -30,6 +30,7 @@ from babelgate.providers.gemini.profiles import ModelProfile as GeminiProfile
 from babelgate.providers.gemini.translate import to_wire as gemini_wire
 from babelgate.providers.mistral.translate import to_wire as mistral_wire
 from babelgate.providers.openai.translate import request_from_wire
+from babelgate.providers.openai.translate import to_wire as chat_wire
 from babelgate.streaming import SSEDecoder, SSEEvent
 
 JSON = dict[str, Any]
@@ -178,7 +179,14 @@ def test_validators_and_decoders_raise_only_gateway_errors(body: JSON) -> None:
         only_gateway_errors(check, copy.deepcopy(body))
     only_gateway_errors(ollama.validate_embed, copy.deepcopy(body), legacy=False)
     only_gateway_errors(checked_fields, copy.deepcopy(body), creating=True)
-    only_gateway_errors(lambda b: chat_body(decode_messages(b, adjusted=[]), Shaping([])), copy.deepcopy(body))
+    only_gateway_errors(chat_request, copy.deepcopy(body), Shaping([]))
+    request = only_gateway_errors(decode_messages, copy.deepcopy(body), adjusted=[])
+    if request is not None:
+        # What the Messages frontend accepts, the chat road would have accepted too (it decodes straight to
+        # the canonical request, without the chat validation behind it).
+        chat = chat_wire(request, request.model)
+        validate_chat_body(chat)
+        assert request_from_wire(chat) == request
 
 
 @SETTINGS

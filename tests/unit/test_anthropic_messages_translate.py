@@ -1,6 +1,7 @@
 """Messages ⇄ chat (frontends/anthropic_messages/translate*.py), golden: a Messages request in → the
-exact chat body out; a canonical answer in → a Message the SDK's own type accepts; errors in
-Anthropic's shape; and the native road's body edits (native.py)."""
+exact chat request out (written as a chat body by the OpenAI codec, so that a golden reads as JSON); a
+canonical answer in → a Message the SDK's own type accepts; errors in Anthropic's shape; and the native
+road's body edits (native.py)."""
 
 from __future__ import annotations
 
@@ -33,12 +34,22 @@ from babelgate.frontends.anthropic_messages.translate import (
     encode_error,
     encode_response,
     encode_stream_error,
-    estimate_tokens,
 )
 from babelgate.frontends.openai_validation import validate_chat_body
+from babelgate.frontends.token_estimate import estimate_tokens
 from babelgate.providers.openai.translate import request_from_wire as decode_chat
+from babelgate.providers.openai.translate import to_wire
 from babelgate.routing.registry import Deployment
-from babelgate.schema.chat import AssistantMessage, ChatResponse, Choice, FinishReason, ToolCall, Usage
+from babelgate.schema.chat import (
+    AssistantMessage,
+    ChatResponse,
+    Choice,
+    FinishReason,
+    Tool,
+    ToolCall,
+    Usage,
+)
+from babelgate.schema.chat import Message as ChatMessage
 
 JSON = dict[str, Any]
 USER = [{"role": "user", "content": "Hi"}]
@@ -47,12 +58,14 @@ PDF = "JVBERi0xLjQK"
 
 
 def decode(**body: Any) -> tuple[JSON, list[str]]:
-    """The chat body for a Messages body (`max_tokens` 100 and one user turn unless given), after
-    checking that chat validation and decoding accept it."""
+    """The chat request for a Messages body (`max_tokens` 100 and one user turn unless given) as a chat
+    body, after checking that the chat validation accepts that body and reads it back as the same request
+    (what the frontend checked is at least what the chat road checks)."""
     adjusted: list[str] = []
-    chat = decode_request({"model": "gpt-test", "max_tokens": 100, "messages": USER, **body}, adjusted=adjusted)
+    request = decode_request({"model": "gpt-test", "max_tokens": 100, "messages": USER, **body}, adjusted=adjusted)
+    chat = to_wire(request, request.model)
     validate_chat_body(chat)
-    decode_chat(chat)
+    assert decode_chat(chat) == request
     return chat, adjusted
 
 
@@ -433,17 +446,20 @@ def test_broken_tool_arguments_are_the_upstreams_fault() -> None:
 
 
 def test_estimate() -> None:
-    chat = {
-        "messages": [
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "abcd" * 10},
-                    {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 100_000}},
-                ],
-            }
-        ]
-    }
+    chat = decode_chat(
+        {
+            "model": "m",
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "abcd" * 10},
+                        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 100_000}},
+                    ],
+                }
+            ],
+        }
+    )
     text = orjson.dumps(
         {"messages": [{"role": "user", "content": [{"type": "text", "text": "abcd" * 10}]}], "tools": []}
     ).decode()
@@ -571,7 +587,7 @@ def test_server_tools_become_hosted_tools_and_their_past_work_is_dropped() -> No
     """Anthropic's web search becomes the hosted `web_search` the call path maps (Gemini's Google Search)
     or drops; the blocks a server tool left in an earlier assistant turn were Claude's own work."""
     adjusted: list[str] = []
-    chat = decode_request(
+    request = decode_request(
         {
             "model": "m",
             "max_tokens": 10,
@@ -604,12 +620,15 @@ def test_server_tools_become_hosted_tools_and_their_past_work_is_dropped() -> No
         },
         adjusted=adjusted,
     )
-    assert chat["tools"] == [
-        {
-            "type": "web_search",
-            "user_location": {"type": "approximate", "city": "Paris"},
-            "filters": {"allowed_domains": ["a.test"]},
-        }
+    assert request.tools == [
+        Tool(
+            "web_search",
+            type="web_search",
+            extra={
+                "user_location": {"type": "approximate", "city": "Paris"},
+                "filters": {"allowed_domains": ["a.test"]},
+            },
+        )
     ]
-    assert chat["messages"][1] == {"role": "assistant", "content": "Nothing new."}
+    assert request.messages[1] == ChatMessage("assistant", "Nothing new.")
     assert adjusted == ["messages[1].content[0]=dropped", "messages[1].content[1]=dropped"]

@@ -1,5 +1,6 @@
 """Gemini API → chat (frontends/gemini/translate*.py), golden: a generateContent body in → the exact chat
-body out (which chat validation accepts), each rule on its own; and a canonical answer in → a
+request out (written as a chat body by the OpenAI codec, which chat validation accepts and reads back as the
+same request), each rule on its own; and a canonical answer in → a
 GenerateContentResponse the google-genai SDK's own type accepts; errors in Google's shape."""
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from babelgate.frontends.gemini.translate_contents import minted_id
 from babelgate.frontends.gemini.translate_schema import json_schema
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.frontends.responses.reasoning import ReasoningSeal, ReasoningState
-from babelgate.providers.openai.translate import request_from_wire
+from babelgate.providers.openai.translate import request_from_wire, to_wire
 from babelgate.schema.chat import AssistantMessage, ChatResponse, Choice, ToolCall, Usage
 from babelgate.schema.models import ModelInfo
 from babelgate.sealing import Sealer
@@ -35,9 +36,10 @@ HI: Any = [{"role": "user", "parts": [{"text": "Hi"}]}]
 
 def _decode(body: dict[str, Any], opener: Any = None) -> tuple[dict[str, Any], list[str]]:
     adjusted: list[str] = []
-    chat = decode_request(body, MODEL, adjusted=adjusted, opener=opener)
-    validate_chat_body(chat)  # what comes out is a body the chat road takes
-    request_from_wire(chat)
+    request = decode_request(body, MODEL, adjusted=adjusted, opener=opener)
+    chat = to_wire(request, MODEL)
+    validate_chat_body(chat)  # what comes out is a body the chat road takes, and means the same request
+    assert request_from_wire(chat) == request
     return chat, adjusted
 
 

@@ -1,12 +1,18 @@
 """The *prepare* step of an attempt, shared by every frontend that turns its request into a chat request:
-the deployment's defaults and overrides, the chat validation, decoding into `ChatRequest`, signed tool ids
-kept with their own provider, hosted tools kept only where the provider has them, and the hooks'
-`transform_request`. It lives on the frontends' floor: the pipeline below never decodes a frontend's wire.
+the deployment's defaults and overrides, signed tool ids kept with their own provider, hosted tools kept
+only where the provider has them, and the hooks' `transform_request`. It lives on the frontends' floor:
+the pipeline below never decodes a frontend's wire.
+
+A frontend that decodes its request straight into a `ChatRequest` (Anthropic Messages) hands it to
+`prepared_request`; one that still folds its request onto a chat body hands that body to `typed_request`,
+which checks and decodes it first. The model's defaults and overrides are written as chat body fields
+(docs/configuration.md) either way: on a decoded request, `with_settings` reads them with the OpenAI
+codec and sets the fields they name.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from babelgate import tool_ids
 from babelgate.frontends.openai_validation import validate_chat_body
@@ -14,8 +20,15 @@ from babelgate.hooks import RequestContext, transformed
 from babelgate.providers import hosted_tools
 from babelgate.providers.base import CallNotes
 from babelgate.providers.openai.translate import request_from_wire
-from babelgate.routing.registry import Deployment
+from babelgate.routing.registry import TOKEN_FIELDS, Deployment
 from babelgate.schema.chat import ChatRequest
+
+# What a model's settings are checked with: a chat body needs one turn (its content unread).
+_ONE_TURN: Final = {"role": "user", "content": ""}
+# Settings that do not name a field of ChatRequest by its own name: the frontend decides streaming,
+# and the model and conversation are the client's.
+_SEED_FIELDS: Final = ("seed", "random_seed")
+_NOT_SETTINGS: Final = frozenset({"model", "messages", "stream", "stream_options"})
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -44,7 +57,35 @@ async def typed_request(
         deployment.apply_to_body(chat)
     if rewritten or not prechecked:
         validate_chat_body(chat)
-    request = request_from_wire(chat)
+    return await _finished(runtime, deployment, request_from_wire(chat), stream=stream, context=context, notes=notes)
+
+
+async def prepared_request(
+    runtime: Runtime,
+    deployment: Deployment,
+    request: ChatRequest,
+    *,
+    stream: bool,
+    context: RequestContext | None,
+    notes: CallNotes,
+) -> ChatRequest:
+    """What every frontend that decodes its request straight into a `ChatRequest` (checked as it was
+    read, in the frontend's own words) does with it before the provider: `typed_request`'s steps on
+    a request instead of a body. `request` is the attempt's own (it is changed in place)."""
+    if deployment.defaults or deployment.overrides:
+        with_settings(request, deployment)
+    return await _finished(runtime, deployment, request, stream=stream, context=context, notes=notes)
+
+
+async def _finished(
+    runtime: Runtime,
+    deployment: Deployment,
+    request: ChatRequest,
+    *,
+    stream: bool,
+    context: RequestContext | None,
+    notes: CallNotes,
+) -> ChatRequest:
     request.stream = request.include_usage = stream
     if not deployment.provider.capabilities.signed_tool_ids:
         request = tool_ids.strip_request(request)
@@ -60,3 +101,30 @@ def supported_tools(request: ChatRequest, deployment: Deployment, notes: CallNot
     return hosted_tools.keep_supported(
         request, deployment.provider.capabilities.hosted_tools, notes, refuse=deployment.refuse_unsupported_tools
     )
+
+
+def with_settings(request: ChatRequest, deployment: Deployment) -> None:
+    """The model's defaults and overrides on a decoded request, as `Deployment.apply_to_body` puts them on a
+    chat body: a default fills a field the request left unset, an override always wins, and `max_tokens` and
+    `max_completion_tokens` are one setting under two names. The settings are chat body fields, checked and
+    read as one (a setting the chat validation refuses is a 400 naming it, as on the chat road)."""
+    settings = {name: value for name, value in deployment.defaults.items() if name not in _NOT_SETTINGS}
+    overrides = {name: value for name, value in deployment.overrides.items() if name not in _NOT_SETTINGS}
+    settings.update(overrides)
+    validate_chat_body({**settings, "model": request.model, "messages": [_ONE_TURN]})
+    read = request_from_wire({**settings, "model": request.model, "messages": ()})
+    for name in settings:
+        override = name in overrides
+        if name in TOKEN_FIELDS:
+            if request.max_tokens is None:
+                request.max_tokens_field = read.max_tokens_field
+            elif not override:
+                continue
+            request.max_tokens = read.max_tokens
+        elif name in read.extra:
+            if override or name not in request.extra:
+                request.extra[name] = read.extra[name]
+        else:
+            field = "seed" if name in _SEED_FIELDS else name
+            if override or getattr(request, field) is None:
+                setattr(request, field, getattr(read, field))

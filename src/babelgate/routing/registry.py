@@ -60,16 +60,16 @@ class Deployment:
         """Defaults fill what the client left out; overrides always win. `max_tokens` and
         `max_completion_tokens` are one setting under two names: the client's name is kept."""
         for name, value in self.defaults.items():
-            if name in _TOKEN_FIELDS and any(field in body for field in _TOKEN_FIELDS):
+            if name in TOKEN_FIELDS and any(field in body for field in TOKEN_FIELDS):
                 continue
             body.setdefault(name, value)
         for name, value in self.overrides.items():
-            if name in _TOKEN_FIELDS:
-                name = next((field for field in _TOKEN_FIELDS if field in body), name)
+            if name in TOKEN_FIELDS:
+                name = next((field for field in TOKEN_FIELDS if field in body), name)
             body[name] = value
 
 
-_TOKEN_FIELDS: Final = ("max_tokens", "max_completion_tokens")
+TOKEN_FIELDS: Final = ("max_tokens", "max_completion_tokens")
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,10 @@
 
 Two roads, chosen per model. The native road (a provider that relays "messages": Claude) relays the
 client's body (native.py); hooks see the request there (`on_request`) but there is no chat request
-for `transform_request`. Every other model gets the request translated onto a chat body, which goes
-the way every non-chat frontend's does (`prepare.typed_request`: model defaults, validation, signed
-tool ids, hooks), and its answer encoded back (translate.py, stream.py).
+for `transform_request`. Every other model gets the request decoded into the canonical chat request,
+checked as it is read (translate.py), prepared the way every frontend's is (`prepare.prepared_request`:
+model defaults, signed tool ids, hosted tools, hooks), and its answer encoded back (translate.py,
+stream.py).
 """
 
 from __future__ import annotations
@@ -21,19 +22,19 @@ from babelgate.exchange import Exchange
 from babelgate.frontends.anthropic_messages import mcp, native, wire
 from babelgate.frontends.anthropic_messages.stream import AnthropicMessagesStreamEncoder
 from babelgate.frontends.anthropic_messages.translate import (
-    chat_body,
+    chat_request,
     decode_request,
     encode_error,
     encode_response,
-    estimate_tokens,
 )
 from babelgate.frontends.anthropic_messages.translate_content import Shaping
 from babelgate.frontends.anthropic_messages.wire import JSON
 from babelgate.frontends.body_schema import INTEGER, MODEL, OBJECT, STRING, any_of, array, enum, obj
 from babelgate.frontends.openai_validation import require_model
-from babelgate.frontends.prepare import typed_request
+from babelgate.frontends.prepare import prepared_request
 from babelgate.frontends.route import SSE, Frontend, Operation, Route
 from babelgate.frontends.stream_encoder import stream_answer
+from babelgate.frontends.token_estimate import estimate_tokens
 from babelgate.pipeline import Body, call, name_end_user
 from babelgate.providers.base import CallNotes, relay_of
 from babelgate.routing.registry import Deployment
@@ -83,8 +84,14 @@ async def serve_message(runtime: Runtime, exchange: Exchange, raw: bytes, *, ref
 async def _translated(
     runtime: Runtime, exchange: Exchange, body: JSON, deployment: Deployment, notes: CallNotes, *, stream: bool
 ) -> Answer:
-    chat = decode_request(body, adjusted=notes.adjusted)
-    request = await typed_request(runtime, deployment, chat, stream=stream, context=exchange.call.context, notes=notes)
+    request = await prepared_request(
+        runtime,
+        deployment,
+        decode_request(body, adjusted=notes.adjusted),
+        stream=stream,
+        context=exchange.call.context,
+        notes=notes,
+    )
     provider = deployment.provider
     message_id = wire.new_id()
     toolbox = mcp.connector(runtime, body, exchange.call, deployment, stream=stream)
@@ -141,7 +148,7 @@ async def count_tokens(runtime: Runtime, exchange: Exchange) -> None:
 
 
 async def serve_count(runtime: Runtime, exchange: Exchange, raw: bytes, *, reframe: Reframe | None = None) -> None:
-    """Anthropic's own count where the model is Claude; elsewhere an estimate (translate.estimate_tokens). A cloud
+    """Anthropic's own count where the model is Claude; elsewhere an estimate (token_estimate.py). A cloud
     door's `reframe` rewrites the `{"input_tokens": n}` answer in its own words."""
     body = Body(raw)
 
@@ -154,7 +161,7 @@ async def serve_count(runtime: Runtime, exchange: Exchange, raw: bytes, *, refra
             )
             answer = Answer(counted, notes, headers=[])
         else:
-            tokens = estimate_tokens(chat_body(fields, Shaping(adjusted=[])))
+            tokens = estimate_tokens(chat_request(fields, Shaping(adjusted=[])))
             answer = Answer(orjson.dumps({"input_tokens": tokens}), notes, headers=[])
         return answer if reframe is None else reframe(answer)
 

@@ -1,6 +1,6 @@
-"""Messages ⇄ chat (pure): a Messages request becomes an OpenAI chat *body* (so the chat road's model
-defaults, validation and decoding apply unchanged, as for the Responses frontend), a canonical chat
-answer becomes a Messages `Message`, and gateway errors take Anthropic's error shape.
+"""Messages ⇄ chat (pure): a Messages request becomes the canonical `ChatRequest` it means, checked as it
+is read (errors name Messages paths), a canonical chat answer becomes a Messages `Message`, and gateway
+errors take Anthropic's error shape.
 
 Everything a Messages request says is carried, reported (`x-babelgate-adjusted-params`) when
 dropped, or refused by name when dropping it would change the answer (docs/anthropic-messages.md).
@@ -8,7 +8,6 @@ dropped, or refused by name when dropping it would change the answer (docs/anthr
 
 from __future__ import annotations
 
-import math
 from typing import Any, Final
 
 import orjson
@@ -18,9 +17,26 @@ from babelgate.frontends.anthropic_messages import wire
 from babelgate.frontends.anthropic_messages.translate_content import Shaping, optional_string, string, unsupported
 from babelgate.frontends.anthropic_messages.translate_messages import chat_messages
 from babelgate.frontends.anthropic_messages.wire import JSON
-from babelgate.frontends.openai_validation import expect_object, require_model
+from babelgate.frontends.openai_validation import (
+    INTEGER_RANGES,
+    NUMBER_RANGES,
+    TOOL_NAME,
+    expect_number,
+    expect_object,
+    json_schema_object,
+    require_model,
+)
 from babelgate.i18n import render_message
-from babelgate.schema.chat import AssistantMessage, ChatResponse, ToolCall
+from babelgate.schema.chat import (
+    AssistantMessage,
+    ChatRequest,
+    ChatResponse,
+    NamedToolChoice,
+    ResponseFormat,
+    Tool,
+    ToolCall,
+    ToolChoice,
+)
 from babelgate.streaming import encode_sse_event
 
 # Request fields that need Anthropic's own servers: dropping them would take tools away. (Server-side
@@ -51,63 +67,64 @@ _READ_FIELDS: Final = frozenset(
 )
 MCP_TOOLSET: Final = "mcp_toolset"
 _TOOL_FIELDS: Final = frozenset({"type", "name", "description", "input_schema", "strict"})
-# count_tokens without Anthropic: what one image or document counts for (Anthropic's figure for an
-# image of about 1.15 megapixels); its base64 text would count hundreds of times more.
-MEDIA_TOKENS: Final = 1600
-CHARACTERS_PER_TOKEN: Final = 4
 RESPONSE_FORMAT_NAME: Final = "response"  # chat's json_schema format needs a name; Messages has none
 
 
-def decode_request(body: JSON, *, adjusted: list[str]) -> JSON:
-    """A Messages create body → the chat body it means; what it drops is appended to `adjusted`."""
+def decode_request(body: JSON, *, adjusted: list[str]) -> ChatRequest:
+    """A Messages create body → the chat request it means; what it drops is appended to `adjusted`."""
     shaping = Shaping(adjusted)
-    chat = chat_body(body, shaping)
+    request = chat_request(body, shaping)
     max_tokens = body.get("max_tokens")
     if max_tokens is None:
         raise InvalidRequest("missing_field", param="max_tokens")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
-        raise InvalidRequest("wrong_type", param="max_tokens", expected="an integer")
-    chat["max_tokens"] = max_tokens
-    return chat
+    low, high = INTEGER_RANGES["max_tokens"]
+    expect_number(max_tokens, "max_tokens", low, high, integer=True)
+    request.max_tokens = max_tokens
+    return request
 
 
-def chat_body(body: JSON, shaping: Shaping) -> JSON:
+def chat_request(body: JSON, shaping: Shaping) -> ChatRequest:
     """Everything but `max_tokens` (which count_tokens bodies do not have)."""
-    chat: JSON = {"model": require_model(body), "messages": chat_messages(body, shaping)}
+    request = ChatRequest(require_model(body), chat_messages(body, shaping))
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise InvalidRequest("wrong_type", param="stream", expected="a boolean")
-    for name in ("temperature", "top_p"):  # same names and meaning; chat validation checks the range
-        if body.get(name) is not None:
-            chat[name] = body[name]
+    temperature = body.get("temperature")
+    if temperature is not None:  # chat's range (0 to 2): a provider that takes less says so itself
+        expect_number(temperature, "temperature", *NUMBER_RANGES["temperature"], integer=False)
+        request.temperature = temperature
+    top_p = body.get("top_p")
+    if top_p is not None:
+        expect_number(top_p, "top_p", *NUMBER_RANGES["top_p"], integer=False)
+        request.top_p = top_p
     top_k = body.get("top_k")
     if top_k is not None:
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
             raise InvalidRequest("wrong_type", param="top_k", expected="a non-negative integer")
-        chat["top_k"] = top_k  # not a chat field: travels as an extra field, each provider's to take or report
+        request.extra["top_k"] = top_k  # not a chat field: travels as an extra, each provider's to take or report
     stop = body.get("stop_sequences")
     if stop is not None:
         if not isinstance(stop, list) or not all(isinstance(item, str) for item in stop):
             raise InvalidRequest("wrong_type", param="stop_sequences", expected="an array of strings")
         if stop:
-            chat["stop"] = stop
+            request.stop = stop
     metadata = body.get("metadata")
     if metadata is not None:
         user = optional_string(expect_object(metadata, "metadata"), "user_id", "metadata")
         if user:
-            chat["user"] = user
-    _tools(body, chat, shaping)
-    _reasoning(body, chat, shaping)
+            request.user = user
+    _tools(body, request, shaping)
+    _reasoning(body, request, shaping)
     for name in REFUSED_FIELDS:
         if body.get(name) is not None:
             raise unsupported(name, "a feature of Anthropic's servers")
     for name, value in body.items():
         if name not in _READ_FIELDS and value is not None:
             shaping.drop(name)
-    return chat
+    return request
 
 
-def _tools(body: JSON, chat: JSON, shaping: Shaping) -> None:
+def _tools(body: JSON, request: ChatRequest, shaping: Shaping) -> None:
     tools = body.get("tools")
     if tools is not None:
         if not isinstance(tools, list):
@@ -118,13 +135,13 @@ def _tools(body: JSON, chat: JSON, shaping: Shaping) -> None:
             if not (isinstance(tool, dict) and tool.get("type") == MCP_TOOLSET)  # the connector's (mcp.py)
         ]
         if chat_tools:
-            chat["tools"] = chat_tools
+            request.tools = chat_tools
     choice = body.get("tool_choice")
     if choice is None:
         return
     choice = expect_object(choice, "tool_choice")
     kind = choice.get("type")
-    mapped: Any
+    mapped: ToolChoice
     if kind == "auto":
         mapped = "auto"
     elif kind == "any":
@@ -132,22 +149,22 @@ def _tools(body: JSON, chat: JSON, shaping: Shaping) -> None:
     elif kind == "none":
         mapped = "none"
     elif kind == "tool":
-        mapped = {"type": "function", "function": {"name": string(choice, "name", "tool_choice")}}
+        mapped = NamedToolChoice(string(choice, "name", "tool_choice"))
     else:
         raise InvalidRequest("invalid_value", param="tool_choice.type", detail="expected auto, any, tool or none")
     disable_parallel = choice.get("disable_parallel_tool_use")
     if disable_parallel is not None and not isinstance(disable_parallel, bool):
         raise InvalidRequest("wrong_type", param="tool_choice.disable_parallel_tool_use", expected="a boolean")
-    if "tools" not in chat:
+    if request.tools is None:
         if kind in ("any", "tool"):
             raise InvalidRequest("invalid_value", param="tool_choice", detail="forcing tool use needs `tools`")
         return  # auto or none without tools says nothing (and chat upstreams refuse a lone tool_choice)
-    chat["tool_choice"] = mapped
+    request.tool_choice = mapped
     if disable_parallel and kind != "none":
-        chat["parallel_tool_calls"] = False
+        request.parallel_tool_calls = False
 
 
-def _tool(tool: Any, path: str, shaping: Shaping) -> JSON:
+def _tool(tool: Any, path: str, shaping: Shaping) -> Tool:
     tool = expect_object(tool, path)
     kind = tool.get("type")
     if kind not in (None, "custom"):
@@ -157,25 +174,24 @@ def _tool(tool: Any, path: str, shaping: Shaping) -> JSON:
             # another model, and their calls would come back under names it never learnt.
             raise unsupported(f"{path}.type", f"Anthropic's '{kind}' tool")
         return hosted
-    function: JSON = {"name": string(tool, "name", path)}
+    name = string(tool, "name", path)
+    if not TOOL_NAME.fullmatch(name):
+        raise InvalidRequest("invalid_tool_name", param=f"{path}.name")
     description = optional_string(tool, "description", path)
-    if description is not None:
-        function["description"] = description
     if tool.get("input_schema") is None:
         raise InvalidRequest("missing_field", param=f"{path}.input_schema")
-    function["parameters"] = expect_object(tool["input_schema"], f"{path}.input_schema")
+    parameters = expect_object(tool["input_schema"], f"{path}.input_schema")
+    json_schema_object(parameters, f"{path}.input_schema")
     strict = tool.get("strict")
-    if strict is not None:
-        if not isinstance(strict, bool):
-            raise InvalidRequest("wrong_type", param=f"{path}.strict", expected="a boolean")
-        function["strict"] = strict
-    for name, value in tool.items():
-        if name not in _TOOL_FIELDS and value is not None:
-            shaping.drop(name)  # cache_control, eager_input_streaming, defer_loading…: Anthropic's server features
-    return {"type": "function", "function": function}
+    if strict is not None and not isinstance(strict, bool):
+        raise InvalidRequest("wrong_type", param=f"{path}.strict", expected="a boolean")
+    for key, value in tool.items():
+        if key not in _TOOL_FIELDS and value is not None:
+            shaping.drop(key)  # cache_control, eager_input_streaming, defer_loading…: Anthropic's server features
+    return Tool(name, description=description, parameters=parameters, strict=strict)
 
 
-def _hosted_tool(kind: Any, tool: JSON) -> JSON | None:
+def _hosted_tool(kind: Any, tool: JSON) -> Tool | None:
     """A server tool (Anthropic runs it) as the hosted tool the one call path maps to the provider's
     own or drops (docs/api.md, tolerant reader); None for a client tool."""
     if not isinstance(kind, str):
@@ -183,16 +199,16 @@ def _hosted_tool(kind: Any, tool: JSON) -> JSON | None:
     hosted = next((name for prefix, name in wire.SERVER_TOOLS.items() if kind.startswith(prefix)), None)
     if hosted is None:
         return None
-    out: JSON = {"type": hosted}
+    options: JSON = {}
     if hosted == "web_search":
         if isinstance(tool.get("user_location"), dict):
-            out["user_location"] = tool["user_location"]  # the same `approximate` shape in both APIs
+            options["user_location"] = tool["user_location"]  # the same `approximate` shape in both APIs
         if isinstance(tool.get("allowed_domains"), list):
-            out["filters"] = {"allowed_domains": tool["allowed_domains"]}
-    return out
+            options["filters"] = {"allowed_domains": tool["allowed_domains"]}
+    return Tool(hosted, type=hosted, extra=options)
 
 
-def _reasoning(body: JSON, chat: JSON, shaping: Shaping) -> None:
+def _reasoning(body: JSON, request: ChatRequest, shaping: Shaping) -> None:
     """`thinking` and `output_config` → reasoning_effort and response_format (wire.py has the tables)."""
     effort: str | None = None
     thinking = body.get("thinking")
@@ -232,15 +248,12 @@ def _reasoning(body: JSON, chat: JSON, shaping: Shaping) -> None:
             if fmt.get("type") != "json_schema":
                 raise InvalidRequest("invalid_value", param="output_config.format.type", detail="expected json_schema")
             schema = expect_object(fmt.get("schema"), "output_config.format.schema")
-            chat["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": RESPONSE_FORMAT_NAME, "schema": schema},
-            }
+            request.response_format = ResponseFormat("json_schema", name=RESPONSE_FORMAT_NAME, schema=schema)
         for name, value in config.items():
             if name not in ("effort", "format") and value is not None:
                 shaping.drop(f"output_config.{name}")
     if effort is not None:
-        chat["reasoning_effort"] = effort
+        request.reasoning_effort = effort
 
 
 # -- answers -----------------------------------------------------------------------------------
@@ -299,22 +312,6 @@ def stop_reason(finish_reason: str | None, *, tool_use: bool, refusal: bool) -> 
     if reason == wire.DEFAULT_STOP_REASON and refusal:
         return "refusal"
     return reason
-
-
-def estimate_tokens(chat: JSON) -> int:
-    """count_tokens without Anthropic's counter: characters / 4 (rounded up) over the translated
-    request's messages and tools as JSON, plus MEDIA_TOKENS per image or document."""
-    media = 0
-    messages = []
-    for message in chat["messages"]:
-        content = message.get("content")
-        if isinstance(content, list):
-            kept = [part for part in content if part.get("type") not in ("image_url", "file")]
-            media += len(content) - len(kept)
-            message = {**message, "content": kept}
-        messages.append(message)
-    text = orjson.dumps({"messages": messages, "tools": chat.get("tools") or []}).decode()
-    return math.ceil(len(text) / CHARACTERS_PER_TOKEN) + media * MEDIA_TOKENS
 
 
 # -- errors ------------------------------------------------------------------------------------

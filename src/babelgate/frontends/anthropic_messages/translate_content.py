@@ -1,9 +1,9 @@
-"""Anthropic Messages content blocks → OpenAI chat parts (pure), checked as they are read (errors name
+"""Anthropic Messages content blocks → canonical chat parts (pure), checked as they are read (errors name
 Messages paths, `messages[2].content[0].source.data`), and the small readers both translate modules use.
 
 Text, images (base64 or URL), documents (PDF, plain text, content blocks, URLs) and search results
-become chat parts. Sources that need Anthropic's own servers (Files API ids) are refused by name;
-prompt-caching and citation settings are dropped and reported (`Shaping`).
+become `TextPart`, `ImagePart` and `FilePart`. Sources that need Anthropic's own servers (Files API ids)
+are refused by name; prompt-caching and citation settings are dropped and reported (`Shaping`).
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from babelgate.errors import InvalidRequest
 from babelgate.frontends.anthropic_messages import wire
 from babelgate.frontends.anthropic_messages.wire import JSON
 from babelgate.frontends.openai_validation import expect_object
+from babelgate.schema.chat import ContentPart, FilePart, ImagePart, TextPart
 
 
 @dataclass(slots=True)
 class Shaping:
-    """What one translation reports besides the chat body: the parameters it dropped (sent back in
+    """What one translation reports besides the chat request: the parameters it dropped (sent back in
     `x-babelgate-adjusted-params`)."""
 
     adjusted: list[str]
@@ -40,21 +41,21 @@ def unsupported(param: str, feature: str) -> InvalidRequest:
     return InvalidRequest("messages_unsupported", param=param, feature=feature)
 
 
-def user_parts(block: JSON, kind: str, path: str, shaping: Shaping) -> list[JSON]:
+def user_parts(block: JSON, kind: str, path: str, shaping: Shaping) -> list[ContentPart]:
     """One user content block → chat parts (a document with its context may make two)."""
     shaping.block_settings(block)
     if kind == "text":
-        return [{"type": "text", "text": string(block, "text", path)}]
+        return [TextPart(string(block, "text", path))]
     if kind == "image":
         return [_image(block, path)]
     if kind == "document":
         return _document(block, path, shaping)
     if kind == "search_result":
-        return [{"type": "text", "text": _search_result(block, path)}]
+        return [TextPart(_search_result(block, path))]
     raise unsupported(f"{path}.type", f"'{kind}' blocks")
 
 
-def _image(block: JSON, path: str) -> JSON:
+def _image(block: JSON, path: str) -> ImagePart:
     source = expect_object(block.get("source"), f"{path}.source")
     kind = source.get("type")
     where = f"{path}.source"
@@ -68,32 +69,32 @@ def _image(block: JSON, path: str) -> JSON:
         raise unsupported(f"{where}.file_id", "files from Anthropic's Files API")
     else:
         raise InvalidRequest("invalid_value", param=f"{where}.type", detail="expected base64, url or file")
-    return {"type": "image_url", "image_url": {"url": url}}
+    return ImagePart(url)
 
 
-def _document(block: JSON, path: str, shaping: Shaping) -> list[JSON]:
+def _document(block: JSON, path: str, shaping: Shaping) -> list[ContentPart]:
     source = expect_object(block.get("source"), f"{path}.source")
     where = f"{path}.source"
     title = optional_string(block, "title", path)
     context = optional_string(block, "context", path)
-    parts: list[JSON] = [{"type": "text", "text": context}] if context else []
+    parts: list[ContentPart] = [TextPart(context)] if context else []
     kind = source.get("type")
     if kind == "base64":
         media_type = string(source, "media_type", where)
         if media_type != "application/pdf":
             raise InvalidRequest("invalid_value", param=f"{where}.media_type", detail="expected application/pdf")
         data_uri = f"data:application/pdf;base64,{string(source, 'data', where)}"
-        parts.append({"type": "file", "file": {"file_data": data_uri, "filename": _pdf_name(title)}})
+        parts.append(FilePart(file_data=data_uri, filename=_pdf_name(title)))
     elif kind == "url":
         # A file URL travels as a file id: the convention providers that fetch URLs read (Gemini).
-        parts.append({"type": "file", "file": {"file_id": string(source, "url", where), "filename": _pdf_name(title)}})
+        parts.append(FilePart(file_id=string(source, "url", where), filename=_pdf_name(title)))
     elif kind == "text":
         text = string(source, "data", where)
-        parts.append({"type": "text", "text": f"{title}\n\n{text}" if title else text})
+        parts.append(TextPart(f"{title}\n\n{text}" if title else text))
     elif kind == "content":
         inner = source.get("content")
         if isinstance(inner, str):
-            parts.append({"type": "text", "text": inner})
+            parts.append(TextPart(inner))
         elif isinstance(inner, list):
             for index, item in enumerate(inner):
                 item_path = f"{where}.content[{index}]"

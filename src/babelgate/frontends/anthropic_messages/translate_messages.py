@@ -1,4 +1,4 @@
-"""An Anthropic Messages conversation → OpenAI chat messages (pure): `system`, then each user and
+"""An Anthropic Messages conversation → canonical chat messages (pure): `system`, then each user and
 assistant turn (translate_content.py reads the blocks inside them).
 
 Chat differs from Messages in three ways this module bridges: tool results are `tool` messages of
@@ -28,18 +28,19 @@ from babelgate.frontends.anthropic_messages.translate_content import (
 )
 from babelgate.frontends.anthropic_messages.wire import JSON
 from babelgate.frontends.openai_validation import expect_object
+from babelgate.schema.chat import ContentPart, Message, TextPart, ToolCall
 
 _USER_ONLY = frozenset({"tool_result", "image", "document", "search_result"})
 _ASSISTANT_ONLY = frozenset({"tool_use", "thinking", "redacted_thinking"})
 
 
-def chat_messages(body: JSON, shaping: Shaping) -> list[JSON]:
-    messages: list[JSON] = []
+def chat_messages(body: JSON, shaping: Shaping) -> list[Message]:
+    messages: list[Message] = []
     system = body.get("system")
     if system is not None:
         prompt = _system(system, shaping)
         if prompt:
-            messages.append({"role": "system", "content": prompt})
+            messages.append(Message("system", prompt))
     turns = body.get("messages")
     if turns is None:
         raise InvalidRequest("missing_field", param="messages")
@@ -66,34 +67,34 @@ def chat_messages(body: JSON, shaping: Shaping) -> list[JSON]:
             # it can (docs/api.md, "tolerant reader").
             prompt = _system(content, shaping, path=f"{path}.content")
             if prompt:
-                messages.append({"role": "system", "content": prompt})
+                messages.append(Message("system", prompt))
         else:
             raise InvalidRequest("invalid_value", param=f"{path}.role", detail="expected user, assistant or system")
     return messages
 
 
-def _system(system: Any, shaping: Shaping, *, path: str = "system") -> str | list[JSON]:
+def _system(system: Any, shaping: Shaping, *, path: str = "system") -> str | list[ContentPart]:
     if isinstance(system, str):
         return system
     if not isinstance(system, list):
         raise InvalidRequest("wrong_type", param=path, expected="a string or an array of text blocks")
-    parts = []
+    parts: list[ContentPart] = []
     for index, block in enumerate(system):
         where = f"{path}[{index}]"
         block = expect_object(block, where)
         if block_type(block, where) != "text":
             raise InvalidRequest("invalid_value", param=f"{where}.type", detail="the system prompt takes text blocks")
         shaping.block_settings(block)
-        parts.append({"type": "text", "text": string(block, "text", where)})
+        parts.append(TextPart(string(block, "text", where)))
     return parts
 
 
-def _user_turn(content: str | list[Any], path: str, shaping: Shaping) -> list[JSON]:
+def _user_turn(content: str | list[Any], path: str, shaping: Shaping) -> list[Message]:
     if isinstance(content, str):
-        return [{"role": "user", "content": content}]
-    results: list[JSON] = []
-    moved: list[JSON] = []  # media from tool results, shown to the model right after them
-    parts: list[JSON] = []
+        return [Message("user", content)]
+    results: list[Message] = []
+    moved: list[ContentPart] = []  # media from tool results, shown to the model right after them
+    parts: list[ContentPart] = []
     for index, block in enumerate(content):
         where = f"{path}.content[{index}]"
         block = expect_object(block, where)
@@ -107,16 +108,16 @@ def _user_turn(content: str | list[Any], path: str, shaping: Shaping) -> list[JS
         else:
             parts += user_parts(block, kind, where, shaping)
     if moved or parts:
-        results.append({"role": "user", "content": [*moved, *parts]})
+        results.append(Message("user", [*moved, *parts]))
     return results
 
 
-def _tool_result(block: JSON, path: str, shaping: Shaping, moved: list[JSON]) -> JSON:
+def _tool_result(block: JSON, path: str, shaping: Shaping, moved: list[ContentPart]) -> Message:
     call_id = string(block, "tool_use_id", path)
     shaping.block_settings(block)
     content = block.get("content")
     texts: list[str] = []
-    media: list[JSON] = []
+    media: list[ContentPart] = []
     if isinstance(content, str):
         texts.append(content)
     elif isinstance(content, list):
@@ -127,8 +128,8 @@ def _tool_result(block: JSON, path: str, shaping: Shaping, moved: list[JSON]) ->
             if kind not in ("text", "image", "document", "search_result"):
                 raise unsupported(f"{where}.type", f"'{kind}' blocks in a tool result")
             for part in user_parts(item, kind, where, shaping):
-                if part["type"] == "text":
-                    texts.append(part["text"])
+                if isinstance(part, TextPart):
+                    texts.append(part.text)
                 else:
                     media.append(part)
     elif content is not None:
@@ -142,15 +143,15 @@ def _tool_result(block: JSON, path: str, shaping: Shaping, moved: list[JSON]) ->
         raise InvalidRequest("wrong_type", param=f"{path}.is_error", expected="a boolean")
     if is_error:
         text = wire.TOOL_ERROR_PREFIX + text
-    return {"role": "tool", "tool_call_id": call_id, "content": text}
+    return Message("tool", text, tool_call_id=call_id)
 
 
-def _assistant_turn(content: str | list[Any], path: str, shaping: Shaping) -> JSON | None:
+def _assistant_turn(content: str | list[Any], path: str, shaping: Shaping) -> Message | None:
     if isinstance(content, str):
-        return {"role": "assistant", "content": content} if content else None
+        return Message("assistant", content) if content else None
     texts: list[str] = []
     thoughts: list[str] = []
-    calls: list[JSON] = []
+    calls: list[ToolCall] = []
     for index, block in enumerate(content):
         where = f"{path}.content[{index}]"
         block = expect_object(block, where)
@@ -175,20 +176,13 @@ def _assistant_turn(content: str | list[Any], path: str, shaping: Shaping) -> JS
     text = "".join(texts)
     if not text and not calls:
         return None  # an empty turn (or thinking alone) carries no answer to continue from
-    message: JSON = {"role": "assistant", "content": text or None}
-    if thoughts:
-        message["reasoning_content"] = "".join(thoughts)
-    if calls:
-        message["tool_calls"] = calls
-    return message
+    return Message(
+        "assistant", text or None, tool_calls=calls or None, reasoning_content="".join(thoughts) if thoughts else None
+    )
 
 
-def _tool_call(block: JSON, path: str) -> JSON:
+def _tool_call(block: JSON, path: str) -> ToolCall:
     arguments = block.get("input")
     if not isinstance(arguments, dict):
         raise InvalidRequest("wrong_type", param=f"{path}.input", expected="an object")
-    return {
-        "id": string(block, "id", path),
-        "type": "function",
-        "function": {"name": string(block, "name", path), "arguments": orjson.dumps(arguments).decode()},
-    }
+    return ToolCall(string(block, "id", path), string(block, "name", path), orjson.dumps(arguments).decode())

@@ -6,8 +6,9 @@ OpenAI model routes'. `{model}` may hold slashes (`openai/gpt-4o-mini`): the met
 last colon. Every error on them is in Google's shape.
 
 Two roads, chosen per model, as on the Messages API: a provider that relays "generate_content" (Gemini)
-gets the client's body (native.py); every other model gets it translated onto a chat body, which takes
-the way every non-chat frontend's does (`prepare.typed_request`), and its answer encoded back.
+gets the client's body (native.py); every other model gets it decoded into the canonical chat request
+(translate.py), prepared the way every frontend's is (`prepare.prepared_request`), and its answer encoded
+back.
 """
 
 from __future__ import annotations
@@ -20,17 +21,17 @@ from babelgate.answer import JSON_TYPE, Answer
 from babelgate.errors import InvalidRequest, MethodNotAllowed, ModelNotFound, NotFound
 from babelgate.exchange import Exchange
 from babelgate.frontends import models
-from babelgate.frontends.anthropic_messages.translate import estimate_tokens
 from babelgate.frontends.embeddings import embed_in_batches
 from babelgate.frontends.gemini import native, wire
 from babelgate.frontends.gemini.stream import GeminiStreamEncoder
 from babelgate.frontends.gemini.translate import decode_request, encode_error, encode_response, model_object
 from babelgate.frontends.gemini.translate_embed import batch_answer, batch_requests, embed_answer, embedding_request
 from babelgate.frontends.gemini.wire import JSON
-from babelgate.frontends.prepare import typed_request
+from babelgate.frontends.prepare import prepared_request
 from babelgate.frontends.responses.reasoning import ReasoningSeal
 from babelgate.frontends.route import SSE, Frontend, Operation, PrefixRoute, Route
 from babelgate.frontends.stream_encoder import stream_answer
+from babelgate.frontends.token_estimate import estimate_tokens
 from babelgate.pipeline import Body, call, require
 from babelgate.providers.base import CallNotes, relay_of
 from babelgate.routing.registry import Deployment
@@ -105,8 +106,14 @@ async def _translated(
     seal = ReasoningSeal(
         runtime.reasoning_sealer.sealer or await runtime.reasoning_sealer.get(), deployment.provider.name
     )
-    chat = decode_request(body, deployment.public_name, adjusted=notes.adjusted, opener=seal.open)
-    request = await typed_request(runtime, deployment, chat, stream=stream, context=exchange.call.context, notes=notes)
+    request = await prepared_request(
+        runtime,
+        deployment,
+        decode_request(body, deployment.public_name, adjusted=notes.adjusted, opener=seal.open),
+        stream=stream,
+        context=exchange.call.context,
+        notes=notes,
+    )
     provider = deployment.provider
     if stream:
         encoder = GeminiStreamEncoder(deployment.public_name, sse=sse, seal=seal)

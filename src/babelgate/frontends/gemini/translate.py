@@ -1,7 +1,7 @@
-"""The Gemini API ⇄ chat (pure): a `generateContent` request becomes an OpenAI chat *body* (so the chat
-road's model defaults, validation and decoding apply unchanged, as for the Messages and Responses
-frontends), a canonical answer becomes a `GenerateContentResponse`, and gateway errors take Google's
-error shape (`{"error": {"code", "message", "status"}}`).
+"""The Gemini API ⇄ chat (pure): a `generateContent` request becomes the canonical `ChatRequest` it means,
+checked as it is read (errors name Gemini paths, `generationConfig.temperature`), a canonical answer becomes
+a `GenerateContentResponse`, and gateway errors take Google's error shape (`{"error": {"code", "message",
+"status"}}`).
 
 Everything a request says is carried, reported in `x-babelgate-adjusted-params` when dropped, or refused
 by name when dropping it would change what the answer is about (docs/gemini-api.md). Where the Gemini
@@ -22,11 +22,29 @@ from babelgate.frontends.gemini import wire
 from babelgate.frontends.gemini.translate_contents import Opener, chat_messages
 from babelgate.frontends.gemini.translate_schema import json_schema
 from babelgate.frontends.gemini.wire import JSON
-from babelgate.frontends.openai_validation import expect_object
+from babelgate.frontends.openai_validation import (
+    INTEGER_RANGES,
+    NUMBER_RANGES,
+    TOOL_NAME,
+    Bound,
+    expect_number,
+    expect_object,
+    json_schema_object,
+)
 from babelgate.frontends.responses.reasoning import REASONING_DETAILS, ReasoningSeal
 from babelgate.i18n import render_message
 from babelgate.providers.gemini.profiles import THINKING_BUDGETS
-from babelgate.schema.chat import AssistantMessage, ChatResponse, Choice, Usage
+from babelgate.schema.chat import (
+    AssistantMessage,
+    ChatRequest,
+    ChatResponse,
+    Choice,
+    NamedToolChoice,
+    ResponseFormat,
+    Tool,
+    ToolChoice,
+    Usage,
+)
 from babelgate.schema.models import ModelInfo
 
 # Top-level request fields read below; any other is dropped and reported.
@@ -42,7 +60,8 @@ _READ_FIELDS: Final = frozenset(
         "model",
     }
 )
-# generationConfig fields and the chat field of the same meaning (chat validation checks the ranges).
+# generationConfig fields and the chat field of the same meaning, checked against chat's range for it (a
+# seed is any integer).
 SAMPLING: Final[dict[str, str]] = {
     "temperature": "temperature",
     "topP": "top_p",
@@ -51,6 +70,12 @@ SAMPLING: Final[dict[str, str]] = {
     "presencePenalty": "presence_penalty",
     "frequencyPenalty": "frequency_penalty",
     "seed": "seed",
+}
+_SEEDS: Final = (-(2**63), 2**63 - 1)
+_RANGES: Final[dict[str, tuple[Bound, Bound, bool]]] = {
+    **{name: (low, high, False) for name, (low, high) in NUMBER_RANGES.items()},
+    **{name: (low, high, True) for name, (low, high) in INTEGER_RANGES.items()},
+    "seed": (*_SEEDS, True),
 }
 # generationConfig fields that change nothing the answer says, or that only Gemini serves: dropped, reported.
 _CONFIG_READ: Final = frozenset(
@@ -72,19 +97,19 @@ RESPONSE_FORMAT_NAME: Final = "response"  # chat's json_schema format needs a na
 FUNCTION_MODES: Final[dict[str, str]] = {"AUTO": "auto", "ANY": "required", "NONE": "none", "VALIDATED": "auto"}
 
 
-def decode_request(body: JSON, model: str, *, adjusted: list[str], opener: Opener | None = None) -> JSON:
-    """A generateContent body → the chat body it means; what it drops is appended to `adjusted`.
+def decode_request(body: JSON, model: str, *, adjusted: list[str], opener: Opener | None = None) -> ChatRequest:
+    """A generateContent body → the chat request it means; what it drops is appended to `adjusted`.
     `opener` opens the thought signatures the gateway sealed for this request's provider."""
-    chat: JSON = {"model": model, "messages": chat_messages(body, adjusted, opener)}
+    request = ChatRequest(model, chat_messages(body, adjusted, opener))
     tools = body.get("tools")
     if tools is not None:
         chat_tools = _tools(tools, adjusted)
         if chat_tools:
-            chat["tools"] = chat_tools
-    _tool_config(body.get("toolConfig"), chat, adjusted)
+            request.tools = chat_tools
+    _tool_config(body.get("toolConfig"), request, adjusted)
     config = body.get("generationConfig")
     if config is not None:
-        _generation_config(expect_object(config, "generationConfig"), chat, adjusted)
+        _generation_config(expect_object(config, "generationConfig"), request, adjusted)
     if body.get("safetySettings"):
         _drop(adjusted, "safetySettings")  # Gemini's own filters; another provider applies its own
     if body.get("cachedContent") is not None:
@@ -95,7 +120,7 @@ def decode_request(body: JSON, model: str, *, adjusted: list[str], opener: Opene
     for name, value in body.items():
         if name not in _READ_FIELDS and name != "cachedContent" and value is not None:
             _drop(adjusted, name)  # labels, serviceTier…
-    return chat
+    return request
 
 
 def _drop(adjusted: list[str], name: str) -> None:
@@ -104,10 +129,10 @@ def _drop(adjusted: list[str], name: str) -> None:
         adjusted.append(entry)
 
 
-def _tools(tools: Any, adjusted: list[str]) -> list[JSON]:
+def _tools(tools: Any, adjusted: list[str]) -> list[Tool]:
     if not isinstance(tools, list):
         raise InvalidRequest("wrong_type", param="tools", expected="an array")
-    out: list[JSON] = []
+    out: list[Tool] = []
     for index, tool in enumerate(tools):
         if tool.__class__ is not dict:
             expect_object(tool, f"tools[{index}]")  # raises, naming it
@@ -121,13 +146,14 @@ def _tools(tools: Any, adjusted: list[str]) -> list[JSON]:
                     out.append(_function(item, index, position))
             elif kind in wire.HOSTED_TOOLS:
                 # Mapped to the provider's own where it has one, else dropped and reported (hosted_tools.py).
-                out.append({"type": wire.HOSTED_TOOLS[kind]})
+                hosted = wire.HOSTED_TOOLS[kind]
+                out.append(Tool(hosted, type=hosted))
             elif value is not None:
                 _drop(adjusted, f"tools[{index}].{kind}")  # retrieval, MCP servers, computer use: Gemini's own servers
     return out
 
 
-def _function(declaration: Any, index: int, position: int) -> JSON:
+def _function(declaration: Any, index: int, position: int) -> Tool:
     """A function declaration as chat's function tool; its place (`tools[index].functionDeclarations[position]`)
     is spelled out only in an error."""
     if declaration.__class__ is not dict:
@@ -136,28 +162,27 @@ def _function(declaration: Any, index: int, position: int) -> JSON:
     if name.__class__ is not str or not name:
         param = f"{_declaration_path(index, position)}.name"
         raise InvalidRequest("missing_field" if name is None else "wrong_type", param=param)
-    function: JSON = {"name": name}
+    if not TOOL_NAME.fullmatch(name):
+        raise InvalidRequest("invalid_tool_name", param=f"{_declaration_path(index, position)}.name")
     description = declaration.get("description")
-    if description.__class__ is str and description:
-        function["description"] = description
+    tool = Tool(name, description=description if description.__class__ is str and description else None)
     if declaration.get("parametersJsonSchema") is not None:
         schema = declaration["parametersJsonSchema"]
-        if schema.__class__ is not dict:
-            expect_object(schema, f"{_declaration_path(index, position)}.parametersJsonSchema")
-        function["parameters"] = schema
+        json_schema_object(schema, f"{_declaration_path(index, position)}.parametersJsonSchema")
+        tool.parameters = schema
     elif declaration.get("parameters") is not None:
         parameters = declaration["parameters"]
-        function["parameters"] = json_schema(parameters, lambda: f"{_declaration_path(index, position)}.parameters")
+        tool.parameters = json_schema(parameters, lambda: f"{_declaration_path(index, position)}.parameters")
     # Without either, none: chat takes a function without parameters too (a provider that needs a schema
     # gets an empty one from its own translator).
-    return {"type": "function", "function": function}
+    return tool
 
 
 def _declaration_path(index: int, position: int) -> str:
     return f"tools[{index}].functionDeclarations[{position}]"
 
 
-def _tool_config(config: Any, chat: JSON, adjusted: list[str]) -> None:
+def _tool_config(config: Any, request: ChatRequest, adjusted: list[str]) -> None:
     if config is None:
         return
     config = expect_object(config, "toolConfig")
@@ -177,13 +202,13 @@ def _tool_config(config: Any, chat: JSON, adjusted: list[str]) -> None:
         )
     if mode == "VALIDATED":
         adjusted.append("toolConfig.functionCallingConfig.mode=approximated:AUTO")
-    if "tools" not in chat:
+    if request.tools is None:
         return  # a mode without functions says nothing (and chat upstreams refuse a lone tool_choice)
     names = calling.get("allowedFunctionNames")
-    choice: Any = FUNCTION_MODES[mode]
+    choice: ToolChoice = FUNCTION_MODES[mode]  # type: ignore[assignment]
     if isinstance(names, list) and names and mode == "ANY":
         if len(names) == 1 and isinstance(names[0], str):
-            choice = {"type": "function", "function": {"name": names[0]}}
+            choice = NamedToolChoice(names[0])
         else:
             choice = {
                 "type": "allowed_tools",
@@ -194,43 +219,53 @@ def _tool_config(config: Any, chat: JSON, adjusted: list[str]) -> None:
             }
     elif names:
         _drop(adjusted, "toolConfig.functionCallingConfig.allowedFunctionNames")  # only ANY reads them
-    chat["tool_choice"] = choice
+    request.tool_choice = choice
 
 
-def _generation_config(config: JSON, chat: JSON, adjusted: list[str]) -> None:
+def _generation_config(config: JSON, request: ChatRequest, adjusted: list[str]) -> None:
     # One pass over what the client set (a few fields), not a lookup of every field it might have set.
     rest = unknown = False  # a field read below is set; a field not read is
     for name, value in config.items():
         if value is None:
             continue
         if name in SAMPLING:
-            chat[SAMPLING[name]] = value
+            field = SAMPLING[name]
+            low, high, integer = _RANGES[field]
+            expect_number(value, f"generationConfig.{name}", low, high, integer=integer)
+            setattr(request, field, value)
         elif name in _CONFIG_READ:
             rest = True
         else:
             unknown = True
     if rest:
-        _generation_rest(config, chat, adjusted)
+        _generation_rest(config, request, adjusted)
     if unknown:
         for name, value in config.items():
             if name not in _CONFIG_READ and value is not None:
                 _drop(adjusted, f"generationConfig.{name}")  # mediaResolution, speechConfig, routingConfig…
 
 
-def _generation_rest(config: JSON, chat: JSON, adjusted: list[str]) -> None:
+def _generation_rest(config: JSON, request: ChatRequest, adjusted: list[str]) -> None:
     top_k = config.get("topK")
     if top_k is not None:
         if isinstance(top_k, bool) or not isinstance(top_k, int | float) or top_k < 0:
             raise InvalidRequest("wrong_type", param="generationConfig.topK", expected="a non-negative integer")
-        chat["top_k"] = int(top_k)  # not a chat field: an extra field, each provider's to take or report
+        request.extra["top_k"] = int(top_k)  # not a chat field: an extra field, each provider's to take or report
     stop = config.get("stopSequences")
     if stop:
-        chat["stop"] = stop
+        if isinstance(stop, str):
+            stop = [stop]
+        elif not isinstance(stop, list) or not all(isinstance(item, str) for item in stop):
+            raise InvalidRequest("wrong_type", param="generationConfig.stopSequences", expected="an array of strings")
+        request.stop = stop
     if config.get("responseLogprobs") is True:
-        chat["logprobs"] = True
-        if config.get("logprobs") is not None:
-            chat["top_logprobs"] = config["logprobs"]
-    _response_format(config, chat, adjusted)
+        # Not chat fields either: extra fields, the OpenAI wire's names (an OpenAI upstream takes them).
+        request.extra["logprobs"] = True
+        top = config.get("logprobs")
+        if top is not None:
+            expect_number(top, "generationConfig.logprobs", *INTEGER_RANGES["top_logprobs"], integer=True)
+            request.extra["top_logprobs"] = top
+    _response_format(config, request, adjusted)
     modalities = config.get("responseModalities")
     if isinstance(modalities, list) and any(str(item).upper() != "TEXT" for item in modalities):
         # An image or audio answer asked of a model that writes text would change what comes back.
@@ -241,10 +276,10 @@ def _generation_rest(config: JSON, chat: JSON, adjusted: list[str]) -> None:
     if thinking is not None:
         effort = _effort(expect_object(thinking, "generationConfig.thinkingConfig"))
         if effort is not None:
-            chat["reasoning_effort"] = effort
+            request.reasoning_effort = effort
 
 
-def _response_format(config: JSON, chat: JSON, adjusted: list[str]) -> None:
+def _response_format(config: JSON, request: ChatRequest, adjusted: list[str]) -> None:
     mime = config.get("responseMimeType")
     schema = config.get("responseJsonSchema", config.get("_responseJsonSchema"))
     if schema is None and config.get("responseSchema") is not None:
@@ -260,15 +295,11 @@ def _response_format(config: JSON, chat: JSON, adjusted: list[str]) -> None:
             "invalid_value", param="generationConfig.responseMimeType", detail="expected text/plain or application/json"
         )
     if schema is None:
-        chat["response_format"] = {"type": "json_object"}
+        request.response_format = ResponseFormat("json_object")
         return
-    chat["response_format"] = {
-        "type": "json_schema",
-        "json_schema": {
-            "name": RESPONSE_FORMAT_NAME,
-            "schema": expect_object(schema, "generationConfig.responseJsonSchema"),
-        },
-    }
+    request.response_format = ResponseFormat(
+        "json_schema", name=RESPONSE_FORMAT_NAME, schema=expect_object(schema, "generationConfig.responseJsonSchema")
+    )
 
 
 def _effort(thinking: JSON) -> str | None:

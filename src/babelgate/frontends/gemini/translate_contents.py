@@ -1,4 +1,4 @@
-"""Gemini `contents` and `systemInstruction` → OpenAI chat messages (pure): the request direction of what
+"""Gemini `contents` and `systemInstruction` → canonical chat messages (pure): the request direction of what
 providers/gemini/translate_parts.py does the other way.
 
 Roles are `user` and `model`; a user turn's `functionResponse` parts become `tool` messages (before the
@@ -24,6 +24,7 @@ from babelgate.frontends.gemini.wire import JSON, token_of
 from babelgate.frontends.openai_validation import expect_object
 from babelgate.frontends.responses.reasoning import ReasoningState
 from babelgate.providers.gemini.wire import AUDIO_MIME_TYPES, MINTED_ID_PREFIX
+from babelgate.schema.chat import AudioPart, ContentPart, FilePart, ImagePart, Message, TextPart, ToolCall
 
 # Opens a thoughtSignature the gateway sealed for this request's provider; None where it does not.
 Opener = Callable[[str], ReasoningState | None]
@@ -47,7 +48,7 @@ class Conversation:
 
     adjusted: list[str]
     opener: Opener | None
-    messages: list[JSON] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
     unanswered: list[tuple[str, str]] = field(default_factory=list)  # (name, id) in call order
 
     def drop(self, name: str) -> None:
@@ -56,13 +57,13 @@ class Conversation:
             self.adjusted.append(entry)
 
 
-def chat_messages(body: JSON, adjusted: list[str], opener: Opener | None) -> list[JSON]:
+def chat_messages(body: JSON, adjusted: list[str], opener: Opener | None) -> list[Message]:
     conversation = Conversation(adjusted, opener)
     system = body.get("systemInstruction", body.get("system_instruction"))
     if system is not None:
         text = _system_text(system)
         if text:
-            conversation.messages.append({"role": "system", "content": text})
+            conversation.messages.append(Message("system", text))
     contents = body.get("contents")
     if contents is None:
         raise InvalidRequest("missing_field", param="contents")
@@ -105,7 +106,7 @@ def _turn(content: JSON, index: int, conversation: Conversation) -> None:
 
 
 def _user_turn(parts: list[Any], path: str, conversation: Conversation) -> None:
-    chat_parts: list[JSON] = []
+    chat_parts: list[ContentPart] = []
     for position, part in enumerate(parts):
         where = f"{path}.parts[{position}]"
         part = expect_object(part, where)
@@ -115,38 +116,37 @@ def _user_turn(parts: list[Any], path: str, conversation: Conversation) -> None:
         chat_part = _user_part(part, where, conversation)
         if chat_part is not None:
             chat_parts.append(chat_part)
-    if len(chat_parts) == 1 and chat_parts[0]["type"] == "text":  # the usual one text part
-        conversation.messages.append({"role": "user", "content": chat_parts[0]["text"]})
-    elif chat_parts:
-        if all(item["type"] == "text" for item in chat_parts):
-            conversation.messages.append({"role": "user", "content": "".join(p["text"] for p in chat_parts)})
+    if chat_parts:
+        texts = [item.text for item in chat_parts if isinstance(item, TextPart)]
+        if len(texts) == len(chat_parts):  # text alone (the usual one part): one string
+            conversation.messages.append(Message("user", texts[0] if len(texts) == 1 else "".join(texts)))
         else:
-            conversation.messages.append({"role": "user", "content": chat_parts})
+            conversation.messages.append(Message("user", chat_parts))
 
 
-def _user_part(part: JSON, path: str, conversation: Conversation) -> JSON | None:
+def _user_part(part: JSON, path: str, conversation: Conversation) -> ContentPart | None:
     if part.get("thought"):
         return None  # a thought summary a client echoed: not the user's words
     if "text" in part:
         text = part["text"]
         if not isinstance(text, str):
             raise InvalidRequest("wrong_type", param=f"{path}.text", expected="a string")
-        return {"type": "text", "text": text} if text else None
+        return TextPart(text) if text else None
     if "inlineData" in part:
         blob = expect_object(part["inlineData"], f"{path}.inlineData")
         mime, data = string(blob, "mimeType", f"{path}.inlineData"), string(blob, "data", f"{path}.inlineData")
         if mime.startswith("image/"):
-            return {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}}
+            return ImagePart(f"data:{mime};base64,{data}")
         if mime.split(";")[0] in AUDIO_FORMATS:
-            return {"type": "input_audio", "input_audio": {"data": data, "format": AUDIO_FORMATS[mime.split(";")[0]]}}
-        return {"type": "file", "file": {"file_data": f"data:{mime};base64,{data}"}}
+            return AudioPart(data, AUDIO_FORMATS[mime.split(";")[0]])
+        return FilePart(file_data=f"data:{mime};base64,{data}")
     if "fileData" in part:
         file = expect_object(part["fileData"], f"{path}.fileData")
         uri = string(file, "fileUri", f"{path}.fileData")
         kind = file.get("mimeType")
         if isinstance(kind, str) and kind.startswith("image/") and uri.startswith(("https://", "http://")):
-            return {"type": "image_url", "image_url": {"url": uri}}
-        return {"type": "file", "file": {"file_id": uri}}  # Files API and gs:// URIs: a provider's to read
+            return ImagePart(uri)
+        return FilePart(file_id=uri)  # Files API and gs:// URIs: a provider's to read
     for name in part:
         if name not in _PART_METADATA:
             conversation.drop(f"{path}.{name}")  # executableCode, codeExecutionResult, toolCall…
@@ -156,7 +156,7 @@ def _user_part(part: JSON, path: str, conversation: Conversation) -> JSON | None
 def _model_turn(parts: list[Any], path: str, index: int, conversation: Conversation) -> None:
     texts: list[str] = []
     thoughts: list[str] = []
-    calls: list[JSON] = []
+    calls: list[ToolCall] = []
     states: list[ReasoningState] = []
     for position, part in enumerate(parts):
         where = f"{path}.parts[{position}]"
@@ -180,18 +180,19 @@ def _model_turn(parts: list[Any], path: str, index: int, conversation: Conversat
             for name in part:
                 if name not in _PART_METADATA:
                     conversation.drop(f"{where}.{name}")
-    message: JSON = {"role": "assistant", "content": "".join(texts) if texts else None}
-    if calls:
-        message["tool_calls"] = calls
-    if thoughts:
-        message["reasoning_content"] = "".join(thoughts)
+    message = Message(
+        "assistant",
+        "".join(texts) if texts else None,
+        tool_calls=calls or None,
+        reasoning_content="".join(thoughts) if thoughts else None,
+    )
     for state in states:
-        state.attach(message)
-    if message["content"] is not None or calls or "reasoning_content" in message:
+        state.attach_to(message)
+    if message.content is not None or calls or message.reasoning_content is not None:
         conversation.messages.append(message)
 
 
-def _tool_call(call: Any, path: str, turn: int, position: int, conversation: Conversation) -> JSON:
+def _tool_call(call: Any, path: str, turn: int, position: int, conversation: Conversation) -> ToolCall:
     call = expect_object(call, f"{path}.functionCall")
     name = string(call, "name", f"{path}.functionCall")
     args = call.get("args")
@@ -203,7 +204,7 @@ def _tool_call(call: Any, path: str, turn: int, position: int, conversation: Con
     if not isinstance(call_id, str) or not call_id:
         call_id = minted_id(turn, position, name)
     conversation.unanswered.append((name, call_id))
-    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": orjson.dumps(args).decode()}}
+    return ToolCall(call_id, name, orjson.dumps(args).decode())
 
 
 def minted_id(turn: int, position: int, name: str) -> str:
@@ -213,7 +214,7 @@ def minted_id(turn: int, position: int, name: str) -> str:
     return f"{MINTED_ID_PREFIX}{digest}"
 
 
-def _tool_message(response: Any, path: str, conversation: Conversation) -> JSON:
+def _tool_message(response: Any, path: str, conversation: Conversation) -> Message:
     response = expect_object(response, f"{path}.functionResponse")
     name = string(response, "name", f"{path}.functionResponse")
     call_id = response.get("id")
@@ -232,7 +233,7 @@ def _tool_message(response: Any, path: str, conversation: Conversation) -> JSON:
         call_id = found[1]
     if response.get("parts"):
         conversation.drop(f"{path}.functionResponse.parts")  # media results: chat's tool messages hold text
-    return {"role": "tool", "tool_call_id": call_id, "content": result_text(response.get("response"))}
+    return Message("tool", result_text(response.get("response")), tool_call_id=call_id)
 
 
 def result_text(result: Any) -> str:

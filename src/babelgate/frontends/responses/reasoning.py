@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from babelgate.frontends.responses.wire import JSON
+from babelgate.schema.chat import Message
 
 ENCRYPTED_CONTENT: Final = "reasoning.encrypted_content"  # the `include` value that asks for it
 REASONING_DETAILS: Final = "reasoning_details"  # chat's carrier of provider reasoning state
@@ -42,6 +43,14 @@ class ReasoningState:
             message["reasoning_content"] = self.text
         if self.details:
             message[REASONING_DETAILS] = self.details
+
+    def attach_to(self, message: Message) -> None:
+        """Onto the canonical assistant message of the same step (`attach`, for a frontend that decodes
+        straight into a `ChatRequest`)."""
+        if self.text and not message.reasoning_content:
+            message.reasoning_content = self.text
+        if self.details:
+            message.extra[REASONING_DETAILS] = self.details
 
 
 @dataclass(frozen=True, slots=True)

@@ -141,6 +141,8 @@ def tool_call_to_wire(call: ToolCall) -> JSON:
 
 
 def _tool_to_wire(tool: Tool) -> JSON:
+    if tool.type not in ("function", "custom"):  # hosted: its options are the rest of the object, as read
+        return {"type": tool.type, **tool.extra}
     spec: JSON = {"name": tool.name}
     if tool.description is not None:
         spec["description"] = tool.description
