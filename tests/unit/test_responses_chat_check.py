@@ -1,6 +1,8 @@
-"""The chat validation on the Responses road (prepare.typed_request, turn.prepare): skipped only where the
-Responses validation provably already refused everything it would find, and kept wherever something the
-Responses validation has not seen reaches the chat body (the model's defaults and overrides, stored items)."""
+"""The Responses road decodes straight into a chat request (translate.chat_request, turn.prepare), without
+the chat validation behind it: the Responses validation provably refuses everything the chat validation
+would find in the request written as a chat body, and what the Responses validation has not seen is
+checked where it comes in (the model's defaults and overrides by prepare.with_settings, the stored items
+of earlier turns by turn.stored_conversation)."""
 
 from __future__ import annotations
 
@@ -14,13 +16,14 @@ import pytest
 from babelgate.config import ProviderConfig, ServerConfig
 from babelgate.errors import InvalidRequest
 from babelgate.frontends.openai_validation import validate_chat_body
-from babelgate.frontends.prepare import typed_request
+from babelgate.frontends.prepare import prepared_request
 from babelgate.frontends.responses import turn
-from babelgate.frontends.responses.translate import chat_body, normalize_input
+from babelgate.frontends.responses.translate import chat_request, normalize_input
 from babelgate.frontends.responses.validate import validate_create_body, validate_translatable
 from babelgate.http import UpstreamClient
 from babelgate.providers import build_provider
 from babelgate.providers.base import CallNotes
+from babelgate.providers.openai.translate import request_from_wire, to_wire
 from babelgate.routing.registry import Deployment
 from babelgate.store import StoredResponse
 from tests.mutations import mutate, paths
@@ -61,14 +64,17 @@ EDGE_VALUES: list[Any] = [
 
 
 def responses_checks_pass(body: JSON) -> JSON | None:
-    """The chat body turn.prepare builds from `body` with no earlier turns, or None when the Responses
-    validation (or the folding itself) refuses `body`."""
+    """The chat request turn.prepare decodes from `body` with no earlier turns, as a chat body (which reads
+    back as the same request), or None when the Responses validation (or the decoding itself) refuses `body`."""
     try:
         validate_create_body(body)
         validate_translatable(body)
-        return chat_body(body, [], normalize_input(body.get("input")), [])[0]
+        request = chat_request(body, [], normalize_input(body.get("input")), [])[0]
     except InvalidRequest:
         return None
+    chat = to_wire(request, request.model)
+    assert request_from_wire(chat) == request
+    return chat
 
 
 def assert_chat_validation_passes(body: JSON) -> bool:
@@ -109,49 +115,25 @@ def test_combined_changes_that_pass_the_responses_validation_pass_the_chat_valid
 
 PROVIDER = build_provider("local", ProviderConfig(base_url="http://127.0.0.1:1/v1"), ServerConfig(), UpstreamClient())
 RUNTIME: Any = SimpleNamespace(hooks=(), typed_hooks=())
-# Nothing the Responses validation checks: a temperature out of the chat range.
-UNCHECKED_CHAT: JSON = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "temperature": 9}
 
 
 def deployment(**settings: Any) -> Deployment:
     return Deployment("m", PROVIDER, "m-up", **settings)
 
 
-async def test_a_prechecked_chat_body_is_not_validated_again() -> None:
-    request = await typed_request(
-        RUNTIME,
-        deployment(),
-        copy.deepcopy(UNCHECKED_CHAT),
-        stream=False,
-        context=None,
-        notes=CallNotes(),
-        prechecked=True,
-    )
-    assert request.temperature == 9
-
-
-async def test_a_chat_body_not_prechecked_is_validated() -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        await typed_request(
-            RUNTIME, deployment(), copy.deepcopy(UNCHECKED_CHAT), stream=False, context=None, notes=CallNotes()
-        )
-    assert caught.value.param == "temperature"
-
-
 @pytest.mark.parametrize(
     "settings", [{"defaults": {"top_p": 5}}, {"overrides": {"top_p": 5}}], ids=["defaults", "overrides"]
 )
-async def test_the_models_defaults_and_overrides_are_validated_even_when_prechecked(settings: JSON) -> None:
-    chat = {"model": "m", "messages": [{"role": "user", "content": "Hi"}]}
+async def test_the_models_defaults_and_overrides_are_validated(settings: JSON) -> None:
+    body = {"model": "m", "input": "Hi"}
+    request = chat_request(body, [], normalize_input("Hi"), [])[0]
     with pytest.raises(InvalidRequest) as caught:
-        await typed_request(
-            RUNTIME, deployment(**settings), chat, stream=False, context=None, notes=CallNotes(), prechecked=True
-        )
+        await prepared_request(RUNTIME, deployment(**settings), request, stream=False, context=None, notes=CallNotes())
     assert caught.value.param == "top_p"
 
 
-async def test_stored_items_of_earlier_turns_still_go_through_the_chat_validation() -> None:
-    # A stored call whose id is no string: nothing this request's validation sees, so the chat check must.
+async def test_stored_items_of_earlier_turns_are_checked_as_they_are_read() -> None:
+    # A stored call whose id is no string: nothing this request's validation sees, so reading it must.
     stored = StoredResponse(
         id="resp_1",
         created_at=0,
@@ -178,4 +160,4 @@ async def test_stored_items_of_earlier_turns_still_go_through_the_chat_validatio
             stream=False,
             owner=None,
         )
-    assert caught.value.param == "messages[0].tool_calls[0].id"
+    assert caught.value.param == "previous_response_id.items[0].call_id"

@@ -11,9 +11,10 @@ import pytest
 
 from babelgate.errors import InvalidRequest
 from babelgate.frontends.responses.compaction import compacted_output, compaction_item, read_compaction
-from babelgate.frontends.responses.translate import chat_body, normalize_input
+from babelgate.frontends.responses.translate import normalize_input
 from babelgate.frontends.responses.validate import validate_input
 from tests.fakes.openai_spec import schema_violations
+from tests.responses_chat import chat_body
 from tests.responses_spec import ORS_SPEC, compact_violations
 
 JSON = dict[str, Any]

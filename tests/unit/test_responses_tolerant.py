@@ -13,11 +13,12 @@ from babelgate.frontends.responses.reasoning import ReasoningSeal, ReasoningStat
 from babelgate.frontends.responses.resource import ResponseShell
 from babelgate.frontends.responses.stream import ResponsesStreamEncoder
 from babelgate.frontends.responses.tools import ToolNames, flat_name
-from babelgate.frontends.responses.translate import chat_body, normalize_input, output_items
+from babelgate.frontends.responses.translate import normalize_input, output_items
 from babelgate.frontends.responses.validate import validate_create_body, validate_translatable
 from babelgate.frontends.responses.wire import usage_to_wire
 from babelgate.schema.chat import AssistantMessage, ChatResponse, Choice, ToolCall, Usage
 from babelgate.schema.chunks import ChatChunk, ChunkChoice, Delta, ToolCallDelta
+from tests.responses_chat import chat_body
 from tests.responses_spec import response_violations
 
 JSON = dict[str, Any]

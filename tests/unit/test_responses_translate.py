@@ -1,5 +1,6 @@
-"""Responses ⇄ chat, golden (frontends/responses/translate.py): input items as stored, the chat body a create
-body folds onto, the output items of a chat answer, and the status a finish reason gives."""
+"""Responses ⇄ chat, golden (frontends/responses/translate.py): input items as stored, the chat request a
+create body means (written as a chat body by the OpenAI codec, which reads it back as the same request), the
+output items of a chat answer, and the status a finish reason gives."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import pytest
 from babelgate.errors import InvalidRequest
 from babelgate.frontends.responses.compaction import compaction_item
 from babelgate.frontends.responses.resource import ResponseShell
-from babelgate.frontends.responses.translate import chat_body, normalize_input, outcome, output_items
+from babelgate.frontends.responses.translate import normalize_input, outcome, output_items
 from babelgate.frontends.responses.wire import usage_to_wire
 from babelgate.schema.chat import AssistantMessage, ChatResponse, Choice, FinishReason, ToolCall, Usage
+from tests.responses_chat import chat_body
 from tests.responses_spec import response_violations
 
 JSON = dict[str, Any]
@@ -31,10 +33,9 @@ def ids_masked(items: list[JSON]) -> list[JSON]:
 
 
 def chat(input_: Any, conversation: list[JSON] | None = None, **fields: Any) -> JSON:
-    """The chat body for a create body with `input_` and `fields`, continuing `conversation`."""
-    return chat_body({"model": "gpt-test", "input": input_, **fields}, conversation or [], normalize_input(input_), [])[
-        0
-    ]
+    """The chat request for a create body with `input_` and `fields`, continuing `conversation`, as a chat body."""
+    body = {"model": "gpt-test", "input": input_, **fields}
+    return chat_body(body, conversation or [], normalize_input(input_), [])[0]
 
 
 def user(text: str) -> JSON:

@@ -13,10 +13,11 @@ import pytest
 from babelgate.errors import GatewayError, InvalidRequest
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.frontends.responses.compaction import compaction_item
-from babelgate.frontends.responses.translate import chat_body, normalize_input
+from babelgate.frontends.responses.translate import normalize_input
 from babelgate.frontends.responses.validate import validate_create_body, validate_translatable
 from babelgate.providers.openai.translate import request_from_wire
 from tests.mutations import mutate, paths
+from tests.responses_chat import chat_body
 
 JSON = dict[str, Any]
 IMAGE = {"type": "input_image", "image_url": "https://x.test/a.png"}

@@ -42,21 +42,13 @@ async def typed_request(
     stream: bool,
     context: RequestContext | None,
     notes: CallNotes,
-    prechecked: bool = False,
 ) -> ChatRequest:
-    """What every frontend that is not OpenAI Chat does with the chat body it translated its request
-    into (`on_request` ran in the pipeline, before the first attempt). What is dropped goes into
-    `notes`. A stream always asks for usage: the frontends report it at the end.
-
-    `prechecked` is the caller's promise that its own validation already refused everything the
-    chat validation would find in `chat` (the Responses frontend's, for a body built from its
-    create body alone). The check is then skipped, unless the model's defaults or overrides
-    changed the body: those the frontend's validation has not seen."""
-    rewritten = bool(deployment.defaults or deployment.overrides)
-    if rewritten:
+    """What a frontend that folds its request onto a chat body does with that body (`on_request` ran in
+    the pipeline, before the first attempt). What is dropped goes into `notes`. A stream always asks
+    for usage: the frontends report it at the end."""
+    if deployment.defaults or deployment.overrides:
         deployment.apply_to_body(chat)
-    if rewritten or not prechecked:
-        validate_chat_body(chat)
+    validate_chat_body(chat)
     return await _finished(runtime, deployment, request_from_wire(chat), stream=stream, context=context, notes=notes)
 
 

@@ -11,17 +11,18 @@ import orjson
 
 from babelgate.answer import Answer
 from babelgate.exchange import Exchange
-from babelgate.frontends.openai_validation import require_model, validate_chat_body
+from babelgate.frontends.openai_validation import require_model
+from babelgate.frontends.prepare import with_settings
 from babelgate.frontends.responses import wire
 from babelgate.frontends.responses.compaction import SUMMARY_PROMPT, compacted_output
 from babelgate.frontends.responses.translate import chat_messages, normalize_input
-from babelgate.frontends.responses.turn import owned, previous_not_found
+from babelgate.frontends.responses.turn import owned, previous_not_found, stored_conversation
 from babelgate.frontends.responses.validate import validate_input
 from babelgate.frontends.responses.wire import JSON
 from babelgate.pipeline import call, parse_json_object
 from babelgate.providers.base import CallNotes
-from babelgate.providers.openai.translate import request_from_wire
 from babelgate.routing.registry import Deployment
+from babelgate.schema.chat import ChatRequest, Message
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -37,18 +38,18 @@ async def compact_response(runtime: Runtime, exchange: Exchange) -> None:
         previous = await owned(runtime.response_store, str(previous_id), exchange.call.key_id)
         if previous is None:
             raise previous_not_found(str(previous_id))
-        conversation = [*previous.conversation, *previous.response.get("output", ())]
+        conversation = stored_conversation(previous)
     items = [*conversation, *normalize_input(body.get("input"))]
     messages = chat_messages(items)
     if isinstance(body.get("instructions"), str):
-        messages.insert(0, {"role": "system", "content": body["instructions"]})
-    messages.append({"role": "user", "content": SUMMARY_PROMPT})
+        messages.insert(0, Message("system", body["instructions"]))
+    messages.append(Message("user", SUMMARY_PROMPT))
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
-        chat: JSON = {"model": body["model"], "messages": messages}
-        deployment.apply_to_body(chat)
-        validate_chat_body(chat)
-        answer = await deployment.provider.chat(request_from_wire(chat), deployment.model, notes)
+        request = ChatRequest(body["model"], list(messages))
+        if deployment.defaults or deployment.overrides:
+            with_settings(request, deployment)
+        answer = await deployment.provider.chat(request, deployment.model, notes)
         summary = (answer.choices[0].message.content or "") if answer.choices else ""
         resource = {
             "id": wire.new_response_id(),

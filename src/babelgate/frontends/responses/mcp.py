@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from babelgate.errors import InvalidRequest
 from babelgate.frontends.responses import wire
 from babelgate.frontends.responses.wire import JSON
-from babelgate.schema.chat import ChatRequest, Message
+from babelgate.schema.chat import ChatRequest, Message, ToolCall
 from babelgate.tool_loop import request as setup
 from babelgate.tool_loop.loop import (
     ApprovalRequested,
@@ -274,18 +274,14 @@ def event_item(event: LoopEvent) -> JSON:
     return approval_item(wire.new_id(wire.MCP_APPROVAL_PREFIX), event)
 
 
-def replayed_call(item: JSON) -> tuple[JSON, JSON]:
-    """An `mcp_call` item of the conversation as the chat messages the model saw (its call, its result)."""
-    call = {
-        "id": item["id"],
-        "type": "function",
-        "function": {"name": chat_name(item["server_label"], item["name"]), "arguments": item.get("arguments") or "{}"},
-    }
+def replayed_call(item: JSON) -> tuple[ToolCall, Message]:
+    """An `mcp_call` item of the conversation as what the model saw (its call, and its result's message)."""
+    call = ToolCall(item["id"], chat_name(item["server_label"], item["name"]), item.get("arguments") or "{}")
     error = item.get("error")
     output = item.get("output")
     if output is None and error is not None:
         output = f"Error calling the tool: {error.get('message') if isinstance(error, dict) else error}"
-    return call, {"role": "tool", "tool_call_id": item["id"], "content": output or ""}
+    return call, Message("tool", output or "", tool_call_id=item["id"])
 
 
 INCOMPLETE_LIMIT: JSON = {"reason": "max_tool_calls"}

@@ -7,8 +7,8 @@ Three kinds of tool reach a translated road:
   as OpenAI answers a namespaced call — `name` the function's own, `namespace` beside it — so the
   client sees exactly the names it declared; replayed calls are flattened again the same way;
 - every other type is a hosted tool (`web_search`, `file_search`, `code_interpreter`, …): it goes
-  into the chat body as the Responses tool object itself, and the one call path maps it to the
-  provider's own equivalent or drops it (pipeline.py; docs/api.md "tolerant reader").
+  into the chat request as a hosted `Tool` with the Responses tool's options, and the one call path
+  maps it to the provider's own equivalent or drops it (hosted_tools.py; docs/api.md "tolerant reader").
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from babelgate.frontends.responses.wire import JSON
+from babelgate.schema.chat import Tool
 
 SEPARATOR: Final = "__"
 MAX_NAME: Final = 64  # chat and every provider cap function names at 64 characters
-_FUNCTION_FIELDS: Final = ("name", "description", "parameters", "strict")
 
 
 def flat_name(namespace: str, name: str) -> str:
@@ -45,10 +45,10 @@ class ToolNames:
         return (found[1], found[0]) if found is not None else (chat_name, None)
 
 
-def chat_tools(tools: list[JSON], adjusted: list[str]) -> tuple[list[JSON], ToolNames]:
+def chat_tools(tools: list[JSON], adjusted: list[str]) -> tuple[list[Tool], ToolNames]:
     """The chat tools for a create body's `tools` (already validated), and how to name calls back."""
     names = ToolNames()
-    out: list[JSON] = []
+    out: list[Tool] = []
     for index, tool in enumerate(tools):
         kind = tool["type"]
         if kind == "function":
@@ -57,20 +57,23 @@ def chat_tools(tools: list[JSON], adjusted: list[str]) -> tuple[list[JSON], Tool
             for inner in tool["tools"]:
                 flat = flat_name(tool["name"], inner["name"])
                 names.namespaced[flat] = (tool["name"], inner["name"])
-                out.append(function_tool({**inner, "name": flat}))
+                out.append(function_tool(inner, flat))
             adjusted.append(f"tools[{index}]=namespace-flattened")
         elif kind == "mcp":
             continue  # the gateway runs MCP tools itself (mcp.py): the model is offered their functions
-        else:
-            out.append(dict(tool))  # hosted: the pipeline maps or drops it
+        else:  # hosted: mapped to the provider's own or dropped (hosted_tools.py)
+            out.append(Tool(kind, type=kind, extra={key: value for key, value in tool.items() if key != "type"}))
     return out, names
 
 
-def function_tool(tool: JSON) -> JSON:
-    return {
-        "type": "function",
-        "function": {name: tool[name] for name in _FUNCTION_FIELDS if tool.get(name) is not None},
-    }
+def function_tool(tool: JSON, name: str | None = None) -> Tool:
+    """A function tool, under `name` where it is offered under another (a namespace's, flattened)."""
+    return Tool(
+        name or tool["name"],
+        description=tool.get("description"),
+        parameters=tool.get("parameters"),
+        strict=tool.get("strict"),
+    )
 
 
 def chat_call_name(item: JSON) -> str:

@@ -1,8 +1,10 @@
-"""Responses ⇄ chat: a create body and its conversation fold onto an OpenAI chat body, and a
-canonical chat answer folds back into output items and a response resource.
+"""Responses ⇄ chat: a create body and its conversation become the canonical `ChatRequest` they
+mean, and a canonical chat answer folds back into output items and a response resource.
 
-The request side produces chat *JSON*, not the canonical types, so that the chat road's model
-defaults, validation and decoding apply unchanged; pure functions, golden-tested.
+The body has passed the Responses validation (validate.py), which refuses everything the chat
+validation would (test_responses_chat_check.py proves it on mutated bodies), and the stored items
+of earlier turns have passed it again as they were read (turn.stored_conversation). Pure
+functions, golden-tested.
 """
 
 from __future__ import annotations
@@ -22,26 +24,31 @@ from babelgate.frontends.responses.reasoning import (
 )
 from babelgate.frontends.responses.tools import ToolNames, chat_call_name, chat_tools
 from babelgate.frontends.responses.wire import JSON
-from babelgate.schema.chat import ChatResponse
-
-# Responses fields that keep their name and meaning on a chat request.
-_SAME_FIELDS: Final = (
-    "temperature",
-    "top_p",
-    "presence_penalty",
-    "frequency_penalty",
-    "parallel_tool_calls",
-    "user",
-    "safety_identifier",
-    "prompt_cache_key",
-    "service_tier",
+from babelgate.schema.chat import (
+    ChatRequest,
+    ChatResponse,
+    ContentPart,
+    FilePart,
+    ImagePart,
+    Message,
+    NamedToolChoice,
+    ResponseFormat,
+    TextPart,
+    ToolCall,
+    ToolChoice,
 )
+
+# Responses fields that keep their name and meaning on a chat request: fields of ChatRequest, and
+# fields an OpenAI upstream reads under the same name (extra fields, each provider's to take or report).
+_SAME_FIELDS: Final = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "parallel_tool_calls", "user")
+_SAME_EXTRA_FIELDS: Final = ("safety_identifier", "prompt_cache_key", "service_tier")
 # Fields the Responses frontend reads itself (turn.py, resource.py, validate.py); every other field
 # a client sends is dropped and reported (the tolerant reader, docs/api.md): client metadata, cache
 # settings, context-management hints, fields newer than the gateway.
 _READ_FIELDS: Final = frozenset(
     {
         *_SAME_FIELDS,
+        *_SAME_EXTRA_FIELDS,
         "model",
         "input",
         "instructions",
@@ -87,49 +94,49 @@ def normalize_input(value: Any) -> list[JSON]:
     return items
 
 
-def chat_body(
+def chat_request(
     body: JSON,
     conversation: list[JSON],
     items: list[JSON],
     adjusted: list[str],
     *,
     reasoning: Mapping[int, ReasoningState] | None = None,
-) -> tuple[JSON, ToolNames]:
+) -> tuple[ChatRequest, ToolNames]:
     """The chat request for `body`, continuing `conversation` (earlier turns' items) with `items`,
     and the names its tool calls come back under. What it drops is appended to `adjusted`;
     `reasoning` is the opened state of reasoning items, by position in conversation + items.
 
     `instructions` apply to this turn only, as OpenAI defines them: they are never stored in the
     conversation."""
-    messages: list[JSON] = []
+    messages: list[Message] = []
     if body.get("instructions"):
-        messages.append({"role": "system", "content": body["instructions"]})
+        messages.append(Message("system", body["instructions"]))
     _check_tool_outputs(conversation, items)
     # One pass over both, so calls that continue the previous turn join its assistant message.
     messages.extend(chat_messages([*conversation, *items], reasoning))
     if not messages:
         raise InvalidRequest("empty_input", param="input")
-    chat: JSON = {"model": body["model"], "messages": messages}
+    request = ChatRequest(body["model"], messages)
     for name in _SAME_FIELDS:
         if body.get(name) is not None:
-            chat[name] = body[name]
-    if body.get("max_output_tokens") is not None:
-        chat["max_tokens"] = body["max_output_tokens"]
-    effort = (body.get("reasoning") or {}).get("effort")
-    if effort is not None:
-        chat["reasoning_effort"] = effort
+            setattr(request, name, body[name])
+    for name in _SAME_EXTRA_FIELDS:
+        if body.get(name) is not None:
+            request.extra[name] = body[name]
+    request.max_tokens = body.get("max_output_tokens")
+    request.reasoning_effort = (body.get("reasoning") or {}).get("effort")
     text = body.get("text") or {}
     if text.get("format") is not None:
-        chat["response_format"] = _response_format(text["format"])
+        request.response_format = _response_format(text["format"])
     if text.get("verbosity") is not None:
-        chat["verbosity"] = text["verbosity"]
+        request.extra["verbosity"] = text["verbosity"]
     names = ToolNames()
     if body.get("tools"):
-        chat["tools"], names = chat_tools(body["tools"], adjusted)
+        request.tools, names = chat_tools(body["tools"], adjusted)
     if body.get("tool_choice") is not None:
-        chat["tool_choice"] = _tool_choice(body["tool_choice"])
+        request.tool_choice = _tool_choice(body["tool_choice"])
     _report_unread(body, adjusted)
-    return chat, names
+    return request, names
 
 
 def _report_unread(body: JSON, adjusted: list[str]) -> None:
@@ -145,11 +152,11 @@ def _report_unread(body: JSON, adjusted: list[str]) -> None:
             adjusted.append(f"include[{index}]=dropped")
 
 
-def chat_messages(items: list[JSON], reasoning: Mapping[int, ReasoningState] | None = None) -> list[JSON]:
+def chat_messages(items: list[JSON], reasoning: Mapping[int, ReasoningState] | None = None) -> list[Message]:
     """Items → chat messages. A reasoning item whose state was opened (`reasoning`, by position)
     goes onto the assistant message that follows it; other reasoning items are not replayed (Gemini
     carries its signatures in tool-call ids, tool_ids.py)."""
-    messages: list[JSON] = []
+    messages: list[Message] = []
     pending: ReasoningState | None = None
     for position, item in enumerate(items):
         kind = item.get("type", "message")
@@ -158,70 +165,63 @@ def chat_messages(items: list[JSON], reasoning: Mapping[int, ReasoningState] | N
             continue
         if kind == "message":
             message = _message(item)
-            if pending is not None and message["role"] == "assistant":
-                pending.attach(message)
+            if pending is not None and message.role == "assistant":
+                pending.attach_to(message)
                 pending = None
             messages.append(message)
         elif kind == "function_call":
-            call = {
-                "id": item["call_id"],
-                "type": "function",
-                "function": {"name": chat_call_name(item), "arguments": item["arguments"]},
-            }
+            call = ToolCall(item["call_id"], chat_call_name(item), item["arguments"])
             # Adjacent calls (and the text before them) are one assistant turn in chat.
             last = messages[-1] if messages else None
-            if last is not None and last["role"] == "assistant" and pending is None:
-                last.setdefault("tool_calls", []).append(call)
+            if last is not None and last.role == "assistant" and pending is None:
+                if last.tool_calls is None:
+                    last.tool_calls = [call]
+                else:
+                    last.tool_calls.append(call)
             else:
-                message = {"role": "assistant", "content": None, "tool_calls": [call]}
+                message = Message("assistant", None, tool_calls=[call])
                 if pending is not None:
-                    pending.attach(message)
+                    pending.attach_to(message)
                     pending = None
                 messages.append(message)
         elif kind == "mcp_call":
             # A call the gateway ran (tool_loop/): the model saw it as a function call and its result.
             call, result = replayed_call(item)
             last = messages[-1] if messages else None
-            if last is not None and last["role"] == "assistant" and pending is None and "tool_calls" in last:
-                last["tool_calls"].append(call)
+            if last is not None and last.role == "assistant" and pending is None and last.tool_calls is not None:
+                last.tool_calls.append(call)
             else:
-                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+                messages.append(Message("assistant", None, tool_calls=[call]))
             messages.append(result)
         elif kind == "function_call_output":
-            messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": _tool_output(item)})
+            messages.append(Message("tool", _tool_output(item), tool_call_id=item["call_id"]))
         elif kind == "compaction":
-            messages.append({"role": "system", "content": read_compaction(item["encrypted_content"])})
+            messages.append(Message("system", read_compaction(item["encrypted_content"])))
     return messages
 
 
-def _message(item: JSON) -> JSON:
+def _message(item: JSON) -> Message:
     role, content = item["role"], item["content"]
     if isinstance(content, str):
-        return {"role": role, "content": content}
+        return Message(role, content)
     if role == "assistant":
         text = "".join(part.get("text", "") for part in content if part["type"] != "refusal")
         refusal = "".join(part["refusal"] for part in content if part["type"] == "refusal")
-        message: JSON = {"role": "assistant", "content": text or None}
-        if refusal:
-            message["refusal"] = refusal
-        return message
-    return {"role": role, "content": [_part(part) for part in content]}
+        # Chat has no refusal on a request's assistant message: it travels as an extra field.
+        return Message("assistant", text or None, extra={"refusal": refusal} if refusal else {})
+    return Message(role, [_part(part) for part in content])
 
 
-def _part(part: JSON) -> JSON:
+def _part(part: JSON) -> ContentPart:
     kind = part["type"]
     if kind in ("input_text", "output_text"):
-        return {"type": "text", "text": part["text"]}
+        return TextPart(part["text"])
     if kind == "input_image":
-        return {
-            "type": "image_url",
-            "image_url": {"url": part["image_url"], "detail": part.get("detail") or _IMAGE_DETAIL_DEFAULT},
-        }
-    file = {name: part[name] for name in ("file_data", "file_id", "filename") if part.get(name) is not None}
-    return {"type": "file", "file": file}
+        return ImagePart(part["image_url"], part.get("detail") or _IMAGE_DETAIL_DEFAULT)
+    return FilePart(part.get("file_data"), part.get("file_id"), part.get("filename"))
 
 
-def _tool_output(item: JSON) -> str | list[JSON]:
+def _tool_output(item: JSON) -> str | list[ContentPart]:
     output = item["output"]
     if isinstance(output, str):
         return output
@@ -242,20 +242,26 @@ def _check_tool_outputs(conversation: list[JSON], items: list[JSON]) -> None:
             raise InvalidRequest("unmatched_tool_output", param=f"input[{index}].call_id", call_id=item["call_id"])
 
 
-def _tool_choice(choice: Any) -> Any:
+def _tool_choice(choice: Any) -> ToolChoice:
     if isinstance(choice, str):
-        return choice
+        # Validated: none, auto, required, or `any` (Mistral's word for required, one meaning everywhere).
+        return "required" if choice == "any" else choice  # type: ignore[return-value]
     if choice["type"] == "function":
-        return {"type": "function", "function": {"name": choice["name"]}}
+        return NamedToolChoice(choice["name"])
     tools = [{"type": "function", "function": {"name": tool["name"]}} for tool in choice["tools"]]
     return {"type": "allowed_tools", "allowed_tools": {"mode": choice.get("mode", "auto"), "tools": tools}}
 
 
-def _response_format(fmt: JSON) -> JSON:
+def _response_format(fmt: JSON) -> ResponseFormat:
     if fmt["type"] != "json_schema":
-        return {"type": fmt["type"]}
-    spec = {name: fmt[name] for name in ("name", "schema", "strict", "description") if fmt.get(name) is not None}
-    return {"type": "json_schema", "json_schema": spec}
+        return ResponseFormat(fmt["type"])
+    return ResponseFormat(
+        "json_schema",
+        name=fmt.get("name"),
+        schema=fmt.get("schema"),
+        strict=fmt.get("strict"),
+        description=fmt.get("description"),
+    )
 
 
 # -- answers -----------------------------------------------------------------------------------

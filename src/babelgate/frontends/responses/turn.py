@@ -1,5 +1,5 @@
 """One response, whichever transport carries it: prepare (validate, continue the conversation,
-fold onto a chat request), run (one answer or the event stream), and remember.
+decode into a chat request), run (one answer or the event stream), and remember.
 
 HTTP and WebSocket differ only in how they send events and where they look up earlier
 responses (a WebSocket connection also remembers its own `store: false` responses).
@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING
 
 from babelgate.errors import NotFound
 from babelgate.frontends.one_answer import Frame, sse_event
-from babelgate.frontends.prepare import typed_request
+from babelgate.frontends.prepare import prepared_request
 from babelgate.frontends.responses import wire
 from babelgate.frontends.responses.mcp import INCOMPLETE_LIMIT, McpTurn, event_item, prepare_mcp
 from babelgate.frontends.responses.reasoning import ENCRYPTED_CONTENT, ReasoningSeal, open_items
 from babelgate.frontends.responses.resource import ResponseShell
 from babelgate.frontends.responses.stream import ResponsesStreamEncoder
 from babelgate.frontends.responses.tools import ToolNames
-from babelgate.frontends.responses.translate import chat_body, normalize_input, outcome, output_items
-from babelgate.frontends.responses.validate import validate_translatable
+from babelgate.frontends.responses.translate import chat_request, normalize_input, outcome, output_items
+from babelgate.frontends.responses.validate import validate_item, validate_translatable
 from babelgate.frontends.responses.wire import JSON
 from babelgate.hooks import RequestContext
 from babelgate.providers.base import CallNotes
@@ -116,6 +116,16 @@ async def owned(store: ResponseStore, response_id: str, owner: str | None) -> St
     return record if record is not None and record.owner == owner else None
 
 
+def stored_conversation(previous: StoredResponse) -> list[JSON]:
+    """The items of the conversation a stored response ends, checked as input items are: they were
+    when they came in (or the gateway wrote them), but they come back from a database, and a
+    request decoded from them must fail as a 400 naming the item, never as a 500."""
+    conversation = [*previous.conversation, *previous.response.get("output", ())]
+    for index, item in enumerate(conversation):
+        validate_item(item, f"previous_response_id.items[{index}]")
+    return conversation
+
+
 def previous_not_found(response_id: str) -> NotFound:
     return NotFound(
         "previous_response_not_found",
@@ -147,7 +157,7 @@ async def prepare(
         previous = await lookup(previous_id)
         if previous is None:
             raise previous_not_found(previous_id)
-        conversation = [*previous.conversation, *previous.response.get("output", ())]
+        conversation = stored_conversation(previous)
     items = normalize_input(body.get("input"))
     seal = await _reasoning_seal(runtime, deployment, body, [*conversation, *items])
     reasoning = (
@@ -155,14 +165,8 @@ async def prepare(
         if seal is None
         else open_items([*conversation, *items], seal, notes.adjusted, first_reported=len(conversation))
     )
-    chat, names = chat_body(body, conversation, items, notes.adjusted, reasoning=reasoning)
-    # A chat body built from this create body alone holds nothing validate_create_body and
-    # validate_translatable have not already checked as strictly as the chat validation would
-    # (test_responses_chat_check.py proves it on mutated bodies). Earlier turns' items come from
-    # the store, not from this body: with them the chat validation still runs.
-    request = await typed_request(
-        runtime, deployment, chat, stream=stream, context=context, notes=notes, prechecked=not conversation
-    )
+    request, names = chat_request(body, conversation, items, notes.adjusted, reasoning=reasoning)
+    request = await prepared_request(runtime, deployment, request, stream=stream, context=context, notes=notes)
     mcp = await prepare_mcp(
         runtime, body, conversation, items, request, call=call, deployment=deployment, stream=stream
     )
