@@ -35,10 +35,8 @@ from babelgate.frontends.anthropic_messages.translate import (
     encode_response,
     encode_stream_error,
 )
-from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.frontends.token_estimate import estimate_tokens
 from babelgate.providers.openai.translate import request_from_wire as decode_chat
-from babelgate.providers.openai.translate import to_wire
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import (
     AssistantMessage,
@@ -50,6 +48,7 @@ from babelgate.schema.chat import (
     Usage,
 )
 from babelgate.schema.chat import Message as ChatMessage
+from tests.chat_wire import written
 
 JSON = dict[str, Any]
 USER = [{"role": "user", "content": "Hi"}]
@@ -63,10 +62,7 @@ def decode(**body: Any) -> tuple[JSON, list[str]]:
     (what the frontend checked is at least what the chat road checks)."""
     adjusted: list[str] = []
     request = decode_request({"model": "gpt-test", "max_tokens": 100, "messages": USER, **body}, adjusted=adjusted)
-    chat = to_wire(request, request.model)
-    validate_chat_body(chat)
-    assert decode_chat(chat) == request
-    return chat, adjusted
+    return written(request), adjusted
 
 
 def messages(*turns: JSON, **body: Any) -> list[JSON]:

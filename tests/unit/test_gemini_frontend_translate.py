@@ -23,12 +23,11 @@ from babelgate.frontends.gemini.translate import (
 )
 from babelgate.frontends.gemini.translate_contents import minted_id
 from babelgate.frontends.gemini.translate_schema import json_schema
-from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.frontends.responses.reasoning import ReasoningSeal, ReasoningState
-from babelgate.providers.openai.translate import request_from_wire, to_wire
 from babelgate.schema.chat import AssistantMessage, ChatResponse, Choice, ToolCall, Usage
 from babelgate.schema.models import ModelInfo
 from babelgate.sealing import Sealer
+from tests.chat_wire import written
 
 MODEL = "openai/gpt-4o-mini"
 HI: Any = [{"role": "user", "parts": [{"text": "Hi"}]}]
@@ -36,11 +35,7 @@ HI: Any = [{"role": "user", "parts": [{"text": "Hi"}]}]
 
 def _decode(body: dict[str, Any], opener: Any = None) -> tuple[dict[str, Any], list[str]]:
     adjusted: list[str] = []
-    request = decode_request(body, MODEL, adjusted=adjusted, opener=opener)
-    chat = to_wire(request, MODEL)
-    validate_chat_body(chat)  # what comes out is a body the chat road takes, and means the same request
-    assert request_from_wire(chat) == request
-    return chat, adjusted
+    return written(decode_request(body, MODEL, adjusted=adjusted, opener=opener)), adjusted
 
 
 # -- contents and roles --------------------------------------------------------------------------

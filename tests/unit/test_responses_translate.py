@@ -13,9 +13,19 @@ import pytest
 from babelgate.errors import InvalidRequest
 from babelgate.frontends.responses.compaction import compaction_item
 from babelgate.frontends.responses.resource import ResponseShell
-from babelgate.frontends.responses.translate import normalize_input, outcome, output_items
+from babelgate.frontends.responses.translate import chat_request, normalize_input, outcome, output_items
 from babelgate.frontends.responses.wire import usage_to_wire
-from babelgate.schema.chat import AssistantMessage, ChatResponse, Choice, FinishReason, ToolCall, Usage
+from babelgate.schema.chat import (
+    AssistantMessage,
+    ChatResponse,
+    Choice,
+    FinishReason,
+    ImagePart,
+    Message,
+    TextPart,
+    ToolCall,
+    Usage,
+)
 from tests.responses_chat import chat_body
 from tests.responses_spec import response_violations
 
@@ -318,15 +328,14 @@ def test_function_call_output_list_of_text_parts_is_joined() -> None:
 
 
 def test_function_call_output_list_with_an_image_stays_a_list_of_parts() -> None:
+    # The Responses validation takes text outputs only (chat's tool messages hold text); the decoder still
+    # keeps what it is given rather than lose it.
     output = [{"type": "input_text", "text": "Chart:"}, {"type": "input_image", "image_url": "https://x.test/c.png"}]
-    assert chat([call("call_1"), call_output("call_1", output)])["messages"][1] == {
-        "role": "tool",
-        "tool_call_id": "call_1",
-        "content": [
-            {"type": "text", "text": "Chart:"},
-            {"type": "image_url", "image_url": {"url": "https://x.test/c.png", "detail": "auto"}},
-        ],
-    }
+    items = normalize_input([call("call_1"), call_output("call_1", output)])
+    request = chat_request({"model": "gpt-test"}, [], items, [])[0]
+    assert request.messages[1] == Message(
+        "tool", [TextPart("Chart:"), ImagePart("https://x.test/c.png", "auto")], tool_call_id="call_1"
+    )
 
 
 def test_input_image_becomes_an_image_url_part_with_detail_auto_by_default() -> None:

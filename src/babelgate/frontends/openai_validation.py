@@ -80,7 +80,7 @@ def validate_chat_body(body: dict[str, Any]) -> None:
         if not isinstance(tools, list):
             raise InvalidRequest("wrong_type", param="tools", expected="an array")
         for index, tool in enumerate(tools):
-            _tool(tool, f"tools[{index}]")
+            validate_tool(tool, f"tools[{index}]")
     _tool_choice(body.get("tool_choice"))
     _response_format(body.get("response_format"))
     for name in ("user", "reasoning_effort"):
@@ -220,7 +220,9 @@ def _tool_call(call: Any, path: str) -> None:
         raise InvalidRequest("invalid_value", param=f"{path}.type", detail="expected 'function' or 'custom'")
 
 
-def _tool(tool: Any, path: str) -> None:
+def validate_tool(tool: Any, path: str) -> None:
+    """A chat tool object (function, custom, or a hosted tool by type), as the Chat Completions API
+    defines it; the Ollama API's tools are the same objects."""
     tool = expect_object(tool, path)
     kind = tool.get("type")
     if not isinstance(kind, str) or not kind:

@@ -21,7 +21,7 @@ from babelgate.errors import InvalidRequest, UpstreamProtocolError
 from babelgate.exchange import Exchange
 from babelgate.frontends.ollama.answer import Clock, stream_answer
 from babelgate.frontends.ollama.stream import OllamaStreamEncoder
-from babelgate.frontends.ollama.translate import apply_options, encode_generate
+from babelgate.frontends.ollama.translate import encode_generate, option_fields
 from babelgate.frontends.ollama.wire import JSON
 from babelgate.pipeline import call
 from babelgate.providers.base import CallNotes, Relay, relay_of
@@ -55,7 +55,7 @@ def legacy_body(body: JSON, *, stream: bool) -> tuple[JSON, list[str]]:
     if body.get("suffix"):
         legacy["suffix"] = body["suffix"]
     adjusted = [f"{name}=dropped" for name in _DROPPED if body.get(name) not in (None, "", False)]
-    apply_options(body.get("options"), legacy, adjusted)
+    legacy.update(option_fields(body.get("options"), adjusted))
     if stream:
         legacy["stream"] = True
         legacy["stream_options"] = {"include_usage": True}  # the final object reports the counts

@@ -1,9 +1,10 @@
 """Routes of the Ollama API frontend: chat, generate and embeddings here; the model routes in models.py,
 `/api/generate`'s raw and suffix road in completions.py, the sending of answers in answer.py.
 
-Chat and generate become a chat request through `prepare.typed_request` (model defaults, chat
-validation, hooks), like every frontend that is not OpenAI Chat; the answer, or the stream of
-chunks, is folded back into Ollama's JSON or NDJSON. Ollama streams unless told `stream: false`.
+Chat and generate are decoded into the canonical chat request (translate.py) by each attempt and
+prepared the way every frontend's is (`prepare.prepared_request`: model defaults, tool ids, hosted
+tools, hooks); the answer, or the stream of chunks, is folded back into Ollama's JSON or NDJSON.
+Ollama streams unless told `stream: false`.
 Errors are Ollama's `{"error": "…"}`: before a stream begins as the HTTP answer, after it as its
 last line. See docs/ollama.md.
 """
@@ -11,6 +12,7 @@ last line. See docs/ollama.md.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -26,11 +28,12 @@ from babelgate.frontends.ollama.stream import OllamaStreamEncoder
 from babelgate.frontends.ollama.translate import encode_error
 from babelgate.frontends.ollama.validate import validate_chat, validate_embed, validate_generate
 from babelgate.frontends.ollama.wire import JSON
-from babelgate.frontends.prepare import typed_request
+from babelgate.frontends.prepare import prepared_request
 from babelgate.frontends.route import NDJSON, Frontend, Operation, Route
 from babelgate.pipeline import call, parse_json_object, require
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
+from babelgate.schema.chat import ChatRequest
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -46,8 +49,7 @@ async def chat(runtime: Runtime, exchange: Exchange) -> None:
         _route_to(runtime, exchange, body)
         await _loaded(exchange, body, generate=False)
         return
-    chat_json, adjusted = translate.chat_body(body)
-    await _answer(runtime, exchange, body, chat_json, adjusted, clock, generate=False)
+    await _answer(runtime, exchange, body, translate.chat_request, clock, generate=False)
 
 
 async def generate(runtime: Runtime, exchange: Exchange) -> None:
@@ -61,8 +63,7 @@ async def generate(runtime: Runtime, exchange: Exchange) -> None:
     if body.get("raw") or body.get("suffix"):
         await completions.generate(runtime, exchange, routable(runtime, body["model"]), body, clock)
         return
-    chat_json, adjusted = translate.generate_body(body)
-    await _answer(runtime, exchange, body, chat_json, adjusted, clock, generate=True)
+    await _answer(runtime, exchange, body, translate.generate_request, clock, generate=True)
 
 
 async def embed(runtime: Runtime, exchange: Exchange) -> None:
@@ -98,8 +99,7 @@ async def _answer(
     runtime: Runtime,
     exchange: Exchange,
     body: JSON,
-    chat_json: JSON,
-    adjusted: list[str],
+    decode: Callable[[JSON, list[str]], ChatRequest],
     clock: Clock,
     *,
     generate: bool,
@@ -108,9 +108,9 @@ async def _answer(
     model = body["model"]  # Ollama echoes the name the client sent
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
-        notes.adjusted.extend(adjusted)
-        request = await typed_request(
-            runtime, deployment, dict(chat_json), stream=stream, context=exchange.call.context, notes=notes
+        # Each attempt decodes its own request: the prepare step and the hooks change it in place.
+        request = await prepared_request(
+            runtime, deployment, decode(body, notes.adjusted), stream=stream, context=exchange.call.context, notes=notes
         )
         provider = deployment.provider
         clock.upstream_called()

@@ -1,10 +1,9 @@
-"""Ollama ⇄ chat: Ollama chat and generate bodies fold onto an OpenAI chat body, embed bodies onto an
-OpenAI embeddings body, and canonical answers fold back into Ollama's JSON.
+"""Ollama ⇄ chat: Ollama chat and generate bodies become the canonical `ChatRequest` they mean, embed
+bodies an OpenAI embeddings body, and canonical answers fold back into Ollama's JSON.
 
-The request side produces chat *JSON*, not the canonical types, so that the chat road's model
-defaults, validation and decoding apply unchanged (prepare.typed_request). Each Ollama message
-becomes exactly one chat message, so the chat validation's paths (`messages[2].tool_calls[0]`) name
-the client's own message. Pure functions, golden-tested; bodies have passed validate.py.
+Bodies have passed validate.py; what it leaves to the chat request is checked here as it is read
+(Ollama's tools are chat tool objects: the chat validation's own check, `tools[0].function.name`).
+Each Ollama message becomes exactly one chat message. Pure functions, golden-tested.
 """
 
 from __future__ import annotations
@@ -18,14 +17,27 @@ import orjson
 from babelgate.errors import GatewayError, InvalidRequest, UpstreamProtocolError
 from babelgate.frontends.ollama import wire
 from babelgate.frontends.ollama.wire import JSON, Durations
+from babelgate.frontends.openai_validation import INTEGER_RANGES, expect_number, expect_object, validate_tool
 from babelgate.i18n import render_message
-from babelgate.schema.chat import AssistantMessage, ChatResponse
+from babelgate.providers.openai.translate import tool_from_client
+from babelgate.schema.chat import (
+    AssistantMessage,
+    ChatRequest,
+    ChatResponse,
+    ContentPart,
+    ImagePart,
+    Message,
+    ResponseFormat,
+    TextPart,
+    Tool,
+    ToolCall,
+)
 from babelgate.schema.embeddings import EmbeddingResponse
 
 # Ollama option → chat field. `top_k`, `min_p` and `repetition_penalty` are not OpenAI's, but the
 # names OpenAI-compatible servers (vLLM, llama.cpp, OpenRouter) and Mistral take: they travel as
 # extra chat fields for the upstream to judge (DECISIONS 9), and Anthropic and Gemini report what
-# they drop. Every other option tunes a local runtime (num_ctx, num_gpu, use_mmap, …) or a sampler
+# they drop (`EXTRA_OPTIONS`). Every other option tunes a local runtime (num_ctx, num_gpu, use_mmap, …) or a sampler
 # no API offers (mirostat, tfs_z, typical_p, …): dropped and reported.
 OPTION_FIELDS: Final[dict[str, str]] = {
     "temperature": "temperature",
@@ -39,6 +51,7 @@ OPTION_FIELDS: Final[dict[str, str]] = {
     "min_p": "min_p",
     "repeat_penalty": "repetition_penalty",
 }
+EXTRA_OPTIONS: Final = frozenset({"top_k", "min_p", "repetition_penalty"})
 # `think: true` asks for the model's default effort (OpenAI's default is medium); false turns it off.
 THINK_EFFORT: Final[dict[bool, str]] = {True: "medium", False: "none"}
 FORMAT_NAME: Final = "response"  # json_schema needs a name; Ollama's `format` has none
@@ -53,17 +66,16 @@ _IMAGE_TYPES: Final = (
 # -- requests ------------------------------------------------------------------------------------
 
 
-def chat_body(body: JSON) -> tuple[JSON, list[str]]:
-    """The chat request for an `/api/chat` body, and the parameters dropped on the way."""
-    chat: JSON = {"model": body["model"], "messages": chat_messages(body.get("messages") or [])}
+def chat_request(body: JSON, adjusted: list[str]) -> ChatRequest:
+    """The chat request for an `/api/chat` body; the parameters dropped on the way go into `adjusted`."""
+    request = ChatRequest(body["model"], chat_messages(body.get("messages") or []))
     if body.get("tools"):
-        chat["tools"] = [_tool(tool) for tool in body["tools"]]
-    adjusted: list[str] = []
-    _common(body, chat, adjusted)
-    return chat, adjusted
+        request.tools = [_tool(tool, f"tools[{index}]") for index, tool in enumerate(body["tools"])]
+    _common(body, request, adjusted)
+    return request
 
 
-def generate_body(body: JSON) -> tuple[JSON, list[str]]:
+def generate_request(body: JSON, adjusted: list[str]) -> ChatRequest:
     """`/api/generate` as a single-turn chat: `system`, then the prompt with its images. A raw prompt
     (already in the model's own template tokens) or a suffix (fill-in-the-middle) has no chat form:
     those go to a legacy completions endpoint (completions.py) or nowhere."""
@@ -73,20 +85,21 @@ def generate_body(body: JSON) -> tuple[JSON, list[str]]:
         raise InvalidRequest("ollama_suffix_unsupported", param="suffix", model=body["model"])
     if body.get("context"):
         raise InvalidRequest("ollama_context_unsupported", param="context")
-    messages: list[JSON] = []
+    messages: list[Message] = []
     if body.get("system"):
-        messages.append({"role": "system", "content": body["system"]})
+        messages.append(Message("system", body["system"]))
     messages.append(_user_message(body.get("prompt") or "", body.get("images"), "images"))
-    chat: JSON = {"model": body["model"], "messages": messages}
-    # The upstream formats the conversation with its own template; Ollama's Go template cannot apply.
-    adjusted = ["template=dropped"] if body.get("template") else []
-    _common(body, chat, adjusted)
-    return chat, adjusted
+    request = ChatRequest(body["model"], messages)
+    if body.get("template"):
+        # The upstream formats the conversation with its own template; Ollama's Go template cannot apply.
+        adjusted.append("template=dropped")
+    _common(body, request, adjusted)
+    return request
 
 
-def chat_messages(messages: list[JSON]) -> list[JSON]:
-    out: list[JSON] = []
-    pending: list[JSON] = []  # tool calls of the last assistant message not answered yet
+def chat_messages(messages: list[JSON]) -> list[Message]:
+    out: list[Message] = []
+    pending: list[ToolCall] = []  # tool calls of the last assistant message not answered yet
     for index, message in enumerate(messages):
         role, path = message["role"], f"messages[{index}]"
         content = message.get("content") or ""
@@ -101,26 +114,26 @@ def chat_messages(messages: list[JSON]) -> list[JSON]:
             # `thinking` is not replayed: the providers that need reasoning back carry it in their
             # signed tool-call ids (tool_ids.py), like the Responses frontend.
             out.append(
-                {"role": "assistant", "content": content or None, "tool_calls": list(pending)}
+                Message("assistant", content or None, tool_calls=list(pending))
                 if pending
-                else {"role": "assistant", "content": content}
+                else Message("assistant", content)
             )
         elif role == "tool":
-            out.append({"role": "tool", "tool_call_id": _answered_call(message, pending, path), "content": content})
+            out.append(Message("tool", content, tool_call_id=_answered_call(message, pending, path)))
         else:
-            out.append({"role": role, "content": content})
+            out.append(Message(role, content))
     return out
 
 
-def _answered_call(message: JSON, pending: list[JSON], path: str) -> str:
+def _answered_call(message: JSON, pending: list[ToolCall], path: str) -> str:
     """The id of the call a tool message answers. Ollama clients often drop call ids (the official
     Python client keeps only name and arguments), so: the given `tool_call_id` if it is one of the
     open calls, else the first open call of that `tool_name`, else a given id as it is, else the
     first open call (Ollama answers calls in order)."""
     call_id, name = message.get("tool_call_id"), message.get("tool_name")
-    match = next((call for call in pending if call["id"] == call_id), None) if call_id else None
+    match = next((call for call in pending if call.id == call_id), None) if call_id else None
     if match is None and name:
-        match = next((call for call in pending if call["function"]["name"] == name), None)
+        match = next((call for call in pending if call.name == name), None)
     if match is None and call_id:
         return str(call_id)
     if match is None and pending:
@@ -128,10 +141,10 @@ def _answered_call(message: JSON, pending: list[JSON], path: str) -> str:
     if match is None:
         raise InvalidRequest("ollama_unmatched_tool_message", param=path)
     pending.remove(match)
-    return str(match["id"])
+    return match.id
 
 
-def _tool_call(call: JSON, message_index: int, position: int) -> JSON:
+def _tool_call(call: JSON, message_index: int, position: int) -> ToolCall:
     function = call["function"]
     arguments = function.get("arguments")
     if arguments is None:
@@ -152,22 +165,22 @@ def _tool_call(call: JSON, message_index: int, position: int) -> JSON:
         text = orjson.dumps(arguments).decode()
     # A stable id when the client kept none: the same conversation gets the same ids every turn.
     call_id = call.get("id") or f"call_{message_index}_{position}"
-    return {"id": call_id, "type": "function", "function": {"name": function["name"], "arguments": text}}
+    return ToolCall(call_id, function["name"], text)
 
 
-def _user_message(text: str, images: list[str] | None, path: str) -> JSON:
+def _user_message(text: str, images: list[str] | None, path: str) -> Message:
     if not images:
-        return {"role": "user", "content": text}
-    parts: list[JSON] = [_image_part(image, f"{path}[{index}]") for index, image in enumerate(images)]
+        return Message("user", text)
+    parts: list[ContentPart] = [_image_part(image, f"{path}[{index}]") for index, image in enumerate(images)]
     if text:
-        parts.append({"type": "text", "text": text})
-    return {"role": "user", "content": parts}
+        parts.append(TextPart(text))
+    return Message("user", parts)
 
 
-def _image_part(data: str, path: str) -> JSON:
+def _image_part(data: str, path: str) -> ImagePart:
     """Ollama sends bare base64; chat wants a data URI, whose media type is read from the bytes."""
     if data.startswith("data:"):
-        return {"type": "image_url", "image_url": {"url": data}}
+        return ImagePart(data)
     if "\n" in data or "\r" in data:  # wrapped base64, which Go's decoder (Ollama's) accepts
         data = data.replace("\n", "").replace("\r", "")
     try:
@@ -179,35 +192,47 @@ def _image_part(data: str, path: str) -> JSON:
         media = "image/webp"
     if media is None:
         raise InvalidRequest("ollama_image_format", param=path)
-    return {"type": "image_url", "image_url": {"url": f"data:{media};base64,{data}"}}
+    return ImagePart(f"data:{media};base64,{data}")
 
 
-def _tool(tool: Any) -> Any:
-    if not isinstance(tool, dict):
-        return tool  # the chat validation names it
-    return {**tool, "type": tool.get("type") or "function"}
+def _tool(tool: Any, path: str) -> Tool:
+    """An Ollama tool: a chat tool object whose `type` may be left out (a function)."""
+    tool = expect_object(tool, path)
+    tool = {**tool, "type": tool.get("type") or "function"}
+    validate_tool(tool, path)
+    return tool_from_client(tool)
 
 
-def _common(body: JSON, chat: JSON, adjusted: list[str]) -> None:
+def _common(body: JSON, request: ChatRequest, adjusted: list[str]) -> None:
     """What /api/chat and /api/generate share: format, options, think, logprobs."""
     fmt = body.get("format")
     if fmt == "json":
-        chat["response_format"] = {"type": "json_object"}
+        request.response_format = ResponseFormat("json_object")
     elif isinstance(fmt, dict):
         # Not strict: OpenAI's strict mode refuses most schemas Ollama clients write (it wants
         # additionalProperties false and every property required).
-        chat["response_format"] = {"type": "json_schema", "json_schema": {"name": FORMAT_NAME, "schema": fmt}}
-    apply_options(body.get("options"), chat, adjusted)
+        request.response_format = ResponseFormat("json_schema", name=FORMAT_NAME, schema=fmt)
+    for field, value in option_fields(body.get("options"), adjusted).items():
+        if field in EXTRA_OPTIONS:
+            request.extra[field] = value
+        elif field == "stop":
+            request.stop = [value] if isinstance(value, str) else value
+        else:
+            if field == "max_tokens":  # validate.py let through what Ollama takes; chat's bound is lower
+                expect_number(value, "options.num_predict", *INTEGER_RANGES["max_tokens"], integer=True)
+            setattr(request, field, value)
     think = body.get("think")
     if think is not None:
-        chat["reasoning_effort"] = THINK_EFFORT[think] if isinstance(think, bool) else think
-    for name in ("logprobs", "top_logprobs"):
+        request.reasoning_effort = THINK_EFFORT[think] if isinstance(think, bool) else think
+    for name in ("logprobs", "top_logprobs"):  # not chat fields: extra fields, the OpenAI wire's names
         if body.get(name) is not None:
-            chat[name] = body[name]
+            request.extra[name] = body[name]
 
 
-def apply_options(options: JSON | None, target: JSON, adjusted: list[str]) -> None:
-    """Ollama's `options` onto a chat (or legacy completions) body, by OPTION_FIELDS."""
+def option_fields(options: JSON | None, adjusted: list[str]) -> JSON:
+    """Ollama's `options` as chat (or legacy completions) fields, by OPTION_FIELDS; the others are
+    reported in `adjusted`."""
+    fields: JSON = {}
     for name, value in (options or {}).items():
         if value is None:
             continue
@@ -215,7 +240,8 @@ def apply_options(options: JSON | None, target: JSON, adjusted: list[str]) -> No
         if field is None:
             adjusted.append(f"options.{name}=dropped")
         elif not (name == "num_predict" and value < 0):  # -1 and -2 mean "no limit": the upstream's default
-            target[field] = value
+            fields[field] = value
+    return fields
 
 
 def embed_body(body: JSON, *, legacy: bool) -> tuple[JSON, list[str]]:

@@ -306,7 +306,7 @@ def request_from_wire(body: JSON) -> ChatRequest:
     return ChatRequest(
         model=body["model"],
         messages=[_message_from_client(m) for m in body["messages"]],
-        tools=[_tool_from_client(t) for t in body["tools"]] if body.get("tools") is not None else None,
+        tools=[tool_from_client(t) for t in body["tools"]] if body.get("tools") is not None else None,
         tool_choice=_tool_choice_from_client(body.get("tool_choice")),
         parallel_tool_calls=body.get("parallel_tool_calls"),
         response_format=_response_format_from_client(body.get("response_format")),
@@ -374,7 +374,8 @@ def _tool_call_from_client(wire: JSON) -> ToolCall:
     )
 
 
-def _tool_from_client(wire: JSON) -> Tool:
+def tool_from_client(wire: JSON) -> Tool:
+    """A client's chat tool object (checked by `validate_tool`), which the Ollama API shares."""
     kind = wire["type"]
     if kind not in ("function", "custom"):  # hosted: its options are the rest of the object
         return Tool(kind, type=kind, extra={key: value for key, value in wire.items() if key != "type"})
