@@ -22,7 +22,7 @@ from babelgate.frontends.openai_completions.fanout import gather_bounded, merge_
 from babelgate.frontends.openai_completions.stream import OpenAICompletionsStreamEncoder
 from babelgate.frontends.openai_completions.translate import (
     CompletionRequest,
-    chat_body,
+    chat_request,
     decode_request,
     encode_response,
     sum_usage,
@@ -31,8 +31,9 @@ from babelgate.frontends.openai_completions.validate import validate_completion_
 from babelgate.frontends.openai_completions.wire import finish_reason
 from babelgate.providers.base import CallNotes
 from babelgate.providers.openai.profiles import PROFILES, select_profile
-from babelgate.schema.chat import AssistantMessage, ChatResponse, Choice, Usage
+from babelgate.schema.chat import AssistantMessage, ChatRequest, ChatResponse, Choice, Message, Usage
 from babelgate.schema.chunks import ChatChunk, ChunkChoice, Delta
+from tests.chat_wire import written
 from tests.fakes import openai_upstream as fake
 from tests.fakes.openai_spec import schema_violations
 from tests.unit.test_openai_provider import StubClient, StubResponse, collect, provider
@@ -187,24 +188,38 @@ def test_decode_request_keeps_chat_fields_and_defaults_max_tokens_to_16() -> Non
         echo=True,
         stream=True,
         include_usage=True,
-        chat_fields={
-            "n": 2,
-            "temperature": 0.3,
-            "stop": "\n",
-            "user": "u",
-            "logit_bias": {"1": 5},
-            "stream": True,
-            "stream_options": {"include_usage": True},
-            "max_tokens": 16,
-        },
+        chat=ChatRequest(
+            "m",
+            [],
+            n=2,
+            temperature=0.3,
+            stop=["\n"],
+            user="u",
+            max_tokens=16,
+            stream=True,
+            include_usage=True,
+            extra={"logit_bias": {"1": 5}},
+        ),
         adjusted=["best_of=dropped", "suffix=dropped"],
     )
+
+
+def test_a_chat_field_the_chat_road_refuses_is_refused_by_name() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        decode_request({"model": "m", "prompt": "p", "tools": [{"type": "function", "function": {"name": "bad name"}}]})
+    assert (caught.value.message_key, caught.value.param) == ("invalid_tool_name", "tools[0].function.name")
+
+
+def test_messages_in_a_completions_body_are_dropped_not_the_conversation() -> None:
+    request = decode_request({"model": "m", "prompt": "p", "messages": [{"role": "user", "content": "other"}]})
+    assert request.adjusted == ["messages=dropped"]
+    assert chat_request(request, "p").messages == [Message("user", "p")]
 
 
 @pytest.mark.parametrize(("max_tokens", "sent"), [(None, 16), (5, 5)])
 def test_max_tokens_default(max_tokens: int | None, sent: int) -> None:
     request = decode_request({"model": "m", "prompt": "p", "max_tokens": max_tokens})
-    assert request.chat_fields == {"max_tokens": sent}
+    assert request.chat == ChatRequest("m", [], max_tokens=sent)
     assert (request.n, request.echo, request.stream, request.include_usage, request.adjusted) == (
         1,
         False,
@@ -217,10 +232,13 @@ def test_max_tokens_default(max_tokens: int | None, sent: int) -> None:
 def test_each_prompt_is_a_single_turn_chat() -> None:
     request = decode_request({"model": "public", "prompt": ["first", "second"], "seed": 3})
     assert request.prompts == ["first", "second"]
-    assert [chat_body(request, prompt) for prompt in request.prompts] == [
+    chats = [chat_request(request, prompt) for prompt in request.prompts]
+    assert [written(chat) for chat in chats] == [
         {"model": "public", "messages": [{"role": "user", "content": "first"}], "seed": 3, "max_tokens": 16},
         {"model": "public", "messages": [{"role": "user", "content": "second"}], "seed": 3, "max_tokens": 16},
     ]
+    chats[0].extra["x"] = 1
+    assert chats[1].extra == {}, "each prompt's request is its own"
 
 
 # -- encode -----------------------------------------------------------------------------------

@@ -3,11 +3,10 @@ the deployment's defaults and overrides, signed tool ids kept with their own pro
 only where the provider has them, and the hooks' `transform_request`. It lives on the frontends' floor:
 the pipeline below never decodes a frontend's wire.
 
-A frontend that decodes its request straight into a `ChatRequest` (Anthropic Messages) hands it to
-`prepared_request`; one that still folds its request onto a chat body hands that body to `typed_request`,
-which checks and decodes it first. The model's defaults and overrides are written as chat body fields
-(docs/configuration.md) either way: on a decoded request, `with_settings` reads them with the OpenAI
-codec and sets the fields they name.
+Every frontend decodes its request straight into a `ChatRequest` (the Messages, Gemini, Responses and
+Ollama APIs, the legacy completions API; the Chat Completions frontend with the OpenAI codec itself) and
+hands it to `prepared_request`. The model's defaults and overrides are written as chat body fields
+(docs/configuration.md): `with_settings` reads them with the OpenAI codec and sets the fields they name.
 """
 
 from __future__ import annotations
@@ -34,24 +33,6 @@ if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 
-async def typed_request(
-    runtime: Runtime,
-    deployment: Deployment,
-    chat: dict[str, Any],
-    *,
-    stream: bool,
-    context: RequestContext | None,
-    notes: CallNotes,
-) -> ChatRequest:
-    """What a frontend that folds its request onto a chat body does with that body (`on_request` ran in
-    the pipeline, before the first attempt). What is dropped goes into `notes`. A stream always asks
-    for usage: the frontends report it at the end."""
-    if deployment.defaults or deployment.overrides:
-        deployment.apply_to_body(chat)
-    validate_chat_body(chat)
-    return await _finished(runtime, deployment, request_from_wire(chat), stream=stream, context=context, notes=notes)
-
-
 async def prepared_request(
     runtime: Runtime,
     deployment: Deployment,
@@ -61,23 +42,12 @@ async def prepared_request(
     context: RequestContext | None,
     notes: CallNotes,
 ) -> ChatRequest:
-    """What every frontend that decodes its request straight into a `ChatRequest` (checked as it was
-    read, in the frontend's own words) does with it before the provider: `typed_request`'s steps on
-    a request instead of a body. `request` is the attempt's own (it is changed in place)."""
+    """What every frontend that is not OpenAI Chat does with the request it decoded (checked as it was
+    read, in the frontend's own words) before the provider; `on_request` ran in the pipeline, before
+    the first attempt. What is dropped goes into `notes`. A stream always asks for usage: the frontends
+    report it at the end. `request` is the attempt's own: it is changed in place."""
     if deployment.defaults or deployment.overrides:
         with_settings(request, deployment)
-    return await _finished(runtime, deployment, request, stream=stream, context=context, notes=notes)
-
-
-async def _finished(
-    runtime: Runtime,
-    deployment: Deployment,
-    request: ChatRequest,
-    *,
-    stream: bool,
-    context: RequestContext | None,
-    notes: CallNotes,
-) -> ChatRequest:
     request.stream = request.include_usage = stream
     if not deployment.provider.capabilities.signed_tool_ids:
         request = tool_ids.strip_request(request)
@@ -103,8 +73,7 @@ def with_settings(request: ChatRequest, deployment: Deployment) -> None:
     settings = {name: value for name, value in deployment.defaults.items() if name not in _NOT_SETTINGS}
     overrides = {name: value for name, value in deployment.overrides.items() if name not in _NOT_SETTINGS}
     settings.update(overrides)
-    validate_chat_body({**settings, "model": request.model, "messages": [_ONE_TURN]})
-    read = request_from_wire({**settings, "model": request.model, "messages": ()})
+    read = read_chat_fields(request.model, settings)
     for name in settings:
         override = name in overrides
         if name in TOKEN_FIELDS:
@@ -120,3 +89,11 @@ def with_settings(request: ChatRequest, deployment: Deployment) -> None:
             field = "seed" if name in _SEED_FIELDS else name
             if override or getattr(request, field) is None:
                 setattr(request, field, getattr(read, field))
+
+
+def read_chat_fields(model: str, fields: dict[str, Any]) -> ChatRequest:
+    """Chat body fields other than the conversation (a model's settings; a legacy completions body's
+    sampling fields, which are chat's by name), checked by the chat validation and read by the OpenAI
+    codec onto a request without messages."""
+    validate_chat_body({**fields, "model": model, "messages": [_ONE_TURN]})
+    return request_from_wire({**fields, "model": model, "messages": ()})

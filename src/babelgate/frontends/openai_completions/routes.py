@@ -26,7 +26,7 @@ from babelgate.frontends.openai_completions import validate, wire
 from babelgate.frontends.openai_completions.fanout import gather_bounded, merge_streams
 from babelgate.frontends.openai_completions.stream import OpenAICompletionsStreamEncoder
 from babelgate.frontends.openai_completions.translate import (
-    chat_body,
+    chat_request,
     decode_request,
     encode_response,
     sum_usage,
@@ -34,7 +34,7 @@ from babelgate.frontends.openai_completions.translate import (
 from babelgate.frontends.openai_completions.validate import validate_completion_body, validate_translatable
 from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import require_model
-from babelgate.frontends.prepare import typed_request
+from babelgate.frontends.prepare import prepared_request
 from babelgate.frontends.route import SSE, Frontend, Operation, Route
 from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.hooks import transformed
@@ -76,12 +76,12 @@ async def _translated(
 ) -> Answer:
     validate_translatable(body, deployment.public_name)
     request = decode_request(body)
-    # `transform_request` runs here, not in `typed_request`: on each chat request the client's
+    # `transform_request` runs here, not in `prepared_request`: on each chat request the client's
     # request fans out to.
     combined.adjusted.extend(request.adjusted)
     chats = [
-        await typed_request(
-            runtime, deployment, chat_body(request, prompt), stream=request.stream, context=None, notes=combined
+        await prepared_request(
+            runtime, deployment, chat_request(request, prompt), stream=request.stream, context=None, notes=combined
         )
         for prompt in request.prompts
     ]

@@ -1,5 +1,10 @@
-"""The translated road: a legacy completions body → one single-turn chat body per prompt, and the
+"""The translated road: a legacy completions body → one single-turn chat request per prompt, and the
 chat answers → one `text_completion` object.
+
+A completions body is OpenAI's wire too: besides the prompt and the fields only it has
+(`COMPLETION_ONLY`), its fields are chat's by name and meaning (sampling, `stop`, `user`, and fields
+the legacy API does not define, passed on as on chat), so the OpenAI codec reads them
+(`prepare.read_chat_fields`) onto the request every prompt's call starts from.
 
 Fan-out: each prompt string becomes its own chat call carrying the client's `n`, and choice `i`
 of prompt `p` becomes choice `p * n + i`, prompt-major, as OpenAI numbers the choices of a list
@@ -8,8 +13,10 @@ prompt. Pure: ids and timestamps come from the caller.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from babelgate.frontends.openai_completions.wire import (
     COMPLETION_ONLY,
@@ -18,8 +25,11 @@ from babelgate.frontends.openai_completions.wire import (
     OBJECT,
     finish_reason,
 )
+from babelgate.frontends.prepare import read_chat_fields
 from babelgate.providers.openai.translate import usage_to_wire
-from babelgate.schema.chat import ChatResponse, Usage
+from babelgate.schema.chat import ChatRequest, ChatResponse, Message, Usage
+
+_NOT_CHAT_FIELDS: Final = frozenset({*COMPLETION_ONLY, "model", "messages"})
 
 
 @dataclass(slots=True)
@@ -32,19 +42,21 @@ class CompletionRequest:
     echo: bool = False
     stream: bool = False
     include_usage: bool = False
-    # What every chat call carries besides `model` and `messages`: the sampling fields, `stop`,
-    # `user`, `stream_options`, and fields the legacy API does not define (passed on as on chat).
-    chat_fields: JSON = field(default_factory=dict)
+    # What every chat call carries besides its one message: the sampling fields, `stop`, `user`, and
+    # fields the legacy API does not define (passed on as on chat).
+    chat: ChatRequest = field(default_factory=lambda: ChatRequest("", []))
     # Parameters read and left out because they change nothing (x-babelgate-adjusted-params).
     adjusted: list[str] = field(default_factory=list)
 
 
 def decode_request(body: JSON) -> CompletionRequest:
     prompt = body["prompt"]
-    fields = {name: value for name, value in body.items() if name not in COMPLETION_ONLY and name != "model"}
+    fields = {name: value for name, value in body.items() if name not in _NOT_CHAT_FIELDS}
     if fields.get("max_tokens") is None:
         fields["max_tokens"] = DEFAULT_MAX_TOKENS
     adjusted = []
+    if body.get("messages") is not None:
+        adjusted.append("messages=dropped")  # a chat field, not a completions one: the prompt is the conversation
     if body.get("best_of") is not None:
         adjusted.append("best_of=dropped")  # equal to `n` (validated): every candidate is returned anyway
     if body.get("suffix") == "":
@@ -57,14 +69,14 @@ def decode_request(body: JSON) -> CompletionRequest:
         echo=body.get("echo") is True,
         stream=body.get("stream") is True,
         include_usage=options.get("include_usage") is True,
-        chat_fields=fields,
+        chat=read_chat_fields(body["model"], fields),
         adjusted=adjusted,
     )
 
 
-def chat_body(request: CompletionRequest, prompt: str) -> JSON:
-    """One prompt as a single-turn chat: the prompt is the user's whole message."""
-    return {"model": request.model, "messages": [{"role": "user", "content": prompt}], **request.chat_fields}
+def chat_request(request: CompletionRequest, prompt: str) -> ChatRequest:
+    """One prompt as a single-turn chat, a request of its own: the prompt is the user's whole message."""
+    return dataclasses.replace(request.chat, messages=[Message("user", prompt)], extra=dict(request.chat.extra))
 
 
 def encode_response(
