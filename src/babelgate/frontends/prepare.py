@@ -24,9 +24,10 @@ from babelgate.schema.chat import ChatRequest
 
 # What a model's settings are checked with: a chat body needs one turn (its content unread).
 _ONE_TURN: Final = {"role": "user", "content": ""}
-# Settings that do not name a field of ChatRequest by its own name: the frontend decides streaming,
-# and the model and conversation are the client's.
+# Settings that name a field of ChatRequest under another name (`max_tokens` has two too: TOKEN_FIELDS).
 _SEED_FIELDS: Final = ("seed", "random_seed")
+# Chat body fields that are no setting: the frontend decides streaming; the model and the conversation
+# are the client's.
 _NOT_SETTINGS: Final = frozenset({"model", "messages", "stream", "stream_options"})
 
 if TYPE_CHECKING:
