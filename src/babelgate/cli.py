@@ -20,7 +20,6 @@ from babelgate.config.load import ConfigError, load_config
 from babelgate.config.models import Config
 from babelgate.observability import worker_metrics
 from babelgate.observability.logging import Scrubber, configure_logging, secrets_of
-from babelgate.operator.commands import add_operator_commands
 from babelgate.providers import PROVIDER_TYPES
 from babelgate.server_protocol import UVICORN_OPTIONS, Limits, set_limits
 
@@ -168,8 +167,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     check = commands.add_parser("check-config", help="validate a config and print the model table")
     check.add_argument("file")
     check.set_defaults(func=check_config)
-    add_operator_commands(commands)  # chat, models, keys, usage, launch: clients of a running gateway
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] not in (["serve"], ["check-config"]):
+        # chat, models, keys, usage, launch: clients of a running gateway. Not loaded by the server's own
+        # commands (nor by its workers, which import this module): their tables (rich) are ~2.5 MiB of a
+        # server process's memory.
+        from babelgate.operator.commands import add_operator_commands
+
+        add_operator_commands(commands)
     # `launch AGENT [options] -- ARGS`: what follows the first `--` is the agent's, left unparsed.
     agent_args: list[str] = []
     if argv[:1] == ["launch"] and "--" in argv:
