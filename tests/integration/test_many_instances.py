@@ -478,6 +478,9 @@ def test_instances_that_die_under_load_lose_only_what_they_held(cluster: Cluster
     survivor, stopping, doomed = cluster.instances
     calls = cluster.recorder.calls
     stream: dict[str, Any] = {}
+    if not cluster.stored:  # run alone (`-k`): a response stored through the instance about to die, to load at the end
+        with cluster.clients() as (direct, _):
+            cluster.stored.append(direct[2].responses.create(model="gpt", input="Remember 7.").id)
 
     def slow_stream() -> None:
         request_id = cluster.recorder.new_id()
