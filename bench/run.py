@@ -644,14 +644,26 @@ class Further:
     comparisons: list[Comparison] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was asked for and not measured, and why
     cold_start_s: list[float] = field(default_factory=list)
+    governed_peak_kib: int | None = None  # a fresh gateway's peak RSS after the governed path alone
+    governed_errors: int = 0
 
     @property
     def errors(self) -> int:
-        return (self.scaling.errors if self.scaling else 0) + sum(c.errors for c in self.comparisons)
+        return (
+            (self.scaling.errors if self.scaling else 0)
+            + sum(c.errors for c in self.comparisons)
+            + self.governed_errors
+        )
 
     def report(self, plan: Plan, rows: Sequence[dict[str, Any]], pin: Pinning) -> list[str]:
         out = [""] + ([*scaling_report(self.scaling, pin.enabled), ""] if self.scaling else [])
         out += comparison_report(self.comparisons, list(rows), plan.concurrency, self.notes)
+        if self.governed_peak_kib is not None:
+            out.append(
+                f"Memory with governance on: a fresh gateway that served the governed path alone (c="
+                f"{max(plan.concurrency)}, {plan.reps} run(s) of {plan.duration:g} s): peak RSS (VmHWM) "
+                f"{self.governed_peak_kib / 1024:.1f} MiB"
+            )
         return out + cold_start_report(self.cold_start_s)
 
     def as_dict(self) -> dict[str, Any]:
@@ -661,6 +673,7 @@ class Further:
             "notes": self.notes,
             "cold_start_s": self.cold_start_s,
             "cold_start_median_s": statistics.median(self.cold_start_s) if self.cold_start_s else None,
+            "governed_peak_kib": self.governed_peak_kib,
         }
 
 
@@ -693,7 +706,35 @@ def further_phases(
     if plan.cold_starts:
         print(f"bench: {plan.cold_starts} cold starts", file=sys.stderr, flush=True)
         further.cold_start_s = measure_cold_starts(children, pin, upstream_port, store_dir, plan.cold_starts)
+    if "governed" in plan.paths:
+        print("bench: memory, the governed path alone on a fresh gateway", file=sys.stderr, flush=True)
+        governed_memory(plan, children, pin, upstream_port, store_dir, chat_run, further)
     return further
+
+
+def governed_memory(
+    plan: Plan,
+    children: Children,
+    pin: Pinning,
+    upstream_port: int,
+    store_dir: str,
+    chat_run: ChatRun,
+    further: Further,
+) -> None:
+    """Memory with governance on, as the issue's table measured each configuration: a fresh gateway (the bench's
+    config, a store of its own) that serves only the governed path, at the run's highest chat concurrency, for
+    as many runs as each path had; its peak RSS goes into `further`."""
+    folder = Path(store_dir) / "memory"
+    folder.mkdir()
+    process, port = start_gateway(children, pin, upstream_port, str(folder), log_name="gateway-memory.log")
+    try:
+        gateway = targets(PATHS["governed"], port, upstream_port, create_virtual_key(port))[0]
+        for _ in range(plan.reps):
+            stats = run_loop(lambda: chat_run(gateway, max(plan.concurrency), None))
+            further.governed_errors += stats.errors
+        further.governed_peak_kib = memory_kib(process.pid).get("VmHWM")
+    finally:
+        children.stop(process)
 
 
 def compare_one(
@@ -793,6 +834,8 @@ def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> i
         base.memory = memory_kib(base_process.pid)
         base.rows = [row for row in summarize([run for run in runs if run.target != "gateway"]) if row["path"] in bases]
         children.stop(base_process)  # the later phases are the working tree's: it would only idle on CPU 1
+    fast = targets(PATHS["fast"], gateway_port, upstream_port)
+    further = further_phases(plan, children, pin, upstream_port, store_dir, fast, meters["gateway"].gateway_cpu)
     found = verdicts(
         rows,
         base.rows if base else [],
@@ -801,9 +844,8 @@ def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> i
         levels={"chat": plan.concurrency, "stream": plan.stream_concurrency},
         head_peak_kib=memory.get("VmHWM"),
         base_peak_kib=base.memory.get("VmHWM") if base else None,
+        governed_peak_kib=further.governed_peak_kib,
     )
-    fast = targets(PATHS["fast"], gateway_port, upstream_port)
-    further = further_phases(plan, children, pin, upstream_port, store_dir, fast, meters["gateway"].gateway_cpu)
     checks = check_targets(
         rows,
         peak_rss_kib=memory.get("VmHWM"),

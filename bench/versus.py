@@ -91,8 +91,15 @@ def verdicts(
     levels: dict[str, Sequence[int]],
     head_peak_kib: int | None,
     base_peak_kib: int | None,
+    governed_peak_kib: int | None = None,
 ) -> list[Verdict]:
-    """Every comparison the run has figures for: `levels` maps "chat" and "stream" to the levels measured."""
+    """Every comparison the run has figures for: `levels` maps "chat" and "stream" to the levels measured.
+
+    Memory, two figures. The issue's target ("RSS ≤ 70 MB with governance on", measured as its table measured
+    each configuration: one gateway serving one kind of request) is judged on `governed_peak_kib`, a fresh
+    gateway that served the governed path alone (`run.governed_memory`). The main gateway's peak after every
+    path is shown beside the base's, not judged: it has also loaded what only some paths need (the clouds'
+    signing, the JWT verifier, every translator), which the base has none of."""
     out: list[Verdict] = []
     for kind in ("chat", "stream"):
         unit = "µs/request" if kind == "chat" else "µs/stream"
@@ -125,13 +132,17 @@ def verdicts(
     head_mib = None if head_peak_kib is None else head_peak_kib / 1024
     base_mib = None if base_peak_kib is None else base_peak_kib / 1024
     if head_mib is not None:
+        ratio = _ratio(head_mib, base_mib)
+        out.append(Verdict("peak RSS after every path", "MiB", base_mib, head_mib, ratio, "base", None, ""))
+    if governed_peak_kib is not None:
+        governed_mib = governed_peak_kib / 1024
         out.append(
             Verdict(
-                "peak RSS of the gateway after the run (governed)",
+                "peak RSS, the governed path alone",
                 "MiB",
-                base_mib,
-                head_mib,
-                _ratio(head_mib, base_mib),
+                None,
+                governed_mib,
+                None,
                 "",
                 PEAK_RSS_MIB,
                 f"≤ {PEAK_RSS_MIB:g} MiB",
