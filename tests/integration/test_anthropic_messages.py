@@ -239,19 +239,17 @@ def test_parallel_tools_streamed_on_openai(sdk: anthropic.Anthropic, upstream: F
 
 def test_configured_model_applies_defaults_and_overrides(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
     """A model's defaults and overrides (chat body fields) on a request the Messages frontend decoded
-    straight into the canonical request: the client's value wins over a default, an override over both."""
+    straight into the canonical request: the client's value wins over a default, an override over both;
+    a deployment's own settings are merged over its model's."""
     gateway = make_gateway(f"""
 providers:
-  main:
-    type: openai
-    base_url: {upstream.base_url}
-    api_key: env:OPENAI_API_KEY
+  main: {{type: openai, base_url: "{upstream.base_url}", api_key: "env:OPENAI_API_KEY"}}
 models:
   fast:
-    provider: main
-    model: gpt-4o-mini
-    defaults: {{temperature: 0.2, top_p: 0.5, seed: 7, user: ops}}
+    defaults: {{temperature: 0.9, top_p: 0.5, user: ops}}
     overrides: {{max_tokens: 64}}
+    deployments:
+      - {{provider: main, model: gpt-4o-mini, defaults: {{temperature: 0.2, seed: 7}}}}
 """)
     upstream.script(Reply(json=completion("Hello!")))
     with _sdk(gateway) as client:
