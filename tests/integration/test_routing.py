@@ -325,8 +325,12 @@ def test_without_a_context_fallback_the_overflow_is_the_answer(start: Start, fak
     assert _chats(fakes["fallback"]) == []
 
 
+COOL_DOWN = 3.0
+
+
 def test_a_dead_deployment_costs_one_probe_per_cool_down(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
-    gateway = start(RESILIENT, "routing: {circuit: {failures: 2, cooldown: 1}}\n")
+    # A cool-down long enough for five requests on a loaded CI host (at 1 s, one failed there: a probe came).
+    gateway = start(RESILIENT, f"routing: {{circuit: {{failures: 2, cooldown: {COOL_DOWN:g}}}}}\n")
     fakes["primary"].chat_responder = lambda body: _error(503)
     for _ in range(2):
         assert _chat(gateway).parse().model == "s-model"
@@ -335,12 +339,12 @@ def test_a_dead_deployment_costs_one_probe_per_cool_down(start: Start, fakes: di
         raw = _chat(gateway)
         assert raw.headers["x-babelgate-route"] == "secondary/s-model=ok"
     assert len(_chats(fakes["primary"])) == 2  # skipped while open
-    time.sleep(1.1)
+    time.sleep(COOL_DOWN + 0.1)
     for _ in range(3):
         _chat(gateway)
     assert len(_chats(fakes["primary"])) == 3  # half-open: one probe, which failed; open again
     fakes["primary"].chat_responder = None
-    time.sleep(1.1)
+    time.sleep(COOL_DOWN + 0.1)
     assert _chat(gateway).parse().model == "p-model"  # the probe succeeds: closed
     assert _chat(gateway).parse().model == "p-model"
 

@@ -165,3 +165,34 @@ def test_a_holder_nothing_else_keeps_is_let_go_with_its_timer_pending() -> None:
         return gone() is None
 
     assert asyncio.run(run())
+
+
+def test_a_fetch_under_way_when_the_holder_closes_arms_no_renewal() -> None:
+    """A gateway that stops (or a provider a reload replaced) while a renewal runs in its worker thread asks
+    its token source nothing more once that fetch ends: before, the fetch's end armed the next renewal,
+    and a stopped gateway kept asking (a failing source every RETRY_RENEWAL seconds)."""
+    issuer = Issuer(life=0.3, delay=0.2)
+
+    async def run() -> None:
+        holder = BearerTokens("vx", issuer, source="test source", wait=5)
+        holder.invalidate(await holder.token())  # a fetch of a new token starts, in the worker thread
+        holder.close()
+        await asyncio.sleep(0.8)  # the fetch ends (0.2 s); its token would be renewed after ~0.18 s
+
+    asyncio.run(run())
+    assert issuer.count == 2, "only the fetch under way when the holder closed"
+
+
+def test_a_short_lived_token_is_used_for_a_third_of_its_life_before_it_is_renewed() -> None:
+    """A token living less than RENEW_BEFORE (300 s) used to be renewed as soon as it came, and its
+    successor too: a fetch after another for as long as the gateway ran."""
+    issuer = Issuer(life=3.0)
+
+    async def run() -> None:
+        holder = BearerTokens("vx", issuer, source="test source", wait=5)
+        await holder.token()
+        await asyncio.sleep(1.5)  # renewed once, at a third of its life or later (~0.9 s)
+        holder.close()
+
+    asyncio.run(run())
+    assert issuer.count == 2

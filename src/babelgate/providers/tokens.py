@@ -26,9 +26,12 @@ from babelgate.errors import UpstreamCredentialsFailed
 
 log = logging.getLogger("babelgate.tokens")
 
-# Renew at two thirds of a token's life, and at the latest this long before it ends.
+# Renew at two thirds of a token's life, and at the latest this long before it ends, but never before a
+# third of its life: a token living less than RENEW_BEFORE was renewed as soon as it came, one fetch after
+# another for as long as the gateway ran (a 2-second test token: thousands).
 RENEW_FRACTION: Final = 2 / 3
 RENEW_BEFORE: Final = 300.0
+KEEP_AT_LEAST: Final = 1 / 3
 # A token this close to its end (at most; a tenth of a short life) is not sent: it could expire on its way
 # (clock skew, a slow upload).
 SAFETY_MARGIN: Final = 5.0
@@ -64,6 +67,7 @@ class BearerTokens:
     __slots__ = (
         "__weakref__",
         "_cause",
+        "_closed",
         "_failed_at",
         "_fetch",
         "_inflight",
@@ -94,6 +98,7 @@ class BearerTokens:
         self._timer: asyncio.TimerHandle | None = None
         self._failed_at = 0.0
         self._cause = ""
+        self._closed = False
 
     async def token(self) -> str:
         """The current token's value, at once while it is valid (a due renewal starts behind it);
@@ -113,6 +118,13 @@ class BearerTokens:
             self._renew()
 
     def close(self) -> None:
+        """No renewal from now on: the timer is cancelled, and a fetch under way when the gateway stopped
+        arms none when it ends (it used to, and the stopped gateway's token source was asked again and
+        again: a failing one every RETRY_RENEWAL seconds)."""
+        self._closed = True
+        self._cancel_timer()
+
+    def _cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -158,14 +170,16 @@ class BearerTokens:
         # Sent until shortly before its end (a tenth of a short life), renewed well before that.
         usable = life - min(SAFETY_MARGIN, life / 10)
         self._valid_until = now + usable
-        self._renew_at = now + min(usable * RENEW_FRACTION, max(0.0, usable - RENEW_BEFORE))
+        self._renew_at = now + max(min(usable * RENEW_FRACTION, usable - RENEW_BEFORE), usable * KEEP_AT_LEAST)
         self._schedule(self._renew_at - now)
 
     def _schedule(self, delay: float) -> None:
         """A timer renews the token even when no request comes (an idle gateway's first request then
         finds a fresh one). It holds the holder weakly: a provider a config reload replaced is let go,
         and its timer then renews nothing."""
-        self.close()
+        self._cancel_timer()
+        if self._closed:
+            return
         with contextlib.suppress(RuntimeError):  # the loop is closing
             self._timer = asyncio.get_running_loop().call_later(max(delay, 0.0), _on_timer, weakref.ref(self))
 
