@@ -123,6 +123,12 @@ _HEADER_NAMES: Final = {
 }
 
 
+# The `x-ratelimit-reset-*` values already written, by what decides their text (whole seconds; -ms below one).
+_RESET_TEXTS: dict[int, bytes] = {}
+_REQUEST_HEADERS: Final = _HEADER_NAMES["requests"]
+_TOKEN_HEADERS: Final = _HEADER_NAMES["tokens"]
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     rpm: int | None = None
@@ -167,55 +173,52 @@ class Admission:
     """What one request took from its scopes: given back or corrected when it ends (`finish`). (A plain
     class: a dataclass's default factories cost a call each, on every governed request.)"""
 
-    __slots__ = ("estimate", "headers", "in_flight", "member", "requests", "second", "shared", "tokens")
+    __slots__ = ("estimate", "headers", "member", "second", "shared", "taken")
 
     def __init__(self, estimate: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.estimate = estimate
         self.headers = headers
-        # The in-process engine: what each window counted for it.
-        self.requests: list[tuple[str, int]] = []  # (window name, second)
-        self.tokens: list[tuple[str, int]] = []  # (window name, second)
-        self.in_flight: list[str] = []
-        # The Redis engine: the scopes' (tokens key, in-flight key, has tpm, has max_concurrent), the
-        # request's member in the sets, and the second it was admitted in.
+        # The in-process engine: each scope's counts that admitted the request, with the entry of the second
+        # it was admitted in (both engines).
+        self.taken: list[tuple[_Counts, list[int]]] = []
+        self.second = 0
+        # The Redis engine: the scopes' (tokens key, in-flight key, has tpm, has max_concurrent) and the
+        # request's member in the sets.
         self.shared: list[tuple[str, str, bool, bool]] | None = None
         self.member = ""
-        self.second = 0
 
 
-class _TokenWindow:
-    """One scope's tokens (or requests) per second over the last minute, in this process, with their running
-    total. A second's count leaves the window as a whole, when the minute since that second's start is over:
-    up to a second earlier than each of its requests' own minute, never later."""
+class _Counts:
+    """One scope's counts in this process: requests and tokens per second over the last minute, one entry
+    `[second, requests, tokens]` a second, with their running totals, and its requests in flight. A second's
+    entry leaves the window as a whole, when the minute since that second's start is over: up to a second
+    earlier than each of its requests' own minute, never later. Per second, not per request: memory that does
+    not grow with the rate (a timestamp per request held a minute was ~30 MB of floats at 6,000 requests a
+    second on three scopes). Everything is counted whatever the scope limits (a count costs less than asking);
+    its limits decide what is checked."""
 
-    __slots__ = ("seconds", "total")
+    __slots__ = ("in_flight", "requests", "seconds", "tokens")
 
     def __init__(self) -> None:
-        self.seconds: deque[list[float]] = deque()  # [second, tokens]
-        self.total = 0.0
+        self.seconds: deque[list[int]] = deque()
+        self.requests = 0
+        self.tokens = 0
+        self.in_flight = 0
 
-    def used(self, now: float) -> tuple[float, float]:
+    def entry(self, second: int, horizon: int) -> list[int]:
+        """The entry requests of `second` count in: the window moves on first (entries of seconds up to
+        `horizon` leave it), then a new entry opens. Asked once a second per scope; every other request of
+        that second finds its entry newest. A clock that went back counts in the newest entry."""
         seconds = self.seconds
-        while seconds and seconds[0][0] <= now - WINDOW:
-            self.total -= seconds.popleft()[1]
-        return self.total, (seconds[0][0] if seconds else now)
-
-    def add(self, second: float, tokens: float) -> None:
-        seconds = self.seconds
-        if seconds and seconds[-1][0] == second:  # nearly always: this second's entry, the newest
-            seconds[-1][1] += tokens
-            self.total += tokens
-            return
-        for entry in reversed(seconds):
-            if entry[0] == second:
-                entry[1] += tokens
-                self.total += tokens
-                return
-            if entry[0] < second:
-                break
-        if not self.seconds or self.seconds[-1][0] < second:
-            self.seconds.append([second, tokens])
-            self.total += tokens
+        while seconds and seconds[0][0] <= horizon:
+            _, requests, tokens = seconds.popleft()
+            self.requests -= requests
+            self.tokens -= tokens
+        if seconds and seconds[-1][0] >= second:
+            return seconds[-1]
+        entry = [second, 0, 0]
+        seconds.append(entry)
+        return entry
 
 
 class RateLimiter:
@@ -226,11 +229,11 @@ class RateLimiter:
         self._admit_script: Any = None
         self._settle_script: Any = None
         self._members = itertools.count()
-        # Requests per second over the last minute, per scope: memory that does not grow with the rate (a
-        # timestamp per request held a minute was ~30 MB of floats at 6,000 requests a second on three scopes).
-        self._requests: dict[str, _TokenWindow] = {}
-        self._tokens: dict[str, _TokenWindow] = {}
-        self.in_flight: dict[str, int] = {}
+        self._counts: dict[str, _Counts] = {}  # by the scope's first window's name
+
+    def counts(self, scope: Scope) -> _Counts | None:
+        """What this process counts for `scope` (None before its first request here)."""
+        return self._counts.get(scope.windows[0])
 
     async def admit(
         self, scopes: list[Scope], estimate: int, headers: list[tuple[bytes, bytes]] | None = None
@@ -245,13 +248,7 @@ class RateLimiter:
                 pass  # counted by this instance until Redis is back
             else:
                 return admission
-        headed: set[str] = set()
-        try:
-            for scope in scopes:
-                self._admit_local(scope, admission, headed)
-        except RateLimitExceeded:
-            self._give_back(admission, refund=True)
-            raise
+        self._admit_local(scopes, admission)
         return admission
 
     async def finish(self, admission: Admission, tokens_used: int | None) -> None:
@@ -261,9 +258,7 @@ class RateLimiter:
             if any(tpm or concurrent for _, _, tpm, concurrent in admission.shared):
                 await self._settle_shared(admission, delta)
             return
-        if delta:
-            self._correct_local(admission, delta)
-        self._give_back(admission, refund=False)
+        self._finish_local(admission, delta)
 
     # --- refusals and headers ---------------------------------------------------------------------
 
@@ -306,79 +301,107 @@ class RateLimiter:
         admission.headers += [
             (limit, b"%d" % decision.limit),
             (remaining, b"%d" % decision.remaining),
-            (reset, reset_text(decision.reset).encode()),
+            (reset, reset_bytes(decision.reset)),
         ]
 
     # --- the in-process engine ----------------------------------------------------------------------
 
-    def _admit_local(self, scope: Scope, admission: Admission, headed: set[str]) -> None:
-        limits = scope.limits
+    def _admit_local(self, scopes: list[Scope], admission: Admission) -> None:
+        """Every scope is checked (requests, tokens, in flight) before it takes anything, and takes all three
+        or nothing; a refusal gives back what the scopes before it took. One clock reading for all of them.
+        Written out in one function: every governed request runs it, for each of its scopes."""
         now = time.time()
-        if limits.rpm:
-            window, second = scope.windows[0], int(now)
-            counts = self._requests.get(window)
-            if counts is None:  # not setdefault: that builds a window on every request to throw it away
-                counts = self._requests[window] = _TokenWindow()
-            used, oldest = counts.used(now)
-            admitted = used < limits.rpm
-            if admitted:
-                counts.add(second, 1)
-                used += 1
-                admission.requests.append((window, second))
-            # The decision is worked out only where it is told: the first scope's headers, or a refusal.
-            if not admitted or "requests" not in headed:
-                reset = oldest + WINDOW - now
-                decision = Decision(limits.rpm, max(0, limits.rpm - int(used)), max(0.0, reset))
-                self._announce(admission, "requests", decision, headed)
-                if not admitted:
-                    raise self._refuse(scope, 1, decision, admission.estimate)
-        if limits.tpm:
-            window, second = scope.windows[1], int(now)
-            tokens = self._tokens.get(window)
-            if tokens is None:
-                tokens = self._tokens[window] = _TokenWindow()
-            used, oldest = tokens.used(now)
-            admitted = used <= 0 or used + admission.estimate <= limits.tpm
-            if admitted:
-                tokens.add(second, admission.estimate)
-                used += admission.estimate
-                admission.tokens.append((window, second))
-            if not admitted or "tokens" not in headed:
-                decision = Decision(limits.tpm, max(0, limits.tpm - int(used)), max(0.0, oldest + WINDOW - now))
-                self._announce(admission, "tokens", decision, headed)
-                if not admitted:
-                    raise self._refuse(scope, 2, decision, admission.estimate)
-        if limits.max_concurrent:
-            window = scope.windows[2]
-            current = self.in_flight.get(window, 0)
-            if current >= limits.max_concurrent:
-                raise self._refuse(scope, 3, Decision(limits.max_concurrent, 0, 1.0), admission.estimate)
-            self.in_flight[window] = current + 1
-            admission.in_flight.append(window)
+        second = int(now)
+        estimate = admission.estimate
+        taken = admission.taken
+        admission.second = second
+        every = self._counts
+        unheaded = True  # no scope has written the requests' headers yet
+        untokened = True  # nor the tokens'
+        for scope in scopes:
+            counts = every.get(scope.windows[0])
+            if counts is None:
+                counts = every[scope.windows[0]] = _Counts()
+            seconds = counts.seconds
+            # A second leaves the window once `second + WINDOW <= now`: `int(WINDOW)` seconds before this one.
+            newest = seconds[-1] if seconds and seconds[-1][0] == second else counts.entry(second, second - 60)
+            limits = scope.limits
+            rpm = limits.rpm
+            if rpm:
+                used = counts.requests
+                if unheaded or used >= rpm:
+                    self._head(admission, scope, 1, rpm, used, used >= rpm, seconds[0][0], now, unheaded)
+                    unheaded = False
+            tpm = limits.tpm
+            if tpm:
+                used = counts.tokens
+                # A scope with no tokens counted yet admits any estimate.
+                refused = used > 0 and used + estimate > tpm
+                if untokened or refused:
+                    self._head(admission, scope, 2, tpm, used, refused, seconds[0][0], now, untokened)
+                    untokened = False
+            at_once = limits.max_concurrent
+            if at_once and counts.in_flight >= at_once:
+                self._refund(admission)
+                raise self._refuse(scope, 3, Decision(at_once, 0, 1.0), estimate)
+            # Admitted by this scope: it takes its share.
+            newest[1] += 1
+            newest[2] += estimate
+            counts.requests += 1
+            counts.tokens += estimate
+            counts.in_flight += 1
+            taken.append((counts, newest))
 
-    def _correct_local(self, admission: Admission, delta: int) -> None:
-        horizon = time.time() - WINDOW
-        for window, second in admission.tokens:
-            tokens = self._tokens.get(window)
-            if tokens is not None and second > horizon:
-                tokens.add(second, delta)
+    def _head(
+        self,
+        admission: Admission,
+        scope: Scope,
+        kind: int,
+        limit: int,
+        used: int,
+        refused: bool,
+        oldest: int,
+        now: float,
+        headed: bool,
+    ) -> None:
+        """The first scope that limits a unit (kind 1: requests, 2: tokens) writes its headers; a refusal
+        raises, headed or not."""
+        reset = max(0.0, oldest + WINDOW - now)
+        if headed:
+            names = _REQUEST_HEADERS if kind == 1 else _TOKEN_HEADERS
+            left = limit - used if refused else limit - used - (1 if kind == 1 else admission.estimate)
+            admission.headers += (
+                (names[0], b"%d" % limit),
+                (names[1], b"%d" % max(0, left)),
+                (names[2], reset_bytes(reset)),
+            )
+        if refused:
+            self._refund(admission)
+            raise self._refuse(scope, kind, Decision(limit, max(0, limit - used), reset), admission.estimate)
 
-    def _give_back(self, admission: Admission, *, refund: bool) -> None:
-        if refund:
-            for window, second in admission.requests:
-                counts = self._requests.get(window)
-                if counts is not None:
-                    counts.add(second, -1)
-            self._correct_local(admission, -admission.estimate)
-        for window in admission.in_flight:
-            current = self.in_flight.get(window, 0) - 1
-            if current > 0:
-                self.in_flight[window] = current
-            else:
-                self.in_flight.pop(window, None)
-        admission.requests.clear()
-        admission.tokens.clear()
-        admission.in_flight.clear()
+    @staticmethod
+    def _finish_local(admission: Admission, delta: int) -> None:
+        # The correction counts only where its second is still in the window (its entry may have left it).
+        if delta and admission.second > time.time() - WINDOW:
+            for counts, entry in admission.taken:
+                entry[2] += delta
+                counts.tokens += delta
+        for counts, _ in admission.taken:
+            counts.in_flight -= 1
+        admission.taken.clear()
+
+    @staticmethod
+    def _refund(admission: Admission) -> None:
+        """A refused request: what the scopes before the refusing one took comes back (in the same turn as they
+        took it: their entries are in the window)."""
+        estimate = admission.estimate
+        for counts, entry in admission.taken:
+            entry[1] -= 1
+            entry[2] -= estimate
+            counts.requests -= 1
+            counts.tokens -= estimate
+            counts.in_flight -= 1
+        admission.taken.clear()
 
     # --- the Redis engine: one round trip in, one out -------------------------------------------
 
@@ -446,6 +469,17 @@ def reset_text(seconds: float) -> str:
     whole = int(seconds + 0.999)
     minutes, rest = divmod(whole, 60)
     return f"{minutes}m{rest}s" if minutes else f"{rest}s"
+
+
+def reset_bytes(seconds: float) -> bytes:
+    """`reset_text`, as header bytes: every governed request writes one or two, and there are few distinct."""
+    key = int(seconds + 0.999) if seconds >= 1 else -max(1, round(seconds * 1000))
+    text = _RESET_TEXTS.get(key)
+    if text is None:
+        text = reset_text(seconds).encode()
+        if len(_RESET_TEXTS) < 4096:
+            _RESET_TEXTS[key] = text
+    return text
 
 
 def estimate_tokens(body_size: int) -> int:
