@@ -373,15 +373,12 @@ def _row(entry: Entry, scrub: Callable[[str], str]) -> Row:
         user,
         end_user,
     ) = entry
-    attempts = 1
-    hit = False
-    for name, value in headers:  # the router's count of attempts; the cache's verdict (a hit: no upstream, no cost)
-        if name == gateway_headers.ATTEMPTS:
-            attempts = int(value)
-        elif name == gateway_headers.CACHE and value == b"hit":
-            hit = True
-    if hit:
-        attempts = 0
+    # The router's count of attempts; the cache's verdict (a hit: no upstream, no cost). A dict of the headers
+    # is made in C: a governed request's answer carries a dozen.
+    said = dict(headers)
+    hit = said.get(gateway_headers.CACHE) == b"hit"
+    counted = said.get(gateway_headers.ATTEMPTS)
+    attempts = 0 if hit else 1 if counted is None else int(counted)
     return (
         ts,
         request_id.decode(),
