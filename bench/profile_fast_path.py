@@ -3,6 +3,7 @@
     .venv/bin/python bench/profile_fast_path.py calls [--caller static|governed] [--seconds 2] [--top 30]
     .venv/bin/python bench/profile_fast_path.py allocations [--caller static|governed] [--seconds 2] [--top 30]
     .venv/bin/python bench/profile_fast_path.py time [--path bedrock] [--seconds 2] [--top 30]
+    .venv/bin/python bench/profile_fast_path.py opcodes [--caller static|governed] [--seconds 2] [--top 30]
     .venv/bin/python bench/profile_fast_path.py serve [--caller static|governed]
 
 The gateway (the app served by uvicorn with `babelgate serve`'s protocol, in this process, its store in
@@ -12,7 +13,10 @@ concurrency limits (`governed`). `calls` counts Python calls per request with cP
 adds up the bytes the gateway's functions allocate and still hold at their next call or return (the
 measure tests/integration/test_hot_path_budget.py sets ceilings on, here by function). Both print
 the figures by part of the gateway (server, event loop, pipeline, router, governance, ...) and by
-function, most first. `serve` only serves, printing the URL, key and pid, for a sampling profiler
+function, most first. `opcodes` counts the bytecode instructions each Python function executes per request
+(`sys.settrace` with opcode events: the interpreter's work inside functions, which a count of calls does not
+see; the gateway runs ~50 times slower under it, so few requests, but the count does not move).
+`serve` only serves, printing the URL, key and pid, for a sampling profiler
 (py-spy) and a load of your own. Run it with each commit's venv to hold two commits against each
 other: the counts do not move with the machine's load.
 """
@@ -95,9 +99,9 @@ async def _wrk(url: str, seconds: int, script: str) -> int:
     return int(line.split()[0])
 
 
-def _virtual_key(port: int) -> str:
+def _virtual_key(port: int, team: str) -> str:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    body = {"team": "profile", "rpm": 10**9, "tpm": 10**12, "max_concurrent": 1000, "budget_usd": 10**6}
+    body = {"team": team, "rpm": 10**9, "tpm": 10**12, "max_concurrent": 1000, "budget_usd": 10**6}
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/admin/keys",
         data=json.dumps({**body, "budget_period": "month"}).encode(),
@@ -106,6 +110,24 @@ def _virtual_key(port: int) -> str:
     )
     with opener.open(request, timeout=10) as answer:
         return str(json.loads(answer.read())["key"])
+
+
+class OpcodeCounter:
+    """Bytecode instructions executed, by the code object that executed them."""
+
+    def __init__(self) -> None:
+        self.executed: Counter[CodeType] = Counter()
+
+    def __call__(self, frame: FrameType, event: str, _: Any) -> Any:
+        frame.f_trace_opcodes = True
+        executed = self.executed
+
+        def step(frame: FrameType, event: str, _: Any) -> Any:
+            if event == "opcode":
+                executed[frame.f_code] += 1
+            return step
+
+        return step
 
 
 class AllocationCounter:
@@ -171,7 +193,8 @@ async def _run(
     task = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:  # noqa: ASYNC110 (uvicorn's flag, no event to wait on)
         await asyncio.sleep(0.01)
-    key = STATIC_KEY if caller == "static" else await asyncio.to_thread(_virtual_key, port)
+    team = "profile" if path is None else "bench"  # a path of bench/paths.py: the bench's team, its limits and budget
+    key = STATIC_KEY if caller == "static" else await asyncio.to_thread(_virtual_key, port, team)
     script = str(scratch / "post.lua")
     lua = (
         f"wrk.method='POST'; wrk.body=[==[{body}]==]; wrk.headers['Content-Type']='application/json'; "
@@ -193,6 +216,11 @@ async def _run(
             result.enable()
             requests = await _wrk(url, seconds, script)
             result.disable()
+        elif mode == "opcodes":
+            result = OpcodeCounter()
+            sys.settrace(result)
+            requests = await _wrk(url, seconds, script)
+            sys.settrace(None)
         else:
             tracemalloc.start(1)
             result = AllocationCounter()
@@ -225,7 +253,7 @@ def _print(rows: list[tuple[float, str, str]], requests: int, unit: str, top: in
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", choices=("calls", "time", "allocations", "serve"))
+    parser.add_argument("mode", choices=("calls", "time", "allocations", "opcodes", "serve"))
     parser.add_argument("--caller", choices=("static", "governed"), default="static")
     parser.add_argument("--path", help="a path of bench/paths.py (its gateway side, the bench's config) instead")
     parser.add_argument("--stream", action="store_true", help="with --path: its streamed request")
@@ -265,6 +293,16 @@ def main() -> int:
                 value = caller_entry[0 if field == 1 else 2] * scale / requests
                 rows.append((value, f"{name} (from {part.split(' (')[0]})", part))
         _print(rows, requests, unit, args.top)
+    elif args.mode == "opcodes":
+        rows = [
+            (
+                executed / requests,
+                _short(code.co_filename, code.co_firstlineno, code.co_name),
+                part_of(code.co_filename, code.co_name),
+            )
+            for code, executed in result.executed.items()
+        ]
+        _print(rows, requests, "opcodes", args.top)
     elif args.mode == "allocations":
         rows = [
             (
