@@ -24,8 +24,6 @@ _NAME_BYTES: Final = bytes(
     byte for byte in range(256) if byte > 32 and byte != 127 and chr(byte) not in '()<>@,;:[]={}\\"'
 )
 _VALUE_BYTES: Final = bytes(byte for byte in range(256) if byte == 9 or (byte >= 32 and byte != 127))
-_FRAMING: Final = frozenset((b"content-length", b"transfer-encoding", b"connection"))
-_LENGTH_ONLY: Final = frozenset((b"content-length",))
 
 
 def _status_line(status: int) -> bytes:
@@ -239,28 +237,25 @@ class Cycle:
         content = [_STATUS_LINES[status]]
         for name, value in connection.server_state.default_headers:
             content += (name, b": ", value, b"\r\n")
-        # Written in comprehensions and joins, not a loop of statements: every answer's head passes here, a
-        # governed one with ten headers or more.
-        names = [name.lower() for name, _ in headers]
-        values = [value for _, value in headers]
+        names: list[bytes] = []
+        values: list[bytes] = []
         closes = False
         length = -1
         chunked = False
-        framing = _FRAMING.intersection(names)  # the few headers that frame the body or end the connection
-        if framing == _LENGTH_ONLY:  # nearly every answer: one length
-            length = int(values[names.index(b"content-length")])
-        elif framing:
-            for name, value in zip(names, values, strict=True):
-                if name == b"content-length":
-                    if length < 0 and not chunked:
-                        length = int(value)
-                elif name == b"transfer-encoding":
-                    if value.lower() == b"chunked":
-                        chunked = True
-                        length = -1
-                elif name == b"connection" and b"close" in [token.strip() for token in value.lower().split(b",")]:
-                    closes = True
-        content += [b"%b: %b\r\n" % line for line in zip(names, values, strict=True)]
+        for name, value in headers:
+            name = name.lower()
+            names.append(name)
+            values.append(value)
+            if name == b"content-length":
+                if length < 0 and not chunked:
+                    length = int(value)
+            elif name == b"transfer-encoding":
+                if value.lower() == b"chunked":
+                    chunked = True
+                    length = -1
+            elif name == b"connection" and b"close" in [token.strip() for token in value.lower().split(b",")]:
+                closes = True
+            content += (name, b": ", value, b"\r\n")
         if names and (b"".join(names).translate(None, _NAME_BYTES) or b"\t".join(values).translate(None, _VALUE_BYTES)):
             raise RuntimeError("Invalid HTTP header name or value.")
         if closes:
