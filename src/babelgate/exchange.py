@@ -60,9 +60,9 @@ class Exchange:
         self.receive = receive
         self.send = send
         self.started = time.perf_counter()
-        headers: Headers = scope["headers"]
-        self.call = Call(route, ids(_header(headers, b"x-request-id")), headers)
-        self.call.query = scope.get("query_string", b"")
+        call = self.call = Call(route, b"", scope["headers"])
+        call.request_id = ids(call.header(b"x-request-id"))
+        call.query = scope.get("query_string", b"")
         self.errors = errors  # how this door renders an error (the route's frontend)
         # The headers a door's error format puts beside the body (Bedrock's `x-amzn-ErrorType`); None: none.
         self.error_headers: ErrorHeaders | None = None
@@ -78,7 +78,7 @@ class Exchange:
         return time.perf_counter() - self.started
 
     def header(self, name: bytes) -> bytes | None:
-        return _header(self.scope["headers"], name)
+        return self.call.header(name)
 
     @property
     def request_id(self) -> bytes:
@@ -312,10 +312,3 @@ def _long_calls(loop: asyncio.AbstractEventLoop, after: float) -> _LongCalls:
     if group is None:
         group = _LongCalls._all[(loop, after)] = _LongCalls(loop, after)
     return group
-
-
-def _header(headers: Headers, name: bytes) -> bytes | None:
-    for key, value in headers:
-        if key == name:
-            return value
-    return None
