@@ -24,6 +24,7 @@ _NAME_BYTES: Final = bytes(
     byte for byte in range(256) if byte > 32 and byte != 127 and chr(byte) not in '()<>@,;:[]={}\\"'
 )
 _VALUE_BYTES: Final = bytes(byte for byte in range(256) if byte == 9 or (byte >= 32 and byte != 127))
+_FRAMING: Final = frozenset((b"content-length", b"transfer-encoding", b"connection"))
 
 
 def _status_line(status: int) -> bytes:
@@ -237,26 +238,28 @@ class Cycle:
         content = [_STATUS_LINES[status]]
         for name, value in connection.server_state.default_headers:
             content += (name, b": ", value, b"\r\n")
-        names: list[bytes] = []
-        values: list[bytes] = []
+        first = len(content)  # the answer's own headers: four pieces each from here (name, ": ", value, CRLF)
         closes = False
         length = -1
         chunked = False
         for name, value in headers:
             name = name.lower()
-            names.append(name)
-            values.append(value)
-            if name == b"content-length":
-                if length < 0 and not chunked:
-                    length = int(value)
-            elif name == b"transfer-encoding":
-                if value.lower() == b"chunked":
-                    chunked = True
-                    length = -1
-            elif name == b"connection" and b"close" in [token.strip() for token in value.lower().split(b",")]:
-                closes = True
+            if name in _FRAMING:  # the few headers that frame the body or end the connection
+                if name == b"content-length":
+                    if length < 0 and not chunked:
+                        length = int(value)
+                elif name == b"transfer-encoding":
+                    if value.lower() == b"chunked":
+                        chunked = True
+                        length = -1
+                elif b"close" in [token.strip() for token in value.lower().split(b",")]:  # connection
+                    closes = True
             content += (name, b": ", value, b"\r\n")
-        if names and (b"".join(names).translate(None, _NAME_BYTES) or b"\t".join(values).translate(None, _VALUE_BYTES)):
+        # The names and values, checked joined: every fourth piece (slices, made in C).
+        if len(content) > first and (
+            b"".join(content[first::4]).translate(None, _NAME_BYTES)
+            or b"\t".join(content[first + 2 :: 4]).translate(None, _VALUE_BYTES)
+        ):
             raise RuntimeError("Invalid HTTP header name or value.")
         if closes:
             self.keep_alive = False
