@@ -212,7 +212,11 @@ def main() -> int:
     )
     parser.add_argument("--path", choices=tuple(PATHS), help="a path of bench/paths.py instead of the fast path")
     parser.add_argument("--stream", action="store_true", help="with --path: its streamed request")
-    parser.add_argument("--keep", type=Path, help="copy this tree's callgrind dump here (for callgrind_annotate)")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="copy this tree's callgrind dump here (for callgrind_annotate); the base's beside it, as .base",
+    )
     parser.add_argument(
         "--cache-sim",
         action="store_true",
@@ -235,7 +239,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as scratch:
             for name, command in subjects:
                 caller = args.caller if name == "this tree" else "static"
-                keep = args.keep if name == "this tree" else None
+                keep = args.keep if name == "this tree" or args.keep is None else args.keep.with_suffix(".base")
                 run = (args.path, keep, args.stream)
                 base = name != "this tree"
                 figures[name] = measure(
