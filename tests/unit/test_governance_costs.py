@@ -61,3 +61,29 @@ def test_a_request_costs_what_its_latest_usage_costs() -> None:
     assert notes.cost == pytest.approx(20e-6)  # the second ask: the same answer
     notes.usage = Usage(prompt_tokens=100, completion_tokens=0, total_tokens=100)  # a stream's final usage
     assert notes.cost == pytest.approx(100e-6)
+
+
+def test_the_rules_found_for_a_key_follow_the_key_and_the_directory() -> None:
+    """`applicable` remembers its answer per key object and model, and asks again for a changed key (a new
+    object) or once the directory's user or team rules changed (it replaces those dicts)."""
+    from dataclasses import replace
+
+    from babelgate.config.models import Config
+    from babelgate.governance.admission import Governance
+    from babelgate.governance.budgets import Budgets
+    from babelgate.governance.rules import TeamRules
+    from babelgate.governance.rules.budget import TeamBudget
+    from babelgate.governance.rules.limits import RateLimits
+    from babelgate.governance.virtual_keys import VirtualKey
+    from babelgate.store.memory import MemoryResponseStore
+
+    governance = Governance(Config(), RateLimiter(), Budgets(MemoryResponseStore()))
+    key = VirtualKey(id="k1", salt="s", digest="d", created_at=0.0, team="search")
+    assert governance.applicable(key, "m") == ()
+    assert governance.applicable(key, "m") == ()  # remembered
+    limited = replace(key, rpm=10)
+    assert [type(rule) for rule in governance.applicable(limited, "m")] == [RateLimits]
+    directory = governance.directory
+    directory.team_rules = {**directory.team_rules, "search": TeamRules(Limits(), 5.0, "month")}
+    assert [type(rule) for rule in governance.applicable(limited, "m")] == [TeamBudget, RateLimits]
+    assert [type(rule) for rule in governance.applicable(key, "m")] == [TeamBudget]

@@ -77,6 +77,9 @@ class Governance:
         # Without a key only the model's limits can apply (budgets and the other limits are a key's or a team's).
         self._limits = next(rule for rule in self.rules if isinstance(rule, RateLimits))
         self._model_only: tuple[Rule, ...] = (self._limits,)
+        # The rules found for a key (by identity: a changed key is a new object) and model, with the user and team
+        # rules they were found under (the directory replaces both dicts when anything in them changes).
+        self._found: dict[tuple[int, str], tuple[VirtualKey, object, object, tuple[Rule, ...]]] = {}
 
     @property
     def teams(self) -> dict[str, TeamRules]:
@@ -91,8 +94,21 @@ class Governance:
         without a look). A static key with no model limits (the fast path) is one call."""
         if key is None:
             return self._model_only if self._limits.model_limits(model) is not None else ()
+        directory = self.directory
+        found = self._found.get((id(key), model))
+        if (
+            found is not None
+            and found[0] is key
+            and found[1] is directory.user_rules
+            and found[2] is directory.team_rules
+        ):
+            return found[3]
         team = self._team(key)
-        return tuple([rule for rule in self.rules if rule.applies(key, team, model)])
+        rules = tuple([rule for rule in self.rules if rule.applies(key, team, model)])
+        if len(self._found) >= 10_000:
+            self._found.clear()
+        self._found[id(key), model] = (key, directory.user_rules, directory.team_rules, rules)
+        return rules
 
     async def admit(
         self,
