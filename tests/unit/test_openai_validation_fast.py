@@ -1,0 +1,86 @@
+"""`plainly_valid` is the chat validation's quick yes for common messages: it must never accept a message that
+`_message` (the checks with paths) refuses, and it must say yes to the shapes coding agents send by the hundred."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from babelgate.errors import InvalidRequest
+from babelgate.frontends.openai_validation import _message, plainly_valid, validate_chat_body
+
+MISSING = object()
+ROLES: tuple[Any, ...] = ("system", "developer", "user", "assistant", "tool", "function", "robot", 3, None)
+CONTENTS: tuple[Any, ...] = (MISSING, None, "hi", "", [{"type": "text", "text": "hi"}], 7, {"text": "hi"})
+NAMES: tuple[Any, ...] = (MISSING, None, "ann", 5)
+TOOL_CALL_IDS: tuple[Any, ...] = (MISSING, "call_1", 9)
+CALL: dict[str, Any] = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+TOOL_CALLS: tuple[Any, ...] = (
+    MISSING,
+    None,
+    [],
+    [CALL],
+    [{**CALL, "type": MISSING}],
+    [{**CALL, "type": "custom", "custom": {"name": "f", "input": "x"}}],
+    [{**CALL, "type": "other"}],
+    [{**CALL, "id": 3}],
+    [{**CALL, "function": {"name": "f"}}],
+    [{**CALL, "function": {"name": 1, "arguments": "{}"}}],
+    [{**CALL, "function": "f"}],
+    ["call"],
+    "calls",
+)
+
+
+def _built(role: Any, content: Any, name: Any, tool_call_id: Any, tool_calls: Any) -> dict[str, Any]:
+    fields = {"role": role, "content": content, "name": name, "tool_call_id": tool_call_id, "tool_calls": tool_calls}
+    message = {key: value for key, value in fields.items() if value is not MISSING}
+    if isinstance(message.get("tool_calls"), list):
+        message["tool_calls"] = [
+            {key: value for key, value in call.items() if value is not MISSING} if isinstance(call, dict) else call
+            for call in message["tool_calls"]
+        ]
+    return message
+
+
+def _accepted(message: Any) -> bool:
+    try:
+        _message(message, "messages[0]")
+    except InvalidRequest:
+        return False
+    return True
+
+
+def test_a_quick_yes_is_never_a_message_the_full_checks_refuse() -> None:
+    quick = 0
+    for fields in itertools.product(ROLES, CONTENTS, NAMES, TOOL_CALL_IDS, TOOL_CALLS):
+        message = _built(*fields)
+        if plainly_valid(message):
+            quick += 1
+            assert _accepted(message), message
+    assert quick > 50  # the common shapes do take the quick way
+    for other in (None, [], "message", 3):
+        assert not plainly_valid(other)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"role": "user", "content": "hi"},
+        {"role": "system", "content": "be brief", "name": "setup"},
+        {"role": "assistant", "content": None, "tool_calls": [CALL]},
+        {"role": "assistant", "content": "ok", "tool_calls": [CALL, {**CALL, "id": "call_2"}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "42"},
+    ],
+)
+def test_what_agents_send_takes_the_quick_way(message: dict[str, Any]) -> None:
+    assert plainly_valid(message)
+
+
+def test_a_refused_message_still_names_its_path() -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}, {"role": "tool", "content": "x"}]}
+    with pytest.raises(InvalidRequest) as refused:
+        validate_chat_body(body)
+    assert refused.value.param == "messages[1].tool_call_id"
