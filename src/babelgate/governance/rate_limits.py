@@ -297,12 +297,7 @@ class RateLimiter:
         if unit in headed:
             return
         headed.add(unit)
-        limit, remaining, reset = _HEADER_NAMES[unit]
-        admission.headers += [
-            (limit, b"%d" % decision.limit),
-            (remaining, b"%d" % decision.remaining),
-            (reset, reset_bytes(decision.reset)),
-        ]
+        _write_headers(admission.headers, _HEADER_NAMES[unit], decision.limit, decision.remaining, decision.reset)
 
     # --- the in-process engine ----------------------------------------------------------------------
 
@@ -368,13 +363,8 @@ class RateLimiter:
         raises, headed or not."""
         reset = max(0.0, oldest + WINDOW - now)
         if headed:
-            names = _REQUEST_HEADERS if kind == 1 else _TOKEN_HEADERS
             left = limit - used if refused else limit - used - (1 if kind == 1 else admission.estimate)
-            admission.headers += (
-                (names[0], b"%d" % limit),
-                (names[1], b"%d" % max(0, left)),
-                (names[2], reset_bytes(reset)),
-            )
+            _write_headers(admission.headers, _REQUEST_HEADERS if kind == 1 else _TOKEN_HEADERS, limit, left, reset)
         if refused:
             self._refund(admission)
             raise self._refuse(scope, kind, Decision(limit, max(0, limit - used), reset), admission.estimate)
@@ -382,11 +372,11 @@ class RateLimiter:
     @staticmethod
     def _finish_local(admission: Admission, delta: int) -> None:
         # The correction counts only where its second is still in the window (its entry may have left it).
-        if delta and admission.second > time.time() - WINDOW:
-            for counts, entry in admission.taken:
-                entry[2] += delta
-                counts.tokens += delta
-        for counts, _ in admission.taken:
+        if not delta or admission.second <= time.time() - WINDOW:
+            delta = 0
+        for counts, entry in admission.taken:
+            entry[2] += delta
+            counts.tokens += delta
             counts.in_flight -= 1
         admission.taken.clear()
 
@@ -469,6 +459,13 @@ def reset_text(seconds: float) -> str:
     whole = int(seconds + 0.999)
     minutes, rest = divmod(whole, 60)
     return f"{minutes}m{rest}s" if minutes else f"{rest}s"
+
+
+def _write_headers(
+    headers: list[tuple[bytes, bytes]], names: tuple[bytes, ...], limit: int, remaining: int, reset: float
+) -> None:
+    """OpenAI's three `x-ratelimit-*` headers of one unit (both engines write them here)."""
+    headers += ((names[0], b"%d" % limit), (names[1], b"%d" % max(0, remaining)), (names[2], reset_bytes(reset)))
 
 
 def reset_bytes(seconds: float) -> bytes:
