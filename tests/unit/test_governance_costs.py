@@ -87,3 +87,14 @@ def test_the_rules_found_for_a_key_follow_the_key_and_the_directory() -> None:
     directory.team_rules = {**directory.team_rules, "search": TeamRules(Limits(), 5.0, "month")}
     assert [type(rule) for rule in governance.applicable(limited, "m")] == [TeamBudget, RateLimits]
     assert [type(rule) for rule in governance.applicable(key, "m")] == [TeamBudget]
+
+
+async def test_a_scope_counts_what_it_does_not_limit_so_a_limit_given_later_judges_the_minute_counted() -> None:
+    limiter = RateLimiter()
+    for _ in range(3):
+        admission = await limiter.admit([Scope("key", "k1", Limits(tpm=1_000_000))], 10)
+        await limiter.finish(admission, 10)
+    counts = limiter.counts(Scope("key", "k1", Limits()))
+    assert counts is not None and (counts.requests, counts.tokens, counts.in_flight) == (3, 30, 0)
+    with pytest.raises(RateLimitExceeded):  # the key is given rpm 3 (an admin's change): its minute is spent
+        await limiter.admit([Scope("key", "k1", Limits(rpm=3))], 10)
