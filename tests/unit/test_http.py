@@ -260,6 +260,62 @@ async def test_error_statuses_and_headers_reach_the_caller(client: UpstreamClien
         assert response.headers["retry-after"] == "3" and response.headers.getall("x-dup") == ["a", "b"]
 
 
+def trickling(raw: bytes, step: int) -> Handler:
+    """Answers one request `step` bytes a write, each write on its own (so the client reads them apart)."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        for start in range(0, len(raw), step):
+            writer.write(raw[start : start + step])
+            await writer.drain()
+            await asyncio.sleep(0.001)
+        await reader.read()
+
+    return handler
+
+
+@pytest.mark.parametrize("step", [1, 7, 64])
+async def test_a_head_in_pieces_after_informational_answers_keeps_every_header(
+    client: UpstreamClient, step: int
+) -> None:
+    # The head is read from the bytes kept until it is complete (http/connection.py): across reads, and after
+    # the informational answers' heads that came first in the same bytes.
+    raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + answer(
+        b"real", extra=b"X-Pad:   kept trailing  \r\nX-Colon: a:b\r\nX-Empty:\r\nX-Dup: 1\r\nx-dup: 2\r\n"
+    )
+    async with Server(trickling(raw, step)) as server:
+        response = await post(client, server.url)
+        assert response.status == 200 and await read_body(response) == b"real"
+        headers = response.headers
+        assert "link" not in headers
+        assert headers["x-pad"] == "kept trailing  " and headers["x-colon"] == "a:b" and headers["x-empty"] == ""
+        assert headers.getall("x-dup") == ["1", "2"] and headers["content-length"] == "4"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\n\r\n",
+        b"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 404 Not: Found\r\nA:b\r\nB: \t c d \t\r\nC:\r\nD: x\x80y\r\nE: :\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ],
+)
+def test_header_fields_read_a_head_as_httptools_does(head: bytes) -> None:
+    import httptools
+
+    class Reader:
+        def __init__(self) -> None:
+            self.fields: list[tuple[bytes, bytes]] = []
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self.fields.append((name, value))
+
+    reader = Reader()
+    httptools.HttpResponseParser(reader).feed_data(head)
+    assert connection_module.header_fields(head[: head.index(b"\r\n\r\n") + 2]) == reader.fields
+
+
 # --- timeouts ------------------------------------------------------------------------------------------
 
 
