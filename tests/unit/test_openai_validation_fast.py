@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from babelgate.errors import InvalidRequest
-from babelgate.frontends.openai_validation import _message, plainly_valid, validate_chat_body
+from babelgate.frontends.openai_validation import _FIELD_CHECKS, CHAT_BODY, _message, plainly_valid, validate_chat_body
 
 MISSING = object()
 ROLES: tuple[Any, ...] = ("system", "developer", "user", "assistant", "tool", "function", "robot", 3, None)
@@ -84,3 +84,35 @@ def test_a_refused_message_still_names_its_path() -> None:
     with pytest.raises(InvalidRequest) as refused:
         validate_chat_body(body)
     assert refused.value.param == "messages[1].tool_call_id"
+
+
+# Every top-level field the published schema types (CHAT_BODY, /openapi.json) has its rule in the walk over the
+# body's fields (`_FIELD_CHECKS`): a wrong value is refused naming the field, a null is no value.
+WRONG_VALUES: dict[str, Any] = {
+    **dict.fromkeys(("stream", "logprobs", "parallel_tool_calls", "store"), "yes"),
+    **dict.fromkeys(("temperature", "top_p", "presence_penalty", "frequency_penalty"), 9),
+    **dict.fromkeys(("n", "max_tokens", "max_completion_tokens", "top_logprobs"), 1.5),
+    "seed": True,
+    "stop": [1],
+    "stream_options": {"include_usage": "yes"},
+    "tools": {"type": "function"},
+    "tool_choice": "sometimes",
+    "response_format": {"type": "xml"},
+    "user": 7,
+    "reasoning_effort": 1,
+    "metadata": [],
+}
+
+
+@pytest.mark.parametrize("field", sorted(WRONG_VALUES))
+def test_each_field_the_schema_types_is_checked(field: str) -> None:
+    body: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    validate_chat_body({**body, field: None})
+    with pytest.raises(InvalidRequest) as caught:
+        validate_chat_body({**body, field: WRONG_VALUES[field]})
+    assert caught.value.param is not None and caught.value.param.split(".")[0] == field
+
+
+def test_the_checked_fields_are_the_published_ones() -> None:
+    published = set(CHAT_BODY["properties"]) - {"model", "messages"}
+    assert set(_FIELD_CHECKS) == published == set(WRONG_VALUES)
