@@ -128,6 +128,15 @@ def parse_frame(frame: bytes) -> SSEEvent | None:
     if frame.startswith(b"data: ") and frame.find(b"\n") == len(frame) - 2:
         # Most frames are one `data:` line (OpenAI's, Gemini's, Mistral's chunks): no line loop.
         return SSEEvent(data=frame[6:-2].decode("utf-8", "replace"), event=None, id=None)
+    if frame.startswith(b"event: "):
+        # An `event:` line and one `data:` line (Anthropic's and the Responses API's frames): no line loop either.
+        named = frame.find(b"\n")
+        if frame.startswith(b"data: ", named + 1) and frame.find(b"\n", named + 1) == len(frame) - 2:
+            return SSEEvent(
+                data=frame[named + 7 : -2].decode("utf-8", "replace"),
+                event=frame[7:named].decode("utf-8", "replace"),
+                id=None,
+            )
     data: list[str] = []
     event_name: str | None = None
     event_id: str | None = None

@@ -234,6 +234,15 @@ def test_encoded_frames_decode_back() -> None:
         (b"data: a\n: comment\n\n", SSEEvent("a")),
         (b"event: e\ndata: d\n\n", SSEEvent("d", event="e")),
         (b"data: d\nid: 7\n\n", SSEEvent("d", id="7")),
+        # An `event:` line and one `data:` line take the second short road.
+        (b'event: content_block_delta\ndata: {"a":1}\n\n', SSEEvent('{"a":1}', event="content_block_delta")),
+        (b"event: \xc3\xa9:x\ndata:  d: \xff\n\n", SSEEvent(" d: \ufffd", event="\u00e9:x")),
+        (b"event: e\ndata: \n\n", SSEEvent("", event="e")),
+        (b"event: e\ndata: a\ndata: b\n\n", SSEEvent("a\nb", event="e")),
+        (b"event: e\ndata: d\nid: 7\n\n", SSEEvent("d", event="e", id="7")),
+        (b"event: e\ndata:d\n\n", SSEEvent("d", event="e")),
+        (b"event: e\n\n", SSEEvent("", event="e")),
+        (b"event: e\n: comment\ndata: d\n\n", SSEEvent("d", event="e")),
     ],
 )
 def test_parse_frame_short_road_and_line_loop_agree(frame: bytes, event: SSEEvent) -> None:

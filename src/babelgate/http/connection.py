@@ -381,10 +381,11 @@ class Connection(asyncio.Protocol):
         head = kept[start:end]
         self._head = b""
         lowered = head.lower()
-        if b"\r\ntransfer-encoding:" in lowered or b"\r\ncontent-encoding:" in lowered:
+        chunked = b"\r\ntransfer-encoding: chunked\r\n" in lowered  # a stream's, as upstreams write it
+        if b"\r\ncontent-encoding:" in lowered or (not chunked and b"\r\ntransfer-encoding:" in lowered):
             length_known = self._framing(head, status)
-        else:  # most answers: a length, or nothing to look at closer
-            length_known = status in (204, 304) or b"\r\ncontent-length:" in lowered
+        else:  # most answers: a length, chunks, or nothing to look at closer
+            length_known = chunked or status in (204, 304) or b"\r\ncontent-length:" in lowered
         self._until_close = not length_known
         self._keep_alive = length_known and self._parser.should_keep_alive()
         self._response = UpstreamResponse(self, status, head)
