@@ -20,6 +20,12 @@ from babelgate.observability.request_id import RequestIds
 # await on anything else, so the server may hold the head for them without a flush at the end of the turn.
 BODY_FOLLOWS: Final = "babelgate.body_follows"
 
+# A request scope's key of the gateway's own server (server_cycle.py): the request's cycle, whose `piece(body)`
+# writes the next piece of a started stream's body as `send` would its `http.response.body` message (more to
+# come), without the message: a stream's every chunk goes through it. Used only where the app's `send` is that
+# cycle's own (no middleware between them that would miss the pieces).
+PIECES: Final = "babelgate.pieces"
+
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[dict[str, Any]], Any]
@@ -195,8 +201,9 @@ class Exchange:
                 self.unwatch()  # the pipeline's watch for a long call, if it began one
             else:
                 self.watch()
+            write = self._piece_writer()
             async for piece in rest:
-                await self.send({"type": "http.response.body", "body": piece, "more_body": True})
+                await write(piece)
                 if not delivered and answer.completed():
                     delivered = True
                     self.unwatch()
@@ -217,6 +224,17 @@ class Exchange:
             if delivered:
                 return None
             raise ClientGone() from None
+
+    def _piece_writer(self) -> Callable[[bytes], Awaitable[None]]:
+        """How the stream's pieces after the first are sent: by the server's cycle when `send` is its own."""
+        cycle = self.scope.get(PIECES)
+        if cycle is not None and self.send == cycle.send:
+            piece: Callable[[bytes], Awaitable[None]] = cycle.piece
+            return piece
+        return self._send_piece
+
+    async def _send_piece(self, body: bytes) -> None:
+        await self.send({"type": "http.response.body", "body": body, "more_body": True})
 
     def watch(self, after: float = 0.0) -> None:
         """Until `unwatch`, a client disconnect cancels the task handling this exchange: the

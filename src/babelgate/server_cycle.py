@@ -14,7 +14,7 @@ from typing import Any, Final, Protocol
 
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
-from babelgate.exchange import BODY_FOLLOWS
+from babelgate.exchange import BODY_FOLLOWS, PIECES
 
 # What a response header's name (RFC 9110's token characters, as uvicorn checks them) and value (all but
 # controls; tab allowed) may hold. A head's names and values are checked joined, each in one `translate` that
@@ -143,6 +143,7 @@ class Cycle:
         self._head: bytes | None = None  # a head waiting for the body bytes it leaves with
         self._head_only = False  # HEAD: the answer's head, no body bytes
         self._waiter: asyncio.Future[None] | None = None
+        scope[PIECES] = self  # the gateway's streams write their pieces through `piece`
 
     def wake(self) -> None:
         """Body bytes arrived, the body ended, the client left or the answer completed: `receive` looks again."""
@@ -220,6 +221,26 @@ class Cycle:
             self._body(message.get("body", b""), bool(message.get("more_body", False)))
         else:
             raise RuntimeError(f"Unexpected ASGI message '{kind}' sent, after response already completed.")
+
+    async def piece(self, body: bytes) -> None:
+        """`send({"type": "http.response.body", "body": body, "more_body": True})` without the message, for the
+        gateway's streams (exchange.PIECES): a chunked answer whose head has left takes the piece as one chunk;
+        anything else (a paused writer, a gone client, a HEAD, a length, no head yet) goes through `send`."""
+        if (
+            self.chunked
+            and self._head is None
+            and not self._head_only
+            and not self.response_complete
+            and not self.disconnected
+            and not self.connection.flow.write_paused
+            and self.response_started
+        ):
+            if body:
+                transport = self.transport
+                if not transport.is_closing():
+                    transport.write(b"%x\r\n%b\r\n" % (len(body), body))
+            return
+        await self.send({"type": "http.response.body", "body": body, "more_body": True})
 
     def _start(self, status: int, headers: Any, body_follows: bool) -> None:
         self.response_started = True

@@ -11,7 +11,7 @@ import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
-from babelgate.exchange import BODY_FOLLOWS
+from babelgate.exchange import BODY_FOLLOWS, PIECES
 from babelgate.server_protocol import GatewayHttpProtocol
 
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -128,6 +128,59 @@ async def test_an_answer_without_a_length_is_chunked_and_a_head_request_gets_no_
     protocol.data_received(b"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n")
     await settle()
     assert transport.written() == b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n"
+
+
+def piecing(start: dict[str, Any], *pieces: bytes, paused: bool = False) -> App:
+    """Sends `start` and a first piece through `send`, then `pieces` through the cycle's `piece` (as the
+    gateway's streams do: exchange.PIECES), then the end."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        cycle = scope[PIECES]
+        assert send == cycle.send
+        await send(start)
+        await send({"type": "http.response.body", "body": b"first", "more_body": True})
+        if paused:
+            cycle.connection.flow.pause_writing()
+            asyncio.get_running_loop().call_later(0.02, cycle.connection.flow.resume_writing)
+        for piece in pieces:
+            await cycle.piece(piece)
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+STREAM_START = {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]}
+
+
+@pytest.mark.parametrize("paused", [False, True], ids=["writing", "paused-then-drained"])
+async def test_a_streams_pieces_written_by_the_cycle_are_what_send_writes(paused: bool) -> None:
+    pieces = (b"data: 1\n\n", b"", b"data: " + b"x" * 300 + b"\n\n")
+    protocol, by_piece = connect(piecing(STREAM_START, *pieces, paused=paused))
+    protocol.data_received(GET)
+    messages = [{"type": "http.response.body", "body": body, "more_body": True} for body in (b"first", *pieces)]
+    protocol, by_send = connect(answering(STREAM_START, *messages, {"type": "http.response.body", "body": b""}))
+    protocol.data_received(GET)
+    await asyncio.sleep(0.05)
+    assert (
+        by_piece.written()
+        == by_send.written()
+        == (
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+            b"5\r\nfirst\r\n9\r\ndata: 1\n\n\r\n134\r\ndata: " + b"x" * 300 + b"\n\n\r\n0\r\n\r\n"
+        )
+    )
+
+
+async def test_pieces_of_an_answer_with_a_length_or_to_a_head_request_go_through_send() -> None:
+    start = {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"9")]}
+    protocol, transport = connect(piecing(start, b"abcd"))
+    protocol.data_received(GET)
+    await settle()
+    assert transport.written() == b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nfirstabcd"
+    protocol, transport = connect(piecing(STREAM_START, b"abcd"))
+    protocol.data_received(b"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n")
+    await settle()
+    assert transport.written() == b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n"
 
 
 @pytest.mark.parametrize(
