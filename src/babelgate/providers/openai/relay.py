@@ -24,6 +24,8 @@ from babelgate.streaming import frame_data
 
 _FINISH = b'"finish_reason"'
 _USAGE = b'"usage"'
+_FINISH_LENGTH = len(_FINISH)
+_USAGE_LENGTH = len(_USAGE)
 _NO_CHOICES = (b'"choices":[]', b'"choices": []')
 _NULL_USAGE = (b',"usage":null', b', "usage": null')
 _NULL = b"null"  # a cheap first test before the replacements
@@ -73,7 +75,8 @@ async def relay_frames(
                     if out:
                         yield _joined(out, hide_usage)
                     raise stream_error(event_object(data, provider), provider, scrub)
-                checked_data(data, provider)
+                if not (data.startswith(b"{") and data.endswith(b"}")):  # the usual event needs no closer look
+                    checked_data(data, provider)
                 if _inspect(data, notes, provider) and hide_usage and any(m in data for m in _NO_CHOICES):
                     continue  # the usage chunk the client did not ask for
                 out.append(frame)
@@ -100,15 +103,19 @@ def _joined(frames: list[bytes], hide_usage: bool) -> bytes:
 
 
 def _inspect(data: bytes, notes: CallNotes, provider: str) -> bool:
-    """Notes the finish reason and the usage an event carries; answers whether it carried usage."""
+    """Notes the finish reason and the usage an event carries; answers whether it carried usage. Most events
+    carry both as a compact `null` (the gateway asks for usage, so every chunk says `"usage":null`): one
+    comparison each in C rather than a slice and a strip."""
     position = data.find(_FINISH)
-    if position >= 0:
-        rest = data[position + len(_FINISH) : position + len(_FINISH) + 40].lstrip(b": ")
+    if position >= 0 and not data.startswith(b":null", position + _FINISH_LENGTH):
+        rest = data[position + _FINISH_LENGTH : position + _FINISH_LENGTH + 40].lstrip(b": ")
         if rest.startswith(b'"'):
             notes.finish_reason = rest[1 : rest.find(b'"', 1)].decode()
     position = data.find(_USAGE)
-    if position >= 0 and not data[position + len(_USAGE) : position + len(_USAGE) + 8].lstrip(b": ").startswith(
-        b"null"
+    if (
+        position >= 0
+        and not data.startswith(b":null", position + _USAGE_LENGTH)
+        and not data[position + _USAGE_LENGTH : position + _USAGE_LENGTH + 8].lstrip(b": ").startswith(b"null")
     ):
         usage = usage_from_wire(event_object(data, provider).get("usage"))
         if usage is not None:
