@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
 import orjson
@@ -57,7 +58,7 @@ async def send_checked(
     error says whether another key of the pool is free (`other_key_free`), for the router. Not `keyed`:
     the credentials are a token in `headers` (Upstream's tokens), whose refusal says nothing of the pool."""
     index = keys.pick()
-    headers = keys.items[index] if headers is None else {**keys.items[index], **headers}
+    headers = keys.items[index] if headers is None else merged_headers(keys.items[index], headers)
     response = await client.send(method, url, provider=provider, headers=headers, body=body, timeouts=timeouts)
     if response.status >= 400:
         raw = await read_body(response)
@@ -71,6 +72,27 @@ async def send_checked(
         error.other_key_free = len(keys) > 1 and keys.has_free()
         raise error
     return response
+
+
+# A key's headers with a request's read-only extra headers on top, by the two mappings' ids (and holding both,
+# so that neither id is reused while it is here).
+_MERGED: dict[tuple[int, int], tuple[Mapping[str, str], Mapping[str, str], Mapping[str, str]]] = {}
+
+
+def merged_headers(own: Mapping[str, str], extra: Mapping[str, str]) -> Mapping[str, str]:
+    """`own` with `extra` on top. Where both are read-only mappings kept by their provider (a key's headers, a
+    model's `anthropic-beta`), the same read-only result every time: the client renders its lines once."""
+    if type(extra) is not MappingProxyType or type(own) is not MappingProxyType:
+        return {**own, **extra}
+    slot = (id(own), id(extra))
+    known = _MERGED.get(slot)
+    if known is not None and known[0] is own and known[1] is extra:
+        return known[2]
+    if len(_MERGED) >= 1024:
+        _MERGED.clear()
+    merged = MappingProxyType({**own, **extra})
+    _MERGED[slot] = (own, extra, merged)
+    return merged
 
 
 class SSEBody:

@@ -8,9 +8,10 @@ accounting needs)."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 import orjson
 
@@ -31,6 +32,8 @@ from babelgate.providers.transport import Upstream, read_json_object, translate_
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.models import ModelInfo
+
+_NOT_YET: Final = object()  # a model whose `anthropic-beta` has not been worked out
 
 
 class AnthropicProvider(ProviderDefaults):
@@ -55,6 +58,7 @@ class AnthropicProvider(ProviderDefaults):
         self._profiles = build_profiles(config.options)
         beta = config.options.get("beta", ())
         self._beta = (beta,) if isinstance(beta, str) else tuple(beta)
+        self._model_betas: dict[str, Mapping[str, str] | None] = {}  # `_beta_header` without the client's betas
         self._replay = ThinkingReplay()
         common = {
             "content-type": "application/json",
@@ -66,8 +70,11 @@ class AnthropicProvider(ProviderDefaults):
         self._headers = KeyPool.for_keys(
             name,
             config.api_keys,
-            lambda key: {**common, **({"authorization": f"Bearer {key}"} if bearer else {"x-api-key": key})},
-            common,
+            # Read-only, as every provider's: the client renders a key's header lines once (http/client.py).
+            lambda key: MappingProxyType(
+                {**common, **({"authorization": f"Bearer {key}"} if bearer else {"x-api-key": key})}
+            ),
+            MappingProxyType(common),
         )
         self._upstream = Upstream(client, name, self._headers, self._timeouts, map_error, self._scrub)
 
@@ -84,13 +91,22 @@ class AnthropicProvider(ProviderDefaults):
     def _with_thinking_replayed(self, request: ChatRequest, notes: CallNotes) -> ChatRequest:
         return with_thinking_replayed(request, self._replay, notes)
 
-    def _beta_header(self, model: str, client_beta: Iterable[str] = ()) -> dict[str, str] | None:
-        """The `anthropic-beta` header the request adds to its key's headers, if any beta applies."""
+    def _beta_header(self, model: str, client_beta: tuple[str, ...] = ()) -> Mapping[str, str] | None:
+        """The `anthropic-beta` header the request adds to its key's headers, if any beta applies. Without the
+        client's own, the same read-only mapping for every request to a model: the transport merges it with
+        each key's headers once, and the client renders their lines once (providers/transport.py)."""
+        if not client_beta:
+            found = self._model_betas.get(model, _NOT_YET)
+            if found is not _NOT_YET:
+                return found  # type: ignore[return-value]
         beta = tuple(dict.fromkeys((*self._beta, *self._profiles.for_model(model).beta, *client_beta)))
-        return {"anthropic-beta": ",".join(beta)} if beta else None
+        header = MappingProxyType({"anthropic-beta": ",".join(beta)}) if beta else None
+        if not client_beta and len(self._model_betas) < 10_000:
+            self._model_betas[model] = header
+        return header
 
     async def _post(
-        self, body: dict[str, Any], model: str, *, url: str | None = None, client_beta: Iterable[str] = ()
+        self, body: dict[str, Any], model: str, *, url: str | None = None, client_beta: tuple[str, ...] = ()
     ) -> UpstreamResponse:
         return await self._upstream.post(
             url or self._messages_url, orjson.dumps(body), self._beta_header(model, client_beta)
@@ -101,7 +117,7 @@ class AnthropicProvider(ProviderDefaults):
         `anthropic-beta` header, which the frontend puts there) go out as that header."""
         body = {**body, "model": model}
         beta = body.pop("betas", None) or ()
-        return await self._post(body, model, url=url, client_beta=(str(item) for item in beta))
+        return await self._post(body, model, url=url, client_beta=tuple(str(item) for item in beta))
 
     def relays(self, api: RelayApi, model: str) -> bool:
         return api == "messages" or api == "messages.count_tokens"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from typing import Any, Final
 
@@ -105,7 +104,7 @@ class ClaudeRoad(AnthropicProvider):
         self._upstream = dataclasses.replace(self._upstream, map_error=map_error, tokens=tokens)
 
     async def _post(
-        self, body: dict[str, Any], model: str, *, url: str | None = None, client_beta: Iterable[str] = ()
+        self, body: dict[str, Any], model: str, *, url: str | None = None, client_beta: tuple[str, ...] = ()
     ) -> UpstreamResponse:
         if url is not None and url == self._count_tokens_url:
             # ANTV: count-tokens is one model of its own; the body keeps the model it counts for.
