@@ -41,6 +41,7 @@ import socket
 import urllib.parse
 from collections import deque
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Final
 
 import httptools
@@ -244,6 +245,9 @@ class GatewayHttpProtocol:
             else:
                 self._refuse(protocol_errors.malformed())
             return
+        if self._in_head and self._head_size() > self.limits.max_header_bytes:  # and it goes on
+            self._refuse(protocol_errors.head_too_large(self.limits.max_header_bytes))
+            return
         if self._in_head or self._in_body:
             if self._deadline is None:
                 self._arm(self.limits.header_timeout if self._in_head else self.limits.body_timeout)
@@ -293,6 +297,12 @@ class GatewayHttpProtocol:
             "state": self.app_state.copy(),
         }
 
+    def _head_size(self) -> int:
+        """The head's bytes so far, as its bound counts them: the target, and each header's name and value with
+        their colon, blank and line end (added up in C: no Python call per header)."""
+        headers = self.headers
+        return self._head_bytes + sum(map(len, chain.from_iterable(headers))) + 4 * len(headers)
+
     def on_url(self, url: bytes) -> None:
         self._head_bytes += len(url)
         if self._head_bytes > self.limits.max_header_bytes:
@@ -301,16 +311,17 @@ class GatewayHttpProtocol:
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_bytes += len(name) + len(value) + 4
-        if self._head_bytes > self.limits.max_header_bytes:
-            self._refusal = 431
-            raise _HeadTooLarge()
+        # The head's size is added up once the head is complete, or after each read that leaves it incomplete
+        # (`_head_size`), not here: one callback per header line, a dozen per request from an SDK.
         name = name.lower()
         if name == b"expect" and value.lower() == b"100-continue":
             self.expect_100 = True
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        if self._head_size() > self.limits.max_header_bytes:
+            self._refusal = 431
+            raise _HeadTooLarge()
         self._in_head = False
         if self._deadline is not None:  # the head's deadline; the body, if any, gets its own
             self._deadline.cancel()

@@ -12,7 +12,7 @@ import uvicorn
 from uvicorn.server import ServerState
 
 from babelgate.exchange import BODY_FOLLOWS, PIECES
-from babelgate.server_protocol import GatewayHttpProtocol
+from babelgate.server_protocol import GatewayHttpProtocol, Limits, set_limits
 
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 GET = b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n"
@@ -331,3 +331,29 @@ async def test_past_limit_concurrency_a_request_gets_uvicorns_503() -> None:
     await settle()
     assert transport.written().startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
     assert transport.written().endswith(b"Service Unavailable")
+
+
+@pytest.mark.parametrize("in_pieces", [False, True], ids=["one-read", "a-read-at-a-time"])
+async def test_a_head_past_its_bound_is_refused_with_431_whether_it_ends_or_not(in_pieces: bool) -> None:
+    """The bound counts the target and each header's name, value, colon, blank and line end: added up once the
+    head ends, or after each read that leaves it unfinished (server_protocol.py `_head_size`)."""
+    set_limits(Limits(max_header_bytes=1000))
+    try:
+        line = b"X-Pad: " + b"a" * 91 + b"\r\n"  # 100 bytes as the bound counts them (name 5, value 91, 4)
+        just = b"GET /x HTTP/1.1\r\n" + line * 9 + b"Host: " + b"h" * 88 + b"\r\n\r\n"  # 2 + 900 + 96 = 998
+        protocol, transport = connect(answering(START, BODY))
+        protocol.data_received(just)
+        await settle()
+        assert transport.written().startswith(b"HTTP/1.1 200 OK")
+        endless = b"GET /x HTTP/1.1\r\n" + line * 11  # no end yet: past the bound after the read
+        over = b"GET /x HTTP/1.1\r\n" + line * 10 + b"\r\n"  # 1,002: refused when it ends
+        for head in (endless, over):
+            protocol, transport = connect(answering(START, BODY))
+            pieces = [head[i : i + 64] for i in range(0, len(head), 64)] if in_pieces else [head]
+            for piece in pieces:
+                if not transport.closing:
+                    protocol.data_received(piece)
+            await settle()
+            assert transport.written().startswith(b"HTTP/1.1 431 ")
+    finally:
+        set_limits(Limits())
