@@ -100,6 +100,9 @@ class GatewayHttpProtocol:
         "_idle_timer",
         "_in_body",
         "_in_head",
+        "_message_from",
+        "_read_from",
+        "_read_to",
         "_refusal",
         "_stopping",
         "_upgrade_pending",
@@ -162,6 +165,10 @@ class GatewayHttpProtocol:
         self._upgrade_pending = False  # the head read asks for a WebSocket: its body, if any, is not the app's
         self._stopping = False
         self._head_bytes = 0
+        # The connection's bytes parsed before the read being parsed, and after it; where the read that began the
+        # current message started. A head is at most `_read_to - _message_from` bytes: while that is within the
+        # bound, its exact size need not be added up (`_head_size`).
+        self._read_from = self._read_to = self._message_from = 0
         self._in_head = False
         self._in_body = False
         self._deadline: asyncio.TimerHandle | None = None
@@ -230,6 +237,8 @@ class GatewayHttpProtocol:
                 return  # what follows is the WebSocket's, or nobody's
 
     def _parse(self, data: bytes | memoryview) -> None:
+        self._read_from = self._read_to
+        self._read_to += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -245,7 +254,7 @@ class GatewayHttpProtocol:
             else:
                 self._refuse(protocol_errors.malformed())
             return
-        if self._in_head and self._head_size() > self.limits.max_header_bytes:  # and it goes on
+        if self._in_head and self._past_bound():  # and it goes on
             self._refuse(protocol_errors.head_too_large(self.limits.max_header_bytes))
             return
         if self._in_head or self._in_body:
@@ -279,6 +288,7 @@ class GatewayHttpProtocol:
     # httptools' callbacks
 
     def on_message_begin(self) -> None:
+        self._message_from = self._read_from
         self.url = b""
         self.expect_100 = False
         self.headers = []
@@ -296,6 +306,12 @@ class GatewayHttpProtocol:
             "headers": self.headers,
             "state": self.app_state.copy(),
         }
+
+    def _past_bound(self) -> bool:
+        """Whether the head so far is larger than `max_header_bytes`: added up only when the reads since the
+        message began are (rarely: a head is ~300 bytes, the bound 64 KiB)."""
+        bound = self.limits.max_header_bytes
+        return self._read_to - self._message_from > bound and self._head_size() > bound
 
     def _head_size(self) -> int:
         """The head's bytes so far, as its bound counts them: the target, and each header's name and value with
@@ -319,7 +335,7 @@ class GatewayHttpProtocol:
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        if self._head_size() > self.limits.max_header_bytes:
+        if self._past_bound():
             self._refusal = 431
             raise _HeadTooLarge()
         self._in_head = False
