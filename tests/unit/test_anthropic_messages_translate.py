@@ -628,3 +628,77 @@ def test_server_tools_become_hosted_tools_and_their_past_work_is_dropped() -> No
     ]
     assert request.messages[1] == ChatMessage("assistant", "Nothing new.")
     assert adjusted == ["messages[1].content[0]=dropped", "messages[1].content[1]=dropped"]
+
+
+# The conversation's paths are made only where an error names one (translate_messages.py): each is still exact.
+_CALL = {"type": "tool_use", "id": "t", "name": "f", "input": {}}
+
+
+@pytest.mark.parametrize(
+    ("role", "blocks", "key", "param"),
+    [
+        ("user", [{"type": "text", "text": "a"}, {"type": "text"}], "missing_field", "messages[1].content[1].text"),
+        ("user", [{"type": "text", "text": 3}], "wrong_type", "messages[1].content[0].text"),
+        ("user", [{"text": "a"}], "missing_field", "messages[1].content[0].type"),
+        ("user", ["a"], "wrong_type", "messages[1].content[0]"),
+        ("user", [{"type": "tool_result"}], "missing_field", "messages[1].content[0].tool_use_id"),
+        (
+            "user",
+            [{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "a"}, 5]}],
+            "wrong_type",
+            "messages[1].content[0].content[1]",
+        ),
+        (
+            "user",
+            [{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": 1}]}],
+            "wrong_type",
+            "messages[1].content[0].content[0].text",
+        ),
+        (
+            "user",
+            [{"type": "tool_result", "tool_use_id": "t", "content": 7}],
+            "wrong_type",
+            "messages[1].content[0].content",
+        ),
+        (
+            "user",
+            [{"type": "tool_result", "tool_use_id": "t", "is_error": "no"}],
+            "wrong_type",
+            "messages[1].content[0].is_error",
+        ),
+        (
+            "assistant",
+            [{"type": "text", "text": "a"}, {**_CALL, "id": None}],
+            "missing_field",
+            "messages[1].content[1].id",
+        ),
+        ("assistant", [{**_CALL, "name": 4}], "wrong_type", "messages[1].content[0].name"),
+        ("assistant", [{**_CALL, "input": "{}"}], "wrong_type", "messages[1].content[0].input"),
+        ("assistant", [{"type": "thinking", "thinking": None}], "missing_field", "messages[1].content[0].thinking"),
+        ("assistant", [{"type": "redacted_thinking"}], "missing_field", "messages[1].content[0].data"),
+        ("assistant", [{"type": 3}], "wrong_type", "messages[1].content[0].type"),
+    ],
+)
+def test_each_block_error_names_its_exact_path(role: str, blocks: list[Any], key: str, param: str) -> None:
+    refused(key, param, messages=[*USER, {"role": role, "content": blocks}])
+
+
+def test_a_tool_results_text_blocks_and_settings_read_as_before() -> None:
+    content = [
+        {"type": "text", "text": "one"},
+        {"type": "text", "text": "two", "cache_control": {"type": "ephemeral"}},
+    ]
+    chat, adjusted = decode(
+        messages=[
+            *USER,
+            {"role": "assistant", "content": [_CALL]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "t", "content": content, "citations": {"enabled": True}}
+                ],
+            },
+        ]
+    )
+    assert chat["messages"][-1] == {"role": "tool", "content": "one\ntwo", "tool_call_id": "t"}
+    assert adjusted == ["citations=dropped", "cache_control=dropped"]
