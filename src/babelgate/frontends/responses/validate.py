@@ -131,7 +131,53 @@ def validate_input(value: Any) -> None:
     if not isinstance(value, list):
         raise InvalidRequest("wrong_type", param="input", expected="a string or an array of items")
     for index, item in enumerate(value):
-        validate_item(item, f"input[{index}]")
+        if not plainly_valid_item(item):  # the rest (or a fault): checked with the paths its error names
+            validate_item(item, f"input[{index}]")
+
+
+_TEXT_PART_TYPES: Final = frozenset({"input_text", "output_text"})
+
+
+def plainly_valid_item(item: Any) -> bool:
+    """True for an item of the common shapes that `validate_item` accepts: a message of text (a string, or
+    text parts its role may send), a function call and its output as strings, a reasoning item. Codex CLI
+    sends conversations of hundreds of these: checked without the path strings an error would need. False is
+    no verdict: `validate_item` then checks it, with paths. Only ever narrower than `validate_item`
+    (tests/unit/test_responses_validation_fast.py holds the two together)."""
+    if item.__class__ is not dict:
+        return False
+    kind = item.get("type", "message" if "role" in item else None)
+    if kind == "message":
+        role = item.get("role")
+        if role.__class__ is not str or role not in ROLES:
+            return False
+        content = item.get("content")
+        if content.__class__ is str:
+            return True
+        if content.__class__ is not list:
+            return False
+        allowed = ASSISTANT_PARTS if role == "assistant" else ROLE_PARTS[role]
+        for part in content:
+            if part.__class__ is not dict:
+                return False
+            part_kind = part.get("type")
+            if part_kind not in _TEXT_PART_TYPES or part_kind not in allowed or part.get("text").__class__ is not str:
+                return False
+        return True
+    if kind == "function_call":
+        namespace = item.get("namespace")
+        return (
+            item.get("call_id").__class__ is str
+            and item.get("name").__class__ is str
+            and item.get("arguments").__class__ is str
+            and (namespace is None or namespace.__class__ is str)
+        )
+    if kind == "function_call_output":
+        return item.get("call_id").__class__ is str and item.get("output").__class__ is str
+    if kind == "reasoning":
+        encrypted = item.get("encrypted_content")
+        return encrypted is None or encrypted.__class__ is str
+    return False
 
 
 def validate_item(item: Any, path: str) -> None:
