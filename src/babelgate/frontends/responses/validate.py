@@ -161,7 +161,12 @@ def plainly_valid_item(item: Any) -> bool:
             if part.__class__ is not dict:
                 return False
             part_kind = part.get("type")
-            if part_kind not in _TEXT_PART_TYPES or part_kind not in allowed or part.get("text").__class__ is not str:
+            if (
+                part_kind.__class__ is not str
+                or part_kind not in _TEXT_PART_TYPES
+                or part_kind not in allowed
+                or part.get("text").__class__ is not str
+            ):
                 return False
         return True
     if kind == "function_call":
