@@ -20,11 +20,12 @@ from babelgate.observability.request_id import RequestIds
 # await on anything else, so the server may hold the head for them without a flush at the end of the turn.
 BODY_FOLLOWS: Final = "babelgate.body_follows"
 
-# A request scope's key of the gateway's own server (server_cycle.py): the request's cycle, whose `piece(body)`
-# writes the next piece of a started stream's body as `send` would its `http.response.body` message (more to
-# come), without the message: a stream's every chunk goes through it. Used only where the app's `send` is that
-# cycle's own (no middleware between them that would miss the pieces).
-PIECES: Final = "babelgate.pieces"
+# The method of the gateway's own server's request cycle (server_cycle.py) that writes the next piece of a started
+# stream's body as `send` would its `http.response.body` message (more to come), without the message: a stream's
+# every chunk goes through it. Found on the object whose method the app's `send` is, so only where `send` is the
+# cycle's own (a middleware between them, which would miss the pieces, has its own `send`). Not a scope key: the
+# scope would hold the cycle that holds it, a reference cycle per request for the collector.
+PIECES: Final = "babelgate_piece"
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
@@ -227,11 +228,8 @@ class Exchange:
 
     def _piece_writer(self) -> Callable[[bytes], Awaitable[None]]:
         """How the stream's pieces after the first are sent: by the server's cycle when `send` is its own."""
-        cycle = self.scope.get(PIECES)
-        if cycle is not None and self.send == cycle.send:
-            piece: Callable[[bytes], Awaitable[None]] = cycle.piece
-            return piece
-        return self._send_piece
+        piece: Callable[[bytes], Awaitable[None]] | None = getattr(getattr(self.send, "__self__", None), PIECES, None)
+        return piece if piece is not None else self._send_piece
 
     async def _send_piece(self, body: bytes) -> None:
         await self.send({"type": "http.response.body", "body": body, "more_body": True})

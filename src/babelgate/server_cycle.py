@@ -14,7 +14,7 @@ from typing import Any, Final, Protocol
 
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
-from babelgate.exchange import BODY_FOLLOWS, PIECES
+from babelgate.exchange import BODY_FOLLOWS
 
 # What a response header's name (RFC 9110's token characters, as uvicorn checks them) and value (all but
 # controls; tab allowed) may hold. A head's names and values are checked joined, each in one `translate` that
@@ -143,7 +143,6 @@ class Cycle:
         self._head: bytes | None = None  # a head waiting for the body bytes it leaves with
         self._head_only = False  # HEAD: the answer's head, no body bytes
         self._waiter: asyncio.Future[None] | None = None
-        scope[PIECES] = self  # the gateway's streams write their pieces through `piece`
 
     def wake(self) -> None:
         """Body bytes arrived, the body ended, the client left or the answer completed: `receive` looks again."""
@@ -222,10 +221,11 @@ class Cycle:
         else:
             raise RuntimeError(f"Unexpected ASGI message '{kind}' sent, after response already completed.")
 
-    async def piece(self, body: bytes) -> None:
+    async def babelgate_piece(self, body: bytes) -> None:
         """`send({"type": "http.response.body", "body": body, "more_body": True})` without the message, for the
-        gateway's streams (exchange.PIECES): a chunked answer whose head has left takes the piece as one chunk;
-        anything else (a paused writer, a gone client, a HEAD, a length, no head yet) goes through `send`."""
+        gateway's streams (its name is exchange.PIECES): a chunked answer whose head has left takes the piece as
+        one chunk; anything else (a paused writer, a gone client, a HEAD, a length, no head yet) goes through
+        `send`."""
         if (
             self.chunked
             and self._head is None

@@ -131,19 +131,18 @@ async def test_an_answer_without_a_length_is_chunked_and_a_head_request_gets_no_
 
 
 def piecing(start: dict[str, Any], *pieces: bytes, paused: bool = False) -> App:
-    """Sends `start` and a first piece through `send`, then `pieces` through the cycle's `piece` (as the
+    """Sends `start` and a first piece through `send`, then `pieces` through the cycle's piece writer (as the
     gateway's streams do: exchange.PIECES), then the end."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        cycle = scope[PIECES]
-        assert send == cycle.send
+        cycle = send.__self__
         await send(start)
         await send({"type": "http.response.body", "body": b"first", "more_body": True})
         if paused:
             cycle.connection.flow.pause_writing()
             asyncio.get_running_loop().call_later(0.02, cycle.connection.flow.resume_writing)
         for piece in pieces:
-            await cycle.piece(piece)
+            await getattr(cycle, PIECES)(piece)
         await send({"type": "http.response.body", "body": b""})
 
     return app
