@@ -688,3 +688,87 @@ def test_errors_in_google_shape(error: GatewayError, code: int, status: str) -> 
     body = orjson.loads(encode_error(error, "en"))
     assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["status"] == status
     assert body["error"]["message"]
+
+
+# The contents' paths are made only where an error or a dropped field names one (translate_contents.py): each is
+# still exact.
+@pytest.mark.parametrize(
+    ("contents", "key", "param"),
+    [
+        ([{"role": "user", "parts": [{"text": "a"}, 5]}], "wrong_type", "contents[0].parts[1]"),
+        ([{"role": "user", "parts": [{"text": 5}]}], "wrong_type", "contents[0].parts[0].text"),
+        ([{"role": "user", "parts": "a"}], "wrong_type", "contents[0].parts"),
+        ([{"role": "user"}], "missing_field", "contents[0].parts"),
+        ([{"role": "user", "parts": [{"text": "a"}]}, "x"], "wrong_type", "contents[1]"),
+        ([{"role": "robot", "parts": [{"text": "a"}]}], "invalid_value", "contents[0].role"),
+        (
+            [{"role": "user", "parts": [{"text": "a"}]}, {"role": "model", "parts": [{"text": 1}]}],
+            "wrong_type",
+            "contents[1].parts[0].text",
+        ),
+        (
+            [{"role": "user", "parts": [{"text": "a"}]}, {"role": "model", "parts": [7]}],
+            "wrong_type",
+            "contents[1].parts[0]",
+        ),
+        (
+            [{"role": "user", "parts": [{"text": "a"}]}, {"role": "model", "parts": [{"functionCall": {"args": {}}}]}],
+            "missing_field",
+            "contents[1].parts[0].functionCall.name",
+        ),
+        (
+            [{"role": "user", "parts": [{"text": "a"}, {"inlineData": {"data": "x"}}]}],
+            "missing_field",
+            "contents[0].parts[1].inlineData.mimeType",
+        ),
+    ],
+)
+def test_each_contents_error_names_its_exact_path(contents: list[Any], key: str, param: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        _decode({"contents": contents})
+    assert (caught.value.message_key, caught.value.param) == (key, param)
+
+
+def test_text_parts_read_as_before_with_thoughts_and_empty_text_left_out() -> None:
+    body, _ = _decode(
+        {
+            "contents": [
+                {"role": "user", "parts": [{"text": "a"}, {"text": ""}, {"text": "b", "thought": True}, {"text": "c"}]}
+            ]
+        }
+    )
+    assert body["messages"] == [{"role": "user", "content": "ac"}]
+
+
+_ASKED = {"role": "user", "parts": [{"text": "a"}]}
+
+
+@pytest.mark.parametrize(
+    ("contents", "key", "param"),
+    [
+        (
+            [{"role": "user", "parts": [{"text": "a"}, {"functionResponse": 5}]}],
+            "wrong_type",
+            "contents[0].parts[1].functionResponse",
+        ),
+        (
+            [{"role": "user", "parts": [{"functionResponse": {"id": "c"}}]}],
+            "missing_field",
+            "contents[0].parts[0].functionResponse.name",
+        ),
+        (
+            [_ASKED, {"role": "model", "parts": [{"text": "b"}, {"functionCall": []}]}],
+            "wrong_type",
+            "contents[1].parts[1].functionCall",
+        ),
+        (
+            [_ASKED, {"role": "model", "parts": [{"functionCall": {"name": "f", "args": []}}]}],
+            "wrong_type",
+            "contents[1].parts[0].functionCall.args",
+        ),
+    ],
+)
+def test_each_function_part_error_names_its_exact_path(contents: list[Any], key: str, param: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        _decode({"contents": contents})
+    assert (caught.value.message_key, caught.value.param) == (key, param)

@@ -71,8 +71,12 @@ def chat_messages(body: JSON, adjusted: list[str], opener: Opener | None) -> lis
         contents = [contents]  # the API takes one Content as well as a list
     if not isinstance(contents, list):
         raise InvalidRequest("wrong_type", param="contents", expected="an array")
+    # A path (`contents[3].parts[1]`) is made only where an error or a dropped field names it: Gemini CLI sends
+    # conversations of hundreds of turns, and making each turn's and part's path was much of reading them.
     for index, content in enumerate(contents):
-        _turn(expect_object(content, f"contents[{index}]"), index, conversation)
+        _turn(
+            content if content.__class__ is dict else expect_object(content, f"contents[{index}]"), index, conversation
+        )
     return conversation.messages
 
 
@@ -92,28 +96,36 @@ def _system_text(system: Any) -> str:
 
 
 def _turn(content: JSON, index: int, conversation: Conversation) -> None:
-    path = f"contents[{index}]"
     role = content.get("role") or "user"
     parts = content.get("parts")
     if not isinstance(parts, list):
-        raise InvalidRequest("missing_field" if parts is None else "wrong_type", param=f"{path}.parts")
+        raise InvalidRequest("missing_field" if parts is None else "wrong_type", param=f"contents[{index}].parts")
     if role == "model":
-        _model_turn(parts, path, index, conversation)
+        _model_turn(parts, index, conversation)
     elif role in ("user", "function"):  # `function`: the older role of a function-response turn
-        _user_turn(parts, path, conversation)
+        _user_turn(parts, index, conversation)
     else:
-        raise InvalidRequest("invalid_value", param=f"{path}.role", detail="expected user or model")
+        raise InvalidRequest("invalid_value", param=f"contents[{index}].role", detail="expected user or model")
 
 
-def _user_turn(parts: list[Any], path: str, conversation: Conversation) -> None:
+def _part_path(turn: int, position: int) -> str:
+    return f"contents[{turn}].parts[{position}]"
+
+
+def _user_turn(parts: list[Any], turn: int, conversation: Conversation) -> None:
     chat_parts: list[ContentPart] = []
     for position, part in enumerate(parts):
-        where = f"{path}.parts[{position}]"
-        part = expect_object(part, where)
-        if "functionResponse" in part:
-            conversation.messages.append(_tool_message(part["functionResponse"], where, conversation))
+        if part.__class__ is not dict:
+            part = expect_object(part, _part_path(turn, position))
+        text = part.get("text")
+        if text.__class__ is str and not part.get("thought") and "functionResponse" not in part:
+            if text:  # the usual part: text, and nothing the text's reading depends on
+                chat_parts.append(TextPart(text))
             continue
-        chat_part = _user_part(part, where, conversation)
+        if "functionResponse" in part:
+            conversation.messages.append(_tool_message(part["functionResponse"], turn, position, conversation))
+            continue
+        chat_part = _user_part(part, _part_path(turn, position), conversation)
         if chat_part is not None:
             chat_parts.append(chat_part)
     if chat_parts:
@@ -153,14 +165,14 @@ def _user_part(part: JSON, path: str, conversation: Conversation) -> ContentPart
     return None
 
 
-def _model_turn(parts: list[Any], path: str, index: int, conversation: Conversation) -> None:
+def _model_turn(parts: list[Any], turn: int, conversation: Conversation) -> None:
     texts: list[str] = []
     thoughts: list[str] = []
     calls: list[ToolCall] = []
     states: list[ReasoningState] = []
     for position, part in enumerate(parts):
-        where = f"{path}.parts[{position}]"
-        part = expect_object(part, where)
+        if part.__class__ is not dict:
+            part = expect_object(part, _part_path(turn, position))
         signature = part.get("thoughtSignature")
         if isinstance(signature, str) and signature:
             token = token_of(signature)
@@ -168,18 +180,18 @@ def _model_turn(parts: list[Any], path: str, index: int, conversation: Conversat
             if state is not None:
                 states.append(state)
             else:
-                conversation.drop(f"{where}.thoughtSignature")
+                conversation.drop(f"{_part_path(turn, position)}.thoughtSignature")
         if "text" in part:
             text = part["text"]
-            if not isinstance(text, str):
-                raise InvalidRequest("wrong_type", param=f"{where}.text", expected="a string")
+            if text.__class__ is not str:
+                raise InvalidRequest("wrong_type", param=f"{_part_path(turn, position)}.text", expected="a string")
             (thoughts if part.get("thought") else texts).append(text)
         elif "functionCall" in part:
-            calls.append(_tool_call(part["functionCall"], where, index, len(calls), conversation))
+            calls.append(_tool_call(part["functionCall"], turn, position, len(calls), conversation))
         else:
             for name in part:
                 if name not in _PART_METADATA:
-                    conversation.drop(f"{where}.{name}")
+                    conversation.drop(f"{_part_path(turn, position)}.{name}")
     message = Message(
         "assistant",
         "".join(texts) if texts else None,
@@ -192,14 +204,17 @@ def _model_turn(parts: list[Any], path: str, index: int, conversation: Conversat
         conversation.messages.append(message)
 
 
-def _tool_call(call: Any, path: str, turn: int, position: int, conversation: Conversation) -> ToolCall:
-    call = expect_object(call, f"{path}.functionCall")
-    name = string(call, "name", f"{path}.functionCall")
+def _tool_call(call: Any, turn: int, part: int, position: int, conversation: Conversation) -> ToolCall:
+    """A `functionCall` (part `part` of turn `turn`, the turn's call number `position`) → a tool call."""
+    name = call.get("name") if call.__class__ is dict else None
+    if name.__class__ is not str:
+        where = f"{_part_path(turn, part)}.functionCall"
+        name = string(expect_object(call, where), "name", where)
     args = call.get("args")
     if args is None:
         args = {}
     if not isinstance(args, dict):
-        raise InvalidRequest("wrong_type", param=f"{path}.functionCall.args", expected="an object")
+        raise InvalidRequest("wrong_type", param=f"{_part_path(turn, part)}.functionCall.args", expected="an object")
     call_id = call.get("id")
     if not isinstance(call_id, str) or not call_id:
         call_id = minted_id(turn, position, name)
@@ -214,9 +229,12 @@ def minted_id(turn: int, position: int, name: str) -> str:
     return f"{MINTED_ID_PREFIX}{digest}"
 
 
-def _tool_message(response: Any, path: str, conversation: Conversation) -> Message:
-    response = expect_object(response, f"{path}.functionResponse")
-    name = string(response, "name", f"{path}.functionResponse")
+def _tool_message(response: Any, turn: int, part: int, conversation: Conversation) -> Message:
+    """A `functionResponse` (part `part` of turn `turn`) → a tool message answering its call."""
+    name = response.get("name") if response.__class__ is dict else None
+    if name.__class__ is not str:
+        where = f"{_part_path(turn, part)}.functionResponse"
+        name = string(expect_object(response, where), "name", where)
     call_id = response.get("id")
     unanswered = conversation.unanswered
     if isinstance(call_id, str) and call_id:
@@ -226,13 +244,13 @@ def _tool_message(response: Any, path: str, conversation: Conversation) -> Messa
         if found is None:
             raise InvalidRequest(
                 "invalid_value",
-                param=f"{path}.functionResponse.name",
+                param=f"{_part_path(turn, part)}.functionResponse.name",
                 detail="no earlier functionCall of this name is waiting for its response",
             )
         unanswered.remove(found)
         call_id = found[1]
-    if response.get("parts"):
-        conversation.drop(f"{path}.functionResponse.parts")  # media results: chat's tool messages hold text
+    if response.get("parts"):  # media results: chat's tool messages hold text
+        conversation.drop(f"{_part_path(turn, part)}.functionResponse.parts")
     return Message("tool", result_text(response.get("response")), tool_call_id=call_id)
 
 
