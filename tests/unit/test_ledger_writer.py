@@ -115,6 +115,28 @@ async def test_past_the_limit_the_oldest_rows_go_and_are_counted() -> None:
     await ledger.close()
 
 
+async def test_rows_dropped_before_the_first_failed_write_is_known_are_reported_when_the_store_is_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A queue that fills while the first write hangs drops rows before any outage is known: the report when the
+    store is back counts them with the rest (as the metric does)."""
+    store = Failing()
+    store.mode = "hang"
+    ledger = Ledger(store, limit=1000, write_seconds=0.3, retry_first=0.05, retry_max=0.1)  # type: ignore[arg-type]
+    caplog.set_level(logging.INFO, logger="babelgate.ledger")
+    ledger.record(entry(0))
+    await until(lambda: store.attempts == 1)  # the first write hangs: no outage yet
+    for n in range(1, 1200):
+        ledger.record(entry(n))
+    assert ledger.outage is None and ledger.dropped["queue_full"] == 200
+    await until(lambda: ledger.outage is not None)
+    store.mode = "pass"
+    await until(lambda: ledger.depth == 0)
+    (back,) = [r.getMessage() for r in caplog.records if "is back" in r.getMessage()]
+    assert "200 dropped" in back, back
+    await ledger.close()
+
+
 async def test_a_silent_store_is_given_up_at_the_deadline_and_close_is_bounded(tmp_path: Path) -> None:
     store = Failing()
     store.mode = "hang"

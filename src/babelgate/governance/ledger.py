@@ -57,7 +57,6 @@ class Outage:
 
     started: float
     attempts: int = 0
-    dropped: int = 0
 
 
 class Ledger:
@@ -85,6 +84,9 @@ class Ledger:
         self.close_seconds = close_seconds
         self._pruned_at = 0.0
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
+        # Rows dropped since the store last took a write: an outage's report counts them all, those dropped
+        # before its first failed write was known too (a queue that fills while that write waits).
+        self._dropped_unwritten = 0
         self.outage: Outage | None = None
         self._queue: deque[Entry] = deque()
         self._retrying: list[Row] = []  # the batch a failed write gave back, tried first
@@ -129,8 +131,7 @@ class Ledger:
 
     def _count_dropped(self, reason: str, rows: int) -> None:
         self.dropped[reason] += rows
-        if self.outage is not None:
-            self.outage.dropped += rows
+        self._dropped_unwritten += rows
 
     def start(self) -> None:
         """Starts the writer (at the gateway's start: rows spooled by an earlier run are replayed
@@ -254,12 +255,13 @@ class Ledger:
 
     def _succeeded(self, rows: int) -> None:
         outage, self.outage = self.outage, None
+        dropped, self._dropped_unwritten = self._dropped_unwritten, 0
         if outage is not None:
             log.info(
-                "the ledger's store is back after %.1f s: %d rows written now, %d dropped during the outage",
+                "the ledger's store is back after %.1f s: %d rows written now, %d dropped since its last write",
                 time.monotonic() - outage.started,
                 rows + self.depth,
-                outage.dropped,
+                dropped,
             )
 
     def _describe(self, exc: BaseException) -> str:
