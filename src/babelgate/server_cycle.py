@@ -102,6 +102,7 @@ class Cycle:
         "_ended",
         "_head",
         "_head_only",
+        "_pieces",
         "_waiter",
         "body",
         "chunked",
@@ -142,6 +143,8 @@ class Cycle:
         self.remaining = 0  # body bytes the answer's content-length still promises
         self._head: bytes | None = None  # a head waiting for the body bytes it leaves with
         self._head_only = False  # HEAD: the answer's head, no body bytes
+        # A chunked answer under way whose head has left, to a client still there: `babelgate_piece` may write.
+        self._pieces = False
         self._waiter: asyncio.Future[None] | None = None
 
     def wake(self) -> None:
@@ -153,6 +156,7 @@ class Cycle:
                 waiter.set_result(None)
 
     def client_left(self) -> None:
+        self._pieces = False
         if not self.response_complete:
             self.disconnected = True
         self.wake()
@@ -184,6 +188,7 @@ class Cycle:
             return
         self.response_started = True
         self.response_complete = True
+        self._pieces = False
         if not self.transport.is_closing():
             self.transport.write(_INTERNAL_ERROR)
             self.transport.close()
@@ -226,15 +231,7 @@ class Cycle:
         gateway's streams (its name is exchange.PIECES): a chunked answer whose head has left takes the piece as
         one chunk; anything else (a paused writer, a gone client, a HEAD, a length, no head yet) goes through
         `send`."""
-        if (
-            self.chunked
-            and self._head is None
-            and not self._head_only
-            and not self.response_complete
-            and not self.disconnected
-            and not self.connection.flow.write_paused
-            and self.response_started
-        ):
+        if self._pieces and not self.connection.flow.write_paused:
             if body:
                 transport = self.transport
                 if not transport.is_closing():
@@ -327,6 +324,7 @@ class Cycle:
                     transport.write(head)
             elif out:
                 transport.write(out)
+        self._pieces = more_body and self.chunked and not self._head_only
         if not more_body:
             if self.remaining > 0:
                 raise RuntimeError("Response content shorter than Content-Length")

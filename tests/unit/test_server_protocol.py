@@ -356,3 +356,24 @@ async def test_a_head_past_its_bound_is_refused_with_431_whether_it_ends_or_not(
             assert transport.written().startswith(b"HTTP/1.1 431 ")
     finally:
         set_limits(Limits())
+
+
+async def test_pieces_after_the_client_left_write_nothing() -> None:
+    left = asyncio.Event()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send(STREAM_START)
+        await send({"type": "http.response.body", "body": b"first", "more_body": True})
+        await left.wait()
+        await getattr(send.__self__, PIECES)(b"data: after\n\n")
+        await send({"type": "http.response.body", "body": b""})
+
+    protocol, transport = connect(app)
+    protocol.data_received(GET)
+    await settle()
+    written = transport.written()
+    assert written.endswith(b"5\r\nfirst\r\n")
+    protocol.connection_lost(ConnectionResetError())  # the transport is not closed by us: only the cycle knows
+    left.set()
+    await settle()
+    assert transport.written() == written

@@ -56,7 +56,8 @@ class OpenAIChatStreamEncoder:
                 delta["refusal"] = d.refusal
             if d.tool_calls:
                 delta["tool_calls"] = [_tool_call_delta(call) for call in d.tool_calls]
-            delta.update(d.extra)
+            if d.extra:
+                delta.update(d.extra)
             choices.append(
                 {
                     "index": choice.index,
