@@ -721,6 +721,32 @@ def test_errors_in_google_shape(error: GatewayError, code: int, status: str) -> 
             "missing_field",
             "contents[0].parts[1].inlineData.mimeType",
         ),
+        (
+            [{"role": "user", "parts": [{"text": "a"}, {"functionResponse": 5}]}],
+            "wrong_type",
+            "contents[0].parts[1].functionResponse",
+        ),
+        (
+            [{"role": "user", "parts": [{"functionResponse": {"id": "c"}}]}],
+            "missing_field",
+            "contents[0].parts[0].functionResponse.name",
+        ),
+        (
+            [
+                {"role": "user", "parts": [{"text": "a"}]},
+                {"role": "model", "parts": [{"text": "b"}, {"functionCall": []}]},
+            ],
+            "wrong_type",
+            "contents[1].parts[1].functionCall",
+        ),
+        (
+            [
+                {"role": "user", "parts": [{"text": "a"}]},
+                {"role": "model", "parts": [{"functionCall": {"name": "f", "args": []}}]},
+            ],
+            "wrong_type",
+            "contents[1].parts[0].functionCall.args",
+        ),
     ],
 )
 def test_each_contents_error_names_its_exact_path(contents: list[Any], key: str, param: str) -> None:
@@ -738,37 +764,3 @@ def test_text_parts_read_as_before_with_thoughts_and_empty_text_left_out() -> No
         }
     )
     assert body["messages"] == [{"role": "user", "content": "ac"}]
-
-
-_ASKED = {"role": "user", "parts": [{"text": "a"}]}
-
-
-@pytest.mark.parametrize(
-    ("contents", "key", "param"),
-    [
-        (
-            [{"role": "user", "parts": [{"text": "a"}, {"functionResponse": 5}]}],
-            "wrong_type",
-            "contents[0].parts[1].functionResponse",
-        ),
-        (
-            [{"role": "user", "parts": [{"functionResponse": {"id": "c"}}]}],
-            "missing_field",
-            "contents[0].parts[0].functionResponse.name",
-        ),
-        (
-            [_ASKED, {"role": "model", "parts": [{"text": "b"}, {"functionCall": []}]}],
-            "wrong_type",
-            "contents[1].parts[1].functionCall",
-        ),
-        (
-            [_ASKED, {"role": "model", "parts": [{"functionCall": {"name": "f", "args": []}}]}],
-            "wrong_type",
-            "contents[1].parts[0].functionCall.args",
-        ),
-    ],
-)
-def test_each_function_part_error_names_its_exact_path(contents: list[Any], key: str, param: str) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        _decode({"contents": contents})
-    assert (caught.value.message_key, caught.value.param) == (key, param)
