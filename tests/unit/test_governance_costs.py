@@ -98,3 +98,36 @@ async def test_a_scope_counts_what_it_does_not_limit_so_a_limit_given_later_judg
     assert counts is not None and (counts.requests, counts.tokens, counts.in_flight) == (3, 30, 0)
     with pytest.raises(RateLimitExceeded):  # the key is given rpm 3 (an admin's change): its minute is spent
         await limiter.admit([Scope("key", "k1", Limits(rpm=3))], 10)
+
+
+async def test_scopes_idle_past_the_window_are_forgotten_when_the_scopes_have_doubled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An end customer is a scope of its own: a key's customers are not kept for good. A scope with a request in
+    flight, or with requests in its window, stays."""
+    from babelgate.governance import rate_limits
+
+    now = [1_800_000_000.0]
+    monkeypatch.setattr(rate_limits.time, "time", lambda: now[0])
+    limiter = RateLimiter()
+    limits = Limits(rpm=10)
+    held = await limiter.admit([Scope("end_user", "k1/held", limits)], 1)  # in flight throughout
+    for number in range(rate_limits._SWEEP_FLOOR):
+        admission = await limiter.admit([Scope("end_user", f"k1/customer-{number}", limits)], 1)
+        await limiter.finish(admission, 1)
+    assert len(limiter._counts) == rate_limits._SWEEP_FLOOR + 1
+    now[0] += 30  # within the window: a new scope's sweep keeps them all
+    await limiter.admit([Scope("end_user", "k1/recent", limits)], 1)
+    assert len(limiter._counts) == rate_limits._SWEEP_FLOOR + 2
+    now[0] += 61  # past it: the next sweep (the scopes doubled) forgets the idle ones
+    sizes = []
+    for number in range(rate_limits._SWEEP_FLOOR + 2):  # up to the doubling, and one past it
+        admission = await limiter.admit([Scope("end_user", f"k1/later-{number}", limits)], 1)
+        await limiter.finish(admission, 1)
+        sizes.append(len(limiter._counts))
+    assert max(sizes) <= 2 * (rate_limits._SWEEP_FLOOR + 1)  # never more than twice what the last sweep kept
+    # The idle customers went at the sweep; the new ones, `recent` (in flight) and `held` stay.
+    assert not any("customer-" in name for name in limiter._counts)
+    assert limiter.counts(Scope("end_user", "k1/held", limits)) is not None
+    assert limiter.counts(Scope("end_user", "k1/customer-0", limits)) is None
+    await limiter.finish(held, 1)

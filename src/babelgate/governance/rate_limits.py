@@ -230,6 +230,10 @@ class RateLimiter:
         self._settle_script: Any = None
         self._members = itertools.count()
         self._counts: dict[str, _Counts] = {}  # by the scope's first window's name
+        # A scope is counted from its first request on; one whose window has emptied, with nothing in flight, holds
+        # nothing and goes at the next sweep, made when the scopes have doubled since the last (an end customer is a
+        # scope of its own: a key's customers would otherwise be kept for good).
+        self._sweep_at = _SWEEP_FLOOR
 
     def counts(self, scope: Scope) -> _Counts | None:
         """What this process counts for `scope` (None before its first request here)."""
@@ -316,6 +320,8 @@ class RateLimiter:
         for scope in scopes:
             counts = every.get(scope.windows[0])
             if counts is None:
+                if len(every) >= self._sweep_at:
+                    self._sweep(second - 60)
                 counts = every[scope.windows[0]] = _Counts()
             seconds = counts.seconds
             # A second leaves the window once `second + WINDOW <= now`: `int(WINDOW)` seconds before this one.
@@ -368,6 +374,13 @@ class RateLimiter:
         if refused:
             self._refund(admission)
             raise self._refuse(scope, kind, Decision(limit, max(0, limit - used), reset), admission.estimate)
+
+    def _sweep(self, horizon: int) -> None:
+        """Forget the scopes with nothing counted since `horizon` and nothing in flight."""
+        every = self._counts
+        for name in [name for name, counts in every.items() if _idle(counts, horizon)]:
+            del every[name]
+        self._sweep_at = max(_SWEEP_FLOOR, 2 * len(every))
 
     @staticmethod
     def _finish_local(admission: Admission, delta: int) -> None:
@@ -450,6 +463,14 @@ class RateLimiter:
         # Unsettled while Redis is away: the in-flight entry expires on its own, the estimate stays counted.
         with contextlib.suppress(RedisUnavailable):
             await self._link.call(lambda _: self._settle_script(keys=keys, args=args))
+
+
+_SWEEP_FLOOR: Final = 10_000  # scopes counted before the first sweep
+
+
+def _idle(counts: _Counts, horizon: int) -> bool:
+    seconds = counts.seconds
+    return counts.in_flight == 0 and (not seconds or seconds[-1][0] <= horizon)
 
 
 def reset_text(seconds: float) -> str:
