@@ -35,6 +35,11 @@ def _status_line(status: int) -> bytes:
     return b"HTTP/1.1 %d %s\r\n" % (status, phrase)
 
 
+def _chunk(body: bytes) -> bytes:
+    """One piece of a chunked answer's body, framed."""
+    return b"%x\r\n%b\r\n" % (len(body), body)
+
+
 _STATUS_LINES: Final = {status: _status_line(status) for status in range(100, 600)}
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _INTERNAL_ERROR: Final = (
@@ -235,7 +240,7 @@ class Cycle:
             if body:
                 transport = self.transport
                 if not transport.is_closing():
-                    transport.write(b"%x\r\n%b\r\n" % (len(body), body))
+                    transport.write(_chunk(body))
             return
         await self.send({"type": "http.response.body", "body": body, "more_body": True})
 
@@ -307,7 +312,7 @@ class Cycle:
             self.remaining = 0
         elif self.chunked:
             if body:
-                out = b"%x\r\n%b\r\n%b" % (len(body), body, b"" if more_body else b"0\r\n\r\n")
+                out = _chunk(body) if more_body else _chunk(body) + b"0\r\n\r\n"
             else:
                 out = b"" if more_body else b"0\r\n\r\n"
         else:

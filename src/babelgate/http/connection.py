@@ -369,9 +369,7 @@ class Connection(asyncio.Protocol):
         # httptools has checked the head (CRLF line ends, no folded lines, names without spaces): it is the
         # kept bytes from `_head_at` up to the blank line.
         kept, start = self._head, self._head_at
-        end = kept.find(b"\r\n\r\n", start) + 2
-        if end < 2:  # cannot be, httptools saw the blank line; but never a head made of whatever is there
-            raise UpstreamProtocolError(provider=self.provider, detail="the answer is not valid HTTP/1.1")
+        end = kept.find(b"\r\n\r\n", start) + 2  # found: the reads are kept before httptools sees them
         if end - start > MAX_HEAD_BYTES:
             raise self._head_too_large()
         status = self._parser.get_status_code()

@@ -75,8 +75,7 @@ async def relay_frames(
                     if out:
                         yield _joined(out, hide_usage)
                     raise stream_error(event_object(data, provider), provider, scrub)
-                if not (data.startswith(b"{") and data.endswith(b"}")):  # the usual event needs no closer look
-                    checked_data(data, provider)
+                checked_data(data, provider)
                 if _inspect(data, notes, provider) and hide_usage and any(m in data for m in _NO_CHOICES):
                     continue  # the usage chunk the client did not ask for
                 out.append(frame)
