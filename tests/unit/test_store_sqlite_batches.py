@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from babelgate.store import StoredResponse
 from babelgate.store.ledger_table import COLUMNS, row_of
@@ -108,7 +111,25 @@ async def test_a_ledger_made_before_error_messages_gains_the_column(tmp_path: Pa
     await store.close()
 
 
-async def test_a_ledger_batch_is_written_many_rows_to_a_statement_every_row_as_it_was(tmp_path: Path) -> None:
+@pytest.fixture(params=["the store's adapters", "the process's own adapter for bool"])
+def bool_adapter(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The ledger binds None and bool through adapters of its own (one call in C a value), unless the process
+    registered its own for either: then NULLs travel as sentinels and flags as integers, which theirs never sees."""
+    key = (bool, sqlite3.PrepareProtocol)
+    before = sqlite3.adapters.pop(key, None)
+    if request.param != "the store's adapters":
+        sqlite3.register_adapter(bool, lambda flag: "yes" if flag else "no")
+    try:
+        yield request.param
+    finally:
+        sqlite3.adapters.pop(key, None)
+        if before is not None:
+            sqlite3.adapters[key] = before
+
+
+async def test_a_ledger_batch_is_written_many_rows_to_a_statement_every_row_as_it_was(
+    tmp_path: Path, bool_adapter: str
+) -> None:
     """`append_usage` puts LEDGER_ROWS_PER_INSERT rows in each INSERT (one GIL hand-over per statement, not per
     row) and the rest one by one: every row reads back as written, NULLs and flags included, in order."""
     store = SQLiteResponseStore(tmp_path / "db.sqlite")
@@ -132,10 +153,13 @@ async def test_a_ledger_batch_is_written_many_rows_to_a_statement_every_row_as_i
         await store.append_usage([row_of(row) for row in rows])
         inserts = [statement for statement in statements if statement.startswith("INSERT INTO babelgate_ledger")]
         assert len(inserts) == 2 + 5  # two statements of many rows, then the five left over
+        assert ("NULLIF" in inserts[0]) == (bool_adapter != "the store's adapters")
         read = await store.usage(0, count)
         assert [(r["request_id"], r["status"], r["stream"], r["cost_usd"]) for r in read] == [
             (row["request_id"], row["status"], row["stream"], row["cost_usd"]) for row in rows
         ]
         assert all(r["error_code"] is None and r["key_id"] is None for r in read)
+        flags = store._connection.execute("SELECT DISTINCT typeof(stream), typeof(team) FROM babelgate_ledger")
+        assert sorted(flags.fetchall()) == [("integer", "null")]
     finally:
         await store.close()

@@ -398,8 +398,10 @@ def _row(entry: Entry, scrub: Callable[[str], str]) -> Row:
         (usage.cached_tokens or 0) if usage else 0,
         (usage.reasoning_tokens or 0) if usage else 0,
         cost if cost is not None else (0.0 if hit else None),
-        round(elapsed * 1000, 3),
-        round(ttft * 1000, 3) if ttft is not None else None,
+        # Milliseconds to three decimals: the microseconds rounded as an integer, then divided. `round(x, 3)`
+        # gives the same figure but through a decimal conversion of the float (~1 µs a row, two per row).
+        round(elapsed * 1_000_000) / 1000,
+        round(ttft * 1_000_000) / 1000 if ttft is not None else None,
         stream,
         hit,
         # What `/admin/errors` shows: our text, or the upstream's words (scrubbed of secrets, cut short).

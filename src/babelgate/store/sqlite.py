@@ -42,11 +42,13 @@ _SCHEMA = (
     ' "user" TEXT, end_user TEXT, content TEXT)',
     "CREATE INDEX IF NOT EXISTS babelgate_ledger_ts ON babelgate_ledger (ts)",
 )
-# sqlite3 binds an exact int, float or str directly; None and bool go through its adaptation protocol,
-# which looks for `__conform__` and formats an AttributeError for every such value (about 17,000
-# instructions per fast-path row, four Nones and two bools: more than a third of the insert). So a NULL
-# travels as a sentinel of its column's kind that NULLIF turns back into NULL (`_bound`): '' for text, -1
-# for numbers (no column holds a negative number), and a flag as 0 or 1.
+# sqlite3 binds an exact int, float or str directly; None and bool go through its adaptation protocol, which
+# without an adapter looks for `__conform__` and formats an AttributeError for every such value (about 17,000
+# instructions per fast-path row: more than a third of the insert). So the store registers adapters that give
+# what sqlite3 binds for them anyway, NULL and 0 or 1 (`_adapt_none_and_flags`): one dict lookup and one call
+# in C each, and the rows are bound as they come. Adapters are the process's; where it has its own for None or
+# bool, they are left alone and a NULL travels as a sentinel of its column's kind that NULLIF turns back into
+# NULL (`_bound`): '' for text, -1 for numbers (no column holds a negative number), a flag as 0 or 1.
 _TEXT_COLUMNS: Final = frozenset(
     (
         "request_id",
@@ -66,23 +68,36 @@ _TEXT_COLUMNS: Final = frozenset(
         "content",
     )
 )
+_NO_VALUES: Final[dict[object, None]] = {}
+# C callables, no Python frame per value: None -> None (NULL), True -> 1.
+_NATIVE_ADAPTERS: Final[tuple[tuple[type[Any], Callable[[Any], Any]], ...]] = (
+    (type(None), _NO_VALUES.get),
+    (bool, int),
+)
 # Column names as SQL names them: `user` is a keyword in PostgreSQL and quoted everywhere for one spelling.
 _SQL_COLUMNS: Final = ", ".join(f'"{column}"' for column in COLUMNS)
-_LEDGER_VALUES: Final = (
-    "("
-    + ", ".join(
-        "?" if column == "ts" else f"NULLIF(?, {chr(39) * 2 if column in _TEXT_COLUMNS else -1})" for column in COLUMNS
-    )
-    + ")"
-)
-_INSERT_LEDGER: Final = f"INSERT INTO babelgate_ledger ({_SQL_COLUMNS}) VALUES {_LEDGER_VALUES}"
 # Rows one INSERT statement carries: as many as 999 parameters hold (SQLite's bound before 3.32). Python's sqlite3
 # lets go of the GIL around each step of a statement, and the request path waits to take it back: a row per step
 # handed the GIL over twice per ledger row (~2 futex calls per request, measured with `bench/syscalls.py`).
 LEDGER_ROWS_PER_INSERT: Final = 999 // len(COLUMNS)
-_INSERT_LEDGER_ROWS: Final = f"INSERT INTO babelgate_ledger ({_SQL_COLUMNS}) VALUES " + ", ".join(
-    [_LEDGER_VALUES] * LEDGER_ROWS_PER_INSERT
-)
+
+
+def _inserts(sentinels: bool) -> tuple[str, str]:
+    """The INSERT of one row and of LEDGER_ROWS_PER_INSERT rows; with `sentinels`, each NULL's sentinel undone."""
+    values = (
+        "("
+        + ", ".join(
+            f"NULLIF(?, {chr(39) * 2 if column in _TEXT_COLUMNS else -1})" if sentinels and column != "ts" else "?"
+            for column in COLUMNS
+        )
+        + ")"
+    )
+    insert = f"INSERT INTO babelgate_ledger ({_SQL_COLUMNS}) VALUES "
+    return insert + values, insert + ", ".join([values] * LEDGER_ROWS_PER_INSERT)
+
+
+_INSERTS: Final = _inserts(sentinels=False)
+_INSERTS_WITH_SENTINELS: Final = _inserts(sentinels=True)
 _SELECT_LEDGER = f"SELECT {_SQL_COLUMNS} FROM babelgate_ledger WHERE ts >= ? AND ts < ? ORDER BY ts"
 _SELECT_ERRORS = (
     f"SELECT {', '.join(ERROR_COLUMNS)} FROM babelgate_ledger WHERE ts >= ? AND ts < ? AND status >= 400"
@@ -189,8 +204,12 @@ class SQLiteResponseStore:
         return int(row[0])
 
     async def append_usage(self, rows: list[Row]) -> None:
-        records = [_bound(row) for row in rows]
-        await self._call(lambda db: _insert_ledger(db, records))
+        if _adapt_none_and_flags():
+            records: list[tuple[Any, ...]] = rows
+            inserts = _INSERTS
+        else:
+            records, inserts = [_bound(row) for row in rows], _INSERTS_WITH_SENTINELS
+        await self._call(lambda db: _insert_ledger(db, records, inserts))
 
     async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
         rows = await self._call(lambda db: db.execute(_SELECT_LEDGER, (since, until)).fetchall())
@@ -285,8 +304,20 @@ def _ledger_row(row: tuple[Any, ...]) -> dict[str, Any]:
     return out
 
 
+def _adapt_none_and_flags() -> bool:
+    """Whether None and bool bind through the store's adapters: registered here unless the process has its own."""
+    adapters = sqlite3.adapters
+    for kind, adapter in _NATIVE_ADAPTERS:
+        current = adapters.get((kind, sqlite3.PrepareProtocol))
+        if current is None:
+            sqlite3.register_adapter(kind, adapter)
+        elif current is not adapter:
+            return False
+    return True
+
+
 def _bound(row: Row) -> tuple[Any, ...]:
-    """The row's values as `_INSERT_LEDGER` binds them: NULLs as their sentinels, flags as integers."""
+    """The row's values as `_INSERTS_WITH_SENTINELS` binds them: NULLs as their sentinels, flags as integers."""
     (
         ts,
         request_id,
@@ -351,21 +382,22 @@ def _bound(row: Row) -> tuple[Any, ...]:
     )
 
 
-def _insert_ledger(db: sqlite3.Connection, records: list[tuple[Any, ...]]) -> None:
+def _insert_ledger(db: sqlite3.Connection, records: list[tuple[Any, ...]], inserts: tuple[str, str]) -> None:
     """The rows in one transaction: LEDGER_ROWS_PER_INSERT at a time in one statement, the rest one by one."""
+    one, many = inserts
     whole = len(records) - len(records) % LEDGER_ROWS_PER_INSERT
     db.execute("BEGIN")
     try:
         if whole:
             db.executemany(
-                _INSERT_LEDGER_ROWS,
+                many,
                 (
                     tuple(chain.from_iterable(records[start : start + LEDGER_ROWS_PER_INSERT]))
                     for start in range(0, whole, LEDGER_ROWS_PER_INSERT)
                 ),
             )
         if whole < len(records):
-            db.executemany(_INSERT_LEDGER, records[whole:])
+            db.executemany(one, records[whole:])
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
