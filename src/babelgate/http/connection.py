@@ -379,11 +379,13 @@ class Connection(asyncio.Protocol):
         head = kept[start:end]
         self._head = b""
         lowered = head.lower()
-        chunked = b"\r\ntransfer-encoding: chunked\r\n" in lowered  # a stream's, as upstreams write it
-        if b"\r\ncontent-encoding:" in lowered or (not chunked and b"\r\ntransfer-encoding:" in lowered):
+        # Each search walks the head (~0.2 µs): one for both codings first, as most answers have neither.
+        if b"-encoding:" not in lowered:  # most answers: a length, or nothing to look at closer
+            length_known = status in (204, 304) or b"\r\ncontent-length:" in lowered
+        elif b"\r\ntransfer-encoding: chunked\r\n" in lowered and b"\r\ncontent-encoding:" not in lowered:
+            length_known = True  # a stream's, as upstreams write it
+        else:  # a compressed body, or another transfer coding
             length_known = self._framing(head, status)
-        else:  # most answers: a length, chunks, or nothing to look at closer
-            length_known = chunked or status in (204, 304) or b"\r\ncontent-length:" in lowered
         self._until_close = not length_known
         self._keep_alive = length_known and self._parser.should_keep_alive()
         self._response = UpstreamResponse(self, status, head)
