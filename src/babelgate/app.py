@@ -469,14 +469,14 @@ class Gateway:
         if self.shared is not None:
             self.shared.start()
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """The request's service, handed back to `__call__` to await (a plain call: no frame of its own per request)."""
         if not self._background_started:
             self._start_background()
         runtime = self.runtime
         path = _route_path(scope)
         if self.mcp_endpoint is not None and self.mcp_endpoint.claims(path):
-            await self.mcp_endpoint.serve(path, scope, receive, send)
-            return
+            return self.mcp_endpoint.serve(path, scope, receive, send)
         if path.startswith("/v1/"):
             path = path[3:]
         route = ROUTES.get(path)
@@ -488,8 +488,7 @@ class Gateway:
             if origin is not None:
                 if scope["method"] == "OPTIONS" and exchange.header(b"access-control-request-method") is not None:
                     preflight = runtime.cors.preflight_headers(origin)
-                    await exchange.respond(204 if preflight is not None else 403, b"", headers=preflight or [])
-                    return
+                    return exchange.respond(204 if preflight is not None else 403, b"", headers=preflight or [])
                 exchange.headers_out += runtime.cors.answer_headers(origin)
         record = exchange.call
         REQUEST_ID.set(record.request_id)  # for the logs of this request's task (and tasks it starts)
@@ -497,10 +496,14 @@ class Gateway:
             record.attempt_log = []
         handle, public = self._handler(runtime, exchange, route, path)
         # The pipeline conducts the request (authentication, the frontend's handler, accounting, hooks).
-        await pipeline.serve(
+        served = pipeline.serve(
             runtime, exchange, handle, authenticate=not public, model_route=record.route in MODEL_ROUTES
         )
-        if record.requested_model and self.tracing is not None:
+        return served if self.tracing is None else self._traced(served, exchange)
+
+    async def _traced(self, served: Awaitable[None], exchange: Exchange) -> None:
+        await served
+        if exchange.call.requested_model:
             self._trace(exchange)
 
     @staticmethod

@@ -348,21 +348,36 @@ async def _routed(
         if found is not None:
             record.session, session = found.label, found.key
     if route.simple:
+        deployment = route.deployments[0]
         while True:
             try:
-                return await run_attempt(runtime, record, route.deployments[0], attempt, stream=stream, check=check)
+                return await run_attempt(runtime, record, deployment, attempt, stream=stream, check=check)
             except (UpstreamAuthFailed, UpstreamRateLimited) as error:
+                _count_key_verdict(runtime, deployment, error)
                 # That key now rests or is out (key_pool.py); another key of the pool may answer.
                 if not error.other_key_free:
                     raise
 
-    def one(deployment: Deployment) -> Awaitable[Answer]:
-        return run_attempt(runtime, record, deployment, attempt, stream=stream, check=check)
+    async def one(deployment: Deployment) -> Answer:
+        try:
+            return await run_attempt(runtime, record, deployment, attempt, stream=stream, check=check)
+        except (UpstreamAuthFailed, UpstreamRateLimited) as error:
+            _count_key_verdict(runtime, deployment, error)
+            raise
 
     return await runtime.router.run(route, record.headers_out, sink.watch, one, session)
 
 
-async def run_attempt(
+def _count_key_verdict(
+    runtime: Runtime, deployment: Deployment, error: UpstreamAuthFailed | UpstreamRateLimited
+) -> None:
+    """A key the upstream refused or told to wait (it now rests or is out: key_pool.py), counted by provider
+    and model, never by key."""
+    event = "key_cooldowns" if isinstance(error, UpstreamRateLimited) else "keys_rejected"
+    runtime.metrics.routing_event(event, deployment.provider.name, deployment.public_name)
+
+
+def run_attempt(
     runtime: Runtime,
     record: Call,
     deployment: Deployment,
@@ -370,36 +385,40 @@ async def run_attempt(
     *,
     stream: bool,
     check: Check | None = None,
-) -> Answer:
-    """One attempt on one deployment. The hooks' `on_request` runs on the first attempt only (a
-    request is one request to a hook, however many attempts serve it); on a later attempt their
-    context learns the new provider and model."""
+) -> Awaitable[Answer]:
+    """One attempt on one deployment (a plain call handing back the attempt's coroutine: no frame of its own
+    per request; its callers count a key's refusal). The hooks' `on_request` runs on the first attempt only (a
+    request is one request to a hook, however many attempts serve it); on a later attempt their context
+    learns the new provider and model."""
     record.provider, record.model = deployment.provider.name, deployment.public_name
     if check is not None:
         check(deployment)
     if runtime.hooks:
-        context = record.context
-        if context is None:
-            context = record.context = record.hook_context(
-                deployment.public_name, deployment.provider.name, deployment.model, stream
-            )
-            record.chunk_hooks = runtime.chunk_hooks
-            await notify_request(runtime.hooks, context)
-        else:
-            context.model, context.provider = deployment.public_name, deployment.provider.name
-            context.upstream_model = deployment.model
+        return _hooked_attempt(runtime, record, deployment, attempt, stream)
+    return _attempt(record, deployment, attempt)
+
+
+def _attempt(record: Call, deployment: Deployment, attempt: Attempt) -> Awaitable[Answer]:
     notes = record.notes = CallNotes(price=deployment.price)
-    try:
-        if record.attempt_log is not None:  # traces are on (observability/tracing.py)
-            return await _logged(record.attempt_log, deployment, attempt(deployment, notes))
-        return await attempt(deployment, notes)
-    except UpstreamRateLimited:
-        # The key it went with now rests (key_pool.py): counted by provider and model, never by key.
-        runtime.metrics.routing_event("key_cooldowns", deployment.provider.name, deployment.public_name)
-        raise
-    except UpstreamAuthFailed:
-        runtime.metrics.routing_event("keys_rejected", deployment.provider.name, deployment.public_name)
-        raise
+    if record.attempt_log is not None:  # traces are on (observability/tracing.py)
+        return _logged(record.attempt_log, deployment, attempt(deployment, notes))
+    return attempt(deployment, notes)
+
+
+async def _hooked_attempt(
+    runtime: Runtime, record: Call, deployment: Deployment, attempt: Attempt, stream: bool
+) -> Answer:
+    context = record.context
+    if context is None:
+        context = record.context = record.hook_context(
+            deployment.public_name, deployment.provider.name, deployment.model, stream
+        )
+        record.chunk_hooks = runtime.chunk_hooks
+        await notify_request(runtime.hooks, context)
+    else:
+        context.model, context.provider = deployment.public_name, deployment.provider.name
+        context.upstream_model = deployment.model
+    return await _attempt(record, deployment, attempt)
 
 
 async def _logged(log_: list[AttemptRecord], deployment: Deployment, attempt: Awaitable[T]) -> T:

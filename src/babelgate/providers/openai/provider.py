@@ -5,7 +5,7 @@ path, the Responses API, legacy completions: relay.py reads what accounting need
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -104,13 +104,15 @@ class OpenAIProvider(ProviderDefaults):
         puts the model (its deployment) in the path."""
         return url
 
-    async def _post(
+    def _post(
         self, body: dict[str, Any], model: str, notes: CallNotes, *, url: str | None = None, profile: bool = True
-    ) -> UpstreamResponse:
+    ) -> Coroutine[Any, Any, UpstreamResponse]:
+        """The upstream's answer to `body` for `model` (a plain call handing back the request's coroutine: no
+        frame of its own per request)."""
         body["model"] = model
         if profile:
             self._profile.apply(body, model, notes.adjusted)
-        return await self._upstream.post(self._url(url or self._chat_url, model), orjson.dumps(body))
+        return self._upstream.post(self._url(url or self._chat_url, model), orjson.dumps(body))
 
     async def _json_body(self, response: UpstreamResponse) -> tuple[bytes, dict[str, Any]]:
         raw, parsed = await read_json_object(response, self.name)
