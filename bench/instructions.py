@@ -206,6 +206,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", default=DEFAULT_BASE, help="the commit to compare with; 'none': this tree only")
     parser.add_argument("--caller", choices=("static", "governed", "jwt"), default="static")
+    parser.add_argument(
+        "--same-caller",
+        action="store_true",
+        help="measure the base with --caller too (a base that has virtual keys: a commit of this tree's history)",
+    )
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument(
         "--idle", type=int, default=10, help="seconds an idle gateway's clock work is measured over (0: not)"
@@ -230,7 +235,7 @@ def main() -> int:
     if args.base != "none":
         base = install(BENCH.parent, args.base, BENCH / "results" / "base-build.log")
         subjects.append((f"base {base.commit[:7]}", base.command))
-    if args.caller in ("governed", "jwt") and args.base != "none":
+    if args.caller in ("governed", "jwt") and args.base != "none" and not args.same_caller:
         print("note: the base has no virtual keys or JWT callers; it is measured with its static key", file=sys.stderr)
     children = processes.Children()
     try:
@@ -238,7 +243,7 @@ def main() -> int:
         figures = {}
         with tempfile.TemporaryDirectory() as scratch:
             for name, command in subjects:
-                caller = args.caller if name == "this tree" else "static"
+                caller = args.caller if name == "this tree" or args.same_caller else "static"
                 keep = args.keep if name == "this tree" or args.keep is None else args.keep.with_suffix(".base")
                 run = (args.path, keep, args.stream)
                 base = name != "this tree"

@@ -377,3 +377,52 @@ async def test_pieces_after_the_client_left_write_nothing() -> None:
     left.set()
     await settle()
     assert transport.written() == written
+
+
+@pytest.mark.parametrize(
+    ("headers", "head", "closes"),
+    [
+        # The gateway's own: lower-case names, a length: written whole.
+        (
+            [(b"content-type", b"application/json"), (b"x-request-id", b"r1"), (b"content-length", b"2")],
+            b"content-type: application/json\r\nx-request-id: r1\r\ncontent-length: 2\r\n\r\n",
+            False,
+        ),
+        # Another app's: names lowered one by one, its own close honoured, tuples of lists taken.
+        (
+            ([b"Content-Type", b"text/plain"], [b"Content-Length", b"2"], [b"Connection", b"Keep-Alive, Close"]),
+            b"content-type: text/plain\r\ncontent-length: 2\r\nconnection: Keep-Alive, Close\r\n\r\n",
+            True,
+        ),
+        # Two lengths: the first frames the body, as uvicorn's.
+        (
+            [(b"content-length", b"2"), (b"content-length", b"9")],
+            b"content-length: 2\r\ncontent-length: 9\r\n\r\n",
+            False,
+        ),
+    ],
+)
+async def test_the_answer_head_is_written_as_uvicorn_writes_it(headers: Any, head: bytes, closes: bool) -> None:
+    start = {"type": "http.response.start", "status": 200, "headers": headers}
+    protocol, transport = connect(answering(start, {"type": "http.response.body", "body": b"ok"}))
+    protocol.data_received(GET)
+    await settle()
+    assert transport.written() == b"HTTP/1.1 200 OK\r\n" + head + b"ok"
+    assert (transport.calls[-1] == ("close", None)) == closes
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"x-ok", b"fine"), (b"x-evil", b"a\r\nset-cookie: b")],  # a value that would split the head
+        [(b"x bad", b"v")],  # a name with a space
+        [(b"X-Bad", b"a\nb")],  # and on the road that lowers names one by one
+    ],
+)
+async def test_a_header_that_would_break_the_head_is_never_written(headers: list[tuple[bytes, bytes]]) -> None:
+    """As uvicorn: the app's start raises, and the connection closes with nothing of the answer written."""
+    start = {"type": "http.response.start", "status": 200, "headers": headers}
+    protocol, transport = connect(answering(start, {"type": "http.response.body", "body": b"ok"}))
+    protocol.data_received(GET)
+    await settle()
+    assert transport.calls == [("close", None)]
