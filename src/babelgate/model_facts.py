@@ -39,6 +39,8 @@ class Price:
         cached = usage.cached_tokens or 0
         written = usage.cache_write_tokens or 0
         reasoning = usage.reasoning_tokens or 0
+        if not (cached or written or reasoning):  # most answers: the same sum, its zero terms left out
+            return (max(0, usage.prompt_tokens) * self.input + max(0, usage.completion_tokens) * self.output) / MILLION
         plain_prompt = max(0, usage.prompt_tokens - cached - written)
         plain_completion = max(0, usage.completion_tokens - reasoning)
         total = (

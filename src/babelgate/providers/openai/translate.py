@@ -210,26 +210,24 @@ def tool_call_from_wire(call: JSON) -> ToolCall:
 
 
 def usage_from_wire(usage: Any) -> Usage | None:
+    """OpenAI's `usage`. Written out (every fast-path answer has one): a comprehension is a call of its own."""
     if not isinstance(usage, dict):
         return None
-    prompt_details = usage.get("prompt_tokens_details") or {}
-    completion_details = usage.get("completion_tokens_details") or {}
-    prompt = int(usage.get("prompt_tokens") or 0)
-    completion = int(usage.get("completion_tokens") or 0)
-    return Usage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=int(usage.get("total_tokens") or prompt + completion),
-        cached_tokens=prompt_details.get("cached_tokens"),
-        cache_write_tokens=prompt_details.get("cache_write_tokens"),
-        reasoning_tokens=completion_details.get("reasoning_tokens"),
-        # The detail objects travel whole, so fields we do not model (audio_tokens…) survive.
-        extra={
-            key: usage[key]
-            for key in ("prompt_tokens_details", "completion_tokens_details")
-            if isinstance(usage.get(key), dict)
-        },
-    )
+    get = usage.get
+    prompt = int(get("prompt_tokens") or 0)
+    completion = int(get("completion_tokens") or 0)
+    # The detail objects travel whole, so fields we do not model (audio_tokens…) survive.
+    extra: JSON = {}
+    cached = written = reasoning = None
+    details = get("prompt_tokens_details")
+    if isinstance(details, dict):
+        extra["prompt_tokens_details"] = details
+        cached, written = details.get("cached_tokens"), details.get("cache_write_tokens")
+    details = get("completion_tokens_details")
+    if isinstance(details, dict):
+        extra["completion_tokens_details"] = details
+        reasoning = details.get("reasoning_tokens")
+    return Usage(prompt, completion, int(get("total_tokens") or prompt + completion), cached, written, reasoning, extra)
 
 
 def embedding_to_wire(request: EmbeddingRequest, model: str) -> JSON:
