@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from babelgate.governance.rate_limits import Limits, RateLimiter
-from babelgate.governance.rules import Applicant, Rule, TeamRules
+from babelgate.governance.rules import LATER, Applicant, Rule, TeamRules
 from babelgate.governance.rules.budget import EndUserBudget, KeyBudget, TeamBudget, UserBudget
 from babelgate.governance.rules.limits import RateLimits
 
@@ -121,10 +121,15 @@ class Governance:
     ) -> Ticket:
         """Admits the request by each of `rules` (`applicable`'s) in order. Raises RateLimitExceeded (or
         BudgetExceeded) when a rule refuses it; what the rules before it held is given back."""
-        ticket = Ticket(Applicant(key, self._team(key), model, body_size, headers, end_user))
+        applicant = Applicant(key, self._team(key), model, body_size, headers, end_user)
+        ticket = Ticket(applicant)
+        held = ticket.held
         try:
             for rule in rules:
-                ticket.held.append((rule, await rule.admit(ticket.applicant)))
+                taken = rule.admit_now(applicant)  # the in-process engines: no coroutine per rule
+                if taken is LATER:
+                    taken = await rule.admit(applicant)
+                held.append((rule, taken))
         except BaseException:
             await self.settle(ticket, None)
             raise
@@ -132,8 +137,10 @@ class Governance:
 
     async def settle(self, ticket: Ticket, notes: CallNotes | None) -> None:
         """Every rule that admitted the request settles, whatever another one does."""
+        applicant = ticket.applicant
         for rule, held in ticket.held[::-1]:  # a copy, not reversed(): mypyc (bench/compiled.py) cannot compile that
             try:
-                await rule.settle(ticket.applicant, held, notes)
+                if not rule.settle_now(applicant, held, notes):
+                    await rule.settle(applicant, held, notes)
             except Exception:  # never the client's problem
                 log.exception("could not settle %s for a request", type(rule).__name__)

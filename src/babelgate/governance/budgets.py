@@ -86,38 +86,59 @@ class Budgets:
         self.spent: dict[tuple[str, str, float], float] = {}
         self._seeding: dict[tuple[str, str, float], asyncio.Future[float]] = {}
 
+    def check_now(self, kind: str, name: str, budget: float, period: str | None) -> bool:
+        """`check` from the sum this instance keeps (True), or False when it must be read first (Redis, or the
+        period's first request here: seeded from the store)."""
+        if self._link is not None:
+            return False
+        now = time.time()
+        start, end = period_bounds(period, now)
+        spent = self.spent.get((kind, name, start))
+        if spent is None:
+            return False
+        if spent >= budget:
+            raise _exceeded(kind, name, budget, period, spent, end, now)
+        return True
+
     async def check(self, kind: str, name: str, budget: float, period: str | None) -> None:
         """Refuses (BudgetExceeded) when the scope has spent its budget for this period."""
         now = time.time()
         start, end = period_bounds(period, now)
-        # Without Redis, a sum this instance already keeps needs no coroutine (every budgeted request asks).
-        spent = self.spent.get((kind, name, start)) if self._link is None else None
-        if spent is None:
-            spent = await self._spent(kind, name, start)
+        spent = await self._spent(kind, name, start)
         if spent >= budget:
-            wait = None if end == float("inf") else max(1.0, end - now)
-            raise BudgetExceeded(
-                retry_after=wait,
-                who=_who(kind, name),
-                budget=f"{budget:g}",
-                spent=f"{spent:.4f}",
-                period=period or "all time",
-            )
+            raise _exceeded(kind, name, budget, period, spent, end, now)
+
+    def add_now(self, kind: str, name: str, period: str | None, cost: float) -> tuple[float, float] | None:
+        """`add` without Redis (only call it then): the period's start and its new total, where one is kept."""
+        start, _ = period_bounds(period, time.time())
+        slot = (kind, name, start)
+        total = self.spent.get(slot)
+        if total is None:
+            return None
+        total = self.spent[slot] = total + cost
+        return start, total
 
     async def add(self, kind: str, name: str, period: str | None, cost: float) -> tuple[float, float] | None:
         """Adds `cost`; answers the period's start and its new total where one is known (for alerts)."""
+        if self._link is None:
+            return self.add_now(kind, name, period, cost)
         start, _ = period_bounds(period, time.time())
         slot = (kind, name, start)
         total = None
         if slot in self.spent:
             total = self.spent[slot] = self.spent[slot] + cost
-        if self._link is not None and self._link.up:
+        if self._link.up:
             if self._add is None:
                 self._add = self._link.client.register_script(_ADD)
             with contextlib.suppress(RedisUnavailable):  # the ledger has the cost: the next seeding counts it
                 shared = await self._link.call(lambda _: self._add(keys=[self._key(slot)], args=[repr(cost)]))
                 total = float(shared) if shared is not None else total
         return (start, total) if total is not None else None
+
+    @property
+    def shared(self) -> bool:
+        """Whether the sums are shared through Redis (then every check and addition waits for it)."""
+        return self._link is not None
 
     async def _spent(self, kind: str, name: str, start: float) -> float:
         slot = (kind, name, start)
@@ -159,6 +180,15 @@ class Budgets:
     def _key(self, slot: tuple[str, str, float]) -> str:
         kind, name, start = slot
         return f"{self.prefix}spend:{kind}:{name}:{int(start)}"
+
+
+def _exceeded(
+    kind: str, name: str, budget: float, period: str | None, spent: float, end: float, now: float
+) -> BudgetExceeded:
+    wait = None if end == float("inf") else max(1.0, end - now)
+    return BudgetExceeded(
+        retry_after=wait, who=_who(kind, name), budget=f"{budget:g}", spent=f"{spent:.4f}", period=period or "all time"
+    )
 
 
 def _who(kind: str, name: str) -> str:

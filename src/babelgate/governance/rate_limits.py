@@ -264,6 +264,23 @@ class RateLimiter:
             return
         self._finish_local(admission, delta)
 
+    @property
+    def shared(self) -> bool:
+        """Whether an admission now goes through Redis (else `admit_local` is what `admit` would do)."""
+        return self._link is not None and self._link.up
+
+    def admit_local(
+        self, scopes: list[Scope], estimate: int, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> Admission:
+        """`admit` by this process's counts alone: what it does when no Redis is shared (or it is down)."""
+        admission = Admission(estimate, headers if headers is not None else [])
+        self._admit_local(scopes, admission)
+        return admission
+
+    def finish_local(self, admission: Admission, tokens_used: int | None) -> None:
+        """`finish` of an admission made by this process's counts (its `shared` is None)."""
+        self._finish_local(admission, tokens_used - admission.estimate if tokens_used is not None else 0)
+
     # --- refusals and headers ---------------------------------------------------------------------
 
     @staticmethod

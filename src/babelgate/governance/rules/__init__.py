@@ -2,6 +2,10 @@
 upstream call: refuse by raising, or hold something) and `settle` (once the request ended, from its real
 usage and cost). A new limit or budget is one class here and one line in `admission.RULES`.
 
+Each also answers without waiting where it can (`admit_now`, `settle_now`): the in-process engines never wait,
+and a coroutine per rule, budget and limiter, made and awaited twice per governed request, was ~12 of them.
+Only what needs I/O (Redis, the first read of a budget's sum from the store) goes through the coroutines.
+
 Rules look at an `Applicant`: the caller's virtual key (None for a static key), the team rules its team
 has in the config, the public model name, the request's size, and the answer's headers (where OpenAI's
 `x-ratelimit-*` headers go).
@@ -10,7 +14,7 @@ has in the config, the public model name, the request's size, and the answer's h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from babelgate.governance.rate_limits import Limits
 
@@ -40,14 +44,31 @@ class Applicant:
     end_user: str | None = None  # the end customer the request names, if any (pipeline.end_user_of)
 
 
+class Later:
+    """What `admit_now` answers when the rule must wait for something (`admit` is then awaited)."""
+
+    __slots__ = ()
+
+
+LATER: Final = Later()
+
+
 class Rule(Protocol):
     def applies(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> bool:
         """Whether the rule has anything to check for this caller and model (asked on every request:
         cheap, no I/O)."""
         ...
 
+    def admit_now(self, applicant: Applicant) -> Any:
+        """`admit`, when it needs no wait; else LATER, having taken nothing."""
+        ...
+
     async def admit(self, applicant: Applicant) -> Any:
         """Raise (RateLimitExceeded, BudgetExceeded) to refuse; what it returns comes back to `settle`."""
+        ...
+
+    def settle_now(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> bool:
+        """`settle`, when it needs no wait (True); else False, having done nothing."""
         ...
 
     async def settle(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from babelgate.governance.budgets import Budgets
-from babelgate.governance.rules import Applicant, TeamRules
+from babelgate.governance.rules import LATER, Applicant, TeamRules
 
 if TYPE_CHECKING:
     from babelgate.governance.alerts import Alerts
@@ -29,6 +29,14 @@ class _Budget:
     def scope(self, applicant: Applicant) -> Scope | None:
         raise NotImplementedError
 
+    def admit_now(self, applicant: Applicant) -> Any:
+        found = self.scope(applicant)
+        if found is not None:
+            name, budget, period = found
+            if not self.budgets.check_now(self.kind, name, budget, period):
+                return LATER
+        return found
+
     async def admit(self, applicant: Applicant) -> Any:
         found = self.scope(applicant)
         if found is not None:
@@ -36,12 +44,27 @@ class _Budget:
             await self.budgets.check(self.kind, name, budget, period)
         return found
 
+    def settle_now(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> bool:
+        cost = notes.cost if notes is not None else None
+        if not cost or held is None:
+            return True
+        if self.budgets.shared:
+            return False
+        name, budget, period = held
+        self._added(name, budget, period, cost, self.budgets.add_now(self.kind, name, period, cost))
+        return True
+
     async def settle(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> None:
         cost = notes.cost if notes is not None else None
         if not cost or held is None:
             return
         name, budget, period = held
-        added = await self.budgets.add(self.kind, name, period, cost)
+        self._added(name, budget, period, cost, await self.budgets.add(self.kind, name, period, cost))
+
+    def _added(
+        self, name: str, budget: float, period: str | None, cost: float, added: tuple[float, float] | None
+    ) -> None:
+        """The alerts hear of the new total (one may have crossed a threshold)."""
         if added is not None and self.alerts is not None and self.alerts.enabled:
             start, total = added
             self.alerts.budget_spent(self.kind, name, budget, total - cost, total, period, start)

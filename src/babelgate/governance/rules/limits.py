@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from babelgate.governance.rate_limits import Admission, Limits, RateLimiter, Scope, estimate_tokens
-from babelgate.governance.rules import Applicant, TeamRules
+from babelgate.governance.rules import LATER, Applicant, TeamRules
 
 if TYPE_CHECKING:
     from babelgate.governance.directory import Directory
@@ -60,19 +60,34 @@ class RateLimits:
             return True
         return self.model_limits(model) is not None
 
+    def admit_now(self, applicant: Applicant) -> Any:
+        if self.limiter.shared:
+            return LATER
+        return self.limiter.admit_local(
+            self._applicant_scopes(applicant), estimate_tokens(applicant.body_size), applicant.headers
+        )
+
     async def admit(self, applicant: Applicant) -> Admission:
+        scopes = self._applicant_scopes(applicant)
+        return await self.limiter.admit(scopes, estimate_tokens(applicant.body_size), applicant.headers)
+
+    def settle_now(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> bool:
+        if held.shared is not None:
+            return False
+        self.limiter.finish_local(held, _used(notes))
+        return True
+
+    async def settle(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> None:
+        await self.limiter.finish(held, _used(notes))
+
+    def _applicant_scopes(self, applicant: Applicant) -> list[Scope]:
         scopes = self._scopes(applicant.key, applicant.team, applicant.model)
         key, end_user = applicant.key, applicant.end_user
         if key is not None and end_user:
             own = _end_user_limits(key)
             if own is not None:  # one scope per end customer: not memoised (there may be millions)
                 scopes = [*scopes, Scope("end_user", f"{key.id}/{end_user}", own)]
-        return await self.limiter.admit(scopes, estimate_tokens(applicant.body_size), applicant.headers)
-
-    async def settle(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> None:
-        usage = notes.usage if notes is not None else None
-        # No usage (an error before the upstream answered): nothing was used, the estimate goes.
-        await self.limiter.finish(held, usage.prompt_tokens + usage.completion_tokens if usage is not None else 0)
+        return scopes
 
     def _scopes(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> list[Scope]:
         """The scopes that limit this request, built once per key's limits, team and model."""
@@ -104,6 +119,12 @@ class RateLimits:
             return None
         rules = self.directory.user_rules.get(key.user)
         return rules.limits if rules is not None and rules.limits else None
+
+
+def _used(notes: CallNotes | None) -> int:
+    """The tokens a request used. No usage (an error before the upstream answered): none, the estimate goes."""
+    usage = notes.usage if notes is not None else None
+    return usage.prompt_tokens + usage.completion_tokens if usage is not None else 0
 
 
 def _end_user_limits(key: VirtualKey) -> Limits | None:
