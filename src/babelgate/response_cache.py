@@ -162,8 +162,8 @@ def policy(
     if not ttl or ttl <= 0:
         return None
     control = (record.header(b"cache-control") or b"").lower()
-    write = b"no-store" not in control
-    read = write and b"no-cache" not in control
+    write = control.find(b"no-store") < 0
+    read = write and control.find(b"no-cache") < 0
     if not (read or write):
         return None
     key = cache_key(route, model, stream, body)

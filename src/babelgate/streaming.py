@@ -54,7 +54,7 @@ class SSEDecoder:
         if self._pending_cr:
             chunk = b"\r" + chunk
             self._pending_cr = False
-        if b"\r" in chunk:
+        if chunk.find(b"\r") >= 0:
             # A CR at the very end may be the first half of a CRLF: hold it for the next read.
             if chunk.endswith(b"\r"):
                 chunk = chunk[:-1]
@@ -63,7 +63,7 @@ class SSEDecoder:
         held = self._held
         if held:
             # Only the new bytes, or a blank line across the boundary, can end the held frame.
-            if b"\n\n" not in chunk and not (held[-1].endswith(b"\n") and chunk.startswith(b"\n")):
+            if chunk.find(b"\n\n") < 0 and not (held[-1].endswith(b"\n") and chunk.startswith(b"\n")):
                 if chunk:
                     self._hold(chunk)
                 return []

@@ -82,7 +82,7 @@ def credentials(header: Callable[[bytes], bytes | None], query: bytes = b"") -> 
     if authorization is not None:
         return authorization
     key = header(b"x-api-key") or header(b"x-goog-api-key")
-    if key is None and b"key=" in query:
+    if key is None and query.find(b"key=") >= 0:
         found = parse_qs(query.decode("latin-1")).get("key")
         key = found[0].encode("latin-1") if found else None
     return b"Bearer " + key if key is not None else None

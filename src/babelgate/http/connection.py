@@ -380,9 +380,9 @@ class Connection(asyncio.Protocol):
         self._head = b""
         lowered = head.lower()
         # Each search walks the head (~0.2 µs): one for both codings first, as most answers have neither.
-        if b"-encoding:" not in lowered:  # most answers: a length, or nothing to look at closer
-            length_known = status in (204, 304) or b"\r\ncontent-length:" in lowered
-        elif b"\r\ntransfer-encoding: chunked\r\n" in lowered and b"\r\ncontent-encoding:" not in lowered:
+        if lowered.find(b"-encoding:") < 0:  # most answers: a length, or nothing to look at closer
+            length_known = status in (204, 304) or lowered.find(b"\r\ncontent-length:") >= 0
+        elif lowered.find(b"\r\ntransfer-encoding: chunked\r\n") >= 0 and lowered.find(b"\r\ncontent-encoding:") < 0:
             length_known = True  # a stream's, as upstreams write it
         else:  # a compressed body, or another transfer coding
             length_known = self._framing(head, status)

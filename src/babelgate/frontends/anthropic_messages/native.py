@@ -68,7 +68,7 @@ def prepare(body: JSON, deployment: Deployment, *, raw: bytes, beta: bytes | Non
     """The edits the module docstring lists, in place."""
     if parameters:
         _apply_parameters(body, deployment)
-    if tool_ids.MARK_BYTES in raw or _THINKING_MARK in raw:
+    if raw.find(tool_ids.MARK_BYTES) >= 0 or raw.find(_THINKING_MARK) >= 0:
         strip_foreign_state(body)
     betas = body.get("betas")
     if betas is not None and (not isinstance(betas, list) or not all(isinstance(item, str) for item in betas)):

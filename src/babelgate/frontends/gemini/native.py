@@ -66,7 +66,7 @@ def _native(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def strip_sealed(body: JSON, *, raw: bytes) -> None:
     """Signatures the gateway sealed (another provider's reasoning) out of the model turns."""
-    if _SEALED not in raw:
+    if raw.find(_SEALED) < 0:
         return
     contents = body.get("contents")
     for content in contents if isinstance(contents, list) else ():

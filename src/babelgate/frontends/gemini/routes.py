@@ -76,7 +76,7 @@ async def generate(runtime: Runtime, exchange: Exchange, model: str, *, stream: 
     raw = await exchange.read_body(runtime.max_body_bytes)
     body = Body(raw)
     _check_basics(body.peek())
-    sse = b"alt=sse" in exchange.scope.get("query_string", b"")
+    sse = exchange.scope.get("query_string", b"").find(b"alt=sse") >= 0
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         fields = body.take()

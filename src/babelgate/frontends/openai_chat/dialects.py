@@ -29,9 +29,9 @@ def needs_edits(body: dict[str, Any], raw: bytes) -> bool:
     return (
         not MISTRAL_FIELDS.isdisjoint(body)
         or body.get("tool_choice") == "any"
-        or b'"prefix"' in raw
-        or b'"index"' in raw
-        or b'"tool_call_id"' in raw
+        or raw.find(b'"prefix"') >= 0
+        or raw.find(b'"index"') >= 0
+        or raw.find(b'"tool_call_id"') >= 0
     )
 
 

@@ -62,7 +62,7 @@ async def _attempt(
     validate_chat_body(body)
     provider = deployment.provider
     # Signed tool-call ids (tool_ids.py) reach only the provider that issued them.
-    foreign_signatures = not provider.capabilities.signed_tool_ids and tool_ids.MARK_BYTES in raw
+    foreign_signatures = not provider.capabilities.signed_tool_ids and raw.find(tool_ids.MARK_BYTES) >= 0
     relay = None if runtime.typed_hooks else relay_of(provider, "chat", deployment.model)
     if relay is not None:
         if foreign_signatures:

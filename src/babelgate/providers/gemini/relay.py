@@ -61,7 +61,7 @@ async def frames(
     async with contextlib.aclosing(sse.reads()) as reads:
         async for batch in reads:
             for frame in batch:
-                if _FINISH in frame or _ERROR in frame:
+                if frame.find(_FINISH) >= 0 or frame.find(_ERROR) >= 0:
                     parsed = _payload(frame, provider)
                     error = parsed.get("error")
                     if isinstance(error, dict):

@@ -144,11 +144,11 @@ async def relay_response_events(
                 if data is None or data == b"[DONE]":
                     continue
                 checked_data(data, provider)
-                if any(marker in frame for marker in _TERMINAL):
+                if any(frame.find(marker) >= 0 for marker in _TERMINAL):
                     notes.completed = True
                     terminal = event_object(data, provider)
                     notes.usage = responses_usage((terminal.get("response") or {}).get("usage"))
-                elif _ERROR in frame[:40] or _ERROR_TYPE in data[:40]:
+                elif frame.find(_ERROR, 0, 40) >= 0 or data.find(_ERROR_TYPE, 0, 40) >= 0:
                     if position:
                         yield b"".join(frames[:position])
                     raise stream_error(event_object(data, provider), provider, scrub)
