@@ -152,6 +152,34 @@ async def test_a_keep_alive_connection_serves_the_next_request(client: UpstreamC
         assert server.connections == 1 and len(server.requests) == 3
 
 
+async def arrived(response: Any) -> None:
+    """Head and body come in one write: the body has arrived within a few turns of the loop."""
+    for _ in range(100):
+        if response._connection.complete:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the body did not arrive")
+
+
+async def test_a_body_that_came_with_its_head_is_read_at_once_and_the_connection_reused(client: UpstreamClient) -> None:
+    """`read_now` (what `read_json_object` asks first): the whole body when it has arrived, the connection back
+    in its pool; None while it is still coming, or when it is larger than the client takes (`read` judges)."""
+    server = Server()
+    server.handlers = [recording(server, answer(b'{"ok":1}'))]
+    async with server:
+        for _ in range(2):
+            response = await post(client, server.url)
+            await arrived(response)
+            assert response.read_now() == b'{"ok":1}'
+        assert server.connections == 1 and len(server.requests) == 2
+        client.max_answer_bytes = 4
+        response = await post(client, server.url)
+        await arrived(response)
+        assert response.read_now() is None  # too large: `read` refuses it
+        with pytest.raises(UpstreamProtocolError):
+            await read_body(response)
+
+
 async def test_the_request_head_carries_host_length_and_headers_once(client: UpstreamClient) -> None:
     server = Server()
     server.handlers = [recording(server, answer(b"{}"))]

@@ -45,6 +45,9 @@ class StubResponse:
         self.closed = False
         self.released = False
 
+    def read_now(self) -> bytes | None:
+        return None  # as an answer whose body is still on its way: `read` is awaited
+
     async def read(self) -> bytes:
         return self._body
 

@@ -85,6 +85,20 @@ class UpstreamResponse:
             )
         return self._headers
 
+    def read_now(self) -> bytes | None:
+        """The whole body when all of it has arrived (most JSON answers come with their head), read without a
+        coroutine, the connection back in its pool; else None (`read` waits for it, and judges its size)."""
+        connection = self._connection
+        if not connection.complete or connection.buffered > connection.max_answer_bytes:
+            return None
+        try:
+            body = connection.take()
+        except BaseException:  # the connection failed: as `read_body`, it is dropped
+            connection.close()
+            raise
+        connection.release()
+        return body
+
     async def read(self, phase: str = "body") -> bytes:
         """The whole body; the connection goes back to the pool once it is read. A body larger than
         the client's `max_answer_bytes` is an UpstreamProtocolError as soon as it passes the limit."""

@@ -313,7 +313,9 @@ class Upstream:
 
 async def read_json_object(response: UpstreamResponse, provider: str) -> tuple[bytes, dict[str, Any]]:
     """The body as bytes and as a parsed object; anything else is the upstream's protocol error."""
-    raw = await read_body(response)
+    raw = response.read_now()
+    if raw is None:
+        raw = await read_body(response)
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:
