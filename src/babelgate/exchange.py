@@ -26,6 +26,9 @@ BODY_FOLLOWS: Final = "babelgate.body_follows"
 # cycle's own (a middleware between them, which would miss the pieces, has its own `send`). Not a scope key: the
 # scope would hold the cycle that holds it, a reference cycle per request for the collector.
 PIECES: Final = "babelgate_piece"
+# The method of the same cycle that hands over the whole request body when all of it has arrived (most requests: it
+# comes with the head), without `receive`'s coroutine and message; None otherwise. Found on `receive` likewise.
+WHOLE_BODY: Final = "babelgate_whole_body"
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
@@ -119,6 +122,13 @@ class Exchange:
                 raise InvalidRequest("invalid_value", param="content-length", detail="not a number") from None
             if size > limit:
                 raise RequestTooLarge(limit=limit)
+        whole: Callable[[], bytes | None] | None = getattr(getattr(self.receive, "__self__", None), WHOLE_BODY, None)
+        body = whole() if whole is not None else None
+        if body is not None:
+            if len(body) > limit:
+                raise RequestTooLarge(limit=limit)
+            self.call.body_size = len(body)
+            return body
         parts: list[bytes] = []
         received = 0
         while True:

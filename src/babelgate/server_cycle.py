@@ -231,6 +231,16 @@ class Cycle:
         else:
             raise RuntimeError(f"Unexpected ASGI message '{kind}' sent, after response already completed.")
 
+    def babelgate_whole_body(self) -> bytes | None:
+        """The whole request body, as `receive`'s one message would give it, when all of it has arrived and none of
+        it was given to the app yet (its name is exchange.WHOLE_BODY); else None, and the app awaits `receive`."""
+        if self.more_body or self._ended or self.disconnected or self.response_complete:
+            return None
+        body = bytes(self.body)
+        self.body = bytearray()
+        self._ended = True
+        return body
+
     async def babelgate_piece(self, body: bytes) -> None:
         """`send({"type": "http.response.body", "body": body, "more_body": True})` without the message, for the
         gateway's streams (its name is exchange.PIECES): a chunked answer whose head has left takes the piece as

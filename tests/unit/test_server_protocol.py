@@ -426,3 +426,45 @@ async def test_a_header_that_would_break_the_head_is_never_written(headers: list
     protocol.data_received(GET)
     await settle()
     assert transport.calls == [("close", None)]
+
+
+async def test_a_body_that_arrived_whole_is_handed_over_without_receive_and_only_once() -> None:
+    from babelgate.exchange import WHOLE_BODY
+
+    seen: list[Any] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        whole = getattr(receive.__self__, WHOLE_BODY)
+        seen.append(whole())
+        seen.append(whole())  # given once: the app has it
+        await send(START)
+        await send(BODY)
+
+    protocol, transport = connect(app)
+    protocol.data_received(b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nabcd")
+    await settle()
+    assert seen == [b"abcd", None]
+    assert transport.written().endswith(b'{"ok":true}')
+
+
+async def test_a_body_still_arriving_is_read_through_receive() -> None:
+    from babelgate.exchange import WHOLE_BODY
+
+    seen: list[Any] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(getattr(receive.__self__, WHOLE_BODY)())
+        message = await receive()
+        while message.get("more_body"):
+            more = await receive()
+            message = {**more, "body": message["body"] + more["body"]}
+        seen.append(message["body"])
+        await send(START)
+        await send(BODY)
+
+    protocol, _transport = connect(app)
+    protocol.data_received(b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nab")
+    await settle()
+    protocol.data_received(b"cd")
+    await settle()
+    assert seen == [None, b"abcd"]
