@@ -7,6 +7,7 @@ responses (a WebSocket connection also remembers its own `store: false` response
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -101,7 +102,10 @@ class Turn:
         return StoredResponse(
             id=self.shell.id,
             created_at=self.shell.created_at,
-            expires_at=int(time.time() + retention) if retention else None,
+            # Rounded up: stores compare whole seconds (store/base.py), and rounding down let a response made late
+            # in a second expire within a tenth of a second of a one-second retention. Kept `retention` to
+            # `retention` + 1 seconds.
+            expires_at=math.ceil(time.time() + retention) if retention else None,
             response=response,
             input_items=self.input_items,
             conversation=[*self.conversation, *self.input_items],
