@@ -122,11 +122,10 @@ class Budgets:
         """Adds `cost`; answers the period's start and its new total where one is known (for alerts)."""
         if self._link is None:
             return self.add_now(kind, name, period, cost)
+        local = self.add_now(kind, name, period, cost)  # this instance's sum too, for a Redis outage
         start, _ = period_bounds(period, time.time())
         slot = (kind, name, start)
-        total = None
-        if slot in self.spent:
-            total = self.spent[slot] = self.spent[slot] + cost
+        total = local[1] if local is not None else None
         if self._link.up:
             if self._add is None:
                 self._add = self._link.client.register_script(_ADD)
