@@ -71,7 +71,9 @@ def measure(
     out = scratch / f"callgrind.{len(list(scratch.iterdir()))}"
     issuer = Issuer(processes.LOOPBACK) if caller == "jwt" else None
     extra = issuer.config() if issuer is not None else ""
-    config = ["--config", str(processes.gateway_config(extra))] if caller in ("governed", "jwt") or path else []
+    # A path's base takes the environment alone, as bench/run.py runs it (the base refuses today's routed models).
+    configured = caller in ("governed", "jwt") or (path is not None and not base)
+    config = ["--config", str(processes.gateway_config(extra))] if configured else []
     argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-line=no"]
     argv += ["--cache-sim=yes", *command] if cache_sim else command
     argv += ["serve", "--host", processes.LOOPBACK, "--port", str(port), "--log-level", "warning", *config]
@@ -268,7 +270,14 @@ def main() -> int:
                 if args.cache_sim:  # the collector's and the clock's share are in these (not taken off)
                     misses = ", ".join(
                         f"{label} {events.get(event, 0) / requests / 1000:.1f} k"
-                        for event, label in (("I1mr", "instruction L1 misses"), ("D1mr", "data L1 read misses"))
+                        for event, label in (
+                            ("I1mr", "instruction L1 misses"),
+                            ("D1mr", "data L1 read misses"),
+                            ("D1mw", "data L1 write misses"),
+                            ("ILmr", "instruction last-level misses"),
+                            ("DLmr", "data last-level read misses"),
+                            ("DLmw", "data last-level write misses"),
+                        )
                     )
                     print(f"{'':>14}{misses} per request", flush=True)
     finally:

@@ -64,8 +64,9 @@ def test_a_request_costs_what_its_latest_usage_costs() -> None:
 
 
 def test_the_rules_found_for_a_key_follow_the_key_and_the_directory() -> None:
-    """`applicable` remembers its answer per key object and model, and asks again for a changed key (a new
-    object) or once the directory's user or team rules changed (it replaces those dicts)."""
+    """`applicable` remembers its plan (the rules, each with what it prepared) per key object and model, and asks
+    again for a changed key (a new object) or once the directory's user or team rules changed (it replaces those
+    dicts)."""
     from dataclasses import replace
 
     from babelgate.config.models import Config
@@ -82,11 +83,14 @@ def test_the_rules_found_for_a_key_follow_the_key_and_the_directory() -> None:
     assert governance.applicable(key, "m") == ()
     assert governance.applicable(key, "m") == ()  # remembered
     limited = replace(key, rpm=10)
-    assert [type(rule) for rule in governance.applicable(limited, "m")] == [RateLimits]
+    assert [type(rule) for rule, _ in governance.applicable(limited, "m")] == [RateLimits]
+    assert governance.applicable(limited, "m") is governance.applicable(limited, "m")
+    ((_, scopes),) = governance.applicable(limited, "m")
+    assert scopes == [Scope("key", "k1", Limits(rpm=10))]
     directory = governance.directory
     directory.team_rules = {**directory.team_rules, "search": TeamRules(Limits(), 5.0, "month")}
-    assert [type(rule) for rule in governance.applicable(limited, "m")] == [TeamBudget, RateLimits]
-    assert [type(rule) for rule in governance.applicable(key, "m")] == [TeamBudget]
+    assert [type(rule) for rule, _ in governance.applicable(limited, "m")] == [TeamBudget, RateLimits]
+    assert governance.applicable(key, "m") == ((governance.rules[2], ("search", 5.0, "month")),)
 
 
 async def test_a_scope_counts_what_it_does_not_limit_so_a_limit_given_later_judges_the_minute_counted() -> None:
@@ -151,10 +155,10 @@ async def test_in_process_rules_admit_and_settle_without_a_coroutine_and_mean_th
     governance = Governance(Config(), limiter, budgets)
     key = VirtualKey(id="k1", salt="s", digest="d", created_at=0.0, rpm=10, budget_usd=1e-4, budget_period="day")
     rules = governance.applicable(key, "m")
-    assert [type(rule) for rule in rules] == [KeyBudget, RateLimits]
-    budget, limits = rules
+    assert [type(rule) for rule, _ in rules] == [KeyBudget, RateLimits]
+    (budget, scope), (limits, scopes) = rules
     probe = Applicant(key, None, "m", 40, [])
-    assert budget.admit_now(probe) is LATER  # the period's first request: its sum is read from the store
+    assert budget.admit_now(probe, scope) is LATER  # the period's first request: its sum is read from the store
     assert not budget.budgets.shared and not limiter.shared
 
     def usage(tokens: int) -> CallNotes:
@@ -165,10 +169,10 @@ async def test_in_process_rules_admit_and_settle_without_a_coroutine_and_mean_th
     headers: list[tuple[bytes, bytes]] = []
     ticket = await governance.admit(rules, key, "m", 40, headers)
     await governance.settle(ticket, usage(40))  # $40e-6 of the $100e-6
-    held = budget.admit_now(probe)
+    held = budget.admit_now(probe, scope)
     assert held == ("k1", 1e-4, "day")  # at once from here on
     assert budget.settle_now(probe, held, usage(70)) is True  # $110e-6: spent past the budget
-    admission = limits.admit_now(probe)
+    admission = limits.admit_now(probe, scopes)
     assert admission is not LATER and admission.shared is None
     assert limits.settle_now(probe, admission, usage(70)) is True
     assert list(budgets.spent.values()) == [pytest.approx(110e-6)]
@@ -178,5 +182,5 @@ async def test_in_process_rules_admit_and_settle_without_a_coroutine_and_mean_th
     with pytest.raises(BudgetExceeded):
         await governance.admit(rules, key, "m", 40, [])
     with pytest.raises(BudgetExceeded):
-        budget.admit_now(probe)  # the twin refuses as the coroutine does
+        budget.admit_now(probe, scope)  # the twin refuses as the coroutine does
     assert counts.in_flight == 0 and counts.requests == 2  # the refused requests took nothing

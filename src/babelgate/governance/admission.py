@@ -11,6 +11,7 @@ A new limit or budget is one rule class (governance/rules/) and one line in `rul
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from babelgate.governance.rate_limits import Limits, RateLimiter
@@ -47,6 +48,10 @@ def rules_for(
     )
 
 
+# The rules that apply to a caller and model, each with what it prepared for them (`Rule.prepare`).
+Plan = tuple[tuple[Rule, Any], ...]
+
+
 class Ticket:
     """What one admitted request holds until it ends: each rule that admitted it, with what it holds."""
 
@@ -76,10 +81,10 @@ class Governance:
         self.rules = rules_for(config, limiter, budgets, directory, alerts)
         # Without a key only the model's limits can apply (budgets and the other limits are a key's or a team's).
         self._limits = next(rule for rule in self.rules if isinstance(rule, RateLimits))
-        self._model_only: tuple[Rule, ...] = (self._limits,)
-        # The rules found for a key (by identity: a changed key is a new object) and model, with the user and team
-        # rules they were found under (the directory replaces both dicts when anything in them changes).
-        self._found: dict[tuple[int, str], tuple[VirtualKey, object, object, tuple[Rule, ...]]] = {}
+        self._model_only: dict[str, Plan] = {}
+        # The plan found for a key (by identity: a changed key is a new object) and model, with the user and team
+        # rules it was found under (the directory replaces both dicts when anything in them changes).
+        self._found: dict[tuple[int, str], tuple[VirtualKey, object, object, Plan]] = {}
 
     @property
     def teams(self) -> dict[str, TeamRules]:
@@ -89,11 +94,19 @@ class Governance:
     def _team(self, key: VirtualKey | None) -> TeamRules | None:
         return self.directory.team_rules.get(key.team) if key is not None and key.team is not None else None
 
-    def applicable(self, key: VirtualKey | None, model: str) -> tuple[Rule, ...]:
-        """The rules that apply to this caller and model, asked on every request (none: the request passes
-        without a look). A static key with no model limits (the fast path) is one call."""
+    def applicable(self, key: VirtualKey | None, model: str) -> Plan:
+        """The rules that apply to this caller and model, each with what it prepared for them, asked on every
+        request (none: the request passes without a look). A static key with no model limits (the fast path) is
+        one call."""
         if key is None:
-            return self._model_only if self._limits.model_limits(model) is not None else ()
+            if self._limits.model_limits(model) is None:
+                return ()
+            plan = self._model_only.get(model)
+            if plan is None:
+                plan = ((self._limits, self._limits.prepare(None, None, model)),)
+                if len(self._model_only) < 10_000:
+                    self._model_only[model] = plan
+            return plan
         directory = self.directory
         found = self._found.get((id(key), model))
         if (
@@ -104,31 +117,31 @@ class Governance:
         ):
             return found[3]
         team = self._team(key)
-        rules = tuple([rule for rule in self.rules if rule.applies(key, team, model)])
+        plan = tuple([(rule, rule.prepare(key, team, model)) for rule in self.rules if rule.applies(key, team, model)])
         if len(self._found) >= 10_000:
             self._found.clear()
-        self._found[id(key), model] = (key, directory.user_rules, directory.team_rules, rules)
-        return rules
+        self._found[id(key), model] = (key, directory.user_rules, directory.team_rules, plan)
+        return plan
 
     async def admit(
         self,
-        rules: tuple[Rule, ...],
+        plan: Plan,
         key: VirtualKey | None,
         model: str,
         body_size: int,
         headers: list[tuple[bytes, bytes]],
         end_user: str | None = None,
     ) -> Ticket:
-        """Admits the request by each of `rules` (`applicable`'s) in order. Raises RateLimitExceeded (or
+        """Admits the request by each rule of `plan` (`applicable`'s) in order. Raises RateLimitExceeded (or
         BudgetExceeded) when a rule refuses it; what the rules before it held is given back."""
-        applicant = Applicant(key, self._team(key), model, body_size, headers, end_user)
+        applicant = Applicant(key, self._team(key), model, body_size, headers, end_user, time.time())
         ticket = Ticket(applicant)
         held = ticket.held
         try:
-            for rule in rules:
-                taken = rule.admit_now(applicant)  # the in-process engines: no coroutine per rule
+            for rule, prepared in plan:
+                taken = rule.admit_now(applicant, prepared)  # the in-process engines: no coroutine per rule
                 if taken is LATER:
-                    taken = await rule.admit(applicant)
+                    taken = await rule.admit(applicant, prepared)
                 held.append((rule, taken))
         except BaseException:
             await self.settle(ticket, None)
@@ -138,6 +151,7 @@ class Governance:
     async def settle(self, ticket: Ticket, notes: CallNotes | None) -> None:
         """Every rule that admitted the request settles, whatever another one does."""
         applicant = ticket.applicant
+        applicant.now = time.time()
         for rule, held in ticket.held[::-1]:  # a copy, not reversed(): mypyc (bench/compiled.py) cannot compile that
             try:
                 if not rule.settle_now(applicant, held, notes):

@@ -86,12 +86,11 @@ class Budgets:
         self.spent: dict[tuple[str, str, float], float] = {}
         self._seeding: dict[tuple[str, str, float], asyncio.Future[float]] = {}
 
-    def check_now(self, kind: str, name: str, budget: float, period: str | None) -> bool:
-        """`check` from the sum this instance keeps (True), or False when it must be read first (Redis, or the
-        period's first request here: seeded from the store)."""
+    def check_now(self, kind: str, name: str, budget: float, period: str | None, now: float) -> bool:
+        """`check` at `now` from the sum this instance keeps (True), or False when it must be read first (Redis,
+        or the period's first request here: seeded from the store)."""
         if self._link is not None:
             return False
-        now = time.time()
         start, end = period_bounds(period, now)
         spent = self.spent.get((kind, name, start))
         if spent is None:
@@ -108,9 +107,10 @@ class Budgets:
         if spent >= budget:
             raise _exceeded(kind, name, budget, period, spent, end, now)
 
-    def add_now(self, kind: str, name: str, period: str | None, cost: float) -> tuple[float, float] | None:
-        """`add` without Redis (only call it then): the period's start and its new total, where one is kept."""
-        start, _ = period_bounds(period, time.time())
+    def add_now(self, kind: str, name: str, period: str | None, cost: float, now: float) -> tuple[float, float] | None:
+        """`add` at `now` without Redis (only call it then): the period's start and its new total, where one is
+        kept."""
+        start, _ = period_bounds(period, now)
         slot = (kind, name, start)
         total = self.spent.get(slot)
         if total is None:
@@ -120,10 +120,11 @@ class Budgets:
 
     async def add(self, kind: str, name: str, period: str | None, cost: float) -> tuple[float, float] | None:
         """Adds `cost`; answers the period's start and its new total where one is known (for alerts)."""
+        now = time.time()
+        local = self.add_now(kind, name, period, cost, now)  # without Redis, all there is; with it, for an outage
         if self._link is None:
-            return self.add_now(kind, name, period, cost)
-        local = self.add_now(kind, name, period, cost)  # this instance's sum too, for a Redis outage
-        start, _ = period_bounds(period, time.time())
+            return local
+        start, _ = period_bounds(period, now)
         slot = (kind, name, start)
         total = local[1] if local is not None else None
         if self._link.up:

@@ -148,10 +148,18 @@ class Scope:
     name: str
     limits: Limits
     windows: tuple[str, str, str] = field(init=False)  # requests, tokens, in flight
+    # The `x-ratelimit-limit-*` headers this scope writes when it is the first to limit requests, tokens.
+    limit_headers: tuple[tuple[bytes, bytes], tuple[bytes, bytes]] = field(init=False)
 
     def __post_init__(self) -> None:
         name = f"{self.kind}:{self.name}"
         object.__setattr__(self, "windows", (f"rpm:{name}", f"tpm:{name}", f"inflight:{name}"))
+        limits = self.limits
+        object.__setattr__(
+            self,
+            "limit_headers",
+            ((_REQUEST_HEADERS[0], b"%d" % (limits.rpm or 0)), (_TOKEN_HEADERS[0], b"%d" % (limits.tpm or 0))),
+        )
 
     @property
     def who(self) -> str:
@@ -252,7 +260,7 @@ class RateLimiter:
                 pass  # counted by this instance until Redis is back
             else:
                 return admission
-        self._admit_local(scopes, admission)
+        self._admit_local(scopes, admission, time.time())
         return admission
 
     async def finish(self, admission: Admission, tokens_used: int | None) -> None:
@@ -262,7 +270,7 @@ class RateLimiter:
             if any(tpm or concurrent for _, _, tpm, concurrent in admission.shared):
                 await self._settle_shared(admission, delta)
             return
-        self._finish_local(admission, delta)
+        self._finish_local(admission, delta, time.time())
 
     @property
     def shared(self) -> bool:
@@ -270,16 +278,23 @@ class RateLimiter:
         return self._link is not None and self._link.up
 
     def admit_local(
-        self, scopes: list[Scope], estimate: int, headers: list[tuple[bytes, bytes]] | None = None
+        self,
+        scopes: list[Scope],
+        estimate: int,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        now: float | None = None,
     ) -> Admission:
-        """`admit` by this process's counts alone: what it does when no Redis is shared (or it is down)."""
+        """`admit` at `now` (unix seconds; by default the clock's) by this process's counts alone: what it does
+        when no Redis is shared (or it is down)."""
         admission = Admission(estimate, headers if headers is not None else [])
-        self._admit_local(scopes, admission)
+        self._admit_local(scopes, admission, time.time() if now is None else now)
         return admission
 
-    def finish_local(self, admission: Admission, tokens_used: int | None) -> None:
-        """`finish` of an admission made by this process's counts (its `shared` is None)."""
-        self._finish_local(admission, tokens_used - admission.estimate if tokens_used is not None else 0)
+    def finish_local(self, admission: Admission, tokens_used: int | None, now: float | None = None) -> None:
+        """`finish` at `now` (by default the clock's) of an admission made by this process's counts (its `shared`
+        is None)."""
+        delta = tokens_used - admission.estimate if tokens_used is not None else 0
+        self._finish_local(admission, delta, time.time() if now is None else now)
 
     # --- refusals and headers ---------------------------------------------------------------------
 
@@ -322,11 +337,11 @@ class RateLimiter:
 
     # --- the in-process engine ----------------------------------------------------------------------
 
-    def _admit_local(self, scopes: list[Scope], admission: Admission) -> None:
+    def _admit_local(self, scopes: list[Scope], admission: Admission, now: float) -> None:
         """Every scope is checked (requests, tokens, in flight) before it takes anything, and takes all three
         or nothing; a refusal gives back what the scopes before it took. One clock reading for all of them.
-        Written out in one function: every governed request runs it, for each of its scopes."""
-        now = time.time()
+        Written out in one function: every governed request runs it, for each of its scopes; the first scope
+        that limits a unit writes its headers here (`_head` when it refuses)."""
         second = int(now)
         estimate = admission.estimate
         taken = admission.taken
@@ -347,16 +362,27 @@ class RateLimiter:
             rpm = limits.rpm
             if rpm:
                 used = counts.requests
-                if unheaded or used >= rpm:
-                    self._head(admission, scope, 1, rpm, used, used >= rpm, seconds[0][0], now, unheaded)
+                if used >= rpm:
+                    self._head(admission, scope, 1, rpm, used, seconds[0][0], now, unheaded)
+                if unheaded:
+                    admission.headers += (
+                        scope.limit_headers[0],
+                        (_REQUEST_HEADERS[1], b"%d" % (rpm - used - 1)),
+                        (_REQUEST_HEADERS[2], reset_bytes(seconds[0][0] + WINDOW - now)),
+                    )
                     unheaded = False
             tpm = limits.tpm
             if tpm:
                 used = counts.tokens
                 # A scope with no tokens counted yet admits any estimate.
-                refused = used > 0 and used + estimate > tpm
-                if untokened or refused:
-                    self._head(admission, scope, 2, tpm, used, refused, seconds[0][0], now, untokened)
+                if used > 0 and used + estimate > tpm:
+                    self._head(admission, scope, 2, tpm, used, seconds[0][0], now, untokened)
+                if untokened:
+                    admission.headers += (
+                        scope.limit_headers[1],
+                        (_TOKEN_HEADERS[1], b"%d" % max(0, tpm - used - estimate)),
+                        (_TOKEN_HEADERS[2], reset_bytes(seconds[0][0] + WINDOW - now)),
+                    )
                     untokened = False
             at_once = limits.max_concurrent
             if at_once and counts.in_flight >= at_once:
@@ -377,20 +403,19 @@ class RateLimiter:
         kind: int,
         limit: int,
         used: int,
-        refused: bool,
         oldest: int,
         now: float,
         headed: bool,
     ) -> None:
-        """The first scope that limits a unit (kind 1: requests, 2: tokens) writes its headers; a refusal
-        raises, headed or not."""
+        """A scope refuses the request for a unit (kind 1: requests, 2: tokens): it writes the unit's headers
+        when it is the first to limit it, and raises."""
         reset = max(0.0, oldest + WINDOW - now)
         if headed:
-            left = limit - used if refused else limit - used - (1 if kind == 1 else admission.estimate)
-            _write_headers(admission.headers, _REQUEST_HEADERS if kind == 1 else _TOKEN_HEADERS, limit, left, reset)
-        if refused:
-            self._refund(admission)
-            raise self._refuse(scope, kind, Decision(limit, max(0, limit - used), reset), admission.estimate)
+            _write_headers(
+                admission.headers, _REQUEST_HEADERS if kind == 1 else _TOKEN_HEADERS, limit, limit - used, reset
+            )
+        self._refund(admission)
+        raise self._refuse(scope, kind, Decision(limit, max(0, limit - used), reset), admission.estimate)
 
     def _sweep(self, horizon: int) -> None:
         """Forget the scopes with nothing counted since `horizon` and nothing in flight."""
@@ -400,9 +425,9 @@ class RateLimiter:
         self._sweep_at = max(_SWEEP_FLOOR, 2 * len(every))
 
     @staticmethod
-    def _finish_local(admission: Admission, delta: int) -> None:
+    def _finish_local(admission: Admission, delta: int, now: float) -> None:
         # The correction counts only where its second is still in the window (its entry may have left it).
-        if not delta or admission.second <= time.time() - WINDOW:
+        if not delta or admission.second <= now - WINDOW:
             delta = 0
         for counts, entry in admission.taken:
             entry[2] += delta

@@ -26,19 +26,24 @@ class _Budget:
         self.budgets = budgets
         self.alerts = alerts
 
-    def scope(self, applicant: Applicant) -> Scope | None:
-        raise NotImplementedError
+    def prepare(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> Scope | None:
+        """The budget's scope for this caller (None: none now, or one each request works out: `scope`)."""
+        return None
 
-    def admit_now(self, applicant: Applicant) -> Any:
-        found = self.scope(applicant)
+    def scope(self, applicant: Applicant, prepared: Scope | None) -> Scope | None:
+        """The scope one request spends from: the caller's, as prepared."""
+        return prepared
+
+    def admit_now(self, applicant: Applicant, prepared: Any) -> Any:
+        found = self.scope(applicant, prepared)
         if found is not None:
             name, budget, period = found
-            if not self.budgets.check_now(self.kind, name, budget, period):
+            if not self.budgets.check_now(self.kind, name, budget, period, applicant.now):
                 return LATER
         return found
 
-    async def admit(self, applicant: Applicant) -> Any:
-        found = self.scope(applicant)
+    async def admit(self, applicant: Applicant, prepared: Any) -> Any:
+        found = self.scope(applicant, prepared)
         if found is not None:
             name, budget, period = found
             await self.budgets.check(self.kind, name, budget, period)
@@ -51,7 +56,7 @@ class _Budget:
         if self.budgets.shared:
             return False
         name, budget, period = held
-        self._added(name, budget, period, cost, self.budgets.add_now(self.kind, name, period, cost))
+        self._added(name, budget, period, cost, self.budgets.add_now(self.kind, name, period, cost, applicant.now))
         return True
 
     async def settle(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> None:
@@ -78,8 +83,7 @@ class KeyBudget(_Budget):
     def applies(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> bool:
         return key is not None and key.budget_usd is not None
 
-    def scope(self, applicant: Applicant) -> Scope | None:
-        key = applicant.key
+    def prepare(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> Scope | None:
         assert key is not None and key.budget_usd is not None
         return key.id, key.budget_usd, key.budget_period
 
@@ -93,8 +97,7 @@ class TeamBudget(_Budget):
     def applies(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> bool:
         return team is not None and team.budget_usd is not None
 
-    def scope(self, applicant: Applicant) -> Scope | None:
-        key, team = applicant.key, applicant.team
+    def prepare(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> Scope | None:
         assert key is not None and key.team is not None and team is not None and team.budget_usd is not None
         return key.team, team.budget_usd, team.budget_period
 
@@ -114,8 +117,7 @@ class UserBudget(_Budget):
         rules = self.directory.user_rules.get(key.user)
         return rules is not None and rules.budget_usd is not None
 
-    def scope(self, applicant: Applicant) -> Scope | None:
-        key = applicant.key
+    def prepare(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> Scope | None:
         assert key is not None and key.user is not None
         rules = self.directory.user_rules.get(key.user)
         if rules is None or rules.budget_usd is None:
@@ -133,7 +135,7 @@ class EndUserBudget(_Budget):
         limits = key.end_user_limits if key is not None else None
         return limits is not None and limits.get("budget_usd") is not None
 
-    def scope(self, applicant: Applicant) -> Scope | None:
+    def scope(self, applicant: Applicant, prepared: Scope | None) -> Scope | None:
         key, end_user = applicant.key, applicant.end_user
         if key is None or not end_user or not key.end_user_limits:
             return None  # a request that names no end customer has no end-customer budget

@@ -32,7 +32,6 @@ class RateLimits:
         self._model_limits = model_limits
         self._aliases = aliases
         self._models: dict[str, tuple[str, Limits] | None] = {}
-        self._scope_memo: dict[tuple[object, str], list[Scope]] = {}
 
     def model_limits(self, model: str) -> tuple[str, Limits] | None:
         """The limits of the configured model `model` names (through aliases), if it has any."""
@@ -60,47 +59,14 @@ class RateLimits:
             return True
         return self.model_limits(model) is not None
 
-    def admit_now(self, applicant: Applicant) -> Any:
-        if self.limiter.shared:
-            return LATER
-        return self.limiter.admit_local(
-            self._applicant_scopes(applicant), estimate_tokens(applicant.body_size), applicant.headers
-        )
-
-    async def admit(self, applicant: Applicant) -> Admission:
-        scopes = self._applicant_scopes(applicant)
-        return await self.limiter.admit(scopes, estimate_tokens(applicant.body_size), applicant.headers)
-
-    def settle_now(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> bool:
-        if held.shared is not None:
-            return False
-        self.limiter.finish_local(held, _used(notes))
-        return True
-
-    async def settle(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> None:
-        await self.limiter.finish(held, _used(notes))
-
-    def _applicant_scopes(self, applicant: Applicant) -> list[Scope]:
-        scopes = self._scopes(applicant.key, applicant.team, applicant.model)
-        key, end_user = applicant.key, applicant.end_user
-        if key is not None and end_user:
-            own = _end_user_limits(key)
-            if own is not None:  # one scope per end customer: not memoised (there may be millions)
-                scopes = [*scopes, Scope("end_user", f"{key.id}/{end_user}", own)]
-        return scopes
-
-    def _scopes(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> list[Scope]:
-        """The scopes that limit this request, built once per key's limits, team and model."""
-        user = self._user_limits(key) if key is not None else None
-        memo = (key.id, key.rpm, key.tpm, key.max_concurrent, key.team, user) if key is not None else None, model
-        scopes = self._scope_memo.get(memo)
-        if scopes is not None:
-            return scopes
+    def prepare(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> list[Scope]:
+        """The scopes that limit this caller's requests to `model` (an end customer's is added per request)."""
         scopes = []
         if key is not None:
             own = Limits(key.rpm, key.tpm, key.max_concurrent)
             if own:
                 scopes.append(Scope("key", key.id, own))
+            user = self._user_limits(key)
             if user is not None:
                 assert key.user is not None
                 scopes.append(Scope("user", key.user, user))
@@ -110,9 +76,32 @@ class RateLimits:
         model_limits = self.model_limits(model)
         if model_limits is not None:
             scopes.append(Scope("model", *model_limits))
-        if len(self._scope_memo) < 100_000:
-            self._scope_memo[memo] = scopes
         return scopes
+
+    def admit_now(self, applicant: Applicant, prepared: Any) -> Any:
+        if self.limiter.shared:
+            return LATER
+        key = applicant.key
+        scopes = (
+            _with_end_user(prepared, key, applicant.end_user) if key is not None and applicant.end_user else prepared
+        )
+        return self.limiter.admit_local(scopes, estimate_tokens(applicant.body_size), applicant.headers, applicant.now)
+
+    async def admit(self, applicant: Applicant, prepared: Any) -> Admission:
+        key = applicant.key
+        scopes = (
+            _with_end_user(prepared, key, applicant.end_user) if key is not None and applicant.end_user else prepared
+        )
+        return await self.limiter.admit(scopes, estimate_tokens(applicant.body_size), applicant.headers)
+
+    def settle_now(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> bool:
+        if held.shared is not None:
+            return False
+        self.limiter.finish_local(held, _used(notes), applicant.now)
+        return True
+
+    async def settle(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> None:
+        await self.limiter.finish(held, _used(notes))
 
     def _user_limits(self, key: VirtualKey) -> Limits | None:
         if key.user is None or self.directory is None:
@@ -125,6 +114,13 @@ def _used(notes: CallNotes | None) -> int:
     """The tokens a request used. No usage (an error before the upstream answered): none, the estimate goes."""
     usage = notes.usage if notes is not None else None
     return usage.prompt_tokens + usage.completion_tokens if usage is not None else 0
+
+
+def _with_end_user(scopes: list[Scope], key: VirtualKey, end_user: str) -> list[Scope]:
+    """A request's scopes with its end customer's, where its key gives each one limits: one scope per end
+    customer, made per request (there may be millions; the limiter forgets idle ones)."""
+    own = _end_user_limits(key)
+    return scopes if own is None else [*scopes, Scope("end_user", f"{key.id}/{end_user}", own)]
 
 
 def _end_user_limits(key: VirtualKey) -> Limits | None:
