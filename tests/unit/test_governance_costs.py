@@ -90,7 +90,9 @@ def test_the_rules_found_for_a_key_follow_the_key_and_the_directory() -> None:
     directory = governance.directory
     directory.team_rules = {**directory.team_rules, "search": TeamRules(Limits(), 5.0, "month")}
     assert [type(rule) for rule, _ in governance.applicable(limited, "m")] == [TeamBudget, RateLimits]
-    assert governance.applicable(key, "m") == ((governance.rules[2], ("search", 5.0, "month")),)
+    ((rule, account),) = governance.applicable(key, "m")
+    assert rule is governance.rules[2]
+    assert (account.kind, account.name, account.budget, account.period) == ("team", "search", 5.0, "month")
 
 
 async def test_a_scope_counts_what_it_does_not_limit_so_a_limit_given_later_judges_the_minute_counted() -> None:
@@ -170,7 +172,8 @@ async def test_in_process_rules_admit_and_settle_without_a_coroutine_and_mean_th
     ticket = await governance.admit(rules, key, "m", 40, headers)
     await governance.settle(ticket, usage(40))  # $40e-6 of the $100e-6
     held = budget.admit_now(probe, scope)
-    assert held == ("k1", 1e-4, "day")  # at once from here on
+    assert held is scope  # at once from here on
+    assert (held.kind, held.name, held.budget, held.period) == ("key", "k1", 1e-4, "day")
     assert budget.settle_now(probe, held, usage(70)) is True  # $110e-6: spent past the budget
     admission = limits.admit_now(probe, scopes)
     assert admission is not LATER and admission.shared is None

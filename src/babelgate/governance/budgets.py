@@ -66,6 +66,27 @@ def _compute_bounds(period: str, now: float) -> tuple[float, float]:
     return start.timestamp(), end.timestamp()
 
 
+class Account:
+    """One budget as a rule prepared it (governance/rules/budget.py): whose it is (`kind`, `name`), its dollars and
+    its period, with the slot of its running sum for the period last asked about and that period's bounds, so that
+    a check or an addition within the period works nothing out."""
+
+    __slots__ = ("budget", "end", "kind", "name", "period", "slot", "start")
+
+    def __init__(self, kind: str, name: str, budget: float, period: str | None) -> None:
+        self.kind = kind
+        self.name = name
+        self.budget = budget
+        self.period = period
+        self.start = self.end = 0.0  # no period yet: the first use finds it
+        self.slot = (kind, name, 0.0)
+
+    def move(self, now: float) -> None:
+        """Into the period `now` is in."""
+        self.start, self.end = period_bounds(self.period, now)
+        self.slot = (self.kind, self.name, self.start)
+
+
 class BudgetExceeded(RateLimitExceeded):
     """429 `budget_exceeded` (OpenAI's clients treat a spent quota as a 429 too), with Retry-After
     at the period's end."""
@@ -86,46 +107,47 @@ class Budgets:
         self.spent: dict[tuple[str, str, float], float] = {}
         self._seeding: dict[tuple[str, str, float], asyncio.Future[float]] = {}
 
-    def check_now(self, kind: str, name: str, budget: float, period: str | None, now: float) -> bool:
+    def check_now(self, account: Account, now: float) -> bool:
         """`check` at `now` from the sum this instance keeps (True), or False when it must be read first (Redis,
         or the period's first request here: seeded from the store)."""
         if self._link is not None:
             return False
-        start, end = period_bounds(period, now)
-        spent = self.spent.get((kind, name, start))
+        if not account.start <= now < account.end:
+            account.move(now)
+        spent = self.spent.get(account.slot)
         if spent is None:
             return False
-        if spent >= budget:
-            raise _exceeded(kind, name, budget, period, spent, end, now)
+        if spent >= account.budget:
+            raise _exceeded(account.kind, account.name, account.budget, account.period, spent, account.end, now)
         return True
 
-    async def check(self, kind: str, name: str, budget: float, period: str | None) -> None:
+    async def check(self, account: Account) -> None:
         """Refuses (BudgetExceeded) when the scope has spent its budget for this period."""
         now = time.time()
-        start, end = period_bounds(period, now)
-        spent = await self._spent(kind, name, start)
-        if spent >= budget:
-            raise _exceeded(kind, name, budget, period, spent, end, now)
+        if not account.start <= now < account.end:
+            account.move(now)
+        spent = await self._spent(account.slot)
+        if spent >= account.budget:
+            raise _exceeded(account.kind, account.name, account.budget, account.period, spent, account.end, now)
 
-    def add_now(self, kind: str, name: str, period: str | None, cost: float, now: float) -> tuple[float, float] | None:
+    def add_now(self, account: Account, cost: float, now: float) -> tuple[float, float] | None:
         """`add` at `now` without Redis (only call it then): the period's start and its new total, where one is
         kept."""
-        start, _ = period_bounds(period, now)
-        slot = (kind, name, start)
+        if not account.start <= now < account.end:
+            account.move(now)
+        slot = account.slot
         total = self.spent.get(slot)
         if total is None:
             return None
         total = self.spent[slot] = total + cost
-        return start, total
+        return account.start, total
 
-    async def add(self, kind: str, name: str, period: str | None, cost: float) -> tuple[float, float] | None:
+    async def add(self, account: Account, cost: float) -> tuple[float, float] | None:
         """Adds `cost`; answers the period's start and its new total where one is known (for alerts)."""
-        now = time.time()
-        local = self.add_now(kind, name, period, cost, now)  # without Redis, all there is; with it, for an outage
+        local = self.add_now(account, cost, time.time())  # without Redis, all there is; with it, for an outage
         if self._link is None:
             return local
-        start, _ = period_bounds(period, now)
-        slot = (kind, name, start)
+        start, slot = account.start, account.slot
         total = local[1] if local is not None else None
         if self._link.up:
             if self._add is None:
@@ -140,8 +162,7 @@ class Budgets:
         """Whether the sums are shared through Redis (then every check and addition waits for it)."""
         return self._link is not None
 
-    async def _spent(self, kind: str, name: str, start: float) -> float:
-        slot = (kind, name, start)
+    async def _spent(self, slot: tuple[str, str, float]) -> float:
         if self._link is not None and self._link.up:
             link, key = self._link, self._key(slot)
             try:
@@ -149,7 +170,7 @@ class Budgets:
                 if value is None:
                     seeded = await self._seed(slot)  # from the store: not within Redis's deadline
                     # Whoever came first set it; everyone reads the same from here on.
-                    await link.call(lambda redis: redis.set(key, repr(seeded), nx=True, ex=_ttl(start)))
+                    await link.call(lambda redis: redis.set(key, repr(seeded), nx=True, ex=_ttl(slot[2])))
                     value = await link.call(lambda redis: redis.get(key))
                 return float(value) if value is not None else self.spent.get(slot, 0.0)
             except RedisUnavailable:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from babelgate.governance.budgets import Budgets
+from babelgate.governance.budgets import Account, Budgets
 from babelgate.governance.rules import LATER, Applicant, TeamRules
 
 if TYPE_CHECKING:
@@ -14,9 +14,6 @@ if TYPE_CHECKING:
     from babelgate.governance.directory import Directory
     from babelgate.governance.virtual_keys import VirtualKey
     from babelgate.providers.base import CallNotes
-
-# (scope's name, budget in dollars, period) of one request, for one kind of budget.
-Scope = tuple[str, float, str | None]
 
 
 class _Budget:
@@ -26,28 +23,25 @@ class _Budget:
         self.budgets = budgets
         self.alerts = alerts
 
-    def prepare(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> Scope | None:
-        """The budget's scope for this caller (None: none now, or one each request works out: `scope`)."""
+    def prepare(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> Account | None:
+        """The caller's budget (None: none now, or one each request works out: `account`)."""
         return None
 
-    def scope(self, applicant: Applicant, prepared: Scope | None) -> Scope | None:
-        """The scope one request spends from: the caller's, as prepared."""
+    def account(self, applicant: Applicant, prepared: Account | None) -> Account | None:
+        """The budget one request spends from: the caller's, as prepared."""
         return prepared
 
     def admit_now(self, applicant: Applicant, prepared: Any) -> Any:
-        found = self.scope(applicant, prepared)
-        if found is not None:
-            name, budget, period = found
-            if not self.budgets.check_now(self.kind, name, budget, period, applicant.now):
-                return LATER
-        return found
+        account = self.account(applicant, prepared)
+        if account is not None and not self.budgets.check_now(account, applicant.now):
+            return LATER
+        return account
 
     async def admit(self, applicant: Applicant, prepared: Any) -> Any:
-        found = self.scope(applicant, prepared)
-        if found is not None:
-            name, budget, period = found
-            await self.budgets.check(self.kind, name, budget, period)
-        return found
+        account = self.account(applicant, prepared)
+        if account is not None:
+            await self.budgets.check(account)
+        return account
 
     def settle_now(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> bool:
         cost = notes.cost if notes is not None else None
@@ -55,24 +49,22 @@ class _Budget:
             return True
         if self.budgets.shared:
             return False
-        name, budget, period = held
-        self._added(name, budget, period, cost, self.budgets.add_now(self.kind, name, period, cost, applicant.now))
+        self._added(held, cost, self.budgets.add_now(held, cost, applicant.now))
         return True
 
     async def settle(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> None:
         cost = notes.cost if notes is not None else None
         if not cost or held is None:
             return
-        name, budget, period = held
-        self._added(name, budget, period, cost, await self.budgets.add(self.kind, name, period, cost))
+        self._added(held, cost, await self.budgets.add(held, cost))
 
-    def _added(
-        self, name: str, budget: float, period: str | None, cost: float, added: tuple[float, float] | None
-    ) -> None:
+    def _added(self, account: Account, cost: float, added: tuple[float, float] | None) -> None:
         """The alerts hear of the new total (one may have crossed a threshold)."""
         if added is not None and self.alerts is not None and self.alerts.enabled:
             start, total = added
-            self.alerts.budget_spent(self.kind, name, budget, total - cost, total, period, start)
+            self.alerts.budget_spent(
+                self.kind, account.name, account.budget, total - cost, total, account.period, start
+            )
 
 
 class KeyBudget(_Budget):
@@ -83,9 +75,9 @@ class KeyBudget(_Budget):
     def applies(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> bool:
         return key is not None and key.budget_usd is not None
 
-    def prepare(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> Scope | None:
+    def prepare(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> Account | None:
         assert key is not None and key.budget_usd is not None
-        return key.id, key.budget_usd, key.budget_period
+        return Account(self.kind, key.id, key.budget_usd, key.budget_period)
 
 
 class TeamBudget(_Budget):
@@ -97,9 +89,9 @@ class TeamBudget(_Budget):
     def applies(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> bool:
         return team is not None and team.budget_usd is not None
 
-    def prepare(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> Scope | None:
+    def prepare(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> Account | None:
         assert key is not None and key.team is not None and team is not None and team.budget_usd is not None
-        return key.team, team.budget_usd, team.budget_period
+        return Account(self.kind, key.team, team.budget_usd, team.budget_period)
 
 
 class UserBudget(_Budget):
@@ -117,12 +109,12 @@ class UserBudget(_Budget):
         rules = self.directory.user_rules.get(key.user)
         return rules is not None and rules.budget_usd is not None
 
-    def prepare(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> Scope | None:
+    def prepare(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> Account | None:
         assert key is not None and key.user is not None
         rules = self.directory.user_rules.get(key.user)
         if rules is None or rules.budget_usd is None:
             return None  # changed since `applies`
-        return key.user, rules.budget_usd, rules.budget_period
+        return Account(self.kind, key.user, rules.budget_usd, rules.budget_period)
 
 
 class EndUserBudget(_Budget):
@@ -135,11 +127,12 @@ class EndUserBudget(_Budget):
         limits = key.end_user_limits if key is not None else None
         return limits is not None and limits.get("budget_usd") is not None
 
-    def scope(self, applicant: Applicant, prepared: Scope | None) -> Scope | None:
+    def account(self, applicant: Applicant, prepared: Account | None) -> Account | None:
         key, end_user = applicant.key, applicant.end_user
         if key is None or not end_user or not key.end_user_limits:
             return None  # a request that names no end customer has no end-customer budget
-        return (
+        return Account(
+            self.kind,
             f"{key.id}/{end_user}",
             float(key.end_user_limits["budget_usd"]),
             key.end_user_limits.get("budget_period"),
