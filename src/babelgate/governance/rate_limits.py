@@ -260,7 +260,7 @@ class RateLimiter:
                 pass  # counted by this instance until Redis is back
             else:
                 return admission
-        self._admit_local(scopes, admission, time.time())
+        self.admit_local(scopes, admission, time.time())
         return admission
 
     async def finish(self, admission: Admission, tokens_used: int | None) -> None:
@@ -270,31 +270,13 @@ class RateLimiter:
             if any(tpm or concurrent for _, _, tpm, concurrent in admission.shared):
                 await self._settle_shared(admission, delta)
             return
-        self._finish_local(admission, delta, time.time())
+        self.finish_local(admission, delta, time.time())
 
     @property
     def shared(self) -> bool:
-        """Whether an admission now goes through Redis (else `admit_local` is what `admit` would do)."""
+        """Whether an admission now goes through Redis (else `admit_local` is what `admit` would do, and
+        `finish_local` what `finish` would)."""
         return self._link is not None and self._link.up
-
-    def admit_local(
-        self,
-        scopes: list[Scope],
-        estimate: int,
-        headers: list[tuple[bytes, bytes]] | None = None,
-        now: float | None = None,
-    ) -> Admission:
-        """`admit` at `now` (unix seconds; by default the clock's) by this process's counts alone: what it does
-        when no Redis is shared (or it is down)."""
-        admission = Admission(estimate, headers if headers is not None else [])
-        self._admit_local(scopes, admission, time.time() if now is None else now)
-        return admission
-
-    def finish_local(self, admission: Admission, tokens_used: int | None, now: float | None = None) -> None:
-        """`finish` at `now` (by default the clock's) of an admission made by this process's counts (its `shared`
-        is None)."""
-        delta = tokens_used - admission.estimate if tokens_used is not None else 0
-        self._finish_local(admission, delta, time.time() if now is None else now)
 
     # --- refusals and headers ---------------------------------------------------------------------
 
@@ -337,9 +319,10 @@ class RateLimiter:
 
     # --- the in-process engine ----------------------------------------------------------------------
 
-    def _admit_local(self, scopes: list[Scope], admission: Admission, now: float) -> None:
-        """Every scope is checked (requests, tokens, in flight) before it takes anything, and takes all three
-        or nothing; a refusal gives back what the scopes before it took. One clock reading for all of them.
+    def admit_local(self, scopes: list[Scope], admission: Admission, now: float) -> None:
+        """`admit` at `now` by this process's counts alone: what it does when no Redis is shared (or it is down;
+        `shared` says). Every scope is checked (requests, tokens, in flight) before it takes anything, and takes all
+        three or nothing; a refusal gives back what the scopes before it took. One clock reading for all of them.
         Written out in one function: every governed request runs it, for each of its scopes; the first scope
         that limits a unit writes its headers here (`_head` when it refuses)."""
         second = int(now)
@@ -425,7 +408,9 @@ class RateLimiter:
         self._sweep_at = max(_SWEEP_FLOOR, 2 * len(every))
 
     @staticmethod
-    def _finish_local(admission: Admission, delta: int, now: float) -> None:
+    def finish_local(admission: Admission, delta: int, now: float) -> None:
+        """`finish` at `now` of an admission made by this process's counts (its `shared` is None): `delta`, the
+        tokens used less the estimate."""
         # The correction counts only where its second is still in the window (its entry may have left it).
         if not delta or admission.second <= now - WINDOW:
             delta = 0

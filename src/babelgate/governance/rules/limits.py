@@ -85,7 +85,9 @@ class RateLimits:
         scopes = (
             _with_end_user(prepared, key, applicant.end_user) if key is not None and applicant.end_user else prepared
         )
-        return self.limiter.admit_local(scopes, estimate_tokens(applicant.body_size), applicant.headers, applicant.now)
+        admission = Admission(estimate_tokens(applicant.body_size), applicant.headers)
+        self.limiter.admit_local(scopes, admission, applicant.now)
+        return admission
 
     async def admit(self, applicant: Applicant, prepared: Any) -> Admission:
         key = applicant.key
@@ -97,7 +99,7 @@ class RateLimits:
     def settle_now(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> bool:
         if held.shared is not None:
             return False
-        self.limiter.finish_local(held, _used(notes), applicant.now)
+        self.limiter.finish_local(held, _used(notes) - held.estimate, applicant.now)
         return True
 
     async def settle(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> None:
