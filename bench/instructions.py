@@ -4,6 +4,7 @@ machine's load does not move.
     .venv/bin/python bench/instructions.py [--base 267719c] [--caller static|governed|jwt] [--seconds 15]
     .venv/bin/python bench/instructions.py --base none --path bedrock   # a translated path of bench/paths.py
     .venv/bin/python bench/instructions.py --cache-sim   # and L1 cache misses per request (simulated)
+    .venv/bin/python bench/instructions.py --branch-sim  # and mispredicted branches per request (simulated)
 
 Each gateway (`babelgate serve`, as `make bench` starts it: the bench's environment, its SQLite store,
 the fake upstream) runs under valgrind's callgrind, which counts the instructions every thread of the
@@ -63,6 +64,7 @@ def measure(
     idle: int = 0,
     base: bool = False,
     cache_sim: bool = False,
+    branch_sim: bool = False,
 ) -> tuple[int, int, int, int, dict[str, int]]:
     """(requests, instructions, instructions outside the cyclic collector, those less the clock's idle work over
     the same time) of one gateway's run: the fast path's request, or the gateway side of one of bench/paths.py's
@@ -75,7 +77,9 @@ def measure(
     configured = caller in ("governed", "jwt") or (path is not None and not base)
     config = ["--config", str(processes.gateway_config(extra))] if configured else []
     argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-line=no"]
-    argv += ["--cache-sim=yes", *command] if cache_sim else command
+    argv += ["--cache-sim=yes"] if cache_sim else []
+    argv += ["--branch-sim=yes"] if branch_sim else []
+    argv += command
     argv += ["serve", "--host", processes.LOOPBACK, "--port", str(port), "--log-level", "warning", *config]
     store = tempfile.mkdtemp(dir=scratch)
     log = (scratch / "gateway.log").open("ab")
@@ -229,6 +233,11 @@ def main() -> int:
         action="store_true",
         help="also simulate the caches: first-level instruction and data misses per request (slower, fewer requests)",
     )
+    parser.add_argument(
+        "--branch-sim",
+        action="store_true",
+        help="also simulate the branch predictors: mispredicted conditional and indirect branches per request",
+    )
     args = parser.parse_args()
     for tool in ("valgrind", "callgrind_control", "callgrind_annotate", "wrk"):
         if shutil.which(tool) is None:
@@ -259,6 +268,7 @@ def main() -> int:
                     idle=args.idle,
                     base=base,
                     cache_sim=args.cache_sim,
+                    branch_sim=args.branch_sim,
                 )
                 requests, total, outside, working, events = figures[name]
                 print(
@@ -280,6 +290,17 @@ def main() -> int:
                         )
                     )
                     print(f"{'':>14}{misses} per request", flush=True)
+                if args.branch_sim:  # the collector's and the clock's share are in these too
+                    branches = ", ".join(
+                        f"{label} {events.get(event, 0) / requests / 1000:.1f} k"
+                        for event, label in (
+                            ("Bc", "conditional branches"),
+                            ("Bcm", "mispredicted"),
+                            ("Bi", "indirect branches"),
+                            ("Bim", "mispredicted"),
+                        )
+                    )
+                    print(f"{'':>14}{branches} per request", flush=True)
     finally:
         children.stop_all()
     if len(figures) == 2:
