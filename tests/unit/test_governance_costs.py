@@ -187,3 +187,29 @@ async def test_in_process_rules_admit_and_settle_without_a_coroutine_and_mean_th
     with pytest.raises(BudgetExceeded):
         budget.admit_now(probe, scope)  # the twin refuses as the coroutine does
     assert counts.in_flight == 0 and counts.requests == 2  # the refused requests took nothing
+
+
+async def test_sums_of_periods_over_are_forgotten_once_the_sums_have_doubled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key's end customers each have a budget's sum per period: the sums of periods over go (once the sums kept
+    have doubled since the last pruning), an all-time sum and the current periods' stay."""
+    from babelgate.governance import budgets as budgets_module
+    from babelgate.governance.budgets import Account, Budgets
+    from babelgate.store.memory import MemoryResponseStore
+
+    now = [datetime(2026, 11, 10, 12, tzinfo=UTC).timestamp()]
+    monkeypatch.setattr(budgets_module.time, "time", lambda: now[0])
+    budgets = Budgets(MemoryResponseStore())
+    floor = budgets_module._PRUNE_FLOOR
+    await budgets.check(Account("key", "k1", 1.0, None))  # all time: never over
+    await budgets.check(Account("team", "search", 1.0, "month"))  # this month: not over tomorrow
+    for number in range(floor - 2):
+        await budgets.check(Account("end_user", f"k1/customer-{number}", 1.0, "day"))
+    assert len(budgets.spent) == floor
+    now[0] += 86_400  # the next day: yesterday's sums are over
+    today = Account("end_user", "k1/customer-0", 1.0, "day")
+    await budgets.check(today)  # a sum more: the pruning
+    assert set(budgets.spent) == {("key", "k1", 0.0), ("team", "search", period_bounds("month", now[0])[0]), today.slot}
+    assert today.slot[2] == period_bounds("day", now[0])[0]
+    for number in range(3):  # below the next pruning's mark, nothing goes
+        await budgets.check(Account("end_user", f"k1/later-{number}", 1.0, "day"))
+    assert len(budgets.spent) == 6

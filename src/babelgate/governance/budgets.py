@@ -35,6 +35,8 @@ return nil
 """
 
 
+_PRUNE_FLOOR: Final = 10_000  # periods' sums kept before the first pruning
+
 # The current period of each kind, while it lasts: every governed request asks (twice), and working the
 # bounds out with datetime and calendar was a tenth of a governed request's CPU.
 _CURRENT: dict[str, tuple[float, float]] = {}
@@ -106,6 +108,10 @@ class Budgets:
         # (kind, name, period start) → dollars spent; the seeding of each, once.
         self.spent: dict[tuple[str, str, float], float] = {}
         self._seeding: dict[tuple[str, str, float], asyncio.Future[float]] = {}
+        # When each kept sum's period ends: sums of periods over go once the sums have doubled since the last
+        # pruning (a key's end customers each have a sum per period: they would otherwise be kept for good).
+        self._ends: dict[tuple[str, str, float], float] = {}
+        self._prune_at = _PRUNE_FLOOR
 
     def check_now(self, account: Account, now: float) -> bool:
         """`check` at `now` from the sum this instance keeps (True), or False when it must be read first (Redis,
@@ -126,7 +132,7 @@ class Budgets:
         now = time.time()
         if not account.start <= now < account.end:
             account.move(now)
-        spent = await self._spent(account.slot)
+        spent = await self._spent(account.slot, account.end)
         if spent >= account.budget:
             raise _exceeded(account.kind, account.name, account.budget, account.period, spent, account.end, now)
 
@@ -162,7 +168,7 @@ class Budgets:
         """Whether the sums are shared through Redis (then every check and addition waits for it)."""
         return self._link is not None
 
-    async def _spent(self, slot: tuple[str, str, float]) -> float:
+    async def _spent(self, slot: tuple[str, str, float], end: float) -> float:
         if self._link is not None and self._link.up:
             link, key = self._link, self._key(slot)
             try:
@@ -176,8 +182,21 @@ class Budgets:
             except RedisUnavailable:
                 pass  # counted by this instance until Redis is back
         if slot not in self.spent:
-            self.spent[slot] = await self._seed(slot)
+            seeded = await self._seed(slot)
+            if slot not in self.spent:  # the first of the requests that waited for the seeding keeps it
+                self._keep(slot, end, seeded)
         return self.spent[slot]
+
+    def _keep(self, slot: tuple[str, str, float], end: float, spent: float) -> None:
+        """A period's sum, kept from now on (and the sums of periods over forgotten, when they have doubled)."""
+        if len(self.spent) >= self._prune_at:
+            now = time.time()
+            for over in [kept for kept, ends in self._ends.items() if ends <= now]:
+                self.spent.pop(over, None)
+                del self._ends[over]
+            self._prune_at = max(_PRUNE_FLOOR, 2 * len(self.spent))
+        self.spent[slot] = spent
+        self._ends[slot] = end
 
     async def _seed(self, slot: tuple[str, str, float]) -> float:
         """The period's spend from the ledger, read once however many requests ask together."""
