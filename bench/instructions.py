@@ -190,6 +190,28 @@ def _events(dump: Path) -> dict[str, int]:
     return {name: int(value) for name, value in zip(names, totals, strict=False)}
 
 
+# What --cache-sim and --branch-sim print: callgrind's event names and what they count.
+CACHE_EVENTS: Final = (
+    ("I1mr", "instruction L1 misses"),
+    ("D1mr", "data L1 read misses"),
+    ("D1mw", "data L1 write misses"),
+    ("ILmr", "instruction last-level misses"),
+    ("DLmr", "data last-level read misses"),
+    ("DLmw", "data last-level write misses"),
+)
+BRANCH_EVENTS: Final = (
+    ("Bc", "conditional branches"),
+    ("Bcm", "mispredicted"),
+    ("Bi", "indirect branches"),
+    ("Bim", "mispredicted"),
+)
+
+
+def _print_events(events: dict[str, int], requests: int, shown: tuple[tuple[str, str], ...]) -> None:
+    figures = ", ".join(f"{label} {events.get(event, 0) / requests / 1000:.1f} k" for event, label in shown)
+    print(f"{'':>14}{figures} per request", flush=True)
+
+
 def _total(dump: Path) -> int:
     total = 0
     for line in dump.read_text(errors="replace").splitlines():
@@ -277,30 +299,11 @@ def main() -> int:
                     + (f", {working / requests / 1000:7.1f} k without the clock's idle work" if args.idle else ""),
                     flush=True,
                 )
-                if args.cache_sim:  # the collector's and the clock's share are in these (not taken off)
-                    misses = ", ".join(
-                        f"{label} {events.get(event, 0) / requests / 1000:.1f} k"
-                        for event, label in (
-                            ("I1mr", "instruction L1 misses"),
-                            ("D1mr", "data L1 read misses"),
-                            ("D1mw", "data L1 write misses"),
-                            ("ILmr", "instruction last-level misses"),
-                            ("DLmr", "data last-level read misses"),
-                            ("DLmw", "data last-level write misses"),
-                        )
-                    )
-                    print(f"{'':>14}{misses} per request", flush=True)
-                if args.branch_sim:  # the collector's and the clock's share are in these too
-                    branches = ", ".join(
-                        f"{label} {events.get(event, 0) / requests / 1000:.1f} k"
-                        for event, label in (
-                            ("Bc", "conditional branches"),
-                            ("Bcm", "mispredicted"),
-                            ("Bi", "indirect branches"),
-                            ("Bim", "mispredicted"),
-                        )
-                    )
-                    print(f"{'':>14}{branches} per request", flush=True)
+                # The collector's and the clock's share are in these (not taken off).
+                if args.cache_sim:
+                    _print_events(events, requests, CACHE_EVENTS)
+                if args.branch_sim:
+                    _print_events(events, requests, BRANCH_EVENTS)
     finally:
         children.stop_all()
     if len(figures) == 2:
