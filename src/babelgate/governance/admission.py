@@ -134,7 +134,7 @@ class Governance:
     ) -> Ticket:
         """Admits the request by each rule of `plan` (`applicable`'s) in order. Raises RateLimitExceeded (or
         BudgetExceeded) when a rule refuses it; what the rules before it held is given back."""
-        applicant = Applicant(key, self._team(key), model, body_size, headers, end_user, time.time())
+        applicant = Applicant(key, self._team(key), model, body_size, headers, end_user)
         ticket = Ticket(applicant)
         held = ticket.held
         try:

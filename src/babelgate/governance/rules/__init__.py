@@ -17,7 +17,7 @@ that with the rules it found for the caller and model (admission.Governance.appl
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from babelgate.governance.rate_limits import Limits
@@ -36,29 +36,18 @@ class TeamRules:
     budget_period: str | None
 
 
+@dataclass(slots=True)
 class Applicant:
     """One request as the rules see it. `now`: the clock, read once for all the rules when they admit and again
-    when they settle (unix seconds; the time of its making unless given)."""
+    when they settle (unix seconds)."""
 
-    __slots__ = ("body_size", "end_user", "headers", "key", "model", "now", "team")
-
-    def __init__(
-        self,
-        key: VirtualKey | None,
-        team: TeamRules | None,
-        model: str,
-        body_size: int,
-        headers: list[tuple[bytes, bytes]],
-        end_user: str | None = None,  # the end customer the request names, if any (pipeline.end_user_of)
-        now: float | None = None,
-    ) -> None:
-        self.key = key
-        self.team = team
-        self.model = model
-        self.body_size = body_size
-        self.headers = headers
-        self.end_user = end_user
-        self.now = time.time() if now is None else now
+    key: VirtualKey | None
+    team: TeamRules | None
+    model: str
+    body_size: int
+    headers: list[tuple[bytes, bytes]]
+    end_user: str | None = None  # the end customer the request names, if any (pipeline.end_user_of)
+    now: float = field(default_factory=time.time)
 
 
 class Later:

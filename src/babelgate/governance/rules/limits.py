@@ -81,19 +81,12 @@ class RateLimits:
     def admit_now(self, applicant: Applicant, prepared: Any) -> Any:
         if self.limiter.shared:
             return LATER
-        key = applicant.key
-        scopes = (
-            _with_end_user(prepared, key, applicant.end_user) if key is not None and applicant.end_user else prepared
-        )
         admission = Admission(estimate_tokens(applicant.body_size), applicant.headers)
-        self.limiter.admit_local(scopes, admission, applicant.now)
+        self.limiter.admit_local(_scopes(applicant, prepared), admission, applicant.now)
         return admission
 
     async def admit(self, applicant: Applicant, prepared: Any) -> Admission:
-        key = applicant.key
-        scopes = (
-            _with_end_user(prepared, key, applicant.end_user) if key is not None and applicant.end_user else prepared
-        )
+        scopes = _scopes(applicant, prepared)
         return await self.limiter.admit(scopes, estimate_tokens(applicant.body_size), applicant.headers)
 
     def settle_now(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> bool:
@@ -118,11 +111,14 @@ def _used(notes: CallNotes | None) -> int:
     return usage.prompt_tokens + usage.completion_tokens if usage is not None else 0
 
 
-def _with_end_user(scopes: list[Scope], key: VirtualKey, end_user: str) -> list[Scope]:
-    """A request's scopes with its end customer's, where its key gives each one limits: one scope per end
-    customer, made per request (there may be millions; the limiter forgets idle ones)."""
+def _scopes(applicant: Applicant, prepared: list[Scope]) -> list[Scope]:
+    """A request's scopes: the caller's, as prepared, and its end customer's where its key gives each one limits
+    (one scope per end customer, made per request: there may be millions; the limiter forgets idle ones)."""
+    key, end_user = applicant.key, applicant.end_user
+    if key is None or not end_user:
+        return prepared
     own = _end_user_limits(key)
-    return scopes if own is None else [*scopes, Scope("end_user", f"{key.id}/{end_user}", own)]
+    return prepared if own is None else [*prepared, Scope("end_user", f"{key.id}/{end_user}", own)]
 
 
 def _end_user_limits(key: VirtualKey) -> Limits | None:
