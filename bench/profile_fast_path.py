@@ -46,6 +46,7 @@ import uvicorn
 
 BENCH = Path(__file__).resolve().parent
 BODY = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}'
+BODY_STREAM = BODY[:-1] + ',"stream":true}'  # the fast path's streamed request
 STATIC_KEY = "profile-static-key-0123"
 MASTER_KEY = "profile-master-key-0123456789"
 # Parts of the gateway by where their code lives (the first that matches); C functions have no file
@@ -171,6 +172,8 @@ async def _run(
             }
         )
         app = create_app()
+        if stream:  # the fast path's stream (no config: the base can run it too)
+            body = BODY_STREAM
     else:  # a path of bench/paths.py: `make bench`'s environment and config, every provider at the fake
         import processes
         from babelgate.config.load import load_config
@@ -256,7 +259,7 @@ def main() -> int:
     parser.add_argument("mode", choices=("calls", "time", "allocations", "opcodes", "serve"))
     parser.add_argument("--caller", choices=("static", "governed"), default="static")
     parser.add_argument("--path", help="a path of bench/paths.py (its gateway side, the bench's config) instead")
-    parser.add_argument("--stream", action="store_true", help="with --path: its streamed request")
+    parser.add_argument("--stream", action="store_true", help="the streamed request (of --path, or of the fast path)")
     parser.add_argument("--seconds", type=int, default=2)
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args()

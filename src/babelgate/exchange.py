@@ -39,6 +39,8 @@ ErrorBody = Callable[[GatewayError, str], bytes]
 ErrorHeaders = Callable[[GatewayError], list[tuple[bytes, bytes]]]
 
 COST_HEADER: Final = b"x-babelgate-cost-usd"
+# The name of the task that watches a request's client for a disconnect (`Exchange.watch`).
+_WATCHER_NAME: Final = "babelgate-disconnect-watcher"
 
 
 class ClientGone(Exception):
@@ -264,7 +266,8 @@ class Exchange:
     def _start_watcher(self, task: asyncio.Task[Any]) -> None:
         _LongCalls.forget(self)
         if self._watcher is None and not task.done():
-            self._watcher = task.get_loop().create_task(self._watch_disconnect(task))
+            # Named: an unnamed task's name is formatted when it is made (server_protocol.REQUEST_TASK_NAME).
+            self._watcher = asyncio.Task(self._watch_disconnect(task), loop=task.get_loop(), name=_WATCHER_NAME)
 
     @property
     def watched(self) -> bool:

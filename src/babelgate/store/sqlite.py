@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import os
 import sqlite3
 import time
@@ -42,38 +43,23 @@ _SCHEMA = (
     ' "user" TEXT, end_user TEXT, content TEXT)',
     "CREATE INDEX IF NOT EXISTS babelgate_ledger_ts ON babelgate_ledger (ts)",
 )
-# sqlite3 binds an exact int, float or str directly; None and bool go through its adaptation protocol, which
-# without an adapter looks for `__conform__` and formats an AttributeError for every such value (about 17,000
-# instructions per fast-path row: more than a third of the insert). So the store registers adapters that give
-# what sqlite3 binds for them anyway, NULL and 0 or 1 (`_adapt_none_and_flags`): one dict lookup and one call
-# in C each, and the rows are bound as they come. Adapters are the process's; where it has its own for None or
-# bool, they are left alone and a NULL travels as a sentinel of its column's kind that NULLIF turns back into
-# NULL (`_bound`): '' for text, -1 for numbers (no column holds a negative number), a flag as 0 or 1.
-_TEXT_COLUMNS: Final = frozenset(
-    (
-        "request_id",
-        "key_id",
-        "team",
-        "route",
-        "model_requested",
-        "provider",
-        "model",
-        "error_code",
-        "error_message",
-        "session",
-        "server",
-        "tool",
-        "user",
-        "end_user",
-        "content",
-    )
-)
-_NO_VALUES: Final[dict[object, None]] = {}
-# C callables, no Python frame per value: None -> None (NULL), True -> 1.
-_NATIVE_ADAPTERS: Final[tuple[tuple[type[Any], Callable[[Any], Any]], ...]] = (
-    (type(None), _NO_VALUES.get),
-    (bool, int),
-)
+# What a value binds as. sqlite3 binds an exact int, float or str directly, but None and bool go through its
+# adaptation protocol: a tuple built, a dict looked up and an adapter called, in C, ~1,200 instructions a value
+# (a dozen a fast-path row, more than a third of the insert), and without an adapter it formats an AttributeError
+# on top. A float NaN binds as NULL (SQLite stores no NaN: sqlite3_bind_double makes it NULL), a flag as the
+# integer SQLite would store for it: so each value is looked up here (`dict.get` mapped over the row, in C), and
+# nothing is registered in the process (`sqlite3.register_adapter` is process-wide; the gateway is a library
+# too). The keys True and False are 1 and 0 as well: an int or float equal to 1 or 0 binds as the int, which the
+# column's type stores as it would have stored the number.
+_BINDS: Final[dict[Any, Any]] = {None: math.nan, True: 1, False: 0}
+_BIND: Final = _BINDS.get
+
+
+def _bindable(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`values` as sqlite3 binds them without adapting any: None as NaN (NULL), flags as 0 or 1."""
+    return tuple(map(_BIND, values, values))
+
+
 # Column names as SQL names them: `user` is a keyword in PostgreSQL and quoted everywhere for one spelling.
 _SQL_COLUMNS: Final = ", ".join(f'"{column}"' for column in COLUMNS)
 # Rows one INSERT statement carries: as many as 999 parameters hold (SQLite's bound before 3.32). Python's sqlite3
@@ -82,22 +68,14 @@ _SQL_COLUMNS: Final = ", ".join(f'"{column}"' for column in COLUMNS)
 LEDGER_ROWS_PER_INSERT: Final = 999 // len(COLUMNS)
 
 
-def _inserts(sentinels: bool) -> tuple[str, str]:
-    """The INSERT of one row and of LEDGER_ROWS_PER_INSERT rows; with `sentinels`, each NULL's sentinel undone."""
-    values = (
-        "("
-        + ", ".join(
-            f"NULLIF(?, {chr(39) * 2 if column in _TEXT_COLUMNS else -1})" if sentinels and column != "ts" else "?"
-            for column in COLUMNS
-        )
-        + ")"
-    )
+def _inserts() -> tuple[str, str]:
+    """The INSERT of one row and of LEDGER_ROWS_PER_INSERT rows."""
+    values = "(" + ", ".join("?" for _ in COLUMNS) + ")"
     insert = f"INSERT INTO babelgate_ledger ({_SQL_COLUMNS}) VALUES "
     return insert + values, insert + ", ".join([values] * LEDGER_ROWS_PER_INSERT)
 
 
-_INSERTS: Final = _inserts(sentinels=False)
-_INSERTS_WITH_SENTINELS: Final = _inserts(sentinels=True)
+_INSERTS: Final = _inserts()
 _SELECT_LEDGER = f"SELECT {_SQL_COLUMNS} FROM babelgate_ledger WHERE ts >= ? AND ts < ? ORDER BY ts"
 _SELECT_ERRORS = (
     f"SELECT {', '.join(ERROR_COLUMNS)} FROM babelgate_ledger WHERE ts >= ? AND ts < ? AND status >= 400"
@@ -204,12 +182,7 @@ class SQLiteResponseStore:
         return int(row[0])
 
     async def append_usage(self, rows: list[Row]) -> None:
-        if _adapt_none_and_flags():
-            records: list[tuple[Any, ...]] = rows
-            inserts = _INSERTS
-        else:
-            records, inserts = [_bound(row) for row in rows], _INSERTS_WITH_SENTINELS
-        await self._call(lambda db: _insert_ledger(db, records, inserts))
+        await self._call(lambda db: _insert_ledger(db, rows))
 
     async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
         rows = await self._call(lambda db: db.execute(_SELECT_LEDGER, (since, until)).fetchall())
@@ -304,87 +277,9 @@ def _ledger_row(row: tuple[Any, ...]) -> dict[str, Any]:
     return out
 
 
-def _adapt_none_and_flags() -> bool:
-    """Whether None and bool bind through the store's adapters: registered here unless the process has its own."""
-    adapters = sqlite3.adapters
-    for kind, adapter in _NATIVE_ADAPTERS:
-        current = adapters.get((kind, sqlite3.PrepareProtocol))
-        if current is None:
-            sqlite3.register_adapter(kind, adapter)
-        elif current is not adapter:
-            return False
-    return True
-
-
-def _bound(row: Row) -> tuple[Any, ...]:
-    """The row's values as `_INSERTS_WITH_SENTINELS` binds them: NULLs as their sentinels, flags as integers."""
-    (
-        ts,
-        request_id,
-        key_id,
-        team,
-        route,
-        requested,
-        provider,
-        model,
-        attempts,
-        status,
-        error_code,
-        prompt_tokens,
-        completion_tokens,
-        cached_tokens,
-        reasoning_tokens,
-        cost_usd,
-        latency_ms,
-        ttft_ms,
-        stream,
-        cache_hit,
-        error_message,
-        session,
-        server,
-        tool,
-        bytes_in,
-        bytes_out,
-        user,
-        end_user,
-        content,
-    ) = row
-    return (
-        ts,
-        "" if request_id is None else request_id,
-        "" if key_id is None else key_id,
-        "" if team is None else team,
-        "" if route is None else route,
-        "" if requested is None else requested,
-        "" if provider is None else provider,
-        "" if model is None else model,
-        -1 if attempts is None else int(attempts),
-        -1 if status is None else int(status),
-        "" if error_code is None else error_code,
-        -1 if prompt_tokens is None else int(prompt_tokens),
-        -1 if completion_tokens is None else int(completion_tokens),
-        -1 if cached_tokens is None else int(cached_tokens),
-        -1 if reasoning_tokens is None else int(reasoning_tokens),
-        -1 if cost_usd is None else cost_usd,
-        -1 if latency_ms is None else latency_ms,
-        -1 if ttft_ms is None else ttft_ms,
-        -1 if stream is None else 1 if stream else 0,
-        -1 if cache_hit is None else 1 if cache_hit else 0,
-        "" if error_message is None else error_message,
-        "" if session is None else session,
-        "" if server is None else server,
-        "" if tool is None else tool,
-        -1 if bytes_in is None else int(bytes_in),
-        -1 if bytes_out is None else int(bytes_out),
-        "" if user is None else user,
-        "" if end_user is None else end_user,
-        "" if content is None else content,
-    )
-
-
-def _insert_ledger(db: sqlite3.Connection, records: list[tuple[Any, ...]], inserts: tuple[str, str]) -> None:
+def _insert_ledger(db: sqlite3.Connection, records: list[Row]) -> None:
     """The rows in one transaction: LEDGER_ROWS_PER_INSERT at a time in one statement, the rest one by one."""
-    one, many = inserts
+    one, many = _INSERTS
     whole = len(records) - len(records) % LEDGER_ROWS_PER_INSERT
     db.execute("BEGIN")
     try:
@@ -392,12 +287,12 @@ def _insert_ledger(db: sqlite3.Connection, records: list[tuple[Any, ...]], inser
             db.executemany(
                 many,
                 (
-                    tuple(chain.from_iterable(records[start : start + LEDGER_ROWS_PER_INSERT]))
+                    _bindable(tuple(chain.from_iterable(records[start : start + LEDGER_ROWS_PER_INSERT])))
                     for start in range(0, whole, LEDGER_ROWS_PER_INSERT)
                 ),
             )
         if whole < len(records):
-            db.executemany(one, records[whole:])
+            db.executemany(one, map(_bindable, records[whole:]))
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
@@ -427,7 +322,7 @@ def _secret(db: sqlite3.Connection, name: str, candidate: bytes) -> bytes:
 
 def _put_many(db: sqlite3.Connection, *, records: list[StoredResponse]) -> None:
     """In order, in one transaction: a later record of the same id replaces an earlier one."""
-    rows = [(record.id, record.created_at, record.expires_at, encode_body(record)) for record in records]
+    rows = [_bindable((record.id, record.created_at, record.expires_at, encode_body(record))) for record in records]
     db.execute("BEGIN")
     try:
         db.executemany(

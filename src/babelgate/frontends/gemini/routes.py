@@ -43,18 +43,20 @@ if TYPE_CHECKING:
 async def model_method(runtime: Runtime, exchange: Exchange, rest: str) -> None:
     """`{model}:method` (POST) or `{model}` (GET) under `/v1beta/models/` or `/v1/models/`."""
     method = exchange.scope["method"]
-    found = wire.METHOD_SUFFIX.search(rest)
+    found = wire.split_method(rest)
     if found is None:
         if method not in ("GET", "HEAD"):
             raise MethodNotAllowed(method=method, path=exchange.scope["path"])
         await retrieve_model(runtime, exchange, rest)
         return
-    name, model = found.group(1), rest[: found.start()].removeprefix("models/")
-    if name not in wire.METHODS:
+    model, name = found
+    model = model.removeprefix("models/")
+    route = wire.ROUTE_NAMES.get(name)
+    if route is None:
         raise NotFound(method=method, path=exchange.scope["path"])
     if method != "POST":
         raise MethodNotAllowed(method=method, path=exchange.scope["path"])
-    exchange.call.route = f"gemini.{name}"
+    exchange.call.route = route
     if name in (wire.GENERATE, wire.STREAM):
         await generate(runtime, exchange, model, stream=name == wire.STREAM)
     elif name == wire.COUNT_TOKENS:
@@ -65,7 +67,7 @@ async def model_method(runtime: Runtime, exchange: Exchange, rest: str) -> None:
 
 def _claims(method: str, rest: str) -> bool:
     """Under `/v1/models/`: only a POST with a `:method` suffix is this frontend's."""
-    return method == "POST" and wire.METHOD_SUFFIX.search(rest) is not None
+    return method == "POST" and wire.split_method(rest) is not None
 
 
 def _others(method: str, rest: str) -> bool:

@@ -67,7 +67,7 @@ class AzureOpenAIRoad(OpenAIProvider):
 
     async def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
         raw = await super().relay(api, body, model, notes)
-        if api == "chat" and b'"content_filter"' in raw:  # a byte search first: the usual answer is not parsed
+        if api == "chat" and raw.find(b'"content_filter"') >= 0:  # a byte search first: the usual answer is not parsed
             refused = filtered_answer(orjson.loads(raw), provider=self.name)
             if refused is not None:
                 raise refused
