@@ -73,7 +73,8 @@ def measure(
     out = scratch / f"callgrind.{len(list(scratch.iterdir()))}"
     issuer = Issuer(processes.LOOPBACK) if caller == "jwt" else None
     extra = issuer.config() if issuer is not None else ""
-    # A path's base takes the environment alone, as bench/run.py runs it (the base refuses today's routed models).
+    # A path's base takes the environment alone, as bench/run.py runs it (the fixed base refuses today's routed
+    # models), unless it is a commit of this tree's history (`--same-caller`).
     configured = caller in ("governed", "jwt") or (path is not None and not base)
     config = ["--config", str(processes.gateway_config(extra))] if configured else []
     argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-line=no"]
@@ -237,7 +238,7 @@ def main() -> int:
     parser.add_argument(
         "--same-caller",
         action="store_true",
-        help="measure the base with --caller too (a base that has virtual keys: a commit of this tree's history)",
+        help="measure the base with --caller and the bench's config too (a commit of this tree's history)",
     )
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument(
@@ -279,7 +280,9 @@ def main() -> int:
                 caller = args.caller if name == "this tree" or args.same_caller else "static"
                 keep = args.keep if name == "this tree" or args.keep is None else args.keep.with_suffix(".base")
                 run = (args.path, keep, args.stream)
-                base = name != "this tree"
+                # The fixed base takes the environment alone; a base of this tree's history (--same-caller) knows
+                # the bench's config, which the clouds' paths need.
+                base = name != "this tree" and not args.same_caller
                 figures[name] = measure(
                     command,
                     caller,

@@ -293,7 +293,9 @@ def test_the_signature_is_botocores(url: str, token: str | None) -> None:
     frozen = Frozen("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token, None, None, None)
     body = orjson.dumps({"messages": [{"role": "user", "content": [{"text": "Grüße  "}]}]})
     signer = SigV4Authorizer(CredentialSource("aws", lambda: None, wait=1.0), "us-east-1")
-    ours = signer.sign(frozen, "POST", url, body, now=1_700_000_000)
+    lines = signer.sign(frozen, "POST", url, body, now=1_700_000_000)
+    assert lines.endswith("\r\n")
+    ours = dict(line.split(": ", 1) for line in lines.split("\r\n") if line)
     request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json"})
     reference = SigV4Auth(ReadOnlyCredentials("AKIDEXAMPLE", frozen.secret_key, token), "bedrock", "us-east-1")
     import datetime
@@ -372,3 +374,26 @@ def test_the_signing_hmac_is_the_standard_librarys(size: int) -> None:
     keyed = _Keyed(key)
     for message in (b"", b"AWS4-HMAC-SHA256\n20231114T221320Z\n", os.urandom(300)):
         assert keyed.hexdigest(message) == hmac.digest(key, message, "sha256").hex()
+
+
+def test_credentials_that_would_break_a_header_line_are_refused() -> None:
+    """The signature's header lines are written by the signer, not checked again by the HTTP client: credentials
+    holding a line break are refused when they come, as the client refuses any header value that holds one."""
+    from babelgate.errors import InvalidRequest
+    from babelgate.providers.bedrock.credentials import Frozen
+    from babelgate.providers.bedrock.signing import SigV4Authorizer
+
+    signer = SigV4Authorizer(CredentialSource("aws", lambda: None, wait=1.0), "us-east-1")
+    url = "https://bedrock-runtime.us-east-1.amazonaws.com/model/m/converse"
+    for frozen in (
+        Frozen("AKID\r\nx-injected: 1", "secret", None, None, None, None),
+        Frozen("AKIDEXAMPLE", "secret", "token\nx-injected: 1", None, None, None),
+    ):
+        with pytest.raises(InvalidRequest):
+            signer.sign(frozen, "POST", url, b"{}", now=1_700_000_000)
+    lines = signer.sign(Frozen("AKIDEXAMPLE", "secret", "token", None, None, None), "POST", url, b"{}", now=1.7e9)
+    assert [line.split(": ")[0] for line in lines.split("\r\n") if line] == [
+        "x-amz-date",
+        "authorization",
+        "x-amz-security-token",
+    ]

@@ -70,8 +70,17 @@ class StubClient:
         self.sent: list[dict[str, Any]] = []
 
     async def send(
-        self, method: str, url: str, *, provider: str, headers: dict[str, str], body: bytes | None, timeouts: Timeouts
+        self,
+        method: str,
+        url: str,
+        *,
+        provider: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        timeouts: Timeouts,
+        lines: str = "",
     ) -> StubResponse:
+        assert not lines  # OpenAI's requests carry no header lines of their own (a signature's)
         self.sent.append(
             {
                 "method": method,

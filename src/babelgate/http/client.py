@@ -83,8 +83,10 @@ class UpstreamClient:
         headers: Mapping[str, str],
         body: bytes | None,
         timeouts: Timeouts,
+        lines: str = "",
     ) -> UpstreamResponse:
-        """The response once its status and headers arrived; the body is still to be read."""
+        """The response once its status and headers arrived; the body is still to be read. `lines`: header lines
+        the caller wrote and checked itself (a signature's), after `headers`."""
         key: str | tuple[str, str] = url if provider not in self._settings else (provider, url)
         route = self._routes.get(key) or self._route(url, provider, key)
         pool, start = route
@@ -92,6 +94,7 @@ class UpstreamClient:
             method
             + start
             + self._header_lines(headers)
+            + lines
             + (f"Content-Length: {len(body)}\r\n\r\n" if body is not None else "\r\n")
         ).encode()
         deadline = None if timeouts.total is None else asyncio.get_running_loop().time() + timeouts.total

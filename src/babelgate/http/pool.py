@@ -33,14 +33,19 @@ class ConnectionPool:
         self._waiting: deque[asyncio.Future[None]] = deque()
 
     async def acquire(self, *, provider: str, connect_timeout: float | None) -> Connection:
+        # An idle connection first, without asking for the running loop: CPython's get_running_loop makes a
+        # getpid system call on every call (to notice a fork), and most requests find one idle.
+        connection = self._take_idle()
+        if connection is not None:
+            return connection
         loop = asyncio.get_running_loop()
         while True:
-            connection = self._take_idle(loop)
-            if connection is not None:
-                return connection
             if self._open < self._limit:
                 return await self._connect(loop, provider, connect_timeout)
             await self._wait_for_room(loop)
+            connection = self._take_idle()
+            if connection is not None:
+                return connection
 
     @property
     def open(self) -> int:
@@ -51,14 +56,12 @@ class ConnectionPool:
     def idle(self) -> int:
         return len(self._idle)
 
-    def _take_idle(self, loop: asyncio.AbstractEventLoop) -> Connection | None:
+    def _take_idle(self) -> Connection | None:
         idle = self._idle
-        if not idle:
-            return None
-        stale_before = loop.time() - self._keepalive
         while idle:
             connection = idle.pop()
-            if connection.idle_since >= stale_before:
+            # By its loop's clock, as `put_back` marked it.
+            if connection.idle_since >= connection.loop.time() - self._keepalive:
                 connection.in_use = connection.reused = True
                 return connection
             connection.close()

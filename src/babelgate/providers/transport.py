@@ -51,15 +51,19 @@ async def send_checked(
     scrub: Callable[[str], str],
     headers: Mapping[str, str] | None = None,
     keyed: bool = True,
+    lines: str = "",
 ) -> UpstreamResponse:
     """The response once the upstream accepted the request, sent with the headers of the pool's next
-    key (`keys`, one header set per key) and `headers` on top. An error status is raised, mapped, and
+    key (`keys`, one header set per key), `headers` on top and `lines` (header lines written by the caller,
+    free of line breaks: a signature's) after them. An error status is raised, mapped, and
     the key hears the verdict: it rests after a 429, is out after our credentials were rejected, and the
     error says whether another key of the pool is free (`other_key_free`), for the router. Not `keyed`:
     the credentials are a token in `headers` (Upstream's tokens), whose refusal says nothing of the pool."""
     index = keys.pick()
     headers = keys.items[index] if headers is None else merged_headers(keys.items[index], headers)
-    response = await client.send(method, url, provider=provider, headers=headers, body=body, timeouts=timeouts)
+    response = await client.send(
+        method, url, provider=provider, headers=headers, body=body, timeouts=timeouts, lines=lines
+    )
     if response.status >= 400:
         raw = await read_body(response)
         error = map_error(response.status, raw, response.headers, provider=provider, scrub=scrub)
@@ -258,12 +262,12 @@ class Upstream:
     tokens: BearerTokens | None = None
 
     def post(
-        self, url: str, body: bytes, headers: Mapping[str, str] | None = None
+        self, url: str, body: bytes, headers: Mapping[str, str] | None = None, *, lines: str = ""
     ) -> Coroutine[Any, Any, UpstreamResponse]:
         """send_checked's POST (a plain call that hands back its coroutine: no frame of its own per request)."""
         if self.tokens is not None:
             return self._with_token("POST", url, body, headers)
-        return self._send("POST", url, body, headers)
+        return self._send("POST", url, body, headers, lines=lines)
 
     async def get_json(self, url: str) -> dict[str, Any]:
         """A GET whose answer is a JSON object (an upstream's model listing)."""
@@ -274,7 +278,14 @@ class Upstream:
         return (await read_json_object(response, self.provider))[1]
 
     def _send(
-        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None, *, keyed: bool = True
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str] | None,
+        *,
+        keyed: bool = True,
+        lines: str = "",
     ) -> Coroutine[Any, Any, UpstreamResponse]:
         return send_checked(
             self.client,
@@ -288,6 +299,7 @@ class Upstream:
             scrub=self.scrub,
             headers=headers,
             keyed=keyed,
+            lines=lines,
         )
 
     async def _with_token(

@@ -18,7 +18,8 @@ import os
 import time
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -40,9 +41,10 @@ from babelgate.providers.bedrock.credentials import CredentialSource, botocore_c
 from babelgate.providers.bedrock.errors import CredentialsRefused, error_from_frame, map_error
 from babelgate.providers.bedrock.eventstream import messages_of
 from babelgate.providers.bedrock.invoke import chunk_bytes, invoke_body, relay_as_sse
-from babelgate.providers.bedrock.signing import Authorizer, BearerAuthorizer, SigV4Authorizer
+from babelgate.providers.bedrock.signing import SIGNED_NAMES, Authorizer, BearerAuthorizer, SigV4Authorizer
 from babelgate.providers.bedrock.stream import ConverseStreamTranslator
 from babelgate.providers.bedrock.translate import StructuredOutput, WireRequest, from_wire, to_wire
+from babelgate.providers.bedrock.wire import JSON_TYPE
 from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.transport import Upstream, event_object, read_json_object
 from babelgate.schema.chat import ChatRequest, ChatResponse, Usage
@@ -95,13 +97,20 @@ class BedrockProvider(ProviderDefaults):
         self._replay = ThinkingReplay()
         self._credentials: CredentialSource | None = None
         self._auth: Authorizer
+        # Read-only header sets, the content type in each: the HTTP client renders each one once (a signature's
+        # lines come on top, per request: signing.Authorizer).
+        own = {**config.headers, "content-type": JSON_TYPE}
         if bearer:
-            self._headers = KeyPool.for_keys(
-                name, bearer, lambda key: {**config.headers, "authorization": f"Bearer {key}"}, dict(config.headers)
+            self._headers: KeyPool[Mapping[str, str]] = KeyPool.for_keys(
+                name,
+                bearer,
+                lambda key: MappingProxyType({**own, "authorization": f"Bearer {key}"}),
+                MappingProxyType(own),
             )
             self._auth = BearerAuthorizer()
         else:
-            self._headers = KeyPool([dict(config.headers)], ["aws"], provider=name)
+            unsigned = {header: value for header, value in own.items() if header.lower() not in SIGNED_NAMES}
+            self._headers = KeyPool([MappingProxyType(unsigned)], ["aws"], provider=name)
             lookup = botocore_credentials(
                 access_key=config.aws_access_key_id,
                 secret_key=config.aws_secret_access_key,
@@ -147,9 +156,9 @@ class BedrockProvider(ProviderDefaults):
         if url is None:
             url = urls[action] = self._base_url + wire.model_path(model, action)
         raw = orjson.dumps(body)
-        headers = await self._auth.headers("POST", url, raw)
+        lines = await self._auth.lines("POST", url, raw)
         try:
-            return await self._upstream.post(url, raw, headers)
+            return await self._upstream.post(url, raw, lines=lines)
         except CredentialsRefused:
             if self._credentials is not None:
                 self._credentials.rejected()  # expired or revoked: look them up again for the next request

@@ -21,6 +21,7 @@ import time
 from typing import Any, Final, Protocol
 from urllib.parse import quote, urlsplit
 
+from babelgate.errors import InvalidRequest
 from babelgate.providers.bedrock.credentials import CredentialSource, Frozen
 from babelgate.providers.bedrock.wire import JSON_TYPE, SIGNING_NAME
 
@@ -32,19 +33,23 @@ _NAMES: Final = "content-type;host;x-amz-date"
 _NAMES_WITH_TOKEN: Final = "content-type;host;x-amz-date;x-amz-security-token"
 
 
-class Authorizer(Protocol):
-    """The headers that authorise one request (the content type included)."""
+# The header lines a signature adds to a request (`lines`): a provider's configured headers leave them out.
+SIGNED_NAMES: Final = frozenset(("authorization", "x-amz-date", "x-amz-security-token"))
 
-    async def headers(self, method: str, url: str, body: bytes) -> dict[str, str]: ...
+
+class Authorizer(Protocol):
+    """The header lines that authorise one request, written out (`name: value\r\n` each, free of line breaks):
+    the HTTP client adds them after the key pool's headers (the content type among those), which it renders
+    once per key. A request's own headers as a dict would be rendered and checked again on every request."""
+
+    async def lines(self, method: str, url: str, body: bytes) -> str: ...
 
 
 class BearerAuthorizer:
     """A Bedrock API key: the key pool holds `Authorization: Bearer …`; nothing is signed."""
 
-    _HEADERS = {"content-type": JSON_TYPE}
-
-    async def headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
-        return self._HEADERS
+    async def lines(self, method: str, url: str, body: bytes) -> str:
+        return ""
 
 
 class _Keyed:
@@ -82,13 +87,15 @@ class SigV4Authorizer:
         self._heads: dict[str, str] = {}  # URL -> its canonical requests' head
         self._clock: tuple[int, str] = (-1, "")  # the last second signed in, and its timestamp
 
-    async def headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
+    async def lines(self, method: str, url: str, body: bytes) -> str:
         frozen = self._credentials.current() or await self._credentials.get()
         return self.sign(frozen, method, url, body)
 
-    def sign(self, frozen: Frozen, method: str, url: str, body: bytes, *, now: float | None = None) -> dict[str, str]:
+    def sign(self, frozen: Frozen, method: str, url: str, body: bytes, *, now: float | None = None) -> str:
+        """The request's x-amz-date, authorization and (with a session token) x-amz-security-token lines."""
         auth = self._auth
         if auth is None or auth[0] is not frozen:
+            _check_values(frozen.access_key, frozen.token or "", self._region)
             # SigV4Auth reads `access_key`, `secret_key` and `token`, which the frozen credentials hold.
             signer = self._auth_class(frozen, SIGNING_NAME, self._region)
             auth = self._auth = (frozen, signer, "", _Keyed(b""), "")  # the key comes with the day
@@ -123,17 +130,15 @@ class SigV4Authorizer:
         # the signing's cost. tests/unit/test_bedrock_translate.py holds the result to botocore's add_auth.
         string_to_sign = f"{ALGORITHM}\n{timestamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
         signature = auth[3].hexdigest(string_to_sign.encode())
-        # No host header: the HTTP client writes it, from the same URL.
-        headers = {
-            "content-type": JSON_TYPE,
-            "x-amz-date": timestamp,
-            "authorization": (
-                f"{ALGORITHM} Credential={frozen.access_key}/{scope}, SignedHeaders={names}, Signature={signature}"
-            ),
-        }
+        # No host header: the HTTP client writes it, from the same URL; the content type is the key pool's. Every
+        # value is ours or the credentials' (checked when they came: `_check_values`).
+        lines = (
+            f"x-amz-date: {timestamp}\r\nauthorization: {ALGORITHM} Credential={frozen.access_key}/{scope}, "
+            f"SignedHeaders={names}, Signature={signature}\r\n"
+        )
         if frozen.token:
-            headers["x-amz-security-token"] = frozen.token
-        return headers
+            return f"{lines}x-amz-security-token: {frozen.token}\r\n"
+        return lines
 
     def _head(self, url: str, method: str, *, keep: bool = True) -> str:
         """The head of a URL's canonical requests: the method, the canonical URI (botocore's rules: the
@@ -152,3 +157,9 @@ class SigV4Authorizer:
         if keep and len(self._heads) < 4096:  # a provider calls a handful of URLs (its models' actions)
             self._heads[url] = head
         return head
+
+
+def _check_values(*values: str) -> None:
+    """Credentials and a region that would break a header line (the HTTP client's check of any header value)."""
+    if any("\n" in value or "\r" in value for value in values):
+        raise InvalidRequest("invalid_value", param="authorization", detail="a header value holds a line break")
