@@ -131,7 +131,7 @@ async def test_a_ledger_batch_is_written_many_rows_to_a_statement_every_row_as_i
     tmp_path: Path, bool_adapter: str
 ) -> None:
     """`append_usage` puts LEDGER_ROWS_PER_INSERT rows in each INSERT (one GIL hand-over per statement, not per
-    row) and the rest one by one: every row reads back as written, NULLs and flags included, in order."""
+    row) and the rest in powers of two: every row reads back as written, NULLs and flags included, in order."""
     store = SQLiteResponseStore(tmp_path / "db.sqlite")
     statements: list[str] = []
     count = 2 * LEDGER_ROWS_PER_INSERT + 5
@@ -152,7 +152,9 @@ async def test_a_ledger_batch_is_written_many_rows_to_a_statement_every_row_as_i
         store._connection.set_trace_callback(statements.append)
         await store.append_usage([row_of(row) for row in rows])
         inserts = [statement for statement in statements if statement.startswith("INSERT INTO babelgate_ledger")]
-        assert len(inserts) == 2 + 5  # two statements of many rows, then the five left over
+        # Two statements of LEDGER_ROWS_PER_INSERT rows, then the five left over as four rows and one (5 = 0b101).
+        assert len(inserts) == 2 + 2
+        assert [statement.count("), (") + 1 for statement in inserts] == [LEDGER_ROWS_PER_INSERT] * 2 + [4, 1]
         assert (type(None), sqlite3.PrepareProtocol) not in sqlite3.adapters  # the process's adapters are its own
         if bool_adapter == "no adapter":
             assert (bool, sqlite3.PrepareProtocol) not in sqlite3.adapters
