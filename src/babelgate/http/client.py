@@ -191,8 +191,14 @@ def _header_lines(headers: Mapping[str, str]) -> str:
     for name, value in headers.items():
         if name.lower() in _OWN_HEADERS:
             continue
-        if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
-            # A value (from configuration, or a client's header passed on) that would split the request.
-            raise InvalidRequest("invalid_value", param=name, detail="a header value holds a line break")
+        refuse_line_breaks(name, name, value)
         lines.append(f"{name}: {value}\r\n")
     return "".join(lines)
+
+
+def refuse_line_breaks(name: str, *texts: str) -> None:
+    """A header's name or value (from configuration, credentials, or a client's header passed on) that would
+    split the request: refused, for header `name`. Callers that write their own lines (`send`'s `lines`) check
+    their values here too."""
+    if any("\n" in text or "\r" in text for text in texts):
+        raise InvalidRequest("invalid_value", param=name, detail="a header value holds a line break")

@@ -21,7 +21,7 @@ import time
 from typing import Any, Final, Protocol
 from urllib.parse import quote, urlsplit
 
-from babelgate.errors import InvalidRequest
+from babelgate.http.client import refuse_line_breaks
 from babelgate.providers.bedrock.credentials import CredentialSource, Frozen
 from babelgate.providers.bedrock.wire import JSON_TYPE, SIGNING_NAME
 
@@ -95,7 +95,8 @@ class SigV4Authorizer:
         """The request's x-amz-date, authorization and (with a session token) x-amz-security-token lines."""
         auth = self._auth
         if auth is None or auth[0] is not frozen:
-            _check_values(frozen.access_key, frozen.token or "", self._region)
+            # The lines are written here, not checked by the HTTP client: the credentials and region, once.
+            refuse_line_breaks("authorization", frozen.access_key, frozen.token or "", self._region)
             # SigV4Auth reads `access_key`, `secret_key` and `token`, which the frozen credentials hold.
             signer = self._auth_class(frozen, SIGNING_NAME, self._region)
             auth = self._auth = (frozen, signer, "", _Keyed(b""), "")  # the key comes with the day
@@ -131,7 +132,7 @@ class SigV4Authorizer:
         string_to_sign = f"{ALGORITHM}\n{timestamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
         signature = auth[3].hexdigest(string_to_sign.encode())
         # No host header: the HTTP client writes it, from the same URL; the content type is the key pool's. Every
-        # value is ours or the credentials' (checked when they came: `_check_values`).
+        # value is ours or the credentials' (checked when they came: `refuse_line_breaks`).
         lines = (
             f"x-amz-date: {timestamp}\r\nauthorization: {ALGORITHM} Credential={frozen.access_key}/{scope}, "
             f"SignedHeaders={names}, Signature={signature}\r\n"
@@ -157,9 +158,3 @@ class SigV4Authorizer:
         if keep and len(self._heads) < 4096:  # a provider calls a handful of URLs (its models' actions)
             self._heads[url] = head
         return head
-
-
-def _check_values(*values: str) -> None:
-    """Credentials and a region that would break a header line (the HTTP client's check of any header value)."""
-    if any("\n" in value or "\r" in value for value in values):
-        raise InvalidRequest("invalid_value", param="authorization", detail="a header value holds a line break")
