@@ -764,3 +764,18 @@ def test_text_parts_read_as_before_with_thoughts_and_empty_text_left_out() -> No
         }
     )
     assert body["messages"] == [{"role": "user", "content": "ac"}]
+
+
+def test_a_model_s_method_is_what_follows_its_last_colon() -> None:
+    """`{model}:method`: the model keeps its slashes and colons; a method is ASCII letters only."""
+    from babelgate.frontends.gemini.wire import ROUTE_NAMES, split_method
+
+    assert split_method("gemini-2.5-flash:generateContent") == ("gemini-2.5-flash", "generateContent")
+    assert split_method("models/openai/gpt-4o-mini:streamGenerateContent") == (
+        "models/openai/gpt-4o-mini",
+        "streamGenerateContent",
+    )
+    assert split_method("ollama/qwen3:8b:countTokens") == ("ollama/qwen3:8b", "countTokens")
+    for rest in ("gemini-2.5-flash", "m:", "m:gen2", "m:génère", "m:gen\n", "qwen3:8b"):
+        assert split_method(rest) is None, rest
+    assert ROUTE_NAMES["generateContent"] == "gemini.generateContent"
