@@ -18,7 +18,7 @@ from babelgate.http import Timeouts, UpstreamClient
 from babelgate.providers import build_provider
 from babelgate.providers.base import CallNotes
 from babelgate.providers.openai.provider import OpenAIProvider
-from babelgate.providers.openai.translate import request_from_wire
+from babelgate.providers.openai.translate import request_from_wire, usage_from_wire
 from babelgate.schema.chat import Usage
 from babelgate.schema.chunks import ChatChunk
 from tests.unit.stream_builder import OpenAIStream
@@ -189,12 +189,34 @@ async def test_auth_failure() -> None:
         (b"<html>502</html>", "the body is not JSON"),
         (b"[]", "the body is not a JSON object"),
         (b'{"object": "chat.completion"}', "the body has no choices"),
+        (b'{"choices": null}', "the body has no choices"),
+        (b'{"choices": "none"}', "the body has no choices"),
+        # What the relay skips unparsed is still checked: a string that is not UTF-8, a choice cut short,
+        # nesting deeper than a parser goes.
+        (b'{"choices": [{"message": {"content": "caf\xe9"}}], "usage": null}', "the body is not JSON"),
+        (b'{"choices": [{"message": {"content": "hi"}], "usage": null}', "the body is not JSON"),
+        (b'{"choices": [' + b"[" * 5000 + b"]" * 5000 + b"]}", "the body is not JSON"),
+        (b'{"choices": []} trailing', "the body is not JSON"),
     ],
 )
 async def test_relay_chat_of_a_malformed_body(raw: bytes, detail: str) -> None:
     with pytest.raises(UpstreamProtocolError) as caught:
         await provider(StubClient(StubResponse(200, raw))).relay("chat", body(), "gpt-4o", CallNotes())
     assert caught.value.params == {"provider": "openai", "detail": detail}
+
+
+async def test_relay_chat_reads_the_usage_of_a_completion_in_any_script() -> None:
+    """The relay reads usage without parsing the rest; the client gets the upstream's bytes, non-ASCII text
+    included, and the usage is what the typed road reads."""
+    completion = {
+        **COMPLETION,
+        "choices": [{**COMPLETION["choices"][0], "message": {"role": "assistant", "content": "Grüße, 世界 🌍"}}],
+    }
+    raw = orjson.dumps(completion)
+    notes = CallNotes()
+    assert await provider(StubClient(StubResponse(200, raw))).relay("chat", body(), "gpt-4o", notes) == raw
+    assert notes.usage == usage_from_wire(COMPLETION["usage"])
+    assert notes.usage is not None and notes.usage.prompt_tokens > 0
 
 
 async def test_error_object_with_status_200() -> None:

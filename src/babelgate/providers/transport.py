@@ -328,13 +328,18 @@ async def read_json_object(response: UpstreamResponse, provider: str) -> tuple[b
     raw = response.read_now()
     if raw is None:
         raw = await read_body(response)
+    return raw, json_object(raw, provider)
+
+
+def json_object(raw: bytes, provider: str) -> dict[str, Any]:
+    """`raw` parsed as a JSON object; anything else is the upstream's protocol error."""
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise UpstreamProtocolError(provider=provider, detail="the body is not JSON") from None
     if not isinstance(parsed, dict):
         raise UpstreamProtocolError(provider=provider, detail="the body is not a JSON object")
-    return raw, parsed
+    return parsed
 
 
 def checked_embeddings(

@@ -13,7 +13,7 @@ import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import UpstreamClient, UpstreamResponse
+from babelgate.http import UpstreamClient, UpstreamResponse, read_body
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
 from babelgate.providers.key_pool import KeyPool
@@ -29,11 +29,18 @@ from babelgate.providers.openai.audio import (
 )
 from babelgate.providers.openai.errors import map_error
 from babelgate.providers.openai.profiles import select_profile
-from babelgate.providers.openai.relay import ask_for_usage, relay_frames, relay_response_events, responses_usage
+from babelgate.providers.openai.relay import (
+    ask_for_usage,
+    read_completion,
+    relay_frames,
+    relay_response_events,
+    responses_usage,
+)
 from babelgate.providers.openai.stream import OpenAIStreamTranslator, stream_error
 from babelgate.providers.transport import (
     Upstream,
     checked_embeddings,
+    json_object,
     read_json_object,
     translate_sse,
 )
@@ -129,13 +136,21 @@ class OpenAIProvider(ProviderDefaults):
         # The fast path's road is here, the others in methods of their own: the coroutine of every
         # fast-path request is sized by this method's locals.
         if api == "chat":  # the quirk profile applies, as on the typed road
-            # `_json_body` written out: a coroutine fewer per request.
-            raw, parsed = await read_json_object(await self._post(body, model, notes), self.name)
+            response = await self._post(body, model, notes)
+            raw = response.read_now()
+            if raw is None:
+                raw = await read_body(response)
+            completion = read_completion(raw)
+            if completion is not None:
+                notes.usage = translate.usage_from_wire(completion.usage)
+                return raw
+            # Not a chat completion: parsed whole, to say what it is.
+            parsed = json_object(raw, self.name)
             if "error" in parsed and "choices" not in parsed:
                 raise stream_error(parsed, self.name, self._scrub)
             if not isinstance(parsed.get("choices"), list):
                 raise UpstreamProtocolError(provider=self.name, detail="the body has no choices")
-            notes.usage = translate.usage_from_wire(parsed.get("usage"))
+            notes.usage = translate.usage_from_wire(parsed.get("usage"))  # JSON msgspec refused and orjson took
             return raw
         if api == "responses":
             return await self._relay_responses(body, model, notes)
