@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
+import msgspec
 import orjson
 from multidict import CIMultiDictProxy
 
@@ -36,6 +37,7 @@ class ErrorMapper(Protocol):
 
 
 Headers = TypeVar("Headers", bound=Mapping[str, str])
+Read = TypeVar("Read")
 
 
 async def send_checked(
@@ -329,6 +331,23 @@ async def read_json_object(response: UpstreamResponse, provider: str) -> tuple[b
     if raw is None:
         raw = await read_body(response)
     return raw, json_object(raw, provider)
+
+
+def skim(raw: bytes, decoder: msgspec.json.Decoder[Read]) -> Read | None:
+    """`raw` read into the few fields a relay keeps (`decoder`'s struct), the rest checked as JSON but not made
+    into objects; None when it does not have the struct's shape (not JSON, not an object, an error object), for
+    the caller to parse it whole (`json_object`) and say what it is.
+
+    Where orjson makes an object of every value for the two or three a relay reads (the answer's text, ids,
+    every candidate or choice), msgspec skips them: ~60 % of the parse of the bench's answers. What it skips it
+    does not check to be UTF-8: an answer that is not all ASCII is decoded once to check it."""
+    try:
+        read = decoder.decode(raw)
+        if not raw.isascii():
+            raw.decode()
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # ValidationError is a DecodeError
+        return None
+    return read
 
 
 def json_object(raw: bytes, provider: str) -> dict[str, Any]:

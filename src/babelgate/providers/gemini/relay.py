@@ -10,18 +10,45 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
 
+import msgspec
 import orjson
 
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import UpstreamResponse
+from babelgate.http import UpstreamResponse, read_body
 from babelgate.providers.base import CallNotes
 from babelgate.providers.gemini.errors import error_from_object, stream_error_status
 from babelgate.providers.gemini.translate import finish_reason, usage_from_wire
-from babelgate.providers.transport import SSEBody, read_json_object
+from babelgate.providers.transport import SSEBody, json_object, skim
 from babelgate.streaming import frame_data
 
 _FINISH: Final = b'"finishReason"'
 _ERROR: Final = b'"error"'
+_ABSENT: Final = msgspec.Raw()
+
+
+# What `account` reads of a whole answer, the rest checked as JSON and skipped (transport.skim): the usage, and
+# the first candidate's finish reason and whether its parts call a function. An answer of any other shape (an
+# error, a candidate that is not an object, ...) is parsed whole.
+class _Part(msgspec.Struct):
+    functionCall: msgspec.Raw = _ABSENT
+
+
+class _Content(msgspec.Struct):
+    parts: list[_Part] | None = None
+
+
+class _Candidate(msgspec.Struct):
+    content: _Content | None = None
+    finishReason: Any = None
+
+
+class _Answer(msgspec.Struct):
+    candidates: list[_Candidate] | None = None
+    usageMetadata: Any = None
+    error: msgspec.Raw = _ABSENT
+
+
+_ANSWER: Final = msgspec.json.Decoder(_Answer)
 
 
 def account(parsed: dict[str, Any], notes: CallNotes) -> None:
@@ -41,8 +68,30 @@ def account(parsed: dict[str, Any], notes: CallNotes) -> None:
             notes.finish_reason = reason
 
 
+def _account(usage_metadata: Any, candidates: list[_Candidate] | None, notes: CallNotes) -> None:
+    """`account` of a whole answer as `skim` read it."""
+    usage = usage_from_wire(usage_metadata)
+    if usage is not None:
+        notes.usage = usage
+    if candidates:
+        first = candidates[0]
+        parts = first.content.parts if first.content is not None else None
+        calls = parts is not None and any(part.functionCall for part in parts)
+        reason = finish_reason(first.finishReason, has_tool_calls=calls)
+        if reason is not None:
+            notes.finish_reason = reason
+
+
 async def whole(response: UpstreamResponse, *, provider: str, notes: CallNotes, scrub: Callable[[str], str]) -> bytes:
-    raw, parsed = await read_json_object(response, provider)
+    raw = response.read_now()
+    if raw is None:
+        raw = await read_body(response)
+    answer = skim(raw, _ANSWER)
+    if answer is not None and not answer.error:
+        _account(answer.usageMetadata, answer.candidates, notes)
+        notes.completed = True
+        return raw
+    parsed = json_object(raw, provider)
     error = parsed.get("error")
     if isinstance(error, dict):
         raise error_from_object(error, stream_error_status(error), provider=provider, scrub=scrub)

@@ -30,8 +30,8 @@ from babelgate.providers.openai.audio import (
 from babelgate.providers.openai.errors import map_error
 from babelgate.providers.openai.profiles import select_profile
 from babelgate.providers.openai.relay import (
+    COMPLETION,
     ask_for_usage,
-    read_completion,
     relay_frames,
     relay_response_events,
     responses_usage,
@@ -42,6 +42,7 @@ from babelgate.providers.transport import (
     checked_embeddings,
     json_object,
     read_json_object,
+    skim,
     translate_sse,
 )
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
@@ -140,7 +141,7 @@ class OpenAIProvider(ProviderDefaults):
             raw = response.read_now()
             if raw is None:
                 raw = await read_body(response)
-            completion = read_completion(raw)
+            completion = skim(raw, COMPLETION)
             if completion is not None:
                 notes.usage = translate.usage_from_wire(completion.usage)
                 return raw

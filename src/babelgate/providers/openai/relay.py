@@ -1,7 +1,7 @@
 """The fast path's relays: the upstream's answer goes to the client as it is.
 
-A whole chat completion is read for its usage and checked to be one (`read_completion`) without being
-parsed into objects.
+A whole chat completion is read for its usage and checked to be one (`COMPLETION`, through transport.skim)
+without being parsed into objects.
 
 
 Per frame a relay only searches bytes: for the end marker, an error payload, and the final
@@ -44,24 +44,8 @@ class Completion(msgspec.Struct):
     usage: Any = None
 
 
-_COMPLETION: Final = msgspec.json.Decoder(Completion)
-
-
-def read_completion(raw: bytes) -> Completion | None:
-    """`raw` as a chat completion: well-formed JSON (UTF-8), an object, with a list of choices; None when it is
-    anything else (not JSON, an error, no choices), for the caller to parse it whole and say what.
-
-    msgspec checks the JSON without making an object of what it skips (the choices and every other field: the
-    message's text, ids, the fingerprint), where orjson would make them all for the two fields read (~60 % of
-    the parse for the bench's 946-byte answer). What it skips it does not check to be UTF-8: an answer that is
-    not all ASCII is decoded once to check it."""
-    try:
-        completion = _COMPLETION.decode(raw)
-        if not raw.isascii():
-            raw.decode()
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # ValidationError is a DecodeError
-        return None
-    return completion
+# `skim` reads a chat completion with it (providers/transport.py): its choices checked, not made into objects.
+COMPLETION: Final = msgspec.json.Decoder(Completion)
 
 
 def ask_for_usage(body: dict[str, Any]) -> bool:
