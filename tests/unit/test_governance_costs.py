@@ -159,7 +159,7 @@ async def test_in_process_rules_admit_and_settle_without_a_coroutine_and_mean_th
     rules = governance.applicable(key, "m")
     assert [type(rule) for rule, _ in rules] == [KeyBudget, RateLimits]
     (budget, scope), (limits, scopes) = rules
-    probe = Applicant(key, None, "m", 40, [])
+    probe = Applicant(key, "m", 40, [])
     assert budget.admit_now(probe, scope) is LATER  # the period's first request: its sum is read from the store
     assert not budget.budgets.shared and not limiter.shared
 

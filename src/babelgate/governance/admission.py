@@ -52,14 +52,9 @@ def rules_for(
 Plan = tuple[tuple[Rule, Any], ...]
 
 
-class Ticket:
-    """What one admitted request holds until it ends: each rule that admitted it, with what it holds."""
-
-    __slots__ = ("applicant", "held")
-
-    def __init__(self, applicant: Applicant) -> None:
-        self.applicant = applicant
-        self.held: list[tuple[Rule, Any]] = []
+# What one admitted request holds until it ends: the request as the rules saw it, and each rule that admitted it
+# with what it holds. (A tuple: a class's `__init__` was a call of its own on every governed request.)
+Ticket = tuple[Applicant, list[tuple[Rule, Any]]]
 
 
 class Governance:
@@ -134,9 +129,9 @@ class Governance:
     ) -> Ticket:
         """Admits the request by each rule of `plan` (`applicable`'s) in order. Raises RateLimitExceeded (or
         BudgetExceeded) when a rule refuses it; what the rules before it held is given back."""
-        applicant = Applicant(key, self._team(key), model, body_size, headers, end_user)
-        ticket = Ticket(applicant)
-        held = ticket.held
+        applicant = Applicant(key, model, body_size, headers, end_user)
+        held: list[tuple[Rule, Any]] = []
+        ticket = (applicant, held)
         try:
             for rule, prepared in plan:
                 taken = rule.admit_now(applicant, prepared)  # the in-process engines: no coroutine per rule
@@ -150,9 +145,9 @@ class Governance:
 
     async def settle(self, ticket: Ticket, notes: CallNotes | None) -> None:
         """Every rule that admitted the request settles, whatever another one does."""
-        applicant = ticket.applicant
+        applicant, admitted = ticket
         applicant.now = time.time()
-        for rule, held in ticket.held[::-1]:  # a copy, not reversed(): mypyc (bench/compiled.py) cannot compile that
+        for rule, held in admitted[::-1]:  # a copy, not reversed(): mypyc (bench/compiled.py) cannot compile that
             try:
                 if not rule.settle_now(applicant, held, notes):
                     await rule.settle(applicant, held, notes)

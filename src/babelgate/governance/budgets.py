@@ -103,7 +103,7 @@ class Budgets:
         """`redis`: the gateway's link, when running sums are shared (its owner closes it)."""
         self.store = store
         self.prefix = prefix
-        self._link = redis
+        self.link = redis  # shared sums' Redis, None when this instance keeps them alone
         self._add: Any = None
         # (kind, name, period start) → dollars spent; the seeding of each, once.
         self.spent: dict[tuple[str, str, float], float] = {}
@@ -116,7 +116,7 @@ class Budgets:
     def check_now(self, account: Account, now: float) -> bool:
         """`check` at `now` from the sum this instance keeps (True), or False when it must be read first (Redis,
         or the period's first request here: seeded from the store)."""
-        if self._link is not None:
+        if self.link is not None:
             return False
         if not account.start <= now < account.end:
             account.move(now)
@@ -151,26 +151,26 @@ class Budgets:
     async def add(self, account: Account, cost: float) -> tuple[float, float] | None:
         """Adds `cost`; answers the period's start and its new total where one is known (for alerts)."""
         local = self.add_now(account, cost, time.time())  # without Redis, all there is; with it, for an outage
-        if self._link is None:
+        if self.link is None:
             return local
         start, slot = account.start, account.slot
         total = local[1] if local is not None else None
-        if self._link.up:
+        if self.link.up:
             if self._add is None:
-                self._add = self._link.client.register_script(_ADD)
+                self._add = self.link.client.register_script(_ADD)
             with contextlib.suppress(RedisUnavailable):  # the ledger has the cost: the next seeding counts it
-                shared = await self._link.call(lambda _: self._add(keys=[self._key(slot)], args=[repr(cost)]))
+                shared = await self.link.call(lambda _: self._add(keys=[self._key(slot)], args=[repr(cost)]))
                 total = float(shared) if shared is not None else total
         return (start, total) if total is not None else None
 
     @property
     def shared(self) -> bool:
         """Whether the sums are shared through Redis (then every check and addition waits for it)."""
-        return self._link is not None
+        return self.link is not None
 
     async def _spent(self, slot: tuple[str, str, float], end: float) -> float:
-        if self._link is not None and self._link.up:
-            link, key = self._link, self._key(slot)
+        if self.link is not None and self.link.up:
+            link, key = self.link, self._key(slot)
             try:
                 value = await link.call(lambda redis: redis.get(key))
                 if value is None:

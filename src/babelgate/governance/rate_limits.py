@@ -233,7 +233,7 @@ class RateLimiter:
     def __init__(self, redis: RedisLink | None = None, *, prefix: str = "babelgate:") -> None:
         """`redis`: the gateway's link, when limits are shared (its owner closes it)."""
         self.prefix = prefix
-        self._link = redis
+        self.link = redis  # shared limits' Redis, None when this process counts alone
         self._admit_script: Any = None
         self._settle_script: Any = None
         self._members = itertools.count()
@@ -253,7 +253,7 @@ class RateLimiter:
         """Take what the request needs from every scope, or nothing and raise the refusal.
         OpenAI's `x-ratelimit-*` headers go into `headers` either way."""
         admission = Admission(estimate, headers if headers is not None else [])
-        if self._link is not None and self._link.up:
+        if self.link is not None and self.link.up:
             try:
                 await self._admit_shared(scopes, admission)
             except RedisUnavailable:
@@ -276,7 +276,7 @@ class RateLimiter:
     def shared(self) -> bool:
         """Whether an admission now goes through Redis (else `admit_local` is what `admit` would do, and
         `finish_local` what `finish` would)."""
-        return self._link is not None and self._link.up
+        return self.link is not None and self.link.up
 
     # --- refusals and headers ---------------------------------------------------------------------
 
@@ -342,16 +342,18 @@ class RateLimiter:
             # A second leaves the window once `second + WINDOW <= now`: `int(WINDOW)` seconds before this one.
             newest = seconds[-1] if seconds and seconds[-1][0] == second else counts.entry(second, second - 60)
             limits = scope.limits
+            reset = b""  # the scope's reset text, made once for both units (the same oldest second)
             rpm = limits.rpm
             if rpm:
                 used = counts.requests
                 if used >= rpm:
                     self._head(admission, scope, 1, rpm, used, seconds[0][0], now, unheaded)
                 if unheaded:
+                    reset = reset_bytes(seconds[0][0] + WINDOW - now)
                     admission.headers += (
                         scope.limit_headers[0],
                         (_REQUEST_HEADERS[1], b"%d" % (rpm - used - 1)),
-                        (_REQUEST_HEADERS[2], reset_bytes(seconds[0][0] + WINDOW - now)),
+                        (_REQUEST_HEADERS[2], reset),
                     )
                     unheaded = False
             tpm = limits.tpm
@@ -364,7 +366,7 @@ class RateLimiter:
                     admission.headers += (
                         scope.limit_headers[1],
                         (_TOKEN_HEADERS[1], b"%d" % max(0, tpm - used - estimate)),
-                        (_TOKEN_HEADERS[2], reset_bytes(seconds[0][0] + WINDOW - now)),
+                        (_TOKEN_HEADERS[2], reset or reset_bytes(seconds[0][0] + WINDOW - now)),
                     )
                     untokened = False
             at_once = limits.max_concurrent
@@ -436,9 +438,9 @@ class RateLimiter:
     # --- the Redis engine: one round trip in, one out -------------------------------------------
 
     async def _admit_shared(self, scopes: list[Scope], admission: Admission) -> None:
-        assert self._link is not None
+        assert self.link is not None
         if self._admit_script is None:
-            client = self._link.client
+            client = self.link.client
             self._admit_script = client.register_script(_ADMIT)
             self._settle_script = client.register_script(_SETTLE)
         now = time.time()
@@ -449,7 +451,7 @@ class RateLimiter:
             keys += [self.prefix + window for window in scope.windows]
             limits = scope.limits
             args += [limits.rpm or 0, limits.tpm or 0, limits.max_concurrent or 0]
-        answer = await self._link.call(lambda _: self._admit_script(keys=keys, args=args))
+        answer = await self.link.call(lambda _: self._admit_script(keys=keys, args=args))
         result = [int(float(value)) for value in answer]
         admitted, failing, kind = result[0], result[1], result[2]
         headed: set[str] = set()
@@ -486,10 +488,10 @@ class RateLimiter:
         for tokens_key, in_flight_key, tpm, concurrent in admission.shared:
             keys += [tokens_key, in_flight_key]
             args += [1 if tpm else 0, 1 if concurrent else 0]
-        assert self._link is not None
+        assert self.link is not None
         # Unsettled while Redis is away: the in-flight entry expires on its own, the estimate stays counted.
         with contextlib.suppress(RedisUnavailable):
-            await self._link.call(lambda _: self._settle_script(keys=keys, args=args))
+            await self.link.call(lambda _: self._settle_script(keys=keys, args=args))
 
 
 _SWEEP_FLOOR: Final = 10_000  # scopes counted before the first sweep

@@ -228,8 +228,9 @@ class KeyRing(Polled):
         if key is None:
             raise AuthenticationFailed()
         # A known key's id goes with the refusal, for the ledger's row (never the client's answer).
-        verified = self._verified.get(presented)
-        if verified is None or not hmac.compare_digest(verified, key.digest):
+        # The digest kept is the key's own string while the key is unchanged (a reloaded key's equal digest is a
+        # new string: its secret is hashed once more): two server-side values, compared by identity.
+        if self._verified.get(presented) is not key.digest:
             if not hmac.compare_digest(_digest(key.salt, presented), key.digest):
                 raise AuthenticationFailed(key_id=key.id)
             if len(self._verified) >= VERIFIED_SECRETS:

@@ -6,10 +6,10 @@ Each also answers without waiting where it can (`admit_now`, `settle_now`): the 
 and a coroutine per rule, budget and limiter, made and awaited twice per governed request, was ~12 of them.
 Only what needs I/O (Redis, the first read of a budget's sum from the store) goes through the coroutines.
 
-Rules look at an `Applicant`: the caller's virtual key (None for a static key), the team rules its team
-has in the config, the public model name, the request's size, the answer's headers (where OpenAI's
-`x-ratelimit-*` headers go) and one reading of the clock. What a rule can work out from the caller and the
-model alone (its budget's scope, its limits' scopes) it works out once, in `prepare`: the governance keeps
+Rules look at an `Applicant`: the caller's virtual key (None for a static key), the public model name, the
+request's size, the answer's headers (where OpenAI's `x-ratelimit-*` headers go) and one reading of the clock.
+What a rule can work out from the caller and the model alone (its budget's scope, its limits' scopes, whatever
+its team's rules say) it works out once, in `prepare`: the governance keeps
 that with the rules it found for the caller and model (admission.Governance.applicable), and hands it to
 `admit` with every request.
 """
@@ -42,7 +42,6 @@ class Applicant:
     when they settle (unix seconds)."""
 
     key: VirtualKey | None
-    team: TeamRules | None
     model: str
     body_size: int
     headers: list[tuple[bytes, bytes]]

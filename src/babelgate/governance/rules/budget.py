@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 class _Budget:
     kind = ""
+    # Whether `account` works out each request's budget (an end customer's); else it is the prepared one, taken
+    # without a call (every governed request admits and settles each budget rule).
+    per_request = False
 
     def __init__(self, budgets: Budgets, alerts: Alerts | None = None) -> None:
         self.budgets = budgets
@@ -32,7 +35,7 @@ class _Budget:
         return prepared
 
     def admit_now(self, applicant: Applicant, prepared: Any) -> Any:
-        account = self.account(applicant, prepared)
+        account = self.account(applicant, prepared) if self.per_request else prepared
         if account is not None and not self.budgets.check_now(account, applicant.now):
             return LATER
         return account
@@ -47,9 +50,12 @@ class _Budget:
         cost = notes.cost if notes is not None else None
         if not cost or held is None:
             return True
-        if self.budgets.shared:
+        budgets = self.budgets
+        if budgets.link is not None:  # shared sums: `settle` adds through Redis
             return False
-        self._added(held, cost, self.budgets.add_now(held, cost, applicant.now))
+        added = budgets.add_now(held, cost, applicant.now)
+        if added is not None and self.alerts is not None and self.alerts.settings is not None:
+            self._added(held, cost, added)
         return True
 
     async def settle(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> None:
@@ -122,6 +128,7 @@ class EndUserBudget(_Budget):
     per key and end customer, so two applications' customers of the same name never share one."""
 
     kind = "end_user"
+    per_request = True
 
     def applies(self, key: VirtualKey | None, team: TeamRules | None, model: str) -> bool:
         limits = key.end_user_limits if key is not None else None

@@ -79,10 +79,14 @@ class RateLimits:
         return scopes
 
     def admit_now(self, applicant: Applicant, prepared: Any) -> Any:
-        if self.limiter.shared:
+        limiter = self.limiter
+        link = limiter.link
+        if link is not None and link.up:  # `limiter.shared`, without a call: every governed request asks
             return LATER
         admission = Admission(estimate_tokens(applicant.body_size), applicant.headers)
-        self.limiter.admit_local(_scopes(applicant, prepared), admission, applicant.now)
+        # The caller's scopes as prepared, unless the request names an end customer (`_scopes`).
+        scopes = prepared if applicant.end_user is None else _scopes(applicant, prepared)
+        limiter.admit_local(scopes, admission, applicant.now)
         return admission
 
     async def admit(self, applicant: Applicant, prepared: Any) -> Admission:
@@ -92,7 +96,10 @@ class RateLimits:
     def settle_now(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> bool:
         if held.shared is not None:
             return False
-        self.limiter.finish_local(held, _used(notes) - held.estimate, applicant.now)
+        # `_used`, written out: every governed request settles here.
+        usage = notes.usage if notes is not None else None
+        used = usage.prompt_tokens + usage.completion_tokens if usage is not None else 0
+        self.limiter.finish_local(held, used - held.estimate, applicant.now)
         return True
 
     async def settle(self, applicant: Applicant, held: Any, notes: CallNotes | None) -> None:
