@@ -102,3 +102,29 @@ def test_mistral_takes_a_developer_message_as_a_system_message() -> None:
         [],
     )
     assert wire["messages"][0] == {"role": "system", "content": "Be brief."}
+
+
+def _moved_one_by_one(roles: tuple[str, ...], accepted_after: frozenset[str]) -> list[int]:
+    """Which messages move, by the rule written as a walk over the messages (what the quick check must agree with)."""
+    moved, started = [], False
+    for index, role in enumerate(roles):
+        if role not in ("system", "developer"):
+            started = True
+        elif started and not (index < len(roles) - 1 and roles[index - 1] in accepted_after):
+            moved.append(index)
+    return moved
+
+
+def test_the_quick_check_moves_what_the_walk_moves() -> None:
+    """Every conversation of up to five messages: the same messages move, and none means the same list back."""
+    from itertools import product
+
+    for length in range(6):
+        for roles in product(("system", "developer", "user", "assistant", "tool"), repeat=length):
+            for accepted_after in (frozenset(), frozenset({"user"})):
+                messages = [Message(role=role, content="text") for role in roles]
+                adjusted: list[str] = []
+                placed = place_system_messages(messages, adjusted, accepted_after=accepted_after)
+                moved = _moved_one_by_one(roles, accepted_after)
+                assert adjusted == [f"messages[{index}]=system-as-user" for index in moved]
+                assert (placed is messages) == (not moved)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Final
 
 from babelgate.errors import InvalidRequest
@@ -20,6 +21,7 @@ if TYPE_CHECKING:  # the provider translators import this module: no import of p
     from babelgate.providers.base import CallNotes
 
 CLIENT_TOOL_TYPES: Final = frozenset({"function", "custom"})  # tools the client runs
+_TYPE: Final = attrgetter("type")
 # Dated and preview types of the same tool (OpenAI's WebSearchToolParam, WebSearchPreviewToolParam):
 # a provider declares the plain name, and its translator sees only that.
 ALIASES: Final[dict[str, str]] = {
@@ -35,7 +37,10 @@ def keep_supported(request: ChatRequest, supported: frozenset[str], notes: CallN
     their places in the client's list, so that what a translator reports later still names them
     as the client numbered them."""
     tools = request.tools
-    if not tools or all(tool.type in CLIENT_TOOL_TYPES or tool.type in supported for tool in tools):
+    if not tools:
+        return request
+    kinds = set(map(_TYPE, tools))  # in C: every request with tools asks
+    if kinds <= CLIENT_TOOL_TYPES or not kinds.difference(CLIENT_TOOL_TYPES, supported):
         return request
     kept = []
     positions = []

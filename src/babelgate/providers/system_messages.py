@@ -12,6 +12,7 @@ Each such move is reported (`messages[3]=system-as-user`).
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Final
 
 from babelgate.schema.chat import ContentPart, Message, TextPart
@@ -19,6 +20,7 @@ from babelgate.schema.chat import ContentPart, Message, TextPart
 SYSTEM_ROLES: Final = frozenset({"system", "developer"})
 OPEN_TAG: Final = "<system-reminder>\n"
 CLOSE_TAG: Final = "\n</system-reminder>"
+_ROLE: Final = attrgetter("role")
 
 
 def place_system_messages(
@@ -29,6 +31,14 @@ def place_system_messages(
     `accepted_after` (where the upstream takes a system message there) and it is not the last one
     (Mistral wants a conversation to end with the user's turn or a tool result). The same list when
     there is nothing to move (the usual case: no copy)."""
+    # The usual conversation has its system messages (if any) at the start only: said from the roles in C,
+    # without a turn of the loop below per message (an agent's conversation has hundreds).
+    roles = list(map(_ROLE, messages))
+    first = 0
+    while first < len(roles) and roles[first] in SYSTEM_ROLES:
+        first += 1
+    if SYSTEM_ROLES.isdisjoint(roles[first:]):
+        return messages
     placed: list[Message] | None = None
     started = False
     last = len(messages) - 1

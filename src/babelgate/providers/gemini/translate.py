@@ -89,13 +89,17 @@ def _tools(
     tools: list[Tool], profile: ModelProfile, adjusted: list[str], positions: Sequence[int] | None
 ) -> list[JSON]:
     """Function declarations, and Google Search grounding for a hosted `web_search` (hosted_tools.py)."""
-    declarations = [
-        _declaration(tool, tool_path(index, positions)) for index, tool in enumerate(tools) if tool.type != WEB_SEARCH
-    ]
+    declarations = []
+    searches = []
+    for index, tool in enumerate(tools):  # a loop, not two comprehensions: each is a call of its own
+        if tool.type == WEB_SEARCH:
+            searches.append(index)
+        else:
+            declarations.append(_declaration(tool, index, positions))
+    # The declarations come first (`_tool_config` reads them there), Google Search after them.
     wire: list[JSON] = [{"functionDeclarations": declarations}] if declarations else []
-    for index, tool in enumerate(tools):
-        if tool.type != WEB_SEARCH:
-            continue
+    for index in searches:
+        tool = tools[index]
         path = tool_path(index, positions)
         if declarations and not profile.search_with_functions:
             adjusted.append(f"{path}=dropped")  # this model refuses search beside functions
@@ -107,9 +111,11 @@ def _tools(
     return wire
 
 
-def _declaration(tool: Any, path: str) -> JSON:
+def _declaration(tool: Any, index: int, positions: Sequence[int] | None) -> JSON:
     if tool.type != "function":
-        raise UnsupportedCapability(provider=PROVIDER, capability=f"{tool.type} tools", param=path)
+        raise UnsupportedCapability(
+            provider=PROVIDER, capability=f"{tool.type} tools", param=tool_path(index, positions)
+        )
     declaration: JSON = {"name": tool.name}
     if tool.description:
         declaration["description"] = tool.description
@@ -121,8 +127,9 @@ def _declaration(tool: Any, path: str) -> JSON:
 
 def _tool_config(choice: ToolChoice | None, tools: list[JSON], adjusted: list[str]) -> JSON:
     config: JSON = {}
-    calling = _function_calling(choice)
-    functions = any("functionDeclarations" in entry for entry in tools)
+    calling = _function_calling(choice) if choice is not None else None
+    # `_tools` puts the declarations first, Google Search after them: what is there is said by the first.
+    functions = bool(tools) and "functionDeclarations" in tools[0]
     if calling is not None:
         if functions or not tools:
             config["functionCallingConfig"] = calling
@@ -130,7 +137,7 @@ def _tool_config(choice: ToolChoice | None, tools: list[JSON], adjusted: list[st
             # Only Google Search is left: a function-calling mode has no function to choose among,
             # and Gemini refuses the setting without function declarations.
             adjusted.append("tool_choice=dropped")
-    if functions and any("googleSearch" in entry for entry in tools):
+    if functions and len(tools) > 1:  # Google Search beside the declarations
         # Gemini 3 takes a built-in tool beside function declarations only with this set ("Please
         # enable tool_config.include_server_side_tool_invocations to use Built-in tools with
         # Function calling"); its search calls then come back as toolCall/toolResponse parts.
