@@ -39,10 +39,13 @@ _UNSUPPORTED_SCHEMA_KEYWORDS: Final = frozenset(
 def tools_to_wire(tools: list[Tool], adjusted: list[str], positions: Sequence[int] | None = None) -> list[JSON]:
     """`positions`: where each tool stood in the client's request (`CallNotes.tool_positions`)."""
     wire: list[JSON] = []
-    # Anthropic refuses two tools of one name: one search tool, and none beside a function of its name.
-    searching = any(tool.type == "function" and tool.name == WEB_SEARCH for tool in tools)
+    # Anthropic refuses two tools of one name: one search tool, and none beside a function of its name. Asked
+    # at the first search tool (None: not yet), not of every request with tools.
+    searching: bool | None = None
     for index, tool in enumerate(tools):
         if tool.type == WEB_SEARCH:
+            if searching is None:
+                searching = any(other.type == "function" and other.name == WEB_SEARCH for other in tools)
             if searching:
                 adjusted.append(f"{tool_path(index, positions)}=dropped")
             else:

@@ -70,6 +70,8 @@ def to_wire(request: ChatRequest, model: str, adjusted: list[str]) -> JSON:
             # Optional in OpenAI's API (Qwen Code sends such tools); Mistral refuses a function without it.
             function["parameters"] = dict(EMPTY_PARAMETERS)
     body["messages"] = _messages(body["messages"], adjusted)
+    if body.keys() <= REQUEST_FIELDS:  # in C: the usual body has nothing Mistral refuses
+        return body
     for name in [name for name in body if name not in REQUEST_FIELDS]:
         del body[name]
         if name != "stream_options":  # usage always comes on Mistral's last chunk
@@ -93,7 +95,8 @@ def _messages(messages: list[JSON], adjusted: list[str]) -> list[JSON]:
 
 
 def _message(message: JSON) -> JSON:
-    out = {key: value for key, value in message.items() if key != "reasoning_content"}
+    out = dict(message)  # a copy in C, then the one field Mistral refuses
+    out.pop("reasoning_content", None)
     if out["role"] == "developer":
         out["role"] = "system"  # Mistral has no developer role; OpenAI defines it as the system prompt's successor
     if isinstance(out.get("content"), list):
