@@ -97,6 +97,8 @@ def expect_ranges(
     body: dict[str, Any], numbers: dict[str, tuple[Bound, Bound]], integers: dict[str, tuple[int, int]]
 ) -> None:
     """Each top-level number the body has, within its inclusive range (and an integer where asked)."""
+    if numbers.keys().isdisjoint(body) and integers.keys().isdisjoint(body):  # in C: most bodies set none
+        return
     for name, (low, high) in numbers.items():
         value = body.get(name)
         if value is not None:

@@ -140,6 +140,8 @@ def chat_request(
 
 
 def _report_unread(body: JSON, adjusted: list[str]) -> None:
+    if body.keys() <= _READ_FIELDS and not body.get("include"):  # in C: nothing the gateway does not read
+        return
     for name, value in body.items():
         if name not in _READ_FIELDS and value is not None:
             if name == "truncation" and value == "disabled":

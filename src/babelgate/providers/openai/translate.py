@@ -163,8 +163,17 @@ def from_wire(body: JSON) -> ChatResponse:
         choices=choices,
         usage=usage_from_wire(body.get("usage")),
         system_fingerprint=body.get("system_fingerprint"),
-        extra={k: v for k, v in body.items() if k not in _RESPONSE_FIELDS},
+        extra=_extra_fields(body),
     )
+
+
+def _extra_fields(body: JSON) -> JSON:
+    """The answer's fields the chat response does not model, in the answer's order: the body copied in C less
+    the modelled ones it has (a comprehension over every field was a call and a turn per field)."""
+    extra = dict(body)
+    for name in _RESPONSE_FIELDS.intersection(body):
+        del extra[name]
+    return extra
 
 
 def _choice_from_wire(choice: JSON) -> Choice:
