@@ -26,6 +26,13 @@ _NAME_REFUSED: Final = bytes(
 )
 _VALUE_REFUSED: Final = bytes(byte for byte in range(256) if byte != 9 and (byte < 32 or byte == 127))
 _FRAMING: Final = frozenset((b"content-length", b"transfer-encoding", b"connection"))
+# Header names as written, lowered. An answer's names are nearly all the gateway's own constants (their hashes kept
+# by the objects) and the few names its upstreams send, so a name is looked up here instead of being lowered into a
+# new object and hashed anew for every answer (~350 instructions a name; a governed answer has a dozen). Bounded in
+# count and in a name's length: past either, a name is lowered each time, as before.
+_LOWERED: Final[dict[bytes, bytes]] = {}
+_LOWERED_AT_MOST: Final = 1024
+_LOWERED_LONGEST: Final = 64
 
 
 def _status_line(status: int) -> bytes:
@@ -276,8 +283,14 @@ class Cycle:
         closes = False
         length = -1
         chunked = False
+        lowered_names = _LOWERED
         for name, value in headers:
-            name = name.lower()
+            lowered = lowered_names.get(name)
+            if lowered is None:
+                lowered = name.lower()
+                if len(lowered_names) < _LOWERED_AT_MOST and len(name) <= _LOWERED_LONGEST and name.__class__ is bytes:
+                    lowered_names[name] = lowered
+            name = lowered
             if name in _FRAMING:  # the few headers that frame the body or end the connection
                 if name == b"content-length":
                     if length < 0 and not chunked:

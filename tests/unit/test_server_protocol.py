@@ -438,6 +438,37 @@ async def test_the_answer_head_is_written_as_uvicorn_writes_it(headers: Any, hea
     assert (transport.calls[-1] == ("close", None)) == closes
 
 
+async def test_header_names_are_lowered_once_remembered_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names are looked up where they were lowered (the gateway's own and its upstreams' come again and again);
+    a long name and names past the bound are lowered each time, and every head reads the same."""
+    from babelgate import server_cycle
+
+    remembered: dict[bytes, bytes] = {}
+    monkeypatch.setattr(server_cycle, "_LOWERED", remembered)
+    monkeypatch.setattr(server_cycle, "_LOWERED_AT_MOST", 3)
+    long_name = b"X-" + b"L" * 70
+    headers = [
+        (b"X-One", b"1"),
+        (b"X-Two", b"2"),
+        (long_name, b"3"),
+        (b"x-three", b"4"),
+        (b"X-Four", b"5"),
+        (b"X-Five", b"6"),
+        (b"content-length", b"2"),
+    ]
+    head = (
+        b"x-one: 1\r\nx-two: 2\r\n" + long_name.lower() + b": 3\r\nx-three: 4\r\nx-four: 5\r\nx-five: 6\r\n"
+        b"content-length: 2\r\n\r\n"
+    )
+    for _ in range(2):
+        start = {"type": "http.response.start", "status": 200, "headers": headers}
+        protocol, transport = connect(answering(start, {"type": "http.response.body", "body": b"ok"}))
+        protocol.data_received(GET)
+        await settle()
+        assert transport.written() == b"HTTP/1.1 200 OK\r\n" + head + b"ok"
+    assert remembered == {b"X-One": b"x-one", b"X-Two": b"x-two", b"x-three": b"x-three"}
+
+
 @pytest.mark.parametrize(
     "headers",
     [
