@@ -26,13 +26,22 @@ _NAME_REFUSED: Final = bytes(
 )
 _VALUE_REFUSED: Final = bytes(byte for byte in range(256) if byte != 9 and (byte < 32 or byte == 127))
 _FRAMING: Final = frozenset((b"content-length", b"transfer-encoding", b"connection"))
-# Header names as written, lowered. An answer's names are nearly all the gateway's own constants (their hashes kept
-# by the objects) and the few names its upstreams send, so a name is looked up here instead of being lowered into a
-# new object and hashed anew for every answer (~350 instructions a name; a governed answer has a dozen). Bounded in
-# count and in a name's length: past either, a name is lowered each time, as before.
+# Header names already checked, as written, and lowered. An answer's names are nearly all the gateway's own
+# constants (their hashes kept by the objects) and the few names its upstreams send, so a name is looked up here
+# instead of being lowered into a new object, hashed anew and checked again for every answer (~350 instructions a
+# name; a governed answer has a dozen). Bounded in count and in a name's length: past either, a name is lowered and
+# checked each time, as before. Values are checked every time.
 _LOWERED: Final[dict[bytes, bytes]] = {}
 _LOWERED_AT_MOST: Final = 1024
 _LOWERED_LONGEST: Final = 64
+
+
+def _remember(names: list[Any]) -> None:
+    """Names a head carried, all checked: looked up, not lowered or checked, in the next heads."""
+    table = _LOWERED
+    for name in names:
+        if len(table) < _LOWERED_AT_MOST and len(name) <= _LOWERED_LONGEST and name.__class__ is bytes:
+            table[name] = name.lower()
 
 
 def _status_line(status: int) -> bytes:
@@ -284,13 +293,17 @@ class Cycle:
         length = -1
         chunked = False
         lowered_names = _LOWERED
+        fresh = None  # the names not in that table: checked below, then remembered
         for name, value in headers:
             lowered = lowered_names.get(name)
             if lowered is None:
-                lowered = name.lower()
-                if len(lowered_names) < _LOWERED_AT_MOST and len(name) <= _LOWERED_LONGEST and name.__class__ is bytes:
-                    lowered_names[name] = lowered
-            name = lowered
+                if fresh is None:
+                    fresh = [name]
+                else:
+                    fresh.append(name)
+                name = name.lower()
+            else:
+                name = lowered
             if name in _FRAMING:  # the few headers that frame the body or end the connection
                 if name == b"content-length":
                     if length < 0 and not chunked:
@@ -302,14 +315,16 @@ class Cycle:
                 elif b"close" in [token.strip() for token in value.lower().split(b",")]:  # connection
                     closes = True
             content += (name, b": ", value, b"\r\n")
-        # The names and values, checked joined: every fourth piece (slices, made in C).
+        # The values, checked joined (every fourth piece: a slice, made in C), and the names not checked before.
         if len(content) > first:
-            names = b"".join(content[first::4])
             values = b"\t".join(content[first + 2 :: 4])
-            if len(names.translate(None, _NAME_REFUSED)) != len(names) or len(
-                values.translate(None, _VALUE_REFUSED)
-            ) != len(values):
+            if len(values.translate(None, _VALUE_REFUSED)) != len(values):
                 raise RuntimeError("Invalid HTTP header name or value.")
+        if fresh is not None:
+            names = b"".join(fresh)
+            if len(names.translate(None, _NAME_REFUSED)) != len(names):
+                raise RuntimeError("Invalid HTTP header name or value.")
+            _remember(fresh)
         if closes:
             self.keep_alive = False
         elif not self.keep_alive:

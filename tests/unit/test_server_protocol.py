@@ -439,8 +439,8 @@ async def test_the_answer_head_is_written_as_uvicorn_writes_it(headers: Any, hea
 
 
 async def test_header_names_are_lowered_once_remembered_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Names are looked up where they were lowered (the gateway's own and its upstreams' come again and again);
-    a long name and names past the bound are lowered each time, and every head reads the same."""
+    """Checked names are looked up where they were lowered (the gateway's own and its upstreams' come again and
+    again); a long name and names past the bound are lowered and checked each time, and every head reads the same."""
     from babelgate import server_cycle
 
     remembered: dict[bytes, bytes] = {}
@@ -467,6 +467,22 @@ async def test_header_names_are_lowered_once_remembered_and_bounded(monkeypatch:
         await settle()
         assert transport.written() == b"HTTP/1.1 200 OK\r\n" + head + b"ok"
     assert remembered == {b"X-One": b"x-one", b"X-Two": b"x-two", b"x-three": b"x-three"}
+    # Only checked names are remembered, and a remembered name's value is still checked.
+    remembered.clear()
+
+    async def written(headers: list[tuple[bytes, bytes]]) -> list[Any]:
+        start = {"type": "http.response.start", "status": 200, "headers": headers}
+        protocol, transport = connect(answering(start, {"type": "http.response.body", "body": b"ok"}))
+        protocol.data_received(GET)
+        await settle()
+        return transport.calls
+
+    for _ in range(2):
+        assert await written([(b"X-One", b"1"), (b"X Bad", b"v")]) == [("close", None)]
+    assert remembered == {}
+    assert await written([(b"X-One", b"1")]) != [("close", None)]
+    assert remembered == {b"X-One": b"x-one"}
+    assert await written([(b"X-One", b"a\nb")]) == [("close", None)]
 
 
 @pytest.mark.parametrize(
