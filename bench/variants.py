@@ -1,0 +1,163 @@
+"""Gateway CPU per fast-path request of several variants of the gateway, side by side in one run: what a part of
+the request path costs in CPU time, where `bench/instructions.py` says what it costs in instructions.
+
+    .venv/bin/python bench/variants.py tree noledger=/tmp/noledger/src base=267719c [--caller governed]
+
+A variant is `NAME` (this tree), `NAME=PATH` (this tree's interpreter and dependencies with the `babelgate`
+package of another `src/` folder first on PYTHONPATH: a copy of `src/` with one part changed or turned off) or
+`NAME=COMMIT` (another commit, installed into its own venv as `--base` builds it; with the environment alone, no
+config, as `make bench` runs the fixed base). All of them serve at once, each pinned to the gateway's core, and
+are measured in turns: wrk (c=16) for `--seconds` against each, `--repeats` rounds after a warm-up round, each
+run's CPU read from /proc (every thread's, user and system apart). Medians of the rounds are printed with every
+round's figure and wrk's p99.
+
+An ablation is not a feature to turn off: it is a figure of what that feature costs, measured against the same
+tree on the same host in the same minute (`docs/performance.md`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from fixed_base import install
+from loadgen import Target, request_body, run_wrk
+from processes import (
+    GATEWAY_KEY,
+    LOOPBACK,
+    RESULTS,
+    Children,
+    Pinning,
+    create_virtual_key,
+    start_gateway,
+    start_upstream,
+)
+from procfs import cpu_clock
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+TICKS: Final = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Variant:
+    name: str
+    source: Path | None = None  # another src/ folder, first on PYTHONPATH
+    commit: str | None = None  # another commit, in its own venv
+    per_request: list[float] = field(default_factory=list)  # CPU µs per request, per round
+    user: list[float] = field(default_factory=list)
+    system: list[float] = field(default_factory=list)
+    p99_ms: list[float] = field(default_factory=list)
+
+
+def parse_variant(text: str) -> Variant:
+    name, _, where = text.partition("=")
+    if not where:
+        return Variant(name)
+    if Path(where).is_dir():
+        if not (Path(where) / "babelgate").is_dir():
+            raise SystemExit(f"{where} holds no babelgate package (give a copy of src/)")
+        return Variant(name, source=Path(where).resolve())
+    return Variant(name, commit=where)
+
+
+def threads_cpu(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of every thread of the process so far."""
+    user = system = 0
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{thread}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
+        user += int(fields[11])
+        system += int(fields[12])
+    return user / TICKS, system / TICKS
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("variants", nargs="+", help="NAME, NAME=SRC_FOLDER or NAME=COMMIT")
+    parser.add_argument("--caller", choices=("static", "governed"), default="static")
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    variants = [parse_variant(text) for text in args.variants]
+    pin = Pinning.detect(True)
+    pin.pin_self()
+    children = Children()
+    try:
+        upstream = start_upstream(children, pin, 50, 1.0)
+        targets = []
+        for variant in variants:
+            command = config = None
+            env = {}
+            if variant.commit is not None:
+                command = install(ROOT, variant.commit, RESULTS / f"variant-{variant.name}-install.log").command
+                env["PYTHONPATH"] = ""  # the other commit imports itself
+            elif variant.source is not None:
+                env["PYTHONPATH"] = str(variant.source)
+            config = command is None
+            process, port = start_gateway(
+                children,
+                pin,
+                upstream,
+                tempfile.mkdtemp(prefix="babelgate-variant-"),
+                env=env,
+                command=command,
+                config=config,
+                log_name=f"variant-{variant.name}.log",
+            )
+            key, model = GATEWAY_KEY, "gpt-4o-mini"
+            if args.caller == "governed":
+                if not config:
+                    raise SystemExit(f"{variant.name}: a commit's variant has no governed caller (no config)")
+                key, model = create_virtual_key(port), "governed"
+            url = f"http://{LOOPBACK}:{port}/v1/chat/completions"
+            targets.append(
+                (variant, process.pid, Target(variant.name, url, key, body=request_body(False, model=model)))
+            )
+        for round_ in range(args.repeats + 1):  # the first round warms every gateway up
+            for variant, pid, target in targets:
+                user0, system0 = threads_cpu(pid)
+                stats = asyncio.run(
+                    run_wrk(
+                        target,
+                        concurrency=16,
+                        duration=args.seconds if round_ else 2,
+                        cpu=cpu_clock(pid),
+                        pin=pin.prefix(pin.load_cpu),
+                    )
+                )
+                user1, system1 = threads_cpu(pid)
+                if stats.errors or not stats.requests or stats.gateway_cpu_s is None:
+                    raise SystemExit(f"{variant.name}: {stats.error_samples or 'no requests served'}")
+                if round_:
+                    variant.per_request.append(stats.gateway_cpu_s / stats.requests * 1e6)
+                    variant.user.append((user1 - user0) / stats.requests * 1e6)
+                    variant.system.append((system1 - system0) / stats.requests * 1e6)
+                    variant.p99_ms.append((stats.p99_s or 0.0) * 1e3)
+    finally:
+        children.stop_all()
+    first = statistics.median(variants[0].per_request)
+    print(
+        f"gateway CPU per request at c=16, {args.caller} caller, medians of {args.repeats} rounds of {args.seconds} s"
+    )
+    for variant in variants:
+        median = statistics.median(variant.per_request)
+        print(
+            f"{variant.name:>16}  {median:7.1f} µs ({median / first:.2f}x {variants[0].name})"
+            f"  user {statistics.median(variant.user):6.1f}  system {statistics.median(variant.system):5.1f}"
+            f"  rounds {' '.join(f'{x:.1f}' for x in variant.per_request)}"
+            f"  p99 {' '.join(f'{x:.2f}' for x in variant.p99_ms)} ms"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
