@@ -12,13 +12,25 @@ from pathlib import Path
 CpuClock = Callable[[], float]
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """CPU seconds (user + system, all threads) the process has used so far, from /proc/PID/stat."""
+def stat_fields(pid: int) -> list[bytes]:
+    """/proc/PID/stat's fields after the parenthesised name (which may hold spaces): field N of proc(5) is
+    index N - 3 (utime, field 14, is index 11)."""
     with open(f"/proc/{pid}/stat", "rb") as stat:
         data = stat.read()
-    # Fields after the parenthesised name (which may hold spaces); utime and stime are fields 14 and 15.
-    fields = data[data.rindex(b")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return data[data.rindex(b")") + 2 :].split()
+
+
+def process_cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of the process so far, all threads."""
+    fields = stat_fields(pid)
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system, all threads) the process has used so far, from /proc/PID/stat."""
+    user, system = process_cpu_split(pid)
+    return user + system
 
 
 def cpu_clock(pid: int) -> CpuClock:

@@ -15,7 +15,6 @@ Needs strace and wrk (Debian: apt-get install strace wrk).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import signal
 import subprocess
@@ -31,17 +30,16 @@ sys.path.insert(0, str(BENCH.parent))
 from bench import processes  # noqa: E402
 from bench.fixed_base import DEFAULT_BASE, install  # noqa: E402
 from bench.instructions import _wait_healthy, _wrk, post_script  # noqa: E402
+from bench.procfs import process_cpu_split, stat_fields  # noqa: E402
 
 WARM_SECONDS: Final = 3
-TICKS: Final = os.sysconf("SC_CLK_TCK")
 NOT_CALLS: Final = ("user µs", "system µs", "page faults")
 
 
 def cpu_split(pid: int) -> tuple[float, float, int]:
     """(user, system) CPU seconds of every thread of the process so far, and its minor page faults."""
-    with open(f"/proc/{pid}/stat", "rb") as stat:
-        fields = stat.read().rsplit(b")", 1)[1].split()
-    return int(fields[11]) / TICKS, int(fields[12]) / TICKS, int(fields[7])
+    user, system = process_cpu_split(pid)
+    return user, system, int(stat_fields(pid)[7])
 
 
 def run(command: list[str], caller: str, seconds: int, upstream: int, scratch: Path, base: bool) -> dict[str, float]:

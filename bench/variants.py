@@ -8,8 +8,8 @@ package of another `src/` folder first on PYTHONPATH: a copy of `src/` with one 
 `NAME=COMMIT` (another commit, installed into its own venv as `--base` builds it; with the environment alone, no
 config, as `make bench` runs the fixed base). All of them serve at once, each pinned to the gateway's core, and
 are measured in turns: wrk (c=16) for `--seconds` against each, `--repeats` rounds after a warm-up round, each
-run's CPU read from /proc (every thread's, user and system apart). Medians of the rounds are printed with every
-round's figure and wrk's p99.
+run's CPU read from /proc (the process's, all threads, user and system apart). Medians of the rounds are printed
+with every round's figure and wrk's p99.
 
 An ablation is not a feature to turn off: it is a figure of what that feature costs, measured against the same
 tree on the same host in the same minute (`docs/performance.md`).
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -39,10 +38,9 @@ from processes import (
     start_gateway,
     start_upstream,
 )
-from procfs import cpu_clock
+from procfs import process_cpu_split
 
 ROOT: Final = Path(__file__).resolve().parent.parent
-TICKS: Final = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -67,20 +65,6 @@ def parse_variant(text: str) -> Variant:
     return Variant(name, commit=where)
 
 
-def threads_cpu(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of every thread of the process so far."""
-    user = system = 0
-    for thread in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{thread}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except FileNotFoundError:  # a thread that ended meanwhile
-            continue
-        user += int(fields[11])
-        system += int(fields[12])
-    return user / TICKS, system / TICKS
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("variants", nargs="+", help="NAME, NAME=SRC_FOLDER or NAME=COMMIT")
@@ -96,7 +80,7 @@ def main() -> None:
         upstream = start_upstream(children, pin, 50, 1.0)
         targets = []
         for variant in variants:
-            command = config = None
+            command = None
             env = {}
             if variant.commit is not None:
                 command = install(ROOT, variant.commit, RESULTS / f"variant-{variant.name}-install.log").command
@@ -125,23 +109,24 @@ def main() -> None:
             )
         for round_ in range(args.repeats + 1):  # the first round warms every gateway up
             for variant, pid, target in targets:
-                user0, system0 = threads_cpu(pid)
+                user0, system0 = process_cpu_split(pid)
                 stats = asyncio.run(
                     run_wrk(
                         target,
                         concurrency=16,
                         duration=args.seconds if round_ else 2,
-                        cpu=cpu_clock(pid),
+                        cpu=None,
                         pin=pin.prefix(pin.load_cpu),
                     )
                 )
-                user1, system1 = threads_cpu(pid)
-                if stats.errors or not stats.requests or stats.gateway_cpu_s is None:
+                user1, system1 = process_cpu_split(pid)
+                if stats.errors or not stats.requests:
                     raise SystemExit(f"{variant.name}: {stats.error_samples or 'no requests served'}")
                 if round_:
-                    variant.per_request.append(stats.gateway_cpu_s / stats.requests * 1e6)
-                    variant.user.append((user1 - user0) / stats.requests * 1e6)
-                    variant.system.append((system1 - system0) / stats.requests * 1e6)
+                    user, system = (user1 - user0) / stats.requests * 1e6, (system1 - system0) / stats.requests * 1e6
+                    variant.per_request.append(user + system)
+                    variant.user.append(user)
+                    variant.system.append(system)
                     variant.p99_ms.append((stats.p99_s or 0.0) * 1e3)
     finally:
         children.stop_all()
