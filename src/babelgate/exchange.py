@@ -14,6 +14,7 @@ import orjson
 from babelgate.answer import JSON_TYPE, Answer, Headers, close
 from babelgate.call import Call
 from babelgate.errors import GatewayError, InvalidRequest, RequestTooLarge
+from babelgate.headers import LINES_EXTENSION, pairs
 from babelgate.observability.request_id import RequestIds
 
 # An `http.response.start` key of the gateway's own: true when the app sends the first body bytes before its next
@@ -154,6 +155,9 @@ class Exchange:
         self.response_started = True
         self.first_byte_at = time.perf_counter()
         headers = [content_type, (b"x-request-id", self.call.request_id), *self.headers_out, *extra]
+        extensions = self.scope.get("extensions")
+        if extensions is None or LINES_EXTENSION not in extensions:  # a server that takes pairs only
+            headers = pairs(headers)
         # Every answer's first body bytes follow its head in the same turn of the loop (a stream's first frame
         # was pulled before the answer was made): the gateway's own server need not schedule the head's
         # flush (server_protocol.py). Other ASGI servers ignore a key they do not know.

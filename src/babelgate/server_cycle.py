@@ -44,6 +44,21 @@ def _remember(names: list[Any]) -> None:
             table[name] = name.lower()
 
 
+def _checked_lines(lines: list[bytes]) -> bytes:
+    """Header lines written whole (`headers.LINES`), joined, once it is sure they cannot end the head or split the
+    answer: each ends with CRLF, no line is empty, and no control character (CR and LF outside line ends
+    included) is in them. Their names and values are the gateway's own; this is what keeps a mistake harmless."""
+    joined = b"".join(lines)
+    if (
+        not joined.endswith(b"\r\n")
+        or joined.startswith(b"\r\n")
+        or b"\r\n\r\n" in joined
+        or len(joined) - len(joined.translate(None, _VALUE_REFUSED)) != 2 * joined.count(b"\r\n")
+    ):
+        raise RuntimeError("Invalid HTTP header name or value.")
+    return joined
+
+
 def _status_line(status: int) -> bytes:
     try:
         phrase = http.HTTPStatus(status).phrase.encode()
@@ -294,9 +309,16 @@ class Cycle:
         chunked = False
         lowered_names = _LOWERED
         fresh = None  # the names not in that table: checked below, then remembered
+        lines = None  # header lines the gateway wrote whole (headers.LINES): they follow the other headers
         for name, value in headers:
             lowered = lowered_names.get(name)
             if lowered is None:
+                if not name:
+                    if lines is None:
+                        lines = [value]
+                    else:
+                        lines.append(value)
+                    continue
                 if fresh is None:
                     fresh = [name]
                 else:
@@ -325,6 +347,8 @@ class Cycle:
             if len(names.translate(None, _NAME_REFUSED)) != len(names):
                 raise RuntimeError("Invalid HTTP header name or value.")
             _remember(fresh)
+        if lines is not None:
+            content.append(_checked_lines(lines))
         if closes:
             self.keep_alive = False
         elif not self.keep_alive:

@@ -50,7 +50,12 @@ from uvicorn.protocols.utils import get_local_addr, get_remote_addr, is_ssl
 
 from babelgate import protocol_errors
 from babelgate.errors import GatewayError
+from babelgate.headers import LINES_EXTENSION
 from babelgate.server_cycle import Cycle, Flow
+
+# What this server takes beyond ASGI (`scope["extensions"]`): header lines written whole (headers.LINES). One
+# mapping for every request: apps read a server's extensions, none writes them.
+_EXTENSIONS: Final[dict[str, dict[str, Any]]] = {LINES_EXTENSION: {}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +312,7 @@ class GatewayHttpProtocol:
             "root_path": self.root_path,
             "headers": self.headers,
             "state": self.app_state.copy(),
+            "extensions": _EXTENSIONS,
         }
 
     def _past_bound(self) -> bool:

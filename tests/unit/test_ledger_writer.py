@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from babelgate.governance.ledger import Entry, Ledger
+from babelgate.governance.ledger import Entry, Ledger, _row
 from babelgate.governance.ledger_spool import LedgerSpool, store_tag
-from babelgate.store.ledger_table import Row, row_of
+from babelgate.store.ledger_table import Row, as_dict, row_of
 from babelgate.store.memory import MemoryResponseStore
 from babelgate.store.sqlite import SQLiteResponseStore
 
@@ -272,3 +272,20 @@ async def test_rows_that_arrive_during_a_write_wait_for_the_next_round_not_a_wri
     assert sum(store.batches) == sent
     # Full batches (512) and the half-second rests: a handful of writes, not one per 10 ms write.
     assert len(store.batches) <= 8, store.batches
+
+
+@pytest.mark.parametrize(
+    ("headers", "attempts", "hit"),
+    [
+        ([(b"x-babelgate-attempts", b"1")], 1, False),
+        ([(b"x-babelgate-route", b"r"), (b"x-babelgate-attempts", b"3")], 3, False),  # failed over twice
+        ([], 1, False),  # refused before the router: the request itself is counted
+        ([(b"x-babelgate-cache", b"hit"), (b"x-babelgate-attempts", b"1")], 0, True),  # no upstream
+        ([(b"x-babelgate-cache", b"miss"), (b"x-babelgate-attempts", b"2")], 2, False),
+    ],
+)
+def test_a_rows_attempts_and_cache_verdict_are_read_from_the_answers_headers(
+    headers: list[tuple[bytes, bytes]], attempts: int, hit: bool
+) -> None:
+    row = as_dict(_row((*entry(0)[:8], headers, *entry(0)[9:]), str))
+    assert (row["attempts"], row["cache_hit"]) == (attempts, hit)

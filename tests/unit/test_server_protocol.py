@@ -13,6 +13,7 @@ import uvicorn
 from uvicorn.server import ServerState
 
 from babelgate.exchange import BODY_FOLLOWS, PIECES
+from babelgate.headers import LINES, LINES_EXTENSION, pairs
 from babelgate.server_protocol import GatewayHttpProtocol, Limits, set_limits
 
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -537,3 +538,57 @@ async def test_a_body_still_arriving_is_read_through_receive() -> None:
     protocol.data_received(b"cd")
     await settle()
     assert seen == [None, b"abcd"]
+
+
+RATE_LINES = (
+    b"x-ratelimit-limit-requests: 3\r\nx-ratelimit-remaining-requests: 2\r\nx-ratelimit-reset-requests: 20s\r\n"
+)
+
+
+async def test_header_lines_written_whole_go_into_the_head_after_the_other_headers() -> None:
+    """A `headers.LINES` pair (the rate limits' headers, written by the gateway as lines) is one piece of the head;
+    the server says it takes them in the scope's extensions, where the exchange looks."""
+    scopes: list[dict[str, Any]] = []
+    headers = [(LINES, RATE_LINES), (b"content-length", b"2"), (LINES, b"x-ratelimit-limit-tokens: 9\r\n")]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        scopes.append(scope)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    protocol, transport = connect(app)
+    protocol.data_received(GET)
+    await settle()
+    assert transport.written() == (
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n" + RATE_LINES + b"x-ratelimit-limit-tokens: 9\r\n\r\n{}"
+    )
+    assert LINES_EXTENSION in scopes[0]["extensions"]
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        b"x-a: 1\r\n\r\nHTTP/1.1 200 OK\r\n",  # an empty line: the head would end there
+        b"x-a: 1\r\nx-b: 2",  # no line end: the next header would join it
+        b"x-a: 1\nset-cookie: b\r\n",  # a bare line feed
+        b"x-a: 1\rx-b: 2\r\n",  # a bare carriage return
+        b"\r\nx-a: 1\r\n",  # an empty first line
+        b"x-a: bell\x07\r\n",  # a control character
+        b"",
+    ],
+)
+async def test_header_lines_that_would_break_the_head_are_never_written(lines: bytes) -> None:
+    start = {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2"), (LINES, lines)]}
+    protocol, transport = connect(answering(start, {"type": "http.response.body", "body": b"{}"}))
+    protocol.data_received(GET)
+    await settle()
+    assert transport.calls == [("close", None)]
+
+
+def test_header_lines_become_pairs_for_any_other_server() -> None:
+    assert pairs([(b"content-type", b"application/json"), (LINES, RATE_LINES)]) == [
+        (b"content-type", b"application/json"),
+        (b"x-ratelimit-limit-requests", b"3"),
+        (b"x-ratelimit-remaining-requests", b"2"),
+        (b"x-ratelimit-reset-requests", b"20s"),
+    ]

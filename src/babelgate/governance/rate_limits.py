@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from babelgate.errors import RateLimitExceeded
+from babelgate.headers import LINES
 from babelgate.redis_link import RedisLink, RedisUnavailable
 
 WINDOW: Final = 60.0  # seconds: "per minute"
@@ -117,16 +118,19 @@ return 1
 """
 
 
-_HEADER_NAMES: Final = {
-    unit: tuple(f"x-ratelimit-{part}-{unit}".encode() for part in ("limit", "remaining", "reset"))
+# OpenAI's three `x-ratelimit-*` headers of a unit, as the lines of one `headers.LINES` pair (one piece of the
+# head, not three headers): the limit, what remains and when the window has room again, to be filled in.
+_UNIT_LINES: Final = {
+    unit: b"x-ratelimit-limit-%b: %%d\r\nx-ratelimit-remaining-%b: %%d\r\nx-ratelimit-reset-%b: %%b\r\n"
+    % (unit.encode(), unit.encode(), unit.encode())
     for unit in ("requests", "tokens")
 }
 
 
 # The `x-ratelimit-reset-*` values already written, by what decides their text (whole seconds; -ms below one).
 _RESET_TEXTS: dict[int, bytes] = {}
-_REQUEST_HEADERS: Final = _HEADER_NAMES["requests"]
-_TOKEN_HEADERS: Final = _HEADER_NAMES["tokens"]
+_REQUEST_LINES: Final = _UNIT_LINES["requests"]
+_TOKEN_LINES: Final = _UNIT_LINES["tokens"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,17 +152,16 @@ class Scope:
     name: str
     limits: Limits
     windows: tuple[str, str, str] = field(init=False)  # requests, tokens, in flight
-    # The `x-ratelimit-limit-*` headers this scope writes when it is the first to limit requests, tokens.
-    limit_headers: tuple[tuple[bytes, bytes], tuple[bytes, bytes]] = field(init=False)
+    # The `x-ratelimit-*` lines this scope writes when it is the first to limit requests, tokens: its limit
+    # filled in, what remains (%d) and the reset (%b) left to fill.
+    lines: tuple[bytes, bytes] = field(init=False)
 
     def __post_init__(self) -> None:
         name = f"{self.kind}:{self.name}"
         object.__setattr__(self, "windows", (f"rpm:{name}", f"tpm:{name}", f"inflight:{name}"))
         limits = self.limits
         object.__setattr__(
-            self,
-            "limit_headers",
-            ((_REQUEST_HEADERS[0], b"%d" % (limits.rpm or 0)), (_TOKEN_HEADERS[0], b"%d" % (limits.tpm or 0))),
+            self, "lines", (_with_limit(_REQUEST_LINES, limits.rpm), _with_limit(_TOKEN_LINES, limits.tpm))
         )
 
     @property
@@ -315,7 +318,7 @@ class RateLimiter:
         if unit in headed:
             return
         headed.add(unit)
-        _write_headers(admission.headers, _HEADER_NAMES[unit], decision.limit, decision.remaining, decision.reset)
+        _write_headers(admission.headers, _UNIT_LINES[unit], decision.limit, decision.remaining, decision.reset)
 
     # --- the in-process engine ----------------------------------------------------------------------
 
@@ -350,11 +353,7 @@ class RateLimiter:
                     self._head(admission, scope, 1, rpm, used, seconds[0][0], now, unheaded)
                 if unheaded:
                     reset = reset_bytes(seconds[0][0] + WINDOW - now)
-                    admission.headers += (
-                        scope.limit_headers[0],
-                        (_REQUEST_HEADERS[1], b"%d" % (rpm - used - 1)),
-                        (_REQUEST_HEADERS[2], reset),
-                    )
+                    admission.headers.append((LINES, scope.lines[0] % (rpm - used - 1, reset)))
                     unheaded = False
             tpm = limits.tpm
             if tpm:
@@ -363,10 +362,13 @@ class RateLimiter:
                 if used > 0 and used + estimate > tpm:
                     self._head(admission, scope, 2, tpm, used, seconds[0][0], now, untokened)
                 if untokened:
-                    admission.headers += (
-                        scope.limit_headers[1],
-                        (_TOKEN_HEADERS[1], b"%d" % max(0, tpm - used - estimate)),
-                        (_TOKEN_HEADERS[2], reset or reset_bytes(seconds[0][0] + WINDOW - now)),
+                    remaining = tpm - used - estimate
+                    admission.headers.append(
+                        (
+                            LINES,
+                            scope.lines[1]
+                            % (remaining if remaining > 0 else 0, reset or reset_bytes(seconds[0][0] + WINDOW - now)),
+                        )
                     )
                     untokened = False
             at_once = limits.max_concurrent
@@ -396,9 +398,7 @@ class RateLimiter:
         when it is the first to limit it, and raises."""
         reset = max(0.0, oldest + WINDOW - now)
         if headed:
-            _write_headers(
-                admission.headers, _REQUEST_HEADERS if kind == 1 else _TOKEN_HEADERS, limit, limit - used, reset
-            )
+            _write_headers(admission.headers, _REQUEST_LINES if kind == 1 else _TOKEN_LINES, limit, limit - used, reset)
         self._refund(admission)
         raise self._refuse(scope, kind, Decision(limit, max(0, limit - used), reset), admission.estimate)
 
@@ -511,11 +511,14 @@ def reset_text(seconds: float) -> str:
     return f"{minutes}m{rest}s" if minutes else f"{rest}s"
 
 
-def _write_headers(
-    headers: list[tuple[bytes, bytes]], names: tuple[bytes, ...], limit: int, remaining: int, reset: float
-) -> None:
-    """OpenAI's three `x-ratelimit-*` headers of one unit (both engines write them here)."""
-    headers += ((names[0], b"%d" % limit), (names[1], b"%d" % max(0, remaining)), (names[2], reset_bytes(reset)))
+def _write_headers(headers: list[tuple[bytes, bytes]], lines: bytes, limit: int, remaining: int, reset: float) -> None:
+    """OpenAI's three `x-ratelimit-*` headers of one unit, as one `LINES` pair (both engines write them here)."""
+    headers.append((LINES, lines % (limit, max(0, remaining), reset_bytes(reset))))
+
+
+def _with_limit(lines: bytes, limit: int | None) -> bytes:
+    """A unit's lines with `limit` filled in, the rest left to fill (`%d`, `%b`)."""
+    return lines.replace(b"%d", b"%d" % (limit or 0), 1)
 
 
 def reset_bytes(seconds: float) -> bytes:
