@@ -1,5 +1,6 @@
-"""`plainly_valid` is the chat validation's quick yes for common messages: it must never accept a message that
-`_message` (the checks with paths) refuses, and it must say yes to the shapes coding agents send by the hundred."""
+"""`plainly_valid` and `plainly_valid_tool` are the chat validation's quick yes for common messages and tools: they
+must never accept a message that `_message` (the checks with paths), or a tool that `validate_tool`, refuses, and they
+must say yes to the shapes coding agents send by the hundred."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from typing import Any
 import pytest
 
 from babelgate.errors import InvalidRequest
-from babelgate.frontends.openai_validation import _FIELD_CHECKS, CHAT_BODY, _message, plainly_valid, validate_chat_body
+from babelgate.frontends.openai_validation import (
+    _FIELD_CHECKS,
+    CHAT_BODY,
+    _message,
+    plainly_valid,
+    plainly_valid_function,
+    plainly_valid_tool,
+    validate_chat_body,
+    validate_tool,
+)
+from babelgate.frontends.responses.validate import _tool as responses_tool
 
 MISSING = object()
 ROLES: tuple[Any, ...] = ("system", "developer", "user", "assistant", "tool", "function", "robot", 3, None)
@@ -116,3 +127,89 @@ def test_each_field_the_schema_types_is_checked(field: str) -> None:
 def test_the_checked_fields_are_the_published_ones() -> None:
     published = set(CHAT_BODY["properties"]) - {"model", "messages"}
     assert set(_FIELD_CHECKS) == published == set(WRONG_VALUES)
+
+
+TOOL_TYPES: tuple[Any, ...] = (MISSING, "function", "custom", "web_search", "", 3)
+TOOL_NAMES: tuple[Any, ...] = (MISSING, "get_weather", "a b", "x" * 65, "", 4)
+DESCRIPTIONS: tuple[Any, ...] = (MISSING, None, "Weather", 5)
+PARAMETERS: tuple[Any, ...] = (
+    MISSING,
+    None,
+    {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    {"properties": {}},
+    {"type": "array"},
+    {"type": "object", "properties": []},
+    [],
+)
+STRICTS: tuple[Any, ...] = (MISSING, None, True, "yes")
+SPECS: tuple[Any, ...] = ("dict", "f", None)
+
+
+def _tool(kind: Any, name: Any, description: Any, parameters: Any, strict: Any, spec: Any) -> Any:
+    fields = {"name": name, "description": description, "parameters": parameters, "strict": strict}
+    function = {key: value for key, value in fields.items() if value is not MISSING} if spec == "dict" else spec
+    tool: dict[str, Any] = {"function": function}
+    if kind is not MISSING:
+        tool["type"] = kind
+    return tool
+
+
+def _tool_accepted(tool: Any) -> bool:
+    try:
+        validate_tool(tool, "tools[0]")
+    except InvalidRequest:
+        return False
+    return True
+
+
+def test_a_quick_yes_is_never_a_tool_the_full_checks_refuse() -> None:
+    quick = 0
+    for fields in itertools.product(TOOL_TYPES, TOOL_NAMES, DESCRIPTIONS, PARAMETERS, STRICTS, SPECS):
+        tool = _tool(*fields)
+        if plainly_valid_tool(tool):
+            quick += 1
+            assert _tool_accepted(tool), tool
+    assert quick > 20  # the common shapes do take the quick way
+    for other in (None, [], "tool", 3):
+        assert not plainly_valid_tool(other)
+
+
+def test_what_clients_send_as_tools_takes_the_quick_way() -> None:
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "The weather in a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+            "strict": False,
+        },
+    }
+    assert plainly_valid_tool(tool) and plainly_valid_tool({"type": "function", "function": {"name": "f"}})
+
+
+def test_a_refused_tool_still_names_its_path() -> None:
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"type": "function", "function": {"name": "f"}}, {"type": "function", "function": {"name": "a b"}}],
+    }
+    with pytest.raises(InvalidRequest) as refused:
+        validate_chat_body(body)
+    assert refused.value.param == "tools[1].function.name"
+
+
+def test_a_quick_yes_is_never_a_responses_function_tool_the_full_checks_refuse() -> None:
+    """The Responses API's function tools are flat (`name`, `parameters`… beside `type`): the same quick yes."""
+    quick = 0
+    for kind, name, description, parameters, strict in itertools.product(
+        TOOL_TYPES, TOOL_NAMES, DESCRIPTIONS, PARAMETERS, STRICTS
+    ):
+        fields = {"type": kind, "name": name, "description": description, "parameters": parameters, "strict": strict}
+        tool = {key: value for key, value in fields.items() if value is not MISSING}
+        if tool.get("type") == "function" and plainly_valid_function(tool):
+            quick += 1
+            try:
+                responses_tool(tool, "tools[0]")
+            except InvalidRequest:
+                pytest.fail(f"a quick yes the full checks refuse: {tool}")
+    assert quick > 20
