@@ -353,7 +353,7 @@ class RateLimiter:
                     self._head(admission, scope, 1, rpm, used, seconds[0][0], now, unheaded)
                 if unheaded:
                     reset = reset_bytes(seconds[0][0] + WINDOW - now)
-                    admission.headers.append((LINES, scope.lines[0] % (rpm - used - 1, reset)))
+                    admission.headers += ((LINES, scope.lines[0] % (rpm - used - 1, reset)),)
                     unheaded = False
             tpm = limits.tpm
             if tpm:
@@ -363,13 +363,8 @@ class RateLimiter:
                     self._head(admission, scope, 2, tpm, used, seconds[0][0], now, untokened)
                 if untokened:
                     remaining = tpm - used - estimate
-                    admission.headers.append(
-                        (
-                            LINES,
-                            scope.lines[1]
-                            % (remaining if remaining > 0 else 0, reset or reset_bytes(seconds[0][0] + WINDOW - now)),
-                        )
-                    )
+                    reset = reset or reset_bytes(seconds[0][0] + WINDOW - now)
+                    admission.headers += ((LINES, scope.lines[1] % (remaining if remaining > 0 else 0, reset)),)
                     untokened = False
             at_once = limits.max_concurrent
             if at_once and counts.in_flight >= at_once:
