@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from babelgate import headers as gateway_headers
 from babelgate.randomness import RANDOM
-from babelgate.store.ledger_table import MESSAGE_CHARS, TAIL_NULLS, Row
+from babelgate.store.ledger_table import MESSAGE_CHARS, Row
 
 if TYPE_CHECKING:
     from babelgate.governance.ledger_spool import Claimed, LedgerSpool
@@ -400,10 +400,10 @@ def _row(entry: Entry, scrub: Callable[[str], str]) -> Row:
         attempts,
         status,
         error_code or None,
-        usage.prompt_tokens if usage else 0,
-        usage.completion_tokens if usage else 0,
-        (usage.cached_tokens or 0) if usage else 0,
-        (usage.reasoning_tokens or 0) if usage else 0,
+        usage.prompt_tokens if usage is not None else 0,
+        usage.completion_tokens if usage is not None else 0,
+        (usage.cached_tokens or 0) if usage is not None else 0,
+        (usage.reasoning_tokens or 0) if usage is not None else 0,
         cost if cost is not None else (0.0 if hit else None),
         # Milliseconds to three decimals: the microseconds rounded as an integer, then divided. `round(x, 3)`
         # gives the same figure but through a decimal conversion of the float (~1 µs a row, two per row).
@@ -414,7 +414,12 @@ def _row(entry: Entry, scrub: Callable[[str], str]) -> Row:
         # What `/admin/errors` shows: our text, or the upstream's words (scrubbed of secrets, cut short).
         scrub(message)[:MESSAGE_CHARS] if message is not None else None,
         session,
-        *TAIL_NULLS,
+        # server, tool, bytes_in, bytes_out: a tool call's, never a request's. Written out, not a starred constant:
+        # a starred item makes the display a list built, extended and converted (`LIST_TO_TUPLE`), for every row.
+        None,
+        None,
+        None,
+        None,
         user,
         end_user,
         None,  # content: a tool call's, never a request's

@@ -47,9 +47,6 @@ COLUMNS: Final = (
     # `ledger.content_max_bytes`), only when the operator turns `ledger.content` on; NULL otherwise.
     "content",
 )
-# Columns that only some rows fill (MCP tool calls' server … bytes_out, after `session`): a model request's
-# row leaves them NULL.
-TAIL_NULLS: Final = (None, None, None, None)
 # What `/admin/usage` may group and filter by → the column.
 GROUPS: Final = {
     "key": "key_id",
