@@ -25,6 +25,9 @@ What it keeps from uvicorn's, and adds:
   is parsed `READ_STEP` bytes at a time, the rest held (at most one read) until the queue has room again:
   with uvicorn's, 10,000 pipelined `GET /health` left 9,993 parsed requests waiting at once
   (docs/reliability.md, "Pipelining").
+- **Header lines written whole.** The rate limits' `x-ratelimit-*` headers come as two `headers.LINES` pairs of
+  three lines each, which go into the head as they are once checked (server_cycle.py); the scope announces it
+  (`scope["extensions"]["babelgate.header_lines"]`), and the exchange sends plain pairs to any other server.
 - **Stopping.** A request that has arrived on an idle keep-alive connection but that the loop has not read
   yet when the server stops is read and answered, with `Connection: close`, rather than reset.
 - As uvicorn: `Expect: 100-continue`, HEAD, 204 and 304 without a body, chunked answers when the app gives no
