@@ -38,7 +38,7 @@ from processes import (
     start_gateway,
     start_upstream,
 )
-from procfs import process_cpu_split
+from procfs import process_cpu_split, process_events
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 
@@ -52,6 +52,8 @@ class Variant:
     user: list[float] = field(default_factory=list)
     system: list[float] = field(default_factory=list)
     p99_ms: list[float] = field(default_factory=list)
+    faults: list[float] = field(default_factory=list)  # minor page faults per request, per round
+    switches: list[float] = field(default_factory=list)  # context switches per request, per round
 
 
 def parse_variant(text: str) -> Variant:
@@ -110,6 +112,7 @@ def main() -> None:
         for round_ in range(args.repeats + 1):  # the first round warms every gateway up
             for variant, pid, target in targets:
                 user0, system0 = process_cpu_split(pid)
+                faults0, switches0 = process_events(pid)
                 stats = asyncio.run(
                     run_wrk(
                         target,
@@ -120,6 +123,7 @@ def main() -> None:
                     )
                 )
                 user1, system1 = process_cpu_split(pid)
+                faults1, switches1 = process_events(pid)
                 if stats.errors or not stats.requests:
                     raise SystemExit(f"{variant.name}: {stats.error_samples or 'no requests served'}")
                 if round_:
@@ -128,6 +132,8 @@ def main() -> None:
                     variant.user.append(user)
                     variant.system.append(system)
                     variant.p99_ms.append((stats.p99_s or 0.0) * 1e3)
+                    variant.faults.append((faults1 - faults0) / stats.requests)
+                    variant.switches.append((switches1 - switches0) / stats.requests)
     finally:
         children.stop_all()
     first = statistics.median(variants[0].per_request)
@@ -141,6 +147,8 @@ def main() -> None:
             f"  user {statistics.median(variant.user):6.1f}  system {statistics.median(variant.system):5.1f}"
             f"  rounds {' '.join(f'{x:.1f}' for x in variant.per_request)}"
             f"  p99 {' '.join(f'{x:.2f}' for x in variant.p99_ms)} ms"
+            f"  per request: faults {statistics.median(variant.faults):.3f}"
+            f" switches {statistics.median(variant.switches):.3f}"
         )
 
 
