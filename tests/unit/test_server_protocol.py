@@ -13,7 +13,7 @@ import uvicorn
 from uvicorn.server import ServerState
 
 from babelgate.exchange import BODY_FOLLOWS, PIECES
-from babelgate.headers import LINES, LINES_EXTENSION, pairs
+from babelgate.headers import LINES, LINES_EXTENSION, CheckedLines, lines_are_safe, pairs
 from babelgate.server_protocol import GatewayHttpProtocol, Limits, set_limits
 
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -583,6 +583,51 @@ async def test_header_lines_that_would_break_the_head_are_never_written(lines: b
     protocol.data_received(GET)
     await settle()
     assert transport.calls == [("close", None)]
+
+
+async def test_a_piece_not_checked_where_it_was_made_has_the_whole_lines_checked() -> None:
+    """A checked piece (the rate limiter's) vouches for itself only: any other piece beside it is looked at,
+    the joined lines whole (the seam between pieces too)."""
+    headers = [(b"content-length", b"2"), (LINES, CheckedLines(RATE_LINES)), (LINES, b"\r\nHTTP/1.1 200 OK\r\n")]
+    start = {"type": "http.response.start", "status": 200, "headers": headers}
+    protocol, transport = connect(answering(start, {"type": "http.response.body", "body": b"{}"}))
+    protocol.data_received(GET)
+    await settle()
+    assert transport.calls == [("close", None)]
+
+
+async def test_checked_pieces_are_written_as_they_are() -> None:
+    """What `CheckedLines` means to the server: made of pieces checked where they were made, they go into the head
+    without another pass over their bytes (the limiter checks its templates once and fills in numbers and reset
+    texts it checked when first written: tests/unit/test_rate_limit_lines.py)."""
+    lines = CheckedLines(RATE_LINES) + b""  # a plain copy is not a checked piece
+    assert lines.__class__ is bytes
+    headers = [(b"content-length", b"2"), (LINES, CheckedLines(RATE_LINES))]
+    protocol, transport = connect(
+        answering(
+            {"type": "http.response.start", "status": 200, "headers": headers},
+            {"type": "http.response.body", "body": b"{}"},
+        )
+    )
+    protocol.data_received(GET)
+    await settle()
+    assert transport.written() == b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n" + RATE_LINES + b"\r\n{}"
+
+
+@pytest.mark.parametrize(
+    ("lines", "safe"),
+    [
+        (RATE_LINES, True),
+        (RATE_LINES + b"x-a: tab\there\r\n", True),
+        (b"x-a: 1\r\n\r\n", False),
+        (b"x-a: 1\r\r\n\n", False),
+        (b"x-a: \x00\r\n", False),
+        (b"x-a: \x7f\r\n", False),
+        (b"\r\n", False),
+    ],
+)
+def test_lines_are_safe(lines: bytes, safe: bool) -> None:
+    assert lines_are_safe(lines) is safe
 
 
 def test_header_lines_become_pairs_for_any_other_server() -> None:

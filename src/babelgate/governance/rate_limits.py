@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from babelgate.errors import RateLimitExceeded
-from babelgate.headers import LINES
+from babelgate.headers import LINES, CheckedLines, lines_are_safe
 from babelgate.redis_link import RedisLink, RedisUnavailable
 
 WINDOW: Final = 60.0  # seconds: "per minute"
@@ -131,6 +131,10 @@ _UNIT_LINES: Final = {
 _RESET_TEXTS: dict[int, bytes] = {}
 _REQUEST_LINES: Final = _UNIT_LINES["requests"]
 _TOKEN_LINES: Final = _UNIT_LINES["tokens"]
+# Checked once here, so that the lines made from them are `CheckedLines`: a template filled with numbers (`%d`) and
+# a reset text (checked when first written: `reset_bytes`) is three whole, safe lines.
+if not all(lines_are_safe(lines % (0, 0, b"1s")) for lines in _UNIT_LINES.values()):
+    raise RuntimeError("the x-ratelimit-* header templates are not header lines")
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +357,7 @@ class RateLimiter:
                     self._head(admission, scope, 1, rpm, used, seconds[0][0], now, unheaded)
                 if unheaded:
                     reset = reset_bytes(seconds[0][0] + WINDOW - now)
-                    admission.headers += ((LINES, scope.lines[0] % (rpm - used - 1, reset)),)
+                    admission.headers += ((LINES, CheckedLines(scope.lines[0] % (rpm - used - 1, reset))),)
                     unheaded = False
             tpm = limits.tpm
             if tpm:
@@ -364,7 +368,8 @@ class RateLimiter:
                 if untokened:
                     remaining = tpm - used - estimate
                     reset = reset or reset_bytes(seconds[0][0] + WINDOW - now)
-                    admission.headers += ((LINES, scope.lines[1] % (remaining if remaining > 0 else 0, reset)),)
+                    lines = CheckedLines(scope.lines[1] % (remaining if remaining > 0 else 0, reset))
+                    admission.headers += ((LINES, lines),)
                     untokened = False
             at_once = limits.max_concurrent
             if at_once and counts.in_flight >= at_once:
@@ -508,11 +513,11 @@ def reset_text(seconds: float) -> str:
 
 def _write_headers(headers: list[tuple[bytes, bytes]], lines: bytes, limit: int, remaining: int, reset: float) -> None:
     """OpenAI's three `x-ratelimit-*` headers of one unit, as one `LINES` pair (both engines write them here)."""
-    headers.append((LINES, lines % (limit, max(0, remaining), reset_bytes(reset))))
+    headers.append((LINES, CheckedLines(lines % (limit, max(0, remaining), reset_bytes(reset)))))
 
 
 def _with_limit(lines: bytes, limit: int | None) -> bytes:
-    """A unit's lines with `limit` filled in, the rest left to fill (`%d`, `%b`)."""
+    """A unit's lines with `limit` filled in (a number: the lines stay safe), the rest left to fill (`%d`, `%b`)."""
     return lines.replace(b"%d", b"%d" % (limit or 0), 1)
 
 
@@ -522,6 +527,8 @@ def reset_bytes(seconds: float) -> bytes:
     text = _RESET_TEXTS.get(key)
     if text is None:
         text = reset_text(seconds).encode()
+        if not text.isalnum():  # what makes the lines holding it `CheckedLines`: `1s`, `6m0s`, `250ms`
+            raise ValueError(f"not a reset text: {text!r}")
         if len(_RESET_TEXTS) < 4096:
             _RESET_TEXTS[key] = text
     return text
