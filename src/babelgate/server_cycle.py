@@ -47,15 +47,12 @@ def _remember(names: list[Any]) -> None:
 
 def _checked_lines(lines: list[bytes]) -> bytes:
     """Header lines written whole (`headers.LINES`), joined, once it is sure they cannot end the head or split the
-    answer. Pieces checked where they were made (`headers.CheckedLines`: the rate limiter's) are not looked at
-    again: valid lines joined are valid lines. Any other piece has the whole joined checked (`lines_are_safe`), so
-    that a mistake stays harmless."""
+    answer (`lines_are_safe`). Asked when any piece is not a `headers.CheckedLines` (made of pieces checked where
+    they were made: the rate limiter's, which `_start` joins without a look, valid lines joined being valid
+    lines); the whole is checked then, the seams too, so that a mistake stays harmless."""
     joined = b"".join(lines)
-    for piece in lines:
-        if piece.__class__ is not CheckedLines:
-            if not lines_are_safe(joined):
-                raise RuntimeError("Invalid HTTP header name or value.")
-            break
+    if not lines_are_safe(joined):
+        raise RuntimeError("Invalid HTTP header name or value.")
     return joined
 
 
@@ -310,6 +307,7 @@ class Cycle:
         lowered_names = _LOWERED
         fresh = None  # the names not in that table: checked below, then remembered
         lines = None  # header lines the gateway wrote whole (headers.LINES): they follow the other headers
+        unchecked = False  # whether a piece of them was not checked where it was made
         for name, value in headers:
             lowered = lowered_names.get(name)
             if lowered is None:
@@ -318,6 +316,8 @@ class Cycle:
                         lines = [value]
                     else:
                         lines.append(value)
+                    if value.__class__ is not CheckedLines:
+                        unchecked = True
                     continue
                 if fresh is None:
                     fresh = [name]
@@ -348,7 +348,7 @@ class Cycle:
                 raise RuntimeError("Invalid HTTP header name or value.")
             _remember(fresh)
         if lines is not None:
-            content.append(_checked_lines(lines))
+            content.append(_checked_lines(lines) if unchecked else b"".join(lines))
         if closes:
             self.keep_alive = False
         elif not self.keep_alive:

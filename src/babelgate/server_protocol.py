@@ -26,7 +26,8 @@ What it keeps from uvicorn's, and adds:
   with uvicorn's, 10,000 pipelined `GET /health` left 9,993 parsed requests waiting at once
   (docs/reliability.md, "Pipelining").
 - **Header lines written whole.** The rate limits' `x-ratelimit-*` headers come as two `headers.LINES` pairs of
-  three lines each, which go into the head as they are once checked (server_cycle.py); the scope announces it
+  three lines each, checked where they are made (`headers.CheckedLines`), which go into the head as they are
+  (server_cycle.py; any other lines are checked whole first); the scope announces it
   (`scope["extensions"]["babelgate.header_lines"]`), and the exchange sends plain pairs to any other server.
 - **Stopping.** A request that has arrived on an idle keep-alive connection but that the loop has not read
   yet when the server stops is read and answered, with `Connection: close`, rather than reset.
