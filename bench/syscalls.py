@@ -30,7 +30,7 @@ sys.path.insert(0, str(BENCH.parent))
 from bench import processes  # noqa: E402
 from bench.fixed_base import DEFAULT_BASE, install  # noqa: E402
 from bench.instructions import _wait_healthy, _wrk, post_script  # noqa: E402
-from bench.procfs import process_cpu_split, stat_fields  # noqa: E402
+from bench.procfs import process_cpu_split, process_events  # noqa: E402
 
 WARM_SECONDS: Final = 3
 NOT_CALLS: Final = ("user µs", "system µs", "page faults")
@@ -39,7 +39,7 @@ NOT_CALLS: Final = ("user µs", "system µs", "page faults")
 def cpu_split(pid: int) -> tuple[float, float, int]:
     """(user, system) CPU seconds of every thread of the process so far, and its minor page faults."""
     user, system = process_cpu_split(pid)
-    return user, system, int(stat_fields(pid)[7])
+    return user, system, process_events(pid)[0]
 
 
 def run(command: list[str], caller: str, seconds: int, upstream: int, scratch: Path, base: bool) -> dict[str, float]:

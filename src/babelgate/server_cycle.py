@@ -25,7 +25,6 @@ from babelgate.headers import VALUE_REFUSED, CheckedLines, lines_are_safe
 _NAME_REFUSED: Final = bytes(
     byte for byte in range(256) if byte <= 32 or byte == 127 or chr(byte) in '()<>@,;:[]={}\\"'
 )
-_VALUE_REFUSED: Final = VALUE_REFUSED
 _FRAMING: Final = frozenset((b"content-length", b"transfer-encoding", b"connection"))
 # Header names already checked, as written, and lowered. An answer's names are nearly all the gateway's own
 # constants (their hashes kept by the objects) and the few names its upstreams send, so a name is looked up here
@@ -340,7 +339,7 @@ class Cycle:
         # The values, checked joined (every fourth piece: a slice, made in C), and the names not checked before.
         if len(content) > first:
             values = b"\t".join(content[first + 2 :: 4])
-            if len(values.translate(None, _VALUE_REFUSED)) != len(values):
+            if len(values.translate(None, VALUE_REFUSED)) != len(values):
                 raise RuntimeError("Invalid HTTP header name or value.")
         if fresh is not None:
             names = b"".join(fresh)

@@ -341,11 +341,12 @@ async def test_the_scope_has_what_asgi_promises() -> None:
 
 
 def test_the_bytes_a_header_may_hold_are_uvicorns() -> None:
-    """The head is checked with `translate` (server_cycle._NAME_REFUSED, _VALUE_REFUSED), uvicorn with a regular
+    """The head is checked with `translate` (server_cycle._NAME_REFUSED, headers.VALUE_REFUSED), uvicorn with a regular
     expression per header: the same bytes pass both."""
     from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE
 
-    from babelgate.server_cycle import _NAME_REFUSED, _VALUE_REFUSED
+    from babelgate.headers import VALUE_REFUSED as _VALUE_REFUSED
+    from babelgate.server_cycle import _NAME_REFUSED
 
     for byte in range(256):
         one = bytes([byte])
