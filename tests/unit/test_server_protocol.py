@@ -4,6 +4,7 @@ when. Over real sockets: tests/reliability/test_pipelining.py, test_hostile_inpu
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -613,6 +614,37 @@ async def test_checked_pieces_are_written_as_they_are() -> None:
     protocol.data_received(GET)
     await settle()
     assert transport.written() == b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n" + RATE_LINES + b"\r\n{}"
+
+
+async def _checks_made(piece: bytes) -> int:
+    """How often the server looked over the lines of an answer carrying `piece` (calls of `lines_are_safe`, a
+    Python function in every build: the profile sees it called from compiled code too)."""
+    calls = 0
+
+    def count(frame: Any, event: str, arg: Any) -> None:
+        nonlocal calls
+        if event == "call" and frame.f_code is lines_are_safe.__code__:
+            calls += 1
+
+    headers = [(b"content-length", b"2"), (LINES, piece)]
+    app = answering(
+        {"type": "http.response.start", "status": 200, "headers": headers},
+        {"type": "http.response.body", "body": b"{}"},
+    )
+    protocol, transport = connect(app)
+    sys.setprofile(count)
+    try:
+        protocol.data_received(GET)
+        await settle()
+    finally:
+        sys.setprofile(None)
+    assert transport.written().endswith(RATE_LINES + b"\r\n{}")
+    return calls
+
+
+async def test_the_server_looks_over_lines_only_when_a_piece_was_not_checked_where_it_was_made() -> None:
+    assert await _checks_made(RATE_LINES) == 1
+    assert await _checks_made(CheckedLines(RATE_LINES)) == 0
 
 
 @pytest.mark.parametrize(
