@@ -73,7 +73,7 @@ class Account:
     its period, with the slot of its running sum for the period last asked about and that period's bounds, so that
     a check or an addition within the period works nothing out."""
 
-    __slots__ = ("budget", "end", "kind", "name", "period", "slot", "start")
+    __slots__ = ("budget", "end", "kind", "name", "period", "slot", "start", "tally")
 
     def __init__(self, kind: str, name: str, budget: float, period: str | None) -> None:
         self.kind = kind
@@ -82,11 +82,25 @@ class Account:
         self.period = period
         self.start = self.end = 0.0  # no period yet: the first use finds it
         self.slot = (kind, name, 0.0)
+        # The running sum of `slot` once found (`Budgets.spent`'s), so that a request's check and addition find it
+        # without hashing the slot: None until then, and again in a new period.
+        self.tally: Tally | None = None
 
     def move(self, now: float) -> None:
         """Into the period `now` is in."""
         self.start, self.end = period_bounds(self.period, now)
         self.slot = (self.kind, self.name, self.start)
+        self.tally = None
+
+
+class Tally:
+    """The dollars spent in one budget's period, kept by this instance: one object per slot, shared by every
+    `Account` of that budget (a key's budget is prepared once per model it calls)."""
+
+    __slots__ = ("spent",)
+
+    def __init__(self, spent: float) -> None:
+        self.spent = spent
 
 
 class BudgetExceeded(RateLimitExceeded):
@@ -106,7 +120,7 @@ class Budgets:
         self.link = redis  # shared sums' Redis, None when this instance keeps them alone
         self._add: Any = None
         # (kind, name, period start) → dollars spent; the seeding of each, once.
-        self.spent: dict[tuple[str, str, float], float] = {}
+        self.spent: dict[tuple[str, str, float], Tally] = {}
         self._seeding: dict[tuple[str, str, float], asyncio.Future[float]] = {}
         # When each kept sum's period ends: sums of periods over go once the sums have doubled since the last
         # pruning (a key's end customers each have a sum per period: they would otherwise be kept for good).
@@ -120,11 +134,13 @@ class Budgets:
             return False
         if not account.start <= now < account.end:
             account.move(now)
-        spent = self.spent.get(account.slot)
-        if spent is None:
-            return False
-        if spent >= account.budget:
-            raise _exceeded(account.kind, account.name, account.budget, account.period, spent, account.end, now)
+        tally = account.tally
+        if tally is None:
+            tally = account.tally = self.spent.get(account.slot)
+            if tally is None:
+                return False
+        if tally.spent >= account.budget:
+            raise _exceeded(account.kind, account.name, account.budget, account.period, tally.spent, account.end, now)
         return True
 
     async def check(self, account: Account) -> None:
@@ -141,12 +157,13 @@ class Budgets:
         kept."""
         if not account.start <= now < account.end:
             account.move(now)
-        slot = account.slot
-        total = self.spent.get(slot)
-        if total is None:
-            return None
-        total = self.spent[slot] = total + cost
-        return account.start, total
+        tally = account.tally
+        if tally is None:
+            tally = account.tally = self.spent.get(account.slot)
+            if tally is None:
+                return None
+        tally.spent += cost
+        return account.start, tally.spent
 
     async def add(self, account: Account, cost: float) -> tuple[float, float] | None:
         """Adds `cost`; answers the period's start and its new total where one is known (for alerts)."""
@@ -178,14 +195,15 @@ class Budgets:
                     # Whoever came first set it; everyone reads the same from here on.
                     await link.call(lambda redis: redis.set(key, repr(seeded), nx=True, ex=_ttl(slot[2])))
                     value = await link.call(lambda redis: redis.get(key))
-                return float(value) if value is not None else self.spent.get(slot, 0.0)
+                kept = self.spent.get(slot)
+                return float(value) if value is not None else kept.spent if kept is not None else 0.0
             except RedisUnavailable:
                 pass  # counted by this instance until Redis is back
         if slot not in self.spent:
             seeded = await self._seed(slot)
             if slot not in self.spent:  # the first of the requests that waited for the seeding keeps it
                 self._keep(slot, end, seeded)
-        return self.spent[slot]
+        return self.spent[slot].spent
 
     def _keep(self, slot: tuple[str, str, float], end: float, spent: float) -> None:
         """A period's sum, kept from now on (and the sums of periods over forgotten, when they have doubled)."""
@@ -195,7 +213,7 @@ class Budgets:
                 self.spent.pop(over, None)
                 del self._ends[over]
             self._prune_at = max(_PRUNE_FLOOR, 2 * len(self.spent))
-        self.spent[slot] = spent
+        self.spent[slot] = Tally(spent)
         self._ends[slot] = end
 
     async def _seed(self, slot: tuple[str, str, float]) -> float:

@@ -156,17 +156,16 @@ class Scope:
     name: str
     limits: Limits
     windows: tuple[str, str, str] = field(init=False)  # requests, tokens, in flight
-    # The `x-ratelimit-*` lines this scope writes when it is the first to limit requests, tokens: its limit
-    # filled in, what remains (%d) and the reset (%b) left to fill.
-    lines: tuple[bytes, bytes] = field(init=False)
+    # The `x-ratelimit-*` lines this scope writes when it is the first to limit requests, tokens, or both: its
+    # limits filled in, what remains (%d) and the reset (%b) left to fill.
+    lines: tuple[bytes, bytes, bytes] = field(init=False)
 
     def __post_init__(self) -> None:
         name = f"{self.kind}:{self.name}"
         object.__setattr__(self, "windows", (f"rpm:{name}", f"tpm:{name}", f"inflight:{name}"))
         limits = self.limits
-        object.__setattr__(
-            self, "lines", (_with_limit(_REQUEST_LINES, limits.rpm), _with_limit(_TOKEN_LINES, limits.tpm))
-        )
+        requests, tokens = _with_limit(_REQUEST_LINES, limits.rpm), _with_limit(_TOKEN_LINES, limits.tpm)
+        object.__setattr__(self, "lines", (requests, tokens, requests + tokens))
 
     @property
     def who(self) -> str:
@@ -349,28 +348,37 @@ class RateLimiter:
             # A second leaves the window once `second + WINDOW <= now`: `int(WINDOW)` seconds before this one.
             newest = seconds[-1] if seconds and seconds[-1][0] == second else counts.entry(second, second - 60)
             limits = scope.limits
-            reset = b""  # the scope's reset text, made once for both units (the same oldest second)
             rpm = limits.rpm
+            tpm = limits.tpm
             if rpm:
                 used = counts.requests
                 if used >= rpm:
                     self._head(admission, scope, 1, rpm, used, seconds[0][0], now, unheaded)
-                if unheaded:
-                    reset = reset_bytes(seconds[0][0] + WINDOW - now)
-                    admission.headers += ((LINES, CheckedLines(scope.lines[0] % (rpm - used - 1, reset))),)
-                    unheaded = False
-            tpm = limits.tpm
             if tpm:
-                used = counts.tokens
+                tokens = counts.tokens
                 # A scope with no tokens counted yet admits any estimate.
-                if used > 0 and used + estimate > tpm:
-                    self._head(admission, scope, 2, tpm, used, seconds[0][0], now, untokened)
-                if untokened:
-                    remaining = tpm - used - estimate
-                    reset = reset or reset_bytes(seconds[0][0] + WINDOW - now)
-                    lines = CheckedLines(scope.lines[1] % (remaining if remaining > 0 else 0, reset))
-                    admission.headers += ((LINES, lines),)
+                if tokens > 0 and tokens + estimate > tpm:
+                    if rpm and unheaded:  # the requests' lines, as this scope would have written them admitted
+                        reset_at = seconds[0][0] + WINDOW - now
+                        _write_headers(admission.headers, _REQUEST_LINES, rpm, rpm - used - 1, reset_at)
+                    self._head(admission, scope, 2, tpm, tokens, seconds[0][0], now, untokened)
+            # Admitted by this scope. The first scope that limits a unit writes its lines: both units in one piece
+            # when it is the first for both (the key's, usually), with one reset text (the same oldest second).
+            if unheaded and rpm:
+                reset = reset_bytes(seconds[0][0] + WINDOW - now)
+                if untokened and tpm:
+                    remaining = tpm - tokens - estimate
+                    lines = scope.lines[2] % (rpm - used - 1, reset, remaining if remaining > 0 else 0, reset)
                     untokened = False
+                else:
+                    lines = scope.lines[0] % (rpm - used - 1, reset)
+                admission.headers += ((LINES, CheckedLines(lines)),)
+                unheaded = False
+            elif untokened and tpm:
+                remaining = tpm - tokens - estimate
+                lines = scope.lines[1] % (remaining if remaining > 0 else 0, reset_bytes(seconds[0][0] + WINDOW - now))
+                admission.headers += ((LINES, CheckedLines(lines)),)
+                untokened = False
             at_once = limits.max_concurrent
             if at_once and counts.in_flight >= at_once:
                 self._refund(admission)
