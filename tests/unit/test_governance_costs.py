@@ -29,6 +29,43 @@ async def test_rpm_keeps_a_count_per_second_not_a_timestamp_per_request() -> Non
     assert counts.in_flight == 0
 
 
+def test_the_window_holds_each_second_with_its_corrections_until_its_minute_is_over() -> None:
+    """The newest second counts in its entry, the seconds before it in running totals: a request that ends after
+    its second joined those totals corrects them, a refusal gives back what the scopes before it took, and each
+    second leaves the window whole once its minute is over."""
+    from babelgate.governance.rate_limits import Admission
+
+    limiter = RateLimiter()
+    key, team = Scope("key", "k1", Limits(rpm=10, tpm=1_000)), Scope("team", "t", Limits(rpm=3))
+    start = 1_000_000.0
+
+    def admit(at: float, estimate: int = 100) -> Admission:
+        admission = Admission(estimate, [])
+        limiter.admit_local([key, team], admission, at)
+        return admission
+
+    first = admit(start + 0.5)
+    second = admit(start + 1.2)  # a new second: the first's joins the past totals
+    limiter.finish_local(first, 40 - 100, start + 1.3)  # used 40 of its estimated 100, ended in the next second
+    limiter.finish_local(second, 250 - 100, start + 1.4)
+    counts = limiter.counts(key)
+    assert counts is not None and (counts.requests, counts.tokens, counts.in_flight) == (2, 290, 0)
+    assert counts.past_tokens == 40 and counts.newest[2] == 250
+    third = admit(start + 2.1, estimate=10)
+    with pytest.raises(RateLimitExceeded):  # the team's fourth request in the minute: the key's count goes back
+        admit(start + 2.2)
+    assert (counts.requests, counts.tokens, counts.in_flight) == (3, 300, 1)
+    limiter.finish_local(third, 10 - 10, start + 2.3)
+    assert (limiter.counts(team) or counts).requests == 3
+    # The first second leaves at start + 60, the second at start + 61, the third at start + 62.
+    admission = admit(start + 60.0, estimate=1)
+    assert (counts.requests, counts.tokens) == (3, 250 + 10 + 1)
+    limiter.finish_local(admission, 0, start + 60.1)
+    admit(start + 62.5, estimate=1)
+    assert (counts.requests, counts.tokens) == (2, 1 + 1)  # the request at +60 and this one
+    assert [entry[0] for entry in counts.seconds] == [int(start) + 60, int(start) + 62]
+
+
 async def test_rpm_refuses_past_the_limit_and_a_refused_request_takes_nothing() -> None:
     limiter = RateLimiter()
     key = Scope("key", "k1", Limits(rpm=3))

@@ -204,33 +204,51 @@ class Admission:
 
 class _Counts:
     """One scope's counts in this process: requests and tokens per second over the last minute, one entry
-    `[second, requests, tokens]` a second, with their running totals, and its requests in flight. A second's
-    entry leaves the window as a whole, when the minute since that second's start is over: up to a second
-    earlier than each of its requests' own minute, never later. Per second, not per request: memory that does
-    not grow with the rate (a timestamp per request held a minute was ~30 MB of floats at 6,000 requests a
-    second on three scopes). Everything is counted whatever the scope limits (a count costs less than asking);
-    its limits decide what is checked."""
+    `[second, requests, tokens]` a second, and its requests in flight. A second's entry leaves the window as a
+    whole, when the minute since that second's start is over: up to a second earlier than each of its requests'
+    own minute, never later. Per second, not per request: memory that does not grow with the rate (a timestamp per
+    request held a minute was ~30 MB of floats at 6,000 requests a second on three scopes). Everything is counted
+    whatever the scope limits (a count costs less than asking); its limits decide what is checked.
 
-    __slots__ = ("in_flight", "requests", "seconds", "tokens")
+    The window's totals are the newest second's entry plus the running totals of the seconds before it
+    (`past_requests`, `past_tokens`): a request adds to its second's entry alone, and the newest entry joins the
+    past totals when the next second opens."""
+
+    __slots__ = ("in_flight", "newest", "past_requests", "past_tokens", "seconds")
 
     def __init__(self) -> None:
         self.seconds: deque[list[int]] = deque()
-        self.requests = 0
-        self.tokens = 0
+        self.newest = [-1, 0, 0]  # no second yet (never in `seconds`: it counts nothing)
+        self.past_requests = 0
+        self.past_tokens = 0
         self.in_flight = 0
 
+    @property
+    def requests(self) -> int:
+        """The requests in the window."""
+        return self.past_requests + self.newest[1]
+
+    @property
+    def tokens(self) -> int:
+        """The tokens in the window."""
+        return self.past_tokens + self.newest[2]
+
     def entry(self, second: int, horizon: int) -> list[int]:
-        """The entry requests of `second` count in: the window moves on first (entries of seconds up to
-        `horizon` leave it), then a new entry opens. Asked once a second per scope; every other request of
-        that second finds its entry newest. A clock that went back counts in the newest entry."""
+        """The entry requests of `second` count in: the newest entry joins the past totals, the window moves on
+        (entries of seconds up to `horizon` leave it), then a new entry opens. Asked once a second per scope;
+        every other request of that second finds its entry newest. A clock that went back counts in the newest
+        entry."""
+        newest = self.newest
+        if newest[0] >= second:
+            return newest
+        self.past_requests += newest[1]
+        self.past_tokens += newest[2]
         seconds = self.seconds
         while seconds and seconds[0][0] <= horizon:
             _, requests, tokens = seconds.popleft()
-            self.requests -= requests
-            self.tokens -= tokens
-        if seconds and seconds[-1][0] >= second:
-            return seconds[-1]
-        entry = [second, 0, 0]
+            self.past_requests -= requests
+            self.past_tokens -= tokens
+        entry = self.newest = [second, 0, 0]
         seconds.append(entry)
         return entry
 
@@ -344,28 +362,29 @@ class RateLimiter:
                 if len(every) >= self._sweep_at:
                     self._sweep(second - 60)
                 counts = every[scope.windows[0]] = _Counts()
-            seconds = counts.seconds
-            # A second leaves the window once `second + WINDOW <= now`: `int(WINDOW)` seconds before this one.
-            newest = seconds[-1] if seconds and seconds[-1][0] == second else counts.entry(second, second - 60)
+            newest = counts.newest
+            if newest[0] != second:
+                # A second leaves the window once `second + WINDOW <= now`: `int(WINDOW)` seconds before this one.
+                newest = counts.entry(second, second - 60)
             limits = scope.limits
             rpm = limits.rpm
             tpm = limits.tpm
             if rpm:
-                used = counts.requests
+                used = counts.past_requests + newest[1]
                 if used >= rpm:
-                    self._head(admission, scope, 1, rpm, used, seconds[0][0], now, unheaded)
+                    self._head(admission, scope, 1, rpm, used, counts.seconds[0][0], now, unheaded)
             if tpm:
-                tokens = counts.tokens
+                tokens = counts.past_tokens + newest[2]
                 # A scope with no tokens counted yet admits any estimate.
                 if tokens > 0 and tokens + estimate > tpm:
                     if rpm and unheaded:  # the requests' lines, as this scope would have written them admitted
-                        reset_at = seconds[0][0] + WINDOW - now
+                        reset_at = counts.seconds[0][0] + WINDOW - now
                         _write_headers(admission.headers, _REQUEST_LINES, rpm, rpm - used - 1, reset_at)
-                    self._head(admission, scope, 2, tpm, tokens, seconds[0][0], now, untokened)
+                    self._head(admission, scope, 2, tpm, tokens, counts.seconds[0][0], now, untokened)
             # Admitted by this scope. The first scope that limits a unit writes its lines: both units in one piece
             # when it is the first for both (the key's, usually), with one reset text (the same oldest second).
             if unheaded and rpm:
-                reset = reset_bytes(seconds[0][0] + WINDOW - now)
+                reset = reset_bytes(counts.seconds[0][0] + WINDOW - now)
                 if untokened and tpm:
                     remaining = tpm - tokens - estimate
                     lines = scope.lines[2] % (rpm - used - 1, reset, remaining if remaining > 0 else 0, reset)
@@ -376,7 +395,10 @@ class RateLimiter:
                 unheaded = False
             elif untokened and tpm:
                 remaining = tpm - tokens - estimate
-                lines = scope.lines[1] % (remaining if remaining > 0 else 0, reset_bytes(seconds[0][0] + WINDOW - now))
+                lines = scope.lines[1] % (
+                    remaining if remaining > 0 else 0,
+                    reset_bytes(counts.seconds[0][0] + WINDOW - now),
+                )
                 admission.headers += ((LINES, CheckedLines(lines)),)
                 untokened = False
             at_once = limits.max_concurrent
@@ -386,8 +408,6 @@ class RateLimiter:
             # Admitted by this scope: it takes its share.
             newest[1] += 1
             newest[2] += estimate
-            counts.requests += 1
-            counts.tokens += estimate
             counts.in_flight += 1
             taken.append((counts, newest))
 
@@ -426,7 +446,8 @@ class RateLimiter:
             delta = 0
         for counts, entry in admission.taken:
             entry[2] += delta
-            counts.tokens += delta
+            if entry is not counts.newest:  # its second has joined the past totals
+                counts.past_tokens += delta
             counts.in_flight -= 1
         admission.taken.clear()
 
@@ -438,8 +459,9 @@ class RateLimiter:
         for counts, entry in admission.taken:
             entry[1] -= 1
             entry[2] -= estimate
-            counts.requests -= 1
-            counts.tokens -= estimate
+            if entry is not counts.newest:  # its second has joined the past totals
+                counts.past_requests -= 1
+                counts.past_tokens -= estimate
             counts.in_flight -= 1
         admission.taken.clear()
 
