@@ -36,9 +36,15 @@ class _Budget:
 
     def admit_now(self, applicant: Applicant, prepared: Any) -> Any:
         account = self.account(applicant, prepared) if self.per_request else prepared
-        if account is not None and not self.budgets.check_now(account, applicant.now):
-            return LATER
-        return account
+        if account is None:
+            return None
+        # Within the period, its sum kept here and not spent: admitted without asking `Budgets.check_now` (every
+        # governed request admits each budget rule); it answers everything else (a refusal, a new period, Redis).
+        tally = account.tally
+        now = applicant.now
+        if tally is not None and account.start <= now < account.end and tally.spent < account.budget:
+            return account
+        return account if self.budgets.check_now(account, now) else LATER
 
     async def admit(self, applicant: Applicant, prepared: Any) -> Any:
         account = self.account(applicant, prepared)
@@ -53,7 +59,14 @@ class _Budget:
         budgets = self.budgets
         if budgets.link is not None:  # shared sums: `settle` adds through Redis
             return False
-        added = budgets.add_now(held, cost, applicant.now)
+        now = applicant.now
+        tally = held.tally
+        if tally is not None and held.start <= now < held.end:  # `Budgets.add_now` within the period, written out
+            total = tally.spent = tally.spent + cost
+            if self.alerts is not None and self.alerts.settings is not None:
+                self._added(held, cost, (held.start, total))
+            return True
+        added = budgets.add_now(held, cost, now)
         if added is not None and self.alerts is not None and self.alerts.settings is not None:
             self._added(held, cost, added)
         return True
