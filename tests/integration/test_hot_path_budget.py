@@ -80,7 +80,9 @@ REQUESTS = 300
 # six pairs' framing was bytecode): ceilings kept (~4.5 % over governed).
 # 293-294 and 330 with the limiter's lines checked where they are made (a seventh session): ceilings moved
 # down (~5 % over).
-CEILINGS = {"static key": 308, "governed": 347}
+# 293 and 323 with a request's rate-limit lines in one piece and its budgets' sums found once a period (an eighth
+# session): the governed ceiling moved down (~5 % over).
+CEILINGS = {"static key": 308, "governed": 340}
 # KiB allocated per request by the gateway's code: 44.6-44.7 with a static key and 53.7-53.8 governed at
 # e578856 (5 runs); 42.9 and 51.5-51.6 once issue 29 recovered them; 41.9 and 50.6 after its second session;
 # 42.8-42.9 and 52.0 after the third session's merges (the same additions as the calls'). The count takes in
@@ -96,7 +98,8 @@ CEILINGS = {"static key": 308, "governed": 347}
 # 33.8 and 37.8 with the upstream's answer read by msgspec and ten governance calls fewer: ceilings moved down
 # (~12 % over). 33.6 and 37.5 with the rate limits' headers as two pieces of the head (their check's two copies).
 # 33.6 and 37.1 with the limiter's lines checked where they are made: ceilings moved down (~12 % over).
-ALLOCATION_CEILINGS_KIB = {"static key": 37.5, "governed": 41.5}
+# 33.6 and 36.75 in an eighth session (one piece of rate-limit lines): the governed ceiling moved down (~12 % over).
+ALLOCATION_CEILINGS_KIB = {"static key": 37.5, "governed": 41.0}
 # Cyclic garbage per request, in objects: 0 at e578856 (any cycle a request makes gives 2 or more). Once,
 # on a machine loaded by other work, one cycle of 32 objects (0.11 a request) came from something the
 # gateway does by the clock, not per request: the ceiling lets one such stray cycle pass and still
