@@ -10,9 +10,10 @@ ATTEMPTS: Final = b"x-babelgate-attempts"  # upstream attempts the answer took (
 
 # An answer's header pair with this (empty) name holds header lines the gateway wrote itself, whole:
 # `name: value\r\n` each, from its own constant names and its own numbers (the rate limits' six
-# `x-ratelimit-*` headers, two such pairs). The server of `babelgate serve` writes them into the head as they
-# are (server_cycle.py: one piece of the head instead of six headers made, copied, looked up, checked and
-# joined one by one: ~7-9k instructions fewer a governed request, docs/performance.md); for any other ASGI
+# `x-ratelimit-*` headers: one such pair, or one per unit when different scopes limit requests and tokens). The
+# server of `babelgate serve` writes them into the head as they are (server_cycle.py: one piece of the head
+# instead of six headers made, copied, looked up, checked and joined one by one: ~7-9k instructions fewer a
+# governed request, docs/performance.md); for any other ASGI
 # server the exchange makes them pairs (`pairs`) before they leave, since it announces no `LINES_EXTENSION`.
 LINES: Final = b""
 # The ASGI scope extension (`scope["extensions"]`) by which a server says it takes `LINES` pairs.
