@@ -32,6 +32,7 @@ log = logging.getLogger("babelgate.keys")
 KIND: Final = "virtual_key"
 SECRET_PREFIX: Final = "bg-"
 _ID_LENGTH: Final = 12
+_ID_AT: Final = slice(len(SECRET_PREFIX), len(SECRET_PREFIX) + _ID_LENGTH)  # where a secret holds its key's id
 PERIODS: Final = ("day", "week", "month")
 LIMIT_FIELDS: Final = ("rpm", "tpm", "max_concurrent", "budget_usd", "budget_period")
 # What a client may set (DECISIONS 14); everything else about a key is the gateway's.
@@ -224,7 +225,7 @@ class KeyRing(Polled):
     def authenticate(self, presented: str) -> VirtualKey:
         """The key whose secret this is, if it is live; AuthenticationFailed otherwise (the same
         error whether it is unknown, wrong, revoked or expired: nothing to probe with)."""
-        key = self.keys.get(presented[len(SECRET_PREFIX) : len(SECRET_PREFIX) + _ID_LENGTH])
+        key = self.keys.get(presented[_ID_AT])
         if key is None:
             raise AuthenticationFailed()
         # A known key's id goes with the refusal, for the ledger's row (never the client's answer).
