@@ -84,7 +84,7 @@ def answering(*messages: dict[str, Any], pause: float = 0) -> App:
     return app
 
 
-START = {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"11")]}
+START: dict[str, Any] = {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"11")]}
 BODY = {"type": "http.response.body", "body": b'{"ok":true}'}
 
 
