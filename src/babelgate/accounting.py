@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from babelgate.governance.ledger import attempts_of
 from babelgate.i18n import render_message
 from babelgate.observability.metrics import Observation
 from babelgate.store.ledger_table import MESSAGE_CHARS
@@ -32,6 +33,13 @@ def account(
     key, a body that is not JSON): the ledger keeps it too, with no model."""
     notes = record.notes
     usage = notes.usage if notes is not None else None
+    # The counts, not the usage: what waits in the ledger's queue holds no object of the answer's (its `extra`
+    # holds the upstream's detail objects, ~1 KB a row for 512 rows or, in an outage, up to the queue's limit).
+    if usage is not None:
+        prompt, completion = usage.prompt_tokens, usage.completion_tokens
+        cached, reasoning = usage.cached_tokens or 0, usage.reasoning_tokens or 0
+    else:
+        prompt = completion = cached = reasoning = 0
     provider = runtime.providers.get(record.provider)
     provider_type = provider.type if provider is not None else ""
     route = record.route or "unknown"
@@ -48,13 +56,14 @@ def account(
             elapsed,
             ttft,
             error_code,
-            usage.prompt_tokens if usage else 0,
-            usage.completion_tokens if usage else 0,
+            prompt,
+            completion,
             key_id or "",
         )
     )
     if record.requested_model or model_route:  # a model route (listings, health, metrics are not in the ledger)
         key = record.virtual_key
+        headers = record.headers_out
         # The ledger's raw values, in its order (governance/ledger.py builds the row off the request path).
         runtime.ledger.record(
             (
@@ -66,10 +75,13 @@ def account(
                 record.requested_model or None,
                 record.provider,
                 record.model,
-                record.headers_out,
+                attempts_of(headers) if headers else 1,
                 status,
                 error_code,
-                usage,
+                prompt,
+                completion,
+                cached,
+                reasoning,
                 notes.cost if notes is not None else None,  # worked out once: an answer's cost header has it
                 elapsed,
                 ttft,

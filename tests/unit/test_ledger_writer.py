@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from babelgate.governance.ledger import Entry, Ledger, _row
+from babelgate.governance.ledger import Entry, Ledger, _row, attempts_of
 from babelgate.governance.ledger_spool import LedgerSpool, store_tag
 from babelgate.store.ledger_table import Row, as_dict, row_of
 from babelgate.store.memory import MemoryResponseStore
@@ -31,10 +31,13 @@ def entry(n: int) -> Entry:
         "gpt-4o-mini",
         "openai",
         "gpt-4o-mini",
-        [(b"x-babelgate-attempts", b"1")],
+        1,  # attempts
         200,
         "",
-        None,
+        0,  # prompt, completion, cached and reasoning tokens
+        0,
+        0,
+        0,
         None,
         0.01,
         None,
@@ -287,5 +290,43 @@ async def test_rows_that_arrive_during_a_write_wait_for_the_next_round_not_a_wri
 def test_a_rows_attempts_and_cache_verdict_are_read_from_the_answers_headers(
     headers: list[tuple[bytes, bytes]], attempts: int, hit: bool
 ) -> None:
-    row = as_dict(_row((*entry(0)[:8], headers, *entry(0)[9:]), str))
+    row = as_dict(_row((*entry(0)[:8], attempts_of(headers), *entry(0)[9:]), str))
     assert (row["attempts"], row["cache_hit"]) == (attempts, hit)
+    assert row["cost_usd"] == (0.0 if hit else None)  # an answer from the cache cost nothing; else none was said
+
+
+async def test_a_waiting_row_holds_the_answers_counts_not_its_objects() -> None:
+    """What waits in the queue (512 rows between writes, up to the queue's limit in an outage) is the row's own
+    values: the usage's token counts and the attempts the headers said, not the answer's usage (its `extra` holds
+    the upstream's detail objects) nor its header list; the row written from it says what they said."""
+    from types import SimpleNamespace
+
+    from babelgate.accounting import account
+    from babelgate.call import Call
+    from babelgate.providers.base import CallNotes
+    from babelgate.schema.chat import Usage
+
+    store = MemoryResponseStore()
+    ledger = Ledger(store)
+    observed: list[Any] = []
+    runtime: Any = SimpleNamespace(providers={}, metrics=SimpleNamespace(observe=observed.append), ledger=ledger)
+    call = Call("chat.completions", b"req-1", [])
+    call.requested_model = call.model = "gpt-4o-mini"
+    call.provider = "openai"
+    details = {"cached_tokens": 3, "audio_tokens": 0}
+    call.notes = CallNotes(usage=Usage(10, 5, 15, 3, None, 2, {"prompt_tokens_details": details}))
+    call.headers_out += [(b"x-babelgate-route", b"r"), (b"x-babelgate-attempts", b"2")]
+    account(runtime, call, status=200, elapsed=0.25, ttft=None, streamed=False)
+    ((waiting,),) = [tuple(ledger._queue)]
+    assert all(value is None or type(value) in (bytes, str, int, float, bool) for value in waiting), waiting
+    await ledger.flush()
+    (row,) = await store.usage(0, 2**40)
+    assert (row["prompt_tokens"], row["completion_tokens"], row["cached_tokens"], row["reasoning_tokens"]) == (
+        10,
+        5,
+        3,
+        2,
+    )
+    assert (row["attempts"], row["cache_hit"], row["latency_ms"]) == (2, False, 250.0)
+    assert observed[0].prompt_tokens == 10 and observed[0].completion_tokens == 5
+    await ledger.close()
