@@ -72,7 +72,7 @@ def account(
                 key_id,
                 key.team if key is not None else None,
                 route,
-                record.requested_model or None,
+                record.requested_model,
                 record.provider,
                 record.model,
                 attempts_of(headers) if headers else 1,

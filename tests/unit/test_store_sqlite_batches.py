@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from babelgate.store import StoredResponse
-from babelgate.store.ledger_table import COLUMNS, row_of
+from babelgate.store.ledger_table import COLUMNS, in_form, row_of
 from babelgate.store.sqlite import LEDGER_ROWS_PER_INSERT, SQLiteResponseStore
 
 
@@ -150,7 +150,7 @@ async def test_a_ledger_batch_is_written_many_rows_to_a_statement_every_row_as_i
         await store.usage(0, 1)  # opens the connection
         assert store._connection is not None
         store._connection.set_trace_callback(statements.append)
-        await store.append_usage([row_of(row) for row in rows])
+        await store.append_usage([in_form(row_of(row), store.ledger_form) for row in rows])  # as the ledger does
         inserts = [statement for statement in statements if statement.startswith("INSERT INTO babelgate_ledger")]
         # Two statements of LEDGER_ROWS_PER_INSERT rows, then the five left over as four rows and one (5 = 0b101).
         assert len(inserts) == 2 + 2
@@ -166,4 +166,40 @@ async def test_a_ledger_batch_is_written_many_rows_to_a_statement_every_row_as_i
         flags = store._connection.execute("SELECT DISTINCT typeof(stream), typeof(team) FROM babelgate_ledger")
         assert sorted(flags.fetchall()) == [("integer", "null")]
     finally:
+        await store.close()
+
+
+async def test_the_ledger_hands_sqlite_its_rows_in_the_form_it_binds_and_they_read_back_as_they_were(
+    tmp_path: Path, bool_adapter: str
+) -> None:
+    """A request's row is made in SQLite's form at once (NaN for no value, 0 and 1 for flags: nothing for sqlite3
+    to adapt, and no mapping of every value in the writer); a plain row (a tool call's) is put in that form when it
+    is queued. Both read back with their NULLs and flags, whatever adapter the process registered for bool."""
+    from babelgate.governance.ledger import Ledger
+
+    store = SQLiteResponseStore(tmp_path / "db.sqlite")
+    ledger = Ledger(store)
+    assert ledger.form is store.ledger_form
+    request = (100.0, b"req-1", "vk", None, "chat.completions", "gpt-4o-mini", "openai", "gpt-4o-mini", 1, 200, "")
+    request += (3, 4, 0, 0, None, 0.25, None, True, None, None, None, None)
+    tool_call = {column: None for column in COLUMNS} | {"ts": 101.0, "request_id": "mcp-1", "status": 200}
+    tool_call |= {"server": "files", "tool": "read", "bytes_in": 10, "bytes_out": 20, "stream": False}
+    try:
+        ledger.record(request)
+        ledger.record_row(row_of(tool_call))
+        await ledger.flush()
+        first, second = await store.usage(0, 1000)
+        assert (first["key_id"], first["team"], first["stream"], first["cache_hit"]) == ("vk", None, True, False)
+        assert (first["cost_usd"], first["ttft_ms"], first["error_code"], first["server"]) == (None, None, None, None)
+        assert (second["server"], second["stream"], second["cache_hit"], second["key_id"]) == (
+            "files",
+            False,
+            False,  # NULL, read as a flag
+            None,
+        )
+        assert store._connection is not None
+        kinds = "SELECT typeof(stream), typeof(team), typeof(cost_usd) FROM babelgate_ledger ORDER BY ts"
+        assert store._connection.execute(kinds).fetchall() == [("integer", "null", "null"), ("integer", "null", "null")]
+    finally:
+        await ledger.close()
         await store.close()

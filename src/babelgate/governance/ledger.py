@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from babelgate import headers as gateway_headers
 from babelgate.randomness import RANDOM
-from babelgate.store.ledger_table import MESSAGE_CHARS, Row
+from babelgate.store.ledger_table import MESSAGE_CHARS, PLAIN, Row, in_form, row_form
 
 if TYPE_CHECKING:
     from babelgate.governance.ledger_spool import Claimed, LedgerSpool
@@ -75,6 +75,7 @@ class Ledger:
         close_seconds: float = CLOSE_SECONDS,
     ) -> None:
         self.store = store
+        self.form = row_form(store)  # the store's rows: None and bools, or what it binds without a conversion
         self.scrub = scrub  # takes secrets out of an error message before it is kept
         self.limit = limit
         self.retention = retention  # seconds a row is kept; 0: forever
@@ -117,8 +118,9 @@ class Ledger:
             self._wake.set()
 
     def record_row(self, row: Row) -> None:
-        """A row made by its caller (an MCP tool call's, mcp/): queued like a request's entry."""
-        self.record((READY, row))
+        """A row made by its caller (an MCP tool call's, mcp/), plain: queued like a request's entry, in the
+        store's form."""
+        self.record((READY, in_form(row, self.form)))
 
     def _drop_oldest(self) -> bool:
         if self._retrying:
@@ -218,7 +220,8 @@ class Ledger:
                     # BATCH rows at a time: the rows of a write are built all at once (about 0.5 KB each), and
                     # what a burst of them takes the process keeps as resident memory.
                     entries = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
-                    batch = [entry[1] if entry[0] is READY else _row(entry, self.scrub) for entry in entries]
+                    scrub, absent, flags = self.scrub, self.form.absent, self.form.flags
+                    batch = [entry[1] if entry[0] is READY else _row(entry, scrub, absent, flags) for entry in entries]
                 try:
                     written = await self._write(batch)
                 except BaseException:  # cut short by close(): the rows are spooled with the rest
@@ -283,7 +286,8 @@ class Ledger:
         return True
 
     async def _replay_one(self, spool: LedgerSpool, claimed: Claimed) -> bool:
-        rows = await asyncio.to_thread(spool.read, claimed)
+        form = self.form
+        rows = [in_form(row, form) for row in await asyncio.to_thread(spool.read, claimed)]  # plain, as JSON has them
         self._spooled -= claimed.rows  # counted in the write under way meanwhile
         written = False
         try:
@@ -320,7 +324,10 @@ class Ledger:
         await self._keep_the_rest()
 
     async def _keep_the_rest(self) -> None:
-        rows = self._retrying + [entry[1] if entry[0] is READY else _row(entry, self.scrub) for entry in self._queue]
+        form = self.form
+        rows = self._retrying + [
+            entry[1] if entry[0] is READY else _row(entry, self.scrub, form.absent, form.flags) for entry in self._queue
+        ]
         self._retrying, self._queue = [], deque()
         if self.spool is not None:
             self.spool.release_all()  # spool files not replayed stay for the next start
@@ -368,8 +375,9 @@ def attempts_of(headers: list[tuple[bytes, bytes]]) -> int:
     return 1
 
 
-def _row(entry: Entry, scrub: Callable[[str], str]) -> Row:
-    """The row (store/ledger_table.py COLUMNS order) of a request's entry."""
+def _row(entry: Entry, scrub: Callable[[str], str], absent: Any = None, flags: tuple[Any, Any] = PLAIN.flags) -> Row:
+    """The row (store/ledger_table.py COLUMNS order) of a request's entry, in the store's form: `absent` for no
+    value, `flags` for False and True (`RowForm`)."""
     (
         ts,
         request_id,
@@ -399,36 +407,36 @@ def _row(entry: Entry, scrub: Callable[[str], str]) -> Row:
     return (
         ts,
         request_id.decode(),
-        key_id,
-        team,
+        key_id if key_id is not None else absent,
+        team if team is not None else absent,
         route,
-        requested,
+        requested or absent,
         provider,
         model,
         attempts,
         status,
-        error_code or None,
+        error_code or absent,
         prompt_tokens,
         completion_tokens,
         cached_tokens,
         reasoning_tokens,
-        cost if cost is not None else (0.0 if hit else None),
+        cost if cost is not None else (0.0 if hit else absent),
         # Milliseconds to three decimals: the microseconds rounded as an integer, then divided. `round(x, 3)`
         # gives the same figure but through a decimal conversion of the float (~1 µs a row, two per row).
         round(elapsed * 1_000_000) / 1000,
-        round(ttft * 1_000_000) / 1000 if ttft is not None else None,
-        stream,
-        hit,
+        round(ttft * 1_000_000) / 1000 if ttft is not None else absent,
+        flags[stream],
+        flags[hit],
         # What `/admin/errors` shows: our text, or the upstream's words (scrubbed of secrets, cut short).
-        scrub(message)[:MESSAGE_CHARS] if message is not None else None,
-        session,
+        scrub(message)[:MESSAGE_CHARS] if message is not None else absent,
+        session if session is not None else absent,
         # server, tool, bytes_in, bytes_out: a tool call's, never a request's. Written out, not a starred constant:
         # a starred item makes the display a list built, extended and converted (`LIST_TO_TUPLE`), for every row.
-        None,
-        None,
-        None,
-        None,
-        user,
-        end_user,
-        None,  # content: a tool call's, never a request's
+        absent,
+        absent,
+        absent,
+        absent,
+        user if user is not None else absent,
+        end_user if end_user is not None else absent,
+        absent,  # content: a tool call's, never a request's
     )

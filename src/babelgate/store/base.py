@@ -73,8 +73,8 @@ class ResponseStore(Protocol):
         """A number that grows with every `put_document` of `kind`: cheap to poll for changes."""
 
     async def append_usage(self, rows: list[Row]) -> None:
-        """Add ledger rows (governance/ledger.py: values in COLUMNS order, `ts` first, in unix seconds), in
-        one write."""
+        """Add ledger rows (governance/ledger.py: values in COLUMNS order, `ts` first, in unix seconds, in the
+        store's `ledger_form` when it has one: store/ledger_table.py `RowForm`), in one write."""
 
     async def usage(self, since: float, until: float) -> list[dict[str, Any]]:
         """The ledger rows with `since <= ts < until`, oldest first."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from babelgate.store.base import Clock, ResponseStore, StoredResponse, is_expired, now_seconds
-from babelgate.store.ledger_table import Row, UsageQuery
+from babelgate.store.ledger_table import Row, RowForm, UsageQuery, row_form
 
 log = logging.getLogger("babelgate.store")
 
@@ -161,6 +161,10 @@ class CachedStore:
 
     async def document_version(self, kind: str) -> int:
         return await self._inner.document_version(kind)
+
+    @property
+    def ledger_form(self) -> RowForm:
+        return row_form(self._inner)
 
     async def append_usage(self, rows: list[Row]) -> None:
         await self._inner.append_usage(rows)

@@ -84,9 +84,40 @@ class UsageQuery:
 
 
 # A ledger row as the ledger hands it to a store: its values in COLUMNS order (NULL as None, flags as
-# bools). A tuple, not a dict: the writer builds one per request, and a 21-key dict cost as much again
-# as the tuple (docs/performance.md, issue 29); the stores that want names make them (`as_dict`).
+# bools, or as the store's `RowForm` says). A tuple, not a dict: the writer builds one per request, and a
+# 21-key dict cost as much again as the tuple (docs/performance.md, issue 29); the stores that want names
+# make them (`as_dict`).
 Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RowForm:
+    """How a store would have the ledger's own rows say "no value" and the two flags (`stream`, `cache_hit`):
+    the writer makes each row in that form at once, where the store would otherwise map every value of every
+    row (SQLite's). A store takes rows in the plain form as well (a tool call's, a spool file's): the form is
+    what is cheapest for it, never what it needs to be right."""
+
+    absent: Any = None
+    flags: tuple[Any, Any] = (False, True)  # False's, True's
+
+
+PLAIN: Final = RowForm()
+
+
+def in_form(row: Row, form: RowForm) -> Row:
+    """A plain row (None for no value, bools for flags: a tool call's, a spool file's) in `form`."""
+    if form == PLAIN:
+        return row
+    absent, flags = form.absent, form.flags
+    return tuple(
+        absent if value is None else flags[value] if value is True or value is False else value for value in row
+    )
+
+
+def row_form(store: object) -> RowForm:
+    """The form of `store`'s ledger rows: its `ledger_form` (a wrapper passes its inner store's on), else plain."""
+    form = getattr(store, "ledger_form", PLAIN)
+    return form if isinstance(form, RowForm) else PLAIN
 
 
 def row_of(mapping: Mapping[str, Any]) -> Row:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from babelgate.errors import StoreUnavailable
 from babelgate.store.base import ResponseStore, StoredResponse
-from babelgate.store.ledger_table import Row, UsageQuery
+from babelgate.store.ledger_table import Row, RowForm, UsageQuery, row_form
 
 _T = TypeVar("_T")
 DEFAULT_TIMEOUT = 5.0
@@ -79,6 +79,10 @@ class TimedStore:
 
     async def usage_errors(self, since: float, until: float) -> list[dict[str, Any]]:
         return await self._within(self.inner.usage_errors(since, until))
+
+    @property
+    def ledger_form(self) -> RowForm:
+        return row_form(self.inner)
 
     async def append_usage(self, rows: list[Row]) -> None:
         await self.inner.append_usage(rows)
