@@ -16,6 +16,7 @@ from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 from babelgate.exchange import BODY_FOLLOWS
 from babelgate.headers import VALUE_REFUSED, CheckedLines, lines_are_safe
+from babelgate.http.turn_writer import TurnWriter
 
 # What a response header's name (RFC 9110's token characters, as uvicorn checks them) and value (all but
 # controls; tab allowed) may not hold. A head's names and values are checked joined, each in one `translate` that
@@ -83,6 +84,7 @@ class Connection(Protocol):
     """What a request's cycle uses of its connection's protocol (server_protocol.GatewayHttpProtocol)."""
 
     transport: Any
+    out: TurnWriter
     flow: Flow
     loop: asyncio.AbstractEventLoop
     server_state: Any
@@ -161,7 +163,7 @@ class Cycle:
         on_response: Callable[[], None],
     ) -> None:
         self.connection = connection
-        self.transport = connection.transport
+        self.transport = connection.out  # every write and close of the answer's: in order, at the end of the turn
         self.scope = scope
         self.keep_alive = keep_alive
         self.waiting_for_100_continue = expect_100

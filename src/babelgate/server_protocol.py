@@ -55,6 +55,7 @@ from uvicorn.protocols.utils import get_local_addr, get_remote_addr, is_ssl
 from babelgate import protocol_errors
 from babelgate.errors import GatewayError
 from babelgate.headers import LINES_EXTENSION
+from babelgate.http.turn_writer import TurnWriter
 from babelgate.server_cycle import Cycle, Flow
 
 # What this server takes beyond ASGI (`scope["extensions"]`): header lines written whole (headers.LINES). One
@@ -131,6 +132,7 @@ class GatewayHttpProtocol:
         "limit_concurrency",
         "limits",
         "loop",
+        "out",
         "parser",
         "pipeline",
         "root_path",
@@ -159,6 +161,7 @@ class GatewayHttpProtocol:
         self.limits = _limits
         # Per connection
         self.transport: Any = None
+        self.out = TurnWriter(None, self.loop)  # the writes of a turn; its transport's own once the connection is made
         self.flow = Flow(None, self._may_read)  # its transport's own once the connection is made
         self.server: Any = None
         self.client: Any = None
@@ -193,6 +196,7 @@ class GatewayHttpProtocol:
     def connection_made(self, transport: asyncio.Transport) -> None:
         self.server_state.connections.add(self)
         self.transport = transport
+        self.out = TurnWriter(transport, self.loop)
         self.flow = Flow(transport, self._may_read)
         self.server = get_local_addr(transport)
         self.client = get_remote_addr(transport)
@@ -442,7 +446,7 @@ class GatewayHttpProtocol:
             return  # busy: the end of the answer arms it again
         left = self._idle_since + self.keep_alive_timeout - self.loop.time()
         if left <= 0:
-            self.transport.close()
+            self.out.close()
         else:
             self._idle_timer = self.loop.call_later(left, self._idle_check)
 
@@ -476,6 +480,7 @@ class GatewayHttpProtocol:
         protocol = self.config.ws_protocol_class(
             config=self.config, server_state=self.server_state, app_state=self.app_state
         )
+        self.out.flush()  # an answer of this turn leaves before the connection is the WebSocket's
         protocol.connection_made(self.transport)
         protocol.data_received(b"".join(output))
         self.transport.set_protocol(protocol)
@@ -497,7 +502,7 @@ class GatewayHttpProtocol:
                 self.flow.resume_reading()
             return
         if idle:
-            self.transport.close()
+            self.out.close()
         elif cycle is not None:
             cycle.keep_alive = False
 
@@ -516,7 +521,7 @@ class GatewayHttpProtocol:
             if cycle is not None and not cycle.response_complete:
                 cycle.client_left()  # the app waits for the rest of the body: it is told the client left
             if cycle is not None and cycle.response_started:
-                self.transport.close()
+                self.out.close()
             else:
                 seconds = self.limits.header_timeout if part == "head" else self.limits.body_timeout
                 self._refuse(protocol_errors.too_slow(part, seconds))
@@ -525,8 +530,8 @@ class GatewayHttpProtocol:
         accept_language = next(
             (value.decode("latin-1") for name, value in self.headers if name == b"accept-language"), None
         )
-        self.transport.write(protocol_errors.refusal(error, self._path_read(), accept_language))
-        self.transport.close()
+        self.out.write(protocol_errors.refusal(error, self._path_read(), accept_language))
+        self.out.close()
 
     def _path_read(self) -> str | None:
         """The request's path as far as it arrived (its prefix names the API), or None before it began."""

@@ -25,6 +25,7 @@ from babelgate.errors import (
     size_text,
 )
 from babelgate.http.decoding import BodyDecoder, decoder_for
+from babelgate.http.turn_writer import TurnWriter
 
 # A slow reader (a client that reads a stream slowly) stops the upstream socket here instead of
 # letting its answer pile up in memory; reading resumes once the reader has caught up.
@@ -154,6 +155,7 @@ class Connection(asyncio.Protocol):
         "_head_at",
         "_inflated",
         "_keep_alive",
+        "_out",
         "_parser",
         "_paused",
         "_pool",
@@ -184,6 +186,7 @@ class Connection(asyncio.Protocol):
         self.loop = loop
         self._pool = pool
         self._transport: asyncio.Transport | None = None
+        self._out: TurnWriter | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[None] | None = None
         self._error: Exception | None = None  # a GatewayError, or StaleConnection
@@ -223,13 +226,13 @@ class Connection(asyncio.Protocol):
         """Write the request and wait for the answer's head; informational answers are skipped."""
         self._error, self._response, self.complete, self.answered_any = None, _NO_ANSWER_YET, False, False
         self._head, self._head_at, self._decoder = b"", 0, None
-        transport = self._transport
-        if transport is None or self.closed:
+        out = self._out
+        if out is None or self.closed:
             raise StaleConnection
         if body:
-            transport.writelines((head, body))
+            out.writelines((head, body))
         else:
-            transport.write(head)
+            out.write(head)
         while self._response is None:
             await self.wait("first byte", first_byte=True)
         return self._response
@@ -320,8 +323,8 @@ class Connection(asyncio.Protocol):
     def close(self) -> None:
         self.in_use = False
         if not self.closed:
-            if self._transport is not None:
-                self._transport.close()
+            if self._out is not None:
+                self._out.close()
             self._mark_closed()
 
     def _mark_closed(self) -> None:
@@ -335,6 +338,7 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
+        self._out = TurnWriter(transport, self.loop)  # the request leaves at the end of the turn (turn_writer.py)
 
     def data_received(self, data: bytes) -> None:
         if not self.in_use:  # bytes nobody asked for: the connection is not reusable
