@@ -460,3 +460,29 @@ async def test_an_id_deleted_here_is_not_waited_for_and_an_embedded_store_never_
     started = time.monotonic()
     assert await shared.get(response_id) is None and await embedded.get(wire.new_response_id()) is None
     assert time.monotonic() - started < 0.05
+
+
+async def test_a_write_behind_put_needs_no_deadline_and_any_other_put_keeps_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The gateway's store is a deadline around a write-behind cache: a put there only remembers and queues, so it
+    is not wrapped in a timer; a store whose puts may wait (no cache in between) keeps its deadline."""
+    from babelgate.store import timed
+
+    bounded: list[object] = []
+    real_within = timed.within
+
+    def recording(seconds: float, call: object) -> object:
+        bounded.append(call)
+        return real_within(seconds, call)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(timed, "within", recording)
+    stored = record()
+    cached = open_cached_store("memory")
+    await cached.put(stored)
+    assert bounded == []
+    assert await cached.get("resp_1") is not None and len(bounded) == 1  # a read may wait: bounded
+    bounded.clear()
+    plain = timed.TimedStore(MemoryResponseStore())
+    await plain.put(stored)
+    assert len(bounded) == 1

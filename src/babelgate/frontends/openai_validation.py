@@ -403,7 +403,9 @@ def _boolean(name: str, value: Any) -> None:
         raise InvalidRequest("wrong_type", param=name, expected="a boolean")
 
 
-def _ranged(low: Bound, high: Bound, *, integer: bool) -> FieldCheck:
+def ranged(low: Bound, high: Bound, *, integer: bool) -> FieldCheck:
+    """A field's check: a number from `low` to `high` (an integer where asked)."""
+
     def check(name: str, value: Any) -> None:
         expect_number(value, name, low, high, integer=integer)
 
@@ -435,8 +437,8 @@ def _object(name: str, value: Any) -> None:
 
 _FIELD_CHECKS: Final[dict[str, FieldCheck]] = {
     **dict.fromkeys(BOOLEANS, _boolean),
-    **{name: _ranged(low, high, integer=False) for name, (low, high) in NUMBER_RANGES.items()},
-    **{name: _ranged(low, high, integer=True) for name, (low, high) in INTEGER_RANGES.items()},
+    **{name: ranged(low, high, integer=False) for name, (low, high) in NUMBER_RANGES.items()},
+    **{name: ranged(low, high, integer=True) for name, (low, high) in INTEGER_RANGES.items()},
     "seed": _seed,
     "stop": lambda _, value: _stop(value),
     "stream_options": lambda _, value: _stream_options(value),

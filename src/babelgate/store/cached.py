@@ -39,6 +39,10 @@ _GONE_KEPT: Final = 1024
 
 
 class CachedStore:
+    # Its puts only remember and queue (the write to the inner store happens behind them): a put never waits
+    # on the inner store, so a deadline around one (timed.py) would only cost a timer.
+    writes_behind: Final = True
+
     def __init__(
         self,
         inner: ResponseStore,

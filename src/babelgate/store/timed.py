@@ -40,15 +40,24 @@ class TimedStore:
             raise ValueError(f"timeout must be positive, got {timeout}")
         self.inner = inner
         self.timeout = timeout
+        # A write-behind cache's puts never wait on its store (cached.py): no deadline, and no timer per stored
+        # response (an `asyncio.timeout` is ~190 bytecodes and a timer armed and cancelled, every Responses call).
+        self._puts_wait = not getattr(inner, "writes_behind", False)
 
     def _within(self, call: Awaitable[_T]) -> Awaitable[_T]:
         return within(self.timeout, call)
 
     async def put(self, record: StoredResponse) -> None:
-        await self._within(self.inner.put(record))
+        if self._puts_wait:
+            await self._within(self.inner.put(record))
+        else:
+            await self.inner.put(record)
 
     async def put_many(self, records: list[StoredResponse]) -> None:
-        await self._within(self.inner.put_many(records))
+        if self._puts_wait:
+            await self._within(self.inner.put_many(records))
+        else:
+            await self.inner.put_many(records)
 
     async def get(self, response_id: str) -> StoredResponse | None:
         return await self._within(self.inner.get(response_id))
