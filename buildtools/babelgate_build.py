@@ -65,6 +65,7 @@ HOT = (
     "http/client.py",
     "http/connection.py",
     "http/pool.py",
+    "http/turn_writer.py",
     "model_facts.py",
     "observability/metrics.py",
     "observability/request_id.py",

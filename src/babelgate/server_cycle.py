@@ -385,7 +385,8 @@ class Cycle:
             if len(body) > self.remaining:
                 raise RuntimeError("Response content longer than Content-Length")
             self.remaining -= len(body)
-            out = body
+            # Written at the end of the turn (TurnWriter): an app's own buffer (a bytearray it may reuse) is copied.
+            out = body if body.__class__ is bytes else bytes(body)
         transport = self.transport
         if not transport.is_closing():
             if head is not None:

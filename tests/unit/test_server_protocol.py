@@ -95,6 +95,24 @@ async def test_the_head_and_body_of_one_answer_go_out_in_one_call() -> None:
     assert transport.calls == [("writelines", [b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n", b'{"ok":true}'])]
 
 
+async def test_answers_leave_at_the_end_of_the_turn_and_an_apps_reused_buffer_is_copied_first() -> None:
+    """The server writes at the end of the loop's turn (http/turn_writer.py): a body the app hands over in a
+    buffer it goes on to reuse leaves as it was when it was sent."""
+
+    async def reusing(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        buffer = bytearray(b'{"ok":true}')
+        await send(START)
+        await send({"type": "http.response.body", "body": buffer})
+        buffer[:] = b"overwritten"
+
+    protocol, transport = connect(reusing)
+    protocol.data_received(GET)
+    await asyncio.sleep(0)
+    assert transport.calls == []  # the task's first step sent the answer: it waits for the end of the turn
+    await settle()
+    assert transport.written() == b'HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{"ok":true}'
+
+
 async def test_a_head_without_a_body_in_its_turn_leaves_alone_at_the_end_of_it() -> None:
     protocol, transport = connect(answering(START, BODY, pause=0.05))
     protocol.data_received(GET)

@@ -26,9 +26,11 @@ class TurnWriter:
     def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.transport = transport
         self._loop = loop
-        self._parts: list[bytes] | None = None  # what waits for the end of the turn
+        # What waits for the end of the turn: bytes, or any bytes-like object an app handed the server (typed `Any`,
+        # so that the compiled build checks nothing a transport would take).
+        self._parts: list[Any] | None = None
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: Any) -> None:
         parts = self._parts
         if parts is None:
             self._parts = [data]
@@ -36,7 +38,7 @@ class TurnWriter:
         else:
             parts.append(data)
 
-    def writelines(self, data: tuple[bytes, ...]) -> None:
+    def writelines(self, data: tuple[Any, ...]) -> None:
         parts = self._parts
         if parts is None:
             self._parts = list(data)
