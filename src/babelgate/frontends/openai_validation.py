@@ -67,9 +67,13 @@ def validate_chat_body(body: dict[str, Any]) -> None:
     for index, message in enumerate(messages):
         if not plainly_valid(message):  # the rest (or a fault): checked with the paths its error names
             _message(message, f"messages[{index}]")
-    # The other fields the gateway reads, each checked by its own rule: a walk over what the body has (two or
-    # three fields, often), not a lookup of each of the two dozen it might have.
-    checks = _FIELD_CHECKS
+    check_fields(body, _FIELD_CHECKS)
+
+
+def check_fields(body: dict[str, Any], checks: dict[str, FieldCheck]) -> None:
+    """The other fields the gateway reads, each checked by its own rule (`checks`, by name): a walk over what the
+    body has (two or three fields, often), not a lookup of each of the two dozen it might have. Where two are
+    wrong, the body's first is the one named."""
     for name, value in body.items():
         if value is not None:
             check = checks.get(name)

@@ -16,6 +16,7 @@ from babelgate.frontends.openai_validation import (
     TOOL_NAME,
     Bound,
     FieldCheck,
+    check_fields,
     expect_object,
     json_schema_format,
     json_schema_object,
@@ -82,14 +83,7 @@ UNSUPPORTED: Final = ("conversation", "prompt")
 def validate_create_body(body: JSON, *, websocket: bool = False) -> None:
     """A create body (HTTP) or the body of a WebSocket `response.create` event."""
     require_model(body)
-    # The top-level flags, texts and numbers, each by its own rule: a walk over what the body has (six or seven
-    # fields, often), not a lookup and a call for each of the fourteen it might have.
-    checks = _FIELD_CHECKS
-    for name, value in body.items():
-        if value is not None:
-            check = checks.get(name)
-            if check is not None:
-                check(name, value)
+    check_fields(body, _FIELD_CHECKS)  # the top-level flags, texts and numbers
     if websocket:
         for name in ("stream", "stream_options", "background"):
             if name in body:
