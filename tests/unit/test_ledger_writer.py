@@ -301,15 +301,18 @@ async def test_a_waiting_row_holds_the_answers_counts_not_its_objects() -> None:
     the upstream's detail objects) nor its header list; the row written from it says what they said."""
     from types import SimpleNamespace
 
+    from prometheus_client import generate_latest
+
     from babelgate.accounting import account
     from babelgate.call import Call
+    from babelgate.observability.metrics import Metrics
     from babelgate.providers.base import CallNotes
     from babelgate.schema.chat import Usage
 
     store = MemoryResponseStore()
     ledger = Ledger(store)
-    observed: list[Any] = []
-    runtime: Any = SimpleNamespace(providers={}, metrics=SimpleNamespace(observe=observed.append), ledger=ledger)
+    metrics = Metrics()  # real objects: `account` may be compiled, and checks what it is given
+    runtime: Any = SimpleNamespace(providers={}, metrics=metrics, ledger=ledger)
     call = Call("chat.completions", b"req-1", [])
     call.requested_model = call.model = "gpt-4o-mini"
     call.provider = "openai"
@@ -328,5 +331,7 @@ async def test_a_waiting_row_holds_the_answers_counts_not_its_objects() -> None:
         2,
     )
     assert (row["attempts"], row["cache_hit"], row["latency_ms"]) == (2, False, 250.0)
-    assert observed[0].prompt_tokens == 10 and observed[0].completion_tokens == 5
+    metrics.flush()
+    exposition = generate_latest(metrics.registry).decode()
+    assert 'babelgate_tokens_total{kind="prompt",model="gpt-4o-mini",provider="openai"} 10.0' in exposition
     await ledger.close()
