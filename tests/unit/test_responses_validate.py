@@ -527,3 +527,21 @@ def test_mutated_bodies_never_crash_the_translated_road(seed: int) -> None:
             assert error.param, f"an InvalidRequest without param for {body}"
             refused += 1
     assert 0 < refused < 400  # the mutations reach both outcomes
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "code"),
+    [
+        ({"temperature": 5, "store": "yes"}, "temperature", "out_of_range"),
+        ({"store": "yes", "temperature": 5}, "store", "wrong_type"),
+        ({"instructions": 3, "max_output_tokens": 0}, "instructions", "wrong_type"),
+        ({"max_output_tokens": 0, "stream": None}, "max_output_tokens", "out_of_range"),  # null: not sent
+    ],
+)
+def test_the_create_bodys_top_level_fields_are_checked_in_the_order_the_body_has_them(
+    body: dict[str, Any], param: str, code: str
+) -> None:
+    """One walk over the fields the body has (`check_fields`): of two wrong fields the body's first is named."""
+    with pytest.raises(InvalidRequest) as refused:
+        validate_create_body({"model": "m", "input": "Hi", **body})
+    assert (refused.value.param, refused.value.message_key) == (param, code)
