@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Final
 
 from fixed_base import install
-from loadgen import Target, request_body, run_wrk
+from loadgen import Target, request_body, run_streams, run_wrk
 from processes import (
     GATEWAY_KEY,
     LOOPBACK,
@@ -41,6 +41,7 @@ from processes import (
 from procfs import process_cpu_split, process_events
 
 ROOT: Final = Path(__file__).resolve().parent.parent
+STREAM_CHUNKS: Final = 50  # as `make bench` streams
 
 
 @dataclass
@@ -73,13 +74,14 @@ def main() -> None:
     parser.add_argument("--caller", choices=("static", "governed"), default="static")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--stream", action="store_true", help="50-chunk streams (the raw stream client), not wrk")
     args = parser.parse_args()
     variants = [parse_variant(text) for text in args.variants]
     pin = Pinning.detect(True)
     pin.pin_self()
     children = Children()
     try:
-        upstream = start_upstream(children, pin, 50, 1.0)
+        upstream = start_upstream(children, pin, STREAM_CHUNKS, 1.0)
         targets = []
         for variant in variants:
             command = None
@@ -107,20 +109,27 @@ def main() -> None:
                 key, model = create_virtual_key(port), "governed"
             url = f"http://{LOOPBACK}:{port}/v1/chat/completions"
             targets.append(
-                (variant, process.pid, Target(variant.name, url, key, body=request_body(False, model=model)))
+                (
+                    variant,
+                    process.pid,
+                    Target(
+                        variant.name,
+                        url,
+                        key,
+                        body=request_body(False, model=model),
+                        stream_body=request_body(True, model=model),
+                    ),
+                )
             )
         for round_ in range(args.repeats + 1):  # the first round warms every gateway up
             for variant, pid, target in targets:
                 user0, system0 = process_cpu_split(pid)
                 faults0, switches0 = process_events(pid)
+                duration = args.seconds if round_ else 2
                 stats = asyncio.run(
-                    run_wrk(
-                        target,
-                        concurrency=16,
-                        duration=args.seconds if round_ else 2,
-                        cpu=None,
-                        pin=pin.prefix(pin.load_cpu),
-                    )
+                    run_streams(target, concurrency=16, duration=duration, chunks=STREAM_CHUNKS, cpu=None)
+                    if args.stream
+                    else run_wrk(target, concurrency=16, duration=duration, cpu=None, pin=pin.prefix(pin.load_cpu))
                 )
                 user1, system1 = process_cpu_split(pid)
                 faults1, switches1 = process_events(pid)
@@ -137,9 +146,8 @@ def main() -> None:
     finally:
         children.stop_all()
     first = statistics.median(variants[0].per_request)
-    print(
-        f"gateway CPU per request at c=16, {args.caller} caller, medians of {args.repeats} rounds of {args.seconds} s"
-    )
+    unit = "stream" if args.stream else "request"
+    print(f"gateway CPU per {unit} at c=16, {args.caller} caller, medians of {args.repeats} rounds of {args.seconds} s")
     for variant in variants:
         median = statistics.median(variant.per_request)
         print(

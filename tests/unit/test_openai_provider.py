@@ -5,6 +5,7 @@ The stub stands in for `UpstreamClient.send` and aiohttp's response, so nothing 
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -279,6 +280,45 @@ async def test_relay_chat_stream_asks_for_usage_and_hides_it_from_a_client_that_
     assert notes.usage == Usage(4, 1, 5)
     without = OpenAIStream().role().text("Hi").finish().done().to_bytes()
     assert frames == without  # byte for byte the stream the client would have got without asking
+
+
+def _respaced(stream: bytes, *, usage_first: bool = False) -> bytes:
+    """Each event of an OpenAI stream as another server may write it: with spaces after the separators (Python's
+    `json.dumps`), or with `usage` before the other keys."""
+    frames = []
+    for frame in stream.split(b"\n\n")[:-1]:
+        data = frame.removeprefix(b"data: ")
+        if data == b"[DONE]":
+            frames.append(frame)
+            continue
+        event = json.loads(data)
+        if usage_first and "usage" in event:
+            event = {"usage": event.pop("usage"), **event}
+        frames.append(b"data: " + json.dumps(event).encode())
+    return b"".join(frame + b"\n\n" for frame in frames)
+
+
+@pytest.mark.parametrize("layout", ["openai", "spaced", "usage first"])
+async def test_relay_chat_stream_hides_the_usage_it_asked_for_in_every_layout(layout: str) -> None:
+    """The usual chunk's tail (`"finish_reason":null}],"usage":null}`) is cut where it is; the finish chunk, a
+    spaced server's chunks and a server that writes `usage` first go the general way: each client gets the stream
+    it would have got without the gateway's asking, byte for byte (a `usage` first in its object stays: it has no
+    comma before it to cut with it)."""
+    asked = OpenAIStream(include_usage=True).role().text("Hi", "there").finish("length").usage(4, 2).done().to_bytes()
+    plain = OpenAIStream().role().text("Hi", "there").finish("length").done().to_bytes()
+    if layout == "spaced":
+        asked, plain = _respaced(asked), _respaced(plain)
+    elif layout == "usage first":
+        asked, plain = _respaced(asked, usage_first=True), _respaced(plain)
+    client = StubClient(stream_response(asked, 7))
+    notes = CallNotes()
+    frames = b"".join(await collect(provider(client).relay_stream("chat", body(stream=True), "gpt-4o", notes)))
+    if layout == "usage first":  # `"usage": null` first in its object is left; the usage chunk is not relayed
+        assert frames.count(b'"usage": null') == 4  # role, two texts, finish
+        assert frames.replace(b'"usage": null, ', b"") == plain
+    else:
+        assert frames == plain
+    assert (notes.finish_reason, notes.usage, notes.completed) == ("length", Usage(4, 2, 6), True)
 
 
 async def test_relay_chat_stream_normalises_crlf_frames() -> None:

@@ -1,12 +1,13 @@
 """A connection's writes leave together at the end of the loop's turn (http/turn_writer.py): in the order they were
-made, each connection's apart, before a close, and never to a transport that is closing."""
+made, each connection's apart, before a close, and never to a transport that is closing; one callback a turn for
+every connection, and one connection's failure is not the others'."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from babelgate.http.turn_writer import TurnWriter
+from babelgate.http.turn_writer import Turn, TurnWriter
 
 
 class Recording:
@@ -57,3 +58,49 @@ async def test_a_close_writes_what_waits_first_and_a_closing_transport_gets_noth
     await asyncio.sleep(0)
     assert ("b", b"lost") not in log
     assert late.is_closing()
+
+
+async def test_one_callback_a_turn_serves_every_connection_that_wrote_in_it() -> None:
+    log: list[tuple[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    writers = [TurnWriter(Recording(log, name), loop) for name in "abc"]
+    scheduled: list[Any] = []
+    call_soon = loop.call_soon
+
+    def counted(callback: Any, *args: Any, **kwargs: Any) -> Any:
+        scheduled.append(callback)
+        return call_soon(callback, *args, **kwargs)
+
+    loop.call_soon = counted  # type: ignore[method-assign]
+    try:
+        for writer in writers:  # a stream's pieces on three connections, one a turn each
+            writer.write(b"piece")
+        writers[0].write(b"more")
+        await asyncio.sleep(0)
+    finally:
+        del loop.call_soon  # type: ignore[method-assign]
+    assert len([callback for callback in scheduled if isinstance(getattr(callback, "__self__", None), Turn)]) == 1
+    assert log == [("a", b"piecemore"), ("b", b"piece"), ("c", b"piece")]
+
+
+async def test_a_connection_whose_write_fails_leaves_the_others_written_and_tells_the_loop() -> None:
+    log: list[tuple[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+
+    class Broken(Recording):
+        def writelines(self, parts: Any) -> None:
+            raise RuntimeError("the transport broke")
+
+    try:
+        first, broken, last = (
+            TurnWriter(transport, loop) for transport in (Recording(log, "a"), Broken(log, "b"), Recording(log, "c"))
+        )
+        for writer in (first, broken, last):
+            writer.write(b"answer")
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert log == [("a", b"answer"), ("c", b"answer")]
+    assert [str(context["exception"]) for context in reported] == ["the transport broke"]

@@ -1,19 +1,64 @@
 """Writes made in one turn of the event loop leave together at its end.
 
-Every answer (and every upstream request) completed in one turn of the loop then leaves in a row, after the
-turn's work, instead of one by one between it. Over loopback a write does the reader's side of TCP as well and
-wakes the reader when it sleeps (a client, a proxy or an upstream on the same host, the bench's wrk and fake
-upstream): written at once, nearly every answer woke a sleeping thread on another CPU, a wake-up that costs a
-virtual machine an exit to its hypervisor, paid in the writer's system time; written at the turn's end, the first
-write wakes the reader and the others find it awake, and the loop goes back to its own work sooner. The bytes,
-their order on each connection and the number of system calls are the same; a write leaves at most one turn
-later, before the loop waits for anything (docs/performance.md, "Writes at the end of the turn").
+Every answer (and every upstream request, every piece of a stream) completed in one turn of the loop then leaves
+in a row, after the turn's work, instead of one by one between it. Over loopback a write does the reader's side of
+TCP as well and wakes the reader when it sleeps (a client, a proxy or an upstream on the same host, the bench's wrk
+and fake upstream): written at once, nearly every answer woke a sleeping thread on another CPU, a wake-up that
+costs a virtual machine an exit to its hypervisor, paid in the writer's system time; written at the turn's end,
+the first write wakes the reader and the others find it awake, and the loop goes back to its own work sooner. The
+bytes, their order on each connection and the number of system calls are the same; a write leaves at most one
+turn later, before the loop waits for anything (docs/performance.md, "Writes at the end of the turn").
+
+One callback a turn serves every connection that wrote in it (`Turn`): a stream's pieces, one a turn on each of
+many connections, cost a list append each instead of a callback each.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import contextvars
+import weakref
+from typing import Any, Final
+
+# The turn's callback runs in a context of its own, the same every time: a transport's write needs no context
+# variable, and the loop would otherwise copy the writer's context for each callback.
+_CONTEXT: Final = contextvars.Context()
+
+
+class Turn:
+    """One loop's connections with writes waiting, written by one callback at the end of the loop's turn."""
+
+    __slots__ = ("_loop", "_waiting")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._waiting: list[TurnWriter] = []
+
+    def wait(self, writer: TurnWriter) -> None:
+        waiting = self._waiting
+        if not waiting:
+            self._loop.call_soon(self.end, context=_CONTEXT)
+        waiting.append(writer)
+
+    def end(self) -> None:
+        """The end of the turn: every writer's waiting writes, in the order the writers first wrote."""
+        waiting, self._waiting = self._waiting, []
+        for writer in waiting:
+            try:
+                writer.flush()
+            except Exception as error:  # one connection's failure is not the others': as the loop reports a callback's
+                self._loop.call_exception_handler({"message": "a connection's writes failed", "exception": error})
+
+
+_TURNS: Final[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Turn]] = weakref.WeakKeyDictionary()
+
+
+def turn_of(loop: asyncio.AbstractEventLoop) -> Turn:
+    """The loop's one `Turn` (asked once a connection)."""
+    turn = _TURNS.get(loop)
+    if turn is None:
+        turn = _TURNS[loop] = Turn(loop)
+    return turn
 
 
 class TurnWriter:
@@ -21,11 +66,11 @@ class TurnWriter:
     were made; `close` writes what waits first. The server's connections (server_protocol.py, server_cycle.py)
     and the upstream client's (connection.py) write through one each."""
 
-    __slots__ = ("_loop", "_parts", "transport")
+    __slots__ = ("_parts", "_turn", "transport")
 
     def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.transport = transport
-        self._loop = loop
+        self._turn = turn_of(loop)
         # What waits for the end of the turn: bytes, or any bytes-like object an app handed the server (typed `Any`,
         # so that the compiled build checks nothing a transport would take).
         self._parts: list[Any] | None = None
@@ -34,7 +79,7 @@ class TurnWriter:
         parts = self._parts
         if parts is None:
             self._parts = [data]
-            self._loop.call_soon(self.flush)
+            self._turn.wait(self)
         else:
             parts.append(data)
 
@@ -42,7 +87,7 @@ class TurnWriter:
         parts = self._parts
         if parts is None:
             self._parts = list(data)
-            self._loop.call_soon(self.flush)
+            self._turn.wait(self)
         else:
             parts.extend(data)
 

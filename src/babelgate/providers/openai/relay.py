@@ -34,7 +34,11 @@ _FINISH_LENGTH = len(_FINISH)
 _USAGE_LENGTH = len(_USAGE)
 _NO_CHOICES = (b'"choices":[]', b'"choices": []')
 _NULL_USAGE = (b',"usage":null', b', "usage": null')
-_NULL = b"null"  # a cheap first test before the replacements
+_NULL = b"null"
+# The tail of every chunk of an OpenAI stream but its finish and usage chunks, when usage was asked for (the gateway
+# asks): no finish reason yet, and a null usage, cut to `}\n\n` when the client had not asked (`_PLAIN_CUT`).
+_PLAIN_TAIL = b'"finish_reason":null}],"usage":null}\n\n'
+_PLAIN_CUT = -len(b',"usage":null}\n\n')
 
 
 class Completion(msgspec.Struct):
@@ -85,25 +89,29 @@ async def relay_frames(
                 if data == b"[DONE]":
                     notes.completed = True
                     out.append(frame)
-                    yield _joined(out, hide_usage)
+                    yield b"".join(out)
                     await sse.end()
                     return
                 # `find`, not `in`: a bytes operand of `in` is first tried as a byte value, a TypeError
                 # formatted and dropped (~0.1 µs a test, per event here).
                 if data.find(b'"error"', 0, 16) >= 0:
                     if out:
-                        yield _joined(out, hide_usage)
+                        yield b"".join(out)
                     raise stream_error(event_object(data, provider), provider, scrub)
                 if data[:1] != b"{" or data[-1:] != b"}":  # checked_data's usual case, without its call
                     checked_data(data, provider)
-                if (
-                    _inspect(data, notes, provider)
-                    and hide_usage
-                    and (data.find(_NO_CHOICES[0]) >= 0 or data.find(_NO_CHOICES[1]) >= 0)
-                ):
-                    continue  # the usage chunk the client did not ask for
+                if frame.endswith(_PLAIN_TAIL):
+                    # OpenAI's usual chunk (a choice without a finish reason, the usage that is asked for every
+                    # chunk but the last null), told by one comparison of its tail: nothing to note.
+                    if hide_usage:
+                        frame = frame[:_PLAIN_CUT] + b"}\n\n"
+                elif _inspect(data, notes, provider):
+                    if hide_usage and (data.find(_NO_CHOICES[0]) >= 0 or data.find(_NO_CHOICES[1]) >= 0):
+                        continue  # the usage chunk the client did not ask for
+                elif hide_usage:
+                    frame = _without_null_usage(frame)
                 out.append(frame)
-            yield _joined(out, hide_usage)
+            yield b"".join(out)
     answered = sse.json_instead()
     if answered is not None and "error" in answered:
         raise stream_error(answered, provider, scrub)
@@ -115,14 +123,13 @@ async def relay_frames(
     raise UpstreamProtocolError("stream_interrupted", provider=provider)
 
 
-def _joined(frames: list[bytes], hide_usage: bool) -> bytes:
-    """The frames of one read, as one piece; without `"usage":null` when usage is hidden (cut
-    once per read, not per frame)."""
-    relayed = b"".join(frames)
-    if hide_usage and relayed.find(_NULL) >= 0:
+def _without_null_usage(frame: bytes) -> bytes:
+    """A frame without the `"usage":null` its event carries (any other than `_PLAIN_TAIL`'s: the finish chunk,
+    another server's layout) when the gateway asked for usage the client did not."""
+    if frame.find(_NULL) >= 0:  # a cheap first test before the replacements
         for marker in _NULL_USAGE:
-            relayed = relayed.replace(marker, b"")
-    return relayed
+            frame = frame.replace(marker, b"")
+    return frame
 
 
 def _inspect(data: bytes, notes: CallNotes, provider: str) -> bool:
