@@ -40,7 +40,7 @@ log = logging.getLogger("babelgate.ledger")
 FLUSH_SECONDS: Final = 0.5
 BATCH: Final = 512
 # About 450 bytes a row while it waits (its own values: no object of the answer's, accounting.py): 100,000 rows
-# is about 45 MB.
+# is about 45 MB (the docs round a row up to 0.5 KB: "about 50 MB").
 QUEUE_LIMIT: Final = 100_000
 PRUNE_EVERY: Final = 3600.0
 # Longer than SQLite's busy timeout (store/sqlite.py: 10 s), so a write waiting for another
