@@ -277,10 +277,8 @@ class Cycle:
         one chunk; anything else (a paused writer, a gone client, a HEAD, a length, no head yet) goes through
         `send`."""
         if self._pieces and not self.connection.flow.write_paused:
-            if body:
-                transport = self.transport
-                if not transport.is_closing():
-                    transport.write(_chunk(body))
+            if body:  # a closing transport gets nothing: the turn writer drops what waits for one (turn_writer.py)
+                self.transport.write(_chunk(body))
             return
         await self.send({"type": "http.response.body", "body": body, "more_body": True})
 

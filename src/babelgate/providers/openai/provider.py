@@ -181,20 +181,27 @@ class OpenAIProvider(ProviderDefaults):
             notes.finish_reason = choices[0]["finish_reason"]
         return raw
 
-    async def relay_stream(
-        self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes
-    ) -> AsyncIterator[bytes]:
+    def relay_stream(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> AsyncIterator[bytes]:
+        """The relay itself, handed back by a plain call: no generator of its own between each frame and the client.
+        The request is made on the first iteration, as a generator's body would make it (`relay.py` awaits `posted`)."""
         if api == "responses":
-            response = await self._post(body, model, notes, url=self._responses_url, profile=False)
-            frames = relay_response_events(response, provider=self.name, notes=notes, scrub=self._scrub)
-        elif api == "chat" or api == "completions":  # the same framing (relay.py)
+            return relay_response_events(
+                lambda: self._post(body, model, notes, url=self._responses_url, profile=False),
+                provider=self.name,
+                notes=notes,
+                scrub=self._scrub,
+            )
+        if api == "chat" or api == "completions":  # the same framing (relay.py)
             hidden = ask_for_usage(body)
-            response = await self._post(body, model, notes, url=self._completions_url if api == "completions" else None)
-            frames = relay_frames(response, provider=self.name, notes=notes, scrub=self._scrub, hide_usage=hidden)
-        else:
-            raise ValueError(f"{self.name} does not relay {api!r}")
-        async for piece in frames:
-            yield piece
+            url = self._completions_url if api == "completions" else None
+            return relay_frames(
+                lambda: self._post(body, model, notes, url=url),
+                provider=self.name,
+                notes=notes,
+                scrub=self._scrub,
+                hide_usage=hidden,
+            )
+        raise ValueError(f"{self.name} does not relay {api!r}")
 
     async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
         _, parsed = await self._json_body(await self._post(translate.to_wire(request, model), model, notes))

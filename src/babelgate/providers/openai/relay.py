@@ -14,7 +14,7 @@ a usage chunk with empty choices, `[DONE]`), the other OpenAI's own Responses AP
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final
 
 import msgspec
@@ -66,7 +66,7 @@ def ask_for_usage(body: dict[str, Any]) -> bool:
 
 
 async def relay_frames(
-    response: UpstreamResponse,
+    posted: Callable[[], Awaitable[UpstreamResponse]],
     *,
     provider: str,
     notes: CallNotes,
@@ -76,8 +76,9 @@ async def relay_frames(
     """`hide_usage`: the gateway asked for usage the client did not (`ask_for_usage`): the usage
     chunk is read, not relayed, and the `"usage":null` every other chunk then carries is cut.
     An event that is not a JSON object is a protocol error (the client's SDK could not read it);
-    a body that is one JSON error instead of a stream is that error."""
-    sse = SSEBody(response, provider)
+    a body that is one JSON error instead of a stream is that error. `posted` makes the request, on the first
+    iteration."""
+    sse = SSEBody(await posted(), provider)
     async with contextlib.aclosing(sse.reads()) as reads:
         async for frames in reads:
             out: list[bytes] = []
@@ -160,14 +161,14 @@ _ERROR_TYPE = b'"type":"error"'
 
 
 async def relay_response_events(
-    response: UpstreamResponse, *, provider: str, notes: CallNotes, scrub: Callable[[str], str]
+    posted: Callable[[], Awaitable[UpstreamResponse]], *, provider: str, notes: CallNotes, scrub: Callable[[str], str]
 ) -> AsyncIterator[bytes]:
     """A Responses API stream ends with its terminal `response.*` event (and maybe `[DONE]`). An
     upstream `error` event ends it too: it is raised, in the upstream's words, for the frontend to
     render as its own `error` event (one the SDK raises, where the upstream's may lack the `error`
     object the SDK looks for) and for accounting to see the failure. An event that is not a JSON
     object is a protocol error; a JSON error answered instead of a stream is that error."""
-    sse = SSEBody(response, provider)
+    sse = SSEBody(await posted(), provider)
     async with contextlib.aclosing(sse.reads()) as reads:
         async for frames in reads:
             for position, frame in enumerate(frames):
