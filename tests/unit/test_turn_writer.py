@@ -5,6 +5,8 @@ every connection, and one connection's failure is not the others'."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from typing import Any
 
 from babelgate.http.turn_writer import Turn, TurnWriter
@@ -104,3 +106,17 @@ async def test_a_connection_whose_write_fails_leaves_the_others_written_and_tell
         loop.set_exception_handler(None)
     assert log == [("a", b"answer"), ("c", b"answer")]
     assert [str(context["exception"]) for context in reported] == ["the transport broke"]
+
+
+def test_a_closed_loop_is_not_kept_alive_by_its_turn() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        writer = TurnWriter(Recording([], "a"), loop)
+        writer.write(b"answer")
+        loop.run_until_complete(asyncio.sleep(0))
+    finally:
+        loop.close()
+    alive = weakref.ref(loop)
+    del loop, writer
+    gc.collect()
+    assert alive() is None

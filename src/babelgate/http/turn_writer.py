@@ -26,12 +26,13 @@ _CONTEXT: Final = contextvars.Context()
 
 
 class Turn:
-    """One loop's connections with writes waiting, written by one callback at the end of the loop's turn."""
+    """One loop's connections with writes waiting, written by one callback at the end of the loop's turn. (It holds
+    no reference to its loop: `_TURNS` keeps it by the loop's weak reference, which a value holding the loop would
+    keep alive; the writers, which hold it, leave the list at every turn's end.)"""
 
-    __slots__ = ("loop", "waiting")
+    __slots__ = ("waiting",)
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+    def __init__(self) -> None:
         self.waiting: list[TurnWriter] = []
 
     def end(self) -> None:
@@ -41,7 +42,7 @@ class Turn:
             try:
                 writer.flush()
             except Exception as error:  # one connection's failure is not the others': as the loop reports a callback's
-                self.loop.call_exception_handler({"message": "a connection's writes failed", "exception": error})
+                writer.loop.call_exception_handler({"message": "a connection's writes failed", "exception": error})
 
 
 _TURNS: Final[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Turn]] = weakref.WeakKeyDictionary()
@@ -51,7 +52,7 @@ def turn_of(loop: asyncio.AbstractEventLoop) -> Turn:
     """The loop's one `Turn` (asked once a connection)."""
     turn = _TURNS.get(loop)
     if turn is None:
-        turn = _TURNS[loop] = Turn(loop)
+        turn = _TURNS[loop] = Turn()
     return turn
 
 
@@ -60,10 +61,11 @@ class TurnWriter:
     were made; `close` writes what waits first. The server's connections (server_protocol.py, server_cycle.py)
     and the upstream client's (connection.py) write through one each."""
 
-    __slots__ = ("_parts", "_turn", "transport")
+    __slots__ = ("_parts", "_turn", "loop", "transport")
 
     def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.transport = transport
+        self.loop = loop
         self._turn = turn_of(loop)
         # What waits for the end of the turn: bytes, or any bytes-like object an app handed the server (typed `Any`,
         # so that the compiled build checks nothing a transport would take).
@@ -77,7 +79,7 @@ class TurnWriter:
             self._parts = [data]
             turn = self._turn
             if not turn.waiting:
-                turn.loop.call_soon(turn.end, context=_CONTEXT)
+                self.loop.call_soon(turn.end, context=_CONTEXT)
             turn.waiting.append(self)
         else:
             parts.append(data)
@@ -88,7 +90,7 @@ class TurnWriter:
             self._parts = list(data)
             turn = self._turn
             if not turn.waiting:
-                turn.loop.call_soon(turn.end, context=_CONTEXT)
+                self.loop.call_soon(turn.end, context=_CONTEXT)
             turn.waiting.append(self)
         else:
             parts.extend(data)
