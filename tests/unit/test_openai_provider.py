@@ -282,6 +282,20 @@ async def test_relay_chat_stream_asks_for_usage_and_hides_it_from_a_client_that_
     assert frames == without  # byte for byte the stream the client would have got without asking
 
 
+async def test_relay_stream_makes_its_request_on_the_first_iteration_and_none_when_closed_before() -> None:
+    """The relay is handed back by a plain call (no generator of the provider's own), yet the request still leaves
+    only when the stream is first read, as a generator's body would send it: a relay closed unread sends nothing."""
+    stream = OpenAIStream(include_usage=True).role().text("Hi").finish().usage(4, 1).done()
+    client = StubClient(stream_response(stream.to_bytes()))
+    unread = provider(client).relay_stream("chat", body(stream=True), "gpt-4o", CallNotes())
+    await unread.aclose()  # type: ignore[attr-defined]
+    frames = provider(client).relay_stream("chat", body(stream=True), "gpt-4o", CallNotes())
+    assert client.sent == []
+    first = await anext(frames)
+    assert len(client.sent) == 1 and first.startswith(b"data: ")
+    await frames.aclose()  # type: ignore[attr-defined]
+
+
 def _respaced(stream: bytes, *, usage_first: bool = False) -> bytes:
     """Each event of an OpenAI stream as another server may write it: with spaces after the separators (Python's
     `json.dumps`), or with `usage` before the other keys."""
