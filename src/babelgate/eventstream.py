@@ -36,6 +36,8 @@ _MAX_PAYLOAD: Final = 24 * 1024 * 1024  # botocore's _MAX_PAYLOAD_LENGTH
 _FIXED: Final = {0: 0, 1: 0, 2: 1, 3: 2, 4: 4, 5: 8, 8: 8, 9: 16}
 _KIND: Final = ":message-type"
 _NAMES: Final = {"event": ":event-type", "exception": ":exception-type", "error": ":error-code"}
+_CORRUPT: Final = "an event-stream frame failed its CRC check"
+_MALFORMED: Final = "an event-stream frame is malformed"
 
 
 class StreamMessage(NamedTuple):
@@ -46,6 +48,9 @@ class StreamMessage(NamedTuple):
     kind: str
     name: str
     payload: bytes
+
+
+_new_tuple: Final = tuple.__new__
 
 
 class EventStreamDecoder:
@@ -70,19 +75,20 @@ class EventStreamDecoder:
         start, end = 0, len(buffer)
         while end - start >= 12:
             total, headers_length, prelude_crc = _PRELUDE.unpack_from(buffer, start)
-            if crc32(buffer[start : start + 8]) != prelude_crc:
-                raise self._malformed("an event-stream frame failed its CRC check")
-            if (
-                headers_length > _MAX_HEADERS
-                or total - headers_length - 16 > _MAX_PAYLOAD
-                or total < 16 + headers_length
-            ):
-                raise self._malformed("an event-stream frame is malformed")
+            payload_length = total - headers_length - 16
+            if headers_length > _MAX_HEADERS or payload_length > _MAX_PAYLOAD or payload_length < 0:
+                raise self._malformed(_CORRUPT if crc32(buffer[start : start + 8]) != prelude_crc else _MALFORMED)
             if end - start < total:
+                # About to wait for the rest: the prelude's own CRC first, so a length that is not the
+                # upstream's fails now instead of waiting for bytes that never come.
+                if crc32(buffer[start : start + 8]) != prelude_crc:
+                    raise self._malformed(_CORRUPT)
                 break
+            # A whole frame: its CRC covers the prelude and the prelude's CRC too, so one check (one
+            # `crc32` a frame, not two) refuses a frame with any byte changed, its lengths among them.
             crc_at = start + total - 4
             if crc32(buffer[start:crc_at]) != _CRC.unpack_from(buffer, crc_at)[0]:
-                raise self._malformed("an event-stream frame failed its CRC check")
+                raise self._malformed(_CORRUPT)
             block = buffer[start + 12 : start + 12 + headers_length]
             named = self._seen.get(block)
             if named is None:
@@ -91,7 +97,8 @@ class EventStreamDecoder:
                 named = (kind, headers.get(_NAMES.get(kind, ":event-type"), ""))
                 if len(self._seen) < 64:
                     self._seen[block] = named
-            messages.append(StreamMessage(named[0], named[1], buffer[start + 12 + headers_length : crc_at]))
+            # The tuple made in C (StreamMessage(...) is a Python-level __new__: a frame a message).
+            messages.append(_new_tuple(StreamMessage, (*named, buffer[start + 12 + headers_length : crc_at])))
             start += total
         self._buffer = buffer[start:]
         return messages

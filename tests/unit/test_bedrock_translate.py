@@ -229,6 +229,18 @@ def test_the_decoder_checks_crcs_and_knows_a_half_frame() -> None:
     assert "CRC" in caught.value.params["detail"]
 
 
+@pytest.mark.parametrize("change", [+1000, +1, -1, -7])
+def test_a_frame_whose_length_was_changed_is_refused_at_once(change: int) -> None:
+    """A whole frame is checked by its own CRC alone (it covers the prelude); a frame still to come by its
+    prelude's, before the decoder waits: a changed length fails at once, never waits for bytes that do not come."""
+    good = event_frame("messageStart", {"role": "assistant"})
+    changed = (len(good) + change).to_bytes(4, "big") + good[4:]
+    decoder = EventStreamDecoder("aws")
+    with pytest.raises(UpstreamProtocolError) as caught:
+        decoder.feed(changed)
+    assert "CRC" in caught.value.params["detail"]
+
+
 def test_credentials_refresh_ahead_of_expiry_without_blocking() -> None:
     class Temporary:
         """What botocore's RefreshableCredentials offers the source: frozen credentials and an expiry."""
@@ -307,6 +319,52 @@ def test_the_signature_is_botocores(url: str, token: str | None) -> None:
     assert ours["authorization"] == request.headers["Authorization"]
     assert ours["x-amz-date"] == request.headers["X-Amz-Date"]
     assert ours.get("x-amz-security-token") == request.headers.get("X-Amz-Security-Token")
+
+
+def _botocore_lines(frozen: Any, url: str, body: bytes, now: int) -> dict[str, str]:
+    """botocore's SigV4Auth's headers for a Bedrock POST at `now`."""
+    import datetime
+    from unittest import mock
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import ReadOnlyCredentials
+
+    request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json"})
+    credentials = ReadOnlyCredentials(frozen.access_key, frozen.secret_key, frozen.token)
+    reference = SigV4Auth(credentials, "bedrock", "eu-west-1")
+    moment = datetime.datetime.fromtimestamp(now, datetime.UTC).replace(tzinfo=None)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=moment):
+        reference.add_auth(request)
+    found = {"authorization": request.headers["Authorization"], "x-amz-date": request.headers["X-Amz-Date"]}
+    if frozen.token:
+        found["x-amz-security-token"] = request.headers["X-Amz-Security-Token"]
+    return found
+
+
+def test_what_a_second_shares_is_signed_again_when_the_second_the_day_the_url_or_the_credentials_change() -> None:
+    """The signer keeps, per URL, what a second's requests share (the canonical request's and the string to sign's
+    fronts, the day's key): each request of a run that crosses seconds and midnight, alternates URLs and rotates
+    its credentials signs as botocore signs it alone."""
+    from babelgate.providers.bedrock.credentials import Frozen
+    from babelgate.providers.bedrock.signing import SigV4Authorizer
+
+    signer = SigV4Authorizer(CredentialSource("aws", lambda: None, wait=1.0), "eu-west-1")
+    first = Frozen("AKIDFIRST", "first/secret", None, None, None, None)
+    rotated = Frozen("ASIAROTATED", "rotated/secret", "session token", None, None, None)
+    urls = [
+        "https://bedrock-runtime.eu-west-1.amazonaws.com/model/eu.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke",
+        "https://bedrock-runtime.eu-west-1.amazonaws.com/model/amazon.nova-pro-v1%3A0/converse",
+    ]
+    midnight = 1_700_006_400  # 2023-11-15T00:00:00Z
+    moments = [midnight - 2, midnight - 2, midnight - 1, midnight, midnight, midnight + 1]
+    for step, now in enumerate(moments):
+        frozen = first if step < 4 else rotated
+        for url in urls:
+            body = orjson.dumps({"step": step, "url": url})
+            lines = signer.sign(frozen, "POST", url, body, now=now)
+            ours = dict(line.split(": ", 1) for line in lines.split("\r\n") if line)
+            assert ours == _botocore_lines(frozen, url, body, now), (step, url)
 
 
 def test_bedrock_model_ids_are_priced_by_their_own_patterns() -> None:

@@ -156,7 +156,9 @@ class BedrockProvider(ProviderDefaults):
         if url is None:
             url = urls[action] = self._base_url + wire.model_path(model, action)
         raw = orjson.dumps(body)
-        lines = await self._auth.lines("POST", url, raw)
+        lines = self._auth.lines_now(url, raw)  # without a coroutine while the credentials are at hand
+        if lines is None:
+            lines = await self._auth.lines("POST", url, raw)
         try:
             return await self._upstream.post(url, raw, lines=lines)
         except CredentialsRefused:

@@ -42,11 +42,18 @@ class Authorizer(Protocol):
     the HTTP client adds them after the key pool's headers (the content type among those), which it renders
     once per key. A request's own headers as a dict would be rendered and checked again on every request."""
 
+    def lines_now(self, url: str, body: bytes) -> str | None:
+        """A POST's lines when they need no wait (the credentials at hand); else None: `lines` waits."""
+        ...
+
     async def lines(self, method: str, url: str, body: bytes) -> str: ...
 
 
 class BearerAuthorizer:
     """A Bedrock API key: the key pool holds `Authorization: Bearer …`; nothing is signed."""
+
+    def lines_now(self, url: str, body: bytes) -> str | None:
+        return ""
 
     async def lines(self, method: str, url: str, body: bytes) -> str:
         return ""
@@ -57,21 +64,35 @@ class _Keyed:
     then two copies and three updates of SHA-256 states (0.7 µs), where `hmac.digest` works the pads out
     again on every call (1.8 µs; measured with `timeit` on a 150-byte string to sign)."""
 
-    __slots__ = ("_inner", "_outer")
+    __slots__ = ("inner", "outer")
 
     def __init__(self, key: bytes) -> None:
         if len(key) > _BLOCK:
             key = hashlib.sha256(key).digest()
         key = key.ljust(_BLOCK, b"\0")
-        self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key))
-        self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
+        self.inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key))
+        self.outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
 
     def hexdigest(self, message: bytes) -> str:
-        inner = self._inner.copy()
+        inner = self.inner.copy()
         inner.update(message)
-        outer = self._outer.copy()
+        outer = self.outer.copy()
         outer.update(inner.digest())
         return outer.hexdigest()
+
+
+class _Second:
+    """What every request to one URL signed in one second with one set of credentials shares: the canonical
+    request up to the body's hash, the string to sign up to the canonical request's hash, the day's key, and
+    the lines around the signature. A request then adds two hashes and an HMAC (`SigV4Authorizer.sign`)."""
+
+    __slots__ = ("after", "before", "canonical", "frozen", "key", "second", "to_sign")
+
+    def __init__(
+        self, frozen: Frozen, second: int, canonical: str, to_sign: bytes, key: _Keyed, before: str, after: str
+    ) -> None:
+        self.frozen, self.second, self.key = frozen, second, key
+        self.canonical, self.to_sign, self.before, self.after = canonical, to_sign, before, after
 
 
 class SigV4Authorizer:
@@ -85,7 +106,11 @@ class SigV4Authorizer:
         # credential scope (`day/region/service/aws4_request`): all the same for a day's requests.
         self._auth: tuple[Frozen, Any, str, _Keyed, str] | None = None
         self._heads: dict[str, str] = {}  # URL -> its canonical requests' head
-        self._clock: tuple[int, str] = (-1, "")  # the last second signed in, and its timestamp
+        self._seconds: dict[str, _Second] = {}  # URL -> what its POSTs share in the current second
+
+    def lines_now(self, url: str, body: bytes) -> str | None:
+        frozen = self._credentials.current()
+        return self.sign(frozen, "POST", url, body) if frozen is not None else None
 
     async def lines(self, method: str, url: str, body: bytes) -> str:
         frozen = self._credentials.current() or await self._credentials.get()
@@ -93,6 +118,23 @@ class SigV4Authorizer:
 
     def sign(self, frozen: Frozen, method: str, url: str, body: bytes, *, now: float | None = None) -> str:
         """The request's x-amz-date, authorization and (with a session token) x-amz-security-token lines."""
+        second = int(time.time() if now is None else now)
+        shared = self._seconds.get(url) if method == "POST" else None
+        if shared is None or shared.second != second or shared.frozen is not frozen:
+            shared = self._second(frozen, method, url, second)
+        # SigV4 (botocore's SigV4Auth.add_auth, written out: tests/unit/test_bedrock_translate.py holds the two to
+        # the same lines): the canonical request ends with the body's hash, the string to sign with the canonical
+        # request's, and the signature is the day key's HMAC of the string to sign.
+        canonical = shared.canonical + hashlib.sha256(body).hexdigest()
+        key = shared.key
+        inner = key.inner.copy()
+        inner.update(shared.to_sign + hashlib.sha256(canonical.encode()).hexdigest().encode())
+        outer = key.outer.copy()
+        outer.update(inner.digest())
+        return shared.before + outer.hexdigest() + shared.after
+
+    def _second(self, frozen: Frozen, method: str, url: str, second: int) -> _Second:
+        """What the requests to `url` share in `second` (kept for a POST)."""
         auth = self._auth
         if auth is None or auth[0] is not frozen:
             # The lines are written here, not checked by the HTTP client: the credentials and region, once.
@@ -100,25 +142,10 @@ class SigV4Authorizer:
             # SigV4Auth reads `access_key`, `secret_key` and `token`, which the frozen credentials hold.
             signer = self._auth_class(frozen, SIGNING_NAME, self._region)
             auth = self._auth = (frozen, signer, "", _Keyed(b""), "")  # the key comes with the day
-        head = self._heads.get(url) or self._head(url, method)
-        if not head.startswith(f"{method}\n"):  # kept by URL: another method's head is made, not kept
-            head = self._head(url, method, keep=False)
-        second = int(time.time() if now is None else now)
-        if self._clock[0] != second:  # a timestamp a second, not a strftime a request
-            self._clock = (second, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second)))
-        timestamp = self._clock[1]
-        # The canonical request: the method, URI, empty query and the host's and content type's header
-        # lines are the URL's (`head`, made once per URL); the date, the session token and the body's hash
-        # are the request's. Header values are ours, with no runs of spaces to fold.
-        if frozen.token:
-            names = _NAMES_WITH_TOKEN
-            lines = f"x-amz-date:{timestamp}\nx-amz-security-token:{' '.join(frozen.token.split())}\n"
-        else:
-            names, lines = _NAMES, f"x-amz-date:{timestamp}\n"
-        canonical = f"{head}{lines}\n{names}\n{hashlib.sha256(body).hexdigest()}"
-        # botocore's `signature` derives the day's signing key (four HMACs) on every call; the key is
-        # the same all day, so it is derived once (with botocore's own `_sign`) and kept with the signer,
-        # and so is the credential scope (SigV4Auth.credential_scope's, the day's).
+        timestamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
+        # botocore's `signature` derives the day's signing key (four HMACs) on every call; the key is the same
+        # all day, so it is derived once (with botocore's own `_sign`) and kept with the signer, and so is the
+        # credential scope (SigV4Auth.credential_scope's, the day's).
         day = timestamp[:8]
         if auth[2] != day:
             signer = auth[1]
@@ -127,19 +154,35 @@ class SigV4Authorizer:
                 key = signer._sign(key, part)
             auth = self._auth = (frozen, signer, day, _Keyed(key), f"{day}/{self._region}/{SIGNING_NAME}/aws4_request")
         scope = auth[4]
-        # SigV4Auth.string_to_sign's string, written out: its two Python calls per request were a third of
-        # the signing's cost. tests/unit/test_bedrock_translate.py holds the result to botocore's add_auth.
-        string_to_sign = f"{ALGORITHM}\n{timestamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        signature = auth[3].hexdigest(string_to_sign.encode())
+        head = self._heads.get(url) if method == "POST" else None
+        if head is None:
+            head = self._head(url, method, keep=method == "POST")
+        # The canonical request: the method, URI, empty query and the host's and content type's header lines are
+        # the URL's (`head`); the date and the session token are the second's and the credentials'. Header values
+        # are ours, with no runs of spaces to fold.
+        if frozen.token:
+            names = _NAMES_WITH_TOKEN
+            lines = f"x-amz-date:{timestamp}\nx-amz-security-token:{' '.join(frozen.token.split())}\n"
+        else:
+            names, lines = _NAMES, f"x-amz-date:{timestamp}\n"
         # No host header: the HTTP client writes it, from the same URL; the content type is the key pool's. Every
         # value is ours or the credentials' (checked when they came: `refuse_line_breaks`).
-        lines = (
+        before = (
             f"x-amz-date: {timestamp}\r\nauthorization: {ALGORITHM} Credential={frozen.access_key}/{scope}, "
-            f"SignedHeaders={names}, Signature={signature}\r\n"
+            f"SignedHeaders={names}, Signature="
         )
-        if frozen.token:
-            return f"{lines}x-amz-security-token: {frozen.token}\r\n"
-        return lines
+        shared = _Second(
+            frozen,
+            second,
+            f"{head}{lines}\n{names}\n",
+            f"{ALGORITHM}\n{timestamp}\n{scope}\n".encode(),
+            auth[3],
+            before,
+            f"\r\nx-amz-security-token: {frozen.token}\r\n" if frozen.token else "\r\n",
+        )
+        if method == "POST" and (url in self._seconds or len(self._seconds) < 4096):
+            self._seconds[url] = shared
+        return shared
 
     def _head(self, url: str, method: str, *, keep: bool = True) -> str:
         """The head of a URL's canonical requests: the method, the canonical URI (botocore's rules: the
