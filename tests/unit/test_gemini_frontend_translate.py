@@ -233,6 +233,54 @@ def test_schema_subset_nullable_anyof_and_enum() -> None:
     assert json_schema({"type": "TYPE_UNSPECIFIED", "description": "any"}, "p") == {"description": "any"}
 
 
+def test_a_schema_seen_before_converts_to_the_same_objects_of_its_own() -> None:
+    """A conversation's tools come with every turn: the second conversion of a schema is the kept one, the
+    same as converting it again, in objects of the caller's own (a translator may change what it gets); a wrong
+    schema is refused each time, naming its place, and never kept."""
+    from babelgate.frontends.gemini import translate_schema
+
+    schema = {
+        "type": "OBJECT",
+        "properties": {"city": {"type": "STRING", "nullable": True}, "days": {"type": "INTEGER", "minimum": 1}},
+        "required": ["city"],
+        "propertyOrdering": ["city", "days"],
+    }
+    expected = {
+        "type": "object",
+        "properties": {"city": {"type": ["string", "null"]}, "days": {"type": "integer", "minimum": 1}},
+        "required": ["city"],
+    }
+    translate_schema._CONVERTED.clear()
+    first = json_schema(schema, "p")
+    assert first == expected and len(translate_schema._CONVERTED) == 1
+    first["properties"]["city"]["type"] = "changed by a translator"
+    second = json_schema(schema, "p")
+    assert second == expected and second is not first and second["properties"] is not first["properties"]
+    assert json_schema(dict(schema), "p") == expected  # an equal schema, another object: found by its JSON
+    wrong = {"type": "OBJECT", "properties": {"city": {"type": 5}}}
+    for _ in range(2):
+        with pytest.raises(InvalidRequest) as caught:
+            json_schema(wrong, "tools[0].parameters")
+        assert caught.value.param == "tools[0].parameters.properties.city.type"
+    assert len(translate_schema._CONVERTED) == 1
+
+
+def test_the_kept_schemas_are_bounded() -> None:
+    from babelgate.frontends.gemini import translate_schema
+
+    translate_schema._CONVERTED.clear()
+    for index in range(translate_schema._CACHED_SCHEMAS + 3):
+        assert json_schema({"type": "STRING", "description": f"d{index}"}, "p") == {
+            "type": "string",
+            "description": f"d{index}",
+        }
+    assert len(translate_schema._CONVERTED) <= translate_schema._CACHED_SCHEMAS
+    large = {"type": "STRING", "description": "x" * translate_schema._CACHED_BYTES}
+    before = len(translate_schema._CONVERTED)
+    assert json_schema(large, "p") == {"type": "string", "description": "x" * translate_schema._CACHED_BYTES}
+    assert len(translate_schema._CONVERTED) == before  # too large to keep: converted each time
+
+
 @pytest.mark.parametrize(
     ("config", "choice"),
     [

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+import orjson
+
 from babelgate.errors import InvalidRequest
 from babelgate.frontends.gemini.wire import JSON, SCHEMA_TYPES
 
@@ -29,12 +31,43 @@ _JSON_TYPES: Final = frozenset(SCHEMA_TYPES.values())
 def json_schema(schema: Any, path: str | Callable[[], str]) -> JSON:
     """The JSON Schema of a subset schema at `path` (where an error names it: a function that spells it, so
     that a good schema, every request's, builds no path string)."""
+    key = _key(schema)
+    if key is not None:
+        found = _CONVERTED.get(key)
+        if found is not None:
+            converted: JSON = orjson.loads(found)  # objects of the caller's own: a translator may change them
+            return converted
     try:
-        return _converted(schema)
+        converted = _converted(schema)
     except _Misplaced as error:
-        where = "".join(_step(key, inner) for key, inner in reversed(error.steps))
+        where = "".join(_step(keyword, inner) for keyword, inner in reversed(error.steps))
         start = path if isinstance(path, str) else path()
         raise InvalidRequest("wrong_type", param=f"{start}{where}", expected=error.expected) from None
+    if key is not None:
+        if len(_CONVERTED) >= _CACHED_SCHEMAS:
+            _CONVERTED.clear()
+        _CONVERTED[key] = orjson.dumps(converted)
+    return converted
+
+
+# Converted schemas by their source's JSON. A client sends the same tools with every turn of a conversation, and
+# converting them walked every level in Python (~520 bytecodes a request for the bench's two tools: the Gemini API
+# frontend's largest step); their JSON in and out of orjson is two C calls. Bounded in count and in each schema's
+# size, and cleared when full: a client whose schemas change every request costs one dump more each.
+_CONVERTED: dict[bytes, bytes] = {}
+_CACHED_SCHEMAS: Final = 512
+_CACHED_BYTES: Final = 8192
+
+
+def _key(schema: Any) -> bytes | None:
+    """The schema's JSON, when it may be kept (a small object, as the client's JSON parsed)."""
+    if schema.__class__ is not dict:
+        return None
+    try:
+        key = orjson.dumps(schema)
+    except TypeError:  # not a parsed body's (orjson.JSONEncodeError is a TypeError): converted every time
+        return None
+    return key if len(key) <= _CACHED_BYTES else None
 
 
 class _Misplaced(Exception):
