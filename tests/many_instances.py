@@ -160,6 +160,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def hold_port(port: int) -> socket.socket:
+    """The port of an instance that is gone, bound and never listened on until the socket is closed: a
+    connection to it is refused, as to a dead instance's, and no other process can take it meanwhile. Without
+    it, a server another test (an xdist worker) started could get the port from `free_port` and answer nginx's
+    retry in its place, or nginx's own connection could get it as its source port and reach itself (both a 502
+    for a request that never reached a gateway)."""
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past connections of the dead one in TIME_WAIT
+    holder.bind(("127.0.0.1", port))
+    return holder
+
+
 def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path | None = None, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -52,6 +52,7 @@ from tests.many_instances import (
     forget_redis_prefix,
     fresh_database,
     healthcheck_command,
+    hold_port,
     ledger_rows,
     read_access_log,
     shared_config,
@@ -499,6 +500,7 @@ def test_instances_that_die_under_load_lose_only_what_they_held(cluster: Cluster
         killed_at = time.monotonic()
         doomed.stop(signal.SIGKILL)
         dead_at = time.monotonic()  # reaped: its sockets are closed
+        held = [hold_port(doomed.port)]  # refused from now on, as a dead instance's port is (hold_port)
         time.sleep(6)  # past nginx's fail_timeout (5 s): the dead instance is tried again, and refused
         streaming = threading.Thread(target=slow_stream)
         streaming.start()
@@ -508,6 +510,7 @@ def test_instances_that_die_under_load_lose_only_what_they_held(cluster: Cluster
         time.sleep(2.5)
     streaming.join(30)
     assert stopping.process.wait(30) in CLEAN_EXIT
+    held.append(hold_port(stopping.port))
     elapsed = time.monotonic() - began
     assert stream.get("text") == "One two three four five", "the stream in flight at SIGTERM was cut"
 
@@ -595,3 +598,5 @@ def test_instances_that_die_under_load_lose_only_what_they_held(cluster: Cluster
     print(f"nginx errors logged: {len(cluster.nginx.errors())}")
     # With PostgreSQL configured, no instance wrote a file (so a read-only root filesystem holds).
     assert [p for directory in cluster.written for p in directory.rglob("*")] == []
+    for holder in held:
+        holder.close()
