@@ -106,7 +106,6 @@ class SigV4Authorizer:
         # The frozen credentials, their SigV4Auth, the day, the signing key derived for that day and the
         # credential scope (`day/region/service/aws4_request`): all the same for a day's requests.
         self._auth: tuple[Frozen, Any, str, _Keyed, str] | None = None
-        self._heads: dict[str, str] = {}  # URL -> its canonical requests' head
         self._seconds: dict[str, _Second] = {}  # URL -> what its POSTs share in the current second
 
     def lines_now(self, url: str, body: bytes) -> str | None:
@@ -127,12 +126,8 @@ class SigV4Authorizer:
         # the same lines): the canonical request ends with the body's hash, the string to sign with the canonical
         # request's, and the signature is the day key's HMAC of the string to sign.
         canonical = shared.canonical + hashlib.sha256(body).hexdigest()
-        key = shared.key
-        inner = key.inner.copy()
-        inner.update(shared.to_sign + hashlib.sha256(canonical.encode()).hexdigest().encode())
-        outer = key.outer.copy()
-        outer.update(inner.digest())
-        return shared.before + outer.hexdigest() + shared.after
+        signature = shared.key.hexdigest(shared.to_sign + hashlib.sha256(canonical.encode()).hexdigest().encode())
+        return shared.before + signature + shared.after
 
     def _second(self, frozen: Frozen, method: str, url: str, second: int) -> _Second:
         """What the requests to `url` share in `second` (kept for a POST)."""
@@ -155,9 +150,7 @@ class SigV4Authorizer:
                 key = signer._sign(key, part)
             auth = self._auth = (frozen, signer, day, _Keyed(key), f"{day}/{self._region}/{SIGNING_NAME}/aws4_request")
         scope = auth[4]
-        head = self._heads.get(url) if method == "POST" else None
-        if head is None:
-            head = self._head(url, method, keep=method == "POST")
+        head = _head(url, method)  # once a second per URL: not kept apart
         # The canonical request: the method, URI, empty query and the host's and content type's header lines are
         # the URL's (`head`); the date and the session token are the second's and the credentials'. Header values
         # are ours, with no runs of spaces to fold.
@@ -185,20 +178,18 @@ class SigV4Authorizer:
             self._seconds[url] = shared
         return shared
 
-    def _head(self, url: str, method: str, *, keep: bool = True) -> str:
-        """The head of a URL's canonical requests: the method, the canonical URI (botocore's rules: the
-        default port left out, the path's own escapes escaped again, as for every service but S3), the
-        empty query string, and the content-type and host header lines."""
-        parts = urlsplit(url)
-        if parts.query:
-            raise ValueError("Bedrock requests carry no query string")
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        if parts.port is not None and parts.port != _DEFAULT_PORTS.get(parts.scheme):
-            host = f"{host}:{parts.port}"
-        uri = quote(parts.path or "/", safe="/~")
-        head = f"{method}\n{uri}\n\ncontent-type:{JSON_TYPE}\nhost:{host}\n"
-        if keep and len(self._heads) < 4096:  # a provider calls a handful of URLs (its models' actions)
-            self._heads[url] = head
-        return head
+
+def _head(url: str, method: str) -> str:
+    """The head of a URL's canonical requests: the method, the canonical URI (botocore's rules: the
+    default port left out, the path's own escapes escaped again, as for every service but S3), the
+    empty query string, and the content-type and host header lines."""
+    parts = urlsplit(url)
+    if parts.query:
+        raise ValueError("Bedrock requests carry no query string")
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(parts.scheme):
+        host = f"{host}:{parts.port}"
+    uri = quote(parts.path or "/", safe="/~")
+    return f"{method}\n{uri}\n\ncontent-type:{JSON_TYPE}\nhost:{host}\n"
