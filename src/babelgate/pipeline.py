@@ -29,7 +29,6 @@ from babelgate.errors import (
     AuthenticationFailed,
     GatewayError,
     InvalidRequest,
-    PermissionDenied,
     UnsupportedCapability,
     UpstreamAuthFailed,
     UpstreamRateLimited,
@@ -198,10 +197,9 @@ async def call(
     record = sink.call
     record.requested_model = model
     key = record.virtual_key
-    if key is not None and not key.allows(model):
-        raise PermissionDenied(
-            "model_not_allowed", code="model_not_allowed", param="model", model=model, allowed=", ".join(key.models)
-        )
+    governance = runtime.governance
+    # Before the cache: it serves only callers who may use the model (this raises for the others).
+    governing = governance.applicable(key, model)
     rules = None
     if cache_body is not None:
         route = f"{record.route}/{cache_framing}" if cache_framing else record.route
@@ -216,10 +214,6 @@ async def call(
     named = record.header(END_USER_HEADER)
     if named:
         record.end_user = named.decode("utf-8", "replace")[:END_USER_CHARS]
-    if key is not None and (key.user is not None or key.team is not None):
-        _check_owner(runtime, key, model)
-    governance = runtime.governance
-    governing = governance.applicable(key, model)
     ticket = (
         await governance.admit(governing, key, model, record.body_size, record.headers_out, record.end_user)
         if governing
@@ -255,23 +249,6 @@ def name_end_user(record: Call, named: Any) -> None:
     """The end customer a request's body names (a string; anything else names nobody)."""
     if named.__class__ is str and named:
         record.end_user = named[:END_USER_CHARS]
-
-
-def _check_owner(runtime: Runtime, key: VirtualKey, model: str) -> None:
-    """A key's user must not be disabled, and its team's model list (the admin API's) holds for it."""
-    directory = runtime.directory
-    if key.user is not None and key.user in directory.disabled:
-        raise PermissionDenied("user_disabled", code="user_disabled")
-    team = directory.teams.get(key.team) if key.team is not None else None
-    if team is not None and not team.allows(model):
-        raise PermissionDenied(
-            "team_model_not_allowed",
-            code="model_not_allowed",
-            param="model",
-            team=team.id,
-            model=model,
-            allowed=", ".join(team.models),
-        )
 
 
 async def send(runtime: Runtime, sink: Sink, answer: Answer) -> None:

@@ -188,6 +188,44 @@ def test_a_hit_still_passes_the_authentication_hooks(make_gateway: GatewayFactor
     )
 
 
+def test_a_hit_is_served_only_to_callers_who_may_use_the_model(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI
+) -> None:
+    """The key's model list, its user and its team's model list are checked before the cache answers (they
+    were checked after it: a disabled user's key got its cached answers)."""
+    gateway = make_gateway(CACHED, env={"BABELGATE_MASTER_KEY": MASTER})
+
+    def admin(method: str, path: str, body: Any, status: int = 200) -> Any:
+        answer = httpx.request(method, gateway.url + path, json=body, headers=ADMIN, timeout=10)
+        assert answer.status_code == status, answer.text
+        return answer.json()
+
+    def ask(key: str) -> httpx.Response:
+        body = {"model": "cached", "messages": MESSAGES}
+        return httpx.post(
+            gateway.url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=10
+        )
+
+    admin("POST", "/admin/users", {"id": "erin"}, 201)
+    admin("POST", "/admin/teams", {"id": "analysts", "members": ["erin"], "models": ["cached"]}, 201)
+    key = admin("POST", "/admin/keys", {"user": "erin", "team": "analysts"}, 201)["key"]
+    narrow = admin("POST", "/admin/keys", {"models": ["gpt-*"]}, 201)["key"]
+    assert ask(key).headers["x-babelgate-cache"] == "miss"
+    assert ask(key).headers["x-babelgate-cache"] == "hit"
+
+    refused = ask(narrow)  # the key's own list
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "model_not_allowed"
+    admin("PATCH", "/admin/teams/analysts", {"models": ["gpt-*"]})  # the team's list, changed after a hit
+    refused = ask(key)
+    assert refused.status_code == 403 and "analysts" in refused.json()["error"]["message"]
+    admin("PATCH", "/admin/teams/analysts", {"models": None})
+    assert ask(key).headers["x-babelgate-cache"] == "hit"
+    admin("PATCH", "/admin/users/erin", {"disabled": True})  # the user, disabled after a hit
+    refused = ask(key)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "user_disabled"
+    assert _calls(upstream) == 1
+
+
 def test_instances_share_the_cache_through_redis(
     make_gateway: GatewayFactory,
     upstream: FakeOpenAI,

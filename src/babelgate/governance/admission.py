@@ -14,6 +14,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from babelgate.errors import PermissionDenied
 from babelgate.governance.rate_limits import Limits, RateLimiter
 from babelgate.governance.rules import LATER, Applicant, Rule, TeamRules
 from babelgate.governance.rules.budget import EndUserBudget, KeyBudget, TeamBudget, UserBudget
@@ -91,8 +92,13 @@ class Governance:
 
     def applicable(self, key: VirtualKey | None, model: str) -> Plan:
         """The rules that apply to this caller and model, each with what it prepared for them, asked on every
-        request (none: the request passes without a look). A static key with no model limits (the fast path) is
-        one call."""
+        request before anything serves it, the response cache included (none: the request passes without a look).
+        A static key with no model limits (the fast path) is one call.
+
+        Raises PermissionDenied when the key may not use the model (`_check_access`). That is checked when the
+        plan is found, not on every request: a found plan is kept only while the key is the same object and the
+        directory's dicts are the same (it replaces all of them, `disabled` and `teams` too, when a user or
+        team changes), so it stays checked."""
         if key is None:
             if self._limits.model_limits(model) is None:
                 return ()
@@ -111,12 +117,33 @@ class Governance:
             and found[2] is directory.team_rules
         ):
             return found[3]
+        self._check_access(key, model)
         team = self._team(key)
         plan = tuple([(rule, rule.prepare(key, team, model)) for rule in self.rules if rule.applies(key, team, model)])
         if len(self._found) >= 10_000:
             self._found.clear()
         self._found[id(key), model] = (key, directory.user_rules, directory.team_rules, plan)
         return plan
+
+    def _check_access(self, key: VirtualKey, model: str) -> None:
+        """The key's own model list, its user (not disabled) and its team's model list (the admin API's)."""
+        if not key.allows(model):
+            raise PermissionDenied(
+                "model_not_allowed", code="model_not_allowed", param="model", model=model, allowed=", ".join(key.models)
+            )
+        directory = self.directory
+        if key.user is not None and key.user in directory.disabled:
+            raise PermissionDenied("user_disabled", code="user_disabled")
+        team = directory.teams.get(key.team) if key.team is not None else None
+        if team is not None and not team.allows(model):
+            raise PermissionDenied(
+                "team_model_not_allowed",
+                code="model_not_allowed",
+                param="model",
+                team=team.id,
+                model=model,
+                allowed=", ".join(team.models),
+            )
 
     async def admit(
         self,
