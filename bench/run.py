@@ -80,7 +80,7 @@ from procfs import core_busy_clock, cpu_clock, cpu_identity, guest_halt_poll_ns,
 from scaling import start_multi_worker
 from tables import chat_table, fmt_ms, fmt_us, stream_table, summarize
 from targets import check_targets
-from versus import Verdict, verdicts
+from versus import SAME_RUN, Verdict, verdicts
 from versus import table as versus_table
 
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -356,9 +356,11 @@ async def measure(
 ) -> list[RunStats]:
     """Check every path answers correctly, warm the gateways up, then alternate base, gateway and direct runs.
 
-    The order is level, repetition, path, (base and gateway, in turn first, then direct): the paths and the
-    builds are interleaved, so that slow drift of a shared machine hits every path and both builds alike.
-    `meters` has the working tree's gateway's ("gateway") and the base's ("base")."""
+    The order is level, repetition, group of paths (`measuring_groups`), (each path's base and gateway, in turn
+    first, then the group's direct runs): the paths and the builds are interleaved, so that slow drift of a shared
+    machine hits every path and both builds alike, and a path judged against another path of the working tree
+    (versus.SAME_RUN) runs right beside it, in turn first, as a path's base and gateway do. `meters` has the
+    working tree's gateway's ("gateway") and the base's ("base")."""
     await check_answers(plan, pairs, bases)
     for name, (gateway, _) in pairs.items():
         for warmed in (gateway, bases.get(name)):
@@ -369,22 +371,45 @@ async def measure(
         names = [name for name in pairs if PATHS[name].streams or not stream]
         for concurrency in levels:
             for rep in range(plan.reps):
-                for name in names:
-                    gateway, direct = pairs[name]
-                    builds = [gateway] if name not in bases else [bases[name], gateway]
-                    if rep % 2:  # which build goes first alternates, so neither always runs on a fresher core
-                        builds.reverse()
-                    for target in (*builds, direct):
-                        meter = meters[target.name] if target.name in meters else meters["gateway"]
-                        before = meter.snapshot()
-                        cpu = meter.gateway_cpu if target is not direct else None
-                        run = await one_run(plan, target, stream, concurrency, cpu, pin)
-                        run.gateway_core_other_load = meter.other_load(before)
-                        if target.name == "base":
-                            run.subject = "base"
-                        progress(run, rep, plan.reps)
-                        runs.append(run)
+                order: list[Target] = []
+                for group in measuring_groups(names):
+                    directs = []
+                    # Which path of a group, and which build of a path, goes first alternates, so that none always
+                    # runs on a fresher core.
+                    for name in group[::-1] if rep % 2 else group:
+                        gateway, direct = pairs[name]
+                        builds = [gateway] if name not in bases else [bases[name], gateway]
+                        order += builds[::-1] if rep % 2 else builds
+                        directs.append(direct)
+                    order += directs
+                for target in order:
+                    meter = meters[target.name] if target.name in meters else meters["gateway"]
+                    before = meter.snapshot()
+                    cpu = meter.gateway_cpu if target.name != "direct" else None
+                    run = await one_run(plan, target, stream, concurrency, cpu, pin)
+                    run.gateway_core_other_load = meter.other_load(before)
+                    if target.name == "base":
+                        run.subject = "base"
+                    progress(run, rep, plan.reps)
+                    runs.append(run)
     return runs
+
+
+def measuring_groups(names: Sequence[str]) -> list[list[str]]:
+    """`names` in groups measured together: each path judged against another path of the working tree
+    (versus.SAME_RUN: governed against fast, JWT against governed, Bedrock against Anthropic, ...) runs right after
+    the path it is judged against, in its group, so that their ratio compares runs seconds apart, not minutes (a
+    shared host's speed drifts by more than those pairs' margins within one repetition). A group takes the place of
+    the path the others in it are judged against in `names`."""
+
+    def against(name: str) -> str | None:
+        reference = SAME_RUN[name][0] if name in SAME_RUN else None
+        return reference if reference in names else None
+
+    def with_judged(name: str) -> list[str]:
+        return [name] + [each for judged in names if against(judged) == name for each in with_judged(judged)]
+
+    return [with_judged(name) for name in names if against(name) is None]
 
 
 # --- summary and report -----------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ def side_figures(runs: Sequence[RunStats]) -> dict[str, Any]:
         "p99_s": median([r.p99_s for r in runs]),
         "ttft_p50_s": median([r.ttft_p50_s for r in runs]),
         "cpu_per_request_s": median([r.cpu_per_request_s for r in runs]),
+        # Each run's, in the order measured (one a repetition): the speed verdicts pair runs of one repetition.
+        "cpu_each_s": [r.cpu_per_request_s for r in runs],
         "requests": sum(r.requests for r in runs),
         "errors": sum(r.errors for r in runs),
     }

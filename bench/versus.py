@@ -11,10 +11,17 @@ side by side, their ratio, and a verdict per target of the speed issue (issue 29
   the OpenAI fast path, Claude on Bedrock against Anthropic), requests and streams;
 - the Gemini API frontend (issue 31): its translated road ≤ 1.10x the Messages frontend's, its native road to
   Gemini ≤ 1.10x the OpenAI fast path, in the same run, requests and streams.
+
+A ratio is the median, over the repetitions, of each repetition's ratio: the two runs it divides ran seconds
+apart (a path's base and gateway back to back; a path judged against another path of the working tree right after
+it: run.measuring_groups), so a repetition's ratio cancels the shared host's drift, which the ratio of the two
+medians (runs minutes apart, taken from different repetitions) does not. The ratio of the medians is kept beside
+it in the JSON. The same reasoning gives the "added" latencies (tables.added).
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -45,10 +52,12 @@ class Verdict:
     unit: str
     base: float | None
     head: float | None
-    ratio: float | None  # head over `reference`'s figure, when there is one
+    ratio: float | None  # head over `reference`'s figure, when there is one: the median of the repetitions' ratios
     reference: str  # what the ratio is taken against ("base", "fast (working tree)", or "" for none)
     limit: float | None  # the ratio's (or, for RSS, the value's) ceiling; None: shown, not judged
     limit_text: str
+    ratio_of_medians: float | None = None
+    ratios_each: tuple[float, ...] = ()  # each repetition's, in the order measured
 
     @property
     def met(self) -> bool | None:
@@ -65,6 +74,8 @@ class Verdict:
             "working_tree": self.head,
             "ratio": self.ratio,
             "ratio_against": self.reference or None,
+            "ratio_of_medians": self.ratio_of_medians,
+            "ratios_each": list(self.ratios_each),
             "target": self.limit_text or None,
             "met": self.met,
         }
@@ -80,6 +91,26 @@ def _cpu_us(rows: Sequence[dict[str, Any]], path: str, kind: str, concurrency: i
 
 def _ratio(mine: float | None, theirs: float | None) -> float | None:
     return mine / theirs if mine is not None and theirs else None
+
+
+def _each(rows: Sequence[dict[str, Any]], path: str, kind: str, concurrency: int) -> list[float | None]:
+    for row in rows:
+        if (row["path"], row["kind"], row["concurrency"]) == (path, kind, concurrency):
+            return list(row["gateway"].get("cpu_each_s", []))
+    return []
+
+
+def _paired(
+    mine: list[float | None], theirs: list[float | None], of_medians: float | None
+) -> tuple[float | None, tuple[float, ...]]:
+    """The median of the repetitions' ratios (runs of one repetition paired by their order), and those ratios; the
+    ratio of the medians when the runs do not pair up (a run without a figure, or rows written before the pairing)."""
+    if not mine or len(mine) != len(theirs):
+        return of_medians, ()
+    each = tuple(a / b for a, b in zip(mine, theirs, strict=True) if a is not None and b)
+    if len(each) != len(mine):
+        return of_medians, ()
+    return statistics.median(each), each
 
 
 def verdicts(
@@ -109,24 +140,33 @@ def verdicts(
                 if head is None:
                     continue
                 measure = f"{path} {'' if kind == 'chat' else 'stream '}CPU c={concurrency}"
+                mine = _each(head_rows, path, kind, concurrency)
                 if path in base_paths:
                     base = _cpu_us(base_rows, path, kind, concurrency)
+                    of_medians = _ratio(head, base)
+                    ratio, each = _paired(mine, _each(base_rows, path, kind, concurrency), of_medians)
                     out.append(
-                        Verdict(measure, unit, base, head, _ratio(head, base), "base", AT_MOST_BASE, "≤ 1.00x base")
+                        Verdict(
+                            measure, unit, base, head, ratio, "base", AT_MOST_BASE, "≤ 1.00x base", of_medians, each
+                        )
                     )
                 elif path in SAME_RUN:
                     against, limit, streams = SAME_RUN[path]
                     judged = kind == "chat" or streams
+                    of_medians = _ratio(head, _cpu_us(head_rows, against, kind, concurrency))
+                    ratio, each = _paired(mine, _each(head_rows, against, kind, concurrency), of_medians)
                     out.append(
                         Verdict(
                             measure,
                             unit,
                             None,
                             head,
-                            _ratio(head, _cpu_us(head_rows, against, kind, concurrency)),
+                            ratio,
                             f"{against} (working tree)",
                             limit if judged else None,
                             f"≤ {limit:.2f}x {against}, same build" if judged else "",
+                            of_medians,
+                            each,
                         )
                     )
     head_mib = None if head_peak_kib is None else head_peak_kib / 1024
@@ -163,9 +203,11 @@ def table(found: Sequence[Verdict], base_label: str | None, head_label: str) -> 
         f"| {'target':24} | result"
     )
     title = (
-        f"Working tree against the base {base_label}, in this run (gateway CPU: medians)"
+        f"Working tree against the base {base_label}, in this run (gateway CPU: medians; ratio: the median of the "
+        "repetitions' ratios)"
         if base_label
-        else "Working tree: the speed targets it can be judged on alone (gateway CPU: medians)"
+        else "Working tree: the speed targets it can be judged on alone (gateway CPU: medians; ratio: the median of "
+        "the repetitions' ratios)"
     )
     lines = [title, head, "-" * len(head)]
     for verdict in found:
