@@ -81,36 +81,35 @@ class Verdict:
         }
 
 
-def _cpu_us(rows: Sequence[dict[str, Any]], path: str, kind: str, concurrency: int) -> float | None:
+def _figures(rows: Sequence[dict[str, Any]], path: str, kind: str, concurrency: int) -> dict[str, Any]:
+    """The gateway's figures of one row (empty when the run has none)."""
     for row in rows:
         if (row["path"], row["kind"], row["concurrency"]) == (path, kind, concurrency):
-            value = row["gateway"]["cpu_per_request_s"]
-            return None if value is None else value * 1e6
-    return None
+            return row["gateway"]  # type: ignore[no-any-return]
+    return {}
+
+
+def _cpu_us(figures: dict[str, Any]) -> float | None:
+    value = figures.get("cpu_per_request_s")
+    return None if value is None else value * 1e6
 
 
 def _ratio(mine: float | None, theirs: float | None) -> float | None:
     return mine / theirs if mine is not None and theirs else None
 
 
-def _each(rows: Sequence[dict[str, Any]], path: str, kind: str, concurrency: int) -> list[float | None]:
-    for row in rows:
-        if (row["path"], row["kind"], row["concurrency"]) == (path, kind, concurrency):
-            return list(row["gateway"].get("cpu_each_s", []))
-    return []
-
-
-def _paired(
-    mine: list[float | None], theirs: list[float | None], of_medians: float | None
-) -> tuple[float | None, tuple[float, ...]]:
-    """The median of the repetitions' ratios (runs of one repetition paired by their order), and those ratios; the
-    ratio of the medians when the runs do not pair up (a run without a figure, or rows written before the pairing)."""
-    if not mine or len(mine) != len(theirs):
-        return of_medians, ()
-    each = tuple(a / b for a, b in zip(mine, theirs, strict=True) if a is not None and b)
-    if len(each) != len(mine):
-        return of_medians, ()
-    return statistics.median(each), each
+def _against(mine: dict[str, Any], theirs: dict[str, Any]) -> tuple[float | None, float | None, tuple[float, ...]]:
+    """(the judged ratio, the ratio of the medians, each repetition's ratio) of `mine` over `theirs`. The judged
+    ratio is the median of the repetitions' ratios (runs of one repetition paired by their order), or the ratio
+    of the medians when the runs do not pair up (a run without a figure, or rows written before the pairing)."""
+    of_medians = _ratio(_cpu_us(mine), _cpu_us(theirs))
+    each_mine, each_theirs = mine.get("cpu_each_s", []), theirs.get("cpu_each_s", [])
+    if not each_mine or len(each_mine) != len(each_theirs):
+        return of_medians, of_medians, ()
+    each = tuple(a / b for a, b in zip(each_mine, each_theirs, strict=True) if a is not None and b)
+    if len(each) != len(each_mine):
+        return of_medians, of_medians, ()
+    return statistics.median(each), of_medians, each
 
 
 def verdicts(
@@ -136,25 +135,32 @@ def verdicts(
         unit = "µs/request" if kind == "chat" else "µs/stream"
         for concurrency in levels[kind]:
             for path in paths:
-                head = _cpu_us(head_rows, path, kind, concurrency)
+                mine = _figures(head_rows, path, kind, concurrency)
+                head = _cpu_us(mine)
                 if head is None:
                     continue
                 measure = f"{path} {'' if kind == 'chat' else 'stream '}CPU c={concurrency}"
-                mine = _each(head_rows, path, kind, concurrency)
                 if path in base_paths:
-                    base = _cpu_us(base_rows, path, kind, concurrency)
-                    of_medians = _ratio(head, base)
-                    ratio, each = _paired(mine, _each(base_rows, path, kind, concurrency), of_medians)
+                    theirs = _figures(base_rows, path, kind, concurrency)
+                    ratio, of_medians, each = _against(mine, theirs)
                     out.append(
                         Verdict(
-                            measure, unit, base, head, ratio, "base", AT_MOST_BASE, "≤ 1.00x base", of_medians, each
+                            measure,
+                            unit,
+                            _cpu_us(theirs),
+                            head,
+                            ratio,
+                            "base",
+                            AT_MOST_BASE,
+                            "≤ 1.00x base",
+                            of_medians,
+                            each,
                         )
                     )
                 elif path in SAME_RUN:
                     against, limit, streams = SAME_RUN[path]
                     judged = kind == "chat" or streams
-                    of_medians = _ratio(head, _cpu_us(head_rows, against, kind, concurrency))
-                    ratio, each = _paired(mine, _each(head_rows, against, kind, concurrency), of_medians)
+                    ratio, of_medians, each = _against(mine, _figures(head_rows, against, kind, concurrency))
                     out.append(
                         Verdict(
                             measure,
