@@ -108,6 +108,7 @@ class Plan:
     litellm: Path | None = None  # a virtual environment with `litellm[proxy]`, to measure it too
     base: str | None = DEFAULT_BASE  # the commit measured against, interleaved (fixed_base.py); None: not
     mcp_calls: int = 200  # MCP tool calls per round through /mcp and direct (mcp_paths.py); 0: not measured
+    settle: float = 0.5  # seconds of the same load, unmeasured, right before each gateway's measured run
 
 
 def _levels(text: str) -> tuple[int, ...]:
@@ -130,7 +131,13 @@ def _paths(text: str) -> tuple[str, ...]:
 def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
     parser = argparse.ArgumentParser(description="Benchmark babelgate against a fake upstream.")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per measured run (default 3)")
-    parser.add_argument("--reps", type=int, default=3, help="rounds of (base, gateway, direct) per level (default 3)")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.5,
+        help="seconds of the same load, not measured, on a gateway right before each of its measured runs (0.5)",
+    )
+    parser.add_argument("--reps", type=int, default=5, help="rounds of (base, gateway, direct) per level (default 5)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 s runs, 1 repetition")
     # c=16 only by default: with the base beside the working tree, each level of every path takes three runs
     # per repetition, and the issue's targets are at c=16; the whole run then stays under ten minutes.
@@ -227,6 +234,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
         args.litellm,
         None if args.base.lower() in ("none", "") else args.base,
         0 if args.quick else args.mcp_calls,
+        0.0 if args.quick else args.settle,
     )
     return plan, not args.no_pin
 
@@ -351,6 +359,15 @@ async def warm_up(plan: Plan, name: str, gateway: Target) -> None:
         )
 
 
+async def settle(plan: Plan, target: Target, stream: bool, concurrency: int) -> None:
+    """The same load on the same gateway for `plan.settle` seconds, not measured, right before its measured run.
+
+    Without it the first run of a pair came to a core the other build or the direct run had just left, and cost
+    more: measured against a build of its own commit (`--base HEAD`, five repetitions), the run that came second was
+    the cheaper in four repetitions of five, by 4-11 %, and single runs reached 112 µs where the rest were 82-99."""
+    await run_python(target, stream=stream, concurrency=concurrency, duration=plan.settle, chunks=plan.chunks, cpu=None)
+
+
 async def measure(
     plan: Plan, pairs: dict[str, Pair], bases: dict[str, Target], meters: dict[str, Meters], pin: Pinning
 ) -> list[RunStats]:
@@ -359,8 +376,9 @@ async def measure(
     The order is level, repetition, group of paths (`measuring_groups`), (each path's base and gateway, in turn
     first, then the group's direct runs): the paths and the builds are interleaved, so that slow drift of a shared
     machine hits every path and both builds alike, and a path judged against another path of the working tree
-    (versus.SAME_RUN) runs right beside it, in turn first, as a path's base and gateway do. `meters` has the
-    working tree's gateway's ("gateway") and the base's ("base")."""
+    (versus.SAME_RUN) runs right beside it, in turn first, as a path's base and gateway do (`run_order`). Each
+    gateway's measured run follows `settle`'s unmeasured one. `meters` has the working tree's gateway's ("gateway")
+    and the base's ("base")."""
     await check_answers(plan, pairs, bases)
     for name, (gateway, _) in pairs.items():
         for warmed in (gateway, bases.get(name)):
@@ -371,28 +389,36 @@ async def measure(
         names = [name for name in pairs if PATHS[name].streams or not stream]
         for concurrency in levels:
             for rep in range(plan.reps):
-                order: list[Target] = []
-                for group in measuring_groups(names):
-                    directs = []
-                    # Which path of a group, and which build of a path, goes first alternates, so that none always
-                    # runs on a fresher core.
-                    for name in group[::-1] if rep % 2 else group:
-                        gateway, direct = pairs[name]
-                        builds = [gateway] if name not in bases else [bases[name], gateway]
-                        order += builds[::-1] if rep % 2 else builds
-                        directs.append(direct)
-                    order += directs
-                for target in order:
+                for name, side in run_order(names, set(bases), rep):
+                    gateway, direct = pairs[name]
+                    target = bases[name] if side == "base" else direct if side == "direct" else gateway
                     meter = meters[target.name] if target.name in meters else meters["gateway"]
+                    if side != "direct" and plan.settle > 0:
+                        await settle(plan, target, stream, concurrency)
                     before = meter.snapshot()
-                    cpu = meter.gateway_cpu if target.name != "direct" else None
+                    cpu = meter.gateway_cpu if side != "direct" else None
                     run = await one_run(plan, target, stream, concurrency, cpu, pin)
                     run.gateway_core_other_load = meter.other_load(before)
-                    if target.name == "base":
+                    if side == "base":
                         run.subject = "base"
                     progress(run, rep, plan.reps)
                     runs.append(run)
     return runs
+
+
+def run_order(names: Sequence[str], based: set[str], rep: int) -> list[tuple[str, str]]:
+    """The measured runs of repetition `rep`, as (path, side), side "base", "gateway" or "direct": group by group
+    (`measuring_groups`), each path's base and gateway (`based`: the paths the base is measured on), then the
+    group's direct runs. Which path of a group, and which build of a path, goes first alternates from one
+    repetition to the next, so that none always runs on a fresher core."""
+    order: list[tuple[str, str]] = []
+    for group in measuring_groups(names):
+        group = group[::-1] if rep % 2 else group
+        for name in group:
+            builds = [(name, "base"), (name, "gateway")] if name in based else [(name, "gateway")]
+            order += builds[::-1] if rep % 2 else builds
+        order += [(name, "direct") for name in group]
+    return order
 
 
 def measuring_groups(names: Sequence[str]) -> list[list[str]]:

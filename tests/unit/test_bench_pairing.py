@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from paths import PATHS
-from run import measuring_groups
+from run import measuring_groups, parse_args, run_order
 from versus import SAME_RUN, verdicts
 
 
@@ -51,6 +51,41 @@ def test_every_judged_path_is_measured_right_after_the_path_it_is_judged_against
     # A reference not measured: the path is a group of its own. A group takes its reference's place.
     assert measuring_groups(["jwt", "azure", "anthropic"]) == [["jwt"], ["azure"], ["anthropic"]]
     assert measuring_groups(["azure", "mistral", "fast"]) == [["mistral"], ["fast", "azure"]]
+
+
+def test_builds_and_paths_take_turns_first_and_every_gateway_run_is_settled_first() -> None:
+    names = ["fast", "governed", "anthropic", "bedrock"]
+    even, odd = run_order(names, {"fast", "anthropic"}, 0), run_order(names, {"fast", "anthropic"}, 1)
+    assert even == [
+        ("fast", "base"),
+        ("fast", "gateway"),
+        ("governed", "gateway"),
+        ("fast", "direct"),
+        ("governed", "direct"),
+        ("anthropic", "base"),
+        ("anthropic", "gateway"),
+        ("bedrock", "gateway"),
+        ("anthropic", "direct"),
+        ("bedrock", "direct"),
+    ]
+    assert odd == [
+        ("governed", "gateway"),
+        ("fast", "gateway"),
+        ("fast", "base"),
+        ("governed", "direct"),
+        ("fast", "direct"),
+        ("bedrock", "gateway"),
+        ("anthropic", "gateway"),
+        ("anthropic", "base"),
+        ("bedrock", "direct"),
+        ("anthropic", "direct"),
+    ]
+    assert run_order(names, {"fast", "anthropic"}, 2) == even
+    # Every gateway's measured run is settled first by default, five repetitions; a quick run does neither.
+    plan, _ = parse_args([])
+    assert (plan.settle, plan.reps) == (0.5, 5)
+    quick, _ = parse_args(["--quick"])
+    assert (quick.settle, quick.reps) == (0.0, 1)
 
 
 def test_a_ratio_is_the_median_of_the_repetitions_ratios() -> None:
