@@ -140,7 +140,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
     parser.add_argument("--reps", type=int, default=5, help="rounds of (base, gateway, direct) per level (default 5)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 s runs, 1 repetition")
     # c=16 only by default: with the base beside the working tree, each level of every path takes three runs
-    # per repetition, and the issue's targets are at c=16; the whole run then stays under ten minutes.
+    # per repetition, and the issue's targets are at c=16; the whole run then takes about twenty minutes.
     parser.add_argument("--concurrency", type=_levels, default=(16,), help="chat levels (default 16; e.g. 1,16,64)")
     parser.add_argument("--stream-concurrency", type=_levels, default=(16,), help="stream levels (default 16)")
     parser.add_argument(
@@ -359,13 +359,19 @@ async def warm_up(plan: Plan, name: str, gateway: Target) -> None:
         )
 
 
-async def settle(plan: Plan, target: Target, stream: bool, concurrency: int) -> None:
-    """The same load on the same gateway for `plan.settle` seconds, not measured, right before its measured run.
+def settle_seconds(plan: Plan, side: str) -> float:
+    """How long `settle` runs before a measured run of `side` ("base", "gateway" or "direct"): `plan.settle` before
+    a gateway's, of either build; nothing before a direct run (no gateway's CPU is measured there)."""
+    return 0.0 if side == "direct" else plan.settle
+
+
+async def settle(plan: Plan, target: Target, stream: bool, concurrency: int, seconds: float) -> None:
+    """The same load on the same gateway for `seconds`, not measured, right before its measured run.
 
     Without it the first run of a pair came to a core the other build or the direct run had just left, and cost
     more: measured against a build of its own commit (`--base HEAD`, five repetitions), the run that came second was
     the cheaper in four repetitions of five, by 4-11 %, and single runs reached 112 µs where the rest were 82-99."""
-    await run_python(target, stream=stream, concurrency=concurrency, duration=plan.settle, chunks=plan.chunks, cpu=None)
+    await run_python(target, stream=stream, concurrency=concurrency, duration=seconds, chunks=plan.chunks, cpu=None)
 
 
 async def measure(
@@ -393,8 +399,9 @@ async def measure(
                     gateway, direct = pairs[name]
                     target = bases[name] if side == "base" else direct if side == "direct" else gateway
                     meter = meters[target.name] if target.name in meters else meters["gateway"]
-                    if side != "direct" and plan.settle > 0:
-                        await settle(plan, target, stream, concurrency)
+                    seconds = settle_seconds(plan, side)
+                    if seconds > 0:
+                        await settle(plan, target, stream, concurrency, seconds)
                     before = meter.snapshot()
                     cpu = meter.gateway_cpu if side != "direct" else None
                     run = await one_run(plan, target, stream, concurrency, cpu, pin)

@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from paths import PATHS
-from run import measuring_groups, parse_args, run_order
+from run import measuring_groups, parse_args, run_order, settle_seconds
 from versus import SAME_RUN, verdicts
 
 
@@ -81,11 +81,14 @@ def test_builds_and_paths_take_turns_first_and_every_gateway_run_is_settled_firs
         ("anthropic", "direct"),
     ]
     assert run_order(names, {"fast", "anthropic"}, 2) == even
-    # Every gateway's measured run is settled first by default, five repetitions; a quick run does neither.
+    # Every gateway's measured run, of either build, is settled first by default (a direct run is not), and there
+    # are five repetitions; a quick run does neither.
     plan, _ = parse_args([])
-    assert (plan.settle, plan.reps) == (0.5, 5)
+    assert plan.reps == 5
+    assert [settle_seconds(plan, side) for side in ("base", "gateway", "direct")] == [0.5, 0.5, 0.0]
     quick, _ = parse_args(["--quick"])
-    assert (quick.settle, quick.reps) == (0.0, 1)
+    assert quick.reps == 1
+    assert [settle_seconds(quick, side) for side in ("base", "gateway", "direct")] == [0.0, 0.0, 0.0]
 
 
 def test_a_ratio_is_the_median_of_the_repetitions_ratios() -> None:
