@@ -40,7 +40,12 @@ class Price:
         written = usage.cache_write_tokens or 0
         reasoning = usage.reasoning_tokens or 0
         if not (cached or written or reasoning):  # most answers: the same sum, its zero terms left out
-            return (max(0, usage.prompt_tokens) * self.input + max(0, usage.completion_tokens) * self.output) / MILLION
+            # Conditionals, not `max(0, …)`: every priced answer comes here, and `max` parses its arguments as
+            # keywords in C (a cold path of its own, twice a request: docs/performance.md).
+            prompt, completion = usage.prompt_tokens, usage.completion_tokens
+            return (
+                (prompt if prompt > 0 else 0) * self.input + (completion if completion > 0 else 0) * self.output
+            ) / MILLION
         plain_prompt = max(0, usage.prompt_tokens - cached - written)
         plain_completion = max(0, usage.completion_tokens - reasoning)
         total = (

@@ -357,7 +357,7 @@ class Cycle:
             chunked = True
             content.append(b"transfer-encoding: chunked\r\n")
         self.chunked = chunked
-        self.remaining = max(length, 0)  # no length, no chunks (HEAD, 204, 304): no body bytes
+        self.remaining = length if length > 0 else 0  # no length, no chunks (HEAD, 204, 304): no body bytes
         content.append(b"\r\n")
         self._head = b"".join(content)
         if not body_follows:  # an app that may await something else first: the head leaves at the end of the turn

@@ -156,7 +156,7 @@ class Governance:
     ) -> Ticket:
         """Admits the request by each rule of `plan` (`applicable`'s) in order. Raises RateLimitExceeded (or
         BudgetExceeded) when a rule refuses it; what the rules before it held is given back."""
-        applicant = Applicant(key, model, body_size, headers, end_user)
+        applicant = Applicant(key, model, body_size, headers, end_user, time.time())
         held: list[tuple[Rule, Any]] = []
         ticket = (applicant, held)
         try:

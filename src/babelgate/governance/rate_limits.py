@@ -568,4 +568,5 @@ def estimate_tokens(body_size: int) -> int:
     """Prompt tokens before the call, from the request's size: about 4 bytes of JSON per token
     (OpenAI's rule of thumb for English text; JSON's punctuation makes this an overestimate for
     short messages, which is the safe side). Corrected from the upstream's usage after the call."""
-    return max(1, body_size // 4)
+    estimate = body_size // 4
+    return estimate if estimate > 1 else 1  # not `max`: every governed request asks (model_facts.Price.cost)

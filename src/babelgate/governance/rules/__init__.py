@@ -17,7 +17,7 @@ that with the rules it found for the caller and model (admission.Governance.appl
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from babelgate.governance.rate_limits import Limits
@@ -36,17 +36,28 @@ class TeamRules:
     budget_period: str | None
 
 
-@dataclass(slots=True)
 class Applicant:
     """One request as the rules see it. `now`: the clock, read once for all the rules when they admit and again
-    when they settle (unix seconds)."""
+    when they settle (unix seconds). (A plain class: a dataclass's default factory cost a call and a branch on
+    every governed request.)"""
 
-    key: VirtualKey | None
-    model: str
-    body_size: int
-    headers: list[tuple[bytes, bytes]]
-    end_user: str | None = None  # the end customer the request names, if any (pipeline.end_user_of)
-    now: float = field(default_factory=time.time)
+    __slots__ = ("body_size", "end_user", "headers", "key", "model", "now")
+
+    def __init__(
+        self,
+        key: VirtualKey | None,
+        model: str,
+        body_size: int,
+        headers: list[tuple[bytes, bytes]],
+        end_user: str | None = None,  # the end customer the request names, if any (pipeline.end_user_of)
+        now: float | None = None,  # None: the clock, now
+    ) -> None:
+        self.key = key
+        self.model = model
+        self.body_size = body_size
+        self.headers = headers
+        self.end_user = end_user
+        self.now = time.time() if now is None else now
 
 
 class Later:
