@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from babelgate.frontends.openai_chat.dialects import make_openai, needs_edits
 from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.providers.mistral.translate import to_wire as mistral_to_wire
@@ -15,14 +13,14 @@ from babelgate.providers.openai.translate import request_from_wire
 
 def _edit(body: dict[str, Any]) -> list[str]:
     adjusted: list[str] = []
-    assert needs_edits(body, orjson.dumps(body))
+    assert needs_edits(body)
     make_openai(body, adjusted)
     return adjusted
 
 
 def test_plain_bodies_need_nothing() -> None:
     body = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "tool_choice": "auto"}
-    assert not needs_edits(body, orjson.dumps(body))
+    assert not needs_edits(body)
 
 
 def test_top_level_fields() -> None:
@@ -81,6 +79,25 @@ def test_message_fields_of_a_tool_round_trip() -> None:
         ],
     }
     assert body["messages"][2] == {"role": "tool", "tool_call_id": "a", "content": "1"}
+
+
+def test_each_message_field_alone_is_found_and_an_openai_tool_round_trip_needs_nothing() -> None:
+    call = {"id": "a", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    openai_round_trip = [
+        {"role": "user", "content": 'a "prefix", an "index" and a "name", in words only'},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "a", "content": "1"},
+        {"role": "user", "name": "ada", "content": "a user's name is OpenAI's too"},
+    ]
+    assert not needs_edits({"model": "m", "messages": openai_round_trip})
+    assert not needs_edits({"model": "m"})
+    marked = [
+        {"role": "assistant", "content": "Sure", "prefix": True},
+        {"role": "assistant", "content": None, "tool_calls": [call, {**call, "index": 0}]},
+        {"role": "tool", "tool_call_id": "a", "name": "f", "content": "1"},
+    ]
+    for message in marked:
+        assert needs_edits({"model": "m", "messages": [*openai_round_trip, message]}), message
 
 
 def test_the_typed_road_reads_any_and_random_seed() -> None:

@@ -67,7 +67,7 @@ async def _attempt(
     if relay is not None:
         if foreign_signatures:
             tool_ids.strip_body(body)
-        if dialects.needs_edits(body, raw):
+        if dialects.needs_edits(body):
             dialects.make_openai(body, notes.adjusted)
         if stream:
             return await streamed(
