@@ -251,3 +251,12 @@ async def test_sums_of_periods_over_are_forgotten_once_the_sums_have_doubled(mon
     for number in range(3):  # below the next pruning's mark, nothing goes
         await budgets.check(Account("end_user", f"k1/later-{number}", 1.0, "day"))
     assert len(budgets.spent) == 6
+
+
+def test_a_price_counts_no_negative_tokens() -> None:
+    # An upstream's odd usage (a negative count) costs nothing for that part, on the plain sum and on the parts'.
+    price = Price(input=1.0, output=2.0, cached_input=0.5)
+    assert price.cost(Usage(prompt_tokens=-5, completion_tokens=1_000_000)) == 2.0
+    assert price.cost(Usage(prompt_tokens=1_000_000, completion_tokens=-5)) == 1.0
+    assert price.cost(Usage(prompt_tokens=-5, completion_tokens=-5)) == 0.0
+    assert price.cost(Usage(prompt_tokens=10, completion_tokens=-5, cached_tokens=1_000_000)) == 0.5
