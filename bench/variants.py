@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -55,6 +57,7 @@ class Variant:
     p99_ms: list[float] = field(default_factory=list)
     faults: list[float] = field(default_factory=list)  # minor page faults per request, per round
     switches: list[float] = field(default_factory=list)  # context switches per request, per round
+    samples: dict[str, float] = field(default_factory=dict)  # `--perf`: µs per request by "library symbol"
 
 
 def parse_variant(text: str) -> Variant:
@@ -75,6 +78,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--stream", action="store_true", help="50-chunk streams (the raw stream client), not wrk")
+    parser.add_argument(
+        "--perf",
+        type=int,
+        default=0,
+        metavar="N",
+        help="sample each variant's last round with `perf record -e cpu-clock` and print the N costliest symbols"
+        " side by side, in µs per request (or stream): where CPU time goes beyond the instruction count",
+    )
     args = parser.parse_args()
     variants = [parse_variant(text) for text in args.variants]
     pin = Pinning.detect(True)
@@ -126,6 +137,7 @@ def main() -> None:
                 user0, system0 = process_cpu_split(pid)
                 faults0, switches0 = process_events(pid)
                 duration = args.seconds if round_ else 2
+                sampler = start_perf(pid, variant.name) if args.perf and round_ == args.repeats else None
                 stats = asyncio.run(
                     run_streams(target, concurrency=16, duration=duration, chunks=STREAM_CHUNKS, cpu=None)
                     if args.stream
@@ -133,6 +145,8 @@ def main() -> None:
                 )
                 user1, system1 = process_cpu_split(pid)
                 faults1, switches1 = process_events(pid)
+                if sampler is not None:
+                    variant.samples = stop_perf(sampler, stats.requests)
                 if stats.errors or not stats.requests:
                     raise SystemExit(f"{variant.name}: {stats.error_samples or 'no requests served'}")
                 if round_:
@@ -158,6 +172,81 @@ def main() -> None:
             f"  per request: faults {statistics.median(variant.faults):.3f}"
             f" switches {statistics.median(variant.switches):.3f}"
         )
+
+    if args.perf:
+        print_perf(variants, args.perf, unit)
+
+
+PERF_HZ: Final = 2999  # samples a second; off the 1 kHz and 100 Hz clocks of the loop and the collector
+
+
+@dataclass
+class Sampler:
+    process: subprocess.Popen[bytes]
+    data: Path
+
+
+def start_perf(pid: int, name: str) -> Sampler:
+    data = RESULTS / f"perf-{name}.data"
+    command = ["perf", "record", "-q", "-e", "cpu-clock", "-F", str(PERF_HZ), "-p", str(pid), "-o", str(data)]
+    return Sampler(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), data)
+
+
+def stop_perf(sampler: Sampler, requests: int) -> dict[str, float]:
+    """µs per request by `library symbol` (a sample is 1/PERF_HZ s of one thread's CPU)."""
+    sampler.process.send_signal(signal.SIGINT)
+    sampler.process.wait(timeout=30)
+    report = subprocess.run(
+        [
+            "perf",
+            "report",
+            "-i",
+            str(sampler.data),
+            "--stdio",
+            "--no-children",
+            "-g",
+            "none",
+            "--sort",
+            "dso,sym",
+            "-F",
+            "sample,dso,sym",
+            "--field-separator",
+            "\t",
+        ],
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    per_request: dict[str, float] = {}
+    for line in report.splitlines():
+        fields = line.split("\t")
+        if line.startswith("#") or len(fields) < 3 or not fields[0].strip().isdigit():
+            continue
+        library = Path(fields[1].strip()).name.split(".so")[0]
+        symbol = fields[2].strip().removeprefix("[k] ").removeprefix("[.] ")
+        key = f"{library} {symbol}"
+        per_request[key] = per_request.get(key, 0.0) + int(fields[0]) / PERF_HZ / requests * 1e6
+    return per_request
+
+
+def print_perf(variants: list[Variant], top: int, unit: str) -> None:
+    """The costliest symbols of all variants, each variant's µs per request side by side, then per library."""
+    names = [variant.name for variant in variants]
+    print(f"\nperf (cpu-clock, {PERF_HZ} Hz, the last round): µs per {unit}")
+    for title, keyed in (("by library", _by_library), ("by symbol", lambda samples: samples)):
+        tables = [keyed(variant.samples) for variant in variants]
+        keys = sorted({key for table in tables for key in table}, key=lambda key: -max(t.get(key, 0.0) for t in tables))
+        print(f"{title:<60}" + "".join(f"{name:>12}" for name in names))
+        for key in keys[:top]:
+            print(f"{key[:60]:<60}" + "".join(f"{table.get(key, 0.0):12.2f}" for table in tables))
+
+
+def _by_library(samples: dict[str, float]) -> dict[str, float]:
+    libraries: dict[str, float] = {}
+    for key, value in samples.items():
+        library = key.split(" ", 1)[0]
+        libraries[library] = libraries.get(library, 0.0) + value
+    return libraries
 
 
 if __name__ == "__main__":
