@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import importlib.util
 import json
 import os
 import platform
@@ -290,7 +291,17 @@ def machine() -> dict[str, Any]:
         "babelgate_version": metadata.version("babelgate"),
         "git_commit": _git("rev-parse", "--short", "HEAD") or None,
         "git_uncommitted_src": bool(changed) if changed is not None else None,
+        "build": build_of_tree(),
     }
+
+
+def build_of_tree() -> str:
+    """Which build of the working tree the gateway runs: "compiled" when the request path imports as mypyc's
+    extension modules (`bench/compiled.py --bench`, what `make bench` runs where a C compiler is), else "plain
+    Python" (the editable install). The gateway inherits this process's PYTHONPATH, so it imports what this finds."""
+    spec = importlib.util.find_spec("babelgate.pipeline")
+    origin = spec.origin if spec is not None else None
+    return "compiled" if origin is not None and not origin.endswith(".py") else "plain Python"
 
 
 # --- measurement ------------------------------------------------------------------------------------------
@@ -680,7 +691,7 @@ def start_base(
 
 
 def compare_report(base: Measured | None, found: Sequence[Verdict], info: dict[str, Any]) -> list[str]:
-    head = f"working tree {info['git_commit'] or ''}".rstrip()
+    head = f"working tree {info['git_commit'] or ''}".rstrip() + f" ({info.get('build', 'plain Python')})"
     if info.get("git_uncommitted_src"):
         head += " with uncommitted changes in src/"
     out = [""]

@@ -41,17 +41,38 @@ MYPYC = "mypy>=2.4,<3"
 # Stubs mypy needs for the package's imports that do not carry their own types (the dev extra has them too).
 STUBS = ("types-PyYAML>=6,<7",)
 
-# The modules a fast-path request runs (static key and governed), as `bench/profile_fast_path.py calls --top
-# 1000` lists them, less those mypyc cannot take (docs/performance.md lists them, with why).
+# The modules the bench's paths run (the fast path, static key and governed; the translated frontends and providers;
+# the clouds' roads), as `bench/profile_fast_path.py calls [--path P] --top 1000` lists them, less those mypyc cannot
+# take: modules with async generators (the providers' stream relays, `frontends/responses/turn.py`), the provider
+# base and the key pool (classes plain Python subclasses), and Bedrock's credentials (the provider holds them by weak
+# reference, which a native class does not take). docs/performance.md says why each.
 HOT = (
     "accounting.py",
     "answer.py",
     "app.py",
     "call.py",
     "exchange.py",
+    "frontends/anthropic_messages/mcp.py",
+    "frontends/anthropic_messages/translate.py",
+    "frontends/anthropic_messages/translate_content.py",
+    "frontends/anthropic_messages/translate_messages.py",
+    "frontends/anthropic_messages/wire.py",
+    "frontends/gemini/routes.py",
+    "frontends/gemini/translate.py",
+    "frontends/gemini/translate_contents.py",
+    "frontends/gemini/translate_schema.py",
+    "frontends/gemini/wire.py",
     "frontends/openai_chat/dialects.py",
     "frontends/openai_chat/routes.py",
     "frontends/openai_validation.py",
+    "frontends/prepare.py",
+    "frontends/responses/mcp.py",
+    "frontends/responses/resource.py",
+    "frontends/responses/routes.py",
+    "frontends/responses/tools.py",
+    "frontends/responses/translate.py",
+    "frontends/responses/validate.py",
+    "frontends/responses/wire.py",
     "governance/admission.py",
     "governance/alerts.py",
     "governance/budgets.py",
@@ -59,6 +80,7 @@ HOT = (
     "governance/gateway_keys.py",
     "governance/ledger.py",
     "governance/rate_limits.py",
+    "governance/rules/__init__.py",
     "governance/rules/budget.py",
     "governance/rules/limits.py",
     "governance/virtual_keys.py",
@@ -70,8 +92,23 @@ HOT = (
     "observability/metrics.py",
     "observability/request_id.py",
     "pipeline.py",
+    "providers/anthropic/profiles.py",
+    "providers/anthropic/replay.py",
+    "providers/anthropic/translate.py",
+    "providers/anthropic/translate_messages.py",
+    "providers/anthropic/translate_tools.py",
+    "providers/azure/wire.py",
+    "providers/bedrock/signing.py",
+    "providers/gemini/chat_audio.py",
+    "providers/gemini/profiles.py",
+    "providers/gemini/translate.py",
+    "providers/gemini/translate_parts.py",
+    "providers/hosted_tools.py",
+    "providers/mistral/translate.py",
     "providers/openai/profiles.py",
     "providers/openai/translate.py",
+    "providers/system_messages.py",
+    "providers/vertex/wire.py",
     "routing/registry.py",
     "server_cycle.py",
     "server_protocol.py",
@@ -79,6 +116,7 @@ HOT = (
     "store/polled.py",
     "store/sqlite.py",
     "store/timed.py",
+    "tool_ids.py",
 )
 
 ROOT = Path(__file__).resolve().parent.parent
