@@ -58,7 +58,8 @@ suite: $(STAMP)
 COMPILED_TESTS := tests/unit $(addprefix tests/integration/test_,$(addsuffix .py,chat errors routing \
 	routing_retry_after stream_failures upstream_faults virtual_keys rate_limits cost_and_budgets ledger \
 	observability hot_path_budget response_cache anthropic_messages mcp_connector tenancy alerts hooks_and_mount \
-	anthropic anthropic_clouds azure bedrock gemini gemini_frontend mistral responses responses_providers vertex))
+	anthropic anthropic_clouds azure bedrock gemini gemini_frontend mistral responses responses_providers vertex \
+	mcp_tools))
 compiled: $(STAMP)
 	@if command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1; then \
 		$(PY) bench/compiled.py --test -q $(COMPILED_TESTS); \

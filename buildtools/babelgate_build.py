@@ -43,7 +43,7 @@ STUBS = ("types-PyYAML>=6,<7",)
 
 # The modules the bench's paths run (the fast path, static key and governed; the translated frontends and providers;
 # the clouds' roads), as `bench/profile_fast_path.py calls [--path P] --top 1000` lists them, less those mypyc cannot
-# take: modules with async generators (the providers' stream relays, `frontends/responses/turn.py`), the provider
+# take: modules with async generators (the providers' stream relays, the response cache's recorder), the provider
 # base and the key pool (classes plain Python subclasses), and Bedrock's credentials (the provider holds them by weak
 # reference, which a native class does not take). docs/performance.md says why each.
 HOT = (
@@ -53,6 +53,7 @@ HOT = (
     "call.py",
     "exchange.py",
     "frontends/anthropic_messages/mcp.py",
+    "frontends/anthropic_messages/routes.py",
     "frontends/anthropic_messages/translate.py",
     "frontends/anthropic_messages/translate_content.py",
     "frontends/anthropic_messages/translate_messages.py",
@@ -70,6 +71,7 @@ HOT = (
     "frontends/responses/resource.py",
     "frontends/responses/routes.py",
     "frontends/responses/tools.py",
+    "frontends/responses/turn.py",
     "frontends/responses/translate.py",
     "frontends/responses/validate.py",
     "frontends/responses/wire.py",

@@ -365,6 +365,21 @@ class Loop:
                 return response
             request = continued(request, Message("assistant", message.content, tool_calls=calls), results)
 
+    async def stream_closing(
+        self, request: ChatRequest, outcome: Outcome, opening: Iterable[LoopEvent] = ()
+    ) -> AsyncIterator[ChatChunk | LoopEvent]:
+        """`opening`'s events (what happened before the first turn: the tools listed), then `stream`'s, with the
+        toolbox closed when the stream ends, however it ends (its answer, an error, a client gone). Both frontends
+        that run MCP tools stream through it, and neither holds an async generator of its own: their modules are
+        compiled (buildtools/babelgate_build.py), and mypyc has none."""
+        try:
+            for event in opening:
+                yield event
+            async for item in self.stream(request, outcome):
+                yield item
+        finally:
+            await self.toolbox.aclose()
+
     async def stream(self, request: ChatRequest, outcome: Outcome) -> AsyncIterator[ChatChunk | LoopEvent]:
         """Model turns until an answer, streamed: the model's text goes on as it comes; calls of MCP
         functions are held back (they become the frontend's MCP items), run, and the next turn streams."""

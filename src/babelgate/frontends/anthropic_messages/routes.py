@@ -11,7 +11,7 @@ stream.py).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 import orjson
@@ -39,8 +39,7 @@ from babelgate.pipeline import Body, call, name_end_user
 from babelgate.providers.base import CallNotes, relay_of
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest
-from babelgate.schema.chunks import ChatChunk
-from babelgate.tool_loop.loop import Loop, LoopEvent, Outcome, Toolbox, with_tools
+from babelgate.tool_loop.loop import Loop, Outcome, Toolbox, with_tools
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -120,18 +119,10 @@ async def _with_connector(
         raise
     loop = Loop(provider, deployment.model, notes, toolbox)
     if stream:
-
-        async def chunks() -> AsyncIterator[ChatChunk | LoopEvent]:
-            try:
-                async for item in loop.stream(request, outcome):
-                    yield item
-            finally:
-                await toolbox.aclose()
-
         encoder = mcp.ConnectorStreamEncoder(
             message_id, deployment.public_name, provider=provider.name, outcome=outcome
         )
-        return await stream_answer(chunks(), encoder, notes)
+        return await stream_answer(loop.stream_closing(request, outcome), encoder, notes)
     try:
         response = await loop.run(request, outcome)
     finally:

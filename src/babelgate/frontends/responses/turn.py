@@ -28,6 +28,7 @@ from babelgate.frontends.responses.wire import JSON
 from babelgate.hooks import RequestContext
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
+from babelgate.runtime import Runtime  # at run time: the compiled build's dataclasses resolve their fields' types
 from babelgate.schema.chat import ChatRequest
 from babelgate.schema.chunks import ChatChunk
 from babelgate.store import ResponseStore, StoredResponse
@@ -36,7 +37,6 @@ from babelgate.tool_loop.loop import Loop, LoopEvent
 
 if TYPE_CHECKING:
     from babelgate.call import Call
-    from babelgate.runtime import Runtime
 
 Lookup = Callable[[str], Awaitable[StoredResponse | None]]
 
@@ -69,19 +69,11 @@ class Turn:
 
     def chunks(self) -> AsyncIterator[ChatChunk | LoopEvent]:
         """The upstream's stream of this turn (of each model turn, with the MCP tools' events between)."""
-        if self.mcp is not None:
-            return self._loop_chunks(self.mcp)
-        return self.deployment.provider.stream(self.request, self.deployment.model, self.notes)
-
-    async def _loop_chunks(self, mcp: McpTurn) -> AsyncIterator[ChatChunk | LoopEvent]:
-        try:
-            for event in mcp.opening:
-                yield event
+        mcp = self.mcp
+        if mcp is not None:
             loop = Loop(self.deployment.provider, self.deployment.model, self.notes, mcp.toolbox)
-            async for item in loop.stream(self.request, mcp.outcome):
-                yield item
-        finally:
-            await mcp.toolbox.aclose()
+            return loop.stream_closing(self.request, mcp.outcome, mcp.opening)
+        return self.deployment.provider.stream(self.request, self.deployment.model, self.notes)
 
     def stream_encoder(self, frame: Frame = sse_event, trailer: bytes = SSE_DONE) -> ResponsesStreamEncoder:
         """The turn's event stream as a StreamEncoder (SSE with `[DONE]` unless told otherwise)."""
