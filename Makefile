@@ -55,17 +55,19 @@ suite: $(STAMP)
 # The request paths' tests again, on the compiled build (buildtools/babelgate_build.py: mypyc, as the Docker
 # image ships it and `make bench` measures it): what compiled code does differently from Python shows only there.
 # ~5.5 minutes to build (gcc), ~4 to run; skipped, with a line that says so, on a machine without a C compiler.
+# A C compiler, which the compiled build (mypyc) needs: `compiled` and `bench` skip or fall back without one.
+HAVE_CC := $(shell command -v cc || command -v gcc)
 COMPILED_TESTS := tests/unit $(addprefix tests/integration/test_,$(addsuffix .py,chat errors routing \
 	routing_retry_after stream_failures upstream_faults virtual_keys rate_limits cost_and_budgets ledger \
 	observability hot_path_budget response_cache anthropic_messages mcp_connector tenancy alerts hooks_and_mount \
 	anthropic anthropic_clouds azure bedrock gemini gemini_frontend mistral responses responses_providers vertex \
 	mcp_tools))
 compiled: $(STAMP)
-	@if command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1; then \
-		$(PY) bench/compiled.py --test -q $(COMPILED_TESTS); \
-	else \
-		echo "compiled: no C compiler on this machine: the compiled build's tests are skipped"; \
-	fi
+ifneq ($(HAVE_CC),)
+	$(PY) bench/compiled.py --test -q $(COMPILED_TESTS)
+else
+	@echo "compiled: no C compiler on this machine: the compiled build's tests are skipped"
+endif
 
 # The fast loop, for every change (about a minute): lint, format, types and the unit-level tests.
 check: lint typecheck unit
@@ -76,12 +78,12 @@ test: lint typecheck suite compiled
 # (bench/compiled.py, ~5 minutes); plain Python, with a line that says so, on a machine without a C compiler.
 # `make bench-plain` measures the editable install as it is.
 bench: $(STAMP)
-	@if command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1; then \
-		$(PY) bench/compiled.py --bench $(ARGS); \
-	else \
-		echo "bench: no C compiler on this machine: the plain Python build is measured"; \
-		$(PY) bench/run.py $(ARGS); \
-	fi
+ifneq ($(HAVE_CC),)
+	$(PY) bench/compiled.py --bench $(ARGS)
+else
+	@echo "bench: no C compiler on this machine: the plain Python build is measured"
+	$(PY) bench/run.py $(ARGS)
+endif
 
 bench-plain: $(STAMP)
 	$(PY) bench/run.py $(ARGS)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import signal
 import statistics
 import subprocess
@@ -87,6 +88,8 @@ def main() -> None:
         " side by side, in µs per request (or stream): where CPU time goes beyond the instruction count",
     )
     args = parser.parse_args()
+    if args.perf and shutil.which("perf") is None:
+        parser.error("--perf needs `perf` on PATH (Debian: apt-get install linux-perf)")
     variants = [parse_variant(text) for text in args.variants]
     pin = Pinning.detect(True)
     pin.pin_self()
@@ -230,7 +233,7 @@ def stop_perf(sampler: Sampler, requests: int) -> dict[str, float]:
 
 
 def print_perf(variants: list[Variant], top: int, unit: str) -> None:
-    """The costliest symbols of all variants, each variant's µs per request side by side, then per library."""
+    """Each variant's µs per request side by side: by library, then by symbol (the costliest `top` of each)."""
     names = [variant.name for variant in variants]
     print(f"\nperf (cpu-clock, {PERF_HZ} Hz, the last round): µs per {unit}")
     for title, keyed in (("by library", _by_library), ("by symbol", lambda samples: samples)):

@@ -43,3 +43,19 @@ def test_halt_polling_is_read_when_the_driver_is_there(tmp_path: Path, monkeypat
     assert guest_halt_poll_ns() == 200000
     monkeypatch.setattr(procfs, "HALT_POLL", tmp_path / "absent")
     assert guest_halt_poll_ns() is None
+
+
+def test_the_bench_names_the_build_it_measures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make bench` measures the compiled build where it can (bench/compiled.py): the report says which one ran."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    import run
+
+    found = {
+        "plain": "/src/babelgate/pipeline.py",
+        "compiled": "/site/babelgate/pipeline.cpython-311-x86_64-linux-gnu.so",
+    }
+    for build, origin in found.items():
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, origin=origin: SimpleNamespace(origin=origin))
+        assert run.build_of_tree() == ("compiled" if build == "compiled" else "plain Python")
