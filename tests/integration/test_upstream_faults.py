@@ -59,6 +59,7 @@ WORKERS: Final = 24
 MAX_EVENT_BYTES: Final = streaming.MAX_EVENT_BYTES
 MATRIX_OVERSIZE: Final = 8 * MiB
 MATRIX_LIMIT: Final = 1 * MiB
+LEAK_BOUND: Final = 8 * MiB  # what a round may add to the process's RSS: 650 cases, 12.6 KiB each
 USER: Final = [{"role": "user", "content": "Hi"}]
 ANSWER: Final = "Hello!"  # what every fake (and the proxy's Responses API) says when nothing breaks
 
@@ -629,7 +630,16 @@ def test_no_descriptor_connection_or_memory_leak_after_two_rounds(world: World) 
     # them, nothing may stay behind.
     assert abs(after.others - first.others) <= 4, (first, after)
     assert after.others - baseline.others <= 6, (baseline, after)
-    assert after.rss - first.rss < 8 * MiB, (first, after)
+    if after.rss - first.rss >= LEAK_BOUND:
+        # Late in the full suite (a 600 MB process, two dozen client threads) the C heap has once grown
+        # ~10 MiB in round 2 with nothing left behind: 1,700 more Python blocks, 8 more idle connections
+        # in the pools. A leak grows again in the next round; the heap's one-time growth does not.
+        third = run_round(world, ALL)
+        del third
+        again = _settle(world)
+        world.gave_up = first_gave_up
+        print(f"round 3:  {again}\nRSS: {(again.rss - after.rss) / MiB:+.1f} MiB in round 3")
+        assert again.rss - after.rss < LEAK_BOUND, (first, after, again)
     assert wrong == [], "\n".join(wrong)
 
 
