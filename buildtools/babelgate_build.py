@@ -101,12 +101,14 @@ HOT = (
     "providers/anthropic/translate_tools.py",
     "providers/azure/wire.py",
     "providers/bedrock/signing.py",
+    "providers/bedrock/wire.py",
     "providers/gemini/chat_audio.py",
     "providers/gemini/profiles.py",
     "providers/gemini/translate.py",
     "providers/gemini/translate_parts.py",
     "providers/hosted_tools.py",
     "providers/mistral/translate.py",
+    "providers/openai/frames.py",
     "providers/openai/profiles.py",
     "providers/openai/translate.py",
     "providers/system_messages.py",
@@ -118,6 +120,7 @@ HOT = (
     "store/polled.py",
     "store/sqlite.py",
     "store/timed.py",
+    "streaming.py",
     "tool_ids.py",
 )
 

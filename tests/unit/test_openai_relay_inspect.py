@@ -1,4 +1,4 @@
-"""The fast path's per-frame byte search (providers/openai/relay.py `_inspect`)."""
+"""The fast path's per-frame byte search (providers/openai/frames.py `_inspect`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from babelgate.errors import UpstreamProtocolError
 from babelgate.providers.base import CallNotes
-from babelgate.providers.openai.relay import _inspect
+from babelgate.providers.openai.frames import _inspect
 from babelgate.schema.chat import Usage
 
 

@@ -40,11 +40,11 @@ from babelgate.providers.bedrock import embeddings, wire
 from babelgate.providers.bedrock.credentials import CredentialSource, botocore_credentials
 from babelgate.providers.bedrock.errors import CredentialsRefused, error_from_frame, map_error
 from babelgate.providers.bedrock.eventstream import messages_of
-from babelgate.providers.bedrock.invoke import chunk_bytes, invoke_body, relay_as_sse
+from babelgate.providers.bedrock.invoke import relay_as_sse
 from babelgate.providers.bedrock.signing import SIGNED_NAMES, Authorizer, BearerAuthorizer, SigV4Authorizer
 from babelgate.providers.bedrock.stream import ConverseStreamTranslator
 from babelgate.providers.bedrock.translate import StructuredOutput, WireRequest, from_wire, to_wire
-from babelgate.providers.bedrock.wire import JSON_TYPE
+from babelgate.providers.bedrock.wire import JSON_TYPE, chunk_bytes, invoke_body
 from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.transport import Upstream, event_object, read_json_object
 from babelgate.schema.chat import ChatRequest, ChatResponse, Usage

@@ -5,7 +5,8 @@ without being parsed into objects.
 
 
 Per frame a relay only searches bytes: for the end marker, an error payload, and the final
-event that carries usage (parsed once). No frame is decoded otherwise. One relay serves Chat
+event that carries usage (parsed once). No frame is decoded otherwise. The Chat Completions relay's per-read
+work is frames.py's `relay_read`, compiled; the generator here waits for reads and hands them on. One relay serves Chat
 Completions streams and legacy completions streams (the same framing: `choices[].finish_reason`,
 a usage chunk with empty choices, `[DONE]`), the other OpenAI's own Responses API streams
 (`native_responses`).
@@ -22,23 +23,11 @@ import msgspec
 from babelgate.errors import UpstreamProtocolError
 from babelgate.http import UpstreamResponse
 from babelgate.providers.base import CallNotes
+from babelgate.providers.openai.frames import relay_read
 from babelgate.providers.openai.stream import stream_error
-from babelgate.providers.openai.translate import usage_from_wire
 from babelgate.providers.transport import SSEBody, checked_data, event_object
 from babelgate.schema.chat import Usage
 from babelgate.streaming import frame_data
-
-_FINISH = b'"finish_reason"'
-_USAGE = b'"usage"'
-_FINISH_LENGTH = len(_FINISH)
-_USAGE_LENGTH = len(_USAGE)
-_NO_CHOICES = (b'"choices":[]', b'"choices": []')
-_NULL_USAGE = (b',"usage":null', b', "usage": null')
-_NULL = b"null"
-# The tail of every chunk of an OpenAI stream but its finish and usage chunks, when usage was asked for (the gateway
-# asks): no finish reason yet, and a null usage, cut to `}\n\n` when the client had not asked (`_PLAIN_CUT`).
-_PLAIN_TAIL = b'"finish_reason":null}],"usage":null}\n\n'
-_PLAIN_CUT = -len(b',"usage":null}\n\n')
 
 
 class Completion(msgspec.Struct):
@@ -81,38 +70,15 @@ async def relay_frames(
     sse = SSEBody(await posted(), provider)
     async with contextlib.aclosing(sse.reads()) as reads:
         async for frames in reads:
-            out: list[bytes] = []
-            for frame in frames:
-                data = frame_data(frame)
-                if data is None:  # comment or keep-alive: relay, it keeps proxies' idle timers happy
-                    out.append(frame)
-                    continue
-                if data == b"[DONE]":
-                    notes.completed = True
-                    out.append(frame)
-                    yield b"".join(out)
-                    await sse.end()
-                    return
-                # `find`, not `in`: a bytes operand of `in` is first tried as a byte value, a TypeError
-                # formatted and dropped (~0.1 µs a test, per event here).
-                if data.find(b'"error"', 0, 16) >= 0:
-                    if out:
-                        yield b"".join(out)
-                    raise stream_error(event_object(data, provider), provider, scrub)
-                if data[:1] != b"{" or data[-1:] != b"}":  # checked_data's usual case, without its call
-                    checked_data(data, provider)
-                if frame.endswith(_PLAIN_TAIL):
-                    # OpenAI's usual chunk (a choice without a finish reason, the usage that is asked for every
-                    # chunk but the last null), told by one comparison of its tail: nothing to note.
-                    if hide_usage:
-                        frame = frame[:_PLAIN_CUT] + b"}\n\n"
-                elif _inspect(data, notes, provider):
-                    if hide_usage and (data.find(_NO_CHOICES[0]) >= 0 or data.find(_NO_CHOICES[1]) >= 0):
-                        continue  # the usage chunk the client did not ask for
-                elif hide_usage:
-                    frame = _without_null_usage(frame)
-                out.append(frame)
-            yield b"".join(out)
+            out, ended, error = relay_read(frames, notes, provider, scrub, hide_usage)
+            if error is not None:
+                if out:
+                    yield out
+                raise error
+            yield out
+            if ended:
+                await sse.end()
+                return
     answered = sse.json_instead()
     if answered is not None and "error" in answered:
         raise stream_error(answered, provider, scrub)
@@ -122,37 +88,6 @@ async def relay_frames(
         yield b"data: [DONE]\n\n"
         return
     raise UpstreamProtocolError("stream_interrupted", provider=provider)
-
-
-def _without_null_usage(frame: bytes) -> bytes:
-    """A frame without the `"usage":null` its event carries (any other than `_PLAIN_TAIL`'s: the finish chunk,
-    another server's layout) when the gateway asked for usage the client did not."""
-    if frame.find(_NULL) >= 0:  # a cheap first test before the replacements
-        for marker in _NULL_USAGE:
-            frame = frame.replace(marker, b"")
-    return frame
-
-
-def _inspect(data: bytes, notes: CallNotes, provider: str) -> bool:
-    """Notes the finish reason and the usage an event carries; answers whether it carried usage. Most events
-    carry both as a compact `null` (the gateway asks for usage, so every chunk says `"usage":null`): one
-    comparison each in C rather than a slice and a strip."""
-    position = data.find(_FINISH)
-    if position >= 0 and not data.startswith(b":null", position + _FINISH_LENGTH):
-        rest = data[position + _FINISH_LENGTH : position + _FINISH_LENGTH + 40].lstrip(b": ")
-        if rest.startswith(b'"'):
-            notes.finish_reason = rest[1 : rest.find(b'"', 1)].decode()
-    position = data.find(_USAGE)
-    if (
-        position >= 0
-        and not data.startswith(b":null", position + _USAGE_LENGTH)
-        and not data[position + _USAGE_LENGTH : position + _USAGE_LENGTH + 8].lstrip(b": ").startswith(b"null")
-    ):
-        usage = usage_from_wire(event_object(data, provider).get("usage"))
-        if usage is not None:
-            notes.usage = usage
-            return True
-    return False
 
 
 _TERMINAL = (b'"type":"response.completed"', b'"type":"response.incomplete"', b'"type":"response.failed"')
