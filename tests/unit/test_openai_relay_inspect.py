@@ -6,7 +6,7 @@ import pytest
 
 from babelgate.errors import UpstreamProtocolError
 from babelgate.providers.base import CallNotes
-from babelgate.providers.openai.frames import _inspect
+from babelgate.providers.openai.frames import _inspect, relay_read
 from babelgate.schema.chat import Usage
 
 
@@ -91,3 +91,40 @@ def test_inspect_leaves_adjusted_and_completed_alone() -> None:
     notes = inspect(b'{"choices":[{"finish_reason":"stop"}],"usage":{"prompt_tokens":1}}')
     assert notes.adjusted == []
     assert notes.completed is False
+
+
+# --- relay_read: one read's frames as the client gets them -------------------------------------------------
+
+PLAIN = b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}],"usage":null}\n\n'
+FINISH = b'data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}\n\n'
+USAGE = b'data: {"id":"c","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}\n\n'
+DONE = b"data: [DONE]\n\n"
+
+
+def test_relay_read_hides_the_usage_it_asked_for_and_ends_at_done() -> None:
+    notes = CallNotes()
+    out, ended, error = relay_read([PLAIN, FINISH, USAGE, DONE, PLAIN], notes, "openai", str, True)
+    assert error is None and ended and notes.completed
+    # the usage chunk read, not relayed; every `"usage":null` cut; nothing after [DONE]
+    assert out == PLAIN.replace(b',"usage":null', b"") + FINISH.replace(b',"usage":null', b"") + DONE
+    assert notes.finish_reason == "stop"
+    assert notes.usage == Usage(prompt_tokens=3, completion_tokens=2, total_tokens=5)
+
+
+def test_relay_read_relays_usage_the_client_asked_for_and_reads_on_without_done() -> None:
+    notes = CallNotes()
+    out, ended, error = relay_read([b": keep-alive\n\n", PLAIN, USAGE], notes, "openai", str, False)
+    assert (out, ended, error) == (b": keep-alive\n\n" + PLAIN + USAGE, False, None)
+    assert not notes.completed and notes.usage is not None
+
+
+def test_relay_read_hands_back_the_frames_before_an_error_event_and_the_error() -> None:
+    error_frame = b'data: {"error":{"message":"overloaded","type":"server_error"}}\n\n'
+    out, ended, error = relay_read([PLAIN, error_frame, PLAIN], CallNotes(), "openai", str, False)
+    assert out == PLAIN and not ended
+    assert error is not None and "overloaded" in str(error)
+
+
+def test_relay_read_raises_an_event_that_is_not_json() -> None:
+    with pytest.raises(UpstreamProtocolError):
+        relay_read([PLAIN, b"data: not json\n\n"], CallNotes(), "openai", str, False)
