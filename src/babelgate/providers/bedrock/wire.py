@@ -17,6 +17,7 @@ from urllib.parse import quote
 import orjson
 
 from babelgate.errors import UpstreamProtocolError
+from babelgate.providers.transport import event_object
 
 # `https://bedrock-runtime.{region}.amazonaws.com` unless the provider's `base_url` says otherwise.
 DEFAULT_BASE_URL: Final = "https://bedrock-runtime.{region}.amazonaws.com"
@@ -138,10 +139,4 @@ def event_type(data: bytes, provider: str) -> str:
         end = data.find(b'"', len(_TYPE_FIRST))
         if end != -1 and data.endswith(b"}"):
             return data[len(_TYPE_FIRST) : end].decode()
-    try:
-        event = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        raise UpstreamProtocolError(provider=provider, detail="a stream event is not JSON") from None
-    if not isinstance(event, dict):
-        raise UpstreamProtocolError(provider=provider, detail="a stream event is not an object")
-    return str(event.get("type", ""))
+    return str(event_object(data, provider).get("type", ""))
