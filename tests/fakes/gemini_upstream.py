@@ -93,7 +93,7 @@ RESPONSE_ID = "FakeRespIdAbC123xyz"
 REQUIRES_THOUGHT_SIGNATURES: tuple[str, ...] = ("gemini-3*",)
 # Non-zero presencePenalty / frequencyPenalty are refused ("Penalty is not enabled for models/...").
 REJECTS_PENALTIES: tuple[str, ...] = ("gemini-2.5*", "gemini-3*")
-# candidateCount > 1 is refused (DECISIONS.md 4).
+# candidateCount > 1 is refused (docs/decisions.md, "Model profiles").
 REJECTS_CANDIDATE_COUNT: tuple[str, ...] = ("gemini-3*",)
 # thinkingConfig.thinkingLevel exists for these only; older models take thinkingBudget.
 SUPPORTS_THINKING_LEVEL: tuple[str, ...] = ("gemini-3*",)

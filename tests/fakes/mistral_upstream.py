@@ -828,7 +828,7 @@ EMBEDDING_MODELS: dict[str, int] = {
     "codestral-embed": 1536,
     "codestral-embed-2505": 1536,
 }
-# Of those, the ones whose size is fixed (DECISIONS.md 5): `output_dimension` is refused.
+# Of those, the ones whose size is fixed (docs/decisions.md, "Embedding sizes"): `output_dimension` is refused.
 FIXED_SIZE_MODELS: frozenset[str] = frozenset({"mistral-embed", "mistral-embed-2312"})
 MAX_OUTPUT_DIMENSION = 3072  # codestral-embed's largest
 # What the API refuses with 400 code 3210 "Too many inputs in request, split into more batches." (seen
