@@ -1,4 +1,4 @@
-"""The working tree against the fixed base (bench/base.py), measured in the same run: both builds' figures
+"""The working tree against the fixed base (bench/fixed_base.py), measured in the same run: both builds' figures
 side by side, their ratio, and a verdict per speed target:
 
 - each path the base has (fast and translated), non-streamed and streamed, at every level measured: the
