@@ -1,5 +1,5 @@
-"""Canonical chat ↔ Gemini generateContent, and embeddings ↔ batchEmbedContents (pure functions;
-TRANSLATION.md §3.1 to 3.3).
+"""Canonical chat ↔ Gemini generateContent, and embeddings ↔ batchEmbedContents (pure
+functions).
 
 `to_wire` reports every parameter it dropped in `adjusted`; what cannot be sent without changing
 the answer is a GatewayError. `from_wire` turns a GenerateContentResponse into the canonical one.

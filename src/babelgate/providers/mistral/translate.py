@@ -1,4 +1,4 @@
-"""Canonical chat ↔ Mistral chat completions, and embeddings (pure; TRANSLATION.md §4, §1.4).
+"""Canonical chat ↔ Mistral chat completions, and embeddings (pure).
 
 Mistral's wire is OpenAI's with differences, so the OpenAI translators do the common part and the
 functions here make the differences: field renames, forbidden fields, 9-character tool-call ids,
