@@ -113,7 +113,7 @@ SDK_ONLY_FIELDS = (
     "repetition_penalty",
 )
 
-# What the API's validator says about tool calls (TRANSLATION.md 4.4); ids are minted by Mistral that way.
+# What the API's validator says about tool calls; ids are minted by Mistral that way.
 _TOOL_CALL_ID = re.compile(r"[a-zA-Z0-9]{9}")
 _FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 # Pydantic bounds of `ChatCompletionRequest` (the spec's minimum/maximum/exclusiveMinimum), checked here too
@@ -148,7 +148,7 @@ _CONTENT_CHUNKS: dict[str, type[BaseModel]] = {
     "input_audio": AudioChunk,
 }
 _CHUNK_TYPES = frozenset(_CONTENT_CHUNKS.values())
-# Error `type`/`code` pairs the API answers with (observed bodies, TRANSLATION.md 4.3/4.4).
+# Error `type`/`code` pairs the API answers with (observed bodies).
 _MESSAGE_ORDER = ("invalid_request_message_order", "3230")
 _FUNCTION_CALL = ("invalid_function_call", "3280")
 

@@ -1,6 +1,6 @@
 """Golden tests of Anthropic HTTP errors → gateway errors (providers/anthropic/errors.py `map_error`).
 
-One row per line of TRANSLATION.md §2.5, with the statuses docs/decisions.md, "Upstream failures and the client's
+One row per error Anthropic documents, with the statuses docs/decisions.md, "Upstream failures and the client's
 status" decides: what the client finally sees is the OpenAI error object `error_object` renders, compared whole.
 """
 

@@ -1,7 +1,7 @@
 """Golden tests of canonical chat → Mistral chat completions (providers/mistral/translate.py).
 
 Requests are built the way the gateway builds them (OpenAI JSON → `validate_chat_body` →
-`request_from_wire`); the expected bodies are exact (TRANSLATION.md §4.1, §4.4; docs/decisions.md, "Nothing changed
+`request_from_wire`); the expected bodies are exact (docs/decisions.md, "Nothing changed
 silently" and "Mistral's tool-call ids"). Several bodies are also checked against the official `mistralai` SDK's request
 model and against `wire.REQUEST_FIELDS`, since Mistral answers unknown top-level keys with 422 `extra_forbidden`.
 """

@@ -20,6 +20,11 @@ THIS = Path(__file__).resolve().relative_to(ROOT).as_posix()
 DEAD: tuple[tuple[re.Pattern[str], re.Pattern[str], str], ...] = (
     (re.compile(r"\.\./shared\b"), re.compile(r"\.\./shared"), "the planning folder beside the repository"),
     (
+        re.compile(r"\b(?:TRANSLATION|DECISIONS|ARCHITECTURE|STYLE)\.md\b"),
+        re.compile(r"[A-Z]\.md"),
+        "a planning document beside the repository: docs/ holds what a reader needs",
+    ),
+    (
         re.compile(r"\bDECISIONS(?:\.md)?(?:,? item)? ?§? ?\d+"),
         re.compile("DECISIONS"),
         "a numbered decision: cite docs/decisions.md's section",
@@ -55,8 +60,11 @@ def dead_references(text: str) -> list[tuple[int, str, str]]:
 
 def test_the_patterns_catch_each_kind_and_spare_public_references() -> None:
     caught = "see ../shared/ARCHITECTURE.md; DECISIONS 9; DECISIONS.md item 2; issue 29; Issue 33's; (#12); fixes #4"
-    assert {match for _, match, _ in dead_references(caught)} == {
+    assert {match for _, match, _ in dead_references(caught + "; TRANSLATION.md §2.4")} == {
         "../shared",
+        "ARCHITECTURE.md",
+        "DECISIONS.md",
+        "TRANSLATION.md",
         "DECISIONS 9",
         "DECISIONS.md item 2",
         "issue 29",
@@ -65,6 +73,7 @@ def test_the_patterns_catch_each_kind_and_spare_public_references() -> None:
         "fixes #4",
     }
     spared = "mypyc/mypyc#1114, openai/gpt-4o#1, a session's first request, the tissue 3, `#4 response.output_text`"
+    spared += ", docs/architecture.md, README.md"
     assert dead_references(spared) == []
 
 
