@@ -158,7 +158,7 @@ class BenchPath:
     gateway: Side
     direct: Side
     streams: bool = True  # every path has stream runs; a path without them would set False
-    # Whether the fixed base (bench/base.py) is measured on it too: not where the path needs config that only
+    # Whether the fixed base (bench/fixed_base.py) is measured on it too: not where the path needs config that only
     # the working tree has (a routed model, virtual keys and limits).
     base: bool = True
 
