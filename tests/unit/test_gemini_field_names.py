@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from babelgate.frontends.gemini.field_names import (
+    _ANY_SNAKE,
     CAMEL,
     COUNT_TOKENS_REQUEST,
     GENERATE_CONTENT_REQUEST,
@@ -110,3 +111,9 @@ def test_every_camel_case_name_has_its_snake_case_twin() -> None:
     assert CAMEL["parameters_json_schema"] == "parametersJsonSchema"
     assert CAMEL["generate_content_request"] == "generateContentRequest"
     assert all("_" in snake and "_" not in camel for snake, camel in CAMEL.items())
+
+
+def test_the_byte_search_finds_each_known_name_as_a_key_and_nothing_else() -> None:
+    for snake in CAMEL:
+        assert _ANY_SNAKE.fullmatch(f'"{snake}" :'.encode()), snake
+        assert not _ANY_SNAKE.search(f'{{"{snake}x": 1, "x": "{snake}"}}'.encode()), snake

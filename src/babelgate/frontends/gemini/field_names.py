@@ -175,7 +175,28 @@ def _snake_to_camel(message: Message, seen: set[int], out: dict[str, str]) -> di
 # Every snake_case spelling of a known field → its camelCase name; and a search of the body's bytes for any of
 # them as a key, so that a body written in camelCase (what the SDKs mostly send) is never walked.
 CAMEL: Final = _snake_to_camel({**COUNT_TOKENS_REQUEST, **BATCH_EMBED_REQUEST, **EMBED_CONTENT_REQUEST}, set(), {})
-_ANY_SNAKE: Final = re.compile(b'"(?:' + b"|".join(sorted(name.encode() for name in CAMEL)) + b')"\\s*:')
+
+
+def _branches(names: list[str]) -> str:
+    """`names` as one regular expression whose alternatives branch letter by letter: the engine tries the
+    alternatives one after another at each quote of the body, and a flat list of eighty names made the search
+    cost a third of parsing the body."""
+    by_head: dict[str, list[str]] = {}
+    for name in names:
+        by_head.setdefault(name[0], []).append(name[1:])
+    out = []
+    for head, tails in sorted(by_head.items()):
+        rest = [tail for tail in tails if tail]
+        if not rest:
+            out.append(re.escape(head))
+        elif len(tails) == 1:
+            out.append(re.escape(head + rest[0]))
+        else:
+            out.append(f"{re.escape(head)}(?:{_branches(rest)}){'?' if len(rest) < len(tails) else ''}")
+    return "|".join(out)
+
+
+_ANY_SNAKE: Final = re.compile(f'"(?:{_branches(sorted(CAMEL))})"\\s*:'.encode())
 
 
 def camel_case(body: dict[str, Any], message: Message, *, raw: bytes) -> None:
