@@ -458,3 +458,37 @@ def test_each_generation_config_field_on_each_family(every_family: tuple[Running
                 if (outcome.entry and outcome.entry not in adjusted) or (outcome.absent and outcome.absent in sent):
                     failures.append(f"{got}: sent {sent} (expected {outcome.entry or 'no note'}, no {outcome.absent})")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (
+            "/v1/messages",
+            {"model": "gpt-4o-mini", "max_tokens": 9, "top_k": 40, "messages": [{"role": "user", "content": "Hi"}]},
+        ),
+        (
+            "/api/chat",
+            {
+                "model": "gpt-4o-mini",
+                "stream": False,
+                "options": {"top_k": 40},
+                "messages": [{"role": "user", "content": "Hi"}],
+            },
+        ),
+        (
+            "/v1/chat/completions",
+            {"model": "gpt-4o-mini", "top_k": 40, "messages": [{"role": "user", "content": "Hi"}]},
+        ),
+    ],
+    ids=["messages", "ollama", "chat"],
+)
+def test_every_door_s_top_k_is_dropped_on_openai(
+    gateway: RunningApp, upstream: FakeOpenAI, path: str, body: dict[str, Any]
+) -> None:
+    """The drop is the OpenAI provider's, so it holds whichever API the client speaks."""
+    with httpx.Client(timeout=15) as http:
+        answer = http.post(gateway.url + path, json=body, headers={"x-api-key": "x"})
+    assert answer.status_code == 200, answer.text
+    assert "top_k=dropped" in answer.headers["x-babelgate-adjusted-params"]
+    assert "top_k" not in upstream.received[-1].json
