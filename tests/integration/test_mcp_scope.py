@@ -27,6 +27,7 @@ from tests.fakes import gemini_upstream as gem
 from tests.fakes.mcp_server import SERVER_URLS, FakeMcp
 from tests.fakes.servers import LoopThread, RunningApp
 from tests.integration.test_virtual_keys import ADMIN, MASTER
+from tests.ssrf_cases import REFUSED_URLS
 
 GEMINI = "gemini-3-pro-preview"
 BETA = "mcp-client-2025-04-04"
@@ -101,17 +102,21 @@ def _openai(gateway: RunningApp, key: str, tool: dict[str, Any]) -> Refusal | No
 
 def _anthropic(gateway: RunningApp, key: str, entry: dict[str, Any]) -> Refusal | None:
     with anthropic.Anthropic(base_url=gateway.url, api_key=key, max_retries=0, timeout=20) as client:
-        try:
-            client.beta.messages.create(
-                model=GEMINI,
-                max_tokens=64,
-                messages=[{"role": "user", "content": "Say hi"}],
-                mcp_servers=[entry],  # type: ignore[list-item]
-                betas=[BETA],
-            )
-        except anthropic.APIStatusError as error:
-            assert error.body["type"] == "error"  # type: ignore[index]  # Anthropic's own error shape
-            return Refusal(error.status_code, str(error.body))
+        return _connector(client, entry)
+
+
+def _connector(client: anthropic.Anthropic, entry: dict[str, Any]) -> Refusal | None:
+    try:
+        client.beta.messages.create(
+            model=GEMINI,
+            max_tokens=64,
+            messages=[{"role": "user", "content": "Say hi"}],
+            mcp_servers=[entry],  # type: ignore[list-item]
+            betas=[BETA],
+        )
+    except anthropic.APIStatusError as error:
+        assert error.body["type"] == "error"  # type: ignore[index]  # Anthropic's own error shape
+        return Refusal(error.status_code, str(error.body))
     return None
 
 
@@ -267,3 +272,16 @@ def test_a_url_of_the_requests_own(
     assert own.calls == ([("echo", {"text": "hi"})] * 2 if allowed else [])
     if not allowed:
         assert own.requests == 0
+
+
+def test_no_request_makes_the_gateway_connect_where_the_destination_policy_refuses(
+    make_gateway: GatewayFactory, gemini_upstream: gem.FakeGemini, servers: dict[str, FakeMcp], tmp_path: Path
+) -> None:
+    """The media fetcher's cases (tests/ssrf_cases.py) as connector URLs, URLs allowed, the master key: a 400
+    in Anthropic's format naming the field, before the model is asked."""
+    gateway = _gateway(make_gateway, servers, gemini_upstream, tmp_path, "tool_loop: {allow_server_urls: true}\n")
+    with anthropic.Anthropic(base_url=gateway.url, api_key=MASTER, max_retries=0, timeout=20) as client:
+        for url in REFUSED_URLS:
+            refusal = _connector(client, {"type": "url", "name": ALIAS, "url": url})
+            assert refusal is not None and refusal.status == 400 and "mcp_servers[0]" in refusal.message, (url, refusal)
+    assert [r for r in gemini_upstream.received if "generateContent" in r.path] == []
