@@ -39,7 +39,7 @@ from babelgate.errors import (
 )
 from babelgate.providers.destinations import Refused as _Refused
 from babelgate.providers.destinations import check_address as check_address
-from babelgate.providers.destinations import check_resolved, check_url
+from babelgate.providers.destinations import check_resolved, check_url, parse_url
 from babelgate.providers.media_policy import MediaPolicy as MediaPolicy  # its policy, re-exported
 
 DEFAULT_POLICY: Final = MediaPolicy()
@@ -72,13 +72,13 @@ class MediaFetcher:
         """The body and media type behind `url`; `param` is the request field that held it."""
         try:
             async with asyncio.timeout(self._policy.timeout):
-                return await self._follow(_parse_url(url))
+                return await self._follow(parse_url(url))
         except _Refused as refused:
             raise InvalidRequest("invalid_value", param=param, detail=refused.detail) from None
         except TimeoutError:  # before OSError: TimeoutError is one
             raise UpstreamTimeout(provider=PROVIDER, phase="media fetch") from None
         except aiohttp.InvalidURL:
-            raise InvalidRequest("invalid_value", param=param, detail="the media URL is not valid") from None
+            raise InvalidRequest("invalid_value", param=param, detail="the URL is not valid") from None
         except (aiohttp.ClientError, OSError):
             raise UpstreamConnectionFailed(provider=PROVIDER) from None
 
@@ -136,13 +136,6 @@ class CheckingResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._resolver.close()
-
-
-def _parse_url(url: str) -> URL:
-    try:
-        return URL(url)
-    except (ValueError, TypeError):
-        raise _Refused("the media URL is not valid") from None
 
 
 def _join(url: URL, location: str) -> URL:
