@@ -33,10 +33,13 @@ class ServerUrlPolicy:
 
     allow_http: bool = False
     allow_private_hosts: frozenset[str] = field(default_factory=frozenset)
-    allow_private: bool = False  # every address: for tests only, never read from a config
+    allow_private = False  # not a field: no config or test switches the address check off here
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allow_private_hosts", normalised_hosts(self.allow_private_hosts))
+
+
+PUBLIC_HTTPS: Final = ServerUrlPolicy()  # the default: public https addresses only
 
 
 class Resolver(Protocol):
@@ -120,6 +123,3 @@ def client_factory(policy: DestinationRules, resolver: Resolver) -> Any:
         )
 
     return create
-
-
-PUBLIC_HTTPS: Final = ServerUrlPolicy()  # the default: public https addresses only
