@@ -45,6 +45,7 @@ from babelgate.mcp.errors import McpServerError
 from babelgate.mcp.servers import McpServers, result_size
 from babelgate.pipeline import keys_ready
 from babelgate.store.ledger_table import MESSAGE_CHARS, row_of
+from babelgate.tool_loop import request as setup
 
 if TYPE_CHECKING:
     from babelgate.exchange import Receive, Scope, Send
@@ -223,9 +224,7 @@ class McpEndpoint:
         key_id, key = runtime.keys.identify(authorization)
         if key is None:  # a static key (or an open gateway, with no keys at all): every server
             return Caller(key_id, None, Access(None), only, user_token)
-        team = runtime.config.teams.get(key.team) if key.team is not None else None
-        access = Access.combined(key.mcp, team.mcp if team is not None else None, default_all=False)
-        return Caller(key.id, key.team, access, only, user_token)
+        return Caller(key.id, key.team, setup.access(runtime, key), only, user_token)
 
     async def _unauthorized(self, scope: Scope, path: str, send: Send, refused: GatewayError) -> None:
         metadata = f"{_base_url(scope)}{WELL_KNOWN}{path}"
