@@ -66,7 +66,9 @@ def test_an_open_gateway_says_so_at_start_and_health_names_its_store(
     store = tmp_path / "state.db"
     gateway = make_gateway(env={"BABELGATE_STORE_URL": f"sqlite:{store}"})
     line = _wait_for_line(logs, "open")
-    assert line == f"access: open: no keys configured (no server.api_keys, no virtual keys in sqlite:{store}) (at start)"
+    assert (
+        line == f"access: open: no keys configured (no server.api_keys, no virtual keys in sqlite:{store}) (at start)"
+    )
     health = _health(gateway)
     assert health["store"] == f"sqlite:{store}" and health["access"] == "open"
 
@@ -154,7 +156,9 @@ def test_a_reload_says_the_mode_again(
 ) -> None:
     gateway = make_gateway()
     _wait_for_line(logs, "open")
-    keyed = load_config(None, {**base_env(upstream), "BABELGATE_API_KEYS": "sk-static-0123456789"}, available_types=PROVIDER_TYPES)
+    keyed = load_config(
+        None, {**base_env(upstream), "BABELGATE_API_KEYS": "sk-static-0123456789"}, available_types=PROVIDER_TYPES
+    )
 
     async def reload() -> None:
         gateway.app.app.swap(keyed)

@@ -41,7 +41,10 @@ def test_one_line_per_client_and_reason_an_interval_then_the_count_held_back(cap
     assert len(_lines(caplog)) == 3
     clock.now += 1
     log.refused("10.0.0.1", 401, "invalid_api_key", "models", "no key")
-    assert _lines(caplog)[-1] == "refused 10.0.0.1 on models: 401 invalid_api_key (no key; 4 more refused since the last line)"
+    assert (
+        _lines(caplog)[-1]
+        == "refused 10.0.0.1 on models: 401 invalid_api_key (no key; 4 more refused since the last line)"
+    )
 
 
 def test_memory_is_bounded_and_what_is_forgotten_is_counted(
