@@ -126,7 +126,7 @@ def test_creating_a_key_and_revoking_the_last_are_logged_and_all_revoked_stays_c
     for key in (secret, "sk-anything"):
         with pytest.raises(openai.AuthenticationError) as caught:
             _chat(gateway, key)
-        assert caught.value.code == "no_live_keys" and caught.value.body["message"] == message  # type: ignore[index]
+        assert caught.value.code == "invalid_api_key" and caught.value.body["message"] == message  # type: ignore[index]
     no_key = httpx.post(
         gateway.url + "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": USER}, timeout=TIMEOUT
     )

@@ -63,7 +63,7 @@ def test_keys_all_revoked_or_expired_keep_the_gateway_closed_and_say_so() -> Non
     for presented in (None, b"Bearer sk-anything", b"Bearer bg-" + b"a" * 12 + b"x" * 32):
         with pytest.raises(AuthenticationFailed) as caught:
             revoked.identify(presented)
-        assert caught.value.message_key == "keys_all_revoked" and caught.value.code == "no_live_keys"
+        assert caught.value.message_key == "keys_all_revoked" and caught.value.code == "invalid_api_key"
     mixed = GatewayKeys([], _ring(_key("a" * 12, revoked=True), _key("b" * 12, expires_at=past)))
     with pytest.raises(AuthenticationFailed) as caught:
         mixed.identify(None)

@@ -64,8 +64,9 @@ class GatewayKeys:
         if not self._keys and not self._required and ring is not None:
             live, revoked, expired = ring.census(time.time())
             if not live and (revoked or expired):
+                # The code stays `invalid_api_key`, which clients already handle; the message says why.
                 message = "keys_all_revoked" if not expired else "keys_all_revoked_or_expired"
-                return AuthenticationFailed(message, code="no_live_keys", key_id=key_id)
+                return AuthenticationFailed(message, key_id=key_id)
         return AuthenticationFailed() if key_id is None else AuthenticationFailed(key_id=key_id)
 
     def authenticate(self, authorization: bytes | None) -> str | None:
