@@ -64,8 +64,12 @@ def worker_app() -> Gateway:
     gc.collect()
     gc.freeze()
     app.collector = PacedCollector()  # and from the start on, by the clock (collector.py)
-    app.listening = os.environ.get(LISTEN_ENV) or f"{server.host}:{server.port}"
+    app.listening = os.environ.get(LISTEN_ENV) or _address(server.host, server.port)
     return app
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # an IPv6 address in brackets
 
 
 def _is_loopback(host: str) -> bool:
@@ -99,7 +103,7 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     log_level = args.log_level or os.environ.get(LOG_LEVEL_ENV) or server.log_level
     os.environ[LOG_LEVEL_ENV] = log_level
-    os.environ[LISTEN_ENV] = f"{host}:{port}"
+    os.environ[LISTEN_ENV] = _address(host, port)
     # The supervisor of several workers logs too; each worker sets the same up again.
     configure_logging(log_level, Scrubber(secrets_of(gateway.runtime.config)), server.log_format)
     metrics_dir = None
