@@ -74,6 +74,45 @@ async def test_a_failed_batch_fails_each_of_its_puts_and_writes_none(tmp_path: P
         await store.close()
 
 
+async def test_a_purge_deletes_in_batches_and_a_put_goes_between_them(tmp_path: Path) -> None:
+    """Expired responses go `purge_batch` to a transaction, each batch a call of its own on the store's thread: a
+    put made while a long purge runs is written after the batch under way, not after the whole purge."""
+    now = [1_000.0]
+    store = SQLiteResponseStore(tmp_path / "db.sqlite", clock=lambda: now[0], purge_batch=2)
+    statements: list[str] = []
+    finished: list[str] = []
+    try:
+        expired = [StoredResponse(f"resp_{n}", 1, 500 + n, {"text": "x"}, [], []) for n in range(5)]
+        await store.put_many([*expired, record("resp_kept")])
+        assert store._connection is not None
+        store._connection.set_trace_callback(statements.append)
+
+        async def purge() -> int:
+            purged = await store.purge_expired()
+            finished.append("purge")
+            return purged
+
+        async def put() -> None:
+            await store.put(record("resp_new"))
+            finished.append("put")
+
+        purged, _ = await asyncio.gather(purge(), put())
+        assert purged == 5
+        assert finished == ["put", "purge"]
+        # Two full batches, then the last one, which finds fewer than a batch and ends the purge.
+        assert len([statement for statement in statements if statement.startswith("DELETE")]) == 3
+        assert await store.get("resp_kept") is not None and await store.get("resp_new") is not None
+        with sqlite3.connect(tmp_path / "db.sqlite") as db:
+            assert db.execute("SELECT count(*) FROM babelgate_responses").fetchone() == (2,)
+    finally:
+        await store.close()
+
+
+def test_a_purge_batch_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="purge_batch"):
+        SQLiteResponseStore(tmp_path / "db.sqlite", purge_batch=0)
+
+
 def test_nothing_is_left_in_an_open_transaction(tmp_path: Path) -> None:
     async def scenario() -> None:
         store = SQLiteResponseStore(tmp_path / "db.sqlite")

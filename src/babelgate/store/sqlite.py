@@ -103,14 +103,23 @@ _ADDED_COLUMNS = (
 )
 # Several gateway processes may share one file; wait for a writer's lock instead of failing at once.
 _BUSY_TIMEOUT_SECONDS = 10.0
+# Expired responses a purge deletes per transaction (~4 MB of rows): a purge after a long pause, or after the
+# retention was shortened, holds the file's write lock for one batch at a time, so the puts queued on the store's
+# thread and other processes' writers go between batches instead of waiting out the whole purge.
+PURGE_BATCH: Final = 1000
 
 
 class SQLiteResponseStore:
     ledger_form: Final = LEDGER_FORM  # the ledger's rows as sqlite3 binds them without adapting a value
 
-    def __init__(self, path: str | os.PathLike[str], *, clock: Clock = time.time) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, clock: Clock = time.time, purge_batch: int = PURGE_BATCH
+    ) -> None:
+        if purge_batch < 1:
+            raise ValueError(f"purge_batch must be positive, got {purge_batch}")
         self._path = Path(path)
         self._clock = clock
+        self._purge_batch = purge_batch
         self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None  # touched only on the executor's thread
         self._closed = False
@@ -168,7 +177,13 @@ class SQLiteResponseStore:
 
     async def purge_expired(self) -> int:
         now = now_seconds(self._clock)
-        return await self._call(lambda db: _purge(db, now))
+        batch = self._purge_batch
+        purged = 0
+        while True:  # a batch a call: what was queued on the store's thread meanwhile runs between them
+            deleted = await self._call(lambda db: _purge(db, now, batch))
+            purged += deleted
+            if deleted < batch:
+                return purged
 
     async def secret(self, name: str, make: Callable[[], bytes]) -> bytes:
         candidate = make()
@@ -356,5 +371,10 @@ def _delete(db: sqlite3.Connection, response_id: str, now: int) -> bool:
     return bool(rows) and not is_expired(rows[0][0], now)
 
 
-def _purge(db: sqlite3.Connection, now: int) -> int:
-    return db.execute("DELETE FROM babelgate_responses WHERE expires_at <= ?", (now,)).rowcount
+def _purge(db: sqlite3.Connection, now: int, limit: int) -> int:
+    """At most `limit` expired responses, the soonest expired first (the `expires_at` index finds them)."""
+    return db.execute(
+        "DELETE FROM babelgate_responses WHERE rowid IN"
+        " (SELECT rowid FROM babelgate_responses WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)",
+        (now, limit),
+    ).rowcount

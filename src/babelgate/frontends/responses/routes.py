@@ -4,7 +4,6 @@ and compact. The WebSocket mode on the same path lives in websocket.py."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qs
 
@@ -23,7 +22,6 @@ from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.pipeline import call, name_end_user, parse_json_object
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
-from babelgate.store import StoredResponse
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -36,9 +34,9 @@ async def create_response(runtime: Runtime, exchange: Exchange) -> None:
     validate_create_body(body)
     stream = body.get("stream") is True
 
-    def lookup(response_id: str) -> Awaitable[StoredResponse | None]:
-        return turn.owned(runtime.response_store, response_id, exchange.call.key_id)
-
+    # A partial, not a nested function: `attempt` below captures it, and the compiled build keeps captured locals in
+    # an environment object its closures point back to, so a closure there would make a reference cycle a request.
+    lookup: turn.Lookup = functools.partial(turn.owned, runtime.response_store, owner=exchange.call.key_id)
     served: turn.Turn | None = None  # the turn of the attempt that answered (None on the native road)
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
