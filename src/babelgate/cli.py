@@ -138,6 +138,10 @@ def check_config(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     runtime = gateway.runtime
+    if runtime.credential_problems:
+        for name, problem in runtime.credential_problems.items():
+            print(f"{args.file}: providers.{name} ({runtime.providers[name].type}): {problem}", file=sys.stderr)
+        return 1
     print(f"{args.file}: OK")
     print(f"providers: {', '.join(f'{n} ({p.type})' for n, p in runtime.providers.items()) or 'none'}")
     rows = runtime.registry.table()
