@@ -246,6 +246,7 @@ class Gateway:
             jwt=self._jwt_callers(config),
             oidc=self._oidc_client(config),
             mcp_servers=self.mcp_servers,
+            credential_problems=credential_problems(providers),
         )
 
     @staticmethod
@@ -634,6 +635,16 @@ def _route_path(scope: Scope) -> str:
     if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
         return path[len(root) :] or "/"
     return path
+
+
+def credential_problems(providers: dict[str, Provider]) -> dict[str, str]:
+    """Each provider's word on the credentials it can check at load (a missing file, a key that does not
+    parse): the gateway still serves the others, `/health` is degraded and `check-config` fails."""
+    problems = {name: provider.credentials_problem() for name, provider in providers.items()}
+    found = {name: problem for name, problem in problems.items() if problem is not None}
+    for name, problem in found.items():
+        log.warning("provider %s: %s", name, problem)
+    return found
 
 
 def create_app(

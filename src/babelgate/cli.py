@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
-from babelgate.app import Gateway, create_app
+from babelgate.app import VERSION, Gateway, create_app
 from babelgate.collector import PacedCollector
 from babelgate.config.load import ConfigError, load_config
 from babelgate.config.models import Config
@@ -145,6 +145,10 @@ def check_config(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     runtime = gateway.runtime
+    if runtime.credential_problems:
+        for name, problem in runtime.credential_problems.items():
+            print(f"{args.file}: providers.{name} ({runtime.providers[name].type}): {problem}", file=sys.stderr)
+        return 1
     print(f"{args.file}: OK")
     print(f"providers: {', '.join(f'{n} ({p.type})' for n, p in runtime.providers.items()) or 'none'}")
     rows = runtime.registry.table()
@@ -157,8 +161,15 @@ def check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+# Options whose value may begin with "-" (a stdio MCP server's `--arg -y`): argparse would take the value
+# for an option of its own, so `--arg -y` is read as `--arg=-y`.
+OPTION_LIKE_VALUES = frozenset({"--arg"})
+
+
+def build_parser(*, operator: bool = True) -> argparse.ArgumentParser:
+    """Every command's parser; `operator` False leaves out the clients of a running gateway."""
     parser = argparse.ArgumentParser(prog="babelgate", description="OpenAI-compatible LLM API gateway")
+    parser.add_argument("--version", action="version", version=f"babelgate {VERSION}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("serve", help="run the gateway")
     run.add_argument("--config", help="YAML config file (default: $BABELGATE_CONFIG, else the environment alone)")
@@ -174,21 +185,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     check = commands.add_parser("check-config", help="validate a config and print the model table")
     check.add_argument("file")
     check.set_defaults(func=check_config)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] not in (["serve"], ["check-config"]):
+    if operator:
         # chat, models, keys, usage, launch: clients of a running gateway. Not loaded by the server's own
         # commands (nor by its workers, which import this module): their tables (rich) are ~2.5 MiB of a
         # server process's memory.
         from babelgate.operator.commands import add_operator_commands
 
         add_operator_commands(commands)
+    return parser
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """The command line as `main` reads it."""
+    argv = list(argv)
+    parser = build_parser(operator=argv[:1] not in (["serve"], ["check-config"]))
     # `launch AGENT [options] -- ARGS`: what follows the first `--` is the agent's, left unparsed.
     agent_args: list[str] = []
     if argv[:1] == ["launch"] and "--" in argv:
         argv, agent_args = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_option_like_values_joined(argv))
     if args.command == "launch":
         args.agent_args = agent_args
+    return args
+
+
+def _option_like_values_joined(argv: list[str]) -> list[str]:
+    joined: list[str] = []
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--":
+            joined += [token, *tokens]
+            break
+        if token in OPTION_LIKE_VALUES:
+            value = next(tokens, None)
+            joined.append(token if value is None else f"{token}={value}")
+            continue
+        joined.append(token)
+    return joined
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
     return int(args.func(args))
 
 

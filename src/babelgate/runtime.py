@@ -7,7 +7,7 @@ finish on the runtime they started with.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from babelgate.config.models import Config
@@ -68,3 +68,5 @@ class Runtime:
     jwt: JwtCallers | None = None  # auth.jwt: callers presenting the identity provider's JWTs
     oidc: OidcClient | None = None  # auth.oidc: people signing in to the dashboard
     mcp_servers: McpServers | None = None  # upstream MCP servers (mcp/); None: none configured
+    # Provider name → what is wrong with its credentials, as the provider found at load (no secret in it).
+    credential_problems: dict[str, str] = field(default_factory=dict)

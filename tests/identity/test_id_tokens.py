@@ -49,8 +49,8 @@ def test_an_id_token_is_checked_as_openid_connect_says(issuer: Issuer) -> None:
     assert asyncio.run(
         client.validate(issuer.token("ann", audience=["dashboard", "other"], nonce="n-1", azp="dashboard"), "n-1")
     )
-    # A key rotated in since the JWKS was read is found by one more read (once `min_refresh` has passed:
-    # ten seconds by default, none here).
+    # A key rotated in since the JWKS was read is found by one more read (once `min_refresh` has passed
+    # since the read the made-up kid above caused: ten seconds by default, none here).
     assert client.jwks is not None
     client.jwks.min_refresh = 0
     issuer.rotate()

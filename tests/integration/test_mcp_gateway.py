@@ -268,6 +268,77 @@ def test_faults_are_clear_and_bounded(make_gateway: GatewayFactory, upstreams: d
     asyncio.run(scenario())
 
 
+def test_a_server_that_went_down_is_named_not_listed(
+    make_gateway: GatewayFactory, upstreams: dict[str, Any], tmp_path: Path, loop_thread: LoopThread
+) -> None:
+    """A server listed once and then stopped: the next listing leaves its tools out and names it in
+    `_meta["babelgate/unavailable"]` (the cached listing is not served for a server that cannot answer)."""
+    server = tool_server("gone")
+    listings = 0
+    list_tools = server.list_tools
+
+    async def counted() -> Any:
+        nonlocal listings
+        listings += 1
+        return await list_tools()
+
+    server.list_tools = counted  # type: ignore[method-assign]
+    gone = RunningApp(streamable_app(server))
+    loop_thread.run(gone.start())
+    try:
+        extra = f"  - name: gone\n    url: {gone.url}/mcp\n"  # a stopped server refuses at once: no bound waited
+        gateway = _gateway(make_gateway, upstreams, tmp_path, extra=extra)
+
+        async def scenario() -> None:
+            async with _connect(gateway.url + "/mcp", STATIC) as client:
+                before = await client.list_tools()
+                assert "gone__echo" in {tool.name for tool in before.tools}, before.meta
+                asked = listings
+                for number in range(3):  # calls check their arguments against the kept listing, not a new one
+                    assert _text(await client.call_tool("gone__add", {"a": number, "b": 1})) == str(number + 1)
+                assert listings == asked
+                await asyncio.to_thread(loop_thread.run, gone.stop())
+                after = await client.list_tools()
+                names = {tool.name for tool in after.tools}
+                assert not any(name.startswith("gone__") for name in names), names
+                assert "docs__add" in names
+                assert "gone" in (after.meta or {})["babelgate/unavailable"]
+                down = await client.call_tool("gone__echo", {"text": "x"})
+                assert down.is_error and "gone" in _text(down)
+                again = await client.list_tools()  # known down now: named again, still not listed
+                assert not any(tool.name.startswith("gone__") for tool in again.tools)
+                assert "gone" in (again.meta or {})["babelgate/unavailable"]
+
+        asyncio.run(scenario())
+    finally:
+        loop_thread.run(gone.stop())
+
+
+def test_an_unknown_tool_of_a_known_server_is_a_json_rpc_error(
+    make_gateway: GatewayFactory, upstreams: dict[str, Any], tmp_path: Path
+) -> None:
+    gateway = _gateway(make_gateway, upstreams, tmp_path)
+
+    async def scenario() -> None:
+        async with _connect(gateway.url + "/mcp", STATIC) as client:
+            with pytest.raises(MCPError, match="unknown tool 'docs__no_such_tool'"):
+                await client.call_tool("docs__no_such_tool", {})
+            assert _text(await client.call_tool("docs__add", {"a": 1, "b": 2})) == "3"  # known ones still work
+        async with _connect(gateway.url + "/mcp/docs", STATIC) as client:
+            with pytest.raises(MCPError, match="unknown tool 'no_such_tool'"):
+                await client.call_tool("no_such_tool", {})
+
+    asyncio.run(scenario())
+    query = "SELECT status FROM babelgate_ledger WHERE route = 'mcp.tools/call' AND tool = 'no_such_tool'"
+
+    def statuses() -> list[int]:
+        with contextlib.closing(sqlite3.connect(tmp_path / "mcp.db")) as database:
+            return [status for (status,) in database.execute(query).fetchall()]
+
+    assert eventually(lambda: len(statuses()) == 2), statuses()
+    assert statuses() == [404, 404]
+
+
 def test_result_bound_per_server(make_gateway: GatewayFactory, upstreams: dict[str, Any], tmp_path: Path) -> None:
     gateway = _gateway(
         make_gateway,

@@ -348,7 +348,18 @@ def test_a_bad_credentials_file_is_a_clear_502(
         assert error["code"] == "upstream_credentials_error"
         assert "'gcp'" in error["message"] and f"service-account key file {path}" in error["message"]
         assert words in error["message"]
+        # Found at load already: /health is degraded and names the provider and the problem.
+        health = httpx.get(gateway.url + "/health", timeout=10).json()
+        assert health["status"] == "degraded"
+        gcp = next(provider for provider in health["providers"] if provider["name"] == "gcp")
+        assert gcp["state"] == "credentials" and words in gcp["problem"] and str(path) in gcp["problem"]
     assert vertex.received == []
+
+
+def test_a_good_credentials_file_keeps_health_ok(gateway: RunningApp) -> None:
+    health = httpx.get(gateway.url + "/health", timeout=10).json()
+    assert health["status"] == "ok"
+    assert all("problem" not in provider for provider in health["providers"])
 
 
 def test_throttling_and_a_model_not_enabled_in_the_region(client: openai.OpenAI, vertex: FakeVertex) -> None:

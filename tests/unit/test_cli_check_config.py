@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,81 @@ def test_check_config_requires_a_file(capsys: pytest.CaptureFixture[str]) -> Non
         main(["check-config"])
     assert caught.value.code == 2
     assert "the following arguments are required: file" in capsys.readouterr().err
+
+
+CLOUD_ENV = (
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_BEARER_TOKEN_BEDROCK",
+)
+
+
+@pytest.fixture
+def no_cloud_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No cloud credentials from the environment; AWS's shared files in tmp_path (one profile, `team`)."""
+    for name in CLOUD_ENV:
+        monkeypatch.delenv(name, raising=False)
+    aws = tmp_path / "aws"
+    aws.mkdir()
+    (aws / "config").write_text("[profile team]\nregion = eu-west-1\n")
+    (aws / "credentials").write_text("[team]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = shh\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(aws / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws / "credentials"))
+    return tmp_path
+
+
+SECRET = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC-not-a-real-key"
+
+
+@pytest.mark.parametrize(
+    ("provider", "words"),
+    [
+        ("{type: vertex, project: p, credentials_file: '{tmp}/missing.json'}", "missing.json cannot be read"),
+        ("{type: vertex, project: p, credentials_file: '{tmp}/broken.json'}", "is not a service-account JSON key"),
+        ("{type: bedrock, region: us-east-1, aws_profile: nowhere}", "the AWS profile 'nowhere' is in no shared"),
+        (
+            "{type: bedrock, region: us-east-1, aws_access_key_id: env:HALF_KEY}",
+            "aws_access_key_id is set without aws_secret_access_key",
+        ),
+        (
+            "{type: azure, base_url: 'https://r.openai.azure.com', tenant_id: t, client_id: c,"
+            " options: {credential: workload_identity, federated_token_file: '{tmp}/token'}}",
+            "federated token file {tmp}/token cannot be read",
+        ),
+    ],
+    ids=["vertex-missing", "vertex-broken", "bedrock-profile", "bedrock-half-pair", "azure-token-file"],
+)
+def test_credentials_a_provider_can_check_at_load_fail_the_check(
+    provider: str,
+    words: str,
+    no_cloud_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    tmp = str(no_cloud_env)
+    broken = {"type": "service_account", "client_email": "a@b", "token_uri": "https://t", "private_key": SECRET}
+    (no_cloud_env / "broken.json").write_text(json.dumps(broken))
+    monkeypatch.setenv("HALF_KEY", "AKIAHALFAPAIR")
+    path = write(no_cloud_env, f"providers:\n  cloud: {provider.replace('{tmp}', tmp)}\n")
+    code, out, err = check(path, capsys)
+    assert code == 1 and "OK" not in out
+    kind = provider.split("type: ")[1].split(",")[0]
+    assert f"providers.cloud ({kind}): " in err and words.replace("{tmp}", tmp) in err, err
+    assert SECRET not in err + out and "AKIAHALFAPAIR" not in err + out
+
+
+def test_credentials_that_are_there_pass_the_check(no_cloud_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    token = no_cloud_env / "token"
+    token.write_text("a federated token")
+    path = write(
+        no_cloud_env,
+        "providers:\n"
+        "  aws: {type: bedrock, region: us-east-1, aws_profile: team}\n"
+        "  az: {type: azure, base_url: 'https://r.openai.azure.com', tenant_id: t, client_id: c,"
+        f" options: {{credential: workload_identity, federated_token_file: '{token}'}}}}\n",
+    )
+    code, out, err = check(path, capsys)
+    assert code == 0 and "OK" in out, err

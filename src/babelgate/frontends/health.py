@@ -1,6 +1,8 @@
 """`GET /health`: status, version, uptime, where the gateway keeps its state (`store`: a path, or a URL
 without its password) and whether it requires a key (`access`), each enabled provider's state and keys (by
-their last four characters only), and the deployments whose circuit is open (no secrets)."""
+their last four characters only), and the deployments whose circuit is open (no secrets). The status is
+`degraded` when a provider's credentials were found wrong at load (`Runtime.credential_problems`): the others
+still serve."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ async def health(runtime: Runtime, exchange: Exchange) -> None:
     await exchange.respond_json(
         200,
         {
-            "status": "ok",
+            "status": "degraded" if runtime.credential_problems else "ok",
             "version": runtime.version,
             "uptime_s": round(time.monotonic() - runtime.started_monotonic, 3),
             # Every gateway with the same store shares its virtual keys, users and usage ledger.
@@ -39,18 +41,24 @@ def mcp_states(runtime: Runtime) -> list[dict[str, Any]]:
 
 
 def provider_states(runtime: Runtime) -> list[dict[str, Any]]:
-    """Each provider's name, type and state (ok, cooling_down: every key resting, unreachable), and
-    its keys' states by their last four characters (`/health`, `/admin/models`)."""
+    """Each provider's name, type and state (ok, cooling_down: every key resting, unreachable,
+    credentials: what `problem` says was found wrong with them at load), and its keys' states by their
+    last four characters (`/health`, `/admin/models`)."""
     providers = []
     for name, provider in runtime.providers.items():
         keys = key_states(runtime, name)
-        if not runtime.catalog.reachable(name):
+        problem = runtime.credential_problems.get(name)
+        if problem is not None:
+            state = "credentials"
+        elif not runtime.catalog.reachable(name):
             state = "unreachable"
         elif keys and all(key["state"] != "ok" for key in keys):
             state = "cooling_down"
         else:
             state = "ok"
         entry: dict[str, Any] = {"name": name, "type": provider.type, "state": state}
+        if problem is not None:
+            entry["problem"] = problem
         if keys:
             entry["keys"] = keys
         providers.append(entry)

@@ -105,6 +105,7 @@ class McpEndpoint:
             "babelgate",
             version=version,
             instructions="Tools, prompts and resources of the MCP servers this gateway serves, named <server>__<name>.",
+            get_tool_input_schema=self._input_schema,
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
             on_list_prompts=self._list_prompts,
@@ -322,12 +323,24 @@ class McpEndpoint:
     async def _list_tools(self, ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         tools, meta = await self._listing(
             ctx,
-            lambda name, token: self.servers.list_tools(name, token=token),
+            # Asked anew: a server that went away since its last listing is named, not listed from memory.
+            lambda name, token: self.servers.list_tools(name, token=token, fresh=True),
             lambda names, server, tool: tool.model_copy(update={"name": names.name(server, tool.name)}),
             whole=False,
             keep=lambda caller, server, tool: caller.access.tool(server, tool.name),
         )
         return types.ListToolsResult(tools=tools, _meta=meta)
+
+    def _input_schema(self, name: str) -> dict[str, Any] | None:
+        """A tool's input schema from the kept listings, for the SDK's `Mcp-Param-*` header check: without
+        it the SDK would list every upstream anew on every call (None: the check is skipped)."""
+        split = self._namespace().split(name)
+        if split is None:
+            return None
+        with contextlib.suppress(McpServerError):  # a server removed meanwhile
+            tool = self.servers.kept_tool(*split)
+            return tool.input_schema if tool is not None else None
+        return None
 
     async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         caller = self._caller(ctx)
@@ -353,6 +366,9 @@ class McpEndpoint:
             )
             raise MCPError(types.INVALID_PARAMS, f"tool {params.name!r} is not available to this key")
         try:
+            # An unknown tool is the caller's error (JSON-RPC), not a tool result the server makes of it.
+            if not await self.servers.has_tool(server, tool, token=caller.token):
+                raise McpServerError(server, "unknown", f"no tool {tool!r}")
             result = await self.servers.call_tool(server, tool, arguments, token=caller.token)
         except McpServerError as exc:
             status = STATUS_OF.get(exc.kind, 502)

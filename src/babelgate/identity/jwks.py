@@ -1,8 +1,9 @@
 """An identity provider's signing keys (its JWKS), held in memory by `kid` and read again in the
 background every `refresh` seconds: checking a token never waits on the network, except a token whose
 `kid` is unknown (the provider rotated its keys), which may wait for ONE read of the set, shared by every
-request waiting for it and made at most once per `min_refresh` seconds (a stream of tokens with made-up
-`kid`s cannot turn the gateway into a client hammering the provider)."""
+request waiting for it. Only those reads are throttled, to one per `min_refresh` seconds (a stream of
+tokens with made-up `kid`s cannot turn the gateway into a client hammering the provider); the startup and
+scheduled reads do not count, so a key the provider starts using right after one of them is read at once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from jwt import PyJWK, PyJWKError
 
@@ -20,7 +22,15 @@ RETRY_SECONDS = 5.0  # after a failed read, the background tries again this soon
 
 
 class Jwks:
-    def __init__(self, issuer: str, url: str | None, *, refresh: float = 300.0, min_refresh: float = 10.0) -> None:
+    def __init__(
+        self,
+        issuer: str,
+        url: str | None,
+        *,
+        refresh: float = 300.0,
+        min_refresh: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.issuer = issuer
         self.configured_url = url
         self.url = url  # None: the discovery document's jwks_uri
@@ -30,7 +40,8 @@ class Jwks:
         self.only: PyJWK | None = None  # the set's one key, for tokens without a kid
         self.loaded = False
         self.reads = 0  # how many times the set was read (tests and metrics)
-        self._last_read = -float("inf")  # monotonic time of the last read begun
+        self._clock = clock
+        self._last_unknown_read = -float("inf")  # when an unknown kid last began a read (the throttled kind)
         self._reading: asyncio.Task[bool] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._failing = False
@@ -60,7 +71,6 @@ class Jwks:
         self.reads += 1
 
     async def try_load(self) -> bool:
-        self._last_read = time.monotonic()
         try:
             await self.load()
         except asyncio.CancelledError:
@@ -93,25 +103,34 @@ class Jwks:
 
     async def _read_once(self) -> bool:
         """One read of the set, shared by everyone who asks while it runs."""
-        if self._reading is None:
-            self._reading = asyncio.get_running_loop().create_task(self.try_load())
-            self._reading.add_done_callback(self._read_done)
-        return await asyncio.shield(self._reading)
+        reading = self._reading
+        if reading is None or reading.done():  # a finished read's done callback may not have run yet
+            reading = self._reading = asyncio.get_running_loop().create_task(self.try_load())
+            reading.add_done_callback(self._read_done)
+        return await asyncio.shield(reading)
 
-    def _read_done(self, _: asyncio.Task[bool]) -> None:
-        self._reading = None
+    def _read_done(self, done: asyncio.Task[bool]) -> None:
+        if self._reading is done:  # not a newer read begun before this callback ran
+            self._reading = None
 
     def known(self, kid: str | None) -> PyJWK | None:
         """The key for a token's kid, from memory (no kid: the set's only key, if it has one)."""
         return self.keys.get(kid) if kid is not None else self.only
 
     async def find(self, kid: str | None) -> PyJWK | None:
-        """The key for a kid, reading the set once more when the kid is unknown and the last read is at
-        least `min_refresh` seconds old (or a read is under way already)."""
+        """The key for a kid, reading the set once more when the kid is unknown: joining a read under way,
+        else beginning one if no unknown kid began one in the last `min_refresh` seconds."""
         found = self.known(kid)
         if found is not None:
             return found
-        if self._reading is None and time.monotonic() - self._last_read < self.min_refresh:
+        if self._reading is not None and not self._reading.done():  # a read under way: join it
+            await self._read_once()
+            return self.known(kid)
+        now = self._clock()
+        if now - self._last_unknown_read < self.min_refresh:
             return None
-        await self._read_once()
+        first = not self.loaded
+        self._last_unknown_read = now
+        if await self._read_once() and first:  # the set's first read (a lazy startup), not a rotation
+            self._last_unknown_read = -float("inf")
         return self.known(kid)

@@ -92,13 +92,26 @@ class McpServers:
 
     # -- what a server offers -------------------------------------------------------------------
 
-    async def list_tools(self, name: str, *, token: str | None = None) -> list[types.Tool]:
+    async def list_tools(self, name: str, *, token: str | None = None, fresh: bool = False) -> list[types.Tool]:
+        """The server's tools: its kept listing, or (`fresh`, or none kept yet) asked anew, so that a
+        server that cannot answer raises rather than lists what it had."""
         upstream = self._upstream(name, token)
-        if upstream.tools is not None:
+        if upstream.tools is not None and not fresh:
             return upstream.tools
         tools: list[types.Tool] = await self._pages(upstream, lambda c, cursor: c.list_tools(cursor=cursor), "tools")
         upstream.tools = tools
         return tools
+
+    def kept_tool(self, name: str, tool: str, *, token: str | None = None) -> types.Tool | None:
+        """`tool` as the server's last listing had it (no request: None when not listed or not yet asked)."""
+        return next((kept for kept in self._upstream(name, token).tools or () if kept.name == tool), None)
+
+    async def has_tool(self, name: str, tool: str, *, token: str | None = None) -> bool:
+        """Whether the server lists `tool`: the kept listing first, a fresh one when it is not there (a
+        tool added since). Raises `McpServerError` as a listing does."""
+        if self.kept_tool(name, tool, token=token) is not None:
+            return True
+        return any(listed.name == tool for listed in await self.list_tools(name, token=token, fresh=True))
 
     async def call_tool(
         self,

@@ -20,7 +20,14 @@ out = Console(highlight=False, emoji=False, soft_wrap=True, width=_WIDTH)
 err = Console(stderr=True, highlight=False, emoji=False)
 
 CIRCUIT_STYLE = {"closed": "green", "open": "bold red", "half_open": "yellow"}
-STATE_STYLE = {"ok": "green", "active": "green", "cooling_down": "yellow", "unreachable": "red", "revoked": "dim"}
+STATE_STYLE = {
+    "ok": "green",
+    "active": "green",
+    "cooling_down": "yellow",
+    "unreachable": "red",
+    "credentials": "red",
+    "revoked": "dim",
+}
 
 
 def table(*columns: str, title: str | None = None) -> Table:

@@ -127,6 +127,12 @@ class Provider(Protocol):
 
     async def list_models(self) -> list[ModelInfo]: ...
 
+    def credentials_problem(self) -> str | None:
+        """What is wrong with the credentials it can check without the network (a file that is not there,
+        a key that does not parse), in words that hold no secret; None when nothing is. Asked once per
+        configuration load: `check-config` fails on it, `/health` reports it."""
+        ...
+
 
 class Relay(Protocol):
     """Optional part: native roads. The client's own body goes to the upstream's own endpoint with only
@@ -235,6 +241,9 @@ class ProviderDefaults:
     @property
     def key_pool(self) -> KeyPool[Any]:
         return self._headers
+
+    def credentials_problem(self) -> str | None:
+        return None  # keys in the configuration: nothing to check before a call
 
 
 def provider_timeouts(config: ProviderConfig, server: ServerConfig) -> Timeouts:

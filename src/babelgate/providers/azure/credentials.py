@@ -62,6 +62,21 @@ def check(kind: str, config: ProviderConfig, name: str) -> None:
         )
 
 
+def file_problem(kind: str, config: ProviderConfig) -> str | None:
+    """What is wrong with the credential's files, found without the network: workload identity's federated
+    token file (`options.federated_token_file`, else AZURE_FEDERATED_TOKEN_FILE) that cannot be read."""
+    if kind != "workload_identity":
+        return None
+    token_file = config.options.get("federated_token_file") or os.environ.get("AZURE_FEDERATED_TOKEN_FILE")
+    if not token_file:
+        return (
+            "workload identity needs a federated token file (options.federated_token_file, AZURE_FEDERATED_TOKEN_FILE)"
+        )
+    if not os.access(str(token_file), os.R_OK):
+        return f"the federated token file {token_file} cannot be read"
+    return None
+
+
 def entra_fetch(kind: str, config: ProviderConfig, scope: str) -> Fetch:
     """A fetch of an access token for `scope`; the credential object is built on the first fetch (in the
     worker thread) and kept: it holds MSAL's token cache and the app's connection pool."""

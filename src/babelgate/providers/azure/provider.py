@@ -23,7 +23,7 @@ from babelgate.http import UpstreamClient
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.anthropic.provider import AnthropicProvider
 from babelgate.providers.azure import wire
-from babelgate.providers.azure.credentials import check, entra_fetch, kind_of, source_of
+from babelgate.providers.azure.credentials import check, entra_fetch, file_problem, kind_of, source_of
 from babelgate.providers.azure.errors import CONTENT_FILTER, content_filtered, filtered_answer, map_error, stream_began
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
 from babelgate.providers.openai.provider import OpenAIProvider
@@ -171,9 +171,11 @@ class AzureProvider(ProviderDefaults):
             )
         resource = config.base_url.removesuffix("/openai/v1").removesuffix("/openai")
         self._tokens: BearerTokens | None = None
+        self._files_problem: str | None = None  # what credentials_problem reports
         if not config.api_keys:
             kind = kind_of(config)
             check(kind, config, name)
+            self._files_problem = file_problem(kind, config)
             scope = str(config.options.get("scope") or wire.SCOPE)
             self._tokens = BearerTokens(
                 name,
@@ -186,6 +188,9 @@ class AzureProvider(ProviderDefaults):
         self._openai = AzureOpenAIRoad(name, config, server, client, resource=resource, tokens=self._tokens)
         self._headers = self._openai.key_pool
         self._claude = FoundryClaudeRoad(name, config, server, client, resource=resource, tokens=self._tokens)
+
+    def credentials_problem(self) -> str | None:
+        return self._files_problem
 
     def relays(self, api: RelayApi, model: str) -> bool:
         if wire.is_claude(model):

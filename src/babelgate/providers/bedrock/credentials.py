@@ -82,6 +82,28 @@ def botocore_credentials(
     return lookup
 
 
+def keys_problem(*, access_key: bool, secret_key: bool, profile: str | None) -> str | None:
+    """What is wrong with the named AWS credentials (whether each half of a key pair is set, the profile),
+    found without the network: half a key pair (the lookup would pass over it to the default chain), or
+    a profile no shared config or credentials file holds. None: nothing found."""
+    if access_key and not secret_key:
+        return "aws_access_key_id is set without aws_secret_access_key"
+    if secret_key and not access_key:
+        return "aws_secret_access_key is set without aws_access_key_id"
+    if access_key or not profile:
+        return None
+    import botocore.session
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        profiles = botocore.session.Session().available_profiles
+    except BotoCoreError as error:  # a shared file botocore cannot parse
+        return f"the AWS configuration could not be read: {type(error).__name__}"
+    if profile not in profiles:
+        return f"the AWS profile {profile!r} is in no shared config or credentials file"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class _Static:
     """Keys given in the configuration: what botocore's Credentials would hold, without importing the

@@ -37,7 +37,7 @@ from babelgate.providers.anthropic.translate import from_wire as anthropic_from_
 from babelgate.providers.anthropic.translate import to_wire as anthropic_to_wire
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
 from babelgate.providers.bedrock import embeddings, wire
-from babelgate.providers.bedrock.credentials import CredentialSource, botocore_credentials
+from babelgate.providers.bedrock.credentials import CredentialSource, botocore_credentials, keys_problem
 from babelgate.providers.bedrock.errors import CredentialsRefused, error_from_frame, map_error
 from babelgate.providers.bedrock.eventstream import messages_of
 from babelgate.providers.bedrock.invoke import relay_as_sse
@@ -96,6 +96,8 @@ class BedrockProvider(ProviderDefaults):
         self._beta = (beta,) if isinstance(beta, str) else tuple(beta)
         self._replay = ThinkingReplay()
         self._credentials: CredentialSource | None = None
+        # What credentials_problem checks: whether each half of a key pair is given (not the keys), the profile.
+        self._named_keys = (bool(config.aws_access_key_id), bool(config.aws_secret_access_key), config.aws_profile)
         self._auth: Authorizer
         # Read-only header sets, the content type in each: the HTTP client renders each one once (a signature's
         # lines come on top, per request: signing.Authorizer).
@@ -130,6 +132,12 @@ class BedrockProvider(ProviderDefaults):
             client.on_close(_closer(self._credentials))
             self._auth = SigV4Authorizer(self._credentials, self.region)
         self._upstream = Upstream(client, name, self._headers, self._timeouts, map_error, self._scrub)
+
+    def credentials_problem(self) -> str | None:
+        if self._credentials is None:  # a bearer key: nothing to check before a call
+            return None
+        access_key, secret_key, profile = self._named_keys
+        return keys_problem(access_key=access_key, secret_key=secret_key, profile=profile)
 
     # --- sending ---------------------------------------------------------------------------------
 

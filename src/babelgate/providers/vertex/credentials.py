@@ -10,6 +10,7 @@ the current token for the request path and renews it ahead of expiry.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import UTC
@@ -63,6 +64,22 @@ def google_fetch(credentials_file: str | None) -> Fetch:
         return Token(token, expires_at)
 
     return fetch
+
+
+def file_problem(credentials_file: str | None) -> str | None:
+    """What is wrong with the credentials file, found without the network: a `credentials_file` that cannot
+    be read or is not a service-account key (parsed as a request would, private key included), or a
+    GOOGLE_APPLICATION_CREDENTIALS that names no readable file. None: nothing found (or no file to check)."""
+    if credentials_file:
+        try:
+            _load(credentials_file)
+        except CredentialsError as error:
+            return str(error)
+        return None
+    named = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if named and not os.access(named, os.R_OK):
+        return f"GOOGLE_APPLICATION_CREDENTIALS names {named}, which cannot be read"
+    return None
 
 
 def _load(credentials_file: str | None) -> Any:

@@ -20,7 +20,7 @@ from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, 
 from babelgate.providers.gemini.provider import GeminiProvider
 from babelgate.providers.tokens import BearerTokens, closer
 from babelgate.providers.vertex import wire
-from babelgate.providers.vertex.credentials import google_fetch, source_of
+from babelgate.providers.vertex.credentials import file_problem, google_fetch, source_of
 from babelgate.providers.vertex.roads import ClaudeRoad, GoogleRoad, OpenRoad
 from babelgate.providers.vertex.wire import Road
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
@@ -63,6 +63,7 @@ class VertexProvider(ProviderDefaults):
         base_url = config.base_url or wire.host("global" if express and not config.project else location)
         scrub = Scrubber(self.secrets)
         self._tokens: BearerTokens | None = None
+        self._credentials_file = config.credentials_file  # checked by credentials_problem when tokens are used
         if config.project:
             self._tokens = BearerTokens(
                 name,
@@ -90,6 +91,9 @@ class VertexProvider(ProviderDefaults):
             if root is not None
             else None
         )
+
+    def credentials_problem(self) -> str | None:
+        return file_problem(self._credentials_file) if self._tokens is not None else None
 
     def _claude_road(self) -> ClaudeRoad:
         if self._claude is None:
