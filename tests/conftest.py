@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
+import tempfile
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import openai
@@ -41,6 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
     package's import), so the suite runs without one; the proxy tests set their own."""
     for name in [name for name in os.environ if name.lower() in PROXY_VARIABLES]:
         del os.environ[name]
+    _own_state_directories(config)
     LogWatch.secrets = WATCHED_KEYS
     logging.getLogger().addHandler(LogWatch(logging.DEBUG))
 
@@ -84,12 +88,39 @@ SLOW = (
 )
 
 
+# The release loop, marked `release` (and `slow`): what only a release needs to prove again, minutes each:
+# the real coding agents, the long soaks, the builds of wheels. `make test` leaves it out; `.ci/run` runs it
+# as a step of its own (`make test-release`), so CI still runs everything.
+RELEASE = ("tests/agents/",)  # installs and drives real coding agents
+# The slow loop's per-test timeout: a build, an agent's run or a soak of several processes, on a busy machine.
+SLOW_TIMEOUT = 900
+
+
+def _own_state_directories(config: pytest.Config) -> None:
+    """The run's gateways, CLI and agents keep their state (the default store, the CLI's settings) in
+    directories of the run's own, never the user's: a key one test creates must not put another run's
+    gateways (or the developer's own `make run`) behind keys. Caches of downloads stay where they are."""
+    root = Path(tempfile.mkdtemp(prefix="babelgate-tests-"))
+    for variable in ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        os.environ[variable] = str(root / variable.lower())
+    config.add_cleanup(lambda: shutil.rmtree(root, ignore_errors=True))
+
+
+def _listed(test: str, names: tuple[str, ...]) -> bool:
+    return any(test == name or test.startswith(name if name.endswith("/") else name + "::") for name in names)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marks the slow loop's tests `slow` (registered in pyproject.toml), by where they are."""
+    """Marks the slow loop's tests `slow` and the release loop's `release` (both registered in
+    pyproject.toml), by where they are, and gives them the longer per-test timeout they need."""
     for item in items:
         test = item.nodeid.split("[", 1)[0]
-        if any(test == name or test.startswith(name if name.endswith("/") else name + "::") for name in SLOW):
+        if _listed(test, RELEASE):
+            item.add_marker(pytest.mark.release)
+        if _listed(test, SLOW) or _listed(test, RELEASE):
             item.add_marker(pytest.mark.slow)
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
 
 
 @pytest.fixture(scope="session")
