@@ -64,7 +64,7 @@ class _PromptServer(uvicorn.Server):
             await self.lifespan.shutdown()
 
     async def _drained(self) -> None:
-        while (self.server_state.connections or self.server_state.tasks) and not self.force_exit:
+        while (self.server_state.connections or self.server_state.tasks) and not self.force_exit:  # noqa: ASYNC110 (uvicorn sets no event for these)
             await asyncio.sleep(0.005)
         for server in self.servers:
             await server.wait_closed()
