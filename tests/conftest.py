@@ -91,7 +91,18 @@ SLOW = (
 # The release loop, marked `release` (and `slow`): what only a release needs to prove again, minutes each:
 # the real coding agents, the long soaks, the builds of wheels. `make test` leaves it out; `.ci/run` runs it
 # as a step of its own (`make test-release`), so CI still runs everything.
-RELEASE = ("tests/agents/",)  # installs and drives real coding agents
+RELEASE = (
+    "tests/agents/",  # installs and drives real coding agents
+    "tests/identity/test_sign_in.py",  # a real OpenID provider (npm) and Chromium signing in through it
+    "tests/identity/test_provider_tokens.py",  # the real OpenID provider's access tokens as JWT callers
+    "tests/ui/test_bundle.py",  # npm ci and the dashboard's build from its source
+    "tests/integration/test_packaging.py",  # builds the wheels, installs each in a fresh venv
+    "tests/reliability/test_fuzz_routes.py",  # schemathesis on every route
+    "tests/reliability/test_pipelining.py",  # ten thousand pipelined requests
+    "tests/integration/test_ledger.py::test_sigterm_under_load_loses_no_row",
+    "tests/integration/test_upstream_faults.py::test_default_limits_bound_a_200_mb_answer",
+    "tests/integration/test_upstream_faults.py::test_no_descriptor_connection_or_memory_leak_after_two_rounds",
+)
 # The slow loop's per-test timeout: a build, an agent's run or a soak of several processes, on a busy machine.
 SLOW_TIMEOUT = 900
 
