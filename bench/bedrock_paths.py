@@ -6,8 +6,8 @@ the Anthropic Messages frontend (native relay for Claude), one request at a time
 
 The upstreams are the test suite's fakes (which validate every request and, for Bedrock, recompute
 every signature: they are slow, so only the gateway's own CPU counts, read from /proc). Until `make
-bench` has fast fakes speaking Bedrock's formats, this is the measure of issue 30's "within 10 % of
-the Anthropic path, signing included". Run: `python bench/bedrock_paths.py [--requests N]`.
+bench` has fast fakes speaking Bedrock's formats, this is the measure of the clouds' target: "within 10 %
+of the Anthropic path, signing included". Run: `python bench/bedrock_paths.py [--requests N]`.
 """
 
 from __future__ import annotations

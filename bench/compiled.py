@@ -1,5 +1,5 @@
 """The compiled hot path (buildtools/babelgate_build.py: the request path's modules built with mypyc), measured
-and tested against the same tree as plain Python (issue 29, docs/performance.md).
+and tested against the same tree as plain Python (docs/performance.md, "The compiled build").
 
     .venv/bin/python bench/compiled.py                     # build, then static and governed, plain and compiled
     .venv/bin/python bench/compiled.py --callers static    # one caller

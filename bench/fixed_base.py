@@ -1,8 +1,9 @@
 """The fixed base that `make bench` measures the working tree against: a commit from the repository's own
 history, installed once into a venv of its own in a cache folder outside the source tree, and reused.
 
-DECISIONS 18: speed is measured against a fixed base (267719c, the state before wave 2) until a later issue
-names another, interleaved with the working tree in the same run, because per-issue bases hide drift.
+Speed is measured against one fixed base (267719c, the gateway before governance, clouds and MCP
+arrived), interleaved with the working tree in the same run, because comparing each change with the one
+before hides drift (docs/decisions.md, "Speed against a fixed base").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The identity provider of the bench's `jwt` caller (`instructions.py --caller jwt`): one RSA key, its
 JWKS served on 127.0.0.1 from a thread of the bench's own process (the gateway reads it once, in the
 background), and a token for a user of team `bench` that the gateway caches once verified, as a JWT
-caller's repeated requests are. Issue 33's target: a JWT caller costs at most 10 % more gateway CPU per
+caller's repeated requests are. The target: a JWT caller costs at most 10 % more gateway CPU per
 request than a virtual key (`--caller governed`)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The MCP endpoint's own cost per tool call (issue 32): a tool called on a fake MCP server (the test
+"""The MCP endpoint's own cost per tool call: a tool called on a fake MCP server (the test
 suite's, written with the official SDK, streamable HTTP) directly and through the gateway's `/mcp`
 (`babelgate serve`, a static key, one session), in interleaved rounds; the gateway's CPU per call (from
 /proc) and the latency it adds per call (through minus direct, median of the rounds).

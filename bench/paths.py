@@ -158,7 +158,7 @@ class BenchPath:
     gateway: Side
     direct: Side
     streams: bool = True  # every path has stream runs; a path without them would set False
-    # Whether the fixed base (bench/base.py) is measured on it too: not where the path needs config that only
+    # Whether the fixed base (bench/fixed_base.py) is measured on it too: not where the path needs config that only
     # the working tree has (a routed model, virtual keys and limits).
     base: bool = True
 
@@ -236,7 +236,7 @@ PATHS: Final[dict[str, BenchPath]] = {
             _FAST,
             base=False,
         ),
-        # The governed path's request by a JWT caller (issue 33): a token of the bench's identity provider
+        # The governed path's request by a JWT caller: a token of the bench's identity provider
         # (bench/jwt_issuer.py) for a user of team `bench`, verified once and then found in the gateway's cache;
         # the same team limits and budget, the model's limits, ledger and metrics as the governed path.
         BenchPath(
@@ -267,7 +267,7 @@ PATHS: Final[dict[str, BenchPath]] = {
             _side("/v1/chat/completions", _chat(MODELS["gemini"]), CHAT_OK, _chat_text, b'"prompt_tokens":98,', "chat"),
             _GEMINI_DIRECT,
         ),
-        # The clouds (issue 30): Gemini on Vertex, the Gemini path's request and translation at Vertex's URLs
+        # The clouds: Gemini on Vertex, the Gemini path's request and translation at Vertex's URLs
         # and key; and a deployment on Azure, the fast path's relay at Azure's URL with its `api-key` header.
         BenchPath(
             "vertex",
@@ -347,7 +347,7 @@ PATHS: Final[dict[str, BenchPath]] = {
             ),
             _OPENAI_DIRECT,
         ),
-        # The Gemini API frontend (issue 31): translated onto an OpenAI model, judged against the Messages
+        # The Gemini API frontend: translated onto an OpenAI model, judged against the Messages
         # frontend's translated path; and native to Gemini (the body relayed), judged against the fast path.
         BenchPath(
             "gemini-api",

@@ -284,7 +284,7 @@ def gateway_argv(
     config: bool = True,
     extra: str = "",
 ) -> list[str]:
-    """`serve` of this tree's gateway, or of `command` (the base's, bench/base.py); without `config` it takes
+    """`serve` of this tree's gateway, or of `command` (the base's, bench/fixed_base.py); without `config` it takes
     the environment alone, as any version of the gateway does (the base refuses today's routed models)."""
     argv = [
         *pin.prefix(pin.gateway_cpu),

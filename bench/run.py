@@ -1,5 +1,5 @@
 """`make bench`: measure the gateway's cost against a fake upstream, next to a direct call and next to the
-fixed base commit (DECISIONS 18: 267719c until an issue names another), all in the same run.
+fixed base commit (267719c; docs/decisions.md, "Speed against a fixed base"), all in the same run.
 
 It measures each path of paths.PATHS (`--paths`): the OpenAI fast path and the translated ones (chat
 completions to Anthropic, Gemini and Mistral, the Responses API and the Anthropic Messages frontend to
@@ -141,7 +141,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
     parser.add_argument("--reps", type=int, default=5, help="rounds of (base, gateway, direct) per level (default 5)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 s runs, 1 repetition")
     # c=16 only by default: with the base beside the working tree, each level of every path takes three runs
-    # per repetition, and the issue's targets are at c=16; the whole run then takes about twenty minutes.
+    # per repetition, and the speed targets are at c=16; the whole run then takes about twenty minutes.
     parser.add_argument("--concurrency", type=_levels, default=(16,), help="chat levels (default 16; e.g. 1,16,64)")
     parser.add_argument("--stream-concurrency", type=_levels, default=(16,), help="stream levels (default 16)")
     parser.add_argument(
@@ -790,7 +790,7 @@ def governed_memory(
     chat_run: ChatRun,
     further: Further,
 ) -> None:
-    """Memory with governance on, as the issue's table measured each configuration: a fresh gateway (the bench's
+    """Memory with governance on, one configuration per gateway as the target was set: a fresh gateway (the bench's
     config, a store of its own) that serves only the governed path, at the run's highest chat concurrency, for
     as many runs as each path had; its peak RSS goes into `further`."""
     folder = Path(store_dir) / "memory"
@@ -945,7 +945,7 @@ def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> i
 
 
 def mcp_report(calls: int) -> list[str]:
-    """The MCP endpoint's own cost per tool call (issue 32), measured by bench/mcp_paths.py in a process of
+    """The MCP endpoint's own cost per tool call, measured by bench/mcp_paths.py in a process of
     its own (its fake MCP server and gateway), after the chat paths."""
     command = [sys.executable, str(Path(__file__).parent / "mcp_paths.py"), "--calls", str(calls), "--rounds", "3"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)

@@ -1,4 +1,4 @@
-"""The performance issue's targets, each checked against what a run measured (where the run covers it).
+"""The speed targets, each checked against what a run measured (where the run covers it).
 
 One worker on this machine's size, every feature on (a gateway key, metrics, the store):
 - OpenAI fast path: ≤ 150 µs of gateway CPU per request at c=16, ≤ 0.3 ms added p50 at c=1, no errors at c=64;
@@ -63,7 +63,7 @@ def check_targets(
     cold_start_s: Sequence[float] = (),
     scaling: Sequence[dict[str, Any]] = (),
 ) -> list[Check]:
-    """Every target the run has figures for, in the issue's order."""
+    """Every target the run has figures for, in a fixed order."""
     checks: list[Check] = []
 
     def cpu_us(row: dict[str, Any] | None) -> float | None:

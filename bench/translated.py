@@ -6,8 +6,8 @@ and on legacy `/v1/completions`; the OpenAI fake is there too, for the frontends
 OpenAI upstream (its chat route is the fast path).
 
 The upstreams are the test suite's fakes (which also validate every request, so they are slow:
-only the gateway's own CPU counts here). Issue 9 replaces this with fast per-provider fakes inside
-`make bench`. Run: `.venv/bin/python bench/translated.py [--requests N]`.
+only the gateway's own CPU counts here). `make bench` measures the
+same paths with its own fast fakes (bench/fake_upstream.py). Run: `.venv/bin/python bench/translated.py [--requests N]`.
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
-"""The working tree against the fixed base (bench/base.py), measured in the same run: both builds' figures
-side by side, their ratio, and a verdict per target of the speed issue (issue 29):
+"""The working tree against the fixed base (bench/fixed_base.py), measured in the same run: both builds' figures
+side by side, their ratio, and a verdict per speed target:
 
 - each path the base has (fast and translated), non-streamed and streamed, at every level measured: the
   working tree's gateway CPU per request (per stream) ≤ the base's;
 - the governed fast path (every governance feature on): ≤ 1.15x the working tree's own static-key fast path at
   the same level, in the same run (the base has no virtual keys, so this is the working tree's alone);
 - the working tree's gateway, which served the governed path, peaks at ≤ 70 MiB RSS;
-- each cloud's path (issue 30), signing and tokens included: ≤ 1.10x the same path to the provider it
+- each cloud's path, signing and tokens included: ≤ 1.10x the same path to the provider it
   reaches through the cloud, in the same run (Gemini on Vertex against Gemini, an Azure deployment against
   the OpenAI fast path, Claude on Bedrock against Anthropic), requests and streams;
-- the Gemini API frontend (issue 31): its translated road ≤ 1.10x the Messages frontend's, its native road to
+- the Gemini API frontend: its translated road ≤ 1.10x the Messages frontend's, its native road to
   Gemini ≤ 1.10x the OpenAI fast path, in the same run, requests and streams.
 
 A ratio is the median, over the repetitions, of each repetition's ratio: the two runs it divides ran seconds
@@ -32,12 +32,12 @@ PEAK_RSS_MIB: Final = 70.0
 # Paths judged against another path of the working tree in the same run: (that path, the ratio's ceiling,
 # whether streams are judged too).
 SAME_RUN: Final[dict[str, tuple[str, float, bool]]] = {
-    "governed": ("fast", GOVERNED_OVER_FAST, False),  # the issue's target is per request; the stream ratio is shown
-    "jwt": ("governed", 1.10, False),  # issue 33: a JWT caller at most 10 % over a virtual key, per request
+    "governed": ("fast", GOVERNED_OVER_FAST, False),  # the target is per request; the stream ratio is shown
+    "jwt": ("governed", 1.10, False),  # a JWT caller at most 10 % over a virtual key, per request
     "vertex": ("gemini", 1.10, True),
     "azure": ("fast", 1.10, True),
     "bedrock": ("anthropic", 1.10, True),
-    # The Gemini API frontend (issue 31): its translated road within 10 % of the Messages frontend's, its
+    # The Gemini API frontend: its translated road within 10 % of the Messages frontend's, its
     # native road to Gemini as cheap as the OpenAI fast path (the same relay work: a body in, bytes out).
     "gemini-api": ("messages", 1.10, True),
     "gemini-native": ("fast", 1.10, True),
@@ -125,8 +125,8 @@ def verdicts(
 ) -> list[Verdict]:
     """Every comparison the run has figures for: `levels` maps "chat" and "stream" to the levels measured.
 
-    Memory, two figures. The issue's target ("RSS ≤ 70 MB with governance on", measured as its table measured
-    each configuration: one gateway serving one kind of request) is judged on `governed_peak_kib`, a fresh
+    Memory, two figures. The target ("RSS ≤ 70 MB with governance on", measured as it was set:
+    one gateway serving one kind of request) is judged on `governed_peak_kib`, a fresh
     gateway that served the governed path alone (`run.governed_memory`). The main gateway's peak after every
     path is shown beside the base's, not judged: it has also loaded what only some paths need (the clouds'
     signing, the JWT verifier, every translator), which the base has none of."""

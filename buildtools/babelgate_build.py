@@ -7,7 +7,7 @@ A compiled wheel holds the same `.py` files plus one extension module per module
 runtime beside them); Python imports an extension ahead of the source of the same name, so the rest of the
 package, and every module mypyc cannot take, stays Python and calls into the compiled ones. Nothing is
 imported from mypy at run time. Why these modules and what compiling buys: docs/performance.md, "The compiled
-hot path". Editable installs (`make install`) are never compiled: a built extension would shadow the source
+build". Editable installs (`make install`) are never compiled: a built extension would shadow the source
 a developer edits.
 
 Compiling type-checks the package with mypy in the build's own environment, so the build asks for mypy and

@@ -6,7 +6,7 @@ Open Responses (ORS, `openresponses-openapi.json`, 2026-04-24) and OpenAI's (`op
 (`ORS ResponseResource: usage: ...`); empty means valid. Validators are built once per process and cached.
 
 `parse_sse` reads a streamed body the way the Open Responses compliance suite's parser does, but refuses
-(AssertionError) everything that parser would silently mis-read (TRANSLATION.md §5.3).
+(AssertionError) everything that parser would silently mis-read.
 """
 
 from __future__ import annotations

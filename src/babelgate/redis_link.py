@@ -3,7 +3,7 @@ limits, budgets, the response cache), and the breaker in front of it.
 
 Why one bounded pool: redis-py's default pool has no bound and keeps every connection it opens, so
 each request in flight at once opened one per use, and kept it (402 connections to Redis after a
-burst of 200 requests to one gateway, issue 28). Here the pool holds at most `redis.max_connections`:
+burst of 200 requests to one gateway). Here the pool holds at most `redis.max_connections`:
 one for the routing-state subscription, the others for calls. A call waits for a free connection
 before its deadline starts: under load the wait is the load's, not Redis's (the many requests of a
 burst, all in one event loop), and taking it for an outage would count a burst per instance.

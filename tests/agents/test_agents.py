@@ -107,7 +107,7 @@ MISTRAL_UNAVAILABLE: Final = mistral_upstream.error_body(
 
 
 RETRIES: Final = [
-    # A rate limit, per agent: 429 stays 429 (DECISIONS.md 2).
+    # A rate limit, per agent: 429 stays 429 (docs/decisions.md, "Upstream failures and the client's status").
     ("claude-code", "openai", 429, RATE_LIMITED, 429),
     ("codex", "openai", 429, RATE_LIMITED, 429),
     # An overloaded upstream (Anthropic's 529, everyone else's 503) is a 503 to the agent, which retries.

@@ -1,4 +1,4 @@
-"""Claude Code and Codex CLI using an MCP tool through the gateway's `/mcp` (issue 32): each agent is
+"""Claude Code and Codex CLI using an MCP tool through the gateway's `/mcp`: each agent is
 configured the way docs/mcp.md says (Claude Code's `--mcp-config` with the gateway's URL and a
 virtual key in a header; Codex's `[mcp_servers]` table with a bearer-token variable). The scripted
 model calls the gateway's `docs__echo` tool; the agent calls it through `/mcp`, the fake MCP server

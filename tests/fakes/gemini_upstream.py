@@ -89,11 +89,11 @@ DEFAULT_MODEL = "gemini-2.5-flash"
 RESPONSE_ID = "FakeRespIdAbC123xyz"
 
 # Model-id globs (fnmatch, case-sensitive), matched against the `{model}` of the URL.
-# Gemini 3 refuses a history whose function calls lost their thought signatures (TRANSLATION.md 3.6).
+# Gemini 3 refuses a history whose function calls lost their thought signatures.
 REQUIRES_THOUGHT_SIGNATURES: tuple[str, ...] = ("gemini-3*",)
 # Non-zero presencePenalty / frequencyPenalty are refused ("Penalty is not enabled for models/...").
 REJECTS_PENALTIES: tuple[str, ...] = ("gemini-2.5*", "gemini-3*")
-# candidateCount > 1 is refused (DECISIONS.md 4).
+# candidateCount > 1 is refused (docs/decisions.md, "Model profiles").
 REJECTS_CANDIDATE_COUNT: tuple[str, ...] = ("gemini-3*",)
 # thinkingConfig.thinkingLevel exists for these only; older models take thinkingBudget.
 SUPPORTS_THINKING_LEVEL: tuple[str, ...] = ("gemini-3*",)
@@ -1009,7 +1009,7 @@ def query_violations(query: Mapping[str, str], *, streaming: bool = False, allow
         if key not in _SYSTEM_QUERY and key not in allowed
     ]
     if streaming and query.get("alt") != "sse":
-        # Without alt=sse the stream is one JSON array, which no SSE reader can use (TRANSLATION.md 3.1).
+        # Without alt=sse the stream is one JSON array, which no SSE reader can use.
         out.append(f"alt: streamGenerateContent must be called with alt=sse (got {query.get('alt')!r})")
     return out
 

@@ -113,7 +113,7 @@ SDK_ONLY_FIELDS = (
     "repetition_penalty",
 )
 
-# What the API's validator says about tool calls (TRANSLATION.md 4.4); ids are minted by Mistral that way.
+# What the API's validator says about tool calls; ids are minted by Mistral that way.
 _TOOL_CALL_ID = re.compile(r"[a-zA-Z0-9]{9}")
 _FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 # Pydantic bounds of `ChatCompletionRequest` (the spec's minimum/maximum/exclusiveMinimum), checked here too
@@ -148,7 +148,7 @@ _CONTENT_CHUNKS: dict[str, type[BaseModel]] = {
     "input_audio": AudioChunk,
 }
 _CHUNK_TYPES = frozenset(_CONTENT_CHUNKS.values())
-# Error `type`/`code` pairs the API answers with (observed bodies, TRANSLATION.md 4.3/4.4).
+# Error `type`/`code` pairs the API answers with (observed bodies).
 _MESSAGE_ORDER = ("invalid_request_message_order", "3230")
 _FUNCTION_CALL = ("invalid_function_call", "3280")
 
@@ -828,7 +828,7 @@ EMBEDDING_MODELS: dict[str, int] = {
     "codestral-embed": 1536,
     "codestral-embed-2505": 1536,
 }
-# Of those, the ones whose size is fixed (DECISIONS.md 5): `output_dimension` is refused.
+# Of those, the ones whose size is fixed (docs/decisions.md, "Embedding sizes"): `output_dimension` is refused.
 FIXED_SIZE_MODELS: frozenset[str] = frozenset({"mistral-embed", "mistral-embed-2312"})
 MAX_OUTPUT_DIMENSION = 3072  # codestral-embed's largest
 # What the API refuses with 400 code 3210 "Too many inputs in request, split into more batches." (seen

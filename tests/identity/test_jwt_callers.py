@@ -1,4 +1,4 @@
-"""JWT callers (issue 33, auth.jwt) on every frontend, through the official SDKs with the JWT as their API
+"""JWT callers (auth.jwt) on every frontend, through the official SDKs with the JWT as their API
 key: a valid token is served (RS256, ES256 and EdDSA keys), an expired one, one signed by a key the
 provider never published, one meant for another audience and one of another issuer are refused in the
 frontend's own error format; a token signed with a key the provider rotated in since the gateway last read

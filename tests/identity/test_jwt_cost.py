@@ -1,4 +1,4 @@
-"""Issue 33's speed target, counted rather than timed: a JWT caller costs at most 10 % more gateway work per
+"""The JWT callers' speed target, counted rather than timed: a JWT caller costs at most 10 % more gateway work per
 request than a virtual key. The measure is test_hot_path_budget's (Python calls made by the gateway's code,
 uvicorn's and httptools', per fast-path request, on a raw socket), for both callers of the same gateway:
 a virtual key of team `budget` and a JWT caller of the same team (same limits and budget; the token is

@@ -1,4 +1,4 @@
-"""Each role against each admin route (issue 33): admin everything; team_admin their teams' keys and usage;
+"""Each role against each admin route: admin everything; team_admin their teams' keys and usage;
 member their own keys and usage; viewer read-only usage and the model catalog. The callers are JWTs of
 the identity provider with a role claim, on the admin API as bearer tokens (as the CLI or a script sends
 them); the master key stays an admin (the break-glass login)."""

@@ -1,4 +1,4 @@
-"""Signing in to the dashboard with a real OpenID provider (issue 33): the certified `oidc-provider` on
+"""Signing in to the dashboard with a real OpenID provider: the certified `oidc-provider` on
 127.0.0.1 (provider.mjs) with people in groups, and headless Chromium clicking "Sign in with SSO" on the
 dashboard, logging in on the provider's own login page, consenting, and landing back in the dashboard with
 the role their groups map to: an admin sees every page, a viewer only Usage and Models and is refused the

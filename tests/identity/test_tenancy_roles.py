@@ -1,4 +1,4 @@
-"""Each role against the admin routes of users, teams, the audit log and alerts (issue 33): admins manage
+"""Each role against the admin routes of users, teams, the audit log and alerts: admins manage
 users and teams; a team admin reads them and changes their own team's members, models, limits and budget
 (not its admins, not another team); members and viewers see none of it. The callers are JWTs of the test's
 identity provider with a role claim; the audit log names them."""

@@ -1,4 +1,5 @@
-"""Every error case of issue 2, as the official SDK (and a raw HTTP client) sees it."""
+"""Every error case the gateway decides (bad input, unknown models, upstream failures), as the official SDK (and a raw
+HTTP client) sees it."""
 
 from __future__ import annotations
 

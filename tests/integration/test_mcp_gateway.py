@@ -1,4 +1,4 @@
-"""The MCP gateway (`/mcp`, issue 32): fake upstream MCP servers written with the official SDK over
+"""The MCP gateway (`/mcp`): fake upstream MCP servers written with the official SDK over
 streamable HTTP, SSE and stdio, one behind OAuth client credentials, one that dies and comes back, one
 that answers malformed JSON-RPC; the official `mcp` client through the gateway (streamable HTTP and
 the older SSE transport), keys that may see some servers and tools and not others, the ledger rows

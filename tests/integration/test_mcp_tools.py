@@ -1,4 +1,4 @@
-"""MCP tools inside model requests (issue 32): the Responses `mcp` tool on providers that do not run
+"""MCP tools inside model requests: the Responses `mcp` tool on providers that do not run
 MCP themselves. The gateway lists the tools of a real MCP server (the SDK's, tests/fakes/mcp_server.py),
 offers them to the model, calls them when the scripted upstream asks, feeds the result back and answers
 with OpenAI's items and events; the caller is the official `openai` SDK, the native OpenAI road passes

@@ -1,4 +1,4 @@
-"""The official `mistralai` SDK pointed at the gateway (issue 31, the tolerant reader completed): its own
+"""The official `mistralai` SDK pointed at the gateway (the tolerant reader's test): its own
 words (`tool_choice="any"`, `random_seed`, `safe_prompt`, `prompt_mode`, `prefix` on assistant messages,
 `index` on tool calls, `name` on tool messages) reach an OpenAI upstream as OpenAI's on the fast path, and
 Mistral's own upstream as Mistral's. A Qwen-Code-style function without `parameters` reaches Mistral

@@ -1,4 +1,4 @@
-"""Users and teams managed through the admin API (issue 33): created, listed, changed and deleted; the
+"""Users and teams managed through the admin API: created, listed, changed and deleted; the
 config file's teams shown read-only; keys that belong to a user and a team; limits at the user, team and
 end-customer levels; the ledger grouped by user and end customer; and an audit row for every admin action,
 with no secret in it. The callers are the official `openai` and `anthropic` clients."""

@@ -1,5 +1,5 @@
-"""Issue 33 across two gateway processes sharing PostgreSQL (the store) and Redis (the running counts):
-budgets and limits at each of the four levels (key, user, team, end customer) hold between them; users
+"""Users, teams and their limits across two gateway processes sharing PostgreSQL (the store) and Redis (the running
+counts): budgets and limits at each of the four levels (key, user, team, end customer) hold between them; users
 and teams made on one instance are in force on the other; budget alerts reach a webhook receiver run by
 the test exactly once per threshold crossed, signed (HMAC-SHA256), and retried when the receiver fails."""
 

@@ -1,6 +1,6 @@
 """The dashboard's "Users & teams" and "Audit" pages in headless Chromium: create a user and a team
-through the forms (the admin API underneath, DECISIONS 17), see the config file's team read-only,
-delete, and read every action back in the audit log with where it came from."""
+through the forms (the admin API underneath, docs/decisions.md, "The dashboard and the CLI are admin API clients"), see
+the config file's team read-only, delete, and read every action back in the audit log with where it came from."""
 
 from __future__ import annotations
 

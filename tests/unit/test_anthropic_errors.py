@@ -1,7 +1,7 @@
 """Golden tests of Anthropic HTTP errors → gateway errors (providers/anthropic/errors.py `map_error`).
 
-One row per line of TRANSLATION.md §2.5, with the statuses DECISIONS.md item 2 decides: what the
-client finally sees is the OpenAI error object `error_object` renders, compared whole.
+One row per error Anthropic documents, with the statuses docs/decisions.md, "Upstream failures and the client's
+status" decides: what the client finally sees is the OpenAI error object `error_object` renders, compared whole.
 """
 
 from __future__ import annotations
@@ -138,7 +138,8 @@ ROWS = [
         504,
         client_error("Provider 'anthropic' did not answer in time (HTTP 504).", "timeout", "upstream_timeout"),
     ),
-    # The SDK types these too (_exceptions.py); DECISIONS 2 decides their status.
+    # The SDK types these too (_exceptions.py); docs/decisions.md, "Upstream failures and the client's status" decides
+    # their status.
     (
         408,
         "timeout_error",

@@ -1,5 +1,5 @@
-"""The bench's memory verdicts (bench/versus.py): the issue's RSS target is judged on a fresh gateway that
-served the governed path alone, as the issue's table measured each configuration; the main gateway's peak
+"""The bench's memory verdicts (bench/versus.py): the RSS target is judged on a fresh gateway that
+served the governed path alone, one configuration per gateway, as the target was set; the main gateway's peak
 after every path is shown beside the base's, not judged."""
 
 from __future__ import annotations

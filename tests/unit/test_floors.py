@@ -85,7 +85,7 @@ ROOMS: dict[str, Floor] = {
     "__init__": Floor.TOP,  # the package itself (create_app, Config, Hook): importing it loads the app
 }
 
-# Imports that break the floors today, tolerated until they are gone (issue 29 removes them). The set may
+# Imports that break the floors today, tolerated until they are gone . The set may
 # only shrink: test_not_yet_lists_only_what_still_happens fails once an entry no longer occurs, and then
 # the entry is deleted. Nothing is ever added here: a new import that breaks the floors is fixed instead.
 NOT_YET: frozenset[tuple[str, str]] = frozenset({})

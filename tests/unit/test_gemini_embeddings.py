@@ -1,8 +1,8 @@
 """Golden tests of canonical embeddings ↔ Gemini `batchEmbedContents` (providers/gemini/translate.py).
 
 Requests are built the way the gateway builds them (OpenAI JSON → the embeddings frontend's
-`decode_request`); the expected bodies are exact (TRANSLATION.md §3.1, DECISIONS.md 5), and each is
-also checked against the fake Gemini's validator, which models the request with the `google-genai`
+`decode_request`); the expected bodies are exact (docs/decisions.md, "Embedding sizes"), and each
+is also checked against the fake Gemini's validator, which models the request with the `google-genai`
 SDK's own types. The task type comes from the model profile (`options.models`) or the request.
 """
 

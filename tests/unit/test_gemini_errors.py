@@ -1,8 +1,8 @@
 """Golden tests of Google error bodies → gateway errors (providers/gemini/errors.py `map_error`).
 
-One row per line of TRANSLATION.md §3.5, with the statuses DECISIONS.md item 2 decides (Gemini's
-400 `API_KEY_INVALID` is an upstream authentication failure, 401): what the client finally sees is
-the OpenAI error object `error_object` renders, compared whole.
+One row per error Google documents, with the statuses docs/decisions.md, "Upstream failures and the client's
+status" decides (Gemini's 400 `API_KEY_INVALID` is an upstream authentication failure, 401): what the client finally
+sees is the OpenAI error object `error_object` renders, compared whole.
 """
 
 from __future__ import annotations

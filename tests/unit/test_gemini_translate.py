@@ -211,7 +211,8 @@ def test_a_full_tool_conversation() -> None:
                         },
                         "thoughtSignature": SIGNATURE,
                     },
-                    # A minted id (Gemini 2.5 gave none) is never sent back (DECISIONS 7).
+                    # A minted id (Gemini 2.5 gave none) is never sent back (docs/decisions.md, "Gemini's function-call
+                    # ids").
                     {"functionCall": {"name": "get_time", "args": {}}},
                 ],
             },

@@ -1,4 +1,4 @@
-"""What issue 29 made cheaper in governance and accounting, held to what it must still mean: rpm counted per
+"""What was made cheaper in governance and accounting, held to what it must still mean: rpm counted per
 second (memory that does not grow with the rate; a refusal gives its count back), a budget period's bounds
 kept only while they last, and a request's cost worked out once for the usage it was worked out for."""
 

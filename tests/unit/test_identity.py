@@ -1,4 +1,4 @@
-"""The identity pieces on their own (issue 33): roles from groups and claims, the auth config (secrets as
+"""The identity pieces on their own: roles from groups and claims, the auth config (secrets as
 env: references, no HMAC or `none` algorithms), dashboard sessions that carry who signed in (and refuse a
 changed role), and the JWT callers' cache: a repeated token is not verified again until it expires."""
 

@@ -2,8 +2,8 @@
 
 Requests are built the way the gateway builds them (OpenAI JSON → the embeddings frontend's
 `decode_request`); the expected bodies are exact, and each is also checked against the fake Mistral's
-validator (the `mistralai` SDK's `EmbeddingRequest`, strictly, and the public spec's). DECISIONS.md 5:
-`codestral-embed` takes `output_dimension`; `mistral-embed` is 1024 wide, so 1024 is accepted (and not
+validator (the `mistralai` SDK's `EmbeddingRequest`, strictly, and the public spec's). docs/decisions.md, "Embedding
+sizes": `codestral-embed` takes `output_dimension`; `mistral-embed` is 1024 wide, so 1024 is accepted (and not
 sent) and any other size is a 400 naming `dimensions`.
 """
 

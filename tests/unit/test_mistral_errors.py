@@ -1,5 +1,5 @@
-"""Golden tests of Mistral HTTP errors → gateway errors (providers/mistral/errors.py `map_error`,
-TRANSLATION.md §4.3): what the client finally sees is the OpenAI error object, compared whole."""
+"""Golden tests of Mistral HTTP errors → gateway errors (providers/mistral/errors.py `map_error`): what the
+client finally sees is the OpenAI error object, compared whole."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Golden tests of Mistral chat completions → canonical → OpenAI (providers/mistral/translate.py
-`from_wire`/`normalize`, TRANSLATION.md §4.2). Mistral bodies are checked against the `mistralai`
+`from_wire`/`normalize`). Mistral bodies are checked against the `mistralai`
 SDK's response model, the encoded answers against the `openai` SDK's `ChatCompletion`."""
 
 from __future__ import annotations

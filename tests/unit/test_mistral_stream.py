@@ -1,5 +1,5 @@
 """Golden tests of Mistral stream chunks → canonical chunks → OpenAI chunks
-(providers/mistral/stream.py, TRANSLATION.md §4.2). Every Mistral chunk fixture is read by the
+(providers/mistral/stream.py). Every Mistral chunk fixture is read by the
 `mistralai` SDK's `CompletionChunk`, every encoded chunk by the `openai` SDK's `ChatCompletionChunk`."""
 
 from __future__ import annotations

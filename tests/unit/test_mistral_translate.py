@@ -1,9 +1,9 @@
 """Golden tests of canonical chat → Mistral chat completions (providers/mistral/translate.py).
 
 Requests are built the way the gateway builds them (OpenAI JSON → `validate_chat_body` →
-`request_from_wire`); the expected bodies are exact (TRANSLATION.md §4.1, §4.4; DECISIONS.md 3 and 6).
-Several bodies are also checked against the official `mistralai` SDK's request model and against
-`wire.REQUEST_FIELDS`, since Mistral answers unknown top-level keys with 422 `extra_forbidden`.
+`request_from_wire`); the expected bodies are exact (docs/decisions.md, "Nothing changed
+silently" and "Mistral's tool-call ids"). Several bodies are also checked against the official `mistralai` SDK's request
+model and against `wire.REQUEST_FIELDS`, since Mistral answers unknown top-level keys with 422 `extra_forbidden`.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def assert_sdk_accepts(wire: JSON) -> None:
     assert len(parsed.messages) == len(wire["messages"])
 
 
-# --- tool-call ids (DECISIONS 6) -----------------------------------------------------------------
+# --- tool-call ids (docs/decisions.md, "Mistral's tool-call ids") ---
 
 
 @pytest.mark.parametrize("native", ["abcDEF123", "000000000", "ZZZZZZZZZ", "a1B2c3D4e"])

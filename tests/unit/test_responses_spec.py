@@ -91,7 +91,7 @@ def reasoning_item(summary: str | None, status: str = "completed") -> dict[str, 
 
 
 def response(output: list[dict[str, Any]] | None = None, status: str = "completed", **changes: Any) -> dict[str, Any]:
-    """A response resource with every key ORS requires (TRANSLATION.md §5.2)."""
+    """A response resource with every key ORS requires."""
     done = status != "in_progress"
     resource = {
         "id": "resp_0001",
@@ -132,7 +132,7 @@ def response(output: list[dict[str, Any]] | None = None, status: str = "complete
 
 
 def text_stream() -> list[dict[str, Any]]:
-    """One text answer, TRANSLATION.md §5.3 steps 1-9."""
+    """One text answer, every event in the order Open Responses requires."""
     where = {"item_id": MSG, "output_index": 0, "content_index": 0}
     events: list[dict[str, Any]] = [
         {"type": "response.created", "response": response([], "in_progress")},

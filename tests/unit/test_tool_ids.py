@@ -1,6 +1,7 @@
 """Golden tests of signed tool-call ids (tool_ids.py): `<id>~sig~<signature>` and its plain form.
 
-Gemini 3's thought signatures ride inside the OpenAI tool-call id (issue 4, DECISIONS 7); every
+Gemini 3's thought signatures ride inside the OpenAI tool-call id (docs/decisions.md, "Gemini's function-call
+ids"); every
 other provider must see the plain id, on the typed path (`strip_request`) and on the OpenAI fast
 path (`strip_body`).
 """

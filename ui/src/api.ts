@@ -1,4 +1,4 @@
-// The admin API, the only thing the dashboard talks to (DECISIONS 17), and the gateway's own
+// The admin API, the only thing the dashboard talks to (docs/decisions.md, "The dashboard and the CLI are admin API clients"), and the gateway's own
 // OpenAI route for the playground. Same origin; the session cookie rides along by itself, and
 // every write carries the CSRF token the login answered.
 

@@ -1,6 +1,6 @@
 // The dashboard: log in with the master key or sign in with the identity provider (SSO), then Usage,
 // Keys, Models, MCP and Playground as the role allows (hash routes, so the gateway serves one page).
-// Everything comes from the admin API (DECISIONS 17, 21), which checks the role again on every call.
+// Everything comes from the admin API (docs/decisions.md, "The dashboard and the CLI are admin API clients"), which checks the role again on every call.
 import "uplot/dist/uPlot.min.css";
 import "./styles.css";
 import { render } from "preact";

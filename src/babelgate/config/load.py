@@ -250,8 +250,8 @@ def _resolve_key_fields(
             section[field] = _resolve_keys(section[field], f"{path}.{field}", environ, problems)
 
 
-# A provider's secrets besides its api_keys (AWS credentials, Entra ID's app secret; DECISIONS 19): env:VAR
-# references only.
+# A provider's secrets besides its api_keys (AWS credentials, Entra ID's app secret; docs/decisions.md, "Cloud
+# providers' configuration"): env:VAR references only.
 SECRET_FIELDS: Final = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "client_secret")
 
 
@@ -322,7 +322,8 @@ def _merge_store_env(raw: dict[str, Any], environ: Mapping[str, str], problems: 
 
 def _merge_redis_env(raw: dict[str, Any], environ: Mapping[str, str], problems: list[tuple[str, str]]) -> None:
     """`redis.url` may be an `env:VAR` reference (a Redis URL can hold a password);
-    BABELGATE_REDIS_URL sets it when the file has no `redis` section (DECISIONS 13)."""
+    BABELGATE_REDIS_URL sets it when the file has no `redis` section (docs/decisions.md, "Shared state: Redis and the
+    store")."""
     redis = raw.get("redis")
     if redis is None and environ.get("BABELGATE_REDIS_URL"):
         raw["redis"] = {"url": environ["BABELGATE_REDIS_URL"]}
@@ -404,7 +405,8 @@ def _describe(error: Any) -> tuple[str, str]:
 
 
 def _resolve_auth_secrets(raw: dict[str, Any], environ: Mapping[str, str], problems: list[tuple[str, str]]) -> None:
-    """`auth.oidc.client_secret` must be an `env:VAR` reference (DECISIONS 21)."""
+    """`auth.oidc.client_secret` must be an `env:VAR` reference (docs/decisions.md, "Identity: JWT callers and
+    sign-in")."""
     auth = raw.get("auth")
     oidc = auth.get("oidc") if isinstance(auth, dict) else None
     if isinstance(oidc, dict) and oidc.get("client_secret") is not None:

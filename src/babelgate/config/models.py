@@ -68,8 +68,9 @@ class ProviderConfig(_WithKeys):
     # An http:// proxy URL for this provider's calls, or "none"; unset: HTTPS_PROXY/HTTP_PROXY/NO_PROXY.
     proxy: str | None = Field(default=None, repr=False)
     tls: TLSConfig | None = None
-    # The clouds' own keys (DECISIONS 19), each read only by its provider type. AWS Bedrock: the region,
-    # and credentials when not the AWS chain's (the key pair and token are secrets: env:VAR references).
+    # The clouds' own keys (docs/decisions.md, "Cloud providers' configuration"), each read only by its provider type.
+    # AWS Bedrock: the region, and credentials when not the AWS chain's (the key pair and token are secrets: env:VAR
+    # references).
     region: str | None = None
     aws_access_key_id: str | None = Field(default=None, repr=False)
     aws_secret_access_key: str | None = Field(default=None, repr=False)
@@ -172,7 +173,7 @@ class RoutingConfig(_Strict):
         default=None, gt=0, description="seconds a key rests after a 429 without Retry-After"
     )
     fallbacks: tuple[str, ...] | None = None  # server-wide only: the default fallback list
-    affinity: AffinityConfig | None = None  # off unless set (DECISIONS 23)
+    affinity: AffinityConfig | None = None  # off unless set (docs/decisions.md, "Session affinity is off by default")
 
 
 class TimeoutsConfig(_Strict):
@@ -217,7 +218,8 @@ class TeamConfig(LimitsConfig):
 
     budget_usd: float | None = Field(default=None, ge=0)
     budget_period: Literal["day", "week", "month"] | None = None
-    # MCP servers (or `server/tool` patterns) the team's keys may use (DECISIONS 20); unset: the key's own.
+    # MCP servers (or `server/tool` patterns) the team's keys may use (docs/decisions.md, "MCP servers and who may use
+    # them"); unset: the key's own.
     mcp: tuple[str, ...] | None = None
 
 
@@ -236,7 +238,8 @@ class McpOAuthConfig(_Strict):
 
 
 class McpServerConfig(_Strict):
-    """One upstream MCP server (DECISIONS 20): `url` (streamable HTTP, or SSE) or `command`/`args` (stdio)."""
+    """One upstream MCP server (docs/decisions.md, "MCP servers and who may use them"): `url` (streamable HTTP, or SSE)
+    or `command`/`args` (stdio)."""
 
     name: str
     url: str | None = None
@@ -359,8 +362,8 @@ class DeploymentConfig(_WithKeys):
     defaults: dict[str, Any] = Field(default_factory=dict, description="set when the client did not")
     overrides: dict[str, Any] = Field(default_factory=dict, description="always set")
     price: PriceConfig | None = None  # unset: the model's, else the price table's for `model`
-    # Where on its cloud this deployment is served, when not where its provider says (DECISIONS 19: one
-    # model in two regions of one project is two deployments of one provider).
+    # Where on its cloud this deployment is served, when not where its provider says (docs/decisions.md, "Cloud
+    # providers' configuration": one model in two regions of one project is two deployments of one provider).
     project: str | None = None
     location: str | None = None
     region: str | None = None  # AWS Bedrock's
@@ -368,7 +371,8 @@ class DeploymentConfig(_WithKeys):
 
 class ModelConfig(_WithKeys):
     """A public model: one deployment (`provider`, `model`) or several (`deployments`), with
-    fallbacks (public model names) tried when they are exhausted (DECISIONS 15)."""
+    fallbacks (public model names) tried when they are exhausted (docs/decisions.md, "Deployments, fallbacks and the
+    route header")."""
 
     provider: str | None = None
     model: str | None = Field(default=None, min_length=1, description="the upstream's name for the model")
@@ -583,7 +587,7 @@ class WebhookConfig(_Strict):
 
 
 class AlertsConfig(_Strict):
-    """Alerts (issue 33): budget thresholds, key expiry ahead, a provider's circuit open for long."""
+    """Alerts: budget thresholds, key expiry ahead, a provider's circuit open for long."""
 
     webhooks: list[WebhookConfig] = Field(default_factory=list)
     budget_thresholds: list[float] = Field(default_factory=lambda: [50.0, 80.0, 100.0])
@@ -605,7 +609,7 @@ JWT_ALGORITHMS: Final = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "
 
 
 class ClaimsConfig(_Strict):
-    """Which claims of a caller's JWT say who it is (DECISIONS 21)."""
+    """Which claims of a caller's JWT say who it is (docs/decisions.md, "Identity: JWT callers and sign-in")."""
 
     user: str = Field(default="sub", min_length=1, description="the claim naming the user")
     teams: str | None = Field(default="groups", description="a claim listing the caller's teams (or groups)")

@@ -74,7 +74,8 @@ def _capable(deployment: Deployment) -> None:
 
 
 def decode_request(body: dict[str, Any]) -> tuple[EmbeddingRequest, str]:
-    """The canonical request and the encoding the client wants (DECISIONS 9: what we read is checked)."""
+    """The canonical request and the encoding the client wants (docs/decisions.md, "What the gateway checks": what we
+    read is checked)."""
     inputs = _inputs(body.get("input"))
     encoding = body.get("encoding_format", "float")
     if encoding not in ENCODINGS:

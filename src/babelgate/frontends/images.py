@@ -124,8 +124,8 @@ def decode_form(parts: list[Part]) -> tuple[dict[str, Any], dict[str, list[Image
 
 
 def decode_request(body: dict[str, Any], *, form: bool = False) -> ImageRequest:
-    """The canonical request (DECISIONS 9: the fields the gateway reads are checked). `form`: the
-    values came as multipart text, so numbers and booleans are read from their text."""
+    """The canonical request (docs/decisions.md, "What the gateway checks": the fields the gateway reads are checked).
+    `form`: the values came as multipart text, so numbers and booleans are read from their text."""
     prompt = body.get("prompt")
     if prompt is None:
         raise InvalidRequest("missing_field", param="prompt")

@@ -1,4 +1,5 @@
-"""`/mcp`: the gateway as one MCP server over every configured upstream (DECISIONS 20).
+"""`/mcp`: the gateway as one MCP server over every configured upstream (docs/decisions.md, "MCP servers and who may use
+them").
 
 - `/mcp` (streamable HTTP) and `/mcp/sse` + `/mcp/messages/` (the older HTTP+SSE transport) aggregate
   every server under one namespace (mcp/aggregate.py); `/mcp/{server}` (and `/mcp/{server}/sse`) serve one

@@ -1,6 +1,6 @@
 """Validation of an OpenAI Chat Completions body, on the parsed JSON, before any upstream call.
 
-It checks what the gateway must understand to route and translate (DECISIONS 9): model,
+It checks what the gateway must understand to route and translate (docs/decisions.md, "What the gateway checks"): model,
 messages and their parts, tools, tool_choice, response_format, the types of the fields it reads
 and the ranges of sampling numbers. Errors name the exact path (`messages[2].content[0].image_url`).
 Fields it only passes through are the upstream's to judge.

@@ -1,4 +1,4 @@
-"""Alerts (issue 33): a budget's spend crossing a threshold (`alerts.budget_thresholds`, percents), a
+"""Alerts: a budget's spend crossing a threshold (`alerts.budget_thresholds`, percents), a
 virtual key expiring within `key_expiry_days`, a provider's circuit open for `circuit_open_seconds`.
 
 Each is sent once per crossing, across every instance that shares the store: before sending, an

@@ -5,8 +5,8 @@ and every request after it adds its cost as it ends. With Redis configured the r
 kept there (seeded from the ledger by whichever instance comes first), so every instance refuses
 at the same total; without it each instance keeps its own, which is exact for one instance.
 
-A budget is checked before the call (DECISIONS 16): a request that starts under budget finishes,
-even if its cost takes the total past it; the next one is refused.
+A budget is checked before the call (docs/decisions.md, "Limits are promises, the ledger is fact"): a request that
+starts under budget finishes, even if its cost takes the total past it; the next one is refused.
 """
 
 from __future__ import annotations

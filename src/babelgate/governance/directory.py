@@ -1,4 +1,4 @@
-"""Users and teams as things an operator manages (issue 33): kept in the store as documents, like
+"""Users and teams as things an operator manages: kept in the store as documents, like
 virtual keys, and held in memory by every instance (`Directory`), which polls the store's version of
 them twice a second: a change made on one instance is in force on every instance within a second.
 

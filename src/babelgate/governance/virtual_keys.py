@@ -35,7 +35,7 @@ _ID_LENGTH: Final = 12
 _ID_AT: Final = slice(len(SECRET_PREFIX), len(SECRET_PREFIX) + _ID_LENGTH)  # where a secret holds its key's id
 PERIODS: Final = ("day", "week", "month")
 LIMIT_FIELDS: Final = ("rpm", "tpm", "max_concurrent", "budget_usd", "budget_period")
-# What a client may set (DECISIONS 14); everything else about a key is the gateway's.
+# What a client may set (docs/decisions.md, "The admin API"); everything else about a key is the gateway's.
 EDITABLE: Final = (
     "label",
     "team",
@@ -63,7 +63,8 @@ class VirtualKey:
     team: str | None = None
     user: str | None = None
     models: tuple[str, ...] = ()  # patterns of public model names; empty: every model
-    mcp: tuple[str, ...] | None = None  # MCP servers or `server/tool` patterns (DECISIONS 20); None: none
+    # MCP servers or `server/tool` patterns (docs/decisions.md, "MCP servers and who may use them"); None: none
+    mcp: tuple[str, ...] | None = None
     rpm: int | None = None
     tpm: int | None = None
     max_concurrent: int | None = None
@@ -181,7 +182,7 @@ def check_limit(name: str, value: Any, *, param: str) -> None:
 
 
 def _timestamp(value: Any) -> float:
-    """RFC 3339 (DECISIONS 14) or unix seconds."""
+    """RFC 3339 (docs/decisions.md, "The admin API") or unix seconds."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str):

@@ -1,6 +1,6 @@
-"""JWT callers (issue 33, DECISIONS 21 `auth.jwt`): a model request, or an admin call, may carry a JWT of
-the company's identity provider where a gateway key would go (`Authorization: Bearer`, `x-api-key`,
-`x-goog-api-key`). The token is verified against the provider's keys (jwks.py: held in memory, never read
+"""JWT callers (`auth.jwt`; docs/decisions.md, "Identity: JWT callers and sign-in"): a model request, or an
+admin call, may carry a JWT of the company's identity provider where a gateway key would go (`Authorization: Bearer`,
+`x-api-key`, `x-goog-api-key`). The token is verified against the provider's keys (jwks.py: held in memory, never read
 per request), for its issuer, audience, expiry and not-before (with `leeway` seconds of skew), and with
 the algorithm the provider's key is for (never `none` nor a shared-secret HMAC).
 

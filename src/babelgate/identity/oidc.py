@@ -1,6 +1,6 @@
-"""Signing people in with OpenID Connect (issue 33, DECISIONS 21 `auth.oidc`): the authorization code flow
-with PKCE (S256), `state` against cross-site request forgery and `nonce` against replayed ID tokens, the
-endpoints from the provider's discovery document, and the ID token validated as OpenID Connect Core 3.1.3.7
+"""Signing people in with OpenID Connect (`auth.oidc`; docs/decisions.md, "Identity: JWT callers and sign-in"):
+the authorization code flow with PKCE (S256), `state` against cross-site request forgery and `nonce` against replayed ID
+tokens, the endpoints from the provider's discovery document, and the ID token validated as OpenID Connect Core 3.1.3.7
 says: signature against the provider's JWKS (jwks.py, so key rotation is followed), issuer, audience (our
 client id, `azp` when there are several), expiry, issued-at, and the nonce we sent.
 

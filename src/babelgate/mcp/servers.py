@@ -1,7 +1,7 @@
-"""The configured upstream MCP servers by name (`mcp_servers:`, DECISIONS 20, and those added through
-the admin API): what the `/mcp` endpoint aggregates and what the in-request MCP tools (the Responses
-`mcp` tool, Anthropic's MCP connector) call by a server's name. `runtime.mcp_servers` is one of these,
-or None when no MCP server is configured.
+"""The configured upstream MCP servers by name (`mcp_servers:` and those added through the admin API;
+docs/decisions.md, "MCP servers and who may use them"): what the `/mcp` endpoint aggregates and what the in-request MCP
+tools (the Responses `mcp` tool, Anthropic's MCP connector) call by a server's name. `runtime.mcp_servers` is one of
+these, or None when no MCP server is configured.
 
 Every method is bounded: a server that is down or slow raises `McpServerError` (kind `unavailable`,
 `timeout`, …) within the server's `connect_timeout` plus its `timeout`, never hangs.

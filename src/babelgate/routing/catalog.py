@@ -1,7 +1,7 @@
 """Upstream model listings, fetched in the background and cached, so `/v1/models` never waits long.
 
-Listings are refreshed when older than the provider's `models_cache_ttl` (DECISIONS 8: default 10
-minutes); a reader waits at most `max_wait` seconds for refreshes and otherwise answers from what
+Listings are refreshed when older than the provider's `models_cache_ttl` (docs/decisions.md, "State that may lag":
+default 10 minutes); a reader waits at most `max_wait` seconds for refreshes and otherwise answers from what
 it has. A provider whose listing failed for a transport reason is reported `unreachable`.
 """
 

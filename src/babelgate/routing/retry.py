@@ -1,6 +1,6 @@
 """What a failed attempt means for the next one: the failure's kind, and how long to wait.
 
-The kinds follow the issue's list, decided from the typed error (errors.py), never from message
+The kinds are decided from the typed error (errors.py), never from message
 text: a retryable failure may be tried again (on this model's deployments, then its fallbacks);
 a context-window overflow or a content-policy refusal goes to its own fallback list; anything
 else is the client's answer at once.
@@ -59,7 +59,7 @@ def classify(error: GatewayError) -> Failure:
 
 def outcome_label(error: GatewayError) -> str:
     """How `x-babelgate-route` names a failed attempt: the upstream's status where it had one
-    (DECISIONS 15), else the error's code."""
+    (docs/decisions.md, "Deployments, fallbacks and the route header"), else the error's code."""
     status = error.params.get("upstream_status")
     if isinstance(status, int):
         return str(status)

@@ -16,7 +16,8 @@ any failure may be retried. Otherwise, for a model's route:
    a content-policy refusal go to their own fallback lists at once;
 5. a final failure (the client's own mistake) is the client's answer at once.
 
-Every attempt is recorded in `x-babelgate-route` (`provider/model=outcome`, DECISIONS 15).
+Every attempt is recorded in `x-babelgate-route` (`provider/model=outcome`, docs/decisions.md, "Deployments, fallbacks
+and the route header").
 """
 
 from __future__ import annotations

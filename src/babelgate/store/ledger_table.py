@@ -41,8 +41,8 @@ COLUMNS: Final = (
     "tool",
     "bytes_in",
     "bytes_out",
-    "user",  # the key's user (issue 33)
-    "end_user",  # the end customer the request named (issue 33)
+    "user",  # the key's user (a JWT caller's, or the one a virtual key names)
+    "end_user",  # the end customer the request named (the body's `user`)
     # An MCP tool call's arguments and result as JSON (`{"arguments": …, "result": …}`, cut at
     # `ledger.content_max_bytes`), only when the operator turns `ledger.content` on; NULL otherwise.
     "content",
@@ -85,7 +85,7 @@ class UsageQuery:
 
 # A ledger row as the ledger hands it to a store: its values in COLUMNS order (NULL as None, flags as
 # bools, or as the store's `RowForm` says). A tuple, not a dict: the writer builds one per request, and a
-# 21-key dict cost as much again as the tuple (docs/performance.md, issue 29); the stores that want names
+# 21-key dict cost as much again as the tuple (docs/performance.md); the stores that want names
 # make them (`as_dict`).
 Row = tuple[Any, ...]
 

@@ -4,7 +4,7 @@ A frontend that received MCP tools (the Responses `mcp` tool, Anthropic's `mcp_s
 whose provider does not run them itself builds a `Toolbox` of the request's servers and runs the loop:
 
 1. `Toolbox.open` lists each server's tools (filtered by `allowed_tools`) and offers them to the model
-   as chat functions named `<server_label>__<tool>` (DECISIONS 20's names);
+   as chat functions named `<server_label>__<tool>` (docs/decisions.md, "MCP servers and who may use them"'s names);
 2. a model turn (`provider.chat`, or `provider.stream` whose chunks go on to the client as they come);
 3. when the model calls only MCP functions, the gateway calls the servers, appends the calls and
    their results to the conversation, and goes back to 2; a call that needs approval ends the answer

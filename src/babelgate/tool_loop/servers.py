@@ -4,7 +4,8 @@ Two kinds, behind one `ToolServer` protocol:
 - `UrlServer`: a `server_url` the client named (the Responses `mcp` tool, Anthropic's connector). The
   gateway connects itself with the official `mcp` SDK: streamable HTTP, and the older HTTP+SSE
   transport when the server does not speak it. One connection per request, closed with it.
-- `NamedServer`: a server the operator configured (`mcp_servers:`, DECISIONS 20), reached through the
+- `NamedServer`: a server the operator configured (`mcp_servers:`, docs/decisions.md, "MCP servers and who may use
+them"), reached through the
   gateway's registry (`runtime.mcp_servers`, `mcp/servers.py`, the `/mcp` endpoint's), which keeps its
   connection, its restarts and its bound on a result's size (`ServerRegistry` is what is used of it).
 

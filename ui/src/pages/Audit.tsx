@@ -1,4 +1,4 @@
-// The audit log (issue 33): every admin action, who, when, from where, what changed; never a secret.
+// The audit log: every admin action, who, when, from where, what changed; never a secret.
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, query } from "../api";
 import { when } from "../format";

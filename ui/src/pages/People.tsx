@@ -1,4 +1,4 @@
-// Users and teams (issue 33): list, create, edit limits and membership, delete. Teams of the config
+// Users and teams: list, create, edit limits and membership, delete. Teams of the config
 // file are shown read-only ("config"): the file is theirs to change.
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "../api";

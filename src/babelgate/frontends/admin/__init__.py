@@ -1,4 +1,4 @@
-"""The admin API (DECISIONS 14, 17, 21): JSON in and out under `/admin/`, behind the master key
+"""The admin API (docs/decisions.md, "The admin API"): JSON in and out under `/admin/`, behind the master key
 (`Authorization: Bearer <master key>`), a JWT of the identity provider (auth.jwt) or a dashboard session
 (access.py). Without a master key, auth.oidc or auth.jwt configured it is off, and says so. The CLI and
 the dashboard use these routes and nothing else.

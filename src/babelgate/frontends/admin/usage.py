@@ -29,7 +29,7 @@ ERRORS_QUERY: Final = ("since", "until", "limit")
 
 
 async def usage(runtime: Runtime, exchange: Exchange) -> None:
-    """`GET /admin/usage` (DECISIONS 14): totals per group from the ledger, or a time series.
+    """`GET /admin/usage` (docs/decisions.md, "The admin API"): totals per group from the ledger, or a time series.
 
     `group_by` (key, team, model, provider, status, route, model_requested, session; server and tool
     for MCP tool calls; comma-separated),

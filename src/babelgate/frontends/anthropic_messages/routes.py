@@ -160,8 +160,8 @@ async def serve_count(runtime: Runtime, exchange: Exchange, raw: bytes, *, refra
 
 
 def _check_basics(body: JSON) -> None:
-    """What both roads read before choosing one (DECISIONS 9); the rest is checked as it is
-    translated, or is Anthropic's to judge on the native road."""
+    """What both roads read before choosing one (docs/decisions.md, "What the gateway checks"); the rest is checked as
+    it is translated, or is Anthropic's to judge on the native road."""
     require_model(body)
     if body.get("max_tokens") is None:
         raise InvalidRequest("missing_field", param="max_tokens")

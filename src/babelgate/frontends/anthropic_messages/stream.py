@@ -1,4 +1,4 @@
-"""Canonical chat chunks → Anthropic's stream events, by a small state machine (TRANSLATION.md §2.4).
+"""Canonical chat chunks → Anthropic's stream events, by a small state machine.
 
 `message_start`, one `ping` (Anthropic sends one right after it), then content blocks one at a time —
 `content_block_start`, its deltas, `content_block_stop` — and `message_delta` (stop_reason and the

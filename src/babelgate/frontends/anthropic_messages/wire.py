@@ -28,9 +28,9 @@ STOP_REASONS: Final[dict[str, str]] = {
 DEFAULT_STOP_REASON: Final = "end_turn"
 
 # HTTP status → Anthropic error type (docs' errors page; ANT shared/error_type.py). The gateway keeps
-# its own statuses (DECISIONS 2): an overloaded upstream is a 503 here, not Anthropic's 529, but its
-# type says `overloaded_error`, so clients that look at the type see what Anthropic would have said.
-# Anthropic's server tools (by type prefix: `web_search_20250305`) → the hosted tool of the same job.
+# its own statuses (docs/decisions.md, "Upstream failures and the client's status"): an overloaded upstream is a 503
+# here, not Anthropic's 529, but its type says `overloaded_error`, so clients that look at the type see what Anthropic
+# would have said. Anthropic's server tools (by type prefix: `web_search_20250305`) → the hosted tool of the same job.
 SERVER_TOOLS: Final[dict[str, str]] = {
     "web_search_": "web_search",
     "web_fetch_": "web_fetch",

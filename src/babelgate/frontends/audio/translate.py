@@ -2,7 +2,8 @@
 
 Transcriptions arrive as multipart forms: `read_form` sets the file apart and gathers the text fields
 (array fields such as `timestamp_granularities[]` as lists), `decode_transcription` checks what the
-gateway reads (DECISIONS 9) and keeps the rest in `extra`. Speech arrives as JSON (`decode_speech`).
+gateway reads (docs/decisions.md, "What the gateway checks") and keeps the rest in `extra`. Speech arrives as JSON
+(`decode_speech`).
 """
 
 from __future__ import annotations

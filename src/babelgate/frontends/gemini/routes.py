@@ -1,8 +1,8 @@
-"""Routes of the Gemini API frontend (DECISIONS 22): `POST /v1beta/models/{model}:generateContent`,
-`:streamGenerateContent` (SSE with `alt=sse`, else one JSON array), `:countTokens`, `:embedContent`,
-`:batchEmbedContents`, and `GET /v1beta/models`, `/v1beta/models/{model}`; the same under `/v1/`, where a
-POST with a `:method` suffix is this frontend's and every other request to `/v1/models/…` stays the
-OpenAI model routes'. `{model}` may hold slashes (`openai/gpt-4o-mini`): the method is what follows the
+"""Routes of the Gemini API frontend (docs/decisions.md, "The Gemini API frontend's routes"): `POST
+/v1beta/models/{model}:generateContent`, `:streamGenerateContent` (SSE with `alt=sse`, else one JSON array),
+`:countTokens`, `:embedContent`, `:batchEmbedContents`, and `GET /v1beta/models`, `/v1beta/models/{model}`; the same
+under `/v1/`, where a POST with a `:method` suffix is this frontend's and every other request to `/v1/models/…` stays
+the OpenAI model routes'. `{model}` may hold slashes (`openai/gpt-4o-mini`): the method is what follows the
 last colon. Every error on them is in Google's shape.
 
 Two roads, chosen per model, as on the Messages API: a provider that relays "generate_content" (Gemini)
@@ -168,8 +168,8 @@ async def embed(runtime: Runtime, exchange: Exchange, model: str, *, batch: bool
 
 
 def _check_basics(body: JSON) -> None:
-    """What both roads read before choosing one (DECISIONS 9); the rest is checked as it is translated,
-    or is Gemini's to judge on the native road."""
+    """What both roads read before choosing one (docs/decisions.md, "What the gateway checks"); the rest is checked as
+    it is translated, or is Gemini's to judge on the native road."""
     contents = body.get("contents")
     if contents is None:
         raise InvalidRequest("missing_field", param="contents")

@@ -4,9 +4,9 @@ providers/gemini/translate_parts.py does the other way.
 Roles are `user` and `model`; a user turn's `functionResponse` parts become `tool` messages (before the
 turn's other parts, which follow as a user message), a model turn's `functionCall` parts its tool calls.
 Calls without an id (Gemini 2.5 and older, and clients that keep none) get a made-up id, stable for the
-same conversation, and the responses that answer them by name are given that id (DECISIONS 7). A
-`thoughtSignature` the gateway sealed for this provider opens into the reasoning state it carried; any
-other is dropped and reported (it only means something to the model that signed it).
+same conversation, and the responses that answer them by name are given that id (docs/decisions.md, "Gemini's
+function-call ids"). A `thoughtSignature` the gateway sealed for this provider opens into the reasoning state it
+carried; any other is dropped and reported (it only means something to the model that signed it).
 """
 
 from __future__ import annotations

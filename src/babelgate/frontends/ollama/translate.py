@@ -36,9 +36,9 @@ from babelgate.schema.embeddings import EmbeddingResponse
 
 # Ollama option → chat field. `top_k`, `min_p` and `repetition_penalty` are not OpenAI's, but the
 # names OpenAI-compatible servers (vLLM, llama.cpp, OpenRouter) and Mistral take: they travel as
-# extra chat fields for the upstream to judge (DECISIONS 9), and Anthropic and Gemini report what
-# they drop (`EXTRA_OPTIONS`). Every other option tunes a local runtime (num_ctx, num_gpu, use_mmap, …) or a sampler
-# no API offers (mirostat, tfs_z, typical_p, …): dropped and reported.
+# extra chat fields for the upstream to judge (docs/decisions.md, "What the gateway checks"), and Anthropic and Gemini
+# report what they drop (`EXTRA_OPTIONS`). Every other option tunes a local runtime (num_ctx, num_gpu, use_mmap, …) or a
+# sampler no API offers (mirostat, tfs_z, typical_p, …): dropped and reported.
 OPTION_FIELDS: Final[dict[str, str]] = {
     "temperature": "temperature",
     "top_p": "top_p",

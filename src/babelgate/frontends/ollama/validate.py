@@ -1,8 +1,8 @@
 """Checks of Ollama request bodies, on the parsed JSON, naming Ollama's own paths (`messages[1].images[0]`,
 `options.num_predict`).
 
-What the gateway reads to route and translate is checked here (DECISIONS 9); the chat body it
-translates into then passes the chat road's own validation, whose paths match Ollama's for messages
+What the gateway reads to route and translate is checked here (docs/decisions.md, "What the gateway checks"); the chat
+body it translates into then passes the chat road's own validation, whose paths match Ollama's for messages
 and tools because one Ollama message becomes exactly one chat message.
 """
 

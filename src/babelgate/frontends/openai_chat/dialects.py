@@ -1,4 +1,5 @@
-"""Other SDKs' dialects of Chat Completions, made OpenAI's on the fast path (DECISIONS 1, 3).
+"""Other SDKs' dialects of Chat Completions, made OpenAI's on the fast path (docs/decisions.md, "Profile
+edits on the fast path" and "Nothing changed silently").
 
 The mistralai SDK speaks Chat Completions with Mistral's own words: `tool_choice: "any"` for
 "required", `random_seed` for `seed`, `safe_prompt` and `prompt_mode` (Mistral's guardrail prompt and
@@ -13,7 +14,7 @@ What this costs a request that has none of them (the fast path's CPU is measured
 tests/integration/test_hot_path_budget.py): one set test over the top-level keys, one dict lookup, and a walk
 of the parsed messages' keys that stops at the first field to edit (`in` tests, no call per message). Three
 byte searches of the raw body did it before: under a microsecond for a short body, but ~65 µs for an agent's
-55 KB conversation, where the walk takes ~9 µs (docs/performance.md, the fourteenth session of issue 29).
+55 KB conversation, where the walk takes ~9 µs (docs/performance.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Validation of a legacy completions body (DECISIONS 9), and what the translated road refuses.
+"""Validation of a legacy completions body (docs/decisions.md, "What the gateway checks"), and what the translated road
+refuses.
 
 `validate_completion_body` runs on both roads: the types of the fields the gateway reads, and the
 ranges OpenAI documents for the sampling fields that become chat fields on the translated road.

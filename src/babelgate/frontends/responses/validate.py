@@ -1,4 +1,4 @@
-"""Validation of a Responses create body before anything is translated (DECISIONS 9).
+"""Validation of a Responses create body before anything is translated (docs/decisions.md, "What the gateway checks").
 
 It checks what the gateway reads to fold the request onto a chat request: `input` and its items,
 tools, tool_choice, `text.format` and the types and ranges of the fields it maps. Errors name the

@@ -1,6 +1,6 @@
 """What each Claude model accepts, as data matched by model-name pattern (first match wins).
 
-DECISIONS 4: Claude 4.5+ take `temperature` or `top_p`, not both (send temperature, drop top_p);
+docs/decisions.md, "Model profiles": Claude 4.5+ take `temperature` or `top_p`, not both (send temperature, drop top_p);
 the newest models take neither (drop both). Models differ too in their default output budget,
 native structured outputs (`output_config.format`), and thinking (a token budget, or adaptive
 thinking with an effort). A provider's `options.models` puts its own rules in front of these.

@@ -1,4 +1,4 @@
-"""Anthropic stream events → canonical chunks (TRANSLATION.md §2.4).
+"""Anthropic stream events → canonical chunks.
 
 Anthropic numbers content blocks (text, thinking, tool_use alike); OpenAI numbers tool calls
 only. The translator maps each tool_use block to the next tool-call index, sends id and name on

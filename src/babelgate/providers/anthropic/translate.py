@@ -1,4 +1,4 @@
-"""Canonical chat ↔ Anthropic Messages (pure functions; TRANSLATION.md §2.2 to 2.3).
+"""Canonical chat ↔ Anthropic Messages (pure functions).
 
 `to_wire` builds the request body and reports every parameter it dropped, clamped or adapted in
 `adjusted`; what cannot be sent without changing the answer's meaning is a GatewayError.

@@ -1,6 +1,6 @@
 """OpenAI messages → Anthropic `system` + alternating user/assistant turns (pure).
 
-Shaping rules the Messages API enforces (TRANSLATION.md §2.2): system and developer messages before
+Shaping rules the Messages API enforces: system and developer messages before
 the conversation become `system`, later ones user text where they stand (system_messages.py); tool
 results become `tool_result` blocks at the start of the next user turn; consecutive same-role
 messages merge into one turn (nothing is dropped); empty text is left out.

@@ -1,4 +1,4 @@
-"""Google error bodies → GatewayError (GEM errors.py; TRANSLATION.md §3.5).
+"""Google error bodies → GatewayError (GEM errors.py).
 
 `{"error": {"code", "message", "status", "details"}}`. The status decides through the shared table,
 except that Gemini answers a bad key with 400 `API_KEY_INVALID`, which is an authentication failure.

@@ -1,6 +1,6 @@
 """What each Gemini model accepts, as data matched by model-name pattern (first match wins).
 
-DECISIONS 4: Gemini 2.5+ and 3 refuse non-zero presence/frequency penalties (dropped, reported);
+docs/decisions.md, "Model profiles": Gemini 2.5+ and 3 refuse non-zero presence/frequency penalties (dropped, reported);
 Gemini 3 refuses `n > 1` (a 400: dropping would change the answer's shape). Thinking is a token
 budget on 2.5 and a level on 3. A provider's `options.models` puts its own rules in front, e.g.
 `{"gemini-embedding-*": {"task_type": "RETRIEVAL_DOCUMENT"}}`: the `taskType` sent with every input of an

@@ -1,4 +1,4 @@
-"""Gemini stream chunks → canonical chunks (TRANSLATION.md §3.4).
+"""Gemini stream chunks → canonical chunks.
 
 Each SSE event is a partial GenerateContentResponse: text parts are deltas, a function call
 arrives whole (parallel calls in separate chunks, without an index), so each becomes one tool-call

@@ -1,5 +1,5 @@
-"""Canonical chat ↔ Gemini generateContent, and embeddings ↔ batchEmbedContents (pure functions;
-TRANSLATION.md §3.1 to 3.3).
+"""Canonical chat ↔ Gemini generateContent, and embeddings ↔ batchEmbedContents (pure
+functions).
 
 `to_wire` reports every parameter it dropped in `adjusted`; what cannot be sent without changing
 the answer is a GatewayError. `from_wire` turns a GenerateContentResponse into the canonical one.
@@ -181,7 +181,7 @@ def _generation_config(request: ChatRequest, profile: ModelProfile, adjusted: li
         if profile.penalties:
             config[wire_name] = value
         elif value != 0:
-            adjusted.append(f"{name}=dropped")  # Gemini 2.5+ refuses them (DECISIONS 4)
+            adjusted.append(f"{name}=dropped")  # Gemini 2.5+ refuses them (docs/decisions.md, "Model profiles")
     if request.extra.get("logprobs") is True:
         config["responseLogprobs"] = True
         if isinstance(request.extra.get("top_logprobs"), int):
@@ -298,7 +298,8 @@ def tool_call(part: JSON, response_id: str, candidate: int, position: int) -> To
 
 
 def minted_id(response_id: str, candidate: int, position: int, name: str) -> str:
-    """A stable id for a call Gemini gave none; never sent back upstream (DECISIONS 7)."""
+    """A stable id for a call Gemini gave none; never sent back upstream (docs/decisions.md, "Gemini's function-call
+    ids")."""
     digest = hashlib.sha256(f"{response_id}|{candidate}|{position}|{name}".encode()).hexdigest()[:20]
     return f"{MINTED_ID_PREFIX}{digest}"
 

@@ -1,4 +1,4 @@
-"""OpenAI messages → Gemini `systemInstruction` + `contents` (pure; TRANSLATION.md §3.2, §3.6; system
+"""OpenAI messages → Gemini `systemInstruction` + `contents` (pure; system
 messages after the conversation began stay in place as user text, system_messages.py).
 
 Roles are only `user` and `model`; tool results become `functionResponse` parts in a user turn,

@@ -46,7 +46,7 @@ AUDIO_MIME_TYPES: Final[dict[str, str]] = {
 }
 
 # Ids the gateway mints when Gemini (2.5 and older) returns function calls without one; they
-# are never sent upstream (DECISIONS 7).
+# are never sent upstream (docs/decisions.md, "Gemini's function-call ids").
 MINTED_ID_PREFIX: Final = "call_bg"
 
 # Top-level request fields a client may pass through the OpenAI body's extra fields.

@@ -1,4 +1,4 @@
-"""Mistral error bodies → GatewayError (TRANSLATION.md §4.3).
+"""Mistral error bodies → GatewayError.
 
 4xx bodies are `{"object": "error", "message", "type", "param", "code"}`; 422 is FastAPI's
 `{"detail": [{"loc", "msg", "type"}]}`, whose first location becomes the error's `param`.

@@ -1,10 +1,10 @@
-"""Canonical chat ↔ Mistral chat completions, and embeddings (pure; TRANSLATION.md §4, §1.4).
+"""Canonical chat ↔ Mistral chat completions, and embeddings (pure).
 
 Mistral's wire is OpenAI's with differences, so the OpenAI translators do the common part and the
 functions here make the differences: field renames, forbidden fields, 9-character tool-call ids,
 content parts, role order; and on the way back, content given as chunks, arguments given as
 objects, `model_length`, and the `error` finish reason. Embeddings differ in `output_dimension`
-and in the fixed size of `mistral-embed` (DECISIONS 5).
+and in the fixed size of `mistral-embed` (docs/decisions.md, "Embedding sizes").
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ EMPTY_PARAMETERS: Final = {"type": "object", "properties": {}}
 
 def mistral_tool_id(call_id: str) -> str:
     """Mistral's own ids pass unchanged; any other id becomes 9 base62 characters from its hash,
-    the same on the assistant's call and on the tool result, so no state is kept (DECISIONS 6)."""
+    the same on the assistant's call and on the tool result, so no state is kept (docs/decisions.md, "Mistral's
+    tool-call ids")."""
     if TOOL_CALL_ID.fullmatch(call_id):
         return call_id
     number = int.from_bytes(hashlib.sha256(call_id.encode()).digest()[:8], "big")

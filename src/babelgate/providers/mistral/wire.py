@@ -68,7 +68,7 @@ BRIDGE_TEXT: Final = "Tool results received."
 # less often; a batch of long texts can still meet it, and that 400 is relayed.
 EMBEDDING_BATCH_LIMIT: Final = 128
 
-# DECISIONS 5: embedding models with one vector size. A request for that size is accepted and
+# docs/decisions.md, "Embedding sizes": embedding models with one vector size. A request for that size is accepted and
 # `output_dimension` is not sent; any other size is refused. Other models (codestral-embed) take it.
 FIXED_EMBEDDING_SIZES: Final[dict[str, int]] = {"mistral-embed": 1024, "mistral-embed-2312": 1024}
 

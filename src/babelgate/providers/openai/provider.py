@@ -170,8 +170,8 @@ class OpenAIProvider(ProviderDefaults):
         return raw
 
     async def _relay_completions(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
-        # With the profile's top-level edits (DECISIONS 1: the same server takes the same quirks on both
-        # endpoints).
+        # With the profile's top-level edits (docs/decisions.md, "Profile edits on the fast path": the same server takes
+        # the same quirks on both endpoints).
         raw, parsed = await self._json_body(await self._post(body, model, notes, url=self._completions_url))
         choices = parsed.get("choices")
         if not isinstance(choices, list):
