@@ -111,6 +111,11 @@ class Sink(Protocol):
         """Whether anything of the answer has gone out (then an error can no longer be the answer)."""
         ...
 
+    @property
+    def peer(self) -> str:
+        """The client's address, as the log of refusals names it."""
+        ...
+
     async def send_answer(
         self, answer: Answer, last_event: Callable[[GatewayError], Awaitable[Any]]
     ) -> GatewayError | None:

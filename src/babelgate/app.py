@@ -31,6 +31,7 @@ from babelgate.frontends.openai_errors import encode_error
 from babelgate.frontends.openapi import OpenAPIDocument
 from babelgate.frontends.responses.wire import response_created_at
 from babelgate.frontends.route import ErrorEncoder, PrefixRoute, Route
+from babelgate.governance.access_mode import KEYS_CHANGED, RELOADED, ModeLog
 from babelgate.governance.admission import Governance
 from babelgate.governance.alerts import Alerts
 from babelgate.governance.audit import AuditLog
@@ -40,6 +41,7 @@ from babelgate.governance.gateway_keys import GatewayKeys
 from babelgate.governance.ledger import Ledger
 from babelgate.governance.ledger_spool import spool_for
 from babelgate.governance.rate_limits import RateLimiter
+from babelgate.governance.refusals import RefusalLog
 from babelgate.governance.virtual_keys import KeyRing
 from babelgate.hooks import Hook
 from babelgate.http import UpstreamClient
@@ -63,6 +65,7 @@ from babelgate.routing.shared import RedisShared
 from babelgate.runtime import Runtime
 from babelgate.sealing import SealerSource
 from babelgate.store import open_cached_store
+from babelgate.store.open import store_address
 
 if TYPE_CHECKING:  # the MCP SDK, PyJWT and `cryptography` load only when configured
     from babelgate.frontends.mcp_endpoint import McpEndpoint
@@ -154,7 +157,12 @@ class Gateway:
         self.response_store = open_cached_store(
             config.store.url, made_at=response_created_at, timeout=config.store.timeout
         )
-        self.key_ring = KeyRing(self.response_store)  # virtual keys, kept in the store
+        self.key_ring = self._key_ring()  # virtual keys, kept in the store
+        # Whether the gateway is open or requires a key, logged at start and when it changes (access_mode.py);
+        # `listening`: the address it serves on, when it knows (`babelgate serve` says; a host app may not).
+        self.mode_log = ModeLog()
+        self.listening: str | None = None
+        self.refusals = RefusalLog()  # 401s and 403s, a line per client and reason a minute
         self.directory = Directory(self.response_store)  # users and teams, kept in the store
         self.audit = AuditLog(self.response_store)
         self.alerts = Alerts(self.response_store, self.redis)
@@ -234,6 +242,7 @@ class Gateway:
             created=self.created,
             cors=Cors(config.server.cors) if config.server.cors is not None else None,
             started_monotonic=self.started_monotonic,
+            refusals=self.refusals,
             jwt=self._jwt_callers(config),
             oidc=self._oidc_client(config),
             mcp_servers=self.mcp_servers,
@@ -324,6 +333,23 @@ class Gateway:
         if self.stored_mcp is not None:
             await self.stored_mcp.try_refresh()
 
+    def _key_ring(self) -> KeyRing:
+        ring = KeyRing(self.response_store)
+        ring.on_change = functools.partial(self._access_changed, KEYS_CHANGED)
+        return ring
+
+    def _access_changed(self, why: str) -> None:
+        """Logs the access mode when it moved (access_mode.ModeLog decides): at the first read of the keys,
+        when a key is created or the last live one revoked (here or by another gateway sharing the store),
+        and on a reload."""
+        runtime = self.runtime
+        self.mode_log.note(runtime.keys.mode(), why, store_address(runtime.config.store.url), self.listening)
+
+    async def _read_keys(self) -> None:
+        """The first read of the virtual keys, at start rather than a poll later: the access mode is then
+        known (and logged) before the first request."""
+        await self.key_ring.try_refresh()
+
     def _budgets(self, config: Config) -> Budgets:
         return Budgets(self.response_store, self.redis, prefix=config.redis.prefix if config.redis else "babelgate:")
 
@@ -381,7 +407,7 @@ class Gateway:
             self.response_store = open_cached_store(
                 config.store.url, made_at=response_created_at, timeout=config.store.timeout
             )
-            old_ring, self.key_ring = self.key_ring, KeyRing(self.response_store)
+            old_ring, self.key_ring = self.key_ring, self._key_ring()
             old_directory, self.directory = self.directory, Directory(self.response_store)
             old_audit, self.audit = self.audit, AuditLog(self.response_store)
             self.alerts.store = self.response_store
@@ -394,6 +420,7 @@ class Gateway:
             self._in_background(old_ring.close())
             self._in_background(old_ledger.close())
         self.runtime = self.build_runtime(config)
+        self._access_changed(RELOADED)
         self.runtime.catalog.start()
         self._stored_mcp_for(config)
         self._in_background(old.catalog.close())
@@ -460,6 +487,7 @@ class Gateway:
         gateway is mounted without our lifespan."""
         self._background_started = True
         self.key_ring.start()
+        self._in_background(self._read_keys())
         self.directory.start()
         self.alerts.start(lambda: self.key_ring.keys.values())
         self._stored_mcp_for(self.runtime.config)

@@ -25,6 +25,7 @@ from babelgate.server_protocol import UVICORN_OPTIONS, Limits, set_limits
 
 CONFIG_ENV = "BABELGATE_CONFIG"
 LOG_LEVEL_ENV = "BABELGATE_LOG_LEVEL"  # --log-level, handed to worker processes
+LISTEN_ENV = "BABELGATE_LISTENING"  # host:port `serve` binds, for the workers' log of their access mode
 log = logging.getLogger("babelgate")
 
 
@@ -63,7 +64,12 @@ def worker_app() -> Gateway:
     gc.collect()
     gc.freeze()
     app.collector = PacedCollector()  # and from the start on, by the clock (collector.py)
+    app.listening = os.environ.get(LISTEN_ENV) or _address(server.host, server.port)
     return app
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # an IPv6 address in brackets
 
 
 def _is_loopback(host: str) -> bool:
@@ -97,6 +103,7 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     log_level = args.log_level or os.environ.get(LOG_LEVEL_ENV) or server.log_level
     os.environ[LOG_LEVEL_ENV] = log_level
+    os.environ[LISTEN_ENV] = _address(host, port)
     # The supervisor of several workers logs too; each worker sets the same up again.
     configure_logging(log_level, Scrubber(secrets_of(gateway.runtime.config)), server.log_format)
     metrics_dir = None

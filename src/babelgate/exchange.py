@@ -44,6 +44,12 @@ COST_HEADER: Final = b"x-babelgate-cost-usd"
 _WATCHER_NAME: Final = "babelgate-disconnect-watcher"
 
 
+def client_address(scope: Scope) -> str:
+    """The address the client connected from (ASGI's `client`), or `-` where the server gives none."""
+    client = scope.get("client")
+    return str(client[0]) if client else "-"
+
+
 class ClientGone(Exception):
     """The client disconnected before its answer was complete."""
 
@@ -101,6 +107,10 @@ class Exchange:
     def answered(self) -> bool:
         """Whether anything of the answer has gone out (then an error can no longer be the answer)."""
         return self.response_started
+
+    @property
+    def peer(self) -> str:
+        return client_address(self.scope)
 
     def outcome(self) -> tuple[int, float, float | None, bool]:
         ttft = self.first_byte_at - self.started if self.first_byte_at else None

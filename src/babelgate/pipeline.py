@@ -29,12 +29,14 @@ from babelgate.errors import (
     AuthenticationFailed,
     GatewayError,
     InvalidRequest,
+    PermissionDenied,
     UnsupportedCapability,
     UpstreamAuthFailed,
     UpstreamRateLimited,
 )
 from babelgate.exchange import COST_HEADER, ClientGone
 from babelgate.governance.gateway_keys import credentials, key_beside_signature
+from babelgate.governance.refusals import presented_key
 from babelgate.hooks import Completion, notify_chunk, notify_complete, notify_request, observed
 from babelgate.identity.bearer import looks_like_jwt
 from babelgate.observability.tracing import AttemptRecord
@@ -85,6 +87,8 @@ async def serve(
                 record.model or "-",
                 record.request_id.decode(),
             )
+        elif isinstance(error, (AuthenticationFailed, PermissionDenied)):  # the access checks' refusals
+            refused(runtime, sink, error)
         if not sink.answered:
             await sink.send_error(error, [*record.headers_out, *error.headers()])
     except (ClientGone, OSError):  # the client left (uvicorn raises an OSError on send); nothing reaches it
@@ -124,6 +128,13 @@ async def serve(
             record.error_code or None,
         )
         await notify_complete(runtime.hooks, context, completion)
+
+
+def refused(runtime: Runtime, sink: Sink, error: GatewayError) -> None:
+    """Logs a refusal (runtime.refusals: at most a line per client and reason a minute), never the key sent."""
+    record = sink.call
+    key = presented_key(record.key_id, credentials(record.header, record.query))
+    runtime.refusals.refused(sink.peer, error.status, error.label, record.route, key)
 
 
 async def keys_ready(runtime: Runtime) -> None:

@@ -18,6 +18,7 @@ from babelgate.governance.audit import AuditLog
 from babelgate.governance.directory import Directory
 from babelgate.governance.gateway_keys import GatewayKeys
 from babelgate.governance.ledger import Ledger
+from babelgate.governance.refusals import RefusalLog
 from babelgate.governance.virtual_keys import KeyRing
 from babelgate.hooks import Hook
 from babelgate.observability.metrics import Metrics
@@ -62,6 +63,7 @@ class Runtime:
     version: str
     created: int
     started_monotonic: float
+    refusals: RefusalLog  # the log of refused callers, the gateway's (one across reloads)
     cors: Cors | None = None  # server.cors: None answers no browser from another origin
     jwt: JwtCallers | None = None  # auth.jwt: callers presenting the identity provider's JWTs
     oidc: OidcClient | None = None  # auth.oidc: people signing in to the dashboard

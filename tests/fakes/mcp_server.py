@@ -2,7 +2,11 @@
 test_mcp_connector.py): the shared fake's tools (mcp_servers.py: `add`, `echo`, `slow`, `fail`, …) plus
 `delete_file`, the one the tests configure to need approval; over streamable HTTP (`url`) and the older
 HTTP+SSE transport (`sse_url`). Every `tools/call` that reaches it is noted in `calls`, with the
-`Authorization` header it came with (`authorizations`)."""
+`Authorization` header it came with (`authorizations`); every HTTP request at all is counted (`requests`),
+so a test can tell the server was never contacted.
+
+It listens on 127.0.0.1 over plain http, which the gateway refuses for a URL a request names unless the
+operator allows it: `URLS_ALLOWED` (a config) and `SERVER_URLS` (its lines under `tool_loop:`) do."""
 
 from __future__ import annotations
 
@@ -12,9 +16,13 @@ from typing import Any
 from tests.fakes.mcp_servers import sse_app, streamable_app, tool_server
 from tests.fakes.servers import RunningApp
 
+SERVER_URLS = "  allow_server_urls: true\n  server_urls: {allow_http: true, allow_private_hosts: ['127.0.0.1']}\n"
+URLS_ALLOWED = "tool_loop:\n" + SERVER_URLS
+
 
 class FakeMcp:
     def __init__(self) -> None:
+        self.requests = 0
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.authorizations: list[str | None] = []
         server = tool_server("tools")
@@ -31,6 +39,8 @@ class FakeMcp:
         """`app`, noting each tools/call it is sent (the body is read here and replayed to it)."""
 
         async def recorded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                self.requests += 1
             if scope["type"] != "http" or scope["method"] != "POST":
                 await app(scope, receive, send)
                 return

@@ -16,7 +16,7 @@ import asyncio
 import functools
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from aiohttp import web
@@ -213,6 +213,25 @@ def _logprobs(text: str, offset: int, top: int) -> dict[str, Any]:
     }
 
 
+# Sampling fields of other APIs that OpenAI's chat endpoint refuses outright (its spec leaves extra fields
+# open, so the spec check alone would let them through).
+UNRECOGNIZED: Final = ("top_k",)
+
+
+def _unrecognized(body: Any) -> web.Response | None:
+    """OpenAI's 400 for a field it does not know, in its words."""
+    found = next((name for name in UNRECOGNIZED if isinstance(body, dict) and name in body), None)
+    if found is None:
+        return None
+    error = {
+        "message": f"Unrecognized request argument supplied: {found}",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
+    return web.json_response({"error": error}, status=400)
+
+
 class FakeOpenAI(ScriptedStreams):
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
@@ -289,6 +308,9 @@ class FakeOpenAI(ScriptedStreams):
         body = await request.json()
         self.received.append(Received(request.method, request.path, dict(request.headers), body))
         self.spec_violations += spec_violations(body)
+        refused = _unrecognized(body)
+        if refused is not None:
+            return refused
         reply = self.next_reply(body, request.path)
         if reply is None:
             reply = self.chat_responder(body) if self.chat_responder is not None else self._default(body)

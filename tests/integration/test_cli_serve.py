@@ -125,16 +125,27 @@ def test_serve_refuses_a_public_bind_without_gateway_keys() -> None:
     assert "--allow-unauthenticated" in output
 
 
-def test_serve_runs_on_embedded_defaults_with_no_configuration() -> None:
+def test_serve_runs_on_embedded_defaults_with_no_configuration(tmp_path: Path) -> None:
     port = _free_port()
-    process = _serve(["--port", str(port)], _env())
+    # The default store is under XDG_STATE_HOME: here the test's, never the home of whoever runs the tests.
+    process = _serve(["--port", str(port)], _env(XDG_STATE_HOME=str(tmp_path)))
     try:
         _wait_ready(f"http://127.0.0.1:{port}", process)
         health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
         assert [p["name"] for p in health["providers"]] == ["ollama"]
+        assert health["store"] == f"sqlite:{tmp_path / 'babelgate' / 'babelgate.db'}"
+        deadline = time.monotonic() + 5
+        while health["access"] == "unknown" and time.monotonic() < deadline:  # until the keys were read
+            health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+        assert health["access"] == "open"
     finally:
         process.terminate()
-        process.communicate(timeout=10)
+        output = process.communicate(timeout=10)[0].decode()
+    store = tmp_path / "babelgate" / "babelgate.db"
+    assert (
+        f"access: open on 127.0.0.1:{port}: no keys configured (no server.api_keys, no virtual keys in sqlite:{store})"
+        in output
+    )
 
 
 def test_log_level_flag_reaches_babelgate_loggers() -> None:

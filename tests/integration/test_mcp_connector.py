@@ -22,7 +22,7 @@ from tests.fakes import mistral_upstream as mis
 from tests.fakes import openai_upstream as oai
 from tests.fakes.aws_credentials import AwsKey
 from tests.fakes.bedrock_upstream import FakeBedrock, converse_response, converse_text_events, converse_tool_events
-from tests.fakes.mcp_server import FakeMcp
+from tests.fakes.mcp_server import URLS_ALLOWED, FakeMcp
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.scripted import Reply
 from tests.fakes.servers import RunningApp
@@ -61,7 +61,9 @@ def _create(gateway: RunningApp, model: str, server: FakeMcp, **extra: Any) -> A
 def test_gemini_runs_the_connector(
     make_gateway: GatewayFactory, gemini_upstream: gem.FakeGemini, tools_server: FakeMcp
 ) -> None:
-    gateway = make_gateway(env={"GEMINI_API_KEY": GEMINI_KEY, "GEMINI_BASE_URL": gemini_upstream.base_url})
+    gateway = make_gateway(
+        URLS_ALLOWED, env={"GEMINI_API_KEY": GEMINI_KEY, "GEMINI_BASE_URL": gemini_upstream.base_url}
+    )
     gemini_upstream.script(
         gem.Reply(json=gem.response([gem.function_call_part("tools__add", {"a": 2, "b": 3})])),
         gem.Reply(json=gem.response("It is 5.")),
@@ -84,7 +86,9 @@ def test_gemini_runs_the_connector(
 def test_mistral_streams_the_connector_with_allowed_tools(
     make_gateway: GatewayFactory, mistral_upstream: mis.FakeMistral, tools_server: FakeMcp
 ) -> None:
-    gateway = make_gateway(env={"MISTRAL_API_KEY": MISTRAL_KEY, "MISTRAL_BASE_URL": mistral_upstream.base_url})
+    gateway = make_gateway(
+        URLS_ALLOWED, env={"MISTRAL_API_KEY": MISTRAL_KEY, "MISTRAL_BASE_URL": mistral_upstream.base_url}
+    )
     mistral_upstream.script(
         mis.Reply(stream=mis.tool_call_stream([("abcDEF123", "tools__add", '{"a": 7, "b": 1}')])),
         mis.Reply(stream=mis.text_stream(["Eight", "."])),
@@ -113,7 +117,9 @@ def test_mistral_streams_the_connector_with_allowed_tools(
 def test_claude_gets_the_connector_natively(
     make_gateway: GatewayFactory, anthropic_upstream: ant.FakeAnthropic, tools_server: FakeMcp
 ) -> None:
-    gateway = make_gateway(env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url})
+    gateway = make_gateway(
+        URLS_ALLOWED, env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url}
+    )
     anthropic_upstream.script(
         ant.Reply(
             json=ant.message(
@@ -145,7 +151,9 @@ def test_claude_gets_the_connector_natively(
 
 
 def test_an_unreachable_server_is_a_clear_400(make_gateway: GatewayFactory, gemini_upstream: gem.FakeGemini) -> None:
-    gateway = make_gateway(env={"GEMINI_API_KEY": GEMINI_KEY, "GEMINI_BASE_URL": gemini_upstream.base_url})
+    gateway = make_gateway(
+        URLS_ALLOWED, env={"GEMINI_API_KEY": GEMINI_KEY, "GEMINI_BASE_URL": gemini_upstream.base_url}
+    )
     with _client(gateway) as client, pytest.raises(anthropic.BadRequestError) as caught:
         client.beta.messages.create(
             model=GEMINI,
@@ -177,7 +185,7 @@ models:
     provider: aws
     model: {NOVA}
 """
-    return make_gateway(config, env={"BEDROCK_KEY_ID": ACCESS_KEY, "BEDROCK_SECRET": SECRET_KEY})
+    return make_gateway(config + URLS_ALLOWED, env={"BEDROCK_KEY_ID": ACCESS_KEY, "BEDROCK_SECRET": SECRET_KEY})
 
 
 def test_bedrock_runs_the_connector(
@@ -264,7 +272,7 @@ def test_a_configured_server_by_name_and_the_ledger_rows(
 def test_an_openai_model_runs_the_connector_streamed(
     make_gateway: GatewayFactory, upstream: FakeOpenAI, tools_server: FakeMcp
 ) -> None:
-    gateway = make_gateway()
+    gateway = make_gateway(URLS_ALLOWED)
     upstream.script(
         Reply(stream=oai.tool_call_stream([("call_1", "tools__add", ['{"a": 5,', ' "b": 5}'])])),
         Reply(stream=oai.text_stream(["Ten."])),

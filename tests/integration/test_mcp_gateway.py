@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sqlite3
 import sys
 import time
@@ -210,8 +211,9 @@ def test_keys_see_and_call_only_what_they_may(
 
 
 def test_no_key_gets_a_401_that_points_at_the_metadata(
-    make_gateway: GatewayFactory, upstreams: dict[str, Any], tmp_path: Path
+    make_gateway: GatewayFactory, upstreams: dict[str, Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="babelgate.access")
     gateway = _gateway(make_gateway, upstreams, tmp_path)
     initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
     response = httpx.post(gateway.url + "/mcp", json=initialize)
@@ -225,6 +227,9 @@ def test_no_key_gets_a_401_that_points_at_the_metadata(
     assert httpx.get(gateway.url + "/.well-known/oauth-protected-resource").json()["resource"] == f"{gateway.url}/mcp"
     wrong = httpx.post(gateway.url + "/mcp", json=initialize, headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
+    # Logged, once for the client and reason (governance/refusals.py), never with the key.
+    refusals = [r.getMessage() for r in caplog.records if r.name == "babelgate.access"]
+    assert refusals == ["refused 127.0.0.1 on mcp: 401 invalid_api_key (no key)"]
 
 
 def test_faults_are_clear_and_bounded(make_gateway: GatewayFactory, upstreams: dict[str, Any], tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, MISTRAL_KEY, GatewayFactor
 from tests.fakes import anthropic_upstream as ant
 from tests.fakes import gemini_upstream as gem
 from tests.fakes import mistral_upstream as mis
-from tests.fakes.mcp_server import FakeMcp
+from tests.fakes.mcp_server import SERVER_URLS, URLS_ALLOWED, FakeMcp
 from tests.fakes.openai_upstream import FakeOpenAI, Reply
 from tests.fakes.servers import RunningApp
 from tests.integration.responses_helpers import accepted, stream_raw, types
@@ -33,17 +33,21 @@ def mcp_tool(server: FakeMcp, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def claude_gateway(make_gateway: GatewayFactory, anthropic_upstream: ant.FakeAnthropic) -> RunningApp:
-    return make_gateway(env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url})
+    return make_gateway(
+        URLS_ALLOWED, env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url}
+    )
 
 
 @pytest.fixture
 def gemini_gateway(make_gateway: GatewayFactory, gemini_upstream: gem.FakeGemini) -> RunningApp:
-    return make_gateway(env={"GEMINI_API_KEY": GEMINI_KEY, "GEMINI_BASE_URL": gemini_upstream.base_url})
+    return make_gateway(URLS_ALLOWED, env={"GEMINI_API_KEY": GEMINI_KEY, "GEMINI_BASE_URL": gemini_upstream.base_url})
 
 
 @pytest.fixture
 def mistral_gateway(make_gateway: GatewayFactory, mistral_upstream: mis.FakeMistral) -> RunningApp:
-    return make_gateway(env={"MISTRAL_API_KEY": MISTRAL_KEY, "MISTRAL_BASE_URL": mistral_upstream.base_url})
+    return make_gateway(
+        URLS_ALLOWED, env={"MISTRAL_API_KEY": MISTRAL_KEY, "MISTRAL_BASE_URL": mistral_upstream.base_url}
+    )
 
 
 _CLIENTS: list[openai.OpenAI] = []
@@ -129,7 +133,7 @@ def test_a_slow_tool_times_out_and_the_loop_bound_ends_incomplete(
     make_gateway: GatewayFactory, anthropic_upstream: ant.FakeAnthropic, tools_server: FakeMcp
 ) -> None:
     gateway = make_gateway(
-        "tool_loop:\n  call_timeout: 0.5\n  max_calls: 1\n",
+        "tool_loop:\n  call_timeout: 0.5\n  max_calls: 1\n" + SERVER_URLS,
         env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url},
     )
     anthropic_upstream.script(
@@ -322,16 +326,18 @@ def _openai_resource(output: list[dict[str, Any]], tools: list[dict[str, Any]]) 
     }
 
 
-def test_credentials_are_not_echoed_and_urls_can_be_turned_off(
+def test_credentials_are_not_echoed_and_urls_are_off_by_default(
     make_gateway: GatewayFactory, anthropic_upstream: ant.FakeAnthropic, tools_server: FakeMcp
 ) -> None:
     env = {"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url}
     anthropic_upstream.script(ant.Reply(json=ant.message("Hi.")))
     tool = mcp_tool(tools_server, authorization="sekrit-token", headers={"X-Api-Key": "another-secret"})
-    raw = _client(make_gateway(env=env)).responses.with_raw_response.create(model=CLAUDE, input="Hi", tools=[tool])  # type: ignore[list-item]
+    raw = _client(make_gateway(URLS_ALLOWED, env=env)).responses.with_raw_response.create(
+        model=CLAUDE, input="Hi", tools=[tool]
+    )  # type: ignore[list-item]
     assert "sekrit-token" not in raw.http_response.text and "another-secret" not in raw.http_response.text
     assert raw.parse().tools[0].type == "mcp"
-    closed = make_gateway("tool_loop:\n  allow_server_urls: false\n", env=env)
+    closed = make_gateway(env=env)  # the default: configured servers only
     with pytest.raises(openai.BadRequestError) as caught:
         _client(closed).responses.create(model=CLAUDE, input="Hi", tools=[tool])  # type: ignore[list-item]
     assert caught.value.body["param"] == "tools[0].server_url"  # type: ignore[index]

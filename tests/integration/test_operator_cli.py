@@ -210,6 +210,7 @@ def test_keys_round_trip(
     assert main(["keys", "--url", gateway.url, "list"]) == 0
     listed = capsys.readouterr().out
     assert "ci" in listed and "bot" in listed and "5 rpm" in listed and created["key"] not in listed
+    assert listed.splitlines()[-1] == "store memory (this gateway's memory alone) · keys required"
     assert _json(capsys, "keys", "update", created["id"], "--url", gateway.url, "--team", "search")["team"] == "search"
     assert _json(capsys, "keys", "revoke", created["id"], "--url", gateway.url)["revoked"] is True
     active = _json(capsys, "keys", "list", "--url", gateway.url, "--active")["data"]
@@ -229,6 +230,7 @@ def test_usage_sums_what_was_served(
     assert main(["usage", "--url", gateway.url, "--by", "provider"]) == 0
     table = capsys.readouterr().out
     assert "openai" in table and "total" in table
+    assert table.splitlines()[-1] == "store memory (this gateway's memory alone) · open: no keys configured"
     assert _json(capsys, "usage", "--url", gateway.url, "--model", "mini")["totals"]["requests"] == 1
     assert main(["usage", "--url", gateway.url, "--since", "yesterday"]) == 2
     assert "not a time" in capsys.readouterr().err

@@ -65,7 +65,7 @@ def test_contents_roles_and_system_instruction() -> None:
 
 
 def test_a_single_content_and_a_string_system_instruction() -> None:
-    chat, _ = _decode({"system_instruction": "Short.", "contents": {"role": "user", "parts": [{"text": "Hi"}]}})
+    chat, _ = _decode({"systemInstruction": "Short.", "contents": {"role": "user", "parts": [{"text": "Hi"}]}})
     assert chat["messages"] == [{"role": "system", "content": "Short."}, {"role": "user", "content": "Hi"}]
 
 

@@ -30,6 +30,7 @@ WRAPPERS: dict[str, tuple[int, str]] = {
     "_optional": (3, "expected"),  # ollama/validate.py
     "no_image": (0, "reason"),  # gemini/images.py
     "_Refused": (0, "detail"),  # media.py: why a media URL is not fetched
+    "Refused": (0, "detail"),  # destinations.py: why the gateway does not connect where a client named
     "read": (0, "phase"),
     "readany": (0, "phase"),
     "wait": (0, "phase"),

@@ -103,3 +103,33 @@ def test_api_bodies_resolve_env_references() -> None:
         resolve({"name": "a", "url": "http://x/mcp", "headers": {"X-Key": "env:MISSING"}}, {})
     with pytest.raises(ValueError, match="name"):
         resolve({"name": "bad name", "url": "http://x/mcp"}, {})
+
+
+@pytest.mark.parametrize(
+    ("entries", "url", "covered"),
+    [
+        (["https://mcp.example.com/tools/"], "https://mcp.example.com/tools/search", True),
+        (["https://mcp.example.com/tools"], "https://mcp.example.com/tools", True),
+        (["https://mcp.example.com/tools"], "https://MCP.example.com:443/tools/?q=1", True),
+        (["https://mcp.example.com/tools"], "https://mcp.example.com/toolshed", False),  # a `/` boundary
+        (["https://mcp.example.com/"], "https://mcp.example.com.evil.net/", False),
+        (["https://mcp.example.com/"], "https://mcp.example.com\\@evil.net/", False),  # the client's parser decides
+        (["https://mcp.example.com/"], "https://user:pw@mcp.example.com/", False),
+        (["https://mcp.example.com/"], "http://mcp.example.com/", False),
+        (["https://mcp.example.com/"], "https://mcp.example.com:8443/", False),
+        (["https://*.example.com/"], "https://a.example.com/mcp", True),
+        (["https://*/"], "https://anything.example/mcp", True),
+        (["*", "local", "web/echo"], "https://mcp.example.com/", False),  # server patterns never cover a URL
+        ([], "https://mcp.example.com/", False),
+    ],
+)
+def test_url_entries_cover_urls_under_them(entries: list[str], url: str, covered: bool) -> None:
+    assert Access(entries).url(url) is covered
+
+
+def test_url_entries_of_a_key_and_its_team_must_both_cover() -> None:
+    assert not Access(["https://a.example/"]).server("https:")  # a URL entry is no server pattern
+    both = Access.combined(["https://a.example/"], ["https://*/"], default_all=False)
+    assert both.url("https://a.example/mcp") and not both.url("https://b.example/mcp")
+    assert Access.combined(None, None, default_all=True).url("https://b.example/mcp")
+    assert not Access.combined(None, None, default_all=False).url("https://b.example/mcp")

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from babelgate.errors import InvalidRequest, UpstreamConnectionFailed, UpstreamError, UpstreamTimeout
 from babelgate.providers.media import (
@@ -28,6 +27,7 @@ from babelgate.providers.media import (
     check_content_type,
     read_capped,
 )
+from tests.ssrf_cases import REDIRECT_TARGETS, REFUSED_ANSWERS, REFUSED_URLS, FakeResolver, watched_connects
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 PARAM = "messages[0].content[1].image_url"
@@ -119,19 +119,7 @@ async def host() -> AsyncIterator[MediaHost]:
 
 @pytest.fixture(autouse=True)
 def connects(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
-    """Every address a socket connected to; anything but 127.0.0.1 is stopped and fails the test."""
-    seen: list[tuple[str, int]] = []
-    original = socket.socket.connect
-
-    def spy(sock: socket.socket, address: Any) -> None:
-        seen.append((address[0], address[1]))
-        if address[0] != "127.0.0.1":
-            raise ConnectionRefusedError(111, "the media tests only talk to 127.0.0.1")
-        original(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", spy)
-    yield seen
-    assert all(target == "127.0.0.1" for target, _ in seen), seen
+    yield from watched_connects(monkeypatch)
 
 
 async def fetch(policy: MediaPolicy, url: str, **kwargs: Any) -> Media:
@@ -191,50 +179,6 @@ async def test_up_to_max_redirects_are_followed(host: MediaHost, connects: list[
 
 # ---------------------------------------------------------------- refused before any connection
 
-REFUSED_URLS = [
-    "http://127.0.0.1/x",  # plain http under the default policy
-    "https://127.0.0.1/x",
-    "https://10.0.0.1/x",
-    "https://172.16.5.4/x",
-    "https://192.168.1.1/x",
-    "https://169.254.169.254/latest/meta-data",
-    "https://100.64.0.1/x",
-    "https://0.0.0.0/x",
-    "https://224.0.0.1/x",
-    "https://240.0.0.1/x",
-    "https://255.255.255.255/x",
-    "https://[::1]/x",
-    "https://[::]/x",
-    "https://[::ffff:127.0.0.1]/x",
-    "https://[::ffff:169.254.169.254]/x",
-    "https://[fe80::1]/x",
-    "https://[fe80::1%25eth0]/x",
-    "https://[::1%25lo]/x",
-    "https://[fc00::1]/x",
-    "https://[fd12:3456::1]/x",
-    "https://[ff02::1]/x",
-    "https://[2002:7f00:1::]/x",  # 6to4 around 127.0.0.1
-    "https://[2002:a9fe:a9fe::]/x",  # 6to4 around 169.254.169.254
-    "https://[64:ff9b::a00:1]/x",  # NAT64 around 10.0.0.1
-    "https://[64:ff9b::127.0.0.1]/x",
-    "https://[64:ff9b:1::1]/x",  # local-use NAT64
-    "https://2130706433/x",  # 127.0.0.1 in decimal
-    "https://0177.0.0.1/x",  # ... in octal
-    "https://127.1/x",  # ... shortened
-    "https://0x7f.1/x",  # ... in hex
-    "https://127.0.0.1./x",
-    "https://134744072/x",  # even a public address (8.8.8.8) must be spelled canonically
-    "https://localhost/x",
-    "https://user:secret@example.com/x",
-    "ftp://example.com/x",
-    "file:///etc/passwd",
-    "data:image/png;base64,iVBORw0KGgo=",
-    "gopher://example.com/x",
-    "//example.com/x",
-    "https:///x",
-    "not a url",
-]
-
 
 @pytest.mark.parametrize("url", REFUSED_URLS)
 async def test_refused_before_any_connection(url: str, connects: list[tuple[str, int]]) -> None:
@@ -272,14 +216,7 @@ async def test_allowed_host_list_is_exact(host: MediaHost, connects: list[tuple[
 
 
 async def test_redirect_into_metadata_address_refused(host: MediaHost, connects: list[tuple[str, int]]) -> None:
-    for target in (
-        "http://169.254.169.254/latest/meta-data",
-        "http://[::ffff:a9fe:a9fe]/",
-        "http://10.0.0.1/",
-        "http://2130706433/",
-        "http://[::1]/",
-        "file:///etc/passwd",
-    ):
+    for target in REDIRECT_TARGETS:
         await refusal(LOOPBACK_ONLY, host.url(f"/redirect?to={target}"))
     assert {target for target, _ in connects} == {"127.0.0.1"}
 
@@ -297,33 +234,6 @@ async def test_redirect_without_location_refused(host: MediaHost, connects: list
 # ---------------------------------------------------------------- names: resolved once, every address checked
 
 
-class FakeResolver(AbstractResolver):
-    """Answers every name with fixed addresses, so no test depends on real DNS."""
-
-    def __init__(self, *addresses: str) -> None:
-        self.addresses = addresses
-        self.lookups: list[str] = []
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        self.lookups.append(host)
-        return [
-            ResolveResult(
-                hostname=host,
-                host=address,
-                port=port,
-                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-            for address in self.addresses
-        ]
-
-    async def close(self) -> None:
-        pass
-
-
 async def test_name_is_resolved_once_and_connected_to_the_checked_address(
     host: MediaHost, connects: list[tuple[str, int]]
 ) -> None:
@@ -335,17 +245,7 @@ async def test_name_is_resolved_once_and_connected_to_the_checked_address(
     assert host.requests[0].headers["Host"] == f"media.example:{host.port}"
 
 
-@pytest.mark.parametrize(
-    "addresses",
-    [
-        ("169.254.169.254",),
-        ("127.0.0.1", "10.0.0.1"),
-        ("10.0.0.1", "127.0.0.1"),
-        ("127.0.0.1", "::1"),
-        ("127.0.0.1", "2002:a00:1::"),
-        ("not-an-address",),
-    ],
-)
+@pytest.mark.parametrize("addresses", REFUSED_ANSWERS)
 async def test_name_refused_if_any_address_is_not_allowed(
     host: MediaHost, connects: list[tuple[str, int]], addresses: tuple[str, ...]
 ) -> None:

@@ -88,13 +88,21 @@ def test_options_drop_rename_and_default_params() -> None:
 
 
 def test_options_add_to_the_named_profile_rules() -> None:
+    shared = PROFILES["openai"].rules
     profile = select_profile(None, "https://api.openai.com/v1", {"drop_params": ["stream_options"]})
     assert profile.name == "openai"
     body = {"max_tokens": 9, "stream_options": {"include_usage": True}}
     assert apply(profile, body, "o3") == ["max_tokens=renamed:max_completion_tokens", "stream_options=dropped"]
     assert body == {"max_completion_tokens": 9}
     # The shared profile is not changed by one provider's options.
-    assert len(PROFILES["openai"].rules) == 2
+    assert PROFILES["openai"].rules == shared
+
+
+@pytest.mark.parametrize("name", ["openai", "azure"])
+def test_top_k_is_dropped_where_the_api_has_none(name: str) -> None:
+    body = {"model": "m", "top_k": 40, "temperature": 0.5}
+    assert apply(PROFILES[name], body, "gpt-4o-mini") == ["top_k=dropped"]
+    assert body == {"model": "m", "temperature": 0.5}
 
 
 def test_empty_options_keep_the_shared_profile() -> None:

@@ -6,6 +6,7 @@ keys stay out of files, while an embedding app may build a `Config` in code with
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -679,15 +680,34 @@ class AuthConfig(_Strict):
     oidc: OidcConfig | None = None
 
 
+class ServerUrlsConfig(_Strict):
+    """Where a request's own MCP server URL may lead: public https addresses only, as for fetched media,
+    unless these say otherwise."""
+
+    allow_http: bool = False
+    # Exact IP addresses (not names, not networks) reachable although not public (an internal MCP host).
+    allow_private_hosts: tuple[str, ...] = ()
+
+    @field_validator("allow_private_hosts")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for host in value:
+            ipaddress.ip_address(host)  # a ValueError names what is not an address
+        return value
+
+
 class ToolLoopConfig(_Strict):
     """Bounds of the loop the gateway runs for MCP tools inside model requests (tool_loop/)."""
 
     max_calls: int = Field(default=20, ge=1, description="MCP tool calls per request")
     max_seconds: float = Field(default=300.0, gt=0, description="seconds for all turns and calls of a request")
     call_timeout: float = Field(default=60.0, gt=0, description="seconds for one tool call or listing")
+    # Off: requests name configured servers only. On: a request may name a server by URL, where the
+    # caller's `mcp` field allows that URL (docs/mcp.md) and `server_urls` allows the destination.
     allow_server_urls: bool = Field(
-        default=True, description="whether requests may name any MCP server by URL (false: configured servers only)"
+        default=False, description="whether requests may name MCP servers by URL (false: configured servers only)"
     )
+    server_urls: ServerUrlsConfig = Field(default_factory=ServerUrlsConfig)
 
 
 class Config(_Strict):

@@ -1,5 +1,6 @@
-"""`GET /health`: status, version, uptime, each enabled provider's state and keys (by their last four
-characters only), and the deployments whose circuit is open (no secrets)."""
+"""`GET /health`: status, version, uptime, where the gateway keeps its state (`store`: a path, or a URL
+without its password) and whether it requires a key (`access`), each enabled provider's state and keys (by
+their last four characters only), and the deployments whose circuit is open (no secrets)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from babelgate.exchange import Exchange
 from babelgate.frontends.route import Frontend, Route
+from babelgate.store.open import store_address
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -20,6 +22,9 @@ async def health(runtime: Runtime, exchange: Exchange) -> None:
             "status": "ok",
             "version": runtime.version,
             "uptime_s": round(time.monotonic() - runtime.started_monotonic, 3),
+            # Every gateway with the same store shares its virtual keys, users and usage ledger.
+            "store": store_address(runtime.config.store.url),
+            "access": runtime.keys.mode().kind,  # open, keys_required, no_live_keys, or unknown (store unread)
             "providers": provider_states(runtime),
             "circuits": runtime.router.health.snapshot(),
             **({"mcp_servers": mcp_states(runtime)} if runtime.mcp_servers is not None else {}),

@@ -38,13 +38,16 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, ServerEvent, ToolsListChanged
 
 from babelgate.errors import AuthenticationFailed, GatewayError
+from babelgate.exchange import client_address
 from babelgate.governance.gateway_keys import credentials
+from babelgate.governance.refusals import presented_key
 from babelgate.i18n import render_message
 from babelgate.mcp.aggregate import Access, Namespace
 from babelgate.mcp.errors import McpServerError
 from babelgate.mcp.servers import McpServers, result_size
 from babelgate.pipeline import keys_ready
 from babelgate.store.ledger_table import MESSAGE_CHARS, row_of
+from babelgate.tool_loop import request as setup
 
 if TYPE_CHECKING:
     from babelgate.exchange import Receive, Scope, Send
@@ -144,12 +147,14 @@ class McpEndpoint:
         try:
             caller = await self._authenticate(scope, only)
         except AuthenticationFailed as refused:
+            self._log_refusal(scope, 401, refused.label, refused.params.get("key_id"))
             await self._unauthorized(scope, path, send, refused)
             return
         except GatewayError as error:  # the key ring could not be read yet
             await _json(send, error.status, _rpc_error(types.INTERNAL_ERROR, render_message(error)))
             return
         if only is not None and not caller.access.server(only):
+            self._log_refusal(scope, 403, "mcp_server_not_allowed", caller.key_id)
             await _json(send, 403, _rpc_error(types.INVALID_REQUEST, f"this key may not use MCP server {only!r}"))
             return
         scope = {**scope, CALLER: caller}
@@ -223,9 +228,12 @@ class McpEndpoint:
         key_id, key = runtime.keys.identify(authorization)
         if key is None:  # a static key (or an open gateway, with no keys at all): every server
             return Caller(key_id, None, Access(None), only, user_token)
-        team = runtime.config.teams.get(key.team) if key.team is not None else None
-        access = Access.combined(key.mcp, team.mcp if team is not None else None, default_all=False)
-        return Caller(key.id, key.team, access, only, user_token)
+        return Caller(key.id, key.team, setup.access(runtime, key), only, user_token)
+
+    def _log_refusal(self, scope: Scope, status: int, reason: str, key_id: str | None) -> None:
+        headers = dict(reversed(scope["headers"]))
+        presented = presented_key(key_id, credentials(headers.get, scope.get("query_string", b"")))
+        self._runtime().refusals.refused(client_address(scope), status, reason, "mcp", presented)
 
     async def _unauthorized(self, scope: Scope, path: str, send: Send, refused: GatewayError) -> None:
         metadata = f"{_base_url(scope)}{WELL_KNOWN}{path}"

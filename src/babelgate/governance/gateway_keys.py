@@ -1,17 +1,23 @@
 """Gateway API keys: `Authorization: Bearer <key>` (or `x-api-key: <key>`, the header Anthropic's
 clients send, or Google's `x-goog-api-key: <key>` and `?key=<key>`). Static keys (`server.api_keys`,
 BABELGATE_API_KEYS) are compared in constant time; a `bg-` key is a virtual key, looked up in the key ring
-(virtual_keys.py)."""
+(virtual_keys.py).
+
+A gateway with virtual keys that are all revoked or expired (and no static key, no JWT callers) stays closed,
+and its refusal says why: nothing else would tell a client, or the operator reading its report, that the
+gateway is not misconfigured but shut (access_mode.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Callable, Iterable
 from typing import Final
 from urllib.parse import parse_qs
 
 from babelgate.errors import AuthenticationFailed
+from babelgate.governance.access_mode import AccessMode
 from babelgate.governance.virtual_keys import SECRET_PREFIX, KeyRing, VirtualKey
 
 _VIRTUAL = SECRET_PREFIX.encode()
@@ -22,7 +28,7 @@ class GatewayKeys:
 
     def __init__(self, keys: Iterable[str], ring: KeyRing | None = None, *, required: bool = False) -> None:
         self._keys = tuple(key.encode() for key in keys if key)
-        self._ids = {key: hashlib.sha256(key).hexdigest()[:12] for key in self._keys}
+        self._ids = {key: fingerprint(key) for key in self._keys}
         self._ring = ring
         # Callers authenticate some other way too (JWTs, auth.jwt): no key at all is then refused as well.
         self._required = required
@@ -38,15 +44,36 @@ class GatewayKeys:
         if ring is not None and authorization is not None and authorization[:7].lower() == b"bearer ":
             presented = authorization[7:].strip()
             if presented.startswith(_VIRTUAL) and ring.keys:  # `ring.enabled`, without a call: every request asks
-                key = ring.authenticate(presented.decode("latin-1"))
+                try:
+                    key = ring.authenticate(presented.decode("latin-1"))
+                except AuthenticationFailed as refused:
+                    raise self._refusal(refused.params.get("key_id")) from None
                 return key.id, key
         return self.authenticate(authorization), None
+
+    def mode(self) -> AccessMode:
+        """Whether the gateway is open or requires a key now, and what makes it so."""
+        ring = self._ring
+        live, revoked, expired = ring.census(time.time()) if ring is not None else (0, 0, 0)
+        known = ring is None or ring.loaded
+        return AccessMode(len(self._keys), live, revoked, expired, self._required, known)
+
+    def _refusal(self, key_id: str | None = None) -> AuthenticationFailed:
+        """The 401; when only virtual keys could open the gateway and none is live, one that says so."""
+        ring = self._ring
+        if not self._keys and not self._required and ring is not None:
+            live, revoked, expired = ring.census(time.time())
+            if not live and (revoked or expired):
+                # The code stays `invalid_api_key`, which clients already handle; the message says why.
+                message = "keys_all_revoked" if not expired else "keys_all_revoked_or_expired"
+                return AuthenticationFailed(message, key_id=key_id)
+        return AuthenticationFailed() if key_id is None else AuthenticationFailed(key_id=key_id)
 
     def authenticate(self, authorization: bytes | None) -> str | None:
         """The caller's static key id (a short hash, safe to log), or None when no keys exist."""
         if not self._keys:
             if self._required or (self._ring is not None and self._ring.enabled):
-                raise AuthenticationFailed()  # virtual keys (or JWT callers) exist: a credential is needed
+                raise self._refusal()  # virtual keys (or JWT callers) exist: a credential is needed
             return None
         if authorization is None or not authorization[:7].lower() == b"bearer ":
             raise AuthenticationFailed()
@@ -59,6 +86,12 @@ class GatewayKeys:
         if not matched:
             raise AuthenticationFailed()
         return self._ids[matched]
+
+
+def fingerprint(key: bytes) -> str:
+    """A presented key's short, non-reversible name, safe to log: a static key's id in the ledger, and the
+    name of a refused key in the log of refusals."""
+    return hashlib.sha256(key).hexdigest()[:12]
 
 
 SIGV4: Final = b"AWS4-HMAC-SHA256 "

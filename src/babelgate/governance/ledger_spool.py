@@ -20,11 +20,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
 from babelgate.store.ledger_table import Row, as_dict, row_of
+from babelgate.store.open import without_password
 
 log = logging.getLogger("babelgate.ledger")
 SUFFIX: Final = ".jsonl"
@@ -32,12 +32,7 @@ SUFFIX: Final = ".jsonl"
 
 def store_tag(url: str) -> str:
     """Names the store a spool file belongs to: the store URL without its password, hashed."""
-    parts = urlsplit(url)
-    if parts.password is not None:
-        host = parts.hostname or ""
-        netloc = f"{parts.username or ''}@{host}" + (f":{parts.port}" if parts.port else "")
-        parts = parts._replace(netloc=netloc)
-    return hashlib.sha256(urlunsplit(parts).encode()).hexdigest()[:16]
+    return hashlib.sha256(without_password(url).encode()).hexdigest()[:16]
 
 
 @dataclass

@@ -16,6 +16,8 @@ import hmac
 import logging
 import secrets
 import time
+from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Final
@@ -209,6 +211,15 @@ class KeyRing(Polled):
         # request). A rotated or replaced key has another digest, so its old secret is hashed and refused.
         # Bounded: emptied when it reaches VERIFIED_SECRETS. Holds only secrets that are right.
         self._verified: dict[str, str] = {}
+        # Called after the first read and after each read that found the keys changed (app.py logs the
+        # gateway's access mode then).
+        self.on_change: Callable[[], None] | None = None
+        # The keys counted (`census`), for the key set they were counted of: the count is redone only when
+        # the set was replaced, never per request.
+        self._counted: dict[str, VirtualKey] | None = None
+        self._standing = 0  # not revoked
+        self._revoked = 0
+        self._expiries: list[float] = []  # when the keys not revoked expire, sorted (those that do)
 
     @property
     def enabled(self) -> bool:
@@ -216,12 +227,27 @@ class KeyRing(Polled):
 
     async def refresh(self) -> None:
         version = await self.store.document_version(KIND)
+        changed = not self.loaded
         if version != self.version:
             documents = await self.store.documents(KIND)
             self.keys = {key_id: VirtualKey.decode(body) for key_id, body in documents.items()}
             self.version = version
+            changed = True
         self.loaded = True
         self.read_again()
+        if changed and self.on_change is not None:
+            self.on_change()
+
+    def census(self, now: float) -> tuple[int, int, int]:
+        """How many keys are live, revoked, and expired (not revoked) at `now`."""
+        keys = self.keys
+        if self._counted is not keys:
+            standing = [key for key in keys.values() if key.revoked_at is None]
+            self._standing, self._revoked = len(standing), len(keys) - len(standing)
+            self._expiries = sorted(key.expires_at for key in standing if key.expires_at is not None)
+            self._counted = keys
+        expired = bisect_right(self._expiries, now)
+        return self._standing - expired, self._revoked, expired
 
     def authenticate(self, presented: str) -> VirtualKey:
         """The key whose secret this is, if it is live; AuthenticationFailed otherwise (the same

@@ -10,6 +10,7 @@ from rich.panel import Panel
 
 from babelgate.operator.client import Gateway, run_admin
 from babelgate.operator.render import STATE_STYLE, compose, count, literal, out, print_json, styled, table, usd
+from babelgate.operator.state import print_store
 
 _LIMITS = (
     ("--label", str),
@@ -59,6 +60,7 @@ def run_keys(args: argparse.Namespace, gateway: Gateway) -> None:
             print_json(keys)
         else:
             _print_keys(keys["data"])
+            print_store(gateway)
         return
     if args.action == "create":
         answer = gateway.call("POST", base, _fields(args)).body
@@ -78,6 +80,7 @@ def run_keys(args: argparse.Namespace, gateway: Gateway) -> None:
         done = "revoked" if args.action == "revoke" else "updated"
         out.print(literal(f"key {answer['id']} ({answer['prefix']}) {done}"))
     _print_keys([answer])
+    print_store(gateway)  # a key made or revoked here is made or revoked for every gateway sharing the store
 
 
 def _print_keys(keys: list[dict[str, Any]]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from babelgate.operator.client import Gateway, UsageError, run_admin
 from babelgate.operator.render import count, literal, ms, out, percent, print_json, table, usd
+from babelgate.operator.state import print_store
 
 GROUPS = ("model", "provider", "key", "team", "status", "route", "model_requested", "session")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -75,8 +76,9 @@ def run_usage(args: argparse.Namespace, gateway: Gateway) -> None:
         )
     if not rows["data"]:
         out.print(f"[dim]no requests between {since} and {until}[/]")
-        return
-    out.print(drawn)
+    else:
+        out.print(drawn)
+    print_store(gateway)  # the ledger is the store's: the requests of every gateway sharing it
 
 
 def _figures(row: dict[str, Any]) -> list[str]:

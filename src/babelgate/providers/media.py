@@ -6,7 +6,8 @@ therefore checked before anything is sent:
 
 * scheme: https only (http when `MediaPolicy.allow_http`); no credentials in the URL;
 * host: an IP literal must be spelled canonically and be a public address; a name is resolved
-  once, by the session's own resolver, and refused if ANY address it yields is not public; the
+  once, by the session's own resolver, and refused if ANY address it yields is not public (the
+  checks are destinations.py's, which the tool loop's MCP client shares); the
   connection then goes to exactly the addresses that were checked (no second lookup, so DNS
   rebinding cannot swap them);
 * redirects are followed by hand, each new URL checked again, at most `max_redirects`;
@@ -20,10 +21,9 @@ host failed at is an `Upstream*` error with provider "media".
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import re
 import socket
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -37,9 +37,10 @@ from babelgate.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from babelgate.providers.destinations import Refused as _Refused
+from babelgate.providers.destinations import check_address as check_address
+from babelgate.providers.destinations import check_resolved, check_url, parse_url
 from babelgate.providers.media_policy import MediaPolicy as MediaPolicy  # its policy, re-exported
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 DEFAULT_POLICY: Final = MediaPolicy()
 PROVIDER: Final = "media"  # the provider name in Upstream* errors
@@ -50,43 +51,11 @@ REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 REQUEST_HEADERS: Final = {"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity"}
 MIME_TYPE: Final = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
 
-_SHARED_ADDRESS_SPACE: Final = ipaddress.IPv4Network("100.64.0.0/10")  # RFC 6598, carrier-grade NAT
-_NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the low 32 bits are an IPv4 address
-_NAT64_LOCAL: Final = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: local-use, never public
-
-
-def _in(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Callable[[IPAddress], bool]:
-    return lambda address: address.version == network.version and address in network
-
-
-# Checked in order; the first match names the refusal. `is_global` alone is not enough: on the
-# Python versions we support it calls multicast, 6to4 and NAT64 addresses global.
-_NOT_PUBLIC: Final[tuple[tuple[Callable[[IPAddress], bool], str], ...]] = (
-    (lambda a: a.is_unspecified, "unspecified"),
-    (lambda a: a.is_loopback, "loopback"),
-    (lambda a: a.is_link_local, "link-local"),
-    (lambda a: a.is_multicast, "multicast"),
-    (_in(_SHARED_ADDRESS_SPACE), "shared (carrier-grade NAT)"),
-    (_in(_NAT64_LOCAL), "local NAT64"),
-    (lambda a: isinstance(a, ipaddress.IPv6Address) and a.is_site_local, "site-local"),
-    (lambda a: a.is_private, "private"),
-    (lambda a: a.is_reserved, "reserved"),
-    (lambda a: not a.is_global, "non-public"),
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Media:
     mime_type: str
     data: bytes
-
-
-class _Refused(Exception):
-    """A check failed for a reason the client caused; `fetch` turns it into an InvalidRequest."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
 
 
 class MediaFetcher:
@@ -103,13 +72,13 @@ class MediaFetcher:
         """The body and media type behind `url`; `param` is the request field that held it."""
         try:
             async with asyncio.timeout(self._policy.timeout):
-                return await self._follow(_parse_url(url))
+                return await self._follow(parse_url(url))
         except _Refused as refused:
             raise InvalidRequest("invalid_value", param=param, detail=refused.detail) from None
         except TimeoutError:  # before OSError: TimeoutError is one
             raise UpstreamTimeout(provider=PROVIDER, phase="media fetch") from None
         except aiohttp.InvalidURL:
-            raise InvalidRequest("invalid_value", param=param, detail="the media URL is not valid") from None
+            raise InvalidRequest("invalid_value", param=param, detail="the URL is not valid") from None
         except (aiohttp.ClientError, OSError):
             raise UpstreamConnectionFailed(provider=PROVIDER) from None
 
@@ -162,95 +131,11 @@ class CheckingResolver(AbstractResolver):
     ) -> list[ResolveResult]:
         results = await self._resolver.resolve(host, port, family)
         for result in results:
-            check_address(_parse_resolved(result["host"]), self._policy)
+            check_resolved(result["host"], self._policy)
         return results
 
     async def close(self) -> None:
         await self._resolver.close()
-
-
-def check_url(url: URL, policy: MediaPolicy) -> None:
-    """Refuse a URL by its scheme, credentials or literal address, before any lookup or connection."""
-    if url.scheme == "http" and not policy.allow_http:
-        raise _Refused("plain http URLs are not fetched; use https")
-    if url.scheme not in ("http", "https"):
-        raise _Refused("only http and https URLs are fetched" if policy.allow_http else "only https URLs are fetched")
-    if url.user is not None or url.password is not None:
-        raise _Refused("media URLs must not carry credentials")
-    if not url.host or not url.raw_host:
-        raise _Refused("the media URL has no host")
-    # aiohttp connects by the raw (still percent-encoded) host; both spellings must pass.
-    for host in {url.host, url.raw_host}:
-        address = literal_address(host)
-        if address is not None:
-            check_address(address, policy)
-
-
-def literal_address(host: str) -> IPAddress | None:
-    """The address an IP-literal host names; None for a name.
-
-    aiohttp connects to an IP literal without asking the resolver, so literals are checked here.
-    Only canonical spellings pass: the OS also reads `2130706433`, `0177.0.0.1`, `127.1` and
-    `0x7f.1` as 127.0.0.1, and a spelling our parser and the OS read differently must not reach it.
-    """
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    bare = host.rstrip(".")
-    if ":" in bare or (bare.isascii() and bare.replace(".", "").isdigit()) or _inet_aton_reads(bare):
-        raise _Refused("the media URL's host is not a canonically written IP address or host name")
-    return None
-
-
-def _inet_aton_reads(host: str) -> bool:
-    try:
-        socket.inet_aton(host)
-    except (OSError, ValueError):  # ValueError: embedded NUL
-        return False
-    return True
-
-
-def check_address(address: IPAddress, policy: MediaPolicy) -> None:
-    """Refuse an address that is not public, judging the IPv4 address inside an IPv6 one as well."""
-    if policy.allow_private or str(address) in policy.allow_private_hosts:
-        return
-    for view in _views(address):
-        for is_kind, kind in _NOT_PUBLIC:
-            if is_kind(view):
-                raise _Refused(f"the media URL's host is a {kind} address, which the gateway does not fetch from")
-
-
-def _views(address: IPAddress) -> tuple[IPAddress, ...]:
-    """The address and every IPv4 address it carries (and so routes to)."""
-    if isinstance(address, ipaddress.IPv4Address):
-        return (address,)
-    # These two ARE their IPv4 address: ::ffff:a.b.c.d on a dual-stack socket, 64:ff9b::a.b.c.d through
-    # the NAT64 gateway of an IPv6-only network (where DNS64 hands out such addresses for every name).
-    if address.ipv4_mapped is not None:
-        return (address.ipv4_mapped,)
-    if address in _NAT64:
-        return (ipaddress.IPv4Address(int(address) & 0xFFFFFFFF),)
-    embedded: list[IPAddress] = []
-    if address.sixtofour is not None:
-        embedded.append(address.sixtofour)
-    if address.teredo is not None:
-        embedded.extend(address.teredo)
-    return (address, *embedded)
-
-
-def _parse_resolved(host: str) -> IPAddress:
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        raise _Refused("the media URL's host resolved to an address the gateway cannot check") from None
-
-
-def _parse_url(url: str) -> URL:
-    try:
-        return URL(url)
-    except (ValueError, TypeError):
-        raise _Refused("the media URL is not valid") from None
 
 
 def _join(url: URL, location: str) -> URL:

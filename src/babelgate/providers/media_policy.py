@@ -3,8 +3,9 @@ options at start without loading aiohttp (~14 MiB), which the fetcher needs only
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
+
+from babelgate.providers.destinations import normalised_hosts
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,5 +31,4 @@ class MediaPolicy:
         if self.max_bytes < 1 or self.timeout <= 0 or self.max_redirects < 0:
             raise ValueError("max_bytes and timeout must be positive, max_redirects not negative")
         # Normalised, so "::1" and "0:0::1" name the same allowed host.
-        hosts = frozenset(str(ipaddress.ip_address(host)) for host in self.allow_private_hosts)
-        object.__setattr__(self, "allow_private_hosts", hosts)
+        object.__setattr__(self, "allow_private_hosts", normalised_hosts(self.allow_private_hosts))

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from babelgate.store.base import Clock, ResponseStore
 from babelgate.store.cached import CachedStore
@@ -60,6 +61,30 @@ def open_cached_store(
         made_at=made_at if shared else None,
     )
     return TimedStore(cached, timeout=timeout)
+
+
+def without_password(url: str) -> str:
+    """The URL with the password of its user part removed (`postgresql://u@db/x`)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def store_address(url: str) -> str:
+    """Where a store URL points, fit to log and to show on `/health`: an SQLite file by its absolute path, a
+    database URL without its password (in the user part or a `password` query parameter), or `memory`."""
+    if url in ("memory", "memory:"):
+        return "memory"
+    if url.startswith("sqlite:"):
+        try:
+            return f"sqlite:{_sqlite_path(url).absolute()}"
+        except ValueError:
+            return url
+    parts = urlsplit(without_password(url))
+    query = [(name, value) for name, value in parse_qsl(parts.query) if "password" not in name.lower()]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _sqlite_path(url: str) -> Path:

@@ -24,17 +24,22 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from babelgate.mcp.errors import McpServerError
+from babelgate.providers.destinations import DestinationRules, Refused
+from babelgate.tool_loop.safe_http import PUBLIC_HTTPS, Resolver, SystemResolver, client_factory
 
 if TYPE_CHECKING:
     import mcp.types as mcp_types
     from mcp import Client
+
+    from babelgate.config.models import McpServerConfig
+    from babelgate.mcp.aggregate import Access
 
 JSON = dict[str, Any]
 
 
 class McpFailure(Exception):
     """A server that could not be reached, timed out, or broke the protocol. `kind` is `timeout`,
-    `unavailable` or `protocol`; the message names no secret."""
+    `unavailable`, `refused` (a destination the policy refuses) or `protocol`; the message names no secret."""
 
     def __init__(self, kind: str, message: str, code: int = -32603) -> None:
         super().__init__(message)
@@ -74,6 +79,8 @@ class ServerRegistry(Protocol):
     """The configured servers (`babelgate.mcp.servers.McpServers`, at `runtime.mcp_servers`)."""
 
     def names(self) -> list[str]: ...
+
+    def configs(self) -> list[McpServerConfig]: ...
 
     async def list_tools(self, name: str) -> list[mcp_types.Tool]: ...
 
@@ -120,6 +127,23 @@ async def _bounded(work: Any, seconds: float, what: str) -> Any:
         raise McpFailure("unavailable", f"{what} failed: {_describe(exc)}") from None
 
 
+def _refusal(exc: BaseException | None) -> Refused | None:
+    """The destination policy's refusal somewhere in what the SDK raised (its task groups wrap it)."""
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, Refused):
+            return current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending += [current.__cause__, current.__context__]
+    return None
+
+
 def _describe(exc: BaseException) -> str:
     """The exception's kind and message, never a URL (which may carry a token in its query)."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
@@ -129,12 +153,22 @@ def _describe(exc: BaseException) -> str:
 
 
 class UrlServer:
-    """A server at a URL the request names, with the request's headers (its `authorization`)."""
+    """A server at a URL the request names, with the request's headers (its `authorization`), reached
+    only where `policy` allows (safe_http.py: every connection's address checked)."""
 
-    def __init__(self, url: str, headers: Mapping[str, str] | None = None, *, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        connect_timeout: float = 10.0,
+        policy: DestinationRules = PUBLIC_HTTPS,
+        resolver: Resolver | None = None,
+    ) -> None:
         self.url = url
         self.headers = dict(headers or {})
         self.connect_timeout = connect_timeout
+        self._http = client_factory(policy, resolver or SystemResolver())
         self._stack: contextlib.AsyncExitStack | None = None
         self._client: Client | None = None
 
@@ -144,8 +178,11 @@ class UrlServer:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 self._client = await self._connect(streamable=True)
-        except Exception:
+        except Exception as first:
             await self.aclose()
+            refused = _refusal(first)
+            if refused is not None:  # the destination itself is refused: the older transport would be too
+                raise McpFailure("refused", f"could not connect: {refused.detail}") from None
             try:  # the older transport: GET an SSE stream, POST messages where its `endpoint` event says
                 async with asyncio.timeout(self.connect_timeout):
                     self._client = await self._connect(streamable=False)
@@ -163,14 +200,15 @@ class UrlServer:
         from mcp import Client
         from mcp.client.sse import sse_client
         from mcp.client.streamable_http import streamable_http_client
-        from mcp.shared._httpx_utils import create_mcp_http_client
 
         stack = self._stack = contextlib.AsyncExitStack()
         if streamable:
-            http = await stack.enter_async_context(create_mcp_http_client(headers=self.headers))
+            http = await stack.enter_async_context(self._http(headers=self.headers))
             transport: Any = streamable_http_client(self.url, http_client=http)
         else:
-            transport = sse_client(self.url, headers=self.headers, timeout=self.connect_timeout)
+            transport = sse_client(
+                self.url, headers=self.headers, timeout=self.connect_timeout, httpx_client_factory=self._http
+            )
         client = Client(transport, cache=None)
         await stack.enter_async_context(client)
         return client
@@ -225,3 +263,24 @@ class NamedServer:
 
     async def aclose(self) -> None:
         return None  # the registry owns the connection
+
+
+class ScopedServer:
+    """A configured server as far as the caller's `mcp` scope reaches (`server/tool` patterns): the other
+    tools are neither listed nor called."""
+
+    def __init__(self, server: ToolServer, name: str, caller: Access) -> None:
+        self.server = server
+        self.name = name
+        self.caller = caller
+
+    async def list_tools(self, seconds: float) -> list[ListedTool]:
+        return [tool for tool in await self.server.list_tools(seconds) if self.caller.tool(self.name, tool.name)]
+
+    async def call_tool(self, name: str, arguments: JSON, seconds: float) -> ToolOutput:
+        if not self.caller.tool(self.name, name):
+            raise McpFailure("refused", f"this key may not use tool {name!r} of MCP server {self.name!r}", -32602)
+        return await self.server.call_tool(name, arguments, seconds)
+
+    async def aclose(self) -> None:
+        await self.server.aclose()

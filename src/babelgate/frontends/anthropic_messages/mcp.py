@@ -43,6 +43,7 @@ def connector(runtime: Runtime, body: JSON, call: Call, deployment: Deployment, 
     if not isinstance(entries, list):
         raise InvalidRequest("wrong_type", param="mcp_servers", expected="an array")
     toolsets = _toolsets(body.get("tools"))
+    caller = setup.access(runtime, call.virtual_key)
     servers = []
     for index, entry in enumerate(entries):
         path = f"mcp_servers[{index}]"
@@ -58,7 +59,8 @@ def connector(runtime: Runtime, body: JSON, call: Call, deployment: Deployment, 
             if value is not None and not isinstance(value, str):
                 raise InvalidRequest("wrong_type", param=f"{path}.{field}", expected="a string")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        server = setup.server(runtime, url=url, name=name, headers=headers, param=f"{path}.url")
+        param = f"{path}.url" if url else f"{path}.name"
+        server = setup.server(runtime, caller, url=url, name=name, headers=headers, param=param)
         servers.append(Server(name, server, _allowed(entry.get("tool_configuration"), toolsets.get(name), path)))
     return setup.toolbox(runtime, servers, setup.bounds(runtime), call, deployment, streamed=stream)
 

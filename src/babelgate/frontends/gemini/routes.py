@@ -8,7 +8,7 @@ last colon. Every error on them is in Google's shape.
 Two roads, chosen per model, as on the Messages API: a provider that relays "generate_content" (Gemini)
 gets the client's body (native.py); every other model gets it decoded into the canonical chat request
 (translate.py), prepared the way every frontend's is (`prepare.prepared_request`), and its answer encoded
-back.
+back. Both read camelCase: snake_case field names are renamed first (field_names.py), as Google reads both.
 """
 
 from __future__ import annotations
@@ -23,6 +23,13 @@ from babelgate.exchange import Exchange
 from babelgate.frontends import models
 from babelgate.frontends.embeddings import embed_in_batches
 from babelgate.frontends.gemini import native, wire
+from babelgate.frontends.gemini.field_names import (
+    BATCH_EMBED_REQUEST,
+    COUNT_TOKENS_REQUEST,
+    EMBED_CONTENT_REQUEST,
+    GENERATE_CONTENT_REQUEST,
+    camel_case,
+)
 from babelgate.frontends.gemini.stream import GeminiStreamEncoder
 from babelgate.frontends.gemini.translate import decode_request, encode_error, encode_response, model_object
 from babelgate.frontends.gemini.translate_embed import batch_answer, batch_requests, embed_answer, embedding_request
@@ -82,6 +89,8 @@ async def generate(runtime: Runtime, exchange: Exchange, model: str, *, stream: 
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         fields = body.take()
+        # Both roads read camelCase: the native one too (the model's defaults go into `generationConfig`).
+        camel_case(fields, GENERATE_CONTENT_REQUEST, raw=raw)
         relay = relay_of(deployment.provider, "generate_content", deployment.model)
         if relay is not None:
             return await native.relay(fields, deployment, relay, notes, stream=stream, sse=sse, raw=raw)
@@ -135,6 +144,7 @@ async def count_tokens(runtime: Runtime, exchange: Exchange, model: str) -> None
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         fields = body.take()
+        camel_case(fields, COUNT_TOKENS_REQUEST, raw=raw)
         relay = relay_of(deployment.provider, "generate_content.count_tokens", deployment.model)
         if relay is not None:
             return Answer(await native.count(fields, deployment, relay, notes, raw=raw), notes, headers=[])
@@ -154,6 +164,7 @@ async def embed(runtime: Runtime, exchange: Exchange, model: str, *, batch: bool
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         fields = body.take()
+        camel_case(fields, BATCH_EMBED_REQUEST if batch else EMBED_CONTENT_REQUEST, raw=raw)
         requests = batch_requests(fields) if batch else [(fields, "")]
         request = embedding_request(deployment.public_name, requests, notes.adjusted)
         answer = await embed_in_batches(deployment, request, notes)

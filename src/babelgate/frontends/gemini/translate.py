@@ -1,7 +1,7 @@
 """The Gemini API ⇄ chat (pure): a `generateContent` request becomes the canonical `ChatRequest` it means,
 checked as it is read (errors name Gemini paths, `generationConfig.temperature`), a canonical answer becomes
 a `GenerateContentResponse`, and gateway errors take Google's error shape (`{"error": {"code", "message",
-"status"}}`).
+"status"}}`). Field names are read in camelCase: the routes rename snake_case ones first (field_names.py).
 
 Everything a request says is carried, reported in `x-babelgate-adjusted-params` when dropped, or refused
 by name when dropping it would change what the answer is about (docs/gemini-api.md). Where the Gemini
@@ -52,7 +52,6 @@ _READ_FIELDS: Final = frozenset(
     {
         "contents",
         "systemInstruction",
-        "system_instruction",
         "tools",
         "toolConfig",
         "generationConfig",

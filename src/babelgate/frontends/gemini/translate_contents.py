@@ -59,7 +59,7 @@ class Conversation:
 
 def chat_messages(body: JSON, adjusted: list[str], opener: Opener | None) -> list[Message]:
     conversation = Conversation(adjusted, opener)
-    system = body.get("systemInstruction", body.get("system_instruction"))
+    system = body.get("systemInstruction")
     if system is not None:
         text = _system_text(system)
         if text:

@@ -40,6 +40,7 @@ from babelgate.tool_loop.servers import ListedTool, ToolServer
 
 if TYPE_CHECKING:
     from babelgate.call import Call
+    from babelgate.mcp.aggregate import Access
     from babelgate.routing.registry import Deployment
     from babelgate.runtime import Runtime
 
@@ -97,13 +98,14 @@ def _approval(setting: Any) -> Any:
     return lambda name: name in always or never is None or name not in never
 
 
-def _server(runtime: Runtime, tool: JSON, index: int) -> ToolServer:
+def _server(runtime: Runtime, caller: Access, tool: JSON, index: int) -> ToolServer:
     headers = dict(tool.get("headers") or {})
     if tool.get("authorization"):
         headers["Authorization"] = f"Bearer {tool['authorization']}"
     url = tool.get("server_url")
+    field = "server_url" if url else "server_label"
     return setup.server(
-        runtime, url=url, name=tool["server_label"], headers=headers, param=f"tools[{index}].server_url"
+        runtime, caller, url=url, name=tool["server_label"], headers=headers, param=f"tools[{index}].{field}"
     )
 
 
@@ -135,13 +137,14 @@ async def prepare_mcp(
         return None
     limit = body.get("max_tool_calls")
     bounds = setup.bounds(runtime, limit if isinstance(limit, int) else None)
+    caller = setup.access(runtime, call.virtual_key if call is not None else None)
     servers = []
     for index, tool in enumerate(body["tools"]):
         if tool.get("type") == MCP:
             servers.append(
                 Server(
                     tool["server_label"],
-                    _server(runtime, tool, index),
+                    _server(runtime, caller, tool, index),
                     _names(tool.get("allowed_tools"), ""),
                     _approval(tool.get("require_approval")),
                 )

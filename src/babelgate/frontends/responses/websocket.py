@@ -26,7 +26,7 @@ from babelgate import pipeline
 from babelgate.answer import Answer, Headers, close, streamed
 from babelgate.call import Call
 from babelgate.errors import AuthenticationFailed, GatewayError, InvalidRequest, RequestTooLarge
-from babelgate.exchange import Receive, Scope, Send
+from babelgate.exchange import Receive, Scope, Send, client_address
 from babelgate.frontends.openai_errors import error_object
 from babelgate.frontends.responses import turn
 from babelgate.frontends.responses.validate import validate_create_body
@@ -123,7 +123,7 @@ class ResponsesSocket:
             # One response is one request to the pipeline: its own record, this connection's caller.
             record = Call("responses.websocket", self.ids(None), self.scope["headers"])
             record.key_id, record.virtual_key, record.body_size = self.key_id, self.virtual_key, size
-            response = _Response(record, self._send_frame, event.get("stream_id"))
+            response = _Response(record, self._send_frame, event.get("stream_id"), client_address(self.scope))
             await pipeline.serve(
                 self.runtime,
                 response,
@@ -223,10 +223,11 @@ class _Response:
     """One response on the socket, as the pipeline's sink: each frame of its answer one message, its errors an
     `error` event of its lane."""
 
-    __slots__ = ("answered", "call", "disconnected", "lane", "send_frame", "started")
+    __slots__ = ("answered", "call", "disconnected", "lane", "peer", "send_frame", "started")
 
-    def __init__(self, call: Call, send_frame: Callable[[bytes], Awaitable[None]], lane: Any) -> None:
+    def __init__(self, call: Call, send_frame: Callable[[bytes], Awaitable[None]], lane: Any, peer: str) -> None:
         self.call = call
+        self.peer = peer  # the client's address
         self.send_frame = send_frame
         self.lane = lane
         self.answered = False  # an event of this response went to the client

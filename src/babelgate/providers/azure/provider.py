@@ -52,7 +52,11 @@ class AzureOpenAIRoad(OpenAIProvider):
     ) -> None:
         self._api_version = config.api_version
         root = resource + (wire.DEPLOYMENT_ROOT if config.api_version else wire.V1_ROOT)
-        update = {"base_url": root, "options": wire.claude_options(config.options, False)}
+        update = {
+            "base_url": root,
+            "options": wire.claude_options(config.options, False),
+            "profile": config.profile or "azure",
+        }
         super().__init__(name, config.model_copy(update=update), server, client)
         self._upstream = dataclasses.replace(self._upstream, map_error=map_error, tokens=tokens)
 

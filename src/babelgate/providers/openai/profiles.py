@@ -108,8 +108,15 @@ _XAI_COMPLETIONS: Final = ("grok-2*", "grok-3", "grok-3-latest", "grok-3-fast*",
 # clients of other APIs (Claude Code's thinking, Ollama's `think`) send it to any model they are given.
 _OPENAI_NOT_REASONING: Final = ModelRule(models=("gpt-4*", "gpt-3.5*", "chatgpt-4o*"), drop=("reasoning_effort",))
 
+# OpenAI's API (and Azure's, in front of OpenAI's and Foundry's models) has no `top_k` and refuses it
+# ("Unrecognized request argument supplied: top_k"): Anthropic, Gemini and Ollama clients send it to any model.
+NO_TOP_K: Final = ModelRule(models=("*",), drop=("top_k",))
+
 PROFILES: Final[dict[str, Profile]] = {
-    "openai": Profile("openai", (_OPENAI_REASONING, _OPENAI_NOT_REASONING), completions=_OPENAI_COMPLETIONS),
+    "openai": Profile("openai", (_OPENAI_REASONING, _OPENAI_NOT_REASONING, NO_TOP_K), completions=_OPENAI_COMPLETIONS),
+    # Azure OpenAI and Microsoft Foundry: model names are the resource's deployment names, so only what holds
+    # for every model there.
+    "azure": Profile("azure", (NO_TOP_K,)),
     # Ollama's /v1 accepts the OpenAI body as is: its decoder ignores fields it does not know, and
     # current versions honour stream_options.include_usage, so nothing is dropped.
     "ollama": Profile("ollama"),
