@@ -9,7 +9,7 @@ SUM := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 STAMP := $(VENV)/.installed-$(SUM)
 RUN_STAMP := $(VENV)/.runtime-$(SUM)
 
-.PHONY: install run check test lint typecheck unit suite compiled bench bench-plain docs dist ui clean
+.PHONY: install run check test test-release lint typecheck unit suite compiled bench bench-plain docs dist ui clean
 
 define new_venv
 	@$(PYTHON) -c 'import sys; sys.exit("babelgate needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -47,10 +47,15 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" tests/unit tests/fakes tests/test_examples.py
 
-# Every test, with the line coverage of src/babelgate measured over the whole suite ([tool.coverage]
+# Every test but the release loop, with the line coverage of src/babelgate measured over it ([tool.coverage]
 # in pyproject.toml): the files not fully covered, then the TOTAL line, before pytest's closing line.
 suite: $(STAMP)
-	$(PY) -m pytest --cov --cov-report=term
+	$(PY) -m pytest --cov --cov-report=term -m "not release"
+
+# The release loop (the `release` marker: tests/conftest.py's RELEASE): the real coding agents, the long soaks
+# and the wheels' builds. CI runs it after `make test` (.ci/run).
+test-release: $(STAMP)
+	$(PY) -m pytest -q -m release
 
 # The request paths' tests again, on the compiled build (buildtools/babelgate_build.py: mypyc, as the Docker
 # image ships it and `make bench` measures it): what compiled code does differently from Python shows only there.

@@ -9,13 +9,16 @@ and tested against the same tree as plain Python (docs/performance.md, "The comp
 The compiled wheel is built as a user's is (`BABELGATE_COMPILE=1`, the project's own build backend), with the
 venv's mypy and dependencies (no build isolation: nothing to download), into a scratch directory, and unpacked
 there; the gateway and the tests import it ahead of the venv's editable install (`PYTHONPATH`), so the working
-tree and its venv are left as they are. setuptools keeps its object files in build/ (ignored by git): a second
-build recompiles only what changed.
+tree and its venv are left as they are. The unpacked build is kept in build/compiled/ (ignored by git) under a
+digest of everything that shapes it (the package's sources, the build's own files, the Python and mypy that
+built it): a run on an unchanged tree, the usual second `make test` before a commit, builds nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.metadata
 import os
 import shutil
 import subprocess
@@ -28,13 +31,52 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 
 
+BUILDS = ROOT / "build" / "compiled"
+KEPT_BUILDS = 2  # the newest builds kept: the tree as it is, and as it was before the last change
+
+
+def digest(root: Path = ROOT) -> str:
+    """What the compiled build depends on: any change to it is a new build. All of the package, not only
+    HOT: mypyc reads the modules a compiled one imports (their types, their Final constants), and the wheel
+    carries the package's data (locales, schemas, the dashboard)."""
+    package = [path for path in (root / "src" / "babelgate").rglob("*") if path.is_file() and not _cached(path)]
+    inputs = sorted([*package, *(root / "buildtools").glob("*.py"), root / "setup.py", root / "pyproject.toml"])
+    hashed = hashlib.sha256(f"{sys.version} mypy {importlib.metadata.version('mypy')}".encode())
+    for path in inputs:
+        hashed.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return hashed.hexdigest()[:16]
+
+
+def _cached(path: Path) -> bool:
+    return "__pycache__" in path.parts or path.suffix in (".so", ".pyc")
+
+
+def kept_build() -> Path:
+    """The unpacked build of this tree, built unless a run on the same tree already did."""
+    target = BUILDS / digest()
+    site = target / "site"
+    if site.is_dir():
+        print(f"the compiled build of this tree is already built ({site.relative_to(ROOT)})", flush=True)
+        return site
+    scratch = Path(tempfile.mkdtemp(prefix="babelgate-compiled-"))
+    try:
+        built = build(scratch)
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(built), site)  # a finished build only: an interrupted one is never found
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    for old in sorted(BUILDS.iterdir(), key=lambda path: path.stat().st_mtime, reverse=True)[KEPT_BUILDS:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return site
+
+
 def build(scratch: Path) -> Path:
     """The compiled wheel, built and unpacked in `scratch`; returns the directory for PYTHONPATH."""
     wheels = scratch / "wheel"
     log = scratch / "build.log"
     print("building the compiled wheel (mypyc: a few minutes the first time) ...", flush=True)
     # setuptools packs everything under build/lib*: a module compiled by an earlier build and since taken out
-    # of HOT would ship there still. Its object files (build/temp*) stay, so unchanged C is not compiled again.
+    # of HOT would ship there still.
     for stale in (*ROOT.glob("build/lib.*"), *ROOT.glob("build/bdist.*")):
         shutil.rmtree(stale)
     env = {**os.environ, "BABELGATE_COMPILE": "1"}
@@ -77,18 +119,17 @@ def main() -> int:
     args, passed = parser.parse_known_args()
     if passed and not (args.test or args.bench):
         parser.error(f"unrecognized arguments: {' '.join(passed)}")
-    with tempfile.TemporaryDirectory(prefix="babelgate-compiled-") as scratch:
-        src = build(Path(scratch))
-        if args.test or args.bench:
-            env = {**os.environ, "PYTHONPATH": str(src)}
-            if args.test:
-                command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *passed]
-            else:  # the working tree's side of the run is the compiled build; the base stays itself
-                command = [sys.executable, str(BENCH / "run.py"), *passed]
-            return subprocess.run(command, env=env).returncode
-        for caller in args.callers.split(","):
-            for name, path in (("plain Python", None), ("compiled", src)):
-                print(f"{caller:>9}, {name:>12}: {instructions(caller, path, args.seconds)}", flush=True)
+    src = kept_build()
+    if args.test or args.bench:
+        env = {**os.environ, "PYTHONPATH": str(src)}
+        if args.test:
+            command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *passed]
+        else:  # the working tree's side of the run is the compiled build; the base stays itself
+            command = [sys.executable, str(BENCH / "run.py"), *passed]
+        return subprocess.run(command, env=env).returncode
+    for caller in args.callers.split(","):
+        for name, path in (("plain Python", None), ("compiled", src)):
+            print(f"{caller:>9}, {name:>12}: {instructions(caller, path, args.seconds)}", flush=True)
     return 0
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
+import tempfile
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import openai
@@ -41,6 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
     package's import), so the suite runs without one; the proxy tests set their own."""
     for name in [name for name in os.environ if name.lower() in PROXY_VARIABLES]:
         del os.environ[name]
+    _own_state_directories(config)
     LogWatch.secrets = WATCHED_KEYS
     logging.getLogger().addHandler(LogWatch(logging.DEBUG))
 
@@ -66,6 +70,7 @@ SLOW = (
     "tests/integration/test_cli_serve.py",  # `babelgate serve` processes, SIGHUP
     "tests/integration/test_bedrock.py::test_container_credentials_are_refreshed_in_the_background",  # waits 5 s
     "tests/integration/test_many_instances.py",  # nginx in front of gateway processes
+    "tests/integration/test_mcp_scope.py::test_no_request_makes_the_gateway_connect_where_the_destination_policy_refuses",
     "tests/integration/test_operator_cli.py",  # the CLI's processes
     "tests/integration/test_packaging.py",  # builds the wheel, installs it in a fresh venv
     "tests/integration/test_shared_routing_state.py",  # gateway processes sharing Redis
@@ -84,12 +89,50 @@ SLOW = (
 )
 
 
+# The release loop, marked `release` (and `slow`): what only a release needs to prove again, minutes each:
+# the real coding agents, the long soaks, the builds of wheels. `make test` leaves it out; `.ci/run` runs it
+# as a step of its own (`make test-release`), so CI still runs everything.
+RELEASE = (
+    "tests/agents/",  # installs and drives real coding agents
+    "tests/identity/test_sign_in.py",  # a real OpenID provider (npm) and Chromium signing in through it
+    "tests/identity/test_provider_tokens.py",  # the real OpenID provider's access tokens as JWT callers
+    "tests/ui/test_bundle.py",  # npm ci and the dashboard's build from its source
+    "tests/integration/test_packaging.py",  # builds the wheels, installs each in a fresh venv
+    "tests/reliability/test_fuzz_routes.py",  # schemathesis on every route
+    "tests/reliability/test_pipelining.py",  # ten thousand pipelined requests
+    "tests/integration/test_ledger.py::test_sigterm_under_load_loses_no_row",
+    "tests/integration/test_upstream_faults.py::test_default_limits_bound_a_200_mb_answer",
+    "tests/integration/test_upstream_faults.py::test_no_descriptor_connection_or_memory_leak_after_two_rounds",
+)
+# The slow loop's per-test timeout: a build, an agent's run or a soak of several processes, on a busy machine.
+SLOW_TIMEOUT = 900
+
+
+def _own_state_directories(config: pytest.Config) -> None:
+    """The run's gateways, CLI and agents keep their state (the default store, the CLI's settings) in
+    directories of the run's own, never the user's: a key one test creates must not put another run's
+    gateways (or the developer's own `make run`) behind keys. Caches of downloads stay where they are."""
+    root = Path(tempfile.mkdtemp(prefix="babelgate-tests-"))
+    for variable in ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        os.environ[variable] = str(root / variable.lower())
+    config.add_cleanup(lambda: shutil.rmtree(root, ignore_errors=True))
+
+
+def _listed(test: str, names: tuple[str, ...]) -> bool:
+    return any(test == name or test.startswith(name if name.endswith("/") else name + "::") for name in names)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marks the slow loop's tests `slow` (registered in pyproject.toml), by where they are."""
+    """Marks the slow loop's tests `slow` and the release loop's `release` (both registered in
+    pyproject.toml), by where they are, and gives them the longer per-test timeout they need."""
     for item in items:
         test = item.nodeid.split("[", 1)[0]
-        if any(test == name or test.startswith(name if name.endswith("/") else name + "::") for name in SLOW):
+        if _listed(test, RELEASE):
+            item.add_marker(pytest.mark.release)
+        if _listed(test, SLOW) or _listed(test, RELEASE):
             item.add_marker(pytest.mark.slow)
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
 
 
 @pytest.fixture(scope="session")

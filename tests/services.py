@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
 import uuid
 from collections.abc import Coroutine, Iterator
 from typing import Any, NoReturn, TypeVar
@@ -35,22 +34,11 @@ def unavailable(reason: str) -> NoReturn:
 
 
 def debian_binary(name: str, package: str, *paths: str) -> str:
-    """A program from Debian's package, installed here when missing and this user may (apt-get,
-    with one `apt-get update` if the first try fails); else the test skips, or fails under
-    BABELGATE_REQUIRE_SERVICES=1."""
-
-    def found() -> str | None:
-        return shutil.which(name) or next((path for path in paths if os.path.exists(path)), None)
-
-    if found() is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
-        if subprocess.run(install, capture_output=True, timeout=900, env=env).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=600, env=env)
-            subprocess.run(install, capture_output=True, timeout=900, env=env)
-    binary = found()
+    """A program from a Debian package (chromium, nginx, redis-server): the test skips without it, or fails
+    under BABELGATE_REQUIRE_SERVICES=1. The suite installs nothing as root; `.ci/provision` does, for CI."""
+    binary = shutil.which(name) or next((path for path in paths if os.path.exists(path)), None)
     if binary is None:
-        unavailable(f"{name} is not installed (apt-get install {package})")
+        unavailable(f"{name} is not installed (Debian: apt-get install {package}, or run .ci/provision as root)")
     return binary
 
 

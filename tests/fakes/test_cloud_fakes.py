@@ -92,7 +92,7 @@ def test_the_google_genai_sdk_in_vertex_mode_talks_to_the_fake(fakes: tuple, tmp
         project=PROJECT,
         location=LOCATION,
         credentials=Credentials(token=token),  # type: ignore[no-untyped-call]
-        http_options=gt.HttpOptions(base_url=vertex.base_url + "/"),
+        http_options=gt.HttpOptions(base_url=vertex.base_url + "/", timeout=60_000),
     )
     answer = client.models.generate_content(
         model="gemini-2.5-flash",
@@ -125,7 +125,12 @@ def test_anthropic_vertex_talks_to_the_fake(fakes: tuple, tmp_path: Path) -> Non
     vertex.reset()
     token = _google_token(oauth, tmp_path)
     client = anthropic.AnthropicVertex(
-        region=LOCATION, project_id=PROJECT, access_token=token, base_url=vertex.base_url + "/v1", max_retries=0
+        region=LOCATION,
+        project_id=PROJECT,
+        access_token=token,
+        base_url=vertex.base_url + "/v1",
+        max_retries=0,
+        timeout=60,
     )
     message = client.messages.create(
         model="claude-sonnet-4-5@20250929", max_tokens=16, messages=[{"role": "user", "content": "Hi"}]
@@ -146,6 +151,7 @@ def test_anthropic_vertex_talks_to_the_fake(fakes: tuple, tmp_path: Path) -> Non
         access_token="ya29.not-issued",
         base_url=vertex.base_url + "/v1",
         max_retries=0,
+        timeout=60,
     )
     with pytest.raises(anthropic.AuthenticationError):
         bad.messages.create(

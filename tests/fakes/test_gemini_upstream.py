@@ -290,7 +290,7 @@ def test_error_status_maps_to_sdk_exception(
 
 def test_wrong_api_key_is_400_api_key_invalid(fake: FakeGemini) -> None:
     fake.api_keys = frozenset({"the-right-key"})
-    options = gt.HttpOptions(base_url=fake.base_url, api_version="v1beta")
+    options = gt.HttpOptions(base_url=fake.base_url, api_version="v1beta", timeout=60_000)
     with genai.Client(api_key="k", http_options=options) as client, pytest.raises(errors.ClientError) as caught:
         client.models.generate_content(model=FLASH, contents="x")
     assert (caught.value.code, caught.value.status) == (400, "INVALID_ARGUMENT")
@@ -337,7 +337,7 @@ def test_client_hanging_up_on_a_stalled_stream_is_recorded(fake: FakeGemini) -> 
 
 
 def test_sdk_default_api_version_v1_is_served(fake: FakeGemini) -> None:
-    with genai.Client(api_key="k", http_options=gt.HttpOptions(base_url=fake.base_url)) as client:
+    with genai.Client(api_key="k", http_options=gt.HttpOptions(base_url=fake.base_url, timeout=60_000)) as client:
         assert client.models.generate_content(model=FLASH, contents="x").text == "Hello!"
     assert fake.received[0].path == f"/v1/models/{FLASH}:generateContent"
 

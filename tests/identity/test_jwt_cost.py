@@ -69,7 +69,7 @@ async def _calls(gateway: RunningApp, key: str) -> float:
 async def test_a_jwt_caller_costs_at_most_a_tenth_more_than_a_virtual_key(
     gateway: RunningApp, running_issuer: Issuer
 ) -> None:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=60) as client:
         created = await client.post(
             gateway.url + "/admin/keys", headers={"Authorization": f"Bearer {MASTER}"}, json={"team": "budget"}
         )

@@ -47,7 +47,7 @@ def gateway(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> RunningApp:
 
 @pytest.fixture
 def browser(gateway: RunningApp) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.url) as client:
+    with httpx.Client(base_url=gateway.url, timeout=60) as client:
         yield client
 
 
@@ -141,7 +141,7 @@ def test_models_show_an_open_circuit(make_gateway: GatewayFactory, upstream: Fak
     gateway = start(make_gateway, upstream, CONFIG, "routing:\n  retries: 1\n  circuit: {failures: 1, cooldown: 60}\n")
     upstream.script(Reply(status=500, json={"error": {"message": "down", "type": "server_error"}}))
     with (
-        openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0) as client,
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0, timeout=60) as client,
         pytest.raises(openai.InternalServerError),
     ):
         client.chat.completions.create(model="small", messages=[{"role": "user", "content": "hi"}])
@@ -155,7 +155,7 @@ def test_models_show_an_open_circuit(make_gateway: GatewayFactory, upstream: Fak
 def test_errors_are_grouped_by_status_code_and_message_most_frequent_first(
     gateway: RunningApp, upstream: FakeOpenAI
 ) -> None:
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0, timeout=60) as client:
         for _ in range(3):
             with pytest.raises(openai.NotFoundError):
                 client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "x"}])

@@ -216,7 +216,7 @@ def test_a_form_without_a_file_or_not_multipart_is_a_400(gateway: RunningApp) ->
 def test_an_upload_over_the_body_limit_is_413(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
     gateway = make_gateway("server:\n  max_body_bytes: 4096\n")
     with (
-        openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client,
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60) as client,
         pytest.raises(openai.APIStatusError) as caught,
     ):
         client.audio.transcriptions.create(model="whisper-1", file=("long.wav", bytes(10_000), "audio/wav"))
@@ -239,7 +239,7 @@ def test_providers_without_audio_refuse_before_any_call(
     make_gateway: GatewayFactory, anthropic_upstream: FakeAnthropic
 ) -> None:
     gateway = make_gateway(env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url})
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60) as client:
         with pytest.raises(openai.BadRequestError) as caught:
             client.audio.transcriptions.create(model="claude-sonnet-4-5", file=FILE)
         assert caught.value.code == "unsupported_capability" and "transcription" in caught.value.message
@@ -397,7 +397,7 @@ def test_chat_with_audio_output_on_a_gemini_speech_model(
     gateway = make_gateway(env={"GEMINI_API_KEY": GEMINI_KEY, "GEMINI_BASE_URL": gemini_upstream.base_url})
     pcm = fake_pcm("Hello there")
     gemini_upstream.script(Reply(json=tts_response(pcm)))
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60) as client:
         answer = client.chat.completions.create(
             model="gemini-2.5-flash-preview-tts",
             modalities=["audio"],

@@ -17,7 +17,7 @@ USER = [{"role": "user", "content": "Hi"}]
 
 @pytest.mark.parametrize("suffix", ["/v1", ""])
 def test_plain_chat_works_with_both_base_url_styles(gateway: RunningApp, upstream: FakeOpenAI, suffix: str) -> None:
-    with openai.OpenAI(base_url=gateway.url + suffix, api_key="x", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + suffix, api_key="x", max_retries=0, timeout=60) as client:
         answer = client.chat.completions.create(model="gpt-4o-mini", messages=USER)  # type: ignore[arg-type]
     assert answer.choices[0].message.content == "Hello!"
     assert answer.choices[0].finish_reason == "stop"
@@ -169,7 +169,7 @@ models:
 aliases:
   gpt-4: fast
 """)
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60) as client:
         client.chat.completions.create(model="gpt-4", messages=USER, top_p=0.9, max_tokens=1000)  # type: ignore[arg-type]
     sent = upstream.received[-1].json
     assert sent["model"] == "gpt-4o-mini"

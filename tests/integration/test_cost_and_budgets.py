@@ -49,7 +49,7 @@ def _usage(gateway: RunningApp, query: str) -> dict[str, Any]:
 def test_an_answer_carries_its_cost_and_the_ledger_keeps_it(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
     gateway = _gateway(make_gateway)
     key = _create(gateway)["key"]
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0, timeout=60) as client:
         raw = client.chat.completions.with_raw_response.create(**CHAT)
     # gpt-4o-mini: $0.15 per million prompt tokens, $0.60 per million completion tokens
     assert float(raw.headers["x-babelgate-cost-usd"]) == pytest.approx((9 * 0.15 + 3 * 0.60) / 1e6)
@@ -100,7 +100,7 @@ def test_a_key_over_its_budget_is_refused_until_the_period_ends(
     statuses = [_post(gateway, created["key"], "pricey").status_code for _ in range(3)]
     assert statuses == [200, 200, 200]  # $0, $9, $18 spent before each: all under $20
     with (
-        openai.OpenAI(base_url=gateway.url + "/v1", api_key=created["key"], max_retries=0) as client,
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key=created["key"], max_retries=0, timeout=60) as client,
         pytest.raises(openai.RateLimitError) as refused,
     ):
         client.chat.completions.create(**{**CHAT, "model": "pricey"})

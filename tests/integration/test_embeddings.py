@@ -75,7 +75,7 @@ def test_a_provider_without_embeddings_is_a_400_before_any_call(
 ) -> None:
     gateway = make_gateway(env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url})
     with (
-        openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client,
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60) as client,
         pytest.raises(openai.BadRequestError) as caught,
     ):
         client.embeddings.create(model="claude-sonnet-4-6", input="hi")
@@ -117,7 +117,7 @@ def test_gemini_embeddings_split_at_100_with_adjustments_reported(
 ) -> None:
     gateway = make_gateway(env={"GEMINI_API_KEY": GEMINI_KEY, "GEMINI_BASE_URL": gemini_upstream.base_url})
     texts = [f"text {n}" for n in range(250)]
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60) as client:
         raw = client.embeddings.with_raw_response.create(
             model="gemini-embedding-001",
             input=texts,
@@ -137,7 +137,7 @@ def test_gemini_embeddings_split_at_100_with_adjustments_reported(
 
 def test_mistral_embed_is_fixed_at_1024(make_gateway: GatewayFactory, mistral_upstream: FakeMistral) -> None:
     gateway = make_gateway(env={"MISTRAL_API_KEY": MISTRAL_KEY, "MISTRAL_BASE_URL": mistral_upstream.base_url})
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60) as client:
         answer = client.embeddings.create(model="mistral-embed", input=["a", "b"], dimensions=1024)
         assert len(answer.data) == 2
         with pytest.raises(openai.BadRequestError) as caught:

@@ -190,7 +190,7 @@ def test_signed_ids_are_made_plain_for_another_provider(
         },
         {"role": "tool", "tool_call_id": signed, "content": "ok"},
     ]
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60) as client:
         client.chat.completions.create(model="gpt-4o", messages=history)  # type: ignore[arg-type]
     sent = upstream.received[-1].json["messages"]
     assert sent[1]["tool_calls"][0]["id"] == "fc_9" and sent[2]["tool_call_id"] == "fc_9"

@@ -47,7 +47,7 @@ class AddSystemPrompt(Recorder):
 def typed_client(make_gateway: GatewayFactory) -> tuple[openai.OpenAI, AddSystemPrompt]:
     hook = AddSystemPrompt()
     gateway = make_gateway(hooks=(hook,))
-    return openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0), hook
+    return openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60), hook
 
 
 def test_hooks_see_requests_and_completions_on_the_fast_path(
@@ -56,7 +56,7 @@ def test_hooks_see_requests_and_completions_on_the_fast_path(
     hook = Recorder()
     assert not hook.needs_typed_request
     gateway = make_gateway(hooks=(hook,))
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60) as client:
         client.chat.completions.create(model="gpt-4o", messages=USER)  # type: ignore[arg-type]
         with pytest.raises(openai.BadRequestError):
             client.chat.completions.create(model="gpt-forbidden", messages=USER)  # type: ignore[arg-type]
@@ -138,7 +138,7 @@ def test_gateway_mounted_under_a_prefix(loop_thread: LoopThread, upstream: FakeO
     running = _mounted(loop_thread, gateway, outer)
     try:
         assert httpx.get(running.url + "/", timeout=10).status_code == 200
-        with openai.OpenAI(base_url=running.url + "/llm/v1", api_key="x", max_retries=0) as client:
+        with openai.OpenAI(base_url=running.url + "/llm/v1", api_key="x", max_retries=0, timeout=60) as client:
             assert client.chat.completions.create(model="gpt-4o", messages=USER).choices  # type: ignore[arg-type]
             assert "openai/gpt-4o" in [m.id for m in client.models.list()]
         assert httpx.get(running.url + "/llm/health", timeout=10).json()["status"] == "ok"

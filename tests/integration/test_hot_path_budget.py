@@ -162,7 +162,7 @@ async def lone_gateway(separate_upstream: str, tmp_path: Path) -> AsyncIterator[
 
 
 async def _virtual_key(gateway: RunningApp) -> str:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=60) as client:
         created = await client.post(
             gateway.url + "/admin/keys",
             headers={"Authorization": f"Bearer {MASTER}"},

@@ -89,7 +89,7 @@ def test_a_configured_name_is_rewritten_to_the_upstream_model(
     gateway = make_gateway(
         "models:\n  painter:\n    provider: openai\n    model: gpt-image-1\n    defaults: {quality: low}\n"
     )
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60) as client:
         client.images.generate(model="painter", prompt="p")
     assert upstream.received[-1].json == {"prompt": "p", "model": "gpt-image-1", "quality": "low"}
 
@@ -282,7 +282,7 @@ def test_a_provider_without_images_is_a_400_before_any_call(
     make_gateway: GatewayFactory, anthropic_upstream: FakeAnthropic
 ) -> None:
     gateway = make_gateway(env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url})
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60) as client:
         with pytest.raises(openai.BadRequestError) as generation:
             client.images.generate(model="claude-sonnet-4-6", prompt="p")
         with pytest.raises(openai.BadRequestError) as edit:
@@ -299,7 +299,7 @@ def small(make_gateway: GatewayFactory) -> RunningApp:
 
 def test_an_edit_over_the_body_limit_is_a_413(small: RunningApp, upstream: FakeOpenAI) -> None:
     with (
-        openai.OpenAI(base_url=small.url + "/v1", api_key="x", max_retries=0) as client,
+        openai.OpenAI(base_url=small.url + "/v1", api_key="x", max_retries=0, timeout=60) as client,
         pytest.raises(openai.APIStatusError) as caught,
     ):
         client.images.edit(model="gpt-image-1", prompt="p", image=("big.png", png_bytes(64, 64) + bytes(4096)))

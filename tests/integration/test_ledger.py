@@ -34,7 +34,7 @@ def test_every_request_leaves_a_row_and_the_admin_api_sums_them(
 ) -> None:
     gateway = _gateway(make_gateway, tmp_path / "ledger.db")
     created = _create(gateway, team="search")
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=created["key"], max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=created["key"], max_retries=0, timeout=60) as client:
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
         upstream.script(Reply(stream=text_stream(["Hel", "lo"], include_usage=True)))
         list(
@@ -75,8 +75,8 @@ def test_refused_requests_leave_a_row_without_the_presented_secret(
     httpx.delete(gateway.url + f"/admin/keys/{created['id']}", headers=ADMIN).raise_for_status()
     guessed = "bg-0123456789abWRONGsecretWRONGsecret"
     with (
-        openai.OpenAI(base_url=gateway.url + "/v1", api_key=created["key"], max_retries=0) as revoked,
-        openai.OpenAI(base_url=gateway.url + "/v1", api_key=guessed, max_retries=0) as unknown,
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key=created["key"], max_retries=0, timeout=60) as revoked,
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key=guessed, max_retries=0, timeout=60) as unknown,
     ):
         for client in (revoked, unknown):
             with pytest.raises(openai.AuthenticationError):

@@ -39,16 +39,16 @@ def test_the_tenant_example_refuses_what_a_tenant_may_not_use(
     gateway = make_gateway(env={"BABELGATE_MASTER_KEY": MASTER}, hooks=tuple(example("tenant-auth")))
     search, ads, stray = (_create(gateway, **fields)["key"] for fields in ({"team": "search"}, {"team": "ads"}, {}))
     chat = {"messages": [{"role": "user", "content": "Hi"}]}
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=search, max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=search, max_retries=0, timeout=60) as client:
         assert client.chat.completions.create(model="gpt-4o-mini", **chat).choices[0].message.content  # type: ignore[call-overload]
         with pytest.raises(openai.PermissionDeniedError) as refused:
             client.chat.completions.create(model="gpt-4o", **chat)  # type: ignore[call-overload]
     assert refused.value.status_code == 403
     assert "Tenant 'search' may not use model 'gpt-4o'; it may use: gpt-4o-mini." in refused.value.message
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=ads, max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=ads, max_retries=0, timeout=60) as client:
         client.chat.completions.create(model="gpt-4o", **chat)  # type: ignore[call-overload]
     with (
-        openai.OpenAI(base_url=gateway.url + "/v1", api_key=stray, max_retries=0) as client,
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key=stray, max_retries=0, timeout=60) as client,
         pytest.raises(openai.PermissionDeniedError, match="no known tenant"),
     ):
         client.chat.completions.create(model="gpt-4o-mini", **chat)  # type: ignore[call-overload]
@@ -67,7 +67,7 @@ def test_the_redaction_example_keeps_personal_data_from_every_provider(
         hooks=tuple(example("pii-redaction")),
     )
     said = "Mail jane.doe+work@example.co.uk or call +33 1 23 45 67 89 about order 42."
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0, timeout=60) as client:
         client.chat.completions.create(
             model="gpt-4o-mini",
             messages=[  # type: ignore[arg-type]
@@ -79,12 +79,12 @@ def test_the_redaction_example_keeps_personal_data_from_every_provider(
     assert sent[1]["content"][0]["text"] == "Mail [email] or call [phone] about order 42."
     assert sent[0]["content"] == "Support desk: write to help@example.com."  # only what users write
     # An Anthropic client, on a translated road (Messages → OpenAI): the same hook covers it.
-    with anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0) as claude:
+    with anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0, timeout=60) as claude:
         claude.messages.create(model="gpt-4o-mini", max_tokens=50, messages=[{"role": "user", "content": said}])
     assert upstream.received[-1].json["messages"][-1]["content"] == "Mail [email] or call [phone] about order 42."
     # The native road (Messages → Claude) relays the body unchanged: no typed request, no redaction,
     # as docs/library.md says.
-    with anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0) as claude:
+    with anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0, timeout=60) as claude:
         claude.messages.create(model="claude-sonnet-4-6", max_tokens=50, messages=[{"role": "user", "content": said}])
     assert "jane.doe" in str(anthropic_upstream.received[-1].json["messages"])
 

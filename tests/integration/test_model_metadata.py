@@ -27,7 +27,7 @@ def test_configured_models_carry_the_table_s_facts_and_their_own_prices(
     make_gateway: GatewayFactory, upstream: FakeOpenAI
 ) -> None:
     gateway = make_gateway(CONFIG)
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0, timeout=60) as client:
         default = client.models.retrieve("default").model_extra or {}
         fast = client.models.retrieve("fast").model_extra or {}
         house = client.models.retrieve("house").model_extra or {}
@@ -72,7 +72,7 @@ def test_anthropic_clients_get_display_names_and_the_same_facts(
     make_gateway: GatewayFactory, anthropic_upstream: FakeAnthropic
 ) -> None:
     gateway = make_gateway(env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url})
-    with anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0) as client:
+    with anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0, timeout=60) as client:
         page = client.models.list()
     sonnet = next(m for m in page.data if m.id.startswith("anthropic/claude-sonnet-4"))
     assert sonnet.display_name.startswith("Claude Sonnet 4")

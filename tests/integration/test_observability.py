@@ -42,7 +42,7 @@ def test_metrics_after_a_scripted_sequence(make_gateway: GatewayFactory, upstrea
     gateway = make_gateway(CONFIG, env={"BABELGATE_MASTER_KEY": MASTER})
     created = _create(gateway)
     key_id = created["id"]
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=created["key"], max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=created["key"], max_retries=0, timeout=60) as client:
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
         upstream.script(Reply(stream=text_stream(["Hel", "lo"], include_usage=True)))
         list(

@@ -116,7 +116,7 @@ def served_from_wheel(venv: Path, tmp_path: Path, upstream: FakeOpenAI) -> Itera
 def test_babelgate_serve_from_the_wheel_answers_the_official_client(served_from_wheel: str, venv: Path) -> None:
     health = httpx.get(served_from_wheel + "/health", timeout=5).json()
     assert health["status"] == "ok"
-    client = openai.OpenAI(base_url=served_from_wheel + "/v1", api_key="unused", max_retries=0)
+    client = openai.OpenAI(base_url=served_from_wheel + "/v1", api_key="unused", max_retries=0, timeout=60)
     answer = client.chat.completions.create(model="openai/gpt-4o", messages=[{"role": "user", "content": "hi"}])
     assert answer.choices[0].message.content
     served = subprocess.run(

@@ -48,7 +48,7 @@ def test_requests_per_minute_are_counted_and_announced(make_gateway: GatewayFact
     assert "3 requests per minute" in refused.json()["error"]["message"]
     assert len([r for r in upstream.received if r.path.endswith("/chat/completions")]) == 3
     with (
-        openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0) as client,
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0, timeout=60) as client,
         pytest.raises(openai.RateLimitError),
     ):
         client.chat.completions.create(**CHAT)  # type: ignore[call-overload]

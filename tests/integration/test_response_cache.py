@@ -33,7 +33,9 @@ def _calls(upstream: FakeOpenAI) -> int:
 
 
 def _client(gateway: RunningApp, **headers: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0, default_headers=headers)
+    return openai.OpenAI(
+        base_url=gateway.url + "/v1", api_key="unused", max_retries=0, default_headers=headers, timeout=60
+    )
 
 
 def test_a_cached_model_answers_the_same_request_from_the_cache(
@@ -128,7 +130,7 @@ def test_anthropic_messages_are_cached_too(make_gateway: GatewayFactory, anthrop
         "models:\n  claude: {provider: anthropic, model: claude-sonnet-4-5, cache: {ttl: 60}}\n",
         env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic_upstream.base_url},
     )
-    with anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0) as client:
+    with anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0, timeout=60) as client:
         answers = [
             client.messages.with_raw_response.create(model="claude", max_tokens=50, messages=MESSAGES)  # type: ignore[arg-type]
             for _ in range(2)

@@ -266,10 +266,10 @@ def test_the_sdk_raises_on_a_failed_stream(client: openai.OpenAI, upstream: Fake
 def test_stored_responses_survive_a_restart(make_gateway: GatewayFactory, tmp_path: object) -> None:
     env = {"BABELGATE_STORE_URL": f"sqlite:{tmp_path}/state/babelgate.db"}
     first = make_gateway(env=env)
-    with openai.OpenAI(base_url=first.url + "/v1", api_key="x", max_retries=0) as client:
+    with openai.OpenAI(base_url=first.url + "/v1", api_key="x", max_retries=0, timeout=60) as client:
         created = client.responses.create(model=MODEL, input="Remember: the code is 7.")
     second = make_gateway(env=env)  # another process's view of the same file
-    with openai.OpenAI(base_url=second.url + "/v1", api_key="x", max_retries=0) as client:
+    with openai.OpenAI(base_url=second.url + "/v1", api_key="x", max_retries=0, timeout=60) as client:
         deadline = time.monotonic() + 3
         while True:  # the first gateway writes behind the answer; give it a moment
             try:
@@ -316,7 +316,7 @@ models:
         },
     }
     upstream.script(Reply(json=resource))
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60) as client:
         answer = client.responses.create(
             model="smart", input="Search it", tools=[{"type": "web_search"}], include=["web_search_call.action.sources"]
         )

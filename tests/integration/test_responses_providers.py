@@ -180,7 +180,7 @@ def test_mistral_tool_loop(make_gateway: GatewayFactory, mistral_upstream: mis.F
     mistral_upstream.script(
         mis.Reply(json=mis.completion(None, tool_calls=[mis.tool_call("abcDEF123", "get_weather", '{"city": "Lyon"}')]))
     )
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60) as client:
         first = client.responses.create(model="mistral-large-latest", input="Weather?", tools=[weather_tool()])  # type: ignore[list-item]
         call = first.output[0]
         assert call.type == "function_call" and call.call_id == "abcDEF123"

@@ -30,8 +30,8 @@ def test_two_gateways_share_conversations_through_postgres(
     env = {"BABELGATE_STORE_URL": postgres_dsn}
     first, second = make_gateway(env=env), make_gateway(env=env)
     with (
-        openai.OpenAI(base_url=first.url + "/v1", api_key="x", max_retries=0) as a,
-        openai.OpenAI(base_url=second.url + "/v1", api_key="x", max_retries=0) as b,
+        openai.OpenAI(base_url=first.url + "/v1", api_key="x", max_retries=0, timeout=60) as a,
+        openai.OpenAI(base_url=second.url + "/v1", api_key="x", max_retries=0, timeout=60) as b,
     ):
         created = a.responses.create(model=MODEL, input="The code is 7.")
 
@@ -52,7 +52,7 @@ def test_two_gateways_share_conversations_through_postgres(
 
 def test_responses_expire_after_the_retention_time(make_gateway: GatewayFactory) -> None:
     gateway = make_gateway("responses:\n  retention: 1\n")
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60) as client:
         created = client.responses.create(model=MODEL, input="Hi")
         assert client.responses.retrieve(created.id).id == created.id
 
@@ -85,7 +85,7 @@ class Recorder(Hook):
 def test_hooks_see_responses_requests(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
     hook = Recorder()
     gateway = make_gateway(hooks=(hook,))
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60) as client:
         client.responses.create(model=MODEL, input="Hi")
     assert hook.seen == [("responses.create", MODEL)]
     assert upstream.received[-1].json["temperature"] == 0.1
@@ -157,7 +157,7 @@ def test_hooks_see_and_may_refuse_native_responses(make_gateway: GatewayFactory,
         "models:\n  smart:\n    provider: openai\n    model: gpt-5\n    native_responses: true\n", hooks=(hook,)
     )
     with (
-        openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client,
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60) as client,
         pytest.raises(openai.BadRequestError),
     ):
         client.responses.create(model="smart", input="Hi")
@@ -169,8 +169,8 @@ def test_hooks_see_and_may_refuse_native_responses(make_gateway: GatewayFactory,
 def test_a_response_belongs_to_the_gateway_key_that_created_it(make_gateway: GatewayFactory) -> None:
     gateway = make_gateway(env={"BABELGATE_API_KEYS": "sk-team-a,sk-team-b"})
     with (
-        openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-team-a", max_retries=0) as a,
-        openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-team-b", max_retries=0) as b,
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-team-a", max_retries=0, timeout=60) as a,
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-team-b", max_retries=0, timeout=60) as b,
     ):
         created = a.responses.create(model=MODEL, input="Secret plans")
         assert a.responses.retrieve(created.id).id == created.id

@@ -160,7 +160,7 @@ def test_the_socket_needs_a_gateway_key_when_keys_are_set(make_gateway: GatewayF
         error = json.loads(ws.recv(timeout=5))
         assert error["status"] == 401 and error["error"]["code"] == "invalid_api_key"
     with (
-        openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-gw", max_retries=0) as client,
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-gw", max_retries=0, timeout=60) as client,
         client.responses.connect() as connection,
     ):
         connection.response.create(model=MODEL, input="Hi")
@@ -173,7 +173,7 @@ def test_each_response_on_a_socket_leaves_a_ledger_row(make_gateway: GatewayFact
     master = "master-key-for-the-tests-0123456789"
     gateway = make_gateway(env={"BABELGATE_MASTER_KEY": master})
     with (
-        openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client,
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60) as client,
         client.responses.connect() as connection,
     ):
         for text in ("One.", "Two."):

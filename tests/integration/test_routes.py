@@ -29,7 +29,7 @@ def test_models_lists_configured_aliases_and_upstream_listing(
     make_gateway: GatewayFactory, upstream: FakeOpenAI
 ) -> None:
     gateway = make_gateway(CONFIG % upstream.base_url)
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60) as client:
         ids = [m.id for m in client.models.list()]
         assert ids[:2] == ["fast", "gpt-4"]
         assert {"openai/gpt-4o-mini", "openai/gpt-4o"} <= set(ids)
@@ -90,11 +90,11 @@ def test_gateway_keys_guard_every_route_but_health(make_gateway: GatewayFactory)
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "invalid_api_key"
     with (
-        openai.OpenAI(base_url=gateway.url + "/v1", api_key="wrong", max_retries=0) as client,
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key="wrong", max_retries=0, timeout=60) as client,
         pytest.raises(openai.AuthenticationError),
     ):
         client.chat.completions.create(model="gpt-4o", messages=USER)  # type: ignore[arg-type]
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="key-two", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="key-two", max_retries=0, timeout=60) as client:
         assert client.chat.completions.create(model="gpt-4o", messages=USER).choices  # type: ignore[arg-type]
 
 

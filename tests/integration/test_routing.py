@@ -45,7 +45,7 @@ def _fakes(loop_thread: LoopThread) -> Iterator[dict[str, FakeOpenAI]]:
         loop_thread.run(fake.start())
     # The official clients' first call in a process builds their types (about a second): done here,
     # so that the tests' time bounds measure the gateway.
-    with openai.OpenAI(base_url=fakes["fallback"].base_url, api_key="x", max_retries=0) as client:
+    with openai.OpenAI(base_url=fakes["fallback"].base_url, api_key="x", max_retries=0, timeout=60) as client:
         client.chat.completions.with_raw_response.create(model="m", messages=[{"role": "user", "content": "x"}]).parse()
     yield fakes
     for fake in fakes.values():
@@ -418,7 +418,7 @@ def test_a_client_that_leaves_cancels_a_pending_retry(start: Start, fakes: dict[
 def test_the_anthropic_client_fails_over_on_a_translated_road(start: Start, fakes: dict[str, FakeOpenAI]) -> None:
     gateway = start(RESILIENT)
     fakes["primary"].script(_error(500))
-    with anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0) as client:
+    with anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0, timeout=60) as client:
         raw = client.messages.with_raw_response.create(
             model="resilient", max_tokens=20, messages=[{"role": "user", "content": "Hi"}]
         )
@@ -510,7 +510,7 @@ def test_a_stream_that_stalls_past_its_chunk_timeout_ends_with_an_error_event(
     )
     started = time.monotonic()
     with (
-        anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0) as client,
+        anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0, timeout=60) as client,
         pytest.raises(anthropic.APIStatusError) as caught,
         client.messages.stream(model="slow", max_tokens=20, messages=[{"role": "user", "content": "Hi"}]) as s,
     ):

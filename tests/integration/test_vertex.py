@@ -461,7 +461,9 @@ def test_gemini_signatures_stay_on_the_gemini_road(
 def test_gemini_api_clients_take_the_native_road_to_gemini_on_vertex(gateway: RunningApp, vertex: FakeVertex) -> None:
     """The Gemini API frontend (docs/gemini-api.md) relays a google-genai client's body to Vertex's
     generateContent for a Gemini model, with the provider's token."""
-    client = genai.Client(api_key="x", http_options=gt.HttpOptions(base_url=gateway.url, api_version="v1beta"))
+    client = genai.Client(
+        api_key="x", http_options=gt.HttpOptions(base_url=gateway.url, api_version="v1beta", timeout=60_000)
+    )
     config = gt.GenerateContentConfig(
         temperature=0.3,
         safety_settings=[gt.SafetySetting(category="HARM_CATEGORY_HARASSMENT", threshold="BLOCK_ONLY_HIGH")],
@@ -481,7 +483,9 @@ def test_gemini_api_clients_take_the_native_road_to_gemini_on_vertex(gateway: Ru
 def test_gemini_api_count_tokens_is_vertexs_own_count(gateway: RunningApp, vertex: FakeVertex) -> None:
     """`:countTokens` on a Gemini model on Vertex is relayed to Vertex's countTokens (not estimated), with
     the Gemini API's `generateContentRequest` wrapper unwrapped as Vertex's CountTokensRequest reads it."""
-    client = genai.Client(api_key="x", http_options=gt.HttpOptions(base_url=gateway.url, api_version="v1beta"))
+    client = genai.Client(
+        api_key="x", http_options=gt.HttpOptions(base_url=gateway.url, api_version="v1beta", timeout=60_000)
+    )
     counted = client.models.count_tokens(model="gemini", contents="one two three four")
     assert counted.total_tokens == 4
     sent = vertex.received[-1]

@@ -91,7 +91,7 @@ def test_a_model_the_key_may_not_use_is_a_403_in_each_frontend_s_format(
         _chat(gateway, secret, "gpt-4o")
     assert caught.value.code == "model_not_allowed" and "'gpt-4o'" in caught.value.message
     with (
-        anthropic.Anthropic(base_url=gateway.url, api_key=secret, max_retries=0) as client,
+        anthropic.Anthropic(base_url=gateway.url, api_key=secret, max_retries=0, timeout=60) as client,
         pytest.raises(anthropic.PermissionDeniedError) as refused,
     ):
         client.messages.create(model="gpt-4o", max_tokens=10, messages=[{"role": "user", "content": "Hi"}])

@@ -128,7 +128,7 @@ def _client(gateway: RunningApp, key: str) -> openai.AsyncOpenAI:
         api_key=key,
         max_retries=0,
         timeout=30,
-        http_client=httpx.AsyncClient(limits=httpx.Limits(max_connections=BURST)),
+        http_client=httpx.AsyncClient(limits=httpx.Limits(max_connections=BURST), timeout=60),
     )
 
 

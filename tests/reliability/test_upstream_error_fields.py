@@ -56,7 +56,7 @@ def test_error_fields_are_scrubbed_on_every_road(
     key_and_gateway: tuple[str, RunningApp], upstream: FakeOpenAI, loop_thread: LoopThread
 ) -> None:
     key, gateway = key_and_gateway
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0, timeout=60) as client:
         roads = [
             lambda: client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]),
             lambda: list(
@@ -99,7 +99,7 @@ async def _ledger_rows(gateway: RunningApp) -> list[dict[str, Any]]:
 def test_an_upstream_code_never_names_a_series(gateway: RunningApp, upstream: FakeOpenAI) -> None:
     """Known codes keep their name (fallbacks and alerts go by them); any other code an upstream
     invents counts under its error's type, however many it invents."""
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0, timeout=60) as client:
         for code in ["context_length_exceeded", *(f"made-up-{n}" for n in range(20))]:
             upstream.script(
                 Reply(status=400, json={"error": {"message": "no", "type": "invalid_request_error", "code": code}})

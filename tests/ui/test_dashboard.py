@@ -34,7 +34,7 @@ def page(browser: Browser) -> Page:
 
 def _traffic(gateway: RunningApp) -> None:
     """A scripted sequence: three answers from `chat`, two streams from `mini`, one unknown model."""
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0, timeout=60) as client:
         for _ in range(3):
             client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
         for _ in range(2):
@@ -104,7 +104,7 @@ def test_the_dashboard_end_to_end(gateway: RunningApp, upstream: FakeOpenAI, pag
     assert re.fullmatch(r"bg-\S+", secret)
     page.screenshot(path=screenshots / "4-key-secret.png")
     page.get_by_test_id("secret-done").click()
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=secret, max_retries=0) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=secret, max_retries=0, timeout=60) as client:
         assert client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}]).choices
     row = page.get_by_test_id("keys-table").locator("tr", has_text="ci-bot")
     expect(row).to_contain_text("60 rpm")
@@ -120,7 +120,7 @@ def test_the_dashboard_end_to_end(gateway: RunningApp, upstream: FakeOpenAI, pag
     expect(row.get_by_test_id("key-state")).to_have_text("revoked")
     page.screenshot(path=screenshots / "5-keys-revoked.png", full_page=True)
     with (
-        openai.OpenAI(base_url=gateway.url + "/v1", api_key=secret, max_retries=0) as client,
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key=secret, max_retries=0, timeout=60) as client,
         pytest.raises(openai.AuthenticationError),
     ):
         client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
