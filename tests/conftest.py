@@ -70,6 +70,7 @@ SLOW = (
     "tests/integration/test_cli_serve.py",  # `babelgate serve` processes, SIGHUP
     "tests/integration/test_bedrock.py::test_container_credentials_are_refreshed_in_the_background",  # waits 5 s
     "tests/integration/test_many_instances.py",  # nginx in front of gateway processes
+    "tests/integration/test_mcp_gateway.py::test_a_server_that_went_down_is_named_not_listed",
     "tests/integration/test_mcp_scope.py::test_no_request_makes_the_gateway_connect_where_the_destination_policy_refuses",
     "tests/integration/test_operator_cli.py",  # the CLI's processes
     "tests/integration/test_packaging.py",  # builds the wheel, installs it in a fresh venv
