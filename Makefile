@@ -94,7 +94,9 @@ bench-plain: $(STAMP)
 	$(PY) bench/run.py $(ARGS)
 
 # The sdist, and the wheel built from it, into dist/ (tests/integration/test_packaging.py installs
-# that wheel into a fresh venv and serves from it).
+# that wheel into a fresh venv and serves from it). With BABELGATE_COMPILE=1 the wheel's request path is compiled,
+# in build's isolated environment with mypy and the runtime dependencies downloaded into it (gcc; minutes:
+# tests/integration/test_compiled_packaging.py builds it so).
 dist: $(STAMP)
 	$(PY) -m build --outdir dist
 

@@ -10,14 +10,23 @@ imported from mypy at run time. Why these modules and what compiling buys: docs/
 build". Editable installs (`make install`) are never compiled: a built extension would shadow the source
 a developer edits.
 
-Compiling type-checks the package with mypy in the build's own environment, so the build asks for mypy and
-for the project's runtime dependencies (their types are what mypy checks the package against) only when
-BABELGATE_COMPILE=1; a plain build needs setuptools alone, as before.
+Compiling type-checks the package with mypy in the build's own environment, so the build asks for mypy (mypyc) and
+the stubs, at the dev extra's ranges (pyproject.toml: one pin for `make typecheck`, the compiled suite and this), and
+for what mypy checks the package's imports against (the runtime dependencies and the `otel` extra) only when
+BABELGATE_COMPILE=1, through PEP 517's `get_requires_for_build_wheel`: an isolated build (`python -m build`, pip,
+the Docker image) downloads them into its own environment, and a plain build needs setuptools alone, with no mypy to
+download and no C compiler. The requirements are asked for dynamically rather than listed in `[build-system]`
+because a static list would make every plain install from source download mypy and every runtime dependency.
+
+setuptools answers that hook, and writes the metadata, by running setup.py (`egg_info`, `dist_info`, `sdist`)
+before the build's requirements are installed: mypyc is imported, and the package compiled, only by the commands
+that build extension modules (`bdist_wheel`, as `build_wheel` runs it), never by those.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -36,10 +45,10 @@ from setuptools.build_meta import (  # noqa: F401  (the rest of the PEP 517 inte
 
 COMPILE_ENV = "BABELGATE_COMPILE"
 
-# The compiler: mypyc ships with mypy. The range is the one the suite's compiled run is tested with.
-MYPYC = "mypy>=2.4,<3"
-# Stubs mypy needs for the package's imports that do not carry their own types (the dev extra has them too).
-STUBS = ("types-PyYAML>=6,<7",)
+# setup.py's commands that build extension modules (bdist_wheel for a PEP 517 wheel; the rest run by hand): the
+# only ones that compile. Metadata, the sdist and editable installs (`editable_wheel`, `develop`: a built extension
+# would shadow the source a developer edits) stay plain.
+BUILDS_EXTENSIONS = ("bdist_wheel", "build", "build_ext", "install")
 
 # The modules the bench's paths run (the fast path, static key and governed; the translated frontends and providers;
 # the clouds' roads), as `bench/profile_fast_path.py calls [--path P] --top 1000` lists them, less those mypyc cannot
@@ -131,21 +140,36 @@ def compiling() -> bool:
     return os.environ.get(COMPILE_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
-def _runtime_dependencies() -> list[str]:
+def _project() -> dict[str, Any]:
     with (ROOT / "pyproject.toml").open("rb") as file:
-        return list(tomllib.load(file)["project"]["dependencies"])
+        project: dict[str, Any] = tomllib.load(file)["project"]
+    return project
+
+
+def requirement_name(requirement: str) -> str:
+    """A PEP 508 requirement's distribution name, lower-cased: `mypy[mypyc]>=2.4,<3` -> `mypy`."""
+    return re.split(r"[\s\[(<>=!~;@]", requirement, maxsplit=1)[0].lower()
+
+
+def compile_requirements() -> list[str]:
+    """What compiling needs besides setuptools: the dev extra's mypy (with its `mypyc` extra) and stubs, and the
+    packages mypy checks the package's imports against (the runtime dependencies and the `otel` extra)."""
+    project = _project()
+    extras = project["optional-dependencies"]
+    tools = [r for r in extras["dev"] if requirement_name(r) == "mypy" or requirement_name(r).startswith("types-")]
+    return [*tools, *project["dependencies"], *extras["otel"]]
 
 
 def get_requires_for_build_wheel(config_settings: dict[str, Any] | None = None) -> list[str]:
     requires: list[str] = build_meta.get_requires_for_build_wheel(config_settings)
     if compiling():
-        requires += [MYPYC, *STUBS, *_runtime_dependencies()]
+        requires += compile_requirements()
     return requires
 
 
 def ext_modules() -> list[Any]:
-    """setup.py's extensions: HOT through mypyc when compiling (never for an editable install), else none."""
-    if not compiling() or _building_editable():
+    """setup.py's extensions: HOT through mypyc when compiling and the command builds extensions, else none."""
+    if not compiling() or not any(arg in BUILDS_EXTENSIONS for arg in sys.argv[1:]):
         return []
     from mypyc.build import mypycify
 
@@ -155,8 +179,3 @@ def ext_modules() -> list[Any]:
     # error that only the build's own order of the modules finds (a type inferred across an import cycle).
     sources = [f"src/babelgate/{name}" for name in HOT]
     return list(mypycify([*sources, "--cache-dir", "build/mypyc-cache"], opt_level="3"))
-
-
-def _building_editable() -> bool:
-    # setuptools runs setup.py with the command it builds in sys.argv: `editable_wheel` for PEP 660.
-    return any(arg in ("editable_wheel", "develop") for arg in sys.argv)

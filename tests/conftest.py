@@ -74,6 +74,7 @@ SLOW = (
     "tests/integration/test_mcp_scope.py::test_no_request_makes_the_gateway_connect_where_the_destination_policy_refuses",
     "tests/integration/test_operator_cli.py",  # the CLI's processes
     "tests/integration/test_packaging.py",  # builds the wheel, installs it in a fresh venv
+    "tests/integration/test_compiled_packaging.py",  # builds the compiled wheel (mypyc, gcc: minutes), as above
     "tests/integration/test_shared_routing_state.py",  # gateway processes sharing Redis
     "tests/integration/test_deploy_files.py::test_nginx_accepts_the_filled_template",
     "tests/integration/test_ledger.py::test_sigterm_under_load_loses_no_row",
