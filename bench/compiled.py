@@ -51,16 +51,17 @@ def _cached(path: Path) -> bool:
     return "__pycache__" in path.parts or path.suffix in (".so", ".pyc")
 
 
-def kept_build() -> Path:
-    """The unpacked build of this tree, built unless a run on the same tree already did."""
-    target = BUILDS / digest()
+def kept_build(split: bool) -> Path:
+    """The unpacked build of this tree, built unless a run on the same tree already did. `split`: the test suite's
+    build (buildtools/babelgate_build.py's SPLIT_ENV), the same modules compiled from one C file each."""
+    target = BUILDS / (digest() + ("-split" if split else ""))
     site = target / "site"
     if site.is_dir():
         print(f"the compiled build of this tree is already built ({site.relative_to(ROOT)})", flush=True)
         return site
     scratch = Path(tempfile.mkdtemp(prefix="babelgate-compiled-"))
     try:
-        built = build(scratch)
+        built = build(scratch, split)
         target.mkdir(parents=True, exist_ok=True)
         shutil.move(str(built), site)  # a finished build only: an interrupted one is never found
     finally:
@@ -70,7 +71,7 @@ def kept_build() -> Path:
     return site
 
 
-def build(scratch: Path) -> Path:
+def build(scratch: Path, split: bool = False) -> Path:
     """The compiled wheel, built and unpacked in `scratch`; returns the directory for PYTHONPATH."""
     wheels = scratch / "wheel"
     log = scratch / "build.log"
@@ -79,7 +80,7 @@ def build(scratch: Path) -> Path:
     # of HOT would ship there still.
     for stale in (*ROOT.glob("build/lib.*"), *ROOT.glob("build/bdist.*")):
         shutil.rmtree(stale)
-    env = {**os.environ, "BABELGATE_COMPILE": "1"}
+    env = {**os.environ, "BABELGATE_COMPILE": "1", "BABELGATE_COMPILE_SPLIT": "1" if split else ""}
     pip = [sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "--wheel-dir", str(wheels)]
     scratch.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
@@ -119,7 +120,7 @@ def main() -> int:
     args, passed = parser.parse_known_args()
     if passed and not (args.test or args.bench):
         parser.error(f"unrecognized arguments: {' '.join(passed)}")
-    src = kept_build()
+    src = kept_build(split=args.test)
     if args.test or args.bench:
         env = {**os.environ, "PYTHONPATH": str(src)}
         if args.test:

@@ -100,6 +100,7 @@ RELEASE = (
     "tests/identity/test_provider_tokens.py",  # the real OpenID provider's access tokens as JWT callers
     "tests/ui/test_bundle.py",  # npm ci and the dashboard's build from its source
     "tests/integration/test_packaging.py",  # builds the wheels, installs each in a fresh venv
+    "tests/integration/test_compiled_packaging.py",  # the compiled wheel from a clean clone (mypyc, gcc: minutes)
     "tests/reliability/test_fuzz_routes.py",  # schemathesis on every route
     "tests/reliability/test_pipelining.py",  # ten thousand pipelined requests
     "tests/integration/test_ledger.py::test_sigterm_under_load_loses_no_row",
