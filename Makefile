@@ -57,9 +57,10 @@ suite: $(STAMP)
 test-release: $(STAMP)
 	$(PY) -m pytest -q -m release
 
-# The request paths' tests again, on the compiled build (buildtools/babelgate_build.py: mypyc, as the Docker
-# image ships it and `make bench` measures it): what compiled code does differently from Python shows only there.
-# ~5.5 minutes to build (gcc), ~4 to run; skipped, with a line that says so, on a machine without a C compiler.
+# The request paths' tests again, on the compiled build (buildtools/babelgate_build.py: the modules the Docker image
+# and `make bench` compile, through the same mypyc, their C split one file a module so that it compiles on every core
+# and a change recompiles only what it touched): what compiled code does differently from Python shows only there.
+# Kept in build/compiled/ for the tree it was built from; skipped, with a line that says so, without a C compiler.
 # A C compiler, which the compiled build (mypyc) needs: `compiled` and `bench` skip or fall back without one.
 HAVE_CC := $(shell command -v cc || command -v gcc)
 COMPILED_TESTS := tests/unit $(addprefix tests/integration/test_,$(addsuffix .py,chat errors routing \
@@ -80,7 +81,7 @@ check: lint typecheck unit
 test: lint typecheck suite compiled
 
 # The gateway as it ships (the Docker image, `BABELGATE_COMPILE=1` wheels): its request path compiled, built first
-# (bench/compiled.py, ~5 minutes); plain Python, with a line that says so, on a machine without a C compiler.
+# (bench/compiled.py, ~12 minutes on two cores the first time); plain Python, with a line that says so, on a machine without a C compiler.
 # `make bench-plain` measures the editable install as it is.
 bench: $(STAMP)
 ifneq ($(HAVE_CC),)
