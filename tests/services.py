@@ -23,6 +23,9 @@ POSTGRES_DSN_ENV = "BABELGATE_TEST_POSTGRES_DSN"
 REDIS_URL_ENV = "BABELGATE_TEST_REDIS_URL"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+# `redis.timeout` for gateways that must share exact state through Redis: the default (a quarter of a second)
+# would take a busy machine's pause for an outage and fall back to each instance's own counts.
+REDIS_TIMEOUT = 5
 
 _T = TypeVar("_T")
 

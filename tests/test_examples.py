@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from babelgate.cli import main
+from tests.fakes.google_credentials import service_account_key
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "babelgate.yaml"
 
@@ -57,12 +58,15 @@ CLOUDS = Path(__file__).parent.parent / "examples" / "vertex-azure.yaml"
 
 
 def test_the_clouds_example_checks_out_without_reaching_a_cloud(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """Building the cloud providers fetches no token (the first request does), so a config checks offline."""
+    """Building the cloud providers fetches no token (the first request does), so a config checks offline; the
+    service-account key it names is read (it must exist and parse), which needs no network either."""
+    key_file = tmp_path / "key.json"
+    service_account_key(key_file, "https://oauth2.googleapis.com/token")
     for name, value in {
         "GOOGLE_CLOUD_PROJECT": "my-project",
-        "VERTEX_CREDENTIALS_FILE": "/nonexistent/key.json",
+        "VERTEX_CREDENTIALS_FILE": str(key_file),
         "AZURE_OPENAI_ENDPOINT": "https://sweden.openai.azure.com",
         "AZURE_OPENAI_API_KEY": "azure-example-key",
         "AZURE_FOUNDRY_ENDPOINT": "https://foundry.services.ai.azure.com",

@@ -26,7 +26,7 @@ from tests.fakes.prompt_cache import PromptCache
 from tests.fakes.scripted import Reply
 from tests.fakes.servers import LoopThread, RunningApp
 from tests.integration.test_virtual_keys import ADMIN, MASTER
-from tests.services import redis_url  # noqa: F401 (a fixture)
+from tests.services import REDIS_TIMEOUT, redis_url  # noqa: F401 (a fixture)
 
 SYSTEM = "You are a coding agent. Follow the repository's conventions. " * 8
 SESSIONS = 12  # two deployments: all on one by chance once in 2,048 runs
@@ -385,7 +385,7 @@ def test_two_instances_share_pins_through_redis(
     redis_url: str,  # noqa: F811
 ) -> None:
     prefix = f"bgtest-{uuid.uuid4().hex[:8]}:"
-    redis = f"redis: {{url: '{redis_url}', prefix: '{prefix}'}}\n"
+    redis = f"redis: {{url: '{redis_url}', prefix: '{prefix}', timeout: {REDIS_TIMEOUT}}}\n"
     first = make_gateway(_config(openai_pair, extra=AFFINITY + redis))
     second = make_gateway(_config(openai_pair, extra=AFFINITY + redis))
     _wait_shared(first, second)

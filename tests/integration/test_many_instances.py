@@ -60,7 +60,7 @@ from tests.many_instances import (
     start_nginx,
 )
 from tests.responses_spec import parse_sse
-from tests.services import postgres_dsn, redis_url  # noqa: F401 (fixtures)
+from tests.services import REDIS_TIMEOUT, postgres_dsn, redis_url  # noqa: F401 (fixtures)
 
 # The SDK's responses.connect() opens its socket the way websockets deprecates (as in test_responses_websocket).
 pytestmark = pytest.mark.filterwarnings("ignore:connect\\(\\) must be used as a context manager:DeprecationWarning")
@@ -138,7 +138,7 @@ def cluster(
     _anthropic.reset()
     config = shared_config(
         {
-            "redis": {"prefix": prefix},
+            "redis": {"prefix": prefix, "timeout": REDIS_TIMEOUT},
             "providers": {
                 "openai": {"base_url": _upstream.base_url},
                 "anthropic": {"type": "anthropic", "base_url": _anthropic.base_url, "api_key": "env:ANTHROPIC_API_KEY"},

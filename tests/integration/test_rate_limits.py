@@ -26,7 +26,7 @@ from tests.fakes.openai_upstream import FakeOpenAI, completion
 from tests.fakes.scripted import Reply
 from tests.integration.test_cli_serve import _free_port, _wait_ready
 from tests.integration.test_virtual_keys import ADMIN, MASTER, _create, _gateway
-from tests.services import redis_url  # noqa: F401 (a fixture)
+from tests.services import REDIS_TIMEOUT, redis_url  # noqa: F401 (a fixture)
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}
 
@@ -88,7 +88,7 @@ def test_reset_times_read_as_openai_writes_them() -> None:
 # -- exact across two processes -------------------------------------------------------------------------
 
 CONFIG = """\
-redis: {{url: '{redis}', prefix: '{prefix}'}}
+redis: {{url: '{redis}', prefix: '{prefix}', timeout: {redis_timeout}}}
 store: {{url: 'sqlite:{store}'}}
 server: {{master_key: env:MASTER}}
 providers:
@@ -104,6 +104,7 @@ def two_gateways(tmp_path: Path, upstream: FakeOpenAI, redis_url: str) -> Iterat
     config.write_text(
         CONFIG.format(
             redis=redis_url,
+            redis_timeout=REDIS_TIMEOUT,
             prefix=f"bgtest-{uuid.uuid4().hex[:8]}:",
             store=tmp_path / "shared.db",
             base_url=upstream.base_url,
@@ -138,21 +139,21 @@ def test_two_processes_admit_exactly_the_limit_between_them(
     first, second = two_gateways
     created = httpx.post(first + "/admin/keys", json={"rpm": 10}, headers=ADMIN).json()
     key: Any = created["key"]
-    deadline = time.monotonic() + 3
-    while _post(second, key).status_code == 401:  # the second instance reads the new key from the store
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    # That request counted: 9 remain. 30 more at once, alternating between the two gateways.
+    _seen_by_both(first, second, key)
+    # 30 at once, alternating between the two gateways: 10 between them.
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda n: _post(first if n % 2 else second, key).status_code, range(30)))
-    assert statuses.count(200) == 9 and statuses.count(429) == 21
+    assert statuses.count(200) == 10 and statuses.count(429) == 20
 
 
 def _seen_by_both(first: str, second: str, key: str) -> None:
-    deadline = time.monotonic() + 3
-    while _post(second, key).status_code == 401:  # the second instance reads the new key from the store
-        assert time.monotonic() < deadline
+    """Waits until the second instance has read the key the first made: until then it has no virtual key and is
+    open, so a request with the key would pass it uncounted."""
+    deadline = time.monotonic() + 10
+    while httpx.get(second + "/health", timeout=10).json()["access"] != "keys_required":
+        assert time.monotonic() < deadline, "the second instance never read the new key from the store"
         time.sleep(0.05)
+    assert _post(second, "sk-bg-not-a-key").status_code == 401
 
 
 def test_requests_at_once_are_counted_across_processes(two_gateways: tuple[str, str], upstream: FakeOpenAI) -> None:

@@ -22,7 +22,7 @@ from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.openai_upstream import FakeOpenAI, text_stream
 from tests.fakes.scripted import Reply
 from tests.integration.test_virtual_keys import ADMIN, MASTER
-from tests.services import redis_url  # noqa: F401 (a fixture)
+from tests.services import REDIS_TIMEOUT, redis_url  # noqa: F401 (a fixture)
 
 CACHED = "models:\n  cached: {provider: openai, model: gpt-4o-mini, cache: {ttl: 60}}\n"
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
@@ -233,7 +233,8 @@ def test_instances_share_the_cache_through_redis(
     upstream: FakeOpenAI,
     redis_url: str,  # noqa: F811
 ) -> None:
-    config = CACHED + f"redis: {{url: '{redis_url}', prefix: 'bgtest-{uuid.uuid4().hex[:8]}:'}}\n"
+    prefix = f"bgtest-{uuid.uuid4().hex[:8]}:"
+    config = CACHED + f"redis: {{url: '{redis_url}', prefix: '{prefix}', timeout: {REDIS_TIMEOUT}}}\n"
     first, second = make_gateway(config), make_gateway(config)
     body = {"model": "cached", "messages": MESSAGES}
     assert httpx.post(first.url + "/v1/chat/completions", json=body).headers["x-babelgate-cache"] == "miss"

@@ -20,7 +20,7 @@ from tests.conftest import CLOSED_PORT_URL, start_gateway, stop_gateway
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.scripted import Reply
 from tests.fakes.servers import LoopThread, RunningApp
-from tests.services import redis_url  # noqa: F401 (a fixture)
+from tests.services import REDIS_TIMEOUT, redis_url  # noqa: F401 (a fixture)
 from tests.waiting import eventually
 
 KEYS = {"RESTING_KEY": "sk-resting-0000-AAAA", "FREE_KEY": "sk-free-1111-BBBB"}
@@ -113,7 +113,7 @@ def test_a_rest_learned_through_redis_keeps_other_instances_away_too(
     fakes: dict[str, FakeOpenAI],
     redis_url: str,  # noqa: F811
 ) -> None:
-    shared = f"redis: {{url: '{redis_url}', prefix: 'bgtest-{uuid.uuid4().hex[:8]}:'}}\n"
+    shared = f"redis: {{url: '{redis_url}', prefix: 'bgtest-{uuid.uuid4().hex[:8]}:', timeout: {REDIS_TIMEOUT}}}\n"
     first, second = gateways(shared), gateways(shared)
     fakes["resting"].script(Reply(status=429, headers={"Retry-After": "3"}, json=RATE_LIMITED.json))
     with _client(first) as one, _client(second) as other:

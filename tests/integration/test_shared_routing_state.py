@@ -24,7 +24,7 @@ from tests.conftest import CLOSED_PORT_URL
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.scripted import Reply
 from tests.integration.test_cli_serve import _free_port, _wait_ready
-from tests.services import redis_url  # noqa: F401 (a fixture)
+from tests.services import REDIS_TIMEOUT, redis_url  # noqa: F401 (a fixture)
 
 KEYS = ("sk-shared-first-key-AAAA", "sk-shared-second-key-BBBB")
 
@@ -97,7 +97,7 @@ async def test_a_redis_outage_fails_nothing_and_warns_once(caplog: pytest.LogCap
 # -- two gateway processes ---------------------------------------------------------------------------
 
 CONFIG = """\
-redis: {{url: '{redis}', prefix: '{prefix}'}}
+redis: {{url: '{redis}', prefix: '{prefix}', timeout: {redis_timeout}}}
 providers:
   pool: {{type: openai, base_url: '{base_url}', api_keys: [env:KEY_ONE, env:KEY_TWO]}}
 models:
@@ -113,7 +113,12 @@ def two_gateways(
 ) -> Iterator[tuple[str, str]]:
     config = tmp_path / "shared.yaml"
     config.write_text(
-        CONFIG.format(redis=redis_url, prefix=f"bgtest-{uuid.uuid4().hex[:8]}:", base_url=upstream.base_url)
+        CONFIG.format(
+            redis=redis_url,
+            redis_timeout=REDIS_TIMEOUT,
+            prefix=f"bgtest-{uuid.uuid4().hex[:8]}:",
+            base_url=upstream.base_url,
+        )
     )
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL", "_API_KEYS"))}
     env.update(

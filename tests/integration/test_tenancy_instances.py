@@ -29,7 +29,7 @@ from tests.conftest import CLOSED_PORT_URL
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.integration.test_cli_serve import _free_port, _wait_ready
 from tests.many_instances import fresh_database
-from tests.services import postgres_dsn, redis_url  # noqa: F401 (fixtures)
+from tests.services import REDIS_TIMEOUT, postgres_dsn, redis_url  # noqa: F401 (fixtures)
 
 MASTER = "master-key-of-the-tenancy-instances-0123"
 ADMIN = {"Authorization": f"Bearer {MASTER}"}
@@ -91,7 +91,7 @@ def two(
     redis_url: str,  # noqa: F811
 ) -> Iterator[tuple[str, str]]:
     config = {
-        "redis": {"url": redis_url, "prefix": f"bgten-{uuid.uuid4().hex[:8]}:"},
+        "redis": {"url": redis_url, "prefix": f"bgten-{uuid.uuid4().hex[:8]}:", "timeout": REDIS_TIMEOUT},
         "server": {"master_key": "env:MASTER"},
         "providers": {"openai": {"type": "openai", "base_url": upstream.base_url, "api_key": "env:UPSTREAM"}},
         # $1 a prompt token; the fake upstream reports 9 prompt tokens: $9 a request.
@@ -156,8 +156,13 @@ def _priced(url: str, key: str, end_user: str | None = None) -> int:
 
 def _known_to(url: str, key: str) -> None:
     """Wait until the instance at `url` has read the key (and the users and teams written before it)."""
-    deadline = time.monotonic() + 5
-    while httpx.get(url + "/v1/models", headers={"Authorization": f"Bearer {key}"}).status_code == 401:
+
+    def status(presented: str) -> int:
+        return httpx.get(url + "/v1/models", headers={"Authorization": f"Bearer {presented}"}, timeout=10).status_code
+
+    deadline = time.monotonic() + 10
+    # An instance that has read no key yet is open: the key passing proves nothing until a wrong one is refused.
+    while status(key) == 401 or status("sk-bg-not-a-key") != 401:
         assert time.monotonic() < deadline, "the key never reached the other instance"
         time.sleep(0.05)
     time.sleep(0.6)  # users and teams poll on the same period as keys
