@@ -19,14 +19,16 @@ from tests.integration.test_virtual_keys import ADMIN, MASTER
 
 
 def _config(provider: str, base_url: str, keys: str = "session_header") -> str:
-    kind, key, model = {
-        "anthropic": ("anthropic", "ANTHROPIC_API_KEY", "claude-sonnet-4-5"),
-        "openai": ("openai", "OPENAI_API_KEY", "gpt-4o-mini"),
+    # The OpenAI fake speaks OpenAI's own API, which refuses `top_k` (Gemini CLI sends it): at an address other
+    # than api.openai.com the gateway takes a compatible server unless `profile: openai` says otherwise.
+    kind, key, model, extra = {
+        "anthropic": ("anthropic", "ANTHROPIC_API_KEY", "claude-sonnet-4-5", ""),
+        "openai": ("openai", "OPENAI_API_KEY", "gpt-4o-mini", ", profile: openai"),
     }[provider]
     return f"""
 providers:
-  east: {{type: {kind}, base_url: '{base_url}', api_key: env:{key}}}
-  west: {{type: {kind}, base_url: '{base_url}', api_key: env:{key}}}
+  east: {{type: {kind}, base_url: '{base_url}', api_key: env:{key}{extra}}}
+  west: {{type: {kind}, base_url: '{base_url}', api_key: env:{key}{extra}}}
 routing:
   affinity: {{keys: [{keys}]}}
 models:
