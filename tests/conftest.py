@@ -305,6 +305,17 @@ def make_gateway(loop_thread: LoopThread, upstream: FakeOpenAI, tmp_path: Any) -
 
 
 @pytest.fixture
+def no_aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Whatever the machine has for AWS (keys, ~/.aws, a metadata service) stays out of the test."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
 def gateway(make_gateway: GatewayFactory) -> RunningApp:
     return make_gateway()
 

@@ -75,14 +75,8 @@ def sources(_sources: FakeCredentialSources, bedrock: FakeBedrock) -> FakeCreden
 
 
 @pytest.fixture(autouse=True)
-def no_aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _no_aws_environment(no_aws_environment: None) -> None:
     """Whatever the machine has (keys, ~/.aws, a metadata service) stays out of these tests."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 def _config(fake: FakeBedrock, auth: str = "", *, extra_models: str = "", extra_providers: str = "") -> str:

@@ -5,7 +5,6 @@ what they receive (tests/fakes): each is sent in the upstream's own spelling, dr
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,16 +73,6 @@ def clouds(_clouds: Clouds) -> Iterator[Clouds]:
     yield _clouds
     assert _clouds.azure.violations == [], "the gateway sent requests Azure refuses"
     assert _clouds.vertex.violations == [], "the gateway sent requests Vertex AI refuses"
-
-
-@pytest.fixture
-def no_aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 class Upstreams:
