@@ -1,9 +1,9 @@
-"""What a failed attempt means for the next one: the failure's kind, and how long to wait.
+"""What a failed attempt means for the next one: the failure's kind, the step it calls for, and how long to wait.
 
 The kinds are decided from the typed error (errors.py), never from message
 text: a retryable failure may be tried again (on this model's deployments, then its fallbacks);
 a context-window overflow or a content-policy refusal goes to its own fallback list; anything
-else is the client's answer at once.
+else is the client's answer at once. The router (router.py) takes the step.
 """
 
 from __future__ import annotations
@@ -55,6 +55,34 @@ def classify(error: GatewayError) -> Failure:
     if type(error) is UpstreamError:
         return Failure.RETRYABLE
     return Failure.FINAL
+
+
+class Step(Enum):
+    """What the router does after a failed attempt."""
+
+    AGAIN = "again"  # another key of the deployment's pool is free: the deployment stays a candidate
+    ELSEWHERE = "elsewhere"  # another deployment: this one is out until the next round
+    REFUSED = "refused"  # our credentials for it were refused, every key: out for the rest of the request
+    CONTEXT_WINDOW_FALLBACK = "context_window_fallback"  # the route's context-window fallbacks, at once
+    CONTENT_POLICY_FALLBACK = "content_policy_fallback"  # the route's content-policy fallbacks, at once
+    GIVE_UP = "give_up"  # the failure is the client's answer
+
+
+def next_step(kind: Failure, *, status: int, other_key_free: bool) -> Step:
+    """The step after a failure of `kind`; `status` and `other_key_free`: the error's (errors.GatewayError)."""
+    if kind is Failure.RETRYABLE:
+        # A 429 with another key free: this deployment may go again at once, with that key.
+        return Step.AGAIN if status == 429 and other_key_free else Step.ELSEWHERE
+    if kind is Failure.KEY_REJECTED:
+        # With no key of this deployment left, the gateway's credentials for it are wrong (an expired key, a
+        # model not enabled in that cloud account), never the client's fault, and another deployment's or a
+        # fallback's may be good. When none serves, the client gets the refusal.
+        return Step.AGAIN if other_key_free else Step.REFUSED
+    if kind is Failure.CONTEXT_WINDOW:
+        return Step.CONTEXT_WINDOW_FALLBACK
+    if kind is Failure.CONTENT_POLICY:
+        return Step.CONTENT_POLICY_FALLBACK
+    return Step.GIVE_UP
 
 
 def outcome_label(error: GatewayError) -> str:
