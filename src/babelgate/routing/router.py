@@ -18,6 +18,10 @@ any failure may be retried. Otherwise, for a model's route:
 
 Every attempt is recorded in `x-babelgate-route` (`provider/model=outcome`, docs/decisions.md, "Deployments, fallbacks
 and the route header").
+
+`Router.run` is the loop; each decision is a function of its own: `_pick` (1), retry.py's `classify` and
+`next_step` for what a failure calls for, `_record_failure` (the circuit and the route header) and `_take`
+(2, 4, 5), and `_next_round` (3, 4). A first attempt that answers meets none of the failures' helpers.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from babelgate.randomness import RANDOM
 from babelgate.routing.health import Health
 from babelgate.routing.pins import Pins
 from babelgate.routing.registry import Deployment, ModelRegistry, ModelRoute
-from babelgate.routing.retry import Failure, backoff, classify, outcome_label
+from babelgate.routing.retry import Failure, Step, backoff, classify, next_step, outcome_label
 
 if TYPE_CHECKING:
     from babelgate.observability.metrics import Metrics
@@ -45,6 +49,38 @@ T = TypeVar("T")
 ROUTE_HEADER: Final = b"x-babelgate-route"
 ATTEMPTS_HEADER: Final = gateway_headers.ATTEMPTS
 MAX_ATTEMPTS: Final = 32  # whatever the settings, one request never makes more upstream calls
+_NONE: Final[frozenset[str]] = frozenset()
+
+
+class _Course:
+    """Where one request's attempts stand: the route they are on, what is left of it, and what failed.
+
+    Its sets of deployments are frozen and replaced when a failure adds to them, so that a request whose
+    first attempt answers allocates none."""
+
+    __slots__ = ("deadline", "failed", "fallbacks", "last", "rejected", "retries", "route", "trail", "visited")
+
+    def __init__(self, route: ModelRoute) -> None:
+        self.route = route
+        self.fallbacks = list(route.fallbacks)  # the current route's, still to try in order
+        self.retries = 0  # made on the current route
+        self.failed = _NONE  # deployments of the current route that failed in this round
+        # Deployments whose credentials the upstream refused (401/403) in this request: not tried again, in any
+        # round or fallback (the same label is the same provider and credentials).
+        self.rejected = _NONE
+        self.visited = {route.public_name}  # routes taken: none is taken twice
+        self.trail: list[str] = []  # the attempts so far, as the route header lists them
+        self.last: GatewayError | None = None  # the latest failure
+        # The budget is the request's: a fallback's retries wait only within what is left of it.
+        self.deadline = time.monotonic() + route.policy.budget
+
+    def switch(self, route: ModelRoute) -> None:
+        """On to a fallback: its own fallbacks and retries, every deployment a candidate but the rejected."""
+        self.route, self.fallbacks, self.retries, self.failed = route, list(route.fallbacks), 0, self.rejected
+
+    def new_round(self) -> None:
+        """Every deployment of the route a candidate again but the rejected."""
+        self.failed = self.rejected
 
 
 class Router:
@@ -68,99 +104,111 @@ class Router:
         attempts run (an attempt returns its answer; pipeline.py sends it). `headers`: the answer's
         headers, where the route headers go; `watch`: from now on, a client that leaves cancels the call;
         `session`: the pin's name (affinity.Session.key) when the route's policy keeps sessions on a deployment."""
-        trail: list[str] = []  # the attempts so far, as the route header lists them
-        visited = {route.public_name}
-        fallbacks = list(route.fallbacks) if route.fallbacks else []
-        retries = 0
-        failed: set[str] = set()  # deployments of the current route that failed in this round
-        # Deployments whose credentials the upstream refused (401/403) in this request: not tried again, in any
-        # round or fallback (the same label is the same provider and credentials).
-        rejected: set[str] = set()
-        deadline = time.monotonic() + route.policy.budget
-        last: GatewayError | None = None
+        course = _Course(route)
         pinned = self.pins.get(session) if session is not None else None
-        pinning = route  # a session is pinned among its own model's deployments, never a fallback's
-        while len(trail) < MAX_ATTEMPTS:
-            deployment = self._pick(route, failed, pinned)
-            if deployment is None:
-                # Every deployment failed in this round, or has an open circuit.
-                wait = self._retry_wait(route, retries, last, failed - rejected if rejected else failed)
-                if wait is not None and time.monotonic() + wait < deadline:
-                    retries += 1
-                    self._count("retries", route)
-                    if wait:
-                        watch()  # a client that leaves now cancels the wait at once
-                        await asyncio.sleep(wait)
-                    failed.clear()
-                    failed |= rejected
-                    continue
-                next_route = self._fallback(fallbacks, visited)
-                if next_route is None:
-                    raise last if last is not None else self._all_open(route)
-                self._count("fallbacks", route)
-                # The budget is the request's: a fallback's retries wait only within what is left of it.
-                route, fallbacks, retries, failed = next_route, list(next_route.fallbacks), 0, set(rejected)
+        while True:  # at most MAX_ATTEMPTS attempts (_take)
+            deployment = self._pick(course.route, course.failed, pinned)
+            if deployment is None:  # every deployment failed in this round, or has an open circuit
+                wait = self._next_round(course)
+                if wait is None:
+                    raise course.last if course.last is not None else self._all_open(course.route)
+                if wait:
+                    watch()  # a client that leaves now cancels the wait at once
+                    await asyncio.sleep(wait)
                 continue
-            if trail:
-                self._announce(headers, trail, deployment.label, "ok")
+            if course.trail:
+                self._announce(headers, course.trail, deployment.label, "ok")
             else:  # the first attempt: headers made once per deployment
                 headers += ((ROUTE_HEADER, deployment.route_ok), (ATTEMPTS_HEADER, b"1"))
-            health, name, policy = self.health, deployment.label, route.policy
+            health, name = self.health, deployment.label
             health.begin(name)
             started = time.monotonic()
             try:
                 result = await attempt(deployment)
             except GatewayError as error:
                 kind = classify(error)
-                if kind is Failure.RETRYABLE:
-                    health.failed(name, threshold=policy.circuit_failures, cooldown=policy.circuit_cooldown)
-                else:
-                    health.ended(name)
-                trail.append(f"{name}={outcome_label(error)}")
-                self._announce(headers, trail)
-                last = error
-                if kind is Failure.KEY_REJECTED:
-                    if not error.other_key_free:
-                        # No key of this deployment is left: the gateway's credentials for it are wrong (an expired
-                        # key, a model not enabled in that cloud account), never the client's fault, and another
-                        # deployment's or a fallback's may be good. When none serves, the client gets the refusal.
-                        failed.add(name)
-                        rejected.add(name)
-                        log.info("attempt on %s: its credentials were refused; %d so far", name, len(trail))
-                    continue  # another deployment, or the same one with another key of its pool
-                if kind in (Failure.CONTEXT_WINDOW, Failure.CONTENT_POLICY):
-                    targets = (
-                        route.context_window_fallbacks
-                        if kind is Failure.CONTEXT_WINDOW
-                        else route.content_policy_fallbacks
-                    )
-                    next_route = self._fallback(list(targets), visited)
-                    if next_route is None:
-                        raise
-                    self._count("fallbacks", route)
-                    route, fallbacks, retries, failed = next_route, list(next_route.fallbacks), 0, set(rejected)
-                    continue
-                if kind is not Failure.RETRYABLE:
-                    raise
-                if not (error.status == 429 and error.other_key_free):
-                    failed.add(name)  # a 429 with another key free: this deployment may go again at once
-                log.info("attempt on %s failed (%s); %d so far", name, trail[-1], len(trail))
+                self._record_failure(course, headers, name, kind, error)
+                step = next_step(kind, status=error.status, other_key_free=error.other_key_free)
+                if not self._take(course, step, name):
+                    raise  # the client's answer
                 continue
             except BaseException:
                 health.ended(name)  # cancelled (the client left) or an unexpected error
                 raise
             health.succeeded(name, time.monotonic() - started)
-            affinity = route.policy.affinity
-            if session is not None and affinity is not None and route is pinning:
-                # Kept, or moved to the deployment that served when the pinned one failed or was skipped.
-                if pinned is not None and pinned != name:
-                    self._count("pins_moved", route)
-                self.pins.keep(session, name, affinity.ttl)
+            if session is not None and course.route is route:  # pinned among its model's deployments, not a fallback's
+                self._keep_pin(route, session, pinned, name)
             return result
-        assert last is not None
-        raise last
 
-    def _pick(self, route: ModelRoute, failed: set[str], pinned: str | None = None) -> Deployment | None:
+    def _record_failure(
+        self, course: _Course, headers: list[tuple[bytes, bytes]], name: str, kind: Failure, error: GatewayError
+    ) -> None:
+        """A failed attempt on deployment `name`: its circuit counts it when it says the upstream is unwell (a
+        retryable failure; any other only ends the attempt), and the route headers list it."""
+        policy = course.route.policy
+        if kind is Failure.RETRYABLE:
+            self.health.failed(name, threshold=policy.circuit_failures, cooldown=policy.circuit_cooldown)
+        else:
+            self.health.ended(name)
+        course.trail.append(f"{name}={outcome_label(error)}")
+        self._announce(headers, course.trail)
+        course.last = error
+        if kind is Failure.RETRYABLE:
+            log.info("attempt on %s failed (%s); %d so far", name, course.trail[-1], len(course.trail))
+
+    def _take(self, course: _Course, step: Step, name: str) -> bool:
+        """Takes `step` after a failed attempt on deployment `name`. False when the failure is the client's
+        answer: the step says so, its fallback list has nowhere left to go, or the request made MAX_ATTEMPTS."""
+        if step is Step.ELSEWHERE:
+            course.failed |= {name}
+        elif step is Step.REFUSED:
+            course.failed |= {name}
+            course.rejected |= {name}
+            log.info("attempt on %s: its credentials were refused; %d so far", name, len(course.trail))
+        elif step is Step.CONTEXT_WINDOW_FALLBACK or step is Step.CONTENT_POLICY_FALLBACK:
+            route = course.route
+            targets = (
+                route.context_window_fallbacks
+                if step is Step.CONTEXT_WINDOW_FALLBACK
+                else route.content_policy_fallbacks
+            )
+            next_route = self._fallback(list(targets), course.visited)
+            if next_route is None:
+                return False
+            self._count("fallbacks", route)
+            course.switch(next_route)
+        elif step is Step.GIVE_UP:
+            return False
+        return len(course.trail) < MAX_ATTEMPTS
+
+    def _next_round(self, course: _Course) -> float | None:
+        """No deployment of the route can take the request (each failed in this round, or has an open
+        circuit): another round after a wait (its seconds) while retries and the budget last, else the
+        next fallback at once (0.0); None when neither is left."""
+        route, failed, rejected = course.route, course.failed, course.rejected
+        wait = self._retry_wait(route, course.retries, course.last, failed - rejected if rejected else failed)
+        if wait is not None and time.monotonic() + wait < course.deadline:
+            course.retries += 1
+            self._count("retries", route)
+            course.new_round()
+            return wait
+        next_route = self._fallback(course.fallbacks, course.visited)
+        if next_route is None:
+            return None
+        self._count("fallbacks", route)
+        course.switch(next_route)
+        return 0.0
+
+    def _keep_pin(self, route: ModelRoute, session: str, pinned: str | None, name: str) -> None:
+        """Deployment `name` of the session's own route served it: the pin is kept, or moved to it when the
+        pinned one failed or was skipped."""
+        affinity = route.policy.affinity
+        if affinity is not None:
+            if pinned is not None and pinned != name:
+                self._count("pins_moved", route)
+            self.pins.keep(session, name, affinity.ttl)
+
+    def _pick(self, route: ModelRoute, failed: frozenset[str], pinned: str | None = None) -> Deployment | None:
         health = self.health
         deployments = route.deployments
         if pinned is not None and pinned not in failed and health.admits(pinned):
@@ -194,7 +242,9 @@ class Router:
             return min(candidates, key=lambda d: health.latency(d.label) or 0.0)
         return RANDOM.choices(candidates, weights=[d.weight for d in candidates])[0]
 
-    def _retry_wait(self, route: ModelRoute, retries: int, last: GatewayError | None, failed: set[str]) -> float | None:
+    def _retry_wait(
+        self, route: ModelRoute, retries: int, last: GatewayError | None, failed: frozenset[str]
+    ) -> float | None:
         """Seconds to wait before the next round on this route, or None when it has no retry left."""
         policy = route.policy
         if retries >= policy.retries or last is None or not failed:
