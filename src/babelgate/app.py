@@ -46,14 +46,15 @@ from babelgate.governance.virtual_keys import KeyRing
 from babelgate.hooks import Hook
 from babelgate.http import UpstreamClient
 from babelgate.http.proxy import Proxy, parse_proxy
-from babelgate.http.tls import tls_context
+from babelgate.http.tls import TlsContexts
 from babelgate.observability import worker_metrics
 from babelgate.observability.logging import REQUEST_ID, Scrubber, secrets_of
 from babelgate.observability.metrics import Metrics
 from babelgate.observability.request_id import RequestIds
 from babelgate.observability.tracing import RequestRecord, Tracing, endpoint_from
-from babelgate.providers import PROVIDER_TYPES, TELEMETRY_NAMES, build_provider, key_pool
+from babelgate.providers import PROVIDER_TYPES, TELEMETRY_NAMES, build_provider
 from babelgate.providers.base import Provider
+from babelgate.providers.key_pool import DEFAULT_COOLDOWN, KeyPools
 from babelgate.redis_link import RedisLink
 from babelgate.response_cache import ResponseCache
 from babelgate.routing.catalog import ModelCatalog
@@ -117,6 +118,8 @@ class Gateway:
         self.collector: PacedCollector | None = None
         # Set at start (a reload keeps the pool it has).
         self.client = UpstreamClient(max_connections=config.server.max_upstream_connections)
+        self.tls = TlsContexts()  # the providers' own TLS settings, one context per setting
+        self.key_pools = KeyPools()  # every key pool of the providers this gateway built
         self.metrics = Metrics(TELEMETRY_NAMES, OPERATIONS)
         if os.environ.get(worker_metrics.ENV):  # `serve --workers N`: /metrics sums every worker
             self.metrics.share_with_workers(os.environ[worker_metrics.ENV])
@@ -131,7 +134,9 @@ class Gateway:
         self.shared: RedisShared | None = None
         if config.redis is not None:
             self.redis = self._redis_link(config.redis)
-            self.shared = RedisShared(self.redis, self.health, prefix=config.redis.prefix, pins=self.pins)
+            self.shared = RedisShared(
+                self.redis, self.health, prefix=config.redis.prefix, pins=self.pins, pools=self.key_pools
+            )
         self.request_ids = RequestIds()
         # Traces when an OTLP endpoint is configured (observability/tracing.py); None costs nothing.
         endpoint = endpoint_from(config.telemetry.otlp_endpoint, os.environ)
@@ -192,22 +197,22 @@ class Gateway:
         for name, provider_config in config.providers.items():
             try:
                 self._network(name, provider_config)
-                providers[name] = build_provider(name, provider_config, config.server, self.client)
+                providers[name] = self._provider(name, provider_config, config)
             except ValueError as exc:
                 raise ValueError(
                     f"providers.{name}.{exc}" if str(exc).startswith(("tls.", "proxy")) else f"providers.{name}: {exc}"
                 ) from None
 
         def variant(name: str, changes: dict[str, Any]) -> Provider:
-            return build_provider(name, config.providers[name].model_copy(update=changes), config.server, self.client)
+            return self._provider(name, config.providers[name].model_copy(update=changes), config)
 
         try:
             registry = ModelRegistry(config, providers, variant)
         except RegistryError as exc:
             raise ValueError(f"{exc.path}: {exc}") from None
-        cooldown = config.routing.key_cooldown or key_pool.DEFAULT_COOLDOWN
+        cooldown = config.routing.key_cooldown or DEFAULT_COOLDOWN
         for name in providers:
-            for pool in key_pool.pools_of(name):
+            for pool in self.key_pools.of(name):
                 pool.cooldown = cooldown
         ttls = {name: p.models_cache_ttl for name, p in config.providers.items()}
         key = config.responses.reasoning_key
@@ -248,6 +253,12 @@ class Gateway:
             mcp_servers=self.mcp_servers,
             credential_problems=credential_problems(providers),
         )
+
+    def _provider(self, name: str, provider_config: ProviderConfig, config: Config) -> Provider:
+        provider = build_provider(name, provider_config, config.server, self.client)
+        for pool in provider.key_pools():
+            self.key_pools.adopt(pool)
+        return provider
 
     @staticmethod
     def _oidc_client(config: Config) -> OidcClient | None:
@@ -375,7 +386,7 @@ class Gateway:
         tls = None
         if provider.tls is not None:
             settings = provider.tls
-            tls = tls_context(
+            tls = self.tls.get(
                 provider=name,
                 verify=settings.verify,
                 ca_bundle=settings.ca_bundle,
