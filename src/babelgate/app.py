@@ -60,7 +60,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 # The tables the app routes by, built from the frontends' declarations (frontends/registry.py). Paths are
 # without the optional `/v1` prefix; both spellings reach the same route. Each route's operations are what
-# /openapi.json publishes (frontends/openapi.py).
+# /openapi.json publishes (frontends/openapi.py). Code's, not a config's: the same for every gateway.
 ROUTES: dict[str, Route] = frontends.routes()
 # Routes with an id in the path, tried in order where no exact path matched.
 PREFIX_ROUTES: tuple[PrefixRoute, ...] = frontends.prefix_routes()
