@@ -97,7 +97,7 @@ class Gateway:
         self.store = StorePart(config)
         self.redis = RedisPart(config, self.telemetry.metrics)
         self.ledger = LedgerPart(config, self.store)
-        self.governance = GovernancePart(config, self.store, self.redis, self.background, self._current)
+        self.governance = GovernancePart(config, self.store, self.redis.link, self.background, self._current)
         self.routing = RoutingStatePart(
             config, self.redis.link, self.upstreams.key_pools, self.governance.alerts, self.telemetry.metrics
         )

@@ -9,7 +9,7 @@ import functools
 from collections.abc import Callable, Sequence
 
 from babelgate.assembly.part import Background, Closer
-from babelgate.assembly.redis import RedisPart, prefix_of
+from babelgate.assembly.redis import prefix_of
 from babelgate.assembly.store import StorePart
 from babelgate.config.models import Config
 from babelgate.governance.access_mode import KEYS_CHANGED, ModeLog
@@ -20,6 +20,7 @@ from babelgate.governance.directory import Directory
 from babelgate.governance.rate_limits import RateLimiter
 from babelgate.governance.refusals import RefusalLog
 from babelgate.governance.virtual_keys import KeyRing
+from babelgate.redis_link import RedisLink
 from babelgate.runtime import Runtime
 from babelgate.store.open import store_address
 
@@ -29,11 +30,12 @@ class GovernancePart:
         self,
         config: Config,
         store: StorePart,
-        redis: RedisPart,
+        redis: RedisLink | None,
         background: Background,
         runtime: Callable[[], Runtime],
     ) -> None:
-        """`runtime`: the gateway's current one (the access mode is its keys')."""
+        """`redis`: the gateway's link, when configured; `runtime`: the gateway's current one (the access mode is
+        its keys')."""
         self._stores, self._redis, self._background, self._runtime = store, redis, background, runtime
         self.store = store.store  # the store what is kept there was read from
         # Whether the gateway is open or requires a key, logged at start and when it changes;
@@ -44,9 +46,9 @@ class GovernancePart:
         self.key_ring = self._key_ring()
         self.directory = Directory(self.store)
         self.audit = AuditLog(self.store)
-        self.alerts = Alerts(self.store, redis.link)
-        self.limiter = RateLimiter(redis.link, prefix=prefix_of(config))
-        self.budgets = Budgets(self.store, redis.link, prefix=prefix_of(config))
+        self.alerts = Alerts(self.store, redis)
+        self.limiter = RateLimiter(redis, prefix=prefix_of(config))
+        self.budgets = Budgets(self.store, redis, prefix=prefix_of(config))
         self._configure(config)
 
     def start(self, lifespan: bool) -> None:
@@ -66,7 +68,7 @@ class GovernancePart:
             self.audit = AuditLog(store)
             self.alerts.store = store
             self.directory.start()
-            self.budgets = Budgets(store, self._redis.link, prefix=prefix_of(config))
+            self.budgets = Budgets(store, self._redis, prefix=prefix_of(config))
             self.key_ring.start()
         self._configure(config)
         return closers
