@@ -267,7 +267,7 @@ def stop_gateway(loop_thread: LoopThread, running: RunningApp) -> None:
     """Stop it, after a last look at what /metrics and /health would show."""
     app = running.app
     if isinstance(app, WatchedGateway):
-        scan("/metrics", app.metrics.render(), app.secrets)
+        scan("/metrics", app.runtime.metrics.render(), app.secrets)
         # urllib, not httpx: an httpx client builds an SSL context (~0.2 s) even for http://.
         with contextlib.suppress(OSError), urllib.request.urlopen(running.url + "/health", timeout=5) as health:
             scan("/health", health.read(), app.secrets)

@@ -63,8 +63,8 @@ def worker_app() -> Gateway:
     # passes, which otherwise pause the loop for ~17 ms every few thousand requests.
     gc.collect()
     gc.freeze()
-    app.collector = PacedCollector()  # and from the start on, by the clock (collector.py)
-    app.listening = os.environ.get(LISTEN_ENV) or _address(server.host, server.port)
+    app.telemetry.collector = PacedCollector()  # and from the start on, by the clock (collector.py)
+    app.governance.listening = os.environ.get(LISTEN_ENV) or _address(server.host, server.port)
     return app
 
 

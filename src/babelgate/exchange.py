@@ -305,7 +305,8 @@ class Exchange:
 
 class _LongCalls:
     """Exchanges waiting to be watched (`Exchange.watch(after=…)`), in the order they began, swept
-    by one timer per loop: a request costs a dict entry, not a timer of its own."""
+    by one timer per loop: a request costs a dict entry, not a timer of its own. Kept per loop, not per
+    gateway: an exchange is here only while its request runs."""
 
     _all: ClassVar[dict[tuple[asyncio.AbstractEventLoop, float], _LongCalls]] = {}
     _member: ClassVar[dict[Exchange, _LongCalls]] = {}

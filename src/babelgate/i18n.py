@@ -24,6 +24,7 @@ DEFAULT: Final = "en"
 PHRASE_PARAMS: Final = frozenset({"expected", "detail", "reason", "feature", "capability", "phase", "who", "period"})
 
 
+# The caches below are of the package's own files and of pure functions of their argument: the process's.
 @cache
 def _catalog(language: str) -> dict[str, str]:
     text = resources.files("babelgate").joinpath(f"locales/{language}.json").read_text("utf-8")

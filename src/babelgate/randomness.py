@@ -9,4 +9,4 @@ from __future__ import annotations
 import random
 from typing import Final
 
-RANDOM: Final = random.Random()
+RANDOM: Final = random.Random()  # jitter and weighted choices carry nothing of a gateway: one for the process

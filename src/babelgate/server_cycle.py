@@ -31,7 +31,8 @@ _FRAMING: Final = frozenset((b"content-length", b"transfer-encoding", b"connecti
 # constants (their hashes kept by the objects) and the few names its upstreams send, so a name is looked up here
 # instead of being lowered into a new object, hashed anew and checked again for every answer (~350 instructions a
 # name; a governed answer has a dozen). Bounded in count and in a name's length: past either, a name is lowered and
-# checked each time, as before. Values are checked every time.
+# checked each time, as before. Values are checked every time. The server's, for every app it serves: a name's
+# lowered spelling depends on nothing else.
 _LOWERED: Final[dict[bytes, bytes]] = {}
 _LOWERED_AT_MOST: Final = 1024
 _LOWERED_LONGEST: Final = 64

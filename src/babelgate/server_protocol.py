@@ -72,6 +72,8 @@ class Limits:
     max_header_bytes: int = 65536  # request line and headers together
 
 
+# The server's (uvicorn takes a protocol class, not an instance), set by `babelgate serve` from its config; an app
+# that mounts gateways runs its own server.
 _limits = Limits()
 
 

@@ -347,11 +347,11 @@ def test_affinity_off_for_one_model_and_pins_that_expire(
     assert session is not None
     quick = {_route_of(gateway.url, "coder-brief", "brief") for _ in range(4)}
     assert len(quick) == 1, "within its TTL the session stays"
-    assert app.pins.get(session.key) == next(iter(quick)).split("=")[0]
+    assert app.routing.pins.get(session.key) == next(iter(quick)).split("=")[0]
     time.sleep(0.6)
-    assert app.pins.get(session.key) is None, "the pin outlived its TTL"
+    assert app.routing.pins.get(session.key) is None, "the pin outlived its TTL"
     placed = _route_of(gateway.url, "coder-brief", "brief").split("=")[0]  # placed again, by the balance
-    assert app.pins.get(session.key) == placed
+    assert app.routing.pins.get(session.key) == placed
 
 
 def test_the_pin_belongs_to_the_caller_s_key_and_the_model(
@@ -403,7 +403,7 @@ def test_two_instances_share_pins_through_redis(
 def _wait_shared(*gateways: RunningApp) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        if all(_app(g).shared is not None and _app(g).shared.listening for g in gateways):
+        if all(_app(g).routing.shared is not None and _app(g).routing.shared.listening for g in gateways):
             return
         time.sleep(0.05)
     raise AssertionError("the instances did not reach Redis")

@@ -191,7 +191,7 @@ async def _requests(
         await _exchange(reader, writer, request)
     # The ledger's rows of these requests are written whenever its writer wakes: their cost is the
     # requests', and waiting for all of them keeps the count steady.
-    await gateway.app.ledger.flush()
+    await gateway.app.runtime.ledger.flush()
 
 
 @pytest.mark.parametrize("caller", ["static key", "governed"])

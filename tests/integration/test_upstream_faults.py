@@ -285,7 +285,7 @@ def world(loop_thread: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> 
             "BABELGATE_STORE_URL": f"sqlite:{path.parent / 'store.db'}",
         }
         gateway = start_gateway(loop_thread, load_config(path, environ, available_types=PROVIDER_TYPES), started)
-        gateway.app.client.max_answer_bytes = MATRIX_LIMIT
+        gateway.app.upstreams.client.max_answer_bytes = MATRIX_LIMIT
         world = World(gateway, Clients.to(gateway.url), servers)
         # Every failed request is a log line the cases expect, which pytest would keep (in the memory
         # the leak test measures): errors are collected instead, and no case may cause one. The same for
@@ -535,8 +535,8 @@ def _settle(world: World, seconds: float = 5.0) -> Figures:
     world.servers.call("forget")  # the fakes' records of the round
     # The gateway turns observations into metric series in batches (and when /metrics is read): flush
     # them, so that the round's series are the round's (a label set's first series is kept for good).
-    world.gateway.app.metrics.flush()
-    client = world.gateway.app.client
+    world.gateway.app.runtime.metrics.flush()
+    client = world.gateway.app.upstreams.client
     deadline = time.monotonic() + seconds
     last = -1
     while True:
@@ -697,7 +697,7 @@ def _with_default_limits(world: World, case: Case) -> tuple[Outcome, int, int]:
     this process's Python objects held at once while it ran, and what of it is still held once it is
     over (tracemalloc's figures: RSS, which the C allocator keeps high after large blocks are freed,
     is printed only)."""
-    client = world.gateway.app.client
+    client = world.gateway.app.upstreams.client
     client.max_answer_bytes = MAX_ANSWER_BYTES
     world.servers.call("oversize", 200 * 1000 * 1000)
     before = _settle(world).rss

@@ -182,7 +182,7 @@ def test_an_instance_that_served_nothing_still_follows_the_store(make_gateway: G
     store = tmp_path / "shared.db"
     first, second = _gateway(make_gateway, store), _gateway(make_gateway, store)
     created = _create(first, label="made on the first")
-    ring = second.app.key_ring
+    ring = second.app.runtime.key_ring
     _until(lambda: created["id"] in ring.keys, "an instance with no request never read the keys")
     httpx.patch(first.url + f"/admin/keys/{created['id']}", json={"rpm": 7}, headers=ADMIN)
     _until(lambda: ring.keys[created["id"]].rpm == 7, "an instance with no request missed a change")

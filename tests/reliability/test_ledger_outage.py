@@ -114,7 +114,7 @@ def test_postgres_refusing_mid_load_backoff_one_warning_bounded_queue_and_recove
         f"store: {{url: '{through.format(proxy.dsn_host)}'}}\n"
         f"ledger: {{queue_limit: 500, spool_dir: '{tmp_path / 'spool'}'}}\n"
     )
-    ledger = gateway.app.ledger
+    ledger = gateway.app.runtime.ledger
     ledger.store = counting = CountingWrites(ledger.store)
     caplog.set_level(logging.INFO, logger="babelgate.ledger")
     with httpx.Client(base_url=gateway.url, timeout=10) as client:

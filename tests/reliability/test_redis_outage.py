@@ -133,7 +133,7 @@ def _client(gateway: RunningApp, key: str) -> openai.AsyncOpenAI:
 
 
 def _redis_up(gateway: RunningApp) -> float | None:
-    value: float | None = gateway.app.metrics.registry.get_sample_value("babelgate_redis_up")
+    value: float | None = gateway.app.runtime.metrics.registry.get_sample_value("babelgate_redis_up")
     return value
 
 

@@ -91,8 +91,8 @@ def test_error_fields_are_scrubbed_on_every_road(
 
 
 async def _ledger_rows(gateway: RunningApp) -> list[dict[str, Any]]:
-    await gateway.app.ledger.flush()
-    rows: list[dict[str, Any]] = await gateway.app.response_store.usage(0, time.time() + 60)
+    await gateway.app.runtime.ledger.flush()
+    rows: list[dict[str, Any]] = await gateway.app.runtime.response_store.usage(0, time.time() + 60)
     return rows
 
 

@@ -77,6 +77,8 @@ ROOMS: dict[str, Floor] = {
     "tool_loop": Floor.CONDUCTOR,
     "frontends": Floor.FRONTENDS,
     "app": Floor.TOP,
+    # The parts the app is assembled from (the /mcp endpoint, a frontend, is one part's).
+    "assembly": Floor.TOP,
     "server_protocol": Floor.TOP,
     "server_cycle": Floor.TOP,
     "protocol_errors": Floor.TOP,

@@ -21,7 +21,7 @@ from babelgate.config import ProviderConfig
 from babelgate.errors import UpstreamConnectionFailed
 from babelgate.http import Timeouts, UpstreamClient, read_body
 from babelgate.http.proxy import Proxy, environment_proxy, parse_proxy
-from babelgate.http.tls import tls_context
+from babelgate.http.tls import TlsContexts
 from tests.fakes.pki import make_pki, server_context
 from tests.fakes.proxy import FakeProxy
 from tests.unit.test_http import answer, read_request
@@ -111,16 +111,17 @@ async def ask(client: UpstreamClient, url: str, provider: str = "p") -> bytes:
 async def test_providers_with_different_tls_settings_never_share_a_connection(
     client: UpstreamClient, pki: dict[str, str]
 ) -> None:
+    contexts = TlsContexts()  # the gateway's
     async with TLSUpstream(server_context(pki, client_certificate=ssl.CERT_OPTIONAL)) as upstream:
         url = f"https://127.0.0.1:{upstream.port}"
-        client.configure("plain", tls=tls_context(provider="plain", ca_bundle=pki["ca"]))
+        client.configure("plain", tls=contexts.get(provider="plain", ca_bundle=pki["ca"]))
         client.configure(
             "mutual",
-            tls=tls_context(
+            tls=contexts.get(
                 provider="mutual", ca_bundle=pki["ca"], client_cert=pki["client"], client_key=pki["client_key"]
             ),
         )
-        client.configure("same", tls=tls_context(provider="same", ca_bundle=pki["ca"]))
+        client.configure("same", tls=contexts.get(provider="same", ca_bundle=pki["ca"]))
         assert await ask(client, url, "plain") == b"-"
         assert await ask(client, url, "mutual") == b"babelgate"  # its own connection, with its certificate
         assert await ask(client, url, "same") == b"-"  # the same settings as "plain": its connection
@@ -131,12 +132,14 @@ async def test_providers_with_different_tls_settings_never_share_a_connection(
 def test_one_context_per_setting_read_again_when_a_file_changes(pki: dict[str, str], tmp_path: Path) -> None:
     bundle = tmp_path / "bundle.pem"
     bundle.write_bytes(Path(pki["ca"]).read_bytes())
-    first = tls_context(provider="a", ca_bundle=str(bundle))
-    assert tls_context(provider="b", ca_bundle=str(bundle)) is first
-    assert tls_context(provider="a", ca_bundle=str(bundle), verify=False) is not first
+    contexts = TlsContexts()
+    first = contexts.get(provider="a", ca_bundle=str(bundle))
+    assert contexts.get(provider="b", ca_bundle=str(bundle)) is first
+    assert contexts.get(provider="a", ca_bundle=str(bundle), verify=False) is not first
+    assert TlsContexts().get(provider="a", ca_bundle=str(bundle)) is not first  # another gateway's are its own
     bundle.write_bytes(Path(pki["ca"]).read_bytes() + b"\n")  # a renewed bundle
     os.utime(bundle, ns=(0, 10**18))
-    assert tls_context(provider="a", ca_bundle=str(bundle)) is not first
+    assert contexts.get(provider="a", ca_bundle=str(bundle)) is not first
 
 
 async def test_verification_is_on_unless_turned_off_and_off_is_warned_once(
@@ -150,7 +153,7 @@ async def test_verification_is_on_unless_turned_off_and_off_is_warned_once(
         assert "TLS certificate was not accepted" in message and "tls.ca_bundle" in message
         with caplog.at_level(logging.WARNING, "babelgate.http"):
             for _ in range(2):  # a reload with the same setting does not warn again
-                client.configure("lax", tls=tls_context(provider="lax", verify=False))
+                client.configure("lax", tls=TlsContexts().get(provider="lax", verify=False))
         assert [r.getMessage() for r in caplog.records].count(
             "provider lax: TLS verification is off; anyone on the path can read and change its traffic"
         ) == 1
@@ -162,12 +165,12 @@ async def test_a_client_certificate_is_presented_to_an_upstream_that_requires_on
 ) -> None:
     async with TLSUpstream(server_context(pki, client_certificate=ssl.CERT_REQUIRED)) as upstream:
         url = f"https://127.0.0.1:{upstream.port}"
-        client.configure("without", tls=tls_context(provider="without", ca_bundle=pki["ca"]))
+        client.configure("without", tls=TlsContexts().get(provider="without", ca_bundle=pki["ca"]))
         with pytest.raises(UpstreamConnectionFailed):
             await ask(client, url, "without")
         client.configure(
             "with",
-            tls=tls_context(
+            tls=TlsContexts().get(
                 provider="with", ca_bundle=pki["ca"], client_cert=pki["client"], client_key=pki["client_key"]
             ),
         )
@@ -201,7 +204,7 @@ def test_tls_files_that_cannot_serve_are_errors_naming_the_key(
     files = {**pki, "encrypted_key": str(encrypted)}
     arguments = {name: files.get(value, value) for name, value in settings.items()}
     with pytest.raises(ValueError, match=rf"^{key}: "):
-        tls_context(provider="p", **arguments)
+        TlsContexts().get(provider="p", **arguments)
 
 
 # --- proxies ----------------------------------------------------------------------------------------------
@@ -221,10 +224,12 @@ async def test_https_through_the_proxy_is_pooled_per_tls_setting(
     async with TLSUpstream(server_context(pki, client_certificate=ssl.CERT_OPTIONAL)) as upstream:
         url = f"https://upstream.test:{upstream.port}"
         through = parse_proxy(proxy.url())
-        client.configure("a", tls=tls_context(provider="a", ca_bundle=pki["ca"]), proxy=through)
+        client.configure("a", tls=TlsContexts().get(provider="a", ca_bundle=pki["ca"]), proxy=through)
         client.configure(
             "b",
-            tls=tls_context(provider="b", ca_bundle=pki["ca"], client_cert=pki["client"], client_key=pki["client_key"]),
+            tls=TlsContexts().get(
+                provider="b", ca_bundle=pki["ca"], client_cert=pki["client"], client_key=pki["client_key"]
+            ),
             proxy=through,
         )
         for provider in ("a", "b", "a", "b"):

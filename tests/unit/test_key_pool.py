@@ -4,14 +4,17 @@ another key of the pool is free (`other_key_free`, which the router reads)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import orjson
 import pytest
 
+from babelgate.config import ProviderConfig, ServerConfig
 from babelgate.errors import GatewayError, UpstreamAuthFailed, UpstreamRateLimited
+from babelgate.http import UpstreamClient
+from babelgate.providers import build_provider
 from babelgate.providers.base import CallNotes
-from babelgate.providers.key_pool import KeyPool
+from babelgate.providers.key_pool import KeyPool, KeyPools
 from tests.unit.test_openai_provider import KEY_A, KEY_B, StubClient, StubResponse, body, provider
 
 
@@ -76,3 +79,51 @@ async def test_a_rejected_key_is_out_and_the_other_is_free() -> None:
 async def test_any_other_failure_leaves_the_keys_alone() -> None:
     error = await _failed(StubClient(_refusal(500)), api_keys=[KEY_A, KEY_B])
     assert error.other_key_free is False
+
+
+# Each provider type in the shapes that build key pools of their own: a cloud's roads to partner models each
+# have one (Vertex with a project, Azure's two roads), a bearer-keyed Bedrock has one per key set.
+SHAPES: Final = {
+    "openai": {"api_keys": ("k1", "k2")},
+    "anthropic": {"api_keys": ("k1",)},
+    "gemini": {"api_keys": ("k1",)},
+    "mistral": {"api_keys": ("k1",)},
+    "bedrock": {"api_keys": ("k1",), "region": "us-east-1"},
+    "bedrock-signed": {"aws_access_key_id": "AKIDEXAMPLE", "aws_secret_access_key": "secret", "region": "us-east-1"},
+    "vertex": {"project": "p", "location": "us-east5"},
+    "vertex-express": {"api_keys": ("k1",)},
+    "azure": {"api_keys": ("k1",), "base_url": "https://resource.openai.azure.com"},
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_a_provider_names_every_key_pool_it_built(shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gateway sets the cool-down and shares the rests of the pools `key_pools()` names (assembly/upstreams.py):
+    a pool a provider built and did not name would keep the default cool-down and never hear another instance."""
+    built: list[KeyPool[Any]] = []
+    original = KeyPool.__init__
+
+    def recording(pool: KeyPool[Any], *args: Any, **kwargs: Any) -> None:
+        original(pool, *args, **kwargs)
+        built.append(pool)
+
+    monkeypatch.setattr(KeyPool, "__init__", recording)
+    kind = shape.partition("-")[0]
+    made = build_provider(kind, ProviderConfig(type=kind, **SHAPES[shape]), ServerConfig(), UpstreamClient())
+    assert built and sorted(map(id, made.key_pools())) == sorted(map(id, built)), shape
+    assert made.key_pool in made.key_pools()
+
+
+def test_a_gateways_pools_hear_of_rests_and_learn_them_by_provider() -> None:
+    pools = KeyPools()
+    mine, other = KeyPool(["a", "b"], ["…aaaa", "…bbbb"], provider="p"), KeyPool(["c"], provider="q")
+    heard: list[tuple[str, str]] = []
+    pools.rest_listeners.append(lambda provider, label, _until: heard.append((provider, label)))
+    pools.adopt(mine)
+    pools.adopt(other)
+    mine.rest(1, 30)
+    assert heard == [("p", "…bbbb")]
+    assert pools.of("p") == [mine] and pools.of("q") == [other]
+    unadopted = KeyPool(["d"], provider="p")
+    unadopted.rest(0, 30)  # another gateway's pool: nobody here hears of it
+    assert heard == [("p", "…bbbb")] and unadopted not in pools.of("p")

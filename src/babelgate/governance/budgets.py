@@ -38,7 +38,8 @@ return nil
 _PRUNE_FLOOR: Final = 10_000  # periods' sums kept before the first pruning
 
 # The current period of each kind, while it lasts: every governed request asks (twice), and working the
-# bounds out with datetime and calendar was a tenth of a governed request's CPU.
+# bounds out with datetime and calendar was a tenth of a governed request's CPU. The process's, not a gateway's:
+# the calendar's, the same for every gateway.
 _CURRENT: dict[str, tuple[float, float]] = {}
 
 

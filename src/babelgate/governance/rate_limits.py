@@ -127,7 +127,8 @@ _UNIT_LINES: Final = {
 }
 
 
-# The `x-ratelimit-reset-*` values already written, by what decides their text (whole seconds; -ms below one).
+# The `x-ratelimit-reset-*` values already written, by what decides their text (whole seconds; -ms below one): a
+# pure function of a number, so one table serves every gateway in the process.
 _RESET_TEXTS: dict[int, bytes] = {}
 _REQUEST_LINES: Final = _UNIT_LINES["requests"]
 _TOKEN_LINES: Final = _UNIT_LINES["tokens"]

@@ -1,10 +1,10 @@
 """A provider's own TLS settings as an `ssl.SSLContext`: a CA bundle (a corporate CA, a private
 upstream's), a client certificate (mutual TLS), and verification, which is on unless turned off.
 
-One context per distinct setting: the client keys its connection pools by context (client.py), so
-providers with the same settings share connections, providers with different ones never do, and a
-reload that changes nothing keeps the pools it had. The files' size and modification time are part
-of the setting, so a renewed certificate is read again on the next reload.
+One context per distinct setting (`TlsContexts`, one per gateway): the client keys its connection pools by
+context (client.py), so providers with the same settings share connections, providers with different ones
+never do, and a reload that changes nothing keeps the pools it had. The files' size and modification time
+are part of the setting, so a renewed certificate is read again on the next reload.
 """
 
 from __future__ import annotations
@@ -17,37 +17,49 @@ from typing import Final
 log = logging.getLogger("babelgate.http")
 
 _CACHED: Final = 64
-# Derived from files, not configuration state: a cache, bounded, shared by every client in the
-# process (a reload builds a new runtime but keeps the client and its pools).
-_contexts: dict[tuple[object, ...], ssl.SSLContext] = {}
+# The settings whose lack of verification was logged, by provider. The log is the process's, and so is what
+# it already said: `babelgate serve` builds its gateway twice in one process (to check the config, then in
+# its worker), and says this once. It holds names and file states, nothing of a gateway.
 _warned: set[tuple[str, tuple[object, ...]]] = set()
 
 
-def tls_context(
-    *,
-    provider: str,
-    verify: bool = True,
-    ca_bundle: str | None = None,
-    client_cert: str | None = None,
-    client_key: str | None = None,
-) -> ssl.SSLContext:
-    """Raises ValueError naming the setting (`ca_bundle`, `client_cert`, `client_key`) that could not
-    be read."""
-    key = (verify, _state("ca_bundle", ca_bundle), _state("client_cert", client_cert), _state("client_key", client_key))
-    context = _contexts.get(key)
-    if context is None:
-        context = _build(verify=verify, ca_bundle=ca_bundle, client_cert=client_cert, client_key=client_key)
-        if len(_contexts) >= _CACHED:
-            _contexts.clear()
-        _contexts[key] = context
-    if not verify and (provider, key) not in _warned:
-        # Once per provider and setting: not again for the same setting at a reload or when the
-        # CLI builds the gateway a second time in its worker.
-        _warned.add((provider, key))
-        log.warning(
-            "provider %s: TLS verification is off; anyone on the path can read and change its traffic", provider
+class TlsContexts:
+    """One gateway's contexts, one per distinct setting, bounded; kept across reloads with the client whose
+    pools are keyed by them. A context holds a client certificate's key: it is never another gateway's."""
+
+    def __init__(self) -> None:
+        self._contexts: dict[tuple[object, ...], ssl.SSLContext] = {}
+
+    def get(
+        self,
+        *,
+        provider: str,
+        verify: bool = True,
+        ca_bundle: str | None = None,
+        client_cert: str | None = None,
+        client_key: str | None = None,
+    ) -> ssl.SSLContext:
+        """Raises ValueError naming the setting (`ca_bundle`, `client_cert`, `client_key`) that could not
+        be read."""
+        key = (
+            verify,
+            _state("ca_bundle", ca_bundle),
+            _state("client_cert", client_cert),
+            _state("client_key", client_key),
         )
-    return context
+        context = self._contexts.get(key)
+        if context is None:
+            context = _build(verify=verify, ca_bundle=ca_bundle, client_cert=client_cert, client_key=client_key)
+            if len(self._contexts) >= _CACHED:
+                self._contexts.clear()
+            self._contexts[key] = context
+        if not verify and (provider, key) not in _warned:
+            # Once per provider and setting: not again for the same setting at a reload.
+            _warned.add((provider, key))
+            log.warning(
+                "provider %s: TLS verification is off; anyone on the path can read and change its traffic", provider
+            )
+        return context
 
 
 def _state(name: str, path: str | None) -> tuple[str, int, int] | None:

@@ -45,6 +45,7 @@ class Turn:
                 writer.loop.call_exception_handler({"message": "a connection's writes failed", "exception": error})
 
 
+# One `Turn` per event loop, not per gateway: the loop's turn is what every connection on it shares.
 _TURNS: Final[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Turn]] = weakref.WeakKeyDictionary()
 
 

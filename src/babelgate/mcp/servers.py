@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Final
 
 import mcp.types as types
@@ -38,6 +38,7 @@ class McpServers:
         self._upstreams: dict[str, Upstream] = {}
         self._users: dict[str, OrderedDict[str, Upstream]] = {}  # per-user sessions by token digest
         self._listeners: list[Listener] = []
+        self._closing: set[asyncio.Task[None]] = set()  # connections closing in the background (held until done)
         for config in configs:
             self.add(config)
 
@@ -57,7 +58,7 @@ class McpServers:
         old = self._upstreams.get(config.name)
         self._upstreams[config.name] = Upstream(config, on_list_changed=self._changed)
         if old is not None:
-            _in_background(self._close_server(old, self._users.pop(config.name, None)))
+            self._in_background(self._close_server(old, self._users.pop(config.name, None)))
         self._changed(config.name, "tools")
 
     async def remove(self, name: str) -> None:
@@ -193,7 +194,7 @@ class McpServers:
             found = users[digest] = Upstream(upstream.config, token=token, on_list_changed=self._changed)
             if len(users) > MAX_USER_SESSIONS:
                 _, oldest = users.popitem(last=False)
-                _in_background(oldest.close())
+                self._in_background(oldest.close())
         users.move_to_end(digest)
         return found
 
@@ -235,20 +236,16 @@ class McpServers:
         for name, upstream in zip(list(self._upstreams), upstreams, strict=True):
             await self._close_server(upstream, self._users.pop(name, None))
 
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(work)
+        except RuntimeError:  # no loop (a config built outside one): nothing was ever started
+            work.close()
+            return
+        self._closing.add(task)  # a task nobody references may be collected before it ends
+        task.add_done_callback(self._closing.discard)
+
 
 def result_size(result: types.Result) -> int:
     """The result's size as JSON, in bytes: what `max_result_bytes` bounds and the ledger's bytes_out."""
     return len(result.model_dump_json(by_alias=True, exclude_none=True))
-
-
-_background: set[asyncio.Task[None]] = set()
-
-
-def _in_background(work: Any) -> None:
-    try:
-        task = asyncio.get_running_loop().create_task(work)
-    except RuntimeError:  # no loop (a config built outside one): nothing was ever started
-        work.close()
-        return
-    _background.add(task)
-    task.add_done_callback(_background.discard)

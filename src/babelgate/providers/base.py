@@ -119,6 +119,11 @@ class Provider(Protocol):
         all rest after a 429 while another deployment can serve."""
         ...
 
+    def key_pools(self) -> tuple[KeyPool[Any], ...]:
+        """Every key pool it sends with: `key_pool`, and the pools of the roads it hands requests to (a cloud's
+        partner models). The gateway sets their cool-down and shares their rests with other instances."""
+        ...
+
     async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse: ...
 
     def stream(self, request: ChatRequest, model: str, notes: CallNotes) -> AsyncIterator[ChatChunk]:
@@ -241,6 +246,9 @@ class ProviderDefaults:
     @property
     def key_pool(self) -> KeyPool[Any]:
         return self._headers
+
+    def key_pools(self) -> tuple[KeyPool[Any], ...]:
+        return (self._headers,)
 
     def credentials_problem(self) -> str | None:
         return None  # keys in the configuration: nothing to check before a call

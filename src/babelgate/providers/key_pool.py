@@ -7,6 +7,10 @@ answer is then the client's).
 `pick` answers the index of the key a request goes with; the request's sender (transport.send_checked)
 keeps it, tells the pool the upstream's verdict on that key, and writes on the error whether another
 key of the pool is free (`GatewayError.other_key_free`), which the router and the pipeline read.
+
+`KeyPools` is one gateway's set of pools (what its providers were built with): where the cool-down is set,
+where a rest another instance announced is learned, and who hears of a rest here (routing/shared.py). Two
+gateways in one process each have their own, so that one's resting key is never the other's.
 """
 
 from __future__ import annotations
@@ -14,23 +18,36 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Generic, TypeVar
 
 T = TypeVar("T")
 log = logging.getLogger("babelgate.keys")
 DEFAULT_COOLDOWN: Final = 60.0
 
-# Told of every key that starts to rest, (provider, label, until): routing/shared.py shares it.
-rest_listeners: list[Callable[[str, str, float], None]] = []
-_pools: weakref.WeakSet[KeyPool[Any]] = weakref.WeakSet()  # every live pool, for /health and shared state
+RestListener = Callable[[str, str, float], None]  # (provider, key label, until)
+# A key's headers with a request's read-only extra headers on top, by the two mappings' ids, holding both so that
+# neither id is reused while it is here (transport.merged_headers).
+MergedHeaders = dict[tuple[int, int], tuple[Mapping[str, str], Mapping[str, str], Mapping[str, str]]]
 
 
 class KeyPool(Generic[T]):
     """Round-robin over prepared per-key values (usually ready-made header dicts). `labels` name
     the keys where they may be shown (`…abcd`, the last four characters)."""
 
-    __slots__ = ("__weakref__", "_count", "_labels", "_next", "_rejected", "_resting", "cooldown", "items", "provider")
+    __slots__ = (
+        "__weakref__",
+        "_count",
+        "_labels",
+        "_next",
+        "_rejected",
+        "_resting",
+        "cooldown",
+        "items",
+        "merged",
+        "on_rest",
+        "provider",
+    )
 
     def __init__(self, items: Sequence[T], labels: Sequence[str] = (), *, provider: str = "") -> None:
         if not items:
@@ -43,7 +60,8 @@ class KeyPool(Generic[T]):
         self._rejected: set[int] = set()
         self.cooldown = DEFAULT_COOLDOWN
         self.provider = provider
-        _pools.add(self)
+        self.on_rest: RestListener | None = None  # told of every key that starts to rest (KeyPools.adopt)
+        self.merged: MergedHeaders = {}
 
     @classmethod
     def for_keys(cls, provider: str, keys: Sequence[str], make: Callable[[str], T], keyless: T) -> KeyPool[T]:
@@ -102,8 +120,8 @@ class KeyPool(Generic[T]):
     def rest(self, index: int, seconds: float | None) -> None:
         until = time.time() + (seconds if seconds is not None and seconds > 0 else self.cooldown)
         self._resting[index] = max(until, self._resting.get(index, 0.0))
-        for listener in rest_listeners:
-            listener(self.provider, self._labels[index], until)
+        if self.on_rest is not None:
+            self.on_rest(self.provider, self._labels[index], until)
         log.info(
             "upstream key %s of provider %s rests %.1f s after a 429",
             self._labels[index],
@@ -145,9 +163,25 @@ class KeyPool(Generic[T]):
         return len(self.items)
 
 
-def pools_of(provider: str) -> list[KeyPool[Any]]:
-    """The live key pools of a provider (its own, and those of deployments with their own keys)."""
-    return [pool for pool in list(_pools) if pool.provider == provider]
+class KeyPools:
+    """One gateway's key pools: every pool of the providers it built (a reload's, and those of deployments with
+    keys of their own), held weakly so that a runtime's pools go with it."""
+
+    def __init__(self) -> None:
+        self._pools: weakref.WeakSet[KeyPool[Any]] = weakref.WeakSet()
+        self.rest_listeners: list[RestListener] = []  # told of every key of these pools that starts to rest
+
+    def adopt(self, pool: KeyPool[Any]) -> None:
+        pool.on_rest = self._rested
+        self._pools.add(pool)
+
+    def of(self, provider: str) -> list[KeyPool[Any]]:
+        """The live pools of a provider (its own, its roads', and those of deployments with their own keys)."""
+        return [pool for pool in list(self._pools) if pool.provider == provider]
+
+    def _rested(self, provider: str, label: str, until: float) -> None:
+        for listener in self.rest_listeners:
+            listener(provider, label, until)
 
 
 def key_label(key: str) -> str:

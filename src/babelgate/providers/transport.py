@@ -17,7 +17,7 @@ from multidict import CIMultiDictProxy
 from babelgate.errors import GatewayError, UpstreamAuthFailed, UpstreamProtocolError, UpstreamRateLimited
 from babelgate.http import Timeouts, UpstreamClient, UpstreamResponse, drain, let_go, read_body
 from babelgate.providers.base import CallNotes
-from babelgate.providers.key_pool import KeyPool
+from babelgate.providers.key_pool import KeyPool, MergedHeaders
 from babelgate.providers.tokens import BearerTokens
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingResponse
@@ -62,7 +62,7 @@ async def send_checked(
     error says whether another key of the pool is free (`other_key_free`), for the router. Not `keyed`:
     the credentials are a token in `headers` (Upstream's tokens), whose refusal says nothing of the pool."""
     index = keys.pick()
-    headers = keys.items[index] if headers is None else merged_headers(keys.items[index], headers)
+    headers = keys.items[index] if headers is None else merged_headers(keys.items[index], headers, keys.merged)
     response = await client.send(
         method, url, provider=provider, headers=headers, body=body, timeouts=timeouts, lines=lines
     )
@@ -80,24 +80,20 @@ async def send_checked(
     return response
 
 
-# A key's headers with a request's read-only extra headers on top, by the two mappings' ids (and holding both,
-# so that neither id is reused while it is here).
-_MERGED: dict[tuple[int, int], tuple[Mapping[str, str], Mapping[str, str], Mapping[str, str]]] = {}
-
-
-def merged_headers(own: Mapping[str, str], extra: Mapping[str, str]) -> Mapping[str, str]:
+def merged_headers(own: Mapping[str, str], extra: Mapping[str, str], kept: MergedHeaders) -> Mapping[str, str]:
     """`own` with `extra` on top. Where both are read-only mappings kept by their provider (a key's headers, a
-    model's `anthropic-beta`), the same read-only result every time: the client renders its lines once."""
+    model's `anthropic-beta`), the same read-only result every time, kept in `kept` (the key pool's: what one
+    gateway's keys merged is never another's): the client renders its lines once."""
     if type(extra) is not MappingProxyType or type(own) is not MappingProxyType:
         return {**own, **extra}
     slot = (id(own), id(extra))
-    known = _MERGED.get(slot)
+    known = kept.get(slot)
     if known is not None and known[0] is own and known[1] is extra:
         return known[2]
-    if len(_MERGED) >= 1024:
-        _MERGED.clear()
+    if len(kept) >= 1024:
+        kept.clear()
     merged = MappingProxyType({**own, **extra})
-    _MERGED[slot] = (own, extra, merged)
+    kept[slot] = (own, extra, merged)
     return merged
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from babelgate.providers import key_pool
+from babelgate.providers.key_pool import KeyPools
 from babelgate.redis_link import RedisLink, RedisUnavailable
 
 if TYPE_CHECKING:
@@ -41,11 +41,19 @@ _LINGER: Final = 1.0  # seconds a Redis key outlives the state it holds (clock d
 
 class RedisShared:
     def __init__(
-        self, redis: RedisLink, health: Health, *, prefix: str = "babelgate:", pins: Pins | None = None
+        self,
+        redis: RedisLink,
+        health: Health,
+        *,
+        prefix: str = "babelgate:",
+        pins: Pins | None = None,
+        pools: KeyPools | None = None,
     ) -> None:
-        """`redis`: the gateway's link (its owner closes it)."""
+        """`redis`: the gateway's link (its owner closes it); `pools`: the gateway's key pools, whose rests are
+        shared."""
         self.health = health
         self.pins = pins
+        self.pools = pools if pools is not None else KeyPools()
         self.prefix = prefix
         self.channel = f"{prefix}routing"
         self.instance = uuid.uuid4().hex[:12]  # its own messages come back to it: ignored
@@ -70,7 +78,7 @@ class RedisShared:
         self.health.shared = self
         if self.pins is not None:
             self.pins.shared = self
-        key_pool.rest_listeners.append(self.key_rested)
+        self.pools.rest_listeners.append(self.key_rested)
         loop = asyncio.get_running_loop()
         self._listener = loop.create_task(self._listen())
         self._latency = loop.create_task(self._exchange_latencies())
@@ -79,7 +87,7 @@ class RedisShared:
         if not self.started:
             return
         with contextlib.suppress(ValueError):
-            key_pool.rest_listeners.remove(self.key_rested)
+            self.pools.rest_listeners.remove(self.key_rested)
         if self.health.shared is self:
             self.health.shared = None
         if self.pins is not None and self.pins.shared is self:
@@ -93,7 +101,7 @@ class RedisShared:
                     await task
         self.started = False
 
-    # --- what this instance tells the others (health.SharedHealth, key_pool.rest_listeners) -------
+    # --- what this instance tells the others (health.SharedHealth, KeyPools.rest_listeners) -------
 
     def circuit_changed(self, deployment: str, open_until: float) -> None:
         self._send(f"{self.prefix}circuit:{deployment}", open_until, {"k": "circuit", "n": deployment, "u": open_until})
@@ -183,7 +191,7 @@ class RedisShared:
             self.health.learn_circuit(name, until)
         elif kind == "rest":
             provider, _, label = name.partition(":")
-            _learn_rest(provider, label, until)
+            self._learn_rest(provider, label, until)
         elif kind == "pin" and self.pins is not None and deployment:
             self.pins.learn(name, deployment, until)
 
@@ -200,11 +208,15 @@ class RedisShared:
         if message.get("k") == "circuit" and isinstance(message.get("n"), str):
             self.health.learn_circuit(message["n"], float(until))
         elif message.get("k") == "rest" and isinstance(message.get("p"), str) and isinstance(message.get("l"), str):
-            _learn_rest(message["p"], message["l"], float(until))
+            self._learn_rest(message["p"], message["l"], float(until))
         elif message.get("k") == "pin" and self.pins is not None:
             key, deployment = message.get("n"), message.get("d")
             if isinstance(key, str) and isinstance(deployment, str):
                 self.pins.learn(key, deployment, float(until))
+
+    def _learn_rest(self, provider: str, label: str, until: float) -> None:
+        for pool in self.pools.of(provider):
+            pool.learn_rest(label, until)
 
     # --- latency: each instance's figures in a hash of its own, averaged by every instance ---------
 
@@ -236,8 +248,3 @@ class RedisShared:
 
 async def _scan(redis: Redis, match: str) -> list[Any]:
     return [key async for key in redis.scan_iter(match=match, count=200)]
-
-
-def _learn_rest(provider: str, label: str, until: float) -> None:
-    for pool in key_pool.pools_of(provider):
-        pool.learn_rest(label, until)

@@ -74,7 +74,7 @@ _SQL_COLUMNS: Final = ", ".join(f'"{column}"' for column in COLUMNS)
 LEDGER_ROWS_PER_INSERT: Final = 32
 _VALUES: Final = "(" + ", ".join("?" for _ in COLUMNS) + ")"
 _INSERT: Final = f"INSERT INTO babelgate_ledger ({_SQL_COLUMNS}) VALUES "
-_INSERTS: Final[dict[int, str]] = {}  # rows -> the statement
+_INSERTS: Final[dict[int, str]] = {}  # rows -> the statement (the same text for every store: the process's)
 
 
 def _insert_of(rows: int) -> str:

@@ -53,7 +53,8 @@ def json_schema(schema: Any, path: str | Callable[[], str]) -> JSON:
 # Converted schemas by their source's JSON. A client sends the same tools with every turn of a conversation, and
 # converting them walked every level in Python (~520 bytecodes a request for the bench's two tools: the Gemini API
 # frontend's largest step); their JSON in and out of orjson is two C calls. Bounded in count and in each schema's
-# size, and cleared when full: a client whose schemas change every request costs one dump more each.
+# size, and cleared when full: a client whose schemas change every request costs one dump more each. A pure
+# function of the schema (no config, no secret), so it is the process's, whichever gateway converted it.
 _CONVERTED: dict[bytes, bytes] = {}
 _CACHED_SCHEMAS: Final = 512
 _CACHED_BYTES: Final = 8192

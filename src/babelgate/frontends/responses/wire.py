@@ -53,7 +53,7 @@ class _RandomIds:
         return self._block[start : start + 32]
 
 
-_random_id = _RandomIds()
+_random_id = _RandomIds()  # random bytes, nobody's: one buffer serves every gateway
 
 
 def new_id(prefix: str) -> str:

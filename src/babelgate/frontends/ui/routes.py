@@ -47,7 +47,7 @@ OFF_PAGE: Final = (
 PREFIX: Final = "/ui/assets/"
 
 
-@cache
+@cache  # the package's files, the same for every gateway
 def assets() -> dict[str, bytes]:
     """The built files by name, read once (they ship with the package; a name not among them is a
     404, and asking for any number of such names keeps nothing)."""

@@ -26,6 +26,7 @@ from babelgate.providers.azure import wire
 from babelgate.providers.azure.credentials import check, entra_fetch, file_problem, kind_of, source_of
 from babelgate.providers.azure.errors import CONTENT_FILTER, content_filtered, filtered_answer, map_error, stream_began
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
+from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.openai.provider import OpenAIProvider
 from babelgate.providers.tokens import BearerTokens, closer
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
@@ -191,6 +192,9 @@ class AzureProvider(ProviderDefaults):
 
     def credentials_problem(self) -> str | None:
         return self._files_problem
+
+    def key_pools(self) -> tuple[KeyPool[Any], ...]:
+        return (*self._openai.key_pools(), *self._claude.key_pools())
 
     def relays(self, api: RelayApi, model: str) -> bool:
         if wire.is_claude(model):

@@ -33,7 +33,7 @@ from babelgate.schema.chat import JSON, AssistantMessage, ChatRequest, ChatRespo
 
 PROVIDER: Final = "bedrock"
 StructuredOutput = Literal["native", "tool"]
-_PROFILES: Final = ModelProfiles()
+_PROFILES: Final = ModelProfiles()  # the built-in rules only: a model's profile is the same for every gateway
 
 
 @dataclass(frozen=True, slots=True)

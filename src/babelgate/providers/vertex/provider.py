@@ -18,6 +18,7 @@ from babelgate.http import UpstreamClient
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
 from babelgate.providers.gemini.provider import GeminiProvider
+from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.tokens import BearerTokens, closer
 from babelgate.providers.vertex import wire
 from babelgate.providers.vertex.credentials import file_problem, google_fetch, source_of
@@ -94,6 +95,10 @@ class VertexProvider(ProviderDefaults):
 
     def credentials_problem(self) -> str | None:
         return file_problem(self._credentials_file) if self._tokens is not None else None
+
+    def key_pools(self) -> tuple[KeyPool[Any], ...]:
+        roads = (self._google, self._claude, self._open)
+        return tuple(pool for road in roads if road is not None for pool in road.key_pools())
 
     def _claude_road(self) -> ClaudeRoad:
         if self._claude is None:
