@@ -88,9 +88,7 @@ class RedisShared:
             await asyncio.wait(set(self._sends), timeout=self._link.timeout * 2)
         for task in (self._listener, self._latency):
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                await _stopped(task)
         self.started = False
 
     # --- what this instance tells the others (health.SharedHealth, key_pool.rest_listeners) -------
@@ -241,3 +239,14 @@ async def _scan(redis: Redis, match: str) -> list[Any]:
 def _learn_rest(provider: str, label: str, until: float) -> None:
     for pool in key_pool.pools_of(provider):
         pool.learn_rest(label, until)
+
+
+async def _stopped(task: asyncio.Task[None]) -> None:
+    """Cancels `task` until it ends: a cancellation that arrives as a read's own timeout expires can be taken
+    for that timeout (redis-py's reads wait under `asyncio.timeout`), and the task would listen on for ever."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    if not task.cancelled():
+        with contextlib.suppress(Exception):
+            task.result()
