@@ -47,10 +47,14 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" tests/unit tests/fakes tests/test_examples.py
 
+# The suite's workers: one a core (pytest-xdist), each running whole files, so that a module's gateway and fakes
+# start once. `make test PARALLEL=` runs it in one process.
+PARALLEL ?= -n auto --dist loadfile
+
 # Every test but the release loop, with the line coverage of src/babelgate measured over it ([tool.coverage]
 # in pyproject.toml): the files not fully covered, then the TOTAL line, before pytest's closing line.
 suite: $(STAMP)
-	$(PY) -m pytest --cov --cov-report=term -m "not release"
+	$(PY) -m pytest --cov --cov-report=term -m "not release" $(PARALLEL)
 
 # The release loop (the `release` marker: tests/conftest.py's RELEASE): the real coding agents, the long soaks
 # and the wheels' builds. CI runs it after `make test` (.ci/run).
@@ -70,7 +74,7 @@ COMPILED_TESTS := tests/unit $(addprefix tests/integration/test_,$(addsuffix .py
 	mcp_tools))
 compiled: $(STAMP)
 ifneq ($(HAVE_CC),)
-	$(PY) bench/compiled.py --test -q $(COMPILED_TESTS)
+	$(PY) bench/compiled.py --test -q $(PARALLEL) $(COMPILED_TESTS)
 else
 	@echo "compiled: no C compiler on this machine: the compiled build's tests are skipped"
 endif

@@ -44,6 +44,9 @@ def pytest_configure(config: pytest.Config) -> None:
     package's import), so the suite runs without one; the proxy tests set their own."""
     for name in [name for name in os.environ if name.lower() in PROXY_VARIABLES]:
         del os.environ[name]
+    # The operator CLI's tables keep their full width when captured unless COLUMNS says otherwise; a shell's
+    # COLUMNS, or the 80 that pytest-xdist gives its workers, would squeeze what the tests read.
+    os.environ.pop("COLUMNS", None)
     _own_state_directories(config)
     LogWatch.secrets = WATCHED_KEYS
     logging.getLogger().addHandler(LogWatch(logging.DEBUG))

@@ -222,6 +222,12 @@ def gateway_config(proxies: dict[str, str]) -> dict[str, Any]:
         }
         if case.provider == NATIVE:
             model["native_responses"] = True
+        if case in BOMBS:  # the size limits decide, never the matrix's short timeouts (a busy machine inflates slowly)
+            model["timeouts"] = {
+                "first_byte": CLIENT_TIMEOUT / 2,
+                "chunk": CLIENT_TIMEOUT / 2,
+                "total": CLIENT_TIMEOUT / 2,
+            }
         if case.recovery == "fallback":
             model["fallbacks"] = [f"ok-{case.provider}"]
         elif case.recovery == "retry":

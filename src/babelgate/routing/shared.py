@@ -96,9 +96,7 @@ class RedisShared:
             await asyncio.wait(set(self._sends), timeout=self._link.timeout * 2)
         for task in (self._listener, self._latency):
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                await _stopped(task)
         self.started = False
 
     # --- what this instance tells the others (health.SharedHealth, KeyPools.rest_listeners) -------
@@ -248,3 +246,14 @@ class RedisShared:
 
 async def _scan(redis: Redis, match: str) -> list[Any]:
     return [key async for key in redis.scan_iter(match=match, count=200)]
+
+
+async def _stopped(task: asyncio.Task[None]) -> None:
+    """Cancels `task` until it ends: a cancellation that arrives as a read's own timeout expires can be taken
+    for that timeout (redis-py's reads wait under `asyncio.timeout`), and the task would listen on for ever."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    if not task.cancelled():
+        with contextlib.suppress(Exception):
+            task.result()
