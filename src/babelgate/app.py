@@ -19,6 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, Literal
 
 from babelgate import pipeline, response_cache
+from babelgate.answer import Answer
 from babelgate.collector import PacedCollector
 from babelgate.config.load import load_config
 from babelgate.config.models import Config, ProviderConfig, RedisConfig
@@ -47,6 +48,7 @@ from babelgate.hooks import Hook
 from babelgate.http import UpstreamClient
 from babelgate.http.proxy import Proxy, parse_proxy
 from babelgate.http.tls import tls_context
+from babelgate.model_call import ModelCall
 from babelgate.observability import worker_metrics
 from babelgate.observability.logging import REQUEST_ID, Scrubber, secrets_of
 from babelgate.observability.metrics import Metrics
@@ -524,7 +526,8 @@ class Gateway:
         if self.tracing is not None:
             record.attempt_log = []
         handle, public = self._handler(runtime, exchange, route, path)
-        # The pipeline conducts the request (authentication, the frontend's handler, accounting, hooks).
+        # The pipeline conducts the request (authentication, the frontend's handler, then the model call or the
+        # answer the handler returned, accounting, hooks).
         served = pipeline.serve(
             runtime, exchange, handle, authenticate=not public, model_route=record.route in MODEL_ROUTES
         )
@@ -538,7 +541,7 @@ class Gateway:
     @staticmethod
     def _handler(
         runtime: Runtime, exchange: Exchange, route: Route | None, path: str
-    ) -> tuple[Callable[[], Awaitable[None]], bool]:
+    ) -> tuple[Callable[[], Awaitable[Answer | ModelCall]], bool]:
         """The route's handler for this request, and whether the route is public (no gateway key). A wrong
         method or an unknown path is refused before the key is looked at."""
         scope = exchange.scope
@@ -624,7 +627,7 @@ def _method_allowed(scope: Scope, allowed: str) -> bool:
     return allowed == "ANY" or method == allowed or (allowed == "GET" and method == "HEAD")
 
 
-async def _refuse(error: GatewayError) -> None:
+async def _refuse(error: GatewayError) -> Answer | ModelCall:
     raise error
 
 
