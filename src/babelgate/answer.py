@@ -14,6 +14,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final, Protocol
 
+import orjson
+
 from babelgate.call import Call
 from babelgate.errors import GatewayError
 from babelgate.providers.base import CallNotes
@@ -62,6 +64,21 @@ class Answer:
         """Whether the stream's final event has been produced (a client that leaves after it was is no
         disconnect: SDKs close the connection as soon as they read `[DONE]`)."""
         return self.notes is not None and self.notes.completed
+
+
+def json_answer(payload: Any, status: int = 200, *, headers: Headers | None = None) -> Answer:
+    """A handler's own answer in JSON, of no model call (an admin API's, a listing's, a resource's)."""
+    return Answer(orjson.dumps(payload), None, status=status, headers=headers)
+
+
+class StreamCut(Exception):
+    """A failure of a stream after its first frame that must not end the answer cleanly: raw bytes (audio) have
+    no error event, and a clean end would pass a truncated file as whole. Raised by the stream past the sink;
+    the pipeline raises its `error` in its place, so the body is left unfinished and the connection dropped."""
+
+    def __init__(self, error: GatewayError) -> None:
+        super().__init__(error.code)
+        self.error = error
 
 
 async def streamed(

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from importlib.metadata import PackageNotFoundError, version
 
 from babelgate import pipeline, response_cache
+from babelgate.answer import Answer
 from babelgate.assembly.governance import GovernancePart
 from babelgate.assembly.identity import IdentityPart
 from babelgate.assembly.ledger import LedgerPart
@@ -43,6 +44,7 @@ from babelgate.governance.access_mode import RELOADED
 from babelgate.governance.admission import Governance
 from babelgate.governance.gateway_keys import GatewayKeys
 from babelgate.hooks import Hook
+from babelgate.model_call import ModelCall
 from babelgate.observability.logging import REQUEST_ID
 from babelgate.observability.request_id import RequestIds
 from babelgate.observability.tracing import RequestRecord
@@ -230,7 +232,8 @@ class Gateway:
         if self.tracing is not None:
             record.attempt_log = []
         handle, public = self._handler(runtime, exchange, route, path)
-        # The pipeline conducts the request (authentication, the frontend's handler, accounting, hooks).
+        # The pipeline conducts the request (authentication, the frontend's handler, then the model call or the
+        # answer the handler returned, accounting, hooks).
         served = pipeline.serve(
             runtime, exchange, handle, authenticate=not public, model_route=record.route in MODEL_ROUTES
         )
@@ -244,7 +247,7 @@ class Gateway:
     @staticmethod
     def _handler(
         runtime: Runtime, exchange: Exchange, route: Route | None, path: str
-    ) -> tuple[Callable[[], Awaitable[None]], bool]:
+    ) -> tuple[Callable[[], Awaitable[Answer | ModelCall]], bool]:
         """The route's handler for this request, and whether the route is public (no gateway key). A wrong
         method or an unknown path is refused before the key is looked at."""
         scope = exchange.scope
@@ -325,7 +328,7 @@ def _method_allowed(scope: Scope, allowed: str) -> bool:
     return allowed == "ANY" or method == allowed or (allowed == "GET" and method == "HEAD")
 
 
-async def _refuse(error: GatewayError) -> None:
+async def _refuse(error: GatewayError) -> Answer | ModelCall:
     raise error
 
 

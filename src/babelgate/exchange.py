@@ -1,4 +1,4 @@
-"""One client exchange over ASGI, I/O only: headers, a size-bounded body, JSON answers, and streams that stop
+"""One client exchange over ASGI, I/O only: headers, a size-bounded body, answers, and streams that stop
 the moment the client goes away. It is the HTTP sink of the pipeline (answer.Sink); the request's record
 is its `call` (call.py), which the pipeline owns."""
 
@@ -8,8 +8,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, ClassVar, Final
-
-import orjson
 
 from babelgate.answer import JSON_TYPE, Answer, Headers, close
 from babelgate.call import Call
@@ -180,9 +178,6 @@ class Exchange:
         start["headers"].append((b"content-length", str(len(body)).encode()))
         await self.send(start)
         await self.send({"type": "http.response.body", "body": body})
-
-    async def respond_json(self, status: int, payload: Any) -> None:
-        await self.respond(status, orjson.dumps(payload))
 
     async def send_answer(
         self, answer: Answer, last_event: Callable[[GatewayError], Awaitable[bytes]]

@@ -1,14 +1,17 @@
-"""The conductor, top to bottom. `serve` runs one request: authenticate → the frontend's handler → account →
-`on_complete`, for every sink (the HTTP exchange, a Responses WebSocket response). `call` is the frontend's
-way down: model allow-list → cache → admit (limits, budgets) → for each attempt the router picks: the
-frontend's attempt (prepare, call the provider, encode) returns an `Answer` → `send` it through the sink
-(chunk hooks, cache recording) → settle.
+"""The conductor, top to bottom (Starlette's request_response, for model calls). `serve` runs one request:
+authenticate → the frontend's handler → conduct what it returned → account → `on_complete`, for every sink
+(the HTTP exchange, a Responses WebSocket response). A handler reads and checks its request and returns either
+an `Answer` (a route that names no model: the admin API, listings, health) or a `ModelCall` (model_call.py: the
+public model name and an *attempt*, what to do with one deployment). The pipeline conducts a model call:
+model allow-list → cache → admit (limits, budgets) → for each attempt the router picks: the frontend's attempt
+(prepare, call the provider, encode) returns an `Answer` → `send` it through the sink (chunk hooks, cache
+recording) → settle → store in the cache → the frontend's `after` (store a Responses response, evict a
+WebSocket continuation).
 
-A frontend reads and checks its body, then hands `call` the public model name and an *attempt*: what
-to do with one deployment, returning the answer. The router repeats the attempt for another try or
-another deployment (routing/); nothing reaches the client before an attempt has returned, and a
-streamed answer comes back with its first frame already pulled (answer.py), so a failure before the
-first byte is still retried. The pipeline alone sends answers, and fires the hooks.
+The router repeats the attempt for another try or another deployment (routing/); nothing reaches the client
+before an attempt has returned, and a streamed answer comes back with its first frame already pulled
+(answer.py), so a failure before the first byte is still retried. Frontends never write to the client: the
+pipeline alone sends answers (`send`, called from one place), and fires the hooks.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import orjson
 
 from babelgate import response_cache
 from babelgate.accounting import account
-from babelgate.answer import Answer, Sink
+from babelgate.answer import Answer, Sink, StreamCut
 from babelgate.call import Call
 from babelgate.errors import (
     AuthenticationFailed,
@@ -39,6 +42,7 @@ from babelgate.governance.gateway_keys import credentials, key_beside_signature
 from babelgate.governance.refusals import presented_key
 from babelgate.hooks import Completion, notify_chunk, notify_complete, notify_request, observed
 from babelgate.identity.bearer import looks_like_jwt
+from babelgate.model_call import After, Attempt, Check, ModelCall
 from babelgate.observability.tracing import AttemptRecord
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
@@ -55,18 +59,20 @@ T = TypeVar("T")
 # Seconds a call runs before a client's disconnect is watched for (Exchange.watch): answers that
 # come sooner pay nothing for the watch.
 WATCH_AFTER: Final = 0.1
-# What a frontend does with one deployment: prepare, call the provider, encode; returns the answer.
-Attempt = Callable[[Deployment, CallNotes], Awaitable[Answer]]
-# Raises (UnsupportedCapability, InvalidRequest) when a deployment cannot serve the request at all.
-Check = Callable[[Deployment], None]
 
 
 async def serve(
-    runtime: Runtime, sink: Sink, handle: Callable[[], Awaitable[None]], *, authenticate: bool, model_route: bool
+    runtime: Runtime,
+    sink: Sink,
+    handle: Callable[[], Awaitable[Answer | ModelCall]],
+    *,
+    authenticate: bool,
+    model_route: bool,
 ) -> None:
-    """One request, top to bottom: authenticate → the frontend's handler (it decodes the request and hands the
-    model and an attempt to `call`: allow-list → cache → admit → attempts → send → settle) → account →
-    `on_complete`. An error before anything was sent is the answer, in the door's format (`sink.send_error`).
+    """One request, top to bottom: authenticate → the frontend's handler (it decodes the request and returns an
+    answer, or a model call) → conduct it (a model call: allow-list → cache → admit → attempts → send → settle →
+    its `after`; an answer: send) → account → `on_complete`. An error before anything was sent is the answer,
+    in the door's format (`sink.send_error`).
 
     `model_route`: the route names a model in its body: a request refused before it named one still
     leaves a ledger row."""
@@ -74,7 +80,13 @@ async def serve(
     try:
         if authenticate:
             await identify(runtime, record)
-        await handle()
+        outcome = await handle()
+        if isinstance(outcome, Answer):
+            await _conduct(runtime, sink, outcome, None)
+        elif outcome.after is None:
+            await _conduct(runtime, sink, None, outcome)
+        else:
+            await _followed(runtime, sink, outcome, outcome.after)
     except GatewayError as error:
         record.failed(error)
         if error.status >= 500 or sink.answered:
@@ -184,55 +196,60 @@ async def caller_of(runtime: Runtime, presented: bytes | None) -> tuple[str | No
     return runtime.keys.identify(presented)
 
 
-async def call(
-    runtime: Runtime,
-    sink: Sink,
-    model: str,
-    attempt: Attempt,
-    *,
-    stream: bool,
-    check: Check | None = None,
-    cache_body: bytes | None = None,
-    cache_framing: str = "",
-    fields: Mapping[str, Any] | None = None,
-) -> Answer:
-    """Serve `model` with `attempt` and send its answer; returns the answer that was sent. A simple
-    route (one deployment, nothing to retry or fall back to) is one attempt; any other goes through
-    the router, which may repeat the attempt (nothing has reached the client while it does).
-
-    `cache_body`: the request's bytes, from frontends whose answers may be cached (response_cache.py);
-    `cache_framing`: what else decides the answer's bytes on that route (the Gemini API's stream, as SSE or as
-    one JSON array), so that each framing has its own entries;
-    `fields`: the request's decoded body, from frontends of conversations, where session affinity reads
-    what names a session (routing/affinity.py; only when the model's routing keeps sessions)."""
-    record = sink.call
-    record.requested_model = model
-    key = record.virtual_key
-    governance = runtime.governance
-    # Before the cache: it serves only callers who may use the model (this raises for the others).
-    governing = governance.applicable(key, model)
-    rules = None
-    if cache_body is not None:
-        route = f"{record.route}/{cache_framing}" if cache_framing else record.route
-        rules = response_cache.policy(record, runtime.registry.route(model).cache_ttl, route, model, stream, cache_body)
-        if rules is not None and rules.read:
-            hit = await _cached(runtime, sink, rules, model, stream)
-            if hit is not None:
-                return hit
-        if rules is not None:
-            runtime.metrics.cache_event("miss", model)
-            record.headers_out.append((response_cache.HEADER, b"miss"))
-    named = record.header(END_USER_HEADER)
-    if named:
-        record.end_user = named.decode("utf-8", "replace")[:END_USER_CHARS]
-    ticket = (
-        await governance.admit(governing, key, model, record.body_size, record.headers_out, record.end_user)
-        if governing
-        else None
-    )
+async def _followed(runtime: Runtime, sink: Sink, job: ModelCall, after: After) -> None:
+    """A model call whose frontend has work once it is over: `after` learns how it ended (model_call.After),
+    whether its answer went out or the call raised first (that error is still the answer)."""
     try:
-        answer = await _routed(runtime, sink, model, attempt, stream=stream, check=check, fields=fields)
-        recorder = response_cache.Recorder(answer) if rules is not None and rules.write else None
+        answer = await _conduct(runtime, sink, None, job)
+    except GatewayError as error:
+        await after(None, error)
+        raise
+    await after(answer, sink.call.error)
+
+
+async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: ModelCall | None) -> Answer:
+    """Sends the handler's `answer`, or `job`'s: from the cache, or made by the attempts once the caller's plan
+    admits the call, then settled and stored in the cache; returns the answer that was sent. The one place
+    answers are sent, whichever way they came. A simple route (one deployment, nothing to retry or fall back
+    to) is one attempt; any other goes through the router, which may repeat the attempt (nothing has reached
+    the client while it does)."""
+    record = sink.call
+    governance = runtime.governance
+    rules = None
+    ticket = None
+    if job is not None:
+        model = record.requested_model = job.model
+        key = record.virtual_key
+        # Before the cache: it serves only callers who may use the model (this raises for the others).
+        governing = governance.applicable(key, model)
+        if job.cache_body is not None:
+            route = f"{record.route}/{job.cache_framing}" if job.cache_framing else record.route
+            rules = response_cache.policy(
+                record, runtime.registry.route(model).cache_ttl, route, model, job.stream, job.cache_body
+            )
+            if rules is not None and rules.read:
+                answer = await _cached(runtime, sink, rules, model, job.stream)
+            if answer is not None:
+                rules = None  # a hit is not stored again
+            elif rules is not None:
+                runtime.metrics.cache_event("miss", model)
+                record.headers_out.append((response_cache.HEADER, b"miss"))
+        if answer is None:
+            named = record.header(END_USER_HEADER)
+            if named:
+                record.end_user = named.decode("utf-8", "replace")[:END_USER_CHARS]
+            if governing:
+                ticket = await governance.admit(
+                    governing, key, model, record.body_size, record.headers_out, record.end_user
+                )
+    recorder = None
+    try:
+        if answer is None:
+            assert job is not None
+            answer = await _routed(
+                runtime, sink, job.model, job.attempt, stream=job.stream, check=job.check, fields=job.fields
+            )
+            recorder = response_cache.Recorder(answer) if rules is not None and rules.write else None
         await send(runtime, sink, answer)
     finally:
         if ticket is not None:
@@ -240,13 +257,13 @@ async def call(
                 await governance.settle(ticket, record.notes)
             except Exception:  # never the client's problem
                 log.exception("could not settle a request's limits and budgets")
-    if recorder is not None and rules is not None:
+    if recorder is not None and rules is not None and job is not None:
         notes = record.notes
-        complete = not stream or (notes is not None and notes.completed)
+        complete = not job.stream or (notes is not None and notes.completed)
         entry = recorder.entry(record.provider, record.model) if complete and record.error is None else None
         if entry is not None:
             await runtime.cache.put(rules.key, entry, rules.ttl)
-            runtime.metrics.cache_event("store", model)
+            runtime.metrics.cache_event("store", job.model)
     return answer
 
 
@@ -263,8 +280,9 @@ def name_end_user(record: Call, named: Any) -> None:
 
 
 async def send(runtime: Runtime, sink: Sink, answer: Answer) -> None:
-    """The one place answers go out: with the call's headers (route, rate limits, cache, cost) added, each
-    frame of a stream shown to the hooks that observe chunks (its error event too), through the sink."""
+    """How every answer goes out (`_conduct` is its one caller): with the call's headers (route, rate limits,
+    cache, cost) added, each frame of a stream shown to the hooks that observe chunks (its error event too),
+    through the sink."""
     record = sink.call
     headers = [*record.headers_out, *answer.headers]
     cost = answer.notes.cost if answer.notes is not None and answer.rest is None else None
@@ -288,7 +306,10 @@ async def send(runtime: Runtime, sink: Sink, answer: Answer) -> None:
             await notify_chunk(hooks, context, event)
         return event
 
-    error = await sink.send_answer(answer, last_event)
+    try:
+        error = await sink.send_answer(answer, last_event)
+    except StreamCut as cut:  # the body is left unfinished: the server drops the connection
+        raise cut.error from None
     if error is not None:
         record.failed(error)
 
@@ -296,7 +317,7 @@ async def send(runtime: Runtime, sink: Sink, answer: Answer) -> None:
 async def _cached(
     runtime: Runtime, sink: Sink, rules: response_cache.CachePolicy, model: str, stream: bool
 ) -> Answer | None:
-    """Answer from the cache (response_cache.py). A hit still passes the hooks' `on_request` (an
+    """The answer from the cache (response_cache.py), to send. A hit still passes the hooks' `on_request` (an
     authentication hook decides for cached answers too), not the limits or budgets: it costs no
     upstream anything."""
     entry = await runtime.cache.get(rules.key)
@@ -309,9 +330,7 @@ async def _cached(
         await notify_request(runtime.hooks, record.context)
     runtime.metrics.cache_event("hit", model)
     record.headers_out += [(response_cache.HEADER, b"hit"), (COST_HEADER, b"0.00000000")]
-    answer = response_cache.replay(entry)
-    await send(runtime, sink, answer)
-    return answer
+    return response_cache.replay(entry)
 
 
 async def _routed(

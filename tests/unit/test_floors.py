@@ -72,6 +72,8 @@ ROOMS: dict[str, Floor] = {
     "exchange": Floor.CONDUCTOR,
     "runtime": Floor.CONDUCTOR,
     "pipeline": Floor.CONDUCTOR,
+    # What a handler returns for the pipeline to conduct: beside the pipeline, below the frontends that build it.
+    "model_call": Floor.CONDUCTOR,
     "accounting": Floor.CONDUCTOR,
     "response_cache": Floor.CONDUCTOR,
     "tool_loop": Floor.CONDUCTOR,

@@ -22,7 +22,8 @@ from babelgate.exchange import Exchange
 from babelgate.frontends import body_schema as schema
 from babelgate.frontends.openai_validation import expect_number, require_model
 from babelgate.frontends.route import Frontend, Operation, Route
-from babelgate.pipeline import Body, call, require
+from babelgate.model_call import ModelCall
+from babelgate.pipeline import Body, require
 from babelgate.providers.base import CallNotes, embeddings_of
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import Usage
@@ -53,7 +54,7 @@ EMBEDDINGS_BODY: Final = schema.obj(
 )
 
 
-async def create_embeddings(runtime: Runtime, exchange: Exchange) -> None:
+async def create_embeddings(runtime: Runtime, exchange: Exchange) -> ModelCall:
     body = Body(await exchange.read_body(runtime.max_body_bytes))
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
@@ -64,9 +65,7 @@ async def create_embeddings(runtime: Runtime, exchange: Exchange) -> None:
         notes.usage = answer.usage
         return Answer(orjson.dumps(encode_response(answer, deployment.public_name, encoding)), notes)
 
-    await call(
-        runtime, exchange, require_model(body.peek()), attempt, stream=False, check=_capable, cache_body=body.raw
-    )
+    return ModelCall(require_model(body.peek()), attempt, False, check=_capable, cache_body=body.raw)
 
 
 def _capable(deployment: Deployment) -> None:

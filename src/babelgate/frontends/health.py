@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Final
 
+from babelgate.answer import Answer, json_answer
 from babelgate.exchange import Exchange
 from babelgate.frontends.route import Frontend, Route
 from babelgate.store.open import store_address
@@ -17,9 +18,8 @@ if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 
-async def health(runtime: Runtime, exchange: Exchange) -> None:
-    await exchange.respond_json(
-        200,
+async def health(runtime: Runtime, exchange: Exchange) -> Answer:
+    return json_answer(
         {
             "status": "degraded" if runtime.credential_problems else "ok",
             "version": runtime.version,

@@ -23,7 +23,8 @@ from babelgate.frontends.body_schema import BINARY, MODEL, STRING, enum, number,
 from babelgate.frontends.multipart import Part, parse_form
 from babelgate.frontends.openai_validation import expect_number, require_model
 from babelgate.frontends.route import Frontend, Operation, Route
-from babelgate.pipeline import Body, call, require
+from babelgate.model_call import ModelCall
+from babelgate.pipeline import Body, require
 from babelgate.providers.base import CallNotes, image_edits_of, image_generation_of
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import JSON, Usage
@@ -39,7 +40,7 @@ _KNOWN: Final = frozenset({"model", "prompt", "n", "response_format", "stream", 
 _FILES: Final = frozenset({"image", "mask"})
 
 
-async def create_images(runtime: Runtime, exchange: Exchange) -> None:
+async def create_images(runtime: Runtime, exchange: Exchange) -> ModelCall:
     body = Body(await exchange.read_body(runtime.max_body_bytes))
 
     def request_for(deployment: Deployment) -> ImageRequest:
@@ -47,10 +48,10 @@ async def create_images(runtime: Runtime, exchange: Exchange) -> None:
         deployment.apply_to_body(fields)
         return decode_request(fields)
 
-    await _answer(runtime, exchange, require_model(body.peek()), request_for, edit=False)
+    return _model_call(require_model(body.peek()), request_for, edit=False)
 
 
-async def edit_images(runtime: Runtime, exchange: Exchange) -> None:
+async def edit_images(runtime: Runtime, exchange: Exchange) -> ModelCall:
     raw = await exchange.read_body(runtime.max_body_bytes)
     content_type = exchange.header(b"content-type")
     parts = parse_form(raw, content_type.decode("latin-1") if content_type else None)
@@ -69,19 +70,17 @@ async def edit_images(runtime: Runtime, exchange: Exchange) -> None:
         request.extra.update({name: found[0] if len(found) == 1 else found for name, found in files.items()})
         return request
 
-    await _answer(runtime, exchange, require_model(decode_form(parts)[0]), request_for, edit=True)
+    return _model_call(require_model(decode_form(parts)[0]), request_for, edit=True)
 
 
-async def _answer(
-    runtime: Runtime, exchange: Exchange, model: str, request_for: Callable[[Deployment], ImageRequest], *, edit: bool
-) -> None:
+def _model_call(model: str, request_for: Callable[[Deployment], ImageRequest], *, edit: bool) -> ModelCall:
     """`request_for` builds the canonical request for one deployment (its defaults and overrides)."""
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         request = request_for(deployment)
         provider = deployment.provider
-        send = image_edits_of(provider).edit_images if edit else image_generation_of(provider).generate_images
-        answer = await send(request, deployment.model, notes)
+        make = image_edits_of(provider).edit_images if edit else image_generation_of(provider).generate_images
+        answer = await make(request, deployment.model, notes)
         notes.usage = answer.usage
         return Answer(orjson.dumps(encode_response(answer, request.response_format)), notes)
 
@@ -93,7 +92,7 @@ async def _answer(
             "image edits" if edit else "image generation",
         )
 
-    await call(runtime, exchange, model, attempt, stream=False, check=capable)
+    return ModelCall(model, attempt, False, check=capable)
 
 
 def decode_form(parts: list[Part]) -> tuple[dict[str, Any], dict[str, list[ImageFile]]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from babelgate.answer import Answer
 from babelgate.exchange import Exchange
 from babelgate.frontends.route import Frontend, Operation, Route
 from babelgate.observability.metrics import CONTENT_TYPE
@@ -12,11 +13,11 @@ if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 
-async def metrics(runtime: Runtime, exchange: Exchange) -> None:
+async def metrics(runtime: Runtime, exchange: Exchange) -> Answer:
     runtime.metrics.ledger_depth.set(runtime.ledger.depth)
     for reason, rows in runtime.ledger.dropped.items():
         runtime.metrics.ledger_dropped.labels(reason).set(rows)
-    await exchange.respond(200, runtime.metrics.render(), content_type=(b"content-type", CONTENT_TYPE))
+    return Answer(runtime.metrics.render(), None, content_type=(b"content-type", CONTENT_TYPE))
 
 
 FRONTEND: Final[Frontend] = Frontend(

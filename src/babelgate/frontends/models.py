@@ -14,6 +14,7 @@ import datetime
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
+from babelgate.answer import Answer, json_answer
 from babelgate.errors import MethodNotAllowed, ModelNotFound
 from babelgate.exchange import Exchange
 from babelgate.frontends.gemini.translate import model_object as gemini_model
@@ -108,16 +109,15 @@ def _gemini_client(exchange: Exchange) -> bool:
     return exchange.header(b"x-goog-api-client") is not None or exchange.header(b"x-goog-api-key") is not None
 
 
-async def list_models(runtime: Runtime, exchange: Exchange) -> None:
+async def list_models(runtime: Runtime, exchange: Exchange) -> Answer:
     models = await described(runtime)
     if _gemini_client(exchange):
-        await exchange.respond_json(200, {"models": [gemini_model(*m) for m in models.values()]})
+        return json_answer({"models": [gemini_model(*m) for m in models.values()]})
         return
     if _anthropic_client(exchange):
         # One page: the listing is in memory, and `has_more: false` tells the SDK's pager to stop.
         data = [_anthropic_object(*m) for m in models.values()]
-        await exchange.respond_json(
-            200,
+        return json_answer(
             {
                 "data": data,
                 "has_more": False,
@@ -125,11 +125,10 @@ async def list_models(runtime: Runtime, exchange: Exchange) -> None:
                 "last_id": data[-1]["id"] if data else None,
             },
         )
-        return
-    await exchange.respond_json(200, {"object": "list", "data": [_object(*m) for m in models.values()]})
+    return json_answer({"object": "list", "data": [_object(*m) for m in models.values()]})
 
 
-async def retrieve_model(runtime: Runtime, exchange: Exchange, model_id: str) -> None:
+async def retrieve_model(runtime: Runtime, exchange: Exchange, model_id: str) -> Answer:
     models = await described(runtime)
     found = models.get(model_id)
     if found is None:
@@ -145,16 +144,15 @@ async def retrieve_model(runtime: Runtime, exchange: Exchange, model_id: str) ->
     if found is None:
         raise ModelNotFound(model=model_id, providers=", ".join(sorted(runtime.providers)) or "none")
     if _gemini_client(exchange):
-        await exchange.respond_json(200, gemini_model(*found))
-        return
-    await exchange.respond_json(200, _anthropic_object(*found) if _anthropic_client(exchange) else _object(*found))
+        return json_answer(gemini_model(*found))
+    return json_answer(_anthropic_object(*found) if _anthropic_client(exchange) else _object(*found))
 
 
-async def _retrieve(runtime: Runtime, exchange: Exchange, model: str) -> None:
+async def _retrieve(runtime: Runtime, exchange: Exchange, model: str) -> Answer:
     scope = exchange.scope
     if scope["method"] not in ("GET", "HEAD"):
         raise MethodNotAllowed(method=scope["method"], path=scope["path"])
-    await retrieve_model(runtime, exchange, model)
+    return await retrieve_model(runtime, exchange, model)
 
 
 FRONTEND: Final[Frontend] = Frontend(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final
 
 import orjson
 
+from babelgate.answer import Answer
 from babelgate.exchange import Exchange
 from babelgate.frontends.anthropic_clouds.bedrock import encode_error as bedrock_errors
 from babelgate.frontends.anthropic_clouds.vertex import encode_error as vertex_errors
@@ -189,5 +190,5 @@ class OpenAPIDocument:
             self._body = orjson.dumps(document(self._routes, self._prefix_routes, version))
         return self._body
 
-    async def serve(self, runtime: Runtime, exchange: Exchange) -> None:
-        await exchange.respond(200, self.body(runtime.version))
+    async def serve(self, runtime: Runtime, exchange: Exchange) -> Answer:
+        return Answer(self.body(runtime.version), None)

@@ -7,16 +7,20 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from babelgate.answer import Answer
 from babelgate.errors import GatewayError
 from babelgate.exchange import ErrorHeaders, Exchange
 from babelgate.frontends.openai_errors import encode_error
+from babelgate.model_call import ModelCall
 
 if TYPE_CHECKING:
     from babelgate.observability.request_id import RequestIds
     from babelgate.runtime import Runtime
 
-Handler = Callable[["Runtime", Exchange], Awaitable[None]]
-PrefixHandler = Callable[["Runtime", Exchange, str], Awaitable[None]]  # the path's rest after the prefix
+# A handler reads and checks its request and returns what to answer: its own answer (a route that names no
+# model), or the model call for the pipeline to conduct. It never writes to the exchange.
+Handler = Callable[["Runtime", Exchange], Awaitable[Answer | ModelCall]]
+PrefixHandler = Callable[["Runtime", Exchange, str], Awaitable[Answer | ModelCall]]  # the path's rest after the prefix
 JSON = dict[str, Any]
 ErrorEncoder = Callable[[GatewayError, str], bytes]  # (error, language) → response body
 # (runtime, scope, receive, send, request ids): one WebSocket connection, from accept to close.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from babelgate.answer import Answer, json_answer
 from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
 from babelgate.frontends.admin.access import caller
@@ -49,7 +50,7 @@ def note(
     )
 
 
-async def audit(runtime: Runtime, exchange: Exchange) -> None:
+async def audit(runtime: Runtime, exchange: Exchange) -> Answer:
     """`GET /admin/audit`: filters `since`, `until` (RFC 3339 or unix seconds), `actor`, `action` (a
     prefix by dots: `keys` matches `keys.create`), `target_type`, `target_id`, and `limit` (100)."""
     query = await read_query(runtime, exchange, "admin")
@@ -66,15 +67,15 @@ async def audit(runtime: Runtime, exchange: Exchange) -> None:
         target_id=query.get("target_id"),
         limit=limit,
     )
-    await exchange.respond_json(200, {"object": "list", "data": entries})
+    return json_answer({"object": "list", "data": entries})
 
 
-async def alerts(runtime: Runtime, exchange: Exchange) -> None:
+async def alerts(runtime: Runtime, exchange: Exchange) -> Answer:
     """`GET /admin/alerts`: the alerts sent (budget thresholds, key expiry, open circuits), newest first,
     each with its deliveries (attempts, status); `limit` (100)."""
     query = await read_query(runtime, exchange, "admin")
     limit = _limit(query.get("limit", "100"))
-    await exchange.respond_json(200, {"object": "list", "data": await runtime.alerts.recorded(limit)})
+    return json_answer({"object": "list", "data": await runtime.alerts.recorded(limit)})
 
 
 def _limit(text: str) -> int:

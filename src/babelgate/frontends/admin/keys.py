@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from babelgate.answer import Answer, json_answer
 from babelgate.errors import InvalidRequest, MethodNotAllowed, NotFound
 from babelgate.exchange import Exchange
 from babelgate.frontends.admin.access import authorize, refuse
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 
-async def keys(runtime: Runtime, exchange: Exchange) -> None:
+async def keys(runtime: Runtime, exchange: Exchange) -> Answer:
     """`/admin/keys`: create (POST) or list (GET); each role sees and makes only the keys it may (`mine`)."""
     principal = await authorize(runtime, exchange, "member")
     method = exchange.scope["method"]
@@ -34,17 +35,17 @@ async def keys(runtime: Runtime, exchange: Exchange) -> None:
             owner = principal.user
         key, secret = await ring.create(fields, user=owner)
         note(runtime, exchange, "keys.create", "key", key.id, None, key.public(), 201)
-        await exchange.respond_json(201, {**key.public(), "key": secret})
+        return json_answer({**key.public(), "key": secret}, 201)
     elif method in ("GET", "HEAD"):
         exchange.call.route = "admin.keys.list"
         await ring.refresh()
         listed = sorted((key for key in ring.keys.values() if mine(principal, key)), key=lambda key: key.created_at)
-        await exchange.respond_json(200, {"object": "list", "data": [key.public() for key in listed]})
+        return json_answer({"object": "list", "data": [key.public() for key in listed]})
     else:
         raise MethodNotAllowed(method=method, path=exchange.scope["path"])
 
 
-async def key(runtime: Runtime, exchange: Exchange, key_id: str) -> None:
+async def key(runtime: Runtime, exchange: Exchange, key_id: str) -> Answer:
     """`/admin/keys/{id}`: read (GET), change (PATCH) or revoke (DELETE). A key the caller may not see is
     "not found" to them, as an unknown one is (nothing to probe other teams' keys with)."""
     principal = await authorize(runtime, exchange, "member")
@@ -65,14 +66,14 @@ async def key(runtime: Runtime, exchange: Exchange, key_id: str) -> None:
         before = ring.keys[key_id]
         updated = await ring.update(key_id, fields)
         note(runtime, exchange, "keys.update", "key", key_id, before.public(), updated.public())
-        await exchange.respond_json(200, updated.public())
+        return json_answer(updated.public())
     elif method == "DELETE":
         exchange.call.route = "admin.keys.revoke"
         revoked = await ring.revoke(key_id)
         note(runtime, exchange, "keys.revoke", "key", key_id, None, {"revoked_at": revoked.revoked_at})
-        await exchange.respond_json(200, revoked.public())
+        return json_answer(revoked.public())
     elif method in ("GET", "HEAD"):
-        await exchange.respond_json(200, ring.keys[key_id].public())
+        return json_answer(ring.keys[key_id].public())
     else:
         raise MethodNotAllowed(method=method, path=exchange.scope["path"])
 

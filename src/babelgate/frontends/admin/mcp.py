@@ -8,6 +8,7 @@ import asyncio
 import os
 from typing import TYPE_CHECKING, Any, Final
 
+from babelgate.answer import Answer, json_answer
 from babelgate.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
 from babelgate.exchange import Exchange
 from babelgate.frontends.admin.access import authorize
@@ -25,14 +26,14 @@ SERVER_FIELDS: Final = {"type": "object", "required": ["name"], "properties": {"
 SERVER_OPERATIONS: Final = {"": (Operation("GET"), Operation("DELETE"))}
 
 
-async def servers(runtime: Runtime, exchange: Exchange) -> None:
+async def servers(runtime: Runtime, exchange: Exchange) -> Answer:
     """`/admin/mcp/servers`: list (GET) or add (POST)."""
     await authorize(runtime, exchange)  # the admin role: upstream servers are the operator's
     method = exchange.scope["method"]
     registry = _registry(runtime)
     if method in ("GET", "HEAD"):
         exchange.call.route = "admin.mcp.list"
-        await exchange.respond_json(200, {"object": "list", "data": _described(runtime, registry)})
+        return json_answer({"object": "list", "data": _described(runtime, registry)})
     elif method == "POST":
         exchange.call.route = "admin.mcp.add"
         fields = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
@@ -44,12 +45,12 @@ async def servers(runtime: Runtime, exchange: Exchange) -> None:
             raise _conflict(f"MCP server {server.name!r} is configured in the file; change it there")
         await stored.save(runtime.response_store, fields)
         registry.add(server)
-        await exchange.respond_json(201, _described(runtime, registry, server.name)[0])
+        return json_answer(_described(runtime, registry, server.name)[0], 201)
     else:
         raise MethodNotAllowed(method=method, path=exchange.scope["path"])
 
 
-async def server(runtime: Runtime, exchange: Exchange, name: str) -> None:
+async def server(runtime: Runtime, exchange: Exchange, name: str) -> Answer:
     """`/admin/mcp/servers/{name}`: one server with its tools (GET), or remove it (DELETE)."""
     await authorize(runtime, exchange)  # the admin role: upstream servers are the operator's
     method = exchange.scope["method"]
@@ -63,14 +64,14 @@ async def server(runtime: Runtime, exchange: Exchange, name: str) -> None:
             described["tools"] = [{"name": tool.name, "description": tool.description} for tool in tools]
         except Exception as exc:  # down or slow: its state says so
             described["tools_error"] = str(exc)
-        await exchange.respond_json(200, described)
+        return json_answer(described)
     elif method == "DELETE":
         exchange.call.route = "admin.mcp.remove"
         if name in _from_file(runtime):
             raise _conflict(f"MCP server {name!r} is configured in the file; remove it there")
         await stored.remove(runtime.response_store, name)
         await registry.remove(name)
-        await exchange.respond_json(200, {"name": name, "removed": True})
+        return json_answer({"name": name, "removed": True})
     else:
         raise MethodNotAllowed(method=method, path=exchange.scope["path"])
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from babelgate.answer import Answer, json_answer
 from babelgate.errors import MethodNotAllowed
 from babelgate.exchange import Exchange
 from babelgate.frontends.admin.access import authorize
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 
-async def models(runtime: Runtime, exchange: Exchange) -> None:
+async def models(runtime: Runtime, exchange: Exchange) -> Answer:
     await authorize(runtime, exchange, "viewer")  # the catalog: no secret in it, every role may read it
     if exchange.scope["method"] not in ("GET", "HEAD"):
         raise MethodNotAllowed(method=exchange.scope["method"], path=exchange.scope["path"])
@@ -37,7 +38,7 @@ async def models(runtime: Runtime, exchange: Exchange) -> None:
         {"id": name, **kind, **_route(registry.route(name), health), **extras.get(name, {})}
         for name, kind in kinds.items()
     ]
-    await exchange.respond_json(200, {"object": "list", "data": data, "providers": provider_states(runtime)})
+    return json_answer({"object": "list", "data": data, "providers": provider_states(runtime)})
 
 
 def _route(route: ModelRoute, health: Health) -> dict[str, Any]:

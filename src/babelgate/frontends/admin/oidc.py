@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qs, quote
 
+from babelgate.answer import Answer, json_answer
 from babelgate.errors import AuthenticationFailed, GatewayError, MethodNotAllowed, PermissionDenied
 from babelgate.exchange import Exchange
 from babelgate.frontends.admin.access import cookie, new_session, over_tls, session_secret, set_cookie, sign
@@ -36,11 +37,10 @@ AFTER_LOGIN: Final = "/ui/"
 MAX_TEAMS: Final = 40
 
 
-async def info(runtime: Runtime, exchange: Exchange) -> None:
+async def info(runtime: Runtime, exchange: Exchange) -> Answer:
     _reads(exchange)
     enabled = runtime.oidc is not None
-    await exchange.respond_json(
-        200,
+    return json_answer(
         {
             "enabled": enabled,
             "login_url": "/admin/oidc/login" if enabled else None,
@@ -49,7 +49,7 @@ async def info(runtime: Runtime, exchange: Exchange) -> None:
     )
 
 
-async def login(runtime: Runtime, exchange: Exchange) -> None:
+async def login(runtime: Runtime, exchange: Exchange) -> Answer:
     _reads(exchange)
     client = _client(runtime)
     exchange.call.route = "admin.oidc.login"
@@ -57,30 +57,26 @@ async def login(runtime: Runtime, exchange: Exchange) -> None:
     expires = int(time.time()) + FLOW_SECONDS
     body = f"{expires}.{started.state}.{started.nonce}.{started.verifier}"
     flow = f"{body}.{sign(session_secret(runtime), 'oidc:' + body)}"
-    await exchange.respond(
-        302, b"", headers=[(b"location", started.url.encode()), _flow_cookie(exchange, flow, FLOW_SECONDS), NO_STORE]
-    )
+    return _redirect(started.url, _flow_cookie(exchange, flow, FLOW_SECONDS), NO_STORE)
 
 
-async def callback(runtime: Runtime, exchange: Exchange) -> None:
+async def callback(runtime: Runtime, exchange: Exchange) -> Answer:
     """A refusal goes back to the dashboard, which says why (`?signin_error=<code>`), when a browser asked;
     any other client gets the error itself."""
     _reads(exchange)
     exchange.call.route = "admin.oidc.callback"
     try:
-        await _callback(runtime, exchange)
+        return await _callback(runtime, exchange)
     except GatewayError as error:
         if b"text/html" not in (exchange.header(b"accept") or b""):
             raise
         exchange.call.failed(error)
         log.info("a sign-in was refused: %s %s", error.code, error.params.get("reason", ""))
         target = f"{AFTER_LOGIN}?signin_error={quote(error.code or 'oidc_failed')}"
-        await exchange.respond(
-            302, b"", headers=[(b"location", target.encode()), _flow_cookie(exchange, "", 0), NO_STORE]
-        )
+        return _redirect(target, _flow_cookie(exchange, "", 0), NO_STORE)
 
 
-async def _callback(runtime: Runtime, exchange: Exchange) -> None:
+async def _callback(runtime: Runtime, exchange: Exchange) -> Answer:
     client = _client(runtime)
     query = {name: values[-1] for name, values in parse_qs(exchange.scope.get("query_string", b"").decode()).items()}
     if "iss" in query and query["iss"].rstrip("/") != client.config.issuer.rstrip("/"):  # RFC 9207: mix-up attacks
@@ -114,26 +110,22 @@ async def _callback(runtime: Runtime, exchange: Exchange) -> None:
         principal = replace(principal, teams=principal.teams[:MAX_TEAMS])
     seconds = client.config.session_seconds
     token, _, _ = new_session(secret, principal, seconds)
-    await exchange.respond(
-        302,
-        b"",
-        headers=[
-            (b"location", AFTER_LOGIN.encode()),
-            set_cookie(exchange, token, seconds),
-            _flow_cookie(exchange, "", 0),
-            NO_STORE,
-        ],
-    )
+    return _redirect(AFTER_LOGIN, set_cookie(exchange, token, seconds), _flow_cookie(exchange, "", 0), NO_STORE)
 
 
-async def logout(runtime: Runtime, exchange: Exchange) -> None:
+async def logout(runtime: Runtime, exchange: Exchange) -> Answer:
     """Ends the dashboard session (a GET: a top-level navigation, which a cross-site page could cause, but
     ending a session is all it does) and sends the browser to the provider's end-session endpoint."""
     _reads(exchange)
     exchange.call.route = "admin.oidc.logout"
     client = _client(runtime)
     target = await client.logout_url() or AFTER_LOGIN
-    await exchange.respond(302, b"", headers=[(b"location", target.encode()), set_cookie(exchange, "", 0), NO_STORE])
+    return _redirect(target, set_cookie(exchange, "", 0), NO_STORE)
+
+
+def _redirect(target: str, *headers: tuple[bytes, bytes]) -> Answer:
+    """A 302 to `target` (no body), with `headers` after its `location`."""
+    return Answer(b"", None, status=302, headers=[(b"location", target.encode()), *headers])
 
 
 def redirect_url(client: OidcClient, exchange: Exchange) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from babelgate.answer import Answer, json_answer
 from babelgate.errors import MethodNotAllowed, NotFound
 from babelgate.exchange import Exchange
 from babelgate.frontends.admin.access import authorize, refuse
@@ -35,7 +36,7 @@ class Collection:
     may_change: Callable[[Principal, str, dict[str, Any]], bool] = lambda principal, item_id, fields: False
 
 
-async def listing(collection: Collection, runtime: Runtime, exchange: Exchange) -> None:
+async def listing(collection: Collection, runtime: Runtime, exchange: Exchange) -> Answer:
     """POST creates, GET lists."""
     method = exchange.scope["method"]
     await authorize(runtime, exchange, "admin" if method == "POST" else collection.read)  # type: ignore[arg-type]
@@ -45,17 +46,17 @@ async def listing(collection: Collection, runtime: Runtime, exchange: Exchange) 
         made = await collection.create(directory, await read_body(runtime, exchange))
         view = collection.view(directory, made)
         note(runtime, exchange, f"{collection.name}.create", collection.noun, made.id, None, view, 201)
-        await exchange.respond_json(201, view)
+        return json_answer(view, 201)
     elif method in ("GET", "HEAD"):
         exchange.call.route = f"admin.{collection.name}.list"
         await directory.refresh()
         listed = sorted(collection.items(directory).values(), key=collection.order)
-        await exchange.respond_json(200, {"object": "list", "data": [collection.view(directory, i) for i in listed]})
+        return json_answer({"object": "list", "data": [collection.view(directory, i) for i in listed]})
     else:
         raise MethodNotAllowed(method=method, path=exchange.scope["path"])
 
 
-async def one(collection: Collection, runtime: Runtime, exchange: Exchange, item_id: str) -> None:
+async def one(collection: Collection, runtime: Runtime, exchange: Exchange, item_id: str) -> Answer:
     """GET reads, PATCH changes, DELETE deletes."""
     method = exchange.scope["method"]
     principal = await authorize(runtime, exchange, collection.read)  # type: ignore[arg-type]
@@ -70,14 +71,14 @@ async def one(collection: Collection, runtime: Runtime, exchange: Exchange, item
             refuse(principal, exchange)
         before, after = await collection.update(directory, item_id, fields)
         note(runtime, exchange, action, collection.noun, item_id, before.public(), after.public())
-        await exchange.respond_json(200, collection.view(directory, after))
+        return json_answer(collection.view(directory, after))
     elif method == "DELETE":
         exchange.call.route = f"admin.{action}"
         if principal.role != "admin":
             refuse(principal, exchange)
         gone = await collection.delete(directory, item_id)
         note(runtime, exchange, action, collection.noun, item_id, gone.public(), None)
-        await exchange.respond_json(200, {**gone.public(), "deleted": True})
+        return json_answer({**gone.public(), "deleted": True})
     elif method in ("GET", "HEAD"):
         await directory.refresh()
         found = collection.items(directory).get(item_id)
@@ -85,6 +86,6 @@ async def one(collection: Collection, runtime: Runtime, exchange: Exchange, item
             code = f"{collection.noun}_not_found"
             named: dict[str, Any] = {f"{collection.noun}_id": item_id}  # the message's parameter
             raise NotFound(code, code=code, **named)
-        await exchange.respond_json(200, collection.view(directory, found))
+        return json_answer(collection.view(directory, found))
     else:
         raise MethodNotAllowed(method=method, path=exchange.scope["path"])

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from babelgate.answer import Answer
 from babelgate.errors import AuthenticationFailed, InvalidRequest, MethodNotAllowed
 from babelgate.exchange import Exchange
 from babelgate.frontends.admin.access import (
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 NO_STORE = (b"cache-control", b"no-store")
 
 
-async def session(runtime: Runtime, exchange: Exchange) -> None:
+async def session(runtime: Runtime, exchange: Exchange) -> Answer:
     method = exchange.scope["method"]
     if method == "POST":
         exchange.call.route = "admin.session.create"
@@ -45,9 +46,9 @@ async def session(runtime: Runtime, exchange: Exchange) -> None:
         token, csrf, expires = new_session(master)
         # The session is the actor from here on; a failed login writes nothing (no store writes for anyone).
         note(runtime, exchange, "session.login", "session", None, None, {"expires_at": expires})
-        await exchange.respond(
-            200,
+        return Answer(
             orjson.dumps({"csrf_token": csrf, "expires_at": expires, **MASTER.public()}),
+            None,
             headers=[set_cookie(exchange, token, SESSION_SECONDS), NO_STORE],
         )
     elif method in ("GET", "HEAD"):
@@ -56,9 +57,9 @@ async def session(runtime: Runtime, exchange: Exchange) -> None:
         if found is None:
             raise AuthenticationFailed("session_required", code="session_required")
         nonce, expires, principal = found
-        await exchange.respond(
-            200,
+        return Answer(
             orjson.dumps({"csrf_token": csrf_token(secret, nonce), "expires_at": expires, **principal.public()}),
+            None,
             headers=[NO_STORE],
         )
     elif method == "DELETE":
@@ -69,6 +70,6 @@ async def session(runtime: Runtime, exchange: Exchange) -> None:
         answer: dict[str, str] = {}
         if oidc is not None:  # where the browser may go to end its session at the identity provider too
             answer["logout_url"] = "/admin/oidc/logout"
-        await exchange.respond(200, orjson.dumps(answer), headers=[set_cookie(exchange, "", 0), NO_STORE])
+        return Answer(orjson.dumps(answer), None, headers=[set_cookie(exchange, "", 0), NO_STORE])
     else:
         raise MethodNotAllowed(method=method, path=exchange.scope["path"])

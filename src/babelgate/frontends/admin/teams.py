@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from babelgate.answer import Answer
 from babelgate.exchange import Exchange
 from babelgate.frontends.admin.people import Collection, listing, one
 from babelgate.frontends.admin.users import LIMITS, NAMES
@@ -32,14 +33,14 @@ TEAMS: Final = Collection(
 )
 
 
-async def teams(runtime: Runtime, exchange: Exchange) -> None:
+async def teams(runtime: Runtime, exchange: Exchange) -> Answer:
     """`/admin/teams`: create (POST) or list (GET)."""
-    await listing(TEAMS, runtime, exchange)
+    return await listing(TEAMS, runtime, exchange)
 
 
-async def team(runtime: Runtime, exchange: Exchange, team_id: str) -> None:
+async def team(runtime: Runtime, exchange: Exchange, team_id: str) -> Answer:
     """`/admin/teams/{id}`: read (GET), change (PATCH) or delete (DELETE)."""
-    await one(TEAMS, runtime, exchange, team_id)
+    return await one(TEAMS, runtime, exchange, team_id)
 
 
 TEAM_FIELDS: Final[JSON] = {

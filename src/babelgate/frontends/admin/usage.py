@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs
 
+from babelgate.answer import Answer, json_answer
 from babelgate.errors import InvalidRequest, MethodNotAllowed
 from babelgate.exchange import Exchange
 from babelgate.frontends.admin.access import authorize, refuse
@@ -28,7 +29,7 @@ USAGE_QUERY: Final = ("group_by", "since", "until", "interval", *GROUPS)
 ERRORS_QUERY: Final = ("since", "until", "limit")
 
 
-async def usage(runtime: Runtime, exchange: Exchange) -> None:
+async def usage(runtime: Runtime, exchange: Exchange) -> Answer:
     """`GET /admin/usage` (docs/decisions.md, "The admin API"): totals per group from the ledger, or a time series.
 
     `group_by` (key, team, model, provider, status, route, model_requested, session; server and tool
@@ -60,10 +61,10 @@ async def usage(runtime: Runtime, exchange: Exchange) -> None:
     answer: dict[str, Any] = {"object": "list", "since": since, "until": until, "data": data}
     if interval is not None:
         answer["interval"] = interval
-    await exchange.respond_json(200, answer)
+    return json_answer(answer)
 
 
-async def errors(runtime: Runtime, exchange: Exchange) -> None:
+async def errors(runtime: Runtime, exchange: Exchange) -> Answer:
     """`GET /admin/errors`: the failed requests of a period (`since`, `until` as for usage) by status,
     code and message, the most frequent first (`limit`, default 10), each with its count, when it
     last happened and the model asked for then. Read from the newest 100,000 failures."""
@@ -74,9 +75,7 @@ async def errors(runtime: Runtime, exchange: Exchange) -> None:
         raise InvalidRequest("wrong_type", param="limit", expected=f"an integer from 1 to {MAX_ERRORS}")
     await _flushed(runtime)
     rows = await runtime.response_store.usage_errors(since, until)
-    await exchange.respond_json(
-        200, {"object": "list", "since": since, "until": until, "data": top_errors(rows, int(text))}
-    )
+    return json_answer({"object": "list", "since": since, "until": until, "data": top_errors(rows, int(text))})
 
 
 async def read_query(runtime: Runtime, exchange: Exchange, need: Role) -> dict[str, str]:

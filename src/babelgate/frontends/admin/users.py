@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from babelgate.answer import Answer
 from babelgate.exchange import Exchange
 from babelgate.frontends.admin.keys import POSITIVE
 from babelgate.frontends.admin.people import Collection, listing, one
@@ -29,14 +30,14 @@ USERS: Final = Collection(
 )
 
 
-async def users(runtime: Runtime, exchange: Exchange) -> None:
+async def users(runtime: Runtime, exchange: Exchange) -> Answer:
     """`/admin/users`: create (POST) or list (GET)."""
-    await listing(USERS, runtime, exchange)
+    return await listing(USERS, runtime, exchange)
 
 
-async def user(runtime: Runtime, exchange: Exchange, user_id: str) -> None:
+async def user(runtime: Runtime, exchange: Exchange, user_id: str) -> Answer:
     """`/admin/users/{id}`: read (GET), change (PATCH) or delete (DELETE)."""
-    await one(USERS, runtime, exchange, user_id)
+    return await one(USERS, runtime, exchange, user_id)
 
 
 NAMES: Final = array({"type": "string", "minLength": 1})

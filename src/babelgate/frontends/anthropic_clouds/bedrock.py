@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Final
 import orjson
 
 from babelgate import eventstream
-from babelgate.answer import Answer
+from babelgate.answer import Answer, json_answer
 from babelgate.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
 from babelgate.exchange import Exchange
 from babelgate.frontends.anthropic_clouds.envelope import ENVELOPE_BODY, messages_body
@@ -36,6 +36,7 @@ from babelgate.frontends.anthropic_messages.routes import serve_count, serve_mes
 from babelgate.frontends.body_schema import obj
 from babelgate.frontends.route import Frontend, Operation, PrefixRoute, Route
 from babelgate.i18n import render_message
+from babelgate.model_call import ModelCall
 from babelgate.pipeline import parse_json_object
 from babelgate.streaming import SSEDecoder, parse_frame
 
@@ -99,7 +100,7 @@ def encode_stream_error(error: GatewayError, language: str) -> bytes:
     return eventstream.exception(name or "validationException", render_message(error, language))
 
 
-async def model_action(runtime: Runtime, exchange: Exchange, rest: str) -> None:
+async def model_action(runtime: Runtime, exchange: Exchange, rest: str) -> ModelCall:
     """`{modelId}/invoke`, `/invoke-with-response-stream` or `/count-tokens` under `/model/`; `{modelId}` is the
     gateway's model name (the server decoded the path: `openai%2Fgpt-4o` is `openai/gpt-4o`)."""
     ends = (INVOKE_STREAM, INVOKE, COUNT_TOKENS)
@@ -110,15 +111,14 @@ async def model_action(runtime: Runtime, exchange: Exchange, rest: str) -> None:
     if exchange.scope["method"] != "POST":
         raise MethodNotAllowed(method=exchange.scope["method"], path=exchange.scope["path"])
     if suffix == COUNT_TOKENS:
-        await count_tokens(runtime, exchange, rest[: -len(suffix)])
-        return
+        return await count_tokens(runtime, exchange, rest[: -len(suffix)])
     exchange.call.route = "bedrock.invoke_stream" if stream else "bedrock.invoke"
     model = rest[: -len(suffix)]
     raw = messages_body(await exchange.read_body(runtime.max_body_bytes), model, stream=stream)
-    await serve_message(runtime, exchange, raw, reframe=as_event_stream)
+    return await serve_message(runtime, exchange, raw, reframe=as_event_stream)
 
 
-async def count_tokens(runtime: Runtime, exchange: Exchange, model: str) -> None:
+async def count_tokens(runtime: Runtime, exchange: Exchange, model: str) -> ModelCall:
     """Bedrock's CountTokens (Claude Code asks it for Claude's counts in Bedrock mode): `{"input": {"invokeModel":
     {"body": <the InvokeModel body, base64>}}}` → `{"inputTokens": n}`, the Messages frontend's count."""
     exchange.call.route = "bedrock.count_tokens"
@@ -135,7 +135,7 @@ async def count_tokens(runtime: Runtime, exchange: Exchange, model: str) -> None
     body = orjson.loads(messages_body(raw, model, stream=False))
     for name in _NOT_COUNTED:
         body.pop(name, None)
-    await serve_count(runtime, exchange, orjson.dumps(body), reframe=_input_tokens)
+    return await serve_count(runtime, exchange, orjson.dumps(body), reframe=_input_tokens)
 
 
 def _input_tokens(answer: Answer) -> Answer:
@@ -183,9 +183,9 @@ class _ChunkFramer:
                     yield framed
 
 
-async def inference_profiles(runtime: Runtime, exchange: Exchange) -> None:
+async def inference_profiles(runtime: Runtime, exchange: Exchange) -> Answer:
     """The control plane's ListInferenceProfiles, which Claude Code asks at start: none (see the docstring)."""
-    await exchange.respond_json(200, {"inferenceProfileSummaries": []})
+    return json_answer({"inferenceProfileSummaries": []})
 
 
 _INVOKE_MODEL: Final = obj(("body",), strings=("body",))  # the InvokeModel body, base64

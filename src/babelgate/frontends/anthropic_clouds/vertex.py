@@ -26,6 +26,7 @@ from babelgate.frontends.anthropic_messages.routes import serve_count, serve_mes
 from babelgate.frontends.anthropic_messages.translate import error_payload as messages_error_payload
 from babelgate.frontends.gemini.translate import error_payload
 from babelgate.frontends.route import SSE, Frontend, Operation, PrefixRoute
+from babelgate.model_call import ModelCall
 from babelgate.pipeline import parse_json_object
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def encode_error(error: GatewayError, language: str) -> bytes:
     return orjson.dumps(error_payload(error, language))
 
 
-async def publisher_model(runtime: Runtime, exchange: Exchange, rest: str) -> None:
+async def publisher_model(runtime: Runtime, exchange: Exchange, rest: str) -> ModelCall:
     found = _PATH.fullmatch(rest)
     if found is None or found.group(2) not in (RAW, STREAM):
         raise NotFound(method=exchange.scope["method"], path=exchange.scope["path"])
@@ -58,11 +59,10 @@ async def publisher_model(runtime: Runtime, exchange: Exchange, rest: str) -> No
         exchange.call.route = "vertex.count_tokens"
         body = parse_json_object(raw)
         body.pop("anthropic_version", None)
-        await serve_count(runtime, exchange, orjson.dumps(body))
-        return
+        return await serve_count(runtime, exchange, orjson.dumps(body))
     stream = method == STREAM
     exchange.call.route = "vertex.stream_raw_predict" if stream else "vertex.raw_predict"
-    await serve_message(runtime, exchange, messages_body(raw, model, stream=stream))
+    return await serve_message(runtime, exchange, messages_body(raw, model, stream=stream))
 
 
 _OPERATIONS: Final = {

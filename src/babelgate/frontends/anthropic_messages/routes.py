@@ -35,7 +35,8 @@ from babelgate.frontends.prepare import prepared_request
 from babelgate.frontends.route import SSE, Frontend, Operation, Route
 from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.frontends.token_estimate import estimate_tokens
-from babelgate.pipeline import Body, call, name_end_user
+from babelgate.model_call import ModelCall
+from babelgate.pipeline import Body, name_end_user
 from babelgate.providers.base import CallNotes, relay_of
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest
@@ -50,12 +51,14 @@ if TYPE_CHECKING:
 Reframe = Callable[[Answer], Answer]
 
 
-async def create_message(runtime: Runtime, exchange: Exchange) -> None:
-    await serve_message(runtime, exchange, await exchange.read_body(runtime.max_body_bytes))
+async def create_message(runtime: Runtime, exchange: Exchange) -> ModelCall:
+    return await serve_message(runtime, exchange, await exchange.read_body(runtime.max_body_bytes))
 
 
-async def serve_message(runtime: Runtime, exchange: Exchange, raw: bytes, *, reframe: Reframe | None = None) -> None:
-    """A Messages request's body (`raw`), served on either road. The cloud doors (frontends/anthropic_clouds/)
+async def serve_message(
+    runtime: Runtime, exchange: Exchange, raw: bytes, *, reframe: Reframe | None = None
+) -> ModelCall:
+    """A Messages request's body (`raw`), to be served on either road. The cloud doors (frontends/anthropic_clouds/)
     hand it the body they rebuilt, and a `reframe` for their answers. The response cache keys by route and
     replays the frames and content type that went out, so each door's answers are cached in its own framing."""
     body = Body(raw)
@@ -77,7 +80,7 @@ async def serve_message(runtime: Runtime, exchange: Exchange, raw: bytes, *, ref
 
     # A request whose MCP tools run (here or at Anthropic) has effects a cached answer would skip: not cached.
     cached = None if fields.get("mcp_servers") else raw
-    await call(runtime, exchange, body.peek()["model"], attempt, stream=stream, cache_body=cached, fields=body.peek())
+    return ModelCall(body.peek()["model"], attempt, stream, cache_body=cached, fields=body.peek())
 
 
 async def _translated(
@@ -134,11 +137,11 @@ async def _with_connector(
     return Answer(orjson.dumps(answer), notes)
 
 
-async def count_tokens(runtime: Runtime, exchange: Exchange) -> None:
-    await serve_count(runtime, exchange, await exchange.read_body(runtime.max_body_bytes))
+async def count_tokens(runtime: Runtime, exchange: Exchange) -> ModelCall:
+    return await serve_count(runtime, exchange, await exchange.read_body(runtime.max_body_bytes))
 
 
-async def serve_count(runtime: Runtime, exchange: Exchange, raw: bytes, *, reframe: Reframe | None = None) -> None:
+async def serve_count(runtime: Runtime, exchange: Exchange, raw: bytes, *, reframe: Reframe | None = None) -> ModelCall:
     """Anthropic's own count where the model is Claude; elsewhere an estimate (token_estimate.py). A cloud
     door's `reframe` rewrites the `{"input_tokens": n}` answer in its own words."""
     body = Body(raw)
@@ -156,7 +159,7 @@ async def serve_count(runtime: Runtime, exchange: Exchange, raw: bytes, *, refra
             answer = Answer(orjson.dumps({"input_tokens": tokens}), notes, headers=[])
         return answer if reframe is None else reframe(answer)
 
-    await call(runtime, exchange, require_model(body.peek()), attempt, stream=False)
+    return ModelCall(require_model(body.peek()), attempt, False)
 
 
 def _check_basics(body: JSON) -> None:

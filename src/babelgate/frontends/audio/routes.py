@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Final
 
-from babelgate.answer import Answer, streamed
+from babelgate.answer import Answer, StreamCut, streamed
 from babelgate.errors import GatewayError
 from babelgate.exchange import Exchange
 from babelgate.frontends.audio.translate import (
@@ -22,7 +22,8 @@ from babelgate.frontends.multipart import parse_form
 from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import require_model
 from babelgate.frontends.route import SSE, Frontend, Operation, Route
-from babelgate.pipeline import Body, call, require
+from babelgate.model_call import ModelCall
+from babelgate.pipeline import Body, require
 from babelgate.providers.base import CallNotes, speech_of, transcription_of
 from babelgate.routing.registry import Deployment
 
@@ -30,15 +31,15 @@ if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 
-async def create_transcription(runtime: Runtime, exchange: Exchange) -> None:
-    await _transcribe(runtime, exchange, translate=False)
+async def create_transcription(runtime: Runtime, exchange: Exchange) -> ModelCall:
+    return await _transcribe(runtime, exchange, translate=False)
 
 
-async def create_translation(runtime: Runtime, exchange: Exchange) -> None:
-    await _transcribe(runtime, exchange, translate=True)
+async def create_translation(runtime: Runtime, exchange: Exchange) -> ModelCall:
+    return await _transcribe(runtime, exchange, translate=True)
 
 
-async def _transcribe(runtime: Runtime, exchange: Exchange, *, translate: bool) -> None:
+async def _transcribe(runtime: Runtime, exchange: Exchange, *, translate: bool) -> ModelCall:
     raw = await exchange.read_body(runtime.max_body_bytes)  # a 413 past the limit, while reading
     content_type = exchange.header(b"content-type")
     parts = parse_form(raw, content_type.decode("latin-1") if content_type is not None else None)
@@ -56,10 +57,10 @@ async def _transcribe(runtime: Runtime, exchange: Exchange, *, translate: bool) 
     def capable(deployment: Deployment) -> None:
         require(deployment.provider.capabilities.transcription, deployment, capability)
 
-    await call(runtime, exchange, require_model(read_form(parts)[1]), attempt, stream=False, check=capable)
+    return ModelCall(require_model(read_form(parts)[1]), attempt, False, check=capable)
 
 
-async def create_speech(runtime: Runtime, exchange: Exchange) -> None:
+async def create_speech(runtime: Runtime, exchange: Exchange) -> ModelCall:
     body = Body(await exchange.read_body(runtime.max_body_bytes))
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
@@ -70,36 +71,24 @@ async def create_speech(runtime: Runtime, exchange: Exchange) -> None:
         content_type = (b"content-type", speech_content_type(request))
         try:
             return await streamed(audio, notes, on_error=encode_stream_error, content_type=content_type)
-        except _Cut as cut:  # before the first byte: an ordinary error answer, which may be retried
+        except StreamCut as cut:  # before the first byte: an ordinary error answer, which may be retried
             raise cut.error from None
 
-    try:
-        await call(runtime, exchange, require_model(body.peek()), attempt, stream=True, check=_speaks)
-    except _Cut as cut:
-        # After the first byte: the app finds the response started and the server drops the connection, so
-        # the client sees a cut body, not a whole one.
-        raise cut.error from None
+    # After the first byte, the pipeline leaves the body of a StreamCut unfinished: the server drops the
+    # connection, so the client sees a cut body, not a whole one.
+    return ModelCall(require_model(body.peek()), attempt, True, check=_speaks)
 
 
 def _speaks(deployment: Deployment) -> None:
     require(deployment.provider.capabilities.speech, deployment, "speech")
 
 
-class _Cut(Exception):
-    """An upstream failure carried past `Exchange.send_answer`, which would end the body cleanly with an
-    error event: raw audio has no error event, and a clean end would pass a truncated file as whole."""
-
-    def __init__(self, error: GatewayError) -> None:
-        super().__init__(error.code)
-        self.error = error
-
-
 async def _cut_on_error(audio: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     try:
         async for piece in audio:
             yield piece
-    except GatewayError as error:
-        raise _Cut(error) from None
+    except GatewayError as error:  # carried past the sink, which would end the body cleanly with an error event
+        raise StreamCut(error) from None
     finally:
         aclose = getattr(audio, "aclose", None)
         if aclose is not None:

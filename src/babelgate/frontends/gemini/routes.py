@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 import orjson
 
-from babelgate.answer import JSON_TYPE, Answer
+from babelgate.answer import JSON_TYPE, Answer, json_answer
 from babelgate.errors import InvalidRequest, MethodNotAllowed, ModelNotFound, NotFound
 from babelgate.exchange import Exchange
 from babelgate.frontends import models
@@ -39,7 +39,8 @@ from babelgate.frontends.responses.reasoning import ReasoningSeal
 from babelgate.frontends.route import SSE, Frontend, Operation, PrefixRoute, Route
 from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.frontends.token_estimate import estimate_tokens
-from babelgate.pipeline import Body, call, require
+from babelgate.model_call import ModelCall
+from babelgate.pipeline import Body, require
 from babelgate.providers.base import CallNotes, relay_of
 from babelgate.routing.registry import Deployment
 
@@ -47,15 +48,14 @@ if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 
-async def model_method(runtime: Runtime, exchange: Exchange, rest: str) -> None:
+async def model_method(runtime: Runtime, exchange: Exchange, rest: str) -> Answer | ModelCall:
     """`{model}:method` (POST) or `{model}` (GET) under `/v1beta/models/` or `/v1/models/`."""
     method = exchange.scope["method"]
     found = wire.split_method(rest)
     if found is None:
         if method not in ("GET", "HEAD"):
             raise MethodNotAllowed(method=method, path=exchange.scope["path"])
-        await retrieve_model(runtime, exchange, rest)
-        return
+        return await retrieve_model(runtime, exchange, rest)
     model, name = found
     model = model.removeprefix("models/")
     route = wire.ROUTE_NAMES.get(name)
@@ -65,11 +65,10 @@ async def model_method(runtime: Runtime, exchange: Exchange, rest: str) -> None:
         raise MethodNotAllowed(method=method, path=exchange.scope["path"])
     exchange.call.route = route
     if name in (wire.GENERATE, wire.STREAM):
-        await generate(runtime, exchange, model, stream=name == wire.STREAM)
-    elif name == wire.COUNT_TOKENS:
-        await count_tokens(runtime, exchange, model)
-    else:
-        await embed(runtime, exchange, model, batch=name == wire.BATCH_EMBED)
+        return await generate(runtime, exchange, model, stream=name == wire.STREAM)
+    if name == wire.COUNT_TOKENS:
+        return await count_tokens(runtime, exchange, model)
+    return await embed(runtime, exchange, model, batch=name == wire.BATCH_EMBED)
 
 
 def _claims(method: str, rest: str) -> bool:
@@ -81,7 +80,7 @@ def _others(method: str, rest: str) -> bool:
     return not _claims(method, rest)
 
 
-async def generate(runtime: Runtime, exchange: Exchange, model: str, *, stream: bool) -> None:
+async def generate(runtime: Runtime, exchange: Exchange, model: str, *, stream: bool) -> ModelCall:
     raw = await exchange.read_body(runtime.max_body_bytes)
     body = Body(raw)
     _check_basics(body.peek())
@@ -99,9 +98,7 @@ async def generate(runtime: Runtime, exchange: Exchange, model: str, *, stream: 
     # Cached like the other conversation doors (response_cache.py), each stream framing apart: the same request
     # with and without `alt=sse` is answered in different bytes.
     framing = ("sse" if sse else "json-array") if stream else ""
-    await call(
-        runtime, exchange, model, attempt, stream=stream, cache_body=raw, cache_framing=framing, fields=body.peek()
-    )
+    return ModelCall(model, attempt, stream, cache_body=raw, cache_framing=framing, fields=body.peek())
 
 
 async def _translated(
@@ -137,7 +134,7 @@ async def _translated(
     return Answer(orjson.dumps(encode_response(response, model=deployment.public_name, seal=seal)), notes)
 
 
-async def count_tokens(runtime: Runtime, exchange: Exchange, model: str) -> None:
+async def count_tokens(runtime: Runtime, exchange: Exchange, model: str) -> ModelCall:
     """Gemini's own count where the model is Gemini; elsewhere the Messages frontend's estimate."""
     raw = await exchange.read_body(runtime.max_body_bytes)
     body = Body(raw)
@@ -155,10 +152,10 @@ async def count_tokens(runtime: Runtime, exchange: Exchange, model: str) -> None
         chat = decode_request(request, deployment.public_name, adjusted=[])
         return Answer(orjson.dumps({"totalTokens": estimate_tokens(chat)}), notes, headers=[])
 
-    await call(runtime, exchange, model, attempt, stream=False)
+    return ModelCall(model, attempt, False)
 
 
-async def embed(runtime: Runtime, exchange: Exchange, model: str, *, batch: bool) -> None:
+async def embed(runtime: Runtime, exchange: Exchange, model: str, *, batch: bool) -> ModelCall:
     raw = await exchange.read_body(runtime.max_body_bytes)
     body = Body(raw)
 
@@ -175,7 +172,7 @@ async def embed(runtime: Runtime, exchange: Exchange, model: str, *, batch: bool
     def capable(deployment: Deployment) -> None:
         require(deployment.provider.capabilities.embeddings, deployment, "embeddings")
 
-    await call(runtime, exchange, model, attempt, stream=False, check=capable)
+    return ModelCall(model, attempt, False, check=capable)
 
 
 def _check_basics(body: JSON) -> None:
@@ -191,19 +188,19 @@ def _check_basics(body: JSON) -> None:
 # -- models --------------------------------------------------------------------------------------
 
 
-async def list_models(runtime: Runtime, exchange: Exchange) -> None:
+async def list_models(runtime: Runtime, exchange: Exchange) -> Answer:
     """One page: the listing is in memory, and no `nextPageToken` tells the SDK's pager to stop."""
     described = await models.described(runtime)
-    await exchange.respond_json(200, {"models": [model_object(*entry) for entry in described.values()]})
+    return json_answer({"models": [model_object(*entry) for entry in described.values()]})
 
 
-async def retrieve_model(runtime: Runtime, exchange: Exchange, model: str) -> None:
+async def retrieve_model(runtime: Runtime, exchange: Exchange, model: str) -> Answer:
     model = model.removeprefix("models/")
     described = await models.described(runtime)
     found = described.get(model)
     if found is None:
         raise ModelNotFound(model=model, providers=", ".join(sorted(runtime.providers)) or "none")
-    await exchange.respond_json(200, model_object(*found))
+    return json_answer(model_object(*found))
 
 
 # -- what /openapi.json says ---------------------------------------------------------------------

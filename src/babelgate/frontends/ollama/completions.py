@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import orjson
 
 from babelgate.answer import Answer
 from babelgate.errors import InvalidRequest, UpstreamProtocolError
-from babelgate.exchange import Exchange
 from babelgate.frontends.ollama.answer import Clock, stream_answer
 from babelgate.frontends.ollama.stream import OllamaStreamEncoder
 from babelgate.frontends.ollama.translate import encode_generate, option_fields
 from babelgate.frontends.ollama.wire import JSON
-from babelgate.pipeline import call
+from babelgate.model_call import ModelCall
 from babelgate.providers.base import CallNotes, Relay, relay_of
 from babelgate.providers.openai.translate import usage_from_wire  # legacy completions report OpenAI's usage
 from babelgate.providers.transport import event_object
@@ -31,9 +30,6 @@ from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import AssistantMessage, ChatResponse, Choice, FinishReason
 from babelgate.schema.chunks import ChatChunk, ChunkChoice, Delta
 from babelgate.streaming import SSEDecoder
-
-if TYPE_CHECKING:
-    from babelgate.runtime import Runtime
 
 _FINISH: Final[dict[str, FinishReason]] = {"stop": "stop", "length": "length", "content_filter": "content_filter"}
 # What a completions endpoint has no field for. In raw mode Ollama itself ignores `system` and
@@ -101,7 +97,7 @@ def _finish(reason: Any) -> FinishReason | None:
     return None if reason is None else _FINISH.get(str(reason), "stop")
 
 
-async def generate(runtime: Runtime, exchange: Exchange, name: str, body: JSON, clock: Clock) -> None:
+def generate(name: str, body: JSON, clock: Clock) -> ModelCall:
     """`raw` or `suffix`: the prompt goes to the upstream's legacy completions API as it is."""
     model = body["model"]
     stream = body.get("stream") is not False
@@ -140,7 +136,7 @@ async def generate(runtime: Runtime, exchange: Exchange, name: str, body: JSON, 
         answer = encode_generate(response, model=model, at=clock.now(), durations=clock.durations())
         return Answer(orjson.dumps(answer), notes)
 
-    await call(runtime, exchange, name, attempt, stream=stream, check=accepts)
+    return ModelCall(name, attempt, stream, check=accepts)
 
 
 async def _chunks(frames: AsyncIterator[bytes], provider: str) -> AsyncIterator[ChatChunk]:

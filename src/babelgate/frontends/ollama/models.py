@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final
 
 import orjson
 
+from babelgate.answer import Answer, json_answer
 from babelgate.errors import ModelNotFound
 from babelgate.exchange import Exchange
 from babelgate.frontends.models import known_models
@@ -60,12 +61,12 @@ def resolve(runtime: Runtime, name: str) -> Deployment:
     return runtime.registry.resolve(routable(runtime, name))
 
 
-async def tags(runtime: Runtime, exchange: Exchange) -> None:
+async def tags(runtime: Runtime, exchange: Exchange) -> Answer:
     models = await known_models(runtime)
-    await exchange.respond_json(200, {"models": [_summary(runtime, info) for info in models.values()]})
+    return json_answer({"models": [_summary(runtime, info) for info in models.values()]})
 
 
-async def show(runtime: Runtime, exchange: Exchange) -> None:
+async def show(runtime: Runtime, exchange: Exchange) -> Answer:
     name = validate_show(parse_json_object(await exchange.read_body(runtime.max_body_bytes)))
     deployment, info = await _known(runtime, name)
     exchange.call.provider, exchange.call.model = deployment.provider.name, deployment.public_name
@@ -86,20 +87,20 @@ async def show(runtime: Runtime, exchange: Exchange) -> None:
         "capabilities": capabilities(name, deployment.provider.capabilities),
         "modified_at": _modified(runtime, info),
     }
-    await exchange.respond(200, orjson.dumps(body))
+    return json_answer(body)
 
 
-async def ps(runtime: Runtime, exchange: Exchange) -> None:
+async def ps(runtime: Runtime, exchange: Exchange) -> Answer:
     """Nothing is ever loaded into the gateway's memory: upstream models are always ready."""
-    await exchange.respond_json(200, {"models": []})
+    return json_answer({"models": []})
 
 
-async def version(runtime: Runtime, exchange: Exchange) -> None:
-    await exchange.respond_json(200, {"version": wire.OLLAMA_VERSION})
+async def version(runtime: Runtime, exchange: Exchange) -> Answer:
+    return json_answer({"version": wire.OLLAMA_VERSION})
 
 
-async def root(runtime: Runtime, exchange: Exchange) -> None:
-    await exchange.respond(200, b"Ollama is running", content_type=_TEXT)
+async def root(runtime: Runtime, exchange: Exchange) -> Answer:
+    return Answer(b"Ollama is running", None, content_type=_TEXT)
 
 
 def capabilities(name: str, declared: Capabilities) -> list[str]:

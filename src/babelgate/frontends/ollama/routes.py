@@ -30,7 +30,8 @@ from babelgate.frontends.ollama.validate import validate_chat, validate_embed, v
 from babelgate.frontends.ollama.wire import JSON
 from babelgate.frontends.prepare import prepared_request
 from babelgate.frontends.route import NDJSON, Frontend, Operation, Route
-from babelgate.pipeline import call, parse_json_object, require
+from babelgate.model_call import ModelCall
+from babelgate.pipeline import parse_json_object, require
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest
@@ -41,38 +42,35 @@ if TYPE_CHECKING:
 _ZERO_DURATION: Final = re.compile(r"0+(\.0*)?(ns|us|µs|ms|s|m|h)?")
 
 
-async def chat(runtime: Runtime, exchange: Exchange) -> None:
+async def chat(runtime: Runtime, exchange: Exchange) -> Answer | ModelCall:
     clock = Clock(exchange)
     body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
     validate_chat(body)
     if not body.get("messages"):
         _route_to(runtime, exchange, body)
-        await _loaded(exchange, body, generate=False)
-        return
-    await _answer(runtime, exchange, body, translate.chat_request, clock, generate=False)
+        return _loaded(body, generate=False)
+    return _model_call(runtime, exchange, body, translate.chat_request, clock, generate=False)
 
 
-async def generate(runtime: Runtime, exchange: Exchange) -> None:
+async def generate(runtime: Runtime, exchange: Exchange) -> Answer | ModelCall:
     clock = Clock(exchange)
     body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
     validate_generate(body)
     if not (body.get("prompt") or body.get("suffix") or body.get("system") or body.get("images")):
         _route_to(runtime, exchange, body)
-        await _loaded(exchange, body, generate=True)
-        return
+        return _loaded(body, generate=True)
     if body.get("raw") or body.get("suffix"):
-        await completions.generate(runtime, exchange, routable(runtime, body["model"]), body, clock)
-        return
-    await _answer(runtime, exchange, body, translate.generate_request, clock, generate=True)
+        return completions.generate(routable(runtime, body["model"]), body, clock)
+    return _model_call(runtime, exchange, body, translate.generate_request, clock, generate=True)
 
 
-async def embed(runtime: Runtime, exchange: Exchange) -> None:
-    await _embed(runtime, exchange, legacy=False)
+async def embed(runtime: Runtime, exchange: Exchange) -> ModelCall:
+    return await _embed(runtime, exchange, legacy=False)
 
 
-async def embeddings(runtime: Runtime, exchange: Exchange) -> None:
+async def embeddings(runtime: Runtime, exchange: Exchange) -> ModelCall:
     """The legacy route: one `prompt`, one `embedding`."""
-    await _embed(runtime, exchange, legacy=True)
+    return await _embed(runtime, exchange, legacy=True)
 
 
 def _route_to(runtime: Runtime, exchange: Exchange, body: JSON) -> None:
@@ -81,7 +79,7 @@ def _route_to(runtime: Runtime, exchange: Exchange, body: JSON) -> None:
     exchange.call.provider, exchange.call.model = deployment.provider.name, deployment.public_name
 
 
-async def _loaded(exchange: Exchange, body: JSON, *, generate: bool) -> None:
+def _loaded(body: JSON, *, generate: bool) -> Answer:
     """Ollama answers a request with nothing to say by loading (or, with `keep_alive: 0`,
     unloading) the model; upstream models need neither, so the answer is all there is to do."""
     reason = "unload" if _is_zero(body.get("keep_alive")) else "load"
@@ -92,10 +90,10 @@ async def _loaded(exchange: Exchange, body: JSON, *, generate: bool) -> None:
         else wire.chat_line(body["model"], at, wire.assistant(), done=True)
     )
     payload["done_reason"] = reason
-    await exchange.respond(200, orjson.dumps(payload))
+    return Answer(orjson.dumps(payload), None)
 
 
-async def _answer(
+def _model_call(
     runtime: Runtime,
     exchange: Exchange,
     body: JSON,
@@ -103,7 +101,7 @@ async def _answer(
     clock: Clock,
     *,
     generate: bool,
-) -> None:
+) -> ModelCall:
     stream = body.get("stream") is not False  # Ollama streams by default
     model = body["model"]  # Ollama echoes the name the client sent
 
@@ -128,10 +126,10 @@ async def _answer(
             )
         return Answer(orjson.dumps(payload), notes)
 
-    await call(runtime, exchange, routable(runtime, model), attempt, stream=stream)
+    return ModelCall(routable(runtime, model), attempt, stream)
 
 
-async def _embed(runtime: Runtime, exchange: Exchange, *, legacy: bool) -> None:
+async def _embed(runtime: Runtime, exchange: Exchange, *, legacy: bool) -> ModelCall:
     clock = Clock(exchange)
     body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
     validate_embed(body, legacy=legacy)
@@ -156,7 +154,7 @@ async def _embed(runtime: Runtime, exchange: Exchange, *, legacy: bool) -> None:
     def capable(deployment: Deployment) -> None:
         require(deployment.provider.capabilities.embeddings, deployment, "embeddings")
 
-    await call(runtime, exchange, routable(runtime, body["model"]), attempt, stream=False, check=capable)
+    return ModelCall(routable(runtime, body["model"]), attempt, False, check=capable)
 
 
 def _is_zero(keep_alive: Any) -> bool:

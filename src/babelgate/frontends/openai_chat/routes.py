@@ -24,7 +24,8 @@ from babelgate.frontends.prepare import supported_tools
 from babelgate.frontends.route import SSE, Frontend, Operation, Route
 from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.hooks import transformed
-from babelgate.pipeline import Body, call, name_end_user
+from babelgate.model_call import ModelCall
+from babelgate.pipeline import Body, name_end_user
 from babelgate.providers.base import CallNotes, relay_of
 from babelgate.providers.openai.translate import request_from_wire, response_to_wire
 from babelgate.routing.registry import Deployment
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 
-async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
+async def chat_completions(runtime: Runtime, exchange: Exchange) -> ModelCall:
     raw = await exchange.read_body(runtime.max_body_bytes)
     body = Body(raw)
     fields = body.peek()
@@ -44,7 +45,7 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> None:
 
     # The attempt is a partial, not a closure around another coroutine: one coroutine less per request.
     attempt = functools.partial(_attempt, runtime, exchange, body, stream)
-    await call(runtime, exchange, model, attempt, stream=stream, cache_body=raw, fields=fields)
+    return ModelCall(model, attempt, stream, cache_body=raw, fields=fields)
 
 
 async def _attempt(

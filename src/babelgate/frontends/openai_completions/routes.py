@@ -38,7 +38,8 @@ from babelgate.frontends.prepare import prepared_request
 from babelgate.frontends.route import SSE, Frontend, Operation, Route
 from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.hooks import transformed
-from babelgate.pipeline import Body, call
+from babelgate.model_call import ModelCall
+from babelgate.pipeline import Body
 from babelgate.providers.base import CallNotes, Relay, relay_of
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chunks import ChatChunk
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 
-async def create_completion(runtime: Runtime, exchange: Exchange) -> None:
+async def create_completion(runtime: Runtime, exchange: Exchange) -> ModelCall:
     body = Body(await exchange.read_body(runtime.max_body_bytes))
     stream = body.peek().get("stream") is True
 
@@ -61,7 +62,7 @@ async def create_completion(runtime: Runtime, exchange: Exchange) -> None:
             return await _native(fields, deployment, relay, notes)
         return await _translated(runtime, exchange, fields, deployment, notes)
 
-    await call(runtime, exchange, require_model(body.peek()), attempt, stream=stream, cache_body=body.raw)
+    return ModelCall(require_model(body.peek()), attempt, stream, cache_body=body.raw)
 
 
 async def _native(body: wire.JSON, deployment: Deployment, relay: Relay, notes: CallNotes) -> Answer:

@@ -19,7 +19,8 @@ from babelgate.frontends.responses.translate import chat_messages, normalize_inp
 from babelgate.frontends.responses.turn import owned, previous_not_found, stored_conversation
 from babelgate.frontends.responses.validate import validate_input
 from babelgate.frontends.responses.wire import JSON
-from babelgate.pipeline import call, parse_json_object
+from babelgate.model_call import ModelCall
+from babelgate.pipeline import parse_json_object
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import ChatRequest, Message
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 
-async def compact_response(runtime: Runtime, exchange: Exchange) -> None:
+async def compact_response(runtime: Runtime, exchange: Exchange) -> ModelCall:
     body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
     require_model(body)
     validate_input(body.get("input"))
@@ -60,4 +61,4 @@ async def compact_response(runtime: Runtime, exchange: Exchange) -> None:
         }
         return Answer(orjson.dumps(resource), notes, headers=[])
 
-    await call(runtime, exchange, body["model"], attempt, stream=False)
+    return ModelCall(body["model"], attempt, False)

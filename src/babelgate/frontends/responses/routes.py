@@ -9,8 +9,8 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from babelgate.answer import Answer
-from babelgate.errors import InvalidRequest, MethodNotAllowed, NotFound
+from babelgate.answer import Answer, json_answer
+from babelgate.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
 from babelgate.exchange import Exchange
 from babelgate.frontends.responses import native, turn
 from babelgate.frontends.responses.compact import compact_response
@@ -19,7 +19,8 @@ from babelgate.frontends.responses.websocket import serve_websocket
 from babelgate.frontends.responses.wire import JSON
 from babelgate.frontends.route import SSE, Frontend, Operation, PrefixRoute, Route
 from babelgate.frontends.stream_encoder import stream_answer
-from babelgate.pipeline import call, name_end_user, parse_json_object
+from babelgate.model_call import ModelCall
+from babelgate.pipeline import name_end_user, parse_json_object
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 INPUT_ITEMS = "/input_items"
 
 
-async def create_response(runtime: Runtime, exchange: Exchange) -> None:
+async def create_response(runtime: Runtime, exchange: Exchange) -> ModelCall:
     body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
     validate_create_body(body)
     stream = body.get("stream") is True
@@ -66,13 +67,15 @@ async def create_response(runtime: Runtime, exchange: Exchange) -> None:
         await _remember(runtime, current)
         return Answer(orjson.dumps(resource), notes)
 
+    async def after(answer: Answer | None, error: GatewayError | None) -> None:
+        if answer is not None and error is not None and served is not None and served.encoder is not None:
+            # A stream that failed after it began ended with `response.failed`, which is kept as its end would
+            # have been (its error event is rendered as it goes out, where nothing can be awaited).
+            await _remember(runtime, served)
+
     # `safety_identifier` is what OpenAI now asks for in place of the older `user`.
     name_end_user(exchange.call, body.get("safety_identifier") or body.get("user"))
-    await call(runtime, exchange, body["model"], attempt, stream=stream, fields=body)
-    if served is not None and served.encoder is not None and exchange.call.error is not None:
-        # A stream that failed after it began ended with `response.failed`, which is kept as its end would have
-        # been (its error event is rendered as it goes out, where nothing can be awaited).
-        await _remember(runtime, served)
+    return ModelCall(body["model"], attempt, stream, fields=body, after=after)
 
 
 async def _remember(runtime: Runtime, current: turn.Turn) -> None:
@@ -80,7 +83,7 @@ async def _remember(runtime: Runtime, current: turn.Turn) -> None:
         await runtime.response_store.put(current.record())
 
 
-async def response_resource(runtime: Runtime, exchange: Exchange, rest: str) -> None:
+async def response_resource(runtime: Runtime, exchange: Exchange, rest: str) -> Answer:
     """`/responses/{id}` (GET, DELETE) and `/responses/{id}/input_items` (GET)."""
     method = exchange.scope["method"]
     listing = rest.endswith(INPUT_ITEMS)
@@ -98,12 +101,10 @@ async def response_resource(runtime: Runtime, exchange: Exchange, rest: str) -> 
         exchange.call.route = "responses.delete"
         if not await store.delete(response_id):
             raise _not_found(response_id)
-        await exchange.respond_json(200, {"id": response_id, "object": "response.deleted", "deleted": True})
-        return
+        return json_answer({"id": response_id, "object": "response.deleted", "deleted": True})
     if listing:
-        await exchange.respond_json(200, _item_page(record.input_items, _query(exchange)))
-    else:
-        await exchange.respond_json(200, record.response)
+        return json_answer(_item_page(record.input_items, _query(exchange)))
+    return json_answer(record.response)
 
 
 def _not_found(response_id: str) -> NotFound:

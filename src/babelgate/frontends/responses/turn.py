@@ -145,7 +145,7 @@ async def prepare(
     owner: str | None,
     call: Call | None = None,  # the request's record: its ledger rows (None: a test's, unaccounted)
 ) -> Turn:
-    """`body` already passed `validate_create_body`; `deployment` serves this attempt (pipeline.call)."""
+    """`body` already passed `validate_create_body`; `deployment` serves this attempt (of the pipeline's model call)."""
     validate_translatable(body)
     conversation: list[JSON] = []
     previous_id = body.get("previous_response_id")

@@ -35,6 +35,7 @@ from babelgate.frontends.stream_encoder import encode_stream
 from babelgate.governance.gateway_keys import credentials
 from babelgate.governance.virtual_keys import VirtualKey
 from babelgate.i18n import choose_language
+from babelgate.model_call import ModelCall
 from babelgate.pipeline import caller_of, parse_json_object
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
@@ -134,12 +135,19 @@ class ResponsesSocket:
             if response.disconnected:  # the client left while we were sending: the read loop ends the connection
                 return
 
-    async def _respond(self, event: JSON, response: _Response) -> None:
+    async def _respond(self, event: JSON, response: _Response) -> ModelCall:
+        """One `response.create` message as the model call the pipeline conducts, as a POST's would be; what
+        the connection remembers is kept or evicted once it is over (`after`)."""
         lane = event.pop("stream_id", None)
         body = {key: value for key, value in event.items() if key != "type"}
         previous_id = body.get("previous_response_id")
         current: turn.Turn | None = None
         record = response.call
+        try:
+            validate_create_body(body, websocket=True)
+        except GatewayError:
+            self._evict(previous_id)
+            raise
 
         async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
             nonlocal current
@@ -159,23 +167,24 @@ class ResponsesSocket:
             encoder = current.stream_encoder(functools.partial(_message, lane=lane), trailer=b"")
             return await streamed(_messages(encode_stream(current.chunks(), encoder)), notes, on_error=encoder.fail)
 
-        try:
-            validate_create_body(body, websocket=True)
-            await pipeline.call(
-                self.runtime, response, body["model"], attempt, stream=True, check=_not_native, fields=body
-            )
-        except GatewayError:
-            if previous_id:  # a continuation that fails evicts the response it continued
-                self.remembered.pop(previous_id, None)
-            raise
-        assert current is not None
-        if record.error is not None and previous_id:  # the stream failed after it began
+        async def after(answer: Answer | None, error: GatewayError | None) -> None:
+            if error is not None:  # it failed, before its stream began or after
+                self._evict(previous_id)
+            if answer is None:
+                return
+            assert current is not None
+            if current.response is not None:
+                stored = current.record()
+                self._remember(stored)
+                if current.store:
+                    await self.runtime.response_store.put(stored)
+
+        return ModelCall(body["model"], attempt, True, check=_not_native, fields=body, after=after)
+
+    def _evict(self, previous_id: Any) -> None:
+        """A continuation that fails evicts the response it continued."""
+        if previous_id:
             self.remembered.pop(previous_id, None)
-        if current.response is not None:
-            stored = current.record()
-            self._remember(stored)
-            if current.store:
-                await self.runtime.response_store.put(stored)
 
     async def _lookup(self, response_id: str) -> StoredResponse | None:
         record = self.remembered.get(response_id)

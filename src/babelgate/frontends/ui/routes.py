@@ -8,6 +8,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Final
 
+from babelgate.answer import Answer
 from babelgate.errors import MethodNotAllowed, NotFound
 from babelgate.exchange import Exchange
 from babelgate.frontends.route import Frontend, Operation, PrefixRoute, Route
@@ -61,27 +62,26 @@ def assets() -> dict[str, bytes]:
     }
 
 
-async def page(runtime: Runtime, exchange: Exchange) -> None:
+async def page(runtime: Runtime, exchange: Exchange) -> Answer:
     """`/ui`: the single page (its own hash routes pick the view)."""
     _check_method(exchange)
     if not runtime.config.server.master_key and runtime.config.auth.oidc is None:
-        await exchange.respond(404, OFF_PAGE, content_type=HTML, headers=list(SECURITY))
-        return
-    await _serve(exchange, "index.html")
+        return Answer(OFF_PAGE, None, status=404, content_type=HTML, headers=list(SECURITY))
+    return _file(exchange, "index.html")
 
 
-async def asset_file(runtime: Runtime, exchange: Exchange, name: str) -> None:
+async def asset_file(runtime: Runtime, exchange: Exchange, name: str) -> Answer:
     """`/ui/assets/{name}`: the bundle's scripts and styles."""
     _check_method(exchange)
-    await _serve(exchange, name)
+    return _file(exchange, name)
 
 
-async def _serve(exchange: Exchange, name: str) -> None:
+def _file(exchange: Exchange, name: str) -> Answer:
     found = assets().get(name)
     if found is None:
         raise NotFound(method=exchange.scope["method"], path=exchange.scope["path"])
     kind = TYPES.get(name[name.rfind(".") :], b"application/octet-stream")
-    await exchange.respond(200, found, content_type=(b"content-type", kind), headers=list(SECURITY))
+    return Answer(found, None, content_type=(b"content-type", kind), headers=list(SECURITY))
 
 
 def _check_method(exchange: Exchange) -> None:
