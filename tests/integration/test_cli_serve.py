@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import CLOSED_PORT_URL, UPSTREAM_KEY
 from tests.fakes.openai_upstream import FakeOpenAI, Reply
+from tests.waiting import eventually
 
 CONFIG = """
 providers:
@@ -81,6 +82,10 @@ def _aliases(url: str) -> set[str]:
     return {m["id"] for m in httpx.get(url + "/v1/models", timeout=5).json()["data"] if "/" not in m["id"]}
 
 
+def _chats(upstream: FakeOpenAI) -> int:
+    return sum(received.path.endswith("/chat/completions") for received in upstream.received)
+
+
 def test_sighup_reloads_and_a_bad_file_keeps_the_old_config(
     served: tuple[str, Path, subprocess.Popen[bytes]], upstream: FakeOpenAI
 ) -> None:
@@ -104,12 +109,12 @@ def test_sighup_reloads_and_a_bad_file_keeps_the_old_config(
         )
     )
     in_flight.start()
-    time.sleep(0.3)
+    assert eventually(lambda: _chats(upstream) == 1, 10), "the request never reached the upstream"
     config.write_text(CONFIG.format(base_url=upstream.base_url, alias="second"))
     process.send_signal(signal.SIGHUP)
     in_flight.join(10)
     assert result == {"status": 200}, "the in-flight request was dropped by the reload"
-    assert _aliases(url) == {"second"}
+    assert eventually(lambda: _aliases(url) == {"second"}, 10)
 
     config.write_text("providers: [this is: not valid")
     process.send_signal(signal.SIGHUP)

@@ -30,7 +30,10 @@ def _returns(handler: Callable[..., Any]) -> set[Any]:
     """The types a handler is declared to return (its return annotation alone is evaluated: the parameters'
     types are imported for type checking only)."""
     function = getattr(handler, "__func__", handler)
-    declared = function.__annotations__["return"]
+    annotations = getattr(function, "__annotations__", None)
+    if annotations is None:  # compiled (mypyc keeps no annotations): the plain build's run checks its source
+        return {Answer}
+    declared = annotations["return"]
     if isinstance(declared, str):
         declared = eval(declared, vars(sys.modules[function.__module__]))
     return set(get_args(declared)) or {declared}

@@ -1,7 +1,7 @@
 """The router: which deployment serves each attempt of a request, and what happens after a failure.
 
 A simple route (one deployment, no retries, no fallbacks) is one attempt and never comes here
-(pipeline.call). Attempts return their answer and nothing reaches the client while they run, so
+(pipeline.py conducts it itself). Attempts return their answer and nothing reaches the client while they run, so
 any failure may be retried. Otherwise, for a model's route:
 
 1. pick a deployment among those whose circuit admits a request and which has a key not resting
