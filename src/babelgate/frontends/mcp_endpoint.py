@@ -544,6 +544,9 @@ class McpEndpoint:
             return
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        # A task cancelled before it ran (the endpoint closed at once) never awaited its notification: closed
+        # then, it is not reported as a coroutine never awaited (closing one that ran does nothing).
+        task.add_done_callback(lambda _: notification.close())
 
 
 def _rpc(exc: McpServerError) -> MCPError:
