@@ -6,11 +6,10 @@ secret key, kept for the day). What this module builds itself, by SigV4's rules 
 is the string to sign (timestamp, credential scope, the canonical request's hash) and the canonical
 request, which it can do in a few string operations because it signs the same few headers of requests it
 made itself (content-type, host, x-amz-date, x-amz-security-token; a POST with no query string):
-botocore's general canonicaliser, written for any request, runs some 550 Python calls through its header
-and URL classes, and measured ~330 µs of the gateway's CPU per request (bench/bedrock_paths.py); signing
-takes ~3 µs now, a third of it the body's hash (what a URL's requests share in one second is made once:
-`_Second`; the signing key's HMAC pads hashed once a day; 4.9 → 4.0 → 3.1 µs with `timeit`, a 900-byte
-body). tests/unit/test_bedrock_translate.py holds the two to the same signature, across seconds, midnight,
+botocore's general canonicaliser, written for any request, runs hundreds of Python calls through its header
+and URL classes per request, where this takes a few string operations, and what a URL's requests share in one
+second (`_Second`) and the signing key's HMAC pads (`_Keyed`) are made once (figures: docs/performance.md).
+tests/unit/test_bedrock_translate.py holds the two to the same signature, across seconds, midnight,
 URLs and rotated credentials, and the fake Bedrock recomputes every signature with SigV4Auth whole. The
 request goes out on the gateway's own HTTP client.
 """
@@ -62,8 +61,8 @@ class BearerAuthorizer:
 
 class _Keyed:
     """HMAC-SHA256 under one key (RFC 2104), with the key's inner and outer pads hashed once: a signature is
-    then two copies and three updates of SHA-256 states (0.7 µs), where `hmac.digest` works the pads out
-    again on every call (1.8 µs; measured with `timeit` on a 150-byte string to sign)."""
+    then two copies and three updates of SHA-256 states, where `hmac.digest` works the pads out again on every
+    call (less than half the time)."""
 
     __slots__ = ("inner", "outer")
 
