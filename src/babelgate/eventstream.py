@@ -9,8 +9,8 @@ client's stream with its error event.
 
 The format is botocore's `EventStreamBuffer`'s (botocore/eventstream.py: the same limits, the same header
 value types); parsing it here in a few slices and `struct` calls instead costs a fraction of botocore's
-generic parser, which walked each header through a dozen Python calls and took ~20 µs of the gateway's CPU
-per frame (a 50-chunk Claude stream: +1 ms, bench/bedrock_paths.py). tests/unit/test_bedrock_translate.py
+generic parser, which walks each header through a dozen Python calls, on every frame of a stream
+(figures: docs/performance.md). tests/unit/test_bedrock_translate.py
 holds the two to the same messages, tests/unit/test_eventstream.py has botocore read what `encode` writes,
 and the test suite's fake Bedrock is read by botocore's own client.
 """

@@ -422,7 +422,7 @@ def _row(entry: Entry, scrub: Callable[[str], str], absent: Any = None, flags: t
         reasoning_tokens,
         cost if cost is not None else (0.0 if hit else absent),
         # Milliseconds to three decimals: the microseconds rounded as an integer, then divided. `round(x, 3)`
-        # gives the same figure but through a decimal conversion of the float (~1 µs a row, two per row).
+        # gives the same figure but through a decimal conversion of the float, twice a row.
         round(elapsed * 1_000_000) / 1000,
         round(ttft * 1_000_000) / 1000 if ttft is not None else absent,
         flags[stream],

@@ -397,7 +397,7 @@ class Connection(asyncio.Protocol):
         head = kept[start:end]
         self._head = b""
         lowered = head.lower()
-        # Each search walks the head (~0.2 µs): one for both codings first, as most answers have neither.
+        # Each search walks the whole head: one for both codings first, as most answers have neither.
         if lowered.find(b"-encoding:") < 0:  # most answers: a length, or nothing to look at closer
             length_known = status in (204, 304) or lowered.find(b"\r\ncontent-length:") >= 0
         elif lowered.find(b"\r\ntransfer-encoding: chunked\r\n") >= 0 and lowered.find(b"\r\ncontent-encoding:") < 0:

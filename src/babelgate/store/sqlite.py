@@ -51,7 +51,7 @@ _SCHEMA = (
 # nothing is registered in the process (`sqlite3.register_adapter` is process-wide; the gateway is a library
 # too). The keys True and False are 1 and 0 as well: an int or float equal to 1 or 0 binds as the int, which the
 # column's type stores as it would have stored the number. The ledger's own rows come in that form already
-# (`LEDGER_FORM`): mapping 928 values a statement was ~1.2 µs a row, more than a third of the writer's work.
+# (`LEDGER_FORM`): mapping 928 values a statement was more than a third of the writer's work.
 _BINDS: Final[dict[Any, Any]] = {None: math.nan, True: 1, False: 0}
 _BIND: Final = _BINDS.get
 LEDGER_FORM: Final = RowForm(absent=math.nan, flags=(0, 1))
@@ -69,8 +69,8 @@ _SQL_COLUMNS: Final = ", ".join(f'"{column}"' for column in COLUMNS)
 # binary digits), each made once and kept by sqlite3's statement cache. Python's sqlite3 lets go of the GIL around
 # each step of a statement, and the request path waits to take it back: a row per step handed the GIL over twice
 # per ledger row (~2 futex calls per request, measured with `bench/syscalls.py`); the rest of a batch went one row
-# a step before. Larger statements are slower per row (512 rows: 5.7 µs a row against 3.9, their programs no longer
-# fit the caches) and their prepared programs cost ~3 MiB of resident memory.
+# a step before. Larger statements are slower per row (their programs no longer fit the CPU's caches) and their
+# prepared programs cost megabytes of resident memory.
 LEDGER_ROWS_PER_INSERT: Final = 32
 _VALUES: Final = "(" + ", ".join("?" for _ in COLUMNS) + ")"
 _INSERT: Final = f"INSERT INTO babelgate_ledger ({_SQL_COLUMNS}) VALUES "

@@ -50,7 +50,7 @@ def relay_read(
             out.append(frame)
             return b"".join(out), True, None
         # `find`, not `in`: a bytes operand of `in` is first tried as a byte value, a TypeError formatted and
-        # dropped (~0.1 µs a test, per event here, in plain Python).
+        # dropped, on every event.
         if data.find(b'"error"', 0, 16) >= 0:
             return b"".join(out), False, stream_error(event_object(data, provider), provider, scrub)
         if data[:1] != b"{" or data[-1:] != b"}":  # checked_data's usual case, without its call
