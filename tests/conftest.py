@@ -167,19 +167,29 @@ def tools_server(mcp_server: FakeMcp) -> FakeMcp:
     return mcp_server
 
 
-@pytest.fixture(scope="session")
-def _upstream(loop_thread: LoopThread) -> Iterator[FakeOpenAI]:
+def started_openai(loop_thread: LoopThread) -> Iterator[FakeOpenAI]:
+    """A fake OpenAI upstream served on the background loop until the fixture that yields from this ends."""
     fake = FakeOpenAI()
     loop_thread.run(fake.start())
     yield fake
     loop_thread.run(fake.stop())
 
 
+def checked_openai(fake: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    """`fake` cleared for one test, which fails if the gateway sent it what the OpenAI spec refuses."""
+    fake.reset()
+    yield fake
+    assert fake.spec_violations == [], "the gateway sent requests the OpenAI spec refuses"
+
+
+@pytest.fixture(scope="session")
+def _upstream(loop_thread: LoopThread) -> Iterator[FakeOpenAI]:
+    yield from started_openai(loop_thread)
+
+
 @pytest.fixture
 def upstream(_upstream: FakeOpenAI) -> Iterator[FakeOpenAI]:
-    _upstream.reset()
-    yield _upstream
-    assert _upstream.spec_violations == [], "the gateway sent requests the OpenAI spec refuses"
+    yield from checked_openai(_upstream)
 
 
 @pytest.fixture(scope="session")

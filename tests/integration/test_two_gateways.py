@@ -14,7 +14,7 @@ import openai
 import pytest
 
 from babelgate.config import Config
-from tests.conftest import start_gateway, stop_gateway
+from tests.conftest import checked_openai, start_gateway, started_openai, stop_gateway
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.scripted import Reply
 from tests.fakes.servers import LoopThread, RunningApp
@@ -65,17 +65,12 @@ def _second(fake: FakeOpenAI) -> Config:
 
 @pytest.fixture(scope="module")
 def _other_upstream(loop_thread: LoopThread) -> Iterator[FakeOpenAI]:
-    fake = FakeOpenAI()
-    loop_thread.run(fake.start())
-    yield fake
-    loop_thread.run(fake.stop())
+    yield from started_openai(loop_thread)
 
 
 @pytest.fixture
 def other_upstream(_other_upstream: FakeOpenAI) -> Iterator[FakeOpenAI]:
-    _other_upstream.reset()
-    yield _other_upstream
-    assert _other_upstream.spec_violations == [], "the gateway sent requests the OpenAI spec refuses"
+    yield from checked_openai(_other_upstream)
 
 
 class Pair:
