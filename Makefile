@@ -51,10 +51,13 @@ unit: $(STAMP)
 # start once. `make test PARALLEL=` runs it in one process.
 PARALLEL ?= -n auto --dist loadfile
 
-# Every test but the release loop, with the line coverage of src/babelgate measured over it ([tool.coverage]
-# in pyproject.toml): the files not fully covered, then the TOTAL line, before pytest's closing line.
+# Every test but the release loop. With COVERAGE=1 (CI: .ci/run exports it) the line coverage of src/babelgate is
+# measured over it ([tool.coverage] in pyproject.toml) and printed before pytest's closing line: the files not fully
+# covered, then the TOTAL line. Off by default: on Python 3.11 coverage.py traces every line, which makes the suite
+# about a third slower, and the loop before each commit needs the verdict, not the figure.
+COVERAGE ?=
 suite: $(STAMP)
-	$(PY) -m pytest --cov --cov-report=term -m "not release" $(PARALLEL)
+	$(PY) -m pytest $(if $(COVERAGE),--cov --cov-report=term) -m "not release" $(PARALLEL)
 
 # The release loop (the `release` marker: tests/conftest.py's RELEASE): the real coding agents, the long soaks
 # and the wheels' builds. CI runs it after `make test` (.ci/run).

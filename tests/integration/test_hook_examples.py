@@ -43,7 +43,7 @@ def test_the_stream_timer_example_times_each_stream_once_by_tenant(
     monkeypatch.setattr(chat_completions, "request_from_wire", typed_road)
     gateway = make_gateway(env={"BABELGATE_MASTER_KEY": MASTER}, hooks=(timer,))
     search = _create(gateway, team="search")["key"]
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=search, max_retries=0, timeout=10) as client:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=search, max_retries=0, timeout=60) as client:
         stream = client.chat.completions.create(
             model="gpt-4o-mini", stream=True, messages=[{"role": "user", "content": "Hi"}]
         )

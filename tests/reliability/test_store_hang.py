@@ -32,6 +32,7 @@ MODEL = "gpt-4o-mini"
 STORE_TIMEOUT = 0.5
 MARGIN = 1.0  # a loaded 2-core machine; a hang is 10 s (the clients' own limit), not 1.5
 CLIENT_TIMEOUT = 10.0  # a request that hangs fails the test here instead of hanging it
+SETUP_TIMEOUT = 60.0  # the requests before the hang: a gateway's first Responses request on a busy machine
 SAID = f"did not answer within {STORE_TIMEOUT:g} s"
 
 
@@ -93,9 +94,10 @@ def test_a_hung_store_answers_503_in_each_frontend_s_format_within_its_timeout(
 def _while_hung(
     url: str, proxy: TcpProxy, loop_thread: LoopThread, admin: httpx.Client, client: openai.OpenAI, secret: str
 ) -> None:
-    stored = client.responses.create(model=MODEL, input="The code is 7.")
+    setup = client.with_options(timeout=SETUP_TIMEOUT)
+    stored = setup.responses.create(model=MODEL, input="The code is 7.")
     # A delete given up by its client still happens once the store answers (store/cached.py).
-    doomed = client.responses.create(model=MODEL, input="Forget this.")
+    doomed = setup.responses.create(model=MODEL, input="Forget this.")
     assert eventually(lambda: _retrievable(client, stored.id) and _retrievable(client, doomed.id))
 
     loop_thread.run(proxy.switch(Mode.HANG))
