@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from typing import Any
 
 import anthropic
 import httpx
 import openai
 import pytest
+from google import genai
+from google.genai import types as gt
 
 from tests.conftest import GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream
@@ -171,3 +174,114 @@ def test_the_ollama_door_masks_its_streamed_lines(make_gateway: GatewayFactory, 
     with ollama_client(gateway) as ollama:
         parts = ollama.chat(model="gpt-4o-mini", messages=[{"role": "user", "content": "Key?"}], stream=True)
         assert "".join(part.message.content or "" for part in parts) == "Key: [REDACTED]"
+
+
+# Each door, through the official client, streamed and not: what the model saw (masked), and what the client
+# got back (the upstream's secret masked, a split one too).
+def _chat_door(gateway: Any, prompt: str, stream: bool) -> str:
+    with _client(gateway) as client:
+        if not stream:
+            answer = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}])
+            return answer.choices[0].message.content or ""
+        chunks = client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}], stream=True
+        )
+        return "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+
+
+def _responses_door(gateway: Any, prompt: str, stream: bool) -> str:
+    with _client(gateway) as client:
+        if not stream:
+            return client.responses.create(model="gpt-4o-mini", input=prompt).output_text
+        events = list(client.responses.create(model="gpt-4o-mini", input=prompt, stream=True))
+        deltas = "".join(event.delta for event in events if event.type == "response.output_text.delta")
+        done = [event.text for event in events if event.type == "response.output_text.done"]
+        completed = [event.response.output_text for event in events if event.type == "response.completed"]
+        assert done == completed == [deltas], (done, completed, deltas)  # the repeated whole texts agree
+        return deltas
+
+
+def _responses_socket_door(gateway: Any, prompt: str, stream: bool) -> str:
+    with warnings.catch_warnings():
+        # The SDK's sync client opens its socket without the context manager websockets prefers.
+        warnings.filterwarnings("ignore", "connect\\(\\) must be used as a context manager", DeprecationWarning)
+        return _over_socket(gateway, prompt)
+
+
+def _over_socket(gateway: Any, prompt: str) -> str:
+    with _client(gateway) as client, client.responses.connect() as connection:
+        connection.response.create(model="gpt-4o-mini", input=prompt, store=False)
+        deltas = ""
+        for event in connection:
+            if event.type == "response.output_text.delta":
+                deltas += event.delta
+            if event.type == "response.completed":
+                assert event.response.output_text == deltas
+                return deltas
+            assert event.type not in ("error", "response.failed"), event
+    raise AssertionError("the socket closed before the response completed")
+
+
+def _messages_door(gateway: Any, prompt: str, stream: bool) -> str:
+    with anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0, timeout=30) as client:
+        request: dict[str, Any] = {
+            "model": "gpt-4o-mini",
+            "max_tokens": 64,
+            "messages": [{"role": "user", "content": prompt}],
+        }
+        if not stream:
+            answer = client.messages.create(**request)
+            return "".join(block.text for block in answer.content if block.type == "text")
+        with client.messages.stream(**request) as events:
+            return "".join(events.text_stream)
+
+
+def _gemini_door(gateway: Any, prompt: str, stream: bool) -> str:
+    options = gt.HttpOptions(base_url=gateway.url, api_version="v1beta", timeout=30_000)
+    with genai.Client(api_key="unused", http_options=options) as client:
+        if not stream:
+            return client.models.generate_content(model="gpt-4o-mini", contents=prompt).text or ""
+        parts = client.models.generate_content_stream(model="gpt-4o-mini", contents=prompt)
+        return "".join(part.text or "" for part in parts)
+
+
+def _ollama_door(gateway: Any, prompt: str, stream: bool) -> str:
+    with ollama_client(gateway) as client:
+        if not stream:
+            return (
+                client.chat(model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}]).message.content or ""
+            )
+        parts = client.chat(model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}], stream=True)
+        return "".join(part.message.content or "" for part in parts)
+
+
+DOORS = {
+    "chat": _chat_door,
+    "responses": _responses_door,
+    "responses-websocket": _responses_socket_door,
+    "messages": _messages_door,
+    "gemini": _gemini_door,
+    "ollama": _ollama_door,
+}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("door", sorted(DOORS))
+def test_every_door_masks_what_goes_in_and_what_comes_out(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, door: str, stream: bool
+) -> None:
+    gateway = make_gateway(CONFIG)
+    half = len(OPENAI_KEY) // 2
+
+    def answer(body: dict[str, Any]) -> Reply:
+        said = json.dumps(body["messages"])
+        assert EMAIL not in said and "<EMAIL_1>" in said, said
+        if body.get("stream"):
+            pieces = ["Key ", OPENAI_KEY[:half], OPENAI_KEY[half:], " for <EMAIL_1>."]
+            return Reply(stream=text_stream(pieces, include_usage=True))  # type: ignore[arg-type]
+        return Reply(json=completion(f"Key {OPENAI_KEY} for <EMAIL_1>."))
+
+    upstream.chat_responder = answer
+    got = DOORS[door](gateway, f"Send the key to {EMAIL}.", stream or door == "responses-websocket")
+    assert got == f"Key [REDACTED] for {EMAIL}.", got
+    assert _sent(upstream), "the upstream was not called"
