@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import anthropic
@@ -19,6 +20,7 @@ from google import genai
 from google.genai import types as gt
 
 from tests.conftest import GatewayFactory
+from tests.fakes.guardrail_checker import FakeChecker
 from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream
 from tests.fakes.scripted import Reply
 from tests.fakes.servers import LoopThread
@@ -285,3 +287,65 @@ def test_every_door_masks_what_goes_in_and_what_comes_out(
     got = DOORS[door](gateway, f"Send the key to {EMAIL}.", stream or door == "responses-websocket")
     assert got == f"Key [REDACTED] for {EMAIL}.", got
     assert _sent(upstream), "the upstream was not called"
+
+
+@pytest.fixture
+def checker(loop_thread: LoopThread) -> Iterator[FakeChecker]:
+    fake = FakeChecker()
+    loop_thread.run(fake.start())
+    yield fake
+    loop_thread.run(fake.stop())
+    assert fake.violations == []
+
+
+def _checked(checker: FakeChecker, behaviour: str, fail: str = "closed") -> str:
+    # A checker that never answers is given up on soon; the others have a busy machine's time.
+    timeout = 0.5 if behaviour == "slow" else 10
+    return f"""
+guardrails:
+  - {{name: outside, kind: http, url: "{checker.url}/{behaviour}", timeout: {timeout}, fail: {fail}, stage: input, action: mask,
+      headers: {{x-checker-token: t0k3n}}}}
+server:
+  guardrails: [outside]
+"""
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "fail", "prompt", "sent", "refused"),
+    [
+        ("allow", "closed", "All fine.", "All fine.", False),
+        ("block", "closed", "A forbidden question.", None, True),
+        ("block", "closed", "An allowed question.", "An allowed question.", False),
+        ("mask", "closed", "Room 1234, please.", "Room ####, please.", False),
+        ("slow", "closed", "Hello.", None, True),
+        ("slow", "open", "Hello.", "Hello.", False),
+        ("broken", "closed", "Hello.", None, True),
+        ("broken", "open", "Hello.", "Hello.", False),
+        ("garbled", "closed", "Hello.", None, True),
+    ],
+)
+def test_an_external_checker_allows_blocks_masks_and_its_failures_follow_fail(
+    make_gateway: GatewayFactory,
+    upstream: FakeOpenAI,
+    checker: FakeChecker,
+    behaviour: str,
+    fail: str,
+    prompt: str,
+    sent: str | None,
+    refused: bool,
+) -> None:
+    gateway = make_gateway(_checked(checker, behaviour, fail))
+    with _client(gateway) as client:
+        if refused:
+            with pytest.raises(openai.BadRequestError) as blocked:
+                client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}])
+            assert blocked.value.body["param"] == "outside"  # type: ignore[index]
+        else:
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}])
+    assert [body["messages"][-1]["content"] for body in _sent(upstream)] == ([sent] if sent is not None else [])
+    assert checker.received and checker.received[0] == {
+        "stage": "input",
+        "text": prompt,
+        "model": "gpt-4o-mini",
+        "key_id": None,
+    }
