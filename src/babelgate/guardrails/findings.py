@@ -25,3 +25,23 @@ class Detector(Protocol):
         ...
 
     def find(self, text: str) -> list[Finding]: ...
+
+    def pending(self, text: str) -> int:
+        """Where a match that the next piece of a stream may complete could begin in `text` (its length: none
+        can): a streamed output's window holds back from there (window.py)."""
+        ...
+
+
+def trailing(text: str, chars: frozenset[str], longest: int, starts: frozenset[str] | None = None) -> int:
+    """Where the run of `chars` that ends `text` begins (at most `longest` back), from its first character that
+    can begin a match (`starts`; any of `chars` by default): a match made of those characters that is still
+    going on can only begin there."""
+    end = len(text)
+    at = end
+    bound = max(end - longest, 0)
+    while at > bound and text[at - 1] in chars:
+        at -= 1
+    if starts is not None:
+        while at < end and text[at] not in starts:
+            at += 1
+    return at

@@ -28,6 +28,8 @@ class Finder(Protocol):
 
     def find(self, text: str) -> list[Finding]: ...
 
+    def pending(self, text: str) -> int: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:

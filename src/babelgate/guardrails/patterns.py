@@ -22,6 +22,9 @@ class RegexDetector:
                 ) from None
         self._patterns = tuple(compiled)
 
+    def pending(self, text: str) -> int:
+        return max(len(text) - (self.longest - 1), 0)  # an operator's pattern may match anything
+
     def find(self, text: str) -> list[Finding]:
         return [
             Finding(self.name, match.start(), match.end())
@@ -41,6 +44,9 @@ class WordsDetector:
             raise ValueError(f"guardrail {name!r}: no words")
         self.longest = max(len(word) for word in listed)
         self._pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, listed)) + r")(?!\w)", re.IGNORECASE)
+
+    def pending(self, text: str) -> int:
+        return max(len(text) - (self.longest - 1), 0)
 
     def find(self, text: str) -> list[Finding]:
         return [Finding(self.name, match.start(), match.end()) for match in self._pattern.finditer(text)]

@@ -12,6 +12,9 @@ class Scanner:
         self.detectors = tuple(detectors)
         self.longest = max((detector.longest for detector in self.detectors), default=1)
 
+    def pending(self, text: str) -> int:
+        return min((detector.pending(text) for detector in self.detectors), default=len(text))
+
     def find(self, text: str) -> list[Finding]:
         """Every finding, sorted by start; of two that overlap, the earlier one (at the same start, the longer)."""
         found: list[Finding] = []

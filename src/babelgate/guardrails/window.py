@@ -16,6 +16,8 @@ class Finder(Protocol):
 
     def find(self, text: str) -> list[Finding]: ...
 
+    def pending(self, text: str) -> int: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Released:
@@ -33,8 +35,9 @@ class StreamWindow:
     def push(self, piece: str) -> Released:
         text = self._held + piece
         findings = self._finder.find(text)
-        # Anything in the last `longest - 1` characters may be the start of a match that goes on.
-        cut = max(0, len(text) - (self._finder.longest - 1))
+        # Held: from where a match the next piece may complete could begin (the finder knows: a word being
+        # written, a digit run, a key's BEGIN line), never more than the longest match back.
+        cut = max(self._finder.pending(text), len(text) - (self._finder.longest - 1), 0)
         for finding in findings:
             # A finding that reaches the cut (or the end, where it may still grow) is held whole.
             if finding.end > cut or finding.end == len(text):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from babelgate.guardrails.findings import Finding
+from babelgate.guardrails.findings import Finding, trailing
+
+_IBAN_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ")
+_CAPITALS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 # Each country's IBAN length (the IBAN registry).
 LENGTHS: Final = {
@@ -18,7 +21,8 @@ LENGTHS: Final = {
     "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25,
     "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
 }  # fmt: skip
-_IBAN: Final = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){3,8}(?![A-Za-z0-9])")
+# Begins with a character class, so that `re` skips to capitals in C; the left border is checked after.
+_IBAN: Final = re.compile(r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){3,8}(?![A-Za-z0-9])")
 
 
 def mod97(iban: str) -> bool:
@@ -30,9 +34,14 @@ class _Iban:
     name = "iban"
     longest = 42
 
+    def pending(self, text: str) -> int:
+        return trailing(text, _IBAN_CHARS, self.longest, _CAPITALS)
+
     def find(self, text: str) -> list[Finding]:
         out = []
         for match in _IBAN.finditer(text):
+            if match.start() and text[match.start() - 1].isalnum():
+                continue
             compact = match.group().replace(" ", "")
             if LENGTHS.get(compact[:2]) == len(compact) and mod97(compact):
                 out.append(Finding("iban", match.start(), match.end()))
@@ -40,16 +49,7 @@ class _Iban:
 
 
 # Area 000, 666 and 900-999, group 00 and serial 0000 are never issued.
-_SSN: Final = re.compile(r"(?<![\d\-])(?!000|666|9\d\d)\d{3}([\- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\d\-])")
-
-
-class _Ssn:
-    name = "ssn"
-    longest = 11
-
-    def find(self, text: str) -> list[Finding]:
-        return [Finding("ssn", match.start(), match.end()) for match in _SSN.finditer(text)]
+SSN_PATTERN: Final = re.compile(r"(?<![\d\-])(?!000|666|9\d\d)\d{3}([\- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\d\-])")
 
 
 IBAN: Final = _Iban()
-SSN: Final = _Ssn()
