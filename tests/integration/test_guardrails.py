@@ -303,8 +303,8 @@ def _checked(checker: FakeChecker, behaviour: str, fail: str = "closed") -> str:
     timeout = 0.5 if behaviour == "slow" else 10
     return f"""
 guardrails:
-  - {{name: outside, kind: http, url: "{checker.url}/{behaviour}", timeout: {timeout}, fail: {fail}, stage: input, action: mask,
-      headers: {{x-checker-token: t0k3n}}}}
+  - {{name: outside, kind: http, url: "{checker.url}/{behaviour}", timeout: {timeout}, fail: {fail},
+      stage: input, action: mask, headers: {{x-checker-token: t0k3n}}}}
 server:
   guardrails: [outside]
 """
