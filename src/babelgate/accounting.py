@@ -61,6 +61,10 @@ def account(
             key_id or "",
         )
     )
+    guarded = record.guarded
+    if guarded is not None:
+        for name, stage, action in guarded.counted:
+            runtime.metrics.guardrail_decision(name, stage, action)
     if record.requested_model or model_route:  # a model route (listings, health, metrics are not in the ledger)
         key = record.virtual_key
         headers = record.headers_out
@@ -90,6 +94,7 @@ def account(
                 record.session,
                 key.user if key is not None else None,
                 record.end_user,
+                record.guarded.ledger_value() if record.guarded is not None else None,
             )
         )
     return provider_type

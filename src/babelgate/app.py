@@ -21,6 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from babelgate import pipeline, response_cache
 from babelgate.answer import Answer
 from babelgate.assembly.governance import GovernancePart
+from babelgate.assembly.guardrails import GuardrailsPart
 from babelgate.assembly.identity import IdentityPart
 from babelgate.assembly.ledger import LedgerPart
 from babelgate.assembly.mcp import McpPart
@@ -105,6 +106,7 @@ class Gateway:
         )
         self.identity = IdentityPart(config, self.governance)
         self.mcp = McpPart(config, self.store, self.background, self._current, VERSION)
+        self.guardrails = GuardrailsPart(config)
         # Each after what it uses: started and reloaded in this order, stopped in the reverse one (the ledger
         # writes its last rows before the store closes, the store before the client's pools close).
         self.parts: tuple[Part, ...] = (
@@ -117,6 +119,7 @@ class Gateway:
             self.routing,
             self.identity,
             self.mcp,
+            self.guardrails,
         )
         self.cache = ResponseCache(
             max_entries=config.cache.max_entries, redis=self.redis.link, prefix=prefix_of(config)
@@ -159,6 +162,7 @@ class Gateway:
             oidc=identity.oidc,
             mcp_servers=self.mcp.servers,
             credential_problems=upstreams.credential_problems,
+            guardrails=self.guardrails.guardrails,
         )
 
     def _current(self) -> Runtime:

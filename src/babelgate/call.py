@@ -15,6 +15,7 @@ from babelgate.providers.base import CallNotes
 
 if TYPE_CHECKING:
     from babelgate.governance.virtual_keys import VirtualKey
+    from babelgate.guardrails.check import Decisions
     from babelgate.observability.tracing import AttemptRecord
 
 Headers = list[tuple[bytes, bytes]]
@@ -29,6 +30,7 @@ class Call:
         "context",
         "end_user",
         "error",
+        "guarded",
         "headers_out",
         "key_id",
         "model",
@@ -52,6 +54,7 @@ class Call:
         self.key_id: str | None = None  # the caller's key id (safe to log), once authenticated
         self.virtual_key: VirtualKey | None = None  # the caller's, when it sent one (its models, limits)
         self.end_user: str | None = None  # the end customer the request names (body or header), if any
+        self.guarded: Decisions | None = None  # what its guardrails decided, when any ran (guardrails/check.py)
         self.requested_model = ""  # the public model name the client asked for
         self.provider = ""  # the provider and public model that served (or last tried) it
         self.model = ""

@@ -3,7 +3,8 @@
     GatewayError                      status, type, code, param, message_key, retryable, retry_after
     ├── InvalidRequest                400 invalid_request_error
     │   ├── RequestTooLarge           413 request_too_large
-    │   └── UnsupportedCapability     400 unsupported_capability (a provider cannot do this)
+    │   ├── UnsupportedCapability     400 unsupported_capability (a provider cannot do this)
+    │   └── GuardrailBlocked          400 guardrail_blocked (a guardrail refused the request or the answer)
     ├── AuthenticationFailed          401 invalid_api_key (gateway key missing or wrong)
     ├── PermissionDenied              403 (a virtual key's model list, the admin API switched off)
     ├── RateLimitExceeded             429 rate_limit_exceeded (a virtual key's own limits)
@@ -93,6 +94,16 @@ class RequestTooLarge(InvalidRequest):
 class UnsupportedCapability(InvalidRequest):
     default_code = "unsupported_capability"
     default_key = "unsupported_capability"
+
+
+class GuardrailBlocked(InvalidRequest):
+    """A guardrail refused the request's texts, or the answer's (guardrails/): `param` names the guardrail."""
+
+    default_code = "guardrail_blocked"
+    default_key = "guardrail_blocked_input"
+
+    def __init__(self, name: str, stage: str) -> None:
+        super().__init__(f"guardrail_blocked_{stage}", param=name, name=name)
 
 
 class AuthenticationFailed(GatewayError):

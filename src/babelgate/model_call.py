@@ -12,6 +12,7 @@ from typing import Any
 
 from babelgate.answer import Answer
 from babelgate.errors import GatewayError
+from babelgate.guardrails.paths import TextPaths
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
 
@@ -43,3 +44,8 @@ class ModelCall:
     # session (routing/affinity.py; only when the model's routing keeps sessions).
     fields: Mapping[str, Any] | None = None
     after: After | None = None
+    # Where the request's and the answer's texts are in this door's JSON (guardrails/paths.py), and the request's
+    # document the attempts read (a pipeline.Body, or the decoded object itself): the guardrails check and mask
+    # it in place before any attempt. None: the route has no texts to guard.
+    texts: TextPaths | None = None
+    document: Any = None

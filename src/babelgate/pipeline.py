@@ -40,6 +40,9 @@ from babelgate.errors import (
 from babelgate.exchange import COST_HEADER, ClientGone
 from babelgate.governance.gateway_keys import credentials, key_beside_signature
 from babelgate.governance.refusals import presented_key
+from babelgate.guardrails.answers import guarded_answer
+from babelgate.guardrails.check import Decisions, check
+from babelgate.guardrails.guardrail import Guardrail
 from babelgate.hooks import Completion, notify_chunk, notify_complete, notify_request, observed
 from babelgate.identity.bearer import looks_like_jwt
 from babelgate.model_call import After, Attempt, Check, ModelCall
@@ -217,11 +220,17 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
     governance = runtime.governance
     rules = None
     ticket = None
+    guards: tuple[Guardrail, ...] = ()
     if job is not None:
         model = record.requested_model = job.model
         key = record.virtual_key
         # Before the cache: it serves only callers who may use the model (this raises for the others).
         governing = governance.applicable(key, model)
+        if runtime.guardrails.active:
+            # Before the cache and the admission too: a blocked request costs nothing and reaches no provider.
+            guards = runtime.guardrails.applicable(key, model)
+            if guards:
+                await _guard_request(record, job, guards)
         if job.cache_body is not None:
             route = f"{record.route}/{job.cache_framing}" if job.cache_framing else record.route
             rules = response_cache.policy(
@@ -249,6 +258,8 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
             answer = await _routed(
                 runtime, sink, job.model, job.attempt, stream=job.stream, check=job.check, fields=job.fields
             )
+            if record.guarded is not None and job.texts is not None:
+                answer = await guarded_answer(answer, job.texts, guards, record.guarded, job.model, record.key_id)
             recorder = response_cache.Recorder(answer) if rules is not None and rules.write else None
         await send(runtime, sink, answer)
     finally:
@@ -265,6 +276,21 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
             await runtime.cache.put(rules.key, entry, rules.ttl)
             runtime.metrics.cache_event("store", job.model)
     return answer
+
+
+async def _guard_request(record: Call, job: ModelCall, guards: tuple[Guardrail, ...]) -> None:
+    """The request's texts through its guardrails (guardrails/check.py): raises GuardrailBlocked, or masks them
+    in the document the attempts read. A masked Body is encoded again, so that every attempt sends the masked
+    text, a retry's fresh parse included."""
+    decisions = record.guarded = Decisions()
+    texts, document = job.texts, job.document
+    if texts is None or document is None:
+        return
+    parsed = document.peek() if isinstance(document, Body) else document
+    if await check(guards, "input", parsed, texts.input, decisions, job.model, record.key_id) and isinstance(
+        document, Body
+    ):
+        document.rewrite()
 
 
 # The end customer an application names in a request, for its limits and the ledger (docs/identity.md):
@@ -486,6 +512,11 @@ class Body:
         """The body as the client sent it, to read before the first attempt (never to change)."""
         assert self._parsed is not None, "peek() after take()"
         return self._parsed
+
+    def rewrite(self) -> None:
+        """The parsed body was changed before the first attempt (a guardrail's mask): its bytes follow it."""
+        assert self._parsed is not None, "rewrite() after take()"
+        self.raw = orjson.dumps(self._parsed)
 
     def take(self) -> dict[str, Any]:
         parsed, self._parsed = self._parsed, None

@@ -20,6 +20,7 @@ from babelgate.governance.gateway_keys import GatewayKeys
 from babelgate.governance.ledger import Ledger
 from babelgate.governance.refusals import RefusalLog
 from babelgate.governance.virtual_keys import KeyRing
+from babelgate.guardrails.registry import Guardrails
 from babelgate.hooks import Hook
 from babelgate.observability.metrics import Metrics
 from babelgate.providers.base import Provider
@@ -70,3 +71,5 @@ class Runtime:
     mcp_servers: McpServers | None = None  # upstream MCP servers (mcp/); None: none configured
     # Provider name → what is wrong with its credentials, as the provider found at load (no secret in it).
     credential_problems: dict[str, str] = field(default_factory=dict)
+    # The configured guardrails and which of them each request passes (guardrails/); none: nothing is checked.
+    guardrails: Guardrails = field(default_factory=Guardrails.none)

@@ -67,6 +67,10 @@ ROOMS: dict[str, Floor] = {
     "governance": Floor.GOVERNANCE,
     # Who a person or a JWT caller is (sign-in, JWTs, roles): makes synthetic virtual keys of governance/.
     "identity": Floor.GOVERNANCE,
+    # What may be sent to a model and come back (guardrails/): detectors, masks, external checkers.
+    "guardrails": Floor.GOVERNANCE,
+    # An answer through its output guardrails: it reads the conductor's Answer.
+    "guardrails.answers": Floor.CONDUCTOR,
     "answer": Floor.CONDUCTOR,
     "call": Floor.CONDUCTOR,
     "exchange": Floor.CONDUCTOR,

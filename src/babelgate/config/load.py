@@ -178,6 +178,7 @@ def _resolve_secrets(raw: dict[str, Any], environ: Mapping[str, str], problems: 
                     if isinstance(deployment, dict):
                         _resolve_key_fields(deployment, f"models.{name}.deployments[{number}]", environ, problems)
     _resolve_mcp_secrets(raw.get("mcp_servers"), environ, problems)
+    _resolve_guardrail_secrets(raw.get("guardrails"), environ, problems)
     alerts = raw.get("alerts")
     hooks = alerts.get("webhooks") if isinstance(alerts, dict) else None
     if isinstance(hooks, list):
@@ -225,6 +226,25 @@ def _resolve_mcp_secrets(servers: Any, environ: Mapping[str, str], problems: lis
         if isinstance(oauth, dict) and "client_secret" in oauth:
             where = f"mcp_servers[{number}].oauth.client_secret"
             oauth["client_secret"] = _resolve_secret(oauth["client_secret"], where, environ, problems)
+
+
+def _resolve_guardrail_secrets(guardrails: Any, environ: Mapping[str, str], problems: list[tuple[str, str]]) -> None:
+    """An external checker's `api_key` must be an `env:VAR` reference; its header values may be (plain values are
+    allowed: not every header is a secret)."""
+    if not isinstance(guardrails, list):
+        return
+    for number, guardrail in enumerate(guardrails):
+        if not isinstance(guardrail, dict):
+            continue
+        if guardrail.get("api_key") is not None:
+            guardrail["api_key"] = _resolve_secret(
+                guardrail["api_key"], f"guardrails[{number}].api_key", environ, problems
+            )
+        headers = guardrail.get("headers")
+        if isinstance(headers, dict):
+            for name, value in headers.items():
+                if isinstance(value, str) and value.startswith(ENV_PREFIX):
+                    headers[name] = _env_value(value, f"guardrails[{number}].headers.{name}", environ, problems)
 
 
 # Provider fields that may be given as `env:VAR` references (and as plain values).

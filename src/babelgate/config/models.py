@@ -222,6 +222,7 @@ class TeamConfig(LimitsConfig):
     # MCP servers (or `server/tool` patterns) the team's keys may use (docs/decisions.md, "MCP servers and who may use
     # them"); unset: the key's own.
     mcp: tuple[str, ...] | None = None
+    guardrails: tuple[str, ...] = ()  # added to the server's for every request of the team's keys
 
 
 MCP_SERVER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")
@@ -396,6 +397,7 @@ class ModelConfig(_WithKeys):
     price: PriceConfig | None = None  # unset: the price table's for each deployment's upstream model
     limits: LimitsConfig | None = None  # for all callers together (docs/governance.md)
     cache: ModelCacheConfig | None = None  # exact-match response cache (response_cache.py)
+    guardrails: tuple[str, ...] = ()  # added to the server's for every request to this model
 
     @model_validator(mode="after")
     def _one_form(self) -> ModelConfig:
@@ -504,6 +506,7 @@ class ServerConfig(_Strict):
     providers_from_env: bool = True
     log_level: str = "info"
     log_format: Literal["text", "json"] = "text"  # json: one object per line, with the request id
+    guardrails: tuple[str, ...] = ()  # the guardrails every request passes (names of the top-level `guardrails`)
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -603,6 +606,77 @@ class AlertsConfig(_Strict):
         if any(not 0 < item <= 1000 for item in value):
             raise ValueError("thresholds are percents of a budget, above 0")
         return sorted(set(value))
+
+
+GUARDRAIL_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+PII_ENTITIES: Final = ("email", "phone", "credit_card", "iban", "ssn", "ip", "secret")
+GuardrailKind = Literal["pii", "regex", "words", "http", "moderation", "bedrock", "azure_content_safety", "presidio"]
+GuardrailStage = Literal["input", "output"]
+# What each kind needs besides its name (docs/guardrails.md).
+_GUARDRAIL_NEEDS: Final[dict[str, tuple[str, ...]]] = {
+    "regex": ("patterns",),
+    "words": ("words",),
+    "http": ("url",),
+    "moderation": ("model",),
+    "bedrock": ("guardrail_id", "provider"),
+    "azure_content_safety": ("base_url", "api_key"),
+    "presidio": ("analyzer_url",),
+}
+
+
+class GuardrailConfig(_Strict):
+    """One guardrail: what it looks for (`kind`), where (`stage`: the request's texts, the answer's, or both) and
+    what it does with what it finds (`action`). It runs for a request when `server.guardrails`, the model's, the
+    team's or the key's `guardrails` name it (docs/guardrails.md)."""
+
+    name: str
+    kind: GuardrailKind
+    stage: tuple[GuardrailStage, ...] = ("input", "output")
+    action: Literal["block", "mask", "log"] = "block"
+    # pii: the built-in detectors it runs (all of them when unset), and how a `mask` shows what it hid.
+    entities: tuple[str, ...] = PII_ENTITIES
+    mask_style: Literal["redact", "placeholder", "reversible"] = "placeholder"
+    patterns: tuple[str, ...] = ()  # regex
+    words: tuple[str, ...] = ()  # words
+    # External checkers: where, with what, for how long, and what a checker that failed or timed out means.
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+    timeout: float = Field(default=5.0, gt=0)
+    fail: Literal["open", "closed"] = "closed"
+    model: str | None = None  # moderation: a public model that serves /v1/moderations
+    guardrail_id: str | None = None  # bedrock
+    guardrail_version: str = "DRAFT"
+    provider: str | None = None  # bedrock: the provider whose region and credentials call it
+    base_url: str | None = None  # azure_content_safety
+    api_key: str | None = Field(default=None, repr=False)
+    analyzer_url: str | None = None  # presidio
+    anonymizer_url: str | None = None
+
+    @field_validator("stage", mode="before")
+    @classmethod
+    def _stages(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("entities")
+    @classmethod
+    def _entities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in value if name not in PII_ENTITIES]
+        if unknown:
+            raise ValueError(f"unknown entities {', '.join(unknown)} (known: {', '.join(PII_ENTITIES)})")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> GuardrailConfig:
+        if not GUARDRAIL_NAME.match(self.name):
+            raise ValueError(f"guardrail name {self.name!r} may only hold letters, digits, '_', '.', '-'")
+        if not self.stage:
+            raise ValueError("stage: give input, output or both")
+        missing = [need for need in _GUARDRAIL_NEEDS.get(self.kind, ()) if not getattr(self, need)]
+        if missing:
+            raise ValueError(f"a {self.kind} guardrail needs {' and '.join(missing)}")
+        if self.action == "mask" and self.kind in ("moderation", "bedrock", "azure_content_safety"):
+            raise ValueError(f"a {self.kind} guardrail can block or log, not mask: it finds no places in the text")
+        return self
 
 
 ROLES: Final = ("admin", "team_admin", "member", "viewer")  # the most powerful first (identity/roles.py)
@@ -730,6 +804,8 @@ class Config(_Strict):
     # Upstream MCP servers behind /mcp (mcp/); unset: no MCP endpoint unless the admin API added some.
     # An empty list turns the endpoint on for servers added through the admin API only.
     mcp_servers: tuple[McpServerConfig, ...] | None = None
+    # Checks of what goes to the models and comes back (guardrails/); each runs where a `guardrails` list names it.
+    guardrails: tuple[GuardrailConfig, ...] = ()
 
     @field_validator("mcp_servers")
     @classmethod
@@ -768,4 +844,25 @@ class Config(_Strict):
             for field_name in ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks"):
                 if name in getattr(model, field_name):
                     raise ValueError(f"models.{name}.{field_name}: a model cannot be its own fallback")
+        self._guardrail_names()
         return self
+
+    def _guardrail_names(self) -> None:
+        known: set[str] = set()
+        for guardrail in self.guardrails:
+            if guardrail.name in known:
+                raise ValueError(f"guardrail name {guardrail.name!r} is used twice")
+            known.add(guardrail.name)
+        lists = [("server.guardrails", self.server.guardrails)]
+        lists += [(f"models.{name}.guardrails", model.guardrails) for name, model in self.models.items()]
+        lists += [(f"teams.{name}.guardrails", team.guardrails) for name, team in self.teams.items()]
+        for where, names in lists:
+            unknown = [name for name in names if name not in known]
+            if unknown:
+                raise ValueError(
+                    f"{where}: unknown guardrail {', '.join(map(repr, unknown))}"
+                    f" (configured: {', '.join(sorted(known)) or 'none'})"
+                )
+        for guardrail in self.guardrails:
+            if guardrail.kind == "bedrock" and guardrail.provider not in self.providers:
+                raise ValueError(f"guardrails.{guardrail.name}.provider: unknown provider {guardrail.provider!r}")

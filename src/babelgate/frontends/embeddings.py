@@ -22,6 +22,7 @@ from babelgate.exchange import Exchange
 from babelgate.frontends import body_schema as schema
 from babelgate.frontends.openai_validation import expect_number, require_model
 from babelgate.frontends.route import Frontend, Operation, Route
+from babelgate.guardrails.paths import TextPaths, paths
 from babelgate.model_call import ModelCall
 from babelgate.pipeline import Body, require
 from babelgate.providers.base import CallNotes, embeddings_of
@@ -54,6 +55,10 @@ EMBEDDINGS_BODY: Final = schema.obj(
 )
 
 
+# The texts to embed, for the guardrails' input stage (an embedding has no text to check).
+TEXTS: Final = TextPaths(input=paths("input", "input.*"))
+
+
 async def create_embeddings(runtime: Runtime, exchange: Exchange) -> ModelCall:
     body = Body(await exchange.read_body(runtime.max_body_bytes))
 
@@ -65,7 +70,9 @@ async def create_embeddings(runtime: Runtime, exchange: Exchange) -> ModelCall:
         notes.usage = answer.usage
         return Answer(orjson.dumps(encode_response(answer, deployment.public_name, encoding)), notes)
 
-    return ModelCall(require_model(body.peek()), attempt, False, check=_capable, cache_body=body.raw)
+    return ModelCall(
+        require_model(body.peek()), attempt, False, check=_capable, cache_body=body.raw, texts=TEXTS, document=body
+    )
 
 
 def _capable(deployment: Deployment) -> None:

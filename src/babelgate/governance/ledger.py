@@ -402,6 +402,7 @@ def _row(entry: Entry, scrub: Callable[[str], str], absent: Any = None, flags: t
         session,
         user,
         end_user,
+        guardrails,
     ) = entry
     hit = not attempts
     return (
@@ -439,4 +440,5 @@ def _row(entry: Entry, scrub: Callable[[str], str], absent: Any = None, flags: t
         user if user is not None else absent,
         end_user if end_user is not None else absent,
         absent,  # content: a tool call's, never a request's
+        guardrails if guardrails is not None else absent,
     )

@@ -52,6 +52,7 @@ EDITABLE: Final = (
     "expires_at",
     "metadata",
     "end_user_limits",
+    "guardrails",
 )
 
 
@@ -78,6 +79,9 @@ class VirtualKey:
     # Limits each end customer the application names in a request (`user`, `metadata.user_id` or the
     # x-babelgate-end-user header) gets under this key: rpm, tpm, max_concurrent, budget_usd, budget_period.
     end_user_limits: dict[str, Any] | None = None
+    # Guardrails this key's requests pass besides its team's, its model's and the server's (names of the
+    # configured `guardrails`): a key can add guardrails, never remove one.
+    guardrails: tuple[str, ...] = ()
 
     @property
     def prefix(self) -> str:
@@ -93,6 +97,7 @@ class VirtualKey:
         del fields["salt"], fields["digest"]
         fields["models"] = list(self.models)
         fields["mcp"] = list(self.mcp) if self.mcp is not None else None
+        fields["guardrails"] = list(self.guardrails)
         fields["prefix"] = self.prefix
         fields["revoked"] = self.revoked_at is not None
         return fields
@@ -106,6 +111,7 @@ class VirtualKey:
         fields["models"] = tuple(fields.get("models") or ())
         if fields.get("mcp") is not None:
             fields["mcp"] = tuple(fields["mcp"])
+        fields["guardrails"] = tuple(fields.get("guardrails") or ())
         return cls(**fields)
 
 
@@ -129,8 +135,8 @@ def checked_fields(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         if value is None:
             out[name] = (
                 None
-                if name not in ("models", "metadata", "label")
-                else ({} if name == "metadata" else () if name == "models" else "")
+                if name not in ("models", "metadata", "label", "guardrails")
+                else ({} if name == "metadata" else () if name in ("models", "guardrails") else "")
             )
             continue
         if name == "end_user_limits":
@@ -145,6 +151,10 @@ def checked_fields(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
             if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
                 raise InvalidRequest("wrong_type", param=name, expected="an array of MCP server names or patterns")
             value = tuple(value)
+        if name == "guardrails":
+            if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+                raise InvalidRequest("wrong_type", param=name, expected="an array of guardrail names")
+            value = tuple(dict.fromkeys(value))
         if name in LIMIT_FIELDS:
             check_limit(name, value, param=name)
         if name == "expires_at":

@@ -31,7 +31,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import accumulate, repeat
-from typing import Final, NamedTuple, cast
+from typing import Any, Final, NamedTuple, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -343,6 +343,15 @@ class Metrics:
             ("server",),
             registry=self.registry,
         )
+        # Each guardrail's decisions (guardrails/): block, mask, log, allow (it looked and found nothing to do),
+        # failed_open (its checker failed and `fail: open` let the text through).
+        self.guardrail_decisions = Counter(
+            "babelgate_guardrail_decisions",
+            "Guardrail decisions, by guardrail, stage and action",
+            ("name", "stage", "action"),
+            registry=self.registry,
+        )
+        self._guardrail_children: dict[tuple[str, str, str], Any] = {}
         # With several workers, gauges read their largest value: 1 while any worker reaches Redis.
         self.redis_up = Gauge(
             "babelgate_redis_up",
@@ -365,6 +374,14 @@ class Metrics:
     def routing_event(self, event: str, provider: str, model: str) -> None:
         """`retries`, `fallbacks`, `key_cooldowns`, `keys_rejected`, `pins_moved`: rare, so counted at once."""
         self.routing.labels(event, provider, model).inc()
+
+    def guardrail_decision(self, name: str, stage: str, action: str) -> None:
+        """Counted at once, through the series' child kept per label set: every guarded request decides."""
+        labels = (name, stage, action)
+        child = self._guardrail_children.get(labels)
+        if child is None:
+            child = self._guardrail_children[labels] = self.guardrail_decisions.labels(*labels)
+        child.inc()
 
     def cache_event(self, event: str, model: str) -> None:
         self.cache.labels(event, model).inc()

@@ -46,6 +46,8 @@ COLUMNS: Final = (
     # An MCP tool call's arguments and result as JSON (`{"arguments": …, "result": …}`, cut at
     # `ledger.content_max_bytes`), only when the operator turns `ledger.content` on; NULL otherwise.
     "content",
+    # What each guardrail decided for the request, as JSON (`{name: action}`, guardrails/), when any ran.
+    "guardrails",
 )
 # What `/admin/usage` may group and filter by → the column.
 GROUPS: Final = {

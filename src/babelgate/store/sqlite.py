@@ -40,7 +40,8 @@ _SCHEMA = (
     " error_code TEXT, prompt_tokens INTEGER, completion_tokens INTEGER, cached_tokens INTEGER,"
     " reasoning_tokens INTEGER, cost_usd REAL, latency_ms REAL, ttft_ms REAL, stream INTEGER, cache_hit INTEGER,"
     " error_message TEXT, session TEXT, server TEXT, tool TEXT, bytes_in INTEGER, bytes_out INTEGER,"
-    ' "user" TEXT, end_user TEXT, content TEXT)',
+    ' "user" TEXT, end_user TEXT, content TEXT,'
+    " guardrails TEXT)",
     "CREATE INDEX IF NOT EXISTS babelgate_ledger_ts ON babelgate_ledger (ts)",
 )
 # What a value binds as. sqlite3 binds an exact int, float or str directly, but None and bool go through its
@@ -100,6 +101,7 @@ _ADDED_COLUMNS = (
     ("babelgate_ledger", '"user"', "TEXT"),
     ("babelgate_ledger", "end_user", "TEXT"),
     ("babelgate_ledger", "content", "TEXT"),
+    ("babelgate_ledger", "guardrails", "TEXT"),
 )
 # Several gateway processes may share one file; wait for a writer's lock instead of failing at once.
 _BUSY_TIMEOUT_SECONDS = 10.0

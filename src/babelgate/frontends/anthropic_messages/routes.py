@@ -35,6 +35,7 @@ from babelgate.frontends.prepare import prepared_request
 from babelgate.frontends.route import SSE, Frontend, Operation, Route
 from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.frontends.token_estimate import estimate_tokens
+from babelgate.guardrails.paths import TextPaths, paths
 from babelgate.model_call import ModelCall
 from babelgate.pipeline import Body, name_end_user
 from babelgate.providers.base import CallNotes, relay_of
@@ -49,6 +50,24 @@ if TYPE_CHECKING:
 # What a door that speaks Messages in another envelope does to each answer before it goes out (the Bedrock
 # InvokeModel frontend reframes a stream as an AWS event stream).
 Reframe = Callable[[Answer], Answer]
+
+
+# Where a conversation's texts are, for the guardrails: the system prompt, the messages' text blocks, tool uses'
+# inputs and tool results; in the answer, its text and tool-use blocks, and the deltas of a stream.
+TEXTS: Final = TextPaths(
+    input=paths(
+        "system",
+        "system.*.text",
+        "messages.*.content",
+        "messages.*.content.*.text",
+        "messages.*.content.*.input.**",
+        "messages.*.content.*.content",
+        "messages.*.content.*.content.*.text",
+    ),
+    output=paths("content.*.text", "content.*.input.**"),
+    pieces=paths("delta.text", "delta.partial_json"),
+)
+REFRAMED_TEXTS: Final = TextPaths(input=TEXTS.input, output=TEXTS.output)
 
 
 async def create_message(runtime: Runtime, exchange: Exchange) -> ModelCall:
@@ -80,7 +99,12 @@ async def serve_message(
 
     # A request whose MCP tools run (here or at Anthropic) has effects a cached answer would skip: not cached.
     cached = None if fields.get("mcp_servers") else raw
-    return ModelCall(body.peek()["model"], attempt, stream, cache_body=cached, fields=body.peek())
+    # A door that reframes its answers (Bedrock's event stream) has its stream's text checked nowhere but here:
+    # its frames are no longer SSE.
+    texts = TEXTS if reframe is None else REFRAMED_TEXTS
+    return ModelCall(
+        body.peek()["model"], attempt, stream, cache_body=cached, fields=body.peek(), texts=texts, document=body
+    )
 
 
 async def _translated(

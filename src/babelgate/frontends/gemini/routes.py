@@ -39,6 +39,7 @@ from babelgate.frontends.responses.reasoning import ReasoningSeal
 from babelgate.frontends.route import SSE, Frontend, Operation, PrefixRoute, Route
 from babelgate.frontends.stream_encoder import stream_answer
 from babelgate.frontends.token_estimate import estimate_tokens
+from babelgate.guardrails.paths import TextPaths, paths
 from babelgate.model_call import ModelCall
 from babelgate.pipeline import Body, require
 from babelgate.providers.base import CallNotes, relay_of
@@ -80,6 +81,25 @@ def _others(method: str, rest: str) -> bool:
     return not _claims(method, rest)
 
 
+# Where a conversation's texts are, for the guardrails, in both spellings of each field (field_names.py: the
+# guardrails read the body as the client sent it): the contents' text parts, the system instruction, function
+# calls' arguments and functions' responses; in each answer (a stream's chunks too), the candidates' parts.
+_TEXT_PARTS: Final = ("text", "functionCall.args.**", "function_call.args.**")
+TEXTS: Final = TextPaths(
+    input=paths(
+        *(f"contents.*.parts.*.{part}" for part in _TEXT_PARTS),
+        "contents.*.parts.*.functionResponse.response.**",
+        "contents.*.parts.*.function_response.response.**",
+        "systemInstruction.parts.*.text",
+        "system_instruction.parts.*.text",
+    ),
+    output=paths("candidates.*.content.parts.*.text", "candidates.*.content.parts.*.functionCall.args.**"),
+    pieces=paths("candidates.*.content.parts.*.text"),
+)
+# A stream without `alt=sse` is one JSON array written piece by piece: its text is checked when it is whole.
+WHOLE_TEXTS: Final = TextPaths(input=TEXTS.input, output=TEXTS.output)
+
+
 async def generate(runtime: Runtime, exchange: Exchange, model: str, *, stream: bool) -> ModelCall:
     raw = await exchange.read_body(runtime.max_body_bytes)
     body = Body(raw)
@@ -98,7 +118,17 @@ async def generate(runtime: Runtime, exchange: Exchange, model: str, *, stream: 
     # Cached like the other conversation doors (response_cache.py), each stream framing apart: the same request
     # with and without `alt=sse` is answered in different bytes.
     framing = ("sse" if sse else "json-array") if stream else ""
-    return ModelCall(model, attempt, stream, cache_body=raw, cache_framing=framing, fields=body.peek())
+    texts = TEXTS if sse or not stream else WHOLE_TEXTS
+    return ModelCall(
+        model,
+        attempt,
+        stream,
+        cache_body=raw,
+        cache_framing=framing,
+        fields=body.peek(),
+        texts=texts,
+        document=body,
+    )
 
 
 async def _translated(

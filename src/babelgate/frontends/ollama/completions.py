@@ -20,6 +20,7 @@ from babelgate.answer import Answer
 from babelgate.errors import InvalidRequest, UpstreamProtocolError
 from babelgate.frontends.ollama.answer import Clock, stream_answer
 from babelgate.frontends.ollama.stream import OllamaStreamEncoder
+from babelgate.frontends.ollama.texts import TEXTS
 from babelgate.frontends.ollama.translate import encode_generate, option_fields
 from babelgate.frontends.ollama.wire import JSON
 from babelgate.model_call import ModelCall
@@ -136,7 +137,7 @@ def generate(name: str, body: JSON, clock: Clock) -> ModelCall:
         answer = encode_generate(response, model=model, at=clock.now(), durations=clock.durations())
         return Answer(orjson.dumps(answer), notes)
 
-    return ModelCall(name, attempt, stream, check=accepts)
+    return ModelCall(name, attempt, stream, check=accepts, texts=TEXTS, document=body)
 
 
 async def _chunks(frames: AsyncIterator[bytes], provider: str) -> AsyncIterator[ChatChunk]:

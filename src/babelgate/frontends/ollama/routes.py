@@ -25,6 +25,7 @@ from babelgate.frontends.ollama import completions, translate, validate, wire
 from babelgate.frontends.ollama.answer import Clock, stream_answer
 from babelgate.frontends.ollama.models import ps, resolve, root, routable, show, tags, version
 from babelgate.frontends.ollama.stream import OllamaStreamEncoder
+from babelgate.frontends.ollama.texts import TEXTS
 from babelgate.frontends.ollama.translate import encode_error
 from babelgate.frontends.ollama.validate import validate_chat, validate_embed, validate_generate
 from babelgate.frontends.ollama.wire import JSON
@@ -126,7 +127,7 @@ def _model_call(
             )
         return Answer(orjson.dumps(payload), notes)
 
-    return ModelCall(routable(runtime, model), attempt, stream)
+    return ModelCall(routable(runtime, model), attempt, stream, texts=TEXTS, document=body)
 
 
 async def _embed(runtime: Runtime, exchange: Exchange, *, legacy: bool) -> ModelCall:

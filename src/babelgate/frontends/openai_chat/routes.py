@@ -23,6 +23,7 @@ from babelgate.frontends.openai_validation import CHAT_BODY, require_model, vali
 from babelgate.frontends.prepare import supported_tools
 from babelgate.frontends.route import SSE, Frontend, Operation, Route
 from babelgate.frontends.stream_encoder import stream_answer
+from babelgate.guardrails.paths import TextPaths, paths
 from babelgate.hooks import transformed
 from babelgate.model_call import ModelCall
 from babelgate.pipeline import Body, name_end_user
@@ -35,6 +36,19 @@ if TYPE_CHECKING:
     from babelgate.runtime import Runtime
 
 
+# Where a conversation's texts are, for the guardrails: messages (a string, or text parts), the arguments of the
+# tool calls in it, and in the answer and its chunks.
+TEXTS: Final = TextPaths(
+    input=paths("messages.*.content", "messages.*.content.*.text", "messages.*.tool_calls.*.function.arguments"),
+    output=paths(
+        "choices.*.message.content", "choices.*.message.refusal", "choices.*.message.tool_calls.*.function.arguments"
+    ),
+    pieces=paths(
+        "choices.*.delta.content", "choices.*.delta.refusal", "choices.*.delta.tool_calls.*.function.arguments"
+    ),
+)
+
+
 async def chat_completions(runtime: Runtime, exchange: Exchange) -> ModelCall:
     raw = await exchange.read_body(runtime.max_body_bytes)
     body = Body(raw)
@@ -45,7 +59,7 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> ModelCall:
 
     # The attempt is a partial, not a closure around another coroutine: one coroutine less per request.
     attempt = functools.partial(_attempt, runtime, exchange, body, stream)
-    return ModelCall(model, attempt, stream, cache_body=raw, fields=fields)
+    return ModelCall(model, attempt, stream, cache_body=raw, fields=fields, texts=TEXTS, document=body)
 
 
 async def _attempt(

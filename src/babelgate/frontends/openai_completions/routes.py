@@ -37,6 +37,7 @@ from babelgate.frontends.openai_validation import require_model
 from babelgate.frontends.prepare import prepared_request
 from babelgate.frontends.route import SSE, Frontend, Operation, Route
 from babelgate.frontends.stream_encoder import stream_answer
+from babelgate.guardrails.paths import TextPaths, paths
 from babelgate.hooks import transformed
 from babelgate.model_call import ModelCall
 from babelgate.pipeline import Body
@@ -46,6 +47,12 @@ from babelgate.schema.chunks import ChatChunk
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
+
+
+# Where a completion's texts are, for the guardrails: the prompt (one, or several) and the choices' text.
+TEXTS: Final = TextPaths(
+    input=paths("prompt", "prompt.*", "suffix"), output=paths("choices.*.text"), pieces=paths("choices.*.text")
+)
 
 
 async def create_completion(runtime: Runtime, exchange: Exchange) -> ModelCall:
@@ -62,7 +69,7 @@ async def create_completion(runtime: Runtime, exchange: Exchange) -> ModelCall:
             return await _native(fields, deployment, relay, notes)
         return await _translated(runtime, exchange, fields, deployment, notes)
 
-    return ModelCall(require_model(body.peek()), attempt, stream, cache_body=body.raw)
+    return ModelCall(require_model(body.peek()), attempt, stream, cache_body=body.raw, texts=TEXTS, document=body)
 
 
 async def _native(body: wire.JSON, deployment: Deployment, relay: Relay, notes: CallNotes) -> Answer:

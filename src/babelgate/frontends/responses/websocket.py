@@ -29,6 +29,7 @@ from babelgate.errors import AuthenticationFailed, GatewayError, InvalidRequest,
 from babelgate.exchange import Receive, Scope, Send, client_address
 from babelgate.frontends.openai_errors import error_object
 from babelgate.frontends.responses import turn
+from babelgate.frontends.responses.texts import MESSAGE_TEXTS
 from babelgate.frontends.responses.validate import validate_create_body
 from babelgate.frontends.responses.wire import JSON
 from babelgate.frontends.stream_encoder import encode_stream
@@ -179,7 +180,16 @@ class ResponsesSocket:
                 if current.store:
                     await self.runtime.response_store.put(stored)
 
-        return ModelCall(body["model"], attempt, True, check=_not_native, fields=body, after=after)
+        return ModelCall(
+            body["model"],
+            attempt,
+            True,
+            check=_not_native,
+            fields=body,
+            after=after,
+            texts=MESSAGE_TEXTS,
+            document=body,
+        )
 
     def _evict(self, previous_id: Any) -> None:
         """A continuation that fails evicts the response it continued."""

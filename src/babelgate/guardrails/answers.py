@@ -1,0 +1,51 @@
+"""An answer through its output guardrails before it goes out: a whole answer's texts checked and masked in its
+JSON, a streamed one's as they flow (stream.py), and a reversible mask's placeholders put back in both. An answer
+the upstream refused (an error) passes as it is: it holds no model text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import orjson
+
+from babelgate.guardrails.check import Decisions, check, restore
+from babelgate.guardrails.guardrail import Guardrail
+from babelgate.guardrails.paths import TextPaths
+from babelgate.guardrails.stream import StreamGuard, guarded_frames
+
+if TYPE_CHECKING:
+    from babelgate.answer import Answer
+
+
+async def guarded_answer(
+    answer: Answer,
+    texts: TextPaths,
+    guards: Sequence[Guardrail],
+    decisions: Decisions,
+    model: str,
+    key_id: str | None,
+) -> Answer:
+    """`answer`, its texts checked by the output stage of `guards` (raises GuardrailBlocked for a whole answer a
+    guardrail blocks; a stream ends with its error event instead)."""
+    output = [guard for guard in guards if "output" in guard.stages]
+    if (not output and decisions.vault is None) or answer.status >= 400 or not texts.output:
+        return answer
+    if answer.rest is None:
+        if b"json" not in answer.content_type[1]:
+            return answer
+        try:
+            document = orjson.loads(answer.body)
+        except orjson.JSONDecodeError:
+            return answer
+        changed = await check(output, "output", document, texts.output, decisions, model, key_id)
+        if restore(document, texts.output, decisions) or changed:
+            answer.body = orjson.dumps(document)
+        return answer
+    if not texts.pieces:  # a framing the guard cannot read event by event (docs/guardrails.md)
+        return answer
+    stream = guarded_frames(answer.body, answer.rest, StreamGuard(texts, output, decisions))
+    # The first frame the guard lets out (a window may hold all of the first event's text: its frame still goes).
+    answer.body = await anext(stream, b"")
+    answer.rest = stream
+    return answer

@@ -1,0 +1,221 @@
+"""A streamed answer through its output guardrails, event by event, in the door's own framing (SSE or NDJSON).
+
+The text of a stream arrives in pieces (`TextPaths.pieces`: a delta per event). Each local guardrail reads the
+pieces of one path through a window (window.py) that holds back only as much text as its longest match needs,
+so a secret split across two events is still found whole, and what it releases goes on at once: the first byte
+is not delayed by detectors that do not need it. A held piece goes out with the next event that carries that
+path's text, or, before an event that carries none (the end of a choice, the `[DONE]`), in a copy of the last
+event that did. Whole texts repeated at the end (`TextPaths.wholes`: a `done` event) are checked whole, and a
+reversible mask's placeholders are put back in both.
+
+A guardrail that blocks ends the stream with the door's error event (GuardrailBlocked, raised here); what went
+out before it stays out.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import orjson
+
+from babelgate.errors import GuardrailBlocked
+from babelgate.guardrails.check import Decisions
+from babelgate.guardrails.guardrail import Guardrail
+from babelgate.guardrails.masking import mask
+from babelgate.guardrails.paths import Path, TextPaths, slots
+from babelgate.guardrails.window import StreamWindow
+
+
+class _PathText:
+    """One path's text as it streams: each local guardrail's window in turn, then the vault's restorer."""
+
+    __slots__ = ("decisions", "guards", "restorer", "template", "windows")
+
+    def __init__(self, guards: Sequence[Guardrail], decisions: Decisions) -> None:
+        self.guards = guards
+        self.decisions = decisions
+        self.windows = [StreamWindow(_finder(guard)) for guard in guards]
+        self.restorer = decisions.vault.restorer() if decisions.vault is not None else None
+        # The last event that carried this path's text (its document, and the framing around it), to copy for a
+        # held piece that has no later event of its own.
+        self.template: tuple[Any, bytes, bytes] | None = None
+
+    def push(self, piece: str) -> str:
+        for guard, window in zip(self.guards, self.windows, strict=True):
+            released = window.push(piece)
+            piece = decide(guard, released.text, released.findings, self.decisions)
+        return self.restorer.push(piece) if self.restorer is not None else piece
+
+    def close(self) -> str:
+        """What every window still holds, each passed through the windows after it."""
+        out = ""
+        for guard, window in zip(self.guards, self.windows, strict=True):
+            text = ""
+            if out:
+                released = window.push(out)
+                text = decide(guard, released.text, released.findings, self.decisions)
+            rest = window.close()
+            out = text + decide(guard, rest.text, rest.findings, self.decisions)
+        if self.restorer is not None:
+            out = self.restorer.push(out) + self.restorer.close()
+        return out
+
+
+def _finder(guard: Guardrail) -> Any:
+    assert guard.finder is not None
+    return guard.finder
+
+
+def decide(guard: Guardrail, text: str, findings: Sequence[Any], decisions: Decisions) -> str:
+    """What a local guardrail does with what it found in `text` at the output: raises GuardrailBlocked, or
+    answers the text masked, or as it was (and notes the finding)."""
+    if not findings:
+        return text
+    if guard.action == "block":
+        decisions.note(guard.name, "output", "block")
+        raise GuardrailBlocked(guard.name, "output")
+    if guard.action == "mask":
+        decisions.note(guard.name, "output", "mask")
+        vault = decisions.vault_for() if guard.mask_style == "reversible" else None
+        return mask(text, list(findings), guard.mask_style, vault)
+    decisions.note(guard.name, "output", "log")
+    return text
+
+
+class StreamGuard:
+    """The guardrails over one streamed answer: frames in, the guarded frames out, in the same framing (`feed`
+    and `close` answer the frames to send: for SSE and NDJSON any number of whole events joined in one, for
+    WebSocket messages one event each)."""
+
+    def __init__(self, paths: TextPaths, guards: Sequence[Guardrail], decisions: Decisions) -> None:
+        self.paths = paths
+        self.guards = [guard for guard in guards if guard.finder is not None and "output" in guard.stages]
+        self.decisions = decisions
+        self._texts: dict[Path, _PathText] = {}
+        self._buffer = b""
+        self._separator = {"sse": b"\n\n", "ndjson": b"\n", "message": b""}[paths.framing]
+
+    def feed(self, data: bytes | str) -> list[bytes]:
+        """The guarded frames of every whole event `data` completes (a partial event waits for its end)."""
+        if isinstance(data, str):
+            data = data.encode()
+        if not self._separator:  # a WebSocket message is one whole event
+            return self._event(data)
+        buffer = self._buffer + data
+        end = buffer.rfind(self._separator)
+        if end < 0:
+            self._buffer = buffer
+            return []
+        end += len(self._separator)
+        self._buffer = buffer[end:]
+        out: list[bytes] = []
+        for event in buffer[:end].split(self._separator):
+            if event:
+                out += self._event(event)
+        return [b"".join(out)] if out else []
+
+    def close(self) -> list[bytes]:
+        """The end of the stream: every piece still held, then a partial event as it came."""
+        out = self._flush()
+        rest, self._buffer = self._buffer, b""
+        if rest:
+            out.append(rest)
+        if self._separator and out:
+            return [b"".join(out)]
+        return out
+
+    def _event(self, event: bytes) -> list[bytes]:
+        document, before, after = self._decode(event)
+        if document is None:
+            return [*self._flush(), event + self._separator]
+        carried = False
+        for path in self.paths.pieces:
+            found = list(slots(document, (path,)))
+            if any(holder[key] for holder, key in found):
+                text = self._text(path)
+                text.template = (copy.deepcopy(document), before, after)
+                for holder, key in found:
+                    holder[key] = text.push(holder[key])
+                carried = True
+            elif found and path in self._texts:  # an empty piece (Ollama's last line): the held text goes in it
+                holder, key = found[0]
+                holder[key] = self._texts.pop(path).close()
+        flushed = [] if carried else self._flush()
+        self._wholes(document)
+        return [*flushed, before + orjson.dumps(document) + after + self._separator]
+
+    def _text(self, path: Path) -> _PathText:
+        text = self._texts.get(path)
+        if text is None:
+            text = self._texts[path] = _PathText(self.guards, self.decisions)
+        return text
+
+    def _flush(self) -> list[bytes]:
+        """Every path's held text, each in a copy of the last event that carried that path's text."""
+        out = []
+        for path, text in list(self._texts.items()):
+            held = text.close()
+            del self._texts[path]
+            if not held or text.template is None:
+                continue
+            document, before, after = text.template
+            for other in self.paths.pieces:
+                for holder, key in slots(document, (other,)):
+                    holder[key] = ""
+            first = next(iter(slots(document, (path,))), None)
+            if first is not None:
+                first[0][first[1]] = held
+                out.append(before + orjson.dumps(document) + after + self._separator)
+        return out
+
+    def _wholes(self, document: Any) -> None:
+        """Whole texts repeated in an event (a `done` event), checked whole, their placeholders put back."""
+        if not self.paths.wholes:
+            return
+        vault = self.decisions.vault
+        for holder, key in slots(document, self.paths.wholes):
+            text = holder[key]
+            for guard in self.guards:
+                text = decide(guard, text, _finder(guard).find(text), self.decisions)
+            holder[key] = vault.restore(text) if vault is not None else text
+
+    def _decode(self, event: bytes) -> tuple[Any, bytes, bytes]:
+        """The event's JSON document, with what precedes and follows it in the framing; None: not JSON."""
+        if self.paths.framing != "sse":
+            try:
+                return orjson.loads(event), b"", b""
+            except orjson.JSONDecodeError:
+                return None, b"", b""
+        start = event.find(b"data:")
+        if start < 0:
+            return None, b"", b""
+        value = start + 5
+        if event[value : value + 1] == b" ":
+            value += 1
+        end = event.find(b"\n", value)
+        payload = event[value:] if end < 0 else event[value:end]
+        if payload == b"[DONE]":
+            return None, b"", b""
+        try:
+            document = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return None, b"", b""
+        return document, event[:value], b"" if end < 0 else event[end:]
+
+
+async def guarded_frames(first: bytes, rest: AsyncIterator[bytes], guard: StreamGuard) -> AsyncIterator[bytes]:
+    """`first` and `rest` through `guard`, each frame it answers in turn."""
+    for out in guard.feed(first):
+        yield out
+    try:
+        async for frame in rest:
+            for out in guard.feed(frame):
+                yield out
+    finally:
+        close = getattr(rest, "aclose", None)
+        if close is not None:
+            await close()
+    for out in guard.close():
+        yield out
