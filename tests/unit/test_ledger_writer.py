@@ -44,8 +44,9 @@ def entry(n: int) -> Entry:
         False,
         None,
         None,  # session
-        None,
-        None,
+        None,  # user
+        None,  # end user
+        None,  # guardrails
     )
 
 

@@ -108,6 +108,12 @@ class Reference:
             ("server",),
             registry=self.registry,
         )
+        self.guardrail_decisions = Counter(
+            "babelgate_guardrail_decisions",
+            "Guardrail decisions, by guardrail, stage and action",
+            ("name", "stage", "action"),
+            registry=self.registry,
+        )
         self.redis_up = Gauge(
             "babelgate_redis_up",
             "1 while Redis answers (its breaker is closed), 0 while state is kept per instance",
@@ -228,6 +234,11 @@ def _events(target: Metrics | Reference) -> None:
     target.ledger_depth.set(3)
     target.ledger_dropped.labels("queue_full").set(0)
     target.redis_up.set(1)
+    for _ in range(2):
+        if isinstance(target, Reference):
+            target.guardrail_decisions.labels("pii", "input", "mask").inc()
+        else:
+            target.guardrail_decision("pii", "input", "mask")
 
 
 def _without_created(text: bytes) -> str:
