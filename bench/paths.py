@@ -200,6 +200,29 @@ _GEMINI_DIRECT: Final = _side(
 _FAST: Final = Side("/v1/chat/completions", request_body(False), CHAT_OK, _chat_text, b"", request_body(True), "chat")
 
 
+# A 2 KB prompt of an engineer's question (prose, numbers, a bit of code, a URL, no personal data): what the
+# guardrails' detectors read on the `guarded` path, and its unguarded twin `long-prompt`.
+LONG_PROMPT: Final = (
+    "Our service runs 12 replicas across 3 regions behind a load balancer; in March 2024 we moved from version "
+    "2.3.1 to 2.4.0 and p99 latency rose from 180 ms to 240 ms at 1,500 requests per second. The handler is "
+    "`def handle(event): return {'status': 200, 'items': fetch(event['id'])}` and the dashboard is at "
+    "https://example.com/dash/latency?range=7d. What should we look at first, and why? "
+) * 6
+
+
+def _prompted(model: str, stream: bool = False) -> bytes:
+    body = orjson.loads(request_body(stream, model=model))
+    body["messages"][-1]["content"] = LONG_PROMPT[:2048]
+    return orjson.dumps(body)
+
+
+def _long_prompt(model: str) -> Side:
+    """The fast path's request with a 2 KB prompt, to a model of the bench's config or the environment."""
+    return Side(
+        "/v1/chat/completions", _prompted(model), CHAT_OK, _chat_text, b"", _prompted(model, stream=True), "chat"
+    )
+
+
 def _configured(model: str) -> Side:
     """The fast path's request to a model of the bench's config (processes.BENCH_CONFIG)."""
     return Side(
@@ -244,6 +267,25 @@ PATHS: Final[dict[str, BenchPath]] = {
             "OpenAI fast path, governed, by a JWT caller of the company's identity provider (gpt-4o-mini)",
             _configured("governed"),
             _FAST,
+            base=False,
+        ),
+        # The fast path with a 2 KB prompt, and the same request to a model whose every request and answer pass
+        # the built-in PII detectors (all seven, masking: processes.BENCH_CONFIG): what the guardrails cost.
+        BenchPath(
+            "long-prompt",
+            "OpenAI fast path, a 2 KB prompt (gpt-4o-mini)",
+            _long_prompt(MODELS["openai"]),
+            _long_prompt(MODELS["openai"]),
+            base=False,
+        ),
+        BenchPath(
+            "guarded",
+            "OpenAI fast path, a 2 KB prompt, PII guardrails masking input and output (gpt-4o-mini)",
+            _long_prompt("guarded"),
+            _long_prompt(MODELS["openai"]),
+            # Its streams' text is the same, cut at other places (each guardrail's window holds back the word
+            # being written), which the stream check's chunk-by-chunk comparison would refuse: requests only.
+            streams=False,
             base=False,
         ),
         BenchPath(

@@ -203,7 +203,8 @@ def gateway_command() -> list[str]:
 # paths' models come from the environment (`gpt-4o-mini` and the rest route by their family), so a static
 # key's request meets none of these limits. The clouds' paths: Gemini on Vertex (express mode's API key: no
 # token to fetch from a fake token endpoint), a deployment on Azure's v1 API and Claude on Bedrock (static
-# AWS keys: every request signed with SigV4), all at the fake upstream.
+# AWS keys: every request signed with SigV4), all at the fake upstream. The `guarded` path's model: every
+# request's and answer's texts through the built-in PII detectors, masking what they find.
 BENCH_CONFIG: Final = """\
 providers:
   vertex: {type: vertex, api_key: 'env:BABELGATE_BENCH_CLOUD_KEY', base_url: 'env:BABELGATE_BENCH_UPSTREAM'}
@@ -224,6 +225,9 @@ models:
     provider: openai
     model: gpt-4o-mini
     limits: {rpm: 1000000000, tpm: 1000000000000, max_concurrent: 1000000}
+  guarded: {provider: openai, model: gpt-4o-mini, guardrails: [pii]}
+guardrails:
+  - {name: pii, kind: pii, action: mask}
 teams:
   bench: {rpm: 1000000000, tpm: 1000000000000, max_concurrent: 1000000, budget_usd: 1000000, budget_period: month}
 prices:

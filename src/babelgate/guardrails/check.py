@@ -61,7 +61,7 @@ async def check(
 ) -> bool:
     """Runs every guardrail of `stage` over the texts of `document` at `where`: raises GuardrailBlocked for the
     first that blocks, masks in place for those that mask. Answers whether any text changed."""
-    found = list(slots(document, where))
+    found = slots(document, where)
     if not found:
         return False
     changed = False

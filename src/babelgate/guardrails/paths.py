@@ -9,7 +9,6 @@ are texts. Each text is found as its container and key, so a guardrail that mask
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,10 +22,12 @@ def paths(*dotted: str) -> tuple[Path, ...]:
     return tuple(tuple(path.split(".")) for path in dotted)
 
 
-def slots(document: Any, where: tuple[Path, ...]) -> Iterator[Slot]:
+def slots(document: Any, where: tuple[Path, ...]) -> list[Slot]:
     """Every string at one of the paths, in the order of the paths and then of the document."""
+    out: list[Slot] = []
     for path in where:
-        yield from _walk(document, path, 0)
+        _walk(document, path, 0, out)
+    return out
 
 
 def texts(document: Any, where: tuple[Path, ...]) -> list[str]:
@@ -34,35 +35,41 @@ def texts(document: Any, where: tuple[Path, ...]) -> list[str]:
     return [holder[key] for holder, key in slots(document, where)]
 
 
-def _walk(node: Any, path: Path, depth: int) -> Iterator[Slot]:
+def _walk(node: Any, path: Path, depth: int, out: list[Slot]) -> None:
+    """Appends to `out` (a list, not a generator: every guarded request walks a few paths of its body)."""
     step = path[depth]
-    last = depth == len(path) - 1
     if step == "**":
-        yield from _strings(node)
+        _strings(node, out)
         return
+    last = depth == len(path) - 1
     if step == "*":
-        keys: Any = range(len(node)) if isinstance(node, list) else node.keys() if isinstance(node, dict) else ()
-    elif isinstance(node, dict):
-        keys = (step,) if step in node else ()
+        if isinstance(node, list):
+            keys: Any = range(len(node))
+        elif isinstance(node, dict):
+            keys = list(node)
+        else:
+            return
+    elif isinstance(node, dict) and step in node:
+        keys = (step,)
     else:
         return
     for key in keys:
         child = node[key]
         if last:
             if isinstance(child, str):
-                yield node, key
+                out.append((node, key))
         elif isinstance(child, dict | list):
-            yield from _walk(child, path, depth + 1)
+            _walk(child, path, depth + 1, out)
 
 
-def _strings(node: Any) -> Iterator[Slot]:
+def _strings(node: Any, out: list[Slot]) -> None:
     """Every string below `node` (an object's values and a list's items, not an object's keys)."""
     items: Any = enumerate(node) if isinstance(node, list) else node.items() if isinstance(node, dict) else ()
     for key, child in items:
         if isinstance(child, str):
-            yield node, key
+            out.append((node, key))
         elif isinstance(child, dict | list):
-            yield from _strings(child)
+            _strings(child, out)
 
 
 @dataclass(frozen=True, slots=True)

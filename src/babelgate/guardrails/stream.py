@@ -132,7 +132,7 @@ class StreamGuard:
             return [*self._flush(), event + self._separator]
         carried = False
         for path in self.paths.pieces:
-            found = list(slots(document, (path,)))
+            found = slots(document, (path,))
             if any(holder[key] for holder, key in found):
                 text = self._text(path)
                 text.template = (copy.deepcopy(document), before, after)

@@ -1,31 +1,15 @@
-"""Email addresses and phone numbers."""
+"""Email addresses and phone numbers: the address's candidate pattern (candidates.py runs it), and the formats
+of phone numbers, checked inside runs of digits (digits.py)."""
 
 from __future__ import annotations
 
 import re
 from typing import Final
 
-from babelgate.guardrails.findings import Finding, trailing
-
-_EMAIL_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-@")
-
-_EMAIL: Final = re.compile(
+EMAIL_PATTERN: Final = (
     r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}"
 )
-
-
-class _Email:
-    name = "email"
-    longest = 254
-
-    def pending(self, text: str) -> int:
-        return trailing(text, _EMAIL_CHARS, self.longest)
-
-    def find(self, text: str) -> list[Finding]:
-        if text.find("@") < 0:  # most texts hold none: one memchr-speed search
-            return []
-        return [Finding("email", match.start(), match.end()) for match in _EMAIL.finditer(text)]
-
+EMAIL_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-@")
 
 # The formats written with separators: international (`+CC` and groups), North American (`(415) 555-0132`,
 # `415-555-0132`, `415.555.0132`), and national trunk-prefixed numbers (`07700 900123`, `06 12 34 56 78`,
@@ -51,6 +35,3 @@ def phone_number(text: str, start: int, end: int) -> list[tuple[int, int]]:
         if 7 <= digits <= 15:
             out.append(match.span())
     return out
-
-
-EMAIL: Final = _Email()

@@ -1,0 +1,139 @@
+"""Every built-in entity of a text in one pass: Google's RE2 runs one pattern, an alternation of each family's
+candidates (addresses, tokens, private-key blocks, IBANs, IPv6 addresses, runs of digits and separators), as a
+DFA in linear time; Python then checks only the candidates it found (their borders, which RE2 cannot look at,
+Luhn and mod-97 digits, `ipaddress`). A text without personal data costs the one pass.
+
+Leftmost-first, like `re`: where candidates of two families overlap, the one that begins first is checked and
+the other is not (an address's local part made of digits is an address, not a phone number)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+import re2
+
+from babelgate.guardrails.findings import Finding, trailing
+from babelgate.guardrails.pii import contact, digits, identity, network, secrets
+
+# Each family: its RE2 candidate, and the entities it can hold.
+FAMILIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
+    "token": ("|".join(pattern for _, pattern in secrets.SHAPES), frozenset({"secret"})),
+    "pem": (r"-----BEGIN ", frozenset({"secret"})),
+    "email": (contact.EMAIL_PATTERN, frozenset({"email"})),
+    "iban": (r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{1,4}){3,8}", frozenset({"iban"})),
+    "v6": (
+        r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|[0-9A-Fa-f]{0,4})",
+        frozenset({"ip"}),
+    ),
+    "digits": (r"[0-9+(][0-9 ()+.\-]{5,}[0-9]", digits.DIGIT_ENTITIES),
+}
+_TOKEN_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_V6_BORDER: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:")
+
+
+class PiiScanner:
+    """The built-in detectors of `entities`, as one detector whose findings name each entity."""
+
+    def __init__(self, entities: Iterable[str]) -> None:
+        self.entities = frozenset(entities)
+        self.families = [name for name, (_, holds) in FAMILIES.items() if holds & self.entities]
+        self.name = "pii"
+        # No groups: RE2 then finds each match's bounds with its DFAs alone, where a group would run its slower
+        # engines on every candidate; the candidate's family is read from the candidate itself (`_family`).
+        alternation = "|".join(f"(?:{FAMILIES[name][0]})" for name in self.families)
+        self._text: Any = _compile(alternation) if self.families else None
+        # The same over the text's bytes, for ASCII text (offsets are the same): RE2 works on bytes, and its
+        # Python module converts offsets for every match of a `str`.
+        self._ascii: Any = _compile(alternation.encode()) if self.families else None
+        self._digits = digits.DigitRuns(self.entities & digits.DIGIT_ENTITIES)
+        self.longest = max((_LONGEST[name] for name in self.families), default=1)
+
+    def find(self, text: str) -> list[Finding]:
+        if self._text is None:
+            return []
+        matches = self._ascii.finditer(text.encode()) if text.isascii() else self._text.finditer(text)
+        out: list[Finding] = []
+        for match in matches:
+            start, end = match.span()
+            candidate = text[start:end]
+            family = _family(candidate)
+            if family not in self.families:
+                continue  # a candidate of a family this scanner was not asked for (an IBAN-like token, say)
+            if family == "digits":
+                out += self._digits.within(text, max(start - 1, 0), min(end + 1, len(text)))
+            elif family == "email":
+                out.append(Finding("email", start, end))
+            elif family == "pem":
+                block = secrets.PEM.match(text, start)
+                if block is not None:
+                    out.append(Finding("secret", start, block.end()))
+            elif _alone(text, start, end, _BORDERS[family]) and _CHECKED[family](candidate):
+                out.append(Finding(_ENTITY[family], start, end))
+        return out
+
+    def pending(self, text: str) -> int:
+        held = len(text)
+        for family in self.families:
+            held = min(held, _PENDING[family](text))
+        return held
+
+
+_TOKEN: Final = re.compile("|".join(pattern for _, pattern in secrets.SHAPES))
+_IBAN_START: Final = re.compile(r"[A-Z]{2}[0-9]{2}")
+
+
+def _family(candidate: str) -> str:
+    """Which family's pattern a candidate matched: each has a mark the others cannot have."""
+    if candidate.startswith("-----"):
+        return "pem"
+    if candidate.find("@") >= 0:
+        return "email"
+    if candidate.find(":") >= 0:
+        return "v6"
+    if _TOKEN.fullmatch(candidate) is not None:
+        return "token"
+    if _IBAN_START.match(candidate) is not None:
+        return "iban"
+    return "digits"
+
+
+def _compile(pattern: str | bytes) -> Any:
+    """RE2's pattern (its Python module has no types)."""
+    compile_: Any = re2.compile
+    return compile_(pattern)
+
+
+def _alone(text: str, start: int, end: int, border: frozenset[str]) -> bool:
+    """Whether a candidate touches no character of `border` on either side (RE2 has no lookaround)."""
+    return (start == 0 or text[start - 1] not in border) and (end == len(text) or text[end] not in border)
+
+
+def _ipv6(candidate: str) -> bool:
+    try:
+        ipaddress.IPv6Address(candidate)
+    except ValueError:
+        return False
+    return True
+
+
+_ALNUM: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+# The families checked by their borders and one test of the candidate, and the entity each finds.
+_BORDERS: Final = {"token": _TOKEN_CHARS, "iban": _ALNUM, "v6": _V6_BORDER}
+_CHECKED: Final[dict[str | None, Callable[[str], bool]]] = {
+    "token": lambda candidate: True,
+    "iban": lambda candidate: identity.valid_iban(candidate.replace(" ", "")),
+    "v6": _ipv6,
+}
+_ENTITY: Final = {"token": "secret", "iban": "iban", "v6": "ip"}
+_LONGEST: Final = {"token": 4096, "pem": 8300, "email": 254, "iban": 42, "v6": 45, "digits": 30}
+_PENDING: Final[dict[str, Callable[[str], int]]] = {
+    "token": lambda text: trailing(text, _TOKEN_CHARS | {"."}, 4096),
+    "pem": secrets.pending_block,
+    "email": lambda text: trailing(text, contact.EMAIL_CHARS, 254),
+    "iban": lambda text: trailing(text, identity.IBAN_CHARS, 42, identity.CAPITALS),
+    "v6": lambda text: trailing(text, network.V6_CHARS, 45),
+    "digits": lambda text: trailing(text, digits.RUN_CHARS, 30, digits.RUN_STARTS),
+}
