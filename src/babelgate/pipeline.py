@@ -27,6 +27,7 @@ import orjson
 from babelgate import response_cache
 from babelgate.accounting import account
 from babelgate.answer import Answer, Sink, StreamCut
+from babelgate.answer_guard import guarded_answer
 from babelgate.call import Call
 from babelgate.errors import (
     AuthenticationFailed,
@@ -40,7 +41,6 @@ from babelgate.errors import (
 from babelgate.exchange import COST_HEADER, ClientGone
 from babelgate.governance.gateway_keys import credentials, key_beside_signature
 from babelgate.governance.refusals import presented_key
-from babelgate.guardrails.answers import guarded_answer
 from babelgate.guardrails.check import Decisions, check
 from babelgate.guardrails.guardrail import Guardrail
 from babelgate.hooks import Completion, notify_chunk, notify_complete, notify_request, observed

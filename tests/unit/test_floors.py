@@ -69,9 +69,9 @@ ROOMS: dict[str, Floor] = {
     "identity": Floor.GOVERNANCE,
     # What may be sent to a model and come back (guardrails/): detectors, masks, external checkers.
     "guardrails": Floor.GOVERNANCE,
-    # An answer through its output guardrails: it reads the conductor's Answer.
-    "guardrails.answers": Floor.CONDUCTOR,
     "answer": Floor.CONDUCTOR,
+    # An answer through its output guardrails (guardrails/ does the checking; this reads the conductor's Answer).
+    "answer_guard": Floor.CONDUCTOR,
     "call": Floor.CONDUCTOR,
     "exchange": Floor.CONDUCTOR,
     "runtime": Floor.CONDUCTOR,

@@ -1,6 +1,6 @@
-"""An answer through its output guardrails before it goes out: a whole answer's texts checked and masked in its
-JSON, a streamed one's as they flow (stream.py), and a reversible mask's placeholders put back in both. An answer
-the upstream refused (an error) passes as it is: it holds no model text."""
+"""An answer through its output guardrails (guardrails/) before it goes out: a whole answer's texts checked and
+masked in its JSON, a streamed one's as they flow (guardrails/stream.py), and a reversible mask's placeholders put
+back in both. An answer the upstream refused (an error) passes as it is: it holds no model text."""
 
 from __future__ import annotations
 
