@@ -29,8 +29,9 @@ What it keeps from uvicorn's, and adds:
   three lines each, checked where they are made (`headers.CheckedLines`), which go into the head as they are
   (server_cycle.py; any other lines are checked whole first); the scope announces it
   (`scope["extensions"]["babelgate.header_lines"]`), and the exchange sends plain pairs to any other server.
-- **Stopping.** A request that has arrived on an idle keep-alive connection but that the loop has not read
-  yet when the server stops is read and answered, with `Connection: close`, rather than reset.
+- **Stopping.** An idle keep-alive connection is not closed the moment the server stops: a request that has
+  arrived on it unread, or that comes within `STOP_LINGER`, is read and answered with `Connection: close`
+  rather than reset.
 - As uvicorn: `Expect: 100-continue`, HEAD, 204 and 304 without a body, chunked answers when the app gives no
   length, HTTP/1.0, the keep-alive timeout, `limit_concurrency`, the access log, uvicorn's `default_headers`
   (its `date`), a 500 for an app that fails before answering.
@@ -93,6 +94,12 @@ READ_STEP: Final = 4096
 HIGH_WATER_LIMIT: Final = 65536
 # The name of every request's task (asyncio's own are numbered: "Task-<n>").
 REQUEST_TASK_NAME: Final = "babelgate-request"
+# How long an idle keep-alive connection stays open once the server stops. A proxy that has not yet seen the
+# connection close may be writing a request on it, and it never sends a written POST again (nginx answered 502
+# for a request it sent the instant the server closed). Meanwhile a request is answered with `Connection:
+# close`; a proxy reuses its most recent connections first, so under load each is closed by an answer, not
+# under a request. The server's exit waits at most this long for an idle connection.
+STOP_LINGER: Final = 0.5
 
 _logger = logging.getLogger("uvicorn.error")
 
@@ -489,11 +496,11 @@ class GatewayHttpProtocol:
 
     # Stopping and refusing
 
-    def shutdown(self) -> None:
-        """The server stops. An idle keep-alive connection is closed at once, unless a request has already
-        arrived on it that the loop has not read yet: a proxy does not send again a POST it has written
-        (nginx answered 502 for one request in five SIGTERMs under load when uvicorn reset it). Such a
-        request is read and answered, with `Connection: close`; the server waits for it."""
+    def shutdown(self, linger: float = STOP_LINGER) -> None:
+        """The server stops. A request already waiting unread on an idle keep-alive connection is read and
+        answered, with `Connection: close` (nginx answered 502 for one request in five SIGTERMs under load
+        when uvicorn reset it); an idle connection is closed after `linger` seconds without a request, or
+        by the answer to the one that comes meanwhile. A busy one closes after its answer."""
         self._stopping = True
         cycle = self.cycle
         idle = cycle is None or cycle.response_complete
@@ -504,7 +511,11 @@ class GatewayHttpProtocol:
                 self.flow.resume_reading()
             return
         if idle:
-            self.out.close()
+            self._idle_since = self.loop.time()
+            self.keep_alive_timeout = min(self.keep_alive_timeout, linger)
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+            self._idle_timer = self.loop.call_later(self.keep_alive_timeout, self._idle_check)
         elif cycle is not None:
             cycle.keep_alive = False
 

@@ -204,3 +204,39 @@ def test_a_request_waiting_unread_on_an_idle_connection_at_shutdown_is_answered(
         loop_thread.run(server.stop())
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200") and b"connection: close" in head.lower() and body == b"hello"
+
+
+def test_a_request_sent_just_after_shutdown_on_an_idle_connection_is_answered(loop_thread: LoopThread) -> None:
+    """A proxy that has not seen the connection close yet may write a request on it just after the server
+    stopped (nginx answered 502 for one under load): within `STOP_LINGER` it is answered with `Connection:
+    close`, and a connection that stays idle is closed once that has passed."""
+    server = RunningApp(_hello)
+    loop_thread.run(server.start())
+    request = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", server.port), timeout=5) as used,
+            socket.create_connection(("127.0.0.1", server.port), timeout=5) as idle,
+        ):
+            for connection in (used, idle):
+                connection.sendall(request)
+                assert connection.recv(4096).endswith(b"hello")  # both idle, kept alive
+            protocols = server.connections()
+            assert len(protocols) == 2
+
+            async def stop() -> None:
+                for protocol in protocols:
+                    protocol.shutdown()
+
+            loop_thread.run(stop())
+            used.sendall(request)  # after the server decided to stop
+            answer = b""
+            while chunk := used.recv(4096):
+                answer += chunk
+            began = time.monotonic()
+            assert idle.recv(4096) == b""  # closed, without a request, after the linger
+            assert time.monotonic() - began < 5
+    finally:
+        loop_thread.run(server.stop())
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"connection: close" in head.lower() and body == b"hello"
