@@ -69,6 +69,8 @@ ROOMS: dict[str, Floor] = {
     "identity": Floor.GOVERNANCE,
     # What may be sent to a model and come back (guardrails/): detectors, masks, external checkers.
     "guardrails": Floor.GOVERNANCE,
+    # The conversation log and its exporters: logged exchanges, built and written off the request path.
+    "conversation": Floor.GOVERNANCE,
     "answer": Floor.CONDUCTOR,
     # An answer through its output guardrails (guardrails/ does the checking; this reads the conductor's Answer).
     "answer_guard": Floor.CONDUCTOR,

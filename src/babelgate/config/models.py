@@ -679,6 +679,55 @@ class GuardrailConfig(_Strict):
         return self
 
 
+class ContentLogConfig(_Strict):
+    """The conversation log (docs/logging.md): each logged request's input and output as the model saw them
+    (after the masking guardrails), kept in the store. Off unless `enabled`; with `keys` or `teams` only those
+    callers are logged, without them every caller is."""
+
+    enabled: bool = False
+    keys: tuple[str, ...] = Field(default=(), description="virtual key ids whose requests are logged")
+    teams: tuple[str, ...] = Field(default=(), description="teams whose members' requests are logged")
+    retention: float = Field(default=30 * 24 * 3600.0, ge=0, description="seconds a logged request is kept; 0: ever")
+    max_bytes: int = Field(
+        default=1_048_576, ge=1024, le=64 * 1024 * 1024, description="a request's input and output kept at most"
+    )
+
+
+class LoggingConfig(_Strict):
+    content: ContentLogConfig = Field(default_factory=ContentLogConfig)
+
+
+class ExporterConfig(_Strict):
+    """Where logged exchanges also go (docs/logging.md): an OTLP collector as GenAI spans, Langfuse through its
+    OTLP endpoint, or a webhook signed as the alert webhooks are. Only what the conversation log keeps leaves."""
+
+    type: Literal["otlp", "langfuse", "webhook"]
+    name: str | None = None  # in metrics and logs; the type when unset
+    endpoint: str | None = None  # otlp: the collector's OTLP/HTTP base (…:4318) or its /v1/traces
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)  # otlp, webhook
+    host: str | None = None  # langfuse: https://cloud.langfuse.com or a self-hosted one
+    public_key: str | None = None  # langfuse
+    secret_key: str | None = Field(default=None, repr=False)  # langfuse
+    url: str | None = None  # webhook
+    secret: str | None = Field(default=None, repr=False)  # webhook: the HMAC-SHA256 key
+    timeout: float = Field(default=10.0, gt=0, description="seconds one delivery may take")
+    batch: int = Field(default=64, ge=1, le=4096, description="exchanges sent together at most")
+    queue_limit: int = Field(default=10_000, ge=1, description="exchanges waiting at most; past it the oldest drop")
+    retries: int = Field(default=6, ge=0, description="delivery retries after the first try, with backoff")
+
+    @model_validator(mode="after")
+    def _complete(self) -> ExporterConfig:
+        needs = {"otlp": ("endpoint",), "langfuse": ("host", "public_key", "secret_key"), "webhook": ("url", "secret")}
+        missing = [need for need in needs[self.type] if not getattr(self, need)]
+        if missing:
+            raise ValueError(f"a {self.type} exporter needs {' and '.join(missing)}")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.type
+
+
 ROLES: Final = ("admin", "team_admin", "member", "viewer")  # the most powerful first (identity/roles.py)
 JWT_ALGORITHMS: Final = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
 
@@ -806,6 +855,8 @@ class Config(_Strict):
     mcp_servers: tuple[McpServerConfig, ...] | None = None
     # Checks of what goes to the models and comes back (guardrails/); each runs where a `guardrails` list names it.
     guardrails: tuple[GuardrailConfig, ...] = ()
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    exporters: tuple[ExporterConfig, ...] = ()
 
     @field_validator("mcp_servers")
     @classmethod
