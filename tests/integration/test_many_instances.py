@@ -23,6 +23,7 @@ import collections
 import concurrent.futures
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -475,7 +476,17 @@ class Load:
             thread.join(30)
 
 
-def test_instances_that_die_under_load_lose_only_what_they_held(cluster: Cluster) -> None:
+@pytest.fixture
+def held() -> Iterator[list[socket.socket]]:
+    """The ports of instances that are gone (hold_port), released whatever the test's outcome: a socket left
+    open would fail a later test of this worker with its ResourceWarning when the garbage is collected."""
+    holders: list[socket.socket] = []
+    yield holders
+    for holder in holders:
+        holder.close()
+
+
+def test_instances_that_die_under_load_lose_only_what_they_held(cluster: Cluster, held: list[socket.socket]) -> None:
     survivor, stopping, doomed = cluster.instances
     calls = cluster.recorder.calls
     stream: dict[str, Any] = {}
@@ -500,7 +511,7 @@ def test_instances_that_die_under_load_lose_only_what_they_held(cluster: Cluster
         killed_at = time.monotonic()
         doomed.stop(signal.SIGKILL)
         dead_at = time.monotonic()  # reaped: its sockets are closed
-        held = [hold_port(doomed.port)]  # refused from now on, as a dead instance's port is (hold_port)
+        held.append(hold_port(doomed.port))  # refused from now on, as a dead instance's port is (hold_port)
         time.sleep(6)  # past nginx's fail_timeout (5 s): the dead instance is tried again, and refused
         streaming = threading.Thread(target=slow_stream)
         streaming.start()
@@ -543,7 +554,12 @@ def test_instances_that_die_under_load_lose_only_what_they_held(cluster: Cluster
     )
     for call in failed:  # each was held by the dying instance, and nginx did not send it again
         entry = access[call.request_id]
-        assert call.started < dead_at and entry.upstreams == [doomed.address], (call, entry)
+        assert call.started < dead_at and entry.upstreams == [doomed.address], (
+            call,
+            entry,
+            f"killed {doomed.address}, stopped {stopping.address}",
+            cluster.nginx.errors()[-5:],
+        )
     assert len(failed) <= LOAD_CLIENTS  # a client has one request at a time: at most one each was held
     # The dead instance was tried again after fail_timeout, refused, and the request went on.
     assert resent_from[doomed.address] >= 1
@@ -598,5 +614,3 @@ def test_instances_that_die_under_load_lose_only_what_they_held(cluster: Cluster
     print(f"nginx errors logged: {len(cluster.nginx.errors())}")
     # With PostgreSQL configured, no instance wrote a file (so a read-only root filesystem holds).
     assert [p for directory in cluster.written for p in directory.rglob("*")] == []
-    for holder in held:
-        holder.close()
