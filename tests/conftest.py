@@ -128,6 +128,29 @@ def _listed(test: str, names: tuple[str, ...]) -> bool:
     return any(test == name or test.startswith(name if name.endswith("/") else name + "::") for name in names)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test that used the background loop reports what the loop was doing: a request that timed out
+    names the task it waited on (or the call that blocked the loop)."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    loop_thread = getattr(item, "funcargs", {}).get("loop_thread") or _used_loop_thread(item)
+    if report.failed and loop_thread is not None:
+        report.sections.append(("background loop", loop_thread.state()))
+
+
+def _used_loop_thread(item: pytest.Item) -> LoopThread | None:
+    """The session's background loop when the test used it through another fixture (make_gateway, upstream)."""
+    request = getattr(item, "_request", None)
+    if request is None or "loop_thread" not in getattr(item, "fixturenames", ()):
+        return None
+    try:
+        found = request.getfixturevalue("loop_thread")
+    except Exception:  # torn down, or not available in this phase
+        return None
+    return found if isinstance(found, LoopThread) else None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Marks the slow loop's tests `slow` and the release loop's `release` (both registered in
     pyproject.toml), by where they are, and gives them the longer per-test timeout they need."""

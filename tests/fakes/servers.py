@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sys
 import threading
+import traceback
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -17,6 +19,18 @@ from babelgate.server_protocol import UVICORN_OPTIONS, GatewayHttpProtocol
 T = TypeVar("T")
 
 
+def _awaiting(coro: Any) -> list[str]:
+    """Where a suspended coroutine waits, outermost first, down the chain of what each one awaits."""
+    places = []
+    while coro is not None and len(places) < 12:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            break
+        places.append(f"{frame.f_code.co_filename.rsplit('/', 2)[-1]}:{frame.f_lineno} {frame.f_code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return places
+
+
 class LoopThread:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -25,6 +39,24 @@ class LoopThread:
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def state(self) -> str:
+        """What the loop is doing, for a failed test's report: every task's stack, or, when the loop does not
+        answer within a second, the stack of the thread that holds it."""
+
+        async def tasks() -> str:
+            lines = []
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    lines.append(f"{task.get_name()}: {' -> '.join(_awaiting(task.get_coro()))}")
+            return "\n".join(sorted(lines)) or "(no task)"
+
+        try:
+            return self.run(tasks(), timeout=1)
+        except TimeoutError:
+            frame = sys._current_frames().get(self._thread.ident or 0)
+            stack = "".join(traceback.format_stack(frame)) if frame is not None else "(no frame)"
+            return "the loop is blocked, in:\n" + stack
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
