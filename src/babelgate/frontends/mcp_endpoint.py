@@ -37,10 +37,13 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, ServerEvent, ToolsListChanged
 
-from babelgate.errors import AuthenticationFailed, GatewayError
+from babelgate.errors import AuthenticationFailed, GatewayError, GuardrailBlocked
 from babelgate.exchange import client_address
+from babelgate.frontends.mcp_guardrails import NO_MODEL, guarded_arguments, guarded_result
 from babelgate.governance.gateway_keys import credentials
 from babelgate.governance.refusals import presented_key
+from babelgate.guardrails.check import Decisions
+from babelgate.guardrails.guardrail import Guardrail
 from babelgate.i18n import render_message
 from babelgate.mcp.aggregate import Access, Namespace
 from babelgate.mcp.errors import McpServerError
@@ -75,6 +78,7 @@ class Caller:
     access: Access
     only: str | None  # the server of `/mcp/{server}`; None on the aggregated endpoint
     token: str | None  # the caller's `X-Mcp-Authorization`, for servers that pass user tokens through
+    guards: tuple[Guardrail, ...] = ()  # over its tool calls' arguments and results (mcp_guardrails.py)
 
 
 class _GatewayServer(Server[Any]):
@@ -218,18 +222,21 @@ class McpEndpoint:
         token = headers.get(USER_TOKEN_HEADER)
         user_token = token.decode("latin-1") if token is not None else None
         master = runtime.config.server.master_key
+        guardrails = runtime.guardrails
         if (
             master
             and authorization is not None
             and authorization[:7].lower() == b"bearer "
             and hmac.compare_digest(authorization[7:].strip(), master.encode())
         ):
-            return Caller("master", None, Access(None), only, user_token)
+            guards = guardrails.applicable(None, NO_MODEL) if guardrails.active else ()
+            return Caller("master", None, Access(None), only, user_token, guards)
         await keys_ready(runtime)
         key_id, key = runtime.keys.identify(authorization)
+        guards = guardrails.applicable(key, NO_MODEL) if guardrails.active else ()
         if key is None:  # a static key (or an open gateway, with no keys at all): every server
-            return Caller(key_id, None, Access(None), only, user_token)
-        return Caller(key.id, key.team, setup.access(runtime, key), only, user_token)
+            return Caller(key_id, None, Access(None), only, user_token, guards)
+        return Caller(key.id, key.team, setup.access(runtime, key), only, user_token, guards)
 
     def _log_refusal(self, scope: Scope, status: int, reason: str, key_id: str | None) -> None:
         headers = dict(reversed(scope["headers"]))
@@ -365,11 +372,23 @@ class McpEndpoint:
                 self._content(arguments, None),
             )
             raise MCPError(types.INVALID_PARAMS, f"tool {params.name!r} is not available to this key")
+        decisions = Decisions() if caller.guards else None
         try:
             # An unknown tool is the caller's error (JSON-RPC), not a tool result the server makes of it.
             if not await self.servers.has_tool(server, tool, token=caller.token):
                 raise McpServerError(server, "unknown", f"no tool {tool!r}")
+            if decisions is not None:
+                arguments = await guarded_arguments(caller.guards, arguments, decisions, caller.key_id)
             result = await self.servers.call_tool(server, tool, arguments, token=caller.token)
+            if decisions is not None:
+                result = await guarded_result(caller.guards, result, decisions, caller.key_id)
+        except GuardrailBlocked as blocked:
+            # A tool result, as a server's failure is: the model reading it learns which guardrail refused.
+            message = render_message(blocked)
+            self._account(
+                caller, server, tool, started, 400, "guardrail_blocked", bytes_in, 0, message, None, decisions
+            )
+            return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
         except McpServerError as exc:
             status = STATUS_OF.get(exc.kind, 502)
             self._account(
@@ -383,6 +402,7 @@ class McpEndpoint:
                 0,
                 str(exc),
                 self._content(arguments, None),
+                decisions,
             )
             if exc.kind == "unknown":
                 raise MCPError(types.INVALID_PARAMS, f"unknown tool {params.name!r}") from None
@@ -402,6 +422,7 @@ class McpEndpoint:
             result_size(result),
             None,
             self._content(arguments, result),
+            decisions,
         )
         return result
 
@@ -487,8 +508,12 @@ class McpEndpoint:
         bytes_out: int,
         message: str | None,
         content: str | None = None,
+        decisions: Decisions | None = None,
     ) -> None:
         runtime = self._runtime()
+        if decisions is not None:
+            for name, stage, action in decisions.counted:
+                runtime.metrics.guardrail_decision(name, stage, action)
         elapsed = time.monotonic() - started
         outcome = "ok" if status < 400 and error_code is None else (error_code or "error").removeprefix("mcp_")
         runtime.metrics.mcp_calls.labels(server, tool, outcome).inc()
@@ -518,6 +543,7 @@ class McpEndpoint:
                     "bytes_in": bytes_in,
                     "bytes_out": bytes_out,
                     "content": content,
+                    "guardrails": decisions.ledger_value() if decisions is not None and decisions.actions else None,
                 }
             )
         )
