@@ -32,6 +32,7 @@ from babelgate.call import Call
 from babelgate.errors import (
     AuthenticationFailed,
     GatewayError,
+    GuardrailBlocked,
     InvalidRequest,
     PermissionDenied,
     UnsupportedCapability,
@@ -41,7 +42,7 @@ from babelgate.errors import (
 from babelgate.exchange import COST_HEADER, ClientGone
 from babelgate.governance.gateway_keys import credentials, key_beside_signature
 from babelgate.governance.refusals import presented_key
-from babelgate.guardrails.check import Decisions, check
+from babelgate.guardrails.check import Decisions, check, parallel
 from babelgate.guardrails.guardrail import Guardrail
 from babelgate.hooks import Completion, notify_chunk, notify_complete, notify_request, observed
 from babelgate.identity.bearer import looks_like_jwt
@@ -221,6 +222,7 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
     rules = None
     ticket = None
     guards: tuple[Guardrail, ...] = ()
+    checking: asyncio.Task[bool] | None = None  # the parallel input checks (guardrails/check.py, `parallel`)
     if job is not None:
         model = record.requested_model = job.model
         key = record.virtual_key
@@ -230,7 +232,7 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
             # Before the cache and the admission too: a blocked request costs nothing and reaches no provider.
             guards = runtime.guardrails.applicable(key, model)
             if guards:
-                await _guard_request(record, job, guards)
+                checking = await _guard_request(record, job, guards)
         if job.cache_body is not None:
             route = f"{record.route}/{job.cache_framing}" if job.cache_framing else record.route
             rules = response_cache.policy(
@@ -258,11 +260,20 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
             answer = await _routed(
                 runtime, sink, job.model, job.attempt, stream=job.stream, check=job.check, fields=job.fields
             )
+            if checking is not None:
+                await _cleared(checking, answer)
             if record.guarded is not None and job.texts is not None:
                 answer = await guarded_answer(answer, job.texts, guards, record.guarded, job.model, record.key_id)
             recorder = response_cache.Recorder(answer) if rules is not None and rules.write else None
+        elif checking is not None:  # a cached answer waits for them too
+            await _cleared(checking, answer)
         await send(runtime, sink, answer)
     finally:
+        if checking is not None:  # the upstream failed first: its error is the answer
+            if checking.done():
+                _ = checking.cancelled() or checking.exception()  # its verdict read: the loop need not report it
+            else:
+                checking.cancel()
         if ticket is not None:
             try:
                 await governance.settle(ticket, record.notes)
@@ -278,19 +289,32 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
     return answer
 
 
-async def _guard_request(record: Call, job: ModelCall, guards: tuple[Guardrail, ...]) -> None:
+async def _guard_request(record: Call, job: ModelCall, guards: tuple[Guardrail, ...]) -> asyncio.Task[bool] | None:
     """The request's texts through its guardrails (guardrails/check.py): raises GuardrailBlocked, or masks them
     in the document the attempts read. A masked Body is encoded again, so that every attempt sends the masked
-    text, a retry's fresh parse included."""
+    text, a retry's fresh parse included. Answers the `parallel` checks, started over the texts as sent."""
     decisions = record.guarded = Decisions()
     texts, document = job.texts, job.document
     if texts is None or document is None:
-        return
+        return None
     parsed = document.peek() if isinstance(document, Body) else document
     if await check(guards, "input", parsed, texts.input, decisions, job.model, record.key_id) and isinstance(
         document, Body
     ):
         document.rewrite()
+    return parallel(guards, parsed, texts.input, decisions, job.model, record.key_id)
+
+
+async def _cleared(checking: asyncio.Task[bool], answer: Answer) -> None:
+    """Waits for the parallel input checks: a block discards the answer (a stream's upstream is closed unread)
+    and is the answer instead."""
+    try:
+        await checking
+    except GuardrailBlocked:
+        close = getattr(answer.rest, "aclose", None)
+        if close is not None:
+            await close()
+        raise
 
 
 # The end customer an application names in a request, for its limits and the ledger (docs/identity.md):
