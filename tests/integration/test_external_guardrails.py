@@ -258,6 +258,7 @@ def test_each_checker_reads_the_answer_whole_and_streamed(
     assert allowed == "An allowed answer."
     asked = json.dumps([getattr(r, "json", None) or r.get("body") for r in service.asked()])
     assert "a forbidden answer." in asked and "An allowed answer." in asked  # each answer read whole, once
+    assert _metric(gateway, "block", "output") and _metric(gateway, "allow", "output")
 
 
 @pytest.mark.parametrize("service", ["moderation", "presidio"], indirect=True)

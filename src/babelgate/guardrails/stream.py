@@ -38,9 +38,9 @@ class _PathText:
 
     __slots__ = ("decisions", "guards", "restorer", "seen", "template", "windows")
 
-    def __init__(self, guards: Sequence[Guardrail], decisions: Decisions, seen: list[str]) -> None:
+    def __init__(self, guards: Sequence[Guardrail], decisions: Decisions, seen: list[str] | None) -> None:
         self.guards = guards
-        self.seen = seen  # the text the windows let out, for the external checkers at the end
+        self.seen = seen  # the text the windows let out, for the external checkers at the end (None: there are none)
         self.decisions = decisions
         self.windows = [StreamWindow(_finder(guard)) for guard in guards]
         self.restorer = decisions.vault.restorer() if decisions.vault is not None else None
@@ -52,7 +52,8 @@ class _PathText:
         for guard, window in zip(self.guards, self.windows, strict=True):
             released = window.push(piece)
             piece = decide(guard, released.text, released.findings, self.decisions)
-        self.seen.append(piece)
+        if self.seen is not None:
+            self.seen.append(piece)
         return self.restorer.push(piece) if self.restorer is not None else piece
 
     def close(self) -> str:
@@ -65,7 +66,8 @@ class _PathText:
                 text = decide(guard, released.text, released.findings, self.decisions)
             rest = window.close()
             out = text + decide(guard, rest.text, rest.findings, self.decisions)
-        self.seen.append(out)
+        if self.seen is not None:
+            self.seen.append(out)
         if self.restorer is not None:
             out = self.restorer.push(out) + self.restorer.close()
         return out
@@ -190,7 +192,7 @@ class StreamGuard:
     def _text(self, path: Path) -> _PathText:
         text = self._texts.get(path)
         if text is None:
-            seen = self._seen.setdefault(path, [])
+            seen = self._seen.setdefault(path, []) if self.externals else None
             text = self._texts[path] = _PathText(self.guards, self.decisions, seen)
         return text
 
