@@ -415,3 +415,20 @@ def test_a_parallel_check_that_blocks_after_the_upstream_answered_discards_the_a
     assert blocked.value.body["param"] == "outside"  # type: ignore[index]
     assert _sent(upstream) == ["A forbidden question."]  # the upstream was asked, its answer discarded
     assert _decisions(gateway, loop_thread) == [{"outside": "block"}]
+
+
+@pytest.mark.parametrize("service", ["moderation"], indirect=True)
+def test_a_responses_stream_the_checker_blocks_ends_without_its_completed_event(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, service: Service
+) -> None:
+    gateway = make_gateway(_config(service, "flag", stage="output"), env=service.env)
+    upstream.replies.append(Reply(stream=text_stream(FORBIDDEN_ANSWER, include_usage=True)))  # type: ignore[arg-type]
+    types: list[str] = []
+    with _client(gateway) as client:
+        try:
+            for event in client.responses.create(model="gpt-4o-mini", input="Hi", stream=True):
+                types.append(event.type)
+        except openai.APIError as error:
+            types.append(f"raised: {error}")
+    assert "response.output_text.delta" in types and "response.completed" not in types, types
+    assert types[-1] == "raised: The answer was blocked by the guardrail 'outside'.", types
