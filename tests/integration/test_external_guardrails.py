@@ -138,19 +138,16 @@ def _config(
     service.behave(behaviour)
     timeout = 0.5 if behaviour == "slow" else 10  # a service that never answers is given up on soon
     providers = f"providers:\n{service.providers}" if service.providers else ""
+    models = "models:\n  omni: {provider: mod, model: omni-moderation-latest}" if service.kind == "moderation" else ""
     return f"""
 {providers}
-models:
-  omni: {{provider: mod, model: omni-moderation-latest}}
+{models}
 guardrails:
   - {{name: outside, kind: {service.kind}, {service.fields(behaviour)}, timeout: {timeout}, fail: {fail},
       action: {action}, stage: {stage}}}
 server:
   guardrails: [outside]
-""".replace(
-        "models:\n  omni: {provider: mod, model: omni-moderation-latest}\n",
-        "" if service.kind != "moderation" else "models:\n  omni: {provider: mod, model: omni-moderation-latest}\n",
-    )
+"""
 
 
 def _client(gateway: Any) -> openai.OpenAI:

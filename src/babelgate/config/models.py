@@ -954,3 +954,7 @@ class Config(_Strict):
         for guardrail in self.guardrails:
             if guardrail.kind == "bedrock" and guardrail.provider not in self.providers:
                 raise ValueError(f"guardrails.{guardrail.name}.provider: unknown provider {guardrail.provider!r}")
+            if guardrail.kind == "bedrock" and self.providers[guardrail.provider or ""].type != "bedrock":
+                raise ValueError(
+                    f"guardrails.{guardrail.name}.provider: {guardrail.provider!r} is not a bedrock provider"
+                )

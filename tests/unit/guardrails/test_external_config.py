@@ -86,3 +86,14 @@ def test_presidio_s_overlapping_results_mask_once_and_long_texts_split_for_conte
     text = "x" * (2 * LIMIT + 1)
     assert [len(part) for part in split(text)] == [LIMIT, LIMIT, 1] and "".join(split(text)) == text
     assert split("") == [""]
+
+
+def test_a_bedrock_checker_names_a_bedrock_provider(tmp_path: Path) -> None:
+    path = tmp_path / "babelgate.yaml"
+    path.write_text(
+        "providers:\n  up: {type: openai, base_url: 'http://x/v1'}\n"
+        "guardrails:\n  - {name: g, kind: bedrock, guardrail_id: gr-1, provider: up}\n"
+    )
+    with pytest.raises(ConfigError) as refused:
+        load_config(path, {}, available_types=PROVIDER_TYPES)
+    assert "guardrails.g.provider: 'up' is not a bedrock provider" in str(refused.value)
