@@ -18,7 +18,9 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import GatewayFactory
+from babelgate.config import load_config
+from babelgate.providers import PROVIDER_TYPES
+from tests.conftest import GatewayFactory, base_env
 from tests.fakes.bedrock_upstream import AwsKey, FakeBedrock
 from tests.fakes.guardrail_checker import FakeChecker
 from tests.fakes.guardrail_services import FakeContentSafety, FakeModeration, FakePresidio
@@ -429,3 +431,40 @@ def test_a_responses_stream_the_checker_blocks_ends_without_its_completed_event(
             types.append(f"raised: {error}")
     assert "response.output_text.delta" in types and "response.completed" not in types, types
     assert types[-1] == "raised: The answer was blocked by the guardrail 'outside'.", types
+
+
+def test_a_moderation_checker_asks_the_provider_the_reloaded_configuration_names(
+    make_gateway: GatewayFactory,
+    upstream: FakeOpenAI,
+    moderation: FakeModeration,
+    loop_thread: LoopThread,
+    tmp_path: Any,
+) -> None:
+    def config(provider: str) -> str:
+        return f"""
+providers:
+  mod: {{type: openai, base_url: '{moderation.api_base}', api_key: env:MOD_KEY}}
+models:
+  omni: {{provider: {provider}, model: omni-moderation-latest}}
+guardrails:
+  - {{name: outside, kind: moderation, model: omni, stage: input}}
+server:
+  guardrails: [outside]
+"""
+
+    env = {"MOD_KEY": MODERATION_KEY}
+    gateway = make_gateway(config("openai"), env=env)  # the main upstream serves no moderations: fail closed
+    request: dict[str, Any] = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello."}]}
+    with _client(gateway) as client, pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(**request)
+    path = tmp_path / "reloaded.yaml"
+    path.write_text(config("mod"))
+    reloaded = load_config(path, {**base_env(upstream), **env}, available_types=PROVIDER_TYPES)
+
+    async def reload() -> None:  # as SIGHUP does, on the gateway's loop
+        gateway.app.app.swap(reloaded)
+
+    loop_thread.run(reload())
+    with _client(gateway) as client:
+        client.chat.completions.create(**request)
+    assert [r["body"]["input"] for r in moderation.received] == [["Hello."]]
