@@ -222,7 +222,6 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
     rules = None
     ticket = None
     guards: tuple[Guardrail, ...] = ()
-    checking: asyncio.Task[bool] | None = None  # the parallel input checks (guardrails/check.py, `parallel`)
     if job is not None:
         model = record.requested_model = job.model
         key = record.virtual_key
@@ -232,7 +231,7 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
             # Before the cache and the admission too: a blocked request costs nothing and reaches no provider.
             guards = runtime.guardrails.applicable(key, model)
             if guards:
-                checking = await _guard_request(record, job, guards)
+                await _guard_request(record, job, guards)
         if job.cache_body is not None:
             route = f"{record.route}/{job.cache_framing}" if job.cache_framing else record.route
             rules = response_cache.policy(
@@ -253,6 +252,8 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
                 ticket = await governance.admit(
                     governing, key, model, record.body_size, record.headers_out, record.end_user
                 )
+    # The parallel input checks (guardrails/check.py, `parallel`), from here on beside the upstream call.
+    checking = _parallel_checks(record, job, guards) if guards else None
     recorder = None
     try:
         if answer is None:
@@ -269,11 +270,8 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
             await _cleared(checking, answer)
         await send(runtime, sink, answer)
     finally:
-        if checking is not None:  # the upstream failed first: its error is the answer
-            if checking.done():
-                _ = checking.cancelled() or checking.exception()  # its verdict read: the loop need not report it
-            else:
-                checking.cancel()
+        if checking is not None and not checking.done():
+            checking.cancel()  # the upstream failed first: its error is the answer
         if ticket is not None:
             try:
                 await governance.settle(ticket, record.notes)
@@ -289,20 +287,31 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
     return answer
 
 
-async def _guard_request(record: Call, job: ModelCall, guards: tuple[Guardrail, ...]) -> asyncio.Task[bool] | None:
+async def _guard_request(record: Call, job: ModelCall, guards: tuple[Guardrail, ...]) -> None:
     """The request's texts through its guardrails (guardrails/check.py): raises GuardrailBlocked, or masks them
     in the document the attempts read. A masked Body is encoded again, so that every attempt sends the masked
-    text, a retry's fresh parse included. Answers the `parallel` checks, started over the texts as sent."""
+    text, a retry's fresh parse included."""
     decisions = record.guarded = Decisions()
     texts, document = job.texts, job.document
     if texts is None or document is None:
-        return None
+        return
     parsed = document.peek() if isinstance(document, Body) else document
     if await check(guards, "input", parsed, texts.input, decisions, job.model, record.key_id) and isinstance(
         document, Body
     ):
         document.rewrite()
-    return parallel(guards, parsed, texts.input, decisions, job.model, record.key_id)
+
+
+def _parallel_checks(record: Call, job: ModelCall | None, guards: tuple[Guardrail, ...]) -> asyncio.Task[bool] | None:
+    """The `parallel` input checks started over the request's texts as they are sent (the other guardrails'
+    masks made)."""
+    decisions = record.guarded
+    if not any(guard.parallel for guard in guards) or job is None or decisions is None:
+        return None
+    if job.texts is None or job.document is None:
+        return None
+    parsed = job.document.peek() if isinstance(job.document, Body) else job.document
+    return parallel(guards, parsed, job.texts.input, decisions, job.model, record.key_id)
 
 
 async def _cleared(checking: asyncio.Task[bool], answer: Answer) -> None:

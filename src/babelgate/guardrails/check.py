@@ -122,7 +122,15 @@ def parallel(
     if not texts:
         return None
     found: list[Slot] = [(texts, number) for number in range(len(texts))]  # a copy: nothing here changes the request
-    return asyncio.create_task(_externals(chosen, "input", found, decisions, model, key_id))
+    task = asyncio.create_task(_externals(chosen, "input", found, decisions, model, key_id))
+    task.add_done_callback(_seen)
+    return task
+
+
+def _seen(task: asyncio.Task[bool]) -> None:
+    """A verdict nobody waits for any more (the upstream failed first) is read here: the loop need not report it."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def check_whole(
