@@ -27,6 +27,7 @@ from tests.fakes.guardrail_services import FakeContentSafety, FakeModeration, Fa
 from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream
 from tests.fakes.scripted import Reply
 from tests.fakes.servers import LoopThread
+from tests.integration.ollama_helpers import ollama_client
 from tests.waiting import eventually
 
 MODERATION_KEY = "sk-moderation-upstream-0123456789"
@@ -468,3 +469,19 @@ server:
     with _client(gateway) as client:
         client.chat.completions.create(**request)
     assert [r["body"]["input"] for r in moderation.received] == [["Hello."]]
+
+
+@pytest.mark.parametrize("service", ["presidio"], indirect=True)
+def test_an_ollama_stream_the_checker_blocks_ends_with_its_error_line(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, service: Service
+) -> None:
+    import ollama
+
+    gateway = make_gateway(_config(service, "flag", stage="output"), env=service.env)
+    upstream.replies.append(Reply(stream=text_stream(FORBIDDEN_ANSWER, include_usage=True)))  # type: ignore[arg-type]
+    got = ""
+    with ollama_client(gateway) as client, pytest.raises(ollama.ResponseError) as ended:
+        for part in client.chat(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}], stream=True):
+            assert not part.done, "the last line came before the checker's verdict"
+            got += part.message.content or ""
+    assert "outside" in str(ended.value) and got == "".join(FORBIDDEN_ANSWER)
