@@ -15,6 +15,7 @@ from typing import Any
 
 import anthropic
 import httpx
+import ollama
 import openai
 import pytest
 
@@ -28,6 +29,7 @@ from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream
 from tests.fakes.scripted import Reply
 from tests.fakes.servers import LoopThread
 from tests.integration.ollama_helpers import ollama_client
+from tests.integration.test_guardrails import DOORS
 from tests.waiting import eventually
 
 MODERATION_KEY = "sk-moderation-upstream-0123456789"
@@ -475,8 +477,6 @@ server:
 def test_an_ollama_stream_the_checker_blocks_ends_with_its_error_line(
     make_gateway: GatewayFactory, upstream: FakeOpenAI, service: Service
 ) -> None:
-    import ollama
-
     gateway = make_gateway(_config(service, "flag", stage="output"), env=service.env)
     upstream.replies.append(Reply(stream=text_stream(FORBIDDEN_ANSWER, include_usage=True)))  # type: ignore[arg-type]
     got = ""
@@ -485,3 +485,26 @@ def test_an_ollama_stream_the_checker_blocks_ends_with_its_error_line(
             assert not part.done, "the last line came before the checker's verdict"
             got += part.message.content or ""
     assert "outside" in str(ended.value) and got == "".join(FORBIDDEN_ANSWER)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("door", sorted(DOORS))
+def test_every_door_s_answer_passes_an_external_checker_whole(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, checker: FakeChecker, door: str, stream: bool
+) -> None:
+    # The events held for the checker's verdict all go out once it allows: each door's client reads a whole answer.
+    gateway = make_gateway(f"""
+guardrails:
+  - {{name: outside, kind: http, url: "{checker.url}/block", stage: output}}
+server:
+  guardrails: [outside]
+""")
+
+    def answer(body: dict[str, Any]) -> Reply:
+        if body.get("stream"):
+            return Reply(stream=text_stream(["An ", "allowed ", "answer."], include_usage=True))  # type: ignore[arg-type]
+        return Reply(json=completion("An allowed answer."))
+
+    upstream.chat_responder = answer
+    assert DOORS[door](gateway, "Hi", stream or door == "responses-websocket") == "An allowed answer."
+    assert [body["text"] for body in checker.received] == ["An allowed answer."]
