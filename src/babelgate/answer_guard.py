@@ -44,7 +44,7 @@ async def guarded_answer(
         return answer
     if not texts.pieces:  # a framing the guard cannot read event by event (docs/guardrails.md)
         return answer
-    stream = guarded_frames(answer.body, answer.rest, StreamGuard(texts, output, decisions))
+    stream = guarded_frames(answer.body, answer.rest, StreamGuard(texts, output, decisions, model, key_id))
     # The first frame the guard lets out (a window may hold all of the first event's text: its frame still goes).
     answer.body = await anext(stream, b"")
     answer.rest = stream

@@ -32,6 +32,7 @@ from babelgate.call import Call
 from babelgate.errors import (
     AuthenticationFailed,
     GatewayError,
+    GuardrailBlocked,
     InvalidRequest,
     PermissionDenied,
     UnsupportedCapability,
@@ -41,7 +42,7 @@ from babelgate.errors import (
 from babelgate.exchange import COST_HEADER, ClientGone
 from babelgate.governance.gateway_keys import credentials, key_beside_signature
 from babelgate.governance.refusals import presented_key
-from babelgate.guardrails.check import Decisions, check
+from babelgate.guardrails.check import Decisions, check, parallel
 from babelgate.guardrails.guardrail import Guardrail
 from babelgate.hooks import Completion, notify_chunk, notify_complete, notify_request, observed
 from babelgate.identity.bearer import looks_like_jwt
@@ -251,6 +252,8 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
                 ticket = await governance.admit(
                     governing, key, model, record.body_size, record.headers_out, record.end_user
                 )
+    # The parallel input checks (guardrails/check.py, `parallel`), from here on beside the upstream call.
+    checking = _parallel_checks(record, job, guards) if guards else None
     recorder = None
     try:
         if answer is None:
@@ -258,11 +261,17 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
             answer = await _routed(
                 runtime, sink, job.model, job.attempt, stream=job.stream, check=job.check, fields=job.fields
             )
+            if checking is not None:
+                await _cleared(checking, answer)
             if record.guarded is not None and job.texts is not None:
                 answer = await guarded_answer(answer, job.texts, guards, record.guarded, job.model, record.key_id)
             recorder = response_cache.Recorder(answer) if rules is not None and rules.write else None
+        elif checking is not None:  # a cached answer waits for them too
+            await _cleared(checking, answer)
         await send(runtime, sink, answer)
     finally:
+        if checking is not None and not checking.done():
+            checking.cancel()  # the upstream failed first: its error is the answer
         if ticket is not None:
             try:
                 await governance.settle(ticket, record.notes)
@@ -291,6 +300,30 @@ async def _guard_request(record: Call, job: ModelCall, guards: tuple[Guardrail, 
         document, Body
     ):
         document.rewrite()
+
+
+def _parallel_checks(record: Call, job: ModelCall | None, guards: tuple[Guardrail, ...]) -> asyncio.Task[bool] | None:
+    """The `parallel` input checks started over the request's texts as they are sent (the other guardrails'
+    masks made)."""
+    decisions = record.guarded
+    if not any(guard.parallel for guard in guards) or job is None or decisions is None:
+        return None
+    if job.texts is None or job.document is None:
+        return None
+    parsed = job.document.peek() if isinstance(job.document, Body) else job.document
+    return parallel(guards, parsed, job.texts.input, decisions, job.model, record.key_id)
+
+
+async def _cleared(checking: asyncio.Task[bool], answer: Answer) -> None:
+    """Waits for the parallel input checks: a block discards the answer (a stream's upstream is closed unread)
+    and is the answer instead."""
+    try:
+        await checking
+    except GuardrailBlocked:
+        close = getattr(answer.rest, "aclose", None)
+        if close is not None:
+            await close()
+        raise
 
 
 # The end customer an application names in a request, for its limits and the ledger (docs/identity.md):

@@ -4,7 +4,9 @@ It speaks Bedrock's wire: `POST /model/{modelId}/converse` (ConverseResponse JSO
 `/converse-stream` (an `application/vnd.amazon.eventstream` body of ConverseStreamOutput events, real
 frames with their CRCs), `/invoke` and `/invoke-with-response-stream` (Claude's Messages body and
 answer; the stream's `chunk` events carry each Anthropic event base64 in `bytes`; Titan and Cohere
-embeddings), `/count-tokens`; errors as `{"message"}` with `x-amzn-ErrorType`.
+embeddings), `/count-tokens`, and ApplyGuardrail (`POST /guardrail/{id}/version/{version}/apply`: the guardrails in
+`guardrails` by id and version; one intervenes on a text holding any of its `denied` words, and the id `slow`
+answers once the client hung up, `broken` with a 500); errors as `{"message"}` with `x-amzn-ErrorType`.
 
 Like AWS it refuses what AWS refuses, and records each refusal in `violations`:
 - authorisation: a SigV4 signature is recomputed with botocore's `SigV4Auth` from the secret of the
@@ -12,7 +14,8 @@ Like AWS it refuses what AWS refuses, and records each refusal in `violations`:
   and compared; an unknown key is `UnrecognizedClientException`, a wrong signature
   `InvalidSignatureException`, a session token past its expiry `ExpiredTokenException` (403 all);
   or a Bedrock API key as `Authorization: Bearer …`;
-- bodies: Converse bodies against botocore's service model (`ConverseRequest`,
+- bodies: ApplyGuardrail's against botocore's `ApplyGuardrailRequest`; Converse bodies against botocore's service
+  model (`ConverseRequest`,
   `ConverseStreamRequest`: bedrock_service.py); Claude's InvokeModel bodies against the Anthropic
   fake's checks (the SDK's own types), plus Bedrock's rules (`anthropic_version`, no `model`, no
   `stream`, betas as an `anthropic_beta` list); embedding bodies against the Titan and Cohere fields.
@@ -174,6 +177,8 @@ class FakeBedrock(ScriptedStreams):
         # bench/bedrock_paths.py turns this off, so that the fake's own SigV4 work (botocore, in
         # Python) does not slow the gateway's measure; the tests never do.
         self.verify_signatures = True
+        # ApplyGuardrail: (guardrail id, version) -> the words it denies.
+        self.guardrails: dict[tuple[str, str], tuple[str, ...]] = {}
         self.port = 0
 
     @property
@@ -189,11 +194,13 @@ class FakeBedrock(ScriptedStreams):
         self.bearer_keys.clear()
         self.signed_with.clear()
         self.signed_regions.clear()
+        self.guardrails.clear()
         self.stream_closed_at = None
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/model/{tail:.+}", self._model)
+        app.router.add_post("/guardrail/{identifier}/version/{version}/apply", self._apply_guardrail)
         await self.serve(app)
 
     # --- authorisation ----------------------------------------------------------------------------------
@@ -303,6 +310,44 @@ class FakeBedrock(ScriptedStreams):
             body=payload,
             content_type="application/json",
             headers={"x-amzn-RequestId": str(uuid.uuid4()), **reply.headers},
+        )
+
+    async def _apply_guardrail(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        identifier, version = request.match_info["identifier"], request.match_info["version"]
+        try:
+            body: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = None
+        self.received.append(Received(request.method, request.path, dict(request.headers), body))
+        refusal = self._auth_refusal(request, raw)
+        if refusal is not None:
+            return refusal
+        problems = shape_violations(body, "ApplyGuardrailRequest")
+        if problems:
+            return self._refuse("ValidationException", 400, "; ".join(problems))
+        if identifier == "slow":
+            from tests.fakes.guardrail_services import until_gone
+
+            await until_gone(request)
+        if identifier == "broken":
+            return self._error("InternalServerException", 500, "internal error")
+        denied = self.guardrails.get((identifier, version))
+        if denied is None:
+            return self._error("ResourceNotFoundException", 404, f"The guardrail {identifier} was not found.")
+        texts = [block["text"]["text"] for block in body["content"] if "text" in block]
+        hit = [word for word in denied if any(word in text for text in texts)]
+        assessment: dict[str, Any] = {}
+        if hit:
+            topics = [{"name": word, "type": "DENY", "action": "BLOCKED", "detected": True} for word in hit]
+            assessment = {"topicPolicy": {"topics": topics}}
+        return web.json_response(
+            {
+                "usage": {"topicPolicyUnits": len(texts), "contentPolicyUnits": 0, "wordPolicyUnits": 0},
+                "action": "GUARDRAIL_INTERVENED" if hit else "NONE",
+                "outputs": [{"text": "Sorry, I cannot help with that."}] if hit else [],
+                "assessments": [assessment],
+            }
         )
 
     def _body_violations(self, action: str, model: str, body: dict[str, Any], request: web.Request) -> list[str]:

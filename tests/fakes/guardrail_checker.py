@@ -1,11 +1,13 @@
 """An external guardrail checker speaking the gateway's `http` contract (docs/guardrails.md), one behaviour a
 path: `/allow`, `/block`, `/mask` (digits become `#`), `/slow` (answers once the test is over), `/broken` (a 500),
-`/garbled` (an unknown action). It checks every body it receives against the contract and keeps them."""
+`/garbled` (an unknown action), `/after` (answers as `/block` once `after()` holds: a check that can only end once
+the upstream was called). It checks every body it receives against the contract and keeps them."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -19,6 +21,7 @@ class FakeChecker:
         self.received: list[dict[str, Any]] = []
         self.violations: list[str] = []
         self._over = asyncio.Event()
+        self.after: Callable[[], bool] = lambda: True
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -50,6 +53,12 @@ class FakeChecker:
         behaviour = request.match_info["behaviour"]
         if behaviour == "slow":
             await asyncio.wait_for(self._over.wait(), 60)
+        if behaviour == "after":
+            async with asyncio.timeout(30):
+                # Another server's state, which no event of ours signals.
+                while not self.after():  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            behaviour = "block"
         if behaviour == "broken":
             return web.Response(status=500, text="checker down")
         if behaviour == "garbled":

@@ -31,6 +31,8 @@ MEDIA: Final = {
     "image_edits": "edit_images",
     "transcription": "transcribe",
     "speech": "speech",
+    "moderations": "moderate",
+    "apply_guardrail": "apply_guardrail",
 }
 RELAY: Final = ("relays", "relay", "relay_stream")
 # What the optional parts were before they were parts: no provider carries any of these any more.

@@ -651,6 +651,24 @@ class GuardrailConfig(_Strict):
     api_key: str | None = Field(default=None, repr=False)
     analyzer_url: str | None = None  # presidio
     anonymizer_url: str | None = None
+    # azure_content_safety: the severity (0, 2, 4, 6 in its four levels) from which a category blocks; 2: medium.
+    threshold: int = Field(default=2, ge=0, le=7)
+    # External checkers at the input: asked while the upstream is already called; its answer waits for theirs.
+    parallel: bool = False
+
+    @field_validator("url", "base_url", "analyzer_url", "anonymizer_url")
+    @classmethod
+    def _service_url(cls, value: str | None) -> str | None:
+        """A checker's address: http(s), a host, no credentials in it (they would show wherever the URL does)."""
+        if value is None:
+            return None
+        scheme, _, rest = value.partition("://")
+        authority = rest.split("/", 1)[0].split("?", 1)[0]
+        if scheme not in ("http", "https") or not authority:
+            raise ValueError("expected an http:// or https:// URL with a host")
+        if "@" in authority:
+            raise ValueError("must not hold credentials: give them in headers or api_key (env:VAR)")
+        return value.rstrip("/")
 
     @field_validator("stage", mode="before")
     @classmethod
@@ -676,7 +694,26 @@ class GuardrailConfig(_Strict):
             raise ValueError(f"a {self.kind} guardrail needs {' and '.join(missing)}")
         if self.action == "mask" and self.kind in ("moderation", "bedrock", "azure_content_safety"):
             raise ValueError(f"a {self.kind} guardrail can block or log, not mask: it finds no places in the text")
+        if self.anonymizer_url and self.mask_style == "reversible":
+            raise ValueError(
+                "a reversible mask is made in the gateway (it keeps what it hid): leave anonymizer_url out"
+            )
+        if self.parallel:
+            if self.kind in ("pii", "regex", "words"):
+                raise ValueError("parallel is for external checkers: a local guardrail takes no time to wait for")
+            if "input" not in self.stage:
+                raise ValueError("parallel applies to the input stage: give stage input")
+            if self.action == "mask":
+                raise ValueError(
+                    "a parallel guardrail can block or log, not mask: a mask must change what is sent,"
+                    " and a parallel check runs while the request is already on its way"
+                )
         return self
+
+    def secret_values(self) -> list[str]:
+        """What no log line, answer or metric may show: the api key, header values."""
+        values = [*self.headers.values(), *([self.api_key] if self.api_key else [])]
+        return [value for value in values if len(value) >= 8]
 
 
 class ContentLogConfig(_Strict):
@@ -917,3 +954,7 @@ class Config(_Strict):
         for guardrail in self.guardrails:
             if guardrail.kind == "bedrock" and guardrail.provider not in self.providers:
                 raise ValueError(f"guardrails.{guardrail.name}.provider: unknown provider {guardrail.provider!r}")
+            if guardrail.kind == "bedrock" and self.providers[guardrail.provider or ""].type != "bedrock":
+                raise ValueError(
+                    f"guardrails.{guardrail.name}.provider: {guardrail.provider!r} is not a bedrock provider"
+                )

@@ -4,11 +4,15 @@ sees it, and what each guardrail decided, for the ledger and the metrics.
 The texts are found by the door's paths (paths.py) in the door's own JSON, and masked in place there, so the
 attempts send what the guardrails let through and the client gets its answer in its own format. A reversible mask
 (`<EMAIL_1>`) is undone in the answer: the model never sees the original, the client gets it back.
+
+External input checkers marked `parallel` are not waited for before the upstream call: `parallel` starts them over
+the texts as the others left them, and the conductor waits for their verdict before the answer goes out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +22,8 @@ from babelgate.errors import GuardrailBlocked
 from babelgate.guardrails.guardrail import Guardrail, Stage, Verdict
 from babelgate.guardrails.masking import Vault, mask
 from babelgate.guardrails.paths import Path, Slot, slots
+
+log = logging.getLogger("babelgate.guardrails")
 
 
 class Decisions:
@@ -67,7 +73,7 @@ async def check(
     changed = False
     externals = []
     for guard in guards:
-        if stage not in guard.stages:
+        if stage not in guard.stages or (guard.parallel and stage == "input"):
             continue
         if guard.finder is None:
             externals.append(guard)
@@ -100,8 +106,53 @@ def _local(guard: Guardrail, stage: Stage, found: list[Slot], decisions: Decisio
     return changed
 
 
+def parallel(
+    guards: Sequence[Guardrail],
+    document: Any,
+    where: tuple[Path, ...],
+    decisions: Decisions,
+    model: str,
+    key_id: str | None,
+) -> asyncio.Task[bool] | None:
+    """The `parallel` input checkers started over the request's texts as they are now (after the others' masks),
+    to run while the upstream answers; the task raises GuardrailBlocked for the first that blocks. None: there
+    are none, or no texts."""
+    chosen = [guard for guard in guards if guard.parallel and "input" in guard.stages]
+    texts = [holder[key] for holder, key in slots(document, where)] if chosen else []
+    if not texts:
+        return None
+    found: list[Slot] = [(texts, number) for number in range(len(texts))]  # a copy: nothing here changes the request
+    task = asyncio.create_task(_externals(chosen, "input", found, decisions, model, key_id))
+    task.add_done_callback(_seen)
+    return task
+
+
+def _seen(task: asyncio.Task[bool]) -> None:
+    """A verdict nobody waits for any more (the upstream failed first) is read here: the loop need not report it."""
+    if not task.cancelled():
+        task.exception()
+
+
+async def check_whole(
+    guards: Sequence[Guardrail], texts: list[str], decisions: Decisions, model: str, key_id: str | None
+) -> None:
+    """The external output checkers over a streamed answer's texts, whole, at its end: raises GuardrailBlocked.
+    What they would mask has already gone out, so a mask is recorded as `log`."""
+    chosen = [guard for guard in guards if guard.external is not None and "output" in guard.stages]
+    if chosen and texts:
+        found: list[Slot] = [(texts, number) for number in range(len(texts))]
+        await _externals(chosen, "output", found, decisions, model, key_id, can_mask=False)
+
+
 async def _externals(
-    guards: list[Guardrail], stage: Stage, found: list[Slot], decisions: Decisions, model: str, key_id: str | None
+    guards: list[Guardrail],
+    stage: Stage,
+    found: list[Slot],
+    decisions: Decisions,
+    model: str,
+    key_id: str | None,
+    *,
+    can_mask: bool = True,
 ) -> bool:
     """The external checkers, all at once (each within its timeout), over the texts as the local ones left them."""
     texts = [holder[key] for holder, key in found]
@@ -109,6 +160,7 @@ async def _externals(
     changed = False
     for guard, verdict in zip(guards, verdicts, strict=True):
         if verdict.failed:
+            log.warning("guardrail %s (%s) failed: %s", guard.name, stage, verdict.reason)
             if not guard.fail_open:
                 decisions.note(guard.name, stage, "block")
                 raise GuardrailBlocked(guard.name, stage)
@@ -117,13 +169,16 @@ async def _externals(
         if verdict.action == "allow":
             decisions.note(guard.name, stage, "allow")
             continue
-        if guard.action == "log":  # the checker's opinion is recorded, nothing else
-            decisions.note(guard.name, stage, "log")
+        if verdict.reason:
+            log.info("guardrail %s (%s): %s %s", guard.name, stage, verdict.action, verdict.reason)
+        if guard.action == "log" or (not can_mask and guard.action == "mask" and verdict.action == "mask"):
+            decisions.note(guard.name, stage, "log")  # the checker's opinion is recorded, nothing else
             continue
-        if verdict.action == "block" or verdict.texts is None or guard.action == "block":
+        if verdict.action == "block" or guard.action == "block" or (verdict.texts is None and not verdict.findings):
             decisions.note(guard.name, stage, "block")
             raise GuardrailBlocked(guard.name, stage)
-        for (holder, key), text in zip(found, verdict.texts, strict=False):
+        replacements = verdict.texts if verdict.texts is not None else _masked(guard, texts, verdict, decisions)
+        for (holder, key), text in zip(found, replacements, strict=False):
             if holder[key] != text:
                 holder[key] = text
                 changed = True
@@ -131,12 +186,25 @@ async def _externals(
     return changed
 
 
+def _masked(guard: Guardrail, texts: list[str], verdict: Verdict, decisions: Decisions) -> list[str]:
+    """Each text with the places the checker found masked in the guardrail's style (a reversible one in the
+    request's vault, so that the answer gets the originals back)."""
+    vault = decisions.vault_for() if guard.mask_style == "reversible" else None
+    findings = verdict.findings or ()
+    return [
+        mask(text, found, guard.mask_style, vault) if found else text
+        for text, found in zip(texts, [*findings, *[()] * (len(texts) - len(findings))], strict=False)
+    ]
+
+
 async def _ask(guard: Guardrail, texts: list[str], stage: Stage, model: str, key_id: str | None) -> Verdict:
     external = guard.external
     assert external is not None
     try:
         return await asyncio.wait_for(external.check(texts, stage, model, key_id), guard.timeout)
-    except (TimeoutError, OSError, ValueError) as error:
+    except TimeoutError:
+        return Verdict("allow", reason=f"no answer within {guard.timeout} s", failed=True)
+    except Exception as error:  # whatever went wrong, the checker did not answer: its `fail` decides
         return Verdict("allow", reason=f"{type(error).__name__}: {error}", failed=True)
 
 

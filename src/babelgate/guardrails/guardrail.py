@@ -5,7 +5,7 @@ waiting: they can block, mask what they found, or log it, and a streamed answer 
 holds back as much text as their longest match needs). *External* checkers (`http`, `moderation`, `bedrock`,
 `azure_content_safety`, `presidio`) are asked over the network with a timeout; what a checker that failed or
 timed out means is the guardrail's `fail` (`closed`: block; `open`: let the text through, and say so in the
-decisions). An external checker sees a streamed answer whole, at its end.
+decisions). An external checker sees a streamed answer whole, at its end, before the stream's last event.
 """
 
 from __future__ import annotations
@@ -34,12 +34,15 @@ class Finder(Protocol):
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """An external checker's answer for a list of texts: `allow`, `block`, or `mask` with the texts to send
-    instead (one for each text it was given). `failed`: the checker did not answer (its `fail` decided)."""
+    instead (one for each text it was given), or the places to mask in each (`findings`: the gateway masks them
+    in the guardrail's `mask_style`, a reversible one too). `failed`: the checker did not answer (its `fail`
+    decided)."""
 
     action: Literal["allow", "block", "mask"]
     texts: Sequence[str] | None = None
     reason: str = ""
     failed: bool = False
+    findings: Sequence[Sequence[Finding]] | None = None
 
 
 class External(Protocol):
@@ -59,6 +62,7 @@ class Guardrail:
     mask_style: Literal["redact", "placeholder", "reversible"] = "placeholder"
     timeout: float = 5.0
     fail_open: bool = False
+    parallel: bool = False  # an external input check asked while the upstream is called (check.py, `parallel`)
 
     @property
     def local(self) -> bool:

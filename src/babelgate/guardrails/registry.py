@@ -40,6 +40,7 @@ def build(config: GuardrailConfig, services: Services) -> Guardrail:
         mask_style=config.mask_style,
         timeout=config.timeout,
         fail_open=config.fail == "open",
+        parallel=config.parallel,
     )
 
 

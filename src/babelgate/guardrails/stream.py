@@ -10,6 +10,11 @@ reversible mask's placeholders are put back in both.
 
 A guardrail that blocks ends the stream with the door's error event (GuardrailBlocked, raised here); what went
 out before it stays out.
+
+External checkers read the answer whole, at its end (`finish`): while they are configured, the events that carry
+no text (a choice's end, the usage, `[DONE]`, a `done` or `completed` event) are held until the next event that
+does, so the stream's last events wait for their verdict; a block ends the stream with the error event instead of
+them. What a checker would mask has gone out already: its mask is recorded as `log`.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 import orjson
 
 from babelgate.errors import GuardrailBlocked
-from babelgate.guardrails.check import Decisions
+from babelgate.guardrails.check import Decisions, check_whole
 from babelgate.guardrails.guardrail import Guardrail
 from babelgate.guardrails.masking import mask
 from babelgate.guardrails.paths import Path, TextPaths, slots
@@ -31,10 +36,11 @@ from babelgate.guardrails.window import StreamWindow
 class _PathText:
     """One path's text as it streams: each local guardrail's window in turn, then the vault's restorer."""
 
-    __slots__ = ("decisions", "guards", "restorer", "template", "windows")
+    __slots__ = ("decisions", "guards", "restorer", "seen", "template", "windows")
 
-    def __init__(self, guards: Sequence[Guardrail], decisions: Decisions) -> None:
+    def __init__(self, guards: Sequence[Guardrail], decisions: Decisions, seen: list[str] | None) -> None:
         self.guards = guards
+        self.seen = seen  # the text the windows let out, for the external checkers at the end (None: there are none)
         self.decisions = decisions
         self.windows = [StreamWindow(_finder(guard)) for guard in guards]
         self.restorer = decisions.vault.restorer() if decisions.vault is not None else None
@@ -46,6 +52,8 @@ class _PathText:
         for guard, window in zip(self.guards, self.windows, strict=True):
             released = window.push(piece)
             piece = decide(guard, released.text, released.findings, self.decisions)
+        if self.seen is not None:
+            self.seen.append(piece)
         return self.restorer.push(piece) if self.restorer is not None else piece
 
     def close(self) -> str:
@@ -58,6 +66,8 @@ class _PathText:
                 text = decide(guard, released.text, released.findings, self.decisions)
             rest = window.close()
             out = text + decide(guard, rest.text, rest.findings, self.decisions)
+        if self.seen is not None:
+            self.seen.append(out)
         if self.restorer is not None:
             out = self.restorer.push(out) + self.restorer.close()
         return out
@@ -89,11 +99,22 @@ class StreamGuard:
     and `close` answer the frames to send: for SSE and NDJSON any number of whole events joined in one, for
     WebSocket messages one event each)."""
 
-    def __init__(self, paths: TextPaths, guards: Sequence[Guardrail], decisions: Decisions) -> None:
+    def __init__(
+        self,
+        paths: TextPaths,
+        guards: Sequence[Guardrail],
+        decisions: Decisions,
+        model: str = "",
+        key_id: str | None = None,
+    ) -> None:
         self.paths = paths
         self.guards = [guard for guard in guards if guard.finder is not None and "output" in guard.stages]
+        self.externals = [guard for guard in guards if guard.external is not None and "output" in guard.stages]
         self.decisions = decisions
+        self._model, self._key_id = model, key_id
         self._texts: dict[Path, _PathText] = {}
+        self._seen: dict[Path, list[str]] = {}  # each path's text as it went out (external checkers read it)
+        self._tail: list[bytes] = []  # events without text, held for the external checkers' verdict
         self._buffer = b""
         self._separator = {"sse": b"\n\n", "ndjson": b"\n", "message": b""}[paths.framing]
 
@@ -121,15 +142,33 @@ class StreamGuard:
         out = self._flush()
         rest, self._buffer = self._buffer, b""
         if rest:
-            out.append(rest)
+            (self._tail if self.externals else out).append(rest)
+        return self._joined(out)
+
+    async def finish(self) -> list[bytes]:
+        """After `close`: the external checkers' verdict over the whole answer (raises GuardrailBlocked), then the
+        events held for it."""
+        texts = ["".join(pieces) for pieces in self._seen.values()]
+        await check_whole(self.externals, [text for text in texts if text], self.decisions, self._model, self._key_id)
+        tail, self._tail = self._tail, []
+        return self._joined(tail)
+
+    def _joined(self, out: list[bytes]) -> list[bytes]:
         if self._separator and out:
             return [b"".join(out)]
         return out
 
+    def _held(self, ready: list[bytes], event: bytes) -> list[bytes]:
+        """An event that carries no text: held while external checkers wait for the end (`ready` goes now)."""
+        if not self.externals:
+            return [*ready, event]
+        self._tail.append(event)
+        return ready
+
     def _event(self, event: bytes) -> list[bytes]:
         document, before, after = self._decode(event)
         if document is None:
-            return [*self._flush(), event + self._separator]
+            return self._held(self._flush(), event + self._separator)
         carried = False
         for path in self.paths.pieces:
             found = slots(document, (path,))
@@ -144,12 +183,17 @@ class StreamGuard:
                 holder[key] = self._texts.pop(path).close()
         flushed = [] if carried else self._flush()
         self._wholes(document)
-        return [*flushed, before + orjson.dumps(document) + after + self._separator]
+        frame = before + orjson.dumps(document) + after + self._separator
+        if not carried:
+            return self._held(flushed, frame)
+        tail, self._tail = self._tail, []
+        return [*tail, frame]
 
     def _text(self, path: Path) -> _PathText:
         text = self._texts.get(path)
         if text is None:
-            text = self._texts[path] = _PathText(self.guards, self.decisions)
+            seen = self._seen.setdefault(path, []) if self.externals else None
+            text = self._texts[path] = _PathText(self.guards, self.decisions, seen)
         return text
 
     def _flush(self) -> list[bytes]:
@@ -218,4 +262,6 @@ async def guarded_frames(first: bytes, rest: AsyncIterator[bytes], guard: Stream
         if close is not None:
             await close()
     for out in guard.close():
+        yield out
+    for out in await guard.finish():
         yield out

@@ -55,6 +55,7 @@ def secrets_of(config: Config) -> list[str]:
     if oidc is not None and oidc.client_secret:
         found.append(oidc.client_secret)
     found += [value for server in config.mcp_servers or () for value in server.secret_values()]
+    found += [value for guardrail in config.guardrails for value in guardrail.secret_values()]
     return found
 
 

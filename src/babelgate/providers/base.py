@@ -55,6 +55,9 @@ class Capabilities:
     embedding_batch_limit: int = 0
     image_generation: bool = False
     list_models: bool = False
+    # Services the guardrails ask (guardrails/external/): OpenAI's `/v1/moderations`, Bedrock's ApplyGuardrail.
+    moderations: bool = False
+    apply_guardrail: bool = False
     # The client APIs it serves natively (its Relay part: `relay_of`): "chat" is the fast path (the
     # OpenAI Chat Completions JSON forwarded as it is), "responses" lets models opt into
     # `native_responses`, "messages" relays `/v1/messages` without translation.
@@ -190,6 +193,20 @@ class Speech(Protocol):
         ...
 
 
+class Moderation(Protocol):
+    """Optional part, with the `moderations` capability: the upstream's OpenAI-style `/moderations`."""
+
+    async def moderate(self, body: dict[str, Any], model: str) -> dict[str, Any]:
+        """The upstream's answer to `body` (`input`; `model` is set to the upstream's `model`)."""
+        ...
+
+
+class GuardrailService(Protocol):
+    """Optional part, with the `apply_guardrail` capability: a guardrail the cloud keeps (Bedrock's)."""
+
+    async def apply_guardrail(self, identifier: str, version: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+
 # How callers find a part: the capabilities say, so finding one is a flag read (an isinstance on a
 # runtime-checkable Protocol compares every member, too slow for the fast path, which asks per request).
 # tests/unit/test_provider_parts.py holds every provider type to its word: a declared part is there.
@@ -228,6 +245,14 @@ def transcription_of(provider: Provider) -> Transcription:
 
 def speech_of(provider: Provider) -> Speech:
     return cast(Speech, _part(provider, provider.capabilities.speech, "speech"))
+
+
+def moderation_of(provider: Provider) -> Moderation:
+    return cast(Moderation, _part(provider, provider.capabilities.moderations, "moderations"))
+
+
+def guardrail_service_of(provider: Provider) -> GuardrailService:
+    return cast(GuardrailService, _part(provider, provider.capabilities.apply_guardrail, "guardrails"))
 
 
 def _part(provider: Provider, capable: bool, capability: str) -> Provider:

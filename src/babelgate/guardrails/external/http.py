@@ -8,13 +8,10 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
+from babelgate.guardrails.external.posting import JsonPoster
 from babelgate.guardrails.guardrail import Stage, Verdict
 
 if TYPE_CHECKING:
-    import aiohttp
-
     from babelgate.config.models import GuardrailConfig
 
 _ACTIONS = ("allow", "block", "mask")
@@ -24,8 +21,7 @@ class HttpChecker:
     def __init__(self, config: GuardrailConfig) -> None:
         assert config.url is not None
         self.url = config.url
-        self.headers = {"content-type": "application/json", **config.headers}
-        self._session: aiohttp.ClientSession | None = None
+        self._poster = JsonPoster(config.headers)
 
     async def check(self, texts: Sequence[str], stage: Stage, model: str, key_id: str | None) -> Verdict:
         answers = await asyncio.gather(*(self._ask(text, stage, model, key_id) for text in texts))
@@ -40,16 +36,9 @@ class HttpChecker:
         return Verdict("mask", masked)
 
     async def _ask(self, text: str, stage: Stage, model: str, key_id: str | None) -> tuple[str, str, str]:
-        session = self._session
-        if session is None:
-            import aiohttp  # only when a guardrail of this kind is configured
-
-            session = self._session = aiohttp.ClientSession()
-        body = orjson.dumps({"stage": stage, "text": text, "model": model, "key_id": key_id})
-        async with session.post(self.url, data=body, headers=self.headers) as answer:
-            if answer.status != 200:
-                raise ValueError(f"the checker answered HTTP {answer.status}")
-            payload: Any = orjson.loads(await answer.read())
+        payload: Any = await self._poster.post(
+            self.url, {"stage": stage, "text": text, "model": model, "key_id": key_id}
+        )
         action = payload.get("action") if isinstance(payload, dict) else None
         if action not in _ACTIONS:
             raise ValueError(f"the checker answered an unknown action {action!r}")
@@ -60,6 +49,4 @@ class HttpChecker:
         return action, replacement if isinstance(replacement, str) else text, str(reason) if reason else ""
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._poster.aclose()

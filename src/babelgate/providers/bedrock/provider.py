@@ -70,6 +70,7 @@ class BedrockProvider(ProviderDefaults):
         embeddings=True,
         embedding_batch_limit=embeddings.COHERE_BATCH,
         relays=frozenset({"messages", "messages.count_tokens"}),
+        apply_guardrail=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -163,7 +164,16 @@ class BedrockProvider(ProviderDefaults):
         url = urls.get(action)
         if url is None:
             url = urls[action] = self._base_url + wire.model_path(model, action)
-        raw = orjson.dumps(body)
+        return await self._signed_post(url, orjson.dumps(body))
+
+    async def apply_guardrail(self, identifier: str, version: str, body: dict[str, Any]) -> dict[str, Any]:
+        """ApplyGuardrail: a guardrail kept in Bedrock, asked with this provider's region and credentials."""
+        response = await self._signed_post(
+            self._base_url + wire.guardrail_path(identifier, version), orjson.dumps(body)
+        )
+        return (await read_json_object(response, self.name))[1]
+
+    async def _signed_post(self, url: str, raw: bytes) -> UpstreamResponse:
         lines = self._auth.lines_now(url, raw)  # without a coroutine while the credentials are at hand
         if lines is None:
             lines = await self._auth.lines("POST", url, raw)

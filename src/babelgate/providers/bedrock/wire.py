@@ -30,6 +30,11 @@ ANTHROPIC_VERSION: Final = "bedrock-2023-05-31"
 BEARER_ENV: Final = "AWS_BEARER_TOKEN_BEDROCK"
 
 
+def guardrail_path(identifier: str, version: str) -> str:
+    """ApplyGuardrail's `/guardrail/{guardrailIdentifier}/version/{guardrailVersion}/apply` (URI labels too)."""
+    return f"/guardrail/{quote(identifier, safe='')}/version/{quote(version, safe='')}/apply"
+
+
 def model_path(model: str, action: str) -> str:
     """`/model/{modelId}/{action}`: the id is one URI label, so an ARN's `:` and `/` are escaped
     (BRT: modelId is a `location: uri` member, percent-encoded like every label)."""

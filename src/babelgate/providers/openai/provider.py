@@ -70,6 +70,7 @@ class OpenAIProvider(ProviderDefaults):
         transcription=True,
         speech=True,
         relays=frozenset({"chat", "responses", "completions"}),
+        moderations=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -121,6 +122,14 @@ class OpenAIProvider(ProviderDefaults):
         if profile:
             self._profile.apply(body, model, notes.adjusted)
         return self._upstream.post(self._url(url or self._chat_url, model), orjson.dumps(body))
+
+    async def moderate(self, body: dict[str, Any], model: str) -> dict[str, Any]:
+        """`/moderations` with this provider's key, as every call of it is sent."""
+        body["model"] = model
+        response = await self._upstream.post(
+            self._url(self.base_url + wire.MODERATIONS_PATH, model), orjson.dumps(body)
+        )
+        return (await read_json_object(response, self.name))[1]
 
     async def _json_body(self, response: UpstreamResponse) -> tuple[bytes, dict[str, Any]]:
         raw, parsed = await read_json_object(response, self.name)

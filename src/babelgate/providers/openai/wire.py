@@ -13,6 +13,7 @@ RESPONSES_PATH: Final = "/responses"
 EMBEDDINGS_PATH: Final = "/embeddings"
 COMPLETIONS_PATH: Final = "/completions"  # legacy completions (OAI `CreateCompletionRequest`)
 MODELS_PATH: Final = "/models"
+MODERATIONS_PATH: Final = "/moderations"
 DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 
 
