@@ -114,6 +114,20 @@ class Reference:
             ("name", "stage", "action"),
             registry=self.registry,
         )
+        # The conversation log's exporters (conversation/exporters/): what each sent, and what it had to drop, by
+        # reason (queue_full, rejected, retries_exhausted, shutdown).
+        self.exporter_exported = Counter(
+            "babelgate_exporter_exported",
+            "Logged exchanges an exporter delivered",
+            ("exporter",),
+            registry=self.registry,
+        )
+        self.exporter_dropped = Counter(
+            "babelgate_exporter_dropped",
+            "Logged exchanges an exporter dropped, by reason",
+            ("exporter", "reason"),
+            registry=self.registry,
+        )
         self.redis_up = Gauge(
             "babelgate_redis_up",
             "1 while Redis answers (its breaker is closed), 0 while state is kept per instance",
@@ -239,6 +253,8 @@ def _events(target: Metrics | Reference) -> None:
             target.guardrail_decisions.labels("pii", "input", "mask").inc()
         else:
             target.guardrail_decision("pii", "input", "mask")
+    target.exporter_exported.labels("otlp").inc(3)
+    target.exporter_dropped.labels("otlp", "queue_full").inc()
 
 
 def _without_created(text: bytes) -> str:

@@ -179,6 +179,7 @@ def _resolve_secrets(raw: dict[str, Any], environ: Mapping[str, str], problems: 
                         _resolve_key_fields(deployment, f"models.{name}.deployments[{number}]", environ, problems)
     _resolve_mcp_secrets(raw.get("mcp_servers"), environ, problems)
     _resolve_guardrail_secrets(raw.get("guardrails"), environ, problems)
+    _resolve_exporter_secrets(raw.get("exporters"), environ, problems)
     alerts = raw.get("alerts")
     hooks = alerts.get("webhooks") if isinstance(alerts, dict) else None
     if isinstance(hooks, list):
@@ -245,6 +246,24 @@ def _resolve_guardrail_secrets(guardrails: Any, environ: Mapping[str, str], prob
             for name, value in headers.items():
                 if isinstance(value, str) and value.startswith(ENV_PREFIX):
                     headers[name] = _env_value(value, f"guardrails[{number}].headers.{name}", environ, problems)
+
+
+def _resolve_exporter_secrets(exporters: Any, environ: Mapping[str, str], problems: list[tuple[str, str]]) -> None:
+    """An exporter's `secret_key` and `secret` must be `env:VAR` references; its header values may be (an OTLP
+    backend's API key is usually one of them)."""
+    if not isinstance(exporters, list):
+        return
+    for number, exporter in enumerate(exporters):
+        if not isinstance(exporter, dict):
+            continue
+        for field in ("secret_key", "secret"):
+            if exporter.get(field) is not None:
+                exporter[field] = _resolve_secret(exporter[field], f"exporters[{number}].{field}", environ, problems)
+        headers = exporter.get("headers")
+        if isinstance(headers, dict):
+            for name, value in headers.items():
+                if isinstance(value, str) and value.startswith(ENV_PREFIX):
+                    headers[name] = _env_value(value, f"exporters[{number}].headers.{name}", environ, problems)
 
 
 # Provider fields that may be given as `env:VAR` references (and as plain values).

@@ -764,6 +764,11 @@ class ExporterConfig(_Strict):
     def label(self) -> str:
         return self.name or self.type
 
+    def secret_values(self) -> list[str]:
+        """What no log line, answer or metric may show: the secret key, the signing secret, header values."""
+        values = [*self.headers.values(), *(value for value in (self.secret_key, self.secret) if value)]
+        return [value for value in values if len(value) >= 8]
+
 
 ROLES: Final = ("admin", "team_admin", "member", "viewer")  # the most powerful first (identity/roles.py)
 JWT_ALGORITHMS: Final = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")

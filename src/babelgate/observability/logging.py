@@ -56,6 +56,7 @@ def secrets_of(config: Config) -> list[str]:
         found.append(oidc.client_secret)
     found += [value for server in config.mcp_servers or () for value in server.secret_values()]
     found += [value for guardrail in config.guardrails for value in guardrail.secret_values()]
+    found += [value for exporter in config.exporters for value in exporter.secret_values()]
     return found
 
 

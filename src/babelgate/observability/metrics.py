@@ -352,6 +352,20 @@ class Metrics:
             registry=self.registry,
         )
         self._guardrail_children: dict[tuple[str, str, str], Any] = {}
+        # The conversation log's exporters (conversation/exporters/): what each sent, and what it had to drop, by
+        # reason (queue_full, rejected, retries_exhausted, shutdown).
+        self.exporter_exported = Counter(
+            "babelgate_exporter_exported",
+            "Logged exchanges an exporter delivered",
+            ("exporter",),
+            registry=self.registry,
+        )
+        self.exporter_dropped = Counter(
+            "babelgate_exporter_dropped",
+            "Logged exchanges an exporter dropped, by reason",
+            ("exporter", "reason"),
+            registry=self.registry,
+        )
         # With several workers, gauges read their largest value: 1 while any worker reaches Redis.
         self.redis_up = Gauge(
             "babelgate_redis_up",
@@ -374,6 +388,13 @@ class Metrics:
     def routing_event(self, event: str, provider: str, model: str) -> None:
         """`retries`, `fallbacks`, `key_cooldowns`, `keys_rejected`, `pins_moved`: rare, so counted at once."""
         self.routing.labels(event, provider, model).inc()
+
+    def exported(self, exporter: str, outcome: str, count: int) -> None:
+        """An exporter's batch: `exported`, or the reason it was dropped (conversation/exporters/delivery.py)."""
+        if outcome == "exported":
+            self.exporter_exported.labels(exporter).inc(count)
+        else:
+            self.exporter_dropped.labels(exporter, outcome).inc(count)
 
     def guardrail_decision(self, name: str, stage: str, action: str) -> None:
         """Counted at once, through the series' child kept per label set: every guarded request decides."""
