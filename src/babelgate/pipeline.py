@@ -49,6 +49,7 @@ from babelgate.model_call import After, Attempt, Check, ModelCall
 from babelgate.observability.tracing import AttemptRecord
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
+from babelgate.transcript import Transcript
 
 if TYPE_CHECKING:
     from babelgate.governance.virtual_keys import VirtualKey
@@ -132,6 +133,9 @@ async def serve(
             streamed=streamed,
             model_route=model_route and not record.requested_model,
         )
+        logged, conversations = record.logged, runtime.conversations
+        if logged is not None and conversations is not None:
+            logged.hand_over(runtime, conversations, record, status, elapsed, ttft, streamed)
     context = record.context
     if context is not None:
         notes = record.notes
@@ -226,6 +230,9 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
         key = record.virtual_key
         # Before the cache: it serves only callers who may use the model (this raises for the others).
         governing = governance.applicable(key, model)
+        conversations = runtime.conversations
+        if conversations is not None and job.codec is not None and conversations.covers(record.key_id, key):
+            record.logged = Transcript(job.codec, job.document, conversations.max_bytes)
         if runtime.guardrails.active:
             # Before the cache and the admission too: a blocked request costs nothing and reaches no provider.
             guards = runtime.guardrails.applicable(key, model)
@@ -261,6 +268,8 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
             if record.guarded is not None and job.texts is not None:
                 answer = await guarded_answer(answer, job.texts, guards, record.guarded, job.model, record.key_id)
             recorder = response_cache.Recorder(answer) if rules is not None and rules.write else None
+        if record.logged is not None:
+            record.logged.record(answer)
         await send(runtime, sink, answer)
     finally:
         if ticket is not None:

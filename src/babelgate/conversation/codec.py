@@ -10,6 +10,7 @@ nothing, never an error, so an answer cut short still yields what came before th
 from __future__ import annotations
 
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -137,7 +138,7 @@ def arguments(value: Any) -> Any:
     return value
 
 
-def message(role: str, parts: list[Part | None], finish_reason: str | None = None) -> Message:
+def message(role: str, parts: Sequence[Part | None], finish_reason: str | None = None) -> Message:
     kept: Message = {"role": role, "parts": [part for part in parts if part is not None]}
     if finish_reason is not None:
         kept["finish_reason"] = finish_reason
@@ -156,3 +157,13 @@ def field_of(node: Any, *names: str) -> Any:
             if name in node:
                 return node[name]
     return None
+
+
+def as_object(value: Any) -> dict[str, Any]:
+    """The object, or an empty one for anything else."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_text(value: Any) -> str:
+    """The string, or an empty one for anything else."""
+    return value if isinstance(value, str) else ""

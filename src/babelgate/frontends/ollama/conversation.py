@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from babelgate.conversation.codec import Conversation, arguments, blob_part, message, objects, text_part
+from babelgate.conversation.codec import (
+    Conversation,
+    arguments,
+    as_object,
+    as_text,
+    blob_part,
+    message,
+    objects,
+    text_part,
+)
 from babelgate.conversation.record import Message, Part
 
 
@@ -46,12 +55,12 @@ class OllamaCodec:
             seen = True
             said = event.get("message")
             if isinstance(said, dict):
-                text += said.get("content") if isinstance(said.get("content"), str) else ""
-                thinking += said.get("thinking") if isinstance(said.get("thinking"), str) else ""
-                calls += _calls(said)
+                text += as_text(said.get("content"))
+                thinking += as_text(said.get("thinking"))
+                calls += [call for call in _calls(said) if call is not None]
             elif isinstance(event.get("response"), str):
                 text += event["response"]
-                thinking += event.get("thinking") if isinstance(event.get("thinking"), str) else ""
+                thinking += as_text(event.get("thinking"))
             if isinstance(event.get("done_reason"), str):
                 reason = event["done_reason"]
         if not seen:
@@ -72,7 +81,7 @@ def _images(images: Any) -> list[Part | None]:
 def _calls(item: dict[str, Any]) -> list[Part | None]:
     out: list[Part | None] = []
     for call in objects(item.get("tool_calls")):
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = as_object(call.get("function"))
         out.append(
             {
                 "type": "tool_call",

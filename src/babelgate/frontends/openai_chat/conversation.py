@@ -9,6 +9,7 @@ from typing import Any, Final
 from babelgate.conversation.codec import (
     Conversation,
     arguments,
+    as_object,
     blob_part,
     media_part,
     message,
@@ -67,7 +68,7 @@ def _absorb(kept: dict[str, Any], delta: dict[str, Any]) -> None:
     for position, call in enumerate(objects(delta.get("tool_calls"))):
         index = call.get("index", position)
         slot = kept["calls"].setdefault(index, {"id": None, "name": "", "arguments": ""})
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = as_object(call.get("function"))
         if isinstance(call.get("id"), str):
             slot["id"] = call["id"]
         if isinstance(function.get("name"), str):
@@ -112,7 +113,7 @@ def content_parts(content: Any) -> list[Part]:
 def tool_calls(calls: Any) -> list[Part]:
     out: list[Part] = []
     for call in objects(calls):
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = as_object(call.get("function"))
         out.append(
             {
                 "type": "tool_call",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from babelgate.conversation.codec import Conversation, arguments, media_part, message, objects, text_part
+from babelgate.conversation.codec import Conversation, arguments, as_text, media_part, message, objects, text_part
 from babelgate.conversation.record import Message, Part
 
 SYSTEM_ROLES: Final = ("system", "developer")
@@ -70,7 +70,7 @@ def _merged(messages: list[Message], status: str) -> Message:
 def _item(item: dict[str, Any]) -> Message | None:
     kind = item.get("type", "message")
     if kind == "message":
-        role = item.get("role") if isinstance(item.get("role"), str) else "user"
+        role = as_text(item.get("role")) or "user"
         return message(role, list(_content(item.get("content"))))
     if kind == "function_call":
         part: Part = {
