@@ -65,12 +65,14 @@ class Transcript:
         notes = record.notes
         usage = notes.usage if notes is not None else None
         key = record.virtual_key
+        vault = record.guarded.vault if record.guarded is not None else None  # reversible masks undone for the client
         log.capture(
             (
                 self.codec,
                 self.document,
                 self.chunks,
                 self.cut,
+                vault.hide if vault is not None else None,
                 record.request_id.decode(),
                 time.time() - elapsed,
                 record.route,

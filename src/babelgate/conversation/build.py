@@ -3,6 +3,7 @@ door's codec reads the request's document and the answer's bytes, and the conten
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
 from typing import Any, Final
 
@@ -11,7 +12,7 @@ import orjson
 from babelgate.conversation.codec import Codec, Conversation, answer_events
 from babelgate.conversation.record import Exchange, Message, Part
 
-# The Exchange's values a capture carries after its codec, document, answer and cut, in this order.
+# The Exchange's values a capture carries after its codec, document, answer, cut and unmasking, in this order.
 STATS: Final = tuple(field.name for field in fields(Exchange))[: -len(("system", "input", "output", "truncated"))]
 # A part's fields that hold its content, cut when the log's budget runs out.
 _CONTENT_FIELDS: Final = ("content", "arguments", "response", "uri")
@@ -22,17 +23,31 @@ def build(captured: tuple[Any, ...], max_bytes: int) -> Exchange:
     document, chunks, cut = captured[1], captured[2], captured[3]
     conversation = _request(codec, document)
     output = codec.answer(answer_events(chunks)) if chunks else []
+    hide = captured[4]
+    if hide is not None:  # the values a reversible mask gave back to the client: masked again, as the model saw them
+        output = [{**message, "parts": [_hidden(part, hide) for part in message["parts"]]} for message in output]
     budget = [max_bytes]
     system = _cut_parts(conversation.system, budget)
     messages = _cut_messages(conversation.input, budget)
     output = _cut_messages(output, budget)
     return Exchange(
-        **dict(zip(STATS, captured[4:], strict=True)),
+        **dict(zip(STATS, captured[5:], strict=True)),
         system=system,
         input=messages,
         output=output,
         truncated=cut or budget[0] < 0,
     )
+
+
+def _hidden(part: Part, hide: Callable[[str], str]) -> Part:
+    kept = dict(part)
+    for name in _CONTENT_FIELDS:
+        value = kept.get(name)
+        if isinstance(value, str):
+            kept[name] = hide(value)
+        elif value is not None and name != "uri":
+            kept[name] = orjson.loads(hide(orjson.dumps(value).decode()))
+    return kept
 
 
 def _request(codec: Codec, document: Any) -> Conversation:

@@ -30,7 +30,8 @@ BATCH: Final = 256
 QUEUE_LIMIT: Final = 1000
 
 # What a logged request leaves in the queue (pipeline.py's `Transcript.hand_over`): the codec, the request's
-# document, the answer's pieces, whether they were cut, then the Exchange's own values from `request_id` on.
+# document, the answer's pieces, whether they were cut, how to mask again what a reversible mask gave back (or
+# None), then the Exchange's own values from `request_id` on.
 Capture = tuple[Any, ...]
 
 
@@ -101,7 +102,7 @@ class ConversationLog:
         try:
             return build(captured, self.max_bytes)
         except Exception:  # a codec's bug must not stop the log: that one request is missing, and said so
-            log.exception("could not read a logged request (%s)", captured[4])
+            log.exception("could not read a logged request (%s)", captured[5])
             return None
 
     async def flush(self) -> None:
