@@ -13,6 +13,7 @@ import httpx
 import openai
 import pytest
 
+from babelgate.store.conversation_table import LogQuery, exchange_of
 from tests.conftest import GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream
 from tests.fakes.scripted import Reply
@@ -20,8 +21,6 @@ from tests.fakes.servers import LoopThread
 from tests.integration.test_guardrails import DOORS, EMAIL, OPENAI_KEY
 from tests.integration.test_virtual_keys import MASTER, _create
 from tests.waiting import eventually
-
-from babelgate.store.conversation_table import LogQuery, exchange_of
 
 LOGGED = """
 guardrails:
