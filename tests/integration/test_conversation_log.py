@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from tests.fakes.scripted import Reply
 from tests.fakes.servers import LoopThread
 from tests.integration.test_guardrails import DOORS, EMAIL, OPENAI_KEY
 from tests.integration.test_virtual_keys import MASTER, _create
+from tests.many_instances import fresh_database
+from tests.services import postgres_dsn  # noqa: F401  (fixture)
 from tests.waiting import eventually
 
 LOGGED = """
@@ -163,10 +166,25 @@ def test_retention_and_max_bytes(make_gateway: GatewayFactory, upstream: FakeOpe
     assert eventually(lambda: loop_thread.run(store.conversations(LogQuery(0, time.time() + 60))) == [])
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_the_log_outlives_a_restart(
-    make_gateway: GatewayFactory, upstream: FakeOpenAI, loop_thread: LoopThread, tmp_path: Path
+    make_gateway: GatewayFactory,
+    upstream: FakeOpenAI,
+    loop_thread: LoopThread,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    backend: str,
 ) -> None:
-    env = {"BABELGATE_STORE_URL": f"sqlite:///{tmp_path / 'gateway.db'}", "BABELGATE_MASTER_KEY": MASTER}
+    if backend == "sqlite":
+        _restarted(make_gateway, upstream, loop_thread, f"sqlite:///{tmp_path / 'gateway.db'}")
+        return
+    dsn: str = request.getfixturevalue("postgres_dsn")  # skipped without a server, unless services are required
+    with fresh_database(dsn, f"bglog_{uuid.uuid4().hex[:10]}") as database:
+        _restarted(make_gateway, upstream, loop_thread, database)
+
+
+def _restarted(make_gateway: GatewayFactory, upstream: FakeOpenAI, loop_thread: LoopThread, url: str) -> None:
+    env = {"BABELGATE_STORE_URL": url, "BABELGATE_MASTER_KEY": MASTER}
     first = make_gateway(LOGGED, env=env)
     upstream.chat_responder = lambda body: Reply(json=completion("Kept."))
     key = _create(first)["key"]
