@@ -14,8 +14,10 @@ import httpx
 import openai
 import pytest
 
+from babelgate.config import load_config
+from babelgate.providers import PROVIDER_TYPES
 from babelgate.store.conversation_table import LogQuery, exchange_of
-from tests.conftest import GatewayFactory
+from tests.conftest import GatewayFactory, base_env
 from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream
 from tests.fakes.scripted import Reply
 from tests.fakes.servers import LoopThread
@@ -197,3 +199,32 @@ def _restarted(make_gateway: GatewayFactory, upstream: FakeOpenAI, loop_thread: 
         page = admin.get("/admin/logs", params={"q": "remember"}).json()
         assert [s["request_id"] for s in page["data"]] == [logged["request_id"]]
         assert admin.get(f"/admin/logs/{logged['request_id']}").json()["input"] == logged["input"]
+
+
+def test_a_reload_turns_the_log_on_and_off(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, loop_thread: LoopThread, tmp_path: Path
+) -> None:
+    gateway = make_gateway()
+    assert gateway.app.runtime.conversations is None  # off: nothing is held for it
+    upstream.chat_responder = lambda body: Reply(json=completion("ok"))
+    path = tmp_path / "logged.yaml"
+    path.write_text(LOGGED)
+    logged_config = load_config(path, base_env(upstream), available_types=PROVIDER_TYPES)
+
+    async def swap(config: Any) -> None:
+        gateway.app.app.swap(config)
+
+    def ask(prompt: str) -> None:
+        with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0, timeout=30) as client:
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}])
+
+    ask("before")
+    loop_thread.run(swap(logged_config))
+    ask("during")
+    (logged,) = _logged(gateway, loop_thread)
+    assert logged["input"][0]["parts"][0]["content"] == "during"
+    loop_thread.run(swap(load_config(None, base_env(upstream), available_types=PROVIDER_TYPES)))
+    assert gateway.app.runtime.conversations is None
+    ask("after")
+    store = gateway.app.runtime.response_store
+    assert len(loop_thread.run(store.conversations(LogQuery(0, time.time() + 60)))) == 1
