@@ -228,3 +228,25 @@ def test_a_reload_turns_the_log_on_and_off(
     ask("after")
     store = gateway.app.runtime.response_store
     assert len(loop_thread.run(store.conversations(LogQuery(0, time.time() + 60)))) == 1
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_completions_and_embeddings_are_logged(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, loop_thread: LoopThread, stream: bool
+) -> None:
+    gateway = make_gateway(LOGGED)
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0, timeout=30) as client:
+        if stream:
+            pieces = client.completions.create(model="gpt-4o-mini", prompt=f"Mail {EMAIL}", stream=True)
+            assert "".join(choice.text for piece in pieces for choice in piece.choices) == "Hello!"
+        else:
+            assert client.completions.create(model="gpt-4o-mini", prompt=f"Mail {EMAIL}").choices[0].text == "Hello!"
+        client.embeddings.create(model="text-embedding-3-small", input=["embed me", f"and {EMAIL}"])
+    embedded, completed = _logged(gateway, loop_thread, 2)
+    assert completed["route"] != embedded["route"] and completed["stream"] is stream
+    assert completed["input"] == [{"role": "user", "parts": [{"type": "text", "content": "Mail <EMAIL_1>"}]}]
+    assert completed["output"] == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "Hello!"}], "finish_reason": "stop"}
+    ]
+    assert [message["parts"][0]["content"] for message in embedded["input"]] == ["embed me", "and <EMAIL_1>"]
+    assert embedded["output"] == []
