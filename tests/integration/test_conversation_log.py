@@ -21,6 +21,7 @@ from tests.conftest import GatewayFactory, base_env
 from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream
 from tests.fakes.scripted import Reply
 from tests.fakes.servers import LoopThread
+from tests.integration.ollama_helpers import ollama_client
 from tests.integration.test_guardrails import DOORS, EMAIL, OPENAI_KEY
 from tests.integration.test_virtual_keys import MASTER, _create
 from tests.many_instances import fresh_database
@@ -250,3 +251,28 @@ def test_completions_and_embeddings_are_logged(
     ]
     assert [message["parts"][0]["content"] for message in embedded["input"]] == ["embed me", "and <EMAIL_1>"]
     assert embedded["output"] == []
+
+
+def test_ollama_generate_and_a_gemini_json_array_stream_are_logged(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, loop_thread: LoopThread
+) -> None:
+    gateway = make_gateway(LOGGED)
+    with ollama_client(gateway) as client:
+        said = "".join(
+            part.response
+            for part in client.generate(model="gpt-4o-mini", prompt="Why?", system="Be brief.", stream=True)
+        )
+    assert said == "Hello!"
+    with httpx.Client(timeout=30) as web:
+        answer = web.post(
+            gateway.url + "/v1beta/models/gpt-4o-mini:streamGenerateContent",
+            json={"contents": [{"role": "user", "parts": [{"text": "Array?"}]}]},
+            headers={"x-goog-api-key": "unused"},
+        )
+    assert answer.status_code == 200 and answer.text.lstrip().startswith("["), answer.text
+    gemini, generated = _logged(gateway, loop_thread, 2)
+    assert generated["system"] == [{"type": "text", "content": "Be brief."}]
+    assert generated["input"] == [{"role": "user", "parts": [{"type": "text", "content": "Why?"}]}]
+    assert generated["output"][0]["parts"] == [{"type": "text", "content": "Hello!"}]
+    assert gemini["input"] == [{"role": "user", "parts": [{"type": "text", "content": "Array?"}]}]
+    assert gemini["output"][0]["parts"] == [{"type": "text", "content": "Hello!"}] and gemini["stream"] is True
