@@ -259,7 +259,7 @@ def test_ollama_generate_and_a_gemini_json_array_stream_are_logged(
     gateway = make_gateway(LOGGED)
     with ollama_client(gateway) as client:
         said = "".join(
-            part.response
+            part.response or ""
             for part in client.generate(model="gpt-4o-mini", prompt="Why?", system="Be brief.", stream=True)
         )
     assert said == "Hello!"
