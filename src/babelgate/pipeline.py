@@ -230,14 +230,15 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
         key = record.virtual_key
         # Before the cache: it serves only callers who may use the model (this raises for the others).
         governing = governance.applicable(key, model)
-        conversations = runtime.conversations
-        if conversations is not None and job.codec is not None and conversations.covers(record.key_id, key):
-            record.logged = Transcript(job.codec, job.document, conversations.max_bytes)
         if runtime.guardrails.active:
             # Before the cache and the admission too: a blocked request costs nothing and reaches no provider.
             guards = runtime.guardrails.applicable(key, model)
             if guards:
                 await _guard_request(record, job, guards)
+        conversations = runtime.conversations
+        # After the input guardrails: a blocked request's text reached no model and is not logged.
+        if conversations is not None and job.codec is not None and conversations.covers(record.key_id, key):
+            record.logged = Transcript(job.codec, job.document, conversations.max_bytes)
         if job.cache_body is not None:
             route = f"{record.route}/{job.cache_framing}" if job.cache_framing else record.route
             rules = response_cache.policy(

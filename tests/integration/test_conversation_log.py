@@ -276,3 +276,27 @@ def test_ollama_generate_and_a_gemini_json_array_stream_are_logged(
     assert generated["output"][0]["parts"] == [{"type": "text", "content": "Hello!"}]
     assert gemini["input"] == [{"role": "user", "parts": [{"type": "text", "content": "Array?"}]}]
     assert gemini["output"][0]["parts"] == [{"type": "text", "content": "Hello!"}] and gemini["stream"] is True
+
+
+def test_a_blocked_request_is_not_logged_and_a_failed_one_is_without_output(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, loop_thread: LoopThread
+) -> None:
+    card = "4111 1111 1111 1111"
+    config = LOGGED.replace(
+        "guardrails:\n", "guardrails:\n  - {name: no-cards, kind: pii, entities: [credit_card], action: block}\n"
+    ).replace("[emails, secrets]", "[no-cards, emails, secrets]")
+    gateway = make_gateway(config)
+    upstream.chat_responder = lambda body: Reply(
+        status=400, json={"error": {"message": "bad", "type": "invalid_request_error"}}
+    )
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0, timeout=30) as client:
+        with pytest.raises(openai.BadRequestError):
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"Card {card}"}])
+        with pytest.raises(openai.BadRequestError):
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "upstream says no"}]
+            )
+    (logged,) = _logged(gateway, loop_thread)
+    assert logged["input"][0]["parts"][0]["content"] == "upstream says no"
+    assert logged["output"] == [] and logged["status"] == 400 and logged["error_code"], logged
+    assert card not in json.dumps(_logged(gateway, loop_thread))

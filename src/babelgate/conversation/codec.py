@@ -78,11 +78,15 @@ def _lines(whole: bytes) -> list[Any]:
     return [value for line in whole.split(b"\n") if line.strip() for value in _loads(line)]
 
 
+# Closing brackets tried from the end of an array cut short (each a parse of what comes before it).
+_ARRAY_TRIES = 64
+
+
 def _array_items(whole: bytes) -> list[Any]:
     """The whole items of a JSON array cut short: the longest prefix that closes as an array."""
     text = whole.strip()
     cut = len(text)
-    while cut > 1:
+    for _ in range(_ARRAY_TRIES):
         cut = text.rfind(b"}", 0, cut)
         if cut < 0:
             break
