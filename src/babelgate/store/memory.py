@@ -96,7 +96,8 @@ class MemoryResponseStore:
         return dropped
 
     async def append_conversations(self, rows: list[LogRow]) -> None:
-        self._conversations += rows
+        # Bounded like the responses: an ephemeral gateway forgets its oldest logged requests first.
+        self._conversations = [*self._conversations, *rows][-self._max_entries :]
 
     async def conversations(self, query: LogQuery) -> list[LogRow]:
         return conversation_table.page(self._conversations, query)
