@@ -133,9 +133,9 @@ async def serve(
             streamed=streamed,
             model_route=model_route and not record.requested_model,
         )
-        logged, conversations = record.logged, runtime.conversations
-        if logged is not None and conversations is not None:
-            logged.hand_over(runtime, conversations, record, status, elapsed, ttft, streamed)
+        logged = record.logged
+        if logged is not None:
+            logged.hand_over(runtime, record, status, elapsed, ttft, streamed)
     context = record.context
     if context is not None:
         notes = record.notes
@@ -225,6 +225,7 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
     rules = None
     ticket = None
     guards: tuple[Guardrail, ...] = ()
+    transcript = None
     if job is not None:
         model = record.requested_model = job.model
         key = record.virtual_key
@@ -238,7 +239,7 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
         conversations = runtime.conversations
         # After the input guardrails: a blocked request's text reached no model and is not logged.
         if conversations is not None and job.codec is not None and conversations.covers(record.key_id, key):
-            record.logged = Transcript(job.codec, job.document, conversations.max_bytes)
+            transcript = record.logged = Transcript(conversations, job.codec, job.document)
         if job.cache_body is not None:
             route = f"{record.route}/{job.cache_framing}" if job.cache_framing else record.route
             rules = response_cache.policy(
@@ -269,8 +270,8 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
             if record.guarded is not None and job.texts is not None:
                 answer = await guarded_answer(answer, job.texts, guards, record.guarded, job.model, record.key_id)
             recorder = response_cache.Recorder(answer) if rules is not None and rules.write else None
-        if record.logged is not None:
-            record.logged.record(answer)
+        if transcript is not None:
+            transcript.record(answer)
         await send(runtime, sink, answer)
     finally:
         if ticket is not None:

@@ -18,14 +18,15 @@ if TYPE_CHECKING:
 
 
 class Transcript:
-    __slots__ = ("chunks", "codec", "cut", "document", "room")
+    __slots__ = ("chunks", "codec", "cut", "document", "log", "room")
 
-    def __init__(self, codec: Codec, document: Any, max_bytes: int) -> None:
+    def __init__(self, log: ConversationLog, codec: Codec, document: Any) -> None:
+        self.log = log
         self.codec = codec
         self.document = document
         self.chunks: list[bytes] = []
         # The answer's bytes kept: its framing (SSE, JSON) takes room too, so more than the content's max_bytes.
-        self.room = 4 * max_bytes + 65536
+        self.room = 4 * log.max_bytes + 65536
         self.cut = False
 
     def record(self, answer: Answer) -> None:
@@ -54,7 +55,6 @@ class Transcript:
     def hand_over(
         self,
         runtime: Runtime,
-        log: ConversationLog,
         record: Call,
         status: int,
         elapsed: float,
@@ -66,7 +66,7 @@ class Transcript:
         usage = notes.usage if notes is not None else None
         key = record.virtual_key
         vault = record.guarded.vault if record.guarded is not None else None  # reversible masks undone for the client
-        log.capture(
+        self.log.capture(
             (
                 self.codec,
                 self.document,
