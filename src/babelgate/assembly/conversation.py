@@ -11,6 +11,7 @@ from babelgate.assembly.part import Closer
 from babelgate.assembly.store import StorePart
 from babelgate.config.models import Config, ContentLogConfig
 from babelgate.conversation.log import ConversationLog
+from babelgate.conversation.record import ExchangeSink
 from babelgate.conversation.store_log import StoreLog
 from babelgate.observability.logging import Scrubber, secrets_of
 from babelgate.store import ResponseStore
@@ -50,5 +51,10 @@ def _log(config: Config, store: ResponseStore) -> ConversationLog | None:
     settings = config.logging.content
     if not settings.enabled:
         return None
-    sink = StoreLog(store, retention=settings.retention, scrub=Scrubber(secrets_of(config)))
-    return ConversationLog(settings, [sink])
+    return ConversationLog(settings, sinks_of(config, store))
+
+
+def sinks_of(config: Config, store: ResponseStore) -> list[ExchangeSink]:
+    """Where the log's exchanges go: the store's log first (the exporters' sinks join it here)."""
+    settings = config.logging.content
+    return [StoreLog(store, retention=settings.retention, scrub=Scrubber(secrets_of(config)))]
