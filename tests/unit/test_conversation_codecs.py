@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
+from babelgate import eventstream
 from babelgate.conversation.codec import answer_events
 from babelgate.frontends.anthropic_messages.conversation import CODEC as MESSAGES
 from babelgate.frontends.embeddings_conversation import CODEC as EMBEDDINGS
@@ -43,6 +44,9 @@ def test_answer_events_reads_every_framing() -> None:
     assert answer_events([orjson.dumps(one) + b"\n", orjson.dumps(one) + b"\n", b'{"cut']) == [one, one]
     assert answer_events([orjson.dumps(one), orjson.dumps({"b": 2})]) == [one, {"b": 2}]  # WebSocket messages
     assert answer_events([b"not json at all"]) == []
+    framed = [eventstream.chunk(orjson.dumps(one)), eventstream.chunk(orjson.dumps({"b": 2}))]  # Bedrock's
+    assert answer_events(framed) == [one, {"b": 2}]
+    assert answer_events([framed[0], framed[1][:-3]]) == [one]  # cut inside its second frame
 
 
 def test_chat_request_with_system_images_tools_and_results() -> None:

@@ -4,11 +4,13 @@ input guardrails) and the bytes it got back (after the output guardrails).
 
 The helpers here are what every door's codec shares: reading an answer's bytes whatever its framing (one JSON
 document, a JSON array, server-sent events, newline-delimited JSON, one JSON event per WebSocket message), and
-making the parts of the semantic conventions. A codec reads what it can: a field of the wrong shape yields
-nothing, never an error, so an answer cut short still yields what came before the cut."""
+making the parts of the semantic conventions. (An AWS event stream, Bedrock's framing, too.) A codec reads what it
+can: a field of the wrong shape yields nothing, never an error, so an answer cut short still yields what came before
+the cut."""
 
 from __future__ import annotations
 
+import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +19,8 @@ from typing import Any, Protocol
 import orjson
 
 from babelgate.conversation.record import Message, Part
+from babelgate.errors import GatewayError
+from babelgate.eventstream import EventStreamDecoder
 
 
 @dataclass(slots=True)
@@ -42,6 +46,8 @@ def answer_events(chunks: list[bytes]) -> list[Any]:
     each event of a stream (server-sent events' `data`, NDJSON lines, one per WebSocket message). What does not
     parse is skipped: a stream cut short keeps its whole events."""
     whole = b"".join(chunks)
+    if whole[:1] == b"\x00":  # an AWS event stream (Bedrock's doors): a frame's length comes first
+        return _event_stream(whole)
     try:
         value = orjson.loads(whole)
     except orjson.JSONDecodeError:
@@ -63,6 +69,26 @@ def _loads(text: bytes) -> list[Any]:
         return [orjson.loads(text)]
     except orjson.JSONDecodeError:
         return []
+
+
+def _event_stream(whole: bytes) -> list[Any]:
+    """The events of an AWS event stream's whole frames: each `chunk` carries one event's JSON, base64 in `bytes`."""
+    try:
+        messages = EventStreamDecoder("conversation log").feed(whole)
+    except GatewayError:  # a frame that does not check out: what came before it was handed over already
+        return []
+    events: list[Any] = []
+    for message in messages:
+        for payload in _loads(message.payload):
+            carried = payload.get("bytes") if isinstance(payload, dict) else None
+            if isinstance(carried, str):
+                try:
+                    events += _loads(base64.b64decode(carried))
+                except binascii.Error:
+                    continue
+            else:
+                events.append(payload)
+    return events
 
 
 def _sse(whole: bytes) -> list[Any]:
