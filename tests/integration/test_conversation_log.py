@@ -13,15 +13,18 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from anthropic.types import MessageParam
 
 from babelgate.config import load_config
 from babelgate.providers import PROVIDER_TYPES
 from babelgate.store.conversation_table import LogQuery, exchange_of
 from tests.conftest import GatewayFactory, base_env
-from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream
+from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream, tool_call, tool_call_stream
 from tests.fakes.scripted import Reply
 from tests.fakes.servers import LoopThread
 from tests.integration.ollama_helpers import ollama_client
+from tests.integration.test_anthropic_clouds import KEY as CLOUD_KEY
+from tests.integration.test_anthropic_clouds import _ask, bedrock_client, vertex_client
 from tests.integration.test_guardrails import DOORS, EMAIL, OPENAI_KEY
 from tests.integration.test_virtual_keys import MASTER, _create
 from tests.many_instances import fresh_database
@@ -300,3 +303,28 @@ def test_a_blocked_request_is_not_logged_and_a_failed_one_is_without_output(
     assert logged["input"][0]["parts"][0]["content"] == "upstream says no"
     assert logged["output"] == [] and logged["status"] == 400 and logged["error_code"], logged
     assert card not in json.dumps(_logged(gateway, loop_thread))
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("cloud", ["bedrock", "vertex"])
+def test_the_anthropic_cloud_doors_are_logged(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, loop_thread: LoopThread, cloud: str, stream: bool
+) -> None:
+    gateway = make_gateway(LOGGED, env={"BABELGATE_API_KEYS": CLOUD_KEY})
+    if stream:
+        upstream.script(Reply(stream=tool_call_stream([("call_1", "get_weather", ['{"city":', '"Paris"}'])])))
+    else:
+        upstream.script(
+            Reply(json=completion(None, tool_calls=[tool_call("call_1", "get_weather", '{"city":"Paris"}')]))
+        )
+    client = bedrock_client(gateway) if cloud == "bedrock" else vertex_client(gateway)
+    with client:
+        asked: list[MessageParam] = [{"role": "user", "content": "Weather in Paris?"}]
+        answer = _ask(client, "openai/gpt-4o-mini", asked, stream=stream)
+    assert answer.content[-1].type == "tool_use"
+    (logged,) = _logged(gateway, loop_thread)
+    assert logged["input"] == [{"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]}]
+    (said,) = logged["output"]
+    calls = [part for part in said["parts"] if part["type"] == "tool_call"]
+    assert [(call["name"], call["arguments"]) for call in calls] == [("get_weather", {"city": "Paris"})], said
+    assert said["finish_reason"] == "tool_use" and logged["stream"] is stream
