@@ -312,7 +312,7 @@ def test_the_anthropic_cloud_doors_are_logged(
 ) -> None:
     gateway = make_gateway(LOGGED, env={"BABELGATE_API_KEYS": CLOUD_KEY})
     if stream:
-        upstream.script(Reply(stream=tool_call_stream([("call_1", "get_weather", ['{"city":', '"Paris"}'])])))
+        upstream.script(Reply(stream=tool_call_stream([("call_1", "get_weather", ['{"city":', '"Paris"}'])])))  # type: ignore[arg-type]
     else:
         upstream.script(
             Reply(json=completion(None, tool_calls=[tool_call("call_1", "get_weather", '{"city":"Paris"}')]))
