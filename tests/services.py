@@ -93,7 +93,7 @@ def redis_url() -> str:
 async def _drop_table(dsn: str, table: str) -> None:
     connection = await asyncpg.connect(dsn, timeout=10)
     try:
-        await connection.execute(f"DROP TABLE IF EXISTS {table}, {table}_secrets")
+        await connection.execute(f"DROP TABLE IF EXISTS {table}, {table}_secrets, {table}_conversations")
     finally:
         await connection.close()
 

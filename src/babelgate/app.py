@@ -20,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from babelgate import pipeline, response_cache
 from babelgate.answer import Answer
+from babelgate.assembly.conversation import ConversationPart
 from babelgate.assembly.governance import GovernancePart
 from babelgate.assembly.guardrails import GuardrailsPart
 from babelgate.assembly.identity import IdentityPart
@@ -100,6 +101,7 @@ class Gateway:
         self.store = StorePart(config)
         self.redis = RedisPart(config, self.telemetry.metrics)
         self.ledger = LedgerPart(config, self.store)
+        self.conversations = ConversationPart(config, self.store)
         self.governance = GovernancePart(config, self.store, self.redis.link, self.background, self._current)
         self.routing = RoutingStatePart(
             config, self.redis.link, self.upstreams.key_pools, self.governance.alerts, self.telemetry.metrics
@@ -115,6 +117,7 @@ class Gateway:
             self.store,
             self.redis,
             self.ledger,
+            self.conversations,
             self.governance,
             self.routing,
             self.identity,
@@ -163,6 +166,7 @@ class Gateway:
             mcp_servers=self.mcp.servers,
             credential_problems=upstreams.credential_problems,
             guardrails=self.guardrails.guardrails,
+            conversations=self.conversations.log,
         )
 
     def _current(self) -> Runtime:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from babelgate.governance.virtual_keys import VirtualKey
     from babelgate.guardrails.check import Decisions
     from babelgate.observability.tracing import AttemptRecord
+    from babelgate.transcript import Transcript
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -33,6 +34,7 @@ class Call:
         "guarded",
         "headers_out",
         "key_id",
+        "logged",
         "model",
         "notes",
         "provider",
@@ -54,6 +56,7 @@ class Call:
         self.key_id: str | None = None  # the caller's key id (safe to log), once authenticated
         self.virtual_key: VirtualKey | None = None  # the caller's, when it sent one (its models, limits)
         self.end_user: str | None = None  # the end customer the request names (body or header), if any
+        self.logged: Transcript | None = None  # what the conversation log keeps of it, when it covers the caller
         self.guarded: Decisions | None = None  # what its guardrails decided, when any ran (guardrails/check.py)
         self.requested_model = ""  # the public model name the client asked for
         self.provider = ""  # the provider and public model that served (or last tried) it

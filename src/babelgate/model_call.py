@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from babelgate.answer import Answer
+from babelgate.conversation.codec import Codec
 from babelgate.errors import GatewayError
 from babelgate.guardrails.paths import TextPaths
 from babelgate.providers.base import CallNotes
@@ -49,3 +50,5 @@ class ModelCall:
     # it in place before any attempt. None: the route has no texts to guard.
     texts: TextPaths | None = None
     document: Any = None
+    # How the conversation log reads this door's request and answer (conversation/codec.py); None: not logged.
+    codec: Codec | None = None

@@ -50,6 +50,7 @@ from babelgate.model_call import After, Attempt, Check, ModelCall
 from babelgate.observability.tracing import AttemptRecord
 from babelgate.providers.base import CallNotes
 from babelgate.routing.registry import Deployment
+from babelgate.transcript import Transcript
 
 if TYPE_CHECKING:
     from babelgate.governance.virtual_keys import VirtualKey
@@ -133,6 +134,9 @@ async def serve(
             streamed=streamed,
             model_route=model_route and not record.requested_model,
         )
+        logged = record.logged
+        if logged is not None:
+            logged.hand_over(runtime, record, status, elapsed, ttft, streamed)
     context = record.context
     if context is not None:
         notes = record.notes
@@ -222,6 +226,7 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
     rules = None
     ticket = None
     guards: tuple[Guardrail, ...] = ()
+    transcript = None
     if job is not None:
         model = record.requested_model = job.model
         key = record.virtual_key
@@ -232,6 +237,10 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
             guards = runtime.guardrails.applicable(key, model)
             if guards:
                 await _guard_request(record, job, guards)
+        conversations = runtime.conversations
+        # After the input guardrails: a blocked request's text reached no model and is not logged.
+        if conversations is not None and job.codec is not None and conversations.covers(record.key_id, key):
+            transcript = record.logged = Transcript(conversations, job.codec, job.document)
         if job.cache_body is not None:
             route = f"{record.route}/{job.cache_framing}" if job.cache_framing else record.route
             rules = response_cache.policy(
@@ -268,6 +277,8 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
             recorder = response_cache.Recorder(answer) if rules is not None and rules.write else None
         elif checking is not None:  # a cached answer waits for them too
             await _cleared(checking, answer)
+        if transcript is not None:
+            transcript.record(answer)
         await send(runtime, sink, answer)
     finally:
         if checking is not None and not checking.done():

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from babelgate.config.models import Config
+from babelgate.conversation.log import ConversationLog
 from babelgate.cors import Cors
 from babelgate.governance.admission import Governance
 from babelgate.governance.alerts import Alerts
@@ -73,3 +74,5 @@ class Runtime:
     credential_problems: dict[str, str] = field(default_factory=dict)
     # The configured guardrails and which of them each request passes (guardrails/); none: nothing is checked.
     guardrails: Guardrails = field(default_factory=Guardrails.none)
+    # The conversation log (conversation/log.py), when logging.content is on: None costs a request one test.
+    conversations: ConversationLog | None = None

@@ -82,6 +82,8 @@ ROOMS: dict[str, Floor] = {
     "model_call": Floor.CONDUCTOR,
     "accounting": Floor.CONDUCTOR,
     "response_cache": Floor.CONDUCTOR,
+    # What the conversation log keeps of a logged request while it runs (the conductor's Answer and Call).
+    "transcript": Floor.CONDUCTOR,
     "tool_loop": Floor.CONDUCTOR,
     "frontends": Floor.FRONTENDS,
     "app": Floor.TOP,

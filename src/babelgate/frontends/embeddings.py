@@ -20,6 +20,7 @@ from babelgate.answer import Answer
 from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
 from babelgate.frontends import body_schema as schema
+from babelgate.frontends.embeddings_conversation import CODEC
 from babelgate.frontends.openai_validation import expect_number, require_model
 from babelgate.frontends.route import Frontend, Operation, Route
 from babelgate.guardrails.paths import TextPaths, paths
@@ -71,7 +72,14 @@ async def create_embeddings(runtime: Runtime, exchange: Exchange) -> ModelCall:
         return Answer(orjson.dumps(encode_response(answer, deployment.public_name, encoding)), notes)
 
     return ModelCall(
-        require_model(body.peek()), attempt, False, check=_capable, cache_body=body.raw, texts=TEXTS, document=body
+        require_model(body.peek()),
+        attempt,
+        False,
+        check=_capable,
+        cache_body=body.raw,
+        texts=TEXTS,
+        document=body,
+        codec=CODEC,
     )
 
 

@@ -24,7 +24,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -73,8 +73,16 @@ class Ledger:
         retry_first: float = RETRY_FIRST_SECONDS,
         retry_max: float = RETRY_MAX_SECONDS,
         close_seconds: float = CLOSE_SECONDS,
+        append: Callable[[list[Row]], Awaitable[None]] | None = None,
+        delete_before: Callable[[float], Awaitable[int]] | None = None,
+        what: str = "ledger",
     ) -> None:
         self.store = store
+        # The writer serves another table the same way (the conversation log, conversation/store_log.py): its
+        # rows come made (`record_ready`), its own append and prune replace the ledger's.
+        self._append = append
+        self._delete_before = delete_before
+        self.what = what
         self.form = row_form(store)  # the store's rows: None and bools, or what it binds without a conversion
         self.scrub = scrub  # takes secrets out of an error message before it is kept
         self.limit = limit
@@ -121,6 +129,10 @@ class Ledger:
         """A row made by its caller (an MCP tool call's, mcp/), plain: queued like a request's entry, in the
         store's form."""
         self.record((READY, in_form(row, self.form)))
+
+    def record_ready(self, row: Row) -> None:
+        """A row already in the store's form (another table's), queued as it is."""
+        self.record((READY, row))
 
     def _drop_oldest(self) -> bool:
         if self._retrying:
@@ -185,7 +197,8 @@ class Ledger:
         self._pruned_at = now
         try:
             async with asyncio.timeout(self.write_seconds):
-                dropped = await self.store.delete_usage_before(now - self.retention)
+                delete_before = self._delete_before or self.store.delete_usage_before
+                dropped = await delete_before(now - self.retention)
         except Exception as exc:
             # The store went down between the write and the prune: the same outage as the writes',
             # with its one warning; the prune is tried again once the store is back.
@@ -193,7 +206,9 @@ class Ledger:
             self._pruned_at = 0.0
             return
         if dropped:
-            log.info("dropped %d ledger rows older than the retention (%g days)", dropped, self.retention / 86400)
+            log.info(
+                "dropped %d %s rows older than the retention (%g days)", dropped, self.what, self.retention / 86400
+            )
 
     async def flush(self) -> None:
         """Write every queued row; returns once the rows queued before the call are in the store.
@@ -236,7 +251,7 @@ class Ledger:
         self._writing = len(rows)
         try:
             async with asyncio.timeout(self.write_seconds):
-                await self.store.append_usage(rows)
+                await (self._append or self.store.append_usage)(rows)
         except Exception as exc:
             self._failed(exc)
             return False
@@ -250,7 +265,8 @@ class Ledger:
             self.outage = Outage(started=time.monotonic())
             # One line per outage, no traceback: a store that is down fails every retry alike.
             log.warning(
-                "the ledger's store is unavailable (%s); %d rows wait in memory (at most %d), retried with backoff",
+                "the %s's store is unavailable (%s); %d rows wait in memory (at most %d), retried with backoff",
+                self.what,
                 self._describe(exc),
                 self.depth,
                 self.limit,
@@ -262,7 +278,8 @@ class Ledger:
         dropped, self._dropped_unwritten = self._dropped_unwritten, 0
         if outage is not None:
             log.info(
-                "the ledger's store is back after %.1f s: %d rows written now, %d dropped since its last write",
+                "the %s's store is back after %.1f s: %d rows written now, %d dropped since its last write",
+                self.what,
                 time.monotonic() - outage.started,
                 rows + self.depth,
                 dropped,
@@ -350,7 +367,7 @@ class Ledger:
 
     def _lost(self, rows: list[Row], why: str) -> None:
         self._count_dropped("shutdown", len(rows))
-        log.error("%d ledger rows lost at shutdown: the store did not take them and %s", len(rows), why)
+        log.error("%d %s rows lost at shutdown: the store did not take them and %s", len(rows), self.what, why)
 
 
 # What a request leaves in the queue (accounting.py): the raw values, in this order; the row is made by

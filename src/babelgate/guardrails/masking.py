@@ -71,6 +71,15 @@ class Vault:
     def restorer(self) -> Restorer:
         return Restorer(self)
 
+    def hide(self, text: str) -> str:
+        """`text` with this vault's values masked again (the conversation log keeps the answer as the model gave
+        it, not as the client got it back)."""
+        for value, placeholder in sorted(
+            ((value, placeholder) for (_, value), placeholder in self._by_value.items()), key=lambda pair: -len(pair[0])
+        ):
+            text = text.replace(value, placeholder)
+        return text
+
 
 class Restorer:
     """A vault's restore over a text that arrives in pieces: a placeholder split across pieces is still put

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from babelgate.store.conversation_table import LogQuery, LogRow
 from babelgate.store.ledger_table import Row, UsageQuery
 
 Clock = Callable[[], float]
@@ -88,6 +89,18 @@ class ResponseStore(Protocol):
 
     async def delete_usage_before(self, ts: float) -> int:
         """Drop ledger rows older than `ts` (retention); answers how many went."""
+
+    async def append_conversations(self, rows: list[LogRow]) -> None:
+        """Add conversation log rows (store/conversation_table.py COLUMNS order), in one write."""
+
+    async def conversations(self, query: LogQuery) -> list[LogRow]:
+        """The log's rows that match, newest first, at most `query.limit + 1`."""
+
+    async def conversation(self, request_id: str) -> LogRow | None:
+        """The logged request's row, or None."""
+
+    async def delete_conversations_before(self, ts: float) -> int:
+        """Drop log rows older than `ts` (retention); answers how many went."""
 
 
 def now_seconds(clock: Clock) -> int:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from babelgate.store.base import Clock, ResponseStore, StoredResponse, is_expired, now_seconds
+from babelgate.store.conversation_table import LogQuery, LogRow
 from babelgate.store.ledger_table import Row, RowForm, UsageQuery, row_form
 
 log = logging.getLogger("babelgate.store")
@@ -184,6 +185,18 @@ class CachedStore:
 
     async def delete_usage_before(self, ts: float) -> int:
         return await self._inner.delete_usage_before(ts)
+
+    async def append_conversations(self, rows: list[LogRow]) -> None:
+        await self._inner.append_conversations(rows)
+
+    async def conversations(self, query: LogQuery) -> list[LogRow]:
+        return await self._inner.conversations(query)
+
+    async def conversation(self, request_id: str) -> LogRow | None:
+        return await self._inner.conversation(request_id)
+
+    async def delete_conversations_before(self, ts: float) -> int:
+        return await self._inner.delete_conversations_before(ts)
 
     async def close(self) -> None:
         await self.flush()

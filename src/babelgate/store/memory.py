@@ -11,7 +11,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from babelgate.store import conversation_table
 from babelgate.store.base import Clock, StoredResponse, is_expired, now_seconds
+from babelgate.store.conversation_table import LogQuery, LogRow
 from babelgate.store.ledger_table import ERROR_COLUMNS, ERROR_ROWS, Row, UsageQuery, as_dict, summarize
 
 
@@ -26,6 +28,7 @@ class MemoryResponseStore:
         self._documents: dict[str, dict[str, bytes]] = {}
         self._versions: dict[str, int] = {}
         self._usage: list[dict[str, Any]] = []
+        self._conversations: list[LogRow] = []
 
     async def put(self, record: StoredResponse) -> None:
         self._records[record.id] = record
@@ -90,6 +93,21 @@ class MemoryResponseStore:
     async def delete_usage_before(self, ts: float) -> int:
         kept = [row for row in self._usage if row["ts"] >= ts]
         dropped, self._usage = len(self._usage) - len(kept), kept
+        return dropped
+
+    async def append_conversations(self, rows: list[LogRow]) -> None:
+        # Bounded like the responses: an ephemeral gateway forgets its oldest logged requests first.
+        self._conversations = [*self._conversations, *rows][-self._max_entries :]
+
+    async def conversations(self, query: LogQuery) -> list[LogRow]:
+        return conversation_table.page(self._conversations, query)
+
+    async def conversation(self, request_id: str) -> LogRow | None:
+        return next((row for row in self._conversations if row[1] == request_id), None)
+
+    async def delete_conversations_before(self, ts: float) -> int:
+        kept = [row for row in self._conversations if row[0] >= ts]
+        dropped, self._conversations = len(self._conversations) - len(kept), kept
         return dropped
 
     async def close(self) -> None:

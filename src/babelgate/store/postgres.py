@@ -22,8 +22,9 @@ from typing import Any, Final
 
 import asyncpg
 
-from babelgate.store import postgres_ledger
+from babelgate.store import conversation_table, postgres_ledger
 from babelgate.store.base import Clock, StoredResponse, decode_record, encode_body, is_expired, now_seconds
+from babelgate.store.conversation_table import LogQuery, LogRow
 from babelgate.store.ledger_table import COLUMNS, ERROR_COLUMNS, ERROR_ROWS, Row, UsageQuery
 from babelgate.store.timed import DEFAULT_TIMEOUT
 
@@ -176,6 +177,44 @@ class PostgresResponseStore:
     async def delete_usage_before(self, ts: float) -> int:
         return await postgres_ledger.delete_before(await self._ready_pool(), self._table, ts)
 
+    @property
+    def _conversations(self) -> str:
+        """The conversation log's table: `babelgate_conversations` beside the default `babelgate_responses`."""
+        return self._table.removesuffix("_responses") + "_conversations"
+
+    async def append_conversations(self, rows: list[LogRow]) -> None:
+        pool = await self._ready_pool()
+        async with pool.acquire() as connection:
+            await connection.copy_records_to_table(
+                self._conversations, records=rows, columns=conversation_table.COLUMNS
+            )
+
+    async def conversations(self, query: LogQuery) -> list[LogRow]:
+        condition, args = conversation_table.where(query, lambda n: f"${n}", like="ILIKE")
+        async with self._connection() as connection:
+            rows = await connection.fetch(
+                f"SELECT {conversation_table.SQL_COLUMNS} FROM {self._conversations} WHERE {condition}"
+                f" ORDER BY ts DESC, request_id DESC LIMIT {int(query.limit) + 1}",
+                *args,
+                timeout=self._timeout,
+            )
+        return [tuple(row) for row in rows]
+
+    async def conversation(self, request_id: str) -> LogRow | None:
+        async with self._connection() as connection:
+            row = await connection.fetchrow(
+                f"SELECT {conversation_table.SQL_COLUMNS} FROM {self._conversations} WHERE request_id = $1",
+                request_id,
+                timeout=self._timeout,
+            )
+        return tuple(row) if row is not None else None
+
+    async def delete_conversations_before(self, ts: float) -> int:
+        pool = await self._ready_pool()
+        async with pool.acquire() as connection:
+            status = await connection.execute(f"DELETE FROM {self._conversations} WHERE ts < $1", ts)
+        return int(status.split()[-1])
+
     async def close(self) -> None:
         async with self._pool_lock:
             self._closed = True
@@ -245,6 +284,14 @@ class PostgresResponseStore:
             )
             for statement in postgres_ledger.schema(self._table):  # the usage ledger and its rollup
                 await connection.execute(statement)
+            table = self._conversations  # the conversation log (store/conversation_table.py)
+            await connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} (ts DOUBLE PRECISION NOT NULL, request_id TEXT NOT NULL,"
+                f' key_id TEXT, team TEXT, "user" TEXT, model TEXT, summary TEXT NOT NULL, content TEXT NOT NULL,'
+                f" search TEXT NOT NULL)"
+            )
+            await connection.execute(f"CREATE INDEX IF NOT EXISTS {table}_ts ON {table} (ts, request_id)")
+            await connection.execute(f"CREATE INDEX IF NOT EXISTS {table}_id ON {table} (request_id)")
             await connection.execute(f"CREATE SEQUENCE IF NOT EXISTS {self._table}_documents_seq")
             await connection.execute(
                 f"CREATE TABLE IF NOT EXISTS {self._table}_documents (kind TEXT NOT NULL, id TEXT NOT NULL,"

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from babelgate.randomness import RANDOM
+from babelgate.store import conversation_table
 from babelgate.store.base import Clock, StoredResponse, decode_record, encode_body, is_expired, now_seconds
+from babelgate.store.conversation_table import LogQuery, LogRow
 from babelgate.store.ledger_table import COLUMNS, ERROR_COLUMNS, ERROR_ROWS, Row, RowForm, UsageQuery, summarize
 
 _T = TypeVar("_T")
@@ -43,6 +45,11 @@ _SCHEMA = (
     ' "user" TEXT, end_user TEXT, content TEXT,'
     " guardrails TEXT)",
     "CREATE INDEX IF NOT EXISTS babelgate_ledger_ts ON babelgate_ledger (ts)",
+    # The conversation log: one row per logged request (store/conversation_table.py).
+    "CREATE TABLE IF NOT EXISTS babelgate_conversations (ts REAL NOT NULL, request_id TEXT NOT NULL, key_id TEXT,"
+    ' team TEXT, "user" TEXT, model TEXT, summary TEXT NOT NULL, content TEXT NOT NULL, search TEXT NOT NULL)',
+    "CREATE INDEX IF NOT EXISTS babelgate_conversations_ts ON babelgate_conversations (ts, request_id)",
+    "CREATE INDEX IF NOT EXISTS babelgate_conversations_id ON babelgate_conversations (request_id)",
 )
 # What a value binds as. sqlite3 binds an exact int, float or str directly, but None and bool go through its
 # adaptation protocol: a tuple built, a dict looked up and an adapter called, in C, ~1,200 instructions a value
@@ -227,6 +234,27 @@ class SQLiteResponseStore:
     async def delete_usage_before(self, ts: float) -> int:
         return await self._call(lambda db: db.execute("DELETE FROM babelgate_ledger WHERE ts < ?", (ts,)).rowcount)
 
+    async def append_conversations(self, rows: list[LogRow]) -> None:
+        await self._call(lambda db: _insert_conversations(db, rows))
+
+    async def conversations(self, query: LogQuery) -> list[LogRow]:
+        condition, args = conversation_table.where(query, lambda n: "?")
+        statement = (
+            f"SELECT {conversation_table.SQL_COLUMNS} FROM babelgate_conversations WHERE {condition}"
+            f" ORDER BY ts DESC, request_id DESC LIMIT {int(query.limit) + 1}"
+        )
+        return await self._call(lambda db: db.execute(statement, args).fetchall())
+
+    async def conversation(self, request_id: str) -> LogRow | None:
+        statement = f"SELECT {conversation_table.SQL_COLUMNS} FROM babelgate_conversations WHERE request_id = ?"
+        row: LogRow | None = await self._call(lambda db: db.execute(statement, (request_id,)).fetchone())
+        return row
+
+    async def delete_conversations_before(self, ts: float) -> int:
+        return await self._call(
+            lambda db: db.execute("DELETE FROM babelgate_conversations WHERE ts < ?", (ts,)).rowcount
+        )
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -316,6 +344,17 @@ def _insert_ledger(db: sqlite3.Connection, records: list[Row]) -> None:
                 size >>= 1
             db.execute(_insert_of(size), tuple(chain.from_iterable(records[start : start + size])))
             start += size
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _insert_conversations(db: sqlite3.Connection, rows: list[LogRow]) -> None:
+    marks = ", ".join("?" for _ in conversation_table.COLUMNS)
+    db.execute("BEGIN")  # one transaction for the batch
+    try:
+        db.executemany(f"INSERT INTO babelgate_conversations ({conversation_table.SQL_COLUMNS}) VALUES ({marks})", rows)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from babelgate.errors import StoreUnavailable
 from babelgate.store.base import ResponseStore, StoredResponse
+from babelgate.store.conversation_table import LogQuery, LogRow
 from babelgate.store.ledger_table import Row, RowForm, UsageQuery, row_form
 
 _T = TypeVar("_T")
@@ -98,6 +99,18 @@ class TimedStore:
 
     async def delete_usage_before(self, ts: float) -> int:
         return await self.inner.delete_usage_before(ts)
+
+    async def append_conversations(self, rows: list[LogRow]) -> None:
+        await self.inner.append_conversations(rows)
+
+    async def conversations(self, query: LogQuery) -> list[LogRow]:
+        return await self._within(self.inner.conversations(query))
+
+    async def conversation(self, request_id: str) -> LogRow | None:
+        return await self._within(self.inner.conversation(request_id))
+
+    async def delete_conversations_before(self, ts: float) -> int:
+        return await self.inner.delete_conversations_before(ts)
 
     async def close(self) -> None:
         await self.inner.close()

@@ -17,6 +17,8 @@ the dashboard use these routes and nothing else.
     GET    /admin/alerts       the alerts sent to the webhooks, with their deliveries
     GET    /admin/usage        the ledger's totals or time series, grouped by key, team, model, provider…
     GET    /admin/errors       the period's failures by status, code and message, most frequent first
+    GET    /admin/logs         the conversation log: logged requests, newest first, filtered and searched
+    GET    /admin/logs/{id}    one logged request whole: its input and output messages
     GET    /admin/models       every routable model and alias: deployments, health, capabilities, prices
     GET    /admin/oidc[/login|/callback|/logout]   single sign-on with the identity provider (oidc.py)
     GET    /admin/mcp/servers  the upstream MCP servers: configuration (no secret), state, tools
@@ -36,6 +38,8 @@ from babelgate.frontends.admin import teams as teams_route
 from babelgate.frontends.admin import users as users_route
 from babelgate.frontends.admin.audit import AUDIT_QUERY, alerts, audit
 from babelgate.frontends.admin.keys import KEY_FIELDS, KEY_OPERATIONS, PREFIX, key, keys
+from babelgate.frontends.admin.logs import LOGS_QUERY, log_entry, logs
+from babelgate.frontends.admin.logs import PREFIX as LOGS_PREFIX
 from babelgate.frontends.admin.mcp import PREFIX as MCP_PREFIX
 from babelgate.frontends.admin.mcp import SERVER_FIELDS, SERVER_OPERATIONS, server, servers
 from babelgate.frontends.admin.models import models
@@ -85,6 +89,7 @@ ROUTES: dict[str, Route] = {
     "/admin/errors": Route(
         "GET", errors, "admin.errors", public=True, operations=(Operation("GET", query=ERRORS_QUERY),)
     ),
+    "/admin/logs": Route("GET", logs, "admin.logs", public=True, operations=(Operation("GET", query=LOGS_QUERY),)),
     "/admin/mcp/servers": Route(
         "ANY",
         servers,
@@ -116,6 +121,7 @@ FRONTEND: Final[Frontend] = Frontend(
     routes=ROUTES,
     prefix_routes=(
         PrefixRoute(PREFIX, "admin.keys.read", key, True, "key_id", KEY_OPERATIONS),
+        PrefixRoute(LOGS_PREFIX, "admin.logs.read", log_entry, True, "request_id", {"": (Operation("GET"),)}),
         PrefixRoute(MCP_PREFIX, "admin.mcp.read", server, True, "name", SERVER_OPERATIONS),
         PrefixRoute(
             users_route.PREFIX, "admin.users.read", users_route.user, True, "user_id", users_route.USER_OPERATIONS

@@ -20,6 +20,7 @@ from babelgate.answer import Answer
 from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
 from babelgate.frontends.anthropic_messages import mcp, native, wire
+from babelgate.frontends.anthropic_messages.conversation import CODEC
 from babelgate.frontends.anthropic_messages.stream import AnthropicMessagesStreamEncoder
 from babelgate.frontends.anthropic_messages.translate import (
     chat_request,
@@ -103,7 +104,14 @@ async def serve_message(
     # its frames are no longer SSE.
     texts = TEXTS if reframe is None else REFRAMED_TEXTS
     return ModelCall(
-        body.peek()["model"], attempt, stream, cache_body=cached, fields=body.peek(), texts=texts, document=body
+        body.peek()["model"],
+        attempt,
+        stream,
+        cache_body=cached,
+        fields=body.peek(),
+        texts=texts,
+        document=body,
+        codec=CODEC,
     )
 
 

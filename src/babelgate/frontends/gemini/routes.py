@@ -23,6 +23,7 @@ from babelgate.exchange import Exchange
 from babelgate.frontends import models
 from babelgate.frontends.embeddings import embed_in_batches
 from babelgate.frontends.gemini import native, wire
+from babelgate.frontends.gemini.conversation import CODEC
 from babelgate.frontends.gemini.field_names import (
     BATCH_EMBED_REQUEST,
     COUNT_TOKENS_REQUEST,
@@ -127,6 +128,7 @@ async def generate(runtime: Runtime, exchange: Exchange, model: str, *, stream: 
         cache_framing=framing,
         fields=body.peek(),
         texts=texts,
+        codec=CODEC,
         document=body,
     )
 

@@ -19,6 +19,7 @@ import orjson
 from babelgate.answer import Answer
 from babelgate.errors import InvalidRequest, UpstreamProtocolError
 from babelgate.frontends.ollama.answer import Clock, stream_answer
+from babelgate.frontends.ollama.conversation import CODEC
 from babelgate.frontends.ollama.stream import OllamaStreamEncoder
 from babelgate.frontends.ollama.texts import TEXTS
 from babelgate.frontends.ollama.translate import encode_generate, option_fields
@@ -137,7 +138,7 @@ def generate(name: str, body: JSON, clock: Clock) -> ModelCall:
         answer = encode_generate(response, model=model, at=clock.now(), durations=clock.durations())
         return Answer(orjson.dumps(answer), notes)
 
-    return ModelCall(name, attempt, stream, check=accepts, texts=TEXTS, document=body)
+    return ModelCall(name, attempt, stream, check=accepts, texts=TEXTS, document=body, codec=CODEC)
 
 
 async def _chunks(frames: AsyncIterator[bytes], provider: str) -> AsyncIterator[ChatChunk]:

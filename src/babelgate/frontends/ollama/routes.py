@@ -23,6 +23,7 @@ from babelgate.frontends.embeddings import decode_request as decode_embeddings
 from babelgate.frontends.embeddings import embed_in_batches
 from babelgate.frontends.ollama import completions, translate, validate, wire
 from babelgate.frontends.ollama.answer import Clock, stream_answer
+from babelgate.frontends.ollama.conversation import CODEC
 from babelgate.frontends.ollama.models import ps, resolve, root, routable, show, tags, version
 from babelgate.frontends.ollama.stream import OllamaStreamEncoder
 from babelgate.frontends.ollama.texts import TEXTS
@@ -127,7 +128,7 @@ def _model_call(
             )
         return Answer(orjson.dumps(payload), notes)
 
-    return ModelCall(routable(runtime, model), attempt, stream, texts=TEXTS, document=body)
+    return ModelCall(routable(runtime, model), attempt, stream, texts=TEXTS, document=body, codec=CODEC)
 
 
 async def _embed(runtime: Runtime, exchange: Exchange, *, legacy: bool) -> ModelCall:

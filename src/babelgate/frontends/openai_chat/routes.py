@@ -17,6 +17,7 @@ from babelgate import tool_ids
 from babelgate.answer import Answer, streamed
 from babelgate.exchange import Exchange
 from babelgate.frontends.openai_chat import dialects
+from babelgate.frontends.openai_chat.conversation import CODEC
 from babelgate.frontends.openai_chat.stream import OpenAIChatStreamEncoder
 from babelgate.frontends.openai_errors import encode_stream_error
 from babelgate.frontends.openai_validation import CHAT_BODY, require_model, validate_chat_body
@@ -59,7 +60,7 @@ async def chat_completions(runtime: Runtime, exchange: Exchange) -> ModelCall:
 
     # The attempt is a partial, not a closure around another coroutine: one coroutine less per request.
     attempt = functools.partial(_attempt, runtime, exchange, body, stream)
-    return ModelCall(model, attempt, stream, cache_body=raw, fields=fields, texts=TEXTS, document=body)
+    return ModelCall(model, attempt, stream, cache_body=raw, fields=fields, texts=TEXTS, document=body, codec=CODEC)
 
 
 async def _attempt(

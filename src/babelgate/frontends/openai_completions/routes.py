@@ -23,6 +23,7 @@ import orjson
 from babelgate.answer import Answer, streamed
 from babelgate.exchange import Exchange
 from babelgate.frontends.openai_completions import validate, wire
+from babelgate.frontends.openai_completions.conversation import CODEC
 from babelgate.frontends.openai_completions.fanout import gather_bounded, merge_streams
 from babelgate.frontends.openai_completions.stream import OpenAICompletionsStreamEncoder
 from babelgate.frontends.openai_completions.translate import (
@@ -69,7 +70,9 @@ async def create_completion(runtime: Runtime, exchange: Exchange) -> ModelCall:
             return await _native(fields, deployment, relay, notes)
         return await _translated(runtime, exchange, fields, deployment, notes)
 
-    return ModelCall(require_model(body.peek()), attempt, stream, cache_body=body.raw, texts=TEXTS, document=body)
+    return ModelCall(
+        require_model(body.peek()), attempt, stream, cache_body=body.raw, texts=TEXTS, document=body, codec=CODEC
+    )
 
 
 async def _native(body: wire.JSON, deployment: Deployment, relay: Relay, notes: CallNotes) -> Answer:

@@ -14,6 +14,7 @@ from babelgate.errors import GatewayError, InvalidRequest, MethodNotAllowed, Not
 from babelgate.exchange import Exchange
 from babelgate.frontends.responses import native, turn
 from babelgate.frontends.responses.compact import compact_response
+from babelgate.frontends.responses.conversation import CODEC
 from babelgate.frontends.responses.texts import TEXTS
 from babelgate.frontends.responses.validate import COMPACT_BODY, CREATE_BODY, validate_create_body
 from babelgate.frontends.responses.websocket import serve_websocket
@@ -76,7 +77,7 @@ async def create_response(runtime: Runtime, exchange: Exchange) -> ModelCall:
 
     # `safety_identifier` is what OpenAI now asks for in place of the older `user`.
     name_end_user(exchange.call, body.get("safety_identifier") or body.get("user"))
-    return ModelCall(body["model"], attempt, stream, fields=body, after=after, texts=TEXTS, document=body)
+    return ModelCall(body["model"], attempt, stream, fields=body, after=after, texts=TEXTS, document=body, codec=CODEC)
 
 
 async def _remember(runtime: Runtime, current: turn.Turn) -> None:

@@ -29,6 +29,7 @@ from babelgate.errors import AuthenticationFailed, GatewayError, InvalidRequest,
 from babelgate.exchange import Receive, Scope, Send, client_address
 from babelgate.frontends.openai_errors import error_object
 from babelgate.frontends.responses import turn
+from babelgate.frontends.responses.conversation import CODEC
 from babelgate.frontends.responses.texts import MESSAGE_TEXTS
 from babelgate.frontends.responses.validate import validate_create_body
 from babelgate.frontends.responses.wire import JSON
@@ -188,6 +189,7 @@ class ResponsesSocket:
             fields=body,
             after=after,
             texts=MESSAGE_TEXTS,
+            codec=CODEC,
             document=body,
         )
 
