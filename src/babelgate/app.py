@@ -101,7 +101,7 @@ class Gateway:
         self.store = StorePart(config)
         self.redis = RedisPart(config, self.telemetry.metrics)
         self.ledger = LedgerPart(config, self.store)
-        self.conversations = ConversationPart(config, self.store)
+        self.conversations = ConversationPart(config, self.store, self.telemetry.metrics)
         self.governance = GovernancePart(config, self.store, self.redis.link, self.background, self._current)
         self.routing = RoutingStatePart(
             config, self.redis.link, self.upstreams.key_pools, self.governance.alerts, self.telemetry.metrics

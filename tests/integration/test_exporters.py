@@ -10,14 +10,17 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import openai
 import pytest
 
 from babelgate.config.models import ExporterConfig
 from babelgate.conversation.exporters.build import Exporters
 from babelgate.conversation.record import Exchange
-from tests.conftest import CLOSED_PORT_URL
+from tests.conftest import CLOSED_PORT_URL, GatewayFactory
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.otlp_collector import FakeCollector
 from tests.fakes.servers import LoopThread, RunningApp
+from tests.integration.test_virtual_keys import MASTER, _create
 from tests.waiting import eventually
 
 SECRET = "whsec-0123456789abcdef"
@@ -171,3 +174,38 @@ def test_secrets_of_exporters_are_scrubbed() -> None:
     )
     assert {SECRET, LANGFUSE[1], "honeycomb-key-123"} <= set(secrets_of(config))
     assert SECRET not in repr(config)
+
+
+def test_a_gateway_exports_what_its_log_keeps_and_nothing_of_callers_it_does_not_log(
+    make_gateway: GatewayFactory,
+    upstream: FakeOpenAI,
+    collector: tuple[FakeCollector, RunningApp],
+) -> None:
+    fake, app = collector
+    config = f"""
+guardrails:
+  - {{name: pii, kind: pii, entities: [email], action: mask}}
+server:
+  guardrails: [pii]
+logging:
+  content: {{enabled: true, teams: [support]}}
+exporters:
+  - {{type: otlp, endpoint: "{app.url}"}}
+  - {{type: webhook, url: "{app.url}/hook", secret: env:HOOK_SECRET}}
+"""
+    gateway = make_gateway(config, env={"BABELGATE_MASTER_KEY": MASTER, "HOOK_SECRET": SECRET})
+    logged = _create(gateway, label="logged", team="support")
+    quiet = _create(gateway, label="quiet")
+    for key in (logged, quiet):
+        with openai.OpenAI(base_url=gateway.url + "/v1", api_key=key["key"], max_retries=0, timeout=30) as client:
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": f"Mail ada@example.com as {key['id']}"}]
+            )
+    assert eventually(lambda: len(fake.spans) >= 1 and len(fake.hooks) >= 1, seconds=30)
+    (span,) = fake.spans
+    assert span["babelgate.key_id"] == logged["id"]
+    said = json.loads(span["gen_ai.input.messages"])[0]["parts"][0]["content"]
+    assert "ada@example.com" not in said and logged["id"] in said  # what the model saw: masked
+    assert json.loads(span["gen_ai.output.messages"])[0]["role"] == "assistant"
+    assert [hook["key_id"] for hook in fake.hooks] == [logged["id"]]
+    assert quiet["id"] not in str(fake.spans) + str(fake.hooks)

@@ -8,6 +8,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, type Role, type Session, type SignIn, setSession, whenSignedOut } from "./api";
 import { Audit } from "./pages/Audit";
 import { Keys } from "./pages/Keys";
+import { Logs } from "./pages/Logs";
 import { Mcp } from "./pages/Mcp";
 import { Models } from "./pages/Models";
 import { People } from "./pages/People";
@@ -16,21 +17,22 @@ import { Usage } from "./pages/Usage";
 
 type Phase = "loading" | "off" | "login" | "in";
 const PAGES = {
-  usage: "Usage", keys: "Keys", people: "Users & teams", models: "Models", mcp: "MCP", playground: "Playground",
-  audit: "Audit",
+  usage: "Usage", logs: "Logs", keys: "Keys", people: "Users & teams", models: "Models", mcp: "MCP",
+  playground: "Playground", audit: "Audit",
 } as const;
 type Page = keyof typeof PAGES;
-// What each role may open: the admin API refuses the rest anyway; the dashboard does not offer it.
+// What each role may open: the admin API refuses the rest anyway; the dashboard does not offer it. The
+// conversation log is read as usage is (docs/logging.md): a team admin sees their teams', a member their own keys'.
 const ALLOWED: Record<Role, Page[]> = {
-  admin: ["usage", "keys", "people", "models", "mcp", "playground", "audit"],
-  team_admin: ["usage", "keys", "models", "playground"],
-  member: ["usage", "keys", "models", "playground"],
-  viewer: ["usage", "models"],
+  admin: ["usage", "logs", "keys", "people", "models", "mcp", "playground", "audit"],
+  team_admin: ["usage", "logs", "keys", "models", "playground"],
+  member: ["usage", "logs", "keys", "models", "playground"],
+  viewer: ["usage", "logs", "models"],
 };
 const ROLE_NAMES: Record<Role, string> = { admin: "Admin", team_admin: "Team admin", member: "Member", viewer: "Viewer" };
 
 function currentPage(): Page {
-  const name = location.hash.replace(/^#\/?/, "");
+  const name = location.hash.replace(/^#\/?/, "").split("?")[0];  // a page's own filters follow "?"
   return name in PAGES ? (name as Page) : "usage";
 }
 
@@ -90,7 +92,8 @@ function App() {
       </header>
       <main>
         <h1 class="page-title">{PAGES[shown]}</h1>
-        {shown === "usage" && <Usage errors={who.role === "admin"} />}
+        {shown === "usage" && <Usage errors={who.role === "admin"} logs={allowed.includes("logs")} />}
+        {shown === "logs" && <Logs />}
         {shown === "keys" && <Keys limits={who.role !== "member"} />}
         {shown === "models" && <Models />}
         {shown === "mcp" && <Mcp />}

@@ -37,7 +37,7 @@ function localInput(seconds: number): string {
   return date.toISOString().slice(0, 16);
 }
 
-export function Usage({ errors: showErrors = true }: { errors?: boolean } = {}) {
+export function Usage({ errors: showErrors = true, logs = false }: { errors?: boolean; logs?: boolean } = {}) {
   const [preset, setPreset] = useState("24h");
   const [from, setFrom] = useState(localInput(Date.now() / 1000 - 86400));
   const [to, setTo] = useState(localInput(Date.now() / 1000));
@@ -100,7 +100,7 @@ export function Usage({ errors: showErrors = true }: { errors?: boolean } = {}) 
           <button class="link" onClick={() => setFocus(null)} data-testid="clear-focus">Show all</button></p>
       )}
       {data && <Figures data={data} group={group} setGroup={setGroup}
-        onFocus={(value) => setFocus({ name: group, value })} focused={focus !== null} />}
+        onFocus={(value) => setFocus({ name: group, value })} focused={focus !== null} logs={logs} />}
     </div>
   );
 }
@@ -125,9 +125,10 @@ interface FiguresProps {
   setGroup: (group: Group) => void;
   onFocus: (value: string) => void;
   focused: boolean;
+  logs: boolean;  // each row links to its conversations (the conversation log)
 }
 
-function Figures({ data, group, setGroup, onFocus, focused }: FiguresProps) {
+function Figures({ data, group, setGroup, onFocus, focused, logs }: FiguresProps) {
   const totals = data.totals;
   const charts = useMemo(() => {
     const times = data.series.map((row) => row.time ?? 0);
@@ -200,7 +201,7 @@ function Figures({ data, group, setGroup, onFocus, focused }: FiguresProps) {
           <thead>
             <tr><th>{group}</th><th class="num">Requests</th><th class="num">Errors</th><th class="num">Prompt</th>
               <th class="num">Completion</th><th class="num">Cost</th><th class="num">p50</th><th class="num">p99</th>
-              <th class="num">TTFT p50</th></tr>
+              <th class="num">TTFT p50</th>{logs && group !== "provider" && <th />}</tr>
           </thead>
           <tbody>
             {data.groups.map((row) => (
@@ -219,6 +220,8 @@ function Figures({ data, group, setGroup, onFocus, focused }: FiguresProps) {
                 <td class="num">{ms(row.latency_ms.p50)}</td>
                 <td class="num">{ms(row.latency_ms.p99)}</td>
                 <td class="num">{ms(row.ttft_ms.p50)}</td>
+                {logs && group !== "provider" && <td>{row[group] &&
+                  <a href={`#/logs?${group}=${encodeURIComponent(String(row[group]))}`} data-testid="usage-logs">Logs</a>}</td>}
               </tr>
             ))}
           </tbody>

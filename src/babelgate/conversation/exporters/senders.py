@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from babelgate.conversation.exporters.delivery import Failed, Refused
-from babelgate.conversation.exporters.spans import export_request
 from babelgate.conversation.record import Exchange
 from babelgate.governance.alerts import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
@@ -63,6 +62,14 @@ class OtlpSender:
     """GenAI spans to an OTLP/HTTP collector, or to Langfuse's OTLP endpoint (Basic auth of its key pair)."""
 
     def __init__(self, config: ExporterConfig, poster: Poster, service: str) -> None:
+        try:  # OTLP's messages come with the OpenTelemetry extra, as the gateway's own traces do
+            from babelgate.conversation.exporters.spans import export_request
+        except ImportError:
+            raise ValueError(
+                f"exporters: a {config.type} exporter needs OpenTelemetry's OTLP messages"
+                " (pip install 'babelgate[otel]')"
+            ) from None
+        self.encode = export_request
         self.poster = poster
         self.service = service
         self.timeout = config.timeout
@@ -78,7 +85,7 @@ class OtlpSender:
             self.url = traces_url(config.endpoint)
 
     async def __call__(self, batch: list[Exchange]) -> None:
-        body = export_request(batch, self.service, langfuse=self.langfuse)
+        body = self.encode(batch, self.service, langfuse=self.langfuse)
         await self.poster.post(self.url, body, self.headers, self.timeout)
 
 
