@@ -100,3 +100,12 @@ def test_who_the_log_covers() -> None:
     assert named.covers("k2", VirtualKey(id="k2", salt="", digest="", created_at=0, team="search"))
     assert not named.covers("k2", VirtualKey(id="k2", salt="", digest="", created_at=0, team="ads"))
     assert not named.covers(None, None)
+
+
+def test_the_queue_is_bounded_and_drops_the_oldest() -> None:
+    queue = ConversationLog(ContentLogConfig(enabled=True), [], limit=2)
+    for number in range(3):  # no running loop: nothing is built, the queue only fills
+        queue.capture(capture({"messages": [{"role": "user", "content": str(number)}]}, []))
+    assert queue.dropped == 1
+    built = [build(captured, 1024).input[0]["parts"][0]["content"] for captured in queue._queue]
+    assert built == ["1", "2"]

@@ -28,6 +28,7 @@ BATCH: Final = 256
 # Captures waiting to be made into exchanges: each holds its request's document and its answer's bytes (at most
 # about four times max_bytes), so the queue is bounded in count; past it the oldest go.
 QUEUE_LIMIT: Final = 1000
+DROP_REPORT: Final = 1000
 
 # What a logged request leaves in the queue (pipeline.py's `Transcript.hand_over`): the codec, the request's
 # document, the answer's pieces, whether they were cut, how to mask again what a reversible mask gave back (or
@@ -60,6 +61,8 @@ class ConversationLog:
         if len(queue) >= self.limit:
             queue.popleft()
             self.dropped += 1
+            if self.dropped % DROP_REPORT == 1:  # the first, then one line per DROP_REPORT: never a line a request
+                log.warning("the conversation log dropped %d requests: more came than it could build", self.dropped)
         queue.append(captured)
         if self._task is None and not self._closed:
             self.start()

@@ -18,8 +18,9 @@ import orjson
 
 # In table order.
 COLUMNS: Final = ("ts", "request_id", "key_id", "team", "user", "model", "summary", "content", "search")
-# (ts, request_id, key_id, team, user, model, summary JSON, content JSON, search text)
-LogRow = tuple[float, str, str | None, str | None, str | None, str, str, str, str]
+# (ts, request_id, key_id, team, user, model, summary JSON, content JSON, search text). Loosely typed: a database
+# row comes back as a tuple (or a record) of what the driver made, and the compiled stores check what they annotate.
+LogRow = tuple[Any, ...]
 # Filters `/admin/logs` takes, by the column they compare.
 FILTERS: Final = {"key": "key_id", "team": "team", "user": "user", "model": "model"}
 
@@ -48,12 +49,12 @@ def decode_cursor(cursor: str) -> tuple[float, str] | None:
     return (float(value[0]), value[1]) if ok and isinstance(value[1], str) else None
 
 
-def summary_of(row: LogRow | tuple[Any, ...]) -> dict[str, Any]:
+def summary_of(row: LogRow) -> dict[str, Any]:
     summary: dict[str, Any] = orjson.loads(row[6])
     return summary
 
 
-def exchange_of(row: LogRow | tuple[Any, ...]) -> dict[str, Any]:
+def exchange_of(row: LogRow) -> dict[str, Any]:
     """The whole exchange (its fields in the Exchange's order: the messages before `truncated`)."""
     summary = summary_of(row)
     summary.pop("preview", None)
