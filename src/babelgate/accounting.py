@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from babelgate.call import Call
     from babelgate.errors import GatewayError
     from babelgate.runtime import Runtime
+    from babelgate.transcript import Transcript
 
 
 def account(
@@ -105,3 +106,63 @@ def _message(error: GatewayError | None) -> str | None:
     ledger's queue, its traceback holds the frames it passed through and what they held (a refused
     128 MiB answer, say). Cut generously here; the writer scrubs secrets, then cuts to MESSAGE_CHARS."""
     return render_message(error)[: MESSAGE_CHARS * 4] if error is not None else None
+
+
+def log_conversation(
+    runtime: Runtime,
+    record: Call,
+    transcript: Transcript,
+    status: int,
+    elapsed: float,
+    ttft: float | None,
+    stream: bool,
+) -> None:
+    """A logged request's transcript, and what its record says of it, to the conversation log's queue
+    (conversation/log.py `Capture`): a tuple, made into an Exchange off the request path."""
+    notes = record.notes
+    usage = notes.usage if notes is not None else None
+    key = record.virtual_key
+    vault = record.guarded.vault if record.guarded is not None else None  # reversible masks undone for the client
+    transcript.log.capture(
+        (
+            transcript.codec,
+            transcript.document,
+            transcript.chunks,
+            transcript.cut,
+            vault.hide if vault is not None else None,
+            record.request_id.decode(),
+            time.time() - elapsed,
+            record.route,
+            record.requested_model,
+            record.provider,
+            _upstream_model(runtime, record),
+            status,
+            stream,
+            elapsed,
+            ttft,
+            record.error_code or None,
+            record.key_id,
+            key.team if key is not None else None,
+            key.user if key is not None else None,
+            record.end_user,
+            record.session,
+            usage.prompt_tokens if usage is not None else 0,
+            usage.completion_tokens if usage is not None else 0,
+            notes.cost if notes is not None else None,
+            dict(record.guarded.actions) if record.guarded is not None else {},
+        )
+    )
+
+
+def _upstream_model(runtime: Runtime, record: Call) -> str:
+    """The model the serving deployment named upstream: the hooks' context knows it; otherwise the deployment of
+    the public model on the serving provider."""
+    if record.context is not None:
+        return record.context.upstream_model or ""
+    if not record.provider or not record.model:
+        return ""
+    try:
+        deployments = runtime.registry.route(record.model).deployments
+    except Exception:  # the model went in a reload meanwhile
+        return ""
+    return next((d.model for d in deployments if d.provider.name == record.provider), "")

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import orjson
 
 from babelgate import response_cache
-from babelgate.accounting import account
+from babelgate.accounting import account, log_conversation
 from babelgate.answer import Answer, Sink, StreamCut
 from babelgate.answer_guard import guarded_answer
 from babelgate.call import Call
@@ -136,7 +136,7 @@ async def serve(
         )
         logged = record.logged
         if logged is not None:
-            logged.hand_over(runtime, record, status, elapsed, ttft, streamed)
+            log_conversation(runtime, record, logged, status, elapsed, ttft, streamed)
     context = record.context
     if context is not None:
         notes = record.notes
