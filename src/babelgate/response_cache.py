@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Final
 import orjson
 
 from babelgate import headers
-from babelgate.answer import JSON_TYPE, Answer, close
+from babelgate.answer import JSON_TYPE, Answer
 from babelgate.redis_link import RedisLink, RedisUnavailable
+from babelgate.tap import tapped
 
 if TYPE_CHECKING:
     from babelgate.call import Call
@@ -197,7 +198,7 @@ class Recorder:
         self.too_big = False
         self._keep(answer.body)
         if answer.rest is not None:
-            answer.rest = self._recording(answer.rest)
+            answer.rest = tapped(answer.rest, self._keep)
 
     def _keep(self, body: bytes) -> None:
         if body and not self.too_big:
@@ -206,14 +207,6 @@ class Recorder:
                 self.too_big, self.chunks = True, []
             else:
                 self.chunks.append(bytes(body))
-
-    async def _recording(self, frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        try:
-            async for frame in frames:
-                self._keep(frame)
-                yield frame
-        finally:
-            await close(frames)
 
     def entry(self, provider: str, model: str) -> Entry | None:
         """What to store, once the answer went out whole; None when it is not worth keeping."""

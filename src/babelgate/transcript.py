@@ -5,11 +5,11 @@ guardrails: the masked text), whole or frame by frame. Handed over once the requ
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from babelgate.conversation.codec import Codec
+from babelgate.tap import tapped
 
 if TYPE_CHECKING:
     from babelgate.conversation.log import ConversationLog
@@ -39,7 +39,7 @@ class Transcript:
         """Keep the answer as it goes out (its stream's frames as they pass)."""
         self._keep(answer.body)
         if answer.rest is not None:
-            answer.rest = self._recording(answer.rest)
+            answer.rest = tapped(answer.rest, self._keep)
 
     def _keep(self, body: bytes) -> None:
         if not body or self.cut:
@@ -49,14 +49,3 @@ class Transcript:
             body = body[: self.room]
         self.room -= len(body)
         self.chunks.append(bytes(body))
-
-    async def _recording(self, frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        try:
-            async for frame in frames:
-                self._keep(frame)
-                yield frame
-        finally:
-            aclose = getattr(frames, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()

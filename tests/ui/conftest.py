@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.services import debian_binary
 
@@ -27,6 +27,14 @@ def browser() -> Iterator[Browser]:
         )
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Page:
+    """A page of a wide window, each test in a context of its own (no cookie of another test's session)."""
+    opened = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    opened.set_default_timeout(10_000)
+    return opened
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.admin_gateway import ADMIN, MASTER, start
 from tests.conftest import GatewayFactory
@@ -22,14 +22,6 @@ from tests.fakes.servers import RunningApp
 @pytest.fixture
 def gateway(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> RunningApp:
     return start(make_gateway, upstream)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Page:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    opened = context.new_page()
-    opened.set_default_timeout(10_000)
-    return opened
 
 
 def _traffic(gateway: RunningApp) -> None:

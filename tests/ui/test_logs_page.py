@@ -9,8 +9,7 @@ from pathlib import Path
 
 import httpx
 import openai
-import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.admin_gateway import ADMIN, MASTER, start
 from tests.conftest import GatewayFactory
@@ -31,13 +30,6 @@ server:
 logging:
   content: {enabled: true}
 """
-
-
-@pytest.fixture
-def page(browser: Browser) -> Page:
-    opened = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-    opened.set_default_timeout(10_000)
-    return opened
 
 
 def test_a_logged_conversation_is_found_read_and_linked_from_usage(

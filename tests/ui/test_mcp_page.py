@@ -14,7 +14,7 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.admin_gateway import ADMIN, MASTER, start
 from tests.conftest import GatewayFactory
@@ -29,13 +29,6 @@ def docs(loop_thread: LoopThread) -> Iterator[RunningApp]:
     loop_thread.run(app.start())
     yield app
     loop_thread.run(app.stop())
-
-
-@pytest.fixture
-def page(browser: Browser) -> Page:
-    opened = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-    opened.set_default_timeout(10_000)
-    return opened
 
 
 def test_the_mcp_page_shows_servers_tools_and_calls(

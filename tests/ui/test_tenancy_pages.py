@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.admin_gateway import ADMIN, MASTER, start
 from tests.conftest import GatewayFactory
@@ -19,13 +19,6 @@ from tests.fakes.servers import RunningApp
 @pytest.fixture
 def gateway(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> RunningApp:
     return start(make_gateway, upstream, extra="teams:\n  research: {rpm: 50}\n")
-
-
-@pytest.fixture
-def page(browser: Browser) -> Page:
-    opened = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-    opened.set_default_timeout(10_000)
-    return opened
 
 
 def test_users_teams_and_the_audit_in_the_dashboard(gateway: RunningApp, page: Page, screenshots: Path) -> None:

@@ -43,6 +43,7 @@ ROOMS: dict[str, Floor] = {
     "compiling": Floor.GROUND,
     "i18n": Floor.FOUNDATION,
     "streaming": Floor.FOUNDATION,
+    "tap": Floor.FOUNDATION,
     "eventstream": Floor.FOUNDATION,
     "tool_ids": Floor.FOUNDATION,
     "randomness": Floor.FOUNDATION,
