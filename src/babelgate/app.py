@@ -283,6 +283,7 @@ class Gateway:
         status, elapsed, _, _ = exchange.outcome()
         usage = record.notes.usage if record.notes is not None else None
         traceparent = exchange.header(b"traceparent")
+        guarded = record.guarded
         trace = RequestRecord(
             record.route,
             record.request_id.decode(),
@@ -299,6 +300,8 @@ class Gateway:
             exchange.started + elapsed,
             traceparent.decode("latin-1") if traceparent is not None else None,
             (response_cache.HEADER, b"hit") in record.headers_out,
+            guarded.ledger_value() if guarded is not None else None,
+            tuple(guarded.checks) if guarded is not None else (),
         )
         try:
             self.tracing.record(trace, record.attempt_log or [])

@@ -149,3 +149,32 @@ def test_with_traces_on_routing_events_are_still_counted(
     assert 'babelgate_routing_events_total{event="key_cooldowns",model="second",provider="openai"} 1.0' in metrics
     (attempt,) = [s for s in collector.wait(2) if s["kind"] == 3]  # SPAN_KIND_CLIENT
     assert attempt["attributes"]["babelgate.outcome"] == "rate_limit_exceeded"
+
+
+def test_the_guardrails_time_is_a_span_of_the_request(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, collector: Collector
+) -> None:
+    config = (
+        CONFIG.format(url=collector.url)
+        + """guardrails:
+  - {name: emails, kind: pii, entities: [email], action: mask}
+server:
+  guardrails: [emails]
+"""
+    )
+    gateway = make_gateway(config)
+    answer = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        json={"model": "second", "messages": [{"role": "user", "content": "Write to ada@example.com"}]},
+        timeout=30,
+    )
+    assert answer.status_code == 200
+    spans = collector.wait(4)
+    server = next(s for s in spans if s["name"] == "chat second")
+    checks = {s["name"]: s for s in spans if s["name"].startswith("guardrails ")}
+    assert set(checks) == {"guardrails input", "guardrails output"}
+    for check in checks.values():
+        assert check["parent"] == server["id"] and check["kind"] == 1  # SPAN_KIND_INTERNAL
+        assert server["start"] <= check["start"] <= check["end"] <= server["end"]
+        assert check["attributes"]["babelgate.guardrails"] == '{"emails":"mask"}'
+    assert checks["guardrails input"]["end"] <= checks["guardrails output"]["start"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,11 +31,12 @@ class Decisions:
     """What each guardrail did for one request (name → the strongest action it took: block > mask > log >
     allow), and the vault of its reversible masks."""
 
-    __slots__ = ("actions", "counted", "vault")
+    __slots__ = ("actions", "checks", "counted", "vault")
 
     def __init__(self) -> None:
         self.actions: dict[str, str] = {}
         self.counted: list[tuple[str, str, str]] = []  # (name, stage, action): for the metric
+        self.checks: list[tuple[str, float, float]] = []  # (stage, started, ended) by perf_counter: for the trace
         self.vault: Vault | None = None
 
     def note(self, name: str, stage: str, action: str) -> None:
@@ -70,6 +72,16 @@ async def check(
     found = slots(document, where)
     if not found:
         return False
+    started = time.perf_counter()
+    try:
+        return await _checked(guards, stage, found, decisions, model, key_id)
+    finally:
+        decisions.checks.append((stage, started, time.perf_counter()))
+
+
+async def _checked(
+    guards: Sequence[Guardrail], stage: Stage, found: list[Slot], decisions: Decisions, model: str, key_id: str | None
+) -> bool:
     changed = False
     externals = []
     for guard in guards:

@@ -57,6 +57,8 @@ class RequestRecord:
     ended: float
     traceparent: str | None
     cache_hit: bool
+    guardrails: str | None = None  # what each guardrail decided, as the ledger keeps it (JSON)
+    guardrail_checks: tuple[tuple[str, float, float], ...] = ()  # (stage, started, ended): a span each
 
 
 class Tracing:
@@ -160,6 +162,15 @@ class Tracing:
             if attempt.outcome != "ok":
                 attempt_span.set_status(Status(StatusCode.ERROR))
             attempt_span.end(end_time=ns(attempt.ended))
+        for stage, started, ended in request.guardrail_checks:
+            check = self.tracer.start_span(
+                f"guardrails {stage}",
+                context=inside,
+                kind=SpanKind.INTERNAL,
+                attributes={"babelgate.guardrails": request.guardrails or "{}"},
+                start_time=ns(started),
+            )
+            check.end(end_time=ns(ended))
         span.end(end_time=ns(request.ended))
 
     def flush(self) -> None:
