@@ -103,9 +103,10 @@ def test_who_the_log_covers() -> None:
 
 
 def test_the_queue_is_bounded_and_drops_the_oldest() -> None:
-    queue = ConversationLog(ContentLogConfig(enabled=True), [], limit=2)
+    counted: list[None] = []
+    queue = ConversationLog(ContentLogConfig(enabled=True), [], limit=2, count_drop=lambda: counted.append(None))
     for number in range(3):  # no running loop: nothing is built, the queue only fills
         queue.capture(capture({"messages": [{"role": "user", "content": str(number)}]}, []))
-    assert queue.dropped == 1
+    assert queue.dropped == 1 and len(counted) == 1  # the metric's count too
     built = [build(captured, 1024).input[0]["parts"][0]["content"] for captured in queue._queue]
     assert built == ["1", "2"]

@@ -128,6 +128,11 @@ class Reference:
             ("exporter", "reason"),
             registry=self.registry,
         )
+        self.conversation_dropped = Gauge(
+            "babelgate_conversation_dropped",
+            "Logged requests the conversation log dropped (since start) before building them",
+            registry=self.registry,
+        )
         self.redis_up = Gauge(
             "babelgate_redis_up",
             "1 while Redis answers (its breaker is closed), 0 while state is kept per instance",
@@ -255,6 +260,7 @@ def _events(target: Metrics | Reference) -> None:
             target.guardrail_decision("pii", "input", "mask")
     target.exporter_exported.labels("otlp").inc(3)
     target.exporter_dropped.labels("otlp", "queue_full").inc()
+    target.conversation_dropped.inc()
 
 
 def _without_created(text: bytes) -> str:

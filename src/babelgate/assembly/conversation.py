@@ -54,7 +54,7 @@ def _log(config: Config, store: ResponseStore, metrics: Metrics) -> Conversation
     settings = config.logging.content
     if not settings.enabled:
         return None
-    return ConversationLog(settings, sinks_of(config, store, metrics))
+    return ConversationLog(settings, sinks_of(config, store, metrics), count_drop=metrics.conversation_dropped.inc)
 
 
 def sinks_of(config: Config, store: ResponseStore, metrics: Metrics) -> list[ExchangeSink]:

@@ -1,5 +1,5 @@
 """The conversation log's queue: a logged request leaves what it sent and got back here once it has ended (a deque
-append, no await: pipeline.py), and a task beside the requests makes `Exchange`s of them in batches and hands them
+append, no await: accounting.py), and a task beside the requests makes `Exchange`s of them in batches and hands them
 to every sink (the store's log, the exporters).
 
 Who is logged is decided once per request (`covers`): every caller when `logging.content` names no key and no
@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from babelgate.conversation.build import build
@@ -30,14 +30,21 @@ BATCH: Final = 256
 QUEUE_LIMIT: Final = 1000
 DROP_REPORT: Final = 1000
 
-# What a logged request leaves in the queue (pipeline.py's `Transcript.hand_over`): the codec, the request's
+# What a logged request leaves in the queue (accounting.py's `log_conversation`): the codec, the request's
 # document, the answer's pieces, whether they were cut, how to mask again what a reversible mask gave back (or
 # None), then the Exchange's own values from `request_id` on.
 Capture = tuple[Any, ...]
 
 
 class ConversationLog:
-    def __init__(self, settings: ContentLogConfig, sinks: Sequence[ExchangeSink], *, limit: int = QUEUE_LIMIT) -> None:
+    def __init__(
+        self,
+        settings: ContentLogConfig,
+        sinks: Sequence[ExchangeSink],
+        *,
+        limit: int = QUEUE_LIMIT,
+        count_drop: Callable[[], None] = lambda: None,
+    ) -> None:
         self.keys = frozenset(settings.keys)
         self.teams = frozenset(settings.teams)
         self.everyone = not self.keys and not self.teams
@@ -45,6 +52,7 @@ class ConversationLog:
         self.sinks = list(sinks)
         self.limit = limit
         self.dropped = 0
+        self._count_drop = count_drop  # babelgate_conversation_dropped_total
         self._queue: deque[Capture] = deque()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -61,6 +69,7 @@ class ConversationLog:
         if len(queue) >= self.limit:
             queue.popleft()
             self.dropped += 1
+            self._count_drop()
             if self.dropped % DROP_REPORT == 1:  # the first, then one line per DROP_REPORT: never a line a request
                 log.warning("the conversation log dropped %d requests: more came than it could build", self.dropped)
         queue.append(captured)

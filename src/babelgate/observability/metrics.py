@@ -366,6 +366,12 @@ class Metrics:
             ("exporter", "reason"),
             registry=self.registry,
         )
+        # Logged requests the conversation log dropped before building them (more came than it could build).
+        self.conversation_dropped = Gauge(
+            "babelgate_conversation_dropped",
+            "Logged requests the conversation log dropped (since start) before building them",
+            registry=self.registry,
+        )
         # With several workers, gauges read their largest value: 1 while any worker reaches Redis.
         self.redis_up = Gauge(
             "babelgate_redis_up",
