@@ -13,7 +13,7 @@ from typing import Any
 import openai
 import pytest
 
-from babelgate.config.models import ExporterConfig
+from babelgate.config.content import ExporterConfig
 from babelgate.conversation.exporters.build import Exporters
 from babelgate.conversation.record import Exchange
 from tests.conftest import CLOSED_PORT_URL, GatewayFactory

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from babelgate.config.models import ContentLogConfig
+from babelgate.config.content import ContentLogConfig
 from babelgate.conversation.build import STATS, build
 from babelgate.conversation.log import ConversationLog
 from babelgate.conversation.store_log import row_of

@@ -168,6 +168,22 @@ def arguments(value: Any) -> Any:
     return value
 
 
+def tool_calls(calls: Any) -> list[Part]:
+    """OpenAI-shaped tool calls (`{id, function: {name, arguments}}`: Chat Completions', Ollama's) as parts."""
+    out: list[Part] = []
+    for call in objects(calls):
+        function = as_object(call.get("function"))
+        out.append(
+            {
+                "type": "tool_call",
+                "id": call.get("id"),
+                "name": function.get("name"),
+                "arguments": arguments(function.get("arguments")),
+            }
+        )
+    return out
+
+
 def message(role: str, parts: Sequence[Part | None], finish_reason: str | None = None) -> Message:
     kept: Message = {"role": role, "parts": [part for part in parts if part is not None]}
     if finish_reason is not None:

@@ -19,7 +19,7 @@ from babelgate.conversation.build import build
 from babelgate.conversation.record import Exchange, ExchangeSink
 
 if TYPE_CHECKING:
-    from babelgate.config.models import ContentLogConfig
+    from babelgate.config.content import ContentLogConfig
     from babelgate.governance.virtual_keys import VirtualKey
 
 log = logging.getLogger("babelgate.conversation")

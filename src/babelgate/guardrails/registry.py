@@ -13,7 +13,8 @@ from babelgate.guardrails.pii import scanner
 from babelgate.guardrails.scanner import Scanner
 
 if TYPE_CHECKING:
-    from babelgate.config.models import Config, GuardrailConfig
+    from babelgate.config.content import GuardrailConfig
+    from babelgate.config.models import Config
     from babelgate.governance.virtual_keys import VirtualKey
 
 NONE: tuple[Guardrail, ...] = ()

@@ -10,7 +10,7 @@ from babelgate.conversation.exporters.senders import OtlpSender, Poster, Webhook
 from babelgate.conversation.record import Exchange
 
 if TYPE_CHECKING:
-    from babelgate.config.models import ExporterConfig
+    from babelgate.config.content import ExporterConfig
 
 
 class Exporters:

@@ -17,7 +17,7 @@ from babelgate.governance.alerts import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 if TYPE_CHECKING:
     import aiohttp
 
-    from babelgate.config.models import ExporterConfig
+    from babelgate.config.content import ExporterConfig
 
 PROTOBUF = "application/x-protobuf"
 

@@ -7,13 +7,12 @@ from typing import Any, Final
 
 from babelgate.conversation.codec import (
     Conversation,
-    arguments,
-    as_object,
     as_text,
     blob_part,
     message,
     objects,
     text_part,
+    tool_calls,
 )
 from babelgate.conversation.record import Message, Part
 
@@ -39,7 +38,12 @@ class OllamaCodec:
                 out.input.append(
                     message(
                         role,
-                        [*_thinking(item), text_part(item.get("content")), *_images(item.get("images")), *_calls(item)],
+                        [
+                            *_thinking(item),
+                            text_part(item.get("content")),
+                            *_images(item.get("images")),
+                            *tool_calls(item.get("tool_calls")),
+                        ],
                     )
                 )
         return out
@@ -57,7 +61,7 @@ class OllamaCodec:
             if isinstance(said, dict):
                 text += as_text(said.get("content"))
                 thinking += as_text(said.get("thinking"))
-                calls += [call for call in _calls(said) if call is not None]
+                calls += tool_calls(said.get("tool_calls"))
             elif isinstance(event.get("response"), str):
                 text += event["response"]
                 thinking += as_text(event.get("thinking"))
@@ -76,21 +80,6 @@ def _thinking(item: dict[str, Any]) -> list[Part | None]:
 
 def _images(images: Any) -> list[Part | None]:
     return [blob_part(image, "image/*") for image in images] if isinstance(images, list) else []
-
-
-def _calls(item: dict[str, Any]) -> list[Part | None]:
-    out: list[Part | None] = []
-    for call in objects(item.get("tool_calls")):
-        function = as_object(call.get("function"))
-        out.append(
-            {
-                "type": "tool_call",
-                "id": call.get("id"),
-                "name": function.get("name"),
-                "arguments": arguments(function.get("arguments")),
-            }
-        )
-    return out
 
 
 CODEC: Final = OllamaCodec()

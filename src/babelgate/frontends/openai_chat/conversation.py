@@ -15,6 +15,7 @@ from babelgate.conversation.codec import (
     message,
     objects,
     text_part,
+    tool_calls,
 )
 from babelgate.conversation.record import Message, Part
 
@@ -108,21 +109,6 @@ def content_parts(content: Any) -> list[Part]:
             audio = part["input_audio"]
             parts.append(blob_part(audio.get("data"), f"audio/{audio.get('format') or 'wav'}"))
     return [part for part in parts if part is not None]
-
-
-def tool_calls(calls: Any) -> list[Part]:
-    out: list[Part] = []
-    for call in objects(calls):
-        function = as_object(call.get("function"))
-        out.append(
-            {
-                "type": "tool_call",
-                "id": call.get("id"),
-                "name": function.get("name"),
-                "arguments": arguments(function.get("arguments")),
-            }
-        )
-    return out
 
 
 def _plain(content: Any) -> Any:

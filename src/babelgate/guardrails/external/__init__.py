@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from babelgate.config.models import GuardrailConfig
+    from babelgate.config.content import GuardrailConfig
     from babelgate.guardrails.guardrail import External
     from babelgate.providers.base import Provider
     from babelgate.routing.registry import Deployment

@@ -14,7 +14,7 @@ from babelgate.guardrails.external.posting import JsonPoster
 from babelgate.guardrails.guardrail import Stage, Verdict
 
 if TYPE_CHECKING:
-    from babelgate.config.models import GuardrailConfig
+    from babelgate.config.content import GuardrailConfig
 
 API_VERSION: Final = "2024-09-01"
 LIMIT: Final = 10_000  # characters one analysis reads

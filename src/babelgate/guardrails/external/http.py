@@ -12,7 +12,7 @@ from babelgate.guardrails.external.posting import JsonPoster
 from babelgate.guardrails.guardrail import Stage, Verdict
 
 if TYPE_CHECKING:
-    from babelgate.config.models import GuardrailConfig
+    from babelgate.config.content import GuardrailConfig
 
 _ACTIONS = ("allow", "block", "mask")
 

@@ -12,7 +12,7 @@ from babelgate.guardrails.guardrail import Stage, Verdict
 from babelgate.providers.base import moderation_of
 
 if TYPE_CHECKING:
-    from babelgate.config.models import GuardrailConfig
+    from babelgate.config.content import GuardrailConfig
     from babelgate.guardrails.external import Services
 
 

@@ -15,7 +15,7 @@ from babelgate.guardrails.findings import Finding
 from babelgate.guardrails.guardrail import Stage, Verdict
 
 if TYPE_CHECKING:
-    from babelgate.config.models import GuardrailConfig
+    from babelgate.config.content import GuardrailConfig
 
 
 class PresidioChecker:
