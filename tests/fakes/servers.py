@@ -10,6 +10,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
@@ -17,6 +18,23 @@ import uvicorn
 from babelgate.server_protocol import UVICORN_OPTIONS, GatewayHttpProtocol
 
 T = TypeVar("T")
+
+
+def _unwatched(loop: asyncio.AbstractEventLoop) -> list[str]:
+    """The descriptors the loop believes it watches but its epoll set does not hold (Linux: /proc's fdinfo): a
+    socket closed behind the loop's back leaves its number registered, and the next socket given that number
+    never wakes the loop."""
+    selector = getattr(loop, "_selector", None)
+    epoll = getattr(selector, "_selector", None)
+    if selector is None or epoll is None or not hasattr(epoll, "fileno"):
+        return []
+    try:
+        info = Path(f"/proc/self/fdinfo/{epoll.fileno()}").read_text()
+    except OSError:
+        return []
+    held = {int(line.split()[1]) for line in info.splitlines() if line.startswith("tfd:")}
+    lost = sorted(fd for fd in selector.get_map() if fd not in held and fd != epoll.fileno())
+    return [f"registered with the loop but not with its epoll set: fds {lost}"] if lost else []
 
 
 def _awaiting(coro: Any) -> list[str]:
@@ -49,7 +67,7 @@ class LoopThread:
             for task in asyncio.all_tasks():
                 if task is not asyncio.current_task():
                     lines.append(f"{task.get_name()}: {' -> '.join(_awaiting(task.get_coro()))}")
-            return "\n".join(sorted(lines)) or "(no task)"
+            return "\n".join(sorted(lines) + _unwatched(asyncio.get_running_loop())) or "(no task)"
 
         try:
             return self.run(tasks(), timeout=1)

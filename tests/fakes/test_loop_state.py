@@ -4,6 +4,8 @@ blocks the loop, where that call is."""
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import threading
 
 from tests.fakes.servers import LoopThread
@@ -46,3 +48,18 @@ def _eventually_reported(thread: LoopThread, name: str) -> str:
         if name in report:
             break
     return report
+
+
+def test_the_report_names_a_descriptor_closed_behind_the_loop_s_back() -> None:
+    thread = LoopThread()
+    watched, other = socket.socketpair()
+    try:
+        thread.loop.call_soon_threadsafe(thread.loop.add_reader, watched.fileno(), lambda: None)
+        number = watched.fileno()
+        assert "not with its epoll set" not in _eventually_reported(thread, "(no task)")
+        os.close(watched.detach())  # closed without the loop's remove_reader: its number stays registered
+        assert f"registered with the loop but not with its epoll set: fds [{number}]" in thread.state()
+    finally:
+        thread.loop.call_soon_threadsafe(thread.loop.remove_reader, number)
+        other.close()
+        thread.stop()

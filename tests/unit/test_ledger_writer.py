@@ -336,3 +336,19 @@ async def test_a_waiting_row_holds_the_answers_counts_not_its_objects() -> None:
     exposition = generate_latest(metrics.registry).decode()
     assert 'babelgate_tokens_total{kind="prompt",model="gpt-4o-mini",provider="openai"} 10.0' in exposition
     await ledger.close()
+
+
+def test_a_spool_file_is_let_go_once_whoever_lets_it_go(tmp_path: Path) -> None:
+    """A replay's `done` (in a thread) and a closing gateway's `release_all` may both let a claimed file go: its
+    descriptor is closed once, never a second time (by then the number may be another file's or socket's)."""
+    spool = LedgerSpool(tmp_path, "tag")
+    spool.write([row_of({"request_id": "r1"})])
+    (claimed,) = spool.claim()
+    spool.done(claimed)
+    reused = os.open(tmp_path / "other", os.O_CREAT | os.O_RDWR)  # the lowest free number: the spool file's
+    try:
+        spool._release(claimed)  # a late second release, as a concurrent release_all makes
+        spool.release_all()
+        os.fstat(reused)  # still open
+    finally:
+        os.close(reused)

@@ -108,7 +108,10 @@ class LedgerSpool:
             self._release(claimed)
 
     def _release(self, claimed: Claimed) -> None:
-        self._claimed.pop(claimed.path, None)
+        # Closed once, by whoever takes it out of `_claimed` (a replay's `done` runs in a thread while the gateway
+        # may be closing): a second `os.close` of the number would close whatever file or socket got it since.
+        if self._claimed.pop(claimed.path, None) is not claimed:
+            return
         with contextlib.suppress(OSError):
             os.close(claimed.fd)
 
