@@ -108,7 +108,8 @@ class Gateway:
         )
         self.identity = IdentityPart(config, self.governance)
         self.mcp = McpPart(config, self.store, self.background, self._current, VERSION)
-        self.guardrails = GuardrailsPart(config, self.upstreams)
+        governance = self.governance
+        self.guardrails = GuardrailsPart(config, self.upstreams, lambda: governance.directory.team_guardrails)
         # Each after what it uses: started and reloaded in this order, stopped in the reverse one (the ledger
         # writes its last rows before the store closes, the store before the client's pools close).
         self.parts: tuple[Part, ...] = (

@@ -14,6 +14,8 @@ import httpx
 import openai
 import pytest
 from anthropic.types import MessageParam
+from google import genai
+from google.genai import types as gt
 
 from babelgate.config import load_config
 from babelgate.providers import PROVIDER_TYPES
@@ -253,6 +255,23 @@ def test_completions_and_embeddings_are_logged(
         {"role": "assistant", "parts": [{"type": "text", "content": "Hello!"}], "finish_reason": "stop"}
     ]
     assert [message["parts"][0]["content"] for message in embedded["input"]] == ["embed me", "and <EMAIL_1>"]
+    assert embedded["output"] == []
+
+
+@pytest.mark.parametrize("contents", [["embed me", f"and {EMAIL}"], f"and {EMAIL}"], ids=["batch", "one"])
+def test_the_gemini_embedding_doors_are_masked_and_logged(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, loop_thread: LoopThread, contents: Any
+) -> None:
+    gateway = make_gateway(LOGGED)
+    options = gt.HttpOptions(base_url=gateway.url, api_version="v1beta", timeout=30_000)
+    with genai.Client(api_key="unused", http_options=options) as client:
+        answer = client.models.embed_content(model="text-embedding-3-small", contents=contents)
+    assert answer.embeddings and len(answer.embeddings) == (len(contents) if isinstance(contents, list) else 1)
+    sent = [received.json for received in upstream.received if received.path == "/v1/embeddings"]
+    assert EMAIL not in json.dumps(sent) and "<EMAIL_1>" in json.dumps(sent)  # masked before it left
+    (embedded,) = _logged(gateway, loop_thread)
+    texts = [message["parts"][0]["content"] for message in embedded["input"]]
+    assert texts == (["embed me", "and <EMAIL_1>"] if isinstance(contents, list) else ["and <EMAIL_1>"])
     assert embedded["output"] == []
 
 

@@ -140,6 +140,28 @@ def test_guardrails_a_key_adds_apply_to_its_requests_only(make_gateway: GatewayF
     assert unknown.status_code == 400 and "nope" in unknown.text
 
 
+def test_a_team_s_guardrails_set_through_the_admin_api_apply_to_its_keys_at_once(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI
+) -> None:
+    gateway = make_gateway(CONFIG, env={"BABELGATE_MASTER_KEY": MASTER})
+    request = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Project bluebird ships."}]}
+    with httpx.Client(base_url=gateway.url, headers={"authorization": f"Bearer {MASTER}"}, timeout=30) as admin:
+        unknown = admin.post("/admin/teams", json={"id": "research", "guardrails": ["nope"]})
+        assert unknown.status_code == 400 and "nope" in unknown.text
+        made = admin.post("/admin/teams", json={"id": "research", "guardrails": ["codename"]})
+        assert made.status_code == 201 and made.json()["guardrails"] == ["codename"]
+        key = _create(gateway, team="research")["key"]
+        with _client(gateway, key) as client, pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(**request)  # type: ignore[call-overload]
+        assert refused.value.body["code"] == "guardrail_blocked"  # type: ignore[index]
+        assert refused.value.body["param"] == "codename"  # type: ignore[index]
+        # Taken off the team, the guardrail no longer applies to its keys: the change is read at once.
+        assert admin.patch("/admin/teams/research", json={"guardrails": None}).json()["guardrails"] == []
+        with _client(gateway, key) as client:
+            client.chat.completions.create(**request)  # type: ignore[call-overload]
+        assert admin.patch("/admin/teams/research", json={"guardrails": ["nope"]}).status_code == 400
+
+
 def test_each_decision_is_in_the_ledger_and_the_metrics(
     make_gateway: GatewayFactory, upstream: FakeOpenAI, loop_thread: LoopThread
 ) -> None:

@@ -49,6 +49,8 @@ def test_teams_and_the_audit_from_the_command_line(gateway: RunningApp, capsys: 
     created = _json(capsys, "teams", "create", "ml", *url, "--members", "a,b", "--admins", "a", "--budget-usd", "50")
     assert created["members"] == ["a", "b"] and created["budget_usd"] == 50
     assert _json(capsys, "teams", "update", "ml", *url, "--models", "gpt-4o*")["models"] == ["gpt-4o*"]
+    assert main(["teams", "update", "ml", *url, "--guardrails", "nope"]) != 0  # no guardrail of that name here
+    assert "guardrail 'nope'" in capsys.readouterr().err
     assert main(["teams", "list", *url]) == 0
     listed = capsys.readouterr().out
     assert "ml" in listed and "search" in listed and "config" in listed and "$50.00" in listed

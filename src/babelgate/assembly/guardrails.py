@@ -4,7 +4,7 @@ that ask a configured provider (moderation, bedrock) find it in the upstreams pa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from babelgate.assembly.part import Closer
 from babelgate.assembly.upstreams import UpstreamsPart
@@ -14,17 +14,20 @@ from babelgate.guardrails.registry import Guardrails
 
 
 class GuardrailsPart:
-    def __init__(self, config: Config, upstreams: UpstreamsPart) -> None:
+    def __init__(
+        self, config: Config, upstreams: UpstreamsPart, teams: Callable[[], Mapping[str, tuple[str, ...]]]
+    ) -> None:
         self._upstreams = upstreams
+        self._teams = teams  # each team's guardrails, as the directory has them now
         self._services = self._new_services()
-        self.guardrails = Guardrails(config, self._services)
+        self.guardrails = Guardrails(config, self._services, teams)
 
     def start(self, lifespan: bool) -> None:
         pass  # a checker opens its session on its first question
 
     def reload(self, config: Config) -> Sequence[Closer]:
         retired, self._services = self._services, self._new_services()
-        self.guardrails = Guardrails(config, self._services)
+        self.guardrails = Guardrails(config, self._services, self._teams)
         return (retired.aclose,)
 
     async def aclose(self) -> None:

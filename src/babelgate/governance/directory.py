@@ -40,7 +40,9 @@ SOURCES: Final = ("admin", "oidc", "jwt")
 # Ids go in URLs (/admin/users/{id}) and in ledger rows: no slash, no control characters.
 _ID: Final = re.compile(r"^[^/\s\x00-\x1f]{1,200}$")
 USER_FIELDS: Final = ("id", "email", "name", "role", "teams", "disabled", "metadata", *LIMIT_FIELDS)
-TEAM_FIELDS: Final = ("id", "members", "admins", "models", "metadata", *LIMIT_FIELDS)
+TEAM_FIELDS: Final = ("id", "members", "admins", "models", "guardrails", "metadata", *LIMIT_FIELDS)
+# A team's fields that hold a list of names (stored as tuples, shown as lists).
+_TEAM_LISTS: Final = ("members", "admins", "models", "guardrails")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,8 @@ class Team:
     members: tuple[str, ...] = ()  # user ids
     admins: tuple[str, ...] = ()  # user ids of its team admins (members too)
     models: tuple[str, ...] = ()  # patterns of public model names its keys may use; empty: every model
+    # Guardrails its keys' requests pass besides the server's and their model's (names of the configured ones).
+    guardrails: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
     rpm: int | None = None
     tpm: int | None = None
@@ -93,7 +97,7 @@ class Team:
     def public(self) -> dict[str, Any]:
         fields = asdict(self)
         del fields["deleted_at"]
-        for name in ("members", "admins", "models"):
+        for name in _TEAM_LISTS:
             fields[name] = list(getattr(self, name))
         return fields
 
@@ -116,7 +120,7 @@ def _decode_user(body: bytes) -> User:
 
 def _decode_team(body: bytes) -> Team:
     fields = orjson.loads(body)
-    for name in ("members", "admins", "models"):
+    for name in _TEAM_LISTS:
         fields[name] = tuple(fields.get(name) or ())
     return Team(**{k: v for k, v in fields.items() if k in Team.__dataclass_fields__})
 
@@ -137,7 +141,7 @@ def checked(fields: dict[str, Any], allowed: tuple[str, ...], *, creating: bool)
         if name not in allowed or (name == "id" and not creating):
             raise InvalidRequest("invalid_value", param=name, detail=f"not a field here (fields: {', '.join(allowed)})")
         if value is None:
-            out[name] = {"teams": (), "members": (), "admins": (), "models": (), "metadata": {}}.get(name)
+            out[name] = {"teams": (), **dict.fromkeys(_TEAM_LISTS, ()), "metadata": {}}.get(name)
             if name == "disabled":
                 out[name] = False
             if name == "id":
@@ -149,7 +153,7 @@ def checked(fields: dict[str, Any], allowed: tuple[str, ...], *, creating: bool)
             raise InvalidRequest("wrong_type", param=name, expected="a string")
         if name == "role" and value not in ROLES:
             raise InvalidRequest("invalid_value", param=name, detail=f"expected one of {', '.join(ROLES)} or null")
-        if name in ("teams", "members", "admins", "models"):
+        if name == "teams" or name in _TEAM_LISTS:
             if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
                 raise InvalidRequest("wrong_type", param=name, expected="an array of strings")
             value = tuple(dict.fromkeys(value))
@@ -177,6 +181,7 @@ def config_teams(config: Config) -> dict[str, Team]:
             max_concurrent=team.max_concurrent,
             budget_usd=team.budget_usd,
             budget_period=team.budget_period,
+            guardrails=team.guardrails,
             source="config",
         )
         for name, team in config.teams.items()
@@ -198,6 +203,8 @@ class Directory(Polled):
         # What governance reads: only scopes that limit something, so `.get` of anyone else is None.
         self.user_rules: dict[str, TeamRules] = {}
         self.team_rules: dict[str, TeamRules] = {}
+        # Each team's guardrails (guardrails/registry.py reads it): a new dictionary whenever teams change.
+        self.team_guardrails: dict[str, tuple[str, ...]] = {}
         self.disabled: frozenset[str] = frozenset()
         self._stored_users: dict[str, User] = {}
         self._stored_teams: dict[str, Team] = {}
@@ -232,6 +239,7 @@ class Directory(Polled):
         self.teams = teams
         self.user_rules = {uid: rules for uid, user in self.users.items() if _limits_something(rules := user.rules())}
         self.team_rules = {tid: rules for tid, team in teams.items() if _limits_something(rules := team.rules())}
+        self.team_guardrails = {tid: team.guardrails for tid, team in teams.items() if team.guardrails}
         self.disabled = frozenset(uid for uid, user in self.users.items() if user.disabled)
 
     async def _poll(self) -> None:

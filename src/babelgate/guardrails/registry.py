@@ -4,6 +4,7 @@ add: a key cannot take off a guardrail its team, its model or the server imposes
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from babelgate.guardrails.external import Services, external_checker
@@ -48,11 +49,17 @@ def build(config: GuardrailConfig, services: Services) -> Guardrail:
 class Guardrails:
     """The guardrails of one configuration, and the set each (key, model) passes, found once and kept."""
 
-    def __init__(self, config: Config, services: Services) -> None:
+    def __init__(
+        self, config: Config, services: Services, teams: Callable[[], Mapping[str, tuple[str, ...]]] | None = None
+    ) -> None:
         self.by_name = {guardrail.name: build(guardrail, services) for guardrail in config.guardrails}
         self._server = tuple(self.by_name[name] for name in config.server.guardrails)
         self._models = {name: model.guardrails for name, model in config.models.items() if model.guardrails}
-        self._teams = {name: team.guardrails for name, team in config.teams.items() if team.guardrails}
+        # Each team's guardrails: the directory's (the config file's teams and those the admin API made), which
+        # hands a new mapping whenever a team changes; without a directory, the config file's.
+        configured = {name: team.guardrails for name, team in config.teams.items() if team.guardrails}
+        self._teams = teams or (lambda: configured)
+        self._teams_seen: Mapping[str, tuple[str, ...]] | None = None
         self._aliases = config.aliases
         # Whether any request can pass a guardrail at all: when none can, requests pay one attribute read.
         self.active = bool(self.by_name)
@@ -67,6 +74,10 @@ class Guardrails:
 
     def applicable(self, key: VirtualKey | None, model: str) -> tuple[Guardrail, ...]:
         """The guardrails a request of `key` to the public model `model` passes, in order, each once."""
+        teams = self._teams()
+        if teams is not self._teams_seen:
+            self._found.clear()  # a team's guardrails changed: every key of it may pass others now
+            self._teams_seen = teams
         found = self._found.get((id(key), model))
         if found is not None and found[0] is key:
             return found[1]
@@ -74,7 +85,7 @@ class Guardrails:
         names.update(dict.fromkeys(self._models.get(self._aliases.get(model, model), ())))
         if key is not None:
             if key.team is not None:
-                names.update(dict.fromkeys(self._teams.get(key.team, ())))
+                names.update(dict.fromkeys(teams.get(key.team, ())))
             names.update(dict.fromkeys(key.guardrails))
         # A name the configuration no longer has (a key made before a reload removed it) guards nothing more.
         guards = tuple(self.by_name[name] for name in names if name in self.by_name) or NONE

@@ -27,7 +27,7 @@ class _Kind:
 USERS = _Kind(
     "users", "user", (("--email", str), ("--name", str), ("--role", str), *_LIMITS), ("--teams",), ("disabled",)
 )
-TEAMS = _Kind("teams", "team", _LIMITS, ("--members", "--admins", "--models"))
+TEAMS = _Kind("teams", "team", _LIMITS, ("--members", "--admins", "--models", "--guardrails"))
 
 
 def add_directory(commands: Any, admin: argparse.ArgumentParser, admin_below: argparse.ArgumentParser) -> None:

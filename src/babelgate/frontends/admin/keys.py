@@ -9,6 +9,7 @@ from babelgate.errors import InvalidRequest, MethodNotAllowed, NotFound
 from babelgate.exchange import Exchange
 from babelgate.frontends.admin.access import authorize, refuse
 from babelgate.frontends.admin.audit import note
+from babelgate.frontends.admin.guardrail_names import known_guardrails
 from babelgate.frontends.body_schema import OBJECT, STRING, any_of, array, enum, nullable
 from babelgate.frontends.route import Operation
 from babelgate.governance.virtual_keys import PERIODS, VirtualKey
@@ -33,7 +34,7 @@ async def keys(runtime: Runtime, exchange: Exchange) -> Answer:
             fields.setdefault("team", principal.teams[0] if principal.teams else None)
             _check_fields(principal, exchange, fields)
             owner = principal.user
-        _known_guardrails(runtime, fields)
+        known_guardrails(runtime, fields)
         key, secret = await ring.create(fields, user=owner)
         note(runtime, exchange, "keys.create", "key", key.id, None, key.public(), 201)
         return json_answer({**key.public(), "key": secret}, 201)
@@ -64,7 +65,7 @@ async def key(runtime: Runtime, exchange: Exchange, key_id: str) -> Answer:
         fields = await read_body(runtime, exchange)
         if principal.role != "admin":
             _check_fields(principal, exchange, _changes(fields, ring.keys[key_id]))
-        _known_guardrails(runtime, fields)
+        known_guardrails(runtime, fields)
         before = ring.keys[key_id]
         updated = await ring.update(key_id, fields)
         note(runtime, exchange, "keys.update", "key", key_id, before.public(), updated.public())
@@ -155,18 +156,3 @@ KEY_FIELDS: Final = {
 
 PREFIX: Final = "/admin/keys/"
 KEY_OPERATIONS: Final = {"": (Operation("GET"), Operation("PATCH", body=KEY_FIELDS), Operation("DELETE"))}
-
-
-def _known_guardrails(runtime: Runtime, fields: dict[str, Any]) -> None:
-    """A key's `guardrails` name configured guardrails: an unknown name would silently guard nothing."""
-    names = fields.get("guardrails")
-    if not isinstance(names, list):
-        return  # absent, null, or not a list (virtual_keys.checked_fields refuses that)
-    known = {guardrail.name for guardrail in runtime.config.guardrails}
-    unknown = [name for name in names if isinstance(name, str) and name not in known]
-    if unknown:
-        raise InvalidRequest(
-            "invalid_value",
-            param="guardrails",
-            detail=f"unknown guardrail {unknown[0]!r} (configured: {', '.join(sorted(known)) or 'none'})",
-        )

@@ -34,6 +34,8 @@ class Collection:
     # or whoever `may_change(principal, id, fields)` lets (a team admin, their own team's members and limits).
     read: str = "team_admin"
     may_change: Callable[[Principal, str, dict[str, Any]], bool] = lambda principal, item_id, fields: False
+    # What a body may name must exist (a team's guardrails): refused with a 400 before anything is written.
+    check: Callable[[Runtime, dict[str, Any]], None] = lambda runtime, fields: None
 
 
 async def listing(collection: Collection, runtime: Runtime, exchange: Exchange) -> Answer:
@@ -43,7 +45,9 @@ async def listing(collection: Collection, runtime: Runtime, exchange: Exchange) 
     directory = runtime.directory
     if method == "POST":
         exchange.call.route = f"admin.{collection.name}.create"
-        made = await collection.create(directory, await read_body(runtime, exchange))
+        fields = await read_body(runtime, exchange)
+        collection.check(runtime, fields)
+        made = await collection.create(directory, fields)
         view = collection.view(directory, made)
         note(runtime, exchange, f"{collection.name}.create", collection.noun, made.id, None, view, 201)
         return json_answer(view, 201)
@@ -69,6 +73,7 @@ async def one(collection: Collection, runtime: Runtime, exchange: Exchange, item
         fields = await read_body(runtime, exchange)
         if principal.role != "admin" and not collection.may_change(principal, item_id, fields):
             refuse(principal, exchange)
+        collection.check(runtime, fields)
         before, after = await collection.update(directory, item_id, fields)
         note(runtime, exchange, action, collection.noun, item_id, before.public(), after.public())
         return json_answer(collection.view(directory, after))

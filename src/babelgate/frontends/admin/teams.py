@@ -1,4 +1,4 @@
-"""`/admin/teams` and `/admin/teams/{id}`: teams (members, team admins, allowed models, limits, budget),
+"""`/admin/teams` and `/admin/teams/{id}`: teams (members, team admins, allowed models, guardrails, limits, budget),
 created, listed, changed and deleted (governance/directory.py). Teams of the config file's `teams:` are
 listed with `source: "config"` and refused (409) to PATCH and DELETE: the file is theirs."""
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Final
 
 from babelgate.answer import Answer
 from babelgate.exchange import Exchange
+from babelgate.frontends.admin.guardrail_names import known_guardrails
 from babelgate.frontends.admin.people import Collection, listing, one
 from babelgate.frontends.admin.users import LIMITS, NAMES
 from babelgate.frontends.body_schema import OBJECT, STRING, nullable
@@ -26,10 +27,15 @@ TEAMS: Final = Collection(
     create=lambda directory, fields: directory.create_team(fields),
     update=lambda directory, team_id, fields: directory.update_team(team_id, fields),
     delete=lambda directory, team_id: directory.delete_team(team_id),
-    # A team admin manages their own team's members, models, limits and budget, not who its admins are.
+    # A team admin manages their own team's members, models, limits and budget, not who its admins are, nor
+    # the guardrails an admin put on it.
     may_change=lambda principal, team_id, fields: (
-        principal.role == "team_admin" and team_id in principal.teams and "admins" not in fields
+        principal.role == "team_admin"
+        and team_id in principal.teams
+        and "admins" not in fields
+        and "guardrails" not in fields
     ),
+    check=known_guardrails,
 )
 
 
@@ -53,6 +59,7 @@ TEAM_FIELDS: Final[JSON] = {
             "members": NAMES,
             "admins": NAMES,
             "models": NAMES,
+            "guardrails": NAMES,
             "metadata": OBJECT,
             **LIMITS,
         }.items()

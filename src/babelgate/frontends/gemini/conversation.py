@@ -44,6 +44,26 @@ class GeminiCodec:
         ]
 
 
+class GeminiEmbedCodec:
+    """`:embedContent` and `:batchEmbedContents`: the texts of the content (or each request's content) in; an
+    embedding is no message."""
+
+    def request(self, document: Any) -> Conversation:
+        out = Conversation()
+        if not isinstance(document, dict):
+            return out
+        requests = objects(document.get("requests")) if "requests" in document else [document]
+        for request in requests:
+            content = request.get("content")
+            parts = parts_of(content.get("parts")) if isinstance(content, dict) else []
+            if parts:
+                out.input.append(message("user", parts))
+        return out
+
+    def answer(self, events: list[Any]) -> list[Message]:
+        return []
+
+
 def parts_of(parts: Any) -> list[Part]:
     out: list[Part | None] = []
     for part in objects(parts):
@@ -88,3 +108,4 @@ def _joined(parts: list[Part]) -> list[Part]:
 
 
 CODEC: Final = GeminiCodec()
+EMBED_CODEC: Final = GeminiEmbedCodec()

@@ -23,7 +23,7 @@ from babelgate.exchange import Exchange
 from babelgate.frontends import models
 from babelgate.frontends.embeddings import embed_in_batches
 from babelgate.frontends.gemini import native, wire
-from babelgate.frontends.gemini.conversation import CODEC
+from babelgate.frontends.gemini.conversation import CODEC, EMBED_CODEC
 from babelgate.frontends.gemini.field_names import (
     BATCH_EMBED_REQUEST,
     COUNT_TOKENS_REQUEST,
@@ -99,6 +99,8 @@ TEXTS: Final = TextPaths(
 )
 # A stream without `alt=sse` is one JSON array written piece by piece: its text is checked when it is whole.
 WHOLE_TEXTS: Final = TextPaths(input=TEXTS.input, output=TEXTS.output)
+# What an embedding is made of: the content's text parts (of each request, in a batch); an answer has no text.
+EMBED_TEXTS: Final = TextPaths(input=paths("content.parts.*.text", "requests.*.content.parts.*.text"))
 
 
 async def generate(runtime: Runtime, exchange: Exchange, model: str, *, stream: bool) -> ModelCall:
@@ -204,7 +206,7 @@ async def embed(runtime: Runtime, exchange: Exchange, model: str, *, batch: bool
     def capable(deployment: Deployment) -> None:
         require(deployment.provider.capabilities.embeddings, deployment, "embeddings")
 
-    return ModelCall(model, attempt, False, check=capable)
+    return ModelCall(model, attempt, False, check=capable, texts=EMBED_TEXTS, document=body, codec=EMBED_CODEC)
 
 
 def _check_basics(body: JSON) -> None:
