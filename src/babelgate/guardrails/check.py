@@ -22,7 +22,7 @@ import orjson
 from babelgate.errors import GuardrailBlocked
 from babelgate.guardrails.guardrail import Guardrail, Stage, Verdict
 from babelgate.guardrails.masking import Vault, mask
-from babelgate.guardrails.paths import Path, Slot, slots
+from babelgate.guardrails.paths import Slot, Where
 
 log = logging.getLogger("babelgate.guardrails")
 
@@ -62,14 +62,14 @@ async def check(
     guards: Sequence[Guardrail],
     stage: Stage,
     document: Any,
-    where: tuple[Path, ...],
+    where: Where,
     decisions: Decisions,
     model: str,
     key_id: str | None,
 ) -> bool:
     """Runs every guardrail of `stage` over the texts of `document` at `where`: raises GuardrailBlocked for the
     first that blocks, masks in place for those that mask. Answers whether any text changed."""
-    found = slots(document, where)
+    found = where.slots(document)
     if not found:
         return False
     started = time.perf_counter()
@@ -121,7 +121,7 @@ def _local(guard: Guardrail, stage: Stage, found: list[Slot], decisions: Decisio
 def parallel(
     guards: Sequence[Guardrail],
     document: Any,
-    where: tuple[Path, ...],
+    where: Where,
     decisions: Decisions,
     model: str,
     key_id: str | None,
@@ -130,7 +130,7 @@ def parallel(
     to run while the upstream answers; the task raises GuardrailBlocked for the first that blocks. None: there
     are none, or no texts."""
     chosen = [guard for guard in guards if guard.parallel and "input" in guard.stages]
-    texts = [holder[key] for holder, key in slots(document, where)] if chosen else []
+    texts = [holder[key] for holder, key in where.slots(document)] if chosen else []
     if not texts:
         return None
     found: list[Slot] = [(texts, number) for number in range(len(texts))]  # a copy: nothing here changes the request
@@ -220,13 +220,13 @@ async def _ask(guard: Guardrail, texts: list[str], stage: Stage, model: str, key
         return Verdict("allow", reason=f"{type(error).__name__}: {error}", failed=True)
 
 
-def restore(document: Any, where: tuple[Path, ...], decisions: Decisions) -> bool:
+def restore(document: Any, where: Where, decisions: Decisions) -> bool:
     """Puts back what reversible masks hid, in the answer's texts; answers whether any changed."""
     vault = decisions.vault
     if vault is None:
         return False
     changed = False
-    for holder, key in slots(document, where):
+    for holder, key in where.slots(document):
         text = holder[key]
         restored = vault.restore(text)
         if restored != text:

@@ -13,53 +13,109 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Path = tuple[str, ...]
+# A tuple, not `dict | list`: Python 3.11 builds a new union object each time it evaluates one.
+_CONTAINERS = (dict, list)
 # One text: the object or list that holds it, and its key or index there.
 Slot = tuple[Any, Any]
 
 
-def paths(*dotted: str) -> tuple[Path, ...]:
+class _Step:
+    """Where a walk can go from one place of the document: the paths merged into a tree, so that a request's
+    body is walked once for all of a door's paths (its messages list is read once, not once per path)."""
+
+    __slots__ = ("deep", "keys", "leaf", "star")
+
+    def __init__(self) -> None:
+        self.leaf = False  # a string here is a text
+        self.deep = False  # every string below here is a text (`**`)
+        self.keys: dict[str, _Step] = {}  # the object keys a path names here
+        self.star: _Step | None = None  # every item or value here (`*`)
+
+    def add(self, path: Path) -> None:
+        at = self
+        for step in path:
+            if step == "**":
+                at.deep = True
+                return
+            if step == "*":
+                if at.star is None:
+                    at.star = _Step()
+                at = at.star
+            else:
+                at = at.keys.setdefault(step, _Step())
+        at.leaf = True
+
+
+class Where:
+    """Some paths, each given dotted (`messages.*.content`), and the tree they make. True when it has any.
+    `each` is every path on its own (a stream's texts are kept apart by path)."""
+
+    __slots__ = ("_root", "each", "paths")
+
+    def __init__(self, paths: tuple[Path, ...], alone: bool = False) -> None:
+        self.paths = paths
+        self._root = _Step()
+        for path in paths:
+            self._root.add(path)
+        self.each: tuple[Where, ...] = (self,) if alone else tuple(Where((path,), alone=True) for path in paths)
+
+    def __bool__(self) -> bool:
+        return bool(self.paths)
+
+    def slots(self, document: Any) -> list[Slot]:
+        """Every string at one of the paths, in the order of the document (each once)."""
+        out: list[Slot] = []
+        if isinstance(document, _CONTAINERS):
+            _walk(document, self._root, out)
+        return out
+
+
+def paths(*dotted: str) -> Where:
     """The paths, each given dotted (`messages.*.content`)."""
-    return tuple(tuple(path.split(".")) for path in dotted)
+    return Where(tuple(tuple(path.split(".")) for path in dotted))
 
 
-def slots(document: Any, where: tuple[Path, ...]) -> list[Slot]:
-    """Every string at one of the paths, in the order of the paths and then of the document."""
-    out: list[Slot] = []
-    for path in where:
-        _walk(document, path, 0, out)
-    return out
+NOWHERE = paths()
 
 
-def texts(document: Any, where: tuple[Path, ...]) -> list[str]:
+def slots(document: Any, where: Where) -> list[Slot]:
+    """Every string at one of the paths of `where`."""
+    return where.slots(document)
+
+
+def texts(document: Any, where: Where) -> list[str]:
     """The strings themselves."""
-    return [holder[key] for holder, key in slots(document, where)]
+    return [holder[key] for holder, key in where.slots(document)]
 
 
-def _walk(node: Any, path: Path, depth: int, out: list[Slot]) -> None:
-    """Appends to `out` (a list, not a generator: every guarded request walks a few paths of its body)."""
-    step = path[depth]
-    if step == "**":
+def _walk(node: dict[Any, Any] | list[Any], at: _Step, out: list[Slot]) -> None:
+    """Appends to `out` (a list, not a generator: every guarded request walks its body and its answer)."""
+    if at.deep:
         _strings(node, out)
         return
-    last = depth == len(path) - 1
-    if step == "*":
-        if isinstance(node, list):
-            keys: Any = range(len(node))
-        elif isinstance(node, dict):
-            keys = list(node)
-        else:
+    if isinstance(node, dict):
+        for step, below in at.keys.items():
+            child = node.get(step)
+            if isinstance(child, str):
+                if below.leaf:
+                    out.append((node, step))
+            elif isinstance(child, _CONTAINERS):
+                _walk(child, below, out)
+        star = at.star
+        if star is None:
             return
-    elif isinstance(node, dict) and step in node:
-        keys = (step,)
+        items: Any = list(node.items())
+    elif at.star is not None:
+        star = at.star
+        items = enumerate(node)
     else:
         return
-    for key in keys:
-        child = node[key]
-        if last:
-            if isinstance(child, str):
+    for key, child in items:
+        if isinstance(child, str):
+            if star.leaf:
                 out.append((node, key))
-        elif isinstance(child, dict | list):
-            _walk(child, path, depth + 1, out)
+        elif isinstance(child, _CONTAINERS):
+            _walk(child, star, out)
 
 
 def _strings(node: Any, out: list[Slot]) -> None:
@@ -68,7 +124,7 @@ def _strings(node: Any, out: list[Slot]) -> None:
     for key, child in items:
         if isinstance(child, str):
             out.append((node, key))
-        elif isinstance(child, dict | list):
+        elif isinstance(child, _CONTAINERS):
             _strings(child, out)
 
 
@@ -79,8 +135,8 @@ class TextPaths:
     `done` event, a stream's closing copy of the answer). `framing` is how its stream's events are written: SSE,
     a JSON object a line, or one JSON object a WebSocket message."""
 
-    input: tuple[Path, ...]
-    output: tuple[Path, ...] = ()
-    pieces: tuple[Path, ...] = ()
-    wholes: tuple[Path, ...] = ()
+    input: Where
+    output: Where = NOWHERE
+    pieces: Where = NOWHERE
+    wholes: Where = NOWHERE
     framing: Literal["sse", "ndjson", "message"] = "sse"

@@ -29,7 +29,7 @@ from babelgate.errors import GuardrailBlocked
 from babelgate.guardrails.check import Decisions, check_whole
 from babelgate.guardrails.guardrail import Guardrail
 from babelgate.guardrails.masking import mask
-from babelgate.guardrails.paths import Path, TextPaths, slots
+from babelgate.guardrails.paths import TextPaths, Where
 from babelgate.guardrails.window import StreamWindow
 
 
@@ -112,8 +112,8 @@ class StreamGuard:
         self.externals = [guard for guard in guards if guard.external is not None and "output" in guard.stages]
         self.decisions = decisions
         self._model, self._key_id = model, key_id
-        self._texts: dict[Path, _PathText] = {}
-        self._seen: dict[Path, list[str]] = {}  # each path's text as it went out (external checkers read it)
+        self._texts: dict[Where, _PathText] = {}
+        self._seen: dict[Where, list[str]] = {}  # each path's text as it went out (external checkers read it)
         self._tail: list[bytes] = []  # events without text, held for the external checkers' verdict
         self._buffer = b""
         self._separator = {"sse": b"\n\n", "ndjson": b"\n", "message": b""}[paths.framing]
@@ -170,8 +170,8 @@ class StreamGuard:
         if document is None:
             return self._held(self._flush(), event + self._separator)
         carried = False
-        for path in self.paths.pieces:
-            found = slots(document, (path,))
+        for path in self.paths.pieces.each:
+            found = path.slots(document)
             if any(holder[key] for holder, key in found):
                 text = self._text(path)
                 text.template = (copy.deepcopy(document), before, after)
@@ -189,7 +189,7 @@ class StreamGuard:
         tail, self._tail = self._tail, []
         return [*tail, frame]
 
-    def _text(self, path: Path) -> _PathText:
+    def _text(self, path: Where) -> _PathText:
         text = self._texts.get(path)
         if text is None:
             seen = self._seen.setdefault(path, []) if self.externals else None
@@ -205,10 +205,10 @@ class StreamGuard:
             if not held or text.template is None:
                 continue
             document, before, after = text.template
-            for other in self.paths.pieces:
-                for holder, key in slots(document, (other,)):
+            for other in self.paths.pieces.each:
+                for holder, key in other.slots(document):
                     holder[key] = ""
-            first = next(iter(slots(document, (path,))), None)
+            first = next(iter(path.slots(document)), None)
             if first is not None:
                 first[0][first[1]] = held
                 out.append(before + orjson.dumps(document) + after + self._separator)
@@ -219,7 +219,7 @@ class StreamGuard:
         if not self.paths.wholes:
             return
         vault = self.decisions.vault
-        for holder, key in slots(document, self.paths.wholes):
+        for holder, key in self.paths.wholes.slots(document):
             text = holder[key]
             for guard in self.guards:
                 text = decide(guard, text, _finder(guard).find(text), self.decisions)

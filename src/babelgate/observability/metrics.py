@@ -352,6 +352,7 @@ class Metrics:
             registry=self.registry,
         )
         self._guardrail_children: dict[tuple[str, str, str], Any] = {}
+        self._guardrail_pending: dict[tuple[str, str, str], int] = {}
         # The conversation log's exporters (conversation/exporters/): what each sent, and what it had to drop, by
         # reason (queue_full, rejected, retries_exhausted, shutdown).
         self.exporter_exported = Counter(
@@ -403,12 +404,11 @@ class Metrics:
             self.exporter_dropped.labels(exporter, outcome).inc(count)
 
     def guardrail_decision(self, name: str, stage: str, action: str) -> None:
-        """Counted at once, through the series' child kept per label set: every guarded request decides."""
+        """Counted in a plain dictionary, into the series at the next flush: every guarded request decides, and a
+        series' own count takes a lock."""
         labels = (name, stage, action)
-        child = self._guardrail_children.get(labels)
-        if child is None:
-            child = self._guardrail_children[labels] = self.guardrail_decisions.labels(*labels)
-        child.inc()
+        pending = self._guardrail_pending
+        pending[labels] = pending.get(labels, 0) + 1
 
     def cache_event(self, event: str, model: str) -> None:
         self.cache.labels(event, model).inc()
@@ -419,6 +419,14 @@ class Metrics:
 
     def flush(self) -> None:
         """The observations waiting, into the counts (a batch of at most `_FLUSH_AT`)."""
+        if self._guardrail_pending:
+            pending, self._guardrail_pending = self._guardrail_pending, {}
+            children = self._guardrail_children
+            for labels, count in pending.items():
+                child = children.get(labels)
+                if child is None:
+                    child = children[labels] = self.guardrail_decisions.labels(*labels)
+                child.inc(count)
         taken = self._taken
         if not taken:
             return
