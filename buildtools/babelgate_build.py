@@ -67,6 +67,7 @@ BUILDS_EXTENSIONS = ("bdist_wheel", "build", "build_ext", "install")
 HOT = (
     "accounting.py",
     "answer.py",
+    "answer_guard.py",
     "app.py",
     "call.py",
     "exchange.py",
@@ -104,6 +105,10 @@ HOT = (
     "governance/rules/budget.py",
     "governance/rules/limits.py",
     "governance/virtual_keys.py",
+    "guardrails/check.py",
+    "guardrails/paths.py",
+    "guardrails/pii/candidates.py",
+    "guardrails/scanner.py",
     "http/client.py",
     "http/connection.py",
     "http/pool.py",

@@ -12,7 +12,7 @@ import orjson
 from babelgate.guardrails.check import Decisions, check, restore
 from babelgate.guardrails.guardrail import Guardrail
 from babelgate.guardrails.paths import TextPaths
-from babelgate.guardrails.stream import StreamGuard, guarded_frames
+from babelgate.guardrails.stream import StreamGuard, guarded_array, guarded_frames
 
 if TYPE_CHECKING:
     from babelgate.answer import Answer
@@ -44,7 +44,11 @@ async def guarded_answer(
         return answer
     if not texts.pieces:  # a framing the guard cannot read event by event (docs/guardrails.md)
         return answer
-    stream = guarded_frames(answer.body, answer.rest, StreamGuard(texts, output, decisions, model, key_id))
+    guard = StreamGuard(texts, output, decisions, model, key_id)
+    if texts.framing == "json-array":
+        stream = guarded_array(answer.body, answer.rest, guard)
+    else:
+        stream = guarded_frames(answer.body, answer.rest, guard)
     # The first frame the guard lets out (a window may hold all of the first event's text: its frame still goes).
     answer.body = await anext(stream, b"")
     answer.rest = stream

@@ -52,3 +52,6 @@ class ModelCall:
     document: Any = None
     # How the conversation log reads this door's request and answer (conversation/codec.py); None: not logged.
     codec: Codec | None = None
+    # How the door writes an answer that its attempts give in another framing (Bedrock's event stream from
+    # Anthropic's SSE): applied after the output guardrails, which read the framing `texts` describes.
+    reframe: Callable[[Answer], Answer] | None = None

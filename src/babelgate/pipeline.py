@@ -274,6 +274,8 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
                 await _cleared(checking, answer)
             if record.guarded is not None and job.texts is not None:
                 answer = await guarded_answer(answer, job.texts, guards, record.guarded, job.model, record.key_id)
+            if job.reframe is not None:
+                answer = job.reframe(answer)
             recorder = response_cache.Recorder(answer) if rules is not None and rules.write else None
         elif checking is not None:  # a cached answer waits for them too
             await _cleared(checking, answer)

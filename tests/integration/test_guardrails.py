@@ -25,6 +25,8 @@ from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream
 from tests.fakes.scripted import Reply
 from tests.fakes.servers import LoopThread
 from tests.integration.ollama_helpers import ollama_client
+from tests.integration.test_anthropic_clouds import KEY as CLOUD_KEY
+from tests.integration.test_anthropic_clouds import bedrock_client, vertex_client
 from tests.integration.test_virtual_keys import MASTER, _create
 from tests.waiting import eventually
 
@@ -123,6 +125,59 @@ def test_a_stream_whose_answer_a_guardrail_blocks_ends_with_its_error_event(
         text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
         pytest.fail(f"the stream ended cleanly with {text!r}")
     assert "no-cards" in str(ended.value)
+
+
+@pytest.mark.parametrize("reply", ["secret", "card"])
+def test_a_gemini_stream_without_sse_is_guarded_as_it_flows(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, reply: str
+) -> None:
+    """Without `alt=sse` the Gemini door streams one JSON array, an element at a time: each element's text goes
+    through the same windows as an SSE stream's, and the array stays whole."""
+    gateway = make_gateway(CONFIG)
+    half = len(OPENAI_KEY) // 2
+    pieces = (
+        ["Key ", OPENAI_KEY[:half], OPENAI_KEY[half:], " ok."] if reply == "secret" else ["4111 1111 ", "1111 1111"]
+    )
+    upstream.replies.append(Reply(stream=text_stream(pieces, include_usage=True)))  # type: ignore[arg-type]
+    url = gateway.url + "/v1beta/models/gpt-4o-mini:streamGenerateContent"
+    body = {"contents": [{"role": "user", "parts": [{"text": "Tell me."}]}]}
+    with (
+        httpx.Client(timeout=30) as client,
+        client.stream("POST", url, json=body, headers={"x-goog-api-key": "k"}) as got,
+    ):
+        chunks = [chunk for chunk in got.iter_bytes() if chunk]
+    whole = b"".join(chunks)
+    assert len(chunks) > 1, "the array came in one piece: it was not streamed"
+    elements = json.loads(whole)
+    texts = "".join(
+        part.get("text", "")
+        for element in elements
+        for candidate in element.get("candidates", [])
+        for part in candidate["content"]["parts"]
+    )
+    if reply == "secret":
+        assert texts == "Key [REDACTED] ok." and OPENAI_KEY[:half].encode() not in whole
+    else:
+        assert "4111" not in texts and elements[-1]["error"]["status"] == "INVALID_ARGUMENT", elements[-1]
+
+
+@pytest.mark.parametrize("cloud", ["bedrock", "vertex"])
+def test_the_claude_cloud_doors_streams_are_guarded_as_they_flow(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, cloud: str
+) -> None:
+    """Bedrock's event stream is written after the output guardrails read the answer as Anthropic's SSE."""
+    gateway = make_gateway(CONFIG, env={"BABELGATE_API_KEYS": CLOUD_KEY})
+    half = len(OPENAI_KEY) // 2
+    upstream.replies.append(Reply(stream=text_stream(["Key ", OPENAI_KEY[:half], OPENAI_KEY[half:], " ok."])))  # type: ignore[arg-type]
+    client = bedrock_client(gateway) if cloud == "bedrock" else vertex_client(gateway)
+    with (
+        client,
+        client.messages.stream(
+            model="openai/gpt-4o-mini", max_tokens=100, messages=[{"role": "user", "content": "Key?"}]
+        ) as events,
+    ):
+        deltas = [event.delta.text for event in events if event.type == "content_block_delta"]  # type: ignore[union-attr]
+    assert len(deltas) > 1 and "".join(deltas) == "Key [REDACTED] ok.", deltas
 
 
 def test_guardrails_a_key_adds_apply_to_its_requests_only(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:

@@ -133,10 +133,10 @@ class TextPaths:
     """Where one door's texts are: in its request (`input`), its answer (`output`), and a streamed answer's events:
     `pieces` hold a piece of a text that continues in the next events (a delta), `wholes` a whole text again (a
     `done` event, a stream's closing copy of the answer). `framing` is how its stream's events are written: SSE,
-    a JSON object a line, or one JSON object a WebSocket message."""
+    a JSON object a line, one JSON array an element a line, or one JSON object a WebSocket message."""
 
     input: Where
     output: Where = NOWHERE
     pieces: Where = NOWHERE
     wholes: Where = NOWHERE
-    framing: Literal["sse", "ndjson", "message"] = "sse"
+    framing: Literal["sse", "ndjson", "json-array", "message"] = "sse"

@@ -1,4 +1,5 @@
-"""A streamed answer through its output guardrails, event by event, in the door's own framing (SSE or NDJSON).
+"""A streamed answer through its output guardrails, event by event, in the door's own framing (SSE, NDJSON,
+WebSocket messages, or one JSON array written an element at a time: `guarded_array`).
 
 The text of a stream arrives in pieces (`TextPaths.pieces`: a delta per event). Each local guardrail reads the
 pieces of one path through a window (window.py) that holds back only as much text as its longest match needs,
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -116,7 +117,8 @@ class StreamGuard:
         self._seen: dict[Where, list[str]] = {}  # each path's text as it went out (external checkers read it)
         self._tail: list[bytes] = []  # events without text, held for the external checkers' verdict
         self._buffer = b""
-        self._separator = {"sse": b"\n\n", "ndjson": b"\n", "message": b""}[paths.framing]
+        # A JSON array's elements come one a feed (`guarded_array` takes the array apart), as WebSocket messages do.
+        self._separator = {"sse": b"\n\n", "ndjson": b"\n", "json-array": b"", "message": b""}[paths.framing]
 
     def feed(self, data: bytes | str) -> list[bytes]:
         """The guarded frames of every whole event `data` completes (a partial event waits for its end)."""
@@ -265,3 +267,47 @@ async def guarded_frames(first: bytes, rest: AsyncIterator[bytes], guard: Stream
         yield out
     for out in await guard.finish():
         yield out
+
+
+# How the gateway writes a JSON array as it streams (frontends/gemini/stream.py): `[`, the elements between these,
+# then `\n]`. No element holds a raw newline (JSON strings escape theirs).
+_ARRAY_START: Final = b"["
+_ARRAY_BETWEEN: Final = b"\n,\r\n"
+_ARRAY_END: Final = b"\n]"
+
+
+async def guarded_array(first: bytes, rest: AsyncIterator[bytes], guard: StreamGuard) -> AsyncIterator[bytes]:
+    """A JSON array streamed an element at a time, each element through `guard` as one event, written again as
+    the same array: an element a copy adds (a held piece flushed) is one more element."""
+    written = 0
+    buffer = b""
+
+    def framed(outs: list[bytes]) -> bytes:
+        nonlocal written
+        framed = b"".join((_ARRAY_BETWEEN if written + n else _ARRAY_START) + out for n, out in enumerate(outs))
+        written += len(outs)
+        return framed
+
+    async def frames() -> AsyncIterator[bytes]:
+        yield first
+        async for frame in rest:
+            yield frame
+
+    try:
+        async for frame in frames():
+            buffer += frame
+            if not written and buffer.startswith(_ARRAY_START):
+                buffer = buffer[len(_ARRAY_START) :]
+            *elements, buffer = buffer.split(_ARRAY_BETWEEN)
+            out = framed([guarded for element in elements for guarded in guard.feed(element)])
+            if out:
+                yield out
+    finally:
+        close = getattr(rest, "aclose", None)
+        if close is not None:
+            await close()
+    last = buffer.removeprefix(_ARRAY_START).removesuffix(_ARRAY_END).strip()
+    outs = guard.feed(last) if last else []
+    outs += guard.close()
+    outs += await guard.finish()
+    yield framed(outs) + (b"" if written else _ARRAY_START) + _ARRAY_END

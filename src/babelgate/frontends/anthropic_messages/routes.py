@@ -68,7 +68,6 @@ TEXTS: Final = TextPaths(
     output=paths("content.*.text", "content.*.input.**"),
     pieces=paths("delta.text", "delta.partial_json"),
 )
-REFRAMED_TEXTS: Final = TextPaths(input=TEXTS.input, output=TEXTS.output)
 
 
 async def create_message(runtime: Runtime, exchange: Exchange) -> ModelCall:
@@ -96,22 +95,20 @@ async def serve_message(
             answer = await native.relay(exchange, fields, deployment, relay, notes, stream=stream, raw=raw)
         else:
             answer = await _translated(runtime, exchange, fields, deployment, notes, stream=stream)
-        return answer if reframe is None else reframe(answer)
+        return answer
 
     # A request whose MCP tools run (here or at Anthropic) has effects a cached answer would skip: not cached.
     cached = None if fields.get("mcp_servers") else raw
-    # A door that reframes its answers (Bedrock's event stream) has its stream's text checked nowhere but here:
-    # its frames are no longer SSE.
-    texts = TEXTS if reframe is None else REFRAMED_TEXTS
     return ModelCall(
         body.peek()["model"],
         attempt,
         stream,
         cache_body=cached,
         fields=body.peek(),
-        texts=texts,
+        texts=TEXTS,
         document=body,
         codec=CODEC,
+        reframe=reframe,  # after the output guardrails: they read Anthropic's SSE
     )
 
 

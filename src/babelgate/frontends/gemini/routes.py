@@ -97,8 +97,8 @@ TEXTS: Final = TextPaths(
     output=paths("candidates.*.content.parts.*.text", "candidates.*.content.parts.*.functionCall.args.**"),
     pieces=paths("candidates.*.content.parts.*.text"),
 )
-# A stream without `alt=sse` is one JSON array written piece by piece: its text is checked when it is whole.
-WHOLE_TEXTS: Final = TextPaths(input=TEXTS.input, output=TEXTS.output)
+# A stream without `alt=sse` is one JSON array written an element at a time.
+ARRAY_TEXTS: Final = TextPaths(input=TEXTS.input, output=TEXTS.output, pieces=TEXTS.pieces, framing="json-array")
 # What an embedding is made of: the content's text parts (of each request, in a batch); an answer has no text.
 EMBED_TEXTS: Final = TextPaths(input=paths("content.parts.*.text", "requests.*.content.parts.*.text"))
 
@@ -121,7 +121,7 @@ async def generate(runtime: Runtime, exchange: Exchange, model: str, *, stream: 
     # Cached like the other conversation doors (response_cache.py), each stream framing apart: the same request
     # with and without `alt=sse` is answered in different bytes.
     framing = ("sse" if sse else "json-array") if stream else ""
-    texts = TEXTS if sse or not stream else WHOLE_TEXTS
+    texts = TEXTS if sse or not stream else ARRAY_TEXTS
     return ModelCall(
         model,
         attempt,
