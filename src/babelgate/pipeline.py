@@ -262,7 +262,7 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
                     governing, key, model, record.body_size, record.headers_out, record.end_user
                 )
     # The parallel input checks (guardrails/check.py, `parallel`), from here on beside the upstream call.
-    checking = _parallel_checks(record, job, guards) if guards else None
+    checking = _parallel_checks(record, job, guards) if guards and runtime.guardrails.parallel else None
     recorder = None
     try:
         if answer is None:

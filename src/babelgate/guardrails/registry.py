@@ -63,6 +63,8 @@ class Guardrails:
         self._aliases = config.aliases
         # Whether any request can pass a guardrail at all: when none can, requests pay one attribute read.
         self.active = bool(self.by_name)
+        # Whether any input check may run beside the upstream call (`parallel`): most configurations have none.
+        self.parallel = any(guardrail.parallel for guardrail in self.by_name.values())
         self._found: dict[tuple[int, str], tuple[VirtualKey | None, tuple[Guardrail, ...]]] = {}
 
     @classmethod
