@@ -3,7 +3,8 @@ which takes unknown fields, so those are looked for too) and google-genai's Live
 
 from __future__ import annotations
 
-from typing import Any
+import typing
+from typing import Annotated, Any, Final
 
 import pydantic
 from google.genai import types as genai
@@ -11,8 +12,16 @@ from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
 
 from babelgate.realtime.gemini_live.events import GA_NAMES
 
-SERVER_EVENTS: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(RealtimeServerEvent)
-CLIENT_EVENTS: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(RealtimeClientEvent)
+
+def _by_type(union: Any) -> dict[str, type[pydantic.BaseModel]]:
+    """The union's members by their `type` literal: one model's errors, not every member's."""
+    members = typing.get_args(typing.get_args(union)[0]) if typing.get_origin(union) is Annotated else ()
+    members = members or typing.get_args(union)
+    return {typing.get_args(model.model_fields["type"].annotation)[0]: model for model in members}
+
+
+SERVER_EVENTS: Final = _by_type(RealtimeServerEvent)
+CLIENT_EVENTS: Final = _by_type(RealtimeClientEvent)
 # Fields OpenAI's own server sends that its SDK's types leave out.
 _SENT_BY_OPENAI = {"id", "object"}
 
@@ -40,11 +49,14 @@ def openai_server_event(event: dict[str, Any], *, beta: bool = False) -> Any:
             return event
         if event["type"] in ("response.created", "response.done"):
             assert "modalities" in event["response"]
-            event = {**event, "response": {k: v for k, v in event["response"].items() if k != "modalities"}}
+            response = {k: v for k, v in event["response"].items() if k != "modalities"}
+            response["output"] = [_beta_item(item) for item in response.get("output", [])]
+            event = {**event, "response": response}
         for key in ("item",):
             if key in event:
                 event[key] = _beta_item(event[key])
-    parsed = SERVER_EVENTS.validate_python(event)
+    assert event["type"] in SERVER_EVENTS, f"not an OpenAI realtime server event: {event['type']}"
+    parsed = SERVER_EVENTS[event["type"]].model_validate(event)
     extras = _extras(parsed)
     assert not extras, f"{event['type']}: fields the SDK does not know: {extras}"
     return parsed
@@ -59,7 +71,8 @@ def _beta_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def openai_client_event(event: dict[str, Any]) -> Any:
-    parsed = CLIENT_EVENTS.validate_python(event)
+    assert event["type"] in CLIENT_EVENTS, f"not an OpenAI realtime client event: {event['type']}"
+    parsed = CLIENT_EVENTS[event["type"]].model_validate(event)
     extras = _extras(parsed)
     assert not extras, f"{event['type']}: fields the SDK does not know: {extras}"
     return parsed

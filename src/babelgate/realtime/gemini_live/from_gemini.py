@@ -133,7 +133,8 @@ def _server_content(state: LiveState, content: dict[str, Any], out: Translated) 
         if state.user is not None:
             out.client += _transcript_delta(state, state.user, _get(heard, "text") or "")
     if _get(content, "interrupted"):
-        out.client += _speech_started(state)
+        # The user spoke over the model: their earlier turn is over and a new one has begun.
+        out.client += _transcript_done(state) + _speech_started(state)
         was_discarding, state.discarding = state.discarding, False
         if not was_discarding:
             out.client += close_response(state, "cancelled", "turn_detected")
