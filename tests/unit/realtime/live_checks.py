@@ -81,10 +81,11 @@ def openai_client_event(event: dict[str, Any]) -> Any:
 def gemini_client_message(message: dict[str, Any]) -> genai.LiveClientMessage:
     """google-genai's `LiveClientSetup` leaves out `realtimeInputConfig`, which its converters write into the
     setup from `LiveConnectConfig.realtime_input_config`: that part is checked against its own type."""
-    if isinstance(message.get("setup"), dict) and "realtimeInputConfig" in message["setup"]:
-        setup = dict(message["setup"])
-        genai.RealtimeInputConfig.model_validate(setup.pop("realtimeInputConfig"))
-        message = {**message, "setup": setup}
+    for name in ("realtimeInputConfig", "realtime_input_config"):
+        if isinstance(message.get("setup"), dict) and name in message["setup"]:
+            setup = dict(message["setup"])
+            genai.RealtimeInputConfig.model_validate(setup.pop(name))
+            message = {**message, "setup": setup}
     return genai.LiveClientMessage.model_validate(message)
 
 
