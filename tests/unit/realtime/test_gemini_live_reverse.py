@@ -261,3 +261,13 @@ def test_round_trip_through_both_translators() -> None:
     assert result == [
         {"toolResponse": {"functionResponses": [{"id": "f1", "response": {"c": 30}, "name": "get_weather"}]}}
     ]
+
+
+def test_a_manual_turn_starting_over_an_answer_cancels_it() -> None:
+    run = Run()
+    run.send({"setup": {"model": "m", "realtimeInputConfig": {"automaticActivityDetection": {"disabled": True}}}})
+    run.hear("session.updated", session={"type": "realtime"})
+    run.hear("response.created", response={"id": "resp_1", "status": "in_progress"})
+    barge = run.send({"realtimeInput": {"activityStart": {}}})
+    assert [e["type"] for e in barge.upstream] == ["response.cancel"]
+    assert barge.client == [{"serverContent": {"interrupted": True}}]

@@ -357,3 +357,30 @@ def test_vad_settings_map_to_gemini_detection() -> None:
     assert OpenAIToLive("m", voice="Puck").setup().upstream[0]["setup"]["generationConfig"]["speechConfig"] == {
         "voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Puck"}}
     }
+
+
+def test_one_response_at_a_time_and_calls_after_a_cancel_are_answered_upstream() -> None:
+    run = _session("ga")
+    run.send({"type": "input_audio_buffer.append", "audio": _b64(_tone(24000, 0.1))})
+    run.hear({"serverContent": {"inputTranscription": {"text": "Hi", "finished": True}}})
+    run.hear({"serverContent": {"modelTurn": {"parts": [{"text": "Hello"}]}}})
+    busy = run.send({"type": "response.create"})
+    assert busy.upstream == [] and busy.client[0]["error"]["code"] == "conversation_already_has_active_response"
+    run.send({"type": "response.cancel"})
+    call = {"id": "fc_9", "name": "get_weather", "args": {"city": "Oslo"}}
+    late = run.hear({"toolCall": {"functionCalls": [call]}})
+    assert late.client == []
+    assert late.upstream == [
+        {
+            "toolResponse": {
+                "functionResponses": [
+                    {"id": "fc_9", "name": "get_weather", "response": {"error": "cancelled by the client"}}
+                ]
+            }
+        }
+    ]
+    assert run.hear({"serverContent": {"groundingMetadata": {}, "turnComplete": True}}).warnings
+    check_stream(run.client)
+    # The user's transcript was complete when Gemini said it was finished, before the model's answer.
+    completed = types(run.client).index("conversation.item.input_audio_transcription.completed")
+    assert completed < types(run.client).index("response.created")

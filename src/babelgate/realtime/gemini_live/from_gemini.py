@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import Any, Final
 
 from babelgate.realtime.gemini_live.audio import GEMINI_OUTPUT_RATE, AudioFormatError, duration_ms, mime_format
 from babelgate.realtime.gemini_live.events import Event, Translated
@@ -126,12 +126,24 @@ def _model_turn(state: LiveState, turn: dict[str, Any], out: Translated) -> None
             out.warnings.append(f"Gemini model part with {names} has no OpenAI realtime event: dropped")
 
 
+_CONTENT_READ: Final = frozenset(
+    {"modelTurn", "turnComplete", "interrupted", "inputTranscription", "outputTranscription"}
+    | {"generationComplete", "turnCompleteReason", "waitingForInput"}  # nothing for the client in these
+)
+
+
 def _server_content(state: LiveState, content: dict[str, Any], out: Translated) -> None:
+    for key in sorted(content):
+        camel = key.split("_")[0] + "".join(word.title() for word in key.split("_")[1:])
+        if camel not in _CONTENT_READ:
+            out.warnings.append(f"Gemini serverContent.{key} has no OpenAI realtime event: dropped")
     heard = _get(content, "inputTranscription")
     if isinstance(heard, dict):
         out.client += _speech_started(state)
         if state.user is not None:
             out.client += _transcript_delta(state, state.user, _get(heard, "text") or "")
+            if _get(heard, "finished"):  # Gemini heard the whole utterance: the user's turn is over
+                out.client += _commit_user(state) + _transcript_done(state)
     if _get(content, "interrupted"):
         # The user spoke over the model: their earlier turn is over and a new one has begun.
         out.client += _transcript_done(state) + _speech_started(state)
@@ -164,7 +176,13 @@ def open_if_empty(state: LiveState) -> list[Event]:
 
 def _tool_call(state: LiveState, call: dict[str, Any], out: Translated) -> None:
     if state.discarding:
-        out.warnings.append("Gemini called a function after the client cancelled the response: dropped")
+        # The client will never answer a call it was not shown; Gemini is told, not left waiting for it.
+        responses = [
+            {"id": _get(each, "id"), "name": _get(each, "name"), "response": {"error": "cancelled by the client"}}
+            for each in _get(call, "functionCalls") or []
+        ]
+        out.upstream.append({"toolResponse": {"functionResponses": responses}})
+        out.warnings.append("Gemini called a function after the client cancelled the response: answered cancelled")
         return
     out.client += _model_output(state)
     for each in _get(call, "functionCalls") or []:

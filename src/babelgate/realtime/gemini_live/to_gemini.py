@@ -172,6 +172,9 @@ def _tool_result(output: Any) -> dict[str, Any]:
 def create_response(state: LiveState, event: Event) -> Translated:
     params: dict[str, Any] = event["response"] if isinstance(event.get("response"), dict) else {}
     out = Translated()
+    if state.response is not None:
+        text = "a response is in progress: wait for its response.done or cancel it"
+        return _refuse(state, event, text, "conversation_already_has_active_response")
     if params.get("conversation") == "none":
         text = "out-of-band responses (conversation: none) are not possible on Gemini"
         return _refuse(state, event, text, "unsupported")

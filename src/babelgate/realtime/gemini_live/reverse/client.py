@@ -195,6 +195,10 @@ def realtime_input(state: ReverseState, body: dict[str, Any]) -> Translated:
         item = {"type": "message", "role": "user", "content": content}
         out.upstream.append(_event(state, "conversation.item.create", item=item))
         out.upstream += _respond(state)
+    if body.get("activityStart") is not None and state.response_active:
+        # Gemini's default on a manual turn's start: the answer being spoken stops.
+        out.upstream.append(_event(state, "response.cancel"))
+        out.client.append({"serverContent": {"interrupted": True}})
     if body.get("activityEnd") is not None or body.get("audioStreamEnd"):
         tail = state.resampler.flush() if state.resampler is not None else b""
         if tail:
