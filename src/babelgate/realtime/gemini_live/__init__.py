@@ -6,8 +6,9 @@ model. `opening()` → the client's `session.created`; `setup()` → the Gemini 
 the client's first event); `client_event(event)` and `server_message(message)` → `Translated`; `usage` → the
 session's tokens so far.
 
-`LiveToOpenAI(tag=None)`: a Gemini Live client on an OpenAI realtime model. `client_message(message)` (camelCase
-or snake_case) and `server_event(event)` → `Translated`; `usage` likewise.
+`reverse.LiveToOpenAI(tag=None)`: a Gemini Live client on an OpenAI realtime model. `client_message(message)`
+(camelCase or snake_case) and `server_event(event)` → `Translated`; `usage` likewise. It sits a floor higher
+(with the frontends: it reads the Gemini door's field names), so this package does not import it.
 
 `Translated(upstream, client, warnings)`: the messages for the upstream, the events for the client, and what
 could not be translated (the client also gets an `error` event for it where its protocol has one).
@@ -18,12 +19,10 @@ Audio helpers (`Resampler`, `resample`, `g711_encode`, `g711_decode`) live in `a
 
 from babelgate.realtime.gemini_live.audio import Resampler, g711_decode, g711_encode, resample
 from babelgate.realtime.gemini_live.events import Translated
-from babelgate.realtime.gemini_live.reverse import LiveToOpenAI
 from babelgate.realtime.gemini_live.translator import OpenAIToLive
 from babelgate.realtime.gemini_live.usage import Usage
 
 __all__ = [
-    "LiveToOpenAI",
     "OpenAIToLive",
     "Resampler",
     "Translated",
