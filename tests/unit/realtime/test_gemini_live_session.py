@@ -363,7 +363,8 @@ def test_one_response_at_a_time_and_calls_after_a_cancel_are_answered_upstream()
     run = _session("ga")
     run.send({"type": "input_audio_buffer.append", "audio": _b64(_tone(24000, 0.1))})
     run.hear({"serverContent": {"inputTranscription": {"text": "Hi", "finished": True}}})
-    run.hear({"serverContent": {"modelTurn": {"parts": [{"text": "Hello"}]}}})
+    audio = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": _b64(_tone(24000, 0.02))}}
+    run.hear({"serverContent": {"modelTurn": {"parts": [audio]}}})
     busy = run.send({"type": "response.create"})
     assert busy.upstream == [] and busy.client[0]["error"]["code"] == "conversation_already_has_active_response"
     run.send({"type": "response.cancel"})
@@ -384,3 +385,36 @@ def test_one_response_at_a_time_and_calls_after_a_cancel_are_answered_upstream()
     # The user's transcript was complete when Gemini said it was finished, before the model's answer.
     completed = types(run.client).index("conversation.item.input_audio_transcription.completed")
     assert completed < types(run.client).index("response.created")
+
+
+def test_a_turn_split_by_a_function_call_reports_its_tokens_once() -> None:
+    run = _session("ga")
+    audio = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": _b64(_tone(24000, 0.02))}}
+    before = {"promptTokenCount": 100, "responseTokenCount": 10, "totalTokenCount": 110}
+    run.hear({"serverContent": {"modelTurn": {"parts": [audio]}}})
+    call = {"id": "fc_1", "name": "get_weather", "args": {}}
+    first = run.hear({"toolCall": {"functionCalls": [call]}, "usageMetadata": before})
+    assert first.client[-1]["response"]["usage"]["total_tokens"] == 110
+    run.send(
+        {
+            "type": "conversation.item.create",
+            "item": {"type": "function_call_output", "call_id": "fc_1", "output": "ok"},
+        }
+    )
+    run.hear({"serverContent": {"modelTurn": {"parts": [audio]}}})
+    after = {"promptTokenCount": 130, "responseTokenCount": 25, "totalTokenCount": 155}
+    second = run.hear({"serverContent": {"turnComplete": True}, "usageMetadata": after})
+    usage = second.client[-1]["response"]["usage"]
+    assert (usage["input_tokens"], usage["output_tokens"]) == (30, 15)  # only what came after the call
+    assert (run.translator.usage.input_tokens, run.translator.usage.output_tokens) == (130, 25)
+    check_stream(run.client)
+
+
+def test_output_in_the_modality_the_client_did_not_ask_for_is_dropped_with_a_warning() -> None:
+    run = _session("ga")  # audio
+    text = run.hear({"serverContent": {"modelTurn": {"parts": [{"text": "aside"}, {"text": "plan", "thought": True}]}}})
+    assert text.client == [] and len(text.warnings) == 1
+    texting = Run(OpenAIToLive("m", output_modalities=["text"], tag="z"))
+    audio = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": _b64(b"\x00\x00")}}
+    heard = texting.hear({"serverContent": {"modelTurn": {"parts": [audio]}, "outputTranscription": {"text": "x"}}})
+    assert heard.client == [] and len(heard.warnings) == 2

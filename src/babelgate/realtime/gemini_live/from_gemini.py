@@ -93,9 +93,7 @@ def _transcript_done(state: LiveState) -> list[Event]:
 
 
 def _model_output(state: LiveState) -> list[Event]:
-    """What comes before the first output of a turn: the user's turn committed, an earlier turn's usage kept."""
-    if state.response is None:
-        state.fold_usage()
+    """What comes before the model's output: the user's turn committed."""
     return _commit_user(state)
 
 
@@ -112,14 +110,17 @@ def _model_turn(state: LiveState, turn: dict[str, Any], out: Translated) -> None
             except (AudioFormatError, binascii.Error, ValueError) as error:
                 out.warnings.append(f"Gemini sent inline data the client cannot be given: {error}")
                 continue
-            if fmt.encoding != "pcm16":
-                out.warnings.append(f"Gemini sent audio as {mime}, not PCM: dropped")
+            if fmt.encoding != "pcm16" or not state.settings.audio_out:
+                out.warnings.append(f"Gemini sent audio ({mime}) the client did not ask for: dropped")
                 continue
             out.client += _model_output(state) + audio_delta(state, pcm, fmt.rate)
         elif isinstance(part.get("text"), str):
             if part.get("thought"):
                 continue  # thoughts are the model's own notes, which OpenAI's realtime shape has no place for
-            # An audio response's text parts are its transcript when Gemini sends no outputTranscription.
+            if state.settings.audio_out:
+                # An audio answer's words come as outputTranscription; text beside the audio is not spoken.
+                out.warnings.append("Gemini sent text in an audio response: not part of the spoken answer, dropped")
+                continue
             out.client += _model_output(state) + text_delta(state, part["text"], transcript=False)
         else:
             names = ", ".join(sorted(part))
@@ -157,7 +158,10 @@ def _server_content(state: LiveState, content: dict[str, Any], out: Translated) 
             _model_turn(state, turn, out)
         said = _get(content, "outputTranscription")
         if isinstance(said, dict) and _get(said, "text"):
-            out.client += _model_output(state) + text_delta(state, _get(said, "text"), transcript=True)
+            if state.settings.audio_out:
+                out.client += _model_output(state) + text_delta(state, _get(said, "text"), transcript=True)
+            else:
+                out.warnings.append("Gemini sent an audio transcript in a text response: dropped")
     if _get(content, "turnComplete"):
         if state.discarding:
             state.discarding = False

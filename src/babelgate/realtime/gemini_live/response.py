@@ -119,8 +119,7 @@ def text_delta(state: LiveState, text: str, *, transcript: bool) -> list[Event]:
     events = message_part(state, "audio" if transcript else "text")
     response = state.response
     assert response is not None and response.part is not None
-    if transcript != (response.part.kind == "audio"):
-        return events  # a transcript for a text part (or text for an audio one) has nowhere to go in OpenAI's shape
+    assert transcript == (response.part.kind == "audio")  # the callers keep to the session's one modality
     response.part.text += text
     kind = "response.output_audio_transcript.delta" if transcript else "response.output_text.delta"
     return events + state.emit.event(kind, **_where(response), delta=text)
@@ -189,7 +188,8 @@ def close_response(state: LiveState, status: Status, reason: str | None = None) 
     body["output"] = response.output
     if status != "completed" or reason is not None:
         body["status_details"] = {"type": status, "reason": reason}
-    if state.turn_usage is not None:
-        body["usage"] = state.turn_usage.openai()
+    usage = state.response_usage()
+    if usage is not None:
+        body["usage"] = usage.openai()
     state.response = None
     return events + state.emit.event("response.done", response=body)

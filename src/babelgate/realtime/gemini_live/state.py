@@ -59,15 +59,25 @@ class LiveState:
     discarding: bool = False  # the client cancelled: drop Gemini's output until its turn ends
     last_item_id: str | None = None
     call_names: dict[str, str] = field(default_factory=dict)  # call id → function name, for toolResponse
-    turn_usage: Usage | None = None
+    turn_usage: Usage | None = None  # Gemini's counts for the turn so far: each `usageMetadata` replaces the last
+    turn_reported: Usage = field(default_factory=Usage)  # what of them earlier responses of the turn reported
     usage: Usage = field(default_factory=Usage)
 
     def __post_init__(self) -> None:
         self.to_gemini = ToPcm(self.settings.input_format, GEMINI_INPUT_RATE)
         self.from_gemini = FromPcm(GEMINI_OUTPUT_RATE, self.settings.output_format)
 
+    def response_usage(self) -> Usage | None:
+        """The turn's tokens not yet reported by an earlier response of it (a turn with a function call in it
+        is two OpenAI responses: before the call and after its result)."""
+        if self.turn_usage is None:
+            return None
+        usage = self.turn_usage.minus(self.turn_reported)
+        self.turn_reported = self.turn_usage
+        return usage
+
     def fold_usage(self) -> None:
-        """The turn's usage into the session's totals (Gemini's counts are the turn's so far: the last wins)."""
+        """At the end of Gemini's turn: its usage into the session's totals."""
         if self.turn_usage is not None:
             self.usage.add(self.turn_usage)
-            self.turn_usage = None
+        self.turn_usage, self.turn_reported = None, Usage()

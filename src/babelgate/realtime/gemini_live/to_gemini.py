@@ -151,7 +151,10 @@ def create_item(state: LiveState, event: Event) -> Translated:
     else:
         return _refuse(state, event, f"conversation items of type {kind!r} cannot be added on Gemini", "unsupported")
     item.setdefault("status", "completed")
-    previous = event.get("previous_item_id") or state.last_item_id
+    asked = event.get("previous_item_id")
+    if asked and asked != state.last_item_id:
+        out.warnings.append("conversation.item.create: Gemini adds to the end, previous_item_id is not followed")
+    previous = asked or state.last_item_id
     state.last_item_id = item["id"]
     out.client += state.emit.event("conversation.item.added", previous_item_id=previous, item=item)
     out.client += state.emit.event("conversation.item.done", previous_item_id=previous, item=item)

@@ -48,6 +48,16 @@ class Usage:
         self.output_text += other.output_text
         self.output_audio += other.output_audio
 
+    def minus(self, other: Usage) -> Usage:
+        return Usage(
+            input_text=max(self.input_text - other.input_text, 0),
+            input_audio=max(self.input_audio - other.input_audio, 0),
+            input_image=max(self.input_image - other.input_image, 0),
+            cached=max(self.cached - other.cached, 0),
+            output_text=max(self.output_text - other.output_text, 0),
+            output_audio=max(self.output_audio - other.output_audio, 0),
+        )
+
     @classmethod
     def from_gemini(cls, metadata: dict[str, Any]) -> Usage:
         """Gemini's counts; tokens the details leave out (thoughts, tool-use prompts) count as text."""
