@@ -49,7 +49,9 @@ class LiveState:
     announce_on_setup: bool = False  # a `session.update` made the setup: `setupComplete` answers it
     to_gemini: ToPcm = field(init=False)
     from_gemini: FromPcm = field(init=False)
-    manual_audio: bytearray = field(default_factory=bytearray)  # manual turns: held until commit, so clear works
+    # Manual turns: audio held (already converted, so a commit costs nothing) until commit, so that clear works.
+    manual_audio: bytearray = field(default_factory=bytearray)
+    manual_bytes: int = 0  # the client's bytes held, for OpenAI's cap on the buffer
     input_bytes: int = 0  # client-format audio bytes appended since the session started
     turn_start_bytes: int = 0
     user: UserTurn | None = None

@@ -44,9 +44,10 @@ def append_audio(state: LiveState, event: Event) -> Translated:
         state.input_bytes += len(data)
         pcm = state.to_gemini.feed(data)
         return Translated(upstream=[_audio_message(pcm)] if pcm else [])
-    if len(state.manual_audio) + len(data) > MAX_MANUAL_AUDIO:
+    if state.manual_bytes + len(data) > MAX_MANUAL_AUDIO:
         return _refuse(state, event, "the input audio buffer is full (15 MiB); commit or clear it", "buffer_full")
-    state.manual_audio += data
+    state.manual_bytes += len(data)
+    state.manual_audio += state.to_gemini.feed(data)
     return Translated()
 
 
@@ -54,13 +55,13 @@ def commit_audio(state: LiveState, event: Event) -> Translated:
     if state.settings.server_vad:
         # Gemini's detection holds the turn; the end of the stream is how to make it answer what it has.
         return Translated(upstream=[{"realtimeInput": {"audioStreamEnd": True}}])
-    if not state.manual_audio:
+    if not state.manual_bytes:
         return _refuse(state, event, "the input audio buffer is empty", "input_audio_buffer_commit_empty")
-    data, fmt = bytes(state.manual_audio), state.settings.input_format
+    pcm = bytes(state.manual_audio) + state.to_gemini.flush()
+    start_ms = duration_ms(state.input_bytes, state.settings.input_format)
+    state.input_bytes += state.manual_bytes
     state.manual_audio.clear()
-    start_ms = duration_ms(state.input_bytes, fmt)
-    state.input_bytes += len(data)
-    pcm = state.to_gemini.feed(data) + state.to_gemini.flush()
+    state.manual_bytes = 0
     upstream: list[Event] = [{"realtimeInput": {"activityStart": {}}}]
     upstream += [_audio_message(pcm[at : at + _CHUNK]) for at in range(0, len(pcm), _CHUNK)]
     upstream.append({"realtimeInput": {"activityEnd": {}}})
@@ -90,6 +91,7 @@ def clear_audio(state: LiveState, event: Event) -> Translated:
     cleared = state.emit.event("input_audio_buffer.cleared")
     if not state.settings.server_vad:
         state.manual_audio.clear()
+        state.manual_bytes = 0
         state.to_gemini = ToPcm(state.settings.input_format, GEMINI_INPUT_RATE)
         return Translated(client=cleared)
     note = _note(state, event, "with server VAD the audio is already streamed to Gemini, which cannot unhear it")
