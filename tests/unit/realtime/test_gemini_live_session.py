@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from babelgate.realtime.gemini_live import OpenAIToLive, Translated
+from babelgate.realtime.gemini_live import OpenAIToLive, Translated, to_gemini
 from tests.unit.realtime.live_checks import gemini_client_message
 from tests.unit.realtime.session_script import check_stream, types
 
@@ -418,3 +418,25 @@ def test_output_in_the_modality_the_client_did_not_ask_for_is_dropped_with_a_war
     audio = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": _b64(b"\x00\x00")}}
     heard = texting.hear({"serverContent": {"modelTurn": {"parts": [audio]}, "outputTranscription": {"text": "x"}}})
     assert heard.client == [] and len(heard.warnings) == 2
+
+
+def test_output_format_changes_mid_session_are_converted_here() -> None:
+    run = _session("ga")
+    alaw = {"audio": {"output": {"format": {"type": "audio/pcma"}}}}
+    assert types(run.send({"type": "session.update", "session": alaw}).client) == ["session.updated"]
+    audio = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": _b64(_tone(24000, 0.1))}}
+    run.hear({"serverContent": {"modelTurn": {"parts": [audio]}}})
+    run.hear({"serverContent": {"turnComplete": True}})
+    deltas = [e["delta"] for e in run.client if e["type"] == "response.output_audio.delta"]
+    assert sum(len(base64.b64decode(delta)) for delta in deltas) == 800  # 0.1 s of 8 kHz A-law
+    check_stream(run.client)
+
+
+def test_a_manual_buffer_holds_what_openai_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(to_gemini, "MAX_MANUAL_AUDIO", 100)
+    run = Run(OpenAIToLive("m", turn_detection=None, tag="b"))
+    assert run.send({"type": "input_audio_buffer.append", "audio": _b64(bytes(80))}).client == []
+    full = run.send({"type": "input_audio_buffer.append", "audio": _b64(bytes(40))})
+    assert full.client[0]["error"]["code"] == "buffer_full"
+    bad = run.send({"type": "input_audio_buffer.append", "audio": "not base64!"})
+    assert bad.client[0]["error"]["code"] == "invalid_value"
