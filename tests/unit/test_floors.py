@@ -86,6 +86,11 @@ ROOMS: dict[str, Floor] = {
     # What the conversation log keeps of a logged request while it runs (the conductor's Answer and Call).
     "transcript": Floor.CONDUCTOR,
     "tool_loop": Floor.CONDUCTOR,
+    # Realtime (voice over WebSocket) sessions; their OpenAI Realtime ↔ Gemini Live translation is pure like the
+    # providers' translators, and its Gemini door side reads that door's field names (frontends/gemini).
+    "realtime": Floor.CONDUCTOR,
+    "realtime.gemini_live": Floor.PROVIDERS,
+    "realtime.gemini_live.reverse": Floor.FRONTENDS,
     "frontends": Floor.FRONTENDS,
     "app": Floor.TOP,
     # The parts the app is assembled from (the /mcp endpoint, a frontend, is one part's).
