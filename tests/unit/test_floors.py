@@ -86,6 +86,8 @@ ROOMS: dict[str, Floor] = {
     # What the conversation log keeps of a logged request while it runs (the conductor's Answer and Call).
     "transcript": Floor.CONDUCTOR,
     "tool_loop": Floor.CONDUCTOR,
+    # Realtime sessions: their loop and bounds, the roads to upstreams, client secrets (the door is a frontend).
+    "realtime": Floor.CONDUCTOR,
     "frontends": Floor.FRONTENDS,
     "app": Floor.TOP,
     # The parts the app is assembled from (the /mcp endpoint, a frontend, is one part's).
