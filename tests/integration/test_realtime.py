@@ -7,7 +7,9 @@ import asyncio
 import base64
 import dataclasses
 import json
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -56,8 +58,13 @@ def fake(_realtime: FakeRealtime) -> Iterator[FakeRealtime]:
     assert _realtime.violations == [], "the gateway sent what the Realtime API refuses"
 
 
-def _gateway(make_gateway: GatewayFactory, fake: FakeRealtime, extra: str = "") -> RunningApp:
-    return make_gateway(CONFIG.format(base=fake.base_url) + extra, env={"BABELGATE_MASTER_KEY": MASTER})
+def _gateway(
+    make_gateway: GatewayFactory, fake: FakeRealtime, extra: str = "", store: Path | None = None
+) -> RunningApp:
+    env = {"BABELGATE_MASTER_KEY": MASTER}
+    if store is not None:
+        env["BABELGATE_STORE_URL"] = f"sqlite:{store}"
+    return make_gateway(CONFIG.format(base=fake.base_url) + extra, env=env)
 
 
 def _ws(gateway: RunningApp, model: str = MODEL) -> str:
@@ -99,9 +106,9 @@ def _usage(gateway: RunningApp, query: str) -> list[dict[str, Any]]:
 
 
 def test_the_sdk_relays_text_audio_and_a_function_call_and_the_ledger_keeps_the_session(
-    make_gateway: GatewayFactory, fake: FakeRealtime
+    make_gateway: GatewayFactory, fake: FakeRealtime, tmp_path: Path
 ) -> None:
-    gateway = _gateway(make_gateway, fake)
+    gateway = _gateway(make_gateway, fake, store=tmp_path / "ledger.db")
     key = _create(gateway)["key"]
     spoken = bytes(reversed(PCM))
 
@@ -157,6 +164,21 @@ def test_the_sdk_relays_text_audio_and_a_function_call_and_the_ledger_keeps_the_
     assert row["completion_tokens"] == 2 * USAGE["output_tokens"]
     assert row["cached_tokens"] == 2 * 10
     assert row["cost_usd"] == pytest.approx(2 * (110 * 4 + 10 * 4 + 180 * 16) / 1e6)
+    database = sqlite3.connect(tmp_path / "ledger.db")
+    (record,) = database.execute("SELECT route, status, realtime FROM babelgate_ledger WHERE route = 'realtime'")
+    database.close()
+    assert record[:2] == ("realtime", 200)
+    details = json.loads(record[2])
+    assert details.pop("seconds") > 0
+    assert details == {
+        "road": "relay",
+        "turns": 2,
+        "input_text_tokens": 40,
+        "input_audio_tokens": 200,
+        "cached_tokens": 20,
+        "output_text_tokens": 60,
+        "output_audio_tokens": 300,
+    }
 
 
 def test_a_beta_client_gets_the_beta_protocol_and_its_event_names(

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs
 
+import orjson
+
 from babelgate import pipeline
 from babelgate.answer import Answer, Headers
 from babelgate.call import Call
@@ -185,6 +187,7 @@ class RealtimeDoor:
         )
         sessions = self.runtime.realtime.sessions
         sessions.add(session)
+        opened = time.monotonic()
         try:
             ending = await session.run()
         finally:
@@ -192,6 +195,8 @@ class RealtimeDoor:
             if self.notes is not None:
                 self.notes.usage = self._usage()
                 self.notes.completed = True
+            seconds = round(time.monotonic() - opened, 3)
+            self.call.details = orjson.dumps({"road": road.name, "seconds": seconds, **self.usage.details()}).decode()
         return ending.error
 
     async def send_error(self, error: GatewayError, headers: Headers) -> None:
