@@ -463,3 +463,29 @@ def test_a_hundred_sessions_run_side_by_side(make_gateway: GatewayFactory, fake:
 
     assert _run(scenario()) == [USAGE["total_tokens"]] * 100
     assert len(fake.connections) == 100
+
+
+def test_a_gateway_that_stops_lets_sessions_finish_their_drain_then_closes_them_1012(
+    make_gateway: GatewayFactory, fake: FakeRealtime, loop_thread: LoopThread
+) -> None:
+    gateway = _gateway(make_gateway, fake, "realtime: {drain_seconds: 1}\n")
+    server = gateway._server
+    assert server is not None
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]], int | None]:
+        headers = {"Authorization": "Bearer " + _create(gateway)["key"]}
+        async with connect(_ws(gateway), additional_headers=headers, open_timeout=10) as ws:
+            await _until(ws, "session.created")
+            loop_thread.loop.call_soon_threadsafe(server.stop_now)
+            await asyncio.to_thread(
+                eventually, lambda: server.should_exit and bool(gateway.app.runtime.realtime.sessions.draining)
+            )
+            await ws.send(json.dumps({"type": "response.create"}))  # the session goes on while it drains
+            answered = await _until(ws, "response.done")
+            events, code = await _ending(ws)
+            return answered, events, code
+
+    answered, events, code = _run(scenario())
+    assert answered[-1]["type"] == "response.done"
+    assert events[-1]["type"] == "error" and events[-1]["error"]["code"] == "service_restart"
+    assert code == 1012

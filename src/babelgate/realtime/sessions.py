@@ -11,6 +11,7 @@ from babelgate.errors import GatewayError, RateLimitExceeded
 from babelgate.realtime.secrets import ClientSecrets
 
 SERVICE_RESTART = 1012  # the WebSocket close code for "the server restarts: try again"
+CLOSING_SECONDS = 2.0  # for stopped sessions to send their last event and close
 
 
 class Stoppable(Protocol):
@@ -26,6 +27,7 @@ class Sessions:
         self._by_key: dict[str, int] = {}
         self._running: set[Stoppable] = set()
         self._empty: asyncio.Event | None = None
+        self._drainer: asyncio.Future[None] | None = None
         self.draining = False
 
     def reserve(self, key_id: str | None, limit: int | None) -> str:
@@ -56,19 +58,33 @@ class Sessions:
     def __len__(self) -> int:
         return len(self._running)
 
-    async def drain(self, seconds: float) -> None:
-        """Shutdown: running sessions go on for up to `seconds`, then each ends with close code 1012."""
+    def begin_drain(self, seconds: float) -> None:
+        """Shutdown began (the server asks: server_protocol.py): new sessions are refused, running ones go on for
+        up to `seconds`, then each ends with close code 1012. Once per gateway, whoever asks first."""
         self.draining = True
-        deadline = time.monotonic() + seconds
+        if self._drainer is None:
+            self._drainer = asyncio.ensure_future(self._drain(seconds))
+
+    async def drain(self, seconds: float) -> None:
+        """`begin_drain`, and wait until every session ended."""
+        self.begin_drain(seconds)
+        assert self._drainer is not None
+        await asyncio.shield(self._drainer)
+
+    async def _drain(self, seconds: float) -> None:
+        await self._until_empty(time.monotonic() + seconds)
+        error = GatewayError("realtime_shutting_down", code="service_restart", status=503)
+        for session in list(self._running):
+            session.stop(error, SERVICE_RESTART)
+        await self._until_empty(time.monotonic() + CLOSING_SECONDS)
+
+    async def _until_empty(self, deadline: float) -> None:
         while self._running and time.monotonic() < deadline:
             self._empty = asyncio.Event()
             try:
                 await asyncio.wait_for(self._empty.wait(), timeout=max(0.0, deadline - time.monotonic()))
             except TimeoutError:
-                break
-        error = GatewayError("realtime_shutting_down", code="service_restart", status=503)
-        for session in list(self._running):
-            session.stop(error, SERVICE_RESTART)
+                return
 
 
 class RealtimeState:

@@ -20,7 +20,7 @@ from babelgate import pipeline
 from babelgate.answer import Answer, Headers
 from babelgate.call import Call
 from babelgate.errors import GatewayError, InvalidRequest
-from babelgate.exchange import ClientGone, Receive, Scope, Send, client_address
+from babelgate.exchange import DRAIN, ClientGone, Receive, Scope, Send, client_address
 from babelgate.frontends.openai_errors import encode_error, error_object
 from babelgate.governance.gateway_keys import credentials
 from babelgate.model_call import ModelCall
@@ -31,6 +31,7 @@ from babelgate.realtime.relay import RelayRoad
 from babelgate.realtime.road import Road
 from babelgate.realtime.secrets import Grant, is_client_secret
 from babelgate.realtime.session import POLICY_VIOLATION, Bounds, Session
+from babelgate.realtime.sessions import CLOSING_SECONDS
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import Usage
 
@@ -187,6 +188,7 @@ class RealtimeDoor:
         )
         sessions = self.runtime.realtime.sessions
         sessions.add(session)
+        self.scope[DRAIN] = self._drain
         opened = time.monotonic()
         try:
             ending = await session.run()
@@ -215,6 +217,14 @@ class RealtimeDoor:
         await self._send({"type": "websocket.accept"})
         await self.send_error_event(error)
         await self._send({"type": "websocket.close", "code": POLICY_VIOLATION})
+
+    def _drain(self) -> bool:
+        """The server shuts down: the session goes on for the drain time (within the server's own graceful
+        shutdown), then ends with 1012 (realtime/sessions.py)."""
+        config = self.runtime.config
+        seconds = min(config.realtime.drain_seconds, max(0.0, config.server.shutdown_timeout - CLOSING_SECONDS))
+        self.runtime.realtime.sessions.begin_drain(seconds)
+        return True
 
     def client_left(self) -> None:
         self.disconnected = True
