@@ -170,7 +170,7 @@ class RealtimeUpstream:
     url: str
     headers: tuple[tuple[str, str], ...] = field(repr=False)  # they hold the upstream key
     tls: ssl.SSLContext | None = None
-    proxy: str | None = None
+    proxy: str | None = field(default=None, repr=False)  # it may hold the proxy's credentials
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
 
 

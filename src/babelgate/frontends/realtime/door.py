@@ -73,6 +73,7 @@ class RealtimeDoor:
         self.peer = client_address(scope)
         self.disconnected = False
         self.answered = False
+        self.running = False  # the session began on its road (which then closes it)
         self.started = time.perf_counter()
         self.grant: Grant | None = None
         self.road: Road | None = None
@@ -90,7 +91,7 @@ class RealtimeDoor:
         finally:
             if self.reserved is not None:
                 sessions.release(self.reserved)
-            if self.road is not None and not self.answered:  # connected, then refused before it started
+            if self.road is not None and not self.running:  # connected, then refused before it started
                 await self.road.close()
 
     # The model call
@@ -166,7 +167,7 @@ class RealtimeDoor:
     ) -> GatewayError | None:
         road = self.road
         assert road is not None
-        self.answered = True
+        self.answered = self.running = True
         accept: dict[str, Any] = {"type": "websocket.accept"}
         if self.answer_protocol is not None:
             accept["subprotocol"] = self.answer_protocol
