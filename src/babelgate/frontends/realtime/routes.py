@@ -86,5 +86,5 @@ FRONTEND: Final = Frontend(
     },
     websocket_paths=frozenset({"/realtime", "/v1/realtime"}),
     websocket=serve_realtime,
-    operations={"realtime": "realtime"},
+    operations={"realtime": "chat"},
 )
