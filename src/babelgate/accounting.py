@@ -96,6 +96,7 @@ def account(
                 key.user if key is not None else None,
                 record.end_user,
                 record.guarded.ledger_value() if record.guarded is not None else None,
+                record.details,
             )
         )
     return provider_type

@@ -51,6 +51,7 @@ from babelgate.observability.logging import REQUEST_ID
 from babelgate.observability.request_id import RequestIds
 from babelgate.observability.tracing import RequestRecord
 from babelgate.providers import PROVIDER_TYPES
+from babelgate.realtime.sessions import RealtimeState
 from babelgate.response_cache import ResponseCache
 from babelgate.routing.router import Router
 from babelgate.runtime import Runtime
@@ -93,6 +94,7 @@ class Gateway:
         self.created = int(time.time())
         self.started_monotonic = time.monotonic()
         self.request_ids = RequestIds()
+        self.realtime = RealtimeState()  # sessions and client secrets outlive a reload
         self.background = Background()
         self.started = False  # the parts' start: at the lifespan's startup, or on the first request
         self.telemetry = TelemetryPart(config, OPERATIONS)
@@ -168,6 +170,7 @@ class Gateway:
             credential_problems=upstreams.credential_problems,
             guardrails=self.guardrails.guardrails,
             conversations=self.conversations.log,
+            realtime=self.realtime,
         )
 
     def _current(self) -> Runtime:
@@ -191,6 +194,7 @@ class Gateway:
     async def aclose(self) -> None:
         """Stop every part, the last started first (pollers, pools, the store, the upstream connections). The
         gateway's own lifespan does this; an app that mounts the gateway calls it from its own shutdown."""
+        await self.realtime.sessions.drain(self.runtime.config.realtime.drain_seconds)
         for part in reversed(self.parts):
             await part.aclose()
 

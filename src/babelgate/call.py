@@ -29,6 +29,7 @@ class Call:
         "body_size",
         "chunk_hooks",
         "context",
+        "details",
         "end_user",
         "error",
         "guarded",
@@ -67,6 +68,7 @@ class Call:
         self.chunk_hooks: tuple[Hook, ...] = ()  # the hooks that see each piece of a stream, when any
         self.attempt_log: list[AttemptRecord] | None = None  # each attempt, when traces are on
         self.session: str | None = None  # its session's hash, when the model keeps sessions on a deployment
+        self.details: str | None = None  # what the ledger keeps of a Realtime session beside the totals (JSON)
         self.error: GatewayError | None = None  # what failed it (its code for metrics, its message for the ledger)
         # Headers the answer carries besides its own: the route's and attempts' (routing/), the rate limits'
         # (governance/), the cache's.

@@ -48,6 +48,12 @@ def client_address(scope: Scope) -> str:
     return str(client[0]) if client else "-"
 
 
+# A WebSocket's scope may hold a callable under this key: the server calls it at shutdown instead of closing the
+# socket at once (server_protocol.py), and it answers whether the app closes the socket itself (a Realtime session
+# drains: frontends/realtime/).
+DRAIN: Final = "babelgate.drain"
+
+
 class ClientGone(Exception):
     """The client disconnected before its answer was complete."""
 

@@ -109,6 +109,11 @@ MULTI: Final = ("text", "image", "audio", "video")
 PDF: Final = ("text", "image", "file")
 
 
+def realtime_model(price: Price) -> ModelFacts:
+    """A Realtime model's facts (OpenAI's `/v1/realtime`): text, images and audio in, text and audio out, tools."""
+    return ModelFacts(price, 32_000, 4_096, ("text", "image", "audio"), ("text", "audio"), tools=True)
+
+
 def chat_model(
     price: Price,
     window: int,

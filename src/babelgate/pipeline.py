@@ -182,6 +182,9 @@ async def identify(runtime: Runtime, record: Call) -> None:
         beside = key_beside_signature(record.header)
         if beside is None:
             record.key_id = refused.params.get("key_id")  # a known virtual key's id, never the secret
+            if presented is not None and presented[7:].lstrip().startswith(CLIENT_SECRET_PREFIX):
+                # A Realtime client secret (frontends/realtime/) opens a session there and nowhere else.
+                raise AuthenticationFailed("client_secret_realtime_only", code="invalid_api_key") from None
             raise
         # An AWS SDK signs every request (Claude Code in Bedrock mode); a key the client also sent in
         # `x-api-key` is the one the gateway can check. Looked for only here: no cost to other requests.
@@ -342,6 +345,7 @@ async def _cleared(checking: asyncio.Task[bool], answer: Answer) -> None:
 # The end customer an application names in a request, for its limits and the ledger (docs/identity.md):
 # the OpenAI `user` field, Anthropic's `metadata.user_id`, or this header (which wins when both are sent).
 END_USER_HEADER: Final = b"x-babelgate-end-user"
+CLIENT_SECRET_PREFIX: Final = b"ek_"
 END_USER_CHARS: Final = 256
 
 

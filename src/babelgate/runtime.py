@@ -25,6 +25,7 @@ from babelgate.guardrails.registry import Guardrails
 from babelgate.hooks import Hook
 from babelgate.observability.metrics import Metrics
 from babelgate.providers.base import Provider
+from babelgate.realtime.sessions import RealtimeState
 from babelgate.response_cache import ResponseCache
 from babelgate.routing.catalog import ModelCatalog
 from babelgate.routing.registry import ModelRegistry
@@ -76,3 +77,5 @@ class Runtime:
     guardrails: Guardrails = field(default_factory=Guardrails.none)
     # The conversation log (conversation/log.py), when logging.content is on: None costs a request one test.
     conversations: ConversationLog | None = None
+    # Realtime sessions running and client secrets (realtime/sessions.py): the gateway's, one across reloads.
+    realtime: RealtimeState = field(default_factory=RealtimeState)

@@ -55,6 +55,7 @@ from uvicorn.protocols.utils import get_local_addr, get_remote_addr, is_ssl
 
 from babelgate import protocol_errors
 from babelgate.errors import GatewayError
+from babelgate.exchange import DRAIN
 from babelgate.headers import LINES_EXTENSION
 from babelgate.http.turn_writer import TurnWriter
 from babelgate.server_cycle import Cycle, Flow
@@ -486,7 +487,7 @@ class GatewayHttpProtocol:
         for name, value in self.headers:
             output += (name, b": ", value, b"\r\n")
         output.append(b"\r\n")
-        protocol = self.config.ws_protocol_class(
+        protocol = _draining(self.config.ws_protocol_class)(
             config=self.config, server_state=self.server_state, app_state=self.app_state
         )
         self.out.flush()  # an answer of this turn leaves before the connection is the WebSocket's
@@ -574,6 +575,30 @@ def _has_unread_bytes(transport: Any) -> bool:
 
 # How the gateway runs under uvicorn, for `babelgate serve` (cli.py) and the tests' servers alike:
 # this protocol, no `server: uvicorn` banner (nothing about the stack reaches a client), no access log.
+# uvicorn's WebSocket protocol classes, each with a shutdown that lets the app drain its connection (below): a class
+# per class uvicorn resolved, code's, not a gateway's.
+_DRAINING: dict[type[Any], type[Any]] = {}
+
+
+def _draining(protocol: type[Any]) -> type[Any]:
+    """`protocol` whose shutdown first asks the app (the callable under `exchange.DRAIN` in the connection's scope)
+    whether it ends the connection itself: a Realtime session goes on for its drain time, then closes with 1012.
+    Any other connection closes at once with 1012, as uvicorn's own does."""
+    found = _DRAINING.get(protocol)
+    if found is None:
+
+        class Draining(protocol):  # type: ignore[misc]
+            def shutdown(self) -> None:
+                scope = getattr(self, "scope", None)
+                drain = scope.get(DRAIN) if isinstance(scope, dict) else None
+                if drain is not None and drain():
+                    return
+                super().shutdown()
+
+        found = _DRAINING[protocol] = Draining
+    return found
+
+
 UVICORN_OPTIONS: Final[dict[str, Any]] = {
     "http": GatewayHttpProtocol,
     "server_header": False,

@@ -288,7 +288,7 @@ def test_the_template_sets_what_streaming_retries_and_bodies_need() -> None:
         "proxy_next_upstream error timeout",
         'proxy_set_header Connection ""',
         "proxy_set_header Upgrade $http_upgrade",
-        "location ~ ^/(v1/)?responses$",
+        "location ~ ^/(v1/)?(responses|realtime)$",
         "keepalive_timeout 4s",
     ):
         assert expected in directives, expected

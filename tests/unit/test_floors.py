@@ -86,8 +86,9 @@ ROOMS: dict[str, Floor] = {
     # What the conversation log keeps of a logged request while it runs (the conductor's Answer and Call).
     "transcript": Floor.CONDUCTOR,
     "tool_loop": Floor.CONDUCTOR,
-    # Realtime (voice over WebSocket) sessions; their OpenAI Realtime ↔ Gemini Live translation is pure like the
-    # providers' translators, and its Gemini door side reads that door's field names (frontends/gemini).
+    # Realtime sessions: their loop and bounds, the roads to upstreams, client secrets (the door is a frontend).
+    # Their OpenAI Realtime <-> Gemini Live translation is pure like the providers' translators, and its Gemini
+    # door side reads that door's field names (frontends/gemini).
     "realtime": Floor.CONDUCTOR,
     "realtime.gemini_live": Floor.PROVIDERS,
     "realtime.gemini_live.reverse": Floor.FRONTENDS,

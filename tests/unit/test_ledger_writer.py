@@ -47,6 +47,7 @@ def entry(n: int) -> Entry:
         None,  # user
         None,  # end user
         None,  # guardrails
+        None,  # realtime
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any, Final, Literal
 from pydantic import Field, field_validator, model_validator
 
 from babelgate.config.content import ExporterConfig, GuardrailConfig, LoggingConfig
+from babelgate.config.realtime import RealtimeConfig
 from babelgate.config.strict import Strict as _Strict
 from babelgate.redis_link import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT
 from babelgate.sealing import parse_keys
@@ -735,6 +736,8 @@ class Config(_Strict):
     guardrails: tuple[GuardrailConfig, ...] = ()
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     exporters: tuple[ExporterConfig, ...] = ()
+    # Bounds of Realtime sessions on /v1/realtime (config/realtime.py).
+    realtime: RealtimeConfig = Field(default_factory=RealtimeConfig)
 
     @field_validator("mcp_servers")
     @classmethod

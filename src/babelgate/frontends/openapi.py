@@ -80,7 +80,8 @@ _UNVERSIONED: Final = (
 _DESCRIPTION: Final = (
     "One API in front of OpenAI, Anthropic, Gemini, Mistral and any OpenAI-compatible server. Every "
     "/v1 path also answers without the /v1 prefix. `/v1/responses` also accepts a WebSocket (OpenAI's "
-    "Responses WebSocket mode), which OpenAPI cannot describe. Bodies list what the gateway itself "
+    "Responses WebSocket mode), and `/v1/realtime` is a WebSocket only (OpenAI's Realtime API), which OpenAPI "
+    "cannot describe. Bodies list what the gateway itself "
     "checks; other fields pass to the upstream. Errors use each API's own format."
 )
 

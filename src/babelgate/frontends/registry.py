@@ -14,6 +14,7 @@ from babelgate.frontends.gemini import routes as gemini
 from babelgate.frontends.ollama import routes as ollama
 from babelgate.frontends.openai_chat import routes as chat_completions
 from babelgate.frontends.openai_completions import routes as openai_completions
+from babelgate.frontends.realtime import routes as realtime
 from babelgate.frontends.responses import routes as responses
 from babelgate.frontends.route import ErrorEncoder, Frontend, PrefixRoute, Route, WebSocketHandler
 from babelgate.frontends.ui import routes as ui
@@ -21,6 +22,7 @@ from babelgate.frontends.ui import routes as ui
 FRONTENDS: Final[tuple[Frontend, ...]] = (
     chat_completions.FRONTEND,
     responses.FRONTEND,
+    realtime.FRONTEND,
     embeddings.FRONTEND,
     models.FRONTEND,
     health.FRONTEND,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from babelgate.errors import PermissionDenied
 from babelgate.governance.rate_limits import Limits, RateLimiter
 from babelgate.governance.rules import LATER, Applicant, Rule, TeamRules
-from babelgate.governance.rules.budget import EndUserBudget, KeyBudget, TeamBudget, UserBudget
+from babelgate.governance.rules.budget import EndUserBudget, KeyBudget, TeamBudget, UserBudget, _Budget
 from babelgate.governance.rules.limits import RateLimits
 
 if TYPE_CHECKING:
@@ -169,6 +169,16 @@ class Governance:
             await self.settle(ticket, None)
             raise
         return ticket
+
+    async def check_budgets(self, key: VirtualKey | None, model: str, end_user: str | None, pending: float) -> None:
+        """Raises BudgetExceeded when a budget of the caller would be spent with `pending` added: what a call that
+        runs for long (a Realtime session) has cost so far, before it is settled."""
+        applicant = Applicant(key, model, 0, [], end_user, time.time())
+        for rule, prepared in self.applicable(key, model):
+            if isinstance(rule, _Budget):
+                account = rule.account(applicant, prepared)
+                if account is not None:
+                    await rule.budgets.check(account, pending)
 
     async def settle(self, ticket: Ticket, notes: CallNotes | None) -> None:
         """Every rule that admitted the request settles, whatever another one does."""

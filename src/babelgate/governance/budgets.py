@@ -144,12 +144,13 @@ class Budgets:
             raise _exceeded(account.kind, account.name, account.budget, account.period, tally.spent, account.end, now)
         return True
 
-    async def check(self, account: Account) -> None:
-        """Refuses (BudgetExceeded) when the scope has spent its budget for this period."""
+    async def check(self, account: Account, pending: float = 0.0) -> None:
+        """Refuses (BudgetExceeded) when the scope has spent its budget for this period; `pending`: what a
+        running call (a Realtime session) has spent so far and not yet added."""
         now = time.time()
         if not account.start <= now < account.end:
             account.move(now)
-        spent = await self._spent(account.slot, account.end)
+        spent = await self._spent(account.slot, account.end) + pending
         if spent >= account.budget:
             raise _exceeded(account.kind, account.name, account.budget, account.period, spent, account.end, now)
 

@@ -420,6 +420,7 @@ def _row(entry: Entry, scrub: Callable[[str], str], absent: Any = None, flags: t
         user,
         end_user,
         guardrails,
+        realtime,
     ) = entry
     hit = not attempts
     return (
@@ -458,4 +459,5 @@ def _row(entry: Entry, scrub: Callable[[str], str], absent: Any = None, flags: t
         end_user if end_user is not None else absent,
         absent,  # content: a tool call's, never a request's
         guardrails if guardrails is not None else absent,
+        realtime if realtime is not None else absent,
     )

@@ -10,6 +10,7 @@ request (docs/performance.md).
 from __future__ import annotations
 
 import asyncio
+import base64
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
@@ -165,6 +166,30 @@ class UpstreamClient:
             self._routes.clear()
         self._routes[cache_key] = route
         return route
+
+    def websocket_route(self, url: str, provider: str) -> tuple[ssl.SSLContext | None, str | None]:
+        """The TLS context (wss://) and the proxy URL (None: direct) of a WebSocket to `url` for `provider`: the
+        same settings its HTTP requests go through (configure, the environment's proxies)."""
+        parts = urlsplit(url)
+        scheme = {"ws": "http", "wss": "https"}.get(parts.scheme.lower(), parts.scheme.lower())
+        host = parts.hostname
+        if scheme not in ("http", "https") or not host:
+            raise UpstreamConnectionFailed(provider=provider)
+        port = parts.port or (443 if scheme == "https" else 80)
+        own_tls, proxy_setting = self._settings.get(provider, (None, "env"))
+        tls = (own_tls or self._tls_context()) if scheme == "https" else None
+        try:
+            proxy = environment_proxy(scheme, host, port) if proxy_setting == "env" else proxy_setting
+        except ValueError:
+            raise UpstreamConnectionFailed(provider=provider) from None
+        if proxy is None:
+            return tls, None
+        credentials = ""
+        if proxy.authorization is not None:
+            user, _, password = base64.b64decode(proxy.authorization.removeprefix("Basic ")).decode().partition(":")
+            credentials = f"{quote(user, safe='')}:{quote(password, safe='')}@"
+        host_part = f"[{proxy.host}]" if ":" in proxy.host else proxy.host
+        return tls, f"http://{credentials}{host_part}:{proxy.port}"
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._tls is None:

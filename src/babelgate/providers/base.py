@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, cast
@@ -68,6 +69,8 @@ class Capabilities:
     # Hosted tools (Responses API types: `web_search`…) the translator maps to the provider's own
     # equivalent; any other hosted tool is dropped or refused before the call (hosted_tools.py).
     hosted_tools: frozenset[str] = frozenset()
+    # Serves OpenAI's Realtime API over a WebSocket of its own (`RealtimeRelay`): `/v1/realtime` relays to it.
+    realtime: bool = False
 
 
 @dataclass(slots=True)
@@ -159,6 +162,26 @@ class Relay(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class RealtimeUpstream:
+    """Where a Realtime session's WebSocket goes and how it signs in: the URL (ws:// or wss://), the headers (the
+    upstream key among them, never the caller's), the TLS context for wss:// and the proxy URL (None: direct)."""
+
+    url: str
+    headers: tuple[tuple[str, str], ...] = field(repr=False)  # they hold the upstream key
+    tls: ssl.SSLContext | None = None
+    proxy: str | None = field(default=None, repr=False)  # it may hold the proxy's credentials
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+
+
+class RealtimeRelay(Protocol):
+    """Optional part, with the `realtime` capability: the upstream speaks OpenAI's Realtime protocol itself."""
+
+    async def realtime_upstream(self, model: str, *, beta: bool) -> RealtimeUpstream:
+        """The upstream socket for `model` (the upstream's name); `beta`: the client asked for the beta protocol."""
+        ...
+
+
 class Embeddings(Protocol):
     """Optional part, with the `embeddings` capability."""
 
@@ -225,6 +248,11 @@ def relay_of(provider: Provider, api: RelayApi, model: str) -> Relay | None:
 # The media parts are not optional for the routes that need them: their frontends refuse a provider
 # without the capability before any attempt (pipeline.require, so the router never picks it), and these
 # refuse it too, rather than hand out a part that is not there.
+
+
+def realtime_of(provider: Provider) -> RealtimeRelay | None:
+    """The provider's Realtime relay, or None (a session then needs a translated road, or is refused)."""
+    return provider if provider.capabilities.realtime else None  # type: ignore[return-value]
 
 
 def embeddings_of(provider: Provider) -> Embeddings:

@@ -48,6 +48,9 @@ COLUMNS: Final = (
     "content",
     # What each guardrail decided for the request, as JSON (`{name: action}`, guardrails/), when any ran.
     "guardrails",
+    # A Realtime session's detail as JSON (`{road, seconds, turns, input_text_tokens, input_audio_tokens,
+    # cached_tokens, output_text_tokens, output_audio_tokens}`); NULL on every other row.
+    "realtime",
 )
 # What `/admin/usage` may group and filter by → the column.
 GROUPS: Final = {

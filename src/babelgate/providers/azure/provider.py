@@ -25,7 +25,14 @@ from babelgate.providers.anthropic.provider import AnthropicProvider
 from babelgate.providers.azure import wire
 from babelgate.providers.azure.credentials import check, entra_fetch, file_problem, kind_of, source_of
 from babelgate.providers.azure.errors import CONTENT_FILTER, content_filtered, filtered_answer, map_error, stream_began
-from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
+from babelgate.providers.base import (
+    CallNotes,
+    Capabilities,
+    ProviderDefaults,
+    RealtimeUpstream,
+    RelayApi,
+    provider_timeouts,
+)
 from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.openai.provider import OpenAIProvider
 from babelgate.providers.tokens import BearerTokens, closer
@@ -69,6 +76,12 @@ class AzureOpenAIRoad(OpenAIProvider):
         if version is None:
             return url
         return wire.deployment_url(self.base_url, url[len(self.base_url) :], model, version)
+
+    def _realtime_url(self, model: str) -> str:
+        version = self._api_version
+        if version is None:  # the v1 API: `{resource}/openai/v1/realtime?model=<deployment>`
+            return super()._realtime_url(model)
+        return wire.realtime_url(self.base_url, model, version)
 
     async def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
         raw = await super().relay(api, body, model, notes)
@@ -160,6 +173,7 @@ class AzureProvider(ProviderDefaults):
         transcription=True,
         speech=True,
         relays=frozenset({"chat", "responses", "completions", "messages", "messages.count_tokens"}),
+        realtime=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -223,6 +237,9 @@ class AzureProvider(ProviderDefaults):
         if wire.is_claude(model):
             return self._claude.stream(request, model, notes)
         return self._openai.stream(request, model, notes)
+
+    def realtime_upstream(self, model: str, *, beta: bool) -> Coroutine[Any, Any, RealtimeUpstream]:
+        return self._media_road(model, "realtime").realtime_upstream(model, beta=beta)
 
     def _media_road(self, model: str, capability: str) -> AzureOpenAIRoad:
         """Media are OpenAI's deployments' (Claude in Foundry has chat only)."""

@@ -8,6 +8,8 @@ and the data-plane API with `api-version`; ANTF = the anthropic SDK's `lib/found
 - The deployment-style API, when `api_version` is set: `{resource}/openai/deployments/{deployment}/…
   ?api-version=…`, the model's `model:` being the deployment; the Responses API is not per deployment
   (`{resource}/openai/responses?api-version=…`, the deployment in the body).
+- The Realtime API: `{resource}/openai/v1/realtime?model=…` (v1), or `{resource}/openai/realtime?api-version=…
+  &deployment=…` (deployment-style), as a WebSocket with the `api-key` header.
 - Claude in Foundry: Anthropic's Messages API at `{resource}/anthropic/v1/messages` (ANTF), for `claude-*`
   deployments.
 """
@@ -34,6 +36,16 @@ def deployment_url(root: str, path: str, deployment: str, api_version: str) -> s
     endpoints that are not per deployment. `path` may already carry a query."""
     base = f"{root}{path}" if path.startswith(UNDEPLOYED) else f"{root}/deployments/{quote(deployment, safe='')}{path}"
     return f"{base}{'&' if '?' in path else '?'}api-version={quote(api_version, safe='')}"
+
+
+def realtime_url(root: str, deployment: str, api_version: str) -> str:
+    """The deployment-style API's Realtime socket: `wss://{resource}/openai/realtime?api-version=…&deployment=…`
+    (the openai SDK's `AzureOpenAI._configure_realtime`)."""
+    query = f"api-version={quote(api_version, safe='')}&deployment={quote(deployment, safe='')}"
+    scheme_root = (
+        "wss://" + root[len("https://") :] if root.startswith("https://") else root.replace("http://", "ws://", 1)
+    )
+    return f"{scheme_root}/realtime?{query}"
 
 
 def is_claude(model: str) -> bool:

@@ -8,14 +8,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Coroutine
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import UpstreamClient, UpstreamResponse, read_body
+from babelgate.http import DEFAULT_CONNECT_TIMEOUT, UpstreamClient, UpstreamResponse, read_body
 from babelgate.observability.logging import Scrubber
-from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
+from babelgate.providers.base import (
+    CallNotes,
+    Capabilities,
+    ProviderDefaults,
+    RealtimeUpstream,
+    RelayApi,
+    provider_timeouts,
+)
 from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.openai import images, translate, wire
 from babelgate.providers.openai.audio import (
@@ -71,6 +79,7 @@ class OpenAIProvider(ProviderDefaults):
         speech=True,
         relays=frozenset({"chat", "responses", "completions"}),
         moderations=True,
+        realtime=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -112,6 +121,26 @@ class OpenAIProvider(ProviderDefaults):
         """The URL of an endpoint for `model`: the endpoint's own here; Azure's deployment-style API
         puts the model (its deployment) in the path."""
         return url
+
+    def _realtime_url(self, model: str) -> str:
+        """The Realtime WebSocket's URL for `model`: `{base_url}/realtime?model=…` as ws:// or wss://."""
+        return _websocket_scheme(self.base_url) + "/realtime?" + urlencode({"model": model})
+
+    async def realtime_upstream(self, model: str, *, beta: bool) -> RealtimeUpstream:
+        """The upstream's Realtime socket, signed with a key of the pool (or the cloud's current token)."""
+        url = self._realtime_url(model)
+        headers = [
+            (name, value)
+            for name, value in self._headers.items[self._headers.pick()].items()
+            if name.lower() != "content-type"
+        ]
+        tokens = self._upstream.tokens
+        if tokens is not None:
+            headers.append(("Authorization", f"Bearer {await tokens.token()}"))
+        if beta:  # only a client that asked for the beta protocol gets it (GA upstreams answer GA events)
+            headers.append(("OpenAI-Beta", "realtime=v1"))
+        tls, proxy = self._client.websocket_route(url, self.name)
+        return RealtimeUpstream(url, tuple(headers), tls, proxy, self._timeouts.connect or DEFAULT_CONNECT_TIMEOUT)
 
     def _post(
         self, body: dict[str, Any], model: str, notes: CallNotes, *, url: str | None = None, profile: bool = True
@@ -298,3 +327,12 @@ class OpenAIProvider(ProviderDefaults):
                     )
                 )
         return models
+
+
+def _websocket_scheme(url: str) -> str:
+    """`url` (http:// or https://) as the WebSocket URL of the same place."""
+    if url.startswith("https://"):
+        return "wss://" + url[len("https://") :]
+    if url.startswith("http://"):
+        return "ws://" + url[len("http://") :]
+    return url
