@@ -24,6 +24,6 @@ class RealtimeConfig(Strict):
     drain_seconds: float = Field(
         default=30.0, ge=0, description="seconds running sessions continue after shutdown begins, then close 1012"
     )
-    client_secret_max_seconds: int = Field(
-        default=7200, ge=10, description="the longest `expires_after.seconds` a client secret may ask for"
+    ephemeral_key_max_seconds: int = Field(
+        default=7200, ge=10, description="the longest `expires_after.seconds` an ephemeral key (a client secret) may ask for"
     )

@@ -33,7 +33,7 @@ async def create_client_secret(runtime: Runtime, exchange: Exchange) -> Answer:
     opens). A model it names is checked now: one the caller may not use is refused here, not at connect."""
     raw = await exchange.read_body(runtime.max_body_bytes)
     body = parse_json_object(raw) if raw.strip() else {}
-    seconds = _seconds(body.get("expires_after"), runtime.config.realtime.client_secret_max_seconds)
+    seconds = _seconds(body.get("expires_after"), runtime.config.realtime.ephemeral_key_max_seconds)
     session = body.get("session", {})
     if not isinstance(session, dict):
         raise InvalidRequest("wrong_type", param="session", expected="an object")
