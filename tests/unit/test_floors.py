@@ -87,11 +87,10 @@ ROOMS: dict[str, Floor] = {
     "transcript": Floor.CONDUCTOR,
     "tool_loop": Floor.CONDUCTOR,
     # Realtime sessions: their loop and bounds, the roads to upstreams, client secrets (the door is a frontend).
-    # Their OpenAI Realtime <-> Gemini Live translation is pure like the providers' translators, and its Gemini
-    # door side reads that door's field names (frontends/gemini).
+    # Their OpenAI Realtime <-> Gemini Live translation is pure like the providers' translators (the Gemini Live
+    # door's side of it is a frontend's: frontends/gemini_live/).
     "realtime": Floor.CONDUCTOR,
     "realtime.gemini_live": Floor.PROVIDERS,
-    "realtime.gemini_live.reverse": Floor.FRONTENDS,
     "frontends": Floor.FRONTENDS,
     "app": Floor.TOP,
     # The parts the app is assembled from (the /mcp endpoint, a frontend, is one part's).

@@ -9,8 +9,8 @@ import math
 import struct
 from typing import Any
 
+from babelgate.frontends.gemini_live.translate import LiveToOpenAI
 from babelgate.realtime.gemini_live import OpenAIToLive, Translated
-from babelgate.realtime.gemini_live.reverse import LiveToOpenAI
 from tests.unit.realtime.live_checks import gemini_client_message, gemini_server_message, openai_client_event
 
 

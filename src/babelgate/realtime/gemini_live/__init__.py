@@ -6,9 +6,8 @@ model. `opening()` → the client's `session.created`; `setup()` → the Gemini 
 the client's first event); `client_event(event)` and `server_message(message)` → `Translated`; `usage` → the
 session's tokens so far.
 
-`reverse.LiveToOpenAI(tag=None)`: a Gemini Live client on an OpenAI realtime model. `client_message(message)`
-(camelCase or snake_case) and `server_event(event)` → `Translated`; `usage` likewise. It sits a floor higher
-(with the frontends: it reads the Gemini door's field names), so this package does not import it.
+The other way, a Gemini Live client on an OpenAI realtime model, is the Gemini Live door's
+(frontends/gemini_live/translate: `LiveToOpenAI`), which reads that door's field names.
 
 `Translated(upstream, client, warnings)`: the messages for the upstream, the events for the client, and what
 could not be translated (the client also gets an `error` event for it where its protocol has one).

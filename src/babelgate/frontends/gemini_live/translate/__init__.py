@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from babelgate.frontends.gemini_live.translate import client, server
+from babelgate.frontends.gemini_live.translate.field_names import camel_case
+from babelgate.frontends.gemini_live.translate.state import ReverseState
 from babelgate.realtime.gemini_live.events import Event, Ids, Translated
-from babelgate.realtime.gemini_live.reverse import client, server
-from babelgate.realtime.gemini_live.reverse.field_names import camel_case
-from babelgate.realtime.gemini_live.reverse.state import ReverseState
 from babelgate.realtime.gemini_live.usage import Usage
 
 

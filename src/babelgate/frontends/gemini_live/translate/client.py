@@ -8,6 +8,7 @@ import binascii
 import json
 from typing import Any, Final
 
+from babelgate.frontends.gemini_live.translate.state import ReverseState
 from babelgate.realtime.gemini_live.audio import (
     OPENAI_RATE,
     AudioFormatError,
@@ -16,7 +17,6 @@ from babelgate.realtime.gemini_live.audio import (
     resample,
 )
 from babelgate.realtime.gemini_live.events import Event, Translated
-from babelgate.realtime.gemini_live.reverse.state import ReverseState
 from babelgate.realtime.gemini_live.voices import openai_voice
 
 TRANSCRIPTION_MODEL: Final = "gpt-4o-mini-transcribe"

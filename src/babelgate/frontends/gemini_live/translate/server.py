@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
+from babelgate.frontends.gemini_live.translate.state import ReverseState
 from babelgate.realtime.gemini_live.audio import OPENAI_RATE
 from babelgate.realtime.gemini_live.events import GA_NAMES, Event, Translated
-from babelgate.realtime.gemini_live.reverse.state import ReverseState
 from babelgate.realtime.gemini_live.usage import Usage
 
 # Events whose news a Gemini client gets otherwise, or not at all: nothing to send for them.
