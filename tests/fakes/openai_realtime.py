@@ -53,6 +53,7 @@ class FakeRealtime:
         self.refuse_status: int | None = None  # answer the handshake with this status instead
         self.drop_after_responses: int | None = None  # drop the TCP connection after this many responses
         self.open_now = 0  # sockets open at this moment
+        self.deltas = ["Hello"]  # the pieces of each response's text (and of its audio's transcript)
 
     @property
     def base_url(self) -> str:
@@ -63,6 +64,7 @@ class FakeRealtime:
         self.violations.clear()
         self.refuse_status = None
         self.drop_after_responses = None
+        self.deltas = ["Hello"]
 
     async def start(self) -> None:
         self.server = await serve(self._serve, "127.0.0.1", 0, process_request=self._handshake, max_size=None)
@@ -151,10 +153,12 @@ class FakeRealtime:
                 "response": {"id": response_id, "object": "realtime.response", "status": "in_progress", "output": []},
             },
         )
-        await self._send(socket, {"type": text, **common, "delta": "Hello"})
+        for piece in self.deltas:
+            await self._send(socket, {"type": text, **common, "delta": piece})
         for half in (PCM[: len(PCM) // 2], PCM[len(PCM) // 2 :]):
             await self._send(socket, {"type": audio, **common, "delta": base64.b64encode(half).decode()})
-        await self._send(socket, {"type": transcript, **common, "delta": "Hello"})
+        for piece in self.deltas:
+            await self._send(socket, {"type": transcript, **common, "delta": piece})
         output: list[dict[str, Any]] = []
         if tool:
             call = {

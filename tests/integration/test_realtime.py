@@ -489,3 +489,71 @@ def test_a_gateway_that_stops_lets_sessions_finish_their_drain_then_closes_them_
     assert answered[-1]["type"] == "response.done"
     assert events[-1]["type"] == "error" and events[-1]["error"]["code"] == "service_restart"
     assert code == 1012
+
+
+GUARDED = """
+guardrails:
+  - {name: no-cards, kind: pii, entities: [credit_card], action: block}
+  - {name: emails, kind: pii, entities: [email], action: mask, mask_style: reversible, stage: input}
+  - {name: secrets, kind: pii, entities: [secret], action: mask, mask_style: redact, stage: output}
+server:
+  guardrails: [no-cards, emails, secrets]
+"""
+SECRET = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0" * 2
+
+
+def _text_item(text: str) -> str:
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+    return json.dumps({"type": "conversation.item.create", "item": item})
+
+
+def test_a_session_s_texts_pass_the_guardrails_both_ways(make_gateway: GatewayFactory, fake: FakeRealtime) -> None:
+    gateway = _gateway(make_gateway, fake, GUARDED)
+    key = _create(gateway)["key"]
+    half = len(SECRET) // 2
+    fake.deltas = ["Key ", SECRET[:half], SECRET[half:], " ok."]
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        async with connect(_ws(gateway), additional_headers={"Authorization": f"Bearer {key}"}) as ws:
+            await _until(ws, "session.created")
+            await ws.send(_text_item("Write to ada@example.com"))
+            await _until(ws, "conversation.item.added")
+            await ws.send(_text_item("My card is 4111 1111 1111 1111"))
+            refused = await _until(ws, "error")
+            await ws.send(json.dumps({"type": "response.create"}))
+            return refused, await _until(ws, "response.done")
+
+    refused, answered = _run(scenario())
+    sent = [event for event in fake.connections[-1].events if event["type"] == "conversation.item.create"]
+    assert [item["item"]["content"][0]["text"] for item in sent] == ["Write to <EMAIL_1>"]  # the card never left
+    assert refused[-1]["error"]["code"] == "guardrail_blocked" and refused[-1]["error"]["param"] == "no-cards"
+    for kind in ("response.output_text.delta", "response.output_audio_transcript.delta"):
+        pieces = [event["delta"] for event in answered if event["type"] == kind]
+        assert "".join(pieces) == "Key [REDACTED] ok.", pieces
+    audio = b"".join(base64.b64decode(e["delta"]) for e in answered if e["type"] == "response.output_audio.delta")
+    assert audio == PCM  # audio is not read: it passes as it came
+    assert SECRET[:half] not in json.dumps(answered)
+
+
+def test_a_response_a_guardrail_blocks_is_cancelled_and_its_rest_dropped(
+    make_gateway: GatewayFactory, fake: FakeRealtime
+) -> None:
+    gateway = _gateway(make_gateway, fake, GUARDED)
+    key = _create(gateway)["key"]
+    fake.deltas = ["Your card: 4111 1111 ", "1111 1111. Done."]
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with connect(_ws(gateway), additional_headers={"Authorization": f"Bearer {key}"}) as ws:
+            await _until(ws, "session.created")
+            await ws.send(json.dumps({"type": "response.create"}))
+            events = await _until(ws, "response.done")
+            await ws.send(_text_item("still here?"))  # the session goes on
+            return events + await _until(ws, "conversation.item.added")
+
+    events = _run(scenario())
+    errors = [event["error"] for event in events if event["type"] == "error"]
+    assert [(error["code"], error["param"]) for error in errors] == [("guardrail_blocked", "no-cards")]
+    assert "4111 1111 1111" not in json.dumps(events)
+    done = next(event for event in events if event["type"] == "response.done")
+    assert done["response"]["status"] == "cancelled" and done["response"]["output"] == []
+    assert eventually(lambda: any(e["type"] == "response.cancel" for e in fake.connections[-1].events))

@@ -14,8 +14,9 @@ from typing import Final, Protocol
 
 import orjson
 
-from babelgate.errors import GatewayError, InvalidRequest, RequestTooLarge, UpstreamError
+from babelgate.errors import GatewayError, GuardrailBlocked, InvalidRequest, RequestTooLarge, UpstreamError
 from babelgate.exchange import ClientGone
+from babelgate.realtime.guard import RealtimeGuard
 from babelgate.realtime.protocol import JSON, SessionUsage, beta_name
 from babelgate.realtime.road import Road
 
@@ -66,6 +67,7 @@ class Session:
         usage: SessionUsage,
         response_done: Callable[[], Awaitable[None]],
         opening: tuple[JSON, ...] = (),
+        guard: RealtimeGuard | None = None,
     ) -> None:
         self.road = road
         self.client = client
@@ -74,6 +76,7 @@ class Session:
         self.usage = usage
         self.response_done = response_done  # may raise (a budget spent): the session ends with that error
         self.opening = opening  # events sent to the road before the client's (a client secret's settings)
+        self.guard = guard  # the session's guardrails (realtime/guard.py); None: it passes none
         self.last = time.monotonic()
         self.started = self.last
         self._stopped: asyncio.Future[Ending] | None = None
@@ -151,6 +154,13 @@ class Session:
                 # As OpenAI does: an `error` event for the bad one, and the session goes on.
                 await client.send_error_event(InvalidRequest("realtime_invalid_event", code="invalid_event"))
                 continue
+            if self.guard is not None:
+                try:
+                    if await self.guard.client_event(event):
+                        text = orjson.dumps(event).decode()
+                except GuardrailBlocked as blocked:  # the event goes nowhere; the session goes on
+                    await client.send_error_event(blocked)
+                    continue
             await road.send(event, text)
 
     async def _from_road(self) -> Ending:
@@ -162,14 +172,41 @@ class Session:
             self.last = time.monotonic()
             event, text = received
             kind = event.get("type")
-            if self.rename and isinstance(kind, str) and beta_name(kind) != kind:
-                event["type"] = beta_name(kind)
-                text = orjson.dumps(event).decode()
-            await client.send(text)
-            if kind == "response.done":
+            if kind == "response.done":  # what the model did is counted, whatever the guardrails let out
                 response = event.get("response")
                 self.usage.add(response.get("usage") if isinstance(response, dict) else None)
+            for out in await self._guarded(event, text):
+                await client.send(self._renamed(out))
+            if kind == "response.done":
                 try:
                     await self.response_done()
                 except GatewayError as error:
                     return Ending(POLICY_VIOLATION, error)
+
+    async def _guarded(self, event: JSON, text: str) -> list[str]:
+        """What the client gets of one of the road's events, through the session's guardrails."""
+        if self.guard is None:
+            return [text]
+        try:
+            return await self.guard.server_event(event, text)
+        except GuardrailBlocked as blocked:
+            await self.client.send_error_event(blocked)
+            if event.get("type") == "response.done":
+                return [orjson.dumps(event).decode()]  # emptied of what was blocked
+            await self.road.send(_CANCEL, _CANCEL_TEXT)  # the rest of the response is dropped
+            return []
+
+    def _renamed(self, text: str) -> str:
+        """A GA event in the beta protocol's name, for a beta client of a road that speaks GA."""
+        if not self.rename:
+            return text
+        event = orjson.loads(text)
+        kind = event.get("type")
+        if isinstance(kind, str) and beta_name(kind) != kind:
+            event["type"] = beta_name(kind)
+            return orjson.dumps(event).decode()
+        return text
+
+
+_CANCEL: Final[JSON] = {"type": "response.cancel"}
+_CANCEL_TEXT: Final = orjson.dumps(_CANCEL).decode()

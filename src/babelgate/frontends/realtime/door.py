@@ -26,6 +26,7 @@ from babelgate.governance.gateway_keys import credentials
 from babelgate.model_call import ModelCall
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, realtime_of
+from babelgate.realtime.guard import RealtimeGuard
 from babelgate.realtime.protocol import BETA_HEADER, SessionUsage, error_event
 from babelgate.realtime.relay import RelayRoad
 from babelgate.realtime.road import Road
@@ -186,6 +187,7 @@ class RealtimeDoor:
             usage=self.usage,
             response_done=self._response_done,
             opening=opening,
+            guard=self._guard(),
         )
         sessions = self.runtime.realtime.sessions
         sessions.add(session)
@@ -201,6 +203,16 @@ class RealtimeDoor:
             seconds = round(time.monotonic() - opened, 3)
             self.call.details = orjson.dumps({"road": road.name, "seconds": seconds, **self.usage.details()}).decode()
         return ending.error
+
+    def _guard(self) -> RealtimeGuard | None:
+        """The session's guardrails, the same the caller's requests to the model pass (their decisions on the
+        call, for its ledger row and the metrics)."""
+        record, guardrails = self.call, self.runtime.guardrails
+        decisions = record.guarded
+        if not guardrails.active or decisions is None or not record.requested_model:
+            return None
+        guards = guardrails.applicable(record.virtual_key, record.requested_model)
+        return RealtimeGuard(guards, decisions, record.requested_model, record.key_id) if guards else None
 
     async def send_error(self, error: GatewayError, headers: Headers) -> None:
         """A refusal before the session opened: an HTTP answer to the handshake where the server can send one."""
