@@ -34,26 +34,32 @@ class Price:
     cached_input: float | None = None  # cache reads; unset: `input`
     cache_write: float | None = None  # tokens written to a prompt cache (Anthropic); unset: `input`
     reasoning: float | None = None  # unset: `output`
+    audio_input: float | None = None  # audio tokens in, not read from a cache; unset: `input`
+    audio_output: float | None = None  # audio tokens out; unset: `output`
 
     def cost(self, usage: Usage) -> float:
         cached = usage.cached_tokens or 0
         written = usage.cache_write_tokens or 0
         reasoning = usage.reasoning_tokens or 0
-        if not (cached or written or reasoning):  # most answers: the same sum, its zero terms left out
+        heard = usage.audio_prompt_tokens or 0
+        spoken = usage.audio_completion_tokens or 0
+        if not (cached or written or reasoning or heard or spoken):  # most answers: the sum without its zero terms
             # Conditionals, not `max(0, …)`: every priced answer comes here, and `max` parses its arguments as
             # keywords in C (a cold path of its own, twice a request: docs/performance.md).
             prompt, completion = usage.prompt_tokens, usage.completion_tokens
             return (
                 (prompt if prompt > 0 else 0) * self.input + (completion if completion > 0 else 0) * self.output
             ) / MILLION
-        plain_prompt = max(0, usage.prompt_tokens - cached - written)
-        plain_completion = max(0, usage.completion_tokens - reasoning)
+        plain_prompt = max(0, usage.prompt_tokens - cached - written - heard)
+        plain_completion = max(0, usage.completion_tokens - reasoning - spoken)
         total = (
             plain_prompt * self.input
             + cached * (self.input if self.cached_input is None else self.cached_input)
             + written * (self.input if self.cache_write is None else self.cache_write)
+            + heard * (self.input if self.audio_input is None else self.audio_input)
             + plain_completion * self.output
             + reasoning * (self.output if self.reasoning is None else self.reasoning)
+            + spoken * (self.output if self.audio_output is None else self.audio_output)
         )
         return total / MILLION
 

@@ -32,7 +32,10 @@ providers:
   down: {{type: openai, base_url: "http://127.0.0.1:9/v1", api_key: env:OPENAI_API_KEY}}
   anthropic: {{type: anthropic, api_key: env:OPENAI_API_KEY}}
 models:
-  voice: {{provider: rt, model: gpt-realtime-2025-08-28, price: {{input: 4, output: 16}}}}
+  voice:
+    provider: rt
+    model: gpt-realtime-2025-08-28
+    price: {{input: 4, output: 16, cached_input: 0.4, audio_input: 32, audio_output: 64}}
   pricey: {{provider: rt, model: gpt-realtime-2025-08-28, price: {{input: 1000000, output: 1000000}}}}
   other-voice: {{provider: rt, model: gpt-realtime-mini}}
   first-down:
@@ -163,7 +166,8 @@ def test_the_sdk_relays_text_audio_and_a_function_call_and_the_ledger_keeps_the_
     assert row["prompt_tokens"] == 2 * USAGE["input_tokens"]
     assert row["completion_tokens"] == 2 * USAGE["output_tokens"]
     assert row["cached_tokens"] == 2 * 10
-    assert row["cost_usd"] == pytest.approx(2 * (110 * 4 + 10 * 4 + 180 * 16) / 1e6)
+    # Each response: 10 text tokens in, 10 read from the cache, 100 of audio; 30 text tokens out and 150 of audio.
+    assert row["cost_usd"] == pytest.approx(2 * (10 * 4 + 10 * 0.4 + 100 * 32 + 30 * 16 + 150 * 64) / 1e6)
     database = sqlite3.connect(tmp_path / "ledger.db")
     (record,) = database.execute("SELECT route, status, realtime FROM babelgate_ledger WHERE route = 'realtime'")
     database.close()

@@ -260,3 +260,15 @@ def test_a_price_counts_no_negative_tokens() -> None:
     assert price.cost(Usage(prompt_tokens=1_000_000, completion_tokens=-5)) == 1.0
     assert price.cost(Usage(prompt_tokens=-5, completion_tokens=-5)) == 0.0
     assert price.cost(Usage(prompt_tokens=10, completion_tokens=-5, cached_tokens=1_000_000)) == 0.5
+
+
+def test_audio_tokens_are_priced_at_the_audio_rates_and_fall_back_to_the_text_ones() -> None:
+    usage = Usage(
+        prompt_tokens=120, completion_tokens=180, cached_tokens=10, audio_prompt_tokens=100, audio_completion_tokens=150
+    )
+    priced = Price(4.0, 16.0, 0.4, audio_input=32.0, audio_output=64.0)
+    assert priced.cost(usage) == pytest.approx((10 * 4 + 10 * 0.4 + 100 * 32 + 30 * 16 + 150 * 64) / 1e6)
+    assert Price(4.0, 16.0).cost(usage) == pytest.approx((110 * 4 + 10 * 4 + 180 * 16) / 1e6)  # no audio rate: text's
+    assert Price(4.0, 16.0).cost(Usage(prompt_tokens=120, completion_tokens=180)) == pytest.approx(
+        (120 * 4 + 180 * 16) / 1e6
+    )

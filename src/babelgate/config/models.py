@@ -203,6 +203,8 @@ class PriceConfig(_Strict):
     cached_input: float | None = Field(default=None, ge=0, description="cache reads; unset: input")
     cache_write: float | None = Field(default=None, ge=0, description="prompt-cache writes; unset: input")
     reasoning: float | None = Field(default=None, ge=0, description="reasoning tokens; unset: output")
+    audio_input: float | None = Field(default=None, ge=0, description="audio tokens in, uncached; unset: input")
+    audio_output: float | None = Field(default=None, ge=0, description="audio tokens out; unset: output")
 
 
 class LimitsConfig(_Strict):

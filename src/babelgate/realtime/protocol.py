@@ -54,6 +54,7 @@ class SessionUsage:
     input_text: int = 0
     input_audio: int = 0
     input_cached: int = 0
+    input_cached_audio: int = 0  # of input_cached
     output_text: int = 0
     output_audio: int = 0
     turns: int = 0  # responses done
@@ -70,6 +71,9 @@ class SessionUsage:
             self.input_text += _count(details.get("text_tokens"))
             self.input_audio += _count(details.get("audio_tokens"))
             self.input_cached += _count(details.get("cached_tokens"))
+            cached = details.get("cached_tokens_details")
+            if isinstance(cached, dict):
+                self.input_cached_audio += _count(cached.get("audio_tokens"))
         details = usage.get("output_token_details")
         if isinstance(details, dict):
             self.output_text += _count(details.get("text_tokens"))

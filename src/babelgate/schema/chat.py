@@ -138,6 +138,10 @@ class Usage:
     cache_write_tokens: int | None = None
     reasoning_tokens: int | None = None
     extra: JSON = field(default_factory=dict)
+    # Audio tokens among the prompt tokens not read from a cache, and among the completion tokens (a Realtime
+    # session's, an audio chat's): priced at a model's audio rates where it has them.
+    audio_prompt_tokens: int | None = None
+    audio_completion_tokens: int | None = None
 
 
 @dataclass(slots=True)

@@ -158,6 +158,8 @@ class RealtimeDoor:
             completion_tokens=usage.output_tokens,
             total_tokens=usage.input_tokens + usage.output_tokens,
             cached_tokens=usage.input_cached,
+            audio_prompt_tokens=max(0, usage.input_audio - usage.input_cached_audio),
+            audio_completion_tokens=usage.output_audio,
             extra=usage.details(),
         )
 

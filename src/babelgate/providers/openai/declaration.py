@@ -53,12 +53,11 @@ DECLARATION: Final = ProviderType(
         "gpt-4.1-nano*": chat_model(Price(0.10, 0.40, 0.025), 1_047_576, 32_768),
         "gpt-4o*": chat_model(Price(2.50, 10.0, 1.25), 128_000, 16_384),
         "gpt-4o-mini*": chat_model(Price(0.15, 0.60, 0.075), 128_000, 16_384),
-        # Realtime models, at their text tokens' prices: the price table has no audio rate, so a session's audio
-        # tokens are costed as text (docs/realtime.md).
-        "gpt-realtime*": realtime_model(Price(4.0, 16.0, 0.40)),
-        "gpt-realtime-mini*": realtime_model(Price(0.60, 2.40, 0.06)),
-        "gpt-4o-realtime*": realtime_model(Price(5.0, 20.0, 2.50)),
-        "gpt-4o-mini-realtime*": realtime_model(Price(0.60, 2.40, 0.30)),
+        # Realtime models: text in, cached, text out, then audio in and out.
+        "gpt-realtime*": realtime_model(Price(4.0, 16.0, 0.40, audio_input=32.0, audio_output=64.0)),
+        "gpt-realtime-mini*": realtime_model(Price(0.60, 2.40, 0.06, audio_input=10.0, audio_output=20.0)),
+        "gpt-4o-realtime*": realtime_model(Price(5.0, 20.0, 2.50, audio_input=40.0, audio_output=80.0)),
+        "gpt-4o-mini-realtime*": realtime_model(Price(0.60, 2.40, 0.30, audio_input=10.0, audio_output=20.0)),
         "o1*": chat_model(Price(15.0, 60.0, 7.50), 200_000, 100_000, reasoning=True),
         "o3*": chat_model(Price(2.0, 8.0, 0.50), 200_000, 100_000, reasoning=True),
         "o3-mini*": chat_model(Price(1.10, 4.40, 0.55), 200_000, 100_000, TEXT, reasoning=True),
