@@ -183,6 +183,15 @@ def test_the_sdk_relays_text_audio_and_a_function_call_and_the_ledger_keeps_the_
         "output_text_tokens": 60,
         "output_audio_tokens": 300,
     }
+    metrics = httpx.get(gateway.url + "/metrics", headers={"Authorization": f"Bearer {key}"}, timeout=10).text
+    for sample in (
+        'babelgate_realtime_turns_total{model="voice",road="relay"} 2.0',
+        'babelgate_realtime_tokens_total{direction="input",modality="audio",model="voice"} 200.0',
+        'babelgate_realtime_tokens_total{direction="output",modality="text",model="voice"} 60.0',
+        'babelgate_realtime_sessions_opened_total{road="relay"} 1.0',
+        'babelgate_realtime_sessions_closed_total{road="relay"} 1.0',
+    ):
+        assert sample in metrics, sample
 
 
 def test_a_beta_client_gets_the_beta_protocol_and_its_event_names(

@@ -133,6 +133,24 @@ class Reference:
             "Logged requests the conversation log dropped (since start) before building them",
             registry=self.registry,
         )
+        self.realtime_opened = Counter(
+            "babelgate_realtime_sessions_opened", "Realtime sessions opened, by road", ("road",), registry=self.registry
+        )
+        self.realtime_closed = Counter(
+            "babelgate_realtime_sessions_closed", "Realtime sessions closed, by road", ("road",), registry=self.registry
+        )
+        self.realtime_turns = Counter(
+            "babelgate_realtime_turns",
+            "Realtime responses done, by model and road",
+            ("model", "road"),
+            registry=self.registry,
+        )
+        self.realtime_tokens = Counter(
+            "babelgate_realtime_tokens",
+            "Realtime tokens, by model, direction (input, output) and modality (text, audio)",
+            ("model", "direction", "modality"),
+            registry=self.registry,
+        )
         self.redis_up = Gauge(
             "babelgate_redis_up",
             "1 while Redis answers (its breaker is closed), 0 while state is kept per instance",
@@ -261,6 +279,17 @@ def _events(target: Metrics | Reference) -> None:
     target.exporter_exported.labels("otlp").inc(3)
     target.exporter_dropped.labels("otlp", "queue_full").inc()
     target.conversation_dropped.inc()
+    target.realtime_opened.labels("relay").inc()
+    if isinstance(target, Reference):
+        target.realtime_turns.labels("voice", "relay").inc()
+        target.realtime_tokens.labels("voice", "input", "audio").inc(100)
+        target.realtime_tokens.labels("voice", "output", "text").inc(30)
+    else:
+        usage = {
+            "input_token_details": {"audio_tokens": 100, "text_tokens": 0},
+            "output_token_details": {"text_tokens": 30},
+        }
+        target.realtime_turn("voice", "relay", usage)
 
 
 def _without_created(text: bytes) -> str:

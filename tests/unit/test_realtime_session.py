@@ -73,7 +73,7 @@ class Client:
 
 
 def _session(road: GaRoad, client: Client, *, beta: bool, usage: SessionUsage) -> Session:
-    async def done() -> None:
+    async def done(turn: dict[str, Any]) -> None:
         pass
 
     return Session(road, client, Bounds(60, 60, 1 << 20), beta=beta, usage=usage, response_done=done)

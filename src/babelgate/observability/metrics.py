@@ -373,6 +373,26 @@ class Metrics:
             "Logged requests the conversation log dropped (since start) before building them",
             registry=self.registry,
         )
+        # Realtime sessions (realtime/): opened and closed (open now: the difference, summed over workers as a gauge
+        # would not be), and each response's turn and tokens as it ends, by model and road.
+        self.realtime_opened = Counter(
+            "babelgate_realtime_sessions_opened", "Realtime sessions opened, by road", ("road",), registry=self.registry
+        )
+        self.realtime_closed = Counter(
+            "babelgate_realtime_sessions_closed", "Realtime sessions closed, by road", ("road",), registry=self.registry
+        )
+        self.realtime_turns = Counter(
+            "babelgate_realtime_turns",
+            "Realtime responses done, by model and road",
+            ("model", "road"),
+            registry=self.registry,
+        )
+        self.realtime_tokens = Counter(
+            "babelgate_realtime_tokens",
+            "Realtime tokens, by model, direction (input, output) and modality (text, audio)",
+            ("model", "direction", "modality"),
+            registry=self.registry,
+        )
         # With several workers, gauges read their largest value: 1 while any worker reaches Redis.
         self.redis_up = Gauge(
             "babelgate_redis_up",
@@ -395,6 +415,18 @@ class Metrics:
     def routing_event(self, event: str, provider: str, model: str) -> None:
         """`retries`, `fallbacks`, `key_cooldowns`, `keys_rejected`, `pins_moved`: rare, so counted at once."""
         self.routing.labels(event, provider, model).inc()
+
+    def realtime_turn(self, model: str, road: str, usage: Mapping[str, Any]) -> None:
+        """One Realtime response done: its turn, and its tokens by direction and modality (its `usage`)."""
+        self.realtime_turns.labels(model, road).inc()
+        for direction in ("input", "output"):
+            details = usage.get(f"{direction}_token_details")
+            if not isinstance(details, dict):
+                continue
+            for modality in ("text", "audio"):
+                count = details.get(f"{modality}_tokens")
+                if count.__class__ is int and count > 0:
+                    self.realtime_tokens.labels(model, direction, modality).inc(count)
 
     def exported(self, exporter: str, outcome: str, count: int) -> None:
         """An exporter's batch: `exported`, or the reason it was dropped (conversation/exporters/delivery.py)."""

@@ -65,7 +65,7 @@ class Session:
         *,
         beta: bool,
         usage: SessionUsage,
-        response_done: Callable[[], Awaitable[None]],
+        response_done: Callable[[JSON], Awaitable[None]],
         opening: tuple[JSON, ...] = (),
         guard: RealtimeGuard | None = None,
     ) -> None:
@@ -74,7 +74,8 @@ class Session:
         self.bounds = bounds
         self.rename = beta and not road.speaks_client_names
         self.usage = usage
-        self.response_done = response_done  # may raise (a budget spent): the session ends with that error
+        # Called with each response's usage; may raise (a budget spent): the session ends with that error.
+        self.response_done = response_done
         self.opening = opening  # events sent to the road before the client's (a client secret's settings)
         self.guard = guard  # the session's guardrails (realtime/guard.py); None: it passes none
         self.last = time.monotonic()
@@ -172,14 +173,17 @@ class Session:
             self.last = time.monotonic()
             event, text = received
             kind = event.get("type")
+            turn: JSON = {}
             if kind == "response.done":  # what the model did is counted, whatever the guardrails let out
                 response = event.get("response")
-                self.usage.add(response.get("usage") if isinstance(response, dict) else None)
+                found = response.get("usage") if isinstance(response, dict) else None
+                turn = found if isinstance(found, dict) else {}
+                self.usage.add(turn)
             for out in await self._guarded(event, text):
                 await client.send(self._renamed(out))
             if kind == "response.done":
                 try:
-                    await self.response_done()
+                    await self.response_done(turn)
                 except GatewayError as error:
                     return Ending(POLICY_VIOLATION, error)
 

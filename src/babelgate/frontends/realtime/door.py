@@ -139,9 +139,12 @@ class RealtimeDoor:
         self.notes = notes
         return Answer(b"", notes, headers=[])
 
-    async def _response_done(self) -> None:
-        """After each response: the usage so far on the call's notes, and the caller's budgets checked with it."""
+    async def _response_done(self, turn: dict[str, Any]) -> None:
+        """After each response: its turn in the metrics, the usage so far on the call's notes, and the caller's
+        budgets checked with it."""
         notes, record = self.notes, self.call
+        if self.road is not None:
+            self.runtime.metrics.realtime_turn(record.requested_model, self.road.name, turn)
         if notes is None:
             return
         notes.usage = self._usage()
@@ -195,10 +198,13 @@ class RealtimeDoor:
         sessions.add(session)
         self.scope[DRAIN] = self._drain
         opened = time.monotonic()
+        metrics = self.runtime.metrics
+        metrics.realtime_opened.labels(road.name).inc()
         try:
             ending = await session.run()
         finally:
             sessions.discard(session)
+            metrics.realtime_closed.labels(road.name).inc()
             if self.notes is not None:
                 self.notes.usage = self._usage()
                 self.notes.completed = True
