@@ -73,6 +73,8 @@ def test_the_dashboard_end_to_end(gateway: RunningApp, upstream: FakeOpenAI, pag
     expect(page.get_by_test_id("errors-table")).to_contain_text("model_not_found")
     page.get_by_test_id("group-by").select_option("provider")
     expect(page.get_by_test_id("group-table")).to_contain_text("openai")
+    page.get_by_test_id("group-by").select_option("route")  # a Realtime session's row is `realtime`
+    expect(page.get_by_test_id("group-table")).to_contain_text("chat.completions")
     page.get_by_test_id("group-by").select_option("model")
     page.screenshot(path=screenshots / "2-usage.png", full_page=True)
     # One model's figures: every chart and number follows.

@@ -62,7 +62,7 @@ export interface Percentiles { p50: number | null; p95: number | null; p99: numb
 export interface UsageRow {
   time?: number;
   key?: string | null; team?: string | null; model?: string | null; provider?: string | null;
-  server?: string | null; tool?: string | null;
+  server?: string | null; tool?: string | null; route?: string | null;
   requests: number; errors: number; error_rate: number;
   prompt_tokens: number; completion_tokens: number; cached_tokens: number; reasoning_tokens: number;
   cost_usd: number; cache_hits: number; latency_ms: Percentiles; ttft_ms: Percentiles;

@@ -8,7 +8,7 @@ import { ago, count, ms, percent, plural, tick, usd } from "../format";
 const PRESETS: Record<string, number> = { "1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
 const SPOKEN: Record<string, string> = { "1h": "last hour", "24h": "last 24 hours", "7d": "last 7 days", "30d": "last 30 days" };
 const STEPS = [60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
-const GROUPS = ["model", "provider", "key", "team"] as const;
+const GROUPS = ["model", "provider", "key", "team", "route"] as const;
 type Group = (typeof GROUPS)[number];
 
 interface Period { since: number; until: number; step: number; name: string }
@@ -201,7 +201,7 @@ function Figures({ data, group, setGroup, onFocus, focused, logs }: FiguresProps
           <thead>
             <tr><th>{group}</th><th class="num">Requests</th><th class="num">Errors</th><th class="num">Prompt</th>
               <th class="num">Completion</th><th class="num">Cost</th><th class="num">p50</th><th class="num">p99</th>
-              <th class="num">TTFT p50</th>{logs && group !== "provider" && <th />}</tr>
+              <th class="num">TTFT p50</th>{logs && group !== "provider" && group !== "route" && <th />}</tr>
           </thead>
           <tbody>
             {data.groups.map((row) => (
@@ -220,7 +220,7 @@ function Figures({ data, group, setGroup, onFocus, focused, logs }: FiguresProps
                 <td class="num">{ms(row.latency_ms.p50)}</td>
                 <td class="num">{ms(row.latency_ms.p99)}</td>
                 <td class="num">{ms(row.ttft_ms.p50)}</td>
-                {logs && group !== "provider" && <td>{row[group] &&
+                {logs && group !== "provider" && group !== "route" && <td>{row[group] &&
                   <a href={`#/logs?${group}=${encodeURIComponent(String(row[group]))}`} data-testid="usage-logs">Logs</a>}</td>}
               </tr>
             ))}
