@@ -109,6 +109,7 @@ class Plan:
     litellm: Path | None = None  # a virtual environment with `litellm[proxy]`, to measure it too
     base: str | None = DEFAULT_BASE  # the commit measured against, interleaved (fixed_base.py); None: not
     mcp_calls: int = 200  # MCP tool calls per round through /mcp and direct (mcp_paths.py); 0: not measured
+    realtime_seconds: int = 60  # seconds of audio per round on /v1/realtime (realtime_paths.py); 0: not measured
     settle: float = 0.5  # seconds of the same load, unmeasured, right before each gateway's measured run
 
 
@@ -197,6 +198,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
         default=200,
         help="MCP tool calls per round through the gateway's /mcp and directly (bench/mcp_paths.py); 0: none",
     )
+    parser.add_argument(
+        "--realtime-seconds",
+        type=int,
+        default=60,
+        help="seconds of audio per round through /v1/realtime (bench/realtime_paths.py); 0: none",
+    )
     litellm = os.environ.get(LITELLM_ENV)
     parser.add_argument(
         "--litellm",
@@ -235,6 +242,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
         args.litellm,
         None if args.base.lower() in ("none", "") else args.base,
         0 if args.quick else args.mcp_calls,
+        0 if args.quick else args.realtime_seconds,
         0.0 if args.quick else args.settle,
     )
     return plan, not args.no_pin
@@ -927,6 +935,8 @@ def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> i
     print("\n".join(compare_report(base, found, info)))
     if plan.mcp_calls > 0:
         print("\n".join(mcp_report(plan.mcp_calls)))
+    if plan.realtime_seconds > 0:
+        print("\n".join(realtime_report(plan.realtime_seconds)))
     write_json(
         plan,
         pin,
@@ -955,6 +965,15 @@ def mcp_report(calls: int) -> list[str]:
         "MCP endpoint: one tool call through /mcp against the same call made directly (bench/mcp_paths.py)",
         *lines,
     ]
+
+
+def realtime_report(seconds: int) -> list[str]:
+    """The Realtime door's CPU per second of audio it relays, measured by bench/realtime_paths.py in a process of
+    its own (its fake upstream and gateway), after the chat paths."""
+    command = [sys.executable, str(Path(__file__).parent / "realtime_paths.py"), "--seconds", str(seconds)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    lines = done.stdout.strip().splitlines() if done.returncode == 0 else [f"failed: {done.stderr.strip()[-400:]}"]
+    return ["", "Realtime: a session's audio through /v1/realtime (bench/realtime_paths.py)", *lines]
 
 
 def _terminate(signum: int, frame: object) -> None:

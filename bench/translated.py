@@ -72,7 +72,8 @@ def serve(config: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], s
     command = [sys.executable, "-c", "import sys; from babelgate.cli import main; sys.exit(main())"]
     gateway = subprocess.Popen(
         [*pin, *command, "serve", "--config", str(config), "--port", str(port), "--log-level", "warning"],
-        env={**env, "PYTHONPATH": str(ROOT / "src")},
+        # The build this process imports (bench/compiled.py's, on its PYTHONPATH), else this tree's source.
+        env={**env, "PYTHONPATH": os.environ.get("PYTHONPATH") or str(ROOT / "src")},
     )
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
