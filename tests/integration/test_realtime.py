@@ -265,14 +265,55 @@ def test_a_client_secret_opens_a_session_with_its_settings_and_nothing_else(
         assert "/v1/realtime" in str(refused.value)
         with pytest.raises(openai.AuthenticationError):  # nor does it make another secret
             client.realtime.client_secrets.create(session={"type": "realtime", "model": MODEL})
-    # Expired: the secret's time moved to the past.
+    with pytest.raises(InvalidStatus) as spent:  # one session per secret
+        _run(connect(_ws(gateway), additional_headers={"Authorization": f"Bearer {secret.value}"}, open_timeout=10))
+    assert spent.value.response.status_code == 401
+    # Expired: a new secret's time moved to the past.
+    later = _client_secret(gateway, key)
     secrets = gateway.app.runtime.realtime.secrets
     for digest, grant in list(secrets._grants.items()):
         secrets._grants[digest] = dataclasses.replace(grant, expires_at=0.0)
     with pytest.raises(InvalidStatus) as expired:
-        _run(connect(_ws(gateway), additional_headers={"Authorization": f"Bearer {secret.value}"}, open_timeout=10))
+        _run(connect(_ws(gateway), additional_headers={"Authorization": f"Bearer {later}"}, open_timeout=10))
     assert expired.value.response.status_code == 401
     assert b"client_secret_expired" in (expired.value.response.body or b"")
+
+
+def _client_secret(gateway: RunningApp, key: str, model: str = MODEL) -> str:
+    made = httpx.post(
+        gateway.url + "/v1/realtime/client_secrets",
+        json={"session": {"type": "realtime", "model": model}},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    )
+    assert made.status_code == 200, made.text
+    value: str = made.json()["value"]
+    return value
+
+
+def test_a_client_secret_refused_before_its_session_opened_is_not_spent_and_dies_with_its_key(
+    make_gateway: GatewayFactory, fake: FakeRealtime
+) -> None:
+    gateway = _gateway(make_gateway, fake)
+    key_fields = _create(gateway)
+    secret = _client_secret(gateway, key_fields["key"])
+    fake.refuse_status = 503  # no upstream answers: the session never opens
+    with pytest.raises(InvalidStatus) as refused:
+        _run(connect(_ws(gateway), additional_headers={"Authorization": f"Bearer {secret}"}, open_timeout=10))
+    assert refused.value.response.status_code >= 500
+    fake.refuse_status = None
+
+    async def opens() -> None:
+        async with connect(_ws(gateway), additional_headers={"Authorization": f"Bearer {secret}"}) as ws:
+            await _until(ws, "session.created")
+
+    _run(opens())  # the same secret, not spent by the refusal
+    unspent = _client_secret(gateway, key_fields["key"])
+    revoked = httpx.delete(gateway.url + f"/admin/keys/{key_fields['id']}", headers=ADMIN, timeout=10)
+    assert revoked.status_code == 200, revoked.text
+    with pytest.raises(InvalidStatus) as dead:  # its key revoked: its secrets are too
+        _run(connect(_ws(gateway), additional_headers={"Authorization": f"Bearer {unspent}"}, open_timeout=10))
+    assert dead.value.response.status_code == 401
 
 
 def test_a_client_secret_for_a_model_the_key_may_not_use_is_refused(

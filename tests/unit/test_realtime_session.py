@@ -104,16 +104,23 @@ def test_every_renamed_event_has_its_way_back() -> None:
     assert beta_name("response.done") == "response.done"
 
 
-def test_a_client_secret_is_kept_by_its_hash_and_refused_once_expired() -> None:
+def test_a_client_secret_is_kept_by_its_hash_claimed_once_and_refused_once_expired() -> None:
     secrets = ClientSecrets()
     value, grant = secrets.issue("vk_1", None, {"model": "voice"}, 60)
     assert value.startswith("ek_") and value not in repr(secrets._grants)
-    assert secrets.find(value.encode()) is grant
+    assert secrets.claim(value.encode()) is grant
+    with pytest.raises(AuthenticationFailed):  # claimed: no second session
+        secrets.claim(value.encode())
+    secrets.give_back(value.encode(), grant)  # its session was refused before it opened
+    assert secrets.claim(value.encode()) is grant
     with pytest.raises(AuthenticationFailed):
-        secrets.find(b"ek_unknown")
+        secrets.claim(b"ek_unknown")
+    secrets.give_back(value.encode(), type(grant)(grant.key_id, None, {}, 0.0))  # expired since: not given back
+    assert len(secrets) == 0
+    later, _ = secrets.issue("vk_1", None, {}, 60)
     secrets._grants = {digest: type(grant)(g.key_id, None, {}, 0.0) for digest, g in secrets._grants.items()}
     with pytest.raises(AuthenticationFailed) as expired:
-        secrets.find(value.encode())
+        secrets.claim(later.encode())
     assert expired.value.code == "client_secret_expired"
 
 

@@ -1,5 +1,6 @@
-"""Client secrets (`ek_…`): short-lived keys a server hands to a browser or a phone, which open a Realtime session
-as the key that made them (its identity, limits and budgets) with the session settings it described. Kept in this
+"""Client secrets (`ek_…`): short-lived keys a server hands to a browser or a phone, which open one Realtime session
+as the key that made them (its identity, limits and budgets) with the session settings it described. A secret is
+claimed when a session begins with it, and given back if that session was refused before it opened. Kept in this
 gateway's memory only, by their SHA-256: the secret itself is never stored nor logged."""
 
 from __future__ import annotations
@@ -51,14 +52,20 @@ class ClientSecrets:
         self._grants[_digest(value)] = grant
         return value, grant
 
-    def find(self, token: bytes) -> Grant:
-        """The grant of a presented secret; AuthenticationFailed for an unknown or expired one."""
-        grant = self._grants.get(_digest(token.decode("latin-1")))
+    def claim(self, token: bytes) -> Grant:
+        """The grant of a presented secret, taken: no second session opens with it. AuthenticationFailed for an
+        unknown, used or expired one."""
+        grant = self._grants.pop(_digest(token.decode("latin-1")), None)
         if grant is None:
             raise AuthenticationFailed()
         if grant.expires_at <= time.time():
             raise AuthenticationFailed("client_secret_expired", code="client_secret_expired")
         return grant
+
+    def give_back(self, token: bytes, grant: Grant) -> None:
+        """A claimed secret whose session never opened (refused, or no upstream answered): usable again."""
+        if grant.expires_at > time.time():
+            self._grants[_digest(token.decode("latin-1"))] = grant
 
     def _prune(self, now: float) -> None:
         grants = self._grants

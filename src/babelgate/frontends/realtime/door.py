@@ -19,7 +19,7 @@ import orjson
 from babelgate import pipeline
 from babelgate.answer import Answer, Headers
 from babelgate.call import Call
-from babelgate.errors import GatewayError, InvalidRequest
+from babelgate.errors import AuthenticationFailed, GatewayError, InvalidRequest
 from babelgate.exchange import DRAIN, ClientGone, Receive, Scope, Send, client_address
 from babelgate.frontends.openai_errors import encode_error, error_object
 from babelgate.governance.gateway_keys import credentials
@@ -37,6 +37,7 @@ from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import Usage
 
 if TYPE_CHECKING:
+    from babelgate.governance.virtual_keys import VirtualKey
     from babelgate.observability.request_id import RequestIds
     from babelgate.runtime import Runtime
 
@@ -77,6 +78,7 @@ class RealtimeDoor:
         self.running = False  # the session began on its road (which then closes it)
         self.started = time.perf_counter()
         self.grant: Grant | None = None
+        self.secret = b""  # the client secret presented, when one was
         self.road: Road | None = None
         self.notes: CallNotes | None = None
         self.usage = SessionUsage()
@@ -92,6 +94,8 @@ class RealtimeDoor:
         finally:
             if self.reserved is not None:
                 sessions.release(self.reserved)
+            if self.grant is not None and not self.running:  # refused before it opened: the secret is not spent
+                self.runtime.realtime.secrets.give_back(self.secret, self.grant)
             if self.road is not None and not self.running:  # connected, then refused before it started
                 await self.road.close()
 
@@ -102,8 +106,9 @@ class RealtimeDoor:
         presented = credentials(record.header, record.query)
         token = presented[7:].strip() if presented is not None and presented[:7].lower() == b"bearer " else b""
         if is_client_secret(token):
-            grant = self.grant = runtime.realtime.secrets.find(token)
-            record.key_id, record.virtual_key = grant.key_id, grant.virtual_key
+            grant = runtime.realtime.secrets.claim(token)
+            self.grant, self.secret = grant, token
+            record.key_id, record.virtual_key = grant.key_id, _still_live(runtime, grant)
         else:
             await pipeline.identify(runtime, record)
         query = parse_qs(record.query.decode("latin-1"))
@@ -285,6 +290,18 @@ class RealtimeDoor:
     async def close(self, code: int) -> None:
         with contextlib.suppress(OSError, RuntimeError):
             await self._send({"type": "websocket.close", "code": code})
+
+
+def _still_live(runtime: Runtime, grant: Grant) -> VirtualKey | None:
+    """The virtual key a client secret was made by, as it is now: a key revoked or expired since takes its secrets
+    with it, and a changed one's limits apply."""
+    made_by = grant.virtual_key
+    if made_by is None:
+        return None
+    key = runtime.key_ring.keys.get(made_by.id)
+    if key is None or key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= time.time()):
+        raise AuthenticationFailed(key_id=made_by.id)
+    return key
 
 
 def _check(deployment: Deployment) -> None:
