@@ -312,3 +312,15 @@ def test_a_client_secret_opens_a_session_as_google_genai_s_ephemeral_token(door:
     with pytest.warns(errors.ExperimentalWarning):
         refused = _run(_refusal(door, "auth_tokens/ek_" + "0" * 32, MODEL, "v1alpha"))
     assert refused.code == 1007
+
+
+def test_a_session_is_one_concurrent_request_for_its_whole_life(door: Door, fake: FakeRealtime) -> None:
+    key = _create(door.gateway, max_concurrent=1)["key"]
+
+    async def scenario() -> errors.APIError:
+        async with door.client(key).aio.live.connect(model=MODEL):
+            return await _refusal(door, key, MODEL)
+
+    refused = _run(scenario())
+    assert refused.code == 1008  # a limit is a policy's refusal, as Gemini closes for a quota
+    assert len(fake.connections) == 1
