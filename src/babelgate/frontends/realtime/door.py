@@ -129,6 +129,14 @@ class RealtimeDoor:
             raise InvalidRequest("missing_field", param="model", code="missing_model")
         return model
 
+    def _opening(self) -> tuple[dict[str, Any], ...]:
+        """Events for the road before the client's: a client secret's session settings."""
+        if self.grant is not None and self.grant.session:
+            settings = {name: value for name, value in self.grant.session.items() if name != "model"}
+            if settings:
+                return ({"type": "session.update", "session": settings},)
+        return ()
+
     async def _attempt(self, deployment: Deployment, notes: CallNotes) -> Answer:
         """Opens the upstream's socket; a failure to connect is an attempt's failure (the router tries the next
         deployment). The answer is empty: the sink runs the session on the road this leaves."""
@@ -186,6 +194,7 @@ class RealtimeDoor:
             await self._send(accept)
             self.accepted = True
         bounds = self.runtime.config.realtime
+        opening = self._opening()
         session = Session(
             road,
             self,
@@ -193,7 +202,7 @@ class RealtimeDoor:
             beta=self.beta,
             usage=self.usage,
             response_done=self._response_done,
-            opening=self._opening(),
+            opening=opening,
         )
         sessions = self.runtime.realtime.sessions
         sessions.add(session)
@@ -211,14 +220,6 @@ class RealtimeDoor:
             details = {"road": road.name, **door, "seconds": seconds, **self.usage.details()}
             self.call.details = orjson.dumps(details).decode()
         return ending.error
-
-    def _opening(self) -> tuple[dict[str, Any], ...]:
-        """Events for the road before the client's: a client secret's session settings."""
-        if self.grant is not None and self.grant.session:
-            settings = {name: value for name, value in self.grant.session.items() if name != "model"}
-            if settings:
-                return ({"type": "session.update", "session": settings},)
-        return ()
 
     async def send_error(self, error: GatewayError, headers: Headers) -> None:
         """A refusal before the session opened: an HTTP answer to the handshake where the server can send one."""
