@@ -11,6 +11,7 @@ from babelgate.frontends.anthropic_clouds import bedrock, vertex
 from babelgate.frontends.anthropic_messages import routes as anthropic_messages
 from babelgate.frontends.audio import routes as audio
 from babelgate.frontends.gemini import routes as gemini
+from babelgate.frontends.gemini_live import routes as gemini_live
 from babelgate.frontends.ollama import routes as ollama
 from babelgate.frontends.openai_chat import routes as chat_completions
 from babelgate.frontends.openai_completions import routes as openai_completions
@@ -34,6 +35,7 @@ FRONTENDS: Final[tuple[Frontend, ...]] = (
     bedrock.FRONTEND,
     vertex.FRONTEND,
     gemini.FRONTEND,
+    gemini_live.FRONTEND,
     ollama.FRONTEND,
     admin.FRONTEND,
     ui.FRONTEND,

@@ -272,3 +272,19 @@ def test_a_manual_turn_starting_over_an_answer_cancels_it() -> None:
     barge = run.send({"realtimeInput": {"activityStart": {}}})
     assert [e["type"] for e in barge.upstream] == ["response.cancel"]
     assert barge.client == [{"serverContent": {"interrupted": True}}]
+
+
+def test_url_safe_base64_as_google_genai_sends_bytes_is_read() -> None:
+    run = Run()
+    run.send({"setup": {"model": "m"}})
+    run.hear("session.updated", session={"type": "realtime"})
+    pcm = bytes(range(256)) * 4  # every byte value: both alphabets' last two letters appear in its base64
+    safe = base64.urlsafe_b64encode(pcm).decode()
+    assert "-" in safe and "_" in safe
+    sent = run.send({"realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=24000", "data": safe}}})
+    assert base64.b64decode(sent.upstream[0]["audio"]) == pcm
+    image = base64.urlsafe_b64encode(b"\xfb\xff\xfe").decode()
+    turn = {"role": "user", "parts": [{"inlineData": {"mimeType": "image/png", "data": image}}]}
+    item = run.send({"clientContent": {"turns": [turn]}}).upstream[0]["item"]
+    assert item["content"][0]["image_url"] == "data:image/png;base64," + base64.b64encode(b"\xfb\xff\xfe").decode()
+    assert run.warnings == []

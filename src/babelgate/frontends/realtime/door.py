@@ -50,6 +50,8 @@ ANSWER_PROTOCOL: Final = "realtime"
 class RealtimeDoor:
     """One connection: the pipeline's sink, and the client's side of its session."""
 
+    door: str | None = None  # another API's door on the same sessions, as the ledger's detail names it
+
     def __init__(self, runtime: Runtime, scope: Scope, receive: Receive, send: Send, ids: RequestIds) -> None:
         self.runtime = runtime
         self.scope = scope
@@ -83,11 +85,16 @@ class RealtimeDoor:
         self.notes: CallNotes | None = None
         self.usage = SessionUsage()
         self.reserved: str | None = None
+        self.accepted = False  # the socket's handshake was answered (a door that reads a message first did)
 
     async def run(self) -> None:
         message = await self._receive()
         if message["type"] != "websocket.connect":
             return
+        await self.conduct()
+
+    async def conduct(self) -> None:
+        """The session as one model call, from the key's check to the ledger row."""
         sessions = self.runtime.realtime.sessions
         try:
             await pipeline.serve(self.runtime, self, self._handle, authenticate=False, model_route=True)
@@ -111,18 +118,30 @@ class RealtimeDoor:
             record.key_id, record.virtual_key = grant.key_id, _still_live(runtime, grant)
         else:
             await pipeline.identify(runtime, record)
-        query = parse_qs(record.query.decode("latin-1"))
-        named_models = query.get("model")
+        model = self._model()
+        if runtime.realtime.sessions.draining:
+            raise GatewayError("realtime_shutting_down", code="service_restart", status=503)
+        self.reserved = runtime.realtime.sessions.reserve(record.key_id, runtime.config.realtime.max_sessions_per_key)
+        return ModelCall(model, self._attempt, True, check=_check)
+
+    def _model(self) -> str:
+        """The model the session asks for: the URL's `model`, else the client secret's."""
+        named_models = parse_qs(self.call.query.decode("latin-1")).get("model")
         model: str | None = named_models[0] if named_models else None
         if model is None and self.grant is not None:
             named = self.grant.session.get("model")
             model = named if isinstance(named, str) else None
         if not model:
             raise InvalidRequest("missing_field", param="model", code="missing_model")
-        if runtime.realtime.sessions.draining:
-            raise GatewayError("realtime_shutting_down", code="service_restart", status=503)
-        self.reserved = runtime.realtime.sessions.reserve(record.key_id, runtime.config.realtime.max_sessions_per_key)
-        return ModelCall(model, self._attempt, True, check=_check)
+        return model
+
+    def _opening(self) -> tuple[dict[str, Any], ...]:
+        """Events for the road before the client's: a client secret's session settings."""
+        if self.grant is not None and self.grant.session:
+            settings = {name: value for name, value in self.grant.session.items() if name != "model"}
+            if settings:
+                return ({"type": "session.update", "session": settings},)
+        return ()
 
     async def _attempt(self, deployment: Deployment, notes: CallNotes) -> Answer:
         """Opens the upstream's socket; a failure to connect is an attempt's failure (the router tries the next
@@ -179,16 +198,14 @@ class RealtimeDoor:
         road = self.road
         assert road is not None
         self.answered = self.running = True
-        accept: dict[str, Any] = {"type": "websocket.accept"}
-        if self.answer_protocol is not None:
-            accept["subprotocol"] = self.answer_protocol
-        await self._send(accept)
+        if not self.accepted:
+            accept: dict[str, Any] = {"type": "websocket.accept"}
+            if self.answer_protocol is not None:
+                accept["subprotocol"] = self.answer_protocol
+            await self._send(accept)
+            self.accepted = True
         bounds = self.runtime.config.realtime
-        opening: tuple[dict[str, Any], ...] = ()
-        if self.grant is not None and self.grant.session:
-            settings = {name: value for name, value in self.grant.session.items() if name != "model"}
-            if settings:
-                opening = ({"type": "session.update", "session": settings},)
+        opening = self._opening()
         session = Session(
             road,
             self,
@@ -214,7 +231,9 @@ class RealtimeDoor:
                 self.notes.usage = self._usage()
                 self.notes.completed = True
             seconds = round(time.monotonic() - opened, 3)
-            self.call.details = orjson.dumps({"road": road.name, "seconds": seconds, **self.usage.details()}).decode()
+            door = {"door": self.door} if self.door is not None else {}
+            details = {"road": road.name, **door, "seconds": seconds, **self.usage.details()}
+            self.call.details = orjson.dumps(details).decode()
         return ending.error
 
     def _guard(self) -> RealtimeGuard | None:

@@ -36,6 +36,11 @@ _SETUP_HANDLED: Final = frozenset(
 _THRESHOLD: Final = {"START_SENSITIVITY_LOW": 0.7, "START_SENSITIVITY_HIGH": 0.3}
 
 
+def _b64(data: Any) -> bytes:
+    """Base64 in either alphabet: google-genai sends bytes URL-safe (`-_`), as Google's JSON mapping allows."""
+    return base64.b64decode(data or "", altchars=b"-_", validate=True)
+
+
 def _event(state: ReverseState, kind: str, **fields: Any) -> Event:
     return {"type": kind, "event_id": state.ids.new("event"), **fields}
 
@@ -158,7 +163,7 @@ def _audio(state: ReverseState, blob: Any) -> Translated:
         return Translated(warnings=["realtimeInput audio without a blob"])
     try:
         fmt = mime_format(blob.get("mimeType") or "audio/pcm", 16000)
-        data = base64.b64decode(blob.get("data") or "", validate=True)
+        data = _b64(blob.get("data"))
     except (AudioFormatError, binascii.Error, ValueError) as error:
         return Translated(warnings=[f"realtimeInput audio dropped: {error}"])
     if fmt.encoding != "pcm16":
@@ -216,11 +221,13 @@ def _content_part(part: dict[str, Any], role: str) -> dict[str, Any] | str:
     if isinstance(blob, dict) and role == "user":
         mime = str(blob.get("mimeType", ""))
         if mime.startswith("image/"):
-            return {"type": "input_image", "image_url": f"data:{mime};base64,{blob.get('data', '')}"}
+            # A data URL's base64 is the standard alphabet: URL-safe data is spelled again in it.
+            standard = str(blob.get("data", "")).replace("-", "+").replace("_", "/")
+            return {"type": "input_image", "image_url": f"data:{mime};base64,{standard}"}
         if mime.startswith("audio/"):
             try:
                 fmt = mime_format(mime, 16000)
-                data = base64.b64decode(blob.get("data") or "", validate=True)
+                data = _b64(blob.get("data"))
             except (AudioFormatError, binascii.Error, ValueError) as error:
                 return f"audio part: {error}"
             audio = resample(data, fmt.rate, OPENAI_RATE) if fmt.encoding == "pcm16" else b""
