@@ -188,6 +188,8 @@ def test_a_gemini_model_speaks_through_the_translated_road_and_the_ledger_keeps_
     # Usage: the call's counts in the first response, the rest of the turn in the second.
     assert (first[-1].response.usage.input_tokens, first[-1].response.usage.output_tokens) == (100, 50)
     assert (second[-1].response.usage.input_tokens, second[-1].response.usage.output_tokens) == (60, 40)
+    # The row is settled once the session's call ends, which may be just after the client saw the close.
+    assert eventually(lambda: any(r["route"] == "realtime" for r in _usage(gateway, "?group_by=route")))
     (row,) = [r for r in _usage(gateway, "?group_by=route") if r["route"] == "realtime"]
     assert (row["requests"], row["prompt_tokens"], row["completion_tokens"]) == (1, 160, 90)
     assert row["cost_usd"] == pytest.approx((160 * 1 + 90 * 4) / 1e6)
