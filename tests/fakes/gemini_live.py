@@ -167,6 +167,8 @@ class FakeGeminiLive:
             if "setup" in message:
                 self.violations.append("a second setup")
             realtime = message.get("realtimeInput") or {}
+            if vertex and "audioStreamEnd" in realtime:
+                self.violations.append("audioStreamEnd on Vertex, which has none")
             audio = realtime.get("audio")
             if isinstance(audio, dict):
                 seen.mime_types.add(str(audio.get("mimeType")))

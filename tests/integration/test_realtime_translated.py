@@ -222,6 +222,31 @@ def test_a_vertex_model_in_express_mode_takes_the_same_road(
     assert first[-1].response.usage.output_tokens + second[-1].response.usage.output_tokens == 90
 
 
+@pytest.mark.parametrize("model", ["gemini-voice", "vertex-voice"])
+def test_a_commit_with_server_vad_ends_the_audio_stream_where_the_upstream_has_the_message(
+    make_gateway: GatewayFactory, live: FakeGeminiLive, relay: FakeRealtime, model: str
+) -> None:
+    gateway = _gateway(make_gateway, live, relay)
+    spoken = sine(24_000, 440.0, 0.2)
+
+    async def scenario() -> list[dict[str, Any]]:
+        headers = {"Authorization": "Bearer " + _create(gateway)["key"]}
+        async with connect(_ws(gateway, model), additional_headers=headers, open_timeout=10) as ws:
+            await _until(ws, "session.created")
+            await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(spoken).decode()}))
+            await ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
+            if model == "vertex-voice":  # no end of stream there: the turn is ended by asking for the answer
+                await ws.send(json.dumps({"type": "response.create"}))
+            return await _until(ws, "response.done")
+
+    events = _run(scenario())
+    assert events[-1]["response"]["status"] == "completed"
+    (seen,) = live.connections
+    ended = [m for m in seen.messages if "audioStreamEnd" in (m.get("realtimeInput") or {})]
+    assert len(ended) == (1 if model == "gemini-voice" else 0)
+    assert len(seen.audio) == len(spoken) * 2 // 3
+
+
 def test_a_vertex_model_with_google_credentials_signs_with_a_bearer_token(
     make_gateway: GatewayFactory,
     live: FakeGeminiLive,

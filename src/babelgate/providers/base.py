@@ -191,6 +191,8 @@ class LiveUpstream:
 
     socket: RealtimeUpstream
     model: str
+    # Whether it takes `realtimeInput.audioStreamEnd` (Vertex's Live API has none: GEM refuses to send it there).
+    audio_stream_end: bool = True
 
 
 class LiveApi(Protocol):

@@ -45,6 +45,8 @@ class LiveRoad:
         public_model: str,
         provider: str,
         scrub: Callable[[str], str],
+        *,
+        audio_stream_end: bool = True,
     ) -> None:
         self.socket = socket
         self.translator = translator
@@ -52,6 +54,7 @@ class LiveRoad:
         self.public_model = public_model
         self.provider = provider
         self.scrub = scrub
+        self.audio_stream_end = audio_stream_end
         self._events: asyncio.Queue[JSON | UpstreamError | None] = asyncio.Queue(QUEUED)
         self._sending = asyncio.Lock()  # the client's pump and the reader both send upstream: one message at a time
         for event in translator.opening().client:
@@ -67,9 +70,8 @@ class LiveRoad:
         socket = await connect_upstream(
             upstream.socket, provider=provider, connect_timeout=upstream.socket.connect_timeout, scrub=scrub
         )
-        return cls(
-            socket, OpenAIToLive(upstream.model, dialect="beta" if beta else "ga"), public_model, provider, scrub
-        )
+        translator = OpenAIToLive(upstream.model, dialect="beta" if beta else "ga")
+        return cls(socket, translator, public_model, provider, scrub, audio_stream_end=upstream.audio_stream_end)
 
     async def send(self, event: JSON, raw: str) -> None:
         if event.get("type") == "session.update":
@@ -100,6 +102,10 @@ class LiveRoad:
 
     async def _deliver(self, out: Translated) -> None:
         for message in out.upstream:
+            if not self.audio_stream_end and _ends_stream(message):
+                # Without it the upstream's own speech detection ends the turn, as it would have anyway.
+                log.debug("realtime session on %s: audioStreamEnd not sent (the upstream has none)", self.provider)
+                continue
             async with self._sending:
                 try:
                     await self.socket.send(orjson.dumps(message).decode())
@@ -140,3 +146,8 @@ class LiveRoad:
             if isinstance(refused, UpstreamError):
                 return refused
         return dropped(closed, self.provider)
+
+
+def _ends_stream(message: JSON) -> bool:
+    realtime = message.get("realtimeInput")
+    return isinstance(realtime, dict) and "audioStreamEnd" in realtime

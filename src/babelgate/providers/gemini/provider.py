@@ -90,6 +90,7 @@ class GeminiProvider(ProviderDefaults):
         self._models_url = (config.base_url or wire.DEFAULT_BASE_URL) + wire.MODELS_PATH
         self._live_url = websocket_url(config.base_url or wire.DEFAULT_BASE_URL) + wire.LIVE_PATH
         self._live_models = wire.LIVE_MODELS
+        self._live_stream_end = True
         self._client = client
         self._timeouts = provider_timeouts(config, server)
         self._scrub = Scrubber(config.api_keys)
@@ -121,7 +122,7 @@ class GeminiProvider(ProviderDefaults):
         tls, proxy = self._client.websocket_route(self._live_url, self.name)
         connect = self._timeouts.connect or DEFAULT_CONNECT_TIMEOUT
         socket = RealtimeUpstream(self._live_url, tuple(headers), tls, proxy, connect)
-        return LiveUpstream(socket, self._live_models + model)
+        return LiveUpstream(socket, self._live_models + model, self._live_stream_end)
 
     async def _body(self, request: ChatRequest, model: str, notes: CallNotes) -> bytes:
         profile = self._profiles.for_model(model)

@@ -56,6 +56,7 @@ class GoogleRoad(GeminiProvider):
         )
         self._base = models  # `_url(model, method)` is `{models}{model}:{method}`
         self._live_url, self._live_models = live_url, live_models
+        self._live_stream_end = False  # GEM `_LiveClientRealtimeInput_to_vertex` refuses `audio_stream_end`
         self._upstream = dataclasses.replace(self._upstream, map_error=map_error, tokens=tokens)
 
     async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
