@@ -22,7 +22,8 @@ from google import genai
 from google.genai import errors, types
 
 from babelgate.realtime.gemini_live.audio import resample
-from tests.conftest import UPSTREAM_KEY, GatewayFactory
+from tests.conftest import GEMINI_KEY, UPSTREAM_KEY, GatewayFactory
+from tests.fakes.gemini_live import SAID_FIRST, SAID_LAST, SPOKEN, FakeGeminiLive
 from tests.fakes.openai_realtime import PCM, USAGE, FakeRealtime
 from tests.fakes.pki import make_pki
 from tests.fakes.servers import LoopThread, RunningApp
@@ -34,11 +35,11 @@ UPSTREAM_MODEL = "gpt-realtime-2025-08-28"
 CONFIG = """
 providers:
   rt: {{type: openai, base_url: "{base}", api_key: env:OPENAI_API_KEY, list_models: false}}
-  gem: {{type: gemini, api_key: env:OPENAI_API_KEY, list_models: false}}
+  gem: {{type: gemini, base_url: "{live}", api_key: env:GEMINI_API_KEY, list_models: false}}
 models:
   voice: {{provider: rt, model: gpt-realtime-2025-08-28, price: {{input: 4, output: 16}}}}
   other-voice: {{provider: rt, model: gpt-realtime-mini}}
-  flash-live: {{provider: gem, model: gemini-live-2.5-flash}}
+  flash-live: {{provider: gem, model: gemini-live-2.5-flash-preview}}
 """
 # 100 ms of a 440 Hz tone at 16 kHz, 16-bit little-endian: what a microphone gives google-genai.
 PCM16K = b"".join(struct.pack("<h", round(8000 * math.sin(2 * math.pi * 440 * n / 16000))) for n in range(1600))
@@ -97,6 +98,21 @@ def fake(_realtime: FakeRealtime) -> Iterator[FakeRealtime]:
 
 
 @pytest.fixture(scope="module")
+def _live(loop_thread: LoopThread) -> Iterator[FakeGeminiLive]:
+    fake = FakeGeminiLive(api_keys=frozenset({GEMINI_KEY}))
+    loop_thread.run(fake.start())
+    yield fake
+    loop_thread.run(fake.stop())
+
+
+@pytest.fixture
+def live(_live: FakeGeminiLive) -> Iterator[FakeGeminiLive]:
+    _live.reset()
+    yield _live
+    assert _live.violations == [], "the gateway sent what Gemini Live refuses"
+
+
+@pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return make_pki(tmp_path_factory.mktemp("pki"))
 
@@ -119,10 +135,16 @@ class Door:
 
 @pytest.fixture
 def door(
-    make_gateway: GatewayFactory, fake: FakeRealtime, loop_thread: LoopThread, pki: dict[str, str], tmp_path: Path
+    make_gateway: GatewayFactory,
+    fake: FakeRealtime,
+    live: FakeGeminiLive,
+    loop_thread: LoopThread,
+    pki: dict[str, str],
+    tmp_path: Path,
 ) -> Iterator[Door]:
     env = {"BABELGATE_MASTER_KEY": MASTER, "BABELGATE_STORE_URL": f"sqlite:{tmp_path / 'ledger.db'}"}
-    gateway = make_gateway(CONFIG.format(base=fake.base_url), env=env)
+    env["GEMINI_API_KEY"] = GEMINI_KEY
+    gateway = make_gateway(CONFIG.format(base=fake.base_url, live=live.base_url), env=env)
     front = TlsFront(gateway.port, pki["server"])
     loop_thread.run(front.start())
     yield Door(gateway, front, pki["ca"])
@@ -248,22 +270,61 @@ def test_audio_text_and_a_tool_call_through_google_genai_and_one_ledger_row(
     assert (details["road"], details["door"], details["turns"]) == ("relay", "gemini-live", 2)
 
 
+def test_a_gemini_live_client_on_a_gemini_model_through_the_translated_road(
+    door: Door, live: FakeGeminiLive, tmp_path: Path
+) -> None:
+    """Gemini Live in, Gemini Live out, through the session every door shares (its limits, guardrails, ledger)."""
+    key = _create(door.gateway)["key"]
+    config = types.LiveConnectConfig(
+        response_modalities=[types.Modality.AUDIO],
+        system_instruction="Be brief.",
+        output_audio_transcription=types.AudioTranscriptionConfig(),
+    )
+
+    async def scenario() -> list[types.LiveServerMessage]:
+        async with door.client(key).aio.live.connect(model="flash-live", config=config) as session:
+            await session.send_client_content(
+                turns=types.Content(role="user", parts=[types.Part(text="Weather in Paris?")]), turn_complete=True
+            )
+            return await _turn(session)
+
+    turn = _run(scenario())
+    parts = [
+        p
+        for m in turn
+        if m.server_content and m.server_content.model_turn
+        for p in m.server_content.model_turn.parts or []
+    ]
+    audio = b"".join(p.inline_data.data or b"" for p in parts if p.inline_data is not None)
+    assert audio == SPOKEN * 2  # Gemini's 24 kHz PCM, through both translations, byte for byte
+    said = "".join(
+        m.server_content.output_transcription.text or ""
+        for m in turn
+        if m.server_content and m.server_content.output_transcription
+    )
+    assert said == SAID_FIRST + SAID_LAST
+    assert turn[-1].server_content is not None and turn[-1].server_content.turn_complete
+    (seen,) = live.connections
+    setup = seen.setup
+    assert setup["model"] == "models/gemini-live-2.5-flash-preview" and key not in json.dumps(seen.headers)
+    assert setup["systemInstruction"]["parts"][0]["text"] == "Be brief."
+    asked = [m["clientContent"] for m in seen.messages if "clientContent" in m]
+    assert asked[0]["turns"][0]["parts"][0]["text"] == "Weather in Paris?"
+
+
 @pytest.mark.parametrize(
     ("case", "code", "words"),
     [
         ("bad key", 1007, "API key"),
         ("unknown model", 1008, "nowhere"),
         ("model not allowed", 1008, "other-voice"),
-        ("gemini model", 1007, "not yet available"),
     ],
 )
 def test_refusals_close_the_socket_with_a_code_and_reason_google_genai_raises(
     door: Door, fake: FakeRealtime, case: str, code: int, words: str
 ) -> None:
     key = _create(door.gateway, models=[MODEL, "flash-live"])["key"]
-    model = {"unknown model": "nowhere", "model not allowed": "other-voice", "gemini model": "flash-live"}.get(
-        case, MODEL
-    )
+    model = {"unknown model": "nowhere", "model not allowed": "other-voice"}.get(case, MODEL)
     error = _run(_refusal(door, "sk-wrong" if case == "bad key" else key, model))
     assert error.code == code
     assert words.lower() in str(error.details).lower()

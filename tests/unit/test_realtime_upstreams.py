@@ -1,5 +1,6 @@
 """Where a relayed Realtime session goes (providers' `realtime_upstream`): OpenAI's and a compatible server's
-URL, Azure's two URL forms and its `api-key`, the beta header only when asked, the provider's proxy."""
+URL, Azure's two URL forms and its `api-key`, the beta header only when asked, the provider's proxy. Where a
+translated one goes (`live_upstream`): Gemini's and Vertex's Live API sockets, as google-genai's live.py opens them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from babelgate.errors import UnsupportedCapability
 from babelgate.http import UpstreamClient
 from babelgate.http.proxy import parse_proxy
 from babelgate.providers import build_provider
-from babelgate.providers.base import RealtimeRelay, realtime_of
+from babelgate.providers.base import LiveApi, RealtimeRelay, live_of, realtime_of
 
 
 def _relay(kind: str, **config: object) -> RealtimeRelay:
@@ -61,3 +62,35 @@ def test_providers_without_a_realtime_api_have_no_relay() -> None:
     for kind in ("anthropic", "gemini", "mistral"):
         provider = build_provider(kind, ProviderConfig(type=kind, api_keys=("k",)), ServerConfig(), UpstreamClient())
         assert realtime_of(provider) is None
+
+
+def _live(kind: str, **config: object) -> LiveApi:
+    provider = build_provider(kind, ProviderConfig(type=kind, **config), ServerConfig(), UpstreamClient())  # type: ignore[arg-type]
+    live = live_of(provider)
+    assert live is not None and realtime_of(provider) is None
+    return live
+
+
+async def test_gemini_live_with_the_api_key_header() -> None:
+    upstream = await _live("gemini", api_keys=("AIza-up",)).live_upstream("gemini-live-2.5-flash")
+    assert upstream.socket.url == (
+        "wss://generativelanguage.googleapis.com/ws/google.ai.generativelanguage.v1beta.GenerativeService"
+        ".BidiGenerateContent"
+    )
+    assert dict(upstream.socket.headers) == {"x-goog-api-key": "AIza-up"}
+    assert upstream.model == "models/gemini-live-2.5-flash"
+    assert "AIza-up" not in repr(upstream)
+    local = await _live("gemini", api_keys=("k",), base_url="http://127.0.0.1:9000").live_upstream("m")
+    assert local.socket.url.startswith("ws://127.0.0.1:9000/ws/") and local.socket.tls is None
+
+
+async def test_vertex_live_with_a_project_and_in_express_mode() -> None:
+    express = await _live("vertex", api_keys=("AQ.key",)).live_upstream("gemini-live-2.5-flash")
+    assert express.socket.url == (
+        "wss://aiplatform.googleapis.com/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent"
+    )
+    assert dict(express.socket.headers) == {"x-goog-api-key": "AQ.key"}
+    assert express.model == "publishers/google/models/gemini-live-2.5-flash"
+    project = _live("vertex", project="p1", location="us-central1")
+    with pytest.raises(UnsupportedCapability):
+        await project.live_upstream("claude-sonnet-4-5@20250929")

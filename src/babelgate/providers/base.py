@@ -71,6 +71,8 @@ class Capabilities:
     hosted_tools: frozenset[str] = frozenset()
     # Serves OpenAI's Realtime API over a WebSocket of its own (`RealtimeRelay`): `/v1/realtime` relays to it.
     realtime: bool = False
+    # Serves Gemini's Live API (`BidiGenerateContent`, `LiveApi`): `/v1/realtime` translates a session to it.
+    live: bool = False
 
 
 @dataclass(slots=True)
@@ -182,6 +184,26 @@ class RealtimeRelay(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class LiveUpstream:
+    """Where a Gemini Live session's WebSocket goes (`socket`), and the model as the session's `setup` names it
+    (`models/…`; on Vertex `projects/…/publishers/google/models/…`)."""
+
+    socket: RealtimeUpstream
+    model: str
+    # Whether it takes `realtimeInput.audioStreamEnd` (Vertex's Live API has none: GEM refuses to send it there).
+    audio_stream_end: bool = True
+
+
+class LiveApi(Protocol):
+    """Optional part, with the `live` capability: the upstream speaks Gemini's Live API (`BidiGenerateContent`);
+    a Realtime session is translated to it."""
+
+    async def live_upstream(self, model: str) -> LiveUpstream:
+        """The upstream socket for `model` (the upstream's name)."""
+        ...
+
+
 class Embeddings(Protocol):
     """Optional part, with the `embeddings` capability."""
 
@@ -253,6 +275,11 @@ def relay_of(provider: Provider, api: RelayApi, model: str) -> Relay | None:
 def realtime_of(provider: Provider) -> RealtimeRelay | None:
     """The provider's Realtime relay, or None (a session then needs a translated road, or is refused)."""
     return provider if provider.capabilities.realtime else None  # type: ignore[return-value]
+
+
+def live_of(provider: Provider) -> LiveApi | None:
+    """The provider's Gemini Live part, or None."""
+    return provider if provider.capabilities.live else None  # type: ignore[return-value]
 
 
 def embeddings_of(provider: Provider) -> Embeddings:

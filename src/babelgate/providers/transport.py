@@ -369,3 +369,21 @@ def checked_embeddings(
     if len(answer.vectors) != inputs:
         raise UpstreamProtocolError(provider=provider, detail=f"{len(answer.vectors)} embeddings for {inputs} inputs")
     return answer
+
+
+def websocket_url(url: str) -> str:
+    """`url` (http:// or https://) as the WebSocket URL of the same place."""
+    if url.startswith("https://"):
+        return "wss://" + url[len("https://") :]
+    if url.startswith("http://"):
+        return "ws://" + url[len("http://") :]
+    return url
+
+
+async def socket_headers(pool: KeyPool[Any], tokens: BearerTokens | None) -> list[tuple[str, str]]:
+    """The headers of a WebSocket handshake: a key of the pool's (its body's content type left out), or the
+    cloud's current token."""
+    headers = [(name, value) for name, value in pool.items[pool.pick()].items() if name.lower() != "content-type"]
+    if tokens is not None:
+        headers.append(("Authorization", f"Bearer {await tokens.token()}"))
+    return headers

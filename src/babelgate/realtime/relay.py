@@ -56,26 +56,7 @@ class RelayRoad:
     ) -> RelayRoad:
         """Connects, or raises the upstream's refusal as the GatewayError the router reads (a failed connect is
         retryable: the next deployment is tried)."""
-        try:
-            socket = await connect(
-                upstream.url,
-                additional_headers=list(upstream.headers),
-                ssl=upstream.tls if upstream.url.startswith("wss://") else None,
-                proxy=upstream.proxy,
-                open_timeout=connect_timeout,
-                ping_interval=PING_SECONDS,
-                ping_timeout=PING_SECONDS,
-                max_size=MAX_UPSTREAM_EVENT,
-                compression=None,
-                user_agent_header=None,
-            )
-        except InvalidStatus as refused:
-            response = refused.response
-            raise _refusal(response.status_code, bytes(response.body or b""), provider, scrub) from None
-        except TimeoutError:
-            raise UpstreamTimeout(provider=provider) from None
-        except (OSError, InvalidHandshake):
-            raise UpstreamConnectionFailed(provider=provider) from None
+        socket = await connect_upstream(upstream, provider=provider, connect_timeout=connect_timeout, scrub=scrub)
         return cls(socket, upstream_model, public_model, provider)
 
     async def send(self, event: JSON, raw: str) -> None:
@@ -87,7 +68,7 @@ class RelayRoad:
         try:
             await self.socket.send(raw)
         except ConnectionClosed as closed:
-            raise _dropped(closed, self.provider) from None
+            raise dropped(closed, self.provider) from None
 
     async def receive(self) -> tuple[JSON, str] | None:
         try:
@@ -95,7 +76,7 @@ class RelayRoad:
         except ConnectionClosed as closed:
             if closed.rcvd is not None and closed.rcvd.code == 1000:
                 return None
-            raise _dropped(closed, self.provider) from None
+            raise dropped(closed, self.provider) from None
         text = message if isinstance(message, str) else message.decode("utf-8", "replace")
         try:
             event = orjson.loads(text)
@@ -115,6 +96,32 @@ class RelayRoad:
             await asyncio.wait_for(self.socket.close(), timeout=2.0)
 
 
+async def connect_upstream(
+    upstream: RealtimeUpstream, *, provider: str, connect_timeout: float, scrub: Callable[[str], str]
+) -> ClientConnection:
+    """The upstream's socket (any road's), or its refusal as the GatewayError the router reads."""
+    try:
+        return await connect(
+            upstream.url,
+            additional_headers=list(upstream.headers),
+            ssl=upstream.tls if upstream.url.startswith("wss://") else None,
+            proxy=upstream.proxy,
+            open_timeout=connect_timeout,
+            ping_interval=PING_SECONDS,
+            ping_timeout=PING_SECONDS,
+            max_size=MAX_UPSTREAM_EVENT,
+            compression=None,
+            user_agent_header=None,
+        )
+    except InvalidStatus as refused:
+        response = refused.response
+        raise _refusal(response.status_code, bytes(response.body or b""), provider, scrub) from None
+    except TimeoutError:
+        raise UpstreamTimeout(provider=provider) from None
+    except (OSError, InvalidHandshake):
+        raise UpstreamConnectionFailed(provider=provider) from None
+
+
 def _refusal(status: int, body: bytes, provider: str, scrub: Callable[[str], str]) -> GatewayError:
     """The upstream refused the handshake with an HTTP answer: its status and its error's words (scrubbed)."""
     message = code = None
@@ -131,6 +138,6 @@ def _refusal(status: int, body: bytes, provider: str, scrub: Callable[[str], str
     )
 
 
-def _dropped(closed: ConnectionClosed, provider: str) -> UpstreamError:
+def dropped(closed: ConnectionClosed, provider: str) -> UpstreamError:
     """The upstream's socket ended without a proper close: the session cannot go on."""
     return UpstreamUnavailable("upstream_closed", code="upstream_closed", provider=provider)

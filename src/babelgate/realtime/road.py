@@ -1,5 +1,5 @@
 """A road: how a session reaches its upstream. The relayed road (relay.py) speaks the Realtime protocol to an
-upstream that speaks it too; a translated road (another upstream's live API) implements the same four calls."""
+upstream that speaks it too; the translated road (live.py, Gemini's Live API) implements the same four calls."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from babelgate.realtime.protocol import JSON
 
 
 class Road(Protocol):
-    name: str  # as the ledger names it: "relay", …
+    name: str  # as the ledger names it: "relay", "translated", …
     # The server events it hands back are in the protocol the client asked for (a relay's upstream answers in
     # it); False: they are GA events, renamed for a beta client by the session.
     speaks_client_names: bool

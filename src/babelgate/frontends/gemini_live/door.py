@@ -19,16 +19,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from babelgate import pipeline
 from babelgate.answer import Answer, Headers
-from babelgate.errors import GatewayError, InvalidRequest, RequestTooLarge, UnsupportedCapability, UpstreamRejected
+from babelgate.errors import GatewayError, InvalidRequest, RequestTooLarge, UpstreamRejected
 from babelgate.exchange import Receive, Scope, Send
 from babelgate.frontends.gemini_live.translate import LiveToOpenAI
 from babelgate.frontends.realtime.door import RealtimeDoor
 from babelgate.i18n import render_message
-from babelgate.model_call import ModelCall
 from babelgate.observability.logging import Scrubber
-from babelgate.providers.base import CallNotes, realtime_of
+from babelgate.providers.base import CallNotes
 from babelgate.realtime.session import NORMAL, POLICY_VIOLATION, UPSTREAM_FAILED
 from babelgate.realtime.sessions import SERVICE_RESTART
 from babelgate.routing.registry import Deployment
@@ -118,11 +116,6 @@ class GeminiLiveDoor(RealtimeDoor):
         await self.conduct()
 
     # The model call
-
-    async def _handle(self) -> ModelCall:
-        call = await super()._handle()
-        call.check = _check
-        return call
 
     def _model(self) -> str:
         """The model the first message's `setup` names (`models/<name>`); that message is the road's first."""
@@ -221,14 +214,6 @@ class GeminiLiveDoor(RealtimeDoor):
             log.info("gemini live (request %s): %s", self.call.request_id.decode(), warning)
 
 
-def _check(deployment: Deployment) -> None:
-    """A deployment that speaks OpenAI's Realtime protocol; a Gemini model's own Live API is not reached yet."""
-    provider = deployment.provider
-    if realtime_of(provider) is not None:
-        return
-    if "generate_content" in provider.capabilities.relays:
-        raise UnsupportedCapability("gemini_live_native_unavailable", provider=provider.name, param="model")
-    pipeline.require(False, deployment, "realtime")
 
 
 async def serve_gemini_live(runtime: Runtime, scope: Scope, receive: Receive, send: Send, ids: RequestIds) -> None:

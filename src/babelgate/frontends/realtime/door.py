@@ -25,8 +25,9 @@ from babelgate.frontends.openai_errors import encode_error, error_object
 from babelgate.governance.gateway_keys import credentials
 from babelgate.model_call import ModelCall
 from babelgate.observability.logging import Scrubber
-from babelgate.providers.base import CallNotes, realtime_of
+from babelgate.providers.base import CallNotes, live_of, realtime_of
 from babelgate.realtime.guard import RealtimeGuard
+from babelgate.realtime.live import LiveRoad
 from babelgate.realtime.protocol import BETA_HEADER, SessionUsage, error_event
 from babelgate.realtime.relay import RelayRoad
 from babelgate.realtime.road import Road
@@ -146,20 +147,10 @@ class RealtimeDoor:
     async def _attempt(self, deployment: Deployment, notes: CallNotes) -> Answer:
         """Opens the upstream's socket; a failure to connect is an attempt's failure (the router tries the next
         deployment). The answer is empty: the sink runs the session on the road this leaves."""
-        provider = deployment.provider
-        relay = realtime_of(provider)
-        assert relay is not None  # `_check`
-        upstream = await relay.realtime_upstream(deployment.model, beta=self.beta)
         if self.road is not None:  # an earlier attempt's, refused after it connected
             await self.road.close()
-        self.road = await RelayRoad.open(
-            upstream,
-            deployment.model,
-            deployment.public_name,
-            provider=provider.name,
-            connect_timeout=upstream.connect_timeout,
-            scrub=Scrubber(provider.secrets),
-        )
+            self.road = None
+        self.road = await open_road(deployment, beta=self.beta)
         self.notes = notes
         return Answer(b"", notes, headers=[])
 
@@ -324,7 +315,30 @@ def _still_live(runtime: Runtime, grant: Grant) -> VirtualKey | None:
 
 
 def _check(deployment: Deployment) -> None:
-    pipeline.require(realtime_of(deployment.provider) is not None, deployment, "realtime")
+    provider = deployment.provider
+    pipeline.require(realtime_of(provider) is not None or live_of(provider) is not None, deployment, "realtime")
+
+
+async def open_road(deployment: Deployment, *, beta: bool) -> Road:
+    """The road to the deployment's upstream, by what its provider serves: OpenAI's Realtime API (relayed) or
+    Gemini's Live API (translated)."""
+    provider = deployment.provider
+    scrub = Scrubber(provider.secrets)
+    relay = realtime_of(provider)
+    if relay is not None:
+        upstream = await relay.realtime_upstream(deployment.model, beta=beta)
+        return await RelayRoad.open(
+            upstream,
+            deployment.model,
+            deployment.public_name,
+            provider=provider.name,
+            connect_timeout=upstream.connect_timeout,
+            scrub=scrub,
+        )
+    live = live_of(provider)
+    assert live is not None  # `_check`
+    translated = await live.live_upstream(deployment.model)
+    return await LiveRoad.open(translated, deployment.public_name, beta=beta, provider=provider.name, scrub=scrub)
 
 
 async def serve_realtime(runtime: Runtime, scope: Scope, receive: Receive, send: Send, ids: RequestIds) -> None:

@@ -14,9 +14,17 @@ import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import UpstreamClient, UpstreamResponse
+from babelgate.http import DEFAULT_CONNECT_TIMEOUT, UpstreamClient, UpstreamResponse
 from babelgate.observability.logging import Scrubber
-from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
+from babelgate.providers.base import (
+    CallNotes,
+    Capabilities,
+    LiveUpstream,
+    ProviderDefaults,
+    RealtimeUpstream,
+    RelayApi,
+    provider_timeouts,
+)
 from babelgate.providers.gemini import images, wire
 from babelgate.providers.gemini import relay as native
 from babelgate.providers.gemini.audio import (
@@ -38,7 +46,9 @@ from babelgate.providers.transport import (
     Upstream,
     checked_embeddings,
     read_json_object,
+    socket_headers,
     translate_sse,
+    websocket_url,
 )
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import ChatRequest, ChatResponse, ImagePart
@@ -68,6 +78,7 @@ class GeminiProvider(ProviderDefaults):
         signed_tool_ids=True,
         hosted_tools=frozenset({"web_search"}),
         relays=frozenset({"generate_content", "generate_content.count_tokens"}),
+        live=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -77,6 +88,9 @@ class GeminiProvider(ProviderDefaults):
         self._base = (config.base_url or wire.DEFAULT_BASE_URL) + f"/{wire.API_VERSION}/models/"
         self._urls: dict[tuple[str, str], str] = {}
         self._models_url = (config.base_url or wire.DEFAULT_BASE_URL) + wire.MODELS_PATH
+        self._live_url = websocket_url(config.base_url or wire.DEFAULT_BASE_URL) + wire.LIVE_PATH
+        self._live_models = wire.LIVE_MODELS
+        self._live_stream_end = True
         self._client = client
         self._timeouts = provider_timeouts(config, server)
         self._scrub = Scrubber(config.api_keys)
@@ -101,6 +115,14 @@ class GeminiProvider(ProviderDefaults):
                 self._urls.clear()
             self._urls[model, method] = url
         return url
+
+    async def live_upstream(self, model: str) -> LiveUpstream:
+        """The Live API's socket, signed as the provider's HTTP calls are, through its TLS and proxy settings."""
+        headers = await socket_headers(self._headers, self._upstream.tokens)
+        tls, proxy = self._client.websocket_route(self._live_url, self.name)
+        connect = self._timeouts.connect or DEFAULT_CONNECT_TIMEOUT
+        socket = RealtimeUpstream(self._live_url, tuple(headers), tls, proxy, connect)
+        return LiveUpstream(socket, self._live_models + model, self._live_stream_end)
 
     async def _body(self, request: ChatRequest, model: str, notes: CallNotes) -> bytes:
         profile = self._profiles.for_model(model)

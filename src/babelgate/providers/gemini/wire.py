@@ -7,6 +7,9 @@ from typing import Final
 DEFAULT_BASE_URL: Final = "https://generativelanguage.googleapis.com"
 API_VERSION: Final = "v1beta"
 MODELS_PATH: Final = "/v1beta/models?pageSize=1000"
+# The Live API's WebSocket (GEM live.py `AsyncLive.connect`: the API key as the `x-goog-api-key` header).
+LIVE_PATH: Final = f"/ws/google.ai.generativelanguage.{API_VERSION}.GenerativeService.BidiGenerateContent"
+LIVE_MODELS: Final = "models/"  # GEM t_model: the setup's model is `models/{model}`
 
 # GEM FinishReason → OpenAI finish_reason ("STOP" becomes "tool_calls" when the turn calls tools).
 FINISH_REASONS: Final[dict[str, str]] = {

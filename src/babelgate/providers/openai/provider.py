@@ -51,7 +51,9 @@ from babelgate.providers.transport import (
     json_object,
     read_json_object,
     skim,
+    socket_headers,
     translate_sse,
+    websocket_url,
 )
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import ChatRequest, ChatResponse
@@ -124,19 +126,12 @@ class OpenAIProvider(ProviderDefaults):
 
     def _realtime_url(self, model: str) -> str:
         """The Realtime WebSocket's URL for `model`: `{base_url}/realtime?model=…` as ws:// or wss://."""
-        return _websocket_scheme(self.base_url) + "/realtime?" + urlencode({"model": model})
+        return websocket_url(self.base_url) + "/realtime?" + urlencode({"model": model})
 
     async def realtime_upstream(self, model: str, *, beta: bool) -> RealtimeUpstream:
         """The upstream's Realtime socket, signed with a key of the pool (or the cloud's current token)."""
         url = self._realtime_url(model)
-        headers = [
-            (name, value)
-            for name, value in self._headers.items[self._headers.pick()].items()
-            if name.lower() != "content-type"
-        ]
-        tokens = self._upstream.tokens
-        if tokens is not None:
-            headers.append(("Authorization", f"Bearer {await tokens.token()}"))
+        headers = await socket_headers(self._headers, self._upstream.tokens)
         if beta:  # only a client that asked for the beta protocol gets it (GA upstreams answer GA events)
             headers.append(("OpenAI-Beta", "realtime=v1"))
         tls, proxy = self._client.websocket_route(url, self.name)
@@ -327,12 +322,3 @@ class OpenAIProvider(ProviderDefaults):
                     )
                 )
         return models
-
-
-def _websocket_scheme(url: str) -> str:
-    """`url` (http:// or https://) as the WebSocket URL of the same place."""
-    if url.startswith("https://"):
-        return "wss://" + url[len("https://") :]
-    if url.startswith("http://"):
-        return "ws://" + url[len("http://") :]
-    return url

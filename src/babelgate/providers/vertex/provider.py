@@ -16,10 +16,18 @@ from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UnsupportedCapability, UpstreamCredentialsFailed
 from babelgate.http import UpstreamClient
 from babelgate.observability.logging import Scrubber
-from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
+from babelgate.providers.base import (
+    CallNotes,
+    Capabilities,
+    LiveUpstream,
+    ProviderDefaults,
+    RelayApi,
+    provider_timeouts,
+)
 from babelgate.providers.gemini.provider import GeminiProvider
 from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.tokens import BearerTokens, closer
+from babelgate.providers.transport import websocket_url
 from babelgate.providers.vertex import wire
 from babelgate.providers.vertex.credentials import file_problem, google_fetch, source_of
 from babelgate.providers.vertex.roads import ClaudeRoad, GoogleRoad, OpenRoad
@@ -52,6 +60,7 @@ class VertexProvider(ProviderDefaults):
         ),
         signed_tool_ids=True,
         hosted_tools=frozenset({"web_search"}),
+        live=True,  # Google's models only (`_google_road`)
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -77,7 +86,14 @@ class VertexProvider(ProviderDefaults):
         root = wire.location_root(base_url, config.project, location) if config.project else None
         google_models = wire.express_models(base_url) if express else wire.publisher_models(root or "", "google")
         self._google = GoogleRoad(
-            name, config, server, client, models=google_models, tokens=None if express else self._tokens
+            name,
+            config,
+            server,
+            client,
+            models=google_models,
+            tokens=None if express else self._tokens,
+            live_url=websocket_url(base_url) + wire.LIVE_PATH,
+            live_models=wire.live_models(None if express else config.project, location),
         )
         self._headers = self._google.key_pool
         self._claude = (
@@ -183,6 +199,9 @@ class VertexProvider(ProviderDefaults):
 
     def speech(self, request: SpeechRequest, model: str, notes: CallNotes) -> AsyncIterator[bytes]:
         return self._google_road(model, "speech").speech(request, model, notes)
+
+    async def live_upstream(self, model: str) -> LiveUpstream:
+        return await self._google_road(model, "live").live_upstream(model)
 
     async def list_models(self) -> list[ModelInfo]:
         # Vertex lists no models of a project through these APIs (its Model Garden is another API): the

@@ -45,6 +45,8 @@ class GoogleRoad(GeminiProvider):
         *,
         models: str,
         tokens: BearerTokens | None,
+        live_url: str,
+        live_models: str,
     ) -> None:
         super().__init__(
             name,
@@ -53,6 +55,8 @@ class GoogleRoad(GeminiProvider):
             client,
         )
         self._base = models  # `_url(model, method)` is `{models}{model}:{method}`
+        self._live_url, self._live_models = live_url, live_models
+        self._live_stream_end = False  # GEM `_LiveClientRealtimeInput_to_vertex` refuses `audio_stream_end`
         self._upstream = dataclasses.replace(self._upstream, map_error=map_error, tokens=tokens)
 
     async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:

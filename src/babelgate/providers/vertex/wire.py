@@ -80,6 +80,18 @@ def express_models(base_url: str) -> str:
     return f"{base_url}/{API_VERSION}/publishers/google/models/"
 
 
+# GEM live.py on Vertex: the Live API's WebSocket on the service's host, at GEM's Vertex version (v1beta1).
+LIVE_PATH: Final = "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent"
+
+
+def live_models(project: str | None, location: str) -> str:
+    """The prefix of a Live session's model: GEM names it `projects/{p}/locations/{l}/publishers/google/models/{m}`,
+    and in express mode (no project) `publishers/google/models/{m}`."""
+    if project is None:
+        return "publishers/google/models/"
+    return f"projects/{project}/locations/{location}/publishers/google/models/"
+
+
 def model_method(models: str, model: str, method: str) -> str:
     # ANTV: "A server that drops `;` and the rest of its segment would drop the specifier"; `@` stays
     # as it is (Vertex's version separator).

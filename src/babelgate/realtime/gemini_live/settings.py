@@ -144,7 +144,7 @@ class Settings:
             generation["temperature"] = self.temperature
         if self.max_output_tokens is not None:
             generation["maxOutputTokens"] = self.max_output_tokens
-        model = self.model if self.model.startswith(("models/", "projects/")) else f"models/{self.model}"
+        model = self.model if self.model.startswith(("models/", "projects/", "publishers/")) else f"models/{self.model}"
         setup: dict[str, Any] = {"model": model, "generationConfig": generation}
         if self.instructions:
             setup["systemInstruction"] = {"parts": [{"text": self.instructions}]}

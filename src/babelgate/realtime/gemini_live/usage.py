@@ -64,11 +64,17 @@ class Usage:
         prompt = _count(metadata, "promptTokenCount", "prompt_token_count") + _count(
             metadata, "toolUsePromptTokenCount", "tool_use_prompt_token_count"
         )
-        response = _count(metadata, "responseTokenCount", "response_token_count") + _count(
-            metadata, "thoughtsTokenCount", "thoughts_token_count"
-        )
+        # Vertex's Live API names the response's tokens as generateContent does (`candidates…`; GEM
+        # `_UsageMetadata_from_vertex`).
+        response = (
+            _count(metadata, "responseTokenCount", "response_token_count")
+            or _count(metadata, "candidatesTokenCount", "candidates_token_count")
+        ) + _count(metadata, "thoughtsTokenCount", "thoughts_token_count")
         prompt_by = _by_modality(metadata.get("promptTokensDetails", metadata.get("prompt_tokens_details")))
-        response_by = _by_modality(metadata.get("responseTokensDetails", metadata.get("response_tokens_details")))
+        response_by = _by_modality(
+            metadata.get("responseTokensDetails", metadata.get("response_tokens_details"))
+            or metadata.get("candidatesTokensDetails", metadata.get("candidates_tokens_details"))
+        )
         audio_in = prompt_by.get("AUDIO", 0)
         image_in = prompt_by.get("IMAGE", 0) + prompt_by.get("VIDEO", 0)
         audio_out = response_by.get("AUDIO", 0)
