@@ -214,8 +214,6 @@ class GeminiLiveDoor(RealtimeDoor):
             log.info("gemini live (request %s): %s", self.call.request_id.decode(), warning)
 
 
-
-
 async def serve_gemini_live(runtime: Runtime, scope: Scope, receive: Receive, send: Send, ids: RequestIds) -> None:
     """One connection on a `BidiGenerateContent` path: one session."""
     await GeminiLiveDoor(runtime, scope, receive, send, ids).run()
