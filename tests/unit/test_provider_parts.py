@@ -34,6 +34,7 @@ MEDIA: Final = {
     "moderations": "moderate",
     "apply_guardrail": "apply_guardrail",
     "realtime": "realtime_upstream",
+    "realtime_calls": "realtime_call",
 }
 RELAY: Final = ("relays", "relay", "relay_stream")
 # What the optional parts were before they were parts: no provider carries any of these any more.

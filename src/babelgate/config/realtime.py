@@ -25,5 +25,7 @@ class RealtimeConfig(Strict):
         default=30.0, ge=0, description="seconds running sessions continue after shutdown begins, then close 1012"
     )
     ephemeral_key_max_seconds: int = Field(
-        default=7200, ge=10, description="the longest `expires_after.seconds` an ephemeral key (a client secret) may ask for"
+        default=7200,
+        ge=10,
+        description="the longest `expires_after.seconds` an ephemeral key (a client secret) may ask for",
     )

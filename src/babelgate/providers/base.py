@@ -71,6 +71,8 @@ class Capabilities:
     hosted_tools: frozenset[str] = frozenset()
     # Serves OpenAI's Realtime API over a WebSocket of its own (`RealtimeRelay`): `/v1/realtime` relays to it.
     realtime: bool = False
+    # Takes a Realtime call over WebRTC (`RealtimeCalls`): `/v1/realtime/calls` relays the SDP offer to it.
+    realtime_calls: bool = False
 
 
 @dataclass(slots=True)
@@ -182,6 +184,28 @@ class RealtimeRelay(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class RealtimeCall:
+    """A call the upstream created from an SDP offer: its SDP answer and its id (None: it named none)."""
+
+    sdp: bytes
+    call_id: str | None
+
+
+class RealtimeCalls(Protocol):
+    """Optional part, with the `realtime_calls` capability: the upstream takes WebRTC calls (`/realtime/calls`);
+    the media flow between the browser and the upstream, never through the gateway."""
+
+    async def realtime_call(self, model: str, sdp: bytes, session: dict[str, Any]) -> RealtimeCall:
+        """Creates a call of `model` (the upstream's name) from the caller's SDP offer, with `session`'s settings
+        (the `session` part); raises the upstream's refusal as a GatewayError."""
+        ...
+
+    async def realtime_hangup(self, call_id: str) -> None:
+        """Ends a call this provider created."""
+        ...
+
+
 class Embeddings(Protocol):
     """Optional part, with the `embeddings` capability."""
 
@@ -253,6 +277,11 @@ def relay_of(provider: Provider, api: RelayApi, model: str) -> Relay | None:
 def realtime_of(provider: Provider) -> RealtimeRelay | None:
     """The provider's Realtime relay, or None (a session then needs a translated road, or is refused)."""
     return provider if provider.capabilities.realtime else None  # type: ignore[return-value]
+
+
+def realtime_calls_of(provider: Provider) -> RealtimeCalls | None:
+    """The provider's WebRTC calls part, or None (the call is refused)."""
+    return provider if provider.capabilities.realtime_calls else None  # type: ignore[return-value]
 
 
 def embeddings_of(provider: Provider) -> Embeddings:

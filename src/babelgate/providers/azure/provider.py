@@ -29,6 +29,7 @@ from babelgate.providers.base import (
     CallNotes,
     Capabilities,
     ProviderDefaults,
+    RealtimeCall,
     RealtimeUpstream,
     RelayApi,
     provider_timeouts,
@@ -82,6 +83,11 @@ class AzureOpenAIRoad(OpenAIProvider):
         if version is None:  # the v1 API: `{resource}/openai/v1/realtime?model=<deployment>`
             return super()._realtime_url(model)
         return wire.realtime_url(self.base_url, model, version)
+
+    def _calls_url(self) -> str:
+        if self._api_version is not None:  # WebRTC calls are the v1 API's (`{resource}/openai/v1/realtime/calls`)
+            raise UnsupportedCapability(provider=self.name, capability="realtime calls (WebRTC) without the v1 API")
+        return super()._calls_url()
 
     async def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
         raw = await super().relay(api, body, model, notes)
@@ -174,6 +180,7 @@ class AzureProvider(ProviderDefaults):
         speech=True,
         relays=frozenset({"chat", "responses", "completions", "messages", "messages.count_tokens"}),
         realtime=True,
+        realtime_calls=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -240,6 +247,12 @@ class AzureProvider(ProviderDefaults):
 
     def realtime_upstream(self, model: str, *, beta: bool) -> Coroutine[Any, Any, RealtimeUpstream]:
         return self._media_road(model, "realtime").realtime_upstream(model, beta=beta)
+
+    def realtime_call(self, model: str, sdp: bytes, session: dict[str, Any]) -> Coroutine[Any, Any, RealtimeCall]:
+        return self._media_road(model, "realtime").realtime_call(model, sdp, session)
+
+    def realtime_hangup(self, call_id: str) -> Coroutine[Any, Any, None]:
+        return self._openai.realtime_hangup(call_id)
 
     def _media_road(self, model: str, capability: str) -> AzureOpenAIRoad:
         """Media are OpenAI's deployments' (Claude in Foundry has chat only)."""

@@ -20,6 +20,7 @@ from babelgate.providers.base import (
     CallNotes,
     Capabilities,
     ProviderDefaults,
+    RealtimeCall,
     RealtimeUpstream,
     RelayApi,
     provider_timeouts,
@@ -35,6 +36,7 @@ from babelgate.providers.openai.audio import (
     speech_to_wire,
     transcription_form,
 )
+from babelgate.providers.openai.calls import CALLS_PATH, call_form, call_of
 from babelgate.providers.openai.errors import map_error
 from babelgate.providers.openai.profiles import select_profile
 from babelgate.providers.openai.relay import (
@@ -80,6 +82,7 @@ class OpenAIProvider(ProviderDefaults):
         relays=frozenset({"chat", "responses", "completions"}),
         moderations=True,
         realtime=True,
+        realtime_calls=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -141,6 +144,22 @@ class OpenAIProvider(ProviderDefaults):
             headers.append(("OpenAI-Beta", "realtime=v1"))
         tls, proxy = self._client.websocket_route(url, self.name)
         return RealtimeUpstream(url, tuple(headers), tls, proxy, self._timeouts.connect or DEFAULT_CONNECT_TIMEOUT)
+
+    def _calls_url(self) -> str:
+        """Where WebRTC calls are created: `{base_url}/realtime/calls`."""
+        return self.base_url + CALLS_PATH
+
+    async def realtime_call(self, model: str, sdp: bytes, session: dict[str, Any]) -> RealtimeCall:
+        """The call, created with a key of the pool; the session part names the upstream's model."""
+        body, content_type = call_form(sdp, {**session, "type": "realtime", "model": model})
+        headers = {"Content-Type": content_type, "Accept": "application/sdp"}
+        response = await self._upstream.post(self._calls_url(), body, headers)
+        answer = await read_body(response)
+        return call_of(answer, response.headers.get("Location"))
+
+    async def realtime_hangup(self, call_id: str) -> None:
+        response = await self._upstream.post(f"{self._calls_url()}/{call_id}/hangup", b"", {"Accept": "*/*"})
+        await read_body(response)
 
     def _post(
         self, body: dict[str, Any], model: str, notes: CallNotes, *, url: str | None = None, profile: bool = True
