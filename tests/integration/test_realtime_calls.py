@@ -12,10 +12,12 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from tests.conftest import UPSTREAM_KEY, GatewayFactory
-from tests.fakes.openai_realtime import ANSWER_SDP, FakeRealtime
-from tests.integration.test_realtime import MODEL, UPSTREAM_MODEL, _gateway, _realtime, _usage, fake
+from tests.fakes.openai_realtime import ANSWER_SDP, USAGE, FakeRealtime
+from tests.integration.test_realtime import MODEL, UPSTREAM_MODEL, _gateway, _realtime, _run, _usage, _ws, fake
 from tests.integration.test_virtual_keys import _create
 
 __all__ = ["_realtime", "fake"]  # the fixtures, shared with the WebSocket door's tests
@@ -152,3 +154,46 @@ def test_an_upstream_refusal_comes_back_as_an_openai_error(make_gateway: Gateway
         pytest.raises(openai.BadRequestError),
     ):
         client.realtime.calls.create(sdp=OFFER, session={"type": "realtime", "model": MODEL})
+
+
+def test_a_server_watches_a_call_through_its_sideband_and_the_ledger_gets_its_tokens(
+    make_gateway: GatewayFactory, fake: FakeRealtime, tmp_path: Path
+) -> None:
+    gateway = _gateway(make_gateway, fake, store=tmp_path / "ledger.db")
+    key = _create(gateway)["key"]
+    location = _post_offer(gateway, key).headers["location"]
+    call_id = location.rsplit("/", 1)[-1]
+
+    async def scenario() -> list[Any]:
+        client = openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0, timeout=10)
+        async with client.realtime.connect(call_id=call_id) as connection:
+            created = await connection.recv()
+            assert created.type == "session.created" and created.session.model == MODEL  # type: ignore[union-attr]
+            await connection.response.create()
+            events = []
+            async for event in connection:
+                events.append(event)
+                if event.type == "response.done":
+                    return events
+        return events
+
+    events = _run(scenario())
+    assert events[-1].type == "response.done"
+    (watched,) = fake.connections
+    assert watched.path == f"/v1/realtime?call_id={call_id}"
+    assert watched.headers["authorization"] == f"Bearer {UPSTREAM_KEY}"
+    sessions = [r for r in _usage(gateway, "?group_by=route") if r["route"] == "realtime"]
+    assert sum(r["prompt_tokens"] for r in sessions) == USAGE["input_tokens"]  # the sideband saw the usage
+
+    other = _create(gateway)["key"]
+
+    async def stranger() -> None:
+        await connect(
+            _ws(gateway, "").replace("model=", f"call_id={call_id}"),
+            additional_headers={"Authorization": f"Bearer {other}"},
+            open_timeout=10,
+        )
+
+    with pytest.raises(InvalidStatus) as refused:
+        _run(stranger())
+    assert refused.value.response.status_code == 404

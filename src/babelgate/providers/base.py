@@ -179,8 +179,9 @@ class RealtimeUpstream:
 class RealtimeRelay(Protocol):
     """Optional part, with the `realtime` capability: the upstream speaks OpenAI's Realtime protocol itself."""
 
-    async def realtime_upstream(self, model: str, *, beta: bool) -> RealtimeUpstream:
-        """The upstream socket for `model` (the upstream's name); `beta`: the client asked for the beta protocol."""
+    async def realtime_upstream(self, model: str, *, beta: bool, call_id: str | None = None) -> RealtimeUpstream:
+        """The upstream socket for `model` (the upstream's name); `beta`: the client asked for the beta protocol;
+        `call_id`: the sideband of a WebRTC call (`RealtimeCalls`) instead of a session of its own."""
         ...
 
 

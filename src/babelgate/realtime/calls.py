@@ -14,6 +14,7 @@ LIMIT: Final = 100_000  # calls kept at most; past it the oldest go
 
 @dataclass(frozen=True, slots=True)
 class PlacedCall:
+    call_id: str
     provider: str  # the provider's name in the configuration
     key_id: str | None  # the caller's key (a client secret's: the key that made it)
     model: str  # the public model the call was made with

@@ -76,7 +76,12 @@ async def create_call(runtime: Runtime, exchange: Exchange) -> ModelCall:
             calls.remember(
                 call.call_id,
                 PlacedCall(
-                    deployment.provider.name, record.key_id, deployment.public_name, deployment.model, time.time()
+                    call.call_id,
+                    deployment.provider.name,
+                    record.key_id,
+                    deployment.public_name,
+                    deployment.model,
+                    time.time(),
                 ),
             )
             headers.append((b"location", (CALLS_PATH + quote(call.call_id, safe="")).encode()))

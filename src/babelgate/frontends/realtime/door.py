@@ -19,13 +19,14 @@ import orjson
 from babelgate import pipeline
 from babelgate.answer import Answer, Headers
 from babelgate.call import Call
-from babelgate.errors import GatewayError, InvalidRequest
+from babelgate.errors import GatewayError, InvalidRequest, NotFound
 from babelgate.exchange import DRAIN, ClientGone, Receive, Scope, Send, client_address
 from babelgate.frontends.openai_errors import encode_error, error_object
 from babelgate.governance.gateway_keys import credentials
 from babelgate.model_call import ModelCall
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, realtime_of
+from babelgate.realtime.calls import PlacedCall
 from babelgate.realtime.protocol import BETA_HEADER, SessionUsage, error_event
 from babelgate.realtime.relay import RelayRoad
 from babelgate.realtime.road import Road
@@ -80,6 +81,7 @@ class RealtimeDoor:
         self.notes: CallNotes | None = None
         self.usage = SessionUsage()
         self.reserved: str | None = None
+        self.placed: PlacedCall | None = None  # a WebRTC call's sideband (`?call_id=`): the call it watches
 
     async def run(self) -> None:
         message = await self._receive()
@@ -108,6 +110,12 @@ class RealtimeDoor:
         query = parse_qs(record.query.decode("latin-1"))
         named_models = query.get("model")
         model: str | None = named_models[0] if named_models else None
+        call_ids = query.get("call_id")
+        if call_ids:  # a call made through the gateway, by this key: its model, on its provider
+            self.placed = runtime.realtime.calls.find(call_ids[0], record.key_id)
+            if self.placed is None:
+                raise NotFound("realtime_call_not_found", code="call_not_found", call_id=call_ids[0])
+            model = self.placed.model
         if model is None and self.grant is not None:
             named = self.grant.session.get("model")
             model = named if isinstance(named, str) else None
@@ -116,7 +124,7 @@ class RealtimeDoor:
         if runtime.realtime.sessions.draining:
             raise GatewayError("realtime_shutting_down", code="service_restart", status=503)
         self.reserved = runtime.realtime.sessions.reserve(record.key_id, runtime.config.realtime.max_sessions_per_key)
-        return ModelCall(model, self._attempt, True, check=_check)
+        return ModelCall(model, self._attempt, True, check=self._check if self.placed is not None else _check)
 
     async def _attempt(self, deployment: Deployment, notes: CallNotes) -> Answer:
         """Opens the upstream's socket; a failure to connect is an attempt's failure (the router tries the next
@@ -124,7 +132,8 @@ class RealtimeDoor:
         provider = deployment.provider
         relay = realtime_of(provider)
         assert relay is not None  # `_check`
-        upstream = await relay.realtime_upstream(deployment.model, beta=self.beta)
+        call_id = self.placed.call_id if self.placed is not None else None
+        upstream = await relay.realtime_upstream(deployment.model, beta=self.beta, call_id=call_id)
         if self.road is not None:  # an earlier attempt's, refused after it connected
             await self.road.close()
         self.road = await RelayRoad.open(
@@ -174,7 +183,7 @@ class RealtimeDoor:
         await self._send(accept)
         bounds = self.runtime.config.realtime
         opening: tuple[dict[str, Any], ...] = ()
-        if self.grant is not None and self.grant.session:
+        if self.grant is not None and self.grant.session and self.placed is None:  # a call has its settings already
             settings = {name: value for name, value in self.grant.session.items() if name != "model"}
             if settings:
                 opening = ({"type": "session.update", "session": settings},)
@@ -265,6 +274,12 @@ class RealtimeDoor:
     async def close(self, code: int) -> None:
         with contextlib.suppress(OSError, RuntimeError):
             await self._send({"type": "websocket.close", "code": code})
+
+    def _check(self, deployment: Deployment) -> None:
+        """A call's sideband is on the provider that holds the call."""
+        _check(deployment)
+        assert self.placed is not None
+        pipeline.require(deployment.provider.name == self.placed.provider, deployment, "a call made on another provider")
 
 
 def _check(deployment: Deployment) -> None:

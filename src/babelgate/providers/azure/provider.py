@@ -78,10 +78,10 @@ class AzureOpenAIRoad(OpenAIProvider):
             return url
         return wire.deployment_url(self.base_url, url[len(self.base_url) :], model, version)
 
-    def _realtime_url(self, model: str) -> str:
+    def _realtime_url(self, model: str, call_id: str | None = None) -> str:
         version = self._api_version
         if version is None:  # the v1 API: `{resource}/openai/v1/realtime?model=<deployment>`
-            return super()._realtime_url(model)
+            return super()._realtime_url(model, call_id)
         return wire.realtime_url(self.base_url, model, version)
 
     def _calls_url(self) -> str:
@@ -245,8 +245,10 @@ class AzureProvider(ProviderDefaults):
             return self._claude.stream(request, model, notes)
         return self._openai.stream(request, model, notes)
 
-    def realtime_upstream(self, model: str, *, beta: bool) -> Coroutine[Any, Any, RealtimeUpstream]:
-        return self._media_road(model, "realtime").realtime_upstream(model, beta=beta)
+    def realtime_upstream(
+        self, model: str, *, beta: bool, call_id: str | None = None
+    ) -> Coroutine[Any, Any, RealtimeUpstream]:
+        return self._media_road(model, "realtime").realtime_upstream(model, beta=beta, call_id=call_id)
 
     def realtime_call(self, model: str, sdp: bytes, session: dict[str, Any]) -> Coroutine[Any, Any, RealtimeCall]:
         return self._media_road(model, "realtime").realtime_call(model, sdp, session)

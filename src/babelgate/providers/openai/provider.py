@@ -125,13 +125,15 @@ class OpenAIProvider(ProviderDefaults):
         puts the model (its deployment) in the path."""
         return url
 
-    def _realtime_url(self, model: str) -> str:
-        """The Realtime WebSocket's URL for `model`: `{base_url}/realtime?model=…` as ws:// or wss://."""
-        return _websocket_scheme(self.base_url) + "/realtime?" + urlencode({"model": model})
+    def _realtime_url(self, model: str, call_id: str | None = None) -> str:
+        """The Realtime WebSocket's URL for `model`: `{base_url}/realtime?model=…` as ws:// or wss://; a call's
+        sideband is `?call_id=…`."""
+        query = {"call_id": call_id} if call_id is not None else {"model": model}
+        return _websocket_scheme(self.base_url) + "/realtime?" + urlencode(query)
 
-    async def realtime_upstream(self, model: str, *, beta: bool) -> RealtimeUpstream:
+    async def realtime_upstream(self, model: str, *, beta: bool, call_id: str | None = None) -> RealtimeUpstream:
         """The upstream's Realtime socket, signed with a key of the pool (or the cloud's current token)."""
-        url = self._realtime_url(model)
+        url = self._realtime_url(model, call_id)
         headers = [
             (name, value)
             for name, value in self._headers.items[self._headers.pick()].items()
