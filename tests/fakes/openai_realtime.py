@@ -81,6 +81,8 @@ class FakeRealtime:
         self.drop_after_responses: int | None = None  # drop the TCP connection after this many responses
         self.open_now = 0  # sockets open at this moment
         self.calls: list[Call] = []
+        # Also send `response.output_item.done` for the function call (the Agents SDK runs a tool on it).
+        self.item_events = False
         self.hangups: list[str] = []
         self._socket_server: Server | None = None
         self._socket_port = 0
@@ -94,6 +96,7 @@ class FakeRealtime:
         self.violations.clear()
         self.calls.clear()
         self.hangups.clear()
+        self.item_events = False
         self.refuse_status = None
         self.drop_after_responses = None
 
@@ -290,6 +293,12 @@ class FakeRealtime:
                     "arguments": call["arguments"],
                 },
             )
+            if self.item_events:
+                done = {**call, "object": "realtime.item", "status": "completed"}
+                await self._send(
+                    socket,
+                    {"type": "response.output_item.done", "response_id": response_id, "output_index": 1, "item": done},
+                )
             output.append(call)
         await self._send(
             socket,
