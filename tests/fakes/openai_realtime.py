@@ -44,11 +44,29 @@ def _id(prefix: str) -> str:
     return f"{prefix}_{next(_ids)}"
 
 
-ANSWER_SDP: Final = (
-    "v=0\r\no=- 4242 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
-    "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\n"
-    "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\n"
+# The answer's transport lines: a browser accepts them as a remote description (no media will flow: nothing listens).
+ANSWER_TRANSPORT: Final = (
+    "a=ice-ufrag:fake\r\na=ice-pwd:fakefakefakefakefakefake\r\na=fingerprint:sha-256 "
+    + ":".join(["AB"] * 32)
+    + "\r\na=setup:active\r\n"
 )
+
+
+def answer_for(offer: str) -> str:
+    """An SDP answer to `offer`, as OpenAI's would be shaped: one section per offered one, same mids, in order
+    (audio as Opus, the data channel over SCTP)."""
+    sections = [section for section in offer.split("\r\nm=")[1:]]
+    mids = [line[6:] for section in sections for line in section.split("\r\n") if line.startswith("a=mid:")]
+    lines = ["v=0", "o=- 4242 2 IN IP4 127.0.0.1", "s=-", "t=0 0", "a=group:BUNDLE " + " ".join(mids)]
+    for section, mid in zip(sections, mids, strict=True):
+        if section.startswith("audio"):
+            lines += ["m=audio 9 UDP/TLS/RTP/SAVPF 111", "c=IN IP4 0.0.0.0", "a=rtcp-mux", "a=rtpmap:111 opus/48000/2"]
+            lines += ["a=sendrecv"]
+        else:
+            lines += ["m=application 9 UDP/DTLS/SCTP webrtc-datachannel", "c=IN IP4 0.0.0.0", "a=sctp-port:5000"]
+        lines += [f"a=mid:{mid}"]
+        lines += ANSWER_TRANSPORT.rstrip("\r\n").split("\r\n")
+    return "\r\n".join(lines) + "\r\n"
 
 
 @dataclass
@@ -182,7 +200,7 @@ class FakeRealtime:
             self.violations.append(f"calls session: {session!r}")
         call_id = _id("rtc")
         self.calls.append(Call(call_id, headers, kind, sdp, session))
-        return 201, ANSWER_SDP.encode(), {"Location": f"/v1/realtime/calls/{call_id}"}
+        return 201, answer_for(sdp).encode(), {"Location": f"/v1/realtime/calls/{call_id}"}
 
     def model_of(self, call_id: str) -> str | None:
         return next(((c.session or {}).get("model") for c in self.calls if c.call_id == call_id), None)

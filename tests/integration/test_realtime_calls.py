@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from tests.conftest import UPSTREAM_KEY, GatewayFactory
-from tests.fakes.openai_realtime import ANSWER_SDP, USAGE, FakeRealtime
+from tests.fakes.openai_realtime import USAGE, FakeRealtime, answer_for
 from tests.integration.test_realtime import MODEL, UPSTREAM_MODEL, _gateway, _realtime, _run, _usage, _ws, fake
 from tests.integration.test_virtual_keys import _create
 
@@ -47,7 +47,7 @@ def test_an_sdp_offer_is_relayed_and_the_answer_and_the_call_come_back(
     response = _post_offer(gateway, key)
     assert response.status_code == 201, response.text
     assert response.headers["content-type"] == "application/sdp"
-    assert response.text == ANSWER_SDP
+    assert response.text == answer_for(OFFER)
     (call,) = fake.calls
     assert response.headers["location"] == f"/v1/realtime/calls/{call.call_id}"
     assert call.sdp == OFFER
@@ -79,7 +79,7 @@ def test_the_sdk_creates_a_call_with_its_session_and_hangs_up(make_gateway: Gate
             sdp=OFFER, session={"type": "realtime", "model": MODEL, "instructions": "Be brief."}
         )
         assert raw.status_code == 201
-        assert raw.parse().content.decode() == ANSWER_SDP
+        assert raw.parse().content.decode() == answer_for(OFFER)
         call_id = raw.headers["location"].rsplit("/", 1)[-1]
         client.realtime.calls.hangup(call_id)
     (call,) = fake.calls

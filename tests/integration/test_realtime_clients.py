@@ -201,6 +201,32 @@ window.talk = (gateway, model, secret) => new Promise((resolve, reject) => {
     }
   };
 });
+
+// A WebRTC call as a browser makes one: its own offer (an audio track's transceiver and the events' data
+// channel) posted with the client secret, the answer set as the remote description.
+window.call = async (gateway, secret) => {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver("audio", {direction: "sendrecv"});
+  pc.createDataChannel("oai-events");
+  const offer = await pc.createOffer();
+  await pc.setLocalDescription(offer);
+  const response = await fetch(gateway + "/v1/realtime/calls", {
+    method: "POST", body: offer.sdp,
+    headers: {"Authorization": "Bearer " + secret, "Content-Type": "application/sdp"},
+  });
+  const answer = await response.text();
+  let accepted = "no";
+  if (response.status === 201) {
+    try {
+      await pc.setRemoteDescription({type: "answer", sdp: answer});
+      accepted = pc.signalingState;
+    } catch (error) {
+      accepted = String(error);
+    }
+  }
+  pc.close();
+  return {status: response.status, location: response.headers.get("Location"), offer: offer.sdp, accepted};
+};
 </script></body></html>
 """
 
@@ -217,6 +243,39 @@ class _Page(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@contextmanager
+def _browser_page(url: str) -> Iterator[Any]:
+    """Chromium (Debian's) on `url`; Playwright's sync API runs its own event loop in this thread while it is
+    open, so it is opened and closed within the test."""
+    chromium = debian_binary("chromium", "chromium", "/usr/bin/chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("Playwright's Python client is not installed (the dev extra has it)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(SECONDS * 1000)
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
+
+
+def _client_secret(gateway: Any, key: str) -> str:
+    secret = httpx.post(
+        gateway.url + "/v1/realtime/client_secrets",
+        json={"session": {"type": "realtime", "model": MODEL, "instructions": "Be brief."}},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    ).json()["value"]
+    assert secret.startswith("ek_")
+    return str(secret)
+
+
 @pytest.fixture
 def page_url() -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Page)
@@ -230,39 +289,37 @@ def page_url() -> Iterator[str]:
 def test_a_browser_opens_a_session_with_a_client_secret_as_its_subprotocol(
     make_gateway: GatewayFactory, fake: FakeRealtime, page_url: str
 ) -> None:
-    chromium = debian_binary("chromium", "chromium", "/usr/bin/chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("Playwright's Python client is not installed (the dev extra has it)")
     gateway = _gateway(make_gateway, fake)
     key = _create(gateway)["key"]
-    secret = httpx.post(
-        gateway.url + "/v1/realtime/client_secrets",
-        json={"session": {"type": "realtime", "model": MODEL, "instructions": "Be brief."}},
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=10,
-    ).json()["value"]
-    assert secret.startswith("ek_")
-    # Playwright's sync API runs its own event loop in this thread while it is open: opened and closed here.
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+    secret = _client_secret(gateway, key)
+    with _browser_page(page_url) as page:
+        answer = page.evaluate(
+            "([gateway, model, secret]) => talk(gateway, model, secret)",
+            [gateway.url.replace("http://", "ws://"), MODEL, secret],
         )
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(SECONDS * 1000)
-            page.goto(page_url)
-            answer = page.evaluate(
-                "([gateway, model, secret]) => talk(gateway, model, secret)",
-                [gateway.url.replace("http://", "ws://"), MODEL, secret],
-            )
-            shown = page.locator("#out").text_content()
-        finally:
-            browser.close()
+        shown = page.locator("#out").text_content()
     assert answer == {"text": "Hello", "protocol": "realtime"}
     assert shown == "Hello"
     (seen,) = fake.connections
     assert seen.events[0]["session"]["instructions"] == "Be brief."  # the secret's settings, applied first
     assert secret not in json.dumps(seen.headers) and key not in json.dumps(seen.headers)
     assert eventually(lambda: fake.open_now == 0)  # the page's close ended the upstream's session too
+
+
+def test_a_browsers_webrtc_offer_makes_a_call_whose_answer_it_accepts(
+    make_gateway: GatewayFactory, fake: FakeRealtime, page_url: str
+) -> None:
+    origin = page_url.rstrip("/")
+    # The page is on another origin than the gateway, as a web app is: CORS lets its `fetch` through.
+    cors = f'server: {{cors: {{allow_origins: ["{origin}"], expose_headers: [Location]}}}}\n'
+    gateway = _gateway(make_gateway, fake, cors)
+    key = _create(gateway)["key"]
+    secret = _client_secret(gateway, key)
+    with _browser_page(page_url) as page:
+        result = page.evaluate("([gateway, secret]) => call(gateway, secret)", [gateway.url, secret])
+    assert result["status"] == 201, result
+    (call,) = fake.calls
+    assert result["location"] == f"/v1/realtime/calls/{call.call_id}"
+    assert call.sdp == result["offer"]  # Chromium's own offer, intact
+    assert call.session == {"type": "realtime", "model": UPSTREAM_MODEL, "instructions": "Be brief."}
+    assert result["accepted"] == "stable"  # the answer came back whole: the browser took it
