@@ -17,7 +17,7 @@ import orjson
 from babelgate import pipeline
 from babelgate.answer import Answer
 from babelgate.call import Call
-from babelgate.errors import InvalidRequest, NotFound
+from babelgate.errors import InvalidRequest, MethodNotAllowed, NotFound
 from babelgate.exchange import Exchange
 from babelgate.frontends.body_schema import OBJECT, STRING, obj
 from babelgate.frontends.multipart import parse_form
@@ -56,12 +56,16 @@ async def create_call(runtime: Runtime, exchange: Exchange) -> ModelCall:
     record.route = ROUTE
     raw = await exchange.read_body(runtime.max_body_bytes)
     sdp, session = _offer(raw, exchange.header(b"content-type"))
-    if grant is not None:  # the secret's settings, under what the caller sent beside them
-        session = {**grant.session, **session}
+    # The model: the caller's `session` part's, else the URL's, else the client secret's (as on /v1/realtime).
     model = session.pop("model", None)
     if model is None:
         named = parse_qs(record.query.decode("latin-1")).get("model")
         model = named[0] if named else None
+    if grant is not None:  # the secret's settings, under what the caller sent beside them
+        settings = dict(grant.session)
+        granted = settings.pop("model", None)
+        model = model if model is not None else granted
+        session = {**settings, **session}
     if not isinstance(model, str) or not model:
         raise InvalidRequest("missing_field", param="model", code="missing_model")
     session.pop("type", None)
@@ -120,10 +124,13 @@ def _offer(raw: bytes, content_type: bytes | None) -> tuple[bytes, dict[str, Any
 async def hang_up(runtime: Runtime, exchange: Exchange, rest: str) -> Answer:
     """Ends a call this gateway created, for the key that created it (anyone else's is not found)."""
     record = exchange.call
-    await sign_in(runtime, record)
+    method, path = exchange.scope["method"], exchange.scope["path"]
     call_id, _, suffix = rest.partition("/")
     if suffix != "hangup" or not call_id:
-        raise NotFound(method=exchange.scope["method"], path=exchange.scope["path"])
+        raise NotFound(method=method, path=path)
+    if method != "POST":
+        raise MethodNotAllowed(method=method, path=path)
+    await sign_in(runtime, record)
     placed = runtime.realtime.calls.find(call_id, record.key_id)
     provider = runtime.providers.get(placed.provider) if placed is not None else None
     part = realtime_calls_of(provider) if provider is not None else None

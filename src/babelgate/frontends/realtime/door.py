@@ -279,7 +279,8 @@ class RealtimeDoor:
         """A call's sideband is on the provider that holds the call."""
         _check(deployment)
         assert self.placed is not None
-        pipeline.require(deployment.provider.name == self.placed.provider, deployment, "a call made on another provider")
+        on_its_provider = deployment.provider.name == self.placed.provider
+        pipeline.require(on_its_provider, deployment, "a call made on another provider")
 
 
 def _check(deployment: Deployment) -> None:
