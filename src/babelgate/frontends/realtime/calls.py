@@ -52,8 +52,8 @@ async def sign_in(runtime: Runtime, record: Call) -> Grant | None:
 
 async def create_call(runtime: Runtime, exchange: Exchange) -> ModelCall:
     record = exchange.call
-    grant = await sign_in(runtime, record)
     record.route = ROUTE
+    grant = await sign_in(runtime, record)
     raw = await exchange.read_body(runtime.max_body_bytes)
     sdp, session = _offer(raw, exchange.header(b"content-type"))
     # The model: the caller's `session` part's, else the URL's, else the client secret's (as on /v1/realtime).

@@ -89,5 +89,5 @@ FRONTEND: Final = Frontend(
     prefix_routes=calls.PREFIX_ROUTES,
     websocket_paths=frozenset({"/realtime", "/v1/realtime"}),
     websocket=serve_realtime,
-    operations={"realtime": "chat", "realtime.calls": "chat"},
+    operations={"realtime": "chat"},
 )
