@@ -35,6 +35,7 @@ MEDIA: Final = {
     "apply_guardrail": "apply_guardrail",
     "realtime": "realtime_upstream",
     "live": "live_upstream",
+    "realtime_calls": "realtime_call",
 }
 RELAY: Final = ("relays", "relay", "relay_stream")
 # What the optional parts were before they were parts: no provider carries any of these any more.

@@ -11,13 +11,17 @@ from babelgate.errors import UnsupportedCapability
 from babelgate.http import UpstreamClient
 from babelgate.http.proxy import parse_proxy
 from babelgate.providers import build_provider
-from babelgate.providers.base import LiveApi, RealtimeRelay, live_of, realtime_of
+from babelgate.providers.base import LiveApi, Provider, RealtimeRelay, live_of, realtime_calls_of, realtime_of
+
+
+def _built(kind: str, **config: object) -> Provider:
+    return build_provider(
+        kind, ProviderConfig(type=kind, api_keys=("sk-up",), **config), ServerConfig(), UpstreamClient()
+    )  # type: ignore[arg-type]
 
 
 def _relay(kind: str, **config: object) -> RealtimeRelay:
-    provider = build_provider(
-        kind, ProviderConfig(type=kind, api_keys=("sk-up",), **config), ServerConfig(), UpstreamClient()
-    )  # type: ignore[arg-type]
+    provider = _built(kind, **config)
     relay = realtime_of(provider)
     assert relay is not None
     return relay
@@ -94,3 +98,19 @@ async def test_vertex_live_with_a_project_and_in_express_mode() -> None:
     project = _live("vertex", project="p1", location="us-central1")
     with pytest.raises(UnsupportedCapability):
         await project.live_upstream("claude-sonnet-4-5@20250929")
+
+
+async def test_a_webrtc_calls_sideband_and_where_calls_are_made() -> None:
+    sideband = await _relay("openai").realtime_upstream("gpt-realtime", beta=False, call_id="rtc_1")
+    assert sideband.url == "wss://api.openai.com/v1/realtime?call_id=rtc_1"
+    azure = _relay("azure", base_url="https://res.openai.azure.com")
+    assert (await azure.realtime_upstream("voice", beta=False, call_id="rtc_2")).url == (
+        "wss://res.openai.azure.com/openai/v1/realtime?call_id=rtc_2"
+    )
+    openai = _built("openai")
+    assert openai._calls_url() == "https://api.openai.com/v1/realtime/calls"  # type: ignore[attr-defined]
+    v1 = _built("azure", base_url="https://res.openai.azure.com")
+    assert v1._openai._calls_url() == "https://res.openai.azure.com/openai/v1/realtime/calls"  # type: ignore[attr-defined]
+    dated = _built("azure", base_url="https://res.openai.azure.com", api_version="2025-04-01-preview")
+    with pytest.raises(UnsupportedCapability):  # WebRTC calls are the v1 API's
+        await realtime_calls_of(dated).realtime_call("voice", b"v=0", {})  # type: ignore[union-attr]

@@ -73,6 +73,8 @@ class Capabilities:
     realtime: bool = False
     # Serves Gemini's Live API (`BidiGenerateContent`, `LiveApi`): `/v1/realtime` translates a session to it.
     live: bool = False
+    # Takes a Realtime call over WebRTC (`RealtimeCalls`): `/v1/realtime/calls` relays the SDP offer to it.
+    realtime_calls: bool = False
 
 
 @dataclass(slots=True)
@@ -179,8 +181,31 @@ class RealtimeUpstream:
 class RealtimeRelay(Protocol):
     """Optional part, with the `realtime` capability: the upstream speaks OpenAI's Realtime protocol itself."""
 
-    async def realtime_upstream(self, model: str, *, beta: bool) -> RealtimeUpstream:
-        """The upstream socket for `model` (the upstream's name); `beta`: the client asked for the beta protocol."""
+    async def realtime_upstream(self, model: str, *, beta: bool, call_id: str | None = None) -> RealtimeUpstream:
+        """The upstream socket for `model` (the upstream's name); `beta`: the client asked for the beta protocol;
+        `call_id`: the sideband of a WebRTC call (`RealtimeCalls`) instead of a session of its own."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimeCall:
+    """A call the upstream created from an SDP offer: its SDP answer and its id (None: it named none)."""
+
+    sdp: bytes
+    call_id: str | None
+
+
+class RealtimeCalls(Protocol):
+    """Optional part, with the `realtime_calls` capability: the upstream takes WebRTC calls (`/realtime/calls`);
+    the media flow between the browser and the upstream, never through the gateway."""
+
+    async def realtime_call(self, model: str, sdp: bytes, session: dict[str, Any]) -> RealtimeCall:
+        """Creates a call of `model` (the upstream's name) from the caller's SDP offer, with `session`'s settings
+        (the `session` part); raises the upstream's refusal as a GatewayError."""
+        ...
+
+    async def realtime_hangup(self, call_id: str) -> None:
+        """Ends a call this provider created."""
         ...
 
 
@@ -280,6 +305,11 @@ def realtime_of(provider: Provider) -> RealtimeRelay | None:
 def live_of(provider: Provider) -> LiveApi | None:
     """The provider's Gemini Live part, or None."""
     return provider if provider.capabilities.live else None  # type: ignore[return-value]
+
+
+def realtime_calls_of(provider: Provider) -> RealtimeCalls | None:
+    """The provider's WebRTC calls part, or None (the call is refused)."""
+    return provider if provider.capabilities.realtime_calls else None  # type: ignore[return-value]
 
 
 def embeddings_of(provider: Provider) -> Embeddings:

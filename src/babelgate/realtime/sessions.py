@@ -8,6 +8,7 @@ import time
 from typing import Protocol
 
 from babelgate.errors import GatewayError, RateLimitExceeded
+from babelgate.realtime.calls import Calls
 from babelgate.realtime.secrets import ClientSecrets
 
 SERVICE_RESTART = 1012  # the WebSocket close code for "the server restarts: try again"
@@ -88,8 +89,9 @@ class Sessions:
 
 
 class RealtimeState:
-    """What the Realtime door keeps across requests: the client secrets and the running sessions."""
+    """What the Realtime door keeps across requests: the client secrets, the running sessions, the WebRTC calls."""
 
     def __init__(self) -> None:
         self.secrets = ClientSecrets()
         self.sessions = Sessions()
+        self.calls = Calls()

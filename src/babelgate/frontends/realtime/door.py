@@ -19,26 +19,26 @@ import orjson
 from babelgate import pipeline
 from babelgate.answer import Answer, Headers
 from babelgate.call import Call
-from babelgate.errors import AuthenticationFailed, GatewayError, InvalidRequest
+from babelgate.errors import GatewayError, InvalidRequest, NotFound
 from babelgate.exchange import DRAIN, ClientGone, Receive, Scope, Send, client_address
 from babelgate.frontends.openai_errors import encode_error, error_object
-from babelgate.governance.gateway_keys import credentials
+from babelgate.frontends.realtime.sign_in import sign_in
 from babelgate.model_call import ModelCall
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, live_of, realtime_of
+from babelgate.realtime.calls import PlacedCall
 from babelgate.realtime.guard import RealtimeGuard
 from babelgate.realtime.live import LiveRoad
 from babelgate.realtime.protocol import BETA_HEADER, SessionUsage, error_event
 from babelgate.realtime.relay import RelayRoad
 from babelgate.realtime.road import Road
-from babelgate.realtime.secrets import Grant, is_client_secret
+from babelgate.realtime.secrets import Grant
 from babelgate.realtime.session import POLICY_VIOLATION, Bounds, Session
 from babelgate.realtime.sessions import CLOSING_SECONDS
 from babelgate.routing.registry import Deployment
 from babelgate.schema.chat import Usage
 
 if TYPE_CHECKING:
-    from babelgate.governance.virtual_keys import VirtualKey
     from babelgate.observability.request_id import RequestIds
     from babelgate.runtime import Runtime
 
@@ -86,6 +86,7 @@ class RealtimeDoor:
         self.notes: CallNotes | None = None
         self.usage = SessionUsage()
         self.reserved: str | None = None
+        self.placed: PlacedCall | None = None  # a WebRTC call's sideband (`?call_id=`): the call it watches
         self.accepted = False  # the socket's handshake was answered (a door that reads a message first did)
 
     async def run(self) -> None:
@@ -111,24 +112,27 @@ class RealtimeDoor:
 
     async def _handle(self) -> ModelCall:
         record, runtime = self.call, self.runtime
-        presented = credentials(record.header, record.query)
-        token = presented[7:].strip() if presented is not None and presented[:7].lower() == b"bearer " else b""
-        if is_client_secret(token):
-            grant = runtime.realtime.secrets.claim(token)
-            self.grant, self.secret = grant, token
-            record.key_id, record.virtual_key = grant.key_id, _still_live(runtime, grant)
-        else:
-            await pipeline.identify(runtime, record)
+        signed = await sign_in(runtime, record)
+        if signed is not None:
+            self.grant, self.secret = signed
         model = self._model()
         if runtime.realtime.sessions.draining:
             raise GatewayError("realtime_shutting_down", code="service_restart", status=503)
         self.reserved = runtime.realtime.sessions.reserve(record.key_id, runtime.config.realtime.max_sessions_per_key)
-        return ModelCall(model, self._attempt, True, check=_check)
+        return ModelCall(model, self._attempt, True, check=self._check if self.placed is not None else _check)
 
     def _model(self) -> str:
-        """The model the session asks for: the URL's `model`, else the client secret's."""
-        named_models = parse_qs(self.call.query.decode("latin-1")).get("model")
+        """The model the session asks for: a WebRTC call's (its sideband), the URL's `model`, else the client
+        secret's."""
+        query = parse_qs(self.call.query.decode("latin-1"))
+        named_models = query.get("model")
         model: str | None = named_models[0] if named_models else None
+        call_ids = query.get("call_id")
+        if call_ids:  # a call made through the gateway, by this key: its model, on its provider
+            self.placed = self.runtime.realtime.calls.find(call_ids[0], self.call.key_id)
+            if self.placed is None:
+                raise NotFound("realtime_call_not_found", code="call_not_found", call_id=call_ids[0])
+            model = self.placed.model
         if model is None and self.grant is not None:
             named = self.grant.session.get("model")
             model = named if isinstance(named, str) else None
@@ -138,7 +142,7 @@ class RealtimeDoor:
 
     def _opening(self) -> tuple[dict[str, Any], ...]:
         """Events for the road before the client's: a client secret's session settings."""
-        if self.grant is not None and self.grant.session:
+        if self.grant is not None and self.grant.session and self.placed is None:  # a call has its settings already
             settings = {name: value for name, value in self.grant.session.items() if name != "model"}
             if settings:
                 return ({"type": "session.update", "session": settings},)
@@ -150,7 +154,8 @@ class RealtimeDoor:
         if self.road is not None:  # an earlier attempt's, refused after it connected
             await self.road.close()
             self.road = None
-        self.road = await open_road(deployment, beta=self.beta)
+        call_id = self.placed.call_id if self.placed is not None else None
+        self.road = await open_road(deployment, beta=self.beta, call_id=call_id)
         self.notes = notes
         return Answer(b"", notes, headers=[])
 
@@ -301,17 +306,12 @@ class RealtimeDoor:
         with contextlib.suppress(OSError, RuntimeError):
             await self._send({"type": "websocket.close", "code": code})
 
-
-def _still_live(runtime: Runtime, grant: Grant) -> VirtualKey | None:
-    """The virtual key a client secret was made by, as it is now: a key revoked or expired since takes its secrets
-    with it, and a changed one's limits apply."""
-    made_by = grant.virtual_key
-    if made_by is None:
-        return None
-    key = runtime.key_ring.keys.get(made_by.id)
-    if key is None or key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= time.time()):
-        raise AuthenticationFailed(key_id=made_by.id)
-    return key
+    def _check(self, deployment: Deployment) -> None:
+        """A call's sideband is on the provider that holds the call."""
+        _check(deployment)
+        assert self.placed is not None
+        on_its_provider = deployment.provider.name == self.placed.provider
+        pipeline.require(on_its_provider, deployment, "a call made on another provider")
 
 
 def _check(deployment: Deployment) -> None:
@@ -319,14 +319,14 @@ def _check(deployment: Deployment) -> None:
     pipeline.require(realtime_of(provider) is not None or live_of(provider) is not None, deployment, "realtime")
 
 
-async def open_road(deployment: Deployment, *, beta: bool) -> Road:
-    """The road to the deployment's upstream, by what its provider serves: OpenAI's Realtime API (relayed) or
-    Gemini's Live API (translated)."""
+async def open_road(deployment: Deployment, *, beta: bool, call_id: str | None = None) -> Road:
+    """The road to the deployment's upstream, by what its provider serves: OpenAI's Realtime API (relayed; a
+    WebRTC call's sideband when `call_id` names one) or Gemini's Live API (translated)."""
     provider = deployment.provider
     scrub = Scrubber(provider.secrets)
     relay = realtime_of(provider)
     if relay is not None:
-        upstream = await relay.realtime_upstream(deployment.model, beta=beta)
+        upstream = await relay.realtime_upstream(deployment.model, beta=beta, call_id=call_id)
         return await RelayRoad.open(
             upstream,
             deployment.model,

@@ -10,6 +10,7 @@ from babelgate.answer import Answer, json_answer
 from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
 from babelgate.frontends.body_schema import obj
+from babelgate.frontends.realtime import calls
 from babelgate.frontends.realtime.door import serve_realtime
 from babelgate.frontends.route import Frontend, Operation, Route
 from babelgate.pipeline import parse_json_object
@@ -83,7 +84,9 @@ FRONTEND: Final = Frontend(
             "realtime.client_secrets",
             operations=(Operation("POST", body=CLIENT_SECRETS_BODY, body_optional=True),),
         ),
+        **calls.ROUTES,
     },
+    prefix_routes=calls.PREFIX_ROUTES,
     websocket_paths=frozenset({"/realtime", "/v1/realtime"}),
     websocket=serve_realtime,
     operations={"realtime": "chat"},

@@ -29,6 +29,7 @@ from babelgate.providers.base import (
     CallNotes,
     Capabilities,
     ProviderDefaults,
+    RealtimeCall,
     RealtimeUpstream,
     RelayApi,
     provider_timeouts,
@@ -77,11 +78,16 @@ class AzureOpenAIRoad(OpenAIProvider):
             return url
         return wire.deployment_url(self.base_url, url[len(self.base_url) :], model, version)
 
-    def _realtime_url(self, model: str) -> str:
+    def _realtime_url(self, model: str, call_id: str | None = None) -> str:
         version = self._api_version
         if version is None:  # the v1 API: `{resource}/openai/v1/realtime?model=<deployment>`
-            return super()._realtime_url(model)
+            return super()._realtime_url(model, call_id)
         return wire.realtime_url(self.base_url, model, version)
+
+    def _calls_url(self) -> str:
+        if self._api_version is not None:  # WebRTC calls are the v1 API's (`{resource}/openai/v1/realtime/calls`)
+            raise UnsupportedCapability(provider=self.name, capability="realtime calls (WebRTC) without the v1 API")
+        return super()._calls_url()
 
     async def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
         raw = await super().relay(api, body, model, notes)
@@ -174,6 +180,7 @@ class AzureProvider(ProviderDefaults):
         speech=True,
         relays=frozenset({"chat", "responses", "completions", "messages", "messages.count_tokens"}),
         realtime=True,
+        realtime_calls=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -238,8 +245,16 @@ class AzureProvider(ProviderDefaults):
             return self._claude.stream(request, model, notes)
         return self._openai.stream(request, model, notes)
 
-    def realtime_upstream(self, model: str, *, beta: bool) -> Coroutine[Any, Any, RealtimeUpstream]:
-        return self._media_road(model, "realtime").realtime_upstream(model, beta=beta)
+    def realtime_upstream(
+        self, model: str, *, beta: bool, call_id: str | None = None
+    ) -> Coroutine[Any, Any, RealtimeUpstream]:
+        return self._media_road(model, "realtime").realtime_upstream(model, beta=beta, call_id=call_id)
+
+    def realtime_call(self, model: str, sdp: bytes, session: dict[str, Any]) -> Coroutine[Any, Any, RealtimeCall]:
+        return self._media_road(model, "realtime").realtime_call(model, sdp, session)
+
+    def realtime_hangup(self, call_id: str) -> Coroutine[Any, Any, None]:
+        return self._openai.realtime_hangup(call_id)
 
     def _media_road(self, model: str, capability: str) -> AzureOpenAIRoad:
         """Media are OpenAI's deployments' (Claude in Foundry has chat only)."""

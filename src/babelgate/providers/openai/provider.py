@@ -20,6 +20,7 @@ from babelgate.providers.base import (
     CallNotes,
     Capabilities,
     ProviderDefaults,
+    RealtimeCall,
     RealtimeUpstream,
     RelayApi,
     provider_timeouts,
@@ -35,6 +36,7 @@ from babelgate.providers.openai.audio import (
     speech_to_wire,
     transcription_form,
 )
+from babelgate.providers.openai.calls import CALLS_PATH, call_form, call_of
 from babelgate.providers.openai.errors import map_error
 from babelgate.providers.openai.profiles import select_profile
 from babelgate.providers.openai.relay import (
@@ -82,6 +84,7 @@ class OpenAIProvider(ProviderDefaults):
         relays=frozenset({"chat", "responses", "completions"}),
         moderations=True,
         realtime=True,
+        realtime_calls=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -124,18 +127,36 @@ class OpenAIProvider(ProviderDefaults):
         puts the model (its deployment) in the path."""
         return url
 
-    def _realtime_url(self, model: str) -> str:
-        """The Realtime WebSocket's URL for `model`: `{base_url}/realtime?model=…` as ws:// or wss://."""
-        return websocket_url(self.base_url) + "/realtime?" + urlencode({"model": model})
+    def _realtime_url(self, model: str, call_id: str | None = None) -> str:
+        """The Realtime WebSocket's URL for `model`: `{base_url}/realtime?model=…` as ws:// or wss://; a call's
+        sideband is `?call_id=…`."""
+        query = {"call_id": call_id} if call_id is not None else {"model": model}
+        return websocket_url(self.base_url) + "/realtime?" + urlencode(query)
 
-    async def realtime_upstream(self, model: str, *, beta: bool) -> RealtimeUpstream:
+    async def realtime_upstream(self, model: str, *, beta: bool, call_id: str | None = None) -> RealtimeUpstream:
         """The upstream's Realtime socket, signed with a key of the pool (or the cloud's current token)."""
-        url = self._realtime_url(model)
+        url = self._realtime_url(model, call_id)
         headers = await socket_headers(self._headers, self._upstream.tokens)
         if beta:  # only a client that asked for the beta protocol gets it (GA upstreams answer GA events)
             headers.append(("OpenAI-Beta", "realtime=v1"))
         tls, proxy = self._client.websocket_route(url, self.name)
         return RealtimeUpstream(url, tuple(headers), tls, proxy, self._timeouts.connect or DEFAULT_CONNECT_TIMEOUT)
+
+    def _calls_url(self) -> str:
+        """Where WebRTC calls are created: `{base_url}/realtime/calls`."""
+        return self.base_url + CALLS_PATH
+
+    async def realtime_call(self, model: str, sdp: bytes, session: dict[str, Any]) -> RealtimeCall:
+        """The call, created with a key of the pool; the session part names the upstream's model."""
+        body, content_type = call_form(sdp, {**session, "type": "realtime", "model": model})
+        headers = {"Content-Type": content_type, "Accept": "application/sdp"}
+        response = await self._upstream.post(self._calls_url(), body, headers)
+        answer = await read_body(response)
+        return call_of(answer, response.headers.get("Location"))
+
+    async def realtime_hangup(self, call_id: str) -> None:
+        response = await self._upstream.post(f"{self._calls_url()}/{call_id}/hangup", b"", {"Accept": "*/*"})
+        await read_body(response)
 
     def _post(
         self, body: dict[str, Any], model: str, notes: CallNotes, *, url: str | None = None, profile: bool = True
