@@ -440,3 +440,22 @@ def test_a_manual_buffer_holds_what_openai_holds(monkeypatch: pytest.MonkeyPatch
     assert full.client[0]["error"]["code"] == "buffer_full"
     bad = run.send({"type": "input_audio_buffer.append", "audio": "not base64!"})
     assert bad.client[0]["error"]["code"] == "invalid_value"
+
+
+def test_a_response_create_after_a_tool_result_asks_for_the_answer_gemini_gives_by_itself() -> None:
+    """Gemini goes on from a tool's result by itself; the client then asks for that answer with `response.create`.
+    However soon Gemini's answer ends, that request is the answer: no new turn goes up for it."""
+    run = _session("ga")
+    user = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Weather?"}]}
+    run.send({"type": "conversation.item.create", "item": user})
+    run.send({"type": "response.create"})
+    call = {"id": "fc_1", "name": "get_weather", "args": {"city": "Paris"}}
+    run.hear({"toolCall": {"functionCalls": [call]}})
+    output = {"type": "function_call_output", "call_id": "fc_1", "output": '{"sky": "sunny"}'}
+    assert [sorted(m) for m in run.send({"type": "conversation.item.create", "item": output}).upstream] == [
+        ["toolResponse"]
+    ]
+    run.hear({"serverContent": {"modelTurn": {"parts": [{"text": "Sunny."}]}}})
+    run.hear({"serverContent": {"turnComplete": True}, "usageMetadata": USAGE})  # before the client asked
+    assert run.send({"type": "response.create"}).upstream == []
+    assert run.send({"type": "response.create"}).upstream == [{"clientContent": {"turnComplete": True}}]

@@ -57,6 +57,9 @@ class LiveState:
     user: UserTurn | None = None
     pending_text: bool = False  # client content sent without `turnComplete`
     reply_coming: bool = False  # a turn Gemini answers by itself (activityEnd, toolResponse) is in flight
+    # Gemini answers by itself what an OpenAI client asks for with its next `response.create` (a committed turn, a
+    # tool's result): that request is this answer, even if Gemini gave it before the request came.
+    answered_unasked: bool = False
     response: ResponseState | None = None
     discarding: bool = False  # the client cancelled: drop Gemini's output until its turn ends
     last_item_id: str | None = None

@@ -65,7 +65,7 @@ def commit_audio(state: LiveState, event: Event) -> Translated:
     upstream: list[Event] = [{"realtimeInput": {"activityStart": {}}}]
     upstream += [_audio_message(pcm[at : at + _CHUNK]) for at in range(0, len(pcm), _CHUNK)]
     upstream.append({"realtimeInput": {"activityEnd": {}}})
-    state.reply_coming = True
+    state.reply_coming = state.answered_unasked = True
     state.user = UserTurn(item_id=state.ids.new("item"), start_ms=start_ms, committed=True)
     return Translated(upstream=upstream, client=user_audio_item(state, state.user))
 
@@ -135,7 +135,7 @@ def create_item(state: LiveState, event: Event) -> Translated:
         if call_id in state.call_names:
             response["name"] = state.call_names.pop(call_id)
         out.upstream.append({"toolResponse": {"functionResponses": [response]}})
-        state.reply_coming = True  # Gemini goes on from a tool response by itself
+        state.reply_coming = state.answered_unasked = True  # Gemini goes on from a tool response by itself
     elif kind == "message" and role in ("user", "assistant"):
         parts: list[dict[str, Any]] = []
         for content in item.get("content") or []:
@@ -186,9 +186,10 @@ def create_response(state: LiveState, event: Event) -> Translated:
     ignored = sorted(set(params) - _RESPONSE_FIELDS_HERE)
     if ignored:
         out.extend(_note(state, event, f"per-response settings are not possible on Gemini Live: {', '.join(ignored)}"))
-    if state.pending_text or not state.reply_coming:
+    if state.pending_text or not (state.reply_coming or state.answered_unasked):
         out.upstream.append({"clientContent": {"turnComplete": True}})
         state.pending_text, state.reply_coming = False, True
+    state.answered_unasked = False
     return out
 
 
