@@ -16,6 +16,7 @@ from typing import Any
 
 import openai
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.conftest import ANTHROPIC_KEY, GatewayFactory
 from tests.fakes.anthropic_upstream import FakeAnthropic
@@ -392,3 +393,29 @@ models:
 """
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
         make_gateway(config)
+
+
+def test_a_beta_client_gets_beta_names_and_g711_audio(make_gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
+    gateway = _gateway(make_gateway, upstream)
+    url = gateway.url.replace("http://", "ws://") + "/v1/realtime?model=talker"
+
+    async def scenario() -> list[dict[str, Any]]:
+        headers = {"Authorization": "Bearer " + _create(gateway)["key"], "OpenAI-Beta": "realtime=v1"}
+        async with connect(url, additional_headers=headers, open_timeout=10) as ws:
+            events = [json.loads(await ws.recv())]
+            await ws.send(json.dumps({"type": "session.update", "session": {"output_audio_format": "g711_ulaw"}}))
+            item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
+            await ws.send(json.dumps({"type": "conversation.item.create", "item": item}))
+            await ws.send(json.dumps({"type": "response.create"}))
+            while events[-1]["type"] != "response.done":
+                events.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+            return events
+
+    events = _run(scenario())
+    assert events[0]["type"] == "session.created" and events[0]["session"]["modalities"] == ["audio", "text"]
+    kinds = {event["type"] for event in events}
+    assert {"conversation.item.created", "response.audio.delta", "response.audio_transcript.delta"} <= kinds
+    assert not any(kind.startswith(("response.output_audio", "response.output_text")) for kind in kinds)
+    assert "conversation.item.done" not in kinds
+    audio = b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == "response.audio.delta")
+    assert len(audio) == len(fake_speech("Hello!", "pcm")) // 6  # 24 kHz PCM16 → 8 kHz μ-law: a sixth of the bytes

@@ -62,6 +62,7 @@ class CascadeRoad:
         self._turn: tuple[str, int] | None = None  # the turn VAD heard start: its item id and start ms
         self._vad = self._new_vad()
         self._response: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None  # a cancelled response's ending, before the next begins
         self._transcribing: list[asyncio.Task[None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         session = settings.openai(self.state.session_id, self.state.emit.dialect)
@@ -339,8 +340,9 @@ class CascadeRoad:
         self._response = self._spawn(self._run_response(waiting))
 
     async def _run_response(self, transcriptions: list[asyncio.Task[None]]) -> None:
-        if transcriptions:  # the turns committed before it are part of its conversation
-            await asyncio.gather(*transcriptions, return_exceptions=True)
+        earlier = [task for task in (self._closing, *transcriptions) if task is not None]
+        if earlier:  # the turns committed before it are part of its conversation; a cancelled response ends first
+            await asyncio.gather(*earlier, return_exceptions=True)
         try:
             await turn.respond(self.state, self.models, self._push)
         except GatewayError as error:
@@ -360,7 +362,7 @@ class CascadeRoad:
             return
         task.cancel()
         self._response = None
-        self._spawn(self._cancelled(task, reason))
+        self._closing = self._spawn(self._cancelled(task, reason))
 
     async def _cancelled(self, task: asyncio.Task[None], reason: str) -> None:
         with contextlib.suppress(BaseException):

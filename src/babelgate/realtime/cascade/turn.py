@@ -19,7 +19,6 @@ from babelgate.realtime.sequence import (
     ResponseState,
     close_response,
     function_call,
-    message_part,
     open_response,
     text_delta,
 )
@@ -201,8 +200,6 @@ async def respond(state: CascadeState, models: Models, push: Push) -> None:
         await speaker.finish()
     finally:
         await speaker.stop()
-    if spoken and state.response is not None and state.response.message_id is None and not calls:
-        push(message_part(state, "audio"))  # an empty answer is still an (empty) assistant message
     for _, call in sorted(calls.items()):
         push(function_call(state, call.id or state.ids.new("call"), call.name, call.arguments or "{}"))
     finish(state, push, "completed", usage=usage)
