@@ -60,7 +60,7 @@ class CascadeRoad:
         self._buffer = bytearray()  # the input audio not yet committed, as 24 kHz PCM16
         self._received = 0  # bytes of 24 kHz PCM16 heard since the session began
         self._turn: tuple[str, int] | None = None  # the turn VAD heard start: its item id and start ms
-        self._vad = self._new_vad()
+        self._vad = self._new_vad()  # after `_received`: a detector's times count from the session's start
         self._response: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None  # a cancelled response's ending, before the next begins
         self._transcribing: list[asyncio.Task[None]] = []
@@ -166,6 +166,7 @@ class CascadeRoad:
             threshold=_number(detection.get("threshold"), 0.5),
             prefix_padding_ms=int(_number(detection.get("prefix_padding_ms"), 300)),
             silence_duration_ms=int(_number(detection.get("silence_duration_ms"), 500)),
+            position=self._received // 2,
         )
 
     # Input audio

@@ -43,9 +43,9 @@ class Vad:
     prefix_padding_ms: int = 300
     silence_duration_ms: int = 500
     rate: int = 24000
+    position: int = 0  # samples judged so far: where the stream stands (a new detector may start further on)
     speaking: bool = False
     _pending: bytes = b""
-    _position: int = 0  # samples judged so far
     _loud_run: int = 0  # loud frames in a row
     _quiet_since: int | None = None  # the sample where the current silence within speech began
     _frame: int = field(init=False)
@@ -72,8 +72,8 @@ class Vad:
             if sys.byteorder == "big":
                 samples.byteswap()
             loud = level_db(samples) >= self.level
-            at = self._position
-            self._position += self._frame
+            at = self.position
+            self.position += self._frame
             if not self.speaking:
                 self._loud_run = self._loud_run + 1 if loud else 0
                 if self._loud_run >= START_FRAMES:
@@ -87,7 +87,7 @@ class Vad:
                 self._quiet_since = at
             if (
                 self._quiet_since is not None
-                and self._ms(self._position - self._quiet_since) >= self.silence_duration_ms
+                and self._ms(self.position - self._quiet_since) >= self.silence_duration_ms
             ):
                 events.append(Stopped(self._ms(self._quiet_since)))
                 self.speaking, self._loud_run, self._quiet_since = False, 0, None
