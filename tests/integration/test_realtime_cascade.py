@@ -36,13 +36,14 @@ models:
     provider: up
     model: gpt-4o-mini
     price: {{input: 1, output: 2}}
+    defaults: {{max_tokens: 77}}
     realtime: {{transcription: ears, speech: mouth, voice: marin}}
   manual-talker:
     provider: up
     model: gpt-4o-mini
     realtime: {{transcription: ears, speech: mouth, turn_detection: null}}
-  ears: {{provider: up, model: gpt-4o-transcribe}}
-  mouth: {{provider: up, model: gpt-4o-mini-tts}}
+  ears: {{provider: up, model: gpt-4o-transcribe, defaults: {{language: en}}}}
+  mouth: {{provider: up, model: gpt-4o-mini-tts, defaults: {{speed: 1.25}}}}
 """
 RATE = 24000
 FIRST, SECOND = "Hello there, friend.", "The weather is sunny today."
@@ -159,13 +160,14 @@ def test_a_spoken_turn_is_heard_transcribed_answered_and_spoken_sentence_by_sent
     # What went upstream: the turn as a WAV, the conversation to the chat model, each sentence to the speech model.
     upload = next(r for r in upstream.received if r.path == "/v1/audio/transcriptions").json
     assert upload["model"] == "gpt-4o-transcribe" and upload["file"]["data"][:4] == b"RIFF"
+    assert upload["language"] == "en"  # each model's defaults apply, as on its own route
     chat = next(r for r in upstream.received if r.path == "/v1/chat/completions").json
-    assert chat["stream"] is True and chat["model"] == "gpt-4o-mini"
+    assert chat["stream"] is True and chat["model"] == "gpt-4o-mini" and chat["max_tokens"] == 77
     assert chat["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": TRANSCRIPT}]
     spoken = [r.json for r in upstream.received if r.path == "/v1/audio/speech"]
-    assert [(s["input"], s["voice"], s["response_format"]) for s in spoken] == [
-        (FIRST, "marin", "pcm"),
-        (SECOND, "marin", "pcm"),
+    assert [(s["input"], s["voice"], s["response_format"], s["speed"]) for s in spoken] == [
+        (FIRST, "marin", "pcm", 1.25),
+        (SECOND, "marin", "pcm", 1.25),
     ]
     assert eventually(lambda: _ledger(tmp_path / "ledger.db"))
     (record,) = _ledger(tmp_path / "ledger.db")

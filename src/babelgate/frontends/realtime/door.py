@@ -23,6 +23,7 @@ from babelgate.config.realtime import CascadeConfig
 from babelgate.errors import GatewayError, InvalidRequest, NotFound
 from babelgate.exchange import DRAIN, ClientGone, Receive, Scope, Send, client_address
 from babelgate.frontends.openai_errors import encode_error, error_object
+from babelgate.frontends.prepare import prepared_request
 from babelgate.frontends.realtime.sign_in import sign_in
 from babelgate.model_call import ModelCall
 from babelgate.observability.logging import Scrubber
@@ -39,7 +40,7 @@ from babelgate.realtime.secrets import Grant
 from babelgate.realtime.session import POLICY_VIOLATION, Bounds, Session
 from babelgate.realtime.sessions import CLOSING_SECONDS
 from babelgate.routing.registry import Deployment
-from babelgate.schema.chat import Usage
+from babelgate.schema.chat import ChatRequest, Usage
 
 if TYPE_CHECKING:
     from babelgate.config.models import Config
@@ -172,7 +173,12 @@ class RealtimeDoor:
 
     def _cascade(self, deployment: Deployment, cascade: CascadeConfig) -> CascadeRoad:
         assert cascade.transcription is not None and cascade.speech is not None  # checked at config load
-        models = GatewayModels(self.runtime, deployment.public_name, cascade.transcription, cascade.speech)
+        runtime = self.runtime
+
+        async def prepare(chosen: Deployment, request: ChatRequest, notes: CallNotes) -> ChatRequest:
+            return await prepared_request(runtime, chosen, request, stream=True, context=None, notes=notes)
+
+        models = GatewayModels(runtime, deployment.public_name, cascade.transcription, cascade.speech, prepare)
         return CascadeRoad(
             models,
             deployment.public_name,
