@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import struct
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
 from babelgate.config.realtime import CascadeConfig
 from babelgate.errors import GatewayError, UpstreamUnavailable
+from babelgate.realtime.cascade import road as road_module
 from babelgate.realtime.cascade.road import CascadeRoad
 from babelgate.schema.chat import ChatRequest
 from babelgate.schema.chunks import ChatChunk, ChunkChoice, Delta
+
+LOUD = struct.pack("<2400h", *([8000, -8000] * 1200))  # 100 ms of a loud square wave at 24 kHz
 
 
 class Models:
@@ -157,3 +163,23 @@ def test_items_are_deleted_and_unknown_events_refused() -> None:
 
     codes = [e["error"]["code"] for e in asyncio.run(scenario()) if e["type"] == "error"]
     assert codes == ["item_not_found", "unsupported_event"]
+
+
+def test_a_turn_that_never_falls_silent_is_committed_at_the_buffers_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(road_module, "MAX_BUFFER_BYTES", 48_000)  # one second
+
+    async def scenario() -> list[dict[str, Any]]:
+        cascade = road(Models())
+        await events_until(cascade, "session.created")
+        for _ in range(15):  # 1.5 s of loud audio in 100 ms appends
+            await send(cascade, {"type": "input_audio_buffer.append", "audio": base64.b64encode(LOUD).decode()})
+        events = await events_until(cascade, "input_audio_buffer.committed")
+        await cascade.close()
+        return events
+
+    kinds = [e["type"] for e in asyncio.run(scenario())]
+    assert kinds == [
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+    ]

@@ -28,7 +28,7 @@ from babelgate.realtime.sequence import Emitter, Event, Ids, item_events
 
 log = logging.getLogger("babelgate.realtime")
 MIN_COMMIT_BYTES: Final = BYTES_PER_SECOND // 10  # OpenAI refuses to commit less than 100 ms
-MAX_BUFFER_BYTES: Final = BYTES_PER_SECOND * 15 * 60  # a manual buffer's cap: 15 minutes of audio
+MAX_BUFFER_BYTES: Final = 15 * 1024 * 1024  # OpenAI's cap on the buffer (about 5 minutes of 24 kHz PCM16)
 ITEM_TYPES: Final = frozenset({"message", "function_call", "function_call_output"})
 
 
@@ -193,22 +193,26 @@ class CascadeRoad:
             if isinstance(heard, Started):
                 self._speech_started(heard.audio_start_ms)
             elif self._turn is not None:
-                item_id, start_ms = self._turn
-                self._turn = None
-                self._push(
-                    self.state.emit.event(
-                        "input_audio_buffer.speech_stopped", audio_end_ms=heard.audio_end_ms, item_id=item_id
-                    )
-                )
-                start = max(0, len(self._buffer) - (self._received - start_ms * BYTES_PER_SECOND // 1000))
-                turn_audio = bytes(self._buffer[start & ~1 :])
-                self._buffer.clear()
-                self._commit(turn_audio, item_id)
+                self._speech_stopped(heard.audio_end_ms)
+        if self._turn is not None and len(self._buffer) >= MAX_BUFFER_BYTES:
+            self._vad.reset()  # a turn that never falls silent is cut at the buffer's cap
+            self._speech_stopped(self._ms(self._received))
         if self._turn is None:
             # Between turns only the prefix padding is ever needed again.
             keep = (self._vad.prefix_padding_ms + FRAME_MS * (START_FRAMES + 1)) * BYTES_PER_SECOND // 1000
             if len(self._buffer) > keep:
                 del self._buffer[: len(self._buffer) - keep & ~1]
+
+    def _speech_stopped(self, end_ms: int) -> None:
+        """The turn's audio, its prefix padding included, committed as the user's item."""
+        assert self._turn is not None
+        item_id, start_ms = self._turn
+        self._turn = None
+        self._push(self.state.emit.event("input_audio_buffer.speech_stopped", audio_end_ms=end_ms, item_id=item_id))
+        start = max(0, len(self._buffer) - (self._received - start_ms * BYTES_PER_SECOND // 1000))
+        turn_audio = bytes(self._buffer[start & ~1 :])
+        self._buffer.clear()
+        self._commit(turn_audio, item_id)
 
     def _speech_started(self, start_ms: int) -> None:
         item_id = self.state.ids.new("item")
