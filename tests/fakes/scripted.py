@@ -28,6 +28,10 @@ class Reply:
     drop_after: int | None = None  # close the connection after this many stream events
     stall_after: int | None = None  # stop sending (but keep the connection) after this many events
     end_delay: float = 0.0  # wait between the last event ([DONE] included) and the body's end
+    # Hold the stream before event `gate_at` until the test sets `gate` (from the fake's loop): a pause the test
+    # ends when it has seen what it waits for, where a delay would only make that likely.
+    gate: asyncio.Event | None = None
+    gate_at: int = 0
 
 
 @dataclass
@@ -100,6 +104,8 @@ class ScriptedStreams:
                 if reply.stall_after is not None and index >= reply.stall_after:
                     await self.until_closed(request)
                     return response
+                if reply.gate is not None and index == reply.gate_at:
+                    await asyncio.wait_for(reply.gate.wait(), 20)
                 await response.write(event if isinstance(event, bytes) else frame(event))
                 if reply.chunk_delay:
                     await asyncio.sleep(reply.chunk_delay)

@@ -91,6 +91,8 @@ ROOMS: dict[str, Floor] = {
     # door's side of it is a frontend's: frontends/gemini_live/).
     "realtime": Floor.CONDUCTOR,
     "realtime.gemini_live": Floor.PROVIDERS,
+    # The response event sequence every road that builds its own events shares (gemini_live, cascade): pure.
+    "realtime.sequence": Floor.PROVIDERS,
     "frontends": Floor.FRONTENDS,
     "app": Floor.TOP,
     # The parts the app is assembled from (the /mcp endpoint, a frontend, is one part's).

@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 from pydantic import Field, field_validator, model_validator
 
 from babelgate.config.content import ExporterConfig, GuardrailConfig, LoggingConfig
-from babelgate.config.realtime import RealtimeConfig
+from babelgate.config.realtime import CascadeConfig, RealtimeConfig
 from babelgate.config.strict import Strict as _Strict
 from babelgate.redis_link import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT
 from babelgate.sealing import parse_keys
@@ -399,6 +399,8 @@ class ModelConfig(_WithKeys):
     limits: LimitsConfig | None = None  # for all callers together (docs/governance.md)
     cache: ModelCacheConfig | None = None  # exact-match response cache (response_cache.py)
     guardrails: tuple[str, ...] = ()  # added to the server's for every request to this model
+    # The voice cascade on /v1/realtime for this chat model (config/realtime.py); unset fields: the server's.
+    realtime: CascadeConfig | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> ModelConfig:

@@ -58,12 +58,17 @@ class SessionUsage:
     output_text: int = 0
     output_audio: int = 0
     turns: int = 0  # responses done
+    # Seconds of audio transcribed and spoken (the voice cascade's own usage fields; a relayed upstream has none).
+    input_audio_seconds: float = 0.0
+    output_audio_seconds: float = 0.0
 
     def add(self, usage: Any) -> None:
         """One `response.done`'s `response.usage` (absent or malformed parts count nothing)."""
         self.turns += 1
         if not isinstance(usage, dict):
             return
+        self.input_audio_seconds += _seconds(usage.get("input_audio_seconds"))
+        self.output_audio_seconds += _seconds(usage.get("output_audio_seconds"))
         self.input_tokens += _count(usage.get("input_tokens"))
         self.output_tokens += _count(usage.get("output_tokens"))
         details = usage.get("input_token_details")
@@ -81,7 +86,7 @@ class SessionUsage:
 
     def details(self) -> JSON:
         """The split the ledger keeps beside the totals."""
-        return {
+        details: JSON = {
             "turns": self.turns,
             "input_text_tokens": self.input_text,
             "input_audio_tokens": self.input_audio,
@@ -89,7 +94,15 @@ class SessionUsage:
             "output_text_tokens": self.output_text,
             "output_audio_tokens": self.output_audio,
         }
+        if self.input_audio_seconds or self.output_audio_seconds:
+            details["input_audio_seconds"] = round(self.input_audio_seconds, 3)
+            details["output_audio_seconds"] = round(self.output_audio_seconds, 3)
+        return details
 
 
 def _count(value: Any) -> int:
     return value if value.__class__ is int and value > 0 else 0
+
+
+def _seconds(value: Any) -> float:
+    return float(value) if value.__class__ in (int, float) and value > 0 else 0.0

@@ -184,6 +184,7 @@ class ModelRegistry:
                     self._check_target(f"models.{name}.{field_name}[{number}]", target)
         for number, target in enumerate(self._default_fallbacks):
             self._check_target(f"routing.fallbacks[{number}]", target)
+        self._check_cascades(config)
 
     def _configured_route(self, config: Config, name: str, model: ModelConfig) -> ModelRoute:
         refuse = (model.unsupported_tools or config.server.unsupported_tools) == "refuse"
@@ -237,6 +238,29 @@ class ModelRegistry:
             raise RegistryError(
                 path, f"{target!r} does not resolve: {exc.params.get('reason', 'unknown model')}"
             ) from None
+
+    def _check_cascades(self, config: Config) -> None:
+        """The voice cascades' models resolve, to providers that transcribe and speak; a model's block is whole
+        with the server's."""
+        server = config.realtime.cascade()
+        blocks = [("realtime", server)] if server.transcription or server.speech else []
+        blocks += [
+            (f"models.{name}.realtime", m.realtime.over(server)) for name, m in config.models.items() if m.realtime
+        ]
+        for path, block in blocks:
+            if not block.complete:
+                missing = " and ".join(n for n in ("transcription", "speech") if getattr(block, n) is None)
+                raise RegistryError(path, f"the voice cascade needs {missing} (here or in the server's `realtime:`)")
+            for capability in ("transcription", "speech"):
+                target = getattr(block, capability)
+                self._check_target(f"{path}.{capability}", target)
+                deployments = self.route(target).deployments
+                unable = [d.label for d in deployments if not getattr(d.provider.capabilities, capability)]
+                if unable:
+                    raise RegistryError(
+                        f"{path}.{capability}",
+                        f"{target!r} is served by {', '.join(unable)}, which has no {capability}",
+                    )
 
     def providers_named(self, name: str) -> list[Provider]:
         """The providers called `name` that serve this registry: the configured one, and the variants

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import parse_qs
 
 import orjson
@@ -19,14 +19,18 @@ import orjson
 from babelgate import pipeline
 from babelgate.answer import Answer, Headers
 from babelgate.call import Call
+from babelgate.config.realtime import CascadeConfig
 from babelgate.errors import GatewayError, InvalidRequest, NotFound
 from babelgate.exchange import DRAIN, ClientGone, Receive, Scope, Send, client_address
 from babelgate.frontends.openai_errors import encode_error, error_object
+from babelgate.frontends.prepare import prepared_request
 from babelgate.frontends.realtime.sign_in import sign_in
 from babelgate.model_call import ModelCall
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, live_of, realtime_of
 from babelgate.realtime.calls import PlacedCall
+from babelgate.realtime.cascade.models import GatewayModels
+from babelgate.realtime.cascade.road import CascadeRoad
 from babelgate.realtime.guard import RealtimeGuard
 from babelgate.realtime.live import LiveRoad
 from babelgate.realtime.protocol import BETA_HEADER, SessionUsage, error_event
@@ -36,9 +40,10 @@ from babelgate.realtime.secrets import Grant
 from babelgate.realtime.session import POLICY_VIOLATION, Bounds, Session
 from babelgate.realtime.sessions import CLOSING_SECONDS
 from babelgate.routing.registry import Deployment
-from babelgate.schema.chat import Usage
+from babelgate.schema.chat import ChatRequest, Usage
 
 if TYPE_CHECKING:
+    from babelgate.config.models import Config
     from babelgate.observability.request_id import RequestIds
     from babelgate.runtime import Runtime
 
@@ -119,7 +124,10 @@ class RealtimeDoor:
         if runtime.realtime.sessions.draining:
             raise GatewayError("realtime_shutting_down", code="service_restart", status=503)
         self.reserved = runtime.realtime.sessions.reserve(record.key_id, runtime.config.realtime.max_sessions_per_key)
-        return ModelCall(model, self._attempt, True, check=self._check if self.placed is not None else _check)
+        return ModelCall(model, self._attempt, True, check=self._check if self.placed is not None else self._road)
+
+    def _road(self, deployment: Deployment) -> None:
+        pipeline.require(pick_road(self.runtime.config, deployment) is not None, deployment, "realtime")
 
     def _model(self) -> str:
         """The model the session asks for: a WebRTC call's (its sideband), the URL's `model`, else the client
@@ -155,9 +163,30 @@ class RealtimeDoor:
             await self.road.close()
             self.road = None
         call_id = self.placed.call_id if self.placed is not None else None
-        self.road = await open_road(deployment, beta=self.beta, call_id=call_id)
+        cascade = pick_road(self.runtime.config, deployment) if call_id is None else None
+        if isinstance(cascade, CascadeConfig):
+            self.road = self._cascade(deployment, cascade)
+        else:
+            self.road = await open_road(deployment, beta=self.beta, call_id=call_id)
         self.notes = notes
         return Answer(b"", notes, headers=[])
+
+    def _cascade(self, deployment: Deployment, cascade: CascadeConfig) -> CascadeRoad:
+        assert cascade.transcription is not None and cascade.speech is not None  # checked at config load
+        runtime = self.runtime
+
+        async def prepare(chosen: Deployment, request: ChatRequest, notes: CallNotes) -> ChatRequest:
+            return await prepared_request(runtime, chosen, request, stream=True, context=None, notes=notes)
+
+        models = GatewayModels(runtime, deployment.public_name, cascade.transcription, cascade.speech, prepare)
+        return CascadeRoad(
+            models,
+            deployment.public_name,
+            cascade,
+            beta=self.beta,
+            error_payload=lambda error: error_object(error, self.language),
+            transcription_model=cascade.transcription,
+        )
 
     async def _response_done(self, turn: dict[str, Any]) -> None:
         """After each response: its turn in the metrics, the usage so far on the call's notes, and the caller's
@@ -317,6 +346,34 @@ class RealtimeDoor:
 def _check(deployment: Deployment) -> None:
     provider = deployment.provider
     pipeline.require(realtime_of(provider) is not None or live_of(provider) is not None, deployment, "realtime")
+
+
+def pick_road(config: Config, deployment: Deployment) -> CascadeConfig | Literal["upstream"] | None:
+    """How a deployment serves a session: the voice cascade when its model has a `realtime:` block of its own (a
+    compatible server declares the Realtime API whether or not it serves that model); else its upstream's own
+    realtime API (`open_road`: relayed or translated); else the cascade when the server's `realtime:` configures
+    one; else None (refused)."""
+    server = config.realtime.cascade()
+    own = _own_cascade(config, deployment.public_name)
+    if own is not None:
+        return own.over(server)
+    provider = deployment.provider
+    if realtime_of(provider) is not None or live_of(provider) is not None:
+        return "upstream"
+    return server if server.complete else None
+
+
+def _own_cascade(config: Config, name: str) -> CascadeConfig | None:
+    """A model's own cascade block, its aliases followed."""
+    for _ in range(8):
+        model = config.models.get(name)
+        if model is not None:
+            return model.realtime
+        target = config.aliases.get(name)
+        if target is None:
+            return None
+        name = target
+    return None
 
 
 async def open_road(deployment: Deployment, *, beta: bool, call_id: str | None = None) -> Road:

@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
 
 from babelgate.realtime.gemini_live.audio import GEMINI_INPUT_RATE, GEMINI_OUTPUT_RATE, FromPcm, ToPcm
 from babelgate.realtime.gemini_live.events import Emitter, Ids
 from babelgate.realtime.gemini_live.settings import Settings
 from babelgate.realtime.gemini_live.usage import Usage
+from babelgate.realtime.sequence import Part, ResponseState
 
-
-@dataclass(slots=True)
-class Part:
-    """The content part of the assistant message being streamed: audio (with its transcript) or text."""
-
-    kind: Literal["audio", "text"]
-    text: str = ""
-
-
-@dataclass(slots=True)
-class ResponseState:
-    id: str
-    output: list[dict[str, Any]] = field(default_factory=list)  # finished items, for `response.done`
-    message_id: str | None = None
-    message_index: int = 0
-    part: Part | None = None
+__all__ = ["LiveState", "Part", "ResponseState", "UserTurn"]
 
 
 @dataclass(slots=True)
@@ -71,6 +56,13 @@ class LiveState:
     def __post_init__(self) -> None:
         self.to_gemini = ToPcm(self.settings.input_format, GEMINI_INPUT_RATE)
         self.from_gemini = FromPcm(GEMINI_OUTPUT_RATE, self.settings.output_format)
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return self.settings.output_modalities
+
+    def audio_tail(self) -> bytes:
+        return self.from_gemini.flush()
 
     def response_usage(self) -> Usage | None:
         """The turn's tokens not yet reported by an earlier response of it (a turn with a function call in it
