@@ -17,8 +17,8 @@ from babelgate.schema.chat import ChatRequest
 from babelgate.schema.chunks import ChatChunk
 
 if TYPE_CHECKING:
-    from babelgate.routing.registry import Deployment
-    from babelgate.runtime import Runtime
+    from babelgate.routing.registry import Deployment, ModelRegistry
+    from babelgate.routing.router import Router
 
 T = TypeVar("T")
 RATE: Final = 24000  # the cascade's PCM: OpenAI's realtime rate, and what `response_format: pcm` speaks
@@ -87,21 +87,31 @@ async def _played(first: T | None, rest: AsyncIterator[T]) -> AsyncIterator[T]:
             await aclose()
 
 
+class Routing(Protocol):
+    """Where the gateway's routing is now (the runtime: a reload replaces both while a session lasts)."""
+
+    @property
+    def registry(self) -> ModelRegistry: ...
+
+    @property
+    def router(self) -> Router: ...
+
+
 class GatewayModels:
     """The session's chat model and its cascade's transcription and speech models, each call routed."""
 
     def __init__(
-        self, runtime: Runtime, chat_model: str, transcription: str, speech: str, prepare: Prepare | None = None
+        self, routing: Routing, chat_model: str, transcription: str, speech: str, prepare: Prepare | None = None
     ) -> None:
-        self.runtime = runtime
+        self.routing = routing
         self.chat_model = chat_model
         self.transcription = transcription
         self.speech = speech
         self.prepare = prepare
 
     async def _routed(self, model: str, attempt: Callable[[Deployment], Awaitable[T]]) -> T:
-        route = self.runtime.registry.route(model)
-        return await self.runtime.router.run(route, [], lambda: None, attempt)
+        route = self.routing.registry.route(model)
+        return await self.routing.router.run(route, [], lambda: None, attempt)
 
     async def transcribe(self, wav_file: bytes) -> str:
         async def attempt(deployment: Deployment) -> str:
