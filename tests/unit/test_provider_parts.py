@@ -34,6 +34,8 @@ MEDIA: Final = {
     "moderations": "moderate",
     "apply_guardrail": "apply_guardrail",
     "realtime": "realtime_upstream",
+    "rerank": "rerank",
+    "count_tokens": "count_input_tokens",
 }
 RELAY: Final = ("relays", "relay", "relay_stream")
 # What the optional parts were before they were parts: no provider carries any of these any more.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from babelgate.frontends import admin, embeddings, health, images, metrics, models
+from babelgate.frontends import admin, embeddings, health, images, metrics, models, rerank
 from babelgate.frontends.anthropic_clouds import bedrock, vertex
 from babelgate.frontends.anthropic_messages import routes as anthropic_messages
 from babelgate.frontends.audio import routes as audio
@@ -24,6 +24,7 @@ FRONTENDS: Final[tuple[Frontend, ...]] = (
     responses.FRONTEND,
     realtime.FRONTEND,
     embeddings.FRONTEND,
+    rerank.FRONTEND,
     models.FRONTEND,
     health.FRONTEND,
     metrics.FRONTEND,

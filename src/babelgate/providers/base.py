@@ -18,6 +18,7 @@ from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 from babelgate.schema.images import ImageRequest, ImageResponse
 from babelgate.schema.models import ModelInfo
+from babelgate.schema.rerank import RerankRequest, RerankResponse
 
 # The client APIs a relay may serve natively, by the name of the frontend's road: "chat" (the OpenAI
 # fast path), "responses" (OpenAI's Responses API), "completions" (legacy completions), "messages"
@@ -71,6 +72,11 @@ class Capabilities:
     hosted_tools: frozenset[str] = frozenset()
     # Serves OpenAI's Realtime API over a WebSocket of its own (`RealtimeRelay`): `/v1/realtime` relays to it.
     realtime: bool = False
+    # Orders documents by relevance to a query (`Rerank`): `/v1/rerank`.
+    rerank: bool = False
+    # Counts a chat request's input tokens with the upstream's own counter (`TokenCounter`); without it the
+    # count routes estimate (frontends/token_count.py).
+    count_tokens: bool = False
 
 
 @dataclass(slots=True)
@@ -224,6 +230,20 @@ class Moderation(Protocol):
         ...
 
 
+class Rerank(Protocol):
+    """Optional part, with the `rerank` capability."""
+
+    async def rerank(self, request: RerankRequest, model: str, notes: CallNotes) -> RerankResponse:
+        """The results best first (at most `top_n`), indexes into `request.documents`; `notes.usage` set."""
+        ...
+
+
+class TokenCounter(Protocol):
+    """Optional part, with the `count_tokens` capability: the upstream's own count of a request's input tokens."""
+
+    async def count_input_tokens(self, request: ChatRequest, model: str, notes: CallNotes) -> int: ...
+
+
 class GuardrailService(Protocol):
     """Optional part, with the `apply_guardrail` capability: a guardrail the cloud keeps (Bedrock's)."""
 
@@ -277,6 +297,15 @@ def speech_of(provider: Provider) -> Speech:
 
 def moderation_of(provider: Provider) -> Moderation:
     return cast(Moderation, _part(provider, provider.capabilities.moderations, "moderations"))
+
+
+def rerank_of(provider: Provider) -> Rerank:
+    return cast(Rerank, _part(provider, provider.capabilities.rerank, "rerank"))
+
+
+def token_counter_of(provider: Provider) -> TokenCounter | None:
+    """The provider's own token counter, or None (the caller then estimates)."""
+    return provider if provider.capabilities.count_tokens else None  # type: ignore[return-value]
 
 
 def guardrail_service_of(provider: Provider) -> GuardrailService:

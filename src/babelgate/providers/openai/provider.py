@@ -13,9 +13,10 @@ from urllib.parse import urlencode
 import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
-from babelgate.errors import UpstreamProtocolError
+from babelgate.errors import UnsupportedCapability, UpstreamProtocolError
 from babelgate.http import DEFAULT_CONNECT_TIMEOUT, UpstreamClient, UpstreamResponse, read_body
 from babelgate.observability.logging import Scrubber
+from babelgate.providers import rerank as rerank_wire
 from babelgate.providers.base import (
     CallNotes,
     Capabilities,
@@ -59,6 +60,7 @@ from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 from babelgate.schema.images import ImageRequest, ImageResponse
 from babelgate.schema.models import ModelInfo
+from babelgate.schema.rerank import RerankRequest, RerankResponse
 
 if TYPE_CHECKING:  # aiohttp (~14 MiB) loads with the first form sent, not with the gateway
     import aiohttp
@@ -80,6 +82,7 @@ class OpenAIProvider(ProviderDefaults):
         relays=frozenset({"chat", "responses", "completions"}),
         moderations=True,
         realtime=True,
+        rerank=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -159,6 +162,23 @@ class OpenAIProvider(ProviderDefaults):
             self._url(self.base_url + wire.MODERATIONS_PATH, model), orjson.dumps(body)
         )
         return (await read_json_object(response, self.name))[1]
+
+    async def rerank(self, request: RerankRequest, model: str, notes: CallNotes) -> RerankResponse:
+        """`{base_url}/rerank` in the profile's dialect: Cohere's body (vLLM, Jina) or Voyage's."""
+        dialect = self._profile.rerank
+        if dialect is None:
+            raise UnsupportedCapability(provider=self.name, capability="rerank", param="model")
+        voyage = dialect == "voyage"
+        body = rerank_wire.cohere_body(request, model, top="top_k" if voyage else "top_n")
+        if voyage:
+            body.pop(
+                "max_tokens_per_doc", None
+            )  # Voyage truncates by itself (`truncation`), per document it has no cap
+        response = await self._upstream.post(self._url(self.base_url + wire.RERANK_PATH, model), orjson.dumps(body))
+        _, parsed = await read_json_object(response, self.name)
+        answer = rerank_wire.read_answer(parsed, request, self.name, results="data" if voyage else "results")
+        notes.usage = answer.usage
+        return answer
 
     async def _json_body(self, response: UpstreamResponse) -> tuple[bytes, dict[str, Any]]:
         raw, parsed = await read_json_object(response, self.name)
