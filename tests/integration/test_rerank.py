@@ -136,7 +136,8 @@ def test_each_rerank_leaves_a_ledger_row_with_its_units_and_cost(
     ]
     searched, tokens = rows
     assert searched["cost_usd"] == pytest.approx(2.0 / 1000)  # one search at $2 per 1,000
-    assert searched["prompt_tokens"] == 0
+    assert searched["prompt_tokens"] == 0 and searched["search_units"] == 1
+    assert tokens["search_units"] is None
     assert tokens["prompt_tokens"] == 30 and tokens["cost_usd"] == pytest.approx(30 * 0.05 / 1e6)
 
 
