@@ -36,6 +36,8 @@ DECLARATION: Final = ProviderType(
         "tts-*",
         "davinci-*",
         "babbage-*",
+        "omni-moderation-*",
+        "text-moderation-*",
     ),
     env=(
         EnvPreset("openai", "openai", "OPENAI_BASE_URL", wire.DEFAULT_BASE_URL, "OPENAI_API_KEY", profile="openai"),
