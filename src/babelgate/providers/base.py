@@ -24,9 +24,11 @@ from babelgate.schema.rerank import RerankRequest, RerankResponse
 # fast path), "responses" (OpenAI's Responses API), "completions" (legacy completions), "messages"
 # (Anthropic's Messages API) and "messages.count_tokens" (its token counter, which has no stream).
 # "generate_content" (the Gemini API's generateContent and its stream) and "generate_content.count_tokens".
+# "responses.input_tokens": OpenAI's own count of a Responses body (`/v1/responses/input_tokens`).
 RelayApi = Literal[
     "chat",
     "responses",
+    "responses.input_tokens",
     "completions",
     "messages",
     "messages.count_tokens",
@@ -241,7 +243,9 @@ class Rerank(Protocol):
 class TokenCounter(Protocol):
     """Optional part, with the `count_tokens` capability: the upstream's own count of a request's input tokens."""
 
-    async def count_input_tokens(self, request: ChatRequest, model: str, notes: CallNotes) -> int: ...
+    async def count_input_tokens(self, request: ChatRequest, model: str, notes: CallNotes) -> int | None:
+        """The input tokens `chat` would send for `request`; None where the model's road has no counter."""
+        ...
 
 
 class GuardrailService(Protocol):

@@ -70,6 +70,7 @@ class BedrockProvider(ProviderDefaults):
         embeddings=True,
         embedding_batch_limit=embeddings.COHERE_BATCH,
         relays=frozenset({"messages", "messages.count_tokens"}),
+        count_tokens=True,
         apply_guardrail=True,
     )
 
@@ -259,6 +260,24 @@ class BedrockProvider(ProviderDefaults):
             )
         notes.usage, notes.finish_reason = answer.usage, answer.choices[0].finish_reason
         return answer
+
+    async def count_input_tokens(self, request: ChatRequest, model: str, notes: CallNotes) -> int | None:
+        """Bedrock's CountTokens of the body `chat` would send: Claude's InvokeModel body (base64) or the Converse
+        messages and system; None for models off Claude, which CountTokens does not serve."""
+        road = self._road(model)
+        if not road.claude:
+            return None
+        if road.invoke:
+            inner = self._claude_body(request, model, notes, road).body
+            count: dict[str, Any] = {"input": {"invokeModel": {"body": _b64(orjson.dumps(inner))}}}
+        else:
+            body = self._converse(request, model, notes).body
+            count = {"input": {"converse": {k: body[k] for k in ("messages", "system", "toolConfig") if k in body}}}
+        _, parsed = await read_json_object(await self._post(model, "count-tokens", count), self.name)
+        tokens = parsed.get("inputTokens")
+        if isinstance(tokens, bool) or not isinstance(tokens, int):
+            raise UpstreamProtocolError(provider=self.name, detail="the body has no inputTokens")
+        return tokens
 
     def _converse(self, request: ChatRequest, model: str, notes: CallNotes) -> WireRequest:
         """The Converse body; for Claude (`options.claude: converse`) with its signed thinking

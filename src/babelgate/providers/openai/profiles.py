@@ -42,6 +42,8 @@ class Profile:
     # How the server's `{base_url}/rerank` speaks: "cohere" (Cohere's v2 body, `results`: vLLM, Jina, Infinity),
     # "voyage" (`top_k`, answers under `data`), or None where the server has no rerank (OpenAI's own API).
     rerank: str | None = "cohere"
+    # The server counts a Responses body's input tokens at `{base_url}/responses/input_tokens` (OpenAI's API).
+    input_tokens: bool = False
     _by_model: dict[str, tuple[ModelRule, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def rules_for(self, model: str) -> tuple[ModelRule, ...]:
@@ -117,7 +119,11 @@ NO_TOP_K: Final = ModelRule(models=("*",), drop=("top_k",))
 
 PROFILES: Final[dict[str, Profile]] = {
     "openai": Profile(
-        "openai", (_OPENAI_REASONING, _OPENAI_NOT_REASONING, NO_TOP_K), completions=_OPENAI_COMPLETIONS, rerank=None
+        "openai",
+        (_OPENAI_REASONING, _OPENAI_NOT_REASONING, NO_TOP_K),
+        completions=_OPENAI_COMPLETIONS,
+        rerank=None,
+        input_tokens=True,
     ),
     # Azure OpenAI and Microsoft Foundry: model names are the resource's deployment names, so only what holds
     # for every model there.

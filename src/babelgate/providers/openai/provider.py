@@ -79,7 +79,7 @@ class OpenAIProvider(ProviderDefaults):
         image_edits=True,
         transcription=True,
         speech=True,
-        relays=frozenset({"chat", "responses", "completions"}),
+        relays=frozenset({"chat", "responses", "completions", "responses.input_tokens"}),
         moderations=True,
         realtime=True,
         rerank=True,
@@ -189,6 +189,8 @@ class OpenAIProvider(ProviderDefaults):
     def relays(self, api: RelayApi, model: str) -> bool:
         """Chat and the Responses API for every model; legacy `/completions` where the server serves
         `model` there (the profile says, or `options.completions`), others go through chat."""
+        if api == "responses.input_tokens":
+            return self._profile.input_tokens
         return api != "completions" or self._profile.serves_completions(model)
 
     async def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
@@ -215,6 +217,15 @@ class OpenAIProvider(ProviderDefaults):
             return await self._relay_responses(body, model, notes)
         if api == "completions":
             return await self._relay_completions(body, model, notes)
+        if api == "responses.input_tokens":
+            url = self._responses_url + "/input_tokens"
+            raw, parsed = await read_json_object(
+                await self._post(body, model, notes, url=url, profile=False), self.name
+            )
+            tokens = parsed.get("input_tokens")
+            if isinstance(tokens, bool) or not isinstance(tokens, int):
+                raise UpstreamProtocolError(provider=self.name, detail="the body has no input_tokens")
+            return raw
         raise ValueError(f"{self.name} does not relay {api!r}")  # relay_of hands out only what it relays
 
     async def _relay_responses(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:

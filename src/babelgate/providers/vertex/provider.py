@@ -52,6 +52,7 @@ class VertexProvider(ProviderDefaults):
         ),
         signed_tool_ids=True,
         hosted_tools=frozenset({"web_search"}),
+        count_tokens=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -168,6 +169,15 @@ class VertexProvider(ProviderDefaults):
         if road is Road.OPENAPI:
             return self._open_road().stream(tool_ids.strip_request(request), model, notes)
         return self._google.stream(request, model, notes)
+
+    async def count_input_tokens(self, request: ChatRequest, model: str, notes: CallNotes) -> int | None:
+        """Google's countTokens or Claude's count-tokens on Vertex; partner and open models have no counter."""
+        road = wire.road(model)
+        if road is Road.ANTHROPIC:
+            return await self._claude_road().count_input_tokens(tool_ids.strip_request(request), model, notes)
+        if road is Road.OPENAPI:
+            return None
+        return await self._google.count_input_tokens(request, model, notes)
 
     async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
         return await self._google_road(model, "embeddings").embed(request, model, notes)
