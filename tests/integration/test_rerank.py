@@ -213,3 +213,32 @@ def test_unknown_cohere_fields_are_dropped_and_reported(gateway: RunningApp, fak
     assert response.status_code == 200
     assert "priority=dropped" in response.headers["x-babelgate-adjusted-params"]
     assert "priority" not in fake.received[-1].json
+
+
+# --- Bedrock: InvokeModel with the rerank model's own body -------------------------------------------
+
+
+@pytest.fixture
+def bedrock_gateway(make_gateway: GatewayFactory, bedrock_upstream: Any, no_aws_environment: None) -> RunningApp:
+    from tests.fakes.bedrock_upstream import AwsKey
+    from tests.integration.test_bedrock import ACCESS_KEY, KEY_ENV, KEYS, SECRET_KEY, _config
+
+    bedrock_upstream.iam[ACCESS_KEY] = AwsKey(SECRET_KEY)
+    models = (
+        "  bedrock-cohere: {provider: aws, model: cohere.rerank-v3-5:0}\n"
+        "  bedrock-amazon: {provider: aws, model: amazon.rerank-v1:0}\n"
+    )
+    return make_gateway(_config(bedrock_upstream, KEYS, extra_models=models), env=KEY_ENV)
+
+
+@pytest.mark.parametrize("model", ["bedrock-cohere", "bedrock-amazon"])
+def test_bedrock_reranks_through_invoke_model(bedrock_gateway: RunningApp, bedrock_upstream: Any, model: str) -> None:
+    with httpx.Client(timeout=30) as http:
+        client = cohere.ClientV2(base_url=bedrock_gateway.url, api_key="unused", httpx_client=http)
+        answer = client.rerank(model=model, query=QUERY, documents=DOCUMENTS, top_n=2)
+    assert [result.index for result in answer.results] == [0, 2]
+    assert answer.meta is not None and answer.meta.billed_units is not None
+    assert answer.meta.billed_units.search_units == 1  # one query over fewer than 100 documents
+    sent = bedrock_upstream.received[-1]
+    assert sent.path.endswith("/invoke") and sent.json["top_n"] == 2
+    assert ("api_version" in sent.json) is (model == "bedrock-cohere")

@@ -6,6 +6,7 @@ in `x-babelgate-token-count`."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import anthropic
 import httpx
@@ -149,3 +150,19 @@ def test_responses_input_tokens_refuses_bad_input(gateway: RunningApp) -> None:
     assert response.status_code == 400 and response.json()["error"]["param"] == "input"
     response = httpx.post(gateway.url + "/v1/responses/input_tokens", json={"input": "hi"}, timeout=30)
     assert response.status_code == 400 and response.json()["error"]["param"] == "model"
+
+
+def test_bedrock_counts_claude_with_count_tokens_and_estimates_the_rest(
+    make_gateway: GatewayFactory, bedrock_upstream: Any, no_aws_environment: None
+) -> None:
+    from tests.fakes.bedrock_upstream import AwsKey
+    from tests.integration.test_bedrock import ACCESS_KEY, KEY_ENV, KEYS, SECRET_KEY, _config
+
+    bedrock_upstream.iam[ACCESS_KEY] = AwsKey(SECRET_KEY)
+    gateway = make_gateway(_config(bedrock_upstream, KEYS), env=KEY_ENV)
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0, timeout=30) as client:
+        claude = client.responses.input_tokens.with_raw_response.count(model="claude", input="hello")
+        nova = client.responses.input_tokens.with_raw_response.count(model="nova", input="hello")
+    assert claude.parse().input_tokens == 42 and claude.headers["x-babelgate-token-count"] == "upstream"
+    assert bedrock_upstream.received[-1].path.endswith("/count-tokens")
+    assert nova.headers["x-babelgate-token-count"] == "estimate"

@@ -28,6 +28,7 @@ from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UnsupportedCapability, UpstreamProtocolError
 from babelgate.http import UpstreamClient, UpstreamResponse
 from babelgate.observability.logging import Scrubber
+from babelgate.providers import rerank as rerank_wire
 from babelgate.providers.anthropic.profiles import ModelProfile, build_profiles
 from babelgate.providers.anthropic.relay import account
 from babelgate.providers.anthropic.replay import ThinkingReplay, with_thinking_replayed
@@ -51,6 +52,7 @@ from babelgate.schema.chat import ChatRequest, ChatResponse, Usage
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 from babelgate.schema.models import ModelInfo
+from babelgate.schema.rerank import RerankRequest, RerankResponse
 
 
 class _Road:
@@ -72,6 +74,7 @@ class BedrockProvider(ProviderDefaults):
         relays=frozenset({"messages", "messages.count_tokens"}),
         count_tokens=True,
         apply_guardrail=True,
+        rerank=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -392,6 +395,23 @@ class BedrockProvider(ProviderDefaults):
         if len(vectors) != len(texts):
             raise UpstreamProtocolError(provider=self.name, detail=f"{len(vectors)} embeddings for {len(texts)} inputs")
         answer = EmbeddingResponse(model=model, vectors=vectors, usage=Usage(prompt_tokens=tokens, total_tokens=tokens))
+        notes.usage = answer.usage
+        return answer
+
+    async def rerank(self, request: RerankRequest, model: str, notes: CallNotes) -> RerankResponse:
+        """InvokeModel with the rerank model's own body: Cohere's (`api_version: 2`) or Amazon's (`{query,
+        documents, top_n}`); both answer Cohere's `results`."""
+        body: dict[str, Any] = {"query": request.query, "documents": request.documents}
+        if request.top_n is not None:
+            body["top_n"] = request.top_n
+        if "cohere.rerank" in model:
+            body["api_version"] = 2
+            if request.max_tokens_per_doc is not None:
+                body["max_tokens_per_doc"] = request.max_tokens_per_doc
+        elif "amazon.rerank" not in model:
+            raise UnsupportedCapability(provider=self.name, capability=f"rerank with {model}", param="model")
+        _, parsed = await read_json_object(await self._post(model, "invoke", body), self.name)
+        answer = rerank_wire.read_answer(parsed, request, self.name)
         notes.usage = answer.usage
         return answer
 
