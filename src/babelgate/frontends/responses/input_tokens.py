@@ -12,10 +12,9 @@ from babelgate.answer import Answer
 from babelgate.exchange import Exchange
 from babelgate.frontends import token_count
 from babelgate.frontends.body_schema import MODEL, OBJECT, STRING, any_of, array, obj
-from babelgate.frontends.openai_validation import require_model
 from babelgate.frontends.responses.translate import chat_request, normalize_input
 from babelgate.frontends.responses.turn import owned, previous_not_found, stored_conversation
-from babelgate.frontends.responses.validate import validate_input
+from babelgate.frontends.responses.validate import validate_create_body, validate_translatable
 from babelgate.frontends.responses.wire import JSON
 from babelgate.model_call import ModelCall
 from babelgate.pipeline import parse_json_object
@@ -35,8 +34,7 @@ INPUT_TOKENS_BODY: Final = obj(
 
 async def count_input_tokens(runtime: Runtime, exchange: Exchange) -> ModelCall:
     body = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
-    require_model(body)
-    validate_input(body.get("input"))
+    validate_create_body(body)  # what a create body is checked for (its model, fields and input)
     conversation: list[JSON] = []
     previous_id = body.get("previous_response_id")
     if previous_id:
@@ -51,6 +49,7 @@ async def count_input_tokens(runtime: Runtime, exchange: Exchange) -> ModelCall:
         if relay is not None:
             counted = await relay.relay("responses.input_tokens", dict(body), deployment.model, notes)
             return Answer(counted, notes, headers=list(token_count.UPSTREAM))
+        validate_translatable(body)  # the translated road's refusals (tools of shapes it cannot read…)
         request, _ = chat_request(body, conversation, items, [])
         tokens, headers = await token_count.count_input_tokens(deployment, request, CallNotes())
         return Answer(orjson.dumps({"object": "response.input_tokens", "input_tokens": tokens}), notes, headers=headers)
