@@ -39,8 +39,10 @@ def account(
     if usage is not None:
         prompt, completion = usage.prompt_tokens, usage.completion_tokens
         cached, reasoning = usage.cached_tokens or 0, usage.reasoning_tokens or 0
+        searches = usage.search_units
     else:
         prompt = completion = cached = reasoning = 0
+        searches = None
     provider = runtime.providers.get(record.provider)
     provider_type = provider.type if provider is not None else ""
     route = record.route or "unknown"
@@ -97,6 +99,7 @@ def account(
                 record.end_user,
                 record.guarded.ledger_value() if record.guarded is not None else None,
                 record.details,
+                searches,
             )
         )
     return provider_type

@@ -36,6 +36,7 @@ class Price:
     reasoning: float | None = None  # unset: `output`
     audio_input: float | None = None  # audio tokens in, not read from a cache; unset: `input`
     audio_output: float | None = None  # audio tokens out; unset: `output`
+    per_search: float | None = None  # dollars per 1,000 searches (a rerank's search units); unset: searches are free
 
     def cost(self, usage: Usage) -> float:
         cached = usage.cached_tokens or 0
@@ -43,6 +44,9 @@ class Price:
         reasoning = usage.reasoning_tokens or 0
         heard = usage.audio_prompt_tokens or 0
         spoken = usage.audio_completion_tokens or 0
+        if usage.search_units:  # a rerank: its searches, and the tokens it may have been billed for besides
+            searches = usage.search_units * (self.per_search or 0.0) / 1000
+            return searches + (max(0, usage.prompt_tokens) * self.input) / MILLION
         if not (cached or written or reasoning or heard or spoken):  # most answers: the sum without its zero terms
             # Conditionals, not `max(0, …)`: every priced answer comes here, and `max` parses its arguments as
             # keywords in C (a cold path of its own, twice a request: docs/performance.md).
@@ -133,6 +137,11 @@ def chat_model(
     return ModelFacts(
         price, window, out, modalities, TEXT, tools=True, structured_output=structured, reasoning=reasoning
     )
+
+
+def rerank_model(price: Price, window: int | None = None) -> ModelFacts:
+    """A rerank model's facts: a query and documents in, scores out, priced by the search or by the token."""
+    return ModelFacts(price, window, None, TEXT, ("rerank",), tools=False, structured_output=False)
 
 
 def embedding_model(price: float, window: int) -> ModelFacts:

@@ -369,6 +369,8 @@ class FakeBedrock(ScriptedStreams):
                 return _titan_violations(body, model)
             if "cohere.embed" in model:
                 return _cohere_violations(body)
+            if ".rerank" in model:
+                return _rerank_violations(body, model)
             if "anthropic." in model:
                 return _claude_violations(body, model, streaming=action != "invoke")
             return [f"the fake knows no InvokeModel body for {model}"]
@@ -385,6 +387,12 @@ class FakeBedrock(ScriptedStreams):
             size = int(body.get("dimensions", 1024 if "v2" in model else 1536))
             vector = [round(((len(body["inputText"]) + i) % 7) / 7, 3) for i in range(size)]
             return Reply(json={"embedding": vector, "inputTextTokenCount": len(body["inputText"].split())})
+        if ".rerank" in model:  # a document's score: the share of the query's words it holds
+            words = set(body["query"].split())
+            scores = [len(words & set(text.split())) / len(words) for text in body["documents"]]
+            ranked = sorted(range(len(scores)), key=lambda index: -scores[index])[: body.get("top_n")]
+            results = [{"index": index, "relevance_score": scores[index]} for index in ranked]
+            return Reply(json={"id": str(uuid.uuid4()), "results": results})
         if "cohere.embed" in model:
             vectors = [[round(((len(text) + i) % 5) / 5, 3) for i in range(1024)] for text in body["texts"]]
             tokens = sum(len(text.split()) for text in body["texts"])
@@ -463,6 +471,18 @@ def _titan_violations(body: dict[str, Any], model: str) -> list[str]:
         out.append("inputText: required, a non-empty string")
     if "dimensions" in body and body["dimensions"] not in (256, 512, 1024):
         out.append("dimensions: must be 256, 512 or 1024")
+    return out
+
+
+def _rerank_violations(body: dict[str, Any], model: str) -> list[str]:
+    """Cohere Rerank 3.5's InvokeModel body (`api_version` 2 required), or Amazon Rerank's."""
+    cohere = "cohere.rerank" in model
+    allowed = {"query", "documents", "top_n", *(("api_version", "max_tokens_per_doc") if cohere else ())}
+    out = [f"{key}: extraneous key [{key}] is not permitted" for key in body if key not in allowed]
+    if cohere and body.get("api_version") != 2:
+        out.append("api_version: required, 2")
+    if not isinstance(body.get("query"), str) or not isinstance(body.get("documents"), list):
+        out.append("query and documents are required")
     return out
 
 

@@ -1328,7 +1328,13 @@ class FakeGemini(ScriptedStreams):
         if not isinstance(body, dict) or set(body) - {"contents", "generateContentRequest"}:
             problems.append("<body>: Invalid JSON payload received. Unknown name in CountTokensRequest.")
         else:
-            problems += request_violations(body.get("generateContentRequest") or body, model)
+            inner = body.get("generateContentRequest")
+            if isinstance(inner, dict):
+                # GEM: a wrapped GenerateContentRequest may name its model (`models/{model}`), the URL's.
+                inner = dict(inner)
+                if inner.pop("model", f"models/{model}") != f"models/{model}":
+                    problems.append("generateContentRequest.model: not models/{model} of the URL")
+            problems += request_violations(inner or body, model)
         if problems:
             return self._refuse(problems)
         contents = (body.get("generateContentRequest") or body).get("contents") or []

@@ -90,6 +90,8 @@ class FakeModeration(_Service):
         if refused is not None:
             return refused
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        if inputs and isinstance(inputs[0], dict):  # multimodal parts: one result for them all, as OpenAI answers
+            inputs = [" ".join(str(part.get("text", "")) for part in inputs)]
         return web.json_response(moderation_answer(body["model"], [self._flagged(text) for text in inputs]))
 
     def _flagged(self, text: str) -> bool:
@@ -106,11 +108,25 @@ def moderation_violations(body: Any) -> list[str]:
         f"moderations: unknown field {key}" for key in body if key not in ModerationCreateParams.__annotations__
     ]
     given = body.get("input")
-    if not (isinstance(given, str) or (isinstance(given, list) and all(isinstance(item, str) for item in given))):
-        problems.append("moderations: input is not a string or a list of strings")
+    if not (
+        isinstance(given, str)
+        or (isinstance(given, list) and all(isinstance(item, str) for item in given))
+        or (isinstance(given, list) and all(_multimodal(item) for item in given))
+    ):
+        problems.append("moderations: input is not a string, a list of strings or of multimodal parts")
     if "model" in body and not isinstance(body["model"], str):
         problems.append("moderations: model is not a string")
     return problems
+
+
+def _multimodal(item: Any) -> bool:
+    """One of OpenAI's multimodal moderation parts (`ModerationMultiModalInputParam`)."""
+    if not isinstance(item, dict):
+        return False
+    if item.get("type") == "text":
+        return isinstance(item.get("text"), str) and set(item) == {"type", "text"}
+    image = item.get("image_url")
+    return item.get("type") == "image_url" and isinstance(image, dict) and isinstance(image.get("url"), str)
 
 
 def moderation_answer(model: str, flags: list[bool]) -> dict[str, Any]:

@@ -271,6 +271,7 @@ class FakeOpenAI(ScriptedStreams):
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/responses", self._responses)  # OpenAI's own Responses API (native road)
+        app.router.add_post("/v1/responses/input_tokens", self._input_tokens)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/v1/images/generations", functools.partial(images.openai_generations, self))
         app.router.add_post("/v1/images/edits", functools.partial(images.openai_edits, self))
@@ -413,6 +414,19 @@ class FakeOpenAI(ScriptedStreams):
             headers={"Content-Type": "text/event-stream"},
             frame=lambda event: b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n",
         )
+
+    async def _input_tokens(self, request: web.Request) -> web.Response:
+        """`{"object": "response.input_tokens", "input_tokens": n}`, n the words of the body's texts; the body's
+        fields checked against the SDK's `InputTokenCountParams`."""
+        from openai.types.responses import InputTokenCountParams
+
+        body = await request.json()
+        self.received.append(Received(request.method, request.path, dict(request.headers), body))
+        self.spec_violations += [
+            f"input_tokens: unknown field {name}" for name in body if name not in InputTokenCountParams.__annotations__
+        ]
+        words = len(orjson.dumps(body.get("input")).decode().split())
+        return web.json_response({"object": "response.input_tokens", "input_tokens": words})
 
     async def _embeddings(self, request: web.Request) -> web.Response:
         """Scripted replies first; by default one 3-number vector per input, derived from the input."""

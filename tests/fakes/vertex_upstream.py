@@ -157,7 +157,35 @@ class FakeVertex(ScriptedStreams):
         app.router.add_post(
             r"/{version:v1|v1beta1}/publishers/{publisher}/models/{model:[^/:]+}:{method}", self._express
         )
+        # The Discovery Engine's Ranking API (another host in Google's cloud; the same fake here).
+        app.router.add_post(
+            "/v1/projects/{project}/locations/{location}/rankingConfigs/default_ranking_config:rank", self._rank
+        )
         await self.serve(app)
+
+    async def _rank(self, request: web.Request) -> web.Response:
+        """RankRequest (`model`, `query`, `records` of `{id, content}`, `topN`): each record's score the share of the
+        query's words it holds, best first, as RankResponse's `records`."""
+        body = await self._read(request)
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer ") or self.registry.check(header[7:], CLOUD_PLATFORM) is not None:
+            return _google_error(401, UNAUTHENTICATED, "UNAUTHENTICATED")
+        if (request.match_info["project"], request.match_info["location"]) != (PROJECT, "global"):
+            return self._refuse(["the ranking config is the project's, in location global"], 403)
+        known = {"model", "query", "records", "topN", "ignoreRecordDetailsInResponse", "userLabels"}
+        problems = [f'Invalid JSON payload received. Unknown name "{key}"' for key in body if key not in known]
+        records = body.get("records")
+        if not isinstance(records, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("id"), str) and isinstance(r.get("content"), str) for r in records
+        ):
+            problems.append("records: each needs an id and content")
+        if problems:
+            return self._refuse(problems)
+        words = set(str(body.get("query", "")).split())
+        scored = [(r["id"], len(words & set(r["content"].split())) / max(1, len(words))) for r in records]
+        scored.sort(key=lambda pair: -pair[1])
+        kept = scored[: body.get("topN") or len(scored)]
+        return web.json_response({"records": [{"id": key, "score": score} for key, score in kept]})
 
     # What every handler does first.
 

@@ -505,3 +505,18 @@ def test_gemini_api_count_tokens_is_vertexs_own_count(gateway: RunningApp, verte
     assert set(vertex.received[-1].json) == {"contents", "systemInstruction"}
     assert not vertex.violations
     client.close()
+
+
+def test_rerank_through_the_ranking_api(make_gateway: GatewayFactory, vertex: FakeVertex, key_file: Path) -> None:
+    """`/v1/rerank` on a `semantic-ranker-*` model: the Ranking API with the project's token, records by index."""
+    auth = f"    credentials_file: {key_file}\n    options: {{ranking_url: '{vertex.base_url}'}}\n"
+    gateway = make_gateway(_config(vertex, auth, "  ranker: {provider: gcp, model: semantic-ranker-default@latest}\n"))
+    documents = ["the cat sat", "stocks fell", "a cat and a dog"]
+    body = {"model": "ranker", "query": "cat sat", "documents": documents, "top_n": 2, "return_documents": True}
+    answer = httpx.post(gateway.url + "/v1/rerank", json=body, timeout=30).json()
+    assert [(r["index"], r["document"]["text"]) for r in answer["results"]] == [(0, documents[0]), (2, documents[2])]
+    assert answer["meta"]["billed_units"] == {"search_units": 1}
+    sent = vertex.received[-1]
+    assert sent.path == f"/v1/projects/{PROJECT}/locations/global/rankingConfigs/default_ranking_config:rank"
+    assert sent.json["records"][1] == {"id": "1", "content": "stocks fell"} and sent.json["topN"] == 2
+    assert sent.json["model"] == "semantic-ranker-default@latest"

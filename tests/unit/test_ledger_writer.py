@@ -48,6 +48,7 @@ def entry(n: int) -> Entry:
         None,  # end user
         None,  # guardrails
         None,  # realtime
+        None,  # search units
     )
 
 

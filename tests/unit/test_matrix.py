@@ -25,5 +25,6 @@ def test_matrix_has_a_row_per_provider_type() -> None:
         "`bedrock`",
         "`vertex`",
         "`azure`",
+        "`cohere`",
     ]
     assert START in DOC.read_text("utf-8") and END in DOC.read_text("utf-8")

@@ -135,6 +135,8 @@ EXPECTED_PRESETS: dict[str, tuple[str, str | None, str, str | None]] = {
     "together": ("https://api.together.xyz/v1", "TOGETHER_API_KEY", "generic", None),
     "openrouter": ("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", "generic", None),
     "xai": ("https://api.x.ai/v1", "XAI_API_KEY", "xai", None),
+    "jina": ("https://api.jina.ai/v1", "JINA_API_KEY", "jina", None),
+    "voyage": ("https://api.voyageai.com/v1", "VOYAGE_API_KEY", "voyage", None),
     # `{region}` from AWS_REGION / AWS_DEFAULT_REGION, us-east-1 without either.
     "bedrock-openai": (
         "https://bedrock-runtime.us-east-1.amazonaws.com/openai/v1",

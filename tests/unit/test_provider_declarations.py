@@ -26,7 +26,7 @@ def test_every_provider_folder_declares_itself_and_is_listed(folder: str) -> Non
 
 
 def test_the_tables_are_built_from_the_declarations() -> None:
-    assert list(PROVIDER_TYPES) == ["openai", "anthropic", "gemini", "mistral", "bedrock", "vertex", "azure"]
+    assert list(PROVIDER_TYPES) == ["openai", "anthropic", "gemini", "mistral", "bedrock", "vertex", "azure", "cohere"]
     assert dict(TELEMETRY_NAMES) == {
         "openai": "openai",
         "anthropic": "anthropic",
@@ -35,16 +35,20 @@ def test_the_tables_are_built_from_the_declarations() -> None:
         "bedrock": "aws.bedrock",
         "vertex": "gcp.vertex_ai",
         "azure": "azure.ai.openai",
+        "cohere": "cohere",
     }
     # The keyless local server comes last, as its provider is listed last.
     assert [(p.name, p.type, p.key_var) for p in ENV_PRESETS] == [
         ("openai", "openai", "OPENAI_API_KEY"),
+        ("jina", "openai", "JINA_API_KEY"),
+        ("voyage", "openai", "VOYAGE_API_KEY"),
         ("anthropic", "anthropic", "ANTHROPIC_API_KEY"),
         ("gemini", "gemini", "GEMINI_API_KEY"),
         ("mistral", "mistral", "MISTRAL_API_KEY"),
+        ("cohere", "cohere", "COHERE_API_KEY"),
         ("ollama", "openai", None),
     ]
-    assert [provider for _, provider in FAMILIES] == ["openai", "anthropic", "gemini", "mistral"]
+    assert [provider for _, provider in FAMILIES] == ["openai", "anthropic", "gemini", "mistral", "cohere"]
     assert ("claude-*",) in [patterns for patterns, _ in FAMILIES]
     assert len(MODEL_FACTS) == sum(len(d.facts) for d in DECLARATIONS)
     assert MODEL_FACTS["gpt-4o-mini*"] is PROVIDER_TYPES["openai"].facts["gpt-4o-mini*"]

@@ -36,6 +36,8 @@ MEDIA: Final = {
     "realtime": "realtime_upstream",
     "live": "live_upstream",
     "realtime_calls": "realtime_call",
+    "rerank": "rerank",
+    "count_tokens": "count_input_tokens",
 }
 RELAY: Final = ("relays", "relay", "relay_stream")
 # What the optional parts were before they were parts: no provider carries any of these any more.

@@ -428,6 +428,8 @@ def _merge_env_providers(
         preset = PRESETS.get(spec.name)
         if preset is not None and preset.models_endpoint != "openai":
             entry["options"] = {"models_endpoint": preset.models_endpoint}
+        if preset is not None and not preset.list_models:
+            entry["list_models"] = False
         providers[spec.name] = entry
 
 

@@ -196,7 +196,7 @@ class TimeoutsConfig(_Strict):
 
 
 class PriceConfig(_Strict):
-    """US dollars per million tokens (docs/governance.md, "Cost")."""
+    """US dollars per million tokens, and per 1,000 searches for rerank models (docs/governance.md, "Cost")."""
 
     input: float = Field(ge=0)
     output: float = Field(ge=0)
@@ -205,6 +205,15 @@ class PriceConfig(_Strict):
     reasoning: float | None = Field(default=None, ge=0, description="reasoning tokens; unset: output")
     audio_input: float | None = Field(default=None, ge=0, description="audio tokens in, uncached; unset: input")
     audio_output: float | None = Field(default=None, ge=0, description="audio tokens out; unset: output")
+    per_search: float | None = Field(default=None, ge=0, description="dollars per 1,000 searches (rerank)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _searches_alone(cls, value: Any) -> Any:
+        # A rerank model priced by the search alone needs no token prices: they default to 0 there.
+        if isinstance(value, dict) and value.get("per_search") is not None:
+            return {"input": 0.0, "output": 0.0, **value}
+        return value
 
 
 class LimitsConfig(_Strict):

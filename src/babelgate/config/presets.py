@@ -37,6 +37,9 @@ PRESETS: Final[dict[str, Preset]] = {
     "together": Preset("https://api.together.xyz/v1", "TOGETHER_API_KEY"),
     "openrouter": Preset("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
     "xai": Preset("https://api.x.ai/v1", "XAI_API_KEY", profile="xai"),
+    # Embeddings and rerank services (`/embeddings`, `/rerank` under the root); neither lists its models.
+    "jina": Preset("https://api.jina.ai/v1", "JINA_API_KEY", profile="jina", list_models=False),
+    "voyage": Preset("https://api.voyageai.com/v1", "VOYAGE_API_KEY", profile="voyage", list_models=False),
     # Bedrock's OpenAI-compatible endpoint for open-weight models (gpt-oss…), with a Bedrock API key as the
     # bearer: no SigV4, so an `openai` provider (docs/clouds.md). It lists no models.
     "bedrock-openai": Preset(

@@ -24,6 +24,7 @@ from babelgate.frontends.body_schema import INTEGER, JSON, STRING, obj
 from babelgate.frontends.gemini.translate import encode_error as google_errors
 from babelgate.frontends.ollama.translate import encode_error as ollama_errors
 from babelgate.frontends.openai_errors import encode_error as openai_errors
+from babelgate.frontends.rerank import encode_error as cohere_errors
 from babelgate.frontends.route import ErrorEncoder, Operation, PrefixRoute, Route
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ ERROR_SCHEMAS: Final[dict[str, JSON]] = {
     "OllamaError": obj(("error",), strings=("error",)),
     # Bedrock's: the error's name is in the `x-amzn-ErrorType` header.
     "BedrockError": obj(("message",), strings=("message",)),
+    # Cohere's (the rerank door's): `message`, and an id of the error.
+    "CohereError": obj(("id", "message"), strings=("id", "message")),
     "GoogleError": obj(
         ("error",),
         properties={
@@ -64,6 +67,7 @@ _SCHEMA_OF: Final[dict[ErrorEncoder, str]] = {
     google_errors: "GoogleError",
     vertex_errors: "GoogleError",
     bedrock_errors: "BedrockError",
+    cohere_errors: "CohereError",
 }
 # Paths served at the root; the rest are documented under /v1 (they answer without it too).
 _UNVERSIONED: Final = (

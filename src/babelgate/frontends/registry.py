@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from babelgate.frontends import admin, embeddings, health, images, metrics, models
+from babelgate.frontends import admin, embeddings, health, images, metrics, models, moderations, rerank
 from babelgate.frontends.anthropic_clouds import bedrock, vertex
 from babelgate.frontends.anthropic_messages import routes as anthropic_messages
 from babelgate.frontends.audio import routes as audio
@@ -25,6 +25,8 @@ FRONTENDS: Final[tuple[Frontend, ...]] = (
     responses.FRONTEND,
     realtime.FRONTEND,
     embeddings.FRONTEND,
+    rerank.FRONTEND,
+    moderations.FRONTEND,
     models.FRONTEND,
     health.FRONTEND,
     metrics.FRONTEND,

@@ -421,6 +421,7 @@ def _row(entry: Entry, scrub: Callable[[str], str], absent: Any = None, flags: t
         end_user,
         guardrails,
         realtime,
+        search_units,
     ) = entry
     hit = not attempts
     return (
@@ -460,4 +461,5 @@ def _row(entry: Entry, scrub: Callable[[str], str], absent: Any = None, flags: t
         absent,  # content: a tool call's, never a request's
         guardrails if guardrails is not None else absent,
         realtime if realtime is not None else absent,
+        search_units if search_units is not None else absent,
     )

@@ -21,6 +21,7 @@ from babelgate.providers.anthropic.declaration import DECLARATION as ANTHROPIC
 from babelgate.providers.azure.declaration import DECLARATION as AZURE
 from babelgate.providers.base import Provider
 from babelgate.providers.bedrock.declaration import DECLARATION as BEDROCK
+from babelgate.providers.cohere.declaration import DECLARATION as COHERE
 from babelgate.providers.gemini.declaration import DECLARATION as GEMINI
 from babelgate.providers.mistral.declaration import DECLARATION as MISTRAL
 from babelgate.providers.openai.declaration import DECLARATION as OPENAI
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 # In the order the feature matrix (docs/providers.md) lists them.
-DECLARATIONS: Final[tuple[ProviderType, ...]] = (OPENAI, ANTHROPIC, GEMINI, MISTRAL, BEDROCK, VERTEX, AZURE)
+DECLARATIONS: Final[tuple[ProviderType, ...]] = (OPENAI, ANTHROPIC, GEMINI, MISTRAL, BEDROCK, VERTEX, AZURE, COHERE)
 
 
 def _by_name(declarations: tuple[ProviderType, ...]) -> Mapping[str, ProviderType]:

@@ -18,14 +18,17 @@ from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 from babelgate.schema.images import ImageRequest, ImageResponse
 from babelgate.schema.models import ModelInfo
+from babelgate.schema.rerank import RerankRequest, RerankResponse
 
 # The client APIs a relay may serve natively, by the name of the frontend's road: "chat" (the OpenAI
 # fast path), "responses" (OpenAI's Responses API), "completions" (legacy completions), "messages"
 # (Anthropic's Messages API) and "messages.count_tokens" (its token counter, which has no stream).
 # "generate_content" (the Gemini API's generateContent and its stream) and "generate_content.count_tokens".
+# "responses.input_tokens": OpenAI's own count of a Responses body (`/v1/responses/input_tokens`).
 RelayApi = Literal[
     "chat",
     "responses",
+    "responses.input_tokens",
     "completions",
     "messages",
     "messages.count_tokens",
@@ -75,6 +78,11 @@ class Capabilities:
     live: bool = False
     # Takes a Realtime call over WebRTC (`RealtimeCalls`): `/v1/realtime/calls` relays the SDP offer to it.
     realtime_calls: bool = False
+    # Orders documents by relevance to a query (`Rerank`): `/v1/rerank`.
+    rerank: bool = False
+    # Counts a chat request's input tokens with the upstream's own counter (`TokenCounter`); without it the
+    # count routes estimate (frontends/token_count.py).
+    count_tokens: bool = False
 
 
 @dataclass(slots=True)
@@ -271,6 +279,22 @@ class Moderation(Protocol):
         ...
 
 
+class Rerank(Protocol):
+    """Optional part, with the `rerank` capability."""
+
+    async def rerank(self, request: RerankRequest, model: str, notes: CallNotes) -> RerankResponse:
+        """The results best first (at most `top_n`), indexes into `request.documents`; `notes.usage` set."""
+        ...
+
+
+class TokenCounter(Protocol):
+    """Optional part, with the `count_tokens` capability: the upstream's own count of a request's input tokens."""
+
+    async def count_input_tokens(self, request: ChatRequest, model: str, notes: CallNotes) -> int | None:
+        """The input tokens `chat` would send for `request`; None where the model's road has no counter."""
+        ...
+
+
 class GuardrailService(Protocol):
     """Optional part, with the `apply_guardrail` capability: a guardrail the cloud keeps (Bedrock's)."""
 
@@ -334,6 +358,15 @@ def speech_of(provider: Provider) -> Speech:
 
 def moderation_of(provider: Provider) -> Moderation:
     return cast(Moderation, _part(provider, provider.capabilities.moderations, "moderations"))
+
+
+def rerank_of(provider: Provider) -> Rerank:
+    return cast(Rerank, _part(provider, provider.capabilities.rerank, "rerank"))
+
+
+def token_counter_of(provider: Provider) -> TokenCounter | None:
+    """The provider's own token counter, or None (the caller then estimates)."""
+    return provider if provider.capabilities.count_tokens else None  # type: ignore[return-value]
 
 
 def guardrail_service_of(provider: Provider) -> GuardrailService:

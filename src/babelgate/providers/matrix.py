@@ -30,6 +30,9 @@ COLUMNS: Final = (
     ("image_edits", "image edits"),
     ("transcription", "transcription"),
     ("speech", "speech"),
+    ("rerank", "rerank"),
+    ("moderations", "moderations"),
+    ("count_tokens", "token counts"),
     ("hosted_tools", "hosted tools"),
 )
 

@@ -142,6 +142,8 @@ class Usage:
     # session's, an audio chat's): priced at a model's audio rates where it has them.
     audio_prompt_tokens: int | None = None
     audio_completion_tokens: int | None = None
+    # Searches billed by the search (a rerank on Cohere's price list: one unit is a query over up to 100 documents).
+    search_units: int | None = None
 
 
 @dataclass(slots=True)

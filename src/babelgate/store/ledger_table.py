@@ -51,6 +51,8 @@ COLUMNS: Final = (
     # A Realtime session's detail as JSON (`{road, seconds, turns, input_text_tokens, input_audio_tokens,
     # cached_tokens, output_text_tokens, output_audio_tokens}`); NULL on every other row.
     "realtime",
+    # A rerank's searches, where its upstream bills by the search (Cohere's search units); NULL elsewhere.
+    "search_units",
 )
 # What `/admin/usage` may group and filter by → the column.
 GROUPS: Final = {

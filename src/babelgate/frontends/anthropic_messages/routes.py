@@ -19,6 +19,7 @@ import orjson
 from babelgate.answer import Answer
 from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
+from babelgate.frontends import token_count
 from babelgate.frontends.anthropic_messages import mcp, native, wire
 from babelgate.frontends.anthropic_messages.conversation import CODEC
 from babelgate.frontends.anthropic_messages.stream import AnthropicMessagesStreamEncoder
@@ -35,7 +36,6 @@ from babelgate.frontends.openai_validation import require_model
 from babelgate.frontends.prepare import prepared_request
 from babelgate.frontends.route import SSE, Frontend, Operation, Route
 from babelgate.frontends.stream_encoder import stream_answer
-from babelgate.frontends.token_estimate import estimate_tokens
 from babelgate.guardrails.paths import TextPaths, paths
 from babelgate.model_call import ModelCall
 from babelgate.pipeline import Body, name_end_user
@@ -171,8 +171,8 @@ async def count_tokens(runtime: Runtime, exchange: Exchange) -> ModelCall:
 
 
 async def serve_count(runtime: Runtime, exchange: Exchange, raw: bytes, *, reframe: Reframe | None = None) -> ModelCall:
-    """Anthropic's own count where the model is Claude; elsewhere an estimate (token_estimate.py). A cloud
-    door's `reframe` rewrites the `{"input_tokens": n}` answer in its own words."""
+    """Anthropic's own count relayed where the model is Claude; elsewhere the provider's counter or an estimate
+    (token_count.py). A cloud door's `reframe` rewrites the `{"input_tokens": n}` answer in its own words."""
     body = Body(raw)
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
@@ -182,10 +182,11 @@ async def serve_count(runtime: Runtime, exchange: Exchange, raw: bytes, *, refra
             counted = await native.count(
                 fields, deployment, relay, notes, raw=raw, beta=exchange.header(b"anthropic-beta")
             )
-            answer = Answer(counted, notes, headers=[])
+            answer = Answer(counted, notes, headers=list(token_count.UPSTREAM))
         else:
-            tokens = estimate_tokens(chat_request(fields, Shaping(adjusted=[])))
-            answer = Answer(orjson.dumps({"input_tokens": tokens}), notes, headers=[])
+            request = chat_request(fields, Shaping(adjusted=[]))
+            tokens, headers = await token_count.count_input_tokens(deployment, request, CallNotes())
+            answer = Answer(orjson.dumps({"input_tokens": tokens}), notes, headers=headers)
         return answer if reframe is None else reframe(answer)
 
     return ModelCall(require_model(body.peek()), attempt, False)

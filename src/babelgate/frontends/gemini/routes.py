@@ -20,7 +20,7 @@ import orjson
 from babelgate.answer import JSON_TYPE, Answer, json_answer
 from babelgate.errors import InvalidRequest, MethodNotAllowed, ModelNotFound, NotFound
 from babelgate.exchange import Exchange
-from babelgate.frontends import models
+from babelgate.frontends import models, token_count
 from babelgate.frontends.embeddings import embed_in_batches
 from babelgate.frontends.gemini import native, wire
 from babelgate.frontends.gemini.conversation import CODEC, EMBED_CODEC
@@ -39,7 +39,6 @@ from babelgate.frontends.prepare import prepared_request
 from babelgate.frontends.responses.reasoning import ReasoningSeal
 from babelgate.frontends.route import SSE, Frontend, Operation, PrefixRoute, Route
 from babelgate.frontends.stream_encoder import stream_answer
-from babelgate.frontends.token_estimate import estimate_tokens
 from babelgate.guardrails.paths import TextPaths, paths
 from babelgate.model_call import ModelCall
 from babelgate.pipeline import Body, require
@@ -178,13 +177,15 @@ async def count_tokens(runtime: Runtime, exchange: Exchange, model: str) -> Mode
         camel_case(fields, COUNT_TOKENS_REQUEST, raw=raw)
         relay = relay_of(deployment.provider, "generate_content.count_tokens", deployment.model)
         if relay is not None:
-            return Answer(await native.count(fields, deployment, relay, notes, raw=raw), notes, headers=[])
+            counted = await native.count(fields, deployment, relay, notes, raw=raw)
+            return Answer(counted, notes, headers=list(token_count.UPSTREAM))
         inner = fields.get("generateContentRequest")
         request = inner if isinstance(inner, dict) else fields
         if "contents" not in request:
             request = {**request, "contents": []}
         chat = decode_request(request, deployment.public_name, adjusted=[])
-        return Answer(orjson.dumps({"totalTokens": estimate_tokens(chat)}), notes, headers=[])
+        tokens, headers = await token_count.count_input_tokens(deployment, chat, CallNotes())
+        return Answer(orjson.dumps({"totalTokens": tokens}), notes, headers=headers)
 
     return ModelCall(model, attempt, False)
 

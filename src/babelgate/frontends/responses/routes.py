@@ -15,6 +15,7 @@ from babelgate.exchange import Exchange
 from babelgate.frontends.responses import native, turn
 from babelgate.frontends.responses.compact import compact_response
 from babelgate.frontends.responses.conversation import CODEC
+from babelgate.frontends.responses.input_tokens import INPUT_TOKENS_BODY, count_input_tokens
 from babelgate.frontends.responses.texts import TEXTS
 from babelgate.frontends.responses.validate import COMPACT_BODY, CREATE_BODY, validate_create_body
 from babelgate.frontends.responses.websocket import serve_websocket
@@ -157,6 +158,12 @@ FRONTEND: Final[Frontend] = Frontend(
         ),
         "/responses/compact": Route(
             "POST", compact_response, "responses.compact", operations=(Operation("POST", body=COMPACT_BODY),)
+        ),
+        "/responses/input_tokens": Route(
+            "POST",
+            count_input_tokens,
+            "responses.input_tokens",
+            operations=(Operation("POST", body=INPUT_TOKENS_BODY),),
         ),
     },
     prefix_routes=(

@@ -36,12 +36,17 @@ from babelgate.schema.models import ModelInfo
 _NOT_YET: Final = object()  # a model whose `anthropic-beta` has not been worked out
 
 
+# The Messages fields count_tokens takes: the rest of a Messages body (max_tokens, sampling) it refuses.
+_COUNTED: Final = ("model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers")
+
+
 class AnthropicProvider(ProviderDefaults):
     type = "anthropic"
     capabilities = Capabilities(
         list_models=True,
         relays=frozenset({"messages", "messages.count_tokens"}),
         hosted_tools=frozenset({"web_search"}),
+        count_tokens=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -150,6 +155,16 @@ class AnthropicProvider(ProviderDefaults):
         response = await self._post_native(body, model)
         async for frames in relay_message_events(response, provider=self.name, notes=notes, scrub=self._scrub):
             yield frames
+
+    async def count_input_tokens(self, request: ChatRequest, model: str, notes: CallNotes) -> int | None:
+        """Anthropic's count_tokens of the Messages body `chat` would send (what it takes of it: no max_tokens)."""
+        body = self._prepare(request, model, notes).body
+        counted: dict[str, Any] = {name: body[name] for name in _COUNTED if name in body}
+        _, parsed = await read_json_object(await self._post(counted, model, url=self._count_tokens_url), self.name)
+        tokens = parsed.get("input_tokens")
+        if isinstance(tokens, bool) or not isinstance(tokens, int):
+            raise UpstreamProtocolError(provider=self.name, detail="the body has no input_tokens")
+        return tokens
 
     async def chat(self, request: ChatRequest, model: str, notes: CallNotes) -> ChatResponse:
         prepared = self._prepare(request, model, notes)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from babelgate.model_facts import PDF, TEXT, TEXT_IMAGE, Price, chat_model, embedding_model
+from babelgate.model_facts import PDF, TEXT, TEXT_IMAGE, Price, chat_model, embedding_model, rerank_model
 from babelgate.providers.bedrock.provider import BedrockProvider
 from babelgate.providers.types import ProviderType
 
@@ -52,6 +52,9 @@ _OTHERS = {
     "*cohere.embed-english-v3*": embedding_model(0.10, 512),
     "*cohere.embed-multilingual-v3*": embedding_model(0.10, 512),
     "*cohere.embed-v4*": embedding_model(0.12, 128_000),
+    # Rerank through InvokeModel, by the query (Cohere's search units are not reported here: a query a search).
+    "*cohere.rerank-v3-5*": rerank_model(Price(0.0, 0.0, per_search=2.0), 4_096),
+    "*amazon.rerank-v1*": rerank_model(Price(0.0, 0.0, per_search=1.0), 32_000),
 }
 
 DECLARATION: Final = ProviderType(

@@ -28,6 +28,7 @@ from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UnsupportedCapability, UpstreamProtocolError
 from babelgate.http import UpstreamClient, UpstreamResponse
 from babelgate.observability.logging import Scrubber
+from babelgate.providers import rerank as rerank_wire
 from babelgate.providers.anthropic.profiles import ModelProfile, build_profiles
 from babelgate.providers.anthropic.relay import account
 from babelgate.providers.anthropic.replay import ThinkingReplay, with_thinking_replayed
@@ -51,6 +52,7 @@ from babelgate.schema.chat import ChatRequest, ChatResponse, Usage
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 from babelgate.schema.models import ModelInfo
+from babelgate.schema.rerank import RerankRequest, RerankResponse
 
 
 class _Road:
@@ -70,7 +72,9 @@ class BedrockProvider(ProviderDefaults):
         embeddings=True,
         embedding_batch_limit=embeddings.COHERE_BATCH,
         relays=frozenset({"messages", "messages.count_tokens"}),
+        count_tokens=True,
         apply_guardrail=True,
+        rerank=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -260,6 +264,24 @@ class BedrockProvider(ProviderDefaults):
         notes.usage, notes.finish_reason = answer.usage, answer.choices[0].finish_reason
         return answer
 
+    async def count_input_tokens(self, request: ChatRequest, model: str, notes: CallNotes) -> int | None:
+        """Bedrock's CountTokens of the body `chat` would send: Claude's InvokeModel body (base64) or the Converse
+        messages and system; None for models off Claude, which CountTokens does not serve."""
+        road = self._road(model)
+        if not road.claude:
+            return None
+        if road.invoke:
+            inner = self._claude_body(request, model, notes, road).body
+            count: dict[str, Any] = {"input": {"invokeModel": {"body": _b64(orjson.dumps(inner))}}}
+        else:
+            body = self._converse(request, model, notes).body
+            count = {"input": {"converse": {k: body[k] for k in ("messages", "system", "toolConfig") if k in body}}}
+        _, parsed = await read_json_object(await self._post(model, "count-tokens", count), self.name)
+        tokens = parsed.get("inputTokens")
+        if isinstance(tokens, bool) or not isinstance(tokens, int):
+            raise UpstreamProtocolError(provider=self.name, detail="the body has no inputTokens")
+        return tokens
+
     def _converse(self, request: ChatRequest, model: str, notes: CallNotes) -> WireRequest:
         """The Converse body; for Claude (`options.claude: converse`) with its signed thinking
         re-attached from memory when the client dropped it, as on the InvokeModel road."""
@@ -373,6 +395,23 @@ class BedrockProvider(ProviderDefaults):
         if len(vectors) != len(texts):
             raise UpstreamProtocolError(provider=self.name, detail=f"{len(vectors)} embeddings for {len(texts)} inputs")
         answer = EmbeddingResponse(model=model, vectors=vectors, usage=Usage(prompt_tokens=tokens, total_tokens=tokens))
+        notes.usage = answer.usage
+        return answer
+
+    async def rerank(self, request: RerankRequest, model: str, notes: CallNotes) -> RerankResponse:
+        """InvokeModel with the rerank model's own body: Cohere's (`api_version: 2`) or Amazon's (`{query,
+        documents, top_n}`); both answer Cohere's `results`."""
+        body: dict[str, Any] = {"query": request.query, "documents": request.documents}
+        if request.top_n is not None:
+            body["top_n"] = request.top_n
+        if "cohere.rerank" in model:
+            body["api_version"] = 2
+            if request.max_tokens_per_doc is not None:
+                body["max_tokens_per_doc"] = request.max_tokens_per_doc
+        elif "amazon.rerank" not in model:
+            raise UnsupportedCapability(provider=self.name, capability=f"rerank with {model}", param="model")
+        _, parsed = await read_json_object(await self._post(model, "invoke", body), self.name)
+        answer = rerank_wire.read_answer(parsed, request, self.name)
         notes.usage = answer.usage
         return answer
 

@@ -79,6 +79,7 @@ class GeminiProvider(ProviderDefaults):
         hosted_tools=frozenset({"web_search"}),
         relays=frozenset({"generate_content", "generate_content.count_tokens"}),
         live=True,
+        count_tokens=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -130,6 +131,21 @@ class GeminiProvider(ProviderDefaults):
         return orjson.dumps(
             to_wire(request, profile, notes.adjusted, inline=inline, tool_positions=notes.tool_positions)
         )
+
+    async def count_input_tokens(self, request: ChatRequest, model: str, notes: CallNotes) -> int | None:
+        """countTokens of the generateContent body `chat` would send."""
+        body = self._count_body(orjson.loads(await self._body(request, model, notes)), model)
+        response = await self._post(self._url(model, "countTokens"), orjson.dumps(body))
+        _, parsed = await read_json_object(response, self.name)
+        tokens = parsed.get("totalTokens", 0)  # an empty request's count is left out (proto3's default)
+        if isinstance(tokens, bool) or not isinstance(tokens, int):
+            raise UpstreamProtocolError(provider=self.name, detail="the body has no totalTokens")
+        return tokens
+
+    def _count_body(self, body: dict[str, Any], model: str) -> dict[str, Any]:
+        """The Gemini API counts a whole generateContent request (system instruction and tools too) when it comes
+        wrapped, with its model named."""
+        return {"generateContentRequest": {"model": f"models/{model}", **body}}
 
     async def _inline_media(self, request: ChatRequest) -> dict[str, InlineMedia]:
         """Fetch http(s) images through the safe fetcher, for upstreams that cannot fetch them."""

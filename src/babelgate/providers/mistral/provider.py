@@ -16,6 +16,7 @@ from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, 
 from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.mistral import wire
 from babelgate.providers.mistral.errors import map_error
+from babelgate.providers.mistral.moderation import moderation_from_wire, moderation_to_wire
 from babelgate.providers.mistral.stream import MistralStreamTranslator
 from babelgate.providers.mistral.translate import embedding_from_wire, embedding_to_wire, from_wire, to_wire
 from babelgate.providers.openai.stream import stream_error
@@ -34,7 +35,11 @@ from babelgate.schema.models import ModelInfo
 class MistralProvider(ProviderDefaults):
     type = "mistral"
     capabilities = Capabilities(
-        audio_in=True, embeddings=True, embedding_batch_limit=wire.EMBEDDING_BATCH_LIMIT, list_models=True
+        audio_in=True,
+        embeddings=True,
+        embedding_batch_limit=wire.EMBEDDING_BATCH_LIMIT,
+        list_models=True,
+        moderations=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -45,6 +50,7 @@ class MistralProvider(ProviderDefaults):
         self._chat_url = base + wire.CHAT_PATH
         self._embeddings_url = base + wire.EMBEDDINGS_PATH
         self._models_url = base + wire.MODELS_PATH
+        self._moderations_url = base + wire.MODERATIONS_PATH
         self._client = client
         self._timeouts = provider_timeouts(config, server)
         self._scrub = Scrubber(config.api_keys)
@@ -93,6 +99,11 @@ class MistralProvider(ProviderDefaults):
         )
         notes.usage = answer.usage
         return answer
+
+    async def moderate(self, body: dict[str, Any], model: str) -> dict[str, Any]:
+        """OpenAI's moderation body through Mistral's `/v1/moderations`, answered in OpenAI's shape (moderation.py)."""
+        parsed = await self._answer(await self._send(self._moderations_url, moderation_to_wire(body, model)))
+        return moderation_from_wire(parsed, self.name)
 
     async def list_models(self) -> list[ModelInfo]:
         parsed = await self._upstream.get_json(self._models_url)

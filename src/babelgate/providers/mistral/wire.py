@@ -8,6 +8,7 @@ from typing import Final
 CHAT_PATH: Final = "/v1/chat/completions"
 EMBEDDINGS_PATH: Final = "/v1/embeddings"
 MODELS_PATH: Final = "/v1/models"
+MODERATIONS_PATH: Final = "/v1/moderations"
 DEFAULT_BASE_URL: Final = "https://api.mistral.ai"
 
 # Top-level fields of MIS ChatCompletionRequest; anything else is answered with 422 extra_forbidden.

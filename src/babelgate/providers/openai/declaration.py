@@ -6,7 +6,15 @@ from __future__ import annotations
 from typing import Final
 
 from babelgate.config.load import EnvPreset
-from babelgate.model_facts import TEXT, TEXT_IMAGE, Price, chat_model, embedding_model, realtime_model
+from babelgate.model_facts import (
+    TEXT,
+    TEXT_IMAGE,
+    Price,
+    chat_model,
+    embedding_model,
+    realtime_model,
+    rerank_model,
+)
 from babelgate.providers.openai import wire
 from babelgate.providers.openai.provider import OpenAIProvider
 from babelgate.providers.types import ProviderType
@@ -28,6 +36,8 @@ DECLARATION: Final = ProviderType(
         "tts-*",
         "davinci-*",
         "babbage-*",
+        "omni-moderation-*",
+        "text-moderation-*",
     ),
     env=(
         EnvPreset("openai", "openai", "OPENAI_BASE_URL", wire.DEFAULT_BASE_URL, "OPENAI_API_KEY", profile="openai"),
@@ -41,6 +51,11 @@ DECLARATION: Final = ProviderType(
             url_suffix="/v1",
             profile="ollama",
             connect_timeout=2.0,
+        ),
+        # Embeddings and rerank services that speak OpenAI's `/embeddings` and a `/rerank` of their own.
+        EnvPreset("jina", "openai", "JINA_BASE_URL", "https://api.jina.ai/v1", "JINA_API_KEY", profile="jina"),
+        EnvPreset(
+            "voyage", "openai", "VOYAGE_BASE_URL", "https://api.voyageai.com/v1", "VOYAGE_API_KEY", profile="voyage"
         ),
     ),
     # Published list prices (standard tier), as of the gateway's release.
@@ -66,5 +81,11 @@ DECLARATION: Final = ProviderType(
         "text-embedding-3-small": embedding_model(0.02, 8_191),
         "text-embedding-3-large": embedding_model(0.13, 8_191),
         "text-embedding-ada-002": embedding_model(0.10, 8_191),
+        # Rerank models of the `jina` and `voyage` presets, priced by the token (query and documents together).
+        "jina-reranker-*": rerank_model(Price(0.05, 0.0)),
+        "rerank-2*": rerank_model(Price(0.05, 0.0), 16_000),
+        "rerank-2-lite*": rerank_model(Price(0.02, 0.0), 8_000),
+        "rerank-2.5-lite*": rerank_model(Price(0.02, 0.0), 32_000),
+        "rerank-2.5": rerank_model(Price(0.05, 0.0), 32_000),
     },
 )

@@ -39,6 +39,11 @@ class Profile:
     # Where that endpoint is when not at `{base_url}/completions`: a path under the server's root
     # (the base URL without its `/v1`), e.g. DeepSeek's "/beta".
     completions_root: str | None = None
+    # How the server's `{base_url}/rerank` speaks: "cohere" (Cohere's v2 body, `results`: vLLM, Jina, Infinity),
+    # "voyage" (`top_k`, answers under `data`), or None where the server has no rerank (OpenAI's own API).
+    rerank: str | None = "cohere"
+    # The server counts a Responses body's input tokens at `{base_url}/responses/input_tokens` (OpenAI's API).
+    input_tokens: bool = False
     _by_model: dict[str, tuple[ModelRule, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def rules_for(self, model: str) -> tuple[ModelRule, ...]:
@@ -113,7 +118,13 @@ _OPENAI_NOT_REASONING: Final = ModelRule(models=("gpt-4*", "gpt-3.5*", "chatgpt-
 NO_TOP_K: Final = ModelRule(models=("*",), drop=("top_k",))
 
 PROFILES: Final[dict[str, Profile]] = {
-    "openai": Profile("openai", (_OPENAI_REASONING, _OPENAI_NOT_REASONING, NO_TOP_K), completions=_OPENAI_COMPLETIONS),
+    "openai": Profile(
+        "openai",
+        (_OPENAI_REASONING, _OPENAI_NOT_REASONING, NO_TOP_K),
+        completions=_OPENAI_COMPLETIONS,
+        rerank=None,
+        input_tokens=True,
+    ),
     # Azure OpenAI and Microsoft Foundry: model names are the resource's deployment names, so only what holds
     # for every model there.
     "azure": Profile("azure", (NO_TOP_K,)),
@@ -130,6 +141,9 @@ PROFILES: Final[dict[str, Profile]] = {
     # Servers built on older OpenAI-compatible layers reject `stream_options` outright.
     "no-stream-options": Profile("no-stream-options", (ModelRule(models=("*",), drop=("stream_options",)),)),
     "generic": Profile("generic"),
+    # Embeddings and rerank services: no legacy completions; Voyage's rerank names `top_n` `top_k`.
+    "jina": Profile("jina", completions=()),
+    "voyage": Profile("voyage", completions=(), rerank="voyage"),
 }
 
 

@@ -13,9 +13,10 @@ from urllib.parse import urlencode
 import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
-from babelgate.errors import UpstreamProtocolError
+from babelgate.errors import UnsupportedCapability, UpstreamProtocolError
 from babelgate.http import DEFAULT_CONNECT_TIMEOUT, UpstreamClient, UpstreamResponse, read_body
 from babelgate.observability.logging import Scrubber
+from babelgate.providers import rerank as rerank_wire
 from babelgate.providers.base import (
     CallNotes,
     Capabilities,
@@ -63,6 +64,7 @@ from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 from babelgate.schema.images import ImageRequest, ImageResponse
 from babelgate.schema.models import ModelInfo
+from babelgate.schema.rerank import RerankRequest, RerankResponse
 
 if TYPE_CHECKING:  # aiohttp (~14 MiB) loads with the first form sent, not with the gateway
     import aiohttp
@@ -81,10 +83,11 @@ class OpenAIProvider(ProviderDefaults):
         image_edits=True,
         transcription=True,
         speech=True,
-        relays=frozenset({"chat", "responses", "completions"}),
+        relays=frozenset({"chat", "responses", "completions", "responses.input_tokens"}),
         moderations=True,
         realtime=True,
         realtime_calls=True,
+        rerank=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -176,6 +179,23 @@ class OpenAIProvider(ProviderDefaults):
         )
         return (await read_json_object(response, self.name))[1]
 
+    async def rerank(self, request: RerankRequest, model: str, notes: CallNotes) -> RerankResponse:
+        """`{base_url}/rerank` in the profile's dialect: Cohere's body (vLLM, Jina) or Voyage's."""
+        dialect = self._profile.rerank
+        if dialect is None:
+            raise UnsupportedCapability(provider=self.name, capability="rerank", param="model")
+        voyage = dialect == "voyage"
+        body = rerank_wire.cohere_body(request, model, top="top_k" if voyage else "top_n")
+        if voyage:
+            body.pop(
+                "max_tokens_per_doc", None
+            )  # Voyage truncates by itself (`truncation`), per document it has no cap
+        response = await self._upstream.post(self._url(self.base_url + wire.RERANK_PATH, model), orjson.dumps(body))
+        _, parsed = await read_json_object(response, self.name)
+        answer = rerank_wire.read_answer(parsed, request, self.name, results="data" if voyage else "results")
+        notes.usage = answer.usage
+        return answer
+
     async def _json_body(self, response: UpstreamResponse) -> tuple[bytes, dict[str, Any]]:
         raw, parsed = await read_json_object(response, self.name)
         if "error" in parsed and "choices" not in parsed:
@@ -185,6 +205,8 @@ class OpenAIProvider(ProviderDefaults):
     def relays(self, api: RelayApi, model: str) -> bool:
         """Chat and the Responses API for every model; legacy `/completions` where the server serves
         `model` there (the profile says, or `options.completions`), others go through chat."""
+        if api == "responses.input_tokens":
+            return self._profile.input_tokens
         return api != "completions" or self._profile.serves_completions(model)
 
     async def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
@@ -211,6 +233,15 @@ class OpenAIProvider(ProviderDefaults):
             return await self._relay_responses(body, model, notes)
         if api == "completions":
             return await self._relay_completions(body, model, notes)
+        if api == "responses.input_tokens":
+            url = self._responses_url + "/input_tokens"
+            raw, parsed = await read_json_object(
+                await self._post(body, model, notes, url=url, profile=False), self.name
+            )
+            tokens = parsed.get("input_tokens")
+            if isinstance(tokens, bool) or not isinstance(tokens, int):
+                raise UpstreamProtocolError(provider=self.name, detail="the body has no input_tokens")
+            return raw
         raise ValueError(f"{self.name} does not relay {api!r}")  # relay_of hands out only what it relays
 
     async def _relay_responses(self, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:

@@ -14,6 +14,7 @@ EMBEDDINGS_PATH: Final = "/embeddings"
 COMPLETIONS_PATH: Final = "/completions"  # legacy completions (OAI `CreateCompletionRequest`)
 MODELS_PATH: Final = "/models"
 MODERATIONS_PATH: Final = "/moderations"
+RERANK_PATH: Final = "/rerank"  # vLLM, Jina, Voyage, Infinity: beside `/embeddings` (not OpenAI's own API)
 DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 
 

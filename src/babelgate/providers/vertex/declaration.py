@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from babelgate.model_facts import Price, rerank_model
 from babelgate.providers.types import ProviderType
 from babelgate.providers.vertex.provider import VertexProvider
 
@@ -18,4 +19,6 @@ DECLARATION: Final = ProviderType(
     factory=VertexProvider,
     telemetry_name="gcp.vertex_ai",
     config_keys=frozenset(("project", "location", "credentials_file")),
+    # The Ranking API's models: $1 per 1,000 queries (a query of up to 100 records), as of the gateway's release.
+    facts={"semantic-ranker-*": rerank_model(Price(0.0, 0.0, per_search=1.0))},
 )

@@ -9,13 +9,17 @@ mode), sent as `x-goog-api-key` to Google's models only (express mode serves no 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Coroutine
+from fnmatch import fnmatchcase
 from typing import Any
+
+import orjson
 
 from babelgate import tool_ids
 from babelgate.config.models import ProviderConfig, ServerConfig
-from babelgate.errors import UnsupportedCapability, UpstreamCredentialsFailed
+from babelgate.errors import UnsupportedCapability, UpstreamCredentialsFailed, UpstreamProtocolError
 from babelgate.http import UpstreamClient
 from babelgate.observability.logging import Scrubber
+from babelgate.providers import rerank as rerank_wire
 from babelgate.providers.base import (
     CallNotes,
     Capabilities,
@@ -27,9 +31,10 @@ from babelgate.providers.base import (
 from babelgate.providers.gemini.provider import GeminiProvider
 from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.tokens import BearerTokens, closer
-from babelgate.providers.transport import websocket_url
+from babelgate.providers.transport import Upstream, read_json_object, websocket_url
 from babelgate.providers.vertex import wire
 from babelgate.providers.vertex.credentials import file_problem, google_fetch, source_of
+from babelgate.providers.vertex.errors import map_error
 from babelgate.providers.vertex.roads import ClaudeRoad, GoogleRoad, OpenRoad
 from babelgate.providers.vertex.wire import Road
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
@@ -38,6 +43,7 @@ from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 from babelgate.schema.images import ImageRequest, ImageResponse
 from babelgate.schema.models import ModelInfo
+from babelgate.schema.rerank import RerankRequest, RerankResponse
 
 DEFAULT_LOCATION = "global"  # GEM's default when no location is given
 
@@ -61,6 +67,8 @@ class VertexProvider(ProviderDefaults):
         signed_tool_ids=True,
         hosted_tools=frozenset({"web_search"}),
         live=True,  # Google's models only (`_google_road`)
+        count_tokens=True,
+        rerank=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -102,6 +110,11 @@ class VertexProvider(ProviderDefaults):
             )
             if root is not None
             else None
+        )
+        ranking = str(config.options.get("ranking_url") or wire.RANKING_ROOT).rstrip("/")
+        self._ranking_url = ranking + wire.RANKING_PATH.format(project=config.project) if config.project else None
+        self._ranking = Upstream(
+            client, name, self._google.key_pool, provider_timeouts(config, server), map_error, scrub, self._tokens
         )
         self._open = (
             OpenRoad(name, config, server, client, root=f"{root}/endpoints/openapi", tokens=self._tokens)
@@ -184,6 +197,44 @@ class VertexProvider(ProviderDefaults):
         if road is Road.OPENAPI:
             return self._open_road().stream(tool_ids.strip_request(request), model, notes)
         return self._google.stream(request, model, notes)
+
+    async def count_input_tokens(self, request: ChatRequest, model: str, notes: CallNotes) -> int | None:
+        """Google's countTokens or Claude's count-tokens on Vertex; partner and open models have no counter."""
+        road = wire.road(model)
+        if road is Road.ANTHROPIC:
+            return await self._claude_road().count_input_tokens(tool_ids.strip_request(request), model, notes)
+        if road is Road.OPENAPI:
+            return None
+        return await self._google.count_input_tokens(request, model, notes)
+
+    async def rerank(self, request: RerankRequest, model: str, notes: CallNotes) -> RerankResponse:
+        """The Ranking API: documents as records whose ids are their indexes, `topN` for `top_n`."""
+        if not any(fnmatchcase(model, pattern) for pattern in wire.RANKER_PATTERNS):
+            raise UnsupportedCapability(provider=self.name, capability=f"rerank with {model}", param="model")
+        if self._ranking_url is None:
+            raise self._express_only("the Ranking API")
+        body: dict[str, Any] = {
+            "model": model,
+            "query": request.query,
+            "records": [{"id": str(index), "content": text} for index, text in enumerate(request.documents)],
+            "ignoreRecordDetailsInResponse": True,
+        }
+        if request.top_n is not None:
+            body["topN"] = request.top_n
+        _, parsed = await read_json_object(await self._ranking.post(self._ranking_url, orjson.dumps(body)), self.name)
+        records = parsed.get("records", [])  # no record scored is no `records` (proto3 leaves it out)
+        if not isinstance(records, list):
+            raise UpstreamProtocolError(provider=self.name, detail="the answer's records are not a list")
+        results = [
+            {
+                "index": int(r["id"]) if isinstance(r, dict) and str(r.get("id", "")).isdigit() else None,
+                "relevance_score": r.get("score", 0.0) if isinstance(r, dict) else None,
+            }
+            for r in records
+        ]
+        answer = rerank_wire.read_answer({"results": results}, request, self.name)
+        notes.usage = answer.usage
+        return answer
 
     async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
         return await self._google_road(model, "embeddings").embed(request, model, notes)

@@ -59,6 +59,11 @@ class GoogleRoad(GeminiProvider):
         self._live_stream_end = False  # GEM `_LiveClientRealtimeInput_to_vertex` refuses `audio_stream_end`
         self._upstream = dataclasses.replace(self._upstream, map_error=map_error, tokens=tokens)
 
+    def _count_body(self, body: dict[str, Any], model: str) -> dict[str, Any]:
+        """Vertex's CountTokensRequest reads the generateContent fields at its top level, without a wrapper."""
+        fields = ("contents", "systemInstruction", "tools", "generationConfig")
+        return {name: body[name] for name in fields if name in body}
+
     async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
         profile = self._profiles.for_model(model)
         url = self._url(model, "predict")

@@ -36,6 +36,11 @@ SCOPE: Final = "https://www.googleapis.com/auth/cloud-platform"
 # Vertex's text embedding models take up to 250 instances per :predict (VTX text-embeddings API
 # reference); gemini-embedding-001 one instance per request.
 EMBEDDING_BATCH_LIMIT: Final = 250
+# Rerank: the Discovery Engine's Ranking API (a Google Cloud API of its own host, `options.ranking_url` in tests),
+# for the `semantic-ranker-*` models; it takes OAuth tokens only, never an express-mode key.
+RANKING_ROOT: Final = "https://discoveryengine.googleapis.com"
+RANKING_PATH: Final = "/v1/projects/{project}/locations/global/rankingConfigs/default_ranking_config:rank"
+RANKER_PATTERNS: Final = ("semantic-ranker-*",)
 ONE_INSTANCE_EMBEDDINGS: Final = ("gemini-embedding-*",)
 
 

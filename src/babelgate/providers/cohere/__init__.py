@@ -1,0 +1,1 @@
+"""Cohere's own API, for its rerank models (`/v2/rerank`)."""
