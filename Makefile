@@ -74,7 +74,7 @@ COMPILED_TESTS := tests/unit $(addprefix tests/integration/test_,$(addsuffix .py
 	routing_retry_after stream_failures upstream_faults virtual_keys rate_limits cost_and_budgets ledger \
 	observability hot_path_budget response_cache anthropic_messages mcp_connector tenancy alerts hooks_and_mount \
 	anthropic anthropic_clouds azure bedrock gemini gemini_frontend mistral responses responses_providers vertex \
-	mcp_tools guardrails))
+	mcp_tools guardrails realtime realtime_translated))
 compiled: $(STAMP)
 ifneq ($(HAVE_CC),)
 	$(PY) bench/compiled.py --test -q $(PARALLEL) $(COMPILED_TESTS)

@@ -45,6 +45,7 @@ import os
 import socket
 import urllib.parse
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Final
@@ -586,17 +587,20 @@ def _draining(protocol: type[Any]) -> type[Any]:
     Any other connection closes at once with 1012, as uvicorn's own does."""
     found = _DRAINING.get(protocol)
     if found is None:
-
-        class Draining(protocol):  # type: ignore[misc]
-            def shutdown(self) -> None:
-                scope = getattr(self, "scope", None)
-                drain = scope.get(DRAIN) if isinstance(scope, dict) else None
-                if drain is not None and drain():
-                    return
-                super().shutdown()
-
-        found = _DRAINING[protocol] = Draining
+        # Made with `type`, not a class statement in this function: the compiled build has no nested classes.
+        found = _DRAINING[protocol] = type("Draining", (protocol,), {"shutdown": _draining_shutdown(protocol)})
     return found
+
+
+def _draining_shutdown(base: type[Any]) -> Callable[[Any], None]:
+    def shutdown(self: Any) -> None:
+        scope = getattr(self, "scope", None)
+        drain = scope.get(DRAIN) if isinstance(scope, dict) else None
+        if drain is not None and drain():
+            return
+        base.shutdown(self)
+
+    return shutdown
 
 
 UVICORN_OPTIONS: Final[dict[str, Any]] = {
