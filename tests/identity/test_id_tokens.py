@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from babelgate.config.models import OidcConfig
+from babelgate.config.identity import OidcConfig
 from babelgate.errors import AuthenticationFailed
 from babelgate.identity.oidc import OidcClient
 from tests.identity.issuer import Issuer, new_key

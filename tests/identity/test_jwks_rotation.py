@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from babelgate.config.models import JwtConfig
+from babelgate.config.identity import JwtConfig
 from babelgate.errors import AuthenticationFailed
 from babelgate.identity.jwks import Jwks
 from babelgate.identity.jwt_callers import JwtCallers

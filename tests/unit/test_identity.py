@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt import PyJWK
 from pydantic import ValidationError
 
+from babelgate.config.identity import JwtConfig, RoleMapping
 from babelgate.config.load import ConfigError
-from babelgate.config.models import JwtConfig, RoleMapping
 from babelgate.errors import AuthenticationFailed
 from babelgate.frontends.admin import access
 from babelgate.identity.bearer import looks_like_jwt

@@ -15,8 +15,10 @@ from typing import Any, Final, Literal
 from pydantic import Field, field_validator, model_validator
 
 from babelgate.config.content import ExporterConfig, GuardrailConfig, LoggingConfig
+from babelgate.config.identity import AuthConfig
 from babelgate.config.realtime import CascadeConfig, RealtimeConfig
 from babelgate.config.strict import Strict as _Strict
+from babelgate.config.strict import as_list
 from babelgate.redis_link import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT
 from babelgate.sealing import parse_keys
 
@@ -35,7 +37,7 @@ class _WithKeys(_Strict):
     def _single_key(cls, data: Any) -> Any:
         if isinstance(data, dict) and "api_key" in data:
             data = dict(data)
-            data["api_keys"] = [*_as_list(data.pop("api_key")), *_as_list(data.get("api_keys", ()))]
+            data["api_keys"] = [*as_list(data.pop("api_key")), *as_list(data.get("api_keys", ()))]
         return data
 
 
@@ -114,11 +116,6 @@ class ProviderConfig(_WithKeys):
         return value.rstrip("/")
 
 
-def _as_list(value: Any) -> list[Any]:
-    """One value or several: a lone string must never be spread into its characters."""
-    return [value] if isinstance(value, str) else list(value)
-
-
 Balance = Literal["weighted", "least_busy", "lowest_latency"]
 
 
@@ -152,12 +149,12 @@ class AffinityConfig(_Strict):
     @field_validator("keys", mode="before")
     @classmethod
     def _one_or_many_keys(cls, value: Any) -> Any:
-        return None if value is None else _as_list(value)
+        return None if value is None else as_list(value)
 
     @field_validator("headers", mode="before")
     @classmethod
     def _header_names(cls, value: Any) -> Any:
-        return None if value is None else [str(name).strip().lower() for name in _as_list(value)]
+        return None if value is None else [str(name).strip().lower() for name in as_list(value)]
 
 
 class RoutingConfig(_Strict):
@@ -523,7 +520,7 @@ class ServerConfig(_Strict):
     @field_validator("api_keys", mode="before")
     @classmethod
     def _keys_list(cls, value: Any) -> Any:
-        return _as_list(value) if isinstance(value, str | list | tuple) else value
+        return as_list(value) if isinstance(value, str | list | tuple) else value
 
 
 def state_dir() -> Path:
@@ -618,81 +615,6 @@ class AlertsConfig(_Strict):
         if any(not 0 < item <= 1000 for item in value):
             raise ValueError("thresholds are percents of a budget, above 0")
         return sorted(set(value))
-
-
-ROLES: Final = ("admin", "team_admin", "member", "viewer")  # the most powerful first (identity/roles.py)
-JWT_ALGORITHMS: Final = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
-
-
-class ClaimsConfig(_Strict):
-    """Which claims of a caller's JWT say who it is (docs/decisions.md, "Identity: JWT callers and sign-in")."""
-
-    user: str = Field(default="sub", min_length=1, description="the claim naming the user")
-    teams: str | None = Field(default="groups", description="a claim listing the caller's teams (or groups)")
-    role: str | None = Field(default=None, description="a claim naming the caller's role on /admin")
-    models: str | None = Field(default=None, description="a claim listing the models the caller may use")
-
-
-class RoleMapping(_Strict):
-    """Identity-provider groups → a role; a person in groups of several roles gets the most powerful."""
-
-    admin: tuple[str, ...] = ()
-    team_admin: tuple[str, ...] = ()
-    member: tuple[str, ...] = ()
-    viewer: tuple[str, ...] = ()
-
-
-class JwtConfig(_Strict):
-    """`auth.jwt`: callers presenting a JWT of the company's identity provider instead of a gateway key."""
-
-    issuer: str = Field(min_length=1)
-    audience: tuple[str, ...] = Field(min_length=1)
-    # Unset: the issuer's discovery document names it (`jwks_uri`).
-    jwks_url: str | None = None
-    claims: ClaimsConfig = Field(default_factory=ClaimsConfig)
-    models: tuple[str, ...] = ()  # patterns allowed when the token names none; empty: every model
-    algorithms: tuple[str, ...] = JWT_ALGORITHMS
-    leeway: float = Field(default=30.0, ge=0, le=600, description="seconds of clock skew allowed on exp and nbf")
-    refresh: float = Field(default=300.0, ge=5, description="seconds between background reads of the JWKS")
-    min_refresh: float = Field(default=10.0, ge=0, description="seconds between reads caused by an unknown kid")
-    # Without a `role` claim or a group in `auth.oidc.roles`: the role a JWT caller has on /admin.
-    default_role: Literal["admin", "team_admin", "member", "viewer"] | None = "member"
-
-    @field_validator("audience", mode="before")
-    @classmethod
-    def _audiences(cls, value: Any) -> Any:
-        return _as_list(value) if isinstance(value, str | list | tuple) else value
-
-    @field_validator("algorithms")
-    @classmethod
-    def _algorithms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [name for name in value if name not in JWT_ALGORITHMS]
-        if unknown or not value:
-            raise ValueError(f"expected some of {', '.join(JWT_ALGORITHMS)} (never HS256 or none)")
-        return value
-
-
-class OidcConfig(_Strict):
-    """`auth.oidc`: people sign in to the dashboard and the admin API with the company's identity provider."""
-
-    issuer: str = Field(min_length=1)
-    client_id: str = Field(min_length=1)
-    client_secret: str | None = Field(default=None, repr=False)  # none: a public client (PKCE alone)
-    redirect_url: str = Field(
-        min_length=1, description="this gateway's /admin/oidc/callback, as the browser reaches it"
-    )
-    roles: RoleMapping = Field(default_factory=RoleMapping)
-    scopes: tuple[str, ...] = ("openid", "profile", "email")
-    groups_claim: str = "groups"  # where the ID token (or userinfo) lists the person's groups
-    user_claim: str = "email"  # what names the person (falls back to `sub`)
-    # Signed in, but in none of the mapped groups: this role, or (None) refused.
-    default_role: Literal["admin", "team_admin", "member", "viewer"] | None = None
-    session_seconds: int = Field(default=12 * 3600, ge=60)
-
-
-class AuthConfig(_Strict):
-    jwt: JwtConfig | None = None
-    oidc: OidcConfig | None = None
 
 
 class ServerUrlsConfig(_Strict):

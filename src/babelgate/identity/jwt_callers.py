@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import jwt
 
-from babelgate.config.models import JwtConfig, RoleMapping
+from babelgate.config.identity import JwtConfig, RoleMapping
 from babelgate.errors import AuthenticationFailed, GatewayError
 from babelgate.governance.virtual_keys import VirtualKey
 from babelgate.identity.bearer import USER_PREFIX

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 import jwt
 
-from babelgate.config.models import OidcConfig
+from babelgate.config.identity import OidcConfig
 from babelgate.errors import AuthenticationFailed, PermissionDenied
 from babelgate.identity.discovery import ProviderUnreachable, discover, get_json
 from babelgate.identity.jwks import Jwks

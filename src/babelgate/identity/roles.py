@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from babelgate.config.models import ROLES, RoleMapping
+from babelgate.config.identity import ROLES, RoleMapping
 
 Role = Literal["admin", "team_admin", "member", "viewer"]
 RANK: Final[dict[str, int]] = {name: len(ROLES) - index for index, name in enumerate(ROLES)}  # admin highest
