@@ -22,12 +22,15 @@ from google import genai
 from google.genai import errors, types
 
 from babelgate.realtime.gemini_live.audio import resample
-from tests.conftest import GEMINI_KEY, UPSTREAM_KEY, GatewayFactory
+from tests.conftest import GEMINI_KEY, GatewayFactory
 from tests.fakes.gemini_live import SAID_FIRST, SAID_LAST, SPOKEN, FakeGeminiLive
 from tests.fakes.openai_realtime import PCM, USAGE, FakeRealtime
 from tests.fakes.pki import make_pki
 from tests.fakes.servers import LoopThread, RunningApp
+from tests.integration.test_realtime import _realtime, fake
 from tests.integration.test_virtual_keys import MASTER, _create
+
+__all__ = ["_realtime", "fake"]  # the fixtures, shared with the /v1/realtime door's tests
 from tests.waiting import eventually
 
 MODEL = "voice"
@@ -80,21 +83,6 @@ async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             await writer.drain()
     finally:
         writer.close()
-
-
-@pytest.fixture(scope="module")
-def _realtime(loop_thread: LoopThread) -> Iterator[FakeRealtime]:
-    fake = FakeRealtime(UPSTREAM_KEY)
-    loop_thread.run(fake.start())
-    yield fake
-    loop_thread.run(fake.stop())
-
-
-@pytest.fixture
-def fake(_realtime: FakeRealtime) -> Iterator[FakeRealtime]:
-    _realtime.reset()
-    yield _realtime
-    assert _realtime.violations == [], "the gateway sent what the Realtime API refuses"
 
 
 @pytest.fixture(scope="module")

@@ -102,6 +102,14 @@ async def _ending(ws: ClientConnection) -> tuple[list[dict[str, Any]], int | Non
         return events, closed.rcvd.code if closed.rcvd is not None else None
 
 
+async def answered_until_the_end(url: str, key: str) -> tuple[list[dict[str, Any]], int | None]:
+    """A session asked for one response, then read until the gateway closes it: its events and close code."""
+    async with connect(url, additional_headers={"Authorization": f"Bearer {key}"}, open_timeout=10) as ws:
+        await _until(ws, "session.created")
+        await ws.send(json.dumps({"type": "response.create"}))
+        return await _ending(ws)
+
+
 def _usage(gateway: RunningApp, query: str) -> list[dict[str, Any]]:
     response = httpx.get(gateway.url + "/admin/usage" + query, headers=ADMIN, timeout=10)
     assert response.status_code == 200, response.text
@@ -404,14 +412,7 @@ def test_a_spent_budget_ends_the_session_at_response_done(make_gateway: GatewayF
     gateway = _gateway(make_gateway, fake)
     key = _create(gateway, budget_usd=1, budget_period="day")["key"]
 
-    async def scenario() -> tuple[list[dict[str, Any]], int | None]:
-        headers = {"Authorization": f"Bearer {key}"}
-        async with connect(_ws(gateway, "pricey"), additional_headers=headers, open_timeout=10) as ws:
-            await _until(ws, "session.created")
-            await ws.send(json.dumps({"type": "response.create"}))
-            return await _ending(ws)
-
-    events, code = _run(scenario())
+    events, code = _run(answered_until_the_end(_ws(gateway, "pricey"), key))
     assert events[-2]["type"] == "response.done"
     assert events[-1]["type"] == "error" and events[-1]["error"]["code"] == "budget_exceeded"
     assert code == 1008

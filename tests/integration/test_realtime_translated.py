@@ -33,7 +33,7 @@ from tests.fakes.gemini_live import (
 from tests.fakes.google_credentials import ACCOUNT, CLOUD_PLATFORM, FakeGoogleOAuth, service_account_key
 from tests.fakes.openai_realtime import FakeRealtime
 from tests.fakes.servers import LoopThread, RunningApp
-from tests.integration.test_realtime import _ending, _run, _until, _usage
+from tests.integration.test_realtime import _ending, _run, _until, _usage, answered_until_the_end
 from tests.integration.test_virtual_keys import MASTER, _create
 from tests.waiting import eventually
 
@@ -353,14 +353,7 @@ def test_a_spent_budget_ends_a_translated_session_at_response_done(
     gateway = _gateway(make_gateway, live, relay)
     key = _create(gateway, budget_usd=1, budget_period="day")["key"]
 
-    async def scenario() -> tuple[list[dict[str, Any]], int | None]:
-        headers = {"Authorization": f"Bearer {key}"}
-        async with connect(_ws(gateway, "pricey"), additional_headers=headers, open_timeout=10) as ws:
-            await _until(ws, "session.created")
-            await ws.send(json.dumps({"type": "response.create"}))
-            return await _ending(ws)
-
-    events, code = _run(scenario())
+    events, code = _run(answered_until_the_end(_ws(gateway, "pricey"), key))
     assert events[-2]["type"] == "response.done"
     assert events[-1]["type"] == "error" and events[-1]["error"]["code"] == "budget_exceeded"
     assert code == 1008
