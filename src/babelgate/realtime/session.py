@@ -179,8 +179,11 @@ class Session:
                 found = response.get("usage") if isinstance(response, dict) else None
                 turn = found if isinstance(found, dict) else {}
                 self.usage.add(turn)
-            for out in await self._guarded(event, text):
-                await client.send(self._renamed(out))
+            if self.guard is None:
+                await client.send(self._renamed(event, text))
+            else:  # what the guardrails let out, each parsed again only to be renamed
+                for out in await self._guarded(event, text):
+                    await client.send(self._renamed(orjson.loads(out) if self.rename else {}, out))
             if kind == "response.done":
                 try:
                     await self.response_done(turn)
@@ -189,8 +192,7 @@ class Session:
 
     async def _guarded(self, event: JSON, text: str) -> list[str]:
         """What the client gets of one of the road's events, through the session's guardrails."""
-        if self.guard is None:
-            return [text]
+        assert self.guard is not None
         try:
             return await self.guard.server_event(event, text)
         except GuardrailBlocked as blocked:
@@ -200,11 +202,10 @@ class Session:
             await self.road.send(_CANCEL, _CANCEL_TEXT)  # the rest of the response is dropped
             return []
 
-    def _renamed(self, text: str) -> str:
-        """A GA event in the beta protocol's name, for a beta client of a road that speaks GA."""
+    def _renamed(self, event: JSON, text: str) -> str:
+        """`event` (whose text is `text`) in the beta protocol's name, for a beta client of a road that speaks GA."""
         if not self.rename:
             return text
-        event = orjson.loads(text)
         kind = event.get("type")
         if isinstance(kind, str) and beta_name(kind) != kind:
             event["type"] = beta_name(kind)
