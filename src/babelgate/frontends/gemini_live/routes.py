@@ -8,4 +8,4 @@ from typing import Final
 from babelgate.frontends.gemini_live.door import PATHS, serve_gemini_live
 from babelgate.frontends.route import Frontend
 
-FRONTEND: Final = Frontend(routes={}, websocket_paths=PATHS, websocket=serve_gemini_live)
+FRONTEND: Final[Frontend] = Frontend(routes={}, websocket_paths=PATHS, websocket=serve_gemini_live)

@@ -76,7 +76,7 @@ def _seconds(expires_after: Any, most: int) -> int:
     return int(seconds)
 
 
-FRONTEND: Final = Frontend(
+FRONTEND: Final[Frontend] = Frontend(
     routes={
         "/realtime/client_secrets": Route(
             "POST",
