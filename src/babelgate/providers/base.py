@@ -11,6 +11,7 @@ from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UnsupportedCapability
 from babelgate.http import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Timeouts
 from babelgate.model_facts import Price
+from babelgate.providers.batch import ProviderBatches
 from babelgate.providers.key_pool import KeyPool
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
 from babelgate.schema.chat import ChatRequest, ChatResponse, Usage
@@ -83,6 +84,9 @@ class Capabilities:
     # Counts a chat request's input tokens with the upstream's own counter (`TokenCounter`); without it the
     # count routes estimate (frontends/token_count.py).
     count_tokens: bool = False
+    # Runs batches of chat requests at the provider's batch price (`providers/batch.py`'s `ProviderBatches`): the
+    # batch engine sends a batch's lines for this provider there instead of running them itself.
+    batch: bool = False
 
 
 @dataclass(slots=True)
@@ -367,6 +371,11 @@ def rerank_of(provider: Provider) -> Rerank:
 def token_counter_of(provider: Provider) -> TokenCounter | None:
     """The provider's own token counter, or None (the caller then estimates)."""
     return provider if provider.capabilities.count_tokens else None  # type: ignore[return-value]
+
+
+def batches_of(provider: Provider) -> ProviderBatches | None:
+    """The provider's own batch API, or None (the engine then runs the lines itself)."""
+    return provider if provider.capabilities.batch else None  # type: ignore[return-value]
 
 
 def guardrail_service_of(provider: Provider) -> GuardrailService:

@@ -1,0 +1,68 @@
+"""A provider's own batch API, as the gateway's batch engine uses it: the optional `ProviderBatches` part.
+
+A gateway batch (`/v1/batches`, `/v1/messages/batches`) may mix lines for many models. The engine groups the lines
+whose deployment's provider has this part (the `batch` capability) into one provider batch per provider and
+upstream model, hands them over as canonical requests, polls, and reads the outcomes back; every other line it runs
+itself through the pipeline. A provider's part translates the canonical requests into its own batch format
+(OpenAI's JSONL of `/v1/chat/completions` bodies, Anthropic's `requests[]` of Messages params, Gemini's
+`InlinedRequest`s, …), stores them where its API wants them (its files API, a bucket), and translates each result
+back with the same translator its interactive `chat` uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from babelgate.errors import GatewayError
+from babelgate.schema.chat import ChatRequest, ChatResponse
+
+# Where a provider batch stands: still running (queued, validating, in progress, finalizing), ended (results may be
+# read; some lines may have failed), or ended without results for the lines not yet done (cancelled, expired, failed).
+ProviderBatchState = Literal["running", "ended", "cancelled", "expired", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLine:
+    """One line of a provider batch: the caller's id for it (unique within the batch) and its canonical request,
+    whose `model` the provider ignores (the upstream model is the batch's)."""
+
+    custom_id: str
+    request: ChatRequest
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderBatchStatus:
+    state: ProviderBatchState
+    total: int
+    succeeded: int
+    failed: int
+    # Why a batch failed as a whole (a malformed input file, an expired credential), as the provider said it.
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """One line's result: an answer (its `usage` is the provider's count) or the error the provider gave it."""
+
+    custom_id: str
+    response: ChatResponse | None
+    error: GatewayError | None = None
+
+
+class ProviderBatches(Protocol):
+    """Optional part, with the `batch` capability: the upstream's own batch API, for chat requests."""
+
+    async def submit_batch(self, model: str, lines: Sequence[BatchLine]) -> str:
+        """Sends `lines` for the upstream `model` as one provider batch; its provider id, which the engine stores
+        (a restart polls it again, never submits twice)."""
+        ...
+
+    async def batch_status(self, batch_id: str) -> ProviderBatchStatus: ...
+
+    def batch_results(self, batch_id: str) -> AsyncIterator[BatchOutcome]:
+        """Every line's outcome, once the batch has ended (in any order; lines the provider never ran absent)."""
+        ...
+
+    async def cancel_batch(self, batch_id: str) -> None: ...
