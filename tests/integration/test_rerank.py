@@ -139,6 +139,13 @@ def test_each_rerank_leaves_a_ledger_row_with_its_units_and_cost(
     assert searched["prompt_tokens"] == 0 and searched["search_units"] == 1
     assert tokens["search_units"] is None
     assert tokens["prompt_tokens"] == 30 and tokens["cost_usd"] == pytest.approx(30 * 0.05 / 1e6)
+    usage = httpx.get(gateway.url + "/admin/usage?group_by=model", headers=ADMIN, timeout=10).json()["data"]
+    assert {
+        entry["model"]: entry["search_units"] for entry in usage if entry["model"] in ("rerank-v3.5", "voyage-rerank")
+    } == {
+        "rerank-v3.5": 1,
+        "voyage-rerank": 0,
+    }
 
 
 def test_a_virtual_keys_model_allowlist_holds_for_rerank(gateway: RunningApp) -> None:

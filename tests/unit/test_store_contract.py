@@ -354,6 +354,7 @@ async def test_long_periods_keep_exact_sums_and_near_percentiles(
             team=("a", "b", None)[n % 3],
             status=200 if n % 7 else 500,
             completion_tokens=n % 50,
+            search_units=n % 3,
             latency_ms=5.0 + (n * 37) % 900,
             ttft_ms=float(1 + n % 200),
             cost_usd=0.001 * (n % 10),

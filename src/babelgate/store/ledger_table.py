@@ -73,7 +73,7 @@ GROUPS: Final = {
 # be nearly as many rows as requests; MCP servers and tools are on tool calls' rows only): a question that
 # groups or filters by one is answered from the rows.
 ROW_ONLY_GROUPS: Final = frozenset(("session", "server", "tool", "user", "end_user"))
-SUMS: Final = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
+SUMS: Final = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "search_units")
 SHARES: Final = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 # What `/admin/errors` reads of a failed request's row, and how many of the newest it reads at most.
 ERROR_COLUMNS: Final = ("ts", "status", "error_code", "error_message", "model_requested")

@@ -74,6 +74,8 @@ def schema(table: str) -> list[str]:
         f" {', '.join(f'{c} BIGINT NOT NULL' for c in _TOTALS if c != 'cost_usd')},"
         " cost_usd DOUBLE PRECISION NOT NULL, latency_hist BIGINT[] NOT NULL, ttft_hist BIGINT[] NOT NULL,"
         f" PRIMARY KEY (hour, {', '.join(_TEXT_GROUPS)}, status))",
+        # Added since the rollup was first made (its rows before then count none).
+        f"ALTER TABLE {table}_ledger_hourly ADD COLUMN IF NOT EXISTS search_units BIGINT NOT NULL DEFAULT 0",
         # Element-wise sum of two histograms, for the rollup's upsert.
         f"CREATE OR REPLACE FUNCTION {table}_hist_add(a BIGINT[], b BIGINT[]) RETURNS BIGINT[]"
         " LANGUAGE sql IMMUTABLE AS $$ SELECT array_agg(coalesce(x, 0) + coalesce(y, 0) ORDER BY i)"
