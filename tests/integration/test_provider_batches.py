@@ -1,0 +1,209 @@
+"""Each provider's `ProviderBatches` part (providers/batch.py) against its fake upstream's batch API on loopback.
+
+The providers are built as the app builds them (`build_provider`) and called directly on the loop that hosts the
+fakes. The fakes keep batches in memory, check every batch, file and line with the official SDKs' types and each
+line's request body as their interactive endpoint checks one, and move a batch along as the real APIs do (running
+when made, ended once fetched twice, unless the test holds it). The same scenarios run for every provider
+(`ROADS`): a batch of two lines, one answered and one refused, read back as canonical answers with their usage and a
+mapped error; a cancelled batch; an unknown batch; a batch the provider refuses whole; lines the gateway refuses
+before any call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from babelgate.config.models import ProviderConfig, ServerConfig
+from babelgate.errors import GatewayError, InvalidRequest, UpstreamRejected
+from babelgate.http import UpstreamClient
+from babelgate.providers import build_provider
+from babelgate.providers.base import Provider, batches_of
+from babelgate.providers.batch import BatchLine, BatchOutcome, ProviderBatches, ProviderBatchStatus
+from babelgate.schema.chat import ChatRequest, Message
+from tests.conftest import UPSTREAM_KEY
+from tests.fakes.azure_upstream import FakeAzure
+from tests.fakes.cloud_tokens import TokenRegistry
+from tests.fakes.openai_upstream import FakeOpenAI
+from tests.fakes.servers import LoopThread
+
+AZURE_KEY = "azure-test-UPSTREAM-secret-0123456789abcdef"
+
+
+@dataclass
+class Road:
+    """One provider's batch API as the scenarios drive it: the provider, its upstream model, and the fake's knobs."""
+
+    provider: Provider
+    model: str
+    fail_line: Callable[[str], None]  # the line with this custom_id is refused by the upstream (a 400)
+    hold: Callable[[bool], None]  # batches stay running while held
+    missing_batch: str  # an id the upstream does not know
+    refuse_whole: Callable[[], None]  # the upstream refuses the next batch as a whole
+    violations: Callable[[], list[str]]  # what the fake would have refused in what the gateway sent
+
+    @property
+    def part(self) -> ProviderBatches:
+        found = batches_of(self.provider)
+        assert found is not None
+        return found
+
+
+@pytest.fixture
+def upstream_client(loop_thread: LoopThread) -> Iterator[UpstreamClient]:
+    client = UpstreamClient()
+    yield client
+    loop_thread.run(client.close())
+
+
+@pytest.fixture(scope="module")
+def azure_fake(loop_thread: LoopThread) -> Iterator[FakeAzure]:
+    fake = FakeAzure(TokenRegistry())
+    loop_thread.run(fake.start())
+    yield fake
+    loop_thread.run(fake.stop())
+
+
+def _openai_knobs(fake: FakeOpenAI) -> dict[str, Any]:
+    api = fake.batch_api
+
+    def fail_line(custom_id: str) -> None:
+        error = {"error": {"message": "Invalid 'messages': too short.", "type": "invalid_request_error", "code": None}}
+        api.failures[custom_id] = (400, error)
+
+    def refuse_whole() -> None:
+        api.refuse_next = True
+
+    def hold(held: bool) -> None:
+        api.hold = held
+
+    return {"fail_line": fail_line, "hold": hold, "refuse_whole": refuse_whole, "missing_batch": "batch_nope"}
+
+
+def _openai(request: pytest.FixtureRequest, client: UpstreamClient) -> Road:
+    fake: FakeOpenAI = request.getfixturevalue("upstream")
+    config = ProviderConfig(type="openai", api_keys=(UPSTREAM_KEY,), base_url=fake.base_url, profile="openai")
+    provider = build_provider("openai", config, ServerConfig(), client)
+    return Road(provider, "gpt-4o-mini", violations=lambda: fake.spec_violations, **_openai_knobs(fake))
+
+
+def _azure(api_version: str | None) -> Callable[[pytest.FixtureRequest, UpstreamClient], Road]:
+    def road(request: pytest.FixtureRequest, client: UpstreamClient) -> Road:
+        fake: FakeAzure = request.getfixturevalue("azure_fake")
+        fake.reset()
+        fake.api_keys = frozenset({AZURE_KEY})
+        config = ProviderConfig(type="azure", api_keys=(AZURE_KEY,), base_url=fake.base_url, api_version=api_version)
+        provider = build_provider("azure", config, ServerConfig(), client)
+        return Road(provider, "gpt-4o-mini-prod", violations=lambda: fake.violations, **_openai_knobs(fake))
+
+    return road
+
+
+ROADS: dict[str, Callable[[pytest.FixtureRequest, UpstreamClient], Road]] = {
+    "openai": _openai,
+    "azure-v1": _azure(None),
+    "azure-deployments": _azure("2024-10-21"),
+}
+
+
+@pytest.fixture(params=list(ROADS))
+def road(request: pytest.FixtureRequest, upstream_client: UpstreamClient) -> Iterator[Road]:
+    built = ROADS[request.param](request, upstream_client)
+    yield built
+    assert built.violations() == [], "the gateway sent the batch API what it refuses"
+
+
+def _line(custom_id: str, text: str) -> BatchLine:
+    request = ChatRequest(model="public-name", messages=[Message(role="user", content=text)], max_tokens=50)
+    return BatchLine(custom_id, request)
+
+
+def _statuses_until_done(loop_thread: LoopThread, part: ProviderBatches, batch_id: str) -> list[ProviderBatchStatus]:
+    """The batch's status, asked until it is no longer running (the fakes move on each time they are asked)."""
+    seen = [loop_thread.run(part.batch_status(batch_id))]
+    while seen[-1].state == "running" and len(seen) < 10:
+        seen.append(loop_thread.run(part.batch_status(batch_id)))
+    return seen
+
+
+def _results(loop_thread: LoopThread, part: ProviderBatches, batch_id: str) -> dict[str, BatchOutcome]:
+    async def read() -> list[BatchOutcome]:
+        return [outcome async for outcome in part.batch_results(batch_id)]
+
+    return {outcome.custom_id: outcome for outcome in loop_thread.run(read())}
+
+
+def test_a_batch_runs_to_its_end_and_each_line_comes_back_translated(loop_thread: LoopThread, road: Road) -> None:
+    road.fail_line("b")
+    part = road.part
+    batch_id = loop_thread.run(part.submit_batch(road.model, [_line("a", "Say hi"), _line("b", "Say bye")]))
+    statuses = _statuses_until_done(loop_thread, part, batch_id)
+    assert statuses[0].state == "running"
+    assert statuses[-1].state == "ended"
+    assert (statuses[-1].total, statuses[-1].succeeded, statuses[-1].failed) == (2, 1, 1)
+    outcomes = _results(loop_thread, part, batch_id)
+    assert sorted(outcomes) == ["a", "b"]
+    answered = outcomes["a"].response
+    assert answered is not None and outcomes["a"].error is None
+    assert answered.choices[0].message.content == "Answer to a"
+    assert answered.choices[0].finish_reason == "stop"
+    assert answered.usage is not None and answered.usage.prompt_tokens > 0 and answered.usage.completion_tokens > 0
+    refused = outcomes["b"].error
+    assert outcomes["b"].response is None and isinstance(refused, UpstreamRejected)
+    assert refused.status == 400 and refused.raw_message
+
+
+def test_a_cancelled_batch_ends_cancelled_with_no_line_run(loop_thread: LoopThread, road: Road) -> None:
+    road.hold(True)
+    part = road.part
+    batch_id = loop_thread.run(part.submit_batch(road.model, [_line("a", "Say hi")]))
+    assert loop_thread.run(part.batch_status(batch_id)).state == "running"
+    loop_thread.run(part.cancel_batch(batch_id))
+    assert _statuses_until_done(loop_thread, part, batch_id)[-1].state == "cancelled"
+    assert _results(loop_thread, part, batch_id) == {}
+
+
+def test_a_batch_the_upstream_does_not_know_is_its_404(loop_thread: LoopThread, road: Road) -> None:
+    for call in (road.part.batch_status, road.part.cancel_batch):
+        with pytest.raises(UpstreamRejected) as caught:
+            loop_thread.run(call(road.missing_batch))
+        assert caught.value.status == 404
+
+
+def test_a_batch_the_upstream_refuses_whole_says_why(loop_thread: LoopThread, road: Road) -> None:
+    """Refused when made (a 400 from submit_batch) or when validated (the batch `failed`, with the reason)."""
+    road.refuse_whole()
+    try:
+        batch_id = loop_thread.run(road.part.submit_batch(road.model, [_line("a", "Say hi")]))
+    except UpstreamRejected as refused:
+        assert refused.status == 400 and refused.raw_message
+        return
+    status = _statuses_until_done(loop_thread, road.part, batch_id)[-1]
+    assert status.state == "failed" and status.message
+    assert _results(loop_thread, road.part, batch_id) == {}
+
+
+@pytest.mark.parametrize("lines", [[], [_line("a", "hi"), _line("a", "again")]], ids=["no line", "an id twice"])
+def test_lines_a_batch_cannot_take_are_refused_before_any_call(
+    loop_thread: LoopThread, road: Road, lines: list[BatchLine]
+) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        loop_thread.run(road.part.submit_batch(road.model, lines))
+    assert isinstance(caught.value, GatewayError) and caught.value.param in ("requests", "custom_id")
+
+
+def test_only_the_real_openai_and_azure_declare_a_batch_api(upstream_client: UpstreamClient) -> None:
+    """OpenAI-compatible servers (a preset's profile, an unknown host) have no batch API: no part, no capability."""
+
+    def built(**fields: Any) -> Provider:
+        config = ProviderConfig(type="openai", api_keys=("k",), **fields)
+        return build_provider("openai", config, ServerConfig(), upstream_client)
+
+    assert batches_of(built()) is not None  # api.openai.com
+    assert batches_of(built(base_url="http://127.0.0.1:9/v1", profile="openai")) is not None
+    assert batches_of(built(base_url="http://127.0.0.1:9/v1")) is None
+    assert batches_of(built(base_url="http://127.0.0.1:9/v1", profile="vllm")) is None
+    assert batches_of(built(base_url="https://api.groq.com/openai/v1", profile="groq")) is None
