@@ -24,7 +24,8 @@ from babelgate.providers import build_provider
 from babelgate.providers.base import Provider, batches_of
 from babelgate.providers.batch import BatchLine, BatchOutcome, ProviderBatches, ProviderBatchStatus
 from babelgate.schema.chat import ChatRequest, Message
-from tests.conftest import UPSTREAM_KEY
+from tests.conftest import ANTHROPIC_KEY, UPSTREAM_KEY
+from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.azure_upstream import FakeAzure
 from tests.fakes.cloud_tokens import TokenRegistry
 from tests.fakes.openai_upstream import FakeOpenAI
@@ -102,10 +103,36 @@ def _azure(api_version: str | None) -> Callable[[pytest.FixtureRequest, Upstream
     return road
 
 
+def _anthropic(request: pytest.FixtureRequest, client: UpstreamClient) -> Road:
+    fake: FakeAnthropic = request.getfixturevalue("anthropic_upstream")
+    batches = fake.message_batches
+    config = ProviderConfig(type="anthropic", api_keys=(ANTHROPIC_KEY,), base_url=fake.base_url)
+
+    def fail_line(custom_id: str) -> None:
+        batches.failures[custom_id] = ("invalid_request_error", "messages: at least one message is required")
+
+    def hold(held: bool) -> None:
+        batches.hold = held
+
+    def refuse_whole() -> None:
+        batches.refuse_next = True
+
+    return Road(
+        build_provider("anthropic", config, ServerConfig(), client),
+        "claude-sonnet-4-5",
+        fail_line=fail_line,
+        hold=hold,
+        missing_batch="msgbatch_nope",
+        refuse_whole=refuse_whole,
+        violations=lambda: fake.violations,
+    )
+
+
 ROADS: dict[str, Callable[[pytest.FixtureRequest, UpstreamClient], Road]] = {
     "openai": _openai,
     "azure-v1": _azure(None),
     "azure-deployments": _azure("2024-10-21"),
+    "anthropic": _anthropic,
 }
 
 
@@ -207,3 +234,22 @@ def test_only_the_real_openai_and_azure_declare_a_batch_api(upstream_client: Ups
     assert batches_of(built(base_url="http://127.0.0.1:9/v1")) is None
     assert batches_of(built(base_url="http://127.0.0.1:9/v1", profile="vllm")) is None
     assert batches_of(built(base_url="https://api.groq.com/openai/v1", profile="groq")) is None
+
+
+def test_anthropic_takes_any_custom_id_and_gives_each_back_as_it_was(
+    loop_thread: LoopThread, upstream_client: UpstreamClient, anthropic_upstream: FakeAnthropic
+) -> None:
+    """Anthropic's ids are 1 to 64 of [A-Za-z0-9_-]: others are sent encoded and read back as the caller's."""
+    config = ProviderConfig(type="anthropic", api_keys=(ANTHROPIC_KEY,), base_url=anthropic_upstream.base_url)
+    part = batches_of(build_provider("anthropic", config, ServerConfig(), upstream_client))
+    assert part is not None
+    ids = ["request 1/é", "b64-looks-encoded", "plain_id-2"]
+    batch_id = loop_thread.run(part.submit_batch("claude-sonnet-4-5", [_line(custom_id, "hi") for custom_id in ids]))
+    sent = [item["custom_id"] for item in anthropic_upstream.received[0].json["requests"]]
+    assert sent[2] == "plain_id-2" and sent[0] != ids[0] and sent[1] != ids[1]
+    assert _statuses_until_done(loop_thread, part, batch_id)[-1].state == "ended"
+    outcomes = _results(loop_thread, part, batch_id)
+    assert sorted(outcomes) == sorted(ids)
+    assert all(outcome.response is not None for outcome in outcomes.values())
+    with pytest.raises(InvalidRequest):
+        loop_thread.run(part.submit_batch("claude-sonnet-4-5", [_line("é" * 40, "hi")]))

@@ -75,6 +75,17 @@ class ProviderBatches(Protocol):
 # What the provider parts share.
 
 
+def batches_on(options: dict[str, Any], default: bool) -> bool:
+    """Whether a provider serves its batch part: `options.batches` (true or false) when set, else `default` (what
+    its type or profile says of the upstream: OpenAI's own API has one, a compatible server has none)."""
+    value = options.get("batches")
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ValueError("options.batches: expected true or false")
+    return value
+
+
 def checked_lines(lines: Sequence[BatchLine]) -> Sequence[BatchLine]:
     """`lines` as a provider batch may take them: at least one, each `custom_id` once (every provider matches its
     results to the lines by it)."""

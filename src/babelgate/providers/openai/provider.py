@@ -27,7 +27,7 @@ from babelgate.providers.base import (
     RelayApi,
     provider_timeouts,
 )
-from babelgate.providers.batch import BatchLine, BatchOutcome, ProviderBatchStatus, checked_lines
+from babelgate.providers.batch import BatchLine, BatchOutcome, ProviderBatchStatus, batches_on, checked_lines
 from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.openai import batches, images, translate, wire
 from babelgate.providers.openai.audio import (
@@ -112,7 +112,7 @@ class OpenAIProvider(ProviderDefaults):
         self._client = client
         self._timeouts = provider_timeouts(config, server)
         self._profile = select_profile(config.profile, self.base_url, config.options)
-        if not self._profile.batches:
+        if not batches_on(config.options, self._profile.batches):
             self.capabilities = dataclasses.replace(self.capabilities, batch=False)
         root = self._profile.completions_root
         self._completions_url = (
