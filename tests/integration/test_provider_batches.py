@@ -24,10 +24,11 @@ from babelgate.providers import build_provider
 from babelgate.providers.base import Provider, batches_of
 from babelgate.providers.batch import BatchLine, BatchOutcome, ProviderBatches, ProviderBatchStatus
 from babelgate.schema.chat import ChatRequest, Message
-from tests.conftest import ANTHROPIC_KEY, UPSTREAM_KEY
+from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, UPSTREAM_KEY
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.azure_upstream import FakeAzure
 from tests.fakes.cloud_tokens import TokenRegistry
+from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.servers import LoopThread
 
@@ -128,11 +129,37 @@ def _anthropic(request: pytest.FixtureRequest, client: UpstreamClient) -> Road:
     )
 
 
+def _gemini(request: pytest.FixtureRequest, client: UpstreamClient) -> Road:
+    fake: FakeGemini = request.getfixturevalue("gemini_upstream")
+    mode = fake.batch_mode
+    config = ProviderConfig(type="gemini", api_keys=(GEMINI_KEY,), base_url=fake.base_url)
+
+    def fail_line(custom_id: str) -> None:
+        mode.failures[custom_id] = (400, "Request contains an invalid argument.")
+
+    def hold(held: bool) -> None:
+        mode.hold = held
+
+    def refuse_whole() -> None:
+        mode.refuse_next = True
+
+    return Road(
+        build_provider("gemini", config, ServerConfig(), client),
+        "gemini-2.5-flash",
+        fail_line=fail_line,
+        hold=hold,
+        missing_batch="batches/nope",
+        refuse_whole=refuse_whole,
+        violations=lambda: fake.violations,
+    )
+
+
 ROADS: dict[str, Callable[[pytest.FixtureRequest, UpstreamClient], Road]] = {
     "openai": _openai,
     "azure-v1": _azure(None),
     "azure-deployments": _azure("2024-10-21"),
     "anthropic": _anthropic,
+    "gemini": _gemini,
 }
 
 
