@@ -24,11 +24,12 @@ from babelgate.providers import build_provider
 from babelgate.providers.base import Provider, batches_of
 from babelgate.providers.batch import BatchLine, BatchOutcome, ProviderBatches, ProviderBatchStatus
 from babelgate.schema.chat import ChatRequest, Message
-from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, UPSTREAM_KEY
+from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, MISTRAL_KEY, UPSTREAM_KEY
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.azure_upstream import FakeAzure
 from tests.fakes.cloud_tokens import TokenRegistry
 from tests.fakes.gemini_upstream import FakeGemini
+from tests.fakes.mistral_upstream import FakeMistral
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.servers import LoopThread
 
@@ -154,12 +155,44 @@ def _gemini(request: pytest.FixtureRequest, client: UpstreamClient) -> Road:
     )
 
 
+def _mistral(request: pytest.FixtureRequest, client: UpstreamClient) -> Road:
+    fake: FakeMistral = request.getfixturevalue("mistral_upstream")
+    jobs = fake.batch_jobs
+    config = ProviderConfig(type="mistral", api_keys=(MISTRAL_KEY,), base_url=fake.base_url + "/v1")
+
+    def fail_line(custom_id: str) -> None:
+        jobs.failures[custom_id] = {
+            "object": "error",
+            "message": "Prompt contains 40 tokens, too large for model with 32 maximum context length",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "3051",
+        }
+
+    def hold(held: bool) -> None:
+        jobs.hold = held
+
+    def refuse_whole() -> None:
+        jobs.refuse_next = True
+
+    return Road(
+        build_provider("mistral", config, ServerConfig(), client),
+        "mistral-small-latest",
+        fail_line=fail_line,
+        hold=hold,
+        missing_batch="00000000-0000-4000-9000-000000000000",
+        refuse_whole=refuse_whole,
+        violations=lambda: fake.violations,
+    )
+
+
 ROADS: dict[str, Callable[[pytest.FixtureRequest, UpstreamClient], Road]] = {
     "openai": _openai,
     "azure-v1": _azure(None),
     "azure-deployments": _azure("2024-10-21"),
     "anthropic": _anthropic,
     "gemini": _gemini,
+    "mistral": _mistral,
 }
 
 

@@ -52,14 +52,18 @@ STATES: Final[dict[str, ProviderBatchState]] = {
 NOT_RUN: Final = frozenset({"batch_expired", "batch_cancelled"})
 
 
-def jsonl(lines: Sequence[BatchLine], body_of: Callable[[BatchLine], dict[str, Any]], url: str) -> bytes:
-    """The input file: one `BatchRequestInput` per line, its body the one `chat` would send, never streamed."""
+def jsonl(lines: Sequence[BatchLine], body_of: Callable[[BatchLine], dict[str, Any]], url: str | None) -> bytes:
+    """The input file: one `BatchRequestInput` per line, its body the one `chat` would send, never streamed; without
+    `url`, Mistral's `{custom_id, body}`."""
     out = bytearray()
     for line in lines:
         body = body_of(line)
         body.pop("stream", None)
         body.pop("stream_options", None)
-        out += orjson.dumps({"custom_id": line.custom_id, "method": "POST", "url": url, "body": body})
+        item = {"custom_id": line.custom_id, "body": body}
+        if url is not None:
+            item = {"custom_id": line.custom_id, "method": "POST", "url": url, "body": body}
+        out += orjson.dumps(item)
         out += b"\n"
     return bytes(out)
 
