@@ -15,10 +15,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 
 from babelgate.config.models import ProviderConfig, ServerConfig
-from babelgate.errors import GatewayError, InvalidRequest, UpstreamRejected
+from babelgate.errors import GatewayError, InvalidRequest, UnsupportedCapability, UpstreamRejected
 from babelgate.http import UpstreamClient
 from babelgate.providers import build_provider
 from babelgate.providers.base import Provider, batches_of
@@ -313,3 +314,88 @@ def test_anthropic_takes_any_custom_id_and_gives_each_back_as_it_was(
     assert all(outcome.response is not None for outcome in outcomes.values())
     with pytest.raises(InvalidRequest):
         loop_thread.run(part.submit_batch("claude-sonnet-4-5", [_line("é" * 40, "hi")]))
+
+
+def test_a_large_batch_comes_back_whole_however_its_results_arrive(loop_thread: LoopThread, road: Road) -> None:
+    """Results files are read line by line as they arrive: lines cut between two reads still come back whole."""
+    lines = [_line(f"line-{number}", f"Question number {number} " + "x" * 200) for number in range(150)]
+    part = road.part
+    batch_id = loop_thread.run(part.submit_batch(road.model, lines))
+    assert _statuses_until_done(loop_thread, part, batch_id)[-1].state == "ended"
+    outcomes = _results(loop_thread, part, batch_id)
+    assert sorted(outcomes) == sorted(line.custom_id for line in lines)
+    for custom_id, outcome in outcomes.items():
+        assert outcome.response is not None
+        assert outcome.response.choices[0].message.content == f"Answer to {custom_id}"
+
+
+def test_openai_lines_carry_the_profiles_edits_and_never_stream(
+    loop_thread: LoopThread, upstream_client: UpstreamClient, upstream: FakeOpenAI
+) -> None:
+    """A line is the body `chat` would send: a reasoning model's `max_tokens` renamed as on the interactive road."""
+    config = ProviderConfig(type="openai", api_keys=(UPSTREAM_KEY,), base_url=upstream.base_url, profile="openai")
+    part = batches_of(build_provider("openai", config, ServerConfig(), upstream_client))
+    assert part is not None
+    streamed = ChatRequest(
+        model="public-name",
+        messages=[Message(role="user", content="hi")],
+        max_tokens=64,
+        stream=True,
+        include_usage=True,
+    )
+    loop_thread.run(part.submit_batch("o3-mini", [BatchLine("a", streamed)]))
+    [data] = upstream.batch_api.files.values()
+    line = orjson.loads(data)
+    assert line["body"]["model"] == "o3-mini" and line["body"]["max_completion_tokens"] == 64
+    assert "max_tokens" not in line["body"] and "stream" not in line["body"] and "stream_options" not in line["body"]
+
+
+def test_an_upstream_error_that_quotes_the_key_reaches_no_outcome(
+    loop_thread: LoopThread, upstream_client: UpstreamClient, upstream: FakeOpenAI
+) -> None:
+    config = ProviderConfig(type="openai", api_keys=(UPSTREAM_KEY,), base_url=upstream.base_url, profile="openai")
+    part = batches_of(build_provider("openai", config, ServerConfig(), upstream_client))
+    assert part is not None
+    error = {"error": {"message": f"Incorrect API key provided: {UPSTREAM_KEY}", "type": "invalid_request_error"}}
+    upstream.batch_api.failures["a"] = (400, error)
+    batch_id = loop_thread.run(part.submit_batch("gpt-4o-mini", [_line("a", "hi")]))
+    _statuses_until_done(loop_thread, part, batch_id)
+    refused = _results(loop_thread, part, batch_id)["a"].error
+    assert refused is not None and refused.raw_message
+    assert UPSTREAM_KEY not in str(refused.raw_message) and UPSTREAM_KEY not in str(refused)
+
+
+def test_azure_refuses_a_batch_for_claude_in_foundry_before_any_call(
+    loop_thread: LoopThread, upstream_client: UpstreamClient, azure_fake: FakeAzure
+) -> None:
+    azure_fake.reset()
+    config = ProviderConfig(type="azure", api_keys=(AZURE_KEY,), base_url=azure_fake.base_url)
+    part = batches_of(build_provider("azure", config, ServerConfig(), upstream_client))
+    assert part is not None
+    with pytest.raises(UnsupportedCapability):
+        loop_thread.run(part.submit_batch("claude-sonnet-4-5", [_line("a", "hi")]))
+    assert azure_fake.received == []
+
+
+def test_gemini_refuses_what_its_batch_mode_cannot_take_before_any_call(
+    loop_thread: LoopThread, upstream_client: UpstreamClient, gemini_upstream: FakeGemini
+) -> None:
+    config = ProviderConfig(type="gemini", api_keys=(GEMINI_KEY,), base_url=gemini_upstream.base_url)
+    part = batches_of(build_provider("gemini", config, ServerConfig(), upstream_client))
+    assert part is not None
+    huge = [_line(f"l{number}", "x" * (3 * 1024 * 1024)) for number in range(7)]  # past 20 MB inlined
+    with pytest.raises(InvalidRequest):
+        loop_thread.run(part.submit_batch("gemini-2.5-flash", huge))
+    for batch_id in ("nope", "batches/../models", "batches/a?b"):
+        with pytest.raises(InvalidRequest):
+            loop_thread.run(part.batch_status(batch_id))
+    assert gemini_upstream.received == []
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic", "gemini", "mistral"])
+def test_options_batches_false_leaves_the_part_out(kind: str, upstream_client: UpstreamClient) -> None:
+    config = ProviderConfig(type=kind, api_keys=("k",), options={"batches": False})
+    assert batches_of(build_provider(kind, config, ServerConfig(), upstream_client)) is None
+    wrong = ProviderConfig(type=kind, api_keys=("k",), options={"batches": "yes"})
+    with pytest.raises(ValueError, match=r"options\.batches"):
+        build_provider(kind, wrong, ServerConfig(), upstream_client)
