@@ -122,10 +122,9 @@ def outcome_of(
     if not isinstance(key, str):
         raise UpstreamProtocolError(provider=provider, detail="an inlined response has no metadata.key")
     error = item.get("error")
-    if isinstance(error, dict):
-        return BatchOutcome(
-            key, None, error_from_object(error, stream_error_status(error), provider=provider, scrub=scrub)
-        )
+    if isinstance(error, dict):  # a `google.rpc.Status`: its own `code` is the status, as inside an answer
+        status = stream_error_status(error)
+        return BatchOutcome(key, None, error_from_object(error, status, provider=provider, scrub=scrub))
     response = item.get("response")
     if not isinstance(response, dict) or ("candidates" not in response and "promptFeedback" not in response):
         return BatchOutcome(

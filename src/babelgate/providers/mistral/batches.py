@@ -32,9 +32,8 @@ STATES: Final[dict[str, ProviderBatchState]] = {
 
 
 def line_body(body: dict[str, Any]) -> dict[str, Any]:
-    """A chat body as a line carries it: the model is the job's, and a batch never streams."""
-    for name in ("model", "stream", "stream_options"):
-        body.pop(name, None)
+    """A chat body as a line carries it: the model is the job's (the JSONL writer drops `stream`)."""
+    body.pop("model", None)
     return body
 
 
