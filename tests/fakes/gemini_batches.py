@@ -92,7 +92,7 @@ class BatchMode:
             "metadata": {
                 "@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",
                 "model": f"models/{model}",
-                "displayName": batch["displayName"],  # type: ignore[index]
+                "displayName": batch.get("displayName") or name,  # type: ignore[union-attr]  # optional
                 "createTime": TIME,
                 "updateTime": TIME,
                 "state": "BATCH_STATE_PENDING",

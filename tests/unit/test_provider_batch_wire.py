@@ -12,17 +12,12 @@ import pytest
 from babelgate.errors import UpstreamError, UpstreamProtocolError, UpstreamRateLimited, UpstreamRejected
 from babelgate.http import UpstreamResponse
 from babelgate.providers.anthropic import batches as anthropic
-from babelgate.providers.anthropic.provider import AnthropicProvider
 from babelgate.providers.anthropic.translate import from_wire as anthropic_from_wire
-from babelgate.providers.azure.provider import AzureProvider
-from babelgate.providers.batch import ProviderBatches, jsonl_objects
+from babelgate.providers.batch import jsonl_objects
 from babelgate.providers.gemini import batches as gemini
-from babelgate.providers.gemini.provider import GeminiProvider
 from babelgate.providers.mistral import batches as mistral
-from babelgate.providers.mistral.provider import MistralProvider
 from babelgate.providers.openai import batches as openai
 from babelgate.providers.openai.errors import map_error
-from babelgate.providers.openai.provider import OpenAIProvider
 from babelgate.providers.openai.translate import from_wire as openai_from_wire
 from tests.fakes.openai_upstream import completion
 from tests.unit.test_openai_provider import StubResponse
@@ -149,27 +144,3 @@ async def test_a_results_file_is_read_whole_lines_whatever_its_pieces() -> None:
     broken = cast(UpstreamResponse, StubResponse(200, pieces=[b'{"a": 1}\nnot json\n']))
     with pytest.raises(UpstreamProtocolError):
         _ = [line async for line in jsonl_objects(broken, P)]
-
-
-# What mypy checks: every provider type that declares the `batch` capability is a `ProviderBatches` as the engine
-# calls it (the capability is a flag; this is its type).
-
-
-def _openai_part(provider: OpenAIProvider) -> ProviderBatches:
-    return provider
-
-
-def _azure_part(provider: AzureProvider) -> ProviderBatches:
-    return provider
-
-
-def _anthropic_part(provider: AnthropicProvider) -> ProviderBatches:
-    return provider
-
-
-def _gemini_part(provider: GeminiProvider) -> ProviderBatches:
-    return provider
-
-
-def _mistral_part(provider: MistralProvider) -> ProviderBatches:
-    return provider
