@@ -92,7 +92,7 @@ def outcome_of(
         try:
             return BatchOutcome(custom_id, from_wire(result["message"]))
         except (AttributeError, TypeError, ValueError, KeyError):
-            error = UpstreamProtocolError(provider=provider, detail="the message has the wrong shape")
+            error = UpstreamProtocolError(provider=provider, detail="the body has the wrong shape")
             return BatchOutcome(custom_id, None, error)
     if kind == "errored":
         body = result.get("error")

@@ -60,7 +60,7 @@ def checked_size(body: bytes) -> bytes:
 def checked_name(batch_id: str) -> str:
     """A batch's id as the engine hands it back: the operation's name, `batches/…` (nothing else reaches the URL)."""
     if not _NAME.fullmatch(batch_id):
-        raise InvalidRequest("invalid_value", param="batch_id", detail="expected batches/{id}")
+        raise InvalidRequest("invalid_value", param="batch_id", detail="expected the name of a batch (batches/…)")
     return batch_id
 
 
@@ -127,9 +127,7 @@ def outcome_of(
         return BatchOutcome(key, None, error_from_object(error, status, provider=provider, scrub=scrub))
     response = item.get("response")
     if not isinstance(response, dict) or ("candidates" not in response and "promptFeedback" not in response):
-        return BatchOutcome(
-            key, None, UpstreamProtocolError(provider=provider, detail="the response has no candidates")
-        )
+        return BatchOutcome(key, None, UpstreamProtocolError(provider=provider, detail="the body has no candidates"))
     try:
         return BatchOutcome(key, from_wire(response))
     except (AttributeError, TypeError, ValueError, KeyError):
