@@ -40,6 +40,7 @@ from anthropic.types.message_create_params import MessageCreateParamsNonStreamin
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic.warnings import TypedDictExtraConfigWarning
 
+from tests.fakes.anthropic_batches import MessageBatches
 from tests.fakes.scripted import Received, Reply, ScriptedStreams
 
 __all__ = [
@@ -891,6 +892,7 @@ class FakeAnthropic(ScriptedStreams):
         self.rejects_sampling: tuple[str, ...] = REJECTS_SAMPLING
         self.rejects_prefill: tuple[str, ...] = REJECTS_PREFILL
         self.stream_closed_at: float | None = None
+        self.message_batches = MessageBatches(self)  # /v1/messages/batches
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -917,6 +919,7 @@ class FakeAnthropic(ScriptedStreams):
         self.rejects_temperature_and_top_p = REJECTS_TEMPERATURE_AND_TOP_P
         self.rejects_sampling = REJECTS_SAMPLING
         self.rejects_prefill = REJECTS_PREFILL
+        self.message_batches.reset()
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -924,6 +927,7 @@ class FakeAnthropic(ScriptedStreams):
         app.router.add_post("/v1/messages/count_tokens", self._count_tokens)
         app.router.add_get("/v1/models", self._list_models)
         app.router.add_get("/v1/models/{model_id}", self._get_model)
+        self.message_batches.mount(app)
         await self.serve(app)
 
     def _error(self, status: int, error_type: str, text: str) -> web.Response:

@@ -108,6 +108,7 @@ class FakeAzure(FakeOpenAI):
         self.urls: list[str] = []  # every request's path and query, as it came (the handlers record the path)
         self.bearers: list[str] = []  # every request's bearer token, refused ones included
         self.claude = FakeAnthropic()  # its handlers serve /anthropic/v1/…; it is not started on its own
+        self.batch_api.line_url = "/chat/completions"  # Azure's Batch names the endpoint without /v1
 
     @property
     def base_url(self) -> str:
@@ -143,6 +144,9 @@ class FakeAzure(FakeOpenAI):
             app.router.add_post(f"/openai/v1/{name}", self._guarded(handler))
             app.router.add_post(f"/openai/deployments/{{deployment}}/{name}", deployment(handler))
         app.router.add_post("/openai/responses", self._versioned(self._guarded(self._responses)))
+        # Batch: the resource's files and batches, at both APIs' roots.
+        self.batch_api.mount(app, "/openai/v1", self._guarded)
+        self.batch_api.mount(app, "/openai", lambda handler: self._versioned(self._guarded(handler)))
         app.router.add_post("/anthropic/v1/messages", self._guarded(self.claude._messages, anthropic=True))
         app.router.add_post(
             "/anthropic/v1/messages/count_tokens", self._guarded(self.claude._count_tokens, anthropic=True)

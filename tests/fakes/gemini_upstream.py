@@ -43,6 +43,7 @@ from google.genai._transformers import t_is_multimodal_embedding_model
 from pydantic import BaseModel, ValidationError
 
 from tests.fakes import gemini_audio, images
+from tests.fakes.gemini_batches import BatchMode
 from tests.fakes.scripted import Received, Reply, ScriptedStreams
 
 __all__ = [
@@ -1151,6 +1152,7 @@ class FakeGemini(ScriptedStreams):
         self.embedding_models: dict[str, int] = dict(EMBEDDING_MODELS)
         self.max_embed_batch = MAX_EMBED_BATCH
         self.stream_closed_at: float | None = None
+        self.batch_mode = BatchMode(self)  # batchGenerateContent, /v1beta/batches/…
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -1184,6 +1186,7 @@ class FakeGemini(ScriptedStreams):
         self.models_status = 200
         self.models = self._default_models()
         self.api_keys = None
+        self.batch_mode.reset()
         self.requires_thought_signatures = REQUIRES_THOUGHT_SIGNATURES
         self.rejects_penalties = REJECTS_PENALTIES
         self.rejects_candidate_count = REJECTS_CANDIDATE_COUNT
@@ -1199,6 +1202,7 @@ class FakeGemini(ScriptedStreams):
         app.router.add_post(r"/{version:v1beta|v1}/models/{model:[^/:]+}:{method}", self._generate)
         app.router.add_get(r"/{version:v1beta|v1}/models", self._list_models)
         app.router.add_get(r"/{version:v1beta|v1}/models/{model:[^/:]+}", self._get_model)
+        self.batch_mode.mount(app)
         await self.serve(app)
 
     def _refuse(self, problems: list[str], code: int = 400, **error: Any) -> web.Response:
@@ -1280,6 +1284,8 @@ class FakeGemini(ScriptedStreams):
         model, method = request.match_info["model"], request.match_info["method"]
         if method == "batchEmbedContents":
             return await self._batch_embed(request, body, model)
+        if method == "batchGenerateContent":
+            return await self.batch_mode.create(request, body, model)
         if method == "predict":  # Imagen (tests/fakes/images.py)
             return await images.gemini_predict(self, request, body, model)
         if method == "countTokens":

@@ -58,6 +58,7 @@ from mistralai.client.models import (
 from mistralai.client.types import UNSET
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from tests.fakes.mistral_batches import BatchJobs
 from tests.fakes.openai_spec import schema_validator
 from tests.fakes.scripted import Received, Reply, ScriptedStreams
 
@@ -944,6 +945,7 @@ class FakeMistral(ScriptedStreams):
         self.api_keys: frozenset[str] | None = None
         self.embedding_models: dict[str, int] = dict(EMBEDDING_MODELS)
         self.stream_closed_at: float | None = None
+        self.batch_jobs = BatchJobs(self)  # /v1/files, /v1/batch/jobs
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -971,12 +973,14 @@ class FakeMistral(ScriptedStreams):
         self.models = self._default_models()
         self.api_keys = None
         self.embedding_models = dict(EMBEDDING_MODELS)
+        self.batch_jobs.reset()
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._list_models)
+        self.batch_jobs.mount(app)
         await self.serve(app)
 
     def _unauthorized(self, problem: str) -> web.Response:

@@ -22,6 +22,7 @@ import orjson
 from aiohttp import web
 
 from tests.fakes import images, openai_audio
+from tests.fakes.openai_batches import BatchApi
 from tests.fakes.openai_spec import spec_violations
 from tests.fakes.scripted import Received, Reply, ScriptedStreams
 
@@ -250,6 +251,7 @@ class FakeOpenAI(ScriptedStreams):
         # Chat answers wait here until every party is in: a test that needs requests in flight together
         # (on one fake or several sharing it) gets exactly that, where a delay only makes it likely.
         self.chat_barrier: asyncio.Barrier | None = None
+        self.batch_api = BatchApi(self)  # /v1/files and /v1/batches
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -266,6 +268,7 @@ class FakeOpenAI(ScriptedStreams):
         self.models_status = 200
         self.chat_responder = None
         self.chat_barrier = None
+        self.batch_api.reset()
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -280,6 +283,7 @@ class FakeOpenAI(ScriptedStreams):
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/api/tags", self._tags)  # Ollama's native listing
         openai_audio.mount(self, app)  # /v1/audio/transcriptions, /translations, /speech
+        self.batch_api.mount(app, "/v1")
         await self.serve(app)
 
     async def _models(self, request: web.Request) -> web.Response:

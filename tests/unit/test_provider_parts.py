@@ -38,6 +38,7 @@ MEDIA: Final = {
     "realtime_calls": "realtime_call",
     "rerank": "rerank",
     "count_tokens": "count_input_tokens",
+    "batch": "submit_batch",
 }
 RELAY: Final = ("relays", "relay", "relay_stream")
 # What the optional parts were before they were parts: no provider carries any of these any more.

@@ -11,11 +11,15 @@ back with the same translator its interactive `chat` uses.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from babelgate.errors import GatewayError
+import orjson
+
+from babelgate.errors import GatewayError, InvalidRequest, UpstreamProtocolError
+from babelgate.http import UpstreamResponse, iter_body
 from babelgate.schema.chat import ChatRequest, ChatResponse
 
 # Where a provider batch stands: still running (queued, validating, in progress, finalizing), ended (results may be
@@ -66,3 +70,66 @@ class ProviderBatches(Protocol):
         ...
 
     async def cancel_batch(self, batch_id: str) -> None: ...
+
+
+# What the provider parts share.
+
+
+def batches_on(options: dict[str, Any], default: bool) -> bool:
+    """Whether a provider serves its batch part: `options.batches` (true or false) when set, else `default` (what
+    its type or profile says of the upstream: OpenAI's own API has one, a compatible server has none)."""
+    value = options.get("batches")
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ValueError("options.batches: expected true or false")
+    return value
+
+
+def checked_lines(lines: Sequence[BatchLine]) -> Sequence[BatchLine]:
+    """`lines` as a provider batch may take them: at least one, each `custom_id` once (every provider matches its
+    results to the lines by it)."""
+    if not lines:
+        raise InvalidRequest("invalid_value", param="requests", detail="a provider batch needs at least one line")
+    seen: set[str] = set()
+    for line in lines:
+        if line.custom_id in seen:
+            raise InvalidRequest("invalid_value", param="custom_id", detail=f"{line.custom_id!r} is used twice")
+        seen.add(line.custom_id)
+    return lines
+
+
+async def jsonl_objects(response: UpstreamResponse, provider: str) -> AsyncIterator[dict[str, Any]]:
+    """A JSONL body's objects as they arrive (a results file may be large: it is never held whole); a line that is
+    not a JSON object is the upstream's protocol error."""
+    rest = b""
+    async with contextlib.aclosing(iter_body(response)) as body:
+        async for chunk in body:
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                if line.strip():
+                    yield _json_line(line, provider)
+    if rest.strip():
+        yield _json_line(rest, provider)
+
+
+def _json_line(line: bytes, provider: str) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        raise UpstreamProtocolError(provider=provider, detail="a results line is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise UpstreamProtocolError(provider=provider, detail="a results line is not an object")
+    return parsed
+
+
+def count(value: Any) -> int:
+    """A count as upstreams write it: a number, or a string of one (proto3's int64 in JSON); else 0."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return 0

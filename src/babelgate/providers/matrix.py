@@ -33,6 +33,7 @@ COLUMNS: Final = (
     ("rerank", "rerank"),
     ("moderations", "moderations"),
     ("count_tokens", "token counts"),
+    ("batch", "batch API"),
     ("hosted_tools", "hosted tools"),
 )
 

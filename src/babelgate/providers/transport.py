@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import msgspec
 import orjson
@@ -22,6 +22,9 @@ from babelgate.providers.tokens import BearerTokens
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingResponse
 from babelgate.streaming import SSEDecoder, SSEEvent, parse_frame
+
+if TYPE_CHECKING:  # aiohttp (~14 MiB) loads with the first form sent, not with the gateway
+    import aiohttp
 
 
 class ErrorMapper(Protocol):
@@ -267,13 +270,24 @@ class Upstream:
             return self._with_token("POST", url, body, headers)
         return self._send("POST", url, body, headers, lines=lines)
 
-    async def get_json(self, url: str) -> dict[str, Any]:
-        """A GET whose answer is a JSON object (an upstream's model listing)."""
+    def get(self, url: str) -> Coroutine[Any, Any, UpstreamResponse]:
+        """send_checked's GET, its body left for the caller to read (a file's content, line by line)."""
         if self.tokens is not None:
-            response = await self._with_token("GET", url, None, None)
-        else:
-            response = await self._send("GET", url, None, None)
-        return (await read_json_object(response, self.provider))[1]
+            return self._with_token("GET", url, None, None)
+        return self._send("GET", url, None, None)
+
+    async def get_json(self, url: str) -> dict[str, Any]:
+        """A GET whose answer is a JSON object (an upstream's model listing, a batch's state)."""
+        return (await read_json_object(await self.get(url), self.provider))[1]
+
+    async def post_form(self, url: str, form: aiohttp.FormData) -> UpstreamResponse:
+        """A multipart upload (image edits, audio, a batch's input file): the form rendered once (what it holds is
+        already in memory) and posted with its boundary as the content type, under the name the key's headers give
+        the content type (`Content-Type` or `content-type`: one header, never both)."""
+        writer = form()
+        body = await writer.as_bytes()
+        named = next((name for name in self.keys.items[0] if name.lower() == "content-type"), "Content-Type")
+        return await self.post(url, body, {named: writer.content_type})
 
     def _send(
         self,

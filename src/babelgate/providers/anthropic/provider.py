@@ -7,11 +7,13 @@ accounting needs)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
 
 import orjson
 
@@ -19,7 +21,7 @@ from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UpstreamProtocolError
 from babelgate.http import UpstreamClient, UpstreamResponse
 from babelgate.observability.logging import Scrubber
-from babelgate.providers.anthropic import wire
+from babelgate.providers.anthropic import batches, wire
 from babelgate.providers.anthropic.errors import error_from_body, map_error
 from babelgate.providers.anthropic.profiles import build_profiles
 from babelgate.providers.anthropic.relay import account, relay_message_events
@@ -27,6 +29,15 @@ from babelgate.providers.anthropic.replay import ThinkingReplay, with_thinking_r
 from babelgate.providers.anthropic.stream import AnthropicStreamTranslator
 from babelgate.providers.anthropic.translate import WireRequest, from_wire, to_wire
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
+from babelgate.providers.batch import (
+    BatchLine,
+    BatchOutcome,
+    ProviderBatches,
+    ProviderBatchStatus,
+    batches_on,
+    checked_lines,
+    jsonl_objects,
+)
 from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.transport import Upstream, read_json_object, translate_sse
 from babelgate.schema.chat import ChatRequest, ChatResponse
@@ -47,6 +58,8 @@ class AnthropicProvider(ProviderDefaults):
         relays=frozenset({"messages", "messages.count_tokens"}),
         hosted_tools=frozenset({"web_search"}),
         count_tokens=True,
+        # Message Batches (batches.py); `options.batches: false` for an Anthropic-compatible server without them.
+        batch=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -82,6 +95,9 @@ class AnthropicProvider(ProviderDefaults):
             MappingProxyType(common),
         )
         self._upstream = Upstream(client, name, self._headers, self._timeouts, map_error, self._scrub)
+        self._batches_url = base_url + batches.BATCHES_PATH
+        if not batches_on(config.options, True):
+            self.capabilities = dataclasses.replace(self.capabilities, batch=False)
 
     def _prepare(self, request: ChatRequest, model: str, notes: CallNotes) -> WireRequest:
         profile = self._profiles.for_model(model)
@@ -196,6 +212,46 @@ class AnthropicProvider(ProviderDefaults):
             yield canonical
         self._replay.remember(translator.tool_call_ids, translator.thinking_details)
 
+    # The ProviderBatches part (batches.py): each line's params the Messages body `chat` sends, with the model's betas.
+
+    async def submit_batch(self, model: str, lines: Sequence[BatchLine]) -> str:
+        requests = []
+        for line in checked_lines(lines):
+            params = self._prepare(line.request, model, CallNotes()).body
+            params.pop("stream", None)
+            requests.append({"custom_id": batches.wire_id(line.custom_id), "params": params})
+        response = await self._post({"requests": requests}, model, url=self._batches_url)
+        _, parsed = await read_json_object(response, self.name)
+        batch_id = parsed.get("id")
+        if parsed.get("type") != "message_batch" or not isinstance(batch_id, str):
+            raise UpstreamProtocolError(provider=self.name, detail="the body is not a MessageBatch")
+        return batch_id
+
+    def _batch_url(self, batch_id: str, tail: str = "") -> str:
+        return f"{self._batches_url}/{quote(batch_id, safe='')}{tail}"
+
+    async def batch_status(self, batch_id: str) -> ProviderBatchStatus:
+        return batches.status_of(await self._upstream.get_json(self._batch_url(batch_id)), self.name)
+
+    async def batch_results(self, batch_id: str) -> AsyncIterator[BatchOutcome]:
+        """The results file at this provider's own base URL (where the batch's `results_url` points), so that its key
+        goes nowhere else."""
+        created = int(time.time())
+
+        def from_wire_message(message: dict[str, Any]) -> ChatResponse:
+            # A line's own json_tool is not kept: the structured-output tool's name is the gateway's own
+            # (`babelgate_json_output`), so a tool of that name is the JSON answer, as `chat` reads it.
+            return from_wire(message, created=created, json_tool=wire.JSON_TOOL_NAME)
+
+        response = await self._upstream.get(self._batch_url(batch_id, "/results"))
+        async for line in jsonl_objects(response, self.name):
+            outcome = batches.outcome_of(line, from_wire=from_wire_message, provider=self.name, scrub=self._scrub)
+            if outcome is not None:
+                yield outcome
+
+    async def cancel_batch(self, batch_id: str) -> None:
+        await read_json_object(await self._upstream.post(self._batch_url(batch_id, "/cancel"), b""), self.name)
+
     async def list_models(self) -> list[ModelInfo]:
         parsed = await self._upstream.get_json(self._models_url)
         return [
@@ -215,3 +271,9 @@ def _epoch(timestamp: Any) -> int:
         return int(datetime.fromisoformat(str(timestamp).replace("Z", "+00:00")).timestamp())
     except ValueError:
         return 0
+
+
+if TYPE_CHECKING:  # the `batch` capability's part, held to its protocol where `make typecheck` looks
+
+    def _batches(provider: AnthropicProvider) -> ProviderBatches:
+        return provider

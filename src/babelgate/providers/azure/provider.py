@@ -12,8 +12,8 @@ ends with `finish_reason: "content_filter"` as Azure sent it (its first words ar
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -34,6 +34,7 @@ from babelgate.providers.base import (
     RelayApi,
     provider_timeouts,
 )
+from babelgate.providers.batch import BatchLine, BatchOutcome, ProviderBatches, ProviderBatchStatus
 from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.openai.provider import OpenAIProvider
 from babelgate.providers.tokens import BearerTokens, closer
@@ -68,6 +69,9 @@ class AzureOpenAIRoad(OpenAIProvider):
         }
         super().__init__(name, config.model_copy(update=update), server, client)
         self._upstream = dataclasses.replace(self._upstream, map_error=map_error, tokens=tokens)
+
+    # Azure's Batch names the endpoint without `/v1`, in each line's `url` and the batch's `endpoint`.
+    _batch_endpoint = "/chat/completions"
 
     def _key_headers(self, key: str) -> dict[str, str]:
         return {"api-key": key}
@@ -181,6 +185,8 @@ class AzureProvider(ProviderDefaults):
         relays=frozenset({"chat", "responses", "completions", "messages", "messages.count_tokens"}),
         realtime=True,
         realtime_calls=True,
+        # Azure OpenAI's Batch API (global batch deployments), for OpenAI's deployments (Claude in Foundry has none).
+        batch=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -257,7 +263,7 @@ class AzureProvider(ProviderDefaults):
         return self._openai.realtime_hangup(call_id)
 
     def _media_road(self, model: str, capability: str) -> AzureOpenAIRoad:
-        """Media are OpenAI's deployments' (Claude in Foundry has chat only)."""
+        """Media and batches are OpenAI's deployments' (Claude in Foundry has chat only)."""
         if wire.is_claude(model):
             raise UnsupportedCapability(provider=self.name, capability=capability)
         return self._openai
@@ -277,5 +283,23 @@ class AzureProvider(ProviderDefaults):
     def speech(self, request: SpeechRequest, model: str, notes: CallNotes) -> AsyncIterator[bytes]:
         return self._media_road(model, "speech").speech(request, model, notes)
 
+    def submit_batch(self, model: str, lines: Sequence[BatchLine]) -> Coroutine[Any, Any, str]:
+        return self._media_road(model, "batch").submit_batch(model, lines)
+
+    def batch_status(self, batch_id: str) -> Coroutine[Any, Any, ProviderBatchStatus]:
+        return self._openai.batch_status(batch_id)
+
+    def batch_results(self, batch_id: str) -> AsyncIterator[BatchOutcome]:
+        return self._openai.batch_results(batch_id)
+
+    def cancel_batch(self, batch_id: str) -> Coroutine[Any, Any, None]:
+        return self._openai.cancel_batch(batch_id)
+
     async def list_models(self) -> list[ModelInfo]:
         return []  # the configured models are the catalogue (`list_models` is off in the capabilities)
+
+
+if TYPE_CHECKING:  # the `batch` capability's part, held to its protocol where `make typecheck` looks
+
+    def _batches(provider: AzureProvider) -> ProviderBatches:
+        return provider

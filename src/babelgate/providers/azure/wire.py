@@ -27,8 +27,9 @@ CLAUDE_PREFIXES: Final = ("claude-",)
 # The Entra ID scope of Azure OpenAI and Foundry's Azure AI services (AZ "Microsoft Entra ID
 # authentication"; the openai SDK's `azure_ad_token_provider` examples ask for it).
 SCOPE: Final = "https://cognitiveservices.azure.com/.default"
-# The OpenAI provider's endpoint paths that are not per deployment in the deployment-style API.
-UNDEPLOYED: Final = ("/responses",)
+# The OpenAI provider's endpoint paths that are not per deployment in the deployment-style API (Batch's files and
+# batches are the resource's: the deployment is each line's `model`).
+UNDEPLOYED: Final = ("/responses", "/files", "/batches")
 
 
 def deployment_url(root: str, path: str, deployment: str, api_version: str) -> str:

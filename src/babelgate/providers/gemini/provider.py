@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -25,7 +26,15 @@ from babelgate.providers.base import (
     RelayApi,
     provider_timeouts,
 )
-from babelgate.providers.gemini import images, wire
+from babelgate.providers.batch import (
+    BatchLine,
+    BatchOutcome,
+    ProviderBatches,
+    ProviderBatchStatus,
+    batches_on,
+    checked_lines,
+)
+from babelgate.providers.gemini import batches, images, wire
 from babelgate.providers.gemini import relay as native
 from babelgate.providers.gemini.audio import (
     audio_usage,
@@ -80,13 +89,16 @@ class GeminiProvider(ProviderDefaults):
         relays=frozenset({"generate_content", "generate_content.count_tokens"}),
         live=True,
         count_tokens=True,
+        # Batch mode with inlined requests (batches.py); `options.batches: false` turns it off.
+        batch=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name
         self.secrets = config.api_keys
         self.list_models_enabled = config.list_models
-        self._base = (config.base_url or wire.DEFAULT_BASE_URL) + f"/{wire.API_VERSION}/models/"
+        self._root = (config.base_url or wire.DEFAULT_BASE_URL) + f"/{wire.API_VERSION}/"
+        self._base = self._root + "models/"
         self._urls: dict[tuple[str, str], str] = {}
         self._models_url = (config.base_url or wire.DEFAULT_BASE_URL) + wire.MODELS_PATH
         self._live_url = websocket_url(config.base_url or wire.DEFAULT_BASE_URL) + wire.LIVE_PATH
@@ -106,6 +118,8 @@ class GeminiProvider(ProviderDefaults):
             MappingProxyType(common),
         )
         self._upstream = Upstream(client, name, self._headers, self._timeouts, map_error, self._scrub)
+        if not batches_on(config.options, True):
+            self.capabilities = dataclasses.replace(self.capabilities, batch=False)
 
     def _url(self, model: str, method: str) -> str:
         # Made once per model and method: quoting the model's name was ~70 bytecodes of every request.
@@ -126,11 +140,42 @@ class GeminiProvider(ProviderDefaults):
         return LiveUpstream(socket, self._live_models + model, self._live_stream_end)
 
     async def _body(self, request: ChatRequest, model: str, notes: CallNotes) -> bytes:
+        return orjson.dumps(await self._wire_request(request, model, notes))
+
+    async def _wire_request(self, request: ChatRequest, model: str, notes: CallNotes) -> dict[str, Any]:
         profile = self._profiles.for_model(model)
         inline = await self._inline_media(request) if profile.inline_remote_media else {}
-        return orjson.dumps(
-            to_wire(request, profile, notes.adjusted, inline=inline, tool_positions=notes.tool_positions)
-        )
+        return to_wire(request, profile, notes.adjusted, inline=inline, tool_positions=notes.tool_positions)
+
+    # The ProviderBatches part (batches.py): each line inlined as the generateContent body `chat` sends.
+
+    async def submit_batch(self, model: str, lines: Sequence[BatchLine]) -> str:
+        requests = [
+            {"request": await self._wire_request(line.request, model, CallNotes()), "metadata": {"key": line.custom_id}}
+            for line in checked_lines(lines)
+        ]
+        body = batches.batch_body(requests, f"babelgate {model} ({len(requests)} lines)")
+        response = await self._post(self._url(model, "batchGenerateContent"), batches.checked_size(orjson.dumps(body)))
+        return batches.batch_name(await self._answer(response), self.name)
+
+    async def batch_status(self, batch_id: str) -> ProviderBatchStatus:
+        operation = await self._upstream.get_json(self._root + batches.checked_name(batch_id))
+        return batches.status_of(operation, self.name)
+
+    async def batch_results(self, batch_id: str) -> AsyncIterator[BatchOutcome]:
+        operation = await self._upstream.get_json(self._root + batches.checked_name(batch_id))
+        model, created = batches.model_of(operation), int(time.time())
+        for item in batches.inlined_responses(operation):
+            yield batches.outcome_of(
+                item,
+                from_wire=lambda body: from_wire(body, created=created, model=model),
+                provider=self.name,
+                scrub=self._scrub,
+            )
+
+    async def cancel_batch(self, batch_id: str) -> None:
+        response = await self._post(self._root + batches.checked_name(batch_id) + ":cancel", b"{}")
+        await self._answer(response)
 
     async def count_input_tokens(self, request: ChatRequest, model: str, notes: CallNotes) -> int | None:
         """countTokens of the generateContent body `chat` would send."""
@@ -321,3 +366,9 @@ def _media_policy(options: Any) -> MediaPolicy:
             value = tuple(value) if name == "allowed_types" else frozenset(value)
         values[name] = value
     return MediaPolicy(**values)
+
+
+if TYPE_CHECKING:  # the `batch` capability's part, held to its protocol where `make typecheck` looks
+
+    def _batches(provider: GeminiProvider) -> ProviderBatches:
+        return provider

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import dataclasses
+from collections.abc import AsyncIterator, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import orjson
 
@@ -13,12 +15,22 @@ from babelgate.errors import UpstreamProtocolError
 from babelgate.http import UpstreamClient
 from babelgate.observability.logging import Scrubber
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, provider_timeouts
+from babelgate.providers.batch import (
+    BatchLine,
+    BatchOutcome,
+    ProviderBatches,
+    ProviderBatchStatus,
+    batches_on,
+    checked_lines,
+)
 from babelgate.providers.key_pool import KeyPool
-from babelgate.providers.mistral import wire
+from babelgate.providers.mistral import batches, wire
 from babelgate.providers.mistral.errors import map_error
 from babelgate.providers.mistral.moderation import moderation_from_wire, moderation_to_wire
 from babelgate.providers.mistral.stream import MistralStreamTranslator
 from babelgate.providers.mistral.translate import embedding_from_wire, embedding_to_wire, from_wire, to_wire
+from babelgate.providers.openai.batches import jsonl as jsonl_lines
+from babelgate.providers.openai.batches import outcome_of, results, string_field, upload
 from babelgate.providers.openai.stream import stream_error
 from babelgate.providers.transport import (
     Upstream,
@@ -40,6 +52,8 @@ class MistralProvider(ProviderDefaults):
         embedding_batch_limit=wire.EMBEDDING_BATCH_LIMIT,
         list_models=True,
         moderations=True,
+        # Batch jobs (batches.py); `options.batches: false` turns them off.
+        batch=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -51,6 +65,7 @@ class MistralProvider(ProviderDefaults):
         self._embeddings_url = base + wire.EMBEDDINGS_PATH
         self._models_url = base + wire.MODELS_PATH
         self._moderations_url = base + wire.MODERATIONS_PATH
+        self._base = base
         self._client = client
         self._timeouts = provider_timeouts(config, server)
         self._scrub = Scrubber(config.api_keys)
@@ -62,6 +77,8 @@ class MistralProvider(ProviderDefaults):
             MappingProxyType(common),
         )
         self._upstream = Upstream(client, name, self._headers, self._timeouts, map_error, self._scrub)
+        if not batches_on(config.options, True):
+            self.capabilities = dataclasses.replace(self.capabilities, batch=False)
 
     async def _post(self, request: ChatRequest, model: str, notes: CallNotes) -> Any:
         return await self._send(self._chat_url, to_wire(request, model, notes.adjusted))
@@ -105,6 +122,40 @@ class MistralProvider(ProviderDefaults):
         parsed = await self._answer(await self._send(self._moderations_url, moderation_to_wire(body, model)))
         return moderation_from_wire(parsed, self.name)
 
+    # The ProviderBatches part (batches.py): a JSONL file of the bodies `chat` sends, and a batch job.
+
+    async def submit_batch(self, model: str, lines: Sequence[BatchLine]) -> str:
+        data = jsonl_lines(
+            checked_lines(lines), lambda line: batches.line_body(to_wire(line.request, model, [])), url=None
+        )
+        file_id = await upload(self._upstream, self._base + batches.FILES_PATH, data, self.name)
+        body = {"input_files": [file_id], "model": model, "endpoint": batches.CHAT_ENDPOINT}
+        job = await self._answer(await self._send(self._base + batches.JOBS_PATH, body))
+        return string_field(job, "id", self.name)
+
+    def _job_url(self, job_id: str, tail: str = "") -> str:
+        return f"{self._base}{batches.JOBS_PATH}/{quote(job_id, safe='')}{tail}"
+
+    async def batch_status(self, batch_id: str) -> ProviderBatchStatus:
+        return batches.status_of(await self._upstream.get_json(self._job_url(batch_id)), self.name)
+
+    async def batch_results(self, batch_id: str) -> AsyncIterator[BatchOutcome]:
+        job = await self._upstream.get_json(self._job_url(batch_id))
+        urls = [
+            f"{self._base}{batches.FILES_PATH}/{quote(file_id, safe='')}/content"
+            for file_id in (job.get("output_file"), job.get("error_file"))
+            if isinstance(file_id, str) and file_id
+        ]
+
+        def read(line: dict[str, Any]) -> BatchOutcome | None:
+            return outcome_of(line, from_wire=from_wire, map_error=map_error, provider=self.name, scrub=self._scrub)
+
+        async for outcome in results(self._upstream, urls, read, self.name):
+            yield outcome
+
+    async def cancel_batch(self, batch_id: str) -> None:
+        await self._answer(await self._upstream.post(self._job_url(batch_id, "/cancel"), b""))
+
     async def list_models(self) -> list[ModelInfo]:
         parsed = await self._upstream.get_json(self._models_url)
         return [
@@ -128,3 +179,9 @@ def _model_info(entry: dict[str, Any]) -> ModelInfo:
         if isinstance(capabilities, dict)
         else (),
     )
+
+
+if TYPE_CHECKING:  # the `batch` capability's part, held to its protocol where `make typecheck` looks
+
+    def _batches(provider: MistralProvider) -> ProviderBatches:
+        return provider

@@ -44,6 +44,9 @@ class Profile:
     rerank: str | None = "cohere"
     # The server counts a Responses body's input tokens at `{base_url}/responses/input_tokens` (OpenAI's API).
     input_tokens: bool = False
+    # The server runs OpenAI's Batch API (`{base_url}/files` and `/batches`): OpenAI's own and Azure's. Compatible
+    # servers have none, and their providers leave out the `batch` capability.
+    batches: bool = False
     _by_model: dict[str, tuple[ModelRule, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def rules_for(self, model: str) -> tuple[ModelRule, ...]:
@@ -124,10 +127,11 @@ PROFILES: Final[dict[str, Profile]] = {
         completions=_OPENAI_COMPLETIONS,
         rerank=None,
         input_tokens=True,
+        batches=True,
     ),
     # Azure OpenAI and Microsoft Foundry: model names are the resource's deployment names, so only what holds
     # for every model there.
-    "azure": Profile("azure", (NO_TOP_K,)),
+    "azure": Profile("azure", (NO_TOP_K,), batches=True),
     # Ollama's /v1 accepts the OpenAI body as is: its decoder ignores fields it does not know, and
     # current versions honour stream_options.include_usage, so nothing is dropped.
     "ollama": Profile("ollama"),

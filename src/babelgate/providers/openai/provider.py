@@ -5,10 +5,11 @@ path, the Responses API, legacy completions: relay.py reads what accounting need
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Coroutine
+import dataclasses
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import orjson
 
@@ -26,8 +27,16 @@ from babelgate.providers.base import (
     RelayApi,
     provider_timeouts,
 )
+from babelgate.providers.batch import (
+    BatchLine,
+    BatchOutcome,
+    ProviderBatches,
+    ProviderBatchStatus,
+    batches_on,
+    checked_lines,
+)
 from babelgate.providers.key_pool import KeyPool
-from babelgate.providers.openai import images, translate, wire
+from babelgate.providers.openai import batches, images, translate, wire
 from babelgate.providers.openai.audio import (
     SPEECH_PATH,
     TRANSCRIPTIONS_PATH,
@@ -88,7 +97,11 @@ class OpenAIProvider(ProviderDefaults):
         realtime=True,
         realtime_calls=True,
         rerank=True,
+        # OpenAI's Batch API; an instance whose profile has none (every compatible server) leaves it out.
+        batch=True,
     )
+    # What each batch line's `url` and the batch's `endpoint` name (Azure's have no `/v1`).
+    _batch_endpoint = batches.CHAT_ENDPOINT
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
         self.name = name
@@ -106,6 +119,8 @@ class OpenAIProvider(ProviderDefaults):
         self._client = client
         self._timeouts = provider_timeouts(config, server)
         self._profile = select_profile(config.profile, self.base_url, config.options)
+        if not batches_on(config.options, self._profile.batches):
+            self.capabilities = dataclasses.replace(self.capabilities, batch=False)
         root = self._profile.completions_root
         self._completions_url = (
             self.base_url.removesuffix("/v1") + root if root is not None else self.base_url
@@ -326,12 +341,9 @@ class OpenAIProvider(ProviderDefaults):
         notes.usage = answer.usage
         return answer
 
-    async def _post_form(self, url: str, form: aiohttp.FormData) -> UpstreamResponse:
-        """A multipart upload (image edits, audio): the form rendered once — the files are already in
-        memory, bounded by the body limit — and posted with its boundary as the content type."""
-        writer = form()
-        body = await writer.as_bytes()
-        return await self._upstream.post(url, body, {"Content-Type": writer.content_type})
+    def _post_form(self, url: str, form: aiohttp.FormData) -> Coroutine[Any, Any, UpstreamResponse]:
+        """A multipart upload (image edits, audio): the files are already in memory, bounded by the body limit."""
+        return self._upstream.post_form(url, form)
 
     async def edit_images(self, request: ImageRequest, model: str, notes: CallNotes) -> ImageResponse:
         response = await self._post_form(
@@ -355,6 +367,53 @@ class OpenAIProvider(ProviderDefaults):
         async for chunk in relay_audio(response, provider=self.name, notes=notes):
             yield chunk
 
+    # The ProviderBatches part (batches.py): the lines' bodies as `chat` sends them, the profile's edits included.
+
+    def _batch_url(self, path: str) -> str:
+        return self._url(self.base_url + path, "")  # not per deployment on Azure (its UNDEPLOYED paths)
+
+    def _batch_body(self, line: BatchLine, model: str) -> dict[str, Any]:
+        body = translate.to_wire(line.request, model)
+        body["model"] = model
+        self._profile.apply(body, model, [])
+        return body
+
+    async def submit_batch(self, model: str, lines: Sequence[BatchLine]) -> str:
+        data = batches.jsonl(checked_lines(lines), lambda line: self._batch_body(line, model), self._batch_endpoint)
+        file_id = await batches.upload(self._upstream, self._batch_url(batches.FILES_PATH), data, self.name)
+        body = {"input_file_id": file_id, "endpoint": self._batch_endpoint}
+        body["completion_window"] = batches.COMPLETION_WINDOW
+        response = await self._upstream.post(self._batch_url(batches.BATCHES_PATH), orjson.dumps(body))
+        return batches.string_field((await read_json_object(response, self.name))[1], "id", self.name)
+
+    def _batch_get(self, batch_id: str) -> Coroutine[Any, Any, dict[str, Any]]:
+        return self._upstream.get_json(self._batch_url(f"{batches.BATCHES_PATH}/{quote(batch_id, safe='')}"))
+
+    async def batch_status(self, batch_id: str) -> ProviderBatchStatus:
+        return batches.status_of(await self._batch_get(batch_id), self.name)
+
+    async def batch_results(self, batch_id: str) -> AsyncIterator[BatchOutcome]:
+        batch = await self._batch_get(batch_id)
+        files = [batch.get("output_file_id"), batch.get("error_file_id")]
+        urls = [
+            self._batch_url(f"{batches.FILES_PATH}/{quote(file_id, safe='')}/content")
+            for file_id in files
+            if isinstance(file_id, str) and file_id
+        ]
+        upstream = self._upstream
+
+        def read(line: dict[str, Any]) -> BatchOutcome | None:
+            return batches.outcome_of(
+                line, from_wire=translate.from_wire, map_error=upstream.map_error, provider=self.name, scrub=self._scrub
+            )
+
+        async for outcome in batches.results(upstream, urls, read, self.name):
+            yield outcome
+
+    async def cancel_batch(self, batch_id: str) -> None:
+        url = self._batch_url(f"{batches.BATCHES_PATH}/{quote(batch_id, safe='')}/cancel")
+        await read_json_object(await self._upstream.post(url, b"{}"), self.name)
+
     async def list_models(self) -> list[ModelInfo]:
         parsed = await self._upstream.get_json(self._models_url)
         if self._ollama_tags:
@@ -374,3 +433,9 @@ class OpenAIProvider(ProviderDefaults):
                     )
                 )
         return models
+
+
+if TYPE_CHECKING:  # the `batch` capability's part, held to its protocol where `make typecheck` looks
+
+    def _batches(provider: OpenAIProvider) -> ProviderBatches:
+        return provider

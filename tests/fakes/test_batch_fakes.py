@@ -1,0 +1,111 @@
+"""Self-test of the fakes' batch APIs: each official SDK drives a batch through its whole life against its fake, so
+what the fakes answer is what the SDKs read, and what the SDKs send is what the fakes take (the fixtures fail on any
+violation the fakes recorded)."""
+
+from __future__ import annotations
+
+import anthropic
+import openai
+import orjson
+from google import genai
+from google.genai import types as gt
+from mistralai.client import Mistral
+
+from tests.fakes.anthropic_upstream import FakeAnthropic
+from tests.fakes.gemini_upstream import FakeGemini
+from tests.fakes.mistral_upstream import FakeMistral
+from tests.fakes.openai_upstream import FakeOpenAI
+
+
+def _chat(text: str) -> dict[str, object]:
+    return {"messages": [{"role": "user", "content": text}], "max_tokens": 20}
+
+
+def test_openai_sdk_runs_a_batch_on_the_fake(upstream: FakeOpenAI) -> None:
+    lines = b"".join(
+        orjson.dumps(
+            {
+                "custom_id": name,
+                "method": "POST",
+                "url": "/v1/chat/completions",
+                "body": {"model": "gpt-4o-mini", **_chat(name)},
+            }
+        )
+        + b"\n"
+        for name in ("a", "b")
+    )
+    upstream.batch_api.failures["b"] = (400, {"error": {"message": "no", "type": "invalid_request_error"}})
+    with openai.OpenAI(base_url=upstream.base_url, api_key="k", max_retries=0, timeout=10) as sdk:
+        uploaded = sdk.files.create(file=("in.jsonl", lines, "application/jsonl"), purpose="batch")
+        batch = sdk.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h")
+        assert batch.status == "validating"
+        assert sdk.batches.retrieve(batch.id).status == "in_progress"
+        done = sdk.batches.retrieve(batch.id)
+        assert done.status == "completed" and done.request_counts is not None and done.request_counts.failed == 1
+        assert done.output_file_id and done.error_file_id
+        output = [orjson.loads(line) for line in sdk.files.content(done.output_file_id).content.splitlines()]
+        assert output[0]["custom_id"] == "a" and output[0]["response"]["status_code"] == 200
+        held = sdk.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h")
+        assert sdk.batches.cancel(held.id).status == "cancelling"
+        assert sdk.batches.retrieve(held.id).status == "cancelled"
+
+
+def test_anthropic_sdk_runs_a_message_batch_on_the_fake(anthropic_upstream: FakeAnthropic) -> None:
+    anthropic_upstream.message_batches.failures["b"] = ("invalid_request_error", "no")
+    params = {"model": "claude-sonnet-4-5", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}
+    with anthropic.Anthropic(base_url=anthropic_upstream.base_url, api_key="k", max_retries=0, timeout=10) as sdk:
+        batch = sdk.messages.batches.create(
+            requests=[{"custom_id": "a", "params": params}, {"custom_id": "b", "params": params}]  # type: ignore[list-item]
+        )
+        assert batch.processing_status == "in_progress"
+        sdk.messages.batches.retrieve(batch.id)
+        ended = sdk.messages.batches.retrieve(batch.id)
+        assert ended.processing_status == "ended" and ended.request_counts.errored == 1
+        results = {item.custom_id: item.result for item in sdk.messages.batches.results(batch.id)}
+        assert results["a"].type == "succeeded" and results["b"].type == "errored"
+        held = sdk.messages.batches.create(requests=[{"custom_id": "c", "params": params}])  # type: ignore[list-item]
+        assert sdk.messages.batches.cancel(held.id).processing_status == "canceling"
+        assert sdk.messages.batches.retrieve(held.id).request_counts.canceled == 1
+
+
+def test_genai_sdk_runs_an_inlined_batch_on_the_fake(gemini_upstream: FakeGemini) -> None:
+    gemini_upstream.batch_mode.failures["b"] = (400, "no")
+    options = gt.HttpOptions(base_url=gemini_upstream.base_url, api_version="v1beta", timeout=10_000)
+    requests = [
+        gt.InlinedRequest(contents="hi", metadata={"key": key}, config=gt.GenerateContentConfig(max_output_tokens=20))
+        for key in ("a", "b")
+    ]
+    with genai.Client(api_key="k", http_options=options) as sdk:
+        job = sdk.batches.create(model="gemini-2.5-flash", src=requests, config={"display_name": "test"})
+        assert job.name and job.state == gt.JobState.JOB_STATE_PENDING
+        assert sdk.batches.get(name=job.name).state == gt.JobState.JOB_STATE_RUNNING
+        done = sdk.batches.get(name=job.name)
+        assert done.state == gt.JobState.JOB_STATE_SUCCEEDED and done.dest and done.dest.inlined_responses
+        answers = {item.metadata["key"]: item for item in done.dest.inlined_responses if item.metadata}
+        assert answers["a"].response is not None and answers["a"].response.text == "Answer to a"
+        assert answers["b"].error is not None and answers["b"].error.code == 400
+        held = sdk.batches.create(model="gemini-2.5-flash", src=requests[:1])
+        assert held.name
+        sdk.batches.cancel(name=held.name)
+        assert sdk.batches.get(name=held.name).state == gt.JobState.JOB_STATE_CANCELLED
+
+
+def test_mistral_sdk_runs_a_batch_job_on_the_fake(mistral_upstream: FakeMistral) -> None:
+    mistral_upstream.batch_jobs.failures["b"] = {"object": "error", "message": "no", "type": "invalid_request_error"}
+    lines = b"".join(orjson.dumps({"custom_id": name, "body": _chat(name)}) + b"\n" for name in ("a", "b"))
+    with Mistral(api_key="k", server_url=mistral_upstream.base_url, timeout_ms=10_000) as sdk:
+        uploaded = sdk.files.upload(file={"file_name": "in.jsonl", "content": lines}, purpose="batch")
+        job = sdk.batch.jobs.create(
+            input_files=[uploaded.id], model="mistral-small-latest", endpoint="/v1/chat/completions"
+        )
+        assert job.status == "QUEUED"
+        assert sdk.batch.jobs.get(job_id=job.id).status == "RUNNING"
+        done = sdk.batch.jobs.get(job_id=job.id)
+        assert done.status == "SUCCESS" and done.failed_requests == 1 and done.output_file and done.error_file
+        output = sdk.files.download(file_id=done.output_file).read()
+        assert orjson.loads(output.splitlines()[0])["custom_id"] == "a"
+        held = sdk.batch.jobs.create(
+            input_files=[uploaded.id], model="mistral-small-latest", endpoint="/v1/chat/completions"
+        )
+        assert sdk.batch.jobs.cancel(job_id=held.id).status == "CANCELLATION_REQUESTED"
+        assert sdk.batch.jobs.get(job_id=held.id).status == "CANCELLED"
