@@ -111,11 +111,14 @@ def endpoint(
 def test_the_aws_sdk_signs_with_the_gateway_key(
     gateway: RunningApp, endpoint: tuple[str, str | bool], upstream: FakeOpenAI
 ) -> None:
-    key = issue(gateway, models=["gpt-4o-mini"])
+    key = issue(gateway, models=["gpt-4o-mini", "openai/*"])
     url, verify = endpoint
     client = bedrock(url, key, verify=verify)
     answer = client.invoke_model(modelId="gpt-4o-mini", body=BODY)
     assert orjson.loads(answer["body"].read())["content"][0]["text"] == "Hello!"
+    # A model id with a slash goes out quoted (`openai%2Fgpt-4o-mini`), and is signed quoted once more.
+    slashed = client.invoke_model(modelId="openai/gpt-4o-mini", body=BODY)
+    assert orjson.loads(slashed["body"].read())["content"][0]["text"] == "Hello!"
     streamed = client.invoke_model_with_response_stream(modelId="gpt-4o-mini", body=BODY)
     events = [orjson.loads(event["chunk"]["bytes"]) for event in streamed["body"]]
     assert events[0]["type"] == "message_start" and events[-1]["type"] == "message_stop"
