@@ -84,23 +84,21 @@ class GatewayKeys:
         signed = sigv4.parse(authorization)
         key, secret = await ring.signing_secret(signed.access_key_id)
         scope = request.scope
-        headers = scope["headers"]
         now = time.time()
         try:
-            sigv4.verify(
+            dated = sigv4.verify(
                 secret,
                 signed,
                 method=scope["method"],
                 raw_path=scope.get("raw_path") or scope["path"].encode(),
                 query=scope.get("query_string", b""),
-                headers=headers,
+                headers=scope["headers"],
                 body=await request.read_body(limit),
                 now=now,
             )
         except SignatureRefused as refused:
             refused.params["key_id"] = key.id  # for the ledger's row and the log of refusals, never the answer
             raise
-        dated = sigv4.request_time(next(value for name, value in headers if name.lower() == b"x-amz-date"))
         signature = signed.signature.lower()
         if not seen.first_time(signature, dated, now):
             raise SignatureRefused("sigv4_replayed", key_id=key.id)

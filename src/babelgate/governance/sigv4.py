@@ -169,9 +169,9 @@ def verify(
     headers: Iterable[tuple[bytes, bytes]],
     body: bytes,
     now: float,
-) -> None:
-    """Raises SignatureRefused unless `signed` is the signature of this request by `secret`, dated within the
-    window of `now`."""
+) -> float:
+    """When the request was signed (its `x-amz-date`), or SignatureRefused unless `signed` is the signature of
+    this request by `secret`, dated within the window of `now`."""
     headers = list(headers)
     amz_date = next((value for name, value in headers if name.lower() == b"x-amz-date"), None)
     when = request_time(amz_date)
@@ -194,6 +194,7 @@ def verify(
     expected = signature(secret, signed, amz_date.decode("ascii"), canonical)
     if not hmac.compare_digest(expected, signed.signature.lower()):
         raise SignatureRefused("sigv4_wrong_signature")
+    return when
 
 
 class SeenSignatures:

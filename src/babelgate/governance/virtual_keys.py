@@ -31,7 +31,7 @@ import orjson
 
 from babelgate.errors import AuthenticationFailed, InvalidRequest, NotFound, SignatureRefused
 from babelgate.governance.sigv4 import ACCESS_KEY_PREFIX
-from babelgate.sealing import Sealer, SealerSource
+from babelgate.sealing import SealerSource
 from babelgate.store.polled import POLL_SECONDS, Polled
 
 if TYPE_CHECKING:
@@ -336,7 +336,8 @@ class KeyRing(Polled):
         if aws:
             aws_secret = secrets.token_urlsafe(30)  # 40 characters, as AWS's own secret access keys
             sealer = self._aws_sealer.sealer or await self._aws_sealer.get()
-            credentials = {"aws_access_key_id": _access_key_id(), "aws_secret_sealed": _sealed(sealer, aws_secret)}
+            sealed = sealer.seal({"secret": aws_secret})
+            credentials = {"aws_access_key_id": _access_key_id(), "aws_secret_sealed": sealed}
         key = VirtualKey(
             id=key_id,
             salt=salt,
@@ -374,7 +375,3 @@ def _access_key_id() -> str:
     """`BGAK` and 16 upper-case base32 characters (80 random bits): the shape of AWS's own (`AKIA…`), so that
     the AWS SDKs and their configuration files take it, and told apart from AWS's by its prefix."""
     return ACCESS_KEY_PREFIX + base64.b32encode(secrets.token_bytes(10)).decode("ascii")
-
-
-def _sealed(sealer: Sealer, secret: str) -> str:
-    return sealer.seal({"secret": secret})
