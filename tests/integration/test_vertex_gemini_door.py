@@ -1,9 +1,10 @@
 """The Gemini API on Vertex AI's paths (`/v1/projects/{project}/locations/{location}/publishers/{publisher}/
-models/{model}:method`, and `/v1beta1/`), driven by the official `google-genai` SDK in Vertex mode
-(`vertexai=True`, a static OAuth token that is a gateway or virtual key): generate, stream, a tool round trip
-and token counts through OpenAI, Anthropic and Gemini upstream fakes (which check what they receive against
-their own specs), embeddings (`:predict`, `:embedContent`, `:batchEmbedContents`), a virtual key's model
-list, a guardrail, and errors in Google's format (frontends/gemini/vertex.py)."""
+models/{model}:method`, and `/v1beta1/`; express mode's `/v1/publishers/…`), driven by the official `google-genai`
+SDK in Vertex mode (`vertexai=True`, a static OAuth token that is a gateway or virtual key, or an API key):
+generate, stream, a tool round trip and token counts through OpenAI, Anthropic and Gemini upstream fakes (which
+check what they receive against their own specs), embeddings (`:predict`, `:embedContent`,
+`:batchEmbedContents`), a virtual key's model list, a guardrail, and errors in Google's format
+(frontends/gemini/vertex.py)."""
 
 from __future__ import annotations
 
@@ -202,6 +203,38 @@ def test_count_tokens(sdk: genai.Client, road: Road, gemini_upstream: gem.FakeGe
 def test_the_sdk_on_v1_too(door_gateway: RunningApp, road: Road) -> None:
     with vertex_sdk(door_gateway, version="v1") as client:
         assert client.models.generate_content(model=road.model, contents="Hi").text == "Hello!"
+
+
+def test_express_mode_names_no_project(door_gateway: RunningApp, road: Road) -> None:
+    """google-genai with `vertexai=True` and an API key (Vertex's express mode, as Google's ADK runs with
+    GOOGLE_GENAI_USE_VERTEXAI and GOOGLE_API_KEY): `/v1beta1/publishers/…`, the key in `x-goog-api-key`."""
+    options = gt.HttpOptions(base_url=door_gateway.url, timeout=10_000)
+    with genai.Client(vertexai=True, api_key=KEY, http_options=options) as client:
+        assert client.models.generate_content(model=road.model, contents="Hi").text == "Hello!"
+        pieces = list(client.models.generate_content_stream(model=road.model, contents="Hi"))
+        assert "".join(piece.text or "" for piece in pieces) == "Hello!"
+        assert client.models.count_tokens(model=road.model, contents="Hello there").total_tokens
+    with (
+        genai.Client(vertexai=True, api_key="sk-wrong", http_options=options) as client,
+        pytest.raises(genai_errors.ClientError) as refused,
+    ):
+        client.models.generate_content(model=road.model, contents="Hi")
+    assert refused.value.code == 401 and refused.value.status == "UNAUTHENTICATED"
+
+
+def test_vertex_mode_from_the_environment(door_gateway: RunningApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What Google's ADK does: a client made with no arguments but its options, Vertex mode and the key from the
+    environment, the base URL from GOOGLE_GEMINI_BASE_URL (google-genai reads that one when Vertex mode comes from
+    the environment, GOOGLE_VERTEX_BASE_URL when the code asks for it: docs/clouds.md sets both)."""
+    for name in ("GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "GEMINI_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "TRUE")
+    monkeypatch.setenv("GOOGLE_API_KEY", KEY)
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", door_gateway.url)
+    monkeypatch.setenv("GOOGLE_VERTEX_BASE_URL", door_gateway.url)
+    with genai.Client(http_options=gt.HttpOptions(timeout=10_000)) as client:
+        assert client.vertexai
+        assert client.models.generate_content(model="openai/gpt-4o-mini", contents="Hi").text == "Hello!"
 
 
 def test_a_stream_without_alt_sse_is_one_json_array(door_gateway: RunningApp) -> None:

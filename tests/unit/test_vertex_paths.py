@@ -7,7 +7,7 @@ import pytest
 
 from babelgate.errors import InvalidRequest
 from babelgate.frontends.gemini.translate_embed import predict_answer, predict_requests, vertex_batch_requests
-from babelgate.frontends.vertex_paths import PublisherModel, claims, publisher_model
+from babelgate.frontends.vertex_paths import PublisherModel, claims, express_model, publisher_model
 from babelgate.schema.chat import Usage
 from babelgate.schema.embeddings import EmbeddingResponse
 
@@ -33,6 +33,18 @@ from babelgate.schema.embeddings import EmbeddingResponse
 )
 def test_publisher_model(rest: str, found: PublisherModel | None) -> None:
     assert publisher_model(rest) == found
+
+
+def test_express_paths_name_no_project() -> None:
+    assert express_model("google/models/gemini-2.5-flash:generateContent") == PublisherModel(
+        "google", "gemini-2.5-flash", "generateContent"
+    )
+    assert express_model("openai/models/gpt-4o-mini:countTokens") == PublisherModel(
+        "openai", "gpt-4o-mini", "countTokens"
+    )
+    assert express_model("google/endpoints/e:predict") is None and express_model("google/models") is None
+    assert claims(("predict",), express=True)("POST", "google/models/m:predict")
+    assert not claims(("predict",))("POST", "google/models/m:predict")
 
 
 def test_each_door_claims_its_methods() -> None:

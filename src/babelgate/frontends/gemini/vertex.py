@@ -2,7 +2,9 @@
 LangChain's ChatVertexAI): `POST /v1/projects/{project}/locations/{location}/publishers/{publisher}/models/
 {model}:generateContent`, `:streamGenerateContent` (SSE with `alt=sse`, else one JSON array), `:countTokens`,
 the embeddings (`:embedContent` and `:batchEmbedContents`, which google-genai uses for Gemini embedding
-models, and `:predict`, for the others), and the same under `/v1beta1/` (the SDK's default version).
+models, and `:predict`, for the others), and the same under `/v1beta1/` (the SDK's default version); and Vertex's
+express mode (google-genai with `vertexai=True` and an API key, as Google's ADK runs with
+`GOOGLE_GENAI_USE_VERTEXAI=TRUE`), whose paths name no project: `/v1/publishers/{publisher}/models/{model}:…`.
 
 One translator, two URL shapes: the Gemini API door's handlers (routes.py) serve every method, with its two
 roads (relayed to a provider that serves generateContent itself, a `gemini` or `vertex` one; translated for
@@ -13,11 +15,12 @@ body (the generateContent fields at the top level) and its embedding requests (t
 `publishers/openai/models/gpt-4o-mini`, so a publisher other than `google` is the model name's prefix again.
 The paths are read by vertex_paths.py, which Claude's rawPredict door on the same prefix shares. A caller
 authenticates as on every route: the bearer token google-genai sends (its credentials' token) is a gateway key,
-a virtual key or a JWT caller's token.
+a virtual key or a JWT caller's token; in express mode its API key comes in `x-goog-api-key`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Final
 
 from babelgate.errors import MethodNotAllowed, NotFound
@@ -27,7 +30,7 @@ from babelgate.frontends.gemini.field_names import VERTEX_BATCH_EMBED_REQUEST, V
 from babelgate.frontends.gemini.translate import encode_error
 from babelgate.frontends.gemini.translate_embed import VERTEX_BATCH_EMBED, VERTEX_EMBED, VERTEX_PREDICT
 from babelgate.frontends.route import SSE, Frontend, Operation, PrefixRoute
-from babelgate.frontends.vertex_paths import PREFIXES, claims, publisher_model
+from babelgate.frontends.vertex_paths import EXPRESS, PREFIXES, PublisherModel, claims, express_model, publisher_model
 from babelgate.model_call import ModelCall
 
 if TYPE_CHECKING:
@@ -40,9 +43,18 @@ ROUTE_NAMES: Final = {name: f"vertex.{name}" for name in METHODS}
 GOOGLE: Final = "google"
 
 
-async def publisher_method(runtime: Runtime, exchange: Exchange, rest: str) -> ModelCall:
+def publisher_method(runtime: Runtime, exchange: Exchange, rest: str) -> Awaitable[ModelCall]:
+    """Under a project's path."""
+    return _serve(runtime, exchange, publisher_model(rest))
+
+
+def express_method(runtime: Runtime, exchange: Exchange, rest: str) -> Awaitable[ModelCall]:
+    """Under express mode's, with no project."""
+    return _serve(runtime, exchange, express_model(rest))
+
+
+async def _serve(runtime: Runtime, exchange: Exchange, found: PublisherModel | None) -> ModelCall:
     method = exchange.scope["method"]
-    found = publisher_model(rest)
     if found is None or found.method not in METHODS:
         raise NotFound(method=method, path=exchange.scope["path"])
     if method != "POST":
@@ -74,16 +86,22 @@ PREFIX_ROUTES: Final = tuple(
     PrefixRoute(
         prefix,
         name,
-        publisher_method,
+        handler,
         False,
-        # One path parameter stands for `{project}/locations/{location}/publishers/{publisher}/models/{model}`.
+        # One path parameter stands for `{project}/locations/{location}/publishers/{publisher}/models/{model}`, or
+        # express mode's `{publisher}/models/{model}`.
         "resource",
         _OPERATIONS,
         errors=encode_error,
-        claims=claims(METHODS),
+        claims=claims(METHODS, express=handler is express_method),
         names_model=True,
     )
-    for prefix, name in zip(PREFIXES, ("vertex.gemini", "vertex.gemini.v1beta1"), strict=True)
+    for prefix, name, handler in (
+        (PREFIXES[0], "vertex.gemini", publisher_method),
+        (PREFIXES[1], "vertex.gemini.v1beta1", publisher_method),
+        (EXPRESS[0], "vertex.gemini.express", express_method),
+        (EXPRESS[1], "vertex.gemini.express.v1beta1", express_method),
+    )
 )
 
 FRONTEND: Final[Frontend] = Frontend(
