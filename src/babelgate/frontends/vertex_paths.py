@@ -50,16 +50,13 @@ def express_model(rest: str) -> PublisherModel | None:
     return PublisherModel(names[0], model, method)
 
 
-def claims(
-    methods: Collection[str], *, publisher: str | None = None, express: bool = False
-) -> Callable[[str, str], bool]:
-    """A prefix route's `claims`: the paths whose method is one of `methods` (and, given, whose publisher is
-    `publisher`); `express`: under an express prefix. The request's HTTP method is the handler's to refuse, in the
-    door's own format."""
-    read = express_model if express else publisher_model
+def claims(methods: Collection[str], *, publisher: str | None = None) -> Callable[[str, str], bool]:
+    """A prefix route's `claims` under a project's prefix, which two doors share: the paths whose method is one of
+    `methods` (and, given, whose publisher is `publisher`). The request's HTTP method is the handler's to refuse,
+    in the door's own format."""
 
     def claimed(_method: str, rest: str) -> bool:
-        found = read(rest)
+        found = publisher_model(rest)
         return found is not None and found.method in methods and (publisher is None or found.publisher == publisher)
 
     return claimed
