@@ -336,5 +336,7 @@ def test_errors_in_google_format(door_gateway: RunningApp) -> None:
         assert no_contents.status_code == 400 and no_contents.json()["error"]["status"] == "INVALID_ARGUMENT"
         bad_instances = client.post(f"{models}/text-embedding-3-small:predict", json={"instances": [{"content": 3}]})
         assert bad_instances.status_code == 400 and "instances[0].content" in bad_instances.json()["error"]["message"]
+        express = client.post(f"{door_gateway.url}/v1/publishers/0:generateContent", json={})
+        assert express.status_code == 404 and express.json()["error"]["status"] == "NOT_FOUND"
         no_key = httpx.post(f"{models}/gpt-4o-mini:generateContent", json={"contents": []}, timeout=10)
         assert no_key.status_code == 401 and no_key.json()["error"]["status"] == "UNAUTHENTICATED"
