@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from calendar import timegm
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -85,13 +84,17 @@ def parse(authorization: bytes) -> Signed:
 
 
 def request_time(amz_date: bytes | None) -> float:
-    """`x-amz-date` (`20260129T101500Z`) as unix seconds."""
-    try:
-        if amz_date is None:
-            raise ValueError
-        return float(timegm(time.strptime(amz_date.decode("ascii"), "%Y%m%dT%H%M%SZ")))
-    except ValueError:
-        raise SignatureRefused("sigv4_malformed") from None
+    """`x-amz-date` (`20260129T101500Z`) as unix seconds. Read by slicing: `time.strptime` took a third of the
+    check's time."""
+    text = amz_date.decode("latin-1") if amz_date is not None else ""
+    digits = text[:8] + text[9:15]
+    if len(text) != 16 or text[8] != "T" or text[15] != "Z" or not (digits.isdigit() and digits.isascii()):
+        raise SignatureRefused("sigv4_malformed")
+    year, month, day = int(text[:4]), int(text[4:6]), int(text[6:8])
+    hour, minute, second = int(text[9:11]), int(text[11:13]), int(text[13:15])
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
+        raise SignatureRefused("sigv4_malformed")
+    return float(timegm((year, month, day, hour, minute, second, 0, 0, 0)))
 
 
 def canonical_path(raw_path: bytes) -> str:
