@@ -100,6 +100,9 @@ def test_anything_changed_after_signing_is_refused() -> None:
     hashed.headers["X-Amz-Content-SHA256"] = "0" * 64  # a hash that is not the body's
     with pytest.raises(SignatureRefused):
         _verify(hashed)
+    hashed.headers["X-Amz-Content-SHA256"] = "é".encode("latin-1")  # nor a hash at all
+    with pytest.raises(SignatureRefused):
+        _verify(hashed)
 
 
 def test_the_date_window() -> None:
@@ -120,6 +123,8 @@ def test_the_date_window() -> None:
         b"AWS4-HMAC-SHA256 Credential=BGAKX/20260129/us-east-1/bedrock/aws4_request, Signature=" + b"0" * 64,
         b"AWS4-HMAC-SHA256 Credential=BGAKX/20260129/us-east-1/bedrock/aws4_request, SignedHeaders=host, Signature=0",
         b"AWS4-HMAC-SHA256 ",
+        "AWS4-HMAC-SHA256 Credential=BGAKX/20260129/us-east-1/bedrock/aws4_request, SignedHeaders=host, "
+        "Signature=é{}".format("0" * 63).encode("latin-1"),
     ],
 )
 def test_a_malformed_header_is_refused(header: bytes) -> None:

@@ -34,6 +34,7 @@ SKEW_SECONDS: Final = 300  # AWS's own window: a request dated further off is re
 UNSIGNED_PAYLOAD: Final = "UNSIGNED-PAYLOAD"
 # Signatures a gateway instance remembers at most (one a request within the window; ~150 bytes each).
 SEEN_AT_MOST: Final = 100_000
+_HEX: Final = frozenset("0123456789abcdefABCDEF")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ def parse(authorization: bytes) -> Signed:
         or not all(credential)
         or not names
         or len(signature) != 64
+        or not _HEX.issuperset(signature)  # compared in constant time below, which takes ASCII only
     ):
         raise SignatureRefused("sigv4_malformed")
     return Signed(credential[0], credential[1], credential[2], credential[3], tuple(names.split(";")), signature)
@@ -157,7 +159,7 @@ def payload_hash(declared: bytes | None, body: bytes) -> str:
     if declared is None:
         return actual
     text = declared.decode("latin-1").strip()
-    if text != UNSIGNED_PAYLOAD and not hmac.compare_digest(text.lower(), actual):
+    if text != UNSIGNED_PAYLOAD and not hmac.compare_digest(text.lower().encode("latin-1"), actual.encode()):
         raise SignatureRefused("sigv4_wrong_signature")
     return text
 
