@@ -7,6 +7,7 @@ token still working beside."""
 from __future__ import annotations
 
 import datetime
+import logging
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -129,7 +130,10 @@ def test_the_aws_sdk_signs_with_the_gateway_key(
     assert _code(other) == (403, "AccessDeniedException")
 
 
-def test_a_wrong_secret_an_unknown_id_and_a_revoked_key_are_refused(gateway: RunningApp) -> None:
+def test_a_wrong_secret_an_unknown_id_and_a_revoked_key_are_refused(
+    gateway: RunningApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     key = issue(gateway)
     with pytest.raises(botocore.exceptions.ClientError) as wrong:
         bedrock(gateway.url, key, secret="x" * 40).invoke_model(modelId="gpt-4o-mini", body=BODY)
@@ -143,6 +147,8 @@ def test_a_wrong_secret_an_unknown_id_and_a_revoked_key_are_refused(gateway: Run
     with pytest.raises(botocore.exceptions.ClientError) as gone:
         bedrock(gateway.url, key).invoke_model(modelId="gpt-4o-mini", body=BODY)
     assert _code(gone) == (403, "UnrecognizedClientException")
+    assert "refused" in caplog.text and key["id"] in caplog.text  # the log of refusals names the key's id
+    assert key["aws_secret_access_key"] not in caplog.text and key["key"] not in caplog.text
 
 
 def signed(gateway: RunningApp, key: dict[str, Any], body: bytes = BODY, model: str = "gpt-4o-mini") -> AWSRequest:
