@@ -221,6 +221,9 @@ def test_keys_round_trip(
     assert "aws_access_key_id" in shown and "BGAK" in shown and "aws_secret_access_key" in shown
     signer = _json(capsys, "keys", "create", "--url", gateway.url, "--aws")
     assert signer["aws_access_key_id"].startswith("BGAK") and len(signer["aws_secret_access_key"]) == 40
+    assert main(["keys", "list", "--url", gateway.url]) == 0
+    listed = capsys.readouterr().out
+    assert signer["aws_access_key_id"] in listed and signer["aws_secret_access_key"] not in listed
 
 
 def test_usage_sums_what_was_served(

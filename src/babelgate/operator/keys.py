@@ -101,7 +101,10 @@ def _print_keys(keys: list[dict[str, Any]]) -> None:
     if not keys:
         out.print("[dim]no virtual keys[/]")
         return
-    drawn = table("Id", "Key", "Label", "Team", "Models", "Limits", "Budget", "Expires", "State")
+    # The AWS access key id (no secret: AWS shows its own the same way), where any key has one.
+    aws = any(key.get("aws_access_key_id") for key in keys)
+    columns = ("Id", "Key", *(("AWS access key id",) if aws else ()), "Label", "Team", "Models", "Limits")
+    drawn = table(*columns, "Budget", "Expires", "State")
     for key in keys:
         limits = (
             ", ".join(
@@ -119,6 +122,7 @@ def _print_keys(keys: list[dict[str, Any]]) -> None:
         drawn.add_row(
             literal(key["id"]),
             literal(key["prefix"]),
+            *((literal(key.get("aws_access_key_id") or "-"),) if aws else ()),
             literal(key["label"] or "-"),
             literal(key["team"] or "-"),
             literal(",".join(key["models"]) or "*"),
