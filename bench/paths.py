@@ -184,6 +184,8 @@ def _side(
 
 _GEMINI_ROUTE: Final = f"/v1beta/models/{MODELS['gemini']}"
 _VERTEX_ROUTE: Final = f"/v1/publishers/google/models/{MODELS['gemini']}"
+# The gateway's Vertex door, as google-genai in Vertex mode writes its URL (the SDK's default version).
+_VERTEX_DOOR: Final = f"/v1beta1/projects/bench/locations/us-central1/publishers/google/models/{MODELS['openai']}"
 _OPENAI_DIRECT: Final = _side(
     "/v1/chat/completions", _chat(MODELS["openai"]), CHAT_OK, _chat_text, b'"prompt_tokens":42,', "chat"
 )
@@ -402,6 +404,23 @@ PATHS: Final[dict[str, BenchPath]] = {
                 b'"promptTokenCount":42,',
                 "gemini",
                 f"/v1beta/models/{MODELS['openai']}:streamGenerateContent?alt=sse",
+            ),
+            _OPENAI_DIRECT,
+            base=False,
+        ),
+        # The same request at Vertex AI's paths (google-genai with `vertexai=True`): the Gemini API frontend's
+        # handlers behind Vertex's URL, judged against the Gemini API door.
+        BenchPath(
+            "vertex-door",
+            f"Vertex AI's generateContent door → OpenAI chat ({MODELS['openai']}, two tools); direct: OpenAI chat",
+            _side(
+                f"{_VERTEX_DOOR}:generateContent",
+                _gemini(),
+                GEMINI_OK,
+                _gemini_text,
+                b'"promptTokenCount":42,',
+                "gemini",
+                f"{_VERTEX_DOOR}:streamGenerateContent?alt=sse",
             ),
             _OPENAI_DIRECT,
             base=False,

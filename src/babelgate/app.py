@@ -142,7 +142,12 @@ class Gateway:
             registry=upstreams.registry,
             router=Router(upstreams.registry, self.routing.health, metrics, self.routing.pins),
             catalog=upstreams.catalog,
-            keys=GatewayKeys(config.server.api_keys, governance.key_ring, required=config.auth.jwt is not None),
+            keys=GatewayKeys(
+                config.server.api_keys,
+                governance.key_ring,
+                required=config.auth.jwt is not None,
+                seen=governance.seen_signatures,
+            ),
             key_ring=governance.key_ring,
             governance=Governance(
                 config, governance.limiter, governance.budgets, governance.directory, governance.alerts

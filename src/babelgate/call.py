@@ -45,6 +45,7 @@ class Call:
         "requested_model",
         "route",
         "session",
+        "signature",
         "virtual_key",
     )
 
@@ -56,6 +57,8 @@ class Call:
         self.query = b""  # the URL's query string (Google's clients may send their key there)
         self.key_id: str | None = None  # the caller's key id (safe to log), once authenticated
         self.virtual_key: VirtualKey | None = None  # the caller's, when it sent one (its models, limits)
+        # The AWS signature it was let in with (governance/sigv4.py), given back if it fails before its answer.
+        self.signature: str | None = None
         self.end_user: str | None = None  # the end customer the request names (body or header), if any
         self.logged: Transcript | None = None  # what the conversation log keeps of it, when it covers the caller
         self.guarded: Decisions | None = None  # what its guardrails decided, when any ran (guardrails/check.py)

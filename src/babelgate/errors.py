@@ -113,6 +113,15 @@ class AuthenticationFailed(GatewayError):
     default_key = "invalid_api_key"
 
 
+class SignatureRefused(AuthenticationFailed):
+    """An AWS SigV4 signature by a gateway key's AWS-style credentials, checked and refused (governance/sigv4.py):
+    a 403, as AWS answers one; `unrecognized_client` for an access key id of no live key."""
+
+    status = 403
+    default_code = "invalid_signature"
+    default_key = "sigv4_wrong_signature"
+
+
 class PermissionDenied(GatewayError):
     status = 403
     type = "permission_error"

@@ -60,6 +60,7 @@ class ClientGone(Exception):
 
 class Exchange:
     __slots__ = (
+        "_body",
         "_watcher",
         "call",
         "disconnected",
@@ -96,6 +97,7 @@ class Exchange:
         self.first_byte_at = 0.0
         self.streamed = False
         self._watcher: asyncio.Task[None] | None = None
+        self._body: bytes | None = None  # once read: a signed request's is read to check its signature first
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -130,7 +132,10 @@ class Exchange:
         await self.respond(error.status, self.errors(error, self.call.language), headers=headers)
 
     async def read_body(self, limit: int) -> bytes:
-        """The whole body, refused with 413 as soon as it is known to pass `limit`."""
+        """The whole body, refused with 413 as soon as it is known to pass `limit`; read once, kept for the handler
+        when the key's check read it first (pipeline.identify)."""
+        if self._body is not None:
+            return self._body
         declared = self.header(b"content-length")
         if declared is not None:
             try:
@@ -145,6 +150,7 @@ class Exchange:
             if len(body) > limit:
                 raise RequestTooLarge(limit=limit)
             self.call.body_size = len(body)
+            self._body = body
             return body
         parts: list[bytes] = []
         received = 0
@@ -162,7 +168,8 @@ class Exchange:
             if not message.get("more_body", False):
                 break
         self.call.body_size = received
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        body = self._body = parts[0] if len(parts) == 1 else b"".join(parts)
+        return body
 
     def _start(self, status: int, content_type: tuple[bytes, bytes], extra: Headers) -> dict[str, Any]:
         self.status = status

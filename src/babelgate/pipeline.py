@@ -39,9 +39,10 @@ from babelgate.errors import (
     UpstreamAuthFailed,
     UpstreamRateLimited,
 )
-from babelgate.exchange import COST_HEADER, ClientGone
+from babelgate.exchange import COST_HEADER, ClientGone, Exchange
 from babelgate.governance.gateway_keys import credentials, key_beside_signature
 from babelgate.governance.refusals import presented_key
+from babelgate.governance.sigv4 import signed_by_gateway_key
 from babelgate.guardrails.check import Decisions, check, parallel
 from babelgate.guardrails.guardrail import Guardrail
 from babelgate.hooks import Completion, notify_chunk, notify_complete, notify_request, observed
@@ -84,7 +85,7 @@ async def serve(
     record = sink.call
     try:
         if authenticate:
-            await identify(runtime, record)
+            await identify(runtime, record, sink)
         outcome = await handle()
         if isinstance(outcome, Answer):
             await _conduct(runtime, sink, outcome, None)
@@ -107,6 +108,8 @@ async def serve(
         elif isinstance(error, (AuthenticationFailed, PermissionDenied)):  # the access checks' refusals
             refused(runtime, sink, error)
         if not sink.answered:
+            if record.signature is not None:
+                runtime.keys.unsee(record.signature)  # not served: its retry, the same signed bytes, may come
             await sink.send_error(error, [*record.headers_out, *error.headers()])
     except (ClientGone, OSError):  # the client left (uvicorn raises an OSError on send); nothing reaches it
         sink.client_left()
@@ -165,11 +168,12 @@ async def keys_ready(runtime: Runtime) -> None:
         raise GatewayError("store_unavailable", code="store_unavailable", status=503)
 
 
-async def identify(runtime: Runtime, record: Call) -> None:
+async def identify(runtime: Runtime, record: Call, sink: object = None) -> None:
     """Who is calling: a static key's id, a virtual key (its models and limits), or a JWT caller (auth.jwt).
     The key ring is read once before the first request is let through, so a gateway that just started never
     lets in a request a virtual key would have been needed for; while the store is known to be down, requests
-    do not wait on it each (its poller reads it)."""
+    do not wait on it each (its poller reads it). `sink`: the request's HTTP exchange, where a request an AWS
+    SDK signed with a virtual key's AWS-style credentials is checked (its body is read for that)."""
     if not runtime.key_ring.loaded:
         await keys_ready(runtime)
     presented = credentials(record.header, record.query)
@@ -181,6 +185,17 @@ async def identify(runtime: Runtime, record: Call) -> None:
     except AuthenticationFailed as refused:
         beside = key_beside_signature(record.header)
         if beside is None:
+            authorization = record.header(b"authorization")
+            if isinstance(sink, Exchange) and authorization is not None and signed_by_gateway_key(authorization):
+                # Looked for only here, after the usual credentials failed: no cost to other requests.
+                try:
+                    record.key_id, record.virtual_key, record.signature = await runtime.keys.identify_signed(
+                        authorization, sink, runtime.max_body_bytes
+                    )
+                except AuthenticationFailed as wrong:
+                    record.key_id = wrong.params.get("key_id")
+                    raise
+                return
             record.key_id = refused.params.get("key_id")  # a known virtual key's id, never the secret
             if presented is not None and presented[7:].lstrip().startswith(CLIENT_SECRET_PREFIX):
                 # A Realtime client secret (frontends/realtime/) opens a session there and nowhere else.

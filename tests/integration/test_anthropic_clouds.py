@@ -311,7 +311,7 @@ def test_vertex_errors_are_googles(gateway_with_key: RunningApp) -> None:
     )
     assert by_header.status_code == 200 and by_header.json()["content"][0]["text"] == "Hello!"
     wrong = httpx.post(
-        gateway_with_key.url + path.replace(":rawPredict", ":predict"), headers={"x-api-key": KEY}, timeout=10
+        gateway_with_key.url + path.replace(":rawPredict", ":fineTune"), headers={"x-api-key": KEY}, timeout=10
     )
     assert wrong.status_code == 404 and wrong.json()["error"]["status"] == "NOT_FOUND"
 

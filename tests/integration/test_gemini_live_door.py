@@ -27,6 +27,7 @@ from tests.fakes.gemini_live import SAID_FIRST, SAID_LAST, SPOKEN, FakeGeminiLiv
 from tests.fakes.openai_realtime import PCM, USAGE, FakeRealtime
 from tests.fakes.pki import make_pki
 from tests.fakes.servers import LoopThread, RunningApp
+from tests.fakes.tls_front import TlsFront
 from tests.integration.test_realtime import _realtime, fake
 from tests.integration.test_virtual_keys import MASTER, _create
 
@@ -51,38 +52,6 @@ WEATHER = types.FunctionDeclaration(
     description="The weather in a city.",
     parameters=types.Schema(type=types.Type.OBJECT, properties={"city": types.Schema(type=types.Type.STRING)}),
 )
-
-
-class TlsFront:
-    """TLS in front of a plain-HTTP port: each connection's bytes piped both ways."""
-
-    def __init__(self, port: int, certificate: str) -> None:
-        self.port = port
-        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.context.load_cert_chain(certificate)
-        self.server: asyncio.Server | None = None
-        self.url = ""
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._pipe, "127.0.0.1", 0, ssl=self.context)
-        self.url = f"https://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        back_reader, back_writer = await asyncio.open_connection("127.0.0.1", self.port)
-        await asyncio.gather(_copy(reader, back_writer), _copy(back_reader, writer), return_exceptions=True)
-
-
-async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    finally:
-        writer.close()
 
 
 @pytest.fixture(scope="module")

@@ -215,6 +215,15 @@ def test_keys_round_trip(
     assert _json(capsys, "keys", "revoke", created["id"], "--url", gateway.url)["revoked"] is True
     active = _json(capsys, "keys", "list", "--url", gateway.url, "--active")["data"]
     assert [key["label"] for key in active] == ["ci"]
+    # With AWS-style credentials: both secrets shown this once, the access key id listed after.
+    assert main(["keys", "create", "--url", gateway.url, "--label", "signer", "--aws"]) == 0
+    shown = capsys.readouterr().out
+    assert "aws_access_key_id" in shown and "BGAK" in shown and "aws_secret_access_key" in shown
+    signer = _json(capsys, "keys", "create", "--url", gateway.url, "--aws")
+    assert signer["aws_access_key_id"].startswith("BGAK") and len(signer["aws_secret_access_key"]) == 40
+    assert main(["keys", "list", "--url", gateway.url]) == 0
+    listed = capsys.readouterr().out
+    assert signer["aws_access_key_id"] in listed and signer["aws_secret_access_key"] not in listed
 
 
 def test_usage_sums_what_was_served(

@@ -16,6 +16,7 @@ import openai
 import pytest
 from google import genai
 from google.genai import types as gt
+from google.oauth2.credentials import Credentials
 
 from babelgate import tool_ids
 from tests.conftest import ANTHROPIC_KEY, GatewayFactory
@@ -504,6 +505,38 @@ def test_gemini_api_count_tokens_is_vertexs_own_count(gateway: RunningApp, verte
     assert answer.json()["totalTokens"] == 6  # the system instruction's word is counted with the contents'
     assert set(vertex.received[-1].json) == {"contents", "systemInstruction"}
     assert not vertex.violations
+    client.close()
+
+
+def test_vertex_clients_reach_gemini_on_vertex_through_the_vertex_door(gateway: RunningApp, vertex: FakeVertex) -> None:
+    """google-genai in Vertex mode at the gateway's Vertex door (frontends/gemini/vertex.py): a Gemini model on
+    Vertex keeps its native road (the body relayed to Vertex with the provider's token, not the caller's), its
+    countTokens body goes to Vertex's countTokens as Vertex reads it, and embeddings are Vertex's."""
+    client = genai.Client(
+        vertexai=True,
+        project="the-callers-project",
+        location="europe-west4",
+        credentials=Credentials(token="the-callers-token"),  # type: ignore[no-untyped-call]
+        http_options=gt.HttpOptions(base_url=gateway.url, timeout=60_000),
+    )
+    answer = client.models.generate_content(
+        model="gemini", contents="Hi", config=gt.GenerateContentConfig(temperature=0.3, labels={"team": "search"})
+    )
+    assert answer.text == "Hello!"
+    sent = vertex.received[-1]
+    assert sent.path == f"/v1/projects/{PROJECT}/locations/{LOCATION}/publishers/google/models/{GEMINI}:generateContent"
+    assert sent.json["labels"] == {"team": "search"}  # a Vertex-only field, relayed to Vertex
+    assert (
+        sent.headers["Authorization"].startswith("Bearer ") and "the-callers-token" not in sent.headers["Authorization"]
+    )
+    counted = client.models.count_tokens(
+        model="gemini", contents="one two three", config=gt.CountTokensConfig(system_instruction="brief")
+    )
+    assert counted.total_tokens == 4
+    assert set(vertex.received[-1].json) == {"contents", "systemInstruction"}
+    embedded = client.models.embed_content(model="embed", contents=["one", "two"])
+    assert embedded.embeddings and len(embedded.embeddings) == 2
+    assert vertex.received[-1].path.endswith("/publishers/google/models/text-embedding-005:predict")
     client.close()
 
 

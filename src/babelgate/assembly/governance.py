@@ -1,7 +1,8 @@
 """The governance part: who may call and how much. The virtual keys, users and teams (kept in the store and
-polled), the audit log, alerts, rate limits and budgets (exact across instances through Redis when
-configured), the log of refused callers, and the log of the access mode (governance/access_mode.py). A
-reload that moves the store reopens what is kept there; the old ones are closed once the reload is done."""
+polled), the AWS-signed requests seen, the audit log, alerts, rate limits and budgets (exact across instances
+through Redis when configured), the log of refused callers, and the log of the access mode
+(governance/access_mode.py). A reload that moves the store reopens what is kept there; the old ones are closed
+once the reload is done."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from babelgate.governance.budgets import Budgets
 from babelgate.governance.directory import Directory
 from babelgate.governance.rate_limits import RateLimiter
 from babelgate.governance.refusals import RefusalLog
+from babelgate.governance.sigv4 import SeenSignatures
 from babelgate.governance.virtual_keys import KeyRing
 from babelgate.redis_link import RedisLink
 from babelgate.runtime import Runtime
@@ -44,6 +46,9 @@ class GovernancePart:
         self.listening: str | None = None
         self.refusals = RefusalLog()  # 401s and 403s, a line per client and reason a minute
         self.key_ring = self._key_ring()
+        # The AWS-signed requests this instance verified within their date window, refused if sent again: the
+        # instance's own (another instance keeps its own), kept across reloads.
+        self.seen_signatures = SeenSignatures()
         self.directory = Directory(self.store)
         self.audit = AuditLog(self.store)
         self.alerts = Alerts(self.store, redis)

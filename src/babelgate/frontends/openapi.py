@@ -73,6 +73,7 @@ _SCHEMA_OF: Final[dict[ErrorEncoder, str]] = {
 _UNVERSIONED: Final = (
     "/api/",
     "/v1beta/",
+    "/v1beta1/",
     "/model/",
     "/inference-profiles",
     "/admin/",

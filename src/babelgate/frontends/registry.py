@@ -11,6 +11,7 @@ from babelgate.frontends.anthropic_clouds import bedrock, vertex
 from babelgate.frontends.anthropic_messages import routes as anthropic_messages
 from babelgate.frontends.audio import routes as audio
 from babelgate.frontends.gemini import routes as gemini
+from babelgate.frontends.gemini import vertex as vertex_gemini
 from babelgate.frontends.gemini_live import routes as gemini_live
 from babelgate.frontends.ollama import routes as ollama
 from babelgate.frontends.openai_chat import routes as chat_completions
@@ -37,6 +38,7 @@ FRONTENDS: Final[tuple[Frontend, ...]] = (
     bedrock.FRONTEND,
     vertex.FRONTEND,
     gemini.FRONTEND,
+    vertex_gemini.FRONTEND,
     gemini_live.FRONTEND,
     ollama.FRONTEND,
     admin.FRONTEND,

@@ -1,7 +1,8 @@
 """Gateway API keys: `Authorization: Bearer <key>` (or `x-api-key: <key>`, the header Anthropic's
 clients send, or Google's `x-goog-api-key: <key>` and `?key=<key>`). Static keys (`server.api_keys`,
 BABELGATE_API_KEYS) are compared in constant time; a `bg-` key is a virtual key, looked up in the key ring
-(virtual_keys.py).
+(virtual_keys.py). A request an AWS SDK signed with a virtual key's AWS-style credentials is checked by
+`identify_signed` (sigv4.py).
 
 A gateway with virtual keys that are all revoked or expired (and no static key, no JWT callers) stays closed,
 and its refusal says why: nothing else would tell a client, or the operator reading its report, that the
@@ -13,25 +14,45 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable, Iterable
-from typing import Final
+from typing import Any, Final, Protocol
 from urllib.parse import parse_qs
 
-from babelgate.errors import AuthenticationFailed
+from babelgate.errors import AuthenticationFailed, SignatureRefused
+from babelgate.governance import sigv4
 from babelgate.governance.access_mode import AccessMode
 from babelgate.governance.virtual_keys import SECRET_PREFIX, KeyRing, VirtualKey
 
 _VIRTUAL = SECRET_PREFIX.encode()
 
 
-class GatewayKeys:
-    __slots__ = ("_ids", "_keys", "_required", "_ring")
+class SignedRequest(Protocol):
+    """What a signature is checked against: the HTTP exchange's ASGI scope (method, path as sent, query,
+    headers) and its body."""
 
-    def __init__(self, keys: Iterable[str], ring: KeyRing | None = None, *, required: bool = False) -> None:
+    scope: Any
+
+    async def read_body(self, limit: int) -> bytes: ...
+
+
+class GatewayKeys:
+    __slots__ = ("_ids", "_keys", "_required", "_ring", "_seen")
+
+    def __init__(
+        self,
+        keys: Iterable[str],
+        ring: KeyRing | None = None,
+        *,
+        required: bool = False,
+        seen: sigv4.SeenSignatures | None = None,
+    ) -> None:
         self._keys = tuple(key.encode() for key in keys if key)
         self._ids = {key: fingerprint(key) for key in self._keys}
         self._ring = ring
         # Callers authenticate some other way too (JWTs, auth.jwt): no key at all is then refused as well.
         self._required = required
+        # The signatures this gateway instance verified within their window (outlives a reload: the governance
+        # part's); None: signed requests are not taken.
+        self._seen = seen
 
     @property
     def enabled(self) -> bool:
@@ -50,6 +71,44 @@ class GatewayKeys:
                     raise self._refusal(refused.params.get("key_id")) from None
                 return key.id, key
         return self.authenticate(authorization), None
+
+    async def identify_signed(
+        self, authorization: bytes, request: SignedRequest, limit: int
+    ) -> tuple[str, VirtualKey, str]:
+        """The virtual key whose AWS-style credentials signed `request` (its body read, within `limit`, for its
+        hash) and the signature, or SignatureRefused: a malformed header, an access key id of no live key, a
+        wrong signature, a date out of the window, a signature already seen."""
+        ring, seen = self._ring, self._seen
+        if ring is None or seen is None:
+            raise AuthenticationFailed()
+        signed = sigv4.parse(authorization)
+        key, secret = await ring.signing_secret(signed.access_key_id)
+        scope = request.scope
+        now = time.time()
+        try:
+            dated = sigv4.verify(
+                secret,
+                signed,
+                method=scope["method"],
+                raw_path=scope.get("raw_path") or scope["path"].encode(),
+                query=scope.get("query_string", b""),
+                headers=scope["headers"],
+                body=await request.read_body(limit),
+                now=now,
+            )
+        except SignatureRefused as refused:
+            refused.params["key_id"] = key.id  # for the ledger's row and the log of refusals, never the answer
+            raise
+        signature = signed.signature.lower()
+        if not seen.first_time(signature, dated, now):
+            raise SignatureRefused("sigv4_replayed", key_id=key.id)
+        return key.id, key, signature
+
+    def unsee(self, signature: str) -> None:
+        """A signed request that failed before any of its answer went out: the same signed bytes may come again (an
+        AWS SDK's retry within the same second signs the same signature), as a request is served at most once."""
+        if self._seen is not None:
+            self._seen.forget(signature)
 
     def mode(self) -> AccessMode:
         """Whether the gateway is open or requires a key now, and what makes it so."""

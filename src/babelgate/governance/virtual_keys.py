@@ -2,7 +2,11 @@
 budget, kept in the store (SQLite by default, PostgreSQL when configured).
 
 A key's secret is `bg-` + its 12-character id + 32 random characters, shown once. The store keeps a
-salted SHA-256 of it and a visible prefix, never the secret. Every gateway instance holds all keys
+salted SHA-256 of it and a visible prefix, never the secret. A key may also be issued with AWS-style
+credentials, for AWS SDKs that sign their requests (governance/sigv4.py): an access key id (`BGAK` + 16
+base32 characters) and a 40-character secret, shown once too. Checking a signature needs that secret itself
+(it is an HMAC key), so the store keeps it sealed (AES-GCM under a key the store keeps, sealing.py), and it
+is opened only to check a signature, never shown again. Every gateway instance holds all keys
 in memory (`KeyRing`), so checking a key on the hot path is a dictionary lookup and one hash, and
 polls the store's version of them twice a second: a key revoked on one instance is refused by
 every instance within a second.
@@ -10,6 +14,7 @@ every instance within a second.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import hmac
@@ -24,7 +29,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from babelgate.errors import AuthenticationFailed, InvalidRequest, NotFound
+from babelgate.errors import AuthenticationFailed, InvalidRequest, NotFound, SignatureRefused
+from babelgate.governance.sigv4 import ACCESS_KEY_PREFIX
+from babelgate.sealing import SealerSource
 from babelgate.store.polled import POLL_SECONDS, Polled
 
 if TYPE_CHECKING:
@@ -37,6 +44,9 @@ _ID_LENGTH: Final = 12
 _ID_AT: Final = slice(len(SECRET_PREFIX), len(SECRET_PREFIX) + _ID_LENGTH)  # where a secret holds its key's id
 PERIODS: Final = ("day", "week", "month")
 LIMIT_FIELDS: Final = ("rpm", "tpm", "max_concurrent", "budget_usd", "budget_period")
+# The AWS-style secrets' seal: the purpose bound into each sealed secret, and the store's name for its key.
+AWS_SECRET_PURPOSE: Final = b"babelgate aws secret v1"
+AWS_SEALING_KEY: Final = "aws_secret_key"
 # What a client may set (docs/decisions.md, "The admin API"); everything else about a key is the gateway's.
 EDITABLE: Final = (
     "label",
@@ -82,6 +92,9 @@ class VirtualKey:
     # Guardrails this key's requests pass besides its team's, its model's and the server's (names of the
     # configured `guardrails`): a key can add guardrails, never remove one.
     guardrails: tuple[str, ...] = ()
+    # AWS-style credentials (governance/sigv4.py): the access key id, and the secret sealed; None: none issued.
+    aws_access_key_id: str | None = None
+    aws_secret_sealed: str | None = None
 
     @property
     def prefix(self) -> str:
@@ -92,9 +105,9 @@ class VirtualKey:
         return not self.models or any(fnmatchcase(model, pattern) for pattern in self.models)
 
     def public(self) -> dict[str, Any]:
-        """The key as the admin API shows it: never the secret, its hash or its salt."""
+        """The key as the admin API shows it: never the secret, its hash or its salt, nor the AWS secret."""
         fields = asdict(self)
-        del fields["salt"], fields["digest"]
+        del fields["salt"], fields["digest"], fields["aws_secret_sealed"]
         fields["models"] = list(self.models)
         fields["mcp"] = list(self.mcp) if self.mcp is not None else None
         fields["guardrails"] = list(self.guardrails)
@@ -214,6 +227,9 @@ class KeyRing(Polled):
         super().__init__(poll=poll)
         self.store = store
         self.keys: dict[str, VirtualKey] = {}
+        # The keys with AWS-style credentials, by access key id (made with `keys`), and what seals their secrets.
+        self._by_access_key: dict[str, VirtualKey] = {}
+        self._aws_sealer = SealerSource(store, None, purpose=AWS_SECRET_PURPOSE, secret_name=AWS_SEALING_KEY)
         self.version = -1
         self.loaded = False
         # Secrets presented and checked already, with the digest they matched: a key's next request compares
@@ -241,6 +257,7 @@ class KeyRing(Polled):
         if version != self.version:
             documents = await self.store.documents(KIND)
             self.keys = {key_id: VirtualKey.decode(body) for key_id, body in documents.items()}
+            self._by_access_key = {key.aws_access_key_id: key for key in self.keys.values() if key.aws_access_key_id}
             self.version = version
             changed = True
         self.loaded = True
@@ -278,23 +295,60 @@ class KeyRing(Polled):
             raise AuthenticationFailed(key_id=key.id)
         return key
 
+    async def signing_secret(self, access_key_id: str) -> tuple[VirtualKey, str]:
+        """The live key with this access key id, and its AWS secret (opened from its seal); SignatureRefused
+        (`unrecognized_client`) otherwise, the same whether it is unknown, revoked or expired."""
+        key = self._by_access_key.get(access_key_id)
+        if key is None:
+            raise SignatureRefused("sigv4_unknown_key", code="unrecognized_client")
+        if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= time.time()):
+            raise SignatureRefused("sigv4_unknown_key", code="unrecognized_client", key_id=key.id)
+        sealer = self._aws_sealer.sealer or await self._aws_sealer.get()
+        opened = sealer.open(key.aws_secret_sealed or "")
+        secret = opened.get("secret") if opened is not None else None
+        if not isinstance(secret, str):  # sealed under a key the store no longer has
+            log.warning("the AWS secret of virtual key %s cannot be opened: issue the key again", key.id)
+            raise SignatureRefused("sigv4_unknown_key", code="unrecognized_client", key_id=key.id)
+        return key, secret
+
     # --- the admin API's writes: to the store, then read back -------------------------------------
 
     async def create(self, fields: dict[str, Any], *, user: str | None = None) -> tuple[VirtualKey, str]:
         """A new key from a create body's fields; `user`: whose key it is (a signed-in member's own)."""
+        key, secret, _ = await self._create(fields, user, aws=False)
+        return key, secret
+
+    async def create_with_aws(self, fields: dict[str, Any], *, user: str | None = None) -> tuple[VirtualKey, str, str]:
+        """`create`, the key issued with AWS-style credentials too: its access key id is on the key, its AWS
+        secret returned beside its secret, each shown once."""
+        key, secret, aws_secret = await self._create(fields, user, aws=True)
+        assert aws_secret is not None
+        return key, secret, aws_secret
+
+    async def _create(
+        self, fields: dict[str, Any], user: str | None, *, aws: bool
+    ) -> tuple[VirtualKey, str, str | None]:
         key_id = secrets.token_hex(_ID_LENGTH // 2)
         secret = f"{SECRET_PREFIX}{key_id}{secrets.token_urlsafe(24)}"
         salt = secrets.token_hex(16)
+        aws_secret = None
+        credentials: dict[str, Any] = {}
+        if aws:
+            aws_secret = secrets.token_urlsafe(30)  # 40 characters, as AWS's own secret access keys
+            sealer = self._aws_sealer.sealer or await self._aws_sealer.get()
+            sealed = sealer.seal({"secret": aws_secret})
+            credentials = {"aws_access_key_id": _access_key_id(), "aws_secret_sealed": sealed}
         key = VirtualKey(
             id=key_id,
             salt=salt,
             digest=_digest(salt, secret),
             created_at=time.time(),
+            **credentials,
             **{**({"user": user} if user is not None else {}), **checked_fields(fields, creating=True)},
         )
         await self.store.put_document(KIND, key.id, key.encode())
         await self.refresh()
-        return key, secret
+        return key, secret, aws_secret
 
     async def update(self, key_id: str, fields: dict[str, Any]) -> VirtualKey:
         await self.refresh()
@@ -315,3 +369,9 @@ class KeyRing(Polled):
         await self.store.put_document(KIND, key.id, revoked.encode())
         await self.refresh()
         return revoked
+
+
+def _access_key_id() -> str:
+    """`BGAK` and 16 upper-case base32 characters (80 random bits): the shape of AWS's own (`AKIA…`), so that
+    the AWS SDKs and their configuration files take it, and told apart from AWS's by its prefix."""
+    return ACCESS_KEY_PREFIX + base64.b32encode(secrets.token_bytes(10)).decode("ascii")

@@ -42,6 +42,11 @@ def add_keys(commands: Any, admin: argparse.ArgumentParser, admin_below: argpars
         parser.add_argument(
             "--mcp", help="comma-separated MCP servers or server/tool patterns the key may use (github, docs/search_*)"
         )
+    create.add_argument(
+        "--aws",
+        action="store_true",
+        help="issue AWS-style credentials too (an access key id and secret an AWS SDK signs Bedrock requests with)",
+    )
     listing = actions.add_parser("list", parents=[admin], help="list keys (never their secrets)")
     listing.add_argument("--active", action="store_true", help="leave out revoked keys")
     revoke = actions.add_parser("revoke", parents=[admin], help="revoke a key at once, on every instance")
@@ -63,7 +68,7 @@ def run_keys(args: argparse.Namespace, gateway: Gateway) -> None:
             print_store(gateway)
         return
     if args.action == "create":
-        answer = gateway.call("POST", base, _fields(args)).body
+        answer = gateway.call("POST", base, {**_fields(args), **({"aws_credentials": True} if args.aws else {})}).body
     elif args.action == "update":
         answer = gateway.call("PATCH", f"{base}/{args.id}", _fields(args)).body
     else:
@@ -75,6 +80,15 @@ def run_keys(args: argparse.Namespace, gateway: Gateway) -> None:
         secret = compose(
             literal(answer["key"], "bold"), "\n\n[yellow]Shown once: store it now.[/] The gateway keeps only its hash."
         )
+        if answer.get("aws_secret_access_key"):
+            secret = compose(
+                literal(answer["key"], "bold"),
+                "\n\naws_access_key_id      ",
+                literal(answer["aws_access_key_id"], "bold"),
+                "\naws_secret_access_key  ",
+                literal(answer["aws_secret_access_key"], "bold"),
+                "\n\n[yellow]Shown once: store them now.[/] The gateway keeps a hash and the AWS secret sealed.",
+            )
         out.print(Panel(secret, title=f"key {answer['id']} created", title_align="left", expand=False))
     else:
         done = "revoked" if args.action == "revoke" else "updated"
@@ -87,7 +101,10 @@ def _print_keys(keys: list[dict[str, Any]]) -> None:
     if not keys:
         out.print("[dim]no virtual keys[/]")
         return
-    drawn = table("Id", "Key", "Label", "Team", "Models", "Limits", "Budget", "Expires", "State")
+    # The AWS access key id (no secret: AWS shows its own the same way), where any key has one.
+    aws = any(key.get("aws_access_key_id") for key in keys)
+    columns = ("Id", "Key", *(("AWS access key id",) if aws else ()), "Label", "Team", "Models", "Limits")
+    drawn = table(*columns, "Budget", "Expires", "State")
     for key in keys:
         limits = (
             ", ".join(
@@ -105,6 +122,7 @@ def _print_keys(keys: list[dict[str, Any]]) -> None:
         drawn.add_row(
             literal(key["id"]),
             literal(key["prefix"]),
+            *((literal(key.get("aws_access_key_id") or "-"),) if aws else ()),
             literal(key["label"] or "-"),
             literal(key["team"] or "-"),
             literal(",".join(key["models"]) or "*"),

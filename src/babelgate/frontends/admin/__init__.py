@@ -37,7 +37,7 @@ from typing import Final
 from babelgate.frontends.admin import teams as teams_route
 from babelgate.frontends.admin import users as users_route
 from babelgate.frontends.admin.audit import AUDIT_QUERY, alerts, audit
-from babelgate.frontends.admin.keys import KEY_FIELDS, KEY_OPERATIONS, PREFIX, key, keys
+from babelgate.frontends.admin.keys import CREATE_FIELDS, KEY_OPERATIONS, PREFIX, key, keys
 from babelgate.frontends.admin.logs import LOGS_QUERY, log_entry, logs
 from babelgate.frontends.admin.logs import PREFIX as LOGS_PREFIX
 from babelgate.frontends.admin.mcp import PREFIX as MCP_PREFIX
@@ -65,7 +65,7 @@ ROUTES: dict[str, Route] = {
         keys,
         "admin.keys",
         public=True,
-        operations=(Operation("GET"), Operation("POST", body=KEY_FIELDS, status=201, body_optional=True)),
+        operations=(Operation("GET"), Operation("POST", body=CREATE_FIELDS, status=201, body_optional=True)),
     ),
     "/admin/users": Route(
         "ANY",

@@ -34,10 +34,19 @@ async def keys(runtime: Runtime, exchange: Exchange) -> Answer:
             fields.setdefault("team", principal.teams[0] if principal.teams else None)
             _check_fields(principal, exchange, fields)
             owner = principal.user
+        aws = fields.pop(AWS_CREDENTIALS, False)
+        if not isinstance(aws, bool):
+            raise InvalidRequest("wrong_type", param=AWS_CREDENTIALS, expected="true or false")
         known_guardrails(runtime, fields)
-        key, secret = await ring.create(fields, user=owner)
+        shown: dict[str, Any] = {}
+        if aws:
+            # Signed requests (governance/sigv4.py): the access key id is the key's; the secret is shown this once.
+            key, secret, aws_secret = await ring.create_with_aws(fields, user=owner)
+            shown["aws_secret_access_key"] = aws_secret
+        else:
+            key, secret = await ring.create(fields, user=owner)
         note(runtime, exchange, "keys.create", "key", key.id, None, key.public(), 201)
-        return json_answer({**key.public(), "key": secret}, 201)
+        return json_answer({**key.public(), "key": secret, **shown}, 201)
     elif method in ("GET", "HEAD"):
         exchange.call.route = "admin.keys.list"
         await ring.refresh()
@@ -128,6 +137,8 @@ async def read_body(runtime: Runtime, exchange: Exchange) -> dict[str, Any]:
     return body
 
 
+# A create body's option (not a key's field): issue the key with AWS-style credentials too.
+AWS_CREDENTIALS: Final = "aws_credentials"
 # A key's editable fields (virtual_keys.checked_fields), as /openapi.json publishes them; null
 # sets a field back to its default.
 POSITIVE: Final = {"type": "integer", "minimum": 1}
@@ -152,6 +163,12 @@ KEY_FIELDS: Final = {
             "guardrails": array({"type": "string", "minLength": 1}),
         }.items()
     },
+}
+
+# What a create body may hold: the fields, and the option to issue AWS-style credentials.
+CREATE_FIELDS: Final = {
+    **KEY_FIELDS,
+    "properties": {**KEY_FIELDS["properties"], AWS_CREDENTIALS: {"type": "boolean"}},  # type: ignore[dict-item]
 }
 
 PREFIX: Final = "/admin/keys/"

@@ -12,10 +12,12 @@ already began an exception message (`:exception-type`). Claude Code also asks th
 named by their own names, not by profiles).
 
 A caller authenticates as on every route: a gateway key as a bearer token (`AWS_BEARER_TOKEN_BEDROCK`), or in
-`x-api-key` (`ANTHROPIC_CUSTOM_HEADERS`, with `CLAUDE_CODE_SKIP_BEDROCK_AUTH=1`). A SigV4 signature proves
-knowledge of an AWS secret the gateway does not have, so it cannot be verified: a request carrying only one
-is refused (401, `UnrecognizedClientException`, saying how to send a key); beside a key it is ignored
-(pipeline.identify).
+`x-api-key` (`ANTHROPIC_CUSTOM_HEADERS`, with `CLAUDE_CODE_SKIP_BEDROCK_AUTH=1`), or a SigV4 signature by a
+virtual key's AWS-style credentials (an access key id `BGAK…`: boto3 with `aws_access_key_id` and
+`aws_secret_access_key`), checked where keys are (pipeline.identify, governance/sigv4.py) and refused as AWS
+refuses one (403, `UnrecognizedClientException` or `InvalidSignatureException`). A signature by any other AWS
+credentials proves knowledge of a secret the gateway does not have, so it cannot be verified: a request carrying
+only one is refused (401, `UnrecognizedClientException`, saying how to send a key); beside a key it is ignored.
 """
 
 from __future__ import annotations
@@ -79,6 +81,13 @@ STREAM_ERROR_NAMES: Final[dict[int, str]] = {
 }
 
 
+# A refused signature's own name, by its code (errors.SignatureRefused), as AWS names it.
+SIGNATURE_ERROR_NAMES: Final[dict[str, str]] = {
+    "unrecognized_client": "UnrecognizedClientException",
+    "invalid_signature": "InvalidSignatureException",
+}
+
+
 def error_name(status: int) -> str:
     return ERROR_NAMES.get(status, "ValidationException" if status < 500 else "InternalServerException")
 
@@ -91,7 +100,8 @@ def encode_error(error: GatewayError, language: str) -> bytes:
 
 
 def error_headers(error: GatewayError) -> list[tuple[bytes, bytes]]:
-    return [(ERROR_TYPE_HEADER, error_name(error.status).encode())]
+    name = SIGNATURE_ERROR_NAMES.get(error.code or "") if error.status == 403 else None
+    return [(ERROR_TYPE_HEADER, (name or error_name(error.status)).encode())]
 
 
 def encode_stream_error(error: GatewayError, language: str) -> bytes:

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from babelgate.conversation.codec import Conversation, blob_part, field_of, media_part, message, objects
+from babelgate.conversation.codec import (
+    Conversation,
+    blob_part,
+    field_of,
+    media_part,
+    message,
+    objects,
+    text_part,
+)
 from babelgate.conversation.record import Message, Part
 
 ROLES: Final = {"model": "assistant", "user": "user", "function": "tool", "tool": "tool"}
@@ -45,12 +53,15 @@ class GeminiCodec:
 
 
 class GeminiEmbedCodec:
-    """`:embedContent` and `:batchEmbedContents`: the texts of the content (or each request's content) in; an
-    embedding is no message."""
+    """`:embedContent` and `:batchEmbedContents`: the texts of the content (or each request's content) in, or
+    each instance's text of Vertex's `:predict`; an embedding is no message."""
 
     def request(self, document: Any) -> Conversation:
         out = Conversation()
         if not isinstance(document, dict):
+            return out
+        if "instances" in document:
+            out.input = [message("user", [text_part(item.get("content"))]) for item in objects(document["instances"])]
             return out
         requests = objects(document.get("requests")) if "requests" in document else [document]
         for request in requests:

@@ -145,6 +145,10 @@ GENERATE_CONTENT_REQUEST: Final = _fields(
 COUNT_TOKENS_REQUEST: Final = {**GENERATE_CONTENT_REQUEST, "generateContentRequest": GENERATE_CONTENT_REQUEST}
 EMBED_CONTENT_REQUEST: Final = _fields("model", "taskType", "title", "outputDimensionality", content=CONTENT)
 BATCH_EMBED_REQUEST: Final = _fields(requests=Each(EMBED_CONTENT_REQUEST))
+# Vertex AI's: the options in an `embedContentConfig` (vertex.py).
+_EMBED_CONFIG: Final = _fields("taskType", "title", "outputDimensionality", "autoTruncate")
+VERTEX_EMBED_REQUEST: Final = _fields(content=CONTENT, embedContentConfig=_EMBED_CONFIG)
+VERTEX_BATCH_EMBED_REQUEST: Final = _fields(requests=Each(VERTEX_EMBED_REQUEST))
 
 
 def _snake(name: str) -> str:
@@ -174,7 +178,9 @@ def _snake_to_camel(message: Message, seen: set[int], out: dict[str, str]) -> di
 
 # Every snake_case spelling of a known field → its camelCase name; and a search of the body's bytes for any of
 # them as a key, so that a body written in camelCase (what the SDKs mostly send) is never walked.
-CAMEL: Final = _snake_to_camel({**COUNT_TOKENS_REQUEST, **BATCH_EMBED_REQUEST, **EMBED_CONTENT_REQUEST}, set(), {})
+CAMEL: Final = _snake_to_camel(
+    {**COUNT_TOKENS_REQUEST, **BATCH_EMBED_REQUEST, **EMBED_CONTENT_REQUEST, **VERTEX_EMBED_REQUEST}, set(), {}
+)
 
 
 def _branches(names: list[str]) -> str:

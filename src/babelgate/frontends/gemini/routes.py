@@ -29,11 +29,12 @@ from babelgate.frontends.gemini.field_names import (
     COUNT_TOKENS_REQUEST,
     EMBED_CONTENT_REQUEST,
     GENERATE_CONTENT_REQUEST,
+    Message,
     camel_case,
 )
 from babelgate.frontends.gemini.stream import GeminiStreamEncoder
 from babelgate.frontends.gemini.translate import decode_request, encode_error, encode_response, model_object
-from babelgate.frontends.gemini.translate_embed import batch_answer, batch_requests, embed_answer, embedding_request
+from babelgate.frontends.gemini.translate_embed import GEMINI_BATCH_EMBED, GEMINI_EMBED, EmbedShape, embedding_request
 from babelgate.frontends.gemini.wire import JSON
 from babelgate.frontends.prepare import prepared_request
 from babelgate.frontends.responses.reasoning import ReasoningSeal
@@ -69,7 +70,9 @@ async def model_method(runtime: Runtime, exchange: Exchange, rest: str) -> Answe
         return await generate(runtime, exchange, model, stream=name == wire.STREAM)
     if name == wire.COUNT_TOKENS:
         return await count_tokens(runtime, exchange, model)
-    return await embed(runtime, exchange, model, batch=name == wire.BATCH_EMBED)
+    if name == wire.BATCH_EMBED:
+        return await embed(runtime, exchange, model, GEMINI_BATCH_EMBED, BATCH_EMBED_REQUEST)
+    return await embed(runtime, exchange, model, GEMINI_EMBED, EMBED_CONTENT_REQUEST)
 
 
 def _claims(method: str, rest: str) -> bool:
@@ -98,8 +101,6 @@ TEXTS: Final = TextPaths(
 )
 # A stream without `alt=sse` is one JSON array written an element at a time.
 ARRAY_TEXTS: Final = TextPaths(input=TEXTS.input, output=TEXTS.output, pieces=TEXTS.pieces, framing="json-array")
-# What an embedding is made of: the content's text parts (of each request, in a batch); an answer has no text.
-EMBED_TEXTS: Final = TextPaths(input=paths("content.parts.*.text", "requests.*.content.parts.*.text"))
 
 
 async def generate(runtime: Runtime, exchange: Exchange, model: str, *, stream: bool) -> ModelCall:
@@ -177,7 +178,7 @@ async def count_tokens(runtime: Runtime, exchange: Exchange, model: str) -> Mode
         camel_case(fields, COUNT_TOKENS_REQUEST, raw=raw)
         relay = relay_of(deployment.provider, "generate_content.count_tokens", deployment.model)
         if relay is not None:
-            counted = await native.count(fields, deployment, relay, notes, raw=raw)
+            counted = await native.count(_wrapped(fields, deployment.model), deployment, relay, notes, raw=raw)
             return Answer(counted, notes, headers=list(token_count.UPSTREAM))
         inner = fields.get("generateContentRequest")
         request = inner if isinstance(inner, dict) else fields
@@ -190,24 +191,35 @@ async def count_tokens(runtime: Runtime, exchange: Exchange, model: str) -> Mode
     return ModelCall(model, attempt, False)
 
 
-async def embed(runtime: Runtime, exchange: Exchange, model: str, *, batch: bool) -> ModelCall:
+async def embed(
+    runtime: Runtime, exchange: Exchange, model: str, shape: EmbedShape, fields_of: Message | None
+) -> ModelCall:
+    """One embedding method, written as `shape` says; `fields_of`: its field table, to read snake_case names too."""
     raw = await exchange.read_body(runtime.max_body_bytes)
     body = Body(raw)
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         fields = body.take()
-        camel_case(fields, BATCH_EMBED_REQUEST if batch else EMBED_CONTENT_REQUEST, raw=raw)
-        requests = batch_requests(fields) if batch else [(fields, "")]
-        request = embedding_request(deployment.public_name, requests, notes.adjusted)
+        if fields_of is not None:
+            camel_case(fields, fields_of, raw=raw)
+        request = embedding_request(deployment.public_name, shape.requests(fields), notes.adjusted)
         answer = await embed_in_batches(deployment, request, notes)
         notes.usage = answer.usage
-        encoded = batch_answer(answer) if batch else embed_answer(answer)
-        return Answer(orjson.dumps(encoded), notes)
+        return Answer(orjson.dumps(shape.answer(answer)), notes)
 
     def capable(deployment: Deployment) -> None:
         require(deployment.provider.capabilities.embeddings, deployment, "embeddings")
 
-    return ModelCall(model, attempt, False, check=capable, texts=EMBED_TEXTS, document=body, codec=EMBED_CODEC)
+    return ModelCall(model, attempt, False, check=capable, texts=shape.texts, document=body, codec=EMBED_CODEC)
+
+
+def _wrapped(body: JSON, model: str) -> JSON:
+    """A countTokens body as the Gemini API reads it: Vertex's (and a Gemini API client's that writes it so) puts
+    the generateContent fields beside `contents`, where the Gemini API counts them only inside
+    `generateContentRequest`, with the model named."""
+    if "generateContentRequest" in body or body.keys() <= {"contents"}:
+        return body
+    return {"generateContentRequest": {"model": f"models/{model}", **body}}
 
 
 def _check_basics(body: JSON) -> None:
