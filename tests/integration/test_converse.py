@@ -322,8 +322,10 @@ def test_bedrocks_exceptions(door: Any, gateway: RunningApp) -> None:
 
 def test_a_failure_after_the_stream_began_is_bedrocks_exception_event(door: Any, upstream: FakeOpenAI) -> None:
     upstream.script(Reply(stream=tool_call_stream([("call_1", "get_weather", ['{"city":'])]), drop_after=2, done=False))
+    stream = door.converse_stream(modelId="openai/gpt-4o-mini", messages=USER)["stream"]
     with pytest.raises(botocore.exceptions.EventStreamError) as broken:
-        list(door.converse_stream(modelId="openai/gpt-4o-mini", messages=USER)["stream"])
+        list(stream)
+    stream.close()
     assert broken.value.response["Error"]["Code"] in ("modelStreamErrorException", "internalServerException")
 
 

@@ -3,8 +3,8 @@
 
 The blocks are the Messages frontend's (`content_blocks`: reasoning, text, tool uses, in Claude's order) renamed
 by the Bedrock provider's `block_to_wire`, the same renaming its requests go through; signed reasoning a
-provider handed back in `reasoning_details` (Claude's thinking, on any road) keeps its signature, so a client
-can send it back on its next turn.
+provider handed back in `reasoning_details` (Claude's thinking, on any road) keeps its signature
+(`signed_reasoning`), so a client can send it back on its next turn.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from babelgate.frontends.anthropic_messages.translate import content_blocks
-from babelgate.providers.anthropic.translate_messages import thinking_blocks
-from babelgate.providers.bedrock.translate_blocks import block_to_wire
+from babelgate.providers.bedrock.translate_blocks import block_to_wire, signed_reasoning
 from babelgate.providers.bedrock.wire import REASONING_DETAILS
 from babelgate.schema.chat import AssistantMessage, ChatResponse, Usage
 
@@ -52,19 +51,15 @@ def usage_to_wire(usage: Usage | None) -> JSON:
 def encode_response(response: ChatResponse, *, provider: str, latency_ms: int) -> JSON:
     choice = response.choices[0] if response.choices else None
     message = choice.message if choice is not None else AssistantMessage()
-    content = [block_to_wire(block, "content") for block in answer_blocks(message, provider)]
+    blocks = content_blocks(message, provider)
+    content = [block_to_wire(block, "content") for block in blocks if block["type"] != "thinking"]
+    # Reasoning first, as Claude answers: signed where the provider gave a signature (the client sends it back).
+    signed = signed_reasoning(message.extra.get(REASONING_DETAILS)) if message.extra else []
+    reasoning = signed or [block_to_wire(block, "content") for block in blocks if block["type"] == "thinking"]
+    content = [*reasoning, *content]
     return {
         "output": {"message": {"role": "assistant", "content": content or [{"text": ""}]}},
         "stopReason": stop_reason(choice.finish_reason if choice else None, tool_use=bool(message.tool_calls)),
         "usage": usage_to_wire(response.usage),
         "metrics": {"latencyMs": latency_ms},
     }
-
-
-def answer_blocks(message: AssistantMessage, provider: str) -> list[JSON]:
-    """The Messages frontend's blocks, its unsigned thinking replaced by the signed blocks the provider gave."""
-    blocks = content_blocks(message, provider)
-    signed = thinking_blocks(message.extra.get(REASONING_DETAILS)) if message.extra else []
-    if signed:
-        blocks = [*signed, *(block for block in blocks if block["type"] != "thinking")]
-    return blocks

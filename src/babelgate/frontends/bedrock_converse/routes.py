@@ -183,11 +183,11 @@ async def count_tokens(runtime: Runtime, exchange: Exchange, model: str) -> Mode
     exchange.call.route = "bedrock.count_tokens"
     request = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
     given = request.get("input")
-    if isinstance(given, dict) and "converse" not in given:
-        return await bedrock.count_invoke(runtime, exchange, model, request)
     inner = given.get("converse") if isinstance(given, dict) else None
+    if inner is None:
+        return await bedrock.count_invoke(runtime, exchange, model, request)
     if not isinstance(inner, dict):
-        raise InvalidRequest("missing_field", param="input.converse")
+        raise InvalidRequest("wrong_type", param="input.converse", expected="an object")
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         chat = decode_request(inner, deployment.public_name, adjusted=[], count=True)

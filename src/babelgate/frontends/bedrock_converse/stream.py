@@ -25,7 +25,7 @@ from babelgate.frontends.anthropic_clouds.bedrock import EVENT_STREAM_TYPE
 from babelgate.frontends.anthropic_messages.stream import AnthropicMessagesStreamEncoder
 from babelgate.frontends.bedrock_converse.answers import JSON, stop_reason, usage_to_wire
 from babelgate.i18n import render_message
-from babelgate.providers.anthropic.translate_messages import thinking_blocks
+from babelgate.providers.bedrock.translate_blocks import signed_reasoning
 from babelgate.providers.bedrock.wire import REASONING_DETAILS
 from babelgate.schema.chunks import Delta
 from babelgate.streaming import SSEDecoder, encode_sse_event, parse_frame
@@ -62,9 +62,10 @@ class ConverseStreamEncoder(AnthropicMessagesStreamEncoder):
         extra = delta.extra
         if extra and REASONING_DETAILS in extra:
             block = self.open
-            for signed in thinking_blocks(extra[REASONING_DETAILS]):
-                if block is not None and block.kind == "thinking" and signed.get("signature"):
-                    delta_event = {"type": "signature_delta", "signature": signed["signature"]}
+            for signed in signed_reasoning(extra[REASONING_DETAILS]):
+                signature = signed["reasoningContent"].get("reasoningText", {}).get("signature")
+                if block is not None and block.kind == "thinking" and signature:
+                    delta_event = {"type": "signature_delta", "signature": signature}
                     events.append({"type": "content_block_delta", "index": block.index, "delta": delta_event})
 
     def fail(self, error: GatewayError, language: str) -> bytes:
