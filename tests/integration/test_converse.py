@@ -21,6 +21,7 @@ import pytest
 from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, GatewayFactory
 from tests.fakes import anthropic_upstream as ant
 from tests.fakes import gemini_upstream as gem
+from tests.fakes.bedrock_service import exception_frame
 from tests.fakes.bedrock_upstream import FakeBedrock, converse_response, converse_tool_events
 from tests.fakes.bedrock_upstream import Reply as BedrockReply
 from tests.fakes.images import PNG
@@ -368,3 +369,49 @@ def test_a_virtual_key_refused_a_model_it_may_not_use(gateway: RunningApp) -> No
             client.converse(modelId="anthropic/claude-sonnet-4-6", messages=USER)
     finally:
         client.close()
+
+
+# -- the native road's own ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def native(
+    make_gateway: GatewayFactory,
+    anthropic_upstream: ant.FakeAnthropic,
+    gemini_upstream: gem.FakeGemini,
+    bedrock_upstream: FakeBedrock,
+) -> Iterator[Any]:
+    bedrock_upstream.bearer_keys.add(BEDROCK_KEY)
+    extra = "  capped: {provider: aws, model: us.amazon.nova-lite-v1:0, defaults: {max_tokens: 77}}\n"
+    gateway = make_gateway(
+        _bedrock_config(bedrock_upstream, extra),
+        env=_env(anthropic_upstream, gemini_upstream, BEDROCK_BEARER=BEDROCK_KEY),
+    )
+    client = _client(gateway)
+    yield client
+    client.close()
+
+
+def test_the_native_road_keeps_bedrocks_own_fields_and_its_exceptions(
+    native: Any, bedrock_upstream: FakeBedrock
+) -> None:
+    """A Bedrock guardrail and Bedrock-only fields reach Bedrock as the client sent them; the model's defaults
+    apply in inferenceConfig; an exception frame mid-stream reaches botocore as Bedrock's own."""
+    guardrail = {"guardrailIdentifier": "abc123guardrail", "guardrailVersion": "1"}
+    native.converse(
+        modelId="capped", messages=USER, guardrailConfig=guardrail, performanceConfig={"latency": "standard"}
+    )
+    sent = next(r for r in reversed(bedrock_upstream.received) if r.path.endswith("/converse"))
+    assert "nova-lite" in sent.path
+    assert sent.json["guardrailConfig"] == guardrail and sent.json["inferenceConfig"] == {"maxTokens": 77}
+    events = [
+        {"messageStart": {"role": "assistant"}},
+        {"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"text": "Hel"}}},
+        exception_frame("throttlingException", "Too many tokens, please wait."),
+    ]
+    bedrock_upstream.script(BedrockReply(stream=events))  # type: ignore[arg-type]
+    stream = native.converse_stream(modelId="nova", messages=USER)["stream"]
+    with pytest.raises(botocore.exceptions.EventStreamError) as broken:
+        list(stream)
+    stream.close()
+    assert broken.value.response["Error"]["Code"] == "throttlingException"
