@@ -1,9 +1,9 @@
-"""Bedrock's Converse API as a door, driven by botocore's own `bedrock-runtime` and `bedrock` clients (boto3's
-clients are these): `converse` and `converse_stream` (an event stream botocore parses and CRC-checks), text, an
-image, a tool round trip, `count_tokens` and the control plane's listings, through OpenAI, Anthropic and Gemini
-upstream fakes (which check what they receive against their own specs), and through the Bedrock fake on the
-native road (which checks the Converse body against botocore's service model); then Bedrock's exceptions, a
-guardrail on both actions, and a virtual key's model list (frontends/bedrock_converse/)."""
+"""Bedrock's Converse API as a door, driven by boto3's own `bedrock-runtime` and `bedrock` clients: `converse`
+and `converse_stream` (an event stream botocore parses and CRC-checks), text, an image, a tool round trip,
+`count_tokens` and the control plane's listings, through OpenAI, Anthropic and Gemini upstream fakes (which
+check what they receive against their own specs), and through the Bedrock fake on the native road (which checks
+the Converse body against botocore's service model); then Bedrock's exceptions, a guardrail on both actions, a
+virtual key's model list, and LangChain's ChatBedrockConverse on a tool task (frontends/bedrock_converse/)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import botocore.config
 import botocore.exceptions
-import botocore.session
 import httpx
 import pytest
 
@@ -150,12 +150,13 @@ def road(
 
 
 def _client(gateway: RunningApp, service: str = "bedrock-runtime", key: str = KEY) -> Any:
-    """botocore's client at the gateway, as an AWS SDK user's: SigV4-signed with AWS keys the gateway cannot check,
-    the gateway key beside the signature in `x-api-key` (botocore sends a Bedrock API key as a bearer token only
-    over HTTPS)."""
-    session = botocore.session.get_session()
-    session.set_credentials("AKIAEXAMPLEKEY000003", "not-a-gateway-secret")
-    client = session.create_client(
+    """boto3's client at the gateway, as an AWS SDK user's: SigV4-signed with AWS keys the gateway cannot check, the
+    gateway key beside the signature in `x-api-key` (botocore sends a Bedrock API key as a bearer token only over
+    HTTPS)."""
+    session = boto3.session.Session(
+        aws_access_key_id="AKIAEXAMPLEKEY000003", aws_secret_access_key="not-a-gateway-secret"
+    )
+    client = session.client(
         service,
         region_name="us-east-1",
         endpoint_url=gateway.url,
@@ -415,3 +416,44 @@ def test_the_native_road_keeps_bedrocks_own_fields_and_its_exceptions(
         list(stream)
     stream.close()
     assert broken.value.response["Error"]["Code"] == "throttlingException"
+
+
+# -- LangChain's ChatBedrockConverse on the door ---------------------------------------------------------------
+
+
+def test_langchains_chat_bedrock_converse_runs_a_tool_task(gateway: RunningApp, upstream: FakeOpenAI) -> None:
+    """langchain-aws's ChatBedrockConverse, given a boto3 client at the gateway, binds a tool, gets the call,
+    sends the result back and gets the answer, streamed and not."""
+    from langchain_aws import ChatBedrockConverse
+    from langchain_core.messages import HumanMessage, ToolMessage
+    from langchain_core.tools import tool
+
+    @tool
+    def get_weather(city: str) -> str:
+        """Weather for a city."""
+        return f"21 degrees in {city}"
+
+    runtime_client = _client(gateway)
+    try:
+        chat = ChatBedrockConverse(
+            client=runtime_client, model="openai/gpt-4o-mini", provider="openai", region_name="us-east-1"
+        )
+        bound = chat.bind_tools([get_weather])
+        upstream.script(
+            Reply(json=completion(None, tool_calls=[tool_call("call_1", "get_weather", '{"city":"Paris"}')]))
+        )
+        question = HumanMessage("Weather in Paris?")
+        asked = bound.invoke([question])
+        (call,) = asked.tool_calls
+        assert call["name"] == "get_weather" and call["args"] == {"city": "Paris"}
+        result = ToolMessage(get_weather.invoke(call["args"]), tool_call_id=call["id"])
+        upstream.script(Reply(json=completion("It is 21 degrees in Paris.")))
+        answer = bound.invoke([question, asked, result])
+        assert answer.content == "It is 21 degrees in Paris."
+        sent = upstream.received[-1].json
+        assert sent["messages"][-1] == {"role": "tool", "tool_call_id": "call_1", "content": "21 degrees in Paris"}
+        upstream.script(Reply(stream=text_stream(["It is ", "21 degrees."])))
+        streamed = "".join(piece.text for piece in chat.stream([question]))
+        assert streamed == "It is 21 degrees."
+    finally:
+        runtime_client.close()
