@@ -12,13 +12,14 @@ import orjson
 import pytest
 from botocore.eventstream import EventStreamBuffer
 
-from babelgate.answer import Answer
+from babelgate.answer import SSE_TYPE, Answer
 from babelgate.conversation.codec import answer_events
 from babelgate.errors import InvalidRequest
+from babelgate.frontends.anthropic_clouds.bedrock import EVENT_STREAM_TYPE
 from babelgate.frontends.bedrock_converse.answers import encode_response
 from babelgate.frontends.bedrock_converse.conversation import CODEC
 from babelgate.frontends.bedrock_converse.routes import model_id
-from babelgate.frontends.bedrock_converse.stream import ConverseStreamEncoder, as_event_stream
+from babelgate.frontends.bedrock_converse.stream import ConverseStreamEncoder, Framing, as_event_stream
 from babelgate.frontends.bedrock_converse.translate import decode_request
 from babelgate.providers.base import CallNotes
 from babelgate.schema.chat import AssistantMessage, ChatResponse, Choice, TextPart, ToolCall, Usage
@@ -162,8 +163,10 @@ async def _frames(*parts: bytes) -> Any:
         yield part
 
 
-def test_a_stream_as_conversestream_events_in_the_aws_event_stream() -> None:
-    encoder = ConverseStreamEncoder("m", provider="openai", started=0.0)
+@pytest.mark.parametrize("framing", ["sse", "eventstream"])
+def test_a_stream_as_conversestream_events_in_the_aws_event_stream(framing: Framing) -> None:
+    """Written as SSE for the guardrails and reframed, or as the event stream at once: the same bytes either way."""
+    encoder = ConverseStreamEncoder("m", provider="openai", started=0.0, framing=framing)
     sse = [
         encoder.start(),
         encoder.feed(_chunk(Delta(content="Hel"))),
@@ -174,14 +177,17 @@ def test_a_stream_as_conversestream_events_in_the_aws_event_stream() -> None:
         encoder.feed(_chunk(Delta(), usage=Usage(prompt_tokens=9, completion_tokens=3, total_tokens=12))),
         encoder.finish(),
     ]
-    answer = as_event_stream(Answer(sse[0], CallNotes(), rest=_frames(*sse[1:])))
+    kind = EVENT_STREAM_TYPE if framing == "eventstream" else SSE_TYPE
+    answer = as_event_stream(Answer(sse[0], CallNotes(), content_type=kind, rest=_frames(*sse[1:])))
+    assert answer.content_type == EVENT_STREAM_TYPE
 
     async def body() -> bytes:
         assert answer.rest is not None
         return answer.body + b"".join([part async for part in answer.rest])
 
+    whole = asyncio.run(body())
     buffer = EventStreamBuffer()
-    buffer.add_data(asyncio.run(body()))
+    buffer.add_data(whole)
     events = [(message.headers[":event-type"], orjson.loads(message.payload)) for message in buffer]
     names = [name for name, _ in events]
     assert names == [
@@ -202,15 +208,9 @@ def test_a_stream_as_conversestream_events_in_the_aws_event_stream() -> None:
     assert events[8][1] == {"stopReason": "tool_use"}
     assert events[9][1]["usage"]["totalTokens"] == 12 and "latencyMs" in events[9][1]["metrics"]
     # The conversation log reads the same bytes back into the answer's message.
-    (logged,) = CODEC.answer(answer_events([asyncio.run(_again(sse))]))
+    (logged,) = CODEC.answer(answer_events([whole]))
     assert logged["finish_reason"] == "tool_use"
     assert [part["type"] for part in logged["parts"]] == ["text", "tool_call"]
-
-
-async def _again(sse: list[bytes]) -> bytes:
-    answer = as_event_stream(Answer(sse[0], CallNotes(), rest=_frames(*sse[1:])))
-    assert answer.rest is not None
-    return answer.body + b"".join([part async for part in answer.rest])
 
 
 def test_the_conversation_logs_codec_reads_requests_and_whole_answers() -> None:
@@ -236,3 +236,25 @@ def test_a_model_id_may_be_an_arn_ending_in_a_public_name() -> None:
     assert model_id("openai/gpt-4o") == "openai/gpt-4o"
     assert model_id("arn:aws:bedrock:us-east-1::foundation-model/openai/gpt-4o") == "openai/gpt-4o"
     assert model_id("arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.nova") == "us.nova"
+
+
+def test_sse_frames_split_anywhere_become_whole_event_messages() -> None:
+    """The guardrails hand frames on in other cuts than the encoder made (a window holds text back): each event
+    is still one message, whatever the cut."""
+    frames = b'event: messageStart\ndata: {"role":"assistant"}\n\n' + (
+        b'event: contentBlockDelta\ndata: {"contentBlockIndex":0,"delta":{"text":"a\\n\\nb"}}\n\n\n'
+    )
+    for cut in range(1, len(frames)):
+        answer = as_event_stream(Answer(frames[:cut], CallNotes(), content_type=SSE_TYPE, rest=_frames(frames[cut:])))
+
+        async def body(answer: Answer = answer) -> bytes:
+            assert answer.rest is not None
+            return answer.body + b"".join([part async for part in answer.rest])
+
+        buffer = EventStreamBuffer()
+        buffer.add_data(asyncio.run(body()))
+        events = [(message.headers[":event-type"], orjson.loads(message.payload)) for message in buffer]
+        assert events == [
+            ("messageStart", {"role": "assistant"}),
+            ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "a\n\nb"}}),
+        ]

@@ -28,10 +28,11 @@ from babelgate.errors import InvalidRequest, MethodNotAllowed
 from babelgate.exchange import Exchange
 from babelgate.frontends import models, token_count
 from babelgate.frontends.anthropic_clouds import bedrock
+from babelgate.frontends.anthropic_clouds.bedrock import EVENT_STREAM_TYPE
 from babelgate.frontends.bedrock_converse import listing, native
 from babelgate.frontends.bedrock_converse.answers import encode_response
 from babelgate.frontends.bedrock_converse.conversation import CODEC
-from babelgate.frontends.bedrock_converse.stream import ConverseStreamEncoder, as_event_stream
+from babelgate.frontends.bedrock_converse.stream import ConverseStreamEncoder, Framing, as_event_stream
 from babelgate.frontends.bedrock_converse.translate import decode_request
 from babelgate.frontends.body_schema import OBJECT, array, obj
 from babelgate.frontends.prepare import prepared_request
@@ -109,6 +110,11 @@ async def converse(runtime: Runtime, exchange: Exchange, model: str, *, stream: 
         raise InvalidRequest("wrong_type", param="messages", expected="an array")
     named = _named_guardrail(runtime, fields.get("guardrailConfig"))
     started = time.monotonic()
+    # A stream the guardrails read goes through SSE first (stream.py); any other is written as the event stream.
+    guarded = runtime.guardrails.active and bool(
+        named or runtime.guardrails.applicable(exchange.call.virtual_key, model)
+    )
+    framing: Framing = "sse" if guarded else "eventstream"
 
     async def attempt(deployment: Deployment, notes: CallNotes) -> Answer:
         fields = body.take()
@@ -120,7 +126,9 @@ async def converse(runtime: Runtime, exchange: Exchange, model: str, *, stream: 
             return await native.relay(fields, deployment, relay, notes, stream=stream)
         if given is not None and not named:
             notes.adjusted.append("guardrailConfig=dropped")  # a guardrail kept in Bedrock, which this road skips
-        return await _translated(runtime, exchange, fields, deployment, notes, stream=stream, started=started)
+        return await _translated(
+            runtime, exchange, fields, deployment, notes, stream=stream, started=started, framing=framing
+        )
 
     return ModelCall(
         model,
@@ -157,6 +165,7 @@ async def _translated(
     *,
     stream: bool,
     started: float,
+    framing: Framing,
 ) -> Answer:
     request = await prepared_request(
         runtime,
@@ -168,8 +177,13 @@ async def _translated(
     )
     provider = deployment.provider
     if stream:
-        encoder = ConverseStreamEncoder(deployment.public_name, provider=provider.name, started=started)
-        return await stream_answer(provider.stream(request, deployment.model, notes), encoder, notes)
+        encoder = ConverseStreamEncoder(
+            deployment.public_name, provider=provider.name, started=started, framing=framing
+        )
+        chunks = provider.stream(request, deployment.model, notes)
+        if framing == "sse":
+            return await stream_answer(chunks, encoder, notes)
+        return await stream_answer(chunks, encoder, notes, content_type=EVENT_STREAM_TYPE)
     response = await provider.chat(request, deployment.model, notes)
     notes.finish_reason = response.choices[0].finish_reason if response.choices else None
     latency = int((time.monotonic() - started) * 1000)
