@@ -8,8 +8,9 @@ ARN whose resource ends in one (`arn:aws:bedrock:…:foundation-model/openai/gpt
 
 Two roads, chosen per model, as on the other doors that speak a provider's API: a provider that relays "converse"
 (Bedrock) gets the client's body (native.py); every other model gets it decoded into the canonical chat request
-(translate.py), prepared as every door's is, and its answer encoded back (answers.py, stream.py). A stream's events
-are SSE until the output guardrails have read them, and the event stream after (stream.as_event_stream).
+(translate.py), prepared as every door's is, and its answer encoded back (answers.py, stream.py). A stream the
+guardrails read is SSE until they have, and the event stream after (stream.as_event_stream); any other is written
+as the event stream at once.
 
 Errors, authentication and the ARN-free error prefix are the InvokeModel door's (frontends/anthropic_clouds/
 bedrock.py): Bedrock's `{"message"}` with the exception's name in `x-amzn-ErrorType`, a gateway key as the bearer
