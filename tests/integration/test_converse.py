@@ -457,3 +457,70 @@ def test_langchains_chat_bedrock_converse_runs_a_tool_task(gateway: RunningApp, 
         assert streamed == "It is 21 degrees."
     finally:
         runtime_client.close()
+
+
+# -- reasoning, and a guardrail inside a stream ---------------------------------------------------------------
+
+
+def test_claudes_thinking_keeps_its_signature_both_ways(
+    gateway: RunningApp, door: Any, anthropic_upstream: ant.FakeAnthropic
+) -> None:
+    """Claude on Anthropic behind the door: `additionalModelRequestFields.thinking` asks for reasoning, the answer's
+    reasoningContent carries Claude's signature (whole and streamed), and the client's next turn, with the signed
+    block sent back, reaches Claude with the same signature."""
+    thinking = {"thinking": {"type": "enabled", "budget_tokens": 2048}}
+    block = ant.tool_use_block("toolu_01", "get_weather", {"city": "Paris"})
+    anthropic_upstream.script(ant.Reply(json=ant.message([ant.thinking_block("Let me look.", "EqSig1=="), block])))
+    answer = door.converse(
+        modelId="anthropic/claude-sonnet-4-6",
+        messages=USER,
+        toolConfig=TOOLS,
+        inferenceConfig={"maxTokens": 4096},
+        additionalModelRequestFields=thinking,
+    )
+    sent = anthropic_upstream.received[-1].json
+    assert sent["thinking"]["type"] in ("enabled", "adaptive")
+    content = answer["output"]["message"]["content"]
+    assert content[0] == {"reasoningContent": {"reasoningText": {"text": "Let me look.", "signature": "EqSig1=="}}}
+    events = ant.tool_events([("toolu_02", "get_weather", ['{"city":"Paris"}'])], thinking="Hm.", signature="EqSig2==")
+    anthropic_upstream.script(ant.Reply(stream=events))
+    streamed = list(
+        door.converse_stream(
+            modelId="anthropic/claude-sonnet-4-6",
+            messages=USER,
+            toolConfig=TOOLS,
+            inferenceConfig={"maxTokens": 4096},
+            additionalModelRequestFields=thinking,
+        )["stream"]
+    )
+    reasoning = [
+        event["contentBlockDelta"]["delta"]["reasoningContent"]
+        for event in streamed
+        if "reasoningContent" in event.get("contentBlockDelta", {}).get("delta", {})
+    ]
+    assert {"text": "Hm."} in reasoning and {"signature": "EqSig2=="} in reasoning
+    use = content[-1]["toolUse"]
+    conversation = [
+        *USER,
+        {"role": "assistant", "content": content},
+        {"role": "user", "content": [{"toolResult": {"toolUseId": use["toolUseId"], "content": [{"text": "21"}]}}]},
+    ]
+    door.converse(
+        modelId="anthropic/claude-sonnet-4-6",
+        messages=conversation,
+        toolConfig=TOOLS,
+        inferenceConfig={"maxTokens": 4096},
+        additionalModelRequestFields=thinking,
+    )
+    replayed = anthropic_upstream.received[-1].json["messages"][1]["content"]
+    assert {"type": "thinking", "thinking": "Let me look.", "signature": "EqSig1=="} in replayed
+
+
+def test_an_output_guardrail_ends_a_stream_with_bedrocks_exception(door: Any, upstream: FakeOpenAI) -> None:
+    upstream.script(Reply(stream=text_stream(["Sure: ", "4111 1111 ", "1111 1111", " is the card."])))
+    stream = door.converse_stream(modelId="guarded", messages=USER)["stream"]
+    with pytest.raises(botocore.exceptions.EventStreamError) as blocked:
+        list(stream)
+    stream.close()
+    assert blocked.value.response["Error"]["Code"] == "validationException"
+    assert "no-cards" in blocked.value.response["Error"]["Message"]
