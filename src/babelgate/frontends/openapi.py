@@ -75,6 +75,7 @@ _UNVERSIONED: Final = (
     "/v1beta/",
     "/model/",
     "/inference-profiles",
+    "/foundation-models",
     "/admin/",
     "/ui",
     "/health",
