@@ -433,8 +433,7 @@ PATHS: Final[dict[str, BenchPath]] = {
             base=False,
         ),
         # Bedrock's Converse frontend translated onto the same OpenAI model: judged against the Gemini API door's
-        # path (gemini-api) in the same run. Requests only: its stream is an AWS event stream, which the load
-        # generator's stream checks (SSE) do not read.
+        # path (gemini-api) in the same run. Its stream (`converse-stream`, the same body) is an AWS event stream.
         BenchPath(
             "converse",
             f"Bedrock Converse frontend → OpenAI chat ({MODELS['openai']}, two tools); direct: OpenAI chat",
@@ -444,10 +443,10 @@ PATHS: Final[dict[str, BenchPath]] = {
                 CONVERSE_OK,
                 _converse_text,
                 b'"inputTokens":42,',
-                "chat",
+                "converse",
+                f"/model/{MODELS['openai']}/converse-stream",
             ),
             _OPENAI_DIRECT,
-            streams=False,
             base=False,
         ),
         BenchPath(

@@ -41,9 +41,8 @@ SAME_RUN: Final[dict[str, tuple[str, float, bool]]] = {
     # native road to Gemini as cheap as the OpenAI fast path (the same relay work: a body in, bytes out).
     "gemini-api": ("messages", 1.10, True),
     "gemini-native": ("fast", 1.10, True),
-    # Bedrock's Converse frontend, translated: within 10 % of the Gemini API frontend's translated road (requests
-    # only: its stream is an event stream the load generator does not read).
-    "converse": ("gemini-api", 1.10, False),
+    # Bedrock's Converse frontend, translated: within 10 % of the Gemini API frontend's translated road.
+    "converse": ("gemini-api", 1.10, True),
     # Input and output PII masking on a 2 KB prompt: at most 10 % over the same request unguarded.
     "guarded": ("long-prompt", 1.10, False),
 }

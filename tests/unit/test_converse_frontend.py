@@ -258,3 +258,27 @@ def test_sse_frames_split_anywhere_become_whole_event_messages() -> None:
             ("messageStart", {"role": "assistant"}),
             ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "a\n\nb"}}),
         ]
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"messages": [{"role": "system", "content": [{"text": "a"}]}]}, "messages[0].role"),
+        ({"messages": [{"role": "user", "content": "a"}]}, "messages[0].content"),
+        ({"messages": ["a"]}, "messages[0]"),
+        ({"messages": [{"role": "user", "content": [{"text": 1}]}]}, "messages[0].content[0].text"),
+        ({"messages": []}, "messages"),
+        ({"system": [{"image": {"format": "png", "source": {"bytes": PNG}}}]}, "system[0]"),
+        ({"toolConfig": {"tools": [{"nothing": {}}]}}, "toolConfig.tools[0]"),
+        ({"toolConfig": {"tools": [{"toolSpec": {"name": "f"}}]}}, "toolConfig.tools[0].toolSpec.inputSchema"),
+        ({"toolConfig": {"tools": [{"toolSpec": {"inputSchema": {"json": {}}}}]}}, "toolConfig.tools[0].toolSpec.name"),
+        ({"toolConfig": {"tools": [WEATHER], "toolChoice": {"none": {}}}}, "toolConfig.toolChoice"),
+        ({"inferenceConfig": {"maxTokens": "many"}}, "inferenceConfig.maxTokens"),
+        ({"requestMetadata": {"a": 1}}, "requestMetadata"),
+    ],
+)
+def test_a_request_of_the_wrong_shape_is_refused_by_its_path(body: dict[str, Any], named: str) -> None:
+    request = {"messages": [{"role": "user", "content": [{"text": "Hi"}]}], **body}
+    with pytest.raises(InvalidRequest) as refused:
+        decode_request(request, "m", adjusted=[])
+    assert refused.value.param == named

@@ -101,25 +101,32 @@ def _messages(turns: Any, shaping: Shaping) -> list[JSON]:
         raise InvalidRequest("missing_field", param="messages")
     if not isinstance(turns, list) or not turns:
         raise InvalidRequest("empty_messages", param="messages")
+    # A path (`messages[3].content[1]`) is made only where an error names it, as the Messages decoder does.
     out = []
     for index, turn in enumerate(turns):
+        role = turn.get("role") if turn.__class__ is dict else None
+        content = turn.get("content") if role is not None else None
+        if (role == "user" or role == "assistant") and content.__class__ is list:
+            out.append({"role": role, "content": blocks(content, index, shaping)})
+            continue
         path = f"messages[{index}]"
         turn = expect_object(turn, path)
-        role = turn.get("role")
         if role not in ("user", "assistant"):
             raise InvalidRequest("invalid_value", param=f"{path}.role", detail="expected user or assistant")
-        content = turn.get("content")
-        if not isinstance(content, list):
-            raise InvalidRequest("wrong_type", param=f"{path}.content", expected="an array of content blocks")
-        out.append({"role": role, "content": blocks(content, f"{path}.content", shaping)})
+        raise InvalidRequest("wrong_type", param=f"{path}.content", expected="an array of content blocks")
     return out
 
 
-def blocks(content: list[Any], path: str, shaping: Shaping) -> list[JSON]:
-    """Converse content blocks → Messages blocks; a cache point marks nothing a translated road keeps."""
+def blocks(content: list[Any], turn: int, shaping: Shaping) -> list[JSON]:
+    """A message's Converse content blocks → Messages blocks; a cache point marks nothing a translated road keeps."""
     out = []
     for index, block in enumerate(content):
-        where = f"{path}[{index}]"
+        if block.__class__ is dict and len(block) == 1:
+            text = block.get("text")
+            if text.__class__ is str:  # most blocks: text alone
+                out.append({"type": "text", "text": text})
+                continue
+        where = f"messages[{turn}].content[{index}]"
         block = expect_object(block, where)
         if "cachePoint" in block:
             shaping.drop("cachePoint")
@@ -273,6 +280,10 @@ def _system(system: Any, shaping: Shaping) -> list[JSON]:
         raise InvalidRequest("wrong_type", param="system", expected="an array of system content blocks")
     out = []
     for index, block in enumerate(system):
+        text = block.get("text") if block.__class__ is dict and len(block) == 1 else None
+        if text.__class__ is str:
+            out.append({"type": "text", "text": text})
+            continue
         where = f"system[{index}]"
         block = expect_object(block, where)
         if "cachePoint" in block:
@@ -307,20 +318,21 @@ def _tools(config: JSON, messages: JSON, shaping: Shaping) -> None:
         raise InvalidRequest("wrong_type", param="toolConfig.tools", expected="an array")
     out = []
     for index, tool in enumerate(tools):
-        where = f"toolConfig.tools[{index}]"
-        tool = expect_object(tool, where)
-        if "cachePoint" in tool:
-            shaping.drop("cachePoint")
-            continue
-        spec = tool.get("toolSpec")
-        if spec is None:
-            raise unsupported(where, "tools other than toolSpec")
-        spec = expect_object(spec, f"{where}.toolSpec")
-        schema = expect_object(spec.get("inputSchema"), f"{where}.toolSpec.inputSchema")
-        translated: JSON = {
-            "name": _string(spec.get("name"), f"{where}.toolSpec.name"),
-            "input_schema": schema.get("json"),
-        }
+        spec: Any = tool.get("toolSpec") if tool.__class__ is dict else None
+        schema: Any = spec.get("inputSchema") if spec.__class__ is dict else None
+        name: Any = spec.get("name") if schema.__class__ is dict else None
+        if name.__class__ is not str:  # a cache point, or a tool the checks below refuse by its path
+            where = f"toolConfig.tools[{index}]"
+            tool = expect_object(tool, where)
+            if "cachePoint" in tool:
+                shaping.drop("cachePoint")
+                continue
+            if spec is None:
+                raise unsupported(where, "tools other than toolSpec")
+            spec = expect_object(spec, f"{where}.toolSpec")
+            schema = expect_object(spec.get("inputSchema"), f"{where}.toolSpec.inputSchema")
+            name = _string(spec.get("name"), f"{where}.toolSpec.name")
+        translated: JSON = {"name": name, "input_schema": schema.get("json")}
         if spec.get("description") is not None:
             translated["description"] = spec["description"]
         if spec.get("strict") is not None:
