@@ -360,7 +360,10 @@ def test_a_guardrail_named_in_guardrail_config(door: Any, upstream: FakeOpenAI) 
 
 def test_a_virtual_key_refused_a_model_it_may_not_use(gateway: RunningApp) -> None:
     created = httpx.post(
-        gateway.url + "/admin/keys", json={"models": ["gpt-4o-mini"]}, headers={"Authorization": f"Bearer {MASTER}"}
+        gateway.url + "/admin/keys",
+        json={"models": ["gpt-4o-mini"]},
+        headers={"Authorization": f"Bearer {MASTER}"},
+        timeout=10,
     )
     assert created.status_code == 201, created.text
     client = _client(gateway, key=created.json()["key"])
