@@ -86,6 +86,27 @@ def _anthropic(model: str) -> dict[str, Any]:
     }
 
 
+def _converse() -> dict[str, Any]:
+    """The same chat in Bedrock's Converse shape (the model is in the URL)."""
+    return {
+        "messages": [{"role": "user", "content": [{"text": USER}]}],
+        "system": [{"text": SYSTEM}],
+        "toolConfig": {
+            "tools": [
+                {
+                    "toolSpec": {
+                        "name": tool["function"]["name"],
+                        "description": tool["function"]["description"],
+                        "inputSchema": {"json": tool["function"]["parameters"]},
+                    }
+                }
+                for tool in TOOLS
+            ]
+        },
+        "inferenceConfig": {"temperature": 0.2, "maxTokens": 256},
+    }
+
+
 def _gemini() -> dict[str, Any]:
     return {
         "contents": [{"role": "user", "parts": [{"text": USER}]}],
@@ -119,6 +140,10 @@ def _gemini_text(answer: Any) -> Any:
     return answer["candidates"][0]["content"]["parts"][0]["text"]
 
 
+def _converse_text(answer: Any) -> Any:
+    return answer["output"]["message"]["content"][0]["text"]
+
+
 def _responses_text(answer: Any) -> Any:
     message = next(item for item in answer["output"] if item["type"] == "message")
     return next(part["text"] for part in message["content"] if part["type"] == "output_text")
@@ -129,6 +154,7 @@ CHAT_OK: Final = (b'"chat.completion"', b'"finish_reason":"stop"')
 MESSAGE_OK: Final = (b'"type":"message"', b'"stop_reason":"end_turn"')
 GEMINI_OK: Final = (b'"finishReason":"STOP"',)
 RESPONSE_OK: Final = (b'"object":"response"', b'"status":"completed"')
+CONVERSE_OK: Final = (b'"stopReason":"end_turn"',)
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,6 +447,23 @@ PATHS: Final[dict[str, BenchPath]] = {
                 b'"promptTokenCount":42,',
                 "gemini",
                 f"{_VERTEX_DOOR}:streamGenerateContent?alt=sse",
+            ),
+            _OPENAI_DIRECT,
+            base=False,
+        ),
+        # Bedrock's Converse frontend translated onto the same OpenAI model: judged against the Gemini API door's
+        # path (gemini-api) in the same run. Its stream (`converse-stream`, the same body) is an AWS event stream.
+        BenchPath(
+            "converse",
+            f"Bedrock Converse frontend → OpenAI chat ({MODELS['openai']}, two tools); direct: OpenAI chat",
+            _side(
+                f"/model/{MODELS['openai']}/converse",
+                _converse(),
+                CONVERSE_OK,
+                _converse_text,
+                b'"inputTokens":42,',
+                "converse",
+                f"/model/{MODELS['openai']}/converse-stream",
             ),
             _OPENAI_DIRECT,
             base=False,

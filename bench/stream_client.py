@@ -23,7 +23,7 @@ from typing import Final, cast
 
 import httptools
 
-from streams import SseFramer, StreamCheck
+from streams import StreamCheck, framer_for
 
 STREAM_TIMEOUT: Final = 60.0  # seconds for one whole stream, as the aiohttp client's total timeout was
 ERROR_BODY_BYTES: Final = 300  # how much of a non-200 answer goes into the error message
@@ -69,7 +69,7 @@ class _Exchange:
     def __init__(self, check: StreamCheck, done: asyncio.Future[str | None]) -> None:
         self.check = check
         self.done = done  # resolved with the problem, or None, once the stream is judged
-        self.framer = SseFramer()
+        self.framer = framer_for(check.format)
         self.status = 0
         self.error_body = b""
         self.sent_at = 0.0

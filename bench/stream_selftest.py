@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import struct
 import sys
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, cast
@@ -32,7 +34,7 @@ from fake_upstream import (
     token,
 )
 from stream_client import StreamClient, StreamRequest
-from streams import SseFramer, stream_check
+from streams import SseFramer, framer_for, stream_check
 
 CHUNKS: Final = 12  # 11 tokens: enough for a learned template to be used several times
 Event = tuple[str | None, dict[str, Any] | str]  # (event name, JSON payload or raw data such as "[DONE]")
@@ -98,6 +100,21 @@ def responses_events(chunks: int) -> list[Event]:
     return [*events, (None, "[DONE]")]
 
 
+def converse_events(chunks: int) -> list[Event]:
+    """A ConverseStream answer as the gateway sends one: messageStart, a delta per token, the block's stop,
+    messageStop, metadata."""
+    deltas: list[Event] = [
+        ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": token(index)}}) for index in range(chunks - 1)
+    ]
+    return [
+        ("messageStart", {"role": "assistant"}),
+        *deltas,
+        ("contentBlockStop", {"contentBlockIndex": 0}),
+        ("messageStop", {"stopReason": "end_turn"}),
+        ("metadata", {"usage": {"inputTokens": 9, "outputTokens": 11, "totalTokens": 20}, "metrics": {"latencyMs": 1}}),
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class Case:
     name: str
@@ -105,6 +122,7 @@ class Case:
     events: list[Event]
     crlf: bool = False  # Gemini frames its events with CRLF CRLF
     renumber: bool = False  # Responses: number the events 0, 1, 2… after a mutation
+    corrupt: bool = False  # an event-stream message with one payload byte flipped (its CRC no longer matches)
 
 
 GOOD: Final = [
@@ -114,10 +132,29 @@ GOOD: Final = [
     Case("anthropic", "anthropic", _events_of(anthropic_stream_frames(CHUNKS))),
     Case("gemini", "gemini", _events_of(gemini_stream_frames(CHUNKS)), crlf=True),
     Case("responses", "responses", responses_events(CHUNKS), renumber=True),
+    Case("converse", "converse", converse_events(CHUNKS)),
 ]
 
 
+def _message(name: str, payload: bytes) -> bytes:
+    """One AWS event-stream message (string headers), written here as the spec says, not with the gateway's code."""
+    headers = ((":event-type", name), (":content-type", "application/json"), (":message-type", "event"))
+    block = b"".join(
+        bytes((len(key),)) + key.encode() + b"\x07" + struct.pack("!H", len(value)) + value.encode()
+        for key, value in headers
+    )
+    prelude = struct.pack("!II", 16 + len(block) + len(payload), len(block))
+    message = prelude + struct.pack("!I", zlib.crc32(prelude)) + block + payload
+    return message + struct.pack("!I", zlib.crc32(message))
+
+
 def encode(case: Case) -> bytes:
+    if case.stream_format == "converse":
+        messages = [_message(str(name), orjson.dumps(payload)) for name, payload in case.events]
+        if case.corrupt:
+            middle = messages[len(messages) // 2]
+            messages[len(messages) // 2] = middle[:-6] + bytes((middle[-6] ^ 1,)) + middle[-5:]
+        return b"".join(messages)
     ending = b"\r\n" if case.crlf else b"\n"
     out = []
     sequence = 0
@@ -202,6 +239,8 @@ def changed_field(case: Case) -> list[Event]:
                 payload["candidates"][0]["finishReason"] = "SAFETY"
             case "responses":
                 payload["type"] = "response.refusal.delta"
+            case "converse":
+                payload["contentBlockIndex"] = 1
 
     return _edit_delta(case, edit)
 
@@ -238,6 +277,8 @@ def broken_cases() -> list[Case]:
         for number, (name, payload) in enumerate(_numbered(responses))
     ]
     cases.append(Case("responses: a sequence number skipped", "responses", skipped))
+    converse = next(case for case in GOOD if case.stream_format == "converse")
+    cases.append(Case("converse: a message's CRC wrong", "converse", converse.events, corrupt=True))
     return cases
 
 
@@ -254,7 +295,7 @@ def _numbered(case: Case) -> list[Event]:
 def judge_bytes(stream_format: str, body: bytes, piece_size: int) -> str | None:
     """What the client would conclude from this body arriving `piece_size` bytes at a time."""
     check = stream_check(stream_format, CHUNKS)
-    framer = SseFramer()
+    framer = framer_for(stream_format)
     for start in range(0, len(body), piece_size):
         for name, data in framer.feed(body[start : start + piece_size]):
             problem = check.feed(name, data)
@@ -291,7 +332,7 @@ def template_level(failures: list[str]) -> None:
             return full_check(name, data)
 
         check.full_check = counting  # type: ignore[method-assign]
-        framer = SseFramer()
+        framer = framer_for(case.stream_format)
         for name, data in framer.feed(encode(case)):
             check.feed(name, data)
         deltas = CHUNKS - 1

@@ -8,8 +8,10 @@ token and the end marker arrived, for the time to first token and the total time
 
 Formats: `chat` (OpenAI chat completions chunks, also Mistral's: data-only, `data: [DONE]` last),
 `anthropic` (Messages events: `event:` names equal to the JSON's `type`, `message_stop` last), `gemini`
-(`alt=sse` GenerateContentResponse chunks, data-only, the one with finishReason last) and `responses`
-(Responses API events with increasing sequence numbers, `response.completed` then `data: [DONE]`).
+(`alt=sse` GenerateContentResponse chunks, data-only, the one with finishReason last), `responses`
+(Responses API events with increasing sequence numbers, `response.completed` then `data: [DONE]`) and `converse`
+(Bedrock's ConverseStream events in the AWS event stream, not SSE: `EventStreamFramer` hands on each message's
+`:event-type` and JSON payload as an SSE framer hands on an event's name and data, each message's CRC checked).
 
 The load generator shares a core with the fake upstream, so the checks must be cheap without being any
 less strict. Every event is parsed as JSON and checked in full, except a text delta that is, byte for byte,
@@ -22,6 +24,8 @@ stream cost one `bytes.join` and one comparison.
 from __future__ import annotations
 
 import functools
+import struct
+import zlib
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -29,7 +33,7 @@ import orjson
 
 from fake_upstream import token
 
-STREAM_FORMATS: Final = ("chat", "anthropic", "gemini", "responses")
+STREAM_FORMATS: Final = ("chat", "anthropic", "gemini", "responses", "converse")
 DONE: Final = b"[DONE]"
 SSE_EVENT_ENDS: Final = (b"\n\n", b"\n\r\n")  # a blank line after LF- or CRLF-ended lines
 
@@ -72,6 +76,65 @@ class SseFramer:
                 crlf = buffer.find(b"\n\r\n", start)
         self.leftover = buffer[start:]
         return events
+
+
+class EventStreamFramer:
+    """Splits an AWS event stream (`application/vnd.amazon.eventstream`), fed in pieces, into (`:event-type`,
+    payload) pairs: each message's prelude and message CRCs checked, its header block parsed once per stream (a
+    stream repeats a few), an exception message handed on as `exception:<name>`. A message cut off by the end of
+    the body stays in `leftover`."""
+
+    __slots__ = ("leftover", "names")
+
+    def __init__(self) -> None:
+        self.leftover = b""
+        self.names: dict[bytes, bytes] = {}  # header block -> the name it gives
+
+    def feed(self, piece: bytes) -> list[SseEvent]:
+        buffer = self.leftover + piece if self.leftover else piece
+        events: list[SseEvent] = []
+        start, end = 0, len(buffer)
+        while end - start >= 12:
+            total, headers_length, prelude_crc = struct.unpack_from("!III", buffer, start)
+            if zlib.crc32(buffer[start : start + 8]) != prelude_crc:
+                events.append((b"corrupt", b"a prelude CRC does not match"))
+                return events
+            if end - start < total:
+                break
+            crc_at = start + total - 4
+            if zlib.crc32(buffer[start:crc_at]) != struct.unpack_from("!I", buffer, crc_at)[0]:
+                events.append((b"corrupt", b"a message CRC does not match"))
+                return events
+            block = buffer[start + 12 : start + 12 + headers_length]
+            name = self.names.get(block)
+            if name is None:
+                name = self.names[block] = _message_name(block)
+            events.append((name, buffer[start + 12 + headers_length : crc_at]))
+            start += total
+        self.leftover = buffer[start:]
+        return events
+
+
+def _message_name(block: bytes) -> bytes:
+    """A header block's `:event-type`, or `exception:` and its `:exception-type` (string headers only)."""
+    headers: dict[bytes, bytes] = {}
+    at = 0
+    while at < len(block):
+        name_length = block[at]
+        name = block[at + 1 : at + 1 + name_length]
+        at += 1 + name_length
+        if block[at] != 7:
+            return b"malformed"
+        (length,) = struct.unpack_from("!H", block, at + 1)
+        headers[name] = block[at + 3 : at + 3 + length]
+        at += 3 + length
+    if headers.get(b":message-type") == b"exception":
+        return b"exception:" + headers.get(b":exception-type", b"")
+    return headers.get(b":event-type", b"malformed")
+
+
+def framer_for(stream_format: str) -> SseFramer | EventStreamFramer:
+    return EventStreamFramer() if stream_format == "converse" else SseFramer()
 
 
 def parse_sse_event(block: bytes) -> SseEvent | None:
@@ -387,11 +450,50 @@ class ResponsesCheck(StreamCheck):
         return self.all_text()
 
 
+# ConverseStream's events in their order, each name once but contentBlockDelta's.
+_CONVERSE_ORDER: Final = (b"messageStart", b"contentBlockDelta", b"contentBlockStop", b"messageStop", b"metadata")
+
+
+class ConverseCheck(StreamCheck):
+    """messageStart (role assistant), one text block's contentBlockDeltas and its contentBlockStop, messageStop
+    with stopReason end_turn, metadata with the usage: the stream's last message."""
+
+    format = "converse"
+
+    def __init__(self, chunks: int) -> None:
+        super().__init__(chunks)
+        self.stage = -1
+
+    def check(self, name: bytes | None, data: bytes) -> str | None:
+        if name is None or name not in _CONVERSE_ORDER:
+            return f"converse: unexpected message {name!r}: {data[:200]!r}"
+        stage = _CONVERSE_ORDER.index(name)
+        if stage < self.stage or stage > self.stage + 1 or (stage == self.stage and stage != 1):
+            return f"converse: {name.decode()} out of place"
+        self.stage = stage
+        event = orjson.loads(data)
+        if name == b"messageStart":
+            return None if event == {"role": "assistant"} else f"converse: messageStart {event}"
+        if name == b"contentBlockDelta":
+            if event["contentBlockIndex"] != 0:
+                return f"converse: a delta of block {event['contentBlockIndex']}"
+            return self.delta_text(event["delta"]["text"])
+        if name == b"messageStop":
+            return None if event["stopReason"] == "end_turn" else f"converse: stopReason {event['stopReason']!r}"
+        if name == b"metadata":
+            self.ended = True
+            if "outputTokens" not in event["usage"] or "latencyMs" not in event["metrics"]:
+                return f"converse: metadata without usage and latency: {event}"
+            return self.all_text()
+        return None
+
+
 _CHECKS: Final[dict[str, type[StreamCheck]]] = {
     "chat": ChatCheck,
     "anthropic": AnthropicCheck,
     "gemini": GeminiCheck,
     "responses": ResponsesCheck,
+    "converse": ConverseCheck,
 }
 
 

@@ -43,6 +43,8 @@ SAME_RUN: Final[dict[str, tuple[str, float, bool]]] = {
     "gemini-native": ("fast", 1.10, True),
     # Vertex AI's door: the Gemini API door's handlers behind another URL, within 10 % of that door.
     "vertex-door": ("gemini-api", 1.10, True),
+    # Bedrock's Converse frontend, translated: within 10 % of the Gemini API frontend's translated road.
+    "converse": ("gemini-api", 1.10, True),
     # Input and output PII masking on a 2 KB prompt: at most 10 % over the same request unguarded.
     "guarded": ("long-prompt", 1.10, False),
 }

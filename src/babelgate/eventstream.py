@@ -132,10 +132,17 @@ class EventStreamDecoder:
 
 def encode(headers: tuple[tuple[str, str], ...], payload: bytes) -> bytes:
     """One message whose headers are all strings (type 7, the only type Bedrock's frames carry)."""
-    block = b"".join(
+    return _framed(_header_block(headers), payload)
+
+
+def _header_block(headers: tuple[tuple[str, str], ...]) -> bytes:
+    return b"".join(
         bytes((len(name),)) + name.encode() + b"\x07" + _SHORT.pack(len(value.encode())) + value.encode()
         for name, value in headers
     )
+
+
+def _framed(block: bytes, payload: bytes) -> bytes:
     prelude = struct.pack("!II", 16 + len(block) + len(payload), len(block))
     message = prelude + _CRC.pack(crc32(prelude)) + block + payload
     return message + _CRC.pack(crc32(message))
@@ -148,6 +155,22 @@ def chunk(data: bytes) -> bytes:
     """InvokeModelWithResponseStream's `chunk` event: `data` (one Anthropic stream event's JSON) base64 in
     `bytes`, as Bedrock frames each event of a Claude stream."""
     return encode(_CHUNK_HEADERS, b'{"bytes":"' + base64.b64encode(data) + b'"}')
+
+
+# The header block of each event name written (ConverseStream's half a dozen), encoded once: a bounded cache of
+# a pure function of the name.
+_EVENT_BLOCKS: Final[dict[str, bytes]] = {}
+
+
+def event(name: str, payload: bytes) -> bytes:
+    """One event message (`:event-type` `name`, a JSON payload): a ConverseStream event as Bedrock frames it."""
+    block = _EVENT_BLOCKS.get(name)
+    if block is None:
+        headers = ((":event-type", name), (":content-type", "application/json"), (":message-type", "event"))
+        block = _header_block(headers)
+        if len(_EVENT_BLOCKS) < 64:
+            _EVENT_BLOCKS[name] = block
+    return _framed(block, payload)
 
 
 def exception(name: str, message: str) -> bytes:

@@ -50,6 +50,9 @@ class ModelCall:
     # it in place before any attempt. None: the route has no texts to guard.
     texts: TextPaths | None = None
     document: Any = None
+    # Guardrails the request itself names (Converse's `guardrailConfig`), passed besides those the caller's key,
+    # team, model and the server impose; names the configuration has not are the door's to report.
+    guardrails: tuple[str, ...] = ()
     # How the conversation log reads this door's request and answer (conversation/codec.py); None: not logged.
     codec: Codec | None = None
     # How the door writes an answer that its attempts give in another framing (Bedrock's event stream from

@@ -253,6 +253,8 @@ async def _conduct(runtime: Runtime, sink: Sink, answer: Answer | None, job: Mod
         if runtime.guardrails.active:
             # Before the cache and the admission too: a blocked request costs nothing and reaches no provider.
             guards = runtime.guardrails.applicable(key, model)
+            if job.guardrails:
+                guards = runtime.guardrails.adding(guards, job.guardrails)
             if guards:
                 await _guard_request(record, job, guards)
         conversations = runtime.conversations

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import anthropic
+import boto3
+import botocore.config
 import httpx
 import openai
 import pytest
@@ -334,8 +336,35 @@ def _ollama_door(gateway: Any, prompt: str, stream: bool) -> str:
         return "".join(part.message.content or "" for part in parts)
 
 
+def _converse_door(gateway: Any, prompt: str, stream: bool) -> str:
+    """boto3's bedrock-runtime client on the Converse door (a key beside its SigV4 signature: tests/integration/
+    test_converse.py)."""
+    client = boto3.session.Session(aws_access_key_id="AKIAEXAMPLEKEY000004", aws_secret_access_key="unused").client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=gateway.url,
+        config=botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30),
+    )
+    client.meta.events.register(
+        "before-sign.bedrock-runtime.*", lambda request, **_: request.headers.__setitem__("x-api-key", "unused")
+    )
+    messages = [{"role": "user", "content": [{"text": prompt}]}]
+    try:
+        if not stream:
+            return str(
+                client.converse(modelId="gpt-4o-mini", messages=messages)["output"]["message"]["content"][0]["text"]
+            )
+        events = client.converse_stream(modelId="gpt-4o-mini", messages=messages)["stream"]
+        return "".join(
+            event["contentBlockDelta"]["delta"].get("text", "") for event in events if "contentBlockDelta" in event
+        )
+    finally:
+        client.close()
+
+
 DOORS = {
     "chat": _chat_door,
+    "converse": _converse_door,
     "responses": _responses_door,
     "responses-websocket": _responses_socket_door,
     "messages": _messages_door,

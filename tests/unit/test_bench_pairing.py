@@ -47,7 +47,7 @@ def test_every_judged_path_is_measured_right_after_the_path_it_is_judged_against
         group = next(group for group in groups if name in group)
         assert group.index(against) < group.index(name)
     assert groups[0] == ["fast", "governed", "jwt", "azure", "gemini-native"]
-    assert ["anthropic", "bedrock"] in groups and ["messages", "gemini-api", "vertex-door"] in groups
+    assert ["anthropic", "bedrock"] in groups and ["messages", "gemini-api", "vertex-door", "converse"] in groups
     # A reference not measured: the path is a group of its own. A group takes its reference's place.
     assert measuring_groups(["jwt", "azure", "anthropic"]) == [["jwt"], ["azure"], ["anthropic"]]
     assert measuring_groups(["azure", "mistral", "fast"]) == [["mistral"], ["fast", "azure"]]

@@ -224,7 +224,11 @@ SHARED_CODECS: frozenset[str] = frozenset({f"{PACKAGE}.providers.openai.translat
 SAME_API_CODECS: dict[str, frozenset[str]] = {
     f"{PACKAGE}.frontends.gemini": frozenset(
         f"{PACKAGE}.providers.gemini.{name}" for name in ("wire", "profiles", "translate", "translate_parts")
-    )
+    ),
+    # The Converse frontend reads providers/bedrock/'s format tables and block renaming.
+    f"{PACKAGE}.frontends.bedrock_converse": frozenset(
+        f"{PACKAGE}.providers.bedrock.{name}" for name in ("wire", "translate_blocks")
+    ),
 }
 
 

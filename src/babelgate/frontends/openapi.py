@@ -76,6 +76,7 @@ _UNVERSIONED: Final = (
     "/v1beta1/",
     "/model/",
     "/inference-profiles",
+    "/foundation-models",
     "/admin/",
     "/ui",
     "/health",

@@ -10,6 +10,7 @@ from babelgate.frontends import admin, embeddings, health, images, metrics, mode
 from babelgate.frontends.anthropic_clouds import bedrock, vertex
 from babelgate.frontends.anthropic_messages import routes as anthropic_messages
 from babelgate.frontends.audio import routes as audio
+from babelgate.frontends.bedrock_converse import routes as bedrock_converse
 from babelgate.frontends.gemini import routes as gemini
 from babelgate.frontends.gemini import vertex as vertex_gemini
 from babelgate.frontends.gemini_live import routes as gemini_live
@@ -36,6 +37,7 @@ FRONTENDS: Final[tuple[Frontend, ...]] = (
     audio.FRONTEND,
     anthropic_messages.FRONTEND,
     bedrock.FRONTEND,
+    bedrock_converse.FRONTEND,
     vertex.FRONTEND,
     gemini.FRONTEND,
     vertex_gemini.FRONTEND,

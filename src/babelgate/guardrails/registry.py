@@ -95,3 +95,8 @@ class Guardrails:
             self._found.clear()
         self._found[id(key), model] = (key, guards)
         return guards
+
+    def adding(self, guards: tuple[Guardrail, ...], names: tuple[str, ...]) -> tuple[Guardrail, ...]:
+        """`guards` and the configured guardrails a request names itself, each once; an unknown name adds nothing."""
+        more = [self.by_name[name] for name in names if name in self.by_name and self.by_name[name] not in guards]
+        return (*guards, *more) if more else guards

@@ -26,6 +26,7 @@ from babelgate.schema.rerank import RerankRequest, RerankResponse
 # (Anthropic's Messages API) and "messages.count_tokens" (its token counter, which has no stream).
 # "generate_content" (the Gemini API's generateContent and its stream) and "generate_content.count_tokens".
 # "responses.input_tokens": OpenAI's own count of a Responses body (`/v1/responses/input_tokens`).
+# "converse": Bedrock's Converse and ConverseStream (the Bedrock Converse frontend's body).
 RelayApi = Literal[
     "chat",
     "responses",
@@ -35,6 +36,7 @@ RelayApi = Literal[
     "messages.count_tokens",
     "generate_content",
     "generate_content.count_tokens",
+    "converse",
 ]
 
 

@@ -1,15 +1,15 @@
 """Bedrock's InvokeModel door (Claude Code with `CLAUDE_CODE_USE_BEDROCK=1`, the `AnthropicBedrock` client):
 `POST /model/{modelId}/invoke` (the Messages answer as JSON), `/model/{modelId}/invoke-with-response-stream`
 (an AWS event stream whose `chunk` events each carry one Anthropic stream event, base64 in `bytes`) and
-`/model/{modelId}/count-tokens` (CountTokens of an InvokeModel body, which Claude Code asks), every
+`/model/{modelId}/count-tokens` (CountTokens of an InvokeModel body, which Claude Code asks: the Converse door's
+route hands it here), every
 model of the gateway by its name as `{modelId}` (percent-encoded slashes and all: the SDKs quote it). The body
 is Anthropic's Messages body in Bedrock's envelope (envelope.py); the Messages frontend serves it on either
 road, and this module only reframes its answers and errors the way Bedrock writes them.
 
 Errors are Bedrock's: `{"message": …}` with the error's name in `x-amzn-ErrorType`, and inside a stream that
 already began an exception message (`:exception-type`). Claude Code also asks the control plane's
-`GET /inference-profiles` on the same base URL at start: it gets an empty list (the gateway's models are
-named by their own names, not by profiles).
+`GET /inference-profiles` on the same base URL at start: the Converse door answers it.
 
 A caller authenticates as on every route: a gateway key as a bearer token (`AWS_BEARER_TOKEN_BEDROCK`), or in
 `x-api-key` (`ANTHROPIC_CUSTOM_HEADERS`, with `CLAUDE_CODE_SKIP_BEDROCK_AUTH=1`), or a SigV4 signature by a
@@ -25,21 +25,19 @@ from __future__ import annotations
 import base64
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from babelgate import eventstream
-from babelgate.answer import Answer, json_answer
+from babelgate.answer import Answer
 from babelgate.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
 from babelgate.exchange import Exchange
 from babelgate.frontends.anthropic_clouds.envelope import ENVELOPE_BODY, messages_body
 from babelgate.frontends.anthropic_messages.routes import serve_count, serve_message
-from babelgate.frontends.body_schema import obj
-from babelgate.frontends.route import Frontend, Operation, PrefixRoute, Route
+from babelgate.frontends.route import Frontend, Operation, PrefixRoute
 from babelgate.i18n import render_message
 from babelgate.model_call import ModelCall
-from babelgate.pipeline import parse_json_object
 from babelgate.streaming import SSEDecoder, parse_frame
 
 if TYPE_CHECKING:
@@ -47,7 +45,6 @@ if TYPE_CHECKING:
 
 INVOKE: Final = "/invoke"
 INVOKE_STREAM: Final = "/invoke-with-response-stream"
-COUNT_TOKENS: Final = "/count-tokens"
 # What an InvokeModel body may hold that a token count does not take (Anthropic's count_tokens refuses them).
 _NOT_COUNTED: Final = ("max_tokens", "stream", "temperature", "top_p", "top_k", "stop_sequences", "metadata")
 EVENT_STREAM_TYPE: Final = (b"content-type", b"application/vnd.amazon.eventstream")
@@ -111,28 +108,27 @@ def encode_stream_error(error: GatewayError, language: str) -> bytes:
 
 
 async def model_action(runtime: Runtime, exchange: Exchange, rest: str) -> ModelCall:
-    """`{modelId}/invoke`, `/invoke-with-response-stream` or `/count-tokens` under `/model/`; `{modelId}` is the
-    gateway's model name (the server decoded the path: `openai%2Fgpt-4o` is `openai/gpt-4o`)."""
-    ends = (INVOKE_STREAM, INVOKE, COUNT_TOKENS)
+    """`{modelId}/invoke` or `/invoke-with-response-stream` under `/model/`; `{modelId}` is the gateway's model name
+    (the server decoded the path: `openai%2Fgpt-4o` is `openai/gpt-4o`). `/count-tokens`, which takes either door's
+    input, is the Converse door's route (frontends/bedrock_converse/routes.py), which hands InvokeModel inputs to
+    `count_invoke`."""
+    ends = (INVOKE_STREAM, INVOKE)
     suffix = next((end for end in ends if rest.endswith(end) and len(rest) > len(end)), None)
     if suffix is None:
         raise NotFound(method=exchange.scope["method"], path=exchange.scope["path"])
     stream = suffix == INVOKE_STREAM
     if exchange.scope["method"] != "POST":
         raise MethodNotAllowed(method=exchange.scope["method"], path=exchange.scope["path"])
-    if suffix == COUNT_TOKENS:
-        return await count_tokens(runtime, exchange, rest[: -len(suffix)])
     exchange.call.route = "bedrock.invoke_stream" if stream else "bedrock.invoke"
     model = rest[: -len(suffix)]
     raw = messages_body(await exchange.read_body(runtime.max_body_bytes), model, stream=stream)
     return await serve_message(runtime, exchange, raw, reframe=as_event_stream)
 
 
-async def count_tokens(runtime: Runtime, exchange: Exchange, model: str) -> ModelCall:
-    """Bedrock's CountTokens (Claude Code asks it for Claude's counts in Bedrock mode): `{"input": {"invokeModel":
-    {"body": <the InvokeModel body, base64>}}}` → `{"inputTokens": n}`, the Messages frontend's count."""
-    exchange.call.route = "bedrock.count_tokens"
-    request = parse_json_object(await exchange.read_body(runtime.max_body_bytes))
+async def count_invoke(runtime: Runtime, exchange: Exchange, model: str, request: dict[str, Any]) -> ModelCall:
+    """Bedrock's CountTokens of an InvokeModel body (Claude Code asks it for Claude's counts in Bedrock mode):
+    `{"input": {"invokeModel": {"body": <the InvokeModel body, base64>}}}` (`request`) → `{"inputTokens": n}`,
+    the Messages frontend's count."""
     given = request.get("input")
     invoke = given.get("invokeModel") if isinstance(given, dict) else None
     encoded = invoke.get("body") if isinstance(invoke, dict) else None
@@ -193,19 +189,9 @@ class _ChunkFramer:
                     yield framed
 
 
-async def inference_profiles(runtime: Runtime, exchange: Exchange) -> Answer:
-    """The control plane's ListInferenceProfiles, which Claude Code asks at start: none (see the docstring)."""
-    return json_answer({"inferenceProfileSummaries": []})
-
-
-_INVOKE_MODEL: Final = obj(("body",), strings=("body",))  # the InvokeModel body, base64
-COUNT_TOKENS_BODY: Final = obj(
-    ("input",), properties={"input": obj(("invokeModel",), properties={"invokeModel": _INVOKE_MODEL})}
-)
 _INVOKE_OPERATIONS: Final = {
     INVOKE: (Operation("POST", body=ENVELOPE_BODY),),
     INVOKE_STREAM: (Operation("POST", body=ENVELOPE_BODY, streams="application/vnd.amazon.eventstream"),),
-    COUNT_TOKENS: (Operation("POST", body=COUNT_TOKENS_BODY),),
 }
 PREFIX_ROUTES: Final = (
     PrefixRoute(
@@ -220,14 +206,9 @@ PREFIX_ROUTES: Final = (
         error_headers=error_headers,
     ),
 )
-ROUTES: Final = {
-    "/inference-profiles": Route(
-        "GET", inference_profiles, "bedrock.inference_profiles", public=True, errors=encode_error
-    ),
-}
 
 FRONTEND: Final[Frontend] = Frontend(
-    routes=ROUTES,
+    routes={},
     prefix_routes=PREFIX_ROUTES,
     error_prefix=("/model/", encode_error),
     operations={"bedrock.invoke": "chat", "bedrock.invoke_stream": "chat"},

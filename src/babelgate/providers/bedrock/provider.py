@@ -37,7 +37,7 @@ from babelgate.providers.anthropic.translate import WireRequest as MessagesReque
 from babelgate.providers.anthropic.translate import from_wire as anthropic_from_wire
 from babelgate.providers.anthropic.translate import to_wire as anthropic_to_wire
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
-from babelgate.providers.bedrock import embeddings, wire
+from babelgate.providers.bedrock import converse_relay, embeddings, wire
 from babelgate.providers.bedrock.credentials import CredentialSource, botocore_credentials, keys_problem
 from babelgate.providers.bedrock.errors import CredentialsRefused, error_from_frame, map_error
 from babelgate.providers.bedrock.eventstream import messages_of
@@ -71,7 +71,7 @@ class BedrockProvider(ProviderDefaults):
     capabilities = Capabilities(
         embeddings=True,
         embedding_batch_limit=embeddings.COHERE_BATCH,
-        relays=frozenset({"messages", "messages.count_tokens"}),
+        relays=frozenset({"messages", "messages.count_tokens", "converse"}),
         count_tokens=True,
         apply_guardrail=True,
         rerank=True,
@@ -198,6 +198,8 @@ class BedrockProvider(ProviderDefaults):
         return self._road(model).betas
 
     def relays(self, api: RelayApi, model: str) -> bool:
+        if api == "converse":
+            return True  # Converse serves every model Bedrock has, Claude too
         return api in ("messages", "messages.count_tokens") and self._claude(model)
 
     async def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
@@ -219,11 +221,22 @@ class BedrockProvider(ProviderDefaults):
             if isinstance(tokens, bool) or not isinstance(tokens, int):
                 raise UpstreamProtocolError(provider=self.name, detail="the body has no inputTokens")
             return orjson.dumps({"input_tokens": tokens})
+        if api == "converse":
+            raw, parsed = await read_json_object(await self._post(model, "converse", body), self.name)
+            converse_relay.account(parsed, notes)
+            return raw
         raise ValueError(f"{self.name} does not relay {api!r}")
 
     async def relay_stream(
         self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes
     ) -> AsyncIterator[bytes]:
+        if api == "converse":
+            response = await self._post(model, "converse-stream", body)
+            relayed = converse_relay.relay_as_sse(response, provider=self.name, notes=notes, scrub=self._scrub)
+            async with contextlib.aclosing(relayed) as frames:
+                async for frame in frames:
+                    yield frame
+            return
         if api != "messages":
             raise ValueError(f"{self.name} does not relay a stream of {api!r}")
         road = self._road(model)

@@ -13,6 +13,7 @@ import re
 from typing import Any, Final
 
 from babelgate.errors import InvalidRequest, UnsupportedCapability
+from babelgate.providers.anthropic.translate_messages import thinking_blocks
 from babelgate.providers.bedrock.wire import DOCUMENT_FORMATS, IMAGE_FORMATS
 from babelgate.schema.chat import JSON
 
@@ -109,3 +110,9 @@ def tools_to_wire(tools: list[JSON]) -> list[JSON]:
         if "cache_control" in tool:
             out.append(dict(_CACHE_POINT))
     return out
+
+
+def signed_reasoning(details: Any) -> list[JSON]:
+    """Signed reasoning carried in `reasoning_details` (Claude's thinking, from any road) → Converse's
+    `reasoningContent` blocks, their signatures kept: what the Converse frontend answers with."""
+    return [block_to_wire(block, "reasoning_details") for block in thinking_blocks(details)]

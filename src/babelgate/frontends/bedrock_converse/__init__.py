@@ -1,0 +1,1 @@
+"""Bedrock's Converse API as a frontend (routes.py), on every provider."""
