@@ -1,8 +1,8 @@
 """Virtual keys issued with AWS-style credentials (governance/sigv4.py), used by botocore's own
-`bedrock-runtime` client (what `boto3.client` makes) on Bedrock's InvokeModel door: signed with SigV4 over plain
-HTTP and over TLS, the key's model list and limits applying; a wrong secret, an unknown or revoked access key id, a
-changed body, a skewed date and a replayed request refused in Bedrock's format (`x-amzn-ErrorType`); the bearer
-token still working beside."""
+`bedrock-runtime` client (what `boto3.client` makes) on Bedrock's InvokeModel door, and by boto3 on the Converse
+door: signed with SigV4 over plain HTTP and over TLS, the key's model list and limits applying; a wrong secret, an
+unknown or revoked access key id, a changed body, a skewed date and a replayed request refused in Bedrock's format
+(`x-amzn-ErrorType`); the bearer token still working beside."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import botocore.auth
 import botocore.config
 import botocore.exceptions
@@ -128,6 +129,44 @@ def test_the_aws_sdk_signs_with_the_gateway_key(
     with pytest.raises(botocore.exceptions.ClientError) as other:
         client.invoke_model(modelId="gpt-4o", body=BODY)
     assert _code(other) == (403, "AccessDeniedException")
+
+
+def test_boto3_converse_signs_with_the_gateway_key(
+    gateway: RunningApp, endpoint: tuple[str, str | bool], upstream: FakeOpenAI
+) -> None:
+    """The Converse door takes the same signed keys: boto3's own client, whole and streamed, over HTTP and TLS."""
+    key = issue(gateway, models=["gpt-4o-mini"])
+    url, verify = endpoint
+    client = boto3.client(
+        "bedrock-runtime",
+        region_name=REGION,
+        endpoint_url=url,
+        aws_access_key_id=key["aws_access_key_id"],
+        aws_secret_access_key=key["aws_secret_access_key"],
+        verify=verify,
+        config=botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10),
+    )
+    messages = [{"role": "user", "content": [{"text": "Hi"}]}]
+    answer = client.converse(modelId="gpt-4o-mini", messages=messages)
+    assert answer["output"]["message"]["content"][0]["text"] == "Hello!"
+    streamed = client.converse_stream(modelId="gpt-4o-mini", messages=messages)
+    events = list(streamed["stream"])
+    assert "messageStart" in events[0] and any("messageStop" in event for event in events)
+    with pytest.raises(botocore.exceptions.ClientError) as other:
+        client.converse(modelId="gpt-4o", messages=messages)
+    assert _code(other) == (403, "AccessDeniedException")
+    wrong = boto3.client(
+        "bedrock-runtime",
+        region_name=REGION,
+        endpoint_url=url,
+        aws_access_key_id=key["aws_access_key_id"],
+        aws_secret_access_key="y" * 40,
+        verify=verify,
+        config=botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10),
+    )
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        wrong.converse(modelId="gpt-4o-mini", messages=messages)
+    assert _code(refused) == (403, "InvalidSignatureException")
 
 
 def test_a_wrong_secret_an_unknown_id_and_a_revoked_key_are_refused(
