@@ -1,4 +1,4 @@
-"""`babelgate launch AGENT` (docs/cli.md) starts each of the five coding agents against a gateway in the
+"""`babelgate launch AGENT` (docs/cli.md) starts each of the coding agents against a gateway in the
 test, and the agent does the task through it: the scripted model asks for its shell tool, the file
 appears, the result goes back upstream, the answer comes out. The user's own agent configuration (the
 home's files) is left exactly as it was."""
@@ -33,13 +33,8 @@ MASTER = "sk-master-launch-test-0001"
 
 
 def binary(agents: Agents, agent: str) -> Any:
-    return {
-        "claude": agents.claude,
-        "codex": agents.codex,
-        "gemini": agents.gemini,
-        "qwen": agents.qwen,
-        "opencode": agents.opencode,
-    }[agent]
+    """The installed agent `babelgate launch` knows by that name (the fields of Agents are named so)."""
+    return getattr(agents, agent)
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])  # two roads for each agent

@@ -101,6 +101,28 @@ EXPECTED = {
         "export OPENAI_MODEL=openai/gpt-4o-mini",
         "qwen --auth-type openai --model openai/gpt-4o-mini --verbose",
     ],
+    "copilot": [
+        f"export COPILOT_PROVIDER_BASE_URL={URL}/v1",
+        "export COPILOT_PROVIDER_TYPE=openai",
+        f"export COPILOT_PROVIDER_API_KEY={KEY}",
+        "export COPILOT_MODEL=openai/gpt-4o-mini",
+        "unset COPILOT_PROVIDER_BEARER_TOKEN",
+        "copilot --model openai/gpt-4o-mini --verbose",
+    ],
+    "kilo": [
+        f"export BABELGATE_API_KEY={KEY}",
+        '"$schema": "https://app.kilo.ai/config.json"',
+        f'"baseURL": "{URL}/v1"',
+        '"apiKey": "{env:BABELGATE_API_KEY}"',
+        '"model": "babelgate/openai/gpt-4o-mini"',
+        "kilo --verbose",
+    ],
+    "cline": [
+        "export CLINE_SESSION_BACKEND_MODE=local",
+        '"provider": "openai-compatible"',
+        f'"baseUrl": "{URL}/v1"',
+        "cline --provider openai-compatible --model openai/gpt-4o-mini --verbose",
+    ],
 }
 
 
@@ -126,7 +148,7 @@ def test_print_shows_the_environment_the_files_and_the_command(
         assert line in out, f"{line!r} not in\n{out}"
     # The files it names exist where it says (the launcher's cache), and nothing went into the home.
     named = [line[2:-1] for line in out.splitlines() if line.startswith(f"# {tmp_path}")]
-    assert len(named) == (1 if agent in ("gemini", "opencode") else 0), out
+    assert len(named) == (1 if agent in ("gemini", "opencode", "kilo", "cline") else 0), out
     for path in named:
         assert Path(path).is_file() and Path(path).is_relative_to(tmp_path / "cache")
     assert not any((tmp_path / "home").iterdir())
@@ -205,6 +227,9 @@ def test_write_config_merges_into_the_users_own_files(
     (home / ".qwen" / ".env").write_text("OPENAI_API_KEY=old\nOTHER=kept\n")
     for agent in AGENTS:
         code, out, err = launch(capsys, agent, "--write-config", "--gateway", URL, "--key", KEY, "--model", "m/x")
+        if agent == "copilot":  # its provider is read from the environment only: said, and nothing written
+            assert code == 2 and out == "" and "environment only" in err
+            continue
         assert code == 0 and "wrote " in out, err
     claude = json.loads((home / ".claude" / "settings.json").read_text())
     assert claude["theme"] == "dark" and claude["env"]["FOO"] == "1"
@@ -229,6 +254,19 @@ def test_write_config_merges_into_the_users_own_files(
     assert gemini["security"]["auth"]["selectedType"] == "gemini-api-key"
     opencode = json.loads((home / ".config" / "opencode" / "opencode.json").read_text())
     assert opencode["provider"]["babelgate"]["options"] == {"baseURL": f"{URL}/v1", "apiKey": KEY}
+    kilo = json.loads((home / ".config" / "kilo" / "kilo.json").read_text())
+    assert (kilo["provider"]["babelgate"]["options"], kilo["model"]) == (
+        opencode["provider"]["babelgate"]["options"],
+        "babelgate/m/x",
+    )
+    cline = json.loads((home / ".cline" / "data" / "settings" / "providers.json").read_text())
+    assert cline["lastUsedProvider"] == "openai-compatible"
+    assert cline["providers"]["openai-compatible"]["settings"] == {
+        "provider": "openai-compatible",
+        "apiKey": KEY,
+        "model": "m/x",
+        "baseUrl": f"{URL}/v1",
+    }
 
 
 def test_an_agent_not_on_path_is_a_usage_error(
