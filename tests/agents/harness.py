@@ -554,18 +554,23 @@ HOME_SETTINGS: Final = {
 
 
 def run_launched(
-    agent: str, binary: Path, tmp: Path, launch_args: list[str], env: dict[str, str] | None = None
+    agent: str,
+    binary: Path,
+    tmp: Path,
+    launch_args: list[str],
+    env: dict[str, str] | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> tuple[Run, Path]:
     """`babelgate launch AGENT --agent-path BINARY LAUNCH_ARGS -- <the task>` in a fresh home: the run,
-    and the home (to show nothing was written into it)."""
+    and the home (to show nothing was written into it). `settings`: more of the user's own settings."""
     name, extra_env, task_args = LAUNCHED[agent]
     home, workdir = tmp / "home", tmp / "work"
     home.mkdir()
     workdir.mkdir()
     if agent in HOME_SETTINGS:
-        where, settings = HOME_SETTINGS[agent]
+        where, own = HOME_SETTINGS[agent]
         (home / where).parent.mkdir(parents=True)
-        (home / where).write_text(json.dumps(settings))
+        (home / where).write_text(json.dumps({**own, **(settings or {})}))
     environ = {**_base_env(home), **extra_env, **(env or {})}
     if "PYTHONPATH" in os.environ:  # this checkout's sources, wherever the agent's directory is
         environ["PYTHONPATH"] = os.pathsep.join(map(os.path.abspath, os.environ["PYTHONPATH"].split(os.pathsep)))

@@ -91,3 +91,18 @@ def test_write_config_leaves_the_agent_working_on_its_own(
     wrote, run = run_configured(agent, binary(agents, agent), tmp_path, launch)
     assert wrote.returncode == 0 and "wrote " in wrote.stdout, wrote.explain()
     assert_work_done(run, fake, provider)
+
+
+@pytest.mark.parametrize("provider", ["openai"])
+def test_gemini_cli_signs_in_with_the_users_own_api_key_choice_where_launchs_settings_would_be_skipped(
+    agents: Agents, make_gateway: GatewayFactory, fake: ScriptedStreams, provider: str, tmp_path: Any
+) -> None:
+    """The launcher's cache under /tmp (mode 1777), where Gemini CLI skips a system settings file: the
+    user's own settings already select the API key, so launch starts it without one, and it works."""
+    script(fake, provider)
+    gateway = gateway_for(provider, fake, make_gateway)
+    launch = ["--gateway", gateway.url, "--key", GATEWAY_KEY, "--model", MODELS[provider]]
+    own = {"security": {"auth": {"selectedType": "gemini-api-key"}}}
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    run, _ = run_launched("gemini", agents.gemini, tmp_path, launch, env=cache, settings=own)
+    assert_work_done(run, fake, provider)

@@ -4,6 +4,7 @@ model come from, what `--write-config` writes, and that the user's own configura
 from __future__ import annotations
 
 import json
+import os
 import signal
 import tomllib
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from babelgate.cli import main
+from babelgate.operator import launch_agents
 from babelgate.operator.client import Answer, Failed, Gateway
 from babelgate.operator.launch import default_model, environment, run_agent
 from babelgate.operator.launch_agents import AGENTS, Target
@@ -128,8 +130,10 @@ EXPECTED = {
 
 @pytest.mark.parametrize("agent", list(AGENTS))
 def test_print_shows_the_environment_the_files_and_the_command(
-    fake: FakeGateway, capsys: pytest.CaptureFixture[str], tmp_path: Path, agent: str
+    fake: FakeGateway, capsys: pytest.CaptureFixture[str], tmp_path: Path, agent: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The launcher's cache is under /tmp here, where Gemini CLI would skip its settings file (tested below).
+    monkeypatch.setattr(launch_agents, "gemini_settings_refusal", lambda _: None)
     code, out, err = launch(
         capsys,
         agent,
@@ -300,3 +304,62 @@ def test_the_agents_environment_sets_ours_and_drops_what_would_override_it() -> 
     env = environment(setup, {"ANTHROPIC_API_KEY": "sk-ant-users-own", "PATH": "/bin", "ANTHROPIC_BASE_URL": "x"})
     assert "ANTHROPIC_API_KEY" not in env and env["PATH"] == "/bin"
     assert env["ANTHROPIC_BASE_URL"] == URL and env["ANTHROPIC_AUTH_TOKEN"] == KEY
+
+
+# -- what an agent would refuse, said before it starts -----------------------------------------------------
+
+
+def fake_agent(tmp_path: Path) -> Path:
+    """An executable standing for the agent: it leaves its arguments and environment in `ran.json`."""
+    agent = tmp_path / "agent"
+    agent.write_text(
+        "#!/usr/bin/env python3\nimport json, os, sys\n"
+        f"json.dump({{'args': sys.argv[1:], 'env': dict(os.environ)}}, open({str(tmp_path / 'ran.json')!r}, 'w'))\n"
+    )
+    agent.chmod(0o755)
+    return agent
+
+
+def test_gemini_under_a_world_writable_directory_is_refused_in_one_line(
+    fake: FakeGateway, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Gemini CLI would skip a settings file under /tmp (mode 1777) and ask for a Google sign-in: launch says
+    so, and starts nothing."""
+    agent = fake_agent(tmp_path)
+    for how in ("--print", f"--agent-path={agent}"):
+        code, out, err = launch(capsys, "gemini", how, "--gateway", URL, "--key", KEY, "--model", "m/x")
+        assert code == 1 and out == "", err
+        assert "/tmp has mode 1777" in err and "--write-config" in err, err
+    assert not (tmp_path / "ran.json").exists()
+
+
+def test_gemini_under_a_world_writable_directory_runs_on_the_users_own_api_key_sign_in(
+    fake: FakeGateway, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Where the user's settings already select the API key, launch needs no settings file of its own."""
+    settings = tmp_path / "home" / ".gemini" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text(json.dumps({"security": {"auth": {"selectedType": "gemini-api-key"}}}))
+    code, _, err = launch(capsys, "gemini", f"--agent-path={fake_agent(tmp_path)}", "--gateway", URL, "--key", KEY)
+    assert code == 0, err
+    ran = json.loads((tmp_path / "ran.json").read_text())
+    assert (ran["env"]["GOOGLE_GEMINI_BASE_URL"], ran["env"]["GEMINI_API_KEY"]) == (URL, KEY)
+    assert "GEMINI_CLI_SYSTEM_SETTINGS_PATH" not in ran["env"]
+    assert ran["args"][:1] == ["--model"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="Claude Code's refusal is a root's")
+def test_claude_code_skipping_permissions_as_root_outside_a_sandbox_is_refused_in_one_line(
+    fake: FakeGateway, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = fake_agent(tmp_path)
+    monkeypatch.delenv("IS_SANDBOX", raising=False)
+    monkeypatch.delenv("CLAUDE_CODE_BUBBLEWRAP", raising=False)
+    given = ("claude", f"--agent-path={agent}", "--gateway", URL, "--key", KEY, "--model", "m/x", "--")
+    for bypass in (["--dangerously-skip-permissions"], ["--permission-mode", "bypassPermissions"]):
+        code, _, err = launch(capsys, *given, "-p", "task", *bypass)
+        assert code == 1 and "IS_SANDBOX=1" in err and len(err.strip().splitlines()) <= 3, err
+        assert not (tmp_path / "ran.json").exists()
+    monkeypatch.setenv("IS_SANDBOX", "1")  # a sandbox, said: Claude Code goes on, and so does launch
+    code, _, err = launch(capsys, *given, "-p", "task", "--dangerously-skip-permissions")
+    assert code == 0 and json.loads((tmp_path / "ran.json").read_text())["args"][-1] == "--dangerously-skip-permissions"

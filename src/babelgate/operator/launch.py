@@ -98,15 +98,25 @@ def run_launch(args: argparse.Namespace) -> int:
     if args.print:
         directory = _print_directory(agent)
         setup = agent.setup(target, directory)
+        if setup.refusal:
+            problem(setup.refusal)
+            return 1
         _write_files(setup, directory)
         print(describe(agent, setup, directory, extra))
         return 0
     assert binary is not None
+    refused = agent.refuses(extra, os.environ) if agent.refuses else None
+    if refused:
+        problem(refused)
+        return 1
     # Not the system's temporary directory: Gemini CLI skips a settings file under a world-writable one.
     _launch_root().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"{agent.name}-", dir=_launch_root()) as temporary:
         directory = Path(temporary)
         setup = agent.setup(target, directory)
+        if setup.refusal:
+            problem(setup.refusal)
+            return 1
         _write_files(setup, directory)
         return run_agent([binary, *setup.args, *extra], environment(setup, os.environ))
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
+
+from babelgate.operator.launch_checks import claude_refusal, gemini_settings_refusal, gemini_user_selects_api_key
 
 PROVIDER_ID: Final = "babelgate"  # the provider / profile name written into agents' configurations
 KEY_ENV: Final = "BABELGATE_API_KEY"  # where codex and opencode read the key from (their config names it)
@@ -35,6 +37,7 @@ class Setup:
     files: dict[str, str] = field(default_factory=dict)  # name in the launcher's directory → content
     args: tuple[str, ...] = ()  # before the user's own (`--` …)
     unset: tuple[str, ...] = ()  # the user's variables that would override the gateway's
+    refusal: str | None = None  # what the agent would refuse of this setup, said instead of starting it
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,8 @@ class Agent:
     setup: Callable[[Target, Path], Setup]  # the target, the launcher's directory for its files
     # home → files written by --write-config; None: the agent reads its provider from the environment only
     user_config: Callable[[Target, Path], dict[Path, str]] | None
+    # What the agent would refuse of the user's own arguments (after `--`) in this environment, or None.
+    refuses: Callable[[Sequence[str], Mapping[str, str]], str | None] | None = None
 
 
 def _json(value: Any) -> str:
@@ -159,13 +164,28 @@ def _gemini_env(target: Target) -> dict[str, str]:
 
 
 def _gemini(target: Target, directory: Path) -> Setup:
-    # System settings outrank the user's: the API-key sign-in for this run only.
+    # System settings outrank the user's: the API-key sign-in for this run only. Gemini CLI takes such a
+    # file only where root alone could have written it; elsewhere it needs the user's own settings to
+    # select the API key already (or it asks for a Google sign-in, and headless it stops).
     settings = directory / "gemini-system-settings.json"
+    env, files, refusal = {**_gemini_env(target), "GEMINI_CLI_SYSTEM_SETTINGS_PATH": str(settings)}, {}, None
+    skipped = gemini_settings_refusal(settings)
+    if skipped is None:
+        files = {settings.name: _json({"security": {"auth": {"selectedType": "gemini-api-key"}}})}
+    else:
+        del env["GEMINI_CLI_SYSTEM_SETTINGS_PATH"]
+        if not gemini_user_selects_api_key():
+            refusal = (
+                f"{skipped}, so it would ask for a Google sign-in: select the API key in your own settings once "
+                '(`babelgate launch gemini --write-config`, or security.auth.selectedType "gemini-api-key" '
+                "in ~/.gemini/settings.json)"
+            )
     return Setup(
-        env={**_gemini_env(target), "GEMINI_CLI_SYSTEM_SETTINGS_PATH": str(settings)},
-        files={settings.name: _json({"security": {"auth": {"selectedType": "gemini-api-key"}}})},
+        env=env,
+        files=files,
         args=("--model", target.model),  # Gemini CLI reads no variable for the model
         unset=("GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_GCA"),
+        refusal=refusal,
     )
 
 
@@ -321,7 +341,7 @@ def _cline_user(target: Target, home: Path) -> dict[Path, str]:
 AGENTS: Final = {
     agent.name: agent
     for agent in (
-        Agent("claude", "Claude Code", "claude", ("claude-sonnet", "claude"), _claude, _claude_user),
+        Agent("claude", "Claude Code", "claude", ("claude-sonnet", "claude"), _claude, _claude_user, claude_refusal),
         Agent("codex", "Codex CLI", "codex", ("gpt-5", "codex", "gpt-4.1", "gpt-4o", "gpt"), _codex, _codex_user),
         Agent("gemini", "Gemini CLI", "gemini", ("gemini-2.5-pro", "gemini"), _gemini, _gemini_user),
         Agent("opencode", "opencode", "opencode", ("claude-sonnet", "gpt-5", "gemini"), _opencode, _opencode_user),
