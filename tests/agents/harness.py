@@ -544,7 +544,9 @@ LAUNCHED: Final[dict[str, tuple[str, dict[str, str], tuple[str, ...]]]] = {
         ("-p", TASK, "--allow-all-tools", "--output-format", "json"),
     ),
     "kilo": ("kilo", KILO_OFFLINE, OPENCODE_ARGS),  # opencode's fork: its `run` and its events
-    "cline": ("cline", {}, ("--json", TASK)),  # tools approved unless told otherwise
+    # Tools approved unless told otherwise; the session in its own process even as the user runs it after
+    # `--write-config` (by default a background hub would serve it, and outlive the test).
+    "cline": ("cline", {"CLINE_SESSION_BACKEND_MODE": "local"}, ("--json", TASK)),
 }
 # The user's own settings, as a user of each agent has them (here: no telemetry or update checks).
 HOME_SETTINGS: Final = {
