@@ -155,6 +155,7 @@ def test_print_shows_the_environment_the_files_and_the_command(
     assert len(named) == (1 if agent in ("gemini", "opencode", "kilo", "cline") else 0), out
     for path in named:
         assert Path(path).is_file() and Path(path).is_relative_to(tmp_path / "cache")
+        assert Path(path).stat().st_mode & 0o077 == 0  # Cline's holds the key: each the user's alone
     assert not any((tmp_path / "home").iterdir())
 
 

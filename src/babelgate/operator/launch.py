@@ -264,4 +264,5 @@ def _write_files(setup: Setup, directory: Path) -> None:
     if setup.files:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     for name, text in setup.files.items():
+        (directory / name).touch(mode=0o600)  # Cline's provider settings hold the key (it reads it from no variable)
         (directory / name).write_text(text)
