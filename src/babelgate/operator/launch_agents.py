@@ -17,7 +17,7 @@ from typing import Any, Final
 from babelgate.operator.launch_checks import claude_refusal, gemini_settings_refusal, gemini_user_selects_api_key
 
 PROVIDER_ID: Final = "babelgate"  # the provider / profile name written into agents' configurations
-KEY_ENV: Final = "BABELGATE_API_KEY"  # where codex and opencode read the key from (their config names it)
+KEY_ENV: Final = "BABELGATE_API_KEY"  # where Codex, opencode and Kilo read the key from (their config names it)
 
 
 @dataclass(frozen=True, slots=True)
