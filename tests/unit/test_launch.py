@@ -364,3 +364,33 @@ def test_claude_code_skipping_permissions_as_root_outside_a_sandbox_is_refused_i
     monkeypatch.setenv("IS_SANDBOX", "1")  # a sandbox, said: Claude Code goes on, and so does launch
     code, _, err = launch(capsys, *given, "-p", "task", "--dangerously-skip-permissions")
     assert code == 0 and json.loads((tmp_path / "ran.json").read_text())["args"][-1] == "--dangerously-skip-permissions"
+
+
+def test_codex_exec_outside_a_git_repository_is_refused_in_one_line(
+    fake: FakeGateway, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`codex exec` outside a Git repository stops at once unless told to go on: launch says so first. A
+    repository, the check skipped, approvals bypassed, or the directory trusted: it starts."""
+    agent, work = fake_agent(tmp_path), tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    given = ("codex", f"--agent-path={agent}", "--gateway", URL, "--key", KEY, "--model", "m/x", "--")
+    code, _, err = launch(capsys, *given, "exec", "task")
+    assert code == 1 and "--skip-git-repo-check" in err and str(work) in err.replace("\n", ""), err
+    assert not (tmp_path / "ran.json").exists()
+    for extra in (["--skip-git-repo-check"], ["--dangerously-bypass-approvals-and-sandbox"], ["--yolo"]):
+        code, _, err = launch(capsys, *given, "exec", *extra, "task")
+        assert code == 0 and (tmp_path / "ran.json").exists(), err
+        (tmp_path / "ran.json").unlink()
+    codex_home = tmp_path / "codex-home"
+    codex_home.mkdir()
+    (codex_home / "config.toml").write_text(f'[projects."{work}"]\ntrust_level = "trusted"\n')
+    monkeypatch.setenv("CODEX_HOME", str(codex_home))
+    code, _, err = launch(capsys, *given, "exec", "task")
+    assert code == 0 and (tmp_path / "ran.json").exists(), err
+    (tmp_path / "ran.json").unlink()
+    monkeypatch.delenv("CODEX_HOME")
+    (work / ".git").mkdir()
+    (work / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    code, _, err = launch(capsys, *given, "exec", "task")
+    assert code == 0 and (tmp_path / "ran.json").exists(), err

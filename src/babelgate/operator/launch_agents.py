@@ -14,7 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from babelgate.operator.launch_checks import claude_refusal, gemini_settings_refusal, gemini_user_selects_api_key
+from babelgate.operator.launch_checks import (
+    claude_refusal,
+    codex_refusal,
+    gemini_settings_refusal,
+    gemini_user_selects_api_key,
+)
 
 PROVIDER_ID: Final = "babelgate"  # the provider / profile name written into agents' configurations
 KEY_ENV: Final = "BABELGATE_API_KEY"  # where Codex, opencode and Kilo read the key from (their config names it)
@@ -342,7 +347,15 @@ AGENTS: Final = {
     agent.name: agent
     for agent in (
         Agent("claude", "Claude Code", "claude", ("claude-sonnet", "claude"), _claude, _claude_user, claude_refusal),
-        Agent("codex", "Codex CLI", "codex", ("gpt-5", "codex", "gpt-4.1", "gpt-4o", "gpt"), _codex, _codex_user),
+        Agent(
+            "codex",
+            "Codex CLI",
+            "codex",
+            ("gpt-5", "codex", "gpt-4.1", "gpt-4o", "gpt"),
+            _codex,
+            _codex_user,
+            codex_refusal,
+        ),
         Agent("gemini", "Gemini CLI", "gemini", ("gemini-2.5-pro", "gemini"), _gemini, _gemini_user),
         Agent("opencode", "opencode", "opencode", ("claude-sonnet", "gpt-5", "gemini"), _opencode, _opencode_user),
         Agent("qwen", "Qwen Code", "qwen", ("qwen3-coder", "qwen"), _qwen, _qwen_user),

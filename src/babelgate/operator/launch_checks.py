@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import stat
+import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -60,4 +61,43 @@ def claude_refusal(args: Sequence[str], env: Mapping[str, str]) -> str | None:
     return (
         "Claude Code refuses --dangerously-skip-permissions as root unless IS_SANDBOX=1 says this machine is "
         "a sandbox: set IS_SANDBOX=1 if it is, or run as another user"
+    )
+
+
+CODEX_EXEC_UNCHECKED = frozenset({"--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", "--yolo"})
+
+
+def codex_refusal(args: Sequence[str], env: Mapping[str, str]) -> str | None:
+    """Codex's `exec` refuses to start outside a Git repository ("Not inside a trusted directory and
+    --skip-git-repo-check was not specified") unless told to, or unless approvals and the sandbox are
+    bypassed, or the directory is trusted in its config.toml. Said only when sure: a trusted ancestor,
+    or a configuration that cannot be read, lets it through to Codex's own judgement."""
+    if not args or args[0] not in ("exec", "e") or CODEX_EXEC_UNCHECKED.intersection(args):
+        return None
+    directory = Path.cwd()  # or exec's -C / --cd, relative to it
+    for first, second in itertools.pairwise(args):
+        if first in ("-C", "--cd"):
+            directory = directory / second
+    for arg in args:
+        if arg.startswith("--cd="):
+            directory = directory / arg.removeprefix("--cd=")
+    directory = directory.resolve()
+    places = (directory, *directory.parents)
+    if any((place / ".git").is_file() or (place / ".git" / "HEAD").is_file() for place in places):
+        return None
+    config = Path(env.get("CODEX_HOME") or Path.home() / ".codex") / "config.toml"
+    try:
+        projects = (tomllib.loads(config.read_text()).get("projects") if config.exists() else None) or {}
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    if not isinstance(projects, dict):
+        return None
+    if any(
+        isinstance(projects.get(str(place)), dict) and projects[str(place)].get("trust_level") == "trusted"
+        for place in places
+    ):
+        return None
+    return (
+        f"Codex's exec refuses to run outside a Git repository ({directory} is in none): pass "
+        "--skip-git-repo-check after exec, or trust the directory in Codex's config.toml"
     )
