@@ -2,10 +2,11 @@
 
 It reads what the agent sent through the gateway, in the upstream's format: when the agent offers its
 shell tool (Claude Code's `Bash`, Codex's `exec_command`, Gemini CLI's and Qwen Code's
-`run_shell_command`, opencode's `bash`) and no result of it came back yet, the model
-calls it with a command that writes a file; once the result is in the conversation, it answers with
-a text that quotes the result. Any other request (an agent's side query: a title, a summary) is left
-to the fake's default answer. The agent really runs the command: the file proves the loop closed.
+`run_shell_command`, opencode's, Kilo's and Copilot CLI's `bash`, Cline's `run_commands`) and no result
+of it came back yet, the model calls it with a command that writes a file; once the result is in the
+conversation, it answers with a text that quotes the result. Any other request (an agent's side query: a
+title, a summary) is left to the fake's default answer. The agent really runs the command: the file
+proves the loop closed.
 """
 
 from __future__ import annotations
@@ -24,8 +25,15 @@ from tests.fakes.scripted import Received, Reply
 
 JSON = dict[str, Any]
 # Each agent's shell tool and the argument that holds the command line.
-# (Qwen Code's is Gemini CLI's `run_shell_command`; opencode's is `bash`.)
-SHELL_TOOLS: Final = {"Bash": "command", "exec_command": "cmd", "run_shell_command": "command", "bash": "command"}
+# (Qwen Code's is Gemini CLI's `run_shell_command`; opencode's, Kilo's and Copilot CLI's is `bash`; Cline's
+# `run_commands` takes a list of command lines.)
+SHELL_TOOLS: Final = {
+    "Bash": "command",
+    "exec_command": "cmd",
+    "run_shell_command": "command",
+    "bash": "command",
+    "run_commands": "commands",
+}
 FINAL_PREFIX: Final = "All done. The command printed: "
 CLAUDE_THOUGHT: Final = "The user wants a file: run the command."
 
@@ -51,7 +59,7 @@ class Brain:
     answers: int = 0  # how many final answers it gave
 
     def arguments(self, shell: str) -> JSON:
-        arguments: JSON = {SHELL_TOOLS[shell]: self.command}
+        arguments: JSON = {SHELL_TOOLS[shell]: [self.command] if shell == "run_commands" else self.command}
         if shell in ("Bash", "bash"):
             arguments["description"] = "Write the proof file"
         return arguments

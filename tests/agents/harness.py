@@ -21,6 +21,7 @@ from typing import Any, Final
 from babelgate import Hook
 from babelgate.hooks import Completion, RequestContext
 from tests.agents.brain import Brain, responder
+from tests.agents.install import cache_dir
 from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, MISTRAL_KEY, GatewayFactory
 from tests.fakes.bedrock_upstream import AwsKey
 from tests.fakes.scripted import ScriptedStreams
@@ -44,7 +45,7 @@ AWS_SECRET: Final = "agent/test/Secret+Key/For+Bedrock/0123456"
 
 @dataclass
 class Run:
-    agent: str  # "claude-code", "codex", "gemini-cli", "qwen-code" or "opencode"
+    agent: str  # "claude-code", "codex", "gemini-cli", "qwen-code", "opencode", "kilo", "copilot" or "cline"
     returncode: int
     stdout: str
     stderr: str
@@ -65,9 +66,15 @@ class Run:
         if self.agent in ("claude-code", "qwen-code"):
             results = [event for event in self.events if event.get("type") == "result"]
             return str(results[-1].get("result")) if results else None
-        if self.agent == "opencode":
+        if self.agent in ("opencode", "kilo"):
             errors = [event for event in self.events if event.get("type") == "error"]
             return str(errors[-1].get("error")) if errors else self.final_text()
+        if self.agent == "copilot":
+            errors = [event for event in self.events if str(event.get("type")).endswith("error")]
+            return str(errors[-1].get("data")) if errors else self.final_text()
+        if self.agent == "cline":  # {"type": "run_result", "finishReason": "completed" or "error", "text": …}
+            results = [event for event in self.events if event.get("type") == "run_result"]
+            return str(results[-1].get("text")) if results else None
         ends = [event for event in self.events if event.get("type") in ("turn.failed", "error", "turn.completed")]
         if ends and ends[-1].get("type") == "turn.failed":
             return str((ends[-1].get("error") or {}).get("message"))
@@ -117,13 +124,25 @@ class Run:
             if not results or results[-1].get("is_error"):
                 return None
             return str(results[-1].get("result"))
-        if self.agent == "opencode":
+        if self.agent in ("opencode", "kilo"):
             texts = [
                 event["part"].get("text")
                 for event in self.events
                 if event.get("type") == "text" and isinstance(event.get("part"), dict)
             ]
             return str(texts[-1]) if texts else None
+        if self.agent == "copilot":  # {"type": "assistant.message", "data": {"content": …, "toolRequests": []}}
+            said = [
+                event["data"].get("content")
+                for event in self.events
+                if event.get("type") == "assistant.message" and isinstance(event.get("data"), dict)
+            ]
+            return str(said[-1]) if said and said[-1] else None
+        if self.agent == "cline":
+            results = [event for event in self.events if event.get("type") == "run_result"]
+            if not results or results[-1].get("finishReason") != "completed":
+                return None
+            return str(results[-1].get("text"))
         messages = [
             event["item"].get("text")
             for event in self.events
@@ -469,6 +488,15 @@ OPENCODE_OFFLINE: Final = {
     "OPENCODE_DISABLE_SHARE": "1",
 }
 OPENCODE_ARGS: Final = ("run", "--format", "json", "--auto", TASK)
+# Kilo Code CLI offline: opencode's switches under Kilo's names, and no session upload to Kilo's service.
+KILO_OFFLINE: Final = {
+    "KILO_DISABLE_MODELS_FETCH": "1",
+    "KILO_DISABLE_AUTOUPDATE": "1",
+    "KILO_DISABLE_LSP_DOWNLOAD": "1",
+    "KILO_DISABLE_DEFAULT_PLUGINS": "1",
+    "KILO_DISABLE_SHARE": "1",
+    "KILO_DISABLE_SESSION_INGEST": "1",
+}
 
 
 # -- `babelgate launch`: the same runs, the gateway's part set by the command (docs/cli.md) ----------------
@@ -504,6 +532,21 @@ LAUNCHED: Final[dict[str, tuple[str, dict[str, str], tuple[str, ...]]]] = {
     ),
     "qwen": ("qwen-code", {}, QWEN_ARGS),
     "opencode": ("opencode", OPENCODE_OFFLINE, OPENCODE_ARGS),
+    "copilot": (
+        "copilot",
+        # Offline: no GitHub sign-in, telemetry, web tools or update check; its bundled package unpacked
+        # once for every test (not into each test's home).
+        {
+            "COPILOT_OFFLINE": "true",
+            "COPILOT_AUTO_UPDATE": "false",
+            "COPILOT_CACHE_HOME": str(cache_dir() / "copilot-cache"),
+        },
+        ("-p", TASK, "--allow-all-tools", "--output-format", "json"),
+    ),
+    "kilo": ("kilo", KILO_OFFLINE, OPENCODE_ARGS),  # opencode's fork: its `run` and its events
+    # Tools approved unless told otherwise; the session in its own process even as the user runs it after
+    # `--write-config` (by default a background hub would serve it, and outlive the test).
+    "cline": ("cline", {"CLINE_SESSION_BACKEND_MODE": "local"}, ("--json", TASK)),
 }
 # The user's own settings, as a user of each agent has them (here: no telemetry or update checks).
 HOME_SETTINGS: Final = {
@@ -513,18 +556,23 @@ HOME_SETTINGS: Final = {
 
 
 def run_launched(
-    agent: str, binary: Path, tmp: Path, launch_args: list[str], env: dict[str, str] | None = None
+    agent: str,
+    binary: Path,
+    tmp: Path,
+    launch_args: list[str],
+    env: dict[str, str] | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> tuple[Run, Path]:
     """`babelgate launch AGENT --agent-path BINARY LAUNCH_ARGS -- <the task>` in a fresh home: the run,
-    and the home (to show nothing was written into it)."""
+    and the home (to show nothing was written into it). `settings`: more of the user's own settings."""
     name, extra_env, task_args = LAUNCHED[agent]
     home, workdir = tmp / "home", tmp / "work"
     home.mkdir()
     workdir.mkdir()
     if agent in HOME_SETTINGS:
-        where, settings = HOME_SETTINGS[agent]
+        where, own = HOME_SETTINGS[agent]
         (home / where).parent.mkdir(parents=True)
-        (home / where).write_text(json.dumps(settings))
+        (home / where).write_text(json.dumps({**own, **(settings or {})}))
     environ = {**_base_env(home), **extra_env, **(env or {})}
     if "PYTHONPATH" in os.environ:  # this checkout's sources, wherever the agent's directory is
         environ["PYTHONPATH"] = os.pathsep.join(map(os.path.abspath, os.environ["PYTHONPATH"].split(os.pathsep)))
@@ -548,5 +596,6 @@ def run_configured(agent: str, binary: Path, tmp: Path, launch_args: list[str]) 
 def home_files(home: Path) -> dict[str, bytes]:
     """Every file under `home` that is a configuration an agent reads, with its content."""
     configs = (".claude/settings.json", ".codex/config.toml", ".gemini/settings.json", ".gemini/.env")
-    more = (".qwen/settings.json", ".qwen/.env", ".config/opencode/opencode.json")
+    more = (".qwen/settings.json", ".qwen/.env", ".config/opencode/opencode.json", ".config/kilo/kilo.json")
+    more += (".copilot/config.json", ".cline/data/settings/providers.json")
     return {name: (home / name).read_bytes() for name in (*configs, *more) if (home / name).exists()}

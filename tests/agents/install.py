@@ -1,8 +1,11 @@
 """The coding agents the suite drives, installed from the npm registry at the versions package-lock.json
 pins, once per lockfile into a cache outside the work tree (~/.cache/babelgate/agents/<lock hash>).
 
-Claude Code, Codex and opencode ship native binaries inside registry packages (per-platform optional
-dependencies); Gemini CLI and Qwen Code are bundled Node.js scripts.
+Claude Code, Codex, opencode, Copilot CLI, Kilo Code CLI and Cline ship native binaries inside registry
+packages (per-platform optional dependencies); Gemini CLI and Qwen Code are bundled Node.js scripts.
+Copilot's, Kilo's and Cline's launchers find their platform package themselves, with no install step;
+Copilot unpacks its bundled package (235 MB) on first start into `copilot-cache` beside the install, where
+the tests point it (COPILOT_CACHE_HOME) rather than into each test's home.
 `npm ci --ignore-scripts` fetches them; the install steps that matter, Claude Code's and opencode's
 postinstalls (each links its platform package's binary over a `bin/*.exe` placeholder), are then run by
 name, so the result is the same whatever the machine's npm says about install scripts. Every agent must then
@@ -36,9 +39,12 @@ class Agents:
     gemini: Path
     qwen: Path
     opencode: Path
+    copilot: Path
+    kilo: Path
+    cline: Path
 
     def paths(self) -> tuple[Path, ...]:
-        return (self.claude, self.codex, self.gemini, self.qwen, self.opencode)
+        return (self.claude, self.codex, self.gemini, self.qwen, self.opencode, self.copilot, self.kilo, self.cline)
 
 
 class AgentsMissing(Exception):
@@ -63,7 +69,8 @@ def install() -> Agents:
     target = cache_dir()
     target.mkdir(parents=True, exist_ok=True)
     bin_dir = target / "node_modules" / ".bin"
-    agents = Agents(*(bin_dir / name for name in ("claude", "codex", "gemini", "qwen", "opencode")))
+    names = ("claude", "codex", "gemini", "qwen", "opencode", "copilot", "kilo", "cline")
+    agents = Agents(*(bin_dir / name for name in names))
     with (target / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (target / ".complete").exists() and all(path.exists() for path in agents.paths()):
@@ -74,23 +81,35 @@ def install() -> Agents:
         _step([node, "install.cjs"], target / "node_modules" / "@anthropic-ai" / "claude-code")
         _step([node, "postinstall.mjs"], target / "node_modules" / "opencode-ai")
         pinned = json.loads((HERE / "package.json").read_text())["dependencies"]
+        copilot_cache = target / "copilot-cache"  # where the tests point COPILOT_CACHE_HOME (harness.py)
         for executable, package in (
             (agents.claude, "@anthropic-ai/claude-code"),
             (agents.codex, "@openai/codex"),
             (agents.gemini, "@google/gemini-cli"),
             (agents.qwen, "@qwen-code/qwen-code"),
             (agents.opencode, "opencode-ai"),
+            (agents.copilot, "@github/copilot"),
+            (agents.kilo, "@kilocode/cli"),
+            (agents.cline, "cline"),
         ):
-            printed = _step([str(executable), "--version"], target)
+            printed = _step([str(executable), "--version"], target, {"COPILOT_CACHE_HOME": str(copilot_cache)})
             if pinned[package] not in printed:
                 raise RuntimeError(f"{executable} reports {printed.strip()!r}, not {package} {pinned[package]}")
         (target / ".complete").touch()
     return agents
 
 
-def _step(argv: list[str], cwd: Path) -> str:
+def _step(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     """One install command; its output, or a RuntimeError that quotes it."""
-    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False)
+    result = subprocess.run(
+        argv,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_TIMEOUT_S,
+        check=False,
+    )
     if result.returncode != 0:
         raise RuntimeError(
             f"installing the coding agents: {' '.join(argv)} failed ({result.returncode}) in {cwd}:\n"

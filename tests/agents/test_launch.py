@@ -1,4 +1,4 @@
-"""`babelgate launch AGENT` (docs/cli.md) starts each of the five coding agents against a gateway in the
+"""`babelgate launch AGENT` (docs/cli.md) starts each of the coding agents against a gateway in the
 test, and the agent does the task through it: the scripted model asks for its shell tool, the file
 appears, the result goes back upstream, the answer comes out. The user's own agent configuration (the
 home's files) is left exactly as it was."""
@@ -13,6 +13,7 @@ import pytest
 
 from babelgate.operator.client import Gateway
 from babelgate.operator.launch import chat_models
+from babelgate.operator.launch_agents import AGENTS
 from tests.agents.harness import (
     GATEWAY_KEY,
     LAUNCHED,
@@ -33,13 +34,8 @@ MASTER = "sk-master-launch-test-0001"
 
 
 def binary(agents: Agents, agent: str) -> Any:
-    return {
-        "claude": agents.claude,
-        "codex": agents.codex,
-        "gemini": agents.gemini,
-        "qwen": agents.qwen,
-        "opencode": agents.opencode,
-    }[agent]
+    """The installed agent `babelgate launch` knows by that name (the fields of Agents are named so)."""
+    return getattr(agents, agent)
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])  # two roads for each agent
@@ -84,7 +80,7 @@ def test_launch_makes_a_virtual_key_and_picks_the_model(
 
 
 @pytest.mark.parametrize("provider", ["openai"])
-@pytest.mark.parametrize("agent", list(LAUNCHED))
+@pytest.mark.parametrize("agent", [agent for agent in LAUNCHED if AGENTS[agent].user_config])  # not Copilot's
 def test_write_config_leaves_the_agent_working_on_its_own(
     agents: Agents, make_gateway: GatewayFactory, fake: ScriptedStreams, agent: str, provider: str, tmp_path: Any
 ) -> None:
@@ -95,4 +91,19 @@ def test_write_config_leaves_the_agent_working_on_its_own(
     launch = ["--gateway", gateway.url, "--key", GATEWAY_KEY, "--model", MODELS[provider]]
     wrote, run = run_configured(agent, binary(agents, agent), tmp_path, launch)
     assert wrote.returncode == 0 and "wrote " in wrote.stdout, wrote.explain()
+    assert_work_done(run, fake, provider)
+
+
+@pytest.mark.parametrize("provider", ["openai"])
+def test_gemini_cli_signs_in_with_the_users_own_api_key_choice_where_launchs_settings_would_be_skipped(
+    agents: Agents, make_gateway: GatewayFactory, fake: ScriptedStreams, provider: str, tmp_path: Any
+) -> None:
+    """The launcher's cache under /tmp (mode 1777), where Gemini CLI skips a system settings file: the
+    user's own settings already select the API key, so launch starts it without one, and it works."""
+    script(fake, provider)
+    gateway = gateway_for(provider, fake, make_gateway)
+    launch = ["--gateway", gateway.url, "--key", GATEWAY_KEY, "--model", MODELS[provider]]
+    own = {"security": {"auth": {"selectedType": "gemini-api-key"}}}
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    run, _ = run_launched("gemini", agents.gemini, tmp_path, launch, env=cache, settings=own)
     assert_work_done(run, fake, provider)

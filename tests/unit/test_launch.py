@@ -4,6 +4,7 @@ model come from, what `--write-config` writes, and that the user's own configura
 from __future__ import annotations
 
 import json
+import os
 import signal
 import tomllib
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from babelgate.cli import main
+from babelgate.operator import launch_agents
 from babelgate.operator.client import Answer, Failed, Gateway
 from babelgate.operator.launch import default_model, environment, run_agent
 from babelgate.operator.launch_agents import AGENTS, Target
@@ -101,13 +103,37 @@ EXPECTED = {
         "export OPENAI_MODEL=openai/gpt-4o-mini",
         "qwen --auth-type openai --model openai/gpt-4o-mini --verbose",
     ],
+    "copilot": [
+        f"export COPILOT_PROVIDER_BASE_URL={URL}/v1",
+        "export COPILOT_PROVIDER_TYPE=openai",
+        f"export COPILOT_PROVIDER_API_KEY={KEY}",
+        "export COPILOT_MODEL=openai/gpt-4o-mini",
+        "unset COPILOT_PROVIDER_BEARER_TOKEN",
+        "copilot --model openai/gpt-4o-mini --verbose",
+    ],
+    "kilo": [
+        f"export BABELGATE_API_KEY={KEY}",
+        '"$schema": "https://app.kilo.ai/config.json"',
+        f'"baseURL": "{URL}/v1"',
+        '"apiKey": "{env:BABELGATE_API_KEY}"',
+        '"model": "babelgate/openai/gpt-4o-mini"',
+        "kilo --verbose",
+    ],
+    "cline": [
+        "export CLINE_SESSION_BACKEND_MODE=local",
+        '"provider": "openai-compatible"',
+        f'"baseUrl": "{URL}/v1"',
+        "cline --provider openai-compatible --model openai/gpt-4o-mini --verbose",
+    ],
 }
 
 
 @pytest.mark.parametrize("agent", list(AGENTS))
 def test_print_shows_the_environment_the_files_and_the_command(
-    fake: FakeGateway, capsys: pytest.CaptureFixture[str], tmp_path: Path, agent: str
+    fake: FakeGateway, capsys: pytest.CaptureFixture[str], tmp_path: Path, agent: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The launcher's cache is under /tmp here, where Gemini CLI would skip its settings file (tested below).
+    monkeypatch.setattr(launch_agents, "gemini_settings_refusal", lambda _: None)
     code, out, err = launch(
         capsys,
         agent,
@@ -126,9 +152,10 @@ def test_print_shows_the_environment_the_files_and_the_command(
         assert line in out, f"{line!r} not in\n{out}"
     # The files it names exist where it says (the launcher's cache), and nothing went into the home.
     named = [line[2:-1] for line in out.splitlines() if line.startswith(f"# {tmp_path}")]
-    assert len(named) == (1 if agent in ("gemini", "opencode") else 0), out
+    assert len(named) == (1 if agent in ("gemini", "opencode", "kilo", "cline") else 0), out
     for path in named:
         assert Path(path).is_file() and Path(path).is_relative_to(tmp_path / "cache")
+        assert Path(path).stat().st_mode & 0o077 == 0  # Cline's holds the key: each the user's alone
     assert not any((tmp_path / "home").iterdir())
 
 
@@ -205,6 +232,9 @@ def test_write_config_merges_into_the_users_own_files(
     (home / ".qwen" / ".env").write_text("OPENAI_API_KEY=old\nOTHER=kept\n")
     for agent in AGENTS:
         code, out, err = launch(capsys, agent, "--write-config", "--gateway", URL, "--key", KEY, "--model", "m/x")
+        if agent == "copilot":  # its provider is read from the environment only: said, and nothing written
+            assert code == 2 and out == "" and "environment only" in err
+            continue
         assert code == 0 and "wrote " in out, err
     claude = json.loads((home / ".claude" / "settings.json").read_text())
     assert claude["theme"] == "dark" and claude["env"]["FOO"] == "1"
@@ -229,6 +259,19 @@ def test_write_config_merges_into_the_users_own_files(
     assert gemini["security"]["auth"]["selectedType"] == "gemini-api-key"
     opencode = json.loads((home / ".config" / "opencode" / "opencode.json").read_text())
     assert opencode["provider"]["babelgate"]["options"] == {"baseURL": f"{URL}/v1", "apiKey": KEY}
+    kilo = json.loads((home / ".config" / "kilo" / "kilo.json").read_text())
+    assert (kilo["provider"]["babelgate"]["options"], kilo["model"]) == (
+        opencode["provider"]["babelgate"]["options"],
+        "babelgate/m/x",
+    )
+    cline = json.loads((home / ".cline" / "data" / "settings" / "providers.json").read_text())
+    assert cline["lastUsedProvider"] == "openai-compatible"
+    assert cline["providers"]["openai-compatible"]["settings"] == {
+        "provider": "openai-compatible",
+        "apiKey": KEY,
+        "model": "m/x",
+        "baseUrl": f"{URL}/v1",
+    }
 
 
 def test_an_agent_not_on_path_is_a_usage_error(
@@ -262,3 +305,92 @@ def test_the_agents_environment_sets_ours_and_drops_what_would_override_it() -> 
     env = environment(setup, {"ANTHROPIC_API_KEY": "sk-ant-users-own", "PATH": "/bin", "ANTHROPIC_BASE_URL": "x"})
     assert "ANTHROPIC_API_KEY" not in env and env["PATH"] == "/bin"
     assert env["ANTHROPIC_BASE_URL"] == URL and env["ANTHROPIC_AUTH_TOKEN"] == KEY
+
+
+# -- what an agent would refuse, said before it starts -----------------------------------------------------
+
+
+def fake_agent(tmp_path: Path) -> Path:
+    """An executable standing for the agent: it leaves its arguments and environment in `ran.json`."""
+    agent = tmp_path / "agent"
+    agent.write_text(
+        "#!/usr/bin/env python3\nimport json, os, sys\n"
+        f"json.dump({{'args': sys.argv[1:], 'env': dict(os.environ)}}, open({str(tmp_path / 'ran.json')!r}, 'w'))\n"
+    )
+    agent.chmod(0o755)
+    return agent
+
+
+def test_gemini_under_a_world_writable_directory_is_refused_in_one_line(
+    fake: FakeGateway, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Gemini CLI would skip a settings file under /tmp (mode 1777) and ask for a Google sign-in: launch says
+    so, and starts nothing."""
+    agent = fake_agent(tmp_path)
+    for how in ("--print", f"--agent-path={agent}"):
+        code, out, err = launch(capsys, "gemini", how, "--gateway", URL, "--key", KEY, "--model", "m/x")
+        assert code == 1 and out == "", err
+        assert "/tmp has mode 1777" in err and "--write-config" in err, err
+    assert not (tmp_path / "ran.json").exists()
+
+
+def test_gemini_under_a_world_writable_directory_runs_on_the_users_own_api_key_sign_in(
+    fake: FakeGateway, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Where the user's settings already select the API key, launch needs no settings file of its own."""
+    settings = tmp_path / "home" / ".gemini" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text(json.dumps({"security": {"auth": {"selectedType": "gemini-api-key"}}}))
+    code, _, err = launch(capsys, "gemini", f"--agent-path={fake_agent(tmp_path)}", "--gateway", URL, "--key", KEY)
+    assert code == 0, err
+    ran = json.loads((tmp_path / "ran.json").read_text())
+    assert (ran["env"]["GOOGLE_GEMINI_BASE_URL"], ran["env"]["GEMINI_API_KEY"]) == (URL, KEY)
+    assert "GEMINI_CLI_SYSTEM_SETTINGS_PATH" not in ran["env"]
+    assert ran["args"][:1] == ["--model"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="Claude Code's refusal is a root's")
+def test_claude_code_skipping_permissions_as_root_outside_a_sandbox_is_refused_in_one_line(
+    fake: FakeGateway, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = fake_agent(tmp_path)
+    monkeypatch.delenv("IS_SANDBOX", raising=False)
+    monkeypatch.delenv("CLAUDE_CODE_BUBBLEWRAP", raising=False)
+    given = ("claude", f"--agent-path={agent}", "--gateway", URL, "--key", KEY, "--model", "m/x", "--")
+    for bypass in (["--dangerously-skip-permissions"], ["--permission-mode", "bypassPermissions"]):
+        code, _, err = launch(capsys, *given, "-p", "task", *bypass)
+        assert code == 1 and "IS_SANDBOX=1" in err and len(err.strip().splitlines()) <= 3, err
+        assert not (tmp_path / "ran.json").exists()
+    monkeypatch.setenv("IS_SANDBOX", "1")  # a sandbox, said: Claude Code goes on, and so does launch
+    code, _, err = launch(capsys, *given, "-p", "task", "--dangerously-skip-permissions")
+    assert code == 0 and json.loads((tmp_path / "ran.json").read_text())["args"][-1] == "--dangerously-skip-permissions"
+
+
+def test_codex_exec_outside_a_git_repository_is_refused_in_one_line(
+    fake: FakeGateway, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`codex exec` outside a Git repository stops at once unless told to go on: launch says so first. A
+    repository, the check skipped, approvals bypassed, or the directory trusted: it starts."""
+    agent, work = fake_agent(tmp_path), tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    given = ("codex", f"--agent-path={agent}", "--gateway", URL, "--key", KEY, "--model", "m/x", "--")
+    code, _, err = launch(capsys, *given, "exec", "task")
+    assert code == 1 and "--skip-git-repo-check" in err and str(work) in err.replace("\n", ""), err
+    assert not (tmp_path / "ran.json").exists()
+    for extra in (["--skip-git-repo-check"], ["--dangerously-bypass-approvals-and-sandbox"], ["--yolo"]):
+        code, _, err = launch(capsys, *given, "exec", *extra, "task")
+        assert code == 0 and (tmp_path / "ran.json").exists(), err
+        (tmp_path / "ran.json").unlink()
+    codex_home = tmp_path / "codex-home"
+    codex_home.mkdir()
+    (codex_home / "config.toml").write_text(f'[projects."{work}"]\ntrust_level = "trusted"\n')
+    monkeypatch.setenv("CODEX_HOME", str(codex_home))
+    code, _, err = launch(capsys, *given, "exec", "task")
+    assert code == 0 and (tmp_path / "ran.json").exists(), err
+    (tmp_path / "ran.json").unlink()
+    monkeypatch.delenv("CODEX_HOME")
+    (work / ".git").mkdir()
+    (work / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    code, _, err = launch(capsys, *given, "exec", "task")
+    assert code == 0 and (tmp_path / "ran.json").exists(), err

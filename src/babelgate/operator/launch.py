@@ -1,7 +1,8 @@
-"""`babelgate launch AGENT`: start a coding agent (Claude Code, Codex CLI, Gemini CLI, opencode, Qwen Code)
-against a gateway, with a key and a model of that gateway, leaving the user's own agent configuration as
-it is; `--print` shows what it would set instead, `--write-config` writes it into the agent's own
-configuration (docs/cli.md). What each agent needs is in launch_agents.py.
+"""`babelgate launch AGENT`: start a coding agent (Claude Code, Codex CLI, Gemini CLI, opencode, Qwen Code,
+GitHub Copilot CLI, Kilo Code CLI, Cline CLI) against a gateway, with a key and a model of that gateway,
+leaving the user's own agent configuration as it is; `--print` shows what it would set instead,
+`--write-config` writes it into the agent's own configuration (docs/cli.md). What each agent needs is in
+launch_agents.py.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ NOT_CHAT: Final = ("embed", "tts", "whisper", "transcribe", "dall-e", "image", "
 def add_launch(commands: Any) -> None:
     launch = commands.add_parser(
         "launch",
-        help="start a coding agent against a gateway (claude, codex, gemini, opencode, qwen)",
+        help=f"start a coding agent against a gateway ({', '.join(AGENTS)})",
         description=__doc__,
         epilog="Arguments after `--` go to the agent: babelgate launch codex -- exec 'fix the tests'",
     )
@@ -62,6 +63,12 @@ def add_launch(commands: Any) -> None:
 def run_launch(args: argparse.Namespace) -> int:
     agent = AGENTS[ALIASES.get(args.agent, args.agent)]
     extra = list(getattr(args, "agent_args", ()))  # cli.main sets it: what followed `--`
+    if args.write_config and agent.user_config is None:
+        problem(
+            f"{agent.title} reads its provider from the environment only, no configuration file: "
+            f"run it with `babelgate launch {agent.name}`, or set what `--print` shows in your shell's profile"
+        )
+        return 2
     try:
         binary = None if args.print or args.write_config else _binary(agent, args.agent_path)
         url = gateway_url(
@@ -80,6 +87,7 @@ def run_launch(args: argparse.Namespace) -> int:
         return 1
     target = Target(url, key, model, tuple(models))
     if args.write_config:
+        assert agent.user_config is not None
         for path, text in agent.user_config(target, Path.home()).items():
             path.parent.mkdir(parents=True, exist_ok=True)
             # A new file may hold the key: the user's alone (an existing one keeps its mode).
@@ -90,15 +98,25 @@ def run_launch(args: argparse.Namespace) -> int:
     if args.print:
         directory = _print_directory(agent)
         setup = agent.setup(target, directory)
+        if setup.refusal:
+            problem(setup.refusal)
+            return 1
         _write_files(setup, directory)
         print(describe(agent, setup, directory, extra))
         return 0
     assert binary is not None
+    refused = agent.refuses(extra, os.environ) if agent.refuses else None
+    if refused:
+        problem(refused)
+        return 1
     # Not the system's temporary directory: Gemini CLI skips a settings file under a world-writable one.
     _launch_root().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"{agent.name}-", dir=_launch_root()) as temporary:
         directory = Path(temporary)
         setup = agent.setup(target, directory)
+        if setup.refusal:
+            problem(setup.refusal)
+            return 1
         _write_files(setup, directory)
         return run_agent([binary, *setup.args, *extra], environment(setup, os.environ))
 
@@ -246,4 +264,5 @@ def _write_files(setup: Setup, directory: Path) -> None:
     if setup.files:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     for name, text in setup.files.items():
+        (directory / name).touch(mode=0o600)  # Cline's provider settings hold the key (it reads it from no variable)
         (directory / name).write_text(text)

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from babelgate.operator.launch_checks import (
+    claude_refusal,
+    codex_refusal,
+    gemini_settings_refusal,
+    gemini_user_selects_api_key,
+)
+
 PROVIDER_ID: Final = "babelgate"  # the provider / profile name written into agents' configurations
-KEY_ENV: Final = "BABELGATE_API_KEY"  # where codex and opencode read the key from (their config names it)
+KEY_ENV: Final = "BABELGATE_API_KEY"  # where Codex, opencode and Kilo read the key from (their config names it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +42,7 @@ class Setup:
     files: dict[str, str] = field(default_factory=dict)  # name in the launcher's directory → content
     args: tuple[str, ...] = ()  # before the user's own (`--` …)
     unset: tuple[str, ...] = ()  # the user's variables that would override the gateway's
+    refusal: str | None = None  # what the agent would refuse of this setup, said instead of starting it
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +52,10 @@ class Agent:
     binary: str  # found on PATH unless --agent-path
     prefers: tuple[str, ...]  # the default model: the first listed model whose name holds one of these, in order
     setup: Callable[[Target, Path], Setup]  # the target, the launcher's directory for its files
-    user_config: Callable[[Target, Path], dict[Path, str]]  # home → files written by --write-config
+    # home → files written by --write-config; None: the agent reads its provider from the environment only
+    user_config: Callable[[Target, Path], dict[Path, str]] | None
+    # What the agent would refuse of the user's own arguments (after `--`) in this environment, or None.
+    refuses: Callable[[Sequence[str], Mapping[str, str]], str | None] | None = None
 
 
 def _json(value: Any) -> str:
@@ -157,13 +169,28 @@ def _gemini_env(target: Target) -> dict[str, str]:
 
 
 def _gemini(target: Target, directory: Path) -> Setup:
-    # System settings outrank the user's: the API-key sign-in for this run only.
+    # System settings outrank the user's: the API-key sign-in for this run only. Gemini CLI takes such a
+    # file only where root alone could have written it; elsewhere it needs the user's own settings to
+    # select the API key already (or it asks for a Google sign-in, and headless it stops).
     settings = directory / "gemini-system-settings.json"
+    env, files, refusal = {**_gemini_env(target), "GEMINI_CLI_SYSTEM_SETTINGS_PATH": str(settings)}, {}, None
+    skipped = gemini_settings_refusal(settings)
+    if skipped is None:
+        files = {settings.name: _json({"security": {"auth": {"selectedType": "gemini-api-key"}}})}
+    else:
+        del env["GEMINI_CLI_SYSTEM_SETTINGS_PATH"]
+        if not gemini_user_selects_api_key():
+            refusal = (
+                f"{skipped}, so it would ask for a Google sign-in: select the API key in your own settings once "
+                '(`babelgate launch gemini --write-config`, or security.auth.selectedType "gemini-api-key" '
+                "in ~/.gemini/settings.json)"
+            )
     return Setup(
-        env={**_gemini_env(target), "GEMINI_CLI_SYSTEM_SETTINGS_PATH": str(settings)},
-        files={settings.name: _json({"security": {"auth": {"selectedType": "gemini-api-key"}}})},
+        env=env,
+        files=files,
         args=("--model", target.model),  # Gemini CLI reads no variable for the model
         unset=("GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_GCA"),
+        refusal=refusal,
     )
 
 
@@ -195,14 +222,14 @@ def _qwen_user(target: Target, home: Path) -> dict[Path, str]:
     }
 
 
-# -- opencode: a provider on the AI SDK's OpenAI-compatible package ------------------------------------
+# -- opencode and Kilo Code (an opencode fork): a provider on the AI SDK's OpenAI-compatible package ----
 
 
-def _opencode_config(target: Target, api_key: str) -> dict[str, Any]:
-    # Every chat model of the gateway, to switch to in opencode; the chosen one first if it is not listed.
+def _opencode_config(target: Target, api_key: str, schema: str = "https://opencode.ai/config.json") -> dict[str, Any]:
+    # Every chat model of the gateway, to switch to in the agent; the chosen one first if it is not listed.
     names = target.models if target.model in target.models else (target.model, *target.models)
     return {
-        "$schema": "https://opencode.ai/config.json",
+        "$schema": schema,
         "provider": {
             PROVIDER_ID: {
                 "npm": "@ai-sdk/openai-compatible",
@@ -229,15 +256,123 @@ def _opencode_user(target: Target, home: Path) -> dict[Path, str]:
     return {path: _merged_json(path, _opencode_config(target, target.key))}
 
 
+KILO_SCHEMA: Final = "https://app.kilo.ai/config.json"
+
+
+def _kilo(target: Target, directory: Path) -> Setup:
+    # opencode's provider configuration under Kilo's names: KILO_CONFIG is merged over the user's own.
+    config = directory / "kilo.json"
+    return Setup(
+        env={KEY_ENV: target.key, "KILO_CONFIG": str(config)},
+        files={config.name: _json(_opencode_config(target, "{env:" + KEY_ENV + "}", KILO_SCHEMA))},
+        unset=("KILO_CONFIG_CONTENT",),  # inline configuration, merged over KILO_CONFIG's file
+    )
+
+
+def _kilo_user(target: Target, home: Path) -> dict[Path, str]:
+    path = home / ".config" / "kilo" / "kilo.json"
+    return {path: _merged_json(path, _opencode_config(target, target.key, KILO_SCHEMA))}
+
+
+# -- GitHub Copilot CLI: its own-provider ("BYOK") variables, no GitHub sign-in ------------------------
+
+# The user's own provider settings that would change where, how or as what model Copilot calls.
+COPILOT_PROVIDER_UNSET: Final = (
+    "COPILOT_PROVIDER_BEARER_TOKEN",  # both take precedence over COPILOT_PROVIDER_API_KEY
+    "COPILOT_PROVIDER_API_KEY_COMMAND",
+    "COPILOT_PROVIDER_HEADERS",
+    "COPILOT_PROVIDER_MODEL_ID",
+    "COPILOT_PROVIDER_WIRE_MODEL",
+    "COPILOT_PROVIDER_TRANSPORT",
+    "COPILOT_PROVIDER_AZURE_API_VERSION",
+    "COPILOT_PROVIDER_GHES_HOST",
+)
+
+
+def _copilot(target: Target, _: Path) -> Setup:
+    # COPILOT_PROVIDER_BASE_URL alone switches Copilot to a provider of the user's, with no GitHub sign-in.
+    # The chat API: every model of the gateway takes it (the Responses API is Copilot's choice for GPT-5).
+    return Setup(
+        env={
+            "COPILOT_PROVIDER_BASE_URL": f"{target.url}/v1",
+            "COPILOT_PROVIDER_TYPE": "openai",
+            "COPILOT_PROVIDER_WIRE_API": "completions",
+            "COPILOT_PROVIDER_API_KEY": target.key,
+            "COPILOT_MODEL": target.model,
+        },
+        args=("--model", target.model),  # over a `model` in the user's ~/.copilot/config.json
+        unset=COPILOT_PROVIDER_UNSET,
+    )
+
+
+# -- Cline CLI: its provider settings file, named by CLINE_PROVIDER_SETTINGS_PATH -------------------------
+
+CLINE_PROVIDER: Final = "openai-compatible"
+
+
+def _cline_settings(target: Target) -> dict[str, Any]:
+    # The shape `cline auth -p openai -k … -m … -b …` writes into ~/.cline/data/settings/providers.json.
+    # Cline skips an entry without `updatedAt` (and then calls no one: "Cannot connect to API").
+    settings = {"provider": CLINE_PROVIDER, "apiKey": target.key, "model": target.model, "baseUrl": f"{target.url}/v1"}
+    updated = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {
+        "version": 1,
+        "lastUsedProvider": CLINE_PROVIDER,
+        "modes": {},
+        "providers": {CLINE_PROVIDER: {"settings": settings, "updatedAt": updated, "tokenSource": "manual"}},
+    }
+
+
+def _cline(target: Target, directory: Path) -> Setup:
+    # Only the provider settings are the launcher's: sessions, history and the rest stay in the user's ~/.cline.
+    # The session runs in Cline's own process: by default it goes to a background "hub" that outlives the run
+    # and serves every later `cline` with the environment of the one that started it (this run's settings
+    # file, gone once it ends).
+    settings = directory / "cline-providers.json"
+    return Setup(
+        env={"CLINE_PROVIDER_SETTINGS_PATH": str(settings), "CLINE_SESSION_BACKEND_MODE": "local"},
+        files={settings.name: _json(_cline_settings(target))},
+        args=("--provider", CLINE_PROVIDER, "--model", target.model),
+        unset=("CLINE_PROVIDER", "CLINE_MODEL", "CLINE_API_KEY"),
+    )
+
+
+def _cline_user(target: Target, home: Path) -> dict[Path, str]:
+    data = os.environ.get("CLINE_DATA_DIR") or Path(os.environ.get("CLINE_DIR") or home / ".cline") / "data"
+    path = Path(data) / "settings" / "providers.json"
+    return {path: _merged_json(path, _cline_settings(target))}
+
+
 AGENTS: Final = {
     agent.name: agent
     for agent in (
-        Agent("claude", "Claude Code", "claude", ("claude-sonnet", "claude"), _claude, _claude_user),
-        Agent("codex", "Codex CLI", "codex", ("gpt-5", "codex", "gpt-4.1", "gpt-4o", "gpt"), _codex, _codex_user),
+        Agent("claude", "Claude Code", "claude", ("claude-sonnet", "claude"), _claude, _claude_user, claude_refusal),
+        Agent(
+            "codex",
+            "Codex CLI",
+            "codex",
+            ("gpt-5", "codex", "gpt-4.1", "gpt-4o", "gpt"),
+            _codex,
+            _codex_user,
+            codex_refusal,
+        ),
         Agent("gemini", "Gemini CLI", "gemini", ("gemini-2.5-pro", "gemini"), _gemini, _gemini_user),
         Agent("opencode", "opencode", "opencode", ("claude-sonnet", "gpt-5", "gemini"), _opencode, _opencode_user),
         Agent("qwen", "Qwen Code", "qwen", ("qwen3-coder", "qwen"), _qwen, _qwen_user),
+        Agent("copilot", "GitHub Copilot CLI", "copilot", ("claude-sonnet", "gpt-5", "gpt-4.1"), _copilot, None),
+        Agent("kilo", "Kilo Code CLI", "kilo", ("claude-sonnet", "gpt-5", "gemini"), _kilo, _kilo_user),
+        Agent("cline", "Cline CLI", "cline", ("claude-sonnet", "gpt-5", "gemini"), _cline, _cline_user),
     )
 }
 # Other names users type for the same agents.
-ALIASES: Final = {"claude-code": "claude", "codex-cli": "codex", "gemini-cli": "gemini", "qwen-code": "qwen"}
+ALIASES: Final = {
+    "claude-code": "claude",
+    "codex-cli": "codex",
+    "gemini-cli": "gemini",
+    "qwen-code": "qwen",
+    "copilot-cli": "copilot",
+    "github-copilot": "copilot",
+    "kilocode": "kilo",
+    "kilo-code": "kilo",
+    "cline-cli": "cline",
+}

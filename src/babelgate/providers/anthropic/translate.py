@@ -30,6 +30,7 @@ from babelgate.providers.anthropic.wire import (
     NATIVE_FIELDS,
     REASONING_DETAILS,
 )
+from babelgate.providers.message_fields import report_unsent_fields
 from babelgate.schema.chat import JSON, AssistantMessage, ChatRequest, ChatResponse, Choice, ToolCall, Usage
 
 PROVIDER = "anthropic"
@@ -50,6 +51,7 @@ def to_wire(
     tool_positions: Sequence[int] | None = None,
 ) -> WireRequest:
     _refuse_what_cannot_be_sent(request)
+    report_unsent_fields(request.messages, adjusted, used=(REASONING_DETAILS,))
     system, turns = system_and_turns(request.messages, adjusted)
     body: JSON = {"model": model, "messages": turns}
     max_tokens = request.max_tokens if request.max_tokens is not None else profile.max_tokens

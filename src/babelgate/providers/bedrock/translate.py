@@ -29,6 +29,7 @@ from babelgate.providers.anthropic.translate_tools import JSON_OBJECT_INSTRUCTIO
 from babelgate.providers.anthropic.translate_tools import tools_to_wire as anthropic_tools
 from babelgate.providers.bedrock.translate_blocks import blocks_to_wire, tools_to_wire
 from babelgate.providers.bedrock.wire import FINISH_REASONS, JSON_TOOL_NAME, REASONING_DETAILS, claude_name, is_claude
+from babelgate.providers.message_fields import report_unsent_fields
 from babelgate.schema.chat import JSON, AssistantMessage, ChatRequest, ChatResponse, Choice, ToolCall, Usage
 
 PROVIDER: Final = "bedrock"
@@ -54,6 +55,7 @@ def to_wire(
         raise UnsupportedCapability(provider=PROVIDER, capability="n > 1", param="n")
     if request.extra.get("logprobs") is True:
         raise UnsupportedCapability(provider=PROVIDER, capability="logprobs", param="logprobs")
+    report_unsent_fields(request.messages, adjusted, used=(REASONING_DETAILS,))
     system, turns = system_and_turns(request.messages, adjusted)
     body: JSON = {
         "messages": [

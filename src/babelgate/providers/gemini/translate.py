@@ -21,6 +21,7 @@ from babelgate.providers.gemini.profiles import THINKING_BUDGETS, THINKING_LEVEL
 from babelgate.providers.gemini.translate_parts import InlineMedia, system_and_contents
 from babelgate.providers.gemini.wire import FINISH_REASONS, MINTED_ID_PREFIX, NATIVE_FIELDS, TASK_TYPES
 from babelgate.providers.hosted_tools import tool_path
+from babelgate.providers.message_fields import report_unsent_fields
 from babelgate.schema.chat import (
     JSON,
     AssistantMessage,
@@ -48,6 +49,7 @@ def to_wire(
     tool_positions: Sequence[int] | None = None,
 ) -> JSON:
     """`tool_positions`: where each tool stood in the client's request (`CallNotes.tool_positions`)."""
+    report_unsent_fields(request.messages, adjusted)
     system, contents = system_and_contents(
         request.messages, adjusted, inline=inline, placeholder_signatures=profile.signatures_required
     )

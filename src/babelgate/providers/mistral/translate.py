@@ -21,6 +21,7 @@ from babelgate.providers.mistral.wire import (
     EMBEDDING_PASSTHROUGH,
     FINISH_REASONS,
     FIXED_EMBEDDING_SIZES,
+    MESSAGE_FIELDS,
     REQUEST_FIELDS,
     TOOL_CALL_ID,
 )
@@ -82,24 +83,29 @@ def to_wire(request: ChatRequest, model: str, adjusted: list[str]) -> JSON:
 
 def _messages(messages: list[JSON], adjusted: list[str]) -> list[JSON]:
     shaped: list[JSON] = []
-    for message in messages:
+    for index, message in enumerate(messages):
         role = message["role"]
         if role == "user" and shaped and shaped[-1]["role"] == "tool":
             shaped.append({"role": "assistant", "content": BRIDGE_TEXT})
             if "messages=bridged" not in adjusted:
                 adjusted.append("messages=bridged")
-        shaped.append(_message(message))
+        shaped.append(_message(message, index, adjusted))
     if shaped and shaped[-1]["role"] == "assistant":
         # An assistant turn last is a continuation; Mistral wants it marked as a prefix.
         shaped[-1]["prefix"] = True
     return shaped
 
 
-def _message(message: JSON) -> JSON:
-    out = dict(message)  # a copy in C, then the one field Mistral refuses
-    out.pop("reasoning_content", None)
+def _message(message: JSON, index: int, adjusted: list[str]) -> JSON:
+    out = dict(message)  # a copy in C, then what Mistral refuses
+    out.pop("reasoning_content", None)  # the gateway's own field for the reasoning: the model's, not sent back
     if out["role"] == "developer":
         out["role"] = "system"  # Mistral has no developer role; OpenAI defines it as the system prompt's successor
+    fields = MESSAGE_FIELDS.get(out["role"])
+    if fields is not None and not fields.issuperset(out):  # its schemas refuse any other field
+        for name in [name for name in out if name not in fields]:
+            if out.pop(name) is not None:
+                adjusted.append(f"messages[{index}].{name}=dropped")
     if isinstance(out.get("content"), list):
         out["content"] = [_part(part) for part in out["content"]]
     if out.get("tool_calls"):

@@ -47,6 +47,15 @@ REQUEST_FIELDS: Final = frozenset(
     }
 )
 
+# The fields of each role's message in MIS (`SystemMessage`, `UserMessage`, `AssistantMessage`,
+# `ToolMessage`), each with `additionalProperties: false`: another field is refused with 422.
+MESSAGE_FIELDS: Final = {
+    "system": frozenset({"role", "content"}),
+    "user": frozenset({"role", "content"}),
+    "assistant": frozenset({"role", "content", "tool_calls", "prefix"}),
+    "tool": frozenset({"role", "content", "tool_call_id", "name"}),
+}
+
 # "Tool call id was call_… but must be a-z, A-Z, 0-9, with a length of 9".
 TOOL_CALL_ID: Final = re.compile(r"[a-zA-Z0-9]{9}")
 
