@@ -1,0 +1,110 @@
+"""One batch line run as an in-process request: the route's own handler, through `pipeline.serve`, as an
+interactive request of the batch's owning key would be (model access, rate limits, budgets, guardrails, hooks,
+retries and fallbacks, and a ledger row that names the batch). The exchange is the gateway's HTTP one over an
+ASGI scope made here: its body is the line's, and its answer is collected instead of written to a socket.
+
+The owner is named by its key id, never by its secret (the store holds none): a virtual key is found in the key
+ring, and a revoked or expired one fails the line as its request would have failed; a static key is its id."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+from babelgate import pipeline
+from babelgate.call import Call
+from babelgate.errors import AuthenticationFailed
+from babelgate.exchange import Exchange
+from babelgate.frontends.route import Route
+from babelgate.observability.request_id import RequestIds
+
+if TYPE_CHECKING:
+    from babelgate.runtime import Runtime
+
+_HEADERS: Final = [(b"content-type", b"application/json"), (b"user-agent", b"babelgate-batch")]
+
+
+class _Collected:
+    """The ASGI side of an in-process exchange: the body handed over once, the answer kept."""
+
+    __slots__ = ("body", "parts", "status")
+
+    def __init__(self, body: bytes) -> None:
+        self.body: bytes | None = body
+        self.parts: list[bytes] = []
+        self.status = 0
+
+    async def receive(self) -> dict[str, Any]:
+        body, self.body = self.body, None
+        if body is not None:
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # no client to leave: the watcher waits until it is cancelled
+        raise AssertionError("unreachable")
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        else:
+            piece = message.get("body", b"")
+            if piece:
+                self.parts.append(piece)
+
+
+async def run_line(
+    runtime: Runtime,
+    routes: Mapping[str, Route],
+    ids: RequestIds,
+    *,
+    owner: str | None,
+    batch_id: str,
+    url: str,
+    body: dict[str, Any],
+) -> tuple[int, bytes, str]:
+    """The line's answer: its status, its body (JSON, an error in the route's format) and its request id."""
+    path = url[3:] if url.startswith("/v1/") else url
+    route = routes[path]
+    body.pop("stream", None)  # a line's answer is whole
+    raw = orjson.dumps(body)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": url,
+        "raw_path": url.encode(),
+        "query_string": b"",
+        "headers": [*_HEADERS, (b"content-length", str(len(raw)).encode())],
+        "client": None,
+        "scheme": "http",
+    }
+    collected = _Collected(raw)
+    exchange = Exchange(scope, collected.receive, collected.send, ids, route.name, errors=route.errors)
+    call = exchange.call
+    call.batch_id = batch_id
+    refusal = _identify(runtime, call, owner)
+    handle = (
+        functools.partial(route.handler, runtime, exchange) if refusal is None else functools.partial(_raise, refusal)
+    )
+    await pipeline.serve(runtime, exchange, handle, authenticate=False, model_route=True)
+    return collected.status or 500, b"".join(collected.parts), call.request_id.decode()
+
+
+def _identify(runtime: Runtime, call: Call, owner: str | None) -> AuthenticationFailed | None:
+    """Writes the owner's identity on the call; answers the refusal when its virtual key is no longer live."""
+    call.key_id = owner
+    if owner is None:
+        return None
+    key = runtime.key_ring.keys.get(owner)
+    if key is None:
+        return None  # a static key (server.api_keys): its id is all there is
+    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= time.time()):
+        return AuthenticationFailed(key_id=key.id)
+    call.virtual_key = key
+    return None
+
+
+async def _raise(error: Exception) -> Any:
+    raise error

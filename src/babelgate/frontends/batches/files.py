@@ -1,0 +1,199 @@
+"""`/v1/files`: OpenAI's Files API (upload, list, retrieve, content, delete), the `openai` SDK's `client.files`.
+Records are in the batch store, contents in the configured directory or bucket (store/file_contents.py). A
+`batch` file is checked as it is uploaded (jsonl.py)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import parse_qs
+
+from babelgate.answer import Answer, json_answer
+from babelgate.errors import InvalidRequest, MethodNotAllowed, NotFound
+from babelgate.exchange import Exchange
+from babelgate.frontends.batches import jsonl
+from babelgate.frontends.batches.ownership import scope_of, team_of
+from babelgate.frontends.multipart import parse_form
+from babelgate.store.batch_records import FileRecord
+
+if TYPE_CHECKING:
+    from babelgate.runtime import Runtime
+
+PURPOSES: Final = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+# The purposes of files the gateway writes (a batch's output and errors): never uploaded.
+OUTPUT_PURPOSE: Final = "batch_output"
+DAY: Final = 86_400
+OUTPUT_DAYS: Final = 30  # a batch's output and error files expire as OpenAI's do
+# `expires_after.seconds` as OpenAI bounds it: an hour to 30 days.
+MIN_EXPIRY: Final = 3600
+MAX_EXPIRY: Final = 30 * DAY
+DEFAULT_LIMIT: Final = 10_000
+
+
+def new_file_id() -> str:
+    return f"file-{secrets.token_hex(12)}"
+
+
+def file_object(record: FileRecord) -> dict[str, Any]:
+    """OpenAI's `FileObject`."""
+    return {
+        "id": record.id,
+        "object": "file",
+        "bytes": record.bytes,
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+        "filename": record.filename,
+        "purpose": record.purpose,
+        "status": "processed",
+        "status_details": None,
+    }
+
+
+def query_of(exchange: Exchange) -> dict[str, str]:
+    raw = exchange.scope.get("query_string", b"").decode("latin-1")
+    return {key: values[-1] for key, values in parse_qs(raw).items()}
+
+
+def limit_of(query: dict[str, str], default: int, most: int) -> int:
+    text = query.get("limit")
+    if text is None:
+        return default
+    try:
+        limit = int(text)
+    except ValueError:
+        raise InvalidRequest("invalid_value", param="limit", detail="not an integer") from None
+    if not 1 <= limit <= most:
+        raise InvalidRequest("invalid_value", param="limit", detail=f"must be from 1 to {most}")
+    return limit
+
+
+def file_not_found(file_id: str) -> NotFound:
+    return NotFound("file_not_found", code="file_not_found", param="file_id", file_id=file_id)
+
+
+async def owned_file(runtime: Runtime, exchange: Exchange, file_id: str) -> FileRecord:
+    """The caller's file (its team's for a team admin, any for an admin), live; else a 404 (never a 403: whether
+    another key's file exists is not the caller's to learn)."""
+    record = await runtime.batch_store.get_file(file_id)
+    now = int(time.time())
+    if record is None or (record.expires_at is not None and record.expires_at <= now):
+        raise file_not_found(file_id)
+    if not scope_of(runtime, exchange.call).sees(record.owner, record.team):
+        raise file_not_found(file_id)
+    return record
+
+
+async def files(runtime: Runtime, exchange: Exchange) -> Answer:
+    """`POST /files` (upload) and `GET /files` (list)."""
+    method = exchange.scope["method"]
+    if method == "POST":
+        exchange.call.route = "files.create"
+        return await _upload(runtime, exchange)
+    if method not in ("GET", "HEAD"):
+        raise MethodNotAllowed(method=method, path=exchange.scope["path"])
+    query = query_of(exchange)
+    order = query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise InvalidRequest("invalid_value", param="order", detail="must be asc or desc")
+    limit = limit_of(query, DEFAULT_LIMIT, DEFAULT_LIMIT)
+    found = await runtime.batch_store.list_files(
+        scope_of(runtime, exchange.call),
+        purpose=query.get("purpose"),
+        after=query.get("after"),
+        limit=limit + 1,
+        ascending=order == "asc",
+        now=int(time.time()),
+    )
+    page = found[:limit]
+    return json_answer(
+        {
+            "object": "list",
+            "data": [file_object(record) for record in page],
+            "first_id": page[0].id if page else None,
+            "last_id": page[-1].id if page else None,
+            "has_more": len(found) > limit,
+        }
+    )
+
+
+async def _upload(runtime: Runtime, exchange: Exchange) -> Answer:
+    settings = runtime.config.files
+    raw = await exchange.read_body(settings.max_bytes + 64 * 1024)  # the form's own lines besides the file
+    parts = parse_form(raw, (exchange.header(b"content-type") or b"").decode("latin-1"))
+    fields = {part.name: part for part in parts}
+    upload = fields.get("file")
+    if upload is None or not upload.is_file:
+        raise InvalidRequest("missing_field", param="file")
+    purpose_part = fields.get("purpose")
+    if purpose_part is None:
+        raise InvalidRequest("missing_field", param="purpose")
+    purpose = purpose_part.text()
+    if purpose not in PURPOSES:
+        raise InvalidRequest("invalid_value", param="purpose", detail=f"must be one of {', '.join(PURPOSES)}")
+    data = upload.data
+    if len(data) > settings.max_bytes:
+        raise InvalidRequest("invalid_value", param="file", detail=f"larger than {settings.max_bytes} bytes")
+    lines = jsonl.check(data, runtime.config.batches.max_lines) if purpose == "batch" else 0
+    now = int(time.time())
+    expires_at = _expiry(fields, now)
+    if expires_at is None and purpose == "batch":
+        expires_at = now + OUTPUT_DAYS * DAY  # as OpenAI keeps a batch file by default
+    record = FileRecord(
+        id=new_file_id(),
+        owner=exchange.call.key_id,
+        team=team_of(exchange.call),
+        purpose=purpose,
+        filename=(upload.filename or "file")[:255],
+        bytes=len(data),
+        created_at=now,
+        expires_at=expires_at,
+        lines=lines,
+    )
+    await runtime.file_contents.write(record.id, data)
+    await runtime.batch_store.put_file(record)
+    return json_answer(file_object(record))
+
+
+def _expiry(fields: dict[str, Any], now: int) -> int | None:
+    """`expires_after[anchor]=created_at` and `expires_after[seconds]=N` (how the SDK sends the object in a
+    form), N from an hour to 30 days."""
+    anchor, seconds = fields.get("expires_after[anchor]"), fields.get("expires_after[seconds]")
+    if anchor is None and seconds is None:
+        return None
+    if anchor is None or anchor.text() != "created_at":
+        raise InvalidRequest("invalid_value", param="expires_after.anchor", detail="must be created_at")
+    try:
+        count = int(seconds.text()) if seconds is not None else -1
+    except ValueError:
+        count = -1
+    if not MIN_EXPIRY <= count <= MAX_EXPIRY:
+        raise InvalidRequest(
+            "invalid_value", param="expires_after.seconds", detail=f"must be from {MIN_EXPIRY} to {MAX_EXPIRY}"
+        )
+    return now + count
+
+
+async def file_resource(runtime: Runtime, exchange: Exchange, rest: str) -> Answer:
+    """`/files/{id}` (GET, DELETE) and `/files/{id}/content` (GET)."""
+    method = exchange.scope["method"]
+    content = rest.endswith("/content")
+    file_id = rest[: -len("/content")] if content else rest
+    if not file_id or "/" in file_id:
+        raise NotFound(method=method, path=exchange.scope["path"])
+    exchange.call.route = "files.content" if content else "files.retrieve"
+    if method not in (("GET", "HEAD") if content else ("GET", "HEAD", "DELETE")):
+        raise MethodNotAllowed(method=method, path=exchange.scope["path"])
+    record = await owned_file(runtime, exchange, file_id)
+    if method == "DELETE":
+        exchange.call.route = "files.delete"
+        await runtime.batch_store.delete_file(file_id)
+        await runtime.file_contents.delete(file_id)
+        return json_answer({"id": file_id, "object": "file", "deleted": True})
+    if content:
+        try:
+            data = await runtime.file_contents.read(file_id)
+        except FileNotFoundError:
+            raise file_not_found(file_id) from None
+        return Answer(data, None, content_type=(b"content-type", b"application/octet-stream"))
+    return json_answer(file_object(record))
