@@ -1,0 +1,200 @@
+"""`/v1/files` and `/v1/batches` with the official `openai` SDK, end to end: a batch's lines run through the
+gateway's pipeline against the fake upstream, its output and error files in OpenAI's format, its ledger rows
+naming the batch, and two keys that never see each other's files or batches."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import GatewayFactory, RunningApp
+from tests.fakes.openai_upstream import FakeOpenAI
+from tests.integration.test_virtual_keys import ADMIN, MASTER, _create
+from tests.waiting import eventually
+
+
+def gateway_with_files(make_gateway: GatewayFactory, tmp_path: Path, *, store: str = "memory") -> RunningApp:
+    config = f"files:\n  dir: {tmp_path / 'files'}\nbatches:\n  concurrency: 4\n"
+    return make_gateway(config, env={"BABELGATE_MASTER_KEY": MASTER, "BABELGATE_STORE_URL": store})
+
+
+def client_of(gateway: RunningApp, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0, timeout=30)
+
+
+def batch_file(count: int, *, model: str = "gpt-4o-mini", url: str = "/v1/chat/completions") -> bytes:
+    lines = [
+        {
+            "custom_id": f"line-{n}",
+            "method": "POST",
+            "url": url,
+            "body": {"model": model, "messages": [{"role": "user", "content": f"Say {n}"}]},
+        }
+        for n in range(count)
+    ]
+    return "\n".join(json.dumps(line) for line in lines).encode() + b"\n"
+
+
+def finished(client: openai.OpenAI, batch_id: str, seconds: float = 30) -> Any:
+    found: dict[str, Any] = {}
+
+    def ended() -> bool:
+        found["batch"] = client.batches.retrieve(batch_id)
+        return found["batch"].status in ("completed", "failed", "expired", "cancelled")
+
+    assert eventually(ended, seconds), found.get("batch")
+    return found["batch"]
+
+
+def jsonl(data: bytes) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in data.splitlines() if line.strip()]
+
+
+def test_files_upload_list_retrieve_content_and_delete(make_gateway: GatewayFactory, tmp_path: Path) -> None:
+    gateway = gateway_with_files(make_gateway, tmp_path)
+    with client_of(gateway, MASTER) as client:
+        uploaded = client.files.create(file=("notes.txt", io.BytesIO(b"hello")), purpose="user_data")
+        assert uploaded.object == "file" and uploaded.bytes == 5 and uploaded.filename == "notes.txt"
+        assert uploaded.purpose == "user_data" and uploaded.id.startswith("file-")
+        batch = client.files.create(file=("in.jsonl", io.BytesIO(batch_file(3))), purpose="batch")
+        assert batch.expires_at is not None  # a batch file is kept 30 days unless told otherwise
+        short = client.files.create(
+            file=("x.txt", io.BytesIO(b"x")),
+            purpose="user_data",
+            expires_after={"anchor": "created_at", "seconds": 3600},
+        )
+        assert short.expires_at == short.created_at + 3600
+        assert client.files.retrieve(uploaded.id).id == uploaded.id
+        assert client.files.content(uploaded.id).content == b"hello"
+        listed = client.files.list()
+        assert {f.id for f in listed.data} == {uploaded.id, batch.id, short.id}
+        assert [f.id for f in client.files.list(purpose="batch").data] == [batch.id]
+        first = client.files.list(limit=1, order="asc")
+        assert len(first.data) == 1 and first.has_more
+        rest = client.files.list(limit=10, order="asc", after=first.data[0].id)
+        assert len(rest.data) == 2 and not rest.has_more
+        deleted = client.files.delete(uploaded.id)
+        assert deleted.deleted and deleted.id == uploaded.id
+        with pytest.raises(openai.NotFoundError):
+            client.files.retrieve(uploaded.id)
+    assert not (tmp_path / "files" / uploaded.id).exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (
+            b'{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "m"}}\nnot json\n',
+            "line 2",
+        ),
+        (batch_file(1) + batch_file(1), "used twice"),
+        (b'{"custom_id": "a", "method": "GET", "url": "/v1/chat/completions", "body": {"model": "m"}}\n', "POST"),
+        (b'{"custom_id": "a", "method": "POST", "url": "/v1/images", "body": {"model": "m"}}\n', "url must be"),
+        (b'{"custom_id": "a", "method": "POST", "url": "/v1/embeddings", "body": {}}\n', "body.model"),
+    ],
+)
+def test_a_malformed_batch_file_is_a_400_naming_the_line(
+    make_gateway: GatewayFactory, tmp_path: Path, content: bytes, reason: str
+) -> None:
+    gateway = gateway_with_files(make_gateway, tmp_path)
+    with client_of(gateway, MASTER) as client, pytest.raises(openai.BadRequestError) as refused:
+        client.files.create(file=("in.jsonl", io.BytesIO(content)), purpose="batch")
+    assert reason in refused.value.message and "line" in refused.value.message
+    assert refused.value.code == "invalid_batch_file"
+
+
+def test_a_batch_runs_every_line_through_the_pipeline_and_writes_its_output(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, tmp_path: Path
+) -> None:
+    gateway = gateway_with_files(make_gateway, tmp_path, store=f"sqlite:{tmp_path / 'state.db'}")
+    key = _create(gateway, team="research")["key"]
+    lines = batch_file(150) + batch_file(1, model="no-such-model").replace(b"line-0", b"unknown")
+    with client_of(gateway, key) as client:
+        uploaded = client.files.create(file=("in.jsonl", io.BytesIO(lines)), purpose="batch")
+        created = client.batches.create(
+            input_file_id=uploaded.id,
+            endpoint="/v1/chat/completions",
+            completion_window="24h",
+            metadata={"job": "nightly"},
+        )
+        assert created.status == "validating" and created.request_counts.total == 151
+        batch = finished(client, created.id)
+        assert batch.status == "completed" and batch.metadata == {"job": "nightly"}
+        assert (batch.request_counts.completed, batch.request_counts.failed) == (150, 1)
+        assert batch.in_progress_at and batch.finalizing_at and batch.completed_at
+        output = jsonl(client.files.content(batch.output_file_id).content)
+        errors = jsonl(client.files.content(batch.error_file_id).content)
+        assert client.files.retrieve(batch.output_file_id).purpose == "batch_output"
+        listed = client.batches.list(limit=10)
+        assert [b.id for b in listed.data] == [created.id]
+    assert sorted(line["custom_id"] for line in output) == sorted(f"line-{n}" for n in range(150))
+    first = output[0]
+    assert first["id"].startswith("batch_req_") and first["error"] is None
+    assert first["response"]["status_code"] == 200 and first["response"]["request_id"]
+    assert first["response"]["body"]["object"] == "chat.completion"
+    assert [(e["custom_id"], e["response"]["status_code"]) for e in errors] == [("unknown", 404)]
+    assert errors[0]["response"]["body"]["error"]["code"] == "model_not_found"
+    chats = [r for r in upstream.received if r.path.endswith("/chat/completions")]
+    assert sorted(r.json["messages"][0]["content"] for r in chats) == sorted(f"Say {n}" for n in range(150))
+    rows = lambda: httpx.get(gateway.url + "/admin/usage?group_by=batch", headers=ADMIN, timeout=10).json()["data"]  # noqa: E731
+    assert eventually(lambda: any(row.get("batch") == created.id and row["requests"] == 151 for row in rows()), 10)
+
+
+def test_a_cancelled_batch_stops_starting_lines(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, tmp_path: Path
+) -> None:
+    gateway = gateway_with_files(make_gateway, tmp_path)
+    with client_of(gateway, MASTER) as client:
+        uploaded = client.files.create(file=("in.jsonl", io.BytesIO(batch_file(400))), purpose="batch")
+        created = client.batches.create(
+            input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        cancelled = client.batches.cancel(created.id)
+        assert cancelled.status in ("cancelling", "cancelled", "completed")
+        batch = finished(client, created.id)
+    assert batch.status in ("cancelled", "completed")
+    if batch.status == "cancelled":
+        assert batch.cancelled_at and batch.request_counts.completed < 400
+
+
+def test_two_keys_never_see_each_others_files_or_batches(make_gateway: GatewayFactory, tmp_path: Path) -> None:
+    gateway = gateway_with_files(make_gateway, tmp_path)
+    alice, bob = _create(gateway)["key"], _create(gateway)["key"]
+    with client_of(gateway, alice) as as_alice, client_of(gateway, bob) as as_bob:
+        uploaded = as_alice.files.create(file=("in.jsonl", io.BytesIO(batch_file(2))), purpose="batch")
+        created = as_alice.batches.create(
+            input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        assert as_bob.files.list().data == [] and as_bob.batches.list().data == []
+        for call in (
+            lambda: as_bob.files.retrieve(uploaded.id),
+            lambda: as_bob.files.content(uploaded.id),
+            lambda: as_bob.files.delete(uploaded.id),
+            lambda: as_bob.batches.retrieve(created.id),
+            lambda: as_bob.batches.cancel(created.id),
+        ):
+            with pytest.raises(openai.NotFoundError):
+                call()
+        with pytest.raises(openai.NotFoundError):
+            as_bob.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h")
+        finished(as_alice, created.id)
+    for user, role in (("ada", "admin"), ("tom", "team_admin")):
+        answer = httpx.post(gateway.url + "/admin/users", json={"id": user, "role": role}, headers=ADMIN, timeout=10)
+        assert answer.status_code == 201, answer.text
+    admin = _create(gateway, user="ada")["key"]
+    team_admin = _create(gateway, user="tom", team="blue")["key"]
+    with client_of(gateway, admin) as as_admin:  # an admin's key sees everyone's
+        assert [f.id for f in as_admin.files.list(purpose="batch").data] == [uploaded.id]
+        assert [b.id for b in as_admin.batches.list().data] == [created.id]
+    with client_of(gateway, team_admin) as as_team_admin:  # a team admin's key its team's only
+        assert as_team_admin.files.list().data == []
+    carol = _create(gateway, team="blue")["key"]
+    with client_of(gateway, carol) as as_carol, client_of(gateway, team_admin) as as_team_admin:
+        mine = as_carol.files.create(file=("a.txt", io.BytesIO(b"a")), purpose="user_data")
+        assert [f.id for f in as_team_admin.files.list().data] == [mine.id]
