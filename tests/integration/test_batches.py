@@ -24,8 +24,9 @@ def gateway_with_files(make_gateway: GatewayFactory, tmp_path: Path, *, store: s
     return make_gateway(config, env={"BABELGATE_MASTER_KEY": MASTER, "BABELGATE_STORE_URL": store})
 
 
-def client_of(gateway: RunningApp, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0, timeout=30)
+def client_of(gateway: RunningApp | str, key: str) -> openai.OpenAI:
+    url = gateway if isinstance(gateway, str) else gateway.url
+    return openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=30)
 
 
 def batch_file(count: int, *, model: str = "gpt-4o-mini", url: str = "/v1/chat/completions") -> bytes:

@@ -124,9 +124,8 @@ def test_message_batches_with_the_anthropic_sdk(
         assert {r.error.error.type for r in errored} == {"invalid_request_error", "not_found_error"}  # type: ignore[union-attr]
         succeeded = [r for r in results.values() if r.type == "succeeded"]
         assert all(r.message.role == "assistant" and r.message.content for r in succeeded)  # type: ignore[union-attr]
-        with pytest.raises(anthropic.NotFoundError):
-            with messages_client(gateway, _create(gateway)["key"]) as other:
-                other.messages.batches.retrieve(created.id)
+        with pytest.raises(anthropic.NotFoundError), messages_client(gateway, _create(gateway)["key"]) as other:
+            other.messages.batches.retrieve(created.id)
         deleted = client.messages.batches.delete(created.id)
         assert deleted.type == "message_batch_deleted"
         with pytest.raises(anthropic.NotFoundError):
