@@ -16,14 +16,16 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from babelgate.batch_engine.line import run_line
+from babelgate.batch_engine.provider_road import road_of, run_provider_batch
 from babelgate.batch_engine.results import finish
 from babelgate.config.batches import BatchesConfig
 from babelgate.frontends.batches import jsonl
 from babelgate.frontends.route import Route
 from babelgate.observability.request_id import RequestIds
+from babelgate.routing.registry import Deployment
 from babelgate.store.batch_records import BatchRecord, BatchStore, Chunk, Kind, Outcome
 from babelgate.store.file_contents import FileContents
 
@@ -162,6 +164,8 @@ class _ChunkRun:
         recorded = await store.recorded_lines(batch.id, chunk.first, chunk.end)
         data = await engine.contents.read(batch.input_file_id, chunk.start, chunk.stop)
         running: set[asyncio.Task[None]] = set()
+        runtime = engine.runtime()
+        roads: dict[tuple[str, str], tuple[Deployment, list[tuple[int, str, dict[str, Any]]]]] = {}
         index = chunk.first
         for number, start, stop in jsonl.lines(data):
             line, index = index, index + 1
@@ -173,10 +177,17 @@ class _ChunkRun:
             if stopped is not None:
                 self.pending.append(Outcome(line, custom_id, stopped))
                 continue
+            deployment = road_of(runtime, batch.owner, parsed)
+            if deployment is not None:  # the provider's batch API runs it, with the chunk's other lines for it
+                group = roads.setdefault((deployment.provider.name, deployment.model), (deployment, []))
+                group[1].append((line, custom_id, parsed["body"]))
+                continue
             await engine._slots.acquire()
             task = asyncio.get_running_loop().create_task(self._line(batch, line, custom_id, parsed))
             running.add(task)
             task.add_done_callback(running.discard)
+        for deployment, lines in roads.values():
+            running.add(asyncio.get_running_loop().create_task(self._provider_batch(runtime, batch, deployment, lines)))
         if running:
             await asyncio.gather(*running)
         await self._flush(done=chunk.number)
@@ -207,9 +218,28 @@ class _ChunkRun:
                 url=str(parsed.get("url")),
                 body=body if isinstance(body, dict) else {},
             )
-            self.pending.append(Outcome(line, custom_id, "ok", status, request_id, answer))
         finally:
             self.engine._slots.release()
+        await self._record(Outcome(line, custom_id, "ok", status, request_id, answer))
+
+    async def _provider_batch(
+        self, runtime: Runtime, batch: BatchRecord, deployment: Deployment, lines: list[tuple[int, str, dict[str, Any]]]
+    ) -> None:
+        store = self.engine.store
+        await run_provider_batch(
+            runtime,
+            self.engine._ids,
+            batch,
+            self.chunk.number,
+            deployment,
+            lines,
+            remember=lambda body: store.remember(batch.id, body),
+            stopped=self._stopped,
+            record=self._record,
+        )
+
+    async def _record(self, outcome: Outcome) -> None:
+        self.pending.append(outcome)
         if len(self.pending) >= FLUSH_LINES or time.monotonic() - self.flushed_at > FLUSH_SECONDS:
             await self._flush()
 

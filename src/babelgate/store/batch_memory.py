@@ -81,6 +81,11 @@ class MemoryBatchStore:
         record.body.update(body)
         return True
 
+    async def remember(self, batch_id: str, body: dict[str, Any]) -> None:
+        record = self._batches.get(batch_id)
+        if record is not None:
+            record.body.update(body)
+
     async def delete_batch(self, batch_id: str) -> bool:
         self._chunks.pop(batch_id, None)
         self._lines.pop(batch_id, None)

@@ -164,14 +164,25 @@ class PostgresBatchStore:
             )
         return [batch_of(row) for row in rows]
 
+    async def remember(self, batch_id: str, body: dict[str, Any]) -> None:
+        await self._move(batch_id, None, None, body)
+
     async def set_status(self, batch_id: str, status: str, *, since: tuple[str, ...], body: dict[str, Any]) -> bool:
+        return await self._move(batch_id, status, since, body)
+
+    async def _move(
+        self, batch_id: str, status: str | None, since: tuple[str, ...] | None, body: dict[str, Any]
+    ) -> bool:
         async with self._connection() as db, db.transaction():
             row = await db.fetchrow("SELECT status, body FROM babelgate_batches WHERE id = $1 FOR UPDATE", batch_id)
-            if row is None or row["status"] not in since:
+            if row is None or (since is not None and row["status"] not in since):
                 return False
             merged = orjson.dumps({**orjson.loads(row["body"]), **body})
             await db.execute(
-                "UPDATE babelgate_batches SET status = $1, body = $2 WHERE id = $3", status, merged, batch_id
+                "UPDATE babelgate_batches SET status = $1, body = $2 WHERE id = $3",
+                status or row["status"],
+                merged,
+                batch_id,
             )
             return True
 

@@ -136,6 +136,9 @@ class BatchStore(Protocol):
         """Moves the batch to `status` (its `body` merged with `body`) if its status is one of `since`: True when
         this call moved it (of several instances, one wins)."""
 
+    async def remember(self, batch_id: str, body: dict[str, Any]) -> None:
+        """Merges `body` into the batch's body whatever its status (the provider batches a chunk submitted)."""
+
     async def delete_batch(self, batch_id: str) -> bool:
         """The batch, its chunks and its lines' outcomes."""
 

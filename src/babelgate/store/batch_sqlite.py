@@ -166,16 +166,27 @@ class SQLiteBatchStore:
         rows = await self._call(lambda db: db.execute(statement, args).fetchall())
         return [batch_of(row) for row in rows]
 
+    async def remember(self, batch_id: str, body: dict[str, Any]) -> None:
+        await self._move(batch_id, None, None, body)
+
     async def set_status(self, batch_id: str, status: str, *, since: tuple[str, ...], body: dict[str, Any]) -> bool:
+        return await self._move(batch_id, status, since, body)
+
+    async def _move(
+        self, batch_id: str, status: str | None, since: tuple[str, ...] | None, body: dict[str, Any]
+    ) -> bool:
         def move(db: sqlite3.Connection) -> bool:
             db.execute("BEGIN IMMEDIATE")  # read, merge and write the body under the writer's lock
             try:
                 row = db.execute("SELECT status, body FROM babelgate_batches WHERE id = ?", (batch_id,)).fetchone()
-                if row is None or row[0] not in since:
+                if row is None or (since is not None and row[0] not in since):
                     db.execute("ROLLBACK")
                     return False
                 merged = orjson.dumps({**orjson.loads(row[1]), **body})
-                db.execute("UPDATE babelgate_batches SET status = ?, body = ? WHERE id = ?", (status, merged, batch_id))
+                db.execute(
+                    "UPDATE babelgate_batches SET status = ?, body = ? WHERE id = ?",
+                    (status or row[0], merged, batch_id),
+                )
                 db.execute("COMMIT")
                 return True
             except BaseException:
