@@ -16,17 +16,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
-
 from babelgate.accounting import account
 from babelgate.call import Call
 from babelgate.errors import GatewayError, UpstreamError
+from babelgate.frontends.batches.chat_lines import chat_answer, chat_request
 from babelgate.frontends.openai_errors import encode_error
-from babelgate.frontends.openai_validation import validate_chat_body
 from babelgate.model_facts import Price
 from babelgate.providers.base import CallNotes, batches_of
 from babelgate.providers.batch import BatchLine, BatchOutcome, ProviderBatches
-from babelgate.providers.openai.translate import request_from_wire, response_to_wire
 from babelgate.routing.registry import Deployment
 from babelgate.store.batch_records import BatchRecord, Kind, Outcome
 
@@ -100,12 +97,8 @@ async def run_provider_batch(
     else:
         sent = []
         for line, custom_id, body in lines:
-            wire = dict(body)
-            wire.pop("stream", None)
             try:
-                deployment.apply_to_body(wire)
-                validate_chat_body(wire)
-                sent.append(BatchLine(str(line), request_from_wire(wire)))
+                sent.append(BatchLine(str(line), chat_request(body, deployment)))
             except GatewayError as refused:  # as the line's interactive request would have been refused
                 await record(_failed(runtime, ids, batch, deployment, line, custom_id, body, refused))
                 del by_line[line]
@@ -174,7 +167,7 @@ def _answered(
     call = _call(runtime, ids, batch, deployment, body)
     assert call.notes is not None
     call.notes.usage = outcome.response.usage
-    answer = orjson.dumps(response_to_wire(outcome.response))
+    answer = chat_answer(outcome.response)
     account(runtime, call, status=200, elapsed=time.perf_counter() - started, ttft=None, streamed=False)
     return Outcome(line, custom_id, "ok", 200, call.request_id.decode(), answer)
 
