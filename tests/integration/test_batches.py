@@ -19,8 +19,10 @@ from tests.integration.test_virtual_keys import ADMIN, MASTER, _create
 from tests.waiting import eventually
 
 
-def gateway_with_files(make_gateway: GatewayFactory, tmp_path: Path, *, store: str = "memory") -> RunningApp:
-    config = f"files:\n  dir: {tmp_path / 'files'}\nbatches:\n  concurrency: 4\n"
+def gateway_with_files(
+    make_gateway: GatewayFactory, tmp_path: Path, *, store: str = "memory", concurrency: int = 4
+) -> RunningApp:
+    config = f"files:\n  dir: {tmp_path / 'files'}\nbatches:\n  concurrency: {concurrency}\n"
     return make_gateway(config, env={"BABELGATE_MASTER_KEY": MASTER, "BABELGATE_STORE_URL": store})
 
 
@@ -199,3 +201,26 @@ def test_two_keys_never_see_each_others_files_or_batches(make_gateway: GatewayFa
     with client_of(gateway, carol) as as_carol, client_of(gateway, team_admin) as as_team_admin:
         mine = as_carol.files.create(file=("a.txt", io.BytesIO(b"a")), purpose="user_data")
         assert [f.id for f in as_team_admin.files.list().data] == [mine.id]
+
+
+def test_a_budget_refuses_a_batch_once_spent_and_stops_its_lines(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, tmp_path: Path
+) -> None:
+    gateway = gateway_with_files(make_gateway, tmp_path, concurrency=1)
+    # Each answer of the fake costs 9 prompt and 3 completion tokens of gpt-4o-mini: about $0.0000032.
+    key = _create(gateway, budget_usd=0.00001)["key"]
+    with client_of(gateway, key) as client:
+        uploaded = client.files.create(file=("in.jsonl", io.BytesIO(batch_file(10))), purpose="batch")
+        created = client.batches.create(
+            input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        batch = finished(client, created.id)
+        counts = batch.request_counts
+        assert batch.status == "completed" and 3 <= counts.completed <= 4 and counts.completed + counts.failed == 10
+        errors = jsonl(client.files.content(batch.error_file_id).content)
+        assert {e["response"]["status_code"] for e in errors} == {429}
+        assert {e["response"]["body"]["error"]["code"] for e in errors} == {"budget_exceeded"}
+        with pytest.raises(openai.RateLimitError) as refused:  # spent: the next batch is refused at once
+            client.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h")
+        assert refused.value.code == "budget_exceeded"
+    assert len([r for r in upstream.received if r.path.endswith("/chat/completions")]) == counts.completed

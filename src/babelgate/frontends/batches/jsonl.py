@@ -82,14 +82,20 @@ def check(data: bytes, max_lines: int, urls: tuple[str, ...] = URLS) -> int:
     return count
 
 
-def chunks(batch_id: str, data: bytes, endpoint: str) -> list[Chunk]:
-    """The batch's chunks of CHUNK_LINES lines, every line's url checked to be the batch's endpoint."""
+def chunks(batch_id: str, data: bytes, endpoint: str) -> tuple[list[Chunk], set[str]]:
+    """The batch's chunks of CHUNK_LINES lines, every line's url checked to be the batch's endpoint, and the
+    models its lines name."""
     found: list[Chunk] = []
+    models: set[str] = set()
     first = start = stop = 0
     index = 0
     for number, begin, end in lines(data):
-        if data.find(b'"url"', begin, end) >= 0 and parse_line(data[begin:end], number).get("url") != endpoint:
+        line = parse_line(data[begin:end], number)
+        if line.get("url") != endpoint:
             raise invalid(number, f"url must be the batch's endpoint {endpoint}")
+        body = line.get("body")
+        if isinstance(body, dict) and isinstance(body.get("model"), str):
+            models.add(body["model"])
         if index % CHUNK_LINES == 0:
             if index:
                 found.append(Chunk(batch_id, len(found), first, index, start, stop))
@@ -98,4 +104,4 @@ def chunks(batch_id: str, data: bytes, endpoint: str) -> list[Chunk]:
         index += 1
     if index:
         found.append(Chunk(batch_id, len(found), first, index, start, stop))
-    return found
+    return found, models

@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any, Final
 
 from babelgate.answer import Answer, json_answer
-from babelgate.errors import InvalidRequest, MethodNotAllowed, NotFound
+from babelgate.errors import InvalidRequest, MethodNotAllowed, NotFound, PermissionDenied
 from babelgate.exchange import Exchange
 from babelgate.frontends.batches import jsonl
 from babelgate.frontends.batches.files import limit_of, owned_file, query_of
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 WINDOW: Final = 24 * 3600  # the one completion window OpenAI offers, "24h"
 MAX_METADATA: Final = 16
+MODELS_CHECKED: Final = 32  # distinct models whose budgets a new batch is checked against
 # The engine's own statuses of a batch being finished, as the API shows them.
 SHOWN: Final = {"cancel_finalizing": "cancelling"}
 STAMPS: Final = (
@@ -87,7 +88,14 @@ async def create_batch(
         raise InvalidRequest("invalid_value", param="input_file_id", detail="the file's purpose is not batch")
     data = await runtime.file_contents.read(file.id)
     batch_id = f"{prefix}{secrets.token_hex(12)}"
-    chunks = jsonl.chunks(batch_id, data, endpoint)
+    chunks, models = jsonl.chunks(batch_id, data, endpoint)
+    # The owner's budgets, before anything runs: a spent one refuses the batch (each line is admitted again as
+    # it runs, and fails with the budget's error once it is spent).
+    for model in sorted(models)[:MODELS_CHECKED]:
+        try:
+            await runtime.governance.check_budgets(exchange.call.virtual_key, model, None, 0.0)
+        except PermissionDenied:
+            pass  # a model the key may not use: its lines are refused one by one, as their requests would be
     now = int(time.time())
     record = BatchRecord(
         id=batch_id,
