@@ -4,6 +4,7 @@ names an uploaded `batch` file; its lines are cut into chunks when it is created
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from typing import TYPE_CHECKING, Any, Final
@@ -92,10 +93,9 @@ async def create_batch(
     # The owner's budgets, before anything runs: a spent one refuses the batch (each line is admitted again as
     # it runs, and fails with the budget's error once it is spent).
     for model in sorted(models)[:MODELS_CHECKED]:
-        try:
+        # A model the key may not use: its lines are refused one by one, as their requests would be.
+        with contextlib.suppress(PermissionDenied):
             await runtime.governance.check_budgets(exchange.call.virtual_key, model, None, 0.0)
-        except PermissionDenied:
-            pass  # a model the key may not use: its lines are refused one by one, as their requests would be
     now = int(time.time())
     record = BatchRecord(
         id=batch_id,
