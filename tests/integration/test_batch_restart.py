@@ -1,6 +1,7 @@
 """A batch survives its gateway: `babelgate serve` SIGKILLed while the batch's lines run, then started again on
 the same store, answers every line exactly once in the output, and never runs again a line whose outcome it had
-recorded (the fake upstream counts what it received)."""
+recorded (the fake upstream counts what it received); a batch whose finisher died is finished by another
+instance."""
 
 from __future__ import annotations
 
@@ -10,17 +11,21 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CLOSED_PORT_URL
+from babelgate.store.batch_records import BatchRecord, Chunk, Outcome
+from babelgate.store.batch_sqlite import SQLiteBatchStore
+from tests.conftest import CLOSED_PORT_URL, GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI, completion
 from tests.fakes.scripted import Reply
 from tests.integration.test_batches import batch_file, client_of, finished, jsonl
 from tests.integration.test_cli_serve import _free_port, _wait_ready
+from tests.services import run_aside
 from tests.waiting import eventually
 
 KEY = "sk-batch-owner-0123456789"
@@ -107,3 +112,31 @@ def test_a_batch_killed_mid_way_finishes_after_a_restart_with_every_line_once(
     # Only what was in flight or not yet written at the kill ran twice.
     again = sum(sent.values()) - LINES
     assert again <= sum(sent_before.values()) - len(before)
+
+
+def test_a_batch_whose_finisher_died_is_finished_by_another_instance(
+    make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    store_path = tmp_path / "state.db"
+
+    async def crashed_while_finalizing() -> None:
+        store = SQLiteBatchStore(store_path)
+        record = BatchRecord("batch_dead", None, None, "openai", "in_progress", 100, int(time.time()) + 3600, 2, "f")
+        await store.create_batch(record, [Chunk("batch_dead", 0, 0, 2, 0, 10), Chunk("batch_dead", 1, 2, 2, 0, 0)])
+        answer = b'{"object": "chat.completion"}'
+        outcomes = [Outcome(0, "a", "ok", 200, "r0", answer), Outcome(1, "b", "ok", 400, "r1", b'{"error": {}}')]
+        await store.record_lines("batch_dead", outcomes, done=0)
+        assert await store.claim("dead", now=0.0, until=1.0) is not None  # its lease ran out long ago
+        assert await store.set_status("batch_dead", "finalizing", since=("in_progress",), body={"finalizing_at": 5})
+        await store.close()
+
+    run_aside(crashed_while_finalizing())
+    gateway = make_gateway(
+        f"files: {{dir: '{tmp_path / 'files'}'}}\n", env={"BABELGATE_STORE_URL": f"sqlite:{store_path}"}
+    )
+    with client_of(gateway, "unused") as client:
+        batch = finished(client, "batch_dead")
+        assert batch.status == "completed" and batch.finalizing_at == 5
+        assert (batch.request_counts.completed, batch.request_counts.failed) == (1, 1)
+        assert [line["custom_id"] for line in jsonl(client.files.content(batch.output_file_id).content)] == ["a"]
+        assert [line["custom_id"] for line in jsonl(client.files.content(batch.error_file_id).content)] == ["b"]

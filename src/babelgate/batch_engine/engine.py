@@ -40,6 +40,8 @@ FLUSH_LINES: Final = 32  # outcomes written together
 FLUSH_SECONDS: Final = 0.5  # at the latest, outcomes wait this long before they are written
 STATUS_EVERY: Final = 1.0  # seconds between reads of a running batch's status (a cancel, its expiry)
 PURGE_EVERY: Final = 600.0  # seconds between purges of expired files
+# Seconds between looks, by the holder of a batch's finishing chunk, at the batch's open chunks.
+FINISH_POLL: Final = 0.5
 
 
 class BatchEngine:
@@ -61,6 +63,7 @@ class BatchEngine:
         self.holder = f"{secrets.token_hex(6)}"  # this instance, in the chunks' leases
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._held: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self._finishing: set[tuple[str, int]] = set()  # of `_held`, the chunks that finish their batch
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -88,14 +91,16 @@ class BatchEngine:
     async def _claim_loop(self) -> None:
         while True:
             try:
-                if len(self._held) < CHUNKS_AT_ONCE:
+                if self._running_lines() < CHUNKS_AT_ONCE:
                     now = time.time()
                     chunk = await self.store.claim(self.holder, now, now + self.settings.lease_seconds)
                     if chunk is not None:
                         key = (chunk.batch_id, chunk.number)
+                        if chunk.finishes:
+                            self._finishing.add(key)
                         task = asyncio.get_running_loop().create_task(self._run_chunk(chunk))
                         self._held[key] = task
-                        task.add_done_callback(lambda _, key=key: self._held.pop(key, None))  # type: ignore[misc]
+                        task.add_done_callback(lambda _, key=key: self._forget(key))  # type: ignore[misc]
                         continue
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -105,6 +110,14 @@ class BatchEngine:
             except Exception:
                 log.warning("could not claim batch lines", exc_info=True)
                 await asyncio.sleep(IDLE_POLL)
+
+    def _running_lines(self) -> int:
+        """Chunks of lines this instance runs (the finishing chunks it holds mostly wait)."""
+        return len(self._held) - len(self._finishing)
+
+    def _forget(self, key: tuple[str, int]) -> None:
+        self._held.pop(key, None)
+        self._finishing.discard(key)
 
     async def _renew_loop(self) -> None:
         lease = self.settings.lease_seconds
@@ -126,11 +139,24 @@ class BatchEngine:
 
     async def _run_chunk(self, chunk: Chunk) -> None:
         try:
-            await _ChunkRun(self, chunk).run()
+            if chunk.finishes:
+                await self._finish(chunk)
+            else:
+                await _ChunkRun(self, chunk).run()
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("batch %s: chunk %d failed; it runs again once its lease ends", chunk.batch_id, chunk.number)
+
+    async def _finish(self, chunk: Chunk) -> None:
+        """Waits until every other chunk of the batch is done, then finishes the batch (results.py) and the chunk."""
+        # Polled, not told: the other chunks may be another instance's.
+        while True:
+            if await self.store.open_chunks(chunk.batch_id) <= 1:
+                break
+            await asyncio.sleep(FINISH_POLL)
+        await finish(self, chunk.batch_id)
+        await self.store.record_lines(chunk.batch_id, [], done=chunk.number)
 
     def runtime(self) -> Runtime:
         return self._current()
@@ -191,8 +217,6 @@ class _ChunkRun:
         if running:
             await asyncio.gather(*running)
         await self._flush(done=chunk.number)
-        if await store.open_chunks(batch.id) == 0:
-            await finish(engine, batch.id)
 
     async def _stopped(self) -> Kind | None:
         """Why no more lines start: the batch was cancelled, or its window is over."""

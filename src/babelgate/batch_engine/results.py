@@ -1,7 +1,7 @@
-"""A batch whose every chunk is recorded is finished once, by the instance that wins the move out of its live
-status: an OpenAI batch gets its output file (the lines answered with a 2xx) and its error file (the others, and
-the lines its window closed on), in OpenAI's batch output format, written page by page so a large batch never sits
-in memory; a Messages batch's results are read from the lines' outcomes when asked for (frontends/batches/)."""
+"""A batch whose every chunk is recorded is finished once, by the holder of its finishing chunk (engine.py): an
+OpenAI batch gets its output file (the lines answered with a 2xx) and its error file (the others, and the lines its
+window closed on), in OpenAI's batch output format, written page by page so a large batch never sits in memory; a
+Messages batch's results are read from the lines' outcomes when asked for (frontends/batches/)."""
 
 from __future__ import annotations
 
@@ -26,20 +26,24 @@ CANCEL_FINALIZING: Final = "cancel_finalizing"
 
 
 async def finish(engine: BatchEngine, batch_id: str) -> None:
+    """Called by the holder of the batch's finishing chunk once every line is recorded (engine.py); one that
+    takes over from a crashed finisher redoes what it had not done."""
     store = engine.store
     for _ in range(2):  # a cancel may come between the read and the move: then it is finished as cancelled
         batch = await store.get_batch(batch_id)
         if batch is None:
             return
-        if batch.status == "cancelling":
-            if not await store.set_status(batch_id, CANCEL_FINALIZING, since=("cancelling",), body={}):
-                return
+        if batch.status in ("cancelling", CANCEL_FINALIZING):
+            await store.set_status(batch_id, CANCEL_FINALIZING, since=("cancelling", CANCEL_FINALIZING), body={})
             ended, stamp = "cancelled", "cancelled_at"
             break
-        if batch.status not in ("in_progress", "validating"):
+        if batch.status not in ("in_progress", "validating", FINALIZING):
             return
         moved = await store.set_status(
-            batch_id, FINALIZING, since=("in_progress", "validating"), body={"finalizing_at": int(time.time())}
+            batch_id,
+            FINALIZING,
+            since=("in_progress", "validating", FINALIZING),
+            body={"finalizing_at": batch.body.get("finalizing_at") or int(time.time())},
         )
         if moved:
             ended, stamp = ("expired", "expired_at") if batch.expired > 0 else ("completed", "completed_at")

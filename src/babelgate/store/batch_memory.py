@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from babelgate.store.batch_records import BatchRecord, Chunk, FileRecord, Outcome, Scope
+from babelgate.store.batch_records import LIVE, BatchRecord, Chunk, FileRecord, Outcome, Scope
 
 
 class _Held:
@@ -93,7 +93,7 @@ class MemoryBatchStore:
 
     async def claim(self, holder: str, now: float, until: float) -> Chunk | None:
         for batch_id, chunks in self._chunks.items():
-            if self._batches[batch_id].status not in ("validating", "in_progress", "cancelling"):
+            if self._batches[batch_id].status not in LIVE:
                 continue
             for held in chunks:
                 if not held.done and (held.holder is None or held.until < now):

@@ -17,6 +17,7 @@ from babelgate.store.batch_records import (
     CHUNK_COLUMNS,
     FILE_COLUMNS,
     LINE_COLUMNS,
+    LIVE_SQL,
     TABLES,
     BatchRecord,
     Chunk,
@@ -31,7 +32,6 @@ from babelgate.store.batch_records import (
     tally,
 )
 
-_LIVE: Final = "('validating', 'in_progress', 'cancelling')"
 _POOL_MAX: Final = 4
 
 
@@ -200,7 +200,7 @@ class PostgresBatchStore:
                 f"UPDATE babelgate_batch_chunks c SET holder = $1, until = $3 FROM ("
                 " SELECT k.batch_id, k.number FROM babelgate_batch_chunks k"
                 " JOIN babelgate_batches b ON b.id = k.batch_id"
-                f" WHERE NOT k.done AND b.status IN {_LIVE} AND (k.holder IS NULL OR k.until < $2)"
+                f" WHERE NOT k.done AND b.status IN {LIVE_SQL} AND (k.holder IS NULL OR k.until < $2)"
                 " ORDER BY b.created_at, k.batch_id, k.number LIMIT 1 FOR UPDATE OF k SKIP LOCKED) pick"
                 f" WHERE c.batch_id = pick.batch_id AND c.number = pick.number RETURNING {columns}",
                 holder,

@@ -17,8 +17,11 @@ import orjson
 
 # A line's outcome: an answer (`ok`, any status the route answered), or no answer at all.
 Kind = Literal["ok", "canceled", "expired"]
-# Statuses a batch may be in (OpenAI's names; the Anthropic door maps them to its `processing_status`).
-LIVE: Final = ("validating", "in_progress", "cancelling")
+# Statuses a batch may be in (OpenAI's names; the Anthropic door maps them to its `processing_status`). Its chunks
+# are claimed while it is live or being finished (its last chunk, which holds no line, is the finishing's: a crashed
+# finisher's lease runs out as a line chunk's does, and another instance finishes the batch).
+LIVE: Final = ("validating", "in_progress", "cancelling", "finalizing", "cancel_finalizing")
+LIVE_SQL: Final = "(" + ", ".join(f"'{status}'" for status in LIVE) + ")"
 ENDED: Final = ("completed", "failed", "expired", "cancelled")
 
 
@@ -81,7 +84,8 @@ class BatchRecord:
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """Lines `[first, end)` of a batch, at bytes `[start, stop)` of its input file."""
+    """Lines `[first, end)` of a batch, at bytes `[start, stop)` of its input file. A batch's last chunk holds no
+    line (`first == end`): its holder finishes the batch once every other chunk is done."""
 
     batch_id: str
     number: int
@@ -89,6 +93,10 @@ class Chunk:
     end: int
     start: int
     stop: int
+
+    @property
+    def finishes(self) -> bool:
+        return self.first == self.end
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from babelgate.store.batch_records import (
     CHUNK_COLUMNS,
     FILE_COLUMNS,
     LINE_COLUMNS,
+    LIVE_SQL,
     TABLES,
     BatchRecord,
     Chunk,
@@ -34,7 +35,6 @@ from babelgate.store.batch_records import (
 
 _T = TypeVar("_T")
 _BUSY_TIMEOUT_SECONDS: Final = 10.0
-_LIVE: Final = "('validating', 'in_progress', 'cancelling')"
 
 
 def _mark(_: int) -> str:
@@ -217,7 +217,7 @@ class SQLiteBatchStore:
                 row = db.execute(
                     f"SELECT {', '.join('c.' + name for name in CHUNK_COLUMNS.split(', '))}"
                     " FROM babelgate_batch_chunks c JOIN babelgate_batches b ON b.id = c.batch_id"
-                    f" WHERE NOT c.done AND b.status IN {_LIVE} AND (c.holder IS NULL OR c.until < ?)"
+                    f" WHERE NOT c.done AND b.status IN {LIVE_SQL} AND (c.holder IS NULL OR c.until < ?)"
                     " ORDER BY b.created_at, c.batch_id, c.number LIMIT 1",
                     (now,),
                 ).fetchone()

@@ -16,7 +16,7 @@ from babelgate.frontends.batches import jsonl
 from babelgate.frontends.batches.files import limit_of, owned_file, query_of
 from babelgate.frontends.batches.ownership import scope_of, team_of
 from babelgate.pipeline import parse_json_object
-from babelgate.store.batch_records import BatchRecord
+from babelgate.store.batch_records import BatchRecord, Chunk
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -96,6 +96,8 @@ async def create_batch(
         # A model the key may not use: its lines are refused one by one, as their requests would be.
         with contextlib.suppress(PermissionDenied):
             await runtime.governance.check_budgets(exchange.call.virtual_key, model, None, 0.0)
+    total = chunks[-1].end if chunks else 0
+    chunks.append(Chunk(batch_id, len(chunks), total, total, 0, 0))  # the finishing's (store/batch_records.py)
     now = int(time.time())
     record = BatchRecord(
         id=batch_id,
@@ -105,7 +107,7 @@ async def create_batch(
         status="validating",
         created_at=now,
         expires_at=now + WINDOW,
-        total=chunks[-1].end if chunks else 0,
+        total=total,
         input_file_id=file.id,
         body=body,
     )
