@@ -85,7 +85,7 @@ def test_a_batch_killed_mid_way_finishes_after_a_restart_with_every_line_once(
 ) -> None:
     start, processes, store = serve
     # Slow enough answers that the kill finds lines recorded, lines in flight and lines not started.
-    upstream.chat_responder = lambda body: Reply(json=completion("ok", model=body["model"]), first_byte_delay=0.01)
+    upstream.chat_responder = lambda body: Reply(json=completion("ok", model=body["model"]), first_byte_delay=0.02)
     url = start()
     with client_of(url, KEY) as client:
         uploaded = client.files.create(file=("in.jsonl", io.BytesIO(batch_file(LINES))), purpose="batch")

@@ -118,6 +118,7 @@ class BatchEngine:
     def _forget(self, key: tuple[str, int]) -> None:
         self._held.pop(key, None)
         self._finishing.discard(key)
+        self._wake.set()  # room for the next chunk: claimed now, not at the next poll
 
     async def _renew_loop(self) -> None:
         lease = self.settings.lease_seconds
