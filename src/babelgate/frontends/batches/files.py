@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs
 
 from babelgate.answer import Answer, json_answer
-from babelgate.errors import InvalidRequest, MethodNotAllowed, NotFound
+from babelgate.errors import InvalidRequest, MethodNotAllowed, NotFound, RequestTooLarge
 from babelgate.exchange import Exchange
 from babelgate.frontends.batches import jsonl
 from babelgate.frontends.batches.ownership import scope_of, team_of
@@ -133,7 +133,7 @@ async def _upload(runtime: Runtime, exchange: Exchange) -> Answer:
         raise InvalidRequest("invalid_value", param="purpose", detail=f"must be one of {', '.join(PURPOSES)}")
     data = upload.data
     if len(data) > settings.max_bytes:
-        raise InvalidRequest("invalid_value", param="file", detail=f"larger than {settings.max_bytes} bytes")
+        raise RequestTooLarge(limit=settings.max_bytes)
     lines = jsonl.check(data, runtime.config.batches.max_lines) if purpose == "batch" else 0
     now = int(time.time())
     expires_at = _expiry(fields, now)
