@@ -15,6 +15,7 @@ from babelgate.frontends.route import Route
 from babelgate.observability.request_id import RequestIds
 from babelgate.store.batch_open import open_batch_store
 from babelgate.store.file_contents import DirectoryContents, FileContents
+from babelgate.store.s3_contents import S3Contents
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -48,13 +49,18 @@ class BatchesPart:
         async def close() -> None:
             await old.aclose()
             await old.store.close()
+            await old.contents.close()
 
         return (close,)
 
     async def aclose(self) -> None:
         await self.engine.aclose()
         await self.engine.store.close()
+        await self.engine.contents.close()
 
 
 def contents_of(config: Config) -> FileContents:
+    bucket = config.files.s3
+    if bucket is not None:
+        return S3Contents(bucket.bucket, bucket.region, bucket.endpoint_url, bucket.prefix)
     return DirectoryContents(config.files.dir)

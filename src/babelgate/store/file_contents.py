@@ -1,6 +1,6 @@
 """Where uploaded files' contents live (their records are in the batch store): a directory, one file per id,
-written to a temporary name and renamed so that a reader never sees half of one. Blocking file I/O runs on the
-loop's default executor, never on the loop."""
+written to a temporary name and renamed so that a reader never sees half of one (blocking file I/O on the loop's
+default executor, never on the loop); or an S3-compatible bucket (s3_contents.py)."""
 
 from __future__ import annotations
 
@@ -35,8 +35,11 @@ class FileContents(Protocol):
     async def delete(self, file_id: str) -> None:
         """Gone (absent already is no error)."""
 
+    async def close(self) -> None:
+        """Releases connections; the contents are not used afterwards."""
 
-def _checked(file_id: str) -> str:
+
+def checked_id(file_id: str) -> str:
     if not _ID.fullmatch(file_id):
         raise ValueError(f"not a file id: {file_id!r}")
     return file_id
@@ -47,7 +50,7 @@ class DirectoryContents:
         self.root = root
 
     def _path(self, file_id: str) -> Path:
-        return self.root / _checked(file_id)
+        return self.root / checked_id(file_id)
 
     async def write(self, file_id: str, data: bytes) -> None:
         writer = self.writer(file_id)
@@ -62,6 +65,9 @@ class DirectoryContents:
 
     async def delete(self, file_id: str) -> None:
         await asyncio.to_thread(self._path(file_id).unlink, missing_ok=True)
+
+    async def close(self) -> None:
+        pass
 
 
 def _read(path: Path, start: int, stop: int | None) -> bytes:
