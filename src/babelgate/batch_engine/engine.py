@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("babelgate.batches")
 
-IDLE_POLL: Final = 0.5  # seconds between claims while there is nothing to claim
+IDLE_POLL: Final = 0.5  # seconds before a claim is tried again when there was nothing to claim
+IDLE_MOST: Final = 5.0  # the longest wait between claims of an idle instance (doubling from IDLE_POLL)
 CHUNKS_AT_ONCE: Final = 2  # one running, the next claimed, so the lines never wait for a claim
 FLUSH_LINES: Final = 32  # outcomes written together
 FLUSH_SECONDS: Final = 0.5  # at the latest, outcomes wait this long before they are written
@@ -89,8 +90,10 @@ class BatchEngine:
                 await task
 
     async def _claim_loop(self) -> None:
+        idle = IDLE_POLL
         while True:
             try:
+                self._wake.clear()  # before the claim: a wake while it runs is not lost
                 if self._running_lines() < CHUNKS_AT_ONCE:
                     now = time.time()
                     chunk = await self.store.claim(self.holder, now, now + self.settings.lease_seconds)
@@ -101,15 +104,20 @@ class BatchEngine:
                         task = asyncio.get_running_loop().create_task(self._run_chunk(chunk))
                         self._held[key] = task
                         task.add_done_callback(lambda _, key=key: self._forget(key))  # type: ignore[misc]
+                        idle = IDLE_POLL
                         continue
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL)
+                try:
+                    await asyncio.wait_for(self._wake.wait(), idle)
+                    idle = IDLE_POLL
+                except TimeoutError:
+                    # Nothing to do here: the store is asked less and less often (another instance's new batch
+                    # waits at most IDLE_MOST), this instance's own batches wake it at once.
+                    idle = min(idle * 2, IDLE_MOST)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.warning("could not claim batch lines", exc_info=True)
-                await asyncio.sleep(IDLE_POLL)
+                await asyncio.sleep(IDLE_MOST)
 
     def _running_lines(self) -> int:
         """Chunks of lines this instance runs (the finishing chunks it holds mostly wait)."""
