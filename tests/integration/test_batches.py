@@ -1,11 +1,12 @@
-"""`/v1/files` and `/v1/batches` with the official `openai` SDK, end to end: a batch's lines run through the
-gateway's pipeline against the fake upstream, its output and error files in OpenAI's format, its ledger rows
-naming the batch, and two keys that never see each other's files or batches."""
+"""`/v1/batches` with the official `openai` SDK, end to end: a batch's lines run through the gateway's pipeline
+against the fake upstream, its output and error files in OpenAI's format, its ledger rows naming the batch, a
+cancel, a budget, and two keys that never see each other's files or batches."""
 
 from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,14 @@ import httpx
 import openai
 import pytest
 
+from babelgate.frontends.batches import jsonl as batch_jsonl
+from babelgate.store.batch_records import BatchRecord, Chunk, FileRecord
+from babelgate.store.batch_sqlite import SQLiteBatchStore
+from babelgate.store.file_contents import DirectoryContents
 from tests.conftest import GatewayFactory, RunningApp
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.integration.test_virtual_keys import ADMIN, MASTER, _create
+from tests.services import run_aside
 from tests.waiting import eventually
 
 
@@ -57,59 +63,6 @@ def finished(client: openai.OpenAI, batch_id: str, seconds: float = 30) -> Any:
 
 def jsonl(data: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in data.splitlines() if line.strip()]
-
-
-def test_files_upload_list_retrieve_content_and_delete(make_gateway: GatewayFactory, tmp_path: Path) -> None:
-    gateway = gateway_with_files(make_gateway, tmp_path)
-    with client_of(gateway, MASTER) as client:
-        uploaded = client.files.create(file=("notes.txt", io.BytesIO(b"hello")), purpose="user_data")
-        assert uploaded.object == "file" and uploaded.bytes == 5 and uploaded.filename == "notes.txt"
-        assert uploaded.purpose == "user_data" and uploaded.id.startswith("file-")
-        batch = client.files.create(file=("in.jsonl", io.BytesIO(batch_file(3))), purpose="batch")
-        assert batch.expires_at is not None  # a batch file is kept 30 days unless told otherwise
-        short = client.files.create(
-            file=("x.txt", io.BytesIO(b"x")),
-            purpose="user_data",
-            expires_after={"anchor": "created_at", "seconds": 3600},
-        )
-        assert short.expires_at == short.created_at + 3600
-        assert client.files.retrieve(uploaded.id).id == uploaded.id
-        assert client.files.content(uploaded.id).content == b"hello"
-        listed = client.files.list()
-        assert {f.id for f in listed.data} == {uploaded.id, batch.id, short.id}
-        assert [f.id for f in client.files.list(purpose="batch").data] == [batch.id]
-        first = client.files.list(limit=1, order="asc")
-        assert len(first.data) == 1 and first.has_more
-        rest = client.files.list(limit=10, order="asc", after=first.data[0].id)
-        assert len(rest.data) == 2 and not rest.has_more
-        deleted = client.files.delete(uploaded.id)
-        assert deleted.deleted and deleted.id == uploaded.id
-        with pytest.raises(openai.NotFoundError):
-            client.files.retrieve(uploaded.id)
-    assert not (tmp_path / "files" / uploaded.id).exists()
-
-
-@pytest.mark.parametrize(
-    ("content", "reason"),
-    [
-        (
-            b'{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "m"}}\nnot json\n',
-            "line 2",
-        ),
-        (batch_file(1) + batch_file(1), "used twice"),
-        (b'{"custom_id": "a", "method": "GET", "url": "/v1/chat/completions", "body": {"model": "m"}}\n', "POST"),
-        (b'{"custom_id": "a", "method": "POST", "url": "/v1/images", "body": {"model": "m"}}\n', "url must be"),
-        (b'{"custom_id": "a", "method": "POST", "url": "/v1/embeddings", "body": {}}\n', "body.model"),
-    ],
-)
-def test_a_malformed_batch_file_is_a_400_naming_the_line(
-    make_gateway: GatewayFactory, tmp_path: Path, content: bytes, reason: str
-) -> None:
-    gateway = gateway_with_files(make_gateway, tmp_path)
-    with client_of(gateway, MASTER) as client, pytest.raises(openai.BadRequestError) as refused:
-        client.files.create(file=("in.jsonl", io.BytesIO(content)), purpose="batch")
-    assert reason in refused.value.message and "line" in refused.value.message
-    assert refused.value.code == "invalid_batch_file"
 
 
 def test_a_batch_runs_every_line_through_the_pipeline_and_writes_its_output(
@@ -224,3 +177,30 @@ def test_a_budget_refuses_a_batch_once_spent_and_stops_its_lines(
             client.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h")
         assert refused.value.code == "budget_exceeded"
     assert len([r for r in upstream.received if r.path.endswith("/chat/completions")]) == counts.completed
+
+
+def test_lines_still_waiting_when_the_window_closes_expire(make_gateway: GatewayFactory, tmp_path: Path) -> None:
+    store_path, files = tmp_path / "state.db", tmp_path / "files"
+    data = batch_file(3)
+
+    async def past_its_window() -> None:
+        store, contents = SQLiteBatchStore(store_path), DirectoryContents(files)
+        await contents.write("file-late", data)
+        await store.put_file(FileRecord("file-late", None, None, "batch", "in.jsonl", len(data), 1, None, 3))
+        chunks, _ = batch_jsonl.chunks("batch_late", data, "/v1/chat/completions")
+        chunks.append(Chunk("batch_late", len(chunks), 3, 3, 0, 0))
+        now = int(time.time())
+        record = BatchRecord("batch_late", None, None, "openai", "validating", now - 86_400, now - 1, 3, "file-late")
+        await store.create_batch(record, chunks)
+        await store.close()
+
+    run_aside(past_its_window())
+    gateway = make_gateway(f"files: {{dir: '{files}'}}\n", env={"BABELGATE_STORE_URL": f"sqlite:{store_path}"})
+    with client_of(gateway, "unused") as client:
+        batch = finished(client, "batch_late")
+        assert batch.status == "expired" and batch.expired_at and batch.output_file_id is None
+        assert (batch.request_counts.completed, batch.request_counts.failed) == (0, 3)
+        errors = jsonl(client.files.content(batch.error_file_id).content)
+    assert [(e["custom_id"], e["error"]["code"], e["response"]) for e in errors] == [
+        (f"line-{n}", "batch_expired", None) for n in range(3)
+    ]
