@@ -204,3 +204,25 @@ def test_lines_still_waiting_when_the_window_closes_expire(make_gateway: Gateway
     assert [(e["custom_id"], e["error"]["code"], e["response"]) for e in errors] == [
         (f"line-{n}", "batch_expired", None) for n in range(3)
     ]
+
+
+def test_an_embeddings_batch(make_gateway: GatewayFactory, upstream: FakeOpenAI, tmp_path: Path) -> None:
+    gateway = gateway_with_files(make_gateway, tmp_path)
+    lines = [
+        {
+            "custom_id": f"e{n}",
+            "method": "POST",
+            "url": "/v1/embeddings",
+            "body": {"model": "text-embedding-3-small", "input": f"text {n}"},
+        }
+        for n in range(5)
+    ]
+    data = "\n".join(json.dumps(line) for line in lines).encode()
+    with client_of(gateway, _create(gateway)["key"]) as client:
+        uploaded = client.files.create(file=("e.jsonl", io.BytesIO(data)), purpose="batch")
+        created = client.batches.create(input_file_id=uploaded.id, endpoint="/v1/embeddings", completion_window="24h")
+        batch = finished(client, created.id)
+        assert batch.status == "completed" and batch.request_counts.completed == 5, batch
+        output = jsonl(client.files.content(batch.output_file_id).content)
+    assert {line["response"]["body"]["object"] for line in output} == {"list"}
+    assert all(line["response"]["body"]["data"][0]["embedding"] for line in output)
