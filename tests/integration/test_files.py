@@ -82,3 +82,11 @@ async def test_the_purge_removes_expired_files_contents_then_records(tmp_path: P
     assert await purge_expired_files(store, contents) == 1
     assert sorted(os.listdir(tmp_path)) == ["file-kept", "file-new"]
     assert await store.get_file("file-old") is None and await store.get_file("file-new") is not None
+
+
+def test_a_large_file_comes_back_whole(make_gateway: GatewayFactory, tmp_path: Path) -> None:
+    gateway = gateway_with_files(make_gateway, tmp_path)
+    data = bytes(range(256)) * (10 * 1024 + 7)  # 2.5 MiB and a little: three pieces, the last a short one
+    with client_of(gateway, MASTER) as client:
+        uploaded = client.files.create(file=("big.bin", io.BytesIO(data)), purpose="user_data")
+        assert client.files.content(uploaded.id).content == data

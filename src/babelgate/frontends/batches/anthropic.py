@@ -4,6 +4,7 @@ file of `/v1/messages` lines of the caller's, and the same engine runs them (bat
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from babelgate.frontends.batches import jsonl
 from babelgate.frontends.batches.files import limit_of, new_file_id, query_of
 from babelgate.frontends.batches.openai import cancel_batch, create_batch, owned_batch
 from babelgate.frontends.batches.ownership import scope_of, team_of
+from babelgate.frontends.batches.streams import paged, streamed
 from babelgate.pipeline import parse_json_object
 from babelgate.store.batch_records import ENDED, BatchRecord, FileRecord, Outcome
 
@@ -168,7 +170,8 @@ async def message_batch_resource(runtime: Runtime, exchange: Exchange, rest: str
     elif action == "results":
         if not ended:
             raise InvalidRequest("batch_not_ended", code="batch_not_ended", batch_id=batch_id, state=record.status)
-        return Answer(await _results(runtime, record.id), None, content_type=JSONL_TYPE)
+        results = paged(functools.partial(_results, runtime, record.id))
+        return await streamed(await anext(results, b""), results, JSONL_TYPE)
     elif method == "DELETE":
         if not ended:
             raise InvalidRequest("batch_not_ended", code="batch_not_ended", batch_id=batch_id, state=record.status)
@@ -179,15 +182,11 @@ async def message_batch_resource(runtime: Runtime, exchange: Exchange, rest: str
     return json_answer(message_batch(record, _base_url(exchange)))
 
 
-async def _results(runtime: Runtime, batch_id: str) -> bytes:
-    parts: list[bytes] = []
-    after = -1
-    while True:
-        page = await runtime.batch_store.outcomes(batch_id, after, PAGE)
-        parts += [result_line(outcome) for outcome in page]
-        if len(page) < PAGE:
-            return b"".join(parts)
-        after = page[-1].line
+async def _results(runtime: Runtime, batch_id: str, after: int) -> tuple[bytes, int | None]:
+    """A page of results after line `after`, and the line the next page follows (None: none is left)."""
+    page = await runtime.batch_store.outcomes(batch_id, after, PAGE)
+    following = page[-1].line if len(page) == PAGE else None
+    return b"".join(result_line(outcome) for outcome in page), following
 
 
 def result_line(outcome: Outcome) -> bytes:

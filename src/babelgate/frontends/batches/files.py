@@ -14,6 +14,7 @@ from babelgate.errors import InvalidRequest, MethodNotAllowed, NotFound, Request
 from babelgate.exchange import Exchange
 from babelgate.frontends.batches import jsonl
 from babelgate.frontends.batches.ownership import scope_of, team_of
+from babelgate.frontends.batches.streams import file_answer
 from babelgate.frontends.multipart import parse_form
 from babelgate.store.batch_records import FileRecord
 
@@ -192,8 +193,7 @@ async def file_resource(runtime: Runtime, exchange: Exchange, rest: str) -> Answ
         return json_answer({"id": file_id, "object": "file", "deleted": True})
     if content:
         try:
-            data = await runtime.file_contents.read(file_id)
+            return await file_answer(runtime.file_contents, file_id)
         except FileNotFoundError:
             raise file_not_found(file_id) from None
-        return Answer(data, None, content_type=(b"content-type", b"application/octet-stream"))
     return json_answer(file_object(record))
