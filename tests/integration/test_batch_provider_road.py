@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import httpx
 import pytest
 
@@ -96,3 +97,37 @@ def test_lines_for_a_provider_with_a_batch_api_go_there_once(
     (row,) = rows()
     # Four answers of 10 + 5 tokens at $1 and $2 a million, at half the price through the batch API.
     assert row["cost_usd"] == pytest.approx(4 * (10 * 1.0 + 5 * 2.0) / 1e6 * 0.5)
+
+
+def test_a_message_batch_on_a_provider_with_a_batch_api(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    part = MemoryBatches()
+    monkeypatch.setattr(provider_road, "batches_of", lambda provider: part if provider.name == "openai" else None)
+    gateway = make_gateway(
+        f"files: {{dir: '{tmp_path / 'files'}'}}\nbatches: {{poll_interval: 0.05}}\n",
+        env={"BABELGATE_MASTER_KEY": MASTER},
+    )
+    with anthropic.Anthropic(
+        base_url=gateway.url, api_key=_create(gateway)["key"], max_retries=0, timeout=30
+    ) as client:
+        requests = [
+            {
+                "custom_id": f"m{n}",
+                "params": {
+                    "model": "gpt-4o-mini",
+                    "max_tokens": 20,
+                    "messages": [{"role": "user", "content": f"Say {n}"}],
+                },
+            }
+            for n in range(5)
+        ]
+        created = client.messages.batches.create(requests=requests)  # type: ignore[arg-type]
+        assert eventually(lambda: client.messages.batches.retrieve(created.id).processing_status == "ended", 30)
+        results = {r.custom_id: r.result for r in client.messages.batches.results(created.id)}
+    assert [(model, len(lines)) for model, lines in part.submitted] == [("gpt-4o-mini", 5)]
+    assert results["m3"].type == "errored" and results["m3"].error.error.type == "invalid_request_error"  # type: ignore[union-attr]
+    for custom_id in ("m0", "m1", "m2", "m4"):
+        message = results[custom_id].message  # type: ignore[union-attr]
+        assert message.type == "message" and message.content[0].text == f"batched: Say {custom_id[1]}"  # type: ignore[union-attr]
+    assert not [r for r in upstream.received if r.path.endswith("/chat/completions")]

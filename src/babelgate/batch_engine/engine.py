@@ -200,7 +200,7 @@ class _ChunkRun:
         data = await engine.contents.read(batch.input_file_id, chunk.start, chunk.stop)
         running: set[asyncio.Task[None]] = set()
         runtime = engine.runtime()
-        roads: dict[tuple[str, str], tuple[Deployment, list[tuple[int, str, dict[str, Any]]]]] = {}
+        roads: dict[tuple[str, str, str], tuple[Deployment, list[tuple[int, str, dict[str, Any]]]]] = {}
         index = chunk.first
         for number, start, stop in jsonl.lines(data):
             line, index = index, index + 1
@@ -214,15 +214,17 @@ class _ChunkRun:
                 continue
             deployment = road_of(runtime, batch.owner, parsed)
             if deployment is not None:  # the provider's batch API runs it, with the chunk's other lines for it
-                group = roads.setdefault((deployment.provider.name, deployment.model), (deployment, []))
+                url = str(parsed["url"])
+                group = roads.setdefault((url, deployment.provider.name, deployment.model), (deployment, []))
                 group[1].append((line, custom_id, parsed["body"]))
                 continue
             await engine._slots.acquire()
             task = asyncio.get_running_loop().create_task(self._line(batch, line, custom_id, parsed))
             running.add(task)
             task.add_done_callback(running.discard)
-        for deployment, lines in roads.values():
-            running.add(asyncio.get_running_loop().create_task(self._provider_batch(runtime, batch, deployment, lines)))
+        for (url, _, _), (deployment, lines) in roads.items():
+            provider_batch = self._provider_batch(runtime, batch, deployment, url, lines)
+            running.add(asyncio.get_running_loop().create_task(provider_batch))
         if running:
             await asyncio.gather(*running)
         await self._flush(done=chunk.number)
@@ -256,7 +258,12 @@ class _ChunkRun:
         await self._record(Outcome(line, custom_id, "ok", status, request_id, answer))
 
     async def _provider_batch(
-        self, runtime: Runtime, batch: BatchRecord, deployment: Deployment, lines: list[tuple[int, str, dict[str, Any]]]
+        self,
+        runtime: Runtime,
+        batch: BatchRecord,
+        deployment: Deployment,
+        url: str,
+        lines: list[tuple[int, str, dict[str, Any]]],
     ) -> None:
         store = self.engine.store
         await run_provider_batch(
@@ -265,6 +272,7 @@ class _ChunkRun:
             batch,
             self.chunk.number,
             deployment,
+            url,
             lines,
             remember=lambda body: store.remember(batch.id, body),
             stopped=self._stopped,

@@ -1,8 +1,9 @@
 """Lines a provider's own batch API runs (providers/batch.py's `ProviderBatches`, the `batch` capability): a
-chunk's chat lines whose model routes first to such a provider go there as one provider batch per provider and
-upstream model. The provider batch's id is stored in the gateway batch before it is polled, so a restart polls it
-again and never submits twice. Outcomes come back as the chat frontend's own answers (OpenAI's chat completion,
-or its error), each with a ledger row that names the batch, priced at the model's `batch_discount`.
+chunk's chat and Messages lines whose model routes first to such a provider go there as one provider batch per
+provider and upstream model. The provider batch's id is stored in the gateway batch before it is polled, so a
+restart polls it again and never submits twice. Outcomes come back as the door's own answers (OpenAI's chat
+completion or Anthropic's message, or the door's error: frontends/batches/line_codecs.py), each with a ledger row
+that names the batch, priced at the model's `batch_discount`.
 
 Only lines nothing would stop or change take this road: a caller whose limits or budgets apply, a line a
 guardrail covers, a gateway with hooks, all run in the gateway (line.py), where those apply to each line as they
@@ -19,8 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 from babelgate.accounting import account
 from babelgate.call import Call
 from babelgate.errors import GatewayError, UpstreamError
-from babelgate.frontends.batches.chat_lines import chat_answer, chat_request
-from babelgate.frontends.openai_errors import encode_error
+from babelgate.frontends.batches.line_codecs import CODECS, LineCodec
 from babelgate.model_facts import Price
 from babelgate.providers.base import CallNotes, batches_of
 from babelgate.providers.batch import BatchLine, BatchOutcome, ProviderBatches
@@ -31,14 +31,14 @@ if TYPE_CHECKING:
     from babelgate.observability.request_id import RequestIds
     from babelgate.runtime import Runtime
 
-CHAT_URL: Final = "/v1/chat/completions"
 RATES: Final = ("input", "output", "cached_input", "cache_write", "reasoning", "audio_input", "audio_output")
 
 
 def road_of(runtime: Runtime, owner: str | None, parsed: dict[str, Any]) -> Deployment | None:
     """The deployment whose provider batch API runs this line, or None: the gateway runs it."""
     body = parsed.get("body")
-    if parsed.get("url") != CHAT_URL or not isinstance(body, dict) or runtime.hooks:
+    codec = CODECS.get(str(parsed.get("url")))
+    if codec is None or not isinstance(body, dict) or not codec.takes(body) or runtime.hooks:
         return None
     model = body.get("model")
     if not isinstance(model, str):
@@ -80,6 +80,7 @@ async def run_provider_batch(
     batch: BatchRecord,
     chunk_number: int,
     deployment: Deployment,
+    url: str,
     lines: list[tuple[int, str, dict[str, Any]]],
     *,
     remember: Callable[[dict[str, Any]], Any],
@@ -89,6 +90,7 @@ async def run_provider_batch(
     """Submits (or finds) the provider batch of these lines, polls it until it ends, and records every line."""
     part = batches_of(deployment.provider)
     assert part is not None
+    codec = CODECS[url]
     name = f"provider:{chunk_number}:{deployment.provider.name}:{deployment.model}"
     by_line = {line: (custom_id, body) for line, custom_id, body in lines}
     known = batch.body.get(name)
@@ -98,9 +100,9 @@ async def run_provider_batch(
         sent = []
         for line, custom_id, body in lines:
             try:
-                sent.append(BatchLine(str(line), chat_request(body, deployment)))
+                sent.append(BatchLine(str(line), await codec.request(runtime, body, deployment)))
             except GatewayError as refused:  # as the line's interactive request would have been refused
-                await record(_failed(runtime, ids, batch, deployment, line, custom_id, body, refused))
+                await record(_failed(runtime, ids, batch, deployment, codec, line, custom_id, body, refused))
                 del by_line[line]
         if not sent:
             return
@@ -116,14 +118,14 @@ async def run_provider_batch(
         found = by_line.pop(line, None)
         if found is not None:
             custom_id, body = found
-            await record(_answered(runtime, ids, batch, deployment, line, custom_id, body, outcome, started))
+            await record(_answered(runtime, ids, batch, deployment, codec, line, custom_id, body, outcome, started))
     gone: Kind = "canceled" if state == "cancelled" else "expired"
     for line, (custom_id, body) in by_line.items():  # lines the provider never ran
         if state in ("cancelled", "expired"):
             await record(Outcome(line, custom_id, gone))
         else:
             error = UpstreamError(raw_message="the provider's batch ended without this line's result")
-            await record(_failed(runtime, ids, batch, deployment, line, custom_id, body, error))
+            await record(_failed(runtime, ids, batch, deployment, codec, line, custom_id, body, error))
 
 
 async def _polled(part: ProviderBatches, provider_id: str, interval: float, stopped: Callable[[], Any]) -> str:
@@ -139,8 +141,15 @@ async def _polled(part: ProviderBatches, provider_id: str, interval: float, stop
         await asyncio.sleep(interval)
 
 
-def _call(runtime: Runtime, ids: RequestIds, batch: BatchRecord, deployment: Deployment, body: dict[str, Any]) -> Call:
-    call = Call("chat.completions", ids(None), [])
+def _call(
+    runtime: Runtime,
+    ids: RequestIds,
+    batch: BatchRecord,
+    deployment: Deployment,
+    codec: LineCodec,
+    body: dict[str, Any],
+) -> Call:
+    call = Call(codec.route, ids(None), [])
     call.batch_id = batch.id
     call.key_id = batch.owner
     call.virtual_key = runtime.key_ring.keys.get(batch.owner) if batch.owner is not None else None
@@ -155,6 +164,7 @@ def _answered(
     ids: RequestIds,
     batch: BatchRecord,
     deployment: Deployment,
+    codec: LineCodec,
     line: int,
     custom_id: str,
     body: dict[str, Any],
@@ -163,11 +173,11 @@ def _answered(
 ) -> Outcome:
     if outcome.response is None:
         error = outcome.error or UpstreamError(raw_message="the provider gave this line no answer")
-        return _failed(runtime, ids, batch, deployment, line, custom_id, body, error)
-    call = _call(runtime, ids, batch, deployment, body)
+        return _failed(runtime, ids, batch, deployment, codec, line, custom_id, body, error)
+    call = _call(runtime, ids, batch, deployment, codec, body)
     assert call.notes is not None
     call.notes.usage = outcome.response.usage
-    answer = chat_answer(outcome.response)
+    answer = codec.answer(outcome.response, deployment)
     account(runtime, call, status=200, elapsed=time.perf_counter() - started, ttft=None, streamed=False)
     return Outcome(line, custom_id, "ok", 200, call.request_id.decode(), answer)
 
@@ -177,12 +187,13 @@ def _failed(
     ids: RequestIds,
     batch: BatchRecord,
     deployment: Deployment,
+    codec: LineCodec,
     line: int,
     custom_id: str,
     body: dict[str, Any],
     error: GatewayError,
 ) -> Outcome:
-    call = _call(runtime, ids, batch, deployment, body)
+    call = _call(runtime, ids, batch, deployment, codec, body)
     call.failed(error)
     account(runtime, call, status=error.status, elapsed=0.0, ttft=None, streamed=False)
-    return Outcome(line, custom_id, "ok", error.status, call.request_id.decode(), encode_error(error, "en"))
+    return Outcome(line, custom_id, "ok", error.status, call.request_id.decode(), codec.error(error))
