@@ -226,3 +226,21 @@ def test_an_embeddings_batch(make_gateway: GatewayFactory, upstream: FakeOpenAI,
         output = jsonl(client.files.content(batch.output_file_id).content)
     assert {line["response"]["body"]["object"] for line in output} == {"list"}
     assert all(line["response"]["body"]["data"][0]["embedding"] for line in output)
+
+
+def test_a_batch_whose_input_was_deleted_fails(make_gateway: GatewayFactory, tmp_path: Path) -> None:
+    store_path = tmp_path / "state.db"
+
+    async def input_gone() -> None:
+        store = SQLiteBatchStore(store_path)
+        now = int(time.time())
+        record = BatchRecord("batch_gone", None, None, "openai", "in_progress", now, now + 3600, 2, "file-gone")
+        await store.create_batch(record, [Chunk("batch_gone", 0, 0, 2, 0, 50), Chunk("batch_gone", 1, 2, 2, 0, 0)])
+        await store.close()
+
+    run_aside(input_gone())
+    gateway = make_gateway(f"files: {{dir: '{tmp_path}/files'}}\n", env={"BABELGATE_STORE_URL": f"sqlite:{store_path}"})
+    with client_of(gateway, "unused") as client:
+        batch = finished(client, "batch_gone")
+    assert batch.status == "failed" and batch.failed_at and batch.errors is not None
+    assert batch.errors.data[0].code == "input_file_missing" and batch.output_file_id is None

@@ -197,7 +197,11 @@ class _ChunkRun:
             await store.set_status(batch.id, "in_progress", since=("validating",), body={"in_progress_at": _now()})
         self.status, self.expires_at, self.checked_at = batch.status, batch.expires_at, time.monotonic()
         recorded = await store.recorded_lines(batch.id, chunk.first, chunk.end)
-        data = await engine.contents.read(batch.input_file_id, chunk.start, chunk.stop)
+        try:
+            data = await engine.contents.read(batch.input_file_id, chunk.start, chunk.stop)
+        except FileNotFoundError:  # deleted while the batch ran: its lines cannot be read, by any instance
+            await _input_gone(store, batch)
+            return
         running: set[asyncio.Task[None]] = set()
         runtime = engine.runtime()
         roads: dict[tuple[str, str, str], tuple[Deployment, list[tuple[int, str, dict[str, Any]]]]] = {}
@@ -294,6 +298,15 @@ class _ChunkRun:
 
 def _now() -> int:
     return int(time.time())
+
+
+async def _input_gone(store: BatchStore, batch: BatchRecord) -> None:
+    """The batch fails as a whole (OpenAI's `failed`, with why in its `errors`): no chunk of it is claimed again."""
+    message = f"The input file {batch.input_file_id} was deleted before every line was read."
+    errors = {"object": "list", "data": [{"code": "input_file_missing", "message": message, "param": "input_file_id"}]}
+    now = _now()
+    body = {"failed_at": now, "ended_at": now, "errors": errors}
+    await store.set_status(batch.id, "failed", since=("validating", "in_progress", "cancelling"), body=body)
 
 
 async def purge_expired_files(store: BatchStore, contents: FileContents) -> int:
