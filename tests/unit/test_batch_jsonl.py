@@ -58,8 +58,8 @@ def test_too_many_lines_empty_and_not_utf8() -> None:
     assert refusal("\n".join(line(str(n)) for n in range(4)), max_lines=3).params["line"] == 4
     assert "no lines" in refusal("\n \n").params["detail"]
     with pytest.raises(InvalidRequest) as refused:
-        jsonl.check(b"\xff\xfe", 10)
-    assert "UTF-8" in refused.value.params["detail"]
+        jsonl.check(line().encode() + b'\n{"custom_id": "\xff\xfe"}', 10)
+    assert refused.value.params["line"] == 2 and refused.value.params["reason"] == "not a JSON object"
 
 
 def test_chunks_cut_lines_with_their_bytes_and_check_the_endpoint() -> None:

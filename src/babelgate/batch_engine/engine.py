@@ -66,6 +66,7 @@ class BatchEngine:
         self._held: dict[tuple[str, int], asyncio.Task[None]] = {}
         self._finishing: set[tuple[str, int]] = set()  # of `_held`, the chunks that finish their batch
         self._wake = asyncio.Event()
+        self._progress = asyncio.Event()  # set (and replaced) whenever a chunk here ends
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -127,6 +128,8 @@ class BatchEngine:
         self._held.pop(key, None)
         self._finishing.discard(key)
         self._wake.set()  # room for the next chunk: claimed now, not at the next poll
+        self._progress.set()  # a batch's finisher here looks at once
+        self._progress = asyncio.Event()
 
     async def _renew_loop(self) -> None:
         lease = self.settings.lease_seconds
@@ -159,11 +162,13 @@ class BatchEngine:
 
     async def _finish(self, chunk: Chunk) -> None:
         """Waits until every other chunk of the batch is done, then finishes the batch (results.py) and the chunk."""
-        # Polled, not told: the other chunks may be another instance's.
+        # Polled, as the other chunks may be another instance's; told at once when one of this instance's ends.
         while True:
+            progress = self._progress
             if await self.store.open_chunks(chunk.batch_id) <= 1:
                 break
-            await asyncio.sleep(FINISH_POLL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(progress.wait(), FINISH_POLL)
         await finish(self, chunk.batch_id)
         await self.store.record_lines(chunk.batch_id, [], done=chunk.number)
 

@@ -14,8 +14,8 @@ from babelgate.errors import InvalidRequest, MethodNotAllowed, NotFound, Request
 from babelgate.exchange import Exchange
 from babelgate.frontends.batches import jsonl
 from babelgate.frontends.batches.ownership import scope_of, team_of
-from babelgate.frontends.batches.streams import file_answer
-from babelgate.frontends.multipart import parse_form
+from babelgate.frontends.batches.streams import file_answer, stored_lines
+from babelgate.frontends.batches.upload import body_pieces, boundary_of, read_form
 from babelgate.store.batch_records import FileRecord
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ OUTPUT_DAYS: Final = 30  # a batch's output and error files expire as OpenAI's d
 MIN_EXPIRY: Final = 3600
 MAX_EXPIRY: Final = 30 * DAY
 DEFAULT_LIMIT: Final = 10_000
+FORM_OVERHEAD: Final = 64 * 1024  # an upload's bytes besides its file: boundaries, part headers, other fields
 
 
 def new_file_id() -> str:
@@ -120,54 +121,68 @@ async def files(runtime: Runtime, exchange: Exchange) -> Answer:
 
 async def _upload(runtime: Runtime, exchange: Exchange) -> Answer:
     settings = runtime.config.files
-    raw = await exchange.read_body(settings.max_bytes + 64 * 1024)  # the form's own lines besides the file
-    parts = parse_form(raw, (exchange.header(b"content-type") or b"").decode("latin-1"))
-    fields = {part.name: part for part in parts}
-    upload = fields.get("file")
-    if upload is None or not upload.is_file:
-        raise InvalidRequest("missing_field", param="file")
-    purpose_part = fields.get("purpose")
-    if purpose_part is None:
-        raise InvalidRequest("missing_field", param="purpose")
-    purpose = purpose_part.text()
-    if purpose not in PURPOSES:
-        raise InvalidRequest("invalid_value", param="purpose", detail=f"must be one of {', '.join(PURPOSES)}")
-    data = upload.data
-    if len(data) > settings.max_bytes:
-        raise RequestTooLarge(limit=settings.max_bytes)
-    lines = jsonl.check(data, runtime.config.batches.max_lines) if purpose == "batch" else 0
-    now = int(time.time())
-    expires_at = _expiry(fields, now)
-    if expires_at is None and purpose == "batch":
-        expires_at = now + OUTPUT_DAYS * DAY  # as OpenAI keeps a batch file by default
+    boundary = boundary_of((exchange.header(b"content-type") or b"").decode("latin-1"))
+    file_id = new_file_id()
+    pieces = body_pieces(exchange, settings.max_bytes + FORM_OVERHEAD)  # the form's own lines besides the file
+    form, writer = await read_form(pieces, boundary, lambda: runtime.file_contents.writer(file_id))
+    try:
+        if writer is None:
+            raise InvalidRequest("missing_field", param="file")
+        if form.size > settings.max_bytes:
+            raise RequestTooLarge(limit=settings.max_bytes)
+        purpose = form.fields.get("purpose")
+        if purpose is None:
+            raise InvalidRequest("missing_field", param="purpose")
+        if purpose not in PURPOSES:
+            raise InvalidRequest("invalid_value", param="purpose", detail=f"must be one of {', '.join(PURPOSES)}")
+        now = int(time.time())
+        expires_at = _expiry(form.fields, now)
+    except BaseException:
+        if writer is not None:
+            await writer.discard()
+        raise
+    await writer.commit()
+    lines = 0
+    if purpose == "batch":
+        if expires_at is None:
+            expires_at = now + OUTPUT_DAYS * DAY  # as OpenAI keeps a batch file by default
+        try:
+            lines = await checked_lines(runtime, file_id)
+        except BaseException:
+            await runtime.file_contents.delete(file_id)
+            raise
     record = FileRecord(
-        id=new_file_id(),
+        id=file_id,
         owner=exchange.call.key_id,
         team=team_of(exchange.call),
         purpose=purpose,
-        filename=(upload.filename or "file")[:255],
-        bytes=len(data),
+        filename=(form.filename or "file")[:255],
+        bytes=form.size,
         created_at=now,
         expires_at=expires_at,
         lines=lines,
     )
-    await runtime.file_contents.write(record.id, data)
     await runtime.batch_store.put_file(record)
     return json_answer(file_object(record))
 
 
-def _expiry(fields: dict[str, Any], now: int) -> int | None:
+async def checked_lines(runtime: Runtime, file_id: str) -> int:
+    """A stored batch file checked line by line as it is read back (jsonl.py); its lines."""
+    checker = jsonl.FileCheck(runtime.config.batches.max_lines)
+    async for number, _, _, raw in stored_lines(runtime.file_contents, file_id, runtime.max_body_bytes):
+        checker.feed(number, raw)
+    return checker.finish()
+
+
+def _expiry(fields: dict[str, str], now: int) -> int | None:
     """`expires_after[anchor]=created_at` and `expires_after[seconds]=N` (how the SDK sends the object in a
     form), N from an hour to 30 days."""
     anchor, seconds = fields.get("expires_after[anchor]"), fields.get("expires_after[seconds]")
     if anchor is None and seconds is None:
         return None
-    if anchor is None or anchor.text() != "created_at":
+    if anchor != "created_at":
         raise InvalidRequest("invalid_value", param="expires_after.anchor", detail="must be created_at")
-    try:
-        count = int(seconds.text()) if seconds is not None else -1
-    except ValueError:
-        count = -1
+    count = int(seconds) if seconds is not None and seconds.strip().isdigit() else -1
     if not MIN_EXPIRY <= count <= MAX_EXPIRY:
         raise InvalidRequest(
             "invalid_value", param="expires_after.seconds", detail=f"must be from {MIN_EXPIRY} to {MAX_EXPIRY}"

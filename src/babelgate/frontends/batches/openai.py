@@ -13,8 +13,9 @@ from babelgate.answer import Answer, json_answer
 from babelgate.errors import InvalidRequest, MethodNotAllowed, NotFound, PermissionDenied
 from babelgate.exchange import Exchange
 from babelgate.frontends.batches import jsonl
-from babelgate.frontends.batches.files import limit_of, owned_file, query_of
+from babelgate.frontends.batches.files import file_not_found, limit_of, owned_file, query_of
 from babelgate.frontends.batches.ownership import scope_of, team_of
+from babelgate.frontends.batches.streams import stored_lines
 from babelgate.pipeline import parse_json_object
 from babelgate.store.batch_records import BatchRecord, Chunk
 
@@ -87,9 +88,14 @@ async def create_batch(
     file = await owned_file(runtime, exchange, input_file_id)
     if file.purpose != "batch":
         raise InvalidRequest("invalid_value", param="input_file_id", detail="the file's purpose is not batch")
-    data = await runtime.file_contents.read(file.id)
     batch_id = f"{prefix}{secrets.token_hex(12)}"
-    chunks, models = jsonl.chunks(batch_id, data, endpoint)
+    chunker = jsonl.Chunker(batch_id, endpoint)
+    try:
+        async for number, begin, end, raw in stored_lines(runtime.file_contents, file.id, runtime.max_body_bytes):
+            chunker.feed(number, begin, end, raw)
+    except FileNotFoundError:
+        raise file_not_found(file.id) from None
+    chunks, models = chunker.finish()
     # The owner's budgets, before anything runs: a spent one refuses the batch (each line is admitted again as
     # it runs, and fails with the budget's error once it is spent).
     for model in sorted(models)[:MODELS_CHECKED]:

@@ -1,7 +1,8 @@
-"""Large answers of the files and batches routes sent as they are read (a file's contents a mebibyte at a time, a
-message batch's results a page of outcomes at a time), so that a 200 MiB file or a 100,000-line batch never sits
-in memory. A failure after the first bytes cuts the body (`answer.StreamCut`: the connection is dropped), so a
-client never takes a truncated file for a whole one."""
+"""Large files and answers read and sent a piece at a time: a file's contents a mebibyte at a time, a message
+batch's results a page of outcomes at a time, a stored batch file's lines as they are checked or cut into chunks,
+so that a 200 MiB file or a 100,000-line batch never sits in memory. A failure after an answer's first bytes cuts
+its body (`answer.StreamCut`: the connection is dropped), so a client never takes a truncated file for a whole
+one."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, Final
 
 from babelgate.answer import Answer, StreamCut
 from babelgate.errors import GatewayError
+from babelgate.frontends.batches.jsonl import Line, invalid
 from babelgate.store.file_contents import FileContents
 
 PIECE: Final = 1024 * 1024
@@ -60,3 +62,31 @@ async def paged(page: Callable[[int], Awaitable[tuple[bytes, int | None]]]) -> A
         piece, after = await page(after)
         if piece:
             yield piece
+
+
+async def stored_lines(contents: FileContents, file_id: str, longest: int) -> AsyncIterator[Line]:
+    """A stored file's lines that are not blank, read a piece at a time (jsonl.Line: number, start, stop, bytes);
+    a line longer than `longest` bytes is refused (no request it could hold would be taken)."""
+    number = base = 0  # `base`: where `carry` begins in the file
+    carry = b""
+    while True:
+        piece = await contents.read(file_id, base + len(carry), base + len(carry) + PIECE)
+        data = carry + piece if carry else piece
+        start = 0
+        while True:
+            stop = data.find(b"\n", start)
+            if stop < 0:
+                break
+            number += 1
+            if stop - start > longest:
+                raise invalid(number, f"longer than {longest} bytes")
+            if data[start:stop].strip():
+                yield number, base + start, base + stop, data[start:stop]
+            start = stop + 1
+        base, carry = base + start, data[start:]
+        if len(carry) > longest:
+            raise invalid(number + 1, f"longer than {longest} bytes")
+        if len(piece) < PIECE:
+            if carry.strip():
+                yield number + 1, base, base + len(carry), carry
+            return
