@@ -19,7 +19,8 @@ from babelgate.store.batch_records import BatchRecord, Chunk, FileRecord
 from babelgate.store.batch_sqlite import SQLiteBatchStore
 from babelgate.store.file_contents import DirectoryContents
 from tests.conftest import GatewayFactory, RunningApp
-from tests.fakes.openai_upstream import FakeOpenAI
+from tests.fakes.openai_upstream import FakeOpenAI, completion
+from tests.fakes.scripted import Reply
 from tests.integration.test_virtual_keys import ADMIN, MASTER, _create
 from tests.services import run_aside
 from tests.waiting import eventually
@@ -244,3 +245,19 @@ def test_a_batch_whose_input_was_deleted_fails(make_gateway: GatewayFactory, tmp
         batch = finished(client, "batch_gone")
     assert batch.status == "failed" and batch.failed_at and batch.errors is not None
     assert batch.errors.data[0].code == "input_file_missing" and batch.output_file_id is None
+
+
+def test_a_rate_limited_key_runs_its_batch_within_its_limits(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, tmp_path: Path
+) -> None:
+    gateway = gateway_with_files(make_gateway, tmp_path, concurrency=4)
+    key = _create(gateway, max_concurrent=1)["key"]  # four lines at once meet a limit of one request in flight
+    upstream.chat_responder = lambda body: Reply(json=completion("ok", model=body["model"]), first_byte_delay=0.05)
+    with client_of(gateway, key) as client:
+        uploaded = client.files.create(file=("in.jsonl", io.BytesIO(batch_file(6))), purpose="batch")
+        created = client.batches.create(
+            input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        batch = finished(client, created.id, 60)
+    assert batch.status == "completed" and (batch.request_counts.completed, batch.request_counts.failed) == (6, 0)
+    assert batch.error_file_id is None

@@ -22,8 +22,10 @@ from babelgate.batch_engine.line import run_line
 from babelgate.batch_engine.provider_road import road_of, run_provider_batch
 from babelgate.batch_engine.results import finish
 from babelgate.config.batches import BatchesConfig
+from babelgate.errors import GatewayError, RateLimitExceeded
 from babelgate.frontends.batches import jsonl
 from babelgate.frontends.route import Route
+from babelgate.governance.budgets import BudgetExceeded
 from babelgate.observability.request_id import RequestIds
 from babelgate.routing.registry import Deployment
 from babelgate.store.batch_records import BatchRecord, BatchStore, Chunk, Kind, Outcome
@@ -41,6 +43,9 @@ FLUSH_LINES: Final = 32  # outcomes written together
 FLUSH_SECONDS: Final = 0.5  # at the latest, outcomes wait this long before they are written
 STATUS_EVERY: Final = 1.0  # seconds between reads of a running batch's status (a cancel, its expiry)
 PURGE_EVERY: Final = 600.0  # seconds between purges of expired files
+PACE_LEAST: Final = 0.05  # seconds a line refused by a rate limit waits at least before it runs again
+PACE_MOST: Final = 60.0  # and at most (the limit's Retry-After, within these)
+PACE_UNSAID: Final = 0.25  # where the limit says no Retry-After (requests in flight: one may end any moment)
 # Seconds between looks, by the holder of a batch's finishing chunk, at the batch's open chunks.
 FINISH_POLL: Final = 0.5
 
@@ -251,17 +256,24 @@ class _ChunkRun:
         return None
 
     async def _line(self, batch: BatchRecord, line: int, custom_id: str, parsed: dict[str, object]) -> None:
+        """Runs the line; one the key's or the model's own rate limit refused waits as long as the limit says and
+        runs again (the batch keeps to the limits rather than failing its lines), unless the batch stopped."""
         try:
             body = parsed.get("body")
-            status, answer, request_id = await run_line(
-                self.engine.runtime(),
-                self.engine._routes,
-                self.engine._ids,
-                owner=batch.owner,
-                batch_id=batch.id,
-                url=str(parsed.get("url")),
-                body=body if isinstance(body, dict) else {},
-            )
+            while True:
+                status, answer, request_id, error = await run_line(
+                    self.engine.runtime(),
+                    self.engine._routes,
+                    self.engine._ids,
+                    owner=batch.owner,
+                    batch_id=batch.id,
+                    url=str(parsed.get("url")),
+                    body=dict(body) if isinstance(body, dict) else {},
+                )
+                if not paced(error) or await self._stopped() is not None:
+                    break
+                assert error is not None
+                await asyncio.sleep(min(max(error.retry_after or PACE_UNSAID, PACE_LEAST), PACE_MOST))
         finally:
             self.engine._slots.release()
         await self._record(Outcome(line, custom_id, "ok", status, request_id, answer))
@@ -299,6 +311,11 @@ class _ChunkRun:
             self.flushed_at = time.monotonic()
             if outcomes or done is not None:
                 await self.engine.store.record_lines(self.chunk.batch_id, outcomes, done=done)
+
+
+def paced(error: GatewayError | None) -> bool:
+    """A refusal by the caller's own rate limits (not a budget, not an upstream's 429): the line waits its turn."""
+    return isinstance(error, RateLimitExceeded) and not isinstance(error, BudgetExceeded)
 
 
 def _now() -> int:

@@ -18,7 +18,7 @@ import orjson
 
 from babelgate import pipeline
 from babelgate.call import Call
-from babelgate.errors import AuthenticationFailed
+from babelgate.errors import AuthenticationFailed, GatewayError
 from babelgate.exchange import Exchange
 from babelgate.frontends.route import Route
 from babelgate.observability.request_id import RequestIds
@@ -64,8 +64,9 @@ async def run_line(
     batch_id: str,
     url: str,
     body: dict[str, Any],
-) -> tuple[int, bytes, str]:
-    """The line's answer: its status, its body (JSON, an error in the route's format) and its request id."""
+) -> tuple[int, bytes, str, GatewayError | None]:
+    """The line's answer: its status, its body (JSON, an error in the route's format), its request id, and the
+    error that failed it, if one did."""
     path = url[3:] if url.startswith("/v1/") else url
     route = routes[path]
     body.pop("stream", None)  # a line's answer is whole
@@ -89,7 +90,7 @@ async def run_line(
         functools.partial(route.handler, runtime, exchange) if refusal is None else functools.partial(_raise, refusal)
     )
     await pipeline.serve(runtime, exchange, handle, authenticate=False, model_route=True)
-    return collected.status or 500, b"".join(collected.parts), call.request_id.decode()
+    return collected.status or 500, b"".join(collected.parts), call.request_id.decode(), call.error
 
 
 def _identify(runtime: Runtime, call: Call, owner: str | None) -> AuthenticationFailed | None:
