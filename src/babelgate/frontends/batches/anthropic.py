@@ -70,8 +70,11 @@ def message_batch(record: BatchRecord, base_url: str) -> dict[str, Any]:
 
 
 def _base_url(exchange: Exchange) -> str:
+    """Where the client reached the gateway (its `Host`, the scheme the server saw, the path the gateway is mounted
+    under), for the `results_url` the SDK fetches as it is."""
     host = (exchange.header(b"host") or b"localhost").decode("latin-1")
-    return f"{exchange.scope.get('scheme', 'http')}://{host}"
+    scope = exchange.scope
+    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
 
 
 async def message_batches(runtime: Runtime, exchange: Exchange) -> Answer:
