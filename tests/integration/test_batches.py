@@ -14,13 +14,16 @@ import httpx
 import openai
 import pytest
 
+from babelgate.config import load_config
 from babelgate.frontends.batches import jsonl as batch_jsonl
+from babelgate.providers import PROVIDER_TYPES
 from babelgate.store.batch_records import BatchRecord, Chunk, FileRecord
 from babelgate.store.batch_sqlite import SQLiteBatchStore
 from babelgate.store.file_contents import DirectoryContents
-from tests.conftest import GatewayFactory, RunningApp
+from tests.conftest import GatewayFactory, RunningApp, base_env
 from tests.fakes.openai_upstream import FakeOpenAI, completion
 from tests.fakes.scripted import Reply
+from tests.fakes.servers import LoopThread
 from tests.integration.test_virtual_keys import ADMIN, MASTER, _create
 from tests.services import run_aside
 from tests.waiting import eventually
@@ -261,3 +264,30 @@ def test_a_rate_limited_key_runs_its_batch_within_its_limits(
         batch = finished(client, created.id, 60)
     assert batch.status == "completed" and (batch.request_counts.completed, batch.request_counts.failed) == (6, 0)
     assert batch.error_file_id is None
+
+
+def test_a_reload_that_moves_the_files_starts_a_new_engine(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, loop_thread: LoopThread, tmp_path: Path
+) -> None:
+    store = f"sqlite:{tmp_path / 'state.db'}"
+    gateway = gateway_with_files(make_gateway, tmp_path, store=store)
+    engine = gateway.app.app.batches.engine
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(f"files:\n  dir: {tmp_path / 'moved'}\nbatches:\n  concurrency: 2\n")
+    config = load_config(moved, {**base_env(upstream), "BABELGATE_STORE_URL": store}, available_types=PROVIDER_TYPES)
+
+    async def swap() -> None:
+        gateway.app.app.swap(config)
+
+    loop_thread.run(swap())
+    assert (
+        gateway.app.app.batches.engine is not engine
+        and gateway.app.runtime.batch_wake == gateway.app.app.batches.engine.wake
+    )
+    with client_of(gateway, "unused") as client:
+        uploaded = client.files.create(file=("in.jsonl", io.BytesIO(batch_file(3))), purpose="batch")
+        created = client.batches.create(
+            input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        assert finished(client, created.id).status == "completed"
+    assert (tmp_path / "moved" / uploaded.id).exists()
