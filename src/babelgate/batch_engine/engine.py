@@ -226,7 +226,7 @@ class _ChunkRun:
             if stopped is not None:
                 self.pending.append(Outcome(line, custom_id, stopped))
                 continue
-            deployment = road_of(runtime, batch.owner, parsed)
+            deployment = road_of(runtime, batch, parsed)
             if deployment is not None:  # the provider's batch API runs it, with the chunk's other lines for it
                 url = str(parsed["url"])
                 group = roads.setdefault((url, deployment.provider.name, deployment.model), (deployment, []))
@@ -266,6 +266,7 @@ class _ChunkRun:
                     self.engine._routes,
                     self.engine._ids,
                     owner=batch.owner,
+                    owner_key=batch.body.get("owner_key"),
                     batch_id=batch.id,
                     url=str(parsed.get("url")),
                     body=dict(body) if isinstance(body, dict) else {},

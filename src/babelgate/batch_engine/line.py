@@ -4,7 +4,8 @@ retries and fallbacks, and a ledger row that names the batch). The exchange is t
 ASGI scope made here: its body is the line's, and its answer is collected instead of written to a socket.
 
 The owner is named by its key id, never by its secret (the store holds none): a virtual key is found in the key
-ring, and a revoked or expired one fails the line as its request would have failed; a static key is its id."""
+ring, and a revoked or expired one fails the line as its request would have failed; a JWT caller's key (its user,
+team and models, made from the token: identity/jwt_callers.py) is kept with the batch; a static key is its id."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from babelgate import pipeline
-from babelgate.call import Call
 from babelgate.errors import AuthenticationFailed, GatewayError
 from babelgate.exchange import Exchange
 from babelgate.frontends.route import Route
+from babelgate.governance.virtual_keys import VirtualKey
 from babelgate.observability.request_id import RequestIds
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ async def run_line(
     ids: RequestIds,
     *,
     owner: str | None,
+    owner_key: dict[str, Any] | None = None,
     batch_id: str,
     url: str,
     body: dict[str, Any],
@@ -85,7 +87,8 @@ async def run_line(
     exchange = Exchange(scope, collected.receive, collected.send, ids, route.name, errors=route.errors)
     call = exchange.call
     call.batch_id = batch_id
-    refusal = _identify(runtime, call, owner)
+    key, refusal = owner_of(runtime, owner, owner_key)
+    call.key_id, call.virtual_key = owner, key
     handle = (
         functools.partial(route.handler, runtime, exchange) if refusal is None else functools.partial(_raise, refusal)
     )
@@ -93,18 +96,19 @@ async def run_line(
     return collected.status or 500, b"".join(collected.parts), call.request_id.decode(), call.error
 
 
-def _identify(runtime: Runtime, call: Call, owner: str | None) -> AuthenticationFailed | None:
-    """Writes the owner's identity on the call; answers the refusal when its virtual key is no longer live."""
-    call.key_id = owner
+def owner_of(
+    runtime: Runtime, owner: str | None, kept: dict[str, Any] | None
+) -> tuple[VirtualKey | None, AuthenticationFailed | None]:
+    """The owner's virtual key (None for a static key), and the refusal when it is no longer live."""
     if owner is None:
-        return None
+        return None, None
     key = runtime.key_ring.keys.get(owner)
     if key is None:
-        return None  # a static key (server.api_keys): its id is all there is
+        # A JWT caller's key, as it was when the batch was made; none: a static key (server.api_keys).
+        return (VirtualKey.decode(orjson.dumps(kept)) if kept is not None else None), None
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= time.time()):
-        return AuthenticationFailed(key_id=key.id)
-    call.virtual_key = key
-    return None
+        return None, AuthenticationFailed(key_id=key.id)
+    return key, None
 
 
 async def _raise(error: Exception) -> Any:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from babelgate.accounting import account
+from babelgate.batch_engine.line import owner_of
 from babelgate.call import Call
 from babelgate.errors import GatewayError, UpstreamError
 from babelgate.frontends.batches.line_codecs import CODECS, LineCodec
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 RATES: Final = ("input", "output", "cached_input", "cache_write", "reasoning", "audio_input", "audio_output")
 
 
-def road_of(runtime: Runtime, owner: str | None, parsed: dict[str, Any]) -> Deployment | None:
+def road_of(runtime: Runtime, batch: BatchRecord, parsed: dict[str, Any]) -> Deployment | None:
     """The deployment whose provider batch API runs this line, or None: the gateway runs it."""
     body = parsed.get("body")
     codec = CODECS.get(str(parsed.get("url")))
@@ -50,11 +51,9 @@ def road_of(runtime: Runtime, owner: str | None, parsed: dict[str, Any]) -> Depl
     deployment = route.deployments[0]
     if batches_of(deployment.provider) is None:
         return None
-    key = runtime.key_ring.keys.get(owner) if owner is not None else None
-    if key is not None and (
-        key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= time.time())
-    ):
-        return None
+    key, refused = owner_of(runtime, batch.owner, batch.body.get("owner_key"))
+    if refused is not None:
+        return None  # the gateway answers the line with the refusal
     try:
         if runtime.governance.applicable(key, model):
             return None  # limits or budgets apply: each line is admitted in the gateway
@@ -152,7 +151,7 @@ def _call(
     call = Call(codec.route, ids(None), [])
     call.batch_id = batch.id
     call.key_id = batch.owner
-    call.virtual_key = runtime.key_ring.keys.get(batch.owner) if batch.owner is not None else None
+    call.virtual_key = owner_of(runtime, batch.owner, batch.body.get("owner_key"))[0]
     call.requested_model = str(body.get("model", ""))
     call.provider, call.model = deployment.provider.name, deployment.public_name
     call.notes = CallNotes(price=discounted(deployment.price))

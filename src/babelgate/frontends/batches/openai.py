@@ -9,6 +9,8 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any, Final
 
+import orjson
+
 from babelgate.answer import Answer, json_answer
 from babelgate.errors import InvalidRequest, MethodNotAllowed, NotFound, PermissionDenied
 from babelgate.exchange import Exchange
@@ -117,6 +119,10 @@ async def create_batch(
         input_file_id=file.id,
         body=body,
     )
+    key = exchange.call.virtual_key
+    if key is not None and key.id not in runtime.key_ring.keys and not key.digest:
+        # A JWT caller's key, made from its token (its user, team and models; no secret): kept for its lines.
+        record.body["owner_key"] = orjson.loads(key.encode())
     await runtime.batch_store.create_batch(record, chunks)
     runtime.batch_wake()
     return record
