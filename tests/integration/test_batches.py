@@ -291,3 +291,29 @@ def test_a_reload_that_moves_the_files_starts_a_new_engine(
         )
         assert finished(client, created.id).status == "completed"
     assert (tmp_path / "moved" / uploaded.id).exists()
+
+
+def test_a_revoked_key_fails_the_lines_it_had_not_run(
+    make_gateway: GatewayFactory, upstream: FakeOpenAI, tmp_path: Path
+) -> None:
+    gateway = gateway_with_files(make_gateway, tmp_path, concurrency=2)
+    owner = _create(gateway)
+    answer = httpx.post(gateway.url + "/admin/users", json={"id": "ada", "role": "admin"}, headers=ADMIN, timeout=10)
+    assert answer.status_code == 201, answer.text
+    admin = _create(gateway, user="ada")["key"]  # sees every batch, the revoked key's too
+    upstream.chat_responder = lambda body: Reply(json=completion("ok", model=body["model"]), first_byte_delay=0.02)
+    with client_of(gateway, owner["key"]) as client:
+        uploaded = client.files.create(file=("in.jsonl", io.BytesIO(batch_file(200))), purpose="batch")
+        created = client.batches.create(
+            input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+    revoked = httpx.delete(f"{gateway.url}/admin/keys/{owner['id']}", headers=ADMIN, timeout=10)
+    assert revoked.status_code == 200, revoked.text
+    with client_of(gateway, admin) as as_admin:
+        batch = finished(as_admin, created.id, 60)
+        counts = batch.request_counts
+        assert batch.status == "completed" and counts.failed > 0 and counts.completed + counts.failed == 200
+        errors = jsonl(as_admin.files.content(batch.error_file_id).content)
+    assert {e["response"]["status_code"] for e in errors} == {401}
+    sent = [r for r in upstream.received if r.path.endswith("/chat/completions")]
+    assert len(sent) == counts.completed  # no line of the revoked key reached the upstream
