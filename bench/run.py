@@ -111,6 +111,7 @@ class Plan:
     mcp_calls: int = 200  # MCP tool calls per round through /mcp and direct (mcp_paths.py); 0: not measured
     realtime_seconds: int = 60  # seconds of audio per round on /v1/realtime (realtime_paths.py); 0: not measured
     settle: float = 0.5  # seconds of the same load, unmeasured, right before each gateway's measured run
+    batch_lines: int = 10_000  # lines of the larger batch through the batch engine (batch_lines.py); 0: not measured
 
 
 def _levels(text: str) -> tuple[int, ...]:
@@ -204,6 +205,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
         default=60,
         help="seconds of audio per round through /v1/realtime (bench/realtime_paths.py); 0: none",
     )
+    parser.add_argument(
+        "--batch-lines",
+        type=int,
+        default=10_000,
+        help="lines of the larger batch through the batch engine, against a tenth (bench/batch_lines.py); 0: none",
+    )
     litellm = os.environ.get(LITELLM_ENV)
     parser.add_argument(
         "--litellm",
@@ -244,6 +251,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, bool]:
         0 if args.quick else args.mcp_calls,
         0 if args.quick else args.realtime_seconds,
         0.0 if args.quick else args.settle,
+        0 if args.quick else args.batch_lines,
     )
     return plan, not args.no_pin
 
@@ -937,6 +945,8 @@ def bench(plan: Plan, pin_wanted: bool, children: Children, store_dir: str) -> i
         print("\n".join(mcp_report(plan.mcp_calls)))
     if plan.realtime_seconds > 0:
         print("\n".join(realtime_report(plan.realtime_seconds)))
+    if plan.batch_lines > 0:
+        print("\n".join(batch_report(plan.batch_lines)))
     write_json(
         plan,
         pin,
@@ -974,6 +984,16 @@ def realtime_report(seconds: int) -> list[str]:
     done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     lines = done.stdout.strip().splitlines() if done.returncode == 0 else [f"failed: {done.stderr.strip()[-400:]}"]
     return ["", "Realtime: a session's audio through /v1/realtime (bench/realtime_paths.py)", *lines]
+
+
+def batch_report(lines: int) -> list[str]:
+    """The batch engine's CPU per line and peak memory for a batch of a tenth of `lines` and of `lines`, measured by
+    bench/batch_lines.py in a process of its own (its fake upstream and gateways), after the chat paths."""
+    sizes = f"{max(1, lines // 10)},{lines}"
+    command = [sys.executable, str(Path(__file__).parent / "batch_lines.py"), "--sizes", sizes]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    lines_out = done.stdout.strip().splitlines() if done.returncode == 0 else [f"failed: {done.stderr.strip()[-400:]}"]
+    return ["", "Batches: lines run by the batch engine through the pipeline (bench/batch_lines.py)", *lines_out]
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -100,6 +100,7 @@ def account(
                 record.guarded.ledger_value() if record.guarded is not None else None,
                 record.details,
                 searches,
+                record.batch_id,
             )
         )
     return provider_type

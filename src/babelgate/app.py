@@ -20,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from babelgate import pipeline, response_cache
 from babelgate.answer import Answer
+from babelgate.assembly.batches import BatchesPart
 from babelgate.assembly.conversation import ConversationPart
 from babelgate.assembly.governance import GovernancePart
 from babelgate.assembly.guardrails import GuardrailsPart
@@ -112,6 +113,7 @@ class Gateway:
         self.mcp = McpPart(config, self.store, self.background, self._current, VERSION)
         governance = self.governance
         self.guardrails = GuardrailsPart(config, self.upstreams, lambda: governance.directory.team_guardrails)
+        self.batches = BatchesPart(config, self._current, ROUTES, self.request_ids)
         # Each after what it uses: started and reloaded in this order, stopped in the reverse one (the ledger
         # writes its last rows before the store closes, the store before the client's pools close).
         self.parts: tuple[Part, ...] = (
@@ -126,6 +128,7 @@ class Gateway:
             self.identity,
             self.mcp,
             self.guardrails,
+            self.batches,
         )
         self.cache = ResponseCache(
             max_entries=config.cache.max_entries, redis=self.redis.link, prefix=prefix_of(config)
@@ -176,6 +179,9 @@ class Gateway:
             guardrails=self.guardrails.guardrails,
             conversations=self.conversations.log,
             realtime=self.realtime,
+            batch_store=self.batches.engine.store,
+            file_contents=self.batches.engine.contents,
+            batch_wake=self.batches.engine.wake,
         )
 
     def _current(self) -> Runtime:

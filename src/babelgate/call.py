@@ -26,6 +26,7 @@ class Call:
     __slots__ = (
         "_by_name",
         "attempt_log",
+        "batch_id",
         "body_size",
         "chunk_hooks",
         "context",
@@ -71,6 +72,7 @@ class Call:
         self.chunk_hooks: tuple[Hook, ...] = ()  # the hooks that see each piece of a stream, when any
         self.attempt_log: list[AttemptRecord] | None = None  # each attempt, when traces are on
         self.session: str | None = None  # its session's hash, when the model keeps sessions on a deployment
+        self.batch_id: str | None = None  # the batch it is a line of, when the gateway runs it for one
         self.details: str | None = None  # what the ledger keeps of a Realtime session beside the totals (JSON)
         self.error: GatewayError | None = None  # what failed it (its code for metrics, its message for the ledger)
         # Headers the answer carries besides its own: the route's and attempts' (routing/), the rate limits'

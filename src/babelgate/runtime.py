@@ -7,9 +7,11 @@ finish on the runtime they started with.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from babelgate.config.batches import default_files_dir
 from babelgate.config.models import Config
 from babelgate.conversation.log import ConversationLog
 from babelgate.cors import Cors
@@ -32,6 +34,9 @@ from babelgate.routing.registry import ModelRegistry
 from babelgate.routing.router import Router
 from babelgate.sealing import SealerSource
 from babelgate.store import ResponseStore
+from babelgate.store.batch_memory import MemoryBatchStore
+from babelgate.store.batch_records import BatchStore
+from babelgate.store.file_contents import DirectoryContents, FileContents
 
 if TYPE_CHECKING:  # the MCP SDK, PyJWT and `cryptography` load only when configured
     from babelgate.identity.jwt_callers import JwtCallers
@@ -79,3 +84,9 @@ class Runtime:
     conversations: ConversationLog | None = None
     # Realtime sessions running and client secrets (realtime/sessions.py): the gateway's, one across reloads.
     realtime: RealtimeState = field(default_factory=RealtimeState)
+    # Files, batches and their lines' outcomes (frontends/batches/), and where files' contents are (the gateway's
+    # batches part sets both from the config).
+    batch_store: BatchStore = field(default_factory=MemoryBatchStore)
+    file_contents: FileContents = field(default_factory=lambda: DirectoryContents(default_files_dir()))
+    # Tells the batch engine a batch is waiting (batch_engine/): it claims at once instead of at its next poll.
+    batch_wake: Callable[[], None] = field(default=lambda: None)

@@ -97,6 +97,7 @@ ROOMS: dict[str, Floor] = {
     "app": Floor.TOP,
     # The parts the app is assembled from (the /mcp endpoint, a frontend, is one part's).
     "assembly": Floor.TOP,
+    "batch_engine": Floor.TOP,
     "server_protocol": Floor.TOP,
     "server_cycle": Floor.TOP,
     "protocol_errors": Floor.TOP,

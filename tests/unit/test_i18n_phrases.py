@@ -35,6 +35,7 @@ WRAPPERS: dict[str, tuple[int, str]] = {
     "readany": (0, "phase"),
     "wait": (0, "phase"),
     "check_deadline": (0, "phase"),
+    "invalid": (1, "reason"),  # frontends/batches/jsonl.py: why a batch file's line is refused
 }
 
 # Phrases made at run time from code values, as the code makes them (the scan sees only their pieces).

@@ -49,6 +49,7 @@ def entry(n: int) -> Entry:
         None,  # guardrails
         None,  # realtime
         None,  # search units
+        None,  # batch
     )
 
 

@@ -220,7 +220,7 @@ async def test_the_ledger_hands_sqlite_its_rows_in_the_form_it_binds_and_they_re
     ledger = Ledger(store)
     assert ledger.form is store.ledger_form
     request = (100.0, b"req-1", "vk", None, "chat.completions", "gpt-4o-mini", "openai", "gpt-4o-mini", 1, 200, "")
-    request += (3, 4, 0, 0, None, 0.25, None, True, None, None, None, None, None, None, None)
+    request += (3, 4, 0, 0, None, 0.25, None, True, None, None, None, None, None, None, None, None)
     tool_call = {column: None for column in COLUMNS} | {"ts": 101.0, "request_id": "mcp-1", "status": 200}
     tool_call |= {"server": "files", "tool": "read", "bytes_in": 10, "bytes_out": 20, "stream": False}
     try:

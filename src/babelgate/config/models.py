@@ -14,6 +14,7 @@ from typing import Any, Final, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from babelgate.config.batches import BatchesConfig, FilesConfig
 from babelgate.config.content import ExporterConfig, GuardrailConfig, LoggingConfig
 from babelgate.config.identity import AuthConfig
 from babelgate.config.realtime import CascadeConfig, RealtimeConfig
@@ -203,6 +204,9 @@ class PriceConfig(_Strict):
     audio_input: float | None = Field(default=None, ge=0, description="audio tokens in, uncached; unset: input")
     audio_output: float | None = Field(default=None, ge=0, description="audio tokens out; unset: output")
     per_search: float | None = Field(default=None, ge=0, description="dollars per 1,000 searches (rerank)")
+    # What a line sent through a provider's own batch API costs, as a share of this price (lines the gateway
+    # runs itself pay the price).
+    batch_discount: float = Field(default=0.5, ge=0, le=1, description="share of the price through a batch API")
 
     @model_validator(mode="before")
     @classmethod
@@ -673,6 +677,9 @@ class Config(_Strict):
     exporters: tuple[ExporterConfig, ...] = ()
     # Bounds of Realtime sessions on /v1/realtime (config/realtime.py).
     realtime: RealtimeConfig = Field(default_factory=RealtimeConfig)
+    # Uploaded files (/v1/files) and the batch engine (/v1/batches, /v1/messages/batches): config/batches.py.
+    files: FilesConfig = Field(default_factory=FilesConfig)
+    batches: BatchesConfig = Field(default_factory=BatchesConfig)
 
     @field_validator("mcp_servers")
     @classmethod

@@ -10,6 +10,7 @@ from babelgate.frontends import admin, embeddings, health, images, metrics, mode
 from babelgate.frontends.anthropic_clouds import bedrock, vertex
 from babelgate.frontends.anthropic_messages import routes as anthropic_messages
 from babelgate.frontends.audio import routes as audio
+from babelgate.frontends.batches import routes as batches
 from babelgate.frontends.bedrock_converse import routes as bedrock_converse
 from babelgate.frontends.gemini import routes as gemini
 from babelgate.frontends.gemini import vertex as vertex_gemini
@@ -43,6 +44,7 @@ FRONTENDS: Final[tuple[Frontend, ...]] = (
     vertex_gemini.FRONTEND,
     gemini_live.FRONTEND,
     ollama.FRONTEND,
+    batches.FRONTEND,
     admin.FRONTEND,
     ui.FRONTEND,
 )

@@ -422,6 +422,7 @@ def _row(entry: Entry, scrub: Callable[[str], str], absent: Any = None, flags: t
         guardrails,
         realtime,
         search_units,
+        batch_id,
     ) = entry
     hit = not attempts
     return (
@@ -462,4 +463,5 @@ def _row(entry: Entry, scrub: Callable[[str], str], absent: Any = None, flags: t
         guardrails if guardrails is not None else absent,
         realtime if realtime is not None else absent,
         search_units if search_units is not None else absent,
+        batch_id if batch_id is not None else absent,
     )

@@ -53,6 +53,8 @@ COLUMNS: Final = (
     "realtime",
     # A rerank's searches, where its upstream bills by the search (Cohere's search units); NULL elsewhere.
     "search_units",
+    # The batch (`batch_...`, frontends/batches/) a request ran for, when the gateway ran it as a batch's line.
+    "batch_id",
 )
 # What `/admin/usage` may group and filter by → the column.
 GROUPS: Final = {
@@ -68,11 +70,12 @@ GROUPS: Final = {
     "tool": "tool",
     "user": "user",
     "end_user": "end_user",
+    "batch": "batch_id",
 }
 # Groups the PostgreSQL hourly rollup does not keep (one row per session, user or end customer and hour would
 # be nearly as many rows as requests; MCP servers and tools are on tool calls' rows only): a question that
 # groups or filters by one is answered from the rows.
-ROW_ONLY_GROUPS: Final = frozenset(("session", "server", "tool", "user", "end_user"))
+ROW_ONLY_GROUPS: Final = frozenset(("session", "server", "tool", "user", "end_user", "batch"))
 SUMS: Final = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "search_units")
 SHARES: Final = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 # What `/admin/errors` reads of a failed request's row, and how many of the newest it reads at most.

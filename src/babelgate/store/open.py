@@ -33,7 +33,7 @@ def open_store(url: str, *, clock: Clock = time.time, timeout: float = DEFAULT_T
 
         return PostgresResponseStore(url, clock=clock, timeout=timeout)
     if url.startswith("sqlite:"):
-        return SQLiteResponseStore(_sqlite_path(url), clock=clock)
+        return SQLiteResponseStore(sqlite_path(url), clock=clock)
     # Only the scheme goes into the message: a mistyped PostgreSQL URL may carry a password.
     raise ValueError(
         f"unsupported response store URL (scheme {url.partition(':')[0]!r}); use one of: {', '.join(ACCEPTED_FORMS)}"
@@ -79,7 +79,7 @@ def store_address(url: str) -> str:
         return "memory"
     if url.startswith("sqlite:"):
         try:
-            return f"sqlite:{_sqlite_path(url).absolute()}"
+            return f"sqlite:{sqlite_path(url).absolute()}"
         except ValueError:
             return url
     parts = urlsplit(without_password(url))
@@ -87,7 +87,7 @@ def store_address(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def _sqlite_path(url: str) -> Path:
+def sqlite_path(url: str) -> Path:
     rest = url.removeprefix("sqlite:")
     if rest.startswith("//"):
         # URL form: the authority must be empty, so "sqlite:///x" names the absolute path "/x".

@@ -51,7 +51,7 @@ def schema(table: str) -> list[str]:
         " cost_usd DOUBLE PRECISION, latency_ms DOUBLE PRECISION, ttft_ms DOUBLE PRECISION,"
         " stream BOOLEAN, cache_hit BOOLEAN, error_message TEXT, session TEXT, server TEXT, tool TEXT,"
         ' bytes_in BIGINT, bytes_out BIGINT, "user" TEXT, end_user TEXT, content TEXT,'
-        " guardrails TEXT, realtime TEXT, search_units INTEGER)",
+        " guardrails TEXT, realtime TEXT, search_units INTEGER, batch_id TEXT)",
         # Added since the table was first made: an older one gains them when a gateway starts.
         f"ALTER TABLE {table}_ledger ADD COLUMN IF NOT EXISTS error_message TEXT",
         f"ALTER TABLE {table}_ledger ADD COLUMN IF NOT EXISTS session TEXT",
@@ -65,6 +65,7 @@ def schema(table: str) -> list[str]:
         f"ALTER TABLE {table}_ledger ADD COLUMN IF NOT EXISTS guardrails TEXT",
         f"ALTER TABLE {table}_ledger ADD COLUMN IF NOT EXISTS realtime TEXT",
         f"ALTER TABLE {table}_ledger ADD COLUMN IF NOT EXISTS search_units INTEGER",
+        f"ALTER TABLE {table}_ledger ADD COLUMN IF NOT EXISTS batch_id TEXT",
         *(
             f"CREATE INDEX IF NOT EXISTS {table}_ledger_{name} ON {table}_ledger ({columns})"
             for name, columns in (("ts", "ts"), ("key", "key_id, ts"), ("team", "team, ts"))

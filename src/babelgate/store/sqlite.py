@@ -43,7 +43,7 @@ _SCHEMA = (
     " reasoning_tokens INTEGER, cost_usd REAL, latency_ms REAL, ttft_ms REAL, stream INTEGER, cache_hit INTEGER,"
     " error_message TEXT, session TEXT, server TEXT, tool TEXT, bytes_in INTEGER, bytes_out INTEGER,"
     ' "user" TEXT, end_user TEXT, content TEXT,'
-    " guardrails TEXT, realtime TEXT, search_units INTEGER)",
+    " guardrails TEXT, realtime TEXT, search_units INTEGER, batch_id TEXT)",
     "CREATE INDEX IF NOT EXISTS babelgate_ledger_ts ON babelgate_ledger (ts)",
     # The conversation log: one row per logged request (store/conversation_table.py).
     "CREATE TABLE IF NOT EXISTS babelgate_conversations (ts REAL NOT NULL, request_id TEXT NOT NULL, key_id TEXT,"
@@ -111,6 +111,7 @@ _ADDED_COLUMNS = (
     ("babelgate_ledger", "guardrails", "TEXT"),
     ("babelgate_ledger", "realtime", "TEXT"),
     ("babelgate_ledger", "search_units", "INTEGER"),
+    ("babelgate_ledger", "batch_id", "TEXT"),
 )
 # Several gateway processes may share one file; wait for a writer's lock instead of failing at once.
 _BUSY_TIMEOUT_SECONDS = 10.0

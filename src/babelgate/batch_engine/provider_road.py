@@ -1,0 +1,198 @@
+"""Lines a provider's own batch API runs (providers/batch.py's `ProviderBatches`, the `batch` capability): a
+chunk's chat and Messages lines whose model routes first to such a provider go there as one provider batch per
+provider and upstream model. The provider batch's id is stored in the gateway batch before it is polled, so a
+restart polls it again and never submits twice. Outcomes come back as the door's own answers (OpenAI's chat
+completion or Anthropic's message, or the door's error: frontends/batches/line_codecs.py), each with a ledger row
+that names the batch, priced at the model's `batch_discount`.
+
+Only lines nothing would stop or change take this road: a caller whose limits or budgets apply, a line a
+guardrail covers, a gateway with hooks, all run in the gateway (line.py), where those apply to each line as they
+do to an interactive request (docs/decisions.md, "Batch lines")."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from babelgate.accounting import account
+from babelgate.batch_engine.line import owner_of
+from babelgate.call import Call
+from babelgate.errors import GatewayError, UpstreamError
+from babelgate.frontends.batches.line_codecs import CODECS, LineCodec
+from babelgate.model_facts import Price
+from babelgate.providers.base import CallNotes, batches_of
+from babelgate.providers.batch import BatchLine, BatchOutcome, ProviderBatches
+from babelgate.routing.registry import Deployment
+from babelgate.store.batch_records import BatchRecord, Kind, Outcome
+
+if TYPE_CHECKING:
+    from babelgate.observability.request_id import RequestIds
+    from babelgate.runtime import Runtime
+
+RATES: Final = ("input", "output", "cached_input", "cache_write", "reasoning", "audio_input", "audio_output")
+
+
+def road_of(runtime: Runtime, batch: BatchRecord, parsed: dict[str, Any]) -> Deployment | None:
+    """The deployment whose provider batch API runs this line, or None: the gateway runs it."""
+    body = parsed.get("body")
+    codec = CODECS.get(str(parsed.get("url")))
+    if codec is None or not isinstance(body, dict) or not codec.takes(body) or runtime.hooks:
+        return None
+    model = body.get("model")
+    if not isinstance(model, str):
+        return None
+    try:
+        route = runtime.registry.route(model)
+    except GatewayError:
+        return None
+    deployment = route.deployments[0]
+    if batches_of(deployment.provider) is None:
+        return None
+    key, refused = owner_of(runtime, batch.owner, batch.body.get("owner_key"))
+    if refused is not None:
+        return None  # the gateway answers the line with the refusal
+    try:
+        if runtime.governance.applicable(key, model):
+            return None  # limits or budgets apply: each line is admitted in the gateway
+    except GatewayError:
+        return None  # refused (the model is not the key's): the gateway answers it so
+    if runtime.guardrails.active and runtime.guardrails.applicable(key, model):
+        return None
+    return deployment
+
+
+def discounted(price: Price | None) -> Price | None:
+    """The price of a token through the provider's batch API: each rate times its `batch_discount`."""
+    if price is None:
+        return None
+    share = price.batch_discount
+    changes = {name: getattr(price, name) * share for name in RATES if getattr(price, name) is not None}
+    return dataclasses.replace(price, **changes)
+
+
+async def run_provider_batch(
+    runtime: Runtime,
+    ids: RequestIds,
+    batch: BatchRecord,
+    chunk_number: int,
+    deployment: Deployment,
+    url: str,
+    lines: list[tuple[int, str, dict[str, Any]]],
+    *,
+    remember: Callable[[dict[str, Any]], Any],
+    stopped: Callable[[], Any],
+    record: Callable[[Outcome], Any],
+) -> None:
+    """Submits (or finds) the provider batch of these lines, polls it until it ends, and records every line."""
+    part = batches_of(deployment.provider)
+    assert part is not None
+    codec = CODECS[url]
+    name = f"provider:{chunk_number}:{deployment.provider.name}:{deployment.model}"
+    by_line = {line: (custom_id, body) for line, custom_id, body in lines}
+    known = batch.body.get(name)
+    if isinstance(known, dict) and isinstance(known.get("id"), str):
+        provider_id: str = known["id"]
+    else:
+        sent = []
+        for line, custom_id, body in lines:
+            try:
+                sent.append(BatchLine(str(line), await codec.request(runtime, body, deployment)))
+            except GatewayError as refused:  # as the line's interactive request would have been refused
+                await record(_failed(runtime, ids, batch, deployment, codec, line, custom_id, body, refused))
+                del by_line[line]
+        if not sent:
+            return
+        provider_id = await part.submit_batch(deployment.model, sent)
+        await remember({name: {"id": provider_id}})
+    started = time.perf_counter()
+    state = await _polled(part, provider_id, runtime.config.batches.poll_interval, stopped)
+    async for outcome in part.batch_results(provider_id):
+        try:
+            line = int(outcome.custom_id)
+        except ValueError:
+            continue
+        found = by_line.pop(line, None)
+        if found is not None:
+            custom_id, body = found
+            await record(_answered(runtime, ids, batch, deployment, codec, line, custom_id, body, outcome, started))
+    gone: Kind = "canceled" if state == "cancelled" else "expired"
+    for line, (custom_id, body) in by_line.items():  # lines the provider never ran
+        if state in ("cancelled", "expired"):
+            await record(Outcome(line, custom_id, gone))
+        else:
+            error = UpstreamError(raw_message="the provider's batch ended without this line's result")
+            await record(_failed(runtime, ids, batch, deployment, codec, line, custom_id, body, error))
+
+
+async def _polled(part: ProviderBatches, provider_id: str, interval: float, stopped: Callable[[], Any]) -> str:
+    """Polls until the provider batch is no longer running; cancels it once the gateway batch is cancelled."""
+    cancelled = False
+    while True:
+        status = await part.batch_status(provider_id)
+        if status.state != "running":
+            return status.state
+        if not cancelled and await stopped() == "canceled":
+            await part.cancel_batch(provider_id)
+            cancelled = True
+        await asyncio.sleep(interval)
+
+
+def _call(
+    runtime: Runtime,
+    ids: RequestIds,
+    batch: BatchRecord,
+    deployment: Deployment,
+    codec: LineCodec,
+    body: dict[str, Any],
+) -> Call:
+    call = Call(codec.route, ids(None), [])
+    call.batch_id = batch.id
+    call.key_id = batch.owner
+    call.virtual_key = owner_of(runtime, batch.owner, batch.body.get("owner_key"))[0]
+    call.requested_model = str(body.get("model", ""))
+    call.provider, call.model = deployment.provider.name, deployment.public_name
+    call.notes = CallNotes(price=discounted(deployment.price))
+    return call
+
+
+def _answered(
+    runtime: Runtime,
+    ids: RequestIds,
+    batch: BatchRecord,
+    deployment: Deployment,
+    codec: LineCodec,
+    line: int,
+    custom_id: str,
+    body: dict[str, Any],
+    outcome: BatchOutcome,
+    started: float,
+) -> Outcome:
+    if outcome.response is None:
+        error = outcome.error or UpstreamError(raw_message="the provider gave this line no answer")
+        return _failed(runtime, ids, batch, deployment, codec, line, custom_id, body, error)
+    call = _call(runtime, ids, batch, deployment, codec, body)
+    assert call.notes is not None
+    call.notes.usage = outcome.response.usage
+    answer = codec.answer(outcome.response, deployment)
+    account(runtime, call, status=200, elapsed=time.perf_counter() - started, ttft=None, streamed=False)
+    return Outcome(line, custom_id, "ok", 200, call.request_id.decode(), answer)
+
+
+def _failed(
+    runtime: Runtime,
+    ids: RequestIds,
+    batch: BatchRecord,
+    deployment: Deployment,
+    codec: LineCodec,
+    line: int,
+    custom_id: str,
+    body: dict[str, Any],
+    error: GatewayError,
+) -> Outcome:
+    call = _call(runtime, ids, batch, deployment, codec, body)
+    call.failed(error)
+    account(runtime, call, status=error.status, elapsed=0.0, ttft=None, streamed=False)
+    return Outcome(line, custom_id, "ok", error.status, call.request_id.decode(), codec.error(error))
