@@ -37,7 +37,7 @@ class Price:
     audio_input: float | None = None  # audio tokens in, not read from a cache; unset: `input`
     audio_output: float | None = None  # audio tokens out; unset: `output`
     per_search: float | None = None  # dollars per 1,000 searches (a rerank's search units); unset: searches are free
-    batch_discount: float = 0.5  # the share of the price a line pays through a provider's batch API
+    batch_discount: float = 0.5  # the share taken off the price for a line through a provider's batch API
 
     def cost(self, usage: Usage) -> float:
         cached = usage.cached_tokens or 0

@@ -8,7 +8,7 @@ import io
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import httpx
 import openai
@@ -28,11 +28,18 @@ from tests.integration.test_virtual_keys import ADMIN, MASTER, _create
 from tests.services import run_aside
 from tests.waiting import eventually
 
+# The fake OpenAI upstream with its batch API turned off (`options.batches: false`): these tests are about the
+# lines the gateway runs itself (tests/integration/test_batch_provider_roads.py sends them to provider batches).
+RUN_HERE: Final = (
+    "providers:\n  openai: {type: openai, base_url: env:OPENAI_BASE_URL, api_key: env:OPENAI_API_KEY,"
+    " options: {batches: false}}\n"
+)
+
 
 def gateway_with_files(
     make_gateway: GatewayFactory, tmp_path: Path, *, store: str = "memory", concurrency: int = 4
 ) -> RunningApp:
-    config = f"files:\n  dir: {tmp_path / 'files'}\nbatches:\n  concurrency: {concurrency}\n"
+    config = f"{RUN_HERE}files:\n  dir: {tmp_path / 'files'}\nbatches:\n  concurrency: {concurrency}\n"
     return make_gateway(config, env={"BABELGATE_MASTER_KEY": MASTER, "BABELGATE_STORE_URL": store})
 
 
@@ -273,7 +280,7 @@ def test_a_reload_that_moves_the_files_starts_a_new_engine(
     gateway = gateway_with_files(make_gateway, tmp_path, store=store)
     engine = gateway.app.app.batches.engine
     moved = tmp_path / "moved.yaml"
-    moved.write_text(f"files:\n  dir: {tmp_path / 'moved'}\nbatches:\n  concurrency: 2\n")
+    moved.write_text(f"{RUN_HERE}files:\n  dir: {tmp_path / 'moved'}\nbatches:\n  concurrency: 2\n")
     config = load_config(moved, {**base_env(upstream), "BABELGATE_STORE_URL": store}, available_types=PROVIDER_TYPES)
 
     async def swap() -> None:

@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI, completion
 from tests.fakes.scripted import Reply
-from tests.integration.test_batches import batch_file, client_of, finished, jsonl
+from tests.integration.test_batches import RUN_HERE, batch_file, client_of, finished, jsonl
 from tests.integration.test_virtual_keys import MASTER, _create
 from tests.many_instances import fresh_database
 from tests.services import postgres_dsn, run_aside  # noqa: F401 (fixture)
@@ -40,7 +40,7 @@ async def _holders(dsn: str) -> list[str]:
 def test_two_instances_share_one_batch(
     database: str, make_gateway: GatewayFactory, upstream: FakeOpenAI, tmp_path: Path
 ) -> None:
-    settings = f"files:\n  dir: {tmp_path / 'files'}\nbatches:\n  concurrency: 4\n"
+    settings = f"{RUN_HERE}files:\n  dir: {tmp_path / 'files'}\nbatches:\n  concurrency: 4\n"
     env = {"BABELGATE_MASTER_KEY": MASTER, "BABELGATE_STORE_URL": database}
     first = make_gateway(settings, env=env)
     key = _create(first)["key"]

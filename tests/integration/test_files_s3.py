@@ -15,7 +15,7 @@ from moto.server import ThreadedMotoServer
 
 from tests.conftest import GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.integration.test_batches import batch_file, client_of, finished, jsonl
+from tests.integration.test_batches import RUN_HERE, batch_file, client_of, finished, jsonl
 from tests.integration.test_virtual_keys import MASTER, _create
 
 BUCKET = "babelgate-files"
@@ -44,7 +44,8 @@ def test_files_and_a_batch_in_a_bucket(
     make_gateway: GatewayFactory, upstream: FakeOpenAI, s3: str, tmp_path: Path
 ) -> None:
     gateway = make_gateway(
-        f"files:\n  dir: {tmp_path / 'unused'}\n  s3: {{bucket: {BUCKET}, endpoint_url: '{s3}', prefix: 'bg/'}}\n",
+        f"{RUN_HERE}files:\n  dir: {tmp_path / 'unused'}\n"
+        f"  s3: {{bucket: {BUCKET}, endpoint_url: '{s3}', prefix: 'bg/'}}\n",
         env={"BABELGATE_MASTER_KEY": MASTER},
     )
     with client_of(gateway, _create(gateway)["key"]) as client:

@@ -1,6 +1,8 @@
-"""Batches across providers and doors: an OpenAI batch whose lines name an OpenAI, an Anthropic and a Gemini model
-(each line through the gateway's own pipeline to its fake upstream), and Anthropic's `/v1/messages/batches` with
-the official `anthropic` SDK (create, retrieve, list, results, cancel, delete)."""
+"""Batches across providers and doors, on the lines the gateway runs itself (every provider's batch API turned off
+with `options.batches: false`; tests/integration/test_batch_provider_roads.py has them on): an OpenAI batch whose
+lines name an OpenAI, an Anthropic and a Gemini model (each line through the gateway's own pipeline to its fake
+upstream), and Anthropic's `/v1/messages/batches` with the official `anthropic` SDK (create, retrieve, list,
+results, cancel, delete)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,11 @@ from tests.integration.test_virtual_keys import MASTER, _create
 from tests.waiting import eventually
 
 CONFIG = """\
+providers:
+  openai: {type: openai, base_url: env:OPENAI_BASE_URL, api_key: env:OPENAI_API_KEY, options: {batches: false}}
+  anthropic: {type: anthropic, base_url: env:ANTHROPIC_BASE_URL, api_key: env:ANTHROPIC_API_KEY,
+              options: {batches: false}}
+  gemini: {type: gemini, base_url: env:GEMINI_BASE_URL, api_key: env:GEMINI_API_KEY, options: {batches: false}}
 models:
   claude: {provider: anthropic, model: claude-sonnet-4-5}
   gemini: {provider: gemini, model: gemini-2.5-flash}

@@ -15,7 +15,6 @@ from babelgate.frontends.route import Route
 from babelgate.observability.request_id import RequestIds
 from babelgate.store.batch_open import open_batch_store
 from babelgate.store.file_contents import DirectoryContents, FileContents
-from babelgate.store.s3_contents import S3Contents
 
 if TYPE_CHECKING:
     from babelgate.runtime import Runtime
@@ -62,5 +61,8 @@ class BatchesPart:
 def contents_of(config: Config) -> FileContents:
     bucket = config.files.s3
     if bucket is not None:
+        # Imported only for a bucket: its HTTP client (aiohttp, ~14 MiB) stays out of a gateway that never needs it.
+        from babelgate.store.s3_contents import S3Contents
+
         return S3Contents(bucket.bucket, bucket.region, bucket.endpoint_url, bucket.prefix)
     return DirectoryContents(config.files.dir)

@@ -65,10 +65,10 @@ def road_of(runtime: Runtime, batch: BatchRecord, parsed: dict[str, Any]) -> Dep
 
 
 def discounted(price: Price | None) -> Price | None:
-    """The price of a token through the provider's batch API: each rate times its `batch_discount`."""
+    """The price of a token through the provider's batch API: each rate less its `batch_discount` (0.5: half)."""
     if price is None:
         return None
-    share = price.batch_discount
+    share = 1.0 - price.batch_discount
     changes = {name: getattr(price, name) * share for name in RATES if getattr(price, name) is not None}
     return dataclasses.replace(price, **changes)
 

@@ -204,9 +204,9 @@ class PriceConfig(_Strict):
     audio_input: float | None = Field(default=None, ge=0, description="audio tokens in, uncached; unset: input")
     audio_output: float | None = Field(default=None, ge=0, description="audio tokens out; unset: output")
     per_search: float | None = Field(default=None, ge=0, description="dollars per 1,000 searches (rerank)")
-    # What a line sent through a provider's own batch API costs, as a share of this price (lines the gateway
-    # runs itself pay the price).
-    batch_discount: float = Field(default=0.5, ge=0, le=1, description="share of the price through a batch API")
+    # The share taken off this price for a line sent through a provider's own batch API (lines the gateway runs
+    # itself pay the price): 0.5, half price, as OpenAI, Anthropic, Gemini and Mistral sell their batches.
+    batch_discount: float = Field(default=0.5, ge=0, le=1, description="share off the price through a batch API")
 
     @model_validator(mode="before")
     @classmethod
