@@ -69,8 +69,13 @@ class Price:
         return total / MILLION
 
     def public(self) -> dict[str, float]:
-        """As `/v1/models` shows it: dollars per million tokens, the parts that are set."""
-        return {f.name: value for f in fields(self) if (value := getattr(self, f.name)) is not None}
+        """As `/v1/models` shows it: dollars per million tokens, the parts that are set (not the batch discount, a
+        share that only lines through a provider's batch API pay)."""
+        return {
+            f.name: value
+            for f in fields(self)
+            if (value := getattr(self, f.name)) is not None and f.name != "batch_discount"
+        }
 
 
 @dataclass(frozen=True, slots=True)

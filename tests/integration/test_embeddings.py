@@ -175,6 +175,6 @@ def test_hooks_see_embeddings_requests_and_may_refuse_them(make_gateway: Gateway
 
 
 def test_unknown_messages_paths_answer_in_anthropics_format(gateway: RunningApp) -> None:
-    response = httpx.post(gateway.url + "/v1/messages/batches", json={}, timeout=10)
+    response = httpx.post(gateway.url + "/v1/messages/drafts", json={}, timeout=10)
     assert response.status_code == 404
     assert response.json()["type"] == "error" and response.json()["error"]["type"] == "not_found_error"
