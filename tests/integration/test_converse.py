@@ -8,6 +8,7 @@ virtual key's model list, and LangChain's ChatBedrockConverse on a tool task (fr
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -424,9 +425,9 @@ def test_the_native_road_keeps_bedrocks_own_fields_and_its_exceptions(
 # -- LangChain's ChatBedrockConverse on the door ---------------------------------------------------------------
 
 
-def test_langchains_chat_bedrock_converse_runs_a_tool_task(gateway: RunningApp, upstream: FakeOpenAI) -> None:
+def test_langchains_chat_bedrock_converse_runs_a_tool_task(road: Road) -> None:
     """langchain-aws's ChatBedrockConverse, given a boto3 client at the gateway, binds a tool, gets the call,
-    sends the result back and gets the answer, streamed and not."""
+    sends the result back and gets the answer, streamed and not: on each provider's model."""
     from langchain_aws import ChatBedrockConverse
     from langchain_core.messages import HumanMessage, ToolMessage
     from langchain_core.tools import tool
@@ -436,28 +437,23 @@ def test_langchains_chat_bedrock_converse_runs_a_tool_task(gateway: RunningApp, 
         """Weather for a city."""
         return f"21 degrees in {city}"
 
-    runtime_client = _client(gateway)
+    runtime_client = _client(road.gateway)
     try:
-        chat = ChatBedrockConverse(
-            client=runtime_client, model="openai/gpt-4o-mini", provider="openai", region_name="us-east-1"
-        )
+        chat = ChatBedrockConverse(client=runtime_client, model=road.model, provider="openai", region_name="us-east-1")
         bound = chat.bind_tools([get_weather])
-        upstream.script(
-            Reply(json=completion(None, tool_calls=[tool_call("call_1", "get_weather", '{"city":"Paris"}')]))
-        )
+        road.script_call(False)
         question = HumanMessage("Weather in Paris?")
         asked = bound.invoke([question])
         (call,) = asked.tool_calls
         assert call["name"] == "get_weather" and call["args"] == {"city": "Paris"}
         result = ToolMessage(get_weather.invoke(call["args"]), tool_call_id=call["id"])
-        upstream.script(Reply(json=completion("It is 21 degrees in Paris.")))
-        answer = bound.invoke([question, asked, result])
-        assert answer.content == "It is 21 degrees in Paris."
-        sent = upstream.received[-1].json
-        assert sent["messages"][-1] == {"role": "tool", "tool_call_id": "call_1", "content": "21 degrees in Paris"}
-        upstream.script(Reply(stream=text_stream(["It is ", "21 degrees."])))
+        answer = bound.invoke([question, asked, result])  # the fake's own answer, unscripted
+        assert answer.content == road.hello or answer.content == [{"type": "text", "text": road.hello}]
+        # The tool's result reached the upstream in its own format (a tool message, a tool_result block, a
+        # functionResponse part, a toolResult block).
+        assert "21 degrees in Paris" in json.dumps(road.sent()), road.sent()
         streamed = "".join(piece.text for piece in chat.stream([question]))
-        assert streamed == "It is 21 degrees."
+        assert streamed == road.hello
     finally:
         runtime_client.close()
 
