@@ -3,7 +3,8 @@ sends one batch whose lines name a Claude, a Gemini and a model on a compatible 
 lines go to Anthropic's Message Batches and Gemini's batch mode on their fakes (which check what they receive
 with the official SDKs' types) as one provider batch each, the others are run by the gateway through the
 pipeline, since that server has no batch API. Every line is answered once, in OpenAI's batch output format, and its
-ledger row names the batch, at half price for the lines the providers batched and at the price for the others."""
+ledger row names the batch, at half price for the lines the providers batched and at the price for the others. A key's
+budget holds on that road too: it is charged with the batched lines' discounted cost."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
 
-from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, GatewayFactory
+from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, GatewayFactory, RunningApp
 from tests.fakes import anthropic_upstream as ant
 from tests.fakes import gemini_upstream as gem
 from tests.fakes.openai_upstream import FakeOpenAI
@@ -38,14 +40,10 @@ batches: {{poll_interval: 0.05}}
 PRICES = {"claude": (3, 15, 0.5), "gemini": (0.3, 2.5, 0.8), "open": (1, 2, 1.0)}  # input, output, share paid
 
 
-def test_a_mixed_batch_goes_to_each_providers_batch_api_and_runs_the_rest_here(
-    make_gateway: GatewayFactory,
-    tmp_path: Path,
-    upstream: FakeOpenAI,
-    anthropic_upstream: ant.FakeAnthropic,
-    gemini_upstream: gem.FakeGemini,
-) -> None:
-    gateway = make_gateway(
+def _gateway(
+    make_gateway: GatewayFactory, tmp_path: Path, anthropic_upstream: ant.FakeAnthropic, gemini_upstream: gem.FakeGemini
+) -> RunningApp:
+    return make_gateway(
         CONFIG.format(files=tmp_path / "files"),
         env={
             "BABELGATE_MASTER_KEY": MASTER,
@@ -55,7 +53,9 @@ def test_a_mixed_batch_goes_to_each_providers_batch_api_and_runs_the_rest_here(
             "ANTHROPIC_BASE_URL": anthropic_upstream.base_url,
         },
     )
-    models = ["claude", "gemini", "open"] * 3
+
+
+def _lines(models: list[str]) -> bytes:
     lines = [
         {
             "custom_id": f"{model}-{n}",
@@ -65,10 +65,21 @@ def test_a_mixed_batch_goes_to_each_providers_batch_api_and_runs_the_rest_here(
         }
         for n, model in enumerate(models)
     ]
+    return "\n".join(json.dumps(line) for line in lines).encode()
+
+
+def test_a_mixed_batch_goes_to_each_providers_batch_api_and_runs_the_rest_here(
+    make_gateway: GatewayFactory,
+    tmp_path: Path,
+    upstream: FakeOpenAI,
+    anthropic_upstream: ant.FakeAnthropic,
+    gemini_upstream: gem.FakeGemini,
+) -> None:
+    gateway = _gateway(make_gateway, tmp_path, anthropic_upstream, gemini_upstream)
+    models = ["claude", "gemini", "open"] * 3
     key = _create(gateway)["key"]
     with client_of(gateway, key) as client:
-        data = "\n".join(json.dumps(line) for line in lines).encode()
-        uploaded = client.files.create(file=("mixed.jsonl", io.BytesIO(data)), purpose="batch")
+        uploaded = client.files.create(file=("mixed.jsonl", io.BytesIO(_lines(models))), purpose="batch")
         created = client.batches.create(
             input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
         )
@@ -76,7 +87,7 @@ def test_a_mixed_batch_goes_to_each_providers_batch_api_and_runs_the_rest_here(
         assert batch.status == "completed" and batch.request_counts.completed == 9, batch
         assert batch.error_file_id is None
         output = {line["custom_id"]: line for line in jsonl(client.files.content(batch.output_file_id).content)}
-    assert set(output) == {line["custom_id"] for line in lines}
+    assert set(output) == {f"{model}-{n}" for n, model in enumerate(models)}
     for custom_id, line in output.items():
         body = line["response"]["body"]
         assert line["response"]["status_code"] == 200 and body["object"] == "chat.completion", custom_id
@@ -104,3 +115,27 @@ def test_a_mixed_batch_goes_to_each_providers_batch_api_and_runs_the_rest_here(
         assert row["requests"] == 3 and row["prompt_tokens"] > 0, row
         cost = (row["prompt_tokens"] * rate_in + row["completion_tokens"] * rate_out) / 1e6 * share
         assert row["cost_usd"] == pytest.approx(cost, rel=1e-6), (model, row)
+
+
+def test_a_keys_budget_is_charged_for_the_lines_a_provider_batched(
+    make_gateway: GatewayFactory,
+    tmp_path: Path,
+    anthropic_upstream: ant.FakeAnthropic,
+    gemini_upstream: gem.FakeGemini,
+) -> None:
+    gateway = _gateway(make_gateway, tmp_path, anthropic_upstream, gemini_upstream)
+    # Each Claude answer of the fake: 9 prompt and 3 completion tokens at $3 and $15 a million, half price batched:
+    # $0.000036 a line, so three lines spend a budget of $0.0001.
+    key = _create(gateway, budget_usd=0.0001)["key"]
+    with client_of(gateway, key) as client:
+        uploaded = client.files.create(file=("claude.jsonl", io.BytesIO(_lines(["claude"] * 3))), purpose="batch")
+        created = client.batches.create(
+            input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        batch = finished(client, created.id)
+        assert batch.status == "completed" and batch.request_counts.completed == 3, batch
+        assert [len(r.json["requests"]) for r in anthropic_upstream.received if r.path == "/v1/messages/batches"] == [3]
+        with pytest.raises(openai.RateLimitError) as refused:  # spent by the batched lines
+            client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "Hi"}], max_tokens=5)
+        assert refused.value.code == "budget_exceeded"
+    assert not [r for r in anthropic_upstream.received if r.path == "/v1/messages"]

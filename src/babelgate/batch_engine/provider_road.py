@@ -5,9 +5,11 @@ restart polls it again and never submits twice. Outcomes come back as the door's
 completion or Anthropic's message, or the door's error: frontends/batches/line_codecs.py), each with a ledger row
 that names the batch, priced at the model's `batch_discount`.
 
-Only lines nothing would stop or change take this road: a caller whose limits or budgets apply, a line a
-guardrail covers, a gateway with hooks, all run in the gateway (line.py), where those apply to each line as they
-do to an interactive request (docs/decisions.md, "Batch lines")."""
+Only lines nothing would stop or change take this road: a caller whose rate limits apply, a line a guardrail
+covers, a gateway with hooks, all run in the gateway (line.py), where those apply to each line as they do to an
+interactive request (docs/decisions.md, "Batch lines"). Budgets are kept on this road too: checked before the
+provider batch is sent (a spent one fails its lines as it would fail them in the gateway) and charged with each
+line's discounted cost as its answer comes back."""
 
 from __future__ import annotations
 
@@ -55,8 +57,9 @@ def road_of(runtime: Runtime, batch: BatchRecord, parsed: dict[str, Any]) -> Dep
     if refused is not None:
         return None  # the gateway answers the line with the refusal
     try:
-        if runtime.governance.applicable(key, model):
-            return None  # limits or budgets apply: each line is admitted in the gateway
+        plan = runtime.governance.applicable(key, model)
+        if plan and not runtime.governance.budgets_alone(plan):
+            return None  # rate limits apply: each line is admitted in the gateway
     except GatewayError:
         return None  # refused (the model is not the key's): the gateway answers it so
     if runtime.guardrails.active and runtime.guardrails.applicable(key, model):
@@ -105,6 +108,13 @@ async def run_provider_batch(
                 del by_line[line]
         if not sent:
             return
+        owner = owner_of(runtime, batch.owner, batch.body.get("owner_key"))[0]
+        try:
+            await runtime.governance.check_budgets(owner, str(lines[0][2].get("model", "")), None, 0.0)
+        except GatewayError as spent:  # as the gateway would refuse each line
+            for line, (custom_id, body) in by_line.items():
+                await record(_failed(runtime, ids, batch, deployment, codec, line, custom_id, body, spent))
+            return
         provider_id = await part.submit_batch(deployment.model, sent)
         await remember({name: {"id": provider_id}})
     started = time.perf_counter()
@@ -117,7 +127,11 @@ async def run_provider_batch(
         found = by_line.pop(line, None)
         if found is not None:
             custom_id, body = found
-            await record(_answered(runtime, ids, batch, deployment, codec, line, custom_id, body, outcome, started))
+            answered, call = _answered(runtime, ids, batch, deployment, codec, line, custom_id, body, outcome, started)
+            cost = call.notes.cost if call.notes is not None else None
+            if cost:
+                await runtime.governance.charge_budgets(call.virtual_key, call.requested_model or "", None, cost)
+            await record(answered)
     gone: Kind = "canceled" if state == "cancelled" else "expired"
     for line, (custom_id, body) in by_line.items():  # lines the provider never ran
         if state in ("cancelled", "expired"):
@@ -169,16 +183,17 @@ def _answered(
     body: dict[str, Any],
     outcome: BatchOutcome,
     started: float,
-) -> Outcome:
+) -> tuple[Outcome, Call]:
+    """The line's outcome, and its call (its notes hold the cost a budget is charged with)."""
+    call = _call(runtime, ids, batch, deployment, codec, body)
     if outcome.response is None:
         error = outcome.error or UpstreamError(raw_message="the provider gave this line no answer")
-        return _failed(runtime, ids, batch, deployment, codec, line, custom_id, body, error)
-    call = _call(runtime, ids, batch, deployment, codec, body)
+        return _failed(runtime, ids, batch, deployment, codec, line, custom_id, body, error), call
     assert call.notes is not None
     call.notes.usage = outcome.response.usage
     answer = codec.answer(outcome.response, deployment)
     account(runtime, call, status=200, elapsed=time.perf_counter() - started, ttft=None, streamed=False)
-    return Outcome(line, custom_id, "ok", 200, call.request_id.decode(), answer)
+    return Outcome(line, custom_id, "ok", 200, call.request_id.decode(), answer), call
 
 
 def _failed(

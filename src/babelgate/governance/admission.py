@@ -180,6 +180,21 @@ class Governance:
                 if account is not None:
                     await rule.budgets.check(account, pending)
 
+    def budgets_alone(self, plan: Plan) -> bool:
+        """Whether every rule of `plan` is a budget (no rate limit): what a provider's batch API still honours, its
+        lines' budgets checked before the batch is sent and charged as their answers come back."""
+        return all(isinstance(rule, _Budget) for rule, _ in plan)
+
+    async def charge_budgets(self, key: VirtualKey | None, model: str, end_user: str | None, cost: float) -> None:
+        """Adds `cost` to each budget of the caller: a line a provider's batch API answered, for which no admission
+        ticket was held (a budget spent meanwhile still counts what was already done)."""
+        applicant = Applicant(key, model, 0, [], end_user, time.time())
+        for rule, prepared in self.applicable(key, model):
+            if isinstance(rule, _Budget):
+                account = rule.account(applicant, prepared)
+                if account is not None:
+                    await rule.budgets.add(account, cost)
+
     async def settle(self, ticket: Ticket, notes: CallNotes | None) -> None:
         """Every rule that admitted the request settles, whatever another one does."""
         applicant, admitted = ticket
