@@ -253,7 +253,7 @@ async def retrieve_model(runtime: Runtime, exchange: Exchange, model: str) -> An
 # -- what /openapi.json says ---------------------------------------------------------------------
 
 _PARTS: Final = {"type": "array", "items": {"type": "object"}}
-GENERATE_BODY: Final = {
+GENERATE_BODY: Final[JSON] = {
     "type": "object",
     "required": ["contents"],
     "properties": {
