@@ -1,4 +1,4 @@
-"""Run inside Strands' own venv (strands_venv.py) by test_strands_agents.py: a Strands agent whose model is
+"""Run inside Strands' own venv (side_venv.py) by test_strands_agents.py: a Strands agent whose model is
 `BedrockModel` on the gateway's Converse door, with one tool, streamed (ConverseStream) and not (Converse).
 Arguments: the gateway's URL, its key, the model. Prints one JSON line per run: the answer, the stop reason,
 the usage and how many times the tool ran."""

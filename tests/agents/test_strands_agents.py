@@ -1,6 +1,6 @@
 """Strands Agents (AWS's agent SDK) on the gateway's Bedrock Converse door: its `BedrockModel`, pointed at the
 gateway, runs a tool loop on a model of another provider (the OpenAI fake), streamed and not. Strands runs in
-its own venv (strands_venv.py: its `mcp` pin excludes the gateway's)."""
+its own venv (side_venv.py: its `mcp` pin excludes the gateway's)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.agents.install import required
-from tests.agents.strands_venv import StrandsMissing, python
+from tests.agents.side_venv import STRANDS, python_or_skip
 from tests.conftest import GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream, tool_call, tool_call_stream
 from tests.fakes.scripted import Reply
@@ -23,12 +22,7 @@ TASK = Path(__file__).parent / "strands_task.py"
 
 @pytest.fixture(scope="session")
 def strands_python() -> Path:
-    try:
-        return python()
-    except StrandsMissing as missing:
-        if required():
-            pytest.fail(f"{missing} (required here: CI or BABELGATE_REQUIRE_SERVICES=1)")
-        pytest.skip(str(missing))
+    return python_or_skip(STRANDS)
 
 
 def test_a_strands_agent_runs_its_tool_loop_through_the_converse_door(
