@@ -1,20 +1,24 @@
 """Strands Agents (AWS's agent SDK) on the gateway's Bedrock Converse door: its `BedrockModel`, pointed at the
-gateway, runs a tool loop on a model of another provider (the OpenAI fake), streamed and not. Strands runs in
-its own venv (side_venv.py: its `mcp` pin excludes the gateway's)."""
+gateway, runs a tool loop (one function tool) on a scripted model behind each provider's fake (OpenAI, Anthropic,
+Gemini: tool_model.py), streamed and not. Strands runs in its own venv (side_venv.py: its `mcp` pin excludes the
+gateway's)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import pytest
 
 from tests.agents.side_venv import STRANDS, python_or_skip
-from tests.conftest import GatewayFactory
-from tests.fakes.openai_upstream import FakeOpenAI, completion, text_stream, tool_call, tool_call_stream
-from tests.fakes.scripted import Reply
+from tests.agents.tool_model import ANSWER, PROVIDERS, RESULT, responder, sent_back
+from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, GatewayFactory
+from tests.fakes import anthropic_upstream as ant
+from tests.fakes import gemini_upstream as gem
+from tests.fakes import openai_upstream as oai
+from tests.fakes.scripted import ScriptedStreams
 
 KEY = "sk-strands-gateway-key"
 TASK = Path(__file__).parent / "strands_task.py"
@@ -25,25 +29,28 @@ def strands_python() -> Path:
     return python_or_skip(STRANDS)
 
 
+@pytest.mark.parametrize("provider", list(PROVIDERS))
 def test_a_strands_agent_runs_its_tool_loop_through_the_converse_door(
-    strands_python: Path, make_gateway: GatewayFactory, upstream: FakeOpenAI
+    provider: str,
+    fake: ScriptedStreams,
+    strands_python: Path,
+    make_gateway: GatewayFactory,
+    anthropic_upstream: ant.FakeAnthropic,
+    gemini_upstream: gem.FakeGemini,
 ) -> None:
-    def answer(body: dict[str, Any]) -> Reply:
-        stream = body.get("stream") is True
-        if body["messages"][-1]["role"] == "tool":
-            return (
-                Reply(stream=text_stream(["It is ", "21 degrees."], include_usage=True))
-                if stream
-                else Reply(json=completion("It is 21 degrees."))
-            )
-        if stream:
-            return Reply(stream=tool_call_stream([("call_1", "get_weather", ['{"city":', '"Paris"}'])]))
-        return Reply(json=completion(None, tool_calls=[tool_call("call_1", "get_weather", '{"city":"Paris"}')]))
-
-    upstream.chat_responder = answer
-    gateway = make_gateway(env={"BABELGATE_API_KEYS": KEY})
+    upstream = cast(oai.FakeOpenAI | ant.FakeAnthropic | gem.FakeGemini, fake)
+    fake.responder = responder(provider)
+    gateway = make_gateway(
+        env={
+            "BABELGATE_API_KEYS": KEY,
+            "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+            "ANTHROPIC_BASE_URL": anthropic_upstream.base_url,
+            "GEMINI_API_KEY": GEMINI_KEY,
+            "GEMINI_BASE_URL": gemini_upstream.base_url,
+        }
+    )
     ran = subprocess.run(
-        [str(strands_python), str(TASK), gateway.url, KEY, "openai/gpt-4o-mini"],
+        [str(strands_python), str(TASK), gateway.url, KEY, PROVIDERS[provider].model],
         capture_output=True,
         text=True,
         timeout=120,
@@ -52,13 +59,10 @@ def test_a_strands_agent_runs_its_tool_loop_through_the_converse_door(
     runs = [json.loads(line) for line in ran.stdout.splitlines() if line.startswith("{")]
     assert [run["streaming"] for run in runs] == [True, False], ran.stdout
     for run in runs:
-        assert run["answer"] == "It is 21 degrees." and run["stop"] == "end_turn", run
+        assert run["answer"] == ANSWER + RESULT and run["stop"] == "end_turn", run
         assert run["calls"] == ["Paris"] and run["usage"]["totalTokens"] > 0, run
-    results = [
-        message
-        for received in upstream.received
-        if isinstance(received.json, dict)
-        for message in received.json["messages"]
-        if message["role"] == "tool"
-    ]
-    assert results and all(message["content"] == "21 degrees in Paris" for message in results)
+    # The fake was sent the tool's result back in its own format, by the streamed run and then by the whole one.
+    results = sent_back(provider, upstream.received)
+    assert [streamed for streamed, _ in results] == [True, False], results
+    assert all(RESULT in result for _, result in results), results
+    assert upstream.spec_violations == [], upstream.spec_violations
