@@ -15,8 +15,8 @@ from typing import cast
 import pytest
 
 from tests.agents.side_venv import ADK, python_or_skip
-from tests.agents.tool_model import ANSWER, RESULT, responder, sent_back
-from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, GatewayFactory
+from tests.agents.tool_model import ANSWER, RESULT, scripted_gateway, sent_back
+from tests.conftest import GatewayFactory
 from tests.fakes import anthropic_upstream as ant
 from tests.fakes import gemini_upstream as gem
 from tests.fakes import openai_upstream as oai
@@ -43,16 +43,7 @@ def test_an_adk_agent_runs_its_tool_loop_through_the_vertex_door(
     gemini_upstream: gem.FakeGemini,
 ) -> None:
     upstream = cast(oai.FakeOpenAI | ant.FakeAnthropic | gem.FakeGemini, fake)
-    fake.responder = responder(provider)
-    gateway = make_gateway(
-        env={
-            "BABELGATE_API_KEYS": KEY,
-            "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
-            "ANTHROPIC_BASE_URL": anthropic_upstream.base_url,
-            "GEMINI_API_KEY": GEMINI_KEY,
-            "GEMINI_BASE_URL": gemini_upstream.base_url,
-        }
-    )
+    gateway = scripted_gateway(provider, fake, make_gateway, KEY, anthropic_upstream, gemini_upstream)
     # Vertex mode from the environment, as ADK is configured; nothing of Google's own credentials or keys.
     env = {
         name: value

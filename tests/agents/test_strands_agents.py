@@ -13,8 +13,8 @@ from typing import cast
 import pytest
 
 from tests.agents.side_venv import STRANDS, python_or_skip
-from tests.agents.tool_model import ANSWER, PROVIDERS, RESULT, responder, sent_back
-from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, GatewayFactory
+from tests.agents.tool_model import ANSWER, PROVIDERS, RESULT, scripted_gateway, sent_back
+from tests.conftest import GatewayFactory
 from tests.fakes import anthropic_upstream as ant
 from tests.fakes import gemini_upstream as gem
 from tests.fakes import openai_upstream as oai
@@ -39,16 +39,7 @@ def test_a_strands_agent_runs_its_tool_loop_through_the_converse_door(
     gemini_upstream: gem.FakeGemini,
 ) -> None:
     upstream = cast(oai.FakeOpenAI | ant.FakeAnthropic | gem.FakeGemini, fake)
-    fake.responder = responder(provider)
-    gateway = make_gateway(
-        env={
-            "BABELGATE_API_KEYS": KEY,
-            "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
-            "ANTHROPIC_BASE_URL": anthropic_upstream.base_url,
-            "GEMINI_API_KEY": GEMINI_KEY,
-            "GEMINI_BASE_URL": gemini_upstream.base_url,
-        }
-    )
+    gateway = scripted_gateway(provider, fake, make_gateway, KEY, anthropic_upstream, gemini_upstream)
     ran = subprocess.run(
         [str(strands_python), str(TASK), gateway.url, KEY, PROVIDERS[provider].model],
         capture_output=True,

@@ -8,10 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, GatewayFactory
 from tests.fakes import anthropic_upstream as ant
 from tests.fakes import gemini_upstream as gem
 from tests.fakes import openai_upstream as oai
-from tests.fakes.scripted import Reply
+from tests.fakes.scripted import Reply, ScriptedStreams
+from tests.fakes.servers import RunningApp
 
 RESULT = "21 degrees in Paris"  # what the tasks' get_weather returns for Paris
 ANSWER = "The weather: "  # the scripted model's final answer: this, then the tool's result it received
@@ -157,3 +159,24 @@ def sent_back(provider: str, received: list[Any]) -> list[tuple[bool, str]]:
         for result in [road.result(request.json)]
         if result is not None
     ]
+
+
+def scripted_gateway(
+    provider: str,
+    fake: ScriptedStreams,
+    make_gateway: GatewayFactory,
+    key: str,
+    anthropic_upstream: ant.FakeAnthropic,
+    gemini_upstream: gem.FakeGemini,
+) -> RunningApp:
+    """A gateway with the key `key` in front of the three fakes, the provider's fake answering as the scripted model."""
+    fake.responder = responder(provider)
+    return make_gateway(
+        env={
+            "BABELGATE_API_KEYS": key,
+            "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+            "ANTHROPIC_BASE_URL": anthropic_upstream.base_url,
+            "GEMINI_API_KEY": GEMINI_KEY,
+            "GEMINI_BASE_URL": gemini_upstream.base_url,
+        }
+    )

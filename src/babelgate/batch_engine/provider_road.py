@@ -128,8 +128,8 @@ async def run_provider_batch(
         if found is not None:
             custom_id, body = found
             answered, call = _answered(runtime, ids, batch, deployment, codec, line, custom_id, body, outcome, started)
-            cost = call.notes.cost if call.notes is not None else None
-            if cost:
+            cost = call.notes.cost if call is not None and call.notes is not None else None
+            if call is not None and cost:  # an answered line: its budgets pay its discounted cost
                 await runtime.governance.charge_budgets(call.virtual_key, call.requested_model or "", None, cost)
             await record(answered)
     gone: Kind = "canceled" if state == "cancelled" else "expired"
@@ -183,12 +183,12 @@ def _answered(
     body: dict[str, Any],
     outcome: BatchOutcome,
     started: float,
-) -> tuple[Outcome, Call]:
-    """The line's outcome, and its call (its notes hold the cost a budget is charged with)."""
-    call = _call(runtime, ids, batch, deployment, codec, body)
+) -> tuple[Outcome, Call | None]:
+    """The line's outcome, and the call of an answered one (its notes hold the cost a budget is charged with)."""
     if outcome.response is None:
         error = outcome.error or UpstreamError(raw_message="the provider gave this line no answer")
-        return _failed(runtime, ids, batch, deployment, codec, line, custom_id, body, error), call
+        return _failed(runtime, ids, batch, deployment, codec, line, custom_id, body, error), None
+    call = _call(runtime, ids, batch, deployment, codec, body)
     assert call.notes is not None
     call.notes.usage = outcome.response.usage
     answer = codec.answer(outcome.response, deployment)
