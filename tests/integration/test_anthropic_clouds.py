@@ -27,6 +27,7 @@ from botocore.eventstream import EventStreamBuffer
 from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, GatewayFactory
 from tests.fakes import anthropic_upstream as ant
 from tests.fakes import gemini_upstream as gem
+from tests.fakes.bedrock_upstream import FakeBedrock
 from tests.fakes.openai_upstream import FakeOpenAI, completion, tool_call, tool_call_stream
 from tests.fakes.scripted import Reply
 from tests.fakes.servers import RunningApp
@@ -389,6 +390,37 @@ def test_the_clouds_own_model_ids_work_as_aliases(make_gateway: GatewayFactory, 
     with vertex_client(gateway) as vertex:
         answer = vertex.messages.create(model="claude-sonnet-4-5@20250929", max_tokens=20, messages=USER)
     assert answer.content[0].text == "Hello!"  # type: ignore[union-attr]
+
+
+def test_bedrocks_model_ids_find_the_gateways_models_as_at_the_converse_door(
+    make_gateway: GatewayFactory, anthropic_upstream: ant.FakeAnthropic, bedrock_upstream: FakeBedrock
+) -> None:
+    """The InvokeModel door resolves Bedrock's ids as the Converse door does (frontends/bedrock_model_ids.py): another
+    geography's profile of a model configured on Bedrock reaches it under the configured profile, and a Claude id
+    no Bedrock model serves reaches Anthropic under Claude's own name."""
+    bedrock_upstream.bearer_keys.add("ABSKfake-bedrock-api-key-0123456789")
+    config = f"""
+providers:
+  aws: {{type: bedrock, region: us-east-1, base_url: {bedrock_upstream.base_url}, api_key: env:BEDROCK_BEARER}}
+models:
+  sonnet: {{provider: aws, model: us.anthropic.claude-sonnet-4-20250514-v1:0}}
+"""
+    env = {
+        "BABELGATE_API_KEYS": KEY,
+        "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+        "ANTHROPIC_BASE_URL": anthropic_upstream.base_url,
+        "BEDROCK_BEARER": "ABSKfake-bedrock-api-key-0123456789",
+    }
+    gateway = make_gateway(config, env=env)
+    with bedrock_client(gateway) as client:
+        client.messages.create(model="eu.anthropic.claude-sonnet-4-20250514-v1:0", max_tokens=20, messages=USER)
+        sent = next(r for r in reversed(bedrock_upstream.received) if r.path.endswith("/invoke"))
+        assert "us.anthropic.claude-sonnet-4-20250514-v1:0" in sent.path
+        answer = client.messages.create(
+            model="global.anthropic.claude-3-5-haiku-20241022-v1:0", max_tokens=20, messages=USER
+        )
+        assert answer.content[0].text == "Hello!"  # type: ignore[union-attr]
+        assert anthropic_upstream.received[-1].json["model"] == "claude-3-5-haiku-20241022"
 
 
 def test_a_cached_model_replays_each_door_in_its_own_framing(

@@ -523,3 +523,57 @@ def test_an_output_guardrail_ends_a_stream_with_bedrocks_exception(door: Any, up
     stream.close()
     assert blocked.value.response["Error"]["Code"] == "validationException"
     assert "no-cards" in blocked.value.response["Error"]["Message"]
+
+
+# -- Bedrock's own model ids ----------------------------------------------------------------------------------
+
+
+def test_bedrocks_model_and_inference_profile_ids_find_the_gateways_models(
+    make_gateway: GatewayFactory,
+    anthropic_upstream: ant.FakeAnthropic,
+    gemini_upstream: gem.FakeGemini,
+    bedrock_upstream: FakeBedrock,
+) -> None:
+    """An AWS application's ids as it has them: a cross-Region inference profile's, another geography's, the
+    foundation model's bare id and the ARNs of both reach the model configured on Bedrock under that id (its own
+    profile, the operator's choice, goes upstream); a Claude id no Bedrock model serves reaches Anthropic under
+    Claude's own name; an id nothing resolves is Bedrock's ResourceNotFoundException, on both actions."""
+    bedrock_upstream.bearer_keys.add(BEDROCK_KEY)
+    extra = "  sonnet: {provider: aws, model: us.anthropic.claude-sonnet-4-20250514-v1:0}\n"
+    gateway = make_gateway(
+        _bedrock_config(bedrock_upstream, extra),
+        env=_env(anthropic_upstream, gemini_upstream, BEDROCK_BEARER=BEDROCK_KEY),
+    )
+    client = _client(gateway)
+    account = "arn:aws:bedrock:us-east-1:123456789012"
+    try:
+        for given, upstream_id in [
+            ("us.amazon.nova-pro-v1:0", "us.amazon.nova-pro-v1:0"),
+            ("eu.amazon.nova-pro-v1:0", "us.amazon.nova-pro-v1:0"),
+            ("amazon.nova-pro-v1:0", "us.amazon.nova-pro-v1:0"),
+            (f"{account}:inference-profile/apac.amazon.nova-pro-v1:0", "us.amazon.nova-pro-v1:0"),
+            ("arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0", "us.amazon.nova-pro-v1:0"),
+            ("global.anthropic.claude-sonnet-4-20250514-v1:0", "us.anthropic.claude-sonnet-4-20250514-v1:0"),
+            ("anthropic.claude-sonnet-4-20250514-v1:0", "us.anthropic.claude-sonnet-4-20250514-v1:0"),
+        ]:
+            answer = client.converse(modelId=given, messages=USER)
+            assert answer["output"]["message"]["content"][0]["text"] == "Hello from Bedrock!", given
+            sent = next(r for r in reversed(bedrock_upstream.received) if r.path.endswith("/converse"))
+            assert upstream_id in sent.path, (given, sent.path)
+        _, message = _streamed(client.converse_stream(modelId="eu.amazon.nova-pro-v1:0", messages=USER))
+        assert message["content"] == [{"text": "Hello from Bedrock!"}]
+        sent = next(r for r in reversed(bedrock_upstream.received) if r.path.endswith("/converse-stream"))
+        assert "us.amazon.nova-pro-v1:0" in sent.path
+
+        answer = client.converse(modelId="us.anthropic.claude-3-5-haiku-20241022-v1:0", messages=USER)
+        assert answer["output"]["message"]["content"][0]["text"] == "Hello!"
+        claude = next(r.json for r in reversed(anthropic_upstream.received) if r.path == "/v1/messages")
+        assert claude["model"] == "claude-3-5-haiku-20241022"
+
+        for missing in ("us.amazon.titan-text-express-v1", f"{account}:inference-profile/eu.meta.llama-v1:0"):
+            with pytest.raises(client.exceptions.ResourceNotFoundException):
+                client.converse(modelId=missing, messages=USER)
+            with pytest.raises(client.exceptions.ResourceNotFoundException):
+                client.converse_stream(modelId=missing, messages=USER)
+    finally:
+        client.close()

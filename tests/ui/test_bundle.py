@@ -45,7 +45,7 @@ def test_the_committed_bundle_is_what_its_source_builds(built: tuple[Path, Path]
 
 
 def test_the_bundle_stays_small() -> None:
-    assert (SHIPPED / "app.js").stat().st_size < 120_000  # 99 KiB today: Preact, uPlot and the pages
+    assert (SHIPPED / "app.js").stat().st_size < 120_000  # 117 KiB today: Preact, uPlot and the pages
     assert (SHIPPED / "app.css").stat().st_size < 30_000
 
 

@@ -1,13 +1,15 @@
 """The dashboard end to end in headless Chromium: log in, see the charts and figures of a scripted
 sequence of requests, create and revoke a key, read the models, stream a playground reply (text,
-reasoning, a tool call) from a fake upstream, log out. Screenshots of each page are saved
-(conftest.SCREENSHOTS) for a person to look at."""
+reasoning, a tool call) from a fake upstream, log out; and a key issued with AWS-style credentials.
+Screenshots of each page are saved (conftest.SCREENSHOTS) for a person to look at."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import boto3
+import botocore.config
 import httpx
 import openai
 import pytest
@@ -192,6 +194,46 @@ def test_the_dashboard_end_to_end(gateway: RunningApp, upstream: FakeOpenAI, pag
     expect(page.get_by_test_id("login")).to_be_visible()
     page.goto(gateway.url + "/ui#/keys")
     expect(page.get_by_test_id("login")).to_be_visible()
+
+
+def test_the_keys_page_issues_aws_credentials_shown_once(gateway: RunningApp, page: Page, screenshots: Path) -> None:
+    """A key created with "AWS credentials too" shows its access key id and secret beside its `bg-` secret, once;
+    the list keeps the access key id and never the secret, and boto3 signs a Converse call with the pair."""
+    page.goto(gateway.url + "/ui#/keys")
+    page.get_by_test_id("master-key").fill(MASTER)
+    page.get_by_test_id("login-submit").click()
+    page.get_by_test_id("new-key").click()
+    page.get_by_test_id("key-label").fill("boto-app")
+    page.get_by_test_id("key-aws").check()
+    page.screenshot(path=screenshots / "3-key-form-aws.png")
+    page.get_by_test_id("save-key").click()
+    secret = page.get_by_test_id("secret-value").inner_text()
+    access_key_id = page.get_by_test_id("aws-access-key-id").inner_text()
+    aws_secret = page.get_by_test_id("aws-secret-access-key").inner_text()
+    assert re.fullmatch(r"bg-\S+", secret)
+    assert re.fullmatch(r"BGAK[A-Z2-7]{16}", access_key_id) and len(aws_secret) == 40
+    page.screenshot(path=screenshots / "4-key-aws-credentials.png")
+    page.get_by_test_id("secret-done").click()
+    row = page.get_by_test_id("keys-table").locator("tr", has_text="boto-app")
+    expect(row).to_contain_text(access_key_id)
+    assert aws_secret not in page.content()
+    runtime = boto3.session.Session(aws_access_key_id=access_key_id, aws_secret_access_key=aws_secret).client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=gateway.url,
+        config=botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=15),
+    )
+    try:
+        answer = runtime.converse(modelId="chat", messages=[{"role": "user", "content": [{"text": "hi"}]}])
+    finally:
+        runtime.close()
+    assert answer["output"]["message"]["content"][0]["text"]
+    # A key made without the box has no AWS credentials.
+    page.get_by_test_id("new-key").click()
+    page.get_by_test_id("key-label").fill("plain")
+    page.get_by_test_id("save-key").click()
+    expect(page.get_by_test_id("secret-value")).to_be_visible()
+    expect(page.get_by_test_id("aws-access-key-id")).to_have_count(0)
 
 
 def test_the_dashboard_says_it_is_off_without_a_master_key(

@@ -18,7 +18,6 @@ from babelgate.errors import InvalidRequest
 from babelgate.frontends.anthropic_clouds.bedrock import EVENT_STREAM_TYPE
 from babelgate.frontends.bedrock_converse.answers import encode_response
 from babelgate.frontends.bedrock_converse.conversation import CODEC
-from babelgate.frontends.bedrock_converse.routes import model_id
 from babelgate.frontends.bedrock_converse.stream import ConverseStreamEncoder, Framing, as_event_stream
 from babelgate.frontends.bedrock_converse.translate import decode_request
 from babelgate.providers.base import CallNotes
@@ -230,12 +229,6 @@ def test_the_conversation_logs_codec_reads_requests_and_whole_answers() -> None:
     (answered,) = CODEC.answer([whole])
     assert answered["parts"] == [{"type": "text", "content": "Hello"}] and answered["finish_reason"] == "end_turn"
     assert CODEC.request("not a body").input == [] and CODEC.answer(["x", 1]) == []
-
-
-def test_a_model_id_may_be_an_arn_ending_in_a_public_name() -> None:
-    assert model_id("openai/gpt-4o") == "openai/gpt-4o"
-    assert model_id("arn:aws:bedrock:us-east-1::foundation-model/openai/gpt-4o") == "openai/gpt-4o"
-    assert model_id("arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.nova") == "us.nova"
 
 
 def test_sse_frames_split_anywhere_become_whole_event_messages() -> None:

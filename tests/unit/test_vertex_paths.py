@@ -43,7 +43,7 @@ def test_express_paths_name_no_project() -> None:
         "openai", "gpt-4o-mini", "countTokens"
     )
     assert express_model("google/endpoints/e:predict") is None and express_model("google/models") is None
-    assert not claims(("predict",))("POST", "google/models/m:predict")  # a project's path, read as one
+    assert publisher_model("google/models/m:predict") is None  # a project's path, read as one
 
 
 def test_each_door_claims_its_methods() -> None:
@@ -53,6 +53,9 @@ def test_each_door_claims_its_methods() -> None:
     assert raw("POST", claude + "rawPredict") and not gemini("POST", claude + "rawPredict")
     assert gemini("POST", claude + "generateContent") and not raw("POST", claude + "generateContent")
     assert not raw("POST", "p/locations/l/publishers/google/models/m:rawPredict")
+    # Which door, by the method alone: the door's handler refuses a path of another shape (publisher_model).
+    assert gemini("POST", "p/models/m:generateContent") and publisher_model("p/models/m:generateContent") is None
+    assert not gemini("POST", "p/locations/l/publishers/google/models/gemini") and not gemini("POST", "")
 
 
 def test_predict_instances_are_embedding_requests() -> None:

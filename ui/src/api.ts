@@ -73,6 +73,7 @@ export interface Key {
   rpm: number | null; tpm: number | null; max_concurrent: number | null;
   budget_usd: number | null; budget_period: string | null; expires_at: number | null;
   metadata: Record<string, unknown>; created_at: number; revoked_at: number | null; revoked: boolean;
+  aws_access_key_id: string | null; // a key issued with AWS-style credentials: what SigV4 names it by
 }
 export interface Deployment {
   provider: string; type: string; model: string; label: string; weight: number;

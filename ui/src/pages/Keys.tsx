@@ -1,4 +1,5 @@
-// Virtual keys: list, create (the secret shown once), edit limits, models and budget, revoke.
+// Virtual keys: list, create (the secret shown once, and AWS-style credentials when asked), edit limits, models
+// and budget, revoke.
 import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, type Key } from "../api";
@@ -9,15 +10,19 @@ import { count, day, usd, when } from "../format";
 interface Form {
   label: string; team: string; models: string; rpm: string; tpm: string; max_concurrent: string;
   budget_usd: string; budget_period: string; expires_at: string;
+  aws: boolean; // a create's option, not a key's field: issue an access key id and secret too
 }
 
-const EMPTY: Form = { label: "", team: "", models: "", rpm: "", tpm: "", max_concurrent: "", budget_usd: "", budget_period: "", expires_at: "" };
+const EMPTY: Form = { label: "", team: "", models: "", rpm: "", tpm: "", max_concurrent: "", budget_usd: "", budget_period: "", expires_at: "", aws: false };
+
+// What a create answers this once: the key's secret and, when asked, its AWS secret beside the access key id.
+type Created = { key: string; aws_access_key_id?: string; aws_secret_access_key?: string };
 
 function formOf(key: Key): Form {
   return {
     label: key.label, team: key.team ?? "", models: key.models.join(", "), rpm: String(key.rpm ?? ""),
     tpm: String(key.tpm ?? ""), max_concurrent: String(key.max_concurrent ?? ""), budget_usd: String(key.budget_usd ?? ""),
-    budget_period: key.budget_period ?? "", expires_at: key.expires_at ? localDate(key.expires_at) : "",
+    budget_period: key.budget_period ?? "", expires_at: key.expires_at ? localDate(key.expires_at) : "", aws: false,
   };
 }
 
@@ -38,7 +43,10 @@ function bodyOf(form: Form, creating: boolean): Record<string, unknown> {
     // A key that expires on a day works through that day, where the person is.
     expires_at: form.expires_at ? new Date(`${form.expires_at}T23:59:59`).toISOString().replace(/\.\d+Z$/, "Z") : null,
   };
-  if (creating) for (const name of Object.keys(body)) if (body[name] === null) delete body[name];
+  if (creating) {
+    for (const name of Object.keys(body)) if (body[name] === null) delete body[name];
+    if (form.aws) body.aws_credentials = true;
+  }
   return body;
 }
 
@@ -47,7 +55,7 @@ export function Keys({ limits: mayLimit = true }: { limits?: boolean } = {}) {
   const [keys, setKeys] = useState<Key[] | null>(null);
   const [error, setError] = useState("");
   const [editing, setEditing] = useState<Key | "new" | null>(null);
-  const [secret, setSecret] = useState<{ key: string; prefix: string } | null>(null);
+  const [secret, setSecret] = useState<Created | null>(null);
   const [revoking, setRevoking] = useState<Key | null>(null);
   const [showRevoked, setShowRevoked] = useState(true);
 
@@ -79,7 +87,7 @@ export function Keys({ limits: mayLimit = true }: { limits?: boolean } = {}) {
             <tbody>
               {shown.map((key) => (
                 <tr key={key.id} data-testid={`key-${key.id}`} class={key.revoked ? "dim" : ""}>
-                  <td class="mono nowrap">{key.prefix}</td>
+                  <td class="mono nowrap">{key.prefix}{key.aws_access_key_id && <div class="muted" title="AWS access key id">{key.aws_access_key_id}</div>}</td>
                   <td>{key.label || <span class="muted">–</span>}</td>
                   <td>{key.team ?? <span class="muted">–</span>}</td>
                   <td>{key.models.length ? <div class="chips">{key.models.map((name) => <span class="chip" key={name}>{name}</span>)}</div>
@@ -110,10 +118,12 @@ export function Keys({ limits: mayLimit = true }: { limits?: boolean } = {}) {
       {secret && (
         <Dialog title="Your new key" onClose={() => setSecret(null)} testid="secret-dialog">
           <p>Store it now: <strong>it will not be shown again.</strong> The gateway keeps only its hash.</p>
-          <div class="secret">
-            <code data-testid="secret-value">{secret.key}</code>
-            <button class="secondary" onClick={() => void navigator.clipboard?.writeText(secret.key)}>Copy</button>
-          </div>
+          <Secret value={secret.key} testid="secret-value" />
+          {secret.aws_secret_access_key && <>
+            <p>The AWS SDKs sign requests with these; the secret is not shown again either.</p>
+            <Secret label="aws_access_key_id" value={secret.aws_access_key_id ?? ""} testid="aws-access-key-id" />
+            <Secret label="aws_secret_access_key" value={secret.aws_secret_access_key} testid="aws-secret-access-key" />
+          </>}
           <footer><button onClick={() => setSecret(null)} data-testid="secret-done">I have stored it</button></footer>
         </Dialog>
       )}
@@ -133,6 +143,17 @@ export function Keys({ limits: mayLimit = true }: { limits?: boolean } = {}) {
   );
 }
 
+// A value shown once, to copy; `label` names it as the client's settings do.
+function Secret({ label, value, testid }: { label?: string; value: string; testid: string }) {
+  return (
+    <div class="secret">
+      {label && <span class="muted mono">{label}</span>}
+      <code data-testid={testid}>{value}</code>
+      <button class="secondary" onClick={() => void navigator.clipboard?.writeText(value)}>Copy</button>
+    </div>
+  );
+}
+
 // A budget as it was set: $25, $12.50.
 function budget(value: number): string {
   return Number.isInteger(value) ? `$${count(value)}` : usd(value);
@@ -148,11 +169,11 @@ function limits(key: Key) {
     : <span class="muted">none</span>;
 }
 
-function KeyForm({ key_, limits: mayLimit, onClose, onSaved }: { key_: Key | null; limits: boolean; onClose: () => void; onSaved: (created: { key: string; prefix: string } | null) => void }) {
+function KeyForm({ key_, limits: mayLimit, onClose, onSaved }: { key_: Key | null; limits: boolean; onClose: () => void; onSaved: (created: Created | null) => void }) {
   const [form, setForm] = useState<Form>(key_ ? formOf(key_) : EMPTY);
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
-  const field = (name: keyof Form) => ({
+  const field = (name: Exclude<keyof Form, "aws">) => ({
     value: form[name], name,
     onInput: (event: Event) => setForm({ ...form, [name]: (event.currentTarget as HTMLInputElement).value }),
   });
@@ -160,8 +181,8 @@ function KeyForm({ key_, limits: mayLimit, onClose, onSaved }: { key_: Key | nul
     event.preventDefault();
     setBusy(true);
     const request = key_ ? api<Key>("PATCH", `/admin/keys/${key_.id}`, bodyOf(form, false))
-      : api<Key & { key: string }>("POST", "/admin/keys", bodyOf(form, true));
-    request.then((answer) => onSaved(key_ ? null : { key: (answer as Key & { key: string }).key, prefix: answer.prefix }))
+      : api<Key & Created>("POST", "/admin/keys", bodyOf(form, true));
+    request.then((answer) => onSaved(key_ ? null : answer as Key & Created))
       .catch((failure: ApiError) => setError(failure.message))
       .finally(() => setBusy(false));
   };
@@ -183,6 +204,12 @@ function KeyForm({ key_, limits: mayLimit, onClose, onSaved }: { key_: Key | nul
           </label>
         </>}
         <label>Expires<input {...field("expires_at")} type="date" /></label>
+        {!key_ && (
+          <label class="wide inline check">
+            <input type="checkbox" checked={form.aws} onChange={(e) => setForm({ ...form, aws: e.currentTarget.checked })} data-testid="key-aws" />
+            AWS credentials too: an access key id and secret that boto3 and the AWS SDKs sign Bedrock requests with
+          </label>
+        )}
         {error && <p class="error-text wide">{error}</p>}
         <footer class="wide">
           <button type="button" class="secondary" onClick={onClose}>Cancel</button>

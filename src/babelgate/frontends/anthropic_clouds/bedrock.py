@@ -35,6 +35,7 @@ from babelgate.errors import GatewayError, InvalidRequest, MethodNotAllowed, Not
 from babelgate.exchange import Exchange
 from babelgate.frontends.anthropic_clouds.envelope import ENVELOPE_BODY, messages_body
 from babelgate.frontends.anthropic_messages.routes import serve_count, serve_message
+from babelgate.frontends.bedrock_model_ids import public_model
 from babelgate.frontends.route import Frontend, Operation, PrefixRoute
 from babelgate.i18n import render_message
 from babelgate.model_call import ModelCall
@@ -109,7 +110,8 @@ def encode_stream_error(error: GatewayError, language: str) -> bytes:
 
 async def model_action(runtime: Runtime, exchange: Exchange, rest: str) -> ModelCall:
     """`{modelId}/invoke` or `/invoke-with-response-stream` under `/model/`; `{modelId}` is the gateway's model name
-    (the server decoded the path: `openai%2Fgpt-4o` is `openai/gpt-4o`). `/count-tokens`, which takes either door's
+    (the server decoded the path: `openai%2Fgpt-4o` is `openai/gpt-4o`), or a Bedrock model id, inference profile id
+    or ARN of one that frontends/bedrock_model_ids.py resolves to one. `/count-tokens`, which takes either door's
     input, is the Converse door's route (frontends/bedrock_converse/routes.py), which hands InvokeModel inputs to
     `count_invoke`."""
     ends = (INVOKE_STREAM, INVOKE)
@@ -120,7 +122,7 @@ async def model_action(runtime: Runtime, exchange: Exchange, rest: str) -> Model
     if exchange.scope["method"] != "POST":
         raise MethodNotAllowed(method=exchange.scope["method"], path=exchange.scope["path"])
     exchange.call.route = "bedrock.invoke_stream" if stream else "bedrock.invoke"
-    model = rest[: -len(suffix)]
+    model = public_model(runtime.registry, rest[: -len(suffix)])
     raw = messages_body(await exchange.read_body(runtime.max_body_bytes), model, stream=stream)
     return await serve_message(runtime, exchange, raw, reframe=as_event_stream)
 

@@ -3,8 +3,9 @@ LangChain's `ChatBedrockConverse`): `POST /model/{modelId}/converse` (the Conver
 `/model/{modelId}/converse-stream` (ConverseStream's events in the AWS event stream) and
 `/model/{modelId}/count-tokens` with a `converse` input (one with an `invokeModel` input is the InvokeModel door's
 count); and the control plane's listings, `GET /foundation-models` and `GET /inference-profiles`, of the gateway's
-models. `{modelId}` is a public model name (the SDKs percent-encode its slashes; the server decoded them), or an
-ARN whose resource ends in one (`arn:aws:bedrock:…:foundation-model/openai/gpt-4o`).
+models. `{modelId}` is a public model name (the SDKs percent-encode its slashes; the server decoded them), a
+Bedrock model or inference profile id, or an ARN of one (`arn:aws:bedrock:…:foundation-model/openai/gpt-4o`):
+frontends/bedrock_model_ids.py finds the public model each names, for this door and the InvokeModel door alike.
 
 Two roads, chosen per model, as on the other doors that speak a provider's API: a provider that relays "converse"
 (Bedrock) gets the client's body (native.py); every other model gets it decoded into the canonical chat request
@@ -35,6 +36,7 @@ from babelgate.frontends.bedrock_converse.answers import encode_response
 from babelgate.frontends.bedrock_converse.conversation import CODEC
 from babelgate.frontends.bedrock_converse.stream import ConverseStreamEncoder, Framing, as_event_stream
 from babelgate.frontends.bedrock_converse.translate import decode_request
+from babelgate.frontends.bedrock_model_ids import public_model
 from babelgate.frontends.body_schema import OBJECT, array, obj
 from babelgate.frontends.prepare import prepared_request
 from babelgate.frontends.route import Frontend, Operation, PrefixRoute, Route
@@ -54,8 +56,6 @@ CONVERSE: Final = "/converse"
 CONVERSE_STREAM: Final = "/converse-stream"
 COUNT_TOKENS: Final = "/count-tokens"
 _ENDS: Final = (CONVERSE_STREAM, CONVERSE, COUNT_TOKENS)
-# The resource types of a Bedrock ARN whose rest may be a public model name.
-_ARN_RESOURCES: Final = ("foundation-model/", "inference-profile/", "application-inference-profile/", "custom-model/")
 
 # Where a conversation's texts are, for the guardrails: the system prompt's and the messages' text blocks, tool
 # uses' inputs and tool results' texts and JSON; in the answer its text and tool-use blocks, and a stream's deltas.
@@ -73,16 +73,6 @@ TEXTS: Final = TextPaths(
 )
 
 
-def model_id(given: str) -> str:
-    """The public model name a `{modelId}` names: itself, or the resource of an ARN."""
-    if given.startswith("arn:"):
-        for resource in _ARN_RESOURCES:
-            at = given.find(resource)
-            if at >= 0:
-                return given[at + len(resource) :]
-    return given
-
-
 def _claims(method: str, rest: str) -> bool:
     """Under `/model/`: the Converse actions and the token count (which reads either input)."""
     return any(rest.endswith(end) and len(rest) > len(end) for end in _ENDS)
@@ -92,7 +82,7 @@ async def model_action(runtime: Runtime, exchange: Exchange, rest: str) -> Model
     suffix = next(end for end in _ENDS if rest.endswith(end))
     if exchange.scope["method"] != "POST":
         raise MethodNotAllowed(method=exchange.scope["method"], path=exchange.scope["path"])
-    model = model_id(rest[: -len(suffix)])
+    model = public_model(runtime.registry, rest[: -len(suffix)])
     if suffix == COUNT_TOKENS:
         return await count_tokens(runtime, exchange, model)
     stream = suffix == CONVERSE_STREAM
