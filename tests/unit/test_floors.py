@@ -45,6 +45,7 @@ ROOMS: dict[str, Floor] = {
     "streaming": Floor.FOUNDATION,
     "tap": Floor.FOUNDATION,
     "eventstream": Floor.FOUNDATION,
+    "aws_signing": Floor.FOUNDATION,
     "tool_ids": Floor.FOUNDATION,
     "randomness": Floor.FOUNDATION,
     "sealing": Floor.FOUNDATION,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote, unquote
 
+from babelgate.aws_signing import signing_key
 from babelgate.errors import SignatureRefused
 
 ALGORITHM: Final = b"AWS4-HMAC-SHA256 "
@@ -146,9 +147,7 @@ def signature(secret: str, signed: Signed, amz_date: str, canonical_request: str
     to_sign = "\n".join(
         ("AWS4-HMAC-SHA256", amz_date, signed.scope, hashlib.sha256(canonical_request.encode()).hexdigest())
     )
-    key = ("AWS4" + secret).encode()
-    for part in (signed.day, signed.region, signed.service, "aws4_request"):
-        key = hmac.digest(key, part.encode(), "sha256")
+    key = signing_key(secret, signed.day, signed.region, signed.service)
     return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
 
 

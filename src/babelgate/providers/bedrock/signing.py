@@ -1,11 +1,11 @@
 """How a Bedrock request is authorised: SigV4 with the provider's AWS credentials, or a Bedrock API
 key as a bearer token.
 
-The signing key is botocore's: `botocore.auth.SigV4Auth` derives the day's key (the HMAC chain from the
-secret key, kept for the day). What this module builds itself, by SigV4's rules as botocore applies them,
-is the string to sign (timestamp, credential scope, the canonical request's hash) and the canonical
-request, which it can do in a few string operations because it signs the same few headers of requests it
-made itself (content-type, host, x-amz-date, x-amz-security-token; a POST with no query string):
+The day's signing key (the HMAC chain from the secret key) is derived once a day (aws_signing.py). The rest
+is built here too, by SigV4's rules as botocore applies them: the string to sign (timestamp, credential scope,
+the canonical request's hash) and the canonical request, in a few string operations, because it signs the same
+few headers of requests it made itself (content-type, host, x-amz-date, x-amz-security-token; a POST with no
+query string):
 botocore's general canonicaliser, written for any request, runs hundreds of Python calls through its header
 and URL classes per request, where this takes a few string operations, and what a URL's requests share in one
 second (`_Second`) and the signing key's HMAC pads (`_Keyed`) are made once (figures: docs/performance.md).
@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 from urllib.parse import quote, urlsplit
 
+from babelgate.aws_signing import signing_key
 from babelgate.http.client import refuse_line_breaks
 from babelgate.providers.bedrock.credentials import CredentialSource, Frozen
 from babelgate.providers.bedrock.wire import JSON_TYPE, SIGNING_NAME
@@ -97,14 +98,11 @@ class _Second:
 
 class SigV4Authorizer:
     def __init__(self, credentials: CredentialSource, region: str) -> None:
-        from botocore.auth import SigV4Auth
-
         self._credentials = credentials
         self._region = region
-        self._auth_class = SigV4Auth
-        # The frozen credentials, their SigV4Auth, the day, the signing key derived for that day and the
-        # credential scope (`day/region/service/aws4_request`): all the same for a day's requests.
-        self._auth: tuple[Frozen, Any, str, _Keyed, str] | None = None
+        # The frozen credentials, the day, the signing key derived for that day and the credential scope
+        # (`day/region/service/aws4_request`): all the same for a day's requests.
+        self._auth: tuple[Frozen, str, _Keyed, str] | None = None
         self._seconds: dict[str, _Second] = {}  # URL -> what its POSTs share in the current second
 
     def lines_now(self, url: str, body: bytes) -> str | None:
@@ -134,21 +132,15 @@ class SigV4Authorizer:
         if auth is None or auth[0] is not frozen:
             # The lines are written here, not checked by the HTTP client: the credentials and region, once.
             refuse_line_breaks("authorization", frozen.access_key, frozen.token or "", self._region)
-            # SigV4Auth reads `access_key`, `secret_key` and `token`, which the frozen credentials hold.
-            signer = self._auth_class(frozen, SIGNING_NAME, self._region)
-            auth = self._auth = (frozen, signer, "", _Keyed(b""), "")  # the key comes with the day
+            auth = self._auth = (frozen, "", _Keyed(b""), "")  # the key comes with the day
         timestamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
         # botocore's `signature` derives the day's signing key (four HMACs) on every call; the key is the same
-        # all day, so it is derived once (with botocore's own `_sign`) and kept with the signer, and so is the
-        # credential scope (SigV4Auth.credential_scope's, the day's).
+        # all day, so it is derived once and kept, and so is the credential scope (the day's).
         day = timestamp[:8]
-        if auth[2] != day:
-            signer = auth[1]
-            key = signer._sign(f"AWS4{frozen.secret_key}".encode(), day)
-            for part in (self._region, SIGNING_NAME, "aws4_request"):
-                key = signer._sign(key, part)
-            auth = self._auth = (frozen, signer, day, _Keyed(key), f"{day}/{self._region}/{SIGNING_NAME}/aws4_request")
-        scope = auth[4]
+        if auth[1] != day:
+            key = signing_key(frozen.secret_key, day, self._region, SIGNING_NAME)
+            auth = self._auth = (frozen, day, _Keyed(key), f"{day}/{self._region}/{SIGNING_NAME}/aws4_request")
+        scope = auth[3]
         head = _head(url, method)  # once a second per URL: not kept apart
         # The canonical request: the method, URI, empty query and the host's and content type's header lines are
         # the URL's (`head`); the date and the session token are the second's and the credentials'. Header values
@@ -169,7 +161,7 @@ class SigV4Authorizer:
             second,
             f"{head}{lines}\n{names}\n",
             f"{ALGORITHM}\n{timestamp}\n{scope}\n".encode(),
-            auth[3],
+            auth[2],
             before,
             f"\r\nx-amz-security-token: {frozen.token}\r\n" if frozen.token else "\r\n",
         )
