@@ -37,11 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("babelgate.realtime")
 
-PATHS: Final = frozenset(
-    f"/ws/google.ai.generativelanguage.{version}.GenerativeService.{method}"
-    for version in ("v1beta", "v1alpha")
-    for method in ("BidiGenerateContent", "BidiGenerateContentConstrained")
-)
 INVALID: Final = 1007  # Gemini's close for a request it cannot take: a wrong key, a setup it cannot read
 MAX_REASON: Final = 123  # a close frame's reason, in UTF-8 bytes (125 less the code's two)
 EPHEMERAL_PREFIX: Final = b"auth_tokens/"

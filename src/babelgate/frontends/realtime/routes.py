@@ -10,8 +10,8 @@ from babelgate.answer import Answer, json_answer
 from babelgate.errors import InvalidRequest
 from babelgate.exchange import Exchange
 from babelgate.frontends.body_schema import obj
+from babelgate.frontends.later import later_websocket
 from babelgate.frontends.realtime import calls
-from babelgate.frontends.realtime.door import serve_realtime
 from babelgate.frontends.route import Frontend, Operation, Route
 from babelgate.pipeline import parse_json_object
 from babelgate.realtime.secrets import DEFAULT_SECONDS, MIN_SECONDS
@@ -88,6 +88,7 @@ FRONTEND: Final[Frontend] = Frontend(
     },
     prefix_routes=calls.PREFIX_ROUTES,
     websocket_paths=frozenset({"/realtime", "/v1/realtime"}),
-    websocket=serve_realtime,
+    # The sessions' machinery (relay, translation to Gemini Live, the voice cascade) loads at the first connection.
+    websocket=later_websocket("babelgate.frontends.realtime.door", "serve_realtime"),
     operations={"realtime": "chat"},
 )
