@@ -1,0 +1,152 @@
+"""Vertex AI batch prediction for Gemini models, for the `ProviderBatches` part (pure functions; VTX
+`projects.locations.batchPredictionJobs`, and its guide to batch prediction from Cloud Storage).
+
+The lines are one JSONL file in the provider's `batch_bucket`, each `{"key", "request"}`: `request` the
+generateContent body `chat` would send, `key` the caller's id, which Vertex writes back on the line's output (an
+input line's other fields travel with it). `POST {root}/batchPredictionJobs` makes the job (`publishers/google/
+models/{model}`, `jsonl` in and out); its `name` is the id the engine keeps. `GET {name}` says where it stands
+(`state`, `completionStats`), and once it ended `outputInfo.gcsOutputDirectory` holds `predictions.jsonl`: each line
+the input's fields plus `response` (a GenerateContentResponse, read with the chat translator) or `status` (why the
+line failed). `POST {name}:cancel` cancels it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, Final
+
+import orjson
+
+from babelgate.errors import InvalidRequest, UpstreamProtocolError
+from babelgate.providers.batch import BatchOutcome, ProviderBatchState, ProviderBatchStatus, count
+from babelgate.providers.gemini import batches as gemini_batches
+from babelgate.schema.chat import ChatResponse
+
+# `JobState`, as VTX lists it. A paused or updating job will go on: still running for the engine.
+STATES: Final[dict[str, ProviderBatchState]] = {
+    "JOB_STATE_QUEUED": "running",
+    "JOB_STATE_PENDING": "running",
+    "JOB_STATE_RUNNING": "running",
+    "JOB_STATE_CANCELLING": "running",
+    "JOB_STATE_PAUSED": "running",
+    "JOB_STATE_UPDATING": "running",
+    "JOB_STATE_SUCCEEDED": "ended",
+    "JOB_STATE_PARTIALLY_SUCCEEDED": "ended",
+    "JOB_STATE_FAILED": "failed",
+    "JOB_STATE_CANCELLED": "cancelled",
+    "JOB_STATE_EXPIRED": "expired",
+}
+_JOB_ID: Final = re.compile(r"[0-9]{1,32}")
+# The output files of a Gemini job (`predictions.jsonl`; a large job's may be split, each named so).
+_PREDICTIONS: Final = re.compile(r"predictions[^/]*\.jsonl")
+# A `status` written as text may carry the upstream's error object after a reason ("Bad Request: {…}").
+_EMBEDDED: Final = re.compile(r"\{.*\}", re.DOTALL)
+
+
+def input_line(custom_id: str, request: dict[str, Any]) -> bytes:
+    return orjson.dumps({"key": custom_id, "request": request})
+
+
+def job_body(display_name: str, model: str, input_uri: str, output_prefix: str) -> dict[str, Any]:
+    """A BatchPredictionJob for a Google model: one JSONL file in, JSONL predictions out."""
+    return {
+        "displayName": display_name,
+        "model": f"publishers/google/models/{model}",
+        "inputConfig": {"instancesFormat": "jsonl", "gcsSource": {"uris": [input_uri]}},
+        "outputConfig": {"predictionsFormat": "jsonl", "gcsDestination": {"outputUriPrefix": output_prefix}},
+    }
+
+
+def job_name(job: dict[str, Any], jobs_prefix: str, provider: str) -> str:
+    """The made job's resource name, which must be one of this project's and location's jobs."""
+    name = job.get("name")
+    if not isinstance(name, str) or not is_job_name(name, jobs_prefix):
+        raise UpstreamProtocolError(provider=provider, detail="the batch prediction job has no name")
+    return name
+
+
+def is_job_name(name: str, jobs_prefix: str) -> bool:
+    return name.startswith(jobs_prefix) and bool(_JOB_ID.fullmatch(name[len(jobs_prefix) :]))
+
+
+def checked_name(batch_id: str, jobs_prefix: str) -> str:
+    """A job's id as the engine hands it back: `projects/{p}/locations/{l}/batchPredictionJobs/{n}` of this
+    provider's project and location (nothing else reaches the URL)."""
+    if not is_job_name(batch_id, jobs_prefix):
+        raise InvalidRequest(
+            "invalid_value", param="batch_id", detail=f"expected the name of a batch prediction job ({jobs_prefix}…)"
+        )
+    return batch_id
+
+
+def status_of(job: dict[str, Any], provider: str) -> ProviderBatchStatus:
+    state = STATES.get(str(job.get("state")))
+    if state is None:
+        raise UpstreamProtocolError(provider=provider, detail="the batch prediction job has an unknown state")
+    stats = job.get("completionStats")
+    stats = stats if isinstance(stats, dict) else {}
+    succeeded, failed = count(stats.get("successfulCount")), count(stats.get("failedCount"))
+    error = job.get("error")
+    message = error.get("message") if isinstance(error, dict) else None
+    return ProviderBatchStatus(
+        state,
+        total=succeeded + failed + count(stats.get("incompleteCount")),
+        succeeded=succeeded,
+        failed=failed,
+        message=message if isinstance(message, str) and message else None,
+    )
+
+
+def output_directory(job: dict[str, Any]) -> str | None:
+    """Where the job wrote its predictions (`gs://…`), once it wrote any."""
+    info = job.get("outputInfo")
+    directory = info.get("gcsOutputDirectory") if isinstance(info, dict) else None
+    return directory if isinstance(directory, str) and directory else None
+
+
+def is_predictions_file(object_name: str) -> bool:
+    return bool(_PREDICTIONS.fullmatch(object_name.rsplit("/", 1)[-1]))
+
+
+def model_of(job: dict[str, Any]) -> str:
+    """The job's model, as the translator names the answers' model (`gemini-2.5-flash`)."""
+    return str(job.get("model") or "").rsplit("/", 1)[-1]
+
+
+def outcome_of(
+    line: dict[str, Any],
+    *,
+    from_wire: Callable[[dict[str, Any]], ChatResponse],
+    provider: str,
+    scrub: Callable[[str], str],
+) -> BatchOutcome:
+    """One line of `predictions.jsonl`, read as the Gemini API's inlined response is (the same answer and error
+    objects): its `response`, or its `status` (a `google.rpc.Status`, or text that may quote one)."""
+    key = line.get("key")
+    if not isinstance(key, str):
+        raise UpstreamProtocolError(provider=provider, detail="a predictions line has no key")
+    item: dict[str, Any] = {"metadata": {"key": key}}
+    status = line.get("status")
+    if isinstance(status, dict) and status:
+        item["error"] = status
+    elif isinstance(status, str) and status:
+        item["error"] = _status_object(status)
+    else:
+        item["response"] = line.get("response")
+    return gemini_batches.outcome_of(item, from_wire=from_wire, provider=provider, scrub=scrub)
+
+
+def _status_object(text: str) -> dict[str, Any]:
+    """The error object a text `status` quotes (`{"error": {code, message, status}}`), else the text as a
+    `google.rpc.Status` whose code says only that the line failed (400: the request could not be answered)."""
+    found = _EMBEDDED.search(text)
+    if found is not None:
+        try:
+            parsed = orjson.loads(found.group())
+        except orjson.JSONDecodeError:
+            parsed = None
+        inner = parsed.get("error") if isinstance(parsed, dict) else None
+        if isinstance(inner, dict) and isinstance(inner.get("code"), int):
+            return inner
+    return {"code": 400, "message": text[:500]}
