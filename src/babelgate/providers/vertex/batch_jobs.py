@@ -74,9 +74,8 @@ def checked_name(batch_id: str, jobs_prefix: str) -> str:
     """A job's id as the engine hands it back: `projects/{p}/locations/{l}/batchPredictionJobs/{n}` of this
     provider's project and location (nothing else reaches the URL)."""
     if not is_job_name(batch_id, jobs_prefix):
-        raise InvalidRequest(
-            "invalid_value", param="batch_id", detail=f"expected the name of a batch prediction job ({jobs_prefix}…)"
-        )
+        detail = "expected the name of one of this provider's batch prediction jobs"
+        raise InvalidRequest("invalid_value", param="batch_id", detail=detail)
     return batch_id
 
 

@@ -72,6 +72,8 @@ class VertexProvider(ProviderDefaults):
         live=True,  # Google's models only (`_google_road`)
         count_tokens=True,
         rerank=True,
+        # Batch prediction for Gemini models (batches.py), when `batch_bucket` is set: off without it.
+        batch=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -121,8 +123,8 @@ class VertexProvider(ProviderDefaults):
             client, name, self._google.key_pool, provider_timeouts(config, server), map_error, scrub, self._tokens
         )
         self._batches = self._batch_part(config, base_url, root, location, scrub)
-        if self._batches is not None:
-            self.capabilities = dataclasses.replace(self.capabilities, batch=True)
+        if self._batches is None:
+            self.capabilities = dataclasses.replace(self.capabilities, batch=False)
         self._open = (
             OpenRoad(name, config, server, client, root=f"{root}/endpoints/openapi", tokens=self._tokens)
             if root is not None
