@@ -6,9 +6,10 @@ of one bucket, each call with a bearer token the fake credential sources issued 
 Cloud Storage's 401).
 
 `BatchPredictionJobs` is `projects/{p}/locations/{l}/batchPredictionJobs`: a made job is checked as Vertex checks one
-(the fields of a BatchPredictionJob for a Google model, `jsonl` in and out, an input file that exists in the bucket)
-and so is every input line (`{key, request}`, `request` a generateContent body as the fake's generateContent checks
-one, with google-genai's types); what it would refuse is a violation the test fails on. A job is
+(the fields of a BatchPredictionJob for a Google or Anthropic model, `jsonl` in and out, an input file that exists in
+the bucket) and so is every input line (Google's `{key, request}`, `request` a generateContent body as the fake's
+generateContent checks one, with google-genai's types; Claude's `{custom_id, request}`, `request` a rawPredict body
+checked with the anthropic SDK's types); what it would refuse is a violation the test fails on. A job is
 `JOB_STATE_PENDING` when made, `RUNNING` when first fetched and `SUCCEEDED` when fetched again (unless `hold`), having
 written `predictions.jsonl` under its output prefix: each input line with its `response`, or with the `status` of
 the failure the test scripted (`failures`). `:cancel` makes it `CANCELLING`, then `CANCELLED`; `refuse_next` fails
@@ -46,6 +47,30 @@ def _vertex() -> ModuleType:
     from tests.fakes import vertex_upstream
 
     return vertex_upstream
+
+
+# The fake Vertex's model sets of each publisher, and the field of a publisher's lines that carries their id.
+_MODELS = {"google": "google_models", "anthropic": "claude_models"}
+_ID_FIELDS = {"google": "key", "anthropic": "custom_id"}
+
+
+def _line_violations(publisher: str, request: Any, model: str) -> list[str]:
+    """What Vertex refuses in a line's `request`: a generateContent body for Google's models; for Claude, a
+    rawPredict body (`anthropic_version`, no `model`, never streamed) checked with the anthropic SDK's types."""
+    vertex = _vertex()
+    if publisher == "google":
+        return vertex.vertex_gemini_violations(request, model)  # type: ignore[no-any-return]
+    if not isinstance(request, dict):
+        return ["<request>: not a JSON object"]
+    problems = []
+    if request.get("anthropic_version") not in vertex.ANTHROPIC_VERSIONS:
+        problems.append(f"anthropic_version: unknown version {request.get('anthropic_version')!r}")
+    if "model" in request:
+        problems.append("model: Extra inputs are not permitted (the job names the model)")
+    if "stream" in request:
+        problems.append("stream: a batch line is never streamed")
+    messages = {key: value for key, value in request.items() if key != "anthropic_version"}
+    return problems + vertex.anthropic.request_violations({**messages, "model": model})  # type: ignore[no-any-return]
 
 
 def _storage_error(code: int, message: str) -> web.Response:
@@ -162,12 +187,13 @@ class BatchPredictionJobs:
         if not isinstance(body, dict) or set(body) - _JOB_FIELDS or _JOB_FIELDS - set(body):
             return self.fake._refuse([f"BatchPredictionJob: expected exactly {sorted(_JOB_FIELDS)}"])
         problems: list[str] = []
-        model = str(body["model"])
-        if not model.startswith("publishers/google/models/"):
-            problems.append(f"model: {model!r} is not a Google publisher model")
-        model = model.rsplit("/", 1)[-1]
-        if model not in self.fake.google_models:
-            missing = self.fake._not_found(request, "google", model, self.fake.google_models)
+        named = str(body["model"]).split("/")
+        if len(named) != 4 or named[0] != "publishers" or named[2] != "models" or named[1] not in _MODELS:
+            return self.fake._refuse([f"model: {body['model']!r} is not a Google or Anthropic publisher model"])
+        publisher, model = named[1], named[3]
+        known = getattr(self.fake, _MODELS[publisher])
+        if model not in known:
+            missing = self.fake._not_found(request, publisher, model, known)
             assert missing is not None
             return missing
         source = body["inputConfig"]
@@ -200,10 +226,15 @@ class BatchPredictionJobs:
             for number, raw in enumerate(data.splitlines(), 1):
                 line = orjson.loads(raw)
                 where = f"{name} line {number}"
-                if not isinstance(line, dict) or set(line) != {"key", "request"} or not isinstance(line["key"], str):
-                    problems.append(f"{where}: expected {{key, request}} with a string key")
+                field_name = _ID_FIELDS[publisher]
+                if (
+                    not isinstance(line, dict)
+                    or set(line) != {field_name, "request"}
+                    or not isinstance(line[field_name], str)
+                ):
+                    problems.append(f"{where}: expected {{{field_name}, request}} with a string {field_name}")
                     continue
-                problems += [f"{where}.request.{p}" for p in _vertex().vertex_gemini_violations(line["request"], model)]
+                problems += [f"{where}.request.{p}" for p in _line_violations(publisher, line["request"], model)]
                 lines.append(line)
         if not lines:
             problems.append("the input has no line")
@@ -215,7 +246,7 @@ class BatchPredictionJobs:
             f"/batchPredictionJobs/{number}",
             "displayName": body["displayName"],
             "model": f"projects/{request.match_info['project']}/locations/{request.match_info['location']}"
-            f"/publishers/google/models/{model}",
+            f"/publishers/{publisher}/models/{model}",
             "inputConfig": body["inputConfig"],
             "outputConfig": body["outputConfig"],
             "state": "JOB_STATE_PENDING",
@@ -259,18 +290,23 @@ class BatchPredictionJobs:
         directory = job["outputConfig"]["gcsDestination"]["outputUriPrefix"].rstrip("/") + (
             f"/prediction-model-{job['name'].rsplit('/', 1)[-1]}"
         )
+        publisher = job["model"].split("/publishers/")[1].split("/")[0]
         written: list[bytes] = []
         failed = 0
         for line in found.lines:
-            failure = self.failures.get(line["key"])
+            custom_id = line[_ID_FIELDS[publisher]]
+            failure = self.failures.get(custom_id)
             out: dict[str, Any] = {**line, "processed_time": TIME}
             if failure is not None:
                 code, status, message = failure
                 error = gemini.error_body(code, status, message)
                 out["status"] = f"Bad Request: {orjson.dumps(error).decode()}"
                 failed += 1
+            elif publisher == "anthropic":
+                out["status"] = ""
+                out["response"] = _vertex().anthropic.message(f"Answer to {custom_id}", model=model)
             else:
-                answer = gemini.response(f"Answer to {line['key']}", model_version=model)
+                answer = gemini.response(f"Answer to {custom_id}", model_version=model)
                 out["status"] = ""
                 out["response"] = _vertex().vertex_extras(answer)
             written.append(orjson.dumps(out))

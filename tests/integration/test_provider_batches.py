@@ -223,30 +223,33 @@ def _mistral(request: pytest.FixtureRequest, client: UpstreamClient) -> Road:
     )
 
 
-def _vertex(request: pytest.FixtureRequest, client: UpstreamClient) -> Road:
-    cloud: tuple[FakeGoogleOAuth, FakeVertex] = request.getfixturevalue("vertex_cloud")
-    config = vertex_config(cloud, request.getfixturevalue("tmp_path"))
-    fake = cloud[1]
-    jobs = fake.batch_jobs
+def _vertex(model: str) -> Callable[[pytest.FixtureRequest, UpstreamClient], Road]:
+    def road(request: pytest.FixtureRequest, client: UpstreamClient) -> Road:
+        cloud: tuple[FakeGoogleOAuth, FakeVertex] = request.getfixturevalue("vertex_cloud")
+        config = vertex_config(cloud, request.getfixturevalue("tmp_path"))
+        fake = cloud[1]
+        jobs = fake.batch_jobs
 
-    def fail_line(custom_id: str) -> None:
-        jobs.failures[custom_id] = (400, "INVALID_ARGUMENT", "Request contains an invalid argument.")
+        def fail_line(custom_id: str) -> None:
+            jobs.failures[custom_id] = (400, "INVALID_ARGUMENT", "Request contains an invalid argument.")
 
-    def hold(held: bool) -> None:
-        jobs.hold = held
+        def hold(held: bool) -> None:
+            jobs.hold = held
 
-    def refuse_whole() -> None:
-        jobs.refuse_next = True
+        def refuse_whole() -> None:
+            jobs.refuse_next = True
 
-    return Road(
-        build_provider("vertex", config, ServerConfig(), client),
-        "gemini-2.5-flash",
-        fail_line=fail_line,
-        hold=hold,
-        missing_batch=f"projects/{PROJECT}/locations/{LOCATION}/batchPredictionJobs/999999",
-        refuse_whole=refuse_whole,
-        violations=lambda: fake.violations,
-    )
+        return Road(
+            build_provider("vertex", config, ServerConfig(), client),
+            model,
+            fail_line=fail_line,
+            hold=hold,
+            missing_batch=f"projects/{PROJECT}/locations/{LOCATION}/batchPredictionJobs/999999",
+            refuse_whole=refuse_whole,
+            violations=lambda: fake.violations,
+        )
+
+    return road
 
 
 ROADS: dict[str, Callable[[pytest.FixtureRequest, UpstreamClient], Road]] = {
@@ -256,7 +259,8 @@ ROADS: dict[str, Callable[[pytest.FixtureRequest, UpstreamClient], Road]] = {
     "anthropic": _anthropic,
     "gemini": _gemini,
     "mistral": _mistral,
-    "vertex": _vertex,
+    "vertex-gemini": _vertex("gemini-2.5-flash"),
+    "vertex-claude": _vertex("claude-sonnet-4-5@20250929"),
 }
 
 
@@ -470,13 +474,13 @@ def test_vertex_batches_gemini_models_in_its_bucket_and_reads_only_its_own_jobs(
     vertex_cloud: tuple[FakeGoogleOAuth, FakeVertex],
     tmp_path: Path,
 ) -> None:
-    """The input is one file under `batch_bucket`'s prefix, its job a Google model's; Claude and partner models are
-    left to the gateway (the part declines them), and a job name of another project or location never reaches a URL."""
+    """The input is one file under `batch_bucket`'s prefix, its job a Google model's; partner models are left to the
+    gateway (the part declines them), and a job name of another project or location never reaches a URL."""
     vertex = vertex_cloud[1]
     part = batches_of(build_provider("vertex", vertex_config(vertex_cloud, tmp_path), ServerConfig(), upstream_client))
     assert part is not None
     assert part.batches_model("gemini-2.5-flash")
-    assert not part.batches_model("claude-sonnet-4-5@20250929")
+    assert part.batches_model("claude-sonnet-4-5@20250929")
     assert not part.batches_model("meta/llama-3.3-70b-instruct-maas")
     batch_id = loop_thread.run(part.submit_batch("gemini-2.5-flash", [_line("a", "hi")]))
     assert batch_id.startswith(f"projects/{PROJECT}/locations/{LOCATION}/batchPredictionJobs/")
@@ -488,7 +492,7 @@ def test_vertex_batches_gemini_models_in_its_bucket_and_reads_only_its_own_jobs(
     assert made.json["model"] == "publishers/google/models/gemini-2.5-flash"
     assert made.json["inputConfig"]["gcsSource"]["uris"] == [f"gs://{BUCKET}/{uploaded}"]
     with pytest.raises(UnsupportedCapability):
-        loop_thread.run(part.submit_batch("claude-sonnet-4-5@20250929", [_line("a", "hi")]))
+        loop_thread.run(part.submit_batch("meta/llama-3.3-70b-instruct-maas", [_line("a", "hi")]))
     before = len(vertex.received)
     for foreign in (
         "projects/other/locations/us-east5/batchPredictionJobs/1",
@@ -500,6 +504,24 @@ def test_vertex_batches_gemini_models_in_its_bucket_and_reads_only_its_own_jobs(
             loop_thread.run(part.batch_status(foreign))
     assert len(vertex.received) == before
     assert vertex.violations == []
+
+
+def test_vertex_writes_claude_lines_as_rawpredict_bodies(
+    loop_thread: LoopThread,
+    upstream_client: UpstreamClient,
+    vertex_cloud: tuple[FakeGoogleOAuth, FakeVertex],
+    tmp_path: Path,
+) -> None:
+    vertex = vertex_cloud[1]
+    part = batches_of(build_provider("vertex", vertex_config(vertex_cloud, tmp_path), ServerConfig(), upstream_client))
+    assert part is not None
+    loop_thread.run(part.submit_batch("claude-sonnet-4-5@20250929", [_line("a", "hi")]))
+    [data] = vertex.storage.objects.values()
+    line = orjson.loads(data)
+    assert line["custom_id"] == "a" and line["request"]["anthropic_version"] == "vertex-2023-10-16"
+    assert "model" not in line["request"] and "stream" not in line["request"]
+    [made] = [r for r in vertex.received if r.path.endswith("/batchPredictionJobs")]
+    assert made.json["model"] == "publishers/anthropic/models/claude-sonnet-4-5@20250929"
 
 
 def test_vertex_has_a_batch_part_only_with_batch_bucket(

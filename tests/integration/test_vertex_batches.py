@@ -3,7 +3,8 @@ the `anthropic` SDK's message batches through the gateway, for Gemini models ser
 `batch_bucket`. The fake Vertex (tests/fakes/vertex_batches.py) checks the bearer token of every Cloud Storage and
 Vertex call, the job it is asked to make and each input line with google-genai's types, and answers each line in
 `predictions.jsonl`. Each line comes back once in the door's format, its ledger row names the batch at half price;
-a Claude line of the same batch, and every line of a provider without a bucket, run in the gateway instead."""
+Claude lines go to batch prediction too, in Anthropic's format; every line of a provider without a bucket runs in
+the gateway instead."""
 
 from __future__ import annotations
 
@@ -124,19 +125,22 @@ def test_gemini_lines_go_to_batch_prediction_at_half_price(gateway: RunningApp, 
     assert list(errors) == ["gemini-2"]
     assert errors["gemini-2"]["response"]["status_code"] == 400
     assert "invalid argument" in errors["gemini-2"]["response"]["body"]["error"]["message"]
-    # One job of the four Gemini lines; none of them on the interactive API; the Claude line ran here.
-    assert len(_paths(vertex, "/batchPredictionJobs")) == 1
-    assert [json.loads(line)["key"] for line in next(iter(_inputs(vertex)))] == ["0", "1", "2", "4"]
-    assert _paths(vertex, ":generateContent") == []
-    assert len(_paths(vertex, ":rawPredict")) == 1
+    # One job of the four Gemini lines and one of the Claude line; none of them on the interactive APIs.
+    assert len(_paths(vertex, "/batchPredictionJobs")) == 2
+    ids = sorted(
+        sorted(json.loads(line).get("key") or json.loads(line)["custom_id"] for line in lines)
+        for lines in _inputs(vertex)
+    )
+    assert ids == [["0", "1", "2", "4"], ["3"]]
+    assert _paths(vertex, ":generateContent") == [] and _paths(vertex, ":rawPredict") == []
     assert eventually(lambda: sum(row["requests"] for row in _usage(gateway, created.id).values()) == 5, 10)
     gemini = _usage(gateway, created.id)["gemini"]
     assert gemini["requests"] == 4 and gemini["prompt_tokens"] > 0
     cost = (gemini["prompt_tokens"] * PRICE[0] + gemini["completion_tokens"] * PRICE[1]) / 1e6 * 0.5
     assert gemini["cost_usd"] == pytest.approx(cost, rel=1e-6)
     claude = _usage(gateway, created.id)["claude"]
-    full = (claude["prompt_tokens"] * PRICE[0] + claude["completion_tokens"] * PRICE[1]) / 1e6
-    assert claude["cost_usd"] == pytest.approx(full, rel=1e-6)
+    half = (claude["prompt_tokens"] * PRICE[0] + claude["completion_tokens"] * PRICE[1]) / 1e6 * 0.5
+    assert claude["prompt_tokens"] > 0 and claude["cost_usd"] == pytest.approx(half, rel=1e-6)
 
 
 def _inputs(vertex: FakeVertex) -> Iterator[list[bytes]]:
@@ -169,9 +173,9 @@ def test_message_batches_with_the_anthropic_sdk_on_batch_prediction(gateway: Run
         requests: Any = [
             {
                 "custom_id": f"q{n}",
-                "params": {"model": "gemini", "max_tokens": 64, "messages": [{"role": "user", "content": f"Hi {n}"}]},
+                "params": {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": f"Hi {n}"}]},
             }
-            for n in range(3)
+            for n, model in enumerate(["gemini", "claude", "gemini"])
         ]
         created = client.messages.batches.create(requests=requests)
         assert eventually(lambda: client.messages.batches.retrieve(created.id).processing_status == "ended", 30)
@@ -181,8 +185,8 @@ def test_message_batches_with_the_anthropic_sdk_on_batch_prediction(gateway: Run
         assert result.type == "succeeded"
         assert result.message.role == "assistant" and result.message.content[0].type == "text"
         assert result.message.content[0].text.startswith("Answer to ")
-    assert len(_paths(vertex, "/batchPredictionJobs")) == 1
-    assert _paths(vertex, ":generateContent") == []
+    assert len(_paths(vertex, "/batchPredictionJobs")) == 2
+    assert _paths(vertex, ":generateContent") == [] and _paths(vertex, ":rawPredict") == []
 
 
 def test_without_a_bucket_the_lines_run_in_the_gateway(gateway: RunningApp, vertex: FakeVertex) -> None:

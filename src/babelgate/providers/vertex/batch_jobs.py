@@ -1,13 +1,16 @@
-"""Vertex AI batch prediction for Gemini models, for the `ProviderBatches` part (pure functions; VTX
-`projects.locations.batchPredictionJobs`, and its guide to batch prediction from Cloud Storage).
+"""Vertex AI batch prediction, for the `ProviderBatches` part (pure functions; VTX
+`projects.locations.batchPredictionJobs`, its guide to Gemini batch prediction from Cloud Storage, and its guide to
+batch predictions with Anthropic's Claude models).
 
-The lines are one JSONL file in the provider's `batch_bucket`, each `{"key", "request"}`: `request` the
-generateContent body `chat` would send, `key` the caller's id, which Vertex writes back on the line's output (an
-input line's other fields travel with it). `POST {root}/batchPredictionJobs` makes the job (`publishers/google/
-models/{model}`, `jsonl` in and out); its `name` is the id the engine keeps. `GET {name}` says where it stands
-(`state`, `completionStats`), and once it ended `outputInfo.gcsOutputDirectory` holds `predictions.jsonl`: each line
-the input's fields plus `response` (a GenerateContentResponse, read with the chat translator) or `status` (why the
-line failed). `POST {name}:cancel` cancels it.
+The lines are one JSONL file in the provider's `batch_bucket`, one object per request, in the publisher's format:
+Google's models take `{"key", "request"}`, `request` the generateContent body `chat` would send; Claude takes
+`{"custom_id", "request"}`, `request` the rawPredict body (a Messages body with `anthropic_version`, no `model`).
+The id field carries the caller's id, which Vertex writes back on the line's output (an input line's other fields
+travel with it). `POST {root}/batchPredictionJobs` makes the job (`publishers/{publisher}/models/{model}`, `jsonl`
+in and out); its `name` is the id the engine keeps. `GET {name}` says where it stands (`state`, `completionStats`),
+and once it ended `outputInfo.gcsOutputDirectory` holds `predictions*.jsonl`: each line the input's fields plus
+`response` (the publisher's answer: a GenerateContentResponse, a Message) or `status` (why the line failed).
+`POST {name}:cancel` cancels it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import orjson
 
 from babelgate.errors import InvalidRequest, UpstreamProtocolError
 from babelgate.providers.batch import BatchOutcome, ProviderBatchState, ProviderBatchStatus, count
-from babelgate.providers.gemini import batches as gemini_batches
+from babelgate.providers.gemini.errors import error_from_object, stream_error_status
 from babelgate.schema.chat import ChatResponse
 
 # `JobState`, as VTX lists it. A paused or updating job will go on: still running for the engine.
@@ -44,15 +47,19 @@ _PREDICTIONS: Final = re.compile(r"predictions[^/]*\.jsonl")
 _EMBEDDED: Final = re.compile(r"\{.*\}", re.DOTALL)
 
 
-def input_line(custom_id: str, request: dict[str, Any]) -> bytes:
-    return orjson.dumps({"key": custom_id, "request": request})
+# The field of a publisher's lines that carries the caller's id.
+ID_FIELDS: Final = {"google": "key", "anthropic": "custom_id"}
 
 
-def job_body(display_name: str, model: str, input_uri: str, output_prefix: str) -> dict[str, Any]:
-    """A BatchPredictionJob for a Google model: one JSONL file in, JSONL predictions out."""
+def input_line(publisher: str, custom_id: str, request: dict[str, Any]) -> bytes:
+    return orjson.dumps({ID_FIELDS[publisher]: custom_id, "request": request})
+
+
+def job_body(display_name: str, publisher: str, model: str, input_uri: str, output_prefix: str) -> dict[str, Any]:
+    """A BatchPredictionJob for a publisher's model: one JSONL file in, JSONL predictions out."""
     return {
         "displayName": display_name,
-        "model": f"publishers/google/models/{model}",
+        "model": f"publishers/{publisher}/models/{model}",
         "inputConfig": {"instancesFormat": "jsonl", "gcsSource": {"uris": [input_uri]}},
         "outputConfig": {"predictionsFormat": "jsonl", "gcsDestination": {"outputUriPrefix": output_prefix}},
     }
@@ -113,27 +120,45 @@ def model_of(job: dict[str, Any]) -> str:
     return str(job.get("model") or "").rsplit("/", 1)[-1]
 
 
+def publisher_of(job: dict[str, Any]) -> str:
+    """Whose model the job ran (`…/publishers/{publisher}/models/…`), which says how its lines are written."""
+    parts = str(job.get("model") or "").split("/")
+    return parts[parts.index("publishers") + 1] if "publishers" in parts[:-1] else "google"
+
+
 def outcome_of(
     line: dict[str, Any],
     *,
-    from_wire: Callable[[dict[str, Any]], ChatResponse],
+    publisher: str,
+    answer: Callable[[dict[str, Any]], ChatResponse],
     provider: str,
     scrub: Callable[[str], str],
 ) -> BatchOutcome:
-    """One line of `predictions.jsonl`, read as the Gemini API's inlined response is (the same answer and error
-    objects): its `response`, or its `status` (a `google.rpc.Status`, or text that may quote one)."""
-    key = line.get("key")
-    if not isinstance(key, str):
+    """One line of `predictions.jsonl`: its `response` read with the publisher's chat translator, or its `status`
+    (a `google.rpc.Status`, or text that may quote one) mapped by its code as an error inside an answer is."""
+    custom_id = line.get(ID_FIELDS.get(publisher, "key"))
+    if not isinstance(custom_id, str):
         raise UpstreamProtocolError(provider=provider, detail="a predictions line has no key")
-    item: dict[str, Any] = {"metadata": {"key": key}}
     status = line.get("status")
     if isinstance(status, dict) and status:
-        item["error"] = status
+        error: dict[str, Any] | None = status
     elif isinstance(status, str) and status:
-        item["error"] = _status_object(status)
+        error = _status_object(status)
     else:
-        item["response"] = line.get("response")
-    return gemini_batches.outcome_of(item, from_wire=from_wire, provider=provider, scrub=scrub)
+        error = None
+    if error is not None:
+        return BatchOutcome(
+            custom_id, None, error_from_object(error, stream_error_status(error), provider=provider, scrub=scrub)
+        )
+    response = line.get("response")
+    if not isinstance(response, dict):
+        return BatchOutcome(custom_id, None, UpstreamProtocolError(provider=provider, detail="the line has no answer"))
+    try:
+        return BatchOutcome(custom_id, answer(response))
+    except (AttributeError, TypeError, ValueError, KeyError):
+        return BatchOutcome(
+            custom_id, None, UpstreamProtocolError(provider=provider, detail="the body has the wrong shape")
+        )
 
 
 def _status_object(text: str) -> dict[str, Any]:

@@ -1,25 +1,33 @@
-"""The Vertex provider's `ProviderBatches` part, for Gemini models: batch prediction jobs (batch_jobs.py) over a
-JSONL file in the provider's `batch_bucket` (storage.py). Each line is the generateContent body the Google road's
-`chat` would send, and each answer is read back with the same translator."""
+"""The Vertex provider's `ProviderBatches` part, for Gemini and Claude models: batch prediction jobs (batch_jobs.py)
+over a JSONL file in the provider's `batch_bucket` (storage.py). Each line is the body the model's road would send
+from `chat` (Gemini's generateContent body, Claude's rawPredict body), and each answer is read back with the same
+translator."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from babelgate import tool_ids
 from babelgate.errors import UnsupportedCapability, UpstreamProtocolError
 from babelgate.providers.batch import BatchLine, BatchOutcome, ProviderBatchStatus, checked_lines, jsonl_objects
 from babelgate.providers.gemini.translate import from_wire
 from babelgate.providers.transport import Upstream, read_json_object
 from babelgate.providers.vertex import batch_jobs, wire
 from babelgate.providers.vertex.storage import CloudStorage
+from babelgate.providers.vertex.translate import raw_predict_body
+from babelgate.schema.chat import ChatRequest, ChatResponse
 
 if TYPE_CHECKING:
+    from babelgate.providers.anthropic.provider import AnthropicProvider
     from babelgate.providers.gemini.provider import GeminiProvider
+
+# Each road's publisher, as batch prediction names the model (`publishers/{publisher}/models/{model}`).
+PUBLISHERS: Final = {wire.Road.GOOGLE: "google", wire.Road.ANTHROPIC: "anthropic"}
 
 
 class VertexBatches:
@@ -28,6 +36,7 @@ class VertexBatches:
         *,
         provider: str,
         google: GeminiProvider,
+        claude: AnthropicProvider | None,
         upstream: Upstream,
         storage: CloudStorage,
         base_url: str,
@@ -37,6 +46,7 @@ class VertexBatches:
     ) -> None:
         self._provider = provider
         self._google = google
+        self._claude = claude
         self._upstream = upstream
         self._storage = storage
         self._base_url = base_url  # a job's URL is `{base_url}/v1/{name}`
@@ -46,16 +56,22 @@ class VertexBatches:
 
     @staticmethod
     def takes(model: str) -> bool:
-        """Gemini models only: Claude's and partner models' batch formats are not translated here."""
-        return wire.road(model) is wire.Road.GOOGLE
+        """Gemini and Claude models; partner and open models (`endpoints/openapi`) have no batch format here."""
+        return wire.road(model) in PUBLISHERS
+
+    async def _request(self, request: ChatRequest, model: str, road: wire.Road) -> dict[str, Any]:
+        if road is wire.Road.ANTHROPIC and self._claude is not None:  # tool-call ids without Gemini's signatures
+            return raw_predict_body(self._claude.messages_body(tool_ids.strip_request(request), model))
+        return await self._google.generate_content_body(request, model)
 
     async def submit(self, model: str, lines: Sequence[BatchLine]) -> str:
-        if not self.takes(model):
+        road = wire.road(model)
+        publisher = PUBLISHERS.get(road)
+        if publisher is None or (road is wire.Road.ANTHROPIC and self._claude is None):
             raise UnsupportedCapability(provider=self._provider, capability=f"batch prediction with {model}")
         body = b"".join(
             [
-                batch_jobs.input_line(line.custom_id, await self._google.generate_content_body(line.request, model))
-                + b"\n"
+                batch_jobs.input_line(publisher, line.custom_id, await self._request(line.request, model, road)) + b"\n"
                 for line in checked_lines(lines)
             ]
         )
@@ -65,6 +81,7 @@ class VertexBatches:
         await self._storage.upload(input_name, body)
         job = batch_jobs.job_body(
             f"babelgate {model} ({len(lines)} lines)",
+            publisher,
             model,
             self._storage.path.uri(input_name),
             self._storage.path.uri(f"{folder}/output"),
@@ -87,18 +104,30 @@ class VertexBatches:
         prefix = self._storage.path.object_of(directory)
         if prefix is None:  # only the configured bucket is read, with this provider's token
             raise UpstreamProtocolError(provider=self._provider, detail="the job wrote outside batch_bucket")
-        model, created = batch_jobs.model_of(job), int(time.time())
-
-        def answer(body: dict[str, Any]) -> Any:
-            return from_wire(body, created=created, model=model)
-
+        publisher, model, created = batch_jobs.publisher_of(job), batch_jobs.model_of(job), int(time.time())
+        answer = self._reader(publisher, model, created)
         names = [name async for name in self._storage.names(prefix.rstrip("/") + "/")]
         for name in names:
             if not batch_jobs.is_predictions_file(name):
                 continue
             response = await self._storage.download(name)
             async for line in jsonl_objects(response, self._provider):
-                yield batch_jobs.outcome_of(line, from_wire=answer, provider=self._provider, scrub=self._scrub)
+                yield batch_jobs.outcome_of(
+                    line, publisher=publisher, answer=answer, provider=self._provider, scrub=self._scrub
+                )
+
+    def _reader(self, publisher: str, model: str, created: int) -> Callable[[dict[str, Any]], ChatResponse]:
+        """The translator of the publisher's answers, as its road's `chat` reads one."""
+        claude = self._claude
+        if publisher == "anthropic" and claude is not None:
+            return lambda message: claude.batch_answer(message, created)
+
+        def gemini(body: dict[str, Any]) -> ChatResponse:
+            if "candidates" not in body and "promptFeedback" not in body:  # not a GenerateContentResponse
+                raise ValueError("the body has no candidates")
+            return from_wire(body, created=created, model=model)
+
+        return gemini
 
     async def cancel(self, batch_id: str) -> None:
         await read_json_object(await self._upstream.post(self._job_url(batch_id) + ":cancel", b"{}"), self._provider)

@@ -148,6 +148,7 @@ class VertexProvider(ProviderDefaults):
         return VertexBatches(
             provider=self.name,
             google=self._google,
+            claude=self._claude,
             upstream=self._ranking,
             storage=storage.CloudStorage(storage_root, storage.BucketPath.parse(config.batch_bucket), self._ranking),
             base_url=base_url,
