@@ -313,7 +313,8 @@ class BatchPredictionJobs:
         name = self._object_of(directory)
         assert name is not None
         self.storage.objects[f"{name}/predictions.jsonl"] = b"\n".join(written) + b"\n"
-        self.storage.objects[f"{name}/incremental_predictions/progress.txt"] = b"done\n"
+        # What a job exports while it runs: never read as its results (the same lines, once more).
+        self.storage.objects[f"{name}/incremental_predictions/predictions.jsonl"] = written[0] + b"\n"
         job.update(
             state="JOB_STATE_SUCCEEDED",
             endTime=TIME,

@@ -491,6 +491,13 @@ def test_vertex_batches_gemini_models_in_its_bucket_and_reads_only_its_own_jobs(
     [made] = [r for r in vertex.received if r.path.endswith("/batchPredictionJobs")]
     assert made.json["model"] == "publishers/google/models/gemini-2.5-flash"
     assert made.json["inputConfig"]["gcsSource"]["uris"] == [f"gs://{BUCKET}/{uploaded}"]
+    assert _statuses_until_done(loop_thread, part, batch_id)[-1].state == "ended"
+
+    async def read() -> list[BatchOutcome]:
+        return [outcome async for outcome in part.batch_results(batch_id)]
+
+    # Once each: the progress a job exports in a subfolder of its output is not read as its results.
+    assert [outcome.custom_id for outcome in loop_thread.run(read())] == ["a"]
     with pytest.raises(UnsupportedCapability):
         loop_thread.run(part.submit_batch("meta/llama-3.3-70b-instruct-maas", [_line("a", "hi")]))
     before = len(vertex.received)

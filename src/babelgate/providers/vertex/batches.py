@@ -106,9 +106,11 @@ class VertexBatches:
             raise UpstreamProtocolError(provider=self._provider, detail="the job wrote outside batch_bucket")
         publisher, model, created = batch_jobs.publisher_of(job), batch_jobs.model_of(job), int(time.time())
         answer = self._reader(publisher, model, created)
-        names = [name async for name in self._storage.names(prefix.rstrip("/") + "/")]
+        folder = prefix.rstrip("/") + "/"
+        names = [name async for name in self._storage.names(folder)]
         for name in names:
-            if not batch_jobs.is_predictions_file(name):
+            # The directory's own predictions files, not a subfolder's (the progress a running job exports).
+            if "/" in name[len(folder) :] or not batch_jobs.is_predictions_file(name):
                 continue
             response = await self._storage.download(name)
             async for line in jsonl_objects(response, self._provider):
