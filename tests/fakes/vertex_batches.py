@@ -297,9 +297,13 @@ class BatchPredictionJobs:
             custom_id = line[_ID_FIELDS[publisher]]
             failure = self.failures.get(custom_id)
             out: dict[str, Any] = {**line, "processed_time": TIME}
-            if failure is not None:
+            if failure is not None:  # the reason, and the upstream's error body as the publisher writes one
                 code, status, message = failure
-                error = gemini.error_body(code, status, message)
+                error = (
+                    _vertex().anthropic.error_body("invalid_request_error", message)
+                    if publisher == "anthropic"
+                    else gemini.error_body(code, status, message)
+                )
                 out["status"] = f"Bad Request: {orjson.dumps(error).decode()}"
                 failed += 1
             elif publisher == "anthropic":

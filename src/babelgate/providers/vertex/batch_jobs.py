@@ -21,7 +21,8 @@ from typing import Any, Final
 
 import orjson
 
-from babelgate.errors import InvalidRequest, UpstreamProtocolError
+from babelgate.errors import GatewayError, InvalidRequest, UpstreamProtocolError
+from babelgate.providers.anthropic.errors import error_from_body as anthropic_error
 from babelgate.providers.batch import BatchOutcome, ProviderBatchState, ProviderBatchStatus, count
 from babelgate.providers.gemini.errors import error_from_object, stream_error_status
 from babelgate.schema.chat import ChatResponse
@@ -139,17 +140,9 @@ def outcome_of(
     custom_id = line.get(ID_FIELDS.get(publisher, "key"))
     if not isinstance(custom_id, str):
         raise UpstreamProtocolError(provider=provider, detail="a predictions line has no key")
-    status = line.get("status")
-    if isinstance(status, dict) and status:
-        error: dict[str, Any] | None = status
-    elif isinstance(status, str) and status:
-        error = _status_object(status)
-    else:
-        error = None
-    if error is not None:
-        return BatchOutcome(
-            custom_id, None, error_from_object(error, stream_error_status(error), provider=provider, scrub=scrub)
-        )
+    failure = _failure(line.get("status"), provider=provider, scrub=scrub)
+    if failure is not None:
+        return BatchOutcome(custom_id, None, failure)
     response = line.get("response")
     if not isinstance(response, dict):
         return BatchOutcome(custom_id, None, UpstreamProtocolError(provider=provider, detail="the line has no answer"))
@@ -161,16 +154,30 @@ def outcome_of(
         )
 
 
-def _status_object(text: str) -> dict[str, Any]:
-    """The error object a text `status` quotes (`{"error": {code, message, status}}`), else the text as a
-    `google.rpc.Status` whose code says only that the line failed (400: the request could not be answered)."""
+def _failure(status: Any, *, provider: str, scrub: Callable[[str], str]) -> GatewayError | None:
+    """A line's `status` as the error it is: a `google.rpc.Status` by its code; text by the error body it quotes
+    (Google's `{"error": {code, …}}` by its code, Anthropic's `{"type": "error", "error": {type, …}}` by its type), else
+    a 400 with the text (the line could not be answered). An empty status is a line that was answered: None."""
+    if isinstance(status, dict) and status:
+        return error_from_object(status, stream_error_status(status), provider=provider, scrub=scrub)
+    if not isinstance(status, str) or not status:
+        return None
+    quoted = _quoted(status)
+    inner = quoted.get("error") if quoted is not None else None
+    if isinstance(inner, dict) and isinstance(inner.get("code"), int):
+        return error_from_object(inner, stream_error_status(inner), provider=provider, scrub=scrub)
+    if quoted is not None and quoted.get("type") == "error" and isinstance(inner, dict):
+        return anthropic_error(quoted, provider=provider, scrub=scrub)
+    fallback = {"code": 400, "message": status[:500]}
+    return error_from_object(fallback, 400, provider=provider, scrub=scrub)
+
+
+def _quoted(text: str) -> dict[str, Any] | None:
     found = _EMBEDDED.search(text)
-    if found is not None:
-        try:
-            parsed = orjson.loads(found.group())
-        except orjson.JSONDecodeError:
-            parsed = None
-        inner = parsed.get("error") if isinstance(parsed, dict) else None
-        if isinstance(inner, dict) and isinstance(inner.get("code"), int):
-            return inner
-    return {"code": 400, "message": text[:500]}
+    if found is None:
+        return None
+    try:
+        parsed = orjson.loads(found.group())
+    except orjson.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
