@@ -7,14 +7,22 @@ from __future__ import annotations
 import anthropic
 import openai
 import orjson
+import pytest
 from google import genai
+from google.genai import errors as genai_errors
 from google.genai import types as gt
+from google.oauth2.credentials import Credentials
 from mistralai.client import Mistral
 
 from tests.fakes.anthropic_upstream import FakeAnthropic
+from tests.fakes.cloud_tokens import TokenRegistry
 from tests.fakes.gemini_upstream import FakeGemini
+from tests.fakes.google_credentials import CLOUD_PLATFORM
 from tests.fakes.mistral_upstream import FakeMistral
 from tests.fakes.openai_upstream import FakeOpenAI
+from tests.fakes.servers import LoopThread
+from tests.fakes.vertex_batches import BUCKET
+from tests.fakes.vertex_upstream import LOCATION, PROJECT, FakeVertex
 
 
 def _chat(text: str) -> dict[str, object]:
@@ -109,3 +117,57 @@ def test_mistral_sdk_runs_a_batch_job_on_the_fake(mistral_upstream: FakeMistral)
         )
         assert sdk.batch.jobs.cancel(job_id=held.id).status == "CANCELLATION_REQUESTED"
         assert sdk.batch.jobs.get(job_id=held.id).status == "CANCELLED"
+
+
+def test_genai_sdk_runs_a_vertex_batch_prediction_job_on_the_fake(loop_thread: LoopThread) -> None:
+    """google-genai in Vertex mode makes, polls and cancels batch prediction jobs on the fake Vertex, whose
+    predictions it finds in the fake Cloud Storage; a token the fake credential sources never issued is refused."""
+    registry = TokenRegistry()
+    vertex = FakeVertex(registry)
+    loop_thread.run(vertex.start())
+    try:
+        token = registry.issue("oauth2", CLOUD_PLATFORM, "ya29.test-").token
+        request = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+        vertex.storage.objects["in/input.jsonl"] = orjson.dumps({"key": "a", "request": request}) + b"\n"
+        client = genai.Client(
+            vertexai=True,
+            project=PROJECT,
+            location=LOCATION,
+            credentials=Credentials(token=token),  # type: ignore[no-untyped-call]
+            http_options=gt.HttpOptions(base_url=vertex.base_url, timeout=10_000),
+        )
+        job = client.batches.create(
+            model="gemini-2.5-flash",
+            src=f"gs://{BUCKET}/in/input.jsonl",
+            config=gt.CreateBatchJobConfig(dest=f"gs://{BUCKET}/out", display_name="self-test"),
+        )
+        assert job.name and job.state == gt.JobState.JOB_STATE_PENDING
+        assert client.batches.get(name=job.name).state == gt.JobState.JOB_STATE_RUNNING
+        done = client.batches.get(name=job.name)
+        assert done.state == gt.JobState.JOB_STATE_SUCCEEDED and done.completion_stats is not None
+        assert done.completion_stats.successful_count == 1 and done.output_info is not None
+        directory = str(done.output_info.gcs_output_directory).removeprefix(f"gs://{BUCKET}/")
+        [line] = vertex.storage.objects[f"{directory}/predictions.jsonl"].splitlines()
+        assert orjson.loads(line)["response"]["candidates"][0]["content"]["parts"][0]["text"] == "Answer to a"
+        vertex.batch_jobs.hold = True
+        held = client.batches.create(
+            model="gemini-2.5-flash",
+            src=f"gs://{BUCKET}/in/input.jsonl",
+            config=gt.CreateBatchJobConfig(dest=f"gs://{BUCKET}/out2", display_name="held"),
+        )
+        assert held.name
+        client.batches.cancel(name=held.name)
+        assert client.batches.get(name=held.name).state == gt.JobState.JOB_STATE_CANCELLED
+        assert vertex.violations == []
+        stranger = genai.Client(
+            vertexai=True,
+            project=PROJECT,
+            location=LOCATION,
+            credentials=Credentials(token="ya29.never-issued"),  # type: ignore[no-untyped-call]
+            http_options=gt.HttpOptions(base_url=vertex.base_url, timeout=10_000),
+        )
+        with pytest.raises(genai_errors.ClientError) as refused:
+            stranger.batches.get(name=job.name)
+        assert refused.value.code == 401
+    finally:
+        loop_thread.run(vertex.stop())

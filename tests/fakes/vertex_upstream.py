@@ -34,6 +34,7 @@ from tests.fakes.google_credentials import CLOUD_PLATFORM
 from tests.fakes.openai_spec import spec_violations
 from tests.fakes.openai_upstream import completion, text_stream
 from tests.fakes.scripted import Received, Reply, ScriptedStreams
+from tests.fakes.vertex_batches import BatchPredictionJobs, FakeCloudStorage
 
 PROJECT = "fake-project"
 LOCATION = "us-east5"
@@ -131,6 +132,9 @@ class FakeVertex(ScriptedStreams):
         self.google_models: set[str] = set(GOOGLE_MODELS)
         self.claude_models: set[str] = set(CLAUDE_MODELS)
         self.open_models: set[str] = set(OPEN_MODELS)
+        # Cloud Storage (its JSON API's own paths, on this server: `options.storage_url`) and batch prediction.
+        self.storage = FakeCloudStorage(registry)
+        self.batch_jobs = BatchPredictionJobs(self, self.storage)
         self.port = 0
 
     @property
@@ -147,6 +151,8 @@ class FakeVertex(ScriptedStreams):
         self.google_models = set(GOOGLE_MODELS)
         self.claude_models = set(CLAUDE_MODELS)
         self.open_models = set(OPEN_MODELS)
+        self.storage.reset()
+        self.batch_jobs.reset()
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -154,6 +160,8 @@ class FakeVertex(ScriptedStreams):
         scoped = r"/{version:v1|v1beta1}/projects/{project}/locations/{location}"
         app.router.add_post(scoped + r"/publishers/{publisher}/models/{model:[^/:]+}:{method}", self._publisher)
         app.router.add_post(scoped + "/endpoints/openapi/chat/completions", self._openapi)
+        self.batch_jobs.mount(app, scoped)
+        self.storage.mount(app)
         app.router.add_post(
             r"/{version:v1|v1beta1}/publishers/{publisher}/models/{model:[^/:]+}:{method}", self._express
         )

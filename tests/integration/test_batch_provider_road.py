@@ -56,6 +56,9 @@ class MemoryBatches:
     async def cancel_batch(self, batch_id: str) -> None:
         raise AssertionError("not cancelled in this test")
 
+    def batches_model(self, model: str) -> bool:
+        return True
+
 
 def test_lines_for_a_provider_with_a_batch_api_go_there_once(
     make_gateway: GatewayFactory, upstream: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -36,12 +36,18 @@ models:
 
 
 def mixed_gateway(
-    make_gateway: GatewayFactory, tmp_path: Path, anthropic_fake: ant.FakeAnthropic, gemini_fake: gem.FakeGemini
+    make_gateway: GatewayFactory,
+    tmp_path: Path,
+    anthropic_fake: ant.FakeAnthropic,
+    gemini_fake: gem.FakeGemini,
+    *,
+    store: str = "memory",
 ) -> RunningApp:
     return make_gateway(
         CONFIG + f"files:\n  dir: {tmp_path / 'files'}\n",
         env={
             "BABELGATE_MASTER_KEY": MASTER,
+            "BABELGATE_STORE_URL": store,
             "GEMINI_API_KEY": GEMINI_KEY,
             "GEMINI_BASE_URL": gemini_fake.base_url,
             "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
@@ -185,3 +191,37 @@ def test_a_malformed_message_batch_is_refused_in_anthropics_format(
                 client.messages.batches.create(requests=requests)  # type: ignore[arg-type]
             assert refused.value.body["type"] == "error"  # type: ignore[index]
             assert refused.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_message_batches_page_both_ways_with_the_anthropic_sdk(
+    store: str,
+    make_gateway: GatewayFactory,
+    tmp_path: Path,
+    upstream: FakeOpenAI,
+    anthropic_upstream: ant.FakeAnthropic,
+    gemini_upstream: gem.FakeGemini,
+) -> None:
+    """`after_id` pages to older batches and `before_id` to newer ones, as Anthropic's API and the SDK's `SyncPage` do:
+    each page newest first, `first_id` and `last_id` its ends, `has_more` whether the list goes on that way."""
+    url = f"sqlite:{tmp_path / 'state.db'}" if store == "sqlite" else store
+    gateway = mixed_gateway(make_gateway, tmp_path, anthropic_upstream, gemini_upstream, store=url)
+    key = _create(gateway)["key"]
+    with messages_client(gateway, key) as client:
+        for n in range(5):
+            params = {"model": "gpt", "max_tokens": 8, "messages": [{"role": "user", "content": f"Hi {n}"}]}
+            client.messages.batches.create(requests=[{"custom_id": "q", "params": params}])  # type: ignore[list-item]
+        newest_first = [batch.id for batch in client.messages.batches.list(limit=100).data]
+        assert len(newest_first) == 5
+        assert [batch.id for batch in client.messages.batches.list(limit=2)] == newest_first  # after_id, page by page
+        page = client.messages.batches.list(before_id=newest_first[4], limit=2)
+        assert [batch.id for batch in page.data] == newest_first[2:4]
+        assert (page.first_id, page.last_id, page.has_more) == (newest_first[2], newest_first[3], True)
+        pages = [[batch.id for batch in each.data] for each in page.iter_pages()]
+        assert pages == [newest_first[2:4], newest_first[0:2]]
+        last = client.messages.batches.list(before_id=newest_first[2], limit=2)
+        assert [batch.id for batch in last.data] == newest_first[0:2] and last.has_more is False
+        assert client.messages.batches.list(before_id=newest_first[0]).data == []
+        with pytest.raises(anthropic.BadRequestError) as refused:
+            client.messages.batches.list(before_id=newest_first[1], after_id=newest_first[3])
+        assert "before_id" in str(refused.value)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -30,9 +31,12 @@ from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.azure_upstream import FakeAzure
 from tests.fakes.cloud_tokens import TokenRegistry
 from tests.fakes.gemini_upstream import FakeGemini
+from tests.fakes.google_credentials import ACCOUNT, FakeGoogleOAuth, service_account_key
 from tests.fakes.mistral_upstream import FakeMistral
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.servers import LoopThread
+from tests.fakes.vertex_batches import BUCKET
+from tests.fakes.vertex_upstream import LOCATION, PROJECT, FakeVertex
 
 AZURE_KEY = "azure-test-UPSTREAM-secret-0123456789abcdef"
 
@@ -69,6 +73,38 @@ def azure_fake(loop_thread: LoopThread) -> Iterator[FakeAzure]:
     loop_thread.run(fake.start())
     yield fake
     loop_thread.run(fake.stop())
+
+
+@pytest.fixture(scope="module")
+def vertex_cloud(loop_thread: LoopThread) -> Iterator[tuple[FakeGoogleOAuth, FakeVertex]]:
+    registry = TokenRegistry()
+    oauth, vertex = FakeGoogleOAuth(registry), FakeVertex(registry)
+    for fake in (oauth, vertex):
+        loop_thread.run(fake.start())
+    yield oauth, vertex
+    for fake in (oauth, vertex):
+        loop_thread.run(fake.stop())
+
+
+def vertex_config(cloud: tuple[FakeGoogleOAuth, FakeVertex], tmp_path: Path, **fields: Any) -> ProviderConfig:
+    """A vertex provider of the fake's project whose service-account key the fake OAuth endpoint knows, with its
+    batches in the fake's bucket (`fields` change any of it)."""
+    oauth, vertex = cloud
+    for fake in (oauth.registry, oauth, vertex):
+        fake.reset()
+    key_file = tmp_path / "service-account.json"
+    oauth.accounts[ACCOUNT] = service_account_key(key_file, oauth.token_uri)
+    settings: dict[str, Any] = {
+        "type": "vertex",
+        "project": PROJECT,
+        "location": LOCATION,
+        "base_url": vertex.base_url,
+        "credentials_file": str(key_file),
+        "batch_bucket": f"gs://{BUCKET}/gateway/batches",
+        "options": {"storage_url": vertex.base_url},
+        **fields,
+    }
+    return ProviderConfig(**settings)
 
 
 def _openai_knobs(fake: FakeOpenAI) -> dict[str, Any]:
@@ -187,6 +223,35 @@ def _mistral(request: pytest.FixtureRequest, client: UpstreamClient) -> Road:
     )
 
 
+def _vertex(model: str) -> Callable[[pytest.FixtureRequest, UpstreamClient], Road]:
+    def road(request: pytest.FixtureRequest, client: UpstreamClient) -> Road:
+        cloud: tuple[FakeGoogleOAuth, FakeVertex] = request.getfixturevalue("vertex_cloud")
+        config = vertex_config(cloud, request.getfixturevalue("tmp_path"))
+        fake = cloud[1]
+        jobs = fake.batch_jobs
+
+        def fail_line(custom_id: str) -> None:
+            jobs.failures[custom_id] = (400, "INVALID_ARGUMENT", "Request contains an invalid argument.")
+
+        def hold(held: bool) -> None:
+            jobs.hold = held
+
+        def refuse_whole() -> None:
+            jobs.refuse_next = True
+
+        return Road(
+            build_provider("vertex", config, ServerConfig(), client),
+            model,
+            fail_line=fail_line,
+            hold=hold,
+            missing_batch=f"projects/{PROJECT}/locations/{LOCATION}/batchPredictionJobs/999999",
+            refuse_whole=refuse_whole,
+            violations=lambda: fake.violations,
+        )
+
+    return road
+
+
 ROADS: dict[str, Callable[[pytest.FixtureRequest, UpstreamClient], Road]] = {
     "openai": _openai,
     "azure-v1": _azure(None),
@@ -194,6 +259,8 @@ ROADS: dict[str, Callable[[pytest.FixtureRequest, UpstreamClient], Road]] = {
     "anthropic": _anthropic,
     "gemini": _gemini,
     "mistral": _mistral,
+    "vertex-gemini": _vertex("gemini-2.5-flash"),
+    "vertex-claude": _vertex("claude-sonnet-4-5@20250929"),
 }
 
 
@@ -399,3 +466,84 @@ def test_options_batches_false_leaves_the_part_out(kind: str, upstream_client: U
     wrong = ProviderConfig(type=kind, api_keys=("k",), options={"batches": "yes"})
     with pytest.raises(ValueError, match=r"options\.batches"):
         build_provider(kind, wrong, ServerConfig(), upstream_client)
+
+
+def test_vertex_batches_gemini_models_in_its_bucket_and_reads_only_its_own_jobs(
+    loop_thread: LoopThread,
+    upstream_client: UpstreamClient,
+    vertex_cloud: tuple[FakeGoogleOAuth, FakeVertex],
+    tmp_path: Path,
+) -> None:
+    """The input is one file under `batch_bucket`'s prefix, its job a Google model's; partner models are left to the
+    gateway (the part declines them), and a job name of another project or location never reaches a URL."""
+    vertex = vertex_cloud[1]
+    part = batches_of(build_provider("vertex", vertex_config(vertex_cloud, tmp_path), ServerConfig(), upstream_client))
+    assert part is not None
+    assert part.batches_model("gemini-2.5-flash")
+    assert part.batches_model("claude-sonnet-4-5@20250929")
+    assert not part.batches_model("meta/llama-3.3-70b-instruct-maas")
+    batch_id = loop_thread.run(part.submit_batch("gemini-2.5-flash", [_line("a", "hi")]))
+    assert batch_id.startswith(f"projects/{PROJECT}/locations/{LOCATION}/batchPredictionJobs/")
+    [uploaded] = vertex.storage.objects
+    assert uploaded.startswith("gateway/batches/babelgate-") and uploaded.endswith("/input.jsonl")
+    line = orjson.loads(vertex.storage.objects[uploaded])
+    assert line["key"] == "a" and line["request"]["contents"][0]["parts"] == [{"text": "hi"}]
+    [made] = [r for r in vertex.received if r.path.endswith("/batchPredictionJobs")]
+    assert made.json["model"] == "publishers/google/models/gemini-2.5-flash"
+    assert made.json["inputConfig"]["gcsSource"]["uris"] == [f"gs://{BUCKET}/{uploaded}"]
+    assert _statuses_until_done(loop_thread, part, batch_id)[-1].state == "ended"
+
+    async def read() -> list[BatchOutcome]:
+        return [outcome async for outcome in part.batch_results(batch_id)]
+
+    # Once each: the progress a job exports in a subfolder of its output is not read as its results.
+    assert [outcome.custom_id for outcome in loop_thread.run(read())] == ["a"]
+    with pytest.raises(UnsupportedCapability):
+        loop_thread.run(part.submit_batch("meta/llama-3.3-70b-instruct-maas", [_line("a", "hi")]))
+    before = len(vertex.received)
+    for foreign in (
+        "projects/other/locations/us-east5/batchPredictionJobs/1",
+        f"projects/{PROJECT}/locations/europe-west4/batchPredictionJobs/1",
+        f"projects/{PROJECT}/locations/{LOCATION}/batchPredictionJobs/1/../../x",
+        "batches/1",
+    ):
+        with pytest.raises(InvalidRequest):
+            loop_thread.run(part.batch_status(foreign))
+    assert len(vertex.received) == before
+    assert vertex.violations == []
+
+
+def test_vertex_writes_claude_lines_as_rawpredict_bodies(
+    loop_thread: LoopThread,
+    upstream_client: UpstreamClient,
+    vertex_cloud: tuple[FakeGoogleOAuth, FakeVertex],
+    tmp_path: Path,
+) -> None:
+    vertex = vertex_cloud[1]
+    part = batches_of(build_provider("vertex", vertex_config(vertex_cloud, tmp_path), ServerConfig(), upstream_client))
+    assert part is not None
+    loop_thread.run(part.submit_batch("claude-sonnet-4-5@20250929", [_line("a", "hi")]))
+    [data] = vertex.storage.objects.values()
+    line = orjson.loads(data)
+    assert line["custom_id"] == "a" and line["request"]["anthropic_version"] == "vertex-2023-10-16"
+    assert "model" not in line["request"] and "stream" not in line["request"]
+    [made] = [r for r in vertex.received if r.path.endswith("/batchPredictionJobs")]
+    assert made.json["model"] == "publishers/anthropic/models/claude-sonnet-4-5@20250929"
+
+
+def test_vertex_has_a_batch_part_only_with_batch_bucket(
+    upstream_client: UpstreamClient, vertex_cloud: tuple[FakeGoogleOAuth, FakeVertex], tmp_path: Path
+) -> None:
+    def part(**fields: Any) -> ProviderBatches | None:
+        config = vertex_config(vertex_cloud, tmp_path, **fields)
+        return batches_of(build_provider("vertex", config, ServerConfig(), upstream_client))
+
+    assert part() is not None
+    assert part(batch_bucket=None, options={}) is None
+    assert part(options={"batches": False}) is None
+    with pytest.raises(ValueError, match="batch_bucket"):
+        part(batch_bucket=None, options={"batches": True})
+    with pytest.raises(ValueError, match="batch_bucket"):
+        part(batch_bucket="s3://not-google/x")
+    with pytest.raises(ValueError, match="project"):  # express mode: an API key, no project
+        part(project=None, api_keys=("AQ.express-key",))

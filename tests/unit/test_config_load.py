@@ -361,6 +361,14 @@ def test_a_cloud_key_on_a_provider_of_another_type_is_refused(tmp_path: Path) ->
     assert config.providers["aws"].region == "eu-west-1"
 
 
+def test_batch_bucket_is_read_by_the_clouds_with_a_batch_bucket_only(tmp_path: Path) -> None:
+    config = load({}, "providers:\n  gcp: {type: vertex, project: p, batch_bucket: 'gs://b/x'}\n", tmp_path=tmp_path)
+    assert config.providers["gcp"].batch_bucket == "gs://b/x"
+    with pytest.raises(ConfigError) as refused:
+        load({}, "providers:\n  up: {type: openai, batch_bucket: 'gs://b/x'}\n", tmp_path=tmp_path)
+    assert "providers.up.batch_bucket" in str(refused.value) and "vertex" in str(refused.value)
+
+
 def test_the_bedrock_openai_preset_takes_the_region_and_the_bedrock_api_key(tmp_path: Path) -> None:
     environ = {"AWS_REGION": "eu-central-1", "AWS_BEARER_TOKEN_BEDROCK": "bedrock-api-key"}
     config = load(environ, "providers:\n  oss: {preset: bedrock-openai}\n", tmp_path=tmp_path)

@@ -1,6 +1,6 @@
-"""The provider batch parts' pure wire pieces (providers/*/batches.py, providers/batch.py): how each provider's batch
-states and result lines read, on the shapes the fakes do not produce (partial counts, lines that never ran, results
-that are not what they should be)."""
+"""The provider batch parts' pure wire pieces (providers/*/batches.py, providers/vertex/batch_jobs.py and storage.py,
+providers/batch.py): how each provider's batch states and result lines read, on the shapes the fakes do not produce
+(partial counts, lines that never ran, results that are not what they should be)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ from babelgate.providers.anthropic import batches as anthropic
 from babelgate.providers.anthropic.translate import from_wire as anthropic_from_wire
 from babelgate.providers.batch import jsonl_objects
 from babelgate.providers.gemini import batches as gemini
+from babelgate.providers.gemini.translate import from_wire as gemini_from_wire
 from babelgate.providers.mistral import batches as mistral
 from babelgate.providers.openai import batches as openai
 from babelgate.providers.openai.errors import map_error
 from babelgate.providers.openai.translate import from_wire as openai_from_wire
+from babelgate.providers.vertex import batch_jobs as vertex
+from babelgate.providers.vertex.storage import BucketPath
 from tests.fakes.openai_upstream import completion
 from tests.unit.test_openai_provider import StubResponse
 
@@ -144,3 +147,71 @@ async def test_a_results_file_is_read_whole_lines_whatever_its_pieces() -> None:
     broken = cast(UpstreamResponse, StubResponse(200, pieces=[b'{"a": 1}\nnot json\n']))
     with pytest.raises(UpstreamProtocolError):
         _ = [line async for line in jsonl_objects(broken, P)]
+
+
+def _vertex_outcome(line: dict[str, Any], publisher: str = "google") -> Any:
+    def answer(body: dict[str, Any]) -> Any:
+        if publisher == "anthropic":
+            return anthropic_from_wire(body, created=1)
+        if "candidates" not in body:
+            raise ValueError("not an answer")
+        return gemini_from_wire(body, created=1, model="gemini-2.5-flash")
+
+    return vertex.outcome_of(line, publisher=publisher, answer=answer, provider=P, scrub=_scrub)
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("JOB_STATE_QUEUED", "running"),
+        ("JOB_STATE_PAUSED", "running"),
+        ("JOB_STATE_CANCELLING", "running"),
+        ("JOB_STATE_SUCCEEDED", "ended"),
+        ("JOB_STATE_PARTIALLY_SUCCEEDED", "ended"),
+        ("JOB_STATE_FAILED", "failed"),
+        ("JOB_STATE_CANCELLED", "cancelled"),
+        ("JOB_STATE_EXPIRED", "expired"),
+    ],
+)
+def test_vertex_job_states(state: str, expected: str) -> None:
+    job = {"state": state, "completionStats": {"successfulCount": "3", "failedCount": "1", "incompleteCount": "2"}}
+    status = vertex.status_of(job, P)
+    assert (status.state, status.total, status.succeeded, status.failed) == (expected, 6, 3, 1)
+    with pytest.raises(UpstreamProtocolError):
+        vertex.status_of({"state": "JOB_STATE_SOMETHING_NEW"}, P)
+
+
+def test_vertex_prediction_lines_read_as_answers_or_errors_by_what_their_status_quotes() -> None:
+    answer = {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hi"}]}, "finishReason": "STOP"}]}
+    answered = _vertex_outcome({"key": "a", "request": {}, "status": "", "response": answer})
+    assert answered.response.choices[0].message.content == "Hi" and answered.error is None
+    quoted = orjson.dumps({"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}})
+    limited = _vertex_outcome({"key": "b", "status": f"Too Many Requests: {quoted.decode()}"})
+    assert isinstance(limited.error, UpstreamRateLimited)
+    plain = _vertex_outcome({"key": "c", "status": "the request could not be parsed"})
+    assert isinstance(plain.error, UpstreamRejected) and plain.error.status == 400
+    as_object = _vertex_outcome({"key": "d", "status": {"code": 500, "message": "internal"}})
+    assert isinstance(as_object.error, UpstreamError) and as_object.response is None
+    claude = orjson.dumps({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+    overloaded = _vertex_outcome({"custom_id": "e", "status": f"Error: {claude.decode()}"}, "anthropic")
+    assert overloaded.error is not None and overloaded.error.status in (503, 529)
+    assert _vertex_outcome({"key": "f", "response": {"nothing": 1}}).error is not None
+    assert _vertex_outcome({"key": "g"}).error is not None
+    with pytest.raises(UpstreamProtocolError):
+        _vertex_outcome({"custom_id": "h", "response": answer})  # a Gemini line's id is its key
+
+
+@pytest.mark.parametrize(
+    ("uri", "bucket", "prefix"),
+    [("gs://b", "b", ""), ("gs://b/", "b", ""), ("gs://b/x/y/", "b", "x/y")],
+)
+def test_vertex_batch_bucket_uris(uri: str, bucket: str, prefix: str) -> None:
+    path = BucketPath.parse(uri)
+    assert (path.bucket, path.prefix) == (bucket, prefix)
+    assert path.object_of(path.uri("o/p")) == "o/p" and path.object_of("gs://other/o") is None
+
+
+@pytest.mark.parametrize("uri", ["s3://b/x", "gs://", "gs:///x", "b/x"])
+def test_vertex_batch_bucket_must_be_a_gs_uri(uri: str) -> None:
+    with pytest.raises(ValueError, match="batch_bucket"):
+        BucketPath.parse(uri)

@@ -51,7 +51,8 @@ def road_of(runtime: Runtime, batch: BatchRecord, parsed: dict[str, Any]) -> Dep
     except GatewayError:
         return None
     deployment = route.deployments[0]
-    if batches_of(deployment.provider) is None:
+    part = batches_of(deployment.provider)
+    if part is None or not part.batches_model(deployment.model):
         return None
     key, refused = owner_of(runtime, batch.owner, batch.body.get("owner_key"))
     if refused is not None:

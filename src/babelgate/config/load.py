@@ -86,7 +86,11 @@ def load_config(
     if providers is not None and (server is None or server.get("providers_from_env", True)):
         _merge_env_providers(providers, environ, available_types)
     if providers is not None:
-        owners = {key: kind for kind, declared in available_types.items() for key in declared.config_keys}
+        # A key may be read by more than one cloud's type (`batch_bucket`: Vertex's and Bedrock's).
+        owners: dict[str, set[str]] = {}
+        for type_name, declared in available_types.items():
+            for key in declared.config_keys:
+                owners.setdefault(key, set()).add(type_name)
         for name, provider in providers.items():
             kind = provider.get("type", "openai") if isinstance(provider, dict) else None
             if kind is not None and kind not in available_types:
@@ -98,8 +102,9 @@ def load_config(
                 )
             elif kind is not None:
                 for key in provider:
-                    owner = owners.get(key)
-                    if owner is not None and owner != kind:
+                    readers = owners.get(key)
+                    if readers is not None and kind not in readers:
+                        owner = " or ".join(sorted(readers))
                         problems.append(
                             (f"providers.{name}.{key}", f"is read by type {owner} only; this provider is type {kind}")
                         )

@@ -85,6 +85,9 @@ class ProviderConfig(_WithKeys):
     project: str | None = None
     location: str | None = None
     credentials_file: str | None = None
+    # Vertex AI and Bedrock: where the provider's own batch API reads a batch's lines and writes its answers
+    # (`gs://bucket/prefix`, `s3://bucket/prefix`); unset: the gateway runs the lines itself.
+    batch_bucket: str | None = None
     # Azure OpenAI and Foundry: `api_version` set -> the deployment-style API; Entra ID's tenant and app,
     # and the app's secret (an env: reference; unset with tenant and client set: workload identity).
     api_version: str | None = None

@@ -407,6 +407,9 @@ class ProviderDefaults:
     def credentials_problem(self) -> str | None:
         return None  # keys in the configuration: nothing to check before a call
 
+    def batches_model(self, model: str) -> bool:
+        return True  # a provider with the `batch` capability batches all its models unless it says otherwise
+
 
 def provider_timeouts(config: ProviderConfig, server: ServerConfig) -> Timeouts:
     default = server.default_timeout

@@ -71,6 +71,11 @@ class ProviderBatches(Protocol):
 
     async def cancel_batch(self, batch_id: str) -> None: ...
 
+    def batches_model(self, model: str) -> bool:
+        """Whether the part takes lines for the upstream `model` (a provider with several APIs may batch some of
+        its models only); the engine runs the others itself."""
+        ...
+
 
 # What the provider parts share.
 

@@ -78,7 +78,8 @@ def _base_url(exchange: Exchange) -> str:
 
 
 async def message_batches(runtime: Runtime, exchange: Exchange) -> Answer:
-    """`POST /messages/batches` (create) and `GET /messages/batches` (list, newest first)."""
+    """`POST /messages/batches` (create) and `GET /messages/batches` (list, newest first: `after_id` pages to older
+    batches, `before_id` to newer ones; `has_more` says whether the list goes on in the direction paged)."""
     method = exchange.scope["method"]
     if method == "POST":
         exchange.call.route = "messages.batches.create"
@@ -87,10 +88,20 @@ async def message_batches(runtime: Runtime, exchange: Exchange) -> Answer:
         raise MethodNotAllowed(method=method, path=exchange.scope["path"])
     query = query_of(exchange)
     limit = limit_of(query, 20, 1000)
-    found = await runtime.batch_store.list_batches(
-        scope_of(runtime, exchange.call), "anthropic", after=query.get("after_id"), limit=limit + 1
-    )
-    page = found[:limit]
+    after, before = query.get("after_id"), query.get("before_id")
+    if after is not None and before is not None:
+        raise InvalidRequest("invalid_value", param="before_id", detail="give after_id or before_id, not both")
+    scope = scope_of(runtime, exchange.call)
+    if before is not None:
+        # The page just before `before_id` in the list's order: the batches newer than it, the nearest first
+        # (one more tells whether newer ones remain), shown newest first as every page is.
+        found = await runtime.batch_store.list_batches(
+            scope, "anthropic", after=before, limit=limit + 1, newest_first=False
+        )
+        page = found[:limit][::-1]
+    else:
+        found = await runtime.batch_store.list_batches(scope, "anthropic", after=after, limit=limit + 1)
+        page = found[:limit]
     base = _base_url(exchange)
     return json_answer(
         {

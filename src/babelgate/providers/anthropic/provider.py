@@ -214,12 +214,23 @@ class AnthropicProvider(ProviderDefaults):
 
     # The ProviderBatches part (batches.py): each line's params the Messages body `chat` sends, with the model's betas.
 
+    def messages_body(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        """The Messages body `chat` would send for `request`, never streamed: a batch line's (here, and on Vertex)."""
+        params = self._prepare(request, model, CallNotes()).body
+        params.pop("stream", None)
+        return params
+
+    @staticmethod
+    def batch_answer(message: dict[str, Any], created: int) -> ChatResponse:
+        """A batch line's `message`, read as `chat` reads one. A line's own json_tool is not kept: the structured-output
+        tool's name is the gateway's own (`babelgate_json_output`), so a tool of that name is the JSON answer."""
+        return from_wire(message, created=created, json_tool=wire.JSON_TOOL_NAME)
+
     async def submit_batch(self, model: str, lines: Sequence[BatchLine]) -> str:
-        requests = []
-        for line in checked_lines(lines):
-            params = self._prepare(line.request, model, CallNotes()).body
-            params.pop("stream", None)
-            requests.append({"custom_id": batches.wire_id(line.custom_id), "params": params})
+        requests = [
+            {"custom_id": batches.wire_id(line.custom_id), "params": self.messages_body(line.request, model)}
+            for line in checked_lines(lines)
+        ]
         response = await self._post({"requests": requests}, model, url=self._batches_url)
         _, parsed = await read_json_object(response, self.name)
         batch_id = parsed.get("id")
@@ -239,9 +250,7 @@ class AnthropicProvider(ProviderDefaults):
         created = int(time.time())
 
         def from_wire_message(message: dict[str, Any]) -> ChatResponse:
-            # A line's own json_tool is not kept: the structured-output tool's name is the gateway's own
-            # (`babelgate_json_output`), so a tool of that name is the JSON answer, as `chat` reads it.
-            return from_wire(message, created=created, json_tool=wire.JSON_TOOL_NAME)
+            return self.batch_answer(message, created)
 
         response = await self._upstream.get(self._batch_url(batch_id, "/results"))
         async for line in jsonl_objects(response, self.name):

@@ -147,11 +147,15 @@ class GeminiProvider(ProviderDefaults):
         inline = await self._inline_media(request) if profile.inline_remote_media else {}
         return to_wire(request, profile, notes.adjusted, inline=inline, tool_positions=notes.tool_positions)
 
+    async def generate_content_body(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        """The generateContent body `chat` would send for `request`: a batch line's (here, and on Vertex)."""
+        return await self._wire_request(request, model, CallNotes())
+
     # The ProviderBatches part (batches.py): each line inlined as the generateContent body `chat` sends.
 
     async def submit_batch(self, model: str, lines: Sequence[BatchLine]) -> str:
         requests = [
-            {"request": await self._wire_request(line.request, model, CallNotes()), "metadata": {"key": line.custom_id}}
+            {"request": await self.generate_content_body(line.request, model), "metadata": {"key": line.custom_id}}
             for line in checked_lines(lines)
         ]
         body = batches.batch_body(requests, f"babelgate {model} ({len(requests)} lines)")

@@ -18,7 +18,7 @@ DECLARATION: Final = ProviderType(
     name=VertexProvider.type,
     factory=VertexProvider,
     telemetry_name="gcp.vertex_ai",
-    config_keys=frozenset(("project", "location", "credentials_file")),
+    config_keys=frozenset(("project", "location", "credentials_file", "batch_bucket")),
     # The Ranking API's models: $1 per 1,000 queries (a query of up to 100 records), as of the gateway's release.
     facts={"semantic-ranker-*": rerank_model(Price(0.0, 0.0, per_search=1.0))},
 )

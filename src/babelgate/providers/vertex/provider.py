@@ -8,9 +8,10 @@ mode), sent as `x-goog-api-key` to Google's models only (express mode serves no 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Coroutine
+import dataclasses
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -28,11 +29,13 @@ from babelgate.providers.base import (
     RelayApi,
     provider_timeouts,
 )
+from babelgate.providers.batch import BatchLine, BatchOutcome, ProviderBatches, ProviderBatchStatus, batches_on
 from babelgate.providers.gemini.provider import GeminiProvider
 from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.tokens import BearerTokens, closer
 from babelgate.providers.transport import Upstream, read_json_object, websocket_url
-from babelgate.providers.vertex import wire
+from babelgate.providers.vertex import storage, wire
+from babelgate.providers.vertex.batches import VertexBatches
 from babelgate.providers.vertex.credentials import file_problem, google_fetch, source_of
 from babelgate.providers.vertex.errors import map_error
 from babelgate.providers.vertex.roads import ClaudeRoad, GoogleRoad, OpenRoad
@@ -69,6 +72,8 @@ class VertexProvider(ProviderDefaults):
         live=True,  # Google's models only (`_google_road`)
         count_tokens=True,
         rerank=True,
+        # Batch prediction for Gemini models (batches.py), when `batch_bucket` is set: off without it.
+        batch=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -113,14 +118,66 @@ class VertexProvider(ProviderDefaults):
         )
         ranking = str(config.options.get("ranking_url") or wire.RANKING_ROOT).rstrip("/")
         self._ranking_url = ranking + wire.RANKING_PATH.format(project=config.project) if config.project else None
+        # Google Cloud's own APIs (the Ranking API, batch prediction jobs, Cloud Storage), with the bearer token.
         self._ranking = Upstream(
             client, name, self._google.key_pool, provider_timeouts(config, server), map_error, scrub, self._tokens
         )
+        self._batches = self._batch_part(config, base_url, root, location, scrub)
+        if self._batches is None:
+            self.capabilities = dataclasses.replace(self.capabilities, batch=False)
         self._open = (
             OpenRoad(name, config, server, client, root=f"{root}/endpoints/openapi", tokens=self._tokens)
             if root is not None
             else None
         )
+
+    def _batch_part(
+        self, config: ProviderConfig, base_url: str, root: str | None, location: str, scrub: Scrubber
+    ) -> VertexBatches | None:
+        """Batch prediction, when `batch_bucket` names where its files go (and `options.batches` is not false)."""
+        if not batches_on(config.options, config.batch_bucket is not None):
+            return None
+        if config.batch_bucket is None:
+            raise ValueError(f"provider {self.name!r}: options.batches needs batch_bucket (gs://bucket/prefix)")
+        if root is None or config.project is None:
+            raise ValueError(
+                f"provider {self.name!r}: batch_bucket needs `project` (batch prediction takes OAuth tokens, never an"
+                " express-mode key)"
+            )
+        storage_root = str(config.options.get("storage_url") or storage.ROOT).rstrip("/")
+        return VertexBatches(
+            provider=self.name,
+            google=self._google,
+            claude=self._claude,
+            upstream=self._ranking,
+            storage=storage.CloudStorage(storage_root, storage.BucketPath.parse(config.batch_bucket), self._ranking),
+            base_url=base_url,
+            root=root,
+            jobs_prefix=f"projects/{config.project}/locations/{location}/batchPredictionJobs/",
+            scrub=scrub,
+        )
+
+    # The ProviderBatches part (batches.py), with the `batch` capability when `batch_bucket` is set.
+
+    def batches_model(self, model: str) -> bool:
+        return VertexBatches.takes(model)
+
+    def _batch_jobs(self) -> VertexBatches:
+        if self._batches is None:  # the engine asks only a provider with the capability
+            raise UnsupportedCapability(provider=self.name, capability="batch")
+        return self._batches
+
+    def submit_batch(self, model: str, lines: Sequence[BatchLine]) -> Coroutine[Any, Any, str]:
+        return self._batch_jobs().submit(model, lines)
+
+    def batch_status(self, batch_id: str) -> Coroutine[Any, Any, ProviderBatchStatus]:
+        return self._batch_jobs().status(batch_id)
+
+    def batch_results(self, batch_id: str) -> AsyncIterator[BatchOutcome]:
+        return self._batch_jobs().results(batch_id)
+
+    def cancel_batch(self, batch_id: str) -> Coroutine[Any, Any, None]:
+        return self._batch_jobs().cancel(batch_id)
 
     def credentials_problem(self) -> str | None:
         return file_problem(self._credentials_file) if self._tokens is not None else None
@@ -301,3 +358,9 @@ def _signed(message: Any) -> bool:
     return isinstance(calls, list) and any(
         isinstance(call, dict) and tool_ids.MARK in str(call.get("id") or "") for call in calls
     )
+
+
+if TYPE_CHECKING:  # the `batch` capability's part, held to its protocol where `make typecheck` looks
+
+    def _batches(provider: VertexProvider) -> ProviderBatches:
+        return provider
