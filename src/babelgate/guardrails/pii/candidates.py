@@ -45,19 +45,19 @@ class PiiScanner:
         # engines on every candidate; the candidate's family is read from the candidate itself (`_family`).
         alternation = "|".join(f"(?:{FAMILIES[name][0]})" for name in self.families)
         self._text: Any = _compile(alternation) if self.families else None
-        # The same over the text's bytes, for ASCII text (offsets are the same): RE2 works on bytes, and its
-        # Python module converts offsets for every match of a `str`.
-        self._ascii: Any = _compile(alternation.encode()) if self.families else None
+        # The same over the text's bytes, for ASCII text (offsets are the same), called through RE2's own matcher:
+        # its Python module's `finditer` is a generator in Python that converts offsets and makes a match object
+        # for each match, a third of a clean 2 KB text's scan (`_spans`).
+        self._ascii: Any = _compile(alternation.encode())._regexp.Match if self.families else None
         self._digits = digits.DigitRuns(self.entities & digits.DIGIT_ENTITIES)
         self.longest = max((_LONGEST[name] for name in self.families), default=1)
 
     def find(self, text: str) -> list[Finding]:
         if self._text is None:
             return []
-        matches = self._ascii.finditer(text.encode()) if text.isascii() else self._text.finditer(text)
+        spans = _spans(self._ascii, text.encode()) if text.isascii() else [m.span() for m in self._text.finditer(text)]
         out: list[Finding] = []
-        for match in matches:
-            start, end = match.span()
+        for start, end in spans:
             candidate = text[start:end]
             family = _family(candidate)
             if family not in self.families:
@@ -98,6 +98,25 @@ def _family(candidate: str) -> str:
     if _IBAN_START.match(candidate) is not None:
         return "iban"
     return "digits"
+
+
+# RE2's unanchored search, for its matcher's first argument.
+_UNANCHORED: Final = re2._Anchor.UNANCHORED
+
+
+def _spans(match: Any, data: bytes) -> list[tuple[int, int]]:
+    """Every match of RE2's matcher `match` in `data`, as `finditer` finds them (leftmost-first, one after the
+    other, an empty match skipping a byte): each a (start, end) pair."""
+    out: list[tuple[int, int]] = []
+    at, end = 0, len(data)
+    while True:
+        span = match(_UNANCHORED, data, at, end)[0]
+        if span[0] < 0:
+            return out
+        out.append(span)
+        if span[1] == end:
+            return out
+        at = span[1] if span[1] > at else at + 1
 
 
 def _compile(pattern: str | bytes) -> Any:
