@@ -86,7 +86,10 @@ def load_config(
     if providers is not None and (server is None or server.get("providers_from_env", True)):
         _merge_env_providers(providers, environ, available_types)
     if providers is not None:
-        owners = {key: kind for kind, declared in available_types.items() for key in declared.config_keys}
+        owners: dict[str, set[str]] = {}  # a key may be read by several types (a cloud's `batch_bucket`)
+        for type_name, declared in available_types.items():
+            for key in declared.config_keys:
+                owners.setdefault(key, set()).add(type_name)
         for name, provider in providers.items():
             kind = provider.get("type", "openai") if isinstance(provider, dict) else None
             if kind is not None and kind not in available_types:
@@ -98,8 +101,9 @@ def load_config(
                 )
             elif kind is not None:
                 for key in provider:
-                    owner = owners.get(key)
-                    if owner is not None and owner != kind:
+                    readers = owners.get(key)
+                    if readers is not None and kind not in readers:
+                        owner = ", ".join(sorted(readers))
                         problems.append(
                             (f"providers.{name}.{key}", f"is read by type {owner} only; this provider is type {kind}")
                         )

@@ -79,6 +79,10 @@ class ProviderConfig(_WithKeys):
     aws_secret_access_key: str | None = Field(default=None, repr=False)
     aws_session_token: str | None = Field(default=None, repr=False)
     aws_profile: str | None = None
+    # A cloud's batch jobs: where their input and results are kept (Bedrock: `s3://bucket/prefix`), and the role
+    # the cloud assumes to reach it (Bedrock: an IAM service role's ARN). Unset: the gateway runs the lines itself.
+    batch_bucket: str | None = None
+    batch_role_arn: str | None = None
     # Google Vertex AI: the
     # project and location (`global` too) of its URLs, and a service-account key file (unset: application
     # default credentials, the metadata server).

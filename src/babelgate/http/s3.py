@@ -9,7 +9,7 @@ credentials. Used by the files' contents (store/s3_contents.py) and Bedrock's ba
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -75,7 +75,7 @@ class S3Bucket:
         last = "" if stop is None else str(stop - 1)
         return await self.request("GET", key, headers={"Range": f"bytes={start}-{last}"})
 
-    async def pieces(self, key: str) -> AsyncIterator[bytes]:
+    async def pieces(self, key: str) -> AsyncGenerator[bytes, None]:
         """The object's bytes as they arrive (a large object is never held whole)."""
         url = self.url(key)
         signed = await self._signed("GET", url, {})
