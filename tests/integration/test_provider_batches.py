@@ -25,9 +25,10 @@ from babelgate.providers import build_provider
 from babelgate.providers.base import Provider, batches_of
 from babelgate.providers.batch import BatchLine, BatchOutcome, ProviderBatches, ProviderBatchStatus
 from babelgate.schema.chat import ChatRequest, Message
-from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, MISTRAL_KEY, UPSTREAM_KEY
+from tests.conftest import ANTHROPIC_KEY, BATCH_BUCKET, GEMINI_KEY, MISTRAL_KEY, UPSTREAM_KEY
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.azure_upstream import FakeAzure
+from tests.fakes.bedrock_upstream import AwsKey, FakeBedrock
 from tests.fakes.cloud_tokens import TokenRegistry
 from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.mistral_upstream import FakeMistral
@@ -187,6 +188,58 @@ def _mistral(request: pytest.FixtureRequest, client: UpstreamClient) -> Road:
     )
 
 
+AWS_ACCESS_KEY = "AKIABATCHTEST0000001"
+AWS_SECRET_KEY = "bedrock-batch-test-UPSTREAM-secret-0123"
+BATCH_ROLE = "arn:aws:iam::123456789012:role/BedrockBatchInference"
+
+
+def bedrock_config(fake: FakeBedrock, s3_url: str, **fields: Any) -> ProviderConfig:
+    """A bedrock provider on the fake, signing with keys its IAM knows, its batch jobs in moto's bucket."""
+    fake.iam[AWS_ACCESS_KEY] = AwsKey(AWS_SECRET_KEY)
+    fake.batch_jobs.s3_url = s3_url
+    options = {"batch_control_url": fake.base_url, "batch_s3_url": s3_url, **fields.pop("options", {})}
+    settings: dict[str, Any] = {
+        "type": "bedrock",
+        "region": "us-east-1",
+        "base_url": fake.base_url,
+        "aws_access_key_id": AWS_ACCESS_KEY,
+        "aws_secret_access_key": AWS_SECRET_KEY,
+        "batch_bucket": f"s3://{BATCH_BUCKET}/gateway/jobs",
+        "batch_role_arn": BATCH_ROLE,
+        "options": options,
+        **fields,
+    }
+    return ProviderConfig(**settings)
+
+
+def _bedrock(model: str) -> Callable[[pytest.FixtureRequest, UpstreamClient], Road]:
+    def road(request: pytest.FixtureRequest, client: UpstreamClient) -> Road:
+        fake: FakeBedrock = request.getfixturevalue("bedrock_upstream")
+        jobs = fake.batch_jobs
+        config = bedrock_config(fake, request.getfixturevalue("moto_s3"))
+
+        def fail_line(custom_id: str) -> None:
+            jobs.failures[custom_id] = (400, "Malformed input request: #: required key [max_tokens] not found")
+
+        def hold(held: bool) -> None:
+            jobs.hold = held
+
+        def refuse_whole() -> None:
+            jobs.refuse_next = True
+
+        return Road(
+            build_provider("bedrock", config, ServerConfig(), client),
+            model,
+            fail_line=fail_line,
+            hold=hold,
+            missing_batch="arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/zzzzzzzzzzzz",
+            refuse_whole=refuse_whole,
+            violations=lambda: fake.violations,
+        )
+
+    return road
+
+
 ROADS: dict[str, Callable[[pytest.FixtureRequest, UpstreamClient], Road]] = {
     "openai": _openai,
     "azure-v1": _azure(None),
@@ -194,6 +247,8 @@ ROADS: dict[str, Callable[[pytest.FixtureRequest, UpstreamClient], Road]] = {
     "anthropic": _anthropic,
     "gemini": _gemini,
     "mistral": _mistral,
+    "bedrock-claude": _bedrock("us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+    "bedrock-converse": _bedrock("amazon.nova-lite-v1:0"),
 }
 
 
