@@ -145,7 +145,10 @@ class FakeBatchJobs:
         if status == "Submitted":
             job["status"] = "Validating"
         elif status == "Validating" and job["refused"]:
-            job["status"], job["message"] = "Failed", "The input file is malformed: it holds no record Bedrock can read."
+            job["status"], job["message"] = (
+                "Failed",
+                "The input file is malformed: it holds no record Bedrock can read.",
+            )
             job["endTime"] = _now()
         elif status == "Validating":
             job["status"] = "InProgress"
@@ -197,9 +200,11 @@ class FakeBatchJobs:
         from tests.fakes.bedrock_upstream import claude_body_violations, converse_body_violations, converse_response
 
         record_id, model_input = record.get("recordId"), record.get("modelInput")
-        problems = [] if isinstance(record_id, str) and record_id.isalnum() and record_id.isascii() else [
-            f"recordId {record_id!r}: expected an alphanumeric string"
-        ]
+        problems = (
+            []
+            if isinstance(record_id, str) and record_id.isalnum() and record_id.isascii()
+            else [f"recordId {record_id!r}: expected an alphanumeric string"]
+        )
         problems += [f"{key}: unknown record field" for key in record if key not in ("recordId", "modelInput")]
         converse = job["modelInvocationType"] == "Converse"
         if not isinstance(model_input, dict):
@@ -241,4 +246,3 @@ def _create_violations(body: Any) -> list[str]:
     except ParamValidationError as error:
         problems.append(str(error))
     return problems
-

@@ -20,7 +20,6 @@ from typing import Any
 
 import orjson
 
-
 RUNTIME = "bedrock-runtime"
 CONTROL = "bedrock"
 

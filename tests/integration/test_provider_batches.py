@@ -11,6 +11,7 @@ before any call.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -454,3 +455,66 @@ def test_options_batches_false_leaves_the_part_out(kind: str, upstream_client: U
     wrong = ProviderConfig(type=kind, api_keys=("k",), options={"batches": "yes"})
     with pytest.raises(ValueError, match=r"options\.batches"):
         build_provider(kind, wrong, ServerConfig(), upstream_client)
+
+
+def test_bedrock_has_a_batch_part_only_with_batch_bucket(
+    upstream_client: UpstreamClient, bedrock_upstream: FakeBedrock, moto_s3: str
+) -> None:
+    """Without `batch_bucket` the engine runs a bedrock provider's lines itself; `options.batches: false` turns the
+    part off; what the part cannot work with is refused when the provider is built."""
+
+    def built(**fields: Any) -> Provider:
+        return build_provider(
+            "bedrock", bedrock_config(bedrock_upstream, moto_s3, **fields), ServerConfig(), upstream_client
+        )
+
+    assert batches_of(built()) is not None
+    assert batches_of(built(batch_bucket=None, batch_role_arn=None)) is None
+    assert batches_of(built(options={"batches": False})) is None
+    refused = {
+        "options.batches": {"batch_bucket": None, "options": {"batches": True}},
+        "batch_role_arn": {"batch_role_arn": None},
+        "batch_bucket": {"batch_bucket": "https://bucket.s3.amazonaws.com/jobs"},
+        "an API key": {"aws_access_key_id": None, "aws_secret_access_key": None, "api_keys": ("bedrock-api-key",)},
+        "options.batch_s3_url": {"options": {"batch_s3_url": "bucket.example"}},
+    }
+    for words, fields in refused.items():
+        with pytest.raises(ValueError, match=re.escape(words)):
+            built(**fields)
+
+
+def test_bedrock_records_carry_the_chat_bodies_under_alphanumeric_ids_and_the_job_reads_back(
+    loop_thread: LoopThread, upstream_client: UpstreamClient, bedrock_upstream: FakeBedrock, moto_s3: str
+) -> None:
+    """The input is `{recordId, modelInput}` lines in the bucket under the prefix, each body the one InvokeModel's
+    Claude road sends; ids outside Bedrock's alphabet go encoded and come back as they were; a job that gives no
+    counts is counted by its manifest."""
+    import boto3
+
+    config = bedrock_config(bedrock_upstream, moto_s3)
+    part = batches_of(build_provider("bedrock", config, ServerConfig(), upstream_client))
+    assert part is not None
+    bedrock_upstream.batch_jobs.counts_in_job = False
+    ids = ["plain7", "request 1/é", "bgx41"]
+    model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    job_arn = loop_thread.run(part.submit_batch(model, [_line(custom_id, "hi") for custom_id in ids]))
+    [created] = bedrock_upstream.batch_jobs.created
+    assert created["modelId"] == model and created["roleArn"] == BATCH_ROLE
+    assert created["modelInvocationType"] == "InvokeModel"
+    input_uri = created["inputDataConfig"]["s3InputDataConfig"]["s3Uri"]
+    assert input_uri.startswith(f"s3://{BATCH_BUCKET}/gateway/jobs/") and input_uri.endswith("/input.jsonl")
+    s3 = boto3.client(
+        "s3", endpoint_url=moto_s3, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    key = input_uri.removeprefix(f"s3://{BATCH_BUCKET}/")
+    records = [orjson.loads(line) for line in s3.get_object(Bucket=BATCH_BUCKET, Key=key)["Body"].read().splitlines()]
+    assert records[0]["recordId"] == "plain7"
+    assert all(record["recordId"].isalnum() for record in records)
+    assert all(record["modelInput"]["anthropic_version"] == "bedrock-2023-05-31" for record in records)
+    status = _statuses_until_done(loop_thread, part, job_arn)[-1]
+    assert (status.state, status.total, status.succeeded, status.failed) == ("ended", 3, 3, 0)
+    outcomes = _results(loop_thread, part, job_arn)
+    assert sorted(outcomes) == sorted(ids)
+    assert all(outcome.response is not None for outcome in outcomes.values())
+    with pytest.raises(InvalidRequest):
+        loop_thread.run(part.batch_status("../model/x"))

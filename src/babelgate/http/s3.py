@@ -5,17 +5,21 @@ virtual-hosted-style.
 
 Who signs is the caller's to say (`credentials`: an awaitable of botocore-style credentials, `access_key`,
 `secret_key` and `token`): the files' bucket uses botocore's credential chain, a Bedrock provider its own
-credentials. Used by the files' contents (store/s3_contents.py) and Bedrock's batch jobs (providers/bedrock/)."""
+credentials. Used by the files' contents (store/s3_contents.py) and Bedrock's batch jobs (providers/bedrock/).
+aiohttp and botocore are imported at the first request (a gateway without a bucket loads neither), and a
+connection's failure is an S3Error as the bucket's own refusals are."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
-import aiohttp
+if TYPE_CHECKING:
+    import aiohttp
 
-_TIMEOUT: Final = aiohttp.ClientTimeout(total=300, connect=10)
+_TOTAL_SECONDS: Final = 300
+_CONNECT_SECONDS: Final = 10
 _READ_PIECE: Final = 256 * 1024  # what a streamed read hands over at most at once
 
 Credentials = Callable[[], Awaitable[Any]]
@@ -49,17 +53,25 @@ class S3Bucket:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=_TIMEOUT)
+            import aiohttp
+
+            timeout = aiohttp.ClientTimeout(total=_TOTAL_SECONDS, connect=_CONNECT_SECONDS)
+            self._session = aiohttp.ClientSession(timeout=timeout)
         return self._session
 
     async def request(self, method: str, key: str, *, data: Any = None, headers: dict[str, str] | None = None) -> bytes:
         """The answer's body; a GET of an object that is not there is FileNotFoundError, a DELETE of one is done."""
+        import aiohttp
+
         url = self.url(key)
         signed = await self._signed(method, url, headers or {})
-        async with self._client().request(method, url, data=data, headers=signed) as answer:
-            body = await answer.read()
-            _check(answer.status, method, key, body)
-            return body
+        try:
+            async with self._client().request(method, url, data=data, headers=signed) as answer:
+                body = await answer.read()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise S3Error(f"the bucket could not be reached ({type(error).__name__})") from None
+        _check(answer.status, method, key, body)
+        return body
 
     async def put(self, key: str, data: Any, size: int, content_type: str | None = None) -> None:
         headers = {"Content-Length": str(size)}
@@ -77,13 +89,18 @@ class S3Bucket:
 
     async def pieces(self, key: str) -> AsyncGenerator[bytes, None]:
         """The object's bytes as they arrive (a large object is never held whole)."""
+        import aiohttp
+
         url = self.url(key)
         signed = await self._signed("GET", url, {})
-        async with self._client().get(url, headers=signed) as answer:
-            if answer.status >= 300:
-                _check(answer.status, "GET", key, await answer.read())
-            async for piece in answer.content.iter_chunked(_READ_PIECE):
-                yield piece
+        try:
+            async with self._client().get(url, headers=signed) as answer:
+                if answer.status >= 300:
+                    _check(answer.status, "GET", key, await answer.read())
+                async for piece in answer.content.iter_chunked(_READ_PIECE):
+                    yield piece
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise S3Error(f"the bucket could not be reached ({type(error).__name__})") from None
 
     async def delete(self, key: str) -> None:
         await self.request("DELETE", key)

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import aiohttp
 import orjson
 
 from babelgate.errors import UpstreamError, UpstreamProtocolError
@@ -114,7 +113,7 @@ class BatchJobs:
                     )
         except FileNotFoundError:
             return  # a job that ran no record (failed, stopped or expired before any) writes no output
-        except (S3Error, aiohttp.ClientError) as error:
+        except S3Error as error:
             raise self._bucket_error(error) from None
 
     async def cancel(self, job_arn: str) -> None:
@@ -125,7 +124,7 @@ class BatchJobs:
         """A bucket's failure as the upstream's (a 502 naming it), never as a crash of the batch."""
         try:
             return await operation
-        except (S3Error, aiohttp.ClientError) as error:
+        except S3Error as error:
             raise self._bucket_error(error) from None
 
     def _bucket_error(self, error: Exception) -> UpstreamError:

@@ -82,6 +82,8 @@ class BedrockProvider(ProviderDefaults):
         count_tokens=True,
         apply_guardrail=True,
         rerank=True,
+        # Batch inference jobs (batches.py), with `batch_bucket` set: the capability is turned off without it.
+        batch=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -145,8 +147,8 @@ class BedrockProvider(ProviderDefaults):
             self._auth = SigV4Authorizer(self._credentials, self.region)
         self._upstream = Upstream(client, name, self._headers, self._timeouts, map_error, self._scrub)
         self._batch_jobs = self._batch_part(config, client)
-        if self._batch_jobs is not None:
-            self.capabilities = dataclasses.replace(self.capabilities, batch=True)
+        if self._batch_jobs is None:
+            self.capabilities = dataclasses.replace(self.capabilities, batch=False)
 
     def _batch_part(self, config: ProviderConfig, client: UpstreamClient) -> BatchJobs | None:
         """Batch inference jobs when `batch_bucket` is set (and `options.batches` does not turn them off): their
