@@ -11,9 +11,10 @@ Converse body against `ConverseRequest`).
 
 A job moves on each time it is read: Submitted, Validating (a job made while `refuse_next` was set fails here, with
 Bedrock's message), InProgress, then it runs every record (each answered "Answer to <the caller's id>" in the
-model's own format, or the error `failures` names for it) and writes `<output>/<jobId>/input.jsonl.out` and
-`manifest.json.out`: Completed, or PartiallyCompleted when a record failed. While `hold` is set it stays
-InProgress; a stopped job goes Stopping, then Stopped, without running anything.
+model's own format, or the error `failures` names for its id or `failing_words` for a word of its input) and
+writes `<output>/<jobId>/input.jsonl.out` and `manifest.json.out`: Completed, or PartiallyCompleted when a record
+failed. While `hold` is set it stays InProgress; a stopped job goes Stopping, then Stopped, without running
+anything.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class FakeBatchJobs:
         self.jobs: dict[str, dict[str, Any]] = {}  # job id -> GetModelInvocationJobResponse
         self.created: list[dict[str, Any]] = []  # each accepted CreateModelInvocationJobRequest
         self.failures: dict[str, tuple[int, str]] = {}  # the caller's id -> (errorCode, errorMessage)
+        self.failing_words: dict[str, tuple[int, str]] = {}  # a record whose input holds the word fails so
         self.hold = False
         self.refuse_next = False
         self.counts_in_job = True  # False: the job says no counts, its manifest does
@@ -218,7 +220,9 @@ class FakeBatchJobs:
             self._fake.violations.extend(problems)
             return {**answered, "error": {"errorCode": 400, "errorMessage": "; ".join(problems)}}
         custom_id = caller_id(str(record_id))
-        failure = self.failures.get(custom_id)
+        failure = self.failures.get(custom_id) or next(
+            (error for word, error in self.failing_words.items() if word.encode() in orjson.dumps(model_input)), None
+        )
         if failure is not None:
             return {**answered, "error": {"errorCode": failure[0], "errorMessage": failure[1]}}
         text = f"Answer to {custom_id}"
