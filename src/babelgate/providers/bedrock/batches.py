@@ -155,12 +155,19 @@ def s3_location(uri: Any, provider: str) -> tuple[str, str]:
 
 def results_keys(job: dict[str, Any], job_arn: str, provider: str) -> tuple[str, str, str]:
     """(bucket, the output file's key, the manifest's key) of an ended job: `<output>/<jobId>/<input name>.out`."""
-    output = job.get("outputDataConfig", {}).get("s3OutputDataConfig", {}).get("s3Uri")
-    input_uri = job.get("inputDataConfig", {}).get("s3InputDataConfig", {}).get("s3Uri")
+    output = _member(job, "outputDataConfig", "s3OutputDataConfig", "s3Uri")
+    input_uri = _member(job, "inputDataConfig", "s3InputDataConfig", "s3Uri")
     bucket, folder = s3_location(output, provider)
     _, input_key = s3_location(input_uri, provider)
     folder = "/".join(part for part in (folder, job_id(job_arn)) if part)
     return bucket, f"{folder}/{input_key.rsplit('/', 1)[-1]}.out", f"{folder}/{MANIFEST_NAME}"
+
+
+def _member(value: Any, *names: str) -> Any:
+    """A nested member of the job's JSON, or None where a level is missing or not an object."""
+    for name in names:
+        value = value.get(name) if isinstance(value, dict) else None
+    return value
 
 
 def outcome_of(
