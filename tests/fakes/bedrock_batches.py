@@ -229,6 +229,8 @@ class FakeBatchJobs:
         if problems:
             self._fake.violations.extend(problems)
             return {**answered, "error": {"errorCode": 400, "errorMessage": "; ".join(problems)}}
+        if converse and "toolConfig" in model_input:  # the user guide: Converse jobs take no tool calling
+            return {**answered, "error": {"errorCode": 400, "errorMessage": "toolConfig is not supported in batch."}}
         custom_id = caller_id(str(record_id))
         failure = self.failures.get(custom_id) or next(
             (error for word, error in self.failing_words.items() if word.encode() in orjson.dumps(model_input)), None

@@ -25,7 +25,7 @@ from babelgate.http import UpstreamClient
 from babelgate.providers import build_provider
 from babelgate.providers.base import Provider, batches_of
 from babelgate.providers.batch import BatchLine, BatchOutcome, ProviderBatches, ProviderBatchStatus
-from babelgate.schema.chat import ChatRequest, Message
+from babelgate.schema.chat import ChatRequest, Message, Tool
 from tests.conftest import ANTHROPIC_KEY, BATCH_BUCKET, GEMINI_KEY, MISTRAL_KEY, UPSTREAM_KEY
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.azure_upstream import FakeAzure
@@ -518,3 +518,28 @@ def test_bedrock_records_carry_the_chat_bodies_under_alphanumeric_ids_and_the_jo
     assert all(outcome.response is not None for outcome in outcomes.values())
     with pytest.raises(InvalidRequest):
         loop_thread.run(part.batch_status("../model/x"))
+
+
+def test_bedrock_converse_jobs_take_no_tools_and_say_so_per_line(
+    loop_thread: LoopThread, upstream_client: UpstreamClient, bedrock_upstream: FakeBedrock, moto_s3: str
+) -> None:
+    """A Converse job's record with tools is Bedrock's 400 in that line's outcome; Claude's InvokeModel records carry
+    tools as its body does, and are answered."""
+    part = batches_of(
+        build_provider("bedrock", bedrock_config(bedrock_upstream, moto_s3), ServerConfig(), upstream_client)
+    )
+    assert part is not None
+    tool = Tool("lookup", parameters={"type": "object", "properties": {"q": {"type": "string"}}})
+    with_tools = ChatRequest(
+        model="public-name", messages=[Message(role="user", content="hi")], max_tokens=20, tools=[tool]
+    )
+    for model, answered in (("amazon.nova-lite-v1:0", False), ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", True)):
+        job_arn = loop_thread.run(part.submit_batch(model, [BatchLine("t", with_tools), _line("plain", "hi")]))
+        _statuses_until_done(loop_thread, part, job_arn)
+        outcomes = _results(loop_thread, part, job_arn)
+        assert outcomes["plain"].response is not None
+        if answered:
+            assert outcomes["t"].response is not None
+        else:
+            refused = outcomes["t"].error
+            assert isinstance(refused, UpstreamRejected) and refused.status == 400
