@@ -371,8 +371,8 @@ def test_the_bedrock_openai_preset_takes_the_region_and_the_bedrock_api_key(tmp_
 
 def test_a_cloud_key_is_read_by_every_type_that_declares_it_and_refused_on_the_others(tmp_path: Path) -> None:
     """`batch_bucket` is a bedrock key (and may be another cloud's too): a type that does not read it refuses it."""
-    bucket = {"env": (), "config_keys": frozenset({"batch_bucket"})}
-    types = {"bedrock": Kind(**bucket), "vertex": Kind(**bucket), "openai": Kind(())}  # type: ignore[arg-type]
+    bucket = frozenset({"batch_bucket"})
+    types = {"bedrock": Kind((), bucket), "vertex": Kind((), bucket), "openai": Kind(())}
     text = "providers:\n  {name}: {{type: {name}, batch_bucket: 's3://jobs/prefix'}}\n"
     for name in ("bedrock", "vertex"):
         assert load({}, text.format(name=name), tmp_path=tmp_path, types=types).providers[name].batch_bucket
