@@ -260,6 +260,27 @@ def bedrock_upstream(_bedrock: FakeBedrock) -> Iterator[FakeBedrock]:
     assert _bedrock.violations == [], "the gateway sent requests Bedrock refuses"
 
 
+BATCH_BUCKET = "babelgate-batches"
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[str]:
+    """moto's S3 on 127.0.0.1 with the bucket Bedrock's batch jobs use (`BATCH_BUCKET`): its endpoint URL."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    client = boto3.client(
+        "s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="moto", aws_secret_access_key="moto"
+    )
+    client.create_bucket(Bucket=BATCH_BUCKET)
+    yield url
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def _mistral(loop_thread: LoopThread) -> Iterator[FakeMistral]:
     fake = FakeMistral()

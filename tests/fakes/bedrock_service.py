@@ -1,5 +1,6 @@
-"""What the fake Bedrock checks a request against: botocore's own service model for bedrock-runtime
-(`botocore/data/bedrock-runtime/2023-09-30/service-2.json`), walked shape by shape, and the AWS
+"""What the fake Bedrock checks a request against: botocore's own service models for bedrock-runtime
+(`botocore/data/bedrock-runtime/2023-09-30/service-2.json`) and, for batch jobs, the bedrock control plane
+(`botocore/data/bedrock/2023-04-20/service-2.json`), walked shape by shape, and the AWS
 event-stream framing its answers use (encoded here, with the prelude and message CRC32s).
 
 `shape_violations(body, "ConverseRequest")` lists what the real service's validation would refuse:
@@ -19,12 +20,15 @@ from typing import Any
 
 import orjson
 
+RUNTIME = "bedrock-runtime"
+CONTROL = "bedrock"
+
 
 @cache
-def service_model() -> dict[str, Any]:
+def service_model(service: str = RUNTIME) -> dict[str, Any]:
     import botocore.loaders
 
-    return botocore.loaders.Loader().load_service_model("bedrock-runtime", "service-2")  # type: ignore[no-any-return]
+    return botocore.loaders.Loader().load_service_model(service, "service-2")  # type: ignore[no-any-return]
 
 
 @cache
@@ -35,31 +39,31 @@ def _pattern(text: str) -> re.Pattern[str] | None:
         return None
 
 
-def shape_violations(body: Any, shape_name: str) -> list[str]:
+def shape_violations(body: Any, shape_name: str, service: str = RUNTIME) -> list[str]:
     out: list[str] = []
-    _check(body, shape_name, "<body>", out, top=True)
+    _check(body, shape_name, "<body>", out, service, top=True)
     return out
 
 
-def _check(value: Any, shape_name: str, path: str, out: list[str], *, top: bool = False) -> None:
-    shape = service_model()["shapes"][shape_name]
+def _check(value: Any, shape_name: str, path: str, out: list[str], service: str, *, top: bool = False) -> None:
+    shape = service_model(service)["shapes"][shape_name]
     kind = shape["type"]
     if kind == "structure":
-        _structure(value, shape, path, out, top=top)
+        _structure(value, shape, path, out, service, top=top)
     elif kind == "list":
         if not isinstance(value, list):
             out.append(f"{path}: expected a list")
             return
         _length(len(value), shape, path, out)
         for index, item in enumerate(value):
-            _check(item, shape["member"]["shape"], f"{path}[{index}]", out)
+            _check(item, shape["member"]["shape"], f"{path}[{index}]", out, service)
     elif kind == "map":
         if not isinstance(value, dict):
             out.append(f"{path}: expected a map")
             return
         for key, item in value.items():
-            _check(key, shape["key"]["shape"], f"{path}.<key>", out)
-            _check(item, shape["value"]["shape"], f"{path}.{key}", out)
+            _check(key, shape["key"]["shape"], f"{path}.<key>", out, service)
+            _check(item, shape["value"]["shape"], f"{path}.{key}", out, service)
     elif kind == "string":
         if not isinstance(value, str):
             out.append(f"{path}: expected a string")
@@ -97,7 +101,7 @@ def _check(value: Any, shape_name: str, path: str, out: list[str], *, top: bool 
     # `document` (and anything newer): any JSON
 
 
-def _structure(value: Any, shape: dict[str, Any], path: str, out: list[str], *, top: bool) -> None:
+def _structure(value: Any, shape: dict[str, Any], path: str, out: list[str], service: str, *, top: bool) -> None:
     if shape.get("document"):
         return
     if not isinstance(value, dict):
@@ -119,7 +123,7 @@ def _structure(value: Any, shape: dict[str, Any], path: str, out: list[str], *, 
             out.append(f"{path}: a union must set exactly one member (set: {present})")
     for key, item in value.items():
         if key in body_members:
-            _check(item, body_members[key]["shape"], f"{path}.{key}", out)
+            _check(item, body_members[key]["shape"], f"{path}.{key}", out, service)
 
 
 def _length(length: int, shape: dict[str, Any], path: str, out: list[str]) -> None:

@@ -6,7 +6,8 @@ frames with their CRCs), `/invoke` and `/invoke-with-response-stream` (Claude's 
 answer; the stream's `chunk` events carry each Anthropic event base64 in `bytes`; Titan and Cohere
 embeddings), `/count-tokens`, and ApplyGuardrail (`POST /guardrail/{id}/version/{version}/apply`: the guardrails in
 `guardrails` by id and version; one intervenes on a text holding any of its `denied` words, and the id `slow`
-answers once the client hung up, `broken` with a 500); errors as `{"message"}` with `x-amzn-ErrorType`.
+answers once the client hung up, `broken` with a 500); errors as `{"message"}` with `x-amzn-ErrorType`. Its
+control plane's batch inference jobs are `batch_jobs` (bedrock_batches.py).
 
 Like AWS it refuses what AWS refuses, and records each refusal in `violations`:
 - authorisation: a SigV4 signature is recomputed with botocore's `SigV4Auth` from the secret of the
@@ -37,6 +38,7 @@ from aiohttp import web
 
 from tests.fakes.anthropic_upstream import message as claude_message
 from tests.fakes.anthropic_upstream import request_violations as anthropic_violations
+from tests.fakes.bedrock_batches import FakeBatchJobs
 from tests.fakes.bedrock_service import chunk_frame, event_frame, exception_frame, shape_violations
 from tests.fakes.scripted import Received, Reply, ScriptedStreams
 
@@ -179,6 +181,7 @@ class FakeBedrock(ScriptedStreams):
         self.verify_signatures = True
         # ApplyGuardrail: (guardrail id, version) -> the words it denies.
         self.guardrails: dict[tuple[str, str], tuple[str, ...]] = {}
+        self.batch_jobs = FakeBatchJobs(self)
         self.port = 0
 
     @property
@@ -195,12 +198,14 @@ class FakeBedrock(ScriptedStreams):
         self.signed_with.clear()
         self.signed_regions.clear()
         self.guardrails.clear()
+        self.batch_jobs.reset()
         self.stream_closed_at = None
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/model/{tail:.+}", self._model)
         app.router.add_post("/guardrail/{identifier}/version/{version}/apply", self._apply_guardrail)
+        self.batch_jobs.routes(app)
         await self.serve(app)
 
     # --- authorisation ----------------------------------------------------------------------------------
@@ -259,6 +264,16 @@ class FakeBedrock(ScriptedStreams):
         signer = SigV4Auth(ReadOnlyCredentials(access_key, key.secret, key.token), "bedrock", region)
         canonical = signer.canonical_request(rebuilt)
         return str(signer.signature(signer.string_to_sign(rebuilt, canonical), rebuilt))
+
+    def received_and_authorised(self, request: web.Request, raw: bytes, body: Any) -> web.Response | None:
+        """Records a request of another part of the fake (its batch jobs) and checks its signature."""
+        self.received.append(Received(request.method, request.raw_path, dict(request.headers), body))
+        return self._auth_refusal(request, raw)
+
+    @staticmethod
+    def region_of(request: web.Request) -> str:
+        """The region a signed request's credential scope names."""
+        return request.headers.get("Authorization", "").split("Credential=", 1)[1].split("/")[2]
 
     def _refuse(self, name: str, status: int, message: str) -> web.Response:
         self.violations.append(f"{name}: {message}")
@@ -504,3 +519,13 @@ def _cohere_violations(body: dict[str, Any]) -> list[str]:
     if body.get("input_type") not in ("search_document", "search_query", "classification", "clustering"):
         out.append("input_type: required, one of search_document, search_query, classification, clustering")
     return out
+
+
+def claude_body_violations(body: dict[str, Any], model: str) -> list[str]:
+    """What InvokeModel refuses in a Claude body (a batch record's `modelInput`)."""
+    return _claude_violations(body, model, streaming=False)
+
+
+def converse_body_violations(body: dict[str, Any]) -> list[str]:
+    """What Converse refuses in its body (a batch record's `modelInput`)."""
+    return shape_violations(body, "ConverseRequest") + _converse_rules(body)

@@ -14,7 +14,9 @@ from google.genai import types as gt
 from google.oauth2.credentials import Credentials
 from mistralai.client import Mistral
 
+from tests.conftest import BATCH_BUCKET
 from tests.fakes.anthropic_upstream import FakeAnthropic
+from tests.fakes.bedrock_upstream import REGION, AwsKey, FakeBedrock
 from tests.fakes.cloud_tokens import TokenRegistry
 from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.google_credentials import CLOUD_PLATFORM
@@ -171,3 +173,52 @@ def test_genai_sdk_runs_a_vertex_batch_prediction_job_on_the_fake(loop_thread: L
         assert refused.value.code == 401
     finally:
         loop_thread.run(vertex.stop())
+
+
+def test_boto3_runs_a_batch_inference_job_on_the_fake(bedrock_upstream: FakeBedrock, moto_s3: str) -> None:
+    """boto3's own `bedrock` client (its serializer, SigV4 signer and parser) creates, polls and stops jobs on the
+    fake control plane, their records and results in moto's bucket."""
+    import boto3
+    from botocore.config import Config
+
+    bedrock_upstream.iam["AKIAFAKEBATCHSDK0001"] = AwsKey("fake-batch-sdk-secret")
+    bedrock_upstream.batch_jobs.s3_url = moto_s3
+    keys = {"aws_access_key_id": "AKIAFAKEBATCHSDK0001", "aws_secret_access_key": "fake-batch-sdk-secret"}
+    s3 = boto3.client("s3", endpoint_url=moto_s3, region_name=REGION, **keys)
+    records = [
+        {
+            "recordId": f"r{n}",
+            "modelInput": {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 20, **_chat("hi")},
+        }
+        for n in range(2)
+    ]
+    s3.put_object(Bucket=BATCH_BUCKET, Key="sdk/in.jsonl", Body=b"\n".join(orjson.dumps(r) for r in records))
+    bedrock_upstream.batch_jobs.failures["r1"] = (400, "bad request")
+    timeouts = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 1})
+    sdk = boto3.client("bedrock", endpoint_url=bedrock_upstream.base_url, region_name=REGION, config=timeouts, **keys)
+    job = sdk.create_model_invocation_job(
+        jobName="sdk-job-1",
+        roleArn="arn:aws:iam::123456789012:role/BedrockBatch",
+        modelId="anthropic.claude-3-haiku-20240307-v1:0",
+        inputDataConfig={"s3InputDataConfig": {"s3Uri": f"s3://{BATCH_BUCKET}/sdk/in.jsonl"}},
+        outputDataConfig={"s3OutputDataConfig": {"s3Uri": f"s3://{BATCH_BUCKET}/sdk/out/"}},
+    )
+    statuses = [sdk.get_model_invocation_job(jobIdentifier=job["jobArn"])["status"] for _ in range(4)]
+    assert statuses == ["Validating", "InProgress", "PartiallyCompleted", "PartiallyCompleted"]
+    done = sdk.get_model_invocation_job(jobIdentifier=job["jobArn"])
+    assert (done["successRecordCount"], done["errorRecordCount"]) == (1, 1)
+    job_id = job["jobArn"].rsplit("/", 1)[-1]
+    out = s3.get_object(Bucket=BATCH_BUCKET, Key=f"sdk/out/{job_id}/in.jsonl.out")["Body"].read()
+    lines = {line["recordId"]: line for line in map(orjson.loads, out.splitlines())}
+    assert lines["r0"]["modelOutput"]["content"][0]["text"] == "Answer to r0"
+    assert lines["r1"]["error"] == {"errorCode": 400, "errorMessage": "bad request"}
+    bedrock_upstream.batch_jobs.hold = True
+    held = sdk.create_model_invocation_job(
+        jobName="sdk-job-2",
+        roleArn="arn:aws:iam::123456789012:role/BedrockBatch",
+        modelId="anthropic.claude-3-haiku-20240307-v1:0",
+        inputDataConfig={"s3InputDataConfig": {"s3Uri": f"s3://{BATCH_BUCKET}/sdk/in.jsonl"}},
+        outputDataConfig={"s3OutputDataConfig": {"s3Uri": f"s3://{BATCH_BUCKET}/sdk/out/"}},
+    )
+    sdk.stop_model_invocation_job(jobIdentifier=held["jobArn"])
+    assert sdk.get_model_invocation_job(jobIdentifier=held["jobArn"])["status"] == "Stopped"

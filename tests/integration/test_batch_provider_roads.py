@@ -1,10 +1,11 @@
-"""A batch across three providers, end to end with the providers' real batch parts: the official `openai` SDK
-sends one batch whose lines name a Claude, a Gemini and a model on a compatible server; the Claude and Gemini
-lines go to Anthropic's Message Batches and Gemini's batch mode on their fakes (which check what they receive
-with the official SDKs' types) as one provider batch each, the others are run by the gateway through the
-pipeline, since that server has no batch API. Every line is answered once, in OpenAI's batch output format, and its
-ledger row names the batch, at half price for the lines the providers batched and at the price for the others. A key's
-budget holds on that road too: it is charged with the batched lines' discounted cost."""
+"""A batch across four providers, end to end with the providers' real batch parts: the official `openai` SDK
+sends one batch whose lines name a Claude, a Gemini, a Claude on Bedrock and a model on a compatible server; the
+Claude, Gemini and Bedrock lines go to Anthropic's Message Batches, Gemini's batch mode and a Bedrock batch
+inference job on their fakes (which check what they receive with the official SDKs' types and botocore's service
+model; Bedrock's records and results through moto's S3) as one provider batch each, the others are run by the
+gateway through the pipeline, since that server has no batch API. Every line is answered once, in OpenAI's batch
+output format, and its ledger row names the batch, at half price for the lines the providers batched and at the
+price for the others. A key's budget holds on that road too: it is charged with the batched lines' discounted cost."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, GatewayFactory, RunningApp
+from tests.conftest import ANTHROPIC_KEY, BATCH_BUCKET, GEMINI_KEY, GatewayFactory, RunningApp
 from tests.fakes import anthropic_upstream as ant
 from tests.fakes import gemini_upstream as gem
+from tests.fakes.bedrock_upstream import AwsKey, FakeBedrock
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.integration.test_batches import client_of, finished, jsonl
+from tests.integration.test_provider_batches import AWS_ACCESS_KEY, AWS_SECRET_KEY, BATCH_ROLE
 from tests.integration.test_virtual_keys import ADMIN, MASTER, _create
 from tests.waiting import eventually
 
@@ -30,22 +33,58 @@ providers:
   local: {{preset: vllm, base_url: env:OPENAI_BASE_URL}}
   anthropic: {{type: anthropic, base_url: env:ANTHROPIC_BASE_URL, api_key: env:ANTHROPIC_API_KEY}}
   gemini: {{type: gemini, base_url: env:GEMINI_BASE_URL, api_key: env:GEMINI_API_KEY}}
+  bedrock:
+    type: bedrock
+    region: us-east-1
+    base_url: env:BEDROCK_BASE_URL
+    aws_access_key_id: env:BEDROCK_ACCESS_KEY
+    aws_secret_access_key: env:BEDROCK_SECRET_KEY
+    batch_bucket: s3://{bucket}/roads
+    batch_role_arn: {role}
+    options: {{batch_control_url: '{bedrock}', batch_s3_url: '{s3}'}}
 models:
   claude: {{provider: anthropic, model: claude-sonnet-4-5, price: {{input: 3, output: 15}}}}
   gemini: {{provider: gemini, model: gemini-2.5-flash, price: {{input: 0.3, output: 2.5, batch_discount: 0.2}}}}
   open: {{provider: local, model: gpt-4o-mini, price: {{input: 1, output: 2}}}}
+  bedrock: {{provider: bedrock, model: us.anthropic.claude-haiku-4-5-20251001-v1:0, price: {{input: 1, output: 5}}}}
 files: {{dir: '{files}'}}
 batches: {{poll_interval: 0.05}}
 """
-PRICES = {"claude": (3, 15, 0.5), "gemini": (0.3, 2.5, 0.8), "open": (1, 2, 1.0)}  # input, output, share paid
+PRICES = {
+    "claude": (3, 15, 0.5),
+    "gemini": (0.3, 2.5, 0.8),
+    "bedrock": (1, 5, 0.5),
+    "open": (1, 2, 1.0),
+}  # input, output, share paid
+
+
+@pytest.fixture
+def bedrock(bedrock_upstream: FakeBedrock, moto_s3: str) -> FakeBedrock:
+    bedrock_upstream.iam[AWS_ACCESS_KEY] = AwsKey(AWS_SECRET_KEY)
+    bedrock_upstream.batch_jobs.s3_url = moto_s3
+    return bedrock_upstream
 
 
 def _gateway(
-    make_gateway: GatewayFactory, tmp_path: Path, anthropic_upstream: ant.FakeAnthropic, gemini_upstream: gem.FakeGemini
+    make_gateway: GatewayFactory,
+    tmp_path: Path,
+    anthropic_upstream: ant.FakeAnthropic,
+    gemini_upstream: gem.FakeGemini,
+    bedrock: FakeBedrock,
 ) -> RunningApp:
+    config = CONFIG.format(
+        files=tmp_path / "files",
+        bucket=BATCH_BUCKET,
+        role=BATCH_ROLE,
+        bedrock=bedrock.base_url,
+        s3=bedrock.batch_jobs.s3_url,
+    )
     return make_gateway(
-        CONFIG.format(files=tmp_path / "files"),
+        config,
         env={
+            "BEDROCK_BASE_URL": bedrock.base_url,
+            "BEDROCK_ACCESS_KEY": AWS_ACCESS_KEY,
+            "BEDROCK_SECRET_KEY": AWS_SECRET_KEY,
             "BABELGATE_MASTER_KEY": MASTER,
             "GEMINI_API_KEY": GEMINI_KEY,
             "GEMINI_BASE_URL": gemini_upstream.base_url,
@@ -74,9 +113,10 @@ def test_a_mixed_batch_goes_to_each_providers_batch_api_and_runs_the_rest_here(
     upstream: FakeOpenAI,
     anthropic_upstream: ant.FakeAnthropic,
     gemini_upstream: gem.FakeGemini,
+    bedrock: FakeBedrock,
 ) -> None:
-    gateway = _gateway(make_gateway, tmp_path, anthropic_upstream, gemini_upstream)
-    models = ["claude", "gemini", "open"] * 3
+    gateway = _gateway(make_gateway, tmp_path, anthropic_upstream, gemini_upstream, bedrock)
+    models = ["claude", "gemini", "bedrock", "open"] * 3
     key = _create(gateway)["key"]
     with client_of(gateway, key) as client:
         uploaded = client.files.create(file=("mixed.jsonl", io.BytesIO(_lines(models))), purpose="batch")
@@ -84,7 +124,7 @@ def test_a_mixed_batch_goes_to_each_providers_batch_api_and_runs_the_rest_here(
             input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
         )
         batch = finished(client, created.id)
-        assert batch.status == "completed" and batch.request_counts.completed == 9, batch
+        assert batch.status == "completed" and batch.request_counts.completed == 12, batch
         assert batch.error_file_id is None
         output = {line["custom_id"]: line for line in jsonl(client.files.content(batch.output_file_id).content)}
     assert set(output) == {f"{model}-{n}" for n, model in enumerate(models)}
@@ -99,16 +139,18 @@ def test_a_mixed_batch_goes_to_each_providers_batch_api_and_runs_the_rest_here(
     gemini_batches = [r for r in gemini_upstream.received if r.path.endswith(":batchGenerateContent")]
     assert len(gemini_batches) == 1
     assert not [r for r in gemini_upstream.received if r.path.endswith(":generateContent")]
+    assert len(bedrock.batch_jobs.created) == 1 and bedrock.batch_jobs.records_run == 3
+    assert not [r for r in bedrock.received if r.path.startswith("/model/")]
     # The compatible server has no batch API: its lines ran here, each once.
     chats = [r for r in upstream.received if r.path.endswith("/chat/completions")]
-    assert sorted(r.json["messages"][0]["content"] for r in chats) == ["Hi 2", "Hi 5", "Hi 8"]
+    assert sorted(r.json["messages"][0]["content"] for r in chats) == ["Hi 11", "Hi 3", "Hi 7"]
 
     def rows() -> dict[str, dict[str, Any]]:
         query = f"/admin/usage?group_by=model&batch={created.id}"
         answer = httpx.get(gateway.url + query, headers=ADMIN, timeout=10).json()["data"]
         return {row["model"]: row for row in answer}
 
-    assert eventually(lambda: sum(row["requests"] for row in rows().values()) == 9, 10)
+    assert eventually(lambda: sum(row["requests"] for row in rows().values()) == 12, 10)
     found = rows()
     for model, (rate_in, rate_out, share) in PRICES.items():
         row = found[model]
@@ -122,8 +164,9 @@ def test_a_keys_budget_is_charged_for_the_lines_a_provider_batched(
     tmp_path: Path,
     anthropic_upstream: ant.FakeAnthropic,
     gemini_upstream: gem.FakeGemini,
+    bedrock: FakeBedrock,
 ) -> None:
-    gateway = _gateway(make_gateway, tmp_path, anthropic_upstream, gemini_upstream)
+    gateway = _gateway(make_gateway, tmp_path, anthropic_upstream, gemini_upstream, bedrock)
     # Each Claude answer of the fake: 9 prompt and 3 completion tokens at $3 and $15 a million, half price batched:
     # $0.000036 a line, so three lines spend a budget of $0.0001.
     key = _create(gateway, budget_usd=0.0001)["key"]

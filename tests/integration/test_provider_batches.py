@@ -11,6 +11,7 @@ before any call.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +26,11 @@ from babelgate.http import UpstreamClient
 from babelgate.providers import build_provider
 from babelgate.providers.base import Provider, batches_of
 from babelgate.providers.batch import BatchLine, BatchOutcome, ProviderBatches, ProviderBatchStatus
-from babelgate.schema.chat import ChatRequest, Message
-from tests.conftest import ANTHROPIC_KEY, GEMINI_KEY, MISTRAL_KEY, UPSTREAM_KEY
+from babelgate.schema.chat import ChatRequest, Message, Tool
+from tests.conftest import ANTHROPIC_KEY, BATCH_BUCKET, GEMINI_KEY, MISTRAL_KEY, UPSTREAM_KEY
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.azure_upstream import FakeAzure
+from tests.fakes.bedrock_upstream import AwsKey, FakeBedrock
 from tests.fakes.cloud_tokens import TokenRegistry
 from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.google_credentials import ACCOUNT, FakeGoogleOAuth, service_account_key
@@ -252,6 +254,58 @@ def _vertex(model: str) -> Callable[[pytest.FixtureRequest, UpstreamClient], Roa
     return road
 
 
+AWS_ACCESS_KEY = "AKIABATCHTEST0000001"
+AWS_SECRET_KEY = "bedrock-batch-test-UPSTREAM-secret-0123"
+BATCH_ROLE = "arn:aws:iam::123456789012:role/BedrockBatchInference"
+
+
+def bedrock_config(fake: FakeBedrock, s3_url: str, **fields: Any) -> ProviderConfig:
+    """A bedrock provider on the fake, signing with keys its IAM knows, its batch jobs in moto's bucket."""
+    fake.iam[AWS_ACCESS_KEY] = AwsKey(AWS_SECRET_KEY)
+    fake.batch_jobs.s3_url = s3_url
+    options = {"batch_control_url": fake.base_url, "batch_s3_url": s3_url, **fields.pop("options", {})}
+    settings: dict[str, Any] = {
+        "type": "bedrock",
+        "region": "us-east-1",
+        "base_url": fake.base_url,
+        "aws_access_key_id": AWS_ACCESS_KEY,
+        "aws_secret_access_key": AWS_SECRET_KEY,
+        "batch_bucket": f"s3://{BATCH_BUCKET}/gateway/jobs",
+        "batch_role_arn": BATCH_ROLE,
+        "options": options,
+        **fields,
+    }
+    return ProviderConfig(**settings)
+
+
+def _bedrock(model: str) -> Callable[[pytest.FixtureRequest, UpstreamClient], Road]:
+    def road(request: pytest.FixtureRequest, client: UpstreamClient) -> Road:
+        fake: FakeBedrock = request.getfixturevalue("bedrock_upstream")
+        jobs = fake.batch_jobs
+        config = bedrock_config(fake, request.getfixturevalue("moto_s3"))
+
+        def fail_line(custom_id: str) -> None:
+            jobs.failures[custom_id] = (400, "Malformed input request: #: required key [max_tokens] not found")
+
+        def hold(held: bool) -> None:
+            jobs.hold = held
+
+        def refuse_whole() -> None:
+            jobs.refuse_next = True
+
+        return Road(
+            build_provider("bedrock", config, ServerConfig(), client),
+            model,
+            fail_line=fail_line,
+            hold=hold,
+            missing_batch="arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/zzzzzzzzzzzz",
+            refuse_whole=refuse_whole,
+            violations=lambda: fake.violations,
+        )
+
+    return road
+
+
 ROADS: dict[str, Callable[[pytest.FixtureRequest, UpstreamClient], Road]] = {
     "openai": _openai,
     "azure-v1": _azure(None),
@@ -261,6 +315,8 @@ ROADS: dict[str, Callable[[pytest.FixtureRequest, UpstreamClient], Road]] = {
     "mistral": _mistral,
     "vertex-gemini": _vertex("gemini-2.5-flash"),
     "vertex-claude": _vertex("claude-sonnet-4-5@20250929"),
+    "bedrock-claude": _bedrock("us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+    "bedrock-converse": _bedrock("amazon.nova-lite-v1:0"),
 }
 
 
@@ -547,3 +603,91 @@ def test_vertex_has_a_batch_part_only_with_batch_bucket(
         part(batch_bucket="s3://not-google/x")
     with pytest.raises(ValueError, match="project"):  # express mode: an API key, no project
         part(project=None, api_keys=("AQ.express-key",))
+
+
+def test_bedrock_has_a_batch_part_only_with_batch_bucket(
+    upstream_client: UpstreamClient, bedrock_upstream: FakeBedrock, moto_s3: str
+) -> None:
+    """Without `batch_bucket` the engine runs a bedrock provider's lines itself; `options.batches: false` turns the
+    part off; what the part cannot work with is refused when the provider is built."""
+
+    def built(**fields: Any) -> Provider:
+        return build_provider(
+            "bedrock", bedrock_config(bedrock_upstream, moto_s3, **fields), ServerConfig(), upstream_client
+        )
+
+    assert batches_of(built()) is not None
+    assert batches_of(built(batch_bucket=None, batch_role_arn=None)) is None
+    assert batches_of(built(options={"batches": False})) is None
+    refused = {
+        "options.batches": {"batch_bucket": None, "options": {"batches": True}},
+        "batch_role_arn": {"batch_role_arn": None},
+        "batch_bucket": {"batch_bucket": "https://bucket.s3.amazonaws.com/jobs"},
+        "an API key": {"aws_access_key_id": None, "aws_secret_access_key": None, "api_keys": ("bedrock-api-key",)},
+        "options.batch_s3_url": {"options": {"batch_s3_url": "bucket.example"}},
+    }
+    for words, fields in refused.items():
+        with pytest.raises(ValueError, match=re.escape(words)):
+            built(**fields)
+
+
+def test_bedrock_records_carry_the_chat_bodies_under_alphanumeric_ids_and_the_job_reads_back(
+    loop_thread: LoopThread, upstream_client: UpstreamClient, bedrock_upstream: FakeBedrock, moto_s3: str
+) -> None:
+    """The input is `{recordId, modelInput}` lines in the bucket under the prefix, each body the one InvokeModel's
+    Claude road sends; ids outside Bedrock's alphabet go encoded and come back as they were; a job that gives no
+    counts is counted by its manifest."""
+    import boto3
+
+    config = bedrock_config(bedrock_upstream, moto_s3)
+    part = batches_of(build_provider("bedrock", config, ServerConfig(), upstream_client))
+    assert part is not None
+    bedrock_upstream.batch_jobs.counts_in_job = False
+    ids = ["plain7", "request 1/é", "bgx41"]
+    model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    job_arn = loop_thread.run(part.submit_batch(model, [_line(custom_id, "hi") for custom_id in ids]))
+    [created] = bedrock_upstream.batch_jobs.created
+    assert created["modelId"] == model and created["roleArn"] == BATCH_ROLE
+    assert created["modelInvocationType"] == "InvokeModel"
+    input_uri = created["inputDataConfig"]["s3InputDataConfig"]["s3Uri"]
+    assert input_uri.startswith(f"s3://{BATCH_BUCKET}/gateway/jobs/") and input_uri.endswith("/input.jsonl")
+    s3 = boto3.client(
+        "s3", endpoint_url=moto_s3, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    key = input_uri.removeprefix(f"s3://{BATCH_BUCKET}/")
+    records = [orjson.loads(line) for line in s3.get_object(Bucket=BATCH_BUCKET, Key=key)["Body"].read().splitlines()]
+    assert records[0]["recordId"] == "plain7"
+    assert all(record["recordId"].isalnum() for record in records)
+    assert all(record["modelInput"]["anthropic_version"] == "bedrock-2023-05-31" for record in records)
+    status = _statuses_until_done(loop_thread, part, job_arn)[-1]
+    assert (status.state, status.total, status.succeeded, status.failed) == ("ended", 3, 3, 0)
+    outcomes = _results(loop_thread, part, job_arn)
+    assert sorted(outcomes) == sorted(ids)
+    assert all(outcome.response is not None for outcome in outcomes.values())
+    with pytest.raises(InvalidRequest):
+        loop_thread.run(part.batch_status("../model/x"))
+
+
+def test_bedrock_converse_jobs_take_no_tools_and_say_so_per_line(
+    loop_thread: LoopThread, upstream_client: UpstreamClient, bedrock_upstream: FakeBedrock, moto_s3: str
+) -> None:
+    """A Converse job's record with tools is Bedrock's 400 in that line's outcome; Claude's InvokeModel records carry
+    tools as its body does, and are answered."""
+    part = batches_of(
+        build_provider("bedrock", bedrock_config(bedrock_upstream, moto_s3), ServerConfig(), upstream_client)
+    )
+    assert part is not None
+    tool = Tool("lookup", parameters={"type": "object", "properties": {"q": {"type": "string"}}})
+    with_tools = ChatRequest(
+        model="public-name", messages=[Message(role="user", content="hi")], max_tokens=20, tools=[tool]
+    )
+    for model, answered in (("amazon.nova-lite-v1:0", False), ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", True)):
+        job_arn = loop_thread.run(part.submit_batch(model, [BatchLine("t", with_tools), _line("plain", "hi")]))
+        _statuses_until_done(loop_thread, part, job_arn)
+        outcomes = _results(loop_thread, part, job_arn)
+        assert outcomes["plain"].response is not None
+        if answered:
+            assert outcomes["t"].response is not None
+        else:
+            refused = outcomes["t"].error
+            assert isinstance(refused, UpstreamRejected) and refused.status == 400

@@ -375,3 +375,17 @@ def test_the_bedrock_openai_preset_takes_the_region_and_the_bedrock_api_key(tmp_
     oss = config.providers["oss"]
     assert (oss.type, oss.base_url) == ("openai", "https://bedrock-runtime.eu-central-1.amazonaws.com/openai/v1")
     assert oss.api_keys == ("bedrock-api-key",) and oss.list_models is False
+
+
+def test_a_cloud_key_is_read_by_every_type_that_declares_it_and_refused_on_the_others(tmp_path: Path) -> None:
+    """`batch_bucket` is a bedrock key (and may be another cloud's too): a type that does not read it refuses it."""
+    bucket = frozenset({"batch_bucket"})
+    types = {"bedrock": Kind((), bucket), "vertex": Kind((), bucket), "openai": Kind(())}
+    text = "providers:\n  {name}: {{type: {name}, batch_bucket: 's3://jobs/prefix'}}\n"
+    for name in ("bedrock", "vertex"):
+        assert load({}, text.format(name=name), tmp_path=tmp_path, types=types).providers[name].batch_bucket
+    with pytest.raises(ConfigError) as caught:
+        load({}, text.format(name="openai"), tmp_path=tmp_path, types=types)
+    assert "is read by type bedrock, vertex only; this provider is type openai" in str(caught.value)
+    assert "batch_bucket" in PROVIDER_TYPES["bedrock"].config_keys
+    assert "batch_role_arn" in PROVIDER_TYPES["bedrock"].config_keys

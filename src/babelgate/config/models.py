@@ -79,15 +79,16 @@ class ProviderConfig(_WithKeys):
     aws_secret_access_key: str | None = Field(default=None, repr=False)
     aws_session_token: str | None = Field(default=None, repr=False)
     aws_profile: str | None = None
-    # Google Vertex AI: the
-    # project and location (`global` too) of its URLs, and a service-account key file (unset: application
-    # default credentials, the metadata server).
+    # A cloud's batch jobs (Bedrock, Vertex AI): where their input and results are kept (`s3://bucket/prefix`,
+    # `gs://bucket/prefix`), and the role Bedrock assumes to reach it (an IAM service role's ARN). Unset: the
+    # gateway runs the lines itself.
+    batch_bucket: str | None = None
+    batch_role_arn: str | None = None
+    # Google Vertex AI: the project and location (`global` too) of its URLs, and a service-account key file (unset:
+    # application default credentials, the metadata server).
     project: str | None = None
     location: str | None = None
     credentials_file: str | None = None
-    # Vertex AI and Bedrock: where the provider's own batch API reads a batch's lines and writes its answers
-    # (`gs://bucket/prefix`, `s3://bucket/prefix`); unset: the gateway runs the lines itself.
-    batch_bucket: str | None = None
     # Azure OpenAI and Foundry: `api_version` set -> the deployment-style API; Entra ID's tenant and app,
     # and the app's secret (an env: reference; unset with tenant and client set: workload identity).
     api_version: str | None = None

@@ -12,7 +12,7 @@ back with the same translator its interactive `chat` uses.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -107,9 +107,17 @@ def checked_lines(lines: Sequence[BatchLine]) -> Sequence[BatchLine]:
 async def jsonl_objects(response: UpstreamResponse, provider: str) -> AsyncIterator[dict[str, Any]]:
     """A JSONL body's objects as they arrive (a results file may be large: it is never held whole); a line that is
     not a JSON object is the upstream's protocol error."""
+    async with contextlib.aclosing(jsonl_of(iter_body(response), provider)) as objects:
+        async for parsed in objects:
+            yield parsed
+
+
+async def jsonl_of(pieces: AsyncGenerator[bytes, None], provider: str) -> AsyncGenerator[dict[str, Any], None]:
+    """The JSONL objects of bytes that arrive in pieces (an HTTP body, a bucket's object), a line cut between two
+    pieces read whole."""
     rest = b""
-    async with contextlib.aclosing(iter_body(response)) as body:
-        async for chunk in body:
+    async with contextlib.aclosing(pieces):
+        async for chunk in pieces:
             lines = (rest + chunk).split(b"\n")
             rest = lines.pop()
             for line in lines:

@@ -270,11 +270,12 @@ class Upstream:
             return self._with_token("POST", url, body, headers)
         return self._send("POST", url, body, headers, lines=lines)
 
-    def get(self, url: str) -> Coroutine[Any, Any, UpstreamResponse]:
-        """send_checked's GET, its body left for the caller to read (a file's content, line by line)."""
+    def get(self, url: str, *, lines: str = "") -> Coroutine[Any, Any, UpstreamResponse]:
+        """send_checked's GET, its body left for the caller to read (a file's content, line by line); `lines` are a
+        signature's header lines, as a POST's."""
         if self.tokens is not None:
             return self._with_token("GET", url, None, None)
-        return self._send("GET", url, None, None)
+        return self._send("GET", url, None, None, lines=lines)
 
     async def get_json(self, url: str) -> dict[str, Any]:
         """A GET whose answer is a JSON object (an upstream's model listing, a batch's state)."""

@@ -62,5 +62,15 @@ DECLARATION: Final = ProviderType(
     factory=BedrockProvider,
     telemetry_name="aws.bedrock",  # the OpenTelemetry GenAI conventions' name for it
     facts={**_CLAUDE, **_OTHERS},
-    config_keys=frozenset(("region", "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_profile")),
+    config_keys=frozenset(
+        (
+            "region",
+            "aws_access_key_id",
+            "aws_secret_access_key",
+            "aws_session_token",
+            "aws_profile",
+            "batch_bucket",
+            "batch_role_arn",
+        )
+    ),
 )

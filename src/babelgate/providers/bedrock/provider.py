@@ -6,6 +6,9 @@ it as they serve Anthropic (thinking and its signatures, cache control, betas, n
 outputs), and `/v1/messages` is relayed natively. `options.claude: converse` sends Claude through
 Converse instead. Every other model goes through Converse / ConverseStream. Embeddings (Titan,
 Cohere) go through InvokeModel.
+
+With `batch_bucket` (and `batch_role_arn`) it has the batch part: batch inference jobs whose records are the
+bodies `chat` sends, read back with the same translators (batches.py, batch_jobs.py).
 """
 
 from __future__ import annotations
@@ -18,15 +21,16 @@ import os
 import time
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UnsupportedCapability, UpstreamProtocolError
 from babelgate.http import UpstreamClient, UpstreamResponse
+from babelgate.http.s3 import S3Bucket
 from babelgate.observability.logging import Scrubber
 from babelgate.providers import rerank as rerank_wire
 from babelgate.providers.anthropic.profiles import ModelProfile, build_profiles
@@ -36,8 +40,11 @@ from babelgate.providers.anthropic.stream import AnthropicStreamTranslator
 from babelgate.providers.anthropic.translate import WireRequest as MessagesRequest
 from babelgate.providers.anthropic.translate import from_wire as anthropic_from_wire
 from babelgate.providers.anthropic.translate import to_wire as anthropic_to_wire
+from babelgate.providers.anthropic.wire import JSON_TOOL_NAME as CLAUDE_JSON_TOOL
 from babelgate.providers.base import CallNotes, Capabilities, ProviderDefaults, RelayApi, provider_timeouts
-from babelgate.providers.bedrock import converse_relay, embeddings, wire
+from babelgate.providers.batch import BatchLine, BatchOutcome, ProviderBatches, ProviderBatchStatus, batches_on
+from babelgate.providers.bedrock import batches, converse_relay, embeddings, wire
+from babelgate.providers.bedrock.batch_jobs import BatchJobs, JobWire
 from babelgate.providers.bedrock.credentials import CredentialSource, botocore_credentials, keys_problem
 from babelgate.providers.bedrock.errors import CredentialsRefused, error_from_frame, map_error
 from babelgate.providers.bedrock.eventstream import messages_of
@@ -75,6 +82,8 @@ class BedrockProvider(ProviderDefaults):
         count_tokens=True,
         apply_guardrail=True,
         rerank=True,
+        # Batch inference jobs (batches.py), with `batch_bucket` set: the capability is turned off without it.
+        batch=True,
     )
 
     def __init__(self, name: str, config: ProviderConfig, server: ServerConfig, client: UpstreamClient) -> None:
@@ -137,6 +146,35 @@ class BedrockProvider(ProviderDefaults):
             client.on_close(_closer(self._credentials))
             self._auth = SigV4Authorizer(self._credentials, self.region)
         self._upstream = Upstream(client, name, self._headers, self._timeouts, map_error, self._scrub)
+        self._batch_jobs = self._batch_part(config, client)
+        if self._batch_jobs is None:
+            self.capabilities = dataclasses.replace(self.capabilities, batch=False)
+
+    def _batch_part(self, config: ProviderConfig, client: UpstreamClient) -> BatchJobs | None:
+        """Batch inference jobs when `batch_bucket` is set (and `options.batches` does not turn them off): their
+        records go through the bucket, which only AWS credentials can sign for (a Bedrock API key cannot)."""
+        if not batches_on(config.options, config.batch_bucket is not None):
+            return None
+        if config.batch_bucket is None:
+            raise ValueError("options.batches: a bedrock provider serves batches with batch_bucket set")
+        bucket, prefix = batches.bucket_of(config.batch_bucket)
+        role_arn = batches.checked_role(config.batch_role_arn)
+        source = self._credentials
+        if source is None:
+            raise ValueError("batch_bucket: batch jobs need AWS credentials to reach the bucket, not an API key")
+        objects = S3Bucket(bucket, self.region, _option_url(config, "batch_s3_url"), source.get)
+        client.on_close(_bucket_closer(objects))
+        control = _option_url(config, "batch_control_url") or batches.CONTROL_URL.format(region=self.region)
+        jobs_wire = JobWire(
+            post=self._signed_post,
+            get=self._signed_get,
+            invocation=lambda model: "InvokeModel" if self._road(model).invoke else "Converse",
+            body=self._batch_body,
+            reader=self._batch_reader,
+            map_error=map_error,
+            scrub=self._scrub,
+        )
+        return BatchJobs(self.name, jobs_wire, objects=objects, prefix=prefix, role_arn=role_arn, control_url=control)
 
     def credentials_problem(self) -> str | None:
         if self._credentials is None:  # a bearer key: nothing to check before a call
@@ -186,6 +224,15 @@ class BedrockProvider(ProviderDefaults):
         except CredentialsRefused:
             if self._credentials is not None:
                 self._credentials.rejected()  # expired or revoked: look them up again for the next request
+            raise
+
+    async def _signed_get(self, url: str) -> UpstreamResponse:
+        lines = await self._auth.lines("GET", url, b"")
+        try:
+            return await self._upstream.get(url, lines=lines)
+        except CredentialsRefused:
+            if self._credentials is not None:
+                self._credentials.rejected()
             raise
 
     def _claude(self, model: str) -> bool:
@@ -385,6 +432,53 @@ class BedrockProvider(ProviderDefaults):
             raise self._named(error) from None
         return MessagesRequest(invoke_body(prepared.body, road.betas), prepared.json_tool)
 
+    # --- the ProviderBatches part: batch inference jobs (batches.py, batch_jobs.py) ----------------------
+
+    def _batch_body(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        """A record's `modelInput`: Claude's InvokeModel body on its InvokeModel road, else the Converse body."""
+        road = self._road(model)
+        if road.invoke:
+            return self._claude_body(request, model, CallNotes(), road).body
+        return self._converse(request, model, CallNotes()).body
+
+    def _batch_reader(
+        self, invocation: batches.Invocation, model: str, created: int
+    ) -> Callable[[dict[str, Any]], ChatResponse]:
+        """How a record's `modelOutput` is read: as `chat` reads InvokeModel's Claude Message or a Converse answer.
+        A line's own json_tool is not kept: the structured-output tool's name is the gateway's own, so a tool of
+        that name is the JSON answer, as `chat` reads it."""
+        if invocation == "InvokeModel":
+
+            def claude(output: dict[str, Any]) -> ChatResponse:
+                if output.get("type") != "message":
+                    raise ValueError("not a Message")
+                return anthropic_from_wire(output, created=created, json_tool=CLAUDE_JSON_TOOL)
+
+            return claude
+
+        def converse(output: dict[str, Any]) -> ChatResponse:
+            answer = from_wire(output, model=model, created=created, json_tool=wire.JSON_TOOL_NAME)
+            return dataclasses.replace(answer, id=answer.id or _response_id())
+
+        return converse
+
+    def _jobs(self) -> BatchJobs:
+        if self._batch_jobs is None:
+            raise UnsupportedCapability(provider=self.name, capability="batch")
+        return self._batch_jobs
+
+    async def submit_batch(self, model: str, lines: Sequence[BatchLine]) -> str:
+        return await self._jobs().submit(model, lines)
+
+    async def batch_status(self, batch_id: str) -> ProviderBatchStatus:
+        return await self._jobs().status(batch_id)
+
+    def batch_results(self, batch_id: str) -> AsyncIterator[BatchOutcome]:
+        return self._jobs().results(batch_id)
+
+    async def cancel_batch(self, batch_id: str) -> None:
+        await self._jobs().cancel(batch_id)
+
     # --- embeddings ------------------------------------------------------------------------------------
 
     async def embed(self, request: EmbeddingRequest, model: str, notes: CallNotes) -> EmbeddingResponse:
@@ -471,6 +565,28 @@ def _closer(source: CredentialSource) -> Callable[[], Awaitable[None]]:
     return close
 
 
+def _option_url(config: ProviderConfig, name: str) -> str | None:
+    """An endpoint the provider's options name instead of AWS's own (a VPC endpoint, a test fake)."""
+    value = config.options.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise ValueError(f"options.{name}: expected an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def _bucket_closer(objects: S3Bucket) -> Callable[[], Awaitable[None]]:
+    """What the shared HTTP client runs when it closes: the bucket's connections go. Weak, as `_closer`."""
+    holder = weakref.ref(objects)
+
+    async def close() -> None:
+        alive = holder()
+        if alive is not None:
+            await alive.close()
+
+    return close
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
@@ -478,3 +594,9 @@ def _b64(data: bytes) -> str:
 def _response_id() -> str:
     """Converse answers carry no id of their own."""
     return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+if TYPE_CHECKING:  # the `batch` capability's part, held to its protocol where `make typecheck` looks
+
+    def _batches(provider: BedrockProvider) -> ProviderBatches:
+        return provider
