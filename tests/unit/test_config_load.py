@@ -386,6 +386,6 @@ def test_a_cloud_key_is_read_by_every_type_that_declares_it_and_refused_on_the_o
         assert load({}, text.format(name=name), tmp_path=tmp_path, types=types).providers[name].batch_bucket
     with pytest.raises(ConfigError) as caught:
         load({}, text.format(name="openai"), tmp_path=tmp_path, types=types)
-    assert "is read by type bedrock, vertex only; this provider is type openai" in str(caught.value)
+    assert "is read by type bedrock or vertex only; this provider is type openai" in str(caught.value)
     assert "batch_bucket" in PROVIDER_TYPES["bedrock"].config_keys
     assert "batch_role_arn" in PROVIDER_TYPES["bedrock"].config_keys
