@@ -45,6 +45,7 @@ class BatchJobs:
     failures: dict[str, dict[str, Any]] = field(default_factory=dict)
     hold: bool = False
     refuse_next: bool = False  # the next job's input fails validation: the job FAILED, with the reason
+    refuse_create: int | None = None  # the next `POST /v1/batch/jobs` answers this status
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def reset(self) -> None:
@@ -53,10 +54,12 @@ class BatchJobs:
         self.failures.clear()
         self.hold = False
         self.refuse_next = False
+        self.refuse_create = None
 
     def mount(self, app: web.Application) -> None:
         app.router.add_post("/v1/files", self.upload)
         app.router.add_get("/v1/files/{file_id}/content", self.content)
+        app.router.add_delete("/v1/files/{file_id}", self.delete)
         app.router.add_post("/v1/batch/jobs", self.create)
         app.router.add_get("/v1/batch/jobs/{job_id}", self.get)
         app.router.add_post("/v1/batch/jobs/{job_id}/cancel", self.cancel)
@@ -121,6 +124,15 @@ class BatchJobs:
             return self._error(404, "File not found")
         return web.Response(body=data, content_type="application/octet-stream")
 
+    async def delete(self, request: web.Request) -> web.Response:
+        refused = self._guarded(request, None)
+        if refused is not None:
+            return refused
+        file_id = request.match_info["file_id"]
+        if self.files.pop(file_id, None) is None:
+            return self._error(404, "File not found")
+        return web.json_response({"id": file_id, "object": "file", "deleted": True})
+
     async def create(self, request: web.Request) -> web.Response:
         from tests.fakes.mistral_upstream import request_violations
 
@@ -128,6 +140,9 @@ class BatchJobs:
         refused = self._guarded(request, body)
         if refused is not None:
             return refused
+        if self.refuse_create is not None:
+            status, self.refuse_create = self.refuse_create, None
+            return self._error(status, "Service unavailable")
         try:
             CreateBatchJobRequest.model_validate(body)
         except ValidationError as error:

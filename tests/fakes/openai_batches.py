@@ -57,6 +57,7 @@ class BatchApi:
     failures: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     hold: bool = False  # batches stay in_progress
     refuse_next: bool = False  # the next batch's input file fails validation (its first line, as not JSON)
+    refuse_create: int | None = None  # the next `POST /batches` answers this status (a rate limit, an outage)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def reset(self) -> None:
@@ -65,10 +66,12 @@ class BatchApi:
         self.failures.clear()
         self.hold = False
         self.refuse_next = False
+        self.refuse_create = None
 
     def mount(self, app: web.Application, root: str, wrap: Callable[[Any], Any] = lambda handler: handler) -> None:
         app.router.add_post(f"{root}/files", wrap(self.upload))
         app.router.add_get(f"{root}/files/{{file_id}}/content", wrap(self.content))
+        app.router.add_delete(f"{root}/files/{{file_id}}", wrap(self.delete))
         app.router.add_post(f"{root}/batches", wrap(self.create))
         app.router.add_get(f"{root}/batches/{{batch_id}}", wrap(self.get))
         app.router.add_post(f"{root}/batches/{{batch_id}}/cancel", wrap(self.cancel))
@@ -109,9 +112,19 @@ class BatchApi:
             return _error(404, f"No such File object: {request.match_info['file_id']}")
         return web.Response(body=data, content_type="application/octet-stream")
 
+    async def delete(self, request: web.Request) -> web.Response:
+        self.fake.received.append(Received(request.method, request.path, dict(request.headers), None))
+        file_id = request.match_info["file_id"]
+        if self.files.pop(file_id, None) is None:
+            return _error(404, f"No such File object: {file_id}")
+        return web.json_response({"id": file_id, "object": "file", "deleted": True})
+
     async def create(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.fake.received.append(Received(request.method, request.path, dict(request.headers), body))
+        if self.refuse_create is not None:
+            status, self.refuse_create = self.refuse_create, None
+            return _error(status, "The server had an error while processing your request.")
         # Azure names the endpoint without `/v1` (its docs pass `endpoint="/chat/completions"` to the same SDK types).
         checked = {**body, "endpoint": "/v1/chat/completions"} if body.get("endpoint") == self.line_url else body
         try:

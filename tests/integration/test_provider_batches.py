@@ -691,3 +691,33 @@ def test_bedrock_converse_jobs_take_no_tools_and_say_so_per_line(
         else:
             refused = outcomes["t"].error
             assert isinstance(refused, UpstreamRejected) and refused.status == 400
+
+
+@pytest.mark.parametrize("kind", ["openai", "mistral"])
+def test_a_batch_the_upstream_will_not_make_leaves_no_input_file_behind(
+    kind: str, request: pytest.FixtureRequest, loop_thread: LoopThread, upstream_client: UpstreamClient
+) -> None:
+    """The input file goes up first; when the batch's creation then fails (an outage, a rate limit), the file is
+    deleted before the refusal reaches the engine, which sends the lines again later as a new file."""
+    api: Any
+    if kind == "openai":
+        fake_openai: FakeOpenAI = request.getfixturevalue("upstream")
+        api = fake_openai.batch_api
+        base_url = fake_openai.base_url
+        config = ProviderConfig(type="openai", api_keys=(UPSTREAM_KEY,), base_url=base_url, profile="openai")
+        model = "gpt-4o-mini"
+    else:
+        fake_mistral: FakeMistral = request.getfixturevalue("mistral_upstream")
+        api = fake_mistral.batch_jobs
+        config = ProviderConfig(type="mistral", api_keys=(MISTRAL_KEY,), base_url=fake_mistral.base_url + "/v1")
+        model = "mistral-small-latest"
+    part = batches_of(build_provider(kind, config, ServerConfig(), upstream_client))
+    assert part is not None
+    api.reset()
+    api.refuse_create = 503
+    with pytest.raises(GatewayError) as refused:
+        loop_thread.run(part.submit_batch(model, [_line("a", "Say hi")]))
+    assert refused.value.status >= 500
+    assert api.files == {}  # uploaded, then deleted
+    batch_id = loop_thread.run(part.submit_batch(model, [_line("a", "Say hi")]))
+    assert batch_id and len(api.files) == 1  # the next attempt's file stays with its batch

@@ -277,6 +277,12 @@ class Upstream:
             return self._with_token("GET", url, None, None)
         return self._send("GET", url, None, None, lines=lines)
 
+    def delete(self, url: str) -> Coroutine[Any, Any, UpstreamResponse]:
+        """send_checked's DELETE (a file the gateway uploaded and no longer needs)."""
+        if self.tokens is not None:
+            return self._with_token("DELETE", url, None, None)
+        return self._send("DELETE", url, None, None)
+
     async def get_json(self, url: str) -> dict[str, Any]:
         """A GET whose answer is a JSON object (an upstream's model listing, a batch's state)."""
         return (await read_json_object(await self.get(url), self.provider))[1]

@@ -30,7 +30,7 @@ from babelgate.providers.mistral.moderation import moderation_from_wire, moderat
 from babelgate.providers.mistral.stream import MistralStreamTranslator
 from babelgate.providers.mistral.translate import embedding_from_wire, embedding_to_wire, from_wire, to_wire
 from babelgate.providers.openai.batches import jsonl as jsonl_lines
-from babelgate.providers.openai.batches import outcome_of, results, string_field, upload
+from babelgate.providers.openai.batches import outcome_of, results, string_field, submitted
 from babelgate.providers.openai.stream import stream_error
 from babelgate.providers.transport import (
     Upstream,
@@ -128,10 +128,13 @@ class MistralProvider(ProviderDefaults):
         data = jsonl_lines(
             checked_lines(lines), lambda line: batches.line_body(to_wire(line.request, model, [])), url=None
         )
-        file_id = await upload(self._upstream, self._base + batches.FILES_PATH, data, self.name)
-        body = {"input_files": [file_id], "model": model, "endpoint": batches.CHAT_ENDPOINT}
-        job = await self._answer(await self._send(self._base + batches.JOBS_PATH, body))
-        return string_field(job, "id", self.name)
+
+        async def create(file_id: str) -> str:
+            body = {"input_files": [file_id], "model": model, "endpoint": batches.CHAT_ENDPOINT}
+            job = await self._answer(await self._send(self._base + batches.JOBS_PATH, body))
+            return string_field(job, "id", self.name)
+
+        return await submitted(self._upstream, self._base + batches.FILES_PATH, data, self.name, create)
 
     def _job_url(self, job_id: str, tail: str = "") -> str:
         return f"{self._base}{batches.JOBS_PATH}/{quote(job_id, safe='')}{tail}"

@@ -12,12 +12,15 @@ lines name the endpoint without `/v1`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Final
+from urllib.parse import quote
 
 import orjson
 
 from babelgate.errors import GatewayError, UpstreamProtocolError
+from babelgate.http import read_body
 from babelgate.providers.batch import (
     BatchLine,
     BatchOutcome,
@@ -77,6 +80,21 @@ async def upload(upstream: Upstream, url: str, data: bytes, provider: str) -> st
     form.add_field("file", data, filename="batch.jsonl", content_type="application/jsonl")
     _, parsed = await read_json_object(await upstream.post_form(url, form), provider)
     return string_field(parsed, "id", provider)
+
+
+async def submitted(
+    upstream: Upstream, files_url: str, data: bytes, provider: str, create: Callable[[str], Awaitable[str]]
+) -> str:
+    """The provider batch made from `data`: the input file uploaded, then `create(file_id)` (the batch's id). A
+    batch the upstream would not make leaves no input file behind: the file is deleted (as well as it can be: a
+    failed delete leaves it to the provider's own expiry) and the refusal raised."""
+    file_id = await upload(upstream, files_url, data, provider)
+    try:
+        return await create(file_id)
+    except Exception:
+        with contextlib.suppress(Exception):
+            await read_body(await upstream.delete(f"{files_url}/{quote(file_id, safe='')}"))
+        raise
 
 
 def string_field(parsed: dict[str, Any], name: str, provider: str) -> str:

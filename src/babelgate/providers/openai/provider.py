@@ -380,11 +380,14 @@ class OpenAIProvider(ProviderDefaults):
 
     async def submit_batch(self, model: str, lines: Sequence[BatchLine]) -> str:
         data = batches.jsonl(checked_lines(lines), lambda line: self._batch_body(line, model), self._batch_endpoint)
-        file_id = await batches.upload(self._upstream, self._batch_url(batches.FILES_PATH), data, self.name)
-        body = {"input_file_id": file_id, "endpoint": self._batch_endpoint}
-        body["completion_window"] = batches.COMPLETION_WINDOW
-        response = await self._upstream.post(self._batch_url(batches.BATCHES_PATH), orjson.dumps(body))
-        return batches.string_field((await read_json_object(response, self.name))[1], "id", self.name)
+
+        async def create(file_id: str) -> str:
+            body = {"input_file_id": file_id, "endpoint": self._batch_endpoint}
+            body["completion_window"] = batches.COMPLETION_WINDOW
+            response = await self._upstream.post(self._batch_url(batches.BATCHES_PATH), orjson.dumps(body))
+            return batches.string_field((await read_json_object(response, self.name))[1], "id", self.name)
+
+        return await batches.submitted(self._upstream, self._batch_url(batches.FILES_PATH), data, self.name, create)
 
     def _batch_get(self, batch_id: str) -> Coroutine[Any, Any, dict[str, Any]]:
         return self._upstream.get_json(self._batch_url(f"{batches.BATCHES_PATH}/{quote(batch_id, safe='')}"))
