@@ -372,6 +372,11 @@ def name_end_user(record: Call, named: Any) -> None:
         record.end_user = named[:END_USER_CHARS]
 
 
+def end_user_named(named: Any) -> str | None:
+    """The end customer as `name_end_user` keeps it, or None (a batch line's, checked before its call exists)."""
+    return named[:END_USER_CHARS] if named.__class__ is str and named else None
+
+
 async def send(runtime: Runtime, sink: Sink, answer: Answer) -> None:
     """How every answer goes out (`_conduct` is its one caller): with the call's headers (route, rate limits,
     cache, cost) added, each frame of a stream shown to the hooks that observe chunks (its error event too),

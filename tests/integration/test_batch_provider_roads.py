@@ -182,3 +182,64 @@ def test_a_keys_budget_is_charged_for_the_lines_a_provider_batched(
             client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "Hi"}], max_tokens=5)
         assert refused.value.code == "budget_exceeded"
     assert not [r for r in anthropic_upstream.received if r.path == "/v1/messages"]
+
+
+def _lines_of(users: list[str]) -> bytes:
+    lines = [
+        {
+            "custom_id": f"claude-{n}",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {
+                "model": "claude",
+                "max_tokens": 50,
+                "user": user,
+                "messages": [{"role": "user", "content": "Hi"}],
+            },
+        }
+        for n, user in enumerate(users)
+    ]
+    return "\n".join(json.dumps(line) for line in lines).encode()
+
+
+def test_an_end_customers_budget_is_kept_for_the_lines_a_provider_batched(
+    make_gateway: GatewayFactory,
+    tmp_path: Path,
+    anthropic_upstream: ant.FakeAnthropic,
+    gemini_upstream: gem.FakeGemini,
+    bedrock: FakeBedrock,
+) -> None:
+    """Each line's end customer (its `user`) pays for it, as it would in the gateway: three of alice's batched lines
+    spend her budget ($0.000036 a line, against $0.0001), so her next line fails before the next provider batch is
+    sent and her next request is refused, while bob's line is still batched."""
+    gateway = _gateway(make_gateway, tmp_path, anthropic_upstream, gemini_upstream, bedrock)
+    key = _create(gateway, end_user_limits={"budget_usd": 0.0001})["key"]
+    with client_of(gateway, key) as client:
+        first = client.files.create(file=("a.jsonl", io.BytesIO(_lines_of(["alice"] * 3))), purpose="batch")
+        batch = finished(
+            client,
+            client.batches.create(input_file_id=first.id, endpoint="/v1/chat/completions", completion_window="24h").id,
+        )
+        assert batch.status == "completed" and batch.request_counts.completed == 3, batch
+        second = client.files.create(file=("b.jsonl", io.BytesIO(_lines_of(["alice", "bob"]))), purpose="batch")
+        batch = finished(
+            client,
+            client.batches.create(input_file_id=second.id, endpoint="/v1/chat/completions", completion_window="24h").id,
+        )
+        counts = batch.request_counts
+        assert counts is not None and (counts.completed, counts.failed) == (1, 1), batch
+        assert batch.output_file_id and batch.error_file_id, batch
+        answers = {}
+        for file_id in (batch.output_file_id, batch.error_file_id):
+            for line in client.files.content(file_id).text.splitlines():
+                answers[json.loads(line)["custom_id"]] = json.loads(line)["response"]
+        assert answers["claude-0"]["status_code"] == 429
+        assert answers["claude-0"]["body"]["error"]["code"] == "budget_exceeded"
+        assert answers["claude-1"]["status_code"] == 200
+        sent = [len(r.json["requests"]) for r in anthropic_upstream.received if r.path == "/v1/messages/batches"]
+        assert sent == [3, 1]  # alice's spent line never left the gateway
+        ask = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 5, "model": "claude"}
+        with pytest.raises(openai.RateLimitError) as refused:
+            client.chat.completions.create(**ask, user="alice")  # type: ignore[call-overload]
+        assert refused.value.code == "budget_exceeded"
+        assert client.chat.completions.create(**ask, user="bob").choices[0].message.content  # type: ignore[call-overload]

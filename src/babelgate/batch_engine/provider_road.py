@@ -7,9 +7,10 @@ that names the batch, priced at the model's `batch_discount`.
 
 Only lines nothing would stop or change take this road: a caller whose rate limits apply, a line a guardrail
 covers, a gateway with hooks, all run in the gateway (line.py), where those apply to each line as they do to an
-interactive request (docs/decisions.md, "Batch lines"). Budgets are kept on this road too: checked before the
-provider batch is sent (a spent one fails its lines as it would fail them in the gateway) and charged with each
-line's discounted cost as its answer comes back."""
+interactive request (docs/decisions.md, "Batch lines"). Budgets are kept on this road too, the key's, its team's and
+each line's end customer's (its `user`, or a Messages line's `metadata.user_id`): checked before the provider batch
+is sent (a spent one fails its lines as it would fail them in the gateway) and charged with each line's discounted
+cost as its answer comes back."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from babelgate.call import Call
 from babelgate.errors import GatewayError, UpstreamError
 from babelgate.frontends.batches.line_codecs import CODECS, LineCodec
 from babelgate.model_facts import Price
+from babelgate.pipeline import end_user_named, name_end_user
 from babelgate.providers.base import CallNotes, batches_of
 from babelgate.providers.batch import BatchLine, BatchOutcome, ProviderBatches
 from babelgate.routing.registry import Deployment
@@ -100,21 +102,30 @@ async def run_provider_batch(
     if isinstance(known, dict) and isinstance(known.get("id"), str):
         provider_id: str = known["id"]
     else:
+        owner = owner_of(runtime, batch.owner, batch.body.get("owner_key"))[0]
+        model = str(lines[0][2].get("model", ""))
+        # Each end customer's budgets (and the key's and team's, the same for all), checked once per customer
+        # before the batch is sent: a line whose budget is spent fails as the gateway would refuse it.
+        spent: dict[str | None, GatewayError | None] = {}
         sent = []
         for line, custom_id, body in lines:
-            try:
-                sent.append(BatchLine(str(line), await codec.request(runtime, body, deployment)))
-            except GatewayError as refused:  # as the line's interactive request would have been refused
-                await record(_failed(runtime, ids, batch, deployment, codec, line, custom_id, body, refused))
+            user = end_user_named(codec.end_user(body))
+            if user not in spent:
+                try:
+                    await runtime.governance.check_budgets(owner, model, user, 0.0)
+                    spent[user] = None
+                except GatewayError as refused:
+                    spent[user] = refused
+            refusal = spent[user]
+            if refusal is None:
+                try:
+                    sent.append(BatchLine(str(line), await codec.request(runtime, body, deployment)))
+                except GatewayError as refused:  # as the line's interactive request would have been refused
+                    refusal = refused
+            if refusal is not None:
+                await record(_failed(runtime, ids, batch, deployment, codec, line, custom_id, body, refusal))
                 del by_line[line]
         if not sent:
-            return
-        owner = owner_of(runtime, batch.owner, batch.body.get("owner_key"))[0]
-        try:
-            await runtime.governance.check_budgets(owner, str(lines[0][2].get("model", "")), None, 0.0)
-        except GatewayError as spent:  # as the gateway would refuse each line
-            for line, (custom_id, body) in by_line.items():
-                await record(_failed(runtime, ids, batch, deployment, codec, line, custom_id, body, spent))
             return
         provider_id = await part.submit_batch(deployment.model, sent)
         await remember({name: {"id": provider_id}})
@@ -130,8 +141,9 @@ async def run_provider_batch(
             custom_id, body = found
             answered, call = _answered(runtime, ids, batch, deployment, codec, line, custom_id, body, outcome, started)
             cost = call.notes.cost if call is not None and call.notes is not None else None
-            if call is not None and cost:  # an answered line: its budgets pay its discounted cost
-                await runtime.governance.charge_budgets(call.virtual_key, call.requested_model or "", None, cost)
+            if call is not None and cost:  # an answered line: its budgets (its end customer's too) pay its cost
+                model = call.requested_model or ""
+                await runtime.governance.charge_budgets(call.virtual_key, model, call.end_user, cost)
             await record(answered)
     gone: Kind = "canceled" if state == "cancelled" else "expired"
     for line, (custom_id, body) in by_line.items():  # lines the provider never ran
@@ -168,6 +180,7 @@ def _call(
     call.key_id = batch.owner
     call.virtual_key = owner_of(runtime, batch.owner, batch.body.get("owner_key"))[0]
     call.requested_model = str(body.get("model", ""))
+    name_end_user(call, codec.end_user(body))
     call.provider, call.model = deployment.provider.name, deployment.public_name
     call.notes = CallNotes(price=discounted(deployment.price))
     return call

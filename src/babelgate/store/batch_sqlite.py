@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 
@@ -32,9 +32,9 @@ from babelgate.store.batch_records import (
     scope_condition,
     tally,
 )
+from babelgate.store.sqlite import open_connection
 
 _T = TypeVar("_T")
-_BUSY_TIMEOUT_SECONDS: Final = 10.0
 
 
 def _mark(_: int) -> str:
@@ -55,11 +55,7 @@ class SQLiteBatchStore:
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(
-                self._path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
-            )
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
+            connection = open_connection(self._path)
             for statement in TABLES:
                 connection.execute(statement.format(blob="BLOB"))
             self._connection = connection

@@ -279,14 +279,8 @@ class SQLiteResponseStore:
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            # Autocommit: every statement below is a transaction of its own. check_same_thread is off
-            # because the single-worker executor already confines the connection to one thread at a time.
-            connection = sqlite3.connect(
-                self._path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
-            )
+            connection = open_connection(self._path)
             try:
-                _use_wal(connection)  # readers in other processes never wait on us
-                connection.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; only a power cut loses the tail
                 for statement in _SCHEMA:
                     connection.execute(statement)
                 _add_columns(connection)
@@ -300,6 +294,24 @@ class SQLiteResponseStore:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def open_connection(path: Path) -> sqlite3.Connection:
+    """A store's connection to its file, as every SQLite store opens it. Autocommit: each statement is a transaction
+    of its own. check_same_thread is off because each store's single-worker executor confines its connection to one
+    thread at a time."""
+    connection = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
+    try:
+        _use_wal(connection)  # readers in other processes never wait on us
+        connection.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; only a power cut loses the tail
+        # A page cache of 512 KiB, not SQLite's 2 MiB: the stores append and read back recent rows, whose pages
+        # (each tree's right edge) fit, and the rest is in the OS's page cache a read away. The default filled
+        # under load and stayed: 2 MiB more in every worker, for no fewer instructions a request.
+        connection.execute("PRAGMA cache_size=-512")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
 
 
 def _use_wal(db: sqlite3.Connection) -> None:

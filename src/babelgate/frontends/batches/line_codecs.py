@@ -38,6 +38,10 @@ class LineCodec:
         """Whether a provider batch can run the line at all (the gateway runs what it cannot)."""
         return True
 
+    def end_user(self, body: dict[str, Any]) -> Any:
+        """What the line names as its end customer, where the door's interactive route reads it (its budgets)."""
+        return body.get("user")
+
     async def request(self, runtime: Runtime, body: dict[str, Any], deployment: Deployment) -> ChatRequest:
         raise NotImplementedError
 
@@ -69,6 +73,10 @@ class _Chat(LineCodec):
 class _Messages(LineCodec):
     def takes(self, body: dict[str, Any]) -> bool:
         return not body.get("mcp_servers")  # the MCP connector's tools are run by the gateway, turn by turn
+
+    def end_user(self, body: dict[str, Any]) -> Any:
+        metadata = body.get("metadata")
+        return metadata.get("user_id") if isinstance(metadata, dict) else None
 
     async def request(self, runtime: Runtime, body: dict[str, Any], deployment: Deployment) -> ChatRequest:
         notes = CallNotes()
