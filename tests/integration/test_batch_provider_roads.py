@@ -41,7 +41,7 @@ providers:
     aws_secret_access_key: env:BEDROCK_SECRET_KEY
     batch_bucket: s3://{bucket}/roads
     batch_role_arn: {role}
-    options: {{batch_control_url: '{bedrock}', batch_s3_url: '{s3}'}}
+    options: {{batch_control_url: '{bedrock}', batch_s3_url: '{s3}', batch_min_records: 1}}
 models:
   claude: {{provider: anthropic, model: claude-sonnet-4-5, price: {{input: 3, output: 15}}}}
   gemini: {{provider: gemini, model: gemini-2.5-flash, price: {{input: 0.3, output: 2.5, batch_discount: 0.2}}}}

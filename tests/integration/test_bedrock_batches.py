@@ -3,7 +3,8 @@ the `anthropic` SDK's message batches through the gateway, for a model on a bedr
 Its lines go as one model invocation job to the fake Bedrock's control plane (which checks every request against
 botocore's service model and each record as InvokeModel would), their records and results through moto's S3; each
 answered line comes back in the door's format with a ledger row naming the batch at half price, a failed record in
-the error file. A cancelled batch stops its job. A bedrock provider without `batch_bucket` has its lines run here."""
+the error file. A cancelled batch stops its job. A bedrock provider without `batch_bucket`, or a group of lines under
+Bedrock's minimum records per job, has its lines run here."""
 
 from __future__ import annotations
 
@@ -34,6 +35,15 @@ providers:
     aws_secret_access_key: env:BEDROCK_SECRET_KEY
     batch_bucket: s3://{bucket}/gateway
     batch_role_arn: {role}
+    options: {{batch_control_url: '{fake}', batch_s3_url: '{s3}', batch_min_records: 1}}
+  bedrock-quota:
+    type: bedrock
+    region: us-east-1
+    base_url: {fake}
+    aws_access_key_id: env:BEDROCK_ACCESS_KEY
+    aws_secret_access_key: env:BEDROCK_SECRET_KEY
+    batch_bucket: s3://{bucket}/quota
+    batch_role_arn: {role}
     options: {{batch_control_url: '{fake}', batch_s3_url: '{s3}'}}
   bedrock-here:
     type: bedrock
@@ -44,6 +54,7 @@ providers:
 models:
   claude: {{provider: bedrock, model: {model}, price: {{input: 3, output: 15}}}}
   claude-here: {{provider: bedrock-here, model: {model}, price: {{input: 3, output: 15}}}}
+  claude-quota: {{provider: bedrock-quota, model: {model}, price: {{input: 3, output: 15}}}}
 files: {{dir: '{files}'}}
 batches: {{poll_interval: 0.05}}
 """
@@ -167,12 +178,19 @@ def test_a_message_batch_for_claude_on_bedrock_takes_the_same_road(
         assert message.type == "message" and message.content[0].text.startswith("Answer to ")  # type: ignore[union-attr]
 
 
-def test_a_bedrock_provider_without_batch_bucket_has_its_lines_run_here(
-    make_gateway: GatewayFactory, tmp_path: Path, bedrock: FakeBedrock
+@pytest.mark.parametrize(
+    "model",
+    [
+        "claude-here",  # a provider without batch_bucket
+        "claude-quota",  # with one, but fewer lines than Bedrock's minimum records per job (100 by default)
+    ],
+)
+def test_lines_bedrock_would_not_batch_are_run_here(
+    make_gateway: GatewayFactory, tmp_path: Path, bedrock: FakeBedrock, model: str
 ) -> None:
     gateway = _gateway(make_gateway, tmp_path, bedrock)
     with client_of(gateway, _create(gateway)["key"]) as client:
-        uploaded = client.files.create(file=("in.jsonl", io.BytesIO(_lines("claude-here", 3))), purpose="batch")
+        uploaded = client.files.create(file=("in.jsonl", io.BytesIO(_lines(model, 3))), purpose="batch")
         created = client.batches.create(
             input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
         )

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from babelgate.batch_engine.line import run_line
-from babelgate.batch_engine.provider_road import road_of, run_provider_batch
+from babelgate.batch_engine.provider_road import minimum_lines, road_of, run_provider_batch, sent_before
 from babelgate.batch_engine.results import finish
 from babelgate.config.batches import BatchesConfig
 from babelgate.errors import GatewayError, RateLimitExceeded
@@ -215,6 +215,7 @@ class _ChunkRun:
         running: set[asyncio.Task[None]] = set()
         runtime = engine.runtime()
         roads: dict[tuple[str, str, str], tuple[Deployment, list[tuple[int, str, dict[str, Any]]]]] = {}
+        here: list[tuple[int, str, dict[str, Any]]] = []  # the lines the gateway runs
         index = chunk.first
         for number, start, stop in jsonl.lines(data):
             line, index = index, index + 1
@@ -230,15 +231,21 @@ class _ChunkRun:
             if deployment is not None:  # the provider's batch API runs it, with the chunk's other lines for it
                 url = str(parsed["url"])
                 group = roads.setdefault((url, deployment.provider.name, deployment.model), (deployment, []))
-                group[1].append((line, custom_id, parsed["body"]))
+                group[1].append((line, custom_id, parsed))
                 continue
+            here.append((line, custom_id, parsed))
+        for (url, _, _), (deployment, lines) in roads.items():
+            if not sent_before(batch, chunk.number, deployment) and len(lines) < minimum_lines(deployment):
+                here += lines  # too few for the provider's batch API (and never sent to it): run here
+                continue
+            bodies = [(line, custom_id, parsed["body"]) for line, custom_id, parsed in lines]
+            provider_batch = self._provider_batch(runtime, batch, deployment, url, bodies)
+            running.add(asyncio.get_running_loop().create_task(provider_batch))
+        for line, custom_id, parsed in sorted(here, key=lambda entry: entry[0]):
             await engine._slots.acquire()
             task = asyncio.get_running_loop().create_task(self._line(batch, line, custom_id, parsed))
             running.add(task)
             task.add_done_callback(running.discard)
-        for (url, _, _), (deployment, lines) in roads.items():
-            provider_batch = self._provider_batch(runtime, batch, deployment, url, lines)
-            running.add(asyncio.get_running_loop().create_task(provider_batch))
         if running:
             await asyncio.gather(*running)
         await self._flush(done=chunk.number)

@@ -70,6 +70,23 @@ def road_of(runtime: Runtime, batch: BatchRecord, parsed: dict[str, Any]) -> Dep
     return deployment
 
 
+def minimum_lines(deployment: Deployment) -> int:
+    """The fewest lines the deployment's provider takes in one batch for its model."""
+    part = batches_of(deployment.provider)
+    return part.minimum_lines(deployment.model) if part is not None else 1
+
+
+def _batch_name(chunk_number: int, deployment: Deployment) -> str:
+    """Where the gateway batch keeps the id of a chunk's provider batch for the deployment's provider and model."""
+    return f"provider:{chunk_number}:{deployment.provider.name}:{deployment.model}"
+
+
+def sent_before(batch: BatchRecord, chunk_number: int, deployment: Deployment) -> bool:
+    """Whether an earlier run of the chunk sent its lines for the deployment to the provider (a restart polls that
+    batch again: its lines stay on this road, however few are left)."""
+    return isinstance(batch.body.get(_batch_name(chunk_number, deployment)), dict)
+
+
 def discounted(price: Price | None) -> Price | None:
     """The price of a token through the provider's batch API: each rate less its `batch_discount` (0.5: half)."""
     if price is None:
@@ -96,7 +113,7 @@ async def run_provider_batch(
     part = batches_of(deployment.provider)
     assert part is not None
     codec = CODECS[url]
-    name = f"provider:{chunk_number}:{deployment.provider.name}:{deployment.model}"
+    name = _batch_name(chunk_number, deployment)
     by_line = {line: (custom_id, body) for line, custom_id, body in lines}
     known = batch.body.get(name)
     if isinstance(known, dict) and isinstance(known.get("id"), str):

@@ -410,6 +410,9 @@ class ProviderDefaults:
     def batches_model(self, model: str) -> bool:
         return True  # a provider with the `batch` capability batches all its models unless it says otherwise
 
+    def minimum_lines(self, model: str) -> int:
+        return 1  # any number of lines, unless the provider's batch API says otherwise
+
 
 def provider_timeouts(config: ProviderConfig, server: ServerConfig) -> Timeouts:
     default = server.default_timeout

@@ -76,6 +76,11 @@ class ProviderBatches(Protocol):
         its models only); the engine runs the others itself."""
         ...
 
+    def minimum_lines(self, model: str) -> int:
+        """The fewest lines a provider batch for `model` may hold (Bedrock's jobs have a quota of records); the
+        engine runs a smaller group itself rather than send a batch the upstream would refuse."""
+        ...
+
 
 # What the provider parts share.
 

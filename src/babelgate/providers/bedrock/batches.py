@@ -42,6 +42,10 @@ Invocation = Literal["InvokeModel", "Converse"]
 
 # BED `ModelInvocationJobStatus` -> where the job stands. A stopped job ran some records (their results are in the
 # output); a partially completed one ended with some records failed (in the output as errors).
+# The default of Bedrock's quota "Minimum number of records per batch inference job" (per model; an account's may
+# differ: `options.batch_min_records`).
+MIN_RECORDS: Final = 100
+
 STATES: Final[dict[str, ProviderBatchState]] = {
     "Submitted": "running",
     "Validating": "running",

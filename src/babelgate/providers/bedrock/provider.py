@@ -147,6 +147,9 @@ class BedrockProvider(ProviderDefaults):
             self._auth = SigV4Authorizer(self._credentials, self.region)
         self._upstream = Upstream(client, name, self._headers, self._timeouts, map_error, self._scrub)
         self._batch_jobs = self._batch_part(config, client)
+        # Bedrock refuses a job of fewer records than the account's quota for the model ("Minimum number of records
+        # per batch inference job", 100 by default): smaller groups of lines are run by the gateway instead.
+        self._min_records = _positive_int(config.options, "batch_min_records", batches.MIN_RECORDS)
         if self._batch_jobs is None:
             self.capabilities = dataclasses.replace(self.capabilities, batch=False)
 
@@ -467,6 +470,9 @@ class BedrockProvider(ProviderDefaults):
             raise UnsupportedCapability(provider=self.name, capability="batch")
         return self._batch_jobs
 
+    def minimum_lines(self, model: str) -> int:
+        return self._min_records
+
     async def submit_batch(self, model: str, lines: Sequence[BatchLine]) -> str:
         return await self._jobs().submit(model, lines)
 
@@ -563,6 +569,13 @@ def _closer(source: CredentialSource) -> Callable[[], Awaitable[None]]:
             await alive.close()
 
     return close
+
+
+def _positive_int(options: dict[str, Any], name: str, default: int) -> int:
+    value = options.get(name, default)
+    if value.__class__ is not int or value < 1:
+        raise ValueError(f"options.{name}: expected a whole number of at least 1")
+    return int(value)
 
 
 def _option_url(config: ProviderConfig, name: str) -> str | None:
