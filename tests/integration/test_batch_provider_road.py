@@ -59,6 +59,9 @@ class MemoryBatches:
     def batches_model(self, model: str) -> bool:
         return True
 
+    def minimum_lines(self, model: str) -> int:
+        return 1
+
 
 def test_lines_for_a_provider_with_a_batch_api_go_there_once(
     make_gateway: GatewayFactory, upstream: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
