@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from babelgate.frontends.batches.jsonl import CHUNK_LINES
 from tests.conftest import GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI, completion
 from tests.fakes.scripted import Reply
@@ -20,7 +21,8 @@ from tests.integration.test_virtual_keys import MASTER, _create
 from tests.many_instances import fresh_database
 from tests.services import postgres_dsn, run_aside  # noqa: F401 (fixture)
 
-LINES = 640  # ten chunks
+CHUNKS = 5
+LINES = CHUNKS * CHUNK_LINES
 
 
 @pytest.fixture
@@ -59,5 +61,5 @@ def test_two_instances_share_one_batch(
     sent = Counter(r.json["messages"][0]["content"] for r in upstream.received if r.json)
     assert sent == Counter(f"Say {n}" for n in range(LINES))  # no line ran twice
     holders = Counter(run_aside(_holders(database)))
-    # Both instances ran chunks (ten of lines, and the one that finishes the batch).
-    assert len(holders) == 2 and sum(holders.values()) == 11, holders
+    # Both instances ran chunks (those of lines, and the one that finishes the batch).
+    assert len(holders) == 2 and sum(holders.values()) == CHUNKS + 1, holders

@@ -18,8 +18,9 @@ from babelgate.store.batch_records import Chunk
 URLS: Final = ("/v1/chat/completions", "/v1/embeddings", "/v1/responses", "/v1/completions")
 MESSAGES_URL: Final = "/v1/messages"
 # Lines an instance claims at a time: small enough that two instances share a batch of a few hundred lines,
-# large enough that a claim (one store transaction) is a small part of the chunk's work.
-CHUNK_LINES: Final = 64
+# large enough that a claim (one store transaction) is a small part of the chunk's work, and that a chunk's lines
+# for one model fill a provider batch whose API takes no fewer than 100 (Bedrock's default quota of records a job).
+CHUNK_LINES: Final = 128
 # A line as a feeder hands it: its number (from 1), its bytes' start and stop in the file, and the bytes.
 Line = tuple[int, int, int, bytes]
 
