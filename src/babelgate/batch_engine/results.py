@@ -7,16 +7,24 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 import orjson
 
 from babelgate.frontends.batches.files import DAY, OUTPUT_DAYS, OUTPUT_PURPOSE, new_file_id
-from babelgate.store.batch_records import FileRecord, Outcome
-from babelgate.store.file_contents import ContentWriter
+from babelgate.store.batch_records import BatchStore, FileRecord, Outcome
+from babelgate.store.file_contents import ContentWriter, FileContents
 
-if TYPE_CHECKING:
-    from babelgate.batch_engine.engine import BatchEngine
+
+class Keeping(Protocol):
+    """Where a batch's records and its files' contents are kept: what finishing it needs of the engine."""
+
+    @property
+    def store(self) -> BatchStore: ...
+
+    @property
+    def contents(self) -> FileContents: ...
+
 
 PAGE: Final = 1000  # outcomes read at a time
 # The statuses of a batch being finished: no instance claims its lines any more (not live), the one that moved it
@@ -25,7 +33,7 @@ FINALIZING: Final = "finalizing"
 CANCEL_FINALIZING: Final = "cancel_finalizing"
 
 
-async def finish(engine: BatchEngine, batch_id: str) -> None:
+async def finish(engine: Keeping, batch_id: str) -> None:
     """Called by the holder of the batch's finishing chunk once every line is recorded (engine.py); one that
     takes over from a crashed finisher redoes what it had not done."""
     store = engine.store
@@ -58,7 +66,7 @@ async def finish(engine: BatchEngine, batch_id: str) -> None:
     await store.set_status(batch_id, ended, since=(FINALIZING, CANCEL_FINALIZING), body=body)
 
 
-async def _write_files(engine: BatchEngine, batch_id: str, owner: str | None, team: str | None) -> dict[str, Any]:
+async def _write_files(engine: Keeping, batch_id: str, owner: str | None, team: str | None) -> dict[str, Any]:
     """The output and error files, each made only when it has a line."""
     output = _File(engine, f"{batch_id}_output.jsonl")
     errors = _File(engine, f"{batch_id}_error.jsonl")
@@ -100,7 +108,7 @@ def output_line(outcome: Outcome) -> bytes:
 
 
 class _File:
-    def __init__(self, engine: BatchEngine, filename: str) -> None:
+    def __init__(self, engine: Keeping, filename: str) -> None:
         self.engine = engine
         self.filename = filename
         self.id = new_file_id()
