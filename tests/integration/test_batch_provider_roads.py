@@ -94,13 +94,19 @@ def _gateway(
     )
 
 
-def _lines(models: list[str]) -> bytes:
+def _lines(models: list[str], users: list[str] | None = None) -> bytes:
+    """A batch file of chat lines, one a model (`{model}-{n}`), each naming its end customer when `users` do."""
     lines = [
         {
             "custom_id": f"{model}-{n}",
             "method": "POST",
             "url": "/v1/chat/completions",
-            "body": {"model": model, "max_tokens": 50, "messages": [{"role": "user", "content": f"Hi {n}"}]},
+            "body": {
+                "model": model,
+                "max_tokens": 50,
+                "messages": [{"role": "user", "content": f"Hi {n}"}],
+                **({"user": users[n]} if users else {}),
+            },
         }
         for n, model in enumerate(models)
     ]
@@ -184,24 +190,6 @@ def test_a_keys_budget_is_charged_for_the_lines_a_provider_batched(
     assert not [r for r in anthropic_upstream.received if r.path == "/v1/messages"]
 
 
-def _lines_of(users: list[str]) -> bytes:
-    lines = [
-        {
-            "custom_id": f"claude-{n}",
-            "method": "POST",
-            "url": "/v1/chat/completions",
-            "body": {
-                "model": "claude",
-                "max_tokens": 50,
-                "user": user,
-                "messages": [{"role": "user", "content": "Hi"}],
-            },
-        }
-        for n, user in enumerate(users)
-    ]
-    return "\n".join(json.dumps(line) for line in lines).encode()
-
-
 def test_an_end_customers_budget_is_kept_for_the_lines_a_provider_batched(
     make_gateway: GatewayFactory,
     tmp_path: Path,
@@ -215,13 +203,15 @@ def test_an_end_customers_budget_is_kept_for_the_lines_a_provider_batched(
     gateway = _gateway(make_gateway, tmp_path, anthropic_upstream, gemini_upstream, bedrock)
     key = _create(gateway, end_user_limits={"budget_usd": 0.0001})["key"]
     with client_of(gateway, key) as client:
-        first = client.files.create(file=("a.jsonl", io.BytesIO(_lines_of(["alice"] * 3))), purpose="batch")
+        alices = io.BytesIO(_lines(["claude"] * 3, ["alice"] * 3))
+        first = client.files.create(file=("a.jsonl", alices), purpose="batch")
         batch = finished(
             client,
             client.batches.create(input_file_id=first.id, endpoint="/v1/chat/completions", completion_window="24h").id,
         )
         assert batch.status == "completed" and batch.request_counts.completed == 3, batch
-        second = client.files.create(file=("b.jsonl", io.BytesIO(_lines_of(["alice", "bob"]))), purpose="batch")
+        both = io.BytesIO(_lines(["claude"] * 2, ["alice", "bob"]))
+        second = client.files.create(file=("b.jsonl", both), purpose="batch")
         batch = finished(
             client,
             client.batches.create(input_file_id=second.id, endpoint="/v1/chat/completions", completion_window="24h").id,

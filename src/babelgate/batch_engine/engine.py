@@ -241,7 +241,7 @@ class _ChunkRun:
             bodies = [(line, custom_id, parsed["body"]) for line, custom_id, parsed in lines]
             provider_batch = self._provider_batch(runtime, batch, deployment, url, bodies)
             running.add(asyncio.get_running_loop().create_task(provider_batch))
-        for line, custom_id, parsed in sorted(here, key=lambda entry: entry[0]):
+        for line, custom_id, parsed in here:
             await engine._slots.acquire()
             task = asyncio.get_running_loop().create_task(self._line(batch, line, custom_id, parsed))
             running.add(task)
