@@ -2,7 +2,9 @@
 gateway without one never imports google-auth, azure-identity or botocore (import time and memory it does not
 need). So with the MCP SDK (only with `mcp_servers:` or a request that names an MCP server: ~25 MiB of
 modules), PyJWT with `cryptography` (only with `auth.jwt` or `auth.oidc`) and aiohttp (~14 MiB: only once a
-request names a media URL to fetch or sends a form, or an identity provider is read)."""
+request names a media URL to fetch or sends a form, or an identity provider is read). The voice doors' machinery
+(the Realtime and Gemini Live sessions, their translators, the cascade) loads at their first connection, and a
+Bedrock provider with its keys in the config signs without botocore."""
 
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 SCRIPT = """
 import json, sys
-LAZY = ("google.auth", "google.oauth2", "azure", "msal", "botocore", "mcp", "jwt", "cryptography", "aiohttp")
+LAZY = ("google.auth", "google.oauth2", "azure", "msal", "botocore", "mcp", "jwt", "cryptography", "aiohttp",
+        "babelgate.frontends.realtime.door", "babelgate.frontends.gemini_live.door", "babelgate.realtime.relay")
 from babelgate import create_app
 from babelgate.config import load_config
 from babelgate.providers import PROVIDER_TYPES
@@ -26,5 +30,30 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith(LAZY))))
 def test_a_gateway_without_clouds_mcp_or_jwt_imports_none_of_their_libraries() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+BEDROCK_SCRIPT = """
+import json, sys
+from babelgate import create_app
+from babelgate.config import load_config
+from babelgate.providers import PROVIDER_TYPES
+with open(sys.argv[1], "w") as file:
+    file.write(
+        "providers:\\n  aws:\\n    type: bedrock\\n    region: us-east-1\\n"
+        "    aws_access_key_id: env:KEY_ID\\n    aws_secret_access_key: env:SECRET\\n"
+    )
+environ = {"KEY_ID": "AKIAEXAMPLEKEY000001", "SECRET": "s" * 40, "BABELGATE_STORE_URL": "memory"}
+create_app(load_config(sys.argv[1], environ, available_types=PROVIDER_TYPES))
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("botocore"))))
+"""
+
+
+def test_a_bedrock_provider_with_keys_in_its_config_imports_no_botocore(tmp_path: Path) -> None:
+    """Its SigV4 signature is the gateway's own (aws_signing.py); botocore is AWS's credential chain, not needed."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    argv = [sys.executable, "-c", BEDROCK_SCRIPT, str(tmp_path / "babelgate.yaml")]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
