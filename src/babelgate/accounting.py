@@ -97,7 +97,7 @@ def account(
                 record.session,
                 key.user if key is not None else None,
                 record.end_user,
-                record.guarded.ledger_value() if record.guarded is not None else None,
+                guarded.actions if guarded is not None else None,  # as JSON in the row (`ledger_value`)
                 record.details,
                 searches,
                 record.batch_id,

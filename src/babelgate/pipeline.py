@@ -43,7 +43,7 @@ from babelgate.exchange import COST_HEADER, ClientGone, Exchange
 from babelgate.governance.gateway_keys import credentials, key_beside_signature
 from babelgate.governance.refusals import presented_key
 from babelgate.governance.sigv4 import signed_by_gateway_key
-from babelgate.guardrails.check import Decisions, check, parallel
+from babelgate.guardrails.check import Decisions, check, cleared, parallel
 from babelgate.guardrails.guardrail import Guardrail
 from babelgate.hooks import Completion, notify_chunk, notify_complete, notify_request, observed
 from babelgate.identity.bearer import looks_like_jwt
@@ -327,6 +327,8 @@ async def _guard_request(record: Call, job: ModelCall, guards: tuple[Guardrail, 
     decisions = record.guarded = Decisions()
     texts, document = job.texts, job.document
     if texts is None or document is None:
+        return
+    if isinstance(document, Body) and cleared(guards, "input", document.raw, decisions):
         return
     parsed = document.peek() if isinstance(document, Body) else document
     if await check(guards, "input", parsed, texts.input, decisions, job.model, record.key_id) and isinstance(

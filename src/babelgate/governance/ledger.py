@@ -28,6 +28,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+import orjson
+
 from babelgate import headers as gateway_headers
 from babelgate.randomness import RANDOM
 from babelgate.store.ledger_table import MESSAGE_CHARS, PLAIN, Row, in_form, row_form
@@ -460,7 +462,7 @@ def _row(entry: Entry, scrub: Callable[[str], str], absent: Any = None, flags: t
         user if user is not None else absent,
         end_user if end_user is not None else absent,
         absent,  # content: a tool call's, never a request's
-        guardrails if guardrails is not None else absent,
+        orjson.dumps(guardrails).decode() if guardrails is not None else absent,  # each guardrail's action
         realtime if realtime is not None else absent,
         search_units if search_units is not None else absent,
         batch_id if batch_id is not None else absent,

@@ -26,6 +26,11 @@ class Detector(Protocol):
 
     def find(self, text: str) -> list[Finding]: ...
 
+    def clean_json(self, raw: bytes) -> bool:
+        """Whether no string of the JSON document `raw` can hold a match, seen in its bytes without parsing it
+        (False: it may, or the detector cannot tell that way)."""
+        ...
+
     def pending(self, text: str) -> int:
         """Where a match that the next piece of a stream may complete could begin in `text` (its length: none
         can): a streamed output's window holds back from there (window.py)."""

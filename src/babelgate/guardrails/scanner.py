@@ -15,6 +15,11 @@ class Scanner:
     def pending(self, text: str) -> int:
         return min((detector.pending(text) for detector in self.detectors), default=len(text))
 
+    def clean_json(self, raw: bytes) -> bool:
+        """Whether no string of the JSON document `raw` can hold a finding of any detector, seen in its bytes
+        (False: parse it and look at each text)."""
+        return all(detector.clean_json(raw) for detector in self.detectors)
+
     def find(self, text: str) -> list[Finding]:
         """Every finding, sorted by start; of two that overlap, the earlier one (at the same start, the longer)."""
         found: list[Finding] = []

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from babelgate.guardrails.pii import ENTITIES, scanner
 
@@ -92,3 +95,82 @@ def test_a_private_key_without_its_end_line_is_found_to_the_end_of_the_text() ->
 def test_an_unknown_entity_is_refused() -> None:
     with pytest.raises(ValueError, match="passport"):
         scanner(["email", "passport"])
+
+
+# The raw-bytes check of a JSON document (`clean_json`): when it says clean, no string of the document may hold a
+# finding. Texts are made of the pieces that matter there: values and near misses, the characters that JSON
+# escapes, the escapes' letters, and separators that can join or split a candidate.
+PIECES = [
+    *(value for values in FOUND.values() for value in values),
+    *(value for values in MISSED.values() for value in values),
+    *"\n\t\r\b\f\"\\/ -.:@()+_",
+    "n", "t", "r", "b", "f", "u", "0041", "é", "sk-", "AKIA", "4111", "555", "0132", "DE89", "fe80", "::", "ab",
+]  # fmt: skip
+ALL = scanner(ENTITIES)
+
+
+def _strings(document: object) -> list[str]:
+    if isinstance(document, str):
+        return [document]
+    if isinstance(document, list):
+        return [text for item in document for text in _strings(item)]
+    if isinstance(document, dict):
+        return [text for key, value in document.items() for text in [key, *_strings(value)]]
+    return []
+
+
+texts = st.lists(st.sampled_from(PIECES), max_size=12).map("".join)
+documents = st.recursive(
+    texts | st.integers(-(10**12), 10**12) | st.none(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(documents, st.sampled_from(["orjson", "ascii", "compact", "escapes"]))
+def test_a_document_whose_bytes_are_clean_holds_no_finding_in_any_string(document: object, writer: str) -> None:
+    if writer == "orjson":
+        raw = orjson.dumps(document)
+    else:
+        raw = json.dumps(document, separators=(",", ":") if writer == "compact" else None).encode()
+    if writer == "escapes":  # what a client may write by hand: `\u0040` for `@`
+        raw = raw.replace(b"@", b"\\u0040").replace(b"4", b"\\u0034")
+    if ALL.clean_json(raw):
+        assert all(ALL.find(text) == [] for text in _strings(document)), raw
+
+
+@pytest.mark.parametrize(("entity", "value"), [(e, v) for e, values in FOUND.items() for v in values])
+@pytest.mark.parametrize("before", ["", " ", "\n", "x\n", '"', "\\", "/", "\t"])
+def test_a_document_holding_a_finding_is_never_clean(entity: str, value: str, before: str) -> None:
+    text = f"{before}{value}{before[::-1]}"
+    found = scanner([entity]).find(text)
+    assert found or before not in ("", " ", "\n")  # these neighbours leave every value a finding
+    document = {"messages": [{"role": "user", "content": text}], "n": 1}
+    for raw in (orjson.dumps(document), json.dumps(document).encode()):
+        assert not (found and scanner([entity]).clean_json(raw)), raw
+
+
+@pytest.mark.parametrize(("entity", "value"), [(e, v) for e, values in MISSED.items() for v in values])
+def test_a_document_holding_only_near_misses_is_clean(entity: str, value: str) -> None:
+    """The point of the check: everyday documents are settled from their bytes."""
+    document = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"Here: {value} (end)"}]}
+    assert scanner([entity]).clean_json(orjson.dumps(document)), value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        r"ada\u0040example.com",
+        r"4111\u00201111 1111 1111",
+        r"sk\u002dproj-A1b2C3d4E5f6G7h8I9j0A1b2C3d4E5f6",
+        r"call \u002B44 20 7946 0958",
+        r"\nsk-proj-A1b2C3d4E5f6G7h8I9j0A1b2C3d4E5f6",
+        r"x\t4111 1111 1111 1111\r",
+        r"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----",
+    ],
+)
+def test_escapes_next_to_a_finding_send_the_document_to_be_parsed(text: str) -> None:
+    raw = b'{"messages":[{"role":"user","content":"' + text.encode() + b'"}]}'
+    assert ALL.find(orjson.loads(raw)["messages"][0]["content"])  # the text as parsed holds a finding
+    assert not ALL.clean_json(raw)

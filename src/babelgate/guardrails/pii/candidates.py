@@ -56,6 +56,31 @@ class PiiScanner:
         if self._text is None:
             return []
         spans = _spans(self._ascii, text.encode()) if text.isascii() else [m.span() for m in self._text.finditer(text)]
+        return self._checked(text, spans)
+
+    def clean_json(self, raw: bytes) -> bool:
+        """Whether no string of the JSON document `raw` can hold a finding, seen in its bytes without parsing it
+        (False: it may; parse it and look at each text).
+
+        In ASCII JSON without `\\u` escapes, a string's text is its bytes but for its escapes, and every escape
+        stands for a quote, a backslash, a slash or a control character, none of which a candidate can hold: so
+        a text's candidates are those of the bytes, checked with the same neighbours, except next to an escape
+        (whose letter, `n` of `\\n`, could join a candidate in the bytes). A candidate within two bytes of a
+        backslash therefore answers False, as does any candidate that passes its checks, inside a string or not."""
+        if self._text is None:
+            return True
+        if not raw.isascii() or raw.find(b"\\u") >= 0:
+            return False
+        for start, end in _spans(self._ascii, raw):
+            if raw.find(b"\\", max(start - 2, 0), end + 2) >= 0 or raw.startswith(b"-----", start):
+                return False  # next to an escape; or a private key's BEGIN line, whose block runs past the window
+            before = min(start, 2)  # the neighbours the checks look at: two before (a lookbehind), one after
+            if self._checked(raw[start - before : end + 1].decode("ascii"), [(before, before + end - start)]):
+                return False
+        return True
+
+    def _checked(self, text: str, spans: list[tuple[int, int]]) -> list[Finding]:
+        """The findings among the candidates RE2 found at `spans` of `text`."""
         out: list[Finding] = []
         for start, end in spans:
             candidate = text[start:end]
@@ -63,6 +88,8 @@ class PiiScanner:
             if family not in self.families:
                 continue  # a candidate of a family this scanner was not asked for (an IBAN-like token, say)
             if family == "digits":
+                if len(candidate) < 13 and candidate.isdigit():
+                    continue  # a bare number shorter than a card's: the other entities have separators (a timestamp)
                 out += self._digits.within(text, max(start - 1, 0), min(end + 1, len(text)))
             elif family == "email":
                 out.append(Finding("email", start, end))
