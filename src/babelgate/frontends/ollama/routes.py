@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from babelgate.answer import Answer, json_answer
-from babelgate.exchange import Exchange
 from babelgate.frontends.later import later
 from babelgate.frontends.ollama import validate
 from babelgate.frontends.ollama.wire import OLLAMA_VERSION, encode_error
 from babelgate.frontends.route import NDJSON, Frontend, Operation, Route
 
 if TYPE_CHECKING:
+    from babelgate.exchange import Exchange
     from babelgate.runtime import Runtime
 
 _DOOR: Final = "babelgate.frontends.ollama.door"
