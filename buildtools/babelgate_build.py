@@ -78,7 +78,7 @@ HOT = (
     "frontends/anthropic_messages/translate_messages.py",
     "frontends/anthropic_messages/wire.py",
     "frontends/bedrock_converse/answers.py",
-    "frontends/bedrock_converse/routes.py",
+    "frontends/bedrock_converse/door.py",
     "frontends/bedrock_converse/translate.py",
     "frontends/gemini/routes.py",
     "frontends/gemini/translate.py",

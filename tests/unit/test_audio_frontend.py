@@ -11,7 +11,7 @@ import pytest
 
 from babelgate.errors import GatewayError, InvalidRequest, RequestTooLarge
 from babelgate.exchange import Exchange
-from babelgate.frontends.audio.routes import create_transcription
+from babelgate.frontends.audio.door import create_transcription
 from babelgate.frontends.audio.translate import (
     decode_speech,
     decode_transcription,

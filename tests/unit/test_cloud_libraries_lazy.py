@@ -3,8 +3,9 @@ gateway without one never imports google-auth, azure-identity or botocore (impor
 need). So with the MCP SDK (only with `mcp_servers:` or a request that names an MCP server: ~25 MiB of
 modules), PyJWT with `cryptography` (only with `auth.jwt` or `auth.oidc`) and aiohttp (~14 MiB: only once a
 request names a media URL to fetch or sends a form, or an identity provider is read). The voice doors' machinery
-(the Realtime and Gemini Live sessions, their translators, the cascade) loads at their first connection, and a
-Bedrock provider with its keys in the config signs without botocore."""
+(the Realtime and Gemini Live sessions, their translators, the cascade) loads at their first connection, the
+handlers of the doors a chat deployment seldom calls (Ollama, Bedrock Converse, audio, Batches) at their first
+request, and a Bedrock provider with its keys in the config signs without botocore."""
 
 from __future__ import annotations
 
@@ -17,7 +18,11 @@ from pathlib import Path
 SCRIPT = """
 import json, sys
 LAZY = ("google.auth", "google.oauth2", "azure", "msal", "botocore", "mcp", "jwt", "cryptography", "aiohttp",
-        "babelgate.frontends.realtime.door", "babelgate.frontends.gemini_live.door", "babelgate.realtime.relay")
+        "babelgate.frontends.realtime.door", "babelgate.frontends.gemini_live.door", "babelgate.realtime.relay",
+        "babelgate.frontends.ollama.door", "babelgate.frontends.ollama.models", "babelgate.frontends.ollama.translate",
+        "babelgate.frontends.bedrock_converse.door", "babelgate.frontends.bedrock_converse.translate",
+        "babelgate.frontends.audio.door", "babelgate.frontends.audio.translate",
+        "babelgate.frontends.batches.openai", "babelgate.frontends.batches.anthropic")
 from babelgate import create_app
 from babelgate.config import load_config
 from babelgate.providers import PROVIDER_TYPES
@@ -32,6 +37,73 @@ def test_a_gateway_without_clouds_mcp_or_jwt_imports_none_of_their_libraries() -
     done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+FIRST_REQUESTS_SCRIPT = """
+import asyncio, json, sys
+from babelgate import create_app
+from babelgate.config import load_config
+from babelgate.providers import PROVIDER_TYPES
+
+MASTER = "master-key-of-the-lazy-doors-test-0123456789"
+environ = {"OPENAI_API_KEY": "sk-test", "BABELGATE_STORE_URL": "memory", "BABELGATE_MASTER_KEY": MASTER}
+app = create_app(load_config(None, environ, available_types=PROVIDER_TYPES))
+
+
+async def request(method, path, body=b""):
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    headers = [(b"authorization", f"Bearer {MASTER}".encode())]
+    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
+             "headers": headers, "client": None, "scheme": "http", "http_version": "1.1"}
+    await app(scope, receive, send)
+    body = b"".join(message.get("body", b"") for message in sent if message["type"] == "http.response.body")
+    return sent[0]["status"], json.loads(body)
+
+
+async def main():
+    answers = {path: await request("GET", path) for path in ("/api/tags", "/v1/batches", "/v1/messages/batches")}
+    answers["/api/chat"] = await request("POST", "/api/chat", b'{"messages": []}')
+    await app.aclose()
+    loaded = [name for name in ("babelgate.frontends.ollama.models", "babelgate.frontends.ollama.door",
+                                "babelgate.frontends.batches.openai", "babelgate.frontends.batches.anthropic")
+              if name in sys.modules]
+    print(json.dumps({"answers": answers, "loaded": loaded}))
+
+asyncio.run(main())
+"""
+
+
+def test_a_deferred_door_answers_its_first_request() -> None:
+    """The Ollama and Batches doors, absent from a fresh gateway, load at their first request and answer it, a bad
+    request with the door's own error."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_REQUESTS_SCRIPT], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["answers"] == {
+        "/api/tags": [200, {"models": []}],
+        "/v1/batches": [200, {"object": "list", "data": [], "first_id": None, "last_id": None, "has_more": False}],
+        "/v1/messages/batches": [200, {"data": [], "has_more": False, "first_id": None, "last_id": None}],
+        "/api/chat": [
+            400,
+            {"error": "Missing required parameter: 'model'."},
+        ],  # refused by the door itself, in Ollama's format
+    }
+    assert found["loaded"] == [
+        "babelgate.frontends.ollama.models",
+        "babelgate.frontends.ollama.door",
+        "babelgate.frontends.batches.openai",
+        "babelgate.frontends.batches.anthropic",
+    ]
 
 
 BEDROCK_SCRIPT = """

@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from babelgate.errors import InvalidRequest, ModelNotFound, UpstreamTimeout
-from babelgate.frontends.ollama.translate import encode_error
 from babelgate.frontends.ollama.validate import validate_chat, validate_embed, validate_generate, validate_show
+from babelgate.frontends.ollama.wire import encode_error
 from babelgate.i18n import _catalog
 from tests.ollama_spec import violations
 

@@ -22,7 +22,7 @@ from babelgate.frontends.anthropic_clouds.vertex import encode_error as vertex_e
 from babelgate.frontends.anthropic_messages.translate import encode_error as anthropic_errors
 from babelgate.frontends.body_schema import INTEGER, JSON, STRING, obj
 from babelgate.frontends.gemini.translate import encode_error as google_errors
-from babelgate.frontends.ollama.translate import encode_error as ollama_errors
+from babelgate.frontends.ollama.wire import encode_error as ollama_errors
 from babelgate.frontends.openai_errors import encode_error as openai_errors
 from babelgate.frontends.rerank import encode_error as cohere_errors
 from babelgate.frontends.route import ErrorEncoder, Operation, PrefixRoute, Route

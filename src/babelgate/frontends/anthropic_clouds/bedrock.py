@@ -112,7 +112,7 @@ async def model_action(runtime: Runtime, exchange: Exchange, rest: str) -> Model
     """`{modelId}/invoke` or `/invoke-with-response-stream` under `/model/`; `{modelId}` is the gateway's model name
     (the server decoded the path: `openai%2Fgpt-4o` is `openai/gpt-4o`), or a Bedrock model id, inference profile id
     or ARN of one that frontends/bedrock_model_ids.py resolves to one. `/count-tokens`, which takes either door's
-    input, is the Converse door's route (frontends/bedrock_converse/routes.py), which hands InvokeModel inputs to
+    input, is the Converse door's route (frontends/bedrock_converse/door.py), which hands InvokeModel inputs to
     `count_invoke`."""
     ends = (INVOKE_STREAM, INVOKE)
     suffix = next((end for end in ends if rest.endswith(end) and len(rest) > len(end)), None)

@@ -1,16 +1,20 @@
-"""The Files, Batches and Message Batches routes (files.py, openai.py, anthropic.py), as one frontend."""
+"""The Files, Batches and Message Batches routes (files.py, openai.py, anthropic.py), as one frontend. The Batches
+and Message Batches handlers load at their first request (frontends/later.py); the Files handlers are the batch
+engine's neighbours (it writes output files with files.py), loaded with it."""
 
 from __future__ import annotations
 
 from typing import Final
 
 from babelgate.frontends.anthropic_messages.translate import encode_error as anthropic_error
-from babelgate.frontends.batches.anthropic import message_batch_resource, message_batches
 from babelgate.frontends.batches.files import PURPOSES, file_resource, files
 from babelgate.frontends.batches.jsonl import URLS
-from babelgate.frontends.batches.openai import batch_resource, batches
 from babelgate.frontends.body_schema import STRING, enum
+from babelgate.frontends.later import later, later_prefix
 from babelgate.frontends.route import Frontend, Operation, PrefixRoute, Route
+
+_OPENAI: Final = "babelgate.frontends.batches.openai"
+_ANTHROPIC: Final = "babelgate.frontends.batches.anthropic"
 
 UPLOAD: Final = {
     "type": "object",
@@ -53,13 +57,13 @@ FRONTEND: Final[Frontend] = Frontend(
         ),
         "/batches": Route(
             "ANY",
-            batches,
+            later(_OPENAI, "batches"),
             "batches.list",
             operations=(Operation("GET", query=("limit", "after")), Operation("POST", body=CREATE_BATCH)),
         ),
         "/messages/batches": Route(
             "ANY",
-            message_batches,
+            later(_ANTHROPIC, "message_batches"),
             "messages.batches.list",
             errors=anthropic_error,
             operations=(
@@ -83,7 +87,7 @@ FRONTEND: Final[Frontend] = Frontend(
         PrefixRoute(
             "/batches/",
             "batches.retrieve",
-            batch_resource,
+            later_prefix(_OPENAI, "batch_resource"),
             False,
             "batch_id",
             {"": (Operation("GET"),), "/cancel": (Operation("POST"),)},
@@ -91,7 +95,7 @@ FRONTEND: Final[Frontend] = Frontend(
         PrefixRoute(
             "/messages/batches/",
             "messages.batches.retrieve",
-            message_batch_resource,
+            later_prefix(_ANTHROPIC, "message_batch_resource"),
             False,
             "message_batch_id",
             {

@@ -1,5 +1,5 @@
-"""Ollama's model routes: `/api/tags`, `/api/show`, `/api/ps`, `/api/version`, and `/` (the liveness
-probe Ollama's own CLI sends before every command).
+"""Ollama's model routes `/api/tags` and `/api/show` (the probes `/api/ps`, `/api/version` and `/` are
+routes.py's own).
 
 The gateway's models live upstream, so the fields Ollama fills from a local GGUF file are filled as
 Ollama fills them for its own cloud models: size 0, no format or quantization, `remote_model` the
@@ -38,7 +38,6 @@ _PARAMETER_NAMES: Final = {
 }
 # Names that mark an embedding model (Ollama lists `embedding` instead of `completion` for them).
 _EMBEDDING_MARKERS: Final = ("embed",)
-_TEXT: Final = (b"content-type", b"text/plain; charset=utf-8")
 
 
 def routable(runtime: Runtime, name: str) -> str:
@@ -88,19 +87,6 @@ async def show(runtime: Runtime, exchange: Exchange) -> Answer:
         "modified_at": _modified(runtime, info),
     }
     return json_answer(body)
-
-
-async def ps(runtime: Runtime, exchange: Exchange) -> Answer:
-    """Nothing is ever loaded into the gateway's memory: upstream models are always ready."""
-    return json_answer({"models": []})
-
-
-async def version(runtime: Runtime, exchange: Exchange) -> Answer:
-    return json_answer({"version": wire.OLLAMA_VERSION})
-
-
-async def root(runtime: Runtime, exchange: Exchange) -> Answer:
-    return Answer(b"Ollama is running", None, content_type=_TEXT)
 
 
 def capabilities(name: str, declared: Capabilities) -> list[str]:

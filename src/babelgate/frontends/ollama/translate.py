@@ -14,11 +14,10 @@ from typing import Any, Final
 
 import orjson
 
-from babelgate.errors import GatewayError, InvalidRequest, UpstreamProtocolError
+from babelgate.errors import InvalidRequest, UpstreamProtocolError
 from babelgate.frontends.ollama import wire
 from babelgate.frontends.ollama.wire import JSON, Durations
 from babelgate.frontends.openai_validation import INTEGER_RANGES, expect_number, expect_object, validate_tool
-from babelgate.i18n import render_message
 from babelgate.providers.openai.translate import tool_from_client
 from babelgate.schema.chat import (
     AssistantMessage,
@@ -339,7 +338,3 @@ def encode_embed(answer: EmbeddingResponse | None, *, model: str, durations: Dur
 
 def encode_embeddings(answer: EmbeddingResponse | None) -> JSON:
     return {"embedding": answer.vectors[0] if answer is not None and answer.vectors else []}
-
-
-def encode_error(error: GatewayError, language: str) -> bytes:
-    return orjson.dumps(wire.error_body(render_message(error, language)))

@@ -10,6 +10,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
+
+from babelgate.errors import GatewayError
+from babelgate.i18n import render_message
 from babelgate.schema.chat import Usage
 
 JSON = dict[str, Any]
@@ -113,3 +117,7 @@ def assistant(
 def error_body(message: str) -> JSON:
     """Ollama's error object, over HTTP and as the last line of a broken stream."""
     return {"error": message}
+
+
+def encode_error(error: GatewayError, language: str) -> bytes:
+    return orjson.dumps(error_body(render_message(error, language)))
