@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from babelgate.guardrails.check import Decisions, check, cleared, restore
+from babelgate.guardrails.check import Decisions, check, restore
 from babelgate.guardrails.guardrail import Guardrail
 from babelgate.guardrails.paths import TextPaths
 from babelgate.guardrails.stream import StreamGuard, guarded_array, guarded_frames
@@ -33,9 +33,6 @@ async def guarded_answer(
         return answer
     if answer.rest is None:
         if answer.content_type[1].find(b"json") < 0:
-            return answer
-        body = answer.body
-        if decisions.vault is None and isinstance(body, bytes) and cleared(output, "output", body, decisions):
             return answer
         try:
             document = orjson.loads(answer.body)

@@ -100,8 +100,8 @@ def cleared(guards: Sequence[Guardrail], stage: Stage, raw: bytes, decisions: De
     return True
 
 
-# Above this size a document's texts are read parsed: its bytes may be mostly something else (an image or audio in
-# base64, log probabilities), which the finders would read for nothing.
+# Above this size a request's texts are read parsed: its bytes may be mostly something else (an image or audio in
+# base64), which the finders would read for nothing.
 RAW_BOUND = 32 * 1024
 
 

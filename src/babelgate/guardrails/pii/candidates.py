@@ -49,6 +49,8 @@ class PiiScanner:
         # its Python module's `finditer` is a generator in Python that converts offsets and makes a match object
         # for each match, a third of a clean 2 KB text's scan (`_spans`).
         self._ascii: Any = _compile(alternation.encode())._regexp.Match if self.families else None
+        # And over a JSON document's bytes (`clean_json`), where a `\\u` escape is found in the same pass.
+        self._json: Any = _compile((alternation + r"|\\u").encode())._regexp.Match if self.families else None
         self._digits = digits.DigitRuns(self.entities & digits.DIGIT_ENTITIES)
         self.longest = max((_LONGEST[name] for name in self.families), default=1)
 
@@ -69,11 +71,11 @@ class PiiScanner:
         backslash therefore answers False, as does any candidate that passes its checks, inside a string or not."""
         if self._text is None:
             return True
-        if not raw.isascii() or raw.find(b"\\u") >= 0:
+        if not raw.isascii():
             return False
-        for start, end in _spans(self._ascii, raw):
+        for start, end in _spans(self._json, raw):
             if raw.find(b"\\", max(start - 2, 0), end + 2) >= 0 or raw.startswith(b"-----", start):
-                return False  # next to an escape; or a private key's BEGIN line, whose block runs past the window
+                return False  # next to an escape, or one (`\\u`); a private key's BEGIN line, whose block runs on
             before = min(start, 2)  # the neighbours the checks look at: two before (a lookbehind), one after
             if self._checked(raw[start - before : end + 1].decode("ascii"), [(before, before + end - start)]):
                 return False
@@ -120,6 +122,8 @@ def _family(candidate: str) -> str:
         return "email"
     if candidate.find(":") >= 0:
         return "v6"
+    if candidate[0] in digits.RUN_STARTS:  # tokens and IBANs begin with a letter
+        return "digits"
     if _TOKEN.fullmatch(candidate) is not None:
         return "token"
     if _IBAN_START.match(candidate) is not None:

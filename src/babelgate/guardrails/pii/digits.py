@@ -33,6 +33,10 @@ CHECKS: Final[dict[str, Check]] = {
     "phone": phone_number,
 }
 DIGIT_ENTITIES: Final = frozenset(CHECKS)
+# What a run must hold for each entity to be tried there: its fewest digits, and a character its format cannot do
+# without (a date's 8 digits are no card number and no SSN; a run without a dot is no IPv4 address).
+NEEDS: Final = {"credit_card": (13, ""), "ssn": (9, ""), "ip": (4, "."), "phone": (7, "")}
+_DIGIT_BYTES: Final = b"0123456789"
 
 
 class DigitRuns:
@@ -40,14 +44,19 @@ class DigitRuns:
 
     def __init__(self, entities: Iterable[str]) -> None:
         wanted = set(entities)
-        self.checks = [(name, CHECKS[name]) for name in CHECKS if name in wanted]
+        self.checks = [(name, CHECKS[name], *NEEDS[name]) for name in CHECKS if name in wanted]
 
     def within(self, text: str, start: int, end: int) -> list[Finding]:
         """The entities between the offsets (a run and a character either side: the patterns look at what
         borders them)."""
         out: list[Finding] = []
         taken: list[tuple[int, int]] = []
-        for name, check in self.checks:
+        run = text[start:end]
+        written = run.encode()
+        digits = len(written) - len(written.translate(None, _DIGIT_BYTES))
+        for name, check, fewest, mark in self.checks:
+            if digits < fewest or mark not in run:
+                continue
             for span in check(text, start, end):
                 if all(span[1] <= left or span[0] >= right for left, right in taken):
                     taken.append(span)
