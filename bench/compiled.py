@@ -94,6 +94,9 @@ def build(scratch: Path, split: bool = False) -> Path:
         compiled = [name for name in wheel.namelist() if name.endswith(".so")]
         if not compiled:
             sys.exit("the wheel holds no compiled module: is mypy installed in the venv (make install)?")
+        libraries = [name for name in compiled if "__mypyc" in name]
+        if len(libraries) != 1:  # another build wrote into build/ meanwhile (one interrupted, its pip still running)
+            sys.exit(f"the wheel holds {len(libraries)} mypyc libraries, not one: stop any other build, build again")
         wheel.extractall(site)
     return site
 
