@@ -88,7 +88,7 @@ def cleared(guards: Sequence[Guardrail], stage: Stage, raw: bytes, decisions: De
     started = time.perf_counter()
     chosen = []
     for guard in guards:
-        if stage not in guard.stages or (guard.parallel and stage == "input"):
+        if not _inline(guard, stage):
             continue
         finder = guard.finder
         if finder is None or not finder.clean_json(raw):
@@ -105,13 +105,18 @@ def cleared(guards: Sequence[Guardrail], stage: Stage, raw: bytes, decisions: De
 RAW_BOUND = 32 * 1024
 
 
+def _inline(guard: Guardrail, stage: Stage) -> bool:
+    """Whether `guard` checks `stage` before the request goes on (a `parallel` input checker runs beside it)."""
+    return stage in guard.stages and not (guard.parallel and stage == "input")
+
+
 async def _checked(
     guards: Sequence[Guardrail], stage: Stage, found: list[Slot], decisions: Decisions, model: str, key_id: str | None
 ) -> bool:
     changed = False
     externals = []
     for guard in guards:
-        if stage not in guard.stages or (guard.parallel and stage == "input"):
+        if not _inline(guard, stage):
             continue
         if guard.finder is None:
             externals.append(guard)
