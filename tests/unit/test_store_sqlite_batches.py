@@ -12,7 +12,7 @@ import pytest
 
 from babelgate.store import StoredResponse
 from babelgate.store.ledger_table import COLUMNS, in_form, row_of
-from babelgate.store.sqlite import LEDGER_ROWS_PER_INSERT, SQLiteResponseStore
+from babelgate.store.sqlite import LEDGER_ROWS_PER_INSERT, SHORT_COLUMNS, SQLiteResponseStore
 
 
 def record(response_id: str, text: str = "x") -> StoredResponse:
@@ -241,4 +241,41 @@ async def test_the_ledger_hands_sqlite_its_rows_in_the_form_it_binds_and_they_re
         assert store._connection.execute(kinds).fetchall() == [("integer", "null", "null"), ("integer", "null", "null")]
     finally:
         await ledger.close()
+        await store.close()
+
+
+async def test_rows_without_their_last_columns_are_inserted_without_them_and_read_back_the_same(
+    tmp_path: Path,
+) -> None:
+    """A row with no value from `error_message` on is inserted naming only the columns before it; a row with any
+    value there, the whole row. Mixed in one batch, every row reads back with every column as it was written, and
+    the statements respect SQLite's 999 parameters (its bound before 3.32)."""
+    store = SQLiteResponseStore(tmp_path / "db.sqlite")
+    statements: list[str] = []
+    tail = COLUMNS[SHORT_COLUMNS:]
+    rows = []
+    for n in range(3 * LEDGER_ROWS_PER_INSERT + 3):
+        row = {column: None for column in COLUMNS} | {"ts": float(n), "request_id": f"r{n}", "status": 200}
+        if n % 4 == 1:  # one value in the last columns, each of them in turn
+            column = tail[n % len(tail)]
+            row[column] = n if column in ("bytes_in", "bytes_out", "search_units") else f"v{n}"
+        if n % 4 == 2:
+            row |= {"error_message": "upstream said no", "status": 502, "stream": True}
+        rows.append(row)
+    try:
+        await store.usage(0, 1)  # opens the connection
+        assert store._connection is not None
+        store._connection.set_trace_callback(statements.append)
+        await store.append_usage([in_form(row_of(row), store.ledger_form) for row in rows])
+        inserts = [statement for statement in statements if statement.startswith("INSERT INTO babelgate_ledger")]
+        short = [statement for statement in inserts if '"error_message"' not in statement]
+        assert short and len(short) < len(inserts)
+        assert all(statement.count("?") <= 999 for statement in statements)
+        read = await store.usage(0, len(rows))
+        expected = [{column: row[column] for column in COLUMNS} for row in rows]
+        for got in read:  # flags read back as booleans
+            got["stream"] = got["stream"] or None
+            got["cache_hit"] = got["cache_hit"] or None
+        assert read == expected
+    finally:
         await store.close()

@@ -72,23 +72,31 @@ def _bindable(values: tuple[Any, ...]) -> tuple[Any, ...]:
 
 # Column names as SQL names them: `user` is a keyword in PostgreSQL and quoted everywhere for one spelling.
 _SQL_COLUMNS: Final = ", ".join(f'"{column}"' for column in COLUMNS)
-# Rows one INSERT statement carries: 32 at most (928 parameters: within SQLite's bound before 3.32, 999), and a
-# batch's rest in powers of two, so that a batch of n rows is n // 32 statements and at most five more (its low
-# binary digits), each made once and kept by sqlite3's statement cache. Python's sqlite3 lets go of the GIL around
-# each step of a statement, and the request path waits to take it back: a row per step handed the GIL over twice
-# per ledger row (~2 futex calls per request, measured with `bench/syscalls.py`); the rest of a batch went one row
-# a step before. Larger statements are slower per row (their programs no longer fit the CPU's caches) and their
-# prepared programs cost megabytes of resident memory.
-LEDGER_ROWS_PER_INSERT: Final = 32
-_VALUES: Final = "(" + ", ".join("?" for _ in COLUMNS) + ")"
-_INSERT: Final = f"INSERT INTO babelgate_ledger ({_SQL_COLUMNS}) VALUES "
-_INSERTS: Final[dict[int, str]] = {}  # rows -> the statement (the same text for every store: the process's)
+# Rows one INSERT statement carries: as many as fit in 999 parameters (SQLite's bound on a statement's before 3.32,
+# which distributions still ship), and a batch's rest in powers of two, so that a batch of n rows is n // 30
+# statements and at most five more (its low binary digits), each made once and kept by sqlite3's statement cache.
+# Python's sqlite3 lets go of the GIL around each step of a statement, and the request path waits to take it back: a
+# row per step handed the GIL over twice per ledger row (~2 futex calls per request, measured with
+# `bench/syscalls.py`). Larger statements are slower per row (their programs no longer fit the CPU's caches) and
+# their prepared programs cost megabytes of resident memory.
+LEDGER_ROWS_PER_INSERT: Final = 999 // len(COLUMNS)
+# Most rows have no value from `error_message` on (a failure's words, a session, a tool call's columns, a user, an
+# end customer, guardrails, a realtime session, searches, a batch): such a row is inserted naming only the columns
+# before, and SQLite fills the rest with NULL, 13 bound values fewer (a fifth of the writer's work a row). Its
+# values there are the form's one NaN object, which `==` on the tuple finds by identity.
+SHORT_COLUMNS: Final = COLUMNS.index("error_message")
+_EMPTY_TAIL: Final = (LEDGER_FORM.absent,) * (len(COLUMNS) - SHORT_COLUMNS)
+_INSERTS: Final[dict[tuple[int, int], str]] = {}  # (rows, columns) -> the statement (the same for every store)
 
 
-def _insert_of(rows: int) -> str:
-    statement = _INSERTS.get(rows)
+def _insert_of(rows: int, columns: int) -> str:
+    statement = _INSERTS.get((rows, columns))
     if statement is None:
-        statement = _INSERTS[rows] = _INSERT + ", ".join([_VALUES] * rows)
+        names = ", ".join(f'"{column}"' for column in COLUMNS[:columns])
+        values = "(" + ", ".join("?" * columns) + ")"
+        statement = _INSERTS[rows, columns] = f"INSERT INTO babelgate_ledger ({names}) VALUES " + ", ".join(
+            [values] * rows
+        )
     return statement
 
 
@@ -348,21 +356,33 @@ def _ledger_row(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def _insert_ledger(db: sqlite3.Connection, records: list[Row]) -> None:
-    """The rows in one transaction: LEDGER_ROWS_PER_INSERT to a statement, the rest in powers of two. Bound as
+    """The rows in one transaction, those with no value from `error_message` on without those columns. Bound as
     they are: the ledger hands every row over in `LEDGER_FORM` (governance/ledger.py)."""
-    size = LEDGER_ROWS_PER_INSERT
-    start, count = 0, len(records)
+    short: list[Row] = []
+    full: list[Row] = []
+    for row in records:
+        if row[SHORT_COLUMNS:] == _EMPTY_TAIL:
+            short.append(row[:SHORT_COLUMNS])
+        else:
+            full.append(row)
     db.execute("BEGIN")
     try:
-        while start < count:
-            while size > count - start:
-                size >>= 1
-            db.execute(_insert_of(size), tuple(chain.from_iterable(records[start : start + size])))
-            start += size
+        _insert_rows(db, short, SHORT_COLUMNS)
+        _insert_rows(db, full, len(COLUMNS))
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def _insert_rows(db: sqlite3.Connection, records: list[Row], columns: int) -> None:
+    """LEDGER_ROWS_PER_INSERT rows to a statement, the rest in powers of two."""
+    start, count = 0, len(records)
+    while start < count:
+        left = count - start
+        size = LEDGER_ROWS_PER_INSERT if left >= LEDGER_ROWS_PER_INSERT else 1 << (left.bit_length() - 1)
+        db.execute(_insert_of(size, columns), tuple(chain.from_iterable(records[start : start + size])))
+        start += size
 
 
 def _insert_conversations(db: sqlite3.Connection, rows: list[LogRow]) -> None:
