@@ -74,7 +74,20 @@ async def check(
         return False
     started = time.perf_counter()
     try:
-        return await _checked(guards, stage, found, decisions, model, key_id)
+        # The local guardrails here, the external ones together after them: a request or answer whose guardrails
+        # are all local (the built-in detectors, `regex`, `words`) awaits nothing.
+        changed = False
+        externals = []
+        for guard in guards:
+            if not _inline(guard, stage):
+                continue
+            if guard.finder is None:
+                externals.append(guard)
+                continue
+            changed = _local(guard, stage, found, decisions) or changed
+        if externals:
+            changed = await _externals(externals, stage, found, decisions, model, key_id) or changed
+        return changed
     finally:
         decisions.checks.append((stage, started, time.perf_counter()))
 
@@ -108,23 +121,6 @@ RAW_BOUND = 32 * 1024
 def _inline(guard: Guardrail, stage: Stage) -> bool:
     """Whether `guard` checks `stage` before the request goes on (a `parallel` input checker runs beside it)."""
     return stage in guard.stages and not (guard.parallel and stage == "input")
-
-
-async def _checked(
-    guards: Sequence[Guardrail], stage: Stage, found: list[Slot], decisions: Decisions, model: str, key_id: str | None
-) -> bool:
-    changed = False
-    externals = []
-    for guard in guards:
-        if not _inline(guard, stage):
-            continue
-        if guard.finder is None:
-            externals.append(guard)
-            continue
-        changed = _local(guard, stage, found, decisions) or changed
-    if externals:
-        changed = await _externals(externals, stage, found, decisions, model, key_id) or changed
-    return changed
 
 
 def _local(guard: Guardrail, stage: Stage, found: list[Slot], decisions: Decisions) -> bool:
