@@ -80,24 +80,28 @@ _SQL_COLUMNS: Final = ", ".join(f'"{column}"' for column in COLUMNS)
 # `bench/syscalls.py`). Larger statements are slower per row (their programs no longer fit the CPU's caches) and
 # their prepared programs cost megabytes of resident memory.
 LEDGER_ROWS_PER_INSERT: Final = 999 // len(COLUMNS)
-# Most rows have no value from `error_message` on (a failure's words, a session, a tool call's columns, a user, an
-# end customer, guardrails, a realtime session, searches, a batch): such a row is inserted naming only the columns
-# before, and SQLite fills the rest with NULL, 13 bound values fewer (a fifth of the writer's work a row). Its
-# values there are the form's one NaN object, which `==` on the tuple finds by identity.
+# Most rows have no value in most columns from `error_message` on (a failure's words, a session, a tool call's
+# columns, a user, an end customer, guardrails, a realtime session, searches, a batch): a row is inserted naming the
+# columns before it and, of those, only the ones it has values in (SQLite fills the rest with NULL), up to 13 bound
+# values fewer (a fifth of the writer's work a row). A missing value is the form's one NaN object, found by identity.
 SHORT_COLUMNS: Final = COLUMNS.index("error_message")
-_EMPTY_TAIL: Final = (LEDGER_FORM.absent,) * (len(COLUMNS) - SHORT_COLUMNS)
-_INSERTS: Final[dict[tuple[int, int], str]] = {}  # (rows, columns) -> the statement (the same for every store)
+_ABSENT: Final = LEDGER_FORM.absent
+_EMPTY_TAIL: Final = (_ABSENT,) * (len(COLUMNS) - SHORT_COLUMNS)
+_INSERTS: Final[dict[tuple[int, tuple[int, ...]], str]] = {}  # (rows, columns) -> the statement (every store's)
 
 
-def _insert_of(rows: int, columns: int) -> str:
+def _insert_of(rows: int, columns: tuple[int, ...]) -> str:
     statement = _INSERTS.get((rows, columns))
     if statement is None:
-        names = ", ".join(f'"{column}"' for column in COLUMNS[:columns])
-        values = "(" + ", ".join("?" * columns) + ")"
+        names = ", ".join(f'"{COLUMNS[index]}"' for index in columns)
+        values = "(" + ", ".join("?" * len(columns)) + ")"
         statement = _INSERTS[rows, columns] = f"INSERT INTO babelgate_ledger ({names}) VALUES " + ", ".join(
             [values] * rows
         )
     return statement
+
+
+_FIRST: Final = tuple(range(SHORT_COLUMNS))
 
 
 _SELECT_LEDGER = f"SELECT {_SQL_COLUMNS} FROM babelgate_ledger WHERE ts >= ? AND ts < ? ORDER BY ts"
@@ -356,26 +360,31 @@ def _ledger_row(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def _insert_ledger(db: sqlite3.Connection, records: list[Row]) -> None:
-    """The rows in one transaction, those with no value from `error_message` on without those columns. Bound as
-    they are: the ledger hands every row over in `LEDGER_FORM` (governance/ledger.py)."""
-    short: list[Row] = []
-    full: list[Row] = []
+    """The rows in one transaction, each naming the columns from `error_message` on that it has values in (most
+    rows none), the rows of the same columns together. Bound as they are: the ledger hands every row over in
+    `LEDGER_FORM` (governance/ledger.py)."""
+    shapes: dict[tuple[int, ...], list[Row]] = {_FIRST: []}
     for row in records:
         if row[SHORT_COLUMNS:] == _EMPTY_TAIL:
-            short.append(row[:SHORT_COLUMNS])
-        else:
-            full.append(row)
+            shapes[_FIRST].append(row[:SHORT_COLUMNS])
+            continue
+        tail = [index for index in range(SHORT_COLUMNS, len(COLUMNS)) if row[index] is not _ABSENT]
+        columns = _FIRST + tuple(tail)
+        kept = shapes.get(columns)
+        if kept is None:
+            kept = shapes[columns] = []
+        kept.append(row[:SHORT_COLUMNS] + tuple([row[index] for index in tail]))
     db.execute("BEGIN")
     try:
-        _insert_rows(db, short, SHORT_COLUMNS)
-        _insert_rows(db, full, len(COLUMNS))
+        for columns, rows in shapes.items():
+            _insert_rows(db, rows, columns)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
 
 
-def _insert_rows(db: sqlite3.Connection, records: list[Row], columns: int) -> None:
+def _insert_rows(db: sqlite3.Connection, records: list[Row], columns: tuple[int, ...]) -> None:
     """LEDGER_ROWS_PER_INSERT rows to a statement, the rest in powers of two."""
     start, count = 0, len(records)
     while start < count:
