@@ -59,7 +59,7 @@ _SCHEMA = (
 # nothing is registered in the process (`sqlite3.register_adapter` is process-wide; the gateway is a library
 # too). The keys True and False are 1 and 0 as well: an int or float equal to 1 or 0 binds as the int, which the
 # column's type stores as it would have stored the number. The ledger's own rows come in that form already
-# (`LEDGER_FORM`): mapping 928 values a statement was more than a third of the writer's work.
+# (`LEDGER_FORM`): mapping every value of a statement was more than a third of the writer's work.
 _BINDS: Final[dict[Any, Any]] = {None: math.nan, True: 1, False: 0}
 _BIND: Final = _BINDS.get
 LEDGER_FORM: Final = RowForm(absent=math.nan, flags=(0, 1))
