@@ -85,6 +85,7 @@ LEDGER_ROWS_PER_INSERT: Final = 999 // len(COLUMNS)
 # columns before it and, of those, only the ones it has values in (SQLite fills the rest with NULL), up to 13 bound
 # values fewer (a fifth of the writer's work a row). A missing value is the form's one NaN object, found by identity.
 SHORT_COLUMNS: Final = COLUMNS.index("error_message")
+_FIRST: Final = tuple(range(SHORT_COLUMNS))  # the columns every row names
 _ABSENT: Final = LEDGER_FORM.absent
 _EMPTY_TAIL: Final = (_ABSENT,) * (len(COLUMNS) - SHORT_COLUMNS)
 _INSERTS: Final[dict[tuple[int, tuple[int, ...]], str]] = {}  # (rows, columns) -> the statement (every store's)
@@ -99,9 +100,6 @@ def _insert_of(rows: int, columns: tuple[int, ...]) -> str:
             [values] * rows
         )
     return statement
-
-
-_FIRST: Final = tuple(range(SHORT_COLUMNS))
 
 
 _SELECT_LEDGER = f"SELECT {_SQL_COLUMNS} FROM babelgate_ledger WHERE ts >= ? AND ts < ? ORDER BY ts"
