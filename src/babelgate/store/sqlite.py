@@ -71,7 +71,8 @@ def _bindable(values: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 # Column names as SQL names them: `user` is a keyword in PostgreSQL and quoted everywhere for one spelling.
-_SQL_COLUMNS: Final = ", ".join(f'"{column}"' for column in COLUMNS)
+_QUOTED: Final = tuple(f'"{column}"' for column in COLUMNS)
+_SQL_COLUMNS: Final = ", ".join(_QUOTED)
 # Rows one INSERT statement carries: as many as fit in 999 parameters (SQLite's bound on a statement's before 3.32,
 # which distributions still ship), and a batch's rest in powers of two, so that a batch of n rows is n // 30
 # statements and at most five more (its low binary digits), each made once and kept by sqlite3's statement cache.
@@ -94,7 +95,7 @@ _INSERTS: Final[dict[tuple[int, tuple[int, ...]], str]] = {}  # (rows, columns) 
 def _insert_of(rows: int, columns: tuple[int, ...]) -> str:
     statement = _INSERTS.get((rows, columns))
     if statement is None:
-        names = ", ".join(f'"{COLUMNS[index]}"' for index in columns)
+        names = ", ".join(_QUOTED[index] for index in columns)
         values = "(" + ", ".join("?" * len(columns)) + ")"
         statement = _INSERTS[rows, columns] = f"INSERT INTO babelgate_ledger ({names}) VALUES " + ", ".join(
             [values] * rows
@@ -368,10 +369,7 @@ def _insert_ledger(db: sqlite3.Connection, records: list[Row]) -> None:
             continue
         tail = [index for index in range(SHORT_COLUMNS, len(COLUMNS)) if row[index] is not _ABSENT]
         columns = _FIRST + tuple(tail)
-        kept = shapes.get(columns)
-        if kept is None:
-            kept = shapes[columns] = []
-        kept.append(row[:SHORT_COLUMNS] + tuple([row[index] for index in tail]))
+        shapes.setdefault(columns, []).append(row[:SHORT_COLUMNS] + tuple([row[index] for index in tail]))
     db.execute("BEGIN")
     try:
         for columns, rows in shapes.items():
