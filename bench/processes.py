@@ -164,6 +164,11 @@ def start_upstream(children: Children, pin: Pinning, chunks: int, chunk_delay_ms
 
 
 def gateway_env(upstream_port: int, store_dir: str) -> dict[str, str]:
+    # A build named on PYTHONPATH that is gone (bench/compiled.py keeps the newest two) would not fail: the gateway
+    # would import the editable install's plain source instead, and be measured as if it were the build.
+    gone = [part for part in os.environ.get("PYTHONPATH", "").split(os.pathsep) if part and not Path(part).is_dir()]
+    if gone:
+        raise BenchError(f"PYTHONPATH names what does not exist: {', '.join(gone)}")
     env = {name: value for name, value in os.environ.items() if not name.startswith(FOREIGN_ENV_PREFIXES)}
     upstream = f"http://{LOOPBACK}:{upstream_port}"
     env.update(

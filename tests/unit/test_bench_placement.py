@@ -1,5 +1,6 @@
 """The bench's placement of load: stream workers spread over one stream's duration, scaling workers
-on a core each (bench/loadgen.py, bench/processes.py)."""
+on a core each (bench/loadgen.py, bench/processes.py); and the gateway's environment, which refuses a build on
+PYTHONPATH that is gone."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from loadgen import stream_offsets
-from processes import Pinning
+from processes import BenchError, Pinning, gateway_env
 
 
 def test_stream_workers_start_spread_over_the_median_stream() -> None:
@@ -47,3 +48,12 @@ def test_unpinned_runs_leave_workers_where_they_are() -> None:
     finally:
         worker.kill()
         worker.wait()
+
+
+def test_a_build_on_pythonpath_that_is_gone_stops_the_bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    assert gateway_env(9, str(tmp_path))["PYTHONPATH"] == str(tmp_path)
+    gone = tmp_path / "build" / "compiled" / "0123456789abcdef" / "site"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), str(gone)]))
+    with pytest.raises(BenchError, match="0123456789abcdef"):
+        gateway_env(9, str(tmp_path))
