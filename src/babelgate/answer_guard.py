@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from babelgate.guardrails.check import Decisions, check, restore
+from babelgate.guardrails.check import Decisions, check, cleared, restore
 from babelgate.guardrails.guardrail import Guardrail
 from babelgate.guardrails.paths import TextPaths
 from babelgate.guardrails.stream import StreamGuard, guarded_array, guarded_frames
@@ -34,6 +34,10 @@ async def guarded_answer(
     if answer.rest is None:
         if answer.content_type[1].find(b"json") < 0:
             return answer
+        if decisions.vault is None:  # no placeholders to put back: the texts alone may clear the answer
+            found = texts.output.raw_texts(answer.body)
+            if found is not None and (not found or cleared(output, "output", b",".join(found), decisions)):
+                return answer
         try:
             document = orjson.loads(answer.body)
         except orjson.JSONDecodeError:

@@ -10,7 +10,9 @@ are texts. Each text is found as its container and key, so a guardrail that mask
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
+
+import msgspec
 
 Path = tuple[str, ...]
 # One text: the object or list that holds it, and its key or index there.
@@ -48,7 +50,7 @@ class Where:
     """Some paths, each given dotted (`messages.*.content`), and the tree they make. True when it has any.
     `each` is every path on its own (a stream's texts are kept apart by path)."""
 
-    __slots__ = ("_root", "each", "paths")
+    __slots__ = ("_lean", "_root", "each", "paths")
 
     def __init__(self, paths: tuple[Path, ...], alone: bool = False) -> None:
         self.paths = paths
@@ -56,6 +58,8 @@ class Where:
         for path in paths:
             self._root.add(path)
         self.each: tuple[Where, ...] = (self,) if alone else tuple(Where((path,), alone=True) for path in paths)
+        # `raw_texts`' decoder, made at its first use (most paths are never read that way).
+        self._lean: Any = None
 
     def __bool__(self) -> bool:
         return bool(self.paths)
@@ -65,6 +69,28 @@ class Where:
         out: list[Slot] = []
         if isinstance(document, (dict, list)):
             _walk(document, self._root, out)
+        return out
+
+    def raw_texts(self, raw: bytes) -> list[Any] | None:
+        """What holds the texts at the paths in the JSON document `raw`, as its bytes there (a `msgspec.Raw`),
+        without making the document into objects: the objects on the way are read for the keys the paths name
+        (msgspec checks the rest as JSON and skips it), and from the first `*`, `**` or text on, the value is
+        taken whole: a string with its quotes and escapes, or a list or object with everything in it. A reader of
+        these bytes sees every text, and may see more (the keys, ids and numbers beside them). None when `raw` is
+        not JSON or holds another shape than the paths expect (a list where they name a key): parse it then.
+
+        An answer's texts are a few hundred bytes of a document of a thousand, the rest its ids, timestamp,
+        dated model name and usage: a guardrail that finds nothing in these bytes lets the answer through
+        unparsed (answer_guard.py)."""
+        lean = self._lean
+        if lean is None:
+            lean = self._lean = msgspec.json.Decoder(_lean_shape(self._root))
+        try:
+            document = lean.decode(raw)
+        except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
+            return None
+        out: list[Any] = []
+        _raws(document, self._root, out)
         return out
 
 
@@ -129,6 +155,45 @@ def _strings(node: Any, out: list[Slot]) -> None:
             out.append((node, key))
         elif isinstance(child, (dict, list)):
             _strings(child, out)
+
+
+def _lean_shape(at: _Step) -> Any:
+    """msgspec's type for what lies at `at` in `raw_texts`' reading: an object of keys alone, a struct of those
+    keys (each maybe null); anything else, its bytes."""
+    if not _keyed(at):
+        return msgspec.Raw
+    fields = []
+    for index, (key, below) in enumerate(at.keys.items()):
+        shape = _lean_shape(below)
+        # Named by position, each taking its key's name in JSON: a key need not be a Python name.
+        fields.append((f"f{index}", shape if shape is msgspec.Raw else shape | None, _FIELD(default=None, name=key)))
+    return msgspec.defstruct("Texts", fields)
+
+
+def _keyed(at: _Step) -> bool:
+    """Whether the paths at `at` name keys and nothing else (no text here, no `*`, no `**`)."""
+    return bool(at.keys) and not at.leaf and not at.deep and at.star is None
+
+
+# msgspec's `field`, untyped: its stub types what it returns as its default (None here), which the compiled build
+# would check.
+_FIELD: Final[Any] = msgspec.field
+# The first byte of an object and of a list.
+_HOLDERS: Final = frozenset(b"{[")
+
+
+def _raws(node: Any, at: _Step, out: list[Any]) -> None:
+    """Appends each `Raw` of `raw_texts`' reading below `node` that can hold a text: a string where a path ends,
+    a list or an object where one goes on (not a null, a number, or a string where a path goes on)."""
+    if node is None:
+        return
+    if _keyed(at):
+        for value, below in zip(msgspec.structs.astuple(node), at.keys.values()):  # noqa: B905  (a field a key)
+            _raws(value, below, out)
+        return
+    first = memoryview(node)[0]
+    if (first == 34 and at.leaf) or (first in _HOLDERS and (at.deep or at.star is not None or bool(at.keys))):
+        out.append(node)  # 34: a string's quote
 
 
 @dataclass(frozen=True, slots=True)

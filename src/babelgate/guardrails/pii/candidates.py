@@ -49,8 +49,11 @@ class PiiScanner:
         # its Python module's `finditer` is a generator in Python that converts offsets and makes a match object
         # for each match, a third of a clean 2 KB text's scan (`_spans`).
         self._ascii: Any = _compile(alternation.encode())._regexp.Match if self.families else None
-        # And over a JSON document's bytes (`clean_json`), where a `\\u` escape is found in the same pass.
-        self._json: Any = _compile((alternation + r"|\\u").encode())._regexp.Match if self.families else None
+        # And over a JSON document's bytes (`clean_json`), where a `\\u` escape and a byte that is not ASCII are
+        # found in the same pass (read as Latin-1, a byte a character: the candidates are ASCII either way).
+        self._json: Any = (
+            _compile((alternation + r"|\\u|[\x80-\xff]").encode(), latin1=True)._regexp.Match if self.families else None
+        )
         self._digits = digits.DigitRuns(self.entities & digits.DIGIT_ENTITIES)
         self.longest = max((_LONGEST[name] for name in self.families), default=1)
 
@@ -68,14 +71,15 @@ class PiiScanner:
         stands for a quote, a backslash, a slash or a control character, none of which a candidate can hold: so
         a text's candidates are those of the bytes, checked with the same neighbours, except next to an escape
         (whose letter, `n` of `\\n`, could join a candidate in the bytes). A candidate within two bytes of a
-        backslash therefore answers False, as does any candidate that passes its checks, inside a string or not."""
+        backslash therefore answers False, as does any candidate that passes its checks, inside a string or not,
+        and the first byte that is not ASCII."""
         if self._text is None:
             return True
-        if not raw.isascii():
-            return False
         for start, end in _spans(self._json, raw):
-            if raw.find(b"\\", max(start - 2, 0), end + 2) >= 0 or raw.startswith(b"-----", start):
-                return False  # next to an escape, or one (`\\u`); a private key's BEGIN line, whose block runs on
+            if not raw[start : end + 1].isascii() or raw.find(b"\\", max(start - 2, 0), end + 2) >= 0:
+                return False  # a byte that is not ASCII, or one next to a candidate; next to an escape, or one (`\\u`)
+            if raw.startswith(b"-----", start):
+                return False  # a private key's BEGIN line, whose block runs on
             before = min(start, 2)  # the neighbours the checks look at: two before (a lookbehind), one after
             if self._checked(raw[start - before : end + 1].decode("ascii"), [(before, before + end - start)]):
                 return False
@@ -150,10 +154,14 @@ def _spans(match: Any, data: bytes) -> list[tuple[int, int]]:
         at = span[1] if span[1] > at else at + 1
 
 
-def _compile(pattern: str | bytes) -> Any:
-    """RE2's pattern (its Python module has no types)."""
+def _compile(pattern: str | bytes, latin1: bool = False) -> Any:
+    """RE2's pattern (its Python module has no types), over UTF-8 or, with `latin1`, over bytes as they are."""
     compile_: Any = re2.compile
-    return compile_(pattern)
+    if not latin1:
+        return compile_(pattern)
+    options: Any = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1
+    return compile_(pattern, options)
 
 
 def _alone(text: str, start: int, end: int, border: frozenset[str]) -> bool:
