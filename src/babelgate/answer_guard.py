@@ -1,6 +1,7 @@
-"""An answer through its output guardrails (guardrails/) before it goes out: a whole answer's texts checked and
-masked in its JSON, a streamed one's as they flow (guardrails/stream.py), and a reversible mask's placeholders put
-back in both. An answer the upstream refused (an error) passes as it is: it holds no model text."""
+"""An answer through its output guardrails (guardrails/) before it goes out: a whole answer cleared from the bytes
+that hold its texts when it can be, else its texts checked and masked in its JSON; a streamed one's as they flow
+(guardrails/stream.py); and a reversible mask's placeholders put back in both. An answer the upstream refused (an
+error) passes as it is: it holds no model text."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from babelgate.guardrails.check import Decisions, check, cleared, restore
+from babelgate.guardrails.check import Decisions, all_local, check, cleared, restore
 from babelgate.guardrails.guardrail import Guardrail
 from babelgate.guardrails.paths import TextPaths
 from babelgate.guardrails.stream import StreamGuard, guarded_array, guarded_frames
@@ -34,7 +35,8 @@ async def guarded_answer(
     if answer.rest is None:
         if answer.content_type[1].find(b"json") < 0:
             return answer
-        if decisions.vault is None:  # no placeholders to put back: the texts alone may clear the answer
+        # No placeholders to put back and no external checker to ask: the bytes holding its texts may clear it.
+        if decisions.vault is None and all_local(output, "output"):
             found = texts.output.raw_texts(answer.body)
             if found is not None and (not found or cleared(output, "output", b",".join(found), decisions)):
                 return answer

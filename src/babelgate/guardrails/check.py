@@ -92,10 +92,21 @@ async def check(
         decisions.checks.append((stage, started, time.perf_counter()))
 
 
+def all_local(guards: Sequence[Guardrail], stage: Stage) -> bool:
+    """Whether every guardrail that checks `stage` inline is a local one (no external checker): only those can
+    let a document through from its bytes (`cleared`), so a caller need not read them for anything else."""
+    for guard in guards:  # noqa: SIM110  (a loop, not `all` over a generator: one frame less every guarded answer)
+        if guard.finder is None and _inline(guard, stage):
+            return False
+    return True
+
+
 def cleared(guards: Sequence[Guardrail], stage: Stage, raw: bytes, decisions: Decisions) -> bool:
-    """Whether the guardrails of `stage` are seen to let every text of the JSON document `raw` through, unchanged,
-    without parsing it: each is a local one that reads JSON's bytes (`clean_json`) and finds nothing there. When
-    so, their `allow`s are noted and the check's time, as `check` would; when not, `check` looks at each text."""
+    """Whether the guardrails of `stage` are seen to let every text of the JSON `raw` through, unchanged, without
+    parsing it: each is a local one that reads JSON's bytes (`clean_json`) and finds nothing there. `raw` is a
+    whole document (a request's body) or the values that hold a document's texts, joined by commas (an answer's:
+    `Where.raw_texts`). When so, their `allow`s are noted and the check's time, as `check` would; when not,
+    `check` looks at each text."""
     if len(raw) > RAW_BOUND:
         return False
     started = time.perf_counter()
