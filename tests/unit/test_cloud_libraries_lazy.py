@@ -2,7 +2,8 @@
 gateway without one never imports google-auth, azure-identity or botocore (import time and memory it does not
 need). So with the MCP SDK (only with `mcp_servers:` or a request that names an MCP server: ~25 MiB of
 modules), PyJWT with `cryptography` (only with `auth.jwt` or `auth.oidc`) and aiohttp (~14 MiB: only once a
-request names a media URL to fetch or sends a form, or an identity provider is read). The voice doors' machinery
+request names a media URL to fetch or sends a form, or an identity provider is read), and RE2 (~2.6 MiB: only once
+a `pii` guardrail checks its first text). The voice doors' machinery
 (the Realtime and Gemini Live sessions, their translators, the cascade) loads at their first connection, the
 handlers of the doors a chat deployment seldom calls (Ollama, Bedrock Converse, audio, Batches) at their first
 request, and a Bedrock provider with its keys in the config signs without botocore."""
@@ -22,7 +23,8 @@ LAZY = ("google.auth", "google.oauth2", "azure", "msal", "botocore", "mcp", "jwt
         "babelgate.frontends.ollama.door", "babelgate.frontends.ollama.models", "babelgate.frontends.ollama.translate",
         "babelgate.frontends.bedrock_converse.door", "babelgate.frontends.bedrock_converse.translate",
         "babelgate.frontends.audio.door", "babelgate.frontends.audio.translate",
-        "babelgate.frontends.batches.openai", "babelgate.frontends.batches.anthropic")
+        "babelgate.frontends.batches.openai", "babelgate.frontends.batches.anthropic", "re2",
+        "babelgate.guardrails.pii.candidates")
 from babelgate import create_app
 from babelgate.config import load_config
 from babelgate.providers import PROVIDER_TYPES
@@ -72,7 +74,8 @@ async def main():
     answers["/api/chat"] = await request("POST", "/api/chat", b'{"messages": []}')
     await app.aclose()
     loaded = [name for name in ("babelgate.frontends.ollama.models", "babelgate.frontends.ollama.door",
-                                "babelgate.frontends.batches.openai", "babelgate.frontends.batches.anthropic")
+                                "babelgate.frontends.batches.openai", "babelgate.frontends.batches.anthropic", "re2",
+        "babelgate.guardrails.pii.candidates")
               if name in sys.modules]
     print(json.dumps({"answers": answers, "loaded": loaded}))
 
@@ -129,3 +132,35 @@ def test_a_bedrock_provider_with_keys_in_its_config_imports_no_botocore(tmp_path
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+PII_SCRIPT = """
+import json, sys
+from babelgate import create_app
+from babelgate.config import load_config
+from babelgate.providers import PROVIDER_TYPES
+with open(sys.argv[1], "w") as file:
+    file.write("guardrails:\\n  - {name: pii, kind: pii, action: mask}\\nserver: {guardrails: [pii]}\\n")
+environ = {"OPENAI_API_KEY": "sk-test", "BABELGATE_STORE_URL": "memory"}
+app = create_app(load_config(sys.argv[1], environ, available_types=PROVIDER_TYPES))
+before = "re2" in sys.modules
+finder = app.runtime.guardrails.by_name["pii"].finder
+clean = finder.clean_json(b'{"messages": [{"role": "user", "content": "Hello"}]}')
+found = [(f.entity, f.start, f.end) for f in finder.find("write to ada@example.com")]
+print(json.dumps({"before": before, "after": "re2" in sys.modules, "clean": clean, "found": found}))
+"""
+
+
+def test_a_pii_guardrail_loads_re2_at_its_first_check(tmp_path: Path) -> None:
+    """A configured `pii` guardrail is made at startup (its entities checked there) and its detectors, with RE2, at
+    the first text it reads, which they answer."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    argv = [sys.executable, "-c", PII_SCRIPT, str(tmp_path / "babelgate.yaml")]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "before": False,
+        "after": True,
+        "clean": True,
+        "found": [["email", 9, 24]],
+    }

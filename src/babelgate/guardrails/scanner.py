@@ -2,15 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from babelgate.guardrails.findings import Detector, Finding
 
 
 class Scanner:
-    def __init__(self, detectors: Iterable[Detector]) -> None:
-        self.detectors = tuple(detectors)
-        self.longest = max((detector.longest for detector in self.detectors), default=1)
+    """`detectors` as one finder. Given a function instead (`later`), the detectors are made by it when the scanner
+    is first used: the built-in ones need RE2 (2.6 MiB of the process), which a gateway whose `pii` guardrails
+    have checked nothing yet has not loaded."""
+
+    def __init__(
+        self, detectors: Iterable[Detector] = (), *, later: Callable[[], Iterable[Detector]] | None = None
+    ) -> None:
+        self._later = later
+        self._detectors: tuple[Detector, ...] | None = None
+        self._longest = 1
+        if later is None:
+            self._keep(tuple(detectors))
+
+    @property
+    def detectors(self) -> tuple[Detector, ...]:
+        detectors = self._detectors
+        if detectors is None:
+            detectors = self._made()
+        return detectors
+
+    def _made(self) -> tuple[Detector, ...]:
+        assert self._later is not None
+        detectors = self._keep(tuple(self._later()))
+        self._later = None
+        return detectors
+
+    def _keep(self, detectors: tuple[Detector, ...]) -> tuple[Detector, ...]:
+        self._detectors = detectors
+        self._longest = max((detector.longest for detector in detectors), default=1)
+        return detectors
+
+    @property
+    def longest(self) -> int:
+        if self._detectors is None:
+            self._made()
+        return self._longest
 
     def pending(self, text: str) -> int:
         return min((detector.pending(text) for detector in self.detectors), default=len(text))
@@ -18,12 +51,18 @@ class Scanner:
     def clean_json(self, raw: bytes) -> bool:
         """Whether no string of the JSON document `raw` can hold a finding of any detector, seen in its bytes
         (False: parse it and look at each text)."""
-        return all(detector.clean_json(raw) for detector in self.detectors)
+        detectors = self._detectors
+        if detectors is None:
+            detectors = self._made()
+        return all(detector.clean_json(raw) for detector in detectors)
 
     def find(self, text: str) -> list[Finding]:
         """Every finding, sorted by start; of two that overlap, the earlier one (at the same start, the longer)."""
+        detectors = self._detectors
+        if detectors is None:
+            detectors = self._made()
         found: list[Finding] = []
-        for detector in self.detectors:
+        for detector in detectors:
             found += detector.find(text)
         if len(found) < 2:
             return found

@@ -53,3 +53,19 @@ def test_a_body_not_cleared_is_masked_by_the_parsed_check() -> None:
     masked = document["messages"][0]["content"]
     assert "sk-proj" not in masked and "ada@example.com" not in masked
     assert decisions.actions == {"pii": "mask"}
+
+
+def test_a_scanner_made_later_makes_its_detectors_once_at_its_first_use() -> None:
+    made: list[int] = []
+
+    def later() -> list[RegexDetector]:
+        made.append(1)
+        return [RegexDetector("codes", [r"PRJ-\d+"])]
+
+    codes = Scanner(later=later)
+    assert made == []
+    assert not codes.clean_json(b'{"content": "see PRJ-12"}')
+    assert [(found.start, found.end) for found in codes.find("PRJ-7 and PRJ-88")] == [(0, 5), (10, 16)]
+    assert codes.longest == Scanner([RegexDetector("codes", [r"PRJ-\d+"])]).longest
+    assert codes.pending("PRJ-") >= 0
+    assert made == [1]
