@@ -99,6 +99,10 @@ class CountingWrites:
         return getattr(self.inner, name)
 
 
+def _back(caplog: pytest.LogCaptureFixture) -> bool:
+    return any("is back" in record.getMessage() for record in caplog.records)
+
+
 def test_postgres_refusing_mid_load_backoff_one_warning_bounded_queue_and_recovery(
     make_gateway: GatewayFactory,
     upstream: FakeOpenAI,
@@ -143,7 +147,11 @@ def test_postgres_refusing_mid_load_backoff_one_warning_bounded_queue_and_recove
     loop_thread.run(proxy.switch(Mode.PASS))
     # The next retry comes within the backoff's delay (at most 4 s here).
     assert eventually(lambda: run_aside(_count(direct)) == 501, 20)
-    assert ledger.depth == 0 and ledger.outage is None
+    # The rows are in the database once its commit is, a moment before the writer (on the gateway's loop) hears
+    # back, empties its count and reports the outage over: waited for, not read at once.
+    assert eventually(lambda: ledger.depth == 0 and ledger.outage is None and _back(caplog), 10), (
+        f"depth {ledger.depth}, outage {ledger.outage}"
+    )
     assert any("is back" in r.getMessage() and "100 dropped" in r.getMessage() for r in caplog.records)
 
 
