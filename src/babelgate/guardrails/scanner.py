@@ -21,14 +21,8 @@ class Scanner:
         if later is None:
             self._keep(tuple(detectors))
 
-    @property
-    def detectors(self) -> tuple[Detector, ...]:
-        detectors = self._detectors
-        if detectors is None:
-            detectors = self._made()
-        return detectors
-
     def _made(self) -> tuple[Detector, ...]:
+        """The detectors, made now by `later` (each method reads `_detectors` itself first: no call once made)."""
         assert self._later is not None
         detectors = self._keep(tuple(self._later()))
         self._later = None
@@ -46,21 +40,18 @@ class Scanner:
         return self._longest
 
     def pending(self, text: str) -> int:
-        return min((detector.pending(text) for detector in self.detectors), default=len(text))
+        detectors = self._detectors if self._detectors is not None else self._made()
+        return min((detector.pending(text) for detector in detectors), default=len(text))
 
     def clean_json(self, raw: bytes) -> bool:
         """Whether no string of the JSON document `raw` can hold a finding of any detector, seen in its bytes
         (False: parse it and look at each text)."""
-        detectors = self._detectors
-        if detectors is None:
-            detectors = self._made()
+        detectors = self._detectors if self._detectors is not None else self._made()
         return all(detector.clean_json(raw) for detector in detectors)
 
     def find(self, text: str) -> list[Finding]:
         """Every finding, sorted by start; of two that overlap, the earlier one (at the same start, the longer)."""
-        detectors = self._detectors
-        if detectors is None:
-            detectors = self._made()
+        detectors = self._detectors if self._detectors is not None else self._made()
         found: list[Finding] = []
         for detector in detectors:
             found += detector.find(text)
