@@ -10,11 +10,11 @@ from typing import Any, Literal, Protocol, cast
 from babelgate.config.models import ProviderConfig, ServerConfig
 from babelgate.errors import UnsupportedCapability
 from babelgate.http import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Timeouts
-from babelgate.model_facts import Price
 from babelgate.providers.batch import ProviderBatches
 from babelgate.providers.key_pool import KeyPool
+from babelgate.providers.notes import CallNotes as CallNotes  # the values providers exchange are named here
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse
-from babelgate.schema.chat import ChatRequest, ChatResponse, Usage
+from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingRequest, EmbeddingResponse
 from babelgate.schema.images import ImageRequest, ImageResponse
@@ -89,41 +89,6 @@ class Capabilities:
     # Runs batches of chat requests at the provider's batch price (`providers/batch.py`'s `ProviderBatches`): the
     # batch engine sends a batch's lines for this provider there instead of running them itself.
     batch: bool = False
-
-
-@dataclass(slots=True)
-class CallNotes:
-    """What one upstream call reports besides its answer, filled in by the provider as it goes.
-
-    `adjusted` lists parameters the gateway renamed, dropped or clamped (sent to the client in
-    `x-babelgate-adjusted-params`); usage and finish reason feed accounting; `completed` says a
-    stream reached its proper end.
-    """
-
-    adjusted: list[str] = field(default_factory=list)
-    # Where each tool the provider is given stood in the client's chat request, set only when the
-    # call path dropped some (hosted_tools.py): translators name `tools[i]` by the client's numbering.
-    tool_positions: tuple[int, ...] | None = None
-    usage: Usage | None = None
-    finish_reason: str | None = None
-    completed: bool = False
-    # What the deployment's tokens cost (set by the call path): with `usage`, the request's cost.
-    price: Price | None = None
-    # The cost worked out for the usage it was worked out for: asked for by the answer's header, each
-    # budget and the ledger row.
-    _priced: tuple[Usage, float] | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def cost(self) -> float | None:
-        usage = self.usage
-        if self.price is None or usage is None:
-            return None
-        priced = self._priced
-        if priced is not None and priced[0] is usage:
-            return priced[1]
-        cost = self.price.cost(usage)
-        self._priced = (usage, cost)
-        return cost
 
 
 class Provider(Protocol):

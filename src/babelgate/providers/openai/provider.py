@@ -47,10 +47,10 @@ from babelgate.providers.openai.audio import (
     transcription_form,
 )
 from babelgate.providers.openai.calls import CALLS_PATH, call_form, call_of
+from babelgate.providers.openai.chat_road import relay_chat
 from babelgate.providers.openai.errors import map_error
 from babelgate.providers.openai.profiles import select_profile
 from babelgate.providers.openai.relay import (
-    COMPLETION,
     ask_for_usage,
     relay_frames,
     relay_response_events,
@@ -60,9 +60,7 @@ from babelgate.providers.openai.stream import OpenAIStreamTranslator, stream_err
 from babelgate.providers.transport import (
     Upstream,
     checked_embeddings,
-    json_object,
     read_json_object,
-    skim,
     socket_headers,
     translate_sse,
     websocket_url,
@@ -224,26 +222,14 @@ class OpenAIProvider(ProviderDefaults):
             return self._profile.input_tokens
         return api != "completions" or self._profile.serves_completions(model)
 
-    async def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
-        # The fast path's road is here, the others in methods of their own: the coroutine of every
-        # fast-path request is sized by this method's locals.
-        if api == "chat":  # the quirk profile applies, as on the typed road
-            response = await self._post(body, model, notes)
-            raw = response.read_now()
-            if raw is None:
-                raw = await read_body(response)
-            completion = skim(raw, COMPLETION)
-            if completion is not None:
-                notes.usage = translate.usage_from_wire(completion.usage)
-                return raw
-            # Not a chat completion: parsed whole, to say what it is.
-            parsed = json_object(raw, self.name)
-            if "error" in parsed and "choices" not in parsed:
-                raise stream_error(parsed, self.name, self._scrub)
-            if not isinstance(parsed.get("choices"), list):
-                raise UpstreamProtocolError(provider=self.name, detail="the body has no choices")
-            notes.usage = translate.usage_from_wire(parsed.get("usage"))  # JSON msgspec refused and orjson took
-            return raw
+    def relay(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> Coroutine[Any, Any, bytes]:
+        """The fast path's road is a compiled function (chat_road.py), handed back to be awaited (no frame here
+        per request); the others are methods of this class."""
+        if api == "chat":
+            return relay_chat(self._upstream, self._url(self._chat_url, model), self._profile, body, model, notes)
+        return self._relay_other(api, body, model, notes)
+
+    async def _relay_other(self, api: RelayApi, body: dict[str, Any], model: str, notes: CallNotes) -> bytes:
         if api == "responses":
             return await self._relay_responses(body, model, notes)
         if api == "completions":
