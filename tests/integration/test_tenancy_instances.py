@@ -155,7 +155,8 @@ def _priced(url: str, key: str, end_user: str | None = None) -> int:
 
 
 def _known_to(url: str, key: str) -> None:
-    """Wait until the instance at `url` has read the key (and the users and teams written before it)."""
+    """Wait until the instance at `url` has read the key, then have it read the users and teams written before it
+    (an admin listing reads them from the store again before it answers)."""
 
     def status(presented: str) -> int:
         return httpx.get(url + "/v1/models", headers={"Authorization": f"Bearer {presented}"}, timeout=10).status_code
@@ -165,7 +166,7 @@ def _known_to(url: str, key: str) -> None:
     while status(key) == 401 or status("sk-bg-not-a-key") != 401:
         assert time.monotonic() < deadline, "the key never reached the other instance"
         time.sleep(0.05)
-    time.sleep(0.6)  # users and teams poll on the same period as keys
+    _admin(url, "GET", "/admin/users")
 
 
 def _eventually(check: Any, seconds: float = 10.0) -> Any:

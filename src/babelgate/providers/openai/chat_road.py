@@ -7,18 +7,31 @@ fast-path request runs it, where the class, whose streams are async generators, 
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import Any
 
 import orjson
 
 from babelgate.errors import UpstreamProtocolError
-from babelgate.http import read_body
+from babelgate.http import UpstreamResponse, read_body
 from babelgate.providers.base import CallNotes
 from babelgate.providers.openai.profiles import Profile
 from babelgate.providers.openai.relay import COMPLETION
 from babelgate.providers.openai.stream import stream_error
 from babelgate.providers.openai.translate import usage_from_wire
 from babelgate.providers.transport import Upstream, json_object, skim
+
+
+def post_body(
+    upstream: Upstream, url: str, profile: Profile | None, body: dict[str, Any], model: str, notes: CallNotes
+) -> Coroutine[Any, Any, UpstreamResponse]:
+    """The upstream's answer to `body` for `model` at `url`, the quirk profile applied first where one is given (a
+    plain call handing back the request's coroutine: no frame of its own per request). Every JSON road of the
+    provider posts through it."""
+    body["model"] = model
+    if profile is not None:
+        profile.apply(body, model, notes.adjusted)
+    return upstream.post(url, orjson.dumps(body))
 
 
 async def relay_chat(
@@ -31,11 +44,9 @@ async def relay_chat(
 ) -> bytes:
     """`body` sent to `model` at `url`, the quirk profile applied as on the typed road; the answer's bytes as the
     upstream wrote them, its usage in `notes`."""
-    body["model"] = model
-    profile.apply(body, model, notes.adjusted)
     # Awaited as Any: what a test's stub client answers is not the compiled UpstreamResponse, which compiled code
     # checks the awaited value against when the awaitable is declared to give one.
-    sending: Any = upstream.post(url, orjson.dumps(body))
+    sending: Any = post_body(upstream, url, profile, body, model, notes)
     response = await sending
     raw: bytes | None = response.read_now()
     if raw is None:

@@ -47,7 +47,7 @@ from babelgate.providers.openai.audio import (
     transcription_form,
 )
 from babelgate.providers.openai.calls import CALLS_PATH, call_form, call_of
-from babelgate.providers.openai.chat_road import relay_chat
+from babelgate.providers.openai.chat_road import post_body, relay_chat
 from babelgate.providers.openai.errors import map_error
 from babelgate.providers.openai.profiles import select_profile
 from babelgate.providers.openai.relay import (
@@ -177,12 +177,8 @@ class OpenAIProvider(ProviderDefaults):
     def _post(
         self, body: dict[str, Any], model: str, notes: CallNotes, *, url: str | None = None, profile: bool = True
     ) -> Coroutine[Any, Any, UpstreamResponse]:
-        """The upstream's answer to `body` for `model` (a plain call handing back the request's coroutine: no
-        frame of its own per request)."""
-        body["model"] = model
-        if profile:
-            self._profile.apply(body, model, notes.adjusted)
-        return self._upstream.post(self._url(url or self._chat_url, model), orjson.dumps(body))
+        url = self._url(url or self._chat_url, model)
+        return post_body(self._upstream, url, self._profile if profile else None, body, model, notes)
 
     async def moderate(self, body: dict[str, Any], model: str) -> dict[str, Any]:
         """`/moderations` with this provider's key, as every call of it is sent."""
