@@ -61,7 +61,7 @@ BUILDS_EXTENSIONS = ("bdist_wheel", "build", "build_ext", "install")
 
 # The modules the bench's paths run (the fast path, static key and governed; the translated frontends and providers;
 # the clouds' roads), as `bench/profile_fast_path.py calls [--path P] --top 1000` lists them, less those mypyc cannot
-# take: modules with async generators (the providers' stream relays and `providers/transport.py`), the provider
+# take: modules with async generators (the providers' stream relays and `providers/sse.py`), the provider
 # base and the key pool (classes plain Python subclasses), and Bedrock's credentials (the provider holds them by weak
 # reference, which a native class does not take). docs/performance.md says why each.
 HOT = (
@@ -141,6 +141,7 @@ HOT = (
     "providers/openai/profiles.py",
     "providers/openai/translate.py",
     "providers/system_messages.py",
+    "providers/transport.py",
     "providers/vertex/wire.py",
     "response_cache.py",
     "routing/registry.py",

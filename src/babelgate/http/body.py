@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncGenerator
 
 from babelgate.errors import GatewayError
-from babelgate.http.connection import UpstreamResponse
+from babelgate.http.seam import UpstreamResponse
 
 
 async def read_body(response: UpstreamResponse) -> bytes:

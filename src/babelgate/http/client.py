@@ -18,7 +18,7 @@ from typing import Any, Final, Literal
 from urllib.parse import quote, urlsplit
 
 from babelgate.errors import InvalidRequest, UpstreamConnectionFailed
-from babelgate.http.connection import MAX_ANSWER_BYTES, StaleConnection, UpstreamResponse
+from babelgate.http.connection import MAX_ANSWER_BYTES, PooledResponse, StaleConnection
 from babelgate.http.pool import ConnectionPool
 from babelgate.http.proxy import Proxy, environment_proxy
 from babelgate.http.timeouts import Timeouts
@@ -85,7 +85,7 @@ class UpstreamClient:
         body: bytes | None,
         timeouts: Timeouts,
         lines: str = "",
-    ) -> UpstreamResponse:
+    ) -> PooledResponse:
         """The response once its status and headers arrived; the body is still to be read. `lines`: header lines
         the caller wrote and checked itself (a signature's), after `headers`."""
         key: str | tuple[str, str] = url if provider not in self._settings else (provider, url)

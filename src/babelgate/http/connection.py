@@ -42,7 +42,7 @@ MAX_INFLATE: Final = 16 * 1024 * 1024
 # What `send` resets the answer to. Not a literal None: mypy would narrow the attribute to None for the rest of
 # `send`, across the awaits in which the parser sets it, and mypyc (bench/compiled.py) compiles that narrowing
 # into a check that fails.
-_NO_ANSWER_YET: Final[UpstreamResponse | None] = None
+_NO_ANSWER_YET: Final[PooledResponse | None] = None
 # len(b"content-length"), len(b"content-encoding"), len(b"transfer-encoding")
 _FRAMING_NAME_LENGTHS: Final = frozenset({14, 16, 17})
 
@@ -63,7 +63,7 @@ class StaleConnection(Exception):
     never reached it, so the client may send it again on a fresh connection."""
 
 
-class UpstreamResponse:
+class PooledResponse:
     """Status and headers as they arrived; the body still to be read (`read`, or `readany` chunk by
     chunk). `release` hands a finished connection back to its pool, `close` drops it."""
 
@@ -195,11 +195,11 @@ class Connection(asyncio.Protocol):
         self._paused = False
         # The answer's head as it arrives (the reads so far, from the first), and where in them the head
         # being parsed starts (after an informational answer's): httptools checked it, `on_headers_complete`
-        # cuts it out. Headers are read from it only when someone asks (`UpstreamResponse.headers`): a
+        # cuts it out. Headers are read from it only when someone asks (`PooledResponse.headers`): a
         # callback per header line was a tenth of a fast-path request's Python (OpenAI answers with ~20).
         self._head = b""
         self._head_at = 0
-        self._response: UpstreamResponse | None = None
+        self._response: PooledResponse | None = None
         self._decoder: BodyDecoder | None = None
         self._inflated = 0
         self._until_close = False
@@ -222,7 +222,7 @@ class Connection(asyncio.Protocol):
 
     # --- the request ------------------------------------------------------------------------------
 
-    async def send(self, head: bytes, body: bytes | None) -> UpstreamResponse:
+    async def send(self, head: bytes, body: bytes | None) -> PooledResponse:
         """Write the request and wait for the answer's head; informational answers are skipped."""
         self._error, self._response, self.complete, self.answered_any = None, _NO_ANSWER_YET, False, False
         self._head, self._head_at, self._decoder = b"", 0, None
@@ -406,7 +406,7 @@ class Connection(asyncio.Protocol):
             length_known = self._framing(head, status)
         self._until_close = not length_known
         self._keep_alive = length_known and self._parser.should_keep_alive()
-        self._response = UpstreamResponse(self, status, head)
+        self._response = PooledResponse(self, status, head)
         self._wake()
 
     def _framing(self, head: bytes, status: int) -> bool:

@@ -1,11 +1,12 @@
 """What every provider's I/O class does the same way: send with a key of its pool and report the
-upstream's verdict on it, map an error status, read a JSON body, and read an event stream (`SSEBody`,
-the one loop every stream of every provider goes through)."""
+upstream's verdict on it, map an error status, read a JSON body (an event stream: `sse.py`).
+
+Compiled (buildtools/babelgate_build.py's HOT): every request to every provider goes through `send_checked`. The
+client and its responses are typed by their protocols (http/seam.py), which a test's stubs satisfy too."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -15,13 +16,10 @@ import orjson
 from multidict import CIMultiDictProxy
 
 from babelgate.errors import GatewayError, UpstreamAuthFailed, UpstreamProtocolError, UpstreamRateLimited
-from babelgate.http import Timeouts, UpstreamClient, UpstreamResponse, drain, let_go, read_body
-from babelgate.providers.base import CallNotes
+from babelgate.http import Sender, Timeouts, UpstreamResponse, read_body
 from babelgate.providers.key_pool import KeyPool, MergedHeaders
 from babelgate.providers.tokens import BearerTokens
-from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.embeddings import EmbeddingResponse
-from babelgate.streaming import SSEDecoder, SSEEvent, parse_frame
 
 if TYPE_CHECKING:  # aiohttp (~14 MiB) loads with the first form sent, not with the gateway
     import aiohttp
@@ -44,7 +42,7 @@ Read = TypeVar("Read")
 
 
 async def send_checked(
-    client: UpstreamClient,
+    client: Sender,
     method: str,
     url: str,
     *,
@@ -100,132 +98,6 @@ def merged_headers(own: Mapping[str, str], extra: Mapping[str, str], kept: Merge
     return merged
 
 
-class SSEBody:
-    """An upstream's event stream, read by the gateway's one SSE loop (`reads`): the native roads'
-    relays and `translate_sse` alike go through it, each reading the frames its own way. A frame is the
-    upstream's exact bytes (LF line ends, ending in a blank line), so a relay may pass it on untouched.
-
-    What the body held after its last frame stays in the decoder, for the reader to judge at the end:
-    `tail_events` (a last event without its blank line, or bare JSON) or `json_instead` (one JSON
-    object where events were expected: an upstream's error answered with HTTP 200)."""
-
-    __slots__ = ("decoder", "response")
-
-    def __init__(self, response: UpstreamResponse, provider: str) -> None:
-        self.response = response
-        self.decoder = SSEDecoder(provider=provider)
-
-    async def reads(self) -> AsyncGenerator[list[bytes], None]:
-        """The complete frames of each read of the body, as they arrive (a read that completes none
-        is not yielded). The wait between two reads is bounded by the connection's chunk timeout
-        (http/connection.py): a stream that goes quiet ends here with UpstreamTimeout. A reader that
-        stops early closes this (`contextlib.aclosing`), which lets the connection go: back to the
-        pool when the body was read to its end (`end` reads the rest), dropped otherwise, so that the
-        upstream stops generating when the client has gone."""
-        response, decoder = self.response, self.decoder
-        try:
-            while chunk := await response.readany():
-                frames = decoder.feed_frames(chunk)
-                if frames:
-                    yield frames
-        finally:
-            let_go(response)
-
-    async def end(self) -> None:
-        """The reader saw the stream's end marker: the little that follows is read and dropped, so
-        the connection can be reused."""
-        await drain(self.response)
-
-    def tail_events(self) -> list[SSEEvent]:
-        """At the body's end: a last event without the blank line after it, or a JSON body where
-        events were expected, as one event (the translator raises the error it holds)."""
-        decoder = self.decoder
-        leftover = decoder.pending
-        return decoder.close() or [event for event in (_bare_json(leftover),) if event is not None]
-
-    def json_instead(self) -> dict[str, Any] | None:
-        """At the body's end: the JSON object it held instead of events, if it is one (an upstream's
-        error answered with HTTP 200 and `application/json`), else None."""
-        rest = self.decoder.pending.strip()
-        if not rest.startswith(b"{"):
-            return None
-        try:
-            parsed = orjson.loads(rest)
-        except orjson.JSONDecodeError:
-            return None
-        return parsed if isinstance(parsed, dict) else None
-
-
-class StreamTranslator(Protocol):
-    """Every provider's stream translator (providers/*/stream.py): upstream events in, canonical
-    chunks out. `done` turns true at the provider's end marker (Gemini has none: the connection's
-    end is its end); `finish` is called when the body ended, for what the translator still holds
-    (Gemini's usage), and raises when the stream ended before it was whole."""
-
-    @property
-    def done(self) -> bool: ...
-
-    @property
-    def finish_reason(self) -> str | None: ...
-
-    def feed(self, event: SSEEvent) -> list[ChatChunk]: ...
-
-    def finish(self) -> list[ChatChunk]: ...
-
-
-async def translate_sse(
-    response: UpstreamResponse,
-    translator: StreamTranslator,
-    notes: CallNotes,
-    *,
-    provider: str,
-    end_marker_required: bool = False,
-) -> AsyncIterator[ChatChunk]:
-    """The translated road's stream: an upstream SSE body through `translator`, filling `notes`
-    (usage, finish, completed). After the end marker the rest of the body is drained so the
-    connection is reused. A body that ends without the marker is complete only if a finish reason
-    came (and the marker is optional). A body that is one JSON object instead of events (an error
-    answered with 200, no stream at all) goes to the translator as one event: it raises the
-    provider's error, in the upstream's words."""
-    sse = SSEBody(response, provider)
-    async with contextlib.aclosing(sse.reads()) as reads:
-        async for frames in reads:
-            for frame in frames:
-                event = parse_frame(frame) or _bare_json(frame)
-                if event is None:
-                    continue  # a keep-alive comment
-                for canonical in translator.feed(event):
-                    if canonical.usage is not None:
-                        notes.usage = canonical.usage
-                    yield canonical
-                if translator.done:
-                    notes.finish_reason, notes.completed = translator.finish_reason, True
-                    await sse.end()
-                    return
-    for event in sse.tail_events():
-        for canonical in translator.feed(event):
-            if canonical.usage is not None:
-                notes.usage = canonical.usage
-            yield canonical
-    for canonical in translator.finish():
-        if canonical.usage is not None:
-            notes.usage = canonical.usage
-        yield canonical
-    notes.finish_reason = translator.finish_reason
-    if end_marker_required or translator.finish_reason is None:
-        raise UpstreamProtocolError("stream_interrupted", provider=provider)
-    notes.completed = True
-
-
-def _bare_json(frame: bytes) -> SSEEvent | None:
-    """A frame that is JSON without `data:`: how some upstreams send an error after the stream
-    began (Gemini: "errors after the stream began may come as raw JSON", GEM _api_client.py)."""
-    text = frame.strip()
-    if text.startswith((b"{", b"[")):
-        return SSEEvent(data=text.decode("utf-8", "replace"))
-    return None
-
-
 def checked_data(data: bytes, provider: str) -> bytes:
     """An event's data that a relay passes on without parsing it: it must at least have the shape
     of a JSON object, so that a client never gets an event its SDK cannot read (a cut-off event)."""
@@ -254,7 +126,7 @@ class Upstream:
     scrubber of its secrets, so that a provider's I/O names only the URL and the body. With `tokens`
     (a cloud's short-lived bearer tokens, tokens.py) each request also carries the current token."""
 
-    client: UpstreamClient
+    client: Sender
     provider: str
     keys: KeyPool[Any]  # each key's header set (a TypeVar in send_checked)
     timeouts: Timeouts
@@ -406,5 +278,6 @@ async def socket_headers(pool: KeyPool[Any], tokens: BearerTokens | None) -> lis
     cloud's current token."""
     headers = [(name, value) for name, value in pool.items[pool.pick()].items() if name.lower() != "content-type"]
     if tokens is not None:
-        headers.append(("Authorization", f"Bearer {await tokens.token()}"))
+        token = await tokens.token()  # awaited apart: mypyc cannot compile an await inside an f-string
+        headers.append(("Authorization", f"Bearer {token}"))
     return headers

@@ -39,7 +39,8 @@ from babelgate.providers.batch import (
     jsonl_objects,
 )
 from babelgate.providers.key_pool import KeyPool
-from babelgate.providers.transport import Upstream, read_json_object, translate_sse
+from babelgate.providers.sse import translate_sse
+from babelgate.providers.transport import Upstream, read_json_object
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk
 from babelgate.schema.models import ModelInfo

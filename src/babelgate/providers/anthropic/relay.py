@@ -20,7 +20,8 @@ from babelgate.http import UpstreamResponse
 from babelgate.providers.anthropic.errors import error_from_body
 from babelgate.providers.anthropic.translate import finish_reason, usage_from_wire
 from babelgate.providers.base import CallNotes
-from babelgate.providers.transport import SSEBody, checked_data, event_object
+from babelgate.providers.sse import SSEBody
+from babelgate.providers.transport import checked_data, event_object
 from babelgate.streaming import frame_data, parse_frame
 
 _EVENT: Final = b"event:"

@@ -51,12 +51,12 @@ from babelgate.providers.gemini.translate import embedding_from_wire, embedding_
 from babelgate.providers.gemini.translate_parts import InlineMedia
 from babelgate.providers.key_pool import KeyPool
 from babelgate.providers.media_policy import MediaPolicy
+from babelgate.providers.sse import translate_sse
 from babelgate.providers.transport import (
     Upstream,
     checked_embeddings,
     read_json_object,
     socket_headers,
-    translate_sse,
     websocket_url,
 )
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse

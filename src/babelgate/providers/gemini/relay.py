@@ -18,7 +18,8 @@ from babelgate.http import UpstreamResponse, read_body
 from babelgate.providers.base import CallNotes
 from babelgate.providers.gemini.errors import error_from_object, stream_error_status
 from babelgate.providers.gemini.translate import finish_reason, usage_from_wire
-from babelgate.providers.transport import SSEBody, json_object, skim
+from babelgate.providers.sse import SSEBody
+from babelgate.providers.transport import json_object, skim
 from babelgate.streaming import frame_data
 
 _FINISH: Final = b'"finishReason"'

@@ -32,11 +32,11 @@ from babelgate.providers.mistral.translate import embedding_from_wire, embedding
 from babelgate.providers.openai.batches import jsonl as jsonl_lines
 from babelgate.providers.openai.batches import outcome_of, results, string_field, submitted
 from babelgate.providers.openai.stream import stream_error
+from babelgate.providers.sse import translate_sse
 from babelgate.providers.transport import (
     Upstream,
     checked_embeddings,
     read_json_object,
-    translate_sse,
 )
 from babelgate.schema.chat import ChatRequest, ChatResponse
 from babelgate.schema.chunks import ChatChunk

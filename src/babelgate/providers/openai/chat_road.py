@@ -44,10 +44,7 @@ async def relay_chat(
 ) -> bytes:
     """`body` sent to `model` at `url`, the quirk profile applied as on the typed road; the answer's bytes as the
     upstream wrote them, its usage in `notes`."""
-    # Awaited as Any: what a test's stub client answers is not the compiled UpstreamResponse, which compiled code
-    # checks the awaited value against when the awaitable is declared to give one.
-    sending: Any = post_body(upstream, url, profile, body, model, notes)
-    response = await sending
+    response = await post_body(upstream, url, profile, body, model, notes)
     raw: bytes | None = response.read_now()
     if raw is None:
         raw = await read_body(response)

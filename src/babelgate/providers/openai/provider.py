@@ -57,12 +57,12 @@ from babelgate.providers.openai.relay import (
     responses_usage,
 )
 from babelgate.providers.openai.stream import OpenAIStreamTranslator, stream_error
+from babelgate.providers.sse import translate_sse
 from babelgate.providers.transport import (
     Upstream,
     checked_embeddings,
     read_json_object,
     socket_headers,
-    translate_sse,
     websocket_url,
 )
 from babelgate.schema.audio import SpeechRequest, TranscriptionRequest, TranscriptionResponse

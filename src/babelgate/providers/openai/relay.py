@@ -25,7 +25,8 @@ from babelgate.http import UpstreamResponse
 from babelgate.providers.base import CallNotes
 from babelgate.providers.openai.frames import relay_read
 from babelgate.providers.openai.stream import stream_error
-from babelgate.providers.transport import SSEBody, checked_data, event_object
+from babelgate.providers.sse import SSEBody
+from babelgate.providers.transport import checked_data, event_object
 from babelgate.schema.chat import Usage
 from babelgate.streaming import frame_data
 
