@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from babelgate.streaming import (
     SSE_DONE,
     SSEDecoder,
     SSEEvent,
+    blank_line,
     encode_ndjson,
     encode_sse_event,
     encode_sse_json,
@@ -266,3 +269,12 @@ def test_a_blank_line_split_across_held_reads_ends_the_frame() -> None:
     assert decoder.pending == b"data: abc\n"
     assert decoder.feed_frames(b"\ndata: d") == [b"data: abc\n\n"]
     assert decoder.pending == b"data: d"
+
+
+def test_blank_line_finds_what_a_search_for_both_bytes_finds() -> None:
+    # Every text of up to seven bytes of `a`, `\n` and `\r`, from every position and one past the end.
+    texts = [bytes(letters) for size in range(8) for letters in itertools.product(b"a\n\r", repeat=size)]
+    assert len(texts) == sum(3**size for size in range(8))
+    for text in texts:
+        for at in range(len(text) + 2):
+            assert blank_line(text, at) == text.find(b"\n\n", at), (text, at)
