@@ -1,5 +1,5 @@
 """What every provider's I/O class does the same way: send with a key of its pool and report the
-upstream's verdict on it, map an error status, read a JSON body (an event stream: `sse.py`).
+upstream's verdict on it, map an error status, read a JSON body. An event stream is `sse.py`'s.
 
 Compiled (buildtools/babelgate_build.py's HOT): every request to every provider goes through `send_checked`. The
 client and its responses are typed by their protocols (http/seam.py), which a test's stubs satisfy too."""
