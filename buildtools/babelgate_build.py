@@ -194,9 +194,11 @@ def splitting() -> bool:
 
 
 def ext_modules() -> list[Any]:
-    """setup.py's extensions: HOT through mypyc when compiling and the command builds extensions, else none."""
+    """setup.py's extensions: the PII sieve in every build, and HOT through mypyc when compiling and the command
+    builds extensions."""
+    extensions = [sieve()]
     if not compiling() or not any(arg in BUILDS_EXTENSIONS for arg in sys.argv[1:]):
-        return []
+        return extensions
     from mypyc.build import mypycify
 
     # Run from the project's root (setup.py's folder), so that mypy reads pyproject.toml's [tool.mypy]
@@ -206,12 +208,21 @@ def ext_modules() -> list[Any]:
     sources = [f"src/babelgate/{name}" for name in HOT]
     split = splitting()
     options = [*sources, "--cache-dir", "build/mypyc-cache"]
-    extensions = list(mypycify(options, opt_level="0" if split else "3", multi_file=split))
-    for extension in extensions:
+    compiled = list(mypycify(options, opt_level="0" if split else "3", multi_file=split))
+    for extension in compiled:
         if extension.name.endswith("__mypyc"):
             extension.extra_compile_args += LIBRARY_CFLAGS
             extension.extra_link_args += library_link_flags()
-    return extensions
+    return [*extensions, *compiled]
+
+
+def sieve() -> Any:
+    """The PII detectors' sieve (guardrails/pii/_sieve.c): one C file, built by every install, editable ones too
+    (setuptools builds it beside its source there). Optional: where it cannot be built (no C compiler), the
+    install goes on without it and RE2 reads every text, as it would find the same candidates anyway."""
+    from setuptools import Extension
+
+    return Extension("babelgate.guardrails.pii._sieve", ["src/babelgate/guardrails/pii/_sieve.c"], optional=True)
 
 
 # mypyc's shared library (every compiled module's code; each module's own extension is a shim that finds its part

@@ -18,6 +18,19 @@ import re2
 from babelgate.guardrails.findings import Finding, trailing
 from babelgate.guardrails.pii import contact, digits, identity, network, secrets
 
+
+def _sieve() -> Callable[[bytes, int], bool] | None:
+    """The sieve (_sieve.c), built by every install that has a C compiler (buildtools/babelgate_build.py); without
+    it, RE2 reads every text."""
+    try:
+        from babelgate.guardrails.pii._sieve import may_hold
+    except ImportError:  # pragma: no cover  (an install without a C compiler)
+        return None
+    return may_hold
+
+
+SIEVE: Final = _sieve()
+
 # Each family: its RE2 candidate, and the entities it can hold.
 FAMILIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "token": ("|".join(pattern for _, pattern in secrets.SHAPES), frozenset({"secret"})),
@@ -30,6 +43,9 @@ FAMILIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     ),
     "digits": (r"[0-9+(][0-9 ()+.\-]{5,}[0-9]", digits.DIGIT_ENTITIES),
 }
+# Each family's bit for the sieve (_sieve.c), and the bit that also asks it for a byte that is not ASCII or a `\\u`.
+SIEVE_BITS: Final = {"token": 1, "pem": 2, "email": 4, "iban": 8, "v6": 16, "digits": 32}
+SIEVE_JSON: Final = 64
 _TOKEN_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _V6_BORDER: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:")
 
@@ -55,12 +71,18 @@ class PiiScanner:
             _compile((alternation + r"|\\u|[\x80-\xff]").encode(), latin1=True)._regexp.Match if self.families else None
         )
         self._digits = digits.DigitRuns(self.entities & digits.DIGIT_ENTITIES)
+        # The sieve's answer is exact when it says no candidate is there: most texts skip RE2's pass.
+        self._sieve = SIEVE if self.families else None
+        self._kinds = sum(SIEVE_BITS[name] for name in self.families)
         self.longest = max((_LONGEST[name] for name in self.families), default=1)
 
     def find(self, text: str) -> list[Finding]:
         if self._text is None:
             return []
-        spans = _spans(self._ascii, text.encode()) if text.isascii() else [m.span() for m in self._text.finditer(text)]
+        data = text.encode()
+        if self._sieve is not None and not self._sieve(data, self._kinds):
+            return []  # a candidate is ASCII, the same bytes in UTF-8: none is there
+        spans = _spans(self._ascii, data) if text.isascii() else [m.span() for m in self._text.finditer(text)]
         return self._checked(text, spans)
 
     def clean_json(self, raw: bytes) -> bool:
@@ -74,6 +96,8 @@ class PiiScanner:
         backslash therefore answers False, as does any candidate that passes its checks, inside a string or not,
         and the first byte that is not ASCII."""
         if self._text is None:
+            return True
+        if self._sieve is not None and not self._sieve(raw, self._kinds | SIEVE_JSON):
             return True
         for start, end in _spans(self._json, raw):
             if not raw[start : end + 1].isascii() or raw.find(b"\\", max(start - 2, 0), end + 2) >= 0:
