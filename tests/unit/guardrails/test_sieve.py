@@ -3,7 +3,11 @@ every place a candidate can sit in its blocks of 64 bytes; and most text a perso
 
 from __future__ import annotations
 
+import os
+import platform
 import random
+import subprocess
+import sys
 
 import orjson
 import pytest
@@ -104,3 +108,27 @@ def test_the_sieve_refuses_what_is_not_bytes() -> None:
     assert SIEVE is not None
     with pytest.raises(TypeError):
         SIEVE("text", 1)  # type: ignore[arg-type]
+
+
+def test_the_classifiers_answer_alike() -> None:
+    """The classifier chosen at import (AVX2 where the processor has it) against SSE2's and the table's, which a
+    processor without either runs, on the same texts."""
+    script = (
+        "import random, sys\n"
+        "from babelgate.guardrails.pii import _sieve\n"
+        "rnd = random.Random(3)\n"
+        "alphabet = 'aZ09 ()+.-_@:\\\\uBEGINAKIskxoeyJf\\u00e9'\n"
+        "texts = [''.join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 300))).encode() for _ in range(5000)]\n"
+        "print(_sieve.classifier, ''.join('1' if _sieve.may_hold(t, 127) else '0' for t in texts))\n"
+    )
+    answers = {}
+    for env in ({}, {"BABELGATE_SIEVE_CLASSIFIER": "sse2"}, {"BABELGATE_SIEVE_CLASSIFIER": "table"}):
+        done = subprocess.run(
+            [sys.executable, "-c", script], env={**os.environ, **env}, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        name, bits = done.stdout.split()
+        answers[name] = bits
+    assert "table" in answers and ("sse2" in answers or platform.machine() not in ("x86_64", "AMD64"))
+    assert len(set(answers.values())) == 1
+    assert "0" in next(iter(answers.values())) and "1" in next(iter(answers.values()))

@@ -1,1 +1,3 @@
+classifier: str
+
 def may_hold(data: bytes, kinds: int, /) -> bool: ...
