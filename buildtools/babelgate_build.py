@@ -7,7 +7,7 @@ A compiled wheel holds the same `.py` files plus one extension module per module
 runtime beside them); Python imports an extension ahead of the source of the same name, so the rest of the
 package, and every module mypyc cannot take, stays Python and calls into the compiled ones. Nothing is
 imported from mypy at run time. Why these modules and what compiling buys: docs/performance.md, "The compiled
-build". Editable installs (`make install`) are never compiled: a built extension would shadow the source
+build". Editable installs (`make install`) are never compiled by mypyc: a built extension would shadow the source
 a developer edits.
 
 Compiling type-checks the package with mypy in the build's own environment, so the build asks for mypy (mypyc) and
@@ -15,7 +15,7 @@ the stubs, at the dev extra's ranges (pyproject.toml: one pin for `make typechec
 for what mypy checks the package's imports against (the runtime dependencies and the `otel` extra) only when
 BABELGATE_COMPILE=1, through PEP 517's `get_requires_for_build_wheel`: an isolated build (`python -m build`, pip,
 the Docker image) downloads them into its own environment, and a plain build needs setuptools alone, with no mypy to
-download and no C compiler. The requirements are asked for dynamically rather than listed in `[build-system]`
+download (and a C compiler only for the PII sieve, `ext_modules`' one C file of our own, built when it can be). The requirements are asked for dynamically rather than listed in `[build-system]`
 because a static list would make every plain install from source download mypy and every runtime dependency.
 
 setuptools answers that hook, and writes the metadata, by running setup.py (`egg_info`, `dist_info`, `sdist`)

@@ -66,7 +66,7 @@ static inline __m128i within(__m128i v, char low, char high) {
 
 static inline __m128i is(__m128i v, char c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(c)); }
 
-static int classify_sse2(const unsigned char *block, Classes *out) {
+static inline __attribute__((always_inline)) int classify_sse2(const unsigned char *block, Classes *out) {
     uint64_t digit = 0, upper = 0, run = 0, start = 0, token = 0;
     __m128i high = _mm_setzero_si128(), at = high, dash_any = high, colon = high, slash = high;
     for (int part = 0; part < BLOCK / 16; part++) {
@@ -120,7 +120,7 @@ static void fill_classes(void) {
     CLASS['_'] |= C_TOKEN;
 }
 
-static int classify_table(const unsigned char *block, Classes *out) {
+static inline int classify_table(const unsigned char *block, Classes *out) {
     int has = 0;
     memset(out, 0, sizeof(*out));
     for (int i = 0; i < BLOCK; i++) {
@@ -152,7 +152,7 @@ AVX2 static inline __m256i within32(__m256i v, char low, char high) {
 AVX2 static inline __m256i is32(__m256i v, char c) { return _mm256_cmpeq_epi8(v, _mm256_set1_epi8(c)); }
 
 /* classify_sse2's work, 32 bytes at a time. */
-AVX2 static int classify_avx2(const unsigned char *block, Classes *out) {
+AVX2 static inline __attribute__((always_inline)) int classify_avx2(const unsigned char *block, Classes *out) {
     uint64_t digit = 0, upper = 0, run = 0, start = 0, token = 0;
     __m256i high = _mm256_setzero_si256(), at = high, dash_any = high, colon = high, slash = high;
     for (int part = 0; part < BLOCK / 32; part++) {
@@ -189,16 +189,8 @@ AVX2 static int classify_avx2(const unsigned char *block, Classes *out) {
 
 #endif
 
-/* The classifier this processor runs best, chosen at import (the same classes whichever it is). */
-static int (*classify)(const unsigned char *, Classes *) =
-#if defined(__SSE2__)
-    classify_sse2;
-#else
-    classify_table;
-#endif
-
 /* Whether the classes hold a mark of the runs' families among `kinds` (bit i of `m >> k` is byte i + k's). */
-static int marked(const Classes *c, int kinds) {
+static inline int marked(const Classes *c, int kinds) {
     if ((kinds & IBAN) && (c->upper & (c->upper >> 1) & (c->digit >> 2) & (c->digit >> 3))) return 1;
     if (kinds & DIGITS) {
         uint64_t r = c->run;
@@ -214,7 +206,7 @@ static int marked(const Classes *c, int kinds) {
 }
 
 /* The classes of the 16 bytes before a block and its first 48, for the marks that cross into it. */
-static void straddling(const Classes *before, const Classes *now, Classes *out) {
+static inline void straddling(const Classes *before, const Classes *now, Classes *out) {
     out->digit = (before->digit >> 48) | (now->digit << 16);
     out->upper = (before->upper >> 48) | (now->upper << 16);
     out->run = (before->run >> 48) | (now->run << 16);
@@ -243,21 +235,29 @@ static int colons_at(const unsigned char *at, Py_ssize_t left) {
     return 0;
 }
 
-static int holds(const unsigned char *data, Py_ssize_t size, int kinds) {
-    Classes before = {0, 0, 0, 0, 0}, now, across;
-    int has = 0;
-    for (Py_ssize_t at = 0; at < size; at += BLOCK) {
-        if (size - at >= BLOCK) {
-            has |= classify(data + at, &now);
-        } else {
-            unsigned char tail[BLOCK] = {0}; /* a zero byte is of no class */
-            memcpy(tail, data + at, (size_t)(size - at));
-            has |= classify(tail, &now);
-        }
-        straddling(&before, &now, &across);
-        if (marked(&now, kinds) || marked(&across, kinds)) return 1;
-        before = now;
+/* Whether `data` may hold a candidate of `kinds`, its blocks sorted by `classify`: one function for each classifier,
+ * so that the classifier and the marks' checks are compiled into its loop for the instructions it is built for. */
+#define HOLDS(name, classify, attributes)                                                                         \
+    attributes static int name(const unsigned char *data, Py_ssize_t size, int kinds) {                           \
+        Classes before = {0, 0, 0, 0, 0}, now, across;                                                            \
+        int has = 0;                                                                                              \
+        for (Py_ssize_t at = 0; at < size; at += BLOCK) {                                                         \
+            if (size - at >= BLOCK) {                                                                             \
+                has |= classify(data + at, &now);                                                                 \
+            } else {                                                                                              \
+                unsigned char tail[BLOCK] = {0}; /* a zero byte is of no class */                                 \
+                memcpy(tail, data + at, (size_t)(size - at));                                                     \
+                has |= classify(tail, &now);                                                                      \
+            }                                                                                                     \
+            straddling(&before, &now, &across);                                                                   \
+            if (marked(&now, kinds) || marked(&across, kinds)) return 1;                                          \
+            before = now;                                                                                         \
+        }                                                                                                         \
+        return found(data, size, kinds, has);                                                                     \
     }
+
+/* The marks found by a byte's presence, and then, where it is, by a look at its neighbours. */
+static int found(const unsigned char *data, Py_ssize_t size, int kinds, int has) {
     if ((kinds & JSON) && (has & HAS_HIGH)) return 1;
     if ((kinds & EMAIL) && (has & HAS_AT)) return 1;
     if ((kinds & JSON) && (has & HAS_SLASH) && near(data, size, '\\', escape_at)) return 1;
@@ -265,6 +265,22 @@ static int holds(const unsigned char *data, Py_ssize_t size, int kinds) {
     if ((kinds & V6) && (has & HAS_COLON) && near(data, size, ':', colons_at)) return 1;
     return 0;
 }
+
+HOLDS(holds_table, classify_table, )
+#if defined(__SSE2__)
+HOLDS(holds_sse2, classify_sse2, )
+#endif
+#if defined(SIEVE_AVX2)
+HOLDS(holds_avx2, classify_avx2, AVX2)
+#endif
+
+/* The classifier this processor runs best, chosen at import (the same classes whichever it is). */
+static int (*holds)(const unsigned char *, Py_ssize_t, int) =
+#if defined(__SSE2__)
+    holds_sse2;
+#else
+    holds_table;
+#endif
 
 static PyObject *may_hold(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2 || !PyBytes_Check(args[0]) || !PyLong_Check(args[1])) {
@@ -297,7 +313,7 @@ PyMODINIT_FUNC PyInit__sieve(void) {
 #endif
 #if defined(SIEVE_AVX2)
     if (__builtin_cpu_supports("avx2")) {
-        classify = classify_avx2;
+        holds = holds_avx2;
         name = "avx2";
     }
 #endif
@@ -305,12 +321,12 @@ PyMODINIT_FUNC PyInit__sieve(void) {
      * others on the same texts. */
     const char *asked = getenv("BABELGATE_SIEVE_CLASSIFIER");
     if (asked != NULL && strcmp(asked, "table") == 0) {
-        classify = classify_table;
+        holds = holds_table;
         name = "table";
     }
 #if defined(__SSE2__)
     if (asked != NULL && strcmp(asked, "sse2") == 0) {
-        classify = classify_sse2;
+        holds = holds_sse2;
         name = "sse2";
     }
 #endif
