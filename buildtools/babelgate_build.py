@@ -15,8 +15,9 @@ the stubs, at the dev extra's ranges (pyproject.toml: one pin for `make typechec
 for what mypy checks the package's imports against (the runtime dependencies and the `otel` extra) only when
 BABELGATE_COMPILE=1, through PEP 517's `get_requires_for_build_wheel`: an isolated build (`python -m build`, pip,
 the Docker image) downloads them into its own environment, and a plain build needs setuptools alone, with no mypy to
-download (and a C compiler only for the PII sieve, `ext_modules`' one C file of our own, built when it can be). The requirements are asked for dynamically rather than listed in `[build-system]`
-because a static list would make every plain install from source download mypy and every runtime dependency.
+download (and a C compiler only for the PII sieve, `ext_modules`' one C file of our own, built when it can be).
+The requirements are asked for dynamically rather than listed in `[build-system]` because a static list would make
+every plain install from source download mypy and every runtime dependency.
 
 setuptools answers that hook, and writes the metadata, by running setup.py (`egg_info`, `dist_info`, `sdist`)
 before the build's requirements are installed: mypyc is imported, and the package compiled, only by the commands

@@ -44,6 +44,7 @@ CANDIDATES = [
     "123-45-6789",
     "192.168.10.1",
     "1 2 3 4",
+    "(0) 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9",
     "\\u00e9",
     "caf\u00e9",
 ]
@@ -52,6 +53,7 @@ CLEAN = [
     "Our service runs 12 replicas across 3 regions; in March 2024 p99 rose from 180 ms to 240 ms at 1,500 rps. "
     "The handler is `def handle(event): return {'status': 200}` at https://example.com/dash?range=7d. Why?",
     "What is a load balancer?\nIn 2 lines, please.",
+    "Note: the build at 10:42 failed; rerun with `make test` (exit 2). Price: $1,299.00 per seat, 30 days.",
     "",
 ]
 

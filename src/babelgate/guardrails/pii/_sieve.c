@@ -9,7 +9,8 @@
  *   email   an `@`
  *   iban    two capitals, then two digits
  *   v6      two colons at most five bytes apart (`(?:[0-9A-Fa-f]{0,4}:){2,}`)
- *   digits  one of [0-9+(], then six of [0-9 ()+.-] (`[0-9+(][0-9 ()+.\-]{5,}[0-9]`)
+ *   digits  one of [0-9+(] and five more of [0-9 ()+.-], and somewhere seven of them ending in a digit
+ *           (`[0-9+(][0-9 ()+.\-]{5,}[0-9]`)
  * and, for a JSON document's bytes, a byte that is not ASCII or a `\u` escape, which send the document to be
  * parsed. A mark is a necessary condition, not a finding: "yes" means RE2 reads the text, as it would without the
  * sieve; "no" is exact. The text is read in blocks of 64 bytes; a mark (15 bytes at most) lies whole in a block or
@@ -189,18 +190,23 @@ AVX2 static inline __attribute__((always_inline)) int classify_avx2(const unsign
 
 #endif
 
-/* Whether the classes hold a mark of the runs' families among `kinds` (bit i of `m >> k` is byte i + k's). */
+enum { MARK = 1, HEAD = 2, TAIL = 4 };
+
+/* Whether the classes hold a mark of the runs' families among `kinds` (bit i of `m >> k` is byte i + k's): MARK;
+ * and the two ends of a run of digits, which may lie in blocks apart: HEAD, a start and five more of the run; TAIL,
+ * seven of the run whose last is a digit. A run of digits is a mark where the text holds both. */
 static inline int marked(const Classes *c, int kinds) {
-    if ((kinds & IBAN) && (c->upper & (c->upper >> 1) & (c->digit >> 2) & (c->digit >> 3))) return 1;
-    if (kinds & DIGITS) {
-        uint64_t r = c->run;
-        if (c->start & (r >> 1) & (r >> 2) & (r >> 3) & (r >> 4) & (r >> 5) & (r >> 6)) return 1;
-    }
+    if ((kinds & IBAN) && (c->upper & (c->upper >> 1) & (c->digit >> 2) & (c->digit >> 3))) return MARK;
     if (kinds & TOKEN) {
         uint64_t t2 = c->token & (c->token >> 1); /* runs of 2 from here */
         uint64_t t4 = t2 & (t2 >> 2);
         uint64_t t8 = t4 & (t4 >> 4);
-        if (t8 & (t8 >> 7)) return 1; /* 8 from here and 8 from 7 on: 15 */
+        if (t8 & (t8 >> 7)) return MARK; /* 8 from here and 8 from 7 on: 15 */
+    }
+    if (kinds & DIGITS) {
+        uint64_t r = c->run;
+        uint64_t six = r & (r >> 1) & (r >> 2) & (r >> 3) & (r >> 4) & (r >> 5);
+        return ((c->start & six) ? HEAD : 0) | ((six & (c->digit >> 6)) ? TAIL : 0);
     }
     return 0;
 }
@@ -240,7 +246,7 @@ static int colons_at(const unsigned char *at, Py_ssize_t left) {
 #define HOLDS(name, classify, attributes)                                                                         \
     attributes static int name(const unsigned char *data, Py_ssize_t size, int kinds) {                           \
         Classes before = {0, 0, 0, 0, 0}, now, across;                                                            \
-        int has = 0;                                                                                              \
+        int has = 0, ends = 0;                                                                                    \
         for (Py_ssize_t at = 0; at < size; at += BLOCK) {                                                         \
             if (size - at >= BLOCK) {                                                                             \
                 has |= classify(data + at, &now);                                                                 \
@@ -250,10 +256,11 @@ static int colons_at(const unsigned char *at, Py_ssize_t left) {
                 has |= classify(tail, &now);                                                                      \
             }                                                                                                     \
             straddling(&before, &now, &across);                                                                   \
-            if (marked(&now, kinds) || marked(&across, kinds)) return 1;                                          \
+            ends |= marked(&now, kinds) | marked(&across, kinds);                                                 \
+            if (ends & MARK) return 1;                                                                            \
             before = now;                                                                                         \
         }                                                                                                         \
-        return found(data, size, kinds, has);                                                                     \
+        return (ends & (HEAD | TAIL)) == (HEAD | TAIL) || found(data, size, kinds, has);                          \
     }
 
 /* The marks found by a byte's presence, and then, where it is, by a look at its neighbours. */
