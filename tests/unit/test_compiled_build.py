@@ -18,6 +18,7 @@ import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -192,7 +193,7 @@ def test_only_a_compiled_build_asks_for_mypy_and_the_packages_it_checks_against(
     monkeypatch.setattr(babelgate_build.build_meta, "get_requires_for_build_wheel", lambda settings=None: [])
     requires = babelgate_build.get_requires_for_build_wheel()
     if not asked:
-        assert requires == [] and babelgate_build.ext_modules() == []
+        assert requires == [] and _names(babelgate_build.ext_modules()) == [SIEVE]
         return
     with (ROOT / "pyproject.toml").open("rb") as file:
         project = tomllib.load(file)["project"]
@@ -204,6 +205,20 @@ def test_only_a_compiled_build_asks_for_mypy_and_the_packages_it_checks_against(
     assert "types-pyyaml>=6,<7" in {r.lower() for r in requires if r in extras["dev"]}
 
 
+SIEVE = "babelgate.guardrails.pii._sieve"
+
+
+def _names(extensions: list[Any]) -> list[str]:
+    return [extension.name for extension in extensions]
+
+
+def test_the_sieve_is_an_optional_extension_of_its_one_c_file() -> None:
+    """An install without a C compiler goes on without it (setuptools skips an optional extension that fails)."""
+    sieve = babelgate_build.sieve()
+    assert sieve.name == SIEVE and sieve.optional
+    assert [ROOT / source for source in sieve.sources] == [ROOT / "src/babelgate/guardrails/pii/_sieve.c"]
+
+
 def test_a_requirement_is_named_by_its_distribution() -> None:
     names = ("mypy[mypyc]>=2.4,<3", "types-PyYAML>=6,<7", "uvicorn[standard]>=0.30", "mypy ; python_version>'3'")
     assert [babelgate_build.requirement_name(r) for r in names] == ["mypy", "types-pyyaml", "uvicorn", "mypy"]
@@ -212,11 +227,12 @@ def test_a_requirement_is_named_by_its_distribution() -> None:
 @pytest.mark.parametrize("command", ["egg_info", "dist_info", "sdist", "editable_wheel", "develop"])
 def test_only_the_commands_that_build_extensions_compile(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """setuptools runs setup.py for metadata and the sdist before a build's requirements are installed: there
-    mypyc is not importable yet (None in sys.modules makes its import fail, as in a fresh build environment)."""
+    mypyc is not importable yet (None in sys.modules makes its import fail, as in a fresh build environment). The
+    PII sieve, plain C, is every build's."""
     monkeypatch.setenv("BABELGATE_COMPILE", "1")
     monkeypatch.setitem(sys.modules, "mypyc", None)
     monkeypatch.setattr(sys, "argv", ["setup.py", command])
-    assert babelgate_build.ext_modules() == []
+    assert _names(babelgate_build.ext_modules()) == [SIEVE]
     monkeypatch.setattr(sys, "argv", ["setup.py", "bdist_wheel"])
     with pytest.raises(ImportError):  # the one that compiles does import mypyc
         babelgate_build.ext_modules()
