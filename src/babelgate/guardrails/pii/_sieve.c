@@ -1,4 +1,4 @@
-/* Whether a text may hold a candidate of the built-in PII detectors: a pass over its bytes, sixteen at a time, that
+/* Whether a text may hold a candidate of the built-in PII detectors: a pass over its bytes, 16 or 32 at a time, that
  * answers "no" for most texts a person writes, so that RE2's pass (candidates.py), which reads one byte at a time,
  * runs only where there may be something to find.
  *
@@ -13,8 +13,8 @@
  *           (`[0-9+(][0-9 ()+.\-]{5,}[0-9]`)
  * and, for a JSON document's bytes, a byte that is not ASCII or a `\u` escape, which send the document to be
  * parsed. A mark is a necessary condition, not a finding: "yes" means RE2 reads the text, as it would without the
- * sieve; "no" is exact. The text is read in blocks of 64 bytes; a mark (15 bytes at most) lies whole in a block or
- * in the 16 bytes before one and its first 48. */
+ * sieve; "no" is exact. The text is read in blocks of 64 bytes; a mark (15 bytes at most) begins in a block and ends
+ * in it or in the next, so each block's marks are read once the next one's classes are at hand. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -42,236 +42,262 @@ enum {
 
 #define BLOCK 64
 
-/* A block's classes, bit i for byte i; and what the text holds anywhere, for the marks found by a byte's presence
- * first (`@`, a byte that is not ASCII) or by a scalar look where their byte is (dashes, colons, backslashes). */
+/* A block's classes that most texts have many of, bit i for byte i; and whether it holds a byte of the marks most
+ * texts have few of (a dash, a colon, an `@`, a backslash, a byte that is not ASCII), whose classes (`Rare`) are
+ * read only then. */
 typedef struct {
-    uint64_t digit;  /* [0-9] */
-    uint64_t upper;  /* [A-Z] */
-    uint64_t run;    /* [0-9 ()+.-]: a run of digits and separators */
-    uint64_t start;  /* [0-9+(]: such a run's first byte */
-    uint64_t token;  /* [A-Za-z0-9_.-] */
+    uint64_t digit; /* [0-9] */
+    uint64_t upper; /* [A-Z] */
+    uint64_t run;   /* [0-9 ()+.-]: a run of digits and separators */
+    uint64_t start; /* [0-9+(]: such a run's first byte */
+    uint64_t token; /* [A-Za-z0-9_.-] */
+    int rare;
 } Classes;
 
-enum { HAS_HIGH = 1, HAS_AT = 2, HAS_DASH = 4, HAS_COLON = 8, HAS_SLASH = 16 };
+typedef struct {
+    uint64_t dash, colon, at, slash, u, high; /* - : @ \ u, and a byte that is not ASCII */
+} Rare;
+
+/* Both classifiers for vectors of `width` bytes, by the instruction set's names for their operations: the same code
+ * at 16 bytes (SSE2) and at 32 (AVX2). A byte in [low, high] is found by one signed comparison of the byte less
+ * `low` + 128 (a byte that is not ASCII then lies below every ASCII range). The constants are made once for a text
+ * (`name##_constants`) and kept opaque to the compiler, which would otherwise remake each from an immediate in
+ * every block, three instructions where a register or a memory operand costs none. */
+#define CLASSIFIERS(name, width, vec, load, set1, sub, gt, eq, or, movemask, attributes)                          \
+    typedef struct {                                                                                             \
+        vec digit_low, upper_low, lower_low, digits, letters, lower, dot, dash, plus, open, space, close,        \
+            underscore, colon, at, slash, u;                                                                     \
+    } name##_k;                                                                                                  \
+    attributes static inline __attribute__((always_inline)) name##_k name##_constants(void) {                   \
+        name##_k k = {set1((char)('0' + 128)), set1((char)('A' + 128)), set1((char)('a' + 128)),                \
+                      set1((char)(10 - 128)), set1((char)(26 - 128)), set1(0x20), set1('.'), set1('-'),          \
+                      set1('+'), set1('('), set1(' '), set1(')'), set1('_'), set1(':'), set1('@'), set1('\\'),   \
+                      set1('u')};                                                                                \
+        vec *each = (vec *)&k;                                                                                   \
+        for (size_t i = 0; i < sizeof(k) / sizeof(vec); i++) __asm__("" : "+x"(each[i]));                       \
+        return k;                                                                                                \
+    }                                                                                                            \
+    attributes static inline __attribute__((always_inline)) void name(const unsigned char *block, const name##_k *k, \
+                                                                      Classes *out) {                            \
+        uint64_t digit = 0, upper = 0, run = 0, start = 0, token = 0, rare = 0;                                  \
+        for (int part = 0; part < BLOCK / width; part++) {                                                       \
+            vec v = load((const vec *)(block + width * part));                                                   \
+            int shift = width * part;                                                                            \
+            vec d = gt(k->digits, sub(v, k->digit_low));                                                         \
+            vec up = gt(k->letters, sub(v, k->upper_low));                                                       \
+            vec letter = gt(k->letters, sub(or(v, k->lower), k->lower_low));                                     \
+            vec dot = eq(v, k->dot), dash = eq(v, k->dash);                                                      \
+            vec s = or(d, or(eq(v, k->plus), eq(v, k->open)));                                                   \
+            vec r = or(or(s, or(dot, dash)), or(eq(v, k->space), eq(v, k->close)));                             \
+            vec t = or(or(d, letter), or(or(dot, dash), eq(v, k->underscore)));                                  \
+            vec odd = or(or(v, dash), or(eq(v, k->colon), or(eq(v, k->at), eq(v, k->slash))));                  \
+            digit |= movemask(d) << shift;                                                                       \
+            upper |= movemask(up) << shift;                                                                      \
+            run |= movemask(r) << shift;                                                                         \
+            start |= movemask(s) << shift;                                                                       \
+            token |= movemask(t) << shift;                                                                       \
+            rare |= movemask(odd);                                                                               \
+        }                                                                                                        \
+        *out = (Classes){digit, upper, run, start, token, rare != 0};                                            \
+    }                                                                                                            \
+    attributes static inline __attribute__((always_inline)) void name##_rare(const unsigned char *block,          \
+                                                                             const name##_k *k, Rare *out) {     \
+        uint64_t dash = 0, colon = 0, at = 0, slash = 0, u = 0, high = 0;                                        \
+        for (int part = 0; part < BLOCK / width; part++) {                                                       \
+            vec v = load((const vec *)(block + width * part));                                                   \
+            int shift = width * part;                                                                            \
+            dash |= movemask(eq(v, k->dash)) << shift;                                                           \
+            colon |= movemask(eq(v, k->colon)) << shift;                                                         \
+            at |= movemask(eq(v, k->at)) << shift;                                                               \
+            slash |= movemask(eq(v, k->slash)) << shift;                                                         \
+            u |= movemask(eq(v, k->u)) << shift;                                                                 \
+            high |= movemask(v) << shift;                                                                        \
+        }                                                                                                        \
+        *out = (Rare){dash, colon, at, slash, u, high};                                                          \
+    }
 
 #if defined(__SSE2__)
+#define MOVEMASK16(set) ((uint64_t)(uint16_t)_mm_movemask_epi8(set))
+CLASSIFIERS(classify_sse2, 16, __m128i, _mm_loadu_si128, _mm_set1_epi8, _mm_sub_epi8, _mm_cmpgt_epi8,
+            _mm_cmpeq_epi8, _mm_or_si128, MOVEMASK16, )
+#endif
 
-static inline uint64_t bits(__m128i set) { return (uint64_t)(uint16_t)_mm_movemask_epi8(set); }
-
-/* Bytes within [low, high], by one signed comparison of the byte less `low` (a byte that is not ASCII, negative,
- * is within no ASCII range). */
-static inline __m128i within(__m128i v, char low, char high) {
-    __m128i moved = _mm_sub_epi8(v, _mm_set1_epi8((char)(low + 128)));
-    return _mm_cmplt_epi8(moved, _mm_set1_epi8((char)(high - low - 128 + 1)));
-}
-
-static inline __m128i is(__m128i v, char c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(c)); }
-
-static inline __attribute__((always_inline)) int classify_sse2(const unsigned char *block, Classes *out) {
-    uint64_t digit = 0, upper = 0, run = 0, start = 0, token = 0;
-    __m128i high = _mm_setzero_si128(), at = high, dash_any = high, colon = high, slash = high;
-    for (int part = 0; part < BLOCK / 16; part++) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(block + 16 * part));
-        int shift = 16 * part;
-        __m128i d = within(v, '0', '9');
-        __m128i u = within(v, 'A', 'Z');
-        __m128i letter = within(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
-        __m128i dot = is(v, '.'), dash = is(v, '-');
-        __m128i s = _mm_or_si128(d, _mm_or_si128(is(v, '+'), is(v, '(')));
-        __m128i r = _mm_or_si128(_mm_or_si128(s, _mm_or_si128(dot, dash)), _mm_or_si128(is(v, ' '), is(v, ')')));
-        __m128i t = _mm_or_si128(_mm_or_si128(d, letter), _mm_or_si128(_mm_or_si128(dot, dash), is(v, '_')));
-        digit |= bits(d) << shift;
-        upper |= bits(u) << shift;
-        run |= bits(r) << shift;
-        start |= bits(s) << shift;
-        token |= bits(t) << shift;
-        high = _mm_or_si128(high, v);
-        at = _mm_or_si128(at, is(v, '@'));
-        dash_any = _mm_or_si128(dash_any, dash);
-        colon = _mm_or_si128(colon, is(v, ':'));
-        slash = _mm_or_si128(slash, is(v, '\\'));
-    }
-    out->digit = digit;
-    out->upper = upper;
-    out->run = run;
-    out->start = start;
-    out->token = token;
-    return (_mm_movemask_epi8(high) ? HAS_HIGH : 0) | (_mm_movemask_epi8(at) ? HAS_AT : 0) |
-           (_mm_movemask_epi8(dash_any) ? HAS_DASH : 0) | (_mm_movemask_epi8(colon) ? HAS_COLON : 0) |
-           (_mm_movemask_epi8(slash) ? HAS_SLASH : 0);
-}
-
+#if defined(SIEVE_AVX2)
+#define AVX2 __attribute__((target("avx2")))
+#define MOVEMASK32(set) ((uint64_t)(uint32_t)_mm256_movemask_epi8(set))
+CLASSIFIERS(classify_avx2, 32, __m256i, _mm256_loadu_si256, _mm256_set1_epi8, _mm256_sub_epi8, _mm256_cmpgt_epi8,
+            _mm256_cmpeq_epi8, _mm256_or_si256, MOVEMASK32, AVX2)
 #endif
 
 /* The same classes a byte at a time from a table: for a processor without SSE2. */
-enum { C_DIGIT = 1, C_UPPER = 2, C_RUN = 4, C_START = 8, C_TOKEN = 16 };
+enum {
+    C_DIGIT = 1 << 0,
+    C_UPPER = 1 << 1,
+    C_RUN = 1 << 2,
+    C_START = 1 << 3,
+    C_TOKEN = 1 << 4,
+    C_DASH = 1 << 5,
+    C_COLON = 1 << 6,
+    C_AT = 1 << 7,
+    C_SLASH = 1 << 8,
+    C_U = 1 << 9,
+    C_HIGH = 1 << 10,
+    C_RARE = C_DASH | C_COLON | C_AT | C_SLASH | C_HIGH,
+};
 
-static uint8_t CLASS[256]; /* filled once, at import */
+static uint16_t CLASS[256]; /* filled once, at import */
 
 static void fill_classes(void) {
     for (int c = '0'; c <= '9'; c++) CLASS[c] |= C_DIGIT | C_RUN | C_START | C_TOKEN;
     for (int c = 'A'; c <= 'Z'; c++) CLASS[c] |= C_UPPER | C_TOKEN;
     for (int c = 'a'; c <= 'z'; c++) CLASS[c] |= C_TOKEN;
+    for (int c = 0x80; c <= 0xff; c++) CLASS[c] |= C_HIGH;
     CLASS['+'] |= C_RUN | C_START;
     CLASS['('] |= C_RUN | C_START;
     CLASS[' '] |= C_RUN;
     CLASS[')'] |= C_RUN;
     CLASS['.'] |= C_RUN | C_TOKEN;
-    CLASS['-'] |= C_RUN | C_TOKEN;
+    CLASS['-'] |= C_RUN | C_TOKEN | C_DASH;
     CLASS['_'] |= C_TOKEN;
+    CLASS[':'] |= C_COLON;
+    CLASS['@'] |= C_AT;
+    CLASS['\\'] |= C_SLASH;
+    CLASS['u'] |= C_U;
 }
 
-static inline int classify_table(const unsigned char *block, Classes *out) {
-    int has = 0;
-    memset(out, 0, sizeof(*out));
-    for (int i = 0; i < BLOCK; i++) {
-        unsigned char b = block[i];
-        unsigned c = CLASS[b];
-        uint64_t bit = (uint64_t)1 << i;
-        if (c & C_DIGIT) out->digit |= bit;
-        if (c & C_UPPER) out->upper |= bit;
-        if (c & C_RUN) out->run |= bit;
-        if (c & C_START) out->start |= bit;
-        if (c & C_TOKEN) out->token |= bit;
-        has |= b >= 0x80 ? HAS_HIGH : b == '@' ? HAS_AT : b == '-' ? HAS_DASH : b == ':' ? HAS_COLON
-                                                 : b == '\\' ? HAS_SLASH : 0;
-    }
-    return has;
+/* Bits of a class: bit i for the bytes `block` has of it, when they are byte i of the block. */
+static inline uint64_t table_bits(const unsigned char *block, unsigned class) {
+    uint64_t out = 0;
+    for (int i = 0; i < BLOCK; i++)
+        if (CLASS[block[i]] & class) out |= (uint64_t)1 << i;
+    return out;
 }
 
-#if defined(SIEVE_AVX2)
+typedef char classify_table_k; /* the table needs no constants */
 
-#define AVX2 __attribute__((target("avx2")))
+static inline classify_table_k classify_table_constants(void) { return 0; }
 
-AVX2 static inline uint64_t bits32(__m256i set) { return (uint64_t)(uint32_t)_mm256_movemask_epi8(set); }
-
-AVX2 static inline __m256i within32(__m256i v, char low, char high) {
-    __m256i moved = _mm256_sub_epi8(v, _mm256_set1_epi8((char)(low + 128)));
-    return _mm256_cmpgt_epi8(_mm256_set1_epi8((char)(high - low - 128 + 1)), moved);
+static inline void classify_table(const unsigned char *block, const classify_table_k *k, Classes *out) {
+    (void)k;
+    unsigned any = 0;
+    for (int i = 0; i < BLOCK; i++) any |= CLASS[block[i]];
+    *out = (Classes){table_bits(block, C_DIGIT), table_bits(block, C_UPPER), table_bits(block, C_RUN),
+                     table_bits(block, C_START), table_bits(block, C_TOKEN), (any & C_RARE) != 0};
 }
 
-AVX2 static inline __m256i is32(__m256i v, char c) { return _mm256_cmpeq_epi8(v, _mm256_set1_epi8(c)); }
-
-/* classify_sse2's work, 32 bytes at a time. */
-AVX2 static inline __attribute__((always_inline)) int classify_avx2(const unsigned char *block, Classes *out) {
-    uint64_t digit = 0, upper = 0, run = 0, start = 0, token = 0;
-    __m256i high = _mm256_setzero_si256(), at = high, dash_any = high, colon = high, slash = high;
-    for (int part = 0; part < BLOCK / 32; part++) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(block + 32 * part));
-        int shift = 32 * part;
-        __m256i d = within32(v, '0', '9');
-        __m256i u = within32(v, 'A', 'Z');
-        __m256i letter = within32(_mm256_or_si256(v, _mm256_set1_epi8(0x20)), 'a', 'z');
-        __m256i dot = is32(v, '.'), dash = is32(v, '-');
-        __m256i s = _mm256_or_si256(d, _mm256_or_si256(is32(v, '+'), is32(v, '(')));
-        __m256i r = _mm256_or_si256(_mm256_or_si256(s, _mm256_or_si256(dot, dash)),
-                                    _mm256_or_si256(is32(v, ' '), is32(v, ')')));
-        __m256i t = _mm256_or_si256(_mm256_or_si256(d, letter), _mm256_or_si256(_mm256_or_si256(dot, dash), is32(v, '_')));
-        digit |= bits32(d) << shift;
-        upper |= bits32(u) << shift;
-        run |= bits32(r) << shift;
-        start |= bits32(s) << shift;
-        token |= bits32(t) << shift;
-        high = _mm256_or_si256(high, v);
-        at = _mm256_or_si256(at, is32(v, '@'));
-        dash_any = _mm256_or_si256(dash_any, dash);
-        colon = _mm256_or_si256(colon, is32(v, ':'));
-        slash = _mm256_or_si256(slash, is32(v, '\\'));
-    }
-    out->digit = digit;
-    out->upper = upper;
-    out->run = run;
-    out->start = start;
-    out->token = token;
-    return (_mm256_movemask_epi8(high) ? HAS_HIGH : 0) | (_mm256_movemask_epi8(at) ? HAS_AT : 0) |
-           (_mm256_movemask_epi8(dash_any) ? HAS_DASH : 0) | (_mm256_movemask_epi8(colon) ? HAS_COLON : 0) |
-           (_mm256_movemask_epi8(slash) ? HAS_SLASH : 0);
+static inline void classify_table_rare(const unsigned char *block, const classify_table_k *k, Rare *out) {
+    (void)k;
+    *out = (Rare){table_bits(block, C_DASH),  table_bits(block, C_COLON), table_bits(block, C_AT),
+                  table_bits(block, C_SLASH), table_bits(block, C_U),     table_bits(block, C_HIGH)};
 }
 
+/* A class's bits from `k` bytes on: bit i is byte i + k's of the block, read on into the next one. On x86-64 one
+ * `shrd`, written out: GCC makes the same shift of a 128-bit pair through the stack. */
+static inline __attribute__((always_inline)) uint64_t ahead(uint64_t block, uint64_t next, int k) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __asm__("shrdq %2, %1, %0" : "+r"(block) : "r"(next), "Jc"((unsigned char)k) : "cc");
+    return block;
+#else
+    return (block >> k) | (next << (64 - k));
 #endif
+}
 
-enum { MARK = 1, HEAD = 2, TAIL = 4 };
+/* Runs of `2k` bytes of a class (bit i: bytes i to i + 2k - 1) from runs of `k`, the block's and the next's; the
+ * next's are read from that block alone, which is right for its first bytes, all a mark of this block reads. */
+#define DOUBLED(block, next, k)         \
+    do {                                \
+        block &= ahead(block, next, k); \
+        next &= next >> (k);            \
+    } while (0)
 
-/* Whether the classes hold a mark of the runs' families among `kinds` (bit i of `m >> k` is byte i + k's): MARK;
- * and the two ends of a run of digits, which may lie in blocks apart: HEAD, a start and five more of the run; TAIL,
- * seven of the run whose last is a digit. A run of digits is a mark where the text holds both. */
-static inline int marked(const Classes *c, int kinds) {
-    if ((kinds & IBAN) && (c->upper & (c->upper >> 1) & (c->digit >> 2) & (c->digit >> 3))) return MARK;
-    if (kinds & TOKEN) {
-        uint64_t t2 = c->token & (c->token >> 1); /* runs of 2 from here */
-        uint64_t t4 = t2 & (t2 >> 2);
-        uint64_t t8 = t4 & (t4 >> 4);
-        if (t8 & (t8 >> 7)) return MARK; /* 8 from here and 8 from 7 on: 15 */
+/* What a text's blocks hold of the common classes' marks: bits where one begins. */
+typedef struct {
+    uint64_t mark; /* an IBAN's or a token's mark */
+    uint64_t head; /* a run of digits' first six: a start and five more of the run */
+    uint64_t tail; /* seven of such a run whose last is a digit */
+} Marks;
+
+/* Which bits of `marked`'s answer each family reads, from `kinds` (all or none of them). */
+typedef struct {
+    uint64_t iban, token, digits;
+} Wanted;
+
+static inline Wanted wanted(int kinds) {
+    return (Wanted){(kinds & IBAN) ? ~(uint64_t)0 : 0, (kinds & TOKEN) ? ~(uint64_t)0 : 0,
+                    (kinds & DIGITS) ? ~(uint64_t)0 : 0};
+}
+
+/* Adds to `m` the marks among the common classes that begin in block `b` (each reads at most 15 bytes: on into
+ * `n`, the next block), computed for every family and kept for those `w` wants (no branch in the loop). A run of
+ * digits is a mark where the text holds both its ends, which may lie in blocks apart. */
+static inline void marked(const Classes *b, const Classes *n, Wanted w, Marks *m) {
+    uint64_t iban = b->upper & ahead(b->upper, n->upper, 1) & ahead(b->digit, n->digit, 2) &
+                    ahead(b->digit, n->digit, 3);
+    uint64_t t = b->token, next = n->token;
+    DOUBLED(t, next, 1);  /* 2 from here */
+    DOUBLED(t, next, 2);  /* 4 */
+    DOUBLED(t, next, 4);  /* 8 */
+    t &= ahead(t, next, 7); /* 8 from here and 8 from 7 on: 15 */
+    uint64_t r = b->run, rn = n->run;
+    uint64_t six = r & ahead(r, rn, 1) & ahead(r, rn, 2) & ahead(r, rn, 3) & ahead(r, rn, 4) & ahead(r, rn, 5);
+    m->mark |= (iban & w.iban) | (t & w.token);
+    m->head |= b->start & six & w.digits;
+    m->tail |= six & ahead(b->digit, n->digit, 6) & w.digits;
+}
+
+/* Whether a mark of `kinds` among the rare classes begins in block `b`. */
+static inline int rare_marked(const Rare *b, const Rare *n, int kinds) {
+    if ((kinds & EMAIL) && b->at) return 1;
+    if ((kinds & JSON) && (b->high | (b->slash & ahead(b->u, n->u, 1)))) return 1;
+    if (kinds & PEM) {
+        uint64_t d = b->dash, next = n->dash;
+        if (d & ahead(d, next, 1) & ahead(d, next, 2) & ahead(d, next, 3) & ahead(d, next, 4)) return 1;
     }
-    if (kinds & DIGITS) {
-        uint64_t r = c->run;
-        uint64_t six = r & (r >> 1) & (r >> 2) & (r >> 3) & (r >> 4) & (r >> 5);
-        return ((c->start & six) ? HEAD : 0) | ((six & (c->digit >> 6)) ? TAIL : 0);
+    if (kinds & V6) {
+        uint64_t c = b->colon, next = n->colon;
+        if (c & (ahead(c, next, 1) | ahead(c, next, 2) | ahead(c, next, 3) | ahead(c, next, 4) | ahead(c, next, 5)))
+            return 1;
     }
     return 0;
 }
 
-/* The classes of the 16 bytes before a block and its first 48, for the marks that cross into it. */
-static inline void straddling(const Classes *before, const Classes *now, Classes *out) {
-    out->digit = (before->digit >> 48) | (now->digit << 16);
-    out->upper = (before->upper >> 48) | (now->upper << 16);
-    out->run = (before->run >> 48) | (now->run << 16);
-    out->start = (before->start >> 48) | (now->start << 16);
-    out->token = (before->token >> 48) | (now->token << 16);
-}
-
-/* Whether `byte` occurs where `then` follows within `reach` bytes (`then` of the same byte: two of them). */
-static int near(const unsigned char *data, Py_ssize_t size, unsigned char byte, int (*then)(const unsigned char *,
-                Py_ssize_t)) {
-    const unsigned char *at = data, *end = data + size;
-    while ((at = memchr(at, byte, (size_t)(end - at))) != NULL) {
-        if (then(at, end - at)) return 1;
-        at++;
-    }
-    return 0;
-}
-
-static int pem_at(const unsigned char *at, Py_ssize_t left) { return left >= 5 && memcmp(at, "-----", 5) == 0; }
-
-static int escape_at(const unsigned char *at, Py_ssize_t left) { return left >= 2 && at[1] == 'u'; }
-
-static int colons_at(const unsigned char *at, Py_ssize_t left) {
-    for (Py_ssize_t k = 1; k <= 5 && k < left; k++)
-        if (at[k] == ':') return 1;
-    return 0;
-}
+static const unsigned char NOTHING[BLOCK]; /* past the text: zero bytes, of no class */
 
 /* Whether `data` may hold a candidate of `kinds`, its blocks sorted by `classify`: one function for each classifier,
- * so that the classifier and the marks' checks are compiled into its loop for the instructions it is built for. */
+ * so that the classifier and the marks' checks are compiled into its loop for the instructions it is built for.
+ * Before the text and past it, blocks of zero bytes, which are of no class. */
 #define HOLDS(name, classify, attributes)                                                                         \
     attributes static int name(const unsigned char *data, Py_ssize_t size, int kinds) {                           \
-        Classes before = {0, 0, 0, 0, 0}, now, across;                                                            \
-        int has = 0, ends = 0;                                                                                    \
-        for (Py_ssize_t at = 0; at < size; at += BLOCK) {                                                         \
+        const classify##_k k = classify##_constants();                                                            \
+        const Wanted w = wanted(kinds);                                                                           \
+        unsigned char tail[BLOCK];                                                                                \
+        const unsigned char *before_bytes = NOTHING, *now_bytes;                                                  \
+        Classes before = {0, 0, 0, 0, 0, 0}, now;                                                                 \
+        Marks marks = {0, 0, 0};                                                                                  \
+        for (Py_ssize_t at = 0; at < size + BLOCK; at += BLOCK) {                                                 \
             if (size - at >= BLOCK) {                                                                             \
-                has |= classify(data + at, &now);                                                                 \
-            } else {                                                                                              \
-                unsigned char tail[BLOCK] = {0}; /* a zero byte is of no class */                                 \
+                now_bytes = data + at;                                                                            \
+            } else if (at < size) {                                                                               \
+                memset(tail, 0, BLOCK);                                                                           \
                 memcpy(tail, data + at, (size_t)(size - at));                                                     \
-                has |= classify(tail, &now);                                                                      \
+                now_bytes = tail;                                                                                 \
+            } else {                                                                                              \
+                now_bytes = NOTHING;                                                                              \
             }                                                                                                     \
-            straddling(&before, &now, &across);                                                                   \
-            ends |= marked(&now, kinds) | marked(&across, kinds);                                                 \
-            if (ends & MARK) return 1;                                                                            \
+            classify(now_bytes, &k, &now);                                                                        \
+            marked(&before, &now, w, &marks);                                                                     \
+            if (marks.mark) return 1;                                                                             \
+            if (before.rare) {                                                                                    \
+                Rare rare_before, rare_now;                                                                       \
+                classify##_rare(before_bytes, &k, &rare_before);                                                  \
+                classify##_rare(now_bytes, &k, &rare_now);                                                        \
+                if (rare_marked(&rare_before, &rare_now, kinds)) return 1;                                        \
+            }                                                                                                     \
             before = now;                                                                                         \
+            before_bytes = now_bytes;                                                                             \
         }                                                                                                         \
-        return (ends & (HEAD | TAIL)) == (HEAD | TAIL) || found(data, size, kinds, has);                          \
+        return marks.head && marks.tail;                                                                          \
     }
-
-/* The marks found by a byte's presence, and then, where it is, by a look at its neighbours. */
-static int found(const unsigned char *data, Py_ssize_t size, int kinds, int has) {
-    if ((kinds & JSON) && (has & HAS_HIGH)) return 1;
-    if ((kinds & EMAIL) && (has & HAS_AT)) return 1;
-    if ((kinds & JSON) && (has & HAS_SLASH) && near(data, size, '\\', escape_at)) return 1;
-    if ((kinds & PEM) && (has & HAS_DASH) && near(data, size, '-', pem_at)) return 1;
-    if ((kinds & V6) && (has & HAS_COLON) && near(data, size, ':', colons_at)) return 1;
-    return 0;
-}
 
 HOLDS(holds_table, classify_table, )
 #if defined(__SSE2__)
