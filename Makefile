@@ -8,8 +8,8 @@ SUM := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # official SDKs the tests drive come with the `dev` extra (`make install`, `make test`).
 STAMP := $(VENV)/.installed-$(SUM)
 RUN_STAMP := $(VENV)/.runtime-$(SUM)
-# The one C file an install builds (beside its source, in an editable install): a change to it installs again.
-SIEVE := src/babelgate/guardrails/pii/_sieve.c
+# The C files an install builds (beside their source, in an editable install): a change to one installs again.
+NATIVE := src/babelgate/guardrails/pii/_sieve.c src/babelgate/guardrails/_members.c
 
 .PHONY: install run check test test-release lint typecheck unit suite compiled bench bench-plain docs dist ui clean
 
@@ -19,13 +19,13 @@ define new_venv
 	$(PY) -m pip install --quiet --upgrade pip
 endef
 
-$(STAMP): pyproject.toml $(SIEVE)
+$(STAMP): pyproject.toml $(NATIVE)
 	$(new_venv)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-* $(VENV)/.runtime-*
 	touch $@ $(RUN_STAMP)
 
-$(RUN_STAMP): pyproject.toml $(SIEVE)
+$(RUN_STAMP): pyproject.toml $(NATIVE)
 	$(new_venv)
 	$(PY) -m pip install --quiet -e .
 	rm -f $(VENV)/.runtime-*

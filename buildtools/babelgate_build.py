@@ -15,7 +15,7 @@ the stubs, at the dev extra's ranges (pyproject.toml: one pin for `make typechec
 for what mypy checks the package's imports against (the runtime dependencies and the `otel` extra) only when
 BABELGATE_COMPILE=1, through PEP 517's `get_requires_for_build_wheel`: an isolated build (`python -m build`, pip,
 the Docker image) downloads them into its own environment, and a plain build needs setuptools alone, with no mypy to
-download (and a C compiler only for the PII sieve, `ext_modules`' one C file of our own, built when it can be).
+download (and a C compiler only for the guardrails' two C files of our own, `native`, built when they can be).
 The requirements are asked for dynamically rather than listed in `[build-system]` because a static list would make
 every plain install from source download mypy and every runtime dependency.
 
@@ -110,8 +110,10 @@ HOT = (
     "governance/rules/limits.py",
     "governance/virtual_keys.py",
     "guardrails/check.py",
+    "guardrails/guardrail.py",
     "guardrails/paths.py",
     "guardrails/pii/candidates.py",
+    "guardrails/registry.py",
     "guardrails/scanner.py",
     "http/client.py",
     "http/connection.py",
@@ -195,9 +197,9 @@ def splitting() -> bool:
 
 
 def ext_modules() -> list[Any]:
-    """setup.py's extensions: the PII sieve in every build, and HOT through mypyc when compiling and the command
-    builds extensions."""
-    extensions = [sieve()]
+    """setup.py's extensions: the guardrails' C readers in every build, and HOT through mypyc when compiling and
+    the command builds extensions."""
+    extensions = native()
     if not compiling() or not any(arg in BUILDS_EXTENSIONS for arg in sys.argv[1:]):
         return extensions
     from mypyc.build import mypycify
@@ -217,13 +219,21 @@ def ext_modules() -> list[Any]:
     return [*extensions, *compiled]
 
 
-def sieve() -> Any:
-    """The PII detectors' sieve (guardrails/pii/_sieve.c): one C file, built by every install, editable ones too
-    (setuptools builds it beside its source there). Optional: where it cannot be built (no C compiler), the
-    install goes on without it and RE2 reads every text, as it would find the same candidates anyway."""
+# The project's own C: each module a file, plain C against Python's headers. The PII detectors' sieve (whether a text
+# may hold a candidate at all) and the JSON members' reader (where an answer's texts are in its bytes).
+NATIVE = (
+    ("babelgate.guardrails.pii._sieve", "src/babelgate/guardrails/pii/_sieve.c"),
+    ("babelgate.guardrails._members", "src/babelgate/guardrails/_members.c"),
+)
+
+
+def native() -> list[Any]:
+    """The C modules, built by every install, editable ones too (setuptools builds each beside its source there).
+    Optional: where one cannot be built (no C compiler), the install goes on without it, and its callers do the
+    same work in Python (RE2 reads every text; msgspec reads every answer)."""
     from setuptools import Extension
 
-    return Extension("babelgate.guardrails.pii._sieve", ["src/babelgate/guardrails/pii/_sieve.c"], optional=True)
+    return [Extension(name, [source], optional=True) for name, source in NATIVE]
 
 
 # mypyc's shared library (every compiled module's code; each module's own extension is a shim that finds its part

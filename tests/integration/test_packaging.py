@@ -39,13 +39,13 @@ def test_the_sdist_and_wheel_hold_the_package_and_its_data(dist: Path) -> None:
     # The dashboard, pre-built: `pip install` needs no Node.js.
     assert {f"babelgate/frontends/ui/assets/{name}" for name in ("index.html", "app.js", "app.css")} <= names
     assert not any(name.startswith("tests/") for name in names)
-    # The PII sieve, built from its C file by every build on a machine with a C compiler (as this suite's is).
-    sieve = "babelgate/guardrails/pii/_sieve."
-    assert any(name.startswith(sieve) and name.endswith((".so", ".pyd")) for name in names), sorted(names)[:20]
+    # The C modules, each built from its C file by every build on a machine with a C compiler (as this suite's is).
+    for module in ("babelgate/guardrails/pii/_sieve.", "babelgate/guardrails/_members."):
+        assert any(name.startswith(module) and name.endswith((".so", ".pyd")) for name in names), sorted(names)[:20]
     with tarfile.open(next(dist.glob("babelgate-*.tar.gz"))) as sdist:
         members = {m.name.split("/", 1)[1] for m in sdist.getmembers() if "/" in m.name}
     assert {"pyproject.toml", "README.md", "LICENSE", "src/babelgate/cli.py"} <= members
-    assert "src/babelgate/guardrails/pii/_sieve.c" in members
+    assert {"src/babelgate/guardrails/pii/_sieve.c", "src/babelgate/guardrails/_members.c"} <= members
 
 
 def test_the_wheel_installs_only_runtime_dependencies(venv: Path) -> None:

@@ -193,7 +193,7 @@ def test_only_a_compiled_build_asks_for_mypy_and_the_packages_it_checks_against(
     monkeypatch.setattr(babelgate_build.build_meta, "get_requires_for_build_wheel", lambda settings=None: [])
     requires = babelgate_build.get_requires_for_build_wheel()
     if not asked:
-        assert requires == [] and _names(babelgate_build.ext_modules()) == [SIEVE]
+        assert requires == [] and _names(babelgate_build.ext_modules()) == NATIVE
         return
     with (ROOT / "pyproject.toml").open("rb") as file:
         project = tomllib.load(file)["project"]
@@ -205,18 +205,25 @@ def test_only_a_compiled_build_asks_for_mypy_and_the_packages_it_checks_against(
     assert "types-pyyaml>=6,<7" in {r.lower() for r in requires if r in extras["dev"]}
 
 
-SIEVE = "babelgate.guardrails.pii._sieve"
+NATIVE = ["babelgate.guardrails.pii._sieve", "babelgate.guardrails._members"]
 
 
 def _names(extensions: list[Any]) -> list[str]:
     return [extension.name for extension in extensions]
 
 
-def test_the_sieve_is_an_optional_extension_of_its_one_c_file() -> None:
-    """An install without a C compiler goes on without it (setuptools skips an optional extension that fails)."""
-    sieve = babelgate_build.sieve()
-    assert sieve.name == SIEVE and sieve.optional
-    assert [ROOT / source for source in sieve.sources] == [ROOT / "src/babelgate/guardrails/pii/_sieve.c"]
+def test_each_c_module_is_an_optional_extension_of_its_one_c_file() -> None:
+    """An install without a C compiler goes on without them (setuptools skips an optional extension that fails)."""
+    extensions = babelgate_build.native()
+    assert _names(extensions) == NATIVE and all(extension.optional for extension in extensions)
+    assert [[ROOT / source for source in extension.sources] for extension in extensions] == [
+        [ROOT / "src/babelgate/guardrails/pii/_sieve.c"],
+        [ROOT / "src/babelgate/guardrails/_members.c"],
+    ]
+    # Every C file of the package is one of them.
+    assert {str(path) for path in ROOT.glob("src/**/*.c")} == {
+        str(ROOT / source) for _, source in babelgate_build.NATIVE
+    }
 
 
 def test_a_requirement_is_named_by_its_distribution() -> None:
@@ -228,11 +235,11 @@ def test_a_requirement_is_named_by_its_distribution() -> None:
 def test_only_the_commands_that_build_extensions_compile(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """setuptools runs setup.py for metadata and the sdist before a build's requirements are installed: there
     mypyc is not importable yet (None in sys.modules makes its import fail, as in a fresh build environment). The
-    PII sieve, plain C, is every build's."""
+    C modules, plain C, are every build's."""
     monkeypatch.setenv("BABELGATE_COMPILE", "1")
     monkeypatch.setitem(sys.modules, "mypyc", None)
     monkeypatch.setattr(sys, "argv", ["setup.py", command])
-    assert _names(babelgate_build.ext_modules()) == [SIEVE]
+    assert _names(babelgate_build.ext_modules()) == NATIVE
     monkeypatch.setattr(sys, "argv", ["setup.py", "bdist_wheel"])
     with pytest.raises(ImportError):  # the one that compiles does import mypyc
         babelgate_build.ext_modules()
