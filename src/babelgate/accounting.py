@@ -66,8 +66,7 @@ def account(
     )
     guarded = record.guarded
     if guarded is not None:
-        for name, stage, action in guarded.counted:
-            runtime.metrics.guardrail_decision(name, stage, action)
+        runtime.metrics.guardrail_decisions_of(guarded.counted)
     if record.requested_model or model_route:  # a model route (listings, health, metrics are not in the ledger)
         key = record.virtual_key
         headers = record.headers_out

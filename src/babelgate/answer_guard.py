@@ -33,7 +33,9 @@ async def guarded_answer(
     if (not output and decisions.vault is None) or answer.status >= 400 or not texts.output:
         return answer
     if answer.rest is None:
-        if answer.content_type[1].find(b"json") < 0:
+        kind = answer.content_type[1]
+        # `find`, not `in`: bytes' `in` first tries its operand as an integer, raising and catching a TypeError.
+        if kind != b"application/json" and kind.find(b"json") < 0:
             return answer
         # No placeholders to put back and no external checker to ask: the bytes holding its texts may clear it.
         if decisions.vault is None and all_local(output, "output"):

@@ -275,7 +275,7 @@ def _events(target: Metrics | Reference) -> None:
         if isinstance(target, Reference):
             target.guardrail_decisions.labels("pii", "input", "mask").inc()
         else:
-            target.guardrail_decision("pii", "input", "mask")
+            target.guardrail_decisions_of([("pii", "input", "mask")])
     target.exporter_exported.labels("otlp").inc(3)
     target.exporter_dropped.labels("otlp", "queue_full").inc()
     target.conversation_dropped.inc()

@@ -512,8 +512,7 @@ class McpEndpoint:
     ) -> None:
         runtime = self._runtime()
         if decisions is not None:
-            for name, stage, action in decisions.counted:
-                runtime.metrics.guardrail_decision(name, stage, action)
+            runtime.metrics.guardrail_decisions_of(decisions.counted)
         elapsed = time.monotonic() - started
         outcome = "ok" if status < 400 and error_code is None else (error_code or "error").removeprefix("mcp_")
         runtime.metrics.mcp_calls.labels(server, tool, outcome).inc()

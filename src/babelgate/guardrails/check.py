@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Sequence
+from time import perf_counter
 from typing import Any
 
 import orjson
@@ -41,7 +41,8 @@ class Decisions:
 
     def note(self, name: str, stage: str, action: str) -> None:
         self.counted.append((name, stage, action))
-        if _RANK.get(action, 0) >= _RANK.get(self.actions.get(name, ""), -1):
+        held = self.actions.get(name)
+        if held is None or (held != action and _RANK[action] > _RANK[held]):
             self.actions[name] = action
 
     def ledger_value(self) -> str:
@@ -72,7 +73,7 @@ async def check(
     found = where.slots(document)
     if not found:
         return False
-    started = time.perf_counter()
+    started = perf_counter()
     try:
         # The local guardrails here, the external ones together after them: a request or answer whose guardrails
         # are all local (the built-in detectors, `regex`, `words`) awaits nothing.
@@ -89,7 +90,7 @@ async def check(
             changed = await _externals(externals, stage, found, decisions, model, key_id) or changed
         return changed
     finally:
-        decisions.checks.append((stage, started, time.perf_counter()))
+        decisions.checks.append((stage, started, perf_counter()))
 
 
 def all_local(guards: Sequence[Guardrail], stage: Stage) -> bool:
@@ -109,7 +110,7 @@ def cleared(guards: Sequence[Guardrail], stage: Stage, raw: bytes, decisions: De
     `check` looks at each text."""
     if len(raw) > RAW_BOUND:
         return False
-    started = time.perf_counter()
+    started = perf_counter()
     chosen = []
     for guard in guards:
         if not _inline(guard, stage):
@@ -120,7 +121,7 @@ def cleared(guards: Sequence[Guardrail], stage: Stage, raw: bytes, decisions: De
         chosen.append(guard)
     for guard in chosen:
         decisions.note(guard.name, stage, "allow")
-    decisions.checks.append((stage, started, time.perf_counter()))
+    decisions.checks.append((stage, started, perf_counter()))
     return True
 
 

@@ -15,22 +15,10 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from babelgate.guardrails.findings import Finding
+from babelgate.guardrails.scanner import Scanner
 
 Stage = Literal["input", "output"]
 Action = Literal["block", "mask", "log"]
-
-
-class Finder(Protocol):
-    """What a local guardrail runs over each text (guardrails/scanner.py)."""
-
-    @property
-    def longest(self) -> int: ...
-
-    def find(self, text: str) -> list[Finding]: ...
-
-    def clean_json(self, raw: bytes) -> bool: ...
-
-    def pending(self, text: str) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +46,9 @@ class Guardrail:
     name: str
     stages: frozenset[str]
     action: Action
-    # Exactly one of the two: the local finder, or the external checker.
-    finder: Finder | None = None
+    # Exactly one of the two: the local finder (a Scanner, whatever its detectors: called natively by the compiled
+    # build), or the external checker.
+    finder: Scanner | None = None
     external: External | None = None
     mask_style: Literal["redact", "placeholder", "reversible"] = "placeholder"
     timeout: float = 5.0

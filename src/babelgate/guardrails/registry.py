@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from babelgate.guardrails.external import Services, external_checker
-from babelgate.guardrails.guardrail import Finder, Guardrail
+from babelgate.guardrails.guardrail import Guardrail
 from babelgate.guardrails.patterns import RegexDetector, WordsDetector
 from babelgate.guardrails.pii import scanner
 from babelgate.guardrails.scanner import Scanner
@@ -23,7 +23,7 @@ NONE: tuple[Guardrail, ...] = ()
 
 def build(config: GuardrailConfig, services: Services) -> Guardrail:
     """One guardrail from its configuration: its finder (local kinds) or its checker (external ones)."""
-    finder: Finder | None = None
+    finder: Scanner | None = None
     external = None
     if config.kind == "pii":
         finder = scanner(config.entities)

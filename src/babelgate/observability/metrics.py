@@ -352,7 +352,7 @@ class Metrics:
             registry=self.registry,
         )
         self._guardrail_children: dict[tuple[str, str, str], Any] = {}
-        self._guardrail_pending: dict[tuple[str, str, str], int] = {}
+        self._guardrail_pending: dict[Any, list[int]] = {}  # (name, stage, action) → [count]: guardrail_decisions_of
         # The conversation log's exporters (conversation/exporters/): what each sent, and what it had to drop, by
         # reason (queue_full, rejected, retries_exhausted, shutdown).
         self.exporter_exported = Counter(
@@ -435,12 +435,18 @@ class Metrics:
         else:
             self.exporter_dropped.labels(exporter, outcome).inc(count)
 
-    def guardrail_decision(self, name: str, stage: str, action: str) -> None:
-        """Counted in a plain dictionary, into the series at the next flush: every guarded request decides, and a
-        series' own count takes a lock."""
-        labels = (name, stage, action)
+    def guardrail_decisions_of(self, decided: Sequence[Any]) -> None:
+        """One request's guardrail decisions, each (name, stage, action): counted in a plain dictionary, into the
+        series at the next flush (every guarded request decides, and a series' own count takes a lock). Each is
+        the tuple itself, not three strings (the compiled build would take a typed tuple apart and make it again
+        to count it), and its count a list of one, added to in place: one lookup a decision."""
         pending = self._guardrail_pending
-        pending[labels] = pending.get(labels, 0) + 1
+        for labels in decided:
+            count = pending.get(labels)
+            if count is None:
+                pending[labels] = [1]
+            else:
+                count[0] += 1
 
     def cache_event(self, event: str, model: str) -> None:
         self.cache.labels(event, model).inc()
@@ -458,7 +464,7 @@ class Metrics:
                 child = children.get(labels)
                 if child is None:
                     child = children[labels] = self.guardrail_decisions.labels(*labels)
-                child.inc(count)
+                child.inc(count[0])
         taken = self._taken
         if not taken:
             return
