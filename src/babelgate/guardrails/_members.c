@@ -64,9 +64,9 @@ static Py_ssize_t value_end(const char *d, Py_ssize_t i, Py_ssize_t n) {
     return at > i ? at : -1;
 }
 
-/* members(data, start, keys): for the object that begins at `start` in `data` (after blanks), the span of each key's value,
- * [start0, end0, start1, end1, ...] in the order of `keys` (a tuple of bytes), -1 and -1 for a key it lacks; None
- * where it gives up. */
+/* members(data, start, keys): for the object that begins at `start` in `data` (after blanks), the span of each
+ * key's value, [start0, end0, start1, end1, ...] in the order of `keys` (a tuple of bytes), -1 and -1 for a key it
+ * lacks; None where it gives up. */
 static PyObject *members(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 3 || !PyBytes_Check(args[0]) || !PyLong_Check(args[1]) || !PyTuple_Check(args[2])) {
         PyErr_SetString(PyExc_TypeError, "members(data: bytes, start: int, keys: tuple[bytes, ...])");
