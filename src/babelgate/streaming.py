@@ -90,11 +90,13 @@ class SSEDecoder:
             return []
         frames: list[bytes] = []
         start = 0
+        size = len(data)
         while end >= 0:
             frames.append(data[start : end + 2])
             start = end + 2
-            end = blank_line(data, start)
-        if start < len(data):
+            # A read usually ends with a frame: no search past its end.
+            end = blank_line(data, start) if start < size else -1
+        if start < size:
             self._hold(data[start:])
         return frames
 

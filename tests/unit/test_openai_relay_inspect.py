@@ -128,3 +128,23 @@ def test_relay_read_hands_back_the_frames_before_an_error_event_and_the_error() 
 def test_relay_read_raises_an_event_that_is_not_json() -> None:
     with pytest.raises(UpstreamProtocolError):
         relay_read([PLAIN, b"data: not json\n\n"], CallNotes(), "openai", str, False)
+
+
+# OpenAI's usual chunk is told by its head and tail alone; other layouts of the same event go the general way.
+# Both must give the client the same bytes.
+OTHER_LAYOUTS = [
+    b'data:{"id":"c","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}],"usage":null}\n\n',
+    b'data: {"object":"chat.completion.chunk","id":"c","choices":[{"delta":{"content":"Hi"},'
+    b'"finish_reason":null}],"usage":null}\n\n',
+    b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}], "usage": null}\n\n',
+]
+
+
+@pytest.mark.parametrize("hide_usage", [True, False])
+@pytest.mark.parametrize("frame", [PLAIN, *OTHER_LAYOUTS])
+def test_relay_read_relays_a_plain_chunk_alike_in_every_layout(frame: bytes, hide_usage: bool) -> None:
+    notes = CallNotes()
+    out, ended, error = relay_read([frame], notes, "openai", str, hide_usage)
+    cut = frame.replace(b',"usage":null', b"").replace(b', "usage": null', b"")
+    assert (out, ended, error) == (cut if hide_usage else frame, False, None)
+    assert notes.finish_reason is None and notes.usage is None and not notes.completed

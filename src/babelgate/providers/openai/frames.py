@@ -29,6 +29,9 @@ _NULL: Final = b"null"
 # asks): no finish reason yet, and a null usage, cut to `}\n\n` when the client had not asked (`_PLAIN_CUT`).
 _PLAIN_TAIL: Final = b'"finish_reason":null}],"usage":null}\n\n'
 _PLAIN_CUT: Final = -len(b',"usage":null}\n\n')
+# How OpenAI's chunk events begin: with `_PLAIN_TAIL` after it, a chunk object that is neither an error nor anything
+# to note, relayed as it is.
+_CHUNK_HEAD: Final = b'data: {"id":'
 
 
 def relay_read(
@@ -41,6 +44,11 @@ def relay_read(
     object is raised at once as a protocol error (the client's SDK could not read it)."""
     out: list[bytes] = []
     for frame in frames:
+        if frame.endswith(_PLAIN_TAIL) and frame.startswith(_CHUNK_HEAD):
+            # OpenAI's usual chunk (a choice without a finish reason, the usage that is asked for every chunk but
+            # the last null), told by its head and its tail: an object, no error, nothing to note.
+            out.append(frame[:_PLAIN_CUT] + b"}\n\n" if hide_usage else frame)
+            continue
         data = frame_data(frame)
         if data is None:  # comment or keep-alive: relay, it keeps proxies' idle timers happy
             out.append(frame)
@@ -55,12 +63,7 @@ def relay_read(
             return b"".join(out), False, stream_error(event_object(data, provider), provider, scrub)
         if data[:1] != b"{" or data[-1:] != b"}":  # checked_data's usual case, without its call
             checked_data(data, provider)
-        if frame.endswith(_PLAIN_TAIL):
-            # OpenAI's usual chunk (a choice without a finish reason, the usage that is asked for every chunk but
-            # the last null), told by one comparison of its tail: nothing to note.
-            if hide_usage:
-                frame = frame[:_PLAIN_CUT] + b"}\n\n"
-        elif _inspect(data, notes, provider):
+        if _inspect(data, notes, provider):
             if hide_usage and (data.find(_NO_CHOICES[0]) >= 0 or data.find(_NO_CHOICES[1]) >= 0):
                 continue  # the usage chunk the client did not ask for
         elif hide_usage:
